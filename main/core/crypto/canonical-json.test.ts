@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import { canonicalJson, compareCodePoints, CanonicalJsonError } from './canonical-json.ts';
+import { checkJsonLimits } from './json-limits.ts';
+import { loadWireVectors } from '../../../test/helpers/vectors.ts';
+
+const vectors = loadWireVectors();
+
+describe('canonical JSON (wire-v1 vectors)', () => {
+  for (const [index, vector] of vectors.canonical_json.entries()) {
+    it(`vector ${index}: ${vector.input.slice(0, 40)}`, () => {
+      expect(canonicalJson(JSON.parse(vector.input))).toBe(vector.canonical);
+      // Byte for byte, not just as JS strings.
+      expect(Buffer.from(canonicalJson(JSON.parse(vector.input)), 'utf8').equals(Buffer.from(vector.canonical, 'utf8'))).toBe(true);
+    });
+  }
+
+  for (const input of vectors.canonical_json_must_reject) {
+    it(`rejects ${input}`, () => {
+      // Either the raw-text scan (floats written as such, 1e400) or the serializer refuses it.
+      const scanned = checkJsonLimits(input);
+      let serializerRefused = false;
+      try {
+        canonicalJson(JSON.parse(input));
+      } catch (error) {
+        serializerRefused = error instanceof CanonicalJsonError;
+      }
+      expect(scanned?.kind === 'number' || serializerRefused).toBe(true);
+      expect(scanned?.kind).toBe('number');
+    });
+  }
+});
+
+describe('canonical JSON rules', () => {
+  it('orders keys by code point, not UTF-16 unit', () => {
+    const keys = ['\u{1F600}', '\uE000', '\uFFFF', '\u{10000}', 'a', '\u00e9', '\uD7FF'];
+    const sorted = [...keys].sort(compareCodePoints);
+    const byCodePoint = [...keys].sort((a, b) => a.codePointAt(0)! - b.codePointAt(0)!);
+    expect(sorted).toEqual(byCodePoint);
+    // And the plain sort would have been wrong: this is what the comparator is for.
+    expect([...keys].sort()).not.toEqual(byCodePoint);
+  });
+
+  it('compares shared prefixes by length', () => {
+    expect(compareCodePoints('ab', 'abc')).toBeLessThan(0);
+    expect(compareCodePoints('abc', 'ab')).toBeGreaterThan(0);
+    expect(compareCodePoints('x\u{1F600}', 'x\uE000')).toBeGreaterThan(0);
+  });
+
+  it('refuses floats, -0, unsafe integers, NaN and non-JSON values', () => {
+    expect(() => canonicalJson({ f: 1.5 })).toThrow(/not an integer/);
+    expect(() => canonicalJson({ z: -0 })).toThrow(/negative zero/);
+    expect(() => canonicalJson({ big: 2 ** 53 })).toThrow(/outside/);
+    expect(() => canonicalJson({ small: -(2 ** 53) })).toThrow(/outside/);
+    expect(() => canonicalJson({ n: Number.NaN })).toThrow();
+    expect(() => canonicalJson({ i: Infinity })).toThrow();
+    expect(() => canonicalJson({ b: 10n })).toThrow(/unsupported/);
+    expect(() => canonicalJson({ d: new Date(0) })).toThrow(/plain object/);
+    expect(() => canonicalJson({ deep: [{ x: 0.1 }] })).toThrow(/\$\.deep\[0\]\.x/);
+  });
+
+  it('accepts the integer bounds and escapes strings minimally', () => {
+    expect(canonicalJson([Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER, 0])).toBe('[9007199254740991,-9007199254740991,0]');
+    expect(canonicalJson('a/b é \u2028 \u0000 "')).toBe('"a/b é \u2028 \\u0000 \\""');
+  });
+});
+
+describe('raw JSON limits', () => {
+  it('counts depth', () => {
+    expect(checkJsonLimits('['.repeat(32) + ']'.repeat(32))).toBeNull();
+    expect(checkJsonLimits('['.repeat(33) + ']'.repeat(33))?.kind).toBe('depth');
+    // Brackets inside strings do not count.
+    expect(checkJsonLimits(JSON.stringify({ s: '['.repeat(100) }))).toBeNull();
+  });
+
+  it('counts elements across the whole document', () => {
+    expect(checkJsonLimits(JSON.stringify(new Array(10_000).fill(0)))).toBeNull();
+    expect(checkJsonLimits(JSON.stringify(new Array(10_001).fill(0)))?.kind).toBe('elements');
+    expect(checkJsonLimits(JSON.stringify([new Array(5_000).fill(0), new Array(5_000).fill(0)]))?.kind).toBe('elements');
+    expect(checkJsonLimits('{"a":[],"b":{}}')).toBeNull();
+  });
+
+  it('refuses float lexemes even when they equal an integer', () => {
+    expect(checkJsonLimits('{"a":1.0}')?.kind).toBe('number');
+    expect(checkJsonLimits('{"a":1e2}')?.kind).toBe('number');
+    expect(checkJsonLimits('{"a":-0}')?.kind).toBe('number');
+    expect(checkJsonLimits('{"a":"1.5"}')).toBeNull();
+    expect(checkJsonLimits('{"a":"\\"1.5"}')).toBeNull();
+    expect(checkJsonLimits('{"a":-9007199254740991}')).toBeNull();
+    expect(checkJsonLimits('{"a":-9007199254740992}')?.kind).toBe('number');
+  });
+});

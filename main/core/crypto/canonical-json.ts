@@ -1,0 +1,88 @@
+/**
+ * Canonical JSON (DESIGN.md §3): keys sorted by Unicode code point at every level, no
+ * whitespace, strings escaped as JSON.stringify does, integers only within ±(2^53−1).
+ * Everything that is signed goes through here, so anything that cannot be represented
+ * exactly on every implementation (floats, -0, unsafe integers) is refused.
+ */
+
+export class CanonicalJsonError extends Error {
+  readonly path: string;
+  constructor(message: string, path: string) {
+    super(`${message} at ${path}`);
+    this.name = 'CanonicalJsonError';
+    this.path = path;
+  }
+}
+
+/**
+ * Orders two strings by Unicode code point. Plain `<` compares UTF-16 code units, which puts
+ * astral characters (surrogate pairs, 0xD800–0xDFFF) before U+E000–U+FFFF. At the first
+ * differing unit we shift surrogates above that range, which gives code point order.
+ */
+export function compareCodePoints(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) return codePointRank(x) - codePointRank(y);
+  }
+  return a.length - b.length;
+}
+
+function codePointRank(unit: number): number {
+  if (unit < 0xd800) return unit;
+  if (unit <= 0xdfff) return unit + 0x2000; // surrogate: belongs after every BMP unit
+  return unit - 0x800; // U+E000–U+FFFF: shift down to close the gap
+}
+
+export function canonicalJson(value: unknown): string {
+  return serialize(value, '$');
+}
+
+function serialize(value: unknown, path: string): string {
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(value);
+    case 'number':
+      if (!Number.isInteger(value)) throw new CanonicalJsonError('not an integer', path);
+      if (!Number.isSafeInteger(value)) throw new CanonicalJsonError('integer outside ±(2^53−1)', path);
+      if (Object.is(value, -0)) throw new CanonicalJsonError('negative zero', path);
+      return String(value);
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'object': {
+      if (value === null) return 'null';
+      if (Array.isArray(value)) {
+        let out = '[';
+        for (let i = 0; i < value.length; i++) {
+          if (i > 0) out += ',';
+          out += serialize(value[i], `${path}[${i}]`);
+        }
+        return out + ']';
+      }
+      const proto = Object.getPrototypeOf(value);
+      if (proto !== Object.prototype && proto !== null) {
+        throw new CanonicalJsonError('not a plain object', path);
+      }
+      const record = value as Record<string, unknown>;
+      const keys = Object.keys(record).sort(compareCodePoints);
+      let out = '{';
+      let first = true;
+      for (const key of keys) {
+        const member = record[key];
+        if (member === undefined) continue; // JSON has no undefined; like JSON.stringify, omit it
+        if (!first) out += ',';
+        first = false;
+        out += JSON.stringify(key) + ':' + serialize(member, `${path}.${key}`);
+      }
+      return out + '}';
+    }
+    default:
+      throw new CanonicalJsonError(`unsupported type ${typeof value}`, path);
+  }
+}
+
+/** Canonical JSON as UTF-8 bytes: what is hashed and signed. */
+export function canonicalBytes(value: unknown): Buffer {
+  return Buffer.from(canonicalJson(value), 'utf8');
+}

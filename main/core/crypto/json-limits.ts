@@ -1,0 +1,110 @@
+/**
+ * A single pass over raw JSON text, before JSON.parse, that enforces the wire limits
+ * (DESIGN.md §8): nesting depth, number of elements, and integer-only numbers. Doing it on
+ * the text means a hostile body never reaches the parser's recursion, and a float such as
+ * `1.0` (which JSON.parse would turn into the integer 1) is still recognised as a float.
+ */
+
+export interface JsonLimits {
+  maxDepth: number;
+  /** Total array elements plus object members in the whole document. */
+  maxElements: number;
+}
+
+export const WIRE_JSON_LIMITS: JsonLimits = { maxDepth: 32, maxElements: 10_000 };
+
+export type JsonLimitViolation =
+  | { kind: 'depth'; message: string }
+  | { kind: 'elements'; message: string }
+  | { kind: 'number'; message: string };
+
+const MAX_SAFE_DIGITS = String(Number.MAX_SAFE_INTEGER).length;
+
+/** Returns the first violation found, or null. Malformed JSON is left for JSON.parse to report. */
+export function checkJsonLimits(text: string, limits: JsonLimits = WIRE_JSON_LIMITS): JsonLimitViolation | null {
+  let depth = 0;
+  let elements = 0;
+  // Per open container: has it seen a value yet (to count elements as values, not commas).
+  const len = text.length;
+  let i = 0;
+  while (i < len) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22 /* " */) {
+      i++;
+      while (i < len) {
+        const d = text.charCodeAt(i);
+        if (d === 0x5c /* \ */) i += 2;
+        else if (d === 0x22) break;
+        else i++;
+      }
+      i++;
+      continue;
+    }
+    if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
+      depth++;
+      if (depth > limits.maxDepth) {
+        return { kind: 'depth', message: `JSON nesting deeper than ${limits.maxDepth}` };
+      }
+      // An element starts right after the opening bracket unless the container is empty.
+      if (!isEmptyContainer(text, i + 1)) {
+        elements++;
+        if (elements > limits.maxElements) return tooMany(limits);
+      }
+      i++;
+      continue;
+    }
+    if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
+      depth--;
+      i++;
+      continue;
+    }
+    if (c === 0x2c /* , */) {
+      elements++;
+      if (elements > limits.maxElements) return tooMany(limits);
+      i++;
+      continue;
+    }
+    if (c === 0x2d /* - */ || (c >= 0x30 && c <= 0x39)) {
+      const start = i;
+      i++;
+      while (i < len) {
+        const d = text.charCodeAt(i);
+        if ((d >= 0x30 && d <= 0x39) || d === 0x2e || d === 0x65 || d === 0x45 || d === 0x2b || d === 0x2d) i++;
+        else break;
+      }
+      const lexeme = text.slice(start, i);
+      const violation = checkIntegerLexeme(lexeme);
+      if (violation) return { kind: 'number', message: violation };
+      continue;
+    }
+    i++;
+  }
+  return null;
+}
+
+function isEmptyContainer(text: string, from: number): boolean {
+  for (let j = from; j < text.length; j++) {
+    const c = text.charCodeAt(j);
+    if (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d) continue;
+    return c === 0x7d || c === 0x5d;
+  }
+  return true;
+}
+
+function tooMany(limits: JsonLimits): JsonLimitViolation {
+  return { kind: 'elements', message: `JSON document has more than ${limits.maxElements} elements` };
+}
+
+function checkIntegerLexeme(lexeme: string): string | null {
+  const digits = lexeme.startsWith('-') ? lexeme.slice(1) : lexeme;
+  if (!/^[0-9]+$/.test(digits)) return `number ${truncate(lexeme)} is not an integer (floats are not allowed)`;
+  if (lexeme === '-0') return 'negative zero is not allowed';
+  if (digits.length > MAX_SAFE_DIGITS || !Number.isSafeInteger(Number(lexeme))) {
+    return `integer ${truncate(lexeme)} is outside ±(2^53−1)`;
+  }
+  return null;
+}
+
+function truncate(s: string): string {
+  return s.length > 24 ? `${s.slice(0, 24)}…` : s;
+}
