@@ -1,0 +1,10 @@
+#!/usr/bin/env node
+// Entry point of the `paracord-node` command: the compiled CLI (built by `npm install` via `prepare`).
+import { existsSync } from 'node:fs';
+
+const cli = new URL('../dist/main/cli.js', import.meta.url);
+if (!existsSync(cli)) {
+  console.error('paracord-node: not built yet (dist/ is missing); run `npm install` or `npm run build` in the project folder');
+  process.exit(1);
+}
+await import(cli.href);

@@ -1,0 +1,163 @@
+/**
+ * The headless entry point (CONTRACT.md "CLI"): init | serve | status.
+ * Exit codes: 0 success, 1 runtime failure, 2 bad usage; errors are one line on stderr.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { request } from 'undici';
+import { isServerName } from '../shared/identifiers.ts';
+import { DEFAULT_ADMIN_LISTEN, DEFAULT_LISTEN, parseHostPort, type NodeConfig } from './core/config.ts';
+import { dataDirPaths, defaultDataDir, readAdminToken, readRuntimeInfo } from './core/data-dir.ts';
+import { createNode, initDataDir } from './core/node.ts';
+import { VERSION } from './core/version.ts';
+import { ADMIN_API_PREFIX } from '../shared/contract/admin-operations.ts';
+
+class UsageError extends Error {}
+
+function dataOption(): Option {
+  return new Option('--data <dir>', 'data directory').env('PARACORD_DATA').default(defaultDataDir(), 'per-user data folder');
+}
+
+function checkServerName(name: string): string {
+  const lower = name.toLowerCase();
+  if (!isServerName(lower)) throw new UsageError(`--server-name "${name}" is not a host name (letters, digits, dots, dashes, optional :port)`);
+  return lower;
+}
+
+function envFlag(name: string): boolean {
+  const value = process.env[name];
+  return value !== undefined && /^(1|true|yes|on)$/i.test(value);
+}
+
+function printJson(value: unknown): void {
+  process.stdout.write(JSON.stringify(value) + '\n');
+}
+
+export function buildProgram(): Command {
+  const program = new Command('paracord-node')
+    .description('Paracord federation node: run a personal Paracord server and federate it with friends')
+    .version(VERSION)
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+
+  program
+    .command('init')
+    .description('create the data directory, the signing identity and the admin token; prints {server_name, key_id, public_key}')
+    .addOption(dataOption())
+    .addOption(new Option('--server-name <name>', 'this server\'s name, e.g. paracord.example.org').env('PARACORD_SERVER_NAME').makeOptionMandatory())
+    .action((opts: { data: string; serverName: string }) => {
+      const identity = initDataDir(opts.data, checkServerName(opts.serverName));
+      printJson({ server_name: identity.serverName, key_id: identity.keyId, public_key: identity.publicKeyHex });
+    });
+
+  program
+    .command('serve')
+    .description('run the node until SIGINT/SIGTERM; prints one JSON ready line')
+    .addOption(dataOption())
+    .addOption(new Option('--server-name <name>', 'initialize an empty data directory with this name').env('PARACORD_SERVER_NAME'))
+    .addOption(new Option('--listen <host:port>', 'federation listener').env('PARACORD_LISTEN').default(DEFAULT_LISTEN))
+    .addOption(new Option('--admin-listen <host:port>', 'admin API and UI listener (keep it on loopback)').env('PARACORD_ADMIN_LISTEN').default(DEFAULT_ADMIN_LISTEN))
+    .addOption(new Option('--public-url <url>', 'URL peers reach this node at (published in discovery)').env('PARACORD_PUBLIC_URL'))
+    .addOption(new Option('--insecure-http', 'serve federation over plain HTTP and allow http:// peers (loopback/LAN testing only)'))
+    .addOption(new Option('--tls-cert <file>', 'PEM certificate to serve instead of the generated self-signed one'))
+    .addOption(new Option('--tls-key <file>', 'PEM private key of --tls-cert'))
+    .addOption(new Option('--log-level <level>', 'fatal, error, warn, info, debug or trace').env('PARACORD_LOG_LEVEL').default('info'))
+    .action(async (opts: {
+      data: string; serverName?: string; listen: string; adminListen: string; publicUrl?: string;
+      insecureHttp?: boolean; tlsCert?: string; tlsKey?: string; logLevel: string;
+    }) => {
+      for (const [value, what] of [[opts.listen, '--listen'], [opts.adminListen, '--admin-listen']] as const) {
+        try {
+          parseHostPort(value, what);
+        } catch (error) {
+          throw new UsageError((error as Error).message);
+        }
+      }
+      if (opts.publicUrl !== undefined && !/^https?:\/\/[^/?#]+(\/[^?#]*)?$/.test(opts.publicUrl)) {
+        throw new UsageError(`--public-url "${opts.publicUrl}" must be an http(s) URL`);
+      }
+      if ((opts.tlsCert === undefined) !== (opts.tlsKey === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
+      const config: NodeConfig = {
+        dataDir: opts.data,
+        ...(opts.serverName ? { serverName: checkServerName(opts.serverName) } : {}),
+        listen: opts.listen,
+        adminListen: opts.adminListen,
+        ...(opts.publicUrl ? { publicUrl: opts.publicUrl } : {}),
+        insecureHttp: opts.insecureHttp === true || envFlag('PARACORD_INSECURE_HTTP'),
+        ...(opts.tlsCert && opts.tlsKey ? { tlsCertFile: opts.tlsCert, tlsKeyFile: opts.tlsKey } : {}),
+        logLevel: opts.logLevel,
+        logToStderr: true,
+      };
+      const node = createNode(config);
+      let stopping = false;
+      const shutdown = (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        node.log.info({ event: 'signal', signal }, `received ${signal}`);
+        node.stop().then(
+          () => process.exit(0),
+          (error: Error) => {
+            process.stderr.write(`paracord-node: shutdown failed: ${error.message}\n`);
+            process.exit(1);
+          },
+        );
+      };
+      process.on('SIGINT', () => shutdown('SIGINT'));
+      process.on('SIGTERM', () => shutdown('SIGTERM'));
+      const started = await node.start();
+      printJson({ ready: true, mode: started.mode, federation_url: started.federation_url, admin_url: started.admin_url });
+      if (started.mode === 'setup') {
+        process.stderr.write(
+          `paracord-node: this data directory is not set up yet. Choose a server name: ` +
+            `paracord-node init --data ${opts.data} --server-name NAME (or serve with --server-name NAME)\n`,
+        );
+      }
+    });
+
+  program
+    .command('status')
+    .description('print the running node\'s status as JSON')
+    .addOption(dataOption())
+    .action(async (opts: { data: string }) => {
+      const paths = dataDirPaths(opts.data);
+      const runtime = readRuntimeInfo(paths);
+      if (!runtime) throw new Error(`no node is running for ${paths.root} (start one with: paracord-node serve --data ${opts.data})`);
+      let response;
+      try {
+        response = await request(`${runtime.admin_url}${ADMIN_API_PREFIX}/status`, {
+          headers: { authorization: `Bearer ${readAdminToken(paths)}` },
+          headersTimeout: 5_000,
+          bodyTimeout: 5_000,
+        });
+      } catch (error) {
+        throw new Error(`the node for ${paths.root} does not answer at ${runtime.admin_url} (${(error as Error).message}); is it still running (pid ${runtime.pid})?`);
+      }
+      const body = (await response.body.json()) as { message?: string };
+      if (response.statusCode !== 200) throw new Error(`status failed: HTTP ${response.statusCode} ${body.message ?? ''}`);
+      printJson(body);
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and --version "fail" with exit code 0; real usage errors were printed by commander.
+      return error.exitCode === 0 ? 0 : 2;
+    }
+    if (error instanceof UsageError) {
+      process.stderr.write(`paracord-node: ${error.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`paracord-node: ${(error as Error).message}\n`);
+    return 1;
+  }
+}
+
+const exitCode = await main(process.argv);
+// `serve` keeps running (its listeners hold the process); other commands end here.
+if (exitCode !== 0 || !process.argv.slice(2).includes('serve')) process.exit(exitCode);

@@ -1,0 +1,79 @@
+/**
+ * The data directory (README "Data directory"):
+ *   admin.token      bearer token of the admin API (0600)
+ *   identity.json    signing keys (0600)
+ *   paracord.db      SQLite database, WAL (0600)
+ *   tls/             cert.pem, key.pem (0600) — generated self-signed unless provided
+ *   node.json        present while the node runs: pid and URLs (used by `status`)
+ *   logs/node.log    structured log, one JSON event per line
+ */
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { writeFileAtomic } from './util/atomic-file.ts';
+
+export interface DataDirPaths {
+  root: string;
+  adminToken: string;
+  identity: string;
+  database: string;
+  tlsDir: string;
+  tlsCert: string;
+  tlsKey: string;
+  runtime: string;
+  logsDir: string;
+  logFile: string;
+}
+
+export function dataDirPaths(root: string): DataDirPaths {
+  const dir = resolve(root);
+  return {
+    root: dir,
+    adminToken: join(dir, 'admin.token'),
+    identity: join(dir, 'identity.json'),
+    database: join(dir, 'paracord.db'),
+    tlsDir: join(dir, 'tls'),
+    tlsCert: join(dir, 'tls', 'cert.pem'),
+    tlsKey: join(dir, 'tls', 'key.pem'),
+    runtime: join(dir, 'node.json'),
+    logsDir: join(dir, 'logs'),
+    logFile: join(dir, 'logs', 'node.log'),
+  };
+}
+
+/** `$PARACORD_DATA`, else the per-user data folder of the platform. */
+export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.PARACORD_DATA) return env.PARACORD_DATA;
+  if (process.platform === 'win32' && env.APPDATA) return join(env.APPDATA, 'paracord-node');
+  if (process.platform === 'darwin') return join(homedir(), 'Library', 'Application Support', 'paracord-node');
+  return join(env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'paracord-node');
+}
+
+/** Creates the directory (0700) and the admin token (0600) if missing. */
+export function ensureDataDir(paths: DataDirPaths): void {
+  mkdirSync(paths.root, { recursive: true, mode: 0o700 });
+  chmodSync(paths.root, 0o700);
+  mkdirSync(paths.logsDir, { recursive: true, mode: 0o700 });
+  if (!existsSync(paths.adminToken)) writeFileAtomic(paths.adminToken, randomBytes(32).toString('hex') + '\n');
+}
+
+export function readAdminToken(paths: DataDirPaths): string {
+  return readFileSync(paths.adminToken, 'utf8').trim();
+}
+
+export interface RuntimeInfo {
+  pid: number;
+  federation_url: string | null;
+  admin_url: string;
+  started_at: number;
+}
+
+export function readRuntimeInfo(paths: DataDirPaths): RuntimeInfo | undefined {
+  if (!existsSync(paths.runtime)) return undefined;
+  try {
+    return JSON.parse(readFileSync(paths.runtime, 'utf8')) as RuntimeInfo;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * Inbound events (DESIGN.md §3, issue #2's chain): envelope schema → event id suffix equals
+ * origin_server → sender's server equals origin_server → the event's origin is not blocked
+ * → the sender of the request may deliver it (its own events, or a host relaying events of
+ * its room) → envelope signature with the origin's key valid at origin_ts → idempotent store.
+ */
+import { serverOf } from '../../../shared/identifiers.ts';
+import { verify } from '../crypto/ed25519.ts';
+import { badRequest, forbidden } from '../errors.ts';
+import type { FederationEvents } from '../store/federation-events.ts';
+import type { GroupCommit } from '../store/group-commit.ts';
+import type { TrustStore } from '../trust/trust-store.ts';
+import { contentHash, envelopeSchema, envelopeSigningBytes, type Envelope } from './envelope.ts';
+import type { ServerKeys } from './server-keys.ts';
+
+export interface VerifiedEvent {
+  envelope: Envelope;
+  hash: string;
+}
+
+export interface IngestResult {
+  event_id: string;
+  inserted: boolean;
+}
+
+export class EventIngest {
+  private readonly trust: TrustStore;
+  private readonly keys: ServerKeys;
+  private readonly events: FederationEvents;
+  private readonly commit: GroupCommit;
+
+  constructor(deps: { trust: TrustStore; keys: ServerKeys; events: FederationEvents; commit: GroupCommit }) {
+    this.trust = deps.trust;
+    this.keys = deps.keys;
+    this.events = deps.events;
+    this.commit = deps.commit;
+  }
+
+  /** Validates and verifies one envelope delivered by `requestOrigin`. Throws HttpError. */
+  async verify(requestOrigin: string, raw: unknown): Promise<VerifiedEvent> {
+    const parsed = envelopeSchema.safeParse(raw);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const where = issue && issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
+      throw badRequest('invalid_event', `event envelope is not valid: ${where}${issue?.message ?? 'schema mismatch'}`);
+    }
+    const envelope = parsed.data;
+    const origin = envelope.origin_server;
+    if (serverOf(envelope.event_id) !== origin) {
+      throw forbidden('event_id_not_origin', `event id ${envelope.event_id} does not belong to its origin_server ${origin}`);
+    }
+    if (serverOf(envelope.sender) !== origin) {
+      throw forbidden('sender_not_origin', `sender ${envelope.sender} is not a user of origin_server ${origin}`);
+    }
+    if (origin !== requestOrigin) {
+      // Only the room's host relays other servers' events (DESIGN.md §4).
+      if (serverOf(envelope.room_id) !== requestOrigin) {
+        throw forbidden('not_origin', `${requestOrigin} may not deliver events of ${origin} for a room it does not host`);
+      }
+      const decision = this.trust.decide(origin);
+      if (!decision.allowed && decision.code === 'origin_blocked') throw forbidden('origin_blocked', decision.message);
+    }
+
+    const bytes = envelopeSigningBytes(envelope);
+    const signatures = envelope.signatures[origin] ?? {};
+    const keyIds = Object.keys(signatures);
+    if (keyIds.length === 0) throw forbidden('bad_event_signature', `event is not signed by its origin ${origin}`);
+    let lastFailure = '';
+    for (const keyId of keyIds) {
+      const lookup = await this.keys.lookup(origin, keyId, { purpose: 'event', originTs: envelope.origin_ts });
+      if (!lookup.ok) {
+        lastFailure = lookup.message;
+        continue;
+      }
+      if (verify(Buffer.from(signatures[keyId]!, 'hex'), bytes, Buffer.from(lookup.key.public_key, 'hex'))) {
+        return { envelope, hash: contentHash(bytes) };
+      }
+      lastFailure = `signature by ${keyId} does not verify`;
+    }
+    throw forbidden('bad_event_signature', `event signature of ${origin} does not verify: ${lastFailure}`);
+  }
+
+  /** Stores a verified event durably; the promise resolves after the commit. */
+  store(event: VerifiedEvent, receivedFrom: string, beforeStore?: () => void): Promise<IngestResult> {
+    return this.commit.run(() => {
+      beforeStore?.();
+      const { inserted } = this.events.insert(event.envelope, event.hash, receivedFrom);
+      return { event_id: event.envelope.event_id, inserted };
+    });
+  }
+}

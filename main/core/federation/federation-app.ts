@@ -1,0 +1,32 @@
+import Koa from 'koa';
+import { errorHandler } from '../http/middleware/error-handler.ts';
+import { requestLog } from '../http/middleware/request-log.ts';
+import type { FederationDeps } from './federation-deps.ts';
+import { KEYS_PATH } from './server-keys.ts';
+import { eventRoutes } from './routes/event/index.ts';
+import { keysRoutes } from './routes/keys/index.ts';
+import { wellKnownRoutes } from './routes/well-known/index.ts';
+
+/** The public federation API (CONTRACT.md "Federation API"). */
+export function createFederationApp(deps: FederationDeps): Koa {
+  const app = new Koa();
+  app.proxy = false;
+  app.silent = true;
+  app.use(errorHandler(deps.log));
+  app.use(requestLog(deps.log, 'federation'));
+  app.use(async (ctx, next) => {
+    // Pausing stops traffic, not identity: the keys document stays available.
+    if (deps.isPaused() && ctx.path.startsWith('/_paracord/federation/') && ctx.path !== KEYS_PATH) {
+      ctx.status = 503;
+      ctx.set('retry-after', '60');
+      ctx.body = { error: 'federation_paused', message: 'federation is paused on this server; try again later' };
+      return;
+    }
+    await next();
+  });
+  for (const router of [wellKnownRoutes(deps), keysRoutes(deps), eventRoutes(deps)]) {
+    app.use(router.routes());
+    app.use(router.allowedMethods());
+  }
+  return app;
+}

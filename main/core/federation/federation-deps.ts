@@ -1,0 +1,21 @@
+import type { Middleware } from 'koa';
+import type { Logger } from 'pino';
+import type { Identity } from '../identity/identity.ts';
+import type { FederationEvents } from '../store/federation-events.ts';
+import type { Envelope } from './envelope.ts';
+import type { EventIngest } from './event-ingest.ts';
+import type { ReplayCache } from './replay-cache.ts';
+
+/** What the federation routes need from the node. */
+export interface FederationDeps {
+  log: Logger;
+  identity: Identity;
+  events: FederationEvents;
+  ingest: EventIngest;
+  replay: ReplayCache;
+  verifySignedRequest: Middleware;
+  capabilities: readonly string[];
+  publicUrl: () => string;
+  isPaused: () => boolean;
+  isEntitledToEvent: (requester: string, event: Envelope) => boolean;
+}

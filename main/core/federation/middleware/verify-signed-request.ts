@@ -1,0 +1,109 @@
+/**
+ * Koa middleware verifying a signed federation request (DESIGN.md §3), in this order:
+ * auth headers → clock skew → origin allowed → key known (fetching the origin's keys once
+ * when the id is unknown) → body read with the size limit → request signature → replay.
+ * The body has to be read before the signature can be checked, so the 1 MiB limit (413)
+ * is enforced there; the depth/collection limits follow in the route, after the replay check.
+ */
+import type { Middleware } from 'koa';
+import { HEX_SIGNATURE, KEY_ID, isServerName } from '../../../../shared/identifiers.ts';
+import { verify } from '../../crypto/ed25519.ts';
+import { conflict, forbidden, unauthorized } from '../../errors.ts';
+import { readRawBody } from '../../http/read-body.ts';
+import type { GroupCommit } from '../../store/group-commit.ts';
+import type { TrustStore } from '../../trust/trust-store.ts';
+import type { ReplayCache } from '../replay-cache.ts';
+import {
+  HEADER_KEY_ID,
+  HEADER_ORIGIN,
+  HEADER_SIGNATURE,
+  HEADER_TIMESTAMP,
+  MAX_CLOCK_SKEW_MS,
+  signingString,
+} from '../request-signature.ts';
+import type { ServerKeys } from '../server-keys.ts';
+
+export interface SignedRequestState {
+  origin: string;
+  keyId: string;
+  requestTs: number;
+  signature: string;
+  rawBody: Buffer;
+  quarantined: boolean;
+  /** Set by a route that recorded the replay entry in its own transaction. */
+  replayRecorded: boolean;
+}
+
+export interface VerifySignedRequestDeps {
+  trust: TrustStore;
+  keys: ServerKeys;
+  replay: ReplayCache;
+  commit: GroupCommit;
+  /** Called for each verified request (wakes the outbox worker of that peer, marks it seen). */
+  onVerified?: (origin: string) => void;
+  now?: () => number;
+}
+
+const DIGITS = /^[0-9]{1,16}$/;
+
+export function verifySignedRequest(deps: VerifySignedRequestDeps): Middleware {
+  const now = deps.now ?? Date.now;
+  return async (ctx, next) => {
+    const origin = ctx.get(HEADER_ORIGIN);
+    const keyId = ctx.get(HEADER_KEY_ID);
+    const timestamp = ctx.get(HEADER_TIMESTAMP);
+    const signature = ctx.get(HEADER_SIGNATURE);
+
+    const missing = [
+      [HEADER_ORIGIN, origin],
+      [HEADER_KEY_ID, keyId],
+      [HEADER_TIMESTAMP, timestamp],
+      [HEADER_SIGNATURE, signature],
+    ]
+      .filter(([, value]) => !value)
+      .map(([name]) => name);
+    if (missing.length > 0) {
+      throw unauthorized('missing_auth', `signed request required; missing header(s): ${missing.join(', ')}`);
+    }
+    if (!isServerName(origin)) throw unauthorized('invalid_auth', `${HEADER_ORIGIN} is not a server name`);
+    if (!KEY_ID.test(keyId)) throw unauthorized('invalid_auth', `${HEADER_KEY_ID} must look like ed25519:<id>`);
+    if (!DIGITS.test(timestamp)) throw unauthorized('invalid_auth', `${HEADER_TIMESTAMP} must be unix milliseconds`);
+    if (!HEX_SIGNATURE.test(signature)) throw unauthorized('invalid_auth', `${HEADER_SIGNATURE} must be 128 lowercase hex characters`);
+
+    const requestTs = Number(timestamp);
+    const skew = requestTs - now();
+    if (Math.abs(skew) > MAX_CLOCK_SKEW_MS) {
+      throw unauthorized('stale_timestamp', `request timestamp is ${Math.round(skew / 1000)} s from this server's clock (limit ±${MAX_CLOCK_SKEW_MS / 1000} s)`);
+    }
+
+    const decision = deps.trust.decide(origin);
+    if (!decision.allowed) throw forbidden(decision.code, decision.message);
+
+    const key = await deps.keys.lookup(origin, keyId, { purpose: 'request' });
+    if (!key.ok) throw forbidden(key.code, key.message);
+
+    const rawBody = await readRawBody(ctx);
+    const signed = signingString(ctx.method, ctx.originalUrl, requestTs, rawBody);
+    if (!verify(Buffer.from(signature, 'hex'), Buffer.from(signed, 'utf8'), Buffer.from(key.key.public_key, 'hex'))) {
+      throw forbidden('bad_signature', `request signature does not verify with ${origin}'s key ${keyId}`);
+    }
+
+    if (deps.replay.claim(signature)) {
+      throw conflict('replayed_request', 'this exact signed request was already received; sign each request afresh');
+    }
+    const state: SignedRequestState = { origin, keyId, requestTs, signature, rawBody, quarantined: decision.quarantined, replayRecorded: false };
+    Object.assign(ctx.state, state);
+    deps.onVerified?.(origin);
+    try {
+      await next();
+    } finally {
+      try {
+        if (!(ctx.state as SignedRequestState).replayRecorded) {
+          await deps.commit.run(() => deps.replay.record(signature, origin, requestTs));
+        }
+      } finally {
+        deps.replay.release(signature);
+      }
+    }
+  };
+}

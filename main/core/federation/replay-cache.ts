@@ -1,0 +1,42 @@
+/**
+ * Replay protection (DESIGN.md §3): an exact signed request seen twice inside the skew
+ * window is refused with 409. Signatures are remembered in SQLite so a restart does not
+ * open a window; ed25519 is deterministic, so the signature identifies the signed string.
+ */
+import type { Db } from '../store/database.ts';
+import { MAX_CLOCK_SKEW_MS } from './request-signature.ts';
+
+export class ReplayCache {
+  private readonly seenStmt;
+  private readonly insertStmt;
+  private readonly pruneStmt;
+  /** Signatures being processed right now, not yet committed. */
+  private readonly inFlight = new Set<string>();
+
+  constructor(db: Db) {
+    this.seenStmt = db.prepare<[string], { one: number }>('SELECT 1 AS one FROM federation_request_replay WHERE signature = ?');
+    this.insertStmt = db.prepare('INSERT OR IGNORE INTO federation_request_replay (signature, origin, expires_at) VALUES (?, ?, ?)');
+    this.pruneStmt = db.prepare('DELETE FROM federation_request_replay WHERE expires_at < ?');
+  }
+
+  /** True when this signature was already seen; otherwise claims it until `release`. */
+  claim(signature: string): boolean {
+    if (this.inFlight.has(signature) || this.seenStmt.get(signature)) return true;
+    this.inFlight.add(signature);
+    return false;
+  }
+
+  release(signature: string): void {
+    this.inFlight.delete(signature);
+  }
+
+  /** Records a claimed signature; run inside a (group-commit) transaction. */
+  record(signature: string, origin: string, requestTimestampMs: number): void {
+    // After timestamp + skew the request is refused as stale anyway, so it can be forgotten.
+    this.insertStmt.run(signature, origin, requestTimestampMs + MAX_CLOCK_SKEW_MS + 1_000);
+  }
+
+  prune(now = Date.now()): number {
+    return this.pruneStmt.run(now).changes;
+  }
+}

@@ -1,0 +1,49 @@
+import Router from '@koa/router';
+import { serverOf } from '../../../../../shared/identifiers.ts';
+import { notFound } from '../../../errors.ts';
+import { parseJsonBody } from '../../../http/read-body.ts';
+import { envelopeWireJson } from '../../envelope.ts';
+import type { FederationDeps } from '../../federation-deps.ts';
+import type { SignedRequestState } from '../../middleware/verify-signed-request.ts';
+
+export const EVENT_PATH = '/_paracord/federation/v1/event';
+
+/**
+ * POST /_paracord/federation/v1/event — deliver one signed event (202 {event_id, inserted}).
+ * GET  /_paracord/federation/v1/event/:event_id — fetch one, for servers entitled to it.
+ */
+export function eventRoutes(deps: FederationDeps): Router {
+  const router = new Router();
+
+  router.post(EVENT_PATH, deps.verifySignedRequest, async (ctx) => {
+    const state = ctx.state as SignedRequestState;
+    const raw = parseJsonBody(state.rawBody);
+    const verified = await deps.ingest.verify(state.origin, raw);
+    const result = await deps.ingest.store(verified, state.origin, () => {
+      // Same transaction as the event: the replay entry is durable exactly when the event is.
+      deps.replay.record(state.signature, state.origin, state.requestTs);
+      state.replayRecorded = true;
+    });
+    ctx.status = 202;
+    ctx.body = result;
+  });
+
+  router.get(`${EVENT_PATH}/:event_id`, deps.verifySignedRequest, (ctx) => {
+    const state = ctx.state as SignedRequestState;
+    const eventId = ctx.params.event_id ?? '';
+    const event = deps.events.get(eventId);
+    // Not entitled looks the same as absent: the id's existence is not disclosed.
+    if (!event || !deps.isEntitledToEvent(state.origin, event)) {
+      throw notFound('not_found', `no event ${eventId} visible to ${state.origin}`);
+    }
+    ctx.type = 'application/json';
+    ctx.body = envelopeWireJson(event);
+  });
+
+  return router;
+}
+
+/** Who may fetch an event: its origin, and the host of its room (rooms widen this). */
+export function defaultEventEntitlement(requester: string, event: { origin_server: string; room_id: string }): boolean {
+  return requester === event.origin_server || requester === serverOf(event.room_id);
+}

@@ -1,0 +1,20 @@
+import Router from '@koa/router';
+import { PROTOCOL_VERSION, WELL_KNOWN_PATH, type DiscoveryDocument } from '../../discovery.ts';
+import type { FederationDeps } from '../../federation-deps.ts';
+
+/** GET /.well-known/paracord/server — discovery, unsigned and public. */
+export function wellKnownRoutes(deps: FederationDeps): Router {
+  const router = new Router();
+  router.get(WELL_KNOWN_PATH, (ctx) => {
+    const document: DiscoveryDocument = {
+      server_name: deps.identity.serverName,
+      federation_endpoint: deps.publicUrl(),
+      enabled: !deps.isPaused(),
+      version: PROTOCOL_VERSION,
+      capabilities: [...deps.capabilities],
+    };
+    ctx.set('cache-control', 'public, max-age=3600');
+    ctx.body = document;
+  });
+  return router;
+}

@@ -1,0 +1,43 @@
+import type { Middleware } from 'koa';
+import type { Logger } from 'pino';
+import { HttpError } from '../../errors.ts';
+
+/**
+ * Turns every failure into `{error, message}` with the right status (DESIGN.md §3). Errors
+ * we did not anticipate become 500 `internal_error` and are logged; their text is not sent.
+ */
+export function errorHandler(log: Logger): Middleware {
+  return async (ctx, next) => {
+    try {
+      await next();
+      if (ctx.status === 404 && ctx.body === undefined) {
+        ctx.status = 404;
+        ctx.body = { error: 'not_found', message: `no such endpoint: ${ctx.method} ${ctx.path}` };
+      } else if (ctx.status === 405 && ctx.body === undefined) {
+        ctx.body = { error: 'method_not_allowed', message: `${ctx.method} is not allowed on ${ctx.path}` };
+      }
+    } catch (error) {
+      if (error instanceof HttpError) {
+        ctx.status = error.status;
+        ctx.set(error.headers);
+        ctx.body = { error: error.code, message: error.message };
+        return;
+      }
+      const e = error as { type?: string; status?: number; expose?: boolean; message?: string; limit?: number };
+      // raw-body's errors: body over the limit, aborted or malformed encodings.
+      if (e.type === 'entity.too.large') {
+        ctx.status = 413;
+        ctx.body = { error: 'body_too_large', message: `request body is larger than ${e.limit ?? 'the limit'} bytes` };
+        return;
+      }
+      if (typeof e.status === 'number' && e.status >= 400 && e.status < 500 && e.expose) {
+        ctx.status = e.status;
+        ctx.body = { error: 'bad_request', message: e.message ?? 'bad request' };
+        return;
+      }
+      log.error({ event: 'request_failed', method: ctx.method, path: ctx.path, err: error }, 'unexpected error while handling a request');
+      ctx.status = 500;
+      ctx.body = { error: 'internal_error', message: 'the server failed to handle this request; see its log' };
+    }
+  };
+}

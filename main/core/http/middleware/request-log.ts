@@ -1,0 +1,25 @@
+import type { Middleware } from 'koa';
+import type { Logger } from 'pino';
+
+/** One structured log line per request: method, path (no query: it may carry tokens), status, time. */
+export function requestLog(log: Logger, component: string): Middleware {
+  return async (ctx, next) => {
+    const started = performance.now();
+    try {
+      await next();
+    } finally {
+      const fields = {
+        event: 'http_request',
+        component,
+        method: ctx.method,
+        path: ctx.path,
+        status: ctx.status,
+        ms: Math.round((performance.now() - started) * 10) / 10,
+        origin: (ctx.state as { origin?: string }).origin,
+        error: ctx.status >= 400 ? (ctx.body as { error?: string } | undefined)?.error : undefined,
+      };
+      if (ctx.status >= 500) log.error(fields, 'request');
+      else log.debug(fields, 'request');
+    }
+  };
+}

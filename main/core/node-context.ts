@@ -1,0 +1,32 @@
+import type { Logger } from 'pino';
+import type { NodeConfig } from './config.ts';
+import type { DataDirPaths } from './data-dir.ts';
+import type { Discovery } from './federation/discovery.ts';
+import type { HttpClient } from './federation/http-client.ts';
+import type { ServerKeys } from './federation/server-keys.ts';
+import type { Identity } from './identity/identity.ts';
+import type { Db } from './store/database.ts';
+import type { Settings } from './store/settings.ts';
+import type { TlsMaterial } from './tls/certificate.ts';
+import type { TrustStore } from './trust/trust-store.ts';
+
+/** The services of a running node, handed to admin operations. */
+export interface NodeContext {
+  config: NodeConfig;
+  paths: DataDirPaths;
+  log: Logger;
+  db: Db;
+  settings: Settings;
+  trust: TrustStore;
+  http: HttpClient;
+  discovery: Discovery;
+  keys: ServerKeys;
+  startedAt: number;
+  /** Null in setup mode (no identity yet). */
+  identity(): Identity | null;
+  federationUrl(): string | null;
+  tls(): TlsMaterial | null;
+  isPaused(): boolean;
+  /** Initializes identity and starts federation (setup mode → running). */
+  completeSetup(serverName: string): Promise<void>;
+}

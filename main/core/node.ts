@@ -1,0 +1,232 @@
+/**
+ * createNode(config) → { start, stop, admin }: the only owner of state (DESIGN.md §2).
+ * Used by the headless CLI and by the desktop app alike; never imports electron.
+ */
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { rmSync } from 'node:fs';
+import type { AdminHandlers } from '../../shared/contract/admin-operations.ts';
+import { createAdminApp } from './admin/admin-app.ts';
+import { peerOperations } from './admin/operations/peers/index.ts';
+import { policyOperations } from './admin/operations/policy/index.ts';
+import { statusOperations } from './admin/operations/status/index.ts';
+import { DEFAULT_ADMIN_LISTEN, parseHostPort, type NodeConfig } from './config.ts';
+import { dataDirPaths, ensureDataDir, readAdminToken, type RuntimeInfo } from './data-dir.ts';
+import { Discovery } from './federation/discovery.ts';
+import { EventIngest } from './federation/event-ingest.ts';
+import { createFederationApp } from './federation/federation-app.ts';
+import { HttpClient } from './federation/http-client.ts';
+import { verifySignedRequest } from './federation/middleware/verify-signed-request.ts';
+import { ReplayCache } from './federation/replay-cache.ts';
+import { defaultEventEntitlement } from './federation/routes/event/index.ts';
+import { ServerKeys } from './federation/server-keys.ts';
+import { Identity } from './identity/identity.ts';
+import { createLogger, type Logger } from './log.ts';
+import type { NodeContext } from './node-context.ts';
+import { openDatabase, type Db } from './store/database.ts';
+import { FederationEvents } from './store/federation-events.ts';
+import { GroupCommit } from './store/group-commit.ts';
+import { Settings } from './store/settings.ts';
+import { ensureSelfSignedCertificate, loadCertificate, type TlsMaterial } from './tls/certificate.ts';
+import { TrustStore } from './trust/trust-store.ts';
+import { writeFileAtomic } from './util/atomic-file.ts';
+
+export interface StartedNode {
+  mode: 'running' | 'setup';
+  federation_url: string | null;
+  admin_url: string;
+}
+
+export interface ParacordNode {
+  start(): Promise<StartedNode>;
+  /** Stops accepting, lets in-flight requests finish (up to `graceMs`), closes the database. */
+  stop(graceMs?: number): Promise<void>;
+  readonly admin: AdminHandlers;
+  readonly log: Logger;
+  readonly context: NodeContext;
+}
+
+/** Initializes a data dir: identity and server name. Refuses a different name on an initialized dir. */
+export function initDataDir(dataDir: string, serverName: string): Identity {
+  const paths = dataDirPaths(dataDir);
+  ensureDataDir(paths);
+  if (Identity.exists(paths.identity)) {
+    const identity = Identity.load(paths.identity);
+    if (identity.serverName !== serverName) {
+      throw new Error(`${paths.root} is already initialized as ${identity.serverName}`);
+    }
+    return identity;
+  }
+  const db = openDatabase(paths.database);
+  try {
+    new Settings(db).set('server_name', serverName);
+  } finally {
+    db.close();
+  }
+  return Identity.create(paths.identity, serverName);
+}
+
+export function createNode(config: NodeConfig, options: { log?: Logger } = {}): ParacordNode {
+  const paths = dataDirPaths(config.dataDir);
+  ensureDataDir(paths);
+  const log = options.log ?? createLogger({ level: config.logLevel, file: paths.logFile, stderr: config.logToStderr ?? false });
+  const db: Db = openDatabase(paths.database);
+  const settings = new Settings(db);
+  const trust = new TrustStore(db, settings);
+  const http = new HttpClient({ allowInsecureHttp: config.insecureHttp });
+  const discovery = new Discovery(http, trust);
+  const keys = new ServerKeys(db, http, discovery, log);
+  const commit = new GroupCommit(db);
+  const replay = new ReplayCache(db);
+  const events = new FederationEvents(db);
+  const ingest = new EventIngest({ trust, keys, events, commit });
+  const adminToken = () => readAdminToken(paths);
+
+  let identity: Identity | null = Identity.exists(paths.identity) ? Identity.load(paths.identity) : null;
+  let tls: TlsMaterial | null = null;
+  let federationServer: Server | null = null;
+  let federationUrl: string | null = null;
+  let adminServer: Server | null = null;
+  let pruneTimer: NodeJS.Timeout | null = null;
+  let stopped = false;
+  const startedAt = Date.now();
+
+  const context: NodeContext = {
+    config, paths, log, db, settings, trust, http, discovery, keys, startedAt,
+    identity: () => identity,
+    federationUrl: () => federationUrl,
+    tls: () => tls,
+    isPaused: () => settings.get('federation_paused') === '1',
+    completeSetup: async (serverName) => {
+      identity = initDataDir(config.dataDir, serverName);
+      log.info({ event: 'setup_complete', server_name: serverName, key_id: identity.keyId }, 'node initialized');
+      await startFederation();
+    },
+  };
+
+  const admin: AdminHandlers = {
+    ...statusOperations(context),
+    ...peerOperations(context),
+    ...policyOperations(context),
+  };
+  // In setup mode only status and setup make sense; everything else waits for an identity.
+  const guardedAdmin = new Proxy(admin, {
+    get(target, name: string) {
+      const handler = target[name as keyof AdminHandlers];
+      if (identity || name === 'getStatus' || name === 'setup' || typeof handler !== 'function') return handler;
+      return async () => {
+        const { HttpError } = await import('./errors.ts');
+        throw new HttpError(409, 'setup_required', 'this node is not set up yet: choose a server name first (POST /setup or `paracord-node init`)');
+      };
+    },
+  });
+
+  async function startFederation(): Promise<void> {
+    if (!identity) return;
+    const id = identity;
+    if (!config.insecureHttp) {
+      tls = config.tlsCertFile && config.tlsKeyFile
+        ? loadCertificate(config.tlsCertFile, config.tlsKeyFile, false)
+        : await ensureSelfSignedCertificate(paths.tlsCert, paths.tlsKey, id.serverName, paths.tlsDir);
+    }
+    const app = createFederationApp({
+      log,
+      identity: id,
+      events,
+      ingest,
+      replay,
+      verifySignedRequest: verifySignedRequest({ trust, keys, replay, commit, onVerified: (origin) => trust.markSeen(origin) }),
+      capabilities: [],
+      publicUrl: () => federationUrl ?? '',
+      isPaused: context.isPaused,
+      isEntitledToEvent: defaultEventEntitlement,
+    });
+    const { host, port } = parseHostPort(config.listen, '--listen');
+    const server = tls
+      ? createHttpsServer({ cert: tls.cert, key: tls.key }, app.callback())
+      : createHttpServer(app.callback());
+    server.requestTimeout = 30_000;
+    server.headersTimeout = 15_000;
+    server.keepAliveTimeout = 30_000;
+    await listen(server, port, host);
+    federationServer = server;
+    const actual = (server.address() as AddressInfo).port;
+    federationUrl = config.publicUrl?.replace(/\/+$/, '') ?? `${tls ? 'https' : 'http'}://${urlHost(host, id.serverName)}:${actual}`;
+    log.info({ event: 'federation_listening', url: federationUrl, listen: `${host}:${actual}`, tls: tls ? { self_signed: tls.selfSigned, fingerprint256: tls.fingerprint256 } : null }, 'federation API listening');
+  }
+
+  async function start(): Promise<StartedNode> {
+    if (!identity && config.serverName) {
+      identity = initDataDir(config.dataDir, config.serverName);
+      log.info({ event: 'initialized', server_name: identity.serverName, key_id: identity.keyId }, 'data directory initialized');
+    } else if (identity && config.serverName && config.serverName !== identity.serverName) {
+      throw new Error(`${paths.root} is initialized as ${identity.serverName}, not ${config.serverName}`);
+    }
+    await startFederation();
+
+    const adminListen = parseHostPort(config.adminListen ?? DEFAULT_ADMIN_LISTEN, '--admin-listen');
+    const adminApp = createAdminApp({ log, token: adminToken, handlers: () => guardedAdmin, extraHosts: [adminListen.host] });
+    const server = createHttpServer(adminApp.callback());
+    await listen(server, adminListen.port, adminListen.host);
+    adminServer = server;
+    const adminPort = (server.address() as AddressInfo).port;
+    const adminUrl = `http://${urlHost(adminListen.host, 'localhost')}:${adminPort}`;
+
+    pruneTimer = setInterval(() => {
+      try {
+        replay.prune();
+      } catch (error) {
+        log.warn({ event: 'replay_prune_failed', error: (error as Error).message }, 'replay cache prune failed');
+      }
+    }, 60_000);
+    pruneTimer.unref();
+
+    const runtime: RuntimeInfo = { pid: process.pid, federation_url: federationUrl, admin_url: adminUrl, started_at: startedAt };
+    writeFileAtomic(paths.runtime, JSON.stringify(runtime) + '\n');
+    const mode = identity ? 'running' : 'setup';
+    log.info({ event: 'node_ready', mode, server_name: identity?.serverName ?? null, federation_url: federationUrl, admin_url: adminUrl }, 'node ready');
+    return { mode, federation_url: federationUrl, admin_url: adminUrl };
+  }
+
+  async function stop(graceMs = 10_000): Promise<void> {
+    if (stopped) return;
+    stopped = true;
+    if (pruneTimer) clearInterval(pruneTimer);
+    log.info({ event: 'node_stopping' }, 'stopping: finishing in-flight requests');
+    await Promise.all([close(federationServer, graceMs), close(adminServer, graceMs)]);
+    // Let any group commit scheduled by the last requests run before closing the database.
+    await new Promise((resolve) => setImmediate(resolve));
+    db.close();
+    rmSync(paths.runtime, { force: true });
+    log.info({ event: 'node_stopped' }, 'node stopped');
+    log.flush?.();
+  }
+
+  return { start, stop, admin: guardedAdmin, log, context };
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+async function close(server: Server | null, graceMs: number): Promise<void> {
+  if (!server) return;
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+  await closed;
+  clearTimeout(timer);
+}
+
+/** The host part of a URL for a listen address: wildcard addresses become the server name. */
+function urlHost(listenHost: string, fallback: string): string {
+  if (listenHost === '0.0.0.0' || listenHost === '::') return fallback.split(':')[0]!;
+  return listenHost.includes(':') ? `[${listenHost}]` : listenHost;
+}

@@ -1,0 +1,109 @@
+/**
+ * Per-server trust (DESIGN.md §5): the owner's decision about each remote server, and the
+ * default policy for servers the owner never mentioned.
+ */
+import type { Db } from '../store/database.ts';
+import type { Settings } from '../store/settings.ts';
+
+export type TrustMode = 'allow' | 'block' | 'quarantine';
+export type DefaultPolicy = 'allowlist' | 'open';
+
+export interface FederationServer {
+  server_name: string;
+  trust: TrustMode;
+  endpoint: string | null;
+  tls_fingerprint: string | null;
+  reason: string | null;
+  until_ms: number | null;
+  rate_per_second: number | null;
+  rate_burst: number | null;
+  added_at: number;
+  updated_at: number;
+  last_seen_at: number | null;
+}
+
+/** What the trust layer says about a request from a server. */
+export type OriginDecision =
+  | { allowed: true; quarantined: boolean }
+  | { allowed: false; code: 'origin_blocked' | 'origin_not_allowed'; message: string };
+
+export class TrustStore {
+  private readonly db: Db;
+  private readonly settings: Settings;
+  private readonly getStmt;
+  private readonly touchStmt;
+
+  constructor(db: Db, settings: Settings) {
+    this.db = db;
+    this.settings = settings;
+    this.getStmt = db.prepare<[string], FederationServer>('SELECT * FROM federation_servers WHERE server_name = ?');
+    this.touchStmt = db.prepare('UPDATE federation_servers SET last_seen_at = ? WHERE server_name = ?');
+  }
+
+  get defaultPolicy(): DefaultPolicy {
+    return this.settings.get('default_policy') === 'open' ? 'open' : 'allowlist';
+  }
+
+  setDefaultPolicy(policy: DefaultPolicy): void {
+    this.settings.set('default_policy', policy);
+  }
+
+  get(serverName: string): FederationServer | undefined {
+    return this.getStmt.get(serverName);
+  }
+
+  list(): FederationServer[] {
+    return this.db.prepare<[], FederationServer>('SELECT * FROM federation_servers ORDER BY server_name').all();
+  }
+
+  /** Whether requests (and events) from `origin` may be processed at all. */
+  decide(origin: string, now = Date.now()): OriginDecision {
+    const server = this.get(origin);
+    if (!server) {
+      return this.defaultPolicy === 'open'
+        ? { allowed: true, quarantined: false }
+        : { allowed: false, code: 'origin_not_allowed', message: `${origin} is not an allowed peer of this server` };
+    }
+    if (server.trust === 'block') {
+      return { allowed: false, code: 'origin_blocked', message: `${origin} is blocked by this server` };
+    }
+    const quarantined = server.trust === 'quarantine' && (server.until_ms === null || server.until_ms > now);
+    return { allowed: true, quarantined };
+  }
+
+  /** Adds or updates a peer. Fields left undefined keep their stored value. */
+  upsert(
+    serverName: string,
+    fields: Partial<Omit<FederationServer, 'server_name' | 'added_at' | 'updated_at' | 'last_seen_at'>>,
+    now = Date.now(),
+  ): FederationServer {
+    const existing = this.get(serverName);
+    const merged: FederationServer = {
+      server_name: serverName,
+      trust: fields.trust ?? existing?.trust ?? 'allow',
+      endpoint: fields.endpoint !== undefined ? fields.endpoint : (existing?.endpoint ?? null),
+      tls_fingerprint: fields.tls_fingerprint !== undefined ? fields.tls_fingerprint : (existing?.tls_fingerprint ?? null),
+      reason: fields.reason !== undefined ? fields.reason : (existing?.reason ?? null),
+      until_ms: fields.until_ms !== undefined ? fields.until_ms : (existing?.until_ms ?? null),
+      rate_per_second: fields.rate_per_second !== undefined ? fields.rate_per_second : (existing?.rate_per_second ?? null),
+      rate_burst: fields.rate_burst !== undefined ? fields.rate_burst : (existing?.rate_burst ?? null),
+      added_at: existing?.added_at ?? now,
+      updated_at: now,
+      last_seen_at: existing?.last_seen_at ?? null,
+    };
+    this.db
+      .prepare(
+        `INSERT INTO federation_servers (server_name, trust, endpoint, tls_fingerprint, reason, until_ms, rate_per_second, rate_burst, added_at, updated_at, last_seen_at)
+         VALUES (@server_name, @trust, @endpoint, @tls_fingerprint, @reason, @until_ms, @rate_per_second, @rate_burst, @added_at, @updated_at, @last_seen_at)
+         ON CONFLICT (server_name) DO UPDATE SET trust = excluded.trust, endpoint = excluded.endpoint, tls_fingerprint = excluded.tls_fingerprint,
+           reason = excluded.reason, until_ms = excluded.until_ms, rate_per_second = excluded.rate_per_second, rate_burst = excluded.rate_burst,
+           updated_at = excluded.updated_at`,
+      )
+      .run(merged);
+    return merged;
+  }
+
+  markSeen(serverName: string, now = Date.now()): void {
+    this.touchStmt.run(now, serverName);
+  }
+}
