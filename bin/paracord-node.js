@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 
 const cli = new URL('../dist/main/cli.js', import.meta.url);
 if (!existsSync(cli)) {
-  console.error('paracord-node: not built yet (dist/ is missing); run `npm install` or `npm run build` in the project folder');
+  process.stderr.write('paracord-node: not built yet (dist/ is missing); run `npm install` or `npm run build` in the project folder\n');
   process.exit(1);
 }
 await import(cli.href);

@@ -129,7 +129,7 @@ export function buildProgram(): Command {
           bodyTimeout: 5_000,
         });
       } catch (error) {
-        throw new Error(`the node for ${paths.root} does not answer at ${runtime.admin_url} (${(error as Error).message}); is it still running (pid ${runtime.pid})?`);
+        throw new Error(`the node for ${paths.root} does not answer at ${runtime.admin_url} (${(error as Error).message}); is it still running (pid ${runtime.pid})?`, { cause: error });
       }
       const body = (await response.body.json()) as { message?: string };
       if (response.statusCode !== 200) throw new Error(`status failed: HTTP ${response.statusCode} ${body.message ?? ''}`);

@@ -1,0 +1,86 @@
+/** The admin API's guards: token, Host header, no CORS, input validation. */
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startInProcessNode } from '../../../test/helpers/in-process-node.ts';
+import { removeTempDirs } from '../../../test/helpers/temp-dir.ts';
+
+let alpha: Awaited<ReturnType<typeof startInProcessNode>>;
+
+beforeAll(async () => {
+  alpha = await startInProcessNode('alpha.test');
+});
+afterAll(async () => {
+  await alpha.node.stop();
+  removeTempDirs();
+});
+
+describe('admin API guards', () => {
+  it('needs the bearer token', async () => {
+    const none = await request(`${alpha.started.admin_url}/_paracord/admin/v1/status`);
+    expect(none.statusCode).toBe(401);
+    expect(await none.body.json()).toMatchObject({ error: 'missing_token' });
+    const wrong = await alpha.admin('GET', '/status', undefined, { authorization: 'Bearer nope' });
+    expect(wrong.status).toBe(401);
+    expect(wrong.body.error).toBe('invalid_token');
+  });
+
+  it('answers only loopback Host headers (DNS rebinding)', async () => {
+    const rebound = await alpha.admin('GET', '/status', undefined, { host: 'evil.example:7448' });
+    expect(rebound.status).toBe(403);
+    expect(rebound.body.error).toBe('host_not_allowed');
+    expect((await alpha.admin('GET', '/status', undefined, { host: 'localhost:1' })).status).toBe(200);
+  });
+
+  it('sends no CORS headers, even when asked', async () => {
+    const response = await alpha.admin('GET', '/status', undefined, { origin: 'https://evil.example' });
+    expect(response.status).toBe(200);
+    expect(response.headers['access-control-allow-origin']).toBeUndefined();
+  });
+
+  it('gives JSON errors for unknown paths and wrong methods', async () => {
+    expect((await alpha.admin('GET', '/nope')).body.error).toBe('not_found');
+    const wrongMethod = await alpha.admin('DELETE', '/status');
+    expect(wrongMethod.status).toBe(405);
+  });
+});
+
+describe('peers and trust input validation changes nothing', () => {
+  const bad: Array<[string, string, string, unknown, number, string]> = [
+    ['server name with spaces', 'POST', '/peers', { server_name: 'a b' }, 400, 'invalid_input'],
+    ['key id without public key', 'POST', '/peers', { server_name: 'x.test', key_id: 'ed25519:a' }, 400, 'invalid_input'],
+    ['bad public key', 'POST', '/peers', { server_name: 'x.test', key_id: 'ed25519:a', public_key: 'zz' }, 400, 'invalid_input'],
+    ['unknown field', 'POST', '/peers', { server_name: 'x.test', key_id: 'ed25519:a', public_key: 'a'.repeat(64), admin: true }, 400, 'invalid_input'],
+    ['endpoint that is not a URL', 'POST', '/peers', { server_name: 'x.test', endpoint: 'ftp://x' }, 400, 'invalid_input'],
+    ['malformed JSON', 'POST', '/peers', '{"server_name":', 400, 'malformed_json'],
+    ['body that is an array', 'POST', '/peers', '[1]', 400, 'invalid_input'],
+    ['unreachable peer', 'POST', '/peers', { server_name: 'x.test', endpoint: 'http://127.0.0.1:9' }, 502, 'peer_unreachable'],
+    ['self as peer', 'POST', '/peers', { server_name: 'alpha.test', key_id: 'ed25519:a', public_key: 'a'.repeat(64) }, 400, 'invalid_input'],
+    ['unknown trust mode', 'PUT', '/peers/x.test/trust', { mode: 'maybe' }, 400, 'invalid_input'],
+    ['negative rate limit', 'PUT', '/peers/x.test/trust', { mode: 'allow', rate_limit: { per_second: -1, burst: 1 } }, 400, 'invalid_input'],
+    ['bad server name in path', 'PUT', '/peers/a%20b/trust', { mode: 'block' }, 400, 'invalid_input'],
+    ['unknown policy', 'PUT', '/policy', { default: 'everyone' }, 400, 'invalid_input'],
+  ];
+  for (const [name, method, path, body, status, error] of bad) {
+    it(`${name} → ${status} ${error}`, async () => {
+      const before = (await alpha.admin('GET', '/peers')).body;
+      const policyBefore = (await alpha.admin('GET', '/policy')).body;
+      const response = await alpha.admin(method, path, body);
+      expect(response.status).toBe(status);
+      expect(response.body.error).toBe(error);
+      expect(response.body.message.length).toBeGreaterThan(5);
+      expect((await alpha.admin('GET', '/peers')).body).toEqual(before);
+      expect((await alpha.admin('GET', '/policy')).body).toEqual(policyBefore);
+    });
+  }
+
+  it('pins a given key, sets trust, and sets the policy', async () => {
+    const added = await alpha.admin('POST', '/peers', { server_name: 'Pinned.Test', endpoint: 'http://127.0.0.1:9', key_id: 'ed25519:p1', public_key: 'b'.repeat(64) });
+    expect(added.status).toBe(200);
+    expect(added.body).toMatchObject({ server_name: 'pinned.test', trust: 'allow', keys: [{ key_id: 'ed25519:p1', source: 'pinned' }] });
+    const blocked = await alpha.admin('PUT', '/peers/pinned.test/trust', { mode: 'block', reason: 'spam', rate_limit: { per_second: 5, burst: 10 } });
+    expect(blocked.body).toMatchObject({ trust: 'block', reason: 'spam', rate_limit: { per_second: 5, burst: 10 } });
+    expect((await alpha.admin('GET', '/status')).body.peer_counts).toMatchObject({ block: 1 });
+    expect((await alpha.admin('PUT', '/policy', { default: 'open' })).body).toEqual({ default: 'open' });
+    expect((await alpha.admin('GET', '/policy')).body).toEqual({ default: 'open' });
+  });
+});

@@ -1,0 +1,117 @@
+/** The CLI as a child process, as CONTRACT.md describes it. */
+import { spawnSync } from 'node:child_process';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { CLI, NodeProcess } from './helpers/node-process.ts';
+import { removeTempDirs, tempDir } from './helpers/temp-dir.ts';
+
+function run(args: string[], env: Record<string, string> = {}) {
+  const result = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 30_000 });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+afterAll(() => removeTempDirs());
+
+describe('paracord-node CLI', () => {
+  it('--help works and lists the commands', () => {
+    const result = run(['--help']);
+    expect(result.code).toBe(0);
+    for (const command of ['init', 'serve', 'status']) expect(result.stdout).toContain(command);
+  });
+
+  it('init creates the identity with 0600 files and prints it', () => {
+    const dir = join(tempDir(), 'data');
+    const result = run(['init', '--data', dir, '--server-name', 'Alpha.Test']);
+    expect(result.code).toBe(0);
+    const printed = JSON.parse(result.stdout);
+    expect(printed.server_name).toBe('alpha.test');
+    expect(printed.key_id).toMatch(/^ed25519:[A-Za-z0-9_]{1,32}$/);
+    expect(printed.public_key).toMatch(/^[0-9a-f]{64}$/);
+    for (const file of ['identity.json', 'admin.token', 'paracord.db']) {
+      expect(statSync(join(dir, file)).mode & 0o777).toBe(0o600);
+    }
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
+    // Idempotent with the same name, refused with another.
+    expect(JSON.parse(run(['init', '--data', dir, '--server-name', 'alpha.test']).stdout)).toEqual(printed);
+    const other = run(['init', '--data', dir, '--server-name', 'beta.test']);
+    expect(other.code).toBe(1);
+    expect(other.stderr.trim().split('\n')).toHaveLength(1);
+    expect(other.stderr).toContain('already initialized as alpha.test');
+  });
+
+  it('takes settings from the environment', () => {
+    const dir = join(tempDir(), 'env-data');
+    const result = run(['init'], { PARACORD_DATA: dir, PARACORD_SERVER_NAME: 'env.test' });
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout).server_name).toBe('env.test');
+  });
+
+  it('bad usage exits 2 with one clear line', () => {
+    const badName = run(['init', '--data', tempDir(), '--server-name', 'not a name']);
+    expect(badName.code).toBe(2);
+    expect(badName.stderr).toContain('is not a host name');
+    expect(run(['serve', '--data', tempDir(), '--listen', 'nonsense']).code).toBe(2);
+    expect(run(['frobnicate']).code).toBe(2);
+    expect(run(['init', '--data', tempDir()]).code).toBe(2);
+  });
+
+  it('status without a running node exits 1', () => {
+    const result = run(['status', '--data', tempDir()]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('no node is running');
+  });
+
+  it('serve prints the ready line, answers status, and exits 0 on SIGTERM and SIGINT', async () => {
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+      const node = new NodeProcess({ serverName: 'serve.test' });
+      const ready = await node.start();
+      expect(ready).toMatchObject({ ready: true, mode: 'running' });
+      expect(ready.federation_url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect(ready.admin_url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      const status = run(['status', '--data', node.dataDir]);
+      expect(status.code).toBe(0);
+      expect(JSON.parse(status.stdout)).toMatchObject({ server_name: 'serve.test', federation: { paused: false }, peers: 0, queue: { pending: 0, failed: 0 } });
+      expect(await node.stop(signal)).toBe(0);
+      expect(run(['status', '--data', node.dataDir]).code).toBe(1);
+    }
+  });
+
+  it('serve over HTTPS by default, with a generated self-signed certificate', async () => {
+    const node = new NodeProcess({ serverName: 'tls.test' });
+    // NodeProcess passes --insecure-http; start this one by hand without it.
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, [CLI, 'serve', '--data', node.dataDir, '--server-name', 'tls.test', '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const line = await new Promise<string>((resolve) => child.stdout.once('data', (d: Buffer) => resolve(d.toString().split('\n')[0]!)));
+    const ready = JSON.parse(line);
+    expect(ready.federation_url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    expect(statSync(join(node.dataDir, 'tls', 'key.pem')).mode & 0o777).toBe(0o600);
+    const { request, Agent } = await import('undici');
+    const response = await request(`${ready.federation_url}/.well-known/paracord/server`, { dispatcher: new Agent({ connect: { rejectUnauthorized: false } }) });
+    expect(response.statusCode).toBe(200);
+    expect(((await response.body.json()) as { server_name: string }).server_name).toBe('tls.test');
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  });
+
+  it('serve on an empty directory without a name starts in setup mode, and setup completes it', async () => {
+    const node = new NodeProcess({});
+    const ready = await node.start();
+    expect(ready).toMatchObject({ ready: true, mode: 'setup', federation_url: null });
+    const status = await node.admin('GET', '/status');
+    expect(status.body).toMatchObject({ mode: 'setup', setup_required: true, server_name: null });
+    const peers = await node.admin('GET', '/peers');
+    expect(peers.status).toBe(409);
+    expect(peers.body.error).toBe('setup_required');
+    const badSetup = await node.admin('POST', '/setup', { server_name: 'no spaces allowed' });
+    expect(badSetup.status).toBe(400);
+    const setup = await node.admin('POST', '/setup', { server_name: 'fresh.test' });
+    expect(setup.status).toBe(200);
+    expect(setup.body).toMatchObject({ mode: 'running', server_name: 'fresh.test' });
+    expect(setup.body.federation.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const again = await node.admin('POST', '/setup', { server_name: 'other.test' });
+    expect(again.status).toBe(409);
+    expect(await node.stop()).toBe(0);
+  });
+});

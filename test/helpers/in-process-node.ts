@@ -1,0 +1,28 @@
+import { pino } from 'pino';
+import { request } from 'undici';
+import { createNode, type ParacordNode, type StartedNode } from '../../main/core/node.ts';
+import { ADMIN_API_PREFIX } from '../../shared/contract/admin-operations.ts';
+import { tempDir } from './temp-dir.ts';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** A real node in this process (real SQLite, real sockets), for tests of one component's API. */
+export async function startInProcessNode(serverName: string | undefined, options: { insecureHttp?: boolean } = {}) {
+  const dataDir = tempDir('paracord-inproc-');
+  const node: ParacordNode = createNode(
+    { dataDir, ...(serverName ? { serverName } : {}), listen: '127.0.0.1:0', adminListen: '127.0.0.1:0', insecureHttp: options.insecureHttp ?? true },
+    { log: pino({ level: 'silent' }) },
+  );
+  const started: StartedNode = await node.start();
+  const token = readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();
+  async function admin(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+    const response = await request(`${started.admin_url}${ADMIN_API_PREFIX}${path}`, {
+      method: method as 'GET',
+      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const text = await response.body.text();
+    return { status: response.statusCode, headers: response.headers, body: text ? JSON.parse(text) : undefined };
+  }
+  return { node, started, dataDir, token, admin };
+}

@@ -1,0 +1,111 @@
+/**
+ * Runs a real node as a child process through the CLI (`bin/paracord-node.js serve`), the
+ * way a user or a black-box tool does, and talks to its admin API over HTTP.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { request } from 'undici';
+import { tempDir } from './temp-dir.ts';
+
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const CLI = join(REPO_ROOT, 'bin/paracord-node.js');
+
+export interface ReadyLine {
+  ready: true;
+  mode: 'running' | 'setup';
+  federation_url: string | null;
+  admin_url: string;
+}
+
+export interface AdminResponse<T = any> {
+  status: number;
+  body: T;
+}
+
+export class NodeProcess {
+  readonly dataDir: string;
+  readonly serverName: string | undefined;
+  child!: ChildProcess;
+  ready!: ReadyLine;
+  stderr = '';
+  private readonly args: string[];
+  private listenPort = 0;
+
+  constructor(options: { serverName?: string; dataDir?: string; args?: string[] }) {
+    this.serverName = options.serverName;
+    this.dataDir = options.dataDir ?? tempDir('paracord-node-');
+    this.args = options.args ?? [];
+  }
+
+  get federationUrl(): string {
+    return this.ready.federation_url!;
+  }
+
+  get adminToken(): string {
+    return readFileSync(join(this.dataDir, 'admin.token'), 'utf8').trim();
+  }
+
+  /** Starts the node and waits for its ready line. A restart reuses the same federation port. */
+  async start(extraArgs: string[] = []): Promise<ReadyLine> {
+    const args = [
+      CLI, 'serve', '--data', this.dataDir,
+      '--listen', `127.0.0.1:${this.listenPort}`, '--admin-listen', '127.0.0.1:0', '--insecure-http',
+      ...(this.serverName ? ['--server-name', this.serverName] : []),
+      ...this.args, ...extraArgs,
+    ];
+    this.stderr = '';
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PARACORD_LOG_LEVEL: process.env.PARACORD_LOG_LEVEL ?? 'warn' } });
+    this.child = child;
+    child.stderr!.on('data', (chunk: Buffer) => {
+      this.stderr += chunk.toString();
+    });
+    const lines = createInterface({ input: child.stdout! });
+    this.ready = await new Promise<ReadyLine>((resolvePromise, reject) => {
+      const timer = setTimeout(() => reject(new Error(`node did not get ready in 20 s; stderr:\n${this.stderr}`)), 20_000);
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`node exited with ${code} before ready; stderr:\n${this.stderr}`));
+      });
+      lines.once('line', (line) => {
+        clearTimeout(timer);
+        try {
+          resolvePromise(JSON.parse(line) as ReadyLine);
+        } catch {
+          reject(new Error(`first stdout line is not JSON: ${line}`));
+        }
+      });
+    });
+    if (this.ready.federation_url) this.listenPort = Number(new URL(this.ready.federation_url).port);
+    return this.ready;
+  }
+
+  /** SIGTERM and wait; resolves with the exit code. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return this.child.exitCode;
+    const exited = new Promise<number | null>((resolvePromise) => this.child.once('exit', (code) => resolvePromise(code)));
+    this.child.kill(signal);
+    return exited;
+  }
+
+  async admin<T = any>(method: string, path: string, body?: unknown): Promise<AdminResponse<T>> {
+    const response = await request(`${this.ready.admin_url}/_paracord/admin/v1${path}`, {
+      method: method as 'GET',
+      headers: { authorization: `Bearer ${this.adminToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return { status: response.statusCode, body: (await response.body.json()) as T };
+  }
+
+  /** Adds `other` as an allowed peer at its explicit endpoint (fetching its discovery and keys). */
+  async addPeer(other: NodeProcess): Promise<void> {
+    const result = await this.admin('POST', '/peers', { server_name: other.serverName, endpoint: other.federationUrl });
+    if (result.status !== 200) throw new Error(`addPeer failed: ${JSON.stringify(result)}`);
+  }
+}
+
+export async function stopAll(nodes: NodeProcess[]): Promise<void> {
+  await Promise.all(nodes.map((n) => (n.child ? n.stop().catch(() => undefined) : undefined)));
+}
