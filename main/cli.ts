@@ -139,11 +139,16 @@ export function buildProgram(): Command {
   return program;
 }
 
-export async function main(argv: string[]): Promise<number> {
+/** Runs the CLI; resolves with the exit code, or 'serving' while `serve` keeps the process up. */
+export async function main(argv: string[]): Promise<number | 'serving'> {
   const program = buildProgram();
+  let serving = false;
+  program.hook('postAction', (_program, action) => {
+    serving = action.name() === 'serve';
+  });
   try {
     await program.parseAsync(argv);
-    return 0;
+    return serving ? 'serving' : 0;
   } catch (error) {
     if (error instanceof CommanderError) {
       // --help and --version "fail" with exit code 0; real usage errors were printed by commander.
@@ -158,6 +163,6 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-const exitCode = await main(process.argv);
-// `serve` keeps running (its listeners hold the process); other commands end here.
-if (exitCode !== 0 || !process.argv.slice(2).includes('serve')) process.exit(exitCode);
+const outcome = await main(process.argv);
+// `serve` keeps running (its listeners hold the process) until a signal; other commands end here.
+if (outcome !== 'serving') process.exit(outcome);

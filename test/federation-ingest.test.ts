@@ -3,6 +3,7 @@
  * peer and delivers signed events; every bad input of issue #2 is refused with the status
  * and error code of DESIGN.md §3, and nothing is stored.
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyPairFromSeed, randomSeed, sign } from '../main/core/crypto/ed25519.ts';
@@ -33,6 +34,16 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await stopAll([alpha, beta]);
+  // Logs are useful and never carry secrets: neither the admin token nor any key seed.
+  for (const node of [alpha, beta]) {
+    const log = readFileSync(join(node.dataDir, 'logs', 'node.log'), 'utf8') + node.stderr;
+    expect(log).toContain('"event":"node_ready"');
+    expect(log).toContain('"event":"peer_added"');
+    expect(log).not.toContain(node.adminToken);
+    for (const key of JSON.parse(readFileSync(join(node.dataDir, 'identity.json'), 'utf8')).active.seed.match(/.{16}/g)) {
+      expect(log).not.toContain(key);
+    }
+  }
   removeTempDirs();
 });
 

@@ -57,7 +57,7 @@ export class NodeProcess {
       ...this.args, ...extraArgs,
     ];
     this.stderr = '';
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PARACORD_LOG_LEVEL: process.env.PARACORD_LOG_LEVEL ?? 'warn' } });
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PARACORD_LOG_LEVEL: process.env.PARACORD_LOG_LEVEL ?? 'info' } });
     this.child = child;
     child.stderr!.on('data', (chunk: Buffer) => {
       this.stderr += chunk.toString();

@@ -81,6 +81,16 @@ describe('verifySignedRequest', () => {
     expect(keysFetches - before).toBe(1);
   });
 
+  it('accepts requests signed by our own outbound client', async () => {
+    clock = Date.now();
+    const client = new HttpClient({ allowInsecureHttp: true });
+    const response = await client.signed(origin, 'POST', baseUrl, '/client?x=1', '{"a":1}');
+    expect(response.status).toBe(200);
+    expect(response.json).toEqual({ origin: 'origin.test', body: '{"a":1}' });
+    // And it refuses plain http unless allowed.
+    await expect(new HttpClient({ allowInsecureHttp: false }).signed(origin, 'GET', baseUrl, '/x')).rejects.toThrow(/--insecure-http/);
+  });
+
   it('signs the query string too', async () => {
     clock = Date.now();
     const response = await sendSigned(origin, baseUrl, 'GET', '/events?room_id=%21a%3Ab&limit=5', undefined, {
