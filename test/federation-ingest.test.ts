@@ -21,6 +21,12 @@ const EVENT = '/_paracord/federation/v1/event';
 let alpha: NodeProcess;
 let beta: NodeProcess;
 let betaSigner: Identity;
+let roomId: string;
+
+/** A message of @owner:beta.test in alpha's room, signed by beta. */
+function betaMessage(overrides: Parameters<typeof makeEvent>[1] = {}) {
+  return makeEvent(betaSigner, { room_id: roomId, ...overrides });
+}
 
 beforeAll(async () => {
   alpha = new NodeProcess({ serverName: 'alpha.test' });
@@ -30,6 +36,12 @@ beforeAll(async () => {
   await beta.addPeer(alpha);
   // The test speaks as beta's operator: beta's own key, served by the running beta node.
   betaSigner = Identity.load(join(beta.dataDir, 'identity.json'));
+  // alpha hosts a room that beta's owner joins: beta's events for it are then legitimate.
+  roomId = (await alpha.admin('POST', '/rooms', { name: 'ingest' })).body.room_id;
+  const invited = await alpha.admin('POST', `/rooms/${encodeURIComponent(roomId)}/invites`, { user_id: '@owner:beta.test' });
+  expect(invited.body).toMatchObject({ event_id: expect.any(String) });
+  const [invite] = (await beta.admin('GET', '/invites')).body.invites;
+  expect((await beta.admin('POST', `/invites/${invite.invite_id}/accept`)).status).toBe(200);
 });
 
 afterAll(async () => {
@@ -72,7 +84,7 @@ describe('discovery and keys', () => {
 
 describe('a signed event', () => {
   it('is accepted, fetched back, retried idempotently, and a conflicting copy is refused', async () => {
-    const event = makeEvent(betaSigner);
+    const event = betaMessage();
     const first = await deliver(betaSigner, wire(event));
     expect(first.status).toBe(202);
     expect(first.body).toEqual({ event_id: event.event_id, inserted: true });
@@ -87,14 +99,14 @@ describe('a signed event', () => {
     expect(retry.status).toBe(202);
     expect(retry.body).toEqual({ event_id: event.event_id, inserted: false });
 
-    const conflicting = makeEvent(betaSigner, { event_id: event.event_id, content: { body: 'changed', format: 'plain' } });
+    const conflicting = betaMessage({ event_id: event.event_id, content: { body: 'changed', format: 'plain' } });
     const conflict = await deliver(betaSigner, wire(conflicting));
     expect(conflict.status).toBe(409);
     expect(conflict.body.error).toBe('event_id_conflict');
   });
 
   it('is not shown to a server that is not entitled to it', async () => {
-    const event = makeEvent(betaSigner);
+    const event = betaMessage();
     expect((await deliver(betaSigner, wire(event))).status).toBe(202);
     // gamma is an allowed peer of alpha (pinned key) but neither origin nor room host.
     const gamma = Identity.create(join(tempDir(), 'identity.json'), 'gamma.test');
@@ -112,14 +124,14 @@ describe('bad input is refused and stores nothing', () => {
   const impostorSigner = (): RequestSigner => ({ serverName: 'beta.test', keyId: betaSigner.keyId, signHex: (m) => encodeHex(sign(m, otherKey.secretKey)) });
 
   const cases: Case[] = [
-    { name: 'missing headers', status: 401, error: 'missing_auth', send: () => sendRaw(alpha.federationUrl + EVENT, 'POST', {}, wire(makeEvent(betaSigner))) },
+    { name: 'missing headers', status: 401, error: 'missing_auth', send: () => sendRaw(alpha.federationUrl + EVENT, 'POST', {}, wire(betaMessage())) },
     {
       name: 'unsigned (no signature header)', status: 401, error: 'missing_auth',
-      send: () => deliver(betaSigner, wire(makeEvent(betaSigner)), { mutateHeaders: (h) => delete h['X-Paracord-Signature'] }),
+      send: () => deliver(betaSigner, wire(betaMessage()), { mutateHeaders: (h) => delete h['X-Paracord-Signature'] }),
     },
     {
       name: 'tampered signature', status: 403, error: 'bad_signature',
-      send: () => deliver(betaSigner, wire(makeEvent(betaSigner)), {
+      send: () => deliver(betaSigner, wire(betaMessage()), {
         mutateHeaders: (h) => {
           const s = h['X-Paracord-Signature']!;
           h['X-Paracord-Signature'] = (s[0] === '0' ? '1' : '0') + s.slice(1);
@@ -129,13 +141,13 @@ describe('bad input is refused and stores nothing', () => {
     {
       name: 'tampered body', status: 403, error: 'bad_signature',
       send: () => {
-        const body = wire(makeEvent(betaSigner));
+        const body = wire(betaMessage());
         const headers = { ...betaSignedHeaders(body) };
         return sendRaw(alpha.federationUrl + EVENT, 'POST', headers, body.replace('hello', 'HELLO'));
       },
     },
-    { name: 'stale timestamp', status: 401, error: 'stale_timestamp', send: () => deliver(betaSigner, wire(makeEvent(betaSigner)), { timestamp: Date.now() - 120_000 }) },
-    { name: 'future timestamp', status: 401, error: 'stale_timestamp', send: () => deliver(betaSigner, wire(makeEvent(betaSigner)), { timestamp: Date.now() + 120_000 }) },
+    { name: 'stale timestamp', status: 401, error: 'stale_timestamp', send: () => deliver(betaSigner, wire(betaMessage()), { timestamp: Date.now() - 120_000 }) },
+    { name: 'future timestamp', status: 401, error: 'stale_timestamp', send: () => deliver(betaSigner, wire(betaMessage()), { timestamp: Date.now() + 120_000 }) },
     {
       name: 'unknown origin', status: 403, error: 'origin_not_allowed',
       send: () => {
@@ -154,41 +166,41 @@ describe('bad input is refused and stores nothing', () => {
     },
     {
       name: 'unknown key id the origin does not publish', status: 403, error: 'unknown_key',
-      send: () => deliver({ serverName: 'beta.test', keyId: 'ed25519:notpublished', signHex: (m) => betaSigner.signHex(m) }, wire(makeEvent(betaSigner))),
+      send: () => deliver({ serverName: 'beta.test', keyId: 'ed25519:notpublished', signHex: (m) => betaSigner.signHex(m) }, wire(betaMessage())),
     },
     { name: 'malformed JSON', status: 400, error: 'malformed_json', send: () => deliver(betaSigner, '{"event_id": "$x:beta.test",') },
-    { name: 'body over 1 MiB', status: 413, error: 'body_too_large', send: () => deliver(betaSigner, wire(makeEvent(betaSigner, { content: { body: 'x'.repeat(1024 * 1024) } }))) },
+    { name: 'body over 1 MiB', status: 413, error: 'body_too_large', send: () => deliver(betaSigner, wire(betaMessage({ content: { body: 'x'.repeat(1024 * 1024) } }))) },
     {
       name: 'nesting over 32', status: 400, error: 'limits_exceeded',
-      send: () => deliver(betaSigner, wire(makeEvent(betaSigner, { content: { deep: JSON.parse('['.repeat(33) + ']'.repeat(33)) } }))),
+      send: () => deliver(betaSigner, wire(betaMessage({ content: { deep: JSON.parse('['.repeat(33) + ']'.repeat(33)) } }))),
     },
     {
       name: 'more than 10,000 elements', status: 400, error: 'limits_exceeded',
-      send: () => deliver(betaSigner, wire(makeEvent(betaSigner, { content: { many: new Array(10_001).fill(1) } }))),
+      send: () => deliver(betaSigner, wire(betaMessage({ content: { many: new Array(10_001).fill(1) } }))),
     },
     {
       name: 'float in content', status: 400, error: 'invalid_number',
-      send: () => deliver(betaSigner, wire(makeEvent(betaSigner)).replace('"format":"plain"', '"format":"plain","n":1.5')),
+      send: () => deliver(betaSigner, wire(betaMessage()).replace('"format":"plain"', '"format":"plain","n":1.5')),
     },
     {
       name: 'unsafe integer in content', status: 400, error: 'invalid_number',
-      send: () => deliver(betaSigner, wire(makeEvent(betaSigner)).replace('"format":"plain"', '"format":"plain","n":9007199254740993')),
+      send: () => deliver(betaSigner, wire(betaMessage()).replace('"format":"plain"', '"format":"plain","n":9007199254740993')),
     },
     {
       name: 'envelope with an extra field', status: 400, error: 'invalid_event',
-      send: () => deliver(betaSigner, wire(makeEvent(betaSigner)).replace('"state_key":null', '"state_key":null,"extra":1')),
+      send: () => deliver(betaSigner, wire(betaMessage()).replace('"state_key":null', '"state_key":null,"extra":1')),
     },
     {
       name: 'event id whose suffix is not the origin', status: 403, error: 'event_id_not_origin',
-      send: () => deliver(betaSigner, wire(makeEvent(betaSigner, { event_id: '$squat:alpha.test' }))),
+      send: () => deliver(betaSigner, wire(betaMessage({ event_id: '$squat:alpha.test' }))),
     },
     {
       name: 'envelope signed by another key', status: 403, error: 'bad_event_signature',
-      send: () => deliver(betaSigner, wire(makeEvent(impostorSigner()))),
+      send: () => deliver(betaSigner, wire(makeEvent(impostorSigner(), { room_id: roomId }))),
     },
     {
       name: 'sender of another server', status: 403, error: 'sender_not_origin',
-      send: () => deliver(betaSigner, wire(makeEvent(betaSigner, { sender: '@mallory:alpha.test' }))),
+      send: () => deliver(betaSigner, wire(betaMessage({ sender: '@mallory:alpha.test' }))),
     },
     {
       name: 'event of another origin for a room the sender does not host', status: 403, error: 'not_origin',
@@ -215,7 +227,7 @@ describe('bad input is refused and stores nothing', () => {
   }
 
   it('replayed request → 409 replayed_request, also after a restart', async () => {
-    const body = wire(makeEvent(betaSigner));
+    const body = wire(betaMessage());
     const headers = sendSignedHeaders(betaSigner, body);
     const first = await sendRaw(alpha.federationUrl + EVENT, 'POST', headers, body);
     expect(first.status).toBe(202);

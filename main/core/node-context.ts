@@ -9,6 +9,12 @@ import type { Db } from './store/database.ts';
 import type { Settings } from './store/settings.ts';
 import type { TlsMaterial } from './tls/certificate.ts';
 import type { TrustStore } from './trust/trust-store.ts';
+import type { LocalUsers } from './rooms/local-users.ts';
+import type { RoomStore } from './rooms/room-store.ts';
+import type { RoomService } from './rooms/room-service.ts';
+import type { Outbox } from './outbox/outbox.ts';
+import type { DeliveryWorkers } from './outbox/delivery-worker.ts';
+import type { NodeEvents } from './node-events.ts';
 
 /** The services of a running node, handed to admin operations. */
 export interface NodeContext {
@@ -21,7 +27,15 @@ export interface NodeContext {
   http: HttpClient;
   discovery: Discovery;
   keys: ServerKeys;
+  users: LocalUsers;
+  rooms: RoomStore;
+  outbox: Outbox;
+  workers: DeliveryWorkers;
+  notifications: NodeEvents;
   startedAt: number;
+  /** The room service; throws in setup mode (the admin guard keeps callers out). */
+  roomService(): RoomService;
+  setPaused(paused: boolean): void;
   /** Null in setup mode (no identity yet). */
   identity(): Identity | null;
   federationUrl(): string | null;

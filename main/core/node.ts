@@ -19,7 +19,7 @@ import { createFederationApp } from './federation/federation-app.ts';
 import { HttpClient } from './federation/http-client.ts';
 import { verifySignedRequest } from './federation/middleware/verify-signed-request.ts';
 import { ReplayCache } from './federation/replay-cache.ts';
-import { defaultEventEntitlement } from './federation/routes/event/index.ts';
+import { eventEntitlement } from './federation/routes/event/index.ts';
 import { ServerKeys } from './federation/server-keys.ts';
 import { Identity } from './identity/identity.ts';
 import { createLogger, type Logger } from './log.ts';
@@ -30,6 +30,16 @@ import { GroupCommit } from './store/group-commit.ts';
 import { Settings } from './store/settings.ts';
 import { ensureSelfSignedCertificate, loadCertificate, type TlsMaterial } from './tls/certificate.ts';
 import { TrustStore } from './trust/trust-store.ts';
+import { LocalUsers } from './rooms/local-users.ts';
+import { RoomStore } from './rooms/room-store.ts';
+import { RoomService } from './rooms/room-service.ts';
+import { Outbox } from './outbox/outbox.ts';
+import { DeliveryWorkers } from './outbox/delivery-worker.ts';
+import { NodeEvents } from './node-events.ts';
+import { userOperations } from './admin/operations/users/index.ts';
+import { roomOperations } from './admin/operations/rooms/index.ts';
+import { inviteOperations } from './admin/operations/invites/index.ts';
+import { federationOperations } from './admin/operations/federation/index.ts';
 import { writeFileAtomic } from './util/atomic-file.ts';
 
 export interface StartedNode {
@@ -76,14 +86,25 @@ export function createNode(config: NodeConfig, options: { log?: Logger } = {}): 
   const trust = new TrustStore(db, settings);
   const http = new HttpClient({ allowInsecureHttp: config.insecureHttp });
   const discovery = new Discovery(http, trust);
-  const keys = new ServerKeys(db, http, discovery, log);
+  let identity: Identity | null = Identity.exists(paths.identity) ? Identity.load(paths.identity) : null;
+  const keys = new ServerKeys(db, http, discovery, log, () => identity);
   const commit = new GroupCommit(db);
   const replay = new ReplayCache(db);
   const events = new FederationEvents(db);
   const ingest = new EventIngest({ trust, keys, events, commit });
+  const users = new LocalUsers(db);
+  const rooms = new RoomStore(db);
+  const outbox = new Outbox(db);
+  const notifications = new NodeEvents();
+  const isPaused = () => settings.get('federation_paused') === '1';
+  const workers = new DeliveryWorkers({
+    outbox, events, http, discovery, log, isPaused,
+    identity: () => identity,
+    onChange: () => notifications.notify({ type: 'status' }),
+  });
+  let roomService: RoomService | null = null;
   const adminToken = () => readAdminToken(paths);
 
-  let identity: Identity | null = Identity.exists(paths.identity) ? Identity.load(paths.identity) : null;
   let tls: TlsMaterial | null = null;
   let federationServer: Server | null = null;
   let federationUrl: string | null = null;
@@ -93,11 +114,21 @@ export function createNode(config: NodeConfig, options: { log?: Logger } = {}): 
   const startedAt = Date.now();
 
   const context: NodeContext = {
-    config, paths, log, db, settings, trust, http, discovery, keys, startedAt,
+    config, paths, log, db, settings, trust, http, discovery, keys, users, rooms, outbox, workers, notifications, startedAt,
     identity: () => identity,
     federationUrl: () => federationUrl,
     tls: () => tls,
-    isPaused: () => settings.get('federation_paused') === '1',
+    isPaused,
+    roomService: () => {
+      if (!roomService) throw new Error('the node has no identity yet');
+      return roomService;
+    },
+    setPaused: (paused) => {
+      settings.set('federation_paused', paused ? '1' : '0');
+      log.info({ event: paused ? 'federation_paused' : 'federation_resumed' }, paused ? 'federation paused' : 'federation resumed');
+      if (!paused) workers.start();
+      notifications.notify({ type: 'status' });
+    },
     completeSetup: async (serverName) => {
       identity = initDataDir(config.dataDir, serverName);
       log.info({ event: 'setup_complete', server_name: serverName, key_id: identity.keyId }, 'node initialized');
@@ -109,6 +140,10 @@ export function createNode(config: NodeConfig, options: { log?: Logger } = {}): 
     ...statusOperations(context),
     ...peerOperations(context),
     ...policyOperations(context),
+    ...userOperations(context),
+    ...roomOperations(context),
+    ...inviteOperations(context),
+    ...federationOperations(context),
   };
   // In setup mode only status and setup make sense; everything else waits for an identity.
   const guardedAdmin = new Proxy(admin, {
@@ -125,6 +160,15 @@ export function createNode(config: NodeConfig, options: { log?: Logger } = {}): 
   async function startFederation(): Promise<void> {
     if (!identity) return;
     const id = identity;
+    users.add('owner', id.serverName);
+    const service = new RoomService({ db, commit, events, rooms, users, outbox, workers, ingest, http, discovery, identity: () => id, notifications, log });
+    roomService = service;
+    ingest.hooks = {
+      checkRoute: (origin, event) => service.checkRoute(origin, event),
+      authorize: (event) => service.authorizeInbound(event),
+      onStored: (event, from) => service.onInboundStored(event, from),
+      onCommitted: (event) => service.onInboundCommitted(event),
+    };
     if (!config.insecureHttp) {
       tls = config.tlsCertFile && config.tlsKeyFile
         ? loadCertificate(config.tlsCertFile, config.tlsKeyFile, false)
@@ -136,11 +180,19 @@ export function createNode(config: NodeConfig, options: { log?: Logger } = {}): 
       events,
       ingest,
       replay,
-      verifySignedRequest: verifySignedRequest({ trust, keys, replay, commit, onVerified: (origin) => trust.markSeen(origin) }),
+      keys,
+      rooms: () => service,
+      verifySignedRequest: verifySignedRequest({
+        trust, keys, replay, commit,
+        onVerified: (origin) => {
+          trust.markSeen(origin);
+          workers.wake(origin);
+        },
+      }),
       capabilities: [],
       publicUrl: () => federationUrl ?? '',
-      isPaused: context.isPaused,
-      isEntitledToEvent: defaultEventEntitlement,
+      isPaused,
+      isEntitledToEvent: eventEntitlement((roomId, server) => rooms.isJoinedServer(roomId, server)),
     });
     const { host, port } = parseHostPort(config.listen, '--listen');
     const server = tls
@@ -154,6 +206,11 @@ export function createNode(config: NodeConfig, options: { log?: Logger } = {}): 
     const actual = (server.address() as AddressInfo).port;
     federationUrl = config.publicUrl?.replace(/\/+$/, '') ?? `${tls ? 'https' : 'http'}://${urlHost(host, id.serverName)}:${actual}`;
     log.info({ event: 'federation_listening', url: federationUrl, listen: `${host}:${actual}`, tls: tls ? { self_signed: tls.selfSigned, fingerprint256: tls.fingerprint256 } : null }, 'federation API listening');
+    workers.start();
+    // Pull what we missed in remote rooms while we were away (the hosts' outboxes also resend).
+    for (const roomId of service.remoteJoinedRooms()) {
+      service.catchUp(roomId).catch((error: Error) => log.warn({ event: 'catch_up_failed', room_id: roomId, error: error.message }, 'catch-up failed; will rely on the host resending'));
+    }
   }
 
   async function start(): Promise<StartedNode> {
@@ -166,7 +223,7 @@ export function createNode(config: NodeConfig, options: { log?: Logger } = {}): 
     await startFederation();
 
     const adminListen = parseHostPort(config.adminListen ?? DEFAULT_ADMIN_LISTEN, '--admin-listen');
-    const adminApp = createAdminApp({ log, token: adminToken, handlers: () => guardedAdmin, extraHosts: [adminListen.host] });
+    const adminApp = createAdminApp({ log, token: adminToken, handlers: () => guardedAdmin, extraHosts: [adminListen.host], notifications });
     const server = createHttpServer(adminApp.callback());
     await listen(server, adminListen.port, adminListen.host);
     adminServer = server;
@@ -194,7 +251,7 @@ export function createNode(config: NodeConfig, options: { log?: Logger } = {}): 
     stopped = true;
     if (pruneTimer) clearInterval(pruneTimer);
     log.info({ event: 'node_stopping' }, 'stopping: finishing in-flight requests');
-    await Promise.all([close(federationServer, graceMs), close(adminServer, graceMs)]);
+    await Promise.all([close(federationServer, graceMs), close(adminServer, graceMs), workers.stop()]);
     // Let any group commit scheduled by the last requests run before closing the database.
     await new Promise((resolve) => setImmediate(resolve));
     db.close();

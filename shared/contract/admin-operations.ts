@@ -7,7 +7,7 @@
  * merged. Schemas are strict: unknown fields are refused.
  */
 import { z } from 'zod';
-import { KEY_ID, HEX_PUBLIC_KEY, isServerName } from '../identifiers.ts';
+import { EVENT_ID, KEY_ID, HEX_PUBLIC_KEY, LOCALPART, ROOM_ID, USER_ID, isServerName } from '../identifiers.ts';
 
 export const serverNameSchema = z
   .string()
@@ -24,6 +24,19 @@ const fingerprintSchema = z
   .string()
   .regex(/^([0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$/, 'must be a SHA-256 fingerprint like AB:CD:…')
   .transform((s) => s.toUpperCase());
+
+const userId = z.string().max(255).regex(USER_ID, 'must look like @localpart:server');
+const roomId = z.string().max(255).regex(ROOM_ID, 'must look like !opaque:server');
+const eventId = z.string().max(255).regex(EVENT_ID, 'must look like $opaque:server');
+/** The local user an operation acts as; the owner when absent. */
+const actingUser = { user_id: userId.optional() };
+const messageBody = z.string().min(1, 'must not be empty').refine((s) => [...s].length <= 4000, 'must be at most 4000 characters');
+const reactionKey = z
+  .string()
+  .min(1, 'must not be empty')
+  .refine((s) => [...s].length <= 32, 'must be at most 32 characters')
+  // eslint-disable-next-line no-control-regex
+  .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), 'must not contain control characters');
 
 export const adminOperations = {
   getStatus: { method: 'GET', path: '/status', input: z.strictObject({}) },
@@ -58,6 +71,66 @@ export const adminOperations = {
   },
   getPolicy: { method: 'GET', path: '/policy', input: z.strictObject({}) },
   setPolicy: { method: 'PUT', path: '/policy', input: z.strictObject({ default: defaultPolicySchema }) },
+
+  listUsers: { method: 'GET', path: '/users', input: z.strictObject({}) },
+  createUser: {
+    method: 'POST',
+    path: '/users',
+    input: z.strictObject({ localpart: z.string().regex(LOCALPART, 'must be 1-64 of a-z 0-9 . _ = - /') }),
+  },
+  listRooms: { method: 'GET', path: '/rooms', input: z.strictObject({ ...actingUser }) },
+  createRoom: {
+    method: 'POST',
+    path: '/rooms',
+    input: z.strictObject({ name: z.string().trim().min(1, 'must not be empty').max(100), ...actingUser }),
+  },
+  getRoom: { method: 'GET', path: '/rooms/:room_id', input: z.strictObject({ room_id: roomId }) },
+  listMessages: {
+    method: 'GET',
+    path: '/rooms/:room_id/messages',
+    input: z.strictObject({ room_id: roomId, limit: z.coerce.number().int().min(1).max(500).default(50), ...actingUser }),
+  },
+  sendMessage: { method: 'POST', path: '/rooms/:room_id/messages', input: z.strictObject({ room_id: roomId, body: messageBody, ...actingUser }) },
+  editMessage: {
+    method: 'PATCH',
+    path: '/rooms/:room_id/messages/:event_id',
+    input: z.strictObject({ room_id: roomId, event_id: eventId, body: messageBody, ...actingUser }),
+  },
+  deleteMessage: {
+    method: 'DELETE',
+    path: '/rooms/:room_id/messages/:event_id',
+    input: z.strictObject({ room_id: roomId, event_id: eventId, reason: z.string().max(500).optional(), ...actingUser }),
+  },
+  addReaction: {
+    method: 'PUT',
+    path: '/rooms/:room_id/messages/:event_id/reactions/:key',
+    input: z.strictObject({ room_id: roomId, event_id: eventId, key: reactionKey, ...actingUser }),
+  },
+  removeReaction: {
+    method: 'DELETE',
+    path: '/rooms/:room_id/messages/:event_id/reactions/:key',
+    input: z.strictObject({ room_id: roomId, event_id: eventId, key: reactionKey, ...actingUser }),
+  },
+  inviteToRoom: {
+    method: 'POST',
+    path: '/rooms/:room_id/invites',
+    input: z.strictObject({
+      room_id: roomId,
+      user_id: userId,
+      inviter: userId.optional(),
+      max_age_seconds: z.number().int().min(60).max(30 * 24 * 3600).optional(),
+    }),
+  },
+  leaveRoom: { method: 'POST', path: '/rooms/:room_id/leave', input: z.strictObject({ room_id: roomId, ...actingUser }) },
+  listInvites: { method: 'GET', path: '/invites', input: z.strictObject({ ...actingUser }) },
+  acceptInvite: {
+    method: 'POST',
+    path: '/invites/:invite_id/accept',
+    input: z.strictObject({ invite_id: z.string().regex(/^inv_[A-Za-z0-9_-]{1,64}$/, 'not an invite id'), ...actingUser }),
+  },
+  getQueue: { method: 'GET', path: '/queue', input: z.strictObject({}) },
+  pauseFederation: { method: 'POST', path: '/federation/pause', input: z.strictObject({}) },
+  resumeFederation: { method: 'POST', path: '/federation/resume', input: z.strictObject({}) },
 } as const;
 
 export type AdminOperationName = keyof typeof adminOperations;
@@ -98,9 +171,76 @@ export interface AdminOutputs {
   setPeerTrust: PeerView;
   getPolicy: { default: z.infer<typeof defaultPolicySchema> };
   setPolicy: { default: z.infer<typeof defaultPolicySchema> };
+  listUsers: { users: Array<{ user_id: string; created_at: number }> };
+  createUser: { user_id: string };
+  listRooms: { rooms: RoomSummary[] };
+  createRoom: { room_id: string };
+  getRoom: RoomSummary & { members: RoomMember[] };
+  listMessages: { room_id: string; messages: MessageView[] };
+  sendMessage: { event_id: string };
+  editMessage: { event_id: string };
+  deleteMessage: { event_id: string };
+  addReaction: { event_id: string };
+  removeReaction: { event_id: string };
+  inviteToRoom: { event_id: string };
+  leaveRoom: { event_id: string };
+  listInvites: { invites: RoomInvite[] };
+  acceptInvite: { room_id: string };
+  getQueue: { counts: { pending: number; failed: number; expired: number }; entries: QueueEntry[] };
+  pauseFederation: { paused: boolean };
+  resumeFederation: { paused: boolean };
 }
 
 export type AdminOutput<N extends AdminOperationName> = AdminOutputs[N];
+
+export interface RoomSummary {
+  room_id: string;
+  name: string;
+  host_server: string;
+  /** Membership of the acting user (owner unless user_id is given). */
+  membership: 'invite' | 'join' | 'leave' | null;
+  joined_members: number;
+}
+
+export interface RoomMember {
+  user_id: string;
+  membership: 'invite' | 'join' | 'leave';
+  role: 'owner' | 'moderator' | 'member';
+}
+
+export interface MessageView {
+  event_id: string;
+  sender: string;
+  origin_server: string;
+  origin_ts: number;
+  depth: number;
+  body?: string;
+  edited: boolean;
+  deleted: boolean;
+  reactions: Record<string, string[]>;
+}
+
+export interface RoomInvite {
+  invite_id: string;
+  room_id: string;
+  room_name: string;
+  host_server: string;
+  inviter: string;
+  invitee: string;
+  expires_at: number;
+}
+
+export interface QueueEntry {
+  id: number;
+  destination: string;
+  event_id: string;
+  room_id: string;
+  state: 'pending' | 'failed' | 'expired';
+  attempts: number;
+  next_attempt_at: number;
+  last_error: string | null;
+  created_at: number;
+}
 
 /** One function per operation: what both transports call. */
 export type AdminHandlers = { [N in AdminOperationName]: (input: AdminInput<N>) => Promise<AdminOutput<N>> };

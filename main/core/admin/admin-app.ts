@@ -4,6 +4,8 @@ import { ADMIN_API_PREFIX, type AdminHandlers } from '../../../shared/contract/a
 import { errorHandler } from '../http/middleware/error-handler.ts';
 import { requestLog } from '../http/middleware/request-log.ts';
 import { adminRouter } from './admin-router.ts';
+import type { NodeEvents } from '../node-events.ts';
+import { serverSentEvents } from './routes-sse.ts';
 import { bearerAuth } from './middleware/bearer-auth.ts';
 import { LOOPBACK_HOST_NAMES, hostCheck } from './middleware/host-check.ts';
 
@@ -17,6 +19,7 @@ export function createAdminApp(deps: {
   handlers: () => AdminHandlers;
   /** Extra Host names to answer to, when the owner binds the admin API to another address. */
   extraHosts?: readonly string[];
+  notifications?: NodeEvents;
 }): Koa {
   const allowedHosts = new Set([...LOOPBACK_HOST_NAMES, ...(deps.extraHosts ?? [])]);
   const app = new Koa();
@@ -30,6 +33,7 @@ export function createAdminApp(deps: {
     await next();
   });
   const api = adminRouter(deps.handlers);
+  if (deps.notifications) api.get('/events', serverSentEvents(deps.notifications));
   api.prefix(ADMIN_API_PREFIX);
   app.use(async (ctx, next) => {
     if (ctx.path === ADMIN_API_PREFIX || ctx.path.startsWith(`${ADMIN_API_PREFIX}/`)) {

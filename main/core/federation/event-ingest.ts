@@ -6,7 +6,7 @@
  */
 import { serverOf } from '../../../shared/identifiers.ts';
 import { verify } from '../crypto/ed25519.ts';
-import { badRequest, forbidden } from '../errors.ts';
+import { badRequest, conflict, forbidden } from '../errors.ts';
 import type { FederationEvents } from '../store/federation-events.ts';
 import type { GroupCommit } from '../store/group-commit.ts';
 import type { TrustStore } from '../trust/trust-store.ts';
@@ -23,11 +23,24 @@ export interface IngestResult {
   inserted: boolean;
 }
 
+/** What rooms add to ingest (issue #3): routing, host authorization, apply and relay. */
+export interface IngestHooks {
+  /** Before the signature check: may `requestOrigin` send us this room's event at all? */
+  checkRoute?(requestOrigin: string, envelope: Envelope): void;
+  /** In the storing transaction, before the insert of a new event. */
+  authorize?(envelope: Envelope): void;
+  /** In the storing transaction, after the insert of a new event. */
+  onStored?(envelope: Envelope, receivedFrom: string): void;
+  /** After the commit of a new event. */
+  onCommitted?(envelope: Envelope): void;
+}
+
 export class EventIngest {
   private readonly trust: TrustStore;
   private readonly keys: ServerKeys;
   private readonly events: FederationEvents;
   private readonly commit: GroupCommit;
+  hooks: IngestHooks = {};
 
   constructor(deps: { trust: TrustStore; keys: ServerKeys; events: FederationEvents; commit: GroupCommit }) {
     this.trust = deps.trust;
@@ -36,8 +49,12 @@ export class EventIngest {
     this.commit = deps.commit;
   }
 
-  /** Validates and verifies one envelope delivered by `requestOrigin`. Throws HttpError. */
-  async verify(requestOrigin: string, raw: unknown): Promise<VerifiedEvent> {
+  /**
+   * Validates and verifies one envelope delivered by `requestOrigin`. Throws HttpError.
+   * `skipRoute` is for callers that checked the room themselves (an invite or a join
+   * snapshot, which arrive before the room is known here).
+   */
+  async verify(requestOrigin: string, raw: unknown, options: { skipRoute?: boolean } = {}): Promise<VerifiedEvent> {
     const parsed = envelopeSchema.safeParse(raw);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
@@ -60,6 +77,7 @@ export class EventIngest {
       const decision = this.trust.decide(origin);
       if (!decision.allowed && decision.code === 'origin_blocked') throw forbidden('origin_blocked', decision.message);
     }
+    if (!options.skipRoute) this.hooks.checkRoute?.(requestOrigin, envelope);
 
     const bytes = envelopeSigningBytes(envelope);
     const signatures = envelope.signatures[origin] ?? {};
@@ -67,7 +85,9 @@ export class EventIngest {
     if (keyIds.length === 0) throw forbidden('bad_event_signature', `event is not signed by its origin ${origin}`);
     let lastFailure = '';
     for (const keyId of keyIds) {
-      const lookup = await this.keys.lookup(origin, keyId, { purpose: 'event', originTs: envelope.origin_ts });
+      // A relayed event's origin may be unreachable: its keys can then come from the relaying host.
+      const via = origin !== requestOrigin ? requestOrigin : undefined;
+      const lookup = await this.keys.lookup(origin, keyId, { purpose: 'event', originTs: envelope.origin_ts }, { via });
       if (!lookup.ok) {
         lastFailure = lookup.message;
         continue;
@@ -80,12 +100,25 @@ export class EventIngest {
     throw forbidden('bad_event_signature', `event signature of ${origin} does not verify: ${lastFailure}`);
   }
 
-  /** Stores a verified event durably; the promise resolves after the commit. */
-  store(event: VerifiedEvent, receivedFrom: string, beforeStore?: () => void): Promise<IngestResult> {
-    return this.commit.run(() => {
+  /**
+   * Stores a verified event durably; the promise resolves after the commit. A copy of an
+   * event already stored is acknowledged without authorizing it again (it was, when stored).
+   */
+  async store(event: VerifiedEvent, receivedFrom: string, beforeStore?: () => void): Promise<IngestResult> {
+    const envelope = event.envelope;
+    const result = await this.commit.run(() => {
       beforeStore?.();
-      const { inserted } = this.events.insert(event.envelope, event.hash, receivedFrom);
-      return { event_id: event.envelope.event_id, inserted };
+      const known = this.events.hashOf(envelope.event_id);
+      if (known !== undefined) {
+        if (known === event.hash) return { event_id: envelope.event_id, inserted: false };
+        throw conflict('event_id_conflict', `event ${envelope.event_id} is already stored with different content`);
+      }
+      this.hooks.authorize?.(envelope);
+      this.events.insert(envelope, event.hash, receivedFrom);
+      this.hooks.onStored?.(envelope, receivedFrom);
+      return { event_id: envelope.event_id, inserted: true };
     });
+    if (result.inserted) this.hooks.onCommitted?.(envelope);
+    return result;
   }
 }

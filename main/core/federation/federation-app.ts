@@ -6,6 +6,9 @@ import { KEYS_PATH } from './server-keys.ts';
 import { eventRoutes } from './routes/event/index.ts';
 import { keysRoutes } from './routes/keys/index.ts';
 import { wellKnownRoutes } from './routes/well-known/index.ts';
+import { membershipRoutes } from './routes/membership/index.ts';
+import { catchUpRoutes } from './routes/catch-up/index.ts';
+import { keyCacheRoutes } from './routes/key-cache/index.ts';
 
 /** The public federation API (CONTRACT.md "Federation API"). */
 export function createFederationApp(deps: FederationDeps): Koa {
@@ -24,7 +27,7 @@ export function createFederationApp(deps: FederationDeps): Koa {
     }
     await next();
   });
-  for (const router of [wellKnownRoutes(deps), keysRoutes(deps), eventRoutes(deps)]) {
+  for (const router of [wellKnownRoutes(deps), keysRoutes(deps), keyCacheRoutes(deps), eventRoutes(deps), membershipRoutes(deps), catchUpRoutes(deps)]) {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }

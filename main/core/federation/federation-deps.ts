@@ -5,6 +5,8 @@ import type { FederationEvents } from '../store/federation-events.ts';
 import type { Envelope } from './envelope.ts';
 import type { EventIngest } from './event-ingest.ts';
 import type { ReplayCache } from './replay-cache.ts';
+import type { ServerKeys } from './server-keys.ts';
+import type { RoomService } from '../rooms/room-service.ts';
 
 /** What the federation routes need from the node. */
 export interface FederationDeps {
@@ -13,6 +15,8 @@ export interface FederationDeps {
   events: FederationEvents;
   ingest: EventIngest;
   replay: ReplayCache;
+  keys: ServerKeys;
+  rooms: () => RoomService;
   verifySignedRequest: Middleware;
   capabilities: readonly string[];
   publicUrl: () => string;

@@ -11,8 +11,11 @@ import type { Discovery } from './discovery.ts';
 import type { HttpClient } from './http-client.ts';
 import { joinUrl } from './http-client.ts';
 import { checkKeysDocument, type RemoteKeysDocument } from './keys-document.ts';
+import type { RequestSigner } from './request-signature.ts';
 
 export const KEYS_PATH = '/_paracord/federation/v1/keys';
+/** Signed: another server's keys document as cached here (for room members that cannot reach it). */
+export const KEY_CACHE_PATH = '/_paracord/federation/v1/keys/cache';
 const MIN_REFETCH_MS = 10_000;
 const NEGATIVE_TTL_MS = 5 * 60_000;
 
@@ -42,7 +45,10 @@ export class ServerKeys {
   private readonly lastFetch = new Map<string, number>();
   private readonly negative = new Map<string, number>();
 
-  constructor(db: Db, http: HttpClient, discovery: Discovery, log: Logger) {
+  private readonly signer: () => RequestSigner | null;
+
+  constructor(db: Db, http: HttpClient, discovery: Discovery, log: Logger, signer: () => RequestSigner | null = () => null) {
+    this.signer = signer;
     this.db = db;
     this.http = http;
     this.discovery = discovery;
@@ -70,7 +76,7 @@ export class ServerKeys {
   }
 
   /** Finds a usable key, fetching the origin's keys document once when the id is unknown. */
-  async lookup(serverName: string, keyId: string, use: KeyUse, now = Date.now()): Promise<KeyLookup> {
+  async lookup(serverName: string, keyId: string, use: KeyUse, options: { via?: string } = {}, now = Date.now()): Promise<KeyLookup> {
     let key = this.get(serverName, keyId);
     if (!key) {
       const negativeUntil = this.negative.get(`${serverName} ${keyId}`);
@@ -79,6 +85,12 @@ export class ServerKeys {
           this.log.warn({ event: 'keys_fetch_failed', server: serverName, error: error.message }, 'could not fetch keys');
         });
         key = this.get(serverName, keyId);
+        if (!key && options.via && options.via !== serverName) {
+          await this.fetchFromCache(serverName, options.via, now).catch((error: Error) => {
+            this.log.warn({ event: 'keys_cache_fetch_failed', server: serverName, via: options.via, error: error.message }, 'could not fetch keys from the relaying host');
+          });
+          key = this.get(serverName, keyId);
+        }
         if (!key) this.negative.set(`${serverName} ${keyId}`, now + NEGATIVE_TTL_MS);
       }
     }
@@ -116,8 +128,27 @@ export class ServerKeys {
     if (response.status !== 200) throw new Error(`keys of ${serverName} at ${url}: HTTP ${response.status}`);
     const check = checkKeysDocument(response.json, serverName);
     if (!check.ok) throw new Error(`keys of ${serverName}: ${check.reason}`);
-    this.store(check.document, now);
+    this.store(check.document, now, response.json);
     return check.document;
+  }
+
+  /** Fetches `serverName`'s keys document from the cache of `via` (a room host). */
+  private async fetchFromCache(serverName: string, via: string, now: number): Promise<void> {
+    const signer = this.signer();
+    if (!signer) return;
+    const endpoint = await this.discovery.endpointOf(via);
+    const response = await this.http.signed(signer, 'GET', endpoint, `${KEY_CACHE_PATH}?server_name=${encodeURIComponent(serverName)}`);
+    if (response.status !== 200) throw new Error(`HTTP ${response.status}`);
+    const check = checkKeysDocument(response.json, serverName);
+    if (!check.ok) throw new Error(check.reason);
+    this.store(check.document, now, response.json, 'relayed');
+    this.log.info({ event: 'keys_from_cache', server: serverName, via }, 'keys fetched from the relaying host');
+  }
+
+  /** The verbatim keys document last fetched from a server, if any. */
+  cachedDocument(serverName: string): unknown {
+    const row = this.db.prepare<[string], { document: string }>('SELECT document FROM federation_key_documents WHERE server_name = ?').get(serverName);
+    return row ? JSON.parse(row.document) : undefined;
   }
 
   /**
@@ -126,7 +157,7 @@ export class ServerKeys {
    * the identity the owner pinned. Expiry only moves forward: an old key never becomes
    * current again.
    */
-  store(document: RemoteKeysDocument, now = Date.now()): void {
+  store(document: RemoteKeysDocument, now = Date.now(), raw?: unknown, source: 'fetched' | 'relayed' = 'fetched'): void {
     const server = document.server_name;
     const listed = new Map<string, string>();
     listed.set(document.active_key.key_id, document.active_key.public_key);
@@ -139,7 +170,7 @@ export class ServerKeys {
     }
     const upsert = this.db.prepare(
       `INSERT INTO federation_server_keys (server_name, key_id, public_key, valid_until, expired_at, source, fetched_at)
-       VALUES (@server, @key_id, @public_key, @valid_until, @expired_at, 'fetched', @now)
+       VALUES (@server, @key_id, @public_key, @valid_until, @expired_at, @source, @now)
        ON CONFLICT (server_name, key_id) DO UPDATE SET
          valid_until = MAX(federation_server_keys.valid_until, excluded.valid_until),
          expired_at = CASE
@@ -151,8 +182,13 @@ export class ServerKeys {
     );
     this.db.transaction(() => {
       const current = [document.active_key, ...document.next_keys];
-      for (const k of current) upsert.run({ server, key_id: k.key_id, public_key: k.public_key, valid_until: k.valid_until, expired_at: null, now });
-      for (const k of document.old_keys) upsert.run({ server, key_id: k.key_id, public_key: k.public_key, valid_until: k.valid_until, expired_at: k.expired_at, now });
+      for (const k of current) upsert.run({ server, key_id: k.key_id, public_key: k.public_key, valid_until: k.valid_until, expired_at: null, now, source });
+      for (const k of document.old_keys) upsert.run({ server, key_id: k.key_id, public_key: k.public_key, valid_until: k.valid_until, expired_at: k.expired_at, now, source });
+      if (raw !== undefined && source === 'fetched') {
+        this.db
+          .prepare('INSERT INTO federation_key_documents (server_name, document, fetched_at) VALUES (?, ?, ?) ON CONFLICT (server_name) DO UPDATE SET document = excluded.document, fetched_at = excluded.fetched_at')
+          .run(server, JSON.stringify(raw), now);
+      }
     })();
     for (const key of this.negative.keys()) if (key.startsWith(`${server} `)) this.negative.delete(key);
   }

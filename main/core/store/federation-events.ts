@@ -22,20 +22,27 @@ interface EventRow {
   content_hash: string;
   received_from: string | null;
   received_at: number;
+  relates_to: string | null;
 }
 
 export class FederationEvents {
+  private readonly db: Db;
   private readonly getStmt;
   private readonly hashStmt;
   private readonly insertStmt;
 
   constructor(db: Db) {
+    this.db = db;
     this.getStmt = db.prepare<[string], EventRow>('SELECT * FROM federation_events WHERE event_id = ?');
     this.hashStmt = db.prepare<[string], { content_hash: string }>('SELECT content_hash FROM federation_events WHERE event_id = ?');
     this.insertStmt = db.prepare(
-      `INSERT INTO federation_events (event_id, room_id, event_type, sender, origin_server, origin_ts, depth, state_key, content, signatures, content_hash, received_from, received_at)
-       VALUES (@event_id, @room_id, @event_type, @sender, @origin_server, @origin_ts, @depth, @state_key, @content, @signatures, @content_hash, @received_from, @received_at)`,
+      `INSERT INTO federation_events (event_id, room_id, event_type, sender, origin_server, origin_ts, depth, state_key, content, signatures, content_hash, received_from, received_at, relates_to)
+       VALUES (@event_id, @room_id, @event_type, @sender, @origin_server, @origin_ts, @depth, @state_key, @content, @signatures, @content_hash, @received_from, @received_at, @relates_to)`,
     );
+  }
+
+  hashOf(eventId: string): string | undefined {
+    return this.hashStmt.get(eventId)?.content_hash;
   }
 
   get(eventId: string): Envelope | undefined {
@@ -64,8 +71,70 @@ export class FederationEvents {
       content_hash: hash,
       received_from: receivedFrom,
       received_at: now,
+      relates_to: typeof envelope.content.target === 'string' ? envelope.content.target : null,
     });
     return { inserted: true };
+  }
+
+  /** The latest `limit` events of a type in a room, in display order. */
+  latestOfType(roomId: string, eventType: string, limit: number): Envelope[] {
+    return this.db
+      .prepare<[string, string, number], EventRow>(
+        `SELECT * FROM (SELECT * FROM federation_events WHERE room_id = ? AND event_type = ?
+           ORDER BY depth DESC, origin_server DESC, event_id DESC LIMIT ?)
+         ORDER BY depth, origin_server, event_id`,
+      )
+      .all(roomId, eventType, limit)
+      .map(rowToEnvelope);
+  }
+
+  /** The latest `limit` events of a room, any type, in display order. */
+  latest(roomId: string, limit: number): Envelope[] {
+    return this.db
+      .prepare<[string, number], EventRow>(
+        `SELECT * FROM (SELECT * FROM federation_events WHERE room_id = ?
+           ORDER BY depth DESC, origin_server DESC, event_id DESC LIMIT ?)
+         ORDER BY depth, origin_server, event_id`,
+      )
+      .all(roomId, limit)
+      .map(rowToEnvelope);
+  }
+
+  /** Events of the room that relate to any of `targets`, in display order. */
+  relatedTo(roomId: string, targets: readonly string[]): Envelope[] {
+    if (targets.length === 0) return [];
+    const placeholders = targets.map(() => '?').join(',');
+    return this.db
+      .prepare<unknown[], EventRow>(
+        `SELECT * FROM federation_events WHERE relates_to IN (${placeholders}) AND room_id = ?
+         ORDER BY depth, origin_server, event_id`,
+      )
+      .all(...targets, roomId)
+      .map(rowToEnvelope);
+  }
+
+  /**
+   * Catch-up page: events with depth > sinceDepth in display order. A page never splits the
+   * events of one depth, so `since_depth = last depth` never skips any (up to a hard cap).
+   */
+  since(roomId: string, sinceDepth: number, limit: number): { events: Envelope[]; complete: boolean } {
+    const rows = this.db
+      .prepare<[string, number, number], EventRow>(
+        'SELECT * FROM federation_events WHERE room_id = ? AND depth > ? ORDER BY depth, origin_server, event_id LIMIT ?',
+      )
+      .all(roomId, sinceDepth, limit + 1);
+    const complete = rows.length <= limit;
+    let page = rows.slice(0, limit);
+    if (!complete && page.length > 0) {
+      const lastDepth = page[page.length - 1]!.depth;
+      const rest = this.db
+        .prepare<[string, number, number], EventRow>(
+          'SELECT * FROM federation_events WHERE room_id = ? AND depth = ? ORDER BY origin_server, event_id LIMIT ?',
+        )
+        .all(roomId, lastDepth, 1000);
+      page = [...page.filter((r) => r.depth !== lastDepth), ...rest];
+    }
+    return { events: page.map(rowToEnvelope), complete };
   }
 }
 

@@ -68,6 +68,89 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
       CREATE INDEX federation_request_replay_expiry ON federation_request_replay (expires_at);
     `,
   },
+  {
+    version: 2,
+    name: 'rooms, memberships, invites, outbox',
+    sql: `
+      -- What an event relates to (content.target of edits, deletes, reactions), for the read model.
+      ALTER TABLE federation_events ADD COLUMN relates_to TEXT;
+      CREATE INDEX federation_events_relates_to ON federation_events (relates_to) WHERE relates_to IS NOT NULL;
+      CREATE INDEX federation_events_room_type_order ON federation_events (room_id, event_type, depth, origin_server, event_id);
+
+      CREATE TABLE local_users (
+        user_id     TEXT PRIMARY KEY,
+        localpart   TEXT NOT NULL UNIQUE,
+        created_at  INTEGER NOT NULL
+      );
+
+      -- Rooms this server hosts or takes part in.
+      CREATE TABLE rooms (
+        room_id     TEXT PRIMARY KEY,
+        name        TEXT NOT NULL,
+        host_server TEXT NOT NULL,
+        created_at  INTEGER NOT NULL,
+        last_depth  INTEGER NOT NULL DEFAULT 0,  -- hybrid logical clock of the room
+        synced_depth INTEGER NOT NULL DEFAULT 0  -- catch-up watermark: host events up to here were pulled
+      );
+
+      -- Membership per (room, user); the event with the greatest display key wins, so the
+      -- result does not depend on the order events arrived in.
+      CREATE TABLE room_members (
+        room_id        TEXT NOT NULL REFERENCES rooms (room_id),
+        user_id        TEXT NOT NULL,
+        server_name    TEXT NOT NULL,
+        membership     TEXT NOT NULL CHECK (membership IN ('invite', 'join', 'leave')),
+        role           TEXT NOT NULL DEFAULT 'member' CHECK (role IN ('owner', 'moderator', 'member')),
+        invite_expires_at INTEGER,
+        event_id       TEXT NOT NULL,
+        event_depth    INTEGER NOT NULL,
+        event_origin   TEXT NOT NULL,
+        updated_at     INTEGER NOT NULL,
+        PRIMARY KEY (room_id, user_id)
+      );
+      CREATE INDEX room_members_server ON room_members (room_id, server_name, membership);
+
+      -- Invites received for our local users, waiting for them to accept.
+      CREATE TABLE room_invites (
+        invite_id    TEXT PRIMARY KEY,
+        room_id      TEXT NOT NULL,
+        room_name    TEXT NOT NULL,
+        host_server  TEXT NOT NULL,
+        inviter      TEXT NOT NULL,
+        invitee      TEXT NOT NULL,
+        event_id     TEXT NOT NULL,
+        state        TEXT NOT NULL CHECK (state IN ('pending', 'accepted', 'declined')),
+        expires_at   INTEGER NOT NULL,
+        created_at   INTEGER NOT NULL,
+        UNIQUE (room_id, invitee)
+      );
+
+      -- Durable outbound delivery: one row per (destination, event), written in the same
+      -- transaction as the event.
+      CREATE TABLE federation_outbox (
+        id               INTEGER PRIMARY KEY AUTOINCREMENT,
+        destination      TEXT NOT NULL,
+        event_id         TEXT NOT NULL,
+        room_id          TEXT NOT NULL,
+        state            TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'failed', 'expired')),
+        attempts         INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at  INTEGER NOT NULL DEFAULT 0,
+        last_error       TEXT,
+        created_at       INTEGER NOT NULL,
+        updated_at       INTEGER NOT NULL,
+        UNIQUE (destination, event_id)
+      );
+      CREATE INDEX federation_outbox_ready ON federation_outbox (destination, state, id);
+
+      -- Verbatim self-signed keys documents of other servers, served to room members that
+      -- cannot reach an event's origin themselves.
+      CREATE TABLE federation_key_documents (
+        server_name  TEXT PRIMARY KEY,
+        document     TEXT NOT NULL,
+        fetched_at   INTEGER NOT NULL
+      );
+    `,
+  },
 ];
 
 export function runMigrations(db: Db): void {

@@ -32,6 +32,7 @@ export class TrustStore {
   private readonly settings: Settings;
   private readonly getStmt;
   private readonly touchStmt;
+  private readonly lastSeenWrites = new Map<string, number>();
 
   constructor(db: Db, settings: Settings) {
     this.db = db;
@@ -103,7 +104,11 @@ export class TrustStore {
     return merged;
   }
 
+  /** Records that a server talked to us; written at most every 10 s per server (no fsync per request). */
   markSeen(serverName: string, now = Date.now()): void {
+    const last = this.lastSeenWrites.get(serverName) ?? 0;
+    if (now - last < 10_000) return;
+    this.lastSeenWrites.set(serverName, now);
     this.touchStmt.run(now, serverName);
   }
 }

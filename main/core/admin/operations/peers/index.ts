@@ -40,6 +40,7 @@ export function peerOperations(node: NodeContext): Pick<AdminHandlers, 'listPeer
       }
       // Contact the peer first, store afterwards: a failure changes nothing.
       let fetched: ReturnType<typeof checkKeysDocument> | undefined;
+      let rawKeys: unknown;
       let endpoint = input.endpoint ?? null;
       if (input.public_key === undefined) {
         try {
@@ -50,7 +51,8 @@ export function peerOperations(node: NodeContext): Pick<AdminHandlers, 'listPeer
           endpoint = input.endpoint ?? discovery.federation_endpoint;
           const response = await node.http.send('GET', joinUrl(endpoint, KEYS_PATH), { accept: 'application/json' });
           if (response.status !== 200) throw new Error(`keys endpoint answered HTTP ${response.status}`);
-          fetched = checkKeysDocument(response.json, input.server_name);
+          rawKeys = response.json;
+          fetched = checkKeysDocument(rawKeys, input.server_name);
           if (!fetched.ok) throw new Error(fetched.reason);
         } catch (error) {
           throw peerUnreachable(`could not add ${input.server_name}: ${(error as Error).message}`);
@@ -65,7 +67,7 @@ export function peerOperations(node: NodeContext): Pick<AdminHandlers, 'listPeer
           until_ms: null,
         });
         if (input.key_id && input.public_key) node.keys.pin(input.server_name, input.key_id, input.public_key);
-        if (fetched?.ok) node.keys.store(fetched.document);
+        if (fetched?.ok) node.keys.store(fetched.document, Date.now(), rawKeys);
         return row;
       })();
       node.discovery.forget(input.server_name);

@@ -18,8 +18,7 @@ export function nodeStatus(node: NodeContext): NodeStatus {
     federation: { paused: node.isPaused(), url: node.federationUrl(), tls_fingerprint: node.tls()?.fingerprint256 ?? null },
     peers: counts.allow,
     peer_counts: counts,
-    // The outbox (issue #4) fills these; until then nothing is ever queued.
-    queue: { pending: 0, failed: 0 },
+    queue: (({ pending, failed }) => ({ pending, failed }))(node.outbox.counts()),
     version: VERSION,
     uptime_ms: Date.now() - node.startedAt,
   };

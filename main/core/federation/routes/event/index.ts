@@ -43,7 +43,8 @@ export function eventRoutes(deps: FederationDeps): Router {
   return router;
 }
 
-/** Who may fetch an event: its origin, and the host of its room (rooms widen this). */
-export function defaultEventEntitlement(requester: string, event: { origin_server: string; room_id: string }): boolean {
-  return requester === event.origin_server || requester === serverOf(event.room_id);
+/** Who may fetch an event: its origin, the host of its room, and servers with joined members. */
+export function eventEntitlement(isJoinedServer: (roomId: string, server: string) => boolean) {
+  return (requester: string, event: { origin_server: string; room_id: string }): boolean =>
+    requester === event.origin_server || requester === serverOf(event.room_id) || isJoinedServer(event.room_id, requester);
 }

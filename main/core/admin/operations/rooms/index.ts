@@ -1,0 +1,69 @@
+import type { AdminHandlers, RoomSummary } from '../../../../../shared/contract/admin-operations.ts';
+import { notFound } from '../../../errors.ts';
+import type { NodeContext } from '../../../node-context.ts';
+import type { RoomRow } from '../../../rooms/room-store.ts';
+
+type RoomOperationNames =
+  | 'listRooms' | 'createRoom' | 'getRoom' | 'listMessages' | 'sendMessage' | 'editMessage'
+  | 'deleteMessage' | 'addReaction' | 'removeReaction' | 'inviteToRoom' | 'leaveRoom';
+
+export function roomOperations(node: NodeContext): Pick<AdminHandlers, RoomOperationNames> {
+  const rooms = () => node.roomService();
+
+  const summary = (room: RoomRow, userId: string): RoomSummary => ({
+    room_id: room.room_id,
+    name: room.name,
+    host_server: room.host_server,
+    membership: node.rooms.member(room.room_id, userId)?.membership ?? null,
+    joined_members: node.rooms.members(room.room_id).filter((m) => m.membership === 'join').length,
+  });
+  const roomOrThrow = (roomId: string): RoomRow => {
+    const room = node.rooms.room(roomId);
+    if (!room) throw notFound('unknown_room', `no room ${roomId} here`);
+    return room;
+  };
+
+  return {
+    listRooms: async ({ user_id }) => {
+      const userId = rooms().localUser(user_id);
+      return { rooms: node.rooms.rooms().map((r) => summary(r, userId)) };
+    },
+    createRoom: async ({ name, user_id }) => ({ room_id: await rooms().createRoom(name, rooms().localUser(user_id)) }),
+    getRoom: async ({ room_id }) => {
+      const room = roomOrThrow(room_id);
+      return {
+        ...summary(room, rooms().localUser(undefined)),
+        members: node.rooms.members(room_id).map((m) => ({ user_id: m.user_id, membership: m.membership, role: m.role })),
+      };
+    },
+    listMessages: async ({ room_id, limit }) => ({ room_id, messages: rooms().messages(room_id, limit) }),
+    sendMessage: async ({ room_id, body, user_id }) => {
+      const event = await rooms().send(room_id, 'm.message', rooms().localUser(user_id), null, { body, format: 'plain' });
+      return { event_id: event.event_id };
+    },
+    editMessage: async ({ room_id, event_id, body, user_id }) => {
+      const event = await rooms().send(room_id, 'm.message.edit', rooms().localUser(user_id), null, { target: event_id, body });
+      return { event_id: event.event_id };
+    },
+    deleteMessage: async ({ room_id, event_id, reason, user_id }) => {
+      const event = await rooms().send(room_id, 'm.message.delete', rooms().localUser(user_id), null, { target: event_id, ...(reason ? { reason } : {}) });
+      return { event_id: event.event_id };
+    },
+    addReaction: async ({ room_id, event_id, key, user_id }) => {
+      const event = await rooms().send(room_id, 'm.reaction.add', rooms().localUser(user_id), null, { target: event_id, key });
+      return { event_id: event.event_id };
+    },
+    removeReaction: async ({ room_id, event_id, key, user_id }) => {
+      const event = await rooms().send(room_id, 'm.reaction.remove', rooms().localUser(user_id), null, { target: event_id, key });
+      return { event_id: event.event_id };
+    },
+    inviteToRoom: async ({ room_id, user_id, inviter, max_age_seconds }) =>
+      rooms().invite(room_id, rooms().localUser(inviter), user_id, max_age_seconds),
+    leaveRoom: async ({ room_id, user_id }) => {
+      const userId = rooms().localUser(user_id);
+      roomOrThrow(room_id);
+      const event = await rooms().send(room_id, 'm.member.leave', userId, userId, { membership: 'leave' });
+      return { event_id: event.event_id };
+    },
+  };
+}

@@ -1,0 +1,46 @@
+import Router from '@koa/router';
+import type { z } from 'zod';
+import { badRequest, forbidden } from '../../../errors.ts';
+import { parseJsonBody } from '../../../http/read-body.ts';
+import { formatZodError } from '../../../admin/format-zod-error.ts';
+import { INVITE_PATH, JOIN_PATH, LEAVE_PATH } from '../../../rooms/room-service.ts';
+import type { FederationDeps } from '../../federation-deps.ts';
+import type { SignedRequestState } from '../../middleware/verify-signed-request.ts';
+import { inviteBodySchema, membershipBodySchema } from './schema.ts';
+
+function parseBody<S extends z.ZodType>(schema: S, state: SignedRequestState): z.output<S> {
+  const parsed = schema.safeParse(parseJsonBody(state.rawBody));
+  if (!parsed.success) throw badRequest('invalid_request', formatZodError(parsed.error));
+  const body = parsed.data as { origin_server: string };
+  if (body.origin_server !== state.origin) throw forbidden('not_origin', `origin_server ${body.origin_server} is not the signing server ${state.origin}`);
+  return parsed.data;
+}
+
+/** Room membership between servers: invite (and join preflight), join, leave. */
+export function membershipRoutes(deps: FederationDeps): Router {
+  const router = new Router();
+  const rooms = deps.rooms;
+
+  router.post(INVITE_PATH, deps.verifySignedRequest, async (ctx) => {
+    const state = ctx.state as SignedRequestState;
+    const body = parseBody(inviteBodySchema, state);
+    if (body.invitee === undefined) {
+      ctx.body = rooms().preflight(state.origin, body.room_id);
+      return;
+    }
+    if (body.event === undefined) throw badRequest('event_required', 'an invite needs the signed m.member.invite event in "event"');
+    ctx.body = await rooms().receiveInvite(state.origin, {
+      room_id: body.room_id, invitee: body.invitee, max_age_seconds: body.max_age_seconds, event: body.event,
+      ...(body.room_name ? { room_name: body.room_name } : {}),
+    });
+  });
+
+  for (const [path, kind] of [[JOIN_PATH, 'join'], [LEAVE_PATH, 'leave']] as const) {
+    router.post(path, deps.verifySignedRequest, async (ctx) => {
+      const state = ctx.state as SignedRequestState;
+      const body = parseBody(membershipBodySchema, state);
+      ctx.body = await rooms().receiveMembership(state.origin, kind, body);
+    });
+  }
+  return router;
+}

@@ -1,0 +1,13 @@
+import { EventEmitter } from 'node:events';
+
+/** Live notifications for the UI (admin `GET /events`, Server-Sent Events) and the tray. */
+export type NodeNotification =
+  | { type: 'room'; room_id: string; event_id: string; event_type: string; sender: string }
+  | { type: 'invite'; invite_id: string; room_id: string; invitee: string }
+  | { type: 'status' };
+
+export class NodeEvents extends EventEmitter<{ notification: [NodeNotification] }> {
+  notify(notification: NodeNotification): void {
+    this.emit('notification', notification);
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * Authorization of room events (DESIGN.md §4). The host runs it on every event it accepts,
+ * local or remote, before storing; other servers run it for their own users' actions so a
+ * refusal is immediate rather than a failed delivery later.
+ */
+import { serverOf } from '../../../shared/identifiers.ts';
+import { HttpError, badRequest, conflict, forbidden, notFound } from '../errors.ts';
+import type { Envelope, UnsignedEnvelope } from '../federation/envelope.ts';
+import type { FederationEvents } from '../store/federation-events.ts';
+import { CONTENT_SCHEMAS, isRoomEventType } from './event-types.ts';
+import { hasReaction } from './messages-view.ts';
+import type { RoomStore } from './room-store.ts';
+
+export function checkContent(event: UnsignedEnvelope | Envelope): void {
+  if (!isRoomEventType(event.event_type)) throw badRequest('unknown_event_type', `unknown event type ${event.event_type}`);
+  const parsed = CONTENT_SCHEMAS[event.event_type].safeParse(event.content);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw badRequest('invalid_content', `${event.event_type} content: ${issue?.path.join('.') || 'content'}: ${issue?.message}`);
+  }
+  const membershipEvent = event.event_type.startsWith('m.member.');
+  if (membershipEvent && event.state_key === null) throw badRequest('invalid_content', `${event.event_type} needs a state_key (the user whose membership changes)`);
+  if (!membershipEvent && event.state_key !== null) throw badRequest('invalid_content', `${event.event_type} must have state_key null`);
+}
+
+export function authorizeEvent(rooms: RoomStore, events: FederationEvents, event: UnsignedEnvelope | Envelope, now = Date.now()): void {
+  checkContent(event);
+  const room = rooms.room(event.room_id);
+  if (!room) throw notFound('unknown_room', `no room ${event.room_id} here`);
+  const sender = rooms.member(event.room_id, event.sender);
+  const joined = sender?.membership === 'join';
+  const canModerate = joined && (sender.role === 'owner' || sender.role === 'moderator');
+  const content = event.content as { target?: string; key?: string; role?: string };
+
+  const targetMessage = (): Envelope => {
+    const target = events.get(content.target!);
+    if (!target || target.room_id !== event.room_id || target.event_type !== 'm.message') {
+      throw notFound('unknown_target', `no message ${content.target} in this room`);
+    }
+    return target;
+  };
+
+  switch (event.event_type) {
+    case 'm.message':
+      if (!joined) throw notMember(event.sender);
+      return;
+    case 'm.message.edit': {
+      if (!joined) throw notMember(event.sender);
+      const target = targetMessage();
+      if (target.sender !== event.sender) throw forbidden('not_the_sender', 'only the original sender may edit a message');
+      if (isDeleted(events, event.room_id, target.event_id)) throw forbidden('message_deleted', 'a deleted message cannot be edited');
+      return;
+    }
+    case 'm.message.delete': {
+      if (!joined) throw notMember(event.sender);
+      const target = targetMessage();
+      if (target.sender !== event.sender && !canModerate) throw forbidden('not_allowed', 'only the sender or a room moderator may delete a message');
+      return;
+    }
+    case 'm.reaction.add':
+    case 'm.reaction.remove': {
+      if (!joined) throw notMember(event.sender);
+      targetMessage();
+      const present = hasReaction(events, event.room_id, content.target!, event.sender, content.key!);
+      if (event.event_type === 'm.reaction.add' && present) throw conflict('already_reacted', `${event.sender} already reacted with this key`);
+      if (event.event_type === 'm.reaction.remove' && !present) throw conflict('no_reaction', `${event.sender} has no reaction with this key`);
+      return;
+    }
+    case 'm.member.invite': {
+      if (!joined) throw notMember(event.sender);
+      const invitee = rooms.member(event.room_id, event.state_key!);
+      if (invitee?.membership === 'join') throw conflict('already_joined', `${event.state_key} is already in the room`);
+      return;
+    }
+    case 'm.member.join': {
+      if (event.state_key !== event.sender) throw forbidden('state_key_mismatch', 'a join event\'s state_key must be its sender');
+      if (content.role === 'owner') {
+        // Only the room's creator, on the host, when the room has nobody yet.
+        if (serverOf(event.sender) !== room.host_server || rooms.members(event.room_id).length > 0) {
+          throw forbidden('not_allowed', 'only the creator of a new room joins as its owner');
+        }
+        return;
+      }
+      if (sender?.membership === 'join') throw conflict('already_joined', `${event.sender} is already in the room`);
+      if (sender?.membership !== 'invite') throw forbidden('not_invited', `${event.sender} has no invite to this room`);
+      if (sender.invite_expires_at !== null && sender.invite_expires_at <= now) throw forbidden('invite_expired', 'the invite to this room has expired');
+      return;
+    }
+    case 'm.member.leave': {
+      const subject = rooms.member(event.room_id, event.state_key!);
+      if (event.state_key === event.sender) {
+        if (!subject || subject.membership === 'leave') throw forbidden('not_a_member', `${event.sender} is not in this room`);
+        return;
+      }
+      if (!canModerate) throw forbidden('state_key_mismatch', 'only a moderator may remove another user (state_key must be the sender)');
+      if (subject?.membership !== 'join' && subject?.membership !== 'invite') throw notFound('unknown_member', `${event.state_key} is not in this room`);
+      return;
+    }
+  }
+}
+
+function notMember(userId: string): HttpError {
+  return forbidden('not_a_member', `${userId} is not a member of this room`);
+}
+
+function isDeleted(events: FederationEvents, roomId: string, target: string): boolean {
+  return events.relatedTo(roomId, [target]).some((e) => e.event_type === 'm.message.delete');
+}

@@ -1,0 +1,130 @@
+/**
+ * Rooms, members and local users in SQLite. Membership follows the membership event with the
+ * greatest display key (depth, origin_server, event_id), so every server that holds the
+ * same events computes the same membership, whatever order they arrived in.
+ */
+import type { Db } from '../store/database.ts';
+import type { Envelope } from '../federation/envelope.ts';
+import { serverOf } from '../../../shared/identifiers.ts';
+import { compareDisplayOrder } from './event-types.ts';
+
+export type Membership = 'invite' | 'join' | 'leave';
+export type Role = 'owner' | 'moderator' | 'member';
+
+export interface RoomRow {
+  room_id: string;
+  name: string;
+  host_server: string;
+  created_at: number;
+  last_depth: number;
+}
+
+export interface MemberRow {
+  room_id: string;
+  user_id: string;
+  server_name: string;
+  membership: Membership;
+  role: Role;
+  invite_expires_at: number | null;
+  event_id: string;
+  event_depth: number;
+  event_origin: string;
+  updated_at: number;
+}
+
+export class RoomStore {
+  private readonly db: Db;
+  private readonly roomStmt;
+  private readonly memberStmt;
+  private readonly bumpDepthStmt;
+
+  constructor(db: Db) {
+    this.db = db;
+    this.roomStmt = db.prepare<[string], RoomRow>('SELECT * FROM rooms WHERE room_id = ?');
+    this.memberStmt = db.prepare<[string, string], MemberRow>('SELECT * FROM room_members WHERE room_id = ? AND user_id = ?');
+    this.bumpDepthStmt = db.prepare('UPDATE rooms SET last_depth = MAX(last_depth, ?) WHERE room_id = ?');
+  }
+
+  room(roomId: string): RoomRow | undefined {
+    return this.roomStmt.get(roomId);
+  }
+
+  rooms(): RoomRow[] {
+    return this.db.prepare<[], RoomRow>('SELECT * FROM rooms ORDER BY created_at, room_id').all();
+  }
+
+  createRoom(room: Omit<RoomRow, 'last_depth'>): void {
+    this.db
+      .prepare('INSERT INTO rooms (room_id, name, host_server, created_at, last_depth) VALUES (?, ?, ?, ?, 0) ON CONFLICT (room_id) DO NOTHING')
+      .run(room.room_id, room.name, room.host_server, room.created_at);
+  }
+
+  /** Next depth for an event made here: the room's hybrid logical clock (DESIGN.md §3). */
+  nextDepth(roomId: string, now: number): number {
+    const room = this.room(roomId);
+    return Math.max(now, (room?.last_depth ?? 0) + 1);
+  }
+
+  member(roomId: string, userId: string): MemberRow | undefined {
+    return this.memberStmt.get(roomId, userId);
+  }
+
+  members(roomId: string): MemberRow[] {
+    return this.db.prepare<[string], MemberRow>('SELECT * FROM room_members WHERE room_id = ? ORDER BY user_id').all(roomId);
+  }
+
+  /** Servers with at least one joined member. */
+  joinedServers(roomId: string): string[] {
+    return this.db
+      .prepare<[string], { server_name: string }>("SELECT DISTINCT server_name FROM room_members WHERE room_id = ? AND membership = 'join' ORDER BY server_name")
+      .all(roomId)
+      .map((r) => r.server_name);
+  }
+
+  isJoinedServer(roomId: string, server: string): boolean {
+    return (
+      this.db
+        .prepare<[string, string], { one: number }>("SELECT 1 AS one FROM room_members WHERE room_id = ? AND server_name = ? AND membership = 'join' LIMIT 1")
+        .get(roomId, server) !== undefined
+    );
+  }
+
+  /** Applies an event to the room state: clock, and membership for m.member.* events. */
+  apply(event: Envelope, now = Date.now()): void {
+    this.bumpDepthStmt.run(event.depth, event.room_id);
+    const membership = MEMBERSHIP_OF[event.event_type];
+    if (!membership || event.state_key === null) return;
+    const existing = this.member(event.room_id, event.state_key);
+    if (existing && compareDisplayOrder({ depth: existing.event_depth, origin_server: existing.event_origin, event_id: existing.event_id }, event) >= 0) {
+      return; // an event later in display order already decided this membership
+    }
+    const content = event.content as { role?: Role; expires_at?: number };
+    const role: Role = membership === 'join' && content.role === 'owner' ? 'owner' : (existing?.role ?? 'member');
+    this.db
+      .prepare(
+        `INSERT INTO room_members (room_id, user_id, server_name, membership, role, invite_expires_at, event_id, event_depth, event_origin, updated_at)
+         VALUES (@room_id, @user_id, @server_name, @membership, @role, @invite_expires_at, @event_id, @event_depth, @event_origin, @updated_at)
+         ON CONFLICT (room_id, user_id) DO UPDATE SET membership = excluded.membership, role = excluded.role,
+           invite_expires_at = excluded.invite_expires_at, event_id = excluded.event_id, event_depth = excluded.event_depth,
+           event_origin = excluded.event_origin, updated_at = excluded.updated_at`,
+      )
+      .run({
+        room_id: event.room_id,
+        user_id: event.state_key,
+        server_name: serverOf(event.state_key),
+        membership,
+        role,
+        invite_expires_at: membership === 'invite' ? (content.expires_at ?? null) : null,
+        event_id: event.event_id,
+        event_depth: event.depth,
+        event_origin: event.origin_server,
+        updated_at: now,
+      });
+  }
+}
+
+const MEMBERSHIP_OF: Record<string, Membership | undefined> = {
+  'm.member.invite': 'invite',
+  'm.member.join': 'join',
+  'm.member.leave': 'leave',
+};

@@ -1,0 +1,50 @@
+import { expect } from 'vitest';
+import type { NodeProcess } from './node-process.ts';
+
+export const enc = encodeURIComponent;
+
+/** Creates a room on `host` and has each `@user:server` (of the given nodes) invited and joined. */
+export async function roomWithMembers(host: NodeProcess, name: string, members: Array<[NodeProcess, string]>): Promise<string> {
+  const created = await host.admin('POST', '/rooms', { name });
+  expect(created.status).toBe(200);
+  const roomId: string = created.body.room_id;
+  for (const [node, userId] of members) await inviteAndJoin(host, roomId, node, userId);
+  return roomId;
+}
+
+export async function inviteAndJoin(host: NodeProcess, roomId: string, node: NodeProcess, userId: string): Promise<void> {
+  const invited = await host.admin('POST', `/rooms/${enc(roomId)}/invites`, { user_id: userId });
+  expect(invited.status, JSON.stringify(invited.body)).toBe(200);
+  const invites = (await node.admin('GET', `/invites?user_id=${enc(userId)}`)).body.invites as Array<{ invite_id: string; room_id: string }>;
+  const invite = invites.find((i) => i.room_id === roomId);
+  expect(invite, `invite for ${userId}`).toBeDefined();
+  const accepted = await node.admin('POST', `/invites/${invite!.invite_id}/accept`, { user_id: userId });
+  expect(accepted.status, JSON.stringify(accepted.body)).toBe(200);
+}
+
+export async function messages(node: NodeProcess, roomId: string): Promise<any[]> {
+  const response = await node.admin('GET', `/rooms/${enc(roomId)}/messages?limit=500`);
+  expect(response.status, JSON.stringify(response.body)).toBe(200);
+  return response.body.messages;
+}
+
+export async function send(node: NodeProcess, roomId: string, body: string, userId?: string): Promise<string> {
+  const response = await node.admin('POST', `/rooms/${enc(roomId)}/messages`, { body, ...(userId ? { user_id: userId } : {}) });
+  expect(response.status, JSON.stringify(response.body)).toBe(200);
+  return response.body.event_id;
+}
+
+/** Polls until `check` passes (real delivery takes real time); fails with the last error. */
+export async function eventually<T>(check: () => Promise<T>, timeoutMs = 20_000, intervalMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      return await check();
+    } catch (error) {
+      lastError = error;
+      await new Promise((r) => setTimeout(r, intervalMs));
+    }
+  }
+  throw lastError;
+}

@@ -1,0 +1,128 @@
+/**
+ * Issue #3's scenario with three real nodes on 127.0.0.1: alpha hosts a room and invites
+ * users of beta and gamma; everyone posts, edits, deletes, reacts and unreacts; gamma is
+ * stopped for part of the conversation and catches up when restarted; at the end the
+ * messages are identical on all three servers.
+ *
+ * beta and gamma never peer with each other: each verifies the other's events, relayed by
+ * alpha, with keys that alpha serves from its cache (the origin's own address is not known).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { request } from 'undici';
+import { NodeProcess, stopAll } from './helpers/node-process.ts';
+import { enc, eventually, messages, roomWithMembers, send } from './helpers/rooms.ts';
+import { removeTempDirs } from './helpers/temp-dir.ts';
+
+let alpha: NodeProcess;
+let beta: NodeProcess;
+let gamma: NodeProcess;
+
+beforeAll(async () => {
+  alpha = new NodeProcess({ serverName: 'alpha.test' });
+  beta = new NodeProcess({ serverName: 'beta.test' });
+  gamma = new NodeProcess({ serverName: 'gamma.test' });
+  await Promise.all([alpha.start(), beta.start(), gamma.start()]);
+  await alpha.addPeer(beta);
+  await beta.addPeer(alpha);
+  await alpha.addPeer(gamma);
+  await gamma.addPeer(alpha);
+  expect((await beta.admin('POST', '/users', { localpart: 'bob' })).status).toBe(200);
+});
+
+afterAll(async () => {
+  await stopAll([alpha, beta, gamma]);
+  removeTempDirs();
+});
+
+describe('a room hosted by alpha with members on beta and gamma', () => {
+  it('converges to the same messages on all three servers, across an outage of gamma', async () => {
+    const roomId = await roomWithMembers(alpha, 'three servers', [
+      [beta, '@owner:beta.test'],
+      [beta, '@bob:beta.test'],
+      [gamma, '@owner:gamma.test'],
+    ]);
+
+    // The room shows at once on the joined servers, with every member.
+    for (const node of [beta, gamma]) {
+      const room = await eventually(async () => {
+        const r = (await node.admin('GET', `/rooms/${enc(roomId)}`)).body;
+        expect(r.members.filter((m: { membership: string }) => m.membership === 'join')).toHaveLength(4);
+        return r;
+      });
+      expect(room).toMatchObject({ room_id: roomId, name: 'three servers', host_server: 'alpha.test' });
+    }
+
+    // Live updates reach beta's UI stream.
+    const stream = await request(`${beta.ready.admin_url}/_paracord/admin/v1/events`, { headers: { authorization: `Bearer ${beta.adminToken}` } });
+    expect(stream.headers['content-type']).toContain('text/event-stream');
+    let streamed = '';
+    stream.body.on('data', (chunk: Buffer) => (streamed += chunk.toString()));
+
+    const a1 = await send(alpha, roomId, 'hello from alpha');
+    const b1 = await send(beta, roomId, 'hello from beta');
+    const bob1 = await send(beta, roomId, 'bob here', '@bob:beta.test');
+    const g1 = await send(gamma, roomId, 'hello from gamma');
+    await eventually(async () => expect(streamed).toContain(a1));
+    stream.body.destroy();
+
+    // Everyone sees all four before the edits, so edits and reactions have their targets.
+    for (const node of [alpha, beta, gamma]) {
+      await eventually(async () => expect((await messages(node, roomId)).map((m) => m.event_id)).toEqual(expect.arrayContaining([a1, b1, bob1, g1])));
+    }
+    expect((await beta.admin('PATCH', `/rooms/${enc(roomId)}/messages/${enc(b1)}`, { body: 'hello from beta (edited)' })).status).toBe(200);
+    expect((await gamma.admin('PUT', `/rooms/${enc(roomId)}/messages/${enc(a1)}/reactions/${enc('👍')}`)).status).toBe(200);
+    expect((await beta.admin('PUT', `/rooms/${enc(roomId)}/messages/${enc(a1)}/reactions/${enc('👍')}`)).status).toBe(200);
+    expect((await alpha.admin('PUT', `/rooms/${enc(roomId)}/messages/${enc(g1)}/reactions/${enc('🎉')}`)).status).toBe(200);
+    // The owner (moderator) of the room deletes bob's message.
+    expect((await alpha.admin('DELETE', `/rooms/${enc(roomId)}/messages/${enc(bob1)}`)).status).toBe(200);
+
+    // gamma's reaction must reach alpha before gamma goes away, or it would wait in gamma's outbox.
+    await eventually(async () => expect((await messages(alpha, roomId)).find((m) => m.event_id === a1).reactions['👍']).toContain('@owner:gamma.test'));
+
+    // gamma goes offline; the conversation goes on without it.
+    expect(await gamma.stop()).toBe(0);
+    const a2 = await send(alpha, roomId, 'gamma is away');
+    const b2 = await send(beta, roomId, 'we keep talking');
+    expect((await beta.admin('DELETE', `/rooms/${enc(roomId)}/messages/${enc(a1)}/reactions/${enc('👍')}`)).status).toBe(200);
+    await eventually(async () => expect((await messages(alpha, roomId)).map((m) => m.event_id)).toContain(b2));
+    expect((await alpha.admin('PATCH', `/rooms/${enc(roomId)}/messages/${enc(a2)}`, { body: 'gamma is away (edited)' })).status).toBe(200);
+    expect((await beta.admin('DELETE', `/rooms/${enc(roomId)}/messages/${enc(b2)}`)).status).toBe(200);
+    for (let i = 0; i < 20; i++) await send(i % 2 ? alpha : beta, roomId, `while gamma is away ${i}`);
+    const queued = (await alpha.admin('GET', '/queue')).body;
+    expect(queued.entries.some((e: { destination: string }) => e.destination === 'gamma.test')).toBe(true);
+
+    // gamma comes back and catches up; then it takes part again.
+    await gamma.start();
+    await eventually(async () => expect((await messages(gamma, roomId)).map((m) => m.event_id)).toContain(b2), 30_000);
+    const g2 = await send(gamma, roomId, 'back again');
+    // gamma never reacted with 🎉 (alpha did): removing it is refused.
+    const notMine = await gamma.admin('DELETE', `/rooms/${enc(roomId)}/messages/${enc(g1)}/reactions/${enc('🎉')}`);
+    expect(notMine.status).toBe(409);
+    expect(notMine.body.error).toBe('no_reaction');
+
+    const expected = await eventually(async () => {
+      const [onAlpha, onBeta, onGamma] = await Promise.all([messages(alpha, roomId), messages(beta, roomId), messages(gamma, roomId)]);
+      expect(onAlpha.map((m) => m.event_id)).toContain(g2);
+      expect(onBeta).toEqual(onAlpha);
+      expect(onGamma).toEqual(onAlpha);
+      return onAlpha;
+    }, 30_000);
+
+    // And what they agree on is right.
+    const byId = new Map(expected.map((m) => [m.event_id, m]));
+    expect(expected).toHaveLength(4 + 2 + 20 + 1);
+    expect(byId.get(b1)).toMatchObject({ body: 'hello from beta (edited)', edited: true, deleted: false });
+    expect(byId.get(bob1)).toMatchObject({ deleted: true, edited: false, reactions: {} });
+    expect(byId.get(bob1).body).toBeUndefined();
+    expect(byId.get(a1).reactions).toEqual({ '👍': ['@owner:gamma.test'] });
+    expect(byId.get(g1).reactions).toEqual({ '🎉': ['@owner:alpha.test'] });
+    expect(byId.get(a2)).toMatchObject({ body: 'gamma is away (edited)', edited: true });
+    expect(byId.get(b2)).toMatchObject({ deleted: true });
+    const depths = expected.map((m) => m.depth);
+    expect([...depths].sort((x, y) => x - y)).toEqual(depths);
+
+    // Nothing left undelivered.
+    await eventually(async () => expect((await alpha.admin('GET', '/status')).body.queue).toEqual({ pending: 0, failed: 0 }));
+    await eventually(async () => expect((await beta.admin('GET', '/status')).body.queue).toEqual({ pending: 0, failed: 0 }));
+  });
+});
