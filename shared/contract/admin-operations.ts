@@ -118,7 +118,7 @@ export const adminOperations = {
       room_id: roomId,
       user_id: userId,
       inviter: userId.optional(),
-      max_age_seconds: z.number().int().min(60).max(30 * 24 * 3600).optional(),
+      max_age_seconds: z.number().int().min(1).max(30 * 24 * 3600).optional(),
     }),
   },
   leaveRoom: { method: 'POST', path: '/rooms/:room_id/leave', input: z.strictObject({ room_id: roomId, ...actingUser }) },
