@@ -16,6 +16,7 @@ import { removeTempDirs } from './helpers/temp-dir.ts';
 let alpha: NodeProcess;
 let beta: NodeProcess;
 let gamma: NodeProcess;
+let roomUnderTest: string;
 
 beforeAll(async () => {
   alpha = new NodeProcess({ serverName: 'alpha.test' });
@@ -124,5 +125,38 @@ describe('a room hosted by alpha with members on beta and gamma', () => {
     // Nothing left undelivered.
     await eventually(async () => expect((await alpha.admin('GET', '/status')).body.queue).toEqual({ pending: 0, failed: 0 }));
     await eventually(async () => expect((await beta.admin('GET', '/status')).body.queue).toEqual({ pending: 0, failed: 0 }));
+    roomUnderTest = roomId;
+  });
+
+  it('a member leaves, and every server sees it', async () => {
+    const roomId = roomUnderTest;
+    expect((await beta.admin('POST', `/rooms/${enc(roomId)}/leave`, { user_id: '@bob:beta.test' })).status).toBe(200);
+    for (const node of [alpha, beta, gamma]) {
+      await eventually(async () => {
+        const members = (await node.admin('GET', `/rooms/${enc(roomId)}`)).body.members;
+        expect(members.find((m: { user_id: string }) => m.user_id === '@bob:beta.test').membership).toBe('leave');
+      });
+    }
+    const refused = await beta.admin('POST', `/rooms/${enc(roomId)}/messages`, { body: 'still here?', user_id: '@bob:beta.test' });
+    expect(refused.status).toBe(403);
+    expect(refused.body.error).toBe('not_a_member');
+  });
+
+  it("a receiver's block list applies to the origins of relayed events", async () => {
+    const roomId = roomUnderTest;
+    expect((await beta.admin('PUT', '/peers/gamma.test/trust', { mode: 'block', reason: 'test' })).status).toBe(200);
+    const blocked = await send(gamma, roomId, 'beta should not see this');
+    await eventually(async () => expect((await messages(alpha, roomId)).map((m) => m.event_id)).toContain(blocked));
+    // alpha's delivery to beta is refused, and alpha shows why.
+    const failed = await eventually(async () => {
+      const entry = (await alpha.admin('GET', '/queue')).body.entries.find((e: { event_id: string; destination: string }) => e.event_id === blocked && e.destination === 'beta.test');
+      expect(entry?.state).toBe('failed');
+      return entry;
+    });
+    expect(failed.last_error).toContain('origin_blocked');
+    expect((await messages(beta, roomId)).map((m) => m.event_id)).not.toContain(blocked);
+    // Others' messages still flow to beta.
+    const fromAlpha = await send(alpha, roomId, 'alpha still reaches beta');
+    await eventually(async () => expect((await messages(beta, roomId)).map((m) => m.event_id)).toContain(fromAlpha));
   });
 });
