@@ -23,6 +23,12 @@ function checkServerName(name: string): string {
   return lower;
 }
 
+function positiveNumber(value: string, what: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${what} must be a positive number, not "${value}"`);
+  return n;
+}
+
 function envFlag(name: string): boolean {
   const value = process.env[name];
   return value !== undefined && /^(1|true|yes|on)$/i.test(value);
@@ -60,11 +66,19 @@ export function buildProgram(): Command {
     .addOption(new Option('--insecure-http', 'serve federation over plain HTTP and allow http:// peers (loopback/LAN testing only)'))
     .addOption(new Option('--tls-cert <file>', 'PEM certificate to serve instead of the generated self-signed one'))
     .addOption(new Option('--tls-key <file>', 'PEM private key of --tls-cert'))
+    .addOption(new Option('--retry-initial <ms>', 'first retry delay of an undelivered event').env('PARACORD_RETRY_INITIAL_MS').default('1000'))
+    .addOption(new Option('--retry-max <ms>', 'longest retry delay').env('PARACORD_RETRY_MAX_MS').default('300000'))
+    .addOption(new Option('--outbox-max-age <days>', 'undelivered events expire after this many days').env('PARACORD_OUTBOX_MAX_AGE_DAYS').default('7'))
     .addOption(new Option('--log-level <level>', 'fatal, error, warn, info, debug or trace').env('PARACORD_LOG_LEVEL').default('info'))
     .action(async (opts: {
       data: string; serverName?: string; listen: string; adminListen: string; publicUrl?: string;
       insecureHttp?: boolean; tlsCert?: string; tlsKey?: string; logLevel: string;
+      retryInitial: string; retryMax: string; outboxMaxAge: string;
     }) => {
+      const retryInitialMs = positiveNumber(opts.retryInitial, '--retry-initial');
+      const retryMaxMs = positiveNumber(opts.retryMax, '--retry-max');
+      if (retryMaxMs < retryInitialMs) throw new UsageError('--retry-max must be at least --retry-initial');
+      const outboxMaxAgeMs = positiveNumber(opts.outboxMaxAge, '--outbox-max-age') * 24 * 3600_000;
       for (const [value, what] of [[opts.listen, '--listen'], [opts.adminListen, '--admin-listen']] as const) {
         try {
           parseHostPort(value, what);
@@ -86,6 +100,9 @@ export function buildProgram(): Command {
         ...(opts.tlsCert && opts.tlsKey ? { tlsCertFile: opts.tlsCert, tlsKeyFile: opts.tlsKey } : {}),
         logLevel: opts.logLevel,
         logToStderr: true,
+        retryInitialMs,
+        retryMaxMs,
+        outboxMaxAgeMs,
       };
       const node = createNode(config);
       let stopping = false;

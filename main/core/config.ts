@@ -13,6 +13,11 @@ export interface NodeConfig {
   insecureHttp: boolean;
   tlsCertFile?: string;
   tlsKeyFile?: string;
+  /** Outbound retry backoff: first delay and cap (ms). Defaults 1 s and 5 min. */
+  retryInitialMs?: number;
+  retryMaxMs?: number;
+  /** Undelivered outbox entries expire after this long (ms). Default 7 days. */
+  outboxMaxAgeMs?: number;
   logLevel?: string;
   /** Also log to stderr (the CLI does; tests usually do not). */
   logToStderr?: boolean;

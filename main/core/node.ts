@@ -34,7 +34,8 @@ import { LocalUsers } from './rooms/local-users.ts';
 import { RoomStore } from './rooms/room-store.ts';
 import { RoomService } from './rooms/room-service.ts';
 import { Outbox } from './outbox/outbox.ts';
-import { DeliveryWorkers } from './outbox/delivery-worker.ts';
+import { DEFAULT_MAX_AGE_MS, DeliveryWorkers } from './outbox/delivery-worker.ts';
+import { DEFAULT_BACKOFF } from './outbox/backoff.ts';
 import { NodeEvents } from './node-events.ts';
 import { userOperations } from './admin/operations/users/index.ts';
 import { roomOperations } from './admin/operations/rooms/index.ts';
@@ -100,6 +101,8 @@ export function createNode(config: NodeConfig, options: { log?: Logger } = {}): 
   const workers = new DeliveryWorkers({
     outbox, events, http, discovery, log, isPaused,
     identity: () => identity,
+    backoff: { initialMs: config.retryInitialMs ?? DEFAULT_BACKOFF.initialMs, maxMs: config.retryMaxMs ?? DEFAULT_BACKOFF.maxMs },
+    ...(config.outboxMaxAgeMs !== undefined ? { maxAgeMs: config.outboxMaxAgeMs } : {}),
     onChange: () => notifications.notify({ type: 'status' }),
   });
   let roomService: RoomService | null = null;
@@ -189,7 +192,7 @@ export function createNode(config: NodeConfig, options: { log?: Logger } = {}): 
           workers.wake(origin);
         },
       }),
-      capabilities: [],
+      capabilities: ['batch'],
       publicUrl: () => federationUrl ?? '',
       isPaused,
       isEntitledToEvent: eventEntitlement((roomId, server) => rooms.isJoinedServer(roomId, server)),
@@ -233,8 +236,11 @@ export function createNode(config: NodeConfig, options: { log?: Logger } = {}): 
     pruneTimer = setInterval(() => {
       try {
         replay.prune();
+        const expired = outbox.expireOlderThan(config.outboxMaxAgeMs ?? DEFAULT_MAX_AGE_MS);
+        if (expired > 0) log.warn({ event: 'delivery_expired', count: expired }, 'undelivered entries expired');
+        outbox.pruneAttempts(7 * 24 * 3600_000, 200_000);
       } catch (error) {
-        log.warn({ event: 'replay_prune_failed', error: (error as Error).message }, 'replay cache prune failed');
+        log.warn({ event: 'housekeeping_failed', error: (error as Error).message }, 'periodic cleanup failed');
       }
     }, 60_000);
     pruneTimer.unref();

@@ -128,7 +128,22 @@ export const adminOperations = {
     path: '/invites/:invite_id/accept',
     input: z.strictObject({ invite_id: z.string().regex(/^inv_[A-Za-z0-9_-]{1,64}$/, 'not an invite id'), ...actingUser }),
   },
-  getQueue: { method: 'GET', path: '/queue', input: z.strictObject({}) },
+  getQueue: {
+    method: 'GET',
+    path: '/queue',
+    input: z.strictObject({
+      state: z.enum(['pending', 'failed', 'expired']).optional(),
+      destination: serverNameSchema.optional(),
+      limit: z.coerce.number().int().min(1).max(5000).default(500),
+    }),
+  },
+  retryQueueEntry: { method: 'POST', path: '/queue/:id/retry', input: z.strictObject({ id: z.coerce.number().int().positive() }) },
+  dropQueueEntry: { method: 'DELETE', path: '/queue/:id', input: z.strictObject({ id: z.coerce.number().int().positive() }) },
+  listAttempts: {
+    method: 'GET',
+    path: '/attempts',
+    input: z.strictObject({ destination: serverNameSchema.optional(), limit: z.coerce.number().int().min(1).max(5000).default(200) }),
+  },
   pauseFederation: { method: 'POST', path: '/federation/pause', input: z.strictObject({}) },
   resumeFederation: { method: 'POST', path: '/federation/resume', input: z.strictObject({}) },
 } as const;
@@ -187,6 +202,9 @@ export interface AdminOutputs {
   listInvites: { invites: RoomInvite[] };
   acceptInvite: { room_id: string };
   getQueue: { counts: { pending: number; failed: number; expired: number }; entries: QueueEntry[] };
+  retryQueueEntry: QueueEntry;
+  dropQueueEntry: { dropped: boolean };
+  listAttempts: { attempts: DeliveryAttempt[] };
   pauseFederation: { paused: boolean };
   resumeFederation: { paused: boolean };
 }
@@ -228,6 +246,18 @@ export interface RoomInvite {
   inviter: string;
   invitee: string;
   expires_at: number;
+}
+
+export interface DeliveryAttempt {
+  id: number;
+  destination: string;
+  event_id: string;
+  /** HTTP status; null for a network error. */
+  status: number | null;
+  error: string | null;
+  latency_ms: number;
+  batch_size: number;
+  attempted_at: number;
 }
 
 export interface QueueEntry {

@@ -22,6 +22,7 @@ export type DiscoveryDocument = z.infer<typeof discoveryDocumentSchema>;
 
 const SUCCESS_TTL_MS = 24 * 60 * 60 * 1000;
 const FAILURE_TTL_MS = 60 * 60 * 1000;
+const EXPLICIT_FAILURE_TTL_MS = 60 * 1000;
 
 type CacheEntry = { expires: number; document?: DiscoveryDocument; error?: string };
 
@@ -69,7 +70,9 @@ export class Discovery {
       this.cache.set(serverName, { expires: now + SUCCESS_TTL_MS, document });
       return document;
     } catch (error) {
-      this.cache.set(serverName, { expires: now + FAILURE_TTL_MS, error: (error as Error).message });
+      // A peer with an explicit endpoint (LAN) is asked again sooner: it is likely just restarting.
+      const ttl = this.trust.get(serverName)?.endpoint ? EXPLICIT_FAILURE_TTL_MS : FAILURE_TTL_MS;
+      this.cache.set(serverName, { expires: now + ttl, error: (error as Error).message });
       throw error;
     }
   }

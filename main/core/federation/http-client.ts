@@ -55,7 +55,7 @@ export class HttpClient {
     return parsed;
   }
 
-  async send(method: string, url: string, headers: Record<string, string>, body?: string): Promise<FederationResponse> {
+  async send(method: string, url: string, headers: Record<string, string>, body?: string, signal?: AbortSignal): Promise<FederationResponse> {
     const parsed = this.checkUrl(url);
     const timeout = this.options.timeoutMs ?? 15_000;
     const dispatcher = this.options.dispatcherFor?.(parsed);
@@ -67,6 +67,7 @@ export class HttpClient {
         body,
         headersTimeout: timeout,
         bodyTimeout: timeout,
+        ...(signal ? { signal } : {}),
         ...(dispatcher ? { dispatcher } : {}),
       });
     } catch (error) {
@@ -83,9 +84,9 @@ export class HttpClient {
   }
 
   /** A request signed with our identity (DESIGN.md §3). `pathAndQuery` is signed as sent. */
-  signed(signer: RequestSigner, method: string, endpoint: string, pathAndQuery: string, body?: string): Promise<FederationResponse> {
+  signed(signer: RequestSigner, method: string, endpoint: string, pathAndQuery: string, body?: string, signal?: AbortSignal): Promise<FederationResponse> {
     const headers = signRequestHeaders(signer, method, pathAndQuery, body ?? '');
-    return this.send(method, joinUrl(endpoint, pathAndQuery), headers, body);
+    return this.send(method, joinUrl(endpoint, pathAndQuery), headers, body, signal);
   }
 }
 

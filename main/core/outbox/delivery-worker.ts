@@ -1,27 +1,40 @@
 /**
  * Delivery (DESIGN.md §6): one worker per destination, one request in flight per destination,
- * FIFO from the outbox so per-room order holds. Network errors, 5xx, 401 and 429 retry with
- * backoff (Retry-After honoured); 400/403/404/409/413 are permanent and move the entry to
- * `failed` with the peer's reason, visible to the owner. One dead peer never holds up another:
- * each destination has its own loop and its own timer.
+ * FIFO from the outbox so per-room order holds. Batches of up to 100 events go through
+ * `POST /events` when the peer advertises `batch`, otherwise one event per `POST /event`.
+ *
+ * Network errors, 5xx, 401 and 429 retry with exponential backoff and jitter (Retry-After
+ * honoured); 400/403/404/409/413 are permanent and move the entry to `failed` with the peer's
+ * reason, visible to the owner. Entries older than the maximum age expire (kept, visible).
+ * Every attempt is recorded. One dead peer never holds up another: each destination has its
+ * own loop, its own timer and its own request.
  */
 import type { Logger } from 'pino';
-import type { Identity } from '../identity/identity.ts';
 import type { Discovery } from '../federation/discovery.ts';
-import { envelopeWireJson } from '../federation/envelope.ts';
-import type { HttpClient } from '../federation/http-client.ts';
+import { envelopeWireJson, type Envelope } from '../federation/envelope.ts';
+import type { FederationResponse, HttpClient } from '../federation/http-client.ts';
+import type { Identity } from '../identity/identity.ts';
 import type { FederationEvents } from '../store/federation-events.ts';
-import { backoffDelay, parseRetryAfter, type BackoffPolicy, DEFAULT_BACKOFF } from './backoff.ts';
-import type { Outbox, OutboxRow } from './outbox.ts';
+import { DEFAULT_BACKOFF, backoffDelay, parseRetryAfter, type BackoffPolicy } from './backoff.ts';
+import type { Outbox, OutboxRow, Outcome } from './outbox.ts';
 
-const EVENT_PATH = '/_paracord/federation/v1/event';
+export const EVENT_PATH = '/_paracord/federation/v1/event';
+export const BATCH_PATH = '/_paracord/federation/v1/events';
+export const MAX_BATCH_EVENTS = 100;
+/** Batches stay well under the receivers' 1 MiB body limit. */
+const MAX_BATCH_BYTES = 512 * 1024;
 const PERMANENT = new Set([400, 403, 404, 409, 413]);
+/** After a peer refuses a batch as a whole, send it single events for a while. */
+const BATCH_COOLDOWN_MS = 10 * 60_000;
+export const DEFAULT_MAX_AGE_MS = 7 * 24 * 3600_000;
 
 interface DestinationState {
   running: boolean;
   timer: NodeJS.Timeout | null;
   backingOff: boolean;
   inFlight: Promise<void> | null;
+  abort: AbortController | null;
+  noBatchUntil: number;
 }
 
 export interface DeliveryDeps {
@@ -33,6 +46,7 @@ export interface DeliveryDeps {
   log: Logger;
   isPaused: () => boolean;
   backoff?: BackoffPolicy;
+  maxAgeMs?: number;
   onChange?: () => void;
 }
 
@@ -45,10 +59,15 @@ export class DeliveryWorkers {
     this.deps = deps;
   }
 
-  /** Resumes every destination with pending entries (at start). */
+  /** Resumes every destination with pending entries (at start, after a resume). */
   start(): void {
     this.stopped = false;
+    this.deps.outbox.expireOlderThan(this.maxAgeMs);
     for (const destination of this.deps.outbox.destinationsWithPending()) this.kick(destination);
+  }
+
+  private get maxAgeMs(): number {
+    return this.deps.maxAgeMs ?? DEFAULT_MAX_AGE_MS;
   }
 
   /** New work for a destination. */
@@ -61,10 +80,12 @@ export class DeliveryWorkers {
       state.timer = null;
     }
     state.running = true;
-    state.inFlight = this.run(destination, state).finally(() => {
-      state.running = false;
-      state.inFlight = null;
-    });
+    state.inFlight = this.run(destination, state)
+      .catch((error: Error) => this.deps.log.error({ event: 'delivery_worker_crashed', destination, err: error }, 'delivery worker failed; it restarts on the next event'))
+      .finally(() => {
+        state.running = false;
+        state.inFlight = null;
+      });
   }
 
   /** The destination talked to us: it is reachable, so stop waiting out its backoff. */
@@ -76,14 +97,19 @@ export class DeliveryWorkers {
     this.kick(destination);
   }
 
-  /** Stops scheduling; waits for requests in flight to finish. */
-  async stop(): Promise<void> {
+  /** Stops scheduling; lets requests in flight finish for up to `graceMs`, then aborts them (they stay queued). */
+  async stop(graceMs = 5_000): Promise<void> {
     this.stopped = true;
     for (const state of this.destinations.values()) {
       if (state.timer) clearTimeout(state.timer);
       state.timer = null;
     }
-    await Promise.all([...this.destinations.values()].map((s) => s.inFlight));
+    const inFlight = [...this.destinations.values()].map((s) => s.inFlight);
+    const timer = setTimeout(() => {
+      for (const state of this.destinations.values()) state.abort?.abort();
+    }, graceMs);
+    await Promise.all(inFlight);
+    clearTimeout(timer);
   }
 
   status(destination: string): { backing_off: boolean; in_flight: boolean } {
@@ -93,15 +119,19 @@ export class DeliveryWorkers {
 
   private state(destination: string): DestinationState {
     let state = this.destinations.get(destination);
-    if (!state) this.destinations.set(destination, (state = { running: false, timer: null, backingOff: false, inFlight: null }));
+    if (!state) {
+      state = { running: false, timer: null, backingOff: false, inFlight: null, abort: null, noBatchUntil: 0 };
+      this.destinations.set(destination, state);
+    }
     return state;
   }
 
   private async run(destination: string, state: DestinationState): Promise<void> {
     while (!this.stopped && !this.deps.isPaused()) {
-      const [row] = this.deps.outbox.head(destination, 1);
-      if (!row) return;
-      const wait = row.next_attempt_at - Date.now();
+      const batch = await this.supportsBatch(destination, state);
+      const rows = this.deps.outbox.head(destination, batch ? MAX_BATCH_EVENTS : 1);
+      if (rows.length === 0) return;
+      const wait = rows[0]!.next_attempt_at - Date.now();
       if (wait > 0) {
         state.backingOff = true;
         state.timer = setTimeout(() => {
@@ -112,46 +142,131 @@ export class DeliveryWorkers {
         return;
       }
       state.backingOff = false;
-      await this.attempt(destination, row);
+      await this.attempt(destination, state, rows.filter((r) => r.next_attempt_at <= Date.now()), batch);
     }
   }
 
-  private async attempt(destination: string, row: OutboxRow): Promise<void> {
-    const { outbox, events, http, discovery, log } = this.deps;
+  private async supportsBatch(destination: string, state: DestinationState): Promise<boolean> {
+    if (state.noBatchUntil > Date.now()) return false;
+    try {
+      return (await this.deps.discovery.documentOf(destination)).capabilities.includes('batch');
+    } catch {
+      return false;
+    }
+  }
+
+  private async attempt(destination: string, state: DestinationState, candidates: OutboxRow[], batch: boolean): Promise<void> {
+    const { outbox, events, log } = this.deps;
+    const now = Date.now();
+    const settled: Array<{ row: OutboxRow; outcome: Outcome }> = [];
+    const sendable: Array<{ row: OutboxRow; event: Envelope; wire: string }> = [];
+    let bytes = 0;
+    if (candidates.some((row) => row.created_at + this.maxAgeMs < now)) {
+      const expired = outbox.expireOlderThan(this.maxAgeMs, now);
+      log.warn({ event: 'delivery_expired', destination, count: expired }, 'undelivered entries expired');
+      candidates = candidates.filter((row) => row.created_at + this.maxAgeMs >= now);
+    }
+    for (const row of candidates) {
+      const event = events.get(row.event_id);
+      if (!event) {
+        settled.push({ row, outcome: { kind: 'failed', status: null, error: 'event no longer stored' } });
+        continue;
+      }
+      const wire = envelopeWireJson(event);
+      if (sendable.length > 0 && bytes + wire.length > MAX_BATCH_BYTES) break;
+      bytes += wire.length;
+      sendable.push({ row, event, wire });
+    }
+    if (settled.length > 0) outbox.settle(destination, settled, 0);
+    if (sendable.length === 0) return;
+
     const identity = this.deps.identity();
-    const event = events.get(row.event_id);
-    if (!identity || !event) {
-      outbox.fail(row.id, event ? 'node has no identity' : 'event no longer stored');
+    if (!identity) return;
+    const started = performance.now();
+    const abort = new AbortController();
+    state.abort = abort;
+    let response: FederationResponse | undefined;
+    let networkError: string | undefined;
+    const useBatch = batch && sendable.length > 1;
+    try {
+      const endpoint = await this.deps.discovery.endpointOf(destination);
+      response = useBatch
+        ? await this.deps.http.signed(identity, 'POST', endpoint, BATCH_PATH, `{"events":[${sendable.map((s) => s.wire).join(',')}]}`, abort.signal)
+        : await this.deps.http.signed(identity, 'POST', endpoint, EVENT_PATH, sendable[0]!.wire, abort.signal);
+    } catch (error) {
+      networkError = (error as Error).message;
+    } finally {
+      state.abort = null;
+    }
+    const latency = performance.now() - started;
+    if (this.stopped && networkError && abort.signal.aborted) return; // shutting down: stays queued, untouched
+
+    const outcomes = useBatch && response && response.status >= 200 && response.status < 300
+      ? this.batchOutcomes(sendable, response)
+      : this.requestOutcomes(sendable, response, networkError);
+    if (useBatch && response && (response.status === 400 || response.status === 404 || response.status === 413)) {
+      // The peer refused the batch as a whole: try the same events one by one instead.
+      state.noBatchUntil = Date.now() + BATCH_COOLDOWN_MS;
+      log.warn({ event: 'batch_refused', destination, status: response.status }, 'peer refused a batch; sending single events for a while');
+      outbox.settle(destination, sendable.map(({ row }) => ({ row, outcome: { kind: 'retry', status: response.status, error: `batch refused: HTTP ${response.status}`, nextAttemptAt: 0 } })), latency);
       return;
     }
-    const started = performance.now();
-    let status: number | undefined;
-    let error: string;
-    let retryAfterMs: number | undefined;
-    try {
-      const endpoint = await discovery.endpointOf(destination);
-      const response = await http.signed(identity, 'POST', endpoint, EVENT_PATH, envelopeWireJson(event));
-      status = response.status;
-      if (status >= 200 && status < 300) {
-        outbox.delivered([row.id]);
-        log.debug({ event: 'delivered', destination, event_id: row.event_id, ms: Math.round(performance.now() - started) }, 'event delivered');
-        this.deps.onChange?.();
-        return;
-      }
-      const body = response.json as { error?: string; message?: string } | undefined;
-      error = `HTTP ${status}${body?.error ? ` ${body.error}` : ''}${body?.message ? `: ${body.message}` : ''}`;
-      retryAfterMs = parseRetryAfter(response.headers['retry-after']);
-    } catch (e) {
-      error = (e as Error).message;
-    }
-    if (status !== undefined && PERMANENT.has(status)) {
-      outbox.fail(row.id, error);
-      log.warn({ event: 'delivery_failed', destination, event_id: row.event_id, status, error }, 'delivery refused by peer; entry marked failed');
-    } else {
-      const delay = Math.max(retryAfterMs ?? 0, backoffDelay(row.attempts + 1, this.deps.backoff ?? DEFAULT_BACKOFF));
-      outbox.retryLater([row.id], Date.now() + delay, error);
-      log.info({ event: 'delivery_retry', destination, event_id: row.event_id, status, error, retry_in_ms: delay, attempts: row.attempts + 1 }, 'delivery will be retried');
-    }
+    outbox.settle(destination, outcomes, latency);
+    this.logOutcomes(destination, outcomes, latency);
     this.deps.onChange?.();
+  }
+
+  /** One outcome for every event of a request that failed (or a single-event request). */
+  private requestOutcomes(sendable: Array<{ row: OutboxRow }>, response: FederationResponse | undefined, networkError: string | undefined) {
+    const status = response?.status ?? null;
+    if (status !== null && status >= 200 && status < 300) {
+      return sendable.map(({ row }) => ({ row, outcome: { kind: 'delivered', status } as Outcome }));
+    }
+    const body = response?.json as { error?: string; message?: string } | undefined;
+    const error = networkError ?? `HTTP ${status}${body?.error ? ` ${body.error}` : ''}${body?.message ? `: ${body.message}` : ''}`;
+    if (status !== null && PERMANENT.has(status)) {
+      return sendable.map(({ row }) => ({ row, outcome: { kind: 'failed', status, error } as Outcome }));
+    }
+    const retryAfter = parseRetryAfter(response?.headers['retry-after']);
+    const attempts = sendable[0]!.row.attempts + 1;
+    const nextAttemptAt = Date.now() + Math.max(retryAfter ?? 0, backoffDelay(attempts, this.deps.backoff ?? DEFAULT_BACKOFF));
+    return sendable.map(({ row }) => ({ row, outcome: { kind: 'retry', status, error, nextAttemptAt } as Outcome }));
+  }
+
+  /** Per-event results of a batch (`{results: [{event_id, inserted} | {event_id, status, error, message}]}`). */
+  private batchOutcomes(sendable: Array<{ row: OutboxRow }>, response: FederationResponse) {
+    const results = (response.json as { results?: Array<{ event_id?: string; inserted?: boolean; status?: number; error?: string; message?: string }> } | undefined)?.results;
+    const byId = new Map((Array.isArray(results) ? results : []).map((r) => [r.event_id, r]));
+    const nextAttemptAt = Date.now() + backoffDelay(sendable[0]!.row.attempts + 1, this.deps.backoff ?? DEFAULT_BACKOFF);
+    return sendable.map(({ row }) => {
+      const result = byId.get(row.event_id);
+      let outcome: Outcome;
+      if (!result) outcome = { kind: 'retry', status: response.status, error: 'no result for this event in the batch answer', nextAttemptAt };
+      else if (typeof result.inserted === 'boolean') outcome = { kind: 'delivered', status: response.status };
+      else {
+        const status = typeof result.status === 'number' ? result.status : null;
+        const error = `HTTP ${status ?? '?'} ${result.error ?? ''}${result.message ? `: ${result.message}` : ''}`;
+        outcome = status !== null && PERMANENT.has(status) ? { kind: 'failed', status, error } : { kind: 'retry', status, error, nextAttemptAt };
+      }
+      return { row, outcome };
+    });
+  }
+
+  private logOutcomes(destination: string, outcomes: Array<{ row: OutboxRow; outcome: Outcome }>, latency: number): void {
+    const { log } = this.deps;
+    const delivered = outcomes.filter((o) => o.outcome.kind === 'delivered').length;
+    if (delivered > 0) log.debug({ event: 'delivered', destination, count: delivered, ms: Math.round(latency) }, 'events delivered');
+    for (const { row, outcome } of outcomes) {
+      if (outcome.kind === 'failed') {
+        log.warn({ event: 'delivery_failed', destination, event_id: row.event_id, status: outcome.status, error: outcome.error }, 'delivery refused by peer; entry marked failed');
+      }
+    }
+    const retry = outcomes.find((o) => o.outcome.kind === 'retry')?.outcome as Extract<Outcome, { kind: 'retry' }> | undefined;
+    if (retry) {
+      log.info(
+        { event: 'delivery_retry', destination, count: outcomes.filter((o) => o.outcome.kind === 'retry').length, status: retry.status, error: retry.error, retry_in_ms: retry.nextAttemptAt - Date.now() },
+        'delivery will be retried',
+      );
+    }
   }
 }

@@ -17,6 +17,23 @@ export interface OutboxRow {
   updated_at: number;
 }
 
+export interface AttemptRow {
+  id: number;
+  destination: string;
+  event_id: string;
+  status: number | null;
+  error: string | null;
+  latency_ms: number;
+  batch_size: number;
+  attempted_at: number;
+}
+
+/** How one attempt ended for one entry. */
+export type Outcome =
+  | { kind: 'delivered'; status: number }
+  | { kind: 'retry'; status: number | null; error: string; nextAttemptAt: number }
+  | { kind: 'failed'; status: number | null; error: string };
+
 export class Outbox {
   private readonly db: Db;
   private readonly enqueueStmt;
@@ -49,20 +66,66 @@ export class Outbox {
     return this.headStmt.all(destination, limit);
   }
 
-  delivered(ids: readonly number[]): void {
-    this.db.transaction(() => {
-      for (const id of ids) this.deleteStmt.run(id);
-    })();
-  }
-
-  retryLater(ids: readonly number[], nextAttemptAt: number, error: string, now = Date.now()): void {
-    this.db.transaction(() => {
-      for (const id of ids) this.retryStmt.run(nextAttemptAt, error, now, id);
-    })();
-  }
-
   fail(id: number, reason: string, now = Date.now()): void {
     this.failStmt.run(reason, now, id);
+  }
+
+  /**
+   * Records the outcome of one attempt for each entry, with its attempt row, in one
+   * transaction (one fsync per request, whatever the batch size).
+   */
+  settle(destination: string, settled: ReadonlyArray<{ row: OutboxRow; outcome: Outcome }>, latencyMs: number, now = Date.now()): void {
+    const insertAttempt = this.db.prepare(
+      'INSERT INTO federation_delivery_attempts (destination, event_id, status, error, latency_ms, batch_size, attempted_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    );
+    this.db.transaction(() => {
+      for (const { row, outcome } of settled) {
+        if (outcome.kind === 'delivered') this.deleteStmt.run(row.id);
+        else if (outcome.kind === 'retry') this.retryStmt.run(outcome.nextAttemptAt, outcome.error, now, row.id);
+        else this.failStmt.run(outcome.error, now, row.id);
+        insertAttempt.run(destination, row.event_id, outcome.status, outcome.kind === 'delivered' ? null : outcome.error, Math.round(latencyMs), settled.length, now);
+      }
+    })();
+  }
+
+  /** Marks pending entries older than `maxAgeMs` as expired (kept, visible, never retried). */
+  expireOlderThan(maxAgeMs: number, now = Date.now()): number {
+    return this.db
+      .prepare("UPDATE federation_outbox SET state = 'expired', last_error = COALESCE(last_error, '') || ' (expired: undelivered for too long)', updated_at = ? WHERE state = 'pending' AND created_at < ?")
+      .run(now, now - maxAgeMs).changes;
+  }
+
+  get(id: number): OutboxRow | undefined {
+    return this.db.prepare<[number], OutboxRow>('SELECT * FROM federation_outbox WHERE id = ?').get(id);
+  }
+
+  /** Admin: send a failed or expired entry again (as a fresh entry: its age restarts). */
+  retry(id: number, now = Date.now()): OutboxRow | undefined {
+    this.db
+      .prepare("UPDATE federation_outbox SET state = 'pending', next_attempt_at = 0, created_at = ?, updated_at = ? WHERE id = ? AND state IN ('failed', 'expired')")
+      .run(now, now, id);
+    return this.get(id);
+  }
+
+  /** Admin: give up on an entry. */
+  drop(id: number): boolean {
+    return this.deleteStmt.run(id).changes === 1;
+  }
+
+  attempts(destination: string | undefined, limit: number): AttemptRow[] {
+    return destination
+      ? this.db.prepare<[string, number], AttemptRow>('SELECT * FROM federation_delivery_attempts WHERE destination = ? ORDER BY id DESC LIMIT ?').all(destination, limit)
+      : this.db.prepare<[number], AttemptRow>('SELECT * FROM federation_delivery_attempts ORDER BY id DESC LIMIT ?').all(limit);
+  }
+
+  /** Keeps the attempts log bounded: rows older than `maxAgeMs`, and beyond `maxRows`, go. */
+  pruneAttempts(maxAgeMs: number, maxRows: number, now = Date.now()): void {
+    this.db.prepare('DELETE FROM federation_delivery_attempts WHERE attempted_at < ?').run(now - maxAgeMs);
+    this.db.prepare('DELETE FROM federation_delivery_attempts WHERE id <= (SELECT MAX(id) FROM federation_delivery_attempts) - ?').run(maxRows);
+  }
+
+  pendingCount(destination: string): number {
+    return this.db.prepare<[string], { n: number }>("SELECT COUNT(*) AS n FROM federation_outbox WHERE destination = ? AND state = 'pending'").get(destination)!.n;
   }
 
   /** Lets a destination be tried now (it sent us a request, so it is back). */
@@ -82,7 +145,11 @@ export class Outbox {
     return counts;
   }
 
-  list(limit = 500): OutboxRow[] {
-    return this.db.prepare<[number], OutboxRow>('SELECT * FROM federation_outbox ORDER BY id LIMIT ?').all(limit);
+  list(filter: { state?: string; destination?: string } = {}, limit = 500): OutboxRow[] {
+    return this.db
+      .prepare<{ state: string | null; destination: string | null; limit: number }, OutboxRow>(
+        'SELECT * FROM federation_outbox WHERE (@state IS NULL OR state = @state) AND (@destination IS NULL OR destination = @destination) ORDER BY id LIMIT @limit',
+      )
+      .all({ state: filter.state ?? null, destination: filter.destination ?? null, limit });
   }
 }

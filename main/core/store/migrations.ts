@@ -151,6 +151,24 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
       );
     `,
   },
+  {
+    version: 3,
+    name: 'delivery attempts',
+    sql: `
+      -- Every delivery attempt, one row per event per attempt (a batch writes one per event).
+      CREATE TABLE federation_delivery_attempts (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        destination  TEXT NOT NULL,
+        event_id     TEXT NOT NULL,
+        status       INTEGER,              -- HTTP status, NULL for a network error
+        error        TEXT,
+        latency_ms   INTEGER NOT NULL,
+        batch_size   INTEGER NOT NULL DEFAULT 1,
+        attempted_at INTEGER NOT NULL
+      );
+      CREATE INDEX federation_delivery_attempts_destination ON federation_delivery_attempts (destination, id);
+    `,
+  },
 ];
 
 export function runMigrations(db: Db): void {

@@ -1,15 +1,40 @@
-import type { AdminHandlers } from '../../../../../shared/contract/admin-operations.ts';
+import type { AdminHandlers, QueueEntry } from '../../../../../shared/contract/admin-operations.ts';
+import { conflict, notFound } from '../../../errors.ts';
 import type { NodeContext } from '../../../node-context.ts';
+import type { OutboxRow } from '../../../outbox/outbox.ts';
 
-export function federationOperations(node: NodeContext): Pick<AdminHandlers, 'getQueue' | 'pauseFederation' | 'resumeFederation'> {
+type Names = 'getQueue' | 'retryQueueEntry' | 'dropQueueEntry' | 'listAttempts' | 'pauseFederation' | 'resumeFederation';
+
+const entry = (r: OutboxRow): QueueEntry => ({
+  id: r.id, destination: r.destination, event_id: r.event_id, room_id: r.room_id, state: r.state,
+  attempts: r.attempts, next_attempt_at: r.next_attempt_at, last_error: r.last_error, created_at: r.created_at,
+});
+
+export function federationOperations(node: NodeContext): Pick<AdminHandlers, Names> {
   return {
-    getQueue: async () => ({
+    getQueue: async ({ state, destination, limit }) => ({
       counts: node.outbox.counts(),
-      entries: node.outbox.list().map((r) => ({
-        id: r.id, destination: r.destination, event_id: r.event_id, room_id: r.room_id, state: r.state,
-        attempts: r.attempts, next_attempt_at: r.next_attempt_at, last_error: r.last_error, created_at: r.created_at,
-      })),
+      entries: node.outbox.list({ ...(state ? { state } : {}), ...(destination ? { destination } : {}) }, limit).map(entry),
     }),
+    retryQueueEntry: async ({ id }) => {
+      const before = node.outbox.get(id);
+      if (!before) throw notFound('unknown_entry', `no queue entry ${id}`);
+      if (before.state === 'pending') throw conflict('already_pending', `entry ${id} is already waiting to be delivered`);
+      const after = node.outbox.retry(id)!;
+      node.log.info({ event: 'delivery_retry_requested', id, destination: after.destination, event_id: after.event_id }, 'owner asked to retry a delivery');
+      node.workers.kick(after.destination);
+      node.notifications.notify({ type: 'status' });
+      return entry(after);
+    },
+    dropQueueEntry: async ({ id }) => {
+      const row = node.outbox.get(id);
+      if (!row) throw notFound('unknown_entry', `no queue entry ${id}`);
+      node.outbox.drop(id);
+      node.log.warn({ event: 'delivery_dropped', id, destination: row.destination, event_id: row.event_id, state: row.state }, 'owner dropped a delivery');
+      node.notifications.notify({ type: 'status' });
+      return { dropped: true };
+    },
+    listAttempts: async ({ destination, limit }) => ({ attempts: node.outbox.attempts(destination, limit) }),
     pauseFederation: async () => {
       node.setPaused(true);
       return { paused: true };

@@ -19,11 +19,9 @@ export function eventRoutes(deps: FederationDeps): Router {
     const state = ctx.state as SignedRequestState;
     const raw = parseJsonBody(state.rawBody);
     const verified = await deps.ingest.verify(state.origin, raw);
-    const result = await deps.ingest.store(verified, state.origin, () => {
-      // Same transaction as the event: the replay entry is durable exactly when the event is.
-      deps.replay.record(state.signature, state.origin, state.requestTs);
-      state.replayRecorded = true;
-    });
+    // Same transaction as the event: the replay entry is durable exactly when the event is.
+    const result = await deps.ingest.store(verified, state.origin, () => deps.replay.record(state.signature, state.origin, state.requestTs));
+    state.replayRecorded = true;
     ctx.status = 202;
     ctx.body = result;
   });
