@@ -1,0 +1,69 @@
+/**
+ * A misbehaving peer for fault tests: a real identity and a real HTTP server on 127.0.0.1 that
+ * serves discovery and keys honestly, accepts invites, and answers event deliveries however the
+ * test says (429 with Retry-After, 500, 403, or never). It stands in for somebody else's broken
+ * server, not for any component of ours.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { Identity } from '../../main/core/identity/identity.ts';
+import { tempDir } from './temp-dir.ts';
+
+export type DeliveryAnswer = { status: number; headers?: Record<string, string>; body?: unknown } | 'hang';
+
+export class FakePeer {
+  readonly identity: Identity;
+  readonly deliveries: Array<{ path: string; at: number }> = [];
+  answer: DeliveryAnswer = { status: 202, body: {} };
+  batch = false;
+  private server!: Server;
+  private readonly hanging = new Set<ServerResponse>();
+  url = '';
+
+  readonly serverName: string;
+
+  constructor(serverName: string) {
+    this.serverName = serverName;
+    this.identity = Identity.create(join(tempDir(), 'identity.json'), serverName);
+  }
+
+  async start(): Promise<this> {
+    this.server = createServer((req, res) => this.handle(req, res));
+    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    for (const res of this.hanging) res.destroy();
+    this.server.closeAllConnections();
+    await new Promise<void>((r) => this.server.close(() => r()));
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const json = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+        res.writeHead(status, { 'content-type': 'application/json', ...headers });
+        res.end(JSON.stringify(body));
+      };
+      const path = (req.url ?? '').split('?')[0];
+      if (path === '/.well-known/paracord/server') {
+        return json(200, { server_name: this.serverName, federation_endpoint: this.url, enabled: true, version: 'federation-v1', capabilities: this.batch ? ['batch'] : [] });
+      }
+      if (path === '/_paracord/federation/v1/keys') return json(200, this.identity.keysDocument());
+      if (path === '/_paracord/federation/v1/invite') return json(200, { invite_id: 'inv_fake' });
+      if (path === '/_paracord/federation/v1/event' || path === '/_paracord/federation/v1/events') {
+        this.deliveries.push({ path, at: Date.now() });
+        if (this.answer === 'hang') {
+          this.hanging.add(res);
+          return;
+        }
+        return json(this.answer.status, this.answer.body ?? { error: 'test', message: `fake peer answers ${this.answer.status}` }, this.answer.headers);
+      }
+      json(404, { error: 'not_found', message: 'fake peer' });
+    });
+  }
+}
