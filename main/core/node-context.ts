@@ -15,6 +15,7 @@ import type { RoomService } from './rooms/room-service.ts';
 import type { Outbox } from './outbox/outbox.ts';
 import type { DeliveryWorkers } from './outbox/delivery-worker.ts';
 import type { NodeEvents } from './node-events.ts';
+import type { PeeringService } from './peering/peering-service.ts';
 
 /** The services of a running node, handed to admin operations. */
 export interface NodeContext {
@@ -35,6 +36,7 @@ export interface NodeContext {
   startedAt: number;
   /** The room service; throws in setup mode (the admin guard keeps callers out). */
   roomService(): RoomService;
+  peering(): PeeringService;
   setPaused(paused: boolean): void;
   /** Null in setup mode (no identity yet). */
   identity(): Identity | null;

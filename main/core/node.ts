@@ -41,6 +41,9 @@ import { userOperations } from './admin/operations/users/index.ts';
 import { roomOperations } from './admin/operations/rooms/index.ts';
 import { inviteOperations } from './admin/operations/invites/index.ts';
 import { federationOperations } from './admin/operations/federation/index.ts';
+import { peeringOperations } from './admin/operations/peering/index.ts';
+import { keyOperations } from './admin/operations/keys/index.ts';
+import { PeeringService } from './peering/peering-service.ts';
 import { writeFileAtomic } from './util/atomic-file.ts';
 
 export interface StartedNode {
@@ -85,7 +88,7 @@ export function createNode(config: NodeConfig, options: { log?: Logger } = {}): 
   const db: Db = openDatabase(paths.database);
   const settings = new Settings(db);
   const trust = new TrustStore(db, settings);
-  const http = new HttpClient({ allowInsecureHttp: config.insecureHttp });
+  const http = new HttpClient({ allowInsecureHttp: config.insecureHttp, pinFor: (url) => trust.pinnedFingerprintFor(url) });
   const discovery = new Discovery(http, trust);
   let identity: Identity | null = Identity.exists(paths.identity) ? Identity.load(paths.identity) : null;
   const keys = new ServerKeys(db, http, discovery, log, () => identity);
@@ -106,6 +109,7 @@ export function createNode(config: NodeConfig, options: { log?: Logger } = {}): 
     onChange: () => notifications.notify({ type: 'status' }),
   });
   let roomService: RoomService | null = null;
+  let peeringService: PeeringService | null = null;
   const adminToken = () => readAdminToken(paths);
 
   let tls: TlsMaterial | null = null;
@@ -125,6 +129,10 @@ export function createNode(config: NodeConfig, options: { log?: Logger } = {}): 
     roomService: () => {
       if (!roomService) throw new Error('the node has no identity yet');
       return roomService;
+    },
+    peering: () => {
+      if (!peeringService) throw new Error('the node has no identity yet');
+      return peeringService;
     },
     setPaused: (paused) => {
       settings.set('federation_paused', paused ? '1' : '0');
@@ -147,6 +155,8 @@ export function createNode(config: NodeConfig, options: { log?: Logger } = {}): 
     ...roomOperations(context),
     ...inviteOperations(context),
     ...federationOperations(context),
+    ...peeringOperations(context),
+    ...keyOperations(context),
   };
   // In setup mode only status and setup make sense; everything else waits for an identity.
   const guardedAdmin = new Proxy(admin, {
@@ -166,6 +176,7 @@ export function createNode(config: NodeConfig, options: { log?: Logger } = {}): 
     users.add('owner', id.serverName);
     const service = new RoomService({ db, commit, events, rooms, users, outbox, workers, ingest, http, discovery, identity: () => id, notifications, log });
     roomService = service;
+    peeringService = new PeeringService({ db, identity: () => id, federationUrl: () => federationUrl ?? '', tls: () => tls, trust, keys, http, discovery, log });
     ingest.hooks = {
       checkRoute: (origin, event) => service.checkRoute(origin, event),
       authorize: (event) => service.authorizeInbound(event),
@@ -185,6 +196,8 @@ export function createNode(config: NodeConfig, options: { log?: Logger } = {}): 
       replay,
       keys,
       rooms: () => service,
+      peering: () => peeringService!,
+      commit,
       verifySignedRequest: verifySignedRequest({
         trust, keys, replay, commit,
         onVerified: (origin) => {

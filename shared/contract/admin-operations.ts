@@ -128,6 +128,20 @@ export const adminOperations = {
     path: '/invites/:invite_id/accept',
     input: z.strictObject({ invite_id: z.string().regex(/^inv_[A-Za-z0-9_-]{1,64}$/, 'not an invite id'), ...actingUser }),
   },
+  createPeerInvite: {
+    method: 'POST',
+    path: '/invites/peer',
+    input: z.strictObject({
+      expires_in_seconds: z.number().int().min(1).max(90 * 24 * 3600).optional(),
+      note: z.string().max(200).optional(),
+    }),
+  },
+  listPeerInvites: { method: 'GET', path: '/invites/peer', input: z.strictObject({}) },
+  revokePeerInvite: { method: 'DELETE', path: '/invites/peer/:id', input: z.strictObject({ id: z.string().regex(/^peer_[A-Za-z0-9_-]{1,32}$/, 'not a peer invite id') }) },
+  redeemPeerInvite: { method: 'POST', path: '/invites/peer/redeem', input: z.strictObject({ link: z.string().min(1).max(4096) }) },
+  getKeys: { method: 'GET', path: '/keys', input: z.strictObject({}) },
+  rotateKey: { method: 'POST', path: '/keys/rotate', input: z.strictObject({}) },
+  announceNextKey: { method: 'POST', path: '/keys/announce', input: z.strictObject({}) },
   getQueue: {
     method: 'GET',
     path: '/queue',
@@ -202,6 +216,13 @@ export interface AdminOutputs {
   listInvites: { invites: RoomInvite[] };
   acceptInvite: { room_id: string };
   getQueue: { counts: { pending: number; failed: number; expired: number }; entries: QueueEntry[] };
+  createPeerInvite: { id: string; link: string; https_link: string; expires_at: number };
+  listPeerInvites: { invites: PeerInvite[] };
+  revokePeerInvite: PeerInvite;
+  redeemPeerInvite: { server_name: string; endpoint: string; key_id: string; tls_fingerprint: string | null };
+  getKeys: { active_key: { key_id: string; public_key: string; valid_until: number }; next_keys: Array<{ key_id: string; public_key: string }>; old_keys: Array<{ key_id: string; public_key: string; expired_at: number }> };
+  rotateKey: { key_id: string; public_key: string; previous_key_id: string };
+  announceNextKey: { key_id: string; public_key: string };
   retryQueueEntry: QueueEntry;
   dropQueueEntry: { dropped: boolean };
   listAttempts: { attempts: DeliveryAttempt[] };
@@ -246,6 +267,15 @@ export interface RoomInvite {
   inviter: string;
   invitee: string;
   expires_at: number;
+}
+
+export interface PeerInvite {
+  id: string;
+  note: string | null;
+  created_at: number;
+  expires_at: number;
+  state: 'active' | 'used' | 'expired' | 'revoked';
+  used_by: string | null;
 }
 
 export interface DeliveryAttempt {

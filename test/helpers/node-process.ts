@@ -34,7 +34,11 @@ export class NodeProcess {
   private readonly args: string[];
   private listenPort = 0;
 
-  constructor(options: { serverName?: string; dataDir?: string; args?: string[] }) {
+  private readonly secure: boolean;
+
+  /** `secure`: serve HTTPS with the generated self-signed certificate (no --insecure-http). */
+  constructor(options: { serverName?: string; dataDir?: string; args?: string[]; secure?: boolean }) {
+    this.secure = options.secure ?? false;
     this.serverName = options.serverName;
     this.dataDir = options.dataDir ?? tempDir('paracord-node-');
     this.args = options.args ?? [];
@@ -52,7 +56,7 @@ export class NodeProcess {
   async start(extraArgs: string[] = []): Promise<ReadyLine> {
     const args = [
       CLI, 'serve', '--data', this.dataDir,
-      '--listen', `127.0.0.1:${this.listenPort}`, '--admin-listen', '127.0.0.1:0', '--insecure-http',
+      '--listen', `127.0.0.1:${this.listenPort}`, '--admin-listen', '127.0.0.1:0', ...(this.secure ? [] : ['--insecure-http']),
       ...(this.serverName ? ['--server-name', this.serverName] : []),
       ...this.args, ...extraArgs,
     ];

@@ -2,7 +2,7 @@
  * Sends federation requests signed with a real identity, and lets a test build the broken
  * variants (stale timestamp, tampered signature, missing headers) on purpose.
  */
-import { request } from 'undici';
+import { Agent, request } from 'undici';
 import { signRequestHeaders, type RequestSigner } from '../../main/core/federation/request-signature.ts';
 
 export interface RawResponse {
@@ -12,8 +12,12 @@ export interface RawResponse {
   text: string;
 }
 
+/** Test nodes serve self-signed certificates; the tests check pinning elsewhere, not here. */
+const acceptAnyCertificate = new Agent({ connect: { rejectUnauthorized: false } });
+
 export async function sendRaw(url: string, method: string, headers: Record<string, string>, body?: string | Buffer): Promise<RawResponse> {
   const response = await request(url, {
+    dispatcher: acceptAnyCertificate,
     method: method as 'GET',
     headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
     body,

@@ -37,9 +37,9 @@ export class Discovery {
   }
 
   /** Fetches and validates a discovery document from a base URL (no cache). */
-  async fetchDocument(baseUrl: string): Promise<DiscoveryDocument> {
+  async fetchDocument(baseUrl: string, pin?: string): Promise<DiscoveryDocument> {
     const url = baseUrl.replace(/\/+$/, '') + WELL_KNOWN_PATH;
-    const response = await this.http.send('GET', url, { accept: 'application/json' });
+    const response = await this.http.send('GET', url, { accept: 'application/json' }, undefined, pin ? { pin } : {});
     if (response.status !== 200) throw new FederationRequestError(`discovery at ${url} answered ${response.status}`, url);
     const parsed = discoveryDocumentSchema.safeParse(response.json);
     if (!parsed.success) throw new FederationRequestError(`discovery at ${url} is not valid: ${parsed.error.issues[0]?.message}`, url);

@@ -10,6 +10,7 @@ import { membershipRoutes } from './routes/membership/index.ts';
 import { catchUpRoutes } from './routes/catch-up/index.ts';
 import { keyCacheRoutes } from './routes/key-cache/index.ts';
 import { eventsBatchRoutes } from './routes/events-batch/index.ts';
+import { peeringRoutes } from './routes/peering/index.ts';
 
 /** The public federation API (CONTRACT.md "Federation API"). */
 export function createFederationApp(deps: FederationDeps): Koa {
@@ -28,7 +29,7 @@ export function createFederationApp(deps: FederationDeps): Koa {
     }
     await next();
   });
-  for (const router of [wellKnownRoutes(deps), keysRoutes(deps), keyCacheRoutes(deps), eventRoutes(deps), eventsBatchRoutes(deps), membershipRoutes(deps), catchUpRoutes(deps)]) {
+  for (const router of [wellKnownRoutes(deps), keysRoutes(deps), keyCacheRoutes(deps), eventRoutes(deps), eventsBatchRoutes(deps), membershipRoutes(deps), catchUpRoutes(deps), peeringRoutes(deps)]) {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }

@@ -7,6 +7,8 @@ import type { EventIngest } from './event-ingest.ts';
 import type { ReplayCache } from './replay-cache.ts';
 import type { ServerKeys } from './server-keys.ts';
 import type { RoomService } from '../rooms/room-service.ts';
+import type { PeeringService } from '../peering/peering-service.ts';
+import type { GroupCommit } from '../store/group-commit.ts';
 
 /** What the federation routes need from the node. */
 export interface FederationDeps {
@@ -17,6 +19,8 @@ export interface FederationDeps {
   replay: ReplayCache;
   keys: ServerKeys;
   rooms: () => RoomService;
+  peering: () => PeeringService;
+  commit: GroupCommit;
   verifySignedRequest: Middleware;
   capabilities: readonly string[];
   publicUrl: () => string;

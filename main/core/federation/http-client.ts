@@ -5,6 +5,7 @@
  */
 import { request, type Dispatcher } from 'undici';
 import { signRequestHeaders, type RequestSigner } from './request-signature.ts';
+import { CertificatePinError, pinnedAgent } from './pinned-tls.ts';
 
 export const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
 
@@ -29,7 +30,14 @@ export interface HttpClientOptions {
   /** Whether http:// endpoints may be used (`--insecure-http`, loopback/LAN testing). */
   allowInsecureHttp: boolean;
   timeoutMs?: number;
-  dispatcherFor?: (url: URL) => Dispatcher | undefined;
+  /** The pinned certificate fingerprint for an https URL, if its peer was added with one. */
+  pinFor?: (url: URL) => string | null | undefined;
+}
+
+export interface SendOptions {
+  signal?: AbortSignal;
+  /** Pin this certificate for this request (redeeming an invite, before the peer is stored). */
+  pin?: string;
 }
 
 export class HttpClient {
@@ -55,10 +63,12 @@ export class HttpClient {
     return parsed;
   }
 
-  async send(method: string, url: string, headers: Record<string, string>, body?: string, signal?: AbortSignal): Promise<FederationResponse> {
+  async send(method: string, url: string, headers: Record<string, string>, body?: string, options: SendOptions = {}): Promise<FederationResponse> {
     const parsed = this.checkUrl(url);
     const timeout = this.options.timeoutMs ?? 15_000;
-    const dispatcher = this.options.dispatcherFor?.(parsed);
+    const pin = parsed.protocol === 'https:' ? (options.pin ?? this.options.pinFor?.(parsed) ?? undefined) : undefined;
+    const dispatcher = pin ? pinnedAgent(pin) : undefined;
+    const signal = options.signal;
     let response: Dispatcher.ResponseData;
     try {
       response = await request(parsed, {
@@ -71,7 +81,9 @@ export class HttpClient {
         ...(dispatcher ? { dispatcher } : {}),
       });
     } catch (error) {
-      throw new FederationRequestError(`${method} ${parsed.origin}${parsed.pathname} failed: ${(error as Error).message}`, url, { cause: error });
+      const cause = error as Error & { cause?: Error };
+      const reason = cause instanceof CertificatePinError ? cause.message : (cause.cause instanceof CertificatePinError ? cause.cause.message : cause.message);
+      throw new FederationRequestError(`${method} ${parsed.origin}${parsed.pathname} failed: ${reason}`, url, { cause: error });
     }
     const text = await readCapped(response.body, url);
     let json: unknown;
@@ -84,9 +96,9 @@ export class HttpClient {
   }
 
   /** A request signed with our identity (DESIGN.md §3). `pathAndQuery` is signed as sent. */
-  signed(signer: RequestSigner, method: string, endpoint: string, pathAndQuery: string, body?: string, signal?: AbortSignal): Promise<FederationResponse> {
+  signed(signer: RequestSigner, method: string, endpoint: string, pathAndQuery: string, body?: string, options: SendOptions = {}): Promise<FederationResponse> {
     const headers = signRequestHeaders(signer, method, pathAndQuery, body ?? '');
-    return this.send(method, joinUrl(endpoint, pathAndQuery), headers, body, signal);
+    return this.send(method, joinUrl(endpoint, pathAndQuery), headers, body, options);
   }
 }
 

@@ -191,8 +191,8 @@ export class DeliveryWorkers {
     try {
       const endpoint = await this.deps.discovery.endpointOf(destination);
       response = useBatch
-        ? await this.deps.http.signed(identity, 'POST', endpoint, BATCH_PATH, `{"events":[${sendable.map((s) => s.wire).join(',')}]}`, abort.signal)
-        : await this.deps.http.signed(identity, 'POST', endpoint, EVENT_PATH, sendable[0]!.wire, abort.signal);
+        ? await this.deps.http.signed(identity, 'POST', endpoint, BATCH_PATH, `{"events":[${sendable.map((s) => s.wire).join(',')}]}`, { signal: abort.signal })
+        : await this.deps.http.signed(identity, 'POST', endpoint, EVENT_PATH, sendable[0]!.wire, { signal: abort.signal });
     } catch (error) {
       networkError = (error as Error).message;
     } finally {

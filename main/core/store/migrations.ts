@@ -169,6 +169,35 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
       CREATE INDEX federation_delivery_attempts_destination ON federation_delivery_attempts (destination, id);
     `,
   },
+  {
+    version: 4,
+    name: 'peer invites, quarantine',
+    sql: `
+      -- One-click peering links we issued. Only a hash of the token is kept.
+      CREATE TABLE peer_invites (
+        id          TEXT PRIMARY KEY,
+        token_hash  TEXT NOT NULL UNIQUE,
+        note        TEXT,
+        created_at  INTEGER NOT NULL,
+        expires_at  INTEGER NOT NULL,
+        used_at     INTEGER,
+        used_by     TEXT,
+        revoked_at  INTEGER
+      );
+
+      -- Events from quarantined servers: held, unapplied and unrelayed, until released or purged.
+      CREATE TABLE quarantined_events (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        origin        TEXT NOT NULL,          -- the quarantined server (event origin)
+        received_from TEXT NOT NULL,
+        event_id      TEXT NOT NULL UNIQUE,
+        envelope      TEXT NOT NULL,          -- wire JSON, signature intact
+        content_hash  TEXT NOT NULL,
+        received_at   INTEGER NOT NULL
+      );
+      CREATE INDEX quarantined_events_origin ON quarantined_events (origin, id);
+    `,
+  },
 ];
 
 export function runMigrations(db: Db): void {

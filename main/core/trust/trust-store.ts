@@ -92,6 +92,7 @@ export class TrustStore {
       updated_at: now,
       last_seen_at: existing?.last_seen_at ?? null,
     };
+    this.pinnedCache = null;
     this.db
       .prepare(
         `INSERT INTO federation_servers (server_name, trust, endpoint, tls_fingerprint, reason, until_ms, rate_per_second, rate_burst, added_at, updated_at, last_seen_at)
@@ -105,6 +106,33 @@ export class TrustStore {
   }
 
   /** Records that a server talked to us; written at most every 10 s per server (no fsync per request). */
+  /** The pinned certificate fingerprint for an endpoint URL (peers added with one). */
+  pinnedFingerprintFor(url: URL): string | null {
+    const origin = url.origin;
+    for (const server of this.pinnedEndpoints()) {
+      if (server.origin === origin) return server.fingerprint;
+    }
+    return null;
+  }
+
+  private pinnedCache: { at: number; rows: Array<{ origin: string; fingerprint: string }> } | null = null;
+
+  private pinnedEndpoints(): Array<{ origin: string; fingerprint: string }> {
+    if (this.pinnedCache && Date.now() - this.pinnedCache.at < 1_000) return this.pinnedCache.rows;
+    const rows = this.db
+      .prepare<[], { endpoint: string; tls_fingerprint: string }>('SELECT endpoint, tls_fingerprint FROM federation_servers WHERE endpoint IS NOT NULL AND tls_fingerprint IS NOT NULL')
+      .all()
+      .flatMap((r) => {
+        try {
+          return [{ origin: new URL(r.endpoint).origin, fingerprint: r.tls_fingerprint }];
+        } catch {
+          return [];
+        }
+      });
+    this.pinnedCache = { at: Date.now(), rows };
+    return rows;
+  }
+
   markSeen(serverName: string, now = Date.now()): void {
     const last = this.lastSeenWrites.get(serverName) ?? 0;
     if (now - last < 10_000) return;

@@ -5,7 +5,7 @@
  * The body has to be read before the signature can be checked, so the 1 MiB limit (413)
  * is enforced there; the depth/collection limits follow in the route, after the replay check.
  */
-import type { Middleware } from 'koa';
+import type { Context, Middleware } from 'koa';
 import { HEX_SIGNATURE, KEY_ID, isServerName } from '../../../../shared/identifiers.ts';
 import { verify } from '../../crypto/ed25519.ts';
 import { conflict, forbidden, unauthorized } from '../../errors.ts';
@@ -46,9 +46,15 @@ export interface VerifySignedRequestDeps {
 
 const DIGITS = /^[0-9]{1,16}$/;
 
-export function verifySignedRequest(deps: VerifySignedRequestDeps): Middleware {
-  const now = deps.now ?? Date.now;
-  return async (ctx, next) => {
+export interface AuthHeaders {
+  origin: string;
+  keyId: string;
+  requestTs: number;
+  signature: string;
+}
+
+/** The four auth headers, present, well-formed and within the clock skew; otherwise 401. */
+export function readAuthHeaders(ctx: Context, now: number): AuthHeaders {
     const origin = ctx.get(HEADER_ORIGIN);
     const keyId = ctx.get(HEADER_KEY_ID);
     const timestamp = ctx.get(HEADER_TIMESTAMP);
@@ -71,10 +77,25 @@ export function verifySignedRequest(deps: VerifySignedRequestDeps): Middleware {
     if (!HEX_SIGNATURE.test(signature)) throw unauthorized('invalid_auth', `${HEADER_SIGNATURE} must be 128 lowercase hex characters`);
 
     const requestTs = Number(timestamp);
-    const skew = requestTs - now();
+    const skew = requestTs - now;
     if (Math.abs(skew) > MAX_CLOCK_SKEW_MS) {
       throw unauthorized('stale_timestamp', `request timestamp is ${Math.round(skew / 1000)} s from this server's clock (limit ±${MAX_CLOCK_SKEW_MS / 1000} s)`);
     }
+    return { origin, keyId, requestTs, signature };
+}
+
+/** Checks the request signature over the raw body with the given public key (hex); 403 if it fails. */
+export function checkRequestSignature(ctx: Context, auth: AuthHeaders, rawBody: Buffer, publicKeyHex: string): void {
+  const signed = signingString(ctx.method, ctx.originalUrl, auth.requestTs, rawBody);
+  if (!verify(Buffer.from(auth.signature, 'hex'), Buffer.from(signed, 'utf8'), Buffer.from(publicKeyHex, 'hex'))) {
+    throw forbidden('bad_signature', `request signature does not verify with ${auth.origin}'s key ${auth.keyId}`);
+  }
+}
+
+export function verifySignedRequest(deps: VerifySignedRequestDeps): Middleware {
+  const now = deps.now ?? Date.now;
+  return async (ctx, next) => {
+    const { origin, keyId, requestTs, signature } = readAuthHeaders(ctx, now());
 
     const decision = deps.trust.decide(origin);
     if (!decision.allowed) throw forbidden(decision.code, decision.message);
@@ -83,10 +104,7 @@ export function verifySignedRequest(deps: VerifySignedRequestDeps): Middleware {
     if (!key.ok) throw forbidden(key.code, key.message);
 
     const rawBody = await readRawBody(ctx);
-    const signed = signingString(ctx.method, ctx.originalUrl, requestTs, rawBody);
-    if (!verify(Buffer.from(signature, 'hex'), Buffer.from(signed, 'utf8'), Buffer.from(key.key.public_key, 'hex'))) {
-      throw forbidden('bad_signature', `request signature does not verify with ${origin}'s key ${keyId}`);
-    }
+    checkRequestSignature(ctx, { origin, keyId, requestTs, signature }, rawBody, key.key.public_key);
 
     if (deps.replay.claim(signature)) {
       throw conflict('replayed_request', 'this exact signed request was already received; sign each request afresh');

@@ -1,0 +1,229 @@
+/**
+ * One-click peering (DESIGN.md §5): issue, list and revoke invite links; redeem a friend's link;
+ * accept a friend redeeming ours (`POST /_paracord/federation/v1/peering`). At the end both
+ * nodes allow each other, with each other's key and TLS certificate pinned.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import { canonicalJson } from '../crypto/canonical-json.ts';
+import { HttpError, badRequest, conflict, forbidden, notFound } from '../errors.ts';
+import type { Discovery } from '../federation/discovery.ts';
+import { FederationRequestError, joinUrl, type HttpClient } from '../federation/http-client.ts';
+import { checkKeysDocument, type RemoteKeysDocument } from '../federation/keys-document.ts';
+import { CertificatePinError } from '../federation/pinned-tls.ts';
+import { KEYS_PATH, type ServerKeys } from '../federation/server-keys.ts';
+import type { Identity } from '../identity/identity.ts';
+import type { Db } from '../store/database.ts';
+import type { TlsMaterial } from '../tls/certificate.ts';
+import type { TrustStore } from '../trust/trust-store.ts';
+import { encodeLink, parseLink, type LinkPayload } from './invite-link.ts';
+
+export const PEERING_PATH = '/_paracord/federation/v1/peering';
+export const DEFAULT_LINK_LIFETIME_MS = 7 * 24 * 3600_000;
+
+interface PeerInviteRow {
+  id: string;
+  token_hash: string;
+  note: string | null;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+  used_by: string | null;
+  revoked_at: number | null;
+}
+
+export interface PeerInviteView {
+  id: string;
+  note: string | null;
+  created_at: number;
+  expires_at: number;
+  state: 'active' | 'used' | 'expired' | 'revoked';
+  used_by: string | null;
+}
+
+/** What a redeeming server tells the inviter about itself, signed with the key it names. */
+export interface PeeringRequest {
+  token: string;
+  server_name: string;
+  endpoint: string;
+  key_id: string;
+  public_key: string;
+  tls_fingerprint: string | null;
+}
+
+const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
+
+export interface PeeringDeps {
+  db: Db;
+  identity: () => Identity;
+  federationUrl: () => string;
+  tls: () => TlsMaterial | null;
+  trust: TrustStore;
+  keys: ServerKeys;
+  http: HttpClient;
+  discovery: Discovery;
+  log: Logger;
+}
+
+export class PeeringService {
+  private readonly d: PeeringDeps;
+
+  constructor(deps: PeeringDeps) {
+    this.d = deps;
+  }
+
+  createInvite(lifetimeMs = DEFAULT_LINK_LIFETIME_MS, note?: string, now = Date.now()): { id: string; link: string; https_link: string; expires_at: number } {
+    const identity = this.d.identity();
+    const token = randomBytes(32).toString('base64url');
+    const id = `peer_${randomBytes(9).toString('base64url')}`;
+    const expiresAt = now + lifetimeMs;
+    const unsigned: Omit<LinkPayload, 'sig'> = {
+      v: 1,
+      server_name: identity.serverName,
+      endpoint: this.d.federationUrl(),
+      key_id: identity.keyId,
+      public_key: identity.publicKeyHex,
+      tls_fingerprint: this.d.tls()?.fingerprint256 ?? null,
+      token,
+      expires_at: expiresAt,
+    };
+    const payload: LinkPayload = { ...unsigned, sig: identity.signHex(Buffer.from(canonicalJson(unsigned), 'utf8')) };
+    this.d.db
+      .prepare('INSERT INTO peer_invites (id, token_hash, note, created_at, expires_at) VALUES (?, ?, ?, ?, ?)')
+      .run(id, hashToken(token), note ?? null, now, expiresAt);
+    this.d.log.info({ event: 'peer_invite_created', id, expires_at: expiresAt }, 'peer invite link created');
+    return { id, ...encodeLink(payload), expires_at: expiresAt };
+  }
+
+  listInvites(now = Date.now()): PeerInviteView[] {
+    return this.d.db
+      .prepare<[], PeerInviteRow>('SELECT * FROM peer_invites ORDER BY created_at DESC')
+      .all()
+      .map((r) => ({
+        id: r.id, note: r.note, created_at: r.created_at, expires_at: r.expires_at, used_by: r.used_by,
+        state: r.revoked_at ? 'revoked' : r.used_at ? 'used' : r.expires_at <= now ? 'expired' : 'active',
+      }));
+  }
+
+  revokeInvite(id: string, now = Date.now()): PeerInviteView {
+    const changed = this.d.db.prepare('UPDATE peer_invites SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL AND used_at IS NULL').run(now, id).changes;
+    const view = this.listInvites(now).find((i) => i.id === id);
+    if (!view) throw notFound('unknown_invite', `no peer invite ${id}`);
+    if (changed === 0 && view.state === 'used') throw conflict('link_used', 'this link was already used; remove the peer instead');
+    this.d.log.info({ event: 'peer_invite_revoked', id }, 'peer invite link revoked');
+    return view;
+  }
+
+  /** Redeems a friend's link: check it against the live server, then ask it to peer. */
+  async redeem(link: string): Promise<{ server_name: string; endpoint: string; key_id: string; tls_fingerprint: string | null }> {
+    const parsed = parseLink(link);
+    if (!parsed.ok) throw badRequest('invalid_link', parsed.reason);
+    const invite = parsed.payload;
+    const identity = this.d.identity();
+    if (invite.server_name === identity.serverName) throw badRequest('invalid_link', 'this is your own server\'s link; send it to a friend');
+    if (invite.expires_at <= Date.now()) throw new HttpError(410, 'link_expired', 'this link has expired; ask your friend for a new one');
+    try {
+      this.d.http.checkUrl(invite.endpoint);
+    } catch (error) {
+      throw badRequest('invalid_link', (error as Error).message);
+    }
+    const pin = invite.tls_fingerprint ?? undefined;
+    if (invite.endpoint.startsWith('https:') && !pin) throw badRequest('invalid_link', 'an https link must carry the certificate fingerprint');
+
+    // What the link promises must be what the server serves.
+    const keys = await this.contact(invite.server_name, async () => {
+      const discovery = await this.d.discovery.fetchDocument(invite.endpoint, pin);
+      if (discovery.server_name !== invite.server_name) throw new PinMismatch(`the server at ${invite.endpoint} is ${discovery.server_name}, not ${invite.server_name}`);
+      const response = await this.d.http.send('GET', joinUrl(invite.endpoint, KEYS_PATH), { accept: 'application/json' }, undefined, pin ? { pin } : {});
+      const check = checkKeysDocument(response.json, invite.server_name);
+      if (!check.ok) throw new PinMismatch(`its keys document is not valid: ${check.reason}`);
+      if (!listsKey(check.document, invite.key_id, invite.public_key)) {
+        throw new PinMismatch(`it does not serve the key in the link (${invite.key_id}); the link or the server is not genuine`);
+      }
+      return { document: check.document, raw: response.json };
+    });
+
+    const request: PeeringRequest = {
+      token: invite.token,
+      server_name: identity.serverName,
+      endpoint: this.d.federationUrl(),
+      key_id: identity.keyId,
+      public_key: identity.publicKeyHex,
+      tls_fingerprint: this.d.tls()?.fingerprint256 ?? null,
+    };
+    const response = await this.contact(invite.server_name, () =>
+      this.d.http.signed(identity, 'POST', invite.endpoint, PEERING_PATH, JSON.stringify(request), pin ? { pin } : {}),
+    );
+    if (response.status !== 200) {
+      const answer = response.json as { error?: string; message?: string } | undefined;
+      const status = response.status >= 400 && response.status < 500 ? response.status : 502;
+      throw new HttpError(status, answer?.error ?? 'peering_refused', `${invite.server_name} refused: ${answer?.message ?? `HTTP ${response.status}`}`);
+    }
+    this.d.db.transaction(() => {
+      this.d.trust.upsert(invite.server_name, { trust: 'allow', endpoint: invite.endpoint, tls_fingerprint: invite.tls_fingerprint, reason: null, until_ms: null });
+      this.d.keys.pin(invite.server_name, invite.key_id, invite.public_key);
+      this.d.keys.store(keys.document, Date.now(), keys.raw);
+    })();
+    this.d.discovery.forget(invite.server_name);
+    this.d.log.info({ event: 'peered', server: invite.server_name, via: 'invite_link' }, 'peered through an invite link');
+    return { server_name: invite.server_name, endpoint: invite.endpoint, key_id: invite.key_id, tls_fingerprint: invite.tls_fingerprint };
+  }
+
+  private async contact<T>(server: string, action: () => Promise<T>): Promise<T> {
+    try {
+      return await action();
+    } catch (error) {
+      if (error instanceof PinMismatch) throw forbidden('pin_mismatch', `${server}: ${error.message}`);
+      const cause = (error as { cause?: unknown }).cause;
+      if (cause instanceof CertificatePinError || (error as Error).message.includes('pinned fingerprint')) {
+        throw forbidden('pin_mismatch', `${server}: ${(error as Error).message}`);
+      }
+      if (error instanceof FederationRequestError) throw new HttpError(502, 'peer_unreachable', `${server} could not be reached: ${error.message}`);
+      throw error;
+    }
+  }
+
+  /**
+   * Inviter side of `POST /peering`: the token authorizes; the request is signed with the key the
+   * body names, and that key must be what the redeemer's own endpoint serves.
+   */
+  async acceptPeering(request: PeeringRequest, now = Date.now()): Promise<{ server_name: string; key_id: string; public_key: string }> {
+    const row = this.d.db.prepare<[string], PeerInviteRow>('SELECT * FROM peer_invites WHERE token_hash = ?').get(hashToken(request.token));
+    if (!row) throw forbidden('invalid_token', 'this invite link is not valid here');
+    if (row.revoked_at) throw forbidden('link_revoked', 'this invite link was revoked by its owner');
+    if (row.used_at) throw conflict('link_used', 'this invite link was already used');
+    if (row.expires_at <= now) throw new HttpError(410, 'link_expired', 'this invite link has expired');
+    if (this.d.trust.get(request.server_name)?.trust === 'block') throw forbidden('origin_blocked', `${request.server_name} is blocked by this server`);
+    const identity = this.d.identity();
+    if (request.server_name === identity.serverName) throw badRequest('invalid_request', 'a server cannot peer with itself');
+
+    // Reach the redeemer the way we will from now on, and check it serves the key it signed with.
+    const pin = request.tls_fingerprint ?? undefined;
+    const keys = await this.contact(request.server_name, async () => {
+      const response = await this.d.http.send('GET', joinUrl(request.endpoint, KEYS_PATH), { accept: 'application/json' }, undefined, pin ? { pin } : {});
+      const check = checkKeysDocument(response.json, request.server_name);
+      if (!check.ok) throw new PinMismatch(`its keys document is not valid: ${check.reason}`);
+      if (!listsKey(check.document, request.key_id, request.public_key)) throw new PinMismatch('its endpoint does not serve the key it signed with');
+      return { document: check.document, raw: response.json };
+    });
+    const used = this.d.db.transaction(() => {
+      // Single use even under a race: only the first UPDATE claims the token.
+      const claimed = this.d.db.prepare('UPDATE peer_invites SET used_at = ?, used_by = ? WHERE id = ? AND used_at IS NULL AND revoked_at IS NULL').run(now, request.server_name, row.id).changes;
+      if (claimed === 0) return false;
+      this.d.trust.upsert(request.server_name, { trust: 'allow', endpoint: request.endpoint, tls_fingerprint: request.tls_fingerprint, reason: null, until_ms: null });
+      this.d.keys.pin(request.server_name, request.key_id, request.public_key);
+      this.d.keys.store(keys.document, now, keys.raw);
+      return true;
+    })();
+    if (!used) throw conflict('link_used', 'this invite link was already used');
+    this.d.discovery.forget(request.server_name);
+    this.d.log.info({ event: 'peered', server: request.server_name, via: 'invite_link', invite: row.id }, 'a friend redeemed our invite link');
+    return { server_name: identity.serverName, key_id: identity.keyId, public_key: identity.publicKeyHex };
+  }
+}
+
+class PinMismatch extends Error {}
+
+function listsKey(document: RemoteKeysDocument, keyId: string, publicKey: string): boolean {
+  return [document.active_key, ...document.next_keys].some((k) => k.key_id === keyId && k.public_key === publicKey);
+}
