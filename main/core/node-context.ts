@@ -16,6 +16,7 @@ import type { Outbox } from './outbox/outbox.ts';
 import type { DeliveryWorkers } from './outbox/delivery-worker.ts';
 import type { NodeEvents } from './node-events.ts';
 import type { PeeringService } from './peering/peering-service.ts';
+import type { QuarantineStore } from './trust/quarantine.ts';
 
 /** The services of a running node, handed to admin operations. */
 export interface NodeContext {
@@ -35,6 +36,8 @@ export interface NodeContext {
   notifications: NodeEvents;
   startedAt: number;
   /** The room service; throws in setup mode (the admin guard keeps callers out). */
+  quarantine: QuarantineStore;
+  releaseHeld(server: string): Promise<{ released: number; rejected: Array<{ event_id: string; error: string }> }>;
   roomService(): RoomService;
   peering(): PeeringService;
   setPaused(paused: boolean): void;

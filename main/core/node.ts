@@ -44,6 +44,10 @@ import { federationOperations } from './admin/operations/federation/index.ts';
 import { peeringOperations } from './admin/operations/peering/index.ts';
 import { keyOperations } from './admin/operations/keys/index.ts';
 import { PeeringService } from './peering/peering-service.ts';
+import { RateLimiter } from './trust/rate-limiter.ts';
+import { AbuseMonitor } from './trust/abuse-monitor.ts';
+import { QuarantineStore } from './trust/quarantine.ts';
+import { releaseHeld } from './trust/quarantine-release.ts';
 import { writeFileAtomic } from './util/atomic-file.ts';
 
 export interface StartedNode {
@@ -101,8 +105,25 @@ export function createNode(config: NodeConfig, options: { log?: Logger } = {}): 
   const outbox = new Outbox(db);
   const notifications = new NodeEvents();
   const isPaused = () => settings.get('federation_paused') === '1';
+  const quarantine = new QuarantineStore(db);
+  const limiter = new RateLimiter();
+  const abuse = new AbuseMonitor(
+    () => trust.autoQuarantine,
+    (server, reason) => {
+      const current = trust.get(server)?.trust;
+      if (current === 'block' || current === 'quarantine') return;
+      trust.upsert(server, { trust: 'quarantine', reason, until_ms: null });
+      log.warn({ event: 'auto_quarantined', server, reason }, 'server auto-quarantined');
+      notifications.notify({ type: 'status' });
+    },
+  );
+  const isQuarantined = (server: string) => {
+    const decision = trust.decide(server);
+    return decision.allowed && decision.quarantined;
+  };
   const workers = new DeliveryWorkers({
     outbox, events, http, discovery, log, isPaused,
+    isHeld: isQuarantined,
     identity: () => identity,
     backoff: { initialMs: config.retryInitialMs ?? DEFAULT_BACKOFF.initialMs, maxMs: config.retryMaxMs ?? DEFAULT_BACKOFF.maxMs },
     ...(config.outboxMaxAgeMs !== undefined ? { maxAgeMs: config.outboxMaxAgeMs } : {}),
@@ -117,11 +138,13 @@ export function createNode(config: NodeConfig, options: { log?: Logger } = {}): 
   let federationUrl: string | null = null;
   let adminServer: Server | null = null;
   let pruneTimer: NodeJS.Timeout | null = null;
+  let quarantineTimer: NodeJS.Timeout | null = null;
   let stopped = false;
   const startedAt = Date.now();
 
   const context: NodeContext = {
-    config, paths, log, db, settings, trust, http, discovery, keys, users, rooms, outbox, workers, notifications, startedAt,
+    config, paths, log, db, settings, trust, http, discovery, keys, users, rooms, outbox, workers, notifications, startedAt, quarantine,
+    releaseHeld: (server) => releaseHeld(server, quarantine, ingest, log),
     identity: () => identity,
     federationUrl: () => federationUrl,
     tls: () => tls,
@@ -178,6 +201,9 @@ export function createNode(config: NodeConfig, options: { log?: Logger } = {}): 
     roomService = service;
     peeringService = new PeeringService({ db, identity: () => id, federationUrl: () => federationUrl ?? '', tls: () => tls, trust, keys, http, discovery, log });
     ingest.hooks = {
+      holdFor: (event, from) => (isQuarantined(event.origin_server) ? event.origin_server : isQuarantined(from) ? from : null),
+      hold: (server, from, verified) => quarantine.hold(server, from, verified.envelope, verified.hash),
+      onAttributableFailure: (server) => abuse.record(server, 'signature_failures'),
       checkRoute: (origin, event) => service.checkRoute(origin, event),
       authorize: (event) => service.authorizeInbound(event),
       onStored: (event, from) => service.onInboundStored(event, from),
@@ -199,7 +225,7 @@ export function createNode(config: NodeConfig, options: { log?: Logger } = {}): 
       peering: () => peeringService!,
       commit,
       verifySignedRequest: verifySignedRequest({
-        trust, keys, replay, commit,
+        trust, keys, replay, commit, limiter, abuse,
         onVerified: (origin) => {
           trust.markSeen(origin);
           workers.wake(origin);
@@ -257,6 +283,16 @@ export function createNode(config: NodeConfig, options: { log?: Logger } = {}): 
       }
     }, 60_000);
     pruneTimer.unref();
+    // Quarantines with an end time lapse by themselves; what they held is then released.
+    quarantineTimer = setInterval(() => {
+      for (const server of trust.lapsedQuarantines()) {
+        trust.upsert(server, { trust: 'allow', reason: 'quarantine ended', until_ms: null });
+        log.info({ event: 'quarantine_ended', server }, 'quarantine ended');
+        void releaseHeld(server, quarantine, ingest, log).finally(() => workers.kick(server));
+        notifications.notify({ type: 'status' });
+      }
+    }, 1_000);
+    quarantineTimer.unref();
 
     const runtime: RuntimeInfo = { pid: process.pid, federation_url: federationUrl, admin_url: adminUrl, started_at: startedAt };
     writeFileAtomic(paths.runtime, JSON.stringify(runtime) + '\n');
@@ -269,6 +305,7 @@ export function createNode(config: NodeConfig, options: { log?: Logger } = {}): 
     if (stopped) return;
     stopped = true;
     if (pruneTimer) clearInterval(pruneTimer);
+    if (quarantineTimer) clearInterval(quarantineTimer);
     log.info({ event: 'node_stopping' }, 'stopping: finishing in-flight requests');
     await Promise.all([close(federationServer, graceMs), close(adminServer, graceMs), workers.stop()]);
     // Let any group commit scheduled by the last requests run before closing the database.

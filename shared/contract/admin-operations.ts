@@ -38,6 +38,8 @@ const reactionKey = z
   // eslint-disable-next-line no-control-regex
   .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), 'must not contain control characters');
 
+const rateLimitSchema = z.strictObject({ per_second: z.number().positive().max(100_000), burst: z.number().int().positive().max(1_000_000) });
+
 export const adminOperations = {
   getStatus: { method: 'GET', path: '/status', input: z.strictObject({}) },
   setup: { method: 'POST', path: '/setup', input: z.strictObject({ server_name: serverNameSchema }) },
@@ -66,11 +68,30 @@ export const adminOperations = {
       mode: trustModeSchema,
       reason: z.string().max(500).optional(),
       until_ms: z.number().int().positive().optional(),
-      rate_limit: z.strictObject({ per_second: z.number().positive().max(100_000), burst: z.number().int().positive().max(1_000_000) }).optional(),
+      rate_limit: rateLimitSchema.optional(),
     }),
   },
   getPolicy: { method: 'GET', path: '/policy', input: z.strictObject({}) },
-  setPolicy: { method: 'PUT', path: '/policy', input: z.strictObject({ default: defaultPolicySchema }) },
+  setPolicy: {
+    method: 'PUT',
+    path: '/policy',
+    input: z
+      .strictObject({
+        default: defaultPolicySchema.optional(),
+        rate_limit: rateLimitSchema.optional(),
+        auto_quarantine: z
+          .strictObject({
+            signature_failures: z.number().int().min(0).max(1_000_000),
+            rate_limited: z.number().int().min(0).max(100_000_000),
+            window_seconds: z.number().int().min(1).max(7 * 24 * 3600),
+          })
+          .optional(),
+      })
+      .refine((p) => Object.keys(p).length > 0, 'give at least one of default, rate_limit, auto_quarantine'),
+  },
+  listQuarantine: { method: 'GET', path: '/quarantine', input: z.strictObject({ server_name: serverNameSchema.optional() }) },
+  releaseQuarantine: { method: 'POST', path: '/quarantine/:server_name/release', input: z.strictObject({ server_name: serverNameSchema }) },
+  purgeQuarantine: { method: 'POST', path: '/quarantine/:server_name/purge', input: z.strictObject({ server_name: serverNameSchema }) },
 
   listUsers: { method: 'GET', path: '/users', input: z.strictObject({}) },
   createUser: {
@@ -198,8 +219,11 @@ export interface AdminOutputs {
   listPeers: { peers: PeerView[] };
   addPeer: PeerView;
   setPeerTrust: PeerView;
-  getPolicy: { default: z.infer<typeof defaultPolicySchema> };
-  setPolicy: { default: z.infer<typeof defaultPolicySchema> };
+  getPolicy: Policy;
+  setPolicy: Policy;
+  listQuarantine: { held: HeldEvent[]; counts: Record<string, number> };
+  releaseQuarantine: { released: number; rejected: Array<{ event_id: string; error: string }> };
+  purgeQuarantine: { purged: number };
   listUsers: { users: Array<{ user_id: string; created_at: number }> };
   createUser: { user_id: string };
   listRooms: { rooms: RoomSummary[] };
@@ -267,6 +291,25 @@ export interface RoomInvite {
   inviter: string;
   invitee: string;
   expires_at: number;
+}
+
+export interface Policy {
+  default: z.infer<typeof defaultPolicySchema>;
+  rate_limit: { per_second: number; burst: number };
+  auto_quarantine: { signature_failures: number; rate_limited: number; window_seconds: number };
+}
+
+export interface HeldEvent {
+  id: number;
+  origin: string;
+  received_from: string;
+  event_id: string;
+  event_type: string;
+  room_id: string;
+  sender: string;
+  received_at: number;
+  /** Message text, when the event has one, for the review screen. */
+  body?: string;
 }
 
 export interface PeerInvite {

@@ -80,7 +80,8 @@ describe('peers and trust input validation changes nothing', () => {
     const blocked = await alpha.admin('PUT', '/peers/pinned.test/trust', { mode: 'block', reason: 'spam', rate_limit: { per_second: 5, burst: 10 } });
     expect(blocked.body).toMatchObject({ trust: 'block', reason: 'spam', rate_limit: { per_second: 5, burst: 10 } });
     expect((await alpha.admin('GET', '/status')).body.peer_counts).toMatchObject({ block: 1 });
-    expect((await alpha.admin('PUT', '/policy', { default: 'open' })).body).toEqual({ default: 'open' });
-    expect((await alpha.admin('GET', '/policy')).body).toEqual({ default: 'open' });
+    expect((await alpha.admin('PUT', '/policy', { default: 'open' })).body).toMatchObject({ default: 'open', rate_limit: { per_second: 200, burst: 1000 } });
+    expect((await alpha.admin('GET', '/policy')).body).toMatchObject({ default: 'open' });
+    expect((await alpha.admin('PUT', '/policy', {})).status).toBe(400);
   });
 });

@@ -21,6 +21,8 @@ export interface VerifiedEvent {
 export interface IngestResult {
   event_id: string;
   inserted: boolean;
+  /** The sender is quarantined here: the event is kept aside, not applied (yet). */
+  held?: true;
 }
 
 /** What rooms add to ingest (issue #3): routing, host authorization, apply and relay. */
@@ -33,6 +35,12 @@ export interface IngestHooks {
   onStored?(envelope: Envelope, receivedFrom: string): void;
   /** After the commit of a new event. */
   onCommitted?(envelope: Envelope): void;
+  /** The quarantined server whose event this is (by origin or by relay), if any: then it is held. */
+  holdFor?(envelope: Envelope, receivedFrom: string): string | null;
+  /** In the storing transaction: keep a held event aside instead of storing it. */
+  hold?(server: string, receivedFrom: string, event: VerifiedEvent): void;
+  /** A failure proven to come from `server` (its request signature verified). */
+  onAttributableFailure?(server: string, code: string): void;
 }
 
 export class EventIngest {
@@ -97,6 +105,7 @@ export class EventIngest {
       }
       lastFailure = `signature by ${keyId} does not verify`;
     }
+    this.hooks.onAttributableFailure?.(requestOrigin, 'bad_event_signature');
     throw forbidden('bad_event_signature', `event signature of ${origin} does not verify: ${lastFailure}`);
   }
 
@@ -104,21 +113,26 @@ export class EventIngest {
    * Stores a verified event durably; the promise resolves after the commit. A copy of an
    * event already stored is acknowledged without authorizing it again (it was, when stored).
    */
-  async store(event: VerifiedEvent, receivedFrom: string, beforeStore?: () => void): Promise<IngestResult> {
+  async store(event: VerifiedEvent, receivedFrom: string, beforeStore?: () => void, options: { release?: boolean } = {}): Promise<IngestResult> {
     const envelope = event.envelope;
-    const result = await this.commit.run(() => {
+    const heldBy = options.release ? null : (this.hooks.holdFor?.(envelope, receivedFrom) ?? null);
+    const result = await this.commit.run((): IngestResult => {
       beforeStore?.();
       const known = this.events.hashOf(envelope.event_id);
       if (known !== undefined) {
         if (known === event.hash) return { event_id: envelope.event_id, inserted: false };
         throw conflict('event_id_conflict', `event ${envelope.event_id} is already stored with different content`);
       }
+      if (heldBy) {
+        this.hooks.hold?.(heldBy, receivedFrom, event);
+        return { event_id: envelope.event_id, inserted: true, held: true };
+      }
       this.hooks.authorize?.(envelope);
       this.events.insert(envelope, event.hash, receivedFrom);
       this.hooks.onStored?.(envelope, receivedFrom);
       return { event_id: envelope.event_id, inserted: true };
     });
-    if (result.inserted) this.hooks.onCommitted?.(envelope);
+    if (result.inserted && !result.held) this.hooks.onCommitted?.(envelope);
     return result;
   }
 }

@@ -45,6 +45,8 @@ export interface DeliveryDeps {
   identity: () => Identity | null;
   log: Logger;
   isPaused: () => boolean;
+  /** Outbound to a quarantined server is paused until it is released. */
+  isHeld?: (destination: string) => boolean;
   backoff?: BackoffPolicy;
   maxAgeMs?: number;
   onChange?: () => void;
@@ -127,7 +129,7 @@ export class DeliveryWorkers {
   }
 
   private async run(destination: string, state: DestinationState): Promise<void> {
-    while (!this.stopped && !this.deps.isPaused()) {
+    while (!this.stopped && !this.deps.isPaused() && !this.deps.isHeld?.(destination)) {
       const batch = await this.supportsBatch(destination, state);
       const rows = this.deps.outbox.head(destination, batch ? MAX_BATCH_EVENTS : 1);
       if (rows.length === 0) return;

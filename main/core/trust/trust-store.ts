@@ -4,6 +4,8 @@
  */
 import type { Db } from '../store/database.ts';
 import type { Settings } from '../store/settings.ts';
+import { DEFAULT_RATE_LIMIT, type RateLimit } from './rate-limiter.ts';
+import { DEFAULT_AUTO_QUARANTINE, type AutoQuarantinePolicy } from './abuse-monitor.ts';
 
 export type TrustMode = 'allow' | 'block' | 'quarantine';
 export type DefaultPolicy = 'allowlist' | 'open';
@@ -47,6 +49,46 @@ export class TrustStore {
 
   setDefaultPolicy(policy: DefaultPolicy): void {
     this.settings.set('default_policy', policy);
+  }
+
+  /** The default rate limit for servers without their own. */
+  get defaultRateLimit(): RateLimit {
+    const stored = this.settings.get('default_rate_limit');
+    return stored ? (JSON.parse(stored) as RateLimit) : DEFAULT_RATE_LIMIT;
+  }
+
+  setDefaultRateLimit(limit: RateLimit): void {
+    this.settings.set('default_rate_limit', JSON.stringify(limit));
+    this.rateCache.clear();
+  }
+
+  get autoQuarantine(): AutoQuarantinePolicy {
+    const stored = this.settings.get('auto_quarantine');
+    return stored ? (JSON.parse(stored) as AutoQuarantinePolicy) : DEFAULT_AUTO_QUARANTINE;
+  }
+
+  setAutoQuarantine(policy: AutoQuarantinePolicy): void {
+    this.settings.set('auto_quarantine', JSON.stringify(policy));
+  }
+
+  private readonly rateCache = new Map<string, { at: number; limit: RateLimit }>();
+
+  /** The rate limit of a server (its own, or the default); cached for a second. */
+  rateLimitFor(serverName: string, now = Date.now()): RateLimit {
+    const cached = this.rateCache.get(serverName);
+    if (cached && now - cached.at < 1_000) return cached.limit;
+    const row = this.get(serverName);
+    const limit = row?.rate_per_second != null && row.rate_burst != null ? { per_second: row.rate_per_second, burst: row.rate_burst } : this.defaultRateLimit;
+    this.rateCache.set(serverName, { at: now, limit });
+    return limit;
+  }
+
+  /** Quarantines whose end time has passed. */
+  lapsedQuarantines(now = Date.now()): string[] {
+    return this.db
+      .prepare<[number], { server_name: string }>("SELECT server_name FROM federation_servers WHERE trust = 'quarantine' AND until_ms IS NOT NULL AND until_ms <= ?")
+      .all(now)
+      .map((r) => r.server_name);
   }
 
   get(serverName: string): FederationServer | undefined {
@@ -93,6 +135,7 @@ export class TrustStore {
       last_seen_at: existing?.last_seen_at ?? null,
     };
     this.pinnedCache = null;
+    this.rateCache.delete(serverName);
     this.db
       .prepare(
         `INSERT INTO federation_servers (server_name, trust, endpoint, tls_fingerprint, reason, until_ms, rate_per_second, rate_burst, added_at, updated_at, last_seen_at)

@@ -8,7 +8,9 @@
 import type { Context, Middleware } from 'koa';
 import { HEX_SIGNATURE, KEY_ID, isServerName } from '../../../../shared/identifiers.ts';
 import { verify } from '../../crypto/ed25519.ts';
-import { conflict, forbidden, unauthorized } from '../../errors.ts';
+import { HttpError, conflict, forbidden, unauthorized } from '../../errors.ts';
+import type { RateLimiter } from '../../trust/rate-limiter.ts';
+import type { AbuseMonitor } from '../../trust/abuse-monitor.ts';
 import { readRawBody } from '../../http/read-body.ts';
 import type { GroupCommit } from '../../store/group-commit.ts';
 import type { TrustStore } from '../../trust/trust-store.ts';
@@ -36,6 +38,8 @@ export interface SignedRequestState {
 
 export interface VerifySignedRequestDeps {
   trust: TrustStore;
+  limiter?: RateLimiter;
+  abuse?: AbuseMonitor;
   keys: ServerKeys;
   replay: ReplayCache;
   commit: GroupCommit;
@@ -92,6 +96,26 @@ export function checkRequestSignature(ctx: Context, auth: AuthHeaders, rawBody: 
   }
 }
 
+/**
+ * For auto-quarantine, rate-limit hits count only if they are proven to come from the origin.
+ * Now and then (AbuseMonitor.shouldSample) the signature of a refused request is checked; if it
+ * holds, the refusals since the last check are charged to the origin.
+ */
+async function sampleFlood(ctx: Context, deps: VerifySignedRequestDeps, auth: AuthHeaders): Promise<void> {
+  const abuse = deps.abuse;
+  if (!abuse) return;
+  abuse.noteRefused(auth.origin);
+  if (!abuse.shouldSample(auth.origin)) return;
+  const key = deps.keys.get(auth.origin, auth.keyId);
+  if (!key || key.expired_at !== null) return abuse.discardRefused(auth.origin);
+  try {
+    checkRequestSignature(ctx, auth, await readRawBody(ctx), key.public_key);
+  } catch {
+    return abuse.discardRefused(auth.origin);
+  }
+  abuse.chargeRefused(auth.origin);
+}
+
 export function verifySignedRequest(deps: VerifySignedRequestDeps): Middleware {
   const now = deps.now ?? Date.now;
   return async (ctx, next) => {
@@ -99,6 +123,14 @@ export function verifySignedRequest(deps: VerifySignedRequestDeps): Middleware {
 
     const decision = deps.trust.decide(origin);
     if (!decision.allowed) throw forbidden(decision.code, decision.message);
+
+    // Rate limit before any expensive work: a flood costs a map lookup per request.
+    const limited = deps.limiter?.take(origin, deps.trust.rateLimitFor(origin));
+    if (limited && !limited.ok) {
+      await sampleFlood(ctx, deps, { origin, keyId, requestTs, signature });
+      const seconds = Math.max(1, Math.ceil(limited.retryAfterMs / 1000));
+      throw new HttpError(429, 'rate_limited', `${origin} is over its rate limit here; retry in ${seconds} s`, { 'retry-after': String(seconds) });
+    }
 
     const key = await deps.keys.lookup(origin, keyId, { purpose: 'request' });
     if (!key.ok) throw forbidden(key.code, key.message);

@@ -83,6 +83,9 @@ export function peerOperations(node: NodeContext): Pick<AdminHandlers, 'listPeer
         ...(input.rate_limit ? { rate_per_second: input.rate_limit.per_second, rate_burst: input.rate_limit.burst } : {}),
       });
       node.log.info({ event: 'trust_changed', server: input.server_name, mode: input.mode, reason: input.reason }, 'peer trust changed');
+      // Outbound to a server that is no longer quarantined resumes.
+      if (input.mode === 'allow') node.workers.kick(input.server_name);
+      node.notifications.notify({ type: 'status' });
       return peerView(node, server);
     },
   };

@@ -1,13 +1,39 @@
-import type { AdminHandlers } from '../../../../../shared/contract/admin-operations.ts';
+import type { AdminHandlers, HeldEvent, Policy } from '../../../../../shared/contract/admin-operations.ts';
+import { conflict } from '../../../errors.ts';
 import type { NodeContext } from '../../../node-context.ts';
 
-export function policyOperations(node: NodeContext): Pick<AdminHandlers, 'getPolicy' | 'setPolicy'> {
+type Names = 'getPolicy' | 'setPolicy' | 'listQuarantine' | 'releaseQuarantine' | 'purgeQuarantine';
+
+export function policyOperations(node: NodeContext): Pick<AdminHandlers, Names> {
+  const policy = (): Policy => ({ default: node.trust.defaultPolicy, rate_limit: node.trust.defaultRateLimit, auto_quarantine: node.trust.autoQuarantine });
   return {
-    getPolicy: async () => ({ default: node.trust.defaultPolicy }),
+    getPolicy: async () => policy(),
     setPolicy: async (input) => {
-      node.trust.setDefaultPolicy(input.default);
-      node.log.info({ event: 'policy_changed', default: input.default }, 'default federation policy changed');
-      return { default: node.trust.defaultPolicy };
+      if (input.default) node.trust.setDefaultPolicy(input.default);
+      if (input.rate_limit) node.trust.setDefaultRateLimit(input.rate_limit);
+      if (input.auto_quarantine) node.trust.setAutoQuarantine(input.auto_quarantine);
+      node.log.info({ event: 'policy_changed', ...input }, 'federation policy changed');
+      return policy();
+    },
+    listQuarantine: async ({ server_name }) => ({
+      held: node.quarantine.list(server_name).map((row): HeldEvent => {
+        const envelope = JSON.parse(row.envelope) as { event_type: string; room_id: string; sender: string; content: { body?: unknown } };
+        return {
+          id: row.id, origin: row.origin, received_from: row.received_from, event_id: row.event_id, received_at: row.received_at,
+          event_type: envelope.event_type, room_id: envelope.room_id, sender: envelope.sender,
+          ...(typeof envelope.content.body === 'string' ? { body: envelope.content.body } : {}),
+        };
+      }),
+      counts: node.quarantine.counts(),
+    }),
+    releaseQuarantine: async ({ server_name }) => {
+      if (node.quarantine.list(server_name, 1).length === 0) throw conflict('nothing_held', `no events of ${server_name} are held`);
+      return node.releaseHeld(server_name);
+    },
+    purgeQuarantine: async ({ server_name }) => {
+      const purged = node.quarantine.purge(server_name);
+      node.log.warn({ event: 'quarantine_purged', server: server_name, purged }, 'held events purged');
+      return { purged };
     },
   };
 }
