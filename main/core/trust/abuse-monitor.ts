@@ -1,8 +1,8 @@
 /**
  * Auto-quarantine (DESIGN.md §5): a server that keeps sending events with bad signatures, or
- * keeps flooding past its rate limit, is put in quarantine with the reason recorded. Only
- * failures proven to come from that server count — a request whose own signature verified —
- * so nobody can get a friend quarantined by forging its name.
+ * keeps going past its rate limit, is put in quarantine with the reason recorded. Only failures
+ * proven to come from that server count — requests whose own signature verified — so nobody
+ * can get a friend quarantined by forging its name.
  */
 export interface AutoQuarantinePolicy {
   /** Bad event signatures (in verified requests) within the window; 0 disables. */
@@ -18,43 +18,12 @@ type Kind = 'signature_failures' | 'rate_limited';
 
 export class AbuseMonitor {
   private readonly hits = new Map<string, number[]>();
-  private readonly sampled = new Map<string, number>();
   private readonly policy: () => AutoQuarantinePolicy;
   private readonly quarantine: (server: string, reason: string) => void;
 
   constructor(policy: () => AutoQuarantinePolicy, quarantine: (server: string, reason: string) => void) {
     this.policy = policy;
     this.quarantine = quarantine;
-  }
-
-  /**
-   * Whether to spend a signature check on a rate-limited request of `server` (to learn if it
-   * is really from it): at most one per 50 ms per server, so a flood stays cheap.
-   */
-  shouldSample(server: string, now = Date.now()): boolean {
-    const last = this.sampled.get(server) ?? 0;
-    if (now - last < 50) return false;
-    this.sampled.set(server, now);
-    return true;
-  }
-
-  private readonly refused = new Map<string, number>();
-
-  /** A rate-limited request of `server`, not yet proven to be from it. */
-  noteRefused(server: string): void {
-    this.refused.set(server, (this.refused.get(server) ?? 0) + 1);
-  }
-
-  /** A sampled refused request verified: charge the refusals since the last sample to `server`. */
-  chargeRefused(server: string): void {
-    const count = this.refused.get(server) ?? 0;
-    this.refused.delete(server);
-    if (count > 0) this.record(server, 'rate_limited', count);
-  }
-
-  /** A sampled refused request did not verify: those refusals prove nothing. */
-  discardRefused(server: string): void {
-    this.refused.delete(server);
   }
 
   /** Records proven failures of `server`, quarantining it past the threshold. */

@@ -1,7 +1,8 @@
 /**
  * Koa middleware verifying a signed federation request (DESIGN.md §3), in this order:
- * auth headers → clock skew → origin allowed → key known (fetching the origin's keys once
- * when the id is unknown) → body read with the size limit → request signature → replay.
+ * auth headers → clock skew → per-address rate limit → origin allowed → key known (fetching
+ * the origin's keys once when the id is unknown) → body read with the size limit → request
+ * signature → per-server rate limit → replay.
  * The body has to be read before the signature can be checked, so the 1 MiB limit (413)
  * is enforced there; the depth/collection limits follow in the route, after the replay check.
  */
@@ -9,7 +10,7 @@ import type { Context, Middleware } from 'koa';
 import { HEX_SIGNATURE, KEY_ID, isServerName } from '../../../../shared/identifiers.ts';
 import { verify } from '../../crypto/ed25519.ts';
 import { HttpError, conflict, forbidden, unauthorized } from '../../errors.ts';
-import type { RateLimiter } from '../../trust/rate-limiter.ts';
+import type { RateLimit, RateLimiter } from '../../trust/rate-limiter.ts';
 import type { AbuseMonitor } from '../../trust/abuse-monitor.ts';
 import { readRawBody } from '../../http/read-body.ts';
 import type { GroupCommit } from '../../store/group-commit.ts';
@@ -39,6 +40,8 @@ export interface SignedRequestState {
 export interface VerifySignedRequestDeps {
   trust: TrustStore;
   limiter?: RateLimiter;
+  /** Per source address, before authentication. */
+  addressLimit?: RateLimit;
   abuse?: AbuseMonitor;
   keys: ServerKeys;
   replay: ReplayCache;
@@ -96,47 +99,38 @@ export function checkRequestSignature(ctx: Context, auth: AuthHeaders, rawBody: 
   }
 }
 
-/**
- * For auto-quarantine, rate-limit hits count only if they are proven to come from the origin.
- * Now and then (AbuseMonitor.shouldSample) the signature of a refused request is checked; if it
- * holds, the refusals since the last check are charged to the origin.
- */
-async function sampleFlood(ctx: Context, deps: VerifySignedRequestDeps, auth: AuthHeaders): Promise<void> {
-  const abuse = deps.abuse;
-  if (!abuse) return;
-  abuse.noteRefused(auth.origin);
-  if (!abuse.shouldSample(auth.origin)) return;
-  const key = deps.keys.get(auth.origin, auth.keyId);
-  if (!key || key.expired_at !== null) return abuse.discardRefused(auth.origin);
-  try {
-    checkRequestSignature(ctx, auth, await readRawBody(ctx), key.public_key);
-  } catch {
-    return abuse.discardRefused(auth.origin);
-  }
-  abuse.chargeRefused(auth.origin);
+export const DEFAULT_ADDRESS_LIMIT: RateLimit = { per_second: 2_000, burst: 5_000 };
+
+function rateLimited(message: string, retryAfterMs: number): HttpError {
+  const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
+  return new HttpError(429, 'rate_limited', `${message}; retry in ${seconds} s`, { 'retry-after': String(seconds) });
 }
 
 export function verifySignedRequest(deps: VerifySignedRequestDeps): Middleware {
   const now = deps.now ?? Date.now;
   return async (ctx, next) => {
     const { origin, keyId, requestTs, signature } = readAuthHeaders(ctx, now());
+    // Before any expensive work, a generous per-address limit: a flood of forged requests costs
+    // a map lookup each, and cannot use up the allowance of the server it pretends to be.
+    const byAddress = deps.limiter?.take(`ip ${ctx.ip}`, deps.addressLimit ?? DEFAULT_ADDRESS_LIMIT);
+    if (byAddress && !byAddress.ok) throw rateLimited(`${ctx.ip} sends too many requests`, byAddress.retryAfterMs);
 
     const decision = deps.trust.decide(origin);
     if (!decision.allowed) throw forbidden(decision.code, decision.message);
-
-    // Rate limit before any expensive work: a flood costs a map lookup per request.
-    const limited = deps.limiter?.take(origin, deps.trust.rateLimitFor(origin));
-    if (limited && !limited.ok) {
-      await sampleFlood(ctx, deps, { origin, keyId, requestTs, signature });
-      const seconds = Math.max(1, Math.ceil(limited.retryAfterMs / 1000));
-      throw new HttpError(429, 'rate_limited', `${origin} is over its rate limit here; retry in ${seconds} s`, { 'retry-after': String(seconds) });
-    }
 
     const key = await deps.keys.lookup(origin, keyId, { purpose: 'request' });
     if (!key.ok) throw forbidden(key.code, key.message);
 
     const rawBody = await readRawBody(ctx);
     checkRequestSignature(ctx, { origin, keyId, requestTs, signature }, rawBody, key.key.public_key);
+
+    // The server's own limit, once we know the request is really from it; so every refusal
+    // is its doing and counts towards auto-quarantine.
+    const byServer = deps.limiter?.take(origin, deps.trust.rateLimitFor(origin));
+    if (byServer && !byServer.ok) {
+      deps.abuse?.record(origin, 'rate_limited');
+      throw rateLimited(`${origin} is over its rate limit here`, byServer.retryAfterMs);
+    }
 
     if (deps.replay.claim(signature)) {
       throw conflict('replayed_request', 'this exact signed request was already received; sign each request afresh');

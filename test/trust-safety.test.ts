@@ -1,0 +1,158 @@
+/**
+ * Issue #5 trust and safety with real nodes: quarantine (held, reviewed, released, purged,
+ * timed), rate limits under a flood beside a well-behaved peer, and auto-quarantine of a server
+ * proven to misbehave — but never of a server whose name is only forged.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { keyPairFromSeed, randomSeed, sign } from '../main/core/crypto/ed25519.ts';
+import { encodeHex } from '../main/core/crypto/hex.ts';
+import { makeEvent, wire } from './helpers/events.ts';
+import { FakePeer } from './helpers/fake-peer.ts';
+import { joinFakePeer } from './helpers/fake-members.ts';
+import { NodeProcess, stopAll } from './helpers/node-process.ts';
+import { eventually, messages, roomWithMembers, send } from './helpers/rooms.ts';
+import { sendSigned } from './helpers/signed-request.ts';
+import { removeTempDirs } from './helpers/temp-dir.ts';
+
+let alpha: NodeProcess;
+let beta: NodeProcess;
+let roomId: string;
+const fakes: FakePeer[] = [];
+
+beforeAll(async () => {
+  alpha = new NodeProcess({ serverName: 'alpha.test' });
+  beta = new NodeProcess({ serverName: 'beta.test', args: ['--retry-initial', '200', '--retry-max', '1000'] });
+  await Promise.all([alpha.start(), beta.start()]);
+  await alpha.addPeer(beta);
+  await beta.addPeer(alpha);
+  roomId = await roomWithMembers(alpha, 'safety', [[beta, '@owner:beta.test']]);
+});
+
+afterAll(async () => {
+  await stopAll([alpha, beta]);
+  await Promise.all(fakes.map((f) => f.stop()));
+  removeTempDirs();
+});
+
+const peer = async (node: NodeProcess, server: string) =>
+  (await node.admin('GET', '/peers')).body.peers.find((p: { server_name: string }) => p.server_name === server);
+const ids = async (node: NodeProcess) => (await messages(node, roomId)).map((m) => m.event_id);
+
+describe('quarantine', () => {
+  it('holds a server\'s events unapplied and pauses outbound, until released or purged', async () => {
+    expect((await alpha.admin('PUT', '/peers/beta.test/trust', { mode: 'quarantine', reason: 'new friend, checking' })).status).toBe(200);
+
+    const held = await send(beta, roomId, 'am I heard?');
+    const review = await eventually(async () => {
+      const list = (await alpha.admin('GET', '/quarantine?server_name=beta.test')).body;
+      expect(list.held.map((h: { event_id: string }) => h.event_id)).toContain(held);
+      return list;
+    });
+    expect(review.held[0]).toMatchObject({ origin: 'beta.test', event_type: 'm.message', body: 'am I heard?', sender: '@owner:beta.test' });
+    expect(review.counts).toEqual({ 'beta.test': 1 });
+    expect(await ids(alpha)).not.toContain(held);
+    // beta's delivery succeeded as far as beta knows: nothing piles up or fails there.
+    await eventually(async () => expect((await beta.admin('GET', '/status')).body.queue).toEqual({ pending: 0, failed: 0 }));
+
+    // Outbound to a quarantined server waits, untried.
+    const fromAlpha = await send(alpha, roomId, 'not for beta yet');
+    await new Promise((r) => setTimeout(r, 300));
+    const queued = (await alpha.admin('GET', '/queue?destination=beta.test')).body.entries.find((e: { event_id: string }) => e.event_id === fromAlpha);
+    expect(queued).toMatchObject({ state: 'pending', attempts: 0 });
+    expect((await alpha.admin('GET', '/attempts?destination=beta.test')).body.attempts.filter((a: { event_id: string }) => a.event_id === fromAlpha)).toEqual([]);
+
+    // Release: applied in order, as if just received.
+    const released = await alpha.admin('POST', '/quarantine/beta.test/release');
+    expect(released.body).toEqual({ released: 1, rejected: [] });
+    expect(await ids(alpha)).toContain(held);
+
+    // Purge: gone for good.
+    const purged = await send(beta, roomId, 'this one will be purged');
+    await eventually(async () => expect((await alpha.admin('GET', '/quarantine')).body.counts['beta.test']).toBe(1));
+    expect((await alpha.admin('POST', '/quarantine/beta.test/purge')).body).toEqual({ purged: 1 });
+    expect(await ids(alpha)).not.toContain(purged);
+    expect((await alpha.admin('POST', '/quarantine/beta.test/release')).status).toBe(409);
+
+    // Trusted again: the waiting outbound goes.
+    expect((await alpha.admin('PUT', '/peers/beta.test/trust', { mode: 'allow' })).status).toBe(200);
+    await eventually(async () => expect(await ids(beta)).toContain(fromAlpha));
+  });
+
+  it('ends by itself at its end time, and releases what it held', async () => {
+    expect((await alpha.admin('PUT', '/peers/beta.test/trust', { mode: 'quarantine', reason: 'for a moment', until_ms: Date.now() + 1_500 })).status).toBe(200);
+    const held = await send(beta, roomId, 'held for a moment');
+    await eventually(async () => expect((await alpha.admin('GET', '/quarantine')).body.counts['beta.test']).toBe(1));
+    await eventually(async () => expect(await ids(alpha)).toContain(held), 10_000);
+    expect(await peer(alpha, 'beta.test')).toMatchObject({ trust: 'allow', reason: 'quarantine ended' });
+  });
+});
+
+describe('rate limits', () => {
+  it('a flood at ten times its limit is refused with 429 and Retry-After; a well-behaved peer is unaffected; the flooder is auto-quarantined', async () => {
+    const flooder = await new FakePeer('flood.test').start();
+    fakes.push(flooder);
+    await joinFakePeer(alpha, roomId, flooder);
+    expect((await alpha.admin('PUT', '/peers/flood.test/trust', { mode: 'allow', rate_limit: { per_second: 20, burst: 20 } })).status).toBe(200);
+    expect((await alpha.admin('PUT', '/policy', { auto_quarantine: { signature_failures: 20, rate_limited: 150, window_seconds: 60 } })).status).toBe(200);
+
+    // 200 requests/s for 2 s (10× the limit), while beta talks normally.
+    const statuses: number[] = [];
+    let retryAfter: string | undefined;
+    const flood = (async () => {
+      for (let tick = 0; tick < 40; tick++) {
+        const burst = Array.from({ length: 10 }, (_, i) =>
+          sendSigned(flooder.identity, alpha.federationUrl, 'GET', `/_paracord/federation/v1/event/${encodeURIComponent(`$f${tick}x${i}:flood.test`)}`).then((r) => {
+            statuses.push(r.status);
+            if (r.status === 429) retryAfter = r.headers['retry-after'] as string;
+          }),
+        );
+        await Promise.all(burst);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+    const fromBeta: string[] = [];
+    for (let i = 0; i < 20; i++) fromBeta.push(await send(beta, roomId, `calm ${i}`));
+    await flood;
+
+    const limited = statuses.filter((s) => s === 429).length;
+    expect(limited).toBeGreaterThan(250);
+    expect(statuses.filter((s) => s === 404).length).toBeGreaterThanOrEqual(20);
+    expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
+    await eventually(async () => expect(await ids(alpha)).toEqual(expect.arrayContaining(fromBeta)));
+    const betaAttempts = (await beta.admin('GET', '/attempts?destination=alpha.test')).body.attempts;
+    expect(betaAttempts.filter((a: { status: number }) => a.status === 429)).toEqual([]);
+
+    const flooded = await peer(alpha, 'flood.test');
+    expect(flooded.trust).toBe('quarantine');
+    expect(flooded.reason).toMatch(/auto-quarantined: \d+ requests over its rate limit/);
+  });
+
+  it('a forged flood in a friend\'s name is refused without touching the friend', async () => {
+    const forgedKey = keyPairFromSeed(randomSeed());
+    const betaKeyId = (await beta.admin('GET', '/status')).body.key_id;
+    const forger = { serverName: 'beta.test', keyId: betaKeyId, signHex: (m: Buffer) => encodeHex(sign(m, forgedKey.secretKey)) };
+    const statuses = await Promise.all(
+      Array.from({ length: 400 }, (_, i) => sendSigned(forger, alpha.federationUrl, 'GET', `/_paracord/federation/v1/event/%24forged${i}%3Abeta.test`).then((r) => r.status)),
+    );
+    expect(new Set(statuses)).toEqual(new Set([403]));
+    expect((await peer(alpha, 'beta.test')).trust).toBe('allow');
+    const after = await send(beta, roomId, 'still trusted');
+    await eventually(async () => expect(await ids(alpha)).toContain(after));
+  });
+
+  it('a server that keeps sending events with bad signatures is auto-quarantined', async () => {
+    const liar = await new FakePeer('liar.test').start();
+    fakes.push(liar);
+    const userId = await joinFakePeer(alpha, roomId, liar);
+    const otherKey = keyPairFromSeed(randomSeed());
+    const impostor = { serverName: 'liar.test', keyId: liar.identity.keyId, signHex: (m: Buffer) => encodeHex(sign(m, otherKey.secretKey)) };
+    for (let i = 0; i < 20; i++) {
+      // The request is really liar's (its own key); the event inside is not properly signed.
+      const response = await sendSigned(liar.identity, alpha.federationUrl, 'POST', '/_paracord/federation/v1/event', wire(makeEvent(impostor, { room_id: roomId, sender: userId })));
+      expect(response.body.error).toBe('bad_event_signature');
+    }
+    const quarantined = await peer(alpha, 'liar.test');
+    expect(quarantined.trust).toBe('quarantine');
+    expect(quarantined.reason).toContain('events with bad signatures');
+  });
+});
