@@ -134,26 +134,106 @@ export function buildProgram(): Command {
     .command('status')
     .description('print the running node\'s status as JSON')
     .addOption(dataOption())
-    .action(async (opts: { data: string }) => {
-      const paths = dataDirPaths(opts.data);
-      const runtime = readRuntimeInfo(paths);
-      if (!runtime) throw new Error(`no node is running for ${paths.root} (start one with: paracord-node serve --data ${opts.data})`);
-      let response;
-      try {
-        response = await request(`${runtime.admin_url}${ADMIN_API_PREFIX}/status`, {
-          headers: { authorization: `Bearer ${readAdminToken(paths)}` },
-          headersTimeout: 5_000,
-          bodyTimeout: 5_000,
-        });
-      } catch (error) {
-        throw new Error(`the node for ${paths.root} does not answer at ${runtime.admin_url} (${(error as Error).message}); is it still running (pid ${runtime.pid})?`, { cause: error });
-      }
-      const body = (await response.body.json()) as { message?: string };
-      if (response.statusCode !== 200) throw new Error(`status failed: HTTP ${response.statusCode} ${body.message ?? ''}`);
-      printJson(body);
+    .action(async (opts: { data: string }) => printJson(await adminCall(opts.data, 'GET', '/status')));
+
+  program
+    .command('invite')
+    .description('print a one-click peer invite link for a friend (single use, expires)')
+    .addOption(dataOption())
+    .addOption(new Option('--expires-in <days>', 'days until the link expires').default('7'))
+    .addOption(new Option('--note <text>', 'a note to remember who the link was for'))
+    .addOption(new Option('--json', 'print {id, link, https_link, expires_at} instead of the link'))
+    .action(async (opts: { data: string; expiresIn: string; note?: string; json?: boolean }) => {
+      const seconds = Math.round(positiveNumber(opts.expiresIn, '--expires-in') * 24 * 3600);
+      const created = (await adminCall(opts.data, 'POST', '/invites/peer', { expires_in_seconds: seconds, ...(opts.note ? { note: opts.note } : {}) })) as { link: string };
+      if (opts.json) printJson(created);
+      else process.stdout.write(`${created.link}\n`);
     });
 
+  const peer = program.command('peer').description('peers: redeem a friend\'s link, list, add by hand');
+  peer
+    .command('redeem')
+    .description('peer with the server whose invite link this is')
+    .argument('<link>', 'paracord://peer/… or https://…/_paracord/peer#…')
+    .addOption(dataOption())
+    .action(async (link: string, opts: { data: string }) => printJson(await adminCall(opts.data, 'POST', '/invites/peer/redeem', { link })));
+  peer
+    .command('list')
+    .description('list known servers with their trust and keys')
+    .addOption(dataOption())
+    .action(async (opts: { data: string }) => printJson(await adminCall(opts.data, 'GET', '/peers')));
+  peer
+    .command('add')
+    .description('allow a server by hand (fetches its keys, or pins the given one)')
+    .argument('<server_name>')
+    .addOption(dataOption())
+    .addOption(new Option('--endpoint <url>', 'its federation URL, when not at https://<server_name>'))
+    .addOption(new Option('--key-id <id>', 'pin this key id (with --public-key)'))
+    .addOption(new Option('--public-key <hex>', 'pin this public key (with --key-id)'))
+    .action(async (serverName: string, opts: { data: string; endpoint?: string; keyId?: string; publicKey?: string }) =>
+      printJson(await adminCall(opts.data, 'POST', '/peers', {
+        server_name: serverName,
+        ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
+        ...(opts.keyId ? { key_id: opts.keyId } : {}),
+        ...(opts.publicKey ? { public_key: opts.publicKey } : {}),
+      })));
+
+  program
+    .command('trust')
+    .description('set how much you trust a server: allow, block or quarantine')
+    .argument('<server_name>')
+    .argument('<mode>', 'allow | block | quarantine')
+    .addOption(dataOption())
+    .addOption(new Option('--reason <text>', 'why (shown in the peer list)'))
+    .addOption(new Option('--hours <n>', 'quarantine only: end it after this many hours'))
+    .action(async (serverName: string, mode: string, opts: { data: string; reason?: string; hours?: string }) => {
+      if (!['allow', 'block', 'quarantine'].includes(mode)) throw new UsageError(`mode must be allow, block or quarantine, not "${mode}"`);
+      const until = opts.hours ? Date.now() + positiveNumber(opts.hours, '--hours') * 3600_000 : undefined;
+      printJson(await adminCall(opts.data, 'PUT', `/peers/${encodeURIComponent(serverName)}/trust`, {
+        mode, ...(opts.reason ? { reason: opts.reason } : {}), ...(until ? { until_ms: Math.round(until) } : {}),
+      }));
+    });
+
+  const keys = program.command('keys').description('this server\'s signing keys');
+  keys
+    .command('show')
+    .description('print the active, announced and old keys')
+    .addOption(dataOption())
+    .action(async (opts: { data: string }) => printJson(await adminCall(opts.data, 'GET', '/keys')));
+  keys
+    .command('rotate')
+    .description('switch to a new signing key; the old one keeps verifying past events')
+    .addOption(dataOption())
+    .action(async (opts: { data: string }) => printJson(await adminCall(opts.data, 'POST', '/keys/rotate')));
+  keys
+    .command('announce')
+    .description('publish the next key now, so peers know it before the switch')
+    .addOption(dataOption())
+    .action(async (opts: { data: string }) => printJson(await adminCall(opts.data, 'POST', '/keys/announce')));
+
   return program;
+}
+
+/** Calls the admin API of the node running for `dataDir`; one clear error when that fails. */
+async function adminCall(dataDir: string, method: string, path: string, body?: unknown): Promise<unknown> {
+  const paths = dataDirPaths(dataDir);
+  const runtime = readRuntimeInfo(paths);
+  if (!runtime) throw new Error(`no node is running for ${paths.root} (start one with: paracord-node serve --data ${dataDir})`);
+  let response;
+  try {
+    response = await request(`${runtime.admin_url}${ADMIN_API_PREFIX}${path}`, {
+      method: method as 'GET',
+      headers: { authorization: `Bearer ${readAdminToken(paths)}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      headersTimeout: 30_000,
+      bodyTimeout: 30_000,
+    });
+  } catch (error) {
+    throw new Error(`the node for ${paths.root} does not answer at ${runtime.admin_url} (${(error as Error).message}); is it still running (pid ${runtime.pid})?`, { cause: error });
+  }
+  const answer = (await response.body.json().catch(() => ({}))) as { error?: string; message?: string };
+  if (response.statusCode >= 400) throw new Error(`${answer.message ?? `HTTP ${response.statusCode}`} (${answer.error ?? 'error'})`);
+  return answer;
 }
 
 /** Runs the CLI; resolves with the exit code, or 'serving' while `serve` keeps the process up. */

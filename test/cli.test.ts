@@ -114,4 +114,39 @@ describe('paracord-node CLI', () => {
     expect(again.status).toBe(409);
     expect(await node.stop()).toBe(0);
   });
+
+  it('invite, peer redeem, peer list, trust, keys: through the running nodes', async () => {
+    const alpha = new NodeProcess({ serverName: 'cli-alpha.test' });
+    const beta = new NodeProcess({ serverName: 'cli-beta.test' });
+    await Promise.all([alpha.start(), beta.start()]);
+    try {
+      const invite = run(['invite', '--data', alpha.dataDir, '--note', 'for beta']);
+      expect(invite.code, invite.stderr).toBe(0);
+      const link = invite.stdout.trim();
+      expect(link).toMatch(/^paracord:\/\/peer\/[A-Za-z0-9_-]+$/);
+      const redeemed = run(['peer', 'redeem', link, '--data', beta.dataDir]);
+      expect(redeemed.code, redeemed.stderr).toBe(0);
+      expect(JSON.parse(redeemed.stdout)).toMatchObject({ server_name: 'cli-alpha.test' });
+      const again = run(['peer', 'redeem', link, '--data', beta.dataDir]);
+      expect(again.code).toBe(1);
+      expect(again.stderr.trim().split('\n')).toHaveLength(1);
+      expect(again.stderr).toContain('link_used');
+      expect(run(['peer', 'redeem', 'not-a-link', '--data', beta.dataDir]).stderr).toContain('invalid_link');
+
+      const peers = JSON.parse(run(['peer', 'list', '--data', alpha.dataDir]).stdout).peers;
+      expect(peers.map((p: { server_name: string }) => p.server_name)).toEqual(['cli-beta.test']);
+      const blocked = run(['trust', 'cli-beta.test', 'block', '--reason', 'testing', '--data', alpha.dataDir]);
+      expect(JSON.parse(blocked.stdout)).toMatchObject({ trust: 'block', reason: 'testing' });
+      expect(run(['trust', 'cli-beta.test', 'maybe', '--data', alpha.dataDir]).code).toBe(2);
+
+      const before = JSON.parse(run(['keys', 'show', '--data', alpha.dataDir]).stdout).active_key.key_id;
+      const rotated = JSON.parse(run(['keys', 'rotate', '--data', alpha.dataDir]).stdout);
+      expect(rotated.previous_key_id).toBe(before);
+      expect(JSON.parse(run(['keys', 'show', '--data', alpha.dataDir]).stdout).old_keys[0].key_id).toBe(before);
+      const announced = JSON.parse(run(['keys', 'announce', '--data', alpha.dataDir]).stdout);
+      expect(JSON.parse(run(['keys', 'show', '--data', alpha.dataDir]).stdout).next_keys[0].key_id).toBe(announced.key_id);
+    } finally {
+      await Promise.all([alpha.stop(), beta.stop()]);
+    }
+  });
 });
