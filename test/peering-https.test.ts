@@ -12,7 +12,7 @@ import { Identity } from '../main/core/identity/identity.ts';
 import { encodeLink, parseLink } from '../main/core/peering/invite-link.ts';
 import { makeEvent, wire } from './helpers/events.ts';
 import { NodeProcess, stopAll } from './helpers/node-process.ts';
-import { enc, eventually, inviteAndJoin, messages, send } from './helpers/rooms.ts';
+import { eventually, inviteAndJoin, messages, send } from './helpers/rooms.ts';
 import { removeTempDirs, tempDir } from './helpers/temp-dir.ts';
 import { FakePeer } from './helpers/fake-peer.ts';
 import { sendSigned } from './helpers/signed-request.ts';

@@ -1,0 +1,70 @@
+/** Small helpers for the benchmark: real nodes, their admin API, and a room with members. */
+import { readFileSync } from 'node:fs';
+import { request } from 'undici';
+import { NodeProcess } from '../helpers/node-process.ts';
+import type { FakePeer } from '../helpers/fake-peer.ts';
+import { makeEvent } from '../helpers/events.ts';
+import { MEMBERSHIP_WIRE_ORDER, wireJson } from '../../main/core/federation/wire-json.ts';
+import { sendSigned } from '../helpers/signed-request.ts';
+
+export const enc = encodeURIComponent;
+
+export async function ok<T = any>(node: NodeProcess, method: string, path: string, body?: unknown): Promise<T> {
+  const response = await node.admin<T>(method, path, body);
+  if (response.status >= 300) throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(response.body)}`);
+  return response.body;
+}
+
+export async function roomWith(host: NodeProcess, member?: NodeProcess): Promise<string> {
+  const { room_id: roomId } = await ok(host, 'POST', '/rooms', { name: 'bench' });
+  if (member) {
+    await ok(host, 'POST', `/rooms/${enc(roomId)}/invites`, { user_id: `@owner:${member.serverName}` });
+    const { invites } = await ok(member, 'GET', '/invites');
+    await ok(member, 'POST', `/invites/${invites[0].invite_id}/accept`);
+  }
+  return roomId;
+}
+
+export async function joinFake(host: NodeProcess, roomId: string, fake: FakePeer): Promise<string> {
+  await ok(host, 'POST', '/peers', { server_name: fake.serverName, endpoint: fake.url });
+  await ok(host, 'PUT', `/peers/${fake.serverName}/trust`, { mode: 'allow', rate_limit: { per_second: 100_000, burst: 100_000 } });
+  const userId = `@u:${fake.serverName}`;
+  await ok(host, 'POST', `/rooms/${enc(roomId)}/invites`, { user_id: userId });
+  const join = makeEvent(fake.identity, { room_id: roomId, event_type: 'm.member.join', sender: userId, state_key: userId, content: { membership: 'join' }, depth: Date.now() + 1000 });
+  const body = wireJson({ origin_server: fake.serverName, room_id: roomId, user_id: userId, event: join }, MEMBERSHIP_WIRE_ORDER);
+  const response = await sendSigned(fake.identity, host.federationUrl, 'POST', '/_paracord/federation/v1/join', body);
+  if (response.status !== 200) throw new Error(`join failed: ${response.status} ${response.text}`);
+  return userId;
+}
+
+/** Opens the admin SSE stream and calls back with each room event id and its arrival time. */
+export async function watchRoomEvents(node: NodeProcess, onEvent: (eventId: string, at: number) => void): Promise<() => void> {
+  const response = await request(`${node.ready.admin_url}/_paracord/admin/v1/events`, { headers: { authorization: `Bearer ${node.adminToken}` } });
+  let buffer = '';
+  response.body.on('data', (chunk: Buffer) => {
+    const at = performance.now();
+    buffer += chunk.toString();
+    let end;
+    while ((end = buffer.indexOf('\n\n')) >= 0) {
+      const message = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const data = message.split('\n').find((l) => l.startsWith('data: '));
+      if (message.startsWith('event: room') && data) onEvent((JSON.parse(data.slice(6)) as { event_id: string }).event_id, at);
+    }
+  });
+  return () => response.body.destroy();
+}
+
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+export function rssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+  return kb / 1024;
+}
+
+export { NodeProcess };

@@ -1,0 +1,226 @@
+/**
+ * `npm run bench`: how fast the node is, and how close to what the machine allows (issue #6).
+ * Prints a table (figure, target, ratio) and writes bench-results.json. `--quick` runs every
+ * benchmark on small sizes, only to check that they run (CI); its numbers mean little.
+ *
+ * Never asserts timings: it reports them.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { keyPairFromSeed, randomSeed, sign, verify } from '../../main/core/crypto/ed25519.ts';
+import { FakePeer } from '../helpers/fake-peer.ts';
+import { CLI, REPO_ROOT } from '../helpers/node-process.ts';
+import { removeTempDirs, tempDir } from '../helpers/temp-dir.ts';
+import { addDeadPeerBacklog, addRoomHistory } from './fixtures.ts';
+import { NodeProcess, enc, joinFake, ok, percentile, roomWith, rssMb, watchRoomEvents } from './bench-nodes.ts';
+
+const quick = process.argv.includes('--quick');
+const size = quick
+  ? { ceilingMs: 300, single: 500, batch: 2_000, saturation: 1_000, latencySeconds: 1, history: 20_000, backlog: 5_000, pages: 50 }
+  : { ceilingMs: 2_000, single: 5_000, batch: 30_000, saturation: 20_000, latencySeconds: 5, history: 1_000_000, backlog: 100_000, pages: 300 };
+
+interface Row { name: string; value: number; unit: string; target?: string; ratio?: number; pass?: boolean }
+const rows: Row[] = [];
+const record = (row: Row) => {
+  rows.push(row);
+  const target = row.target ? `  (target ${row.target}${row.pass === undefined ? '' : row.pass ? ', met' : ', NOT met'})` : '';
+  const ratio = row.ratio !== undefined ? `  ratio ${row.ratio.toFixed(2)}` : '';
+  process.stdout.write(`  ${row.name.padEnd(46)} ${fmt(row.value).padStart(10)} ${row.unit.padEnd(9)}${ratio}${target}\n`);
+};
+const fmt = (n: number) => (Number.isFinite(n) ? (n >= 100 ? Math.round(n).toLocaleString('en') : n.toFixed(2)) : 'n/a');
+const section = (title: string) => process.stdout.write(`\n${title}\n`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const nodes: NodeProcess[] = [];
+const fakes: FakePeer[] = [];
+
+function node(serverName: string, args: string[] = [], dataDir?: string): NodeProcess {
+  const n = new NodeProcess({ serverName, args, ...(dataDir ? { dataDir } : {}) });
+  nodes.push(n);
+  return n;
+}
+
+// 1. The ceiling: ed25519 verifications per second on one core, on an envelope-sized message.
+function ceiling(): number {
+  const pair = keyPairFromSeed(randomSeed());
+  const message = Buffer.alloc(330, 'x');
+  const signature = sign(message, pair.secretKey);
+  let count = 0;
+  const started = performance.now();
+  while (performance.now() - started < size.ceilingMs) {
+    for (let i = 0; i < 200; i++) verify(signature, message, pair.publicKey);
+    count += 200;
+  }
+  return count / ((performance.now() - started) / 1000);
+}
+
+function loadgen(options: object): Promise<{ events_per_second: number; failures: number; accepted: number; seconds: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--experimental-strip-types', '--no-warnings', join(REPO_ROOT, 'test/bench/loadgen.ts'), JSON.stringify(options)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop()!)) : reject(new Error(`loadgen exited ${code}`))));
+  });
+}
+
+async function ingest(ceilingPerSecond: number) {
+  section('Inbound ingest (load generator in its own process, durable commits)');
+  const sink = node('sink.test');
+  await sink.start();
+  const peer = await new FakePeer('loadgen.test').start();
+  fakes.push(peer);
+  const roomId = await roomWith(sink);
+  const sender = await joinFake(sink, roomId, peer);
+  const identityFile = join(tempDir(), 'loadgen-identity.json');
+  writeFileSync(identityFile, JSON.stringify({ version: 1, server_name: 'loadgen.test', active: { key_id: peer.identity.keyId, seed: (peer.identity as unknown as { active: { seedHex: string } }).active.seedHex, created_at: 0 }, next: [], old: [] }), { mode: 0o600 });
+  const base = { url: sink.federationUrl, identityFile, roomId, sender, batchSize: 100 };
+  const single = await loadgen({ ...base, mode: 'single', count: size.single, concurrency: 32 });
+  record({ name: 'single-event POST /event', value: single.events_per_second, unit: 'events/s', target: '>= 2,000', pass: single.events_per_second >= 2000, ratio: single.events_per_second / ceilingPerSecond });
+  const batch = await loadgen({ ...base, mode: 'batch', count: size.batch, concurrency: 4 });
+  const ratio = batch.events_per_second / ceilingPerSecond;
+  record({ name: 'batch POST /events (100 per request)', value: batch.events_per_second, unit: 'events/s', target: '>= 0.7 x ceiling', pass: ratio >= 0.7, ratio });
+  if (single.failures + batch.failures > 0) process.stdout.write(`  (!) ${single.failures + batch.failures} requests failed\n`);
+  await sink.stop();
+}
+
+/** Sends messages at `rate`/s for `seconds` from `from`, returns delivery latencies (ms) seen on `to`. */
+async function latencyAt(from: NodeProcess, to: NodeProcess, roomId: string, rate: number, seconds: number): Promise<number[]> {
+  const sentAt = new Map<string, number>();
+  const latencies: number[] = [];
+  const early = new Map<string, number>();
+  const stop = await watchRoomEvents(to, (eventId, at) => {
+    const sent = sentAt.get(eventId);
+    if (sent === undefined) early.set(eventId, at);
+    else latencies.push(at - sent);
+  });
+  const total = rate * seconds;
+  const started = performance.now();
+  const pending: Promise<void>[] = [];
+  for (let i = 0; i < total; i++) {
+    const due = started + (i * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 0) await sleep(wait);
+    const t0 = performance.now();
+    pending.push(
+      ok(from, 'POST', `/rooms/${enc(roomId)}/messages`, { body: `latency ${i}` }).then(({ event_id }) => {
+        sentAt.set(event_id, t0);
+        const arrived = early.get(event_id);
+        if (arrived !== undefined) latencies.push(arrived - t0);
+      }),
+    );
+  }
+  await Promise.all(pending);
+  const deadline = performance.now() + 10_000;
+  while (latencies.length < total && performance.now() < deadline) await sleep(20);
+  stop();
+  return latencies;
+}
+
+async function endToEnd() {
+  section('End to end: node A delivers to node B through the outbox');
+  const a = node('a.test');
+  const b = node('b.test');
+  await Promise.all([a.start(), b.start()]);
+  await ok(a, 'POST', '/peers', { server_name: 'b.test', endpoint: b.federationUrl });
+  await ok(b, 'POST', '/peers', { server_name: 'a.test', endpoint: a.federationUrl });
+  const roomId = await roomWith(a, b);
+
+  // Saturation: fill A's outbox while federation is paused, then time the drain.
+  await ok(a, 'POST', '/federation/pause');
+  let next = 0;
+  await Promise.all(Array.from({ length: 16 }, async () => {
+    while (next < size.saturation) {
+      next++;
+      await ok(a, 'POST', `/rooms/${enc(roomId)}/messages`, { body: `saturation ${next}` });
+    }
+  }));
+  const started = performance.now();
+  await ok(a, 'POST', '/federation/resume');
+  for (;;) {
+    const status = await ok(a, 'GET', '/status');
+    if (status.queue.pending === 0) break;
+    await sleep(10);
+  }
+  const perSecond = size.saturation / ((performance.now() - started) / 1000);
+  record({ name: 'A -> B at saturation', value: perSecond, unit: 'events/s', target: '>= 5,000', pass: perSecond >= 5000 });
+
+  const latencies = await latencyAt(a, b, roomId, 200, size.latencySeconds);
+  const p99 = percentile(latencies, 99);
+  record({ name: 'A -> B latency p50 at 200 events/s', value: percentile(latencies, 50), unit: 'ms' });
+  record({ name: 'A -> B latency p99 at 200 events/s', value: p99, unit: 'ms', target: '<= 50', pass: p99 <= 50 });
+  return { a, b, roomId, baselineP50: percentile(latencies, 50), baselineP99: p99 };
+}
+
+async function footprint() {
+  section('Footprint of a headless node');
+  const dir = join(tempDir(), 'footprint');
+  spawnSync(process.execPath, [CLI, 'init', '--data', dir, '--server-name', 'idle.test']);
+  const idle = node('idle.test', [], dir);
+  const started = performance.now();
+  await idle.start();
+  const coldStart = performance.now() - started;
+  record({ name: 'cold start to ready', value: coldStart, unit: 'ms', target: '<= 1,000', pass: coldStart <= 1000 });
+  await sleep(3_000);
+  const rss = rssMb(idle.child.pid!);
+  record({ name: 'idle RSS', value: rss, unit: 'MB', target: '<= 80', pass: rss <= 80 });
+  await idle.stop();
+}
+
+async function scale(e2e: { a: NodeProcess; b: NodeProcess; roomId: string; baselineP50: number; baselineP99: number }) {
+  section(`Scale: ${size.history.toLocaleString('en')} events in a room; ${size.backlog.toLocaleString('en')} deliveries queued for a dead peer`);
+  const big = node('big.test');
+  await big.start();
+  const roomId = await roomWith(big);
+  await big.stop();
+  const built = performance.now();
+  addRoomHistory(big.dataDir, roomId, size.history, (done) => process.stdout.write(`  … ${done.toLocaleString('en')} events written\n`));
+  process.stdout.write(`  (history written in ${((performance.now() - built) / 1000).toFixed(1)} s)\n`);
+  const started = performance.now();
+  await big.start();
+  record({ name: 'start-up with the big room', value: performance.now() - started, unit: 'ms' });
+  const pageTimes: number[] = [];
+  for (let i = 0; i < size.pages; i++) {
+    const t0 = performance.now();
+    const page = await ok(big, 'GET', `/rooms/${enc(roomId)}/messages?limit=50`);
+    pageTimes.push(performance.now() - t0);
+    if (page.messages.length !== 50) throw new Error('page of 50 expected');
+  }
+  record({ name: 'page of 50 messages p50', value: percentile(pageTimes, 50), unit: 'ms' });
+  const pageP99 = percentile(pageTimes, 99);
+  record({ name: 'page of 50 messages p99', value: pageP99, unit: 'ms', target: '<= 5', pass: pageP99 <= 5 });
+  await big.stop();
+
+  // A dead peer with a large backlog beside the live one of the end-to-end run.
+  const { a, b } = e2e;
+  await a.stop();
+  const backlogEvents = addRoomHistory(a.dataDir, e2e.roomId, size.backlog).eventIds;
+  addDeadPeerBacklog(a.dataDir, e2e.roomId, 'dead.test', backlogEvents, size.backlog);
+  await a.start();
+  const latencies = await latencyAt(a, b, e2e.roomId, 200, size.latencySeconds);
+  const p50 = percentile(latencies, 50);
+  const p99 = percentile(latencies, 99);
+  record({ name: 'live peer p50 beside a dead peer\'s backlog', value: p50, unit: 'ms', ratio: p50 / e2e.baselineP50 });
+  record({ name: 'live peer p99 beside a dead peer\'s backlog', value: p99, unit: 'ms', ratio: p99 / e2e.baselineP99, target: '<= 1.2 x without', pass: p99 / e2e.baselineP99 <= 1.2 });
+}
+
+async function main() {
+  process.stdout.write(`Paracord node benchmarks${quick ? ' (--quick: small sizes, numbers not meaningful)' : ''} — node ${process.version}, ${(await import('node:os')).cpus().length} cores\n`);
+  section('Ceiling');
+  const ceilingPerSecond = ceiling();
+  record({ name: 'ed25519 verifications, one core', value: ceilingPerSecond, unit: 'verify/s' });
+  try {
+    await ingest(ceilingPerSecond);
+    const e2e = await endToEnd();
+    await footprint();
+    await scale(e2e);
+  } finally {
+    await Promise.all(nodes.map((n) => (n.child && n.child.exitCode === null ? n.stop().catch(() => undefined) : undefined)));
+    await Promise.all(fakes.map((f) => f.stop()));
+    removeTempDirs();
+  }
+  writeFileSync(join(REPO_ROOT, 'bench-results.json'), JSON.stringify({ at: new Date().toISOString(), quick, node: process.version, rows }, null, 2) + '\n');
+  const missed = rows.filter((r) => r.pass === false).map((r) => r.name);
+  process.stdout.write(`\n${rows.filter((r) => r.pass).length} targets met, ${missed.length} not met${missed.length ? `: ${missed.join('; ')}` : ''}. Results in bench-results.json\n`);
+}
+
+await main();
