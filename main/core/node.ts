@@ -27,6 +27,7 @@ import type { NodeContext } from './node-context.ts';
 import { openDatabase, type Db } from './store/database.ts';
 import { FederationEvents } from './store/federation-events.ts';
 import { GroupCommit } from './store/group-commit.ts';
+import { VerifyPool } from './crypto/verify-pool.ts';
 import { Settings } from './store/settings.ts';
 import { ensureSelfSignedCertificate, loadCertificate, type TlsMaterial } from './tls/certificate.ts';
 import { TrustStore } from './trust/trust-store.ts';
@@ -99,9 +100,11 @@ export function createNode(config: NodeConfig, options: { log?: Logger } = {}): 
   const commit = new GroupCommit(db);
   const replay = new ReplayCache(db);
   const events = new FederationEvents(db);
-  const ingest = new EventIngest({ trust, keys, events, commit });
+  const verifier = new VerifyPool();
+  const ingest = new EventIngest({ trust, keys, events, commit, verifier });
   const users = new LocalUsers(db);
   const rooms = new RoomStore(db);
+  commit.onRollback = () => rooms.forgetCachedMembership();
   const outbox = new Outbox(db);
   const notifications = new NodeEvents();
   const isPaused = () => settings.get('federation_paused') === '1';
@@ -225,7 +228,7 @@ export function createNode(config: NodeConfig, options: { log?: Logger } = {}): 
       peering: () => peeringService!,
       commit,
       verifySignedRequest: verifySignedRequest({
-        trust, keys, replay, commit, limiter, abuse,
+        trust, keys, replay, commit, limiter, abuse, verifier,
         onVerified: (origin) => {
           trust.markSeen(origin);
           workers.wake(origin);
@@ -310,6 +313,7 @@ export function createNode(config: NodeConfig, options: { log?: Logger } = {}): 
     await Promise.all([close(federationServer, graceMs), close(adminServer, graceMs), workers.stop()]);
     // Let any group commit scheduled by the last requests run before closing the database.
     await new Promise((resolve) => setImmediate(resolve));
+    await verifier.close();
     db.close();
     rmSync(paths.runtime, { force: true });
     log.info({ event: 'node_stopped' }, 'node stopped');

@@ -50,7 +50,10 @@ export class EventIngest {
   private readonly commit: GroupCommit;
   hooks: IngestHooks = {};
 
-  constructor(deps: { trust: TrustStore; keys: ServerKeys; events: FederationEvents; commit: GroupCommit }) {
+  private readonly verifier: { verify(signature: Buffer, message: Buffer, publicKey: Buffer): Promise<boolean> } | undefined;
+
+  constructor(deps: { trust: TrustStore; keys: ServerKeys; events: FederationEvents; commit: GroupCommit; verifier?: EventIngest['verifier'] }) {
+    this.verifier = deps.verifier;
     this.trust = deps.trust;
     this.keys = deps.keys;
     this.events = deps.events;
@@ -100,7 +103,9 @@ export class EventIngest {
         lastFailure = lookup.message;
         continue;
       }
-      if (verify(Buffer.from(signatures[keyId]!, 'hex'), bytes, Buffer.from(lookup.key.public_key, 'hex'))) {
+      const signature = Buffer.from(signatures[keyId]!, 'hex');
+      const publicKey = Buffer.from(lookup.key.public_key, 'hex');
+      if (this.verifier ? await this.verifier.verify(signature, bytes, publicKey) : verify(signature, bytes, publicKey)) {
         return { envelope, hash: contentHash(bytes) };
       }
       lastFailure = `signature by ${keyId} does not verify`;

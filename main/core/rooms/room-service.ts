@@ -144,6 +144,10 @@ export class RoomService {
 
   /** Who must receive an event that is now stored here (inside the storing transaction). */
   private enqueueDeliveries(event: Envelope, receivedFrom: string | null, now: number): void {
+    for (const destination of this.destinationsFor(event, receivedFrom)) this.d.outbox.enqueue(destination, event.event_id, event.room_id, now);
+  }
+
+  private destinationsFor(event: Envelope, receivedFrom: string | null): Set<string> {
     const destinations = new Set<string>();
     if (this.isHost(event.room_id)) {
       for (const server of this.d.rooms.joinedServers(event.room_id)) destinations.add(server);
@@ -155,15 +159,12 @@ export class RoomService {
     destinations.delete(this.server);
     destinations.delete(event.origin_server);
     if (receivedFrom) destinations.delete(receivedFrom);
-    for (const destination of destinations) this.d.outbox.enqueue(destination, event.event_id, event.room_id, now);
+    return destinations;
   }
 
   private afterCommit(event: Envelope): void {
-    for (const row of this.d.db
-      .prepare<[string], { destination: string }>("SELECT destination FROM federation_outbox WHERE event_id = ? AND state = 'pending'")
-      .all(event.event_id)) {
-      this.d.workers.kick(row.destination);
-    }
+    // The same destinations enqueueDeliveries wrote rows for (kicking one with nothing to do is free).
+    for (const destination of this.destinationsFor(event, null)) this.d.workers.kick(destination);
     this.d.notifications.notify({ type: 'room', room_id: event.room_id, event_id: event.event_id, event_type: event.event_type, sender: event.sender });
   }
 

@@ -73,12 +73,24 @@ export class RoomStore {
     return this.db.prepare<[string], MemberRow>('SELECT * FROM room_members WHERE room_id = ? ORDER BY user_id').all(roomId);
   }
 
+  /** Joined servers per room, asked for every event; dropped whenever a membership changes. */
+  private readonly joinedCache = new Map<string, string[]>();
+
   /** Servers with at least one joined member. */
   joinedServers(roomId: string): string[] {
-    return this.db
+    const cached = this.joinedCache.get(roomId);
+    if (cached) return cached;
+    const servers = this.db
       .prepare<[string], { server_name: string }>("SELECT DISTINCT server_name FROM room_members WHERE room_id = ? AND membership = 'join' ORDER BY server_name")
       .all(roomId)
       .map((r) => r.server_name);
+    this.joinedCache.set(roomId, servers);
+    return servers;
+  }
+
+  /** Forget cached membership (after a transaction that changed it was rolled back). */
+  forgetCachedMembership(): void {
+    this.joinedCache.clear();
   }
 
   isJoinedServer(roomId: string, server: string): boolean {
@@ -98,6 +110,7 @@ export class RoomStore {
     if (existing && compareDisplayOrder({ depth: existing.event_depth, origin_server: existing.event_origin, event_id: existing.event_id }, event) >= 0) {
       return; // an event later in display order already decided this membership
     }
+    this.joinedCache.delete(event.room_id);
     const content = event.content as { role?: Role; expires_at?: number };
     const role: Role = membership === 'join' && content.role === 'owner' ? 'owner' : (existing?.role ?? 'member');
     this.db

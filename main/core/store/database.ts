@@ -8,6 +8,24 @@ export type Db = Database.Database;
  * Opens the node's SQLite file. WAL + synchronous=FULL: a commit is on disk before the
  * caller hears about it, which is what lets us acknowledge (2xx) only durable data.
  */
+/**
+ * Every SQL text is compiled once: `prepare` returns the same statement for the same text.
+ * Preparing is far costlier than running a simple statement, and the hot paths (ingest,
+ * delivery) would otherwise prepare on every event.
+ */
+function cacheStatements(db: Db): void {
+  const prepare = db.prepare.bind(db);
+  const cache = new Map<string, ReturnType<typeof prepare>>();
+  db.prepare = ((sql: string) => {
+    let statement = cache.get(sql);
+    if (!statement) {
+      statement = prepare(sql);
+      cache.set(sql, statement);
+    }
+    return statement;
+  }) as typeof db.prepare;
+}
+
 export function openDatabase(file: string): Db {
   const db = new Database(file);
   if (file !== ':memory:') {
@@ -15,6 +33,7 @@ export function openDatabase(file: string): Db {
       if (existsSync(file + suffix)) chmodSync(file + suffix, 0o600);
     }
   }
+  cacheStatements(db);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
   db.pragma('foreign_keys = ON');

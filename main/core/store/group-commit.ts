@@ -15,6 +15,9 @@ export class GroupCommit {
   /** Number of transactions committed and jobs run (for the benchmark and tests). */
   readonly stats = { commits: 0, jobs: 0 };
 
+  /** Called when a job or a whole commit was rolled back (in-memory caches may be stale). */
+  onRollback?: () => void;
+
   constructor(db: Db) {
     this.db = db;
   }
@@ -42,11 +45,13 @@ export class GroupCommit {
             results.push({ ok: true, value: this.db.transaction(job.run)(this.db) });
           } catch (error) {
             results.push({ ok: false, error });
+            this.onRollback?.();
           }
         }
       })();
     } catch (error) {
       // The commit itself failed (disk full, I/O error): nothing was stored, tell everyone.
+      this.onRollback?.();
       for (const job of jobs) job.reject(error);
       return;
     }

@@ -91,8 +91,15 @@ export class TrustStore {
       .map((r) => r.server_name);
   }
 
+  /** Rows are cached (the hot path asks for every event); every write goes through upsert/markSeen. */
+  private readonly rowCache = new Map<string, FederationServer | undefined>();
+
   get(serverName: string): FederationServer | undefined {
-    return this.getStmt.get(serverName);
+    if (this.rowCache.has(serverName)) return this.rowCache.get(serverName);
+    const row = this.getStmt.get(serverName);
+    if (this.rowCache.size > 10_000) this.rowCache.clear();
+    this.rowCache.set(serverName, row);
+    return row;
   }
 
   list(): FederationServer[] {
@@ -136,6 +143,7 @@ export class TrustStore {
     };
     this.pinnedCache = null;
     this.rateCache.delete(serverName);
+    this.rowCache.delete(serverName);
     this.db
       .prepare(
         `INSERT INTO federation_servers (server_name, trust, endpoint, tls_fingerprint, reason, until_ms, rate_per_second, rate_burst, added_at, updated_at, last_seen_at)
@@ -181,5 +189,6 @@ export class TrustStore {
     if (now - last < 10_000) return;
     this.lastSeenWrites.set(serverName, now);
     this.touchStmt.run(now, serverName);
+    this.rowCache.delete(serverName);
   }
 }

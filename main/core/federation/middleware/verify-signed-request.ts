@@ -43,6 +43,8 @@ export interface VerifySignedRequestDeps {
   /** Per source address, before authentication. */
   addressLimit?: RateLimit;
   abuse?: AbuseMonitor;
+  /** Verifies off the main thread when given (VerifyPool). */
+  verifier?: { verify(signature: Buffer, message: Buffer, publicKey: Buffer): Promise<boolean> };
   keys: ServerKeys;
   replay: ReplayCache;
   commit: GroupCommit;
@@ -122,7 +124,14 @@ export function verifySignedRequest(deps: VerifySignedRequestDeps): Middleware {
     if (!key.ok) throw forbidden(key.code, key.message);
 
     const rawBody = await readRawBody(ctx);
-    checkRequestSignature(ctx, { origin, keyId, requestTs, signature }, rawBody, key.key.public_key);
+    if (deps.verifier) {
+      const signed = Buffer.from(signingString(ctx.method, ctx.originalUrl, requestTs, rawBody), 'utf8');
+      if (!(await deps.verifier.verify(Buffer.from(signature, 'hex'), signed, Buffer.from(key.key.public_key, 'hex')))) {
+        throw forbidden('bad_signature', `request signature does not verify with ${origin}'s key ${keyId}`);
+      }
+    } else {
+      checkRequestSignature(ctx, { origin, keyId, requestTs, signature }, rawBody, key.key.public_key);
+    }
 
     // The server's own limit, once we know the request is really from it; so every refusal
     // is its doing and counts towards auto-quarantine.

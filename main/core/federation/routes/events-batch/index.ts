@@ -30,15 +30,18 @@ export function eventsBatchRoutes(deps: FederationDeps): Router {
     const results: Array<EventResult | undefined> = new Array(raws.length);
     const toStore: Array<{ index: number; verified: VerifiedEvent }> = [];
     let stopAt = raws.length;
+    // All signatures are checked at once (in the verification pool); results are used in order.
+    const verified = await Promise.allSettled(raws.map((raw) => deps.ingest.verify(state.origin, raw)));
     for (let i = 0; i < raws.length; i++) {
-      try {
-        toStore.push({ index: i, verified: await deps.ingest.verify(state.origin, raws[i]) });
-      } catch (error) {
-        results[i] = failure(raws[i], error);
-        if (results[i] && (results[i] as { status: number }).status >= 500) {
-          stopAt = i + 1;
-          break;
-        }
+      const outcome = verified[i]!;
+      if (outcome.status === 'fulfilled') {
+        toStore.push({ index: i, verified: outcome.value });
+        continue;
+      }
+      results[i] = failure(raws[i], outcome.reason);
+      if ((results[i] as { status: number }).status >= 500) {
+        stopAt = i + 1;
+        break;
       }
     }
     // Enqueued in the same turn: one group commit, one fsync for the whole batch.
