@@ -3,7 +3,6 @@
  * Exit codes: 0 success, 1 runtime failure, 2 bad usage; errors are one line on stderr.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { request } from 'undici';
 import { isServerName } from '../shared/identifiers.ts';
 import { DEFAULT_ADMIN_LISTEN, DEFAULT_LISTEN, parseHostPort, type NodeConfig } from './core/config.ts';
 import { dataDirPaths, defaultDataDir, readAdminToken, readRuntimeInfo } from './core/data-dir.ts';
@@ -219,6 +218,7 @@ async function adminCall(dataDir: string, method: string, path: string, body?: u
   const paths = dataDirPaths(dataDir);
   const runtime = readRuntimeInfo(paths);
   if (!runtime) throw new Error(`no node is running for ${paths.root} (start one with: paracord-node serve --data ${dataDir})`);
+  const { request } = await import('undici');
   let response;
   try {
     response = await request(`${runtime.admin_url}${ADMIN_API_PREFIX}${path}`, {

@@ -12,6 +12,8 @@ import { tempDir } from './temp-dir.ts';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const CLI = join(REPO_ROOT, 'bin/paracord-node.js');
+/** Extra V8 flags for the node processes (PARACORD_NODE_FLAGS), for memory/speed experiments. */
+export const NODE_FLAGS = (process.env.PARACORD_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 
 export interface ReadyLine {
   ready: true;
@@ -61,7 +63,7 @@ export class NodeProcess {
       ...this.args, ...extraArgs,
     ];
     this.stderr = '';
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PARACORD_LOG_LEVEL: process.env.PARACORD_LOG_LEVEL ?? 'info' } });
+    const child = spawn(process.execPath, [...NODE_FLAGS, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PARACORD_LOG_LEVEL: process.env.PARACORD_LOG_LEVEL ?? 'info' } });
     this.child = child;
     child.stderr!.on('data', (chunk: Buffer) => {
       this.stderr += chunk.toString();

@@ -15,11 +15,14 @@ interface Pending {
   resolve: (ok: boolean) => void;
 }
 
-/** One worker per core beyond the main thread's, at least one (which still helps on one core: it overlaps with I/O), at most four. */
+/**
+ * One worker per core (at most four). The main thread is idle much of the time it waits for
+ * verifications, so as many workers as cores measured faster than cores − 1 (docs/PERFORMANCE.md).
+ */
 function defaultPoolSize(): number {
-  const configured = Number(process.env.PARACORD_VERIFY_WORKERS);
-  if (Number.isInteger(configured) && configured >= 0) return Math.min(configured, 16);
-  return Math.max(1, Math.min(4, availableParallelism() - 1));
+  const configured = process.env.PARACORD_VERIFY_WORKERS;
+  if (configured !== undefined && /^\d+$/.test(configured)) return Math.min(Number(configured), 16);
+  return Math.max(1, Math.min(4, availableParallelism()));
 }
 
 export class VerifyPool {
@@ -30,7 +33,17 @@ export class VerifyPool {
   private nextId = 1;
   private nextWorker = 0;
 
+  private readonly targetSize: number;
+  private started = false;
+
   constructor(size = defaultPoolSize()) {
+    this.targetSize = size;
+  }
+
+  /** Workers start on first use: an idle node keeps none (idle RSS). */
+  private start(): void {
+    this.started = true;
+    const size = this.targetSize;
     const file = import.meta.url.endsWith('.ts') ? './verify-worker.ts' : './verify-worker.js';
     for (let i = 0; i < size; i++) {
       try {
@@ -54,6 +67,7 @@ export class VerifyPool {
   }
 
   verify(signature: Buffer, message: Buffer, publicKey: Buffer): Promise<boolean> {
+    if (!this.started) this.start();
     if (this.workers.length === 0) return Promise.resolve(verifyInline(signature, message, publicKey));
     return new Promise((resolve) => {
       this.queue.push({ signature, message, publicKey, resolve });

@@ -3,9 +3,13 @@
  * and keys documents. Responses are read with a size cap so a hostile peer cannot make us
  * buffer without end.
  */
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { signRequestHeaders, type RequestSigner } from './request-signature.ts';
 import { CertificatePinError, pinnedAgent } from './pinned-tls.ts';
+
+/** undici is loaded on first use: a node with nothing to send does not pay for it (idle RSS). */
+let undici: Promise<typeof import('undici')> | undefined;
+const loadUndici = () => (undici ??= import('undici'));
 
 export const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
 
@@ -67,7 +71,8 @@ export class HttpClient {
     const parsed = this.checkUrl(url);
     const timeout = this.options.timeoutMs ?? 15_000;
     const pin = parsed.protocol === 'https:' ? (options.pin ?? this.options.pinFor?.(parsed) ?? undefined) : undefined;
-    const dispatcher = pin ? pinnedAgent(pin) : undefined;
+    const { request } = await loadUndici();
+    const dispatcher = pin ? await pinnedAgent(pin) : undefined;
     const signal = options.signal;
     let response: Dispatcher.ResponseData;
     try {

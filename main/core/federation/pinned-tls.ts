@@ -5,7 +5,7 @@
  * every new connection, before a single byte of the request is sent.
  */
 import type { TLSSocket } from 'node:tls';
-import { Agent, buildConnector } from 'undici';
+import type { Agent } from 'undici';
 
 export class CertificatePinError extends Error {
   constructor(host: string, expected: string, got: string | undefined) {
@@ -17,10 +17,11 @@ export class CertificatePinError extends Error {
 const agents = new Map<string, Agent>();
 
 /** An undici dispatcher that accepts only a certificate with this fingerprint. */
-export function pinnedAgent(fingerprint256: string): Agent {
+export async function pinnedAgent(fingerprint256: string): Promise<Agent> {
   const key = fingerprint256.toUpperCase();
   let agent = agents.get(key);
   if (agent) return agent;
+  const { Agent, buildConnector } = await import('undici');
   // Chain validation is replaced by the fingerprint check; no session resumption, so every
   // connection presents its certificate.
   const base = buildConnector({ rejectUnauthorized: false, maxCachedSessions: 0 });

@@ -131,7 +131,11 @@ export class DeliveryWorkers {
   private async run(destination: string, state: DestinationState): Promise<void> {
     while (!this.stopped && !this.deps.isPaused() && !this.deps.isHeld?.(destination)) {
       const batch = await this.supportsBatch(destination, state);
-      const rows = this.deps.outbox.head(destination, batch ? MAX_BATCH_EVENTS : 1);
+      // A destination that is failing gets a one-event probe, not a full batch: a dead peer
+      // then costs one small request and one row update per retry, whatever its backlog.
+      const [head] = this.deps.outbox.head(destination, 1);
+      const probing = head !== undefined && head.attempts > 0;
+      const rows = batch && !probing ? this.deps.outbox.head(destination, MAX_BATCH_EVENTS) : head ? [head] : [];
       if (rows.length === 0) return;
       const wait = rows[0]!.next_attempt_at - Date.now();
       if (wait > 0) {

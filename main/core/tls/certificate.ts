@@ -6,7 +6,6 @@
 import { X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import selfsigned from 'selfsigned';
 import { writeFileAtomic } from '../util/atomic-file.ts';
 
 export interface TlsMaterial {
@@ -28,6 +27,8 @@ export async function ensureSelfSignedCertificate(certFile: string, keyFile: str
     ];
     const notAfter = new Date();
     notAfter.setFullYear(notAfter.getFullYear() + 10);
+    // Loaded only here: the certificate is made once, and the library is large (idle RSS).
+    const { default: selfsigned } = await import('selfsigned');
     const pems = await selfsigned.generate([{ name: 'commonName', value: host }], {
       keyType: 'ec',
       curve: 'P-256',
