@@ -134,7 +134,9 @@ export function createNode(config: NodeConfig, options: { log?: Logger } = {}): 
   });
   let roomService: RoomService | null = null;
   let peeringService: PeeringService | null = null;
-  const adminToken = () => readAdminToken(paths);
+  // Read once: the token does not change while the node runs (rotate it by restarting).
+  const token = readAdminToken(paths);
+  const adminToken = () => token;
 
   let tls: TlsMaterial | null = null;
   let federationServer: Server | null = null;

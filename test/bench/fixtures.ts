@@ -45,6 +45,9 @@ export function addRoomHistory(dataDir: string, roomId: string, count: number, o
     }
     db.prepare('UPDATE rooms SET last_depth = MAX(last_depth, ?) WHERE room_id = ?').run(start + count, roomId);
   })();
+  // Fold the bulk write into the database now, as a node that wrote it over time would have;
+  // otherwise the node's first checkpoint copies it all in the middle of a measurement.
+  db.pragma('wal_checkpoint(TRUNCATE)');
   db.close();
   return { eventIds: ids };
 }
@@ -62,5 +65,6 @@ export function addDeadPeerBacklog(dataDir: string, roomId: string, server: stri
     const insert = db.prepare('INSERT INTO federation_outbox (destination, event_id, room_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?)');
     for (let i = 0; i < count; i++) insert.run(server, eventIds[i % eventIds.length]!, roomId, now, now);
   })();
+  db.pragma('wal_checkpoint(TRUNCATE)');
   db.close();
 }

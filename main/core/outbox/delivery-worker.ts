@@ -28,6 +28,11 @@ const PERMANENT = new Set([400, 403, 404, 409, 413]);
 const BATCH_COOLDOWN_MS = 10 * 60_000;
 export const DEFAULT_MAX_AGE_MS = 7 * 24 * 3600_000;
 
+interface Prepared {
+  sendable: Array<{ row: OutboxRow; event: Envelope; wire: string }>;
+  useBatch: boolean;
+}
+
 interface DestinationState {
   running: boolean;
   timer: NodeJS.Timeout | null;
@@ -129,15 +134,15 @@ export class DeliveryWorkers {
   }
 
   private async run(destination: string, state: DestinationState): Promise<void> {
+    // The next batch, prepared while the current request is on the wire.
+    let next: Prepared | null = null;
     while (!this.stopped && !this.deps.isPaused() && !this.deps.isHeld?.(destination)) {
       const batch = await this.supportsBatch(destination, state);
       // A destination that is failing gets a one-event probe, not a full batch: a dead peer
       // then costs one small request and one row update per retry, whatever its backlog.
       const [head] = this.deps.outbox.head(destination, 1);
-      const probing = head !== undefined && head.attempts > 0;
-      const rows = batch && !probing ? this.deps.outbox.head(destination, MAX_BATCH_EVENTS) : head ? [head] : [];
-      if (rows.length === 0) return;
-      const wait = rows[0]!.next_attempt_at - Date.now();
+      if (!head) return;
+      const wait = head.next_attempt_at - Date.now();
       if (wait > 0) {
         state.backingOff = true;
         state.timer = setTimeout(() => {
@@ -148,7 +153,20 @@ export class DeliveryWorkers {
         return;
       }
       state.backingOff = false;
-      await this.attempt(destination, state, rows.filter((r) => r.next_attempt_at <= Date.now()), batch);
+      const probing = head.attempts > 0;
+      const current =
+        next && next.sendable[0]?.row.id === head.id
+          ? next
+          : this.prepare(destination, batch && !probing ? this.deps.outbox.head(destination, MAX_BATCH_EVENTS) : [head], batch && !probing);
+      next = null;
+      if (!current) continue;
+      const sending = this.attempt(destination, state, current);
+      if (current.useBatch) {
+        await new Promise((resolve) => setImmediate(resolve)); // let the request leave first
+        const after = this.deps.outbox.headAfter(destination, current.sendable[current.sendable.length - 1]!.row.id, MAX_BATCH_EVENTS);
+        next = after.length > 0 ? this.prepare(destination, after, true) : null;
+      }
+      if (!(await sending)) next = null;
     }
   }
 
@@ -161,7 +179,11 @@ export class DeliveryWorkers {
     }
   }
 
-  private async attempt(destination: string, state: DestinationState, candidates: OutboxRow[], batch: boolean): Promise<void> {
+  /**
+   * Loads the events of a run of entries and serializes them; entries whose event is gone are
+   * failed on the spot, expired ones expired. Null when nothing is left to send.
+   */
+  private prepare(destination: string, candidates: OutboxRow[], batch: boolean): Prepared | null {
     const { outbox, events, log } = this.deps;
     const now = Date.now();
     const settled: Array<{ row: OutboxRow; outcome: Outcome }> = [];
@@ -172,8 +194,9 @@ export class DeliveryWorkers {
       log.warn({ event: 'delivery_expired', destination, count: expired }, 'undelivered entries expired');
       candidates = candidates.filter((row) => row.created_at + this.maxAgeMs >= now);
     }
+    const loaded = events.getMany(candidates.map((row) => row.event_id));
     for (const row of candidates) {
-      const event = events.get(row.event_id);
+      const event = loaded.get(row.event_id);
       if (!event) {
         settled.push({ row, outcome: { kind: 'failed', status: null, error: 'event no longer stored' } });
         continue;
@@ -184,16 +207,21 @@ export class DeliveryWorkers {
       sendable.push({ row, event, wire });
     }
     if (settled.length > 0) outbox.settle(destination, settled, 0);
-    if (sendable.length === 0) return;
+    if (sendable.length === 0) return null;
+    return { sendable, useBatch: batch && sendable.length > 1 };
+  }
 
+  /** Sends a prepared run and records the outcome; true when every event was delivered. */
+  private async attempt(destination: string, state: DestinationState, prepared: Prepared): Promise<boolean> {
+    const { outbox, log } = this.deps;
+    const { sendable, useBatch } = prepared;
     const identity = this.deps.identity();
-    if (!identity) return;
+    if (!identity) return false;
     const started = performance.now();
     const abort = new AbortController();
     state.abort = abort;
     let response: FederationResponse | undefined;
     let networkError: string | undefined;
-    const useBatch = batch && sendable.length > 1;
     try {
       const endpoint = await this.deps.discovery.endpointOf(destination);
       response = useBatch
@@ -205,7 +233,7 @@ export class DeliveryWorkers {
       state.abort = null;
     }
     const latency = performance.now() - started;
-    if (this.stopped && networkError && abort.signal.aborted) return; // shutting down: stays queued, untouched
+    if (this.stopped && networkError && abort.signal.aborted) return false; // shutting down: stays queued, untouched
 
     const outcomes = useBatch && response && response.status >= 200 && response.status < 300
       ? this.batchOutcomes(sendable, response)
@@ -215,11 +243,12 @@ export class DeliveryWorkers {
       state.noBatchUntil = Date.now() + BATCH_COOLDOWN_MS;
       log.warn({ event: 'batch_refused', destination, status: response.status }, 'peer refused a batch; sending single events for a while');
       outbox.settle(destination, sendable.map(({ row }) => ({ row, outcome: { kind: 'retry', status: response.status, error: `batch refused: HTTP ${response.status}`, nextAttemptAt: 0 } })), latency);
-      return;
+      return false;
     }
     outbox.settle(destination, outcomes, latency);
     this.logOutcomes(destination, outcomes, latency);
     this.deps.onChange?.();
+    return outcomes.every((o) => o.outcome.kind === 'delivered');
   }
 
   /** One outcome for every event of a request that failed (or a single-event request). */

@@ -61,6 +61,13 @@ export class Outbox {
     this.enqueueStmt.run(destination, eventId, roomId, now, now);
   }
 
+  /** Pending entries of a destination after a given id (the batch after the one in flight). */
+  headAfter(destination: string, afterId: number, limit: number): OutboxRow[] {
+    return this.db
+      .prepare<[string, number, number], OutboxRow>("SELECT * FROM federation_outbox WHERE destination = ? AND state = 'pending' AND id > ? ORDER BY id LIMIT ?")
+      .all(destination, afterId, limit);
+  }
+
   /** The oldest pending entries of a destination (FIFO keeps per-room order). */
   head(destination: string, limit = 1): OutboxRow[] {
     return this.headStmt.all(destination, limit);

@@ -76,6 +76,17 @@ export class FederationEvents {
     return { inserted: true };
   }
 
+  /** Several events by id in one query (the outbox loads a batch at once); missing ids are absent. */
+  getMany(eventIds: readonly string[]): Map<string, Envelope> {
+    const found = new Map<string, Envelope>();
+    for (let start = 0; start < eventIds.length; start += 100) {
+      const chunk = eventIds.slice(start, start + 100);
+      const rows = this.db.prepare<string[], EventRow>(`SELECT * FROM federation_events WHERE event_id IN (${chunk.map(() => '?').join(',')})`).all(...chunk);
+      for (const row of rows) found.set(row.event_id, rowToEnvelope(row));
+    }
+    return found;
+  }
+
   /** The latest `limit` events of a type in a room, in display order. */
   latestOfType(roomId: string, eventType: string, limit: number): Envelope[] {
     return this.db

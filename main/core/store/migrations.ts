@@ -196,6 +196,9 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
         received_at   INTEGER NOT NULL
       );
       CREATE INDEX quarantined_events_origin ON quarantined_events (origin, id);
+
+      -- Status counts the queue by state on every refresh of the UI.
+      CREATE INDEX federation_outbox_state ON federation_outbox (state);
     `,
   },
 ];
