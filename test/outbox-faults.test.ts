@@ -234,4 +234,37 @@ describe('durable delivery under faults', () => {
     expect(refusedAttempts.some((a: { status: number | null }) => a.status === null)).toBe(true);
     console.log(`live peer beside 10 dead ones: 50 messages delivered in ${elapsed} ms`);
   });
+
+  it('entries older than the maximum age expire, stay visible, and can be retried', async () => {
+    // A maximum age of 0.00003 days is about 2.6 s.
+    const { alpha, beta, roomId } = await peeredPair(['--outbox-max-age', '0.00003', '--retry-initial', '200', '--retry-max', '500']);
+    expect(await beta.stop()).toBe(0);
+    const eventId = await send(alpha, roomId, 'nobody home');
+    const expired = await eventually(async () => {
+      const entry = (await alpha.admin('GET', '/queue?state=expired')).body.entries.find((e: { event_id: string }) => e.event_id === eventId);
+      expect(entry).toBeDefined();
+      return entry;
+    }, 20_000);
+    expect(expired.last_error).toContain('expired');
+    expect((await alpha.admin('GET', '/queue')).body.counts.expired).toBeGreaterThanOrEqual(1);
+    await beta.start();
+    expect((await alpha.admin('POST', `/queue/${expired.id}/retry`)).body.state).toBe('pending');
+    await eventually(async () => expect((await messages(beta, roomId)).map((m) => m.event_id)).toContain(eventId));
+  });
+
+  it('pausing federation holds traffic both ways; resuming delivers what waited', async () => {
+    const { alpha, beta, roomId } = await peeredPair();
+    expect((await alpha.admin('POST', '/federation/pause')).body).toEqual({ paused: true });
+    expect((await alpha.admin('GET', '/status')).body.federation.paused).toBe(true);
+    const held = await send(alpha, roomId, 'waits for resume');
+    const inbound = await send(beta, roomId, 'beta talks to a paused alpha');
+    await eventually(async () => {
+      const attempts = (await beta.admin('GET', '/attempts?destination=alpha.test')).body.attempts.filter((a: { event_id: string }) => a.event_id === inbound);
+      expect(attempts[0]?.status).toBe(503);
+    });
+    expect((await alpha.admin('GET', '/attempts?destination=beta.test')).body.attempts.filter((a: { event_id: string }) => a.event_id === held)).toEqual([]);
+    expect((await alpha.admin('POST', '/federation/resume')).body).toEqual({ paused: false });
+    await eventually(async () => expect((await messages(beta, roomId)).map((m) => m.event_id)).toContain(held));
+    await eventually(async () => expect((await messages(alpha, roomId)).map((m) => m.event_id)).toContain(inbound), 30_000);
+  });
 });

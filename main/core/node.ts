@@ -31,6 +31,7 @@ import { VerifyPool } from './crypto/verify-pool.ts';
 import { Settings } from './store/settings.ts';
 import { ensureSelfSignedCertificate, loadCertificate, type TlsMaterial } from './tls/certificate.ts';
 import { TrustStore } from './trust/trust-store.ts';
+import { HttpError } from './errors.ts';
 import { LocalUsers } from './rooms/local-users.ts';
 import { RoomStore } from './rooms/room-store.ts';
 import { RoomService } from './rooms/room-service.ts';
@@ -192,7 +193,6 @@ export function createNode(config: NodeConfig, options: { log?: Logger } = {}): 
       const handler = target[name as keyof AdminHandlers];
       if (identity || name === 'getStatus' || name === 'setup' || typeof handler !== 'function') return handler;
       return async () => {
-        const { HttpError } = await import('./errors.ts');
         throw new HttpError(409, 'setup_required', 'this node is not set up yet: choose a server name first (POST /setup or `paracord-node init`)');
       };
     },

@@ -5,6 +5,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
+import type { PeerInvite } from '../../../shared/contract/admin-operations.ts';
 import { canonicalJson } from '../crypto/canonical-json.ts';
 import { HttpError, badRequest, conflict, forbidden, notFound } from '../errors.ts';
 import type { Discovery } from '../federation/discovery.ts';
@@ -32,14 +33,7 @@ interface PeerInviteRow {
   revoked_at: number | null;
 }
 
-export interface PeerInviteView {
-  id: string;
-  note: string | null;
-  created_at: number;
-  expires_at: number;
-  state: 'active' | 'used' | 'expired' | 'revoked';
-  used_by: string | null;
-}
+export type PeerInviteView = PeerInvite;
 
 /** What a redeeming server tells the inviter about itself, signed with the key it names. */
 export interface PeeringRequest {

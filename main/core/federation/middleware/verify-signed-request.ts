@@ -64,33 +64,33 @@ export interface AuthHeaders {
 
 /** The four auth headers, present, well-formed and within the clock skew; otherwise 401. */
 export function readAuthHeaders(ctx: Context, now: number): AuthHeaders {
-    const origin = ctx.get(HEADER_ORIGIN);
-    const keyId = ctx.get(HEADER_KEY_ID);
-    const timestamp = ctx.get(HEADER_TIMESTAMP);
-    const signature = ctx.get(HEADER_SIGNATURE);
+  const origin = ctx.get(HEADER_ORIGIN);
+  const keyId = ctx.get(HEADER_KEY_ID);
+  const timestamp = ctx.get(HEADER_TIMESTAMP);
+  const signature = ctx.get(HEADER_SIGNATURE);
 
-    const missing = [
-      [HEADER_ORIGIN, origin],
-      [HEADER_KEY_ID, keyId],
-      [HEADER_TIMESTAMP, timestamp],
-      [HEADER_SIGNATURE, signature],
-    ]
-      .filter(([, value]) => !value)
-      .map(([name]) => name);
-    if (missing.length > 0) {
-      throw unauthorized('missing_auth', `signed request required; missing header(s): ${missing.join(', ')}`);
-    }
-    if (!isServerName(origin)) throw unauthorized('invalid_auth', `${HEADER_ORIGIN} is not a server name`);
-    if (!KEY_ID.test(keyId)) throw unauthorized('invalid_auth', `${HEADER_KEY_ID} must look like ed25519:<id>`);
-    if (!DIGITS.test(timestamp)) throw unauthorized('invalid_auth', `${HEADER_TIMESTAMP} must be unix milliseconds`);
-    if (!HEX_SIGNATURE.test(signature)) throw unauthorized('invalid_auth', `${HEADER_SIGNATURE} must be 128 lowercase hex characters`);
+  const missing = [
+    [HEADER_ORIGIN, origin],
+    [HEADER_KEY_ID, keyId],
+    [HEADER_TIMESTAMP, timestamp],
+    [HEADER_SIGNATURE, signature],
+  ]
+    .filter(([, value]) => !value)
+    .map(([name]) => name);
+  if (missing.length > 0) {
+    throw unauthorized('missing_auth', `signed request required; missing header(s): ${missing.join(', ')}`);
+  }
+  if (!isServerName(origin)) throw unauthorized('invalid_auth', `${HEADER_ORIGIN} is not a server name`);
+  if (!KEY_ID.test(keyId)) throw unauthorized('invalid_auth', `${HEADER_KEY_ID} must look like ed25519:<id>`);
+  if (!DIGITS.test(timestamp)) throw unauthorized('invalid_auth', `${HEADER_TIMESTAMP} must be unix milliseconds`);
+  if (!HEX_SIGNATURE.test(signature)) throw unauthorized('invalid_auth', `${HEADER_SIGNATURE} must be 128 lowercase hex characters`);
 
-    const requestTs = Number(timestamp);
-    const skew = requestTs - now;
-    if (Math.abs(skew) > MAX_CLOCK_SKEW_MS) {
-      throw unauthorized('stale_timestamp', `request timestamp is ${Math.round(skew / 1000)} s from this server's clock (limit ±${MAX_CLOCK_SKEW_MS / 1000} s)`);
-    }
-    return { origin, keyId, requestTs, signature };
+  const requestTs = Number(timestamp);
+  const skew = requestTs - now;
+  if (Math.abs(skew) > MAX_CLOCK_SKEW_MS) {
+    throw unauthorized('stale_timestamp', `request timestamp is ${Math.round(skew / 1000)} s from this server's clock (limit ±${MAX_CLOCK_SKEW_MS / 1000} s)`);
+  }
+  return { origin, keyId, requestTs, signature };
 }
 
 /** Checks the request signature over the raw body with the given public key (hex); 403 if it fails. */
