@@ -120,11 +120,12 @@ export function buildProgram(): Command {
       process.on('SIGINT', () => shutdown('SIGINT'));
       process.on('SIGTERM', () => shutdown('SIGTERM'));
       const started = await node.start();
-      printJson({ ready: true, mode: started.mode, federation_url: started.federation_url, admin_url: started.admin_url });
+      printJson({ ready: true, mode: started.mode, federation_url: started.federation_url, admin_url: started.admin_url, login_url: started.login_url });
+      process.stderr.write(`paracord-node: open ${started.login_url} in your browser (the link works once; \`paracord-node login\` makes another)\n`);
       if (started.mode === 'setup') {
         process.stderr.write(
-          `paracord-node: this data directory is not set up yet. Choose a server name: ` +
-            `paracord-node init --data ${opts.data} --server-name NAME (or serve with --server-name NAME)\n`,
+          `paracord-node: this data directory is not set up yet: the link above opens the setup wizard ` +
+            `(or run: paracord-node init --data ${opts.data} --server-name NAME)\n`,
         );
       }
     });
@@ -134,6 +135,15 @@ export function buildProgram(): Command {
     .description('print the running node\'s status as JSON')
     .addOption(dataOption())
     .action(async (opts: { data: string }) => printJson(await adminCall(opts.data, 'GET', '/status')));
+
+  program
+    .command('login')
+    .description('print a one-time link that opens the web UI, logged in')
+    .addOption(dataOption())
+    .action(async (opts: { data: string }) => {
+      const { login_url } = (await adminCall(opts.data, 'POST', '/login-links')) as { login_url: string };
+      process.stdout.write(`${login_url}\n`);
+    });
 
   program
     .command('invite')

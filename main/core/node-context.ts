@@ -41,6 +41,8 @@ export interface NodeContext {
   roomService(): RoomService;
   peering(): PeeringService;
   setPaused(paused: boolean): void;
+  /** A fresh one-time login URL for the browser UI. */
+  loginUrl(): string;
   /** Null in setup mode (no identity yet). */
   identity(): Identity | null;
   federationUrl(): string | null;

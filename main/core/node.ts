@@ -28,6 +28,9 @@ import { openDatabase, type Db } from './store/database.ts';
 import { FederationEvents } from './store/federation-events.ts';
 import { GroupCommit } from './store/group-commit.ts';
 import { VerifyPool } from './crypto/verify-pool.ts';
+import { LoginSessions } from './admin/sessions.ts';
+import { PACKAGE_ROOT } from './version.ts';
+import { join } from 'node:path';
 import { Settings } from './store/settings.ts';
 import { ensureSelfSignedCertificate, loadCertificate, type TlsMaterial } from './tls/certificate.ts';
 import { TrustStore } from './trust/trust-store.ts';
@@ -56,6 +59,8 @@ export interface StartedNode {
   mode: 'running' | 'setup';
   federation_url: string | null;
   admin_url: string;
+  /** One-time link that opens the UI logged in. */
+  login_url: string;
 }
 
 export interface ParacordNode {
@@ -138,6 +143,8 @@ export function createNode(config: NodeConfig, options: { log?: Logger } = {}): 
   // Read once: the token does not change while the node runs (rotate it by restarting).
   const token = readAdminToken(paths);
   const adminToken = () => token;
+  const sessions = new LoginSessions();
+  let adminUrl = '';
 
   let tls: TlsMaterial | null = null;
   let federationServer: Server | null = null;
@@ -163,6 +170,7 @@ export function createNode(config: NodeConfig, options: { log?: Logger } = {}): 
       if (!peeringService) throw new Error('the node has no identity yet');
       return peeringService;
     },
+    loginUrl: () => `${adminUrl}/login?code=${sessions.newLoginCode()}`,
     setPaused: (paused) => {
       settings.set('federation_paused', paused ? '1' : '0');
       log.info({ event: paused ? 'federation_paused' : 'federation_resumed' }, paused ? 'federation paused' : 'federation resumed');
@@ -191,7 +199,7 @@ export function createNode(config: NodeConfig, options: { log?: Logger } = {}): 
   const guardedAdmin = new Proxy(admin, {
     get(target, name: string) {
       const handler = target[name as keyof AdminHandlers];
-      if (identity || name === 'getStatus' || name === 'setup' || typeof handler !== 'function') return handler;
+      if (identity || name === 'getStatus' || name === 'setup' || name === 'createLoginLink' || typeof handler !== 'function') return handler;
       return async () => {
         throw new HttpError(409, 'setup_required', 'this node is not set up yet: choose a server name first (POST /setup or `paracord-node init`)');
       };
@@ -204,7 +212,7 @@ export function createNode(config: NodeConfig, options: { log?: Logger } = {}): 
     users.add('owner', id.serverName);
     const service = new RoomService({ db, commit, events, rooms, users, outbox, workers, ingest, http, discovery, identity: () => id, notifications, log });
     roomService = service;
-    peeringService = new PeeringService({ db, identity: () => id, federationUrl: () => federationUrl ?? '', tls: () => tls, trust, keys, http, discovery, log });
+    peeringService = new PeeringService({ db, identity: () => id, federationUrl: () => federationUrl ?? '', tls: () => tls, trust, keys, http, discovery, log, onPeered: () => notifications.notify({ type: 'status' }) });
     ingest.hooks = {
       holdFor: (event, from) => (isQuarantined(event.origin_server) ? event.origin_server : isQuarantined(from) ? from : null),
       hold: (server, from, verified) => quarantine.hold(server, from, verified.envelope, verified.hash),
@@ -270,12 +278,15 @@ export function createNode(config: NodeConfig, options: { log?: Logger } = {}): 
     await startFederation();
 
     const adminListen = parseHostPort(config.adminListen ?? DEFAULT_ADMIN_LISTEN, '--admin-listen');
-    const adminApp = createAdminApp({ log, token: adminToken, handlers: () => guardedAdmin, extraHosts: [adminListen.host], notifications });
+    const adminApp = createAdminApp({
+      log, token: adminToken, handlers: () => guardedAdmin, extraHosts: [adminListen.host], notifications, sessions,
+      uiRoot: join(PACKAGE_ROOT, 'dist', 'renderer'),
+    });
     const server = createHttpServer(adminApp.callback());
     await listen(server, adminListen.port, adminListen.host);
     adminServer = server;
     const adminPort = (server.address() as AddressInfo).port;
-    const adminUrl = `http://${urlHost(adminListen.host, 'localhost')}:${adminPort}`;
+    adminUrl = `http://${urlHost(adminListen.host, 'localhost')}:${adminPort}`;
 
     pruneTimer = setInterval(() => {
       try {
@@ -303,7 +314,7 @@ export function createNode(config: NodeConfig, options: { log?: Logger } = {}): 
     writeFileAtomic(paths.runtime, JSON.stringify(runtime) + '\n');
     const mode = identity ? 'running' : 'setup';
     log.info({ event: 'node_ready', mode, server_name: identity?.serverName ?? null, federation_url: federationUrl, admin_url: adminUrl }, 'node ready');
-    return { mode, federation_url: federationUrl, admin_url: adminUrl };
+    return { mode, federation_url: federationUrl, admin_url: adminUrl, login_url: context.loginUrl() };
   }
 
   async function stop(graceMs = 10_000): Promise<void> {

@@ -2,16 +2,19 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The package version, found by walking up to our package.json (works from src and dist). */
-export const VERSION: string = (() => {
+/** Our package's root folder and version, found by walking up to package.json (works from src and dist). */
+const found = (() => {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 6; i++) {
     const file = join(dir, 'package.json');
     if (existsSync(file)) {
       const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'paracord-node' && pkg.version) return pkg.version;
+      if (pkg.name === 'paracord-node' && pkg.version) return { root: dir, version: pkg.version };
     }
     dir = dirname(dir);
   }
-  return '0.0.0';
+  return { root: process.cwd(), version: '0.0.0' };
 })();
+
+export const VERSION: string = found.version;
+export const PACKAGE_ROOT: string = found.root;

@@ -42,6 +42,7 @@ const rateLimitSchema = z.strictObject({ per_second: z.number().positive().max(1
 
 export const adminOperations = {
   getStatus: { method: 'GET', path: '/status', input: z.strictObject({}) },
+  createLoginLink: { method: 'POST', path: '/login-links', input: z.strictObject({}) },
   setup: { method: 'POST', path: '/setup', input: z.strictObject({ server_name: serverNameSchema }) },
   listPeers: { method: 'GET', path: '/peers', input: z.strictObject({}) },
   addPeer: {
@@ -215,6 +216,7 @@ export interface PeerView {
 
 export interface AdminOutputs {
   getStatus: NodeStatus;
+  createLoginLink: { login_url: string };
   setup: NodeStatus;
   listPeers: { peers: PeerView[] };
   addPeer: PeerView;

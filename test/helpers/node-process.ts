@@ -20,6 +20,7 @@ export interface ReadyLine {
   mode: 'running' | 'setup';
   federation_url: string | null;
   admin_url: string;
+  login_url: string;
 }
 
 export interface AdminResponse<T = any> {

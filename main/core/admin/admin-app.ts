@@ -6,6 +6,8 @@ import { requestLog } from '../http/middleware/request-log.ts';
 import { adminRouter } from './admin-router.ts';
 import type { NodeEvents } from '../node-events.ts';
 import { serverSentEvents } from './routes-sse.ts';
+import { LoginSessions, SESSION_COOKIE } from './sessions.ts';
+import { staticUi } from './middleware/static-ui.ts';
 import { bearerAuth } from './middleware/bearer-auth.ts';
 import { LOOPBACK_HOST_NAMES, hostCheck } from './middleware/host-check.ts';
 
@@ -20,6 +22,9 @@ export function createAdminApp(deps: {
   /** Extra Host names to answer to, when the owner binds the admin API to another address. */
   extraHosts?: readonly string[];
   notifications?: NodeEvents;
+  sessions?: LoginSessions;
+  /** Folder of the built UI; no UI is served without it. */
+  uiRoot?: string;
 }): Koa {
   const allowedHosts = new Set([...LOOPBACK_HOST_NAMES, ...(deps.extraHosts ?? [])]);
   const app = new Koa();
@@ -35,12 +40,28 @@ export function createAdminApp(deps: {
   const api = adminRouter(deps.handlers);
   if (deps.notifications) api.get('/events', serverSentEvents(deps.notifications));
   api.prefix(ADMIN_API_PREFIX);
+  const sessions = deps.sessions;
+  const auth = bearerAuth(deps.token, sessions ? (ctx) => sessions.isValid(ctx.cookies.get(SESSION_COOKIE)) : undefined);
   app.use(async (ctx, next) => {
-    if (ctx.path === ADMIN_API_PREFIX || ctx.path.startsWith(`${ADMIN_API_PREFIX}/`)) {
-      return bearerAuth(deps.token)(ctx, next);
-    }
+    if (ctx.path === ADMIN_API_PREFIX || ctx.path.startsWith(`${ADMIN_API_PREFIX}/`)) return auth(ctx, next);
     return next();
   });
+  if (sessions) {
+    // The one-time login link: trade the code for a session cookie, then open the UI.
+    app.use(async (ctx, next) => {
+      if (ctx.path !== '/login' || ctx.method !== 'GET') return next();
+      const session = sessions.redeem(String(ctx.query.code ?? ''));
+      if (!session) {
+        ctx.status = 403;
+        ctx.type = 'text/html';
+        ctx.body = '<!doctype html><meta charset="utf-8"><title>Paracord</title><p>This login link was already used or has expired. Run <code>paracord-node login</code> for a new one.</p>';
+        return;
+      }
+      ctx.cookies.set(SESSION_COOKIE, session, { httpOnly: true, sameSite: 'strict', path: '/', overwrite: true, maxAge: 30 * 24 * 3600_000 });
+      ctx.redirect('/');
+    });
+  }
+  if (deps.uiRoot) app.use(staticUi(deps.uiRoot, ADMIN_API_PREFIX));
   app.use(api.routes());
   app.use(api.allowedMethods());
   return app;

@@ -57,6 +57,8 @@ export interface PeeringDeps {
   http: HttpClient;
   discovery: Discovery;
   log: Logger;
+  /** Peers changed (for live UI updates). */
+  onPeered?: (server: string) => void;
 }
 
 export class PeeringService {
@@ -160,6 +162,7 @@ export class PeeringService {
     })();
     this.d.discovery.forget(invite.server_name);
     this.d.log.info({ event: 'peered', server: invite.server_name, via: 'invite_link' }, 'peered through an invite link');
+    this.d.onPeered?.(invite.server_name);
     return { server_name: invite.server_name, endpoint: invite.endpoint, key_id: invite.key_id, tls_fingerprint: invite.tls_fingerprint };
   }
 
@@ -212,6 +215,7 @@ export class PeeringService {
     if (!used) throw conflict('link_used', 'this invite link was already used');
     this.d.discovery.forget(request.server_name);
     this.d.log.info({ event: 'peered', server: request.server_name, via: 'invite_link', invite: row.id }, 'a friend redeemed our invite link');
+    this.d.onPeered?.(request.server_name);
     return { server_name: identity.serverName, key_id: identity.keyId, public_key: identity.publicKeyHex };
   }
 }

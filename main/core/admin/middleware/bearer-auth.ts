@@ -2,12 +2,22 @@ import { timingSafeEqual } from 'node:crypto';
 import type { Middleware } from 'koa';
 import { unauthorized } from '../../errors.ts';
 
-/** `Authorization: Bearer <DIR/admin.token>`, compared in constant time. */
-export function bearerAuth(token: () => string): Middleware {
+/**
+ * `Authorization: Bearer <DIR/admin.token>`, compared in constant time — or, for the browser UI,
+ * a session cookie; a cookie request that changes anything must also carry the
+ * `X-Paracord-Request` header, which another site's page cannot send (no CORS here).
+ */
+export function bearerAuth(token: () => string, session?: (ctx: Parameters<Middleware>[0]) => boolean): Middleware {
   return async (ctx, next) => {
     const header = ctx.get('authorization');
+    if (!header && session?.(ctx)) {
+      if (ctx.method !== 'GET' && ctx.get('x-paracord-request') !== '1') {
+        throw unauthorized('missing_request_header', 'browser requests that change something need the X-Paracord-Request: 1 header');
+      }
+      return next();
+    }
     const match = /^Bearer (\S+)$/i.exec(header);
-    if (!match) throw unauthorized('missing_token', 'admin API needs "Authorization: Bearer <token>" (the token is in DATA_DIR/admin.token)');
+    if (!match) throw unauthorized('missing_token', 'admin API needs "Authorization: Bearer <token>" (the token is in DATA_DIR/admin.token), or a browser session (open the login link)');
     const given = Buffer.from(match[1]!);
     const expected = Buffer.from(token());
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) {

@@ -72,6 +72,7 @@ export function peerOperations(node: NodeContext): Pick<AdminHandlers, 'listPeer
       })();
       node.discovery.forget(input.server_name);
       node.log.info({ event: 'peer_added', server: input.server_name, endpoint, pinned: input.public_key !== undefined }, 'peer added');
+      node.notifications.notify({ type: 'status' });
       return peerView(node, server);
     },
 

@@ -24,9 +24,10 @@ export function nodeStatus(node: NodeContext): NodeStatus {
   };
 }
 
-export function statusOperations(node: NodeContext): Pick<AdminHandlers, 'getStatus' | 'setup'> {
+export function statusOperations(node: NodeContext): Pick<AdminHandlers, 'getStatus' | 'setup' | 'createLoginLink'> {
   return {
     getStatus: async () => nodeStatus(node),
+    createLoginLink: async () => ({ login_url: node.loginUrl() }),
     setup: async ({ server_name }) => {
       if (node.identity()) throw conflict('already_set_up', `this node is already set up as ${node.identity()!.serverName}`);
       await node.completeSetup(server_name);

@@ -1,0 +1,36 @@
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { extname, join, normalize, sep } from 'node:path';
+import type { Middleware } from 'koa';
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml', '.png': 'image/png', '.ico': 'image/x-icon', '.json': 'application/json', '.woff2': 'font/woff2',
+};
+
+/** The UI's content security policy: only our own scripts, no framing, no plugins. */
+export const UI_CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'";
+
+/**
+ * Serves the built renderer (dist/renderer) for every GET outside the API: files by path, and
+ * index.html for anything else (the UI routes itself). Paths cannot leave the folder.
+ */
+export function staticUi(root: string, apiPrefix: string): Middleware {
+  return async (ctx, next) => {
+    if (ctx.method !== 'GET' || ctx.path.startsWith(apiPrefix) || ctx.path === '/login') return next();
+    const index = join(root, 'index.html');
+    if (!existsSync(index)) {
+      ctx.status = 503;
+      ctx.type = 'text/plain';
+      ctx.body = 'The UI is not built: run `npm run build` in the paracord-node folder.';
+      return;
+    }
+    const requested = normalize(join(root, decodeURIComponent(ctx.path)));
+    const file = requested.startsWith(root + sep) && existsSync(requested) && statSync(requested).isFile() ? requested : index;
+    ctx.set('content-security-policy', UI_CSP);
+    ctx.set('x-frame-options', 'DENY');
+    ctx.set('referrer-policy', 'no-referrer');
+    ctx.set('cache-control', file.includes(`${sep}assets${sep}`) ? 'public, max-age=31536000, immutable' : 'no-cache');
+    ctx.type = TYPES[extname(file)] ?? 'application/octet-stream';
+    ctx.body = readFileSync(file);
+  };
+}

@@ -1,0 +1,136 @@
+/**
+ * The UI end to end, in a real browser against real headless nodes: the first-run wizard, two
+ * nodes peered through their UIs with one's invite link, a message that appears in the other
+ * UI without reload, and a block that stops a peer's messages. Screenshots of each main screen
+ * go to test-artifacts/screenshots (not committed).
+ */
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ARTIFACTS, CHROMIUM, HAVE_CHROMIUM, launchBrowser } from '../helpers/browser.ts';
+import { NodeProcess, stopAll } from '../helpers/node-process.ts';
+import { removeTempDirs } from '../helpers/temp-dir.ts';
+
+if (!HAVE_CHROMIUM) console.warn(`UI tests skipped: no Chromium at ${CHROMIUM} (apt-get install -y chromium; .ci/run does it)`);
+
+const nodes: NodeProcess[] = [];
+let browser: Browser;
+
+beforeAll(async () => {
+  if (HAVE_CHROMIUM) browser = await launchBrowser();
+});
+afterAll(async () => {
+  await browser?.close();
+  await stopAll(nodes);
+  removeTempDirs();
+});
+
+async function open(node: NodeProcess): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 1200, height: 850 } });
+  const page = await context.newPage();
+  await page.goto(node.ready.login_url);
+  return page;
+}
+
+const shot = (page: Page, name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+
+describe.skipIf(!HAVE_CHROMIUM)('the UI in a real browser (skipped without Chromium: see the warning above)', () => {
+  it('refuses the API without a login, and a login link works only once', async () => {
+    const node = new NodeProcess({ serverName: 'login.test' });
+    nodes.push(node);
+    await node.start();
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(node.ready.admin_url);
+    await expect.poll(() => page.getByRole('heading', { name: 'Log in to your Paracord node' }).isVisible()).toBe(true);
+    await page.goto(node.ready.login_url);
+    await expect.poll(() => page.getByRole('heading', { name: 'Dashboard' }).isVisible()).toBe(true);
+    const again = await (await browser.newContext()).newPage();
+    const response = await again.goto(node.ready.login_url);
+    expect(response?.status()).toBe(403);
+    const csp = (await page.request.get(node.ready.admin_url)).headers()['content-security-policy'];
+    expect(csp).toContain("script-src 'self'");
+  });
+
+  it('the first-run wizard sets up an empty data directory', async () => {
+    const node = new NodeProcess({});
+    nodes.push(node);
+    const ready = await node.start();
+    expect(ready.mode).toBe('setup');
+    const page = await open(node);
+    await page.getByLabel('Server name').fill('not a name!');
+    expect(await page.getByRole('button', { name: 'Create my server' }).isDisabled()).toBe(true);
+    await shot(page, 'wizard-name');
+    await page.getByLabel('Server name').fill('wizard.test');
+    await page.getByRole('button', { name: 'Create my server' }).click();
+    const link = page.getByTestId('wizard-invite-link');
+    await link.waitFor();
+    expect(await link.inputValue()).toMatch(/^paracord:\/\/peer\//);
+    await shot(page, 'wizard-first-peer');
+    await page.getByRole('button', { name: 'Go to my dashboard' }).click();
+    await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+    expect(await page.locator('.brand').textContent()).toContain('wizard.test');
+    expect((await node.admin('GET', '/status')).body).toMatchObject({ mode: 'running', server_name: 'wizard.test' });
+  });
+
+  it('two nodes peer through their UIs, talk live, and a block stops a peer', async () => {
+    const alpha = new NodeProcess({ serverName: 'alpha.test' });
+    const beta = new NodeProcess({ serverName: 'beta.test' });
+    nodes.push(alpha, beta);
+    await Promise.all([alpha.start(), beta.start()]);
+    const a = await open(alpha);
+    const b = await open(beta);
+
+    // Peering: alpha's invite link, pasted into beta's UI.
+    await a.getByRole('link', { name: 'Peers & trust' }).click();
+    await a.getByRole('button', { name: 'Create an invite link' }).click();
+    const link = await a.getByTestId('invite-link').inputValue();
+    await shot(a, 'peers');
+    await b.getByRole('link', { name: 'Peers & trust' }).click();
+    await b.getByTestId('redeem-input').fill(link);
+    await b.getByRole('button', { name: 'Peer with them' }).click();
+    await b.getByText('You are now peered with alpha.test.').waitFor();
+    await a.getByTestId('peer-beta.test').waitFor();
+
+    // A room on alpha, beta's owner invited and joining from beta's UI.
+    await a.getByRole('link', { name: 'Rooms' }).click();
+    await a.getByLabel('New room name').fill('friends');
+    await a.getByRole('button', { name: 'Create room' }).click();
+    await a.getByRole('heading', { name: 'friends' }).waitFor();
+    await a.getByText('Members and invitations').click();
+    await a.getByTestId('invitee').fill('@owner:beta.test');
+    await a.getByRole('button', { name: 'Invite', exact: true }).click();
+    await a.getByText('Invited @owner:beta.test').waitFor();
+    await b.getByRole('link', { name: 'Rooms' }).click();
+    await b.getByTestId('room-invite').getByRole('button', { name: 'Join' }).click();
+    await b.getByRole('heading', { name: 'friends' }).waitFor();
+
+    // A message sent in alpha's UI shows up in beta's UI, live.
+    await a.getByTestId('composer').fill('hello from the alpha UI');
+    await a.getByRole('button', { name: 'Send' }).click();
+    await b.getByText('hello from the alpha UI').waitFor({ timeout: 15_000 });
+    await b.getByTestId('composer').fill('and hello back');
+    await b.getByRole('button', { name: 'Send' }).click();
+    await a.getByText('and hello back').waitFor({ timeout: 15_000 });
+    await shot(a, 'room');
+    await shot(b, 'room-joined');
+
+    // alpha blocks beta: beta's next message never shows on alpha, and beta's UI says why.
+    await a.getByRole('link', { name: 'Peers & trust' }).click();
+    a.once('dialog', (dialog) => dialog.accept('testing the block'));
+    await a.getByTestId('peer-beta.test').getByRole('button', { name: 'Block' }).click();
+    await a.getByTestId('peer-beta.test').getByText('block', { exact: true }).waitFor();
+    await b.getByTestId('composer').fill('can anyone hear me?');
+    await b.getByRole('button', { name: 'Send' }).click();
+    await b.getByRole('link', { name: 'Dashboard' }).click();
+    await b.getByText('origin_blocked').first().waitFor({ timeout: 15_000 });
+    await shot(b, 'dashboard-failed-delivery');
+    await a.getByRole('link', { name: 'Rooms' }).click();
+    await a.getByRole('link', { name: 'friends' }).click();
+    await a.getByText('and hello back').waitFor();
+    expect(await a.getByText('can anyone hear me?').count()).toBe(0);
+    await a.getByRole('link', { name: 'Dashboard' }).click();
+    await a.getByRole('heading', { name: 'Dashboard' }).waitFor();
+    await shot(a, 'dashboard');
+  });
+});
