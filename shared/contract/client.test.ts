@@ -1,0 +1,45 @@
+/** The contract-generated client over HTTP, against a real node (what the UI does in the browser). */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AdminError, createAdminClient, httpTransport } from './client.ts';
+import { startInProcessNode } from '../../test/helpers/in-process-node.ts';
+import { removeTempDirs } from '../../test/helpers/temp-dir.ts';
+
+let node: Awaited<ReturnType<typeof startInProcessNode>>;
+let api: ReturnType<typeof createAdminClient>;
+
+beforeAll(async () => {
+  node = await startInProcessNode('client.test');
+  api = createAdminClient(httpTransport({ baseUrl: node.started.admin_url, headers: () => ({ authorization: `Bearer ${node.token}` }) }));
+});
+afterAll(async () => {
+  await node.node.stop();
+  removeTempDirs();
+});
+
+describe('admin client', () => {
+  it('calls operations with path parameters, query and body', async () => {
+    expect((await api.getStatus({})).server_name).toBe('client.test');
+    const { room_id } = await api.createRoom({ name: 'client room' });
+    expect(room_id).toMatch(/^!.+:client\.test$/);
+    const { event_id } = await api.sendMessage({ room_id, body: 'hi' });
+    await api.addReaction({ room_id, event_id, key: '🎉' });
+    const page = await api.listMessages({ room_id, limit: 5 });
+    expect(page.messages).toEqual([expect.objectContaining({ event_id, body: 'hi', reactions: { '🎉': ['@owner:client.test'] } })]);
+    await api.removeReaction({ room_id, event_id, key: '🎉' });
+    await api.deleteMessage({ room_id, event_id });
+    expect((await api.listMessages({ room_id, limit: 5 })).messages[0]).toMatchObject({ deleted: true });
+  });
+
+  it('turns error answers into AdminError with the code and message', async () => {
+    const error = await api.getRoom({ room_id: '!missing:client.test' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AdminError);
+    expect(error).toMatchObject({ status: 404, code: 'unknown_room' });
+    const invalid = await api.createUser({ localpart: 'Not Valid' }).catch((e: unknown) => e);
+    expect(invalid).toMatchObject({ status: 400, code: 'invalid_input' });
+  });
+
+  it('is refused without credentials', async () => {
+    const anonymous = createAdminClient(httpTransport({ baseUrl: node.started.admin_url }));
+    await expect(anonymous.getStatus({})).rejects.toMatchObject({ status: 401, code: 'missing_token' });
+  });
+});
