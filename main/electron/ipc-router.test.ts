@@ -1,0 +1,48 @@
+/** The IPC bridge's router with a real node's admin handlers (no Electron needed). */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startInProcessNode } from '../../test/helpers/in-process-node.ts';
+import { removeTempDirs } from '../../test/helpers/temp-dir.ts';
+import { APP_ENTRY } from './app-protocol.ts';
+import { createIpcRouter } from './ipc-router.ts';
+
+let node: Awaited<ReturnType<typeof startInProcessNode>>;
+let route: ReturnType<typeof createIpcRouter>;
+const fromApp = { url: APP_ENTRY };
+
+beforeAll(async () => {
+  node = await startInProcessNode('ipc.test');
+  route = createIpcRouter({ handlers: () => node.node.admin });
+});
+afterAll(async () => {
+  await node.node.stop();
+  removeTempDirs();
+});
+
+describe('IPC router', () => {
+  it('serves contract operations to our own pages', async () => {
+    expect(await route(fromApp, 'getStatus', {})).toMatchObject({ ok: true, value: { server_name: 'ipc.test' } });
+    const created = await route(fromApp, 'createRoom', { name: 'over ipc' });
+    expect(created).toMatchObject({ ok: true, value: { room_id: expect.stringMatching(/^!.+:ipc\.test$/) } });
+  });
+
+  it('refuses senders that are not our pages', async () => {
+    for (const sender of [{ url: 'https://evil.example/' }, { url: 'file:///etc/passwd' }, { url: 'app://other/index.html' }, { url: null }, null, undefined]) {
+      expect(await route(sender, 'getStatus', {})).toEqual({ ok: false, status: 403, error: 'untrusted_sender', message: expect.any(String) });
+    }
+  });
+
+  it('refuses unknown operations and bad input, and changes nothing', async () => {
+    expect(await route(fromApp, 'dropDatabase', {})).toMatchObject({ ok: false, status: 404, error: 'unknown_operation' });
+    expect(await route(fromApp, '__proto__', {})).toMatchObject({ ok: false, status: 404 });
+    expect(await route(fromApp, 42, {})).toMatchObject({ ok: false, status: 404 });
+    const before = (await route(fromApp, 'listRooms', {})) as { ok: true; value: { rooms: unknown[] } };
+    expect(await route(fromApp, 'createRoom', { name: '' })).toMatchObject({ ok: false, status: 400, error: 'invalid_input' });
+    expect(await route(fromApp, 'createRoom', { name: 'x', extra: 1 })).toMatchObject({ ok: false, status: 400 });
+    expect(await route(fromApp, 'createRoom', 'not an object')).toMatchObject({ ok: false, status: 400 });
+    expect(await route(fromApp, 'listRooms', {})).toEqual(before);
+  });
+
+  it('passes the node\'s own errors through as data', async () => {
+    expect(await route(fromApp, 'getRoom', { room_id: '!missing:ipc.test' })).toMatchObject({ ok: false, status: 404, error: 'unknown_room' });
+  });
+});

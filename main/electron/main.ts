@@ -1,0 +1,167 @@
+/**
+ * The desktop app's main process: thin glue between Electron and the node core.
+ *
+ * The node runs inside this main process (not a utilityProcess): the admin handlers are then
+ * plain function calls for the IPC bridge, and there is one SQLite owner. The cost — a crash in
+ * a native module takes the app down — is the same in a utilityProcess for the user (no node,
+ * no app), and the tray shows the state either way. Decision recorded in docs/ARCHITECTURE.md.
+ */
+import { app, BrowserWindow, clipboard, ipcMain, Menu, nativeImage, net, Notification, protocol, shell, Tray } from 'electron';
+import { existsSync } from 'node:fs';
+import { join, normalize, sep } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { NodeStatus } from '../../shared/contract/admin-operations.ts';
+import { createNode, type ParacordNode } from '../core/node.ts';
+import { PACKAGE_ROOT } from '../core/version.ts';
+import { APP_CSP, isAllowedNavigation, mainWindowOptions, shouldOpenExternally } from './window-options.ts';
+import { APP_ENTRY, APP_HOST, APP_SCHEME, appPathToFile } from './app-protocol.ts';
+import { ADMIN_CHANNEL, NOTIFY_CHANNEL, createIpcRouter } from './ipc-router.ts';
+import { linkFromArgv, parseAppLink } from './protocol-link.ts';
+import { trayModel } from './tray-model.ts';
+
+const startHidden = process.argv.includes('--hidden');
+protocol.registerSchemesAsPrivileged([{ scheme: APP_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true } }]);
+
+if (!app.requestSingleInstanceLock()) {
+  app.quit();
+} else {
+  let node: ParacordNode | undefined;
+  let window: BrowserWindow | undefined;
+  let tray: Tray | undefined;
+  let status: NodeStatus | null = null;
+  let lastError: string | undefined;
+  let quitting = false;
+  let pendingLink: string | undefined = linkFromArgv(process.argv);
+
+  const rendererRoot = join(PACKAGE_ROOT, 'dist', 'renderer');
+  const iconDir = join(PACKAGE_ROOT, 'build');
+
+  app.setAsDefaultProtocolClient('paracord');
+
+  function showWindow(): void {
+    if (!window || window.isDestroyed()) createWindow();
+    window!.show();
+    window!.focus();
+  }
+
+  function createWindow(): void {
+    window = new BrowserWindow({ ...mainWindowOptions(join(import.meta.dirname, 'preload.cjs')), icon: join(iconDir, 'icon.png') });
+    window.webContents.setWindowOpenHandler(({ url }) => {
+      if (shouldOpenExternally(url)) void shell.openExternal(url);
+      return { action: 'deny' };
+    });
+    window.webContents.on('will-navigate', (event, url) => {
+      if (!isAllowedNavigation(url)) event.preventDefault();
+    });
+    window.on('close', (event) => {
+      // Closing the window keeps the node running in the tray; Quit ends it.
+      if (!quitting) {
+        event.preventDefault();
+        window?.hide();
+      }
+    });
+    window.once('ready-to-show', () => {
+      if (!startHidden || pendingLink) window?.show();
+      if (pendingLink) openLink(pendingLink);
+    });
+    void window.loadURL(APP_ENTRY);
+  }
+
+  function openLink(url: string): void {
+    pendingLink = undefined;
+    const link = parseAppLink(url);
+    if (link.kind !== 'peer-invite') {
+      new Notification({ title: 'Paracord', body: `That link cannot be used: ${link.reason}` }).show();
+      return;
+    }
+    showWindow();
+    window?.webContents.send(NOTIFY_CHANNEL, { type: 'open-link', link: link.link, server_name: link.server_name });
+  }
+
+  async function refreshTray(): Promise<void> {
+    try {
+      status = node ? await node.admin.getStatus({}) : null;
+    } catch (error) {
+      status = null;
+      lastError = (error as Error).message;
+    }
+    const model = trayModel(status, { startAtLogin: app.getLoginItemSettings().openAtLogin, ...(lastError ? { lastError } : {}) }, {
+      openDashboard: showWindow,
+      copyInviteLink: async () => clipboard.writeText((await node!.admin.createPeerInvite({})).link),
+      setPaused: async (paused) => {
+        await (paused ? node!.admin.pauseFederation({}) : node!.admin.resumeFederation({}));
+      },
+      setStartAtLogin: (enabled) => {
+        app.setLoginItemSettings({ openAtLogin: enabled, args: ['--hidden'] });
+        void refreshTray();
+      },
+      openLogsFolder: () => void shell.openPath(join(app.getPath('userData'), 'node', 'logs')),
+      quit: () => app.quit(),
+    });
+    const iconFile = join(iconDir, model.icon);
+    if (!tray) tray = new Tray(existsSync(iconFile) ? iconFile : nativeImage.createEmpty());
+    else tray.setImage(existsSync(iconFile) ? iconFile : nativeImage.createEmpty());
+    tray.setToolTip(model.tooltip);
+    // For the end-to-end test (Playwright's app.evaluate) and for debugging.
+    (globalThis as { paracordTray?: { state: string; tooltip: string } }).paracordTray = { state: model.state, tooltip: model.tooltip };
+    tray.setContextMenu(Menu.buildFromTemplate(model.menu));
+  }
+
+  app.on('second-instance', (_event, argv) => {
+    const link = linkFromArgv(argv);
+    if (link) openLink(link);
+    else showWindow();
+  });
+  app.on('open-url', (event, url) => {
+    event.preventDefault();
+    if (app.isReady()) openLink(url);
+    else pendingLink = url;
+  });
+  app.on('before-quit', () => {
+    quitting = true;
+  });
+  app.on('will-quit', (event) => {
+    if (!node) return;
+    event.preventDefault();
+    const stopping = node;
+    node = undefined;
+    void stopping.stop().finally(() => app.exit(0));
+  });
+  app.on('window-all-closed', () => {
+    // Stay in the tray.
+  });
+
+  void app.whenReady().then(async () => {
+    const csp = { 'Content-Security-Policy': [APP_CSP] };
+    protocol.handle(APP_SCHEME, async (request) => {
+      const url = new URL(request.url);
+      const file = url.host === APP_HOST ? appPathToFile(request.url, rendererRoot, join, normalize, sep) : null;
+      if (!file) return new Response('not found', { status: 404 });
+      const target = existsSync(file) ? file : join(rendererRoot, 'index.html');
+      const response = await net.fetch(pathToFileURL(target).toString());
+      return new Response(response.body, { status: response.status, headers: { ...Object.fromEntries(response.headers), ...Object.fromEntries(Object.entries(csp).map(([k, v]) => [k, v[0]!])) } });
+    });
+
+    node = createNode({
+      dataDir: join(app.getPath('userData'), 'node'),
+      listen: process.env.PARACORD_LISTEN ?? '0.0.0.0:7447',
+      adminListen: process.env.PARACORD_ADMIN_LISTEN ?? '127.0.0.1:0',
+      insecureHttp: process.env.PARACORD_INSECURE_HTTP === '1',
+      logToStderr: !app.isPackaged,
+    });
+    const router = createIpcRouter({ handlers: () => node!.admin, onError: (error) => node?.log.error({ event: 'ipc_failed', err: error }, 'IPC handler failed') });
+    ipcMain.handle(ADMIN_CHANNEL, (event, name: unknown, input: unknown) => router(event.senderFrame, name, input));
+    node.context.notifications.on('notification', (notification) => {
+      window?.webContents.send(NOTIFY_CHANNEL, notification);
+      if (notification.type === 'status') void refreshTray();
+    });
+    try {
+      await node.start();
+    } catch (error) {
+      lastError = (error as Error).message;
+    }
+    createWindow();
+    await refreshTray();
+    setInterval(() => void refreshTray(), 30_000).unref();
+  });
+}

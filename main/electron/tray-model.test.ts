@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import type { NodeStatus } from '../../shared/contract/admin-operations.ts';
+import { TrayState, trayIconFile, trayModel, trayStateOf, type TrayActions } from './tray-model.ts';
+
+const base: NodeStatus = {
+  mode: 'running', setup_required: false, server_name: 'alpha.test', key_id: 'ed25519:a', public_key: 'a'.repeat(64),
+  federation: { paused: false, url: 'https://alpha.test:7447', tls_fingerprint: null }, peers: 3,
+  peer_counts: { allow: 3, block: 0, quarantine: 0 }, queue: { pending: 2, failed: 0 }, version: '0.1.0', uptime_ms: 1,
+};
+const calls: string[] = [];
+const actions: TrayActions = {
+  openDashboard: () => calls.push('open'),
+  copyInviteLink: () => calls.push('copy'),
+  setPaused: (paused) => calls.push(`paused:${paused}`),
+  setStartAtLogin: (enabled) => calls.push(`login:${enabled}`),
+  openLogsFolder: () => calls.push('logs'),
+  quit: () => calls.push('quit'),
+};
+
+describe('tray model', () => {
+  it('has a frozen status enum', () => {
+    expect(Object.isFrozen(TrayState)).toBe(true);
+    expect(Object.values(TrayState)).toEqual(['running', 'degraded', 'offline', 'paused']);
+  });
+
+  it('maps node status to a tray state and icon', () => {
+    expect(trayStateOf(base)).toBe('running');
+    expect(trayStateOf({ ...base, queue: { pending: 0, failed: 1 } })).toBe('degraded');
+    expect(trayStateOf({ ...base, federation: { ...base.federation, paused: true }, queue: { pending: 0, failed: 4 } })).toBe('paused');
+    expect(trayStateOf(null)).toBe('offline');
+    expect(trayStateOf({ ...base, setup_required: true })).toBe('offline');
+    expect(trayIconFile('degraded')).toBe('tray-degraded.png');
+  });
+
+  it('builds the menu from the status: status lines, actions, pause or resume', () => {
+    const model = trayModel({ ...base, queue: { pending: 2, failed: 1 } }, { startAtLogin: true, lastError: 'beta.test refused: origin_blocked' }, actions);
+    const labels = model.menu.map((i) => i.label ?? `—${i.type}`);
+    expect(labels).toEqual([
+      'alpha.test — degraded', 'Peers: 3', 'Waiting to send: 2', 'Failed deliveries: 1', 'Last error: beta.test refused: origin_blocked', '—separator',
+      'Open dashboard', 'Copy invite link', 'Pause federation', '—separator', 'Start at login', 'Open logs folder', '—separator', 'Quit Paracord',
+    ]);
+    expect(model.menu.find((i) => i.label === 'Start at login')).toMatchObject({ type: 'checkbox', checked: true });
+    expect(model.icon).toBe('tray-degraded.png');
+    expect(model.tooltip).toBe('alpha.test — degraded');
+    calls.length = 0;
+    for (const label of ['Open dashboard', 'Copy invite link', 'Pause federation', 'Start at login', 'Open logs folder', 'Quit Paracord']) {
+      model.menu.find((i) => i.label === label)!.click!();
+    }
+    expect(calls).toEqual(['open', 'copy', 'paused:true', 'login:false', 'logs', 'quit']);
+  });
+
+  it('offers resume when paused, and little when the node is not running', () => {
+    const paused = trayModel({ ...base, federation: { ...base.federation, paused: true } }, { startAtLogin: false }, actions);
+    expect(paused.menu.map((i) => i.label)).toContain('Resume federation');
+    const offline = trayModel(null, { startAtLogin: false }, actions);
+    expect(offline.menu[0]!.label).toBe('Paracord — not running');
+    expect(offline.menu.find((i) => i.label === 'Copy invite link')!.enabled).toBe(false);
+    const setup = trayModel({ ...base, setup_required: true, server_name: null }, { startAtLogin: false }, actions);
+    expect(setup.menu.map((i) => i.label)).toContain('Finish setup…');
+  });
+});

@@ -1,0 +1,87 @@
+/**
+ * The tray, as plain data (IPFS Desktop's pattern): a frozen status enum, the icon for each
+ * status, and the menu template rebuilt on every status change. No electron import here, so it
+ * is tested under plain Node; main.ts turns the template into a Menu.
+ */
+import type { NodeStatus } from '../../shared/contract/admin-operations.ts';
+
+export const TrayState = Object.freeze({
+  Running: 'running',
+  Degraded: 'degraded',
+  Offline: 'offline',
+  Paused: 'paused',
+} as const);
+export type TrayState = (typeof TrayState)[keyof typeof TrayState];
+
+/** `null` status: the node does not answer (starting, crashed, or stopped). */
+export function trayStateOf(status: NodeStatus | null): TrayState {
+  if (!status || status.setup_required) return TrayState.Offline;
+  if (status.federation.paused) return TrayState.Paused;
+  if (status.queue.failed > 0) return TrayState.Degraded;
+  return TrayState.Running;
+}
+
+export function trayIconFile(state: TrayState): string {
+  return `tray-${state}.png`;
+}
+
+export interface TrayActions {
+  openDashboard(): void;
+  copyInviteLink(): void;
+  setPaused(paused: boolean): void;
+  setStartAtLogin(enabled: boolean): void;
+  openLogsFolder(): void;
+  quit(): void;
+}
+
+/** A subset of Electron's MenuItemConstructorOptions, as plain objects. */
+export interface TrayMenuItem {
+  label?: string;
+  type?: 'normal' | 'separator' | 'checkbox';
+  enabled?: boolean;
+  checked?: boolean;
+  click?: () => void;
+}
+
+export interface TrayModel {
+  state: TrayState;
+  tooltip: string;
+  icon: string;
+  menu: TrayMenuItem[];
+}
+
+export function trayModel(status: NodeStatus | null, options: { startAtLogin: boolean; lastError?: string }, actions: TrayActions): TrayModel {
+  const state = trayStateOf(status);
+  const headline = status?.server_name ? `${status.server_name} — ${state}` : state === TrayState.Offline ? 'Paracord — not running' : `Paracord — ${state}`;
+  const lines: TrayMenuItem[] = [{ label: headline, enabled: false }];
+  if (status && !status.setup_required) {
+    lines.push({ label: `Peers: ${status.peers}`, enabled: false });
+    lines.push({ label: `Waiting to send: ${status.queue.pending}`, enabled: false });
+    if (status.queue.failed > 0) lines.push({ label: `Failed deliveries: ${status.queue.failed}`, enabled: false });
+  }
+  if (options.lastError) lines.push({ label: `Last error: ${truncate(options.lastError, 60)}`, enabled: false });
+  const running = status !== null && !status.setup_required;
+  return {
+    state,
+    tooltip: headline,
+    icon: trayIconFile(state),
+    menu: [
+      ...lines,
+      { type: 'separator' },
+      { label: status?.setup_required ? 'Finish setup…' : 'Open dashboard', click: actions.openDashboard },
+      { label: 'Copy invite link', enabled: running, click: actions.copyInviteLink },
+      status?.federation.paused
+        ? { label: 'Resume federation', enabled: running, click: () => actions.setPaused(false) }
+        : { label: 'Pause federation', enabled: running, click: () => actions.setPaused(true) },
+      { type: 'separator' },
+      { label: 'Start at login', type: 'checkbox', checked: options.startAtLogin, click: () => actions.setStartAtLogin(!options.startAtLogin) },
+      { label: 'Open logs folder', click: actions.openLogsFolder },
+      { type: 'separator' },
+      { label: 'Quit Paracord', click: actions.quit },
+    ],
+  };
+}
+
+function truncate(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
