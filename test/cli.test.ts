@@ -95,6 +95,29 @@ describe('paracord-node CLI', () => {
     expect(await exited).toBe(0);
   });
 
+  it('serve uses the certificate given with --tls-cert and --tls-key', async () => {
+    const { writeFileSync } = await import('node:fs');
+    const { X509Certificate } = await import('node:crypto');
+    const { default: selfsigned } = await import('selfsigned');
+    const dir = tempDir();
+    const pems = await selfsigned.generate([{ name: 'commonName', value: 'own.test' }], { keyType: 'ec', curve: 'P-256', algorithm: 'sha256' });
+    writeFileSync(join(dir, 'cert.pem'), pems.cert);
+    writeFileSync(join(dir, 'key.pem'), pems.private, { mode: 0o600 });
+    const node = new NodeProcess({ serverName: 'own.test', secure: true, args: ['--tls-cert', join(dir, 'cert.pem'), '--tls-key', join(dir, 'key.pem')] });
+    await node.start();
+    try {
+      const status = (await node.admin('GET', '/status')).body;
+      expect(status.federation.tls_fingerprint).toBe(new X509Certificate(pems.cert).fingerprint256);
+      const { Agent, request } = await import('undici');
+      const response = await request(`${node.federationUrl}/.well-known/paracord/server`, { dispatcher: new Agent({ connect: { rejectUnauthorized: false } }) });
+      expect(response.statusCode).toBe(200);
+      await response.body.dump();
+    } finally {
+      await node.stop();
+    }
+    expect(run(['serve', '--data', tempDir(), '--tls-cert', join(dir, 'cert.pem')]).code).toBe(2);
+  });
+
   it('serve on an empty directory without a name starts in setup mode, and setup completes it', async () => {
     const node = new NodeProcess({});
     const ready = await node.start();
