@@ -49,5 +49,5 @@ export interface NodeContext {
   tls(): TlsMaterial | null;
   isPaused(): boolean;
   /** Initializes identity and starts federation (setup mode → running). */
-  completeSetup(serverName: string): Promise<void>;
+  completeSetup(serverName: string, options?: { public_url?: string; identity_backup?: string; tls_cert_file?: string; tls_key_file?: string }): Promise<void>;
 }

@@ -72,8 +72,8 @@ export interface ParacordNode {
   readonly context: NodeContext;
 }
 
-/** Initializes a data dir: identity and server name. Refuses a different name on an initialized dir. */
-export function initDataDir(dataDir: string, serverName: string): Identity {
+/** Initializes a data dir: identity (new, or restored from a backup) and server name. Refuses a different name on an initialized dir. */
+export function initDataDir(dataDir: string, serverName: string, identityBackup?: string): Identity {
   const paths = dataDirPaths(dataDir);
   ensureDataDir(paths);
   if (Identity.exists(paths.identity)) {
@@ -89,7 +89,7 @@ export function initDataDir(dataDir: string, serverName: string): Identity {
   } finally {
     db.close();
   }
-  return Identity.create(paths.identity, serverName);
+  return identityBackup ? Identity.restore(paths.identity, identityBackup) : Identity.create(paths.identity, serverName);
 }
 
 export function createNode(config: NodeConfig, options: { log?: Logger } = {}): ParacordNode {
@@ -177,8 +177,13 @@ export function createNode(config: NodeConfig, options: { log?: Logger } = {}): 
       if (!paused) workers.start();
       notifications.notify({ type: 'status' });
     },
-    completeSetup: async (serverName) => {
-      identity = initDataDir(config.dataDir, serverName);
+    completeSetup: async (serverName, options = {}) => {
+      if (options.public_url) settings.set('public_url', options.public_url);
+      if (options.tls_cert_file && options.tls_key_file) {
+        settings.set('tls_cert_file', options.tls_cert_file);
+        settings.set('tls_key_file', options.tls_key_file);
+      }
+      identity = initDataDir(config.dataDir, serverName, options.identity_backup);
       log.info({ event: 'setup_complete', server_name: serverName, key_id: identity.keyId }, 'node initialized');
       await startFederation();
     },
@@ -223,8 +228,11 @@ export function createNode(config: NodeConfig, options: { log?: Logger } = {}): 
       onCommitted: (event) => service.onInboundCommitted(event),
     };
     if (!config.insecureHttp) {
-      tls = config.tlsCertFile && config.tlsKeyFile
-        ? loadCertificate(config.tlsCertFile, config.tlsKeyFile, false)
+      // The command line wins; then what the setup wizard stored; then a generated certificate.
+      const certFile = config.tlsCertFile ?? settings.get('tls_cert_file');
+      const keyFile = config.tlsKeyFile ?? settings.get('tls_key_file');
+      tls = certFile && keyFile
+        ? loadCertificate(certFile, keyFile, false)
         : await ensureSelfSignedCertificate(paths.tlsCert, paths.tlsKey, id.serverName, paths.tlsDir);
     }
     const app = createFederationApp({
@@ -259,7 +267,8 @@ export function createNode(config: NodeConfig, options: { log?: Logger } = {}): 
     await listen(server, port, host);
     federationServer = server;
     const actual = (server.address() as AddressInfo).port;
-    federationUrl = config.publicUrl?.replace(/\/+$/, '') ?? `${tls ? 'https' : 'http'}://${urlHost(host, id.serverName)}:${actual}`;
+    const publicUrl = config.publicUrl ?? settings.get('public_url');
+    federationUrl = publicUrl?.replace(/\/+$/, '') ?? `${tls ? 'https' : 'http'}://${urlHost(host, id.serverName)}:${actual}`;
     log.info({ event: 'federation_listening', url: federationUrl, listen: `${host}:${actual}`, tls: tls ? { self_signed: tls.selfSigned, fingerprint256: tls.fingerprint256 } : null }, 'federation API listening');
     workers.start();
     // Pull what we missed in remote rooms while we were away (the hosts' outboxes also resend).

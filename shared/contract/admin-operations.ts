@@ -43,7 +43,22 @@ const rateLimitSchema = z.strictObject({ per_second: z.number().positive().max(1
 export const adminOperations = {
   getStatus: { method: 'GET', path: '/status', input: z.strictObject({}) },
   createLoginLink: { method: 'POST', path: '/login-links', input: z.strictObject({}) },
-  setup: { method: 'POST', path: '/setup', input: z.strictObject({ server_name: serverNameSchema }) },
+  setup: {
+    method: 'POST',
+    path: '/setup',
+    input: z.strictObject({
+      server_name: serverNameSchema,
+      /** Where friends reach this node, when not https://<server_name>:<port>. */
+      public_url: z.url({ protocol: /^https?$/ }).optional(),
+      /** Contents of a backed-up identity.json, to keep an existing identity. */
+      identity_backup: z.string().max(64 * 1024).optional(),
+      /** Your own certificate instead of a generated self-signed one (PEM file paths on this machine). */
+      tls_cert_file: z.string().min(1).max(4096).optional(),
+      tls_key_file: z.string().min(1).max(4096).optional(),
+    }).refine((s) => (s.tls_cert_file === undefined) === (s.tls_key_file === undefined), { message: 'give the certificate and its key together', path: ['tls_cert_file'] }),
+  },
+  checkReachability: { method: 'POST', path: '/setup/check', input: z.strictObject({}) },
+  backupIdentity: { method: 'GET', path: '/keys/backup', input: z.strictObject({}) },
   listPeers: { method: 'GET', path: '/peers', input: z.strictObject({}) },
   addPeer: {
     method: 'POST',
@@ -217,6 +232,8 @@ export interface PeerView {
 export interface AdminOutputs {
   getStatus: NodeStatus;
   createLoginLink: { login_url: string };
+  checkReachability: { reachable: boolean; url: string | null; message: string };
+  backupIdentity: { identity: string };
   setup: NodeStatus;
   listPeers: { peers: PeerView[] };
   addPeer: PeerView;

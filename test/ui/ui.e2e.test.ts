@@ -66,6 +66,8 @@ describe.skipIf(!HAVE_CHROMIUM)('the UI in a real browser (skipped without Chrom
     const link = page.getByTestId('wizard-invite-link');
     await link.waitFor();
     expect(await link.inputValue()).toMatch(/^paracord:\/\/peer\//);
+    // The wizard checks that the server answers at its address, and says so in plain words.
+    expect(await page.getByTestId('reachability').textContent()).toContain('Your server answers at');
     await shot(page, 'wizard-first-peer');
     await page.getByRole('button', { name: 'Go to my dashboard' }).click();
     await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
@@ -132,5 +134,21 @@ describe.skipIf(!HAVE_CHROMIUM)('the UI in a real browser (skipped without Chrom
     await a.getByRole('link', { name: 'Dashboard' }).click();
     await a.getByRole('heading', { name: 'Dashboard' }).waitFor();
     await shot(a, 'dashboard');
+
+    // The detailed trust form: a quarantine with an end time and a rate limit of its own.
+    await a.getByRole('link', { name: 'Peers & trust' }).click();
+    await a.getByTestId('peer-beta.test').getByRole('button', { name: 'Details…' }).click();
+    const form = a.getByRole('form', { name: 'Trust settings of beta.test' });
+    await form.getByLabel('Trust').selectOption('quarantine');
+    await form.getByLabel('Reason').fill('a day to think');
+    await form.getByLabel(/End after/).fill('24');
+    await form.getByLabel(/Requests per second/).fill('5');
+    await form.getByLabel('Burst').fill('20');
+    await form.getByRole('button', { name: 'Save' }).click();
+    await a.getByText('beta.test: saved').waitFor();
+    const peer = (await alpha.admin('GET', '/peers')).body.peers.find((p: { server_name: string }) => p.server_name === 'beta.test');
+    expect(peer).toMatchObject({ trust: 'quarantine', reason: 'a day to think', rate_limit: { per_second: 5, burst: 20 } });
+    expect(peer.until_ms).toBeGreaterThan(Date.now() + 23 * 3600_000);
+    await shot(a, 'peer-details');
   });
 });

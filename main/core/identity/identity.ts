@@ -82,6 +82,33 @@ export class Identity {
     return new Identity(file, data);
   }
 
+  /** Checks a backed-up identity file's contents; returns its server name or a reason. */
+  static checkBackup(text: string): { ok: true; serverName: string } | { ok: false; reason: string } {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(text);
+    } catch {
+      return { ok: false, reason: 'the backup is not a valid identity.json (not JSON)' };
+    }
+    const parsed = identityFileSchema.safeParse(raw);
+    if (!parsed.success) return { ok: false, reason: `the backup is not a valid identity.json: ${parsed.error.issues[0]?.path.join('.')} ${parsed.error.issues[0]?.message}` };
+    return { ok: true, serverName: parsed.data.server_name };
+  }
+
+  /** Writes a checked backup as this data directory's identity (0600). */
+  static restore(file: string, text: string): Identity {
+    if (existsSync(file)) throw new Error(`identity already exists at ${file}`);
+    const check = Identity.checkBackup(text);
+    if (!check.ok) throw new Error(check.reason);
+    writeFileAtomic(file, JSON.stringify(JSON.parse(text), null, 2) + '\n');
+    return Identity.load(file);
+  }
+
+  /** The identity file's contents, for a backup the owner keeps somewhere safe. */
+  backup(): string {
+    return readFileSync(this.file, 'utf8');
+  }
+
   static load(file: string): Identity {
     const parsed = identityFileSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
     if (!parsed.success) throw new Error(`identity file ${file} is not valid: ${parsed.error.issues[0]?.message}`);

@@ -1,5 +1,7 @@
 import type { AdminHandlers, NodeStatus } from '../../../../../shared/contract/admin-operations.ts';
-import { conflict } from '../../../errors.ts';
+import { badRequest, conflict } from '../../../errors.ts';
+import { Identity } from '../../../identity/identity.ts';
+import { loadCertificate } from '../../../tls/certificate.ts';
 import type { NodeContext } from '../../../node-context.ts';
 import { VERSION } from '../../../version.ts';
 
@@ -24,14 +26,47 @@ export function nodeStatus(node: NodeContext): NodeStatus {
   };
 }
 
-export function statusOperations(node: NodeContext): Pick<AdminHandlers, 'getStatus' | 'setup' | 'createLoginLink'> {
+export function statusOperations(node: NodeContext): Pick<AdminHandlers, 'getStatus' | 'setup' | 'createLoginLink' | 'checkReachability' | 'backupIdentity'> {
   return {
     getStatus: async () => nodeStatus(node),
     createLoginLink: async () => ({ login_url: node.loginUrl() }),
-    setup: async ({ server_name }) => {
+    setup: async (input) => {
       if (node.identity()) throw conflict('already_set_up', `this node is already set up as ${node.identity()!.serverName}`);
-      await node.completeSetup(server_name);
+      // Check everything first: a refused setup changes nothing.
+      if (input.identity_backup !== undefined) {
+        const check = Identity.checkBackup(input.identity_backup);
+        if (!check.ok) throw badRequest('invalid_backup', check.reason);
+        if (check.serverName !== input.server_name) throw badRequest('invalid_backup', `the backup is the identity of ${check.serverName}, not ${input.server_name}`);
+      }
+      if (input.tls_cert_file && input.tls_key_file) {
+        try {
+          loadCertificate(input.tls_cert_file, input.tls_key_file, false);
+        } catch (error) {
+          throw badRequest('invalid_certificate', `cannot use that certificate: ${(error as Error).message}`);
+        }
+      }
+      await node.completeSetup(input.server_name, input);
       return nodeStatus(node);
     },
+    checkReachability: async () => {
+      const url = node.federationUrl();
+      if (!url) return { reachable: false, url: null, message: 'Federation is not running yet: finish the setup first.' };
+      try {
+        const document = await node.discovery.fetchDocument(url, node.tls()?.fingerprint256);
+        if (document.server_name !== node.identity()?.serverName) {
+          return { reachable: false, url, message: `${url} answers, but as ${document.server_name}: another server is at that address.` };
+        }
+        return {
+          reachable: true, url,
+          message: `Your server answers at ${url} from this computer. Friends on other networks reach it only if that address works from the internet: behind a home router, forward the port to this computer, and make the name point to your public address.`,
+        };
+      } catch (error) {
+        return {
+          reachable: false, url,
+          message: `Your server does not answer at ${url} from this computer (${(error as Error).message}). Check the address (Settings: public address), that the name points to this computer, and that no firewall blocks the port.`,
+        };
+      }
+    },
+    backupIdentity: async () => ({ identity: node.identity()!.backup() }),
   };
 }

@@ -1,0 +1,76 @@
+/** Setup mode's options: restore an identity backup, a public address, an own certificate — and refusals that change nothing. */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startInProcessNode } from '../../../../../test/helpers/in-process-node.ts';
+import { removeTempDirs, tempDir } from '../../../../../test/helpers/temp-dir.ts';
+
+const started: Array<Awaited<ReturnType<typeof startInProcessNode>>> = [];
+afterAll(async () => {
+  await Promise.all(started.map((n) => n.node.stop()));
+  removeTempDirs();
+});
+
+async function fresh() {
+  const node = await startInProcessNode(undefined);
+  started.push(node);
+  return node;
+}
+
+describe('setup', () => {
+  it('restores an identity from a backup, keeping its keys', async () => {
+    const original = await startInProcessNode('restored.test');
+    started.push(original);
+    const backup = (await original.admin('GET', '/keys/backup')).body.identity as string;
+    const keyId = (await original.admin('GET', '/status')).body.key_id;
+    const node = await fresh();
+    const setup = await node.admin('POST', '/setup', { server_name: 'restored.test', identity_backup: backup });
+    expect(setup.status).toBe(200);
+    expect(setup.body).toMatchObject({ mode: 'running', server_name: 'restored.test', key_id: keyId });
+  });
+
+  it('refuses a broken backup, a backup of another server, and unusable certificate files — and stays in setup mode', async () => {
+    const node = await fresh();
+    const other = await startInProcessNode('other.test');
+    started.push(other);
+    const otherBackup = (await other.admin('GET', '/keys/backup')).body.identity as string;
+    const refusals: Array<[unknown, string]> = [
+      [{ server_name: 'x.test', identity_backup: 'not json' }, 'invalid_backup'],
+      [{ server_name: 'x.test', identity_backup: '{"version":1}' }, 'invalid_backup'],
+      [{ server_name: 'x.test', identity_backup: otherBackup }, 'invalid_backup'],
+      [{ server_name: 'x.test', tls_cert_file: '/nonexistent/cert.pem', tls_key_file: '/nonexistent/key.pem' }, 'invalid_certificate'],
+      [{ server_name: 'x.test', tls_cert_file: '/only/cert.pem' }, 'invalid_input'],
+      [{ server_name: 'x.test', public_url: 'ftp://x' }, 'invalid_input'],
+    ];
+    for (const [body, error] of refusals) {
+      const response = await node.admin('POST', '/setup', body);
+      expect(response.status, JSON.stringify(body)).toBe(400);
+      expect(response.body.error).toBe(error);
+      expect((await node.admin('GET', '/status')).body).toMatchObject({ mode: 'setup', setup_required: true });
+    }
+  });
+
+  it('uses the public address and the own certificate given', async () => {
+    const { default: selfsigned } = await import('selfsigned');
+    const dir = tempDir();
+    const pems = await selfsigned.generate([{ name: 'commonName', value: 'own.test' }], { keyType: 'ec', curve: 'P-256', algorithm: 'sha256' });
+    writeFileSync(join(dir, 'cert.pem'), pems.cert);
+    writeFileSync(join(dir, 'key.pem'), pems.private, { mode: 0o600 });
+    const node = await fresh();
+    const setup = await node.admin('POST', '/setup', { server_name: 'own.test', public_url: 'https://own.example.org:7447', tls_cert_file: join(dir, 'cert.pem'), tls_key_file: join(dir, 'key.pem') });
+    expect(setup.status).toBe(200);
+    expect(setup.body.federation.url).toBe('https://own.example.org:7447');
+    // (in-process test nodes run with --insecure-http, so no certificate is served here; the CLI test covers serving one)
+    const check = await node.admin('POST', '/setup/check');
+    expect(check.body).toMatchObject({ reachable: false, url: 'https://own.example.org:7447' });
+    expect(check.body.message).toContain('does not answer');
+  });
+
+  it('says the server answers when its address works', async () => {
+    const node = await startInProcessNode('reachable.test');
+    started.push(node);
+    const check = await node.admin('POST', '/setup/check');
+    expect(check.body).toMatchObject({ reachable: true });
+    expect(check.body.message).toContain('answers at');
+  });
+});
