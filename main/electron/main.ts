@@ -18,6 +18,7 @@ import { APP_ENTRY, APP_HOST, APP_SCHEME, appPathToFile } from './app-protocol.t
 import { ADMIN_CHANNEL, NOTIFY_CHANNEL, createIpcRouter } from './ipc-router.ts';
 import { linkFromArgv, parseAppLink } from './protocol-link.ts';
 import { trayModel } from './tray-model.ts';
+import { initialNotifyState, notificationsFor, type NotifyState } from './notifications-model.ts';
 
 const startHidden = process.argv.includes('--hidden');
 protocol.registerSchemesAsPrivileged([{ scheme: APP_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true } }]);
@@ -32,6 +33,7 @@ if (!app.requestSingleInstanceLock()) {
   let lastError: string | undefined;
   let quitting = false;
   let pendingLink: string | undefined = linkFromArgv(process.argv);
+  let notifyState: NotifyState | undefined;
 
   const rendererRoot = join(PACKAGE_ROOT, 'dist', 'renderer');
   const iconDir = join(PACKAGE_ROOT, 'build');
@@ -78,6 +80,20 @@ if (!app.requestSingleInstanceLock()) {
     window?.webContents.send(NOTIFY_CHANNEL, { type: 'open-link', link: link.link, server_name: link.server_name });
   }
 
+  /** New peers and long-failing peers, as desktop notifications (unless turned off in the tray). */
+  async function checkNotifications(): Promise<void> {
+    if (!node || !status || status.setup_required) return;
+    const [{ peers }, { entries }] = await Promise.all([node.admin.listPeers({}), node.admin.getQueue({ state: 'pending', limit: 5000 })]);
+    if (!notifyState) {
+      notifyState = initialNotifyState(peers);
+      return;
+    }
+    const notes = notificationsFor(notifyState, peers, entries);
+    if (notificationsOn() && Notification.isSupported()) for (const note of notes) new Notification(note).show();
+  }
+
+  const notificationsOn = () => node?.context.settings.get('desktop_notifications') !== '0';
+
   async function refreshTray(): Promise<void> {
     try {
       status = node ? await node.admin.getStatus({}) : null;
@@ -85,7 +101,8 @@ if (!app.requestSingleInstanceLock()) {
       status = null;
       lastError = (error as Error).message;
     }
-    const model = trayModel(status, { startAtLogin: app.getLoginItemSettings().openAtLogin, ...(lastError ? { lastError } : {}) }, {
+    void checkNotifications().catch(() => undefined);
+    const model = trayModel(status, { startAtLogin: app.getLoginItemSettings().openAtLogin, notifications: notificationsOn(), ...(lastError ? { lastError } : {}) }, {
       openDashboard: showWindow,
       copyInviteLink: async () => clipboard.writeText((await node!.admin.createPeerInvite({})).link),
       setPaused: async (paused) => {
@@ -96,6 +113,10 @@ if (!app.requestSingleInstanceLock()) {
         void refreshTray();
       },
       openLogsFolder: () => void shell.openPath(join(app.getPath('userData'), 'node', 'logs')),
+      setNotifications: (enabled) => {
+        node?.context.settings.set('desktop_notifications', enabled ? '1' : '0');
+        void refreshTray();
+      },
       quit: () => app.quit(),
     });
     const iconFile = join(iconDir, model.icon);

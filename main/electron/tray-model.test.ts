@@ -13,6 +13,7 @@ const actions: TrayActions = {
   copyInviteLink: () => calls.push('copy'),
   setPaused: (paused) => calls.push(`paused:${paused}`),
   setStartAtLogin: (enabled) => calls.push(`login:${enabled}`),
+  setNotifications: (enabled) => calls.push(`notify:${enabled}`),
   openLogsFolder: () => calls.push('logs'),
   quit: () => calls.push('quit'),
 };
@@ -37,16 +38,16 @@ describe('tray model', () => {
     const labels = model.menu.map((i) => i.label ?? `—${i.type}`);
     expect(labels).toEqual([
       'alpha.test — degraded', 'Peers: 3', 'Waiting to send: 2', 'Failed deliveries: 1', 'Last error: beta.test refused: origin_blocked', '—separator',
-      'Open dashboard', 'Copy invite link', 'Pause federation', '—separator', 'Start at login', 'Open logs folder', '—separator', 'Quit Paracord',
+      'Open dashboard', 'Copy invite link', 'Pause federation', '—separator', 'Start at login', 'Notifications', 'Open logs folder', '—separator', 'Quit Paracord',
     ]);
     expect(model.menu.find((i) => i.label === 'Start at login')).toMatchObject({ type: 'checkbox', checked: true });
     expect(model.icon).toBe('tray-degraded.png');
     expect(model.tooltip).toBe('alpha.test — degraded');
     calls.length = 0;
-    for (const label of ['Open dashboard', 'Copy invite link', 'Pause federation', 'Start at login', 'Open logs folder', 'Quit Paracord']) {
+    for (const label of ['Open dashboard', 'Copy invite link', 'Pause federation', 'Start at login', 'Notifications', 'Open logs folder', 'Quit Paracord']) {
       model.menu.find((i) => i.label === label)!.click!();
     }
-    expect(calls).toEqual(['open', 'copy', 'paused:true', 'login:false', 'logs', 'quit']);
+    expect(calls).toEqual(['open', 'copy', 'paused:true', 'login:false', 'notify:false', 'logs', 'quit']);
   });
 
   it('offers resume when paused, and little when the node is not running', () => {

@@ -30,6 +30,7 @@ export interface TrayActions {
   copyInviteLink(): void;
   setPaused(paused: boolean): void;
   setStartAtLogin(enabled: boolean): void;
+  setNotifications(enabled: boolean): void;
   openLogsFolder(): void;
   quit(): void;
 }
@@ -50,7 +51,7 @@ export interface TrayModel {
   menu: TrayMenuItem[];
 }
 
-export function trayModel(status: NodeStatus | null, options: { startAtLogin: boolean; lastError?: string }, actions: TrayActions): TrayModel {
+export function trayModel(status: NodeStatus | null, options: { startAtLogin: boolean; notifications?: boolean; lastError?: string }, actions: TrayActions): TrayModel {
   const state = trayStateOf(status);
   const headline = status?.server_name ? `${status.server_name} — ${state}` : state === TrayState.Offline ? 'Paracord — not running' : `Paracord — ${state}`;
   const lines: TrayMenuItem[] = [{ label: headline, enabled: false }];
@@ -75,6 +76,7 @@ export function trayModel(status: NodeStatus | null, options: { startAtLogin: bo
         : { label: 'Pause federation', enabled: running, click: () => actions.setPaused(true) },
       { type: 'separator' },
       { label: 'Start at login', type: 'checkbox', checked: options.startAtLogin, click: () => actions.setStartAtLogin(!options.startAtLogin) },
+      { label: 'Notifications', type: 'checkbox', checked: options.notifications !== false, click: () => actions.setNotifications(options.notifications === false) },
       { label: 'Open logs folder', click: actions.openLogsFolder },
       { type: 'separator' },
       { label: 'Quit Paracord', click: actions.quit },

@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import type { PeerView, QueueEntry } from '../../shared/contract/admin-operations.ts';
+import { LONG_FAILURE_MS, initialNotifyState, notificationsFor } from './notifications-model.ts';
+
+const peer = (server_name: string, trust: PeerView['trust'] = 'allow'): PeerView => ({
+  server_name, trust, endpoint: null, tls_fingerprint: null, reason: null, until_ms: null, rate_limit: null, added_at: 0, last_seen_at: null, keys: [],
+});
+const entry = (destination: string, created_at: number, attempts = 3): QueueEntry => ({
+  id: created_at, destination, event_id: `$e${created_at}:x`, room_id: '!r:x', state: 'pending', attempts, next_attempt_at: 0, last_error: 'ECONNREFUSED', created_at,
+});
+
+describe('desktop notifications', () => {
+  it('announces a new peer once, not the ones known at start or blocked ones', () => {
+    const state = initialNotifyState([peer('old.test')]);
+    expect(notificationsFor(state, [peer('old.test'), peer('new.test'), peer('bad.test', 'block')], [])).toEqual([
+      { title: 'New peer', body: 'You are now peered with new.test.' },
+    ]);
+    expect(notificationsFor(state, [peer('old.test'), peer('new.test')], [])).toEqual([]);
+  });
+
+  it('warns once about a peer failing for an hour, and again only after it recovered and failed again', () => {
+    const now = Date.now();
+    const state = initialNotifyState([]);
+    expect(notificationsFor(state, [], [entry('slow.test', now - 10 * 60_000)], now)).toEqual([]);
+    const warned = notificationsFor(state, [], [entry('dead.test', now - LONG_FAILURE_MS - 1), entry('dead.test', now - 1000)], now);
+    expect(warned).toHaveLength(1);
+    expect(warned[0]!.title).toBe('dead.test is unreachable');
+    expect(warned[0]!.body).toContain('ECONNREFUSED');
+    expect(notificationsFor(state, [], [entry('dead.test', now - LONG_FAILURE_MS - 1)], now)).toEqual([]);
+    expect(notificationsFor(state, [], [], now)).toEqual([]);
+    expect(notificationsFor(state, [], [entry('dead.test', now - LONG_FAILURE_MS - 5)], now)).toHaveLength(1);
+    // Entries never tried (attempts 0) are just waiting, not failing.
+    expect(notificationsFor(initialNotifyState([]), [], [entry('quiet.test', now - 2 * LONG_FAILURE_MS, 0)], now)).toEqual([]);
+  });
+});

@@ -1,0 +1,52 @@
+/**
+ * Which desktop notifications to show (issue #8): a new peer (someone redeemed our invite link,
+ * or we redeemed theirs), and a peer that has been failing for a long time. Plain logic over
+ * what the node reports; main.ts shows the result with Electron's Notification, if the owner
+ * has not turned notifications off.
+ */
+import type { PeerView, QueueEntry } from '../../shared/contract/admin-operations.ts';
+
+export const LONG_FAILURE_MS = 60 * 60_000;
+
+export interface NotifyState {
+  knownPeers: Set<string>;
+  /** Peers we already told the owner about, so each long failure is announced once. */
+  warnedFailing: Set<string>;
+}
+
+export interface DesktopNotification {
+  title: string;
+  body: string;
+}
+
+export function initialNotifyState(peers: readonly PeerView[]): NotifyState {
+  return { knownPeers: new Set(peers.map((p) => p.server_name)), warnedFailing: new Set() };
+}
+
+/** Compares the node's peers and queue with what was seen before; returns what to tell the owner. */
+export function notificationsFor(state: NotifyState, peers: readonly PeerView[], pending: readonly QueueEntry[], now = Date.now()): DesktopNotification[] {
+  const out: DesktopNotification[] = [];
+  for (const peer of peers) {
+    if (!state.knownPeers.has(peer.server_name) && peer.trust === 'allow') {
+      out.push({ title: 'New peer', body: `You are now peered with ${peer.server_name}.` });
+    }
+  }
+  state.knownPeers = new Set(peers.map((p) => p.server_name));
+
+  const failingSince = new Map<string, { since: number; error: string | null }>();
+  for (const entry of pending) {
+    if (entry.attempts === 0) continue;
+    const current = failingSince.get(entry.destination);
+    if (!current || entry.created_at < current.since) failingSince.set(entry.destination, { since: entry.created_at, error: entry.last_error });
+  }
+  for (const [server, { since, error }] of failingSince) {
+    if (now - since >= LONG_FAILURE_MS && !state.warnedFailing.has(server)) {
+      state.warnedFailing.add(server);
+      const hours = Math.floor((now - since) / 3600_000);
+      out.push({ title: `${server} is unreachable`, body: `Messages for ${server} have waited ${hours >= 1 ? `${hours} h` : 'an hour'}${error ? ` (${error.slice(0, 80)})` : ''}. They will be sent when it is back.` });
+    }
+  }
+  // A peer that recovered may be announced again if it fails again later.
+  for (const server of [...state.warnedFailing]) if (!failingSince.has(server)) state.warnedFailing.delete(server);
+  return out;
+}
