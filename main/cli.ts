@@ -49,8 +49,8 @@ export function buildProgram(): Command {
     .description('create the data directory, the signing identity and the admin token; prints {server_name, key_id, public_key}')
     .addOption(dataOption())
     .addOption(new Option('--server-name <name>', 'this server\'s name, e.g. paracord.example.org').env('PARACORD_SERVER_NAME').makeOptionMandatory())
-    .action((opts: { data: string; serverName: string }) => {
-      const identity = initDataDir(opts.data, checkServerName(opts.serverName));
+    .action(async (opts: { data: string; serverName: string }) => {
+      const identity = await initDataDir(opts.data, checkServerName(opts.serverName));
       printJson({ server_name: identity.serverName, key_id: identity.keyId, public_key: identity.publicKeyHex });
     });
 

@@ -41,6 +41,8 @@ export interface NodeContext {
   roomService(): RoomService;
   peering(): PeeringService;
   setPaused(paused: boolean): void;
+  /** How the private keys are stored at rest. */
+  keyStorage(): { sealed_by: string | null; warning: string | null };
   /** A fresh one-time login URL for the browser UI. */
   loginUrl(): string;
   /** Null in setup mode (no identity yet). */

@@ -21,7 +21,7 @@ import { verifySignedRequest } from './federation/middleware/verify-signed-reque
 import { ReplayCache } from './federation/replay-cache.ts';
 import { eventEntitlement } from './federation/routes/event/index.ts';
 import { ServerKeys } from './federation/server-keys.ts';
-import { Identity } from './identity/identity.ts';
+import { Identity, type KeySealer } from './identity/identity.ts';
 import { createLogger, type Logger } from './log.ts';
 import type { NodeContext } from './node-context.ts';
 import { openDatabase, type Db } from './store/database.ts';
@@ -72,12 +72,15 @@ export interface ParacordNode {
   readonly context: NodeContext;
 }
 
-/** Initializes a data dir: identity (new, or restored from a backup) and server name. Refuses a different name on an initialized dir. */
-export function initDataDir(dataDir: string, serverName: string, identityBackup?: string): Identity {
+/**
+ * Initializes a data dir: identity (new, or restored from a backup) and server name; with a
+ * sealer the seeds are sealed at rest. Refuses a different name on an initialized dir.
+ */
+export async function initDataDir(dataDir: string, serverName: string, identityBackup?: string, sealer?: KeySealer): Promise<Identity> {
   const paths = dataDirPaths(dataDir);
   ensureDataDir(paths);
   if (Identity.exists(paths.identity)) {
-    const identity = Identity.load(paths.identity);
+    const identity = await Identity.open(paths.identity, sealer);
     if (identity.serverName !== serverName) {
       throw new Error(`${paths.root} is already initialized as ${identity.serverName}`);
     }
@@ -89,19 +92,30 @@ export function initDataDir(dataDir: string, serverName: string, identityBackup?
   } finally {
     db.close();
   }
-  return identityBackup ? Identity.restore(paths.identity, identityBackup) : Identity.create(paths.identity, serverName);
+  const created = identityBackup ? Identity.restore(paths.identity, identityBackup) : Identity.create(paths.identity, serverName);
+  return sealer ? Identity.open(paths.identity, sealer) : created;
 }
 
-export function createNode(config: NodeConfig, options: { log?: Logger } = {}): ParacordNode {
+export interface NodeOptions {
+  log?: Logger;
+  /** Seals the private keys at rest (the desktop app's safeStorage); plaintext 0600 file without. */
+  keySealer?: KeySealer;
+  /** Shown in the status when keys cannot be protected better than a plaintext file. */
+  keyStorageWarning?: string;
+}
+
+export function createNode(config: NodeConfig, options: NodeOptions = {}): ParacordNode {
   const paths = dataDirPaths(config.dataDir);
   ensureDataDir(paths);
+  const nodeOptions = options;
   const log = options.log ?? createLogger({ level: config.logLevel, file: paths.logFile, stderr: config.logToStderr ?? false });
   const db: Db = openDatabase(paths.database);
   const settings = new Settings(db);
   const trust = new TrustStore(db, settings);
   const http = new HttpClient({ allowInsecureHttp: config.insecureHttp, pinFor: (url) => trust.pinnedFingerprintFor(url) });
   const discovery = new Discovery(http, trust);
-  let identity: Identity | null = Identity.exists(paths.identity) ? Identity.load(paths.identity) : null;
+  // Loaded in start(): opening sealed keys is asynchronous.
+  let identity: Identity | null = null;
   const keys = new ServerKeys(db, http, discovery, log, () => identity);
   const commit = new GroupCommit(db);
   const replay = new ReplayCache(db);
@@ -177,13 +191,14 @@ export function createNode(config: NodeConfig, options: { log?: Logger } = {}): 
       if (!paused) workers.start();
       notifications.notify({ type: 'status' });
     },
+    keyStorage: () => ({ sealed_by: identity?.sealedBy ?? null, warning: nodeOptions.keyStorageWarning ?? null }),
     completeSetup: async (serverName, options = {}) => {
       if (options.public_url) settings.set('public_url', options.public_url);
       if (options.tls_cert_file && options.tls_key_file) {
         settings.set('tls_cert_file', options.tls_cert_file);
         settings.set('tls_key_file', options.tls_key_file);
       }
-      identity = initDataDir(config.dataDir, serverName, options.identity_backup);
+      identity = await initDataDir(config.dataDir, serverName, options.identity_backup, nodeOptions.keySealer);
       log.info({ event: 'setup_complete', server_name: serverName, key_id: identity.keyId }, 'node initialized');
       await startFederation();
     },
@@ -278,8 +293,9 @@ export function createNode(config: NodeConfig, options: { log?: Logger } = {}): 
   }
 
   async function start(): Promise<StartedNode> {
+    if (!identity && Identity.exists(paths.identity)) identity = await Identity.open(paths.identity, nodeOptions.keySealer);
     if (!identity && config.serverName) {
-      identity = initDataDir(config.dataDir, config.serverName);
+      identity = await initDataDir(config.dataDir, config.serverName, undefined, nodeOptions.keySealer);
       log.info({ event: 'initialized', server_name: identity.serverName, key_id: identity.keyId }, 'data directory initialized');
     } else if (identity && config.serverName && config.serverName !== identity.serverName) {
       throw new Error(`${paths.root} is initialized as ${identity.serverName}, not ${config.serverName}`);

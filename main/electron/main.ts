@@ -18,6 +18,7 @@ import { APP_ENTRY, APP_HOST, APP_SCHEME, appPathToFile } from './app-protocol.t
 import { ADMIN_CHANNEL, NOTIFY_CHANNEL, createIpcRouter } from './ipc-router.ts';
 import { linkFromArgv, parseAppLink } from './protocol-link.ts';
 import { trayModel } from './tray-model.ts';
+import { safeStorageSealer } from './safe-storage-sealer.ts';
 import { initialNotifyState, notificationsFor, type NotifyState } from './notifications-model.ts';
 
 const startHidden = process.argv.includes('--hidden');
@@ -163,13 +164,15 @@ if (!app.requestSingleInstanceLock()) {
       return new Response(response.body, { status: response.status, headers: { ...Object.fromEntries(response.headers), ...Object.fromEntries(Object.entries(csp).map(([k, v]) => [k, v[0]!])) } });
     });
 
+    const keys = await safeStorageSealer();
+    if (keys.warning) lastError = keys.warning;
     node = createNode({
       dataDir: join(app.getPath('userData'), 'node'),
       listen: process.env.PARACORD_LISTEN ?? '0.0.0.0:7447',
       adminListen: process.env.PARACORD_ADMIN_LISTEN ?? '127.0.0.1:0',
       insecureHttp: process.env.PARACORD_INSECURE_HTTP === '1',
       logToStderr: !app.isPackaged,
-    });
+    }, { ...(keys.sealer ? { keySealer: keys.sealer } : {}), ...(keys.warning ? { keyStorageWarning: keys.warning } : {}) });
     const router = createIpcRouter({ handlers: () => node!.admin, onError: (error) => node?.log.error({ event: 'ipc_failed', err: error }, 'IPC handler failed') });
     ipcMain.handle(ADMIN_CHANNEL, (event, name: unknown, input: unknown) => router(event.senderFrame, name, input));
     node.context.notifications.on('notification', (notification) => {

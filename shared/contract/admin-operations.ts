@@ -214,6 +214,8 @@ export interface NodeStatus {
   queue: { pending: number; failed: number };
   version: string;
   uptime_ms: number;
+  /** How the private keys are kept at rest: sealed by the OS keychain, or a 0600 file (with a warning where nothing better exists). */
+  key_storage: { sealed_by: string | null; warning: string | null };
 }
 
 export interface PeerView {

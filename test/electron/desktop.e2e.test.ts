@@ -5,20 +5,32 @@
  * does that). Where it is absent — this workplace refuses the download — it is skipped and says
  * why.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { _electron as electron } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../helpers/node-process.ts';
 import { removeTempDirs, tempDir } from '../helpers/temp-dir.ts';
 
+/**
+ * Finds an installed Electron binary without `require('electron')`, which would try to
+ * download one (a test must not reach out to the internet).
+ */
 function electronBinary(): { path?: string; reason?: string } {
+  if (process.env.ELECTRON_PATH) return existsSync(process.env.ELECTRON_PATH) ? { path: process.env.ELECTRON_PATH } : { reason: `ELECTRON_PATH ${process.env.ELECTRON_PATH} does not exist` };
+  let packageDir: string;
   try {
-    const path = createRequire(import.meta.url)('electron') as unknown;
-    return typeof path === 'string' ? { path } : { reason: 'the electron package did not give a binary path' };
-  } catch (error) {
-    return { reason: `no Electron binary (${(error as Error).message.split('\n')[0]}); run \`node node_modules/electron/install.js\` where the download is allowed` };
+    packageDir = dirname(createRequire(import.meta.url).resolve('electron/package.json'));
+  } catch {
+    return { reason: 'the electron package is not installed (npm install)' };
   }
+  const pathFile = join(packageDir, 'path.txt');
+  const binary = existsSync(pathFile) ? join(packageDir, 'dist', readFileSync(pathFile, 'utf8').trim()) : undefined;
+  if (!binary || !existsSync(binary)) {
+    return { reason: 'no Electron binary installed (this workplace refuses its download); run `node node_modules/electron/install.js` where the download is allowed, or set ELECTRON_PATH' };
+  }
+  return { path: binary };
 }
 
 const binary = electronBinary();

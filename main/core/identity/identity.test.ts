@@ -1,8 +1,9 @@
-import { statSync } from 'node:fs';
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkKeysDocument } from '../federation/keys-document.ts';
-import { Identity, KEY_VALIDITY_MS } from './identity.ts';
+import { Identity, KEY_VALIDITY_MS, type KeySealer } from './identity.ts';
 import { removeTempDirs, tempDir } from '../../../test/helpers/temp-dir.ts';
 
 afterAll(() => removeTempDirs());
@@ -32,14 +33,14 @@ describe('Identity', () => {
     expect(checkKeysDocument(tampered, 'alpha.test')).toMatchObject({ ok: false, reason: expect.stringContaining('self-signature') });
   });
 
-  it('rotates: the announced next key becomes active, the old one keeps verifying the past', () => {
+  it('rotates: the announced next key becomes active, the old one keeps verifying the past', async () => {
     const file = join(tempDir(), 'identity.json');
     const identity = Identity.create(file, 'alpha.test');
     const first = { key_id: identity.keyId, public_key: identity.publicKeyHex };
-    const announced = identity.announceNextKey();
+    const announced = await identity.announceNextKey();
     expect(identity.keysDocument().next_keys.map((k) => k.key_id)).toEqual([announced.key_id]);
     const rotatedAt = Date.now();
-    const rotation = identity.rotate(rotatedAt);
+    const rotation = await identity.rotate(rotatedAt);
     expect(rotation).toMatchObject({ key_id: announced.key_id, previous_key_id: first.key_id });
     const document = identity.keysDocument();
     expect(document.active_key.key_id).toBe(announced.key_id);
@@ -48,7 +49,75 @@ describe('Identity', () => {
     // Persisted: a reload sees the rotation, and a second rotation without announcement works.
     const reloaded = Identity.load(file);
     expect(reloaded.keyId).toBe(announced.key_id);
-    reloaded.rotate();
+    await reloaded.rotate();
     expect(reloaded.keysDocument().old_keys.map((k) => k.key_id)).toEqual([announced.key_id, first.key_id]);
+  });
+
+  describe('sealed at rest', () => {
+    /** A real sealer (AES-256-GCM with a key of its own), standing in for the OS keychain. */
+    function aesSealer(name = 'test-aes'): KeySealer & { sealedCount: number } {
+      const key = randomBytes(32);
+      return {
+        name,
+        sealedCount: 0,
+        async seal(seedHex) {
+          this.sealedCount++;
+          const iv = randomBytes(12);
+          const cipher = createCipheriv('aes-256-gcm', key, iv);
+          const body = Buffer.concat([cipher.update(seedHex, 'utf8'), cipher.final()]);
+          return Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64');
+        },
+        async open(sealed) {
+          const raw = Buffer.from(sealed, 'base64');
+          const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12));
+          decipher.setAuthTag(raw.subarray(12, 28));
+          return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
+        },
+      };
+    }
+
+    it('seals a plaintext file on open, keeps no plaintext seed on disk, and reopens', async () => {
+      const file = join(tempDir(), 'identity.json');
+      const plain = Identity.create(file, 'alpha.test');
+      const seed = JSON.parse(readFileSync(file, 'utf8')).active.seed as string;
+      const sealer = aesSealer();
+      const sealed = await Identity.open(file, sealer);
+      const onDisk = readFileSync(file, 'utf8');
+      expect(onDisk).not.toContain(seed);
+      expect(JSON.parse(onDisk).sealed_by).toBe('test-aes');
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+      expect(sealed.keyId).toBe(plain.keyId);
+      expect(sealed.sealedBy).toBe('test-aes');
+      const reopened = await Identity.open(file, sealer);
+      expect(reopened.signHex(Buffer.from('x'))).toBe(plain.signHex(Buffer.from('x')));
+    });
+
+    it('refuses to open sealed keys without their sealer, or with another', async () => {
+      const file = join(tempDir(), 'identity.json');
+      Identity.create(file, 'alpha.test');
+      await Identity.open(file, aesSealer());
+      expect(() => Identity.load(file)).toThrow(/sealed by test-aes/);
+      await expect(Identity.open(file)).rejects.toThrow(/sealed by test-aes/);
+      await expect(Identity.open(file, aesSealer('other'))).rejects.toThrow(/sealed by test-aes/);
+      await expect(Identity.open(file, aesSealer('test-aes'))).rejects.toThrow();
+    });
+
+    it('rotates and announces durably when sealed, and backs up in plaintext for a restore elsewhere', async () => {
+      const file = join(tempDir(), 'identity.json');
+      Identity.create(file, 'alpha.test');
+      const sealer = aesSealer();
+      const identity = await Identity.open(file, sealer);
+      const next = await identity.announceNextKey();
+      const rotated = await identity.rotate();
+      expect(rotated.key_id).toBe(next.key_id);
+      const reopened = await Identity.open(file, sealer);
+      expect(reopened.keyId).toBe(next.key_id);
+      expect(reopened.keysDocument().old_keys).toHaveLength(1);
+      const backup = reopened.backup();
+      expect(Identity.checkBackup(backup)).toEqual({ ok: true, serverName: 'alpha.test' });
+      const restored = Identity.restore(join(tempDir(), 'identity.json'), backup);
+      expect(restored.signHex(Buffer.from('y'))).toBe(reopened.signHex(Buffer.from('y')));
+      expect(Identity.checkBackup(readFileSync(file, 'utf8'))).toMatchObject({ ok: false });
+    });
   });
 });

@@ -16,15 +16,29 @@ import { KEY_ID, HEX_PUBLIC_KEY } from '../../../shared/identifiers.ts';
 /** How far ahead the published `valid_until` of the active key reaches; renewed on every fetch. */
 export const KEY_VALIDITY_MS = 24 * 60 * 60 * 1000;
 
-const seedHex = z.string().regex(/^[0-9a-f]{64}$/);
+const SEED_HEX = /^[0-9a-f]{64}$/;
+/** A plaintext seed (hex), or a sealed one (base64) when the file says `sealed_by`. */
+const seedHex = z.string().regex(/^([0-9a-f]{64}|[A-Za-z0-9+/=]{16,4096})$/);
 const identityFileSchema = z.object({
   version: z.literal(1),
   server_name: z.string(),
+  /** Name of the KeySealer that sealed the seeds; absent for plaintext seeds (file mode 0600). */
+  sealed_by: z.string().optional(),
   active: z.object({ key_id: z.string().regex(KEY_ID), seed: seedHex, created_at: z.number().int() }),
   next: z.array(z.object({ key_id: z.string().regex(KEY_ID), seed: seedHex, created_at: z.number().int() })),
   old: z.array(z.object({ key_id: z.string().regex(KEY_ID), public_key: z.string().regex(HEX_PUBLIC_KEY), expired_at: z.number().int() })),
 });
 type IdentityFile = z.infer<typeof identityFileSchema>;
+
+/**
+ * Protects the private seeds at rest (DESIGN.md §8): the desktop app passes one backed by
+ * Electron's safeStorage (the OS keychain); headless nodes keep plaintext seeds in a 0600 file.
+ */
+export interface KeySealer {
+  readonly name: string;
+  seal(seedHex: string): Promise<string>;
+  open(sealed: string): Promise<string>;
+}
 
 export interface PublishedKey {
   key_id: string;
@@ -56,13 +70,45 @@ export class Identity {
   private active: LoadedKey;
   private next: LoadedKey[];
   private old: IdentityFile['old'];
+  private readonly sealer: KeySealer | undefined;
+  /** Sealed form of each seed, so a persist does not re-seal keys that did not change. */
+  private readonly sealedSeeds = new Map<string, string>();
 
-  private constructor(file: string, data: IdentityFile) {
+  /** `data` holds plaintext seeds here, whatever the file holds. */
+  private constructor(file: string, data: IdentityFile, sealer?: KeySealer) {
     this.file = file;
     this.serverName = data.server_name;
     this.active = loadKey(data.active);
     this.next = data.next.map(loadKey);
     this.old = data.old;
+    this.sealer = sealer;
+  }
+
+  /**
+   * Loads an identity, opening sealed seeds with `sealer`. A plaintext file opened with a
+   * sealer is sealed on the spot (migration); a sealed file cannot be opened without its sealer.
+   */
+  static async open(file: string, sealer?: KeySealer): Promise<Identity> {
+    const data = readIdentityFile(file);
+    if (data.sealed_by) {
+      if (!sealer || sealer.name !== data.sealed_by) {
+        throw new Error(`the keys in ${file} are sealed by ${data.sealed_by}; open them with it (the desktop app), or restore a backup`);
+      }
+      const openSeed = async (key: IdentityFile['active']) => {
+        const seed = await sealer.open(key.seed);
+        if (!SEED_HEX.test(seed)) throw new Error(`the sealed key ${key.key_id} in ${file} did not open to a valid seed`);
+        return { ...key, seed };
+      };
+      const plain: IdentityFile = { ...data, active: await openSeed(data.active), next: await Promise.all(data.next.map(openSeed)) };
+      const identity = new Identity(file, plain, sealer);
+      identity.sealedSeeds.set(data.active.key_id, data.active.seed);
+      data.next.forEach((k) => identity.sealedSeeds.set(k.key_id, k.seed));
+      return identity;
+    }
+    checkPlainSeeds(data, file);
+    const identity = new Identity(file, data, sealer);
+    if (sealer) await identity.persist();
+    return identity;
   }
 
   static exists(file: string): boolean {
@@ -92,6 +138,8 @@ export class Identity {
     }
     const parsed = identityFileSchema.safeParse(raw);
     if (!parsed.success) return { ok: false, reason: `the backup is not a valid identity.json: ${parsed.error.issues[0]?.path.join('.')} ${parsed.error.issues[0]?.message}` };
+    if (parsed.data.sealed_by) return { ok: false, reason: 'this file is sealed to another installation; use the backup made with "Download a backup of your keys"' };
+    if (![parsed.data.active, ...parsed.data.next].every((k) => SEED_HEX.test(k.seed))) return { ok: false, reason: 'the backup has no valid keys' };
     return { ok: true, serverName: parsed.data.server_name };
   }
 
@@ -104,15 +152,25 @@ export class Identity {
     return Identity.load(file);
   }
 
-  /** The identity file's contents, for a backup the owner keeps somewhere safe. */
+  /**
+   * A portable backup: the identity with plaintext seeds (restorable on any machine), whatever
+   * protects them at rest here. The owner keeps it somewhere safe, like a password.
+   */
   backup(): string {
-    return readFileSync(this.file, 'utf8');
+    return JSON.stringify(this.fileData((key) => key.seedHex), null, 2) + '\n';
   }
 
+  /** Whether the seeds are sealed at rest (by which sealer), for the status shown to the owner. */
+  get sealedBy(): string | null {
+    return this.sealer?.name ?? null;
+  }
+
+  /** Loads a plaintext identity file (headless nodes, tools and tests). */
   static load(file: string): Identity {
-    const parsed = identityFileSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
-    if (!parsed.success) throw new Error(`identity file ${file} is not valid: ${parsed.error.issues[0]?.message}`);
-    return new Identity(file, parsed.data);
+    const data = readIdentityFile(file);
+    if (data.sealed_by) throw new Error(`the keys in ${file} are sealed by ${data.sealed_by}; they can only be opened by the app that sealed them`);
+    checkPlainSeeds(data, file);
+    return new Identity(file, data);
   }
 
   get keyId(): string {
@@ -141,11 +199,11 @@ export class Identity {
     ];
   }
 
-  /** Publishes a next key so peers can learn it before the switch. */
-  announceNextKey(now = Date.now()): PublishedKey {
+  /** Publishes a next key so peers can learn it before the switch (stored before it is used). */
+  async announceNextKey(now = Date.now()): Promise<PublishedKey> {
     const key = loadKey({ key_id: newKeyId(), seed: encodeHex(randomSeed()), created_at: now });
+    await this.persist({ next: [...this.next, key] });
     this.next.push(key);
-    this.persist();
     return { key_id: key.keyId, public_key: key.publicKeyHex, valid_until: now + KEY_VALIDITY_MS };
   }
 
@@ -153,12 +211,15 @@ export class Identity {
    * Rotation: the next announced key (or a new one) becomes active; the previous key becomes
    * an old key with `expired_at = now`, verifying events with origin_ts before that only.
    */
-  rotate(now = Date.now()): { key_id: string; public_key: string; previous_key_id: string } {
+  async rotate(now = Date.now()): Promise<{ key_id: string; public_key: string; previous_key_id: string }> {
     const previous = this.active;
-    const promoted = this.next.shift() ?? loadKey({ key_id: newKeyId(), seed: encodeHex(randomSeed()), created_at: now });
-    this.old.unshift({ key_id: previous.keyId, public_key: previous.publicKeyHex, expired_at: now });
+    const promoted = this.next[0] ?? loadKey({ key_id: newKeyId(), seed: encodeHex(randomSeed()), created_at: now });
+    const old = [{ key_id: previous.keyId, public_key: previous.publicKeyHex, expired_at: now }, ...this.old];
+    // Stored first: the new key never signs anything the file does not know.
+    await this.persist({ active: promoted, next: this.next.slice(1), old });
     this.active = promoted;
-    this.persist();
+    this.next = this.next.slice(1);
+    this.old = old;
     return { key_id: promoted.keyId, public_key: promoted.publicKeyHex, previous_key_id: previous.keyId };
   }
 
@@ -174,15 +235,42 @@ export class Identity {
     return { ...unsigned, signatures: { [this.serverName]: { [this.active.keyId]: this.signJson(unsigned) } } };
   }
 
-  private persist(): void {
-    const data: IdentityFile = {
-      version: 1,
-      server_name: this.serverName,
-      active: toFileKey(this.active),
-      next: this.next.map(toFileKey),
-      old: this.old,
-    };
+  /** Writes the identity (with `changes` applied), sealing the seeds when a sealer is set. */
+  private async persist(changes: { active?: LoadedKey; next?: LoadedKey[]; old?: IdentityFile['old'] } = {}): Promise<void> {
+    const active = changes.active ?? this.active;
+    const next = changes.next ?? this.next;
+    const sealed = new Map<string, string>();
+    if (this.sealer) {
+      for (const key of [active, ...next]) sealed.set(key.keyId, this.sealedSeeds.get(key.keyId) ?? (await this.sealer.seal(key.seedHex)));
+    }
+    const data = this.fileData((key) => sealed.get(key.keyId) ?? key.seedHex, { active, next, old: changes.old ?? this.old });
+    if (this.sealer) data.sealed_by = this.sealer.name;
     writeFileAtomic(this.file, JSON.stringify(data, null, 2) + '\n');
+    this.sealedSeeds.clear();
+    for (const [keyId, value] of sealed) this.sealedSeeds.set(keyId, value);
+  }
+
+  private fileData(seedOf: (key: LoadedKey) => string, state = { active: this.active, next: this.next, old: this.old }): IdentityFile {
+    const fileKey = (key: LoadedKey) => ({ key_id: key.keyId, seed: seedOf(key), created_at: key.createdAt });
+    return { version: 1, server_name: this.serverName, active: fileKey(state.active), next: state.next.map(fileKey), old: state.old };
+  }
+}
+
+function readIdentityFile(file: string): IdentityFile {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new Error(`identity file ${file} cannot be read: ${(error as Error).message}`, { cause: error });
+  }
+  const parsed = identityFileSchema.safeParse(raw);
+  if (!parsed.success) throw new Error(`identity file ${file} is not valid: ${parsed.error.issues[0]?.message}`);
+  return parsed.data;
+}
+
+function checkPlainSeeds(data: IdentityFile, file: string): void {
+  for (const key of [data.active, ...data.next]) {
+    if (!SEED_HEX.test(key.seed)) throw new Error(`identity file ${file}: key ${key.key_id} has no valid seed`);
   }
 }
 
@@ -191,6 +279,3 @@ function loadKey(key: { key_id: string; seed: string; created_at: number }): Loa
   return { keyId: key.key_id, pair, publicKeyHex: encodeHex(pair.publicKey), createdAt: key.created_at, seedHex: key.seed };
 }
 
-function toFileKey(key: LoadedKey): IdentityFile['active'] {
-  return { key_id: key.keyId, seed: key.seedHex, created_at: key.createdAt };
-}

@@ -235,24 +235,26 @@ export class DeliveryWorkers {
     const latency = performance.now() - started;
     if (this.stopped && networkError && abort.signal.aborted) return false; // shutting down: stays queued, untouched
 
+    // One clock reading for the attempt's time and the next attempt's, so Retry-After holds exactly.
+    const now = Date.now();
     const outcomes = useBatch && response && response.status >= 200 && response.status < 300
-      ? this.batchOutcomes(sendable, response)
-      : this.requestOutcomes(sendable, response, networkError);
+      ? this.batchOutcomes(sendable, response, now)
+      : this.requestOutcomes(sendable, response, networkError, now);
     if (useBatch && response && (response.status === 400 || response.status === 404 || response.status === 413)) {
       // The peer refused the batch as a whole: try the same events one by one instead.
       state.noBatchUntil = Date.now() + BATCH_COOLDOWN_MS;
       log.warn({ event: 'batch_refused', destination, status: response.status }, 'peer refused a batch; sending single events for a while');
-      outbox.settle(destination, sendable.map(({ row }) => ({ row, outcome: { kind: 'retry', status: response.status, error: `batch refused: HTTP ${response.status}`, nextAttemptAt: 0 } })), latency);
+      outbox.settle(destination, sendable.map(({ row }) => ({ row, outcome: { kind: 'retry', status: response.status, error: `batch refused: HTTP ${response.status}`, nextAttemptAt: 0 } })), latency, now);
       return false;
     }
-    outbox.settle(destination, outcomes, latency);
+    outbox.settle(destination, outcomes, latency, now);
     this.logOutcomes(destination, outcomes, latency);
     this.deps.onChange?.();
     return outcomes.every((o) => o.outcome.kind === 'delivered');
   }
 
   /** One outcome for every event of a request that failed (or a single-event request). */
-  private requestOutcomes(sendable: Array<{ row: OutboxRow }>, response: FederationResponse | undefined, networkError: string | undefined) {
+  private requestOutcomes(sendable: Array<{ row: OutboxRow }>, response: FederationResponse | undefined, networkError: string | undefined, now: number) {
     const status = response?.status ?? null;
     if (status !== null && status >= 200 && status < 300) {
       return sendable.map(({ row }) => ({ row, outcome: { kind: 'delivered', status } as Outcome }));
@@ -262,17 +264,17 @@ export class DeliveryWorkers {
     if (status !== null && PERMANENT.has(status)) {
       return sendable.map(({ row }) => ({ row, outcome: { kind: 'failed', status, error } as Outcome }));
     }
-    const retryAfter = parseRetryAfter(response?.headers['retry-after']);
+    const retryAfter = parseRetryAfter(response?.headers['retry-after'], now);
     const attempts = sendable[0]!.row.attempts + 1;
-    const nextAttemptAt = Date.now() + Math.max(retryAfter ?? 0, backoffDelay(attempts, this.deps.backoff ?? DEFAULT_BACKOFF));
+    const nextAttemptAt = now + Math.max(retryAfter ?? 0, backoffDelay(attempts, this.deps.backoff ?? DEFAULT_BACKOFF));
     return sendable.map(({ row }) => ({ row, outcome: { kind: 'retry', status, error, nextAttemptAt } as Outcome }));
   }
 
   /** Per-event results of a batch (`{results: [{event_id, inserted} | {event_id, status, error, message}]}`). */
-  private batchOutcomes(sendable: Array<{ row: OutboxRow }>, response: FederationResponse) {
+  private batchOutcomes(sendable: Array<{ row: OutboxRow }>, response: FederationResponse, now: number) {
     const results = (response.json as { results?: Array<{ event_id?: string; inserted?: boolean; status?: number; error?: string; message?: string }> } | undefined)?.results;
     const byId = new Map((Array.isArray(results) ? results : []).map((r) => [r.event_id, r]));
-    const nextAttemptAt = Date.now() + backoffDelay(sendable[0]!.row.attempts + 1, this.deps.backoff ?? DEFAULT_BACKOFF);
+    const nextAttemptAt = now + backoffDelay(sendable[0]!.row.attempts + 1, this.deps.backoff ?? DEFAULT_BACKOFF);
     return sendable.map(({ row }) => {
       const result = byId.get(row.event_id);
       let outcome: Outcome;

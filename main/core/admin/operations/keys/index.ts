@@ -12,13 +12,13 @@ export function keyOperations(node: NodeContext): Pick<AdminHandlers, 'getKeys' 
       };
     },
     rotateKey: async () => {
-      const rotated = node.identity()!.rotate();
+      const rotated = await node.identity()!.rotate();
       node.log.info({ event: 'key_rotated', key_id: rotated.key_id, previous_key_id: rotated.previous_key_id }, 'signing key rotated');
       node.notifications.notify({ type: 'status' });
       return rotated;
     },
     announceNextKey: async () => {
-      const next = node.identity()!.announceNextKey();
+      const next = await node.identity()!.announceNextKey();
       node.log.info({ event: 'key_announced', key_id: next.key_id }, 'next signing key announced');
       return { key_id: next.key_id, public_key: next.public_key };
     },

@@ -23,6 +23,7 @@ export function nodeStatus(node: NodeContext): NodeStatus {
     queue: (({ pending, failed }) => ({ pending, failed }))(node.outbox.counts()),
     version: VERSION,
     uptime_ms: Date.now() - node.startedAt,
+    key_storage: node.keyStorage(),
   };
 }
 
