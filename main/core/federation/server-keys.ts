@@ -56,8 +56,23 @@ export class ServerKeys {
     this.getStmt = db.prepare<[string, string], ServerKeyRow>('SELECT * FROM federation_server_keys WHERE server_name = ? AND key_id = ?');
   }
 
+  /** Key rows are read for every signed request and event; cached, dropped on every write. */
+  private readonly cache = new Map<string, ServerKeyRow | undefined>();
+
   get(serverName: string, keyId: string): ServerKeyRow | undefined {
-    return this.getStmt.get(serverName, keyId);
+    const key = `${serverName} ${keyId}`;
+    if (this.cache.has(key)) return this.cache.get(key);
+    const row = this.getStmt.get(serverName, keyId);
+    // Unknown ids are not cached: the negative cache in lookup() handles them.
+    if (row) {
+      if (this.cache.size > 10_000) this.cache.clear();
+      this.cache.set(key, row);
+    }
+    return row;
+  }
+
+  private forget(serverName: string): void {
+    for (const key of this.cache.keys()) if (key.startsWith(`${serverName} `)) this.cache.delete(key);
   }
 
   list(serverName: string): ServerKeyRow[] {
@@ -66,6 +81,7 @@ export class ServerKeys {
 
   /** Pins a key the owner gave us (admin POST /peers, invite links). */
   pin(serverName: string, keyId: string, publicKey: string, now = Date.now()): void {
+    this.forget(serverName);
     this.db
       .prepare(
         `INSERT INTO federation_server_keys (server_name, key_id, public_key, valid_until, expired_at, source, fetched_at)
@@ -168,6 +184,7 @@ export class ServerKeys {
         throw new Error(`keys of ${server} no longer list the pinned key ${pinned.key_id}`);
       }
     }
+    this.forget(server);
     const upsert = this.db.prepare(
       `INSERT INTO federation_server_keys (server_name, key_id, public_key, valid_until, expired_at, source, fetched_at)
        VALUES (@server, @key_id, @public_key, @valid_until, @expired_at, @source, @now)

@@ -45,8 +45,22 @@ export class RoomStore {
     this.bumpDepthStmt = db.prepare('UPDATE rooms SET last_depth = MAX(last_depth, ?) WHERE room_id = ?');
   }
 
+  /**
+   * Room rows are read several times per event (routing, authorization, clock); cached. The
+   * cached clock is bumped by apply(), so it may run ahead of a rolled-back transaction —
+   * harmless for a clock that only needs to grow — and rollbacks clear the cache anyway.
+   */
+  private readonly roomCache = new Map<string, RoomRow>();
+
   room(roomId: string): RoomRow | undefined {
-    return this.roomStmt.get(roomId);
+    const cached = this.roomCache.get(roomId);
+    if (cached) return cached;
+    const row = this.roomStmt.get(roomId);
+    if (row) {
+      if (this.roomCache.size > 10_000) this.roomCache.clear();
+      this.roomCache.set(roomId, row);
+    }
+    return row;
   }
 
   rooms(): RoomRow[] {
@@ -91,6 +105,7 @@ export class RoomStore {
   /** Forget cached membership (after a transaction that changed it was rolled back). */
   forgetCachedMembership(): void {
     this.joinedCache.clear();
+    this.roomCache.clear();
   }
 
   isJoinedServer(roomId: string, server: string): boolean {
@@ -104,6 +119,8 @@ export class RoomStore {
   /** Applies an event to the room state: clock, and membership for m.member.* events. */
   apply(event: Envelope, now = Date.now()): void {
     this.bumpDepthStmt.run(event.depth, event.room_id);
+    const cached = this.roomCache.get(event.room_id);
+    if (cached && event.depth > cached.last_depth) this.roomCache.set(event.room_id, { ...cached, last_depth: event.depth });
     const membership = MEMBERSHIP_OF[event.event_type];
     if (!membership || event.state_key === null) return;
     const existing = this.member(event.room_id, event.state_key);
