@@ -10,7 +10,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { NodeProcess, stopAll } from './helpers/node-process.ts';
-import { enc, eventually, messages, roomWithMembers, send } from './helpers/rooms.ts';
+import { enc, eventually, inviteAndJoin, messages, roomWithMembers, send } from './helpers/rooms.ts';
 import { removeTempDirs } from './helpers/temp-dir.ts';
 
 let alpha: NodeProcess;
@@ -102,7 +102,7 @@ describe('a room hosted by alpha with members on beta and gamma', () => {
     expect(notMine.body.error).toBe('no_reaction');
 
     const expected = await eventually(async () => {
-      const [onAlpha, onBeta, onGamma] = await Promise.all([messages(alpha, roomId), messages(beta, roomId), messages(gamma, roomId)]);
+        const [onAlpha, onBeta, onGamma] = await Promise.all([messages(alpha, roomId), messages(beta, roomId), messages(gamma, roomId)]);
       expect(onAlpha.map((m) => m.event_id)).toContain(g2);
       expect(onBeta).toEqual(onAlpha);
       expect(onGamma).toEqual(onAlpha);
@@ -158,5 +158,16 @@ describe('a room hosted by alpha with members on beta and gamma', () => {
     // Others' messages still flow to beta.
     const fromAlpha = await send(alpha, roomId, 'alpha still reaches beta');
     await eventually(async () => expect((await messages(beta, roomId)).map((m) => m.event_id)).toContain(fromAlpha));
+  });
+
+  it('a late joiner sees every member at once, even those whose joins are older than the recent history', async () => {
+    const roomId = await roomWithMembers(alpha, 'long history', [[gamma, '@owner:gamma.test']]);
+    for (let i = 0; i < 110; i++) await send(alpha, roomId, `history ${i}`);
+    await inviteAndJoin(alpha, roomId, beta, '@bob:beta.test');
+    const members = (await beta.admin('GET', `/rooms/${enc(roomId)}`)).body.members;
+    expect(members).toContainEqual({ user_id: '@owner:gamma.test', membership: 'join', role: 'member' });
+    expect(members).toContainEqual({ user_id: '@owner:alpha.test', membership: 'join', role: 'owner' });
+    // The full history follows in the background.
+    await eventually(async () => expect((await messages(beta, roomId)).length).toBe(110));
   });
 });

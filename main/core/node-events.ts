@@ -6,7 +6,8 @@ export type NodeNotification =
   | { type: 'invite'; invite_id: string; room_id: string; invitee: string }
   | { type: 'status' };
 
-export class NodeEvents extends EventEmitter<{ notification: [NodeNotification] }> {
+/** `close`: the node is stopping (live streams end). */
+export class NodeEvents extends EventEmitter<{ notification: [NodeNotification]; close: [] }> {
   notify(notification: NodeNotification): void {
     this.emit('notification', notification);
   }

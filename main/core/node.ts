@@ -165,6 +165,8 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
   let federationUrl: string | null = null;
   let adminServer: Server | null = null;
   let pruneTimer: NodeJS.Timeout | null = null;
+  const federationInFlight = new Set<string>();
+  const adminInFlight = new Set<string>();
   let quarantineTimer: NodeJS.Timeout | null = null;
   let stopped = false;
   const startedAt = Date.now();
@@ -271,7 +273,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
       publicUrl: () => federationUrl ?? '',
       isPaused,
       isEntitledToEvent: eventEntitlement((roomId, server) => rooms.isJoinedServer(roomId, server)),
-    });
+    }, federationInFlight);
     const { host, port } = parseHostPort(config.listen, '--listen');
     const server = tls
       ? createHttpsServer({ cert: tls.cert, key: tls.key }, app.callback())
@@ -306,6 +308,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
     const adminApp = createAdminApp({
       log, token: adminToken, handlers: () => guardedAdmin, extraHosts: [adminListen.host], notifications, sessions,
       uiRoot: join(PACKAGE_ROOT, 'dist', 'renderer'),
+      inFlight: adminInFlight,
     });
     const server = createHttpServer(adminApp.callback());
     await listen(server, adminListen.port, adminListen.host);
@@ -348,7 +351,14 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
     if (pruneTimer) clearInterval(pruneTimer);
     if (quarantineTimer) clearInterval(quarantineTimer);
     log.info({ event: 'node_stopping' }, 'stopping: finishing in-flight requests');
-    await Promise.all([close(federationServer, graceMs), close(adminServer, graceMs), workers.stop()]);
+    const forced = (name: string) =>
+      log.warn({ event: 'shutdown_forced', listener: name, grace_ms: graceMs, open_requests: name === 'federation' ? [...federationInFlight].slice(0, 20) : undefined }, `requests still open on the ${name} listener after the grace period; closing them`);
+    notifications.emit('close');
+    await Promise.all([
+      close(federationServer, graceMs, () => forced('federation'), () => federationInFlight.size),
+      close(adminServer, graceMs, () => forced('admin'), () => adminInFlight.size),
+      workers.stop(),
+    ]);
     // Let any group commit scheduled by the last requests run before closing the database.
     await new Promise((resolve) => setImmediate(resolve));
     await verifier.close();
@@ -371,13 +381,25 @@ function listen(server: Server, port: number, host: string): Promise<void> {
   });
 }
 
-async function close(server: Server | null, graceMs: number): Promise<void> {
+/**
+ * Stops a listener: no new connections; requests being handled may finish (up to `graceMs`).
+ * As soon as none is being handled, the remaining connections (keep-alive sockets that Node
+ * does not count as idle) are closed, rather than waiting out the grace period.
+ */
+async function close(server: Server | null, graceMs: number, onForced: () => void, handling: () => number): Promise<void> {
   if (!server) return;
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();
-  const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+  const deadline = Date.now() + graceMs;
+  const poll = setInterval(() => {
+    if (handling() === 0) server.closeAllConnections();
+    else if (Date.now() >= deadline) {
+      onForced();
+      server.closeAllConnections();
+    }
+  }, 50);
   await closed;
-  clearTimeout(timer);
+  clearInterval(poll);
 }
 
 /** The host part of a URL for a listen address: wildcard addresses become the server name. */

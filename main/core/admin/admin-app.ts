@@ -25,10 +25,25 @@ export function createAdminApp(deps: {
   sessions?: LoginSessions;
   /** Folder of the built UI; no UI is served without it. */
   uiRoot?: string;
+  /** Requests being handled (live event streams excepted), for a clean shutdown. */
+  inFlight?: Set<string>;
 }): Koa {
   const allowedHosts = new Set([...LOOPBACK_HOST_NAMES, ...(deps.extraHosts ?? [])]);
   const app = new Koa();
   app.silent = true;
+  const inFlight = deps.inFlight;
+  if (inFlight) {
+    app.use(async (ctx, next) => {
+      if (ctx.path.endsWith('/events')) return next();
+      const entry = `${ctx.method} ${ctx.path} ${Math.random()}`;
+      inFlight.add(entry);
+      try {
+        await next();
+      } finally {
+        inFlight.delete(entry);
+      }
+    });
+  }
   app.use(errorHandler(deps.log));
   app.use(requestLog(deps.log, 'admin'));
   app.use(hostCheck(() => allowedHosts));

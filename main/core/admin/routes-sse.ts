@@ -24,9 +24,11 @@ export function serverSentEvents(events: NodeEvents): Middleware {
     const close = () => {
       clearInterval(keepAlive);
       events.off('notification', send);
+      events.off('close', close);
       stream.end();
     };
     ctx.req.on('close', close);
     stream.on('error', close);
+    events.once('close', close);
   };
 }

@@ -37,9 +37,9 @@ export class Discovery {
   }
 
   /** Fetches and validates a discovery document from a base URL (no cache). */
-  async fetchDocument(baseUrl: string, pin?: string): Promise<DiscoveryDocument> {
+  async fetchDocument(baseUrl: string, pin?: string, signal?: AbortSignal): Promise<DiscoveryDocument> {
     const url = baseUrl.replace(/\/+$/, '') + WELL_KNOWN_PATH;
-    const response = await this.http.send('GET', url, { accept: 'application/json' }, undefined, pin ? { pin } : {});
+    const response = await this.http.send('GET', url, { accept: 'application/json' }, undefined, { ...(pin ? { pin } : {}), ...(signal ? { signal } : {}) });
     if (response.status !== 200) throw new FederationRequestError(`discovery at ${url} answered ${response.status}`, url);
     const parsed = discoveryDocumentSchema.safeParse(response.json);
     if (!parsed.success) throw new FederationRequestError(`discovery at ${url} is not valid: ${parsed.error.issues[0]?.message}`, url);
@@ -48,14 +48,14 @@ export class Discovery {
   }
 
   /** The base URL to which `/_paracord/federation/v1/...` paths are appended. */
-  async endpointOf(serverName: string, now = Date.now()): Promise<string> {
+  async endpointOf(serverName: string, now = Date.now(), signal?: AbortSignal): Promise<string> {
     const explicit = this.trust.get(serverName)?.endpoint;
     if (explicit) return explicit;
-    return (await this.documentOf(serverName, now)).federation_endpoint;
+    return (await this.documentOf(serverName, now, signal)).federation_endpoint;
   }
 
   /** The discovery document of a server: cached, or fetched from its endpoint/well-known. */
-  async documentOf(serverName: string, now = Date.now()): Promise<DiscoveryDocument> {
+  async documentOf(serverName: string, now = Date.now(), signal?: AbortSignal): Promise<DiscoveryDocument> {
     const cached = this.cache.get(serverName);
     if (cached && cached.expires > now) {
       if (cached.document) return cached.document;
@@ -63,7 +63,7 @@ export class Discovery {
     }
     const base = this.trust.get(serverName)?.endpoint ?? `https://${serverName}`;
     try {
-      const document = await this.fetchDocument(base);
+      const document = await this.fetchDocument(base, undefined, signal);
       if (document.server_name !== serverName) {
         throw new FederationRequestError(`discovery for ${serverName} names another server (${document.server_name})`, base);
       }

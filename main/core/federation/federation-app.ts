@@ -12,11 +12,23 @@ import { keyCacheRoutes } from './routes/key-cache/index.ts';
 import { eventsBatchRoutes } from './routes/events-batch/index.ts';
 import { peeringRoutes } from './routes/peering/index.ts';
 
+/** Requests being handled right now (shown when a shutdown has to cut them). */
+export type InFlightRequests = Set<string>;
+
 /** The public federation API (CONTRACT.md "Federation API"). */
-export function createFederationApp(deps: FederationDeps): Koa {
+export function createFederationApp(deps: FederationDeps, inFlight: InFlightRequests = new Set()): Koa {
   const app = new Koa();
   app.proxy = false;
   app.silent = true;
+  app.use(async (ctx, next) => {
+    const entry = `${ctx.method} ${ctx.path} from ${ctx.get('x-paracord-origin') || ctx.ip} at ${new Date().toISOString()}`;
+    inFlight.add(entry);
+    try {
+      await next();
+    } finally {
+      inFlight.delete(entry);
+    }
+  });
   app.use(errorHandler(deps.log));
   app.use(requestLog(deps.log, 'federation'));
   app.use(async (ctx, next) => {

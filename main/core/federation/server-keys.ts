@@ -17,6 +17,7 @@ export const KEYS_PATH = '/_paracord/federation/v1/keys';
 /** Signed: another server's keys document as cached here (for room members that cannot reach it). */
 export const KEY_CACHE_PATH = '/_paracord/federation/v1/keys/cache';
 const MIN_REFETCH_MS = 10_000;
+const ORIGIN_DEADLINE_WITH_FALLBACK_MS = 2_000;
 const NEGATIVE_TTL_MS = 5 * 60_000;
 
 export interface ServerKeyRow {
@@ -97,7 +98,9 @@ export class ServerKeys {
     if (!key) {
       const negativeUntil = this.negative.get(`${serverName} ${keyId}`);
       if (negativeUntil === undefined || negativeUntil <= now) {
-        await this.refresh(serverName, now).catch((error: Error) => {
+        // With a relaying host to fall back on, the origin gets a short deadline: an unreachable
+        // origin (no address, a DNS name that never answers) must not hold the event for long.
+        await this.refresh(serverName, now, options.via ? ORIGIN_DEADLINE_WITH_FALLBACK_MS : undefined).catch((error: Error) => {
           this.log.warn({ event: 'keys_fetch_failed', server: serverName, error: error.message }, 'could not fetch keys');
         });
         key = this.get(serverName, keyId);
@@ -123,13 +126,13 @@ export class ServerKeys {
   }
 
   /** Fetches the keys document of a server (single-flight, rate limited per server). */
-  refresh(serverName: string, now = Date.now()): Promise<void> {
+  refresh(serverName: string, now = Date.now(), deadlineMs?: number): Promise<void> {
     const running = this.inFlight.get(serverName);
     if (running) return running;
     const last = this.lastFetch.get(serverName);
     if (last !== undefined && now - last < MIN_REFETCH_MS) return Promise.resolve();
     this.lastFetch.set(serverName, now);
-    const task = this.fetchAndStore(serverName, now)
+    const task = this.fetchAndStore(serverName, now, deadlineMs)
       .then(() => undefined)
       .finally(() => this.inFlight.delete(serverName));
     this.inFlight.set(serverName, task);
@@ -137,10 +140,11 @@ export class ServerKeys {
   }
 
   /** Fetches, verifies and stores a keys document; returns it (used when adding a peer). */
-  async fetchAndStore(serverName: string, now = Date.now()): Promise<RemoteKeysDocument> {
-    const endpoint = await this.discovery.endpointOf(serverName);
+  async fetchAndStore(serverName: string, now = Date.now(), deadlineMs?: number): Promise<RemoteKeysDocument> {
+    const signal = deadlineMs ? AbortSignal.timeout(deadlineMs) : undefined;
+    const endpoint = await this.discovery.endpointOf(serverName, now, signal);
     const url = joinUrl(endpoint, KEYS_PATH);
-    const response = await this.http.send('GET', url, { accept: 'application/json' });
+    const response = await this.http.send('GET', url, { accept: 'application/json' }, undefined, signal ? { signal } : {});
     if (response.status !== 200) throw new Error(`keys of ${serverName} at ${url}: HTTP ${response.status}`);
     const check = checkKeysDocument(response.json, serverName);
     if (!check.ok) throw new Error(`keys of ${serverName}: ${check.reason}`);

@@ -40,6 +40,8 @@ interface DestinationState {
   inFlight: Promise<void> | null;
   abort: AbortController | null;
   noBatchUntil: number;
+  /** The destination contacted us while an attempt was in flight: retry at once when it settles. */
+  wokenDuringAttempt: boolean;
 }
 
 export interface DeliveryDeps {
@@ -98,7 +100,13 @@ export class DeliveryWorkers {
   /** The destination talked to us: it is reachable, so stop waiting out its backoff. */
   wake(destination: string): void {
     const state = this.destinations.get(destination);
-    if (!state?.backingOff) return;
+    if (!state) return;
+    if (state.running) {
+      // An attempt may be failing right now and about to set a fresh backoff; remember the wake.
+      state.wokenDuringAttempt = true;
+      return;
+    }
+    if (!state.backingOff) return;
     state.backingOff = false;
     this.deps.outbox.wake(destination);
     this.kick(destination);
@@ -127,7 +135,7 @@ export class DeliveryWorkers {
   private state(destination: string): DestinationState {
     let state = this.destinations.get(destination);
     if (!state) {
-      state = { running: false, timer: null, backingOff: false, inFlight: null, abort: null, noBatchUntil: 0 };
+      state = { running: false, timer: null, backingOff: false, inFlight: null, abort: null, noBatchUntil: 0, wokenDuringAttempt: false };
       this.destinations.set(destination, state);
     }
     return state;
@@ -142,6 +150,13 @@ export class DeliveryWorkers {
       // then costs one small request and one row update per retry, whatever its backlog.
       const [head] = this.deps.outbox.head(destination, 1);
       if (!head) return;
+      if (state.wokenDuringAttempt) {
+        state.wokenDuringAttempt = false;
+        if (head.next_attempt_at > Date.now()) {
+          this.deps.outbox.wake(destination);
+          continue;
+        }
+      }
       const wait = head.next_attempt_at - Date.now();
       if (wait > 0) {
         state.backingOff = true;

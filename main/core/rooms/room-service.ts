@@ -8,7 +8,7 @@
  * deliveries, so the outbox rows are durable exactly when the event is.
  */
 import type { Logger } from 'pino';
-import { serverOf } from '../../../shared/identifiers.ts';
+import { USER_ID, serverOf } from '../../../shared/identifiers.ts';
 import { HttpError, badRequest, forbidden, notFound } from '../errors.ts';
 import type { Discovery } from '../federation/discovery.ts';
 import {
@@ -79,6 +79,19 @@ export interface RoomServiceDeps {
   identity: () => Identity;
   notifications: NodeEvents;
   log: Logger;
+}
+
+const MEMBERSHIPS = new Set(['invite', 'join', 'leave']);
+const ROLES = new Set(['owner', 'moderator', 'member']);
+
+/** A snapshot member entry with the right shape (the snapshot comes from another server). */
+function isReportedMember(m: unknown): m is RoomSnapshot['members'][number] {
+  const member = m as Record<string, unknown> | null;
+  return (
+    !!member && typeof member.user_id === 'string' && USER_ID.test(member.user_id) && MEMBERSHIPS.has(member.membership as string) &&
+    ROLES.has(member.role as string) && typeof member.event_id === 'string' && Number.isSafeInteger(member.event_depth) &&
+    typeof member.event_origin === 'string' && (member.invite_expires_at === null || Number.isSafeInteger(member.invite_expires_at))
+  );
 }
 
 export class RoomService {
@@ -351,6 +364,12 @@ export class RoomService {
         if (envelope.room_id !== ownJoin.room_id) continue;
         if (!this.d.events.get(envelope.event_id)) this.d.events.insert(envelope, hash, host);
         this.d.rooms.apply(envelope);
+      }
+      // Members whose membership events are older than the snapshot's recent events: as the host
+      // reports them (it hosts the room; the events themselves follow with the catch-up).
+      for (const member of snapshot.members!.slice(0, 10_000)) {
+        if (!isReportedMember(member)) continue;
+        this.d.rooms.applyReportedMember(ownJoin.room_id, member);
       }
     });
     this.d.notifications.notify({ type: 'room', room_id: ownJoin.room_id, event_id: ownJoin.event_id, event_type: ownJoin.event_type, sender: ownJoin.sender });

@@ -116,6 +116,26 @@ export class RoomStore {
     );
   }
 
+  /**
+   * A membership as the host reports it in a join snapshot, for members whose events are older
+   * than the snapshot's recent events. The same rule as apply(): a later event always wins.
+   */
+  applyReportedMember(roomId: string, member: Pick<MemberRow, 'user_id' | 'membership' | 'role' | 'invite_expires_at' | 'event_id' | 'event_depth' | 'event_origin'>, now = Date.now()): void {
+    const existing = this.member(roomId, member.user_id);
+    const key = { depth: member.event_depth, origin_server: member.event_origin, event_id: member.event_id };
+    if (existing && compareDisplayOrder({ depth: existing.event_depth, origin_server: existing.event_origin, event_id: existing.event_id }, key) >= 0) return;
+    this.joinedCache.delete(roomId);
+    this.db
+      .prepare(
+        `INSERT INTO room_members (room_id, user_id, server_name, membership, role, invite_expires_at, event_id, event_depth, event_origin, updated_at)
+         VALUES (@room_id, @user_id, @server_name, @membership, @role, @invite_expires_at, @event_id, @event_depth, @event_origin, @updated_at)
+         ON CONFLICT (room_id, user_id) DO UPDATE SET membership = excluded.membership, role = excluded.role,
+           invite_expires_at = excluded.invite_expires_at, event_id = excluded.event_id, event_depth = excluded.event_depth,
+           event_origin = excluded.event_origin, updated_at = excluded.updated_at`,
+      )
+      .run({ room_id: roomId, ...member, server_name: serverOf(member.user_id), updated_at: now });
+  }
+
   /** Applies an event to the room state: clock, and membership for m.member.* events. */
   apply(event: Envelope, now = Date.now()): void {
     this.bumpDepthStmt.run(event.depth, event.room_id);
