@@ -2,6 +2,7 @@ import Koa from 'koa';
 import type { Logger } from 'pino';
 import { ADMIN_API_PREFIX, type AdminHandlers } from '../../../shared/contract/admin-operations.ts';
 import { errorHandler } from '../http/middleware/error-handler.ts';
+import { trackInFlight } from '../http/middleware/in-flight.ts';
 import { requestLog } from '../http/middleware/request-log.ts';
 import { adminRouter } from './admin-router.ts';
 import type { NodeEvents } from '../node-events.ts';
@@ -31,19 +32,7 @@ export function createAdminApp(deps: {
   const allowedHosts = new Set([...LOOPBACK_HOST_NAMES, ...(deps.extraHosts ?? [])]);
   const app = new Koa();
   app.silent = true;
-  const inFlight = deps.inFlight;
-  if (inFlight) {
-    app.use(async (ctx, next) => {
-      if (ctx.path.endsWith('/events')) return next();
-      const entry = `${ctx.method} ${ctx.path} ${Math.random()}`;
-      inFlight.add(entry);
-      try {
-        await next();
-      } finally {
-        inFlight.delete(entry);
-      }
-    });
-  }
+  if (deps.inFlight) app.use(trackInFlight(deps.inFlight, (path) => path === `${ADMIN_API_PREFIX}/events`));
   app.use(errorHandler(deps.log));
   app.use(requestLog(deps.log, 'admin'));
   app.use(hostCheck(() => allowedHosts));

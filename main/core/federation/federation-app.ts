@@ -1,5 +1,6 @@
 import Koa from 'koa';
 import { errorHandler } from '../http/middleware/error-handler.ts';
+import { trackInFlight } from '../http/middleware/in-flight.ts';
 import { requestLog } from '../http/middleware/request-log.ts';
 import type { FederationDeps } from './federation-deps.ts';
 import { KEYS_PATH } from './server-keys.ts';
@@ -20,15 +21,7 @@ export function createFederationApp(deps: FederationDeps, inFlight: InFlightRequ
   const app = new Koa();
   app.proxy = false;
   app.silent = true;
-  app.use(async (ctx, next) => {
-    const entry = `${ctx.method} ${ctx.path} from ${ctx.get('x-paracord-origin') || ctx.ip} at ${new Date().toISOString()}`;
-    inFlight.add(entry);
-    try {
-      await next();
-    } finally {
-      inFlight.delete(entry);
-    }
-  });
+  app.use(trackInFlight(inFlight));
   app.use(errorHandler(deps.log));
   app.use(requestLog(deps.log, 'federation'));
   app.use(async (ctx, next) => {

@@ -124,7 +124,12 @@ export class RoomStore {
     const existing = this.member(roomId, member.user_id);
     const key = { depth: member.event_depth, origin_server: member.event_origin, event_id: member.event_id };
     if (existing && compareDisplayOrder({ depth: existing.event_depth, origin_server: existing.event_origin, event_id: existing.event_id }, key) >= 0) return;
-    this.joinedCache.delete(roomId);
+    this.writeMember({ room_id: roomId, ...member, server_name: serverOf(member.user_id), updated_at: now });
+  }
+
+  /** Writes one membership row (callers have checked it is later than the stored one). */
+  private writeMember(row: MemberRow): void {
+    this.joinedCache.delete(row.room_id);
     this.db
       .prepare(
         `INSERT INTO room_members (room_id, user_id, server_name, membership, role, invite_expires_at, event_id, event_depth, event_origin, updated_at)
@@ -133,7 +138,7 @@ export class RoomStore {
            invite_expires_at = excluded.invite_expires_at, event_id = excluded.event_id, event_depth = excluded.event_depth,
            event_origin = excluded.event_origin, updated_at = excluded.updated_at`,
       )
-      .run({ room_id: roomId, ...member, server_name: serverOf(member.user_id), updated_at: now });
+      .run(row);
   }
 
   /** Applies an event to the room state: clock, and membership for m.member.* events. */
@@ -147,29 +152,20 @@ export class RoomStore {
     if (existing && compareDisplayOrder({ depth: existing.event_depth, origin_server: existing.event_origin, event_id: existing.event_id }, event) >= 0) {
       return; // an event later in display order already decided this membership
     }
-    this.joinedCache.delete(event.room_id);
     const content = event.content as { role?: Role; expires_at?: number };
     const role: Role = membership === 'join' && content.role === 'owner' ? 'owner' : (existing?.role ?? 'member');
-    this.db
-      .prepare(
-        `INSERT INTO room_members (room_id, user_id, server_name, membership, role, invite_expires_at, event_id, event_depth, event_origin, updated_at)
-         VALUES (@room_id, @user_id, @server_name, @membership, @role, @invite_expires_at, @event_id, @event_depth, @event_origin, @updated_at)
-         ON CONFLICT (room_id, user_id) DO UPDATE SET membership = excluded.membership, role = excluded.role,
-           invite_expires_at = excluded.invite_expires_at, event_id = excluded.event_id, event_depth = excluded.event_depth,
-           event_origin = excluded.event_origin, updated_at = excluded.updated_at`,
-      )
-      .run({
-        room_id: event.room_id,
-        user_id: event.state_key,
-        server_name: serverOf(event.state_key),
-        membership,
-        role,
-        invite_expires_at: membership === 'invite' ? (content.expires_at ?? null) : null,
-        event_id: event.event_id,
-        event_depth: event.depth,
-        event_origin: event.origin_server,
-        updated_at: now,
-      });
+    this.writeMember({
+      room_id: event.room_id,
+      user_id: event.state_key,
+      server_name: serverOf(event.state_key),
+      membership,
+      role,
+      invite_expires_at: membership === 'invite' ? (content.expires_at ?? null) : null,
+      event_id: event.event_id,
+      event_depth: event.depth,
+      event_origin: event.origin_server,
+      updated_at: now,
+    });
   }
 }
 
