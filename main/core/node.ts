@@ -27,6 +27,7 @@ import type { NodeContext } from './node-context.ts';
 import { openDatabase, type Db } from './store/database.ts';
 import { FederationEvents } from './store/federation-events.ts';
 import { GroupCommit } from './store/group-commit.ts';
+import { WalSync } from './store/wal-sync.ts';
 import { VerifyPool } from './crypto/verify-pool.ts';
 import { LoginSessions } from './admin/sessions.ts';
 import { PACKAGE_ROOT } from './version.ts';
@@ -117,7 +118,9 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
   // Loaded in start(): opening sealed keys is asynchronous.
   let identity: Identity | null = null;
   const keys = new ServerKeys(db, http, discovery, log, () => identity);
-  const commit = new GroupCommit(db);
+  // Group commits flush the WAL from a libuv thread, not the event loop (wal-sync.ts).
+  const walSync = new WalSync(paths.database);
+  const commit = new GroupCommit(db, { walSync });
   const replay = new ReplayCache(db);
   const events = new FederationEvents(db);
   const verifier = new VerifyPool();
@@ -359,8 +362,9 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
       close(adminServer, graceMs, () => forced('admin'), () => adminInFlight.size),
       workers.stop(),
     ]);
-    // Let any group commit scheduled by the last requests run before closing the database.
-    await new Promise((resolve) => setImmediate(resolve));
+    // Let any group commit scheduled by the last requests run, and reach the disk, before closing.
+    await commit.drained();
+    await walSync.close();
     await verifier.close();
     db.close();
     rmSync(paths.runtime, { force: true });

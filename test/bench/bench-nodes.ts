@@ -1,5 +1,5 @@
 /** Small helpers for the benchmark: real nodes, their admin API, and a room with members. */
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { request } from 'undici';
 import { NodeProcess } from '../helpers/node-process.ts';
 import type { FakePeer } from '../helpers/fake-peer.ts';
@@ -68,3 +68,33 @@ export function rssMb(pid: number): number {
 }
 
 export { NodeProcess };
+
+/** CPU seconds used so far by each thread of a process, summed by thread name (Linux /proc). */
+export function cpuByThread(pid: number): Map<string, number> {
+  const ticksPerSecond = 100; // USER_HZ on Linux
+  const byName = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const seconds = (Number(fields[11]) + Number(fields[12])) / ticksPerSecond; // utime + stime
+      byName.set(name, (byName.get(name) ?? 0) + seconds);
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return byName;
+}
+
+/** CPU used by each thread name between two `cpuByThread` readings, in µs per unit of work. */
+export function cpuPerUnit(before: Map<string, number>, after: Map<string, number>, units: number): string {
+  const parts: string[] = [];
+  let total = 0;
+  for (const [name, seconds] of after) {
+    const used = seconds - (before.get(name) ?? 0);
+    total += used;
+    if (used > 0) parts.push(`${name} ${((used * 1e6) / units).toFixed(0)}`);
+  }
+  return `${((total * 1e6) / units).toFixed(0)} µs (${parts.join(', ')})`;
+}

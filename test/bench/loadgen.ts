@@ -38,6 +38,7 @@ let next = 0;
 let failures = 0;
 let accepted = 0;
 const started = performance.now();
+const cpuBefore = process.cpuUsage();
 await Promise.all(
   Array.from({ length: options.concurrency }, async () => {
     while (next < bodies.length) {
@@ -52,5 +53,7 @@ await Promise.all(
   }),
 );
 const seconds = (performance.now() - started) / 1000;
-process.stdout.write(JSON.stringify({ events: options.count, accepted, failures, seconds, events_per_second: accepted / seconds }) + '\n');
+const cpu = process.cpuUsage(cpuBefore);
+const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+process.stdout.write(JSON.stringify({ events: options.count, accepted, failures, seconds, events_per_second: accepted / seconds, cpu_seconds: cpuSeconds }) + '\n');
 await dispatcher.close();

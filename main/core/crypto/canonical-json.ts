@@ -35,19 +35,41 @@ function codePointRank(unit: number): number {
   return unit - 0x800; // U+E000–U+FFFF: shift down to close the gap
 }
 
-export function canonicalJson(value: unknown): string {
-  return serialize(value, '$');
+/** `root`: how errors name the value itself ('$.content' for an envelope's content). */
+export function canonicalJson(value: unknown, root = '$'): string {
+  try {
+    return serialize(value, null);
+  } catch (error) {
+    // The fast pass does not track where it is; a second pass names the offending path.
+    if (error instanceof CanonicalJsonError) serialize(value, root);
+    throw error;
+  }
 }
 
-function serialize(value: unknown, path: string): string {
+/** Any UTF-16 unit where code unit order and code point order differ (surrogates and above). */
+const HIGH_UNITS = /[\uD800-\uFFFF]/;
+
+/** Keys in code point order; the engine's own sort gives that when no key has a high unit. */
+export function sortKeys(keys: string[]): string[] {
+  for (const key of keys) if (HIGH_UNITS.test(key)) return keys.sort(compareCodePoints);
+  return keys.sort();
+}
+
+/** The canonical form of a number, or the reason it has none. */
+export function canonicalNumber(value: number, path: string | null = null): string {
+  if (!Number.isInteger(value)) throw new CanonicalJsonError('not an integer', path ?? '$');
+  if (!Number.isSafeInteger(value)) throw new CanonicalJsonError('integer outside ±(2^53−1)', path ?? '$');
+  if (Object.is(value, -0)) throw new CanonicalJsonError('negative zero', path ?? '$');
+  return String(value);
+}
+
+/** `path` is null in the fast pass (no path strings built), '$…' when locating an error. */
+function serialize(value: unknown, path: string | null): string {
   switch (typeof value) {
     case 'string':
       return JSON.stringify(value);
     case 'number':
-      if (!Number.isInteger(value)) throw new CanonicalJsonError('not an integer', path);
-      if (!Number.isSafeInteger(value)) throw new CanonicalJsonError('integer outside ±(2^53−1)', path);
-      if (Object.is(value, -0)) throw new CanonicalJsonError('negative zero', path);
-      return String(value);
+      return canonicalNumber(value, path);
     case 'boolean':
       return value ? 'true' : 'false';
     case 'object': {
@@ -56,29 +78,28 @@ function serialize(value: unknown, path: string): string {
         let out = '[';
         for (let i = 0; i < value.length; i++) {
           if (i > 0) out += ',';
-          out += serialize(value[i], `${path}[${i}]`);
+          out += serialize(value[i], path === null ? null : `${path}[${i}]`);
         }
         return out + ']';
       }
       const proto = Object.getPrototypeOf(value);
       if (proto !== Object.prototype && proto !== null) {
-        throw new CanonicalJsonError('not a plain object', path);
+        throw new CanonicalJsonError('not a plain object', path ?? '$');
       }
       const record = value as Record<string, unknown>;
-      const keys = Object.keys(record).sort(compareCodePoints);
       let out = '{';
       let first = true;
-      for (const key of keys) {
+      for (const key of sortKeys(Object.keys(record))) {
         const member = record[key];
         if (member === undefined) continue; // JSON has no undefined; like JSON.stringify, omit it
         if (!first) out += ',';
         first = false;
-        out += JSON.stringify(key) + ':' + serialize(member, `${path}.${key}`);
+        out += JSON.stringify(key) + ':' + serialize(member, path === null ? null : `${path}.${key}`);
       }
       return out + '}';
     }
     default:
-      throw new CanonicalJsonError(`unsupported type ${typeof value}`, path);
+      throw new CanonicalJsonError(`unsupported type ${typeof value}`, path ?? '$');
   }
 }
 

@@ -1,12 +1,22 @@
 /**
  * Signature verification off the main thread (issue #6): ed25519 verification is the single
- * largest cost of ingest, and the main thread also has to parse, authorize and store. Requests
- * made in the same turn of the event loop are batched into one message per worker, spread over
- * the workers. With no worker (one core, or the pool failed) it verifies inline.
+ * largest cost of ingest, and the main thread also has to parse, authorize and store.
+ *
+ * Work goes to the workers in chunks of at most CHUNK_ITEMS, and each worker holds at most
+ * MAX_CHUNKS_PER_WORKER chunks at a time (≈ 6 ms of work: enough to keep it busy while the main
+ * thread runs a group commit); the rest waits here. So results come back in small
+ * steps that the main thread can store while the workers verify the next ones (with one big
+ * FIFO per worker, every request waited for everything queued before it, and verifying and
+ * storing ran in alternating waves that left a core idle: docs/PERFORMANCE.md), and an urgent
+ * item (a request signature, which gates all the work of its request) goes out before the queue.
+ *
+ * Each chunk is packed into one buffer that is transferred, not cloned. With no worker (one
+ * core, or the pool could not start one) it verifies inline.
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { verify as verifyInline } from './ed25519.ts';
+import { ITEM_HEADER_BYTES, PUBLIC_KEY_BYTES, SIGNATURE_BYTES } from './verify-chunk.ts';
 
 interface Pending {
   signature: Buffer;
@@ -15,26 +25,63 @@ interface Pending {
   resolve: (ok: boolean) => void;
 }
 
+interface PoolWorker {
+  worker: Worker;
+  /** Chunks sent and not answered yet, by chunk id. */
+  chunks: Map<number, Pending[]>;
+}
+
+const CHUNK_ITEMS = 32;
+const MAX_CHUNKS_PER_WORKER = 4;
+
 /**
- * One worker per core (at most four). The main thread is idle much of the time it waits for
- * verifications, so as many workers as cores measured faster than cores − 1 (docs/PERFORMANCE.md).
+ * One worker per core but one (at least one, at most four). The main thread is the bottleneck
+ * of ingest (parse, authorize, store); with as many busy workers as cores, it got only a share of
+ * a core and ingest was slower (docs/PERFORMANCE.md).
  */
 function defaultPoolSize(): number {
   const configured = process.env.PARACORD_VERIFY_WORKERS;
   if (configured !== undefined && /^\d+$/.test(configured)) return Math.min(Number(configured), 16);
-  return Math.max(1, Math.min(4, availableParallelism()));
+  return Math.max(1, Math.min(4, availableParallelism() - 1));
+}
+
+/** A FIFO with O(1) removal from the front (Array#shift is O(n) on long queues). */
+class Fifo<T> {
+  private items: T[] = [];
+  private head = 0;
+  get length(): number {
+    return this.items.length - this.head;
+  }
+  push(item: T): void {
+    this.items.push(item);
+  }
+  shift(): T | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const item = this.items[this.head]!;
+    this.items[this.head++] = undefined as T;
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return item;
+  }
+  drain(): T[] {
+    const rest = this.items.slice(this.head);
+    this.items = [];
+    this.head = 0;
+    return rest;
+  }
 }
 
 export class VerifyPool {
-  private readonly workers: Worker[] = [];
-  private readonly waiting = new Map<number, Array<(ok: boolean) => void>>();
-  private queue: Pending[] = [];
+  private readonly workers: PoolWorker[] = [];
+  private readonly urgent = new Fifo<Pending>();
+  private readonly queue = new Fifo<Pending>();
   private scheduled = false;
-  private nextId = 1;
-  private nextWorker = 0;
-
+  private nextChunkId = 1;
   private readonly targetSize: number;
   private started = false;
+  private closed = false;
 
   constructor(size = defaultPoolSize()) {
     this.targetSize = size;
@@ -43,19 +90,16 @@ export class VerifyPool {
   /** Workers start on first use: an idle node keeps none (idle RSS). */
   private start(): void {
     this.started = true;
-    const size = this.targetSize;
     const file = import.meta.url.endsWith('.ts') ? './verify-worker.ts' : './verify-worker.js';
-    for (let i = 0; i < size; i++) {
+    for (let i = 0; i < this.targetSize; i++) {
       try {
-        const worker = new Worker(new URL(file, import.meta.url));
-        worker.unref();
-        worker.on('message', (answer: { id: number; results: boolean[] }) => {
-          const resolvers = this.waiting.get(answer.id);
-          this.waiting.delete(answer.id);
-          resolvers?.forEach((resolve, index) => resolve(answer.results[index] === true));
-        });
-        worker.on('error', () => this.dropWorker(worker));
-        this.workers.push(worker);
+        const poolWorker: PoolWorker = { worker: new Worker(new URL(file, import.meta.url)), chunks: new Map() };
+        poolWorker.worker.unref();
+        poolWorker.worker.on('message', (answer: { id: number; results: Uint8Array }) => this.answered(poolWorker, answer));
+        poolWorker.worker.on('error', () => this.dropWorker(poolWorker));
+        // A worker that ended (crashed, killed) without an error event: same as a failure.
+        poolWorker.worker.on('exit', () => this.dropWorker(poolWorker));
+        this.workers.push(poolWorker);
       } catch {
         break;
       }
@@ -66,45 +110,88 @@ export class VerifyPool {
     return this.workers.length;
   }
 
-  verify(signature: Buffer, message: Buffer, publicKey: Buffer): Promise<boolean> {
-    if (!this.started) this.start();
+  /** `urgent`: verified before everything queued (a request signature, which gates its whole request). */
+  verify(signature: Buffer, message: Buffer, publicKey: Buffer, options: { urgent?: boolean } = {}): Promise<boolean> {
+    if (!this.started && !this.closed) this.start();
+    // Malformed input is answered here: the packed format has fixed-size keys and signatures.
+    if (signature.length !== SIGNATURE_BYTES || publicKey.length !== PUBLIC_KEY_BYTES) return Promise.resolve(false);
     if (this.workers.length === 0) return Promise.resolve(verifyInline(signature, message, publicKey));
     return new Promise((resolve) => {
-      this.queue.push({ signature, message, publicKey, resolve });
+      (options.urgent ? this.urgent : this.queue).push({ signature, message, publicKey, resolve });
       if (!this.scheduled) {
         this.scheduled = true;
-        queueMicrotask(() => setImmediate(() => this.flush()));
+        // After the current microtasks: the other events of the same request join this dispatch.
+        queueMicrotask(() => {
+          this.scheduled = false;
+          this.dispatch();
+        });
       }
     });
   }
 
-  private flush(): void {
-    this.scheduled = false;
-    const queue = this.queue;
-    this.queue = [];
-    if (this.workers.length === 0) {
-      for (const p of queue) p.resolve(verifyInline(p.signature, p.message, p.publicKey));
-      return;
-    }
-    // Split the batch evenly over the workers.
-    const per = Math.ceil(queue.length / this.workers.length);
-    for (let start = 0; start < queue.length; start += per) {
-      const slice = queue.slice(start, start + per);
-      const id = this.nextId++;
-      this.waiting.set(id, slice.map((p) => p.resolve));
-      const worker = this.workers[this.nextWorker++ % this.workers.length]!;
-      worker.postMessage({ id, items: slice.map(({ signature, message, publicKey }) => ({ signature, message, publicKey })) });
+  /** Sends chunks to the workers that have room, least loaded first. */
+  private dispatch(): void {
+    for (;;) {
+      if (this.urgent.length + this.queue.length === 0) return;
+      let target: PoolWorker | undefined;
+      for (const w of this.workers) if (w.chunks.size < MAX_CHUNKS_PER_WORKER && (!target || w.chunks.size < target.chunks.size)) target = w;
+      if (!target) return; // every worker is busy: the next answer dispatches again
+      const items: Pending[] = [];
+      while (items.length < CHUNK_ITEMS) {
+        const item = this.urgent.shift() ?? this.queue.shift();
+        if (!item) break;
+        items.push(item);
+      }
+      this.send(target, items);
     }
   }
 
-  private dropWorker(worker: Worker): void {
-    const index = this.workers.indexOf(worker);
-    if (index >= 0) this.workers.splice(index, 1);
+  private send(target: PoolWorker, items: Pending[]): void {
+    let bytes = 0;
+    for (const item of items) bytes += ITEM_HEADER_BYTES + item.message.length;
+    const packed = new Uint8Array(bytes);
+    const view = new DataView(packed.buffer);
+    let at = 0;
+    for (const item of items) {
+      packed.set(item.signature, at);
+      packed.set(item.publicKey, at + SIGNATURE_BYTES);
+      view.setUint32(at + SIGNATURE_BYTES + PUBLIC_KEY_BYTES, item.message.length);
+      packed.set(item.message, at + ITEM_HEADER_BYTES);
+      at += ITEM_HEADER_BYTES + item.message.length;
+    }
+    const id = this.nextChunkId++;
+    target.chunks.set(id, items);
+    target.worker.postMessage({ id, count: items.length, packed }, [packed.buffer]);
   }
 
+  private answered(poolWorker: PoolWorker, answer: { id: number; results: Uint8Array }): void {
+    const items = poolWorker.chunks.get(answer.id);
+    poolWorker.chunks.delete(answer.id);
+    items?.forEach((item, index) => item.resolve(answer.results[index] === 1));
+    this.dispatch();
+  }
+
+  /** A worker that failed: its unanswered items are verified here, the rest go to the others. */
+  private dropWorker(poolWorker: PoolWorker): void {
+    const index = this.workers.indexOf(poolWorker);
+    if (index < 0) return; // already dropped, or closed
+    this.workers.splice(index, 1);
+    this.verifyHere([...poolWorker.chunks.values()].flat());
+    poolWorker.chunks.clear();
+    if (this.workers.length === 0) this.verifyHere([...this.urgent.drain(), ...this.queue.drain()]);
+    else this.dispatch();
+  }
+
+  private verifyHere(items: Pending[]): void {
+    for (const p of items) p.resolve(verifyInline(p.signature, p.message, p.publicKey));
+  }
+
+  /** Stops the workers; what they had not answered is verified inline, and so is everything after. */
   async close(): Promise<void> {
-    await Promise.all(this.workers.splice(0).map((w) => w.terminate()));
-    for (const resolvers of this.waiting.values()) resolvers.forEach((r) => r(false));
-    this.waiting.clear();
+    this.closed = true;
+    const workers = this.workers.splice(0);
+    await Promise.all(workers.map((w) => w.worker.terminate()));
+    this.verifyHere(workers.flatMap((w) => [...w.chunks.values()].flat()));
+    this.verifyHere([...this.urgent.drain(), ...this.queue.drain()]);
   }
 }

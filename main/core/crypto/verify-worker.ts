@@ -1,19 +1,15 @@
 /**
- * Worker thread of the verification pool: verifies batches of ed25519 signatures with
- * libsodium and answers with one boolean per item.
+ * Worker thread of the verification pool: verifies a packed chunk of ed25519 signatures
+ * (verify-chunk.ts) with libsodium and answers with one byte per item, 1 for valid.
  */
 import { parentPort } from 'node:worker_threads';
 import sodium from 'sodium-native';
+import { forEachPackedItem } from './verify-chunk.ts';
 
-interface Batch {
-  id: number;
-  items: Array<{ signature: Uint8Array; message: Uint8Array; publicKey: Uint8Array }>;
-}
-
-parentPort!.on('message', (batch: Batch) => {
-  const results = batch.items.map(({ signature, message, publicKey }) => {
-    if (signature.length !== sodium.crypto_sign_BYTES || publicKey.length !== sodium.crypto_sign_PUBLICKEYBYTES) return false;
-    return sodium.crypto_sign_verify_detached(Buffer.from(signature.buffer, signature.byteOffset, signature.byteLength), Buffer.from(message.buffer, message.byteOffset, message.byteLength), Buffer.from(publicKey.buffer, publicKey.byteOffset, publicKey.byteLength));
+parentPort!.on('message', (chunk: { id: number; count: number; packed: Uint8Array }) => {
+  const results = new Uint8Array(chunk.count);
+  forEachPackedItem(chunk.packed, chunk.count, (signature, publicKey, message, index) => {
+    results[index] = sodium.crypto_sign_verify_detached(signature, message, publicKey) ? 1 : 0;
   });
-  parentPort!.postMessage({ id: batch.id, results });
+  parentPort!.postMessage({ id: chunk.id, results }, [results.buffer]);
 });

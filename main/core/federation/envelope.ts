@@ -3,7 +3,7 @@
  * JSON of the envelope without `signatures`.
  */
 import { z } from 'zod';
-import { canonicalBytes } from '../crypto/canonical-json.ts';
+import { canonicalBytes, canonicalJson, canonicalNumber } from '../crypto/canonical-json.ts';
 import { sha256Hex } from '../crypto/sha256.ts';
 import { EVENT_ID, HEX_SIGNATURE, KEY_ID, ROOM_ID, USER_ID, isServerName } from '../../../shared/identifiers.ts';
 import { ENVELOPE_WIRE_ORDER, wireJson } from './wire-json.ts';
@@ -34,7 +34,40 @@ export function unsignedPart(envelope: Envelope): UnsignedEnvelope {
 
 /** The bytes that are signed: canonical JSON of the envelope without `signatures`. */
 export function envelopeSigningBytes(envelope: UnsignedEnvelope | Envelope): Buffer {
-  return canonicalBytes('signatures' in envelope ? unsignedPart(envelope) : envelope);
+  return envelopeSigningParts(envelope).bytes;
+}
+
+/** The nine unsigned fields (and `signatures`) and nothing else, each of its type. */
+function hasExactEnvelopeShape(envelope: UnsignedEnvelope | Envelope): boolean {
+  let fields = 0;
+  for (const key in envelope) if (Object.hasOwn(envelope, key)) fields++;
+  const e = envelope as Record<string, unknown>;
+  return (
+    fields === ('signatures' in envelope ? 10 : 9) &&
+    typeof e.event_id === 'string' && typeof e.room_id === 'string' && typeof e.event_type === 'string' &&
+    typeof e.sender === 'string' && typeof e.origin_server === 'string' && typeof e.depth === 'number' &&
+    typeof e.origin_ts === 'number' && (e.state_key === null || typeof e.state_key === 'string') && 'content' in e
+  );
+}
+
+/**
+ * The signed bytes, and the canonical JSON of `content` on the way (stored as is). An envelope
+ * has exactly nine fields besides `signatures`, so the canonical form is written field by
+ * field in code point order (content, depth, event_id, …, state_key) instead of sorting keys;
+ * anything else goes the general way. Both give the same bytes (the wire-v1 vectors, and a
+ * test comparing the two).
+ */
+export function envelopeSigningParts(envelope: UnsignedEnvelope | Envelope): { bytes: Buffer; contentJson: string } {
+  const contentJson = canonicalJson(envelope.content, '$.content');
+  if (!hasExactEnvelopeShape(envelope)) {
+    return { bytes: canonicalBytes('signatures' in envelope ? unsignedPart(envelope) : envelope), contentJson };
+  }
+  const json =
+    `{"content":${contentJson},"depth":${canonicalNumber(envelope.depth, '$.depth')},"event_id":${JSON.stringify(envelope.event_id)}` +
+    `,"event_type":${JSON.stringify(envelope.event_type)},"origin_server":${JSON.stringify(envelope.origin_server)}` +
+    `,"origin_ts":${canonicalNumber(envelope.origin_ts, '$.origin_ts')},"room_id":${JSON.stringify(envelope.room_id)}` +
+    `,"sender":${JSON.stringify(envelope.sender)},"state_key":${envelope.state_key === null ? 'null' : JSON.stringify(envelope.state_key)}}`;
+  return { bytes: Buffer.from(json, 'utf8'), contentJson };
 }
 
 /** Identifies the signed content: a retry carries the same hash, a conflicting event another. */

@@ -10,12 +10,14 @@ import { badRequest, conflict, forbidden } from '../errors.ts';
 import type { FederationEvents } from '../store/federation-events.ts';
 import type { GroupCommit } from '../store/group-commit.ts';
 import type { TrustStore } from '../trust/trust-store.ts';
-import { contentHash, envelopeSchema, envelopeSigningBytes, type Envelope } from './envelope.ts';
+import { contentHash, envelopeSchema, envelopeSigningParts, type Envelope } from './envelope.ts';
 import type { ServerKeys } from './server-keys.ts';
 
 export interface VerifiedEvent {
   envelope: Envelope;
   hash: string;
+  /** Canonical JSON of the content, computed for the signature check and stored as is. */
+  contentJson?: string;
 }
 
 export interface IngestResult {
@@ -90,7 +92,7 @@ export class EventIngest {
     }
     if (!options.skipRoute) this.hooks.checkRoute?.(requestOrigin, envelope);
 
-    const bytes = envelopeSigningBytes(envelope);
+    const { bytes, contentJson } = envelopeSigningParts(envelope);
     const signatures = envelope.signatures[origin] ?? {};
     const keyIds = Object.keys(signatures);
     if (keyIds.length === 0) throw forbidden('bad_event_signature', `event is not signed by its origin ${origin}`);
@@ -106,7 +108,7 @@ export class EventIngest {
       const signature = Buffer.from(signatures[keyId]!, 'hex');
       const publicKey = Buffer.from(lookup.key.public_key, 'hex');
       if (this.verifier ? await this.verifier.verify(signature, bytes, publicKey) : verify(signature, bytes, publicKey)) {
-        return { envelope, hash: contentHash(bytes) };
+        return { envelope, hash: contentHash(bytes), contentJson };
       }
       lastFailure = `signature by ${keyId} does not verify`;
     }
@@ -133,7 +135,7 @@ export class EventIngest {
         return { event_id: envelope.event_id, inserted: true, held: true };
       }
       this.hooks.authorize?.(envelope);
-      this.events.insert(envelope, event.hash, receivedFrom);
+      this.events.insertNew(envelope, event.hash, receivedFrom, { contentJson: event.contentJson });
       this.hooks.onStored?.(envelope, receivedFrom);
       return { event_id: envelope.event_id, inserted: true };
     });

@@ -37,7 +37,7 @@ export class FederationEvents {
     this.hashStmt = db.prepare<[string], { content_hash: string }>('SELECT content_hash FROM federation_events WHERE event_id = ?');
     this.insertStmt = db.prepare(
       `INSERT INTO federation_events (event_id, room_id, event_type, sender, origin_server, origin_ts, depth, state_key, content, signatures, content_hash, received_from, received_at, relates_to)
-       VALUES (@event_id, @room_id, @event_type, @sender, @origin_server, @origin_ts, @depth, @state_key, @content, @signatures, @content_hash, @received_from, @received_at, @relates_to)`,
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
   }
 
@@ -57,23 +57,28 @@ export class FederationEvents {
       if (existing.content_hash === hash) return { inserted: false };
       throw conflict('event_id_conflict', `event ${envelope.event_id} is already stored with different content`);
     }
-    this.insertStmt.run({
-      event_id: envelope.event_id,
-      room_id: envelope.room_id,
-      event_type: envelope.event_type,
-      sender: envelope.sender,
-      origin_server: envelope.origin_server,
-      origin_ts: envelope.origin_ts,
-      depth: envelope.depth,
-      state_key: envelope.state_key,
-      content: canonicalJson(envelope.content),
-      signatures: canonicalJson(envelope.signatures),
-      content_hash: hash,
-      received_from: receivedFrom,
-      received_at: now,
-      relates_to: typeof envelope.content.target === 'string' ? envelope.content.target : null,
-    });
+    this.insertNew(envelope, hash, receivedFrom, { now });
     return { inserted: true };
+  }
+
+  /** Inserts an event the caller knows is not stored yet (it asked hashOf in the same transaction). */
+  insertNew(envelope: Envelope, hash: string, receivedFrom: string | null, options: { now?: number; contentJson?: string | undefined } = {}): void {
+    this.insertStmt.run(
+      envelope.event_id,
+      envelope.room_id,
+      envelope.event_type,
+      envelope.sender,
+      envelope.origin_server,
+      envelope.origin_ts,
+      envelope.depth,
+      envelope.state_key,
+      options.contentJson ?? canonicalJson(envelope.content),
+      canonicalJson(envelope.signatures),
+      hash,
+      receivedFrom,
+      options.now ?? Date.now(),
+      typeof envelope.content.target === 'string' ? envelope.content.target : null,
+    );
   }
 
   /** Several events by id in one query (the outbox loads a batch at once); missing ids are absent. */

@@ -44,7 +44,7 @@ export interface VerifySignedRequestDeps {
   addressLimit?: RateLimit;
   abuse?: AbuseMonitor;
   /** Verifies off the main thread when given (VerifyPool). */
-  verifier?: { verify(signature: Buffer, message: Buffer, publicKey: Buffer): Promise<boolean> };
+  verifier?: { verify(signature: Buffer, message: Buffer, publicKey: Buffer, options?: { urgent?: boolean }): Promise<boolean> };
   keys: ServerKeys;
   replay: ReplayCache;
   commit: GroupCommit;
@@ -126,7 +126,8 @@ export function verifySignedRequest(deps: VerifySignedRequestDeps): Middleware {
     const rawBody = await readRawBody(ctx);
     if (deps.verifier) {
       const signed = Buffer.from(signingString(ctx.method, ctx.originalUrl, requestTs, rawBody), 'utf8');
-      if (!(await deps.verifier.verify(Buffer.from(signature, 'hex'), signed, Buffer.from(key.key.public_key, 'hex')))) {
+      // Urgent: all the work of the request waits for this one check.
+      if (!(await deps.verifier.verify(Buffer.from(signature, 'hex'), signed, Buffer.from(key.key.public_key, 'hex'), { urgent: true }))) {
         throw forbidden('bad_signature', `request signature does not verify with ${origin}'s key ${keyId}`);
       }
     } else {

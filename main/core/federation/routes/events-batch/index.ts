@@ -15,8 +15,8 @@ type EventResult = IngestResult | { event_id: string | null; status: number; err
  * `POST /events` (extension, advertised as the `batch` capability): up to 100 envelopes,
  * answered `200 {results: [...]}` with one result per event, in order — `{event_id, inserted}`
  * or `{event_id, status, error, message}` with the status the single-event endpoint would have
- * given. All the accepted events of a batch are committed in one transaction before the answer.
- * Processing stops at the first event that failed for a reason worth retrying (5xx): the rest
+ * given. All the accepted events of a batch are committed before the answer (stored in order,
+ * in as few group commits as the verification allows). Processing stops at the first event that failed for a reason worth retrying (5xx): the rest
  * answer 503 `not_processed`, so a sender retrying in order never skips ahead of a gap.
  */
 export function eventsBatchRoutes(deps: FederationDeps): Router {
@@ -28,33 +28,40 @@ export function eventsBatchRoutes(deps: FederationDeps): Router {
     const raws = parsed.data.events;
 
     const results: Array<EventResult | undefined> = new Array(raws.length);
-    const toStore: Array<{ index: number; verified: VerifiedEvent }> = [];
     let stopAt = raws.length;
-    // All signatures are checked at once (in the verification pool); results are used in order.
-    const verified = await Promise.allSettled(raws.map((raw) => deps.ingest.verify(state.origin, raw)));
+    // Every signature is queued for verification at once; each event is stored as soon as it
+    // and all the events before it are checked, so the main thread stores the first events
+    // while the workers verify the next ones. Stores enqueued in one turn share a commit.
+    const verifications = raws.map((raw) => deps.ingest.verify(state.origin, raw));
+    verifications.forEach((p) => p.catch(() => undefined)); // awaited in order below
+    const stores: Array<Promise<void>> = [];
+    let first = true;
     for (let i = 0; i < raws.length; i++) {
-      const outcome = verified[i]!;
-      if (outcome.status === 'fulfilled') {
-        toStore.push({ index: i, verified: outcome.value });
+      let verified: VerifiedEvent;
+      try {
+        verified = await verifications[i]!;
+      } catch (error) {
+        results[i] = failure(raws[i], error);
+        if ((results[i] as { status: number }).status >= 500) {
+          stopAt = i + 1;
+          break;
+        }
         continue;
       }
-      results[i] = failure(raws[i], outcome.reason);
-      if ((results[i] as { status: number }).status >= 500) {
-        stopAt = i + 1;
-        break;
-      }
+      const recordReplay = first ? () => deps.replay.record(state.signature, state.origin, state.requestTs) : undefined;
+      const stored = deps.ingest.store(verified, state.origin, recordReplay).then(
+        (result) => {
+          results[i] = result;
+          if (recordReplay) state.replayRecorded = true;
+        },
+        (error: unknown) => {
+          results[i] = failure(verified.envelope, error);
+        },
+      );
+      first = false;
+      stores.push(stored);
     }
-    // Enqueued in the same turn: one group commit, one fsync for the whole batch.
-    const stored = await Promise.allSettled(
-      toStore.map(({ verified }, n) =>
-        deps.ingest.store(verified, state.origin, n === 0 ? () => deps.replay.record(state.signature, state.origin, state.requestTs) : undefined),
-      ),
-    );
-    if (stored[0]?.status === 'fulfilled') state.replayRecorded = true;
-    stored.forEach((outcome, n) => {
-      const { index, verified } = toStore[n]!;
-      results[index] = outcome.status === 'fulfilled' ? outcome.value : failure(verified.envelope, outcome.reason);
-    });
+    await Promise.all(stores);
     for (let i = stopAt; i < raws.length; i++) {
       results[i] = { event_id: eventIdOf(raws[i]), status: 503, error: 'not_processed', message: 'an earlier event of this batch failed; send again from there' };
     }

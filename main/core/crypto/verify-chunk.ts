@@ -1,0 +1,21 @@
+/**
+ * The packed chunk the verification pool sends to a worker: one transferable buffer holding,
+ * per item, signature (64 bytes) · public key (32) · message length (u32, big-endian) · message.
+ */
+export const SIGNATURE_BYTES = 64;
+export const PUBLIC_KEY_BYTES = 32;
+export const ITEM_HEADER_BYTES = SIGNATURE_BYTES + PUBLIC_KEY_BYTES + 4;
+
+/** Calls `each` with views (no copies) of every item of a packed chunk. */
+export function forEachPackedItem(packed: Uint8Array, count: number, each: (signature: Buffer, publicKey: Buffer, message: Buffer, index: number) => void): void {
+  const buffer = Buffer.from(packed.buffer, packed.byteOffset, packed.byteLength);
+  let at = 0;
+  for (let index = 0; index < count; index++) {
+    const keyAt = at + SIGNATURE_BYTES;
+    const lengthAt = keyAt + PUBLIC_KEY_BYTES;
+    const start = at + ITEM_HEADER_BYTES;
+    const length = buffer.readUInt32BE(lengthAt);
+    each(buffer.subarray(at, keyAt), buffer.subarray(keyAt, lengthAt), buffer.subarray(start, start + length), index);
+    at = start + length;
+  }
+}

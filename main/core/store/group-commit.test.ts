@@ -1,0 +1,82 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openDatabase, type Db } from './database.ts';
+import { GroupCommit } from './group-commit.ts';
+import { WalSync } from './wal-sync.ts';
+
+const opened: Array<{ db: Db; wal: WalSync }> = [];
+afterEach(async () => {
+  for (const { db, wal } of opened.splice(0)) {
+    await wal.close();
+    db.close();
+  }
+});
+
+function setup() {
+  const file = join(mkdtempSync(join(tmpdir(), 'paracord-commit-')), 'node.db');
+  const db = openDatabase(file);
+  db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL UNIQUE)');
+  const wal = new WalSync(file);
+  opened.push({ db, wal });
+  return { db, wal, commit: new GroupCommit(db, { walSync: wal }) };
+}
+
+const synchronous = (db: Db) => db.pragma('synchronous', { simple: true });
+
+describe('GroupCommit with the WAL flushed off the event loop', () => {
+  it('shares one transaction per turn, and settles jobs only after a WAL flush that followed their commit', async () => {
+    const { db, commit } = setup();
+    const settledAfter: number[] = [];
+    const jobs = ['a', 'b', 'c'].map((v) =>
+      commit.run((d) => d.prepare('INSERT INTO t (v) VALUES (?)').run(v).lastInsertRowid).then((id) => {
+        settledAfter.push(commit.stats.syncs);
+        return id;
+      }),
+    );
+    expect(await Promise.all(jobs)).toEqual([1, 2, 3]);
+    expect(commit.stats).toMatchObject({ commits: 1, jobs: 3 });
+    expect(settledAfter).toEqual([1, 1, 1]);
+    // Only the group commit's own transaction ran with synchronous = NORMAL.
+    expect(synchronous(db)).toBe(2);
+  });
+
+  it('keeps a failing job to itself: its writes roll back, the others commit', async () => {
+    const { db, commit } = setup();
+    const results = await Promise.allSettled([
+      commit.run((d) => d.prepare('INSERT INTO t (v) VALUES (?)').run('x')),
+      commit.run((d) => {
+        d.prepare('INSERT INTO t (v) VALUES (?)').run('y');
+        d.prepare('INSERT INTO t (v) VALUES (?)').run('x'); // UNIQUE: this job fails, y goes too
+      }),
+      commit.run((d) => d.prepare('INSERT INTO t (v) VALUES (?)').run('z')),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(db.prepare('SELECT v FROM t ORDER BY v').pluck().all()).toEqual(['x', 'z']);
+  });
+
+  it('commits made while a flush runs share the next one', async () => {
+    const { commit } = setup();
+    const first = commit.run((d) => d.prepare('INSERT INTO t (v) VALUES (?)').run('1'));
+    await new Promise((resolve) => setImmediate(resolve)); // committed; its flush is in flight
+    const later = [2, 3, 4].map(async (n) => {
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      return commit.run((d) => d.prepare('INSERT INTO t (v) VALUES (?)').run(String(n)));
+    });
+    await Promise.all([first, ...later]);
+    expect(commit.stats.jobs).toBe(4);
+    expect(commit.stats.syncs).toBeLessThanOrEqual(commit.stats.commits);
+    expect(commit.stats.syncs).toBeGreaterThanOrEqual(1);
+  });
+
+  it('does not acknowledge a commit whose flush failed', async () => {
+    const { db, wal, commit } = setup();
+    await commit.run((d) => d.prepare('INSERT INTO t (v) VALUES (?)').run('before'));
+    await wal.close(); // every later flush fails
+    await expect(commit.run((d) => d.prepare('INSERT INTO t (v) VALUES (?)').run('after'))).rejects.toThrow(/closed/);
+    // The row is in the database (committed) but the caller was told it is not known durable.
+    expect(db.prepare('SELECT count(*) FROM t').pluck().get()).toBe(2);
+    await commit.drained();
+  });
+});
