@@ -44,17 +44,23 @@ function node(serverName: string, args: string[] = [], dataDir?: string): NodePr
 }
 
 // 1. The ceiling: ed25519 verifications per second on one core, on an envelope-sized message.
+// The best of several rounds: a round that another process interrupted says nothing about the
+// machine's limit, and a low ceiling would flatter the ratios.
 function ceiling(): number {
   const pair = keyPairFromSeed(randomSeed());
   const message = Buffer.alloc(330, 'x');
   const signature = sign(message, pair.secretKey);
-  let count = 0;
-  const started = performance.now();
-  while (performance.now() - started < size.ceilingMs) {
-    for (let i = 0; i < 200; i++) verify(signature, message, pair.publicKey);
-    count += 200;
+  let best = 0;
+  for (let round = 0; round < 5; round++) {
+    let count = 0;
+    const started = performance.now();
+    while (performance.now() - started < size.ceilingMs / 5) {
+      for (let i = 0; i < 200; i++) verify(signature, message, pair.publicKey);
+      count += 200;
+    }
+    best = Math.max(best, count / ((performance.now() - started) / 1000));
   }
-  return count / ((performance.now() - started) / 1000);
+  return best;
 }
 
 function loadgen(options: object): Promise<{ events_per_second: number; failures: number; accepted: number; seconds: number; cpu_seconds: number }> {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { canonicalBytes, canonicalJson } from '../crypto/canonical-json.ts';
-import { envelopeSigningParts, unsignedPart, type Envelope, type UnsignedEnvelope } from './envelope.ts';
+import { envelopeSchema, envelopeSigningParts, isWellFormedEnvelope, parseEnvelope, unsignedPart, type Envelope, type UnsignedEnvelope } from './envelope.ts';
 
 const base: UnsignedEnvelope = {
   event_id: '$e1:a.test',
@@ -50,5 +50,65 @@ describe('envelope signing bytes', () => {
     expect(() => envelopeSigningParts({ ...base, depth: 1.5 })).toThrow(/not an integer at \$\.depth/);
     expect(() => envelopeSigningParts({ ...base, origin_ts: 2 ** 53 })).toThrow(/outside .* at \$\.origin_ts/);
     expect(() => envelopeSigningParts({ ...base, content: { list: [{ x: 0.5 }] } })).toThrow(/at \$\.content\.list\[0\]\.x/);
+  });
+});
+
+describe('isWellFormedEnvelope (the fast path of parseEnvelope)', () => {
+  const good: Envelope = { ...base, signatures: { 'a.test': { 'ed25519:k1': 'ab'.repeat(64) } } };
+  const fromJson = (value: unknown) => JSON.parse(JSON.stringify(value)) as unknown;
+  // Each a replacement of one field, or a change to the object, as the network could send it.
+  const bad: Array<[string, (e: Record<string, unknown>) => void]> = [
+    ['extra field', (e) => (e.extra = 1)],
+    ['missing field', (e) => delete e.depth],
+    ['event_id without server', (e) => (e.event_id = '$abc')],
+    ['event_id too long', (e) => (e.event_id = `$${'a'.repeat(128)}:${'b'.repeat(200)}.test`)],
+    ['room_id a number', (e) => (e.room_id = 5)],
+    ['event_type uppercase', (e) => (e.event_type = 'M.message')],
+    ['event_type too long', (e) => (e.event_type = 'm'.repeat(70))],
+    ['sender not a user', (e) => (e.sender = 'u:a.test')],
+    ['origin_server with a bad port', (e) => (e.origin_server = 'a.test:70000')],
+    ['origin_server uppercase', (e) => (e.origin_server = 'A.test')],
+    ['origin_ts negative', (e) => (e.origin_ts = -1)],
+    ['origin_ts a float', (e) => (e.origin_ts = 1.5)],
+    ['depth unsafe', (e) => (e.depth = 2 ** 53)],
+    ['depth a string', (e) => (e.depth = '5')],
+    ['state_key a number', (e) => (e.state_key = 3)],
+    ['state_key too long', (e) => (e.state_key = 'x'.repeat(256))],
+    ['content an array', (e) => (e.content = [1])],
+    ['content null', (e) => (e.content = null)],
+    ['content a string', (e) => (e.content = 'x')],
+    ['content with a constructor key', (e) => (e.content = { constructor: 'x', body: 'hi' })],
+    ['content with a __proto__ key', (e) => (e.content = JSON.parse('{"__proto__": {"x": 1}, "body": "hi"}'))],
+    ['signatures an array', (e) => (e.signatures = [])],
+    ['signatures by a bad server name', (e) => (e.signatures = { 'bad server': { 'ed25519:k': 'ab'.repeat(64) } })],
+    ['signature key id malformed', (e) => (e.signatures = { 'a.test': { k1: 'ab'.repeat(64) } })],
+    ['signature too short', (e) => (e.signatures = { 'a.test': { 'ed25519:k': 'ab' } })],
+    ['signature uppercase hex', (e) => (e.signatures = { 'a.test': { 'ed25519:k': 'AB'.repeat(64) } })],
+    ['signature a number', (e) => (e.signatures = { 'a.test': { 'ed25519:k': 5 } })],
+    ['signatures of a server not an object', (e) => (e.signatures = { 'a.test': 'x' })],
+  ];
+
+  it('accepts well-formed envelopes, as the schema does', () => {
+    for (const content of contents) {
+      for (const candidate of [good, { ...good, content }, { ...good, state_key: '@u:a.test' }, { ...good, signatures: {} }]) {
+        const raw = fromJson(candidate);
+        expect(envelopeSchema.safeParse(raw).success).toBe(true);
+        expect(isWellFormedEnvelope(raw)).toBe(true);
+        expect(parseEnvelope(raw)).toEqual({ success: true, data: raw });
+      }
+    }
+  });
+
+  it.each(bad)('never accepts what the schema refuses: %s', (_name, change) => {
+    const raw = fromJson(good) as Record<string, unknown>;
+    change(raw);
+    const schema = envelopeSchema.safeParse(raw).success;
+    // The fast path may defer to the schema (false) but never say yes where the schema says no.
+    if (!schema) expect(isWellFormedEnvelope(raw)).toBe(false);
+    expect(parseEnvelope(raw).success).toBe(schema);
+  });
+
+  it('refuses what is not an object at all', () => {
+    for (const raw of [null, 'x', 5, [], [good]]) expect(isWellFormedEnvelope(raw)).toBe(false);
   });
 });

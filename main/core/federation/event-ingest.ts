@@ -10,7 +10,7 @@ import { badRequest, conflict, forbidden } from '../errors.ts';
 import type { FederationEvents } from '../store/federation-events.ts';
 import type { GroupCommit } from '../store/group-commit.ts';
 import type { TrustStore } from '../trust/trust-store.ts';
-import { contentHash, envelopeSchema, envelopeSigningParts, type Envelope } from './envelope.ts';
+import { contentHash, envelopeSigningParts, parseEnvelope, type Envelope } from './envelope.ts';
 import type { ServerKeys } from './server-keys.ts';
 
 export interface VerifiedEvent {
@@ -68,7 +68,7 @@ export class EventIngest {
    * snapshot, which arrive before the room is known here).
    */
   async verify(requestOrigin: string, raw: unknown, options: { skipRoute?: boolean } = {}): Promise<VerifiedEvent> {
-    const parsed = envelopeSchema.safeParse(raw);
+    const parsed = parseEnvelope(raw);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       const where = issue && issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
@@ -121,25 +121,100 @@ export class EventIngest {
    * event already stored is acknowledged without authorizing it again (it was, when stored).
    */
   async store(event: VerifiedEvent, receivedFrom: string, beforeStore?: () => void, options: { release?: boolean } = {}): Promise<IngestResult> {
-    const envelope = event.envelope;
-    const heldBy = options.release ? null : (this.hooks.holdFor?.(envelope, receivedFrom) ?? null);
+    const heldBy = options.release ? null : this.heldBy(event, receivedFrom);
     const result = await this.commit.run((): IngestResult => {
       beforeStore?.();
-      const known = this.events.hashOf(envelope.event_id);
-      if (known !== undefined) {
-        if (known === event.hash) return { event_id: envelope.event_id, inserted: false };
-        throw conflict('event_id_conflict', `event ${envelope.event_id} is already stored with different content`);
-      }
-      if (heldBy) {
-        this.hooks.hold?.(heldBy, receivedFrom, event);
-        return { event_id: envelope.event_id, inserted: true, held: true };
-      }
-      this.hooks.authorize?.(envelope);
-      this.events.insertNew(envelope, event.hash, receivedFrom, { contentJson: event.contentJson });
-      this.hooks.onStored?.(envelope, receivedFrom);
-      return { event_id: envelope.event_id, inserted: true };
+      return this.checkBeforeWrite(event, heldBy) ?? this.write(event, receivedFrom, heldBy);
     });
-    if (result.inserted && !result.held) this.hooks.onCommitted?.(envelope);
+    if (result.inserted && !result.held) this.hooks.onCommitted?.(event.envelope);
     return result;
+  }
+
+  /**
+   * Stores several verified events in order, as one group-commit job: one savepoint instead of
+   * one per event. An event refused by a check (conflict, authorization) gets its own error and
+   * the others go on: the checks only read. Should a write fail, the job is rolled back and the
+   * events are stored one by one, each in its own savepoint, as `store` does.
+   * `beforeStoreDone`: whether `beforeStore` was committed (with the first job that ran it).
+   */
+  async storeMany(
+    events: readonly VerifiedEvent[],
+    receivedFrom: string,
+    beforeStore?: () => void,
+  ): Promise<{ outcomes: Array<PromiseSettledResult<IngestResult>>; beforeStoreDone: boolean }> {
+    const holds = events.map((event) => this.heldBy(event, receivedFrom));
+    let outcomes: Array<PromiseSettledResult<IngestResult>>;
+    try {
+      outcomes = await this.commit.run(() => {
+        try {
+          beforeStore?.();
+        } catch (error) {
+          throw new WriteFailed(error);
+        }
+        return events.map((event, i): PromiseSettledResult<IngestResult> => {
+          let decided: IngestResult | null;
+          try {
+            decided = this.checkBeforeWrite(event, holds[i]!);
+          } catch (reason) {
+            return { status: 'rejected', reason };
+          }
+          if (decided) return { status: 'fulfilled', value: decided };
+          try {
+            return { status: 'fulfilled', value: this.write(event, receivedFrom, holds[i]!) };
+          } catch (error) {
+            throw new WriteFailed(error);
+          }
+        });
+      });
+    } catch (error) {
+      if (!(error instanceof WriteFailed)) throw error;
+      outcomes = await Promise.allSettled(events.map((event, n) => this.store(event, receivedFrom, n === 0 ? beforeStore : undefined)));
+      return { outcomes, beforeStoreDone: outcomes[0]?.status === 'fulfilled' };
+    }
+    outcomes.forEach((outcome, i) => {
+      if (outcome.status === 'fulfilled' && outcome.value.inserted && !outcome.value.held) this.hooks.onCommitted?.(events[i]!.envelope);
+    });
+    return { outcomes, beforeStoreDone: true };
+  }
+
+  /** The quarantined server whose event this is, if any: then it is held, not applied. */
+  private heldBy(event: VerifiedEvent, receivedFrom: string): string | null {
+    return this.hooks.holdFor?.(event.envelope, receivedFrom) ?? null;
+  }
+
+  /**
+   * In the storing transaction, before anything of the event is written (so a refusal here
+   * needs no rollback): the result when nothing is to be written (a copy of a stored event),
+   * null when the event is to be written; throws when it is refused.
+   */
+  private checkBeforeWrite(event: VerifiedEvent, heldBy: string | null): IngestResult | null {
+    const envelope = event.envelope;
+    const known = this.events.hashOf(envelope.event_id);
+    if (known !== undefined) {
+      if (known === event.hash) return { event_id: envelope.event_id, inserted: false };
+      throw conflict('event_id_conflict', `event ${envelope.event_id} is already stored with different content`);
+    }
+    if (!heldBy) this.hooks.authorize?.(envelope);
+    return null;
+  }
+
+  private write(event: VerifiedEvent, receivedFrom: string, heldBy: string | null): IngestResult {
+    const envelope = event.envelope;
+    if (heldBy) {
+      this.hooks.hold?.(heldBy, receivedFrom, event);
+      return { event_id: envelope.event_id, inserted: true, held: true };
+    }
+    this.events.insertNew(envelope, event.hash, receivedFrom, { contentJson: event.contentJson });
+    this.hooks.onStored?.(envelope, receivedFrom);
+    return { event_id: envelope.event_id, inserted: true };
+  }
+}
+
+/** A write of storeMany failed: the whole job is rolled back and retried event by event. */
+class WriteFailed extends Error {
+  readonly original: unknown;
+  constructor(original: unknown) {
+    super('a write failed while storing a batch');
+    this.original = original;
   }
 }

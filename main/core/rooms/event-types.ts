@@ -9,12 +9,27 @@ export const MAX_BODY_CHARS = 4000;
 export const MAX_REACTION_KEY_CHARS = 32;
 export const MAX_ROOM_NAME_CHARS = 100;
 
+/** At most `max` characters (code points), counted without building an array of them. */
+function atMostCodePoints(s: string, max: number): boolean {
+  if (s.length <= max) return true; // never more code points than UTF-16 units
+  let count = 0;
+  for (let i = 0; i < s.length; i++) {
+    const unit = s.charCodeAt(i);
+    if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < s.length) {
+      const next = s.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) i++; // a surrogate pair is one character
+    }
+    if (++count > max) return false;
+  }
+  return true;
+}
+
 const target = z.string().max(255).regex(EVENT_ID, 'target must be an event id');
-const body = z.string().min(1, 'body must not be empty').refine((s) => [...s].length <= MAX_BODY_CHARS, `body must be at most ${MAX_BODY_CHARS} characters`);
+const body = z.string().min(1, 'body must not be empty').refine((s) => atMostCodePoints(s, MAX_BODY_CHARS), `body must be at most ${MAX_BODY_CHARS} characters`);
 export const reactionKeySchema = z
   .string()
   .min(1, 'reaction key must not be empty')
-  .refine((s) => [...s].length <= MAX_REACTION_KEY_CHARS, `reaction key must be at most ${MAX_REACTION_KEY_CHARS} characters`)
+  .refine((s) => atMostCodePoints(s, MAX_REACTION_KEY_CHARS), `reaction key must be at most ${MAX_REACTION_KEY_CHARS} characters`)
   // eslint-disable-next-line no-control-regex
   .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), 'reaction key must not contain control characters');
 export const roomNameSchema = z.string().trim().min(1, 'room name must not be empty').max(MAX_ROOM_NAME_CHARS);

@@ -79,8 +79,20 @@ export class RoomStore {
     return Math.max(now, (room?.last_depth ?? 0) + 1);
   }
 
+  /**
+   * Membership rows, read for every event's authorization; cached (absent ones too). Every
+   * write goes through writeMember, which updates the cache; rollbacks clear it.
+   */
+  private readonly memberCache = new Map<string, MemberRow | null>();
+
   member(roomId: string, userId: string): MemberRow | undefined {
-    return this.memberStmt.get(roomId, userId);
+    const key = `${roomId}\n${userId}`;
+    const cached = this.memberCache.get(key);
+    if (cached !== undefined) return cached ?? undefined;
+    const row = this.memberStmt.get(roomId, userId);
+    if (this.memberCache.size > 50_000) this.memberCache.clear();
+    this.memberCache.set(key, row ?? null);
+    return row;
   }
 
   members(roomId: string): MemberRow[] {
@@ -106,6 +118,7 @@ export class RoomStore {
   forgetCachedMembership(): void {
     this.joinedCache.clear();
     this.roomCache.clear();
+    this.memberCache.clear();
   }
 
   isJoinedServer(roomId: string, server: string): boolean {
@@ -139,6 +152,8 @@ export class RoomStore {
            event_origin = excluded.event_origin, updated_at = excluded.updated_at`,
       )
       .run(row);
+    const { room_id, user_id, server_name, membership, role, invite_expires_at, event_id, event_depth, event_origin, updated_at } = row;
+    this.memberCache.set(`${room_id}\n${user_id}`, { room_id, user_id, server_name, membership, role, invite_expires_at, event_id, event_depth, event_origin, updated_at });
   }
 
   /** Applies an event to the room state: clock, and membership for m.member.* events. */

@@ -7,6 +7,9 @@ import type { IngestResult, VerifiedEvent } from '../../event-ingest.ts';
 import type { FederationDeps } from '../../federation-deps.ts';
 import type { SignedRequestState } from '../../middleware/verify-signed-request.ts';
 
+/** Events stored per group-commit job (about what one verification chunk holds). */
+const STORE_GROUP = 32;
+
 const batchSchema = z.object({ events: z.array(z.unknown()).min(1).max(MAX_BATCH_EVENTS) });
 
 type EventResult = IngestResult | { event_id: string | null; status: number; error: string; message: string };
@@ -29,37 +32,44 @@ export function eventsBatchRoutes(deps: FederationDeps): Router {
 
     const results: Array<EventResult | undefined> = new Array(raws.length);
     let stopAt = raws.length;
-    // Every signature is queued for verification at once; each event is stored as soon as it
-    // and all the events before it are checked, so the main thread stores the first events
-    // while the workers verify the next ones. Stores enqueued in one turn share a commit.
+    // Every signature is queued for verification at once; the events are stored in groups, each
+    // as soon as it and the groups before it are checked, so the main thread stores the first
+    // events while the workers verify the next ones. Groups ready in one turn share a commit.
     const verifications = raws.map((raw) => deps.ingest.verify(state.origin, raw));
     verifications.forEach((p) => p.catch(() => undefined)); // awaited in order below
     const stores: Array<Promise<void>> = [];
-    let first = true;
-    for (let i = 0; i < raws.length; i++) {
-      let verified: VerifiedEvent;
-      try {
-        verified = await verifications[i]!;
-      } catch (error) {
-        results[i] = failure(raws[i], error);
-        if ((results[i] as { status: number }).status >= 500) {
-          stopAt = i + 1;
+    for (let start = 0; start < raws.length && stopAt === raws.length; start += STORE_GROUP) {
+      const settled = await Promise.allSettled(verifications.slice(start, start + STORE_GROUP));
+      const group: Array<{ index: number; verified: VerifiedEvent }> = [];
+      for (let k = 0; k < settled.length; k++) {
+        const index = start + k;
+        const outcome = settled[k]!;
+        if (outcome.status === 'fulfilled') {
+          group.push({ index, verified: outcome.value });
+          continue;
+        }
+        results[index] = failure(raws[index], outcome.reason);
+        if ((results[index] as { status: number }).status >= 500) {
+          stopAt = index + 1;
           break;
         }
-        continue;
       }
+      if (group.length > 0) stores.push(storeGroup(group, stores.length === 0));
+    }
+
+    async function storeGroup(group: Array<{ index: number; verified: VerifiedEvent }>, first: boolean): Promise<void> {
+      // The replay entry is written with the first stored events: one transaction, one flush.
       const recordReplay = first ? () => deps.replay.record(state.signature, state.origin, state.requestTs) : undefined;
-      const stored = deps.ingest.store(verified, state.origin, recordReplay).then(
-        (result) => {
-          results[i] = result;
-          if (recordReplay) state.replayRecorded = true;
-        },
-        (error: unknown) => {
-          results[i] = failure(verified.envelope, error);
-        },
-      );
-      first = false;
-      stores.push(stored);
+      try {
+        const { outcomes, beforeStoreDone } = await deps.ingest.storeMany(group.map((g) => g.verified), state.origin, recordReplay);
+        if (first && beforeStoreDone) state.replayRecorded = true;
+        outcomes.forEach((outcome, n) => {
+          const { index, verified } = group[n]!;
+          results[index] = outcome.status === 'fulfilled' ? outcome.value : failure(verified.envelope, outcome.reason);
+        });
+      } catch (error) {
+        for (const { index, verified } of group) results[index] = failure(verified.envelope, error);
+      }
     }
     await Promise.all(stores);
     for (let i = stopAt; i < raws.length; i++) {
