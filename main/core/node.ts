@@ -246,6 +246,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
       authorize: (event) => service.authorizeInbound(event),
       onStored: (event, from) => service.onInboundStored(event, from),
       onCommitted: (event) => service.onInboundCommitted(event),
+      writingBatch: (write) => rooms.coalescingClockUpdates(write),
     };
     if (!config.insecureHttp) {
       // The command line wins; then what the setup wizard stored; then a generated certificate.

@@ -16,7 +16,7 @@ const options = JSON.parse(process.argv[2]!) as {
 };
 const identity = Identity.load(options.identityFile);
 const now = Date.now();
-const bodies: string[] = [];
+const bodies: Buffer[] = [];
 const wires: string[] = [];
 for (let i = 0; i < options.count; i++) {
   const event = signEnvelope(
@@ -29,8 +29,9 @@ for (let i = 0; i < options.count; i++) {
   );
   wires.push(envelopeWireJson(event));
 }
-if (options.mode === 'single') bodies.push(...wires);
-else for (let i = 0; i < wires.length; i += options.batchSize) bodies.push(`{"events":[${wires.slice(i, i + options.batchSize).join(',')}]}`);
+// Encoded once, before the clock starts, as a peer's sender holds its batches ready.
+if (options.mode === 'single') bodies.push(...wires.map((w) => Buffer.from(w)));
+else for (let i = 0; i < wires.length; i += options.batchSize) bodies.push(Buffer.from(`{"events":[${wires.slice(i, i + options.batchSize).join(',')}]}`));
 
 const path = options.mode === 'single' ? '/_paracord/federation/v1/event' : '/_paracord/federation/v1/events';
 const dispatcher = new Agent({ connections: options.concurrency, pipelining: 1 });

@@ -87,5 +87,19 @@ describe('raw JSON limits', () => {
     expect(checkJsonLimits('{"a":"\\"1.5"}')).toBeNull();
     expect(checkJsonLimits('{"a":-9007199254740991}')).toBeNull();
     expect(checkJsonLimits('{"a":-9007199254740992}')?.kind).toBe('number');
+    expect(checkJsonLimits('{"a":999999999999999,"b":-999999999999999}')).toBeNull();
+  });
+
+  it('finds where strings end whatever their escapes', () => {
+    // A string ending in an escaped backslash, then a float: the float is seen.
+    expect(checkJsonLimits(String.raw`{"a":"x\\","b":1.5}`)?.kind).toBe('number');
+    // An escaped quote does not end the string; the float after the real end is seen.
+    expect(checkJsonLimits(String.raw`{"a":"\"1.5\\\"","b":2.5}`)?.kind).toBe('number');
+    expect(checkJsonLimits(String.raw`{"a":"\"1.5\\\"","b":2}`)).toBeNull();
+    // Brackets and numbers inside strings count for nothing.
+    expect(checkJsonLimits(JSON.stringify({ s: `"${'['.repeat(40)}1.5` }))).toBeNull();
+    for (const value of ['a\\', '\\"', '"', '\\', '\\\\']) {
+      expect(checkJsonLimits(JSON.stringify({ s: value, n: 0.5 }))?.kind).toBe('number');
+    }
   });
 });

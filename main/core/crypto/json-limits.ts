@@ -30,14 +30,7 @@ export function checkJsonLimits(text: string, limits: JsonLimits = WIRE_JSON_LIM
   while (i < len) {
     const c = text.charCodeAt(i);
     if (c === 0x22 /* " */) {
-      i++;
-      while (i < len) {
-        const d = text.charCodeAt(i);
-        if (d === 0x5c /* \ */) i += 2;
-        else if (d === 0x22) break;
-        else i++;
-      }
-      i++;
+      i = endOfString(text, i + 1);
       continue;
     }
     if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
@@ -66,20 +59,40 @@ export function checkJsonLimits(text: string, limits: JsonLimits = WIRE_JSON_LIM
     }
     if (c === 0x2d /* - */ || (c >= 0x30 && c <= 0x39)) {
       const start = i;
+      let digitsOnly = true;
       i++;
       while (i < len) {
         const d = text.charCodeAt(i);
-        if ((d >= 0x30 && d <= 0x39) || d === 0x2e || d === 0x65 || d === 0x45 || d === 0x2b || d === 0x2d) i++;
-        else break;
+        if (d >= 0x30 && d <= 0x39) i++;
+        else if (d === 0x2e || d === 0x65 || d === 0x45 || d === 0x2b || d === 0x2d) {
+          digitsOnly = false;
+          i++;
+        } else break;
       }
-      const lexeme = text.slice(start, i);
-      const violation = checkIntegerLexeme(lexeme);
+      // The common case needs no closer look: up to 15 digits is always a safe integer.
+      const digits = i - start - (c === 0x2d ? 1 : 0);
+      if (digitsOnly && digits > 0 && digits < MAX_SAFE_DIGITS && !(c === 0x2d && text.charCodeAt(start + 1) === 0x30)) continue;
+      const violation = checkIntegerLexeme(text.slice(start, i));
       if (violation) return { kind: 'number', message: violation };
       continue;
     }
     i++;
   }
   return null;
+}
+
+/** The index after the closing quote of a string whose content starts at `from` (or the end). */
+function endOfString(text: string, from: number): number {
+  let at = from;
+  for (;;) {
+    const quote = text.indexOf('"', at);
+    if (quote < 0) return text.length;
+    // Escaped when preceded by an odd number of backslashes (inside this string).
+    let backslashes = 0;
+    for (let j = quote - 1; j >= from && text.charCodeAt(j) === 0x5c; j--) backslashes++;
+    if (backslashes % 2 === 0) return quote + 1;
+    at = quote + 1;
+  }
 }
 
 function isEmptyContainer(text: string, from: number): boolean {

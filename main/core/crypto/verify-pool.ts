@@ -3,7 +3,7 @@
  * largest cost of ingest, and the main thread also has to parse, authorize and store.
  *
  * Work goes to the workers in chunks of at most CHUNK_ITEMS, and each worker holds at most
- * MAX_CHUNKS_PER_WORKER chunks at a time (≈ 6 ms of work: enough to keep it busy while the main
+ * MAX_CHUNKS_PER_WORKER chunks at a time (≈ 8 ms of work: enough to keep it busy while the main
  * thread runs a group commit); the rest waits here. So results come back in small
  * steps that the main thread can store while the workers verify the next ones (with one big
  * FIFO per worker, every request waited for everything queued before it, and verifying and
@@ -31,7 +31,7 @@ interface PoolWorker {
   chunks: Map<number, Pending[]>;
 }
 
-const CHUNK_ITEMS = 32;
+const CHUNK_ITEMS = 50;
 const MAX_CHUNKS_PER_WORKER = 4;
 
 /**

@@ -43,6 +43,8 @@ export interface IngestHooks {
   hold?(server: string, receivedFrom: string, event: VerifiedEvent): void;
   /** A failure proven to come from `server` (its request signature verified). */
   onAttributableFailure?(server: string, code: string): void;
+  /** Wraps the writes of a batch, in its transaction (rooms coalesce their per-event updates). */
+  writingBatch?<T>(write: () => T): T;
 }
 
 export class EventIngest {
@@ -106,7 +108,7 @@ export class EventIngest {
         continue;
       }
       const signature = Buffer.from(signatures[keyId]!, 'hex');
-      const publicKey = Buffer.from(lookup.key.public_key, 'hex');
+      const publicKey = this.publicKeyBytes(lookup.key.public_key);
       if (this.verifier ? await this.verifier.verify(signature, bytes, publicKey) : verify(signature, bytes, publicKey)) {
         return { envelope, hash: contentHash(bytes), contentJson };
       }
@@ -114,6 +116,19 @@ export class EventIngest {
     }
     this.hooks.onAttributableFailure?.(requestOrigin, 'bad_event_signature');
     throw forbidden('bad_event_signature', `event signature of ${origin} does not verify: ${lastFailure}`);
+  }
+
+  /** Decoded public keys: the same few keys sign every event of a peer. */
+  private readonly decodedKeys = new Map<string, Buffer>();
+
+  private publicKeyBytes(hex: string): Buffer {
+    let bytes = this.decodedKeys.get(hex);
+    if (!bytes) {
+      if (this.decodedKeys.size >= 1_000) this.decodedKeys.clear();
+      bytes = Buffer.from(hex, 'hex');
+      this.decodedKeys.set(hex, bytes);
+    }
+    return bytes;
   }
 
   /**
@@ -151,7 +166,7 @@ export class EventIngest {
         } catch (error) {
           throw new WriteFailed(error);
         }
-        return events.map((event, i): PromiseSettledResult<IngestResult> => {
+        const writeAll = () => events.map((event, i): PromiseSettledResult<IngestResult> => {
           let decided: IngestResult | null;
           try {
             decided = this.checkBeforeWrite(event, holds[i]!);
@@ -165,6 +180,7 @@ export class EventIngest {
             throw new WriteFailed(error);
           }
         });
+        return this.hooks.writingBatch ? this.hooks.writingBatch(writeAll) : writeAll();
       });
     } catch (error) {
       if (!(error instanceof WriteFailed)) throw error;

@@ -45,6 +45,18 @@ export const CONTENT_SCHEMAS = {
   'm.member.leave': z.object({ membership: z.literal('leave'), reason: z.string().max(500).optional() }),
 } as const;
 
+/**
+ * The content of the commonest event, checked without zod's copy: {body, format?: 'plain'} and
+ * any extra fields. Whatever this does not accept, CONTENT_SCHEMAS decides (and explains).
+ */
+export function isWellFormedMessageContent(content: Record<string, unknown>): boolean {
+  const { body, format } = content;
+  return (
+    Object.getPrototypeOf(content) === Object.prototype && !Object.hasOwn(content, 'constructor') &&
+    typeof body === 'string' && body.length > 0 && atMostCodePoints(body, MAX_BODY_CHARS) && (format === undefined || format === 'plain')
+  );
+}
+
 export type RoomEventType = keyof typeof CONTENT_SCHEMAS;
 export const ROOM_EVENT_TYPES = Object.keys(CONTENT_SCHEMAS) as RoomEventType[];
 export const MEMBERSHIP_TYPES: ReadonlySet<string> = new Set(['m.member.invite', 'm.member.join', 'm.member.leave']);

@@ -156,9 +156,30 @@ export class RoomStore {
     this.memberCache.set(`${room_id}\n${user_id}`, { room_id, user_id, server_name, membership, role, invite_expires_at, event_id, event_depth, event_origin, updated_at });
   }
 
+  /** Within coalescingClockUpdates: the greatest depth applied per room, written at its end. */
+  private pendingClocks: Map<string, number> | null = null;
+
+  /**
+   * Runs `write` (inside a transaction) with the rooms' clock updates of all its events made
+   * as one UPDATE per room at the end, instead of one per event. If `write` throws, nothing is
+   * written by this (the caller's transaction rolls back anyway).
+   */
+  coalescingClockUpdates<T>(write: () => T): T {
+    if (this.pendingClocks) return write();
+    this.pendingClocks = new Map();
+    try {
+      const result = write();
+      for (const [roomId, depth] of this.pendingClocks) this.bumpDepthStmt.run(depth, roomId);
+      return result;
+    } finally {
+      this.pendingClocks = null;
+    }
+  }
+
   /** Applies an event to the room state: clock, and membership for m.member.* events. */
   apply(event: Envelope, now = Date.now()): void {
-    this.bumpDepthStmt.run(event.depth, event.room_id);
+    if (this.pendingClocks) this.pendingClocks.set(event.room_id, Math.max(event.depth, this.pendingClocks.get(event.room_id) ?? 0));
+    else this.bumpDepthStmt.run(event.depth, event.room_id);
     const cached = this.roomCache.get(event.room_id);
     if (cached && event.depth > cached.last_depth) this.roomCache.set(event.room_id, { ...cached, last_depth: event.depth });
     const membership = MEMBERSHIP_OF[event.event_type];

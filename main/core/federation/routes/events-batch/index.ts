@@ -8,7 +8,7 @@ import type { FederationDeps } from '../../federation-deps.ts';
 import type { SignedRequestState } from '../../middleware/verify-signed-request.ts';
 
 /** Events stored per group-commit job (about what one verification chunk holds). */
-const STORE_GROUP = 32;
+const STORE_GROUP = 50;
 
 const batchSchema = z.object({ events: z.array(z.unknown()).min(1).max(MAX_BATCH_EVENTS) });
 

@@ -1,0 +1,77 @@
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Identity } from '../identity/identity.ts';
+import { openDatabase, type Db } from '../store/database.ts';
+import { FederationEvents } from '../store/federation-events.ts';
+import { GroupCommit } from '../store/group-commit.ts';
+import { Settings } from '../store/settings.ts';
+import { TrustStore } from '../trust/trust-store.ts';
+import { removeTempDirs, tempDir } from '../../../test/helpers/temp-dir.ts';
+import { Discovery } from './discovery.ts';
+import { contentHash, envelopeSigningParts, signEnvelope } from './envelope.ts';
+import { EventIngest, type VerifiedEvent } from './event-ingest.ts';
+import { HttpClient } from './http-client.ts';
+import { ServerKeys } from './server-keys.ts';
+
+let db: Db;
+afterEach(() => {
+  db?.close();
+  removeTempDirs();
+});
+
+function setup() {
+  const dir = tempDir('paracord-ingest-');
+  db = openDatabase(join(dir, 'node.db'));
+  const trust = new TrustStore(db, new Settings(db));
+  const http = new HttpClient({ allowInsecureHttp: true });
+  const keys = new ServerKeys(db, http, new Discovery(http, trust), pino({ level: 'silent' }));
+  const events = new FederationEvents(db);
+  const ingest = new EventIngest({ trust, keys, events, commit: new GroupCommit(db), verifier: undefined });
+  const identity = Identity.create(join(dir, 'peer.json'), 'peer.test');
+  const event = (n: number): VerifiedEvent => {
+    const envelope = signEnvelope(
+      { event_id: `$e${n}:peer.test`, room_id: '!r:host.test', event_type: 'm.message', sender: '@u:peer.test', origin_server: 'peer.test', origin_ts: 1, depth: n, state_key: null, content: { body: `m${n}` } },
+      identity,
+    );
+    const { bytes, contentJson } = envelopeSigningParts(envelope);
+    return { envelope, hash: contentHash(bytes), contentJson };
+  };
+  return { ingest, events, event };
+}
+
+const stored = () => db.prepare('SELECT event_id FROM federation_events ORDER BY depth').pluck().all();
+
+describe('EventIngest.storeMany', () => {
+  it('stores a batch in one job; a refused event gets its own error, the rest are stored in order', async () => {
+    const { ingest, event } = setup();
+    const refused = event(2);
+    ingest.hooks = { authorize: (e) => { if (e.event_id === refused.envelope.event_id) throw new Error('not allowed'); } };
+    let replayWritten = false;
+    const { outcomes, beforeStoreDone } = await ingest.storeMany([event(1), refused, event(3), event(1)], 'peer.test', () => (replayWritten = true));
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    expect(outcomes.map((o) => (o.status === 'fulfilled' ? o.value.inserted : null))).toEqual([true, null, true, false]);
+    expect(beforeStoreDone && replayWritten).toBe(true);
+    expect(stored()).toEqual(['$e1:peer.test', '$e3:peer.test']);
+  });
+
+  it('when a write fails, rolls the batch back and stores the events one by one', async () => {
+    const { ingest, event } = setup();
+    const failing = event(2);
+    const committed: string[] = [];
+    ingest.hooks = {
+      onStored: (e) => {
+        if (e.event_id === failing.envelope.event_id) throw new Error('disk trouble for this one');
+      },
+      onCommitted: (e) => committed.push(e.event_id),
+      writingBatch: (write) => write(),
+    };
+    const { outcomes, beforeStoreDone } = await ingest.storeMany([event(1), failing, event(3)], 'peer.test', () => undefined);
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(String((outcomes[1] as PromiseRejectedResult).reason)).toMatch(/disk trouble/);
+    expect(beforeStoreDone).toBe(true);
+    // The failed event's row went with its own savepoint; the others are stored once, in order.
+    expect(stored()).toEqual(['$e1:peer.test', '$e3:peer.test']);
+    expect(committed).toEqual(['$e1:peer.test', '$e3:peer.test']);
+  });
+});
