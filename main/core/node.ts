@@ -2,7 +2,8 @@
  * createNode(config) → { start, stop, admin }: the only owner of state (DESIGN.md §2).
  * Used by the headless CLI and by the desktop app alike; never imports electron.
  */
-import { createServer as createHttpServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
+import { createServer as createHttpServer } from './http/node-http.ts';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { rmSync } from 'node:fs';
@@ -28,6 +29,7 @@ import { openDatabase, type Db } from './store/database.ts';
 import { FederationEvents } from './store/federation-events.ts';
 import { GroupCommit } from './store/group-commit.ts';
 import { WalSync } from './store/wal-sync.ts';
+import { IdleMemoryTrim } from './memory/idle-memory-trim.ts';
 import { VerifyPool } from './crypto/verify-pool.ts';
 import { LoginSessions } from './admin/sessions.ts';
 import { PACKAGE_ROOT } from './version.ts';
@@ -168,6 +170,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
   let federationUrl: string | null = null;
   let adminServer: Server | null = null;
   let pruneTimer: NodeJS.Timeout | null = null;
+  const memoryTrim = new IdleMemoryTrim({ log, activity: () => commit.stats.jobs, releaseCaches: () => db.pragma('shrink_memory') });
   const federationInFlight = new Set<string>();
   const adminInFlight = new Set<string>();
   let quarantineTimer: NodeJS.Timeout | null = null;
@@ -345,6 +348,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
     const runtime: RuntimeInfo = { pid: process.pid, federation_url: federationUrl, admin_url: adminUrl, started_at: startedAt };
     writeFileAtomic(paths.runtime, JSON.stringify(runtime) + '\n');
     const mode = identity ? 'running' : 'setup';
+    memoryTrim.start();
     log.info({ event: 'node_ready', mode, server_name: identity?.serverName ?? null, federation_url: federationUrl, admin_url: adminUrl }, 'node ready');
     return { mode, federation_url: federationUrl, admin_url: adminUrl, login_url: context.loginUrl() };
   }
@@ -353,6 +357,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
     if (stopped) return;
     stopped = true;
     if (pruneTimer) clearInterval(pruneTimer);
+    memoryTrim.stop();
     if (quarantineTimer) clearInterval(quarantineTimer);
     log.info({ event: 'node_stopping' }, 'stopping: finishing in-flight requests');
     const forced = (name: string) =>

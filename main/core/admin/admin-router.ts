@@ -3,7 +3,7 @@
  * shared/contract/admin-operations.ts, its input (path params + query + JSON body) checked
  * by the operation's schema before the handler runs.
  */
-import Router from '@koa/router';
+import Router from '../http/router.ts';
 import { adminOperations, type AdminHandlers, type AdminOperationName } from '../../../shared/contract/admin-operations.ts';
 import { badRequest } from '../errors.ts';
 import { readRawBody } from '../http/read-body.ts';

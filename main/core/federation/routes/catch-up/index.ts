@@ -1,4 +1,4 @@
-import Router from '@koa/router';
+import Router from '../../../http/router.ts';
 import { z } from 'zod';
 import { ROOM_ID } from '../../../../../shared/identifiers.ts';
 import { badRequest } from '../../../errors.ts';

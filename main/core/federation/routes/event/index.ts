@@ -1,4 +1,4 @@
-import Router from '@koa/router';
+import Router from '../../../http/router.ts';
 import { serverOf } from '../../../../../shared/identifiers.ts';
 import { notFound } from '../../../errors.ts';
 import { parseJsonBody } from '../../../http/read-body.ts';

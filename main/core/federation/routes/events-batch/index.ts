@@ -1,4 +1,4 @@
-import Router from '@koa/router';
+import Router from '../../../http/router.ts';
 import { z } from 'zod';
 import { HttpError, badRequest } from '../../../errors.ts';
 import { parseJsonBody } from '../../../http/read-body.ts';

@@ -1,4 +1,4 @@
-import Router from '@koa/router';
+import Router from '../../../http/router.ts';
 import { isServerName } from '../../../../../shared/identifiers.ts';
 import { badRequest, notFound } from '../../../errors.ts';
 import { KEY_CACHE_PATH } from '../../server-keys.ts';

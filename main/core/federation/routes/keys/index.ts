@@ -1,4 +1,4 @@
-import Router from '@koa/router';
+import Router from '../../../http/router.ts';
 import { KEYS_PATH } from '../../server-keys.ts';
 import type { FederationDeps } from '../../federation-deps.ts';
 

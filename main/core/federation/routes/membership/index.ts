@@ -1,4 +1,4 @@
-import Router from '@koa/router';
+import Router from '../../../http/router.ts';
 import type { z } from 'zod';
 import { badRequest, forbidden } from '../../../errors.ts';
 import { parseJsonBody } from '../../../http/read-body.ts';

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import Router from '@koa/router';
+import Router from '../../../http/router.ts';
 import { z } from 'zod';
 import { HEX_PUBLIC_KEY, KEY_ID, isServerName } from '../../../../../shared/identifiers.ts';
 import { formatZodError } from '../../../admin/format-zod-error.ts';

@@ -1,4 +1,4 @@
-import Router from '@koa/router';
+import Router from '../../../http/router.ts';
 import { PROTOCOL_VERSION, WELL_KNOWN_PATH, type DiscoveryDocument } from '../../discovery.ts';
 import type { FederationDeps } from '../../federation-deps.ts';
 
