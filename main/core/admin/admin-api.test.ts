@@ -42,6 +42,12 @@ describe('admin API guards', () => {
     const wrongMethod = await alpha.admin('DELETE', '/status');
     expect(wrongMethod.status).toBe(405);
   });
+
+  it('answers a UI path that is not valid percent-encoding with 400, not a server error', async () => {
+    const response = await request(`${alpha.started.admin_url}/rooms/%E0%A4%A`);
+    expect(response.statusCode).toBe(400);
+    expect(await response.body.json()).toMatchObject({ error: 'invalid_path' });
+  });
 });
 
 describe('peers and trust input validation changes nothing', () => {

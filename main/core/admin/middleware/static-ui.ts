@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { extname, join, normalize, sep } from 'node:path';
 import type { Middleware } from 'koa';
+import { badRequest } from '../../errors.ts';
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8',
@@ -24,7 +25,13 @@ export function staticUi(root: string, apiPrefix: string): Middleware {
       ctx.body = 'The UI is not built: run `npm run build` in the paracord-node folder.';
       return;
     }
-    const requested = normalize(join(root, decodeURIComponent(ctx.path)));
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(ctx.path);
+    } catch {
+      throw badRequest('invalid_path', 'the path is not valid percent-encoding');
+    }
+    const requested = normalize(join(root, decoded));
     const file = requested.startsWith(root + sep) && existsSync(requested) && statSync(requested).isFile() ? requested : index;
     ctx.set('content-security-policy', UI_CSP);
     ctx.set('x-frame-options', 'DENY');
