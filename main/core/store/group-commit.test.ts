@@ -1,3 +1,4 @@
+import { pbkdf2 } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -78,5 +79,23 @@ describe('GroupCommit with the WAL flushed off the event loop', () => {
     // The row is in the database (committed) but the caller was told it is not known durable.
     expect(db.prepare('SELECT count(*) FROM t').pluck().get()).toBe(2);
     await commit.drained();
+  });
+});
+
+describe('WalSync when libuv\'s thread pool is busy (slow DNS lookups share it)', () => {
+  it('acknowledges a commit before the pool is free again, by flushing on the main thread', async () => {
+    const { commit, wal } = setup();
+    await commit.run((d) => d.prepare('INSERT INTO t (v) VALUES (?)').run('warm')); // WAL open
+    const order: string[] = [];
+    const poolSize = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
+    // Each holds a pool thread for seconds.
+    const busy = Array.from({ length: poolSize }, () =>
+      new Promise<void>((resolve, reject) => pbkdf2('x', 'salt', 1_500_000, 32, 'sha512', (error) => (error ? reject(error) : resolve()))).then(() => order.push('pool free')),
+    );
+    await commit.run((d) => d.prepare('INSERT INTO t (v) VALUES (?)').run('while busy'));
+    order.push('acknowledged');
+    await Promise.all(busy);
+    expect(order[0]).toBe('acknowledged');
+    expect(wal.fallbacks).toBeGreaterThanOrEqual(1);
   });
 });

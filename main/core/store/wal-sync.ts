@@ -1,4 +1,5 @@
-import { promises as fs } from 'node:fs';
+import { fdatasyncSync, promises as fs } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
  * Makes the database's write-ahead log durable from a libuv thread, so the event loop does not
@@ -6,11 +7,20 @@ import { promises as fs } from 'node:fs';
  * writes the WAL frames but does not fsync them) and acknowledges them only after `sync()`
  * has flushed the WAL file: the same guarantee as `synchronous = FULL`, without the wait on the
  * main thread. fdatasync on any descriptor of the file flushes everything written to it.
+ *
+ * libuv's few threads also serve DNS lookups, which can hang for seconds when a peer's name
+ * server does not answer. A flush that has not finished after FALLBACK_MS is therefore made on
+ * the main thread instead: a short stop of the event loop rather than every acknowledgement
+ * waiting for someone else's DNS.
  */
+export const FALLBACK_MS = 50;
+
 export class WalSync {
   private readonly walFile: string;
   private handle: fs.FileHandle | null = null;
   private closed = false;
+  /** Flushes made on the main thread because the thread pool was busy (for tests and logs). */
+  fallbacks = 0;
 
   constructor(databaseFile: string) {
     this.walFile = `${databaseFile}-wal`;
@@ -22,7 +32,17 @@ export class WalSync {
     // Opened for writing: Windows flushes only through a handle with write access. The WAL
     // exists from the first commit on, and SQLite keeps it (same file) while the database is open.
     this.handle ??= await fs.open(this.walFile, 'r+');
-    await this.handle.datasync();
+    const handle = this.handle;
+    const flushed = handle.datasync().then(() => true);
+    const timer = new AbortController();
+    const late = sleep(FALLBACK_MS, false, { signal: timer.signal, ref: false }).catch(() => false);
+    if (await Promise.race([flushed, late])) {
+      timer.abort();
+      return;
+    }
+    this.fallbacks++;
+    fdatasyncSync(handle.fd);
+    flushed.catch(() => undefined); // the pool's flush finishes (or fails) later; this one counted
   }
 
   async close(): Promise<void> {
