@@ -8,6 +8,7 @@ import { DEFAULT_ADMIN_LISTEN, DEFAULT_LISTEN, parseHostPort, type NodeConfig } 
 import { dataDirPaths, defaultDataDir, readAdminToken, readRuntimeInfo } from './core/data-dir.ts';
 import { createNode, initDataDir } from './core/node.ts';
 import { VERSION } from './core/version.ts';
+import { restoreOptimizingCompilers } from './core/memory/deferred-jit.ts';
 import { ADMIN_API_PREFIX } from '../shared/contract/admin-operations.ts';
 
 class UsageError extends Error {}
@@ -120,6 +121,7 @@ export function buildProgram(): Command {
       process.on('SIGINT', () => shutdown('SIGINT'));
       process.on('SIGTERM', () => shutdown('SIGTERM'));
       const started = await node.start();
+      restoreOptimizingCompilers();
       printJson({ ready: true, mode: started.mode, federation_url: started.federation_url, admin_url: started.admin_url, login_url: started.login_url });
       process.stderr.write(`paracord-node: open ${started.login_url} in your browser (the link works once; \`paracord-node login\` makes another)\n`);
       if (started.mode === 'setup') {

@@ -6,7 +6,6 @@
  * quiet for a whole period, this asks V8 for its last-resort collection, the one that shrinks the
  * heap (tens of milliseconds on a node's small heap: never while the node is busy).
  */
-import { performance } from 'node:perf_hooks';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import type { Logger } from 'pino';
@@ -33,21 +32,22 @@ export interface IdleMemoryTrimOptions {
   log: Logger;
   /** First collection after start-up. */
   firstAfterMs?: number;
-  /** How often the event loop's use is looked at; a period below IDLE_UTILIZATION is quiet. */
+  /** How often the process's CPU use is looked at; a period below IDLE_UTILIZATION is quiet. */
   checkEveryMs?: number;
   /** A counter that moves with the node's work (group-commit jobs): a period it moved in is busy. */
   activity?: () => number;
   /** Caches to empty as well (SQLite's page cache: `PRAGMA shrink_memory`). */
   releaseCaches?: () => void;
-  /** For tests: the event loop's utilization since the previous call, and the collector. */
+  /** For tests: the share of a core used since the previous call, and the collector. */
   utilization?: () => number;
   collect?: Collect | null;
 }
 
 /**
- * A quiet period: no work counted by `activity`, and the event loop used under 5 % of the time
- * (start-up's last lazy compilations and timers stay under it; a peer sending even a few events
- * a second moves `activity`).
+ * A quiet period: no work counted by `activity`, and under 5 % of a core used (start-up's last
+ * lazy compilations and timers stay under it; a peer sending even a few events a second moves
+ * `activity`). CPU time rather than the event loop's utilization: reading that loads
+ * perf_hooks, a megabyte of an idle node's memory.
  */
 const IDLE_UTILIZATION = 0.05;
 
@@ -71,7 +71,7 @@ export class IdleMemoryTrim {
     this.firstAfterMs = options.firstAfterMs ?? 1_000;
     this.checkEveryMs = options.checkEveryMs ?? 30_000;
     this.collect = options.collect === undefined ? memoryReducingCollector() : options.collect;
-    this.utilization = options.utilization ?? eventLoopUtilizationSinceLastCall();
+    this.utilization = options.utilization ?? cpuShareSinceLastCall();
     this.releaseCaches = options.releaseCaches;
     this.activity = options.activity ?? (() => 0);
   }
@@ -104,7 +104,7 @@ export class IdleMemoryTrim {
   private trim(): void {
     if (!this.collect) return;
     const before = process.memoryUsage();
-    const started = performance.now();
+    const started = Date.now();
     try {
       this.releaseCaches?.();
     } catch (error) {
@@ -116,7 +116,7 @@ export class IdleMemoryTrim {
     this.trims++;
     const mb = (bytes: number) => Math.round(bytes / 104857.6) / 10;
     this.log.debug(
-      { event: 'memory_trimmed', ms: Math.round(performance.now() - started), rss_mb_before: mb(before.rss), rss_mb_after: mb(after.rss), heap_mb_before: mb(before.heapTotal), heap_mb_after: mb(after.heapTotal) },
+      { event: 'memory_trimmed', ms: Date.now() - started, rss_mb_before: mb(before.rss), rss_mb_after: mb(after.rss), heap_mb_before: mb(before.heapTotal), heap_mb_after: mb(after.heapTotal) },
       'gave idle memory back',
     );
   }
@@ -127,12 +127,16 @@ export class IdleMemoryTrim {
   }
 }
 
-function eventLoopUtilizationSinceLastCall(): () => number {
-  let last = performance.eventLoopUtilization();
+/** The share of one core this process used (all threads) since the previous call. */
+function cpuShareSinceLastCall(): () => number {
+  let lastCpu = process.cpuUsage();
+  let lastAt = process.hrtime.bigint();
   return () => {
-    const now = performance.eventLoopUtilization();
-    const delta = performance.eventLoopUtilization(now, last);
-    last = now;
-    return delta.utilization;
+    const cpu = process.cpuUsage(lastCpu);
+    const now = process.hrtime.bigint();
+    const wallMicros = Number(now - lastAt) / 1000;
+    lastCpu = process.cpuUsage();
+    lastAt = now;
+    return wallMicros > 0 ? (cpu.user + cpu.system) / wallMicros : 0;
   };
 }

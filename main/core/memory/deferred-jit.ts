@@ -1,0 +1,46 @@
+/**
+ * V8's optimizing compilers (Maglev, TurboFan) wait until start-up is over (issue #6: idle
+ * footprint). Loading ~200 modules and building their schemas makes some functions hot enough
+ * to be optimized once — code that never runs again — and that alone touches the compilers'
+ * own pages and their scratch memory: 8–9 MB of an idle node's resident memory. Switched off
+ * before the modules load and on again once the node is ready, they optimize what the node
+ * actually does under load, as before.
+ *
+ * V8 reads these flags at each tiering decision, so setting them at run time takes effect.
+ * Nothing is changed when the user chose JIT flags of their own (NODE_OPTIONS, node flags).
+ */
+import v8 from 'node:v8';
+
+const JIT_FLAG = /^--(no-)?(opt|maglev|turbofan|max-opt)\b/;
+let deferred = false;
+
+function userChoseJitFlags(): boolean {
+  const fromEnv = (process.env.NODE_OPTIONS ?? '').split(/\s+/);
+  return [...process.execArgv, ...fromEnv].some((flag) => JIT_FLAG.test(flag));
+}
+
+/** Call first thing, before the rest of the program is imported. */
+export function deferOptimizingCompilers(): void {
+  if (deferred || userChoseJitFlags()) return;
+  try {
+    v8.setFlagsFromString('--no-maglev');
+    v8.setFlagsFromString('--no-opt');
+    deferred = true;
+    // Whatever happens to start-up, not for longer than this.
+    setTimeout(restoreOptimizingCompilers, 60_000).unref();
+  } catch {
+    // an engine that refuses: nothing deferred
+  }
+}
+
+/** Once start-up is over (the node is ready). Safe to call more than once, or without deferring. */
+export function restoreOptimizingCompilers(): void {
+  if (!deferred) return;
+  deferred = false;
+  v8.setFlagsFromString('--opt');
+  v8.setFlagsFromString('--maglev');
+}
+
+export function optimizingCompilersDeferred(): boolean {
+  return deferred;
+}
