@@ -30,6 +30,7 @@ import { FederationEvents } from './store/federation-events.ts';
 import { GroupCommit } from './store/group-commit.ts';
 import { WalSync } from './store/wal-sync.ts';
 import { IdleMemoryTrim } from './memory/idle-memory-trim.ts';
+import { InFlightRequests } from './http/middleware/in-flight.ts';
 import { VerifyPool } from './crypto/verify-pool.ts';
 import { LoginSessions } from './admin/sessions.ts';
 import { PACKAGE_ROOT } from './version.ts';
@@ -170,9 +171,12 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
   let federationUrl: string | null = null;
   let adminServer: Server | null = null;
   let pruneTimer: NodeJS.Timeout | null = null;
-  const memoryTrim = new IdleMemoryTrim({ log, activity: () => commit.stats.jobs, releaseCaches: () => db.pragma('shrink_memory') });
-  const federationInFlight = new Set<string>();
-  const adminInFlight = new Set<string>();
+
+  const federationInFlight = new InFlightRequests();
+  const adminInFlight = new InFlightRequests();
+  // Any write or request makes a period busy: memory is given back only when nothing happens.
+  const activity = () => commit.stats.jobs + federationInFlight.started + adminInFlight.started;
+  const memoryTrim = new IdleMemoryTrim({ log, activity, releaseCaches: () => db.pragma('shrink_memory') });
   let quarantineTimer: NodeJS.Timeout | null = null;
   let stopped = false;
   const startedAt = Date.now();

@@ -24,7 +24,7 @@ const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.
 const runs = (name: string) => !only || only.includes(name);
 const size = quick
   ? { ceilingMs: 300, single: 500, batch: 2_000, saturation: 1_000, latencySeconds: 1, history: 20_000, backlog: 5_000, pages: 50 }
-  : { ceilingMs: 2_000, single: 5_000, batch: 30_000, saturation: 20_000, latencySeconds: 5, history: 1_000_000, backlog: 100_000, pages: 300 };
+  : { ceilingMs: 2_000, single: 5_000, batch: 30_000, saturation: 20_000, latencySeconds: 5, history: 1_000_000, backlog: 100_000, pages: 1_000 };
 
 interface Row { name: string; value: number; unit: string; target?: string; ratio?: number; pass?: boolean }
 const rows: Row[] = [];
@@ -208,6 +208,9 @@ async function bigRoom() {
   const started = performance.now();
   await big.start();
   record({ name: 'start-up with the big room', value: performance.now() - started, unit: 'ms' });
+  // The first requests after start-up read cold pages and run cold code (30 ms for the very
+  // first): a handful are made before the clock starts, as a node that has been up for a while.
+  for (let i = 0; i < 20; i++) await ok(big, 'GET', `/rooms/${enc(roomId)}/messages?limit=50`);
   const pageTimes: number[] = [];
   for (let i = 0; i < size.pages; i++) {
     const t0 = performance.now();

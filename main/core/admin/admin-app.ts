@@ -2,7 +2,7 @@ import Koa from 'koa';
 import type { Logger } from 'pino';
 import { ADMIN_API_PREFIX, type AdminHandlers } from '../../../shared/contract/admin-operations.ts';
 import { errorHandler } from '../http/middleware/error-handler.ts';
-import { trackInFlight } from '../http/middleware/in-flight.ts';
+import { trackInFlight, type InFlightRequests } from '../http/middleware/in-flight.ts';
 import { requestLog } from '../http/middleware/request-log.ts';
 import { adminRouter } from './admin-router.ts';
 import type { NodeEvents } from '../node-events.ts';
@@ -27,7 +27,7 @@ export function createAdminApp(deps: {
   /** Folder of the built UI; no UI is served without it. */
   uiRoot?: string;
   /** Requests being handled (live event streams excepted), for a clean shutdown. */
-  inFlight?: Set<string>;
+  inFlight?: InFlightRequests;
 }): Koa {
   const allowedHosts = new Set([...LOOPBACK_HOST_NAMES, ...(deps.extraHosts ?? [])]);
   const app = new Koa();

@@ -1,6 +1,6 @@
 import Koa from 'koa';
 import { errorHandler } from '../http/middleware/error-handler.ts';
-import { trackInFlight } from '../http/middleware/in-flight.ts';
+import { InFlightRequests, trackInFlight } from '../http/middleware/in-flight.ts';
 import { requestLog } from '../http/middleware/request-log.ts';
 import type { FederationDeps } from './federation-deps.ts';
 import { KEYS_PATH } from './server-keys.ts';
@@ -14,10 +14,9 @@ import { eventsBatchRoutes } from './routes/events-batch/index.ts';
 import { peeringRoutes } from './routes/peering/index.ts';
 
 /** Requests being handled right now (shown when a shutdown has to cut them). */
-export type InFlightRequests = Set<string>;
 
 /** The public federation API (CONTRACT.md "Federation API"). */
-export function createFederationApp(deps: FederationDeps, inFlight: InFlightRequests = new Set()): Koa {
+export function createFederationApp(deps: FederationDeps, inFlight: InFlightRequests = new InFlightRequests()): Koa {
   const app = new Koa();
   app.proxy = false;
   app.silent = true;
