@@ -41,6 +41,7 @@ function setup() {
 }
 
 const stored = () => db.prepare('SELECT event_id FROM federation_events ORDER BY depth').pluck().all();
+const insertionOrder = () => db.prepare('SELECT event_id FROM federation_events ORDER BY rowid').pluck().all();
 
 describe('EventIngest.storeMany', () => {
   it('stores a batch in one job; a refused event gets its own error, the rest are stored in order', async () => {
@@ -66,12 +67,19 @@ describe('EventIngest.storeMany', () => {
       onCommitted: (e) => committed.push(e.event_id),
       writingBatch: (write) => write(),
     };
-    const { outcomes, beforeStoreDone } = await ingest.storeMany([event(1), failing, event(3)], 'peer.test', () => undefined);
+    // A second batch queued behind it in the same turn: the retry must not let it overtake.
+    const [first, second] = await Promise.all([
+      ingest.storeMany([event(1), failing, event(3)], 'peer.test', () => undefined),
+      ingest.storeMany([event(4), event(5)], 'peer.test'),
+    ]);
+    const { outcomes, beforeStoreDone } = first;
+    expect(second.outcomes.map((o) => o.status)).toEqual(['fulfilled', 'fulfilled']);
+    expect(insertionOrder()).toEqual(['$e1:peer.test', '$e3:peer.test', '$e4:peer.test', '$e5:peer.test']);
     expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     expect(String((outcomes[1] as PromiseRejectedResult).reason)).toMatch(/disk trouble/);
     expect(beforeStoreDone).toBe(true);
     // The failed event's row went with its own savepoint; the others are stored once, in order.
-    expect(stored()).toEqual(['$e1:peer.test', '$e3:peer.test']);
-    expect(committed).toEqual(['$e1:peer.test', '$e3:peer.test']);
+    expect(stored()).toEqual(['$e1:peer.test', '$e3:peer.test', '$e4:peer.test', '$e5:peer.test']);
+    expect(committed).toEqual(['$e1:peer.test', '$e3:peer.test', '$e4:peer.test', '$e5:peer.test']);
   });
 });

@@ -148,9 +148,10 @@ export class EventIngest {
   /**
    * Stores several verified events in order, as one group-commit job: one savepoint instead of
    * one per event. An event refused by a check (conflict, authorization) gets its own error and
-   * the others go on: the checks only read. Should a write fail, the job is rolled back and the
-   * events are stored one by one, each in its own savepoint, as `store` does.
-   * `beforeStoreDone`: whether `beforeStore` was committed (with the first job that ran it).
+   * the others go on: the checks only read. Should a write fail, that savepoint is rolled back
+   * and, still in the same job (so in order with the jobs queued after it), the events are
+   * stored one by one, each in its own savepoint, as `store` does.
+   * `beforeStoreDone`: whether `beforeStore` (in a savepoint of its own) was committed.
    */
   async storeMany(
     events: readonly VerifiedEvent[],
@@ -158,15 +159,18 @@ export class EventIngest {
     beforeStore?: () => void,
   ): Promise<{ outcomes: Array<PromiseSettledResult<IngestResult>>; beforeStoreDone: boolean }> {
     const holds = events.map((event) => this.heldBy(event, receivedFrom));
-    let outcomes: Array<PromiseSettledResult<IngestResult>>;
-    try {
-      outcomes = await this.commit.run(() => {
+    let beforeStoreDone = beforeStore === undefined;
+    const outcomes = await this.commit.run((db) => {
+      if (beforeStore) {
         try {
-          beforeStore?.();
-        } catch (error) {
-          throw new WriteFailed(error);
+          db.transaction(beforeStore)();
+          beforeStoreDone = true;
+        } catch {
+          // the caller does it itself afterwards (beforeStoreDone stays false)
         }
-        const writeAll = () => events.map((event, i): PromiseSettledResult<IngestResult> => {
+      }
+      const writeAll = () =>
+        events.map((event, i): PromiseSettledResult<IngestResult> => {
           let decided: IngestResult | null;
           try {
             decided = this.checkBeforeWrite(event, holds[i]!);
@@ -180,17 +184,25 @@ export class EventIngest {
             throw new WriteFailed(error);
           }
         });
-        return this.hooks.writingBatch ? this.hooks.writingBatch(writeAll) : writeAll();
-      });
-    } catch (error) {
-      if (!(error instanceof WriteFailed)) throw error;
-      outcomes = await Promise.allSettled(events.map((event, n) => this.store(event, receivedFrom, n === 0 ? beforeStore : undefined)));
-      return { outcomes, beforeStoreDone: outcomes[0]?.status === 'fulfilled' };
-    }
+      try {
+        return db.transaction(() => (this.hooks.writingBatch ? this.hooks.writingBatch(writeAll) : writeAll()))();
+      } catch (error) {
+        if (!(error instanceof WriteFailed)) throw error;
+        this.commit.onRollback?.(); // caches may hold what the rolled-back writes put there
+        return events.map((event, i): PromiseSettledResult<IngestResult> => {
+          try {
+            return { status: 'fulfilled', value: db.transaction(() => this.checkBeforeWrite(event, holds[i]!) ?? this.write(event, receivedFrom, holds[i]!))() };
+          } catch (reason) {
+            this.commit.onRollback?.();
+            return { status: 'rejected', reason };
+          }
+        });
+      }
+    });
     outcomes.forEach((outcome, i) => {
       if (outcome.status === 'fulfilled' && outcome.value.inserted && !outcome.value.held) this.hooks.onCommitted?.(events[i]!.envelope);
     });
-    return { outcomes, beforeStoreDone: true };
+    return { outcomes, beforeStoreDone };
   }
 
   /** The quarantined server whose event this is, if any: then it is held, not applied. */
@@ -226,11 +238,9 @@ export class EventIngest {
   }
 }
 
-/** A write of storeMany failed: the whole job is rolled back and retried event by event. */
+/** A write of storeMany failed: its savepoint is rolled back and the events stored one by one. */
 class WriteFailed extends Error {
-  readonly original: unknown;
-  constructor(original: unknown) {
-    super('a write failed while storing a batch');
-    this.original = original;
+  constructor(cause: unknown) {
+    super('a write failed while storing a batch', { cause });
   }
 }
