@@ -7,6 +7,7 @@ import { canonicalBytes, canonicalJson, canonicalNumber } from '../crypto/canoni
 import { sha256Hex } from '../crypto/sha256.ts';
 import { EVENT_ID, HEX_SIGNATURE, KEY_ID, ROOM_ID, USER_ID, isServerName } from '../../../shared/identifiers.ts';
 import { ENVELOPE_WIRE_ORDER, wireJson } from './wire-json.ts';
+import { isJsonObject } from '../util/json-object.ts';
 
 const serverName = z.string().refine(isServerName, 'not a valid server name');
 const safeInt = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
@@ -39,14 +40,6 @@ const ENVELOPE_FIELDS = ['event_id', 'room_id', 'event_type', 'sender', 'origin_
 export function parseEnvelope(raw: unknown): ReturnType<typeof envelopeSchema.safeParse> {
   if (isWellFormedEnvelope(raw)) return { success: true, data: raw };
   return envelopeSchema.safeParse(raw);
-}
-
-/** An object as JSON.parse makes them, with no key that zod's plain-object test trips on. */
-function isJsonObject(value: unknown): value is Record<string, unknown> {
-  return (
-    typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype &&
-    !Object.hasOwn(value, 'constructor') && !Object.hasOwn(value, '__proto__')
-  );
 }
 
 const isSafeNatural = (value: unknown) => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;

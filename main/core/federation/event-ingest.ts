@@ -160,10 +160,10 @@ export class EventIngest {
   ): Promise<{ outcomes: Array<PromiseSettledResult<IngestResult>>; beforeStoreDone: boolean }> {
     const holds = events.map((event) => this.heldBy(event, receivedFrom));
     let beforeStoreDone = beforeStore === undefined;
-    const outcomes = await this.commit.run((db) => {
+    const outcomes = await this.commit.run(() => {
       if (beforeStore) {
         try {
-          db.transaction(beforeStore)();
+          this.commit.savepoint(beforeStore);
           beforeStoreDone = true;
         } catch {
           // the caller does it itself afterwards (beforeStoreDone stays false)
@@ -185,15 +185,13 @@ export class EventIngest {
           }
         });
       try {
-        return db.transaction(() => (this.hooks.writingBatch ? this.hooks.writingBatch(writeAll) : writeAll()))();
+        return this.commit.savepoint(() => (this.hooks.writingBatch ? this.hooks.writingBatch(writeAll) : writeAll()));
       } catch (error) {
         if (!(error instanceof WriteFailed)) throw error;
-        this.commit.onRollback?.(); // caches may hold what the rolled-back writes put there
         return events.map((event, i): PromiseSettledResult<IngestResult> => {
           try {
-            return { status: 'fulfilled', value: db.transaction(() => this.checkBeforeWrite(event, holds[i]!) ?? this.write(event, receivedFrom, holds[i]!))() };
+            return { status: 'fulfilled', value: this.commit.savepoint(() => this.checkBeforeWrite(event, holds[i]!) ?? this.write(event, receivedFrom, holds[i]!)) };
           } catch (reason) {
-            this.commit.onRollback?.();
             return { status: 'rejected', reason };
           }
         });

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { EVENT_ID } from '../../../shared/identifiers.ts';
+import { isJsonObject } from '../util/json-object.ts';
 
 export const MAX_BODY_CHARS = 4000;
 export const MAX_REACTION_KEY_CHARS = 32;
@@ -52,8 +53,7 @@ export const CONTENT_SCHEMAS = {
 export function isWellFormedMessageContent(content: Record<string, unknown>): boolean {
   const { body, format } = content;
   return (
-    Object.getPrototypeOf(content) === Object.prototype && !Object.hasOwn(content, 'constructor') &&
-    typeof body === 'string' && body.length > 0 && atMostCodePoints(body, MAX_BODY_CHARS) && (format === undefined || format === 'plain')
+    isJsonObject(content) && typeof body === 'string' && body.length > 0 && atMostCodePoints(body, MAX_BODY_CHARS) && (format === undefined || format === 'plain')
   );
 }
 

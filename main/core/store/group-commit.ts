@@ -106,6 +106,20 @@ export class GroupCommit {
     this.syncing = null;
   }
 
+  /**
+   * Inside a job: runs `run` in a savepoint of its own (the job's one transaction wrapper), so a
+   * part of a job can fail alone. On failure the savepoint is rolled back, `onRollback` told, and
+   * the error rethrown.
+   */
+  savepoint<T>(run: () => T): T {
+    try {
+      return this.inTransaction(run, this.db) as T;
+    } catch (error) {
+      this.onRollback?.();
+      throw error;
+    }
+  }
+
   /** Resolves when every commit made so far is durable and its jobs settled (before closing). */
   async drained(): Promise<void> {
     while (this.scheduled || this.syncing) {
