@@ -12,7 +12,7 @@ import { Identity } from '../main/core/identity/identity.ts';
 import { signRequestHeaders, type RequestSigner } from '../main/core/federation/request-signature.ts';
 import { makeEvent, wire } from './helpers/events.ts';
 import { countEvents } from './helpers/inspect-db.ts';
-import { NodeProcess, stopAll } from './helpers/node-process.ts';
+import { NodeProcess, peeredNodes, stopAll } from './helpers/node-process.ts';
 import { sendRaw, sendSigned } from './helpers/signed-request.ts';
 import { removeTempDirs, tempDir } from './helpers/temp-dir.ts';
 
@@ -29,11 +29,7 @@ function betaMessage(overrides: Parameters<typeof makeEvent>[1] = {}) {
 }
 
 beforeAll(async () => {
-  alpha = new NodeProcess({ serverName: 'alpha.test' });
-  beta = new NodeProcess({ serverName: 'beta.test' });
-  await Promise.all([alpha.start(), beta.start()]);
-  await alpha.addPeer(beta);
-  await beta.addPeer(alpha);
+  [alpha, beta] = (await peeredNodes('alpha.test', 'beta.test')) as [NodeProcess, NodeProcess];
   // The test speaks as beta's operator: beta's own key, served by the running beta node.
   betaSigner = Identity.load(join(beta.dataDir, 'identity.json'));
   // alpha hosts a room that beta's owner joins: beta's events for it are then legitimate.
@@ -245,6 +241,7 @@ describe('bad input is refused and stores nothing', () => {
   });
 });
 
+/** Bound to alpha, as beta (which advertises destination binding) signs its requests to alpha. */
 function sendSignedHeaders(signer: RequestSigner, body: string): Record<string, string> {
-  return signRequestHeaders(signer, 'POST', EVENT, body);
+  return signRequestHeaders(signer, 'POST', EVENT, body, Date.now(), 'alpha.test');
 }

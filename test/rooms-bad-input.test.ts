@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Identity } from '../main/core/identity/identity.ts';
 import { wireJson, MEMBERSHIP_WIRE_ORDER } from '../main/core/federation/wire-json.ts';
 import { makeEvent, wire } from './helpers/events.ts';
-import { NodeProcess, stopAll } from './helpers/node-process.ts';
+import { NodeProcess, peeredNodes, stopAll } from './helpers/node-process.ts';
 import { enc, eventually, inviteAndJoin, messages, roomWithMembers, send } from './helpers/rooms.ts';
 import { queryNodeDb } from './helpers/inspect-db.ts';
 import { sendSigned } from './helpers/signed-request.ts';
@@ -26,11 +26,7 @@ const eventCount = (node: NodeProcess) => queryNodeDb<{ n: number }>(node.dataDi
 const memberRows = (node: NodeProcess) => queryNodeDb(node.dataDir, 'SELECT room_id, user_id, membership FROM room_members ORDER BY room_id, user_id');
 
 beforeAll(async () => {
-  alpha = new NodeProcess({ serverName: 'alpha.test' });
-  beta = new NodeProcess({ serverName: 'beta.test' });
-  await Promise.all([alpha.start(), beta.start()]);
-  await alpha.addPeer(beta);
-  await beta.addPeer(alpha);
+  [alpha, beta] = (await peeredNodes('alpha.test', 'beta.test')) as [NodeProcess, NodeProcess];
   for (const localpart of ['bob', 'carol', 'dave']) expect((await beta.admin('POST', '/users', { localpart })).status).toBe(200);
   roomId = await roomWithMembers(alpha, 'rules', [[beta, '@owner:beta.test']]);
   alphaMessage = await send(alpha, roomId, 'alpha speaks');

@@ -4,7 +4,8 @@
  *   identity.json    signing keys (0600)
  *   paracord.db      SQLite database, WAL (0600)
  *   tls/             cert.pem, key.pem (0600) — generated self-signed unless provided
- *   node.json        present while the node runs: pid and URLs (used by `status`)
+ *   node.json        present while the node runs: pid, URLs and a per-run nonce (0600, used by `status`)
+ *   node.lock/       held while a node runs (data-dir-lock.ts): one node per directory
  *   logs/node.log    structured log, one JSON event per line
  */
 import { randomBytes } from 'node:crypto';
@@ -22,6 +23,7 @@ export interface DataDirPaths {
   tlsCert: string;
   tlsKey: string;
   runtime: string;
+  lock: string;
   logsDir: string;
   logFile: string;
 }
@@ -37,6 +39,7 @@ export function dataDirPaths(root: string): DataDirPaths {
     tlsCert: join(dir, 'tls', 'cert.pem'),
     tlsKey: join(dir, 'tls', 'key.pem'),
     runtime: join(dir, 'node.json'),
+    lock: join(dir, 'node.lock'),
     logsDir: join(dir, 'logs'),
     logFile: join(dir, 'logs', 'node.log'),
   };
@@ -67,12 +70,19 @@ export interface RuntimeInfo {
   federation_url: string | null;
   admin_url: string;
   started_at: number;
+  /**
+   * Secret of this run (hex): the node proves it is the one node.json describes by answering
+   * GET /whoami?challenge=… with HMAC(nonce, challenge) (admin/middleware/whoami.ts).
+   */
+  nonce?: string;
 }
 
 export function readRuntimeInfo(paths: DataDirPaths): RuntimeInfo | undefined {
   if (!existsSync(paths.runtime)) return undefined;
   try {
-    return JSON.parse(readFileSync(paths.runtime, 'utf8')) as RuntimeInfo;
+    const info = JSON.parse(readFileSync(paths.runtime, 'utf8')) as Partial<RuntimeInfo>;
+    if (typeof info.pid !== 'number' || typeof info.admin_url !== 'string') return undefined;
+    return info as RuntimeInfo;
   } catch {
     return undefined;
   }

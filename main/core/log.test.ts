@@ -1,8 +1,10 @@
-import { execFileSync } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
 import { removeTempDirs, tempDir } from '../../test/helpers/temp-dir.ts';
+import { createLogger, lineLimiter } from './log.ts';
 
 afterAll(() => removeTempDirs());
 
@@ -20,5 +22,75 @@ describe('createLogger with a log file', () => {
     const line = JSON.parse(readFileSync(file, 'utf8').trim()) as Record<string, unknown>;
     expect(line).toMatchObject({ event: 'last_words', token: '[redacted]' });
     expect(statSync(file).mode & 0o777).toBe(0o600);
+  });
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until(check: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('condition not reached');
+    await sleep(20);
+  }
+}
+
+describe('log rotation (pino-roll)', () => {
+  it('rotates by size and keeps at most `files` files, node.log pointing at the current one', async () => {
+    const dir = join(tempDir('paracord-log-'), 'logs');
+    const file = join(dir, 'node.log');
+    const log = createLogger({ file, stderr: false, maxBytes: 1024, files: 3 });
+    const filler = 'x'.repeat(200);
+    for (let i = 0; i < 200; i++) {
+      log.info({ event: 'filler', i, filler }, 'filler line');
+      if (i % 10 === 0) await sleep(5);
+    }
+    const numbered = () => readdirSync(dir).filter((n) => /^node\.\d+\.log$/.test(n));
+    await until(() => numbered().length <= 3 && numbered().some((n) => readFileSync(join(dir, n), 'utf8').includes('"i":199')));
+    const files = numbered();
+    expect(files.length).toBeGreaterThanOrEqual(2);
+    expect(files.length).toBeLessThanOrEqual(3);
+    expect(lstatSync(file).isSymbolicLink()).toBe(true);
+    // A file can pass the size by one buffered write, never grow without bound.
+    for (const name of files) expect(statSync(join(dir, name)).size).toBeLessThan(8 * 1024);
+  });
+
+  it('reports a disk-full log file in the warnings and on stderr, and keeps running', () => {
+    const dir = join(tempDir('paracord-log-'), 'logs');
+    const moduleUrl = new URL('./log.ts', import.meta.url).href;
+    // /dev/full answers every write with ENOSPC: the disk is full.
+    const code = `import { mkdirSync, symlinkSync } from 'node:fs';
+      mkdirSync(${JSON.stringify(dir)}, { recursive: true });
+      symlinkSync('/dev/full', ${JSON.stringify(join(dir, 'node.1.log'))});
+      const { createLogger, logWarnings } = await import(${JSON.stringify(moduleUrl)});
+      const log = createLogger({ file: ${JSON.stringify(join(dir, 'node.log'))}, stderr: false });
+      for (let i = 0; i < 20; i++) log.info({ event: 'line', i }, 'line');
+      await new Promise((r) => setTimeout(r, 300));
+      for (let i = 0; i < 20; i++) log.info({ event: 'line', i }, 'line');
+      await new Promise((r) => setTimeout(r, 300));
+      process.stdout.write(JSON.stringify(logWarnings(log)));`;
+    const result = spawnSync(process.execPath, ['--experimental-strip-types', '--no-warnings', '--input-type=module', '-e', code], { encoding: 'utf8' });
+    expect(result.status).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual([expect.stringMatching(/^disk full: .*ENOSPC/)]);
+    const reports = result.stderr.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    // Reported once (rate-limited), not once per lost line.
+    expect(reports).toEqual([expect.objectContaining({ event: 'log_write_failed', code: 'ENOSPC' })]);
+  });
+});
+
+describe('warnLimited', () => {
+  it('logs the first lines per key, then one "suppressed N similar lines" summary per window', async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) });
+    const limited = lineLimiter(log, 200, 3);
+    for (let i = 0; i < 1_000; i++) limited.warn('catch_up_failed evil.test', { event: 'catch_up_failed', server: 'evil.test', i }, 'catch-up failed');
+    limited.warn('catch_up_failed good.test', { event: 'catch_up_failed', server: 'good.test' }, 'catch-up failed');
+    expect(lines.filter((l) => l.server === 'evil.test')).toHaveLength(3);
+    expect(lines.filter((l) => l.server === 'good.test')).toHaveLength(1);
+    await until(() => lines.some((l) => l.event === 'log_suppressed'));
+    expect(lines.find((l) => l.event === 'log_suppressed')).toMatchObject({ key: 'catch_up_failed evil.test', suppressed: 997, suppressed_event: 'catch_up_failed', msg: 'suppressed 997 similar lines' });
+    // The next window logs again.
+    limited.warn('catch_up_failed evil.test', { event: 'catch_up_failed', server: 'evil.test', i: 'again' }, 'catch-up failed');
+    expect(lines.at(-1)).toMatchObject({ server: 'evil.test', i: 'again' });
   });
 });

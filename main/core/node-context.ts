@@ -16,7 +16,12 @@ import type { Outbox } from './outbox/outbox.ts';
 import type { DeliveryWorkers } from './outbox/delivery-worker.ts';
 import type { NodeEvents } from './node-events.ts';
 import type { PeeringService } from './peering/peering-service.ts';
+import type { PeerDialects } from './federation/reference/peer-dialects.ts';
+import type { ReferenceRooms } from './federation/reference/reference-rooms.ts';
 import type { QuarantineStore } from './trust/quarantine.ts';
+import type { StorageQuota } from './trust/storage-quota.ts';
+import type { BackupRecords, BackupScheduler } from './backup/scheduler.ts';
+import type { Reachability } from './reachability/reachability.ts';
 
 /** The services of a running node, handed to admin operations. */
 export interface NodeContext {
@@ -35,11 +40,20 @@ export interface NodeContext {
   workers: DeliveryWorkers;
   notifications: NodeEvents;
   startedAt: number;
+  backups: { records: BackupRecords; scheduler: BackupScheduler };
   /** The room service; throws in setup mode (the admin guard keeps callers out). */
   quarantine: QuarantineStore;
+  /** Which peers speak the Paracord reference's dialect (federation/reference/). */
+  dialects: PeerDialects;
+  /** Per-peer storage quota (bytes stored per origin server). */
+  quota: StorageQuota;
   releaseHeld(server: string): Promise<{ released: number; rejected: Array<{ event_id: string; error: string }> }>;
   roomService(): RoomService;
+  /** Reachability self-test, port mapping and pull mode (issue #15); throws in setup mode. */
+  reachability(): Reachability;
   peering(): PeeringService;
+  /** Rooms shared with Paracord reference servers: joins on them, and the poller. */
+  referenceRooms(): ReferenceRooms;
   setPaused(paused: boolean): void;
   /** How the private keys are stored at rest. */
   keyStorage(): { sealed_by: string | null; warning: string | null };

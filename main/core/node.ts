@@ -2,6 +2,11 @@
  * createNode(config) → { start, stop, admin }: the only owner of state (DESIGN.md §2).
  * Used by the headless CLI and by the desktop app alike; never imports electron.
  */
+import { ReferenceRooms } from './federation/reference/reference-rooms.ts';
+import { DEFAULT_REFERENCE_PUSH_LIMIT, PushPacer } from './outbox/push-pacer.ts';
+import { PeerDialects } from './federation/reference/peer-dialects.ts';
+import { localView } from './federation/reference/vocabulary.ts';
+import { ReferenceChannels } from './federation/reference/channel-rooms.ts';
 import type { Server } from 'node:http';
 import { createServer as createHttpServer } from './http/node-http.ts';
 import { createServer as createHttpsServer } from 'node:https';
@@ -13,17 +18,21 @@ import { peerOperations } from './admin/operations/peers/index.ts';
 import { policyOperations } from './admin/operations/policy/index.ts';
 import { statusOperations } from './admin/operations/status/index.ts';
 import { DEFAULT_ADMIN_LISTEN, parseHostPort, type NodeConfig } from './config.ts';
-import { dataDirPaths, ensureDataDir, readAdminToken, type RuntimeInfo } from './data-dir.ts';
+import { dataDirPaths, ensureDataDir, readAdminToken, readRuntimeInfo, type RuntimeInfo } from './data-dir.ts';
 import { Discovery } from './federation/discovery.ts';
 import { EventIngest } from './federation/event-ingest.ts';
 import { createFederationApp } from './federation/federation-app.ts';
 import { HttpClient } from './federation/http-client.ts';
+import { AddressPolicy, type LookupFn } from './federation/address-policy.ts';
+import { DESTINATION_BINDING_CAPABILITY } from './federation/request-signature.ts';
 import { verifySignedRequest } from './federation/middleware/verify-signed-request.ts';
 import { ReplayCache } from './federation/replay-cache.ts';
 import { eventEntitlement } from './federation/routes/event/index.ts';
 import { ServerKeys } from './federation/server-keys.ts';
 import { Identity, type KeySealer } from './identity/identity.ts';
-import { createLogger, type Logger } from './log.ts';
+import { createLogger, warnLimited, type Logger } from './log.ts';
+import { TrustedProxies } from './http/client-address.ts';
+import { adminConnectionLimits, federationConnectionLimits, limitConnections, serverOptions } from './http/connection-limits.ts';
 import type { NodeContext } from './node-context.ts';
 import { openDatabase, type Db } from './store/database.ts';
 import { FederationEvents } from './store/federation-events.ts';
@@ -41,6 +50,8 @@ import { TrustStore } from './trust/trust-store.ts';
 import { HttpError } from './errors.ts';
 import { LocalUsers } from './rooms/local-users.ts';
 import { RoomStore } from './rooms/room-store.ts';
+import { checkContentBulk } from './rooms/event-types.ts';
+import { StorageQuota } from './trust/storage-quota.ts';
 import { RoomService } from './rooms/room-service.ts';
 import { Outbox } from './outbox/outbox.ts';
 import { DEFAULT_MAX_AGE_MS, DeliveryWorkers } from './outbox/delivery-worker.ts';
@@ -49,6 +60,9 @@ import { NodeEvents } from './node-events.ts';
 import { userOperations } from './admin/operations/users/index.ts';
 import { roomOperations } from './admin/operations/rooms/index.ts';
 import { inviteOperations } from './admin/operations/invites/index.ts';
+import { sessionOperations } from './admin/operations/sessions/index.ts';
+import { moderationOperations } from './admin/operations/moderation/index.ts';
+import { searchOperations } from './admin/operations/search/index.ts';
 import { federationOperations } from './admin/operations/federation/index.ts';
 import { peeringOperations } from './admin/operations/peering/index.ts';
 import { keyOperations } from './admin/operations/keys/index.ts';
@@ -58,6 +72,17 @@ import { AbuseMonitor } from './trust/abuse-monitor.ts';
 import { QuarantineStore } from './trust/quarantine.ts';
 import { releaseHeld } from './trust/quarantine-release.ts';
 import { writeFileAtomic } from './util/atomic-file.ts';
+import { randomBytes } from 'node:crypto';
+import { lockDataDir } from './data-dir-lock.ts';
+import { checkDataDir, lostIdentity, type StartIntent } from './startup-checks.ts';
+import { BackupRecords, BackupScheduler } from './backup/scheduler.ts';
+import { backupOperations } from './admin/operations/backups/index.ts';
+import { NodeMetrics } from './metrics/node-metrics.ts';
+import { PullQueue } from './outbox/pull-queue.ts';
+import { Puller } from './federation/puller.ts';
+import { Reachability } from './reachability/reachability.ts';
+import { probeCaller } from './reachability/probe-caller.ts';
+import { reachabilityOperations } from './admin/operations/reachability/index.ts';
 
 export interface StartedNode {
   mode: 'running' | 'setup';
@@ -80,7 +105,7 @@ export interface ParacordNode {
  * Initializes a data dir: identity (new, or restored from a backup) and server name; with a
  * sealer the seeds are sealed at rest. Refuses a different name on an initialized dir.
  */
-export async function initDataDir(dataDir: string, serverName: string, identityBackup?: string, sealer?: KeySealer): Promise<Identity> {
+export async function initDataDir(dataDir: string, serverName: string, identityBackup?: string, sealer?: KeySealer, intent: StartIntent = {}): Promise<Identity> {
   const paths = dataDirPaths(dataDir);
   ensureDataDir(paths);
   if (Identity.exists(paths.identity)) {
@@ -90,6 +115,8 @@ export async function initDataDir(dataDir: string, serverName: string, identityB
     }
     return identity;
   }
+  const refusal = lostIdentity(paths, { ...intent, restoringBackup: identityBackup !== undefined });
+  if (refusal) throw refusal;
   const db = openDatabase(paths.database);
   try {
     new Settings(db).set('server_name', serverName);
@@ -106,38 +133,75 @@ export interface NodeOptions {
   keySealer?: KeySealer;
   /** Shown in the status when keys cannot be protected better than a plaintext file. */
   keyStorageWarning?: string;
+  /** Name resolution for outbound connections (address-policy.ts); the system resolver by default. */
+  lookup?: LookupFn;
+  /** Told after the node stopped itself for good (its data-dir lock was taken away); the CLI exits 1. */
+  onFatal?: (error: Error) => void;
 }
 
 export function createNode(config: NodeConfig, options: NodeOptions = {}): ParacordNode {
   const paths = dataDirPaths(config.dataDir);
   ensureDataDir(paths);
   const nodeOptions = options;
-  const log = options.log ?? createLogger({ level: config.logLevel, file: paths.logFile, stderr: config.logToStderr ?? false });
-  const db: Db = openDatabase(paths.database);
+  const log = options.log ?? createLogger({ level: config.logLevel, file: paths.logFile, stderr: config.logToStderr ?? false, maxBytes: config.logMaxBytes, files: config.logFiles });
+  // One node per data dir, and no silent fresh start over a lost identity or database (startup-checks.ts).
+  // A node whose lock is taken away stops serving: never two nodes on one directory.
+  const dataDirLock = lockDataDir(paths, (error) => {
+    log.error({ event: 'data_dir_lock_lost', error: error.message }, 'the data directory lock was taken away: stopping');
+    void stop().finally(() => options.onFatal?.(new Error(`stopped: the data directory lock of ${paths.root} was taken away (another node may be running on it)`)));
+  }, { staleMs: config.dataDirLockStaleMs });
+  const db: Db = (() => {
+    try {
+      checkDataDir(paths, config);
+      return openDatabase(paths.database);
+    } catch (error) {
+      dataDirLock.release();
+      throw error;
+    }
+  })();
+  const runNonce = randomBytes(32).toString('hex');
   const settings = new Settings(db);
   const trust = new TrustStore(db, settings);
-  const http = new HttpClient({ allowInsecureHttp: config.insecureHttp, pinFor: (url) => trust.pinnedFingerprintFor(url) });
+  const policy = new AddressPolicy({
+    insecureHttp: config.insecureHttp,
+    allowPrivateAddresses: config.allowPrivateAddresses ?? false,
+    // The owner's own federation URL (the setup wizard's self-check calls it) counts as owner-given.
+    isOwnerEndpoint: (origin) => trust.isExplicitEndpoint(origin) || (federationUrl !== null && new URL(federationUrl).origin === origin),
+    ...(options.lookup ? { lookup: options.lookup } : {}),
+  });
+  const http = new HttpClient({ allowInsecureHttp: config.insecureHttp, pinFor: (url) => trust.pinnedFingerprintFor(url), policy });
   const discovery = new Discovery(http, trust);
+  http.options.bindsDestination = (server) => discovery.bindsDestination(server);
+  http.options.forgetDestination = (server) => discovery.forget(server);
   // Loaded in start(): opening sealed keys is asynchronous.
   let identity: Identity | null = null;
   const keys = new ServerKeys(db, http, discovery, log, () => identity);
+  // Under the allowlist, a relayed event's unknown origin is verified with the host's key cache, not contacted.
+  if (config.maxRelayedOriginsPerHost !== undefined) keys.maxRelayedOriginsPerHost = config.maxRelayedOriginsPerHost;
+  keys.mayContactRelayedOrigin = (server) => trust.defaultPolicy === 'open' ? trust.get(server)?.trust !== 'block' : (trust.get(server) !== undefined && trust.get(server)?.trust !== 'block');
   // Group commits flush the WAL from a libuv thread, not the event loop (wal-sync.ts).
   const walSync = new WalSync(paths.database);
   const commit = new GroupCommit(db, { walSync });
   const replay = new ReplayCache(db);
   const events = new FederationEvents(db);
   const verifier = new VerifyPool();
-  const ingest = new EventIngest({ trust, keys, events, commit, verifier });
+  const quota = new StorageQuota(db, { bytesPerDay: config.peerQuotaBytesPerDay, totalBytes: config.peerQuotaTotalBytes }, log);
+  const ingest = new EventIngest({ trust, keys, events, commit, verifier, quota });
+  const dialects = new PeerDialects(db);
+  keys.isReference = (server) => dialects.isReference(server);
   const users = new LocalUsers(db);
-  const rooms = new RoomStore(db);
+  const rooms = new RoomStore(db, { maxReactionsPerUserPerMessage: config.maxReactionsPerUserPerMessage });
+  const channels = new ReferenceChannels(db, rooms);
+  const referenceLookup = channels.targetLookup(events, (origin) => dialects.domainOf(origin));
   commit.onRollback = () => rooms.forgetCachedMembership();
   const outbox = new Outbox(db);
   const notifications = new NodeEvents();
   const isPaused = () => settings.get('federation_paused') === '1';
-  const quarantine = new QuarantineStore(db);
+  const quarantine = new QuarantineStore(db, quota);
   const limiter = new RateLimiter();
+  const trustedProxies = new TrustedProxies(config.trustedProxies ?? []);
   const abuse = new AbuseMonitor(
-    () => trust.autoQuarantine,
+    () => ({ ...trust.autoQuarantine, ...(config.bannedEventsBeforeQuarantine !== undefined ? { banned_events: config.bannedEventsBeforeQuarantine } : {}) }),
     (server, reason) => {
       const current = trust.get(server)?.trust;
       if (current === 'block' || current === 'quarantine') return;
@@ -146,24 +210,47 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
       notifications.notify({ type: 'status' });
     },
   );
+  const backupRecords = new BackupRecords(settings);
+  if (config.backup && !backupRecords.schedule()) {
+    const b = config.backup;
+    backupRecords.setSchedule({ dir: b.dir, every: b.every ?? 'daily', keep: b.keep ?? 7, ...(b.passphraseFile ? { passphrase_file: b.passphraseFile } : {}) });
+  }
+  const backupScheduler = new BackupScheduler({
+    dataDir: config.dataDir, db, records: backupRecords, log,
+    serverName: () => identity?.serverName ?? null,
+    // Sealed keys go into the archive as a portable copy, restorable on another machine.
+    identityText: () => (identity?.sealedBy ? identity.backup() : undefined),
+    onChange: () => notifications.notify({ type: 'status' }),
+  });
+  const metrics = new NodeMetrics(
+    { db, databaseFile: paths.database, lastBackupAt: () => backupRecords.last().at, isPaused },
+    config.metricsDestinations !== undefined ? { maxDestinations: config.metricsDestinations } : {},
+  );
   const isQuarantined = (server: string) => {
     const decision = trust.decide(server);
     return decision.allowed && decision.quarantined;
   };
+  const pull = new PullQueue(db);
+  const pushLimit = { events: config.referencePushPerMinute ?? DEFAULT_REFERENCE_PUSH_LIMIT.events, windowMs: config.referencePushWindowMs ?? DEFAULT_REFERENCE_PUSH_LIMIT.windowMs };
   const workers = new DeliveryWorkers({
-    outbox, events, http, discovery, log, isPaused,
+    outbox, events, http, discovery, log, isPaused, pull,
+    pacer: new PushPacer((destination) => (pushLimit.events > 0 && dialects.isReference(destination) ? pushLimit : null)),
     isHeld: isQuarantined,
     identity: () => identity,
     backoff: { initialMs: config.retryInitialMs ?? DEFAULT_BACKOFF.initialMs, maxMs: config.retryMaxMs ?? DEFAULT_BACKOFF.maxMs },
     ...(config.outboxMaxAgeMs !== undefined ? { maxAgeMs: config.outboxMaxAgeMs } : {}),
     onChange: () => notifications.notify({ type: 'status' }),
+    reissue: (destination, eventId, roomDepth) => roomService?.reissueRefused(destination, eventId, roomDepth) ?? Promise.resolve(false),
+    onAttempt: (destination, outcome, latencyMs, delivered) => metrics.deliveryAttempt(destination, outcome, latencyMs, delivered),
   });
   let roomService: RoomService | null = null;
   let peeringService: PeeringService | null = null;
+  let reachability: Reachability | null = null;
+  let referenceRooms: ReferenceRooms | null = null;
   // Read once: the token does not change while the node runs (rotate it by restarting).
   const token = readAdminToken(paths);
   const adminToken = () => token;
-  const sessions = new LoginSessions();
+  const sessions = new LoginSessions(db);
   let adminUrl = '';
 
   let tls: TlsMaterial | null = null;
@@ -182,7 +269,8 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
   const startedAt = Date.now();
 
   const context: NodeContext = {
-    config, paths, log, db, settings, trust, http, discovery, keys, users, rooms, outbox, workers, notifications, startedAt, quarantine,
+    config, paths, log, db, settings, trust, http, discovery, keys, users, rooms, outbox, workers, notifications, startedAt, quarantine, quota, dialects,
+    backups: { records: backupRecords, scheduler: backupScheduler },
     releaseHeld: (server) => releaseHeld(server, quarantine, ingest, log),
     identity: () => identity,
     federationUrl: () => federationUrl,
@@ -192,9 +280,17 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
       if (!roomService) throw new Error('the node has no identity yet');
       return roomService;
     },
+    reachability: () => {
+      if (!reachability) throw new Error('the node has no identity yet');
+      return reachability;
+    },
     peering: () => {
       if (!peeringService) throw new Error('the node has no identity yet');
       return peeringService;
+    },
+    referenceRooms: () => {
+      if (!referenceRooms) throw new Error('the node has no identity yet');
+      return referenceRooms;
     },
     loginUrl: () => `${adminUrl}/login?code=${sessions.newLoginCode()}`,
     setPaused: (paused) => {
@@ -210,7 +306,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
         settings.set('tls_cert_file', options.tls_cert_file);
         settings.set('tls_key_file', options.tls_key_file);
       }
-      identity = await initDataDir(config.dataDir, serverName, options.identity_backup, nodeOptions.keySealer);
+      identity = await initDataDir(config.dataDir, serverName, options.identity_backup, nodeOptions.keySealer, config);
       log.info({ event: 'setup_complete', server_name: serverName, key_id: identity.keyId }, 'node initialized');
       await startFederation();
     },
@@ -223,15 +319,20 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
     ...userOperations(context),
     ...roomOperations(context),
     ...inviteOperations(context),
+    ...moderationOperations(context),
+    ...searchOperations(context),
     ...federationOperations(context),
     ...peeringOperations(context),
     ...keyOperations(context),
+    ...backupOperations(context),
+    ...reachabilityOperations(context),
+    ...sessionOperations(sessions),
   };
   // In setup mode only status and setup make sense; everything else waits for an identity.
   const guardedAdmin = new Proxy(admin, {
     get(target, name: string) {
       const handler = target[name as keyof AdminHandlers];
-      if (identity || name === 'getStatus' || name === 'setup' || name === 'createLoginLink' || typeof handler !== 'function') return handler;
+      if (identity || name === 'getStatus' || name === 'setup' || name === 'createLoginLink' || name === 'listSessions' || name === 'revokeSession' || name === 'logout' || typeof handler !== 'function') return handler;
       return async () => {
         throw new HttpError(409, 'setup_required', 'this node is not set up yet: choose a server name first (POST /setup or `paracord-node init`)');
       };
@@ -241,19 +342,42 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
   async function startFederation(): Promise<void> {
     if (!identity) return;
     const id = identity;
+    quota.isExempt = (server) => server === id.serverName;
     users.add('owner', id.serverName);
-    const service = new RoomService({ db, commit, events, rooms, users, outbox, workers, ingest, http, discovery, identity: () => id, notifications, log });
+    const service = new RoomService({
+      db, commit, events, rooms, users, outbox, workers, ingest, http, discovery, identity: () => id, notifications, log,
+      reorderWindowMs: config.reorderWindowMs, maxPendingInvitesPerPeer: config.maxPendingInvitesPerPeer, dialects,
+      catchUpRequestsPerHostPerMinute: config.catchUpRequestsPerHostPerMinute, catchUpMaxPagesPerRun: config.catchUpMaxPagesPerRun,
+      onBannedSender: (server) => abuse.record(server, 'banned_events'),
+    });
     roomService = service;
+    referenceRooms = new ReferenceRooms({
+      db, commit, rooms, ingest, http, discovery, trust, dialects, channels, identity: () => id, notifications, log, intervalMs: config.referencePollIntervalMs,
+      keyChangePending: (peer) => keys.replaced.pending(peer) !== undefined,
+    });
     peeringService = new PeeringService({ db, identity: () => id, federationUrl: () => federationUrl ?? '', tls: () => tls, trust, keys, http, discovery, log, onPeered: () => notifications.notify({ type: 'status' }) });
     ingest.hooks = {
       holdFor: (event, from) => (isQuarantined(event.origin_server) ? event.origin_server : isQuarantined(from) ? from : null),
-      hold: (server, from, verified) => quarantine.hold(server, from, verified.envelope, verified.hash),
+      hold: (server, from, verified) => {
+        const held = quarantine.hold(server, from, verified.envelope, verified.hash);
+        notifications.notify({ type: 'status' }); // the quarantine review is live (issue #16 item 12)
+        return held;
+      },
       onAttributableFailure: (server) => abuse.record(server, 'signature_failures'),
       checkRoute: (origin, event) => service.checkRoute(origin, event),
+      checkContent: checkContentBulk,
       authorize: (event) => service.authorizeInbound(event),
-      onStored: (event, from) => service.onInboundStored(event, from),
+      onStored: (event, from) => {
+        channels.ensure(event.room_id, event.content); // a reference channel's first message makes its room
+        service.onInboundStored(event, from);
+        channels.afterMemberEvent(event);
+      },
       onCommitted: (event) => service.onInboundCommitted(event),
+      onDurable: (event) => service.onInboundDurable(event),
       writingBatch: (write) => rooms.coalescingClockUpdates(write),
+      domainOf: (origin) => dialects.domainOf(origin),
+      speaksReference: (origin) => dialects.isReference(origin),
+      view: (event) => (dialects.isReference(event.origin_server) ? localView(event, referenceLookup) : undefined),
     };
     if (!config.insecureHttp) {
       // The command line wins; then what the setup wizard stored; then a generated certificate.
@@ -275,23 +399,33 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
       commit,
       verifySignedRequest: verifySignedRequest({
         trust, keys, replay, commit, limiter, abuse, verifier,
+        serverName: () => id.serverName,
+        bindsDestination: (origin) => discovery.bindsDestination(origin),
         onVerified: (origin) => {
           trust.markSeen(origin);
           workers.wake(origin);
         },
       }),
-      capabilities: ['batch'],
+      capabilities: ['batch', DESTINATION_BINDING_CAPABILITY],
       publicUrl: () => federationUrl ?? '',
       isPaused,
       isEntitledToEvent: eventEntitlement((roomId, server) => rooms.isJoinedServer(roomId, server)),
+      observe: metrics.federationObserver(),
+      limiter, verifier, trustedProxies, peeringLimit: config.peeringRateLimit, bodyTimeoutMs: config.bodyTimeoutMs,
+      pull,
+      ...(config.pullWaitMs !== undefined ? { pullWaitMs: config.pullWaitMs } : {}),
+      ...(config.reachProbeIntervalSeconds !== undefined ? { reachProbeIntervalSeconds: config.reachProbeIntervalSeconds } : {}),
+      onPullAck: () => notifications.notify({ type: 'status' }),
+      reachProbe: (server, keyId) => probeCaller({ trust, discovery, http, knownKey: (s, k) => keys.get(s, k)?.public_key ?? null }, server, keyId),
+      extraCapabilities: () => reachability?.capabilities() ?? [],
+      deliveryFailingTo: (server) => outbox.networkFailing(server),
     }, federationInFlight);
     const { host, port } = parseHostPort(config.listen, '--listen');
+    const limits = federationConnectionLimits(config);
     const server = tls
-      ? createHttpsServer({ cert: tls.cert, key: tls.key }, app.callback())
-      : createHttpServer(app.callback());
-    server.requestTimeout = 30_000;
-    server.headersTimeout = 15_000;
-    server.keepAliveTimeout = 30_000;
+      ? createHttpsServer({ ...serverOptions(limits), cert: tls.cert, key: tls.key }, app.callback())
+      : createHttpServer(serverOptions(limits), app.callback());
+    limitConnections(server, limits, { log, listener: 'federation', exempt: (address) => trustedProxies.isTrusted(address) });
     await listen(server, port, host);
     federationServer = server;
     const actual = (server.address() as AddressInfo).port;
@@ -299,17 +433,36 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
     federationUrl = publicUrl?.replace(/\/+$/, '') ?? `${tls ? 'https' : 'http'}://${urlHost(host, id.serverName)}:${actual}`;
     log.info({ event: 'federation_listening', url: federationUrl, listen: `${host}:${actual}`, tls: tls ? { self_signed: tls.selfSigned, fingerprint256: tls.fingerprint256 } : null }, 'federation API listening');
     workers.start();
+    reachability = new Reachability({
+      trust, http, discovery, log, identity: () => id, federationUrl: () => federationUrl, federationPort: () => actual,
+      puller: new Puller({ db, trust, discovery, http, ingest, identity: () => id, log, isPaused, onChange: () => notifications.notify({ type: 'status' }) }),
+      forcePull: config.pull ?? false,
+      // A node listening on loopback only cannot be reached through the router: no mapping then.
+      portMapping: !(config.noPortMapping ?? false) && !/^(127\.|::1$|localhost$)/.test(host),
+      ...(config.reachabilityWatchSeconds !== undefined ? { watchSeconds: config.reachabilityWatchSeconds } : {}),
+      ...(config.reachabilityConfirmSeconds !== undefined ? { confirmSeconds: config.reachabilityConfirmSeconds } : {}),
+      ...(config.reachabilityRecheckSeconds !== undefined ? { recheckSeconds: config.reachabilityRecheckSeconds } : {}),
+      ...(config.portMappingGateway ? { gatewayAddress: config.portMappingGateway } : {}),
+      onChange: () => notifications.notify({ type: 'status' }),
+    });
+    reachability.start();
+    http.options.onDeliveryFailing = (peer) => reachability?.peerReportsFailing(peer);
+    referenceRooms.start();
     // Pull what we missed in remote rooms while we were away (the hosts' outboxes also resend).
     for (const roomId of service.remoteJoinedRooms()) {
-      service.catchUp(roomId).catch((error: Error) => log.warn({ event: 'catch_up_failed', room_id: roomId, error: error.message }, 'catch-up failed; will rely on the host resending'));
+      service.catchUp(roomId).catch((error: Error) => warnLimited(log, `catch_up_failed ${roomId}`, { event: 'catch_up_failed', room_id: roomId, error: error.message }, 'catch-up failed; will rely on the host resending'));
     }
   }
 
   async function start(): Promise<StartedNode> {
     if (!identity && Identity.exists(paths.identity)) identity = await Identity.open(paths.identity, nodeOptions.keySealer);
-    if (!identity && config.serverName) {
-      identity = await initDataDir(config.dataDir, config.serverName, undefined, nodeOptions.keySealer);
-      log.info({ event: 'initialized', server_name: identity.serverName, key_id: identity.keyId }, 'data directory initialized');
+    const storedName = settings.get('server_name');
+    const initName = config.serverName ?? (config.newIdentity ? storedName : undefined);
+    if (!identity && initName) {
+      if (storedName && storedName !== initName) throw new Error(`${paths.root} holds the data of ${storedName}, not ${initName}`);
+      identity = await initDataDir(config.dataDir, initName, undefined, nodeOptions.keySealer, config);
+      if (config.newIdentity) log.warn({ event: 'new_identity', server_name: identity.serverName, key_id: identity.keyId }, 'made a new signing key on purpose (--new-identity); peers must accept it');
+      else log.info({ event: 'initialized', server_name: identity.serverName, key_id: identity.keyId }, 'data directory initialized');
     } else if (identity && config.serverName && config.serverName !== identity.serverName) {
       throw new Error(`${paths.root} is initialized as ${identity.serverName}, not ${config.serverName}`);
     }
@@ -320,8 +473,12 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
       log, token: adminToken, handlers: () => guardedAdmin, extraHosts: [adminListen.host], notifications, sessions,
       uiRoot: join(PACKAGE_ROOT, 'dist', 'renderer'),
       inFlight: adminInFlight,
+      runNonce: () => runNonce,
+      metrics: () => metrics.scrape(),
     });
-    const server = createHttpServer(adminApp.callback());
+    const adminLimits = adminConnectionLimits(config);
+    const server = createHttpServer(serverOptions(adminLimits), adminApp.callback());
+    limitConnections(server, adminLimits, { log, listener: 'admin' });
     await listen(server, adminListen.port, adminListen.host);
     adminServer = server;
     const adminPort = (server.address() as AddressInfo).port;
@@ -349,10 +506,11 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
     }, 1_000);
     quarantineTimer.unref();
 
-    const runtime: RuntimeInfo = { pid: process.pid, federation_url: federationUrl, admin_url: adminUrl, started_at: startedAt };
+    const runtime: RuntimeInfo = { pid: process.pid, federation_url: federationUrl, admin_url: adminUrl, started_at: startedAt, nonce: runNonce };
     writeFileAtomic(paths.runtime, JSON.stringify(runtime) + '\n');
     const mode = identity ? 'running' : 'setup';
     memoryTrim.start();
+    backupScheduler.start();
     log.info({ event: 'node_ready', mode, server_name: identity?.serverName ?? null, federation_url: federationUrl, admin_url: adminUrl }, 'node ready');
     return { mode, federation_url: federationUrl, admin_url: adminUrl, login_url: context.loginUrl() };
   }
@@ -362,22 +520,30 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
     stopped = true;
     if (pruneTimer) clearInterval(pruneTimer);
     memoryTrim.stop();
+    roomService?.stop(); // running catch-ups end before the database closes
     if (quarantineTimer) clearInterval(quarantineTimer);
     log.info({ event: 'node_stopping' }, 'stopping: finishing in-flight requests');
     const forced = (name: string) =>
       log.warn({ event: 'shutdown_forced', listener: name, grace_ms: graceMs, open_requests: name === 'federation' ? [...federationInFlight].slice(0, 20) : undefined }, `requests still open on the ${name} listener after the grace period; closing them`);
     notifications.emit('close');
+    pull.wakeAll();
     await Promise.all([
+      reachability?.stop(),
       close(federationServer, graceMs, () => forced('federation'), () => federationInFlight.size),
       close(adminServer, graceMs, () => forced('admin'), () => adminInFlight.size),
       workers.stop(),
+      backupScheduler.stop(),
+      referenceRooms?.stop(),
     ]);
     // Let any group commit scheduled by the last requests run, and reach the disk, before closing.
     await commit.drained();
     await walSync.close();
     await verifier.close();
+    rooms.search.stop();
     db.close();
-    rmSync(paths.runtime, { force: true });
+    // Only our own node.json: after a lost lock it may be another node's.
+    if (readRuntimeInfo(paths)?.nonce === runNonce) rmSync(paths.runtime, { force: true });
+    dataDirLock.release();
     log.info({ event: 'node_stopped' }, 'node stopped');
     log.flush?.();
   }

@@ -6,7 +6,7 @@
  * a native module takes the app down — is the same in a utilityProcess for the user (no node,
  * no app), and the tray shows the state either way. Decision recorded in docs/ARCHITECTURE.md.
  */
-import { app, BrowserWindow, clipboard, ipcMain, Menu, nativeImage, net, Notification, protocol, shell, Tray } from 'electron';
+import { app, BrowserWindow, clipboard, dialog, ipcMain, Menu, nativeImage, net, Notification, protocol, shell, Tray } from 'electron';
 import { existsSync } from 'node:fs';
 import { join, normalize, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -103,7 +103,10 @@ if (!app.requestSingleInstanceLock()) {
       lastError = (error as Error).message;
     }
     void checkNotifications().catch(() => undefined);
-    const model = trayModel(status, { startAtLogin: app.getLoginItemSettings().openAtLogin, notifications: notificationsOn(), ...(lastError ? { lastError } : {}) }, {
+    // Unread messages and mentions of the owner across rooms (issue #20), for the tooltip.
+    const rooms = status && !status.setup_required ? await node!.admin.listRooms({}).then((r) => r.rooms, () => []) : [];
+    const unread = rooms.reduce((t, r) => ({ unread: t.unread + (r.unread ?? 0), mentions: t.mentions + (r.mentions ?? 0) }), { unread: 0, mentions: 0 });
+    const model = trayModel(status, { startAtLogin: app.getLoginItemSettings().openAtLogin, notifications: notificationsOn(), unread, ...(lastError ? { lastError } : {}) }, {
       openDashboard: showWindow,
       copyInviteLink: async () => clipboard.writeText((await node!.admin.createPeerInvite({})).link),
       setPaused: async (paused) => {
@@ -166,18 +169,35 @@ if (!app.requestSingleInstanceLock()) {
 
     const keys = await safeStorageSealer();
     if (keys.warning) lastError = keys.warning;
-    node = createNode({
-      dataDir: join(app.getPath('userData'), 'node'),
-      listen: process.env.PARACORD_LISTEN ?? '0.0.0.0:7447',
-      adminListen: process.env.PARACORD_ADMIN_LISTEN ?? '127.0.0.1:0',
-      insecureHttp: process.env.PARACORD_INSECURE_HTTP === '1',
-      logToStderr: !app.isPackaged,
-    }, { ...(keys.sealer ? { keySealer: keys.sealer } : {}), ...(keys.warning ? { keyStorageWarning: keys.warning } : {}) });
+    try {
+      node = createNode({
+        dataDir: join(app.getPath('userData'), 'node'),
+        listen: process.env.PARACORD_LISTEN ?? '0.0.0.0:7447',
+        adminListen: process.env.PARACORD_ADMIN_LISTEN ?? '127.0.0.1:0',
+        insecureHttp: process.env.PARACORD_INSECURE_HTTP === '1',
+        logToStderr: !app.isPackaged,
+        newIdentity: process.env.PARACORD_NEW_IDENTITY === '1',
+        newDatabase: process.env.PARACORD_NEW_DATABASE === '1',
+      }, {
+        ...(keys.sealer ? { keySealer: keys.sealer } : {}), ...(keys.warning ? { keyStorageWarning: keys.warning } : {}),
+        // The node stopped itself (its data-dir lock was taken away): say so and quit.
+        onFatal: (error) => {
+          dialog.showErrorBox('Paracord stopped', error.message);
+          app.exit(1);
+        },
+      });
+    } catch (error) {
+      // The data directory is in use by another node, or its identity or database is lost
+      // (core/startup-checks.ts): say so and stop, rather than start over silently.
+      dialog.showErrorBox('Paracord cannot start', (error as Error).message);
+      app.exit(1);
+      return;
+    }
     const router = createIpcRouter({ handlers: () => node!.admin, onError: (error) => node?.log.error({ event: 'ipc_failed', err: error }, 'IPC handler failed') });
     ipcMain.handle(ADMIN_CHANNEL, (event, name: unknown, input: unknown) => router(event.senderFrame, name, input));
     node.context.notifications.on('notification', (notification) => {
       window?.webContents.send(NOTIFY_CHANNEL, notification);
-      if (notification.type === 'status') void refreshTray();
+      if (notification.type === 'status' || notification.type === 'room') void refreshTray();
     });
     try {
       await node.start();

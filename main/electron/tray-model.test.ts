@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import type { NodeStatus } from '../../shared/contract/admin-operations.ts';
 import { TrayState, trayIconFile, trayModel, trayStateOf, type TrayActions } from './tray-model.ts';
+import { reachabilitySummary, testingAgainNote } from '../../shared/reachability-words.ts';
 
 const base: NodeStatus = {
   mode: 'running', setup_required: false, server_name: 'alpha.test', key_id: 'ed25519:a', public_key: 'a'.repeat(64),
   federation: { paused: false, url: 'https://alpha.test:7447', tls_fingerprint: null }, peers: 3,
   peer_counts: { allow: 3, block: 0, quarantine: 0 }, queue: { pending: 2, failed: 0 }, version: '0.1.0', uptime_ms: 1,
-  key_storage: { sealed_by: null, warning: null },
+  key_storage: { sealed_by: null, warning: null }, backup: { last_at: null, scheduled: false, warning: null },
 };
 const calls: string[] = [];
 const actions: TrayActions = {
@@ -51,6 +52,14 @@ describe('tray model', () => {
     expect(calls).toEqual(['open', 'copy', 'paused:true', 'login:false', 'notify:false', 'logs', 'quit']);
   });
 
+  it('shows unread messages and mentions in the tooltip and the menu (issue #20)', () => {
+    const model = trayModel(base, { startAtLogin: false, unread: { unread: 3, mentions: 1 } }, actions);
+    expect(model.tooltip).toBe('alpha.test — running — 3 unread, 1 mention');
+    expect(model.menu.map((i) => i.label)).toContain('3 unread, 1 mention');
+    expect(trayModel(base, { startAtLogin: false, unread: { unread: 0, mentions: 0 } }, actions).tooltip).toBe('alpha.test — running');
+    expect(trayModel(null, { startAtLogin: false, unread: { unread: 5, mentions: 0 } }, actions).tooltip).toBe('Paracord — not running');
+  });
+
   it('offers resume when paused, and little when the node is not running', () => {
     const paused = trayModel({ ...base, federation: { ...base.federation, paused: true } }, { startAtLogin: false }, actions);
     expect(paused.menu.map((i) => i.label)).toContain('Resume federation');
@@ -59,5 +68,19 @@ describe('tray model', () => {
     expect(offline.menu.find((i) => i.label === 'Copy invite link')!.enabled).toBe(false);
     const setup = trayModel({ ...base, setup_required: true, server_name: null }, { startAtLogin: false }, actions);
     expect(setup.menu.map((i) => i.label)).toContain('Finish setup…');
+  });
+
+  it('says whether friends can reach the node, in the words of issue #15', () => {
+    const reach = { checked_at: 1, via: 'beta.test', endpoint: 'https://alpha.test:7447', mapping: null, error: null };
+    const line = (r: Parameters<typeof reachabilitySummary>[0]) =>
+      trayModel({ ...base, reachability: { ...r, summary: reachabilitySummary(r, 8448) } }, { startAtLogin: false }, actions).menu.map((i) => i.label);
+    expect(line({ ...reach, reachable: true, mode: 'push' })).toContain('Reachable from friends');
+    expect(line({ ...reach, reachable: false, mode: 'push', error: 'refused' })).toContain('Not reachable: your router does not forward port 8448 — trying automatic setup');
+    expect(line({ ...reach, reachable: false, mode: 'pull', error: 'refused' })).toContain('Receiving through pull mode');
+    // A failure not confirmed yet (hysteresis): its error ends with the note the node adds.
+    expect(line({ ...reach, reachable: false, mode: 'push', error: `refused. ${testingAgainNote(31, 'gamma.test')}` })).toContain('Not reachable: testing again');
+    expect(line({ ...reach, reachable: false, mode: 'pull', error: `refused. ${testingAgainNote(31, null)}` })).toContain('Receiving through pull mode');
+    expect(line({ ...reach, reachable: null, mode: 'push', via: null, error: 'no peer to ask yet' })).toContain('Reachability: will be tested once the first peer is added');
+    expect(trayModel(base, { startAtLogin: false }, actions).menu.some((i) => i.label?.startsWith('Reach'))).toBe(false);
   });
 });

@@ -51,20 +51,33 @@ export interface TrayModel {
   menu: TrayMenuItem[];
 }
 
-export function trayModel(status: NodeStatus | null, options: { startAtLogin: boolean; notifications?: boolean; lastError?: string }, actions: TrayActions): TrayModel {
+/** The tooltip's unread part (issue #20): "3 unread, 1 mention" or nothing. */
+export function unreadLine(unread: { unread: number; mentions: number } | undefined): string | null {
+  if (!unread || unread.unread <= 0) return null;
+  return `${unread.unread} unread${unread.mentions > 0 ? `, ${unread.mentions} mention${unread.mentions === 1 ? '' : 's'}` : ''}`;
+}
+
+export function trayModel(
+  status: NodeStatus | null,
+  options: { startAtLogin: boolean; notifications?: boolean; lastError?: string; unread?: { unread: number; mentions: number } },
+  actions: TrayActions,
+): TrayModel {
   const state = trayStateOf(status);
   const headline = status?.server_name ? `${status.server_name} — ${state}` : state === TrayState.Offline ? 'Paracord — not running' : `Paracord — ${state}`;
   const lines: TrayMenuItem[] = [{ label: headline, enabled: false }];
   if (status && !status.setup_required) {
     lines.push({ label: `Peers: ${status.peers}`, enabled: false });
+    if (status.reachability) lines.push({ label: status.reachability.summary, enabled: false });
     lines.push({ label: `Waiting to send: ${status.queue.pending}`, enabled: false });
     if (status.queue.failed > 0) lines.push({ label: `Failed deliveries: ${status.queue.failed}`, enabled: false });
   }
   if (options.lastError) lines.push({ label: `Last error: ${truncate(options.lastError, 60)}`, enabled: false });
   const running = status !== null && !status.setup_required;
+  const unread = running ? unreadLine(options.unread) : null;
+  if (unread) lines.push({ label: unread, enabled: false });
   return {
     state,
-    tooltip: headline,
+    tooltip: unread ? `${headline} — ${unread}` : headline,
     icon: trayIconFile(state),
     menu: [
       ...lines,

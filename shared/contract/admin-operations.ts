@@ -7,16 +7,28 @@
  * merged. Schemas are strict: unknown fields are refused.
  */
 import { z } from 'zod';
-import { EVENT_ID, KEY_ID, HEX_PUBLIC_KEY, LOCALPART, ROOM_ID, USER_ID, isServerName } from '../identifiers.ts';
+import { EVENT_ID, KEY_ID, HEX_PUBLIC_KEY, LOCALPART, ROOM_ID, canonicalServerName, isSafeDisplayName, isSafeReactionKey, isUserId, isUserIdOfAnyDialect } from '../identifiers.ts';
+import { endpointFromAnyUrl } from '../endpoint.ts';
 
-export const serverNameSchema = z
-  .string()
-  .transform((s) => s.toLowerCase())
-  .refine(isServerName, 'must be a host name (lowercase letters, digits, dots, dashes) with an optional :port');
+/** A server name as the owner types it, canonicalised (shared/identifiers.ts); numeric/hex/octal IPv4 spellings are refused. */
+export const serverNameSchema = z.string().transform((s, ctx) => {
+  const canonical = canonicalServerName(s);
+  if (canonical === null) {
+    ctx.addIssue({ code: 'custom', message: 'must be a host name (letters, digits, dots, dashes), a dotted-quad IPv4 address or a bracketed IPv6 address, with an optional :port' });
+    return z.NEVER;
+  }
+  return canonical;
+});
 
-const endpointSchema = z
-  .url({ protocol: /^https?$/, message: 'must be an http(s) URL such as https://example.org:8448' })
-  .refine((u) => !new URL(u).search && !new URL(u).hash, 'must not have a query or fragment');
+/** A server's address as the owner pastes it: base URL, federation URL or any link on it (shared/endpoint.ts). */
+const peerAddressSchema = z.string().transform((s, ctx) => {
+  const checked = endpointFromAnyUrl(s);
+  if (!checked.ok) {
+    ctx.addIssue({ code: 'custom', message: `must be an http(s) URL such as https://example.org:8448: ${checked.reason}` });
+    return z.NEVER;
+  }
+  return checked.endpoint;
+});
 
 export const trustModeSchema = z.enum(['allow', 'block', 'quarantine']);
 export const defaultPolicySchema = z.enum(['allowlist', 'open']);
@@ -25,24 +37,40 @@ const fingerprintSchema = z
   .regex(/^([0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$/, 'must be a SHA-256 fingerprint like AB:CD:…')
   .transform((s) => s.toUpperCase());
 
-const userId = z.string().max(255).regex(USER_ID, 'must look like @localpart:server');
+const userId = z.string().refine(isUserId, 'must look like @localpart:server');
+const anyDialectUserId = z.string().refine(isUserIdOfAnyDialect, 'must look like @localpart:server');
 const roomId = z.string().max(255).regex(ROOM_ID, 'must look like !opaque:server');
 const eventId = z.string().max(255).regex(EVENT_ID, 'must look like $opaque:server');
 /** The local user an operation acts as; the owner when absent. */
 const actingUser = { user_id: userId.optional() };
+/** Messages one `POST /rooms/:room_id/messages/batch` may carry. */
+export const MAX_MESSAGES_PER_BATCH = 100;
 const messageBody = z.string().min(1, 'must not be empty').refine((s) => [...s].length <= 4000, 'must be at most 4000 characters');
 const reactionKey = z
   .string()
   .min(1, 'must not be empty')
   .refine((s) => [...s].length <= 32, 'must be at most 32 characters')
   // eslint-disable-next-line no-control-regex
-  .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), 'must not contain control characters');
+  .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), 'must not contain control characters')
+  .refine(isSafeReactionKey, 'must not contain bidi control or invisible characters');
+
+const absolutePath = z
+  .string()
+  .min(1)
+  .max(4096)
+  // eslint-disable-next-line no-control-regex
+  .refine((s) => !/[\u0000-\u001f]/.test(s), 'must not contain control characters')
+  .refine((s) => s.startsWith('/') || /^[A-Za-z]:[\\/]/.test(s), 'must be an absolute path');
 
 const rateLimitSchema = z.strictObject({ per_second: z.number().positive().max(100_000), burst: z.number().int().positive().max(1_000_000) });
 
 export const adminOperations = {
   getStatus: { method: 'GET', path: '/status', input: z.strictObject({}) },
   createLoginLink: { method: 'POST', path: '/login-links', input: z.strictObject({}) },
+  /** Browser sessions (issue #16 item 1): the active ones, revoke one, sign this one out. */
+  listSessions: { method: 'GET', path: '/sessions', input: z.strictObject({}) },
+  revokeSession: { method: 'DELETE', path: '/sessions/:id', input: z.strictObject({ id: z.string().regex(/^ses_[A-Za-z0-9_-]{1,32}$/, 'not a session id') }) },
+  logout: { method: 'POST', path: '/logout', input: z.strictObject({}) },
   setup: {
     method: 'POST',
     path: '/setup',
@@ -65,8 +93,10 @@ export const adminOperations = {
     path: '/peers',
     input: z
       .strictObject({
-        server_name: serverNameSchema,
-        endpoint: endpointSchema.optional(),
+        // Optional when an endpoint is given: then the server's discovery names it.
+        server_name: serverNameSchema.optional(),
+        // Its base URL, its federation URL (…/_paracord/federation/v1) or any link on it: the origin is kept.
+        endpoint: peerAddressSchema.optional(),
         key_id: z.string().regex(KEY_ID, 'must look like ed25519:<1-32 letters, digits or _>').optional(),
         public_key: z.string().regex(HEX_PUBLIC_KEY, 'must be 64 lowercase hex characters').optional(),
         tls_fingerprint: fingerprintSchema.optional(),
@@ -74,6 +104,10 @@ export const adminOperations = {
       .refine((p) => (p.key_id === undefined) === (p.public_key === undefined), {
         message: 'give key_id and public_key together, or neither (to fetch them)',
         path: ['key_id'],
+      })
+      .refine((p) => p.server_name !== undefined || p.endpoint !== undefined, {
+        message: 'give the server name, its address, or both',
+        path: ['server_name'],
       }),
   },
   setPeerTrust: {
@@ -84,7 +118,8 @@ export const adminOperations = {
       mode: trustModeSchema,
       reason: z.string().max(500).optional(),
       until_ms: z.number().int().positive().optional(),
-      rate_limit: rateLimitSchema.optional(),
+      /** null: back to the node's default rate limit. */
+      rate_limit: rateLimitSchema.nullable().optional(),
     }),
   },
   getPolicy: { method: 'GET', path: '/policy', input: z.strictObject({}) },
@@ -119,15 +154,34 @@ export const adminOperations = {
   createRoom: {
     method: 'POST',
     path: '/rooms',
-    input: z.strictObject({ name: z.string().trim().min(1, 'must not be empty').max(100), ...actingUser }),
+    input: z.strictObject({
+      name: z.string().trim().min(1, 'must not be empty').max(100).refine(isSafeDisplayName, 'must not contain control, bidi or invisible characters'),
+      ...actingUser,
+    }),
   },
   getRoom: { method: 'GET', path: '/rooms/:room_id', input: z.strictObject({ room_id: roomId }) },
   listMessages: {
     method: 'GET',
     path: '/rooms/:room_id/messages',
-    input: z.strictObject({ room_id: roomId, limit: z.coerce.number().int().min(1).max(500).default(50), ...actingUser }),
+    input: z.strictObject({
+      room_id: roomId,
+      limit: z.coerce.number().int().min(1).max(500).default(50),
+      /** Only messages before this one (display order): the page above it, for scrolling up. */
+      before: eventId.optional(),
+      ...actingUser,
+    }),
   },
   sendMessage: { method: 'POST', path: '/rooms/:room_id/messages', input: z.strictObject({ room_id: roomId, body: messageBody, ...actingUser }) },
+  /**
+   * Several messages in one request and one transaction (issue #17: a client that has more than
+   * one message to send — a paste of lines, a queue flushed after reconnecting, a pipelining
+   * client — pays one request, not one each). All are stored, in order, or none.
+   */
+  sendMessages: {
+    method: 'POST',
+    path: '/rooms/:room_id/messages/batch',
+    input: z.strictObject({ room_id: roomId, messages: z.array(z.strictObject({ body: messageBody })).min(1).max(MAX_MESSAGES_PER_BATCH), ...actingUser }),
+  },
   editMessage: {
     method: 'PATCH',
     path: '/rooms/:room_id/messages/:event_id',
@@ -153,13 +207,50 @@ export const adminOperations = {
     path: '/rooms/:room_id/invites',
     input: z.strictObject({
       room_id: roomId,
-      user_id: userId,
+      // A Paracord reference server's users may have Unicode names (the node checks that server's dialect).
+      user_id: anyDialectUserId,
       inviter: userId.optional(),
       max_age_seconds: z.number().int().min(1).max(30 * 24 * 3600).optional(),
     }),
   },
   leaveRoom: { method: 'POST', path: '/rooms/:room_id/leave', input: z.strictObject({ room_id: roomId, ...actingUser }) },
+  /** Join a room hosted on another server that admits us (a Paracord reference server's federated guild). */
+  joinRemoteRoom: { method: 'POST', path: '/rooms/join', input: z.strictObject({ room_id: roomId, ...actingUser }) },
+  // Moderation (issue #20): `actor` is the local user acting (the owner when absent); the subject
+  // may be a user of a Paracord reference peer, whose ids follow its grammar (issue #20 item 8).
+  removeMember: {
+    method: 'POST',
+    path: '/rooms/:room_id/members/:user_id/remove',
+    input: z.strictObject({ room_id: roomId, user_id: anyDialectUserId, reason: z.string().max(500).optional(), ban: z.boolean().optional(), actor: userId.optional() }),
+  },
+  listBans: { method: 'GET', path: '/rooms/:room_id/bans', input: z.strictObject({ room_id: roomId }) },
+  unbanMember: {
+    method: 'DELETE',
+    path: '/rooms/:room_id/bans/:user_id',
+    input: z.strictObject({ room_id: roomId, user_id: anyDialectUserId, reason: z.string().max(500).optional(), actor: userId.optional() }),
+  },
+  setMemberRole: {
+    method: 'PUT',
+    path: '/rooms/:room_id/members/:user_id/role',
+    input: z.strictObject({ room_id: roomId, user_id: anyDialectUserId, role: z.enum(['moderator', 'member']), actor: userId.optional() }),
+  },
+  markRead: { method: 'POST', path: '/rooms/:room_id/read', input: z.strictObject({ room_id: roomId, event_id: eventId, ...actingUser }) },
+  searchMessages: {
+    method: 'GET',
+    path: '/search',
+    input: z.strictObject({
+      q: z.string().max(500, 'must be at most 500 characters').default(''),
+      room_id: roomId.optional(),
+      limit: z.coerce.number().int().min(1).max(200).default(50),
+      ...actingUser,
+    }),
+  },
   listInvites: { method: 'GET', path: '/invites', input: z.strictObject({ ...actingUser }) },
+  declineInvite: {
+    method: 'POST',
+    path: '/invites/:invite_id/decline',
+    input: z.strictObject({ invite_id: z.string().regex(/^inv_[A-Za-z0-9_-]{1,64}$/, 'not an invite id'), ...actingUser }),
+  },
   acceptInvite: {
     method: 'POST',
     path: '/invites/:invite_id/accept',
@@ -176,6 +267,8 @@ export const adminOperations = {
   listPeerInvites: { method: 'GET', path: '/invites/peer', input: z.strictObject({}) },
   revokePeerInvite: { method: 'DELETE', path: '/invites/peer/:id', input: z.strictObject({ id: z.string().regex(/^peer_[A-Za-z0-9_-]{1,32}$/, 'not a peer invite id') }) },
   redeemPeerInvite: { method: 'POST', path: '/invites/peer/redeem', input: z.strictObject({ link: z.string().min(1).max(4096) }) },
+  /** Reads a friend's link without redeeming it: who it would peer with, to confirm first. */
+  previewPeerInvite: { method: 'POST', path: '/invites/peer/preview', input: z.strictObject({ link: z.string().min(1).max(4096) }) },
   getKeys: { method: 'GET', path: '/keys', input: z.strictObject({}) },
   rotateKey: { method: 'POST', path: '/keys/rotate', input: z.strictObject({}) },
   announceNextKey: { method: 'POST', path: '/keys/announce', input: z.strictObject({}) },
@@ -195,6 +288,30 @@ export const adminOperations = {
     path: '/attempts',
     input: z.strictObject({ destination: serverNameSchema.optional(), limit: z.coerce.number().int().min(1).max(5000).default(200) }),
   },
+  getBackupSchedule: { method: 'GET', path: '/backups/schedule', input: z.strictObject({}) },
+  setBackupSchedule: {
+    method: 'PUT',
+    path: '/backups/schedule',
+    input: z.strictObject({
+      /** An absolute folder on the node's machine; backups are named paracord-<server>-<time>.pcbak. */
+      dir: absolutePath,
+      every: z.enum(['hourly', 'daily', 'weekly']).default('daily'),
+      /** How many of the newest backups stay in the folder. */
+      keep: z.number().int().min(1).max(1000).default(7),
+      /** A file whose first line is the passphrase; the backups are encrypted with it. */
+      passphrase_file: absolutePath.optional(),
+    }),
+  },
+  deleteBackupSchedule: { method: 'DELETE', path: '/backups/schedule', input: z.strictObject({}) },
+  listBackups: { method: 'GET', path: '/backups', input: z.strictObject({}) },
+  runBackup: {
+    method: 'POST',
+    path: '/backups/run',
+    input: z.strictObject({ out: absolutePath.optional(), passphrase_file: absolutePath.optional() }),
+  },
+  getReachability: { method: 'GET', path: '/reachability', input: z.strictObject({}) },
+  /** Runs a fresh self-test: asks `via` (or any reachable peer) to call this node back. */
+  runReachabilityCheck: { method: 'POST', path: '/reachability/check', input: z.strictObject({ via: serverNameSchema.optional() }) },
   pauseFederation: { method: 'POST', path: '/federation/pause', input: z.strictObject({}) },
   resumeFederation: { method: 'POST', path: '/federation/resume', input: z.strictObject({}) },
 } as const;
@@ -208,14 +325,22 @@ export interface NodeStatus {
   server_name: string | null;
   key_id: string | null;
   public_key: string | null;
+  /** The signing key as friends see it when they use your link (SHA-256, first 16 bytes). */
+  key_fingerprint?: string | null;
   federation: { paused: boolean; url: string | null; tls_fingerprint: string | null };
   peers: number;
   peer_counts: { allow: number; block: number; quarantine: number };
   queue: { pending: number; failed: number };
   version: string;
   uptime_ms: number;
+  /** The last backup (CLI or scheduled) and a warning when there is none or it is old. */
+  backup: { last_at: number | null; scheduled: boolean; warning: string | null };
   /** How the private keys are kept at rest: sealed by the OS keychain, or a 0600 file (with a warning where nothing better exists). */
   key_storage: { sealed_by: string | null; warning: string | null };
+  /** Things the owner should look at, one sentence each (peers over their storage quota, the log cannot be written: disk full, …). */
+  warnings?: string[];
+  /** Can friends reach this node (issue #15); absent in setup mode. `summary`: the tray's line. */
+  reachability?: Reachability & { summary: string };
 }
 
 export interface PeerView {
@@ -229,11 +354,47 @@ export interface PeerView {
   added_at: number;
   last_seen_at: number | null;
   keys: Array<{ key_id: string; public_key: string; source: string; expired_at: number | null }>;
+  /**
+   * A Paracord reference reuses its key id: keys it replaced (they verify only events made before
+   * replaced_at), and a changed key it served over plain http that waits for the owner's
+   * confirmation (re-add the peer with key_id and public_key), with the reason in words.
+   */
+  replaced_keys?: Array<{ key_id: string; public_key: string; replaced_at: number }>;
+  key_change?: { key_id: string; public_key: string; seen_at: number; reason: string } | null;
+  /** What this peer's events take here, against its storage quota (issue #14 item 5). */
+  quota?: PeerQuota;
+  /**
+   * How our events reach this peer (issue #15): pushed, or waiting to be pulled (it receives by
+   * pull), with when it last pulled and how many wait.
+   */
+  /** paced: pushes wait for room in its push limit (a Paracord reference takes 120 events a minute); not a failure. */
+  delivery?: { mode: 'push' | 'pull'; last_pull_at: number | null; waiting: number; paced: boolean };
+  /** Which protocol dialect it speaks, from its discovery ('reference': a Paracord reference server); null when never read. */
+  dialect?: 'node' | 'reference' | null;
+}
+
+export interface PeerQuota {
+  /** Bytes stored today (UTC) and the daily limit. */
+  day_bytes: number;
+  day_limit: number;
+  /** Bytes stored in total (held in quarantine included) and the limit. */
+  total_bytes: number;
+  total_limit: number;
+  /** The limit that refuses this peer's events now, if any. */
+  exceeded: 'day' | 'total' | null;
+  /** Events refused for the quota since the node started, and when the last one was. */
+  refused_events: number;
+  last_refused_at: number | null;
 }
 
 export interface AdminOutputs {
   getStatus: NodeStatus;
   createLoginLink: { login_url: string };
+  listSessions: { sessions: AdminSession[] };
+  revokeSession: { revoked: boolean };
+  logout: { signed_out: boolean };
+  declineInvite: { declined: boolean };
+  previewPeerInvite: PeerInvitePreview;
   checkReachability: { reachable: boolean; url: string | null; message: string };
   backupIdentity: { identity: string };
   setup: NodeStatus;
@@ -250,14 +411,23 @@ export interface AdminOutputs {
   listRooms: { rooms: RoomSummary[] };
   createRoom: { room_id: string };
   getRoom: RoomSummary & { members: RoomMember[] };
-  listMessages: { room_id: string; messages: MessageView[] };
+  listMessages: { room_id: string; messages: MessageView[]; /** Whether older messages exist before the first one. */ has_more?: boolean };
   sendMessage: { event_id: string };
+  /** In the order of the request's `messages`. */
+  sendMessages: { event_ids: string[] };
   editMessage: { event_id: string };
   deleteMessage: { event_id: string };
   addReaction: { event_id: string };
   removeReaction: { event_id: string };
   inviteToRoom: { event_id: string };
   leaveRoom: { event_id: string };
+  joinRemoteRoom: { room_id: string };
+  removeMember: { event_id: string };
+  listBans: { bans: RoomBan[] };
+  unbanMember: { event_id: string };
+  setMemberRole: { event_id: string };
+  markRead: { room_id: string; event_id: string; unread: number; mentions: number };
+  searchMessages: { results: SearchResult[] };
   listInvites: { invites: RoomInvite[] };
   acceptInvite: { room_id: string };
   getQueue: { counts: { pending: number; failed: number; expired: number }; entries: QueueEntry[] };
@@ -265,14 +435,46 @@ export interface AdminOutputs {
   listPeerInvites: { invites: PeerInvite[] };
   revokePeerInvite: PeerInvite;
   redeemPeerInvite: { server_name: string; endpoint: string; key_id: string; tls_fingerprint: string | null };
-  getKeys: { active_key: { key_id: string; public_key: string; valid_until: number }; next_keys: Array<{ key_id: string; public_key: string }>; old_keys: Array<{ key_id: string; public_key: string; expired_at: number }> };
-  rotateKey: { key_id: string; public_key: string; previous_key_id: string };
+  getKeys: {
+    active_key: { key_id: string; public_key: string; valid_until: number };
+    next_keys: Array<{ key_id: string; public_key: string }>;
+    old_keys: Array<{ key_id: string; public_key: string; expired_at: number }>;
+    /** Paracord reference peers: they pinned the active key once and are cut off by a rotation until their admins add us again. */
+    reference_peers?: string[];
+  };
+  rotateKey: { key_id: string; public_key: string; previous_key_id: string; reference_peers_cut_off?: string[] };
   announceNextKey: { key_id: string; public_key: string };
   retryQueueEntry: QueueEntry;
   dropQueueEntry: { dropped: boolean };
   listAttempts: { attempts: DeliveryAttempt[] };
+  getBackupSchedule: { schedule: BackupSchedule | null };
+  setBackupSchedule: { schedule: BackupSchedule };
+  deleteBackupSchedule: { schedule: null };
+  listBackups: {
+    last_backup_at: number | null;
+    last_backup_file: string | null;
+    last_error: string | null;
+    warning: string | null;
+    schedule: BackupSchedule | null;
+    backups: Array<{ file: string; size: number; modified_at: number }>;
+  };
+  runBackup: BackupRun;
   pauseFederation: { paused: boolean };
   resumeFederation: { paused: boolean };
+  getReachability: Reachability;
+  runReachabilityCheck: Reachability & { status: string | null; latency_ms: number | null };
+}
+
+/** CONTRACT.md "Reachability": can peers reach this node, and how it receives. */
+export interface Reachability {
+  /** null: not tested yet, or no peer could be asked (`error` says why). */
+  reachable: boolean | null;
+  checked_at: number | null;
+  via: string | null;
+  endpoint: string | null;
+  mode: 'push' | 'pull';
+  mapping: { protocol: string; external_address: string; external_port: number; expires_at: number } | null;
+  error: string | null;
 }
 
 export type AdminOutput<N extends AdminOperationName> = AdminOutputs[N];
@@ -284,6 +486,28 @@ export interface RoomSummary {
   /** Membership of the acting user (owner unless user_id is given). */
   membership: 'invite' | 'join' | 'leave' | null;
   joined_members: number;
+  /** Messages by others since the acting user's read marker (after they joined); 0 when not joined. */
+  unread?: number;
+  /** How many of the unread messages mention the acting user. */
+  mentions?: number;
+}
+
+export interface RoomBan {
+  user_id: string;
+  by: string;
+  reason: string | null;
+  /** ms, the ban event's time as the host decided. */
+  at: number;
+}
+
+export interface SearchResult {
+  room_id: string;
+  event_id: string;
+  sender: string;
+  body: string;
+  origin_ts: number;
+  /** The body HTML-escaped, each match in <mark>…</mark>. */
+  highlight: string;
 }
 
 export interface RoomMember {
@@ -301,7 +525,47 @@ export interface MessageView {
   body?: string;
   edited: boolean;
   deleted: boolean;
+  /** Who deleted the message, when it was not its sender (a moderator). */
+  deleted_by?: string;
   reactions: Record<string, string[]>;
+  /** What the acting user may do with it, by the same rules the node enforces (issue #16 item 7). */
+  can_edit?: boolean;
+  can_delete?: boolean;
+  /** Delivery of a message sent from this server, from its outbox rows (issue #16 item 5). */
+  delivery?: MessageDelivery;
+}
+
+export interface MessageDelivery {
+  /** delivered: no server left to reach; waiting: some still to reach; refused: a server refused it for good. */
+  state: 'delivered' | 'waiting' | 'refused';
+  /** Servers still to reach (pending), and those that refused it, with their reason. */
+  pending_servers: string[];
+  refused: Array<{ server: string; reason: string }>;
+  /** The soonest next try among the pending ones, and the last error seen. */
+  next_attempt_at: number | null;
+  last_error: string | null;
+}
+
+export interface AdminSession {
+  id: string;
+  created_at: number;
+  last_used_at: number;
+  expires_at: number;
+  user_agent: string | null;
+  /** The session this request came with. */
+  current: boolean;
+}
+
+export interface PeerInvitePreview {
+  server_name: string;
+  endpoint: string;
+  key_id: string;
+  /** The inviter's signing key as a short fingerprint to compare out of band (SHA-256, first 16 bytes, hex pairs). */
+  key_fingerprint: string;
+  tls_fingerprint: string | null;
+  expires_at: number;
+  /** Already a peer: redeeming would refresh what we know of it. */
+  already_peer: boolean;
 }
 
 export interface RoomInvite {
@@ -342,6 +606,23 @@ export interface PeerInvite {
   used_by: string | null;
 }
 
+export interface BackupSchedule {
+  dir: string;
+  every: 'hourly' | 'daily' | 'weekly';
+  keep: number;
+  passphrase_file?: string | undefined;
+}
+
+export interface BackupRun {
+  file: string;
+  size: number;
+  server_name: string;
+  key_id: string;
+  created_at: number;
+  encrypted: boolean;
+  warnings: string[];
+}
+
 export interface DeliveryAttempt {
   id: number;
   destination: string;
@@ -367,6 +648,11 @@ export interface QueueEntry {
 }
 
 /** One function per operation: what both transports call. */
-export type AdminHandlers = { [N in AdminOperationName]: (input: AdminInput<N>) => Promise<AdminOutput<N>> };
+export type AdminHandlers = { [N in AdminOperationName]: (input: AdminInput<N>, meta?: AdminCallMeta) => Promise<AdminOutput<N>> };
+
+/** What a transport knows about the caller: the browser session of an HTTP request (none over IPC or the bearer token). */
+export interface AdminCallMeta {
+  session_id?: string | undefined;
+}
 
 export const ADMIN_API_PREFIX = '/_paracord/admin/v1';

@@ -13,18 +13,30 @@ import { FakePeer } from '../helpers/fake-peer.ts';
 import { CLI, REPO_ROOT } from '../helpers/node-process.ts';
 import { removeTempDirs, tempDir } from '../helpers/temp-dir.ts';
 import { addDeadPeerBacklog, addRoomHistory } from './fixtures.ts';
+import { searchBench } from './search.ts';
+import { compareWithProsody } from './prosody/compare.ts';
 import { NodeProcess, cpuByThread, cpuPerUnit, enc, joinFake, ok, percentile, roomWith, rssMb, watchRoomEvents } from './bench-nodes.ts';
 
 const quick = process.argv.includes('--quick');
 /**
  * `--only=ingest,e2e,footprint,scale` runs some sections (scale needs e2e); `--only=batch` only the
- * batch half of ingest; `--only=deadpeer` only the dead peer's backlog (with e2e).
+ * batch half of ingest; `--only=deadpeer` only the dead peer's backlog (with e2e); `--only=search`
+ * message search (FTS5) against a LIKE scan of the same messages (issue #20); `--only=pull` pull
+ * mode against push (issue #15).
  */
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
 const runs = (name: string) => !only || only.includes(name);
+/**
+ * `--vs prosody` (or `--vs=prosody`): also the end-to-end comparison with two Debian Prosody
+ * servers (issue #17, test/bench/prosody/). Opt-in; with `--only=prosody` it runs alone.
+ * Uses /usr/bin/prosody when installed, installs nothing, and skips with one line when absent.
+ */
+const vsIndex = process.argv.indexOf('--vs');
+const vs = process.argv.find((a) => a.startsWith('--vs='))?.slice('--vs='.length) ?? (vsIndex >= 0 ? process.argv[vsIndex + 1] : undefined);
+const versusProsody = vs === 'prosody' || (only?.includes('prosody') ?? false);
 const size = quick
-  ? { ceilingMs: 300, single: 500, batch: 2_000, saturation: 1_000, latencySeconds: 1, history: 20_000, backlog: 5_000, pages: 50 }
-  : { ceilingMs: 2_000, single: 5_000, batch: 30_000, saturation: 20_000, latencySeconds: 5, history: 1_000_000, backlog: 100_000, pages: 1_000 };
+  ? { ceilingMs: 300, single: 500, batch: 2_000, saturation: 1_000, latencySeconds: 1, history: 20_000, backlog: 5_000, pages: 50, searchMessages: 10_000, searches: 30 }
+  : { ceilingMs: 2_000, single: 5_000, batch: 30_000, saturation: 20_000, latencySeconds: 5, history: 1_000_000, backlog: 100_000, pages: 1_000, searchMessages: 200_000, searches: 200 };
 
 interface Row { name: string; value: number; unit: string; target?: string; ratio?: number; pass?: boolean }
 const rows: Row[] = [];
@@ -41,7 +53,9 @@ const nodes: NodeProcess[] = [];
 const fakes: FakePeer[] = [];
 
 function node(serverName: string, args: string[] = [], dataDir?: string, secure = false): NodeProcess {
-  const n = new NodeProcess({ serverName, args, secure, ...(dataDir ? { dataDir } : {}) });
+  // The load generator is one client with up to 64 connections from one address: above the
+  // default per-address limit (64, issue #14 item 6), which protects a real node from one peer.
+  const n = new NodeProcess({ serverName, args: ['--max-connections-per-address', '1000', ...args], secure, ...(dataDir ? { dataDir } : {}) });
   nodes.push(n);
   return n;
 }
@@ -177,6 +191,95 @@ async function endToEnd() {
   return { a, b, roomId, baselineP50: percentile(latencies, 50), baselineP99: p99 };
 }
 
+/** Drains `count` queued messages from a to b: fills a's outbox while `hold` holds delivery, then times the drain after `release`. */
+async function drain(a: NodeProcess, roomId: string, count: number, hold: () => Promise<unknown>, release: () => Promise<unknown>): Promise<number> {
+  await hold();
+  let next = 0;
+  await Promise.all(Array.from({ length: 16 }, async () => {
+    while (next < count) {
+      next++;
+      await ok(a, 'POST', `/rooms/${enc(roomId)}/messages`, { body: `drain ${next}` });
+    }
+  }));
+  const started = performance.now();
+  await release();
+  for (;;) {
+    const queue = await ok(a, 'GET', '/queue?state=pending&destination=b.test&limit=1');
+    if (queue.entries.length === 0) break;
+    await sleep(20);
+  }
+  return count / ((performance.now() - started) / 1000);
+}
+
+/**
+ * Issue #15: pull mode against push between the same two nodes in the same run. B first receives
+ * by push; then it restarts publishing a closed port (nobody can reach it) with --pull, and A
+ * knows it only there. Throughput: A's queue for B drained after a hold (push: A paused; pull: B
+ * paused, so it does not pull). Latency: 200 messages/s, from A's send to B's live event.
+ */
+/** A's delivery requests to one destination so far (its /metrics counter). */
+async function deliveryAttempts(n: NodeProcess, destination: string): Promise<number> {
+  const text = await (await fetch(`${n.ready.admin_url}/metrics`, { headers: { authorization: `Bearer ${n.adminToken}` } })).text();
+  let total = 0;
+  for (const line of text.split('\n')) if (line.startsWith('paracord_delivery_attempts_total{') && line.includes(`destination="${destination}"`)) total += Number(line.split(' ').at(-1));
+  return total;
+}
+
+async function pullVsPush() {
+  section('Pull mode vs push, same two nodes (issue #15)');
+  const a = node('a.test');
+  const b = node('b.test');
+  await Promise.all([a.start(), b.start()]);
+  await ok(a, 'POST', '/peers', { server_name: 'b.test', endpoint: b.federationUrl });
+  await ok(b, 'POST', '/peers', { server_name: 'a.test', endpoint: a.federationUrl });
+  const roomId = await roomWith(a, b);
+  const count = size.saturation / 2;
+  const attemptsBefore = await deliveryAttempts(a, 'b.test');
+  const pushRate = await drain(a, roomId, count, () => ok(a, 'POST', '/federation/pause'), () => ok(a, 'POST', '/federation/resume'));
+  const pushRequests = (await deliveryAttempts(a, 'b.test')) - attemptsBefore;
+  await latencyAt(a, b, roomId, 200, 1);
+  const pushLatencies = await latencyAt(a, b, roomId, 200, size.latencySeconds);
+
+  const { key_id, public_key } = await ok(b, 'GET', '/status');
+  await b.stop();
+  const spare = (await import('node:net')).createServer();
+  await new Promise<void>((r) => spare.listen(0, '127.0.0.1', r));
+  const closed = `http://127.0.0.1:${(spare.address() as { port: number }).port}`;
+  await new Promise((r) => spare.close(r));
+  await ok(a, 'POST', '/peers', { server_name: 'b.test', endpoint: closed, key_id, public_key });
+  // B restarts while A is paused. A restarted node runs a catch-up from the room's host that keeps
+  // fetching as long as the host keeps writing (a profile: ~10% of B's CPU, and A serving pages of
+  // 200 events, all through the pull phase); B did not restart before the push phase, so push
+  // never ran beside it. Started against a paused host, that catch-up fails at once and is over.
+  await ok(a, 'POST', '/federation/pause');
+  await b.start(['--pull', '--public-url', closed, '--no-port-mapping']);
+  for (let i = 0; i < 100 && !b.stderr.includes('catch_up_failed'); i++) await sleep(100);
+  await ok(a, 'POST', '/federation/resume');
+  // B has pulled once (A then knows it receives by pull) before the measurements.
+  await latencyAt(a, b, roomId, 200, 1);
+  const pullRate = await drain(a, roomId, count, () => ok(b, 'POST', '/federation/pause'), () => ok(b, 'POST', '/federation/resume'));
+  // The puller logs each drained backlog with its counts (puller.ts): GET /pull pages and acks.
+  const drained = b.stderr.split('\n').filter((l) => l.includes('"pull_backlog_drained"')).map((l) => JSON.parse(l) as { events: number; pages: number; acks: number }).at(-1);
+  await latencyAt(a, b, roomId, 200, 1);
+  const pullLatencies = await latencyAt(a, b, roomId, 200, size.latencySeconds);
+
+  const pushP99 = percentile(pushLatencies, 99);
+  const pullP99 = percentile(pullLatencies, 99);
+  record({ name: 'push: A -> B drain', value: pushRate, unit: 'events/s' });
+  record({ name: 'pull: B pulls from A, drain', value: pullRate, unit: 'events/s', ratio: pullRate / pushRate, target: '>= 0.8x push', pass: pullRate >= 0.8 * pushRate });
+  record({ name: 'push: requests per 1,000 events drained', value: (1000 * pushRequests) / count, unit: 'requests' });
+  if (drained) record({ name: 'pull: requests per 1,000 events drained (pages + acks)', value: (1000 * (drained.pages + drained.acks)) / drained.events, unit: 'requests', ratio: (drained.pages + drained.acks) / drained.events / (pushRequests / count) });
+  record({ name: 'push: latency p50 at 200 events/s', value: percentile(pushLatencies, 50), unit: 'ms' });
+  record({ name: 'pull: latency p50 at 200 events/s', value: percentile(pullLatencies, 50), unit: 'ms', ratio: percentile(pullLatencies, 50) / percentile(pushLatencies, 50) });
+  record({ name: 'push: latency p99 at 200 events/s', value: pushP99, unit: 'ms' });
+  record({ name: 'pull: latency p99 at 200 events/s', value: pullP99, unit: 'ms', ratio: pullP99 / pushP99, target: '<= 2x push', pass: pullP99 <= 2 * pushP99 });
+  record({ name: 'pull: messages seen at 200 events/s', value: pullLatencies.length, unit: 'events', target: `= ${200 * size.latencySeconds}`, pass: pullLatencies.length === 200 * size.latencySeconds });
+  // A pull that failed waits (backoff): each one is a latency outlier; count them (and failed acks).
+  const failures = b.stderr.split('\n').filter((l) => l.includes('"pull_failed"') || l.includes('"pull_ack_failed"')).length;
+  record({ name: 'pull: failed pulls and acks during the run', value: failures, unit: 'requests' });
+  await Promise.all([a.stop(), b.stop()]);
+}
+
 async function footprint() {
   section('Footprint of a headless node');
   const dir = join(tempDir(), 'footprint');
@@ -189,7 +292,7 @@ async function footprint() {
   const started = performance.now();
   await idle.start();
   const coldStart = performance.now() - started;
-  record({ name: 'cold start to ready', value: coldStart, unit: 'ms', target: '<= 1,000', pass: coldStart <= 1000 });
+  record({ name: 'cold start to ready', value: coldStart, unit: 'ms', target: '<= 500', pass: coldStart <= 500 });
   await sleep(3_000);
   const rss = rssMb(idle.child.pid!);
   record({ name: 'idle RSS', value: rss, unit: 'MB', target: '<= 80', pass: rss <= 80 });
@@ -252,8 +355,18 @@ async function main() {
     if (runs('ingest') || runs('batch')) await ingest(ceilingPerSecond);
     const e2e = runs('e2e') || runs('scale') || runs('deadpeer') ? await endToEnd() : undefined;
     if (runs('footprint')) await footprint();
+    if (runs('pull')) await pullVsPush();
     if (runs('scale')) await bigRoom();
     if ((runs('scale') || runs('deadpeer')) && e2e) await deadPeer(e2e);
+    if (runs('search')) {
+      section(`Search: ${size.searchMessages.toLocaleString('en')} messages`);
+      searchBench(size.searchMessages, size.searches, record);
+    }
+    if (versusProsody) {
+      section('End to end against Prosody (issue #17): user A on a.test -> user B on b.test');
+      // The comparison prints its own table (with ratios); its rows go to bench-results.json.
+      await compareWithProsody(quick, (row) => rows.push(row), (line) => process.stdout.write(line));
+    }
   } finally {
     await Promise.all(nodes.map((n) => (n.child && n.child.exitCode === null ? n.stop().catch(() => undefined) : undefined)));
     await Promise.all(fakes.map((f) => f.stop()));

@@ -4,11 +4,16 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
-import { REPO_ROOT } from './node-process.ts';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll } from 'vitest';
+import { NodeProcess, REPO_ROOT, stopAll } from './node-process.ts';
+import { removeTempDirs } from './temp-dir.ts';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const HAVE_CHROMIUM = existsSync(CHROMIUM);
+/** Why the browser tests of a file skip (`describe.skipIf(!HAVE_CHROMIUM)`), said once per file that imports this. */
+export const NO_CHROMIUM = `UI tests skipped: no Chromium at ${CHROMIUM} (apt-get install -y chromium; .ci/run does it)`;
+if (!HAVE_CHROMIUM) console.warn(NO_CHROMIUM);
 export const ARTIFACTS = join(REPO_ROOT, 'test-artifacts', 'screenshots');
 
 export async function launchBrowser(): Promise<Browser> {
@@ -17,4 +22,44 @@ export async function launchBrowser(): Promise<Browser> {
     executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
   });
+}
+
+/** A new browser context signed in to `node` with a fresh one-time login link (the ready line's link works once). */
+export async function signedIn(browser: Browser, node: NodeProcess, viewport = { width: 1200, height: 850 }): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({ viewport });
+  const page = await context.newPage();
+  const fresh = await node.admin<{ login_url: string }>('POST', '/login-links', {});
+  await page.goto(fresh.status === 200 ? fresh.body.login_url : node.ready.login_url);
+  return { context, page };
+}
+
+/**
+ * The hooks every browser test file needs: Chromium launched before (when installed), and after
+ * all tests the browser closed, every node in `nodes` stopped and the temp dirs removed.
+ */
+export function browserSuite(): { readonly browser: Browser; readonly nodes: NodeProcess[]; start(options: ConstructorParameters<typeof NodeProcess>[0]): Promise<NodeProcess> } {
+  const nodes: NodeProcess[] = [];
+  let browser: Browser | undefined;
+  beforeAll(async () => {
+    if (HAVE_CHROMIUM) browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await stopAll(nodes);
+    removeTempDirs();
+  });
+  return {
+    nodes,
+    /** A started node, stopped after the file's tests. */
+    async start(options) {
+      const node = new NodeProcess(options);
+      nodes.push(node);
+      await node.start();
+      return node;
+    },
+    get browser(): Browser {
+      if (!browser) throw new Error(NO_CHROMIUM);
+      return browser;
+    },
+  };
 }

@@ -17,6 +17,8 @@ export class FakePeer {
   readonly deliveries: Array<{ path: string; at: number }> = [];
   answer: DeliveryAnswer = { status: 202, body: {} };
   batch = false;
+  /** Further discovery capabilities to advertise (e.g. destination_binding). */
+  capabilities: string[] = [];
   private server!: Server;
   private readonly hanging = new Set<ServerResponse>();
   url = '';
@@ -51,7 +53,7 @@ export class FakePeer {
       };
       const path = (req.url ?? '').split('?')[0];
       if (path === '/.well-known/paracord/server') {
-        return json(200, { server_name: this.serverName, federation_endpoint: this.url, enabled: true, version: 'federation-v1', capabilities: this.batch ? ['batch'] : [] });
+        return json(200, { server_name: this.serverName, federation_endpoint: this.url, enabled: true, version: 'federation-v1', capabilities: [...(this.batch ? ['batch'] : []), ...this.capabilities] });
       }
       if (path === '/_paracord/federation/v1/keys') return json(200, this.identity.keysDocument());
       if (path === '/_paracord/federation/v1/invite') return json(200, { invite_id: 'inv_fake' });

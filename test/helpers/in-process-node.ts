@@ -1,5 +1,6 @@
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { request } from 'undici';
+import type { NodeConfig } from '../../main/core/config.ts';
 import { createNode, type ParacordNode, type StartedNode } from '../../main/core/node.ts';
 import { ADMIN_API_PREFIX } from '../../shared/contract/admin-operations.ts';
 import { tempDir } from './temp-dir.ts';
@@ -7,11 +8,29 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** A real node in this process (real SQLite, real sockets), for tests of one component's API. */
-export async function startInProcessNode(serverName: string | undefined, options: { insecureHttp?: boolean } = {}) {
-  const dataDir = tempDir('paracord-inproc-');
+export async function startInProcessNode(
+  serverName: string | undefined,
+  options: {
+    insecureHttp?: boolean;
+    /** An existing data dir (restarts); a new temporary one by default. */
+    dataDir?: string;
+    listen?: string;
+    /** Extra NodeConfig fields (limits, timeouts, trusted proxies). */
+    config?: Partial<NodeConfig>;
+    /** The node's logger; silent by default, `'real'` for the node's own (file) logger. */
+    log?: Logger | 'real';
+    /** Prepares the data dir before the node opens it. */
+    prepare?: (dataDir: string) => void;
+  } = {},
+) {
+  const dataDir = options.dataDir ?? tempDir('paracord-inproc-');
+  options.prepare?.(dataDir);
   const node: ParacordNode = createNode(
-    { dataDir, ...(serverName ? { serverName } : {}), listen: '127.0.0.1:0', adminListen: '127.0.0.1:0', insecureHttp: options.insecureHttp ?? true },
-    { log: pino({ level: 'silent' }) },
+    {
+      dataDir, ...(serverName ? { serverName } : {}), listen: options.listen ?? '127.0.0.1:0', adminListen: '127.0.0.1:0',
+      insecureHttp: options.insecureHttp ?? true, ...options.config,
+    },
+    options.log === 'real' ? {} : { log: options.log ?? pino({ level: 'silent' }) },
   );
   const started: StartedNode = await node.start();
   const token = readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();

@@ -36,12 +36,16 @@ export class NodeProcess {
   stderr = '';
   private readonly args: string[];
   private listenPort = 0;
+  private adminPort = 0;
+  private readonly keepAdminPort: boolean;
 
   private readonly secure: boolean;
 
   /** `secure`: serve HTTPS with the generated self-signed certificate (no --insecure-http). */
-  constructor(options: { serverName?: string; dataDir?: string; args?: string[]; secure?: boolean }) {
+  /** `keepAdminPort`: a restart listens on the same admin port (a browser page reconnects to it). */
+  constructor(options: { serverName?: string; dataDir?: string; args?: string[]; secure?: boolean; keepAdminPort?: boolean }) {
     this.secure = options.secure ?? false;
+    this.keepAdminPort = options.keepAdminPort ?? false;
     this.serverName = options.serverName;
     this.dataDir = options.dataDir ?? tempDir('paracord-node-');
     this.args = options.args ?? [];
@@ -59,7 +63,7 @@ export class NodeProcess {
   async start(extraArgs: string[] = []): Promise<ReadyLine> {
     const args = [
       CLI, 'serve', '--data', this.dataDir,
-      '--listen', `127.0.0.1:${this.listenPort}`, '--admin-listen', '127.0.0.1:0', ...(this.secure ? [] : ['--insecure-http']),
+      '--listen', `127.0.0.1:${this.listenPort}`, '--admin-listen', `127.0.0.1:${this.adminPort}`, ...(this.secure ? [] : ['--insecure-http']),
       ...(this.serverName ? ['--server-name', this.serverName] : []),
       ...this.args, ...extraArgs,
     ];
@@ -86,6 +90,7 @@ export class NodeProcess {
       });
     });
     if (this.ready.federation_url) this.listenPort = Number(new URL(this.ready.federation_url).port);
+    if (this.keepAdminPort) this.adminPort = Number(new URL(this.ready.admin_url).port);
     return this.ready;
   }
 
@@ -115,4 +120,12 @@ export class NodeProcess {
 
 export async function stopAll(nodes: NodeProcess[]): Promise<void> {
   await Promise.all(nodes.map((n) => (n.child ? n.stop().catch(() => undefined) : undefined)));
+}
+
+/** Starts a node per server name and makes each a peer of every other (plain http on loopback). */
+export async function peeredNodes(...serverNames: string[]): Promise<NodeProcess[]> {
+  const nodes = serverNames.map((serverName) => new NodeProcess({ serverName }));
+  await Promise.all(nodes.map((n) => n.start()));
+  for (const a of nodes) for (const b of nodes) if (a !== b) await a.addPeer(b);
+  return nodes;
 }

@@ -3,7 +3,7 @@
  * variants (stale timestamp, tampered signature, missing headers) on purpose.
  */
 import { Agent, request } from 'undici';
-import { signRequestHeaders, type RequestSigner } from '../../main/core/federation/request-signature.ts';
+import { DESTINATION_BINDING_CAPABILITY, signRequestHeaders, type RequestSigner } from '../../main/core/federation/request-signature.ts';
 
 export interface RawResponse {
   status: number;
@@ -12,8 +12,13 @@ export interface RawResponse {
   text: string;
 }
 
-/** Test nodes serve self-signed certificates; the tests check pinning elsewhere, not here. */
-const acceptAnyCertificate = new Agent({ connect: { rejectUnauthorized: false } });
+/**
+ * Test nodes serve self-signed certificates; the tests check pinning elsewhere, not here.
+ * At most 32 connections per node, like a real client: a node closes connections beyond 64
+ * from one address (issue #14, item 6), and a test flooding with requests means to test the
+ * requests, not the connection limit (test/hostile-network.test.ts does that).
+ */
+const acceptAnyCertificate = new Agent({ connect: { rejectUnauthorized: false }, connections: 32 });
 
 export async function sendRaw(url: string, method: string, headers: Record<string, string>, body?: string | Buffer): Promise<RawResponse> {
   const response = await request(url, {
@@ -32,15 +37,34 @@ export async function sendRaw(url: string, method: string, headers: Record<strin
   return { status: response.statusCode, headers: response.headers, body: parsed, text };
 }
 
-export function sendSigned(
+/** The receiver's server name when its discovery advertises destination binding (as a binding sender learns it). */
+const bindingTargets = new Map<string, Promise<string | undefined>>();
+export function bindingDestinationOf(baseUrl: string): Promise<string | undefined> {
+  let known = bindingTargets.get(baseUrl);
+  if (!known) {
+    known = sendRaw(`${baseUrl}/.well-known/paracord/server`, 'GET', {})
+      .then((r) => (r.status === 200 && Array.isArray(r.body?.capabilities) && r.body.capabilities.includes(DESTINATION_BINDING_CAPABILITY) ? String(r.body.server_name) : undefined))
+      .catch(() => undefined);
+    bindingTargets.set(baseUrl, known);
+  }
+  return known;
+}
+
+/**
+ * A signed request as a current node sends it: bound to the receiver (X-Paracord-Destination,
+ * five-line form) when the receiver advertises binding, unless `destination` says otherwise
+ * (`null`: the old four-line form; a name: bound to that server).
+ */
+export async function sendSigned(
   signer: RequestSigner,
   baseUrl: string,
   method: string,
   path: string,
   body?: string | Buffer,
-  options: { timestamp?: number; mutateHeaders?: (h: Record<string, string>) => void } = {},
+  options: { timestamp?: number; mutateHeaders?: (h: Record<string, string>) => void; destination?: string | null } = {},
 ): Promise<RawResponse> {
-  const headers = signRequestHeaders(signer, method, path, body ?? '', options.timestamp ?? Date.now());
+  const destination = options.destination === undefined ? await bindingDestinationOf(baseUrl) : (options.destination ?? undefined);
+  const headers = signRequestHeaders(signer, method, path, body ?? '', options.timestamp ?? Date.now(), destination);
   options.mutateHeaders?.(headers);
   return sendRaw(baseUrl + path, method, headers, body);
 }

@@ -5,28 +5,17 @@
  * go to test-artifacts/screenshots (not committed).
  */
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ARTIFACTS, CHROMIUM, HAVE_CHROMIUM, launchBrowser } from '../helpers/browser.ts';
-import { NodeProcess, stopAll } from '../helpers/node-process.ts';
-import { removeTempDirs } from '../helpers/temp-dir.ts';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { ARTIFACTS, HAVE_CHROMIUM, browserSuite } from '../helpers/browser.ts';
+import { NodeProcess } from '../helpers/node-process.ts';
 
-if (!HAVE_CHROMIUM) console.warn(`UI tests skipped: no Chromium at ${CHROMIUM} (apt-get install -y chromium; .ci/run does it)`);
 
-const nodes: NodeProcess[] = [];
-let browser: Browser;
-
-beforeAll(async () => {
-  if (HAVE_CHROMIUM) browser = await launchBrowser();
-});
-afterAll(async () => {
-  await browser?.close();
-  await stopAll(nodes);
-  removeTempDirs();
-});
+const suite = browserSuite();
+const { nodes } = suite;
 
 async function open(node: NodeProcess): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 1200, height: 850 } });
+  const context = await suite.browser.newContext({ viewport: { width: 1200, height: 850 } });
   const page = await context.newPage();
   await page.goto(node.ready.login_url);
   return page;
@@ -39,13 +28,13 @@ describe.skipIf(!HAVE_CHROMIUM)('the UI in a real browser (skipped without Chrom
     const node = new NodeProcess({ serverName: 'login.test' });
     nodes.push(node);
     await node.start();
-    const context = await browser.newContext();
+    const context = await suite.browser.newContext();
     const page = await context.newPage();
     await page.goto(node.ready.admin_url);
     await expect.poll(() => page.getByRole('heading', { name: 'Log in to your Paracord node' }).isVisible()).toBe(true);
     await page.goto(node.ready.login_url);
     await expect.poll(() => page.getByRole('heading', { name: 'Dashboard' }).isVisible()).toBe(true);
-    const again = await (await browser.newContext()).newPage();
+    const again = await (await suite.browser.newContext()).newPage();
     const response = await again.goto(node.ready.login_url);
     expect(response?.status()).toBe(403);
     const csp = (await page.request.get(node.ready.admin_url)).headers()['content-security-policy'];
@@ -63,14 +52,14 @@ describe.skipIf(!HAVE_CHROMIUM)('the UI in a real browser (skipped without Chrom
     await shot(page, 'wizard-name');
     await page.getByLabel('Server name').fill('wizard.test');
     await page.getByRole('button', { name: 'Create my server' }).click();
-    const link = page.getByTestId('wizard-invite-link');
+    // Straight to the dashboard, with a first invite link ready to send (issue #16 item 9).
+    await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+    const link = page.getByTestId('invite-link');
     await link.waitFor();
     expect(await link.inputValue()).toMatch(/^paracord:\/\/peer\//);
     // The wizard checks that the server answers at its address, and says so in plain words.
     expect(await page.getByTestId('reachability').textContent()).toContain('Your server answers at');
     await shot(page, 'wizard-first-peer');
-    await page.getByRole('button', { name: 'Go to my dashboard' }).click();
-    await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
     expect(await page.locator('.brand').textContent()).toContain('wizard.test');
     expect((await node.admin('GET', '/status')).body).toMatchObject({ mode: 'running', server_name: 'wizard.test' });
   });
@@ -90,21 +79,30 @@ describe.skipIf(!HAVE_CHROMIUM)('the UI in a real browser (skipped without Chrom
     await shot(a, 'peers');
     await b.getByRole('link', { name: 'Peers & trust' }).click();
     await b.getByTestId('redeem-input').fill(link);
-    await b.getByRole('button', { name: 'Peer with them' }).click();
+    await b.getByRole('button', { name: 'Check the link' }).click();
+    await b.getByRole('button', { name: 'Peer with alpha.test' }).click();
     await b.getByText('You are now peered with alpha.test.').waitFor();
     await a.getByTestId('peer-beta.test').waitFor();
 
     // A room on alpha, beta's owner invited and joining from beta's UI.
+    // "Add a server by its address" (issue #19) shows why an address cannot be added.
+    await a.getByTestId('add-by-address').getByLabel('Server address').fill('not an address');
+    await a.getByRole('button', { name: 'Add server' }).click();
+    await a.getByRole('alert').filter({ hasText: 'https://' }).waitFor();
     await a.getByRole('link', { name: 'Rooms' }).click();
     await a.getByLabel('New room name').fill('friends');
     await a.getByRole('button', { name: 'Create room' }).click();
     await a.getByRole('heading', { name: 'friends' }).waitFor();
+    // "Join a room on a friend's server" (issue #19) says honestly why beta's room cannot be joined that way.
+    await a.getByLabel("Join a room on a friend's server").fill('!123:beta.test');
+    await a.getByRole('button', { name: 'Join room' }).click();
+    await a.getByText(/Not joined: .*not a Paracord reference server/).waitFor();
     await a.getByText('Members and invitations').click();
     await a.getByTestId('invitee').fill('@owner:beta.test');
     await a.getByRole('button', { name: 'Invite', exact: true }).click();
     await a.getByText('Invited @owner:beta.test').waitFor();
     await b.getByRole('link', { name: 'Rooms' }).click();
-    await b.getByTestId('room-invite').getByRole('button', { name: 'Join' }).click();
+    await b.getByTestId('room-invite').getByRole('button', { name: 'Accept' }).click();
     await b.getByRole('heading', { name: 'friends' }).waitFor();
 
     // A message sent in alpha's UI shows up in beta's UI, live.
@@ -119,13 +117,18 @@ describe.skipIf(!HAVE_CHROMIUM)('the UI in a real browser (skipped without Chrom
 
     // alpha blocks beta: beta's next message never shows on alpha, and beta's UI says why.
     await a.getByRole('link', { name: 'Peers & trust' }).click();
-    a.once('dialog', (dialog) => dialog.accept('testing the block'));
     await a.getByTestId('peer-beta.test').getByRole('button', { name: 'Block' }).click();
+    await a.getByTestId('trust-reason').fill('testing the block');
+    await a.getByRole('button', { name: 'Block beta.test' }).click();
     await a.getByTestId('peer-beta.test').getByText('block', { exact: true }).waitFor();
     await b.getByTestId('composer').fill('can anyone hear me?');
     await b.getByRole('button', { name: 'Send' }).click();
+    // The message itself says it was refused, and why, in words (issue #16 item 5).
+    const refused = b.getByTestId('message').filter({ hasText: 'can anyone hear me?' }).getByTestId('delivery');
+    await refused.getByText('Not delivered: refused by alpha.test. The other server blocks yours.').waitFor({ timeout: 15_000 });
+    await shot(b, 'message-refused');
     await b.getByRole('link', { name: 'Dashboard' }).click();
-    await b.getByText('origin_blocked').first().waitFor({ timeout: 15_000 });
+    await b.getByTestId('refusal').getByText('The other server blocks yours.').first().waitFor({ timeout: 15_000 });
     await shot(b, 'dashboard-failed-delivery');
     await a.getByRole('link', { name: 'Rooms' }).click();
     await a.getByRole('link', { name: 'friends' }).click();

@@ -4,7 +4,7 @@
  * by the operation's schema before the handler runs.
  */
 import Router from '../http/router.ts';
-import { adminOperations, type AdminHandlers, type AdminOperationName } from '../../../shared/contract/admin-operations.ts';
+import { adminOperations, type AdminCallMeta, type AdminHandlers, type AdminOperationName } from '../../../shared/contract/admin-operations.ts';
 import { badRequest } from '../errors.ts';
 import { readRawBody } from '../http/read-body.ts';
 import { formatZodError } from './format-zod-error.ts';
@@ -34,8 +34,8 @@ export function adminRouter(handlers: () => AdminHandlers): Router {
       const input = { ...(method === 'get' ? ctx.query : {}), ...(body as object), ...ctx.params };
       const parsed = operation.input.safeParse(input);
       if (!parsed.success) throw badRequest('invalid_input', formatZodError(parsed.error));
-      const handler = handlers()[name] as (input: unknown) => Promise<unknown>;
-      ctx.body = await handler(parsed.data);
+      const handler = handlers()[name] as (input: unknown, meta?: AdminCallMeta) => Promise<unknown>;
+      ctx.body = await handler(parsed.data, { session_id: ctx.state.sessionId as string | undefined });
     });
   }
   return router;

@@ -1,10 +1,11 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { keyPairFromSeed, randomSeed, sign } from './ed25519.ts';
-import { VerifyPool } from './verify-pool.ts';
+import { VerifyPool, type VerifyPoolOptions } from './verify-pool.ts';
 
 const pools: VerifyPool[] = [];
 afterAll(async () => Promise.all(pools.map((p) => p.close())));
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const pair = keyPairFromSeed(randomSeed());
 const other = keyPairFromSeed(randomSeed());
 
@@ -18,8 +19,8 @@ function items(count: number) {
   });
 }
 
-function newPool(size: number): VerifyPool {
-  const pool = new VerifyPool(size);
+function newPool(size: number, options: VerifyPoolOptions = {}): VerifyPool {
+  const pool = new VerifyPool(size, options);
   pools.push(pool);
   return pool;
 }
@@ -63,5 +64,68 @@ describe('VerifyPool', () => {
     await (pool as unknown as { workers: Array<{ worker: { terminate(): Promise<number> } }> }).workers[0]!.worker.terminate();
     expect(await Promise.all(pending)).toEqual(all.map((it) => it.expected));
     expect(pool.size).toBe(1);
+  });
+
+  it('verifies a lone item here while the workers are idle (no thread round trip), and sends a crowd to the workers', async () => {
+    const pool = newPool(1);
+    const [good, tampered] = items(2);
+    expect(await pool.verify(good!.signature, good!.message, good!.publicKey)).toBe(true);
+    expect(await pool.verify(tampered!.signature, tampered!.message, tampered!.publicKey)).toBe(false);
+    expect(pool.stats).toEqual({ inline: 2, chunks: 0 });
+    const crowd = items(30);
+    expect(await Promise.all(crowd.map((it) => pool.verify(it.signature, it.message, it.publicKey)))).toEqual(crowd.map((it) => it.expected));
+    expect(pool.stats.inline).toBe(2);
+    expect(pool.stats.chunks).toBeGreaterThanOrEqual(1);
+  });
+
+  it('sends lone items to the workers too once many arrive in a short time (the main thread is not turned into the verifier)', async () => {
+    const pool = newPool(1);
+    const all = items(60).filter((it) => it.expected);
+    // One at a time, each awaited: every dispatch holds one item and finds the workers idle.
+    for (const it of all) expect(await pool.verify(it.signature, it.message, it.publicKey)).toBe(true);
+    expect(pool.stats.inline).toBeLessThan(all.length);
+    expect(pool.stats.chunks).toBeGreaterThan(0);
+  });
+
+  it('verifies a trickle inline without starting a worker (an idle node keeps none)', async () => {
+    const pool = newPool(2);
+    for (const it of items(12)) {
+      expect(await pool.verify(it.signature, it.message, it.publicKey)).toBe(it.expected);
+      await sleep(15); // an event now and then
+    }
+    expect(pool.size).toBe(0);
+    expect(pool.starts).toBe(0);
+  });
+
+  it('stops its workers when idle and starts them again on the next load, answering correctly after the restart', async () => {
+    const pool = newPool(2, { idleStopMs: 50 });
+    const all = items(600);
+    const check = async () => expect(await Promise.all(all.map((it) => pool.verify(it.signature, it.message, it.publicKey)))).toEqual(all.map((it) => it.expected));
+    await check();
+    expect(pool.size).toBe(2);
+    expect(pool.starts).toBe(1);
+    const stopped = async () => {
+      for (let i = 0; i < 200 && pool.size > 0; i++) await sleep(25);
+      return pool.size;
+    };
+    expect(await stopped()).toBe(0);
+    // The next load starts them again, and they answer each item correctly.
+    await check();
+    expect(pool.starts).toBe(2);
+    expect(pool.size).toBe(2);
+    expect(await stopped()).toBe(0);
+    // A trickle after that is verified inline, with no worker started.
+    for (const it of all.slice(0, 6)) {
+      expect(await pool.verify(it.signature, it.message, it.publicKey)).toBe(it.expected);
+      await sleep(15);
+    }
+    expect(pool.starts).toBe(2);
+  });
+
+  it('keeps its workers while they are busy, however long that takes', async () => {
+    const pool = newPool(1, { idleStopMs: 1 });
+    const all = items(3000);
+    expect(await Promise.all(all.map((it) => pool.verify(it.signature, it.message, it.publicKey)))).toEqual(all.map((it) => it.expected));
+    expect(pool.starts).toBe(1);
   });
 });

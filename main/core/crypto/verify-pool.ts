@@ -12,6 +12,11 @@
  *
  * Each chunk is packed into one buffer that is transferred, not cloned. With no worker (one
  * core, or the pool could not start one) it verifies inline.
+ *
+ * Workers cost memory (each is a V8 isolate with its own heap, ~14 MB of an idle node's RSS:
+ * issue #17), so they run only while there is load: a few items at a time are verified here (see
+ * INLINE_MAX_ITEMS), and the workers start when more arrive than that; workers that got nothing
+ * for IDLE_STOP_MS are stopped, and the next load starts them again.
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -33,6 +38,23 @@ interface PoolWorker {
 
 const CHUNK_ITEMS = 50;
 const MAX_CHUNKS_PER_WORKER = 4;
+/**
+ * With every worker idle (or none started), this few items are verified here instead (issue #17):
+ * a round trip to a worker costs about as much main-thread time as one verification, plus two
+ * thread wake-ups, which on a busy machine made most of the latency of a lone message. At most
+ * INLINE_PER_WINDOW items per INLINE_WINDOW_MS (a few percent of the main thread): under load, say
+ * many single-event requests at once, the work goes to the workers as before.
+ */
+const INLINE_MAX_ITEMS = 2;
+const INLINE_WINDOW_MS = 10;
+const INLINE_PER_WINDOW = 6;
+/** Workers that had nothing to do for this long are stopped (a load after that starts them again). */
+export const IDLE_STOP_MS = 3_000;
+
+export interface VerifyPoolOptions {
+  /** Stop idle workers after this long (tests use a short one). */
+  idleStopMs?: number;
+}
 
 /**
  * One worker per core but one (at least one, at most four). The main thread is the bottleneck
@@ -80,16 +102,31 @@ export class VerifyPool {
   private scheduled = false;
   private nextChunkId = 1;
   private readonly targetSize: number;
-  private started = false;
+  private readonly idleStopMs: number;
+  /** A worker failed: from then on the pool verifies inline (restarting could fail the same way). */
+  private failed = false;
   private closed = false;
+  private lastUsedAt = 0;
+  private idleTimer: NodeJS.Timeout | null = null;
+  /** Times workers were started (for tests and the log). */
+  starts = 0;
+  /** Items verified on this thread because the workers were idle and there were few; chunks sent to workers. */
+  readonly stats = { inline: 0, chunks: 0 };
+  private inlineWindowStart = 0;
+  private inlineInWindow = 0;
 
-  constructor(size = defaultPoolSize()) {
+  constructor(size = defaultPoolSize(), options: VerifyPoolOptions = {}) {
     this.targetSize = size;
+    this.idleStopMs = options.idleStopMs ?? IDLE_STOP_MS;
   }
 
-  /** Workers start on first use: an idle node keeps none (idle RSS). */
+  /** Whether workers may (still) be started: not after a failure, not once closed, not with size 0. */
+  private get canStart(): boolean {
+    return !this.closed && !this.failed && this.targetSize > 0;
+  }
+
   private start(): void {
-    this.started = true;
+    this.starts++;
     const file = import.meta.url.endsWith('.ts') ? './verify-worker.ts' : './verify-worker.js';
     for (let i = 0; i < this.targetSize; i++) {
       try {
@@ -104,6 +141,27 @@ export class VerifyPool {
         break;
       }
     }
+    this.lastUsedAt = Date.now();
+    if (this.workers.length > 0) this.armIdleTimer(this.idleStopMs);
+  }
+
+  private armIdleTimer(ms: number): void {
+    this.idleTimer = setTimeout(() => this.stopIfIdle(), ms);
+    this.idleTimer.unref();
+  }
+
+  /** Stops the workers once nothing was asked of them for idleStopMs; looks again later otherwise. */
+  private stopIfIdle(): void {
+    this.idleTimer = null;
+    if (this.workers.length === 0) return;
+    const busy = this.urgent.length + this.queue.length > 0 || this.workers.some((w) => w.chunks.size > 0);
+    const idleFor = Date.now() - this.lastUsedAt;
+    if (busy || idleFor < this.idleStopMs) {
+      this.armIdleTimer(Math.max(100, this.idleStopMs - idleFor));
+      return;
+    }
+    // Removed first: their exit events then find nothing to drop.
+    for (const w of this.workers.splice(0)) void w.worker.terminate().catch(() => undefined);
   }
 
   get size(): number {
@@ -112,10 +170,9 @@ export class VerifyPool {
 
   /** `urgent`: verified before everything queued (a request signature, which gates its whole request). */
   verify(signature: Buffer, message: Buffer, publicKey: Buffer, options: { urgent?: boolean } = {}): Promise<boolean> {
-    if (!this.started && !this.closed) this.start();
     // Malformed input is answered here: the packed format has fixed-size keys and signatures.
     if (signature.length !== SIGNATURE_BYTES || publicKey.length !== PUBLIC_KEY_BYTES) return Promise.resolve(false);
-    if (this.workers.length === 0) return Promise.resolve(verifyInline(signature, message, publicKey));
+    if (this.workers.length === 0 && !this.canStart) return Promise.resolve(verifyInline(signature, message, publicKey));
     return new Promise((resolve) => {
       (options.urgent ? this.urgent : this.queue).push({ signature, message, publicKey, resolve });
       if (!this.scheduled) {
@@ -131,6 +188,21 @@ export class VerifyPool {
 
   /** Sends chunks to the workers that have room, least loaded first. */
   private dispatch(): void {
+    const queued = this.urgent.length + this.queue.length;
+    if (queued > 0 && queued <= INLINE_MAX_ITEMS && this.workers.every((w) => w.chunks.size === 0) && this.inlineAllowed(queued)) {
+      const items = [...this.urgent.drain(), ...this.queue.drain()];
+      this.stats.inline += items.length;
+      this.verifyHere(items);
+      return;
+    }
+    if (queued > 0 && this.workers.length === 0) {
+      // More than a few: the workers start (on first use, or again after they were stopped when idle).
+      if (this.canStart) this.start();
+      if (this.workers.length === 0) {
+        this.verifyHere([...this.urgent.drain(), ...this.queue.drain()]);
+        return;
+      }
+    }
     for (;;) {
       if (this.urgent.length + this.queue.length === 0) return;
       let target: PoolWorker | undefined;
@@ -146,7 +218,20 @@ export class VerifyPool {
     }
   }
 
+  /** Whether `count` more items may be verified inline in the current window (and counts them). */
+  private inlineAllowed(count: number): boolean {
+    const now = performance.now();
+    if (now - this.inlineWindowStart >= INLINE_WINDOW_MS) {
+      this.inlineWindowStart = now;
+      this.inlineInWindow = 0;
+    }
+    if (this.inlineInWindow + count > INLINE_PER_WINDOW) return false;
+    this.inlineInWindow += count;
+    return true;
+  }
+
   private send(target: PoolWorker, items: Pending[]): void {
+    this.lastUsedAt = Date.now();
     let bytes = 0;
     for (const item of items) bytes += ITEM_HEADER_BYTES + item.message.length;
     const packed = new Uint8Array(bytes);
@@ -160,6 +245,7 @@ export class VerifyPool {
       at += ITEM_HEADER_BYTES + item.message.length;
     }
     const id = this.nextChunkId++;
+    this.stats.chunks++;
     target.chunks.set(id, items);
     target.worker.postMessage({ id, count: items.length, packed }, [packed.buffer]);
   }
@@ -174,8 +260,9 @@ export class VerifyPool {
   /** A worker that failed: its unanswered items are verified here, the rest go to the others. */
   private dropWorker(poolWorker: PoolWorker): void {
     const index = this.workers.indexOf(poolWorker);
-    if (index < 0) return; // already dropped, or closed
+    if (index < 0) return; // already dropped, stopped when idle, or closed
     this.workers.splice(index, 1);
+    this.failed = true;
     this.verifyHere([...poolWorker.chunks.values()].flat());
     poolWorker.chunks.clear();
     if (this.workers.length === 0) this.verifyHere([...this.urgent.drain(), ...this.queue.drain()]);
@@ -189,6 +276,8 @@ export class VerifyPool {
   /** Stops the workers; what they had not answered is verified inline, and so is everything after. */
   async close(): Promise<void> {
     this.closed = true;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
     const workers = this.workers.splice(0);
     await Promise.all(workers.map((w) => w.worker.terminate()));
     this.verifyHere(workers.flatMap((w) => [...w.chunks.values()].flat()));

@@ -1,33 +1,50 @@
 /**
  * Where a server's federation API lives. An explicit endpoint given for a peer wins (LAN
  * hosts, tests); otherwise `https://<server_name>/.well-known/paracord/server` is asked and
- * the answer cached 24 h (failures 1 h), as DESIGN.md §3 says.
+ * the answer cached 24 h (failures 1 h), as DESIGN.md §3 says. The server name is canonical
+ * (shared/identifiers.ts) and the advertised `federation_endpoint` goes through the endpoint
+ * normaliser (endpoint.ts): a peer's discovery never supplies a path, query or userinfo.
  */
-import { z } from 'zod';
+import { LRUCache } from 'lru-cache';
 import { isServerName } from '../../../shared/identifiers.ts';
 import type { TrustStore } from '../trust/trust-store.ts';
+import type { Vouch } from './address-policy.ts';
+import { readDiscovery, type ReadDiscovery } from './reference/dialect.ts';
 import { FederationRequestError, type HttpClient } from './http-client.ts';
+import { DESTINATION_BINDING_CAPABILITY } from './request-signature.ts';
 
 export const WELL_KNOWN_PATH = '/.well-known/paracord/server';
 export const PROTOCOL_VERSION = 'federation-v1';
 
-export const discoveryDocumentSchema = z.object({
-  server_name: z.string().refine(isServerName, 'not a valid server name'),
-  federation_endpoint: z.url({ protocol: /^https?$/ }),
-  enabled: z.boolean(),
-  version: z.string(),
-  capabilities: z.array(z.string()).default([]),
-});
-export type DiscoveryDocument = z.infer<typeof discoveryDocumentSchema>;
+/**
+ * A discovery document as read here, of either dialect (reference/dialect.ts): the reference's
+ * relative `federation_endpoint` is resolved against the discovery URL, its `domain` kept,
+ * unknown fields ignored, and `dialect` says which kind of server it is.
+ */
+export type DiscoveryDocument = ReadDiscovery;
+
+/** The document we serve: the reference's ServerInfo (protocol.rs:53-60) plus our extras. */
+export interface ServedDiscoveryDocument {
+  server_name: string;
+  domain: string;
+  federation_endpoint: string;
+  enabled: boolean;
+  version: string;
+  capabilities: string[];
+}
 
 const SUCCESS_TTL_MS = 24 * 60 * 60 * 1000;
 const FAILURE_TTL_MS = 60 * 60 * 1000;
 const EXPLICIT_FAILURE_TTL_MS = 60 * 1000;
+/** A receiver asks whether an origin binds with this deadline (the answer is cached like any discovery). */
+const BINDING_LOOKUP_DEADLINE_MS = 3_000;
 
 type CacheEntry = { expires: number; document?: DiscoveryDocument; error?: string };
+/** Names are chosen by whoever sends a request (open policy): the cache is bounded (LRU). */
+const MAX_CACHED_SERVERS = 2_000;
 
 export class Discovery {
-  private readonly cache = new Map<string, CacheEntry>();
+  private readonly cache = new LRUCache<string, CacheEntry>({ max: MAX_CACHED_SERVERS });
   private readonly http: HttpClient;
   private readonly trust: TrustStore;
 
@@ -37,14 +54,14 @@ export class Discovery {
   }
 
   /** Fetches and validates a discovery document from a base URL (no cache). */
-  async fetchDocument(baseUrl: string, pin?: string, signal?: AbortSignal): Promise<DiscoveryDocument> {
-    const url = baseUrl.replace(/\/+$/, '') + WELL_KNOWN_PATH;
-    const response = await this.http.send('GET', url, { accept: 'application/json' }, undefined, { ...(pin ? { pin } : {}), ...(signal ? { signal } : {}) });
+  async fetchDocument(baseUrl: string, pin?: string, signal?: AbortSignal, vouch?: Vouch): Promise<DiscoveryDocument> {
+    const url = this.http.checkEndpoint(baseUrl) + WELL_KNOWN_PATH;
+    const response = await this.http.send('GET', url, { accept: 'application/json' }, undefined, { ...(pin ? { pin } : {}), ...(signal ? { signal } : {}), ...(vouch ? { vouch } : {}) });
     if (response.status !== 200) throw new FederationRequestError(`discovery at ${url} answered ${response.status}`, url);
-    const parsed = discoveryDocumentSchema.safeParse(response.json);
-    if (!parsed.success) throw new FederationRequestError(`discovery at ${url} is not valid: ${parsed.error.issues[0]?.message}`, url);
-    if (parsed.data.version !== PROTOCOL_VERSION) throw new FederationRequestError(`discovery at ${url} speaks ${parsed.data.version}, not ${PROTOCOL_VERSION}`, url);
-    return parsed.data;
+    const read = readDiscovery(response.json, url);
+    if (!read.ok) throw new FederationRequestError(`discovery at ${url} is not valid: ${read.reason}`, url);
+    if (read.document.version !== PROTOCOL_VERSION) throw new FederationRequestError(`discovery at ${url} speaks ${read.document.version}, not ${PROTOCOL_VERSION}`, url);
+    return read.document;
   }
 
   /** The base URL to which `/_paracord/federation/v1/...` paths are appended. */
@@ -63,6 +80,7 @@ export class Discovery {
     }
     const base = this.trust.get(serverName)?.endpoint ?? `https://${serverName}`;
     try {
+      if (!isServerName(serverName)) throw new FederationRequestError(`${JSON.stringify(serverName.slice(0, 100))} is not a canonical server name`, serverName);
       const document = await this.fetchDocument(base, undefined, signal);
       if (document.server_name !== serverName) {
         throw new FederationRequestError(`discovery for ${serverName} names another server (${document.server_name})`, base);
@@ -74,6 +92,23 @@ export class Discovery {
       const ttl = this.trust.get(serverName)?.endpoint ? EXPLICIT_FAILURE_TTL_MS : FAILURE_TTL_MS;
       this.cache.set(serverName, { expires: now + ttl, error: (error as Error).message });
       throw error;
+    }
+  }
+
+  /**
+   * Whether a server advertises destination binding (`destination_binding` in its discovery
+   * capabilities). Cached with the document; unreachable or unknown counts as "no".
+   */
+  async bindsDestination(serverName: string, now = Date.now()): Promise<boolean> {
+    // Asked for every signed request: a cached answer costs no timer (issue #17: each call made
+    // a deadline timer that later fired and built an error object).
+    const cached = this.cache.get(serverName);
+    if (cached && cached.expires > now) return cached.document?.capabilities.includes(DESTINATION_BINDING_CAPABILITY) ?? false;
+    try {
+      const document = await this.documentOf(serverName, now, AbortSignal.timeout(BINDING_LOOKUP_DEADLINE_MS));
+      return document.capabilities.includes(DESTINATION_BINDING_CAPABILITY);
+    } catch {
+      return false;
     }
   }
 

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { canonicalBytes, canonicalJson, canonicalNumber } from '../crypto/canonical-json.ts';
 import { sha256Hex } from '../crypto/sha256.ts';
-import { EVENT_ID, HEX_SIGNATURE, KEY_ID, ROOM_ID, USER_ID, isServerName } from '../../../shared/identifiers.ts';
+import { EVENT_ID, HEX_SIGNATURE, KEY_ID, ROOM_ID, isServerName, isUserId, isUserIdOfAnyDialect } from '../../../shared/identifiers.ts';
 import { ENVELOPE_WIRE_ORDER, wireJson } from './wire-json.ts';
 import { isJsonObject } from '../util/json-object.ts';
 
@@ -14,15 +14,23 @@ const safeInt = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 
 const EVENT_TYPE = /^[a-z][a-z0-9._]{0,63}$/;
 
+/**
+ * No event's content is larger than this (canonical JSON, UTF-8 bytes): 413 content_too_large.
+ * Rooms bound each type more tightly (rooms/event-types.ts).
+ */
+export const MAX_EVENT_CONTENT_BYTES = 64 * 1024;
+
 export const envelopeSchema = z.strictObject({
   event_id: z.string().max(255).regex(EVENT_ID, 'event_id must look like $opaque:server'),
   room_id: z.string().max(255).regex(ROOM_ID, 'room_id must look like !opaque:server'),
   event_type: z.string().regex(EVENT_TYPE, 'event_type must be a lowercase dotted name'),
-  sender: z.string().max(255).regex(USER_ID, 'sender must look like @localpart:server'),
+  // A reference peer's senders may hold Unicode letters (EventIngest checks the origin's dialect).
+  sender: z.string().refine(isUserIdOfAnyDialect, 'sender must look like @localpart:server'),
   origin_server: serverName,
   origin_ts: safeInt,
   depth: safeInt,
-  state_key: z.string().max(255).nullable(),
+  // Every state_key in use names a user (membership events); a non-null one must be a user id.
+  state_key: z.string().refine(isUserId, 'state_key must be null or a user id (@localpart:server)').nullable(),
   content: z.record(z.string(), z.unknown()),
   signatures: z.record(serverName, z.record(z.string().regex(KEY_ID), z.string().regex(HEX_SIGNATURE))),
 });
@@ -51,11 +59,11 @@ export function isWellFormedEnvelope(raw: unknown): raw is Envelope {
   const keys = Object.keys(raw);
   if (keys.length !== ENVELOPE_FIELDS.length || !ENVELOPE_FIELDS.every((field) => Object.hasOwn(raw, field))) return false;
   const e = raw;
-  if (!isIdentifier(e.event_id, EVENT_ID) || !isIdentifier(e.room_id, ROOM_ID) || !isIdentifier(e.sender, USER_ID)) return false;
+  if (!isIdentifier(e.event_id, EVENT_ID) || !isIdentifier(e.room_id, ROOM_ID) || !isUserId(e.sender)) return false;
   if (typeof e.event_type !== 'string' || !EVENT_TYPE.test(e.event_type)) return false;
   if (typeof e.origin_server !== 'string' || !isServerName(e.origin_server)) return false;
   if (!isSafeNatural(e.origin_ts) || !isSafeNatural(e.depth)) return false;
-  if (e.state_key !== null && !(typeof e.state_key === 'string' && e.state_key.length <= 255)) return false;
+  if (e.state_key !== null && !isUserId(e.state_key)) return false;
   if (!isJsonObject(e.content) || !isJsonObject(e.signatures)) return false;
   for (const [server, byKey] of Object.entries(e.signatures)) {
     if (!isServerName(server) || !isJsonObject(byKey)) return false;
@@ -119,8 +127,20 @@ export function signEnvelope(
   unsigned: UnsignedEnvelope,
   signer: { serverName: string; keyId: string; signHex(message: Buffer): string },
 ): Envelope {
-  const signature = signer.signHex(envelopeSigningBytes(unsigned));
-  return { ...unsigned, signatures: { [signer.serverName]: { [signer.keyId]: signature } } };
+  return signEnvelopeParts(unsigned, signer).event;
+}
+
+/**
+ * Signs, and hands back what signing computed on the way: the signed bytes' hash (the stored
+ * `content_hash`) and the canonical content (stored as is), so a new event is serialised once.
+ */
+export function signEnvelopeParts(
+  unsigned: UnsignedEnvelope,
+  signer: { serverName: string; keyId: string; signHex(message: Buffer): string },
+): { event: Envelope; hash: string; contentJson: string } {
+  const { bytes, contentJson } = envelopeSigningParts(unsigned);
+  const signature = signer.signHex(bytes);
+  return { event: { ...unsigned, signatures: { [signer.serverName]: { [signer.keyId]: signature } } }, hash: contentHash(bytes), contentJson };
 }
 
 /** The envelope as sent on the wire: reference struct order, nested keys sorted. */

@@ -5,6 +5,7 @@ import { Identity } from '../identity/identity.ts';
 import { openDatabase, type Db } from '../store/database.ts';
 import { FederationEvents } from '../store/federation-events.ts';
 import { GroupCommit } from '../store/group-commit.ts';
+import { WalSync } from '../store/wal-sync.ts';
 import { Settings } from '../store/settings.ts';
 import { TrustStore } from '../trust/trust-store.ts';
 import { removeTempDirs, tempDir } from '../../../test/helpers/temp-dir.ts';
@@ -20,14 +21,16 @@ afterEach(() => {
   removeTempDirs();
 });
 
-function setup() {
+function setup(options: { walSync?: boolean } = {}) {
   const dir = tempDir('paracord-ingest-');
   db = openDatabase(join(dir, 'node.db'));
+  const wal = options.walSync ? new WalSync(join(dir, 'node.db')) : undefined;
+  const commit = new GroupCommit(db, wal ? { walSync: wal } : {});
   const trust = new TrustStore(db, new Settings(db));
   const http = new HttpClient({ allowInsecureHttp: true });
   const keys = new ServerKeys(db, http, new Discovery(http, trust), pino({ level: 'silent' }));
   const events = new FederationEvents(db);
-  const ingest = new EventIngest({ trust, keys, events, commit: new GroupCommit(db), verifier: undefined });
+  const ingest = new EventIngest({ trust, keys, events, commit, verifier: undefined });
   const identity = Identity.create(join(dir, 'peer.json'), 'peer.test');
   const event = (n: number): VerifiedEvent => {
     const envelope = signEnvelope(
@@ -37,7 +40,7 @@ function setup() {
     const { bytes, contentJson } = envelopeSigningParts(envelope);
     return { envelope, hash: contentHash(bytes), contentJson };
   };
-  return { ingest, events, event };
+  return { ingest, events, event, commit, keys, identity };
 }
 
 const stored = () => db.prepare('SELECT event_id FROM federation_events ORDER BY depth').pluck().all();
@@ -81,5 +84,31 @@ describe('EventIngest.storeMany', () => {
     // The failed event's row went with its own savepoint; the others are stored once, in order.
     expect(stored()).toEqual(['$e1:peer.test', '$e3:peer.test', '$e4:peer.test', '$e5:peer.test']);
     expect(committed).toEqual(['$e1:peer.test', '$e3:peer.test', '$e4:peer.test', '$e5:peer.test']);
+  });
+
+  it('tells the UI at the commit, but relays (onDurable) only once the WAL flush made the events durable', async () => {
+    const { ingest, event, commit } = setup({ walSync: true });
+    const seen: Array<{ hook: string; syncs: number }> = [];
+    ingest.hooks = {
+      onCommitted: () => seen.push({ hook: 'committed', syncs: commit.stats.syncs }),
+      onDurable: () => seen.push({ hook: 'durable', syncs: commit.stats.syncs }),
+    };
+    const before = commit.stats.syncs;
+    await ingest.storeMany([event(1), event(2)], 'peer.test');
+    await ingest.store(event(3), 'peer.test');
+    expect(seen.map((s) => s.hook)).toEqual(['committed', 'committed', 'durable', 'durable', 'committed', 'durable']);
+    // Every `committed` came before its flush, every `durable` after one.
+    expect(seen.filter((s) => s.hook === 'committed').map((s) => s.syncs)).toEqual([before, before, before + 1]);
+    expect(seen.filter((s) => s.hook === 'durable').map((s) => s.syncs)).toEqual([before + 1, before + 1, before + 2]);
+  });
+
+  it('a replaced key verifies old events only as their origin sends them, never relayed by another server', async () => {
+    const { ingest, event, keys, identity } = setup();
+    // A reference-dialect origin whose key is known only as replaced (after the events were made).
+    keys.isReference = (server) => server === 'peer.test';
+    keys.replaced.retire('peer.test', identity.keyId, identity.publicKeyHex, Date.now());
+    const old = event(1);
+    await expect(ingest.verify('peer.test', old.envelope)).resolves.toMatchObject({ hash: old.hash });
+    await expect(ingest.verify('host.test', old.envelope)).rejects.toMatchObject({ code: 'bad_event_signature' });
   });
 });

@@ -2,6 +2,10 @@ import Koa from 'koa';
 import { errorHandler } from '../http/middleware/error-handler.ts';
 import { InFlightRequests, trackInFlight } from '../http/middleware/in-flight.ts';
 import { requestLog } from '../http/middleware/request-log.ts';
+import { canonicalPath } from '../http/middleware/canonical-path.ts';
+import { clientAddress } from '../http/middleware/client-address.ts';
+import { TrustedProxies } from '../http/client-address.ts';
+import { setBodyTimeout } from '../http/read-body.ts';
 import type { FederationDeps } from './federation-deps.ts';
 import { KEYS_PATH } from './server-keys.ts';
 import { eventRoutes } from './routes/event/index.ts';
@@ -12,17 +16,24 @@ import { catchUpRoutes } from './routes/catch-up/index.ts';
 import { keyCacheRoutes } from './routes/key-cache/index.ts';
 import { eventsBatchRoutes } from './routes/events-batch/index.ts';
 import { peeringRoutes } from './routes/peering/index.ts';
-
-/** Requests being handled right now (shown when a shutdown has to cut them). */
+import { pullRoutes } from './routes/pull/index.ts';
+import { reachProbeRoutes } from './routes/reach-probe/index.ts';
+import { DELIVERY_FAILING_HEADER } from './http-client.ts';
 
 /** The public federation API (CONTRACT.md "Federation API"). */
 export function createFederationApp(deps: FederationDeps, inFlight: InFlightRequests = new InFlightRequests()): Koa {
   const app = new Koa();
   app.proxy = false;
   app.silent = true;
+  if (deps.bodyTimeoutMs !== undefined) setBodyTimeout(app, deps.bodyTimeoutMs);
+  // Who the client is, decided once (trusted proxies), before anything reads ctx.ip.
+  app.use(clientAddress(deps.trustedProxies ?? new TrustedProxies()));
   app.use(trackInFlight(inFlight));
+  if (deps.observe) app.use(deps.observe);
   app.use(errorHandler(deps.log));
   app.use(requestLog(deps.log, 'federation'));
+  // Before every check: one spelling per path, so the pause check and the routers agree.
+  app.use(canonicalPath());
   app.use(async (ctx, next) => {
     // Pausing stops traffic, not identity: the keys document stays available.
     if (deps.isPaused() && ctx.path.startsWith('/_paracord/federation/') && ctx.path !== KEYS_PATH) {
@@ -33,7 +44,14 @@ export function createFederationApp(deps: FederationDeps, inFlight: InFlightRequ
     }
     await next();
   });
-  for (const router of [wellKnownRoutes(deps), keysRoutes(deps), keyCacheRoutes(deps), eventRoutes(deps), eventsBatchRoutes(deps), membershipRoutes(deps), catchUpRoutes(deps), peeringRoutes(deps)]) {
+  // A peer whose signed request we answer learns when our deliveries to it time out or are
+  // refused: it then tests its own reachability (issue #15; reachability.ts).
+  app.use(async (ctx, next) => {
+    await next();
+    const origin = (ctx.state as { origin?: string }).origin;
+    if (origin && deps.deliveryFailingTo?.(origin)) ctx.set(DELIVERY_FAILING_HEADER, 'network');
+  });
+  for (const router of [wellKnownRoutes(deps), keysRoutes(deps), keyCacheRoutes(deps), eventRoutes(deps), eventsBatchRoutes(deps), membershipRoutes(deps), catchUpRoutes(deps), peeringRoutes(deps), pullRoutes(deps), reachProbeRoutes(deps)]) {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }

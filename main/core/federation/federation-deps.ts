@@ -9,6 +9,11 @@ import type { ServerKeys } from './server-keys.ts';
 import type { RoomService } from '../rooms/room-service.ts';
 import type { PeeringService } from '../peering/peering-service.ts';
 import type { GroupCommit } from '../store/group-commit.ts';
+import type { PullQueue } from '../outbox/pull-queue.ts';
+import type { ProbeAnswer } from '../reachability/probe-caller.ts';
+import type { RateLimit, RateLimiter } from '../trust/rate-limiter.ts';
+import type { TrustedProxies } from '../http/client-address.ts';
+import type { VerifySignedRequestDeps } from './middleware/verify-signed-request.ts';
 
 /** What the federation routes need from the node. */
 export interface FederationDeps {
@@ -26,4 +31,29 @@ export interface FederationDeps {
   publicUrl: () => string;
   isPaused: () => boolean;
   isEntitledToEvent: (requester: string, event: Envelope) => boolean;
+  /** Sees every request and its final answer (metrics); outermost, after in-flight tracking. */
+  observe?: Middleware;
+  /** Shared rate-limit buckets (the peering limit is taken here too). */
+  limiter?: RateLimiter;
+  /** Signature checks off the main thread (VerifyPool). */
+  verifier?: VerifySignedRequestDeps['verifier'];
+  /** Anonymous peering requests per client address (NodeConfig `peeringRateLimit`). */
+  peeringLimit?: RateLimit;
+  /** Reverse proxies whose X-Forwarded-For is believed (NodeConfig `trustedProxies`). */
+  trustedProxies?: TrustedProxies;
+  /** Deadline for reading a request body (NodeConfig `bodyTimeoutMs`). */
+  bodyTimeoutMs?: number;
+  /** Pull mode, serving side (issue #15); absent: GET /pull answers 404. */
+  pull?: PullQueue;
+  /** How long an empty GET /pull waits (default 25 s; at most 30 s). */
+  pullWaitMs?: number;
+  onPullAck?: (server: string, acknowledged: number) => void;
+  /** Answers POST /reach-probe: calls `server` back where we know it lives. */
+  reachProbe?: (server: string, keyId: string) => Promise<ProbeAnswer>;
+  /** Seconds between two probes one peer may ask (default 30). */
+  reachProbeIntervalSeconds?: number;
+  /** Whether our deliveries to `server` fail for network reasons (told to it in a response header). */
+  deliveryFailingTo?: (server: string) => boolean;
+  /** Capabilities that come and go (`pull` while this node receives by pull). */
+  extraCapabilities?: () => string[];
 }

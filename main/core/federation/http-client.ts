@@ -3,15 +3,19 @@
  * and keys documents. Responses are read with a size cap so a hostile peer cannot make us
  * buffer without end.
  */
-import type { Dispatcher } from 'undici';
+import type { Agent, Dispatcher } from 'undici';
 import { signRequestHeaders, type RequestSigner } from './request-signature.ts';
-import { CertificatePinError, pinnedAgent } from './pinned-tls.ts';
+import { CertificatePinError, PINNED_CONNECT_OPTIONS, checkPin } from './pinned-tls.ts';
+import { AddressPolicy, AddressRefusedError, guardedConnect, type Vouch } from './address-policy.ts';
+import { normalizeEndpoint } from '../../../shared/endpoint.ts';
 
 /** undici is loaded on first use: a node with nothing to send does not pay for it (idle RSS). */
 let undici: Promise<typeof import('undici')> | undefined;
 const loadUndici = () => (undici ??= import('undici'));
 
 export const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
+/** Response header: "my deliveries to you fail for network reasons" (issue #15). */
+export const DELIVERY_FAILING_HEADER = 'x-paracord-delivery-failing';
 
 export interface FederationResponse {
   status: number;
@@ -36,19 +40,65 @@ export interface HttpClientOptions {
   timeoutMs?: number;
   /** The pinned certificate fingerprint for an https URL, if its peer was added with one. */
   pinFor?: (url: URL) => string | null | undefined;
+  /** Where connections may go (address-policy.ts); by default no non-public address is vouched for. */
+  policy?: AddressPolicy;
+  /**
+   * Whether a destination server binds signed requests to their destination (it advertises the
+   * `destination_binding` capability in discovery); set by the node once Discovery exists.
+   */
+  bindsDestination?: (serverName: string) => Promise<boolean>;
+  /** Drops what is known of a server's discovery (binding), so the next question asks it again. */
+  forgetDestination?: (serverName: string) => void;
+  /** A server we sent a signed request to says its deliveries to us fail (timeouts, refused). */
+  onDeliveryFailing?: (serverName: string) => void;
 }
 
 export interface SendOptions {
   signal?: AbortSignal;
   /** Pin this certificate for this request (redeeming an invite, before the peer is stored). */
   pin?: string;
+  /** Who named this endpoint (address-policy.ts): the owner, a token-holding friend, or nobody we trust. */
+  vouch?: Vouch;
+  /** For signed requests: the server the request is for (bound when it advertises binding). */
+  destination?: string;
+  /** Override: bind (true) or not (false) regardless of what discovery says. */
+  bind?: boolean;
+  /** Headers/body timeout of this request (a long-poll waits longer than the default 15 s). */
+  timeoutMs?: number;
 }
 
 export class HttpClient {
-  private readonly options: HttpClientOptions;
+  readonly options: HttpClientOptions;
+  private readonly policy: AddressPolicy;
+  private readonly agents = new Map<string, Agent>();
 
   constructor(options: HttpClientOptions) {
     this.options = options;
+    this.policy = options.policy ?? new AddressPolicy({ insecureHttp: options.allowInsecureHttp, allowPrivateAddresses: false });
+  }
+
+  /**
+   * A peer endpoint as the protocol allows it (endpoint.ts): http(s) origin only, no userinfo,
+   * path, query or fragment, host canonical; plain http only with --insecure-http.
+   */
+  checkEndpoint(endpoint: string): string {
+    const checked = normalizeEndpoint(endpoint);
+    if (!checked.ok) throw new FederationRequestError(`endpoint ${JSON.stringify(endpoint.slice(0, 100))} refused: ${checked.reason}`, endpoint);
+    this.checkUrl(checked.endpoint);
+    return checked.endpoint;
+  }
+
+  /** One dispatcher per (vouch, pin): every connection goes through the address policy. */
+  private async agentFor(vouch: Vouch, pin: string | undefined): Promise<Agent> {
+    const key = `${vouch} ${pin ?? ''}`;
+    let agent = this.agents.get(key);
+    if (agent) return agent;
+    const { Agent, buildConnector } = await loadUndici();
+    const base = buildConnector(pin ? { ...PINNED_CONNECT_OPTIONS } : {}) as unknown as Parameters<typeof guardedConnect>[1];
+    const connect = guardedConnect(this.policy, base, { vouch, pinned: pin !== undefined }, pin ? (socket, host) => checkPin(socket, host, pin) : undefined);
+    agent = new Agent({ connect: connect as unknown as ReturnType<typeof buildConnector> });
+    this.agents.set(key, agent);
+    return agent;
   }
 
   checkUrl(url: string): URL {
@@ -64,15 +114,16 @@ export class HttpClient {
     if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
       throw new FederationRequestError(`unsupported scheme ${parsed.protocol}`, url);
     }
+    if (parsed.username || parsed.password) throw new FederationRequestError('refusing a URL with a user name or password', url);
     return parsed;
   }
 
   async send(method: string, url: string, headers: Record<string, string>, body?: string, options: SendOptions = {}): Promise<FederationResponse> {
     const parsed = this.checkUrl(url);
-    const timeout = this.options.timeoutMs ?? 15_000;
+    const timeout = options.timeoutMs ?? this.options.timeoutMs ?? 15_000;
     const pin = parsed.protocol === 'https:' ? (options.pin ?? this.options.pinFor?.(parsed) ?? undefined) : undefined;
     const { request } = await loadUndici();
-    const dispatcher = pin ? await pinnedAgent(pin) : undefined;
+    const dispatcher = await this.agentFor(options.vouch ?? 'none', pin);
     const signal = options.signal;
     let response: Dispatcher.ResponseData;
     try {
@@ -83,11 +134,12 @@ export class HttpClient {
         headersTimeout: timeout,
         bodyTimeout: timeout,
         ...(signal ? { signal } : {}),
-        ...(dispatcher ? { dispatcher } : {}),
+        dispatcher,
       });
     } catch (error) {
       const cause = error as Error & { cause?: Error };
-      const reason = cause instanceof CertificatePinError ? cause.message : (cause.cause instanceof CertificatePinError ? cause.cause.message : cause.message);
+      const known = (e: unknown): boolean => e instanceof CertificatePinError || e instanceof AddressRefusedError;
+      const reason = known(cause) ? cause.message : known(cause.cause) ? (cause.cause as Error).message : cause.message;
       throw new FederationRequestError(`${method} ${parsed.origin}${parsed.pathname} failed: ${reason}`, url, { cause: error });
     }
     const text = await readCapped(response.body, url);
@@ -100,10 +152,35 @@ export class HttpClient {
     return { status: response.statusCode, headers: response.headers, text, json };
   }
 
-  /** A request signed with our identity (DESIGN.md §3). `pathAndQuery` is signed as sent. */
-  signed(signer: RequestSigner, method: string, endpoint: string, pathAndQuery: string, body?: string, options: SendOptions = {}): Promise<FederationResponse> {
-    const headers = signRequestHeaders(signer, method, pathAndQuery, body ?? '');
-    return this.send(method, joinUrl(endpoint, pathAndQuery), headers, body, options);
+  /**
+   * A request signed with our identity (DESIGN.md §3). `pathAndQuery` is signed as sent. With
+   * `options.destination`, the request is bound to that server (X-Paracord-Destination, the
+   * five-line signed string) when it advertises binding; otherwise the four-line form is used.
+   */
+  async signed(signer: RequestSigner, method: string, endpoint: string, pathAndQuery: string, body?: string, options: SendOptions = {}): Promise<FederationResponse> {
+    let destination: string | undefined;
+    if (options.destination !== undefined) {
+      const bind = options.bind ?? (await this.options.bindsDestination?.(options.destination).catch(() => false)) ?? false;
+      if (bind) destination = options.destination;
+    }
+    const sign = (to: string | undefined) => signRequestHeaders(signer, method, pathAndQuery, body ?? '', Date.now(), to);
+    let response = await this.send(method, joinUrl(endpoint, pathAndQuery), sign(destination), body, options);
+    // What we knew of the receiver's binding was out of date (its discovery could not be read when
+    // we asked, e.g. it was restarting; or it changed): learn it afresh and sign again, once,
+    // rather than turning a message into a permanent failure.
+    if (options.destination !== undefined && options.bind === undefined && response.status === 403) {
+      const error = (response.json as { error?: unknown } | undefined)?.error;
+      const stale = destination === undefined ? error === 'destination_binding_required' : error === 'bad_signature';
+      if (stale) {
+        this.options.forgetDestination?.(options.destination);
+        const bindNow = destination === undefined ? true : ((await this.options.bindsDestination?.(options.destination).catch(() => false)) ?? false);
+        if (bindNow !== (destination !== undefined)) {
+          response = await this.send(method, joinUrl(endpoint, pathAndQuery), sign(bindNow ? options.destination : undefined), body, options);
+        }
+      }
+    }
+    if (options.destination !== undefined && response.headers[DELIVERY_FAILING_HEADER] !== undefined) this.options.onDeliveryFailing?.(options.destination);
+    return response;
   }
 }
 

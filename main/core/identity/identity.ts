@@ -15,6 +15,13 @@ import { KEY_ID, HEX_PUBLIC_KEY } from '../../../shared/identifiers.ts';
 
 /** How far ahead the published `valid_until` of the active key reaches; renewed on every fetch. */
 export const KEY_VALIDITY_MS = 24 * 60 * 60 * 1000;
+/**
+ * `valid_until` of the keys in the reference-form `keys[]` list. A Paracord reference pins
+ * keys[0] once, when its admin adds us, and refuses us after that entry's valid_until
+ * (crates/paracord-api/src/routes/federation.rs:2495-2516, :434): a long deadline, so the pin
+ * outlives a hobbyist's uptime. Rotating the key cuts such peers off until their admin re-adds us.
+ */
+export const REFERENCE_PIN_VALIDITY_MS = 10 * 365 * 24 * 60 * 60 * 1000;
 
 const SEED_HEX = /^[0-9a-f]{64}$/;
 /** A plaintext seed (hex), or a sealed one (base64) when the file says `sealed_by`. */
@@ -48,8 +55,18 @@ export interface PublishedKey {
 export interface PublishedOldKey extends PublishedKey {
   expired_at: number;
 }
+/** A key in the reference's form (FederationServerKey, crates/paracord-federation/src/lib.rs:74-80) plus `algorithm`. */
+export interface ReferenceFormKey {
+  server_name: string;
+  key_id: string;
+  public_key: string;
+  valid_until: number;
+  algorithm: 'ed25519';
+}
 export interface KeysDocument {
   server_name: string;
+  /** Every key valid now, the active one FIRST (the reference reads keys[0] only). */
+  keys: ReferenceFormKey[];
   active_key: PublishedKey;
   next_keys: PublishedKey[];
   old_keys: PublishedOldKey[];
@@ -231,6 +248,9 @@ export class Identity {
       active_key: { key_id: this.active.keyId, public_key: this.active.publicKeyHex, valid_until: validUntil },
       next_keys: this.next.map((k) => ({ key_id: k.keyId, public_key: k.publicKeyHex, valid_until: validUntil })),
       old_keys: this.old.map((k) => ({ key_id: k.key_id, public_key: k.public_key, expired_at: k.expired_at, valid_until: k.expired_at })),
+      keys: [this.active, ...this.next].map((k): ReferenceFormKey => ({
+        server_name: this.serverName, key_id: k.keyId, public_key: k.publicKeyHex, valid_until: now + REFERENCE_PIN_VALIDITY_MS, algorithm: 'ed25519',
+      })),
     };
     return { ...unsigned, signatures: { [this.serverName]: { [this.active.keyId]: this.signJson(unsigned) } } };
   }

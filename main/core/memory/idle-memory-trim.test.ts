@@ -3,13 +3,28 @@ import { describe, expect, it } from 'vitest';
 import { IdleMemoryTrim, memoryReducingCollector } from './idle-memory-trim.ts';
 
 const log = pino({ level: 'silent' });
+const MB = 1024 * 1024;
 
 describe('IdleMemoryTrim', () => {
-  it('collects after a busy spell once a period is quiet, and not again until the next busy one', () => {
+  it('collects after a busy spell that grew the process once a period is quiet, and not again until the next busy one', () => {
     const readings = [0.5, 0.2, 0.001, 0.001, 0.001, 0.3, 0.002, 0.0];
     const pending = [...readings];
     let collected = 0;
-    const trim = new IdleMemoryTrim({ log, utilization: () => pending.shift()!, collect: () => collected++ });
+    // Each busy period grows the process by 20 MB; a collection gives it back.
+    let resident = 100 * MB;
+    const trim = new IdleMemoryTrim({
+      log,
+      utilization: () => {
+        const share = pending.shift()!;
+        if (share > 0.05) resident += 20 * MB;
+        return share;
+      },
+      resident: () => resident,
+      collect: () => {
+        collected++;
+        resident = 100 * MB;
+      },
+    });
     const trimsAfterEach = readings.map(() => {
       trim.check();
       return collected;
@@ -18,11 +33,35 @@ describe('IdleMemoryTrim', () => {
     expect(trimsAfterEach).toEqual([0, 0, 1, 1, 1, 1, 2, 2]);
   });
 
+  it('after a busy spell that did not grow the process, waits for ten quiet periods in a row', () => {
+    let share = 0;
+    let collected = 0;
+    const trim = new IdleMemoryTrim({ log, utilization: () => share, resident: () => 100 * MB, collect: () => collected++ });
+    trim.check(); // start-up: the first quiet period collects (the process grew from nothing)
+    expect(collected).toBe(1);
+    const quietThen = (periods: number) => {
+      for (let i = 0; i < periods; i++) trim.check();
+      return collected;
+    };
+    share = 0.3;
+    trim.check(); // a message now and then
+    share = 0;
+    expect(quietThen(9)).toBe(1);
+    share = 0.3;
+    trim.check(); // another one before ten quiet periods: the count starts again
+    share = 0;
+    expect(quietThen(9)).toBe(1);
+    expect(quietThen(1)).toBe(2);
+    expect(quietThen(20)).toBe(2); // nothing happened since
+  });
+
   it('counts a period with work (commits) as busy even when the event loop was mostly idle', () => {
     const commits = [0, 5, 5, 9, 9, 9];
     const pending = [...commits];
     let collected = 0;
-    const trim = new IdleMemoryTrim({ log, utilization: () => 0.01, activity: () => pending[0]!, collect: () => collected++ });
+    let resident = 0;
+    // Every reading has grown (a busy exchange): each quiet period after work collects.
+    const trim = new IdleMemoryTrim({ log, utilization: () => 0.01, activity: () => pending[0]!, resident: () => (resident += 20 * MB), collect: () => collected++ });
     const after = commits.slice(1).map(() => {
       pending.shift();
       trim.check();

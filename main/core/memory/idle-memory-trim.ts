@@ -9,6 +9,7 @@
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import type { Logger } from 'pino';
+import { nativeMallocTrim, type NativeTrim } from './malloc-trim.ts';
 
 type Collect = () => void;
 
@@ -30,17 +31,18 @@ export function memoryReducingCollector(): Collect | null {
 
 export interface IdleMemoryTrimOptions {
   log: Logger;
-  /** First collection after start-up. */
-  firstAfterMs?: number;
   /** How often the process's CPU use is looked at; a period below IDLE_UTILIZATION is quiet. */
   checkEveryMs?: number;
   /** A counter that moves with the node's work (group-commit jobs): a period it moved in is busy. */
   activity?: () => number;
   /** Caches to empty as well (SQLite's page cache: `PRAGMA shrink_memory`). */
   releaseCaches?: () => void;
-  /** For tests: the share of a core used since the previous call, and the collector. */
+  /** For tests: the share of a core used since the previous call, the resident size, and the collector. */
   utilization?: () => number;
+  resident?: () => number;
   collect?: Collect | null;
+  /** After the collection: malloc's free pages back to the system (malloc-trim.ts); null: none. */
+  nativeTrim?: NativeTrim | null;
 }
 
 /**
@@ -50,30 +52,45 @@ export interface IdleMemoryTrimOptions {
  * perf_hooks, a megabyte of an idle node's memory.
  */
 const IDLE_UTILIZATION = 0.05;
+/**
+ * How many quiet periods in a row a collection waits for. After an exchange that grew the
+ * process by more than PROMPT_GROWTH_BYTES since the last collection (a burst of traffic leaves
+ * V8's heap at 150 MB and more, most of it garbage), one quiet period is enough: the node gives
+ * it back a second or two after the burst. Otherwise (a message now and then) it waits for
+ * QUIET_PERIODS, so that sporadic traffic does not pay a full collection per message.
+ */
+const QUIET_PERIODS = 10;
+const PROMPT_GROWTH_BYTES = 16 * 1024 * 1024;
 
 export class IdleMemoryTrim {
   private readonly log: Logger;
-  private readonly firstAfterMs: number;
   private readonly checkEveryMs: number;
   private readonly utilization: () => number;
   private readonly collect: Collect | null;
   private readonly releaseCaches: (() => void) | undefined;
+  private readonly nativeTrim: (() => NativeTrim | null) | undefined;
   private readonly activity: () => number;
   private lastActivity = 0;
   private timers: NodeJS.Timeout[] = [];
-  /** Whether anything happened since the last collection (then the next quiet period collects). */
+  /** Whether anything happened since the last collection (then quiet periods lead to one). */
   private busySinceTrim = true;
+  private quietPeriods = 0;
+  /** Resident size after the last collection (growth beyond it makes the next one prompt). */
+  private residentAfterTrim = 0;
+  private readonly resident: () => number;
   /** Collections made (for tests and the log). */
   trims = 0;
 
   constructor(options: IdleMemoryTrimOptions) {
     this.log = options.log;
-    this.firstAfterMs = options.firstAfterMs ?? 1_000;
-    this.checkEveryMs = options.checkEveryMs ?? 30_000;
+    this.checkEveryMs = options.checkEveryMs ?? 1_000;
     this.collect = options.collect === undefined ? memoryReducingCollector() : options.collect;
     this.utilization = options.utilization ?? cpuShareSinceLastCall();
     this.releaseCaches = options.releaseCaches;
+    // Loaded at the first trim, not at start-up (cold start).
+    this.nativeTrim = options.nativeTrim === undefined ? nativeMallocTrim : () => options.nativeTrim ?? null;
     this.activity = options.activity ?? (() => 0);
+    this.resident = options.resident ?? (() => process.memoryUsage.rss());
   }
 
   start(): void {
@@ -81,11 +98,10 @@ export class IdleMemoryTrim {
       this.log.info({ event: 'memory_trim_unavailable' }, 'idle memory trimming is not available in this runtime');
       return;
     }
-    // The first look comes soon after start-up (whose garbage is the largest), and collects only
-    // if the node is quiet by then: a collection pauses the event loop for tens of milliseconds.
+    // The first look comes a period after start-up (whose garbage is the largest), and collects
+    // only if the node is quiet by then: a collection pauses the event loop for tens of milliseconds.
     this.utilization();
     this.lastActivity = this.activity();
-    this.timers.push(setTimeout(() => this.check(), this.firstAfterMs).unref());
     this.timers.push(setInterval(() => this.check(), this.checkEveryMs).unref());
   }
 
@@ -96,9 +112,13 @@ export class IdleMemoryTrim {
     this.lastActivity = activity;
     if (this.utilization() > IDLE_UTILIZATION || worked) {
       this.busySinceTrim = true;
+      this.quietPeriods = 0;
       return;
     }
-    if (this.busySinceTrim) this.trim();
+    if (!this.busySinceTrim) return;
+    this.quietPeriods++;
+    const grown = this.resident() - this.residentAfterTrim > PROMPT_GROWTH_BYTES;
+    if (grown || this.quietPeriods >= QUIET_PERIODS) this.trim();
   }
 
   private trim(): void {
@@ -111,8 +131,12 @@ export class IdleMemoryTrim {
       this.log.warn({ event: 'memory_trim_cache_failed', error: (error as Error).message }, 'could not empty a cache');
     }
     this.collect();
+    // What V8 and SQLite just freed is still held by malloc: give it back too.
+    this.nativeTrim?.()?.();
     const after = process.memoryUsage();
     this.busySinceTrim = false;
+    this.quietPeriods = 0;
+    this.residentAfterTrim = this.resident();
     this.trims++;
     const mb = (bytes: number) => Math.round(bytes / 104857.6) / 10;
     this.log.debug(

@@ -8,8 +8,13 @@
  * reason, visible to the owner. Entries older than the maximum age expire (kept, visible).
  * Every attempt is recorded. One dead peer never holds up another: each destination has its
  * own loop, its own timer and its own request.
+ *
+ * A destination with a push limit (push-pacer.ts: a Paracord reference, 120 events a minute) is
+ * paced: the next attempt waits for room in its window, and its 429 is "slow down", not a
+ * failure — the entry keeps its attempt count and stays pending, and the peer shows as paced.
  */
 import type { Logger } from 'pino';
+import { warnLimited } from '../log.ts';
 import type { Discovery } from '../federation/discovery.ts';
 import { envelopeWireJson, type Envelope } from '../federation/envelope.ts';
 import type { FederationResponse, HttpClient } from '../federation/http-client.ts';
@@ -17,6 +22,8 @@ import type { Identity } from '../identity/identity.ts';
 import type { FederationEvents } from '../store/federation-events.ts';
 import { DEFAULT_BACKOFF, backoffDelay, parseRetryAfter, type BackoffPolicy } from './backoff.ts';
 import type { Outbox, OutboxRow, Outcome } from './outbox.ts';
+import type { PullQueue } from './pull-queue.ts';
+import type { PushPacer } from './push-pacer.ts';
 
 export const EVENT_PATH = '/_paracord/federation/v1/event';
 export const BATCH_PATH = '/_paracord/federation/v1/events';
@@ -27,6 +34,8 @@ const PERMANENT = new Set([400, 403, 404, 409, 413]);
 /** After a peer refuses a batch as a whole, send it single events for a while. */
 const BATCH_COOLDOWN_MS = 10 * 60_000;
 export const DEFAULT_MAX_AGE_MS = 7 * 24 * 3600_000;
+/** How many times one event refused as too old (409 depth_too_old) is re-issued before it fails. */
+const MAX_REISSUES = 5;
 
 interface Prepared {
   sendable: Array<{ row: OutboxRow; event: Envelope; wire: string }>;
@@ -37,6 +46,8 @@ interface DestinationState {
   running: boolean;
   timer: NodeJS.Timeout | null;
   backingOff: boolean;
+  /** Waiting for room in its push window (push-pacer.ts), not failing. */
+  paced: boolean;
   inFlight: Promise<void> | null;
   abort: AbortController | null;
   noBatchUntil: number;
@@ -57,11 +68,28 @@ export interface DeliveryDeps {
   backoff?: BackoffPolicy;
   maxAgeMs?: number;
   onChange?: () => void;
+  /**
+   * The destination (a room's host) refused our event as placed too far back: 409
+   * `depth_too_old` with its `room_depth`. Re-issues the event after the room's latest events
+   * (rooms decide how); true when it did, and the event is to be sent again.
+   */
+  reissue?: (destination: string, eventId: string, roomDepth: unknown) => Promise<boolean>;
+  /** Told about every delivery request (metrics): how it went, how long it took, how many events were acknowledged. */
+  onAttempt?: (destination: string, outcome: 'delivered' | 'retry' | 'refused' | 'network_error', latencyMs: number, delivered: number) => void;
+  /**
+   * Pull mode (pull-queue.ts): a destination that pulls from us is not pushed to; its rows wait
+   * to be pulled, and new work wakes its waiting pull instead.
+   */
+  pull?: PullQueue;
+  /** Push limits of destinations that have one (push-pacer.ts). */
+  pacer?: PushPacer;
 }
 
 export class DeliveryWorkers {
   private readonly deps: DeliveryDeps;
   private readonly destinations = new Map<string, DestinationState>();
+  /** Re-issues per event id (since start), so a host that keeps refusing cannot loop us. */
+  private readonly reissues = new Map<string, number>();
   private stopped = false;
 
   constructor(deps: DeliveryDeps) {
@@ -82,6 +110,10 @@ export class DeliveryWorkers {
   /** New work for a destination. */
   kick(destination: string): void {
     if (this.stopped || this.deps.isPaused()) return;
+    if (this.deps.pull?.isPullDestination(destination)) {
+      this.deps.pull.notify(destination);
+      return;
+    }
     const state = this.state(destination);
     if (state.running) return;
     if (state.timer) {
@@ -127,15 +159,22 @@ export class DeliveryWorkers {
     clearTimeout(timer);
   }
 
-  status(destination: string): { backing_off: boolean; in_flight: boolean } {
+  status(destination: string): { backing_off: boolean; paced: boolean; in_flight: boolean; waiting_to_be_pulled: boolean; last_pull_at: number | null } {
     const state = this.destinations.get(destination);
-    return { backing_off: state?.backingOff ?? false, in_flight: state?.running ?? false };
+    const pulled = this.deps.pull?.receiver(destination);
+    return {
+      backing_off: state?.backingOff ?? false,
+      paced: state?.paced ?? false,
+      in_flight: state?.running ?? false,
+      waiting_to_be_pulled: this.deps.pull?.isPullDestination(destination) ?? false,
+      last_pull_at: pulled?.last_pull_at ?? null,
+    };
   }
 
   private state(destination: string): DestinationState {
     let state = this.destinations.get(destination);
     if (!state) {
-      state = { running: false, timer: null, backingOff: false, inFlight: null, abort: null, noBatchUntil: 0, wokenDuringAttempt: false };
+      state = { running: false, timer: null, backingOff: false, paced: false, inFlight: null, abort: null, noBatchUntil: 0, wokenDuringAttempt: false };
       this.destinations.set(destination, state);
     }
     return state;
@@ -145,11 +184,16 @@ export class DeliveryWorkers {
     // The next batch, prepared while the current request is on the wire.
     let next: Prepared | null = null;
     while (!this.stopped && !this.deps.isPaused() && !this.deps.isHeld?.(destination)) {
+      // It receives by pull now: its rows wait for its GET /pull (pull-queue.ts).
+      if (this.deps.pull?.isPullDestination(destination)) return;
       const batch = await this.supportsBatch(destination, state);
       // A destination that is failing gets a one-event probe, not a full batch: a dead peer
       // then costs one small request and one row update per retry, whatever its backlog.
       const [head] = this.deps.outbox.head(destination, 1);
-      if (!head) return;
+      if (!head) {
+        state.paced = false;
+        return;
+      }
       if (state.wokenDuringAttempt) {
         state.wokenDuringAttempt = false;
         if (head.next_attempt_at > Date.now()) {
@@ -158,16 +202,19 @@ export class DeliveryWorkers {
         }
       }
       const wait = head.next_attempt_at - Date.now();
-      if (wait > 0) {
-        state.backingOff = true;
+      const paced = wait > 0 ? 0 : (this.deps.pacer?.delay(destination) ?? 0);
+      if (wait > 0 || paced > 0) {
+        state.backingOff = wait > 0;
+        state.paced = paced > 0;
         state.timer = setTimeout(() => {
           state.timer = null;
           this.kick(destination);
-        }, wait);
+        }, Math.max(wait, paced));
         state.timer.unref();
         return;
       }
       state.backingOff = false;
+      state.paced = false;
       const probing = head.attempts > 0;
       const current =
         next && next.sendable[0]?.row.id === head.id
@@ -240,8 +287,8 @@ export class DeliveryWorkers {
     try {
       const endpoint = await this.deps.discovery.endpointOf(destination);
       response = useBatch
-        ? await this.deps.http.signed(identity, 'POST', endpoint, BATCH_PATH, `{"events":[${sendable.map((s) => s.wire).join(',')}]}`, { signal: abort.signal })
-        : await this.deps.http.signed(identity, 'POST', endpoint, EVENT_PATH, sendable[0]!.wire, { signal: abort.signal });
+        ? await this.deps.http.signed(identity, 'POST', endpoint, BATCH_PATH, `{"events":[${sendable.map((s) => s.wire).join(',')}]}`, { signal: abort.signal, destination })
+        : await this.deps.http.signed(identity, 'POST', endpoint, EVENT_PATH, sendable[0]!.wire, { signal: abort.signal, destination });
     } catch (error) {
       networkError = (error as Error).message;
     } finally {
@@ -252,20 +299,76 @@ export class DeliveryWorkers {
 
     // One clock reading for the attempt's time and the next attempt's, so Retry-After holds exactly.
     const now = Date.now();
-    const outcomes = useBatch && response && response.status >= 200 && response.status < 300
+    this.deps.pacer?.record(destination, sendable.length, now);
+    const pacedUntil = response?.status === 429 ? (this.deps.pacer?.refused(destination, parseRetryAfter(response.headers['retry-after'], now), now) ?? null) : null;
+    if (pacedUntil !== null) {
+      // "Slow down" from a paced destination: not a failure, no growing back-off (push-pacer.ts).
+      const error = `HTTP 429: paced, the peer takes at most its limit per minute; next attempt in ${Math.ceil((pacedUntil - now) / 1000)} s`;
+      outbox.settle(destination, sendable.map(({ row }) => ({ row, outcome: { kind: 'paced', status: 429, error } })), latency, now);
+      this.deps.onAttempt?.(destination, 'retry', latency, 0);
+      log.info({ event: 'delivery_paced', destination, count: sendable.length, retry_in_ms: pacedUntil - now }, 'peer asked us to slow down; pacing');
+      this.deps.onChange?.();
+      return false;
+    }
+    let outcomes = useBatch && response && response.status >= 200 && response.status < 300
       ? this.batchOutcomes(sendable, response, now)
       : this.requestOutcomes(sendable, response, networkError, now);
+    if (this.deps.reissue && response?.status !== undefined && response.status < 500) outcomes = await this.reissueTooOld(destination, outcomes, response, now);
     if (useBatch && response && (response.status === 400 || response.status === 404 || response.status === 413)) {
       // The peer refused the batch as a whole: try the same events one by one instead.
       state.noBatchUntil = Date.now() + BATCH_COOLDOWN_MS;
-      log.warn({ event: 'batch_refused', destination, status: response.status }, 'peer refused a batch; sending single events for a while');
+      warnLimited(log, `batch_refused ${destination}`, { event: 'batch_refused', destination, status: response.status }, 'peer refused a batch; sending single events for a while');
       outbox.settle(destination, sendable.map(({ row }) => ({ row, outcome: { kind: 'retry', status: response.status, error: `batch refused: HTTP ${response.status}`, nextAttemptAt: 0 } })), latency, now);
+      this.deps.onAttempt?.(destination, 'refused', latency, 0);
       return false;
     }
     outbox.settle(destination, outcomes, latency, now);
+    const delivered = outcomes.filter((o) => o.outcome.kind === 'delivered').length;
+    this.deps.onAttempt?.(
+      destination,
+      networkError !== undefined ? 'network_error' : delivered === outcomes.length ? 'delivered' : outcomes.some((o) => o.outcome.kind === 'failed') ? 'refused' : 'retry',
+      latency,
+      delivered,
+    );
     this.logOutcomes(destination, outcomes, latency);
     this.deps.onChange?.();
     return outcomes.every((o) => o.outcome.kind === 'delivered');
+  }
+
+  /** Events refused with 409 `depth_too_old` are re-issued (deps.reissue) and retried instead of failed. */
+  private async reissueTooOld(destination: string, outcomes: Array<{ row: OutboxRow; outcome: Outcome }>, response: FederationResponse, now: number) {
+    type Refusal = { event_id?: unknown; status?: unknown; error?: unknown; room_depth?: unknown };
+    const body = response.json as (Refusal & { results?: unknown }) | undefined;
+    const tooOld = new Map<unknown, unknown>();
+    if (response.status === 409 && body?.error === 'depth_too_old' && outcomes.length === 1) tooOld.set(outcomes[0]!.row.event_id, body.room_depth);
+    if (Array.isArray(body?.results)) {
+      for (const r of body.results as Refusal[]) if (r?.status === 409 && r.error === 'depth_too_old') tooOld.set(r.event_id, r.room_depth);
+    }
+    if (tooOld.size === 0) return outcomes;
+    const result: Array<{ row: OutboxRow; outcome: Outcome }> = [];
+    for (const entry of outcomes) {
+      const { row, outcome } = entry;
+      const count = this.reissues.get(row.event_id) ?? 0;
+      if (outcome.kind !== 'failed' || !tooOld.has(row.event_id) || count >= MAX_REISSUES) {
+        result.push(entry);
+        continue;
+      }
+      let reissued = false;
+      try {
+        reissued = await this.deps.reissue!(destination, row.event_id, tooOld.get(row.event_id));
+      } catch (error) {
+        this.deps.log.warn({ event: 'reissue_failed', destination, event_id: row.event_id, err: error }, 'could not re-issue an event refused as too old');
+      }
+      if (!reissued) {
+        result.push(entry);
+        continue;
+      }
+      if (this.reissues.size >= 10_000) this.reissues.clear();
+      this.reissues.set(row.event_id, count + 1);
+      const nextAttemptAt = count === 0 ? now : now + backoffDelay(count, this.deps.backoff ?? DEFAULT_BACKOFF);
+      result.push({ row, outcome: { kind: 'retry', status: 409, error: 'depth_too_old: re-issued after the room\'s latest events', nextAttemptAt } });
+    }
+    return result;
   }
 
   /** One outcome for every event of a request that failed (or a single-event request). */
@@ -310,7 +413,7 @@ export class DeliveryWorkers {
     if (delivered > 0) log.debug({ event: 'delivered', destination, count: delivered, ms: Math.round(latency) }, 'events delivered');
     for (const { row, outcome } of outcomes) {
       if (outcome.kind === 'failed') {
-        log.warn({ event: 'delivery_failed', destination, event_id: row.event_id, status: outcome.status, error: outcome.error }, 'delivery refused by peer; entry marked failed');
+        warnLimited(log, `delivery_failed ${destination}`, { event: 'delivery_failed', destination, event_id: row.event_id, status: outcome.status, error: outcome.error }, 'delivery refused by peer; entry marked failed');
       }
     }
     const retry = outcomes.find((o) => o.outcome.kind === 'retry')?.outcome as Extract<Outcome, { kind: 'retry' }> | undefined;

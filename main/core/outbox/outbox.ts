@@ -2,7 +2,7 @@
  * The outbound queue (DESIGN.md §6): one row per (destination, event), written in the same
  * transaction as the event, removed only once the destination acknowledged it (2xx).
  */
-import type { Db } from '../store/database.ts';
+import { transactionWithoutFsync, type Db } from '../store/database.ts';
 
 export interface OutboxRow {
   id: number;
@@ -32,6 +32,8 @@ export interface AttemptRow {
 export type Outcome =
   | { kind: 'delivered'; status: number }
   | { kind: 'retry'; status: number | null; error: string; nextAttemptAt: number }
+  /** The peer asked us to slow down (push-pacer.ts): stays pending, attempts and next attempt unchanged. */
+  | { kind: 'paced'; status: number; error: string }
   | { kind: 'failed'; status: number | null; error: string };
 
 export class Outbox {
@@ -41,6 +43,7 @@ export class Outbox {
   private readonly deleteStmt;
   private readonly retryStmt;
   private readonly failStmt;
+  private readonly pacedStmt;
 
   constructor(db: Db) {
     this.db = db;
@@ -53,6 +56,7 @@ export class Outbox {
     );
     this.deleteStmt = db.prepare('DELETE FROM federation_outbox WHERE id = ?');
     this.retryStmt = db.prepare('UPDATE federation_outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?, updated_at = ? WHERE id = ?');
+    this.pacedStmt = db.prepare('UPDATE federation_outbox SET last_error = ?, updated_at = ? WHERE id = ?');
     this.failStmt = db.prepare("UPDATE federation_outbox SET state = 'failed', attempts = attempts + 1, last_error = ?, updated_at = ? WHERE id = ?");
   }
 
@@ -78,21 +82,24 @@ export class Outbox {
   }
 
   /**
-   * Records the outcome of one attempt for each entry, with its attempt row, in one
-   * transaction (one fsync per request, whatever the batch size).
+   * Records the outcome of one attempt for each entry, with its attempt row, in one transaction
+   * that does not wait for the disk: lost on a power failure, a delivered entry is sent again
+   * (receivers drop copies by event id) and a retry is tried again; the main thread no longer
+   * stops for an fsync after every delivery request (issue #17).
    */
   settle(destination: string, settled: ReadonlyArray<{ row: OutboxRow; outcome: Outcome }>, latencyMs: number, now = Date.now()): void {
     const insertAttempt = this.db.prepare(
       'INSERT INTO federation_delivery_attempts (destination, event_id, status, error, latency_ms, batch_size, attempted_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
     );
-    this.db.transaction(() => {
+    transactionWithoutFsync(this.db, () => {
       for (const { row, outcome } of settled) {
         if (outcome.kind === 'delivered') this.deleteStmt.run(row.id);
         else if (outcome.kind === 'retry') this.retryStmt.run(outcome.nextAttemptAt, outcome.error, now, row.id);
+        else if (outcome.kind === 'paced') this.pacedStmt.run(outcome.error, now, row.id);
         else this.failStmt.run(outcome.error, now, row.id);
         insertAttempt.run(destination, row.event_id, outcome.status, outcome.kind === 'delivered' ? null : outcome.error, Math.round(latencyMs), settled.length, now);
       }
-    })();
+    });
   }
 
   /** Marks pending entries older than `maxAgeMs` as expired (kept, visible, never retried). */
@@ -129,6 +136,22 @@ export class Outbox {
   pruneAttempts(maxAgeMs: number, maxRows: number, now = Date.now()): void {
     this.db.prepare('DELETE FROM federation_delivery_attempts WHERE attempted_at < ?').run(now - maxAgeMs);
     this.db.prepare('DELETE FROM federation_delivery_attempts WHERE id <= (SELECT MAX(id) FROM federation_delivery_attempts) - ?').run(maxRows);
+  }
+
+  private readonly failingCache = new Map<string, { at: number; failing: boolean }>();
+
+  /**
+   * Whether deliveries to `destination` fail for network reasons now (timeouts, refused
+   * connections: its oldest pending entry was tried and got no HTTP answer). Cached 10 s.
+   */
+  networkFailing(destination: string, now = Date.now()): boolean {
+    const cached = this.failingCache.get(destination);
+    if (cached && now - cached.at < 10_000) return cached.failing;
+    const head = this.head(destination, 1)[0];
+    const failing = head !== undefined && head.attempts > 0 && head.last_error !== null && !head.last_error.startsWith('HTTP') && !head.last_error.startsWith('batch refused');
+    if (this.failingCache.size > 1_000) this.failingCache.clear();
+    this.failingCache.set(destination, { at: now, failing });
+    return failing;
   }
 
   pendingCount(destination: string): number {

@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { HEX_PUBLIC_KEY, HEX_SIGNATURE, KEY_ID, isServerName } from '../../../shared/identifiers.ts';
 import { canonicalJson } from '../crypto/canonical-json.ts';
 import { verify } from '../crypto/ed25519.ts';
+import { normalizeEndpoint } from '../../../shared/endpoint.ts';
 
 export const LINK_SCHEME_PREFIX = 'paracord://peer/';
 export const HTTPS_LINK_PATH = '/_paracord/peer';
@@ -18,7 +19,12 @@ export const HTTPS_LINK_PATH = '/_paracord/peer';
 export const linkPayloadSchema = z.strictObject({
   v: z.literal(1),
   server_name: z.string().refine(isServerName, 'not a server name'),
-  endpoint: z.url({ protocol: /^https?$/ }),
+  // The endpoint normaliser (federation/endpoint.ts): no userinfo, path, query or fragment, a
+  // canonical host. A link is signed, so it cannot be rewritten: a bad endpoint refuses the link.
+  endpoint: z.string().superRefine((value, ctx) => {
+    const checked = normalizeEndpoint(value);
+    if (!checked.ok) ctx.addIssue({ code: 'custom', message: checked.reason });
+  }),
   key_id: z.string().regex(KEY_ID),
   public_key: z.string().regex(HEX_PUBLIC_KEY),
   tls_fingerprint: z.string().regex(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/).nullable(),
@@ -61,5 +67,6 @@ export function parseLink(link: string): ParsedLink {
   if (!verify(Buffer.from(sig, 'hex'), Buffer.from(canonicalJson(unsigned), 'utf8'), Buffer.from(parsed.data.public_key, 'hex'))) {
     return { ok: false, reason: 'the link has been altered (its signature does not match); ask for a new one' };
   }
-  return { ok: true, payload: parsed.data };
+  const endpoint = normalizeEndpoint(parsed.data.endpoint);
+  return { ok: true, payload: { ...parsed.data, endpoint: endpoint.ok ? endpoint.endpoint : parsed.data.endpoint } };
 }

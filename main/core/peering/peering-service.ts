@@ -12,6 +12,8 @@ import type { Discovery } from '../federation/discovery.ts';
 import { FederationRequestError, joinUrl, type HttpClient } from '../federation/http-client.ts';
 import { checkKeysDocument, type RemoteKeysDocument } from '../federation/keys-document.ts';
 import { CertificatePinError } from '../federation/pinned-tls.ts';
+import { AddressRefusedError } from '../federation/address-policy.ts';
+import { DESTINATION_BINDING_CAPABILITY } from '../federation/request-signature.ts';
 import { KEYS_PATH, type ServerKeys } from '../federation/server-keys.ts';
 import type { Identity } from '../identity/identity.ts';
 import type { Db } from '../store/database.ts';
@@ -118,25 +120,28 @@ export class PeeringService {
     const identity = this.d.identity();
     if (invite.server_name === identity.serverName) throw badRequest('invalid_link', 'this is your own server\'s link; send it to a friend');
     if (invite.expires_at <= Date.now()) throw new HttpError(410, 'link_expired', 'this link has expired; ask your friend for a new one');
+    // The one endpoint rule (federation/endpoint.ts); a link's endpoint is a friend's word, not the
+    // owner's: non-public addresses only over a pinned certificate (address-policy.ts, vouch "peering").
     try {
-      this.d.http.checkUrl(invite.endpoint);
+      this.d.http.checkEndpoint(invite.endpoint);
     } catch (error) {
       throw badRequest('invalid_link', (error as Error).message);
     }
     const pin = invite.tls_fingerprint ?? undefined;
     if (invite.endpoint.startsWith('https:') && !pin) throw badRequest('invalid_link', 'an https link must carry the certificate fingerprint');
+    const via = { vouch: 'peering' as const, ...(pin ? { pin } : {}) };
 
     // What the link promises must be what the server serves.
     const keys = await this.contact(invite.server_name, async () => {
-      const discovery = await this.d.discovery.fetchDocument(invite.endpoint, pin);
+      const discovery = await this.d.discovery.fetchDocument(invite.endpoint, pin, undefined, 'peering');
       if (discovery.server_name !== invite.server_name) throw new PinMismatch(`the server at ${invite.endpoint} is ${discovery.server_name}, not ${invite.server_name}`);
-      const response = await this.d.http.send('GET', joinUrl(invite.endpoint, KEYS_PATH), { accept: 'application/json' }, undefined, pin ? { pin } : {});
+      const response = await this.d.http.send('GET', joinUrl(invite.endpoint, KEYS_PATH), { accept: 'application/json' }, undefined, via);
       const check = checkKeysDocument(response.json, invite.server_name);
       if (!check.ok) throw new PinMismatch(`its keys document is not valid: ${check.reason}`);
       if (!listsKey(check.document, invite.key_id, invite.public_key)) {
         throw new PinMismatch(`it does not serve the key in the link (${invite.key_id}); the link or the server is not genuine`);
       }
-      return { document: check.document, raw: response.json };
+      return { document: check.document, raw: response.json, binds: discovery.capabilities.includes(DESTINATION_BINDING_CAPABILITY) };
     });
 
     const request: PeeringRequest = {
@@ -148,7 +153,7 @@ export class PeeringService {
       tls_fingerprint: this.d.tls()?.fingerprint256 ?? null,
     };
     const response = await this.contact(invite.server_name, () =>
-      this.d.http.signed(identity, 'POST', invite.endpoint, PEERING_PATH, JSON.stringify(request), pin ? { pin } : {}),
+      this.d.http.signed(identity, 'POST', invite.endpoint, PEERING_PATH, JSON.stringify(request), { ...via, destination: invite.server_name, bind: keys.binds }),
     );
     if (response.status !== 200) {
       const answer = response.json as { error?: string; message?: string } | undefined;
@@ -171,6 +176,9 @@ export class PeeringService {
       return await action();
     } catch (error) {
       if (error instanceof PinMismatch) throw forbidden('pin_mismatch', `${server}: ${error.message}`);
+      if (error instanceof AddressRefusedError || (error as { cause?: unknown }).cause instanceof AddressRefusedError || (error as Error).message.includes('refusing to connect')) {
+        throw forbidden('address_refused', `${server}: ${(error as Error).message}`);
+      }
       const cause = (error as { cause?: unknown }).cause;
       if (cause instanceof CertificatePinError || (error as Error).message.includes('pinned fingerprint')) {
         throw forbidden('pin_mismatch', `${server}: ${(error as Error).message}`);
@@ -197,7 +205,8 @@ export class PeeringService {
     // Reach the redeemer the way we will from now on, and check it serves the key it signed with.
     const pin = request.tls_fingerprint ?? undefined;
     const keys = await this.contact(request.server_name, async () => {
-      const response = await this.d.http.send('GET', joinUrl(request.endpoint, KEYS_PATH), { accept: 'application/json' }, undefined, pin ? { pin } : {});
+      // The redeemer's endpoint is its word: vouch "peering" (address-policy.ts).
+      const response = await this.d.http.send('GET', joinUrl(this.d.http.checkEndpoint(request.endpoint), KEYS_PATH), { accept: 'application/json' }, undefined, { vouch: 'peering', ...(pin ? { pin } : {}) });
       const check = checkKeysDocument(response.json, request.server_name);
       if (!check.ok) throw new PinMismatch(`its keys document is not valid: ${check.reason}`);
       if (!listsKey(check.document, request.key_id, request.public_key)) throw new PinMismatch('its endpoint does not serve the key it signed with');

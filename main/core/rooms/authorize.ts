@@ -3,12 +3,11 @@
  * local or remote, before storing; other servers run it for their own users' actions so a
  * refusal is immediate rather than a failed delivery later.
  */
-import { serverOf } from '../../../shared/identifiers.ts';
+import { isUserIdOfAnyDialect, serverOf } from '../../../shared/identifiers.ts';
 import { HttpError, badRequest, conflict, forbidden, notFound } from '../errors.ts';
 import type { Envelope, UnsignedEnvelope } from '../federation/envelope.ts';
 import type { FederationEvents } from '../store/federation-events.ts';
 import { CONTENT_SCHEMAS, isRoomEventType, isWellFormedMessageContent } from './event-types.ts';
-import { hasReaction } from './messages-view.ts';
 import type { RoomStore } from './room-store.ts';
 
 export function checkContent(event: UnsignedEnvelope | Envelope): void {
@@ -19,8 +18,12 @@ export function checkContent(event: UnsignedEnvelope | Envelope): void {
     const issue = parsed.error.issues[0];
     throw badRequest('invalid_content', `${event.event_type} content: ${issue?.path.join('.') || 'content'}: ${issue?.message}`);
   }
-  const membershipEvent = event.event_type.startsWith('m.member.');
+  // Events about one user (memberships, bans, roles) name that user in state_key.
+  const membershipEvent = event.event_type.startsWith('m.member.') || event.event_type === 'm.room.role';
   if (membershipEvent && event.state_key === null) throw badRequest('invalid_content', `${event.event_type} needs a state_key (the user whose membership changes)`);
+  // Local events do not pass the envelope schema: the same user id check here.
+  // A reference peer's member event is read with state_key = its sender (reference/vocabulary.ts), whose dialect ingest checked.
+  if (membershipEvent && !isUserIdOfAnyDialect(event.state_key)) throw badRequest('invalid_content', `${event.event_type} state_key must be a user id (@localpart:server)`);
   if (!membershipEvent && event.state_key !== null) throw badRequest('invalid_content', `${event.event_type} must have state_key null`);
 }
 
@@ -32,6 +35,19 @@ export function authorizeEvent(rooms: RoomStore, events: FederationEvents, event
   const joined = sender?.membership === 'join';
   const canModerate = joined && (sender.role === 'owner' || sender.role === 'moderator');
   const content = event.content as { target?: string; key?: string; role?: string };
+  // A banned user sends nothing into the room (issue #20 item 2): join, messages, anything —
+  // but their own leave is just "not a member" (they are out already; an honest server may send
+  // one that crossed the ban, and it must not count as abuse).
+  if (event.event_type !== 'm.member.leave' && rooms.bans.isBanned(event.room_id, event.sender)) throw banned(event.sender);
+
+  /** A moderator acts on plain members; the owner on everyone but themself. */
+  const outranks = (targetUser: string): void => {
+    if (targetUser === event.sender) throw badRequest('cannot_target_self', 'a moderator cannot remove, ban or change the role of themself');
+    const target = rooms.member(event.room_id, targetUser);
+    const targetRole = target?.membership === 'join' || target?.membership === 'invite' ? target.role : 'member';
+    if (targetRole === 'owner') throw forbidden('not_allowed', 'the room\'s owner cannot be removed, banned or demoted');
+    if (targetRole === 'moderator' && sender?.role !== 'owner') throw forbidden('not_allowed', 'only the room\'s owner may act on a moderator');
+  };
 
   const targetMessage = (): Envelope => {
     const target = events.get(content.target!);
@@ -62,13 +78,21 @@ export function authorizeEvent(rooms: RoomStore, events: FederationEvents, event
     case 'm.reaction.remove': {
       if (!joined) throw notMember(event.sender);
       targetMessage();
-      const present = hasReaction(events, event.room_id, content.target!, event.sender, content.key!);
+      // Index lookups (issue #14 item 4): one row per (room, target, sender, key).
+      const present = rooms.reactions.has(event.room_id, content.target!, event.sender, content.key!);
       if (event.event_type === 'm.reaction.add' && present) throw conflict('already_reacted', `${event.sender} already reacted with this key`);
       if (event.event_type === 'm.reaction.remove' && !present) throw conflict('no_reaction', `${event.sender} has no reaction with this key`);
+      if (event.event_type === 'm.reaction.add') {
+        const max = rooms.reactions.maxPerUserPerMessage;
+        if (rooms.reactions.countBySender(event.room_id, content.target!, event.sender) >= max) {
+          throw badRequest('too_many_reactions', `${event.sender} already has ${max} different reactions on this message (the most one user may have)`);
+        }
+      }
       return;
     }
     case 'm.member.invite': {
       if (!joined) throw notMember(event.sender);
+      if (rooms.bans.isBanned(event.room_id, event.state_key!)) throw banned(event.state_key!);
       const invitee = rooms.member(event.room_id, event.state_key!);
       if (invitee?.membership === 'join') throw conflict('already_joined', `${event.state_key} is already in the room`);
       return;
@@ -95,9 +119,34 @@ export function authorizeEvent(rooms: RoomStore, events: FederationEvents, event
       }
       if (!canModerate) throw forbidden('state_key_mismatch', 'only a moderator may remove another user (state_key must be the sender)');
       if (subject?.membership !== 'join' && subject?.membership !== 'invite') throw notFound('unknown_member', `${event.state_key} is not in this room`);
+      outranks(event.state_key!);
+      return;
+    }
+    case 'm.member.ban': {
+      if (!canModerate) throw forbidden('not_allowed', 'only the room\'s owner or a moderator may ban');
+      // Anyone who has been in the room (or was invited) may be banned, also after leaving.
+      if (!rooms.member(event.room_id, event.state_key!)) throw notFound('unknown_member', `${event.state_key} has never been in this room`);
+      outranks(event.state_key!);
+      return;
+    }
+    case 'm.member.unban': {
+      if (!canModerate) throw forbidden('not_allowed', 'only the room\'s owner or a moderator may unban');
+      if (!rooms.bans.isBanned(event.room_id, event.state_key!)) throw notFound('not_banned', `${event.state_key} is not banned from this room`);
+      return;
+    }
+    case 'm.room.role': {
+      if (!joined || sender.role !== 'owner') throw forbidden('not_allowed', 'only the room\'s owner may change roles');
+      const subject = rooms.member(event.room_id, event.state_key!);
+      if (subject?.membership !== 'join') throw notFound('unknown_member', `${event.state_key} is not a joined member of this room`);
+      outranks(event.state_key!);
+      if (subject.role === content.role) throw conflict('role_unchanged', `${event.state_key} is already a ${content.role}`);
       return;
     }
   }
+}
+
+export function banned(userId: string): HttpError {
+  return forbidden('banned', `${userId} is banned from this room`);
 }
 
 function notMember(userId: string): HttpError {
@@ -105,5 +154,5 @@ function notMember(userId: string): HttpError {
 }
 
 function isDeleted(events: FederationEvents, roomId: string, target: string): boolean {
-  return events.relatedTo(roomId, [target]).some((e) => e.event_type === 'm.message.delete');
+  return events.hasRelatedOfType(roomId, target, 'm.message.delete');
 }

@@ -1,7 +1,9 @@
 /**
  * The read model of a room's messages (CONTRACT.md `GET /rooms/{id}/messages`): messages in
  * display order with edits applied, deletes shown without body, and reactions aggregated.
- * It is folded from the stored events in display order at read time, so every server holding
+ * Edits and deletes are folded from the stored events in display order at read time; reactions
+ * come from the reaction index (the same fold, kept as events are applied), so a message with
+ * thousands of reaction events costs no more to show than one with a few. Every server holding
  * the same events shows exactly the same thing, whatever order the events arrived in.
  */
 import type { Envelope } from '../federation/envelope.ts';
@@ -11,27 +13,44 @@ import type { MessageView } from '../../../shared/contract/admin-operations.ts';
 
 export type { MessageView };
 
-export function roomMessages(events: FederationEvents, rooms: RoomStore, roomId: string, limit: number): MessageView[] {
-  const messages = events.latestOfType(roomId, 'm.message', limit);
-  const related = events.relatedTo(roomId, messages.map((m) => m.event_id));
+/** A page of messages: the latest `limit`, or the `limit` before the message `before`. */
+export function roomMessages(
+  events: FederationEvents,
+  rooms: RoomStore,
+  roomId: string,
+  limit: number,
+  beforeId?: string,
+): MessageView[] {
+  const messages = beforeId ? events.latestOfTypeBefore(roomId, 'm.message', limit, beforeId) : events.latestOfType(roomId, 'm.message', limit);
+  const targets = messages.map((m) => m.event_id);
+  const related = events.relatedOfTypes(roomId, targets, ['m.message.edit', 'm.message.delete']);
+  const reactions = rooms.reactions.aggregate(roomId, targets);
   const byTarget = new Map<string, Envelope[]>();
   for (const event of related) {
-    const target = event.content.target as string;
+    // A reference peer's edit/delete names its target by message_id: the indexed target then.
+    const target = typeof event.content.target === 'string' ? event.content.target : events.relatesToOf(event.event_id);
+    if (target === undefined) continue;
     let list = byTarget.get(target);
     if (!list) byTarget.set(target, (list = []));
     list.push(event);
   }
-  const moderators = new Set(rooms.members(roomId).filter((m) => m.role === 'owner' || m.role === 'moderator').map((m) => m.user_id));
-  return messages.map((message) => foldMessage(message, byTarget.get(message.event_id) ?? [], moderators));
+  return messages.map((message) => foldMessage(message, byTarget.get(message.event_id) ?? [], reactions.get(message.event_id) ?? {}));
 }
 
-function foldMessage(message: Envelope, related: Envelope[], moderators: ReadonlySet<string>): MessageView {
+/**
+ * Every stored delete was authorized when it was accepted (by the host, or here for our own
+ * users): the sender's own, or a moderator's at that time. A moderator's delete stays in force
+ * after they are demoted or leave (issue #20), and shows who made it as `deleted_by`.
+ */
+function foldMessage(message: Envelope, related: Envelope[], aggregated: Record<string, string[]>): MessageView {
   let body = message.content.body as string;
+  // A reference's attachment-only message has an empty body (its attachments are not federated here).
+  if (body === '' && Array.isArray(message.content.attachments)) body = `[${message.content.attachments.length} attachment${message.content.attachments.length === 1 ? '' : 's'}]`;
   let edited = false;
   let deleted = false;
-  const reactions = new Map<string, Set<string>>();
+  let deletedBy: string | undefined;
   for (const event of related) {
-    const content = event.content as { body?: string; key?: string };
+    const content = event.content as { body?: string };
     switch (event.event_type) {
       case 'm.message.edit':
         if (!deleted && event.sender === message.sender && typeof content.body === 'string') {
@@ -40,23 +59,12 @@ function foldMessage(message: Envelope, related: Envelope[], moderators: Readonl
         }
         break;
       case 'm.message.delete':
-        if (event.sender === message.sender || moderators.has(event.sender)) deleted = true;
-        break;
-      case 'm.reaction.add': {
-        let senders = reactions.get(content.key!);
-        if (!senders) reactions.set(content.key!, (senders = new Set()));
-        senders.add(event.sender);
-        break;
-      }
-      case 'm.reaction.remove':
-        reactions.get(content.key!)?.delete(event.sender);
+        if (!deleted) {
+          deleted = true;
+          if (event.sender !== message.sender) deletedBy = event.sender;
+        }
         break;
     }
-  }
-  const aggregated: Record<string, string[]> = {};
-  for (const key of [...reactions.keys()].sort()) {
-    const senders = [...reactions.get(key)!].sort();
-    if (senders.length > 0) aggregated[key] = senders;
   }
   return {
     event_id: message.event_id,
@@ -67,17 +75,7 @@ function foldMessage(message: Envelope, related: Envelope[], moderators: Readonl
     ...(deleted ? {} : { body }),
     edited: edited && !deleted,
     deleted,
+    ...(deletedBy ? { deleted_by: deletedBy } : {}),
     reactions: deleted ? {} : aggregated,
   };
-}
-
-/** Whether `sender` currently has reaction `key` on `target` (fold in display order). */
-export function hasReaction(events: FederationEvents, roomId: string, target: string, sender: string, key: string): boolean {
-  let present = false;
-  for (const event of events.relatedTo(roomId, [target])) {
-    if (event.sender !== sender || event.content.key !== key) continue;
-    if (event.event_type === 'm.reaction.add') present = true;
-    else if (event.event_type === 'm.reaction.remove') present = false;
-  }
-  return present;
 }

@@ -8,7 +8,8 @@
  * deliveries, so the outbox rows are durable exactly when the event is.
  */
 import type { Logger } from 'pino';
-import { USER_ID, serverOf } from '../../../shared/identifiers.ts';
+import { warnLimited } from '../log.ts';
+import { EVENT_ID, isSafeDisplayName, isUserId, serverOf, stripUnsafeDisplay } from '../../../shared/identifiers.ts';
 import { HttpError, badRequest, forbidden, notFound } from '../errors.ts';
 import type { Discovery } from '../federation/discovery.ts';
 import {
@@ -16,6 +17,8 @@ import {
   envelopeSigningBytes,
   envelopeWireJson,
   signEnvelope,
+  signEnvelopeParts,
+  unsignedPart,
   type Envelope,
   type UnsignedEnvelope,
 } from '../federation/envelope.ts';
@@ -29,12 +32,16 @@ import type { Outbox } from '../outbox/outbox.ts';
 import type { Db } from '../store/database.ts';
 import type { FederationEvents } from '../store/federation-events.ts';
 import type { GroupCommit } from '../store/group-commit.ts';
-import { authorizeEvent } from './authorize.ts';
+import { authorizeEvent, banned } from './authorize.ts';
 import { compareDisplayOrder, type RoomEventType } from './event-types.ts';
 import { newEventId, newInviteId, newRoomId } from './ids.ts';
 import type { LocalUsers } from './local-users.ts';
 import { roomMessages, type MessageView } from './messages-view.ts';
+import { messagePage } from './message-page.ts';
+import { DEFAULT_REORDER_WINDOW_MS, believableRoomDepth, checkHostOrdering, checkRelayedOrdering } from './ordering.ts';
 import type { MemberRow, RoomStore } from './room-store.ts';
+import type { PeerDialects } from '../federation/reference/peer-dialects.ts';
+import { referenceExtras } from '../federation/reference/vocabulary.ts';
 
 export const INVITE_PATH = '/_paracord/federation/v1/invite';
 export const JOIN_PATH = '/_paracord/federation/v1/join';
@@ -44,7 +51,26 @@ export const EVENTS_PATH = '/_paracord/federation/v1/events';
 /** How long an invite stays valid unless the inviter says otherwise. */
 export const DEFAULT_INVITE_MAX_AGE_S = 7 * 24 * 3600;
 const SNAPSHOT_EVENTS = 100;
+/**
+ * The most events of a join snapshot we verify and store (ours send SNAPSHOT_EVENTS): the rest of
+ * the history comes with the catch-up, which is charged and paced like any delivery.
+ */
+const MAX_SNAPSHOT_EVENTS_ACCEPTED = 2 * SNAPSHOT_EVENTS;
 const CATCH_UP_PAGE = 200;
+/** Default for NodeConfig.maxPendingInvitesPerPeer. */
+export const DEFAULT_MAX_PENDING_INVITES_PER_PEER = 50;
+/** After a host's catch-up cursor stopped advancing, its rooms are not pulled again for this long. */
+const CATCH_UP_BACKOFF_MS = 10 * 60_000;
+/**
+ * Catch-up bounds (red team "catch-up crawl"): a host that keeps saying "more" while its pages
+ * bring nothing — cursor creeping forward by one, the same or already stored events — is
+ * dropped after this many such pages in a row, and backed off like a stalled host.
+ */
+const CATCH_UP_FRUITLESS_PAGES = 3;
+/** Default for NodeConfig.catchUpMaxPagesPerRun: pages (200 events each) one run asks for; the rest waits for the next run. */
+export const DEFAULT_CATCH_UP_MAX_PAGES_PER_RUN = 500;
+/** Default for NodeConfig.catchUpRequestsPerHostPerMinute (all rooms together); then the run pauses a minute. */
+export const DEFAULT_CATCH_UP_REQUESTS_PER_HOST_PER_MINUTE = 120;
 
 export interface RoomInviteRow {
   invite_id: string;
@@ -79,16 +105,30 @@ export interface RoomServiceDeps {
   identity: () => Identity;
   notifications: NodeEvents;
   log: Logger;
+  /** A remote server sent an event (or a join) of a user banned from a room we host (issue #20: abuse). */
+  onBannedSender?: ((server: string) => void) | undefined;
+  /** How far behind the room's latest depth the host still places an event (ms); default 60 s. */
+  reorderWindowMs?: number | undefined;
+  /** Pending invites one peer may hold for our users; default 50. */
+  maxPendingInvitesPerPeer?: number | undefined;
+  /** Catch-up requests to one host per minute; default 120. */
+  catchUpRequestsPerHostPerMinute?: number | undefined;
+  /** Pages one catch-up run asks for at most; default 500. */
+  catchUpMaxPagesPerRun?: number | undefined;
+  /** Which peers speak the reference dialect (federation/reference/). */
+  dialects?: PeerDialects | undefined;
 }
 
 const MEMBERSHIPS = new Set(['invite', 'join', 'leave']);
+/** Membership events the host also sends to the server of the user concerned (who may have no joined member left). */
+const USER_NOTICE_TYPES: ReadonlySet<string> = new Set(['m.member.leave', 'm.member.ban', 'm.member.unban']);
 const ROLES = new Set(['owner', 'moderator', 'member']);
 
 /** A snapshot member entry with the right shape (the snapshot comes from another server). */
 function isReportedMember(m: unknown): m is RoomSnapshot['members'][number] {
   const member = m as Record<string, unknown> | null;
   return (
-    !!member && typeof member.user_id === 'string' && USER_ID.test(member.user_id) && MEMBERSHIPS.has(member.membership as string) &&
+    !!member && isUserId(member.user_id) && MEMBERSHIPS.has(member.membership as string) &&
     ROLES.has(member.role as string) && typeof member.event_id === 'string' && Number.isSafeInteger(member.event_depth) &&
     typeof member.event_origin === 'string' && (member.invite_expires_at === null || Number.isSafeInteger(member.invite_expires_at))
   );
@@ -103,6 +143,11 @@ export class RoomService {
 
   private get server(): string {
     return this.d.identity().serverName;
+  }
+
+  /** Whether a server speaks the Paracord reference's dialect (from its discovery). */
+  speaksReference(server: string): boolean {
+    return this.d.dialects?.isReference(server) ?? false;
   }
 
   isHost(roomId: string): boolean {
@@ -127,15 +172,39 @@ export class RoomService {
     return roomId;
   }
 
+  /**
+   * Several events of one local user in one room, in one job (all or none), in order: one
+   * transaction and, downstream, consecutive outbox rows that leave in one batch request.
+   */
+  async sendMany(roomId: string, type: RoomEventType, sender: string, contents: ReadonlyArray<Record<string, unknown>>): Promise<Envelope[]> {
+    const events = await this.d.commit.run(
+      () => contents.map((content) => this.commitLocalInTransaction(roomId, type, sender, null, content)),
+      (committed) => {
+        if (committed[0]) this.kickDeliveries(committed[0], null);
+      },
+    );
+    for (const event of events) this.notifyEvent(event);
+    return events;
+  }
+
   /** Makes, authorizes, signs, stores and queues one event of a local user. */
   async send(roomId: string, type: RoomEventType, sender: string, stateKey: string | null, content: Record<string, unknown>): Promise<Envelope> {
-    const event = await this.d.commit.run(() => this.commitLocalInTransaction(roomId, type, sender, stateKey, content));
-    this.afterCommit(event);
+    // Delivery starts as soon as the event is committed, while our own WAL flush runs (issue #17:
+    // two flushes in a row made the user-to-user latency). A power cut in between can leave a
+    // peer holding an event we lost, never the reverse: the sender hears "sent" only after the flush.
+    const event = await this.d.commit.run(
+      () => this.commitLocalInTransaction(roomId, type, sender, stateKey, content),
+      (committed) => this.kickDeliveries(committed, null),
+    );
+    this.notifyEvent(event);
     return event;
   }
 
   private commitLocalInTransaction(roomId: string, type: RoomEventType, sender: string, stateKey: string | null, content: Record<string, unknown>): Envelope {
     const now = Date.now();
+    this.refuseOnReferenceHost(roomId, type);
+    // In a room a reference can mirror, our events also speak its vocabulary (reference/vocabulary.ts).
+    content = { ...content, ...referenceExtras(roomId, this.d.rooms.room(roomId)?.name, type, content, this.d.events, now) };
     const unsigned: UnsignedEnvelope = {
       event_id: newEventId(this.server),
       room_id: roomId,
@@ -148,11 +217,29 @@ export class RoomService {
       content,
     };
     authorizeEvent(this.d.rooms, this.d.events, unsigned, now);
-    const event = signEnvelope(unsigned, this.d.identity());
-    this.d.events.insert(event, contentHash(envelopeSigningBytes(event)), null, now);
+    if (this.isHost(roomId)) this.checkOrdering(unsigned, now);
+    // A fresh random id: nothing to check for a stored copy; serialised once for signing and storing.
+    const { event, hash, contentJson } = signEnvelopeParts(unsigned, this.d.identity());
+    this.d.events.insertNew(event, hash, null, { now, contentJson });
     this.d.rooms.apply(event, now);
     this.enqueueDeliveries(event, null, now);
     return event;
+  }
+
+  /**
+   * A reference host cannot take our users' chat events: it files them in a duplicate "mirror"
+   * guild of its own (docs/REFERENCE-INTEROP-NOTES.md row 19). In its rooms our users read;
+   * joins and leaves go through its /join and /leave (reference/reference-rooms.ts).
+   */
+  private refuseOnReferenceHost(roomId: string, type: string): void {
+    const host = serverOf(roomId);
+    if (host === this.server || !this.isReferenceHost(host)) return;
+    throw new HttpError(409, 'reference_host_read_only', `${host} runs the Paracord reference server, which cannot receive ${type} events from other servers; this room is read-only here`);
+  }
+
+  private isReferenceHost(host: string): boolean {
+    const dialects = this.d.dialects;
+    return dialects !== undefined && (dialects.isReference(host) || dialects.serverOfDomain(host) !== null);
   }
 
   /** Who must receive an event that is now stored here (inside the storing transaction). */
@@ -165,8 +252,9 @@ export class RoomService {
     if (this.isHost(event.room_id)) {
       for (const server of this.d.rooms.joinedServers(event.room_id)) destinations.add(server);
       // A user removed by a moderator must learn it even though their server just left.
-      if (event.event_type === 'm.member.leave' && event.state_key) destinations.add(serverOf(event.state_key));
-    } else if (event.origin_server === this.server) {
+      // Likewise a banned user's server, and an unbanned one's (so it lets its user back in).
+      if (USER_NOTICE_TYPES.has(event.event_type) && event.state_key) destinations.add(serverOf(event.state_key));
+    } else if (event.origin_server === this.server && !this.isReferenceHost(serverOf(event.room_id))) {
       destinations.add(serverOf(event.room_id));
     }
     destinations.delete(this.server);
@@ -175,15 +263,43 @@ export class RoomService {
     return destinations;
   }
 
+  /** The same destinations enqueueDeliveries wrote rows for (kicking one with nothing to do is free). */
+  private kickDeliveries(event: Envelope, receivedFrom: string | null): void {
+    for (const destination of this.destinationsFor(event, receivedFrom)) this.d.workers.kick(destination);
+  }
+
   private afterCommit(event: Envelope): void {
-    // The same destinations enqueueDeliveries wrote rows for (kicking one with nothing to do is free).
-    for (const destination of this.destinationsFor(event, null)) this.d.workers.kick(destination);
+    this.kickDeliveries(event, null);
+    this.notifyEvent(event);
+  }
+
+  /** The UI and the tray hear of a stored event. */
+  private notifyEvent(event: Envelope): void {
     this.d.notifications.notify({ type: 'room', room_id: event.room_id, event_id: event.event_id, event_type: event.event_type, sender: event.sender });
   }
 
-  messages(roomId: string, limit: number): MessageView[] {
+  /** A stored event of a room (read markers point at one). */
+  roomEvent(roomId: string, eventId: string): Envelope | undefined {
+    const event = this.d.events.get(eventId);
+    return event?.room_id === roomId ? event : undefined;
+  }
+
+  messages(roomId: string, limit: number, before?: string): MessageView[] {
     if (!this.d.rooms.room(roomId)) throw notFound('unknown_room', `no room ${roomId} here`);
-    return roomMessages(this.d.events, this.d.rooms, roomId, limit);
+    if (before === undefined) return roomMessages(this.d.events, this.d.rooms, roomId, limit);
+    const anchor = this.d.events.get(before);
+    if (!anchor || anchor.room_id !== roomId) throw notFound('unknown_event', `no event ${before} in ${roomId}`);
+    return roomMessages(this.d.events, this.d.rooms, roomId, limit, anchor.event_id);
+  }
+
+  /** The UI's page of messages: permissions of `viewer` and delivery of own messages included (message-page.ts). */
+  messagePage(roomId: string, viewer: string, limit: number, before?: string): { messages: MessageView[]; has_more: boolean } {
+    if (!this.d.rooms.room(roomId)) throw notFound('unknown_room', `no room ${roomId} here`);
+    if (before !== undefined) {
+      const anchor = this.d.events.get(before);
+      if (!anchor || anchor.room_id !== roomId) throw notFound('unknown_event', `no event ${before} in ${roomId}`);
+    }
+    return messagePage({ db: this.d.db, events: this.d.events, rooms: this.d.rooms, server: this.server }, roomId, viewer, limit, before);
   }
 
   // ——— invites, joins, leaves ———
@@ -194,6 +310,7 @@ export class RoomService {
     if (!room) throw notFound('unknown_room', `no room ${roomId} here`);
     if (!this.isHost(roomId)) throw badRequest('not_room_host', `invites to ${roomId} are made on its host, ${room.host_server}`);
     const inviteeServer = serverOf(invitee);
+    if (!isUserId(invitee) && !this.speaksReference(inviteeServer)) throw badRequest('invalid_input', 'user_id: must look like @localpart:server');
     if (inviteeServer === this.server && !this.d.users.get(invitee)) throw notFound('unknown_user', `${invitee} is not a user of this server`);
     const expiresAt = Date.now() + maxAgeSeconds * 1000;
     const content = { membership: 'invite', expires_at: expiresAt, room_name: room.name };
@@ -202,6 +319,7 @@ export class RoomService {
       await this.d.commit.run(() => this.recordInvite(event, room.name, maxAgeSeconds));
       return { event_id: event.event_id };
     }
+    if (this.d.dialects?.isReference(inviteeServer)) return this.inviteReferenceUser(roomId, inviter, invitee, content);
     // Sign the invite now, but store it only once the invitee's server has accepted it.
     const now = Date.now();
     const unsigned: UnsignedEnvelope = {
@@ -227,12 +345,32 @@ export class RoomService {
     return { event_id: stored.event_id };
   }
 
+  /**
+   * A user of a reference server: its `/invite` is only a join preflight for rooms IT hosts
+   * (federation.rs:2040-2089), so it cannot be told. The invite is stored here, and the room's
+   * latest join event and the invite are pushed to its `POST /event`: an ingested m.member.join
+   * makes it create the mirror guild (federation.rs:1206-1292) whose local invite code its user
+   * accepts, which sends us its preflight and `/join` (crates/paracord-api/src/routes/invites.rs:347-369).
+   */
+  private async inviteReferenceUser(roomId: string, inviter: string, invitee: string, content: Record<string, unknown>): Promise<{ event_id: string }> {
+    const event = await this.send(roomId, 'm.member.invite', inviter, invitee, content);
+    const server = serverOf(invitee);
+    await this.d.commit.run(() => {
+      const now = Date.now();
+      for (const join of this.d.events.latestOfType(roomId, 'm.member.join', 1)) this.d.outbox.enqueue(server, join.event_id, roomId, now);
+      this.d.outbox.enqueue(server, event.event_id, roomId, now);
+    });
+    this.d.workers.kick(server);
+    this.d.log.info({ event: 'invite_sent', room_id: roomId, invitee, dialect: 'reference' }, 'invite recorded for a reference server user; its server learns the room by push');
+    return { event_id: event.event_id };
+  }
+
   /** A signed request to a peer; maps its refusal or absence to an admin error. */
   private async callPeer(server: string, path: string, body: string): Promise<unknown> {
     let response;
     try {
       const endpoint = await this.d.discovery.endpointOf(server);
-      response = await this.d.http.signed(this.d.identity(), 'POST', endpoint, path, body);
+      response = await this.d.http.signed(this.d.identity(), 'POST', endpoint, path, body, { destination: server });
     } catch (error) {
       throw new HttpError(502, 'peer_unreachable', `${server} could not be reached: ${(error as Error).message}`);
     }
@@ -280,8 +418,14 @@ export class RoomService {
     if (event.event_type !== 'm.member.invite' || event.state_key !== body.invitee || event.room_id !== body.room_id) {
       throw badRequest('invalid_invite', 'the invite event does not match the invite (type, room or invitee)');
     }
+    checkRelayedOrdering(event, Date.now());
     const roomName = (event.content.room_name as string | undefined) ?? body.room_name ?? body.room_id;
+    // The name is shown to our users: no bidi override, control or invisible character (issue #14 item 10).
+    if (typeof roomName !== 'string' || roomName.length > 100 || !isSafeDisplayName(roomName)) {
+      throw badRequest('invalid_room_name', 'room_name must be at most 100 characters without control, bidi or invisible characters');
+    }
     const inviteId = await this.d.commit.run(() => {
+      this.enforceInviteCap(requestOrigin, event.room_id, body.invitee);
       this.d.rooms.createRoom({ room_id: event.room_id, name: roomName, host_server: requestOrigin, created_at: Date.now() });
       const existing = this.d.events.get(event.event_id);
       if (!existing) this.d.events.insert(event, verified.hash, requestOrigin);
@@ -292,8 +436,39 @@ export class RoomService {
     return { invite_id: inviteId };
   }
 
+  /**
+   * Unsolicited invites are capped per peer (inside the storing transaction): at most
+   * maxPendingInvitesPerPeer pending, unexpired invites, re-invites of the same user to the
+   * same room excepted. The peer's rooms we only know from invites that are no longer pending
+   * (expired, declined) are forgotten first, so rooms a peer makes us hold stay bounded too.
+   */
+  private enforceInviteCap(peer: string, roomId: string, invitee: string): void {
+    const now = Date.now();
+    const stale = this.d.db
+      .prepare<[string, string, string, number], { room_id: string }>(
+        `SELECT r.room_id FROM rooms r WHERE r.host_server = ? AND r.room_id <> ?
+           AND NOT EXISTS (SELECT 1 FROM room_members m WHERE m.room_id = r.room_id AND m.server_name = ? AND m.membership IN ('join', 'leave'))
+           AND NOT EXISTS (SELECT 1 FROM room_invites i WHERE i.room_id = r.room_id AND i.state = 'pending' AND i.expires_at > ?)
+         LIMIT 1000`,
+      )
+      .all(peer, roomId, this.server, now);
+    for (const { room_id } of stale) {
+      for (const table of ['room_invites', 'room_members', 'federation_events', 'reference_message_ids', 'reference_poll_cursors', 'rooms']) this.d.db.prepare(`DELETE FROM ${table} WHERE room_id = ?`).run(room_id);
+    }
+    if (stale.length > 0) this.d.rooms.forgetCachedMembership();
+    const cap = this.d.maxPendingInvitesPerPeer ?? DEFAULT_MAX_PENDING_INVITES_PER_PEER;
+    const pending = this.d.db
+      .prepare<[string, number, string, string], { n: number }>(
+        "SELECT COUNT(*) AS n FROM room_invites WHERE host_server = ? AND state = 'pending' AND expires_at > ? AND NOT (room_id = ? AND invitee = ?)",
+      )
+      .get(peer, now, roomId, invitee)!.n;
+    if (pending >= cap) {
+      throw new HttpError(429, 'too_many_invites', `${peer} already has ${pending} pending invites for users of ${this.server} (at most ${cap}); they must be accepted, declined or expire first`);
+    }
+  }
+
   /** Federation `POST /invite` without an invitee (join preflight): may `origin` join this room? */
-  preflight(requestOrigin: string, roomId: string): RoomSnapshot['room'] & { member_count: number } {
+  preflight(requestOrigin: string, roomId: string, maxAgeSeconds?: number | null): RoomSnapshot['room'] & { member_count: number } & Record<string, unknown> {
     const room = this.hostedRoom(roomId);
     const members = this.d.rooms.members(roomId);
     const now = Date.now();
@@ -301,7 +476,13 @@ export class RoomService {
       (m) => m.server_name === requestOrigin && (m.membership === 'join' || (m.membership === 'invite' && (m.invite_expires_at === null || m.invite_expires_at > now))),
     );
     if (!mayJoin) throw forbidden('not_invited', `no user of ${requestOrigin} is invited to ${roomId}`);
-    return { room_id: room.room_id, name: room.name, host_server: room.host_server, depth: room.last_depth, member_count: members.filter((m) => m.membership === 'join').length };
+    const guildId = room.room_id.slice(1, room.room_id.indexOf(':'));
+    return {
+      room_id: room.room_id, name: room.name, host_server: room.host_server, depth: room.last_depth, member_count: members.filter((m) => m.membership === 'join').length,
+      // The reference's FederationInviteResponse (client.rs:461-470), read by a reference joining our room.
+      accepted: true, guild_id: guildId, guild_name: room.name, default_channel_id: guildId, join_endpoint: JOIN_PATH,
+      expires_in_seconds: Math.min(86_400, Math.max(60, maxAgeSeconds ?? 3_600)),
+    };
   }
 
   private hostedRoom(roomId: string) {
@@ -337,7 +518,7 @@ export class RoomService {
     this.d.db.prepare("UPDATE room_invites SET state = 'accepted' WHERE invite_id = ?").run(inviteId);
     this.d.log.info({ event: 'room_joined', room_id: invite.room_id, user_id: invite.invitee }, 'joined a remote room');
     // The snapshot shows the room at once; the full history follows in the background.
-    void this.catchUp(invite.room_id).catch((error: Error) => this.d.log.warn({ event: 'catch_up_failed', room_id: invite.room_id, error: error.message }, 'catch-up failed'));
+    void this.catchUp(invite.room_id).catch((error: Error) => warnLimited(this.d.log, `catch_up_failed ${invite.host_server}`, { event: 'catch_up_failed', room_id: invite.room_id, host: invite.host_server, error: error.message }, 'catch-up failed'));
     return { room_id: invite.room_id };
   }
 
@@ -347,22 +528,37 @@ export class RoomService {
       throw new HttpError(502, 'bad_snapshot', `${host} answered the join without a room snapshot`);
     }
     const verified: VerifiedEvent[] = [];
-    for (const raw of snapshot.events.slice(0, 1000)) {
+    for (const raw of snapshot.events.slice(0, MAX_SNAPSHOT_EVENTS_ACCEPTED)) {
       try {
         verified.push(await this.d.ingest.verify(host, raw, { skipRoute: true }));
       } catch (error) {
-        this.d.log.warn({ event: 'snapshot_event_rejected', host, error: (error as Error).message }, 'snapshot event rejected');
+        warnLimited(this.d.log, `snapshot_event_rejected ${host}`, { event: 'snapshot_event_rejected', host, error: (error as Error).message }, 'snapshot event rejected');
       }
     }
     verified.sort((a, b) => compareDisplayOrder(a.envelope, b.envelope));
     const room = snapshot.room;
+    let overQuota = 0;
     await this.d.commit.run(() => {
-      this.d.rooms.createRoom({ room_id: ownJoin.room_id, name: String(room.name ?? ownJoin.room_id).slice(0, 100), host_server: host, created_at: Date.now() });
+      const name = stripUnsafeDisplay(String(room.name ?? '')).slice(0, 100).trim() || ownJoin.room_id;
+      this.d.rooms.createRoom({ room_id: ownJoin.room_id, name, host_server: host, created_at: Date.now() });
       if (!this.d.events.get(ownJoin.event_id)) this.d.events.insert(ownJoin, contentHash(envelopeSigningBytes(ownJoin)), null);
       this.d.rooms.apply(ownJoin);
-      for (const { envelope, hash } of verified) {
+      for (const event of verified) {
+        const { envelope, hash } = event;
         if (envelope.room_id !== ownJoin.room_id) continue;
-        if (!this.d.events.get(envelope.event_id)) this.d.events.insert(envelope, hash, host);
+        try {
+          checkRelayedOrdering(envelope, Date.now());
+        } catch {
+          continue; // no honest host relays a depth a day ahead of our clock
+        }
+        if (!this.d.events.get(envelope.event_id)) {
+          // Charged to the host that served the snapshot, like any event it relays (docs/SECURITY.md item 5).
+          if (!this.d.ingest.chargeStored(event, host)) {
+            overQuota++;
+            continue;
+          }
+          this.d.events.insert(envelope, hash, host);
+        }
         this.d.rooms.apply(envelope);
       }
       // Members whose membership events are older than the snapshot's recent events: as the host
@@ -372,18 +568,28 @@ export class RoomService {
         this.d.rooms.applyReportedMember(ownJoin.room_id, member);
       }
     });
+    if (overQuota > 0) {
+      warnLimited(this.d.log, `snapshot_over_quota ${host}`, { event: 'snapshot_over_quota', host, room_id: ownJoin.room_id, dropped: overQuota }, 'join snapshot events over the host\'s storage quota were not stored');
+    }
     this.d.notifications.notify({ type: 'room', room_id: ownJoin.room_id, event_id: ownJoin.event_id, event_type: ownJoin.event_type, sender: ownJoin.sender });
   }
 
   /** Host side of `POST /join` and `POST /leave`: the membership event arrives in the body. */
-  async receiveMembership(requestOrigin: string, kind: 'join' | 'leave', body: { room_id: string; user_id: string; event?: unknown }): Promise<RoomSnapshot | { ok: true }> {
+  async receiveMembership(requestOrigin: string, kind: 'join' | 'leave', body: { room_id: string; user_id: string; event?: unknown }): Promise<RoomSnapshot | { ok: true } | Record<string, unknown>> {
     this.hostedRoom(body.room_id);
-    if (serverOf(body.user_id) !== requestOrigin) throw forbidden('not_origin', `${body.user_id} is not a user of ${requestOrigin}`);
+    const domain = this.d.dialects?.domainOf(requestOrigin) ?? null;
+    if (serverOf(body.user_id) !== requestOrigin && !(domain !== null && serverOf(body.user_id) === domain)) {
+      throw forbidden('not_origin', `${body.user_id} is not a user of ${requestOrigin}`);
+    }
+    if (body.event === undefined && this.d.dialects?.isReference(requestOrigin)) return this.receiveReferenceMembership(requestOrigin, kind, body);
+    // The snapshot holds the room's history: only for this very user, invited (or already in).
+    if (kind === 'join' && this.d.rooms.bans.isBanned(body.room_id, body.user_id)) {
+      this.d.onBannedSender?.(requestOrigin);
+      throw banned(body.user_id);
+    }
+    if (kind === 'join') this.requireInvited(body.room_id, body.user_id);
     if (body.event === undefined) {
-      if (kind === 'join') {
-        this.preflight(requestOrigin, body.room_id);
-        return this.snapshot(body.room_id);
-      }
+      if (kind === 'join') return this.snapshot(body.room_id);
       throw badRequest('event_required', 'POST /leave needs the signed m.member.leave event in "event"');
     }
     const verified = await this.d.ingest.verify(requestOrigin, body.event);
@@ -393,6 +599,42 @@ export class RoomService {
     }
     await this.d.ingest.store(verified, requestOrigin);
     return kind === 'join' ? this.snapshot(body.room_id) : { ok: true };
+  }
+
+  /**
+   * A reference server's `/join` and `/leave` carry no event (federation.rs:2091-2233): the RPC
+   * itself is the membership change. The host records it (a join still needs the user's pending
+   * invite) and answers in the reference's shape (FederationJoinResponse / FederationLeaveResponse,
+   * client.rs:472-485: every field required) plus our snapshot for a join. The reference's own
+   * m.member.join, when it arrives by polling, confirms it.
+   */
+  private async receiveReferenceMembership(origin: string, kind: 'join' | 'leave', body: { room_id: string; user_id: string }): Promise<Record<string, unknown>> {
+    const guildId = body.room_id.slice(1, body.room_id.indexOf(':'));
+    if (kind === 'join') this.requireInvited(body.room_id, body.user_id);
+    const member = this.d.rooms.member(body.room_id, body.user_id);
+    const now = Date.now();
+    await this.d.commit.run(() => {
+      if (kind === 'leave' && member?.membership !== 'join' && member?.membership !== 'invite') return;
+      if (kind === 'join' && member?.membership === 'join') return;
+      // No signed event exists for this change: the row says who decided it (the host, on the peer's RPC).
+      const depth = Math.max(now, (this.d.rooms.room(body.room_id)?.last_depth ?? 0) + 1);
+      this.d.rooms.applyReportedMember(body.room_id, {
+        user_id: body.user_id, membership: kind, role: member?.role === 'owner' ? 'owner' : 'member', invite_expires_at: null,
+        event_id: `$rpc_${kind}:${now}:${this.server}`, event_depth: depth, event_origin: origin,
+      });
+    });
+    this.d.log.info({ event: `reference_${kind}`, room_id: body.room_id, user_id: body.user_id, server: origin }, `a reference server's user ${kind === 'join' ? 'joined' : 'left'} a room we host`);
+    this.d.notifications.notify({ type: 'status' });
+    if (kind === 'leave') return { left: member?.membership === 'join' || member?.membership === 'invite', room_id: body.room_id, guild_id: guildId };
+    return { joined: true, room_id: body.room_id, guild_id: guildId, local_user_id: body.user_id, ...this.snapshot(body.room_id) };
+  }
+
+  /** A join needs a pending, unexpired invite of that user (or the user is already joined). */
+  private requireInvited(roomId: string, userId: string): void {
+    const member = this.d.rooms.member(roomId, userId);
+    if (member?.membership === 'join') return;
+    if (member?.membership !== 'invite') throw forbidden('not_invited', `${userId} has no invite to ${roomId}`);
+    if (member.invite_expires_at !== null && member.invite_expires_at <= Date.now()) throw forbidden('invite_expired', 'the invite to this room has expired');
   }
 
   snapshot(roomId: string): RoomSnapshot {
@@ -416,15 +658,43 @@ export class RoomService {
       if (event.origin_server !== requestOrigin) throw forbidden('not_origin', 'a room host accepts only events from their origin server');
       return;
     }
-    if (serverOf(event.room_id) !== requestOrigin) {
+    const host = serverOf(event.room_id);
+    // A reference peer hosts rooms under the domain its owner bound to it (`!<guild>:<domain>`).
+    if (host !== requestOrigin && !(this.d.dialects !== undefined && this.d.dialects.domainOf(requestOrigin) === host)) {
       throw forbidden('not_room_host', `events of ${event.room_id} come from its host ${serverOf(event.room_id)}, not ${requestOrigin}`);
     }
     if (!this.d.rooms.room(event.room_id)) throw notFound('unknown_room', `this server is not in ${event.room_id}`);
+    // An invite does not let the host push the room's events to us: only a join does — except
+    // the host's word that one of our users was removed, banned or unbanned.
+    const aboutOurUser = USER_NOTICE_TYPES.has(event.event_type) && event.state_key !== null && serverOf(event.state_key) === this.server;
+    if (!aboutOurUser && !this.d.rooms.isJoinedServer(event.room_id, this.server)) {
+      throw forbidden('not_joined', `no user of ${this.server} has joined ${event.room_id}; events are accepted only for joined rooms`);
+    }
   }
 
   /** Inside the storing transaction, before the insert: the host authorizes. */
   authorizeInbound(event: Envelope): void {
-    if (this.isHost(event.room_id)) authorizeEvent(this.d.rooms, this.d.events, event);
+    const now = Date.now();
+    if (this.isHost(event.room_id)) {
+      try {
+        authorizeEvent(this.d.rooms, this.d.events, event, now);
+      } catch (error) {
+        // Recorded after this transaction (which rolls back): a quarantine it causes must stay written.
+        if (error instanceof HttpError && error.code === 'banned' && event.origin_server !== this.server) {
+          const origin = event.origin_server;
+          setImmediate(() => this.d.onBannedSender?.(origin));
+        }
+        throw error;
+      }
+      this.checkOrdering(event, now);
+    } else {
+      checkRelayedOrdering(event, now);
+    }
+  }
+
+  /** The host's one ordering check (ordering.ts), for every event it first accepts into a room it hosts. */
+  private checkOrdering(event: { room_id: string; depth: number; origin_ts: number }, now: number): void {
+    checkHostOrdering(event, this.d.rooms.room(event.room_id)?.last_depth ?? 0, now, this.d.reorderWindowMs ?? DEFAULT_REORDER_WINDOW_MS);
   }
 
   /** Inside the storing transaction, after the insert: apply and relay. */
@@ -433,51 +703,177 @@ export class RoomService {
     this.enqueueDeliveries(event, receivedFrom, Date.now());
   }
 
-  /** After the commit of an inbound event. */
+  /** At the commit of an inbound event, before the flush: the UI hears of it. */
   onInboundCommitted(event: Envelope): void {
-    this.afterCommit(event);
+    this.notifyEvent(event);
+  }
+
+  /**
+   * Once an inbound event is durable: relays start. Not earlier: a host that relayed an event a
+   * power cut then took back would refuse its sender's copy sent again later as too old, and the
+   * sender's re-issue under the same id would conflict with the copies the members already hold.
+   */
+  onInboundDurable(event: Envelope): void {
+    this.kickDeliveries(event, null);
+  }
+
+  /**
+   * Member side of a 409 `depth_too_old` from a room's host (e.g. messages typed while the host
+   * was down longer than its reorder window): our event is re-issued with the same id, a fresh
+   * origin_ts and depth = max(now, room_depth + 1, our room clock + 1), signed again, and
+   * replaces our stored copy (nobody else has the refused one: members receive events only
+   * through the host). True when it was re-issued and should be delivered again.
+   */
+  async reissueRefused(destination: string, eventId: string, roomDepth: unknown): Promise<boolean> {
+    const old = this.d.events.get(eventId);
+    if (!old || old.origin_server !== this.server || this.isHost(old.room_id) || serverOf(old.room_id) !== destination) return false;
+    const hostDepth = believableRoomDepth(roomDepth, Date.now());
+    if (hostDepth === null) return false; // a host's answer must not move our room clock anywhere it likes
+    const event = await this.d.commit.run(() => {
+      const now = Date.now();
+      const depth = Math.max(now, hostDepth + 1, (this.d.rooms.room(old.room_id)?.last_depth ?? 0) + 1);
+      const reissued = signEnvelope({ ...unsignedPart(old), origin_ts: now, depth }, this.d.identity());
+      this.d.events.reissue(reissued, contentHash(envelopeSigningBytes(reissued)));
+      this.d.rooms.apply(reissued, now);
+      return reissued;
+    });
+    this.d.log.info({ event: 'event_reissued', room_id: event.room_id, event_id: eventId, old_depth: old.depth, depth: event.depth }, 'room host refused our event as too old; re-issued it after the room\'s latest events');
+    this.d.notifications.notify({ type: 'room', room_id: event.room_id, event_id: event.event_id, event_type: event.event_type, sender: event.sender });
+    return true;
   }
 
   // ——— catch-up ———
 
-  /** Host side of `GET /events`: a page for a server with joined members. */
-  catchUpPage(requestOrigin: string, roomId: string, sinceDepth: number, limit: number) {
+  /**
+   * Host side of `GET /events`: a page for a server with joined members. `sinceEventId` makes
+   * the cursor (depth, event_id) exact; without it, `since_depth` alone (older callers).
+   */
+  catchUpPage(requestOrigin: string, roomId: string, sinceDepth: number, limit: number, sinceEventId?: string) {
     this.hostedRoom(roomId);
     if (!this.d.rooms.isJoinedServer(roomId, requestOrigin)) throw forbidden('not_a_member_server', `${requestOrigin} has no members in ${roomId}`);
-    const page = this.d.events.since(roomId, sinceDepth, limit);
-    const last = page.events[page.events.length - 1];
-    return { room_id: roomId, events: page.events, complete: page.complete, next_since_depth: last ? last.depth : sinceDepth };
+    const page = this.d.events.since(roomId, sinceDepth, limit, sinceEventId);
+    return {
+      room_id: roomId, events: page.events, complete: page.complete,
+      next_since_depth: page.last ? page.last.depth : sinceDepth,
+      ...(page.last ? { next_since_event_id: page.last.event_id } : sinceEventId ? { next_since_event_id: sinceEventId } : {}),
+    };
+  }
+
+  /** Hosts whose catch-up cursor stopped advancing: not asked again until then (ms). */
+  private readonly catchUpBackoff = new Map<string, number>();
+  /** Per host: times of its catch-up requests in the last minute. */
+  private readonly catchUpRequests = new Map<string, number[]>();
+  /** Aborted by stop(): running catch-ups end (their HTTP request too) and write nothing more. */
+  private readonly stopping = new AbortController();
+  private readonly resumeTimers = new Set<NodeJS.Timeout>();
+
+  /** Cancels running catch-ups and scheduled resumptions (node stop, before the database closes). */
+  stop(): void {
+    this.stopping.abort();
+    for (const timer of this.resumeTimers) clearTimeout(timer);
+    this.resumeTimers.clear();
+  }
+
+  /** Takes one catch-up request from `host`'s budget for this minute; false when it is spent. */
+  private catchUpBudget(host: string): boolean {
+    const now = Date.now();
+    const recent = (this.catchUpRequests.get(host) ?? []).filter((t) => t > now - 60_000);
+    if (recent.length >= (this.d.catchUpRequestsPerHostPerMinute ?? DEFAULT_CATCH_UP_REQUESTS_PER_HOST_PER_MINUTE)) {
+      this.catchUpRequests.set(host, recent);
+      return false;
+    }
+    recent.push(now);
+    this.catchUpRequests.set(host, recent);
+    return true;
+  }
+
+  /** Runs catchUp(roomId) again in a minute (a run paused by the per-host request budget). */
+  private resumeCatchUpLater(roomId: string): void {
+    const timer = setTimeout(() => {
+      this.resumeTimers.delete(timer);
+      this.catchUp(roomId).catch((error: Error) => warnLimited(this.d.log, `catch_up_failed ${serverOf(roomId)}`, { event: 'catch_up_failed', room_id: roomId, error: error.message }, 'catch-up failed'));
+    }, 60_000);
+    timer.unref();
+    this.resumeTimers.add(timer);
   }
 
   /** Pulls what we missed in a remote room from its host (on start, after a join). */
   async catchUp(roomId: string): Promise<number> {
     const host = serverOf(roomId);
     if (host === this.server) return 0;
-    let since = this.syncedDepth(roomId);
+    if ((this.catchUpBackoff.get(host) ?? 0) > Date.now()) return 0;
+    const signal = this.stopping.signal;
+    // The cursor: after (depth, event_id); a stored watermark is a depth whose events all arrived.
+    let cursor: { depth: number; eventId: string | null } = { depth: this.syncedDepth(roomId), eventId: null };
     let stored = 0;
-    for (let page = 0; page < 10_000; page++) {
-      const path = `${EVENTS_PATH}?room_id=${encodeURIComponent(roomId)}&since_depth=${since}&limit=${CATCH_UP_PAGE}`;
+    let fruitless = 0;
+    /** Event ids this run has seen: a page of events already seen in this run is no progress. */
+    const seen = new Set<string>();
+    for (let page = 0; ; page++) {
+      if (signal.aborted) return stored;
+      if (page >= (this.d.catchUpMaxPagesPerRun ?? DEFAULT_CATCH_UP_MAX_PAGES_PER_RUN)) {
+        this.d.log.warn({ event: 'catch_up_page_limit', room_id: roomId, host, pages: page }, 'catch-up run reached its page limit; the rest comes with the next run');
+        break;
+      }
+      if (!this.catchUpBudget(host)) {
+        warnLimited(this.d.log, `catch_up_rate_limited ${host}`, { event: 'catch_up_rate_limited', room_id: roomId, host, per_minute: this.d.catchUpRequestsPerHostPerMinute ?? DEFAULT_CATCH_UP_REQUESTS_PER_HOST_PER_MINUTE }, 'catch-up requests to this host reached the per-minute budget; resuming in a minute');
+        this.resumeCatchUpLater(roomId);
+        break;
+      }
+      const after = cursor.eventId ? `&since_event_id=${encodeURIComponent(cursor.eventId)}` : '';
+      const path = `${EVENTS_PATH}?room_id=${encodeURIComponent(roomId)}&since_depth=${cursor.depth}${after}&limit=${CATCH_UP_PAGE}`;
       const endpoint = await this.d.discovery.endpointOf(host);
-      const response = await this.d.http.signed(this.d.identity(), 'GET', endpoint, path);
+      let response: Awaited<ReturnType<HttpClient['signed']>>;
+      try {
+        response = await this.d.http.signed(this.d.identity(), 'GET', endpoint, path, undefined, { destination: host, signal });
+      } catch (error) {
+        if (signal.aborted) return stored;
+        throw error;
+      }
+      if (signal.aborted) return stored;
       if (response.status !== 200) throw new Error(`catch-up from ${host}: HTTP ${response.status} ${response.text.slice(0, 200)}`);
-      const body = response.json as { events?: unknown[]; complete?: boolean; next_since_depth?: number };
-      const events = Array.isArray(body.events) ? body.events : [];
+      const body = response.json as { events?: unknown[]; complete?: boolean; next_since_depth?: unknown; next_since_event_id?: unknown };
+      const events = Array.isArray(body.events) ? body.events.slice(0, 1_000 + CATCH_UP_PAGE) : [];
+      let storedNow = 0;
+      let newToRun = 0;
       for (const raw of events) {
         try {
           const verified = await this.d.ingest.verify(host, raw);
+          if (signal.aborted) return stored;
           if (verified.envelope.room_id !== roomId) continue;
+          if (!seen.has(verified.envelope.event_id)) {
+            if (seen.size >= 20_000) seen.clear(); // bounded memory; the page and rate bounds still hold
+            seen.add(verified.envelope.event_id);
+            newToRun++;
+          }
           const result = await this.d.ingest.store(verified, host);
-          if (result.inserted) stored++;
+          if (result.inserted) storedNow++;
         } catch (error) {
-          this.d.log.warn({ event: 'catch_up_event_rejected', room_id: roomId, error: (error as Error).message }, 'catch-up event rejected');
+          if (signal.aborted) return stored;
+          warnLimited(this.d.log, `catch_up_event_rejected ${host}`, { event: 'catch_up_event_rejected', room_id: roomId, host, error: (error as Error).message }, 'catch-up event rejected');
         }
       }
-      const next = typeof body.next_since_depth === 'number' ? body.next_since_depth : since;
-      if (next > since) {
-        since = next;
-        this.d.db.prepare('UPDATE rooms SET synced_depth = MAX(synced_depth, ?) WHERE room_id = ?').run(since, roomId);
-      }
+      stored += storedNow;
       if (body.complete !== false || events.length === 0) break;
+      // Progress: something stored, or a fullish page of events this run had not seen (a legit
+      // host paging through events we already got live). Otherwise the page was fruitless.
+      fruitless = storedNow > 0 || newToRun >= CATCH_UP_PAGE / 2 ? 0 : fruitless + 1;
+      if (fruitless >= CATCH_UP_FRUITLESS_PAGES) {
+        this.catchUpBackoff.set(host, Date.now() + CATCH_UP_BACKOFF_MS);
+        this.d.log.warn({ event: 'catch_up_fruitless', room_id: roomId, host, pages: fruitless, since_depth: cursor.depth }, 'room host keeps answering incomplete catch-up pages that bring nothing new; not asking it again for a while');
+        break;
+      }
+      const next = nextCursor(body, cursor);
+      if (!next) {
+        // A host that says "more" without moving its cursor would be asked the same page forever.
+        this.catchUpBackoff.set(host, Date.now() + CATCH_UP_BACKOFF_MS);
+        this.d.log.warn({ event: 'catch_up_stalled', room_id: roomId, host, since_depth: cursor.depth }, 'room host answered an incomplete catch-up page without advancing; not asking it again for a while');
+        break;
+      }
+      cursor = next;
+      if (signal.aborted) return stored;
+      // Events at the cursor's depth may continue on the next page: the watermark stays below it.
+      this.d.db.prepare('UPDATE rooms SET synced_depth = MAX(synced_depth, ?) WHERE room_id = ?').run(cursor.depth - 1, roomId);
     }
     if (stored > 0) this.d.log.info({ event: 'caught_up', room_id: roomId, host, stored }, 'caught up with the room host');
     return stored;
@@ -491,11 +887,30 @@ export class RoomService {
   remoteJoinedRooms(): string[] {
     return this.d.rooms
       .rooms()
-      .filter((r) => r.host_server !== this.server && this.d.rooms.isJoinedServer(r.room_id, this.server))
+      // Rooms of a reference host are polled (reference/reference-rooms.ts), never caught up here.
+      .filter((r) => r.host_server !== this.server && !this.isReferenceHost(r.host_server) && this.d.rooms.isJoinedServer(r.room_id, this.server))
       .map((r) => r.room_id);
   }
 
   wireEvent(event: Envelope): string {
     return envelopeWireJson(event);
   }
+}
+
+/**
+ * The cursor a catch-up page moves to, or null when it does not move forward: the host's
+ * `next_since_depth` (and `next_since_event_id`, when it gives one), which must come strictly
+ * after `current` in display order.
+ */
+function nextCursor(body: { next_since_depth?: unknown; next_since_event_id?: unknown }, current: { depth: number; eventId: string | null }) {
+  const depth = body.next_since_depth;
+  if (typeof depth !== 'number' || !Number.isSafeInteger(depth) || depth < 0) return null;
+  const id = body.next_since_event_id;
+  const eventId = typeof id === 'string' && id.length <= 255 && EVENT_ID.test(id) ? id : null;
+  if (depth > current.depth) return { depth, eventId };
+  if (depth < current.depth || eventId === null) return null;
+  if (current.eventId === null) return { depth, eventId }; // same depth, now with an exact position
+  const a = { depth, origin_server: serverOf(eventId), event_id: eventId };
+  const b = { depth: current.depth, origin_server: serverOf(current.eventId), event_id: current.eventId };
+  return compareDisplayOrder(a, b) > 0 ? { depth, eventId } : null;
 }

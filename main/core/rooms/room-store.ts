@@ -7,6 +7,11 @@ import type { Db } from '../store/database.ts';
 import type { Envelope } from '../federation/envelope.ts';
 import { serverOf } from '../../../shared/identifiers.ts';
 import { compareDisplayOrder } from './event-types.ts';
+import { ReactionIndex } from './reaction-index.ts';
+import { RoomBans } from './room-bans.ts';
+import { SearchIndex } from './search-index.ts';
+import { ReadMarkers } from './read-markers.ts';
+import { clockAfter } from './ordering.ts';
 
 export type Membership = 'invite' | 'join' | 'leave';
 export type Role = 'owner' | 'moderator' | 'member';
@@ -37,12 +42,27 @@ export class RoomStore {
   private readonly roomStmt;
   private readonly memberStmt;
   private readonly bumpDepthStmt;
+  private readonly latestRoleStmt;
+  /** Current reactions, kept by apply() (issue #14 item 4). */
+  readonly reactions: ReactionIndex;
+  /** Bans, the message search index and read markers (issue #20), kept by apply(). */
+  readonly bans: RoomBans;
+  readonly search: SearchIndex;
+  readonly readMarkers: ReadMarkers;
 
-  constructor(db: Db) {
+  constructor(db: Db, options: { maxReactionsPerUserPerMessage?: number } = {}) {
     this.db = db;
+    this.reactions = new ReactionIndex(db, options.maxReactionsPerUserPerMessage);
+    this.bans = new RoomBans(db);
+    this.search = new SearchIndex(db);
+    this.readMarkers = new ReadMarkers(db);
     this.roomStmt = db.prepare<[string], RoomRow>('SELECT * FROM rooms WHERE room_id = ?');
     this.memberStmt = db.prepare<[string, string], MemberRow>('SELECT * FROM room_members WHERE room_id = ? AND user_id = ?');
     this.bumpDepthStmt = db.prepare('UPDATE rooms SET last_depth = MAX(last_depth, ?) WHERE room_id = ?');
+    this.latestRoleStmt = db.prepare<[string, string], { depth: number; origin_server: string; event_id: string }>(
+      `SELECT depth, origin_server, event_id FROM federation_events WHERE room_id = ? AND event_type = 'm.room.role' AND state_key = ?
+       ORDER BY depth DESC, origin_server DESC, event_id DESC LIMIT 1`,
+    );
   }
 
   /**
@@ -156,6 +176,22 @@ export class RoomStore {
     this.memberCache.set(`${room_id}\n${user_id}`, { room_id, user_id, server_name, membership, role, invite_expires_at, event_id, event_depth, event_origin, updated_at });
   }
 
+  /**
+   * m.room.role: the member's role changes (the host checked the owner sent it); the owner's never
+   * does. Like membership, independent of arrival order: only the latest role event of that user
+   * (in display order, among the stored ones — this one is stored already) counts, and only when
+   * it comes after the user's current membership event (a leave ends a role).
+   */
+  private applyRole(event: Envelope, now: number): void {
+    const existing = event.state_key === null ? undefined : this.member(event.room_id, event.state_key);
+    const role = event.content.role;
+    if (!existing || existing.role === 'owner' || (role !== 'moderator' && role !== 'member')) return;
+    if (compareDisplayOrder({ depth: existing.event_depth, origin_server: existing.event_origin, event_id: existing.event_id }, event) > 0) return;
+    const latest = this.latestRoleStmt.get(event.room_id, event.state_key!);
+    if (latest && compareDisplayOrder(latest, event) > 0) return;
+    this.writeMember({ ...existing, role, updated_at: now });
+  }
+
   /** Within coalescingClockUpdates: the greatest depth applied per room, written at its end. */
   private pendingClocks: Map<string, number> | null = null;
 
@@ -176,12 +212,22 @@ export class RoomStore {
     }
   }
 
-  /** Applies an event to the room state: clock, and membership for m.member.* events. */
+  /** Applies an event to the room state: clock, reactions, and membership for m.member.* events. */
   apply(event: Envelope, now = Date.now()): void {
-    if (this.pendingClocks) this.pendingClocks.set(event.room_id, Math.max(event.depth, this.pendingClocks.get(event.room_id) ?? 0));
-    else this.bumpDepthStmt.run(event.depth, event.room_id);
+    // A relayed depth never moves the clock beyond ours plus the skew (ordering.ts): the next
+    // local depth, max(now, last + 1), stays a safe integer whatever a peer sent.
+    const clock = clockAfter(Math.max(this.pendingClocks?.get(event.room_id) ?? 0, this.room(event.room_id)?.last_depth ?? 0), event.depth, now);
+    if (this.pendingClocks) this.pendingClocks.set(event.room_id, clock);
+    else this.bumpDepthStmt.run(clock, event.room_id);
     const cached = this.roomCache.get(event.room_id);
-    if (cached && event.depth > cached.last_depth) this.roomCache.set(event.room_id, { ...cached, last_depth: event.depth });
+    if (cached && clock > cached.last_depth) this.roomCache.set(event.room_id, { ...cached, last_depth: clock });
+    this.reactions.apply(event);
+    this.bans.apply(event);
+    this.search.apply(event);
+    if (event.event_type === 'm.room.role') {
+      this.applyRole(event, now);
+      return;
+    }
     const membership = MEMBERSHIP_OF[event.event_type];
     if (!membership || event.state_key === null) return;
     const existing = this.member(event.room_id, event.state_key);
@@ -189,7 +235,9 @@ export class RoomStore {
       return; // an event later in display order already decided this membership
     }
     const content = event.content as { role?: Role; expires_at?: number };
-    const role: Role = membership === 'join' && content.role === 'owner' ? 'owner' : (existing?.role ?? 'member');
+    // Leaving (or being removed or banned) ends a moderator's role; the owner stays the owner.
+    const kept = existing?.role === 'owner' || membership !== 'leave' ? (existing?.role ?? 'member') : 'member';
+    const role: Role = membership === 'join' && content.role === 'owner' ? 'owner' : kept;
     this.writeMember({
       room_id: event.room_id,
       user_id: event.state_key,
@@ -209,4 +257,6 @@ const MEMBERSHIP_OF: Record<string, Membership | undefined> = {
   'm.member.invite': 'invite',
   'm.member.join': 'join',
   'm.member.leave': 'leave',
+  // A ban removes the user as well (the ban itself is kept by RoomBans).
+  'm.member.ban': 'leave',
 };

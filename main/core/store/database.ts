@@ -26,6 +26,24 @@ function cacheStatements(db: Db): void {
   }) as typeof db.prepare;
 }
 
+/**
+ * Runs `run` in a transaction that commits without waiting for the disk (synchronous = NORMAL
+ * for this commit only). For writes whose loss on a power failure is harmless because they are
+ * redone or re-derived: a delivery's outcome (the event is sent again and the receiver drops the
+ * copy), the attempts log. The next durable commit's WAL flush makes them durable too (the WAL is
+ * written in order). A process crash loses nothing: the frames are in the OS already.
+ */
+export function transactionWithoutFsync<T>(db: Db, run: () => T): T {
+  // Inside another transaction: part of it, durable as it is.
+  if (db.inTransaction) return db.transaction(run)();
+  db.prepare('PRAGMA synchronous = NORMAL').run();
+  try {
+    return db.transaction(run)();
+  } finally {
+    db.prepare('PRAGMA synchronous = FULL').run();
+  }
+}
+
 export function openDatabase(file: string): Db {
   const db = new Database(file);
   if (file !== ':memory:') {

@@ -6,6 +6,7 @@
 import { canonicalJson } from '../crypto/canonical-json.ts';
 import { conflict } from '../errors.ts';
 import type { Envelope } from '../federation/envelope.ts';
+import { serverOf } from '../../../shared/identifiers.ts';
 import type { Db } from './database.ts';
 
 interface EventRow {
@@ -23,6 +24,14 @@ interface EventRow {
   received_from: string | null;
   received_at: number;
   relates_to: string | null;
+  /** The depth as signed, when `depth` (the local ordering column) was re-derived (migration 5). */
+  signed_depth: number | null;
+}
+
+/** A catch-up position: after the event `event_id` at ordering depth `depth`. */
+export interface EventCursor {
+  depth: number;
+  event_id: string;
 }
 
 export class FederationEvents {
@@ -62,7 +71,7 @@ export class FederationEvents {
   }
 
   /** Inserts an event the caller knows is not stored yet (it asked hashOf in the same transaction). */
-  insertNew(envelope: Envelope, hash: string, receivedFrom: string | null, options: { now?: number; contentJson?: string | undefined } = {}): void {
+  insertNew(envelope: Envelope, hash: string, receivedFrom: string | null, options: { now?: number; contentJson?: string | undefined; relatesTo?: string | null } = {}): void {
     this.insertStmt.run(
       envelope.event_id,
       envelope.room_id,
@@ -77,8 +86,16 @@ export class FederationEvents {
       hash,
       receivedFrom,
       options.now ?? Date.now(),
-      typeof envelope.content.target === 'string' ? envelope.content.target : null,
+      options.relatesTo !== undefined ? options.relatesTo : typeof envelope.content.target === 'string' ? envelope.content.target : null,
     );
+    // The reference names edit/delete/reaction targets by the message_id the origin put on its
+    // m.message (federation/reference/vocabulary.ts): indexed per (room, origin); first one wins.
+    const messageId = envelope.event_type === 'm.message' ? envelope.content.message_id : undefined;
+    if (typeof messageId === 'string' && messageId.length > 0 && messageId.length <= 64) {
+      (this.messageIdStmt ??= this.db.prepare<[string, string, string, string]>('INSERT OR IGNORE INTO reference_message_ids (room_id, origin_server, message_id, event_id) VALUES (?, ?, ?, ?)')).run(
+        envelope.room_id, envelope.origin_server, messageId, envelope.event_id,
+      );
+    }
   }
 
   /** Several events by id in one query (the outbox loads a batch at once); missing ids are absent. */
@@ -104,6 +121,19 @@ export class FederationEvents {
       .map(rowToEnvelope);
   }
 
+  /** The latest `limit` events of a type that come before the event `beforeId` in display order (a page further up). */
+  latestOfTypeBefore(roomId: string, eventType: string, limit: number, beforeId: string): Envelope[] {
+    return this.db
+      .prepare<[string, string, string, number], EventRow>(
+        `SELECT * FROM (SELECT * FROM federation_events WHERE room_id = ? AND event_type = ?
+           AND (depth, origin_server, event_id) < (SELECT depth, origin_server, event_id FROM federation_events WHERE event_id = ?)
+           ORDER BY depth DESC, origin_server DESC, event_id DESC LIMIT ?)
+         ORDER BY depth, origin_server, event_id`,
+      )
+      .all(roomId, eventType, beforeId, limit)
+      .map(rowToEnvelope);
+  }
+
   /** The latest `limit` events of a room, any type, in display order. */
   latest(roomId: string, limit: number): Envelope[] {
     return this.db
@@ -114,6 +144,36 @@ export class FederationEvents {
       )
       .all(roomId, limit)
       .map(rowToEnvelope);
+  }
+
+  private messageIdStmt: import('better-sqlite3').Statement<[string, string, string, string]> | undefined;
+
+  /** The event a message_id names in a room: `origin`'s own first ('' = any origin). */
+  messageEvent(roomId: string, origin: string, messageId: string): string | undefined {
+    const row = origin === ''
+      ? this.db.prepare<[string, string], { event_id: string }>('SELECT event_id FROM reference_message_ids WHERE room_id = ? AND message_id = ? LIMIT 1').get(roomId, messageId)
+      : this.db.prepare<[string, string, string], { event_id: string }>('SELECT event_id FROM reference_message_ids WHERE room_id = ? AND origin_server = ? AND message_id = ?').get(roomId, origin, messageId);
+    return row?.event_id;
+  }
+
+  /** The message_id a stored m.message carries, if any. */
+  messageIdOf(eventId: string): string | undefined {
+    return this.db.prepare<[string], { message_id: string }>('SELECT message_id FROM reference_message_ids WHERE event_id = ? LIMIT 1').get(eventId)?.message_id;
+  }
+
+  /** The room a stored event is in (here: a reference channel's message is in its channel room). */
+  roomOf(eventId: string): string | undefined {
+    return this.db.prepare<[string], { room_id: string }>('SELECT room_id FROM federation_events WHERE event_id = ?').get(eventId)?.room_id;
+  }
+
+  /** The origin_server of a stored event (ids do not say it: the opaque part may hold `:`). */
+  originOf(eventId: string): string | undefined {
+    return this.db.prepare<[string], { origin_server: string }>('SELECT origin_server FROM federation_events WHERE event_id = ?').get(eventId)?.origin_server;
+  }
+
+  /** What a stored event relates to (its target), as indexed when it was stored. */
+  relatesToOf(eventId: string): string | undefined {
+    return this.db.prepare<[string], { relates_to: string | null }>('SELECT relates_to FROM federation_events WHERE event_id = ?').get(eventId)?.relates_to ?? undefined;
   }
 
   /** Events of the room that relate to any of `targets`, in display order. */
@@ -133,28 +193,96 @@ export class FederationEvents {
   }
 
   /**
-   * Catch-up page: events with depth > sinceDepth in display order. A page never splits the
-   * events of one depth, so `since_depth = last depth` never skips any (up to a hard cap).
+   * Events of the given types relating to any of `targets` (edits and deletes of messages), in
+   * display order, found by the (relates_to, event_type) index: reactions are not visited.
    */
-  since(roomId: string, sinceDepth: number, limit: number): { events: Envelope[]; complete: boolean } {
-    const rows = this.db
-      .prepare<[string, number, number], EventRow>(
-        'SELECT * FROM federation_events WHERE room_id = ? AND depth > ? ORDER BY depth, origin_server, event_id LIMIT ?',
-      )
-      .all(roomId, sinceDepth, limit + 1);
-    const complete = rows.length <= limit;
-    let page = rows.slice(0, limit);
-    if (!complete && page.length > 0) {
-      const lastDepth = page[page.length - 1]!.depth;
-      const rest = this.db
-        .prepare<[string, number, number], EventRow>(
-          'SELECT * FROM federation_events WHERE room_id = ? AND depth = ? ORDER BY origin_server, event_id LIMIT ?',
-        )
-        .all(roomId, lastDepth, 1000);
-      page = [...page.filter((r) => r.depth !== lastDepth), ...rest];
+  relatedOfTypes(roomId: string, targets: readonly string[], types: readonly string[]): Envelope[] {
+    const found: Envelope[] = [];
+    for (let start = 0; start < targets.length; start += 100) {
+      const chunk = targets.slice(start, start + 100);
+      found.push(
+        ...this.db
+          .prepare<unknown[], EventRow>(
+            `SELECT * FROM federation_events INDEXED BY federation_events_relates_type
+             WHERE relates_to IS NOT NULL AND relates_to IN (${chunk.map(() => '?').join(',')})
+               AND event_type IN (${types.map(() => '?').join(',')}) AND room_id = ?
+             ORDER BY depth, origin_server, event_id`,
+          )
+          .all(...chunk, ...types, roomId)
+          .map(rowToEnvelope),
+      );
     }
-    return { events: page.map(rowToEnvelope), complete };
+    return targets.length > 100 ? found.sort(displayOrder) : found;
   }
+
+  /** Whether an event of `type` relates to `target` (a delete of a message), by index. */
+  hasRelatedOfType(roomId: string, target: string, type: string): boolean {
+    return (
+      this.db
+        .prepare<[string, string, string], { one: number }>(
+          `SELECT 1 AS one FROM federation_events INDEXED BY federation_events_relates_type
+           WHERE relates_to IS NOT NULL AND relates_to = ? AND event_type = ? AND room_id = ? LIMIT 1`,
+        )
+        .get(target, type, roomId) !== undefined
+    );
+  }
+
+  /**
+   * Catch-up page in display order. With `after` (a cursor from an earlier page), exactly the
+   * events after it, cut at `limit`. Without (callers that only know `since_depth`), the events
+   * with depth > sinceDepth, and a page never splits the events of one depth (up to a hard cap
+   * of 1,000 at the last depth), so `since_depth = last depth` never skips any below the cap.
+   * `last` is the cursor of the page's last event (its ordering depth, not the signed one).
+   */
+  since(roomId: string, sinceDepth: number, limit: number, after?: string): { events: Envelope[]; complete: boolean; last: EventCursor | null } {
+    let page: EventRow[];
+    let complete: boolean;
+    if (after !== undefined) {
+      const rows = this.db
+        .prepare<[string, number, string, string, number], EventRow>(
+          'SELECT * FROM federation_events WHERE room_id = ? AND (depth, origin_server, event_id) > (?, ?, ?) ORDER BY depth, origin_server, event_id LIMIT ?',
+        )
+        .all(roomId, sinceDepth, this.originOf(after) ?? serverOf(after), after, limit + 1);
+      complete = rows.length <= limit;
+      page = rows.slice(0, limit);
+    } else {
+      const rows = this.db
+        .prepare<[string, number, number], EventRow>(
+          'SELECT * FROM federation_events WHERE room_id = ? AND depth > ? ORDER BY depth, origin_server, event_id LIMIT ?',
+        )
+        .all(roomId, sinceDepth, limit + 1);
+      complete = rows.length <= limit;
+      page = rows.slice(0, limit);
+      if (!complete && page.length > 0) {
+        const lastDepth = page[page.length - 1]!.depth;
+        const rest = this.db
+          .prepare<[string, number, number], EventRow>(
+            'SELECT * FROM federation_events WHERE room_id = ? AND depth = ? ORDER BY origin_server, event_id LIMIT ?',
+          )
+          .all(roomId, lastDepth, 1000);
+        page = [...page.filter((r) => r.depth !== lastDepth), ...rest];
+      }
+    }
+    const lastRow = page[page.length - 1];
+    return { events: page.map(rowToEnvelope), complete, last: lastRow ? { depth: lastRow.depth, event_id: lastRow.event_id } : null };
+  }
+
+  /**
+   * Replaces our own event, refused by its room's host as too old, by its re-issue: same id,
+   * type, sender and content, a new origin_ts, depth and signature. Nobody else holds the
+   * refused version (members receive events only through the host, which refused it).
+   */
+  reissue(envelope: Envelope, hash: string): void {
+    this.db
+      .prepare('UPDATE federation_events SET origin_ts = ?, depth = ?, signed_depth = NULL, signatures = ?, content_hash = ? WHERE event_id = ?')
+      .run(envelope.origin_ts, envelope.depth, canonicalJson(envelope.signatures), hash, envelope.event_id);
+  }
+}
+
+function displayOrder(a: Envelope, b: Envelope): number {
+  if (a.depth !== b.depth) return a.depth - b.depth;
+  if (a.origin_server !== b.origin_server) return a.origin_server < b.origin_server ? -1 : 1;
+  return a.event_id < b.event_id ? -1 : a.event_id > b.event_id ? 1 : 0;
 }
 
 function rowToEnvelope(row: EventRow): Envelope {
@@ -165,7 +293,7 @@ function rowToEnvelope(row: EventRow): Envelope {
     sender: row.sender,
     origin_server: row.origin_server,
     origin_ts: row.origin_ts,
-    depth: row.depth,
+    depth: row.signed_depth ?? row.depth,
     state_key: row.state_key,
     content: JSON.parse(row.content) as Record<string, unknown>,
     signatures: JSON.parse(row.signatures) as Envelope['signatures'],

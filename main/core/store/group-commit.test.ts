@@ -98,4 +98,35 @@ describe('WalSync when libuv\'s thread pool is busy (slow DNS lookups share it)'
     expect(order[0]).toBe('acknowledged');
     expect(wal.fallbacks).toBeGreaterThanOrEqual(1);
   });
+
+  it('while a flush runs, commits the first job at once and gathers the rest into one transaction after it; `committed` runs before the flush', async () => {
+    const { commit } = setup();
+    await commit.run((d) => d.prepare('INSERT INTO t (v) VALUES (?)').run('warm')); // WAL open
+    // The pool busy: the next flush takes its fallback (FALLBACK_MS), long enough to queue jobs during it.
+    const poolSize = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
+    const busy = Array.from({ length: poolSize }, () => new Promise<void>((resolve) => pbkdf2('x', 'salt', 400_000, 32, 'sha512', () => resolve())));
+    const before = { ...commit.stats };
+    const early: Array<{ v: string; syncs: number }> = [];
+    const insert = (v: string) =>
+      commit.run(
+        (d) => d.prepare('INSERT INTO t (v) VALUES (?)').run(v).changes,
+        () => early.push({ v, syncs: commit.stats.syncs }),
+      );
+    const first = insert('first');
+    await new Promise((resolve) => setImmediate(resolve)); // committed; its flush is under way
+    expect(early).toEqual([{ v: 'first', syncs: before.syncs }]);
+    const during: Array<Promise<number>> = [];
+    for (let i = 0; i < 10; i++) {
+      during.push(insert(`during ${i}`)); // each in a turn of its own
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await Promise.all([first, ...during]);
+    // first; the first job during the flush (at once); the other nine together after the flush.
+    expect(commit.stats.commits - before.commits).toBe(3);
+    expect(commit.stats.jobs - before.jobs).toBe(11);
+    // Every `committed` ran before the flush that made its job durable.
+    expect(early.map((e) => e.v)).toEqual(['first', ...Array.from({ length: 10 }, (_, i) => `during ${i}`)]);
+    expect(early.every((e) => e.syncs < commit.stats.syncs)).toBe(true);
+    await Promise.all(busy);
+  });
 });

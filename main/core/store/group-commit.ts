@@ -1,7 +1,7 @@
 import type { Db } from './database.ts';
 import type { WalSync } from './wal-sync.ts';
 
-type Job<T> = { run: (db: Db) => T; resolve: (value: T) => void; reject: (error: unknown) => void };
+type Job<T> = { run: (db: Db) => T; resolve: (value: T) => void; reject: (error: unknown) => void; committed?: ((value: T) => void) | undefined };
 
 /**
  * Group commit (DESIGN.md §7): writes requested in the same turn of the event loop share one
@@ -11,8 +11,17 @@ type Job<T> = { run: (db: Db) => T; resolve: (value: T) => void; reject: (error:
  *
  * With a WalSync, the fsync is taken off the event loop: transactions are committed without
  * waiting for the disk, and their jobs resolve once a WAL flush that started after their commit
- * has finished. Flushes do not overlap; the commits made during one share the next.
+ * has finished. Flushes do not overlap. Jobs that arrive while a flush is under way would wait for
+ * the next flush anyway, so they are not committed one turn at a time: they wait, and all of them
+ * are committed in one transaction the moment the flush ends, then flushed together (issue #17:
+ * each transaction costs a WAL commit, index page writes and an FTS segment, whatever its size).
  * Without one, every commit waits for its own fsync (synchronous = FULL).
+ *
+ * Latency: the first job to arrive during a flush is still committed at once (one early commit
+ * per flush), so a lone message is not held back by a flush it has nothing to do with. A job's
+ * `committed` callback runs right after its transaction commits, before the WAL flush: work that
+ * may safely start early (sending the event on, telling the UI of an event received) does not
+ * wait for the disk, while the job's promise, i.e. every acknowledgement, still does.
  */
 export class GroupCommit {
   private pending: Job<unknown>[] = [];
@@ -24,6 +33,10 @@ export class GroupCommit {
   /** Settles the jobs of commits made since the last flush started. */
   private awaitingSync: Array<(error?: unknown) => void> = [];
   private syncing: Promise<void> | null = null;
+  /** Whether a commit was made while the current flush runs (at most one early commit per flush). */
+  private committedDuringSync = false;
+  private readonly syncNormal;
+  private readonly syncFull;
 
   /** Called when a job or a whole commit was rolled back (in-memory caches may be stale). */
   onRollback?: () => void;
@@ -35,12 +48,21 @@ export class GroupCommit {
     this.db = db;
     this.walSync = options.walSync;
     this.inTransaction = db.transaction((run: (db: Db) => unknown, database: Db) => run(database));
+    this.syncNormal = db.prepare('PRAGMA synchronous = NORMAL');
+    this.syncFull = db.prepare('PRAGMA synchronous = FULL');
   }
 
-  run<T>(job: (db: Db) => T): Promise<T> {
+  /**
+   * Runs `job` in the next group transaction; resolves once it is durable. `committed` (optional)
+   * is called with the job's result as soon as the transaction has committed, before the flush:
+   * only for work that is safe to do for data that a power cut could still take back.
+   */
+  run<T>(job: (db: Db) => T, committed?: (value: T) => void): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.pending.push({ run: job, resolve, reject } as Job<unknown>);
-      if (!this.scheduled) {
+      this.pending.push({ run: job, resolve, reject, committed } as Job<unknown>);
+      // During a WAL flush the jobs gather and the flush loop commits them when it ends; only
+      // the first of them is committed at once.
+      if (!this.scheduled && (!this.syncing || !this.committedDuringSync)) {
         this.scheduled = true;
         setImmediate(() => this.flush());
       }
@@ -53,9 +75,9 @@ export class GroupCommit {
     this.pending = [];
     if (jobs.length === 0) return;
     const results: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
-    // Only this transaction skips SQLite's own fsync; every other write keeps synchronous = FULL.
-    if (this.walSync) this.db.prepare('PRAGMA synchronous = NORMAL').run();
     try {
+      // Only this transaction skips SQLite's own fsync; every other write keeps synchronous = FULL.
+      if (this.walSync) this.syncNormal.run();
       this.inTransaction(() => {
         for (const job of jobs) {
           try {
@@ -72,10 +94,25 @@ export class GroupCommit {
       for (const job of jobs) job.reject(error);
       return;
     } finally {
-      if (this.walSync) this.db.prepare('PRAGMA synchronous = FULL').run();
+      try {
+        if (this.walSync) this.syncFull.run();
+      } catch {
+        // the connection is closing; nothing more is committed through it
+      }
     }
     this.stats.commits++;
     this.stats.jobs += jobs.length;
+    if (this.syncing) this.committedDuringSync = true;
+    jobs.forEach((job, index) => {
+      const result = results[index]!;
+      if (job.committed && result.ok) {
+        try {
+          job.committed(result.value);
+        } catch {
+          // the caller's early work failed; its job is committed all the same
+        }
+      }
+    });
     const settle = (syncError?: unknown) =>
       jobs.forEach((job, index) => {
         const result = results[index]!;
@@ -93,6 +130,7 @@ export class GroupCommit {
     while (this.awaitingSync.length > 0) {
       const waiting = this.awaitingSync;
       this.awaitingSync = [];
+      this.committedDuringSync = false;
       let failure: unknown;
       try {
         await this.walSync!.sync();
@@ -102,8 +140,16 @@ export class GroupCommit {
         failure = error ?? new Error('WAL flush failed');
       }
       for (const settle of waiting) settle(failure);
+      // What arrived during the flush: one transaction now, made durable by the next round.
+      if (this.pending.length > 0 && !this.scheduled) this.flush();
     }
     this.syncing = null;
+    // A job queued by a settled caller after the last flush began and was committed above is
+    // covered; one queued after that loop ended is scheduled here.
+    if (this.pending.length > 0 && !this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
   }
 
   /**

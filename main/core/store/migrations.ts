@@ -201,6 +201,302 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
       CREATE INDEX federation_outbox_state ON federation_outbox (state);
     `,
   },
+  {
+    version: 5,
+    name: 'repair insane depths',
+    // Before issue #14 a peer could store an event with depth up to 2^53 - 1; the room's next
+    // depth then overflowed and the room answered 500 forever. Such events keep their signed
+    // depth (signed_depth: what is relayed and served, byte for byte) and get a local ordering
+    // depth from the time they were received; the rooms' clocks are recomputed.
+    sql: `
+      ALTER TABLE federation_events ADD COLUMN signed_depth INTEGER;
+      CREATE TEMP TABLE depth_limit AS SELECT CAST(strftime('%s', 'now') AS INTEGER) * 1000 + 86400000 AS max_depth;
+      UPDATE federation_events SET signed_depth = depth, depth = received_at
+        WHERE depth > (SELECT max_depth FROM depth_limit) OR depth < 0 OR typeof(depth) <> 'integer';
+      UPDATE room_members SET event_depth = (SELECT e.depth FROM federation_events e WHERE e.event_id = room_members.event_id)
+        WHERE event_id IN (SELECT event_id FROM federation_events WHERE signed_depth IS NOT NULL);
+      UPDATE rooms SET last_depth = (SELECT COALESCE(MAX(e.depth), 0) FROM federation_events e WHERE e.room_id = rooms.room_id)
+        WHERE last_depth > (SELECT max_depth FROM depth_limit) OR last_depth < 0;
+      UPDATE rooms SET synced_depth = MIN(synced_depth, last_depth) WHERE synced_depth > (SELECT max_depth FROM depth_limit);
+      DROP TABLE depth_limit;
+    `,
+  },
+  {
+    version: 6,
+    name: 'reaction index, per-peer storage quota',
+    sql: `
+      -- Current reactions (issue #14 item 4): per (room, target, sender, key) the reaction event
+      -- with the greatest display key decides, as the fold of adds and removes in display order.
+      CREATE TABLE room_reactions (
+        room_id       TEXT NOT NULL,
+        target        TEXT NOT NULL,
+        sender        TEXT NOT NULL,
+        key           TEXT NOT NULL,
+        present       INTEGER NOT NULL CHECK (present IN (0, 1)),
+        event_id      TEXT NOT NULL,
+        event_depth   INTEGER NOT NULL,
+        event_origin  TEXT NOT NULL,
+        PRIMARY KEY (room_id, target, sender, key)
+      ) WITHOUT ROWID;
+      -- The cap per user per message counts only present reactions; aggregation reads only them.
+      CREATE INDEX room_reactions_by_sender ON room_reactions (room_id, target, sender, present);
+      CREATE INDEX room_reactions_present ON room_reactions (room_id, target, present, key, sender);
+      INSERT INTO room_reactions (room_id, target, sender, key, present, event_id, event_depth, event_origin)
+        SELECT room_id, relates_to, sender, reaction_key, event_type = 'm.reaction.add', event_id, depth, origin_server
+        FROM (
+          SELECT *, json_extract(content, '$.key') AS reaction_key,
+                 ROW_NUMBER() OVER (PARTITION BY room_id, relates_to, sender, json_extract(content, '$.key')
+                                    ORDER BY depth DESC, origin_server DESC, event_id DESC) AS latest
+          FROM federation_events
+          WHERE event_type IN ('m.reaction.add', 'm.reaction.remove') AND relates_to IS NOT NULL
+        )
+        WHERE latest = 1 AND typeof(reaction_key) = 'text';
+
+      -- Edits and deletes of a message, found without visiting its reactions.
+      CREATE INDEX federation_events_relates_type ON federation_events (relates_to, event_type) WHERE relates_to IS NOT NULL;
+
+      -- Bytes each origin server made this node store (issue #14 item 5): today (UTC day
+      -- number) and in total, held events included. Written with the events.
+      CREATE TABLE peer_storage (
+        server_name  TEXT PRIMARY KEY,
+        day          INTEGER NOT NULL,
+        day_bytes    INTEGER NOT NULL,
+        total_bytes  INTEGER NOT NULL,
+        updated_at   INTEGER NOT NULL
+      );
+      INSERT INTO peer_storage (server_name, day, day_bytes, total_bytes, updated_at)
+        SELECT origin, CAST(strftime('%s', 'now') AS INTEGER) / 86400, 0, SUM(bytes), CAST(strftime('%s', 'now') AS INTEGER) * 1000
+        FROM (
+          SELECT origin_server AS origin, length(CAST(content AS BLOB)) + 512 AS bytes FROM federation_events WHERE received_from IS NOT NULL
+          UNION ALL
+          SELECT json_extract(envelope, '$.origin_server'), length(CAST(json_extract(envelope, '$.content') AS BLOB)) + 512 FROM quarantined_events
+        )
+        WHERE origin IS NOT NULL
+        GROUP BY origin;
+    `,
+  },
+  {
+    // Issue #19: federation with the Paracord reference server (docs/PROTOCOL.md "Interop with the Paracord reference").
+    version: 9,
+    name: 'reference-interop',
+    sql: `
+      -- Which dialect a peer speaks, decided from its discovery document when it was added or
+      -- last read (never guessed per message), and the id suffix ("domain") its owner bound to it.
+      CREATE TABLE IF NOT EXISTS peer_dialects (
+        server_name  TEXT PRIMARY KEY,
+        dialect      TEXT NOT NULL CHECK (dialect IN ('node', 'reference')),
+        domain       TEXT,
+        version      TEXT,
+        updated_at   INTEGER NOT NULL
+      );
+      -- The reference names edit/delete/reaction targets by the message_id its origin put into the
+      -- m.message content: (room, origin, message_id) -> event id.
+      CREATE TABLE IF NOT EXISTS reference_message_ids (
+        room_id        TEXT NOT NULL,
+        origin_server  TEXT NOT NULL,
+        message_id     TEXT NOT NULL,
+        event_id       TEXT NOT NULL,
+        PRIMARY KEY (room_id, origin_server, message_id)
+      ) WITHOUT ROWID;
+      -- The poller's cursor per (reference peer, room): since_depth of its GET /events.
+      CREATE TABLE IF NOT EXISTS reference_poll_cursors (
+        server_name  TEXT NOT NULL,
+        room_id      TEXT NOT NULL,
+        since_depth  INTEGER NOT NULL DEFAULT 0,
+        failures     INTEGER NOT NULL DEFAULT 0,
+        next_at      INTEGER NOT NULL DEFAULT 0,
+        last_error   TEXT,
+        PRIMARY KEY (server_name, room_id)
+      ) WITHOUT ROWID;
+      -- What a reference host answered to our users' POST /join (its local id names them in kicks).
+      CREATE TABLE IF NOT EXISTS reference_joins (
+        room_id        TEXT NOT NULL,
+        user_id        TEXT NOT NULL,
+        host_server    TEXT NOT NULL,
+        guild_id       TEXT NOT NULL,
+        local_user_id  TEXT NOT NULL,
+        joined_at      INTEGER NOT NULL,
+        PRIMARY KEY (room_id, user_id)
+      ) WITHOUT ROWID;
+    `,
+  },
+  {
+    version: 11,
+    name: 'persisted login sessions',
+    sql: `
+      -- Browser UI sessions (issue #16 item 1): they survive restarts, expire, and can be revoked.
+      -- Only a SHA-256 hash of the cookie's token is kept; id is what the UI shows and revokes by.
+      CREATE TABLE admin_sessions (
+        id            TEXT PRIMARY KEY,
+        token_hash    BLOB NOT NULL UNIQUE,
+        created_at    INTEGER NOT NULL,
+        last_used_at  INTEGER NOT NULL,
+        expires_at    INTEGER NOT NULL,
+        user_agent    TEXT,
+        revoked_at    INTEGER
+      );
+      CREATE INDEX admin_sessions_expires ON admin_sessions (expires_at);
+      -- A room's page of messages shows each own message's delivery from its outbox rows (item 5).
+      CREATE INDEX federation_outbox_event ON federation_outbox (event_id);
+    `,
+  },
+  {
+    version: 12,
+    name: 'room bans, read markers',
+    sql: `
+      -- Bans per (room, user) (issue #20): the m.member.ban / m.member.unban event with the
+      -- greatest display key decides, so every server computes the same list whatever order
+      -- the events arrived in. banned = 0 rows remember the unban (for that ordering).
+      CREATE TABLE room_bans (
+        room_id       TEXT NOT NULL,
+        user_id       TEXT NOT NULL,
+        banned        INTEGER NOT NULL CHECK (banned IN (0, 1)),
+        by_user       TEXT NOT NULL,
+        reason        TEXT,
+        at            INTEGER NOT NULL,
+        event_id      TEXT NOT NULL,
+        event_depth   INTEGER NOT NULL,
+        event_origin  TEXT NOT NULL,
+        PRIMARY KEY (room_id, user_id)
+      ) WITHOUT ROWID;
+
+      -- Read markers of local users (never federated): the last message they have seen.
+      CREATE TABLE room_read_markers (
+        room_id       TEXT NOT NULL,
+        user_id       TEXT NOT NULL,
+        event_id      TEXT NOT NULL,
+        depth         INTEGER NOT NULL,
+        origin_server TEXT NOT NULL,
+        updated_at    INTEGER NOT NULL,
+        PRIMARY KEY (room_id, user_id)
+      ) WITHOUT ROWID;
+      -- Unread counts walk a room's messages after a position in display order
+      -- (federation_events_room_type_order, from version 2).
+    `,
+  },
+  {
+    version: 13,
+    name: 'message search (FTS5)',
+    sql: `
+      -- Full-text index of the current text of every message (issue #20 item 5): edits replace
+      -- it, deletes remove it. rowid is the message's federation_events rowid.
+      CREATE VIRTUAL TABLE message_search USING fts5 (
+        body, room_id UNINDEXED, event_id UNINDEXED,
+        tokenize = 'unicode61 remove_diacritics 2'
+      );
+      INSERT INTO message_search (rowid, body, room_id, event_id)
+        SELECT m.rowid, COALESCE(
+            (SELECT json_extract(e.content, '$.body') FROM federation_events e
+              WHERE e.relates_to = m.event_id AND e.event_type = 'm.message.edit' AND e.sender = m.sender
+                AND typeof(json_extract(e.content, '$.body')) = 'text'
+              ORDER BY e.depth DESC, e.origin_server DESC, e.event_id DESC LIMIT 1),
+            json_extract(m.content, '$.body')), m.room_id, m.event_id
+        FROM federation_events m
+        WHERE m.event_type = 'm.message' AND typeof(json_extract(m.content, '$.body')) = 'text'
+          AND NOT EXISTS (SELECT 1 FROM federation_events d WHERE d.relates_to = m.event_id AND d.event_type = 'm.message.delete');
+    `,
+  },
+  {
+    version: 14,
+    name: 'pull mode (issue #15)',
+    // pull_receivers: peers that receive from us by pull (they called GET /pull); their outbox
+    // rows wait to be pulled and are deleted on their ack. pull_sources: the peers we pull from,
+    // with the cursor of the last page we stored (written in the transaction that stores it).
+    sql: `
+      CREATE TABLE IF NOT EXISTS pull_receivers (
+        server_name   TEXT PRIMARY KEY,
+        last_pull_at  INTEGER NOT NULL,
+        acked_cursor  INTEGER NOT NULL DEFAULT 0,
+        last_ack_at   INTEGER
+      );
+      CREATE TABLE IF NOT EXISTS pull_sources (
+        server_name   TEXT PRIMARY KEY,
+        cursor        INTEGER NOT NULL DEFAULT 0,
+        last_pull_at  INTEGER,
+        last_error    TEXT,
+        updated_at    INTEGER NOT NULL
+      );
+    `,
+  },
+  {
+    version: 16,
+    name: 'relayed keys apart, attributed to their relaying host',
+    sql: `
+      -- Keys learnt from a relaying host's /keys/cache (docs/SECURITY.md item 8): never mixed with
+      -- what we know directly (federation_server_keys: pinned or fetched from the server itself),
+      -- attributed to the host that served them (they verify only events that host relays) and
+      -- counted per host. The relayed rows of the old table cannot be attributed: dropped (they
+      -- are fetched again from the host's cache when one of its events needs them).
+      CREATE TABLE IF NOT EXISTS federation_relayed_keys (
+        relayed_by   TEXT NOT NULL,
+        server_name  TEXT NOT NULL,
+        key_id       TEXT NOT NULL,
+        public_key   TEXT NOT NULL,
+        valid_until  INTEGER NOT NULL,
+        expired_at   INTEGER,
+        fetched_at   INTEGER NOT NULL,
+        PRIMARY KEY (relayed_by, server_name, key_id)
+      ) WITHOUT ROWID;
+      CREATE INDEX IF NOT EXISTS federation_relayed_keys_server ON federation_relayed_keys (server_name);
+      -- Servers a host made us look keys up for (origins of events it relayed that we knew no key
+      -- of): at most maxRelayedOriginsPerHost per host, whether the keys came from the origin
+      -- itself or from the host's cache.
+      CREATE TABLE IF NOT EXISTS federation_relayed_origins (
+        relayed_by   TEXT NOT NULL,
+        server_name  TEXT NOT NULL,
+        first_at     INTEGER NOT NULL,
+        PRIMARY KEY (relayed_by, server_name)
+      ) WITHOUT ROWID;
+      DELETE FROM federation_server_keys WHERE source = 'relayed';
+    `,
+  },
+  {
+    version: 17,
+    name: 'Paracord reference peers: replaced keys, channel rooms',
+    sql: `
+      -- A Paracord reference reuses its key id ("ed25519:auto") when its key changes: the key it
+      -- no longer serves is kept here with the time we learnt of its replacement, and verifies
+      -- only events whose origin_ts is before that time (federation/reference/keys.ts).
+      CREATE TABLE IF NOT EXISTS federation_replaced_keys (
+        server_name  TEXT NOT NULL,
+        key_id       TEXT NOT NULL,
+        public_key   TEXT NOT NULL,
+        replaced_at  INTEGER NOT NULL,
+        PRIMARY KEY (server_name, key_id, public_key)
+      ) WITHOUT ROWID;
+      -- A changed key a reference served over an unauthenticated transport: not used until the
+      -- owner confirms it (re-adding the peer with key_id and public_key); shown in its status.
+      -- A reference guild's channels as rooms here (federation/reference/channel-rooms.ts): the
+      -- guild room !G:D shows its default channel (row room_id = guild_room_id), channel C another
+      -- room !G~C:D. Guilds joined before this version held every channel in the guild room: the
+      -- channel most of their messages came from is recorded as the one it shows, so that room
+      -- goes on as before; new messages of the other channels go to their own rooms, and what was
+      -- polled before stays where it was (relations to it still resolve: the target lookup spans
+      -- the guild room and its channel rooms). No event row moves.
+      CREATE TABLE IF NOT EXISTS reference_channel_rooms (
+        room_id        TEXT PRIMARY KEY,
+        guild_room_id  TEXT NOT NULL,
+        channel_id     TEXT NOT NULL,
+        created_at     INTEGER NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS reference_channel_rooms_guild ON reference_channel_rooms (guild_room_id, channel_id);
+      INSERT OR IGNORE INTO reference_channel_rooms (room_id, guild_room_id, channel_id, created_at)
+        SELECT g.room_id, g.room_id, (
+            SELECT CAST(json_extract(e.content, '$.channel_id') AS TEXT) AS channel FROM federation_events e
+            WHERE e.room_id = g.room_id AND e.event_type = 'm.message' AND json_valid(e.content) AND json_extract(e.content, '$.channel_id') IS NOT NULL
+            GROUP BY channel ORDER BY COUNT(*) DESC, channel LIMIT 1),
+          CAST(strftime('%s', 'now') AS INTEGER) * 1000
+        FROM (SELECT DISTINCT room_id FROM reference_joins) g
+        WHERE EXISTS (SELECT 1 FROM federation_events e WHERE e.room_id = g.room_id AND e.event_type = 'm.message' AND json_valid(e.content) AND json_extract(e.content, '$.channel_id') IS NOT NULL);
+      CREATE TABLE IF NOT EXISTS reference_key_changes (
+        server_name  TEXT PRIMARY KEY,
+        key_id       TEXT NOT NULL,
+        public_key   TEXT NOT NULL,
+        seen_at      INTEGER NOT NULL,
+        reason       TEXT NOT NULL
+      );
+    `,
+  },
 ];
 
 export function runMigrations(db: Db): void {

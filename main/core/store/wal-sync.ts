@@ -1,5 +1,4 @@
 import { fdatasyncSync, promises as fs } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
  * Makes the database's write-ahead log durable from a libuv thread, so the event loop does not
@@ -13,7 +12,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
  * the main thread instead: a short stop of the event loop rather than every acknowledgement
  * waiting for someone else's DNS.
  */
-export const FALLBACK_MS = 50;
+/**
+ * 200 ms (was 50): on a busy disk an fsync can take longer than 50 ms by itself, and a second one
+ * on the main thread then stopped the node for as long again without helping (issue #17, seen
+ * in p99 latency); a pool stuck behind DNS is still caught.
+ */
+export const FALLBACK_MS = 200;
 
 export class WalSync {
   private readonly walFile: string;
@@ -34,10 +38,14 @@ export class WalSync {
     this.handle ??= await fs.open(this.walFile, 'r+');
     const handle = this.handle;
     const flushed = handle.datasync().then(() => true);
-    const timer = new AbortController();
-    const late = sleep(FALLBACK_MS, false, { signal: timer.signal, ref: false }).catch(() => false);
+    // A plain timer, cleared when the flush wins (an aborted promise timer built an error object per flush).
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<boolean>((resolve) => {
+      timer = setTimeout(resolve, FALLBACK_MS, false);
+      timer.unref();
+    });
     if (await Promise.race([flushed, late])) {
-      timer.abort();
+      clearTimeout(timer);
       return;
     }
     this.fallbacks++;

@@ -14,14 +14,20 @@ export interface AutoQuarantinePolicy {
 
 export const DEFAULT_AUTO_QUARANTINE: AutoQuarantinePolicy = { signature_failures: 20, rate_limited: 2000, window_seconds: 600 };
 
-type Kind = 'signature_failures' | 'rate_limited';
+/**
+ * Default for NodeConfig.bannedEventsBeforeQuarantine: events (or joins) for users banned from
+ * a room we host that one server may send within the window before it is quarantined (issue #20).
+ */
+export const DEFAULT_BANNED_EVENTS_BEFORE_QUARANTINE = 20;
+
+type Kind = 'signature_failures' | 'rate_limited' | 'banned_events';
 
 export class AbuseMonitor {
   private readonly hits = new Map<string, number[]>();
-  private readonly policy: () => AutoQuarantinePolicy;
+  private readonly policy: () => AutoQuarantinePolicy & { banned_events?: number };
   private readonly quarantine: (server: string, reason: string) => void;
 
-  constructor(policy: () => AutoQuarantinePolicy, quarantine: (server: string, reason: string) => void) {
+  constructor(policy: () => AutoQuarantinePolicy & { banned_events?: number }, quarantine: (server: string, reason: string) => void) {
     this.policy = policy;
     this.quarantine = quarantine;
   }
@@ -29,7 +35,7 @@ export class AbuseMonitor {
   /** Records proven failures of `server`, quarantining it past the threshold. */
   record(server: string, kind: Kind, weight = 1, now = Date.now()): void {
     const policy = this.policy();
-    const threshold = policy[kind];
+    const threshold = kind === 'banned_events' ? (policy.banned_events ?? DEFAULT_BANNED_EVENTS_BEFORE_QUARANTINE) : policy[kind];
     if (threshold <= 0) return;
     const key = `${kind} ${server}`;
     const windowStart = now - policy.window_seconds * 1000;
@@ -38,7 +44,7 @@ export class AbuseMonitor {
     this.hits.set(key, list);
     if (list.length >= threshold) {
       this.hits.delete(key);
-      const what = kind === 'signature_failures' ? 'events with bad signatures' : 'requests over its rate limit';
+      const what = kind === 'signature_failures' ? 'events with bad signatures' : kind === 'banned_events' ? 'events of users banned from our rooms' : 'requests over its rate limit';
       this.quarantine(server, `auto-quarantined: ${list.length} ${what} within ${policy.window_seconds} s`);
     }
   }

@@ -12,14 +12,16 @@ export async function releaseHeld(server: string, quarantine: QuarantineStore, i
   const released: string[] = [];
   const rejected: Array<{ event_id: string; error: string }> = [];
   for (const row of quarantine.list(server, 100_000)) {
+    let stored = false;
     try {
       const envelope = envelopeSchema.parse(JSON.parse(row.envelope));
-      await ingest.store({ envelope, hash: row.content_hash }, row.received_from, undefined, { release: true });
+      stored = (await ingest.store({ envelope, hash: row.content_hash }, row.received_from, undefined, { release: true })).inserted;
       released.push(row.event_id);
     } catch (error) {
       rejected.push({ event_id: row.event_id, error: (error as Error).message });
     }
-    quarantine.remove(row.id);
+    // A refused (or already stored) event gives its bytes back to its origin's quota.
+    quarantine.remove(row.id, stored);
   }
   log.info({ event: 'quarantine_released', server, released: released.length, rejected: rejected.length }, 'held events released');
   return { released: released.length, rejected };

@@ -6,6 +6,7 @@
 import type { Envelope } from '../federation/envelope.ts';
 import { envelopeWireJson } from '../federation/envelope.ts';
 import type { Db } from '../store/database.ts';
+import { EVENT_OVERHEAD_BYTES, type StorageQuota } from './storage-quota.ts';
 
 export interface HeldEventRow {
   id: number;
@@ -19,9 +20,25 @@ export interface HeldEventRow {
 
 export class QuarantineStore {
   private readonly db: Db;
+  /** Held events count against the quota of the server that sent them; purging gives the bytes back. */
+  private readonly quota: StorageQuota | undefined;
 
-  constructor(db: Db) {
+  constructor(db: Db, quota?: StorageQuota) {
     this.db = db;
+    this.quota = quota;
+  }
+
+  /** Gives back to the quota of the server each held row was charged to (the one that sent it) its bytes (before they are deleted). */
+  private freeHeld(where: string, param: string | number): void {
+    if (!this.quota) return;
+    const rows = this.db
+      .prepare<[string | number], { origin: string; bytes: number }>(
+        `SELECT received_from AS origin,
+                SUM(length(CAST(json_extract(envelope, '$.content') AS BLOB)) + ${EVENT_OVERHEAD_BYTES}) AS bytes
+         FROM quarantined_events WHERE ${where} GROUP BY 1`,
+      )
+      .all(param);
+    for (const row of rows) if (typeof row.origin === 'string') this.quota.free(row.origin, row.bytes);
   }
 
   hold(origin: string, receivedFrom: string, envelope: Envelope, hash: string, now = Date.now()): boolean {
@@ -42,12 +59,17 @@ export class QuarantineStore {
       : this.db.prepare<[number], HeldEventRow>('SELECT * FROM quarantined_events ORDER BY id LIMIT ?').all(limit);
   }
 
-  remove(id: number): void {
+  /** Removes a held row: `stored` when its event was stored by the release (its bytes stay counted). */
+  remove(id: number, stored = true): void {
+    if (!stored) this.freeHeld('id = ?', id);
     this.db.prepare('DELETE FROM quarantined_events WHERE id = ?').run(id);
   }
 
   purge(origin: string): number {
-    return this.db.prepare('DELETE FROM quarantined_events WHERE origin = ?').run(origin).changes;
+    return this.db.transaction(() => {
+      this.freeHeld('origin = ?', origin);
+      return this.db.prepare('DELETE FROM quarantined_events WHERE origin = ?').run(origin).changes;
+    })();
   }
 
   counts(): Record<string, number> {

@@ -2,13 +2,23 @@
  * Token bucket per remote server (DESIGN.md §5): each signed request takes one token; tokens
  * refill at `per_second` up to `burst`. An empty bucket answers 429 with Retry-After. Buckets
  * are separate, so one flooding server never slows another.
+ *
+ * The buckets live in a bounded LRU (issue #14, item 11): a sender rotating through many source
+ * addresses cannot grow the map without bound; the least recently used bucket is dropped first.
+ * A dropped bucket is full again when its key comes back — the same as a key idle for `burst /
+ * per_second` seconds — so the bound only costs precision for keys nobody has used lately.
  */
+import { LRUCache } from 'lru-cache';
+
 export interface RateLimit {
   per_second: number;
   burst: number;
 }
 
 export const DEFAULT_RATE_LIMIT: RateLimit = { per_second: 200, burst: 1000 };
+
+/** How many buckets are kept (≈ 100 bytes each): 10,000 is about a megabyte. */
+export const DEFAULT_MAX_BUCKETS = 10_000;
 
 interface Bucket {
   tokens: number;
@@ -17,16 +27,25 @@ interface Bucket {
 }
 
 export class RateLimiter {
-  private readonly buckets = new Map<string, Bucket>();
+  private readonly buckets: LRUCache<string, Bucket>;
 
-  /** Takes a token for `server`; returns how long to wait when there is none. */
-  take(server: string, limit: RateLimit, now = Date.now()): { ok: true } | { ok: false; retryAfterMs: number } {
-    let bucket = this.buckets.get(server);
+  constructor(options: { maxBuckets?: number } = {}) {
+    this.buckets = new LRUCache<string, Bucket>({ max: options.maxBuckets ?? DEFAULT_MAX_BUCKETS });
+  }
+
+  /** How many buckets are held now (bounded by `maxBuckets`). */
+  get size(): number {
+    return this.buckets.size;
+  }
+
+  /** Takes a token for `key`; returns how long to wait when there is none. */
+  take(key: string, limit: RateLimit, now = Date.now()): { ok: true } | { ok: false; retryAfterMs: number } {
+    let bucket = this.buckets.get(key);
     if (!bucket || bucket.limit.per_second !== limit.per_second || bucket.limit.burst !== limit.burst) {
       bucket = { tokens: limit.burst, updated: now, limit };
-      this.buckets.set(server, bucket);
+      this.buckets.set(key, bucket);
     }
-    bucket.tokens = Math.min(limit.burst, bucket.tokens + ((now - bucket.updated) / 1000) * limit.per_second);
+    bucket.tokens = Math.min(limit.burst, bucket.tokens + (Math.max(0, now - bucket.updated) / 1000) * limit.per_second);
     bucket.updated = now;
     if (bucket.tokens >= 1) {
       bucket.tokens -= 1;

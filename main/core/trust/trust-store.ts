@@ -2,7 +2,7 @@
  * Per-server trust (DESIGN.md §5): the owner's decision about each remote server, and the
  * default policy for servers the owner never mentioned.
  */
-import type { Db } from '../store/database.ts';
+import { transactionWithoutFsync, type Db } from '../store/database.ts';
 import type { Settings } from '../store/settings.ts';
 import { DEFAULT_RATE_LIMIT, type RateLimit } from './rate-limiter.ts';
 import { DEFAULT_AUTO_QUARANTINE, type AutoQuarantinePolicy } from './abuse-monitor.ts';
@@ -142,6 +142,7 @@ export class TrustStore {
       last_seen_at: existing?.last_seen_at ?? null,
     };
     this.pinnedCache = null;
+    this.endpointCache = null;
     this.rateCache.delete(serverName);
     this.rowCache.delete(serverName);
     this.db
@@ -167,6 +168,27 @@ export class TrustStore {
   }
 
   private pinnedCache: { at: number; rows: Array<{ origin: string; fingerprint: string }> } | null = null;
+  private endpointCache: { at: number; origins: Set<string> } | null = null;
+
+  /**
+   * Whether an origin (`scheme://host[:port]`) is the explicit endpoint of a peer row — one the
+   * owner gave (admin POST /peers, a redeemed link) or a friend named when redeeming the owner's
+   * invite. The outbound address policy lets such endpoints be LAN/loopback addresses.
+   */
+  isExplicitEndpoint(origin: string): boolean {
+    if (!this.endpointCache || Date.now() - this.endpointCache.at >= 1_000) {
+      const origins = new Set<string>();
+      for (const r of this.db.prepare<[], { endpoint: string }>("SELECT endpoint FROM federation_servers WHERE endpoint IS NOT NULL AND trust != 'block'").all()) {
+        try {
+          origins.add(new URL(r.endpoint).origin);
+        } catch {
+          // not a URL: never vouched for
+        }
+      }
+      this.endpointCache = { at: Date.now(), origins };
+    }
+    return this.endpointCache.origins.has(origin);
+  }
 
   private pinnedEndpoints(): Array<{ origin: string; fingerprint: string }> {
     if (this.pinnedCache && Date.now() - this.pinnedCache.at < 1_000) return this.pinnedCache.rows;
@@ -188,7 +210,8 @@ export class TrustStore {
     const last = this.lastSeenWrites.get(serverName) ?? 0;
     if (now - last < 10_000) return;
     this.lastSeenWrites.set(serverName, now);
-    this.touchStmt.run(now, serverName);
+    // A hint for the owner, not worth an fsync on the event loop (issue #17: each one stopped it).
+    transactionWithoutFsync(this.db, () => this.touchStmt.run(now, serverName));
     this.rowCache.delete(serverName);
   }
 }

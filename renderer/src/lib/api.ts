@@ -1,4 +1,5 @@
 import { createAdminClient, httpTransport, AdminError, type AdminTransport } from '../../../shared/contract/client.ts';
+import { errorSentence } from './errors.ts';
 
 type IpcResult = { ok: true; value: unknown } | { ok: false; status: number; error: string; message: string };
 interface DesktopBridge {
@@ -15,12 +16,27 @@ const ipcTransport = (bridge: DesktopBridge): AdminTransport => async (name, inp
   return result.value;
 };
 
+/** Told whether each call reached the node (live.svelte.ts keeps the "node not reachable" state). */
+export const reachability = { ok: () => {}, failed: () => {} };
+
+const watched = (transport: AdminTransport): AdminTransport => async (name, input) => {
+  try {
+    const value = await transport(name, input);
+    reachability.ok();
+    return value;
+  } catch (error) {
+    if (error instanceof AdminError) reachability.ok();
+    else reachability.failed();
+    throw error;
+  }
+};
+
 /** The admin API, through whichever transport this window has: IPC in the desktop app, HTTP in a browser. */
-export const api = createAdminClient(desktop ? ipcTransport(desktop) : httpTransport());
+export const api = createAdminClient(watched(desktop ? ipcTransport(desktop) : httpTransport()));
 
 export { AdminError };
 
+/** The error in words (lib/errors.ts); the raw cause is for the "details" disclosure (ErrorNote). */
 export function errorText(error: unknown): string {
-  if (error instanceof AdminError) return error.message;
-  return error instanceof Error ? error.message : String(error);
+  return errorSentence(error);
 }

@@ -1,37 +1,118 @@
 /**
  * Live updates from the node (Server-Sent Events): counters that screens depend on, so they
- * refetch when something changed — no manual refresh.
+ * refetch when something changed — no manual refresh. Also whether the node answers at all
+ * (issue #16 item 2): when the stream drops, the status is polled every 1.5 s; the screens
+ * keep their last data (marked stale) until the node is back, then everything refetches.
  */
-export const live = $state({ room: 0, status: 0, invites: 0, connected: false, lastRoom: '', openLink: '' });
+export const live = $state({
+  room: 0,
+  status: 0,
+  invites: 0,
+  connected: false,
+  lastRoom: '',
+  openLink: '',
+  /** False while the node does not answer; `lastOkAt` is when it last did. */
+  reachable: true,
+  lastOkAt: 0,
+});
 
-import { desktop } from './api.ts';
+import { api, desktop, reachability } from './api.ts';
 
 let source: EventSource | undefined;
+// A burst of notifications (a peer's backlog, a quarantined flood) refetches at most every 100 ms.
+const due = { room: false, status: false, invites: false };
+let bumpTimer: ReturnType<typeof setTimeout> | undefined;
+function bump(kind: keyof typeof due): void {
+  due[kind] = true;
+  bumpTimer ??= setTimeout(() => {
+    bumpTimer = undefined;
+    for (const key of Object.keys(due) as Array<keyof typeof due>) {
+      if (due[key]) live[key]++;
+      due[key] = false;
+    }
+  }, 100);
+}
 let unsubscribe: (() => void) | undefined;
+let probeTimer: ReturnType<typeof setTimeout> | undefined;
+
+/** Everything refetches: after a reconnect nothing of what happened meanwhile is missed. */
+function refetchAll(): void {
+  live.room++;
+  live.status++;
+  live.invites++;
+}
+
+export function markReachable(): void {
+  live.lastOkAt = Date.now();
+  if (!live.reachable) {
+    live.reachable = true;
+    refetchAll();
+  }
+}
+
+/** A call failed without an answer from the node (not an error answer): the node is not reachable. */
+export function markUnreachable(): void {
+  live.reachable = false;
+  scheduleProbe();
+}
+
+function scheduleProbe(): void {
+  if (probeTimer) return;
+  probeTimer = setTimeout(async () => {
+    probeTimer = undefined;
+    try {
+      await api.getStatus({});
+      markReachable();
+      if (!desktop && source?.readyState === EventSource.CLOSED) connectLive();
+    } catch (error) {
+      if (error instanceof TypeError) live.reachable = false;
+      else markReachable(); // an error answer (e.g. signed out) still means the node is there
+    }
+    if (!live.reachable || !live.connected) scheduleProbe();
+  }, 1500);
+}
+
+reachability.ok = () => {
+  if (!live.reachable || Date.now() - live.lastOkAt > 1000) markReachable();
+};
+reachability.failed = () => markUnreachable();
 
 export function connectLive(): void {
   if (desktop) {
     // The desktop app pushes the same notifications over IPC.
-    unsubscribe?.();
+    if (unsubscribe) return;
     live.connected = true;
     unsubscribe = desktop.onNotification((notification) => {
       if (notification.type === 'room') {
         live.lastRoom = String(notification.room_id);
-        live.room++;
-      } else if (notification.type === 'status') live.status++;
-      else if (notification.type === 'invite') live.invites++;
+        bump('room');
+      } else if (notification.type === 'status') bump('status');
+      else if (notification.type === 'invite') bump('invites');
       else if (notification.type === 'open-link') live.openLink = String(notification.link);
     });
     return;
   }
-  source?.close();
+  // Already connected (or connecting): keep that stream, closing it would lose what it carries.
+  if (source && source.readyState !== EventSource.CLOSED) return;
   source = new EventSource('/_paracord/admin/v1/events');
-  source.onopen = () => (live.connected = true);
-  source.onerror = () => (live.connected = false);
+  source.onopen = () => {
+    live.connected = true;
+    markReachable();
+    // Whatever happened before this stream opened (the first load raced it, or a reconnect left
+    // a gap) reached no screen: everything refetches on every open.
+    refetchAll();
+  };
+  source.onerror = () => {
+    live.connected = false;
+    scheduleProbe();
+  };
   source.addEventListener('room', (event) => {
     live.lastRoom = (JSON.parse((event as MessageEvent).data) as { room_id: string }).room_id;
-    live.room++;
+    bump('room');
   });
-  source.addEventListener('status', () => live.status++);
-  source.addEventListener('invite', () => live.invites++);
+  source.addEventListener('status', () => bump('status'));
+  source.addEventListener('invite', () => {
+    bump('invites');
+    bump('room');
+  });
 }

@@ -16,6 +16,7 @@ import { GroupCommit } from '../../store/group-commit.ts';
 import { Settings } from '../../store/settings.ts';
 import { TrustStore } from '../../trust/trust-store.ts';
 import { Discovery } from '../discovery.ts';
+import { AddressPolicy } from '../address-policy.ts';
 import { HttpClient } from '../http-client.ts';
 import { ReplayCache } from '../replay-cache.ts';
 import { ServerKeys } from '../server-keys.ts';
@@ -47,7 +48,8 @@ beforeAll(async () => {
   const settings = new Settings(db);
   const trust = new TrustStore(db, settings);
   trust.upsert('origin.test', { trust: 'allow', endpoint: `http://127.0.0.1:${(keysServer.address() as AddressInfo).port}` });
-  const http = new HttpClient({ allowInsecureHttp: true });
+  // As the node wires it: the peer's stored endpoint (loopback here) is vouched for by the owner.
+  const http = new HttpClient({ allowInsecureHttp: true, policy: new AddressPolicy({ insecureHttp: true, allowPrivateAddresses: false, isOwnerEndpoint: (o) => trust.isExplicitEndpoint(o) }) });
   const keys = new ServerKeys(db, http, new Discovery(http, trust), log);
   replay = new ReplayCache(db);
   const koa = new Koa();
@@ -83,7 +85,8 @@ describe('verifySignedRequest', () => {
 
   it('accepts requests signed by our own outbound client', async () => {
     clock = Date.now();
-    const client = new HttpClient({ allowInsecureHttp: true });
+    // The test's own listener on loopback: an endpoint the owner gave.
+    const client = new HttpClient({ allowInsecureHttp: true, policy: new AddressPolicy({ insecureHttp: true, allowPrivateAddresses: false, isOwnerEndpoint: () => true }) });
     const response = await client.signed(origin, 'POST', baseUrl, '/client?x=1', '{"a":1}');
     expect(response.status).toBe(200);
     expect(response.json).toEqual({ origin: 'origin.test', body: '{"a":1}' });

@@ -13,10 +13,12 @@ import { HttpError, conflict, forbidden, unauthorized } from '../../errors.ts';
 import type { RateLimit, RateLimiter } from '../../trust/rate-limiter.ts';
 import type { AbuseMonitor } from '../../trust/abuse-monitor.ts';
 import { readRawBody } from '../../http/read-body.ts';
+import { addressKey } from '../../http/client-address.ts';
 import type { GroupCommit } from '../../store/group-commit.ts';
 import type { TrustStore } from '../../trust/trust-store.ts';
 import type { ReplayCache } from '../replay-cache.ts';
 import {
+  HEADER_DESTINATION,
   HEADER_KEY_ID,
   HEADER_ORIGIN,
   HEADER_SIGNATURE,
@@ -35,6 +37,12 @@ export interface SignedRequestState {
   quarantined: boolean;
   /** Set by a route that recorded the replay entry in its own transaction. */
   replayRecorded: boolean;
+  /**
+   * Set by a read-only route (GET /pull): answer without waiting for the replay entry's fsync.
+   * The entry is still written (group commit), and the request stays claimed in memory until it
+   * is durable; only a crash in that moment forgets it (docs/SECURITY.md, replay).
+   */
+  replayAnswerEarly?: boolean;
 }
 
 export interface VerifySignedRequestDeps {
@@ -48,6 +56,13 @@ export interface VerifySignedRequestDeps {
   keys: ServerKeys;
   replay: ReplayCache;
   commit: GroupCommit;
+  /** Our server name: a request bound to another destination is refused (403 wrong_destination). */
+  serverName?: () => string;
+  /**
+   * Whether `origin` advertises destination binding (its discovery document); an unbound request
+   * from such a server is refused (403 destination_binding_required). Errors count as "no".
+   */
+  bindsDestination?: (origin: string) => Promise<boolean>;
   /** Called for each verified request (wakes the outbox worker of that peer, marks it seen). */
   onVerified?: (origin: string) => void;
   now?: () => number;
@@ -60,6 +75,8 @@ export interface AuthHeaders {
   keyId: string;
   requestTs: number;
   signature: string;
+  /** X-Paracord-Destination, lowercased, when the request is bound to a destination. */
+  destination?: string;
 }
 
 /** The four auth headers, present, well-formed and within the clock skew; otherwise 401. */
@@ -85,22 +102,59 @@ export function readAuthHeaders(ctx: Context, now: number): AuthHeaders {
   if (!DIGITS.test(timestamp)) throw unauthorized('invalid_auth', `${HEADER_TIMESTAMP} must be unix milliseconds`);
   if (!HEX_SIGNATURE.test(signature)) throw unauthorized('invalid_auth', `${HEADER_SIGNATURE} must be 128 lowercase hex characters`);
 
+  const destinationHeader = ctx.get(HEADER_DESTINATION);
+  if (destinationHeader !== '' && !isServerName(destinationHeader.toLowerCase())) {
+    throw unauthorized('invalid_auth', `${HEADER_DESTINATION} is not a server name`);
+  }
+
   const requestTs = Number(timestamp);
   const skew = requestTs - now;
   if (Math.abs(skew) > MAX_CLOCK_SKEW_MS) {
     throw unauthorized('stale_timestamp', `request timestamp is ${Math.round(skew / 1000)} s from this server's clock (limit ±${MAX_CLOCK_SKEW_MS / 1000} s)`);
   }
-  return { origin, keyId, requestTs, signature };
+  return { origin, keyId, requestTs, signature, ...(destinationHeader !== '' ? { destination: destinationHeader.toLowerCase() } : {}) };
+}
+
+/** A request bound to a destination must name us (403 wrong_destination). */
+export function checkDestination(auth: AuthHeaders, self: string | undefined): void {
+  if (auth.destination !== undefined && self !== undefined && auth.destination !== self.toLowerCase()) {
+    throw forbidden('wrong_destination', `this request was signed for ${auth.destination}, not for ${self}`);
+  }
+}
+
+/** An unbound request from a server that advertises binding is refused (403 destination_binding_required). */
+export async function requireBindingIfAdvertised(auth: AuthHeaders, binds: ((origin: string) => Promise<boolean>) | undefined): Promise<void> {
+  if (auth.destination !== undefined || !binds) return;
+  if (await binds(auth.origin).catch(() => false)) {
+    throw forbidden('destination_binding_required', `${auth.origin} binds its requests to their destination; this one carries no ${HEADER_DESTINATION}`);
+  }
 }
 
 /** Checks the request signature over the raw body with the given public key (hex); 403 if it fails. */
 export function checkRequestSignature(ctx: Context, auth: AuthHeaders, rawBody: Buffer, publicKeyHex: string): void {
-  const signed = signingString(ctx.method, ctx.originalUrl, auth.requestTs, rawBody);
+  const signed = signingString(ctx.method, ctx.originalUrl, auth.requestTs, rawBody, auth.destination);
   if (!verify(Buffer.from(auth.signature, 'hex'), Buffer.from(signed, 'utf8'), Buffer.from(publicKeyHex, 'hex'))) {
     throw forbidden('bad_signature', `request signature does not verify with ${auth.origin}'s key ${auth.keyId}`);
   }
 }
 
+/**
+ * checkRequestSignature, verified off the main thread when a verifier (VerifyPool) is given:
+ * for requests that anybody may send (peering), so a flood cannot keep the main thread busy.
+ */
+export async function checkRequestSignatureOffThread(ctx: Context, auth: AuthHeaders, rawBody: Buffer, publicKeyHex: string, verifier?: VerifySignedRequestDeps['verifier']): Promise<void> {
+  if (!verifier) return checkRequestSignature(ctx, auth, rawBody, publicKeyHex);
+  const signed = Buffer.from(signingString(ctx.method, ctx.originalUrl, auth.requestTs, rawBody, auth.destination), 'utf8');
+  if (!(await verifier.verify(Buffer.from(auth.signature, 'hex'), signed, Buffer.from(publicKeyHex, 'hex')))) {
+    throw forbidden('bad_signature', `request signature does not verify with ${auth.origin}'s key ${auth.keyId}`);
+  }
+}
+
+/**
+ * Per client address, before authentication (issue #14, item 13): generous, because everybody
+ * behind one NAT shares it (and behind a trusted proxy `ctx.ip` is the forwarded client); the
+ * limit that matters is the one per authenticated origin server, after the signature.
+ */
 export const DEFAULT_ADDRESS_LIMIT: RateLimit = { per_second: 2_000, burst: 5_000 };
 
 function rateLimited(message: string, retryAfterMs: number): HttpError {
@@ -111,10 +165,12 @@ function rateLimited(message: string, retryAfterMs: number): HttpError {
 export function verifySignedRequest(deps: VerifySignedRequestDeps): Middleware {
   const now = deps.now ?? Date.now;
   return async (ctx, next) => {
-    const { origin, keyId, requestTs, signature } = readAuthHeaders(ctx, now());
+    const auth = readAuthHeaders(ctx, now());
+    const { origin, keyId, requestTs, signature } = auth;
+    checkDestination(auth, deps.serverName?.());
     // Before any expensive work, a generous per-address limit: a flood of forged requests costs
     // a map lookup each, and cannot use up the allowance of the server it pretends to be.
-    const byAddress = deps.limiter?.take(`ip ${ctx.ip}`, deps.addressLimit ?? DEFAULT_ADDRESS_LIMIT);
+    const byAddress = deps.limiter?.take(`ip ${addressKey(ctx.ip)}`, deps.addressLimit ?? DEFAULT_ADDRESS_LIMIT);
     if (byAddress && !byAddress.ok) throw rateLimited(`${ctx.ip} sends too many requests`, byAddress.retryAfterMs);
 
     const decision = deps.trust.decide(origin);
@@ -125,14 +181,24 @@ export function verifySignedRequest(deps: VerifySignedRequestDeps): Middleware {
 
     const rawBody = await readRawBody(ctx);
     if (deps.verifier) {
-      const signed = Buffer.from(signingString(ctx.method, ctx.originalUrl, requestTs, rawBody), 'utf8');
+      const signed = Buffer.from(signingString(ctx.method, ctx.originalUrl, requestTs, rawBody, auth.destination), 'utf8');
       // Urgent: all the work of the request waits for this one check.
       if (!(await deps.verifier.verify(Buffer.from(signature, 'hex'), signed, Buffer.from(key.key.public_key, 'hex'), { urgent: true }))) {
+        // A reference peer may have changed the key behind its reused key id: fetched again in the
+        // background (rate limited); its next request (it polls every 5 s) then finds the new key.
+        void deps.keys.refetchAfterFailure(origin).catch(() => undefined);
         throw forbidden('bad_signature', `request signature does not verify with ${origin}'s key ${keyId}`);
       }
     } else {
-      checkRequestSignature(ctx, { origin, keyId, requestTs, signature }, rawBody, key.key.public_key);
+      try {
+        checkRequestSignature(ctx, auth, rawBody, key.key.public_key);
+      } catch (error) {
+        void deps.keys.refetchAfterFailure(origin).catch(() => undefined);
+        throw error;
+      }
     }
+    // Only after the signature verified, so only a genuine unbound request of a binding server costs a look-up.
+    await requireBindingIfAdvertised(auth, deps.bindsDestination);
 
     // The server's own limit, once we know the request is really from it; so every refusal
     // is its doing and counts towards auto-quarantine.
@@ -151,12 +217,13 @@ export function verifySignedRequest(deps: VerifySignedRequestDeps): Middleware {
     try {
       await next();
     } finally {
-      try {
-        if (!(ctx.state as SignedRequestState).replayRecorded) {
-          await deps.commit.run(() => deps.replay.record(signature, origin, requestTs));
-        }
-      } finally {
-        deps.replay.release(signature);
+      const after = ctx.state as SignedRequestState;
+      if (after.replayRecorded) deps.replay.release(signature);
+      else {
+        const recorded = deps.commit.run(() => deps.replay.record(signature, origin, requestTs));
+        const release = () => deps.replay.release(signature);
+        if (after.replayAnswerEarly) void recorded.then(release, release);
+        else await recorded.finally(release);
       }
     }
   };

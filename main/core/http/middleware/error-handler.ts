@@ -20,7 +20,7 @@ export function errorHandler(log: Logger): Middleware {
       if (error instanceof HttpError) {
         ctx.status = error.status;
         ctx.set(error.headers);
-        ctx.body = { error: error.code, message: error.message };
+        ctx.body = { ...error.details, error: error.code, message: error.message };
         return;
       }
       const e = error as { type?: string; status?: number; expose?: boolean; message?: string; limit?: number };

@@ -1,7 +1,16 @@
+import { createHash } from 'node:crypto';
 import type { AdminHandlers } from '../../../../../shared/contract/admin-operations.ts';
 import type { NodeContext } from '../../../node-context.ts';
+import { HttpError, badRequest } from '../../../errors.ts';
+import { parseLink } from '../../../peering/invite-link.ts';
 
-export function peeringOperations(node: NodeContext): Pick<AdminHandlers, 'createPeerInvite' | 'listPeerInvites' | 'revokePeerInvite' | 'redeemPeerInvite'> {
+/** A signing key as 16 hex pairs (SHA-256 of the raw key, first half): short enough to read out loud. */
+export function keyFingerprint(publicKeyHex: string): string {
+  const digest = createHash('sha256').update(Buffer.from(publicKeyHex, 'hex')).digest('hex').toUpperCase();
+  return digest.slice(0, 32).match(/../g)!.join(':');
+}
+
+export function peeringOperations(node: NodeContext): Pick<AdminHandlers, 'createPeerInvite' | 'listPeerInvites' | 'revokePeerInvite' | 'redeemPeerInvite' | 'previewPeerInvite'> {
   return {
     createPeerInvite: async ({ expires_in_seconds, note }) => node.peering().createInvite(expires_in_seconds === undefined ? undefined : expires_in_seconds * 1000, note),
     listPeerInvites: async () => ({ invites: node.peering().listInvites() }),
@@ -10,6 +19,23 @@ export function peeringOperations(node: NodeContext): Pick<AdminHandlers, 'creat
       const peer = await node.peering().redeem(link);
       node.notifications.notify({ type: 'status' });
       return peer;
+    },
+    // The same checks redeem makes before contacting anyone (signature, own link, expiry); nothing is stored or sent.
+    previewPeerInvite: async ({ link }) => {
+      const parsed = parseLink(link.trim());
+      if (!parsed.ok) throw badRequest('invalid_link', parsed.reason);
+      const invite = parsed.payload;
+      if (invite.server_name === node.identity()?.serverName) throw badRequest('invalid_link', "this is your own server's link; send it to a friend");
+      if (invite.expires_at <= Date.now()) throw new HttpError(410, 'link_expired', 'this link has expired; ask your friend for a new one');
+      return {
+        server_name: invite.server_name,
+        endpoint: invite.endpoint,
+        key_id: invite.key_id,
+        key_fingerprint: keyFingerprint(invite.public_key),
+        tls_fingerprint: invite.tls_fingerprint,
+        expires_at: invite.expires_at,
+        already_peer: node.trust.get(invite.server_name) !== undefined,
+      };
     },
   };
 }

@@ -1,7 +1,9 @@
 import type { AdminHandlers, PeerView } from '../../../../../shared/contract/admin-operations.ts';
 import { HttpError, badRequest } from '../../../errors.ts';
 import { joinUrl } from '../../../federation/http-client.ts';
-import { checkKeysDocument } from '../../../federation/keys-document.ts';
+import { checkKeysDocument, type RemoteKeysDocument } from '../../../federation/keys-document.ts';
+import type { DiscoveryDocument } from '../../../federation/discovery.ts';
+import { checkReferenceKeys, unsignedKeysTrust } from '../../../federation/reference/keys.ts';
 import { KEYS_PATH } from '../../../federation/server-keys.ts';
 import type { NodeContext } from '../../../node-context.ts';
 import type { FederationServer } from '../../../trust/trust-store.ts';
@@ -18,7 +20,23 @@ export function peerView(node: NodeContext, server: FederationServer): PeerView 
     added_at: server.added_at,
     last_seen_at: server.last_seen_at,
     keys: node.keys.list(server.server_name).map((k) => ({ key_id: k.key_id, public_key: k.public_key, source: k.source, expired_at: k.expired_at })),
+    replaced_keys: node.keys.replaced.list(server.server_name),
+    key_change: keyChangeView(node, server.server_name),
+    quota: node.quota.view(server.server_name),
+    delivery: deliveryView(node, server.server_name),
+    dialect: node.dialects.get(server.server_name)?.dialect ?? null,
   };
+}
+
+function keyChangeView(node: NodeContext, server: string): PeerView['key_change'] {
+  const pending = node.keys.replaced.pending(server);
+  return pending ? { key_id: pending.key_id, public_key: pending.public_key, seen_at: pending.seen_at, reason: pending.reason } : null;
+}
+
+/** Push, or "waiting to be pulled" (issue #15). */
+function deliveryView(node: NodeContext, server: string): NonNullable<PeerView['delivery']> {
+  const pull = node.workers.status(server);
+  return { mode: pull.waiting_to_be_pulled ? 'pull' : 'push', last_pull_at: pull.last_pull_at, waiting: node.outbox.pendingCount(server), paced: pull.paced };
 }
 
 /** 502: the peer could not be reached or answered something we cannot accept. */
@@ -30,48 +48,69 @@ export function peerOperations(node: NodeContext): Pick<AdminHandlers, 'listPeer
 
     addPeer: async (input) => {
       const self = node.identity()?.serverName;
-      if (input.server_name === self) throw badRequest('invalid_input', 'a server cannot peer with itself');
+      if (input.server_name !== undefined && input.server_name === self) throw badRequest('invalid_input', 'a server cannot peer with itself');
+      // The endpoint arrives reduced to its origin by the contract's schema (shared/endpoint.ts: a
+      // base URL, a federation URL or any link on the server); checkEndpoint adds the
+      // --insecure-http rule. An endpoint the owner types is vouched for ("owner"): it may be a LAN
+      // or loopback address (address-policy.ts); one learnt from discovery is not.
       if (input.endpoint) {
         try {
-          node.http.checkUrl(input.endpoint);
+          node.http.checkEndpoint(input.endpoint);
         } catch (error) {
           throw badRequest('invalid_input', `endpoint: ${(error as Error).message}`);
         }
       }
+      const confirmed = input.key_id && input.public_key ? { key_id: input.key_id, public_key: input.public_key } : undefined;
       // Contact the peer first, store afterwards: a failure changes nothing.
-      let fetched: ReturnType<typeof checkKeysDocument> | undefined;
+      let fetched: RemoteKeysDocument | undefined;
       let rawKeys: unknown;
       let endpoint = input.endpoint ?? null;
-      if (input.public_key === undefined) {
+      let serverName = input.server_name;
+      let discovered: DiscoveryDocument | undefined;
+      const vouch = input.endpoint ? 'owner' : 'none';
+      try {
+        discovered = await node.discovery.fetchDocument(input.endpoint ?? `https://${input.server_name}`, input.tls_fingerprint, undefined, vouch);
+      } catch (error) {
+        // With the key given (pinned by the owner), a peer that is down can still be added.
+        if (!confirmed || !serverName) throw peerUnreachable(`could not add ${serverName ?? input.endpoint}: ${(error as Error).message}`);
+      }
+      if (discovered) {
         try {
-          const discovery = await node.discovery.fetchDocument(input.endpoint ?? `https://${input.server_name}`);
-          if (discovery.server_name !== input.server_name) {
-            throw new Error(`the server there calls itself ${discovery.server_name}, not ${input.server_name}`);
+          if (serverName !== undefined && discovered.server_name !== serverName) {
+            throw new Error(`the server there calls itself ${discovered.server_name}, not ${serverName}`);
           }
-          endpoint = input.endpoint ?? discovery.federation_endpoint;
-          const response = await node.http.send('GET', joinUrl(endpoint, KEYS_PATH), { accept: 'application/json' });
-          if (response.status !== 200) throw new Error(`keys endpoint answered HTTP ${response.status}`);
-          rawKeys = response.json;
-          fetched = checkKeysDocument(rawKeys, input.server_name);
-          if (!fetched.ok) throw new Error(fetched.reason);
+          serverName = discovered.server_name;
+          refuseUnusableName(serverName, self);
+          endpoint = input.endpoint ?? discovered.federation_endpoint;
+          if (!confirmed || discovered.dialect === 'reference') {
+            const response = await node.http.send('GET', joinUrl(endpoint, KEYS_PATH), { accept: 'application/json' }, undefined, { vouch, ...(input.tls_fingerprint ? { pin: input.tls_fingerprint } : {}) });
+            if (response.status !== 200) throw new Error(`keys endpoint answered HTTP ${response.status}`);
+            rawKeys = response.json;
+            fetched = readPeerKeys(discovered, endpoint, rawKeys, serverName, confirmed);
+          }
         } catch (error) {
-          throw peerUnreachable(`could not add ${input.server_name}: ${(error as Error).message}`);
+          if (error instanceof HttpError) throw error;
+          throw peerUnreachable(`could not add ${serverName}: ${(error as Error).message}`);
         }
       }
+      const name = serverName!;
       const server = node.db.transaction(() => {
-        const row = node.trust.upsert(input.server_name, {
+        const row = node.trust.upsert(name, {
           trust: 'allow',
           endpoint,
           ...(input.tls_fingerprint ? { tls_fingerprint: input.tls_fingerprint } : {}),
           reason: null,
           until_ms: null,
         });
-        if (input.key_id && input.public_key) node.keys.pin(input.server_name, input.key_id, input.public_key);
-        if (fetched?.ok) node.keys.store(fetched.document, Date.now(), rawKeys);
+        if (confirmed) node.keys.pin(name, confirmed.key_id, confirmed.public_key);
+        // A reference's keys[0] (what it signs with) is pinned: it was read over an authenticated channel.
+        if (fetched && discovered?.dialect === 'reference') node.keys.pin(name, fetched.active_key.key_id, fetched.active_key.public_key);
+        if (fetched) node.keys.store(fetched, Date.now(), rawKeys);
+        if (discovered) node.dialects.set(name, discovered.dialect, discovered.domain, discovered.version);
         return row;
       })();
-      node.discovery.forget(input.server_name);
-      node.log.info({ event: 'peer_added', server: input.server_name, endpoint, pinned: input.public_key !== undefined }, 'peer added');
+      node.discovery.forget(name);
+      node.log.info({ event: 'peer_added', server: name, endpoint, pinned: confirmed !== undefined, dialect: discovered?.dialect ?? 'unknown' }, 'peer added');
       node.notifications.notify({ type: 'status' });
       return peerView(node, server);
     },
@@ -82,6 +121,7 @@ export function peerOperations(node: NodeContext): Pick<AdminHandlers, 'listPeer
         reason: input.reason ?? null,
         until_ms: input.until_ms ?? null,
         ...(input.rate_limit ? { rate_per_second: input.rate_limit.per_second, rate_burst: input.rate_limit.burst } : {}),
+        ...(input.rate_limit === null ? { rate_per_second: null, rate_burst: null } : {}),
       });
       node.log.info({ event: 'trust_changed', server: input.server_name, mode: input.mode, reason: input.reason }, 'peer trust changed');
       // Outbound to a server that is no longer quarantined resumes.
@@ -90,4 +130,30 @@ export function peerOperations(node: NodeContext): Pick<AdminHandlers, 'listPeer
       return peerView(node, server);
     },
   };
+}
+
+/**
+ * The keys of a server being added: our self-signed document, or (a reference peer) its
+ * unsigned one, believed only over an authenticated transport or when the owner confirmed the
+ * key (reference/keys.ts). A refusal says why, in words the UI shows.
+ */
+function readPeerKeys(discovered: DiscoveryDocument, endpoint: string, raw: unknown, serverName: string, confirmed?: { key_id: string; public_key: string }): RemoteKeysDocument {
+  if (discovered.dialect === 'node') {
+    const check = checkKeysDocument(raw, serverName);
+    if (!check.ok) throw new Error(check.reason);
+    return check.document;
+  }
+  const check = checkReferenceKeys(raw, serverName);
+  if (!check.ok) throw new Error(check.reason);
+  const trust = unsignedKeysTrust(endpoint, check.document, confirmed);
+  if (!trust.trusted) throw new HttpError(400, 'unauthenticated_keys', `could not add ${serverName}: ${trust.reason}`);
+  return check.document;
+}
+
+/** The reference's default server_name is "localhost" (crates/paracord-server/src/config.rs:485-487): not a name two servers can share. */
+function refuseUnusableName(serverName: string, self: string | undefined): void {
+  if (serverName === self) throw badRequest('invalid_input', 'that address is this server itself');
+  if (serverName === 'localhost' || serverName.startsWith('localhost:')) {
+    throw badRequest('unusable_server_name', 'that server calls itself "localhost" (the Paracord default): ask its admin to set server_name to its real host name first');
+  }
 }

@@ -4,19 +4,27 @@ import type { NodeContext } from '../../../node-context.ts';
 import type { RoomRow } from '../../../rooms/room-store.ts';
 
 type RoomOperationNames =
-  | 'listRooms' | 'createRoom' | 'getRoom' | 'listMessages' | 'sendMessage' | 'editMessage'
-  | 'deleteMessage' | 'addReaction' | 'removeReaction' | 'inviteToRoom' | 'leaveRoom';
+  | 'listRooms' | 'createRoom' | 'getRoom' | 'listMessages' | 'sendMessage' | 'sendMessages' | 'editMessage'
+  | 'deleteMessage' | 'addReaction' | 'removeReaction' | 'inviteToRoom' | 'leaveRoom' | 'joinRemoteRoom';
 
 export function roomOperations(node: NodeContext): Pick<AdminHandlers, RoomOperationNames> {
   const rooms = () => node.roomService();
 
-  const summary = (room: RoomRow, userId: string): RoomSummary => ({
-    room_id: room.room_id,
-    name: room.name,
-    host_server: room.host_server,
-    membership: node.rooms.member(room.room_id, userId)?.membership ?? null,
-    joined_members: node.rooms.members(room.room_id).filter((m) => m.membership === 'join').length,
-  });
+  const summary = (room: RoomRow, userId: string): RoomSummary => {
+    const member = node.rooms.member(room.room_id, userId);
+    // Unread and mentions (issue #20 item 4): after the user's join and read marker.
+    const counts = member?.membership === 'join'
+      ? node.rooms.readMarkers.counts(room.room_id, userId, { depth: member.event_depth, origin_server: member.event_origin, event_id: member.event_id })
+      : { unread: 0, mentions: 0 };
+    return {
+      room_id: room.room_id,
+      name: room.name,
+      host_server: room.host_server,
+      membership: member?.membership ?? null,
+      joined_members: node.rooms.members(room.room_id).filter((m) => m.membership === 'join').length,
+      ...counts,
+    };
+  };
   const roomOrThrow = (roomId: string): RoomRow => {
     const room = node.rooms.room(roomId);
     if (!room) throw notFound('unknown_room', `no room ${roomId} here`);
@@ -36,10 +44,14 @@ export function roomOperations(node: NodeContext): Pick<AdminHandlers, RoomOpera
         members: node.rooms.members(room_id).map((m) => ({ user_id: m.user_id, membership: m.membership, role: m.role })),
       };
     },
-    listMessages: async ({ room_id, limit }) => ({ room_id, messages: rooms().messages(room_id, limit) }),
+    listMessages: async ({ room_id, limit, before, user_id }) => ({ room_id, ...rooms().messagePage(room_id, rooms().localUser(user_id), limit, before) }),
     sendMessage: async ({ room_id, body, user_id }) => {
       const event = await rooms().send(room_id, 'm.message', rooms().localUser(user_id), null, { body, format: 'plain' });
       return { event_id: event.event_id };
+    },
+    sendMessages: async ({ room_id, messages, user_id }) => {
+      const events = await rooms().sendMany(room_id, 'm.message', rooms().localUser(user_id), messages.map(({ body }) => ({ body, format: 'plain' })));
+      return { event_ids: events.map((e) => e.event_id) };
     },
     editMessage: async ({ room_id, event_id, body, user_id }) => {
       const event = await rooms().send(room_id, 'm.message.edit', rooms().localUser(user_id), null, { target: event_id, body });
@@ -59,9 +71,15 @@ export function roomOperations(node: NodeContext): Pick<AdminHandlers, RoomOpera
     },
     inviteToRoom: async ({ room_id, user_id, inviter, max_age_seconds }) =>
       rooms().invite(room_id, rooms().localUser(inviter), user_id, max_age_seconds),
+    joinRemoteRoom: async ({ room_id, user_id }) => node.referenceRooms().join(room_id, rooms().localUser(user_id)),
     leaveRoom: async ({ room_id, user_id }) => {
       const userId = rooms().localUser(user_id);
       roomOrThrow(room_id);
+      // A reference host takes no events from us: its /leave RPC is the leave.
+      if (node.referenceRooms().referenceHostOf(room_id)) {
+        await node.referenceRooms().leave(room_id, userId);
+        return { event_id: '' };
+      }
       const event = await rooms().send(room_id, 'm.member.leave', userId, userId, { membership: 'leave' });
       return { event_id: event.event_id };
     },

@@ -1,9 +1,11 @@
+import { keyFingerprint } from '../peering/index.ts';
 import type { AdminHandlers, NodeStatus } from '../../../../../shared/contract/admin-operations.ts';
 import { badRequest, conflict } from '../../../errors.ts';
 import { Identity } from '../../../identity/identity.ts';
 import { loadCertificate } from '../../../tls/certificate.ts';
 import type { NodeContext } from '../../../node-context.ts';
 import { VERSION } from '../../../version.ts';
+import { logWarnings } from '../../../log.ts';
 
 export function nodeStatus(node: NodeContext): NodeStatus {
   const identity = node.identity();
@@ -17,14 +19,27 @@ export function nodeStatus(node: NodeContext): NodeStatus {
     server_name: identity?.serverName ?? null,
     key_id: identity?.keyId ?? null,
     public_key: identity?.publicKeyHex ?? null,
+    key_fingerprint: identity ? keyFingerprint(identity.publicKeyHex) : null,
     federation: { paused: node.isPaused(), url: node.federationUrl(), tls_fingerprint: node.tls()?.fingerprint256 ?? null },
     peers: counts.allow,
     peer_counts: counts,
     queue: (({ pending, failed }) => ({ pending, failed }))(node.outbox.counts()),
     version: VERSION,
     uptime_ms: Date.now() - node.startedAt,
+    backup: (({ last_at, scheduled, warning }) => ({ last_at, scheduled, warning }))(node.backups.records.summary()),
     key_storage: node.keyStorage(),
+    warnings: [...node.quota.warnings(), ...logWarnings(node.log)],
+    ...(identity ? reachabilityOf(node) : {}),
   };
+}
+
+function reachabilityOf(node: NodeContext): Pick<NodeStatus, 'reachability'> {
+  try {
+    const reachability = node.reachability();
+    return { reachability: { ...reachability.status(), summary: reachability.summary() } };
+  } catch {
+    return {}; // federation not started yet
+  }
 }
 
 export function statusOperations(node: NodeContext): Pick<AdminHandlers, 'getStatus' | 'setup' | 'createLoginLink' | 'checkReachability' | 'backupIdentity'> {

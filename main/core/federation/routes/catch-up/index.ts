@@ -1,6 +1,6 @@
 import Router from '../../../http/router.ts';
 import { z } from 'zod';
-import { ROOM_ID } from '../../../../../shared/identifiers.ts';
+import { EVENT_ID, ROOM_ID } from '../../../../../shared/identifiers.ts';
 import { badRequest } from '../../../errors.ts';
 import { formatZodError } from '../../../admin/format-zod-error.ts';
 import { EVENTS_PATH } from '../../../rooms/room-service.ts';
@@ -10,17 +10,20 @@ import type { SignedRequestState } from '../../middleware/verify-signed-request.
 const querySchema = z.object({
   room_id: z.string().max(255).regex(ROOM_ID, 'room_id must look like !opaque:server'),
   since_depth: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
+  // With since_depth, an exact cursor: events after (since_depth, since_event_id) in display order.
+  since_event_id: z.string().max(255).regex(EVENT_ID, 'since_event_id must be an event id').optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
 });
 
-/** `GET /events?room_id=&since_depth=&limit=` — catch-up for servers with joined members. */
+/** `GET /events?room_id=&since_depth=[&since_event_id=]&limit=` — catch-up for servers with joined members. */
 export function catchUpRoutes(deps: FederationDeps): Router {
   const router = new Router();
   router.get(EVENTS_PATH, deps.verifySignedRequest, (ctx) => {
     const state = ctx.state as SignedRequestState;
     const parsed = querySchema.safeParse(ctx.query);
     if (!parsed.success) throw badRequest('invalid_request', formatZodError(parsed.error));
-    ctx.body = deps.rooms().catchUpPage(state.origin, parsed.data.room_id, parsed.data.since_depth, parsed.data.limit);
+    const { room_id, since_depth, limit, since_event_id } = parsed.data;
+    ctx.body = deps.rooms().catchUpPage(state.origin, room_id, since_depth, limit, since_event_id);
   });
   return router;
 }

@@ -86,6 +86,6 @@ function eventIdOf(raw: unknown): string | null {
 }
 
 function failure(raw: unknown, error: unknown): EventResult {
-  if (error instanceof HttpError) return { event_id: eventIdOf(raw), status: error.status, error: error.code, message: error.message };
+  if (error instanceof HttpError) return { ...error.details, event_id: eventIdOf(raw), status: error.status, error: error.code, message: error.message };
   return { event_id: eventIdOf(raw), status: 500, error: 'internal_error', message: 'the server failed to store this event' };
 }

@@ -1,6 +1,7 @@
 import Router from '../../../http/router.ts';
 import type { z } from 'zod';
 import { badRequest, forbidden } from '../../../errors.ts';
+import { isUserId } from '../../../../../shared/identifiers.ts';
 import { parseJsonBody } from '../../../http/read-body.ts';
 import { formatZodError } from '../../../admin/format-zod-error.ts';
 import { INVITE_PATH, JOIN_PATH, LEAVE_PATH } from '../../../rooms/room-service.ts';
@@ -25,7 +26,7 @@ export function membershipRoutes(deps: FederationDeps): Router {
     const state = ctx.state as SignedRequestState;
     const body = parseBody(inviteBodySchema, state);
     if (body.invitee === undefined) {
-      ctx.body = rooms().preflight(state.origin, body.room_id);
+      ctx.body = rooms().preflight(state.origin, body.room_id, body.max_age_seconds);
       return;
     }
     if (body.event === undefined) throw badRequest('event_required', 'an invite needs the signed m.member.invite event in "event"');
@@ -39,6 +40,7 @@ export function membershipRoutes(deps: FederationDeps): Router {
     router.post(path, deps.verifySignedRequest, async (ctx) => {
       const state = ctx.state as SignedRequestState;
       const body = parseBody(membershipBodySchema, state);
+      if (!isUserId(body.user_id) && !rooms().speaksReference(state.origin)) throw badRequest('invalid_request', 'user_id: must look like @localpart:server');
       ctx.body = await rooms().receiveMembership(state.origin, kind, body);
     });
   }

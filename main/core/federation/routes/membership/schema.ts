@@ -1,18 +1,21 @@
 import { z } from 'zod';
-import { ROOM_ID, USER_ID, isServerName } from '../../../../../shared/identifiers.ts';
+import { ROOM_ID, isSafeDisplayName, isServerName, isUserId, isUserIdOfAnyDialect } from '../../../../../shared/identifiers.ts';
 
 const serverName = z.string().refine(isServerName, 'not a valid server name');
 const roomId = z.string().max(255).regex(ROOM_ID, 'room_id must look like !opaque:server');
-const userId = z.string().max(255).regex(USER_ID, 'must look like @localpart:server');
+const userId = z.string().refine(isUserId, 'must look like @localpart:server');
+/** A reference server's users may have Unicode names; the route checks the origin speaks that dialect. */
+const anyDialectUserId = z.string().refine(isUserIdOfAnyDialect, 'must look like @localpart:server');
 
 /** `POST /invite`: with `invitee` an invite for one of our users; without, a join preflight. */
 export const inviteBodySchema = z.object({
   origin_server: serverName,
   room_id: roomId,
-  sender: userId.optional(),
-  max_age_seconds: z.number().int().positive().max(30 * 24 * 3600).default(7 * 24 * 3600),
+  sender: anyDialectUserId.optional(),
+  // The reference sends Option<i64>: a number or null (client.rs:423-429).
+  max_age_seconds: z.number().int().positive().max(30 * 24 * 3600).nullish().transform((v) => v ?? 7 * 24 * 3600),
   invitee: userId.optional(),
-  room_name: z.string().max(100).optional(),
+  room_name: z.string().max(100).refine(isSafeDisplayName, 'room_name must not contain control, bidi or invisible characters').optional(),
   event: z.unknown().optional(),
 });
 
@@ -20,6 +23,6 @@ export const inviteBodySchema = z.object({
 export const membershipBodySchema = z.object({
   origin_server: serverName,
   room_id: roomId,
-  user_id: userId,
+  user_id: anyDialectUserId,
   event: z.unknown().optional(),
 });

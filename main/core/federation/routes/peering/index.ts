@@ -8,12 +8,33 @@ import { parseJsonBody, readRawBody } from '../../../http/read-body.ts';
 import { HTTPS_LINK_PATH } from '../../../peering/invite-link.ts';
 import { PEERING_PATH } from '../../../peering/peering-service.ts';
 import type { FederationDeps } from '../../federation-deps.ts';
-import { checkRequestSignature, readAuthHeaders } from '../../middleware/verify-signed-request.ts';
+import { checkDestination, checkRequestSignatureOffThread, readAuthHeaders } from '../../middleware/verify-signed-request.ts';
+import { normalizeEndpoint } from '../../../../../shared/endpoint.ts';
+import { rateLimitByAddress } from '../../../http/middleware/rate-limit.ts';
+import { RateLimiter, type RateLimit } from '../../../trust/rate-limiter.ts';
+import { warnLimited } from '../../../log.ts';
+
+/** A peering request is a few hundred bytes; anything much larger is refused while read (413). */
+export const PEERING_BODY_LIMIT = 16 * 1024;
+/**
+ * Redeeming an invite is rare (once per friend): per client address 5 at once, then one every
+ * 10 s; for everybody together 20 at once, then 2 a second (NodeConfig `peeringRateLimit`).
+ */
+export const DEFAULT_PEERING_LIMIT: RateLimit = { per_second: 0.1, burst: 5 };
+export const DEFAULT_PEERING_OVERALL_LIMIT: RateLimit = { per_second: 2, burst: 20 };
 
 const peeringSchema = z.strictObject({
   token: z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'token is not valid'),
   server_name: z.string().refine(isServerName, 'not a server name'),
-  endpoint: z.url({ protocol: /^https?$/ }),
+  // The same endpoint rule as the admin API and invite links (endpoint.ts): normalised, or 400.
+  endpoint: z.string().transform((value, ctx) => {
+    const checked = normalizeEndpoint(value);
+    if (!checked.ok) {
+      ctx.addIssue({ code: 'custom', message: `endpoint: ${checked.reason}` });
+      return z.NEVER;
+    }
+    return checked.endpoint;
+  }),
   key_id: z.string().regex(KEY_ID),
   public_key: z.string().regex(HEX_PUBLIC_KEY),
   tls_fingerprint: z.string().regex(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/).nullable(),
@@ -35,16 +56,26 @@ const LANDING_PAGE = `<!doctype html><html lang="en"><head><meta charset="utf-8"
  */
 export function peeringRoutes(deps: FederationDeps): Router {
   const router = new Router();
-  router.post(PEERING_PATH, async (ctx) => {
+  // Anybody may call this: limited per address before anything is read or parsed, the body
+  // capped, the signature checked off the main thread (issue #14, item 7).
+  const limit = rateLimitByAddress({
+    limiter: deps.limiter ?? new RateLimiter(),
+    name: 'peering',
+    perAddress: deps.peeringLimit ?? DEFAULT_PEERING_LIMIT,
+    overall: DEFAULT_PEERING_OVERALL_LIMIT,
+    onRefused: (ctx, reason) => warnLimited(deps.log, `peering_rate_limited ${reason === 'overall' ? 'overall' : ctx.ip}`, { event: 'peering_rate_limited', address: ctx.ip, reason }, 'peering requests refused: over the rate limit'),
+  });
+  router.post(PEERING_PATH, limit, async (ctx) => {
     const auth = readAuthHeaders(ctx, Date.now());
-    const raw = await readRawBody(ctx);
+    checkDestination(auth, deps.identity.serverName);
+    const raw = await readRawBody(ctx, PEERING_BODY_LIMIT);
     const parsed = peeringSchema.safeParse(parseJsonBody(raw));
     if (!parsed.success) throw badRequest('invalid_request', formatZodError(parsed.error));
     const body = parsed.data;
     if (auth.origin !== body.server_name || auth.keyId !== body.key_id) {
       throw forbidden('not_origin', 'the request must be signed by the server and key named in its body');
     }
-    checkRequestSignature(ctx, auth, raw, body.public_key);
+    await checkRequestSignatureOffThread(ctx, auth, raw, body.public_key, deps.verifier);
     if (deps.replay.claim(auth.signature)) throw conflict('replayed_request', 'this exact signed request was already received');
     try {
       ctx.body = await deps.peering().acceptPeering(body);

@@ -1,17 +1,20 @@
 import Router from '../../../http/router.ts';
-import { PROTOCOL_VERSION, WELL_KNOWN_PATH, type DiscoveryDocument } from '../../discovery.ts';
+import { PROTOCOL_VERSION, WELL_KNOWN_PATH, type ServedDiscoveryDocument } from '../../discovery.ts';
 import type { FederationDeps } from '../../federation-deps.ts';
 
 /** GET /.well-known/paracord/server — discovery, unsigned and public. */
 export function wellKnownRoutes(deps: FederationDeps): Router {
   const router = new Router();
   router.get(WELL_KNOWN_PATH, (ctx) => {
-    const document: DiscoveryDocument = {
+    // Parses as the reference's ServerInfo (server_name, domain, federation_endpoint, enabled,
+    // version: crates/paracord-federation/src/protocol.rs:53-60); capabilities are our extra.
+    const document: ServedDiscoveryDocument = {
       server_name: deps.identity.serverName,
+      domain: deps.identity.serverName,
       federation_endpoint: deps.publicUrl(),
       enabled: !deps.isPaused(),
       version: PROTOCOL_VERSION,
-      capabilities: [...deps.capabilities],
+      capabilities: [...deps.capabilities, ...(deps.extraCapabilities?.() ?? [])],
     };
     ctx.set('cache-control', 'public, max-age=3600');
     ctx.body = document;

@@ -1,0 +1,23 @@
+// The Node.js version check of the `paracord-node` command (SECURITY.md item 20). Plain JavaScript
+// with no imports, so even a too-old Node.js can run it before any native module is loaded.
+
+/** The oldest Node.js the node runs on; the same as package.json "engines". */
+export const REQUIRED_NODE = '22.12.0';
+
+/** Compares dotted versions numerically ("v20.11.1" and "20.11.1" alike); -1, 0 or 1. */
+export function compareVersions(a, b) {
+  const parse = (v) => String(v).replace(/^v/, '').split(/[.+-]/).slice(0, 3).map((part) => Number.parseInt(part, 10) || 0);
+  const x = parse(a);
+  const y = parse(b);
+  for (let i = 0; i < 3; i++) {
+    const d = (x[i] || 0) - (y[i] || 0);
+    if (d !== 0) return d < 0 ? -1 : 1;
+  }
+  return 0;
+}
+
+/** One line saying what to install when `version` is too old; null when it will do. */
+export function nodeVersionProblem(version) {
+  if (compareVersions(version, REQUIRED_NODE) >= 0) return null;
+  return `Node.js ${REQUIRED_NODE} or newer is required; this is Node.js ${String(version).replace(/^v/, '')} (${process.execPath})`;
+}

@@ -1,0 +1,63 @@
+/** `paracord-node invite`, `peer redeem|list|add` and `trust`: peering with other servers. */
+import { Option, type Command } from 'commander';
+import { adminCall, dataOption, positiveNumber, printJson, UsageError } from './common.ts';
+
+export function register(program: Command): void {
+  program
+    .command('invite')
+    .description('print a one-click peer invite link for a friend (single use, expires)')
+    .addOption(dataOption())
+    .addOption(new Option('--expires-in <days>', 'days until the link expires').default('7'))
+    .addOption(new Option('--note <text>', 'a note to remember who the link was for'))
+    .addOption(new Option('--json', 'print {id, link, https_link, expires_at} instead of the link'))
+    .action(async (opts: { data: string; expiresIn: string; note?: string; json?: boolean }) => {
+      const seconds = Math.round(positiveNumber(opts.expiresIn, '--expires-in') * 24 * 3600);
+      const created = (await adminCall(opts.data, 'POST', '/invites/peer', { expires_in_seconds: seconds, ...(opts.note ? { note: opts.note } : {}) })) as { link: string };
+      if (opts.json) printJson(created);
+      else process.stdout.write(`${created.link}\n`);
+    });
+
+  const peer = program.command('peer').description('peers: redeem a friend\'s link, list, add by hand');
+  peer
+    .command('redeem')
+    .description('peer with the server whose invite link this is')
+    .argument('<link>', 'paracord://peer/… or https://…/_paracord/peer#…')
+    .addOption(dataOption())
+    .action(async (link: string, opts: { data: string }) => printJson(await adminCall(opts.data, 'POST', '/invites/peer/redeem', { link })));
+  peer
+    .command('list')
+    .description('list known servers with their trust and keys')
+    .addOption(dataOption())
+    .action(async (opts: { data: string }) => printJson(await adminCall(opts.data, 'GET', '/peers')));
+  peer
+    .command('add')
+    .description('allow a server by hand (fetches its keys, or pins the given one)')
+    .argument('<server_name>')
+    .addOption(dataOption())
+    .addOption(new Option('--endpoint <url>', 'its federation URL, when not at https://<server_name>'))
+    .addOption(new Option('--key-id <id>', 'pin this key id (with --public-key)'))
+    .addOption(new Option('--public-key <hex>', 'pin this public key (with --key-id)'))
+    .action(async (serverName: string, opts: { data: string; endpoint?: string; keyId?: string; publicKey?: string }) =>
+      printJson(await adminCall(opts.data, 'POST', '/peers', {
+        server_name: serverName,
+        ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
+        ...(opts.keyId ? { key_id: opts.keyId } : {}),
+        ...(opts.publicKey ? { public_key: opts.publicKey } : {}),
+      })));
+
+  program
+    .command('trust')
+    .description('set how much you trust a server: allow, block or quarantine')
+    .argument('<server_name>')
+    .argument('<mode>', 'allow | block | quarantine')
+    .addOption(dataOption())
+    .addOption(new Option('--reason <text>', 'why (shown in the peer list)'))
+    .addOption(new Option('--hours <n>', 'quarantine only: end it after this many hours'))
+    .action(async (serverName: string, mode: string, opts: { data: string; reason?: string; hours?: string }) => {
+      if (!['allow', 'block', 'quarantine'].includes(mode)) throw new UsageError(`mode must be allow, block or quarantine, not "${mode}"`);
+      const until = opts.hours ? Date.now() + positiveNumber(opts.hours, '--hours') * 3600_000 : undefined;
+      printJson(await adminCall(opts.data, 'PUT', `/peers/${encodeURIComponent(serverName)}/trust`, {
+        mode, ...(opts.reason ? { reason: opts.reason } : {}), ...(until ? { until_ms: Math.round(until) } : {}),
+      }));
+    });
+}

@@ -1,0 +1,77 @@
+/**
+ * `service print` and `service install --user` (README "Keep it running": start at boot).
+ * The units come from main/core/service/units.ts.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { Command, Option } from 'commander';
+import { defaultDataDir } from '../core/data-dir.ts';
+import { PACKAGE_ROOT } from '../core/version.ts';
+import { SYSTEM_DATA_DIR, UNIT_NAME, launchdPlist, systemdSystemUnit, systemdUserUnit, userUnitPath, type UnitOptions } from '../core/service/units.ts';
+
+function unitOptions(dataDir: string, serveArgs: string[], user?: string): UnitOptions {
+  return { nodePath: process.execPath, cliPath: join(PACKAGE_ROOT, 'bin', 'paracord-node.js'), dataDir: resolve(dataDir), serveArgs, ...(user ? { user } : {}) };
+}
+
+function hasSystemctl(): boolean {
+  const probe = spawnSync('systemctl', ['--version'], { stdio: 'ignore' });
+  return probe.error === undefined && probe.status === 0;
+}
+
+export function register(program: Command): void {
+  const service = program.command('service').description('start the node at boot: systemd units (Linux), launchd (macOS)');
+
+  service
+    .command('print')
+    .description('print the systemd user unit (default), the hardened system unit (--system) or a launchd plist (--launchd)')
+    .addOption(new Option('--system', 'the system unit: a dedicated user, the data in /var/lib/paracord-node unless --data is given'))
+    .addOption(new Option('--launchd', 'a macOS launchd agent instead'))
+    .addOption(new Option('--data <dir>', 'data directory').env('PARACORD_DATA'))
+    .addOption(new Option('--run-as <user>', 'system unit: the account it runs as').default('paracord'))
+    .argument('[serve-args...]', 'extra `serve` arguments after --, e.g. -- --listen 0.0.0.0:7447 --public-url https://…')
+    .action((serveArgs: string[], opts: { system?: boolean; launchd?: boolean; data?: string; runAs: string }) => {
+      if (opts.system && opts.launchd) throw new Error('choose --system or --launchd, not both');
+      if (opts.system) {
+        process.stdout.write(systemdSystemUnit(unitOptions(opts.data ?? SYSTEM_DATA_DIR, serveArgs, opts.runAs)));
+        return;
+      }
+      const options = unitOptions(opts.data ?? defaultDataDir(), serveArgs);
+      process.stdout.write(opts.launchd ? launchdPlist(options) : systemdUserUnit(options));
+    });
+
+  service
+    .command('install')
+    .description('write the systemd user unit to ~/.config/systemd/user and enable it (needs --user)')
+    .addOption(new Option('--user', 'a user unit (the system unit: `service print --system`, see README)').makeOptionMandatory())
+    .addOption(new Option('--data <dir>', 'data directory').env('PARACORD_DATA').default(defaultDataDir(), 'per-user data folder'))
+    .addOption(new Option('--no-enable', 'only write the unit file'))
+    .argument('[serve-args...]', 'extra `serve` arguments after --')
+    .action((serveArgs: string[], opts: { data: string; enable: boolean }) => {
+      const file = userUnitPath();
+      const unit = systemdUserUnit(unitOptions(opts.data, serveArgs));
+      const existed = existsSync(file);
+      if (existed && readFileSync(file, 'utf8') === unit) process.stderr.write(`paracord-node: ${file} is already up to date\n`);
+      else {
+        mkdirSync(dirname(file), { recursive: true });
+        writeFileSync(file, unit, { mode: 0o644 });
+        process.stderr.write(`paracord-node: ${existed ? 'updated' : 'wrote'} ${file}\n`);
+      }
+      const commands = [['systemctl', '--user', 'daemon-reload'], ['systemctl', '--user', 'enable', '--now', UNIT_NAME]];
+      const linger = 'loginctl enable-linger "$USER"   # start at boot, before you log in';
+      if (!opts.enable || !hasSystemctl()) {
+        process.stderr.write(
+          `paracord-node: ${opts.enable ? 'systemctl is not available here; ' : ''}to start it now and at every boot, run:\n` +
+            commands.map((c) => `  ${c.join(' ')}\n`).join('') + `  ${linger}\n`,
+        );
+        return;
+      }
+      for (const command of commands) {
+        const result = spawnSync(command[0]!, command.slice(1), { encoding: 'utf8' });
+        if (result.status !== 0) {
+          throw new Error(`\`${command.join(' ')}\` failed: ${(result.stderr || result.error?.message || `exit ${result.status}`).trim().split('\n')[0]}`);
+        }
+      }
+      process.stderr.write(`paracord-node: enabled and started ${UNIT_NAME} (logs: journalctl --user -u ${UNIT_NAME}); to start it at boot before you log in: ${linger}\n`);
+    });
+}

@@ -1,0 +1,65 @@
+import { accessSync, constants, statSync } from 'node:fs';
+import type { AdminHandlers } from '../../../../../shared/contract/admin-operations.ts';
+import { BackupError } from '../../../backup/archive.ts';
+import { listBackupFiles, readPassphraseFile, type BackupSchedule } from '../../../backup/scheduler.ts';
+import { HttpError, badRequest } from '../../../errors.ts';
+import type { NodeContext } from '../../../node-context.ts';
+
+function checkWritableDir(dir: string): void {
+  try {
+    if (!statSync(dir).isDirectory()) throw new Error('not a folder');
+    accessSync(dir, constants.W_OK);
+  } catch (error) {
+    throw badRequest('invalid_backup_dir', `the node cannot write backups into ${dir}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such folder' : (error as Error).message}`);
+  }
+}
+
+/** Backups: the schedule, the list, and a backup on demand (README "Keep it running"). */
+export function backupOperations(node: NodeContext): Pick<AdminHandlers, 'getBackupSchedule' | 'setBackupSchedule' | 'deleteBackupSchedule' | 'listBackups' | 'runBackup'> {
+  const { records, scheduler } = node.backups;
+  return {
+    getBackupSchedule: async () => ({ schedule: records.schedule() }),
+    setBackupSchedule: async (input) => {
+      checkWritableDir(input.dir);
+      if (input.passphrase_file) {
+        try {
+          readPassphraseFile(input.passphrase_file);
+        } catch (error) {
+          throw badRequest('invalid_passphrase_file', (error as Error).message);
+        }
+      }
+      const schedule: BackupSchedule = { dir: input.dir, every: input.every, keep: input.keep, ...(input.passphrase_file ? { passphrase_file: input.passphrase_file } : {}) };
+      records.setSchedule(schedule);
+      node.log.info({ event: 'backup_schedule_set', dir: schedule.dir, every: schedule.every, keep: schedule.keep }, 'backup schedule set');
+      node.notifications.notify({ type: 'status' });
+      return { schedule };
+    },
+    deleteBackupSchedule: async () => {
+      records.setSchedule(null);
+      node.notifications.notify({ type: 'status' });
+      return { schedule: null };
+    },
+    listBackups: async () => {
+      const last = records.last();
+      const schedule = records.schedule();
+      return {
+        last_backup_at: last.at,
+        last_backup_file: last.file,
+        last_error: last.error,
+        warning: records.summary().warning,
+        schedule,
+        backups: schedule ? listBackupFiles(schedule.dir) : [],
+      };
+    },
+    runBackup: async (input) => {
+      try {
+        const result = await scheduler.run(input.out, input.passphrase_file);
+        const { manifest } = result;
+        return { file: result.file, size: result.size, server_name: manifest.server_name, key_id: manifest.key_id, created_at: manifest.created_at, encrypted: manifest.encrypted, warnings: result.warnings };
+      } catch (error) {
+        if (error instanceof BackupError) throw new HttpError(error.message.startsWith('a backup is already running') ? 409 : 400, 'backup_failed', error.message);
+        throw error;
+      }
+    },
+  };
+}

@@ -1,0 +1,95 @@
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
+import { removeTempDirs, tempDir } from '../../../test/helpers/temp-dir.ts';
+import { initDataDir } from '../node.ts';
+import { openDatabase } from '../store/database.ts';
+import { BackupError } from './archive.ts';
+import { backupFileName, createBackup, sideFiles } from './create.ts';
+import { restoreBackup, verifyBackup } from './restore.ts';
+
+afterAll(() => removeTempDirs());
+
+async function dataDir(): Promise<string> {
+  const dir = join(tempDir(), 'data');
+  await initDataDir(dir, 'alpha.test');
+  mkdirSync(join(dir, 'tls'), { mode: 0o700 });
+  writeFileSync(join(dir, 'tls', 'cert.pem'), 'CERT');
+  writeFileSync(join(dir, 'tls', 'key.pem'), 'KEY', { mode: 0o600 });
+  writeFileSync(join(dir, 'node.json'), '{}');
+  writeFileSync(join(dir, 'logs', 'node.log'), 'log line');
+  // A live connection holding data in the WAL, as a running node does.
+  const db = openDatabase(join(dir, 'paracord.db'));
+  db.prepare("INSERT INTO settings (key, value) VALUES ('marker', 'in the wal')").run();
+  return dir;
+}
+
+describe('backup archive', () => {
+  it('round-trips a data dir, plain and encrypted, leaving logs and runtime files out', async () => {
+    const dir = await dataDir();
+    expect(sideFiles(dir)).toEqual(['admin.token', 'identity.json', 'tls/cert.pem', 'tls/key.pem']);
+    for (const passphrase of [null, Buffer.from('correct horse')]) {
+      const out = join(tempDir(), 'b.pcbak');
+      const result = await createBackup({ dataDir: dir, out, passphrase });
+      expect(result.manifest).toMatchObject({ server_name: 'alpha.test', encrypted: passphrase !== null });
+      expect(statSync(out).mode & 0o777).toBe(0o600);
+      expect(existsSync(`${out}.tmp`)).toBe(false);
+      if (passphrase) expect(readFileSync(out).includes(readFileSync(join(dir, 'identity.json')).subarray(0, 40))).toBe(false);
+      expect(verifyBackup(out, passphrase).key_id).toBe(result.manifest.key_id);
+      const target = join(tempDir(), 'restored');
+      restoreBackup({ dataDir: target, input: out, passphrase });
+      expect(readdirSync(target).sort()).toEqual(['admin.token', 'identity.json', 'paracord.db', 'tls']);
+      expect(readFileSync(join(target, 'identity.json'), 'utf8')).toBe(readFileSync(join(dir, 'identity.json'), 'utf8'));
+      expect(statSync(target).mode & 0o777).toBe(0o700);
+      const db = new Database(join(target, 'paracord.db'), { readonly: true });
+      expect(db.prepare("SELECT value FROM settings WHERE key = 'marker'").get()).toEqual({ value: 'in the wal' });
+      db.close();
+    }
+  });
+
+  it('refuses a wrong passphrase, a missing one, truncation, tampering and a non-empty target, writing nothing', async () => {
+    const dir = await dataDir();
+    const out = join(tempDir(), 'b.pcbak');
+    await createBackup({ dataDir: dir, out, passphrase: Buffer.from('right') });
+    const plain = join(tempDir(), 'p.pcbak');
+    await createBackup({ dataDir: dir, out: plain });
+    const parent = tempDir();
+    const attempt = (input: string, passphrase: Buffer | null, target = join(parent, 'x')) => {
+      try {
+        restoreBackup({ dataDir: target, input, passphrase });
+      } catch (error) {
+        expect(error).toBeInstanceOf(BackupError);
+        return (error as Error).message;
+      }
+      throw new Error('restore succeeded');
+    };
+    expect(attempt(out, Buffer.from('wrong'))).toMatch(/wrong passphrase/);
+    expect(attempt(out, null)).toMatch(/encrypted: give its passphrase/);
+    for (const file of [out, plain]) {
+      const cut = join(tempDir(), 'cut.pcbak');
+      writeFileSync(cut, readFileSync(file));
+      truncateSync(cut, statSync(cut).size - 10);
+      expect(attempt(cut, Buffer.from('right'))).toMatch(/ends early|truncated|damaged/);
+      const flipped = readFileSync(file);
+      flipped[flipped.length - 40] = flipped[flipped.length - 40]! ^ 1;
+      writeFileSync(cut, flipped);
+      expect(attempt(cut, Buffer.from('right'))).toMatch(/damaged|wrong passphrase/);
+    }
+    expect(attempt(join(tempDir(), 'missing.pcbak'), null)).toMatch(/no such file/);
+    expect(attempt(dir, null, dir)).toMatch(/not empty/);
+    expect(readdirSync(parent)).toEqual([]);
+  });
+
+  it('a backup killed before the rename leaves the previous file intact', async () => {
+    const dir = await dataDir();
+    const out = join(tempDir(), 'b.pcbak');
+    await createBackup({ dataDir: dir, out });
+    const before = readFileSync(out);
+    writeFileSync(`${out}.tmp`, before.subarray(0, 100)); // what a killed backup leaves
+    expect(verifyBackup(out, null).server_name).toBe('alpha.test');
+    await createBackup({ dataDir: dir, out });
+    expect(existsSync(`${out}.tmp`)).toBe(false);
+    expect(backupFileName('alpha.test', Date.UTC(2025, 0, 2, 3, 4, 5))).toBe('paracord-alpha.test-20250102-030405.000Z.pcbak');
+  });
+});

@@ -1,0 +1,142 @@
+/**
+ * Verifies and restores a backup archive (archive.ts). A restore writes into a temporary
+ * folder next to the target, checks every file against the manifest and the archive's end,
+ * and only then renames the folder into place: a wrong passphrase, a truncated or damaged
+ * archive leaves nothing behind. The target must not exist or be an empty folder, so a backup
+ * is never restored over a live node's data.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { chmodSync, closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, rmdirSync, statSync, writeSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { z } from 'zod';
+import { ARCHIVE_FORMAT, ArchiveReader, BackupError, FORMAT_VERSION, openForReading, type Manifest } from './archive.ts';
+import { syncDir } from './create.ts';
+import { MIGRATIONS } from '../store/migrations.ts';
+
+const LATEST_SCHEMA = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
+
+const MAX_MANIFEST = 1024 * 1024;
+const SAFE_PATH = /^(?!.*(^|\/)\.\.?(\/|$))[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)?$/;
+
+const manifestSchema = z.object({
+  format: z.literal(ARCHIVE_FORMAT),
+  format_version: z.literal(FORMAT_VERSION),
+  server_name: z.string().min(1).max(255),
+  key_id: z.string().min(1).max(64),
+  created_at: z.number().int().nonnegative(),
+  node_version: z.string().max(64),
+  schema_version: z.number().int().nonnegative(),
+  encrypted: z.boolean(),
+  files: z
+    .array(z.object({ path: z.string().regex(SAFE_PATH), size: z.number().int().nonnegative().max(2 ** 50), sha256: z.string().regex(/^[0-9a-f]{64}$/) }))
+    .min(1)
+    .max(10_000),
+});
+
+type Sink = { open(path: string): void; write(data: Buffer): void; close(): void };
+
+/** Reads a whole archive, handing each file's bytes to `sink`; throws a BackupError on any defect. */
+function readArchive(input: string, passphrase: Buffer | null, sink?: Sink): Manifest {
+  const fd = openForReading(input);
+  try {
+    const reader = new ArchiveReader(fd);
+    reader.unlock(passphrase);
+    const length = reader.read(4).readUInt32LE(0);
+    if (length === 0 || length > MAX_MANIFEST) throw new BackupError('the backup manifest has an impossible size: the file is damaged');
+    let raw: unknown;
+    try {
+      raw = JSON.parse(reader.read(length).toString('utf8'));
+    } catch {
+      throw new BackupError('the backup manifest is not JSON: the file is damaged');
+    }
+    const parsed = manifestSchema.safeParse(raw);
+    if (!parsed.success) throw new BackupError(`the backup manifest is not valid (${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message})`);
+    const manifest = parsed.data as Manifest;
+    if (manifest.schema_version > LATEST_SCHEMA) {
+      throw new BackupError(`this backup was made by paracord-node ${manifest.node_version} (database schema ${manifest.schema_version}); this one reads schema ${LATEST_SCHEMA} at most: upgrade paracord-node first`);
+    }
+    const paths = new Set(manifest.files.map((f) => f.path));
+    if (paths.size !== manifest.files.length) throw new BackupError('the backup manifest lists a file twice: the file is damaged');
+    for (const required of ['paracord.db', 'identity.json']) {
+      if (!paths.has(required)) throw new BackupError(`the backup has no ${required}: it cannot restore a node`);
+    }
+    for (const file of manifest.files) {
+      const hash = createHash('sha256');
+      sink?.open(file.path);
+      let left = file.size;
+      while (left > 0) {
+        const chunk = reader.read(Math.min(left, 1024 * 1024));
+        hash.update(chunk);
+        sink?.write(chunk);
+        left -= chunk.length;
+      }
+      sink?.close();
+      if (hash.digest('hex') !== file.sha256) throw new BackupError(`${file.path} in the backup does not match its checksum: the file is damaged`);
+    }
+    reader.finish();
+    return manifest;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Reads and checks a whole archive without writing anything. */
+export function verifyBackup(input: string, passphrase: Buffer | null): Manifest {
+  return readArchive(resolve(input), passphrase);
+}
+
+/** Whether `dir` is absent or an empty directory; a reason otherwise. */
+function checkTarget(dir: string): { exists: boolean } {
+  let stat;
+  try {
+    stat = statSync(dir);
+  } catch {
+    return { exists: false };
+  }
+  if (!stat.isDirectory()) throw new BackupError(`refusing to restore into ${dir}: it is a file, not a folder`);
+  if (readdirSync(dir).length > 0) {
+    throw new BackupError(`refusing to restore into ${dir}: it is not empty (it may hold a live node's data); restore into a new, empty folder`);
+  }
+  return { exists: true };
+}
+
+export function restoreBackup(options: { dataDir: string; input: string; passphrase: Buffer | null }): Manifest {
+  const target = resolve(options.dataDir);
+  const input = resolve(options.input);
+  checkTarget(target);
+  const parent = dirname(target);
+  mkdirSync(parent, { recursive: true });
+  const staging = join(parent, `.${basename(target)}.restoring-${randomBytes(4).toString('hex')}`);
+  mkdirSync(staging, { mode: 0o700 });
+  let fd: number | null = null;
+  const sink: Sink = {
+    open(path) {
+      const parts = path.split('/');
+      if (parts.length > 1) mkdirSync(join(staging, ...parts.slice(0, -1)), { recursive: true, mode: 0o700 });
+      fd = openSync(join(staging, ...parts), 'wx', 0o600);
+    },
+    write(data) {
+      let offset = 0;
+      while (offset < data.length) offset += writeSync(fd!, data, offset, data.length - offset);
+    },
+    close() {
+      fsyncSync(fd!);
+      closeSync(fd!);
+      fd = null;
+    },
+  };
+  try {
+    const manifest = readArchive(input, options.passphrase, sink);
+    // Checked again: someone may have put files there while we were reading.
+    const { exists } = checkTarget(target);
+    if (exists) rmdirSync(target);
+    chmodSync(staging, 0o700);
+    renameSync(staging, target);
+    syncDir(parent);
+    return manifest;
+  } catch (error) {
+    if (fd !== null) closeSync(fd);
+    rmSync(staging, { recursive: true, force: true });
+    throw error;
+  }
+}

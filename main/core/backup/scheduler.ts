@@ -1,0 +1,236 @@
+/**
+ * Scheduled backups and the record of the last backup (kept in the settings table, so the CLI,
+ * which backs up from its own connection, records its backups there too and the dashboard
+ * shows them). A schedule is `{dir, every, keep, passphrase_file?}`: every hour/day/week a
+ * backup `paracord-<server>-<time>.pcbak` goes into `dir`, and only the newest `keep` stay.
+ */
+import { readFileSync, readdirSync, statSync, unlinkSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Logger } from 'pino';
+import type { Db } from '../store/database.ts';
+import type { Settings } from '../store/settings.ts';
+import { BackupError } from './archive.ts';
+import { BACKUP_FILE_PATTERN, backupFileName, createBackup, type BackupResult } from './create.ts';
+
+export const BACKUP_INTERVALS = { hourly: 3600_000, daily: 24 * 3600_000, weekly: 7 * 24 * 3600_000 } as const;
+export type BackupEvery = keyof typeof BACKUP_INTERVALS;
+/** Without a schedule, a last backup older than this is shown as a warning. */
+export const STALE_BACKUP_MS = 8 * 24 * 3600_000;
+/** How often the scheduler looks whether a backup is due. */
+const CHECK_EVERY_MS = 60_000;
+
+export interface BackupSchedule {
+  dir: string;
+  every: BackupEvery;
+  keep: number;
+  passphrase_file?: string | undefined;
+}
+
+export interface LastBackup {
+  at: number | null;
+  file: string | null;
+  error: string | null;
+  error_at: number | null;
+}
+
+const KEYS = { schedule: 'backup_schedule', at: 'backup_last_at', file: 'backup_last_file', error: 'backup_last_error', errorAt: 'backup_last_error_at' };
+
+/** The backup settings of a node's database. */
+export class BackupRecords {
+  private readonly settings: Settings;
+
+  constructor(settings: Settings) {
+    this.settings = settings;
+  }
+
+  schedule(): BackupSchedule | null {
+    const raw = this.settings.get(KEYS.schedule);
+    if (!raw) return null;
+    try {
+      return JSON.parse(raw) as BackupSchedule;
+    } catch {
+      return null;
+    }
+  }
+
+  setSchedule(schedule: BackupSchedule | null): void {
+    this.settings.set(KEYS.schedule, schedule ? JSON.stringify(schedule) : '');
+  }
+
+  last(): LastBackup {
+    const number = (key: string) => {
+      const v = this.settings.get(key);
+      return v ? Number(v) : null;
+    };
+    return { at: number(KEYS.at), file: this.settings.get(KEYS.file) || null, error: this.settings.get(KEYS.error) || null, error_at: number(KEYS.errorAt) };
+  }
+
+  recordSuccess(at: number, file: string): void {
+    this.settings.set(KEYS.at, String(at));
+    this.settings.set(KEYS.file, file);
+    this.settings.set(KEYS.error, '');
+  }
+
+  recordFailure(at: number, message: string): void {
+    this.settings.set(KEYS.error, message);
+    this.settings.set(KEYS.errorAt, String(at));
+  }
+
+  /** For the status and the dashboard: when, and a warning when there is none or it is old. */
+  summary(now = Date.now()): { last_at: number | null; file: string | null; scheduled: boolean; warning: string | null } {
+    const last = this.last();
+    const schedule = this.schedule();
+    let warning: string | null = null;
+    if (schedule && last.error && (last.error_at ?? 0) >= (last.at ?? 0)) warning = `The last scheduled backup failed: ${last.error}`;
+    else if (last.at === null) warning = 'No backup yet: run `paracord-node backup --out FILE`, or set a backup schedule.';
+    else {
+      const limit = schedule ? 2 * BACKUP_INTERVALS[schedule.every] + CHECK_EVERY_MS : STALE_BACKUP_MS;
+      if (now - last.at > limit) warning = `The last backup is ${Math.floor((now - last.at) / (24 * 3600_000))} days old.`;
+    }
+    return { last_at: last.at, file: last.file, scheduled: schedule !== null, warning };
+  }
+}
+
+/** Records a backup made by another process (the CLI) in the node's database. */
+export function recordBackupInDatabase(databaseFile: string, at: number, file: string): void {
+  const db = new Database(databaseFile, { fileMustExist: true });
+  try {
+    db.pragma('busy_timeout = 10000');
+    const set = db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
+    db.transaction(() => {
+      set.run(KEYS.at, String(at));
+      set.run(KEYS.file, file);
+      set.run(KEYS.error, '');
+    })();
+  } finally {
+    db.close();
+  }
+}
+
+/** Reads a passphrase file: its first line, without the line end; refuses an empty one. */
+export function readPassphraseFile(file: string): Buffer {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new BackupError(`cannot read the passphrase file ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
+  }
+  const passphrase = text.split(/\r?\n/)[0] ?? '';
+  if (passphrase.length === 0) throw new BackupError(`the passphrase file ${file} is empty`);
+  return Buffer.from(passphrase, 'utf8');
+}
+
+const stampOf = (name: string) => /-(\d{8}-\d{6}\.\d{3})Z\.pcbak$/.exec(name)?.[1] ?? '';
+
+/** The backups in a folder, newest first. */
+export function listBackupFiles(dir: string): Array<{ file: string; size: number; modified_at: number }> {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return names
+    .filter((name) => BACKUP_FILE_PATTERN.test(name))
+    // By the time in the name (newest first), whatever the server name.
+    .sort((a, b) => stampOf(b).localeCompare(stampOf(a)) || b.localeCompare(a))
+    .map((name) => {
+      const stat = statSync(join(dir, name));
+      return { file: join(dir, name), size: stat.size, modified_at: Math.round(stat.mtimeMs) };
+    });
+}
+
+export interface SchedulerDeps {
+  dataDir: string;
+  db: Db;
+  records: BackupRecords;
+  log: Logger;
+  serverName: () => string | null;
+  /** A portable identity.json (plaintext seeds), when the keys are sealed at rest. */
+  identityText?: () => string | undefined;
+  onChange?: () => void;
+}
+
+export class BackupScheduler {
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<BackupResult> | null = null;
+
+  private readonly deps: SchedulerDeps;
+
+  constructor(deps: SchedulerDeps) {
+    this.deps = deps;
+  }
+
+  start(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => void this.tick(), CHECK_EVERY_MS);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.running?.catch(() => undefined);
+  }
+
+  /** Runs a backup now: to `out`, or into the scheduled folder (then old ones are pruned). */
+  async run(out?: string, passphraseFile?: string): Promise<BackupResult> {
+    if (this.running) throw new BackupError('a backup is already running; try again when it is done');
+    const schedule = this.deps.records.schedule();
+    const serverName = this.deps.serverName();
+    if (!serverName) throw new BackupError('this node is not set up yet: there is nothing to back up');
+    if (!out && !schedule) throw new BackupError('give an output file, or set a backup schedule with a folder first');
+    const now = Date.now();
+    const target = out ?? join(schedule!.dir, backupFileName(serverName, now));
+    const passFile = passphraseFile ?? (out ? undefined : schedule?.passphrase_file);
+    const job = (async () => {
+      const passphrase = passFile ? readPassphraseFile(passFile) : null;
+      const identityText = this.deps.identityText?.();
+      return createBackup({ dataDir: this.deps.dataDir, out: target, passphrase, db: this.deps.db, now, ...(identityText ? { identityText } : {}) });
+    })();
+    this.running = job;
+    try {
+      const result = await job;
+      this.deps.records.recordSuccess(result.manifest.created_at, result.file);
+      if (!out && schedule) this.prune(schedule);
+      this.deps.log.info({ event: 'backup_done', file: result.file, bytes: result.size, encrypted: result.manifest.encrypted }, 'backup written');
+      return result;
+    } catch (error) {
+      this.deps.records.recordFailure(Date.now(), (error as Error).message);
+      this.deps.log.warn({ event: 'backup_failed', file: target, error: (error as Error).message }, 'backup failed');
+      throw error;
+    } finally {
+      this.running = null;
+      this.deps.onChange?.();
+    }
+  }
+
+  private async tick(): Promise<void> {
+    const schedule = this.deps.records.schedule();
+    if (!schedule || this.running) return;
+    const last = this.deps.records.last();
+    const now = Date.now();
+    const interval = BACKUP_INTERVALS[schedule.every];
+    const lastTry = Math.max(last.at ?? 0, last.error_at ?? 0);
+    // A failed attempt is retried after an hour (or the interval, if shorter), not every minute.
+    const due = last.at === null || now - last.at >= interval;
+    const retryWait = Math.min(interval, 3600_000);
+    if (!due || (last.error_at !== null && lastTry === last.error_at && now - lastTry < retryWait)) return;
+    await this.run().catch(() => undefined);
+  }
+
+  private prune(schedule: BackupSchedule): void {
+    // Only this server's backups: another server's files in the same folder are left alone.
+    const prefix = backupFileName(this.deps.serverName() ?? '', 0).replace(/-\d{8}-\d{6}\.\d{3}Z\.pcbak$/, '-');
+    const mine = listBackupFiles(schedule.dir).filter((b) => basename(b.file).startsWith(prefix));
+    for (const old of mine.slice(schedule.keep)) {
+      try {
+        unlinkSync(old.file);
+        this.deps.log.info({ event: 'backup_pruned', file: old.file }, 'old backup removed');
+      } catch (error) {
+        this.deps.log.warn({ event: 'backup_prune_failed', file: old.file, error: (error as Error).message }, 'could not remove an old backup');
+      }
+    }
+  }
+}

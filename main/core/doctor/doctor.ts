@@ -1,0 +1,343 @@
+/**
+ * `paracord-node doctor` (README "Keep it running"): what goes wrong on a home server, each
+ * checked and reported as ok / warning / problem (or a note) with a sentence on what to do.
+ * Reads the data folder and the database (read-only), and asks the running node, its
+ * federation listener and the allowed peers; never changes anything.
+ */
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { existsSync, readFileSync, statSync, statfsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
+import Database from 'better-sqlite3';
+import { Agent, request } from 'undici';
+import { ADMIN_API_PREFIX } from '../../../shared/contract/admin-operations.ts';
+import { DEFAULT_ADMIN_LISTEN, DEFAULT_LISTEN, parseHostPort } from '../config.ts';
+import { dataDirPaths, readRuntimeInfo, type DataDirPaths } from '../data-dir.ts';
+import { BACKUP_INTERVALS, STALE_BACKUP_MS, type BackupSchedule } from '../backup/scheduler.ts';
+
+export type CheckStatus = 'ok' | 'warning' | 'problem' | 'note';
+export interface CheckResult {
+  check: string;
+  status: CheckStatus;
+  message: string;
+}
+
+export interface DoctorOptions {
+  dataDir: string;
+  /** Where the node would listen, to check for port conflicts when it is not running. */
+  listen?: string;
+  adminListen?: string;
+  /** Per network request. Default 3 s. */
+  timeoutMs?: number;
+}
+
+export const REQUIRED_NODE = [22, 12] as const;
+/** Events are refused beyond ±60 s (DESIGN.md); warn well before. */
+const SKEW_PROBLEM_S = 60;
+const SKEW_WARNING_S = 20;
+const DISK_PROBLEM = 256 * 1024 ** 2;
+const DISK_WARNING = 2 * 1024 ** 3;
+const CERT_WARNING_DAYS = 21;
+
+const ok = (check: string, message: string): CheckResult => ({ check, status: 'ok', message });
+const warning = (check: string, message: string): CheckResult => ({ check, status: 'warning', message });
+const problem = (check: string, message: string): CheckResult => ({ check, status: 'problem', message });
+const note = (check: string, message: string): CheckResult => ({ check, status: 'note', message });
+
+function ago(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s < 120) return `${s} s`;
+  if (s < 7200) return `${Math.round(s / 60)} min`;
+  if (s < 172800) return `${Math.round(s / 3600)} h`;
+  return `${Math.round(s / 86400)} days`;
+}
+
+export function checkNodeVersion(version = process.versions.node): CheckResult {
+  const [major, minor] = version.split('.').map(Number) as [number, number];
+  const needed = `${REQUIRED_NODE[0]}.${REQUIRED_NODE[1]}`;
+  if (major > REQUIRED_NODE[0] || (major === REQUIRED_NODE[0] && minor >= REQUIRED_NODE[1])) return ok('node_version', `Node.js ${version} (needs ${needed} or newer).`);
+  return problem('node_version', `Node.js ${version} is too old: install Node.js ${needed} or newer (for example the current LTS from nodejs.org).`);
+}
+
+export function checkPermissions(paths: DataDirPaths): CheckResult {
+  if (process.platform === 'win32') return note('data_dir', `Permissions of ${paths.root} are not checked on Windows: keep the folder in your own profile.`);
+  const wrong: string[] = [];
+  const dirMode = statSync(paths.root).mode & 0o777;
+  if (dirMode & 0o077) wrong.push(`chmod 700 ${paths.root} (it is ${dirMode.toString(8)})`);
+  const secrets = [paths.adminToken, paths.identity, paths.tlsKey, paths.database, `${paths.database}-wal`, `${paths.database}-shm`];
+  for (const file of secrets) {
+    if (!existsSync(file)) continue;
+    const mode = statSync(file).mode & 0o777;
+    if (mode & 0o077) wrong.push(`chmod 600 ${file} (it is ${mode.toString(8)})`);
+  }
+  if (wrong.length > 0) return problem('data_dir', `Other users of this machine can read the node's secrets: run ${wrong.join('; ')}.`);
+  return ok('data_dir', `${paths.root} and its secrets are private to you (0700 / 0600).`);
+}
+
+export function checkDisk(paths: DataDirPaths): CheckResult {
+  const stat = statfsSync(paths.root);
+  const free = Number(stat.bavail) * Number(stat.bsize);
+  const gib = (free / 1024 ** 3).toFixed(1);
+  if (free < DISK_PROBLEM) return problem('disk_space', `Only ${gib} GiB free where ${paths.root} is: the database cannot grow; free some space now.`);
+  if (free < DISK_WARNING) return warning('disk_space', `${gib} GiB free where ${paths.root} is: free some space before the disk fills.`);
+  return ok('disk_space', `${gib} GiB free.`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+interface RunningNode {
+  adminUrl: string;
+  status: { server_name: string | null; version: string; federation: { url: string | null; tls_fingerprint: string | null } };
+}
+
+async function checkRunning(paths: DataDirPaths, timeoutMs: number): Promise<{ result: CheckResult; running: RunningNode | null }> {
+  const runtime = readRuntimeInfo(paths);
+  if (!runtime) return { result: warning('node_running', `No node is running for ${paths.root}: start it with \`paracord-node serve --data ${paths.root}\` (or its service).`), running: null };
+  if (!isAlive(runtime.pid)) {
+    return { result: warning('node_running', `node.json names pid ${runtime.pid}, which is not running (the node did not stop cleanly); start the node again.`), running: null };
+  }
+  try {
+    const token = readFileSync(paths.adminToken, 'utf8').trim();
+    const response = await request(`${runtime.admin_url}${ADMIN_API_PREFIX}/status`, { headers: { authorization: `Bearer ${token}` }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+    const status = (await response.body.json()) as RunningNode['status'];
+    if (response.statusCode !== 200) throw new Error(`HTTP ${response.statusCode}`);
+    return { result: ok('node_running', `Running as pid ${runtime.pid} (${status.server_name ?? 'setup mode'}, version ${status.version}), admin API at ${runtime.admin_url}.`), running: { adminUrl: runtime.admin_url, status } };
+  } catch (error) {
+    return { result: problem('node_running', `pid ${runtime.pid} runs but its admin API does not answer at ${runtime.admin_url} (${(error as Error).message}): look at ${paths.logFile}, or restart it.`), running: null };
+  }
+}
+
+const insecureAgent = new Agent({ connect: { rejectUnauthorized: false } });
+
+/** The SHA-256 fingerprint of the certificate a TLS listener serves (null when it cannot be read). */
+function servedCertificate(url: URL, timeoutMs: number): Promise<string | null> {
+  return new Promise((resolve) => {
+    const socket = tlsConnect({ host: url.hostname, port: Number(url.port || 443), servername: /^[\d.]+$|:/.test(url.hostname) ? undefined : url.hostname, rejectUnauthorized: false, timeout: timeoutMs }, () => {
+      const fingerprint = socket.getPeerCertificate()?.fingerprint256 ?? null;
+      socket.end();
+      resolve(fingerprint);
+    });
+    socket.once('error', () => resolve(null));
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(null);
+    });
+  });
+}
+
+async function checkFederation(running: RunningNode, timeoutMs: number): Promise<{ result: CheckResult; servedFingerprint: string | null }> {
+  const url = running.status.federation.url;
+  if (!url) return { result: note('federation_listener', 'Federation is not running yet (setup mode): finish the setup in the web UI.'), servedFingerprint: null };
+  let servedFingerprint: string | null = null;
+  try {
+    const response = await request(`${url}/.well-known/paracord/server`, {
+      dispatcher: insecureAgent,
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+    });
+    if (url.startsWith('https://')) servedFingerprint = await servedCertificate(new URL(url), timeoutMs);
+    const body = (await response.body.json()) as { server_name?: string };
+    if (response.statusCode !== 200) throw new Error(`HTTP ${response.statusCode}`);
+    if (body.server_name !== running.status.server_name) {
+      return { result: problem('federation_listener', `${url} answers as ${body.server_name}, not ${running.status.server_name}: another server has this address; fix --public-url.`), servedFingerprint };
+    }
+    return { result: ok('federation_listener', `The federation listener answers at ${url}.`), servedFingerprint };
+  } catch (error) {
+    return { result: problem('federation_listener', `The federation listener does not answer at ${url} (${(error as Error).message}): check --listen, --public-url and the firewall.`), servedFingerprint };
+  }
+}
+
+async function checkReachability(running: RunningNode | null, paths: DataDirPaths, timeoutMs: number): Promise<CheckResult> {
+  if (running) {
+    try {
+      const token = readFileSync(paths.adminToken, 'utf8').trim();
+      const response = await request(`${running.adminUrl}${ADMIN_API_PREFIX}/reachability`, { headers: { authorization: `Bearer ${token}` }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+      const body = (await response.body.json()) as { reachable?: boolean | null; via?: string | null; error?: string | null; checked_at?: number | null };
+      if (response.statusCode === 200 && typeof body.reachable === 'boolean') {
+        return body.reachable
+          ? ok('reachability', `Peers can reach this node${body.via ? ` (checked by ${body.via})` : ''}.`)
+          : warning('reachability', `Peers cannot reach this node (${body.error ?? 'no answer'}): forward the port on your router, or use pull mode (serve --pull).`);
+      }
+    } catch {
+      // not available in this version
+    }
+  }
+  return note('reachability', 'Reachability self-test not available yet: ask a friend to send you a message, or open your federation URL from another network.');
+}
+
+function openDb(paths: DataDirPaths): Database.Database | null {
+  if (!existsSync(paths.database)) return null;
+  try {
+    const db = new Database(paths.database, { readonly: true, fileMustExist: true });
+    db.pragma('busy_timeout = 5000');
+    return db;
+  } catch {
+    return null;
+  }
+}
+
+function setting(db: Database.Database, key: string): string | undefined {
+  try {
+    return db.prepare<[string], { value: string }>('SELECT value FROM settings WHERE key = ?').get(key)?.value;
+  } catch {
+    return undefined;
+  }
+}
+
+export function checkTls(paths: DataDirPaths, db: Database.Database | null, servedFingerprint: string | null, federationUrl: string | null, now = Date.now()): CheckResult {
+  const certFile = (db && setting(db, 'tls_cert_file')) || paths.tlsCert;
+  const keyFile = (db && setting(db, 'tls_key_file')) || paths.tlsKey;
+  if (!existsSync(certFile)) {
+    if (federationUrl?.startsWith('http://')) return note('tls', 'Federation is served over plain HTTP (--insecure-http): for testing on a LAN only.');
+    return note('tls', 'No certificate yet: the node makes a self-signed one when it starts.');
+  }
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(readFileSync(certFile));
+  } catch (error) {
+    return problem('tls', `${certFile} is not a PEM certificate (${(error as Error).message}): replace it, or delete the tls folder to get a new self-signed one (peers will need a new invite link).`);
+  }
+  try {
+    if (!cert.checkPrivateKey(createPrivateKey(readFileSync(keyFile)))) return problem('tls', `${keyFile} is not the key of ${certFile}: put the matching key there.`);
+  } catch (error) {
+    return problem('tls', `Cannot read the certificate key ${keyFile} (${(error as Error).message}).`);
+  }
+  const validTo = Date.parse(cert.validTo);
+  const days = Math.floor((validTo - now) / 86400_000);
+  if (validTo < now) return problem('tls', `The certificate ${certFile} expired on ${cert.validTo}: renew it, then restart the node.`);
+  if (servedFingerprint && servedFingerprint !== cert.fingerprint256) {
+    return warning('tls', `The node serves another certificate than ${certFile} (fingerprint ${servedFingerprint}): restart it to serve the file; peers that pinned a fingerprint need the current one (a new invite link).`);
+  }
+  if (days < CERT_WARNING_DAYS) return warning('tls', `The certificate ${certFile} expires in ${days} days (${cert.validTo}): renew it soon.`);
+  return ok('tls', `Certificate valid until ${cert.validTo}; fingerprint ${cert.fingerprint256}${servedFingerprint ? ' (served and pinned by peers through invite links)' : ''}.`);
+}
+
+function portFree(hostPort: string): Promise<NodeJS.ErrnoException | null> {
+  const { host, port } = parseHostPort(hostPort, 'address');
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', (error: NodeJS.ErrnoException) => resolve(error));
+    server.listen(port, host, () => server.close(() => resolve(null)));
+  });
+}
+
+async function checkPorts(running: RunningNode | null, options: DoctorOptions): Promise<CheckResult> {
+  if (running) return ok('ports', `The node holds its ports (admin API at ${running.adminUrl}).`);
+  const busy: string[] = [];
+  for (const [address, flag] of [[options.adminListen ?? DEFAULT_ADMIN_LISTEN, '--admin-listen'], [options.listen ?? DEFAULT_LISTEN, '--listen']] as const) {
+    const error = await portFree(address);
+    if (error?.code === 'EADDRINUSE') busy.push(`${address} is used by another program (choose another with ${flag}, or find it with \`ss -ltnp\`)`);
+    else if (error?.code === 'EACCES') busy.push(`${address} needs privileges to listen on (use a port above 1024, or the system unit's capability)`);
+  }
+  if (busy.length > 0) return problem('ports', `The node could not start: ${busy.join('; ')}.`);
+  return ok('ports', 'The admin and federation ports are free for the node.');
+}
+
+async function checkClockSkew(db: Database.Database | null, timeoutMs: number): Promise<CheckResult> {
+  if (!db) return note('clock_skew', 'No database yet: no peers to compare clocks with.');
+  let peers: Array<{ server_name: string; endpoint: string }>;
+  try {
+    peers = db.prepare<[], { server_name: string; endpoint: string }>("SELECT server_name, endpoint FROM federation_servers WHERE trust = 'allow' AND endpoint IS NOT NULL ORDER BY last_seen_at DESC LIMIT 10").all();
+  } catch {
+    return note('clock_skew', 'Could not read the peers from the database.');
+  }
+  if (peers.length === 0) return ok('clock_skew', 'No peers yet to compare clocks with (events are refused beyond ±60 s, so keep NTP on).');
+  const results = await Promise.all(
+    peers.map(async (peer) => {
+      const sent = Date.now();
+      try {
+        const response = await request(`${peer.endpoint.replace(/\/+$/, '')}/_paracord/federation/v1/keys`, { dispatcher: insecureAgent, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+        const received = Date.now();
+        await response.body.dump();
+        const date = Date.parse(String(response.headers.date ?? ''));
+        if (Number.isNaN(date)) return { peer: peer.server_name, skew: null };
+        // The Date header has 1 s resolution: compare with the middle of the exchange, allow 1 s.
+        const skew = (date - (sent + received) / 2) / 1000;
+        return { peer: peer.server_name, skew: Math.abs(skew) <= 1 ? 0 : skew };
+      } catch {
+        return { peer: peer.server_name, skew: null };
+      }
+    }),
+  );
+  const answered = results.filter((r): r is { peer: string; skew: number } => r.skew !== null);
+  if (answered.length === 0) return note('clock_skew', `None of ${peers.length} peers answered in time: cannot compare clocks (keep NTP on: timedatectl set-ntp true).`);
+  const worst = answered.reduce((a, b) => (Math.abs(b.skew) > Math.abs(a.skew) ? b : a));
+  const text = `${worst.peer}'s clock differs by ${Math.round(worst.skew)} s`;
+  if (Math.abs(worst.skew) > SKEW_PROBLEM_S) return problem('clock_skew', `${text}: events are refused beyond ±60 s; turn on time sync (timedatectl set-ntp true), or tell that peer.`);
+  if (Math.abs(worst.skew) > SKEW_WARNING_S) return warning('clock_skew', `${text}: events are refused beyond ±60 s; check time sync here and there.`);
+  return ok('clock_skew', `Clock within ${Math.max(1, Math.ceil(Math.abs(worst.skew)))} s of ${answered.length} peer(s).`);
+}
+
+function checkOutbox(db: Database.Database | null, now = Date.now()): CheckResult {
+  if (!db) return note('outbox', 'No database yet.');
+  try {
+    const counts = { pending: 0, failed: 0 };
+    for (const row of db.prepare<[], { state: string; n: number }>("SELECT state, COUNT(*) AS n FROM federation_outbox WHERE state IN ('pending', 'failed') GROUP BY state").all()) {
+      counts[row.state as 'pending' | 'failed'] = row.n;
+    }
+    const oldest = db.prepare<[], { t: number | null }>("SELECT MIN(created_at) AS t FROM federation_outbox WHERE state = 'pending'").get()?.t ?? null;
+    if (counts.failed > 0) return warning('outbox', `${counts.failed} deliveries were refused by peers (and ${counts.pending} wait): see the Queue in the web UI, then retry or drop them.`);
+    if (oldest !== null && now - oldest > 24 * 3600_000) return warning('outbox', `${counts.pending} events wait for delivery, the oldest for ${ago(now - oldest)}: a peer may be down or unreachable (see the Queue).`);
+    return ok('outbox', counts.pending === 0 ? 'Nothing waits for delivery.' : `${counts.pending} events wait for delivery.`);
+  } catch {
+    return note('outbox', 'Could not read the outbound queue.');
+  }
+}
+
+function checkBackup(db: Database.Database | null, now = Date.now()): CheckResult {
+  if (!db) return note('last_backup', 'No database yet: nothing to back up.');
+  const at = Number(setting(db, 'backup_last_at') ?? NaN);
+  let schedule: BackupSchedule | null;
+  try {
+    schedule = JSON.parse(setting(db, 'backup_schedule') || 'null') as BackupSchedule | null;
+  } catch {
+    schedule = null;
+  }
+  const error = setting(db, 'backup_last_error');
+  if (Number.isNaN(at)) return warning('last_backup', 'No backup yet: run `paracord-node backup --out FILE --passphrase-file F`, or set a schedule (Dashboard, or PUT /backups/schedule).');
+  const age = now - at;
+  if (schedule && error) return warning('last_backup', `The last scheduled backup failed (${error}); the last good one is ${ago(age)} old.`);
+  const limit = schedule ? 2 * BACKUP_INTERVALS[schedule.every] : STALE_BACKUP_MS;
+  if (age > limit) return warning('last_backup', `The last backup is ${ago(age)} old: make a fresh one${schedule ? '' : ', or set a schedule'}.`);
+  return ok('last_backup', `Last backup ${ago(age)} ago${schedule ? ` (scheduled ${schedule.every}, keeping ${schedule.keep})` : ''}.`);
+}
+
+export async function runDoctor(options: DoctorOptions): Promise<CheckResult[]> {
+  const timeoutMs = options.timeoutMs ?? 3_000;
+  const paths = dataDirPaths(options.dataDir);
+  const results: CheckResult[] = [checkNodeVersion()];
+  if (!existsSync(paths.root) || !statSync(paths.root).isDirectory()) {
+    results.push(problem('data_dir', `There is no data folder at ${paths.root}: check --data, or create one with \`paracord-node init --data ${paths.root} --server-name NAME\`.`));
+    return results;
+  }
+  results.push(checkPermissions(paths), checkDisk(paths));
+  const db = openDb(paths);
+  try {
+    if (!db) results.push(warning('database', `${join(paths.root, 'paracord.db')} does not exist yet: the folder is not initialized (run init, or serve with --server-name).`));
+    const { result, running } = await checkRunning(paths, timeoutMs);
+    results.push(result);
+    let served: string | null = null;
+    if (running) {
+      const federation = await checkFederation(running, timeoutMs);
+      served = federation.servedFingerprint;
+      results.push(federation.result);
+    }
+    results.push(await checkReachability(running, paths, timeoutMs));
+    results.push(checkTls(paths, db, served, running?.status.federation.url ?? null));
+    results.push(await checkPorts(running, options));
+    results.push(await checkClockSkew(db, timeoutMs));
+    results.push(checkOutbox(db));
+    results.push(checkBackup(db));
+  } finally {
+    db?.close();
+  }
+  return results;
+}

@@ -1,0 +1,150 @@
+/**
+ * The ONE outbound address policy (docs/SECURITY.md §8). Every federation connection goes through
+ * `guardedConnect` (the undici connector of HttpClient): the host name is resolved here, every
+ * resolved address is classified with ipaddr.js `range()`, and the socket is opened to the address
+ * that was checked (SNI and Host stay the name), so a DNS answer that changes between check and
+ * connect (DNS rebinding) cannot move the connection.
+ *
+ * Rules:
+ *  - public unicast addresses: allowed;
+ *  - unspecified, broadcast, multicast, reserved/documentation ranges, IPv6 transition ranges
+ *    that embed another address, and the cloud metadata addresses: never;
+ *  - loopback, RFC 1918 private, link-local, CGNAT, IPv6 unique-local ("non-public"): only when
+ *      - the owner gave this endpoint explicitly (admin `POST /peers` with `endpoint`, a link the
+ *        owner redeemed, or a stored trust row with that endpoint) — vouch `owner`;
+ *      - a token-holding friend named it in `POST /peering` (vouch `peering`) and the connection
+ *        is certificate-pinned (it can only reach the holder of that certificate's key), or it is
+ *        loopback in `--insecure-http` test mode;
+ *      - `allowPrivateAddresses` (LAN setups) — for every non-public range except loopback.
+ *    Names that come from peers (server names, discovery documents, relayed origins) get no vouch.
+ */
+import { isIP } from 'node:net';
+import { lookup as dnsLookup } from 'node:dns/promises';
+import ipaddr from 'ipaddr.js';
+
+export type Vouch = 'none' | 'peering' | 'owner';
+
+export type ResolvedAddress = { address: string; family: 4 | 6 };
+/** Resolves a host name to all its addresses (injectable for tests: not a mock of ours). */
+export type LookupFn = (hostname: string) => Promise<ResolvedAddress[]>;
+
+export const defaultLookup: LookupFn = async (hostname) =>
+  (await dnsLookup(hostname, { all: true, verbatim: true })).map((a) => ({ address: a.address, family: a.family === 6 ? 6 : 4 }));
+
+/** Cloud metadata services, refused whatever the vouch (AWS/GCP/Azure/OpenStack; AWS IPv6). */
+export const METADATA_ADDRESSES = new Set(['169.254.169.254', 'fd00:ec2::254', '169.254.170.2', '100.100.100.200']);
+
+const NON_PUBLIC = new Set(['loopback', 'private', 'linkLocal', 'carrierGradeNat', 'uniqueLocal']);
+
+export type AddressClass = 'public' | 'metadata' | 'forbidden' | 'loopback' | 'private' | 'linkLocal' | 'carrierGradeNat' | 'uniqueLocal';
+
+export function classifyAddress(ip: string): { class: AddressClass; range: string; canonical: string } {
+  let parsed: ipaddr.IPv4 | ipaddr.IPv6;
+  try {
+    // process(): an IPv4-mapped IPv6 address (::ffff:127.0.0.1) is judged as the IPv4 it is.
+    parsed = ipaddr.process(ip);
+  } catch {
+    return { class: 'forbidden', range: 'invalid', canonical: ip };
+  }
+  const canonical = parsed.toString();
+  const range = parsed.range();
+  if (METADATA_ADDRESSES.has(canonical)) return { class: 'metadata', range, canonical };
+  if (range === 'unicast') return { class: 'public', range, canonical };
+  if (NON_PUBLIC.has(range)) return { class: range as AddressClass, range, canonical };
+  return { class: 'forbidden', range, canonical };
+}
+
+export class AddressRefusedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'AddressRefusedError';
+  }
+}
+
+export interface AddressPolicyOptions {
+  /** `--insecure-http` test mode: loopback for endpoints a peering friend named. */
+  insecureHttp: boolean;
+  /** NodeConfig.allowPrivateAddresses: private/link-local/CGNAT/unique-local for any peer (LAN). */
+  allowPrivateAddresses: boolean;
+  /** Whether an origin (`scheme://host[:port]`) is an endpoint the owner stored for a peer. */
+  isOwnerEndpoint?: (origin: string) => boolean;
+  lookup?: LookupFn;
+}
+
+export interface ConnectContext {
+  vouch: Vouch;
+  /** The connection is certificate-pinned (it can only reach the holder of that key). */
+  pinned: boolean;
+}
+
+export class AddressPolicy {
+  readonly options: AddressPolicyOptions;
+
+  constructor(options: AddressPolicyOptions) {
+    this.options = options;
+  }
+
+  /** Why an address may not be used for this connection, or null when it may. */
+  refusal(ip: string, context: ConnectContext): string | null {
+    const { class: kind, range, canonical } = classifyAddress(ip);
+    if (kind === 'public') return null;
+    if (kind === 'metadata') return `${canonical} is a cloud metadata address`;
+    if (kind === 'forbidden') return `${canonical} is not a unicast address (${range})`;
+    if (context.vouch === 'owner') return null;
+    if (context.vouch === 'peering' && (context.pinned || (this.options.insecureHttp && kind === 'loopback'))) return null;
+    if (this.options.allowPrivateAddresses && kind !== 'loopback') return null;
+    return `${canonical} is a ${range} address, and this endpoint was not given by the owner${kind === 'loopback' ? '' : ' (set allowPrivateAddresses for a LAN setup)'}`;
+  }
+
+  /**
+   * Resolves `hostname` and checks every address; returns the one to connect to. Refuses the name
+   * when any of its addresses is refused (an attacker's name must not be half-internal).
+   */
+  async resolve(hostname: string, origin: string, context: ConnectContext): Promise<ResolvedAddress> {
+    const bare = hostname.startsWith('[') ? hostname.slice(1, -1) : hostname;
+    const vouched: ConnectContext = this.options.isOwnerEndpoint?.(origin) ? { ...context, vouch: 'owner' } : context;
+    const family = isIP(bare);
+    const addresses = family !== 0 ? [{ address: bare, family: family as 4 | 6 }] : await (this.options.lookup ?? defaultLookup)(bare);
+    if (addresses.length === 0) throw new AddressRefusedError(`${hostname} has no address`);
+    for (const candidate of addresses) {
+      const why = this.refusal(candidate.address, vouched);
+      if (why) throw new AddressRefusedError(`refusing to connect to ${origin}: ${why}`);
+    }
+    return addresses[0]!;
+  }
+}
+
+type UndiciConnector = (options: { hostname: string; host?: string; protocol: string; port: string; servername?: string | null; [k: string]: unknown }, callback: (error: Error | null, socket: unknown) => void) => void;
+
+/**
+ * Wraps an undici connector: resolve and check with the policy, then connect to the checked
+ * address with SNI set to the original name. `afterConnect` may inspect the socket (pinning).
+ */
+export function guardedConnect(
+  policy: AddressPolicy,
+  base: UndiciConnector,
+  context: ConnectContext,
+  afterConnect?: (socket: unknown, hostname: string) => Error | null,
+): UndiciConnector {
+  return (options, callback) => {
+    const hostname = options.hostname;
+    const defaultPort = options.protocol === 'https:' ? '443' : '80';
+    const origin = `${options.protocol}//${hostname}${options.port && options.port !== defaultPort ? `:${options.port}` : ''}`;
+    policy.resolve(hostname, origin, context).then(
+      (resolved) => {
+        const bare = hostname.startsWith('[') ? hostname.slice(1, -1) : hostname;
+        const servername = options.servername ?? (isIP(bare) === 0 ? bare : undefined);
+        base({ ...options, hostname: resolved.address, ...(servername ? { servername } : {}) }, (error, socket) => {
+          if (error || !socket) return callback(error ?? new Error('connection failed'), null);
+          const refused = afterConnect?.(socket, hostname) ?? null;
+          if (refused) {
+            (socket as { destroy(): void }).destroy();
+            return callback(refused, null);
+          }
+          callback(null, socket);
+        });
+      },
+      (error: Error) => callback(error, null),
+    );
+  };
+}

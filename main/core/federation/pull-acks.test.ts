@@ -1,0 +1,74 @@
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import { PullAcks } from './pull-acks.ts';
+
+const log = pino({ level: 'silent' });
+const tick = () => new Promise((r) => setTimeout(r, 0));
+
+/** A transport that records the cursors sent and answers when told. */
+function transport() {
+  const sent: number[] = [];
+  const answers: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+  const send = (cursor: number) => new Promise<void>((resolve, reject) => {
+    sent.push(cursor);
+    answers.push({ resolve, reject });
+  });
+  return { sent, answers, send };
+}
+
+describe('PullAcks', () => {
+  it('acknowledges only stored cursors, one at a time, coalesced while a backlog drains, at once when caught up', async () => {
+    const t = transport();
+    const acks = new PullAcks(t.send, 'a.test', log, { events: 300, ms: 60_000, gapMs: 0 });
+    acks.storedUpTo(100, 100, false);
+    acks.storedUpTo(200, 100, false);
+    expect(t.sent).toEqual([]);
+    acks.storedUpTo(300, 100, false);
+    expect(t.sent).toEqual([300]);
+    // While that one is on the wire, more pages are stored: nothing else is sent...
+    acks.storedUpTo(400, 100, false);
+    acks.storedUpTo(450, 50, true);
+    expect(t.sent).toEqual([300]);
+    // ...until it is answered: then the highest stored cursor (caught up: at once).
+    t.answers[0]!.resolve();
+    await tick();
+    expect(t.sent).toEqual([300, 450]);
+    t.answers[1]!.resolve();
+    await tick();
+    expect(acks.settled).toBe(true);
+  });
+
+  it('caught up, acknowledges a trickle of pages at most once per gap, the last one too', async () => {
+    const t = transport();
+    const acks = new PullAcks(t.send, 'a.test', log, { gapMs: 1_000 });
+    await new Promise((r) => setTimeout(r, 1_050));
+    acks.storedUpTo(1, 1, true);
+    expect(t.sent).toEqual([1]);
+    t.answers[0]!.resolve();
+    await tick();
+    for (const cursor of [2, 3, 4]) acks.storedUpTo(cursor, 1, true);
+    await tick();
+    expect(t.sent).toEqual([1]);
+    await new Promise((r) => setTimeout(r, 1_100));
+    expect(t.sent).toEqual([1, 4]);
+    t.answers[1]!.resolve();
+    await tick();
+    expect(acks.settled).toBe(true);
+  });
+
+  it('sends a failed acknowledgement again', async () => {
+    const t = transport();
+    const acks = new PullAcks(t.send, 'a.test', log, { gapMs: 0 });
+    acks.storedUpTo(7, 3, true);
+    expect(t.sent).toEqual([7]);
+    t.answers[0]!.reject(new Error('connection reset'));
+    await tick();
+    expect(acks.settled).toBe(false);
+    await new Promise((r) => setTimeout(r, 1_100));
+    expect(t.sent).toEqual([7, 7]);
+    t.answers[1]!.resolve();
+    await tick();
+    expect(acks.settled).toBe(true);
+    await acks.close();
+  });
+});

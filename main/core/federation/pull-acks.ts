@@ -1,0 +1,104 @@
+/**
+ * Acknowledgements of a pull loop (issue #15), off its critical path. The puller notes each page
+ * once it is stored durably (its cursor committed in the storing transaction); this sends
+ * `POST /pull/ack` for the highest such cursor — never for one not yet stored, so the peer deletes
+ * only what we hold — at most one at a time, and not for every page while a backlog drains: when
+ * the puller has caught up (a short or empty page), after `everyEvents` unacknowledged events, or
+ * `everyMs` after the last one; and, caught up, at most one per `gapMs` (a trickle of events, one
+ * page each, would otherwise cost one ack each). The next page is asked for meanwhile (acknowledging is not a
+ * condition for pulling: `GET /pull` serves what follows the cursor it is given). A failed ack is
+ * sent again a second later; one lost in a crash is sent at the next start (the stored cursor).
+ */
+import type { Logger } from 'pino';
+
+export const ACK_EVERY_EVENTS = 500;
+export const ACK_EVERY_MS = 1_000;
+export const ACK_GAP_MS = 100;
+const RETRY_MS = 1_000;
+
+export class PullAcks {
+  /** The highest cursor stored durably, and the highest the peer confirmed. */
+  private stored = 0;
+  private acked = 0;
+  private unackedEvents = 0;
+  private lastSentAt = Date.now();
+  private inFlight: Promise<void> | null = null;
+  /** A flush waiting: a retry, or the gap after the last ack. */
+  private timer: NodeJS.Timeout | null = null;
+  private caughtUp = false;
+  /** Acknowledgements sent (for the log line of a drained backlog). */
+  sent = 0;
+
+  private readonly send: (cursor: number) => Promise<void>;
+  private readonly server: string;
+  private readonly log: Logger;
+  private readonly everyEvents: number;
+  private readonly everyMs: number;
+  private readonly gapMs: number;
+
+  constructor(send: (cursor: number) => Promise<void>, server: string, log: Logger, every: { events?: number; ms?: number; gapMs?: number } = {}) {
+    this.send = send;
+    this.server = server;
+    this.log = log;
+    this.everyEvents = every.events ?? ACK_EVERY_EVENTS;
+    this.everyMs = every.ms ?? ACK_EVERY_MS;
+    this.gapMs = every.gapMs ?? ACK_GAP_MS;
+  }
+
+  /** A page up to `cursor` is stored; `caughtUp`: the peer had no more for now. */
+  storedUpTo(cursor: number, events: number, caughtUp: boolean): void {
+    this.stored = Math.max(this.stored, cursor);
+    this.unackedEvents += events;
+    this.caughtUp = caughtUp;
+    this.flush();
+  }
+
+  /** Everything stored is acknowledged (or being acknowledged). */
+  get settled(): boolean {
+    return this.stored <= this.acked && this.inFlight === null;
+  }
+
+  private flush(): void {
+    if (this.inFlight || this.timer || this.stored <= this.acked) return;
+    const now = Date.now();
+    if (!this.caughtUp && this.unackedEvents < this.everyEvents && now - this.lastSentAt < this.everyMs) return;
+    const wait = this.lastSentAt + this.gapMs - now;
+    if (wait > 0) return this.later(wait);
+    const cursor = this.stored;
+    const events = this.unackedEvents;
+    this.unackedEvents = 0;
+    this.sent += 1;
+    this.lastSentAt = now;
+    this.inFlight = this.send(cursor).then(
+      () => {
+        this.acked = Math.max(this.acked, cursor);
+        this.inFlight = null;
+        this.flush();
+      },
+      (error: Error) => {
+        this.unackedEvents += events;
+        this.inFlight = null;
+        this.log.info({ event: 'pull_ack_failed', server: this.server, error: error.message }, 'pull acknowledgement failed; it is sent again');
+        this.caughtUp = true;
+        this.later(RETRY_MS);
+      },
+    );
+  }
+
+  private later(ms: number): void {
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.flush();
+    }, ms);
+    this.timer.unref();
+  }
+
+  /** The loop ends: no more retries (what is stored is acknowledged again at the next start). */
+  async close(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.stored = this.acked;
+    await this.inFlight?.catch(() => undefined);
+  }
+}

@@ -1,0 +1,75 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openDatabase, type Db } from '../../store/database.ts';
+import { FederationEvents } from '../../store/federation-events.ts';
+import { runMigrations } from '../../store/migrations.ts';
+import { RoomStore } from '../../rooms/room-store.ts';
+import { MAX_CHANNEL_ROOMS_PER_GUILD, ReferenceChannels, channelIdOf, channelRoomId, guildRoomOf, parseChannelRoom } from './channel-rooms.ts';
+
+let dir: string;
+let db: Db;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'paracord-channels-'));
+  db = openDatabase(join(dir, 'paracord.db'));
+});
+afterEach(() => {
+  db.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('channel room ids', () => {
+  it('are derived from canonical i64 guild and channel ids only, and parse back', () => {
+    expect(channelRoomId('!61:ref.example', '6102')).toBe('!61~6102:ref.example');
+    expect(parseChannelRoom('!61~6102:ref.example')).toEqual({ guildRoomId: '!61:ref.example', channelId: '6102' });
+    expect(guildRoomOf('!61~6102:ref.example')).toBe('!61:ref.example');
+    expect(guildRoomOf('!61:ref.example')).toBe('!61:ref.example');
+    for (const bad of [['!abc:ref.example', '1'], ['!61:ref.example', '007'], ['!61:ref.example', '9223372036854775808']]) expect(channelRoomId(bad[0]!, bad[1]!)).toBeNull();
+    for (const bad of ['!61:ref.example', '!61~07:ref.example', '!a~1:ref.example', '!61~1~2:ref.example']) expect(parseChannelRoom(bad)).toBeNull();
+    expect([channelIdOf({ channel_id: 6102 }), channelIdOf({ channel_id: ' 6102 ' }), channelIdOf({ channel_id: '61x' }), channelIdOf({})]).toEqual(['6102', '6102', null, null]);
+  });
+});
+
+describe('ReferenceChannels', () => {
+  it('the guild room shows its default channel (first record stays); other channels get their room with the guild members', () => {
+    const rooms = new RoomStore(db);
+    const channels = new ReferenceChannels(db, rooms);
+    rooms.createRoom({ room_id: '!61:ref.example', name: 'Guild', host_server: 'ref.example', created_at: 1 });
+    rooms.applyReportedMember('!61:ref.example', { user_id: '@owner:us.example', membership: 'join', role: 'member', invite_expires_at: null, event_id: '$j:us.example', event_depth: 1, event_origin: 'ref.example' });
+    channels.setDefaultChannel('!61:ref.example', '6101');
+    channels.setDefaultChannel('!61:ref.example', '6109');
+    const message = (channel: string) => ({ event_id: '$1:ref.example', room_id: '!61:ref.example', event_type: 'm.message', sender: '@a:ref.example', origin_server: 'ref.example', origin_ts: 1, depth: 1, state_key: null, content: { body: 'x', channel_id: channel }, signatures: {} });
+    const hosts = () => true;
+    expect(channels.routeMessage(message('6101'), hosts)).toBeNull();
+    expect(channels.routeMessage(message('6102'), hosts)).toBe('!61~6102:ref.example');
+    expect(channels.routeMessage(message('6102'), () => false)).toBeNull();
+    channels.ensure('!61~6102:ref.example', { channel_name: 'random\u202e' });
+    expect(rooms.room('!61~6102:ref.example')?.name).toBe('Guild #random');
+    expect(rooms.member('!61~6102:ref.example', '@owner:us.example')?.membership).toBe('join');
+    expect(channels.family('!61~6102:ref.example')).toEqual(['!61:ref.example', '!61~6102:ref.example']);
+  });
+
+  it('a guild makes at most MAX_CHANNEL_ROOMS_PER_GUILD channel rooms; further channels stay in the guild room', () => {
+    const rooms = new RoomStore(db);
+    const channels = new ReferenceChannels(db, rooms);
+    rooms.createRoom({ room_id: '!61:ref.example', name: 'Guild', host_server: 'ref.example', created_at: 1 });
+    const message = (channel: number) => ({ event_id: '$1:ref.example', room_id: '!61:ref.example', event_type: 'm.message', sender: '@a:ref.example', origin_server: 'ref.example', origin_ts: 1, depth: 1, state_key: null, content: { body: 'x', channel_id: channel }, signatures: {} });
+    for (let c = 1; c <= MAX_CHANNEL_ROOMS_PER_GUILD; c++) channels.ensure(channels.routeMessage(message(c), () => true)!, {});
+    expect(channels.channelsOf('!61:ref.example')).toHaveLength(MAX_CHANNEL_ROOMS_PER_GUILD);
+    expect(channels.routeMessage(message(MAX_CHANNEL_ROOMS_PER_GUILD + 1), () => true)).toBeNull();
+    expect(channels.routeMessage(message(7), () => true)).toBe('!61~7:ref.example');
+  });
+
+  it('migration 17 records, for guild rooms joined before, the channel most of their messages came from', () => {
+    const events = new FederationEvents(db);
+    db.prepare("INSERT INTO reference_joins (room_id, user_id, host_server, guild_id, local_user_id, joined_at) VALUES ('!61:ref.example', '@owner:us.example', 'ref.example', '61', '9', 1)").run();
+    ['6101', '6101', '6102'].forEach((channel, i) =>
+      events.insertNew({ event_id: `$${i}:ref.example`, room_id: '!61:ref.example', event_type: 'm.message', sender: '@a:ref.example', origin_server: 'ref.example', origin_ts: i + 1, depth: i + 1, state_key: null, content: { body: 'x', channel_id: channel }, signatures: {} }, `h${i}`, 'ref.example'),
+    );
+    db.prepare('DELETE FROM reference_channel_rooms').run();
+    db.pragma('user_version = 16');
+    runMigrations(db);
+    expect(db.prepare('SELECT room_id, guild_room_id, channel_id FROM reference_channel_rooms').all()).toEqual([{ room_id: '!61:ref.example', guild_room_id: '!61:ref.example', channel_id: '6101' }]);
+  });
+});

@@ -1,0 +1,319 @@
+/**
+ * Rooms shared with Paracord reference servers (docs/PROTOCOL.md "Interop with the Paracord
+ * reference"):
+ *
+ * - The reference never pushes (crates/paracord-federation/src/lib.rs:403-420: its relay guard
+ *   returns before the outbound queue for every event it persisted). Whatever its users say —
+ *   in rooms it hosts AND in rooms we host — is only heard by polling its
+ *   `GET /_paracord/federation/v1/events?room_id=&since_depth=&limit=` (federation.rs:1789-1812,
+ *   lib.rs:712-719: `depth > since ORDER BY depth LIMIT n`, at most 1000). The poller keeps its own
+ *   cursor per (peer, room), separate from our own catch-up.
+ * - Our user joins a room a reference hosts with its preflight `/invite` then `/join`
+ *   (federation.rs:2040-2169; bodies in wire.ts), then we poll.
+ */
+import type { Logger } from 'pino';
+import { serverOf } from '../../../../shared/identifiers.ts';
+import { HttpError, badRequest } from '../../errors.ts';
+import type { Identity } from '../../identity/identity.ts';
+import type { RoomStore } from '../../rooms/room-store.ts';
+import type { Db } from '../../store/database.ts';
+import type { GroupCommit } from '../../store/group-commit.ts';
+import type { NodeEvents } from '../../node-events.ts';
+import type { TrustStore } from '../../trust/trust-store.ts';
+import type { Discovery } from '../discovery.ts';
+import type { EventIngest } from '../event-ingest.ts';
+import type { HttpClient, FederationResponse } from '../http-client.ts';
+import type { PeerDialects } from './peer-dialects.ts';
+import { guildRoomOf, parseChannelRoom, type ReferenceChannels } from './channel-rooms.ts';
+import { guildIdOfRoom, safeReferenceName } from './vocabulary.ts';
+import { referenceInviteBody, referenceMembershipBody } from './wire.ts';
+
+export const REFERENCE_EVENTS_PATH = '/_paracord/federation/v1/events';
+const INVITE_PATH = '/_paracord/federation/v1/invite';
+const JOIN_PATH = '/_paracord/federation/v1/join';
+const LEAVE_PATH = '/_paracord/federation/v1/leave';
+
+/** Defaults of the NodeConfig fields `referencePollIntervalMs` / `referencePollLimit`. */
+export const DEFAULT_REFERENCE_POLL_INTERVAL_MS = 5_000;
+export const DEFAULT_REFERENCE_POLL_LIMIT = 500;
+/** Rooms polled per peer per round (the reference itself polls at most 64 per peer: federation.rs:1878). */
+const MAX_ROOMS_PER_PEER = 64;
+const MAX_BACKOFF_MS = 10 * 60_000;
+const REQUEST_DEADLINE_MS = 15_000;
+
+interface CursorRow {
+  server_name: string;
+  room_id: string;
+  since_depth: number;
+  failures: number;
+  next_at: number;
+  last_error: string | null;
+}
+
+export interface ReferenceRoomsDeps {
+  db: Db;
+  commit: GroupCommit;
+  rooms: RoomStore;
+  ingest: EventIngest;
+  http: HttpClient;
+  discovery: Discovery;
+  trust: TrustStore;
+  dialects: PeerDialects;
+  channels: ReferenceChannels;
+  identity: () => Identity;
+  notifications: NodeEvents;
+  log: Logger;
+  intervalMs?: number | undefined;
+  limit?: number | undefined;
+  /** Whether a changed key of the peer waits for the owner's confirmation (reference/key-replacement.ts). */
+  keyChangePending?: (peer: string) => boolean;
+}
+
+export class ReferenceRooms {
+  private readonly d: ReferenceRoomsDeps;
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private readonly abort = new AbortController();
+
+  constructor(deps: ReferenceRoomsDeps) {
+    this.d = deps;
+  }
+
+  private get server(): string {
+    return this.d.identity().serverName;
+  }
+
+  /** The reference peer hosting a room (by its server name or its bound domain), or null. */
+  referenceHostOf(roomId: string): string | null {
+    const named = serverOf(roomId);
+    if (this.d.dialects.isReference(named)) return named;
+    return this.d.dialects.serverOfDomain(named);
+  }
+
+  // ——— our user joins a room a reference hosts ———
+
+  async join(roomId: string, userId: string): Promise<{ room_id: string }> {
+    const host = this.referenceHostOf(roomId);
+    if (!host) {
+      throw badRequest('not_reference_host', `${serverOf(roomId)} is not a Paracord reference server peered with this one: rooms of other servers are joined by accepting their invite`);
+    }
+    if (!guildIdOfRoom(roomId)) throw badRequest('invalid_room_id', 'a reference room id is !<numeric guild id>:<its domain>');
+    if (this.d.trust.get(host)?.trust === 'block') throw new HttpError(403, 'origin_blocked', `${host} is blocked by this server`);
+    // Preflight (FederationInviteRequest, client.rs:423-429): max_age_seconds always present.
+    const preflight = await this.call(host, INVITE_PATH, referenceInviteBody({ origin_server: this.server, room_id: roomId, sender: userId, max_age_seconds: null }));
+    const answer = (preflight ?? {}) as { accepted?: unknown; guild_name?: unknown; room_id?: unknown };
+    if (answer.accepted === false) throw new HttpError(403, 'join_refused', `${host} did not accept the join`);
+    const joined = (await this.call(host, JOIN_PATH, referenceMembershipBody({ origin_server: this.server, room_id: roomId, user_id: userId }))) as
+      | { joined?: unknown; guild_id?: unknown; local_user_id?: unknown }
+      | undefined;
+    if (joined?.joined === false) throw new HttpError(403, 'join_refused', `${host} answered joined: false`);
+    const name = safeReferenceName(answer.guild_name, roomId);
+    const now = Date.now();
+    await this.d.commit.run(() => {
+      this.d.rooms.createRoom({ room_id: roomId, name, host_server: serverOf(roomId), created_at: now });
+      // No signed event exists for an RPC join: the row records that the host accepted it (in the
+      // guild room and every channel room of it: membership is per guild there).
+      const member = {
+        user_id: userId, membership: 'join' as const, role: 'member' as const, invite_expires_at: null,
+        event_id: `$rpc_join:${now}:${this.server}`, event_depth: now, event_origin: host,
+      };
+      this.d.rooms.applyReportedMember(roomId, member);
+      this.d.channels.applyToChannels(roomId, member, now);
+      // The channel the guild room shows (FederationInviteResponse.default_channel_id, federation.rs:2040-2089).
+      this.d.channels.setDefaultChannel(roomId, (answer as { default_channel_id?: unknown }).default_channel_id, now);
+      this.d.db
+        .prepare(
+          `INSERT INTO reference_joins (room_id, user_id, host_server, guild_id, local_user_id, joined_at) VALUES (?, ?, ?, ?, ?, ?)
+           ON CONFLICT (room_id, user_id) DO UPDATE SET local_user_id = excluded.local_user_id, joined_at = excluded.joined_at`,
+        )
+        .run(roomId, userId, host, String(joined?.guild_id ?? guildIdOfRoom(roomId)), typeof joined?.local_user_id === 'string' ? joined.local_user_id.slice(0, 64) : '', now);
+      this.ensureCursor(host, roomId);
+    });
+    this.d.log.info({ event: 'room_joined', room_id: roomId, user_id: userId, host, dialect: 'reference' }, 'joined a room on a reference server');
+    this.d.notifications.notify({ type: 'room', room_id: roomId, event_id: '', event_type: 'm.member.join', sender: userId });
+    void this.pollRoom(host, roomId).catch(() => undefined);
+    return { room_id: roomId };
+  }
+
+  /**
+   * Our user leaves a room a reference hosts: its `/leave` RPC (the reference ignores
+   * m.member.leave: federation.rs:1678-1728). Membership is per guild there: leaving one of its
+   * channel rooms leaves the guild, and every channel room of it.
+   */
+  async leave(roomId: string, userId: string): Promise<void> {
+    const host = this.referenceHostOf(roomId);
+    if (!host) return;
+    const guildRoom = guildRoomOf(roomId);
+    await this.call(host, LEAVE_PATH, referenceMembershipBody({ origin_server: this.server, room_id: guildRoom, user_id: userId }));
+    const now = Date.now();
+    await this.d.commit.run(() => {
+      const member = {
+        user_id: userId, membership: 'leave' as const, role: 'member' as const, invite_expires_at: null,
+        event_id: `$rpc_leave:${now}:${this.server}`, event_depth: now, event_origin: host,
+      };
+      this.d.rooms.applyReportedMember(guildRoom, member);
+      this.d.channels.applyToChannels(guildRoom, member, now);
+      this.d.db.prepare('DELETE FROM reference_joins WHERE room_id = ? AND user_id = ?').run(guildRoom, userId);
+    });
+  }
+
+  private async call(host: string, path: string, body: string): Promise<unknown> {
+    let response: FederationResponse;
+    try {
+      const endpoint = await this.d.discovery.endpointOf(host);
+      // No destination binding: v0.8.5 verifies the four-line form only (transport.rs:30-53).
+      response = await this.d.http.signed(this.d.identity(), 'POST', endpoint, path, body, { destination: host, bind: false, signal: AbortSignal.timeout(REQUEST_DEADLINE_MS) });
+    } catch (error) {
+      throw new HttpError(502, 'peer_unreachable', `${host} could not be reached: ${(error as Error).message}`);
+    }
+    if (response.status >= 200 && response.status < 300) return response.json;
+    throw referenceRefusal(host, response);
+  }
+
+  // ——— the poller ———
+
+  /** Rooms to poll on a reference peer: the ones it hosts that we are in, and ours it has members in. */
+  private roomsToPoll(peer: string): string[] {
+    const domain = this.d.dialects.domainOf(peer);
+    const rooms: string[] = [];
+    for (const room of this.d.rooms.rooms()) {
+      if (parseChannelRoom(room.room_id)) continue; // its channels come with the guild room's stream
+      const host = serverOf(room.room_id);
+      const hostedByPeer = host === peer || (domain !== null && host === domain);
+      if (hostedByPeer ? this.d.rooms.isJoinedServer(room.room_id, this.server) : host === this.server && this.d.rooms.isJoinedServer(room.room_id, peer)) {
+        rooms.push(room.room_id);
+      }
+      if (rooms.length >= MAX_ROOMS_PER_PEER) break;
+    }
+    return rooms;
+  }
+
+  private ensureCursor(peer: string, roomId: string): void {
+    this.d.db.prepare('INSERT OR IGNORE INTO reference_poll_cursors (server_name, room_id) VALUES (?, ?)').run(peer, roomId);
+  }
+
+  private cursor(peer: string, roomId: string): CursorRow {
+    this.ensureCursor(peer, roomId);
+    return this.d.db.prepare<[string, string], CursorRow>('SELECT * FROM reference_poll_cursors WHERE server_name = ? AND room_id = ?').get(peer, roomId)!;
+  }
+
+  /** One round over every reference peer and its rooms (sequential: one request in flight). */
+  async pollOnce(now = Date.now()): Promise<number> {
+    let stored = 0;
+    for (const peer of this.d.dialects.references()) {
+      if (this.abort.signal.aborted) break;
+      if (this.d.trust.get(peer.server_name)?.trust !== 'allow') continue;
+      for (const roomId of this.roomsToPoll(peer.server_name)) {
+        if (this.abort.signal.aborted) break;
+        if (this.cursor(peer.server_name, roomId).next_at > now) continue;
+        stored += await this.pollRoom(peer.server_name, roomId).catch(() => 0);
+      }
+    }
+    return stored;
+  }
+
+  /**
+   * One page of a room from a reference peer. Its cursor is `depth >` (lib.rs:712-719), so a full
+   * page may end inside a group of equal depths: the next ask then starts just below the last
+   * depth (the copies we already have are acknowledged as such), unless that would not move.
+   */
+  async pollRoom(peer: string, roomId: string): Promise<number> {
+    const cursor = this.cursor(peer, roomId);
+    const limit = this.d.limit ?? DEFAULT_REFERENCE_POLL_LIMIT;
+    let stored = 0;
+    let response: FederationResponse;
+    try {
+      const endpoint = await this.d.discovery.endpointOf(peer);
+      const path = `${REFERENCE_EVENTS_PATH}?room_id=${encodeURIComponent(roomId)}&since_depth=${cursor.since_depth}&limit=${limit}`;
+      response = await this.d.http.signed(this.d.identity(), 'GET', endpoint, path, undefined, { destination: peer, bind: false, signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(REQUEST_DEADLINE_MS)]) });
+      if (response.status !== 200) throw new Error(`HTTP ${response.status} ${response.text.slice(0, 200)}`);
+    } catch (error) {
+      this.failed(peer, roomId, cursor, (error as Error).message);
+      return 0;
+    }
+    const events = (response.json as { events?: unknown } | undefined)?.events;
+    if (!Array.isArray(events)) {
+      this.failed(peer, roomId, cursor, 'the answer has no events array');
+      return 0;
+    }
+    let lastDepth = cursor.since_depth;
+    let waitingForKey: string | null = null;
+    for (const raw of events.slice(0, limit)) {
+      const depth = (raw as { depth?: unknown } | null)?.depth;
+      const before = lastDepth;
+      if (typeof depth === 'number' && Number.isSafeInteger(depth) && depth > lastDepth) lastDepth = depth;
+      const origin = (raw as { origin_server?: unknown } | null)?.origin_server;
+      if (origin === this.server) continue; // our own events, as it stored them
+      try {
+        const verified = await this.d.ingest.verify(peer, raw);
+        if (verified.envelope.room_id !== roomId) continue;
+        const result = await this.d.ingest.store(verified, peer);
+        if (result.inserted) stored++;
+      } catch (error) {
+        // Signed with a new key the owner has not confirmed yet: the cursor stops before it, so the
+        // room resumes from here once the key is confirmed (as its own poller stops at what did not verify).
+        if (error instanceof HttpError && error.code === 'bad_event_signature' && origin === peer && this.d.keyChangePending?.(peer)) {
+          lastDepth = typeof depth === 'number' && Number.isSafeInteger(depth) ? Math.max(cursor.since_depth, Math.min(before, depth - 1)) : before;
+          waitingForKey = `waiting for the owner to confirm the new key of ${peer}`;
+          break;
+        }
+        this.d.log.warn({ event: 'reference_event_rejected', server: peer, room_id: roomId, error: (error as Error).message }, 'event polled from a reference server rejected');
+      }
+    }
+    const full = events.length >= limit && waitingForKey === null;
+    const next = full && lastDepth - 1 > cursor.since_depth ? lastDepth - 1 : lastDepth;
+    this.d.db
+      .prepare('UPDATE reference_poll_cursors SET since_depth = MAX(since_depth, ?), failures = 0, next_at = 0, last_error = ? WHERE server_name = ? AND room_id = ?')
+      .run(next, waitingForKey, peer, roomId);
+    return stored;
+  }
+
+  private failed(peer: string, roomId: string, cursor: CursorRow, message: string): void {
+    const failures = cursor.failures + 1;
+    const wait = Math.min(MAX_BACKOFF_MS, (this.d.intervalMs ?? DEFAULT_REFERENCE_POLL_INTERVAL_MS) * 2 ** Math.min(failures, 10));
+    this.d.db
+      .prepare('UPDATE reference_poll_cursors SET failures = ?, next_at = ?, last_error = ? WHERE server_name = ? AND room_id = ?')
+      .run(failures, Date.now() + wait, message.slice(0, 300), peer, roomId);
+    if (failures === 1 || failures % 10 === 0) {
+      this.d.log.warn({ event: 'reference_poll_failed', server: peer, room_id: roomId, failures, error: message }, 'polling a reference server failed; backing off');
+    }
+  }
+
+  /** The poller: one round every interval, never two at once; stopped with the node. */
+  start(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => {
+      if (this.running) return;
+      this.running = this.pollOnce()
+        .then(() => undefined)
+        .catch((error: Error) => this.d.log.warn({ event: 'reference_poll_round_failed', error: error.message }, 'reference poll round failed'))
+        .finally(() => {
+          this.running = null;
+        });
+    }, this.d.intervalMs ?? DEFAULT_REFERENCE_POLL_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    this.abort.abort();
+    await this.running?.catch(() => undefined);
+  }
+}
+
+/**
+ * A reference error: `{code, message, error, details}` (crates/paracord-api/src/error.rs:29-80),
+ * or plain text for extractor errors (415/422/400). A 403 on a join is most often its guild
+ * allowlist (PARACORD_FEDERATION_ALLOWED_GUILD_IDS, empty by default: federation.rs:333-352).
+ */
+export function referenceRefusal(host: string, response: FederationResponse): HttpError {
+  const answer = response.json as { code?: unknown; error?: unknown; message?: unknown } | undefined;
+  const text = typeof answer?.message === 'string' ? answer.message : typeof answer?.error === 'string' ? answer.error : response.text.slice(0, 200) || `HTTP ${response.status}`;
+  const status = response.status >= 400 && response.status < 500 ? response.status : 502;
+  const hint =
+    response.status === 403
+      ? ` (a Paracord reference server admits other servers only to guilds its operator lists in PARACORD_FEDERATION_ALLOWED_GUILD_IDS, and only from servers its admin added with trusted: true)`
+      : '';
+  return new HttpError(status, 'peer_refused', `${host} refused: ${text}${hint}`);
+}

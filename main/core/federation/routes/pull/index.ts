@@ -1,0 +1,95 @@
+import Router from '../../../http/router.ts';
+import { z } from 'zod';
+import { badRequest, notFound } from '../../../errors.ts';
+import { formatZodError } from '../../../admin/format-zod-error.ts';
+import { parseJsonBody } from '../../../http/read-body.ts';
+import { envelopeWireJson } from '../../envelope.ts';
+import type { FederationDeps } from '../../federation-deps.ts';
+import type { SignedRequestState } from '../../middleware/verify-signed-request.ts';
+
+export const PULL_PATH = '/_paracord/federation/v1/pull';
+export const PULL_ACK_PATH = '/_paracord/federation/v1/pull/ack';
+export const MAX_PULL_EVENTS = 100;
+/** Pages stay well under the puller's response cap. */
+const MAX_PULL_BYTES = 512 * 1024;
+/** How long an empty pull waits for new events by default (CONTRACT.md: up to 30 s). */
+export const DEFAULT_PULL_WAIT_MS = 25_000;
+
+const cursorSchema = z.union([z.string().regex(/^[0-9]{1,15}$/, 'cursor must be a number from a previous pull'), z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)]).transform(Number);
+const querySchema = z.strictObject({
+  cursor: z.union([z.literal(''), cursorSchema]).optional().transform((c) => (c === '' || c === undefined ? 0 : c)),
+  limit: z.coerce.number().int().min(1).max(MAX_PULL_EVENTS).default(MAX_PULL_EVENTS),
+});
+const ackSchema = z.strictObject({ cursor: cursorSchema });
+
+/**
+ * Pull mode (issue #15, CONTRACT.md "Reachability"): `GET /pull?cursor=&limit=` answers the
+ * events queued for the signed caller — only the rows whose destination is the caller — in
+ * outbox order, `{events, cursor}`; when there are none it waits up to `pullWaitMs` for new ones.
+ * `POST /pull/ack {cursor}` deletes the caller's rows up to the cursor (the only way a pulled
+ * event counts as delivered).
+ */
+export function pullRoutes(deps: FederationDeps): Router {
+  const router = new Router();
+  router.get(PULL_PATH, deps.verifySignedRequest, async (ctx) => {
+    const pull = deps.pull;
+    if (!pull) throw notFound('not_supported', 'this server does not serve pull mode');
+    const state = ctx.state as SignedRequestState;
+    const parsed = querySchema.safeParse(ctx.query);
+    if (!parsed.success) throw badRequest('invalid_request', formatZodError(parsed.error));
+    const { cursor, limit } = parsed.data;
+    // A read: its answer (on every pulled event's way) does not wait for the replay entry's fsync.
+    state.replayAnswerEarly = true;
+    pull.touch(state.origin);
+    let rows = state.quarantined ? [] : pull.page(state.origin, cursor, limit);
+    if (rows.length === 0) {
+      const gone = new AbortController();
+      const onClose = () => gone.abort();
+      ctx.req.once('close', onClose);
+      try {
+        await pull.wait(state.origin, deps.pullWaitMs ?? DEFAULT_PULL_WAIT_MS, gone.signal);
+      } finally {
+        ctx.req.off('close', onClose);
+      }
+      if (!state.quarantined) rows = pull.page(state.origin, cursor, limit);
+    }
+    const loaded = deps.events.getMany(rows.map((r) => r.event_id));
+    const wires: string[] = [];
+    let bytes = 0;
+    let last = cursor;
+    for (const row of rows) {
+      const event = loaded.get(row.event_id);
+      last = row.id;
+      if (!event) continue; // gone from the store: skipped (acknowledging the cursor drops the row)
+      const wire = envelopeWireJson(event);
+      if (wires.length > 0 && bytes + wire.length > MAX_PULL_BYTES) {
+        last = rows[rows.indexOf(row) - 1]!.id;
+        break;
+      }
+      bytes += wire.length;
+      wires.push(wire);
+    }
+    ctx.type = 'application/json';
+    ctx.body = `{"events":[${wires.join(',')}],"cursor":"${last}"}`;
+  });
+
+  router.post(PULL_ACK_PATH, deps.verifySignedRequest, async (ctx) => {
+    const pull = deps.pull;
+    if (!pull) throw notFound('not_supported', 'this server does not serve pull mode');
+    const state = ctx.state as SignedRequestState;
+    const parsed = ackSchema.safeParse(parseJsonBody(state.rawBody));
+    if (!parsed.success) throw badRequest('invalid_request', `body must be {"cursor": "<cursor from a pull>"}: ${formatZodError(parsed.error)}`);
+    if (!pull.isKnownCursor(parsed.data.cursor)) throw badRequest('unknown_cursor', 'this cursor was never given out by this server');
+    // One group-commit job with the replay entry (its fsync off the event loop, shared with the
+    // node's other writes); answered only once durable, so an acknowledged row never comes back.
+    const cursor = parsed.data.cursor;
+    const acknowledged = await deps.commit.run(() => {
+      deps.replay.record(state.signature, state.origin, state.requestTs);
+      return pull.ack(state.origin, cursor);
+    });
+    state.replayRecorded = true;
+    deps.onPullAck?.(state.origin, acknowledged);
+    ctx.body = { acknowledged };
+  });
+  return router;
+}

@@ -1,0 +1,227 @@
+/**
+ * Prometheus metrics of one node (CONTRACT.md "Operations": `GET /metrics` on the admin
+ * listener). Each node has its own registry (several nodes in one process do not clash).
+ *
+ * Counters are fed by two hooks: the federation listener's answers to `POST /event` and
+ * `POST /events` (one observer middleware: received events by result, rate-limit refusals)
+ * and the delivery worker's attempts (attempts by outcome, latency). Everything else is read
+ * from SQLite when scraped (outbox, peers, quarantine, database size, last backup), so the
+ * rest of the node knows nothing about metrics.
+ *
+ * Label cardinality is bounded: the first `maxDestinations` destinations (default 20) seen
+ * since start get their own `destination` label in counters, later ones are counted as
+ * "other"; gauges read from SQLite list the `maxDestinations` largest backlogs and sum the
+ * rest as "other". Error codes are our own short codes; anything else becomes "other".
+ */
+import { statSync } from 'node:fs';
+import type { Middleware } from 'koa';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Db } from '../store/database.ts';
+
+export const DEFAULT_LABELLED_DESTINATIONS = 20;
+export const OTHER = 'other';
+const EVENT_PATH = '/_paracord/federation/v1/event';
+const BATCH_PATH = '/_paracord/federation/v1/events';
+const ERROR_CODE = /^[a-z][a-z0-9_]{0,47}$/;
+
+export type ReceivedResult = 'accepted' | 'duplicate' | 'held' | 'refused';
+export type AttemptOutcome = 'delivered' | 'retry' | 'refused' | 'network_error';
+
+export interface MetricsSources {
+  db: Db;
+  databaseFile: string;
+  lastBackupAt: () => number | null;
+  isPaused: () => boolean;
+}
+
+/** Sticky labels for the first `max` destinations; the rest share "other". */
+export class DestinationLabels {
+  private readonly known = new Set<string>();
+
+  private readonly max: number;
+
+  constructor(max: number) {
+    this.max = max;
+  }
+
+  label(destination: string): string {
+    if (this.known.has(destination)) return destination;
+    if (this.known.size < this.max) {
+      this.known.add(destination);
+      return destination;
+    }
+    return OTHER;
+  }
+}
+
+/** Keeps the `max` largest entries by value and sums the rest into "other". */
+export function topWithOther(rows: Array<{ key: string; value: number }>, max: number): Array<{ key: string; value: number }> {
+  const sorted = [...rows].sort((a, b) => b.value - a.value || a.key.localeCompare(b.key));
+  const top = sorted.slice(0, max);
+  const rest = sorted.slice(max).reduce((sum, r) => sum + r.value, 0);
+  return rest > 0 || sorted.length > max ? [...top, { key: OTHER, value: rest }] : top;
+}
+
+export class NodeMetrics {
+  readonly registry = new Registry();
+  private readonly destinations: DestinationLabels;
+  private readonly received: Counter<'result' | 'error'>;
+  private readonly rateLimited: Counter;
+  private readonly attempts: Counter<'destination' | 'outcome'>;
+  private readonly delivered: Counter<'destination'>;
+  private readonly latency: Histogram<'destination'>;
+
+  constructor(sources: MetricsSources, options: { maxDestinations?: number } = {}) {
+    const max = options.maxDestinations ?? DEFAULT_LABELLED_DESTINATIONS;
+    this.destinations = new DestinationLabels(max);
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+
+    this.received = new Counter({
+      name: 'paracord_federation_events_received_total',
+      help: 'Events pushed to this node (POST /event and /events), by result; refused ones by error code',
+      labelNames: ['result', 'error'],
+      registers,
+    });
+    this.rateLimited = new Counter({ name: 'paracord_federation_rate_limited_total', help: 'Federation requests refused with 429 rate_limited', registers });
+    this.attempts = new Counter({
+      name: 'paracord_delivery_attempts_total',
+      help: 'Delivery requests to peers, by destination and outcome',
+      labelNames: ['destination', 'outcome'],
+      registers,
+    });
+    this.delivered = new Counter({ name: 'paracord_delivery_events_delivered_total', help: 'Events acknowledged by peers, by destination', labelNames: ['destination'], registers });
+    this.latency = new Histogram({
+      name: 'paracord_delivery_latency_seconds',
+      help: 'Time of a delivery request, by destination',
+      labelNames: ['destination'],
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+
+    const { db } = sources;
+    new Gauge({
+      name: 'paracord_outbox_entries',
+      help: `Outbound queue entries by destination and state (the ${max} largest destinations; the rest as "other")`,
+      labelNames: ['destination', 'state'],
+      registers,
+      collect() {
+        this.reset();
+        const rows = db
+          .prepare<[], { destination: string; state: string; n: number }>("SELECT destination, state, COUNT(*) AS n FROM federation_outbox WHERE state IN ('pending', 'failed') GROUP BY destination, state")
+          .all();
+        for (const state of ['pending', 'failed']) {
+          this.set({ destination: OTHER, state }, 0);
+          const top = topWithOther(rows.filter((r) => r.state === state).map((r) => ({ key: r.destination, value: r.n })), max);
+          for (const { key, value } of top) this.set({ destination: key, state }, value);
+        }
+      },
+    });
+    new Gauge({
+      name: 'paracord_peers',
+      help: 'Known servers by trust state',
+      labelNames: ['trust'],
+      registers,
+      collect() {
+        for (const trust of ['allow', 'block', 'quarantine']) this.set({ trust }, 0);
+        for (const row of db.prepare<[], { trust: string; n: number }>('SELECT trust, COUNT(*) AS n FROM federation_servers GROUP BY trust').all()) {
+          this.set({ trust: row.trust }, row.n);
+        }
+      },
+    });
+    new Gauge({
+      name: 'paracord_peers_unreachable',
+      help: 'Destinations whose queued events are being retried (the last attempt failed)',
+      registers,
+      collect() {
+        this.set(db.prepare<[], { n: number }>("SELECT COUNT(DISTINCT destination) AS n FROM federation_outbox WHERE state = 'pending' AND attempts > 0").get()?.n ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'paracord_quarantined_events',
+      help: 'Events held from quarantined servers, waiting for review',
+      registers,
+      collect() {
+        this.set(db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM quarantined_events').get()?.n ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'paracord_sqlite_bytes',
+      help: 'Size of the SQLite database files',
+      labelNames: ['file'],
+      registers,
+      collect() {
+        for (const [file, suffix] of [['database', ''], ['wal', '-wal']] as const) {
+          let size = 0;
+          try {
+            size = statSync(sources.databaseFile + suffix).size;
+          } catch {
+            // absent (no WAL yet)
+          }
+          this.set({ file }, size);
+        }
+      },
+    });
+    new Gauge({
+      name: 'paracord_last_backup_timestamp_seconds',
+      help: 'Unix time of the last successful backup; 0 when there was none',
+      registers,
+      collect() {
+        this.set((sources.lastBackupAt() ?? 0) / 1000);
+      },
+    });
+    new Gauge({
+      name: 'paracord_federation_paused',
+      help: '1 while the owner has paused federation',
+      registers,
+      collect() {
+        this.set(sources.isPaused() ? 1 : 0);
+      },
+    });
+  }
+
+  /** One delivery request to `destination`; `delivered` events were acknowledged. */
+  deliveryAttempt(destination: string, outcome: AttemptOutcome, latencyMs: number, delivered: number): void {
+    const label = this.destinations.label(destination);
+    this.attempts.inc({ destination: label, outcome });
+    this.latency.observe({ destination: label }, latencyMs / 1000);
+    if (delivered > 0) this.delivered.inc({ destination: label }, delivered);
+  }
+
+  eventReceived(result: ReceivedResult, error = ''): void {
+    this.received.inc({ result, error: result === 'refused' ? (ERROR_CODE.test(error) ? error : OTHER) : '' });
+  }
+
+  /** The federation listener's observer: counts what the event routes answered. */
+  federationObserver(): Middleware {
+    return async (ctx, next) => {
+      try {
+        await next();
+      } finally {
+        if (ctx.status === 429) this.rateLimited.inc();
+        if (ctx.method === 'POST' && (ctx.path === EVENT_PATH || ctx.path === BATCH_PATH)) this.countAnswer(ctx.path === BATCH_PATH, ctx.status, ctx.body);
+      }
+    };
+  }
+
+  private countAnswer(batch: boolean, status: number, body: unknown): void {
+    const answer = (body ?? {}) as { error?: unknown; inserted?: unknown; held?: unknown; results?: unknown };
+    if (status >= 200 && status < 300 && batch && Array.isArray(answer.results)) {
+      for (const result of answer.results as Array<{ inserted?: unknown; held?: unknown; error?: unknown }>) this.countOne(true, result);
+      return;
+    }
+    this.countOne(status >= 200 && status < 300, answer);
+  }
+
+  private countOne(ok: boolean, result: { inserted?: unknown; held?: unknown; error?: unknown }): void {
+    if (ok && typeof result.inserted === 'boolean') {
+      this.eventReceived(result.held ? 'held' : result.inserted ? 'accepted' : 'duplicate');
+    } else {
+      this.eventReceived('refused', typeof result.error === 'string' ? result.error : OTHER);
+    }
+  }
+
+  async scrape(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}

@@ -1,0 +1,131 @@
+/**
+ * Pull mode, serving side (issue #15): a peer that nobody can reach pulls the events we queued
+ * for it instead of waiting for a push. Its outbox rows are the same rows the delivery worker
+ * would push (same FIFO order per destination, same retention and `expired` state); they are
+ * served by `GET /pull` in id order and deleted only when the peer acknowledges a cursor with
+ * `POST /pull/ack` — so a peer killed mid-pull gets the same events again, and a sender killed
+ * mid-pull still has every unacknowledged row.
+ *
+ * The cursor is the outbox row id of the last event of a page (AUTOINCREMENT: ids never go back).
+ */
+import type { Db } from '../store/database.ts';
+import type { OutboxRow } from './outbox.ts';
+
+/** A destination that has not pulled for this long is pushed to again (it may be reachable now). */
+export const PULL_STALE_MS = 2 * 60_000;
+/** The longest a `GET /pull` waits for new events (CONTRACT.md: up to 30 s). */
+export const MAX_PULL_WAIT_MS = 30_000;
+
+export interface PullReceiver {
+  server_name: string;
+  last_pull_at: number;
+  acked_cursor: number;
+  last_ack_at: number | null;
+}
+
+export class PullQueue {
+  private readonly db: Db;
+  private readonly waiters = new Map<string, Set<() => void>>();
+  private readonly receivers = new Map<string, PullReceiver>();
+  private readonly pageStmt;
+  private readonly ackStmt;
+  private readonly touchStmt;
+  private readonly receiverAckStmt;
+
+  constructor(db: Db) {
+    this.db = db;
+    this.pageStmt = db.prepare<[string, number, number], OutboxRow>(
+      "SELECT * FROM federation_outbox WHERE destination = ? AND state = 'pending' AND id > ? ORDER BY id LIMIT ?",
+    );
+    this.ackStmt = db.prepare("DELETE FROM federation_outbox WHERE destination = ? AND state = 'pending' AND id <= ?");
+    this.receiverAckStmt = db.prepare(
+      `INSERT INTO pull_receivers (server_name, last_pull_at, acked_cursor, last_ack_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (server_name) DO UPDATE SET last_pull_at = excluded.last_pull_at, acked_cursor = MAX(acked_cursor, excluded.acked_cursor), last_ack_at = excluded.last_ack_at`,
+    );
+    this.touchStmt = db.prepare(
+      `INSERT INTO pull_receivers (server_name, last_pull_at) VALUES (?, ?)
+       ON CONFLICT (server_name) DO UPDATE SET last_pull_at = excluded.last_pull_at`,
+    );
+    for (const row of db.prepare<[], PullReceiver>('SELECT * FROM pull_receivers').all()) this.receivers.set(row.server_name, row);
+  }
+
+  /** Whether a destination receives by pull now: it pulled from us recently. */
+  isPullDestination(destination: string, now = Date.now()): boolean {
+    const receiver = this.receivers.get(destination);
+    return receiver !== undefined && now - receiver.last_pull_at < PULL_STALE_MS;
+  }
+
+  receiver(destination: string): PullReceiver | undefined {
+    return this.receivers.get(destination);
+  }
+
+  /** Records that a destination pulls from us (persisted at most every few seconds). */
+  touch(destination: string, now = Date.now()): void {
+    const known = this.receivers.get(destination);
+    if (known && now - known.last_pull_at < 5_000) return;
+    this.touchStmt.run(destination, now);
+    this.receivers.set(destination, { server_name: destination, last_pull_at: now, acked_cursor: known?.acked_cursor ?? 0, last_ack_at: known?.last_ack_at ?? null });
+  }
+
+  /** The highest outbox id ever given out (a cursor above it is not one of ours). */
+  private highestId(): number {
+    return this.db.prepare<[], { seq: number }>("SELECT seq FROM sqlite_sequence WHERE name = 'federation_outbox'").get()?.seq ?? 0;
+  }
+
+  /** Whether a cursor could have come from this server (at most the highest id given out). */
+  isKnownCursor(cursor: number): boolean {
+    return cursor <= this.highestId();
+  }
+
+  /** Pending rows after the cursor, oldest first. A cursor from the future (not ours) counts as 0. */
+  page(destination: string, cursor: number, limit: number): OutboxRow[] {
+    const from = cursor > this.highestId() ? 0 : cursor;
+    return this.pageStmt.all(destination, from, limit);
+  }
+
+  /**
+   * Deletes every pending row of `destination` up to the cursor; how many went. Run it inside the
+   * caller's transaction (the ack route's group commit), or it commits on its own.
+   */
+  ack(destination: string, cursor: number, now = Date.now()): number {
+    const deleted = this.db.transaction(() => {
+      const n = this.ackStmt.run(destination, cursor).changes;
+      this.receiverAckStmt.run(destination, now, cursor, now);
+      return n;
+    })();
+    const known = this.receivers.get(destination);
+    this.receivers.set(destination, { server_name: destination, last_pull_at: now, acked_cursor: Math.max(known?.acked_cursor ?? 0, cursor), last_ack_at: now });
+    return deleted;
+  }
+
+  /** Waits until new events are queued for `destination`, the time is up, or the signal fires. */
+  wait(destination: string, ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      let set = this.waiters.get(destination);
+      if (!set) this.waiters.set(destination, (set = new Set()));
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        set.delete(done);
+        if (set.size === 0 && this.waiters.get(destination) === set) this.waiters.delete(destination);
+        resolve();
+      };
+      const timer = setTimeout(done, Math.min(ms, MAX_PULL_WAIT_MS));
+      timer.unref();
+      signal?.addEventListener('abort', done, { once: true });
+      set.add(done);
+    });
+  }
+
+  /** New events for `destination`: wakes its waiting pulls. */
+  notify(destination: string): void {
+    const set = this.waiters.get(destination);
+    if (!set) return;
+    for (const wake of [...set]) wake();
+  }
+
+  /** Wakes every waiting pull (the node is stopping). */
+  wakeAll(): void {
+    for (const destination of [...this.waiters.keys()]) this.notify(destination);
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * The receiving side of `POST /reach-probe` (issue #15): a peer asks us to call it back. We
+ * call it ONLY at the endpoint we already know for it — its trust row's explicit endpoint, or
+ * else `https://<its server name>` and the federation endpoint its discovery there names — never
+ * at anything taken from the request, so the probe cannot be pointed at anyone else. Every
+ * connection goes through the node's HttpClient, hence the outbound address policy
+ * (address-policy.ts) and any certificate pin of that peer. The answer says in plain words what
+ * happened: reachable, timeout, refused, TLS mismatch, wrong server answered, ...
+ */
+import type { Discovery } from '../federation/discovery.ts';
+import { joinUrl, type HttpClient } from '../federation/http-client.ts';
+import { KEYS_PATH } from '../federation/server-keys.ts';
+import { checkKeysDocument } from '../federation/keys-document.ts';
+import type { TrustStore } from '../trust/trust-store.ts';
+
+export const REACH_PROBE_PATH = '/_paracord/federation/v1/reach-probe';
+/** How long the callback may take before it counts as a timeout. */
+export const PROBE_TIMEOUT_MS = 10_000;
+
+export type ProbeStatus = 'reachable' | 'timeout' | 'refused' | 'tls_mismatch' | 'wrong_server' | 'name_not_found' | 'address_refused' | 'http_error' | 'unreachable';
+
+export interface ProbeAnswer {
+  reachable: boolean;
+  status: ProbeStatus;
+  latency_ms: number;
+  /** Plain words; null when reachable. */
+  error: string | null;
+}
+
+export interface ProbeDeps {
+  trust: TrustStore;
+  discovery: Discovery;
+  http: HttpClient;
+  /** The public key we know for `server`'s key `keyId` (the one its probe request was signed with). */
+  knownKey: (server: string, keyId: string) => string | null;
+}
+
+/** Calls `caller` back where we know it lives; never throws. */
+export async function probeCaller(deps: ProbeDeps, caller: string, keyId: string): Promise<ProbeAnswer> {
+  const started = performance.now();
+  const answer = (status: ProbeStatus, error: string | null): ProbeAnswer => ({
+    reachable: status === 'reachable',
+    status,
+    latency_ms: Math.round(performance.now() - started),
+    error,
+  });
+  const explicit = deps.trust.get(caller)?.endpoint ?? null;
+  const base = explicit ?? `https://${caller}`;
+  const signal = AbortSignal.timeout(PROBE_TIMEOUT_MS);
+  try {
+    const document = await deps.discovery.fetchDocument(base, undefined, signal);
+    if (document.server_name !== caller) {
+      return answer('wrong_server', `another server answered at ${base}: it calls itself ${document.server_name}, not ${caller}`);
+    }
+    // Keys from the same place: the endpoint we know (or, without one, the endpoint its discovery names).
+    const endpoint = explicit ?? document.federation_endpoint;
+    const response = await deps.http.send('GET', joinUrl(endpoint, KEYS_PATH), { accept: 'application/json' }, undefined, { signal, timeoutMs: PROBE_TIMEOUT_MS });
+    if (response.status !== 200) return answer('http_error', `${endpoint} answered HTTP ${response.status} for its keys`);
+    const keys = checkKeysDocument(response.json, caller);
+    if (!keys.ok) return answer('wrong_server', `the keys at ${endpoint} are not ${caller}'s: ${keys.reason}`);
+    const known = deps.knownKey(caller, keyId);
+    const published = [keys.document.active_key, ...keys.document.next_keys, ...keys.document.old_keys].find((k) => k.key_id === keyId);
+    if (known && published?.public_key !== known) return answer('wrong_server', `the server at ${endpoint} does not hold ${caller}'s signing key ${keyId}`);
+    return answer('reachable', null);
+  } catch (error) {
+    return answer(...classify(error, base));
+  }
+}
+
+/** A failed callback in plain words. */
+export function classify(error: unknown, where: string): [ProbeStatus, string] {
+  const codes: string[] = [];
+  const messages: string[] = [];
+  for (let e = error as (Error & { code?: string; cause?: unknown }) | undefined, depth = 0; e && depth < 6; e = e.cause as typeof e, depth++) {
+    if (typeof e.code === 'string') codes.push(e.code);
+    if (typeof e.message === 'string') messages.push(e.message);
+    if (e.name) codes.push(e.name);
+  }
+  const text = messages.join(' | ');
+  const has = (...names: string[]) => names.some((n) => codes.includes(n) || text.includes(n));
+  if (has('AddressRefusedError')) return ['address_refused', `this node will not connect to ${where}: ${messages.at(-1) ?? text}`];
+  if (has('ECONNREFUSED')) return ['refused', `connection refused at ${where}: nothing accepts connections there (the router does not forward the port, or the node is not running)`];
+  if (has('TimeoutError', 'AbortError', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'ETIMEDOUT', 'aborted', 'timed out', 'timeout')) {
+    return ['timeout', `no answer from ${where} within ${PROBE_TIMEOUT_MS / 1000} s: the connection is probably dropped by a router or firewall on the way`];
+  }
+  if (has('ENOTFOUND', 'EAI_AGAIN')) return ['name_not_found', `the name in ${where} does not resolve to an address`];
+  if (has('CertificatePinError', 'CERT_', 'ERR_TLS', 'self-signed', 'self signed', 'SSL', 'certificate', 'EPROTO')) {
+    return ['tls_mismatch', `TLS failed at ${where}: the certificate served there is not the one expected (${messages.at(-1) ?? text})`];
+  }
+  if (has('EHOSTUNREACH', 'ENETUNREACH')) return ['unreachable', `no route to ${where}`];
+  if (has('ECONNRESET', 'UND_ERR_SOCKET')) return ['unreachable', `the connection to ${where} was cut: ${messages.at(-1) ?? text}`];
+  if (has('answered', 'not valid', 'speaks')) return ['wrong_server', `something else answered at ${where}: ${messages[0] ?? text}`];
+  return ['unreachable', `could not reach ${where}: ${messages.at(-1) ?? text}`];
+}

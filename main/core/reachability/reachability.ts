@@ -1,0 +1,346 @@
+/**
+ * Reachability (issue #15): can our peers reach us, and if not, what do we do about it.
+ *
+ *  - Self-test: we ask a peer (`POST /reach-probe`, signed) to call us back where it knows us;
+ *    its answer (reachable, or in plain words why not) is our status. Run at start, when the
+ *    machine's network addresses change, on demand (admin `POST /reachability/check`, CLI
+ *    `reach-test`), when the first peer is added, and every half hour while reachable.
+ *  - Port mapping: not reachable (and not `--no-port-mapping`) → ask the router for a mapping
+ *    (port-mapping.ts) and test again through it; the external address is published only once
+ *    that test passes; a mapping that does not help is removed.
+ *  - Pull mode: `--pull`, or unreachable with no working mapping → the Puller pulls our events
+ *    from our peers, and our discovery advertises the `pull` capability.
+ *  - Hysteresis: one failed test does not switch to pull mode (a peer slow to answer, a network
+ *    blip would). The failure must be confirmed by a second test `confirmSeconds` later (31 by
+ *    default: past a peer's 30-s per-peer probe limit), through another peer first; a test
+ *    through a fresh port mapping that still fails counts as that second test. Meanwhile the
+ *    node keeps receiving by push and says "Not reachable: testing again". One successful test
+ *    switches pull mode off again.
+ */
+import { networkInterfaces } from 'node:os';
+import type { Logger } from 'pino';
+import type { Identity } from '../identity/identity.ts';
+import type { HttpClient } from '../federation/http-client.ts';
+import type { Discovery } from '../federation/discovery.ts';
+import type { Puller } from '../federation/puller.ts';
+import type { TrustStore } from '../trust/trust-store.ts';
+import { REACH_PROBE_PATH, type ProbeStatus } from './probe-caller.ts';
+import { PortMapper, type MappingInfo } from './port-mapping.ts';
+import { reachabilitySummary, testingAgainNote } from '../../../shared/reachability-words.ts';
+import type { Reachability as ReachabilityContract } from '../../../shared/contract/admin-operations.ts';
+
+/** What `GET /reachability` answers (the contract's type, CONTRACT.md "Reachability"). */
+export type ReachabilityState = ReachabilityContract;
+
+export interface CheckResult extends ReachabilityState {
+  status: ProbeStatus | 'no_peer' | null;
+  latency_ms: number | null;
+}
+
+export interface ReachabilityDeps {
+  trust: TrustStore;
+  http: HttpClient;
+  discovery: Discovery;
+  identity: () => Identity | null;
+  federationUrl: () => string | null;
+  federationPort: () => number | null;
+  puller: Puller;
+  log: Logger;
+  forcePull: boolean;
+  portMapping: boolean;
+  watchSeconds?: number;
+  recheckSeconds?: number;
+  /** Seconds between a failed self-test and the test that confirms it (default 31). */
+  confirmSeconds?: number;
+  gatewayAddress?: string;
+  onChange: () => void;
+}
+
+/** Default of `confirmSeconds`: just past a peer's default per-peer probe limit (30 s). */
+export const DEFAULT_CONFIRM_SECONDS = 31;
+/** An unconfirmed failure whose confirming test could not ask anybody is tested again, later each time, up to this. */
+const MAX_CONFIRM_SECONDS = 600;
+
+const NO_PEER = 'no peer to ask yet: this node will test whether friends can reach it once the first peer is added';
+
+export class Reachability {
+  private readonly deps: ReachabilityDeps;
+  private readonly mapper: PortMapper;
+  private state: CheckResult;
+  private running: Promise<CheckResult> | null = null;
+  private watchTimer: NodeJS.Timeout | null = null;
+  private lastAddresses = '';
+  private lastCheckAt = 0;
+  private lastReportAt = 0;
+  private stopped = false;
+  /** The node concluded by itself that it must receive by pull. */
+  private autoPull = false;
+  /** A failed test waiting for the one that confirms it (hysteresis): who answered, and how often confirming found nobody to ask. */
+  private unconfirmed: { via: string | null; error: string; inconclusive: number; nextInSeconds: number } | null = null;
+  private confirmTimer: NodeJS.Timeout | null = null;
+
+  constructor(deps: ReachabilityDeps) {
+    this.deps = deps;
+    this.mapper = new PortMapper({ ...(deps.gatewayAddress ? { gatewayAddress: deps.gatewayAddress } : {}), log: deps.log });
+    this.state = { reachable: null, checked_at: null, via: null, endpoint: null, mode: deps.forcePull ? 'pull' : 'push', mapping: null, error: null, status: null, latency_ms: null };
+  }
+
+  get mode(): 'push' | 'pull' {
+    return this.deps.forcePull || this.autoPull ? 'pull' : 'push';
+  }
+
+  /** Capabilities to add to discovery (`pull` while we receive by pull). */
+  capabilities(): string[] {
+    return this.mode === 'pull' ? ['pull'] : [];
+  }
+
+  status(): ReachabilityState {
+    const { status: _s, latency_ms: _l, ...state } = this.state;
+    return { ...state, mode: this.mode, mapping: this.mappingView() };
+  }
+
+  /** Short words for the tray and the dashboard. */
+  summary(): string {
+    return reachabilitySummary(this.status(), this.deps.federationPort());
+  }
+
+  private mappingView(): ReachabilityState['mapping'] {
+    const m = this.mapper.mapping;
+    return m ? { protocol: m.protocol, external_address: m.external_address, external_port: m.external_port, expires_at: m.expires_at } : null;
+  }
+
+  start(): void {
+    this.stopped = false;
+    if (this.mode === 'pull') this.deps.puller.start();
+    this.lastAddresses = addressFingerprint();
+    const watch = (this.deps.watchSeconds ?? 30) * 1000;
+    if (watch > 0) {
+      const first = setTimeout(() => void this.check().catch(() => undefined), 1_000);
+      first.unref();
+      this.watchTimer = setInterval(() => this.tick(), watch);
+      this.watchTimer.unref();
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.watchTimer) clearInterval(this.watchTimer);
+    this.watchTimer = null;
+    if (this.confirmTimer) clearTimeout(this.confirmTimer);
+    this.confirmTimer = null;
+    // A self-test under way is not waited for (it may wait on a slow peer); a mapping it makes
+    // after this point is removed by itself (see run()).
+    await Promise.all([this.deps.puller.stop(), this.mapper.remove()]);
+  }
+
+  /** Periodic: network change, first peer added, routine re-test. */
+  private tick(): void {
+    if (this.stopped || this.running) return;
+    const addresses = addressFingerprint();
+    const changed = addresses !== this.lastAddresses;
+    this.lastAddresses = addresses;
+    const firstPeer = this.state.status === 'no_peer' && this.candidates().length > 0;
+    const recheck = Date.now() - this.lastCheckAt > (this.deps.recheckSeconds ?? 1800) * 1000;
+    if (changed) this.deps.log.info({ event: 'network_changed' }, 'network addresses changed: testing reachability again');
+    // A new network: a mapping made on the old one points at an address we may no longer have.
+    const ready = changed ? this.mapper.remove() : Promise.resolve();
+    if (changed || firstPeer || recheck) void ready.then(() => this.check()).catch(() => undefined);
+  }
+
+  /**
+   * A peer said (response header) that its deliveries to us time out or are refused: test again,
+   * at most every 5 minutes.
+   */
+  peerReportsFailing(peer: string): void {
+    const now = Date.now();
+    if (this.stopped || this.running || now - this.lastReportAt < 5 * 60_000) return;
+    this.lastReportAt = now;
+    this.deps.log.info({ event: 'peer_reports_delivery_failing', peer }, `${peer} says its deliveries to this node fail: testing reachability`);
+    void this.check(peer).catch(() => undefined);
+  }
+
+  /** The owner asked, or something changed: test now. */
+  check(via?: string): Promise<CheckResult> {
+    if (this.running && via === undefined) return this.running;
+    const run = this.run(via).finally(() => {
+      if (this.running === run) this.running = null;
+    });
+    this.running = run;
+    return run;
+  }
+
+  private candidates(): string[] {
+    return this.deps.trust
+      .list()
+      .filter((s) => s.trust === 'allow')
+      .sort((a, b) => (b.last_seen_at ?? 0) - (a.last_seen_at ?? 0))
+      .map((s) => s.server_name);
+  }
+
+  private async run(via?: string): Promise<CheckResult> {
+    this.lastCheckAt = Date.now();
+    // Confirming an earlier failure: through the other peers first, the one that answered last.
+    const confirming = this.unconfirmed;
+    let result = await this.probe(via, confirming ? this.confirmationOrder(confirming.via) : undefined);
+    /** Two tests in a row said "not reachable" (the second through a fresh port mapping). */
+    let failedTwice = false;
+    // (The router was asked moments ago when this confirms an earlier failure.)
+    if (result.reachable === false && !confirming && !this.deps.forcePull && this.deps.portMapping && !this.mapper.mapping && this.deps.federationPort()) {
+      // Say so while the router is asked ("Not reachable: … trying automatic setup").
+      this.state = { ...result, mode: 'push', mapping: null };
+      this.deps.onChange();
+      const mapped = await this.mapper.map(this.deps.federationPort()!);
+      if (this.stopped) {
+        await this.mapper.remove();
+        return { ...result, mode: this.mode, mapping: null };
+      }
+      if (mapped.ok) {
+        const again = await this.probeThroughMapping(result.via ?? via);
+        if (again.reachable) {
+          result = again;
+          this.deps.log.info({ event: 'reachable_through_mapping', external: `${mapped.mapping.external_address}:${mapped.mapping.external_port}` }, 'reachable through the router\'s port mapping');
+        } else {
+          // It did not help (carrier-grade NAT, or the peer knows us under another address): take it away again.
+          failedTwice = again.reachable === false;
+          await this.mapper.remove();
+          result = { ...result, error: `${result.error} A port mapping was made (${describe(mapped.mapping)}) but did not help, so it was removed.` };
+        }
+      } else {
+        result = { ...result, error: `${result.error} Automatic setup failed: ${mapped.error}.` };
+      }
+    }
+    if (this.stopped) return { ...result, mode: this.mode, mapping: this.mappingView() };
+    const wasPull = this.mode === 'pull';
+    result = this.conclude(result, confirming !== null || failedTwice);
+    if (this.mode === 'pull' && !wasPull) {
+      this.deps.log.warn({ event: 'pull_mode_on', reason: result.error }, 'nobody can reach this node: receiving through pull mode');
+      this.deps.discovery.forget(this.deps.identity()?.serverName ?? '');
+      this.deps.puller.start();
+    } else if (this.mode === 'push' && wasPull) {
+      this.deps.log.info({ event: 'pull_mode_off' }, 'reachable again: peers push to this node');
+      void this.deps.puller.stop();
+    }
+    const answered = { ...result, mode: this.mode, mapping: this.mappingView() };
+    // Peers exist but none could be asked (rate limit, a peer down): the last conclusion stands.
+    const inconclusive = result.reachable === null && this.state.reachable !== null && this.candidates().length > 0;
+    if (!inconclusive) this.state = answered;
+    // Still waiting for a confirmation that found nobody to ask: say when it asks again.
+    else if (this.unconfirmed) this.state = { ...this.state, error: this.unconfirmedError() };
+    this.deps.log.info({ event: 'reachability_checked', reachable: result.reachable, via: result.via, status: result.status, error: result.error, mode: this.mode }, 'reachability self-test done');
+    this.deps.onChange();
+    return answered;
+  }
+
+  /**
+   * Hysteresis: a success ends pull mode at once; a failure turns it on only when confirmed (a
+   * second failure in a row, or already in pull mode); a first failure waits for the test that
+   * confirms it, and says so in its error.
+   */
+  private conclude(result: CheckResult, confirmed: boolean): CheckResult {
+    if (result.reachable === true) {
+      this.autoPull = false;
+      this.clearUnconfirmed();
+      return result;
+    }
+    if (result.reachable === false) {
+      if (confirmed || this.mode === 'pull') {
+        this.autoPull = true;
+        this.clearUnconfirmed();
+        return result;
+      }
+      this.unconfirmed = { via: result.via, error: result.error ?? 'not reachable', inconclusive: 0, nextInSeconds: 0 };
+    } else if (this.unconfirmed) {
+      // Nobody could be asked to confirm: the failure stays unconfirmed; ask again later.
+      this.unconfirmed.inconclusive += 1;
+    } else {
+      return result;
+    }
+    this.scheduleConfirmation(this.unconfirmed);
+    return result.reachable === false ? { ...result, error: this.unconfirmedError() } : result;
+  }
+
+  /** The error of the failure waiting for confirmation, and when (through whom) it is tested again. */
+  private unconfirmedError(): string | null {
+    const u = this.unconfirmed;
+    return u ? `${/[.!?]$/.test(u.error) ? u.error : `${u.error}.`} ${testingAgainNote(u.nextInSeconds, this.confirmationOrder(u.via)[0] ?? null)}` : null;
+  }
+
+  /** The peers to ask when confirming a failure that `failedVia` reported: the others first. */
+  private confirmationOrder(failedVia: string | null): string[] {
+    const all = this.candidates();
+    return [...all.filter((p) => p !== failedVia), ...all.filter((p) => p === failedVia)].slice(0, 3);
+  }
+
+  private scheduleConfirmation(unconfirmed: NonNullable<Reachability['unconfirmed']>): void {
+    if (this.confirmTimer) clearTimeout(this.confirmTimer);
+    const base = this.deps.confirmSeconds ?? DEFAULT_CONFIRM_SECONDS;
+    const seconds = Math.min(MAX_CONFIRM_SECONDS, base * 2 ** unconfirmed.inconclusive);
+    unconfirmed.nextInSeconds = seconds;
+    this.confirmTimer = setTimeout(() => {
+      this.confirmTimer = null;
+      if (!this.stopped && this.unconfirmed) void this.check().catch(() => undefined);
+    }, seconds * 1000);
+    this.confirmTimer.unref();
+  }
+
+  private clearUnconfirmed(): void {
+    this.unconfirmed = null;
+    if (this.confirmTimer) clearTimeout(this.confirmTimer);
+    this.confirmTimer = null;
+  }
+
+  /**
+   * The test through a fresh mapping: the same peer at once (its per-peer probe limit, 30 s by
+   * default, may refuse it), then the other peers, then the same peer once its limit allows.
+   */
+  private async probeThroughMapping(first: string | undefined): Promise<CheckResult> {
+    let last = await this.probe(first);
+    if (last.reachable !== null || this.stopped) return last;
+    for (const peer of this.candidates().filter((p) => p !== first).slice(0, 2)) {
+      last = await this.probe(peer);
+      if (last.reachable !== null || this.stopped) return last;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 31_000).unref());
+    return this.stopped ? last : this.probe(first);
+  }
+
+  /** Asks one peer (the given one, or the first of `order` — by default our allowed peers — that answers). */
+  private async probe(via?: string, order?: string[]): Promise<CheckResult> {
+    const base = { checked_at: Date.now(), endpoint: this.deps.federationUrl(), mode: this.mode, mapping: this.mappingView() };
+    const identity = this.deps.identity();
+    const candidates = via ? [via] : (order ?? this.candidates()).slice(0, 3);
+    if (!identity || candidates.length === 0) {
+      return { ...base, reachable: null, via: null, error: via ? `${via} is not a peer` : NO_PEER, status: 'no_peer', latency_ms: null };
+    }
+    const problems: string[] = [];
+    for (const peer of candidates) {
+      try {
+        const endpoint = await this.deps.discovery.endpointOf(peer);
+        const response = await this.deps.http.signed(identity, 'POST', endpoint, REACH_PROBE_PATH, '{}', { destination: peer, timeoutMs: 30_000 });
+        const body = response.json as { reachable?: unknown; status?: unknown; latency_ms?: unknown; error?: unknown; message?: unknown } | undefined;
+        if (response.status === 200 && typeof body?.reachable === 'boolean') {
+          const status = String(body.status) as ProbeStatus;
+          const error = body.reachable ? null : `${peer} could not reach this node: ${typeof body.error === 'string' ? body.error : status}`;
+          return { ...base, reachable: body.reachable, via: peer, error, status, latency_ms: typeof body.latency_ms === 'number' ? body.latency_ms : null };
+        }
+        problems.push(`${peer} answered HTTP ${response.status}${typeof body?.message === 'string' ? `: ${body.message}` : ''}`);
+      } catch (error) {
+        problems.push(`${peer}: ${(error as Error).message}`);
+      }
+    }
+    return { ...base, reachable: null, via: null, error: `no peer could be asked to test this node: ${problems.join('; ')}`, status: 'no_peer', latency_ms: null };
+  }
+}
+
+function describe(m: MappingInfo): string {
+  return `${m.protocol} ${m.external_address}:${m.external_port}`;
+}
+
+/** The machine's addresses, to notice a network change (a laptop moving, a new DHCP lease). */
+function addressFingerprint(): string {
+  const all: string[] = [];
+  for (const [name, list] of Object.entries(networkInterfaces())) {
+    for (const a of list ?? []) if (!a.internal) all.push(`${name} ${a.address}`);
+  }
+  return all.sort().join(',');
+}

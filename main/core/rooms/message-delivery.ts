@@ -1,0 +1,41 @@
+/**
+ * The delivery state of messages this server sent (issue #16 item 5), read from their outbox
+ * rows in one indexed query (federation_outbox_event): a row is removed once its destination
+ * acknowledged the event, so no row left means delivered to every server of the room; pending
+ * rows are servers still to reach; failed or expired rows are refusals, with their reason.
+ */
+import type { Db } from '../store/database.ts';
+import type { MessageDelivery } from '../../../shared/contract/admin-operations.ts';
+
+interface Row {
+  event_id: string;
+  destination: string;
+  state: 'pending' | 'failed' | 'expired';
+  next_attempt_at: number;
+  last_error: string | null;
+}
+
+export function messageDeliveries(db: Db, eventIds: readonly string[]): Map<string, MessageDelivery> {
+  const result = new Map<string, MessageDelivery>();
+  for (const id of eventIds) result.set(id, { state: 'delivered', pending_servers: [], refused: [], next_attempt_at: null, last_error: null });
+  for (let start = 0; start < eventIds.length; start += 200) {
+    const chunk = eventIds.slice(start, start + 200);
+    const rows = db
+      .prepare<string[], Row>(`SELECT event_id, destination, state, next_attempt_at, last_error FROM federation_outbox WHERE event_id IN (${chunk.map(() => '?').join(',')}) ORDER BY destination`)
+      .all(...chunk);
+    for (const row of rows) {
+      const delivery = result.get(row.event_id)!;
+      if (row.state === 'pending') {
+        delivery.pending_servers.push(row.destination);
+        if (delivery.next_attempt_at === null || row.next_attempt_at < delivery.next_attempt_at) delivery.next_attempt_at = row.next_attempt_at;
+      } else {
+        delivery.refused.push({ server: row.destination, reason: row.state === 'expired' ? 'expired' : (row.last_error ?? 'refused') });
+      }
+      if (row.last_error) delivery.last_error = row.last_error;
+    }
+  }
+  for (const delivery of result.values()) {
+    delivery.state = delivery.refused.length > 0 ? 'refused' : delivery.pending_servers.length > 0 ? 'waiting' : 'delivered';
+  }
+  return result;
+}

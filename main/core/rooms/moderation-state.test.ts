@@ -1,0 +1,119 @@
+/**
+ * Issue #20's room state on a real SQLite database: bans, roles and the search index are the
+ * same whatever order the events arrive in (as every server must compute the same), and the
+ * search/mention helpers treat user text as text.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Envelope } from '../federation/envelope.ts';
+import { openDatabase, type Db } from '../store/database.ts';
+import { FederationEvents } from '../store/federation-events.ts';
+import { mentions } from './read-markers.ts';
+import { RoomStore } from './room-store.ts';
+import { escapeHtml, highlight, matchExpression, queryWords } from './search-index.ts';
+
+let dir: string;
+let db: Db;
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'paracord-moderation-'));
+  db = openDatabase(join(dir, 'paracord.db'));
+});
+
+afterEach(() => {
+  db.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const ROOM = '!r:alpha.test';
+const OWNER = '@owner:alpha.test';
+const BOB = '@bob:beta.test';
+
+function event(type: string, sender: string, depth: number, id: string, stateKey: string | null, content: Record<string, unknown>): Envelope {
+  return { event_id: `$${id}:alpha.test`, room_id: ROOM, event_type: type, sender, origin_server: 'alpha.test', origin_ts: depth, depth, state_key: stateKey, content, signatures: {} };
+}
+
+const history = [
+  event('m.member.join', OWNER, 1, 'j0', OWNER, { membership: 'join', role: 'owner' }),
+  event('m.member.invite', OWNER, 2, 'i1', BOB, { membership: 'invite', expires_at: 9e12 }),
+  event('m.member.join', BOB, 3, 'j1', BOB, { membership: 'join' }),
+  event('m.message', BOB, 4, 'm1', null, { body: 'pineapple first' }),
+  event('m.room.role', OWNER, 5, 'r1', BOB, { role: 'moderator' }),
+  event('m.message.edit', BOB, 6, 'e1', null, { target: '$m1:alpha.test', body: 'mango now' }),
+  event('m.room.role', OWNER, 7, 'r2', BOB, { role: 'member' }),
+  event('m.room.role', OWNER, 8, 'r3', BOB, { role: 'moderator' }),
+  event('m.message', OWNER, 9, 'm2', null, { body: 'pineapple second' }),
+  event('m.message.delete', OWNER, 10, 'd2', null, { target: '$m2:alpha.test' }),
+  event('m.member.ban', OWNER, 11, 'b1', BOB, { membership: 'ban', reason: 'rude' }),
+  event('m.member.unban', OWNER, 12, 'u1', BOB, { membership: 'leave' }),
+  event('m.member.ban', OWNER, 13, 'b2', BOB, { membership: 'ban' }),
+];
+
+/** Stores and applies the events in the given order; answers the resulting state. */
+function replay(order: Envelope[]) {
+  const rooms = new RoomStore(db);
+  const events = new FederationEvents(db);
+  rooms.createRoom({ room_id: ROOM, name: 'r', host_server: 'alpha.test', created_at: 0 });
+  for (const e of order) {
+    events.insert(e, `h-${e.event_id}`, null);
+    rooms.apply(e);
+  }
+  const search = (q: string) => rooms.search.search(OWNER, queryWords(q), null, 10).map((r) => r.event_id);
+  return { bob: rooms.member(ROOM, BOB), banned: rooms.bans.isBanned(ROOM, BOB), bans: rooms.bans.list(ROOM), search, rooms };
+}
+
+describe('moderation state does not depend on arrival order', () => {
+  it('in order: the last ban wins, the ban ended the role, the index follows the edit and the delete', () => {
+    const state = replay(history);
+    expect(state.bob).toMatchObject({ membership: 'leave', role: 'member' });
+    expect(state.banned).toBe(true);
+    expect(state.bans).toEqual([{ user_id: BOB, by: OWNER, reason: null, at: 13 }]);
+    expect(state.search('pineapple')).toEqual([]);
+    expect(state.search('mango')).toEqual(['$m1:alpha.test']);
+  });
+
+  it('shuffled (edits and deletes before their targets, old role and ban events last): the same', () => {
+    const reversed = [...history.slice(0, 3), ...history.slice(3).reverse()];
+    const state = replay(reversed);
+    expect(state.bob).toMatchObject({ membership: 'leave', role: 'member' });
+    expect(state.banned).toBe(true);
+    expect(state.search('pineapple')).toEqual([]);
+    expect(state.search('mango')).toEqual(['$m1:alpha.test']);
+  });
+
+  it('an old role event arriving after a newer one does not undo it', () => {
+    const upTo = (n: number) => history.slice(0, n);
+    // The newest (moderator, depth 8) first, then the older moderator (5) and member (7): arrival order would say member.
+    const roleOrder = [...upTo(5).filter((e) => e.event_type !== 'm.room.role'), history[7]!, history[4]!, history[6]!];
+    const state = replay(roleOrder);
+    expect(state.bob).toMatchObject({ membership: 'join', role: 'moderator' });
+  });
+});
+
+describe('search and mention helpers', () => {
+  it('cuts queries into words and quotes each: operators are words, never syntax', () => {
+    expect(queryWords('NEAR(pine apple) AND "x" OR y* col:z')).toEqual(['NEAR', 'pine', 'apple', 'AND', 'x', 'OR', 'y', 'col', 'z']);
+    expect(matchExpression(['a"b', 'AND'])).toBe('"a""b" "AND"');
+    expect(queryWords('" * ( ) :')).toEqual([]);
+    expect(queryWords(Array.from({ length: 40 }, (_, i) => `w${i}`).join(' '))).toHaveLength(16);
+  });
+
+  it('highlights matching words in the escaped body, folding case and diacritics', () => {
+    expect(highlight('<script>alert("Crème")</script> creme', ['CREME', 'script'])).toBe(
+      '&lt;<mark>script</mark>&gt;alert(&quot;<mark>Crème</mark>&quot;)&lt;/<mark>script</mark>&gt; <mark>creme</mark>',
+    );
+    expect(escapeHtml(`&<>"'`)).toBe('&amp;&lt;&gt;&quot;&#39;');
+  });
+
+  it('finds mentions by id or localpart, not of other users or servers', () => {
+    expect(mentions('hi @carol!', '@carol:alpha.test')).toBe(true);
+    expect(mentions('hi @Carol:alpha.test', '@carol:alpha.test')).toBe(true);
+    expect(mentions('@carol: look', '@carol:alpha.test')).toBe(true);
+    expect(mentions('hi @carolyn', '@carol:alpha.test')).toBe(false);
+    expect(mentions('hi @carol:beta.test', '@carol:alpha.test')).toBe(false);
+    expect(mentions('mail carol@alpha.test', '@carol:alpha.test')).toBe(false);
+    expect(mentions('a.b @a.b+c', '@a.b:alpha.test')).toBe(true);
+  });
+});

@@ -1,0 +1,97 @@
+/**
+ * The search index follows the stored events behind a watermark (issue #17): nothing is written
+ * to it inside the storing transaction, a search always sees every stored message, the index
+ * catches up by itself a moment later, and a restart (a new SearchIndex on the same file)
+ * continues from the watermark without indexing anything twice.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import type { Envelope } from '../federation/envelope.ts';
+import { openDatabase, type Db } from '../store/database.ts';
+import { FederationEvents } from '../store/federation-events.ts';
+import { RoomStore } from './room-store.ts';
+import { SearchIndex, queryWords } from './search-index.ts';
+
+let dir: string;
+let db: Db;
+const stores: RoomStore[] = [];
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'paracord-search-'));
+  db = openDatabase(join(dir, 'paracord.db'));
+});
+afterEach(() => {
+  for (const s of stores.splice(0)) s.search.stop();
+  db.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const ROOM = '!1:alpha.test';
+const OWNER = '@owner:alpha.test';
+let depth = 1;
+const event = (type: string, id: string, content: Record<string, unknown>, stateKey: string | null = null): Envelope => ({
+  event_id: `$${id}:alpha.test`, room_id: ROOM, event_type: type, sender: OWNER, origin_server: 'alpha.test', origin_ts: depth, depth: depth++, state_key: stateKey, content, signatures: {},
+});
+const indexedRows = () => db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM message_search').get()!.n;
+
+function room(): { rooms: RoomStore; store: (e: Envelope) => void } {
+  const rooms = new RoomStore(db);
+  stores.push(rooms);
+  const events = new FederationEvents(db);
+  if (!rooms.room(ROOM)) rooms.createRoom({ room_id: ROOM, name: 'r', host_server: 'alpha.test', created_at: 0 });
+  const store = (e: Envelope) => db.transaction(() => {
+    events.insert(e, `h-${e.event_id}`, null);
+    rooms.apply(e);
+  })();
+  return { rooms, store };
+}
+
+it('is written after the storing transaction, and a search sees every stored message', async () => {
+  const { rooms, store } = room();
+  store(event('m.member.join', 'j', { membership: 'join', role: 'owner' }, OWNER));
+  store(event('m.message', 'm1', { body: 'pineapple upside down' }));
+  expect(indexedRows()).toBe(0);
+  expect(rooms.search.search(OWNER, queryWords('pineapple'), null, 10).map((h) => h.event_id)).toEqual(['$m1:alpha.test']);
+  expect(indexedRows()).toBe(1);
+  // An edit and a delete are folded in the same way.
+  store(event('m.message', 'm2', { body: 'mango' }));
+  store(event('m.message.edit', 'e2', { target: '$m2:alpha.test', body: 'papaya' }));
+  store(event('m.message.delete', 'd1', { target: '$m1:alpha.test' }));
+  expect(rooms.search.search(OWNER, queryWords('pineapple'), null, 10)).toEqual([]);
+  expect(rooms.search.search(OWNER, queryWords('mango'), null, 10)).toEqual([]);
+  expect(rooms.search.search(OWNER, queryWords('papaya'), null, 10).map((h) => h.event_id)).toEqual(['$m2:alpha.test']);
+});
+
+it('catches up by itself shortly after new messages, without a search', async () => {
+  const { store } = room();
+  store(event('m.member.join', 'j', { membership: 'join', role: 'owner' }, OWNER));
+  for (let i = 0; i < 5; i++) store(event('m.message', `m${i}`, { body: `word${i}` }));
+  expect(indexedRows()).toBe(0);
+  await expect.poll(indexedRows, { timeout: 5_000 }).toBe(5);
+});
+
+it('folds a large backlog in by itself in several turns (the event loop runs in between)', async () => {
+  const { store } = room();
+  store(event('m.member.join', 'j', { membership: 'join', role: 'owner' }, OWNER));
+  for (let i = 0; i < 1_200; i++) store(event('m.message', `b${i}`, { body: `bulk ${i}` }));
+  // Other work runs between the turns: it sees the index part-way.
+  const seen = new Set<number>();
+  const ticker = setInterval(() => seen.add(indexedRows()), 0);
+  await expect.poll(indexedRows, { timeout: 10_000 }).toBe(1_200);
+  clearInterval(ticker);
+  expect([...seen].some((n) => n > 0 && n < 1_200)).toBe(true);
+});
+
+it('continues from its watermark after a restart, indexing nothing twice', async () => {
+  const first = room();
+  first.store(event('m.member.join', 'j', { membership: 'join', role: 'owner' }, OWNER));
+  first.store(event('m.message', 'm1', { body: 'kiwi' }));
+  first.rooms.search.catchUp();
+  first.rooms.search.stop();
+  first.store(event('m.message', 'm2', { body: 'kiwi again' })); // stored, not yet indexed
+  const second = new SearchIndex(db);
+  expect(second.search(OWNER, queryWords('kiwi'), null, 10).map((h) => h.event_id).sort()).toEqual(['$m1:alpha.test', '$m2:alpha.test']);
+  expect(indexedRows()).toBe(2);
+  second.stop();
+});

@@ -1,0 +1,46 @@
+/**
+ * What draws the user's attention to rooms (issue #20 item 4): the unread total in the window
+ * title (which the desktop app's window and taskbar show), and a notification when someone
+ * newly mentions you — the browser's Notification API when permitted; in the desktop app the
+ * same API gives a native notification.
+ */
+import type { RoomSummary } from '../../../shared/contract/admin-operations.ts';
+
+const BASE_TITLE = 'Paracord';
+const seenMentions = new Map<string, number>();
+let primed = false;
+
+export function unreadTotal(rooms: RoomSummary[]): number {
+  return rooms.reduce((n, r) => n + (r.unread ?? 0), 0);
+}
+
+export function titleFor(rooms: RoomSummary[]): string {
+  const total = unreadTotal(rooms);
+  const mentions = rooms.reduce((n, r) => n + (r.mentions ?? 0), 0);
+  if (total === 0) return BASE_TITLE;
+  return `(${total > 999 ? '999+' : total}${mentions > 0 ? ` · @${mentions}` : ''}) ${BASE_TITLE}`;
+}
+
+export function notificationsAvailable(): boolean {
+  return typeof Notification !== 'undefined';
+}
+
+/** Updates the title; notifies of rooms whose mention count grew since the last call (not on the first). */
+export function updateAttention(rooms: RoomSummary[], openRoomId: string): void {
+  document.title = titleFor(rooms);
+  for (const room of rooms) {
+    const now = room.mentions ?? 0;
+    const before = seenMentions.get(room.room_id) ?? 0;
+    seenMentions.set(room.room_id, now);
+    const visibleNow = room.room_id === openRoomId && document.visibilityState === 'visible';
+    if (!primed || now <= before || visibleNow) continue;
+    if (notificationsAvailable() && Notification.permission === 'granted') {
+      const note = new Notification(`You were mentioned in ${room.name}`, { body: `${now} unread mention${now === 1 ? '' : 's'}`, tag: room.room_id });
+      note.onclick = () => {
+        window.focus();
+        location.hash = `#/rooms/${encodeURIComponent(room.room_id)}`;
+      };
+    }
+  }
+  primed = true;
+}

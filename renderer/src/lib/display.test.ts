@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { hasHiddenCharacters, visible } from './display.ts';
+
+describe('visible', () => {
+  it('writes out a right-to-left override instead of letting it reorder the name', () => {
+    const spoof = '@\u202Erenwo:x'; // displays as "@x:owner" when rendered raw
+    expect(visible(spoof)).toBe('@⟨U+202E⟩renwo:x');
+    expect(hasHiddenCharacters(spoof)).toBe(true);
+  });
+
+  it('writes out every bidi control, zero-width and control character', () => {
+    for (const ch of ['\u200B', '\u200D', '\u200E', '\u200F', '\u061C', '\u202A', '\u202D', '\u2066', '\u2069', '\uFEFF', '\u0000', '\u001B', '\u0085', '\u{E0041}']) {
+      const shown = visible(`a${ch}b`);
+      expect(shown).toMatch(/^a⟨U\+[0-9A-F]{4,5}⟩b$/);
+    }
+  });
+
+  it('leaves ordinary names and other scripts alone', () => {
+    for (const name of ['@alice:alpha.example.org', 'Café 😀', 'שלום', 'مرحبا', '日本語の部屋']) {
+      expect(visible(name)).toBe(name);
+      expect(hasHiddenCharacters(name)).toBe(false);
+    }
+    expect(visible(null)).toBe('');
+  });
+
+  it('leaves emoji sequences alone but writes out other invisible format characters', () => {
+    for (const name of ['❤️ Family', '👨‍👩‍👧', '❤️‍🔥', '👍🏽']) expect(visible(name)).toBe(name);
+    expect(visible('Fam\u{1D173}ily')).toBe('Fam⟨U+1D173⟩ily');
+    expect(visible('a\uFE0Fb')).toBe('a⟨U+FE0F⟩b');
+    expect(visible('a\u200D👍')).toBe('a⟨U+200D⟩👍');
+    expect(visible('1\u200D👍')).toBe('1⟨U+200D⟩👍');
+  });
+
+  it('is stable when called repeatedly (no regex state carried over)', () => {
+    expect(hasHiddenCharacters('x\u202E')).toBe(true);
+    expect(hasHiddenCharacters('x\u202E')).toBe(true);
+    expect(visible('\u202E\u202E')).toBe('⟨U+202E⟩⟨U+202E⟩');
+  });
+});

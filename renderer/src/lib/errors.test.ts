@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { AdminError } from '../../../shared/contract/client.ts';
+import { ERROR_SENTENCES, explainCause, explainError } from './errors.ts';
+
+describe('explainError', () => {
+  it('gives every node error code a sentence, with the raw cause as details', () => {
+    const shown = explainError(new AdminError(403, 'not_the_sender', 'only the original sender may edit a message'));
+    expect(shown.text).toBe('Only the person who wrote a message can edit it.');
+    expect(shown.details).toContain('not_the_sender');
+  });
+
+  it('keeps the field of an input error but not the schema path noise', () => {
+    const shown = explainError(new AdminError(400, 'invalid_input', 'rate_limit.per_second: Too small: expected number to be >0'));
+    expect(shown.text).toBe('Some of what you typed is not valid. Check the highlighted field. Per second: Too small: expected number to be >0.');
+    expect(shown.text).not.toContain('rate_limit.');
+  });
+
+  it('calls a fetch that never reached the node "does not answer"', () => {
+    expect(explainError(new TypeError('Failed to fetch')).text).toBe('Your node does not answer. Is it still running?');
+  });
+
+  it('never shows developer text for unknown codes', () => {
+    const shown = explainError(new AdminError(500, 'internal', 'TypeError: x is undefined\n    at foo (/app/x.js:1:2)'));
+    expect(shown.text).not.toMatch(/TypeError|at foo/);
+    expect(shown.details).toContain('TypeError');
+  });
+
+  it('has no empty or developer-looking sentence', () => {
+    for (const [code, sentence] of Object.entries(ERROR_SENTENCES)) {
+      expect(sentence.length, code).toBeGreaterThan(10);
+      expect(sentence, code).not.toMatch(/[a-z]+_[a-z]+|ECONN|ENOENT|getaddrinfo/);
+    }
+  });
+});
+
+describe('explainCause', () => {
+  it('turns network errors into words', () => {
+    expect(explainCause('connect ECONNREFUSED 127.0.0.1:8448').text).toBe('Their server is offline (it refused the connection).');
+    expect(explainCause('getaddrinfo ENOTFOUND friend.example.org').text).toBe('That server name is not known on the internet (DNS).');
+    expect(explainCause('getaddrinfo EAI_AGAIN friend.example.org').text).toContain('DNS');
+    expect(explainCause('ENOENT: no such file or directory, open /x').text).toBe('A file the node needs is missing.');
+  });
+
+  it('reads the code of a refused delivery', () => {
+    expect(explainCause('HTTP 403 origin_blocked: this server blocks yours').text).toBe('The other server blocks yours.');
+    expect(explainCause('HTTP 503').text).toContain('retries by itself');
+    expect(explainCause('something odd').text).toBe('Something went wrong.');
+    expect(explainCause(null).text).toBe('');
+  });
+});

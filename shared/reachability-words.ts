@@ -1,0 +1,44 @@
+/**
+ * The one line that says whether friends can reach this node (issue #15), the same words in the
+ * tray, the dashboard and the setup wizard.
+ */
+import type { Reachability } from './contract/admin-operations.ts';
+
+export function reachabilitySummary(state: Reachability, port: number | null): string {
+  if (state.mode === 'pull' && state.reachable !== true) return 'Receiving through pull mode';
+  if (isTestingAgain(state)) return 'Not reachable: testing again';
+  if (state.reachable === true) {
+    return state.mapping
+      ? `Reachable from friends (through the router's automatic port mapping, ${state.mapping.external_address}:${state.mapping.external_port})`
+      : 'Reachable from friends';
+  }
+  if (state.reachable === false) return `Not reachable: your router does not forward port ${port ?? 7447} — trying automatic setup`;
+  if (state.checked_at === null) return 'Reachability: not tested yet';
+  return 'Reachability: will be tested once the first peer is added';
+}
+
+/** The federation port of a URL (what the router has to forward). */
+export function portOf(url: string | null): number | null {
+  if (!url) return null;
+  try {
+    const parsed = new URL(url);
+    return parsed.port ? Number(parsed.port) : parsed.protocol === 'https:' ? 443 : 80;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A failed self-test not confirmed yet (issue #15 hysteresis): the node still receives by push
+ * and tests again before it switches to pull mode. The contract's `Reachability` has no field for
+ * it, so its `error` ends with this sentence (made here, recognized here).
+ */
+export function testingAgainNote(seconds: number, via: string | null): string {
+  return `Testing again${via ? ` through ${via}` : ''} in ${Math.max(1, Math.round(seconds))} s before switching to pull mode.`;
+}
+
+const TESTING_AGAIN = /Testing again(?: through \S+)? in \d+ s before switching to pull mode\.$/;
+
+export function isTestingAgain(state: Pick<Reachability, 'reachable' | 'mode' | 'error'>): boolean {
+  return state.reachable === false && state.mode === 'push' && TESTING_AGAIN.test(state.error ?? '');
+}

@@ -1,0 +1,318 @@
+/**
+ * `npm run bench -- --vs prosody` (issue #17): the same user-to-user workload against two Debian
+ * Prosody servers federating over s2s and against two Paracord nodes, on this machine, in one
+ * run. User A on a.test pipelines chat messages to user B on b.test; B's client counts receipts.
+ *
+ * Figures, for each side: saturation (messages/s from the first send to the last receipt), latency
+ * p50/p99 at a steady 200 messages/s (send → receipt, both clients in this process), CPU of the
+ * sending server per message (utime+stime of its process, all threads, from /proc/<pid>/stat),
+ * and the sending server's RSS a few seconds after the exchange. Never asserts timings.
+ */
+import { readFileSync } from 'node:fs';
+import { Pool, request } from 'undici';
+import { NodeProcess, enc, ok, percentile, roomWith, rssMb } from '../bench-nodes.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
+import { PROSODY_MISSING, SQLITE_MISSING, prosodyAvailable, prosodyVersion, sqliteStorageAvailable, startPair, type Variant } from './servers.ts';
+import { XmppClient } from './xmpp-client.ts';
+
+export interface CompareRow { name: string; value: number; unit: string; target?: string; ratio?: number; pass?: boolean }
+export interface CompareSizes { saturation: number; latencySeconds: number; archiveSaturation: number }
+export const compareSizes = (quick: boolean): CompareSizes =>
+  quick ? { saturation: 300, latencySeconds: 1, archiveSaturation: 200 } : { saturation: 10_000, latencySeconds: 10, archiveSaturation: 2_000 };
+
+interface SideResult { saturation: number; cpuSaturationUs: number; receiverCpuUs: number; clientCpuUs: number; p50?: number; p99?: number; cpuLowRateUs?: number; idleRssMb?: number; lost: number }
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** CPU seconds (user + system, all threads) used so far by a process. */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ
+}
+
+/** What a side must provide: a sender and a way to hear receipts (body text → arrival time). */
+interface Side {
+  senderPid: number;
+  receiverPid: number;
+  /** Sends message `i`; resolves when the sender may send more (back-pressure, or HTTP reply). */
+  send(i: number): Promise<void> | undefined;
+  /** Called per receipt with the message index, its latency in ms and its arrival time. */
+  onReceipt: (i: number, latencyMs: number, arrivedAt: number) => void;
+}
+
+async function waitFor(condition: () => boolean, ms: number, what: string): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!condition()) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
+/** The workload, identical for both sides. `inFlight` bounds sends awaiting their promise. */
+async function workload(side: Side, sizes: { saturation: number; latencySeconds: number }, withLatency: boolean, inFlight: number): Promise<SideResult> {
+  let received = 0;
+  let lastAt = 0;
+  const latencies: number[] = [];
+  let measuringLatency = false;
+  side.onReceipt = (_i, latency, arrivedAt) => {
+    received++;
+    lastAt = Math.max(lastAt, arrivedAt);
+    if (measuringLatency) latencies.push(latency);
+  };
+  // Warm-up: the first message opens the server-to-server connection (and its handshake).
+  await side.send(-1);
+  await waitFor(() => received >= 1, 30_000, 'the warm-up message');
+  for (let i = 0; i < 50; i++) await side.send(-2 - i);
+  await waitFor(() => received >= 51, 30_000, 'the warm-up messages');
+  received = 0;
+
+  // Saturation: A pipelines everything (bounded in flight), B counts.
+  const cpu0 = cpuSeconds(side.senderPid);
+  const receiverCpu0 = cpuSeconds(side.receiverPid);
+  const clientCpu0 = process.cpuUsage();
+  const started = performance.now();
+  const pending = new Set<Promise<void>>();
+  for (let i = 0; i < sizes.saturation; i++) {
+    const p = side.send(i);
+    if (p) {
+      pending.add(p);
+      void p.then(() => pending.delete(p));
+      if (pending.size >= inFlight) await Promise.race(pending);
+    }
+  }
+  await Promise.all(pending);
+  let lost = 0;
+  try {
+    await waitFor(() => received >= sizes.saturation, 120_000, 'the saturation receipts');
+  } catch {
+    lost = sizes.saturation - received;
+  }
+  const saturation = received / ((lastAt - started) / 1000);
+  const cpuSaturationUs = ((cpuSeconds(side.senderPid) - cpu0) * 1e6) / Math.max(1, received);
+  // Where else the CPU went (to tell whether the sender, the receiver or the clients set the pace).
+  const receiverCpuUs = ((cpuSeconds(side.receiverPid) - receiverCpu0) * 1e6) / Math.max(1, received);
+  const clientUsage = process.cpuUsage(clientCpu0);
+  const clientCpuUs = (clientUsage.user + clientUsage.system) / Math.max(1, received);
+  if (!withLatency) return { saturation, cpuSaturationUs, receiverCpuUs, clientCpuUs, lost };
+  await sleep(500);
+
+  // Latency at a steady 200 messages/s.
+  received = 0;
+  measuringLatency = true;
+  const rate = 200;
+  const total = rate * sizes.latencySeconds;
+  const cpu1 = cpuSeconds(side.senderPid);
+  const begun = performance.now();
+  const sends: Promise<void>[] = [];
+  for (let i = 0; i < total; i++) {
+    const wait = begun + (i * 1000) / rate - performance.now();
+    if (wait > 0) await sleep(wait);
+    const p = side.send(1_000_000 + i);
+    if (p) sends.push(p);
+  }
+  await Promise.all(sends);
+  await waitFor(() => received >= total, 30_000, 'the latency receipts').catch(() => (lost += total - received));
+  const cpuLowRateUs = ((cpuSeconds(side.senderPid) - cpu1) * 1e6) / Math.max(1, received);
+  await sleep(3_000);
+  const idleRssMb = rssMb(side.senderPid);
+  return { saturation, cpuSaturationUs, receiverCpuUs, clientCpuUs, p50: percentile(latencies, 50), p99: percentile(latencies, 99), cpuLowRateUs, idleRssMb, lost };
+}
+
+export async function prosodySide(variant: Variant, sizes: CompareSizes, withLatency: boolean): Promise<SideResult> {
+  const pair = await startPair(tempDir('prosody-bench-'), variant);
+  let a: XmppClient | undefined;
+  let b: XmppClient | undefined;
+  try {
+    a = await XmppClient.login(pair.a.c2sPort, 'a', 'a.test', 'bench-a');
+    b = await XmppClient.login(pair.b.c2sPort, 'b', 'b.test', 'bench-b');
+    b.available();
+    await sleep(100);
+    const sender = a;
+    const side: Side = {
+      senderPid: pair.a.pid,
+      receiverPid: pair.b.pid,
+      send: (i) => sender.send('b@b.test', `${i} ${performance.now()}`),
+      onReceipt: () => undefined,
+    };
+    b.onBody = (body, at) => {
+      const [i, sent] = body.split(' ');
+      side.onReceipt(Number(i), at - Number(sent), at);
+    };
+    const size = variant === 'archive' ? { saturation: sizes.archiveSaturation, latencySeconds: 0 } : sizes;
+    return await workload(side, size, withLatency, 1);
+  } catch (error) {
+    throw new Error(`${(error as Error).message}\n--- a.test log:\n${pair.a.fileLog()}${pair.a.log}\n--- b.test log:\n${pair.b.fileLog()}${pair.b.log}`, { cause: error });
+  } finally {
+    a?.close();
+    b?.close();
+    await pair.stop();
+  }
+}
+
+export async function paracordSide(secure: boolean, sizes: CompareSizes, withLatency: boolean): Promise<SideResult> {
+  const args = ['--max-connections-per-address', '1000'];
+  const a = new NodeProcess({ serverName: 'a.test', args, secure });
+  const b = new NodeProcess({ serverName: 'b.test', args, secure });
+  let pool: Pool | undefined;
+  let stopWatching: (() => void) | undefined;
+  try {
+    await Promise.all([a.start(), b.start()]);
+    if (secure) {
+      const { link } = await ok(a, 'POST', '/invites/peer', {});
+      await ok(b, 'POST', '/invites/peer/redeem', { link });
+    } else {
+      await ok(a, 'POST', '/peers', { server_name: 'b.test', endpoint: b.federationUrl });
+      await ok(b, 'POST', '/peers', { server_name: 'a.test', endpoint: a.federationUrl });
+    }
+    const roomId = await roomWith(a, b);
+    const token = a.adminToken;
+    // The client's connection to its server (keep-alive). It pipelines the way a chat client
+    // with a queue does: a message goes out at once when no request is under way; messages typed
+    // while PIPELINE requests are under way leave together in the next one, through
+    // `POST /rooms/{room}/messages/batch` (one request, one transaction).
+    const PIPELINE = 8;
+    pool = new Pool(a.ready.admin_url, { connections: PIPELINE });
+    const sentAt = new Map<string, { i: number; at: number }>();
+    const early = new Map<string, number>();
+    const queued: Array<{ i: number; at: number; done: () => void; failed: (error: Error) => void }> = [];
+    let requests = 0;
+    const acknowledged = (eventId: string, i: number, at: number) => {
+      const arrived = early.get(eventId);
+      if (arrived !== undefined) {
+        early.delete(eventId);
+        // Seen on B before A's reply reached the client: counted now, timed at its arrival.
+        side.onReceipt(i, arrived - at, arrived);
+      } else sentAt.set(eventId, { i, at });
+    };
+    const pump = () => {
+      while (requests < PIPELINE && queued.length > 0) {
+        const taken = queued.splice(0, 100);
+        requests++;
+        const single = taken.length === 1;
+        const body = single ? { body: `${taken[0]!.i} ${taken[0]!.at}` } : { messages: taken.map((m) => ({ body: `${m.i} ${m.at}` })) };
+        void pool!
+          .request({
+            method: 'POST',
+            path: `/_paracord/admin/v1/rooms/${enc(roomId)}/messages${single ? '' : '/batch'}`,
+            headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+            body: JSON.stringify(body),
+          })
+          .then(async (response) => {
+            const reply = (await response.body.json()) as { event_id?: string; event_ids?: string[] };
+            if (response.statusCode !== 200) throw new Error(`send failed: ${response.statusCode} ${JSON.stringify(reply)}`);
+            const ids = single ? [reply.event_id!] : reply.event_ids!;
+            taken.forEach((m, k) => {
+              acknowledged(ids[k]!, m.i, m.at);
+              m.done();
+            });
+          })
+          .catch((error: Error) => taken.forEach((m) => m.failed(error)))
+          .finally(() => {
+            requests--;
+            pump();
+          });
+      }
+    };
+    const side: Side = {
+      senderPid: a.child.pid!,
+      receiverPid: b.child.pid!,
+      send: (i) =>
+        new Promise<void>((done, failed) => {
+          queued.push({ i, at: performance.now(), done, failed });
+          pump();
+        }),
+      onReceipt: () => undefined,
+    };
+    // B's client: the admin event stream of node b (what the UI uses).
+    const stream = await request(`${b.ready.admin_url}/_paracord/admin/v1/events`, { headers: { authorization: `Bearer ${b.adminToken}` } });
+    stopWatching = () => stream.body.destroy();
+    let buffer = '';
+    stream.body.on('data', (chunk: Buffer) => {
+      const at = performance.now();
+      buffer += chunk.toString();
+      let end;
+      while ((end = buffer.indexOf('\n\n')) >= 0) {
+        const message = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        if (!message.startsWith('event: room')) continue;
+        const data = JSON.parse(message.slice(message.indexOf('data: ') + 6)) as { event_id: string; event_type: string; sender: string };
+        if (data.event_type !== 'm.message' || data.sender !== '@owner:a.test') continue;
+        const sent = sentAt.get(data.event_id);
+        if (sent) {
+          sentAt.delete(data.event_id);
+          side.onReceipt(sent.i, at - sent.at, at);
+        } else early.set(data.event_id, at);
+      }
+    });
+    return await workload(side, sizes, withLatency, 256);
+  } finally {
+    stopWatching?.();
+    await pool?.close();
+    await Promise.all([a.stop().catch(() => undefined), b.stop().catch(() => undefined)]);
+  }
+}
+
+/**
+ * Runs the comparison and records its rows. Returns false (after one line) when Prosody is absent.
+ * Ratios are Paracord / Prosody (for msg/s higher is better; for ms, µs and MB lower is better).
+ */
+export async function compareWithProsody(quick: boolean, record: (row: CompareRow) => void, say: (line: string) => void): Promise<boolean> {
+  if (!prosodyAvailable()) {
+    say(`  ${PROSODY_MISSING}\n`);
+    return false;
+  }
+  const sizes = compareSizes(quick);
+  say(`  Prosody ${prosodyVersion()} (Debian), two servers federating over s2s on 127.0.0.1; ${sizes.saturation.toLocaleString('en')} messages at saturation, ${sizes.latencySeconds} s at 200/s\n`);
+  const prosodyPlain = await prosodySide('plain', sizes, true);
+  const paracordPlain = await paracordSide(false, sizes, true);
+  let prosodyTls: SideResult | undefined;
+  let paracordTls: SideResult | undefined;
+  try {
+    prosodyTls = await prosodySide('tls', sizes, false);
+    paracordTls = await paracordSide(true, sizes, false);
+  } catch (error) {
+    say(`  (TLS variant failed: ${(error as Error).message.split('\n')[0]})\n`);
+  }
+  let prosodyArchive: SideResult | undefined;
+  if (sqliteStorageAvailable()) {
+    try {
+      prosodyArchive = await prosodySide('archive', sizes, false);
+    } catch (error) {
+      say(`  (archive variant failed: ${(error as Error).message.split('\n')[0]})\n`);
+    }
+  } else say(`  ${SQLITE_MISSING}\n`);
+
+  const lost = [prosodyPlain, paracordPlain, prosodyTls, paracordTls, prosodyArchive].reduce((n, r) => n + (r?.lost ?? 0), 0);
+  if (lost > 0) say(`  (!) ${lost} messages not received in time (saturation counts what arrived)\n`);
+
+  const cpuLine = (label: string, r: SideResult | undefined) => {
+    if (r) say(`  ${label.padEnd(26)} ${Math.round(r.saturation).toLocaleString('en').padStart(6)} msg/s; CPU µs per message at saturation: sending server ${r.cpuSaturationUs.toFixed(0)}, receiving server ${r.receiverCpuUs.toFixed(0)}, both clients (this process) ${r.clientCpuUs.toFixed(0)}\n`);
+  };
+  cpuLine('Prosody, plain', prosodyPlain);
+  cpuLine('Paracord, plain', paracordPlain);
+  cpuLine('Prosody, TLS', prosodyTls);
+  cpuLine('Paracord, TLS', paracordTls);
+  cpuLine('Prosody, SQLite archive', prosodyArchive);
+  say(`\n  | figure | Paracord node | Prosody | ratio |\n  |---|---|---|---|\n`);
+  const line = (name: string, ours: number | undefined, theirs: number | undefined, unit: string, higherIsBetter: boolean, target?: { text: string; pass: (ratio: number) => boolean }) => {
+    if (ours === undefined || theirs === undefined) return;
+    const ratio = ours / theirs;
+    const shown = (n: number) => `${n >= 100 ? Math.round(n).toLocaleString('en') : n.toFixed(2)} ${unit}`;
+    const better = higherIsBetter ? ratio >= 1 : ratio <= 1;
+    const verdict = `${ratio.toFixed(2)}× (${better ? 'Paracord ahead' : 'Prosody ahead'})`;
+    say(`  | ${name} | ${shown(ours)} | ${shown(theirs)} | ${verdict} |\n`);
+    record({ name: `vs Prosody: ${name} (Paracord)`, value: ours, unit });
+    record({ name: `vs Prosody: ${name} (Prosody)`, value: theirs, unit });
+    record({ name: `vs Prosody: ${name} (ratio Paracord/Prosody)`, value: ratio, unit: 'x', ratio, ...(target ? { target: target.text, pass: target.pass(ratio) } : {}) });
+  };
+  line('saturation, plain', paracordPlain.saturation, prosodyPlain.saturation, 'msg/s', true, { text: '>= 1.0', pass: (r) => r >= 1 });
+  line('saturation, TLS', paracordTls?.saturation, prosodyTls?.saturation, 'msg/s', true);
+  line('latency at 200 msg/s p50', paracordPlain.p50, prosodyPlain.p50, 'ms', false, { text: '<= 2.0', pass: (r) => r <= 2 });
+  line('latency at 200 msg/s p99', paracordPlain.p99, prosodyPlain.p99, 'ms', false, { text: '<= 1.0', pass: (r) => r <= 1 });
+  line('sending server CPU per message, saturation', paracordPlain.cpuSaturationUs, prosodyPlain.cpuSaturationUs, 'µs', false, { text: '<= 1.0', pass: (r) => r <= 1 });
+  line('sending server CPU per message, 200 msg/s', paracordPlain.cpuLowRateUs, prosodyPlain.cpuLowRateUs, 'µs', false, { text: '<= 2.0', pass: (r) => r <= 2 });
+  line('idle RSS after the exchange', paracordPlain.idleRssMb, prosodyPlain.idleRssMb, 'MB', false, { text: '<= 3.5', pass: (r) => r <= 3.5 });
+  line('saturation vs Prosody with SQLite archive (mod_mam)', paracordPlain.saturation, prosodyArchive?.saturation, 'msg/s', true);
+  return true;
+}

@@ -1,0 +1,89 @@
+/**
+ * `--only=search` (issue #20 item 5): full-text search (FTS5, the node's SearchIndex) over a
+ * room of `count` messages against a `LIKE '%word%'` scan of the same messages in the same
+ * database, for the same question: messages of the user's rooms containing the word, newest
+ * first, 50 at most. Reports p50/p99 of each and the ratio of the medians.
+ */
+import { join } from 'node:path';
+import { openDatabase } from '../../main/core/store/database.ts';
+import { SearchIndex, queryWords } from '../../main/core/rooms/search-index.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
+import { percentile } from './bench-nodes.ts';
+
+interface Row { name: string; value: number; unit: string; target?: string; ratio?: number; pass?: boolean }
+
+/** A vocabulary of made-up words; a few rare ones are what is searched for. */
+function vocabulary(size: number): string[] {
+  const syllables = ['ka', 'lo', 'mi', 'ne', 'ru', 'sa', 'ti', 'vo', 'pe', 'da', 'gu', 'ze'];
+  const words: string[] = [];
+  for (let i = 0; words.length < size; i++) {
+    let w = '';
+    let n = i;
+    do {
+      w += syllables[n % syllables.length];
+      n = Math.floor(n / syllables.length);
+    } while (n > 0);
+    words.push(w);
+  }
+  return words;
+}
+
+export function searchBench(count: number, queries: number, record: (row: Row) => void): void {
+  const db = openDatabase(join(tempDir('paracord-bench-search-'), 'paracord.db'));
+  const roomId = '!bench:search.test';
+  const user = '@owner:search.test';
+  db.prepare("INSERT INTO rooms (room_id, name, host_server, created_at, last_depth) VALUES (?, 'bench', 'search.test', 0, 0)").run(roomId);
+  db.prepare(
+    "INSERT INTO room_members (room_id, user_id, server_name, membership, role, invite_expires_at, event_id, event_depth, event_origin, updated_at) VALUES (?, ?, 'search.test', 'join', 'owner', NULL, '$join:search.test', 0, 'search.test', 0)",
+  ).run(roomId, user);
+  const words = vocabulary(20_000);
+  const rare = ['zephyrine', 'quokkalike', 'marmalade'];
+  const insert = db.prepare(
+    `INSERT INTO federation_events (event_id, room_id, event_type, sender, origin_server, origin_ts, depth, state_key, content, signatures, content_hash, received_from, received_at, relates_to)
+     VALUES (?, ?, 'm.message', ?, 'search.test', ?, ?, NULL, ?, '{}', 'h', NULL, 0, NULL)`,
+  );
+  const index = new SearchIndex(db);
+  const start = Date.now() - count;
+  let seed = 42;
+  const random = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+  db.transaction(() => {
+    for (let i = 0; i < count; i++) {
+      const parts: string[] = [];
+      for (let w = 0; w < 12; w++) parts.push(words[Math.floor(random() * random() * words.length)]!);
+      // Each rare word is in about one message of 2,000.
+      if (i % 2000 === 7) parts.push(rare[i % rare.length]!);
+      const eventId = `$m${i.toString(36)}:search.test`;
+      insert.run(eventId, roomId, user, start + i, start + i, JSON.stringify({ body: parts.join(' '), format: 'plain' }));
+      index.apply({ event_id: eventId, event_type: 'm.message', room_id: roomId, content: {} } as never);
+    }
+  })();
+  db.pragma('optimize');
+
+  const like = db.prepare<[string, string, number], { event_id: string }>(
+    `SELECT event_id FROM federation_events
+     WHERE event_type = 'm.message' AND json_extract(content, '$.body') LIKE ?
+       AND room_id IN (SELECT room_id FROM room_members WHERE user_id = ? AND membership = 'join')
+     ORDER BY depth DESC, origin_server DESC, event_id DESC LIMIT ?`,
+  );
+  const ftsTimes: number[] = [];
+  const likeTimes: number[] = [];
+  for (let i = 0; i < queries + 3; i++) {
+    const word = rare[i % rare.length]!;
+    const t0 = performance.now();
+    const found = index.search(user, queryWords(word), null, 50);
+    const t1 = performance.now();
+    const scanned = like.all(`%${word}%`, user, 50);
+    const t2 = performance.now();
+    if (found.length !== scanned.length || found.length === 0) throw new Error(`search and scan disagree for ${word}: ${found.length} vs ${scanned.length}`);
+    if (i < 3) continue; // warm-up
+    ftsTimes.push(t1 - t0);
+    likeTimes.push(t2 - t1);
+  }
+  const ratio = percentile(likeTimes, 50) / percentile(ftsTimes, 50);
+  record({ name: 'search (FTS5) p50', value: percentile(ftsTimes, 50), unit: 'ms' });
+  record({ name: 'search (FTS5) p99', value: percentile(ftsTimes, 99), unit: 'ms' });
+  record({ name: "LIKE '%word%' scan p50", value: percentile(likeTimes, 50), unit: 'ms' });
+  record({ name: "LIKE '%word%' scan p99", value: percentile(likeTimes, 99), unit: 'ms' });
+  record({ name: 'search speed-up over the scan (p50)', value: ratio, unit: 'x', ratio, target: '>= 50 x', pass: ratio >= 50 });
+  db.close();
+}

@@ -1,0 +1,127 @@
+/**
+ * A home router in network namespaces, for test/port-mapping.test.ts (issue #15): Debian's
+ * miniupnpd (nftables backend) runs in a "router" namespace between a "lan" namespace (where the
+ * home node runs, 10.77.0.2, default route via the router's 10.77.0.1) and a "wan" namespace
+ * (where a friend's node runs, 192.0.3.2, reaching the router's external address 192.0.3.1).
+ * The addresses exist only inside these namespaces; nothing is routed out of them (the lan's only
+ * route leads to the router, the router's and the wan's only links are these veth pairs), so the
+ * SSDP multicast and the NAT-PMP datagrams of the test stay on the veth links.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const LAN_NODE = '10.77.0.2';
+export const ROUTER_LAN = '10.77.0.1';
+export const ROUTER_WAN = '192.0.3.1';
+export const WAN_NODE = '192.0.3.2';
+
+const ip = (...args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+
+/** Why the namespace router cannot run here, or null when it can. */
+export function routerUnavailable(): string | null {
+  if (process.platform !== 'linux') return 'network namespaces are Linux only';
+  if (process.getuid?.() !== 0) return 'creating network namespaces needs root';
+  if (!existsSync('/usr/sbin/miniupnpd')) return 'miniupnpd is not installed (apt-get install miniupnpd)';
+  try {
+    execFileSync('nft', ['--version'], { stdio: 'ignore' });
+  } catch {
+    return 'the nft command is not installed (apt-get install nftables)';
+  }
+  const probe = `pcr-probe-${process.pid}`;
+  try {
+    ip('netns', 'add', probe);
+    ip('netns', 'delete', probe);
+  } catch (error) {
+    return `ip netns does not work here: ${(error as Error).message.split('\n')[0]}`;
+  }
+  return null;
+}
+
+export class NetnsRouter {
+  readonly id = `${process.pid.toString(36)}${Math.floor(Math.random() * 1e4).toString(36)}`;
+  readonly router = `pcr-r-${this.id}`;
+  readonly lan = `pcr-l-${this.id}`;
+  readonly wan = `pcr-w-${this.id}`;
+  private readonly dir = mkdtempSync(join(tmpdir(), 'paracord-router-'));
+  private daemon: ChildProcess | null = null;
+  log = '';
+
+  /** Creates the namespaces, links, nftables chains, and starts miniupnpd. */
+  async start(): Promise<void> {
+    const { id, router, lan, wan } = this;
+    for (const ns of [router, lan, wan]) ip('netns', 'add', ns);
+    ip('link', 'add', `li-${id}`, 'type', 'veth', 'peer', 'name', `ri-${id}`);
+    ip('link', 'add', `wi-${id}`, 'type', 'veth', 'peer', 'name', `re-${id}`);
+    ip('link', 'set', `li-${id}`, 'netns', lan);
+    ip('link', 'set', `ri-${id}`, 'netns', router);
+    ip('link', 'set', `re-${id}`, 'netns', router);
+    ip('link', 'set', `wi-${id}`, 'netns', wan);
+    ip('-n', router, 'addr', 'add', `${ROUTER_LAN}/24`, 'dev', `ri-${id}`);
+    ip('-n', router, 'addr', 'add', `${ROUTER_WAN}/24`, 'dev', `re-${id}`);
+    ip('-n', lan, 'addr', 'add', `${LAN_NODE}/24`, 'dev', `li-${id}`);
+    ip('-n', wan, 'addr', 'add', `${WAN_NODE}/24`, 'dev', `wi-${id}`);
+    for (const ns of [router, lan, wan]) ip('-n', ns, 'link', 'set', 'lo', 'up');
+    ip('-n', router, 'link', 'set', `ri-${id}`, 'up');
+    ip('-n', router, 'link', 'set', `re-${id}`, 'up');
+    ip('-n', lan, 'link', 'set', `li-${id}`, 'up');
+    ip('-n', wan, 'link', 'set', `wi-${id}`, 'up');
+    ip('-n', lan, 'route', 'add', 'default', 'via', ROUTER_LAN);
+    ip('-n', wan, 'route', 'add', '10.77.0.0/24', 'via', ROUTER_WAN);
+    execFileSync('ip', ['netns', 'exec', router, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+    // What miniupnpd's nft_init.sh sets up: its chains, hooked into forward and NAT.
+    const rules = `table inet filter {
+  chain forward { type filter hook forward priority 0; policy drop; ct state established,related accept; iifname "ri-${id}" accept; jump miniupnpd; }
+  chain miniupnpd { }
+  chain prerouting { type nat hook prerouting priority -100; policy accept; jump prerouting_miniupnpd; }
+  chain postrouting { type nat hook postrouting priority 100; policy accept; jump postrouting_miniupnpd; }
+  chain prerouting_miniupnpd { }
+  chain postrouting_miniupnpd { }
+}
+`;
+    execFileSync('ip', ['netns', 'exec', router, 'nft', '-f', '-'], { input: rules });
+    const conf = join(this.dir, 'miniupnpd.conf');
+    writeFileSync(
+      conf,
+      [
+        `ext_ifname=re-${id}`, `listening_ip=ri-${id}`, 'http_port=0', 'enable_natpmp=yes', 'enable_upnp=yes', 'secure_mode=yes',
+        'system_uptime=yes', `lease_file=${join(this.dir, 'leases')}`, 'uuid=a450165c-06eb-4c2a-bd8b-1dff4efd27ad',
+        'allow 1024-65535 10.77.0.0/24 1024-65535', 'deny 0-65535 0.0.0.0/0 0-65535', '',
+      ].join('\n'),
+    );
+    const daemon = spawn('ip', ['netns', 'exec', router, '/usr/sbin/miniupnpd', '-f', conf, '-d', '-P', join(this.dir, 'miniupnpd.pid')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.daemon = daemon;
+    daemon.stdout!.on('data', (c: Buffer) => (this.log += c.toString()));
+    daemon.stderr!.on('data', (c: Buffer) => (this.log += c.toString()));
+    const deadline = Date.now() + 10_000;
+    while (!/Listening for NAT-PMP/.test(this.log)) {
+      if (Date.now() > deadline || daemon.exitCode !== null) throw new Error(`miniupnpd did not start:\n${this.log}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /** The router's NAT rules (what miniupnpd added). */
+  natRules(): string {
+    return execFileSync('ip', ['netns', 'exec', this.router, 'nft', 'list', 'chain', 'inet', 'filter', 'prerouting_miniupnpd']).toString();
+  }
+
+  /** Stops miniupnpd (by its pid) and deletes the namespaces (their veth links go with them). */
+  async stop(): Promise<void> {
+    const daemon = this.daemon;
+    if (daemon && daemon.exitCode === null) {
+      const exited = new Promise((r) => daemon.once('exit', r));
+      daemon.kill('SIGTERM');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 3_000))]);
+      if (daemon.exitCode === null) daemon.kill('SIGKILL');
+    }
+    for (const ns of [this.lan, this.wan, this.router]) {
+      try {
+        ip('netns', 'delete', ns);
+      } catch {
+        // already gone
+      }
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}

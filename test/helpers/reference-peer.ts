@@ -1,0 +1,476 @@
+/**
+ * A small server that behaves like the Paracord reference server v0.8.5 on the federation wire,
+ * written from docs/REFERENCE-INTEROP-NOTES.md (which cites its source, github
+ * Scdouglas1999/Paracord @ 29d7f47). It shares NO code with the node under test (its own JSON
+ * serialiser, node:crypto ed25519, its own id grammar), so a test that passes against it says
+ * the node speaks the reference's dialect, not merely its own.
+ *
+ * Abbreviations as in the notes: F = crates/paracord-api/src/routes/federation.rs,
+ * L = crates/paracord-federation/src/lib.rs, C = …/client.rs, T = …/transport.rs.
+ */
+import { createHash, createPublicKey, generateKeyPairSync, sign as edSign, verify as edVerify, type KeyObject } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+
+export interface RefEnvelope {
+  event_id: string;
+  room_id: string;
+  event_type: string;
+  sender: string;
+  origin_server: string;
+  origin_ts: number;
+  content: Record<string, unknown>;
+  depth: number;
+  state_key: string | null;
+  signatures: Record<string, Record<string, string>>;
+}
+
+/** serde_json::Value output: keys sorted (BTreeMap, byte order) at every level, compact (notes §3, row 21). */
+export function sortedJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(sortedJson).join(',')}]`;
+  const keys = Object.keys(value).sort((a, b) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')));
+  return `{${keys.filter((k) => (value as Record<string, unknown>)[k] !== undefined).map((k) => `${JSON.stringify(k)}:${sortedJson((value as Record<string, unknown>)[k])}`).join(',')}}`;
+}
+
+/**
+ * `serde_json::to_vec(&parsed_struct)` (F:775,2050,2100,2180): struct order at top level, Option
+ * fields present as null, unknown fields dropped; nested Values sorted. Null when a required
+ * field is missing or mistyped (axum's Json answers 422 then).
+ */
+const STRUCTS: Record<string, Array<[string, 'string' | 'i64' | 'value' | 'opt_string' | 'opt_i64']>> = {
+  event: [['event_id', 'string'], ['room_id', 'string'], ['event_type', 'string'], ['sender', 'string'], ['origin_server', 'string'], ['origin_ts', 'i64'], ['content', 'value'], ['depth', 'i64'], ['state_key', 'opt_string'], ['signatures', 'value']],
+  invite: [['origin_server', 'string'], ['room_id', 'string'], ['sender', 'string'], ['max_age_seconds', 'opt_i64']],
+  join: [['origin_server', 'string'], ['room_id', 'string'], ['user_id', 'string']],
+  leave: [['origin_server', 'string'], ['room_id', 'string'], ['user_id', 'string']],
+};
+export function reserialize(kind: keyof typeof STRUCTS, parsed: unknown): string | null {
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) return null;
+  const input = parsed as Record<string, unknown>;
+  const parts: string[] = [];
+  for (const [field, type] of STRUCTS[kind]!) {
+    const v = input[field];
+    if (type === 'string' && typeof v !== 'string') return null;
+    if (type === 'i64' && !Number.isInteger(v)) return null;
+    if (type === 'value' && v === undefined) return null;
+    if (type === 'opt_string' && v !== undefined && v !== null && typeof v !== 'string') return null;
+    if (type === 'opt_i64' && v !== undefined && v !== null && !Number.isInteger(v)) return null;
+    parts.push(`${JSON.stringify(field)}:${v === undefined ? 'null' : sortedJson(v)}`);
+  }
+  return `{${parts.join(',')}}`;
+}
+
+const sha256hex = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
+const SPKI_ED25519 = Buffer.from('302a300506032b6570032100', 'hex');
+const publicKeyOf = (hex: string): KeyObject => createPublicKey({ key: Buffer.concat([SPKI_ED25519, Buffer.from(hex, 'hex')]), format: 'der', type: 'spki' });
+
+interface PeerRow {
+  server_name: string;
+  domain: string;
+  federation_endpoint: string;
+  /** Pinned once at add time from keys[0] (F:2495-2516), with its valid_until. */
+  key?: { key_id: string; public_key: string; valid_until: number };
+}
+
+export interface ReferencePeerOptions {
+  serverName: string;
+  /** Ids use the domain (L:269-271); equal to serverName unless set. */
+  domain?: string;
+  /** PARACORD_FEDERATION_ALLOWED_GUILD_IDS (F:333-352): empty = deny every guild. */
+  allowedGuilds?: string[];
+  /** Serve HTTPS with this certificate (a default reference auto-generates a self-signed one: CFG:289-300). */
+  tls?: { cert: string; key: string };
+  /**
+   * federation_max_events_per_peer_per_minute (default 120, CFG:578-580): POST /event counted per
+   * transport origin in fixed windows of the wall clock, refused 429 past the limit, no
+   * Retry-After (F:788-806). `windowMs` is 60 000 there; tests may shorten it.
+   */
+  pushLimit?: { events: number; windowMs: number };
+}
+
+export class ReferencePeer {
+  readonly serverName: string;
+  readonly domain: string;
+  readonly keyId = 'ed25519:auto';
+  publicKeyHex: string;
+  private privateKey: KeyObject;
+  /** First /keys call + 24 h, never renewed (F:738-756): made stale on purpose. */
+  readonly keyValidUntil = Date.now() - 3 * 24 * 3600_000;
+  readonly allowedGuilds: Set<string>;
+  private readonly tls: { cert: string; key: string } | undefined;
+  /** federation_events: everything it persisted (its own events and what it ingested). */
+  readonly events: RefEnvelope[] = [];
+  readonly peers = new Map<string, PeerRow>();
+  /** Raw bodies received on POST routes (to assert exact bytes). */
+  readonly received: Array<{ path: string; body: string; headers: IncomingMessage['headers'] }> = [];
+  /** Rooms it hosts: guild id -> name. */
+  readonly guilds = new Map<string, string>();
+  /** A guild's first text channel (its /invite's default_channel_id, F:2040-2089); the guild id when unset. */
+  readonly defaultChannels = new Map<string, string>();
+  /** Remote users joined to its guilds by /join (pseudo-users, F:482-558). */
+  readonly joined = new Map<string, Set<string>>();
+  /** The local numeric id it gave each remote user (the join answer's local_user_id). */
+  readonly localIds = new Map<string, string>();
+  /** Per (peer, room) poll cursor: advanced only over events that verified (F:1930-1975). */
+  readonly cursors = new Map<string, number>();
+  private readonly replay = new Set<string>();
+  /** When set, GET /events answers this status (a peer in trouble). */
+  failEvents: number | null = null;
+  readonly pushLimit: { events: number; windowMs: number };
+  /** Per (origin, window) POST /event counts (increment_window_counter counts refused ones too). */
+  private readonly pushCounts = new Map<string, number>();
+  /** How many pushes it refused with 429. */
+  rateLimited = 0;
+  private server: Server | null = null;
+  url = '';
+  private snowflake = 100_000n;
+
+  constructor(options: ReferencePeerOptions) {
+    this.serverName = options.serverName;
+    this.domain = options.domain ?? options.serverName;
+    this.allowedGuilds = new Set(options.allowedGuilds ?? []);
+    this.tls = options.tls;
+    this.pushLimit = options.pushLimit ?? { events: 120, windowMs: 60_000 };
+    const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+    this.privateKey = privateKey;
+    this.publicKeyHex = Buffer.from(publicKey.export({ format: 'jwk' }).x!, 'base64url').toString('hex');
+  }
+
+  nextId(): string {
+    this.snowflake += 1n;
+    return (BigInt(Date.now()) * 1000n + this.snowflake).toString();
+  }
+
+  async start(): Promise<this> {
+    const handler = (req: IncomingMessage, res: ServerResponse) => {
+      void this.handle(req, res).catch((error: Error) => this.reply(res, 500, { code: 'INTERNAL_ERROR', message: error.message, error: error.message, details: null }));
+    };
+    this.server = this.tls ? createHttpsServer({ cert: this.tls.cert, key: this.tls.key }, handler) : createServer(handler);
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    this.url = `${this.tls ? 'https' : 'http'}://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    this.server?.closeAllConnections();
+  }
+
+  private reply(res: ServerResponse, status: number, body: unknown): void {
+    res.writeHead(status, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(body));
+  }
+
+  /** ApiError body (error.rs:29-80). */
+  private error(res: ServerResponse, status: number, code: string, message: string): void {
+    this.reply(res, status, { code, message, error: message, details: null });
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const raw = Buffer.concat(chunks).toString('utf8');
+    const url = req.url ?? '/';
+    const path = url.split('?')[0];
+    if (req.method === 'GET' && path === '/.well-known/paracord/server') {
+      // F:719-728: relative endpoint, domain, no capabilities.
+      return this.reply(res, 200, { domain: this.domain, enabled: true, federation_endpoint: '/_paracord/federation/v1', server_name: this.serverName, version: 'federation-v1' });
+    }
+    if (req.method === 'GET' && path === '/_paracord/federation/v1/keys') {
+      // F:730-761: unsigned, no algorithm; valid_until stale.
+      return this.reply(res, 200, { keys: [{ key_id: this.keyId, public_key: this.publicKeyHex, server_name: this.serverName, valid_until: this.keyValidUntil }], server_name: this.serverName });
+    }
+    if (req.method === 'GET' && path === '/_paracord/federation/v1/events' && this.failEvents !== null) {
+      return this.error(res, this.failEvents, 'INTERNAL_ERROR', 'database is locked');
+    }
+    if (req.method === 'GET' && path === '/_paracord/federation/v1/events') {
+      // GETs verify against the raw path_and_query as received (F:1771,1799-1803); no replay check.
+      const auth = this.verifyTransport(req, 'GET', url, '');
+      if (!auth.ok) return this.error(res, auth.status, auth.code, auth.message);
+      const query = new URLSearchParams(url.slice(url.indexOf('?') + 1));
+      const roomId = query.get('room_id');
+      if (!roomId) {
+        res.writeHead(400, { 'content-type': 'text/plain' });
+        return void res.end('Failed to deserialize query string: missing field `room_id`');
+      }
+      const since = Math.max(0, Number(query.get('since_depth') ?? 0));
+      const limit = Math.min(1000, Math.max(1, Number(query.get('limit') ?? 100)));
+      // L:712-719: depth > since ORDER BY depth ASC LIMIT n; no membership check (F:1789-1812).
+      const page = this.events.filter((e) => e.room_id === roomId && e.depth > since).sort((a, b) => a.depth - b.depth).slice(0, limit);
+      return this.reply(res, 200, { events: page.map((e) => JSON.parse(sortedJson(e))) });
+    }
+    const kind = ({ '/_paracord/federation/v1/event': 'event', '/_paracord/federation/v1/invite': 'invite', '/_paracord/federation/v1/join': 'join', '/_paracord/federation/v1/leave': 'leave' } as const)[path ?? ''];
+    if (req.method === 'POST' && kind) {
+      this.received.push({ path: path!, body: raw, headers: req.headers });
+      if (!String(req.headers['content-type'] ?? '').startsWith('application/json')) {
+        res.writeHead(415, { 'content-type': 'text/plain' });
+        return void res.end('Expected request with `Content-Type: application/json`');
+      }
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(raw);
+      } catch {
+        res.writeHead(400, { 'content-type': 'text/plain' });
+        return void res.end('Failed to parse the request body as JSON');
+      }
+      const reserialized = reserialize(kind, parsed);
+      if (reserialized === null) {
+        res.writeHead(422, { 'content-type': 'text/plain' });
+        return void res.end('Failed to deserialize the JSON body into the target type');
+      }
+      // POSTs verify against a hard-coded path literal and the hash of the RE-SERIALISED body (F:775,781).
+      const auth = this.verifyTransport(req, 'POST', path!, reserialized, true);
+      if (!auth.ok) return this.error(res, auth.status, auth.code, auth.message);
+      const body = JSON.parse(reserialized) as Record<string, unknown>;
+      if (kind === 'event') {
+        // F:788-806: after the transport check, before anything else; the count includes this request.
+        const window = `${auth.origin} ${Math.floor(Date.now() / this.pushLimit.windowMs)}`;
+        const count = (this.pushCounts.get(window) ?? 0) + 1;
+        this.pushCounts.set(window, count);
+        if (count > this.pushLimit.events) {
+          this.rateLimited++;
+          return this.error(res, 429, 'RATE_LIMITED', 'rate limited');
+        }
+        return this.receiveEvent(res, body as unknown as RefEnvelope);
+      }
+      if (body.origin_server !== auth.origin) return this.error(res, 403, 'FORBIDDEN', 'origin mismatch'); // F:2058,2108,2188
+      return this.membership(res, kind, body as { origin_server: string; room_id: string; sender?: string; user_id?: string; max_age_seconds?: number | null });
+    }
+    return this.error(res, 404, 'NOT_FOUND', 'not found');
+  }
+
+  /** F:397-480, T:30-53: four-line string, 60 s skew, pinned key with valid_until >= now, replay on POST only. */
+  private verifyTransport(req: IncomingMessage, method: string, target: string, body: string, post = false): { ok: true; origin: string } | { ok: false; status: number; code: string; message: string } {
+    const h = (name: string) => String(req.headers[name] ?? '').trim();
+    const origin = h('x-paracord-origin');
+    const keyId = h('x-paracord-key-id');
+    const ts = h('x-paracord-timestamp');
+    const signature = h('x-paracord-signature');
+    if (!origin || !keyId || !ts || !signature) return { ok: false, status: 401, code: 'UNAUTHORIZED', message: 'missing federation transport headers' };
+    if (Math.abs(Date.now() - Number(ts)) > 60_000) return { ok: false, status: 401, code: 'UNAUTHORIZED', message: 'stale federation transport timestamp' };
+    const peer = this.peers.get(origin);
+    if (!peer?.key || peer.key.key_id !== keyId || peer.key.valid_until < Date.now()) return { ok: false, status: 403, code: 'FORBIDDEN', message: 'untrusted or unknown federation key' };
+    const signed = `${method}\n${target}\n${ts}\n${sha256hex(body)}`;
+    if (!/^[0-9a-f]{128}$/.test(signature) || !edVerify(null, Buffer.from(signed, 'utf8'), publicKeyOf(peer.key.public_key), Buffer.from(signature, 'hex'))) {
+      return { ok: false, status: 403, code: 'FORBIDDEN', message: 'invalid federation transport signature' };
+    }
+    if (post) {
+      const replayKey = sha256hex(`${origin}\n${keyId}\n${ts}\n${target}\n${signature}`);
+      if (this.replay.has(replayKey)) return { ok: false, status: 409, code: 'CONFLICT', message: 'replayed federation transport signature' };
+      this.replay.add(replayKey);
+    }
+    return { ok: true, origin };
+  }
+
+  /** F:560-633: canonical = sorted JSON of the nine fields; first key id (alphabetical) under signatures[origin]; pinned key valid now. */
+  verifyEnvelope(e: RefEnvelope): boolean {
+    const peer = this.peers.get(e.origin_server);
+    if (!peer?.key || peer.key.valid_until < Date.now()) return false;
+    const byKey = e.signatures?.[e.origin_server];
+    const keyId = byKey ? Object.keys(byKey).sort()[0] : undefined;
+    if (!keyId || keyId !== peer.key.key_id || typeof byKey![keyId] !== 'string') return false;
+    const { signatures: _s, ...unsigned } = e;
+    return edVerify(null, Buffer.from(sortedJson({ ...unsigned, state_key: e.state_key ?? null }), 'utf8'), publicKeyOf(peer.key.public_key), Buffer.from(byKey![keyId]!, 'hex'));
+  }
+
+  private receiveEvent(res: ServerResponse, e: RefEnvelope): void {
+    if (!this.verifyEnvelope(e)) return this.error(res, 403, 'FORBIDDEN', 'invalid event signature');
+    const exists = this.events.some((x) => x.event_id === e.event_id);
+    if (!exists) this.events.push({ ...e, depth: e.depth <= 0 ? e.origin_ts : e.depth }); // F:641-643
+    this.reply(res, 202, { event_id: e.event_id, inserted: !exists });
+  }
+
+  /** F:2040-2233: preflight /invite, /join, /leave for guilds it hosts; allowlist; no invite token. */
+  private membership(res: ServerResponse, kind: 'invite' | 'join' | 'leave', body: { origin_server: string; room_id: string; sender?: string; user_id?: string; max_age_seconds?: number | null }): void {
+    const match = /^!(\d+):(.+)$/.exec(body.room_id);
+    if (!match || (match[2]!.toLowerCase() !== this.domain && match[2]!.toLowerCase() !== this.serverName)) return this.error(res, 400, 'BAD_REQUEST', 'Invalid room_id format');
+    const guild = BigInt(match[1]!).toString();
+    if (!this.allowedGuilds.has(guild)) return this.error(res, 403, 'FORBIDDEN', 'guild is not allowed for federation');
+    if (!this.guilds.has(guild)) return this.error(res, 404, 'NOT_FOUND', 'guild not found');
+    const room = `!${guild}:${this.domain}`;
+    if (kind === 'invite') {
+      const expires = Math.min(86_400, Math.max(60, body.max_age_seconds ?? 3600));
+      return this.reply(res, 200, { accepted: true, room_id: room, guild_id: guild, guild_name: this.guilds.get(guild), default_channel_id: this.defaultChannels.get(guild) ?? guild, join_endpoint: '/_paracord/federation/v1/join', expires_in_seconds: expires });
+    }
+    const user = body.user_id!;
+    const server = /^@[^:]+:(.+)$/.exec(user)?.[1];
+    if (!server) return this.error(res, 400, 'BAD_REQUEST', 'Invalid user_id');
+    if (server !== body.origin_server) return this.error(res, 403, 'FORBIDDEN', 'user_id server mismatch');
+    const members = this.joined.get(room) ?? new Set<string>();
+    this.joined.set(room, members);
+    if (kind === 'join') {
+      members.add(user);
+      const localId = this.localIds.get(user) ?? `9${this.nextId()}`;
+      this.localIds.set(user, localId);
+      return this.reply(res, 200, { joined: true, room_id: room, guild_id: guild, local_user_id: localId });
+    }
+    const left = members.delete(user);
+    return this.reply(res, 200, { left, room_id: room, guild_id: guild });
+  }
+
+  // ——— its own side ———
+
+  /** POST /_paracord/federation/v1/servers with discover:true: an UNSIGNED GET <endpoint>/keys, keys.first() pinned as given (F:2495-2516). */
+  async addServer(serverName: string, domain: string, federationEndpoint: string): Promise<void> {
+    const response = await fetch(`${federationEndpoint}/keys`);
+    const doc = (await response.json()) as { keys: Array<{ server_name: string; key_id: string; public_key: string; valid_until: number }> };
+    const first = doc.keys[0]!;
+    this.peers.set(first.server_name, { server_name: serverName, domain, federation_endpoint: federationEndpoint, key: { key_id: first.key_id, public_key: first.public_key, valid_until: first.valid_until } });
+  }
+
+  /** When set, requests are signed with this key instead of the current one (a request in flight across a key change). */
+  requestKey: KeyObject | null = null;
+
+  private signRequest(method: string, pathAndQuery: string, body: string): Record<string, string> {
+    const ts = String(Date.now());
+    const signed = `${method}\n${pathAndQuery}\n${ts}\n${sha256hex(body)}`;
+    return {
+      'X-Paracord-Origin': this.serverName,
+      'X-Paracord-Key-Id': this.keyId,
+      'X-Paracord-Timestamp': ts,
+      'X-Paracord-Signature': edSign(null, Buffer.from(signed, 'utf8'), this.requestKey ?? this.privateKey).toString('hex'),
+      'user-agent': 'Paracord-Federation/0.4',
+    };
+  }
+
+  /** A signed request as its client sends it (C:378-397): POST bodies are to_vec(struct). */
+  async call(peer: string, method: 'GET' | 'POST', pathAndQuery: string, body?: string): Promise<{ status: number; json: any; text: string }> {
+    const endpoint = this.peers.get(peer)!.federation_endpoint;
+    const path = `/_paracord/federation/v1${pathAndQuery}`;
+    const response = await fetch(`${endpoint}${pathAndQuery}`, {
+      method,
+      headers: { ...this.signRequest(method, path, body ?? ''), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body }),
+    });
+    const text = await response.text();
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    return { status: response.status, json, text };
+  }
+
+  /** One catch-up poll of a room on `peer` (F:1814-1979, C:158-178): limit 128, room id unencoded. */
+  async poll(peer: string, roomId: string, limit = 128): Promise<{ status: number; verified: number; rejected: number; rejectedOrigins: string[] }> {
+    const key = `${peer} ${roomId}`;
+    const since = this.cursors.get(key) ?? 0;
+    const answer = await this.call(peer, 'GET', `/events?room_id=${roomId}&since_depth=${since}&limit=${limit}`);
+    if (answer.status !== 200) return { status: answer.status, verified: 0, rejected: 0, rejectedOrigins: [] };
+    const events = (answer.json as { events: RefEnvelope[] }).events;
+    let newest = since;
+    let verified = 0;
+    let rejected = 0;
+    const rejectedOrigins: string[] = [];
+    for (const e of events) {
+      if (reserialize('event', e) === null || !this.verifyEnvelope(e)) {
+        rejected++;
+        rejectedOrigins.push(e.origin_server);
+        continue;
+      }
+      verified++;
+      if (!this.events.some((x) => x.event_id === e.event_id)) this.events.push(e);
+      newest = Math.max(newest, e.depth, e.origin_ts, 1);
+    }
+    this.cursors.set(key, newest);
+    return { status: 200, verified, rejected, rejectedOrigins };
+  }
+
+  /**
+   * Its key changes behind the same key id (`ed25519:auto`, F:730-761: a new key row, e.g. a
+   * fresh database or a restored one). Answers the old private key, to sign with it afterwards.
+   */
+  replaceKey(): KeyObject {
+    const old = this.privateKey;
+    const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+    this.privateKey = privateKey;
+    this.publicKeyHex = Buffer.from(publicKey.export({ format: 'jwk' }).x!, 'base64url').toString('hex');
+    return old;
+  }
+
+  /** Signs an envelope the way it builds its own (L:253-367; canonical = sorted nine fields). */
+  signEnvelope(unsigned: Omit<RefEnvelope, 'signatures'>, key: KeyObject = this.privateKey): RefEnvelope {
+    const signature = edSign(null, Buffer.from(sortedJson(unsigned), 'utf8'), key).toString('hex');
+    return { ...unsigned, signatures: { [this.serverName]: { [this.keyId]: signature } } };
+  }
+
+  /** A user of it posts in a room (its own guild or a mirror of ours): persisted, never pushed (L:403-420). */
+  say(roomId: string, username: string, body: string, options: { mirrored?: boolean; extra?: Record<string, unknown>; channel?: { id: string; name: string } } = {}): RefEnvelope {
+    const ts = Date.now();
+    const mid = this.nextId();
+    const guild = roomId.slice(1, roomId.indexOf(':'));
+    // Its own guild's messages name their channel (CH:2374-2421); a mirror's keep ours.
+    const channel = options.channel ? { channel_id: options.channel.id, channel_name: options.channel.name } : { channel_id: this.defaultChannels.get(guild) ?? guild };
+    const e = this.signEnvelope({
+      // Own guilds: `$<mid>:<domain>`; mirrored: `$m_message:<mid>:<ts>:<domain>` (L:269-342).
+      event_id: options.mirrored ? `$m_message:${mid}:${ts}:${this.domain}` : `$${mid}:${this.domain}`,
+      room_id: roomId, event_type: 'm.message', sender: `@${username}:${this.domain}`, origin_server: this.serverName, origin_ts: ts,
+      content: { body, msgtype: 'm.text', guild_id: guild, ...channel, message_id: mid, ...options.extra }, depth: ts, state_key: null,
+    });
+    this.events.push(e);
+    return e;
+  }
+
+  /** Edit / delete / reaction naming the target by message_id (CH:1211-1216,1269-1273,1639-1644). */
+  relate(roomId: string, username: string, type: 'm.message.edit' | 'm.message.delete' | 'm.reaction.add' | 'm.reaction.remove', messageId: string, extra: Record<string, unknown> = {}): RefEnvelope {
+    const ts = Date.now();
+    const guild = roomId.slice(1, roomId.indexOf(':'));
+    const stable = type.startsWith('m.reaction') ? `${messageId}:${String(extra.emoji)}` : messageId;
+    const e = this.signEnvelope({
+      event_id: `$${type.replaceAll('.', '_')}:${stable}:${ts}:${this.domain}`,
+      room_id: roomId, event_type: type, sender: `@${username}:${this.domain}`, origin_server: this.serverName, origin_ts: ts,
+      content: { guild_id: guild, channel_id: guild, message_id: messageId, ...extra }, depth: ts, state_key: null,
+    });
+    this.events.push(e);
+    return e;
+  }
+
+  /** m.member.join of one of its users (MEM:367-377): state_key null, content.user_id its local numeric id. */
+  memberJoin(roomId: string, username: string): RefEnvelope {
+    const ts = Date.now();
+    const guild = roomId.slice(1, roomId.indexOf(':'));
+    const uid = this.nextId();
+    const e = this.signEnvelope({
+      event_id: `$m_member_join:${guild}:${uid}:${ts}:${this.domain}`,
+      room_id: roomId, event_type: 'm.member.join', sender: `@${username}:${this.domain}`, origin_server: this.serverName, origin_ts: ts,
+      content: { guild_id: guild, user_id: uid }, depth: ts, state_key: null,
+    });
+    this.events.push(e);
+    return e;
+  }
+
+  /**
+   * Its moderator kicks (or bans) a remote user from one of its guilds (MEM:261-297, 349-388):
+   * an m.member.leave whose sender is the KICKED user's pseudo-user there, content
+   * {guild_id, user_id: its local id}, state_key null; no actor, no reason
+   * (docs/REFERENCE-INTEROP-NOTES.md:207-218; a ban is the same event). `localId` defaults to the
+   * one its /join answer gave that user.
+   */
+  kick(roomId: string, remoteUser: string, localId = this.localIds.get(remoteUser)!): RefEnvelope {
+    const ts = Date.now();
+    const guild = roomId.slice(1, roomId.indexOf(':'));
+    const localpart = remoteUser.slice(1, remoteUser.indexOf(':'));
+    const pseudo = `${localpart.replace(/[^A-Za-z0-9_-]/g, '').slice(0, 24) || 'remote'}_${sha256hex(remoteUser).slice(0, 6)}`;
+    this.joined.get(roomId)?.delete(remoteUser);
+    const e = this.signEnvelope({
+      event_id: `$m_member_leave:${guild}:${localId}:${ts}:${this.domain}`,
+      room_id: roomId, event_type: 'm.member.leave', sender: `@${pseudo}:${this.domain}`, origin_server: this.serverName, origin_ts: ts,
+      content: { guild_id: guild, user_id: localId }, depth: ts, state_key: null,
+    });
+    this.events.push(e);
+    return e;
+  }
+
+  /**
+   * Its moderator (`MANAGE_MESSAGES`, or the guild owner) deletes another user's message
+   * (docs/REFERENCE-INTEROP-NOTES.md:219-223, CH:1237-1292, content CH:1269-1273): an
+   * m.message.delete whose sender is the MODERATOR, content {guild_id, channel_id, message_id:
+   * its local id of the target}; no target_event_id, no reason, no moderator flag; id
+   * `$m_message_delete:<mid>:<ts>:<domain>` (L:335-341).
+   */
+  moderatorDelete(roomId: string, moderator: string, messageId: string): RefEnvelope {
+    return this.relate(roomId, moderator, 'm.message.delete', messageId);
+  }
+}

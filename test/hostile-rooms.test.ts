@@ -1,0 +1,450 @@
+/**
+ * Issue #14, items 1, 2, 3, 15 and 16: a hostile peer against rooms, replayed through the real
+ * HTTP listeners — depth overflow, history rewriting, joins without an invite, catch-up that
+ * loses events or spins, invites and pushed events nobody asked for — each refused with a
+ * clear 4xx and nothing stored, while legitimate traffic goes on. Plus what the fixes need:
+ * our own members re-issue events the host refuses as too old, and migration 5 repairs rooms
+ * that already hold an insane depth.
+ */
+import Database from 'better-sqlite3';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verify } from '../main/core/crypto/ed25519.ts';
+import { envelopeSigningBytes, type Envelope } from '../main/core/federation/envelope.ts';
+import { INVITE_WIRE_ORDER, MEMBERSHIP_WIRE_ORDER, wireJson } from '../main/core/federation/wire-json.ts';
+import { Identity } from '../main/core/identity/identity.ts';
+import type { NodeConfig } from '../main/core/config.ts';
+import { createNode, type ParacordNode } from '../main/core/node.ts';
+import { FederationEvents } from '../main/core/store/federation-events.ts';
+import { ADMIN_API_PREFIX } from '../shared/contract/admin-operations.ts';
+import { makeEvent, wire } from './helpers/events.ts';
+import { FakePeer } from './helpers/fake-peer.ts';
+import { joinFakePeer } from './helpers/fake-members.ts';
+import { queryNodeDb } from './helpers/inspect-db.ts';
+import { NodeProcess, stopAll } from './helpers/node-process.ts';
+import { enc, eventually, messages, send } from './helpers/rooms.ts';
+import { sendSigned } from './helpers/signed-request.ts';
+import { removeTempDirs, tempDir } from './helpers/temp-dir.ts';
+
+const FED = '/_paracord/federation/v1';
+const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+
+const eventCount = (dataDir: string) => queryNodeDb<{ n: number }>(dataDir, 'SELECT COUNT(*) AS n FROM federation_events')[0]!.n;
+const roomDepth = (dataDir: string, roomId: string) => queryNodeDb<{ d: number }>(dataDir, 'SELECT last_depth AS d FROM rooms WHERE room_id = ?', roomId)[0]!.d;
+const storedIds = (dataDir: string) => new Set(queryNodeDb<{ event_id: string }>(dataDir, 'SELECT event_id FROM federation_events').map((r) => r.event_id));
+
+function expectError(response: { status: number; body: any }, status: number, error: string): void {
+  expect(response.body, JSON.stringify(response.body)).toMatchObject({ error });
+  expect(typeof response.body.message).toBe('string');
+  expect(response.status).toBe(status);
+}
+
+// ——— a real node in this process, with config the CLI does not expose yet ———
+
+interface InProcess {
+  node: ParacordNode;
+  dataDir: string;
+  serverName: string;
+  federationUrl: string;
+  admin: (method: string, path: string, body?: unknown) => Promise<{ status: number; body: any }>;
+}
+
+async function inProcess(serverName: string, extra: Partial<NodeConfig> = {}, dataDir = tempDir('paracord-hostile-'), listen = '127.0.0.1:0'): Promise<InProcess> {
+  const node = createNode(
+    { dataDir, serverName, listen, adminListen: '127.0.0.1:0', insecureHttp: true, ...extra },
+    { log: pino({ level: 'silent' }) },
+  );
+  const started = await node.start();
+  const token = readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();
+  const admin = async (method: string, path: string, body?: unknown) => {
+    const response = await request(`${started.admin_url}${ADMIN_API_PREFIX}${path}`, {
+      method: method as 'GET',
+      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.body.text();
+    return { status: response.statusCode, body: text ? JSON.parse(text) : undefined };
+  };
+  return { node, dataDir, serverName, federationUrl: started.federation_url!, admin };
+}
+
+async function peer(a: InProcess, b: InProcess): Promise<void> {
+  expect((await a.admin('POST', '/peers', { server_name: b.serverName, endpoint: b.federationUrl })).status).toBe(200);
+  expect((await b.admin('POST', '/peers', { server_name: a.serverName, endpoint: a.federationUrl })).status).toBe(200);
+}
+
+async function inviteAndJoin(host: InProcess, roomId: string, member: InProcess, userId: string): Promise<void> {
+  expect((await host.admin('POST', `/rooms/${enc(roomId)}/invites`, { user_id: userId })).status).toBe(200);
+  const invite = (await member.admin('GET', `/invites?user_id=${enc(userId)}`)).body.invites.find((i: any) => i.room_id === roomId);
+  const accepted = await member.admin('POST', `/invites/${invite.invite_id}/accept`, { user_id: userId });
+  expect(accepted.status, JSON.stringify(accepted.body)).toBe(200);
+}
+
+const bodies = async (node: InProcess, roomId: string): Promise<string[]> => {
+  const response = await node.admin('GET', `/rooms/${enc(roomId)}/messages?limit=500`);
+  expect(response.status).toBe(200);
+  return response.body.messages.map((m: any) => m.body);
+};
+
+// ——— a hostile room host: honest discovery and keys, whatever it likes for the rest ———
+
+class FakeHost {
+  readonly identity: Identity;
+  readonly catchUpRequests: string[] = [];
+  catchUpAnswer: (roomId: string) => unknown = () => ({ events: [], complete: true });
+  url = '';
+  private server!: Server;
+  readonly serverName: string;
+
+  constructor(serverName: string) {
+    this.serverName = serverName;
+    this.identity = Identity.create(join(tempDir(), 'identity.json'), serverName);
+  }
+
+  async start(): Promise<this> {
+    this.server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const json = (status: number, body: unknown) => {
+          res.writeHead(status, { 'content-type': 'application/json' });
+          res.end(JSON.stringify(body));
+        };
+        const url = new URL(req.url ?? '/', 'http://x');
+        if (url.pathname === '/.well-known/paracord/server') {
+          return json(200, { server_name: this.serverName, federation_endpoint: this.url, enabled: true, version: 'federation-v1', capabilities: [] });
+        }
+        if (url.pathname === `${FED}/keys`) return json(200, this.identity.keysDocument());
+        if (url.pathname === `${FED}/join`) {
+          const body = JSON.parse(Buffer.concat(chunks).toString()) as { room_id: string; event: Envelope };
+          return json(200, { room: { room_id: body.room_id, name: 'hostile', host_server: this.serverName, depth: body.event.depth }, members: [], events: [] });
+        }
+        if (url.pathname === `${FED}/events` && req.method === 'GET') {
+          this.catchUpRequests.push(url.search);
+          return json(200, this.catchUpAnswer(url.searchParams.get('room_id') ?? ''));
+        }
+        if (url.pathname === `${FED}/event`) return json(202, { inserted: true });
+        json(404, { error: 'not_found', message: 'fake host' });
+      });
+    });
+    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((r) => this.server.close(() => r()));
+  }
+
+  /** Invites `invitee` (a user of `target`) to a room of ours: the signed POST /invite. */
+  invite(targetUrl: string, roomId: string, invitee: string, maxAgeSeconds = 3600) {
+    const sender = `@owner:${this.serverName}`;
+    const event = makeEvent(this.identity, {
+      room_id: roomId, event_type: 'm.member.invite', sender, state_key: invitee,
+      content: { membership: 'invite', expires_at: Date.now() + maxAgeSeconds * 1000, room_name: 'hostile' },
+    });
+    const body = wireJson({ origin_server: this.serverName, room_id: roomId, sender, max_age_seconds: maxAgeSeconds, invitee, room_name: 'hostile', event }, INVITE_WIRE_ORDER);
+    return sendSigned(this.identity, targetUrl, 'POST', `${FED}/invite`, body);
+  }
+}
+
+afterAll(() => removeTempDirs());
+
+describe('a joined peer against a room alpha hosts', () => {
+  let alpha: NodeProcess;
+  let fake: FakePeer;
+  let roomId: string;
+  let fakeUser: string;
+
+  /** A message of the fake peer's joined user in alpha's room. */
+  const fakeMessage = (overrides: Parameters<typeof makeEvent>[1] = {}) =>
+    makeEvent(fake.identity, { room_id: roomId, sender: fakeUser, ...overrides });
+
+  const post = (event: Envelope) => sendSigned(fake.identity, alpha.federationUrl, 'POST', `${FED}/event`, wire(event));
+
+  /** The attack is refused with `status`/`error`, nothing is stored, and the room still works. */
+  async function refused(event: Envelope, status: number, error: string) {
+    const before = eventCount(alpha.dataDir);
+    const response = await post(event);
+    expectError(response, status, error);
+    expect(eventCount(alpha.dataDir)).toBe(before);
+    expect(storedIds(alpha.dataDir).has(event.event_id)).toBe(false);
+    return response;
+  }
+
+  beforeAll(async () => {
+    alpha = new NodeProcess({ serverName: 'alpha.test' });
+    fake = await new FakePeer('evil.test').start();
+    await alpha.start();
+    roomId = (await alpha.admin('POST', '/rooms', { name: 'hostile' })).body.room_id;
+    fakeUser = await joinFakePeer(alpha, roomId, fake);
+    await send(alpha, roomId, 'before the attacks');
+  });
+
+  afterAll(async () => {
+    await stopAll([alpha]);
+    await fake.stop();
+  });
+
+  it('1. depth 2^53 - 1 is refused 400 depth_in_future and the room keeps working', async () => {
+    await refused(fakeMessage({ depth: MAX_SAFE }), 400, 'depth_in_future');
+    await refused(fakeMessage({ depth: Date.now() + 10 * 60_000 }), 400, 'depth_in_future');
+    await refused(fakeMessage({ origin_ts: Date.now() + 10 * 60_000 }), 400, 'depth_in_future');
+    // The batch endpoint goes through the same check.
+    const batch = await sendSigned(fake.identity, alpha.federationUrl, 'POST', `${FED}/events`, `{"events":[${wire(fakeMessage({ depth: MAX_SAFE }))}]}`);
+    expect(batch.status).toBe(200);
+    expect(batch.body.results[0]).toMatchObject({ status: 400, error: 'depth_in_future' });
+    expect(roomDepth(alpha.dataDir, roomId)).toBeLessThan(Date.now() + 60_000);
+    const id = await send(alpha, roomId, 'still here');
+    const { depth } = queryNodeDb<{ depth: number }>(alpha.dataDir, 'SELECT depth FROM federation_events WHERE event_id = ?', id)[0]!;
+    expect(depth).toBeLessThan(Date.now() + 60_000);
+  });
+
+  it('2. an event placed before the room history is refused 409 depth_too_old with room_depth', async () => {
+    const latest = roomDepth(alpha.dataDir, roomId);
+    const response = await refused(fakeMessage({ depth: latest - 10 * 60_000, origin_ts: Date.now() }), 409, 'depth_too_old');
+    expect(response.body.room_depth).toBe(latest);
+    // An old origin_ts (a stale signature, or a clock far behind) is refused the same way.
+    expectError(await refused(fakeMessage({ origin_ts: Date.now() - 10 * 60_000, depth: Date.now() }), 409, 'depth_too_old'), 409, 'depth_too_old');
+    expect(await messages(alpha, roomId)).not.toContainEqual(expect.objectContaining({ sender: fakeUser }));
+  });
+
+  it('2. the reference server\'s depth = origin_ts stays accepted, also a few seconds behind the room', async () => {
+    await send(alpha, roomId, 'alpha just spoke');
+    const ts = Date.now() - 5_000;
+    const reference = fakeMessage({ origin_ts: ts, depth: ts, content: { body: 'from a reference server' } });
+    const response = await post(reference);
+    expect(response.status, JSON.stringify(response.body)).toBe(202);
+    expect((await messages(alpha, roomId)).map((m) => m.event_id)).toContain(reference.event_id);
+  });
+
+  it('3. POST /join for a user who was never invited is 403 not_invited, with or without an event', async () => {
+    // Another user of the same server holds a pending invite: that does not open the room to everyone there.
+    const invited = await alpha.admin('POST', `/rooms/${enc(roomId)}/invites`, { user_id: '@invited:evil.test' });
+    expect(invited.status, JSON.stringify(invited.body)).toBe(200);
+    const stranger = '@stranger:evil.test';
+    const before = [eventCount(alpha.dataDir), queryNodeDb(alpha.dataDir, 'SELECT * FROM room_members ORDER BY user_id')];
+    const bare = wireJson({ origin_server: 'evil.test', room_id: roomId, user_id: stranger }, MEMBERSHIP_WIRE_ORDER);
+    const withoutEvent = await sendSigned(fake.identity, alpha.federationUrl, 'POST', `${FED}/join`, bare);
+    expectError(withoutEvent, 403, 'not_invited');
+    expect(withoutEvent.body.events).toBeUndefined();
+    const join = makeEvent(fake.identity, { room_id: roomId, event_type: 'm.member.join', sender: stranger, state_key: stranger, content: { membership: 'join' } });
+    const signed = wireJson({ origin_server: 'evil.test', room_id: roomId, user_id: stranger, event: join }, MEMBERSHIP_WIRE_ORDER);
+    const withEvent = await sendSigned(fake.identity, alpha.federationUrl, 'POST', `${FED}/join`, signed);
+    expectError(withEvent, 403, 'not_invited');
+    expect(withEvent.body.events).toBeUndefined();
+    expect([eventCount(alpha.dataDir), queryNodeDb(alpha.dataDir, 'SELECT * FROM room_members ORDER BY user_id')]).toEqual(before);
+    // The invited user does get the snapshot.
+    const legit = wireJson({ origin_server: 'evil.test', room_id: roomId, user_id: '@invited:evil.test' }, MEMBERSHIP_WIRE_ORDER);
+    const snapshot = await sendSigned(fake.identity, alpha.federationUrl, 'POST', `${FED}/join`, legit);
+    expect(snapshot.status, JSON.stringify(snapshot.body)).toBe(200);
+    expect(Array.isArray(snapshot.body.events)).toBe(true);
+  });
+
+  it('15. more than 1,000 events at one depth all reach a catch-up that follows next_since_event_id', async () => {
+    const depth = Date.now();
+    const flood = Array.from({ length: 1_100 }, (_, i) => fakeMessage({ depth, origin_ts: depth, content: { body: `same depth ${i}` } }));
+    for (let start = 0; start < flood.length; start += 100) {
+      const body = `{"events":[${flood.slice(start, start + 100).map(wire).join(',')}]}`;
+      const answer = await sendSigned(fake.identity, alpha.federationUrl, 'POST', `${FED}/events`, body);
+      expect(answer.status).toBe(200);
+      expect(answer.body.results.every((r: any) => r.inserted === true), JSON.stringify(answer.body.results[0])).toBe(true);
+    }
+    const get = (query: string) => sendSigned(fake.identity, alpha.federationUrl, 'GET', `${FED}/events?room_id=${enc(roomId)}&${query}`);
+    // Callers that only know since_depth still get {events: [...]} (capped at 1,000 per depth).
+    const legacy = await get(`since_depth=${depth - 1}&limit=500`);
+    expect(legacy.status).toBe(200);
+    expect(Array.isArray(legacy.body.events)).toBe(true);
+    expect(legacy.body.complete).toBe(false);
+    // With the (depth, event_id) cursor, nothing is lost or repeated.
+    const seen: string[] = [];
+    let query = `since_depth=${depth - 1}&limit=500`;
+    for (let page = 0; page < 20; page++) {
+      const answer = await get(query);
+      expect(answer.status, answer.text).toBe(200);
+      seen.push(...answer.body.events.map((e: Envelope) => e.event_id));
+      if (answer.body.complete) break;
+      query = `since_depth=${answer.body.next_since_depth}&since_event_id=${enc(answer.body.next_since_event_id)}&limit=500`;
+    }
+    expect(new Set(seen).size).toBe(seen.length);
+    for (const event of flood) expect(seen).toContain(event.event_id);
+    expectError(await get('since_depth=0&since_event_id=nonsense'), 400, 'invalid_request');
+  });
+});
+
+describe('a hostile host of a room alpha was invited to', () => {
+  let alpha: NodeProcess;
+  let host: FakeHost;
+
+  beforeAll(async () => {
+    alpha = new NodeProcess({ serverName: 'alpha.test' });
+    host = await new FakeHost('stall.test').start();
+    await alpha.start();
+    expect((await alpha.admin('POST', '/peers', { server_name: 'stall.test', endpoint: host.url })).status).toBe(200);
+  });
+
+  afterAll(async () => {
+    await stopAll([alpha]);
+    await host.stop();
+  });
+
+  it('16. events pushed into a room we were only invited to are refused 403 not_joined', async () => {
+    const roomId = '!invited-only:stall.test';
+    expect((await host.invite(alpha.federationUrl, roomId, '@owner:alpha.test')).status).toBe(200);
+    const before = eventCount(alpha.dataDir);
+    const pushed = makeEvent(host.identity, { room_id: roomId, content: { body: 'you never joined' } });
+    expectError(await sendSigned(host.identity, alpha.federationUrl, 'POST', `${FED}/event`, wire(pushed)), 403, 'not_joined');
+    expect(eventCount(alpha.dataDir)).toBe(before);
+  });
+
+  it('15. a host answering complete:false without advancing its cursor is asked once, then left alone', async () => {
+    const roomId = '!stalls:stall.test';
+    host.catchUpAnswer = (room) => ({ room_id: room, events: [makeEvent(host.identity, { room_id: room })], complete: false, next_since_depth: 0 });
+    expect((await host.invite(alpha.federationUrl, roomId, '@owner:alpha.test')).status).toBe(200);
+    const invite = (await alpha.admin('GET', '/invites')).body.invites.find((i: any) => i.room_id === roomId);
+    expect((await alpha.admin('POST', `/invites/${invite.invite_id}/accept`)).status).toBe(200);
+    await eventually(async () => expect(readFileSync(join(alpha.dataDir, 'logs', 'node.log'), 'utf8')).toContain('"event":"catch_up_stalled"'));
+    await new Promise((r) => setTimeout(r, 500));
+    expect(host.catchUpRequests.length).toBe(1);
+    // A restart would ask again only after the backoff; the joined room works meanwhile.
+    expect((await alpha.admin('POST', `/rooms/${enc(roomId)}/messages`, { body: 'hello host' })).status).toBe(200);
+  });
+
+  it('1. a relayed depth never bricks a member: 2^53 - 1 is refused, and a far one does not move the room clock', async () => {
+    const roomId = '!stalls:stall.test';
+    const before = eventCount(alpha.dataDir);
+    const insane = makeEvent(host.identity, { room_id: roomId, depth: MAX_SAFE });
+    expectError(await sendSigned(host.identity, alpha.federationUrl, 'POST', `${FED}/event`, wire(insane)), 400, 'depth_in_future');
+    expect(eventCount(alpha.dataDir)).toBe(before);
+    const far = makeEvent(host.identity, { room_id: roomId, depth: Date.now() + 12 * 3600_000 });
+    expect((await sendSigned(host.identity, alpha.federationUrl, 'POST', `${FED}/event`, wire(far))).status).toBe(202);
+    expect(roomDepth(alpha.dataDir, roomId)).toBeLessThanOrEqual(Date.now() + 60_000);
+    const sent = await alpha.admin('POST', `/rooms/${enc(roomId)}/messages`, { body: 'clock still sane' });
+    expect(sent.status, JSON.stringify(sent.body)).toBe(200);
+  });
+});
+
+describe('16. unsolicited invites are capped per peer', () => {
+  let target: InProcess;
+  let host: FakeHost;
+
+  beforeAll(async () => {
+    target = await inProcess('target.test', { maxPendingInvitesPerPeer: 3 });
+    host = await new FakeHost('spam.test').start();
+    expect((await target.admin('POST', '/peers', { server_name: 'spam.test', endpoint: host.url })).status).toBe(200);
+  });
+
+  afterAll(async () => {
+    await target.node.stop();
+    await host.stop();
+  });
+
+  it('the invite over the cap is 429 too_many_invites and stores no room; expired invites free their slot and room', async () => {
+    for (let i = 0; i < 3; i++) expect((await host.invite(target.federationUrl, `!spam${i}:spam.test`, '@owner:target.test', 2)).status).toBe(200);
+    const rooms = () => queryNodeDb<{ room_id: string }>(target.dataDir, 'SELECT room_id FROM rooms ORDER BY room_id').map((r) => r.room_id);
+    const before = [rooms(), eventCount(target.dataDir)];
+    expectError(await host.invite(target.federationUrl, '!spam3:spam.test', '@owner:target.test'), 429, 'too_many_invites');
+    expect([rooms(), eventCount(target.dataDir)]).toEqual(before);
+    // Inviting the same user to the same room again is not a new invite.
+    expect((await host.invite(target.federationUrl, '!spam0:spam.test', '@owner:target.test', 2)).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 2_100));
+    expect((await host.invite(target.federationUrl, '!spam4:spam.test', '@owner:target.test')).status).toBe(200);
+    expect(rooms()).toEqual(['!spam4:spam.test']);
+  });
+});
+
+describe('our members re-issue what the host refuses as too old', () => {
+  it('a message sent while the host was down longer than the window arrives once, after the history, everywhere', async () => {
+    let host = await inProcess('host.test', { reorderWindowMs: 1_000 });
+    // Only a contact from the host wakes the member's retries: the host must refuse first.
+    const member = await inProcess('member.test', { retryInitialMs: 120_000, retryMaxMs: 120_000 });
+    const other = await inProcess('other.test');
+    try {
+      await peer(host, member);
+      await peer(host, other);
+      const roomId = (await host.admin('POST', '/rooms', { name: 'window' })).body.room_id as string;
+      await inviteAndJoin(host, roomId, member, '@owner:member.test');
+      await inviteAndJoin(host, roomId, other, '@owner:other.test');
+      expect((await host.admin('POST', `/rooms/${enc(roomId)}/messages`, { body: 'm1' })).status).toBe(200);
+      await eventually(async () => expect(await bodies(member, roomId)).toContain('m1'));
+
+      const hostDir = host.dataDir;
+      const hostListen = new URL(host.federationUrl).host;
+      await host.node.stop();
+      const sent = await member.admin('POST', `/rooms/${enc(roomId)}/messages`, { body: 'm2 typed while the host was down' });
+      expect(sent.status).toBe(200);
+      const m2 = sent.body.event_id as string;
+      await new Promise((r) => setTimeout(r, 1_500));
+      host = await inProcess('host.test', { reorderWindowMs: 1_000 }, hostDir, hostListen);
+      expect((await host.admin('POST', `/rooms/${enc(roomId)}/messages`, { body: 'm3' })).status).toBe(200);
+
+      const expected = ['m1', 'm3', 'm2 typed while the host was down'];
+      for (const node of [host, member, other]) {
+        await eventually(async () => expect((await bodies(node, roomId)).filter((b) => b.startsWith('m'))).toEqual(expected));
+      }
+      for (const node of [host, member, other]) {
+        expect(queryNodeDb(node.dataDir, 'SELECT event_id FROM federation_events WHERE event_id = ?', m2)).toHaveLength(1);
+      }
+      // The member's copy is the re-issued one, signed again: the same bytes as the host's.
+      const copy = (dir: string) => queryNodeDb<{ depth: number; content_hash: string }>(dir, 'SELECT depth, content_hash FROM federation_events WHERE event_id = ?', m2)[0];
+      expect(copy(member.dataDir)).toEqual(copy(host.dataDir));
+      expect(queryNodeDb(member.dataDir, "SELECT * FROM federation_outbox WHERE state = 'failed'")).toEqual([]);
+    } finally {
+      await Promise.all([host.node.stop(), member.node.stop(), other.node.stop()]);
+    }
+  });
+});
+
+describe('migration 5 repairs a room that already holds an insane depth', () => {
+  it('the bricked room works again after the upgrade; the stored event keeps its signed bytes', async () => {
+    const dataDir = tempDir('paracord-migrate-');
+    let node = await inProcess('mig.test', {}, dataDir);
+    const roomId = (await node.admin('POST', '/rooms', { name: 'bricked' })).body.room_id as string;
+    expect((await node.admin('POST', `/rooms/${enc(roomId)}/messages`, { body: 'before' })).status).toBe(200);
+    await node.node.stop();
+
+    // What the old code stored when a joined peer sent depth 2^53 - 1, and the old schema.
+    const evil = Identity.create(join(tempDir(), 'identity.json'), 'evil.test');
+    const insane = makeEvent(evil, { room_id: roomId, sender: '@u:evil.test', depth: MAX_SAFE, content: { body: 'overflow' } });
+    const db = new Database(join(dataDir, 'paracord.db'));
+    new FederationEvents(db).insert(insane, 'hash-of-the-old-insert', 'evil.test');
+    db.prepare('UPDATE rooms SET last_depth = ? WHERE room_id = ?').run(MAX_SAFE, roomId);
+    // Back to schema 4: what migrations 5 and 6 added goes (6 is rebuilt from the events).
+    db.exec('DROP TABLE room_reactions; DROP TABLE peer_storage; DROP INDEX federation_events_relates_type');
+    // And what later migrations added (12, 13: bans, read markers, the search index; rebuilt from the events; 14: pull mode).
+    db.exec('DROP TABLE IF EXISTS room_bans; DROP TABLE IF EXISTS room_read_markers; DROP TABLE IF EXISTS message_search');
+    db.exec('DROP TABLE IF EXISTS pull_receivers; DROP TABLE IF EXISTS pull_sources');
+    db.exec('ALTER TABLE federation_events DROP COLUMN signed_depth');
+    // …and what migration 11 (issue #16: persisted login sessions) added.
+    db.exec('DROP TABLE IF EXISTS admin_sessions; DROP INDEX IF EXISTS federation_outbox_event');
+    db.pragma('user_version = 4');
+    db.close();
+
+    node = await inProcess('mig.test', {}, dataDir);
+    try {
+      const sent = await node.admin('POST', `/rooms/${enc(roomId)}/messages`, { body: 'after' });
+      expect(sent.status, JSON.stringify(sent.body)).toBe(200);
+      const { depth } = queryNodeDb<{ depth: number }>(dataDir, 'SELECT depth FROM federation_events WHERE event_id = ?', sent.body.event_id)[0]!;
+      expect(depth).toBeLessThan(Date.now() + 60_000);
+      expect(roomDepth(dataDir, roomId)).toBeLessThan(Date.now() + 60_000);
+      const repaired = queryNodeDb<{ depth: number; signed_depth: number }>(dataDir, 'SELECT depth, signed_depth FROM federation_events WHERE event_id = ?', insane.event_id)[0]!;
+      expect(repaired.signed_depth).toBe(MAX_SAFE);
+      expect(repaired.depth).toBeLessThan(Date.now() + 60_000);
+    } finally {
+      await node.node.stop();
+    }
+    const readonly = new Database(join(dataDir, 'paracord.db'), { readonly: true });
+    const served = new FederationEvents(readonly).get(insane.event_id)!;
+    readonly.close();
+    expect(served).toEqual(insane);
+    const [keyId, signature] = Object.entries(served.signatures['evil.test']!)[0]!;
+    expect(keyId).toBe(evil.keyId);
+    expect(verify(Buffer.from(signature, 'hex'), envelopeSigningBytes(served), Buffer.from(evil.keysDocument().active_key.public_key, 'hex'))).toBe(true);
+  });
+});

@@ -1,0 +1,142 @@
+/**
+ * Issue #15, automatic port mapping, against Debian's miniupnpd running as the router in a network
+ * namespace (test/helpers/netns-router.ts), not against a mock:
+ *  - the node's PortMapper maps a port with UPnP-IGD and with NAT-PMP, the router's NAT table
+ *    shows the forward, and a clean removal takes it away;
+ *  - a home node behind the router is not reachable from a friend's node on the "internet" side,
+ *    maps its federation port by itself, is reachable through the mapping, shows the mapping in
+ *    its status, and removes it when it stops.
+ * Skipped, with the reason, where namespaces or miniupnpd are not available.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLI, REPO_ROOT } from './helpers/node-process.ts';
+import { LAN_NODE, NetnsRouter, ROUTER_WAN, WAN_NODE, routerUnavailable } from './helpers/netns-router.ts';
+import { removeTempDirs, tempDir } from './helpers/temp-dir.ts';
+
+const unavailable = routerUnavailable();
+if (unavailable) console.warn(`port-mapping tests skipped: ${unavailable}`);
+
+/** A child process inside a namespace, read line by line. */
+function inNamespace(ns: string, args: string[]): { child: ChildProcess; next: () => Promise<string>; output: () => string } {
+  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let all = '';
+  child.stderr!.on('data', (c: Buffer) => (all += c.toString()));
+  const lines = createInterface({ input: child.stdout! });
+  const queue: string[] = [];
+  const waiting: Array<(line: string) => void> = [];
+  lines.on('line', (line) => {
+    all += line + '\n';
+    const w = waiting.shift();
+    if (w) w(line);
+    else queue.push(line);
+  });
+  const next = () =>
+    new Promise<string>((resolve, reject) => {
+      const queued = queue.shift();
+      if (queued !== undefined) return resolve(queued);
+      const timer = setTimeout(() => reject(new Error(`no output in 30 s:\n${all}`)), 30_000);
+      waiting.push((line) => {
+        clearTimeout(timer);
+        resolve(line);
+      });
+    });
+  return { child, next, output: () => all };
+}
+
+/** The admin API of a node in a namespace (its admin listener is on that namespace's loopback). */
+function admin(ns: string, dataDir: string, adminUrl: string, method: string, path: string, body?: unknown): { status: number; body: any } {
+  const token = readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();
+  const script = `const [u, t, m, b] = process.argv.slice(1);
+fetch(u, { method: m, headers: { authorization: 'Bearer ' + t, 'content-type': 'application/json' }, body: b || undefined })
+  .then(async (r) => console.log(JSON.stringify({ status: r.status, body: await r.json() })));`;
+  const out = execFileSync('ip', ['netns', 'exec', ns, process.execPath, '-e', script, `${adminUrl}/_paracord/admin/v1${path}`, token, method, body === undefined ? '' : JSON.stringify(body)], { timeout: 60_000 });
+  return JSON.parse(out.toString());
+}
+
+async function stopChild(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null) return child.exitCode;
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  child.kill('SIGTERM');
+  return exited;
+}
+
+describe.skipIf(unavailable !== null)('automatic port mapping against miniupnpd in a network namespace', () => {
+  const router = new NetnsRouter();
+  beforeAll(async () => {
+    await router.start();
+  }, 30_000);
+  afterAll(async () => {
+    await router.stop();
+    removeTempDirs();
+  });
+
+  for (const method of ['upnp', 'pmp'] as const) {
+    it(`maps, renews and removes a port with ${method === 'upnp' ? 'UPnP-IGD' : 'NAT-PMP'}`, async () => {
+      const port = method === 'upnp' ? 17447 : 17448;
+      // A 65 s lease: the mapper renews it 60 s before the end, so after 5 s.
+      const run = inNamespace(router.lan, [join(REPO_ROOT, 'test/helpers/port-mapper-run.ts'), method, String(port), '65000']);
+      const mapped = JSON.parse(await run.next());
+      expect(mapped, run.output()).toMatchObject({
+        ok: true,
+        mapping: { protocol: method === 'upnp' ? 'upnp-igd' : 'nat-pmp', external_address: ROUTER_WAN, external_port: port, internal_address: LAN_NODE, internal_port: port },
+      });
+      expect(router.natRules()).toContain(`${LAN_NODE}:${port}`);
+      await new Promise((r) => setTimeout(r, 6_500));
+      run.child.stdin!.write('status\n');
+      const later = JSON.parse(await run.next());
+      expect(later.mapping.expires_at).toBeGreaterThan(mapped.mapping.expires_at);
+      expect(router.natRules()).toContain(`${LAN_NODE}:${port}`);
+      run.child.stdin!.write('remove\n');
+      expect(JSON.parse(await run.next())).toEqual({ removed: true });
+      expect(router.natRules()).not.toContain(`${LAN_NODE}:${port}`);
+    }, 60_000);
+  }
+
+  it('a home node behind the router maps its port by itself, is reachable through it, and removes it on a clean stop', async () => {
+    const port = 7447;
+    const homeDir = tempDir('paracord-home-');
+    const friendDir = tempDir('paracord-friend-');
+    const start = async (ns: string, dataDir: string, name: string, listen: string, extra: string[]) => {
+      const run = inNamespace(ns, [CLI, 'serve', '--data', dataDir, '--server-name', name, '--listen', listen, '--admin-listen', '127.0.0.1:0', '--insecure-http', ...extra]);
+      const ready = JSON.parse(await run.next());
+      expect(ready.ready, run.output()).toBe(true);
+      return { run, ready };
+    };
+    const friend = await start(router.wan, friendDir, 'friend.test', `${WAN_NODE}:${port}`, ['--reach-probe-interval', '0.1']);
+    // The home node publishes the router's external address: only a mapping makes it true.
+    const home = await start(router.lan, homeDir, 'home.test', `${LAN_NODE}:${port}`, ['--public-url', `http://${ROUTER_WAN}:${port}`]);
+    try {
+      const homeAdmin = (method: string, path: string, body?: unknown) => admin(router.lan, homeDir, home.ready.admin_url, method, path, body);
+      const friendAdmin = (method: string, path: string, body?: unknown) => admin(router.wan, friendDir, friend.ready.admin_url, method, path, body);
+      const added = homeAdmin('POST', '/peers', { server_name: 'friend.test', endpoint: `http://${WAN_NODE}:${port}` });
+      expect(added.status, `${JSON.stringify(added.body)}\n${home.run.output()}`).toBe(200);
+      const status = homeAdmin('GET', '/status').body;
+      const pinned = friendAdmin('POST', '/peers', { server_name: 'home.test', endpoint: `http://${ROUTER_WAN}:${port}`, key_id: status.key_id, public_key: status.public_key });
+      expect(pinned.status, JSON.stringify(pinned.body)).toBe(200);
+      expect(router.natRules()).not.toContain(`${LAN_NODE}:${port}`);
+
+      const checked = homeAdmin('POST', '/reachability/check', { via: 'friend.test' });
+      expect(checked.status, `${JSON.stringify(checked.body)}\n${home.run.output()}\n${router.log}`).toBe(200);
+      expect(checked.body, `${home.run.output()}\n${router.log}`).toMatchObject({
+        reachable: true,
+        via: 'friend.test',
+        mode: 'push',
+        mapping: { protocol: 'upnp-igd', external_address: ROUTER_WAN, external_port: port },
+      });
+      expect(checked.body.mapping.expires_at).toBeGreaterThan(Date.now());
+      expect(router.natRules()).toContain(`${LAN_NODE}:${port}`);
+      expect(homeAdmin('GET', '/reachability').body).toMatchObject({ reachable: true, mapping: { external_address: ROUTER_WAN } });
+
+      // A clean stop takes the mapping away from the router.
+      expect(await stopChild(home.run.child), home.run.output()).toBe(0);
+      expect(router.natRules(), `${home.run.output()}\n${router.log}`).not.toContain(`${LAN_NODE}:${port}`);
+    } finally {
+      await stopChild(home.run.child);
+      await stopChild(friend.run.child);
+    }
+  }, 120_000);
+});

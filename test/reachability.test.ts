@@ -1,0 +1,203 @@
+/**
+ * Issue #15, the reachability self-test, with real node processes on 127.0.0.1. beta publishes
+ * an endpoint nobody can reach (a closed port); alpha and gamma know it only there. beta's
+ * self-test says so in words, the asked peer calls back only where it knows beta (never an
+ * address from the request: a trap listener named in a probe gets no connection), the probe is
+ * rate-limited per peer, and bad input gets a clear 4xx JSON error.
+ */
+import { spawn } from 'node:child_process';
+import { createServer, type Server } from 'node:net';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Identity } from '../main/core/identity/identity.ts';
+import { CLI, NodeProcess, stopAll } from './helpers/node-process.ts';
+import { eventually, messages, roomWithMembers, send } from './helpers/rooms.ts';
+import { sendRaw, sendSigned } from './helpers/signed-request.ts';
+import { removeTempDirs } from './helpers/temp-dir.ts';
+
+const nodes: NodeProcess[] = [];
+const servers: Server[] = [];
+
+function node(serverName: string, args: string[] = []): NodeProcess {
+  const n = new NodeProcess({ serverName, args });
+  nodes.push(n);
+  return n;
+}
+
+afterEach(async () => {
+  await stopAll(nodes.splice(0));
+  await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
+  removeTempDirs();
+});
+
+async function listening(onConnection: () => void = () => undefined): Promise<number> {
+  const server = createServer((socket) => {
+    onConnection();
+    socket.destroy();
+  });
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return (server.address() as { port: number }).port;
+}
+
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Runs the CLI without blocking the test's event loop; resolves with exit code and output. */
+function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** Three nodes: alpha and gamma reachable; beta publishes a closed port and they know it only there. */
+async function threeNodes() {
+  const alpha = node('alpha.test');
+  const beta = node('beta.test');
+  // gamma lets a peer probe it every second; alpha keeps the default (one per 30 s).
+  const gamma = node('gamma.test', ['--reach-probe-interval', '1']);
+  await Promise.all([alpha.start(), beta.start(), gamma.start()]);
+  for (const [a, b] of [[alpha, beta], [beta, alpha], [gamma, beta], [beta, gamma], [alpha, gamma], [gamma, alpha]] as const) await a.addPeer(b);
+  const status = (await beta.admin('GET', '/status')).body;
+  // Where beta really listens (it keeps listening there; only its published URL is unreachable).
+  const betaListens = beta.federationUrl;
+  expect(await beta.stop()).toBe(0);
+  const closed = `http://127.0.0.1:${await closedPort()}`;
+  for (const peer of [alpha, gamma]) {
+    const readded = await peer.admin('POST', '/peers', { server_name: 'beta.test', endpoint: closed, key_id: status.key_id, public_key: status.public_key });
+    expect(readded.status, JSON.stringify(readded.body)).toBe(200);
+  }
+  // (beta confirms a failed self-test 2 s later, through its other peer, before switching to pull.)
+  await beta.start(['--public-url', closed, '--no-port-mapping', '--reachability-confirm-seconds', '2']);
+  return { alpha, beta, gamma, closed, betaListens };
+}
+
+describe('reachability self-test', () => {
+  it('a node nobody can reach is told so in words, switches to pull mode, and the CLI exits 1', async () => {
+    const { alpha, beta, gamma, closed, betaListens } = await threeNodes();
+    let trapped = 0;
+    const trap = await listening(() => trapped++);
+
+    // At start beta asked a peer to call it back: the answer is "refused", in words (and confirmed).
+    const automatic = await eventually(async () => {
+      const r = (await beta.admin('GET', '/reachability')).body;
+      expect(r.mode).toBe('pull');
+      return r;
+    }, 30_000);
+    expect(automatic).toMatchObject({ reachable: false, mode: 'pull', mapping: null });
+    expect(['alpha.test', 'gamma.test']).toContain(automatic.via);
+    expect(automatic.error).toMatch(/could not reach this node: connection refused at http:\/\/127\.0\.0\.1:\d+/);
+    expect(automatic.error).toContain(closed);
+    expect(Object.keys(automatic).sort()).toEqual(['checked_at', 'endpoint', 'error', 'mapping', 'mode', 'reachable', 'via']);
+    // It now advertises that it receives by pull.
+    const discovery = await sendRaw(`${betaListens}/.well-known/paracord/server`, 'GET', {});
+    expect(discovery.body.capabilities).toContain('pull');
+
+    // On demand, through the CLI: exit 1, the same words.
+    await new Promise((r) => setTimeout(r, 1_100));
+    const run = await cli(['reach-test', '--data', beta.dataDir, '--via', 'gamma.test']);
+    expect(run.code, run.stderr + run.stdout).toBe(1);
+    const printed = JSON.parse(run.stdout);
+    expect(printed).toMatchObject({ reachable: false, via: 'gamma.test', status: 'refused', mode: 'pull' });
+    expect(Object.keys(printed).sort()).toEqual(['endpoint', 'error', 'latency_ms', 'mode', 'reachable', 'status', 'via']);
+    expect(printed.error).toMatch(/connection refused/);
+
+    // alpha twice within 30 s: the second is refused by alpha's per-peer limit (429), so nobody was asked: exit 2.
+    await cli(['reach-test', '--data', beta.dataDir, '--via', 'alpha.test']);
+    const again = await cli(['reach-test', '--data', beta.dataDir, '--via', 'alpha.test']);
+    expect(again.code, again.stderr + again.stdout).toBe(2);
+    expect(JSON.parse(again.stdout).error).toMatch(/429.*at most 1 per 30 s/);
+    // The last conclusion stands (a refused probe says nothing new).
+    expect((await beta.admin('GET', '/reachability')).body).toMatchObject({ reachable: false, mode: 'pull' });
+
+    // A probe naming another address: refused before anything is contacted.
+    const identity = await Identity.open(join(beta.dataDir, 'identity.json'));
+    for (const body of [
+      JSON.stringify({ endpoint: `http://127.0.0.1:${trap}` }),
+      JSON.stringify({ port: trap }),
+      JSON.stringify({ path: '/x', host: '127.0.0.1' }),
+      '[]',
+      'not json',
+    ]) {
+      const refused = await sendSigned(identity, gamma.federationUrl, 'POST', '/_paracord/federation/v1/reach-probe', body);
+      expect(refused.status, body).toBe(400);
+      expect(typeof refused.body.error).toBe('string');
+      expect(typeof refused.body.message).toBe('string');
+    }
+    // Unsigned, and from a server that is not a peer: refused.
+    expect((await sendRaw(`${alpha.federationUrl}/_paracord/federation/v1/reach-probe`, 'POST', {}, '{}')).status).toBe(401);
+    expect(trapped).toBe(0);
+
+    // Bad input to the admin endpoints.
+    const notPeer = await beta.admin('POST', '/reachability/check', { via: 'nobody.test' });
+    expect(notPeer.status).toBe(400);
+    expect(notPeer.body.error).toBe('unknown_peer');
+    const badName = await beta.admin('POST', '/reachability/check', { via: 'not a name' });
+    expect(badName.status).toBe(400);
+    expect(badName.body.error).toBe('invalid_input');
+    const extra = await beta.admin('POST', '/reachability/check', { endpoint: 'http://127.0.0.1:1' });
+    expect(extra.status).toBe(400);
+    expect((await beta.admin('GET', '/reachability')).body).toEqual((await beta.admin('GET', '/reachability')).body);
+    expect(trapped).toBe(0);
+  }, 120_000);
+
+  it('a reachable node is told it is reachable; a node with no peers says it will test once the first is added', async () => {
+    const alpha = node('alpha.test');
+    const gamma = node('gamma.test');
+    await Promise.all([alpha.start(), gamma.start()]);
+    const lonely = await alpha.admin('POST', '/reachability/check', {});
+    expect(lonely.status).toBe(200);
+    expect(lonely.body).toMatchObject({ reachable: null, mode: 'push' });
+    expect(lonely.body.error).toMatch(/once the first peer is added/);
+    expect((await cli(['reach-test', '--data', alpha.dataDir])).code).toBe(2);
+
+    await alpha.addPeer(gamma);
+    await gamma.addPeer(alpha);
+    const checked = await alpha.admin('POST', '/reachability/check', { via: 'gamma.test' });
+    expect(checked.status).toBe(200);
+    expect(checked.body).toMatchObject({ reachable: true, via: 'gamma.test', mode: 'push', error: null, endpoint: alpha.federationUrl });
+    const shown = (await alpha.admin('GET', '/reachability')).body;
+    expect(shown).toMatchObject({ reachable: true, via: 'gamma.test', mode: 'push' });
+    const discovery = await sendRaw(`${alpha.federationUrl}/.well-known/paracord/server`, 'GET', {});
+    expect(discovery.body.capabilities).not.toContain('pull');
+  }, 60_000);
+
+  it('a peer whose deliveries time out says so; the node tests itself again, switches to pull, and the messages arrive', async () => {
+    const alpha = node('alpha.test', ['--reach-probe-interval', '1', '--retry-initial', '200', '--retry-max', '1000']);
+    const beta = node('beta.test', ['--no-port-mapping', '--reachability-confirm-seconds', '2']);
+    await Promise.all([alpha.start(), beta.start()]);
+    await alpha.addPeer(beta);
+    await beta.addPeer(alpha);
+    const roomId = await roomWithMembers(alpha, 'failing', [[beta, '@owner:beta.test']]);
+    await eventually(async () => expect((await beta.admin('GET', '/reachability')).body.reachable).toBe(true), 20_000);
+    // Now alpha has beta only at a closed port: its pushes are refused.
+    const status = (await beta.admin('GET', '/status')).body;
+    const readded = await alpha.admin('POST', '/peers', { server_name: 'beta.test', endpoint: `http://127.0.0.1:${await closedPort()}`, key_id: status.key_id, public_key: status.public_key });
+    expect(readded.status).toBe(200);
+    const lost = await send(alpha, roomId, 'to beta, who cannot be reached');
+    await eventually(async () => {
+      const entries = (await alpha.admin('GET', '/queue?destination=beta.test')).body.entries;
+      expect(entries[0]?.last_error ?? '').toMatch(/ECONNREFUSED/);
+    }, 20_000);
+    // beta talks to alpha (a message in alpha's room): alpha's answer says its deliveries fail.
+    // (alpha caches "are my deliveries to beta failing" for 10 s, so beta may have to speak twice.)
+    await eventually(async () => {
+      await send(beta, roomId, 'hello from beta');
+      // (confirmed by a second test through alpha 2 s later)
+      await eventually(async () => expect((await beta.admin('GET', '/reachability')).body).toMatchObject({ reachable: false, via: 'alpha.test', mode: 'pull' }), 8_000);
+    }, 40_000, 0);
+    expect(beta.stderr).toContain('peer_reports_delivery_failing');
+    // In pull mode the message that could not be pushed arrives.
+    await eventually(async () => expect((await messages(beta, roomId)).map((m) => m.event_id)).toContain(lost), 30_000);
+  }, 90_000);
+});

@@ -1,0 +1,89 @@
+/**
+ * Red team (issue #14 item 15 class: a catch-up a host can spin), fixed in RoomService.catchUp.
+ * The node used to stop only when a page's cursor did NOT advance: a hostile host that advanced
+ * it by one each time and kept answering `complete: false` with the same (already stored) event
+ * was asked again at once, page after page, up to a 10,000-page bound — and stop() did not end a
+ * running catch-up, which then wrote into a closed database.
+ * Now: a page that brings nothing new counts as no progress — after 3 such pages in a row the
+ * node stops and backs off the host; a run asks for at most 500 pages and a host gets at most
+ * 120 catch-up requests a minute (both configurable); stop() aborts running catch-ups (and their HTTP request).
+ */
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { envelopeWireJson } from '../../main/core/federation/envelope.ts';
+import { makeEvent } from '../helpers/events.ts';
+import { startInProcessNode } from '../helpers/in-process-node.ts';
+import { removeTempDirs } from '../helpers/temp-dir.ts';
+import { HostileHost } from './hostile-host.ts';
+
+let alpha: Awaited<ReturnType<typeof startInProcessNode>>;
+let host: HostileHost;
+
+beforeAll(async () => {
+  host = await new HostileHost('crawl.test').start();
+  alpha = await startInProcessNode('alpha.test');
+  expect((await alpha.admin('POST', '/peers', { server_name: 'crawl.test', endpoint: host.url })).status).toBe(200);
+});
+
+afterAll(async () => {
+  await alpha.node.stop();
+  await host.stop();
+  removeTempDirs();
+});
+
+async function join(node: typeof alpha, roomId: string): Promise<void> {
+  expect((await host.invite(node.started.federation_url!, roomId, '@owner:alpha.test')).status).toBe(200);
+  const invite = (await node.admin('GET', '/invites')).body.invites.find((i: any) => i.room_id === roomId);
+  expect((await node.admin('POST', `/invites/${invite.invite_id}/accept`)).status).toBe(200);
+}
+
+describe('red team: a catch-up whose cursor creeps forward', () => {
+  it('the same event on every page, cursor + 1: the node stops after a few pages', async () => {
+    const roomId = '!crawl:crawl.test';
+    const same = JSON.parse(envelopeWireJson(makeEvent(host.identity, { room_id: roomId })));
+    const before = host.catchUpRequests;
+    host.catchUpAnswer = (q) => ({ room_id: roomId, events: [same], complete: false, next_since_depth: Number(q.get('since_depth')) + 1 });
+    await join(alpha, roomId);
+    await new Promise((r) => setTimeout(r, 2_000));
+    // One page that stores the event, then 3 that bring nothing new: stopped, host backed off.
+    expect(host.catchUpRequests - before, 'catch-up requests').toBeLessThanOrEqual(5);
+  }, 30_000);
+
+  it('stop() ends a running catch-up: no request after it, nothing written to the closed database', async () => {
+    const lines: string[] = [];
+    const log = pino({ level: 'debug' }, new Writable({ write: (chunk: Buffer, _e, done) => { lines.push(chunk.toString()); done(); } }));
+    const beta = await startInProcessNode('alpha.test', { log });
+    expect((await beta.admin('POST', '/peers', { server_name: 'crawl.test', endpoint: host.url })).status).toBe(200);
+    const roomId = '!busy:crawl.test';
+    // A host with a new event on every page (real progress), each answer a little slow.
+    let depth = 1;
+    host.catchUpAnswer = () => ({ room_id: roomId, events: [JSON.parse(envelopeWireJson(makeEvent(host.identity, { room_id: roomId, depth: ++depth })))], complete: false, next_since_depth: depth });
+    const before = host.catchUpRequests;
+    await join(beta, roomId);
+    while (host.catchUpRequests - before < 5) await new Promise((r) => setTimeout(r, 20));
+    await beta.node.stop();
+    const atStop = host.catchUpRequests;
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(host.catchUpRequests).toBeLessThanOrEqual(atStop + 1); // at most the one in flight
+    const failures = lines.filter((l) => /catch_up_failed|not open|closed/i.test(l) && !/node_stopp|listener/.test(l));
+    expect(failures).toEqual([]);
+  }, 30_000);
+
+  it('a host whose every page brings one new event gets at most its per-minute budget of requests', async () => {
+    const gamma = await startInProcessNode('alpha.test', { config: { catchUpRequestsPerHostPerMinute: 10 } });
+    try {
+      expect((await gamma.admin('POST', '/peers', { server_name: 'crawl.test', endpoint: host.url })).status).toBe(200);
+      const roomId = '!budget:crawl.test';
+      let depth = 1;
+      host.catchUpAnswer = () => ({ room_id: roomId, events: [JSON.parse(envelopeWireJson(makeEvent(host.identity, { room_id: roomId, depth: ++depth })))], complete: false, next_since_depth: depth });
+      const before = host.catchUpRequests;
+      await join(gamma, roomId);
+      await new Promise((r) => setTimeout(r, 2_000));
+      expect(host.catchUpRequests - before).toBeLessThanOrEqual(10);
+      expect(host.catchUpRequests - before).toBeGreaterThan(3); // real progress is not cut short
+    } finally {
+      await gamma.node.stop();
+    }
+  }, 30_000);
+});

@@ -1,0 +1,42 @@
+/**
+ * The page's live stream (Server-Sent Events) is opened once per visit. It used to be closed and
+ * reopened on every status answer, and a notification sent while it reconnected reached no
+ * screen: the reachability line stayed "will be tested once the first peer is added" after a
+ * successful test (seen in CI). Here: many status changes in a row, each shown, on one stream.
+ */
+import { describe, expect, it } from 'vitest';
+import { HAVE_CHROMIUM, browserSuite, signedIn } from '../helpers/browser.ts';
+import { NodeProcess } from '../helpers/node-process.ts';
+
+const suite = browserSuite();
+const { nodes } = suite;
+
+describe.skipIf(!HAVE_CHROMIUM)('the live stream', () => {
+  it('stays one connection while status changes are shown one after another', async () => {
+    const node = new NodeProcess({ serverName: 'live.test' });
+    nodes.push(node);
+    await node.start();
+    const { context, page } = await signedIn(suite.browser, node);
+    await context.addInitScript(() => {
+      const Original = window.EventSource;
+      const w = window as unknown as { streamsOpened: number };
+      w.streamsOpened = 0;
+      window.EventSource = class extends Original {
+        constructor(url: string | URL, init?: EventSourceInit) {
+          super(url, init);
+          w.streamsOpened++;
+        }
+      };
+    });
+    await page.reload();
+    const pill = page.getByTestId('node-state');
+    await expect.poll(() => pill.innerText(), { timeout: 15_000 }).toBe('running');
+    for (let i = 0; i < 4; i++) {
+      expect((await node.admin('POST', '/federation/pause', {})).status).toBe(200);
+      await expect.poll(() => pill.innerText(), { timeout: 10_000 }).toBe('paused');
+      expect((await node.admin('POST', '/federation/resume', {})).status).toBe(200);
+      await expect.poll(() => pill.innerText(), { timeout: 10_000 }).toBe('running');
+    }
+    expect(await page.evaluate(() => (window as unknown as { streamsOpened: number }).streamsOpened)).toBe(1);
+  }, 60_000);
+});
