@@ -61,6 +61,9 @@ export const DEFAULT_CONFIRM_SECONDS = 31;
 /** An unconfirmed failure whose confirming test could not ask anybody is tested again, later each time, up to this. */
 const MAX_CONFIRM_SECONDS = 600;
 
+/** A conclusive result this young answers the owner when every peer refused a new probe with 429. */
+const RECENT_RESULT_MS = 30_000;
+
 const NO_PEER = 'no peer to ask yet: this node will test whether friends can reach it once the first peer is added';
 
 export class Reachability {
@@ -78,6 +81,8 @@ export class Reachability {
   /** A failed test waiting for the one that confirms it (hysteresis): who answered, and how often confirming found nobody to ask. */
   private unconfirmed: { via: string | null; error: string; inconclusive: number; nextInSeconds: number } | null = null;
   private confirmTimer: NodeJS.Timeout | null = null;
+  /** The last probe asked at least one peer, and every one refused with 429 (its probe limit). */
+  private lastProbeOnlyRateLimited = false;
 
   constructor(deps: ReachabilityDeps) {
     this.deps = deps;
@@ -167,6 +172,27 @@ export class Reachability {
     });
     this.running = run;
     return run;
+  }
+
+  /**
+   * The owner asked ("Test now", `reach-test`, `POST /reachability/check`): a fresh test. One
+   * already under way is joined. When every peer asked refused only because of its probe limit
+   * (429: a peer answers one probe per 30 s by default, and the node tests itself a second after
+   * start and when the first peer is added, often just before the owner asks), a conclusive
+   * result younger than that window answers instead, with its own `checked_at`.
+   */
+  async requested(via?: string): Promise<CheckResult> {
+    const matches = (r: { reachable: boolean | null; via: string | null }) => r.reachable !== null && (via === undefined || r.via === via);
+    if (this.running) {
+      const joined = await this.running.catch(() => null);
+      if (joined && matches(joined)) return joined;
+    }
+    const before = this.state;
+    const result = await this.check(via);
+    if (result.reachable === null && this.lastProbeOnlyRateLimited && matches(before) && before.checked_at !== null && Date.now() - before.checked_at < RECENT_RESULT_MS) {
+      return { ...before, mode: this.mode, mapping: this.mappingView() };
+    }
+    return result;
   }
 
   private candidates(): string[] {
@@ -313,6 +339,8 @@ export class Reachability {
       return { ...base, reachable: null, via: null, error: via ? `${via} is not a peer` : NO_PEER, status: 'no_peer', latency_ms: null };
     }
     const problems: string[] = [];
+    let rateLimited = 0;
+    this.lastProbeOnlyRateLimited = false;
     for (const peer of candidates) {
       try {
         const endpoint = await this.deps.discovery.endpointOf(peer);
@@ -323,11 +351,13 @@ export class Reachability {
           const error = body.reachable ? null : `${peer} could not reach this node: ${typeof body.error === 'string' ? body.error : status}`;
           return { ...base, reachable: body.reachable, via: peer, error, status, latency_ms: typeof body.latency_ms === 'number' ? body.latency_ms : null };
         }
+        if (response.status === 429) rateLimited += 1;
         problems.push(`${peer} answered HTTP ${response.status}${typeof body?.message === 'string' ? `: ${body.message}` : ''}`);
       } catch (error) {
         problems.push(`${peer}: ${(error as Error).message}`);
       }
     }
+    this.lastProbeOnlyRateLimited = rateLimited === candidates.length;
     return { ...base, reachable: null, via: null, error: `no peer could be asked to test this node: ${problems.join('; ')}`, status: 'no_peer', latency_ms: null };
   }
 }

@@ -11,7 +11,7 @@ export function reachabilityOperations(node: NodeContext): Pick<AdminHandlers, '
         throw badRequest('unknown_peer', `${via} is not an allowed peer of this node: add it first`);
       }
       // The GET fields, plus the probe's status and latency (what `reach-test` prints).
-      return node.reachability().check(via);
+      return node.reachability().requested(via);
     },
   };
 }
