@@ -36,6 +36,9 @@ export async function startInProcessNode(
   const token = readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();
   async function admin(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
     const response = await request(`${started.admin_url}${ADMIN_API_PREFIX}${path}`, {
+      // A fresh connection each time: a pooled keep-alive connection that the node closed while
+      // this process was blocked (spawnSync of the CLI, a busy machine) fails with "other side closed".
+      reset: true,
       method: method as 'GET',
       headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
