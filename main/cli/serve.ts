@@ -46,6 +46,7 @@ const LIMIT_OPTIONS = [
   { flag: '--reach-probe-interval', env: 'PARACORD_REACH_PROBE_INTERVAL_SECONDS', key: 'reachProbeIntervalSeconds', help: 'seconds one peer must wait between two reachability probes it asks of this node (default 30)' },
   { flag: '--reachability-confirm-seconds', env: 'PARACORD_REACHABILITY_CONFIRM_SECONDS', key: 'reachabilityConfirmSeconds', help: 'seconds after a failed reachability self-test before the second test that confirms it; only then does the node switch to pull mode (default 31)' },
   { flag: '--max-connections', env: 'PARACORD_MAX_CONNECTIONS', key: 'maxConnections', help: 'open federation connections in all (default 1024)' },
+  { flag: '--max-address-buckets', env: 'PARACORD_MAX_ADDRESS_BUCKETS', key: 'maxAddressBuckets', help: 'client addresses whose request rate is remembered; the least recent is forgotten first (default 10000)' },
   { flag: '--max-connections-per-address', env: 'PARACORD_MAX_CONNECTIONS_PER_ADDRESS', key: 'maxConnectionsPerAddress', help: 'open federation connections from one address (default 64)' },
   { flag: '--headers-timeout', env: 'PARACORD_HEADERS_TIMEOUT_MS', key: 'headersTimeoutMs', help: 'ms for all headers of a federation request (default 15000)' },
   { flag: '--request-timeout', env: 'PARACORD_REQUEST_TIMEOUT_MS', key: 'requestTimeoutMs', help: 'ms for a whole federation request (default 30000)' },

@@ -193,6 +193,13 @@ export interface NodeConfig {
    * then one every 10 s ({ per_second: 0.1, burst: 5 }). No CLI flag needed.
    */
   peeringRateLimit?: { per_second: number; burst: number };
+  /**
+   * Client addresses whose request rate the federation listener remembers (issue #14, item 11):
+   * one token bucket each (≈ 100 bytes), the least recently used forgotten first. Per-server and
+   * global buckets are kept apart, so many addresses never push those out. Default 10,000. Env
+   * PARACORD_MAX_ADDRESS_BUCKETS; CLI --max-address-buckets.
+   */
+  maxAddressBuckets?: number;
 }
 
 /** "10.0.0.0/8, 127.0.0.1" (PARACORD_TRUSTED_PROXIES, --trusted-proxy) → checked list; throws one clear line. */

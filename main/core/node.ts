@@ -30,7 +30,7 @@ import { ReplayCache } from './federation/replay-cache.ts';
 import { eventEntitlement } from './federation/routes/event/index.ts';
 import { ServerKeys } from './federation/server-keys.ts';
 import { Identity, type KeySealer } from './identity/identity.ts';
-import { createLogger, warnLimited, type Logger } from './log.ts';
+import { createLogger, flushLimited, warnLimited, type Logger } from './log.ts';
 import { TrustedProxies } from './http/client-address.ts';
 import { adminConnectionLimits, federationConnectionLimits, limitConnections, serverOptions } from './http/connection-limits.ts';
 import type { NodeContext } from './node-context.ts';
@@ -67,7 +67,7 @@ import { federationOperations } from './admin/operations/federation/index.ts';
 import { peeringOperations } from './admin/operations/peering/index.ts';
 import { keyOperations } from './admin/operations/keys/index.ts';
 import { PeeringService } from './peering/peering-service.ts';
-import { RateLimiter } from './trust/rate-limiter.ts';
+import { RateLimiters } from './trust/rate-limiter.ts';
 import { AbuseMonitor } from './trust/abuse-monitor.ts';
 import { QuarantineStore } from './trust/quarantine.ts';
 import { releaseHeld } from './trust/quarantine-release.ts';
@@ -198,7 +198,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
   const notifications = new NodeEvents();
   const isPaused = () => settings.get('federation_paused') === '1';
   const quarantine = new QuarantineStore(db, quota);
-  const limiter = new RateLimiter();
+  const limiter = new RateLimiters({ maxAddressBuckets: config.maxAddressBuckets });
   const trustedProxies = new TrustedProxies(config.trustedProxies ?? []);
   const abuse = new AbuseMonitor(
     () => ({ ...trust.autoQuarantine, ...(config.bannedEventsBeforeQuarantine !== undefined ? { banned_events: config.bannedEventsBeforeQuarantine } : {}) }),
@@ -269,7 +269,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
   const startedAt = Date.now();
 
   const context: NodeContext = {
-    config, paths, log, db, settings, trust, http, discovery, keys, users, rooms, outbox, workers, notifications, startedAt, quarantine, quota, dialects,
+    config, paths, log, db, settings, trust, http, discovery, keys, users, rooms, outbox, workers, notifications, startedAt, quarantine, quota, dialects, limiter,
     backups: { records: backupRecords, scheduler: backupScheduler },
     releaseHeld: (server) => releaseHeld(server, quarantine, ingest, log),
     identity: () => identity,
@@ -544,6 +544,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
     // Only our own node.json: after a lost lock it may be another node's.
     if (readRuntimeInfo(paths)?.nonce === runNonce) rmSync(paths.runtime, { force: true });
     dataDirLock.release();
+    flushLimited(log);
     log.info({ event: 'node_stopped' }, 'node stopped');
     log.flush?.();
   }

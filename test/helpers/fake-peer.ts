@@ -19,6 +19,8 @@ export class FakePeer {
   batch = false;
   /** Further discovery capabilities to advertise (e.g. destination_binding). */
   capabilities: string[] = [];
+  /** Answers for further paths (without the query), e.g. a hostile `GET /pull`. */
+  readonly routes = new Map<string, (url: URL) => { status: number; body: unknown }>();
   private server!: Server;
   private readonly hanging = new Set<ServerResponse>();
   url = '';
@@ -64,6 +66,11 @@ export class FakePeer {
           return;
         }
         return json(this.answer.status, this.answer.body ?? { error: 'test', message: `fake peer answers ${this.answer.status}` }, this.answer.headers);
+      }
+      const route = this.routes.get(path ?? '');
+      if (route) {
+        const answer = route(new URL(req.url ?? '/', 'http://fake'));
+        return json(answer.status, answer.body);
       }
       json(404, { error: 'not_found', message: 'fake peer' });
     });

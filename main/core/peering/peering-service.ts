@@ -189,6 +189,17 @@ export class PeeringService {
   }
 
   /**
+   * Whether `token` is one of our invite links that can still be redeemed (issued, not used,
+   * revoked or expired): one indexed look-up of its hash. `POST /peering` lets such a request
+   * past the limit on strangers together (issue #14, item 7).
+   */
+  isRedeemable(token: string, now = Date.now()): boolean {
+    return this.d.db
+      .prepare<[string, number], { one: number }>('SELECT 1 AS one FROM peer_invites WHERE token_hash = ? AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?')
+      .get(hashToken(token), now) !== undefined;
+  }
+
+  /**
    * Inviter side of `POST /peering`: the token authorizes; the request is signed with the key the
    * body names, and that key must be what the redeemer's own endpoint serves.
    */
