@@ -45,5 +45,10 @@ describe('serve options → NodeConfig', () => {
     expect(() => configFromOptions(parseServe(['--data', '/tmp/x', '--max-connections', 'many']))).toThrow(/--max-connections must be a positive number/);
     expect(() => configFromOptions(parseServe(['--data', '/tmp/x', '--trusted-proxy', '999.1.2.3']))).toThrow(/--trusted-proxy/);
     expect(() => configFromOptions(parseServe(['--data', '/tmp/x', '--backup-keep', '3']))).toThrow(/need --backup-dir/);
+    // Scheduled backups inside the data folder they back up (or the folder itself).
+    for (const dir of ['/tmp/x', '/tmp/x/backups', '/tmp/x/../x/logs']) {
+      expect(() => configFromOptions(parseServe(['--data', '/tmp/x', '--backup-dir', dir])), dir).toThrow(/^--backup-dir: .* is inside the data directory \/tmp\/x: put backups somewhere else/);
+    }
+    expect(configFromOptions(parseServe(['--data', '/tmp/x', '--backup-dir', '/tmp/x-backups'])).backup).toEqual({ dir: '/tmp/x-backups' });
   });
 });

@@ -7,6 +7,7 @@ import { Option, type Command } from 'commander';
 import { DEFAULT_ADMIN_LISTEN, DEFAULT_LISTEN, parseHostPort, parseTrustedProxyList, type NodeConfig } from '../core/config.ts';
 import { createNode } from '../core/node.ts';
 import { restoreOptimizingCompilers } from '../core/memory/deferred-jit.ts';
+import { backupTargetProblem } from '../core/backup/create.ts';
 import { checkServerName, dataOption, envFlag, positiveNumber, printJson, UsageError } from './common.ts';
 
 /** The parsed `serve` options (commander camel-cases the flag names). */
@@ -85,10 +86,10 @@ function serveOptions(): Option[] {
     new Option('--trusted-proxy <list>', 'reverse proxies (addresses or CIDRs, comma separated) whose X-Forwarded-For is believed').env('PARACORD_TRUSTED_PROXIES'),
     new Option('--allow-private-addresses', 'let peers\' names resolve to LAN addresses (192.168.x, 10.x, ...): for a LAN of home servers').env('PARACORD_ALLOW_PRIVATE_ADDRESSES'),
     ...LIMIT_OPTIONS.map((o) => new Option(`${o.flag} <n>`, o.help).env(o.env)),
-    new Option('--backup-dir <dir>', 'make scheduled backups into this folder (the admin API\'s schedule wins when set)').env('PARACORD_BACKUP_DIR'),
+    new Option('--backup-dir <dir>', 'make scheduled backups into this folder (outside the data folder); while given, this wins over a schedule set in the dashboard or the admin API').env('PARACORD_BACKUP_DIR'),
     new Option('--backup-every <period>', 'hourly, daily or weekly').env('PARACORD_BACKUP_EVERY').choices(['hourly', 'daily', 'weekly']),
     new Option('--backup-keep <n>', 'scheduled backups to keep (default 7)').env('PARACORD_BACKUP_KEEP'),
-    new Option('--backup-passphrase-file <file>', 'encrypt scheduled backups with the passphrase in this file').env('PARACORD_BACKUP_PASSPHRASE_FILE'),
+    new Option('--backup-passphrase-file <file>', 'encrypt scheduled backups with the passphrase in this file (without it they hold the keys in the clear)').env('PARACORD_BACKUP_PASSPHRASE_FILE'),
     new Option('--pull', 'receive by pull: peers keep this node\'s events until it pulls them (for a node nobody can reach)').env('PARACORD_PULL'),
     new Option('--no-port-mapping', 'never ask the router (UPnP-IGD, NAT-PMP/PCP) to forward the federation port').env('PARACORD_NO_PORT_MAPPING'),
     new Option('--metrics-destinations <n>', 'destinations with their own label in /metrics (default 20)').env('PARACORD_METRICS_DESTINATIONS'),
@@ -122,6 +123,8 @@ function backupFromOptions(opts: ServeOptions): Partial<NodeConfig> {
     }
     return {};
   }
+  const inside = backupTargetProblem(opts.data, dir, true);
+  if (inside) throw new UsageError(`--backup-dir: ${inside}`);
   return {
     backup: {
       dir,

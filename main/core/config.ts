@@ -100,10 +100,11 @@ export interface NodeConfig {
    */
   bannedEventsBeforeQuarantine?: number;
   /**
-   * Scheduled backups, used when none was set through the admin API (which then wins):
-   * every hour/day/week into `dir`, keeping the newest `keep`. Env (to wire in the CLI):
-   * PARACORD_BACKUP_DIR, PARACORD_BACKUP_EVERY (default daily), PARACORD_BACKUP_KEEP (default 7),
-   * PARACORD_BACKUP_PASSPHRASE_FILE.
+   * Scheduled backups of this run: every hour/day/week into `dir` (not inside the data dir),
+   * keeping the newest `keep`. While given it wins over a schedule set through the admin API
+   * (which is kept, and used again by a run without it); it is not saved. Flags --backup-dir,
+   * --backup-every (default daily), --backup-keep (default 7), --backup-passphrase-file; env
+   * PARACORD_BACKUP_DIR, PARACORD_BACKUP_EVERY, PARACORD_BACKUP_KEEP, PARACORD_BACKUP_PASSPHRASE_FILE.
    */
   backup?: { dir: string; every?: 'hourly' | 'daily' | 'weekly'; keep?: number; passphraseFile?: string };
   /**

@@ -76,6 +76,7 @@ import { randomBytes } from 'node:crypto';
 import { lockDataDir } from './data-dir-lock.ts';
 import { checkDataDir, lostIdentity, type StartIntent } from './startup-checks.ts';
 import { BackupRecords, BackupScheduler } from './backup/scheduler.ts';
+import { removeStaleStaging } from './backup/create.ts';
 import { backupOperations } from './admin/operations/backups/index.ts';
 import { NodeMetrics } from './metrics/node-metrics.ts';
 import { PullQueue } from './outbox/pull-queue.ts';
@@ -159,6 +160,8 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
       throw error;
     }
   })();
+  // A backup killed half-way left its staging copy of the database here (backup/create.ts).
+  removeStaleStaging(paths.root);
   const runNonce = randomBytes(32).toString('hex');
   const settings = new Settings(db);
   const trust = new TrustStore(db, settings);
@@ -211,10 +214,9 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
     },
   );
   const backupRecords = new BackupRecords(settings);
-  if (config.backup && !backupRecords.schedule()) {
-    const b = config.backup;
-    backupRecords.setSchedule({ dir: b.dir, every: b.every ?? 'daily', keep: b.keep ?? 7, ...(b.passphraseFile ? { passphrase_file: b.passphraseFile } : {}) });
-  }
+  // The command line's schedule wins for this run; without the flags, an earlier run's is cleared.
+  const b = config.backup;
+  backupRecords.setCommandLineSchedule(b ? { dir: b.dir, every: b.every ?? 'daily', keep: b.keep ?? 7, ...(b.passphraseFile ? { passphrase_file: b.passphraseFile } : {}) } : null);
   const backupScheduler = new BackupScheduler({
     dataDir: config.dataDir, db, records: backupRecords, log,
     serverName: () => identity?.serverName ?? null,

@@ -333,7 +333,7 @@ export interface NodeStatus {
   queue: { pending: number; failed: number };
   version: string;
   uptime_ms: number;
-  /** The last backup (CLI or scheduled) and a warning when there is none or it is old. */
+  /** The last backup (CLI or scheduled) and a warning when there is none, it is old or failed, or backups are not encrypted. */
   backup: { last_at: number | null; scheduled: boolean; warning: string | null };
   /** How the private keys are kept at rest: sealed by the OS keychain, or a 0600 file (with a warning where nothing better exists). */
   key_storage: { sealed_by: string | null; warning: string | null };
