@@ -423,6 +423,8 @@ describe('migration 5 repairs a room that already holds an insane depth', () => 
     db.exec('ALTER TABLE federation_events DROP COLUMN signed_depth');
     // …and what migration 11 (issue #16: persisted login sessions) added.
     db.exec('DROP TABLE IF EXISTS admin_sessions; DROP INDEX IF EXISTS federation_outbox_event');
+    // …and what migration 18 (endpoint provenance, remembered destination binding) added.
+    db.exec('ALTER TABLE federation_servers DROP COLUMN endpoint_source; ALTER TABLE federation_servers DROP COLUMN endpoint_addresses; DROP TABLE IF EXISTS destination_binding_peers');
     db.pragma('user_version = 4');
     db.close();
 

@@ -19,6 +19,7 @@ import { policyOperations } from './admin/operations/policy/index.ts';
 import { statusOperations } from './admin/operations/status/index.ts';
 import { DEFAULT_ADMIN_LISTEN, parseHostPort, type NodeConfig } from './config.ts';
 import { dataDirPaths, ensureDataDir, readAdminToken, readRuntimeInfo, type RuntimeInfo } from './data-dir.ts';
+import { DestinationBindingMemory } from './federation/destination-binding.ts';
 import { Discovery } from './federation/discovery.ts';
 import { EventIngest } from './federation/event-ingest.ts';
 import { createFederationApp } from './federation/federation-app.ts';
@@ -169,11 +170,11 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
     insecureHttp: config.insecureHttp,
     allowPrivateAddresses: config.allowPrivateAddresses ?? false,
     // The owner's own federation URL (the setup wizard's self-check calls it) counts as owner-given.
-    isOwnerEndpoint: (origin) => trust.isExplicitEndpoint(origin) || (federationUrl !== null && new URL(federationUrl).origin === origin),
+    endpointVouch: (origin) => trust.endpointVouch(origin) ?? (federationUrl !== null && new URL(federationUrl).origin === origin ? { vouch: 'owner', addresses: 'any' } : undefined),
     ...(options.lookup ? { lookup: options.lookup } : {}),
   });
   const http = new HttpClient({ allowInsecureHttp: config.insecureHttp, pinFor: (url) => trust.pinnedFingerprintFor(url), policy });
-  const discovery = new Discovery(http, trust);
+  const discovery = new Discovery(http, trust, new DestinationBindingMemory(db));
   http.options.bindsDestination = (server) => discovery.bindsDestination(server);
   http.options.forgetDestination = (server) => discovery.forget(server);
   // Loaded in start(): opening sealed keys is asynchronous.
@@ -402,7 +403,8 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
       verifySignedRequest: verifySignedRequest({
         trust, keys, replay, commit, limiter, abuse, verifier,
         serverName: () => id.serverName,
-        bindsDestination: (origin) => discovery.bindsDestination(origin),
+        // Fails closed for servers seen to bind (destination-binding.ts).
+        bindsDestination: (origin) => discovery.requiresBinding(origin),
         onVerified: (origin) => {
           trust.markSeen(origin);
           workers.wake(origin);

@@ -21,6 +21,10 @@ export class FakePeer {
   capabilities: string[] = [];
   /** Answers for further paths (without the query), e.g. a hostile `GET /pull`. */
   readonly routes = new Map<string, (url: URL) => { status: number; body: unknown }>();
+  /** Its discovery answers 503 (cannot be read) while set. */
+  discoveryDown = false;
+  /** The federation_endpoint its discovery names (its own URL by default). */
+  federationEndpoint: string | undefined;
   private server!: Server;
   private readonly hanging = new Set<ServerResponse>();
   url = '';
@@ -45,6 +49,11 @@ export class FakePeer {
     await new Promise<void>((r) => this.server.close(() => r()));
   }
 
+  /** Closes every open connection (so the next request of a client has to connect afresh). */
+  dropConnections(): void {
+    this.server.closeAllConnections();
+  }
+
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -55,7 +64,8 @@ export class FakePeer {
       };
       const path = (req.url ?? '').split('?')[0];
       if (path === '/.well-known/paracord/server') {
-        return json(200, { server_name: this.serverName, federation_endpoint: this.url, enabled: true, version: 'federation-v1', capabilities: [...(this.batch ? ['batch'] : []), ...this.capabilities] });
+        if (this.discoveryDown) return json(503, { error: 'unavailable', message: 'fake peer discovery is down' });
+        return json(200, { server_name: this.serverName, federation_endpoint: this.federationEndpoint ?? this.url, enabled: true, version: 'federation-v1', capabilities: [...(this.batch ? ['batch'] : []), ...this.capabilities] });
       }
       if (path === '/_paracord/federation/v1/keys') return json(200, this.identity.keysDocument());
       if (path === '/_paracord/federation/v1/invite') return json(200, { invite_id: 'inv_fake' });
