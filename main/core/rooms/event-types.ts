@@ -108,7 +108,8 @@ export function checkContentBulk(event: { event_type: string; content: Record<st
 
 /** Largest content of an event type, in canonical JSON bytes. */
 export function maxContentBytes(eventType: string): number {
-  return CONTENT_BYTES[eventType] ?? MAX_CONTENT_BYTES;
+  // Own keys only: a peer's event_type such as "constructor" must not find Object.prototype's.
+  return (Object.hasOwn(CONTENT_BYTES, eventType) ? CONTENT_BYTES[eventType] : undefined) ?? MAX_CONTENT_BYTES;
 }
 
 /**
@@ -121,7 +122,7 @@ export function contentBulkError(eventType: string, content: Record<string, unkn
   if (contentBytes > max) {
     return new HttpError(413, 'content_too_large', `${eventType} content is ${contentBytes} bytes; at most ${max} are accepted`);
   }
-  const known = KNOWN_FIELDS[eventType];
+  const known = Object.hasOwn(KNOWN_FIELDS, eventType) ? KNOWN_FIELDS[eventType] : undefined;
   if (known) {
     let extra = 0;
     for (const field in content) if (!known.has(field)) extra++;

@@ -228,7 +228,7 @@ export class RoomStore {
       this.applyRole(event, now);
       return;
     }
-    const membership = MEMBERSHIP_OF[event.event_type];
+    const membership = Object.hasOwn(MEMBERSHIP_OF, event.event_type) ? MEMBERSHIP_OF[event.event_type] : undefined;
     if (!membership || event.state_key === null) return;
     const existing = this.member(event.room_id, event.state_key);
     if (existing && compareDisplayOrder({ depth: existing.event_depth, origin_server: existing.event_origin, event_id: existing.event_id }, event) >= 0) {
