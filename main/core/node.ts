@@ -226,7 +226,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
     onChange: () => notifications.notify({ type: 'status' }),
   });
   const metrics = new NodeMetrics(
-    { db, databaseFile: paths.database, lastBackupAt: () => backupRecords.last().at, isPaused },
+    { db, databaseFile: paths.database, lastBackupAt: () => backupRecords.last().at, isPaused, reachability: () => reachability?.status() ?? null },
     config.metricsDestinations !== undefined ? { maxDestinations: config.metricsDestinations } : {},
   );
   const isQuarantined = (server: string) => {
@@ -352,6 +352,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
       reorderWindowMs: config.reorderWindowMs, maxPendingInvitesPerPeer: config.maxPendingInvitesPerPeer, dialects,
       catchUpRequestsPerHostPerMinute: config.catchUpRequestsPerHostPerMinute, catchUpMaxPagesPerRun: config.catchUpMaxPagesPerRun,
       onBannedSender: (server) => abuse.record(server, 'banned_events'),
+      onReceived: metrics.fetched('catch_up'),
     });
     roomService = service;
     referenceRooms = new ReferenceRooms({
@@ -439,7 +440,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
     workers.start();
     reachability = new Reachability({
       trust, http, discovery, log, identity: () => id, federationUrl: () => federationUrl, federationPort: () => actual,
-      puller: new Puller({ db, trust, discovery, http, ingest, identity: () => id, log, isPaused, onChange: () => notifications.notify({ type: 'status' }) }),
+      puller: new Puller({ db, trust, discovery, http, ingest, identity: () => id, log, isPaused, onChange: () => notifications.notify({ type: 'status' }), onReceived: metrics.fetched('pull') }),
       forcePull: config.pull ?? false,
       // A node listening on loopback only cannot be reached through the router: no mapping then.
       portMapping: !(config.noPortMapping ?? false) && !/^(127\.|::1$|localhost$)/.test(host),

@@ -22,7 +22,7 @@ import {
   type Envelope,
   type UnsignedEnvelope,
 } from '../federation/envelope.ts';
-import type { EventIngest, VerifiedEvent } from '../federation/event-ingest.ts';
+import { receivedOutcome, type EventIngest, type ReceivedOutcome, type VerifiedEvent } from '../federation/event-ingest.ts';
 import type { HttpClient } from '../federation/http-client.ts';
 import { INVITE_WIRE_ORDER, MEMBERSHIP_WIRE_ORDER, wireJson } from '../federation/wire-json.ts';
 import type { Identity } from '../identity/identity.ts';
@@ -118,6 +118,8 @@ export interface RoomServiceDeps {
   catchUpMaxPagesPerRun?: number | undefined;
   /** Which peers speak the reference dialect (federation/reference/). */
   dialects?: PeerDialects | undefined;
+  /** Told about each event a catch-up fetched (metrics: received events by result). */
+  onReceived?: ((outcome: ReceivedOutcome) => void) | undefined;
 }
 
 const MEMBERSHIPS = new Set(['invite', 'join', 'leave']);
@@ -859,9 +861,11 @@ export class RoomService {
             newToRun++;
           }
           const result = await this.d.ingest.store(verified, host);
+          this.d.onReceived?.(receivedOutcome(result));
           if (result.inserted) storedNow++;
         } catch (error) {
           if (signal.aborted) return stored;
+          this.d.onReceived?.(receivedOutcome(error));
           warnLimited(this.d.log, `catch_up_event_rejected ${host}`, { event: 'catch_up_event_rejected', room_id: roomId, host, error: (error as Error).message }, 'catch-up event rejected');
         }
       }
