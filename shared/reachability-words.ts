@@ -14,8 +14,13 @@ export function reachabilitySummary(state: Reachability, port: number | null): s
   }
   if (state.reachable === false) return `Not reachable: your router does not forward port ${port ?? 7447} — trying automatic setup`;
   if (state.checked_at === null) return 'Reachability: not tested yet';
+  // Peers exist, but none could run the test (busy, offline, or its probe limit): say so, not "no peer".
+  if (state.error?.startsWith(NOBODY_COULD_ASK)) return 'Reachability: not tested — no friend could run the test just now';
   return 'Reachability: will be tested once the first peer is added';
 }
+
+/** How the node's error begins when it has peers but none answered the probe (main/core/reachability). */
+export const NOBODY_COULD_ASK = 'no peer could be asked to test this node';
 
 /** The federation port of a URL (what the router has to forward). */
 export function portOf(url: string | null): number | null {

@@ -5,7 +5,7 @@
  * what beta sent meanwhile arrives, and beta accepts alpha's new events.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync, watch, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, NodeProcess, stopAll } from './helpers/node-process.ts';
@@ -22,6 +22,17 @@ function expectOneLineRefusal(result: { code: number | null; stderr: string }, p
   expect(result.code, result.stderr).toBe(1);
   expect(result.stderr.trim().split('\n'), result.stderr).toHaveLength(1);
   expect(result.stderr).toMatch(pattern);
+}
+
+/** Files under `dir` (any depth) that are SQLite databases: a plaintext copy of the messages. */
+function plaintextDatabasesUnder(dir: string): string[] {
+  const found: string[] = [];
+  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const file = join(entry.parentPath, entry.name);
+    if (readFileSync(file).subarray(0, 16).toString('latin1') === 'SQLite format 3\0') found.push(file);
+  }
+  return found;
 }
 
 function snapshot(dir: string): Record<string, number> {
@@ -65,8 +76,16 @@ describe('backup and restore of a running node', () => {
     const statusBefore = (await alpha.admin('GET', '/status')).body;
     expect(statusBefore.backup).toMatchObject({ last_at: null, warning: expect.stringContaining('No backup yet') });
 
-    // A backup while alpha runs, encrypted.
+    // A backup while alpha runs, encrypted. The output folder (often a USB stick, a NAS or a
+    // synced folder) sees nothing but the archive: watched while the backup runs.
+    const created: string[] = [];
+    const watcher = watch(work, (_event, name) => created.push(String(name)));
     const made = run(['backup', '--data', alpha.dataDir, '--out', backupFile, '--passphrase-file', passFile]);
+    // inotify events arrive in order: once the sentinel is seen, every earlier one was.
+    writeFileSync(join(work, 'sentinel'), '');
+    await eventually(async () => expect(created).toContain('sentinel'));
+    watcher.close();
+    expect(created.filter((name) => name !== 'sentinel' && !name.startsWith('alpha.pcbak'))).toEqual([]);
     expect(made.code, made.stderr).toBe(0);
     expect(JSON.parse(made.stdout)).toMatchObject({ file: backupFile, server_name: 'alpha.test', key_id: statusBefore.key_id, encrypted: true });
     expect(made.stderr).toBe('');
@@ -83,6 +102,14 @@ describe('backup and restore of a running node', () => {
     const verified = run(['verify-backup', '--in', backupFile, '--passphrase-file', passFile]);
     expect(verified.code, verified.stderr).toBe(0);
     expect(JSON.parse(verified.stdout)).toMatchObject({ ok: true, server_name: 'alpha.test' });
+    // No plaintext copy of the database was left in the output folder by the killed backup; its
+    // staging copy is in the (private) data folder, and the next backup removes it.
+    expect(plaintextDatabasesUnder(work)).toEqual([]);
+    expect(readdirSync(work).filter((name) => name.startsWith('.paracord-'))).toEqual([]);
+    expect(readdirSync(alpha.dataDir).filter((name) => name.startsWith('.paracord-backup-'))).toHaveLength(1);
+    const next = run(['backup', '--data', alpha.dataDir, '--out', backupFile, '--passphrase-file', passFile]);
+    expect(next.code, next.stderr).toBe(0);
+    expect(readdirSync(alpha.dataDir).filter((name) => name.startsWith('.paracord-backup-'))).toEqual([]);
 
     // The box dies; beta keeps talking in both rooms.
     const port = new URL(alpha.federationUrl).port;
@@ -148,6 +175,9 @@ describe('backup and restore of a running node', () => {
     expectOneLineRefusal(run(['restore', '--data', beta.dataDir, '--in', backupFile, '--passphrase-file', passFile]), /not empty/);
     expect(readFileSync(join(beta.dataDir, 'identity.json')).equals(identity)).toBe(true);
     expect(Object.keys(snapshot(beta.dataDir)).sort()).toEqual(Object.keys(before).sort());
+    // spawnSync blocked this process for seconds: let it see the keep-alive connection the node
+    // closed meanwhile (10 s idle), or undici would send the request on it ("other side closed").
+    await new Promise((resolve) => setImmediate(resolve));
     expect((await beta.admin('GET', '/status')).body.server_name).toBe('beta.test');
     // No stray restore folders next to the targets.
     expect(readdirSync(join(beta.dataDir, '..')).filter((n) => n.includes('.restoring-'))).toEqual([]);
@@ -162,5 +192,16 @@ describe('backup and restore of a running node', () => {
     const plain = run(['backup', '--data', beta.dataDir, '--out', join(work, 'beta.pcbak')]);
     expect(plain.code, plain.stderr).toBe(0);
     expect(plain.stderr).toMatch(/in the clear/);
+
+    // A backup into the data folder itself is refused: `--out DATA/paracord.db` would put the
+    // archive in place of the live database.
+    const isDatabase = () => readFileSync(join(beta.dataDir, 'paracord.db')).subarray(0, 16).toString('latin1') === 'SQLite format 3\0';
+    expect(isDatabase()).toBe(true);
+    const listing = Object.keys(snapshot(beta.dataDir)).sort();
+    for (const out of [join(beta.dataDir, 'paracord.db'), join(beta.dataDir, 'tls', 'x.pcbak'), join(beta.dataDir, 'x.pcbak')]) {
+      expectOneLineRefusal(run(['backup', '--data', beta.dataDir, '--out', out]), /is inside the data directory .*: put backups somewhere else/);
+    }
+    expect(isDatabase()).toBe(true);
+    expect(Object.keys(snapshot(beta.dataDir)).sort()).toEqual(listing);
   });
 });

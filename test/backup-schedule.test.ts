@@ -10,11 +10,14 @@ import { request } from 'undici';
 import { startInProcessNode } from './helpers/in-process-node.ts';
 import { removeTempDirs, tempDir } from './helpers/temp-dir.ts';
 import { verifyBackup } from '../main/core/backup/restore.ts';
+import { pino } from 'pino';
 
 let alpha: Awaited<ReturnType<typeof startInProcessNode>>;
+/** alpha's warnings and errors, one JSON object a line. */
+const logLines: string[] = [];
 
 beforeAll(async () => {
-  alpha = await startInProcessNode('alpha.test');
+  alpha = await startInProcessNode('alpha.test', { log: pino({ level: 'warn' }, { write: (line: string) => void logLines.push(line) }) });
 });
 
 afterAll(async () => {
@@ -38,6 +41,19 @@ describe('backup schedule (admin API)', () => {
       expect(answer.status, JSON.stringify(body)).toBe(400);
       expect(answer.body.error).toBe(code);
     }
+    // Backups into the data folder itself: refused (a file there could replace the live database).
+    for (const dir of [alpha.dataDir, join(alpha.dataDir, 'logs')]) {
+      const answer = await alpha.admin('PUT', '/backups/schedule', { dir });
+      expect(answer.status, dir).toBe(400);
+      expect(answer.body).toMatchObject({ error: 'invalid_backup_dir', message: expect.stringContaining('is inside the data directory') });
+    }
+    for (const out of [join(alpha.dataDir, 'paracord.db'), join(alpha.dataDir, 'x.pcbak')]) {
+      const answer = await alpha.admin('POST', '/backups/run', { out });
+      expect(answer.status, out).toBe(400);
+      expect(answer.body).toMatchObject({ error: 'invalid_backup_out', message: expect.stringContaining('is inside the data directory') });
+    }
+    expect(existsSync(join(alpha.dataDir, 'x.pcbak'))).toBe(false);
+    expect(existsSync(join(alpha.dataDir, 'paracord.db.tmp'))).toBe(false);
     expect((await alpha.admin('GET', '/backups/schedule')).body).toEqual({ schedule: null });
     const run = await alpha.admin('POST', '/backups/run', {});
     expect(run.status).toBe(400);
@@ -71,20 +87,76 @@ describe('backup schedule (admin API)', () => {
     expect(list.last_backup_file).toBe(files[2]);
     expect(verifyBackup(files[2]!, Buffer.from('schedule passphrase')).server_name).toBe('alpha.test');
 
-    // A one-off backup to a given file, unencrypted.
+    expect((await alpha.admin('GET', '/status')).body.backup).toMatchObject({ last_at: expect.any(Number), scheduled: true, warning: null });
+    expect(logLines.filter((line) => line.includes('backup_unencrypted'))).toEqual([]);
+
+    // A one-off backup to a given file, unencrypted: said in the answer, the log and the status.
     const out = join(tempDir(), 'one-off.pcbak');
     const oneOff = await alpha.admin('POST', '/backups/run', { out });
     expect(oneOff.status, JSON.stringify(oneOff.body)).toBe(200);
     expect(verifyBackup(out, null).encrypted).toBe(false);
+    expect(oneOff.body.warnings[0]).toBe(`not encrypted: ${out} holds the signing keys and the admin token in the clear; keep it as safe as the data folder, or give a passphrase file`);
+    expect(logLines.filter((line) => JSON.parse(line).event === 'backup_unencrypted').map((line) => JSON.parse(line).file)).toEqual([out]);
 
     const status = (await alpha.admin('GET', '/status')).body.backup;
-    expect(status).toMatchObject({ last_at: expect.any(Number), scheduled: true, warning: null });
+    expect(status).toMatchObject({ last_at: expect.any(Number), scheduled: true, warning: `The last backup (${out}) is not encrypted: it holds the signing keys and the admin token in the clear. Keep it as safe as the data folder, or make encrypted ones (--passphrase-file).` });
     const metrics = await request(`${alpha.started.admin_url}/metrics`, { headers: { authorization: `Bearer ${alpha.token}` } });
     const text = await metrics.body.text();
     const value = Number(/^paracord_last_backup_timestamp_seconds (\S+)$/m.exec(text)?.[1]);
     expect(value * 1000).toBeCloseTo(status.last_at, -3);
 
+    // A schedule without a passphrase: the status says every scheduled backup is in the clear.
+    expect((await alpha.admin('PUT', '/backups/schedule', { dir, every: 'daily', keep: 2 })).status).toBe(200);
+    expect((await alpha.admin('GET', '/status')).body.backup.warning).toBe(`Scheduled backups are not encrypted: each one holds the signing keys and the admin token in the clear. Give them a passphrase file (serve --backup-passphrase-file, or the schedule's passphrase file), or keep ${dir} as safe as the data folder.`);
+    const plainRun = await alpha.admin('POST', '/backups/run', {});
+    expect(plainRun.body.warnings[0]).toContain('in the clear');
+
     expect((await alpha.admin('DELETE', '/backups/schedule')).body).toEqual({ schedule: null });
     expect((await alpha.admin('GET', '/status')).body.backup.scheduled).toBe(false);
+  });
+});
+
+describe('a schedule from serve --backup-dir', () => {
+  it('wins for the run that gives it, and a later start with another folder or without the flag follows the command line', async () => {
+    const dataDir = tempDir('paracord-inproc-');
+    const [saved, first, second] = ['saved', 'first', 'second'].map((name) => {
+      const dir = join(tempDir(), name);
+      mkdirSync(dir);
+      return dir;
+    }) as [string, string, string];
+    const start = (backup?: { dir: string; every?: 'hourly' | 'daily' | 'weekly'; keep?: number }) =>
+      startInProcessNode('flags.test', { dataDir, ...(backup ? { config: { backup } } : {}) });
+
+    // A schedule saved through the API (the dashboard).
+    let node = await start();
+    expect((await node.admin('PUT', '/backups/schedule', { dir: saved, every: 'weekly', keep: 3 })).status).toBe(200);
+    await node.node.stop();
+
+    // serve --backup-dir FIRST: that is the schedule of this run; the API cannot change it meanwhile.
+    node = await start({ dir: first, every: 'hourly', keep: 2 });
+    expect((await node.admin('GET', '/backups/schedule')).body).toEqual({ schedule: { dir: first, every: 'hourly', keep: 2 } });
+    const put = await node.admin('PUT', '/backups/schedule', { dir: saved });
+    expect(put.status).toBe(409);
+    expect(put.body).toMatchObject({ error: 'backup_schedule_from_command_line', message: expect.stringContaining(`serve --backup-dir (${first})`) });
+    expect((await node.admin('DELETE', '/backups/schedule')).status).toBe(409);
+    const run = await node.admin('POST', '/backups/run', {});
+    expect(run.status, JSON.stringify(run.body)).toBe(200);
+    expect(run.body.file.startsWith(`${first}/`)).toBe(true);
+    await node.node.stop();
+
+    // The flag changed: the new folder, not the one of the first run.
+    node = await start({ dir: second });
+    expect((await node.admin('GET', '/backups/schedule')).body).toEqual({ schedule: { dir: second, every: 'daily', keep: 7 } });
+    await node.node.stop();
+
+    // The flag removed: back to the schedule saved through the API, untouched.
+    node = await start();
+    expect((await node.admin('GET', '/backups/schedule')).body).toEqual({ schedule: { dir: saved, every: 'weekly', keep: 3 } });
+    expect((await node.admin('DELETE', '/backups/schedule')).status).toBe(200);
+    await node.node.stop();
+    node = await start();
+    expect((await node.admin('GET', '/backups/schedule')).body).toEqual({ schedule: null });
+    expect((await node.admin('GET', '/status')).body.backup.scheduled).toBe(false);
+    await node.node.stop();
   });
 });

@@ -4,13 +4,18 @@
  * path spellings that dodged the pause check, X-Forwarded-For from the wrong hosts, a full disk
  * under the log. Linux routes all of 127.0.0.0/8 to lo, so 127.0.0.2… are other clients.
  */
-import { mkdirSync, symlinkSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signRequestHeaders } from '../main/core/federation/request-signature.ts';
+import { Identity } from '../main/core/identity/identity.ts';
+import { LOG_LINES_PER_WINDOW } from '../main/core/log.ts';
+import { parseLink } from '../main/core/peering/invite-link.ts';
+import { tempDir } from './helpers/temp-dir.ts';
 import { FakePeer } from './helpers/fake-peer.ts';
 import { startInProcessNode } from './helpers/in-process-node.ts';
 import { eventually } from './helpers/rooms.ts';
@@ -121,6 +126,38 @@ function openSocket(url: string, from: string): { socket: Socket; received: () =
 }
 
 const KEY_CACHE = '/_paracord/federation/v1/keys/cache?server_name=friend.test';
+
+/** The i-th of many distinct loopback source addresses (127.20.0.1 onwards; never .0 or .255). */
+function manyAddress(i: number): string {
+  const n = Math.floor(i / 254) * 256 + (i % 254) + 1;
+  return `127.${20 + (n >> 16)}.${(n >> 8) & 255}.${n & 255}`;
+}
+
+/** One request on a connection of its own from `from`, with the status it got. */
+function oneShot(baseUrl: string, from: string, method: string, path: string, headers: Record<string, string>, body = ''): Promise<number> {
+  const { hostname, port } = new URL(baseUrl);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: hostname, port: Number(port), method, path, localAddress: from, agent: false, headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) } }, (res) => {
+      res.resume();
+      res.once('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.once('error', reject);
+    req.end(body);
+  });
+}
+
+/** Runs `count` jobs, `concurrency` at a time. */
+async function inParallel<T>(count: number, concurrency: number, job: (i: number) => Promise<T>): Promise<T[]> {
+  const results: T[] = new Array<T>(count);
+  let next = 0;
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next < count) {
+      const i = next++;
+      results[i] = await job(i);
+    }
+  }));
+  return results;
+}
 
 describe('6. connection limits and timeouts', () => {
   let node: InProcessNode;
@@ -240,6 +277,39 @@ describe('7. anonymous POST /peering', () => {
     expect(redeemed.status, JSON.stringify(redeemed.body)).toBe(200);
     expect(redeemed.body.server_name).toBe('alpha.test');
   });
+
+  it('a flood of strangers from many addresses empties the limit on everybody, yet a real redeem still succeeds', async () => {
+    const url = alpha.started.federation_url!;
+    const gamma = await startNode('gamma.test');
+    const invite = await alpha.admin('POST', '/invites/peer', {});
+    expect(invite.status, JSON.stringify(invite.body)).toBe(200);
+    // Strangers: signed (by a key nobody knows), a token that is not ours, each from its own address.
+    const stranger = Identity.create(join(tempDir(), 'identity.json'), 'stranger.test');
+    const body = JSON.stringify({ token: 'A'.repeat(43), server_name: 'stranger.test', endpoint: 'https://stranger.test', key_id: stranger.keyId, public_key: stranger.publicKeyHex, tls_fingerprint: null });
+    let sent = 0;
+    let stop = false;
+    const statuses = new Map<number, number>();
+    const flood = inParallel(16, 16, async () => {
+      while (!stop) {
+        const status = await oneShot(url, manyAddress(100_000 + sent++), 'POST', PEERING, { 'content-type': 'application/json', ...signRequestHeaders(stranger, 'POST', PEERING, body) }, body);
+        statuses.set(status, (statuses.get(status) ?? 0) + 1);
+      }
+    });
+    // The flood empties the bucket for everybody (burst 20) before the friend redeems, and goes on meanwhile.
+    await eventually(async () => expect(statuses.get(429) ?? 0).toBeGreaterThanOrEqual(20));
+    const redeemed = await gamma.admin('POST', '/invites/peer/redeem', { link: invite.body.link });
+    const refusedDuring = statuses.get(429) ?? 0;
+    await eventually(async () => expect(statuses.get(429) ?? 0).toBeGreaterThan(refusedDuring));
+    stop = true;
+    await flood;
+    expect(redeemed.status, JSON.stringify(redeemed.body)).toBe(200);
+    expect(redeemed.body.server_name).toBe('alpha.test');
+    // The strangers got nothing but refusals (403 invalid_token, 409 a replayed signature, 429).
+    expect([...statuses.keys()].every((s) => s === 403 || s === 409 || s === 429), JSON.stringify([...statuses])).toBe(true);
+    // A used link is a stranger's token again: held back by the same limit.
+    const parsed = parseLink(invite.body.link as string);
+    expect(parsed.ok && alpha.node.context.peering().isRedeemable(parsed.payload.token)).toBe(false);
+  });
 });
 
 describe('12. one spelling per path', () => {
@@ -326,6 +396,77 @@ describe('13. trusted proxies', () => {
     expect(third.status).toBe(429);
     expect(third.body.message).toContain('127.0.0.3');
   });
+});
+
+describe('11. rate-limit buckets under a flood from many addresses', () => {
+  it('keeps a peer over its own limit, and the per-address buckets within the configured bound', async () => {
+    const node = await startNode('buckets.test', { config: { maxAddressBuckets: 2_000 } });
+    const url = node.started.federation_url!;
+    const friend = await friendOf(node, 'friend.test');
+    // The hostile peer gets a tiny allowance: 3 requests, then one every 1,000 s.
+    const trust = await node.admin('PUT', '/peers/friend.test/trust', { mode: 'allow', rate_limit: { per_second: 0.001, burst: 3 } });
+    expect(trust.status, JSON.stringify(trust.body)).toBe(200);
+    const asFriend = () => send('127.0.0.1', url, 'GET', KEY_CACHE, signed(friend, 'GET', KEY_CACHE));
+    for (let i = 0; i < 3; i++) expect((await asFriend()).status).toBe(200);
+    expect((await asFriend()).status).toBe(429);
+
+    // More distinct addresses than the node has ever kept buckets for (10,000 before the fix), each
+    // with one cheap request nobody can verify: a forged signed request of an unknown server, or an
+    // anonymous peering request without a signature.
+    const forger = Identity.create(join(tempDir(), 'identity.json'), 'forger.test');
+    const PEERING = '/_paracord/federation/v1/peering';
+    const statuses = await inParallel(10_500, 32, (i) => i % 2 === 0
+      ? oneShot(url, manyAddress(i), 'GET', KEY_CACHE, signRequestHeaders(forger, 'GET', KEY_CACHE, ''))
+      : oneShot(url, manyAddress(i), 'POST', PEERING, { 'content-type': 'application/json' }, '{}'));
+    // Refused: 403 unknown server, 401 unsigned (or 429 when the peering limit on everybody is empty).
+    expect(statuses.every((s) => s === 401 || s === 403 || s === 429)).toBe(true);
+    expect(statuses.filter((s) => s === 403)).toHaveLength(5_250);
+
+    // The peer's own bucket was not pushed out: it is still over its limit.
+    const after = await asFriend();
+    expect(after.status, JSON.stringify(after.body)).toBe(429);
+    expect(after.body.message).toContain('friend.test');
+    // Memory stays bounded: per-address buckets within the configured bound, the others apart.
+    const { limiter } = node.node.context;
+    expect(limiter.address.size).toBeLessThanOrEqual(2_000);
+    expect(limiter.address.size).toBeGreaterThan(1_000);
+    expect(limiter.server.size).toBeLessThanOrEqual(2);
+  }, 180_000);
+});
+
+describe('9. a hostile pull source floods the log', () => {
+  it('logs a handful of pulled_event_refused lines and a suppressed count, not one line per refused event', async () => {
+    const node = await startNode('puller.test', { log: 'real', config: { pull: true } });
+    const hostile = await friendOf(node, 'hostile.test');
+    // Full pages of events the node refuses (invalid envelopes), the cursor always advancing.
+    let served = 0;
+    hostile.routes.set('/_paracord/federation/v1/pull', (url) => {
+      const cursor = Number(url.searchParams.get('cursor') ?? '0');
+      served += 100;
+      return { status: 200, body: { events: Array.from({ length: 100 }, (_, i) => ({ event_id: `$bad${cursor}_${i}:hostile.test`, junk: 'x'.repeat(64) })), cursor: String(cursor + 1) } };
+    });
+    hostile.routes.set('/_paracord/federation/v1/pull/ack', () => ({ status: 200, body: {} }));
+    await eventually(async () => expect(served).toBeGreaterThanOrEqual(3_000), 60_000);
+    await node.node.stop(1_000);
+
+    const logs = join(node.dataDir, 'logs');
+    const read = () => readdirSync(logs).filter((f) => /^node\.\d+\.log$/.test(f)).map((f) => readFileSync(join(logs, f), 'utf8')).join('');
+    const lines = await eventually(async () => {
+      const text = read();
+      expect(text).toContain('"event":"node_stopped"');
+      return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    });
+    const refused = lines.filter((l) => l.event === 'pulled_event_refused');
+    const summaries = lines.filter((l) => l.event === 'log_suppressed' && l.suppressed_event === 'pulled_event_refused');
+    const suppressed = summaries.reduce((sum, l) => sum + (l.suppressed as number), 0);
+    // Thousands of refused events: at most a few windows' worth of lines, the rest counted.
+    expect(refused.length).toBeGreaterThan(0);
+    expect(refused.length).toBeLessThanOrEqual(2 * LOG_LINES_PER_WINDOW);
+    expect(summaries.length).toBeGreaterThan(0);
+    expect(summaries[0]).toMatchObject({ key: 'pulled_event_refused hostile.test' });
+    expect(refused.length + suppressed).toBeGreaterThanOrEqual(2_000);
+    expect(refused.length + suppressed).toBeLessThanOrEqual(served);
+  }, 120_000);
 });
 
 describe('9. the log on a full disk', () => {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalJson } from '../main/core/crypto/canonical-json.ts';
-import { AddressPolicy, type LookupFn } from '../main/core/federation/address-policy.ts';
+import { AddressPolicy, type EndpointVouch, type LookupFn } from '../main/core/federation/address-policy.ts';
 import { Discovery } from '../main/core/federation/discovery.ts';
 import { HttpClient } from '../main/core/federation/http-client.ts';
 import { ServerKeys } from '../main/core/federation/server-keys.ts';
@@ -109,7 +109,7 @@ describe('item 8: numeric spellings of 127.0.0.1 are refused before any connecti
     expect(hits - before).toBe(0);
   });
 
-  it('a peer whose discovery names an internal endpoint, or a loopback origin under the open policy, is not contacted there', async () => {
+  it('an origin named by a loopback address under the open policy is not contacted for its keys', async () => {
     const alpha = nodes[0]!;
     const before = hits;
     // The open policy: any origin may talk to us, and its keys are fetched at its own name.
@@ -123,9 +123,111 @@ describe('item 8: numeric spellings of 127.0.0.1 are refused before any connecti
   });
 });
 
+/** A resolver standing in for DNS: names map to the addresses the test gives them (changeable). */
+function dns(table: Record<string, string>): { lookup: LookupFn; table: Record<string, string> } {
+  return {
+    table,
+    lookup: async (hostname) => {
+      const address = table[hostname];
+      if (!address) throw new Error(`getaddrinfo ENOTFOUND ${hostname}`);
+      return [{ address, family: address.includes(':') ? 6 : 4 }];
+    },
+  };
+}
+
+async function nodeWithDns(name: string, table: Record<string, string>) {
+  const started = await startInProcessNode(name, { lookup: dns(table).lookup });
+  nodes.push(started);
+  return started;
+}
+
+describe('item 8: endpoints are trusted by who named them and by address, not by name', () => {
+  it('an invite link whose host name resolves to loopback is refused, even in --insecure-http test mode', async () => {
+    // A compromised friend points the name in its link at our loopback (or LAN).
+    const beta = await nodeWithDns('beta-ssrf.test', { 'friend.test': '127.0.0.1', 'lan-friend.test': '10.0.0.8' });
+    const before = hits;
+    for (const host of ['friend.test', 'lan-friend.test']) {
+      const redeemed = await beta.admin('POST', '/invites/peer/redeem', { link: hostileLink(`http://${host}:${internalPort}`) });
+      expect(redeemed.status, JSON.stringify(redeemed.body)).toBe(403);
+      expect(redeemed.body.error).toBe('address_refused');
+      expect(redeemed.body.message).toContain('host name');
+    }
+    expect(hits - before).toBe(0);
+    expect((await beta.admin('GET', '/peers')).body.peers).toEqual([]);
+  });
+
+  it('POST /peering whose endpoint host name resolves to loopback is refused, and the link stays unused', async () => {
+    const alpha = await nodeWithDns('alpha-ssrf.test', { 'redeemer.test': '127.0.0.1' });
+    const invite = await alpha.admin('POST', '/invites/peer', {});
+    expect(invite.status).toBe(200);
+    const token = JSON.parse(Buffer.from(invite.body.link.slice('paracord://peer/'.length), 'base64url').toString()).token as string;
+    const redeemer = Identity.create(join(tempDir(), 'r.json'), 'redeemer.test');
+    const body = JSON.stringify({ token, server_name: 'redeemer.test', endpoint: `http://redeemer.test:${internalPort}`, key_id: redeemer.keyId, public_key: redeemer.publicKeyHex, tls_fingerprint: null });
+    const before = hits;
+    const peering = await sendSigned(redeemer, alpha.started.federation_url!, 'POST', '/_paracord/federation/v1/peering', body);
+    expect(peering.status, JSON.stringify(peering.body)).toBe(403);
+    expect(peering.body.error).toBe('address_refused');
+    expect(hits - before).toBe(0);
+    expect((await alpha.admin('GET', '/peers')).body.peers).toEqual([]);
+    expect((await alpha.admin('GET', '/invites/peer')).body.invites[0].state).toBe('active');
+  });
+
+  it('a host name the owner gave is trusted for the addresses it had when added: re-pointed elsewhere on loopback, it is refused', async () => {
+    const friend = await new FakePeer('moved.test').start();
+    fakes.push(friend);
+    const port = Number(new URL(friend.url).port);
+    // The internal service a compromised friend re-points its name to: same port, another loopback address.
+    let movedHits = 0;
+    const elsewhere = createServer((_req, res) => res.end('internal secret'));
+    elsewhere.on('connection', () => movedHits++);
+    await new Promise<void>((r) => elsewhere.listen(port, '127.0.0.2', r));
+    try {
+      const table = { 'moved.test': '127.0.0.1' };
+      const gamma = await nodeWithDns('gamma-ssrf.test', table);
+      const endpoint = `http://moved.test:${port}`;
+      const added = await gamma.admin('POST', '/peers', { server_name: 'moved.test', endpoint });
+      expect(added.status, JSON.stringify(added.body)).toBe(200);
+      const room = (await gamma.admin('POST', '/rooms', { name: 'moving' })).body.room_id as string;
+      const first = await gamma.admin('POST', `/rooms/${encodeURIComponent(room)}/invites`, { user_id: '@one:moved.test' });
+      expect(first.status, JSON.stringify(first.body)).toBe(200);
+
+      table['moved.test'] = '127.0.0.2';
+      friend.dropConnections();
+      const second = await gamma.admin('POST', `/rooms/${encodeURIComponent(room)}/invites`, { user_id: '@two:moved.test' });
+      expect(second.status).toBeGreaterThanOrEqual(400);
+      expect(JSON.stringify(second.body)).toContain('did not vouch for this address');
+      expect(movedHits).toBe(0);
+    } finally {
+      elsewhere.closeAllConnections();
+      await new Promise<void>((r) => elsewhere.close(() => r()));
+    }
+  });
+
+  it('a peer whose discovery names an internal endpoint is not contacted there', async () => {
+    const table = { 'internal.test': '127.0.0.1' };
+    const delta = await nodeWithDns('delta-ssrf.test', table);
+    const before = hits;
+    // Added by name only: its discovery is asked at https://<name>, which resolves to loopback.
+    const byName = await delta.admin('POST', '/peers', { server_name: `internal.test:${internalPort}` });
+    expect(byName.status).toBe(502);
+    expect(byName.body.message).toContain('refusing to connect');
+    // Added at an endpoint the owner gave, whose discovery names an internal one: never used.
+    const friend = await new FakePeer('lying.test').start();
+    fakes.push(friend);
+    friend.federationEndpoint = `http://internal.test:${internalPort}`;
+    const added = await delta.admin('POST', '/peers', { server_name: 'lying.test', endpoint: friend.url });
+    expect(added.status, JSON.stringify(added.body)).toBe(200);
+    expect(added.body.endpoint).toBe(friend.url);
+    const room = (await delta.admin('POST', '/rooms', { name: 'lies' })).body.room_id as string;
+    const invited = await delta.admin('POST', `/rooms/${encodeURIComponent(room)}/invites`, { user_id: '@u:lying.test' });
+    expect(invited.status, JSON.stringify(invited.body)).toBe(200);
+    expect(hits - before).toBe(0);
+  });
+});
+
 describe('item 8: the address policy, after resolution, with the resolved address pinned', () => {
-  function client(lookup: LookupFn, owner: (origin: string) => boolean = () => false) {
-    return new HttpClient({ allowInsecureHttp: true, policy: new AddressPolicy({ insecureHttp: true, allowPrivateAddresses: false, isOwnerEndpoint: owner, lookup }) });
+  function client(lookup: LookupFn, stored: (origin: string) => EndpointVouch | undefined = () => undefined) {
+    return new HttpClient({ allowInsecureHttp: true, policy: new AddressPolicy({ insecureHttp: true, allowPrivateAddresses: false, endpointVouch: stored, lookup }) });
   }
 
   it('a name that resolves to loopback, private or metadata addresses is refused with no connection', async () => {
@@ -142,8 +244,10 @@ describe('item 8: the address policy, after resolution, with the resolved addres
 
   it('DNS rebinding: the connection goes to the address that was checked, resolved once', async () => {
     let lookups = 0;
-    // First answer: the owner's LAN peer on loopback; any later answer would move it elsewhere.
-    const http = client(async () => (lookups++ === 0 ? [{ address: '127.0.0.1', family: 4 }] : [{ address: '127.0.0.2', family: 4 }]), (o) => o === `http://rebind.test:${internalPort}`);
+    // First answer: the owner's LAN peer on loopback (the address the owner vouched for); any
+    // later answer would move it elsewhere.
+    const owner = (o: string): EndpointVouch | undefined => (o === `http://rebind.test:${internalPort}` ? { vouch: 'owner', addresses: new Set(['127.0.0.1']) } : undefined);
+    const http = client(async () => (lookups++ === 0 ? [{ address: '127.0.0.1', family: 4 }] : [{ address: '127.0.0.2', family: 4 }]), owner);
     const before = hits;
     const response = await http.send('GET', `http://rebind.test:${internalPort}/`, {});
     expect(response.text).toBe('internal secret');
@@ -151,6 +255,10 @@ describe('item 8: the address policy, after resolution, with the resolved addres
     expect(hits - before).toBe(1);
     // And the same name without the owner's word is refused.
     await expect(client(async () => [{ address: '127.0.0.1', family: 4 }]).send('GET', `http://rebind.test:${internalPort}/`, {})).rejects.toThrow(/not given by the owner/);
+    // Nor with the owner's word for another address, or with a peer's word for the name.
+    await expect(client(async () => [{ address: '127.0.0.2', family: 4 }], owner).send('GET', `http://rebind.test:${internalPort}/`, {})).rejects.toThrow(/did not vouch/);
+    await expect(client(async () => [{ address: '127.0.0.1', family: 4 }], () => ({ vouch: 'peering' })).send('GET', `http://rebind.test:${internalPort}/`, {})).rejects.toThrow(/host name/);
+    expect(hits - before).toBe(1);
   });
 
   it('a relayed event\'s unknown origin is not contacted under the allowlist: its keys come from the host\'s cache', async () => {
@@ -164,8 +272,8 @@ describe('item 8: the address policy, after resolution, with the resolved addres
       res.end(req.url?.startsWith('/_paracord/federation/v1/keys/cache') ? JSON.stringify(origin.keysDocument()) : '{}');
     });
     await new Promise<void>((r) => hostServer.listen(0, '127.0.0.1', r));
-    trust.upsert('host.test', { trust: 'allow', endpoint: `http://127.0.0.1:${(hostServer.address() as AddressInfo).port}` });
-    const http = new HttpClient({ allowInsecureHttp: true, policy: new AddressPolicy({ insecureHttp: true, allowPrivateAddresses: false, isOwnerEndpoint: (o) => trust.isExplicitEndpoint(o) }) });
+    trust.upsert('host.test', { trust: 'allow', endpoint_source: 'owner', endpoint: `http://127.0.0.1:${(hostServer.address() as AddressInfo).port}` });
+    const http = new HttpClient({ allowInsecureHttp: true, policy: new AddressPolicy({ insecureHttp: true, allowPrivateAddresses: false, endpointVouch: (o) => trust.endpointVouch(o) }) });
     const me = Identity.create(join(dir, 'me.json'), 'me.test');
     const keys = new ServerKeys(db, http, new Discovery(http, trust), pino({ level: 'silent' }), () => me);
     keys.mayContactRelayedOrigin = (server) => trust.defaultPolicy === 'open' || trust.get(server) !== undefined;
@@ -230,6 +338,45 @@ describe('item 14: signed requests are bound to their destination', () => {
     expect(unbound.body.error).toBe('destination_binding_required');
     const bound = await sendSigned(sender.identity, c.started.federation_url!, 'GET', PATH);
     expect(bound.status).toBe(404);
+  });
+
+  it('a server seen to bind stays bound while its discovery cannot be read, across a restart; a downgrade read from it is honoured', async () => {
+    const binder = await peer('binder.test', true);
+    const legacy = await peer('legacy-down.test', false);
+    let d = await startInProcessNode('d-bind.test');
+    const dataDir = d.dataDir;
+    try {
+      for (const f of [binder, legacy]) {
+        const added = await d.admin('POST', '/peers', { server_name: f.serverName, endpoint: f.url, key_id: f.identity.keyId, public_key: f.identity.publicKeyHex });
+        expect(added.status, JSON.stringify(added.body)).toBe(200);
+      }
+      // A replay attacker makes the origin's discovery unreadable (or it is just down).
+      binder.discoveryDown = true;
+      legacy.discoveryDown = true;
+      const unbound = () => sendSigned(binder.identity, d.started.federation_url!, 'GET', PATH, undefined, { destination: null });
+      const first = await unbound();
+      expect(first.status, JSON.stringify(first.body)).toBe(403);
+      expect(first.body.error).toBe('destination_binding_required');
+      expect((await sendSigned(binder.identity, d.started.federation_url!, 'GET', PATH, undefined, { destination: 'd-bind.test' })).status).toBe(404);
+      // A server never seen to bind keeps the four-line form, reachable or not.
+      expect((await sendSigned(legacy.identity, d.started.federation_url!, 'GET', PATH, undefined, { destination: null })).status).toBe(404);
+
+      // Remembered in the store: a restart (no cache left) still refuses.
+      await d.node.stop();
+      d = await startInProcessNode('d-bind.test', { dataDir });
+      const afterRestart = await unbound();
+      expect(afterRestart.status).toBe(403);
+      expect(afterRestart.body.error).toBe('destination_binding_required');
+
+      // The server itself says it no longer binds (downgraded): its four-line requests work again.
+      binder.capabilities = [];
+      binder.discoveryDown = false;
+      await d.node.stop();
+      d = await startInProcessNode('d-bind.test', { dataDir });
+      expect((await unbound()).status).toBe(404);
+    } finally {
+      await d.node.stop();
+    }
   });
 
   it('our outbound client binds to peers that advertise it, and the peer accepts', async () => {

@@ -197,6 +197,50 @@ describe('18. one node per data directory', () => {
     expect(await node.stop()).toBe(0);
   });
 
+  it.skipIf(!existsSync('/proc/sys/kernel/random/boot_id'))('after a crash, a lock naming a pid that is now another live process (same pid, other start time or boot) does not stop serve', async () => {
+    // The dead holder's pid now belongs to some unrelated live process (here: this test
+    // runner, certainly alive). Its recorded start time or boot id tells it apart.
+    const reused = (extra: Record<string, unknown>) => JSON.stringify({ pid: process.pid, host: hostname(), started_at: 0, nonce: 'dead-run', ...extra });
+    const currentBoot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    for (const [what, owner] of [
+      ['another start time', reused({ boot_id: currentBoot, proc_start: '1' })],
+      ['another boot', reused({ boot_id: '00000000-0000-0000-0000-000000000000', proc_start: '1' })],
+    ] as const) {
+      const node = new NodeProcess({ serverName: 'reused-pid.test' });
+      nodes.push(node);
+      mkdirSync(join(node.dataDir, 'node.lock'), { recursive: true });
+      writeFileSync(join(node.dataDir, 'node.lock', 'owner.json'), owner);
+      const ready = await node.start();
+      expect(ready.mode, what).toBe('running');
+      const held = JSON.parse(readFileSync(join(node.dataDir, 'node.lock', 'owner.json'), 'utf8'));
+      expect(held.pid).toBe(node.child.pid);
+      expect(held.boot_id).toBe(currentBoot);
+      expect(held.proc_start).toMatch(/^\d+$/);
+      // And the lock it now holds is respected: same pid, same start time, same boot.
+      const second = serve(node.dataDir);
+      expect(second.code).toBe(1);
+      expect(oneLine(second.stderr)).toContain(`(pid ${node.child.pid})`);
+      expect(await node.stop()).toBe(0);
+    }
+  });
+
+  it('a lock naming this very process\'s pid is a dead predecessor\'s (a container or boot-time restart), unless this process holds it', () => {
+    const paths = dataDirPaths(tempDir());
+    // Written by an earlier run that had our pid (no boot id or start time: an older version).
+    mkdirSync(paths.lock);
+    writeFileSync(join(paths.lock, 'owner.json'), JSON.stringify({ pid: process.pid, host: hostname(), started_at: 0, nonce: 'earlier-run' }));
+    writeFileSync(`${paths.lock}.takeover`, JSON.stringify({ pid: process.pid, host: hostname(), started_at: 0, nonce: 'earlier-mutex' }));
+    const lock = lockDataDir(paths);
+    const owner = JSON.parse(readFileSync(join(paths.lock, 'owner.json'), 'utf8'));
+    expect(owner.pid).toBe(process.pid);
+    expect(owner.nonce).not.toBe('earlier-run');
+    expect(existsSync(`${paths.lock}.takeover`)).toBe(false);
+    // A second node in this same process is still refused: the lock is held here.
+    expect(() => lockDataDir(paths)).toThrow(`another node is already running on ${paths.root} (pid ${process.pid})`);
+    lock.release();
+    expect(existsSync(paths.lock)).toBe(false);
+  });
+
   it('a lock held from another host is respected while fresh and taken over once stale', () => {
     const paths = dataDirPaths(tempDir());
     const plant = (ageMs: number) => {
@@ -258,7 +302,7 @@ describe('19. a stale node.json does not get the admin token', () => {
     }
   });
 
-  it('a live pid (reused) and a listener that cannot prove the run\'s nonce: exit 1, the token is never sent', async () => {
+  it('a live pid (reused) and a listener that cannot prove the run\'s nonce: exit 1 (doctor: a warning), the token is never sent', async () => {
     const dataDir = tempDir();
     const token = 'a'.repeat(64);
     writeFileSync(join(dataDir, 'admin.token'), token + '\n', { mode: 0o600 });
@@ -272,6 +316,12 @@ describe('19. a stale node.json does not get the admin token', () => {
           expect(result.code).toBe(1);
           expect(oneLine(result.stderr)).toContain(`no node is running for ${dataDir} (stale node.json from pid ${process.pid})`);
         }
+        // doctor asks the same proof before it sends the token (for /status and /reachability).
+        const doctor = await runAsync(['doctor', '--json', '--data', dataDir, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0']);
+        const running = (JSON.parse(doctor.stdout) as Array<{ check: string; status: string; message: string }>).find((r) => r.check === 'node_running');
+        expect(running?.status).toBe('warning');
+        expect(running?.message).toContain(`node.json names pid ${process.pid}, but that is not this node running`);
+        expect(doctor.stdout).not.toContain('impostor.test');
         expect(fake.seen.length).toBeGreaterThan(0);
         expect(fake.seen.every((r) => r.url.includes('/whoami?challenge=') && r.headers.authorization === undefined)).toBe(true);
         expect(JSON.stringify(fake.seen)).not.toContain(token);

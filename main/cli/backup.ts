@@ -10,7 +10,7 @@ import { Command, Option } from 'commander';
 import { dataDirPaths } from '../core/data-dir.ts';
 import { createBackup } from '../core/backup/create.ts';
 import { restoreBackup, verifyBackup } from '../core/backup/restore.ts';
-import { readPassphraseFile, recordBackupInDatabase } from '../core/backup/scheduler.ts';
+import { IN_THE_CLEAR, readPassphraseFile, recordBackupInDatabase } from '../core/backup/scheduler.ts';
 import type { Manifest } from '../core/backup/archive.ts';
 import { dataOption, printJson } from './common.ts';
 
@@ -38,11 +38,11 @@ export function register(program: Command): void {
       const result = await createBackup({ dataDir: opts.data, out: opts.out, passphrase });
       // Said once the backup exists (a refused backup gets its one error line only).
       if (!passphrase) {
-        process.stderr.write(`paracord-node: warning: no --passphrase-file: ${result.file} holds the signing keys and the admin token in the clear; keep it as safe as the data folder\n`);
+        process.stderr.write(`paracord-node: warning: no --passphrase-file: ${result.file} ${IN_THE_CLEAR}; keep it as safe as the data folder\n`);
       }
       for (const warning of result.warnings) process.stderr.write(`paracord-node: warning: ${warning}\n`);
       try {
-        recordBackupInDatabase(dataDirPaths(opts.data).database, result.manifest.created_at, result.file);
+        recordBackupInDatabase(dataDirPaths(opts.data).database, result.manifest.created_at, result.file, result.manifest.encrypted);
       } catch (error) {
         process.stderr.write(`paracord-node: warning: the backup is written, but its time could not be recorded for the dashboard (${(error as Error).message})\n`);
       }

@@ -5,10 +5,8 @@
  */
 import { Option } from 'commander';
 import { isServerName } from '../../shared/identifiers.ts';
-import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { dataDirPaths, defaultDataDir, readAdminToken, readRuntimeInfo, type DataDirPaths, type RuntimeInfo } from '../core/data-dir.ts';
-import { isProcessAlive } from '../core/util/process-alive.ts';
-import { WHOAMI_PATH, whoamiProof } from '../core/admin/middleware/whoami.ts';
+import { dataDirPaths, defaultDataDir, readAdminToken, readRuntimeInfo } from '../core/data-dir.ts';
+import { checkRunningNode } from '../core/admin/running-node.ts';
 import { ADMIN_API_PREFIX } from '../../shared/contract/admin-operations.ts';
 
 /** A mistake in the command line: printed as one line, exit code 2. */
@@ -39,34 +37,12 @@ export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value) + '\n');
 }
 
-/**
- * Makes sure node.json describes a node that runs now (SECURITY.md item 19): its pid is alive and
- * whatever answers at its admin URL proves it knows this run's nonce (HMAC of a fresh challenge),
- * so the bearer token is never sent to another program that took the port over.
- */
-async function checkRunningNode(paths: DataDirPaths, runtime: RuntimeInfo): Promise<void> {
-  const stale = () => new Error(`no node is running for ${paths.root} (stale node.json from pid ${runtime.pid})`);
-  if (!isProcessAlive(runtime.pid) || typeof runtime.nonce !== 'string') throw stale();
-  const { request } = await import('undici');
-  const challenge = randomBytes(32).toString('hex');
-  let proof: unknown;
-  try {
-    const response = await request(`${runtime.admin_url}${WHOAMI_PATH}?challenge=${challenge}`, { method: 'GET', headersTimeout: 10_000, bodyTimeout: 10_000 });
-    const answer = (await response.body.json().catch(() => ({}))) as { proof?: unknown };
-    proof = response.statusCode === 200 ? answer.proof : undefined;
-  } catch (error) {
-    throw new Error(`the node for ${paths.root} does not answer at ${runtime.admin_url} (${(error as Error).message}); is it still running (pid ${runtime.pid})?`, { cause: error });
-  }
-  const expected = Buffer.from(whoamiProof(runtime.nonce, challenge), 'hex');
-  const given = typeof proof === 'string' && /^[0-9a-f]{64}$/.test(proof) ? Buffer.from(proof, 'hex') : Buffer.alloc(0);
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw stale();
-}
-
 /** Calls the admin API of the node running for `dataDir`; one clear error when that fails. */
 export async function adminCall(dataDir: string, method: string, path: string, body?: unknown): Promise<unknown> {
   const paths = dataDirPaths(dataDir);
   const runtime = readRuntimeInfo(paths);
   if (!runtime) throw new Error(`no node is running for ${paths.root} (start one with: paracord-node serve --data ${dataDir})`);
+  // SECURITY.md item 19: the token goes only to the node that proves it is this run.
   await checkRunningNode(paths, runtime);
   const { request } = await import('undici');
   let response;

@@ -19,14 +19,14 @@ describe('serve options → NodeConfig', () => {
       '--data', '/tmp/x', '--allow-private-addresses', '--trusted-proxy', '10.0.0.0/8, 127.0.0.1',
       '--max-reactions-per-message', '5', '--peer-quota-day', '1000', '--peer-quota-total', '2000',
       '--reorder-window-ms', '1500', '--max-pending-invites-per-peer', '3', '--max-connections', '100',
-      '--max-connections-per-address', '7', '--headers-timeout', '1000', '--request-timeout', '2000',
+      '--max-connections-per-address', '7', '--max-address-buckets', '500', '--headers-timeout', '1000', '--request-timeout', '2000',
       '--keep-alive-timeout', '3000', '--body-timeout', '4000', '--log-max-bytes', '5000', '--log-files', '2',
       '--backup-dir', '/tmp/b', '--backup-every', 'weekly', '--backup-keep', '3', '--metrics-destinations', '9',
     ]));
     expect(config).toMatchObject({
       dataDir: '/tmp/x', allowPrivateAddresses: true, trustedProxies: ['10.0.0.0/8', '127.0.0.1'],
       maxReactionsPerUserPerMessage: 5, peerQuotaBytesPerDay: 1000, peerQuotaTotalBytes: 2000, reorderWindowMs: 1500,
-      maxPendingInvitesPerPeer: 3, maxConnections: 100, maxConnectionsPerAddress: 7, headersTimeoutMs: 1000,
+      maxPendingInvitesPerPeer: 3, maxConnections: 100, maxConnectionsPerAddress: 7, maxAddressBuckets: 500, headersTimeoutMs: 1000,
       requestTimeoutMs: 2000, keepAliveTimeoutMs: 3000, bodyTimeoutMs: 4000, logMaxBytes: 5000, logFiles: 2,
       backup: { dir: '/tmp/b', every: 'weekly', keep: 3 }, metricsDestinations: 9,
     });
@@ -45,5 +45,10 @@ describe('serve options → NodeConfig', () => {
     expect(() => configFromOptions(parseServe(['--data', '/tmp/x', '--max-connections', 'many']))).toThrow(/--max-connections must be a positive number/);
     expect(() => configFromOptions(parseServe(['--data', '/tmp/x', '--trusted-proxy', '999.1.2.3']))).toThrow(/--trusted-proxy/);
     expect(() => configFromOptions(parseServe(['--data', '/tmp/x', '--backup-keep', '3']))).toThrow(/need --backup-dir/);
+    // Scheduled backups inside the data folder they back up (or the folder itself).
+    for (const dir of ['/tmp/x', '/tmp/x/backups', '/tmp/x/../x/logs']) {
+      expect(() => configFromOptions(parseServe(['--data', '/tmp/x', '--backup-dir', dir])), dir).toThrow(/^--backup-dir: .* is inside the data directory \/tmp\/x: put backups somewhere else/);
+    }
+    expect(configFromOptions(parseServe(['--data', '/tmp/x', '--backup-dir', '/tmp/x-backups'])).backup).toEqual({ dir: '/tmp/x-backups' });
   });
 });

@@ -7,6 +7,7 @@ import { Option, type Command } from 'commander';
 import { DEFAULT_ADMIN_LISTEN, DEFAULT_LISTEN, parseHostPort, parseTrustedProxyList, type NodeConfig } from '../core/config.ts';
 import { createNode } from '../core/node.ts';
 import { restoreOptimizingCompilers } from '../core/memory/deferred-jit.ts';
+import { backupTargetProblem } from '../core/backup/create.ts';
 import { checkServerName, dataOption, envFlag, positiveNumber, printJson, UsageError } from './common.ts';
 
 /** The parsed `serve` options (commander camel-cases the flag names). */
@@ -46,6 +47,7 @@ const LIMIT_OPTIONS = [
   { flag: '--reach-probe-interval', env: 'PARACORD_REACH_PROBE_INTERVAL_SECONDS', key: 'reachProbeIntervalSeconds', help: 'seconds one peer must wait between two reachability probes it asks of this node (default 30)' },
   { flag: '--reachability-confirm-seconds', env: 'PARACORD_REACHABILITY_CONFIRM_SECONDS', key: 'reachabilityConfirmSeconds', help: 'seconds after a failed reachability self-test before the second test that confirms it; only then does the node switch to pull mode (default 31)' },
   { flag: '--max-connections', env: 'PARACORD_MAX_CONNECTIONS', key: 'maxConnections', help: 'open federation connections in all (default 1024)' },
+  { flag: '--max-address-buckets', env: 'PARACORD_MAX_ADDRESS_BUCKETS', key: 'maxAddressBuckets', help: 'client addresses whose request rate is remembered; the least recent is forgotten first (default 10000)' },
   { flag: '--max-connections-per-address', env: 'PARACORD_MAX_CONNECTIONS_PER_ADDRESS', key: 'maxConnectionsPerAddress', help: 'open federation connections from one address (default 64)' },
   { flag: '--headers-timeout', env: 'PARACORD_HEADERS_TIMEOUT_MS', key: 'headersTimeoutMs', help: 'ms for all headers of a federation request (default 15000)' },
   { flag: '--request-timeout', env: 'PARACORD_REQUEST_TIMEOUT_MS', key: 'requestTimeoutMs', help: 'ms for a whole federation request (default 30000)' },
@@ -84,10 +86,10 @@ function serveOptions(): Option[] {
     new Option('--trusted-proxy <list>', 'reverse proxies (addresses or CIDRs, comma separated) whose X-Forwarded-For is believed').env('PARACORD_TRUSTED_PROXIES'),
     new Option('--allow-private-addresses', 'let peers\' names resolve to LAN addresses (192.168.x, 10.x, ...): for a LAN of home servers').env('PARACORD_ALLOW_PRIVATE_ADDRESSES'),
     ...LIMIT_OPTIONS.map((o) => new Option(`${o.flag} <n>`, o.help).env(o.env)),
-    new Option('--backup-dir <dir>', 'make scheduled backups into this folder (the admin API\'s schedule wins when set)').env('PARACORD_BACKUP_DIR'),
+    new Option('--backup-dir <dir>', 'make scheduled backups into this folder (outside the data folder); while given, this wins over a schedule set in the dashboard or the admin API').env('PARACORD_BACKUP_DIR'),
     new Option('--backup-every <period>', 'hourly, daily or weekly').env('PARACORD_BACKUP_EVERY').choices(['hourly', 'daily', 'weekly']),
     new Option('--backup-keep <n>', 'scheduled backups to keep (default 7)').env('PARACORD_BACKUP_KEEP'),
-    new Option('--backup-passphrase-file <file>', 'encrypt scheduled backups with the passphrase in this file').env('PARACORD_BACKUP_PASSPHRASE_FILE'),
+    new Option('--backup-passphrase-file <file>', 'encrypt scheduled backups with the passphrase in this file (without it they hold the keys in the clear)').env('PARACORD_BACKUP_PASSPHRASE_FILE'),
     new Option('--pull', 'receive by pull: peers keep this node\'s events until it pulls them (for a node nobody can reach)').env('PARACORD_PULL'),
     new Option('--no-port-mapping', 'never ask the router (UPnP-IGD, NAT-PMP/PCP) to forward the federation port').env('PARACORD_NO_PORT_MAPPING'),
     new Option('--metrics-destinations <n>', 'destinations with their own label in /metrics (default 20)').env('PARACORD_METRICS_DESTINATIONS'),
@@ -121,6 +123,8 @@ function backupFromOptions(opts: ServeOptions): Partial<NodeConfig> {
     }
     return {};
   }
+  const inside = backupTargetProblem(opts.data, dir, true);
+  if (inside) throw new UsageError(`--backup-dir: ${inside}`);
   return {
     backup: {
       dir,

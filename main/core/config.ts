@@ -100,10 +100,11 @@ export interface NodeConfig {
    */
   bannedEventsBeforeQuarantine?: number;
   /**
-   * Scheduled backups, used when none was set through the admin API (which then wins):
-   * every hour/day/week into `dir`, keeping the newest `keep`. Env (to wire in the CLI):
-   * PARACORD_BACKUP_DIR, PARACORD_BACKUP_EVERY (default daily), PARACORD_BACKUP_KEEP (default 7),
-   * PARACORD_BACKUP_PASSPHRASE_FILE.
+   * Scheduled backups of this run: every hour/day/week into `dir` (not inside the data dir),
+   * keeping the newest `keep`. While given it wins over a schedule set through the admin API
+   * (which is kept, and used again by a run without it); it is not saved. Flags --backup-dir,
+   * --backup-every (default daily), --backup-keep (default 7), --backup-passphrase-file; env
+   * PARACORD_BACKUP_DIR, PARACORD_BACKUP_EVERY, PARACORD_BACKUP_KEEP, PARACORD_BACKUP_PASSPHRASE_FILE.
    */
   backup?: { dir: string; every?: 'hourly' | 'daily' | 'weekly'; keep?: number; passphraseFile?: string };
   /**
@@ -193,6 +194,13 @@ export interface NodeConfig {
    * then one every 10 s ({ per_second: 0.1, burst: 5 }). No CLI flag needed.
    */
   peeringRateLimit?: { per_second: number; burst: number };
+  /**
+   * Client addresses whose request rate the federation listener remembers (issue #14, item 11):
+   * one token bucket each (≈ 100 bytes), the least recently used forgotten first. Per-server and
+   * global buckets are kept apart, so many addresses never push those out. Default 10,000. Env
+   * PARACORD_MAX_ADDRESS_BUCKETS; CLI --max-address-buckets.
+   */
+  maxAddressBuckets?: number;
 }
 
 /** "10.0.0.0/8, 127.0.0.1" (PARACORD_TRUSTED_PROXIES, --trusted-proxy) → checked list; throws one clear line. */

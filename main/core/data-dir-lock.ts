@@ -7,9 +7,17 @@
  * to node.lock, which fails when a lock is already there, so a lock always names its owner.
  *
  * When is a lock stale (may be taken over)?
- *   - holder on THIS host: only when its pid is no longer alive (SIGKILL, power loss). A live
- *     holder is never stale, however long it has not refreshed the lock — a node suspended
- *     with Ctrl-Z (SIGSTOP) or with a blocked event loop keeps its directory;
+ *   - holder on THIS host: only when it is no longer running (SIGKILL, crash, power loss). A
+ *     live holder is never stale, however long it has not refreshed the lock — a node suspended
+ *     with Ctrl-Z (SIGSTOP) or with a blocked event loop keeps its directory. "No longer
+ *     running" must survive pid reuse: after a power loss a boot-time service or a container
+ *     often gets the very pid its dead predecessor had, or another process has it. So owner.json
+ *     also records the boot id and the process's start time (Linux: /proc/sys/kernel/random/boot_id
+ *     and field 22 of /proc/<pid>/stat), and the holder is gone when its pid is our own (and not
+ *     a lock this process holds), is not alive, or is alive but in another boot or with another
+ *     start time — a different process. Where /proc is missing (macOS, Windows) only the pid
+ *     rules apply, so a reused pid of another live process still keeps the lock (one clear line
+ *     names it; SECURITY.md item 18);
  *   - holder on ANOTHER host (a shared folder): when its mtime, which the holder refreshes every
  *     few seconds, is older than the staleness window (STALE_MS by default).
  * Taking over is atomic: only the starter that creates DIR/node.lock.takeover (O_EXCL) may move
@@ -35,6 +43,49 @@ export interface LockOwner {
   host: string;
   started_at: number;
   nonce?: string;
+  /** This boot of the host (Linux); a holder from another boot is gone. */
+  boot_id?: string;
+  /** The holder process's start time since boot in clock ticks (Linux); tells a reused pid apart. */
+  proc_start?: string;
+}
+
+/** The id of this boot of the machine, or undefined where the platform has none we can read. */
+export function bootId(): string | undefined {
+  try {
+    const id = nodeFs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    return /^[0-9a-f-]{16,64}$/.test(id) ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** When process `pid` started (clock ticks since boot, /proc/<pid>/stat field 22), or undefined. */
+export function processStartTime(pid: number): string | undefined {
+  try {
+    const stat = nodeFs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Field 2 is "(comm)", which may itself hold spaces and parentheses: count after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const start = fields[19];
+    return start !== undefined && /^\d+$/.test(start) ? start : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Nonces of the locks this process holds now (two in-process nodes on one directory are refused). */
+const heldHere = new Set<string>();
+
+/**
+ * Whether the process that wrote `holder` (on this host) is gone: its pid is ours but the lock is
+ * not one we hold, its pid is not alive, or a process with that pid runs but is another one.
+ */
+function holderIsGone(holder: Partial<LockOwner> & { pid: number }): boolean {
+  if (holder.pid === process.pid) return !heldHere.has(holder.nonce ?? '');
+  if (!isProcessAlive(holder.pid)) return true;
+  const boot = bootId();
+  if (holder.boot_id !== undefined && boot !== undefined && holder.boot_id !== boot) return true;
+  const start = holder.proc_start !== undefined ? processStartTime(holder.pid) : undefined;
+  return start !== undefined && start !== holder.proc_start;
 }
 
 /** Why a node refuses to start on a data directory: one clear line, with a `code` for the UI. */
@@ -61,7 +112,14 @@ export function readLockOwner(lockPath: string): LockOwner | undefined {
   try {
     const owner = JSON.parse(nodeFs.readFileSync(join(lockPath, OWNER_FILE), 'utf8')) as Partial<LockOwner>;
     if (typeof owner.pid !== 'number' || typeof owner.host !== 'string') return undefined;
-    return { pid: owner.pid, host: owner.host, started_at: Number(owner.started_at ?? 0), ...(typeof owner.nonce === 'string' ? { nonce: owner.nonce } : {}) };
+    return {
+      pid: owner.pid,
+      host: owner.host,
+      started_at: Number(owner.started_at ?? 0),
+      ...(typeof owner.nonce === 'string' ? { nonce: owner.nonce } : {}),
+      ...(typeof owner.boot_id === 'string' ? { boot_id: owner.boot_id } : {}),
+      ...(typeof owner.proc_start === 'string' ? { proc_start: owner.proc_start } : {}),
+    };
   } catch {
     return undefined;
   }
@@ -90,7 +148,7 @@ function createLock(lockPath: string, owner: LockOwner): number | null {
 }
 
 function isStale(holder: LockOwner | undefined, mtimeMs: number, staleMs: number): boolean {
-  if (holder && holder.host === hostname()) return holder.pid !== process.pid && !isProcessAlive(holder.pid);
+  if (holder && holder.host === hostname()) return holderIsGone(holder);
   return Date.now() - mtimeMs > staleMs;
 }
 
@@ -138,8 +196,10 @@ function takeMutex(mutex: string, owner: LockOwner, staleMs: number): boolean {
     } catch {
       continue;
     }
+    // Taking the lock is synchronous, so a mutex naming this process's pid is a dead
+    // predecessor's (its nonce is never one of the locks held here).
     const abandoned = holder.host === hostname() && typeof holder.pid === 'number'
-      ? holder.pid !== process.pid && !isProcessAlive(holder.pid)
+      ? holderIsGone(holder as Partial<LockOwner> & { pid: number })
       : Date.now() - stat.mtimeMs > staleMs;
     if (!abandoned || !removeIfSame(mutex, stat.ino)) return false;
   }
@@ -203,8 +263,18 @@ function acquire(paths: DataDirPaths, owner: LockOwner, staleMs: number): number
  */
 export function lockDataDir(paths: DataDirPaths, onLost: (error: Error) => void = () => {}, options: LockOptions = {}): DataDirLock {
   const staleMs = options.staleMs ?? STALE_MS;
-  const owner: LockOwner = { pid: process.pid, host: hostname(), started_at: Date.now(), nonce: randomBytes(16).toString('hex') };
+  const boot = bootId();
+  const procStart = processStartTime(process.pid);
+  const owner: LockOwner = {
+    pid: process.pid,
+    host: hostname(),
+    started_at: Date.now(),
+    nonce: randomBytes(16).toString('hex'),
+    ...(boot !== undefined ? { boot_id: boot } : {}),
+    ...(procStart !== undefined ? { proc_start: procStart } : {}),
+  };
   const ino = acquire(paths, owner, staleMs);
+  heldHere.add(owner.nonce!);
   const isMine = (): boolean => {
     try {
       return nodeFs.statSync(paths.lock).ino === ino && readLockOwner(paths.lock)?.nonce === owner.nonce;
@@ -218,6 +288,7 @@ export function lockDataDir(paths: DataDirPaths, onLost: (error: Error) => void 
     if (released) return;
     if (!isMine()) {
       released = true;
+      heldHere.delete(owner.nonce!);
       clearInterval(timer);
       onLost(new Error(`the lock ${paths.lock} is no longer this node's (removed or taken over)`));
       return;
@@ -234,6 +305,7 @@ export function lockDataDir(paths: DataDirPaths, onLost: (error: Error) => void 
     release() {
       if (released) return;
       released = true;
+      heldHere.delete(owner.nonce!);
       clearInterval(timer);
       if (isMine()) removeIfSame(paths.lock, ino);
     },

@@ -269,7 +269,7 @@ class LineLimiter {
     });
   }
 
-  warn(key: string, fields: Record<string, unknown>, message: string, now = Date.now()): void {
+  warn(key: string, fields: Record<string, unknown>, message: string, now = Date.now(), level: 'warn' | 'info' = 'warn'): void {
     let tally = this.tallies.get(key);
     if (tally && now - tally.started >= this.windowMs) {
       this.summarize(key, tally);
@@ -281,7 +281,7 @@ class LineLimiter {
     }
     if (tally.logged < this.perWindow) {
       tally.logged++;
-      this.log.warn(fields, message);
+      this.log[level](fields, message);
       return;
     }
     tally.suppressed++;
@@ -295,6 +295,11 @@ class LineLimiter {
       `suppressed ${tally.suppressed} similar lines`,
     );
     tally.suppressed = 0;
+  }
+
+  /** Tells every count still untold (the node is stopping: nothing is lost from the log). */
+  flush(): void {
+    for (const [key, tally] of [...this.tallies.entries()]) this.summarize(key, tally);
   }
 
   /** Ends windows that saw suppressed lines even if their key goes quiet. */
@@ -318,14 +323,32 @@ class LineLimiter {
 
 const limiters = new WeakMap<Logger, LineLimiter>();
 
-/** `log.warn`, at most LOG_LINES_PER_WINDOW lines per `key` per window (see LineLimiter). */
-export function warnLimited(log: Logger, key: string, fields: Record<string, unknown>, message: string): void {
+function limiterOf(log: Logger): LineLimiter {
   let limiter = limiters.get(log);
   if (!limiter) {
     limiter = new LineLimiter(log, LOG_WINDOW_MS, LOG_LINES_PER_WINDOW);
     limiters.set(log, limiter);
   }
-  limiter.warn(key, fields, message);
+  return limiter;
+}
+
+/**
+ * `log.warn`, at most LOG_LINES_PER_WINDOW lines per `key` per window (see LineLimiter). Every
+ * line a peer can cause once per event, request or answer goes through this (or infoLimited),
+ * keyed by the peer and the cause (docs/SECURITY.md, item 9).
+ */
+export function warnLimited(log: Logger, key: string, fields: Record<string, unknown>, message: string): void {
+  limiterOf(log).warn(key, fields, message);
+}
+
+/** `log.info` with the same limit as warnLimited (the suppressed-lines summary is a warning). */
+export function infoLimited(log: Logger, key: string, fields: Record<string, unknown>, message: string): void {
+  limiterOf(log).warn(key, fields, message, Date.now(), 'info');
+}
+
+/** Logs the suppressed-lines summaries still pending (when the node stops). */
+export function flushLimited(log: Logger): void {
+  limiters.get(log)?.flush();
 }
 
 /** A limiter with its own window, for tests and for callers that need another pace. */

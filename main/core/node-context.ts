@@ -20,6 +20,7 @@ import type { PeerDialects } from './federation/reference/peer-dialects.ts';
 import type { ReferenceRooms } from './federation/reference/reference-rooms.ts';
 import type { QuarantineStore } from './trust/quarantine.ts';
 import type { StorageQuota } from './trust/storage-quota.ts';
+import type { RateLimiters } from './trust/rate-limiter.ts';
 import type { BackupRecords, BackupScheduler } from './backup/scheduler.ts';
 import type { Reachability } from './reachability/reachability.ts';
 
@@ -47,6 +48,8 @@ export interface NodeContext {
   dialects: PeerDialects;
   /** Per-peer storage quota (bytes stored per origin server). */
   quota: StorageQuota;
+  /** The federation listener's rate-limit buckets (per address, per server, global). */
+  limiter: RateLimiters;
   releaseHeld(server: string): Promise<{ released: number; rejected: Array<{ event_id: string; error: string }> }>;
   roomService(): RoomService;
   /** Reachability self-test, port mapping and pull mode (issue #15); throws in setup mode. */

@@ -19,6 +19,7 @@ import { policyOperations } from './admin/operations/policy/index.ts';
 import { statusOperations } from './admin/operations/status/index.ts';
 import { DEFAULT_ADMIN_LISTEN, parseHostPort, type NodeConfig } from './config.ts';
 import { dataDirPaths, ensureDataDir, readAdminToken, readRuntimeInfo, type RuntimeInfo } from './data-dir.ts';
+import { DestinationBindingMemory } from './federation/destination-binding.ts';
 import { Discovery } from './federation/discovery.ts';
 import { EventIngest } from './federation/event-ingest.ts';
 import { createFederationApp } from './federation/federation-app.ts';
@@ -30,7 +31,7 @@ import { ReplayCache } from './federation/replay-cache.ts';
 import { eventEntitlement } from './federation/routes/event/index.ts';
 import { ServerKeys } from './federation/server-keys.ts';
 import { Identity, type KeySealer } from './identity/identity.ts';
-import { createLogger, warnLimited, type Logger } from './log.ts';
+import { createLogger, flushLimited, warnLimited, type Logger } from './log.ts';
 import { TrustedProxies } from './http/client-address.ts';
 import { adminConnectionLimits, federationConnectionLimits, limitConnections, serverOptions } from './http/connection-limits.ts';
 import type { NodeContext } from './node-context.ts';
@@ -67,7 +68,7 @@ import { federationOperations } from './admin/operations/federation/index.ts';
 import { peeringOperations } from './admin/operations/peering/index.ts';
 import { keyOperations } from './admin/operations/keys/index.ts';
 import { PeeringService } from './peering/peering-service.ts';
-import { RateLimiter } from './trust/rate-limiter.ts';
+import { RateLimiters } from './trust/rate-limiter.ts';
 import { AbuseMonitor } from './trust/abuse-monitor.ts';
 import { QuarantineStore } from './trust/quarantine.ts';
 import { releaseHeld } from './trust/quarantine-release.ts';
@@ -76,6 +77,7 @@ import { randomBytes } from 'node:crypto';
 import { lockDataDir } from './data-dir-lock.ts';
 import { checkDataDir, lostIdentity, type StartIntent } from './startup-checks.ts';
 import { BackupRecords, BackupScheduler } from './backup/scheduler.ts';
+import { removeStaleStaging } from './backup/create.ts';
 import { backupOperations } from './admin/operations/backups/index.ts';
 import { NodeMetrics } from './metrics/node-metrics.ts';
 import { PullQueue } from './outbox/pull-queue.ts';
@@ -159,6 +161,8 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
       throw error;
     }
   })();
+  // A backup killed half-way left its staging copy of the database here (backup/create.ts).
+  removeStaleStaging(paths.root);
   const runNonce = randomBytes(32).toString('hex');
   const settings = new Settings(db);
   const trust = new TrustStore(db, settings);
@@ -166,11 +170,11 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
     insecureHttp: config.insecureHttp,
     allowPrivateAddresses: config.allowPrivateAddresses ?? false,
     // The owner's own federation URL (the setup wizard's self-check calls it) counts as owner-given.
-    isOwnerEndpoint: (origin) => trust.isExplicitEndpoint(origin) || (federationUrl !== null && new URL(federationUrl).origin === origin),
+    endpointVouch: (origin) => trust.endpointVouch(origin) ?? (federationUrl !== null && new URL(federationUrl).origin === origin ? { vouch: 'owner', addresses: 'any' } : undefined),
     ...(options.lookup ? { lookup: options.lookup } : {}),
   });
   const http = new HttpClient({ allowInsecureHttp: config.insecureHttp, pinFor: (url) => trust.pinnedFingerprintFor(url), policy });
-  const discovery = new Discovery(http, trust);
+  const discovery = new Discovery(http, trust, new DestinationBindingMemory(db));
   http.options.bindsDestination = (server) => discovery.bindsDestination(server);
   http.options.forgetDestination = (server) => discovery.forget(server);
   // Loaded in start(): opening sealed keys is asynchronous.
@@ -198,7 +202,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
   const notifications = new NodeEvents();
   const isPaused = () => settings.get('federation_paused') === '1';
   const quarantine = new QuarantineStore(db, quota);
-  const limiter = new RateLimiter();
+  const limiter = new RateLimiters({ maxAddressBuckets: config.maxAddressBuckets });
   const trustedProxies = new TrustedProxies(config.trustedProxies ?? []);
   const abuse = new AbuseMonitor(
     () => ({ ...trust.autoQuarantine, ...(config.bannedEventsBeforeQuarantine !== undefined ? { banned_events: config.bannedEventsBeforeQuarantine } : {}) }),
@@ -211,10 +215,9 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
     },
   );
   const backupRecords = new BackupRecords(settings);
-  if (config.backup && !backupRecords.schedule()) {
-    const b = config.backup;
-    backupRecords.setSchedule({ dir: b.dir, every: b.every ?? 'daily', keep: b.keep ?? 7, ...(b.passphraseFile ? { passphrase_file: b.passphraseFile } : {}) });
-  }
+  // The command line's schedule wins for this run; without the flags, an earlier run's is cleared.
+  const b = config.backup;
+  backupRecords.setCommandLineSchedule(b ? { dir: b.dir, every: b.every ?? 'daily', keep: b.keep ?? 7, ...(b.passphraseFile ? { passphrase_file: b.passphraseFile } : {}) } : null);
   const backupScheduler = new BackupScheduler({
     dataDir: config.dataDir, db, records: backupRecords, log,
     serverName: () => identity?.serverName ?? null,
@@ -269,7 +272,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
   const startedAt = Date.now();
 
   const context: NodeContext = {
-    config, paths, log, db, settings, trust, http, discovery, keys, users, rooms, outbox, workers, notifications, startedAt, quarantine, quota, dialects,
+    config, paths, log, db, settings, trust, http, discovery, keys, users, rooms, outbox, workers, notifications, startedAt, quarantine, quota, dialects, limiter,
     backups: { records: backupRecords, scheduler: backupScheduler },
     releaseHeld: (server) => releaseHeld(server, quarantine, ingest, log),
     identity: () => identity,
@@ -401,7 +404,8 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
       verifySignedRequest: verifySignedRequest({
         trust, keys, replay, commit, limiter, abuse, verifier,
         serverName: () => id.serverName,
-        bindsDestination: (origin) => discovery.bindsDestination(origin),
+        // Fails closed for servers seen to bind (destination-binding.ts).
+        bindsDestination: (origin) => discovery.requiresBinding(origin),
         onVerified: (origin) => {
           trust.markSeen(origin);
           workers.wake(origin);
@@ -545,6 +549,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
     // Only our own node.json: after a lost lock it may be another node's.
     if (readRuntimeInfo(paths)?.nonce === runNonce) rmSync(paths.runtime, { force: true });
     dataDirLock.release();
+    flushLimited(log);
     log.info({ event: 'node_stopped' }, 'node stopped');
     log.flush?.();
   }

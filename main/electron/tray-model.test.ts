@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { NodeStatus } from '../../shared/contract/admin-operations.ts';
 import { TrayState, trayIconFile, trayModel, trayStateOf, type TrayActions } from './tray-model.ts';
-import { reachabilitySummary, testingAgainNote } from '../../shared/reachability-words.ts';
+import { NOBODY_COULD_ASK, reachabilitySummary, testingAgainNote } from '../../shared/reachability-words.ts';
 
 const base: NodeStatus = {
   mode: 'running', setup_required: false, server_name: 'alpha.test', key_id: 'ed25519:a', public_key: 'a'.repeat(64),
@@ -81,6 +81,8 @@ describe('tray model', () => {
     expect(line({ ...reach, reachable: false, mode: 'push', error: `refused. ${testingAgainNote(31, 'gamma.test')}` })).toContain('Not reachable: testing again');
     expect(line({ ...reach, reachable: false, mode: 'pull', error: `refused. ${testingAgainNote(31, null)}` })).toContain('Receiving through pull mode');
     expect(line({ ...reach, reachable: null, mode: 'push', via: null, error: 'no peer to ask yet' })).toContain('Reachability: will be tested once the first peer is added');
+    // Peers exist but none could run the test: not "no peer".
+    expect(line({ ...reach, reachable: null, mode: 'push', via: null, error: `${NOBODY_COULD_ASK}: beta.test answered HTTP 429` })).toContain('Reachability: not tested — no friend could run the test just now');
     expect(trayModel(base, { startAtLogin: false }, actions).menu.some((i) => i.label?.startsWith('Reach'))).toBe(false);
   });
 });

@@ -333,7 +333,7 @@ export interface NodeStatus {
   queue: { pending: number; failed: number };
   version: string;
   uptime_ms: number;
-  /** The last backup (CLI or scheduled) and a warning when there is none or it is old. */
+  /** The last backup (CLI or scheduled) and a warning when there is none, it is old or failed, or backups are not encrypted. */
   backup: { last_at: number | null; scheduled: boolean; warning: string | null };
   /** How the private keys are kept at rest: sealed by the OS keychain, or a 0600 file (with a warning where nothing better exists). */
   key_storage: { sealed_by: string | null; warning: string | null };
@@ -410,7 +410,7 @@ export interface AdminOutputs {
   createUser: { user_id: string };
   listRooms: { rooms: RoomSummary[] };
   createRoom: { room_id: string };
-  getRoom: RoomSummary & { members: RoomMember[] };
+  getRoom: RoomSummary & RoomActions & { members: RoomMember[] };
   listMessages: { room_id: string; messages: MessageView[]; /** Whether older messages exist before the first one. */ has_more?: boolean };
   sendMessage: { event_id: string };
   /** In the order of the request's `messages`. */
@@ -490,6 +490,21 @@ export interface RoomSummary {
   unread?: number;
   /** How many of the unread messages mention the acting user. */
   mentions?: number;
+}
+
+/**
+ * What the acting user may do in a room as a whole, by the rules the node enforces (issue #16
+ * item 7): the UI offers the composer and reactions only when the node would take them.
+ */
+export interface RoomActions {
+  /** Send a message (joined, not banned, and the room's host takes our events). */
+  can_send: boolean;
+  /** Add or remove reactions (the same conditions as sending). */
+  can_react: boolean;
+  /** Leave: only while joined. */
+  can_leave: boolean;
+  /** The room's host is a Paracord reference server: our users read it and send nothing into it. */
+  read_only: boolean;
 }
 
 export interface RoomBan {

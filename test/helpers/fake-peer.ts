@@ -19,6 +19,12 @@ export class FakePeer {
   batch = false;
   /** Further discovery capabilities to advertise (e.g. destination_binding). */
   capabilities: string[] = [];
+  /** Answers for further paths (without the query), e.g. a hostile `GET /pull`. */
+  readonly routes = new Map<string, (url: URL) => { status: number; body: unknown }>();
+  /** Its discovery answers 503 (cannot be read) while set. */
+  discoveryDown = false;
+  /** The federation_endpoint its discovery names (its own URL by default). */
+  federationEndpoint: string | undefined;
   private server!: Server;
   private readonly hanging = new Set<ServerResponse>();
   url = '';
@@ -43,6 +49,11 @@ export class FakePeer {
     await new Promise<void>((r) => this.server.close(() => r()));
   }
 
+  /** Closes every open connection (so the next request of a client has to connect afresh). */
+  dropConnections(): void {
+    this.server.closeAllConnections();
+  }
+
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -53,7 +64,8 @@ export class FakePeer {
       };
       const path = (req.url ?? '').split('?')[0];
       if (path === '/.well-known/paracord/server') {
-        return json(200, { server_name: this.serverName, federation_endpoint: this.url, enabled: true, version: 'federation-v1', capabilities: [...(this.batch ? ['batch'] : []), ...this.capabilities] });
+        if (this.discoveryDown) return json(503, { error: 'unavailable', message: 'fake peer discovery is down' });
+        return json(200, { server_name: this.serverName, federation_endpoint: this.federationEndpoint ?? this.url, enabled: true, version: 'federation-v1', capabilities: [...(this.batch ? ['batch'] : []), ...this.capabilities] });
       }
       if (path === '/_paracord/federation/v1/keys') return json(200, this.identity.keysDocument());
       if (path === '/_paracord/federation/v1/invite') return json(200, { invite_id: 'inv_fake' });
@@ -64,6 +76,11 @@ export class FakePeer {
           return;
         }
         return json(this.answer.status, this.answer.body ?? { error: 'test', message: `fake peer answers ${this.answer.status}` }, this.answer.headers);
+      }
+      const route = this.routes.get(path ?? '');
+      if (route) {
+        const answer = route(new URL(req.url ?? '/', 'http://fake'));
+        return json(answer.status, answer.body);
       }
       json(404, { error: 'not_found', message: 'fake peer' });
     });

@@ -1,6 +1,7 @@
 import { pino, type Logger } from 'pino';
 import { request } from 'undici';
 import type { NodeConfig } from '../../main/core/config.ts';
+import type { LookupFn } from '../../main/core/federation/address-policy.ts';
 import { createNode, type ParacordNode, type StartedNode } from '../../main/core/node.ts';
 import { ADMIN_API_PREFIX } from '../../shared/contract/admin-operations.ts';
 import { tempDir } from './temp-dir.ts';
@@ -21,6 +22,8 @@ export async function startInProcessNode(
     log?: Logger | 'real';
     /** Prepares the data dir before the node opens it. */
     prepare?: (dataDir: string) => void;
+    /** Name resolution of the node's outbound connections (stands in for DNS). */
+    lookup?: LookupFn;
   } = {},
 ) {
   const dataDir = options.dataDir ?? tempDir('paracord-inproc-');
@@ -30,12 +33,15 @@ export async function startInProcessNode(
       dataDir, ...(serverName ? { serverName } : {}), listen: options.listen ?? '127.0.0.1:0', adminListen: '127.0.0.1:0',
       insecureHttp: options.insecureHttp ?? true, ...options.config,
     },
-    options.log === 'real' ? {} : { log: options.log ?? pino({ level: 'silent' }) },
+    { ...(options.log === 'real' ? {} : { log: options.log ?? pino({ level: 'silent' }) }), ...(options.lookup ? { lookup: options.lookup } : {}) },
   );
   const started: StartedNode = await node.start();
   const token = readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();
   async function admin(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
     const response = await request(`${started.admin_url}${ADMIN_API_PREFIX}${path}`, {
+      // A fresh connection each time: a pooled keep-alive connection that the node closed while
+      // this process was blocked (spawnSync of the CLI, a busy machine) fails with "other side closed".
+      reset: true,
       method: method as 'GET',
       headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),

@@ -104,6 +104,9 @@ export class NodeProcess {
 
   async admin<T = any>(method: string, path: string, body?: unknown): Promise<AdminResponse<T>> {
     const response = await request(`${this.ready.admin_url}/_paracord/admin/v1${path}`, {
+      // A fresh connection each time: a pooled keep-alive connection that the node closed while
+      // this process was blocked (spawnSync of the CLI, a busy machine) fails with "other side closed".
+      reset: true,
       method: method as 'GET',
       headers: { authorization: `Bearer ${this.adminToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
       body: body === undefined ? undefined : JSON.stringify(body),

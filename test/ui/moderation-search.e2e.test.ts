@@ -20,6 +20,7 @@ let beta: NodeProcess;
 let roomId: string;
 let otherRoom: string;
 const BOB = '@bob:beta.test';
+const SPOOF = '\u0410dmins';
 
 beforeAll(async () => {
   if (!HAVE_CHROMIUM) return;
@@ -32,6 +33,8 @@ beforeAll(async () => {
   expect((await beta.admin('POST', '/users', { localpart: 'bob' })).status).toBe(200);
   roomId = await roomWithMembers(alpha, 'civil', [[beta, '@owner:beta.test'], [beta, BOB]]);
   otherRoom = (await alpha.admin('POST', '/rooms', { name: 'quiet' })).body.room_id;
+  // Issue #14 item 10: a name with a Cyrillic А that passes for "Admins".
+  expect((await alpha.admin('POST', '/rooms', { name: SPOOF })).status).toBe(200);
 }, 60_000);
 
 afterAll(async () => {
@@ -87,6 +90,12 @@ describe.skipIf(!HAVE_CHROMIUM)('moderation, unread badges and search in the UI'
     expect(await civil.getByTestId('unread-count').textContent()).toBe('2');
     expect(await civil.getByTestId('mention-count').textContent()).toBe('@1');
     await expect.poll(() => a.title()).toBe('(2 · @1) Paracord');
+    // A confusable room name is shown marked, with what it is made of in its tooltip; others are not.
+    const spoof = a.getByRole('link', { name: /dmins/ }).getByTestId('suspicious-name');
+    await spoof.waitFor();
+    expect(await spoof.getAttribute('title')).toContain('⟨U+0410⟩dmins');
+    expect(await spoof.textContent()).toContain('⚠');
+    expect(await a.getByRole('link', { name: 'quiet' }).getByTestId('suspicious-name').count()).toBe(0);
     // A new mention while another room is open: a notification.
     await send(beta, roomId, '@owner:alpha.test are you there?');
     await expect.poll(() => civil.getByTestId('unread-count').textContent()).toBe('3');

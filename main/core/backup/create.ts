@@ -9,10 +9,19 @@
  *
  * The archive is written to FILE.tmp and renamed to FILE only once complete and on disk, so a
  * backup killed half-way leaves the previous FILE untouched.
+ *
+ * The database copy is staged inside the data directory (0700, which already holds the same
+ * data), never next to FILE: the output folder is often a USB stick, a NAS or a synced folder,
+ * and an encrypted backup must not put a plaintext copy of every message there, not even for
+ * a moment (SECURITY.md "Operations"). A staging folder left by a killed backup is removed by
+ * the next backup and when the node starts (removeStaleStaging). The output may not be inside
+ * the data directory (backupTargetProblem): `--out DATA/paracord.db` would replace the live
+ * database with the archive.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, fsyncSync, lstatSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, statSync, unlinkSync } from 'node:fs';
-import { dirname, join, relative, resolve, sep } from 'node:path';
+import { closeSync, fsyncSync, lstatSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, realpathSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
+import { isProcessAlive } from '../util/process-alive.ts';
 import Database from 'better-sqlite3';
 import { dataDirPaths } from '../data-dir.ts';
 import { VERSION } from '../version.ts';
@@ -93,6 +102,83 @@ function openSecondConnection(file: string): Db {
   }
 }
 
+/** Staging folders in the data dir: `.paracord-backup-<pid>-XXXXXX` (the pid tells a live one). */
+const STAGING_PREFIX = '.paracord-backup-';
+const STAGING_NAME = /^\.paracord-backup-(\d+)-[A-Za-z0-9]{6}$/;
+/** What versions before 0.1 left next to the output file (a plaintext database): removed on sight. */
+const LEGACY_STAGING_NAME = /^\.paracord-backup-[A-Za-z0-9]{6}$/;
+/** Staging folders this process is using right now. */
+const stagingHere = new Set<string>();
+
+/**
+ * Removes staging folders of backups that were killed: in the data dir those whose process is
+ * gone, and in `outputDir` (a backup's folder) the plaintext copies older versions left there.
+ * Returns what it removed.
+ */
+export function removeStaleStaging(dataDir: string, outputDir?: string): string[] {
+  const removed: string[] = [];
+  const sweep = (dir: string, stale: (name: string) => boolean) => {
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      const full = join(dir, name);
+      if (!name.startsWith(STAGING_PREFIX) || stagingHere.has(full) || !stale(name)) continue;
+      try {
+        if (!lstatSync(full).isDirectory()) continue;
+        rmSync(full, { recursive: true, force: true });
+        removed.push(full);
+      } catch {
+        // gone meanwhile, or not ours to remove
+      }
+    }
+  };
+  sweep(resolve(dataDir), (name) => {
+    const pid = Number(STAGING_NAME.exec(name)?.[1] ?? NaN);
+    return Number.isSafeInteger(pid) && (pid === process.pid || !isProcessAlive(pid));
+  });
+  if (outputDir !== undefined) {
+    // Only a folder holding nothing but a (partial) database copy: never anything else.
+    sweep(resolve(outputDir), (name) => {
+      if (!LEGACY_STAGING_NAME.test(name)) return false;
+      try {
+        return readdirSync(join(outputDir, name)).every((entry) => /^paracord\.db(-journal)?$/.test(entry));
+      } catch {
+        return false;
+      }
+    });
+  }
+  return removed;
+}
+
+/** The real path of `dir`, following symbolic links; for a missing folder, of its nearest existing parent. */
+function realDir(dir: string): string {
+  const full = resolve(dir);
+  try {
+    return realpathSync(full);
+  } catch {
+    const parent = dirname(full);
+    return parent === full ? full : join(realDir(parent), basename(full));
+  }
+}
+
+/**
+ * Why `out` (a backup file, or with `isDir` a backup folder) may not be used: it is inside the
+ * data directory (or is it). Null when it is fine. Symbolic links are followed.
+ */
+export function backupTargetProblem(dataDir: string, out: string, isDir = false): string | null {
+  const root = realDir(dataDir);
+  const target = isDir ? realDir(out) : join(realDir(dirname(resolve(out))), basename(resolve(out)));
+  const rel = relative(root, target);
+  if (rel === '' || (!rel.startsWith('..') && !rel.startsWith(sep) && !/^[A-Za-z]:/.test(rel))) {
+    return `${resolve(out)} is inside the data directory ${resolve(dataDir)}: put backups somewhere else (another disk is best), never in the folder they back up`;
+  }
+  return null;
+}
+
 export async function createBackup(options: CreateBackupOptions): Promise<BackupResult> {
   const paths = dataDirPaths(options.dataDir);
   const out = resolve(options.out);
@@ -118,19 +204,26 @@ export async function createBackup(options: CreateBackupOptions): Promise<Backup
   } catch {
     throw new BackupError(`${paths.root} has no database (paracord.db): nothing to back up there`);
   }
+  const inside = backupTargetProblem(paths.root, out);
+  if (inside) throw new BackupError(inside);
   try {
     if (!statSync(dirname(out)).isDirectory()) throw new Error('not a directory');
   } catch {
     throw new BackupError(`cannot write ${out}: the folder ${dirname(out)} does not exist`);
   }
+  removeStaleStaging(paths.root, dirname(out));
 
-  const staging = mkdtempSync(join(dirname(out), '.paracord-backup-'));
+  // Private to this user (0700 in the 0700 data dir), named by our pid so a later sweep knows it is live.
+  const staging = mkdtempSync(join(paths.root, `${STAGING_PREFIX}${process.pid}-`));
+  stagingHere.add(staging);
   const temp = `${out}.tmp`;
-  const ownDb = options.db ? null : openSecondConnection(paths.database);
+  let ownDb: Db | null = null;
   try {
+    ownDb = options.db ? null : openSecondConnection(paths.database);
     const db = options.db ?? ownDb!;
     const schemaVersion = db.pragma('user_version', { simple: true }) as number;
     const stagedDb = join(staging, DATABASE_ENTRY);
+    writeFileSync(stagedDb, '', { flag: 'wx', mode: 0o600 });
     // After the first step, copy everything that is left in one step (one read transaction).
     await db.backup(stagedDb, { progress: () => 0x7fffffff });
     ownDb?.close();
@@ -205,6 +298,7 @@ export async function createBackup(options: CreateBackupOptions): Promise<Backup
   } finally {
     if (ownDb?.open) ownDb.close();
     rmSync(staging, { recursive: true, force: true });
+    stagingHere.delete(staging);
   }
 }
 

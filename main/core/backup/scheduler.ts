@@ -3,6 +3,14 @@
  * which backs up from its own connection, records its backups there too and the dashboard
  * shows them). A schedule is `{dir, every, keep, passphrase_file?}`: every hour/day/week a
  * backup `paracord-<server>-<time>.pcbak` goes into `dir`, and only the newest `keep` stay.
+ *
+ * Two sources of a schedule: the admin API (saved, kept across restarts) and `serve
+ * --backup-dir …` (the command line of this run). The command line wins while it is given: it
+ * is recorded under its own key at every start and cleared at a start without it, so changing
+ * or dropping the flag takes effect at the next start; the API's schedule is left as it was.
+ *
+ * A backup without a passphrase holds the signing keys and the admin token in the clear: the
+ * status warning (dashboard), the log and the result of a run say so in plain words.
  */
 import { readFileSync, readdirSync, statSync, unlinkSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -34,7 +42,29 @@ export interface LastBackup {
   error_at: number | null;
 }
 
-const KEYS = { schedule: 'backup_schedule', at: 'backup_last_at', file: 'backup_last_file', error: 'backup_last_error', errorAt: 'backup_last_error_at' };
+const KEYS = {
+  schedule: 'backup_schedule',
+  commandLine: 'backup_schedule_command_line',
+  at: 'backup_last_at',
+  file: 'backup_last_file',
+  encrypted: 'backup_last_encrypted',
+  error: 'backup_last_error',
+  errorAt: 'backup_last_error_at',
+};
+/** The settings keys doctor reads (it opens the database read-only, without this class). */
+export const BACKUP_SETTING_KEYS = KEYS;
+
+/** Said wherever a backup without a passphrase is made or shown. */
+export const IN_THE_CLEAR = 'holds the signing keys and the admin token in the clear';
+
+function parseSchedule(raw: string | undefined): BackupSchedule | null {
+  if (!raw) return null;
+  try {
+    return JSON.parse(raw) as BackupSchedule;
+  } catch {
+    return null;
+  }
+}
 
 /** The backup settings of a node's database. */
 export class BackupRecords {
@@ -44,18 +74,24 @@ export class BackupRecords {
     this.settings = settings;
   }
 
+  /** The schedule in effect: the command line's for this run, else the one set through the API. */
   schedule(): BackupSchedule | null {
-    const raw = this.settings.get(KEYS.schedule);
-    if (!raw) return null;
-    try {
-      return JSON.parse(raw) as BackupSchedule;
-    } catch {
-      return null;
-    }
+    return this.commandLineSchedule() ?? parseSchedule(this.settings.get(KEYS.schedule));
   }
 
+  /** The schedule `serve --backup-dir …` gave this run (it wins over the API's), or null. */
+  commandLineSchedule(): BackupSchedule | null {
+    return parseSchedule(this.settings.get(KEYS.commandLine));
+  }
+
+  /** The API's schedule (PUT/DELETE /backups/schedule). */
   setSchedule(schedule: BackupSchedule | null): void {
     this.settings.set(KEYS.schedule, schedule ? JSON.stringify(schedule) : '');
+  }
+
+  /** Called at every start: the command line's schedule of this run, or null to clear an earlier one. */
+  setCommandLineSchedule(schedule: BackupSchedule | null): void {
+    this.settings.set(KEYS.commandLine, schedule ? JSON.stringify(schedule) : '');
   }
 
   last(): LastBackup {
@@ -66,9 +102,16 @@ export class BackupRecords {
     return { at: number(KEYS.at), file: this.settings.get(KEYS.file) || null, error: this.settings.get(KEYS.error) || null, error_at: number(KEYS.errorAt) };
   }
 
-  recordSuccess(at: number, file: string): void {
+  /** Whether the last backup was encrypted (null: none yet, or made by a version that did not record it). */
+  lastEncrypted(): boolean | null {
+    const v = this.settings.get(KEYS.encrypted);
+    return v === '1' ? true : v === '0' ? false : null;
+  }
+
+  recordSuccess(at: number, file: string, encrypted: boolean): void {
     this.settings.set(KEYS.at, String(at));
     this.settings.set(KEYS.file, file);
+    this.settings.set(KEYS.encrypted, encrypted ? '1' : '0');
     this.settings.set(KEYS.error, '');
   }
 
@@ -77,23 +120,31 @@ export class BackupRecords {
     this.settings.set(KEYS.errorAt, String(at));
   }
 
-  /** For the status and the dashboard: when, and a warning when there is none or it is old. */
+  /**
+   * For the status and the dashboard: when, and a warning when there is none, it is old or
+   * failed, or the backups are not encrypted (the sentences are joined).
+   */
   summary(now = Date.now()): { last_at: number | null; file: string | null; scheduled: boolean; warning: string | null } {
     const last = this.last();
     const schedule = this.schedule();
-    let warning: string | null = null;
-    if (schedule && last.error && (last.error_at ?? 0) >= (last.at ?? 0)) warning = `The last scheduled backup failed: ${last.error}`;
-    else if (last.at === null) warning = 'No backup yet: run `paracord-node backup --out FILE`, or set a backup schedule.';
+    const warnings: string[] = [];
+    if (schedule && last.error && (last.error_at ?? 0) >= (last.at ?? 0)) warnings.push(`The last scheduled backup failed: ${last.error}`);
+    else if (last.at === null) warnings.push('No backup yet: run `paracord-node backup --out FILE --passphrase-file F`, or set a backup schedule.');
     else {
       const limit = schedule ? 2 * BACKUP_INTERVALS[schedule.every] + CHECK_EVERY_MS : STALE_BACKUP_MS;
-      if (now - last.at > limit) warning = `The last backup is ${Math.floor((now - last.at) / (24 * 3600_000))} days old.`;
+      if (now - last.at > limit) warnings.push(`The last backup is ${Math.floor((now - last.at) / (24 * 3600_000))} days old.`);
     }
-    return { last_at: last.at, file: last.file, scheduled: schedule !== null, warning };
+    if (schedule && !schedule.passphrase_file) {
+      warnings.push(`Scheduled backups are not encrypted: each one ${IN_THE_CLEAR}. Give them a passphrase file (serve --backup-passphrase-file, or the schedule's passphrase file), or keep ${schedule.dir} as safe as the data folder.`);
+    } else if (last.at !== null && this.lastEncrypted() === false) {
+      warnings.push(`The last backup${last.file ? ` (${last.file})` : ''} is not encrypted: it ${IN_THE_CLEAR}. Keep it as safe as the data folder, or make encrypted ones (--passphrase-file).`);
+    }
+    return { last_at: last.at, file: last.file, scheduled: schedule !== null, warning: warnings.length > 0 ? warnings.join(' ') : null };
   }
 }
 
 /** Records a backup made by another process (the CLI) in the node's database. */
-export function recordBackupInDatabase(databaseFile: string, at: number, file: string): void {
+export function recordBackupInDatabase(databaseFile: string, at: number, file: string, encrypted: boolean): void {
   const db = new Database(databaseFile, { fileMustExist: true });
   try {
     db.pragma('busy_timeout = 10000');
@@ -101,6 +152,7 @@ export function recordBackupInDatabase(databaseFile: string, at: number, file: s
     db.transaction(() => {
       set.run(KEYS.at, String(at));
       set.run(KEYS.file, file);
+      set.run(KEYS.encrypted, encrypted ? '1' : '0');
       set.run(KEYS.error, '');
     })();
   } finally {
@@ -164,6 +216,10 @@ export class BackupScheduler {
 
   start(): void {
     if (this.timer) return;
+    const schedule = this.deps.records.schedule();
+    if (schedule && !schedule.passphrase_file) {
+      this.deps.log.warn({ event: 'backup_unencrypted', dir: schedule.dir }, `scheduled backups into ${schedule.dir} are not encrypted: each one ${IN_THE_CLEAR} (give them a passphrase file)`);
+    }
     this.timer = setInterval(() => void this.tick(), CHECK_EVERY_MS);
     this.timer.unref();
   }
@@ -192,9 +248,14 @@ export class BackupScheduler {
     this.running = job;
     try {
       const result = await job;
-      this.deps.records.recordSuccess(result.manifest.created_at, result.file);
+      this.deps.records.recordSuccess(result.manifest.created_at, result.file, result.manifest.encrypted);
       if (!out && schedule) this.prune(schedule);
       this.deps.log.info({ event: 'backup_done', file: result.file, bytes: result.size, encrypted: result.manifest.encrypted }, 'backup written');
+      if (!result.manifest.encrypted) {
+        const warning = `not encrypted: ${result.file} ${IN_THE_CLEAR}; keep it as safe as the data folder, or give a passphrase file`;
+        result.warnings.unshift(warning);
+        this.deps.log.warn({ event: 'backup_unencrypted', file: result.file }, `backup ${warning}`);
+      }
       return result;
     } catch (error) {
       this.deps.records.recordFailure(Date.now(), (error as Error).message);

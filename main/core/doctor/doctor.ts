@@ -14,7 +14,8 @@ import { Agent, request } from 'undici';
 import { ADMIN_API_PREFIX } from '../../../shared/contract/admin-operations.ts';
 import { DEFAULT_ADMIN_LISTEN, DEFAULT_LISTEN, parseHostPort } from '../config.ts';
 import { dataDirPaths, readRuntimeInfo, type DataDirPaths } from '../data-dir.ts';
-import { BACKUP_INTERVALS, STALE_BACKUP_MS, type BackupSchedule } from '../backup/scheduler.ts';
+import { checkRunningNode, StaleRuntimeError } from '../admin/running-node.ts';
+import { BACKUP_INTERVALS, BACKUP_SETTING_KEYS, IN_THE_CLEAR, STALE_BACKUP_MS, type BackupSchedule } from '../backup/scheduler.ts';
 
 export type CheckStatus = 'ok' | 'warning' | 'problem' | 'note';
 export interface CheckResult {
@@ -84,15 +85,6 @@ export function checkDisk(paths: DataDirPaths): CheckResult {
   return ok('disk_space', `${gib} GiB free.`);
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 interface RunningNode {
   adminUrl: string;
   status: { server_name: string | null; version: string; federation: { url: string | null; tls_fingerprint: string | null } };
@@ -101,8 +93,14 @@ interface RunningNode {
 async function checkRunning(paths: DataDirPaths, timeoutMs: number): Promise<{ result: CheckResult; running: RunningNode | null }> {
   const runtime = readRuntimeInfo(paths);
   if (!runtime) return { result: warning('node_running', `No node is running for ${paths.root}: start it with \`paracord-node serve --data ${paths.root}\` (or its service).`), running: null };
-  if (!isAlive(runtime.pid)) {
-    return { result: warning('node_running', `node.json names pid ${runtime.pid}, which is not running (the node did not stop cleanly); start the node again.`), running: null };
+  try {
+    // SECURITY.md item 19: the admin token goes only to the node that proves it is this run.
+    await checkRunningNode(paths, runtime, timeoutMs);
+  } catch (error) {
+    if (error instanceof StaleRuntimeError) {
+      return { result: warning('node_running', `node.json names pid ${runtime.pid}, but that is not this node running (it did not stop cleanly, and the pid or the admin port may now be another program's); start the node again.`), running: null };
+    }
+    return { result: problem('node_running', `pid ${runtime.pid} runs but its admin API does not answer at ${runtime.admin_url} (${((error as Error).cause as Error | undefined)?.message ?? (error as Error).message}): look at ${paths.logFile}, or restart it.`), running: null };
   }
   try {
     const token = readFileSync(paths.adminToken, 'utf8').trim();
@@ -294,19 +292,22 @@ function checkOutbox(db: Database.Database | null, now = Date.now()): CheckResul
 
 function checkBackup(db: Database.Database | null, now = Date.now()): CheckResult {
   if (!db) return note('last_backup', 'No database yet: nothing to back up.');
-  const at = Number(setting(db, 'backup_last_at') ?? NaN);
+  const at = Number(setting(db, BACKUP_SETTING_KEYS.at) ?? NaN);
   let schedule: BackupSchedule | null;
   try {
-    schedule = JSON.parse(setting(db, 'backup_schedule') || 'null') as BackupSchedule | null;
+    // The last run's command-line schedule (serve --backup-dir) wins over the API's, as in the node.
+    schedule = JSON.parse(setting(db, BACKUP_SETTING_KEYS.commandLine) || setting(db, BACKUP_SETTING_KEYS.schedule) || 'null') as BackupSchedule | null;
   } catch {
     schedule = null;
   }
-  const error = setting(db, 'backup_last_error');
+  const error = setting(db, BACKUP_SETTING_KEYS.error);
   if (Number.isNaN(at)) return warning('last_backup', 'No backup yet: run `paracord-node backup --out FILE --passphrase-file F`, or set a schedule (Dashboard, or PUT /backups/schedule).');
   const age = now - at;
   if (schedule && error) return warning('last_backup', `The last scheduled backup failed (${error}); the last good one is ${ago(age)} old.`);
   const limit = schedule ? 2 * BACKUP_INTERVALS[schedule.every] : STALE_BACKUP_MS;
   if (age > limit) return warning('last_backup', `The last backup is ${ago(age)} old: make a fresh one${schedule ? '' : ', or set a schedule'}.`);
+  if (schedule && !schedule.passphrase_file) return warning('last_backup', `Scheduled backups into ${schedule.dir} are not encrypted: each one ${IN_THE_CLEAR}; give them a passphrase file (serve --backup-passphrase-file).`);
+  if (setting(db, BACKUP_SETTING_KEYS.encrypted) === '0') return warning('last_backup', `The last backup (${ago(age)} ago) is not encrypted: it ${IN_THE_CLEAR}; keep it as safe as the data folder, or use --passphrase-file.`);
   return ok('last_backup', `Last backup ${ago(age)} ago${schedule ? ` (scheduled ${schedule.every}, keeping ${schedule.keep})` : ''}.`);
 }
 

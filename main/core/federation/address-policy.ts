@@ -5,24 +5,34 @@
  * that was checked (SNI and Host stay the name), so a DNS answer that changes between check and
  * connect (DNS rebinding) cannot move the connection.
  *
- * Rules:
+ * Rules (trusted by address, not by name):
  *  - public unicast addresses: allowed;
  *  - unspecified, broadcast, multicast, reserved/documentation ranges, IPv6 transition ranges
  *    that embed another address, and the cloud metadata addresses: never;
  *  - loopback, RFC 1918 private, link-local, CGNAT, IPv6 unique-local ("non-public"): only when
- *      - the owner gave this endpoint explicitly (admin `POST /peers` with `endpoint`, a link the
- *        owner redeemed, or a stored trust row with that endpoint) — vouch `owner`;
- *      - a token-holding friend named it in `POST /peering` (vouch `peering`) and the connection
- *        is certificate-pinned (it can only reach the holder of that certificate's key), or it is
- *        loopback in `--insecure-http` test mode;
+ *      - the owner gave this endpoint explicitly (admin `POST /peers` / CLI `peer add` with
+ *        `endpoint`), and this address is one the owner vouched for: the literal address the owner
+ *        typed, or an address the owner's host name resolved to when the peer was added (stored
+ *        with the peer, trust-store.ts) — vouch `owner`. A name that was public when added never
+ *        moves to loopback or the LAN by changing its DNS;
+ *      - a peer named the endpoint (an invite link, `POST /peering`: vouch `peering`) as a literal
+ *        address, and the connection is certificate-pinned (it can only reach the holder of that
+ *        certificate's key) or it is loopback in `--insecure-http` test mode. A *name* a peer gave
+ *        that resolves to a non-public address is refused: its DNS is the peer's to change;
  *      - `allowPrivateAddresses` (LAN setups) — for every non-public range except loopback.
- *    Names that come from peers (server names, discovery documents, relayed origins) get no vouch.
+ *    Names learnt from peers (server names, discovery documents, relayed origins) get no vouch.
  */
 import { isIP } from 'node:net';
 import { lookup as dnsLookup } from 'node:dns/promises';
 import ipaddr from 'ipaddr.js';
 
 export type Vouch = 'none' | 'peering' | 'owner';
+
+/**
+ * What the store says about who named an endpoint (TrustStore.endpointVouch): the owner (with the
+ * non-public addresses vouched for, or `any` for the node's own URL), or a peer.
+ */
+export type EndpointVouch = { vouch: 'owner'; addresses: ReadonlySet<string> | 'any' } | { vouch: 'peering' };
 
 export type ResolvedAddress = { address: string; family: 4 | 6 };
 /** Resolves a host name to all its addresses (injectable for tests: not a mock of ours). */
@@ -66,8 +76,8 @@ export interface AddressPolicyOptions {
   insecureHttp: boolean;
   /** NodeConfig.allowPrivateAddresses: private/link-local/CGNAT/unique-local for any peer (LAN). */
   allowPrivateAddresses: boolean;
-  /** Whether an origin (`scheme://host[:port]`) is an endpoint the owner stored for a peer. */
-  isOwnerEndpoint?: (origin: string) => boolean;
+  /** Who named an origin (`scheme://host[:port]`) stored for a peer, if anybody did. */
+  endpointVouch?: (origin: string) => EndpointVouch | undefined;
   lookup?: LookupFn;
 }
 
@@ -75,6 +85,18 @@ export interface ConnectContext {
   vouch: Vouch;
   /** The connection is certificate-pinned (it can only reach the holder of that key). */
   pinned: boolean;
+  /**
+   * With vouch `owner`: the non-public addresses the owner vouched for. Absent (or `any`): the
+   * owner is giving this endpoint right now (admin `POST /peers`), whatever it resolves to.
+   */
+  addresses?: ReadonlySet<string> | 'any';
+}
+
+/** The context a connection gets: the caller's, raised by what the store says of the origin. */
+function withStoredVouch(context: ConnectContext, stored: EndpointVouch | undefined): ConnectContext {
+  if (context.vouch === 'owner' || !stored) return context;
+  if (stored.vouch === 'owner') return { ...context, vouch: 'owner', addresses: stored.addresses };
+  return { ...context, vouch: 'peering' };
 }
 
 export class AddressPolicy {
@@ -84,16 +106,47 @@ export class AddressPolicy {
     this.options = options;
   }
 
-  /** Why an address may not be used for this connection, or null when it may. */
-  refusal(ip: string, context: ConnectContext): string | null {
+  /**
+   * Why an address may not be used for this connection, or null when it may. `literal`: the
+   * endpoint names this address itself (no DNS between what was said and where we connect).
+   */
+  refusal(ip: string, context: ConnectContext, literal = false): string | null {
     const { class: kind, range, canonical } = classifyAddress(ip);
     if (kind === 'public') return null;
     if (kind === 'metadata') return `${canonical} is a cloud metadata address`;
     if (kind === 'forbidden') return `${canonical} is not a unicast address (${range})`;
-    if (context.vouch === 'owner') return null;
-    if (context.vouch === 'peering' && (context.pinned || (this.options.insecureHttp && kind === 'loopback'))) return null;
+    if (context.vouch === 'owner') {
+      const vouched = context.addresses ?? 'any';
+      if (vouched === 'any' || vouched.has(canonical)) return null;
+    }
+    if (context.vouch === 'peering' && literal && (context.pinned || (this.options.insecureHttp && kind === 'loopback'))) return null;
     if (this.options.allowPrivateAddresses && kind !== 'loopback') return null;
-    return `${canonical} is a ${range} address, and this endpoint was not given by the owner${kind === 'loopback' ? '' : ' (set allowPrivateAddresses for a LAN setup)'}`;
+    const why =
+      context.vouch === 'owner' ? 'the owner did not vouch for this address when adding the peer (add the peer again to vouch for it)'
+      : context.vouch === 'peering' ? 'a peer named this endpoint by a host name, and a peer\'s DNS may point anywhere'
+      : 'this endpoint was not given by the owner';
+    return `${canonical} is a ${range} address, and ${why}${kind === 'loopback' ? '' : ' (set allowPrivateAddresses for a LAN setup)'}`;
+  }
+
+  /**
+   * The non-public addresses `hostname` resolves to now (canonical), for the owner's vouch when
+   * the owner adds a peer by this endpoint; none when it does not resolve.
+   */
+  async vouchableAddresses(hostname: string): Promise<string[]> {
+    const bare = hostname.startsWith('[') ? hostname.slice(1, -1) : hostname;
+    const family = isIP(bare);
+    let addresses: ResolvedAddress[];
+    try {
+      addresses = family !== 0 ? [{ address: bare, family: family as 4 | 6 }] : await (this.options.lookup ?? defaultLookup)(bare);
+    } catch {
+      return [];
+    }
+    const found = new Set<string>();
+    for (const a of addresses) {
+      const classified = classifyAddress(a.address);
+      if (NON_PUBLIC.has(classified.class)) found.add(classified.canonical);
+    }
+    return [...found].sort();
   }
 
   /**
@@ -102,12 +155,12 @@ export class AddressPolicy {
    */
   async resolve(hostname: string, origin: string, context: ConnectContext): Promise<ResolvedAddress> {
     const bare = hostname.startsWith('[') ? hostname.slice(1, -1) : hostname;
-    const vouched: ConnectContext = this.options.isOwnerEndpoint?.(origin) ? { ...context, vouch: 'owner' } : context;
+    const vouched = withStoredVouch(context, this.options.endpointVouch?.(origin));
     const family = isIP(bare);
     const addresses = family !== 0 ? [{ address: bare, family: family as 4 | 6 }] : await (this.options.lookup ?? defaultLookup)(bare);
     if (addresses.length === 0) throw new AddressRefusedError(`${hostname} has no address`);
     for (const candidate of addresses) {
-      const why = this.refusal(candidate.address, vouched);
+      const why = this.refusal(candidate.address, vouched, family !== 0);
       if (why) throw new AddressRefusedError(`refusing to connect to ${origin}: ${why}`);
     }
     return addresses[0]!;

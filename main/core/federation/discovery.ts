@@ -12,6 +12,7 @@ import type { Vouch } from './address-policy.ts';
 import { readDiscovery, type ReadDiscovery } from './reference/dialect.ts';
 import { FederationRequestError, type HttpClient } from './http-client.ts';
 import { DESTINATION_BINDING_CAPABILITY } from './request-signature.ts';
+import type { DestinationBindingMemory } from './destination-binding.ts';
 
 export const WELL_KNOWN_PATH = '/.well-known/paracord/server';
 export const PROTOCOL_VERSION = 'federation-v1';
@@ -47,10 +48,12 @@ export class Discovery {
   private readonly cache = new LRUCache<string, CacheEntry>({ max: MAX_CACHED_SERVERS });
   private readonly http: HttpClient;
   private readonly trust: TrustStore;
+  private readonly binding: DestinationBindingMemory | undefined;
 
-  constructor(http: HttpClient, trust: TrustStore) {
+  constructor(http: HttpClient, trust: TrustStore, binding?: DestinationBindingMemory) {
     this.http = http;
     this.trust = trust;
+    this.binding = binding;
   }
 
   /** Fetches and validates a discovery document from a base URL (no cache). */
@@ -86,6 +89,7 @@ export class Discovery {
         throw new FederationRequestError(`discovery for ${serverName} names another server (${document.server_name})`, base);
       }
       this.cache.set(serverName, { expires: now + SUCCESS_TTL_MS, document });
+      this.noteBinding(serverName, document);
       return document;
     } catch (error) {
       // A peer with an explicit endpoint (LAN) is asked again sooner: it is likely just restarting.
@@ -97,7 +101,8 @@ export class Discovery {
 
   /**
    * Whether a server advertises destination binding (`destination_binding` in its discovery
-   * capabilities). Cached with the document; unreachable or unknown counts as "no".
+   * capabilities). Cached with the document; unreachable or unknown counts as "no" (what a sender
+   * needs: the receiver's 403 makes it sign again). A receiver asks requiresBinding instead.
    */
   async bindsDestination(serverName: string, now = Date.now()): Promise<boolean> {
     // Asked for every signed request: a cached answer costs no timer (issue #17: each call made
@@ -110,6 +115,22 @@ export class Discovery {
     } catch {
       return false;
     }
+  }
+
+  /**
+   * Whether an unbound request from `origin` must be refused (receiver side): it advertises binding
+   * now, or it did once and its discovery cannot be read now (DestinationBindingMemory). Only a
+   * server never seen to bind, or one whose discovery, read, no longer advertises it, may send the
+   * four-line form.
+   */
+  async requiresBinding(origin: string, now = Date.now()): Promise<boolean> {
+    if (await this.bindsDestination(origin, now)) return true;
+    return this.binding?.has(origin) ?? false;
+  }
+
+  /** What a discovery document read from `serverName` itself (checked by the caller) says about binding. */
+  noteBinding(serverName: string, document: DiscoveryDocument): void {
+    this.binding?.observe(serverName, document.capabilities.includes(DESTINATION_BINDING_CAPABILITY));
   }
 
   forget(serverName: string): void {

@@ -11,7 +11,7 @@ import type { PeeringService } from '../peering/peering-service.ts';
 import type { GroupCommit } from '../store/group-commit.ts';
 import type { PullQueue } from '../outbox/pull-queue.ts';
 import type { ProbeAnswer } from '../reachability/probe-caller.ts';
-import type { RateLimit, RateLimiter } from '../trust/rate-limiter.ts';
+import type { RateLimit, RateLimiters } from '../trust/rate-limiter.ts';
 import type { TrustedProxies } from '../http/client-address.ts';
 import type { VerifySignedRequestDeps } from './middleware/verify-signed-request.ts';
 
@@ -34,7 +34,7 @@ export interface FederationDeps {
   /** Sees every request and its final answer (metrics); outermost, after in-flight tracking. */
   observe?: Middleware;
   /** Shared rate-limit buckets (the peering limit is taken here too). */
-  limiter?: RateLimiter;
+  limiter?: RateLimiters;
   /** Signature checks off the main thread (VerifyPool). */
   verifier?: VerifySignedRequestDeps['verifier'];
   /** Anonymous peering requests per client address (NodeConfig `peeringRateLimit`). */

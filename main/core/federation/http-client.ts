@@ -88,6 +88,14 @@ export class HttpClient {
     return checked.endpoint;
   }
 
+  /**
+   * The non-public addresses an endpoint's host resolves to now: what the owner vouches for when
+   * adding a peer by this endpoint (address-policy.ts).
+   */
+  async vouchableAddresses(endpoint: string): Promise<string[]> {
+    return this.policy.vouchableAddresses(new URL(endpoint).hostname);
+  }
+
   /** One dispatcher per (vouch, pin): every connection goes through the address policy. */
   private async agentFor(vouch: Vouch, pin: string | undefined): Promise<Agent> {
     const key = `${vouch} ${pin ?? ''}`;

@@ -10,6 +10,7 @@
  * sent again a second later; one lost in a crash is sent at the next start (the stored cursor).
  */
 import type { Logger } from 'pino';
+import { infoLimited } from '../log.ts';
 
 export const ACK_EVERY_EVENTS = 500;
 export const ACK_EVERY_MS = 1_000;
@@ -78,7 +79,7 @@ export class PullAcks {
       (error: Error) => {
         this.unackedEvents += events;
         this.inFlight = null;
-        this.log.info({ event: 'pull_ack_failed', server: this.server, error: error.message }, 'pull acknowledgement failed; it is sent again');
+        infoLimited(this.log, `pull_ack_failed ${this.server}`, { event: 'pull_ack_failed', server: this.server, error: error.message }, 'pull acknowledgement failed; it is sent again');
         this.caughtUp = true;
         this.later(RETRY_MS);
       },

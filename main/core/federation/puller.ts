@@ -18,6 +18,7 @@
 import type { Logger } from 'pino';
 import type { Db } from '../store/database.ts';
 import { HttpError } from '../errors.ts';
+import { infoLimited, warnLimited } from '../log.ts';
 import type { Identity } from '../identity/identity.ts';
 import type { TrustStore } from '../trust/trust-store.ts';
 import type { Discovery } from './discovery.ts';
@@ -207,7 +208,8 @@ export class Puller {
           failures += 1;
           const message = (error as Error).message;
           this.record(server, null, message);
-          log.info({ event: 'pull_failed', server, error: message, failures }, 'pull failed; retrying');
+          // Limited: a source that fails every other page is retried at once each time.
+          infoLimited(log, `pull_failed ${server}`, { event: 'pull_failed', server, error: message, failures }, 'pull failed; retrying');
           // The first retry at once (a keep-alive connection closed under the request, a page that
           // raced a write): a pull is only a read. Then exponential backoff with jitter.
           const backoff = failures === 1 ? 50 : Math.min(MAX_BACKOFF_MS, 500 * 2 ** Math.min(failures, 7)) * (0.5 + Math.random() / 2);
@@ -251,7 +253,7 @@ export class Puller {
           retry = true;
           break;
         }
-        log.warn({ event: 'pulled_event_refused', server, status: error.status, error: error.code, message: error.message }, 'a pulled event was refused');
+        warnLimited(log, `pulled_event_refused ${server}`, { event: 'pulled_event_refused', server, status: error.status, error: error.code, message: error.message }, 'a pulled event was refused');
       }
     }
     const now = Date.now();
@@ -265,7 +267,7 @@ export class Puller {
       if (outcome.status === 'rejected') {
         const e = outcome.reason as Error;
         if (!(e instanceof HttpError) || e.status >= 500) retry = true;
-        else log.warn({ event: 'pulled_event_refused', server, status: e.status, error: e.code, message: e.message }, 'a pulled event was refused');
+        else warnLimited(log, `pulled_event_refused ${server}`, { event: 'pulled_event_refused', server, status: e.status, error: e.code, message: e.message }, 'a pulled event was refused');
       }
     }
     if (saveCursor && !beforeStoreDone) saveCursor();

@@ -351,7 +351,7 @@ export class ServerKeys {
         const old = dropped.find((k) => k.key_id === active.key_id) ?? dropped[0]!;
         const reason = pendingKeyChangeReason(serverName, active.key_id, old.public_key, active.public_key);
         this.replaced.recordPending({ server_name: serverName, key_id: active.key_id, public_key: active.public_key, seen_at: now, reason });
-        this.log.warn({ event: 'reference_key_change_pending', server: serverName, key_id: active.key_id }, 'a reference server serves a new key over plain http; waiting for the owner');
+        warnLimited(this.log, `reference_key_change_pending ${serverName}`, { event: 'reference_key_change_pending', server: serverName, key_id: active.key_id }, 'a reference server serves a new key over plain http; waiting for the owner');
         throw new Error(`keys of ${serverName}: ${reason}`);
       }
       this.db.transaction(() => {
@@ -363,7 +363,7 @@ export class ServerKeys {
         this.replaced.clearPending(serverName);
         this.store(reference.document, now, response.json);
       })();
-      this.log.warn({ event: 'reference_key_replaced', server: serverName, key_id: active.key_id }, 'a reference server replaced its key (read over https); the old one verifies older events only');
+      warnLimited(this.log, `reference_key_replaced ${serverName}`, { event: 'reference_key_replaced', server: serverName, key_id: active.key_id }, 'a reference server replaced its key (read over https); the old one verifies older events only');
       return reference.document;
     }
     const trust = unsignedKeysTrust(endpoint, reference.document, pinned.find((k) => k.key_id === active.key_id));

@@ -14,7 +14,7 @@
  * failure — the entry keeps its attempt count and stays pending, and the peer shows as paced.
  */
 import type { Logger } from 'pino';
-import { warnLimited } from '../log.ts';
+import { infoLimited, warnLimited } from '../log.ts';
 import type { Discovery } from '../federation/discovery.ts';
 import { envelopeWireJson, type Envelope } from '../federation/envelope.ts';
 import type { FederationResponse, HttpClient } from '../federation/http-client.ts';
@@ -306,7 +306,8 @@ export class DeliveryWorkers {
       const error = `HTTP 429: paced, the peer takes at most its limit per minute; next attempt in ${Math.ceil((pacedUntil - now) / 1000)} s`;
       outbox.settle(destination, sendable.map(({ row }) => ({ row, outcome: { kind: 'paced', status: 429, error } })), latency, now);
       this.deps.onAttempt?.(destination, 'retry', latency, 0);
-      log.info({ event: 'delivery_paced', destination, count: sendable.length, retry_in_ms: pacedUntil - now }, 'peer asked us to slow down; pacing');
+      // Limited: the peer chooses Retry-After, down to 1 ms.
+      infoLimited(log, `delivery_paced ${destination}`, { event: 'delivery_paced', destination, count: sendable.length, retry_in_ms: pacedUntil - now }, 'peer asked us to slow down; pacing');
       this.deps.onChange?.();
       return false;
     }
@@ -357,7 +358,7 @@ export class DeliveryWorkers {
       try {
         reissued = await this.deps.reissue!(destination, row.event_id, tooOld.get(row.event_id));
       } catch (error) {
-        this.deps.log.warn({ event: 'reissue_failed', destination, event_id: row.event_id, err: error }, 'could not re-issue an event refused as too old');
+        warnLimited(this.deps.log, `reissue_failed ${destination}`, { event: 'reissue_failed', destination, event_id: row.event_id, err: error }, 'could not re-issue an event refused as too old');
       }
       if (!reissued) {
         result.push(entry);
@@ -418,7 +419,9 @@ export class DeliveryWorkers {
     }
     const retry = outcomes.find((o) => o.outcome.kind === 'retry')?.outcome as Extract<Outcome, { kind: 'retry' }> | undefined;
     if (retry) {
-      log.info(
+      infoLimited(
+        log,
+        `delivery_retry ${destination}`,
         { event: 'delivery_retry', destination, count: outcomes.filter((o) => o.outcome.kind === 'retry').length, status: retry.status, error: retry.error, retry_in_ms: retry.nextAttemptAt - Date.now() },
         'delivery will be retried',
       );

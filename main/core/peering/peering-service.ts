@@ -121,7 +121,9 @@ export class PeeringService {
     if (invite.server_name === identity.serverName) throw badRequest('invalid_link', 'this is your own server\'s link; send it to a friend');
     if (invite.expires_at <= Date.now()) throw new HttpError(410, 'link_expired', 'this link has expired; ask your friend for a new one');
     // The one endpoint rule (federation/endpoint.ts); a link's endpoint is a friend's word, not the
-    // owner's: non-public addresses only over a pinned certificate (address-policy.ts, vouch "peering").
+    // owner's (vouch "peering", also once stored): a non-public address only when the link names it
+    // literally and the certificate is pinned (or loopback in --insecure-http test mode); a host
+    // name that resolves to one is refused (address-policy.ts).
     try {
       this.d.http.checkEndpoint(invite.endpoint);
     } catch (error) {
@@ -141,7 +143,7 @@ export class PeeringService {
       if (!listsKey(check.document, invite.key_id, invite.public_key)) {
         throw new PinMismatch(`it does not serve the key in the link (${invite.key_id}); the link or the server is not genuine`);
       }
-      return { document: check.document, raw: response.json, binds: discovery.capabilities.includes(DESTINATION_BINDING_CAPABILITY) };
+      return { document: check.document, raw: response.json, discovery, binds: discovery.capabilities.includes(DESTINATION_BINDING_CAPABILITY) };
     });
 
     const request: PeeringRequest = {
@@ -161,9 +163,10 @@ export class PeeringService {
       throw new HttpError(status, answer?.error ?? 'peering_refused', `${invite.server_name} refused: ${answer?.message ?? `HTTP ${response.status}`}`);
     }
     this.d.db.transaction(() => {
-      this.d.trust.upsert(invite.server_name, { trust: 'allow', endpoint: invite.endpoint, tls_fingerprint: invite.tls_fingerprint, reason: null, until_ms: null });
+      this.d.trust.upsert(invite.server_name, { trust: 'allow', endpoint: invite.endpoint, endpoint_source: 'peer', tls_fingerprint: invite.tls_fingerprint, reason: null, until_ms: null });
       this.d.keys.pin(invite.server_name, invite.key_id, invite.public_key);
       this.d.keys.store(keys.document, Date.now(), keys.raw);
+      this.d.discovery.noteBinding(invite.server_name, keys.discovery);
     })();
     this.d.discovery.forget(invite.server_name);
     this.d.log.info({ event: 'peered', server: invite.server_name, via: 'invite_link' }, 'peered through an invite link');
@@ -186,6 +189,17 @@ export class PeeringService {
       if (error instanceof FederationRequestError) throw new HttpError(502, 'peer_unreachable', `${server} could not be reached: ${error.message}`);
       throw error;
     }
+  }
+
+  /**
+   * Whether `token` is one of our invite links that can still be redeemed (issued, not used,
+   * revoked or expired): one indexed look-up of its hash. `POST /peering` lets such a request
+   * past the limit on strangers together (issue #14, item 7).
+   */
+  isRedeemable(token: string, now = Date.now()): boolean {
+    return this.d.db
+      .prepare<[string, number], { one: number }>('SELECT 1 AS one FROM peer_invites WHERE token_hash = ? AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?')
+      .get(hashToken(token), now) !== undefined;
   }
 
   /**
@@ -216,7 +230,7 @@ export class PeeringService {
       // Single use even under a race: only the first UPDATE claims the token.
       const claimed = this.d.db.prepare('UPDATE peer_invites SET used_at = ?, used_by = ? WHERE id = ? AND used_at IS NULL AND revoked_at IS NULL').run(now, request.server_name, row.id).changes;
       if (claimed === 0) return false;
-      this.d.trust.upsert(request.server_name, { trust: 'allow', endpoint: request.endpoint, tls_fingerprint: request.tls_fingerprint, reason: null, until_ms: null });
+      this.d.trust.upsert(request.server_name, { trust: 'allow', endpoint: request.endpoint, endpoint_source: 'peer', tls_fingerprint: request.tls_fingerprint, reason: null, until_ms: null });
       this.d.keys.pin(request.server_name, request.key_id, request.public_key);
       this.d.keys.store(keys.document, now, keys.raw);
       return true;

@@ -26,7 +26,7 @@ import type { Puller } from '../federation/puller.ts';
 import type { TrustStore } from '../trust/trust-store.ts';
 import { REACH_PROBE_PATH, type ProbeStatus } from './probe-caller.ts';
 import { PortMapper, type MappingInfo } from './port-mapping.ts';
-import { reachabilitySummary, testingAgainNote } from '../../../shared/reachability-words.ts';
+import { NOBODY_COULD_ASK, reachabilitySummary, testingAgainNote } from '../../../shared/reachability-words.ts';
 import type { Reachability as ReachabilityContract } from '../../../shared/contract/admin-operations.ts';
 
 /** What `GET /reachability` answers (the contract's type, CONTRACT.md "Reachability"). */
@@ -358,7 +358,7 @@ export class Reachability {
       }
     }
     this.lastProbeOnlyRateLimited = rateLimited === candidates.length;
-    return { ...base, reachable: null, via: null, error: `no peer could be asked to test this node: ${problems.join('; ')}`, status: 'no_peer', latency_ms: null };
+    return { ...base, reachable: null, via: null, error: `${NOBODY_COULD_ASK}: ${problems.join('; ')}`, status: 'no_peer', latency_ms: null };
   }
 }
 

@@ -5,7 +5,7 @@
  * send, so the UI offers exactly what the node would accept — and the delivery state of the
  * messages this server sent.
  */
-import type { MessageView } from '../../../shared/contract/admin-operations.ts';
+import type { MessageView, RoomActions } from '../../../shared/contract/admin-operations.ts';
 import type { UnsignedEnvelope } from '../federation/envelope.ts';
 import type { Db } from '../store/database.ts';
 import type { FederationEvents } from '../store/federation-events.ts';
@@ -14,12 +14,37 @@ import { messageDeliveries } from './message-delivery.ts';
 import { roomMessages } from './messages-view.ts';
 import type { RoomStore } from './room-store.ts';
 
+type PageDeps = { db: Db; events: FederationEvents; rooms: RoomStore; server: string };
+
+/**
+ * What the viewer may do in the room as a whole (issue #16 item 7): send (and react, which needs
+ * the same: joined, not banned), and leave. `readOnly`: the room's host is a Paracord reference
+ * server, which takes no chat events from us (room-service.ts `refuseOnReferenceHost`).
+ */
+export function roomActions(d: PageDeps, roomId: string, viewer: string, readOnly: boolean): RoomActions {
+  const now = Date.now();
+  const trial: UnsignedEnvelope = {
+    event_id: `$check:${d.server}`, room_id: roomId, event_type: 'm.message', sender: viewer, origin_server: d.server,
+    origin_ts: now, depth: 1, state_key: null, content: { body: 'x', format: 'plain' },
+  };
+  let send = !readOnly;
+  if (send) {
+    try {
+      authorizeEvent(d.rooms, d.events, trial, now);
+    } catch {
+      send = false;
+    }
+  }
+  return { can_send: send, can_react: send, can_leave: d.rooms.member(roomId, viewer)?.membership === 'join', read_only: readOnly };
+}
+
 export function messagePage(
-  d: { db: Db; events: FederationEvents; rooms: RoomStore; server: string },
+  d: PageDeps,
   roomId: string,
   viewer: string,
   limit: number,
   beforeId?: string,
+  readOnly = false,
 ): { messages: MessageView[]; has_more: boolean } {
   const page = roomMessages(d.events, d.rooms, roomId, limit + 1, beforeId);
   const has_more = page.length > limit;
@@ -42,7 +67,8 @@ export function messagePage(
   const own = messages.filter((m) => m.origin_server === d.server).map((m) => m.event_id);
   const deliveries = messageDeliveries(d.db, own);
   // Someone not in the room may do nothing (authorize.ts refuses every edit and delete then): skip the checks.
-  const joined = d.rooms.member(roomId, viewer)?.membership === 'join';
+  // A read-only room (its host is a Paracord reference server) refuses edits and deletes too.
+  const joined = !readOnly && d.rooms.member(roomId, viewer)?.membership === 'join';
   for (const message of messages) {
     message.can_edit = joined && message.sender === viewer && allowed('m.message.edit', message, now);
     message.can_delete = joined && allowed('m.message.delete', message, now);

@@ -37,7 +37,8 @@ import { compareDisplayOrder, type RoomEventType } from './event-types.ts';
 import { newEventId, newInviteId, newRoomId } from './ids.ts';
 import type { LocalUsers } from './local-users.ts';
 import { roomMessages, type MessageView } from './messages-view.ts';
-import { messagePage } from './message-page.ts';
+import { messagePage, roomActions } from './message-page.ts';
+import type { RoomActions } from '../../../shared/contract/admin-operations.ts';
 import { DEFAULT_REORDER_WINDOW_MS, believableRoomDepth, checkHostOrdering, checkRelayedOrdering } from './ordering.ts';
 import { bannedEventIsAbuse } from './room-bans.ts';
 import type { MemberRow, RoomStore } from './room-store.ts';
@@ -233,8 +234,8 @@ export class RoomService {
    * joins and leaves go through its /join and /leave (reference/reference-rooms.ts).
    */
   private refuseOnReferenceHost(roomId: string, type: string): void {
+    if (!this.readOnlyHere(roomId)) return;
     const host = serverOf(roomId);
-    if (host === this.server || !this.isReferenceHost(host)) return;
     throw new HttpError(409, 'reference_host_read_only', `${host} runs the Paracord reference server, which cannot receive ${type} events from other servers; this room is read-only here`);
   }
 
@@ -300,7 +301,18 @@ export class RoomService {
       const anchor = this.d.events.get(before);
       if (!anchor || anchor.room_id !== roomId) throw notFound('unknown_event', `no event ${before} in ${roomId}`);
     }
-    return messagePage({ db: this.d.db, events: this.d.events, rooms: this.d.rooms, server: this.server }, roomId, viewer, limit, before);
+    return messagePage({ db: this.d.db, events: this.d.events, rooms: this.d.rooms, server: this.server }, roomId, viewer, limit, before, this.readOnlyHere(roomId));
+  }
+
+  /** What `viewer` may do in the room as a whole, by the rules send() enforces (message-page.ts `roomActions`). */
+  roomActions(roomId: string, viewer: string): RoomActions {
+    return roomActions({ db: this.d.db, events: this.d.events, rooms: this.d.rooms, server: this.server }, roomId, viewer, this.readOnlyHere(roomId));
+  }
+
+  /** A room hosted on a Paracord reference server: our users read it, and send nothing into it. */
+  private readOnlyHere(roomId: string): boolean {
+    const host = serverOf(roomId);
+    return host !== this.server && this.isReferenceHost(host);
   }
 
   // ——— invites, joins, leaves ———
@@ -838,7 +850,7 @@ export class RoomService {
     for (let page = 0; ; page++) {
       if (signal.aborted) return stored;
       if (page >= (this.d.catchUpMaxPagesPerRun ?? DEFAULT_CATCH_UP_MAX_PAGES_PER_RUN)) {
-        this.d.log.warn({ event: 'catch_up_page_limit', room_id: roomId, host, pages: page }, 'catch-up run reached its page limit; the rest comes with the next run');
+        warnLimited(this.d.log, `catch_up_page_limit ${host}`, { event: 'catch_up_page_limit', room_id: roomId, host, pages: page }, 'catch-up run reached its page limit; the rest comes with the next run');
         break;
       }
       if (!this.catchUpBudget(host)) {

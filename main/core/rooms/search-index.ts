@@ -12,7 +12,7 @@
  * made of plain words: whatever the user types (quotes, NEAR(, *, AND, column filters) is cut
  * into words and each word is searched as a quoted string, never as FTS syntax.
  *
- * The index's rowid is a time-ordered key (migration 19): the message's depth * 2^20 plus a
+ * The index's rowid is a time-ordered key (migration 20): the message's depth * 2^20 plus a
  * tie-breaker among messages indexed with the same depth (message_search_rows maps each message
  * to its key). A search asks FTS5 for the matches in descending key order: FTS5 walks its doclist
  * newest first, the room filter is applied to each match as it comes, and the LIMIT stops the

@@ -499,6 +499,29 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   },
   {
     version: 18,
+    name: 'who named a peer endpoint; peers known to bind requests to their destination',
+    sql: `
+      -- Issue #14 item 8: an endpoint is trusted by who named it and by address, not by name.
+      -- 'owner' (admin POST /peers, CLI peer add), 'peer' (its invite link or POST /peering),
+      -- 'discovery' (its discovery document). endpoint_addresses: JSON array of the non-public
+      -- addresses an owner endpoint's host name resolved to when the owner added the peer.
+      -- Rows from before cannot tell who named them: they count as the owner's with no vouched
+      -- name addresses, so a literal address keeps working and a host name must resolve to public
+      -- addresses until the owner adds the peer again (docs/SECURITY.md §8).
+      ALTER TABLE federation_servers ADD COLUMN endpoint_source TEXT CHECK (endpoint_source IN ('owner', 'peer', 'discovery'));
+      ALTER TABLE federation_servers ADD COLUMN endpoint_addresses TEXT;
+      UPDATE federation_servers SET endpoint_source = 'owner' WHERE endpoint IS NOT NULL;
+      -- Issue #14 item 14: servers whose discovery advertised destination binding. From then on
+      -- an unbound request from them is refused even when their discovery cannot be read; a
+      -- discovery read later that no longer advertises it removes the row (a downgrade).
+      CREATE TABLE IF NOT EXISTS destination_binding_peers (
+        server_name  TEXT PRIMARY KEY,
+        seen_at      INTEGER NOT NULL
+      ) WITHOUT ROWID;
+    `,
+  },
+  {
+    version: 19,
     name: 'when a ban reached the banned user\'s server',
     sql: `
       -- The host's time its ban event was acknowledged by the banned user's server (NULL: not
@@ -508,7 +531,7 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
     `,
   },
   {
-    version: 19,
+    version: 20,
     name: 'message search ordered by time',
     sql: `
       -- The search index's rowid becomes a time-ordered key, depth * 2^20 + a tie-breaker among

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RateLimiter } from './rate-limiter.ts';
+import { RateLimiter, RateLimiters } from './rate-limiter.ts';
 
 describe('RateLimiter', () => {
   it('keeps at most maxBuckets buckets however many keys it sees (100k distinct addresses)', () => {
@@ -20,5 +20,26 @@ describe('RateLimiter', () => {
     expect(results).toEqual([true, true, true, false, false, false, false, false, false, false]);
     const refused = limiter.take('busy', limit, 1_000);
     expect(refused).toEqual({ ok: false, retryAfterMs: 1000 });
+  });
+});
+
+describe('RateLimiters', () => {
+  it('keeps per-server and global buckets apart from any number of per-address ones', () => {
+    const limiters = new RateLimiters({ maxAddressBuckets: 100 });
+    const limit = { per_second: 0.001, burst: 1 };
+    expect(limiters.server.take('hostile.test', limit, 1_000).ok).toBe(true);
+    expect(limiters.global.take('peering overall', limit, 1_000).ok).toBe(true);
+    for (let i = 0; i < 10_000; i++) limiters.address.take(`ip 10.0.${i >> 8}.${i & 255}`, limit, 1_000);
+    expect(limiters.address.size).toBe(100);
+    // Still empty: not pushed out and refilled by the churn.
+    expect(limiters.server.take('hostile.test', limit, 1_000).ok).toBe(false);
+    expect(limiters.global.take('peering overall', limit, 1_000).ok).toBe(false);
+  });
+
+  it('takes a fractional bound as the whole number below it, and never less than one', () => {
+    expect(() => new RateLimiters({ maxAddressBuckets: 0.5 })).not.toThrow();
+    const limiters = new RateLimiters({ maxAddressBuckets: 2.7 });
+    for (let i = 0; i < 10; i++) limiters.address.take(`ip ${i}`, { per_second: 1, burst: 1 }, 1_000);
+    expect(limiters.address.size).toBe(2);
   });
 });

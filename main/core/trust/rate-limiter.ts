@@ -7,6 +7,12 @@
  * addresses cannot grow the map without bound; the least recently used bucket is dropped first.
  * A dropped bucket is full again when its key comes back — the same as a key idle for `burst /
  * per_second` seconds — so the bound only costs precision for keys nobody has used lately.
+ *
+ * Each kind of key has an LRU of its own (RateLimiters): per client address (anybody can make
+ * new ones, one unsigned request each), per authenticated server (only after its signature
+ * verified), and global buckets (a fixed set named in code). So a flood of cheap requests from
+ * many addresses only pushes out other addresses' buckets, never a server's own limit or a
+ * global one.
  */
 import { LRUCache } from 'lru-cache';
 
@@ -19,6 +25,12 @@ export const DEFAULT_RATE_LIMIT: RateLimit = { per_second: 200, burst: 1000 };
 
 /** How many buckets are kept (≈ 100 bytes each): 10,000 is about a megabyte. */
 export const DEFAULT_MAX_BUCKETS = 10_000;
+/** Per-address buckets kept (NodeConfig `maxAddressBuckets`, `serve --max-address-buckets`). */
+export const DEFAULT_MAX_ADDRESS_BUCKETS = 10_000;
+/** Per-server buckets kept: a server's general allowance and its per-endpoint ones. */
+export const DEFAULT_MAX_SERVER_BUCKETS = 10_000;
+/** Global buckets have fixed names (one per limited route), so they are never pushed out. */
+const MAX_GLOBAL_BUCKETS = 100;
 
 interface Bucket {
   tokens: number;
@@ -30,7 +42,7 @@ export class RateLimiter {
   private readonly buckets: LRUCache<string, Bucket>;
 
   constructor(options: { maxBuckets?: number } = {}) {
-    this.buckets = new LRUCache<string, Bucket>({ max: options.maxBuckets ?? DEFAULT_MAX_BUCKETS });
+    this.buckets = new LRUCache<string, Bucket>({ max: Math.max(1, Math.floor(options.maxBuckets ?? DEFAULT_MAX_BUCKETS)) });
   }
 
   /** How many buckets are held now (bounded by `maxBuckets`). */
@@ -52,5 +64,21 @@ export class RateLimiter {
       return { ok: true };
     }
     return { ok: false, retryAfterMs: Math.ceil(((1 - bucket.tokens) / limit.per_second) * 1000) };
+  }
+}
+
+/** The node's rate limits, one bounded bucket cache per kind of key (see the top of this file). */
+export class RateLimiters {
+  /** Keyed by client address (or IPv6 /64), before anything is authenticated. */
+  readonly address: RateLimiter;
+  /** Keyed by authenticated origin server, taken only after its signature verified. */
+  readonly server: RateLimiter;
+  /** A few fixed keys, for limits on everybody together. */
+  readonly global: RateLimiter;
+
+  constructor(options: { maxAddressBuckets?: number; maxServerBuckets?: number } = {}) {
+    this.address = new RateLimiter({ maxBuckets: options.maxAddressBuckets ?? DEFAULT_MAX_ADDRESS_BUCKETS });
+    this.server = new RateLimiter({ maxBuckets: options.maxServerBuckets ?? DEFAULT_MAX_SERVER_BUCKETS });
+    this.global = new RateLimiter({ maxBuckets: MAX_GLOBAL_BUCKETS });
   }
 }

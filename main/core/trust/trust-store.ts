@@ -6,14 +6,29 @@ import { transactionWithoutFsync, type Db } from '../store/database.ts';
 import type { Settings } from '../store/settings.ts';
 import { DEFAULT_RATE_LIMIT, type RateLimit } from './rate-limiter.ts';
 import { DEFAULT_AUTO_QUARANTINE, type AutoQuarantinePolicy } from './abuse-monitor.ts';
+import { classifyAddress, type EndpointVouch } from '../federation/address-policy.ts';
+import { isIP } from 'node:net';
 
 export type TrustMode = 'allow' | 'block' | 'quarantine';
 export type DefaultPolicy = 'allowlist' | 'open';
+/**
+ * Who named a peer's endpoint (issue #14 item 8): the owner (admin `POST /peers` / CLI `peer add`
+ * with an endpoint), the peer itself (its invite link, or its `POST /peering` when it redeemed
+ * ours), or its discovery document (the owner gave only the server name).
+ */
+export type EndpointSource = 'owner' | 'peer' | 'discovery';
 
 export interface FederationServer {
   server_name: string;
   trust: TrustMode;
   endpoint: string | null;
+  /** Who named `endpoint` (null without one). */
+  endpoint_source: EndpointSource | null;
+  /**
+   * JSON array of the non-public addresses the owner vouched for with an `owner` endpoint (what
+   * its host name resolved to when the peer was added); null for none.
+   */
+  endpoint_addresses: string | null;
   tls_fingerprint: string | null;
   reason: string | null;
   until_ms: number | null;
@@ -121,17 +136,26 @@ export class TrustStore {
     return { allowed: true, quarantined };
   }
 
-  /** Adds or updates a peer. Fields left undefined keep their stored value. */
+  /**
+   * Adds or updates a peer. Fields left undefined keep their stored value. A new endpoint must say
+   * who named it (`endpoint_source`); its vouched addresses are replaced with it.
+   */
   upsert(
     serverName: string,
-    fields: Partial<Omit<FederationServer, 'server_name' | 'added_at' | 'updated_at' | 'last_seen_at'>>,
+    fields: Partial<Omit<FederationServer, 'server_name' | 'added_at' | 'updated_at' | 'last_seen_at' | 'endpoint_addresses'>> & { endpoint_addresses?: readonly string[] },
     now = Date.now(),
   ): FederationServer {
     const existing = this.get(serverName);
+    if (fields.endpoint && !fields.endpoint_source) throw new Error('an endpoint must be stored with who named it (endpoint_source)');
+    const endpointGiven = fields.endpoint !== undefined;
     const merged: FederationServer = {
       server_name: serverName,
       trust: fields.trust ?? existing?.trust ?? 'allow',
-      endpoint: fields.endpoint !== undefined ? fields.endpoint : (existing?.endpoint ?? null),
+      endpoint: endpointGiven ? fields.endpoint! : (existing?.endpoint ?? null),
+      endpoint_source: endpointGiven ? (fields.endpoint === null ? null : fields.endpoint_source!) : (existing?.endpoint_source ?? null),
+      endpoint_addresses: endpointGiven
+        ? (fields.endpoint !== null && fields.endpoint_source === 'owner' && fields.endpoint_addresses?.length ? JSON.stringify([...fields.endpoint_addresses]) : null)
+        : (existing?.endpoint_addresses ?? null),
       tls_fingerprint: fields.tls_fingerprint !== undefined ? fields.tls_fingerprint : (existing?.tls_fingerprint ?? null),
       reason: fields.reason !== undefined ? fields.reason : (existing?.reason ?? null),
       until_ms: fields.until_ms !== undefined ? fields.until_ms : (existing?.until_ms ?? null),
@@ -147,9 +171,10 @@ export class TrustStore {
     this.rowCache.delete(serverName);
     this.db
       .prepare(
-        `INSERT INTO federation_servers (server_name, trust, endpoint, tls_fingerprint, reason, until_ms, rate_per_second, rate_burst, added_at, updated_at, last_seen_at)
-         VALUES (@server_name, @trust, @endpoint, @tls_fingerprint, @reason, @until_ms, @rate_per_second, @rate_burst, @added_at, @updated_at, @last_seen_at)
-         ON CONFLICT (server_name) DO UPDATE SET trust = excluded.trust, endpoint = excluded.endpoint, tls_fingerprint = excluded.tls_fingerprint,
+        `INSERT INTO federation_servers (server_name, trust, endpoint, endpoint_source, endpoint_addresses, tls_fingerprint, reason, until_ms, rate_per_second, rate_burst, added_at, updated_at, last_seen_at)
+         VALUES (@server_name, @trust, @endpoint, @endpoint_source, @endpoint_addresses, @tls_fingerprint, @reason, @until_ms, @rate_per_second, @rate_burst, @added_at, @updated_at, @last_seen_at)
+         ON CONFLICT (server_name) DO UPDATE SET trust = excluded.trust, endpoint = excluded.endpoint, endpoint_source = excluded.endpoint_source,
+           endpoint_addresses = excluded.endpoint_addresses, tls_fingerprint = excluded.tls_fingerprint,
            reason = excluded.reason, until_ms = excluded.until_ms, rate_per_second = excluded.rate_per_second, rate_burst = excluded.rate_burst,
            updated_at = excluded.updated_at`,
       )
@@ -168,26 +193,43 @@ export class TrustStore {
   }
 
   private pinnedCache: { at: number; rows: Array<{ origin: string; fingerprint: string }> } | null = null;
-  private endpointCache: { at: number; origins: Set<string> } | null = null;
+  private endpointCache: { at: number; vouches: Map<string, EndpointVouch> } | null = null;
 
   /**
-   * Whether an origin (`scheme://host[:port]`) is the explicit endpoint of a peer row — one the
-   * owner gave (admin POST /peers, a redeemed link) or a friend named when redeeming the owner's
-   * invite. The outbound address policy lets such endpoints be LAN/loopback addresses.
+   * Who named an origin (`scheme://host[:port]`) stored as a peer's endpoint, for the outbound
+   * address policy (address-policy.ts): the owner — with the non-public addresses vouched for (the
+   * literal address of the endpoint, or what its name resolved to when the owner added it) — or a
+   * peer. Endpoints learnt from discovery, and those of blocked peers, vouch for nothing.
    */
-  isExplicitEndpoint(origin: string): boolean {
+  endpointVouch(origin: string): EndpointVouch | undefined {
     if (!this.endpointCache || Date.now() - this.endpointCache.at >= 1_000) {
-      const origins = new Set<string>();
-      for (const r of this.db.prepare<[], { endpoint: string }>("SELECT endpoint FROM federation_servers WHERE endpoint IS NOT NULL AND trust != 'block'").all()) {
+      const vouches = new Map<string, EndpointVouch>();
+      const rows = this.db
+        .prepare<[], { endpoint: string; endpoint_source: EndpointSource | null; endpoint_addresses: string | null }>(
+          "SELECT endpoint, endpoint_source, endpoint_addresses FROM federation_servers WHERE endpoint IS NOT NULL AND trust != 'block'",
+        )
+        .all();
+      for (const r of rows) {
+        let url: URL;
         try {
-          origins.add(new URL(r.endpoint).origin);
+          url = new URL(r.endpoint);
         } catch {
-          // not a URL: never vouched for
+          continue; // not a URL: never vouched for
+        }
+        const previous = vouches.get(url.origin);
+        if (r.endpoint_source === 'owner') {
+          const addresses = new Set(previous?.vouch === 'owner' && previous.addresses !== 'any' ? previous.addresses : []);
+          for (const a of parseAddresses(r.endpoint_addresses)) addresses.add(a);
+          const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+          if (isIP(host) !== 0) addresses.add(classifyAddress(host).canonical);
+          vouches.set(url.origin, { vouch: 'owner', addresses });
+        } else if (r.endpoint_source === 'peer' && !previous) {
+          vouches.set(url.origin, { vouch: 'peering' });
         }
       }
-      this.endpointCache = { at: Date.now(), origins };
+      this.endpointCache = { at: Date.now(), vouches };
     }
-    return this.endpointCache.origins.has(origin);
+    return this.endpointCache.vouches.get(origin);
   }
 
   private pinnedEndpoints(): Array<{ origin: string; fingerprint: string }> {
@@ -213,5 +255,15 @@ export class TrustStore {
     // A hint for the owner, not worth an fsync on the event loop (issue #17: each one stopped it).
     transactionWithoutFsync(this.db, () => this.touchStmt.run(now, serverName));
     this.rowCache.delete(serverName);
+  }
+}
+
+function parseAddresses(json: string | null): string[] {
+  if (!json) return [];
+  try {
+    const parsed: unknown = JSON.parse(json);
+    return Array.isArray(parsed) ? parsed.filter((a): a is string => typeof a === 'string') : [];
+  } catch {
+    return [];
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { hasHiddenCharacters, visible } from './display.ts';
+import { hasHiddenCharacters, nameWarning, visible } from './display.ts';
 
 describe('visible', () => {
   it('writes out a right-to-left override instead of letting it reorder the name', () => {
@@ -35,5 +35,18 @@ describe('visible', () => {
     expect(hasHiddenCharacters('x\u202E')).toBe(true);
     expect(hasHiddenCharacters('x\u202E')).toBe(true);
     expect(visible('\u202E\u202E')).toBe('⟨U+202E⟩⟨U+202E⟩');
+  });
+});
+
+describe('nameWarning', () => {
+  it('marks confusable names and names with hidden characters, saying what they are made of', () => {
+    expect(nameWarning('\u0410dmins')).toBe('Careful: this name mixes scripts (Cyrillic, Latin) and looks like “Admins”. It is: ⟨U+0410⟩dmins');
+    expect(nameWarning('@\u043Ewner:ref.test')).toContain('@⟨U+043E⟩wner:ref.test');
+    expect(nameWarning('\u0441\u043E\u0440')).toContain('look-alikes of Latin letters');
+    expect(nameWarning('@\u202Erenwo:x')).toBe('Careful: this name holds hidden characters. It is: @⟨U+202E⟩renwo:x');
+  });
+
+  it('leaves ordinary names unmarked', () => {
+    for (const name of ['@alice:alpha.example.org', 'Admins', 'Привет', '日本語の部屋', 'alpha.test', '', null]) expect(nameWarning(name), String(name)).toBeNull();
   });
 });

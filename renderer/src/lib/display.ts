@@ -4,7 +4,10 @@
  * (older data, relayed data, message bodies): every peer-chosen string is shown through
  * `visible()` inside a `<bdi>` (bidi isolation), so `@\u202Erenwo:x` can never reorder the
  * text around it, and any such character shows as a visible `⟨U+202E⟩` instead of acting.
+ * Names that deceive by look (`@оwner` with a Cyrillic о) are shown marked (nameWarning,
+ * components/Name.svelte).
  */
+import { confusableName, escapedCodePoints } from '../../../shared/confusables.ts';
 
 /**
  * The node's classes (shared/identifiers.ts UNSAFE_DISPLAY): controls, format characters,
@@ -26,4 +29,20 @@ export function hasHiddenCharacters(text: string | null | undefined): boolean {
   const found = HIDDEN.test(text);
   HIDDEN.lastIndex = 0;
   return found;
+}
+
+/**
+ * Why a peer-chosen name (user id, server name, room name) should be shown marked, in words for a
+ * tooltip, or null: hidden characters, or a confusable name (shared/confusables.ts: mixed scripts,
+ * look-alikes that read as Latin), with every non-ASCII character written out as ⟨U+XXXX⟩.
+ */
+export function nameWarning(text: string | null | undefined): string | null {
+  if (!text) return null;
+  const confusable = confusableName(text);
+  if (confusable) {
+    const what = confusable.reason === 'mixed_scripts' ? `mixes scripts (${confusable.scripts.join(', ')})` : 'is written in look-alikes of Latin letters';
+    return `Careful: this name ${what} and looks like “${confusable.skeleton}”. It is: ${confusable.escaped}`;
+  }
+  if (hasHiddenCharacters(text)) return `Careful: this name holds hidden characters. It is: ${escapedCodePoints(text)}`;
+  return null;
 }

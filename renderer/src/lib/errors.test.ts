@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AdminError } from '../../../shared/contract/client.ts';
-import { ERROR_SENTENCES, explainCause, explainError } from './errors.ts';
+import { ERROR_SENTENCES, explainCause, explainError, fieldHint, plainRule } from './errors.ts';
 
 describe('explainError', () => {
   it('gives every node error code a sentence, with the raw cause as details', () => {
@@ -11,8 +11,23 @@ describe('explainError', () => {
 
   it('keeps the field of an input error but not the schema path noise', () => {
     const shown = explainError(new AdminError(400, 'invalid_input', 'rate_limit.per_second: Too small: expected number to be >0'));
-    expect(shown.text).toBe('Some of what you typed is not valid. Check the highlighted field. Per second: Too small: expected number to be >0.');
+    expect(shown.text).toBe('Some of what you typed is not valid. Check the highlighted field. Per second: must be above 0.');
     expect(shown.text).not.toContain('rate_limit.');
+    expect(shown.details).toContain('Too small');
+  });
+
+  it('says zod\'s rules in plain words and keeps the node\'s own rules', () => {
+    expect(plainRule('Too big: expected number to be <=1000')).toBe('must be 1000 or less');
+    expect(plainRule('Too small: expected string to have >=1 characters')).toBe('must not be empty');
+    expect(plainRule('Too big: expected string to have <=4000 characters')).toBe('may have at most 4000 characters');
+    expect(plainRule('Invalid input: expected string, received undefined')).toBe('is missing');
+    expect(plainRule('Invalid input: expected number, received string')).toBe('must be a whole number');
+    expect(plainRule('Invalid option: expected one of "daily"|"weekly"')).toBe('is not one of the choices');
+    expect(plainRule('Invalid string: must match pattern /^[a-z]+$/')).toBe('is not written the right way');
+    expect(plainRule('must look like @localpart:server')).toBe('must look like @localpart:server');
+    for (const zod of ['Too small: expected number to be >0', 'Invalid input: expected boolean, received string', 'Unrecognized key: "zz"', 'Invalid URL']) {
+      expect(fieldHint(`a.b_c: ${zod}`)).not.toMatch(/expected|Too small|Invalid|Unrecognized|[<>]=?/);
+    }
   });
 
   it('calls a fetch that never reached the node "does not answer"', () => {

@@ -29,7 +29,9 @@ export const ERROR_SENTENCES: Readonly<Record<string, string>> = {
   content_too_large: 'That is too long to send.',
   invalid_room_name: 'That room name cannot be used. Use letters, digits and spaces.',
   invalid_path: 'That folder or file path is not valid. Give a full path, like /home/me/backups.',
-  invalid_backup_dir: 'That backup folder cannot be used. Check that it exists and that the node may write there.',
+  invalid_backup_dir: 'That backup folder cannot be used. Check that it exists, that the node may write there, and that it is not inside the node\'s own data folder.',
+  invalid_backup_out: 'A backup cannot go into the node\'s own data folder: choose a file somewhere else (another disk is best).',
+  backup_schedule_from_command_line: 'The backup schedule comes from how the node was started (serve --backup-dir), and that wins: change it there and restart the node.',
   invalid_passphrase_file: 'The passphrase file cannot be read.',
   invalid_backup: 'That file is not a valid Paracord key backup.',
   invalid_certificate: 'That certificate or key file cannot be used.',
@@ -90,6 +92,45 @@ export const ERROR_SENTENCES: Readonly<Record<string, string>> = {
   stale_timestamp: 'The clocks of the two computers disagree. Check the time on both.',
   replayed_request: 'The same request arrived twice and was refused. It retries by itself.',
   nothing_held: 'Nothing is waiting in quarantine for that server.',
+  // the rest of what the node can answer (test/error-sentences.test.ts reads every code from the source)
+  unknown_peer: 'That server is not one of your friends\' servers. Add it first.',
+  unknown_entry: 'That message is not waiting to be sent any more.',
+  unknown_cursor: 'The other server lost track of what your server already fetched. It starts over by itself.',
+  unknown_key: 'The other server does not know the key your server signed with. Your keys may have changed: ask your friend to peer again.',
+  key_expired: 'Your server signed with a key that has expired. It uses its current key when it tries again.',
+  unknown_event_type: 'The other server does not know this kind of message.',
+  unknown_operation: 'This page asked your node for something it does not know. Update the app.',
+  untrusted_sender: 'This window may not control your node. Open it from the Paracord app.',
+  internal_error: 'Your node had a problem doing that. Try again; if it keeps happening, look at the node\'s log.',
+  bad_request: 'Your node could not understand that request. Reload the page and try again.',
+  method_not_allowed: 'Your node could not understand that request. Reload the page and try again.',
+  bad_challenge: 'The page sent something your node could not read. Reload the page.',
+  body_too_large: 'That is too large to send.',
+  invalid_number: 'A number in that request is too large or not valid.',
+  limits_exceeded: 'That request is too large or too deeply nested.',
+  backup_failed: 'The backup could not be made. Check the folder and the passphrase file.',
+  invalid_invite: 'The invitation the other server sent does not match its request.',
+  invalid_membership: 'The join or leave the other server sent does not match its request.',
+  event_required: 'The other server left out part of its request.',
+  not_a_member_server: 'Your server has nobody in that room any more.',
+  not_supported: 'The other server does not offer that.',
+  invalid_room: 'That room id cannot be used here.',
+  invalid_event: 'A message was not valid and was refused.',
+  invalid_content: 'A message had content that is not valid and was refused.',
+  invalid_batch: 'A group of messages was not valid and was refused.',
+  depth_in_future: 'A message claimed a place in the room that does not exist yet and was refused.',
+  event_id_conflict: 'Two different messages had the same id; the second was refused.',
+  event_id_not_origin: 'A message\'s id did not match the server that made it and was refused.',
+  not_origin: 'A server sent something only another server may send, and it was refused.',
+  sender_not_origin: 'A message named a sender of another server and was refused.',
+  state_key_mismatch: 'A member change named the wrong person and was refused.',
+  bad_event_signature: 'A message\'s signature could not be checked and it was refused.',
+  too_many_relayed_origins: 'The other server relayed messages from too many servers at once. It retries by itself.',
+  origin_not_allowed: 'The other server has not added yours as a friend yet.',
+  federation_paused: 'The other server has paused all sending and receiving. It retries by itself.',
+  not_processed: 'An earlier message of the same group failed; this one is sent again.',
+  peer_refused: 'The other server refused it.',
+  peering_refused: 'Your friend\'s server refused to peer.',
   bad_snapshot: 'The room\'s server answered in a way yours could not read.',
   // network causes (delivery failures and calls to peers)
   ECONNREFUSED: 'Their server is offline (it refused the connection).',
@@ -105,6 +146,62 @@ export const ERROR_SENTENCES: Readonly<Record<string, string>> = {
 };
 
 const NETWORK_CODES = ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOENT', 'EACCES'];
+
+/** Why a friend's server could not call this node back (main/core/reachability/probe-caller.ts `classify`), in words. */
+const PROBE_REASONS: Array<[RegExp, string]> = [
+  [/connection refused/i, 'connection refused (the router does not forward the port, or the node is not running)'],
+  [/no answer from|timed? ?out/i, 'no answer in time (a router or firewall probably drops the connection)'],
+  [/does not resolve/i, 'this node\'s name does not lead to an address (DNS)'],
+  [/TLS failed/i, 'the certificate it was shown is not this node\'s'],
+  [/no route to/i, 'there is no route to this node from there'],
+  [/was cut/i, 'the connection was cut'],
+  [/something else answered|the keys at|does not hold/i, 'something else answers at this node\'s address'],
+  [/will not connect/i, 'this node\'s address is a private one, which friends may not call'],
+];
+
+/**
+ * The reachability self-test's error (issue #15), in words (issue #16 item 11). The node's text
+ * names addresses and carries raw causes; that goes to `details`. Its last sentence about testing
+ * again (shared/reachability-words.ts) is already plain and stays.
+ */
+export function explainReachability(raw: string | null | undefined): Explained {
+  const details = raw ?? '';
+  if (!raw) return { text: '', details };
+  const parts: string[] = [];
+  let m: RegExpExecArray | null;
+  // No peer yet: the status line already says it is tested once the first peer is added.
+  if (/^no peer to ask yet/.test(raw)) return { text: '', details };
+  if (/^no peer could be asked/.test(raw)) parts.push('None of your friends\' servers could run the test right now. It tests again by itself.');
+  else if (/ is not a peer$/.test(raw)) parts.push(ERROR_SENTENCES.unknown_peer!);
+  else if ((m = /^(\S+) could not reach this node: (.*)$/s.exec(raw))) {
+    const reason = PROBE_REASONS.find(([pattern]) => pattern.test(m![2]!))?.[1] ?? 'it could not connect';
+    parts.push(`${m[1]} could not connect to this node: ${reason}.`);
+  } else parts.push('The last test of whether friends can reach this node did not work.');
+  if (/A port mapping was made .* but did not help/.test(raw)) parts.push('A port forwarding was set up on the router but did not help, so it was removed.');
+  if (/Automatic setup failed/.test(raw)) parts.push('The router could not be set up automatically.');
+  const again = /Testing again(?: through \S+)? in \d+ s before switching to pull mode\.$/.exec(raw);
+  if (again) parts.push(again[0]);
+  return { text: parts.join(' '), details };
+}
+
+/**
+ * The status's backup warning (main/core/backup/scheduler.ts `summary`), in words: a failed
+ * scheduled backup carries the raw error (`cannot write /path/x.pcbak: the folder … does not
+ * exist`, `ENOENT: no such file or directory, open '…'`), which goes to `details`. The other
+ * warnings are already sentences.
+ */
+export function explainBackupWarning(warning: string | null | undefined): Explained {
+  const details = warning ?? '';
+  const failed = /^The last scheduled backup failed: (.*)$/s.exec(details);
+  if (!failed) return { text: details, details: '' };
+  const raw = failed[1]!;
+  const why = /passphrase/i.test(raw) ? 'the passphrase file cannot be read (or is empty).'
+    : /ENOENT|does not exist|no such file/i.test(raw) ? 'the backup folder does not exist any more.'
+    : /EACCES|EPERM|EROFS/.test(raw) ? 'the node may not write into the backup folder.'
+    : /ENOSPC|EDQUOT/.test(raw) ? 'the disk is full.'
+    : 'something went wrong while writing it.';
+  return { text: `The last scheduled backup failed: ${why} It tries again within an hour.`, details: raw };
+}
 
 /** A delivery failure or other raw cause line, in words; unknown causes get a general sentence. */
 export function explainCause(raw: string | null | undefined): Explained {
@@ -154,14 +251,34 @@ export function explainError(error: unknown): Explained {
   return { text: cause.text || 'Something went wrong.', details };
 }
 
-/** "server_name: must be a host name …" → "Server name: must be a host name …" (no zod paths). */
-function fieldHint(message: string): string {
+/** "rate_limit.per_second: Too small: expected number to be >0" → "Per second: must be above 0." (no schema paths, no zod wording). */
+export function fieldHint(message: string): string {
   const first = message.split(/;\s*/)[0] ?? '';
   const match = /^([a-z_.0-9]+):\s*(.+)$/.exec(first);
   if (!match) return '';
   const field = match[1]!.split('.').filter((part) => !/^\d+$/.test(part)).pop() ?? '';
   const label = field.replace(/_/g, ' ');
-  return `${label.charAt(0).toUpperCase()}${label.slice(1)}: ${match[2]}.`.replace(/\.\.$/, '.');
+  return `${label.charAt(0).toUpperCase()}${label.slice(1)}: ${plainRule(match[2]!)}.`.replace(/\.\.$/, '.');
+}
+
+/** Zod's wording of a broken rule, in plain words; the node's own rules (already words) pass unchanged. */
+export function plainRule(rule: string): string {
+  let m: RegExpExecArray | null;
+  if ((m = /^Too small: expected number to be >(=?)(-?[\d.]+)/.exec(rule))) return m[1] ? `must be ${m[2]} or more` : `must be above ${m[2]}`;
+  if ((m = /^Too big: expected number to be <(=?)(-?[\d.]+)/.exec(rule))) return m[1] ? `must be ${m[2]} or less` : `must be below ${m[2]}`;
+  if ((m = /^Too small: expected string to have >=?(\d+) characters?/.exec(rule))) return m[1] === '1' ? 'must not be empty' : `needs at least ${m[1]} characters`;
+  if ((m = /^Too big: expected string to have <=?(\d+) characters?/.exec(rule))) return `may have at most ${m[1]} characters`;
+  if ((m = /^Too small: expected array to have >=?(\d+) items?/.exec(rule))) return `needs at least ${m[1]}`;
+  if ((m = /^Too big: expected array to have <=?(\d+) items?/.exec(rule))) return `may have at most ${m[1]}`;
+  if (/^Invalid input: expected \w+, received undefined/.test(rule)) return 'is missing';
+  if (/^Invalid input: expected (number|int|bigint)/.test(rule)) return 'must be a whole number';
+  if (/^Invalid input: expected string/.test(rule)) return 'must be text';
+  if (/^Invalid input: expected boolean/.test(rule)) return 'must be yes or no';
+  if (/^Invalid option/.test(rule)) return 'is not one of the choices';
+  if (/^Invalid (string|format|URL|url|email)/.test(rule)) return 'is not written the right way';
+  if (/^Unrecognized key/.test(rule)) return 'does not belong here';
+  if (/^(Invalid|Too small|Too big|Expected)\b/.test(rule)) return 'is not valid';
+  return rule;
 }
 
 /** The sentence only, for places that have no room for details. */

@@ -6,6 +6,15 @@
 import { explainCause, type Explained } from './errors.ts';
 import { ago, clock, fromNow, plural } from './format.ts';
 
+/**
+ * How a peer's state is decided (issue #16 item 3):
+ * - a message to it failed at least once and waits: "offline since <first failure>", with the count and the next try;
+ * - messages wait that were not tried yet, or it is paced: "sending" / "paced";
+ * - nothing waits: "online" only when it sent this node a request within ONLINE_WINDOW_MS; otherwise
+ *   "last seen <relative time>" (state idle): a quiet friend is not known to be offline, nor online.
+ */
+export const ONLINE_WINDOW_MS = 10 * 60_000;
+
 export interface QueueItem {
   attempts: number;
   created_at: number;
@@ -14,7 +23,7 @@ export interface QueueItem {
 }
 
 export interface PeerLine {
-  state: 'online' | 'offline' | 'sending' | 'blocked' | 'quarantined' | 'unknown';
+  state: 'online' | 'idle' | 'offline' | 'sending' | 'blocked' | 'quarantined' | 'unknown';
   text: string;
   cause: Explained;
 }
@@ -30,7 +39,8 @@ export function peerLine(
   if (peer.delivery?.mode === 'pull') {
     const last = peer.delivery.last_pull_at ? `last fetched ${ago(peer.delivery.last_pull_at, now)}` : 'not fetched yet';
     const waiting = queue.length > 0 ? `${plural(queue.length, 'message')} waiting to be pulled` : 'nothing waiting';
-    return { state: queue.length > 0 ? 'sending' : 'online', text: `Receives by pull — ${waiting} (${last})`, cause: none };
+    const recent = peer.delivery.last_pull_at !== null && now - peer.delivery.last_pull_at <= ONLINE_WINDOW_MS;
+    return { state: queue.length > 0 ? 'sending' : recent ? 'online' : 'idle', text: `Receives by pull — ${waiting} (${last})`, cause: none };
   }
   const retrying = queue.filter((q) => q.attempts > 0);
   if (retrying.length > 0) {
@@ -50,5 +60,7 @@ export function peerLine(
   const seen = peer.last_seen_at ? ` · seen ${ago(peer.last_seen_at, now)}` : '';
   if (peer.trust === 'quarantine') return { state: 'quarantined', text: `In quarantine: what it sends waits for your review${seen}`, cause: none };
   if (!peer.last_seen_at) return { state: 'unknown', text: 'Not heard from yet', cause: none };
-  return { state: 'online', text: `Online${seen}`, cause: none };
+  // Nothing to send, so no failing attempt says it is offline; only a recent request from it says it is online.
+  if (now - peer.last_seen_at <= ONLINE_WINDOW_MS) return { state: 'online', text: `Online${seen}`, cause: none };
+  return { state: 'idle', text: `Last seen ${ago(peer.last_seen_at, now)} — nothing waiting to be sent`, cause: none };
 }

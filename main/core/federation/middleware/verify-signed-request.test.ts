@@ -47,9 +47,9 @@ beforeAll(async () => {
   db = openDatabase(join(dir, 'node.db'));
   const settings = new Settings(db);
   const trust = new TrustStore(db, settings);
-  trust.upsert('origin.test', { trust: 'allow', endpoint: `http://127.0.0.1:${(keysServer.address() as AddressInfo).port}` });
+  trust.upsert('origin.test', { trust: 'allow', endpoint_source: 'owner', endpoint: `http://127.0.0.1:${(keysServer.address() as AddressInfo).port}` });
   // As the node wires it: the peer's stored endpoint (loopback here) is vouched for by the owner.
-  const http = new HttpClient({ allowInsecureHttp: true, policy: new AddressPolicy({ insecureHttp: true, allowPrivateAddresses: false, isOwnerEndpoint: (o) => trust.isExplicitEndpoint(o) }) });
+  const http = new HttpClient({ allowInsecureHttp: true, policy: new AddressPolicy({ insecureHttp: true, allowPrivateAddresses: false, endpointVouch: (o) => trust.endpointVouch(o) }) });
   const keys = new ServerKeys(db, http, new Discovery(http, trust), log);
   replay = new ReplayCache(db);
   const koa = new Koa();
@@ -86,7 +86,7 @@ describe('verifySignedRequest', () => {
   it('accepts requests signed by our own outbound client', async () => {
     clock = Date.now();
     // The test's own listener on loopback: an endpoint the owner gave.
-    const client = new HttpClient({ allowInsecureHttp: true, policy: new AddressPolicy({ insecureHttp: true, allowPrivateAddresses: false, isOwnerEndpoint: () => true }) });
+    const client = new HttpClient({ allowInsecureHttp: true, policy: new AddressPolicy({ insecureHttp: true, allowPrivateAddresses: false, endpointVouch: () => ({ vouch: 'owner', addresses: 'any' }) }) });
     const response = await client.signed(origin, 'POST', baseUrl, '/client?x=1', '{"a":1}');
     expect(response.status).toBe(200);
     expect(response.json).toEqual({ origin: 'origin.test', body: '{"a":1}' });

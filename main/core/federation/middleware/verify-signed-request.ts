@@ -10,7 +10,7 @@ import type { Context, Middleware } from 'koa';
 import { HEX_SIGNATURE, KEY_ID, isServerName } from '../../../../shared/identifiers.ts';
 import { verify } from '../../crypto/ed25519.ts';
 import { HttpError, conflict, forbidden, unauthorized } from '../../errors.ts';
-import type { RateLimit, RateLimiter } from '../../trust/rate-limiter.ts';
+import type { RateLimit, RateLimiters } from '../../trust/rate-limiter.ts';
 import type { AbuseMonitor } from '../../trust/abuse-monitor.ts';
 import { readRawBody } from '../../http/read-body.ts';
 import { addressKey } from '../../http/client-address.ts';
@@ -47,7 +47,7 @@ export interface SignedRequestState {
 
 export interface VerifySignedRequestDeps {
   trust: TrustStore;
-  limiter?: RateLimiter;
+  limiter?: RateLimiters;
   /** Per source address, before authentication. */
   addressLimit?: RateLimit;
   abuse?: AbuseMonitor;
@@ -170,7 +170,7 @@ export function verifySignedRequest(deps: VerifySignedRequestDeps): Middleware {
     checkDestination(auth, deps.serverName?.());
     // Before any expensive work, a generous per-address limit: a flood of forged requests costs
     // a map lookup each, and cannot use up the allowance of the server it pretends to be.
-    const byAddress = deps.limiter?.take(`ip ${addressKey(ctx.ip)}`, deps.addressLimit ?? DEFAULT_ADDRESS_LIMIT);
+    const byAddress = deps.limiter?.address.take(`ip ${addressKey(ctx.ip)}`, deps.addressLimit ?? DEFAULT_ADDRESS_LIMIT);
     if (byAddress && !byAddress.ok) throw rateLimited(`${ctx.ip} sends too many requests`, byAddress.retryAfterMs);
 
     const decision = deps.trust.decide(origin);
@@ -202,7 +202,7 @@ export function verifySignedRequest(deps: VerifySignedRequestDeps): Middleware {
 
     // The server's own limit, once we know the request is really from it; so every refusal
     // is its doing and counts towards auto-quarantine.
-    const byServer = deps.limiter?.take(origin, deps.trust.rateLimitFor(origin));
+    const byServer = deps.limiter?.server.take(origin, deps.trust.rateLimitFor(origin));
     if (byServer && !byServer.ok) {
       deps.abuse?.record(origin, 'rate_limited');
       throw rateLimited(`${origin} is over its rate limit here`, byServer.retryAfterMs);

@@ -14,6 +14,7 @@
 import type { Logger } from 'pino';
 import { serverOf } from '../../../../shared/identifiers.ts';
 import { HttpError, badRequest } from '../../errors.ts';
+import { warnLimited } from '../../log.ts';
 import type { Identity } from '../../identity/identity.ts';
 import type { RoomStore } from '../../rooms/room-store.ts';
 import type { Db } from '../../store/database.ts';
@@ -257,7 +258,7 @@ export class ReferenceRooms {
           waitingForKey = `waiting for the owner to confirm the new key of ${peer}`;
           break;
         }
-        this.d.log.warn({ event: 'reference_event_rejected', server: peer, room_id: roomId, error: (error as Error).message }, 'event polled from a reference server rejected');
+        warnLimited(this.d.log, `reference_event_rejected ${peer}`, { event: 'reference_event_rejected', server: peer, room_id: roomId, error: (error as Error).message }, 'event polled from a reference server rejected');
       }
     }
     const full = events.length >= limit && waitingForKey === null;

@@ -1,8 +1,9 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import type { AdminHandlers } from '../../../../../shared/contract/admin-operations.ts';
 import { BackupError } from '../../../backup/archive.ts';
+import { backupTargetProblem } from '../../../backup/create.ts';
 import { listBackupFiles, readPassphraseFile, type BackupSchedule } from '../../../backup/scheduler.ts';
-import { HttpError, badRequest } from '../../../errors.ts';
+import { HttpError, badRequest, conflict } from '../../../errors.ts';
 import type { NodeContext } from '../../../node-context.ts';
 
 function checkWritableDir(dir: string): void {
@@ -17,10 +18,23 @@ function checkWritableDir(dir: string): void {
 /** Backups: the schedule, the list, and a backup on demand (README "Keep it running"). */
 export function backupOperations(node: NodeContext): Pick<AdminHandlers, 'getBackupSchedule' | 'setBackupSchedule' | 'deleteBackupSchedule' | 'listBackups' | 'runBackup'> {
   const { records, scheduler } = node.backups;
+  /** A schedule from `serve --backup-dir` wins for this run: changing the saved one here would not take effect. */
+  const refuseWhileCommandLine = () => {
+    const fromFlags = records.commandLineSchedule();
+    if (fromFlags) {
+      throw conflict('backup_schedule_from_command_line', `this run's backup schedule comes from serve --backup-dir (${fromFlags.dir}) and wins over one set here: change or remove that option (or PARACORD_BACKUP_DIR) and restart`);
+    }
+  };
+  const refuseInsideDataDir = (code: string, path: string, isDir: boolean) => {
+    const problem = backupTargetProblem(node.paths.root, path, isDir);
+    if (problem) throw badRequest(code, problem);
+  };
   return {
     getBackupSchedule: async () => ({ schedule: records.schedule() }),
     setBackupSchedule: async (input) => {
+      refuseWhileCommandLine();
       checkWritableDir(input.dir);
+      refuseInsideDataDir('invalid_backup_dir', input.dir, true);
       if (input.passphrase_file) {
         try {
           readPassphraseFile(input.passphrase_file);
@@ -35,6 +49,7 @@ export function backupOperations(node: NodeContext): Pick<AdminHandlers, 'getBac
       return { schedule };
     },
     deleteBackupSchedule: async () => {
+      refuseWhileCommandLine();
       records.setSchedule(null);
       node.notifications.notify({ type: 'status' });
       return { schedule: null };
@@ -52,6 +67,8 @@ export function backupOperations(node: NodeContext): Pick<AdminHandlers, 'getBac
       };
     },
     runBackup: async (input) => {
+      // Refused before anything runs or is recorded: bad input changes nothing.
+      if (input.out) refuseInsideDataDir('invalid_backup_out', input.out, false);
       try {
         const result = await scheduler.run(input.out, input.passphrase_file);
         const { manifest } = result;

@@ -52,7 +52,8 @@ export function peerOperations(node: NodeContext): Pick<AdminHandlers, 'listPeer
       // The endpoint arrives reduced to its origin by the contract's schema (shared/endpoint.ts: a
       // base URL, a federation URL or any link on the server); checkEndpoint adds the
       // --insecure-http rule. An endpoint the owner types is vouched for ("owner"): it may be a LAN
-      // or loopback address (address-policy.ts); one learnt from discovery is not.
+      // or loopback address — the addresses it resolves to now are stored with it, and later
+      // connections may go to those only (address-policy.ts); one learnt from discovery is not.
       if (input.endpoint) {
         try {
           node.http.checkEndpoint(input.endpoint);
@@ -94,10 +95,12 @@ export function peerOperations(node: NodeContext): Pick<AdminHandlers, 'listPeer
         }
       }
       const name = serverName!;
+      const vouched = input.endpoint ? await node.http.vouchableAddresses(input.endpoint) : [];
       const server = node.db.transaction(() => {
         const row = node.trust.upsert(name, {
           trust: 'allow',
           endpoint,
+          ...(endpoint ? { endpoint_source: input.endpoint ? ('owner' as const) : ('discovery' as const), endpoint_addresses: vouched } : {}),
           ...(input.tls_fingerprint ? { tls_fingerprint: input.tls_fingerprint } : {}),
           reason: null,
           until_ms: null,
@@ -107,6 +110,7 @@ export function peerOperations(node: NodeContext): Pick<AdminHandlers, 'listPeer
         if (fetched && discovered?.dialect === 'reference') node.keys.pin(name, fetched.active_key.key_id, fetched.active_key.public_key);
         if (fetched) node.keys.store(fetched, Date.now(), rawKeys);
         if (discovered) node.dialects.set(name, discovered.dialect, discovered.domain, discovered.version);
+        if (discovered) node.discovery.noteBinding(name, discovered);
         return row;
       })();
       node.discovery.forget(name);

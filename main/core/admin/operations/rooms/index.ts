@@ -39,8 +39,10 @@ export function roomOperations(node: NodeContext): Pick<AdminHandlers, RoomOpera
     createRoom: async ({ name, user_id }) => ({ room_id: await rooms().createRoom(name, rooms().localUser(user_id)) }),
     getRoom: async ({ room_id }) => {
       const room = roomOrThrow(room_id);
+      const viewer = rooms().localUser(undefined);
       return {
-        ...summary(room, rooms().localUser(undefined)),
+        ...summary(room, viewer),
+        ...rooms().roomActions(room_id, viewer),
         members: node.rooms.members(room_id).map((m) => ({ user_id: m.user_id, membership: m.membership, role: m.role })),
       };
     },

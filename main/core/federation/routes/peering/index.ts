@@ -10,21 +10,25 @@ import { PEERING_PATH } from '../../../peering/peering-service.ts';
 import type { FederationDeps } from '../../federation-deps.ts';
 import { checkDestination, checkRequestSignatureOffThread, readAuthHeaders } from '../../middleware/verify-signed-request.ts';
 import { normalizeEndpoint } from '../../../../../shared/endpoint.ts';
-import { rateLimitByAddress } from '../../../http/middleware/rate-limit.ts';
-import { RateLimiter, type RateLimit } from '../../../trust/rate-limiter.ts';
+import { rateLimitByAddress, takeOverall } from '../../../http/middleware/rate-limit.ts';
+import { RateLimiters, type RateLimit } from '../../../trust/rate-limiter.ts';
 import { warnLimited } from '../../../log.ts';
 
 /** A peering request is a few hundred bytes; anything much larger is refused while read (413). */
 export const PEERING_BODY_LIMIT = 16 * 1024;
 /**
  * Redeeming an invite is rare (once per friend): per client address 5 at once, then one every
- * 10 s; for everybody together 20 at once, then 2 a second (NodeConfig `peeringRateLimit`).
+ * 10 s (NodeConfig `peeringRateLimit`); for everybody together 20 at once, then 2 a second,
+ * except requests carrying a token of ours that can still be redeemed (issue #14, item 7: a
+ * flood of strangers cannot keep a friend's redeem answering 429).
  */
 export const DEFAULT_PEERING_LIMIT: RateLimit = { per_second: 0.1, burst: 5 };
 export const DEFAULT_PEERING_OVERALL_LIMIT: RateLimit = { per_second: 2, burst: 20 };
 
+const TOKEN = /^[A-Za-z0-9_-]{43}$/;
+
 const peeringSchema = z.strictObject({
-  token: z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'token is not valid'),
+  token: z.string().regex(TOKEN, 'token is not valid'),
   server_name: z.string().refine(isServerName, 'not a server name'),
   // The same endpoint rule as the admin API and invite links (endpoint.ts): normalised, or 400.
   endpoint: z.string().transform((value, ctx) => {
@@ -58,18 +62,27 @@ export function peeringRoutes(deps: FederationDeps): Router {
   const router = new Router();
   // Anybody may call this: limited per address before anything is read or parsed, the body
   // capped, the signature checked off the main thread (issue #14, item 7).
+  const limiter = deps.limiter ?? new RateLimiters();
+  const refused = (address: string, reason: 'address' | 'overall') =>
+    warnLimited(deps.log, `peering_rate_limited ${reason === 'overall' ? 'overall' : address}`, { event: 'peering_rate_limited', address, reason }, 'peering requests refused: over the rate limit');
   const limit = rateLimitByAddress({
-    limiter: deps.limiter ?? new RateLimiter(),
+    limiter,
     name: 'peering',
     perAddress: deps.peeringLimit ?? DEFAULT_PEERING_LIMIT,
-    overall: DEFAULT_PEERING_OVERALL_LIMIT,
-    onRefused: (ctx, reason) => warnLimited(deps.log, `peering_rate_limited ${reason === 'overall' ? 'overall' : ctx.ip}`, { event: 'peering_rate_limited', address: ctx.ip, reason }, 'peering requests refused: over the rate limit'),
+    onRefused: (ctx) => refused(ctx.ip, 'address'),
   });
   router.post(PEERING_PATH, limit, async (ctx) => {
     const auth = readAuthHeaders(ctx, Date.now());
     checkDestination(auth, deps.identity.serverName);
     const raw = await readRawBody(ctx, PEERING_BODY_LIMIT);
-    const parsed = peeringSchema.safeParse(parseJsonBody(raw));
+    const json = parseJsonBody(raw);
+    // The limit on everybody together, before the schema, the signature and the redeemer's keys;
+    // a token we issued and that can still be redeemed (one indexed look-up) goes past it.
+    const token = (json as { token?: unknown } | null)?.token;
+    if (!(typeof token === 'string' && TOKEN.test(token) && deps.peering().isRedeemable(token))) {
+      takeOverall(limiter, 'peering', DEFAULT_PEERING_OVERALL_LIMIT, () => refused(ctx.ip, 'overall'));
+    }
+    const parsed = peeringSchema.safeParse(json);
     if (!parsed.success) throw badRequest('invalid_request', formatZodError(parsed.error));
     const body = parsed.data;
     if (auth.origin !== body.server_name || auth.keyId !== body.key_id) {

@@ -1,0 +1,55 @@
+/**
+ * Who named a peer's endpoint (issue #14 item 8), as the address policy reads it from the store:
+ * real SQLite, the real migrations.
+ */
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openDatabase, type Db } from '../store/database.ts';
+import { runMigrations } from '../store/migrations.ts';
+import { Settings } from '../store/settings.ts';
+import { TrustStore } from './trust-store.ts';
+import { removeTempDirs, tempDir } from '../../../test/helpers/temp-dir.ts';
+
+let db: Db | undefined;
+afterEach(() => {
+  db?.close();
+  db = undefined;
+  removeTempDirs();
+});
+
+describe('TrustStore.endpointVouch', () => {
+  it('an owner endpoint vouches for its literal address and the addresses recorded when added; a peer endpoint only as a peer\'s word', () => {
+    db = openDatabase(join(tempDir(), 'node.db'));
+    const trust = new TrustStore(db, new Settings(db));
+    trust.upsert('lan.test', { endpoint: 'http://lan.test:7447', endpoint_source: 'owner', endpoint_addresses: ['192.168.1.20'] });
+    trust.upsert('literal.test', { endpoint: 'http://10.0.0.5:7447', endpoint_source: 'owner' });
+    trust.upsert('friend.test', { endpoint: 'https://friend.test', endpoint_source: 'peer' });
+    trust.upsert('found.test', { endpoint: 'https://found.test', endpoint_source: 'discovery' });
+    expect(trust.endpointVouch('http://lan.test:7447')).toEqual({ vouch: 'owner', addresses: new Set(['192.168.1.20']) });
+    expect(trust.endpointVouch('http://10.0.0.5:7447')).toEqual({ vouch: 'owner', addresses: new Set(['10.0.0.5']) });
+    expect(trust.endpointVouch('https://friend.test')).toEqual({ vouch: 'peering' });
+    expect(trust.endpointVouch('https://found.test')).toBeUndefined();
+    // A peer re-peering through a link does not keep the owner's word for the old endpoint.
+    trust.upsert('lan.test', { endpoint: 'http://lan.test:7447', endpoint_source: 'peer' });
+    expect(trust.endpointVouch('http://lan.test:7447')).toEqual({ vouch: 'peering' });
+    // Blocked peers vouch for nothing; a new endpoint must say who named it.
+    trust.upsert('friend.test', { trust: 'block' });
+    expect(trust.endpointVouch('https://friend.test')).toBeUndefined();
+    expect(() => trust.upsert('x.test', { endpoint: 'https://x.test' })).toThrow(/endpoint_source/);
+  });
+
+  it('migration 18: rows from before count as the owner\'s, vouching for a literal address only', () => {
+    db = openDatabase(join(tempDir(), 'node.db'));
+    db.exec('ALTER TABLE federation_servers DROP COLUMN endpoint_source; ALTER TABLE federation_servers DROP COLUMN endpoint_addresses; DROP TABLE destination_binding_peers');
+    db.pragma('user_version = 17');
+    const insert = db.prepare("INSERT INTO federation_servers (server_name, trust, endpoint, added_at, updated_at) VALUES (?, 'allow', ?, 1, 1)");
+    insert.run('old-lan.test', 'http://192.168.1.20:7447');
+    insert.run('old-name.test', 'https://old-name.test');
+    insert.run('old-none.test', null);
+    runMigrations(db);
+    const trust = new TrustStore(db, new Settings(db));
+    expect(trust.endpointVouch('http://192.168.1.20:7447')).toEqual({ vouch: 'owner', addresses: new Set(['192.168.1.20']) });
+    expect(trust.endpointVouch('https://old-name.test')).toEqual({ vouch: 'owner', addresses: new Set() });
+    expect(trust.get('old-none.test')?.endpoint_source).toBeNull();
+  });
+});
