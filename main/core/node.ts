@@ -354,6 +354,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
       onBannedSender: (server) => abuse.record(server, 'banned_events'),
     });
     roomService = service;
+    outbox.onDelivered = pull.onDelivered = (destination, delivered) => service.noteDelivered(destination, delivered);
     referenceRooms = new ReferenceRooms({
       db, commit, rooms, ingest, http, discovery, trust, dialects, channels, identity: () => id, notifications, log, intervalMs: config.referencePollIntervalMs,
       keyChangePending: (peer) => keys.replaced.pending(peer) !== undefined,
