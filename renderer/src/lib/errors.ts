@@ -18,6 +18,7 @@ export const ERROR_SENTENCES: Readonly<Record<string, string>> = {
   node_unreachable: 'Your node does not answer. Is it still running?',
   missing_token: 'You are signed out. Open a new login link (run `npx paracord-node login`).',
   invalid_token: 'You are signed out. Open a new login link (run `npx paracord-node login`).',
+  session_ended: 'This browser was signed out, or its session expired. Open a new login link (run `npx paracord-node login`).',
   missing_request_header: 'The page was refused by your node. Reload the page.',
   host_not_allowed: 'Your node only answers at its own address. Open the page through the login link.',
   setup_required: 'Your node is not set up yet: choose a server name first.',
