@@ -253,7 +253,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
   // Read once: the token does not change while the node runs (rotate it by restarting).
   const token = readAdminToken(paths);
   const adminToken = () => token;
-  const sessions = new LoginSessions(db);
+  const sessions = new LoginSessions(db, config.sessionTtlSeconds !== undefined ? config.sessionTtlSeconds * 1000 : undefined);
   let adminUrl = '';
 
   let tls: TlsMaterial | null = null;
@@ -295,7 +295,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
       if (!referenceRooms) throw new Error('the node has no identity yet');
       return referenceRooms;
     },
-    loginUrl: () => `${adminUrl}/login?code=${sessions.newLoginCode()}`,
+    loginUrl: (validForMs) => `${adminUrl}/login?code=${sessions.newLoginCode(Date.now(), validForMs)}`,
     setPaused: (paused) => {
       settings.set('federation_paused', paused ? '1' : '0');
       log.info({ event: paused ? 'federation_paused' : 'federation_resumed' }, paused ? 'federation paused' : 'federation resumed');
@@ -355,6 +355,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
       onReceived: metrics.fetched('catch_up'),
     });
     roomService = service;
+    outbox.onDelivered = pull.onDelivered = (destination, delivered) => service.noteDelivered(destination, delivered);
     referenceRooms = new ReferenceRooms({
       db, commit, rooms, ingest, http, discovery, trust, dialects, channels, identity: () => id, notifications, log, intervalMs: config.referencePollIntervalMs,
       keyChangePending: (peer) => keys.replaced.pending(peer) !== undefined,

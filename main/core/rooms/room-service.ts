@@ -40,6 +40,7 @@ import { roomMessages, type MessageView } from './messages-view.ts';
 import { messagePage, roomActions } from './message-page.ts';
 import type { RoomActions } from '../../../shared/contract/admin-operations.ts';
 import { DEFAULT_REORDER_WINDOW_MS, believableRoomDepth, checkHostOrdering, checkRelayedOrdering } from './ordering.ts';
+import { bannedEventIsAbuse } from './room-bans.ts';
 import type { MemberRow, RoomStore } from './room-store.ts';
 import type { PeerDialects } from '../federation/reference/peer-dialects.ts';
 import { referenceExtras } from '../federation/reference/vocabulary.ts';
@@ -595,12 +596,15 @@ export class RoomService {
     if (serverOf(body.user_id) !== requestOrigin && !(domain !== null && serverOf(body.user_id) === domain)) {
       throw forbidden('not_origin', `${body.user_id} is not a user of ${requestOrigin}`);
     }
-    if (body.event === undefined && this.d.dialects?.isReference(requestOrigin)) return this.receiveReferenceMembership(requestOrigin, kind, body);
-    // The snapshot holds the room's history: only for this very user, invited (or already in).
+    // A ban is answered `banned` in every dialect (a reference server's event-less join too),
+    // before anything else about the join is looked at.
     if (kind === 'join' && this.d.rooms.bans.isBanned(body.room_id, body.user_id)) {
-      this.d.onBannedSender?.(requestOrigin);
+      const now = Date.now();
+      if (this.bannedSendIsAbuse(requestOrigin, body.room_id, body.user_id, now, now)) this.d.onBannedSender?.(requestOrigin);
       throw banned(body.user_id);
     }
+    if (body.event === undefined && this.d.dialects?.isReference(requestOrigin)) return this.receiveReferenceMembership(requestOrigin, kind, body);
+    // The snapshot holds the room's history: only for this very user, invited (or already in).
     if (kind === 'join') this.requireInvited(body.room_id, body.user_id);
     if (body.event === undefined) {
       if (kind === 'join') return this.snapshot(body.room_id);
@@ -694,7 +698,8 @@ export class RoomService {
         authorizeEvent(this.d.rooms, this.d.events, event, now);
       } catch (error) {
         // Recorded after this transaction (which rolls back): a quarantine it causes must stay written.
-        if (error instanceof HttpError && error.code === 'banned' && event.origin_server !== this.server) {
+        if (error instanceof HttpError && error.code === 'banned' && event.origin_server !== this.server &&
+          this.bannedSendIsAbuse(event.origin_server, event.room_id, event.sender, event.origin_ts, now)) {
           const origin = event.origin_server;
           setImmediate(() => this.d.onBannedSender?.(origin));
         }
@@ -704,6 +709,27 @@ export class RoomService {
     } else {
       checkRelayedOrdering(event, now);
     }
+  }
+
+  /**
+   * Whether `origin`'s event (or join) for `userId`, refused as banned, counts toward its
+   * auto-quarantine (room-bans.ts bannedEventIsAbuse): only once the ban reached that server.
+   * A Paracord reference never has it (0.8.5 ignores member events and bans are not in its
+   * vocabulary): its refusals never count.
+   */
+  private bannedSendIsAbuse(origin: string, roomId: string, userId: string, signedAt: number, now: number): boolean {
+    if (this.d.dialects?.isReference(origin)) return false;
+    return bannedEventIsAbuse(this.d.rooms.bans.knownAt(roomId, userId), signedAt, now);
+  }
+
+  /**
+   * Events acknowledged by `destination` (pushed, or pulled and acked): a ban of a room we host
+   * reaching the banned user's server is recorded (the time from which its sends count as abuse).
+   * Called inside the transaction that deletes their outbox rows.
+   */
+  noteDelivered(destination: string, delivered: ReadonlyArray<{ event_id: string; room_id: string }>): void {
+    const now = Date.now();
+    for (const row of delivered) if (this.isHost(row.room_id)) this.d.rooms.bans.noteDelivered(row.room_id, row.event_id, destination, now);
   }
 
   /** The host's one ordering check (ordering.ts), for every event it first accepts into a room it hosts. */
