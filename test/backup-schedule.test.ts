@@ -107,7 +107,7 @@ describe('backup schedule (admin API)', () => {
 
     // A schedule without a passphrase: the status says every scheduled backup is in the clear.
     expect((await alpha.admin('PUT', '/backups/schedule', { dir, every: 'daily', keep: 2 })).status).toBe(200);
-    expect((await alpha.admin('GET', '/status')).body.backup.warning).toBe(`Scheduled backups are not encrypted: each one holds the signing keys and the admin token in the clear. Give them a passphrase file (serve --backup-passphrase-file, or the schedule's passphrase file), or keep ${dir} as safe as the data folder.`);
+    expect((await alpha.admin('GET', '/status')).body.backup.warning).toBe(`Scheduled backups are not encrypted: each one holds the signing keys and the admin token in the clear. Give them a passphrase file (serve --backup-passphrase-file, or the schedule's passphrase file), or keep the backup folder as safe as the data folder.`);
     const plainRun = await alpha.admin('POST', '/backups/run', {});
     expect(plainRun.body.warnings[0]).toContain('in the clear');
 

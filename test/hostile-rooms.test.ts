@@ -417,8 +417,8 @@ describe('migration 5 repairs a room that already holds an insane depth', () => 
     db.prepare('UPDATE rooms SET last_depth = ? WHERE room_id = ?').run(MAX_SAFE, roomId);
     // Back to schema 4: what migrations 5 and 6 added goes (6 is rebuilt from the events).
     db.exec('DROP TABLE room_reactions; DROP TABLE peer_storage; DROP INDEX federation_events_relates_type');
-    // And what later migrations added (12, 13: bans, read markers, the search index; rebuilt from the events; 14: pull mode).
-    db.exec('DROP TABLE IF EXISTS room_bans; DROP TABLE IF EXISTS room_read_markers; DROP TABLE IF EXISTS message_search');
+    // And what later migrations added (12, 13, 20: bans, read markers, the search index and its keys; rebuilt from the events; 14: pull mode).
+    db.exec('DROP TABLE IF EXISTS room_bans; DROP TABLE IF EXISTS room_read_markers; DROP TABLE IF EXISTS message_search; DROP TABLE IF EXISTS message_search_rows');
     db.exec('DROP TABLE IF EXISTS pull_receivers; DROP TABLE IF EXISTS pull_sources');
     db.exec('ALTER TABLE federation_events DROP COLUMN signed_depth');
     // …and what migration 11 (issue #16: persisted login sessions) added.

@@ -187,7 +187,7 @@ describe('a room we host, with reference members', () => {
     expect(again.status).toBeLessThan(300);
   });
 
-  it('our ban of its user (an id in its grammar) is enforced here: their later events get 403 banned; unban lets them back', async () => {
+  it('our ban of its user (an id in its grammar) is enforced here: their later events and /join get 403 banned; unban lets them back', async () => {
     const bob = '@Bob:ref.test';
     const removed = await ours.admin('POST', `/rooms/${enc(roomId)}/members/${enc(bob)}/remove`, { ban: true, reason: 'spam' });
     expect(removed.status).toBe(200);
@@ -198,6 +198,11 @@ describe('a room we host, with reference members', () => {
     expect(refused.status).toBe(403);
     expect(refused.json).toMatchObject({ error: 'banned' });
     expect((await messagesOf(roomId)).some((m) => m.event_id === later.event_id)).toBe(false);
+    // Its event-less /join for him is answered `banned` too (not `not_invited`), and changes nothing.
+    const rejoin = await ref.call('ours.test', 'POST', '/join', JSON.stringify({ origin_server: 'ref.test', room_id: roomId, user_id: bob }));
+    expect(rejoin.status).toBe(403);
+    expect(rejoin.json).toMatchObject({ error: 'banned' });
+    expect((await membersOf(roomId)).find((m) => m.user_id === bob)?.membership).not.toBe('join');
     expect((await ours.admin('DELETE', `/rooms/${enc(roomId)}/bans/${enc(bob)}`)).status).toBe(200);
     expect((await ours.admin('GET', `/rooms/${enc(roomId)}/bans`)).body.bans).toEqual([]);
   });

@@ -3,8 +3,10 @@
  * beta and gamma. The owner makes gamma's owner a moderator; the moderator deletes a remote
  * member's message; a plain member's attempts to remove or delete others are refused; a remote
  * member is banned (gone everywhere, their server's join, invite acceptance and events refused
- * 403 `banned` by the host), then unbanned and back; a server that keeps sending for a banned
- * user is quarantined; a removed server stops receiving the room.
+ * 403 `banned` by the host), then unbanned and back; a server cut off from the host when its
+ * user was banned has the backlog he typed meanwhile refused but is not quarantined for it; a
+ * server that keeps sending for a banned user once it has the ban is quarantined; a removed
+ * server stops receiving the room.
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,6 +23,8 @@ let beta: NodeProcess;
 let gamma: NodeProcess;
 let betaSigner: Identity;
 let roomId: string;
+/** The ban of bob while beta was cut off. */
+let banEvent: string;
 
 const BOB = '@bob:beta.test';
 const DAVE = '@dave:beta.test';
@@ -217,12 +221,41 @@ describe('bans', () => {
     }
   });
 
-  it('a server that keeps sending for a banned user is quarantined', async () => {
-    expect((await alpha.admin('POST', `/rooms/${enc(roomId)}/members/${enc(BOB)}/remove`, { ban: true })).status).toBe(200);
-    // Two refusals (the event and the join above) already count: the threshold is 3.
+  it('a server cut off when its user was banned: what he typed meanwhile is refused, and not held against it', async () => {
+    // beta is cut off from the host (federation paused: it neither sends nor receives) while bob is banned.
+    expect((await beta.admin('POST', '/federation/pause', {})).status).toBe(200);
+    const ban = await alpha.admin('POST', `/rooms/${enc(roomId)}/members/${enc(BOB)}/remove`, { ban: true, reason: 'again' });
+    expect(ban.status, JSON.stringify(ban.body)).toBe(200);
+    banEvent = ban.body.event_id;
+    // Bob keeps typing: beta does not know of the ban yet, so it accepts and queues his messages —
+    // more of them than alpha's quarantine threshold (3).
+    const backlog: string[] = [];
+    for (let i = 0; i < 5; i++) backlog.push(await send(beta, roomId, `unaware ${i}`, BOB));
+    expect((await beta.admin('POST', '/federation/resume', {})).status).toBe(200);
+    // The link is back: the ban reaches beta, and beta's backlog reaches alpha, which refuses it ...
+    await eventually(async () => {
+      expect((await beta.admin('GET', `/rooms/${enc(roomId)}/bans`)).body.bans.map((b: { user_id: string }) => b.user_id)).toContain(BOB);
+      const queue = (await beta.admin('GET', '/queue?destination=alpha.test')).body.entries as Array<{ event_id: string; state: string; last_error: string | null }>;
+      for (const id of backlog) expect(queue.find((e) => e.event_id === id)).toMatchObject({ state: 'failed', last_error: expect.stringContaining('banned') });
+    }, 30_000);
+    expect((await messages(alpha, roomId)).map((m) => m.body).filter((b) => b?.startsWith('unaware'))).toEqual([]);
+    // ... without holding it against beta: it had no way to know.
+    const peer = (await alpha.admin('GET', '/peers')).body.peers.find((p: { server_name: string }) => p.server_name === 'beta.test');
+    expect(peer.trust).toBe('allow');
+  });
+
+  it('a server that keeps sending for a banned user once it has the ban is quarantined', async () => {
+    // The ban reached beta (alpha holds no undelivered copy for it) ...
+    await eventually(async () => {
+      const queue = (await alpha.admin('GET', '/queue?destination=beta.test')).body.entries as Array<{ event_id: string }>;
+      expect(queue.map((e) => e.event_id)).not.toContain(banEvent);
+    });
+    // ... and beta still sends for bob, events signed after that (by more than the clock skew the
+    // host allows: these are signed a minute and a second ahead). The threshold is 3.
     const statuses: number[] = [];
     for (let i = 0; i < 3; i++) {
-      const event = makeEvent(betaSigner, { room_id: roomId, sender: BOB, content: { body: `spam ${i}`, format: 'plain' } });
+      const later = Date.now() + 61_000;
+      const event = makeEvent(betaSigner, { room_id: roomId, sender: BOB, origin_ts: later, depth: later, content: { body: `spam ${i}`, format: 'plain' } });
       const response = await sendSigned(betaSigner, alpha.federationUrl, 'POST', '/_paracord/federation/v1/event', wire(event));
       statuses.push(response.status);
     }
@@ -230,9 +263,11 @@ describe('bans', () => {
     expect(statuses[0]).toBe(403);
     for (const status of statuses) expect([202, 403]).toContain(status);
     expect((await messages(alpha, roomId)).map((m) => m.body).filter((b) => b?.startsWith('spam'))).toEqual([]);
-    const peer = (await alpha.admin('GET', '/peers')).body.peers.find((p: { server_name: string }) => p.server_name === 'beta.test');
-    expect(peer.trust).toBe('quarantine');
-    expect(peer.reason).toContain('banned');
+    await eventually(async () => {
+      const peer = (await alpha.admin('GET', '/peers')).body.peers.find((p: { server_name: string }) => p.server_name === 'beta.test');
+      expect(peer.trust).toBe('quarantine');
+      expect(peer.reason).toContain('banned');
+    });
     // gamma, which behaved, is untouched.
     const other = (await alpha.admin('GET', '/peers')).body.peers.find((p: { server_name: string }) => p.server_name === 'gamma.test');
     expect(other.trust).toBe('allow');

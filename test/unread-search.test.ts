@@ -102,6 +102,17 @@ describe('unread counts and mentions', () => {
     expect(await counts(beta, BETA, lounge)).toEqual({ unread: 2, mentions: 0 });
     expect((await alpha.admin('POST', `/rooms/${enc(lounge)}/read`, { event_id: ids[4], user_id: CAROL })).body).toMatchObject({ unread: 0, mentions: 0 });
   });
+
+  it('counts the current text: a mention an edit adds to an unread message counts, one it removes does not', async () => {
+    const plain = await send(beta, lounge, 'lunch at noon?');
+    const pinged = await send(beta, lounge, 'hey @carol, lunch?');
+    await eventually(async () => expect(await counts(alpha, CAROL, lounge)).toEqual({ unread: 2, mentions: 1 }));
+    expect((await beta.admin('PATCH', `/rooms/${enc(lounge)}/messages/${enc(plain)}`, { body: 'lunch at noon, @carol?' })).status).toBe(200);
+    await eventually(async () => expect(await counts(alpha, CAROL, lounge)).toEqual({ unread: 2, mentions: 2 }));
+    expect((await beta.admin('PATCH', `/rooms/${enc(lounge)}/messages/${enc(pinged)}`, { body: 'hey all, lunch?' })).status).toBe(200);
+    await eventually(async () => expect(await counts(alpha, CAROL, lounge)).toEqual({ unread: 2, mentions: 1 }));
+    expect((await alpha.admin('POST', `/rooms/${enc(lounge)}/read`, { event_id: pinged, user_id: CAROL })).body).toMatchObject({ unread: 0, mentions: 0 });
+  });
 });
 
 describe('search', () => {
@@ -163,6 +174,15 @@ describe('search', () => {
     // A prefix star is not a wildcard.
     expect((await search(alpha, { q: 'pine*', user_id: CAROL })).body.results).toEqual([]);
     expect((await search(alpha, { q: 'body:pineapple', user_id: CAROL })).body.results).toEqual([]);
+    // A minus is no NOT: both words are required (the edited message reads "mango pizza is great").
+    expect((await search(alpha, { q: 'pizza -mango', user_id: CAROL })).body.results.map((r: { event_id: string }) => r.event_id)).toEqual([edited]);
+    expect((await search(alpha, { q: 'pizza NOT mango', user_id: CAROL })).body.results).toEqual([]);
+    // No operator reaches beyond her rooms: the secret room's pineapple stays out of every form.
+    for (const q of ['secret OR pineapple', 'NEAR(secret pineapple)', '"secret" pineapple', 'secret*', '-lounge secret', '{room_id} : secret']) {
+      const response = await search(alpha, { q, user_id: CAROL });
+      expect(response.status, q).toBe(200);
+      expect(response.body.results.filter((r: { room_id: string }) => r.room_id !== lounge), q).toEqual([]);
+    }
     for (const q of ['', '   ', '"', '*', 'NEAR(']) {
       const response = await search(alpha, { q, user_id: CAROL });
       if (q === 'NEAR(') {

@@ -62,6 +62,7 @@ const LIMIT_OPTIONS = [
   { flag: '--lock-stale-ms', env: 'PARACORD_LOCK_STALE_MS', key: 'dataDirLockStaleMs', help: 'ms after which a data-dir lock held from another host counts as stale (default 30000; a live holder on this host never does)' },
   { flag: '--reference-poll-interval-ms', env: 'PARACORD_REFERENCE_POLL_INTERVAL_MS', key: 'referencePollIntervalMs', help: 'how often rooms shared with Paracord reference servers are polled (default 5000)' },
   { flag: '--reference-push-per-minute', env: 'PARACORD_REFERENCE_PUSH_PER_MINUTE', key: 'referencePushPerMinute', help: 'events pushed to one Paracord reference server per minute (its limit: default 120; 0 = no pacing)' },
+  { flag: '--session-ttl-seconds', env: 'PARACORD_SESSION_TTL_SECONDS', key: 'sessionTtlSeconds', help: 'seconds a signed-in browser stays signed in without use (default 2592000 = 30 days)' },
   { flag: '--banned-events-before-quarantine', env: 'PARACORD_BANNED_EVENTS_BEFORE_QUARANTINE', key: 'bannedEventsBeforeQuarantine', help: 'events for users banned from our rooms one server may send (per auto-quarantine window) before it is quarantined (default 20)' },
 ] as const satisfies ReadonlyArray<{ flag: string; env: string; key: keyof NodeConfig; help: string }>;
 
@@ -93,7 +94,7 @@ function serveOptions(): Option[] {
     new Option('--pull', 'receive by pull: peers keep this node\'s events until it pulls them (for a node nobody can reach)').env('PARACORD_PULL'),
     new Option('--no-port-mapping', 'never ask the router (UPnP-IGD, NAT-PMP/PCP) to forward the federation port').env('PARACORD_NO_PORT_MAPPING'),
     new Option('--metrics-destinations <n>', 'destinations with their own label in /metrics (default 20)').env('PARACORD_METRICS_DESTINATIONS'),
-    new Option('--open', 'open the UI in the default browser once ready (signed in: the login link; a browser already signed in just opens the UI)').env('PARACORD_OPEN'),
+    new Option('--open', 'open the UI in the default browser once ready (signed in: a login link valid 60 seconds; a browser already signed in just opens the UI); PARACORD_OPEN_COMMAND names another program to open it with').env('PARACORD_OPEN'),
     new Option('--log-level <level>', 'fatal, error, warn, info, debug or trace').env('PARACORD_LOG_LEVEL').default('info'),
   ];
 }
@@ -205,7 +206,9 @@ async function serve(opts: ServeOptions): Promise<void> {
   restoreOptimizingCompilers();
   printJson({ ready: true, mode: started.mode, federation_url: started.federation_url, admin_url: started.admin_url, login_url: started.login_url });
   process.stderr.write(`paracord-node: open ${started.login_url} in your browser (the link works once; \`paracord-node login\` makes another)\n`);
-  if (opts.open) openInBrowser(started.login_url);
+  // The browser gets its own link, valid only briefly: the opener's command line is visible to
+  // other local users (ps), the printed link is not (docs/SECURITY.md).
+  if (opts.open) openInBrowser(node.context.loginUrl(OPEN_LINK_VALID_MS));
   if (started.mode === 'setup') {
     process.stderr.write(
       `paracord-node: this data directory is not set up yet: the link above opens the setup wizard ` +
@@ -220,10 +223,18 @@ export function register(program: Command): void {
   command.action(serve);
 }
 
-/** `--open` (issue #16 item 1): the login link in the default browser; a failure only says so. */
+/** How long the login link handed to the browser by `--open` works. */
+const OPEN_LINK_VALID_MS = 60_000;
+
+/**
+ * `--open` (issue #16 item 1): the login link in the default browser, or with the program named
+ * by PARACORD_OPEN_COMMAND (given the link as its one argument); a failure only says so.
+ */
 function openInBrowser(url: string): void {
-  const [command, args] =
-    process.platform === 'darwin' ? ['open', [url]] : process.platform === 'win32' ? ['cmd', ['/c', 'start', '""', url]] : ['xdg-open', [url]];
+  const custom = process.env.PARACORD_OPEN_COMMAND;
+  const [command, args] = custom
+    ? [custom, [url]]
+    : process.platform === 'darwin' ? ['open', [url]] : process.platform === 'win32' ? ['cmd', ['/c', 'start', '""', url]] : ['xdg-open', [url]];
   try {
     const child = spawn(command, args as string[], { stdio: 'ignore', detached: true });
     child.on('error', () => process.stderr.write(`paracord-node: could not open a browser; open the link above\n`));

@@ -100,6 +100,11 @@ export interface NodeConfig {
    */
   bannedEventsBeforeQuarantine?: number;
   /**
+   * Seconds a browser session of the admin UI lasts without use (issue #16 item 1); each use
+   * slides it on. Default 2592000 (30 days). Flag --session-ttl-seconds; env PARACORD_SESSION_TTL_SECONDS.
+   */
+  sessionTtlSeconds?: number;
+  /**
    * Scheduled backups of this run: every hour/day/week into `dir` (not inside the data dir),
    * keeping the newest `keep`. While given it wins over a schedule set through the admin API
    * (which is kept, and used again by a run without it); it is not saved. Flags --backup-dir,

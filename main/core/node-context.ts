@@ -60,8 +60,8 @@ export interface NodeContext {
   setPaused(paused: boolean): void;
   /** How the private keys are stored at rest. */
   keyStorage(): { sealed_by: string | null; warning: string | null };
-  /** A fresh one-time login URL for the browser UI. */
-  loginUrl(): string;
+  /** A fresh one-time login URL for the browser UI; valid 15 minutes unless `validForMs` is shorter. */
+  loginUrl(validForMs?: number): string;
   /** Null in setup mode (no identity yet). */
   identity(): Identity | null;
   federationUrl(): string | null;

@@ -226,7 +226,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
     onChange: () => notifications.notify({ type: 'status' }),
   });
   const metrics = new NodeMetrics(
-    { db, databaseFile: paths.database, lastBackupAt: () => backupRecords.last().at, isPaused },
+    { db, databaseFile: paths.database, lastBackupAt: () => backupRecords.last().at, isPaused, reachability: () => reachability?.status() ?? null },
     config.metricsDestinations !== undefined ? { maxDestinations: config.metricsDestinations } : {},
   );
   const isQuarantined = (server: string) => {
@@ -253,7 +253,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
   // Read once: the token does not change while the node runs (rotate it by restarting).
   const token = readAdminToken(paths);
   const adminToken = () => token;
-  const sessions = new LoginSessions(db);
+  const sessions = new LoginSessions(db, config.sessionTtlSeconds !== undefined ? config.sessionTtlSeconds * 1000 : undefined);
   let adminUrl = '';
 
   let tls: TlsMaterial | null = null;
@@ -295,7 +295,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
       if (!referenceRooms) throw new Error('the node has no identity yet');
       return referenceRooms;
     },
-    loginUrl: () => `${adminUrl}/login?code=${sessions.newLoginCode()}`,
+    loginUrl: (validForMs) => `${adminUrl}/login?code=${sessions.newLoginCode(Date.now(), validForMs)}`,
     setPaused: (paused) => {
       settings.set('federation_paused', paused ? '1' : '0');
       log.info({ event: paused ? 'federation_paused' : 'federation_resumed' }, paused ? 'federation paused' : 'federation resumed');
@@ -352,8 +352,10 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
       reorderWindowMs: config.reorderWindowMs, maxPendingInvitesPerPeer: config.maxPendingInvitesPerPeer, dialects,
       catchUpRequestsPerHostPerMinute: config.catchUpRequestsPerHostPerMinute, catchUpMaxPagesPerRun: config.catchUpMaxPagesPerRun,
       onBannedSender: (server) => abuse.record(server, 'banned_events'),
+      onReceived: metrics.fetched('catch_up'),
     });
     roomService = service;
+    outbox.onDelivered = pull.onDelivered = (destination, delivered) => service.noteDelivered(destination, delivered);
     referenceRooms = new ReferenceRooms({
       db, commit, rooms, ingest, http, discovery, trust, dialects, channels, identity: () => id, notifications, log, intervalMs: config.referencePollIntervalMs,
       keyChangePending: (peer) => keys.replaced.pending(peer) !== undefined,
@@ -439,7 +441,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
     workers.start();
     reachability = new Reachability({
       trust, http, discovery, log, identity: () => id, federationUrl: () => federationUrl, federationPort: () => actual,
-      puller: new Puller({ db, trust, discovery, http, ingest, identity: () => id, log, isPaused, onChange: () => notifications.notify({ type: 'status' }) }),
+      puller: new Puller({ db, trust, discovery, http, ingest, identity: () => id, log, isPaused, onChange: () => notifications.notify({ type: 'status' }), onReceived: metrics.fetched('pull') }),
       forcePull: config.pull ?? false,
       // A node listening on loopback only cannot be reached through the router: no mapping then.
       portMapping: !(config.noPortMapping ?? false) && !/^(127\.|::1$|localhost$)/.test(host),

@@ -28,6 +28,10 @@ export class FakePeer {
   private server!: Server;
   private readonly hanging = new Set<ServerResponse>();
   url = '';
+  /** Every request's path, in order. */
+  readonly requests: string[] = [];
+  /** Shifts the Date header of its answers (a server whose clock is off), in ms. */
+  dateOffsetMs = 0;
 
   readonly serverName: string;
 
@@ -59,10 +63,12 @@ export class FakePeer {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const json = (status: number, body: unknown, headers: Record<string, string> = {}) => {
-        res.writeHead(status, { 'content-type': 'application/json', ...headers });
+        const date = this.dateOffsetMs !== 0 ? { date: new Date(Date.now() + this.dateOffsetMs).toUTCString() } : {};
+        res.writeHead(status, { 'content-type': 'application/json', ...date, ...headers });
         res.end(JSON.stringify(body));
       };
       const path = (req.url ?? '').split('?')[0];
+      this.requests.push(path ?? '');
       if (path === '/.well-known/paracord/server') {
         if (this.discoveryDown) return json(503, { error: 'unavailable', message: 'fake peer discovery is down' });
         return json(200, { server_name: this.serverName, federation_endpoint: this.federationEndpoint ?? this.url, enabled: true, version: 'federation-v1', capabilities: [...(this.batch ? ['batch'] : []), ...this.capabilities] });

@@ -38,13 +38,16 @@ export class NodeProcess {
   private listenPort = 0;
   private adminPort = 0;
   private readonly keepAdminPort: boolean;
+  private readonly env: Record<string, string>;
 
   private readonly secure: boolean;
 
   /** `secure`: serve HTTPS with the generated self-signed certificate (no --insecure-http). */
   /** `keepAdminPort`: a restart listens on the same admin port (a browser page reconnects to it). */
-  constructor(options: { serverName?: string; dataDir?: string; args?: string[]; secure?: boolean; keepAdminPort?: boolean }) {
+  /** `env`: extra environment variables of the node process. */
+  constructor(options: { serverName?: string; dataDir?: string; args?: string[]; secure?: boolean; keepAdminPort?: boolean; env?: Record<string, string> }) {
     this.secure = options.secure ?? false;
+    this.env = options.env ?? {};
     this.keepAdminPort = options.keepAdminPort ?? false;
     this.serverName = options.serverName;
     this.dataDir = options.dataDir ?? tempDir('paracord-node-');
@@ -68,7 +71,7 @@ export class NodeProcess {
       ...this.args, ...extraArgs,
     ];
     this.stderr = '';
-    const child = spawn(process.execPath, [...NODE_FLAGS, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PARACORD_LOG_LEVEL: process.env.PARACORD_LOG_LEVEL ?? 'info' } });
+    const child = spawn(process.execPath, [...NODE_FLAGS, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PARACORD_LOG_LEVEL: process.env.PARACORD_LOG_LEVEL ?? 'info', ...this.env } });
     this.child = child;
     child.stderr!.on('data', (chunk: Buffer) => {
       this.stderr += chunk.toString();

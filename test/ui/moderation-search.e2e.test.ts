@@ -3,14 +3,14 @@
  * title), opening a room clears them, the member list's menu (make moderator, ban with a
  * reason), the ban list with unban, a moderator's delete shown as "Deleted by a moderator" on
  * both servers, a mention notification, and search whose result jumps to the message — at
- * desktop width and at 390 px.
+ * desktop width and at 390 px; the title and mention notifications on the other screens too.
  */
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ARTIFACTS, HAVE_CHROMIUM, launchBrowser } from '../helpers/browser.ts';
 import { NodeProcess, stopAll } from '../helpers/node-process.ts';
-import { enc, eventually, inviteAndJoin, roomWithMembers, send } from '../helpers/rooms.ts';
+import { enc, eventually, inviteAndJoin, messages, roomWithMembers, send } from '../helpers/rooms.ts';
 import { removeTempDirs } from '../helpers/temp-dir.ts';
 
 
@@ -176,7 +176,7 @@ describe.skipIf(!HAVE_CHROMIUM)('moderation, unread badges and search in the UI'
   it('works at 390 px: badges, member menu and search fit the screen', async () => {
     await inviteAndJoin(alpha, roomId, beta, BOB); // back after the unban
     await send(beta, roomId, 'a message for the phone, mentioning @owner');
-    const { page } = await open(alpha, 390);
+    const { context, page } = await open(alpha, 390);
     await page.getByRole('link', { name: 'Rooms' }).click();
     const civil = page.getByRole('link', { name: 'civil' }).locator('xpath=..');
     await civil.getByTestId('mention-count').waitFor();
@@ -198,5 +198,27 @@ describe.skipIf(!HAVE_CHROMIUM)('moderation, unread badges and search in the UI'
     });
     expect(wide).toEqual([]);
     await shot(page, 'room-moderation-390');
+    await context.close(); // its open room would read the next test's messages
+  });
+
+  it('the title and mention notifications follow on the Dashboard and Peers screens too', async () => {
+    // Everything read so far.
+    const latestMessage = (await messages(alpha, roomId)).at(-1)!.event_id;
+    expect((await alpha.admin('POST', `/rooms/${enc(roomId)}/read`, { event_id: latestMessage })).status).toBe(200);
+    expect(await unread(alpha, roomId)).toEqual({ unread: 0, mentions: 0 });
+    const { context, page } = await open(alpha); // on the Dashboard
+    await expect.poll(() => page.title()).toBe('Paracord');
+
+    await send(beta, roomId, '@owner, a question while you look at the dashboard', BOB);
+    await expect.poll(() => page.title()).toBe('(1 · @1) Paracord');
+    await expect.poll(() => page.evaluate(() => (globalThis as unknown as { __notes: string[] }).__notes)).toEqual(['You were mentioned in civil']);
+    expect(await page.getByRole('heading', { name: 'Dashboard' }).isVisible()).toBe(true);
+
+    await page.getByRole('link', { name: 'Peers & trust' }).click();
+    await send(beta, roomId, 'and one more, without a mention', BOB);
+    await expect.poll(() => page.title()).toBe('(2 · @1) Paracord');
+    expect(await page.evaluate(() => (globalThis as unknown as { __notes: string[] }).__notes)).toHaveLength(1);
+    await shot(page, 'peers-unread-title');
+    await context.close();
   });
 });

@@ -58,9 +58,10 @@ export function createAdminApp(deps: {
     deps.token,
     sessions
       ? (ctx) => {
-          const id = sessions.check(ctx.cookies.get(SESSION_COOKIE));
+          const cookie = ctx.cookies.get(SESSION_COOKIE);
+          const id = sessions.check(cookie);
           ctx.state.sessionId = id;
-          return id !== undefined;
+          return id !== undefined ? 'valid' : cookie ? 'ended' : 'none';
         }
       : undefined,
   );
@@ -103,7 +104,7 @@ export function createAdminApp(deps: {
         ctx.body = LOGIN_LINK_USED_PAGE;
         return;
       }
-      ctx.cookies.set(SESSION_COOKIE, session, { httpOnly: true, sameSite: 'strict', path: '/', overwrite: true, maxAge: 30 * 24 * 3600_000 });
+      ctx.cookies.set(SESSION_COOKIE, session, { httpOnly: true, sameSite: 'strict', path: '/', overwrite: true, maxAge: sessions.ttlMs });
       ctx.redirect('/');
     });
   }

@@ -1,8 +1,9 @@
 /**
  * How the browser UI gets in (the Syncthing model): the node prints a one-time login URL; opening
  * it trades the code for a session cookie (HttpOnly, SameSite=Strict). Codes are single use,
- * expire after 15 minutes and live in memory. Sessions (issue #16 item 1) are kept in SQLite
- * (`admin_sessions`): they survive restarts, expire after 30 days without use, and the owner
+ * expire after 15 minutes (the link `serve --open` hands the browser: 60 seconds) and live in
+ * memory. Sessions (issue #16 item 1) are kept in SQLite (`admin_sessions`): they survive
+ * restarts, expire after 30 days without use (NodeConfig.sessionTtlSeconds), and the owner
  * can list and revoke them. Only a SHA-256 hash of a session's token is stored, so a copy of the
  * database does not let anyone in. `paracord-node login` prints a fresh URL at any time.
  */
@@ -11,7 +12,7 @@ import type { Db } from '../store/database.ts';
 
 const CODE_TTL_MS = 15 * 60_000;
 export const SESSION_TTL_MS = 30 * 24 * 3600_000;
-/** last_used_at (and the sliding expiry) is written at most this often per session. */
+/** last_used_at (and the sliding expiry) is written at most this often per session (and a tenth of its lifetime). */
 const TOUCH_EVERY_MS = 60_000;
 export const SESSION_COOKIE = 'paracord_session';
 
@@ -36,15 +37,21 @@ export class LoginSessions {
   private readonly memory = new Map<string, SessionRow>();
 
   private readonly db: Db | undefined;
+  /** How long a session lasts without use. */
+  readonly ttlMs: number;
+  private readonly touchEveryMs: number;
 
-  constructor(db?: Db) {
+  constructor(db?: Db, ttlMs = SESSION_TTL_MS) {
     this.db = db;
+    this.ttlMs = ttlMs;
+    this.touchEveryMs = Math.min(TOUCH_EVERY_MS, ttlMs / 10);
   }
 
-  newLoginCode(now = Date.now()): string {
+  /** A one-time login code, valid 15 minutes or `validForMs` when that is shorter. */
+  newLoginCode(now = Date.now(), validForMs = CODE_TTL_MS): string {
     for (const [code, expires] of this.codes) if (expires <= now) this.codes.delete(code);
     const code = randomBytes(24).toString('base64url');
-    this.codes.set(code, now + CODE_TTL_MS);
+    this.codes.set(code, now + Math.min(validForMs, CODE_TTL_MS));
     return code;
   }
 
@@ -65,7 +72,7 @@ export class LoginSessions {
       token_hash: hashToken(token),
       created_at: now,
       last_used_at: now,
-      expires_at: now + SESSION_TTL_MS,
+      expires_at: now + this.ttlMs,
       user_agent: userAgent ? userAgent.slice(0, 300) : null,
       revoked_at: null,
     };
@@ -90,9 +97,9 @@ export class LoginSessions {
   check(token: string | undefined, now = Date.now()): string | undefined {
     const row = this.find(token);
     if (!row || row.revoked_at !== null || row.expires_at <= now) return undefined;
-    if (now - row.last_used_at >= TOUCH_EVERY_MS) {
-      if (this.db) this.db.prepare('UPDATE admin_sessions SET last_used_at = ?, expires_at = ? WHERE id = ?').run(now, now + SESSION_TTL_MS, row.id);
-      else Object.assign(row, { last_used_at: now, expires_at: now + SESSION_TTL_MS });
+    if (now - row.last_used_at >= this.touchEveryMs) {
+      if (this.db) this.db.prepare('UPDATE admin_sessions SET last_used_at = ?, expires_at = ? WHERE id = ?').run(now, now + this.ttlMs, row.id);
+      else Object.assign(row, { last_used_at: now, expires_at: now + this.ttlMs });
     }
     return row.id;
   }

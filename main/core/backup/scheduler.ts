@@ -128,17 +128,22 @@ export class BackupRecords {
     const last = this.last();
     const schedule = this.schedule();
     const warnings: string[] = [];
-    if (schedule && last.error && (last.error_at ?? 0) >= (last.at ?? 0)) warnings.push(`The last scheduled backup failed: ${last.error}`);
-    else if (last.at === null) warnings.push('No backup yet: run `paracord-node backup --out FILE --passphrase-file F`, or set a backup schedule.');
+    // A failure carries the raw error: it goes last, so the UI can show what precedes it as it is
+    // and put the raw error under "details" (renderer/src/lib/errors.ts explainBackupWarning).
+    const failed = schedule && last.error && (last.error_at ?? 0) >= (last.at ?? 0) ? `The last scheduled backup failed: ${last.error}` : null;
+    if (failed) {
+      // said last, below
+    } else if (last.at === null) warnings.push('No backup yet: run `paracord-node backup --out FILE --passphrase-file F`, or set a backup schedule.');
     else {
       const limit = schedule ? 2 * BACKUP_INTERVALS[schedule.every] + CHECK_EVERY_MS : STALE_BACKUP_MS;
       if (now - last.at > limit) warnings.push(`The last backup is ${Math.floor((now - last.at) / (24 * 3600_000))} days old.`);
     }
     if (schedule && !schedule.passphrase_file) {
-      warnings.push(`Scheduled backups are not encrypted: each one ${IN_THE_CLEAR}. Give them a passphrase file (serve --backup-passphrase-file, or the schedule's passphrase file), or keep ${schedule.dir} as safe as the data folder.`);
+      warnings.push(`Scheduled backups are not encrypted: each one ${IN_THE_CLEAR}. Give them a passphrase file (serve --backup-passphrase-file, or the schedule's passphrase file), or keep the backup folder as safe as the data folder.`);
     } else if (last.at !== null && this.lastEncrypted() === false) {
       warnings.push(`The last backup${last.file ? ` (${last.file})` : ''} is not encrypted: it ${IN_THE_CLEAR}. Keep it as safe as the data folder, or make encrypted ones (--passphrase-file).`);
     }
+    if (failed) warnings.push(failed);
     return { last_at: last.at, file: last.file, scheduled: schedule !== null, warning: warnings.length > 0 ? warnings.join(' ') : null };
   }
 }

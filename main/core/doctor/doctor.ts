@@ -15,6 +15,10 @@ import { ADMIN_API_PREFIX } from '../../../shared/contract/admin-operations.ts';
 import { DEFAULT_ADMIN_LISTEN, DEFAULT_LISTEN, parseHostPort } from '../config.ts';
 import { dataDirPaths, readRuntimeInfo, type DataDirPaths } from '../data-dir.ts';
 import { checkRunningNode, StaleRuntimeError } from '../admin/running-node.ts';
+import { AddressPolicy } from '../federation/address-policy.ts';
+import { HttpClient } from '../federation/http-client.ts';
+import { Settings } from '../store/settings.ts';
+import { TrustStore } from '../trust/trust-store.ts';
 import { BACKUP_INTERVALS, BACKUP_SETTING_KEYS, IN_THE_CLEAR, STALE_BACKUP_MS, type BackupSchedule } from '../backup/scheduler.ts';
 
 export type CheckStatus = 'ok' | 'warning' | 'problem' | 'note';
@@ -31,14 +35,25 @@ export interface DoctorOptions {
   adminListen?: string;
   /** Per network request. Default 3 s. */
   timeoutMs?: number;
+  /** Free disk below this is a problem (default 256 MiB); below 8 times this, a warning. */
+  minFreeBytes?: number;
+  /** Events waiting for one destination from this many on are a problem (default 1000). */
+  maxBacklog?: number;
+  /**
+   * The node's outbound address policy (serve's flags of the same names): peers are asked for
+   * their clocks under the same rules the node follows (docs/SECURITY.md §8). Plain http is
+   * also allowed when node.json says the node serves it.
+   */
+  insecureHttp?: boolean;
+  allowPrivateAddresses?: boolean;
 }
 
 export const REQUIRED_NODE = [22, 12] as const;
 /** Events are refused beyond ±60 s (DESIGN.md); warn well before. */
 const SKEW_PROBLEM_S = 60;
 const SKEW_WARNING_S = 20;
-const DISK_PROBLEM = 256 * 1024 ** 2;
-const DISK_WARNING = 2 * 1024 ** 3;
+export const DEFAULT_MIN_FREE_BYTES = 256 * 1024 ** 2;
+export const DEFAULT_MAX_BACKLOG = 1000;
 const CERT_WARNING_DAYS = 21;
 
 const ok = (check: string, message: string): CheckResult => ({ check, status: 'ok', message });
@@ -76,12 +91,12 @@ export function checkPermissions(paths: DataDirPaths): CheckResult {
   return ok('data_dir', `${paths.root} and its secrets are private to you (0700 / 0600).`);
 }
 
-export function checkDisk(paths: DataDirPaths): CheckResult {
+export function checkDisk(paths: DataDirPaths, minFreeBytes = DEFAULT_MIN_FREE_BYTES): CheckResult {
   const stat = statfsSync(paths.root);
   const free = Number(stat.bavail) * Number(stat.bsize);
   const gib = (free / 1024 ** 3).toFixed(1);
-  if (free < DISK_PROBLEM) return problem('disk_space', `Only ${gib} GiB free where ${paths.root} is: the database cannot grow; free some space now.`);
-  if (free < DISK_WARNING) return warning('disk_space', `${gib} GiB free where ${paths.root} is: free some space before the disk fills.`);
+  if (free < minFreeBytes) return problem('disk_space', `Only ${gib} GiB free where ${paths.root} is: the database cannot grow; free some space now.`);
+  if (free < 8 * minFreeBytes) return warning('disk_space', `${gib} GiB free where ${paths.root} is: free some space before the disk fills.`);
   return ok('disk_space', `${gib} GiB free.`);
 }
 
@@ -153,22 +168,51 @@ async function checkFederation(running: RunningNode, timeoutMs: number): Promise
   }
 }
 
-async function checkReachability(running: RunningNode | null, paths: DataDirPaths, timeoutMs: number): Promise<CheckResult> {
-  if (running) {
-    try {
-      const token = readFileSync(paths.adminToken, 'utf8').trim();
-      const response = await request(`${running.adminUrl}${ADMIN_API_PREFIX}/reachability`, { headers: { authorization: `Bearer ${token}` }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
-      const body = (await response.body.json()) as { reachable?: boolean | null; via?: string | null; error?: string | null; checked_at?: number | null };
-      if (response.statusCode === 200 && typeof body.reachable === 'boolean') {
-        return body.reachable
-          ? ok('reachability', `Peers can reach this node${body.via ? ` (checked by ${body.via})` : ''}.`)
-          : warning('reachability', `Peers cannot reach this node (${body.error ?? 'no answer'}): forward the port on your router, or use pull mode (serve --pull).`);
-      }
-    } catch {
-      // not available in this version
+async function adminCall<T>(running: RunningNode, paths: DataDirPaths, method: 'GET' | 'POST', path: string, timeoutMs: number): Promise<{ status: number; body: T }> {
+  // Only after checkRunning's nonce proof (SECURITY.md item 19): `running` exists only then.
+  const token = readFileSync(paths.adminToken, 'utf8').trim();
+  const response = await request(`${running.adminUrl}${ADMIN_API_PREFIX}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(method === 'POST' ? { 'content-type': 'application/json' } : {}) },
+    ...(method === 'POST' ? { body: '{}' } : {}),
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
+  });
+  return { status: response.statusCode, body: (await response.body.json()) as T };
+}
+
+type ReachabilityAnswer = { reachable?: boolean | null; via?: string | null; error?: string | null; checked_at?: number | null; mode?: string };
+
+/**
+ * The node's reachability self-test (CONTRACT.md "Reachability"): its last result, or, when none
+ * has run yet and the node has peers to ask, a fresh one (POST /reachability/check).
+ */
+async function checkReachability(running: RunningNode | null, paths: DataDirPaths, peerCount: number, timeoutMs: number): Promise<CheckResult> {
+  if (!running) return note('reachability', 'Not tested yet: start the node; it tests whether peers can reach it a second after it starts (or run `paracord-node reach-test`).');
+  let answer: ReachabilityAnswer;
+  try {
+    const last = await adminCall<ReachabilityAnswer>(running, paths, 'GET', '/reachability', timeoutMs);
+    if (last.status !== 200) throw new Error(`HTTP ${last.status}`);
+    answer = last.body;
+    let ran = false;
+    if (typeof answer.reachable !== 'boolean' && peerCount > 0) {
+      // A self-test asks a peer to call this node back: allow it the peer's time and ours.
+      const fresh = await adminCall<ReachabilityAnswer>(running, paths, 'POST', '/reachability/check', Math.max(timeoutMs, 20_000));
+      if (fresh.status !== 200) throw new Error(`HTTP ${fresh.status}`);
+      answer = fresh.body;
+      ran = true;
     }
+    const when = ran ? 'just now' : answer.checked_at ? `${ago(Date.now() - answer.checked_at)} ago` : '';
+    if (answer.reachable === true) return ok('reachability', `Peers can reach this node (tested ${when}${answer.via ? ` by ${answer.via}` : ''}).`);
+    if (answer.reachable === false) {
+      const pull = answer.mode === 'pull' ? ' The node receives in pull mode meanwhile (it fetches from its peers).' : '';
+      return warning('reachability', `Peers cannot reach this node (tested ${when}${answer.via ? ` by ${answer.via}` : ''}: ${answer.error ?? 'no answer'}): forward the port on your router, or use pull mode (serve --pull).${pull}`);
+    }
+  } catch (error) {
+    return warning('reachability', `Could not ask the node for its reachability self-test (${(error as Error).message}): run \`paracord-node reach-test\`.`);
   }
-  return note('reachability', 'Reachability self-test not available yet: ask a friend to send you a message, or open your federation URL from another network.');
+  if (peerCount === 0) return note('reachability', 'Not tested yet: the self-test asks a peer to call this node back; add a peer first.');
+  return note('reachability', `Not tested yet: no peer could be asked${answer.error ? ` (${answer.error})` : ''}; run \`paracord-node reach-test\` once a peer is online.`);
 }
 
 function openDb(paths: DataDirPaths): Database.Database | null {
@@ -239,8 +283,8 @@ async function checkPorts(running: RunningNode | null, options: DoctorOptions): 
   return ok('ports', 'The admin and federation ports are free for the node.');
 }
 
-async function checkClockSkew(db: Database.Database | null, timeoutMs: number): Promise<CheckResult> {
-  if (!db) return note('clock_skew', 'No database yet: no peers to compare clocks with.');
+async function checkClockSkew(db: Database.Database | null, http: HttpClient | null, timeoutMs: number): Promise<CheckResult> {
+  if (!db || !http) return note('clock_skew', 'No database yet: no peers to compare clocks with.');
   let peers: Array<{ server_name: string; endpoint: string }>;
   try {
     peers = db.prepare<[], { server_name: string; endpoint: string }>("SELECT server_name, endpoint FROM federation_servers WHERE trust = 'allow' AND endpoint IS NOT NULL ORDER BY last_seen_at DESC LIMIT 10").all();
@@ -252,41 +296,81 @@ async function checkClockSkew(db: Database.Database | null, timeoutMs: number): 
     peers.map(async (peer) => {
       const sent = Date.now();
       try {
-        const response = await request(`${peer.endpoint.replace(/\/+$/, '')}/_paracord/federation/v1/keys`, { dispatcher: insecureAgent, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+        // Through the node's outbound address policy and certificate pins, as the node itself calls.
+        const response = await http.send('GET', `${peer.endpoint.replace(/\/+$/, '')}/_paracord/federation/v1/keys`, {}, undefined, { timeoutMs });
         const received = Date.now();
-        await response.body.dump();
         const date = Date.parse(String(response.headers.date ?? ''));
-        if (Number.isNaN(date)) return { peer: peer.server_name, skew: null };
+        if (Number.isNaN(date)) return { peer: peer.server_name, skew: null, refused: null, failed: 'no Date header' };
         // The Date header has 1 s resolution: compare with the middle of the exchange, allow 1 s.
         const skew = (date - (sent + received) / 2) / 1000;
-        return { peer: peer.server_name, skew: Math.abs(skew) <= 1 ? 0 : skew };
-      } catch {
-        return { peer: peer.server_name, skew: null };
+        return { peer: peer.server_name, skew: Math.abs(skew) <= 1 ? 0 : skew, refused: null, failed: null };
+      } catch (error) {
+        const message = (error as Error).message;
+        return { peer: peer.server_name, skew: null, refused: /refusing to connect/.test(message) ? message : null, failed: message };
       }
     }),
   );
-  const answered = results.filter((r): r is { peer: string; skew: number } => r.skew !== null);
-  if (answered.length === 0) return note('clock_skew', `None of ${peers.length} peers answered in time: cannot compare clocks (keep NTP on: timedatectl set-ntp true).`);
+  const answered = results.filter((r): r is { peer: string; skew: number; refused: null; failed: null } => r.skew !== null);
+  const refused = results.filter((r) => r.refused !== null);
+  const refusedText = refused.length > 0 ? ` ${refused.length} not asked: the node's address policy refuses ${refused.map((r) => r.peer).slice(0, 3).join(', ')} (docs/SECURITY.md §8).` : '';
+  const silent = results.find((r) => r.failed !== null && r.refused === null);
+  if (answered.length === 0) return note('clock_skew', `None of ${peers.length} peers answered${silent ? ` (${silent.peer}: ${silent.failed})` : ''}: cannot compare clocks (keep NTP on: timedatectl set-ntp true).${refusedText}`);
   const worst = answered.reduce((a, b) => (Math.abs(b.skew) > Math.abs(a.skew) ? b : a));
   const text = `${worst.peer}'s clock differs by ${Math.round(worst.skew)} s`;
-  if (Math.abs(worst.skew) > SKEW_PROBLEM_S) return problem('clock_skew', `${text}: events are refused beyond ±60 s; turn on time sync (timedatectl set-ntp true), or tell that peer.`);
-  if (Math.abs(worst.skew) > SKEW_WARNING_S) return warning('clock_skew', `${text}: events are refused beyond ±60 s; check time sync here and there.`);
-  return ok('clock_skew', `Clock within ${Math.max(1, Math.ceil(Math.abs(worst.skew)))} s of ${answered.length} peer(s).`);
+  if (Math.abs(worst.skew) > SKEW_PROBLEM_S) return problem('clock_skew', `${text}: events are refused beyond ±60 s; turn on time sync (timedatectl set-ntp true), or tell that peer.${refusedText}`);
+  if (Math.abs(worst.skew) > SKEW_WARNING_S) return warning('clock_skew', `${text}: events are refused beyond ±60 s; check time sync here and there.${refusedText}`);
+  return ok('clock_skew', `Clock within ${Math.max(1, Math.ceil(Math.abs(worst.skew)))} s of ${answered.length} peer(s).${refusedText}`);
 }
 
-function checkOutbox(db: Database.Database | null, now = Date.now()): CheckResult {
+function checkOutbox(db: Database.Database | null, maxBacklog = DEFAULT_MAX_BACKLOG, now = Date.now()): CheckResult {
   if (!db) return note('outbox', 'No database yet.');
   try {
-    const counts = { pending: 0, failed: 0 };
-    for (const row of db.prepare<[], { state: string; n: number }>("SELECT state, COUNT(*) AS n FROM federation_outbox WHERE state IN ('pending', 'failed') GROUP BY state").all()) {
-      counts[row.state as 'pending' | 'failed'] = row.n;
+    const rows = db
+      .prepare<[], { destination: string; pending: number; failed: number; retried: number; oldest: number | null }>(
+        `SELECT destination,
+                SUM(state = 'pending') AS pending, SUM(state = 'failed') AS failed,
+                SUM(state = 'pending' AND attempts > 0) AS retried,
+                MIN(CASE WHEN state = 'pending' THEN created_at END) AS oldest
+           FROM federation_outbox WHERE state IN ('pending', 'failed') GROUP BY destination ORDER BY pending DESC, destination`,
+      )
+      .all();
+    const pending = rows.reduce((n, r) => n + r.pending, 0);
+    const failed = rows.reduce((n, r) => n + r.failed, 0);
+    const worst = rows[0];
+    if (worst && worst.pending >= maxBacklog) {
+      return problem('outbox', `${worst.pending} events wait for ${worst.destination}${worst.oldest !== null ? `, the oldest for ${ago(now - worst.oldest)}` : ''} (${pending} in all): that server is down or cannot be reached; ask its owner, or drop its queue in the web UI (Queue) if it is gone for good.`);
     }
-    const oldest = db.prepare<[], { t: number | null }>("SELECT MIN(created_at) AS t FROM federation_outbox WHERE state = 'pending'").get()?.t ?? null;
-    if (counts.failed > 0) return warning('outbox', `${counts.failed} deliveries were refused by peers (and ${counts.pending} wait): see the Queue in the web UI, then retry or drop them.`);
-    if (oldest !== null && now - oldest > 24 * 3600_000) return warning('outbox', `${counts.pending} events wait for delivery, the oldest for ${ago(now - oldest)}: a peer may be down or unreachable (see the Queue).`);
-    return ok('outbox', counts.pending === 0 ? 'Nothing waits for delivery.' : `${counts.pending} events wait for delivery.`);
+    if (failed > 0) return warning('outbox', `${failed} deliveries were refused by peers (and ${pending} wait): see the Queue in the web UI, then retry or drop them.`);
+    const oldest = Math.min(...rows.filter((r) => r.oldest !== null).map((r) => r.oldest!));
+    if (Number.isFinite(oldest) && now - oldest > 24 * 3600_000) return warning('outbox', `${pending} events wait for delivery, the oldest for ${ago(now - oldest)}: a peer may be down or unreachable (see the Queue).`);
+    const retried = rows.filter((r) => r.retried > 0);
+    if (retried.length > 0) {
+      const names = retried.slice(0, 3).map((r) => `${r.destination} (${r.pending})`).join(', ');
+      return warning('outbox', `Deliveries to ${names}${retried.length > 3 ? ` and ${retried.length - 3} more` : ''} fail and are being retried: that server may be down; nothing to do unless it lasts (see the Queue).`);
+    }
+    return ok('outbox', pending === 0 ? 'Nothing waits for delivery.' : `${pending} events wait for delivery.`);
   } catch {
     return note('outbox', 'Could not read the outbound queue.');
+  }
+}
+
+/** The node's HTTP client for peers, over the read-only database: its address policy and pins. */
+function peerClient(db: Database.Database | null, insecureHttp: boolean, allowPrivateAddresses: boolean): HttpClient | null {
+  if (!db) return null;
+  try {
+    const trust = new TrustStore(db, new Settings(db));
+    const policy = new AddressPolicy({ insecureHttp, allowPrivateAddresses, endpointVouch: (origin) => trust.endpointVouch(origin) });
+    return new HttpClient({ allowInsecureHttp: insecureHttp, pinFor: (url) => trust.pinnedFingerprintFor(url), policy });
+  } catch {
+    return null;
+  }
+}
+
+function allowedPeerCount(db: Database.Database | null): number {
+  try {
+    return db?.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM federation_servers WHERE trust = 'allow'").get()?.n ?? 0;
+  } catch {
+    return 0;
   }
 }
 
@@ -319,7 +403,7 @@ export async function runDoctor(options: DoctorOptions): Promise<CheckResult[]> 
     results.push(problem('data_dir', `There is no data folder at ${paths.root}: check --data, or create one with \`paracord-node init --data ${paths.root} --server-name NAME\`.`));
     return results;
   }
-  results.push(checkPermissions(paths), checkDisk(paths));
+  results.push(checkPermissions(paths), checkDisk(paths, options.minFreeBytes));
   const db = openDb(paths);
   try {
     if (!db) results.push(warning('database', `${join(paths.root, 'paracord.db')} does not exist yet: the folder is not initialized (run init, or serve with --server-name).`));
@@ -331,11 +415,12 @@ export async function runDoctor(options: DoctorOptions): Promise<CheckResult[]> 
       served = federation.servedFingerprint;
       results.push(federation.result);
     }
-    results.push(await checkReachability(running, paths, timeoutMs));
+    results.push(await checkReachability(running, paths, allowedPeerCount(db), timeoutMs));
     results.push(checkTls(paths, db, served, running?.status.federation.url ?? null));
     results.push(await checkPorts(running, options));
-    results.push(await checkClockSkew(db, timeoutMs));
-    results.push(checkOutbox(db));
+    const insecureHttp = (options.insecureHttp ?? false) || (readRuntimeInfo(paths)?.federation_url ?? '').startsWith('http://');
+    results.push(await checkClockSkew(db, peerClient(db, insecureHttp, options.allowPrivateAddresses ?? false), timeoutMs));
+    results.push(checkOutbox(db, options.maxBacklog));
     results.push(checkBackup(db));
   } finally {
     db?.close();

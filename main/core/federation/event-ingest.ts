@@ -36,6 +36,16 @@ export interface IngestResult {
   held?: true;
 }
 
+/** How one received event ended (metrics): stored, already known, held, or refused with a code. */
+export type ReceivedOutcome = { result: 'accepted' | 'duplicate' | 'held' } | { result: 'refused'; error: string };
+
+/** The outcome of a store (an IngestResult) or of a failure (an HttpError's code; else "other"). */
+export function receivedOutcome(settled: IngestResult | unknown): ReceivedOutcome {
+  const r = settled as Partial<IngestResult> | null;
+  if (r && typeof r === 'object' && typeof r.inserted === 'boolean') return { result: r.held ? 'held' : r.inserted ? 'accepted' : 'duplicate' };
+  return { result: 'refused', error: settled instanceof HttpError ? settled.code : 'other' };
+}
+
 /** What rooms add to ingest (issue #3): routing, host authorization, apply and relay. */
 export interface IngestHooks {
   /** Before the signature check: may `requestOrigin` send us this room's event at all? */

@@ -22,7 +22,7 @@ import { infoLimited, warnLimited } from '../log.ts';
 import type { Identity } from '../identity/identity.ts';
 import type { TrustStore } from '../trust/trust-store.ts';
 import type { Discovery } from './discovery.ts';
-import type { EventIngest, VerifiedEvent } from './event-ingest.ts';
+import { receivedOutcome, type EventIngest, type ReceivedOutcome, type VerifiedEvent } from './event-ingest.ts';
 import type { FederationResponse, HttpClient } from './http-client.ts';
 import { PullAcks } from './pull-acks.ts';
 import { MAX_PULL_EVENTS, PULL_ACK_PATH, PULL_PATH } from './routes/pull/index.ts';
@@ -44,6 +44,8 @@ export interface PullerDeps {
   log: Logger;
   isPaused: () => boolean;
   onChange?: () => void;
+  /** Told about each pulled event (metrics: received events by result). */
+  onReceived?: (outcome: ReceivedOutcome) => void;
 }
 
 export interface PullSourceState {
@@ -253,6 +255,7 @@ export class Puller {
           retry = true;
           break;
         }
+        this.deps.onReceived?.(receivedOutcome(error));
         warnLimited(log, `pulled_event_refused ${server}`, { event: 'pulled_event_refused', server, status: error.status, error: error.code, message: error.message }, 'a pulled event was refused');
       }
     }
@@ -264,10 +267,14 @@ export class Puller {
     }
     const { outcomes, beforeStoreDone } = await ingest.storeMany(verified, server, saveCursor);
     for (const outcome of outcomes) {
+      if (outcome.status === 'fulfilled') this.deps.onReceived?.(receivedOutcome(outcome.value));
       if (outcome.status === 'rejected') {
         const e = outcome.reason as Error;
         if (!(e instanceof HttpError) || e.status >= 500) retry = true;
-        else warnLimited(log, `pulled_event_refused ${server}`, { event: 'pulled_event_refused', server, status: e.status, error: e.code, message: e.message }, 'a pulled event was refused');
+        else {
+          this.deps.onReceived?.(receivedOutcome(e));
+          warnLimited(log, `pulled_event_refused ${server}`, { event: 'pulled_event_refused', server, status: e.status, error: e.code, message: e.message }, 'a pulled event was refused');
+        }
       }
     }
     if (saveCursor && !beforeStoreDone) saveCursor();

@@ -17,6 +17,8 @@ import { statSync } from 'node:fs';
 import type { Middleware } from 'koa';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Db } from '../store/database.ts';
+import type { ReceivedOutcome } from '../federation/event-ingest.ts';
+import type { Reachability } from '../../../shared/contract/admin-operations.ts';
 
 export const DEFAULT_LABELLED_DESTINATIONS = 20;
 export const OTHER = 'other';
@@ -25,6 +27,8 @@ const BATCH_PATH = '/_paracord/federation/v1/events';
 const ERROR_CODE = /^[a-z][a-z0-9_]{0,47}$/;
 
 export type ReceivedResult = 'accepted' | 'duplicate' | 'held' | 'refused';
+/** How an event came in: pushed to us, pulled (pull mode), or fetched by a room catch-up. */
+export type ReceivedVia = 'push' | 'pull' | 'catch_up';
 export type AttemptOutcome = 'delivered' | 'retry' | 'refused' | 'network_error';
 
 export interface MetricsSources {
@@ -32,6 +36,8 @@ export interface MetricsSources {
   databaseFile: string;
   lastBackupAt: () => number | null;
   isPaused: () => boolean;
+  /** The reachability self-test's last result (null before the node has an identity). */
+  reachability?: () => Reachability | null;
 }
 
 /** Sticky labels for the first `max` destinations; the rest share "other". */
@@ -65,7 +71,7 @@ export function topWithOther(rows: Array<{ key: string; value: number }>, max: n
 export class NodeMetrics {
   readonly registry = new Registry();
   private readonly destinations: DestinationLabels;
-  private readonly received: Counter<'result' | 'error'>;
+  private readonly received: Counter<'result' | 'error' | 'via'>;
   private readonly rateLimited: Counter;
   private readonly attempts: Counter<'destination' | 'outcome'>;
   private readonly delivered: Counter<'destination'>;
@@ -79,8 +85,8 @@ export class NodeMetrics {
 
     this.received = new Counter({
       name: 'paracord_federation_events_received_total',
-      help: 'Events pushed to this node (POST /event and /events), by result; refused ones by error code',
-      labelNames: ['result', 'error'],
+      help: 'Events received by this node, by result (refused ones by error code) and by how they came: push (POST /event and /events), pull (pull mode), catch_up',
+      labelNames: ['result', 'error', 'via'],
       registers,
     });
     this.rateLimited = new Counter({ name: 'paracord_federation_rate_limited_total', help: 'Federation requests refused with 429 rate_limited', registers });
@@ -138,6 +144,18 @@ export class NodeMetrics {
       },
     });
     new Gauge({
+      name: 'paracord_reachable',
+      help: 'The reachability self-test: 1 peers can reach this node, 0 they cannot, -1 not tested yet; labelled by how it receives (push or pull)',
+      labelNames: ['mode'],
+      registers,
+      collect() {
+        this.reset();
+        const state = sources.reachability?.() ?? null;
+        if (!state) return;
+        this.set({ mode: state.mode }, state.reachable === null ? -1 : state.reachable ? 1 : 0);
+      },
+    });
+    new Gauge({
       name: 'paracord_quarantined_events',
       help: 'Events held from quarantined servers, waiting for review',
       registers,
@@ -188,8 +206,13 @@ export class NodeMetrics {
     if (delivered > 0) this.delivered.inc({ destination: label }, delivered);
   }
 
-  eventReceived(result: ReceivedResult, error = ''): void {
-    this.received.inc({ result, error: result === 'refused' ? (ERROR_CODE.test(error) ? error : OTHER) : '' });
+  eventReceived(result: ReceivedResult, error = '', via: ReceivedVia = 'push'): void {
+    this.received.inc({ result, error: result === 'refused' ? (ERROR_CODE.test(error) ? error : OTHER) : '', via });
+  }
+
+  /** An event this node fetched itself (pull mode, catch-up). */
+  fetched(via: 'pull' | 'catch_up'): (outcome: ReceivedOutcome) => void {
+    return (outcome) => this.eventReceived(outcome.result, outcome.result === 'refused' ? outcome.error : '', via);
   }
 
   /** The federation listener's observer: counts what the event routes answered. */

@@ -36,7 +36,12 @@ export type Outcome =
   | { kind: 'paced'; status: number; error: string }
   | { kind: 'failed'; status: number | null; error: string };
 
+/** Told of entries a destination acknowledged, inside the transaction that removes them. */
+export type DeliveredListener = (destination: string, delivered: ReadonlyArray<{ event_id: string; room_id: string }>) => void;
+
 export class Outbox {
+  /** Set once by the node's wiring (rooms record when a ban reached the banned user's server). */
+  onDelivered: DeliveredListener | null = null;
   private readonly db: Db;
   private readonly enqueueStmt;
   private readonly headStmt;
@@ -98,6 +103,10 @@ export class Outbox {
         else if (outcome.kind === 'paced') this.pacedStmt.run(outcome.error, now, row.id);
         else this.failStmt.run(outcome.error, now, row.id);
         insertAttempt.run(destination, row.event_id, outcome.status, outcome.kind === 'delivered' ? null : outcome.error, Math.round(latencyMs), settled.length, now);
+      }
+      if (this.onDelivered) {
+        const delivered = settled.filter((s) => s.outcome.kind === 'delivered').map((s) => s.row);
+        if (delivered.length > 0) this.onDelivered(destination, delivered);
       }
     });
   }

@@ -9,7 +9,7 @@
  * The cursor is the outbox row id of the last event of a page (AUTOINCREMENT: ids never go back).
  */
 import type { Db } from '../store/database.ts';
-import type { OutboxRow } from './outbox.ts';
+import type { DeliveredListener, OutboxRow } from './outbox.ts';
 
 /** A destination that has not pulled for this long is pushed to again (it may be reachable now). */
 export const PULL_STALE_MS = 2 * 60_000;
@@ -31,6 +31,9 @@ export class PullQueue {
   private readonly ackStmt;
   private readonly touchStmt;
   private readonly receiverAckStmt;
+  private readonly ackedStmt;
+  /** Set once by the node's wiring: told of the rows an ack removes (outbox.ts DeliveredListener). */
+  onDelivered: DeliveredListener | null = null;
 
   constructor(db: Db) {
     this.db = db;
@@ -38,6 +41,9 @@ export class PullQueue {
       "SELECT * FROM federation_outbox WHERE destination = ? AND state = 'pending' AND id > ? ORDER BY id LIMIT ?",
     );
     this.ackStmt = db.prepare("DELETE FROM federation_outbox WHERE destination = ? AND state = 'pending' AND id <= ?");
+    this.ackedStmt = db.prepare<[string, number], { event_id: string; room_id: string }>(
+      "SELECT event_id, room_id FROM federation_outbox WHERE destination = ? AND state = 'pending' AND id <= ?",
+    );
     this.receiverAckStmt = db.prepare(
       `INSERT INTO pull_receivers (server_name, last_pull_at, acked_cursor, last_ack_at) VALUES (?, ?, ?, ?)
        ON CONFLICT (server_name) DO UPDATE SET last_pull_at = excluded.last_pull_at, acked_cursor = MAX(acked_cursor, excluded.acked_cursor), last_ack_at = excluded.last_ack_at`,
@@ -89,6 +95,10 @@ export class PullQueue {
    */
   ack(destination: string, cursor: number, now = Date.now()): number {
     const deleted = this.db.transaction(() => {
+      if (this.onDelivered) {
+        const acked = this.ackedStmt.all(destination, cursor);
+        if (acked.length > 0) this.onDelivered(destination, acked);
+      }
       const n = this.ackStmt.run(destination, cursor).changes;
       this.receiverAckStmt.run(destination, now, cursor, now);
       return n;

@@ -10,7 +10,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Envelope } from '../federation/envelope.ts';
 import { openDatabase, type Db } from '../store/database.ts';
 import { FederationEvents } from '../store/federation-events.ts';
+import { MAX_CLOCK_SKEW_MS } from './ordering.ts';
 import { mentions } from './read-markers.ts';
+import { BANNED_BACKLOG_GRACE_MS, bannedEventIsAbuse } from './room-bans.ts';
 import { RoomStore } from './room-store.ts';
 import { escapeHtml, highlight, matchExpression, queryWords } from './search-index.ts';
 
@@ -115,5 +117,58 @@ describe('search and mention helpers', () => {
     expect(mentions('hi @carol:beta.test', '@carol:alpha.test')).toBe(false);
     expect(mentions('mail carol@alpha.test', '@carol:alpha.test')).toBe(false);
     expect(mentions('a.b @a.b+c', '@a.b:alpha.test')).toBe(true);
+  });
+});
+
+describe('when events for a banned user count against their server', () => {
+  it('only once the ban reached it: signed more than the clock skew after, or arriving past the backlog grace', () => {
+    const knownAt = 1_000_000;
+    expect(bannedEventIsAbuse(null, knownAt * 2, knownAt * 2)).toBe(false); // the ban has not reached it
+    expect(bannedEventIsAbuse(knownAt, knownAt - 5_000, knownAt + 10)).toBe(false); // typed before it had the ban
+    expect(bannedEventIsAbuse(knownAt, knownAt + MAX_CLOCK_SKEW_MS, knownAt + MAX_CLOCK_SKEW_MS)).toBe(false); // its clock may be ahead
+    expect(bannedEventIsAbuse(knownAt, knownAt + MAX_CLOCK_SKEW_MS + 1, knownAt + MAX_CLOCK_SKEW_MS + 1)).toBe(true);
+    // An old signing time does not excuse an event sent long after the ban reached its server.
+    expect(bannedEventIsAbuse(knownAt, knownAt - 5_000, knownAt + BANNED_BACKLOG_GRACE_MS + 1)).toBe(true);
+  });
+
+  it('the ban reaches the banned user\'s server when it acknowledges the ban in force, not another event or server', () => {
+    const { rooms } = replay(history); // bob@beta.test banned by b2 (from alpha.test)
+    expect(rooms.bans.knownAt(ROOM, BOB)).toBeNull();
+    rooms.bans.noteDelivered(ROOM, '$b1:alpha.test', 'beta.test', 500); // an older ban, superseded
+    rooms.bans.noteDelivered(ROOM, '$b2:alpha.test', 'gamma.test', 600); // another server
+    expect(rooms.bans.knownAt(ROOM, BOB)).toBeNull();
+    rooms.bans.noteDelivered(ROOM, '$b2:alpha.test', 'beta.test', 700);
+    expect(rooms.bans.knownAt(ROOM, BOB)).toBe(700);
+    rooms.bans.noteDelivered(ROOM, '$b2:alpha.test', 'beta.test', 800); // a copy sent again: the first time stays
+    expect(rooms.bans.knownAt(ROOM, BOB)).toBe(700);
+    // Unbanned and banned again: the new ban has to reach beta in its turn.
+    rooms.apply(event('m.member.unban', OWNER, 14, 'u2', BOB, { membership: 'leave' }));
+    expect(rooms.bans.knownAt(ROOM, BOB)).toBeNull();
+    rooms.apply(event('m.member.ban', OWNER, 15, 'b3', BOB, { membership: 'ban' }));
+    expect(rooms.bans.knownAt(ROOM, BOB)).toBeNull();
+    // A ban made on the banned user's own server (by a moderator there) is known to it at once.
+    const own = { ...event('m.member.ban', '@mod:beta.test', 16, 'b4', BOB, { membership: 'ban' }), origin_server: 'beta.test', origin_ts: 1234 };
+    rooms.apply(own);
+    expect(rooms.bans.knownAt(ROOM, BOB)).toBe(1234);
+  });
+});
+
+describe('search order', () => {
+  it('newest first in display order, whatever order the messages arrived in; the page is the newest ones', () => {
+    const kiwi = (depth: number, id: string) => event('m.message', BOB, depth, id, null, { body: `kiwi ${id}` });
+    // History that arrived late (a catch-up) after newer messages, and two of the same depth.
+    const order = [...history.slice(0, 3), kiwi(300, 'k3'), kiwi(100, 'k1'), kiwi(200, 'k2'), kiwi(200, 'k2b'), kiwi(50, 'k0')];
+    const { rooms } = replay(order);
+    const ids = (limit: number, roomId: string | null = null) => rooms.search.search(OWNER, queryWords('kiwi'), roomId, limit).map((r) => r.event_id.slice(1, -':alpha.test'.length));
+    expect(ids(10)).toEqual(['k3', 'k2b', 'k2', 'k1', 'k0']);
+    expect(ids(2)).toEqual(['k3', 'k2b']);
+    expect(ids(10, '!other:alpha.test')).toEqual([]);
+    // An edit keeps the message in its place; a delete takes it out.
+    const events = new FederationEvents(db);
+    for (const e of [event('m.message.edit', BOB, 400, 'ek1', null, { target: '$k1:alpha.test', body: 'kiwi edited' }), event('m.message.delete', BOB, 401, 'dk2', null, { target: '$k2:alpha.test' })]) {
+      events.insert(e, `h-${e.event_id}`, null);
+      rooms.apply(e);
+    }
+    expect(ids(10)).toEqual(['k3', 'k2b', 'k1', 'k0']);
   });
 });

@@ -2,7 +2,9 @@
  * Read markers and unread counts of local users (issue #20 item 4). A marker is the last
  * message a user has seen in a room, in display order; it only moves forward and is never
  * federated. Unread: messages by others, after the user's join, after the marker, not
- * deleted. Mentions: those of them naming the user as `@localpart` or `@localpart:server`.
+ * deleted. Mentions: those of them whose current text (after their author's latest edit, as
+ * the timeline shows it) names the user as `@localpart` or `@localpart:server` — a mention an
+ * edit adds to an unread message counts, one an edit removes no longer does.
  */
 import type { Db } from '../store/database.ts';
 import { compareDisplayOrder } from './event-types.ts';
@@ -59,16 +61,36 @@ export class ReadMarkers {
     const marker = this.getStmt.get(roomId, userId);
     const after = marker && compareDisplayOrder(marker, joinedAt) > 0 ? marker : joinedAt;
     const rows = this.db
-      .prepare<[string, string, number, string, string, number], { body: unknown }>(
-        `SELECT json_extract(m.content, '$.body') AS body FROM federation_events m
+      .prepare<[string, string, number, string, string, number], { event_id: string; sender: string; body: unknown }>(
+        `SELECT m.event_id, m.sender, json_extract(m.content, '$.body') AS body FROM federation_events m
          WHERE m.room_id = ? AND m.event_type = 'm.message' AND m.sender <> ?
            AND (m.depth, m.origin_server, m.event_id) > (?, ?, ?)
            AND NOT EXISTS (SELECT 1 FROM federation_events d WHERE d.relates_to = m.event_id AND d.event_type = 'm.message.delete')
          LIMIT ?`,
       )
       .all(roomId, userId, after.depth, after.origin_server, after.event_id, MAX_UNREAD_COUNTED);
+    // Edits follow their message in display order: those of unread messages are after `after` too.
+    const edits = this.db
+      .prepare<[string, number, string, string], { relates_to: string; sender: string; body: unknown }>(
+        `SELECT relates_to, sender, json_extract(content, '$.body') AS body FROM federation_events
+         WHERE room_id = ? AND event_type = 'm.message.edit' AND (depth, origin_server, event_id) > (?, ?, ?)
+         ORDER BY depth, origin_server, event_id`,
+      )
+      .all(roomId, after.depth, after.origin_server, after.event_id);
+    const edited = new Map<string, { sender: string; body: string }[]>();
+    for (const edit of edits) {
+      if (typeof edit.body !== 'string') continue;
+      const list = edited.get(edit.relates_to) ?? [];
+      list.push({ sender: edit.sender, body: edit.body });
+      edited.set(edit.relates_to, list);
+    }
     let mentionCount = 0;
-    for (const row of rows) if (typeof row.body === 'string' && mentions(row.body, userId)) mentionCount++;
+    for (const row of rows) {
+      // The author's latest edit (in display order) is the text; others' edits are not applied.
+      const latestEdit = edited.get(row.event_id)?.filter((e) => e.sender === row.sender).at(-1);
+      const body = latestEdit?.body ?? row.body;
+      if (typeof body === 'string' && mentions(body, userId)) mentionCount++;
+    }
     return { unread: rows.length, mentions: mentionCount };
   }
 }

@@ -3,9 +3,31 @@
  * entry follows the m.member.ban / m.member.unban event with the greatest display key, so every
  * server holding the same events computes the same bans, whatever order they arrived in.
  */
+import { serverOf } from '../../../shared/identifiers.ts';
 import type { Envelope } from '../federation/envelope.ts';
 import type { Db } from '../store/database.ts';
 import { compareDisplayOrder } from './event-types.ts';
+import { MAX_CLOCK_SKEW_MS } from './ordering.ts';
+
+/**
+ * After this long from the ban reaching a server, every event it still sends for the banned user
+ * counts as abuse, whatever time it was signed at: an honest server's backlog (sent once, at its
+ * next delivery attempt: at most minutes after the link came back) is long gone by then.
+ */
+export const BANNED_BACKLOG_GRACE_MS = 3600_000;
+
+/**
+ * Whether an event (or join) for a banned user, refused by the host, counts against the server
+ * that sent it (docs/SECURITY.md item 9): only once that server had the ban (`knownAt`, the
+ * host's time its delivery was acknowledged; null: not yet), for an event signed after it — more
+ * than the clock skew we allow later — or arriving past the backlog grace. A server cut off when
+ * its user was banned accepted their messages meanwhile; that backlog is refused, not held
+ * against it.
+ */
+export function bannedEventIsAbuse(knownAt: number | null, originTs: number, now: number): boolean {
+  if (knownAt === null) return false;
+  return originTs > knownAt + MAX_CLOCK_SKEW_MS || now > knownAt + BANNED_BACKLOG_GRACE_MS;
+}
 
 export interface BanView {
   user_id: string;
@@ -25,15 +47,24 @@ export class RoomBans {
   private readonly getStmt;
   private readonly upsertStmt;
   private readonly listStmt;
+  private readonly knownAtStmt;
+  private readonly deliveredStmt;
+  private readonly markKnownStmt;
 
   constructor(db: Db) {
     this.getStmt = db.prepare<[string, string], BanRow>('SELECT banned, event_id, event_depth, event_origin FROM room_bans WHERE room_id = ? AND user_id = ?');
     this.upsertStmt = db.prepare(
-      `INSERT INTO room_bans (room_id, user_id, banned, by_user, reason, at, event_id, event_depth, event_origin)
-       VALUES (@room_id, @user_id, @banned, @by_user, @reason, @at, @event_id, @event_depth, @event_origin)
+      `INSERT INTO room_bans (room_id, user_id, banned, by_user, reason, at, event_id, event_depth, event_origin, known_at)
+       VALUES (@room_id, @user_id, @banned, @by_user, @reason, @at, @event_id, @event_depth, @event_origin, @known_at)
        ON CONFLICT (room_id, user_id) DO UPDATE SET banned = excluded.banned, by_user = excluded.by_user, reason = excluded.reason,
-         at = excluded.at, event_id = excluded.event_id, event_depth = excluded.event_depth, event_origin = excluded.event_origin`,
+         at = excluded.at, event_id = excluded.event_id, event_depth = excluded.event_depth, event_origin = excluded.event_origin,
+         known_at = excluded.known_at`,
     );
+    this.knownAtStmt = db.prepare<[string, string], { known_at: number | null }>('SELECT known_at FROM room_bans WHERE room_id = ? AND user_id = ? AND banned = 1');
+    this.deliveredStmt = db.prepare<[string, string], { user_id: string }>(
+      'SELECT user_id FROM room_bans WHERE room_id = ? AND event_id = ? AND banned = 1 AND known_at IS NULL',
+    );
+    this.markKnownStmt = db.prepare('UPDATE room_bans SET known_at = ? WHERE room_id = ? AND user_id = ? AND known_at IS NULL');
     this.listStmt = db.prepare<[string], { user_id: string; by_user: string; reason: string | null; at: number }>(
       'SELECT user_id, by_user, reason, at FROM room_bans WHERE room_id = ? AND banned = 1 ORDER BY at, user_id',
     );
@@ -41,6 +72,20 @@ export class RoomBans {
 
   isBanned(roomId: string, userId: string): boolean {
     return this.getStmt.get(roomId, userId)?.banned === 1;
+  }
+
+  /** When the banned user's server acknowledged the ban (null: not yet, or not banned). */
+  knownAt(roomId: string, userId: string): number | null {
+    return this.knownAtStmt.get(roomId, userId)?.known_at ?? null;
+  }
+
+  /**
+   * `destination` acknowledged the event `eventId` of `roomId` (pushed or pulled): if it is the
+   * ban in force and `destination` is the banned user's server, that server has the ban from now.
+   */
+  noteDelivered(roomId: string, eventId: string, destination: string, now: number): void {
+    const row = this.deliveredStmt.get(roomId, eventId);
+    if (row && serverOf(row.user_id) === destination) this.markKnownStmt.run(now, roomId, row.user_id);
   }
 
   list(roomId: string): BanView[] {
@@ -57,6 +102,8 @@ export class RoomBans {
       room_id: event.room_id, user_id: event.state_key, banned: event.event_type === 'm.member.ban' ? 1 : 0, by_user: event.sender, reason,
       // As the host decided: the event's signed time.
       at: event.origin_ts, event_id: event.event_id, event_depth: event.depth, event_origin: event.origin_server,
+      // A ban made on the banned user's own server (by a moderator there) is known to it at once.
+      known_at: event.event_type === 'm.member.ban' && event.origin_server === serverOf(event.state_key) ? event.origin_ts : null,
     });
   }
 }

@@ -22,7 +22,7 @@ import {
   type Envelope,
   type UnsignedEnvelope,
 } from '../federation/envelope.ts';
-import type { EventIngest, VerifiedEvent } from '../federation/event-ingest.ts';
+import { receivedOutcome, type EventIngest, type ReceivedOutcome, type VerifiedEvent } from '../federation/event-ingest.ts';
 import type { HttpClient } from '../federation/http-client.ts';
 import { INVITE_WIRE_ORDER, MEMBERSHIP_WIRE_ORDER, wireJson } from '../federation/wire-json.ts';
 import type { Identity } from '../identity/identity.ts';
@@ -40,6 +40,7 @@ import { roomMessages, type MessageView } from './messages-view.ts';
 import { messagePage, roomActions } from './message-page.ts';
 import type { RoomActions } from '../../../shared/contract/admin-operations.ts';
 import { DEFAULT_REORDER_WINDOW_MS, believableRoomDepth, checkHostOrdering, checkRelayedOrdering } from './ordering.ts';
+import { bannedEventIsAbuse } from './room-bans.ts';
 import type { MemberRow, RoomStore } from './room-store.ts';
 import type { PeerDialects } from '../federation/reference/peer-dialects.ts';
 import { referenceExtras } from '../federation/reference/vocabulary.ts';
@@ -118,6 +119,8 @@ export interface RoomServiceDeps {
   catchUpMaxPagesPerRun?: number | undefined;
   /** Which peers speak the reference dialect (federation/reference/). */
   dialects?: PeerDialects | undefined;
+  /** Told about each event a catch-up fetched (metrics: received events by result). */
+  onReceived?: ((outcome: ReceivedOutcome) => void) | undefined;
 }
 
 const MEMBERSHIPS = new Set(['invite', 'join', 'leave']);
@@ -593,12 +596,15 @@ export class RoomService {
     if (serverOf(body.user_id) !== requestOrigin && !(domain !== null && serverOf(body.user_id) === domain)) {
       throw forbidden('not_origin', `${body.user_id} is not a user of ${requestOrigin}`);
     }
-    if (body.event === undefined && this.d.dialects?.isReference(requestOrigin)) return this.receiveReferenceMembership(requestOrigin, kind, body);
-    // The snapshot holds the room's history: only for this very user, invited (or already in).
+    // A ban is answered `banned` in every dialect (a reference server's event-less join too),
+    // before anything else about the join is looked at.
     if (kind === 'join' && this.d.rooms.bans.isBanned(body.room_id, body.user_id)) {
-      this.d.onBannedSender?.(requestOrigin);
+      const now = Date.now();
+      if (this.bannedSendIsAbuse(requestOrigin, body.room_id, body.user_id, now, now)) this.d.onBannedSender?.(requestOrigin);
       throw banned(body.user_id);
     }
+    if (body.event === undefined && this.d.dialects?.isReference(requestOrigin)) return this.receiveReferenceMembership(requestOrigin, kind, body);
+    // The snapshot holds the room's history: only for this very user, invited (or already in).
     if (kind === 'join') this.requireInvited(body.room_id, body.user_id);
     if (body.event === undefined) {
       if (kind === 'join') return this.snapshot(body.room_id);
@@ -692,7 +698,8 @@ export class RoomService {
         authorizeEvent(this.d.rooms, this.d.events, event, now);
       } catch (error) {
         // Recorded after this transaction (which rolls back): a quarantine it causes must stay written.
-        if (error instanceof HttpError && error.code === 'banned' && event.origin_server !== this.server) {
+        if (error instanceof HttpError && error.code === 'banned' && event.origin_server !== this.server &&
+          this.bannedSendIsAbuse(event.origin_server, event.room_id, event.sender, event.origin_ts, now)) {
           const origin = event.origin_server;
           setImmediate(() => this.d.onBannedSender?.(origin));
         }
@@ -702,6 +709,27 @@ export class RoomService {
     } else {
       checkRelayedOrdering(event, now);
     }
+  }
+
+  /**
+   * Whether `origin`'s event (or join) for `userId`, refused as banned, counts toward its
+   * auto-quarantine (room-bans.ts bannedEventIsAbuse): only once the ban reached that server.
+   * A Paracord reference never has it (0.8.5 ignores member events and bans are not in its
+   * vocabulary): its refusals never count.
+   */
+  private bannedSendIsAbuse(origin: string, roomId: string, userId: string, signedAt: number, now: number): boolean {
+    if (this.d.dialects?.isReference(origin)) return false;
+    return bannedEventIsAbuse(this.d.rooms.bans.knownAt(roomId, userId), signedAt, now);
+  }
+
+  /**
+   * Events acknowledged by `destination` (pushed, or pulled and acked): a ban of a room we host
+   * reaching the banned user's server is recorded (the time from which its sends count as abuse).
+   * Called inside the transaction that deletes their outbox rows.
+   */
+  noteDelivered(destination: string, delivered: ReadonlyArray<{ event_id: string; room_id: string }>): void {
+    const now = Date.now();
+    for (const row of delivered) if (this.isHost(row.room_id)) this.d.rooms.bans.noteDelivered(row.room_id, row.event_id, destination, now);
   }
 
   /** The host's one ordering check (ordering.ts), for every event it first accepts into a room it hosts. */
@@ -859,9 +887,11 @@ export class RoomService {
             newToRun++;
           }
           const result = await this.d.ingest.store(verified, host);
+          this.d.onReceived?.(receivedOutcome(result));
           if (result.inserted) storedNow++;
         } catch (error) {
           if (signal.aborted) return stored;
+          this.d.onReceived?.(receivedOutcome(error));
           warnLimited(this.d.log, `catch_up_event_rejected ${host}`, { event: 'catch_up_event_rejected', room_id: roomId, host, error: (error as Error).message }, 'catch-up event rejected');
         }
       }

@@ -95,3 +95,33 @@ it('continues from its watermark after a restart, indexing nothing twice', async
   expect(indexedRows()).toBe(2);
   second.stop();
 });
+
+it('an index from before version 19 (keyed by the event rowid) is re-keyed by time on upgrade, and keeps following edits', () => {
+  const { rooms, store } = room();
+  store(event('m.member.join', 'j', { membership: 'join', role: 'owner' }, OWNER));
+  // Stored out of display order (the older message arrived last), as a catch-up would.
+  depth = 500;
+  store(event('m.message', 'new', { body: 'guava new' }));
+  depth = 100;
+  store(event('m.message', 'old', { body: 'guava old' }));
+  rooms.search.stop();
+  // The version 19 layout: rowid = the message's federation_events rowid, no key table.
+  db.exec(`
+    DROP TABLE message_search; DROP TABLE message_search_rows;
+    CREATE VIRTUAL TABLE message_search USING fts5 (body, room_id UNINDEXED, event_id UNINDEXED, tokenize = 'unicode61 remove_diacritics 2');
+    INSERT INTO message_search (rowid, body, room_id, event_id)
+      SELECT rowid, json_extract(content, '$.body'), room_id, event_id FROM federation_events WHERE event_type = 'm.message';
+  `);
+  db.pragma('user_version = 19');
+  db.close();
+  db = openDatabase(join(dir, 'paracord.db'));
+  expect(db.pragma('user_version', { simple: true })).toBe(20);
+  const upgraded = room();
+  const found = () => upgraded.rooms.search.search(OWNER, queryWords('guava'), null, 10).map((h) => [h.event_id, h.body]);
+  expect(found()).toEqual([['$new:alpha.test', 'guava new'], ['$old:alpha.test', 'guava old']]);
+  // The edit replaces the re-keyed row (no stale copy left).
+  depth = 600;
+  upgraded.store(event('m.message.edit', 'e', { target: '$old:alpha.test', body: 'guava edited' }));
+  expect(found()).toEqual([['$new:alpha.test', 'guava new'], ['$old:alpha.test', 'guava edited']]);
+  expect(indexedRows()).toBe(2);
+});

@@ -11,6 +11,14 @@
  * disk, and after a crash the watermark and the index are behind together and catch up. Queries are
  * made of plain words: whatever the user types (quotes, NEAR(, *, AND, column filters) is cut
  * into words and each word is searched as a quoted string, never as FTS syntax.
+ *
+ * The index's rowid is a time-ordered key (migration 20): the message's depth * 2^20 plus a
+ * tie-breaker among messages indexed with the same depth (message_search_rows maps each message
+ * to its key). A search asks FTS5 for the matches in descending key order: FTS5 walks its doclist
+ * newest first, the room filter is applied to each match as it comes, and the LIMIT stops the
+ * walk — a word found in every message costs a page, not the whole history. The key is
+ * computed in SQL only (it does not fit a JavaScript number). A message keeps the key of the
+ * depth it was first indexed at; an edit or delete re-keys it from its current depth.
  */
 import type { Envelope } from '../federation/envelope.ts';
 import { transactionWithoutFsync, type Db } from '../store/database.ts';
@@ -71,6 +79,7 @@ const INDEXED_TYPES: ReadonlySet<string> = new Set(['m.message', 'm.message.edit
 
 interface PendingRow {
   rowid: number;
+  depth: number;
   room_id: string;
   event_id: string;
   event_type: string;
@@ -80,6 +89,7 @@ interface PendingRow {
 
 interface MessageRow {
   rowid: number;
+  depth: number;
   room_id: string;
   sender: string;
   event_type: string;
@@ -92,6 +102,8 @@ export class SearchIndex {
   private readonly deletedStmt;
   private readonly latestEditStmt;
   private readonly removeStmt;
+  private readonly removeKeyStmt;
+  private readonly keyStmt;
   private readonly insertStmt;
   private readonly relatedStmt;
   private readonly pendingStmt;
@@ -105,7 +117,7 @@ export class SearchIndex {
   constructor(db: Db) {
     this.db = db;
     this.messageStmt = db.prepare<[string], MessageRow>(
-      "SELECT rowid, room_id, sender, event_type, json_extract(content, '$.body') AS body FROM federation_events WHERE event_id = ?",
+      "SELECT rowid, depth, room_id, sender, event_type, json_extract(content, '$.body') AS body FROM federation_events WHERE event_id = ?",
     );
     this.deletedStmt = db.prepare<[string], { one: number }>(
       "SELECT 1 AS one FROM federation_events WHERE relates_to IS NOT NULL AND relates_to = ? AND event_type = 'm.message.delete' LIMIT 1",
@@ -115,10 +127,19 @@ export class SearchIndex {
        WHERE relates_to IS NOT NULL AND relates_to = ? AND event_type = 'm.message.edit' AND sender = ?
        ORDER BY depth DESC, origin_server DESC, event_id DESC LIMIT 1`,
     );
-    this.removeStmt = db.prepare('DELETE FROM message_search WHERE rowid = ?');
-    this.insertStmt = db.prepare('INSERT INTO message_search (rowid, body, room_id, event_id) VALUES (?, ?, ?, ?)');
+    this.removeStmt = db.prepare('DELETE FROM message_search WHERE rowid = (SELECT search_rowid FROM message_search_rows WHERE event_rowid = ?)');
+    this.removeKeyStmt = db.prepare('DELETE FROM message_search_rows WHERE event_rowid = ?');
+    // The next free key of the message's depth (depth clamped so the key fits 64 bits).
+    this.keyStmt = db.prepare<[{ rowid: number; depth: number }]>(
+      `INSERT INTO message_search_rows (event_rowid, search_rowid)
+       SELECT @rowid, COALESCE((SELECT MAX(search_rowid) FROM message_search_rows WHERE search_rowid BETWEEN b.lo AND b.lo + 1048575) + 1, b.lo)
+       FROM (SELECT MIN(MAX(@depth, 0), 8796093022207) * 1048576 AS lo) b`,
+    );
+    this.insertStmt = db.prepare<[string, string, string, number]>(
+      'INSERT INTO message_search (rowid, body, room_id, event_id) SELECT search_rowid, ?, ?, ? FROM message_search_rows WHERE event_rowid = ?',
+    );
     this.pendingStmt = db.prepare<[number, number], PendingRow>(
-      `SELECT rowid, room_id, event_id, event_type, relates_to, json_extract(content, '$.body') AS body FROM federation_events
+      `SELECT rowid, depth, room_id, event_id, event_type, relates_to, json_extract(content, '$.body') AS body FROM federation_events
        WHERE rowid > ? AND event_type IN ('m.message', 'm.message.edit', 'm.message.delete') ORDER BY rowid LIMIT ?`,
     );
     this.maxRowidStmt = db.prepare<[], { m: number | null }>('SELECT MAX(rowid) AS m FROM federation_events');
@@ -200,38 +221,59 @@ export class SearchIndex {
       this.reindex(row.event_id);
       return;
     }
-    this.removeStmt.run(row.rowid);
-    this.insertStmt.run(row.rowid, row.body, row.room_id, row.event_id);
+    this.index(row.rowid, row.depth, row.body, row.room_id, row.event_id);
+  }
+
+  private remove(eventRowid: number): void {
+    this.removeStmt.run(eventRowid);
+    this.removeKeyStmt.run(eventRowid);
+  }
+
+  /** (Re)indexes one message's text under a fresh key of its depth. */
+  private index(eventRowid: number, depth: number, body: string, roomId: string, eventId: string): void {
+    this.remove(eventRowid);
+    this.keyStmt.run({ rowid: eventRowid, depth });
+    this.insertStmt.run(body, roomId, eventId, eventRowid);
   }
 
   /** The message's current text from its stored events (the same fold as the timeline). */
   private reindex(messageId: string): void {
     const message = this.messageStmt.get(messageId);
     if (!message || message.event_type !== 'm.message') return;
-    this.removeStmt.run(message.rowid);
-    if (this.deletedStmt.get(messageId)) return;
+    if (this.deletedStmt.get(messageId)) {
+      this.remove(message.rowid);
+      return;
+    }
     const edit = this.latestEditStmt.get(messageId, message.sender);
     const body = typeof edit?.body === 'string' ? edit.body : message.body;
-    if (typeof body !== 'string') return;
-    this.insertStmt.run(message.rowid, body, message.room_id, messageId);
+    if (typeof body !== 'string') {
+      this.remove(message.rowid);
+      return;
+    }
+    this.index(message.rowid, message.depth, body, message.room_id, messageId);
   }
 
   /**
    * Messages matching every word, in the rooms `userId` has joined (or only `roomId`), newest
-   * first. `words` come from queryWords (never raw user text).
+   * first. `words` come from queryWords (never raw user text). The inner query is what FTS5
+   * answers by walking its matches in descending key order and stopping at `limit` (the room
+   * filter is checked on each match; nothing is sorted); only that page is joined to the events.
    */
   search(userId: string, words: string[], roomId: string | null, limit: number): SearchHit[] {
     if (words.length === 0) return [];
     this.catchUp();
     const rows = this.db
       .prepare<unknown[], { room_id: string; event_id: string; sender: string; body: string; origin_ts: number }>(
-        `SELECT message_search.room_id AS room_id, message_search.event_id AS event_id, e.sender AS sender, message_search.body AS body, e.origin_ts AS origin_ts
-         FROM message_search JOIN federation_events e ON e.rowid = message_search.rowid
-         WHERE message_search MATCH ?
-           AND message_search.room_id IN (SELECT room_id FROM room_members WHERE user_id = ? AND membership = 'join')
-           ${roomId ? 'AND message_search.room_id = ?' : ''}
-         ORDER BY e.depth DESC, e.origin_server DESC, e.event_id DESC
-         LIMIT ?`,
+        `SELECT m.room_id AS room_id, m.event_id AS event_id, e.sender AS sender, m.body AS body, e.origin_ts AS origin_ts
+         FROM (
+           SELECT rowid AS search_key, room_id, event_id, body FROM message_search
+           WHERE message_search MATCH ?
+             AND room_id IN (SELECT room_id FROM room_members WHERE user_id = ? AND membership = 'join')
+             ${roomId ? 'AND room_id = ?' : ''}
+           ORDER BY rowid DESC
+           LIMIT ?
+         ) m JOIN federation_events e ON e.event_id = m.event_id
+         ORDER BY m.search_key DESC`,
       )
       .all(matchExpression(words), userId, ...(roomId ? [roomId] : []), limit);
     return rows.map((r) => ({ ...r, highlight: highlight(r.body, words) }));

@@ -520,6 +520,41 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 19,
+    name: 'when a ban reached the banned user\'s server',
+    sql: `
+      -- The host's time its ban event was acknowledged by the banned user's server (NULL: not
+      -- yet). Only that server's events signed after it count as abuse (docs/SECURITY.md item 9):
+      -- a backlog typed while it was cut off from the host is refused but not held against it.
+      ALTER TABLE room_bans ADD COLUMN known_at INTEGER;
+    `,
+  },
+  {
+    version: 20,
+    name: 'message search ordered by time',
+    sql: `
+      -- The search index's rowid becomes a time-ordered key, depth * 2^20 + a tie-breaker among
+      -- messages of the same depth, so a search walks the matches newest first and stops at its
+      -- page (rooms/search-index.ts). message_search_rows maps each message (its
+      -- federation_events rowid) to that key.
+      CREATE TABLE message_search_rows (
+        event_rowid   INTEGER PRIMARY KEY,
+        search_rowid  INTEGER NOT NULL UNIQUE
+      );
+      INSERT INTO message_search_rows (event_rowid, search_rowid)
+        SELECT s.rowid, MIN(MAX(e.depth, 0), 8796093022207) * 1048576 + ROW_NUMBER() OVER (PARTITION BY MIN(MAX(e.depth, 0), 8796093022207) ORDER BY s.rowid) - 1
+        FROM message_search s JOIN federation_events e ON e.rowid = s.rowid;
+      CREATE VIRTUAL TABLE message_search_by_time USING fts5 (
+        body, room_id UNINDEXED, event_id UNINDEXED,
+        tokenize = 'unicode61 remove_diacritics 2'
+      );
+      INSERT INTO message_search_by_time (rowid, body, room_id, event_id)
+        SELECT r.search_rowid, s.body, s.room_id, s.event_id FROM message_search s JOIN message_search_rows r ON r.event_rowid = s.rowid;
+      DROP TABLE message_search;
+      ALTER TABLE message_search_by_time RENAME TO message_search;
+    `,
+  },
 ];
 
 export function runMigrations(db: Db): void {

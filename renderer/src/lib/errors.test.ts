@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AdminError } from '../../../shared/contract/client.ts';
-import { ERROR_SENTENCES, explainCause, explainError, fieldHint, plainRule } from './errors.ts';
+import { ERROR_SENTENCES, explainBackupWarning, explainCause, explainError, fieldHint, plainRule } from './errors.ts';
 
 describe('explainError', () => {
   it('gives every node error code a sentence, with the raw cause as details', () => {
@@ -61,5 +61,18 @@ describe('explainCause', () => {
     expect(explainCause('HTTP 503').text).toContain('retries by itself');
     expect(explainCause('something odd').text).toBe('Something went wrong.');
     expect(explainCause(null).text).toBe('');
+  });
+});
+
+describe('explainBackupWarning', () => {
+  it('puts the raw error of a failed backup under details and keeps the sentences before it', () => {
+    const raw = "cannot write /srv/b/paracord-x.pcbak: the folder /srv/b does not exist";
+    const only = explainBackupWarning(`The last scheduled backup failed: ${raw}`);
+    expect(only).toEqual({ text: 'The last scheduled backup failed: the backup folder does not exist any more. It tries again within an hour.', details: raw });
+    // The unencrypted warning (mentions a passphrase file) comes first and must not decide the cause.
+    const both = explainBackupWarning(`Scheduled backups are not encrypted: give them a passphrase file. The last scheduled backup failed: ${raw}`);
+    expect(both.text).toBe('Scheduled backups are not encrypted: give them a passphrase file. The last scheduled backup failed: the backup folder does not exist any more. It tries again within an hour.');
+    expect(both.details).toBe(raw);
+    expect(explainBackupWarning('No backup yet.')).toEqual({ text: 'No backup yet.', details: '' });
   });
 });

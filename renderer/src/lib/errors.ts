@@ -18,6 +18,7 @@ export const ERROR_SENTENCES: Readonly<Record<string, string>> = {
   node_unreachable: 'Your node does not answer. Is it still running?',
   missing_token: 'You are signed out. Open a new login link (run `npx paracord-node login`).',
   invalid_token: 'You are signed out. Open a new login link (run `npx paracord-node login`).',
+  session_ended: 'This browser was signed out, or its session expired. Open a new login link (run `npx paracord-node login`).',
   missing_request_header: 'The page was refused by your node. Reload the page.',
   host_not_allowed: 'Your node only answers at its own address. Open the page through the login link.',
   setup_required: 'Your node is not set up yet: choose a server name first.',
@@ -192,15 +193,17 @@ export function explainReachability(raw: string | null | undefined): Explained {
  */
 export function explainBackupWarning(warning: string | null | undefined): Explained {
   const details = warning ?? '';
-  const failed = /^The last scheduled backup failed: (.*)$/s.exec(details);
+  // Other warnings (already sentences) come first; the failure with its raw error is last.
+  const failed = /^(.*?)The last scheduled backup failed: (.*)$/s.exec(details);
   if (!failed) return { text: details, details: '' };
-  const raw = failed[1]!;
+  const before = failed[1]!;
+  const raw = failed[2]!;
   const why = /passphrase/i.test(raw) ? 'the passphrase file cannot be read (or is empty).'
     : /ENOENT|does not exist|no such file/i.test(raw) ? 'the backup folder does not exist any more.'
     : /EACCES|EPERM|EROFS/.test(raw) ? 'the node may not write into the backup folder.'
     : /ENOSPC|EDQUOT/.test(raw) ? 'the disk is full.'
     : 'something went wrong while writing it.';
-  return { text: `The last scheduled backup failed: ${why} It tries again within an hour.`, details: raw };
+  return { text: `${before}The last scheduled backup failed: ${why} It tries again within an hour.`, details: raw };
 }
 
 /** A delivery failure or other raw cause line, in words; unknown causes get a general sentence. */
