@@ -301,7 +301,7 @@ describe.skipIf(!HAVE_CHROMIUM)('issue #16: the UI tells the truth (real Chromiu
     expect(text).not.toContain('no peer could be asked');
     // The raw text is one click away.
     await warning.locator('..').getByText('details').click();
-    expect(await warning.locator('..').locator('code').innerText()).toBe(rawBackup.replace('The last scheduled backup failed: ', ''));
+    expect(await warning.locator('..').locator('code').innerText()).toBe(rawBackup.slice(rawBackup.indexOf('The last scheduled backup failed: ') + 'The last scheduled backup failed: '.length));
     await page.getByTestId('reachability-status').getByText('details').click();
     expect(await page.getByTestId('reachability-status').locator('code').first().innerText()).toBe(rawReach);
     await shot(page, 'dashboard-raw-cause-details');
