@@ -7,25 +7,14 @@
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Identity } from '../main/core/identity/identity.ts';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { queryNodeDb } from './helpers/inspect-db.ts';
-import { NodeProcess, stopAll } from './helpers/node-process.ts';
+import type { NodeProcess } from './helpers/node-process.ts';
 import { eventually, messages, roomWithMembers, send } from './helpers/rooms.ts';
 import { sendSigned } from './helpers/signed-request.ts';
-import { removeTempDirs } from './helpers/temp-dir.ts';
+import { nodesPerTest } from './helpers/node-suite.ts';
 
-const nodes: NodeProcess[] = [];
-
-function node(serverName: string, args: string[] = []): NodeProcess {
-  const n = new NodeProcess({ serverName, args });
-  nodes.push(n);
-  return n;
-}
-
-afterEach(async () => {
-  await stopAll(nodes.splice(0));
-  removeTempDirs();
-});
+const { node } = nodesPerTest();
 
 /** A port on 127.0.0.1 where nothing listens. */
 export async function closedPort(): Promise<number> {

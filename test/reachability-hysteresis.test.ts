@@ -6,27 +6,14 @@
  * that passes before that test leaves beta receiving by push; a confirmed one switches it to pull
  * mode; one successful test switches it back.
  */
-import { connect, createServer, type Server, type Socket } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
-import { NodeProcess, stopAll } from './helpers/node-process.ts';
+import { connect, createServer, type Socket } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import type { NodeProcess } from './helpers/node-process.ts';
 import { eventually } from './helpers/rooms.ts';
 import { sendRaw } from './helpers/signed-request.ts';
-import { removeTempDirs } from './helpers/temp-dir.ts';
+import { nodesPerTest } from './helpers/node-suite.ts';
 
-const nodes: NodeProcess[] = [];
-const servers: Server[] = [];
-
-function node(serverName: string, args: string[] = []): NodeProcess {
-  const n = new NodeProcess({ serverName, args });
-  nodes.push(n);
-  return n;
-}
-
-afterEach(async () => {
-  await stopAll(nodes.splice(0));
-  await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
-  removeTempDirs();
-});
+const { node, servers } = nodesPerTest();
 
 /** A TCP forwarder to `port`; while closed it drops every connection (existing ones too). */
 async function forwarder(port: number) {

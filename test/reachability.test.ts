@@ -6,29 +6,16 @@
  * rate-limited per peer, and bad input gets a clear 4xx JSON error.
  */
 import { spawn } from 'node:child_process';
-import { createServer, type Server } from 'node:net';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Identity } from '../main/core/identity/identity.ts';
-import { CLI, NodeProcess, stopAll } from './helpers/node-process.ts';
+import { CLI } from './helpers/node-process.ts';
 import { eventually, messages, roomWithMembers, send } from './helpers/rooms.ts';
 import { sendRaw, sendSigned } from './helpers/signed-request.ts';
-import { removeTempDirs } from './helpers/temp-dir.ts';
+import { nodesPerTest } from './helpers/node-suite.ts';
 
-const nodes: NodeProcess[] = [];
-const servers: Server[] = [];
-
-function node(serverName: string, args: string[] = []): NodeProcess {
-  const n = new NodeProcess({ serverName, args });
-  nodes.push(n);
-  return n;
-}
-
-afterEach(async () => {
-  await stopAll(nodes.splice(0));
-  await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
-  removeTempDirs();
-});
+const { node, servers } = nodesPerTest();
 
 async function listening(onConnection: () => void = () => undefined): Promise<number> {
   const server = createServer((socket) => {

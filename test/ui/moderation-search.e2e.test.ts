@@ -6,15 +6,14 @@
  * desktop width and at 390 px; the title and mention notifications on the other screens too.
  */
 import { join } from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ARTIFACTS, HAVE_CHROMIUM, launchBrowser } from '../helpers/browser.ts';
-import { NodeProcess, stopAll } from '../helpers/node-process.ts';
+import type { BrowserContext, Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ARTIFACTS, HAVE_CHROMIUM, browserSuite } from '../helpers/browser.ts';
+import type { NodeProcess } from '../helpers/node-process.ts';
 import { enc, eventually, inviteAndJoin, messages, roomWithMembers, send } from '../helpers/rooms.ts';
-import { removeTempDirs } from '../helpers/temp-dir.ts';
 
 
-let browser: Browser;
+const suite = browserSuite();
 let alpha: NodeProcess;
 let beta: NodeProcess;
 let roomId: string;
@@ -24,10 +23,7 @@ const SPOOF = '\u0410dmins';
 
 beforeAll(async () => {
   if (!HAVE_CHROMIUM) return;
-  browser = await launchBrowser();
-  alpha = new NodeProcess({ serverName: 'alpha.test' });
-  beta = new NodeProcess({ serverName: 'beta.test' });
-  await Promise.all([alpha.start(), beta.start()]);
+  [alpha, beta] = await Promise.all([suite.start({ serverName: 'alpha.test' }), suite.start({ serverName: 'beta.test' })]);
   await alpha.addPeer(beta);
   await beta.addPeer(alpha);
   expect((await beta.admin('POST', '/users', { localpart: 'bob' })).status).toBe(200);
@@ -37,15 +33,10 @@ beforeAll(async () => {
   expect((await alpha.admin('POST', '/rooms', { name: SPOOF })).status).toBe(200);
 }, 60_000);
 
-afterAll(async () => {
-  await browser?.close();
-  await stopAll([alpha, beta].filter(Boolean));
-  removeTempDirs();
-});
 
 /** A logged-in page; Notification is recorded instead of shown (the OS has no notification daemon here). */
 async function open(node: NodeProcess, width = 1200): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await browser.newContext({ viewport: { width, height: 850 } });
+  const context = await suite.browser.newContext({ viewport: { width, height: 850 } });
   await context.addInitScript(() => {
     const notes: string[] = [];
     const page = globalThis as unknown as { __notes: string[]; Notification: unknown };
