@@ -71,8 +71,12 @@ describe('VerifyPool', () => {
     const [good, tampered] = items(2);
     expect(await pool.verify(good!.signature, good!.message, good!.publicKey)).toBe(true);
     expect(await pool.verify(tampered!.signature, tampered!.message, tampered!.publicKey)).toBe(false);
-    expect(pool.stats).toEqual({ inline: 2, chunks: 0 });
+    expect(pool.stats).toEqual({ inline: 2, chunks: 0, whileStarting: 0 });
     const crowd = items(30);
+    expect(await Promise.all(crowd.map((it) => pool.verify(it.signature, it.message, it.publicKey)))).toEqual(crowd.map((it) => it.expected));
+    expect(pool.stats.inline).toBe(2);
+    expect(pool.starts).toBe(1); // the crowd started the workers (and was verified here meanwhile)
+    await expect.poll(() => (pool as unknown as { workers: Array<{ ready: boolean }> }).workers[0]?.ready).toBe(true);
     expect(await Promise.all(crowd.map((it) => pool.verify(it.signature, it.message, it.publicKey)))).toEqual(crowd.map((it) => it.expected));
     expect(pool.stats.inline).toBe(2);
     expect(pool.stats.chunks).toBeGreaterThanOrEqual(1);
@@ -81,10 +85,34 @@ describe('VerifyPool', () => {
   it('sends lone items to the workers too once many arrive in a short time (the main thread is not turned into the verifier)', async () => {
     const pool = newPool(1);
     const all = items(60).filter((it) => it.expected);
-    // One at a time, each awaited: every dispatch holds one item and finds the workers idle.
-    for (const it of all) expect(await pool.verify(it.signature, it.message, it.publicKey)).toBe(true);
-    expect(pool.stats.inline).toBeLessThan(all.length);
+    // One at a time, each awaited: every dispatch holds one item and finds the workers idle. The
+    // items that come while the worker starts are verified here; once it is ready, it gets them.
+    let sent = 0;
+    const deadline = Date.now() + 10_000;
+    while (pool.stats.chunks === 0 && Date.now() < deadline) {
+      const it = all[sent++ % all.length]!;
+      expect(await pool.verify(it.signature, it.message, it.publicKey)).toBe(true);
+      if (pool.stats.inline + pool.stats.whileStarting === sent) await sleep(1);
+    }
+    expect(pool.stats.inline).toBeLessThan(sent);
     expect(pool.stats.chunks).toBeGreaterThan(0);
+  });
+
+  it('does not hold a load for the workers\' start-up: it is verified here until a worker says it is ready, then goes to the workers', async () => {
+    const pool = newPool(1);
+    const crowd = items(120);
+    const results = await Promise.all(crowd.map((it) => pool.verify(it.signature, it.message, it.publicKey)));
+    expect(results).toEqual(crowd.map((it) => it.expected));
+    // Answered while the worker was still starting (a thread's start-up takes far longer than 120
+    // verifications), and in slices of 50 with I/O between them.
+    const workers = (pool as unknown as { workers: Array<{ ready: boolean }> }).workers;
+    expect(workers.map((w) => w.ready)).toEqual([false]);
+    expect(pool.stats).toMatchObject({ whileStarting: 120, chunks: 0 });
+    await expect.poll(() => workers[0]?.ready).toBe(true);
+    const next = items(90);
+    expect(await Promise.all(next.map((it) => pool.verify(it.signature, it.message, it.publicKey)))).toEqual(next.map((it) => it.expected));
+    expect(pool.stats.whileStarting).toBe(120);
+    expect(pool.stats.chunks).toBeGreaterThanOrEqual(2);
   });
 
   it('verifies a trickle inline without starting a worker (an idle node keeps none)', async () => {

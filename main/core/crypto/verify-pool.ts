@@ -16,7 +16,10 @@
  * Workers cost memory (each is a V8 isolate with its own heap, ~14 MB of an idle node's RSS:
  * issue #17), so they run only while there is load: a few items at a time are verified here (see
  * INLINE_MAX_ITEMS), and the workers start when more arrive than that; workers that got nothing
- * for IDLE_STOP_MS are stopped, and the next load starts them again.
+ * for IDLE_STOP_MS are stopped, and the next load starts them again. A worker gets chunks only
+ * once it said it is loaded: until then the pool verifies here, a chunk at a time with I/O in
+ * between, rather than leave a load waiting for the start-up of a thread (100–250 ms on this
+ * 2-core VM, which was every latency above 100 ms at 200 messages/s: docs/PERFORMANCE.md).
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -34,6 +37,8 @@ interface PoolWorker {
   worker: Worker;
   /** Chunks sent and not answered yet, by chunk id. */
   chunks: Map<number, Pending[]>;
+  /** It said it is loaded: chunks go to it only from then on. */
+  ready: boolean;
 }
 
 const CHUNK_ITEMS = 50;
@@ -110,8 +115,8 @@ export class VerifyPool {
   private idleTimer: NodeJS.Timeout | null = null;
   /** Times workers were started (for tests and the log). */
   starts = 0;
-  /** Items verified on this thread because the workers were idle and there were few; chunks sent to workers. */
-  readonly stats = { inline: 0, chunks: 0 };
+  /** Items verified on this thread because the workers were idle and there were few; chunks sent to workers; items verified here while the workers were starting. */
+  readonly stats = { inline: 0, chunks: 0, whileStarting: 0 };
   private inlineWindowStart = 0;
   private inlineInWindow = 0;
 
@@ -130,9 +135,14 @@ export class VerifyPool {
     const file = import.meta.url.endsWith('.ts') ? './verify-worker.ts' : './verify-worker.js';
     for (let i = 0; i < this.targetSize; i++) {
       try {
-        const poolWorker: PoolWorker = { worker: new Worker(new URL(file, import.meta.url)), chunks: new Map() };
+        const poolWorker: PoolWorker = { worker: new Worker(new URL(file, import.meta.url)), chunks: new Map(), ready: false };
         poolWorker.worker.unref();
-        poolWorker.worker.on('message', (answer: { id: number; results: Uint8Array }) => this.answered(poolWorker, answer));
+        poolWorker.worker.on('message', (answer: { id: number; results: Uint8Array } | { ready: true }) => {
+          if ('ready' in answer) {
+            poolWorker.ready = true;
+            this.dispatch();
+          } else this.answered(poolWorker, answer);
+        });
         poolWorker.worker.on('error', () => this.dropWorker(poolWorker));
         // A worker that ended (crashed, killed) without an error event: same as a failure.
         poolWorker.worker.on('exit', () => this.dropWorker(poolWorker));
@@ -203,10 +213,30 @@ export class VerifyPool {
         return;
       }
     }
+    if (this.urgent.length + this.queue.length > 0 && !this.workers.some((w) => w.ready)) {
+      // The workers are starting: one chunk here now, the rest after any I/O waiting, and so on
+      // until a worker says it is ready (its message dispatches again).
+      const items: Pending[] = [];
+      while (items.length < CHUNK_ITEMS) {
+        const item = this.urgent.shift() ?? this.queue.shift();
+        if (!item) break;
+        items.push(item);
+      }
+      this.stats.whileStarting += items.length;
+      this.verifyHere(items);
+      if (this.urgent.length + this.queue.length > 0 && !this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => {
+          this.scheduled = false;
+          this.dispatch();
+        });
+      }
+      return;
+    }
     for (;;) {
       if (this.urgent.length + this.queue.length === 0) return;
       let target: PoolWorker | undefined;
-      for (const w of this.workers) if (w.chunks.size < MAX_CHUNKS_PER_WORKER && (!target || w.chunks.size < target.chunks.size)) target = w;
+      for (const w of this.workers) if (w.ready && w.chunks.size < MAX_CHUNKS_PER_WORKER && (!target || w.chunks.size < target.chunks.size)) target = w;
       if (!target) return; // every worker is busy: the next answer dispatches again
       const items: Pending[] = [];
       while (items.length < CHUNK_ITEMS) {

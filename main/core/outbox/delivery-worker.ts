@@ -53,6 +53,13 @@ interface DestinationState {
   noBatchUntil: number;
   /** The destination contacted us while an attempt was in flight: retry at once when it settles. */
   wokenDuringAttempt: boolean;
+  /**
+   * New work was announced (kick) since the worker last read the queue. Every row enqueued is
+   * followed by a kick at its commit, so a worker that sent everything it read, and was not
+   * kicked meanwhile, knows the queue is empty without reading it again (issue #17: the read
+   * after each lone message was a third of the delivery's queue work).
+   */
+  kicked: boolean;
 }
 
 export interface DeliveryDeps {
@@ -115,6 +122,7 @@ export class DeliveryWorkers {
       return;
     }
     const state = this.state(destination);
+    state.kicked = true;
     if (state.running) return;
     if (state.timer) {
       clearTimeout(state.timer);
@@ -174,7 +182,7 @@ export class DeliveryWorkers {
   private state(destination: string): DestinationState {
     let state = this.destinations.get(destination);
     if (!state) {
-      state = { running: false, timer: null, backingOff: false, paced: false, inFlight: null, abort: null, noBatchUntil: 0, wokenDuringAttempt: false };
+      state = { running: false, timer: null, backingOff: false, paced: false, inFlight: null, abort: null, noBatchUntil: 0, wokenDuringAttempt: false, kicked: false };
       this.destinations.set(destination, state);
     }
     return state;
@@ -187,9 +195,13 @@ export class DeliveryWorkers {
       // It receives by pull now: its rows wait for its GET /pull (pull-queue.ts).
       if (this.deps.pull?.isPullDestination(destination)) return;
       const batch = await this.supportsBatch(destination, state);
-      // A destination that is failing gets a one-event probe, not a full batch: a dead peer
-      // then costs one small request and one row update per retry, whatever its backlog.
-      const [head] = this.deps.outbox.head(destination, 1);
+      // One read of the queue per request: the head decides (backoff, probe), and the same rows
+      // are the batch. A destination that is failing gets a one-event probe, not a full batch: a
+      // dead peer then costs one small request and one row update per retry, whatever its backlog.
+      state.kicked = false;
+      const limit = batch ? MAX_BATCH_EVENTS : 1;
+      const rows = this.deps.outbox.head(destination, limit);
+      const head = rows[0];
       if (!head) {
         state.paced = false;
         return;
@@ -216,10 +228,8 @@ export class DeliveryWorkers {
       state.backingOff = false;
       state.paced = false;
       const probing = head.attempts > 0;
-      const current =
-        next && next.sendable[0]?.row.id === head.id
-          ? next
-          : this.prepare(destination, batch && !probing ? this.deps.outbox.head(destination, MAX_BATCH_EVENTS) : [head], batch && !probing);
+      const preparedAhead = next !== null && next.sendable[0]?.row.id === head.id;
+      const current = preparedAhead ? next : this.prepare(destination, batch && !probing ? rows : [head], batch && !probing);
       next = null;
       if (!current) continue;
       const sending = this.attempt(destination, state, current);
@@ -228,7 +238,17 @@ export class DeliveryWorkers {
         const after = this.deps.outbox.headAfter(destination, current.sendable[current.sendable.length - 1]!.row.id, MAX_BATCH_EVENTS);
         next = after.length > 0 ? this.prepare(destination, after, true) : null;
       }
-      if (!(await sending)) next = null;
+      if (!(await sending)) {
+        next = null;
+        continue;
+      }
+      // Everything read was sent and delivered, the read saw the whole queue, and nothing was
+      // enqueued since (no kick): the queue is empty, no need to read it again.
+      const sentAll = !preparedAhead && !probing && rows.length < limit && current.sendable[current.sendable.length - 1]!.row.id === rows[rows.length - 1]!.id;
+      if (sentAll && next === null && !state.kicked && !state.wokenDuringAttempt) {
+        state.paced = false;
+        return;
+      }
     }
   }
 

@@ -14,6 +14,8 @@ import { NodeProcess, enc, ok, percentile, roomWith, rssMb } from '../bench-node
 import { tempDir } from '../../helpers/temp-dir.ts';
 import { PROSODY_MISSING, SQLITE_MISSING, prosodyAvailable, prosodyVersion, sqliteStorageAvailable, startPair, type Variant } from './servers.ts';
 import { XmppClient } from './xmpp-client.ts';
+import { explainFloors, measureFloors } from './floors.ts';
+import { availableParallelism } from 'node:os';
 
 export interface CompareRow { name: string; value: number; unit: string; target?: string; ratio?: number; pass?: boolean }
 export interface CompareSizes { saturation: number; latencySeconds: number; archiveSaturation: number }
@@ -314,5 +316,8 @@ export async function compareWithProsody(quick: boolean, record: (row: CompareRo
   line('sending server CPU per message, 200 msg/s', paracordPlain.cpuLowRateUs, prosodyPlain.cpuLowRateUs, 'µs', false, { text: '<= 2.0', pass: (r) => r <= 2 });
   line('idle RSS after the exchange', paracordPlain.idleRssMb, prosodyPlain.idleRssMb, 'MB', false, { text: '<= 3.5', pass: (r) => r <= 3.5 });
   line('saturation vs Prosody with SQLite archive (mod_mam)', paracordPlain.saturation, prosodyArchive?.saturation, 'msg/s', true);
+  const floors = explainFloors(await measureFloors(quick), paracordPlain, prosodyPlain, availableParallelism());
+  say(`\n${floors.lines.join('\n')}\n`);
+  for (const row of floors.rows) record(row);
   return true;
 }

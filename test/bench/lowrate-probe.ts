@@ -1,0 +1,84 @@
+/**
+ * Development probe (issue #17): where two nodes' CPU goes per message at a steady low rate, and
+ * which messages were slow. Two real nodes over plain HTTP; A's user sends single messages
+ * (`POST /rooms/{room}/messages`) at RATE per second for SECONDS; B's client listens on its event
+ * stream. Prints the latency p50/p99 and the CPU µs per message of each thread (by name) of A
+ * and of B.
+ *
+ *   node --experimental-strip-types --no-warnings test/bench/lowrate-probe.ts [rate] [seconds]
+ *
+ * after `npm run build`. Environment:
+ * - PARACORD_NODE_FLAGS: V8/Node flags for both nodes (e.g. `--cpu-prof --cpu-prof-dir=DIR`);
+ * - PROBE_SLOW=ms: lists the messages slower than that (send time into the run: latency);
+ * - PROBE_CLOCK=1: prints the run's start on the monotonic clock (µs), the clock of CPU profiles;
+ * - PROBE_GREP=regexp: prints both nodes' log lines (JSON on stderr) that match, from 1 s before
+ *   the run to 2 s into it (with PARACORD_LOG_LEVEL=debug for the debug lines).
+ */
+import { request } from 'undici';
+import { NodeProcess, cpuByThread, cpuPerUnit, enc, ok, percentile, roomWith, watchRoomEvents } from './bench-nodes.ts';
+
+const rate = Number(process.argv[2] ?? 200);
+const seconds = Number(process.argv[3] ?? 10);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const args = ['--max-connections-per-address', '1000'];
+const a = new NodeProcess({ serverName: 'a.test', args });
+const b = new NodeProcess({ serverName: 'b.test', args });
+try {
+  await Promise.all([a.start(), b.start()]);
+  await ok(a, 'POST', '/peers', { server_name: 'b.test', endpoint: b.federationUrl });
+  await ok(b, 'POST', '/peers', { server_name: 'a.test', endpoint: a.federationUrl });
+  const roomId = await roomWith(a, b);
+  const arrived = new Map<string, number>();
+  const stop = await watchRoomEvents(b, (id, at) => arrived.set(id, at));
+  const url = `${a.ready.admin_url}/_paracord/admin/v1/rooms/${enc(roomId)}/messages`;
+  const headers = { authorization: `Bearer ${a.adminToken}`, 'content-type': 'application/json' };
+  const send = async (i: number) => {
+    const at = performance.now();
+    const r = await request(url, { method: 'POST', headers, body: JSON.stringify({ body: `m ${i}` }) });
+    const { event_id: id } = (await r.body.json()) as { event_id: string };
+    return { id, at };
+  };
+  // Warm-up, then a quiet second (as a chat has).
+  for (let i = 0; i < 300; i++) {
+    await send(i);
+    await sleep(5);
+  }
+  await sleep(1000);
+  const a0 = cpuByThread(a.child.pid!);
+  const b0 = cpuByThread(b.child.pid!);
+  const total = rate * seconds;
+  const begun = performance.now();
+  if (process.env.PROBE_CLOCK) console.log('run started at monotonic µs', Number(process.hrtime.bigint() / 1000n));
+  const sends: Array<Promise<{ id: string; at: number }>> = [];
+  for (let i = 0; i < total; i++) {
+    const wait = begun + (i * 1000) / rate - performance.now();
+    if (wait > 0) await sleep(wait);
+    sends.push(send(i));
+  }
+  const sent = await Promise.all(sends);
+  const deadline = performance.now() + 30_000;
+  while (sent.some((s) => !arrived.has(s.id)) && performance.now() < deadline) await sleep(10);
+  const a1 = cpuByThread(a.child.pid!);
+  const b1 = cpuByThread(b.child.pid!);
+  const lat = sent.filter((s) => arrived.has(s.id)).map((s) => arrived.get(s.id)! - s.at);
+  console.log(`${rate}/s for ${seconds} s: ${lat.length}/${total} arrived; p50 ${percentile(lat, 50).toFixed(2)} ms, p99 ${percentile(lat, 99).toFixed(2)} ms`);
+  if (process.env.PROBE_SLOW) {
+    const slow = sent.filter((s) => arrived.has(s.id) && arrived.get(s.id)! - s.at > Number(process.env.PROBE_SLOW));
+    console.log(`over ${process.env.PROBE_SLOW} ms:`, slow.map((s) => `${((s.at - begun) / 1000).toFixed(2)}s:${(arrived.get(s.id)! - s.at).toFixed(0)}`).join(' '));
+  }
+  if (process.env.PROBE_GREP) {
+    const re = new RegExp(process.env.PROBE_GREP);
+    for (const [name, n] of [['A', a], ['B', b]] as const) {
+      for (const line of n.stderr.split('\n')) {
+        if (!line.startsWith('{') || !re.test(line)) continue;
+        const into = ((JSON.parse(line) as { time: number }).time - performance.timeOrigin - begun) / 1000;
+        if (into > -1 && into < 2) console.log(name, `${into.toFixed(2)}s`, line.slice(0, 300));
+      }
+    }
+  }
+  console.log(`A: ${cpuPerUnit(a0, a1, total)}`);
+  console.log(`B: ${cpuPerUnit(b0, b1, total)}`);
+  stop();
+} finally {
+  await Promise.all([a.stop().catch(() => undefined), b.stop().catch(() => undefined)]);
+}
