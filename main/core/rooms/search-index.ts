@@ -103,6 +103,7 @@ export class SearchIndex {
   private readonly latestEditStmt;
   private readonly removeStmt;
   private readonly removeKeyStmt;
+  private readonly maxKeyStmt;
   private readonly keyStmt;
   private readonly insertStmt;
   private readonly relatedStmt;
@@ -129,15 +130,13 @@ export class SearchIndex {
     );
     this.removeStmt = db.prepare('DELETE FROM message_search WHERE rowid = (SELECT search_rowid FROM message_search_rows WHERE event_rowid = ?)');
     this.removeKeyStmt = db.prepare('DELETE FROM message_search_rows WHERE event_rowid = ?');
-    // The next free key of the message's depth (depth clamped so the key fits 64 bits).
-    this.keyStmt = db.prepare<[{ rowid: number; depth: number }]>(
-      `INSERT INTO message_search_rows (event_rowid, search_rowid)
-       SELECT @rowid, COALESCE((SELECT MAX(search_rowid) FROM message_search_rows WHERE search_rowid BETWEEN b.lo AND b.lo + 1048575) + 1, b.lo)
-       FROM (SELECT MIN(MAX(@depth, 0), 8796093022207) * 1048576 AS lo) b`,
-    );
-    this.insertStmt = db.prepare<[string, string, string, number]>(
-      'INSERT INTO message_search (rowid, body, room_id, event_id) SELECT search_rowid, ?, ?, ? FROM message_search_rows WHERE event_rowid = ?',
-    );
+    // The largest key in use at a depth (keys pass 2^53: BigInt). The key is computed here and
+    // both rows are plain VALUES inserts: `INSERT INTO message_search … SELECT` cost 3 × as much
+    // per message (65 against 18 µs on this machine), the largest cost of a sending node at
+    // saturation (issue #17, docs/PERFORMANCE.md).
+    this.maxKeyStmt = db.prepare<[bigint, bigint], bigint | null>('SELECT MAX(search_rowid) FROM message_search_rows WHERE search_rowid BETWEEN ? AND ?').pluck().safeIntegers(true);
+    this.keyStmt = db.prepare<[number, bigint]>('INSERT INTO message_search_rows (event_rowid, search_rowid) VALUES (?, ?)');
+    this.insertStmt = db.prepare<[bigint, string, string, string]>('INSERT INTO message_search (rowid, body, room_id, event_id) VALUES (?, ?, ?, ?)');
     this.pendingStmt = db.prepare<[number, number], PendingRow>(
       `SELECT rowid, depth, room_id, event_id, event_type, relates_to, json_extract(content, '$.body') AS body FROM federation_events
        WHERE rowid > ? AND event_type IN ('m.message', 'm.message.edit', 'm.message.delete') ORDER BY rowid LIMIT ?`,
@@ -221,7 +220,10 @@ export class SearchIndex {
       this.reindex(row.event_id);
       return;
     }
-    this.index(row.rowid, row.depth, row.body, row.room_id, row.event_id);
+    // A message with no edit or delete, past the watermark: never indexed (an edit or delete
+    // folded earlier reindexes only a message stored by then, and this one is folded in rowid
+    // order after them), so there is nothing to remove first.
+    this.insertKeyed(row.rowid, row.depth, row.body, row.room_id, row.event_id);
   }
 
   private remove(eventRowid: number): void {
@@ -232,8 +234,16 @@ export class SearchIndex {
   /** (Re)indexes one message's text under a fresh key of its depth. */
   private index(eventRowid: number, depth: number, body: string, roomId: string, eventId: string): void {
     this.remove(eventRowid);
-    this.keyStmt.run({ rowid: eventRowid, depth });
-    this.insertStmt.run(body, roomId, eventId, eventRowid);
+    this.insertKeyed(eventRowid, depth, body, roomId, eventId);
+  }
+
+  /** Indexes a message not in the index: under the next free key of its depth (depth clamped so the key fits 64 bits). */
+  private insertKeyed(eventRowid: number, depth: number, body: string, roomId: string, eventId: string): void {
+    const lo = BigInt(Math.min(Math.max(Math.trunc(depth), 0), 8796093022207)) * 1048576n;
+    const max = this.maxKeyStmt.get(lo, lo + 1048575n);
+    const key = max === null || max === undefined ? lo : max + 1n;
+    this.keyStmt.run(eventRowid, key);
+    this.insertStmt.run(key, body, roomId, eventId);
   }
 
   /** The message's current text from its stored events (the same fold as the timeline). */
