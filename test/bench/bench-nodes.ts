@@ -15,6 +15,12 @@ export async function ok<T = any>(node: NodeProcess, method: string, path: strin
   return response.body;
 }
 
+/** Makes two started nodes each other's peers by their federation URLs (plain HTTP, no invite). */
+export async function peerBothWays(a: NodeProcess, b: NodeProcess): Promise<void> {
+  await ok(a, 'POST', '/peers', { server_name: b.serverName, endpoint: b.federationUrl });
+  await ok(b, 'POST', '/peers', { server_name: a.serverName, endpoint: a.federationUrl });
+}
+
 export async function roomWith(host: NodeProcess, member?: NodeProcess): Promise<string> {
   const { room_id: roomId } = await ok(host, 'POST', '/rooms', { name: 'bench' });
   if (member) {

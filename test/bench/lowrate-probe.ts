@@ -15,7 +15,7 @@
  *   the run to 2 s into it (with PARACORD_LOG_LEVEL=debug for the debug lines).
  */
 import { request } from 'undici';
-import { NodeProcess, cpuByThread, cpuPerUnit, enc, ok, percentile, roomWith, watchRoomEvents } from './bench-nodes.ts';
+import { NodeProcess, cpuByThread, cpuPerUnit, enc, peerBothWays, percentile, roomWith, watchRoomEvents } from './bench-nodes.ts';
 
 const rate = Number(process.argv[2] ?? 200);
 const seconds = Number(process.argv[3] ?? 10);
@@ -25,8 +25,7 @@ const a = new NodeProcess({ serverName: 'a.test', args });
 const b = new NodeProcess({ serverName: 'b.test', args });
 try {
   await Promise.all([a.start(), b.start()]);
-  await ok(a, 'POST', '/peers', { server_name: 'b.test', endpoint: b.federationUrl });
-  await ok(b, 'POST', '/peers', { server_name: 'a.test', endpoint: a.federationUrl });
+  await peerBothWays(a, b);
   const roomId = await roomWith(a, b);
   const arrived = new Map<string, number>();
   const stop = await watchRoomEvents(b, (id, at) => arrived.set(id, at));

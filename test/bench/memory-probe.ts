@@ -13,7 +13,7 @@
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { Pool } from 'undici';
-import { NodeProcess, enc, ok, roomWith, watchRoomEvents } from './bench-nodes.ts';
+import { NodeProcess, enc, peerBothWays, roomWith, watchRoomEvents } from './bench-nodes.ts';
 
 const total = Number(process.argv[2] ?? 20_000);
 const idleSeconds = Number(process.argv[3] ?? 5);
@@ -96,8 +96,7 @@ try {
   await sleep(idleSeconds * 1000);
   await report('A fresh', a);
   await report('B fresh', b);
-  await ok(a, 'POST', '/peers', { server_name: 'b.test', endpoint: b.federationUrl });
-  await ok(b, 'POST', '/peers', { server_name: 'a.test', endpoint: a.federationUrl });
+  await peerBothWays(a, b);
   const roomId = await roomWith(a, b);
   let received = 0;
   const stop = await watchRoomEvents(b, () => received++);

@@ -216,12 +216,7 @@ export class VerifyPool {
     if (this.urgent.length + this.queue.length > 0 && !this.workers.some((w) => w.ready)) {
       // The workers are starting: one chunk here now, the rest after any I/O waiting, and so on
       // until a worker says it is ready (its message dispatches again).
-      const items: Pending[] = [];
-      while (items.length < CHUNK_ITEMS) {
-        const item = this.urgent.shift() ?? this.queue.shift();
-        if (!item) break;
-        items.push(item);
-      }
+      const items = this.takeChunk();
       this.stats.whileStarting += items.length;
       this.verifyHere(items);
       if (this.urgent.length + this.queue.length > 0 && !this.scheduled) {
@@ -238,14 +233,19 @@ export class VerifyPool {
       let target: PoolWorker | undefined;
       for (const w of this.workers) if (w.ready && w.chunks.size < MAX_CHUNKS_PER_WORKER && (!target || w.chunks.size < target.chunks.size)) target = w;
       if (!target) return; // every worker is busy: the next answer dispatches again
-      const items: Pending[] = [];
-      while (items.length < CHUNK_ITEMS) {
-        const item = this.urgent.shift() ?? this.queue.shift();
-        if (!item) break;
-        items.push(item);
-      }
-      this.send(target, items);
+      this.send(target, this.takeChunk());
     }
+  }
+
+  /** Up to CHUNK_ITEMS queued items, urgent ones first. */
+  private takeChunk(): Pending[] {
+    const items: Pending[] = [];
+    while (items.length < CHUNK_ITEMS) {
+      const item = this.urgent.shift() ?? this.queue.shift();
+      if (!item) break;
+      items.push(item);
+    }
+    return items;
   }
 
   /** Whether `count` more items may be verified inline in the current window (and counts them). */

@@ -10,7 +10,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Pool, request } from 'undici';
-import { NodeProcess, enc, ok, percentile, roomWith, rssMb } from '../bench-nodes.ts';
+import { NodeProcess, enc, ok, peerBothWays, percentile, roomWith, rssMb } from '../bench-nodes.ts';
 import { tempDir } from '../../helpers/temp-dir.ts';
 import { PROSODY_MISSING, SQLITE_MISSING, prosodyAvailable, prosodyVersion, sqliteStorageAvailable, startPair, type Variant } from './servers.ts';
 import { XmppClient } from './xmpp-client.ts';
@@ -164,8 +164,7 @@ export async function paracordSide(secure: boolean, sizes: CompareSizes, withLat
       const { link } = await ok(a, 'POST', '/invites/peer', {});
       await ok(b, 'POST', '/invites/peer/redeem', { link });
     } else {
-      await ok(a, 'POST', '/peers', { server_name: 'b.test', endpoint: b.federationUrl });
-      await ok(b, 'POST', '/peers', { server_name: 'a.test', endpoint: a.federationUrl });
+      await peerBothWays(a, b);
     }
     const roomId = await roomWith(a, b);
     const token = a.adminToken;
