@@ -200,7 +200,10 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
   commit.onRollback = () => rooms.forgetCachedMembership();
   const outbox = new Outbox(db);
   const notifications = new NodeEvents();
-  const isPaused = () => settings.get('federation_paused') === '1';
+  // Asked on every delivery kick and federation request (issue #17): read once, kept by setPaused,
+  // the only writer while the node runs (the CLI pauses through the admin API).
+  let paused = settings.get('federation_paused') === '1';
+  const isPaused = () => paused;
   const quarantine = new QuarantineStore(db, quota);
   const limiter = new RateLimiters({ maxAddressBuckets: config.maxAddressBuckets });
   const trustedProxies = new TrustedProxies(config.trustedProxies ?? []);
@@ -296,10 +299,11 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
       return referenceRooms;
     },
     loginUrl: (validForMs) => `${adminUrl}/login?code=${sessions.newLoginCode(Date.now(), validForMs)}`,
-    setPaused: (paused) => {
-      settings.set('federation_paused', paused ? '1' : '0');
-      log.info({ event: paused ? 'federation_paused' : 'federation_resumed' }, paused ? 'federation paused' : 'federation resumed');
-      if (!paused) workers.start();
+    setPaused: (pause) => {
+      settings.set('federation_paused', pause ? '1' : '0');
+      paused = pause;
+      log.info({ event: pause ? 'federation_paused' : 'federation_resumed' }, pause ? 'federation paused' : 'federation resumed');
+      if (!pause) workers.start();
       notifications.notify({ type: 'status' });
     },
     keyStorage: () => ({ sealed_by: identity?.sealedBy ?? null, warning: nodeOptions.keyStorageWarning ?? null }),

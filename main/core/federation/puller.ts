@@ -243,7 +243,7 @@ export class Puller {
    */
   private async storePage(server: string, raws: unknown[], cursor: number): Promise<boolean> {
     const { ingest, log } = this.deps;
-    const verifications = raws.map((raw) => ingest.verify(server, raw));
+    const verifications = ingest.verifyAll(server, raws);
     verifications.forEach((p) => p.catch(() => undefined));
     const verified: VerifiedEvent[] = [];
     let retry = false;

@@ -44,6 +44,22 @@ export function transactionWithoutFsync<T>(db: Db, run: () => T): T {
   }
 }
 
+/**
+ * Runs `read`, which only reads, inside one read transaction: the statements share one WAL read
+ * lock instead of taking and dropping one each. On this project's 2-core VM an autocommit read
+ * costs ~7 µs of lock work alone (issue #17: three per event in a received batch, ~20 µs an event
+ * against ~7 µs inside one transaction). Inside another transaction it just runs.
+ */
+export function inOneRead<T>(db: Db, read: () => T): T {
+  if (db.inTransaction) return read();
+  db.prepare('BEGIN').run();
+  try {
+    return read();
+  } finally {
+    db.prepare('COMMIT').run();
+  }
+}
+
 export function openDatabase(file: string): Db {
   const db = new Database(file);
   if (file !== ':memory:') {

@@ -7,7 +7,7 @@ import { canonicalJson } from '../crypto/canonical-json.ts';
 import { conflict } from '../errors.ts';
 import type { Envelope } from '../federation/envelope.ts';
 import { serverOf } from '../../../shared/identifiers.ts';
-import type { Db } from './database.ts';
+import { inOneRead, type Db } from './database.ts';
 
 interface EventRow {
   event_id: string;
@@ -48,6 +48,11 @@ export class FederationEvents {
       `INSERT INTO federation_events (event_id, room_id, event_type, sender, origin_server, origin_ts, depth, state_key, content, signatures, content_hash, received_from, received_at, relates_to)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
+  }
+
+  /** Runs reads that belong together (a received batch's checks) in one read transaction. */
+  readTogether<T>(read: () => T): T {
+    return inOneRead(this.db, read);
   }
 
   hashOf(eventId: string): string | undefined {

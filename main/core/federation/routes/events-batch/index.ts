@@ -35,7 +35,7 @@ export function eventsBatchRoutes(deps: FederationDeps): Router {
     // Every signature is queued for verification at once; the events are stored in groups, each
     // as soon as it and the groups before it are checked, so the main thread stores the first
     // events while the workers verify the next ones. Groups ready in one turn share a commit.
-    const verifications = raws.map((raw) => deps.ingest.verify(state.origin, raw));
+    const verifications = deps.ingest.verifyAll(state.origin, raws);
     verifications.forEach((p) => p.catch(() => undefined)); // awaited in order below
     const stores: Array<Promise<void>> = [];
     for (let start = 0; start < raws.length && stopAt === raws.length; start += STORE_GROUP) {

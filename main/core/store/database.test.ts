@@ -1,0 +1,60 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { inOneRead, openDatabase, type Db } from './database.ts';
+
+const opened: Db[] = [];
+afterEach(() => {
+  for (const db of opened.splice(0)) db.close();
+});
+
+function twoConnections() {
+  const file = join(mkdtempSync(join(tmpdir(), 'paracord-db-')), 'node.db');
+  const db = openDatabase(file);
+  db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)');
+  db.prepare("INSERT INTO t (v) VALUES ('first')").run();
+  const other = openDatabase(file);
+  opened.push(db, other);
+  return { db, other };
+}
+
+const count = (db: Db) => (db.prepare('SELECT COUNT(*) AS n FROM t').get() as { n: number }).n;
+
+describe('inOneRead', () => {
+  it('runs its reads in one read transaction: a commit made in between by another connection is not seen until it ends', () => {
+    const { db, other } = twoConnections();
+    const seen = inOneRead(db, () => {
+      const before = count(db);
+      other.prepare("INSERT INTO t (v) VALUES ('second')").run();
+      return [before, count(db), db.inTransaction];
+    });
+    expect(seen).toEqual([1, 1, true]);
+    expect(db.inTransaction).toBe(false);
+    expect(count(db)).toBe(2);
+  });
+
+  it('ends its transaction when a read throws, and passes the error on', () => {
+    const { db } = twoConnections();
+    expect(() =>
+      inOneRead(db, () => {
+        count(db);
+        throw new Error('refused');
+      }),
+    ).toThrow('refused');
+    expect(db.inTransaction).toBe(false);
+    // The connection still writes (no transaction or lock was left behind).
+    db.prepare("INSERT INTO t (v) VALUES ('after')").run();
+    expect(count(db)).toBe(2);
+  });
+
+  it('inside a transaction is part of it (sees its uncommitted writes, leaves it open)', () => {
+    const { db, other } = twoConnections();
+    db.transaction(() => {
+      db.prepare("INSERT INTO t (v) VALUES ('uncommitted')").run();
+      expect(inOneRead(db, () => count(db))).toBe(2);
+      expect(db.inTransaction).toBe(true);
+    })();
+    expect(count(other)).toBe(2);
+  });
+});
