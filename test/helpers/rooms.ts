@@ -1,10 +1,12 @@
 import { expect } from 'vitest';
-import type { NodeProcess } from './node-process.ts';
 
 export const enc = encodeURIComponent;
 
+/** What these helpers use of a node: its admin API (a NodeProcess, or an in-process node). */
+type Admin = { admin(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> };
+
 /** Creates a room on `host` and has each `@user:server` (of the given nodes) invited and joined. */
-export async function roomWithMembers(host: NodeProcess, name: string, members: Array<[NodeProcess, string]>): Promise<string> {
+export async function roomWithMembers(host: Admin, name: string, members: Array<[Admin, string]>): Promise<string> {
   const created = await host.admin('POST', '/rooms', { name });
   expect(created.status).toBe(200);
   const roomId: string = created.body.room_id;
@@ -12,7 +14,7 @@ export async function roomWithMembers(host: NodeProcess, name: string, members: 
   return roomId;
 }
 
-export async function inviteAndJoin(host: NodeProcess, roomId: string, node: NodeProcess, userId: string): Promise<void> {
+export async function inviteAndJoin(host: Admin, roomId: string, node: Admin, userId: string): Promise<void> {
   const invited = await host.admin('POST', `/rooms/${enc(roomId)}/invites`, { user_id: userId });
   expect(invited.status, JSON.stringify(invited.body)).toBe(200);
   const invites = (await node.admin('GET', `/invites?user_id=${enc(userId)}`)).body.invites as Array<{ invite_id: string; room_id: string }>;
@@ -26,13 +28,13 @@ export async function inviteAndJoin(host: NodeProcess, roomId: string, node: Nod
  * The room's messages as every server shows them: the fields that depend on who looks and from
  * where (can_edit, can_delete, delivery — issue #16) are left out, so views compare across servers.
  */
-export async function messages(node: NodeProcess, roomId: string): Promise<any[]> {
+export async function messages(node: Admin, roomId: string): Promise<any[]> {
   const response = await node.admin('GET', `/rooms/${enc(roomId)}/messages?limit=500`);
   expect(response.status, JSON.stringify(response.body)).toBe(200);
   return (response.body.messages as Array<Record<string, unknown>>).map(({ can_edit: _e, can_delete: _d, delivery: _v, ...shared }) => shared);
 }
 
-export async function send(node: NodeProcess, roomId: string, body: string, userId?: string): Promise<string> {
+export async function send(node: Admin, roomId: string, body: string, userId?: string): Promise<string> {
   const response = await node.admin('POST', `/rooms/${enc(roomId)}/messages`, { body, ...(userId ? { user_id: userId } : {}) });
   expect(response.status, JSON.stringify(response.body)).toBe(200);
   return response.body.event_id;

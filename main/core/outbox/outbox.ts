@@ -65,9 +65,14 @@ export class Outbox {
     this.failStmt = db.prepare("UPDATE federation_outbox SET state = 'failed', attempts = attempts + 1, last_error = ?, updated_at = ? WHERE id = ?");
   }
 
-  /** Queues an event for a destination; call inside the transaction that stores the event. */
-  enqueue(destination: string, eventId: string, roomId: string, now = Date.now()): void {
-    this.enqueueStmt.run(destination, eventId, roomId, now, now);
+  /**
+   * Queues an event for a destination; call inside the transaction that stores the event. The new
+   * row as stored (null when the destination already had this event queued).
+   */
+  enqueue(destination: string, eventId: string, roomId: string, now = Date.now()): OutboxRow | null {
+    const { changes, lastInsertRowid } = this.enqueueStmt.run(destination, eventId, roomId, now, now);
+    if (changes !== 1) return null;
+    return { id: Number(lastInsertRowid), destination, event_id: eventId, room_id: roomId, state: 'pending', attempts: 0, next_attempt_at: 0, last_error: null, created_at: now, updated_at: now };
   }
 
   /** Pending entries of a destination after a given id (the batch after the one in flight). */

@@ -28,7 +28,7 @@ import { INVITE_WIRE_ORDER, MEMBERSHIP_WIRE_ORDER, wireJson } from '../federatio
 import type { Identity } from '../identity/identity.ts';
 import type { NodeEvents } from '../node-events.ts';
 import type { DeliveryWorkers } from '../outbox/delivery-worker.ts';
-import type { Outbox } from '../outbox/outbox.ts';
+import type { Outbox, OutboxRow } from '../outbox/outbox.ts';
 import type { Db } from '../store/database.ts';
 import type { FederationEvents } from '../store/federation-events.ts';
 import type { GroupCommit } from '../store/group-commit.ts';
@@ -182,7 +182,7 @@ export class RoomService {
    */
   async sendMany(roomId: string, type: RoomEventType, sender: string, contents: ReadonlyArray<Record<string, unknown>>): Promise<Envelope[]> {
     const events = await this.d.commit.run(
-      () => contents.map((content) => this.commitLocalInTransaction(roomId, type, sender, null, content)),
+      () => contents.map((content) => this.commitLocalInTransaction(roomId, type, sender, null, content).event),
       (committed) => {
         if (committed[0]) this.kickDeliveries(committed[0], null);
       },
@@ -196,15 +196,19 @@ export class RoomService {
     // Delivery starts as soon as the event is committed, while our own WAL flush runs (issue #17:
     // two flushes in a row made the user-to-user latency). A power cut in between can leave a
     // peer holding an event we lost, never the reverse: the sender hears "sent" only after the flush.
-    const event = await this.d.commit.run(
+    // The rows queued go to the delivery workers with the kick: a worker that knows its queue was
+    // empty sends the lone new row without reading the queue again (delivery-worker.ts).
+    const { event } = await this.d.commit.run(
       () => this.commitLocalInTransaction(roomId, type, sender, stateKey, content),
-      (committed) => this.kickDeliveries(committed, null),
+      (committed) => {
+        for (const row of committed.queued) this.d.workers.kick(row.destination, { row, event: committed.event });
+      },
     );
     this.notifyEvent(event);
     return event;
   }
 
-  private commitLocalInTransaction(roomId: string, type: RoomEventType, sender: string, stateKey: string | null, content: Record<string, unknown>): Envelope {
+  private commitLocalInTransaction(roomId: string, type: RoomEventType, sender: string, stateKey: string | null, content: Record<string, unknown>): { event: Envelope; queued: OutboxRow[] } {
     const now = Date.now();
     this.refuseOnReferenceHost(roomId, type);
     // In a room a reference can mirror, our events also speak its vocabulary (reference/vocabulary.ts).
@@ -226,8 +230,7 @@ export class RoomService {
     const { event, hash, contentJson } = signEnvelopeParts(unsigned, this.d.identity());
     this.d.events.insertNew(event, hash, null, { now, contentJson });
     this.d.rooms.apply(event, now);
-    this.enqueueDeliveries(event, null, now);
-    return event;
+    return { event, queued: this.enqueueDeliveries(event, null, now) };
   }
 
   /**
@@ -246,9 +249,14 @@ export class RoomService {
     return dialects !== undefined && (dialects.isReference(host) || dialects.serverOfDomain(host) !== null);
   }
 
-  /** Who must receive an event that is now stored here (inside the storing transaction). */
-  private enqueueDeliveries(event: Envelope, receivedFrom: string | null, now: number): void {
-    for (const destination of this.destinationsFor(event, receivedFrom)) this.d.outbox.enqueue(destination, event.event_id, event.room_id, now);
+  /** Who must receive an event that is now stored here (inside the storing transaction); the rows queued. */
+  private enqueueDeliveries(event: Envelope, receivedFrom: string | null, now: number): OutboxRow[] {
+    const queued: OutboxRow[] = [];
+    for (const destination of this.destinationsFor(event, receivedFrom)) {
+      const row = this.d.outbox.enqueue(destination, event.event_id, event.room_id, now);
+      if (row) queued.push(row);
+    }
+    return queued;
   }
 
   private destinationsFor(event: Envelope, receivedFrom: string | null): Set<string> {

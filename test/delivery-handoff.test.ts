@@ -1,0 +1,79 @@
+/**
+ * Issue #17: a lone message to a destination whose queue was empty leaves without a read of the
+ * outbox — the commit hands its row to the delivery worker with the kick. Two real nodes in this
+ * process (to count the worker's reads), real HTTP, real SQLite. The queue's guarantees must hold
+ * around the shortcut: every message arrives, once, in the sender's order, whether messages come
+ * one at a time, many at once, in a batch, or while the receiver refuses them for a while.
+ */
+import { afterEach, expect, it } from 'vitest';
+import { startInProcessNode } from './helpers/in-process-node.ts';
+import { queryNodeDb } from './helpers/inspect-db.ts';
+import { enc, eventually, roomWithMembers, send } from './helpers/rooms.ts';
+import { removeTempDirs } from './helpers/temp-dir.ts';
+
+type InProcessNode = Awaited<ReturnType<typeof startInProcessNode>>;
+const nodes: InProcessNode[] = [];
+afterEach(async () => {
+  for (const n of nodes.splice(0)) await n.node.stop();
+  removeTempDirs();
+});
+
+async function node(serverName: string): Promise<InProcessNode> {
+  const n = await startInProcessNode(serverName, { config: { retryInitialMs: 100, retryMaxMs: 400 } });
+  nodes.push(n);
+  return n;
+}
+
+/** alpha's messages in the order alpha made them, and the order beta stored them. */
+const madeOrder = (n: InProcessNode, roomId: string) =>
+  queryNodeDb<{ event_id: string }>(n.dataDir, "SELECT event_id FROM federation_events WHERE room_id = ? AND event_type = 'm.message' ORDER BY depth, event_id", roomId).map((r) => r.event_id);
+const storedOrder = (n: InProcessNode, roomId: string) =>
+  queryNodeDb<{ event_id: string }>(n.dataDir, "SELECT event_id FROM federation_events WHERE room_id = ? AND event_type = 'm.message' ORDER BY rowid", roomId).map((r) => r.event_id);
+
+it('a lone message to an idle destination is sent without reading the queue, and order, once-only and completeness hold around it', async () => {
+  const alpha = await node('alpha.test');
+  const beta = await node('beta.test');
+  expect((await alpha.admin('POST', '/peers', { server_name: 'beta.test', endpoint: beta.started.federation_url })).status).toBe(200);
+  expect((await beta.admin('POST', '/peers', { server_name: 'alpha.test', endpoint: alpha.started.federation_url })).status).toBe(200);
+  const roomId = await roomWithMembers(alpha, 'hand-off', [[beta, '@owner:beta.test']]);
+  const workers = alpha.node.context.workers;
+  const pending = async () => (await alpha.admin('GET', '/status')).body.queue.pending;
+  // Delivered, and the worker has stopped (it knows the queue is empty only once it has).
+  const drained = () =>
+    eventually(async () => {
+      expect(await pending()).toBe(0);
+      expect(workers.status('beta.test').in_flight).toBe(false);
+    }, 20_000, 5);
+  // The first message finds a worker that never looked at the queue: it reads it.
+  await send(alpha, roomId, 'first');
+  await drained();
+
+  // One at a time, each delivered before the next: every one handed over, no read of the queue.
+  const before = { ...workers.stats };
+  for (let i = 0; i < 10; i++) {
+    await send(alpha, roomId, `lone ${i}`);
+    await drained();
+  }
+  expect(workers.stats.handed - before.handed).toBe(10);
+  expect(workers.stats.queueReads - before.queueReads).toBe(0);
+
+  // Many at once (kicks while a request is on the wire), and a batch (no row handed over).
+  await Promise.all(Array.from({ length: 30 }, (_, i) => send(alpha, roomId, `burst ${i}`)));
+  const batch = await alpha.admin('POST', `/rooms/${enc(roomId)}/messages/batch`, { messages: [{ body: 'batch 1' }, { body: 'batch 2' }] });
+  expect(batch.status).toBe(200);
+  await send(alpha, roomId, 'after the batch');
+  await drained();
+
+  // The receiver refuses for a while: the worker backs off, rows pile up behind its timer, and a
+  // new message must not jump ahead of them when the receiver is back.
+  expect((await beta.admin('POST', '/federation/pause')).status).toBe(200);
+  for (let i = 0; i < 5; i++) await send(alpha, roomId, `while refused ${i}`);
+  await eventually(async () => expect((await alpha.admin('GET', '/attempts?destination=beta.test')).body.attempts[0].status).toBe(503));
+  expect((await beta.admin('POST', '/federation/resume')).status).toBe(200);
+  await send(alpha, roomId, 'after the refusals');
+  await drained();
+
+  const made = madeOrder(alpha, roomId);
+  expect(made).toHaveLength(1 + 10 + 30 + 2 + 1 + 5 + 1);
+  await eventually(async () => expect(storedOrder(beta, roomId)).toEqual(made));
+});
