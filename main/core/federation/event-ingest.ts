@@ -184,9 +184,9 @@ export class EventIngest {
   }
 
   /**
-   * `verify` for each envelope of a batch (a push batch, a pull page). The checks each makes before
-   * its first wait (the duplicate lookup, the quota, the room's route) read the database; they
-   * run together in one read transaction (issue #17). One promise per envelope, in order.
+   * `verify` for each envelope of a batch (a push batch, a pull page, or a lone event). The checks
+   * each makes before its first wait (the duplicate lookup, the quota, the room's route) read the
+   * database; they run together in one read transaction (issue #17). One promise per envelope.
    */
   verifyAll(requestOrigin: string, raws: readonly unknown[]): Array<Promise<VerifiedEvent>> {
     return this.events.readTogether(() => raws.map((raw) => this.verify(requestOrigin, raw)));
