@@ -55,7 +55,7 @@ import { checkContentBulk } from './rooms/event-types.ts';
 import { StorageQuota } from './trust/storage-quota.ts';
 import { RoomService } from './rooms/room-service.ts';
 import { Outbox } from './outbox/outbox.ts';
-import { DEFAULT_MAX_AGE_MS, DeliveryWorkers } from './outbox/delivery-worker.ts';
+import { DEFAULT_MAX_AGE_MS, DeliveryWorkers, LARGE_BATCH_CAPABILITY } from './outbox/delivery-worker.ts';
 import { DEFAULT_BACKOFF } from './outbox/backoff.ts';
 import { NodeEvents } from './node-events.ts';
 import { userOperations } from './admin/operations/users/index.ts';
@@ -416,7 +416,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
           workers.wake(origin);
         },
       }),
-      capabilities: ['batch', DESTINATION_BINDING_CAPABILITY],
+      capabilities: ['batch', LARGE_BATCH_CAPABILITY, DESTINATION_BINDING_CAPABILITY],
       publicUrl: () => federationUrl ?? '',
       isPaused,
       isEntitledToEvent: eventEntitlement((roomId, server) => rooms.isJoinedServer(roomId, server)),

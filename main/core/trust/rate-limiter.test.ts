@@ -42,4 +42,17 @@ describe('RateLimiters', () => {
     for (let i = 0; i < 10; i++) limiters.address.take(`ip ${i}`, { per_second: 1, burst: 1 }, 1_000);
     expect(limiters.address.size).toBe(2);
   });
+
+  it('takes several tokens for a request that weighs more, waits for all of them, and never asks more than a burst', () => {
+    const limiter = new RateLimiter();
+    const limit = { per_second: 2, burst: 5 };
+    expect(limiter.take('heavy.test', limit, 1_000, 4).ok).toBe(true);
+    const short = limiter.take('heavy.test', limit, 1_000, 3);
+    // One token left, three wanted: two more at 2 per second.
+    expect(short).toEqual({ ok: false, retryAfterMs: 1_000 });
+    expect(limiter.take('heavy.test', limit, 2_000, 3).ok).toBe(true);
+    // A weight above the burst costs the burst: it passes on a full bucket.
+    expect(limiter.take('heavier.test', limit, 1_000, 50).ok).toBe(true);
+    expect(limiter.take('heavier.test', limit, 1_000, 1).ok).toBe(false);
+  });
 });

@@ -50,8 +50,12 @@ export class RateLimiter {
     return this.buckets.size;
   }
 
-  /** Takes a token for `key`; returns how long to wait when there is none. */
-  take(key: string, limit: RateLimit, now = Date.now()): { ok: true } | { ok: false; retryAfterMs: number } {
+  /**
+   * Takes `cost` tokens for `key` (one request; more for a request that weighs several, at most a
+   * full burst); returns how long to wait when there are not enough.
+   */
+  take(key: string, limit: RateLimit, now = Date.now(), cost = 1): { ok: true } | { ok: false; retryAfterMs: number } {
+    const need = Math.max(1, Math.min(cost, limit.burst));
     let bucket = this.buckets.get(key);
     if (!bucket || bucket.limit.per_second !== limit.per_second || bucket.limit.burst !== limit.burst) {
       bucket = { tokens: limit.burst, updated: now, limit };
@@ -59,11 +63,11 @@ export class RateLimiter {
     }
     bucket.tokens = Math.min(limit.burst, bucket.tokens + (Math.max(0, now - bucket.updated) / 1000) * limit.per_second);
     bucket.updated = now;
-    if (bucket.tokens >= 1) {
-      bucket.tokens -= 1;
+    if (bucket.tokens >= need) {
+      bucket.tokens -= need;
       return { ok: true };
     }
-    return { ok: false, retryAfterMs: Math.ceil(((1 - bucket.tokens) / limit.per_second) * 1000) };
+    return { ok: false, retryAfterMs: Math.ceil(((need - bucket.tokens) / limit.per_second) * 1000) };
   }
 }
 

@@ -43,6 +43,12 @@ export interface SignedRequestState {
    * is durable; only a crash in that moment forgets it (docs/SECURITY.md, replay).
    */
   replayAnswerEarly?: boolean;
+  /**
+   * Charges the server `tokens` more of its rate limit for a request that weighs more than one
+   * (a batch of more than 100 events counts one per 100: docs/PROTOCOL.md). Throws 429 when its
+   * bucket has not enough; the request then changes nothing.
+   */
+  chargeMore(tokens: number): void;
 }
 
 export interface VerifySignedRequestDeps {
@@ -202,16 +208,25 @@ export function verifySignedRequest(deps: VerifySignedRequestDeps): Middleware {
 
     // The server's own limit, once we know the request is really from it; so every refusal
     // is its doing and counts towards auto-quarantine.
-    const byServer = deps.limiter?.server.take(origin, deps.trust.rateLimitFor(origin));
-    if (byServer && !byServer.ok) {
-      deps.abuse?.record(origin, 'rate_limited');
-      throw rateLimited(`${origin} is over its rate limit here`, byServer.retryAfterMs);
-    }
+    const limit = deps.trust.rateLimitFor(origin);
+    let charged = 0;
+    const charge = (tokens: number) => {
+      // More than one token never brings a request above a full burst: it must be able to pass once the bucket is full.
+      const cost = charged === 0 ? tokens : Math.min(tokens, Math.floor(limit.burst) - charged);
+      if (cost <= 0) return;
+      const byServer = deps.limiter?.server.take(origin, limit, Date.now(), cost);
+      if (byServer && !byServer.ok) {
+        deps.abuse?.record(origin, 'rate_limited');
+        throw rateLimited(`${origin} is over its rate limit here`, byServer.retryAfterMs);
+      }
+      charged += cost;
+    };
+    charge(1);
 
     if (deps.replay.claim(signature)) {
       throw conflict('replayed_request', 'this exact signed request was already received; sign each request afresh');
     }
-    const state: SignedRequestState = { origin, keyId, requestTs, signature, rawBody, quarantined: decision.quarantined, replayRecorded: false };
+    const state: SignedRequestState = { origin, keyId, requestTs, signature, rawBody, quarantined: decision.quarantined, replayRecorded: false, chargeMore: charge };
     Object.assign(ctx.state, state);
     deps.onVerified?.(origin);
     try {

@@ -1,0 +1,128 @@
+/**
+ * Issue #17: large batches between our nodes. A node advertises `batch_500` and takes up to 500
+ * envelopes in one `POST /events` (501 is refused as a whole, nothing stored); a sender sends that
+ * many only to a peer that advertises it, and keeps to 100 for a peer that advertises `batch` only
+ * (every older Paracord node). Real in-process nodes, real HTTP, fake peers that record sizes.
+ */
+import { afterEach, expect, it } from 'vitest';
+import { LARGE_BATCH_CAPABILITY, LARGE_BATCH_EVENTS, MAX_BATCH_EVENTS } from '../main/core/outbox/delivery-worker.ts';
+import { makeEvent, wire } from './helpers/events.ts';
+import { FakePeer } from './helpers/fake-peer.ts';
+import { joinFakePeer } from './helpers/fake-members.ts';
+import { startInProcessNode } from './helpers/in-process-node.ts';
+import { queryNodeDb } from './helpers/inspect-db.ts';
+import type { NodeProcess } from './helpers/node-process.ts';
+import { enc, eventually } from './helpers/rooms.ts';
+import { sendSigned, sendRaw } from './helpers/signed-request.ts';
+import { removeTempDirs } from './helpers/temp-dir.ts';
+
+const EVENTS = '/_paracord/federation/v1/events';
+type InProcess = Awaited<ReturnType<typeof startInProcessNode>>;
+const nodes: InProcess[] = [];
+const fakes: FakePeer[] = [];
+afterEach(async () => {
+  for (const n of nodes.splice(0)) await n.node.stop();
+  await Promise.all(fakes.splice(0).map((f) => f.stop()));
+  removeTempDirs();
+});
+
+async function host(name: string): Promise<InProcess> {
+  const n = await startInProcessNode(name);
+  nodes.push(n);
+  return n;
+}
+
+async function fake(name: string, capabilities: string[]): Promise<FakePeer> {
+  const f = await new FakePeer(name).start();
+  f.batch = true;
+  f.capabilities.push(...capabilities);
+  fakes.push(f);
+  return f;
+}
+
+/** The shape joinFakePeer needs, from an in-process node. */
+const asHost = (n: InProcess) => ({ admin: n.admin, federationUrl: n.started.federation_url! }) as unknown as NodeProcess;
+const eventCount = (n: InProcess) => queryNodeDb<{ n: number }>(n.dataDir, 'SELECT COUNT(*) AS n FROM federation_events')[0]!.n;
+
+it('a node takes 500 envelopes in one batch, and refuses 501 as a whole without storing any', async () => {
+  const beta = await host('beta.test');
+  const discovery = await sendRaw(`${beta.started.federation_url}/.well-known/paracord/server`, 'GET', {});
+  expect(discovery.body.capabilities).toEqual(expect.arrayContaining(['batch', LARGE_BATCH_CAPABILITY]));
+
+  const sender = await fake('sender.test', []);
+  const created = await beta.admin('POST', '/rooms', { name: 'big batches' });
+  const roomId: string = created.body.room_id;
+  const userId = await joinFakePeer(asHost(beta), roomId, sender);
+  let depth = Date.now() + 10_000;
+  const message = (i: number) => makeEvent(sender.identity, { room_id: roomId, event_type: 'm.message', sender: userId, content: { body: `m ${i}` }, depth: ++depth });
+  const batch = (from: number, count: number) => `{"events":[${Array.from({ length: count }, (_, i) => wire(message(from + i))).join(',')}]}`;
+
+  const before = eventCount(beta);
+  const tooMany = await sendSigned(sender.identity, beta.started.federation_url!, 'POST', EVENTS, batch(0, LARGE_BATCH_EVENTS + 1));
+  expect(tooMany.status, tooMany.text).toBe(400);
+  expect(tooMany.body).toMatchObject({ error: 'invalid_batch' });
+  expect(eventCount(beta)).toBe(before);
+
+  const full = await sendSigned(sender.identity, beta.started.federation_url!, 'POST', EVENTS, batch(1_000, LARGE_BATCH_EVENTS));
+  expect(full.status, full.text).toBe(200);
+  expect(full.body.results).toHaveLength(LARGE_BATCH_EVENTS);
+  expect(full.body.results.every((r: { inserted?: boolean }) => r.inserted === true)).toBe(true);
+  expect(eventCount(beta)).toBe(before + LARGE_BATCH_EVENTS);
+});
+
+it('a large batch weighs one request per 100 events against the sending server\'s rate limit, and never more than a full burst', async () => {
+  const beta = await host('beta.test');
+  const sender = await fake('sender.test', []);
+  const created = await beta.admin('POST', '/rooms', { name: 'weighed' });
+  const roomId: string = created.body.room_id;
+  const userId = await joinFakePeer(asHost(beta), roomId, sender);
+  let depth = Date.now() + 10_000;
+  const batch = (count: number) =>
+    `{"events":[${Array.from({ length: count }, () => wire(makeEvent(sender.identity, { room_id: roomId, event_type: 'm.message', sender: userId, content: { body: 'x' }, depth: ++depth }))).join(',')}]}`;
+  const post = (count: number) => sendSigned(sender.identity, beta.started.federation_url!, 'POST', EVENTS, batch(count));
+
+  // 10 requests' worth, hardly any refill: two batches of 500 take it all; the next request is refused.
+  expect((await beta.admin('PUT', '/peers/sender.test/trust', { mode: 'allow', rate_limit: { per_second: 0.001, burst: 10 } })).status).toBe(200);
+  expect((await post(500)).status).toBe(200);
+  expect((await post(500)).status).toBe(200);
+  const before = eventCount(beta);
+  const refused = await post(50);
+  expect(refused.status, refused.text).toBe(429);
+  expect(refused.body).toMatchObject({ error: 'rate_limited' });
+  expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+  expect(eventCount(beta)).toBe(before);
+
+  // A burst smaller than a batch's weight: the batch costs the whole burst, and passes when it is full.
+  expect((await beta.admin('PUT', '/peers/sender.test/trust', { mode: 'allow', rate_limit: { per_second: 0.001, burst: 3 } })).status).toBe(200);
+  const whole = await post(500);
+  expect(whole.status, whole.text).toBe(200);
+  expect(eventCount(beta)).toBe(before + 500);
+  expect((await post(1)).status).toBe(429);
+});
+
+it('a sender sends 500 at a time only to a peer that advertises batch_500, and 100 to one that advertises batch only', async () => {
+  const alpha = await host('alpha.test');
+  const large = await fake('large.test', [LARGE_BATCH_CAPABILITY]);
+  const plain = await fake('plain.test', []);
+  const created = await alpha.admin('POST', '/rooms', { name: 'fan-out' });
+  const roomId: string = created.body.room_id;
+  await joinFakePeer(asHost(alpha), roomId, large);
+  await joinFakePeer(asHost(alpha), roomId, plain);
+  await eventually(async () => expect((await alpha.admin('GET', '/status')).body.queue.pending).toBe(0));
+
+  // A backlog of 600 messages, queued while federation is paused, leaves when it resumes.
+  expect((await alpha.admin('POST', '/federation/pause')).status).toBe(200);
+  for (let round = 0; round < 6; round++) {
+    const sent = await alpha.admin('POST', `/rooms/${enc(roomId)}/messages/batch`, { messages: Array.from({ length: 100 }, (_, i) => ({ body: `${round}.${i}` })) });
+    expect(sent.status, JSON.stringify(sent.body)).toBe(200);
+  }
+  const already = { large: large.deliveries.length, plain: plain.deliveries.length };
+  expect((await alpha.admin('POST', '/federation/resume')).status).toBe(200);
+  await eventually(async () => {
+    expect(large.deliveries.length).toBeGreaterThan(already.large);
+    expect(plain.deliveries.length).toBeGreaterThan(already.plain);
+  });
+  // The fakes answer 202 {} (no per-event results), so each first request is retried later: its size is what counts.
+  expect(large.deliveries[already.large]).toMatchObject({ events: LARGE_BATCH_EVENTS });
+  expect(plain.deliveries[already.plain]).toMatchObject({ events: MAX_BATCH_EVENTS });
+});
