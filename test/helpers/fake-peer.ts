@@ -14,8 +14,8 @@ export type DeliveryAnswer = { status: number; headers?: Record<string, string>;
 
 export class FakePeer {
   readonly identity: Identity;
-  /** Every delivery request; `events`: how many envelopes a `POST /events` carried. */
-  readonly deliveries: Array<{ path: string; at: number; events?: number }> = [];
+  /** Every delivery request; `events` and `body`: the envelopes a `POST /events` carried, and its text. */
+  readonly deliveries: Array<{ path: string; at: number; events?: number; body?: string }> = [];
   answer: DeliveryAnswer = { status: 202, body: {} };
   batch = false;
   /** Further discovery capabilities to advertise (e.g. destination_binding). */
@@ -77,8 +77,9 @@ export class FakePeer {
       if (path === '/_paracord/federation/v1/keys') return json(200, this.identity.keysDocument());
       if (path === '/_paracord/federation/v1/invite') return json(200, { invite_id: 'inv_fake' });
       if (path === '/_paracord/federation/v1/event' || path === '/_paracord/federation/v1/events') {
-        const events = path.endsWith('/events') ? (JSON.parse(Buffer.concat(chunks).toString() || '{}') as { events?: unknown[] }).events?.length : undefined;
-        this.deliveries.push({ path, at: Date.now(), ...(events === undefined ? {} : { events }) });
+        const body = path.endsWith('/events') ? Buffer.concat(chunks).toString() : undefined;
+        const events = body === undefined ? undefined : (JSON.parse(body || '{}') as { events?: unknown[] }).events?.length;
+        this.deliveries.push({ path, at: Date.now(), ...(body === undefined ? {} : { events, body }) });
         if (this.answer === 'hang') {
           this.hanging.add(res);
           return;

@@ -81,6 +81,25 @@ export function checkJsonLimits(text: string, limits: JsonLimits = WIRE_JSON_LIM
   return null;
 }
 
+/**
+ * The elements (array elements plus object members) that checkJsonLimits counts in `text`, for a
+ * sender that must keep a document it builds within a receiver's limit (a batch of events).
+ */
+export function jsonElementCount(text: string): number {
+  let elements = 0;
+  for (let i = 0; i < text.length; ) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22 /* " */) {
+      i = endOfString(text, i + 1);
+      continue;
+    }
+    if ((c === 0x7b /* { */ || c === 0x5b) /* [ */ && !isEmptyContainer(text, i + 1)) elements++;
+    else if (c === 0x2c /* , */) elements++;
+    i++;
+  }
+  return elements;
+}
+
 /** The index after the closing quote of a string whose content starts at `from` (or the end). */
 function endOfString(text: string, from: number): number {
   let at = from;

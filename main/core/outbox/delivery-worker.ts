@@ -14,6 +14,7 @@
  * failure — the entry keeps its attempt count and stays pending, and the peer shows as paced.
  */
 import type { Logger } from 'pino';
+import { jsonElementCount, WIRE_JSON_LIMITS } from '../crypto/json-limits.ts';
 import { infoLimited, warnLimited } from '../log.ts';
 import type { Discovery } from '../federation/discovery.ts';
 import { envelopeWireJson, type Envelope } from '../federation/envelope.ts';
@@ -325,6 +326,9 @@ export class DeliveryWorkers {
       log.warn({ event: 'delivery_expired', destination, count: expired }, 'undelivered entries expired');
       candidates = candidates.filter((row) => row.created_at + this.maxAgeMs >= now);
     }
+    // `{"events":[…]}` within the receivers' element limit (DESIGN.md §8; each envelope counts its
+    // own elements and one as an element of the array): 500 typical messages would pass it.
+    let elements = 1;
     const loaded = loadedAlready ?? events.getMany(candidates.map((row) => row.event_id));
     for (const row of candidates) {
       const event = loaded.get(row.event_id);
@@ -333,8 +337,10 @@ export class DeliveryWorkers {
         continue;
       }
       const wire = envelopeWireJson(event);
-      if (sendable.length > 0 && bytes + wire.length > MAX_BATCH_BYTES) break;
+      const count = batch ? 1 + jsonElementCount(wire) : 0;
+      if (sendable.length > 0 && (bytes + wire.length > MAX_BATCH_BYTES || elements + count > WIRE_JSON_LIMITS.maxElements)) break;
       bytes += wire.length;
+      elements += count;
       sendable.push({ row, event, wire });
     }
     if (settled.length > 0) outbox.settle(destination, settled, 0);
