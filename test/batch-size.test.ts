@@ -133,3 +133,35 @@ it('a sender sends 500 at a time only to a peer that advertises batch_500, and 1
   if (first.events! < LARGE_BATCH_EVENTS) expect(jsonElementCount(first.body!)).toBeGreaterThan(WIRE_JSON_LIMITS.maxElements - 50);
   expect(plain.deliveries[already.plain]).toMatchObject({ events: MAX_BATCH_EVENTS });
 });
+
+it('a peer that refuses a batch as too large gets batches half the size, not single events, and everything arrives', async () => {
+  const alpha = await host('alpha.test');
+  const small = await fake('small.test', [LARGE_BATCH_CAPABILITY]);
+  // Advertises 500, takes at most 120 at a time (a smaller body limit, say): 413 above that.
+  small.batchAnswer = (ids) =>
+    ids.length > 120 ? { status: 413, body: { error: 'body_too_large', message: 'at most 120 events here' } } : { status: 200, body: { results: ids.map((event_id) => ({ event_id, inserted: true })) } };
+  const created = await alpha.admin('POST', '/rooms', { name: 'smaller' });
+  const roomId: string = created.body.room_id;
+  await joinFakePeer(asHost(alpha), roomId, small);
+  await eventually(async () => expect((await alpha.admin('GET', '/status')).body.queue.pending).toBe(0));
+
+  expect((await alpha.admin('POST', '/federation/pause')).status).toBe(200);
+  for (let round = 0; round < 6; round++) {
+    expect((await alpha.admin('POST', `/rooms/${enc(roomId)}/messages/batch`, { messages: Array.from({ length: 100 }, (_, i) => ({ body: `${round}.${i}` })) })).status).toBe(200);
+  }
+  const already = small.deliveries.length;
+  expect((await alpha.admin('POST', '/federation/resume')).status).toBe(200);
+  await eventually(async () => expect((await alpha.admin('GET', '/status')).body.queue).toEqual({ pending: 0, failed: 0 }), 30_000);
+
+  const sizes = small.deliveries.slice(already).map((d) => d.events ?? 1);
+  // Refused while above 120 (each time half the last), then batches of at most 120 carried all 600.
+  const firstAccepted = sizes.findIndex((n) => n <= 120);
+  expect(firstAccepted).toBeGreaterThan(0);
+  for (let i = 1; i < firstAccepted; i++) expect(sizes[i]).toBeLessThanOrEqual(Math.floor(sizes[i - 1]! / 2));
+  const accepted = sizes.slice(firstAccepted);
+  expect(accepted.reduce((a, b) => a + b, 0)).toBe(600);
+  expect(Math.max(...accepted)).toBeLessThanOrEqual(120);
+  expect(accepted.length).toBeLessThan(10);
+  expect(small.deliveries.slice(already).some((d) => d.path.endsWith('/event'))).toBe(false);
+});
+

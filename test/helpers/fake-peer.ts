@@ -17,6 +17,8 @@ export class FakePeer {
   /** Every delivery request; `events` and `body`: the envelopes a `POST /events` carried, and its text. */
   readonly deliveries: Array<{ path: string; at: number; events?: number; body?: string }> = [];
   answer: DeliveryAnswer = { status: 202, body: {} };
+  /** When set, answers each `POST /events` from the event ids it carried (instead of `answer`). */
+  batchAnswer: ((eventIds: string[]) => DeliveryAnswer) | undefined;
   batch = false;
   /** Further discovery capabilities to advertise (e.g. destination_binding). */
   capabilities: string[] = [];
@@ -78,13 +80,14 @@ export class FakePeer {
       if (path === '/_paracord/federation/v1/invite') return json(200, { invite_id: 'inv_fake' });
       if (path === '/_paracord/federation/v1/event' || path === '/_paracord/federation/v1/events') {
         const body = path.endsWith('/events') ? Buffer.concat(chunks).toString() : undefined;
-        const events = body === undefined ? undefined : (JSON.parse(body || '{}') as { events?: unknown[] }).events?.length;
-        this.deliveries.push({ path, at: Date.now(), ...(body === undefined ? {} : { events, body }) });
-        if (this.answer === 'hang') {
+        const carried = body === undefined ? undefined : ((JSON.parse(body || '{}') as { events?: Array<{ event_id?: string }> }).events ?? []);
+        this.deliveries.push({ path, at: Date.now(), ...(body === undefined ? {} : { events: carried!.length, body }) });
+        const answer = carried && this.batchAnswer ? this.batchAnswer(carried.map((e) => String(e.event_id))) : this.answer;
+        if (answer === 'hang') {
           this.hanging.add(res);
           return;
         }
-        return json(this.answer.status, this.answer.body ?? { error: 'test', message: `fake peer answers ${this.answer.status}` }, this.answer.headers);
+        return json(answer.status, answer.body ?? { error: 'test', message: `fake peer answers ${answer.status}` }, answer.headers);
       }
       const route = this.routes.get(path ?? '');
       if (route) {

@@ -60,6 +60,9 @@ interface DestinationState {
   inFlight: Promise<void> | null;
   abort: AbortController | null;
   noBatchUntil: number;
+  /** After it refused a batch as too large (400/413): at most this many events per batch, until `batchCapUntil`. */
+  batchCap: number;
+  batchCapUntil: number;
   /** The destination contacted us while an attempt was in flight: retry at once when it settles. */
   wokenDuringAttempt: boolean;
   /**
@@ -215,7 +218,7 @@ export class DeliveryWorkers {
   private state(destination: string): DestinationState {
     let state = this.destinations.get(destination);
     if (!state) {
-      state = { running: false, timer: null, backingOff: false, paced: false, inFlight: null, abort: null, noBatchUntil: 0, wokenDuringAttempt: false, kicked: false, queueEmpty: false };
+      state = { running: false, timer: null, backingOff: false, paced: false, inFlight: null, abort: null, noBatchUntil: 0, batchCap: 0, batchCapUntil: 0, wokenDuringAttempt: false, kicked: false, queueEmpty: false };
       this.destinations.set(destination, state);
     }
     return state;
@@ -305,7 +308,8 @@ export class DeliveryWorkers {
     try {
       const { capabilities } = await this.deps.discovery.documentOf(destination);
       if (!capabilities.includes('batch')) return 1;
-      return capabilities.includes(LARGE_BATCH_CAPABILITY) ? LARGE_BATCH_EVENTS : MAX_BATCH_EVENTS;
+      const limit = capabilities.includes(LARGE_BATCH_CAPABILITY) ? LARGE_BATCH_EVENTS : MAX_BATCH_EVENTS;
+      return state.batchCapUntil > Date.now() ? Math.max(1, Math.min(limit, state.batchCap)) : limit;
     } catch {
       return 1;
     }
@@ -391,10 +395,21 @@ export class DeliveryWorkers {
       : this.requestOutcomes(sendable, response, networkError, now);
     if (this.deps.reissue && response?.status !== undefined && response.status < 500) outcomes = await this.reissueTooOld(destination, outcomes, response, now);
     if (useBatch && response && (response.status === 400 || response.status === 404 || response.status === 413)) {
-      // The peer refused the batch as a whole: try the same events one by one instead.
-      state.noBatchUntil = Date.now() + BATCH_COOLDOWN_MS;
-      warnLimited(log, `batch_refused ${destination}`, { event: 'batch_refused', destination, status: response.status }, 'peer refused a batch; sending single events for a while');
-      outbox.settle(destination, sendable.map(({ row }) => ({ row, outcome: { kind: 'retry', status: response.status, error: `batch refused: HTTP ${response.status}`, nextAttemptAt: 0 } })), latency, now);
+      // The peer refused the batch as a whole. Without the endpoint (404): the same events one by
+      // one for a while. As too large or malformed (400, 413): batches half this size for a while,
+      // halving again on each refusal, down to single events — one refusal of a large batch no
+      // longer costs ten minutes of one event per round trip. The events were not tried, so no
+      // attempt is counted against them (they are not probed one by one afterwards).
+      const half = response.status === 404 ? 1 : Math.floor(sendable.length / 2);
+      if (half <= 1) state.noBatchUntil = now + BATCH_COOLDOWN_MS;
+      else {
+        state.batchCap = half;
+        state.batchCapUntil = now + BATCH_COOLDOWN_MS;
+      }
+      const next = half <= 1 ? 'single events' : `batches of at most ${half} events`;
+      warnLimited(log, `batch_refused ${destination}`, { event: 'batch_refused', destination, status: response.status, events: sendable.length, next }, `peer refused a batch; sending ${next} for a while`);
+      const error = `batch of ${sendable.length} refused: HTTP ${response.status}; sending ${next} for a while`;
+      outbox.settle(destination, sendable.map(({ row }) => ({ row, outcome: { kind: 'paced', status: response.status, error } })), latency, now);
       this.deps.onAttempt?.(destination, 'refused', latency, 0);
       return false;
     }
