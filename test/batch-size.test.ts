@@ -5,7 +5,7 @@
  * (every older Paracord node). Real in-process nodes, real HTTP, fake peers that record sizes.
  */
 import { afterEach, expect, it } from 'vitest';
-import { checkJsonLimits, jsonElementCount, WIRE_JSON_LIMITS } from '../main/core/crypto/json-limits.ts';
+import { checkJsonLimits, jsonShape, WIRE_JSON_LIMITS } from '../main/core/crypto/json-limits.ts';
 import { LARGE_BATCH_CAPABILITY, LARGE_BATCH_EVENTS, MAX_BATCH_EVENTS } from '../main/core/outbox/delivery-worker.ts';
 import { makeEvent, wire } from './helpers/events.ts';
 import { FakePeer } from './helpers/fake-peer.ts';
@@ -71,7 +71,7 @@ it('a node takes 500 envelopes in one batch, and refuses 501 as a whole without 
   expect(eventCount(beta)).toBe(before + LARGE_BATCH_EVENTS);
 });
 
-it('a large batch weighs one request per 100 events against the sending server\'s rate limit, and never more than a full burst', async () => {
+it('a large batch weighs one request per 100 events against the sending server\'s rate limit; one heavier than its whole burst is too large', async () => {
   const beta = await host('beta.test');
   const sender = await fake('sender.test', []);
   const created = await beta.admin('POST', '/rooms', { name: 'weighed' });
@@ -93,11 +93,18 @@ it('a large batch weighs one request per 100 events against the sending server\'
   expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
   expect(eventCount(beta)).toBe(before);
 
-  // A burst smaller than a batch's weight: the batch costs the whole burst, and passes when it is full.
+  // A burst smaller than a batch's weight: the batch could never pass, so it is too large (the
+  // sender halves it); one that weighs the whole burst passes on a full bucket.
   expect((await beta.admin('PUT', '/peers/sender.test/trust', { mode: 'allow', rate_limit: { per_second: 0.001, burst: 3 } })).status).toBe(200);
-  const whole = await post(500);
+  const heavy = await post(301);
+  expect(heavy.status, heavy.text).toBe(413);
+  expect(heavy.body).toMatchObject({ error: 'batch_too_large' });
+  expect(eventCount(beta)).toBe(before);
+  // (The refused request took its first token; a new limit starts a full bucket.)
+  expect((await beta.admin('PUT', '/peers/sender.test/trust', { mode: 'allow', rate_limit: { per_second: 0.002, burst: 3 } })).status).toBe(200);
+  const whole = await post(300);
   expect(whole.status, whole.text).toBe(200);
-  expect(eventCount(beta)).toBe(before + 500);
+  expect(eventCount(beta)).toBe(before + 300);
   expect((await post(1)).status).toBe(429);
 });
 
@@ -130,7 +137,7 @@ it('a sender sends 500 at a time only to a peer that advertises batch_500, and 1
   expect(first.events).toBeGreaterThan(MAX_BATCH_EVENTS);
   expect(first.events).toBeLessThanOrEqual(LARGE_BATCH_EVENTS);
   expect(checkJsonLimits(first.body!)).toBeNull();
-  if (first.events! < LARGE_BATCH_EVENTS) expect(jsonElementCount(first.body!)).toBeGreaterThan(WIRE_JSON_LIMITS.maxElements - 50);
+  if (first.events! < LARGE_BATCH_EVENTS) expect(jsonShape(first.body!).elements).toBeGreaterThan(WIRE_JSON_LIMITS.maxElements - 50);
   expect(plain.deliveries[already.plain]).toMatchObject({ events: MAX_BATCH_EVENTS });
 });
 

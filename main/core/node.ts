@@ -249,6 +249,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
     reissue: (destination, eventId, roomDepth) => roomService?.reissueRefused(destination, eventId, roomDepth) ?? Promise.resolve(false),
     onAttempt: (destination, outcome, latencyMs, delivered) => metrics.deliveryAttempt(destination, outcome, latencyMs, delivered),
   });
+  outbox.onQueued = (destination) => workers.noteQueued(destination);
   let roomService: RoomService | null = null;
   let peeringService: PeeringService | null = null;
   let reachability: Reachability | null = null;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { canonicalJson, compareCodePoints, CanonicalJsonError } from './canonical-json.ts';
-import { checkJsonLimits, jsonElementCount } from './json-limits.ts';
+import { checkJsonLimits, jsonShape } from './json-limits.ts';
 import { loadWireVectors } from '../../../test/helpers/vectors.ts';
 
 const vectors = loadWireVectors();
@@ -79,17 +79,18 @@ describe('raw JSON limits', () => {
     expect(checkJsonLimits('{"a":[],"b":{}}')).toBeNull();
   });
 
-  it('jsonElementCount counts what the element limit counts (a sender keeps its batches within it)', () => {
+  it('jsonShape measures what the element and depth limits measure (a sender keeps its batches within them)', () => {
     const documents = [
       '[]', '{}', '[0]', '{"a":[],"b":{}}', '{"a":"x,y{[","b":["\\"",",",{}],"c":{"d":{"e":[1,2,3]}}}',
       JSON.stringify({ events: Array.from({ length: 7 }, (_, i) => ({ event_id: `$${i}:a.test`, content: { body: `m, ${i} [x]`, tags: ['a', 'b'] }, signatures: { 'a.test': { k: 'ff' } } })) }),
     ];
     for (const text of documents) {
-      const count = jsonElementCount(text);
-      expect(checkJsonLimits(text, { maxDepth: 32, maxElements: count }), text).toBeNull();
-      if (count > 0) expect(checkJsonLimits(text, { maxDepth: 32, maxElements: count - 1 })?.kind, text).toBe('elements');
+      const { elements, depth } = jsonShape(text);
+      expect(checkJsonLimits(text, { maxDepth: depth, maxElements: elements }), text).toBeNull();
+      if (elements > 0) expect(checkJsonLimits(text, { maxDepth: depth, maxElements: elements - 1 })?.kind, text).toBe('elements');
+      expect(checkJsonLimits(text, { maxDepth: depth - 1, maxElements: elements })?.kind, text).toBe('depth');
     }
-    expect(jsonElementCount('{"a":[],"b":{}}')).toBe(2);
+    expect(jsonShape('{"a":[],"b":{}}')).toEqual({ elements: 2, depth: 2 });
   });
 
   it('refuses float lexemes even when they equal an integer', () => {

@@ -82,22 +82,28 @@ export function checkJsonLimits(text: string, limits: JsonLimits = WIRE_JSON_LIM
 }
 
 /**
- * The elements (array elements plus object members) that checkJsonLimits counts in `text`, for a
- * sender that must keep a document it builds within a receiver's limit (a batch of events).
+ * The elements (array elements plus object members) and the nesting depth that checkJsonLimits
+ * counts in `text`, for a sender that must keep a document it builds within a receiver's limits
+ * (a batch of events: each event two levels deeper than alone).
  */
-export function jsonElementCount(text: string): number {
+export function jsonShape(text: string): { elements: number; depth: number } {
   let elements = 0;
+  let depth = 0;
+  let deepest = 0;
   for (let i = 0; i < text.length; ) {
     const c = text.charCodeAt(i);
     if (c === 0x22 /* " */) {
       i = endOfString(text, i + 1);
       continue;
     }
-    if ((c === 0x7b /* { */ || c === 0x5b) /* [ */ && !isEmptyContainer(text, i + 1)) elements++;
+    if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
+      deepest = Math.max(deepest, ++depth);
+      if (!isEmptyContainer(text, i + 1)) elements++;
+    } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) depth--;
     else if (c === 0x2c /* , */) elements++;
     i++;
   }
-  return elements;
+  return { elements, depth: deepest };
 }
 
 /** The index after the closing quote of a string whose content starts at `from` (or the end). */

@@ -189,7 +189,17 @@ export class EventIngest {
    * database; they run together in one read transaction (issue #17). One promise per envelope.
    */
   verifyAll(requestOrigin: string, raws: readonly unknown[]): Array<Promise<VerifiedEvent>> {
-    return this.events.readTogether(() => raws.map((raw) => this.verify(requestOrigin, raw)));
+    const made: Array<Promise<VerifiedEvent>> = [];
+    try {
+      this.events.readTogether(() => {
+        for (const raw of raws) made.push(this.verify(requestOrigin, raw));
+      });
+    } catch (error) {
+      // The read transaction failed to end: the caller gets this error, not the verifications.
+      for (const verification of made) verification.catch(() => undefined);
+      throw error;
+    }
+    return made;
   }
 
   /** Decoded public keys: the same few keys sign every event of a peer. */

@@ -14,7 +14,7 @@
  * failure — the entry keeps its attempt count and stays pending, and the peer shows as paced.
  */
 import type { Logger } from 'pino';
-import { jsonElementCount, WIRE_JSON_LIMITS } from '../crypto/json-limits.ts';
+import { jsonShape, WIRE_JSON_LIMITS } from '../crypto/json-limits.ts';
 import { infoLimited, warnLimited } from '../log.ts';
 import type { Discovery } from '../federation/discovery.ts';
 import { envelopeWireJson, type Envelope } from '../federation/envelope.ts';
@@ -79,6 +79,13 @@ interface DestinationState {
    * read of the event, were ~8 % of a sending node's CPU per message at 200 messages/s).
    */
   queueEmpty: boolean;
+  /**
+   * Rows queued for it since the worker last read its queue (Outbox.onQueued, counted inside the
+   * queuing transaction). Some rows are kicked only after their WAL flush (a host's relays), so a
+   * kick alone does not say what was queued: the worker concludes "empty" only when nothing was
+   * queued since its read, and a kick hands a row over only when that row is the one queued since.
+   */
+  queuedSinceRead: number;
 }
 
 /** A row just committed to the outbox, with its event (what a kick may hand over). */
@@ -156,7 +163,7 @@ export class DeliveryWorkers {
       return;
     }
     const state = this.state(destination);
-    const handed = wasEmpty && fresh && !state.running && !state.timer && fresh.row.destination === destination ? fresh : null;
+    const handed = wasEmpty && fresh && state.queuedSinceRead === 1 && !state.running && !state.timer && fresh.row.destination === destination ? fresh : null;
     // A handed row is what a read of the queue would give now: only a kick after this one means more.
     state.kicked = handed === null;
     if (state.running) return;
@@ -171,6 +178,12 @@ export class DeliveryWorkers {
         state.running = false;
         state.inFlight = null;
       });
+  }
+
+  /** A row was queued for `destination` (in the queuing transaction; its kick comes later). */
+  noteQueued(destination: string): void {
+    const state = this.destinations.get(destination);
+    if (state) state.queuedSinceRead++;
   }
 
   /** The destination talked to us: it is reachable, so stop waiting out its backoff. */
@@ -218,7 +231,7 @@ export class DeliveryWorkers {
   private state(destination: string): DestinationState {
     let state = this.destinations.get(destination);
     if (!state) {
-      state = { running: false, timer: null, backingOff: false, paced: false, inFlight: null, abort: null, noBatchUntil: 0, batchCap: 0, batchCapUntil: 0, wokenDuringAttempt: false, kicked: false, queueEmpty: false };
+      state = { running: false, timer: null, backingOff: false, paced: false, inFlight: null, abort: null, noBatchUntil: 0, batchCap: 0, batchCapUntil: 0, wokenDuringAttempt: false, kicked: false, queueEmpty: false, queuedSinceRead: 0 };
       this.destinations.set(destination, state);
     }
     return state;
@@ -249,10 +262,12 @@ export class DeliveryWorkers {
         rows = this.deps.outbox.head(destination, limit);
         this.stats.queueReads++;
       }
+      // The handed row stands for a read that saw it alone.
+      state.queuedSinceRead = 0;
       const head = rows[0];
       if (!head) {
         state.paced = false;
-        state.queueEmpty = !state.kicked;
+        state.queueEmpty = true;
         return;
       }
       if (state.wokenDuringAttempt) {
@@ -294,7 +309,7 @@ export class DeliveryWorkers {
       // Everything read was sent and delivered, the read saw the whole queue, and nothing was
       // enqueued since (no kick): the queue is empty, no need to read it again.
       const sentAll = !preparedAhead && !probing && rows.length < limit && current.sendable[current.sendable.length - 1]!.row.id === rows[rows.length - 1]!.id;
-      if (sentAll && next === null && !state.kicked && !state.wokenDuringAttempt) {
+      if (sentAll && next === null && !state.kicked && state.queuedSinceRead === 0 && !state.wokenDuringAttempt) {
         state.paced = false;
         state.queueEmpty = true;
         return;
@@ -330,8 +345,10 @@ export class DeliveryWorkers {
       log.warn({ event: 'delivery_expired', destination, count: expired }, 'undelivered entries expired');
       candidates = candidates.filter((row) => row.created_at + this.maxAgeMs >= now);
     }
-    // `{"events":[…]}` within the receivers' element limit (DESIGN.md §8; each envelope counts its
-    // own elements and one as an element of the array): 500 typical messages would pass it.
+    // `{"events":[…]}` within the receivers' JSON limits (DESIGN.md §8): each envelope counts its
+    // own elements and one as an element of the array (500 typical messages would pass the
+    // 10,000), and sits two levels deeper than alone (one nested within 2 of the depth limit goes
+    // alone, as a single event).
     let elements = 1;
     const loaded = loadedAlready ?? events.getMany(candidates.map((row) => row.event_id));
     for (const row of candidates) {
@@ -341,11 +358,13 @@ export class DeliveryWorkers {
         continue;
       }
       const wire = envelopeWireJson(event);
-      const count = batch ? 1 + jsonElementCount(wire) : 0;
-      if (sendable.length > 0 && (bytes + wire.length > MAX_BATCH_BYTES || elements + count > WIRE_JSON_LIMITS.maxElements)) break;
+      const shape = batch ? jsonShape(wire) : { elements: 0, depth: 0 };
+      const alone = shape.depth + 2 > WIRE_JSON_LIMITS.maxDepth;
+      if (sendable.length > 0 && (alone || bytes + wire.length > MAX_BATCH_BYTES || elements + 1 + shape.elements > WIRE_JSON_LIMITS.maxElements)) break;
       bytes += wire.length;
-      elements += count;
+      elements += 1 + shape.elements;
       sendable.push({ row, event, wire });
+      if (alone) break;
     }
     if (settled.length > 0) outbox.settle(destination, settled, 0);
     if (sendable.length === 0) return null;
@@ -390,10 +409,6 @@ export class DeliveryWorkers {
       this.deps.onChange?.();
       return false;
     }
-    let outcomes = useBatch && response && response.status >= 200 && response.status < 300
-      ? this.batchOutcomes(sendable, response, now)
-      : this.requestOutcomes(sendable, response, networkError, now);
-    if (this.deps.reissue && response?.status !== undefined && response.status < 500) outcomes = await this.reissueTooOld(destination, outcomes, response, now);
     if (useBatch && response && (response.status === 400 || response.status === 404 || response.status === 413)) {
       // The peer refused the batch as a whole. Without the endpoint (404): the same events one by
       // one for a while. As too large or malformed (400, 413): batches half this size for a while,
@@ -408,11 +423,16 @@ export class DeliveryWorkers {
       }
       const next = half <= 1 ? 'single events' : `batches of at most ${half} events`;
       warnLimited(log, `batch_refused ${destination}`, { event: 'batch_refused', destination, status: response.status, events: sendable.length, next }, `peer refused a batch; sending ${next} for a while`);
-      const error = `batch of ${sendable.length} refused: HTTP ${response.status}; sending ${next} for a while`;
+      const error = `batch refused (${sendable.length} events): HTTP ${response.status}; sending ${next} for a while`;
       outbox.settle(destination, sendable.map(({ row }) => ({ row, outcome: { kind: 'paced', status: response.status, error } })), latency, now);
       this.deps.onAttempt?.(destination, 'refused', latency, 0);
       return false;
     }
+    // (After the whole-batch refusal: a refused batch is not re-issued, whatever its body says.)
+    let outcomes = useBatch && response && response.status >= 200 && response.status < 300
+      ? this.batchOutcomes(sendable, response, now)
+      : this.requestOutcomes(sendable, response, networkError, now);
+    if (this.deps.reissue && response?.status !== undefined && response.status < 500) outcomes = await this.reissueTooOld(destination, outcomes, response, now);
     outbox.settle(destination, outcomes, latency, now);
     const delivered = outcomes.filter((o) => o.outcome.kind === 'delivered').length;
     this.deps.onAttempt?.(

@@ -42,6 +42,11 @@ export type DeliveredListener = (destination: string, delivered: ReadonlyArray<{
 export class Outbox {
   /** Set once by the node's wiring (rooms record when a ban reached the banned user's server). */
   onDelivered: DeliveredListener | null = null;
+  /**
+   * Told of every row queued, inside the transaction that queues it (before its commit and before
+   * any kick): the delivery workers then know their queue is no longer empty (delivery-worker.ts).
+   */
+  onQueued: ((destination: string) => void) | null = null;
   private readonly db: Db;
   private readonly enqueueStmt;
   private readonly headStmt;
@@ -72,6 +77,7 @@ export class Outbox {
   enqueue(destination: string, eventId: string, roomId: string, now = Date.now()): OutboxRow | null {
     const { changes, lastInsertRowid } = this.enqueueStmt.run(destination, eventId, roomId, now, now);
     if (changes !== 1) return null;
+    this.onQueued?.(destination);
     return { id: Number(lastInsertRowid), destination, event_id: eventId, room_id: roomId, state: 'pending', attempts: 0, next_attempt_at: 0, last_error: null, created_at: now, updated_at: now };
   }
 

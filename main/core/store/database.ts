@@ -56,7 +56,8 @@ export function inOneRead<T>(db: Db, read: () => T): T {
   try {
     return read();
   } finally {
-    db.prepare('COMMIT').run();
+    // SQLite may have rolled the transaction back already (an I/O error in a write made on the way).
+    if (db.inTransaction) db.prepare('COMMIT').run();
   }
 }
 

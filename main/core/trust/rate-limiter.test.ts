@@ -43,7 +43,7 @@ describe('RateLimiters', () => {
     expect(limiters.address.size).toBe(2);
   });
 
-  it('takes several tokens for a request that weighs more, waits for all of them, and never asks more than a burst', () => {
+  it('takes several tokens for a request that weighs more, and waits for all of them', () => {
     const limiter = new RateLimiter();
     const limit = { per_second: 2, burst: 5 };
     expect(limiter.take('heavy.test', limit, 1_000, 4).ok).toBe(true);
@@ -51,7 +51,7 @@ describe('RateLimiters', () => {
     // One token left, three wanted: two more at 2 per second.
     expect(short).toEqual({ ok: false, retryAfterMs: 1_000 });
     expect(limiter.take('heavy.test', limit, 2_000, 3).ok).toBe(true);
-    // A weight above the burst costs the burst: it passes on a full bucket.
+    // A weight above the burst is taken as the burst (callers refuse such requests before).
     expect(limiter.take('heavier.test', limit, 1_000, 50).ok).toBe(true);
     expect(limiter.take('heavier.test', limit, 1_000, 1).ok).toBe(false);
   });

@@ -51,8 +51,9 @@ export class RateLimiter {
   }
 
   /**
-   * Takes `cost` tokens for `key` (one request; more for a request that weighs several, at most a
-   * full burst); returns how long to wait when there are not enough.
+   * Takes `cost` tokens for `key` (one request; more for a request that weighs several); returns
+   * how long to wait when there are not enough. A cost above the burst is taken as the burst
+   * (callers refuse such requests before: see verify-signed-request.ts `chargeMore`).
    */
   take(key: string, limit: RateLimit, now = Date.now(), cost = 1): { ok: true } | { ok: false; retryAfterMs: number } {
     const need = Math.max(1, Math.min(cost, limit.burst));

@@ -45,10 +45,11 @@ export interface SignedRequestState {
   replayAnswerEarly?: boolean;
   /**
    * Charges the server `tokens` more of its rate limit for a request that weighs more than one
-   * (a batch of more than 100 events counts one per 100: docs/PROTOCOL.md). Throws 429 when its
-   * bucket has not enough; the request then changes nothing.
+   * (a batch of more than 100 events counts one per 100: docs/PROTOCOL.md). False, and nothing
+   * taken, when the request would weigh more than the server's whole burst (it could never pass:
+   * the caller refuses it as too large); throws 429 when the bucket has not enough now.
    */
-  chargeMore(tokens: number): void;
+  chargeMore(tokens: number): boolean;
 }
 
 export interface VerifySignedRequestDeps {
@@ -210,16 +211,15 @@ export function verifySignedRequest(deps: VerifySignedRequestDeps): Middleware {
     // is its doing and counts towards auto-quarantine.
     const limit = deps.trust.rateLimitFor(origin);
     let charged = 0;
-    const charge = (tokens: number) => {
-      // More than one token never brings a request above a full burst: it must be able to pass once the bucket is full.
-      const cost = charged === 0 ? tokens : Math.min(tokens, Math.floor(limit.burst) - charged);
-      if (cost <= 0) return;
-      const byServer = deps.limiter?.server.take(origin, limit, Date.now(), cost);
+    const charge = (tokens: number): boolean => {
+      if (charged > 0 && charged + tokens > limit.burst) return false;
+      const byServer = deps.limiter?.server.take(origin, limit, Date.now(), tokens);
       if (byServer && !byServer.ok) {
         deps.abuse?.record(origin, 'rate_limited');
         throw rateLimited(`${origin} is over its rate limit here`, byServer.retryAfterMs);
       }
-      charged += cost;
+      charged += tokens;
+      return true;
     };
     charge(1);
 

@@ -31,8 +31,12 @@ export function eventsBatchRoutes(deps: FederationDeps): Router {
     if (!parsed.success) throw badRequest('invalid_batch', `body must be {"events": [1 to ${LARGE_BATCH_EVENTS} envelopes]}`);
     const raws = parsed.data.events;
     // A batch weighs one request per MAX_BATCH_EVENTS events (the first was charged already), so
-    // the larger batches do not multiply what a server's rate limit lets it make us verify.
-    if (raws.length > MAX_BATCH_EVENTS) state.chargeMore(Math.ceil(raws.length / MAX_BATCH_EVENTS) - 1);
+    // the larger batches do not multiply what a server's rate limit lets it make us verify. One
+    // that weighs more than the server's whole burst could never pass: too large (the sender halves it).
+    const weight = Math.ceil(raws.length / MAX_BATCH_EVENTS);
+    if (weight > 1 && !state.chargeMore(weight - 1)) {
+      throw new HttpError(413, 'batch_too_large', `a batch of ${raws.length} events weighs ${weight} requests of your rate limit here, more than its burst allows; send fewer events per batch`);
+    }
 
     const results: Array<EventResult | undefined> = new Array(raws.length);
     let stopAt = raws.length;
