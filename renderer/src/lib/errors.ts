@@ -119,6 +119,7 @@ export const ERROR_SENTENCES: Readonly<Record<string, string>> = {
   invalid_event: 'A message was not valid and was refused.',
   invalid_content: 'A message had content that is not valid and was refused.',
   invalid_batch: 'A group of messages was not valid and was refused.',
+  batch_too_large: 'A group of messages was too large for the other server. It sends smaller groups by itself.',
   depth_in_future: 'A message claimed a place in the room that does not exist yet and was refused.',
   event_id_conflict: 'Two different messages had the same id; the second was refused.',
   event_id_not_origin: 'A message\'s id did not match the server that made it and was refused.',
