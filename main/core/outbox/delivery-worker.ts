@@ -249,7 +249,6 @@ export class DeliveryWorkers {
       // are the batch. A destination that is failing gets a one-event probe, not a full batch: a
       // dead peer then costs one small request and one row update per retry, whatever its backlog.
       // A row handed over by the kick (the queue was empty before it) stands for that read.
-      const limit = batchLimit;
       let rows: OutboxRow[];
       let loaded: ReadonlyMap<string, Envelope> | undefined;
       if (handed) {
@@ -259,7 +258,7 @@ export class DeliveryWorkers {
         this.stats.handed++;
       } else {
         state.kicked = false;
-        rows = this.deps.outbox.head(destination, limit);
+        rows = this.deps.outbox.head(destination, batchLimit);
         this.stats.queueReads++;
       }
       // The handed row stands for a read that saw it alone.
@@ -308,7 +307,7 @@ export class DeliveryWorkers {
       }
       // Everything read was sent and delivered, the read saw the whole queue, and nothing was
       // enqueued since (no kick): the queue is empty, no need to read it again.
-      const sentAll = !preparedAhead && !probing && rows.length < limit && current.sendable[current.sendable.length - 1]!.row.id === rows[rows.length - 1]!.id;
+      const sentAll = !preparedAhead && !probing && rows.length < batchLimit && current.sendable[current.sendable.length - 1]!.row.id === rows[rows.length - 1]!.id;
       if (sentAll && next === null && !state.kicked && state.queuedSinceRead === 0 && !state.wokenDuringAttempt) {
         state.paced = false;
         state.queueEmpty = true;
@@ -350,6 +349,8 @@ export class DeliveryWorkers {
     // 10,000), and sits two levels deeper than alone (one nested within 2 of the depth limit goes
     // alone, as a single event).
     let elements = 1;
+    // Only a run of several can become a batch; a lone event is not measured.
+    const measure = batch && candidates.length > 1;
     const loaded = loadedAlready ?? events.getMany(candidates.map((row) => row.event_id));
     for (const row of candidates) {
       const event = loaded.get(row.event_id);
@@ -358,7 +359,7 @@ export class DeliveryWorkers {
         continue;
       }
       const wire = envelopeWireJson(event);
-      const shape = batch ? jsonShape(wire) : { elements: 0, depth: 0 };
+      const shape = measure ? jsonShape(wire) : { elements: 0, depth: 0 };
       const alone = shape.depth + 2 > WIRE_JSON_LIMITS.maxDepth;
       if (sendable.length > 0 && (alone || bytes + wire.length > MAX_BATCH_BYTES || elements + 1 + shape.elements > WIRE_JSON_LIMITS.maxElements)) break;
       bytes += wire.length;
@@ -421,9 +422,9 @@ export class DeliveryWorkers {
         state.batchCap = half;
         state.batchCapUntil = now + BATCH_COOLDOWN_MS;
       }
-      const next = half <= 1 ? 'single events' : `batches of at most ${half} events`;
-      warnLimited(log, `batch_refused ${destination}`, { event: 'batch_refused', destination, status: response.status, events: sendable.length, next }, `peer refused a batch; sending ${next} for a while`);
-      const error = `batch refused (${sendable.length} events): HTTP ${response.status}; sending ${next} for a while`;
+      const fallback = half <= 1 ? 'single events' : `batches of at most ${half} events`;
+      warnLimited(log, `batch_refused ${destination}`, { event: 'batch_refused', destination, status: response.status, events: sendable.length, next: fallback }, `peer refused a batch; sending ${fallback} for a while`);
+      const error = `batch refused (${sendable.length} events): HTTP ${response.status}; sending ${fallback} for a while`;
       outbox.settle(destination, sendable.map(({ row }) => ({ row, outcome: { kind: 'paced', status: response.status, error } })), latency, now);
       this.deps.onAttempt?.(destination, 'refused', latency, 0);
       return false;

@@ -19,9 +19,10 @@ type EventResult = IngestResult | { event_id: string | null; status: number; err
  * `POST /events` (extension, advertised as the `batch` capability): 1 to 500 envelopes (`batch`
  * promises senders 100, `batch_500` 500), answered `200 {results: [...]}` with one result per
  * event, in order — `{event_id, inserted}` or `{event_id, status, error, message}` with the
- * status the single-event endpoint would have given. All the accepted events of a batch are committed before the answer (stored in order,
- * in as few group commits as the verification allows). Processing stops at the first event that failed for a reason worth retrying (5xx): the rest
- * answer 503 `not_processed`, so a sender retrying in order never skips ahead of a gap.
+ * status the single-event endpoint would have given. All the accepted events of a batch are
+ * committed before the answer (stored in order, in as few group commits as the verification
+ * allows). Processing stops at the first event that failed for a reason worth retrying (5xx): the
+ * rest answer 503 `not_processed`, so a sender retrying in order never skips ahead of a gap.
  */
 export function eventsBatchRoutes(deps: FederationDeps): Router {
   const router = new Router();
