@@ -170,5 +170,12 @@ it('a peer that refuses a batch as too large gets batches half the size, not sin
   expect(Math.max(...accepted)).toBeLessThanOrEqual(120);
   expect(accepted.length).toBeLessThan(10);
   expect(small.deliveries.slice(already).some((d) => d.path.endsWith('/event'))).toBe(false);
+  // A request that delivered every event is one attempt row with its size; a refused one keeps a
+  // row per event, each with the refusal.
+  const attempts = (await alpha.admin('GET', '/attempts?destination=small.test&limit=5000')).body.attempts as Array<{ status: number; error: string | null; batch_size: number }>;
+  const delivered = attempts.filter((a) => a.status === 200 && a.batch_size > 1);
+  expect(delivered.map((a) => a.batch_size).sort((a, b) => a - b)).toEqual([...accepted].sort((a, b) => a - b));
+  expect(delivered.every((a) => a.error === null)).toBe(true);
+  expect(attempts.filter((a) => a.status === 413)).toHaveLength(sizes.slice(0, firstAccepted).reduce((a, b) => a + b, 0));
 });
 

@@ -86,4 +86,10 @@ it('a lone message to an idle destination is sent without reading the queue, and
   const made = madeOrder(alpha, roomId);
   expect(made).toHaveLength(1 + 10 + 1 + 30 + 2 + 1 + 5 + 1);
   await eventually(async () => expect(storedOrder(beta, roomId)).toEqual(made));
+  // The wire forms made at the commits (outbox/wire-cache.ts) were used, and beta stored the very
+  // bytes alpha signed; every entry went once its row was delivered.
+  expect(workers.wire.stats.hits).toBeGreaterThan(40);
+  const signed = (n: InProcessNode) => queryNodeDb<{ event_id: string; content_hash: string; signatures: string }>(n.dataDir, "SELECT event_id, content_hash, signatures FROM federation_events WHERE room_id = ? AND event_type = 'm.message' ORDER BY event_id", roomId);
+  expect(signed(beta)).toEqual(signed(alpha));
+  expect(workers.wire.size).toBe(0);
 });

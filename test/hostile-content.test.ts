@@ -239,6 +239,26 @@ describe('5. content bulk and per-peer storage quota', () => {
     expect(count(host, "SELECT COUNT(*) AS n FROM federation_events WHERE origin_server = 'flooder.test' AND event_type = 'm.message'")).toBe(3);
   });
 
+  it('a batch that crosses the daily quota stores the events that fit and refuses the rest, each with its result; the count is exact', async () => {
+    const DAY = 150_000;
+    const host = await startNode('quota-batch.test', { config: { peerQuotaBytesPerDay: DAY } });
+    const fake = await fakePeer('batcher.test');
+    const { roomId, userId } = await roomWithFake(host, fake);
+    const usedBefore = queryNodeDb<{ day_bytes: number }>(host.dataDir, "SELECT day_bytes FROM peer_storage WHERE server_name = 'batcher.test'")[0]?.day_bytes ?? 0;
+    const events = Array.from({ length: 6 }, (_, i) =>
+      makeEvent(fake.identity, { room_id: roomId, sender: userId, depth: nextDepth(), content: { body: `heavy ${i}`, attachments: [{ name: 'x'.repeat(40_000) }] } }));
+    // The charges of one batch are added up and written at its end (issue #17): its own later events still see them.
+    const response = await sendSigned(fake.identity, host.started.federation_url!, 'POST', EVENTS, `{"events":[${events.map(wire).join(',')}]}`);
+    expect(response.status, response.text).toBe(200);
+    const results = response.body.results as Array<{ inserted?: boolean; status?: number; error?: string }>;
+    expect(results.map((r) => r.inserted === true ? 'stored' : `${r.status} ${r.error}`)).toEqual(['stored', 'stored', 'stored', '429 quota_exceeded', '429 quota_exceeded', '429 quota_exceeded']);
+    expect(count(host, "SELECT COUNT(*) AS n FROM federation_events WHERE origin_server = 'batcher.test' AND event_type = 'm.message'")).toBe(3);
+    const stored = queryNodeDb<{ content: string }>(host.dataDir, "SELECT content FROM federation_events WHERE origin_server = 'batcher.test' AND event_type = 'm.message'");
+    const charged = stored.reduce((sum, row) => sum + Buffer.byteLength(row.content) + 512, 0);
+    const used = queryNodeDb<{ day_bytes: number; total_bytes: number }>(host.dataDir, "SELECT day_bytes, total_bytes FROM peer_storage WHERE server_name = 'batcher.test'")[0]!;
+    expect(used.day_bytes - usedBefore).toBe(charged);
+  });
+
   it('quarantine counts against the total quota (413), and purging gives the bytes back', async () => {
     const TOTAL = 150_000;
     const host = await startNode('hold.test', { config: { peerQuotaTotalBytes: TOTAL } });

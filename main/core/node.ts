@@ -384,7 +384,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
       },
       onCommitted: (event) => service.onInboundCommitted(event),
       onDurable: (event) => service.onInboundDurable(event),
-      writingBatch: (write) => rooms.coalescingClockUpdates(write),
+      writingBatch: (write) => rooms.coalescingClockUpdates(() => quota.coalescing(write)),
       domainOf: (origin) => dialects.domainOf(origin),
       speaksReference: (origin) => dialects.isReference(origin),
       view: (event) => (dialects.isReference(event.origin_server) ? localView(event, referenceLookup) : undefined),

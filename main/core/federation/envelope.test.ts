@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { canonicalBytes, canonicalJson } from '../crypto/canonical-json.ts';
-import { envelopeSchema, envelopeSigningParts, isWellFormedEnvelope, parseEnvelope, unsignedPart, type Envelope, type UnsignedEnvelope } from './envelope.ts';
+import { ENVELOPE_WIRE_ORDER, wireJson } from './wire-json.ts';
+import { envelopeSchema, envelopeSigningParts, envelopeWireJson, isWellFormedEnvelope, parseEnvelope, unsignedPart, type Envelope, type UnsignedEnvelope } from './envelope.ts';
 
 const base: UnsignedEnvelope = {
   event_id: '$e1:a.test',
@@ -50,6 +51,30 @@ describe('envelope signing bytes', () => {
     expect(() => envelopeSigningParts({ ...base, depth: 1.5 })).toThrow(/not an integer at \$\.depth/);
     expect(() => envelopeSigningParts({ ...base, origin_ts: 2 ** 53 })).toThrow(/outside .* at \$\.origin_ts/);
     expect(() => envelopeSigningParts({ ...base, content: { list: [{ x: 0.5 }] } })).toThrow(/at \$\.content\.list\[0\]\.x/);
+  });
+});
+
+describe('envelope wire form', () => {
+  it('writes the same bytes as the general wire form, field by field, with or without the canonical content handed in', () => {
+    for (const content of contents) {
+      for (const stateKey of [null, '@u:a.test', 'ü']) {
+        const signed: Envelope = { ...base, content, state_key: stateKey, signatures: { 'a.test': { 'ed25519:k': 'ab'.repeat(64) }, 'b.test': { 'ed25519:z': 'cd'.repeat(64) } } };
+        const expected = wireJson(signed, ENVELOPE_WIRE_ORDER);
+        expect(envelopeWireJson(signed)).toBe(expected);
+        expect(envelopeWireJson(signed, canonicalJson(content))).toBe(expected);
+        expect(envelopeWireJson(signed, envelopeSigningParts(signed).contentJson)).toBe(expected);
+      }
+    }
+  });
+
+  it('falls back to the general form for anything but the exact envelope shape, and refuses what canonical JSON refuses', () => {
+    const extra = { ...base, signatures: {}, extra: 'field' } as unknown as Envelope;
+    expect(envelopeWireJson(extra)).toBe(wireJson(extra, ENVELOPE_WIRE_ORDER));
+    expect(envelopeWireJson(extra)).toContain('"extra":"field"');
+    const unsigned = { ...base } as unknown as Envelope;
+    expect(envelopeWireJson(unsigned)).toBe(wireJson(unsigned, ENVELOPE_WIRE_ORDER));
+    expect(() => envelopeWireJson({ ...base, depth: 1.5, signatures: {} })).toThrow(/not an integer at \$\.depth/);
+    expect(() => envelopeWireJson({ ...base, content: { x: 0.5 }, signatures: {} })).toThrow(/at \$\.content\.x/);
   });
 });
 

@@ -143,7 +143,19 @@ export function signEnvelopeParts(
   return { event: { ...unsigned, signatures: { [signer.serverName]: { [signer.keyId]: signature } } }, hash: contentHash(bytes), contentJson };
 }
 
-/** The envelope as sent on the wire: reference struct order, nested keys sorted. */
-export function envelopeWireJson(envelope: Envelope): string {
-  return wireJson(envelope, ENVELOPE_WIRE_ORDER);
+/**
+ * The envelope as sent on the wire: reference struct order, nested keys sorted. An envelope of
+ * exactly the ten fields is written field by field (as envelopeSigningParts does), reusing the
+ * canonical content when the caller has it (signing computed it); anything else goes the general
+ * way. Both give the same bytes (a test compares them).
+ */
+export function envelopeWireJson(envelope: Envelope, contentJson?: string): string {
+  if (!('signatures' in envelope) || !hasExactEnvelopeShape(envelope)) return wireJson(envelope, ENVELOPE_WIRE_ORDER);
+  return (
+    `{"event_id":${JSON.stringify(envelope.event_id)},"room_id":${JSON.stringify(envelope.room_id)}` +
+    `,"event_type":${JSON.stringify(envelope.event_type)},"sender":${JSON.stringify(envelope.sender)}` +
+    `,"origin_server":${JSON.stringify(envelope.origin_server)},"origin_ts":${canonicalNumber(envelope.origin_ts, '$.origin_ts')}` +
+    `,"content":${contentJson ?? canonicalJson(envelope.content, '$.content')},"depth":${canonicalNumber(envelope.depth, '$.depth')}` +
+    `,"state_key":${envelope.state_key === null ? 'null' : JSON.stringify(envelope.state_key)},"signatures":${canonicalJson(envelope.signatures, '$.signatures')}}`
+  );
 }

@@ -25,6 +25,7 @@ import { DEFAULT_BACKOFF, backoffDelay, parseRetryAfter, type BackoffPolicy } fr
 import type { Outbox, OutboxRow, Outcome } from './outbox.ts';
 import type { PullQueue } from './pull-queue.ts';
 import type { PushPacer } from './push-pacer.ts';
+import { WireCache } from './wire-cache.ts';
 
 export const EVENT_PATH = '/_paracord/federation/v1/event';
 export const BATCH_PATH = '/_paracord/federation/v1/events';
@@ -47,7 +48,7 @@ export const DEFAULT_MAX_AGE_MS = 7 * 24 * 3600_000;
 const MAX_REISSUES = 5;
 
 interface Prepared {
-  sendable: Array<{ row: OutboxRow; event: Envelope; wire: string }>;
+  sendable: Array<{ row: OutboxRow; wire: string }>;
   useBatch: boolean;
 }
 
@@ -132,6 +133,8 @@ export class DeliveryWorkers {
   private stopped = false;
   /** Runs started on a row a kick handed over, and reads of a destination's queue (tests, probes). */
   readonly stats = { handed: 0, queueReads: 0 };
+  /** The wire form of events just made here, for their delivery (wire-cache.ts). */
+  readonly wire = new WireCache();
 
   constructor(deps: DeliveryDeps) {
     this.deps = deps;
@@ -337,7 +340,7 @@ export class DeliveryWorkers {
     const { outbox, events, log } = this.deps;
     const now = Date.now();
     const settled: Array<{ row: OutboxRow; outcome: Outcome }> = [];
-    const sendable: Array<{ row: OutboxRow; event: Envelope; wire: string }> = [];
+    const sendable: Array<{ row: OutboxRow; wire: string }> = [];
     let bytes = 0;
     if (candidates.some((row) => row.created_at + this.maxAgeMs < now)) {
       const expired = outbox.expireOlderThan(this.maxAgeMs, now);
@@ -351,20 +354,27 @@ export class DeliveryWorkers {
     let elements = 1;
     // Only a run of several can become a batch; a lone event is not measured.
     const measure = batch && candidates.length > 1;
-    const loaded = loadedAlready ?? events.getMany(candidates.map((row) => row.event_id));
-    for (const row of candidates) {
-      const event = loaded.get(row.event_id);
-      if (!event) {
-        settled.push({ row, outcome: { kind: 'failed', status: null, error: 'event no longer stored' } });
-        continue;
+    // Events made here moments ago come with their wire form (wire-cache.ts); the rest are read.
+    const cached = candidates.map((row) => this.wire.get(row.event_id));
+    const missing = candidates.filter((row, i) => !cached[i] && !loadedAlready?.has(row.event_id)).map((row) => row.event_id);
+    const loaded = missing.length > 0 ? events.getMany(missing) : undefined;
+    for (const [i, row] of candidates.entries()) {
+      const entry = cached[i];
+      let wire = entry?.wire;
+      if (wire === undefined) {
+        const event = loadedAlready?.get(row.event_id) ?? loaded?.get(row.event_id);
+        if (!event) {
+          settled.push({ row, outcome: { kind: 'failed', status: null, error: 'event no longer stored' } });
+          continue;
+        }
+        wire = envelopeWireJson(event);
       }
-      const wire = envelopeWireJson(event);
-      const shape = measure ? jsonShape(wire) : { elements: 0, depth: 0 };
+      const shape = measure ? (entry ? (entry.shape ??= jsonShape(wire)) : jsonShape(wire)) : { elements: 0, depth: 0 };
       const alone = shape.depth + 2 > WIRE_JSON_LIMITS.maxDepth;
       if (sendable.length > 0 && (alone || bytes + wire.length > MAX_BATCH_BYTES || elements + 1 + shape.elements > WIRE_JSON_LIMITS.maxElements)) break;
       bytes += wire.length;
       elements += 1 + shape.elements;
-      sendable.push({ row, event, wire });
+      sendable.push({ row, wire });
       if (alone) break;
     }
     if (settled.length > 0) outbox.settle(destination, settled, 0);
@@ -435,6 +445,7 @@ export class DeliveryWorkers {
       : this.requestOutcomes(sendable, response, networkError, now);
     if (this.deps.reissue && response?.status !== undefined && response.status < 500) outcomes = await this.reissueTooOld(destination, outcomes, response, now);
     outbox.settle(destination, outcomes, latency, now);
+    for (const { row, outcome } of outcomes) if (outcome.kind === 'delivered' || outcome.kind === 'failed') this.wire.settled(row.event_id);
     const delivered = outcomes.filter((o) => o.outcome.kind === 'delivered').length;
     this.deps.onAttempt?.(
       destination,
@@ -475,6 +486,8 @@ export class DeliveryWorkers {
         result.push(entry);
         continue;
       }
+      // Its stored form changed: the wire form made at its first commit is stale.
+      this.wire.forget(row.event_id);
       if (this.reissues.size >= 10_000) this.reissues.clear();
       this.reissues.set(row.event_id, count + 1);
       const nextAttemptAt = count === 0 ? now : now + backoffDelay(count, this.deps.backoff ?? DEFAULT_BACKOFF);

@@ -123,6 +123,13 @@ export interface RoomServiceDeps {
   onReceived?: ((outcome: ReceivedOutcome) => void) | undefined;
 }
 
+/** A local event as committed: the rows queued for it, and its wire form when any were. */
+interface LocalCommit {
+  event: Envelope;
+  queued: OutboxRow[];
+  wire: string | null;
+}
+
 const MEMBERSHIPS = new Set(['invite', 'join', 'leave']);
 /** Membership events the host also sends to the server of the user concerned (who may have no joined member left). */
 const USER_NOTICE_TYPES: ReadonlySet<string> = new Set(['m.member.leave', 'm.member.ban', 'm.member.unban']);
@@ -181,12 +188,14 @@ export class RoomService {
    * transaction and, downstream, consecutive outbox rows that leave in one batch request.
    */
   async sendMany(roomId: string, type: RoomEventType, sender: string, contents: ReadonlyArray<Record<string, unknown>>): Promise<Envelope[]> {
-    const events = await this.d.commit.run(
-      () => contents.map((content) => this.commitLocalInTransaction(roomId, type, sender, null, content).event),
+    const made = await this.d.commit.run(
+      () => contents.map((content) => this.commitLocalInTransaction(roomId, type, sender, null, content)),
       (committed) => {
-        if (committed[0]) this.kickDeliveries(committed[0], null);
+        for (const local of committed) this.rememberWire(local);
+        if (committed[0]) this.kickDeliveries(committed[0].event, null);
       },
     );
+    const events = made.map((local) => local.event);
     for (const event of events) this.notifyEvent(event);
     return events;
   }
@@ -201,6 +210,7 @@ export class RoomService {
     const { event } = await this.d.commit.run(
       () => this.commitLocalInTransaction(roomId, type, sender, stateKey, content),
       (committed) => {
+        this.rememberWire(committed);
         for (const row of committed.queued) this.d.workers.kick(row.destination, { row, event: committed.event });
       },
     );
@@ -208,7 +218,12 @@ export class RoomService {
     return event;
   }
 
-  private commitLocalInTransaction(roomId: string, type: RoomEventType, sender: string, stateKey: string | null, content: Record<string, unknown>): { event: Envelope; queued: OutboxRow[] } {
+  /** After the commit: the wire form of an event queued for delivery goes to the delivery workers (outbox/wire-cache.ts). */
+  private rememberWire(local: LocalCommit): void {
+    if (local.wire !== null) this.d.workers.wire.remember(local.event.event_id, local.wire, local.queued.length);
+  }
+
+  private commitLocalInTransaction(roomId: string, type: RoomEventType, sender: string, stateKey: string | null, content: Record<string, unknown>): LocalCommit {
     const now = Date.now();
     this.refuseOnReferenceHost(roomId, type);
     // In a room a reference can mirror, our events also speak its vocabulary (reference/vocabulary.ts).
@@ -230,7 +245,9 @@ export class RoomService {
     const { event, hash, contentJson } = signEnvelopeParts(unsigned, this.d.identity());
     this.d.events.insertNew(event, hash, null, { now, contentJson });
     this.d.rooms.apply(event, now);
-    return { event, queued: this.enqueueDeliveries(event, null, now) };
+    const queued = this.enqueueDeliveries(event, null, now);
+    // Signing made the canonical content: the wire form is a concatenation now, a read and a walk later.
+    return { event, queued, wire: queued.length > 0 ? envelopeWireJson(event, contentJson) : null };
   }
 
   /**

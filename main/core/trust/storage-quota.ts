@@ -79,9 +79,44 @@ export class StorageQuota {
   }
 
   private usage(server: string, now: number): { day: number; total: number } {
+    const scope = this.scope;
+    if (!scope) return this.storedUsage(server, now);
+    let stored = scope.stored.get(server);
+    if (!stored) {
+      stored = this.storedUsage(server, now);
+      scope.stored.set(server, stored);
+    }
+    const pending = scope.pending.get(server) ?? 0;
+    return { day: stored.day + pending, total: stored.total + pending };
+  }
+
+  private storedUsage(server: string, now: number): { day: number; total: number } {
     const row = this.getStmt.get(server);
     if (!row) return { day: 0, total: 0 };
     return { day: row.day === dayOf(now) ? row.day_bytes : 0, total: row.total_bytes };
+  }
+
+  /** Within coalescing(): each server's stored usage as read once, and the bytes charged since. */
+  private scope: { stored: Map<string, { day: number; total: number }>; pending: Map<string, number> } | null = null;
+
+  /**
+   * Runs `write` (inside the storing transaction: a batch of received events) with the charges it
+   * makes added up per server and written as one row update each at its end, and each server's
+   * usage read once (issue #17: a read and an upsert per event were 5 % of a receiving node's main
+   * thread). Checks inside see the stored usage plus what was charged so far, exactly as before.
+   * If `write` throws, nothing is written by this (the caller's transaction rolls back anyway).
+   */
+  coalescing<T>(write: () => T, now = Date.now()): T {
+    if (this.scope) return write();
+    const scope = { stored: new Map<string, { day: number; total: number }>(), pending: new Map<string, number>() };
+    this.scope = scope;
+    try {
+      const result = write();
+      for (const [server, bytes] of scope.pending) this.chargeStmt.run({ server, day: dayOf(now), bytes, now });
+      return result;
+    } finally {
+      this.scope = null;
+    }
   }
 
   /**
@@ -105,12 +140,14 @@ export class StorageQuota {
   /** Counts `bytes` stored (or held) for `server`; inside the storing transaction. */
   charge(server: string, bytes: number, now = Date.now()): void {
     if (this.isExempt(server)) return;
-    this.chargeStmt.run({ server, day: dayOf(now), bytes, now });
+    if (this.scope) this.scope.pending.set(server, (this.scope.pending.get(server) ?? 0) + bytes);
+    else this.chargeStmt.run({ server, day: dayOf(now), bytes, now });
   }
 
   /** Bytes of `server` no longer stored (held events purged or dropped). */
   free(server: string, bytes: number, now = Date.now()): void {
     if (bytes > 0) this.freeStmt.run(bytes, now, server);
+    this.scope?.stored.delete(server);
   }
 
   view(server: string, now = Date.now()): PeerQuotaView {

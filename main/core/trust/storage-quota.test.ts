@@ -1,0 +1,80 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openDatabase, type Db } from '../store/database.ts';
+import { runMigrations } from '../store/migrations.ts';
+import { StorageQuota } from './storage-quota.ts';
+
+const opened: Db[] = [];
+afterEach(() => {
+  for (const db of opened.splice(0)) db.close();
+});
+
+function quotaDb(limits: { bytesPerDay: number; totalBytes: number }) {
+  const db = openDatabase(join(mkdtempSync(join(tmpdir(), 'paracord-quota-')), 'node.db'));
+  runMigrations(db);
+  opened.push(db);
+  const rows = () => db.prepare('SELECT server_name, day_bytes, total_bytes FROM peer_storage ORDER BY server_name').all();
+  return { db, quota: new StorageQuota(db, limits), rows };
+}
+
+describe('StorageQuota.coalescing (a batch of received events)', () => {
+  it('checks see what the batch charged so far, and each server gets one row update at the end', () => {
+    const { db, quota, rows } = quotaDb({ bytesPerDay: 1_000, totalBytes: 10_000 });
+    quota.charge('a.test', 100);
+    const refusedAt: number[] = [];
+    db.transaction(() =>
+      quota.coalescing(() => {
+        for (let i = 0; i < 6; i++) {
+          try {
+            quota.check('a.test', 200);
+            quota.charge('a.test', 200);
+          } catch {
+            refusedAt.push(i);
+          }
+          quota.check('b.test', 10);
+          quota.charge('b.test', 10);
+        }
+        // Nothing is written until the batch ends.
+        expect(rows()).toEqual([{ server_name: 'a.test', day_bytes: 100, total_bytes: 100 }]);
+      }),
+    )();
+    // 100 + 4 × 200 = 900; a fifth would make 1,100 > 1,000.
+    expect(refusedAt).toEqual([4, 5]);
+    expect(rows()).toEqual([
+      { server_name: 'a.test', day_bytes: 900, total_bytes: 900 },
+      { server_name: 'b.test', day_bytes: 60, total_bytes: 60 },
+    ]);
+  });
+
+  it('writes nothing when the batch throws, and charges directly again after it', () => {
+    const { db, quota, rows } = quotaDb({ bytesPerDay: 1_000, totalBytes: 10_000 });
+    expect(() =>
+      db.transaction(() =>
+        quota.coalescing(() => {
+          quota.charge('a.test', 300);
+          throw new Error('a write failed');
+        }),
+      )(),
+    ).toThrow('a write failed');
+    expect(rows()).toEqual([]);
+    quota.charge('a.test', 50);
+    expect(rows()).toEqual([{ server_name: 'a.test', day_bytes: 50, total_bytes: 50 }]);
+  });
+
+  it('bytes freed during the batch are seen by its later checks', () => {
+    const { db, quota, rows } = quotaDb({ bytesPerDay: 100_000, totalBytes: 1_000 });
+    quota.charge('a.test', 900);
+    db.transaction(() =>
+      quota.coalescing(() => {
+        expect(() => quota.check('a.test', 200)).toThrow(/quota/);
+        quota.free('a.test', 500);
+        quota.check('a.test', 200);
+        quota.charge('a.test', 200);
+        expect(() => quota.check('a.test', 401)).toThrow(/quota/);
+      }),
+    )();
+    expect(rows()).toEqual([{ server_name: 'a.test', day_bytes: 1_100, total_bytes: 600 }]);
+  });
+});
