@@ -74,6 +74,21 @@ it('a lone message to an idle destination is sent without reading the queue, and
   await send(alpha, roomId, 'after the batch');
   await drained();
 
+  // Batches of 8 or more are signed by the crypto pool, off the main thread: sent at once with lone
+  // messages between them, the room's events are still stored in the order they came (alpha's
+  // depths and storing order agree), and beta, which verifies each signature, takes them all.
+  const batchOf = (n: number, tag: string) => alpha.admin('POST', `/rooms/${enc(roomId)}/messages/batch`, { messages: Array.from({ length: n }, (_, i) => ({ body: `${tag} ${i}` })) });
+  const concurrent = await Promise.all([batchOf(20, 'pool a'), send(alpha, roomId, 'between 1'), batchOf(12, 'pool b'), send(alpha, roomId, 'between 2'), batchOf(9, 'pool c')]);
+  for (const response of [concurrent[0], concurrent[2], concurrent[4]]) expect(response.status, JSON.stringify(response.body)).toBe(200);
+  const bodiesInDepthOrder = queryNodeDb<{ body: string }>(alpha.dataDir, "SELECT json_extract(content, '$.body') AS body FROM federation_events WHERE room_id = ? AND event_type = 'm.message' ORDER BY depth, event_id", roomId).map((r) => r.body);
+  // (The five requests may reach alpha in any order; each batch stays whole and in order.)
+  for (const [tag, n] of [['pool a', 20], ['pool b', 12], ['pool c', 9]] as const) {
+    const at = bodiesInDepthOrder.indexOf(`${tag} 0`);
+    expect(bodiesInDepthOrder.slice(at, at + n)).toEqual(Array.from({ length: n }, (_, i) => `${tag} ${i}`));
+  }
+  expect(storedOrder(alpha, roomId)).toEqual(madeOrder(alpha, roomId));
+  await drained();
+
   // The receiver refuses for a while: the worker backs off, rows pile up behind its timer, and a
   // new message must not jump ahead of them when the receiver is back.
   expect((await beta.admin('POST', '/federation/pause')).status).toBe(200);
@@ -84,7 +99,7 @@ it('a lone message to an idle destination is sent without reading the queue, and
   await drained();
 
   const made = madeOrder(alpha, roomId);
-  expect(made).toHaveLength(1 + 10 + 1 + 30 + 2 + 1 + 5 + 1);
+  expect(made).toHaveLength(1 + 10 + 1 + 30 + 2 + 1 + 20 + 1 + 12 + 1 + 9 + 5 + 1);
   await eventually(async () => expect(storedOrder(beta, roomId)).toEqual(made));
   // The wire forms made at the commits (outbox/wire-cache.ts) were used, and beta stored the very
   // bytes alpha signed; every entry went once its row was delivered.

@@ -353,7 +353,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
     quota.isExempt = (server) => server === id.serverName;
     users.add('owner', id.serverName);
     const service = new RoomService({
-      db, commit, events, rooms, users, outbox, workers, ingest, http, discovery, identity: () => id, notifications, log,
+      db, commit, events, rooms, users, outbox, workers, ingest, http, discovery, identity: () => id, notifications, log, signer: verifier,
       reorderWindowMs: config.reorderWindowMs, maxPendingInvitesPerPeer: config.maxPendingInvitesPerPeer, dialects,
       catchUpRequestsPerHostPerMinute: config.catchUpRequestsPerHostPerMinute, catchUpMaxPagesPerRun: config.catchUpMaxPagesPerRun,
       onBannedSender: (server) => abuse.record(server, 'banned_events'),

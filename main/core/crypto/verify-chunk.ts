@@ -5,6 +5,9 @@
 export const SIGNATURE_BYTES = 64;
 export const PUBLIC_KEY_BYTES = 32;
 export const ITEM_HEADER_BYTES = SIGNATURE_BYTES + PUBLIC_KEY_BYTES + 4;
+/** A chunk to sign: per item, message length (u32, big-endian) · message; answered with signature (64) · SHA-256 (32) per item. */
+export const SIGN_ITEM_HEADER_BYTES = 4;
+export const HASH_BYTES = 32;
 
 /** Calls `each` with views (no copies) of every item of a packed chunk. */
 export function forEachPackedItem(packed: Uint8Array, count: number, each: (signature: Buffer, publicKey: Buffer, message: Buffer, index: number) => void): void {
@@ -16,6 +19,18 @@ export function forEachPackedItem(packed: Uint8Array, count: number, each: (sign
     const start = at + ITEM_HEADER_BYTES;
     const length = buffer.readUInt32BE(lengthAt);
     each(buffer.subarray(at, keyAt), buffer.subarray(keyAt, lengthAt), buffer.subarray(start, start + length), index);
+    at = start + length;
+  }
+}
+
+/** Calls `each` with views (no copies) of every message of a packed chunk to sign. */
+export function forEachMessageToSign(packed: Uint8Array, count: number, each: (message: Buffer, index: number) => void): void {
+  const buffer = Buffer.from(packed.buffer, packed.byteOffset, packed.byteLength);
+  let at = 0;
+  for (let index = 0; index < count; index++) {
+    const length = buffer.readUInt32BE(at);
+    const start = at + SIGN_ITEM_HEADER_BYTES;
+    each(buffer.subarray(start, start + length), index);
     at = start + length;
   }
 }

@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { keyPairFromSeed, randomSeed, sign } from './ed25519.ts';
+import { createHash } from 'node:crypto';
+import { keyPairFromSeed, randomSeed, sign, verify } from './ed25519.ts';
 import { VerifyPool, type VerifyPoolOptions } from './verify-pool.ts';
 
 const pools: VerifyPool[] = [];
@@ -155,5 +156,50 @@ describe('VerifyPool', () => {
     const all = items(3000);
     expect(await Promise.all(all.map((it) => pool.verify(it.signature, it.message, it.publicKey)))).toEqual(all.map((it) => it.expected));
     expect(pool.starts).toBe(1);
+  });
+});
+
+describe('VerifyPool.sign (a client batch signed off the main thread)', () => {
+  const key = { keyId: 'ed25519:k1', secretKey: pair.secretKey };
+  const otherKey = { keyId: 'ed25519:k2', secretKey: other.secretKey };
+  const messages = (count: number, tag: string) => Array.from({ length: count }, (_, i) => Buffer.from(`${tag} ${i} ${'y'.repeat(i % 300)}`));
+  const sha256 = (m: Buffer) => createHash('sha256').update(m).digest();
+
+  for (const size of [0, 1, 2]) {
+    it(`signs each message with the key it names and hashes it, mixed with verifications (${size} workers)`, async () => {
+      const pool = newPool(size);
+      const first = messages(120, 'a');
+      const second = messages(70, 'b');
+      const checks = items(90);
+      const [signedA, verified, signedB] = await Promise.all([
+        pool.sign(key, first),
+        Promise.all(checks.map((it) => pool.verify(it.signature, it.message, it.publicKey))),
+        pool.sign(otherKey, second),
+      ]);
+      expect(verified).toEqual(checks.map((it) => it.expected));
+      // The signatures are ed25519's (deterministic): the same bytes as signing here.
+      expect(signedA.map((s) => Buffer.from(s.signature).toString('hex'))).toEqual(first.map((m) => sign(m, pair.secretKey).toString('hex')));
+      expect(signedB.map((s) => Buffer.from(s.signature).toString('hex'))).toEqual(second.map((m) => sign(m, other.secretKey).toString('hex')));
+      expect(signedA.map((s) => Buffer.from(s.hash).toString('hex'))).toEqual(first.map((m) => sha256(m).toString('hex')));
+      expect(signedB.every((s, i) => verify(s.signature, second[i]!, other.publicKey))).toBe(true);
+      // A worker that already holds the key signs again with it (the key is sent once per worker).
+      await sleep(500); // the workers' start-up (until then the pool signs here)
+      const chunksBefore = pool.stats.chunks;
+      const again = await pool.sign(key, messages(60, 'c'));
+      expect(again.every((s, i) => verify(s.signature, messages(60, 'c')[i]!, pair.publicKey))).toBe(true);
+      // With workers (loaded by now) the batch went to them.
+      expect(pool.stats.chunks > chunksBefore).toBe(size > 0);
+    });
+  }
+
+  it('signs while the workers start, and after they were stopped when idle', async () => {
+    const pool = newPool(1, { idleStopMs: 50 });
+    const batch = messages(200, 'd');
+    const signed = await pool.sign(key, batch);
+    expect(signed.every((s, i) => verify(s.signature, batch[i]!, pair.publicKey))).toBe(true);
+    await sleep(400);
+    expect(pool.size).toBe(0);
+    const later = await pool.sign(key, batch);
+    expect(later.map((s) => Buffer.from(s.signature).toString('hex'))).toEqual(signed.map((s) => Buffer.from(s.signature).toString('hex')));
   });
 });

@@ -21,17 +21,28 @@
  * between, rather than leave a load waiting for the start-up of a thread (100–250 ms on this
  * 2-core VM, which was every latency above 100 ms at 200 messages/s: docs/PERFORMANCE.md).
  */
+import { hash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { verify as verifyInline } from './ed25519.ts';
-import { ITEM_HEADER_BYTES, PUBLIC_KEY_BYTES, SIGNATURE_BYTES } from './verify-chunk.ts';
+import { sign as signInline, verify as verifyInline } from './ed25519.ts';
+import { HASH_BYTES, ITEM_HEADER_BYTES, PUBLIC_KEY_BYTES, SIGNATURE_BYTES, SIGN_ITEM_HEADER_BYTES } from './verify-chunk.ts';
 
-interface Pending {
-  signature: Buffer;
-  message: Buffer;
-  publicKey: Buffer;
-  resolve: (ok: boolean) => void;
+/** A key the pool signs with: the active identity key (identity.ts `poolSigningKey`). */
+export interface PoolSigningKey {
+  keyId: string;
+  /** libsodium's 64-byte secret key. */
+  secretKey: Buffer;
 }
+
+/** What signing one message gives: the ed25519 signature and the message's SHA-256. */
+export interface PoolSignature {
+  signature: Buffer;
+  hash: Buffer;
+}
+
+type Pending =
+  | { kind: 'verify'; signature: Buffer; message: Buffer; publicKey: Buffer; resolve: (ok: boolean) => void }
+  | { kind: 'sign'; message: Buffer; key: PoolSigningKey; resolve: (signed: PoolSignature) => void };
 
 interface PoolWorker {
   worker: Worker;
@@ -39,6 +50,8 @@ interface PoolWorker {
   chunks: Map<number, Pending[]>;
   /** It said it is loaded: chunks go to it only from then on. */
   ready: boolean;
+  /** Key ids whose secret key it was given (signing). */
+  keys: Set<string>;
 }
 
 const CHUNK_ITEMS = 50;
@@ -92,6 +105,9 @@ class Fifo<T> {
     }
     return item;
   }
+  peek(): T | undefined {
+    return this.head < this.items.length ? this.items[this.head] : undefined;
+  }
   drain(): T[] {
     const rest = this.items.slice(this.head);
     this.items = [];
@@ -135,7 +151,7 @@ export class VerifyPool {
     const file = import.meta.url.endsWith('.ts') ? './verify-worker.ts' : './verify-worker.js';
     for (let i = 0; i < this.targetSize; i++) {
       try {
-        const poolWorker: PoolWorker = { worker: new Worker(new URL(file, import.meta.url)), chunks: new Map(), ready: false };
+        const poolWorker: PoolWorker = { worker: new Worker(new URL(file, import.meta.url)), chunks: new Map(), ready: false, keys: new Set() };
         poolWorker.worker.unref();
         poolWorker.worker.on('message', (answer: { id: number; results: Uint8Array } | { ready: true }) => {
           if ('ready' in answer) {
@@ -184,15 +200,32 @@ export class VerifyPool {
     if (signature.length !== SIGNATURE_BYTES || publicKey.length !== PUBLIC_KEY_BYTES) return Promise.resolve(false);
     if (this.workers.length === 0 && !this.canStart) return Promise.resolve(verifyInline(signature, message, publicKey));
     return new Promise((resolve) => {
-      (options.urgent ? this.urgent : this.queue).push({ signature, message, publicKey, resolve });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        // After the current microtasks: the other events of the same request join this dispatch.
-        queueMicrotask(() => {
-          this.scheduled = false;
-          this.dispatch();
-        });
-      }
+      (options.urgent ? this.urgent : this.queue).push({ kind: 'verify', signature, message, publicKey, resolve });
+      this.scheduleDispatch();
+    });
+  }
+
+  /**
+   * Signs each message with `key` and hashes it (SHA-256), off the main thread (issue #17: a
+   * client's batch of messages; signing was a quarter of a sending node's main thread at
+   * saturation). The secret key goes to a worker once (a worker thread is the same process and
+   * address space as the main thread; it keeps the key in libsodium's guarded memory, as the main
+   * thread does). A lone message is better signed where it is: a round trip costs as much.
+   */
+  sign(key: PoolSigningKey, messages: readonly Buffer[]): Promise<PoolSignature[]> {
+    if (this.workers.length === 0 && !this.canStart) return Promise.resolve(messages.map((message) => signHere(key, message)));
+    const signed = messages.map((message) => new Promise<PoolSignature>((resolve) => this.queue.push({ kind: 'sign', message, key, resolve })));
+    this.scheduleDispatch();
+    return Promise.all(signed);
+  }
+
+  private scheduleDispatch(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    // After the current microtasks: the other events of the same request join this dispatch.
+    queueMicrotask(() => {
+      this.scheduled = false;
+      this.dispatch();
     });
   }
 
@@ -237,13 +270,16 @@ export class VerifyPool {
     }
   }
 
-  /** Up to CHUNK_ITEMS queued items, urgent ones first. */
+  /** Up to CHUNK_ITEMS queued items of one kind (and, for signing, one key), urgent ones first. */
   private takeChunk(): Pending[] {
     const items: Pending[] = [];
     while (items.length < CHUNK_ITEMS) {
-      const item = this.urgent.shift() ?? this.queue.shift();
+      const source = this.urgent.length > 0 ? this.urgent : this.queue;
+      const item = source.peek();
       if (!item) break;
-      items.push(item);
+      const first = items[0];
+      if (first && (item.kind !== first.kind || (item.kind === 'sign' && first.kind === 'sign' && item.key.keyId !== first.key.keyId))) break;
+      items.push(source.shift()!);
     }
     return items;
   }
@@ -262,28 +298,50 @@ export class VerifyPool {
 
   private send(target: PoolWorker, items: Pending[]): void {
     this.lastUsedAt = Date.now();
+    const first = items[0]!;
+    const header = first.kind === 'verify' ? ITEM_HEADER_BYTES : SIGN_ITEM_HEADER_BYTES;
     let bytes = 0;
-    for (const item of items) bytes += ITEM_HEADER_BYTES + item.message.length;
+    for (const item of items) bytes += header + item.message.length;
     const packed = new Uint8Array(bytes);
     const view = new DataView(packed.buffer);
     let at = 0;
     for (const item of items) {
-      packed.set(item.signature, at);
-      packed.set(item.publicKey, at + SIGNATURE_BYTES);
-      view.setUint32(at + SIGNATURE_BYTES + PUBLIC_KEY_BYTES, item.message.length);
-      packed.set(item.message, at + ITEM_HEADER_BYTES);
-      at += ITEM_HEADER_BYTES + item.message.length;
+      if (item.kind === 'verify') {
+        packed.set(item.signature, at);
+        packed.set(item.publicKey, at + SIGNATURE_BYTES);
+        view.setUint32(at + SIGNATURE_BYTES + PUBLIC_KEY_BYTES, item.message.length);
+      } else view.setUint32(at, item.message.length);
+      packed.set(item.message, at + header);
+      at += header + item.message.length;
+    }
+    let keyId: string | undefined;
+    if (first.kind === 'sign') {
+      keyId = first.key.keyId;
+      if (!target.keys.has(keyId)) {
+        // Once per worker and key: the worker copies it into guarded memory and zeroes this copy.
+        target.worker.postMessage({ key: keyId, secretKey: new Uint8Array(first.key.secretKey) });
+        target.keys.add(keyId);
+      }
     }
     const id = this.nextChunkId++;
     this.stats.chunks++;
     target.chunks.set(id, items);
-    target.worker.postMessage({ id, count: items.length, packed }, [packed.buffer]);
+    target.worker.postMessage({ id, kind: first.kind, keyId, count: items.length, packed }, [packed.buffer]);
   }
 
   private answered(poolWorker: PoolWorker, answer: { id: number; results: Uint8Array }): void {
     const items = poolWorker.chunks.get(answer.id);
     poolWorker.chunks.delete(answer.id);
-    items?.forEach((item, index) => item.resolve(answer.results[index] === 1));
+    const results = Buffer.from(answer.results.buffer, answer.results.byteOffset, answer.results.byteLength);
+    items?.forEach((item, index) => {
+      if (item.kind === 'verify') item.resolve(results[index] === 1);
+      else {
+        const at = index * (SIGNATURE_BYTES + HASH_BYTES);
+        // A worker without the key answers nothing for it: signed here then.
+        if (results.length < at + SIGNATURE_BYTES + HASH_BYTES) item.resolve(signHere(item.key, item.message));
+        else item.resolve({ signature: results.subarray(at, at + SIGNATURE_BYTES), hash: results.subarray(at + SIGNATURE_BYTES, at + SIGNATURE_BYTES + HASH_BYTES) });
+      }
+    });
     this.dispatch();
   }
 
@@ -300,7 +358,10 @@ export class VerifyPool {
   }
 
   private verifyHere(items: Pending[]): void {
-    for (const p of items) p.resolve(verifyInline(p.signature, p.message, p.publicKey));
+    for (const p of items) {
+      if (p.kind === 'verify') p.resolve(verifyInline(p.signature, p.message, p.publicKey));
+      else p.resolve(signHere(p.key, p.message));
+    }
   }
 
   /** Stops the workers; what they had not answered is verified inline, and so is everything after. */
@@ -313,4 +374,8 @@ export class VerifyPool {
     this.verifyHere(workers.flatMap((w) => [...w.chunks.values()].flat()));
     this.verifyHere([...this.urgent.drain(), ...this.queue.drain()]);
   }
+}
+
+function signHere(key: PoolSigningKey, message: Buffer): PoolSignature {
+  return { signature: signInline(message, key.secretKey), hash: hash('sha256', message, 'buffer') };
 }

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { canonicalBytes } from '../crypto/canonical-json.ts';
 import { keyPairFromSeed, randomSeed, sign, type SigningKeyPair } from '../crypto/ed25519.ts';
 import { encodeHex } from '../crypto/hex.ts';
+import type { PoolSigningKey } from '../crypto/verify-pool.ts';
 import { writeFileAtomic } from '../util/atomic-file.ts';
 import { newKeyId } from './key-id.ts';
 import { KEY_ID, HEX_PUBLIC_KEY } from '../../../shared/identifiers.ts';
@@ -196,6 +197,14 @@ export class Identity {
 
   get publicKeyHex(): string {
     return this.active.publicKeyHex;
+  }
+
+  /**
+   * The active key for the crypto pool's workers (crypto/verify-pool.ts `sign`), which sign a
+   * client's batch off the main thread. Nothing else may take the secret key out of here.
+   */
+  poolSigningKey(): PoolSigningKey {
+    return { keyId: this.active.keyId, secretKey: this.active.pair.secretKey };
   }
 
   /** Signs bytes with the active key; returns lowercase hex. */

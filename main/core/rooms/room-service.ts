@@ -15,6 +15,7 @@ import type { Discovery } from '../federation/discovery.ts';
 import {
   contentHash,
   envelopeSigningBytes,
+  envelopeSigningParts,
   envelopeWireJson,
   signEnvelope,
   signEnvelopeParts,
@@ -35,6 +36,7 @@ import type { GroupCommit } from '../store/group-commit.ts';
 import { authorizeEvent, banned } from './authorize.ts';
 import { compareDisplayOrder, type RoomEventType } from './event-types.ts';
 import { newEventId, newInviteId, newRoomId } from './ids.ts';
+import { SendOrder } from './send-order.ts';
 import type { LocalUsers } from './local-users.ts';
 import { roomMessages, type MessageView } from './messages-view.ts';
 import { messagePage, roomActions } from './message-page.ts';
@@ -43,6 +45,8 @@ import { DEFAULT_REORDER_WINDOW_MS, believableRoomDepth, checkHostOrdering, chec
 import { bannedEventIsAbuse } from './room-bans.ts';
 import type { MemberRow, RoomStore } from './room-store.ts';
 import type { PeerDialects } from '../federation/reference/peer-dialects.ts';
+import { encodeHex } from '../crypto/hex.ts';
+import type { PoolSignature, PoolSigningKey } from '../crypto/verify-pool.ts';
 import { referenceExtras } from '../federation/reference/vocabulary.ts';
 
 export const INVITE_PATH = '/_paracord/federation/v1/invite';
@@ -121,7 +125,15 @@ export interface RoomServiceDeps {
   dialects?: PeerDialects | undefined;
   /** Told about each event a catch-up fetched (metrics: received events by result). */
   onReceived?: ((outcome: ReceivedOutcome) => void) | undefined;
+  /** Signs a client's batch of messages off the main thread (the crypto pool); without it, here. */
+  signer?: { sign(key: PoolSigningKey, messages: readonly Buffer[]): Promise<PoolSignature[]> } | undefined;
 }
+
+/** A client batch at least this large is signed by the crypto pool (a smaller one costs more in the round trip than it saves). */
+const POOL_SIGNED_BATCH = 8;
+
+/** A client's batch as the crypto pool signed it, with what signing computed on the way. */
+type PoolSignedBatch = Array<{ event: Envelope; hash: string; contentJson: string }>;
 
 /** A local event as committed: the rows queued for it, and its wire form when any were. */
 interface LocalCommit {
@@ -188,16 +200,72 @@ export class RoomService {
    * transaction and, downstream, consecutive outbox rows that leave in one batch request.
    */
   async sendMany(roomId: string, type: RoomEventType, sender: string, contents: ReadonlyArray<Record<string, unknown>>): Promise<Envelope[]> {
-    const made = await this.d.commit.run(
-      () => contents.map((content) => this.commitLocalInTransaction(roomId, type, sender, null, content)),
-      (committed) => {
-        for (const local of committed) this.rememberWire(local);
-        if (committed[0]) this.kickDeliveries(committed[0].event, null);
-      },
-    );
+    const signer = this.d.signer;
+    const made = signer && contents.length >= POOL_SIGNED_BATCH
+      ? await this.sendOrder.run(roomId, () => this.signBatchByPool(signer, roomId, type, sender, contents), (batch) => this.submitPoolSigned(roomId, batch))
+      : await this.sendOrder.run(
+          roomId,
+          () => this.d.rooms.reserveDepths(roomId, contents.length, Date.now()),
+          (firstDepth) =>
+            this.d.commit.run(
+              () => contents.map((content, i) => this.commitLocalInTransaction(roomId, type, sender, null, content, firstDepth + i)),
+              (committed) => this.afterLocalBatch(committed),
+            ),
+        );
     const events = made.map((local) => local.event);
     for (const event of events) this.notifyEvent(event);
     return events;
+  }
+
+  private afterLocalBatch(committed: LocalCommit[]): void {
+    for (const local of committed) this.rememberWire(local);
+    if (committed[0]) this.kickDeliveries(committed[0].event, null);
+  }
+
+  /** Our users' events of a room enter the group commit in the order they came (send-order.ts). */
+  private readonly sendOrder = new SendOrder();
+
+  /**
+   * A client's batch signed by the crypto pool (issue #17: signing was a quarter of a sending
+   * node's main thread at saturation): the events are made here — ids, the time, depths reserved
+   * from the room clock, their canonical form — and signed in a worker. They are authorized,
+   * stored and queued afterwards, in one group-commit job as before (submitPoolSigned).
+   */
+  private async signBatchByPool(
+    signer: NonNullable<RoomServiceDeps['signer']>,
+    roomId: string,
+    type: RoomEventType,
+    sender: string,
+    contents: ReadonlyArray<Record<string, unknown>>,
+  ): Promise<PoolSignedBatch> {
+    this.refuseOnReferenceHost(roomId, type);
+    const identity = this.d.identity();
+    const key = identity.poolSigningKey();
+    const now = Date.now();
+    // Reserved before the first await: a send that comes later gets later depths.
+    const firstDepth = this.d.rooms.reserveDepths(roomId, contents.length, now);
+    const unsigned = contents.map((content, i) => this.newLocalEvent(roomId, type, sender, null, content, firstDepth + i, now));
+    const parts = unsigned.map((event) => envelopeSigningParts(event));
+    const signed = await signer.sign(key, parts.map((p) => p.bytes));
+    return unsigned.map((event, i) => ({
+      event: { ...event, signatures: { [identity.serverName]: { [key.keyId]: encodeHex(signed[i]!.signature) } } },
+      hash: encodeHex(signed[i]!.hash),
+      contentJson: parts[i]!.contentJson,
+    }));
+  }
+
+  /** Authorizes, stores and queues a batch the pool signed: one job, all or none. */
+  private submitPoolSigned(roomId: string, batch: PoolSignedBatch): Promise<LocalCommit[]> {
+    return this.d.commit.run(
+      () =>
+        batch.map(({ event, hash, contentJson }): LocalCommit => {
+          const now = Date.now();
+          authorizeEvent(this.d.rooms, this.d.events, event, now);
+          if (this.isHost(roomId)) this.checkOrdering(event, now);
+          return this.storeLocalInTransaction(event, hash, contentJson, now);
+        }),
+      (committed) => this.afterLocalBatch(committed),
+    );
   }
 
   /** Makes, authorizes, signs, stores and queues one event of a local user. */
@@ -207,12 +275,17 @@ export class RoomService {
     // peer holding an event we lost, never the reverse: the sender hears "sent" only after the flush.
     // The rows queued go to the delivery workers with the kick: a worker that knows its queue was
     // empty sends the lone new row without reading the queue again (delivery-worker.ts).
-    const { event } = await this.d.commit.run(
-      () => this.commitLocalInTransaction(roomId, type, sender, stateKey, content),
-      (committed) => {
-        this.rememberWire(committed);
-        for (const row of committed.queued) this.d.workers.kick(row.destination, { row, event: committed.event });
-      },
+    const { event } = await this.sendOrder.run(
+      roomId,
+      () => this.d.rooms.reserveDepths(roomId, 1, Date.now()),
+      (depth) =>
+        this.d.commit.run(
+          () => this.commitLocalInTransaction(roomId, type, sender, stateKey, content, depth),
+          (committed) => {
+            this.rememberWire(committed);
+            for (const row of committed.queued) this.d.workers.kick(row.destination, { row, event: committed.event });
+          },
+        ),
     );
     this.notifyEvent(event);
     return event;
@@ -223,26 +296,36 @@ export class RoomService {
     if (local.wire !== null) this.d.workers.wire.remember(local.event.event_id, local.wire, local.queued.length);
   }
 
-  private commitLocalInTransaction(roomId: string, type: RoomEventType, sender: string, stateKey: string | null, content: Record<string, unknown>): LocalCommit {
-    const now = Date.now();
-    this.refuseOnReferenceHost(roomId, type);
-    // In a room a reference can mirror, our events also speak its vocabulary (reference/vocabulary.ts).
-    content = { ...content, ...referenceExtras(roomId, this.d.rooms.room(roomId)?.name, type, content, this.d.events, now) };
-    const unsigned: UnsignedEnvelope = {
+  /** A new event of a local user, unsigned: a fresh id, the time, the depth given. */
+  private newLocalEvent(roomId: string, type: RoomEventType, sender: string, stateKey: string | null, content: Record<string, unknown>, depth: number, now: number): UnsignedEnvelope {
+    return {
       event_id: newEventId(this.server),
       room_id: roomId,
       event_type: type,
       sender,
       origin_server: this.server,
       origin_ts: now,
-      depth: this.d.rooms.nextDepth(roomId, now),
+      depth,
       state_key: stateKey,
-      content,
+      // In a room a reference can mirror, our events also speak its vocabulary (reference/vocabulary.ts).
+      content: { ...content, ...referenceExtras(roomId, this.d.rooms.room(roomId)?.name, type, content, this.d.events, now) },
     };
+  }
+
+  /** `depth`: reserved on the send's arrival (send-order.ts); otherwise the room clock's next. */
+  private commitLocalInTransaction(roomId: string, type: RoomEventType, sender: string, stateKey: string | null, content: Record<string, unknown>, depth?: number): LocalCommit {
+    const now = Date.now();
+    this.refuseOnReferenceHost(roomId, type);
+    const unsigned = this.newLocalEvent(roomId, type, sender, stateKey, content, depth ?? this.d.rooms.nextDepth(roomId, now), now);
     authorizeEvent(this.d.rooms, this.d.events, unsigned, now);
     if (this.isHost(roomId)) this.checkOrdering(unsigned, now);
     // A fresh random id: nothing to check for a stored copy; serialised once for signing and storing.
     const { event, hash, contentJson } = signEnvelopeParts(unsigned, this.d.identity());
+    return this.storeLocalInTransaction(event, hash, contentJson, now);
+  }
+
+  /** Stores, applies and queues a signed event made here (authorized), in its transaction. */
+  private storeLocalInTransaction(event: Envelope, hash: string, contentJson: string, now: number): LocalCommit {
     this.d.events.insertNew(event, hash, null, { now, contentJson });
     this.d.rooms.apply(event, now);
     const queued = this.enqueueDeliveries(event, null, now);

@@ -96,7 +96,22 @@ export class RoomStore {
   /** Next depth for an event made here: the room's hybrid logical clock (DESIGN.md §3). */
   nextDepth(roomId: string, now: number): number {
     const room = this.room(roomId);
-    return Math.max(now, (room?.last_depth ?? 0) + 1);
+    return Math.max(now, (room?.last_depth ?? 0) + 1, (this.reserved.get(roomId) ?? 0) + 1);
+  }
+
+  /**
+   * Depths handed out ahead of their transaction (a batch signed off the main thread), per room:
+   * later events of the room get depths after them. Only grows, in memory; depths reserved and
+   * never stored leave a gap, which a clock may have.
+   */
+  private readonly reserved = new Map<string, number>();
+
+  /** Reserves `count` consecutive depths for events made here; the first one. */
+  reserveDepths(roomId: string, count: number, now: number): number {
+    const first = this.nextDepth(roomId, now);
+    if (this.reserved.size > 10_000) this.reserved.clear();
+    this.reserved.set(roomId, first + count - 1);
+    return first;
   }
 
   /**
