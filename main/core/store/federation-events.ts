@@ -163,7 +163,16 @@ export class FederationEvents {
 
   /** The message_id a stored m.message carries, if any. */
   messageIdOf(eventId: string): string | undefined {
-    return this.db.prepare<[string], { message_id: string }>('SELECT message_id FROM reference_message_ids WHERE event_id = ? LIMIT 1').get(eventId)?.message_id;
+    // By the event's primary key, then the map's: the map has no index on event_id, and a scan
+    // of it made every reaction and edit of our users cost a pass over every message (issue #17).
+    // The map keeps the first message per message_id: a later message reusing one has none here.
+    return this.db
+      .prepare<[string], { message_id: string }>(
+        `SELECT r.message_id FROM federation_events e
+         JOIN reference_message_ids r ON r.room_id = e.room_id AND r.origin_server = e.origin_server AND r.message_id = json_extract(e.content, '$.message_id')
+         WHERE e.event_id = ? AND e.event_type = 'm.message' AND r.event_id = e.event_id`,
+      )
+      .get(eventId)?.message_id;
   }
 
   /** The room a stored event is in (here: a reference channel's message is in its channel room). */
