@@ -73,6 +73,9 @@ export function openDatabase(file: string): Db {
   db.pragma('synchronous = FULL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
+  // Statement journals and the search index's merge scratch in memory, not as files created and
+  // removed in /var/tmp many times a second under load (issue #17).
+  db.pragma('temp_store = MEMORY');
   runMigrations(db);
   // Keeps the query planner's statistics current (cheap; analyses only what needs it).
   db.pragma('optimize=0x10002');
