@@ -318,8 +318,10 @@ export class VerifyPool {
     if (first.kind === 'sign') {
       keyId = first.key.keyId;
       if (!target.keys.has(keyId)) {
-        // Once per worker and key: the worker copies it into guarded memory and zeroes this copy.
-        target.worker.postMessage({ key: keyId, secretKey: new Uint8Array(first.key.secretKey) });
+        // Once per worker and key, transferred (no copy stays here): the worker copies it into
+        // guarded memory and zeroes what it received.
+        const secretKey = new Uint8Array(first.key.secretKey);
+        target.worker.postMessage({ key: keyId, secretKey }, [secretKey.buffer]);
         target.keys.add(keyId);
       }
     }
