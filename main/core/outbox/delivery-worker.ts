@@ -17,7 +17,7 @@ import type { Logger } from 'pino';
 import { jsonShape, WIRE_JSON_LIMITS } from '../crypto/json-limits.ts';
 import { infoLimited, warnLimited } from '../log.ts';
 import type { Discovery } from '../federation/discovery.ts';
-import { envelopeWireJson, type Envelope } from '../federation/envelope.ts';
+import { envelopeWireJson } from '../federation/envelope.ts';
 import type { FederationResponse, HttpClient } from '../federation/http-client.ts';
 import type { Identity } from '../identity/identity.ts';
 import type { FederationEvents } from '../store/federation-events.ts';
@@ -89,10 +89,9 @@ interface DestinationState {
   queuedSinceRead: number;
 }
 
-/** A row just committed to the outbox, with its event (what a kick may hand over). */
+/** A row just committed to the outbox (what a kick may hand over; its event's wire form is in the wire cache). */
 export interface FreshDelivery {
   row: OutboxRow;
-  event: Envelope;
 }
 
 export interface DeliveryDeps {
@@ -152,8 +151,8 @@ export class DeliveryWorkers {
   }
 
   /**
-   * New work for a destination. `fresh`: the row the caller's commit just queued for it, with its
-   * event; if the worker knows the queue was empty before, that row is the whole queue.
+   * New work for a destination. `fresh`: the row the caller's commit just queued for it; if the
+   * worker knows the queue was empty before, that row is the whole queue.
    */
   kick(destination: string, fresh?: FreshDelivery): void {
     // Whatever happens next, the queue may not be empty any more.
@@ -253,10 +252,8 @@ export class DeliveryWorkers {
       // dead peer then costs one small request and one row update per retry, whatever its backlog.
       // A row handed over by the kick (the queue was empty before it) stands for that read.
       let rows: OutboxRow[];
-      let loaded: ReadonlyMap<string, Envelope> | undefined;
       if (handed) {
         rows = [handed.row];
-        loaded = new Map([[handed.row.event_id, handed.event]]);
         handed = null;
         this.stats.handed++;
       } else {
@@ -295,7 +292,7 @@ export class DeliveryWorkers {
       state.paced = false;
       const probing = head.attempts > 0;
       const preparedAhead = next !== null && next.sendable[0]?.row.id === head.id;
-      const current = preparedAhead ? next : this.prepare(destination, batch && !probing ? rows : [head], batch && !probing, loaded);
+      const current = preparedAhead ? next : this.prepare(destination, batch && !probing ? rows : [head], batch && !probing);
       next = null;
       if (!current) continue;
       const sending = this.attempt(destination, state, current);
@@ -336,7 +333,7 @@ export class DeliveryWorkers {
    * Loads the events of a run of entries and serializes them; entries whose event is gone are
    * failed on the spot, expired ones expired. Null when nothing is left to send.
    */
-  private prepare(destination: string, candidates: OutboxRow[], batch: boolean, loadedAlready?: ReadonlyMap<string, Envelope>): Prepared | null {
+  private prepare(destination: string, candidates: OutboxRow[], batch: boolean): Prepared | null {
     const { outbox, events, log } = this.deps;
     const now = Date.now();
     const settled: Array<{ row: OutboxRow; outcome: Outcome }> = [];
@@ -356,13 +353,13 @@ export class DeliveryWorkers {
     const measure = batch && candidates.length > 1;
     // Events made here moments ago come with their wire form (wire-cache.ts); the rest are read.
     const cached = candidates.map((row) => this.wire.get(row.event_id));
-    const missing = candidates.filter((row, i) => !cached[i] && !loadedAlready?.has(row.event_id)).map((row) => row.event_id);
+    const missing = candidates.filter((_, i) => !cached[i]).map((row) => row.event_id);
     const loaded = missing.length > 0 ? events.getMany(missing) : undefined;
     for (const [i, row] of candidates.entries()) {
       const entry = cached[i];
       let wire = entry?.wire;
       if (wire === undefined) {
-        const event = loadedAlready?.get(row.event_id) ?? loaded?.get(row.event_id);
+        const event = loaded?.get(row.event_id);
         if (!event) {
           settled.push({ row, outcome: { kind: 'failed', status: null, error: 'event no longer stored' } });
           continue;

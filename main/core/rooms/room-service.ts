@@ -283,7 +283,7 @@ export class RoomService {
           () => this.commitLocalInTransaction(roomId, type, sender, stateKey, content, depth),
           (committed) => {
             this.rememberWire(committed);
-            for (const row of committed.queued) this.d.workers.kick(row.destination, { row, event: committed.event });
+            for (const row of committed.queued) this.d.workers.kick(row.destination, { row });
           },
         ),
     );
