@@ -14,6 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { rmSync } from 'node:fs';
 import type { AdminHandlers } from '../../shared/contract/admin-operations.ts';
 import { createAdminApp } from './admin/admin-app.ts';
+import { passUpgradesThrough } from './admin/stream/upgrade.ts';
 import { peerOperations } from './admin/operations/peers/index.ts';
 import { policyOperations } from './admin/operations/policy/index.ts';
 import { statusOperations } from './admin/operations/status/index.ts';
@@ -489,6 +490,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
     });
     const adminLimits = adminConnectionLimits(config);
     const server = createHttpServer(serverOptions(adminLimits), adminApp.callback());
+    passUpgradesThrough(server, adminApp.callback());
     limitConnections(server, adminLimits, { log, listener: 'admin' });
     await listen(server, adminListen.port, adminListen.host);
     adminServer = server;

@@ -13,6 +13,7 @@ import { staticUi } from './middleware/static-ui.ts';
 import { bearerAuth } from './middleware/bearer-auth.ts';
 import { LOOPBACK_HOST_NAMES, hostCheck } from './middleware/host-check.ts';
 import { whoami } from './middleware/whoami.ts';
+import { adminStream } from './stream/stream.ts';
 
 /**
  * The loopback admin API (CONTRACT.md "Admin API"): Host header checked, bearer token,
@@ -69,6 +70,8 @@ export function createAdminApp(deps: {
     if (ctx.path === ADMIN_API_PREFIX || ctx.path.startsWith(`${ADMIN_API_PREFIX}/`)) return auth(ctx, next);
     return next();
   });
+  // The admin contract over one WebSocket (stream/stream.ts), past the same checks as every request.
+  app.use(adminStream({ handlers: deps.handlers, log: deps.log, inFlight: deps.inFlight, notifications: deps.notifications, reauthorize: (ctx) => auth(ctx, async () => undefined) }));
   const metrics = deps.metrics;
   if (metrics) {
     app.use(async (ctx, next) => {

@@ -26,6 +26,10 @@ export const ERROR_SENTENCES: Readonly<Record<string, string>> = {
   // input
   invalid_input: 'Some of what you typed is not valid. Check the highlighted field.',
   malformed_json: 'The page sent something your node could not read. Reload the page.',
+  malformed_frame: 'The page sent something your node could not read. Reload the page.',
+  upgrade_required: 'This page talked to your node the wrong way. Reload the page.',
+  page_origin_not_allowed: 'Your node only answers its own page. Open it through the login link.',
+  node_stopping: 'Your node is stopping. Wait until it runs again, then try again.',
   invalid_request: 'Your node could not understand that request. Reload the page and try again.',
   content_too_large: 'That is too long to send.',
   invalid_room_name: 'That room name cannot be used. Use letters, digits and spaces.',

@@ -1,7 +1,8 @@
 /**
  * `npm run bench -- --vs prosody` (issue #17): the same user-to-user workload against two Debian
  * Prosody servers federating over s2s and against two Paracord nodes, on this machine, in one
- * run. User A on a.test pipelines chat messages to user B on b.test; B's client counts receipts.
+ * run. User A on a.test sends chat messages to user B on b.test (over its server's admin stream,
+ * one frame per message: main/core/admin/stream/); B's client counts receipts.
  *
  * Figures, for each side: saturation (messages/s from the first send to the last receipt), latency
  * p50/p99 at a steady 200 messages/s (send → receipt, both clients in this process), CPU of the
@@ -9,8 +10,9 @@
  * and the sending server's RSS a few seconds after the exchange. Never asserts timings.
  */
 import { readFileSync } from 'node:fs';
-import { Pool, request } from 'undici';
-import { NodeProcess, enc, ok, peerBothWays, percentile, roomWith, rssMb } from '../bench-nodes.ts';
+import { request } from 'undici';
+import WebSocket from 'ws';
+import { NodeProcess, ok, peerBothWays, percentile, roomWith, rssMb } from '../bench-nodes.ts';
 import { tempDir } from '../../helpers/temp-dir.ts';
 import { PROSODY_MISSING, SQLITE_MISSING, prosodyAvailable, prosodyVersion, sqliteStorageAvailable, startPair, type Variant } from './servers.ts';
 import { XmppClient } from './xmpp-client.ts';
@@ -156,7 +158,7 @@ export async function paracordSide(secure: boolean, sizes: CompareSizes, withLat
   const args = ['--max-connections-per-address', '1000'];
   const a = new NodeProcess({ serverName: 'a.test', args, secure });
   const b = new NodeProcess({ serverName: 'b.test', args, secure });
-  let pool: Pool | undefined;
+  let closeStream: (() => void) | undefined;
   let stopWatching: (() => void) | undefined;
   try {
     await Promise.all([a.start(), b.start()]);
@@ -167,61 +169,43 @@ export async function paracordSide(secure: boolean, sizes: CompareSizes, withLat
       await peerBothWays(a, b);
     }
     const roomId = await roomWith(a, b);
-    const token = a.adminToken;
-    // The client's connection to its server (keep-alive). It pipelines the way a chat client
-    // with a queue does: a message goes out at once when no request is under way; messages typed
-    // while PIPELINE requests are under way leave together in the next one, through
-    // `POST /rooms/{room}/messages/batch` (one request, one transaction).
-    const PIPELINE = 8;
-    pool = new Pool(a.ready.admin_url, { connections: PIPELINE });
+    // The client's connection to its server: the admin stream (one WebSocket, as an XMPP client
+    // keeps one stream). Each message is its own frame, sent the moment it is typed; the node
+    // answers each with its event id once stored, and stores the frames that arrive together in
+    // one transaction (main/core/admin/stream/stream.ts).
+    const ws = new WebSocket(`${a.ready.admin_url.replace(/^http/, 'ws')}/_paracord/admin/v1/stream`, { headers: { authorization: `Bearer ${a.adminToken}` } });
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    closeStream = () => ws.close();
     const sentAt = new Map<string, { i: number; at: number }>();
     const early = new Map<string, number>();
-    const queued: Array<{ i: number; at: number; done: () => void; failed: (error: Error) => void }> = [];
-    let requests = 0;
+    const waiting = new Map<number, { i: number; at: number; done: () => void; failed: (error: Error) => void }>();
+    let nextId = 0;
     const acknowledged = (eventId: string, i: number, at: number) => {
       const arrived = early.get(eventId);
       if (arrived !== undefined) {
         early.delete(eventId);
-        // Seen on B before A's reply reached the client: counted now, timed at its arrival.
+        // Seen on B before A's answer reached the client: counted now, timed at its arrival.
         side.onReceipt(i, arrived - at, arrived);
       } else sentAt.set(eventId, { i, at });
     };
-    const pump = () => {
-      while (requests < PIPELINE && queued.length > 0) {
-        const taken = queued.splice(0, 100);
-        requests++;
-        const single = taken.length === 1;
-        const body = single ? { body: `${taken[0]!.i} ${taken[0]!.at}` } : { messages: taken.map((m) => ({ body: `${m.i} ${m.at}` })) };
-        void pool!
-          .request({
-            method: 'POST',
-            path: `/_paracord/admin/v1/rooms/${enc(roomId)}/messages${single ? '' : '/batch'}`,
-            headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-            body: JSON.stringify(body),
-          })
-          .then(async (response) => {
-            const reply = (await response.body.json()) as { event_id?: string; event_ids?: string[] };
-            if (response.statusCode !== 200) throw new Error(`send failed: ${response.statusCode} ${JSON.stringify(reply)}`);
-            const ids = single ? [reply.event_id!] : reply.event_ids!;
-            taken.forEach((m, k) => {
-              acknowledged(ids[k]!, m.i, m.at);
-              m.done();
-            });
-          })
-          .catch((error: Error) => taken.forEach((m) => m.failed(error)))
-          .finally(() => {
-            requests--;
-            pump();
-          });
-      }
-    };
+    ws.on('message', (data) => {
+      const answer = JSON.parse(String(data)) as { id: number; ok: boolean; result?: { event_id: string }; error?: string; message?: string };
+      const m = waiting.get(answer.id);
+      if (!m) return;
+      waiting.delete(answer.id);
+      if (!answer.ok) return m.failed(new Error(`send failed: ${answer.error} ${answer.message}`));
+      acknowledged(answer.result!.event_id, m.i, m.at);
+      m.done();
+    });
     const side: Side = {
       senderPid: a.child.pid!,
       receiverPid: b.child.pid!,
       send: (i) =>
         new Promise<void>((done, failed) => {
-          queued.push({ i, at: performance.now(), done, failed });
-          pump();
+          const id = nextId++;
+          const at = performance.now();
+          waiting.set(id, { i, at, done, failed });
+          ws.send(JSON.stringify({ id, op: 'sendMessage', input: { room_id: roomId, body: `${i} ${at}` } }));
         }),
       onReceipt: () => undefined,
     };
@@ -249,7 +233,7 @@ export async function paracordSide(secure: boolean, sizes: CompareSizes, withLat
     return await workload(side, sizes, withLatency, 256);
   } finally {
     stopWatching?.();
-    await pool?.close();
+    closeStream?.();
     await Promise.all([a.stop().catch(() => undefined), b.stop().catch(() => undefined)]);
   }
 }

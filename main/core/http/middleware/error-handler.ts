@@ -17,27 +17,31 @@ export function errorHandler(log: Logger): Middleware {
         ctx.body = { error: 'method_not_allowed', message: `${ctx.method} is not allowed on ${ctx.path}` };
       }
     } catch (error) {
-      if (error instanceof HttpError) {
-        ctx.status = error.status;
-        ctx.set(error.headers);
-        ctx.body = { ...error.details, error: error.code, message: error.message };
-        return;
-      }
-      const e = error as { type?: string; status?: number; expose?: boolean; message?: string; limit?: number };
-      // raw-body's errors: body over the limit, aborted or malformed encodings.
-      if (e.type === 'entity.too.large') {
-        ctx.status = 413;
-        ctx.body = { error: 'body_too_large', message: `request body is larger than ${e.limit ?? 'the limit'} bytes` };
-        return;
-      }
-      if (typeof e.status === 'number' && e.status >= 400 && e.status < 500 && e.expose) {
-        ctx.status = e.status;
-        ctx.body = { error: 'bad_request', message: e.message ?? 'bad request' };
-        return;
-      }
-      log.error({ event: 'request_failed', method: ctx.method, path: ctx.path, err: error }, 'unexpected error while handling a request');
-      ctx.status = 500;
-      ctx.body = { error: 'internal_error', message: 'the server failed to handle this request; see its log' };
+      const answer = errorAnswer(error);
+      if (answer.status === 500) log.error({ event: 'request_failed', method: ctx.method, path: ctx.path, err: error }, 'unexpected error while handling a request');
+      ctx.status = answer.status;
+      ctx.set(answer.headers);
+      ctx.body = answer.body;
     }
   };
+}
+
+/**
+ * The answer to a failure, for every transport of a request (HTTP here, the admin stream's
+ * frames): an HttpError as it says, raw-body's errors as 413/400, anything else 500
+ * `internal_error` without its text (the caller logs it).
+ */
+export function errorAnswer(error: unknown): { status: number; headers: Record<string, string>; body: { error: string; message: string } & Record<string, unknown> } {
+  if (error instanceof HttpError) {
+    return { status: error.status, headers: error.headers, body: { ...error.details, error: error.code, message: error.message } };
+  }
+  const e = error as { type?: string; status?: number; expose?: boolean; message?: string; limit?: number };
+  // raw-body's errors: body over the limit, aborted or malformed encodings.
+  if (e?.type === 'entity.too.large') {
+    return { status: 413, headers: {}, body: { error: 'body_too_large', message: `request body is larger than ${e.limit ?? 'the limit'} bytes` } };
+  }
+  if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500 && e.expose) {
+    return { status: e.status, headers: {}, body: { error: 'bad_request', message: e.message ?? 'bad request' } };
+  }
+  return { status: 500, headers: {}, body: { error: 'internal_error', message: 'the server failed to handle this request; see its log' } };
 }

@@ -1,0 +1,66 @@
+/**
+ * The admin stream's frames (docs/ARCHITECTURE.md "Admin stream"): JSON text frames, one request
+ * or one answer each. A request names an operation of the admin contract
+ * (shared/contract/admin-operations.ts) and gives its input as one object, exactly what the HTTP
+ * route of that operation takes as path parameters, query and body merged; the operation's own
+ * schema checks it, as on HTTP.
+ *
+ *   → {"id": 7, "op": "sendMessage", "input": {"room_id": "!…", "body": "hi"}}
+ *   ← {"id": 7, "ok": true, "result": {"event_id": "$…"}}
+ *   ← {"id": 7, "ok": false, "status": 403, "error": "not_a_member", "message": "…"}
+ *
+ * `id` is the client's (a string of 1–64 characters or a safe integer), echoed in the answer;
+ * answers come as operations finish, not necessarily in request order. A frame that cannot be
+ * read gets an answer with `"id": null`.
+ */
+import { z } from 'zod';
+import { adminOperations, type AdminOperationName } from '../../../../shared/contract/admin-operations.ts';
+import { formatZodError } from '../format-zod-error.ts';
+
+/** The largest frame taken (the HTTP admin API's body limit). */
+export const STREAM_FRAME_LIMIT = 256 * 1024;
+
+const frameId = z.union([z.string().min(1).max(64), z.number().int().refine(Number.isSafeInteger, 'must be a safe integer')]);
+export type FrameId = z.output<typeof frameId>;
+
+const requestFrame = z.strictObject({
+  id: frameId,
+  op: z.string().min(1).max(64),
+  input: z.record(z.string(), z.unknown()).optional(),
+});
+
+export type StreamAnswer =
+  | { id: FrameId | null; ok: true; result: unknown }
+  | ({ id: FrameId | null; ok: false; status: number; error: string; message: string } & Record<string, unknown>);
+
+/** A request frame checked: its operation exists and its input passed that operation's schema. */
+export interface StreamRequest {
+  id: FrameId;
+  op: AdminOperationName;
+  input: unknown;
+}
+
+export type ParsedFrame = { ok: true; request: StreamRequest } | { ok: false; answer: StreamAnswer };
+
+const refuse = (id: FrameId | null, status: number, error: string, message: string): ParsedFrame => ({ ok: false, answer: { id, ok: false, status, error, message } });
+
+/** Reads one text frame: the request it makes, or the answer that refuses it. */
+export function parseFrame(text: string): ParsedFrame {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    return refuse(null, 400, 'malformed_frame', `frame is not valid JSON: ${(error as Error).message}`);
+  }
+  const frame = requestFrame.safeParse(json);
+  if (!frame.success) {
+    const id = frameId.safeParse((json as { id?: unknown } | null)?.id);
+    return refuse(id.success ? id.data : null, 400, 'malformed_frame', `frame must be {"id", "op", "input"}: ${formatZodError(frame.error)}`);
+  }
+  const { id, op } = frame.data;
+  if (!Object.hasOwn(adminOperations, op)) return refuse(id, 404, 'unknown_operation', `no admin operation named ${JSON.stringify(op)}`);
+  const name = op as AdminOperationName;
+  const input = adminOperations[name].input.safeParse(frame.data.input ?? {});
+  if (!input.success) return refuse(id, 400, 'invalid_input', formatZodError(input.error));
+  return { ok: true, request: { id, op: name, input: input.data } };
+}

@@ -1,0 +1,236 @@
+/** The admin stream (GET /_paracord/admin/v1/stream): its guards, its frames, grouped sends, shutdown. */
+import type { IncomingMessage } from 'node:http';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { startInProcessNode } from '../../../../test/helpers/in-process-node.ts';
+import { removeTempDirs } from '../../../../test/helpers/temp-dir.ts';
+import { STREAM_FRAME_LIMIT } from './frames.ts';
+
+type Answer = { id: string | number | null; ok: boolean; result?: any; status?: number; error?: string; message?: string };
+
+let alpha: Awaited<ReturnType<typeof startInProcessNode>>;
+let streamUrl: string;
+/** The node's debug log lines (JSON). */
+const logLines: string[] = [];
+
+beforeAll(async () => {
+  const sink = new Writable({ write: (chunk, _enc, done) => (logLines.push(...String(chunk).split('\n').filter(Boolean)), done()) });
+  alpha = await startInProcessNode('alpha.test', { log: pino({ level: 'debug' }, sink) });
+  streamUrl = `${alpha.started.admin_url.replace(/^http/, 'ws')}/_paracord/admin/v1/stream`;
+});
+afterAll(async () => {
+  await alpha.node.stop();
+  removeTempDirs();
+});
+
+/** An open stream and every answer it got, in arrival order. */
+class Client {
+  readonly answers: Answer[] = [];
+  private waiters: Array<() => void> = [];
+  closed: Promise<{ code: number; reason: string }>;
+  readonly ws: WebSocket;
+  constructor(ws: WebSocket) {
+    this.ws = ws;
+    ws.on('message', (data) => {
+      this.answers.push(JSON.parse(String(data)) as Answer);
+      for (const w of this.waiters.splice(0)) w();
+    });
+    this.closed = new Promise((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: String(reason) })));
+  }
+  send(frame: unknown): void {
+    this.ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
+  }
+  async answerTo(id: string | number | null): Promise<Answer> {
+    for (;;) {
+      const found = this.answers.find((a) => a.id === id);
+      if (found) return found;
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
+    }
+  }
+  async call(id: string | number, op: string, input?: unknown): Promise<Answer> {
+    this.send({ id, op, ...(input === undefined ? {} : { input }) });
+    return this.answerTo(id);
+  }
+}
+
+async function connect(headers: Record<string, string> = { authorization: `Bearer ${alpha.token}` }): Promise<Client> {
+  const ws = new WebSocket(streamUrl, { headers });
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+    ws.once('unexpected-response', (_req, res) => reject(new Error(`refused: ${res.statusCode}`)));
+  });
+  return new Client(ws);
+}
+
+/** What the node answers an upgrade it refuses: the status and the JSON error. */
+async function refusal(headers: Record<string, string>, url = streamUrl): Promise<{ status: number; error: string }> {
+  const ws = new WebSocket(url, { headers });
+  return new Promise((resolve, reject) => {
+    ws.once('open', () => reject(new Error('the upgrade was accepted')));
+    ws.once('error', reject);
+    ws.once('unexpected-response', (_req, res: IncomingMessage) => {
+      let text = '';
+      res.on('data', (chunk) => (text += chunk));
+      res.on('end', () => resolve({ status: res.statusCode!, error: (JSON.parse(text) as { error: string }).error }));
+    });
+  });
+}
+
+async function newRoom(name: string): Promise<string> {
+  return (await alpha.admin('POST', '/rooms', { name })).body.room_id as string;
+}
+
+/** A room's messages, oldest first. */
+async function messages(roomId: string, node = alpha): Promise<Array<{ body: string; event_id: string }>> {
+  const page = await node.admin('GET', `/rooms/${encodeURIComponent(roomId)}/messages?limit=200`);
+  return page.body.messages as Array<{ body: string; event_id: string }>;
+}
+
+async function bodies(roomId: string): Promise<string[]> {
+  return (await messages(roomId)).map((m) => m.body);
+}
+
+describe('admin stream guards (the same as every admin request)', () => {
+  it('refuses an upgrade without the token, with a wrong token, a foreign Host or Origin, and a plain GET', async () => {
+    expect(await refusal({})).toEqual({ status: 401, error: 'missing_token' });
+    expect(await refusal({ authorization: 'Bearer nope' })).toEqual({ status: 401, error: 'invalid_token' });
+    expect(await refusal({ authorization: `Bearer ${alpha.token}`, host: 'evil.example' })).toEqual({ status: 403, error: 'host_not_allowed' });
+    expect(await refusal({ authorization: `Bearer ${alpha.token}`, origin: 'https://evil.example' })).toEqual({ status: 403, error: 'page_origin_not_allowed' });
+    // The path's other spellings are not a way around the checks.
+    expect((await refusal({}, streamUrl.replace('/_paracord/', '/_PARACORD/'))).status).toBeGreaterThanOrEqual(400);
+    const plain = await request(streamUrl.replace(/^ws/, 'http'), { headers: { authorization: `Bearer ${alpha.token}` } });
+    expect(plain.statusCode).toBe(426);
+    expect(await plain.body.json()).toMatchObject({ error: 'upgrade_required' });
+  });
+
+  it('accepts a page of this very host (the UI), and the session cookie of a signed-in browser until it signs out', async () => {
+    const host = new URL(alpha.started.admin_url).host;
+    const own = await connect({ authorization: `Bearer ${alpha.token}`, origin: `http://${host}` });
+    expect((await own.call(1, 'getStatus')).ok).toBe(true);
+    own.ws.close();
+
+    const link = await request(alpha.started.login_url!, { reset: true });
+    const cookie = /paracord_session=([^;]+)/.exec(String(link.headers['set-cookie']))![1]!;
+    const browser = await connect({ cookie: `paracord_session=${cookie}`, origin: `http://${host}` });
+    expect((await browser.call('a', 'getStatus')).ok).toBe(true);
+    expect(await browser.call('b', 'logout', {})).toMatchObject({ ok: true, result: { signed_out: true } });
+    // The session ended: the next request is refused and the stream closed.
+    expect(await browser.call('c', 'getStatus')).toMatchObject({ ok: false, status: 401, error: 'session_ended' });
+    expect((await browser.closed).code).toBe(1008);
+  });
+});
+
+describe('admin stream frames', () => {
+  it('runs any operation of the admin contract, answering with its result', async () => {
+    const client = await connect();
+    const created = await client.call('new', 'createRoom', { name: 'over the stream' });
+    expect(created.ok).toBe(true);
+    const roomId = created.result.room_id as string;
+    const rooms = (await alpha.admin('GET', '/rooms')).body.rooms as Array<{ room_id: string }>;
+    expect(rooms.map((r) => r.room_id)).toContain(roomId);
+    const status = await client.call(2, 'getStatus');
+    expect(status.result).toMatchObject({ server_name: 'alpha.test' });
+    client.ws.close();
+  });
+
+  it('answers bad frames one by one, changes nothing, and keeps the stream open', async () => {
+    const client = await connect();
+    const roomId = await newRoom('bad frames');
+    const roomsBefore = (await alpha.admin('GET', '/rooms')).body;
+    client.send('{"id": 1, "op": ');
+    expect(await client.answerTo(null)).toMatchObject({ ok: false, status: 400, error: 'malformed_frame' });
+    const cases: Array<[unknown, number, string]> = [
+      [{ id: 'no-op' }, 400, 'malformed_frame'],
+      [{ id: 'extra', op: 'status', admin: true }, 400, 'malformed_frame'],
+      [{ id: 'unknown', op: 'dropDatabase' }, 404, 'unknown_operation'],
+      [{ id: 'proto', op: '__proto__' }, 404, 'unknown_operation'],
+      [{ id: 'ctor', op: 'constructor' }, 404, 'unknown_operation'],
+      [{ id: 'field', op: 'createRoom', input: { name: 'x', owner: 'me' } }, 400, 'invalid_input'],
+      [{ id: 'empty', op: 'sendMessage', input: { room_id: roomId, body: '' } }, 400, 'invalid_input'],
+      [{ id: 'input', op: 'createRoom', input: ['x'] }, 400, 'malformed_frame'],
+      [{ id: 'nowhere', op: 'sendMessage', input: { room_id: '!nowhere:alpha.test', body: 'hi' } }, 404, 'unknown_room'],
+    ];
+    for (const [frame, status, error] of cases) {
+      const id = (frame as { id: string }).id;
+      client.send(frame);
+      const answer = await client.answerTo(id);
+      expect(answer, id).toMatchObject({ ok: false, status, error });
+      expect(answer.message!.length, id).toBeGreaterThan(5);
+    }
+    client.ws.send(Buffer.from('{}'), { binary: true });
+    await expect.poll(() => client.answers.filter((a) => a.id === null).length).toBe(2);
+    expect((await alpha.admin('GET', '/rooms')).body).toEqual(roomsBefore);
+    expect(await bodies(roomId)).toEqual([]);
+    expect((await client.call('still', 'getStatus')).ok).toBe(true);
+    client.ws.close();
+  });
+
+  it('cuts a frame over the size limit (1009) and nothing is stored', async () => {
+    const client = await connect();
+    const roomId = await newRoom('too large');
+    client.send({ id: 1, op: 'sendMessage', input: { room_id: roomId, body: 'x'.repeat(STREAM_FRAME_LIMIT) } });
+    expect((await client.closed).code).toBe(1009);
+    expect(await bodies(roomId)).toEqual([]);
+  });
+});
+
+describe('sends over the stream', () => {
+  it('stores sends that come together in frame order, each answered with its own event id once stored', async () => {
+    const client = await connect();
+    const [one, two] = [await newRoom('stream one'), await newRoom('stream two')];
+    // One write: the node reads these frames together and stores each run of one room's sends as
+    // one batch; the bad frame in the middle is answered alone and the others are kept.
+    const frames: unknown[] = [];
+    for (let i = 0; i < 40; i++) frames.push({ id: `m${i}`, op: 'sendMessage', input: { room_id: i % 10 === 9 ? two : one, body: `message ${i}` } });
+    frames.splice(20, 0, { id: 'bad', op: 'sendMessage', input: { room_id: one, body: '' } });
+    const socket = (client.ws as unknown as { _socket: import('node:net').Socket })._socket;
+    socket.cork();
+    for (const frame of frames) client.send(frame);
+    socket.uncork();
+    const answers = await Promise.all(frames.map((f) => client.answerTo((f as { id: string }).id)));
+    expect(answers.find((a) => a.id === 'bad')).toMatchObject({ ok: false, error: 'invalid_input' });
+    const sent = answers.filter((a) => a.id !== 'bad');
+    expect(sent.every((a) => a.ok && /^\$.+:alpha\.test$/.test(a.result.event_id))).toBe(true);
+    expect(new Set(sent.map((a) => a.result.event_id)).size).toBe(40);
+    // They were dispatched in groups (one job each), not one by one.
+    const groups = logLines.map((l) => JSON.parse(l) as { event?: string; op?: string; count?: number }).filter((l) => l.event === 'stream_requests' && l.op === 'sendMessages');
+    expect(groups.reduce((n, g) => n + g.count!, 0)).toBeGreaterThan(1);
+    // Each answer names the event that holds its own message, and each room keeps the frames' order.
+    for (const room of [one, two]) {
+      const stored = await messages(room);
+      const wanted = Array.from({ length: 40 }, (_, i) => i).filter((i) => (i % 10 === 9 ? two : one) === room);
+      expect(stored.map((m) => m.body)).toEqual(wanted.map((i) => `message ${i}`));
+      expect(stored.map((m) => m.event_id)).toEqual(wanted.map((i) => answers.find((a) => a.id === `m${i}`)!.result.event_id));
+    }
+    client.ws.close();
+  });
+});
+
+describe('a stream when its node stops', () => {
+  it('answers what is under way, closes with 1001, and every send answered ok is stored after a restart', async () => {
+    const beta = await startInProcessNode('beta.test');
+    const roomId = (await beta.admin('POST', '/rooms', { name: 'stopping' })).body.room_id as string;
+    const ws = new WebSocket(`${beta.started.admin_url.replace(/^http/, 'ws')}/_paracord/admin/v1/stream`, { headers: { authorization: `Bearer ${beta.token}` } });
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    const client = new Client(ws);
+    for (let i = 0; i < 200; i++) client.send({ id: i, op: 'sendMessage', input: { room_id: roomId, body: `before stop ${i}` } });
+    await client.answerTo(0);
+    await beta.node.stop();
+    expect((await client.closed).code).toBe(1001);
+    const answered = client.answers.filter((a) => a.ok).map((a) => a.id as number);
+    expect(answered.length).toBeGreaterThan(0);
+    // Requests that came after the stop began were refused in words, never silently dropped.
+    expect(client.answers.filter((a) => !a.ok).every((a) => a.error === 'node_stopping')).toBe(true);
+    const restarted = await startInProcessNode('beta.test', { dataDir: beta.dataDir });
+    try {
+      const stored = new Set((await messages(roomId, restarted)).map((m) => m.body));
+      for (const id of answered) expect(stored.has(`before stop ${id}`), `message ${id}`).toBe(true);
+    } finally {
+      await restarted.node.stop();
+    }
+  });
+});
