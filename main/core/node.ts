@@ -14,7 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { rmSync } from 'node:fs';
 import type { AdminHandlers } from '../../shared/contract/admin-operations.ts';
 import { createAdminApp } from './admin/admin-app.ts';
-import { passUpgradesThrough } from './admin/stream/upgrade.ts';
+import { passUpgradesThrough, type UpgradedSockets } from './admin/stream/upgrade.ts';
 import { peerOperations } from './admin/operations/peers/index.ts';
 import { policyOperations } from './admin/operations/policy/index.ts';
 import { statusOperations } from './admin/operations/status/index.ts';
@@ -265,6 +265,8 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
   let federationServer: Server | null = null;
   let federationUrl: string | null = null;
   let adminServer: Server | null = null;
+  /** The admin listener's upgraded connections (admin streams), which the server does not close itself. */
+  let adminUpgrades: UpgradedSockets | null = null;
   let pruneTimer: NodeJS.Timeout | null = null;
 
   const federationInFlight = new InFlightRequests();
@@ -490,7 +492,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
     });
     const adminLimits = adminConnectionLimits(config);
     const server = createHttpServer(serverOptions(adminLimits), adminApp.callback());
-    passUpgradesThrough(server, adminApp.callback());
+    adminUpgrades = passUpgradesThrough(server, adminApp.callback());
     limitConnections(server, adminLimits, { log, listener: 'admin' });
     await listen(server, adminListen.port, adminListen.host);
     adminServer = server;
@@ -539,6 +541,9 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
     const forced = (name: string) =>
       log.warn({ event: 'shutdown_forced', listener: name, grace_ms: graceMs, open_requests: name === 'federation' ? [...federationInFlight].slice(0, 20) : undefined }, `requests still open on the ${name} listener after the grace period; closing them`);
     notifications.emit('close');
+    // Admin streams close by themselves once their requests are answered; past the grace period they are cut.
+    const streamsCut = setTimeout(() => adminUpgrades?.destroyAll(), graceMs);
+    streamsCut.unref();
     pull.wakeAll();
     await Promise.all([
       reachability?.stop(),
@@ -548,6 +553,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
       backupScheduler.stop(),
       referenceRooms?.stop(),
     ]);
+    clearTimeout(streamsCut);
     // Let any group commit scheduled by the last requests run, and reach the disk, before closing.
     await commit.drained();
     await walSync.close();

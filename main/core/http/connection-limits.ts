@@ -124,6 +124,11 @@ export function limitConnections(
         entry.since = Date.now();
       });
     });
+    // An upgraded connection (the admin stream) is in use for as long as it is open: never the idle one to close.
+    server.on('upgrade', (req: IncomingMessage) => {
+      const entry = idleSince.get(req.socket);
+      if (entry) entry.since = null;
+    });
   }
   /** Closes the connection idle the longest (from `key` only, when given); false if none is idle. */
   const evictOldestIdle = (key?: string): boolean => {

@@ -28,6 +28,7 @@ export const ERROR_SENTENCES: Readonly<Record<string, string>> = {
   malformed_json: 'The page sent something your node could not read. Reload the page.',
   malformed_frame: 'The page sent something your node could not read. Reload the page.',
   upgrade_required: 'This page talked to your node the wrong way. Reload the page.',
+  bad_upgrade: 'This page talked to your node the wrong way. Reload the page.',
   page_origin_not_allowed: 'Your node only answers its own page. Open it through the login link.',
   node_stopping: 'Your node is stopping. Wait until it runs again, then try again.',
   invalid_request: 'Your node could not understand that request. Reload the page and try again.',

@@ -1,5 +1,6 @@
 /** The admin stream (GET /_paracord/admin/v1/stream): its guards, its frames, grouped sends, shutdown. */
 import type { IncomingMessage } from 'node:http';
+import { connect as connectTcp } from 'node:net';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { request } from 'undici';
@@ -105,6 +106,31 @@ describe('admin stream guards (the same as every admin request)', () => {
     const plain = await request(streamUrl.replace(/^ws/, 'http'), { headers: { authorization: `Bearer ${alpha.token}` } });
     expect(plain.statusCode).toBe(426);
     expect(await plain.body.json()).toMatchObject({ error: 'upgrade_required' });
+  });
+
+  it('cuts a refused upgrade even when the client keeps its side open, and refuses other upgrades', async () => {
+    const { port } = new URL(alpha.started.admin_url);
+    const raw = async (head: string) => {
+      const socket = connectTcp({ host: '127.0.0.1', port: Number(port), allowHalfOpen: false });
+      let text = '';
+      let closed = false;
+      socket.on('data', (chunk) => (text += chunk));
+      socket.on('close', () => (closed = true));
+      socket.write(head);
+      await expect.poll(() => closed, { message: head.slice(0, 40) + " got " + JSON.stringify(text.slice(0, 80)) }).toBe(true);
+      return text;
+    };
+    const key = 'dGhlIHNhbXBsZSBub25jZQ==';
+    const noToken = await raw(`GET /_paracord/admin/v1/stream HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\nconnection: upgrade\r\nupgrade: websocket\r\nsec-websocket-version: 13\r\nsec-websocket-key: ${key}\r\n\r\n`);
+    expect(noToken).toMatch(/^HTTP\/1\.1 401/);
+    expect(noToken).toContain('missing_token');
+    const otherProtocol = await raw(`GET /_paracord/admin/v1/status HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\nauthorization: Bearer ${alpha.token}\r\nconnection: upgrade\r\nupgrade: h2c\r\n\r\n`);
+    expect(otherProtocol).toMatch(/^HTTP\/1\.1 400/);
+    expect(otherProtocol).toContain('bad_upgrade');
+    const before = (await alpha.admin('GET', '/rooms')).body;
+    const post = await raw(`POST /_paracord/admin/v1/rooms HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\nauthorization: Bearer ${alpha.token}\r\nconnection: upgrade\r\nupgrade: websocket\r\ncontent-type: application/json\r\ncontent-length: 13\r\n\r\n{"name":"x"}`);
+    expect(post).toMatch(/^HTTP\/1\.1 400/);
+    expect((await alpha.admin('GET', '/rooms')).body).toEqual(before);
   });
 
   it('accepts a page of this very host (the UI), and the session cookie of a signed-in browser until it signs out', async () => {

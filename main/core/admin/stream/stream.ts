@@ -44,6 +44,13 @@ export interface AdminStreamDeps {
 
 export function adminStream(deps: AdminStreamDeps): Middleware {
   let server: WebSocketServer | undefined;
+  // One listener for all streams: the node stops, every stream (and any still being opened) winds down.
+  const live = new Set<StreamConnection>();
+  let stopping = false;
+  deps.notifications?.once('close', () => {
+    stopping = true;
+    for (const connection of live) connection.stop();
+  });
   return async (ctx, next) => {
     if (ctx.path !== STREAM_PATH) return next();
     if (ctx.method !== 'GET') {
@@ -63,7 +70,11 @@ export function adminStream(deps: AdminStreamDeps): Middleware {
     server ??= new Server({ noServer: true, maxPayload: STREAM_FRAME_LIMIT, perMessageDeflate: false, clientTracking: false });
     const meta: AdminCallMeta = { session_id: ctx.state.sessionId as string | undefined };
     server.handleUpgrade(ctx.req, taken.socket, taken.head, (ws) => {
-      new StreamConnection(ws, deps, meta, () => deps.reauthorize(ctx)).start();
+      const connection = new StreamConnection(ws, deps, meta, () => deps.reauthorize(ctx));
+      live.add(connection);
+      ws.on('close', () => live.delete(connection));
+      connection.start();
+      if (stopping) connection.stop();
     });
   };
 }
@@ -99,12 +110,9 @@ class StreamConnection {
   }
 
   start(): void {
-    const onStop = () => this.stop();
-    this.deps.notifications?.once('close', onStop);
     this.ws.on('message', (data, isBinary) => this.receive(data, isBinary));
     this.ws.on('error', () => this.ws.terminate());
     this.ws.on('close', () => {
-      this.deps.notifications?.off('close', onStop);
       if (this.stopTimer) clearTimeout(this.stopTimer);
     });
   }
@@ -212,7 +220,8 @@ class StreamConnection {
   }
 
   /** The node stops: no new requests (answered `node_stopping`); the stream closes once those under way are answered. */
-  private stop(): void {
+  stop(): void {
+    if (this.stopping) return;
     this.stopping = true;
     // Reading goes on, so new requests get their answer and the client's close frame is read.
     if (this.paused) {
