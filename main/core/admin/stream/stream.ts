@@ -61,7 +61,8 @@ export function adminStream(deps: AdminStreamDeps): Middleware {
     // home), and the Host check stops rebinding; a page's Origin must be this very host too.
     const origin = ctx.get('origin');
     if (origin && !sameOrigin(origin, ctx.get('host'))) throw forbidden('page_origin_not_allowed', `the admin stream does not answer pages from ${origin}`);
-    const taken = (ctx.get('upgrade') || '').toLowerCase() === 'websocket' ? takeUpgrade(ctx.req as UpgradeRequest, ctx.res) : null;
+    // Only upgrades upgrade.ts let through (GET, Upgrade: websocket) carry a socket to take.
+    const taken = takeUpgrade(ctx.req as UpgradeRequest, ctx.res);
     if (!taken) throw new HttpError(426, 'upgrade_required', 'this endpoint is a WebSocket: connect with "Upgrade: websocket"', { upgrade: 'websocket' });
     ctx.respond = false;
     ctx.status = 101;
@@ -95,7 +96,6 @@ class StreamConnection {
   private paused = false;
   private stopping = false;
   private stopTimer: NodeJS.Timeout | null = null;
-  private serial = 0;
 
   private readonly ws: WebSocket;
   private readonly deps: AdminStreamDeps;
@@ -120,7 +120,8 @@ class StreamConnection {
   private receive(data: import('ws').RawData, isBinary: boolean): void {
     if (isBinary) return this.answer({ id: null, ok: false, status: 400, error: 'malformed_frame', message: 'frames are JSON text, not binary' });
     if (this.stopping) return this.answer({ id: null, ok: false, status: 503, error: 'node_stopping', message: 'the node is stopping; reconnect once it is back' });
-    const parsed = parseFrame(Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as Buffer).toString('utf8'));
+    // A Buffer (our server's binaryType), or its fragments.
+    const parsed = parseFrame(Array.isArray(data) ? Buffer.concat(data).toString('utf8') : (data as Buffer).toString('utf8'));
     if (!parsed.ok) return this.answer(parsed.answer);
     this.queue.push(parsed.request);
     this.pending++;
@@ -170,8 +171,9 @@ class StreamConnection {
   private dispatch(requests: StreamRequest[]): void {
     const handlers = this.deps.handlers();
     this.deps.log.debug({ event: 'stream_requests', op: requests.length > 1 ? 'sendMessages' : requests[0]!.op, count: requests.length }, 'admin stream requests dispatched');
-    const entry = `WS ${STREAM_PATH} ${requests[0]!.op}${requests.length > 1 ? ` ×${requests.length}` : ''} at ${new Date().toISOString()} #${this.deps.inFlight ? ++this.deps.inFlight.started : ++this.serial}`;
-    this.deps.inFlight?.add(entry);
+    const inFlight = this.deps.inFlight;
+    const entry = inFlight ? `WS ${STREAM_PATH} ${requests[0]!.op}${requests.length > 1 ? ` ×${requests.length}` : ''} at ${new Date().toISOString()} #${++inFlight.started}` : '';
+    inFlight?.add(entry);
     let call: Promise<unknown[]>;
     try {
       if (requests.length === 1) {
@@ -189,7 +191,7 @@ class StreamConnection {
       .then((results) => requests.forEach((request, k) => this.answer({ id: request.id, ok: true, result: results[k] })))
       .catch((error: unknown) => this.fail(requests, error))
       .finally(() => {
-        this.deps.inFlight?.delete(entry);
+        inFlight?.delete(entry);
         this.settled(requests.length);
       });
   }
