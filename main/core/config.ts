@@ -45,6 +45,11 @@ export interface NodeConfig {
    */
   adminHeadersTimeoutMs?: number;
   /**
+   * The admin stream's limits (admin/stream/stream.ts): ping interval, requests under way per
+   * stream and per node. Tests only; the defaults there otherwise.
+   */
+  adminStreamLimits?: { pingMs?: number; perStream?: number; perNode?: number };
+  /**
    * Per-peer storage quota (issue #14 item 5), per server that makes us store events (the relaying
    * host for relayed ones and join snapshots), held events included: bytes
    * per UTC day (default 50 MiB) and in total (default 1 GiB). Env PARACORD_PEER_QUOTA_DAY_BYTES

@@ -489,6 +489,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
       inFlight: adminInFlight,
       runNonce: () => runNonce,
       metrics: () => metrics.scrape(),
+      streamLimits: config.adminStreamLimits,
     });
     const adminLimits = adminConnectionLimits(config);
     const server = createHttpServer(serverOptions(adminLimits), adminApp.callback());

@@ -35,6 +35,8 @@ export function createAdminApp(deps: {
   runNonce?: () => string;
   /** Prometheus text for `GET /metrics` (same bearer token as the API). */
   metrics?: () => Promise<{ contentType: string; body: string }>;
+  /** The admin stream's limits (tests set small ones). */
+  streamLimits?: { pingMs?: number; perStream?: number; perNode?: number };
 }): Koa {
   const allowedHosts = new Set([...LOOPBACK_HOST_NAMES, ...(deps.extraHosts ?? [])]);
   const app = new Koa();
@@ -71,7 +73,7 @@ export function createAdminApp(deps: {
     return next();
   });
   // The admin contract over one WebSocket (stream/stream.ts), past the same checks as every request.
-  app.use(adminStream({ handlers: deps.handlers, log: deps.log, inFlight: deps.inFlight, notifications: deps.notifications, reauthorize: (ctx) => auth(ctx, async () => undefined) }));
+  app.use(adminStream({ handlers: deps.handlers, log: deps.log, inFlight: deps.inFlight, notifications: deps.notifications, reauthorize: (ctx) => auth(ctx, async () => undefined), limits: deps.streamLimits }));
   const metrics = deps.metrics;
   if (metrics) {
     app.use(async (ctx, next) => {

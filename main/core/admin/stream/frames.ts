@@ -15,6 +15,7 @@
  */
 import { z } from 'zod';
 import { adminOperations, type AdminOperationName } from '../../../../shared/contract/admin-operations.ts';
+import { errorAnswer } from '../../http/middleware/error-handler.ts';
 import { formatZodError } from '../format-zod-error.ts';
 
 /** The largest frame taken (the HTTP admin API's body limit). */
@@ -63,4 +64,14 @@ export function parseFrame(text: string): ParsedFrame {
   const input = adminOperations[name].input.safeParse(frame.data.input ?? {});
   if (!input.success) return refuse(id, 400, 'invalid_input', formatZodError(input.error));
   return { ok: true, request: { id, op: name, input: input.data } };
+}
+
+/**
+ * A failed request's answer (without its id): the status, code and message HTTP would answer, and
+ * a `Retry-After` as `retry_after` (seconds), since a frame has no headers.
+ */
+export function failureAnswer(error: unknown): { ok: false; status: number; error: string; message: string } & Record<string, unknown> {
+  const { status, headers, body } = errorAnswer(error);
+  const retryAfter = Number(headers['retry-after']);
+  return { ...body, ...(Number.isFinite(retryAfter) && headers['retry-after'] !== undefined ? { retry_after: retryAfter } : {}), ok: false, status };
 }

@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { startInProcessNode } from '../../../../test/helpers/in-process-node.ts';
 import { removeTempDirs } from '../../../../test/helpers/temp-dir.ts';
-import { STREAM_FRAME_LIMIT } from './frames.ts';
+import { HttpError } from '../../errors.ts';
+import { STREAM_FRAME_LIMIT, failureAnswer } from './frames.ts';
 
 type Answer = { id: string | number | null; ok: boolean; result?: any; status?: number; error?: string; message?: string };
 
@@ -147,6 +148,82 @@ describe('admin stream guards (the same as every admin request)', () => {
     // The session ended: the next request is refused and the stream closed.
     expect(await browser.call('c', 'getStatus')).toMatchObject({ ok: false, status: 401, error: 'session_ended' });
     expect((await browser.closed).code).toBe(1008);
+  });
+
+  it('runs a logout alone: frames read with it wait for it and are refused once the session ended', async () => {
+    const host = new URL(alpha.started.admin_url).host;
+    const loginUrl = (await alpha.admin('POST', '/login-links')).body.login_url as string;
+    const link = await request(loginUrl, { reset: true });
+    const cookie = /paracord_session=([^;]+)/.exec(String(link.headers['set-cookie']))![1]!;
+    const browser = await connect({ cookie: `paracord_session=${cookie}`, origin: `http://${host}` });
+    const roomId = await newRoom('after logout');
+    const socket = (browser.ws as unknown as { _socket: import('node:net').Socket })._socket;
+    socket.cork();
+    browser.send({ id: 'out', op: 'logout', input: {} });
+    browser.send({ id: 'after', op: 'sendMessage', input: { room_id: roomId, body: 'sent after signing out' } });
+    socket.uncork();
+    expect(await browser.answerTo('out')).toMatchObject({ ok: true, result: { signed_out: true } });
+    expect(await browser.answerTo('after')).toMatchObject({ ok: false, status: 401, error: 'session_ended' });
+    expect((await browser.closed).code).toBe(1008);
+    expect(await bodies(roomId)).toEqual([]);
+  });
+});
+
+describe('admin stream limits', () => {
+  let gamma: Awaited<ReturnType<typeof startInProcessNode>>;
+  const gammaLog: string[] = [];
+  beforeAll(async () => {
+    const sink = new Writable({ write: (chunk, _enc, done) => (gammaLog.push(...String(chunk).split('\n').filter(Boolean)), done()) });
+    gamma = await startInProcessNode('gamma.test', { log: pino({ level: 'debug' }, sink), config: { adminStreamLimits: { pingMs: 100, perNode: 8 } } });
+  });
+  afterAll(() => gamma.node.stop());
+  const open = async (options: { autoPong?: boolean } = {}) => {
+    const ws = new WebSocket(`${gamma.started.admin_url.replace(/^http/, 'ws')}/_paracord/admin/v1/stream`, { headers: { authorization: `Bearer ${gamma.token}` }, ...options });
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    return new Client(ws);
+  };
+
+  it('cuts a stream that stops answering pings, and keeps one that answers them', async () => {
+    const silent = await open({ autoPong: false });
+    const answering = await open();
+    expect((await silent.closed).code).toBe(1006);
+    expect(gammaLog.some((l) => l.includes('"stream_unresponsive"'))).toBe(true);
+    // Several ping intervals later the answering stream is still open and still works.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect((await answering.call('still', 'getStatus')).ok).toBe(true);
+    answering.ws.close();
+  });
+
+  it('stops reading every stream while the node has too many requests under way, then answers and stores all of them', async () => {
+    const roomId = (await gamma.admin('POST', '/rooms', { name: 'node budget' })).body.room_id as string;
+    const clients = [await open(), await open()];
+    const ids: string[][] = [[], []];
+    for (const [k, client] of clients.entries()) {
+      const socket = (client.ws as unknown as { _socket: import('node:net').Socket })._socket;
+      socket.cork();
+      for (let i = 0; i < 30; i++) {
+        const id = `s${k}-${i}`;
+        ids[k]!.push(id);
+        // Status reads are not grouped: each is one request under way.
+        client.send(i % 3 === 0 ? { id, op: 'sendMessage', input: { room_id: roomId, body: id } } : { id, op: 'getStatus' });
+      }
+      socket.uncork();
+    }
+    const answers = await Promise.all(clients.flatMap((client, k) => ids[k]!.map((id) => client.answerTo(id))));
+    expect(answers.every((a) => a.ok)).toBe(true);
+    const paused = gammaLog.map((l) => JSON.parse(l) as { event?: string; pending?: number; node_pending?: number }).filter((l) => l.event === 'stream_paused');
+    // Paused by the node's budget (8), far below the stream's own (1,024).
+    expect(paused.length).toBeGreaterThan(0);
+    expect(paused.every((p) => p.node_pending! >= 8 && p.pending! < 1_024)).toBe(true);
+    const stored = (await gamma.admin('GET', `/rooms/${encodeURIComponent(roomId)}/messages?limit=200`)).body.messages as Array<{ body: string }>;
+    expect(stored.map((m) => m.body).sort()).toEqual(ids.flatMap((list) => list.filter((_, i) => i % 3 === 0)).sort());
+    for (const client of clients) client.ws.close();
+  });
+
+  it('carries a Retry-After into the answer as retry_after (seconds)', () => {
+    expect(failureAnswer(new HttpError(429, 'rate_limited', 'slow down', { 'retry-after': '7' }))).toEqual({ ok: false, status: 429, error: 'rate_limited', message: 'slow down', retry_after: 7 });
+    expect(failureAnswer(new HttpError(404, 'unknown_room', 'no such room'))).toEqual({ ok: false, status: 404, error: 'unknown_room', message: 'no such room' });
+    expect(failureAnswer(new Error('secret detail'))).toEqual({ ok: false, status: 500, error: 'internal_error', message: expect.not.stringContaining('secret') });
   });
 });
 

@@ -16,16 +16,25 @@ import type { Logger } from 'pino';
 import type { WebSocket, WebSocketServer } from 'ws';
 import { ADMIN_API_PREFIX, MAX_MESSAGES_PER_BATCH, type AdminCallMeta, type AdminHandlers, type AdminInput } from '../../../../shared/contract/admin-operations.ts';
 import { HttpError, forbidden } from '../../errors.ts';
-import { errorAnswer } from '../../http/middleware/error-handler.ts';
 import type { InFlightRequests } from '../../http/middleware/in-flight.ts';
 import type { NodeEvents } from '../../node-events.ts';
-import { STREAM_FRAME_LIMIT, parseFrame, type StreamAnswer, type StreamRequest } from './frames.ts';
+import { STREAM_FRAME_LIMIT, failureAnswer, parseFrame, type StreamAnswer, type StreamRequest } from './frames.ts';
 import { takeUpgrade, type UpgradeRequest } from './upgrade.ts';
 
 export const STREAM_PATH = `${ADMIN_API_PREFIX}/stream`;
 
 /** Requests under way on one stream before it stops reading (resumes at half). */
 export const MAX_PENDING_REQUESTS = 1_024;
+/** Requests under way on all streams together before every stream stops reading (each resumes once the node is at half). */
+export const MAX_NODE_PENDING_REQUESTS = 4_096;
+/** Each open stream is pinged this often; one that did not answer the previous ping is cut (a peer gone without a FIN, a stalled tab). */
+export const PING_INTERVAL_MS = 30_000;
+/**
+ * Operations that can end the very credential the stream was opened with: each runs alone, and
+ * the frames read with it wait for it and for a fresh credential check (a `logout` followed by
+ * anything in the same read is refused 401, as a request after it on HTTP would be).
+ */
+const CREDENTIAL_OPERATIONS: ReadonlySet<string> = new Set(['logout', 'revokeSession']);
 /** Answers a client left unread (bytes) before its stream is cut. */
 const MAX_UNREAD_ANSWER_BYTES = 16 * 1024 * 1024;
 /** After the node said it stops, how long a stream waits for its requests before it is cut. */
@@ -40,6 +49,16 @@ export interface AdminStreamDeps {
   notifications?: NodeEvents | undefined;
   /** The credential check the upgrade passed, run again before each group of requests (a rotated token, an ended session). */
   reauthorize: (ctx: ParameterizedContext) => Promise<void>;
+  /** Tests set smaller limits; the constants above by default. */
+  limits?: { pingMs?: number; perStream?: number; perNode?: number };
+}
+
+/** What all streams of one node share: the requests under way and the streams paused for them. */
+interface NodeBudget {
+  pending: number;
+  readonly perStream: number;
+  readonly perNode: number;
+  readonly paused: Set<StreamConnection>;
 }
 
 export function adminStream(deps: AdminStreamDeps): Middleware {
@@ -47,6 +66,10 @@ export function adminStream(deps: AdminStreamDeps): Middleware {
   // One listener for all streams: the node stops, every stream (and any still being opened) winds down.
   const live = new Set<StreamConnection>();
   let stopping = false;
+  const budget: NodeBudget = { pending: 0, perStream: deps.limits?.perStream ?? MAX_PENDING_REQUESTS, perNode: deps.limits?.perNode ?? MAX_NODE_PENDING_REQUESTS, paused: new Set() };
+  // One timer pings every stream; it runs only while a stream is open.
+  let pingTimer: NodeJS.Timeout | null = null;
+  const pingMs = deps.limits?.pingMs ?? PING_INTERVAL_MS;
   deps.notifications?.once('close', () => {
     stopping = true;
     for (const connection of live) connection.stop();
@@ -71,9 +94,19 @@ export function adminStream(deps: AdminStreamDeps): Middleware {
     server ??= new Server({ noServer: true, maxPayload: STREAM_FRAME_LIMIT, perMessageDeflate: false, clientTracking: false });
     const meta: AdminCallMeta = { session_id: ctx.state.sessionId as string | undefined };
     server.handleUpgrade(ctx.req, taken.socket, taken.head, (ws) => {
-      const connection = new StreamConnection(ws, deps, meta, () => deps.reauthorize(ctx));
+      const connection = new StreamConnection(ws, deps, meta, () => deps.reauthorize(ctx), budget);
       live.add(connection);
-      ws.on('close', () => live.delete(connection));
+      pingTimer ??= setInterval(() => {
+        for (const each of live) each.heartbeat();
+      }, pingMs).unref();
+      ws.on('close', () => {
+        live.delete(connection);
+        budget.paused.delete(connection);
+        if (live.size === 0 && pingTimer) {
+          clearInterval(pingTimer);
+          pingTimer = null;
+        }
+      });
       connection.start();
       if (stopping) connection.stop();
     });
@@ -96,25 +129,44 @@ class StreamConnection {
   private paused = false;
   private stopping = false;
   private stopTimer: NodeJS.Timeout | null = null;
+  /** Heard from since the last ping (a pong or a frame). */
+  private alive = true;
 
   private readonly ws: WebSocket;
   private readonly deps: AdminStreamDeps;
   private readonly meta: AdminCallMeta;
   private readonly reauthorize: () => Promise<void>;
+  private readonly budget: NodeBudget;
 
-  constructor(ws: WebSocket, deps: AdminStreamDeps, meta: AdminCallMeta, reauthorize: () => Promise<void>) {
+  constructor(ws: WebSocket, deps: AdminStreamDeps, meta: AdminCallMeta, reauthorize: () => Promise<void>, budget: NodeBudget) {
     this.ws = ws;
     this.deps = deps;
     this.meta = meta;
     this.reauthorize = reauthorize;
+    this.budget = budget;
   }
 
   start(): void {
-    this.ws.on('message', (data, isBinary) => this.receive(data, isBinary));
+    this.ws.on('pong', () => (this.alive = true));
+    this.ws.on('message', (data, isBinary) => {
+      this.alive = true;
+      this.receive(data, isBinary);
+    });
     this.ws.on('error', () => this.ws.terminate());
     this.ws.on('close', () => {
       if (this.stopTimer) clearTimeout(this.stopTimer);
     });
+  }
+
+  /** The ping timer's tick: a stream that did not answer the last ping is cut, the others pinged again. */
+  heartbeat(): void {
+    if (!this.alive) {
+      this.deps.log.info({ event: 'stream_unresponsive' }, 'an admin stream did not answer a ping; closing it');
+      this.ws.terminate();
+      return;
+    }
+    this.alive = false;
+    this.ws.ping();
   }
 
   private receive(data: import('ws').RawData, isBinary: boolean): void {
@@ -125,9 +177,12 @@ class StreamConnection {
     if (!parsed.ok) return this.answer(parsed.answer);
     this.queue.push(parsed.request);
     this.pending++;
-    if (this.pending >= MAX_PENDING_REQUESTS && !this.paused) {
+    this.budget.pending++;
+    if (!this.paused && (this.pending >= this.budget.perStream || this.budget.pending >= this.budget.perNode)) {
       this.paused = true;
+      this.budget.paused.add(this);
       this.ws.pause();
+      this.deps.log.debug({ event: 'stream_paused', pending: this.pending, node_pending: this.budget.pending }, 'an admin stream stopped reading until its requests are answered');
     }
     if (!this.draining) {
       this.draining = true;
@@ -152,6 +207,12 @@ class StreamConnection {
       let i = 0;
       while (i < requests.length) {
         const first = requests[i]!;
+        if (CREDENTIAL_OPERATIONS.has(first.op)) {
+          // The rest waits for it, then for the credential check at the top of the loop.
+          await this.dispatch([first]);
+          this.queue = [...requests.slice(i + 1), ...this.queue];
+          break;
+        }
         let end = i + 1;
         if (first.op === 'sendMessage') {
           const { room_id, user_id } = first.input as AdminInput<'sendMessage'>;
@@ -161,14 +222,14 @@ class StreamConnection {
             end++;
           }
         }
-        this.dispatch(requests.slice(i, end));
+        void this.dispatch(requests.slice(i, end));
         i = end;
       }
     }
     this.draining = false;
   }
 
-  private dispatch(requests: StreamRequest[]): void {
+  private dispatch(requests: StreamRequest[]): Promise<void> {
     const handlers = this.deps.handlers();
     this.deps.log.debug({ event: 'stream_requests', op: requests.length > 1 ? 'sendMessages' : requests[0]!.op, count: requests.length }, 'admin stream requests dispatched');
     const inFlight = this.deps.inFlight;
@@ -187,7 +248,7 @@ class StreamConnection {
     } catch (error) {
       call = Promise.reject(error);
     }
-    call
+    return call
       .then((results) => requests.forEach((request, k) => this.answer({ id: request.id, ok: true, result: results[k] })))
       .catch((error: unknown) => this.fail(requests, error))
       .finally(() => {
@@ -197,18 +258,25 @@ class StreamConnection {
   }
 
   private fail(requests: StreamRequest[], error: unknown): void {
-    const { status, body } = errorAnswer(error);
-    if (status === 500) this.deps.log.error({ event: 'request_failed', method: 'WS', path: STREAM_PATH, op: requests[0]?.op, err: error }, 'unexpected error while handling a stream request');
-    for (const request of requests) this.answer({ ...body, id: request.id, ok: false, status });
+    const failure = failureAnswer(error);
+    if (failure.status === 500) this.deps.log.error({ event: 'request_failed', method: 'WS', path: STREAM_PATH, op: requests[0]?.op, err: error }, 'unexpected error while handling a stream request');
+    for (const request of requests) this.answer({ ...failure, id: request.id });
   }
 
   private settled(count: number): void {
     this.pending -= count;
-    if (this.paused && this.pending <= MAX_PENDING_REQUESTS / 2 && !this.stopping) {
-      this.paused = false;
-      this.ws.resume();
-    }
+    this.budget.pending -= count;
+    this.resumeIfRoom();
+    // The node came back under half: the streams it paused read again (each under its own half).
+    if (this.budget.pending <= this.budget.perNode / 2) for (const other of this.budget.paused) other.resumeIfRoom();
     if (this.stopping && this.pending === 0) this.closeForStop();
+  }
+
+  private resumeIfRoom(): void {
+    if (!this.paused || this.stopping || this.pending > this.budget.perStream / 2 || this.budget.pending > this.budget.perNode / 2) return;
+    this.paused = false;
+    this.budget.paused.delete(this);
+    this.ws.resume();
   }
 
   private answer(answer: StreamAnswer): void {
@@ -228,6 +296,7 @@ class StreamConnection {
     // Reading goes on, so new requests get their answer and the client's close frame is read.
     if (this.paused) {
       this.paused = false;
+      this.budget.paused.delete(this);
       this.ws.resume();
     }
     if (this.pending === 0) this.closeForStop();
