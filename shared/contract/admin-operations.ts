@@ -671,3 +671,5 @@ export interface AdminCallMeta {
 }
 
 export const ADMIN_API_PREFIX = '/_paracord/admin/v1';
+/** The admin contract over one WebSocket (main/core/admin/stream/, shared/contract/stream-transport.ts). */
+export const ADMIN_STREAM_PATH = `${ADMIN_API_PREFIX}/stream`;

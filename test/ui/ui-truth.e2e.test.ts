@@ -153,6 +153,44 @@ describe.skipIf(!HAVE_CHROMIUM)('issue #16: the UI tells the truth (real Chromiu
     await expect.poll(() => page.getByTestId('composer').inputValue()).toBe('');
   });
 
+  it('2: a send whose connection closes before the node answered says "Maybe not sent" (never "not sent"), and sending again works', async () => {
+    const node = await startNode({ serverName: 'cut.test' });
+    const { page, context } = await signedIn(suite.browser, node);
+    // The page's admin stream, passed through, except that the frame of one message is swallowed
+    // and the page's side of the socket closed, as a connection that drops mid-send would.
+    let cut = false;
+    let forwarded = 0;
+    await context.routeWebSocket(/\/_paracord\/admin\/v1\/stream$/, (ws) => {
+      const server = ws.connectToServer();
+      ws.onMessage((message) => {
+        if (!cut && String(message).includes('lost in the cut')) {
+          cut = true;
+          void ws.close();
+          return;
+        }
+        forwarded++;
+        server.send(message);
+      });
+    });
+    await page.reload();
+    await page.getByRole('link', { name: 'Rooms' }).click();
+    await page.getByLabel('New room name').fill('cut');
+    await page.getByRole('button', { name: 'Create room' }).click();
+    await page.getByRole('heading', { name: 'cut' }).waitFor();
+    // The page's calls go over its stream by now (the first one of a page opens it and takes HTTP).
+    await expect.poll(() => forwarded).toBeGreaterThan(0);
+    await page.getByTestId('composer').fill('lost in the cut');
+    await page.getByRole('button', { name: 'Send' }).click();
+    const unknown = page.getByTestId('outgoing');
+    await unknown.getByText('Maybe not sent.').waitFor();
+    expect(await unknown.textContent()).toContain('The connection to your node closed before it answered');
+    expect(await unknown.textContent()).not.toContain('Not sent.');
+    await unknown.getByRole('button', { name: 'Send again' }).click();
+    await page.getByTestId('message').getByText('lost in the cut').waitFor();
+    await expect.poll(() => page.getByTestId('outgoing').count()).toBe(0);
+    expect(cut).toBe(true);
+  });
+
   it('first message in at most 8 clicks; 3, 5, 7, 8, 9: states in words, delivery states, only allowed actions, invites apart with a badge', async () => {
     const alpha = await startNode({});
     const beta = await startNode({});

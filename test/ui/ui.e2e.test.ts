@@ -14,9 +14,10 @@ import { NodeProcess } from '../helpers/node-process.ts';
 const suite = browserSuite();
 const { nodes } = suite;
 
-async function open(node: NodeProcess): Promise<Page> {
+async function open(node: NodeProcess, watch?: (page: Page) => void): Promise<Page> {
   const context = await suite.browser.newContext({ viewport: { width: 1200, height: 850 } });
   const page = await context.newPage();
+  watch?.(page);
   await page.goto(node.ready.login_url);
   return page;
 }
@@ -69,7 +70,15 @@ describe.skipIf(!HAVE_CHROMIUM)('the UI in a real browser (skipped without Chrom
     const beta = new NodeProcess({ serverName: 'beta.test' });
     nodes.push(alpha, beta);
     await Promise.all([alpha.start(), beta.start()]);
-    const a = await open(alpha);
+    // What alpha's page sends over the admin stream (issue #17), and its HTTP writes of messages.
+    const framesSent: string[] = [];
+    const httpSends: string[] = [];
+    const a = await open(alpha, (page) => {
+      page.on('websocket', (ws) => ws.on('framesent', (frame) => framesSent.push(String(frame.payload))));
+      page.on('request', (request) => {
+        if (request.method() === 'POST' && /\/messages$/.test(new URL(request.url()).pathname)) httpSends.push(request.url());
+      });
+    });
     const b = await open(beta);
 
     // Peering: alpha's invite link, pasted into beta's UI.
@@ -109,6 +118,10 @@ describe.skipIf(!HAVE_CHROMIUM)('the UI in a real browser (skipped without Chrom
     await a.getByTestId('composer').fill('hello from the alpha UI');
     await a.getByRole('button', { name: 'Send' }).click();
     await b.getByText('hello from the alpha UI').waitFor({ timeout: 15_000 });
+    // The page sent it as one frame over its admin stream, not as an HTTP request.
+    const sends = framesSent.map((f) => JSON.parse(f) as { op: string; input: { body?: string } }).filter((f) => f.op === 'sendMessage');
+    expect(sends.map((f) => f.input.body)).toEqual(['hello from the alpha UI']);
+    expect(httpSends).toEqual([]);
     await b.getByTestId('composer').fill('and hello back');
     await b.getByRole('button', { name: 'Send' }).click();
     await a.getByText('and hello back').waitFor({ timeout: 15_000 });

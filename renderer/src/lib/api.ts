@@ -1,4 +1,6 @@
+import { ADMIN_STREAM_PATH } from '../../../shared/contract/admin-operations.ts';
 import { createAdminClient, httpTransport, AdminError, type AdminTransport } from '../../../shared/contract/client.ts';
+import { streamTransport } from '../../../shared/contract/stream-transport.ts';
 import { errorSentence } from './errors.ts';
 
 type IpcResult = { ok: true; value: unknown } | { ok: false; status: number; error: string; message: string };
@@ -31,8 +33,18 @@ const watched = (transport: AdminTransport): AdminTransport => async (name, inpu
   }
 };
 
-/** The admin API, through whichever transport this window has: IPC in the desktop app, HTTP in a browser. */
-export const api = createAdminClient(watched(desktop ? ipcTransport(desktop) : httpTransport()));
+/**
+ * In a browser: the admin stream (one WebSocket for every call, issue #17), with HTTP whenever the
+ * stream is not open (shared/contract/stream-transport.ts).
+ */
+function browserTransport(): AdminTransport {
+  if (typeof WebSocket === 'undefined') return httpTransport();
+  const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${ADMIN_STREAM_PATH}`;
+  return streamTransport({ url, fallback: httpTransport() }).call;
+}
+
+/** The admin API, through whichever transport this window has: IPC in the desktop app, the stream or HTTP in a browser. */
+export const api = createAdminClient(watched(desktop ? ipcTransport(desktop) : browserTransport()));
 
 export { AdminError };
 

@@ -5,6 +5,7 @@
  * place that turns either into a sentence; the raw text stays available as "details".
  */
 import { AdminError } from '../../../shared/contract/client.ts';
+import { ConnectionLost } from '../../../shared/contract/stream-transport.ts';
 
 /** What the user reads; `details` is the raw cause, shown only behind a "details" disclosure. */
 export interface Explained {
@@ -16,6 +17,7 @@ export interface Explained {
 export const ERROR_SENTENCES: Readonly<Record<string, string>> = {
   // reaching the node and signing in
   node_unreachable: 'Your node does not answer. Is it still running?',
+  connection_lost: 'The connection to your node closed before it answered, so it may have been done. Look before you try again.',
   missing_token: 'You are signed out. Open a new login link (run `npx paracord-node login`).',
   invalid_token: 'You are signed out. Open a new login link (run `npx paracord-node login`).',
   session_ended: 'This browser was signed out, or its session expired. Open a new login link (run `npx paracord-node login`).',
@@ -252,6 +254,7 @@ export function explainError(error: unknown): Explained {
     if (error.status >= 500) return { text: 'Your node had a problem doing that. Try again; if it keeps happening, look at the node\'s log.', details };
     return { text: 'Your node refused that.', details };
   }
+  if (error instanceof ConnectionLost) return { text: ERROR_SENTENCES.connection_lost!, details: error.message };
   if (error instanceof TypeError || (error instanceof Error && /fetch|network|Failed to fetch/i.test(error.message))) {
     return { text: ERROR_SENTENCES.node_unreachable!, details: error instanceof Error ? error.message : String(error) };
   }

@@ -14,14 +14,14 @@
 import type { Middleware, ParameterizedContext } from 'koa';
 import type { Logger } from 'pino';
 import type { WebSocket, WebSocketServer } from 'ws';
-import { ADMIN_API_PREFIX, MAX_MESSAGES_PER_BATCH, type AdminCallMeta, type AdminHandlers, type AdminInput } from '../../../../shared/contract/admin-operations.ts';
+import { ADMIN_STREAM_PATH, MAX_MESSAGES_PER_BATCH, type AdminCallMeta, type AdminHandlers, type AdminInput } from '../../../../shared/contract/admin-operations.ts';
 import { HttpError, forbidden } from '../../errors.ts';
 import type { InFlightRequests } from '../../http/middleware/in-flight.ts';
 import type { NodeEvents } from '../../node-events.ts';
 import { STREAM_FRAME_LIMIT, failureAnswer, parseFrame, type StreamAnswer, type StreamRequest } from './frames.ts';
 import { takeUpgrade, type UpgradeRequest } from './upgrade.ts';
 
-export const STREAM_PATH = `${ADMIN_API_PREFIX}/stream`;
+export const STREAM_PATH = ADMIN_STREAM_PATH;
 
 /** Requests under way on one stream before it stops reading (resumes at half). */
 export const MAX_PENDING_REQUESTS = 1_024;

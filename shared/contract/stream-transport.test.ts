@@ -1,0 +1,145 @@
+/** The admin client over the admin stream, with HTTP as its fallback, against a real node (what the UI does in a browser). */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { startInProcessNode } from '../../test/helpers/in-process-node.ts';
+import { removeTempDirs } from '../../test/helpers/temp-dir.ts';
+import { ADMIN_STREAM_PATH, type AdminOperationName } from './admin-operations.ts';
+import { AdminError, createAdminClient, httpTransport, type AdminTransport } from './client.ts';
+import { ConnectionLost, streamTransport, type SocketLike } from './stream-transport.ts';
+
+let node: Awaited<ReturnType<typeof startInProcessNode>>;
+let streamUrl: string;
+
+beforeAll(async () => {
+  node = await startInProcessNode('stream-client.test');
+  streamUrl = `${node.started.admin_url.replace(/^http/, 'ws')}${ADMIN_STREAM_PATH}`;
+});
+afterAll(async () => {
+  await node.node.stop();
+  removeTempDirs();
+});
+
+/** The real HTTP transport, counting what went over it. */
+function countedHttp(delayMs = 0) {
+  const http = httpTransport({ baseUrl: node.started.admin_url, headers: () => ({ authorization: `Bearer ${node.token}` }) });
+  const calls: AdminOperationName[] = [];
+  const fallback: AdminTransport = async (name, input) => {
+    calls.push(name);
+    if (delayMs) await new Promise((resolve) => setTimeout(resolve, delayMs));
+    return http(name, input);
+  };
+  return { fallback, calls };
+}
+
+/** Opens real sockets (the `ws` package) with the node's token, keeping each for the test to cut. */
+function sockets(token = node.token) {
+  const opened: WebSocket[] = [];
+  const open = (url: string) => {
+    const ws = new WebSocket(url, { headers: { authorization: `Bearer ${token}` } });
+    opened.push(ws);
+    return ws as unknown as SocketLike;
+  };
+  return { open, opened };
+}
+
+describe('admin client over the stream', () => {
+  it('takes HTTP until the stream is open, then the stream, with the same answers and errors', async () => {
+    const { fallback, calls } = countedHttp();
+    const { open, opened } = sockets();
+    const transport = streamTransport({ url: streamUrl, fallback, open });
+    const api = createAdminClient(transport.call);
+    // The first call opens the stream and does not wait for it.
+    expect((await api.getStatus({})).server_name).toBe('stream-client.test');
+    expect(calls).toEqual(['getStatus']);
+    await expect.poll(() => transport.streaming).toBe(true);
+    const { room_id } = await api.createRoom({ name: 'streamed room' });
+    const { event_id } = await api.sendMessage({ room_id, body: 'over the stream' });
+    await api.addReaction({ room_id, event_id, key: '👍' });
+    const page = await api.listMessages({ room_id, limit: 5 });
+    expect(page.messages).toEqual([expect.objectContaining({ event_id, body: 'over the stream', reactions: { '👍': ['@owner:stream-client.test'] } })]);
+    const missing = await api.getRoom({ room_id: '!missing:stream-client.test' }).catch((e: unknown) => e);
+    expect(missing).toBeInstanceOf(AdminError);
+    expect(missing).toMatchObject({ status: 404, code: 'unknown_room' });
+    const invalid = await api.sendMessage({ room_id, body: '' }).catch((e: unknown) => e);
+    expect(invalid).toMatchObject({ status: 400, code: 'invalid_input' });
+    // Nothing after the first call took HTTP, and one stream carried it all.
+    expect(calls).toEqual(['getStatus']);
+    expect(opened).toHaveLength(1);
+    // logout always takes HTTP: its answer clears the browser's cookie.
+    await api.logout({});
+    expect(calls).toEqual(['getStatus', 'logout']);
+    transport.close();
+  });
+
+  it('when the stream is cut: a read is asked again over HTTP, a change fails as ConnectionLost, and the next calls reopen it', async () => {
+    const { fallback, calls } = countedHttp();
+    const { open, opened } = sockets();
+    const transport = streamTransport({ url: streamUrl, fallback, open });
+    const api = createAdminClient(transport.call);
+    await api.getStatus({});
+    await expect.poll(() => transport.streaming).toBe(true);
+    const { room_id } = await api.createRoom({ name: 'cut' });
+    calls.length = 0;
+    const read = api.listMessages({ room_id, limit: 5 });
+    const change = api.sendMessage({ room_id, body: 'maybe stored' }).catch((e: unknown) => e);
+    // Cut before any answer can come back (the frames are not even written yet).
+    opened[0]!.terminate();
+    expect((await read).messages.length).toBeLessThanOrEqual(1);
+    const lost = await change;
+    expect(lost).toBeInstanceOf(ConnectionLost);
+    expect(calls).toEqual(['listMessages']);
+    // The next call takes HTTP and reopens the stream at once (it had been open).
+    await api.getStatus({});
+    await expect.poll(() => transport.streaming).toBe(true);
+    expect(opened).toHaveLength(2);
+    expect((await api.sendMessage({ room_id, body: 'after the cut' })).event_id).toMatch(/^\$/);
+    expect(calls).toEqual(['listMessages', 'getStatus']);
+    transport.close();
+  });
+
+  it('keeps working over HTTP when the node refuses the stream, and tries it again only after a wait that doubles', async () => {
+    const { fallback, calls } = countedHttp();
+    const { open, opened } = sockets('not-the-token');
+    let clock = 1_000_000;
+    const transport = streamTransport({ url: streamUrl, fallback, open, now: () => clock, retryMs: { first: 1_000, max: 4_000 } });
+    const api = createAdminClient(transport.call);
+    const attempts = async (calls: number) => {
+      for (let i = 0; i < calls; i++) {
+        expect((await api.getStatus({})).server_name).toBe('stream-client.test');
+        // Let a refused attempt close before the next call.
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      return opened.length;
+    };
+    expect(await attempts(3)).toBe(1);
+    clock += 1_000;
+    expect(await attempts(3)).toBe(2);
+    clock += 1_000;
+    expect(await attempts(1)).toBe(2);
+    clock += 1_000;
+    expect(await attempts(1)).toBe(3);
+    clock += 4_000;
+    expect(await attempts(1)).toBe(4);
+    clock += 4_000;
+    expect(await attempts(1)).toBe(5);
+    expect(calls).toHaveLength(10);
+    expect(transport.streaming).toBe(false);
+    transport.close();
+  });
+
+  it('never lets a change over the stream overtake an earlier change still under way over HTTP', async () => {
+    const { fallback } = countedHttp(300);
+    const { open } = sockets();
+    const transport = streamTransport({ url: streamUrl, fallback, open });
+    const api = createAdminClient(transport.call);
+    const { room_id } = await createAdminClient(countedHttp().fallback).createRoom({ name: 'order' });
+    // The stream is not open yet: the first send takes HTTP (slowed to 300 ms).
+    const first = api.sendMessage({ room_id, body: 'first' });
+    await expect.poll(() => transport.streaming).toBe(true);
+    const second = api.sendMessage({ room_id, body: 'second' });
+    await Promise.all([first, second]);
+    const page = await api.listMessages({ room_id, limit: 5 });
+    expect(page.messages.map((m) => m.body)).toEqual(['first', 'second']);
+    transport.close();
+  });
+});
