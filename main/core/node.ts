@@ -506,6 +506,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
         const expired = outbox.expireOlderThan(config.outboxMaxAgeMs ?? DEFAULT_MAX_AGE_MS);
         if (expired > 0) log.warn({ event: 'delivery_expired', count: expired }, 'undelivered entries expired');
         outbox.pruneAttempts(7 * 24 * 3600_000, 200_000);
+        roomService?.clientTxns.forget(Date.now());
       } catch (error) {
         log.warn({ event: 'housekeeping_failed', error: (error as Error).message }, 'periodic cleanup failed');
       }

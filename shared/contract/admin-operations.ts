@@ -45,6 +45,12 @@ const eventId = z.string().max(255).regex(EVENT_ID, 'must look like $opaque:serv
 const actingUser = { user_id: userId.optional() };
 /** Messages one `POST /rooms/:room_id/messages/batch` may carry. */
 export const MAX_MESSAGES_PER_BATCH = 100;
+/**
+ * A client's own id for one send (docs/ARCHITECTURE.md "Admin stream"): the same id again within a
+ * day answers the message stored the first time and stores nothing new, so a send can be
+ * repeated safely after a connection closed before its answer.
+ */
+const txnId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, - or _');
 const messageBody = z.string().min(1, 'must not be empty').refine((s) => [...s].length <= 4000, 'must be at most 4000 characters');
 const reactionKey = z
   .string()
@@ -171,7 +177,7 @@ export const adminOperations = {
       ...actingUser,
     }),
   },
-  sendMessage: { method: 'POST', path: '/rooms/:room_id/messages', input: z.strictObject({ room_id: roomId, body: messageBody, ...actingUser }) },
+  sendMessage: { method: 'POST', path: '/rooms/:room_id/messages', input: z.strictObject({ room_id: roomId, body: messageBody, txn_id: txnId.optional(), ...actingUser }) },
   /**
    * Several messages in one request and one transaction (issue #17: a client that has more than
    * one message to send — a paste of lines, a queue flushed after reconnecting, a pipelining
@@ -180,7 +186,7 @@ export const adminOperations = {
   sendMessages: {
     method: 'POST',
     path: '/rooms/:room_id/messages/batch',
-    input: z.strictObject({ room_id: roomId, messages: z.array(z.strictObject({ body: messageBody })).min(1).max(MAX_MESSAGES_PER_BATCH), ...actingUser }),
+    input: z.strictObject({ room_id: roomId, messages: z.array(z.strictObject({ body: messageBody, txn_id: txnId.optional() })).min(1).max(MAX_MESSAGES_PER_BATCH), ...actingUser }),
   },
   editMessage: {
     method: 'PATCH',

@@ -9,8 +9,10 @@
  * front of it or a closed stream costs nothing but the stream's gain.
  *
  * What the stream's closing means for the calls it carried: a read (a GET operation) is asked
- * again over the fallback; a change is not (it may have been done): it fails with
- * `ConnectionLost`, which the UI words as "maybe not sent". A change never overtakes an earlier
+ * again over the fallback, and so is a send that names its client `txn_id` (the node stores it
+ * once however often it comes). Any other change is not (it may have been done): it fails with
+ * `ConnectionLost`, which the UI words as "maybe not sent" — as does a repeated send whose second
+ * try cannot reach the node either. A change never overtakes an earlier
  * change still under way over the fallback: it waits for it first (a room's messages keep the
  * order they were sent in while the stream opens).
  */
@@ -64,6 +66,13 @@ interface Waiting {
   reject: (error: unknown) => void;
 }
 
+/** A change the node does once however often it is sent: a send that names its client `txn_id`. */
+export function repeatable(name: AdminOperationName, input: Record<string, unknown>): boolean {
+  if (name === 'sendMessage') return typeof input.txn_id === 'string';
+  if (name === 'sendMessages') return Array.isArray(input.messages) && input.messages.every((m) => typeof (m as { txn_id?: unknown } | null)?.txn_id === 'string');
+  return false;
+}
+
 export function streamTransport(options: StreamTransportOptions): StreamTransport {
   const open = options.open ?? ((url: string) => new WebSocket(url) as unknown as SocketLike);
   const httpOnly = new Set<AdminOperationName>(options.httpOnly ?? ['logout']);
@@ -111,8 +120,11 @@ export function streamTransport(options: StreamTransportOptions): StreamTranspor
       const lost = [...waiting.values()];
       waiting.clear();
       for (const call of lost) {
+        const unknown = () => new ConnectionLost(`the connection to the node closed before it answered ${call.name}`);
         if (isRead(call.name)) viaFallback(call.name, call.input).then(call.resolve, call.reject);
-        else call.reject(new ConnectionLost(`the connection to the node closed before it answered ${call.name}`));
+        // Stored once however often it is sent: asked again; if that fails too, its outcome is still unknown.
+        else if (repeatable(call.name, call.input)) viaFallback(call.name, call.input).then(call.resolve, (error: unknown) => call.reject(error instanceof AdminError ? error : unknown()));
+        else call.reject(unknown());
       }
     });
   }

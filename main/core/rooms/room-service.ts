@@ -48,6 +48,7 @@ import type { PeerDialects } from '../federation/reference/peer-dialects.ts';
 import { encodeHex } from '../crypto/hex.ts';
 import type { PoolSignature, PoolSigningKey } from '../crypto/verify-pool.ts';
 import { referenceExtras } from '../federation/reference/vocabulary.ts';
+import { ClientTxns } from './client-txns.ts';
 
 export const INVITE_PATH = '/_paracord/federation/v1/invite';
 export const JOIN_PATH = '/_paracord/federation/v1/join';
@@ -160,8 +161,26 @@ function isReportedMember(m: unknown): m is RoomSnapshot['members'][number] {
 export class RoomService {
   private readonly d: RoomServiceDeps;
 
+  /** Client transaction ids of our users' sends: a repeat is stored once (client-txns.ts). */
+  readonly clientTxns: ClientTxns;
+
   constructor(deps: RoomServiceDeps) {
     this.d = deps;
+    this.clientTxns = new ClientTxns(deps.db);
+  }
+
+  /**
+   * A local user's messages, in order (the admin API's sendMessage and sendMessages): a message
+   * with a client `txn_id` already stored answers the event stored the first time and is not
+   * sent again. One message goes the single-send way, several in one job.
+   */
+  async sendMessages(roomId: string, sender: string, messages: ReadonlyArray<{ body: string; txn_id?: string | undefined }>): Promise<string[]> {
+    return this.clientTxns.once(sender, messages.map((m) => m.txn_id), async (fresh) => {
+      const contents = fresh.map((i) => ({ body: messages[i]!.body, format: 'plain' }));
+      const txnIds = fresh.map((i) => messages[i]!.txn_id);
+      if (fresh.length === 1) return [(await this.send(roomId, 'm.message', sender, null, contents[0]!, txnIds[0])).event_id];
+      return (await this.sendMany(roomId, 'm.message', sender, contents, txnIds)).map((e) => e.event_id);
+    });
   }
 
   private get server(): string {
@@ -199,16 +218,16 @@ export class RoomService {
    * Several events of one local user in one room, in one job (all or none), in order: one
    * transaction and, downstream, consecutive outbox rows that leave in one batch request.
    */
-  async sendMany(roomId: string, type: RoomEventType, sender: string, contents: ReadonlyArray<Record<string, unknown>>): Promise<Envelope[]> {
+  async sendMany(roomId: string, type: RoomEventType, sender: string, contents: ReadonlyArray<Record<string, unknown>>, txnIds?: ReadonlyArray<string | undefined>): Promise<Envelope[]> {
     const signer = this.d.signer;
     const made = signer && contents.length >= POOL_SIGNED_BATCH
-      ? await this.sendOrder.run(roomId, () => this.signBatchByPool(signer, roomId, type, sender, contents), (batch) => this.submitPoolSigned(roomId, batch))
+      ? await this.sendOrder.run(roomId, () => this.signBatchByPool(signer, roomId, type, sender, contents), (batch) => this.submitPoolSigned(roomId, batch, txnIds))
       : await this.sendOrder.run(
           roomId,
           () => this.d.rooms.reserveDepths(roomId, contents.length, Date.now()),
           (firstDepth) =>
             this.d.commit.run(
-              () => contents.map((content, i) => this.commitLocalInTransaction(roomId, type, sender, null, content, firstDepth + i)),
+              () => contents.map((content, i) => this.recordTxn(this.commitLocalInTransaction(roomId, type, sender, null, content, firstDepth + i), txnIds?.[i])),
               (committed) => this.afterLocalBatch(committed),
             ),
         );
@@ -255,21 +274,21 @@ export class RoomService {
   }
 
   /** Authorizes, stores and queues a batch the pool signed: one job, all or none. */
-  private submitPoolSigned(roomId: string, batch: PoolSignedBatch): Promise<LocalCommit[]> {
+  private submitPoolSigned(roomId: string, batch: PoolSignedBatch, txnIds?: ReadonlyArray<string | undefined>): Promise<LocalCommit[]> {
     return this.d.commit.run(
       () =>
-        batch.map(({ event, hash, contentJson }): LocalCommit => {
+        batch.map(({ event, hash, contentJson }, i): LocalCommit => {
           const now = Date.now();
           authorizeEvent(this.d.rooms, this.d.events, event, now);
           if (this.isHost(roomId)) this.checkOrdering(event, now);
-          return this.storeLocalInTransaction(event, hash, contentJson, now);
+          return this.recordTxn(this.storeLocalInTransaction(event, hash, contentJson, now), txnIds?.[i]);
         }),
       (committed) => this.afterLocalBatch(committed),
     );
   }
 
   /** Makes, authorizes, signs, stores and queues one event of a local user. */
-  async send(roomId: string, type: RoomEventType, sender: string, stateKey: string | null, content: Record<string, unknown>): Promise<Envelope> {
+  async send(roomId: string, type: RoomEventType, sender: string, stateKey: string | null, content: Record<string, unknown>, txnId?: string): Promise<Envelope> {
     // Delivery starts as soon as the event is committed, while our own WAL flush runs (issue #17:
     // two flushes in a row made the user-to-user latency). A power cut in between can leave a
     // peer holding an event we lost, never the reverse: the sender hears "sent" only after the flush.
@@ -280,7 +299,7 @@ export class RoomService {
       () => this.d.rooms.reserveDepths(roomId, 1, Date.now()),
       (depth) =>
         this.d.commit.run(
-          () => this.commitLocalInTransaction(roomId, type, sender, stateKey, content, depth),
+          () => this.recordTxn(this.commitLocalInTransaction(roomId, type, sender, stateKey, content, depth), txnId),
           (committed) => {
             this.rememberWire(committed);
             for (const row of committed.queued) this.d.workers.kick(row.destination, { row });
@@ -289,6 +308,12 @@ export class RoomService {
     );
     this.notifyEvent(event);
     return event;
+  }
+
+  /** In the event's transaction: its sender's client transaction id, when the send named one. */
+  private recordTxn(local: LocalCommit, txnId: string | undefined): LocalCommit {
+    if (txnId !== undefined) this.clientTxns.record(local.event.sender, txnId, local.event.event_id, local.event.origin_ts);
+    return local;
   }
 
   /** After the commit: the wire form of an event queued for delivery goes to the delivery workers (outbox/wire-cache.ts). */

@@ -242,7 +242,10 @@ class StreamConnection {
         call = (handlers[op] as (input: unknown, meta?: AdminCallMeta) => Promise<unknown>)(input, this.meta).then((result) => [result]);
       } else {
         const { room_id, user_id } = requests[0]!.input as AdminInput<'sendMessage'>;
-        const messages = requests.map((r) => ({ body: (r.input as AdminInput<'sendMessage'>).body }));
+        const messages = requests.map((r) => {
+          const { body, txn_id } = r.input as AdminInput<'sendMessage'>;
+          return txn_id === undefined ? { body } : { body, txn_id };
+        });
         call = handlers.sendMessages({ room_id, messages, user_id }, this.meta).then(({ event_ids }) => event_ids.map((event_id) => ({ event_id })));
       }
     } catch (error) {

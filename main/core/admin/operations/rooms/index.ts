@@ -47,14 +47,11 @@ export function roomOperations(node: NodeContext): Pick<AdminHandlers, RoomOpera
       };
     },
     listMessages: async ({ room_id, limit, before, user_id }) => ({ room_id, ...rooms().messagePage(room_id, rooms().localUser(user_id), limit, before) }),
-    sendMessage: async ({ room_id, body, user_id }) => {
-      const event = await rooms().send(room_id, 'm.message', rooms().localUser(user_id), null, { body, format: 'plain' });
-      return { event_id: event.event_id };
+    sendMessage: async ({ room_id, body, txn_id, user_id }) => {
+      const [event_id] = await rooms().sendMessages(room_id, rooms().localUser(user_id), [{ body, txn_id }]);
+      return { event_id: event_id! };
     },
-    sendMessages: async ({ room_id, messages, user_id }) => {
-      const events = await rooms().sendMany(room_id, 'm.message', rooms().localUser(user_id), messages.map(({ body }) => ({ body, format: 'plain' })));
-      return { event_ids: events.map((e) => e.event_id) };
-    },
+    sendMessages: async ({ room_id, messages, user_id }) => ({ event_ids: await rooms().sendMessages(room_id, rooms().localUser(user_id), messages) }),
     editMessage: async ({ room_id, event_id, body, user_id }) => {
       const event = await rooms().send(room_id, 'm.message.edit', rooms().localUser(user_id), null, { target: event_id, body });
       return { event_id: event.event_id };
