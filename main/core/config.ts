@@ -48,7 +48,7 @@ export interface NodeConfig {
    * The admin stream's limits (admin/stream/stream.ts): ping interval, requests under way per
    * stream and per node. Tests only; the defaults there otherwise.
    */
-  adminStreamLimits?: { pingMs?: number; perStream?: number; perNode?: number };
+  adminStreamLimits?: { pingMs?: number; perStream?: number; perNode?: number; unreadPerNode?: number };
   /**
    * Per-peer storage quota (issue #14 item 5), per server that makes us store events (the relaying
    * host for relayed ones and join snapshots), held events included: bytes

@@ -1,4 +1,5 @@
 /** The admin client over the admin stream, with HTTP as its fallback, against a real node (what the UI does in a browser). */
+import { createServer as createTcpServer, connect as connectTcp, type AddressInfo, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { startInProcessNode } from '../../test/helpers/in-process-node.ts';
@@ -145,6 +146,105 @@ describe('admin client over the stream', () => {
     await Promise.all([first, second]);
     const page = await api.listMessages({ room_id, limit: 5 });
     expect(page.messages.map((m) => m.body)).toEqual(['first', 'second']);
+    transport.close();
+  });
+
+  it('takes a stream that stays silent for a call as dead: the read is asked again over HTTP, an unrepeatable change is "maybe", and a new stream is opened', async () => {
+    // A TCP relay to the node that can freeze: a connection that died without a FIN (a laptop's sleep).
+    const pairs: Array<[Socket, Socket]> = [];
+    let frozen = false;
+    const relay = createTcpServer((client) => {
+      const upstream = connectTcp(Number(new URL(node.started.admin_url).port), '127.0.0.1');
+      pairs.push([client, upstream]);
+      client.on('data', (chunk) => !frozen && upstream.write(chunk));
+      upstream.on('data', (chunk) => !frozen && client.write(chunk));
+      const end = () => (client.destroy(), upstream.destroy());
+      client.on('error', end).on('close', end);
+      upstream.on('error', end).on('close', end);
+    });
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+    try {
+      const { fallback, calls } = countedHttp();
+      const { open, opened } = sockets();
+      const relayUrl = `ws://127.0.0.1:${(relay.address() as AddressInfo).port}${ADMIN_STREAM_PATH}`;
+      const transport = streamTransport({ url: relayUrl, fallback, open, silenceMs: 200 });
+      const api = createAdminClient(transport.call);
+      await api.getStatus({});
+      await expect.poll(() => transport.streaming).toBe(true);
+      calls.length = 0;
+      frozen = true;
+      const read = api.getStatus({});
+      const change = api.createRoom({ name: 'maybe made' }).catch((e: unknown) => e);
+      // Taken for dead within the silence (200 ms), long before TCP or the node's ping (30 s) would say so.
+      const within = <T,>(p: Promise<T>) => Promise.race([p, new Promise<'too late'>((resolve) => setTimeout(() => resolve('too late'), 5_000))]);
+      expect(await within(read)).toMatchObject({ server_name: 'stream-client.test' });
+      expect(await within(change)).toBeInstanceOf(ConnectionLost);
+      expect(calls).toEqual(['getStatus']);
+      frozen = false;
+      await api.getStatus({});
+      await expect.poll(() => transport.streaming).toBe(true);
+      expect(opened).toHaveLength(2);
+      transport.close();
+    } finally {
+      for (const pair of pairs) for (const socket of pair) socket.destroy();
+      relay.close();
+    }
+  });
+
+  it('orders changes per room only: a slow HTTP change of one room does not hold another room\'s send over the stream', async () => {
+    const { fallback } = countedHttp(400);
+    const { open } = sockets();
+    const transport = streamTransport({ url: streamUrl, fallback, open });
+    const api = createAdminClient(transport.call);
+    const direct = createAdminClient(countedHttp().fallback);
+    const [x, y] = [(await direct.createRoom({ name: 'x' })).room_id, (await direct.createRoom({ name: 'y' })).room_id];
+    const finished: string[] = [];
+    const slow = api.sendMessage({ room_id: x, body: 'slow over HTTP' }).then(() => finished.push('x'));
+    await expect.poll(() => transport.streaming).toBe(true);
+    await api.sendMessage({ room_id: y, body: 'fast over the stream' }).then(() => finished.push('y'));
+    await slow;
+    expect(finished).toEqual(['y', 'x']);
+    transport.close();
+  });
+
+  it('asks cut sends again one after another, so a room keeps their order, each stored once', async () => {
+    const { fallback } = countedHttp();
+    const { open, opened } = sockets();
+    const transport = streamTransport({ url: streamUrl, fallback, open });
+    const api = createAdminClient(transport.call);
+    await api.getStatus({});
+    await expect.poll(() => transport.streaming).toBe(true);
+    const { room_id } = await api.createRoom({ name: 'cut order' });
+    const sends = Array.from({ length: 6 }, (_, i) => api.sendMessage({ room_id, body: `cut ${i}`, txn_id: `cut-order-${i}` }));
+    opened[0]!.terminate();
+    const ids = (await Promise.all(sends)).map((r) => r.event_id);
+    const stored = (await api.listMessages({ room_id, limit: 20 })).messages;
+    expect(stored.map((m) => m.body)).toEqual(Array.from({ length: 6 }, (_, i) => `cut ${i}`));
+    expect(stored.map((m) => m.event_id)).toEqual(ids);
+    transport.close();
+  });
+
+  it('backs off from a node that takes the stream and closes it before any answer', async () => {
+    const { fallback, calls } = countedHttp();
+    let clock = 5_000_000;
+    let attempts = 0;
+    const open = (url: string) => {
+      attempts++;
+      const ws = new WebSocket(url, { headers: { authorization: `Bearer ${node.token}` } });
+      ws.on('open', () => ws.close(1001, 'going away at once'));
+      return ws as unknown as SocketLike;
+    };
+    const transport = streamTransport({ url: streamUrl, fallback, open, now: () => clock, retryMs: { first: 1_000, max: 4_000 } });
+    const api = createAdminClient(transport.call);
+    for (let i = 0; i < 5; i++) {
+      await api.getStatus({});
+      await new Promise((resolve) => setTimeout(resolve, 60));
+    }
+    expect(attempts).toBe(1);
+    clock += 1_000;
+    await api.getStatus({});
+    expect(attempts).toBe(2);
+    expect(calls).toHaveLength(6);
     transport.close();
   });
 });

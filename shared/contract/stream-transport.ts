@@ -4,17 +4,26 @@
  * request each. A browser's UI gets the node's latency and CPU per call of an open connection.
  *
  * It never makes a call wait for the stream: a call goes over the stream only while it is open,
- * otherwise over the fallback (HTTP), and the stream is (re)opened in the background — after a
- * failed attempt not before 1 s, doubling to 15 s. So a node that refuses streams, an old proxy in
- * front of it or a closed stream costs nothing but the stream's gain.
+ * otherwise over the fallback (HTTP), and the stream is (re)opened in the background — after an
+ * attempt that got no answer at all, not before 1 s, doubling to 15 s. So a node that refuses
+ * streams, an old proxy in front of it or a closed stream costs nothing but the stream's gain.
+ * Slow operations (backups, reachability checks, calls that wait on another server) always take
+ * HTTP: they gain nothing from the stream and must not look like a dead connection.
  *
- * What the stream's closing means for the calls it carried: a read (a GET operation) is asked
- * again over the fallback, and so is a send that names its client `txn_id` (the node stores it
- * once however often it comes). Any other change is not (it may have been done): it fails with
- * `ConnectionLost`, which the UI words as "maybe not sent" — as does a repeated send whose second
- * try cannot reach the node either. A change never overtakes an earlier
- * change still under way over the fallback: it waits for it first (a room's messages keep the
- * order they were sent in while the stream opens).
+ * What the stream's closing means for the calls it carried:
+ * - a read (a GET operation) is asked again over the fallback;
+ * - a send that names its client `txn_id` too (the node stores it once however often it comes),
+ *   one after another in the order they were made;
+ * - any other change fails with `ConnectionLost` (it may have been done), which the UI words as
+ *   "maybe not sent" — as does a repeated send whose second try cannot reach the node either;
+ * - after a close for an ended credential (1008) the node ran none of them: they fail as
+ *   `session_ended`.
+ * A call left without any answer on the stream for `silenceMs` closes it the same way (a
+ * connection that died without a FIN: a laptop's sleep, a changed network).
+ *
+ * Order: a room's changes reach the node in the order they were made. Over one open stream they
+ * are pipelined (the node takes a stream's frames in order); whenever a change would take another
+ * way than the room's previous change (HTTP, or a new stream), it waits for that one first.
  */
 import { adminOperations, type AdminOperationName } from './admin-operations.ts';
 import { AdminError, type AdminTransport } from './client.ts';
@@ -32,10 +41,27 @@ export interface SocketLike {
   readonly readyState: number;
   send(data: string): void;
   close(code?: number, reason?: string): void;
-  addEventListener(type: 'open' | 'close' | 'error' | 'message', listener: (event: { data?: unknown }) => void): void;
+  addEventListener(type: 'open' | 'close' | 'error' | 'message', listener: (event: { data?: unknown; code?: number }) => void): void;
 }
 
 const OPEN = 1;
+/** The node's close code for a credential that no longer holds (main/core/admin/stream/stream.ts). */
+const CLOSE_CREDENTIAL = 1008;
+
+/** Operations that always take the fallback: `logout` (its HTTP answer clears the session cookie) and the slow ones. */
+export const HTTP_ONLY_OPERATIONS: readonly AdminOperationName[] = [
+  'logout',
+  'setup',
+  'checkReachability',
+  'runReachabilityCheck',
+  'backupIdentity',
+  'runBackup',
+  'addPeer',
+  'previewPeerInvite',
+  'redeemPeerInvite',
+  'joinRemoteRoom',
+  'acceptInvite',
+];
 
 export interface StreamTransportOptions {
   /** The stream's `ws:`/`wss:` URL. */
@@ -44,10 +70,11 @@ export interface StreamTransportOptions {
   fallback: AdminTransport;
   /** Opens the socket; `new WebSocket(url)` by default (a browser sends its cookie and Origin). */
   open?: (url: string) => SocketLike;
-  /** Operations that always take the fallback: `logout`, whose HTTP answer also clears the session cookie. */
   httpOnly?: readonly AdminOperationName[];
-  /** Wait after a failed attempt before the next one: the first, doubled up to the max. */
+  /** Wait after an attempt that got no answer before the next one: the first, doubled up to the max. */
   retryMs?: { first: number; max: number };
+  /** A call unanswered this long, with nothing else heard meanwhile, closes the stream. */
+  silenceMs?: number;
   now?: () => number;
 }
 
@@ -62,8 +89,15 @@ export interface StreamTransport {
 interface Waiting {
   name: AdminOperationName;
   input: Record<string, unknown>;
+  sentAt: number;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
+}
+
+/** A room's latest change: the way it went (a socket, `null` for HTTP, `undefined` while it waits) and when it is answered. */
+interface Tail {
+  way: SocketLike | null | undefined;
+  done: Promise<void>;
 }
 
 /** A change the node does once however often it is sent: a send that names its client `txn_id`. */
@@ -75,58 +109,72 @@ export function repeatable(name: AdminOperationName, input: Record<string, unkno
 
 export function streamTransport(options: StreamTransportOptions): StreamTransport {
   const open = options.open ?? ((url: string) => new WebSocket(url) as unknown as SocketLike);
-  const httpOnly = new Set<AdminOperationName>(options.httpOnly ?? ['logout']);
+  const httpOnly = new Set<AdminOperationName>(options.httpOnly ?? HTTP_ONLY_OPERATIONS);
   const retry = options.retryMs ?? { first: 1_000, max: 15_000 };
+  const silenceMs = options.silenceMs ?? 15_000;
   const now = options.now ?? Date.now;
   let socket: SocketLike | null = null;
   let closedForGood = false;
   let failures = 0;
   let nextTry = 0;
   let nextId = 1;
+  let lastHeard = 0;
+  let watchdog: ReturnType<typeof setInterval> | null = null;
   const waiting = new Map<number, Waiting>();
-  // Changes under way over the fallback: a change over the stream waits for them.
-  const changesOverFallback = new Set<Promise<unknown>>();
+  const tails = new Map<string, Tail>();
 
   const isRead = (name: AdminOperationName) => adminOperations[name].method === 'GET';
+  const openSocket = () => (socket?.readyState === OPEN ? socket : null);
+
+  function backOff(): void {
+    failures++;
+    nextTry = now() + Math.min(retry.max, retry.first * 2 ** (failures - 1));
+  }
 
   function connect(): void {
     if (closedForGood || socket || now() < nextTry) return;
-    let opened = false;
     let s: SocketLike;
     try {
       s = open(options.url);
     } catch {
-      failures++;
-      nextTry = now() + Math.min(retry.max, retry.first * 2 ** (failures - 1));
+      backOff();
       return;
     }
     socket = s;
-    s.addEventListener('open', () => {
-      opened = true;
+    let answered = false;
+    s.addEventListener('message', (event) => {
+      // Only an answer proves the stream works (a node that accepts and closes at once gets the back-off).
+      answered = true;
       failures = 0;
+      lastHeard = now();
+      receive(event.data);
     });
-    s.addEventListener('message', (event) => receive(event.data));
     s.addEventListener('error', () => {
       // A 'close' follows.
     });
-    s.addEventListener('close', () => {
-      if (socket !== s) return;
-      socket = null;
-      if (opened) nextTry = now();
-      else {
-        failures++;
-        nextTry = now() + Math.min(retry.max, retry.first * 2 ** (failures - 1));
-      }
-      const lost = [...waiting.values()];
-      waiting.clear();
-      for (const call of lost) {
-        const unknown = () => new ConnectionLost(`the connection to the node closed before it answered ${call.name}`);
-        if (isRead(call.name)) viaFallback(call.name, call.input).then(call.resolve, call.reject);
-        // Stored once however often it is sent: asked again; if that fails too, its outcome is still unknown.
-        else if (repeatable(call.name, call.input)) viaFallback(call.name, call.input).then(call.resolve, (error: unknown) => call.reject(error instanceof AdminError ? error : unknown()));
-        else call.reject(unknown());
-      }
-    });
+    s.addEventListener('close', (event) => lose(s, answered, event.code));
+  }
+
+  /** The stream `s` is gone: settle what it carried. */
+  function lose(s: SocketLike, answered: boolean, code: number | undefined): void {
+    if (socket !== s) return;
+    socket = null;
+    if (watchdog) clearInterval(watchdog);
+    watchdog = null;
+    if (answered && code !== CLOSE_CREDENTIAL) nextTry = now();
+    else backOff();
+    const lost = [...waiting.values()];
+    waiting.clear();
+    // Repeated one after another, in the order they were made.
+    let again: Promise<unknown> = Promise.resolve();
+    for (const call of lost) {
+      const unknown = () => new ConnectionLost(`the connection to the node closed before it answered ${call.name}`);
+      if (code === CLOSE_CREDENTIAL) call.reject(new AdminError(401, 'session_ended', 'the session ended; the node did not run this request'));
+      else if (isRead(call.name)) options.fallback(call.name, call.input).then(call.resolve, call.reject);
+      else if (repeatable(call.name, call.input)) {
+        again = again.then(() => options.fallback(call.name, call.input).then(call.resolve, (error: unknown) => call.reject(error instanceof AdminError ? error : unknown())));
+      } else call.reject(unknown());
+    }
   }
 
   function receive(data: unknown): void {
@@ -144,46 +192,83 @@ export function streamTransport(options: StreamTransportOptions): StreamTranspor
     else call.reject(new AdminError(Number(answer.status) || 500, String(answer.error ?? 'error'), String(answer.message ?? 'the node refused the request')));
   }
 
-  function viaFallback(name: AdminOperationName, input: Record<string, unknown>): Promise<unknown> {
-    const result = options.fallback(name, input);
-    if (!isRead(name)) {
-      changesOverFallback.add(result);
-      const done = () => changesOverFallback.delete(result);
-      result.then(done, done);
-    }
-    return result;
+  /** A call left unanswered `silenceMs` with nothing heard meanwhile: the connection is taken for dead. */
+  function watch(s: SocketLike): void {
+    watchdog ??= setInterval(() => {
+      const oldest = waiting.values().next().value;
+      if (!oldest) {
+        if (watchdog) clearInterval(watchdog);
+        watchdog = null;
+        return;
+      }
+      const t = now();
+      if (t - oldest.sentAt > silenceMs && t - lastHeard > silenceMs) {
+        lose(s, true, undefined);
+        s.close(4000, 'no answer');
+      }
+    }, Math.max(10, silenceMs / 4));
   }
 
-  const call: AdminTransport = async (name, input) => {
-    if (httpOnly.has(name) || socket?.readyState !== OPEN) {
-      connect();
-      return viaFallback(name, input);
-    }
-    if (!isRead(name) && changesOverFallback.size > 0) {
-      await Promise.allSettled([...changesOverFallback]);
-      if (socket?.readyState !== OPEN) return viaFallback(name, input);
-    }
+  function overStream(s: SocketLike, name: AdminOperationName, input: Record<string, unknown>): Promise<unknown> {
     const id = nextId++;
-    const s = socket;
     return new Promise((resolve, reject) => {
-      waiting.set(id, { name, input, resolve, reject });
+      waiting.set(id, { name, input, sentAt: now(), resolve, reject });
       try {
         s.send(JSON.stringify({ id, op: name, input }));
       } catch {
         waiting.delete(id);
-        viaFallback(name, input).then(resolve, reject);
+        options.fallback(name, input).then(resolve, reject);
+        return;
       }
+      watch(s);
     });
+  }
+
+  /** The way a call goes now: the open stream, or HTTP (`null`), opening the stream meanwhile. */
+  function way(name: AdminOperationName): SocketLike | null {
+    const s = httpOnly.has(name) ? null : openSocket();
+    if (!s) connect();
+    return s;
+  }
+
+  const call: AdminTransport = async (name, input) => {
+    if (isRead(name)) {
+      const s = way(name);
+      return s ? overStream(s, name, input) : options.fallback(name, input);
+    }
+    const room = typeof input.room_id === 'string' ? input.room_id : null;
+    if (room === null) {
+      const s = way(name);
+      return s ? overStream(s, name, input) : options.fallback(name, input);
+    }
+    const previous = tails.get(room);
+    let settle!: () => void;
+    const mine: Tail = { way: undefined, done: new Promise<void>((resolve) => (settle = resolve)) };
+    tails.set(room, mine);
+    try {
+      // Pipelined only behind a change that went over this very stream.
+      if (previous && !(previous.way && previous.way === openSocket() && !httpOnly.has(name))) await previous.done;
+      const s = way(name);
+      mine.way = s;
+      return await (s ? overStream(s, name, input) : options.fallback(name, input));
+    } finally {
+      settle();
+      if (tails.get(room) === mine) tails.delete(room);
+    }
   };
 
   return {
     call,
     get streaming() {
-      return socket?.readyState === OPEN;
+      return openSocket() !== null;
     },
     close() {
       closedForGood = true;
-      socket?.close(1000, 'closed by the client');
+      const s = socket;
+      if (s) {
+        lose(s, true, undefined);
+        s.close(1000, 'closed by the client');
+      }
     },
   };
 }

@@ -36,7 +36,7 @@ export function createAdminApp(deps: {
   /** Prometheus text for `GET /metrics` (same bearer token as the API). */
   metrics?: () => Promise<{ contentType: string; body: string }>;
   /** The admin stream's limits (tests set small ones). */
-  streamLimits?: { pingMs?: number; perStream?: number; perNode?: number };
+  streamLimits?: { pingMs?: number; perStream?: number; perNode?: number; unreadPerNode?: number };
 }): Koa {
   const allowedHosts = new Set([...LOOPBACK_HOST_NAMES, ...(deps.extraHosts ?? [])]);
   const app = new Koa();

@@ -562,14 +562,14 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
       -- A send that names a client transaction id is stored once: the same id again (a retry
       -- after a connection closed before the answer) answers the event stored the first time
       -- (rooms/client-txns.ts). Kept a day; the row is written in the send's own transaction.
-      CREATE TABLE client_txns (
+      CREATE TABLE IF NOT EXISTS client_txns (
         user_id     TEXT NOT NULL,
         txn_id      TEXT NOT NULL,
         event_id    TEXT NOT NULL,
         created_at  INTEGER NOT NULL,
         PRIMARY KEY (user_id, txn_id)
       ) WITHOUT ROWID;
-      CREATE INDEX client_txns_by_age ON client_txns (created_at);
+      CREATE INDEX IF NOT EXISTS client_txns_by_age ON client_txns (created_at);
     `,
   },
 ];

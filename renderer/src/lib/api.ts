@@ -1,6 +1,6 @@
 import { ADMIN_STREAM_PATH } from '../../../shared/contract/admin-operations.ts';
 import { createAdminClient, httpTransport, AdminError, type AdminTransport } from '../../../shared/contract/client.ts';
-import { streamTransport } from '../../../shared/contract/stream-transport.ts';
+import { ConnectionLost, streamTransport } from '../../../shared/contract/stream-transport.ts';
 import { errorSentence } from './errors.ts';
 
 type IpcResult = { ok: true; value: unknown } | { ok: false; status: number; error: string; message: string };
@@ -28,7 +28,8 @@ const watched = (transport: AdminTransport): AdminTransport => async (name, inpu
     return value;
   } catch (error) {
     if (error instanceof AdminError) reachability.ok();
-    else reachability.failed();
+    // The stream closed under the call: that alone says nothing of the node (the next call will).
+    else if (!(error instanceof ConnectionLost)) reachability.failed();
     throw error;
   }
 };

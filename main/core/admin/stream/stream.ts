@@ -18,6 +18,7 @@ import { ADMIN_STREAM_PATH, MAX_MESSAGES_PER_BATCH, type AdminCallMeta, type Adm
 import { HttpError, forbidden } from '../../errors.ts';
 import type { InFlightRequests } from '../../http/middleware/in-flight.ts';
 import type { NodeEvents } from '../../node-events.ts';
+import { StreamBudget, type BudgetMember } from './budget.ts';
 import { STREAM_FRAME_LIMIT, failureAnswer, parseFrame, type StreamAnswer, type StreamRequest } from './frames.ts';
 import { takeUpgrade, type UpgradeRequest } from './upgrade.ts';
 
@@ -37,6 +38,10 @@ export const PING_INTERVAL_MS = 30_000;
 const CREDENTIAL_OPERATIONS: ReadonlySet<string> = new Set(['logout', 'revokeSession']);
 /** Answers a client left unread (bytes) before its stream is cut. */
 const MAX_UNREAD_ANSWER_BYTES = 16 * 1024 * 1024;
+/** Answers left unread across all streams (bytes) before the stream with the most is cut (budget.ts). */
+const MAX_NODE_UNREAD_ANSWER_BYTES = 64 * 1024 * 1024;
+/** Only a stream with at least this much unread looks at the node-wide total (the sum is a loop over streams). */
+const UNREAD_CHECK_FROM_BYTES = 1024 * 1024;
 /** After the node said it stops, how long a stream waits for its requests before it is cut. */
 const STOP_GRACE_MS = 10_000;
 /** How long a closing stream waits for the client's close frame. */
@@ -50,15 +55,7 @@ export interface AdminStreamDeps {
   /** The credential check the upgrade passed, run again before each group of requests (a rotated token, an ended session). */
   reauthorize: (ctx: ParameterizedContext) => Promise<void>;
   /** Tests set smaller limits; the constants above by default. */
-  limits?: { pingMs?: number; perStream?: number; perNode?: number };
-}
-
-/** What all streams of one node share: the requests under way and the streams paused for them. */
-interface NodeBudget {
-  pending: number;
-  readonly perStream: number;
-  readonly perNode: number;
-  readonly paused: Set<StreamConnection>;
+  limits?: { pingMs?: number; perStream?: number; perNode?: number; unreadPerNode?: number };
 }
 
 export function adminStream(deps: AdminStreamDeps): Middleware {
@@ -66,7 +63,11 @@ export function adminStream(deps: AdminStreamDeps): Middleware {
   // One listener for all streams: the node stops, every stream (and any still being opened) winds down.
   const live = new Set<StreamConnection>();
   let stopping = false;
-  const budget: NodeBudget = { pending: 0, perStream: deps.limits?.perStream ?? MAX_PENDING_REQUESTS, perNode: deps.limits?.perNode ?? MAX_NODE_PENDING_REQUESTS, paused: new Set() };
+  const budget = new StreamBudget({
+    perStream: deps.limits?.perStream ?? MAX_PENDING_REQUESTS,
+    perNode: deps.limits?.perNode ?? MAX_NODE_PENDING_REQUESTS,
+    unreadPerNode: deps.limits?.unreadPerNode ?? MAX_NODE_UNREAD_ANSWER_BYTES,
+  });
   // One timer pings every stream; it runs only while a stream is open.
   let pingTimer: NodeJS.Timeout | null = null;
   const pingMs = deps.limits?.pingMs ?? PING_INTERVAL_MS;
@@ -96,12 +97,13 @@ export function adminStream(deps: AdminStreamDeps): Middleware {
     server.handleUpgrade(ctx.req, taken.socket, taken.head, (ws) => {
       const connection = new StreamConnection(ws, deps, meta, () => deps.reauthorize(ctx), budget);
       live.add(connection);
+      budget.join(connection);
       pingTimer ??= setInterval(() => {
         for (const each of live) each.heartbeat();
       }, pingMs).unref();
       ws.on('close', () => {
         live.delete(connection);
-        budget.paused.delete(connection);
+        budget.leave(connection);
         if (live.size === 0 && pingTimer) {
           clearInterval(pingTimer);
           pingTimer = null;
@@ -122,10 +124,10 @@ function sameOrigin(origin: string, host: string): boolean {
   }
 }
 
-class StreamConnection {
+class StreamConnection implements BudgetMember {
   private queue: StreamRequest[] = [];
   private draining = false;
-  private pending = 0;
+  pending = 0;
   private paused = false;
   private stopping = false;
   private stopTimer: NodeJS.Timeout | null = null;
@@ -136,9 +138,9 @@ class StreamConnection {
   private readonly deps: AdminStreamDeps;
   private readonly meta: AdminCallMeta;
   private readonly reauthorize: () => Promise<void>;
-  private readonly budget: NodeBudget;
+  private readonly budget: StreamBudget;
 
-  constructor(ws: WebSocket, deps: AdminStreamDeps, meta: AdminCallMeta, reauthorize: () => Promise<void>, budget: NodeBudget) {
+  constructor(ws: WebSocket, deps: AdminStreamDeps, meta: AdminCallMeta, reauthorize: () => Promise<void>, budget: StreamBudget) {
     this.ws = ws;
     this.deps = deps;
     this.meta = meta;
@@ -158,8 +160,17 @@ class StreamConnection {
     });
   }
 
+  get unread(): number {
+    return this.ws.bufferedAmount;
+  }
+
   /** The ping timer's tick: a stream that did not answer the last ping is cut, the others pinged again. */
   heartbeat(): void {
+    // A stream the node stopped reading cannot have its pongs read: it is not the client's silence.
+    if (this.paused) {
+      this.alive = true;
+      return;
+    }
     if (!this.alive) {
       this.deps.log.info({ event: 'stream_unresponsive' }, 'an admin stream did not answer a ping; closing it');
       this.ws.terminate();
@@ -171,16 +182,17 @@ class StreamConnection {
 
   private receive(data: import('ws').RawData, isBinary: boolean): void {
     if (isBinary) return this.answer({ id: null, ok: false, status: 400, error: 'malformed_frame', message: 'frames are JSON text, not binary' });
-    if (this.stopping) return this.answer({ id: null, ok: false, status: 503, error: 'node_stopping', message: 'the node is stopping; reconnect once it is back' });
     // A Buffer (our server's binaryType), or its fragments.
     const parsed = parseFrame(Array.isArray(data) ? Buffer.concat(data).toString('utf8') : (data as Buffer).toString('utf8'));
     if (!parsed.ok) return this.answer(parsed.answer);
+    // Refused with its own id: the client knows for sure this one was not done.
+    if (this.stopping) return this.answer({ id: parsed.request.id, ok: false, status: 503, error: 'node_stopping', message: 'the node is stopping; reconnect once it is back' });
     this.queue.push(parsed.request);
     this.pending++;
     this.budget.pending++;
-    if (!this.paused && (this.pending >= this.budget.perStream || this.budget.pending >= this.budget.perNode)) {
+    if (!this.paused && this.budget.shouldPause(this)) {
       this.paused = true;
-      this.budget.paused.add(this);
+      this.budget.setPaused(this, true);
       this.ws.pause();
       this.deps.log.debug({ event: 'stream_paused', pending: this.pending, node_pending: this.budget.pending }, 'an admin stream stopped reading until its requests are answered');
     }
@@ -207,6 +219,8 @@ class StreamConnection {
       let i = 0;
       while (i < requests.length) {
         const first = requests[i]!;
+        // A free slot of the node's handler calls first (budget.ts); the order is kept.
+        await this.budget.slot();
         if (CREDENTIAL_OPERATIONS.has(first.op)) {
           // The rest waits for it, then for the credential check at the top of the loop.
           await this.dispatch([first]);
@@ -256,6 +270,7 @@ class StreamConnection {
       .catch((error: unknown) => this.fail(requests, error))
       .finally(() => {
         inFlight?.delete(entry);
+        this.budget.release();
         this.settled(requests.length);
       });
   }
@@ -268,28 +283,30 @@ class StreamConnection {
 
   private settled(count: number): void {
     this.pending -= count;
-    this.budget.pending -= count;
     this.resumeIfRoom();
-    // The node came back under half: the streams it paused read again (each under its own half).
-    if (this.budget.pending <= this.budget.perNode / 2) for (const other of this.budget.paused) other.resumeIfRoom();
+    // Every stream paused for the node's load looks again (each under its own limits).
+    this.budget.settled(count);
     if (this.stopping && this.pending === 0) this.closeForStop();
   }
 
-  private resumeIfRoom(): void {
-    if (!this.paused || this.stopping || this.pending > this.budget.perStream / 2 || this.budget.pending > this.budget.perNode / 2) return;
+  resumeIfRoom(): void {
+    if (!this.paused || this.stopping || !this.budget.mayResume(this)) return;
     this.paused = false;
-    this.budget.paused.delete(this);
+    this.alive = true;
+    this.budget.setPaused(this, false);
     this.ws.resume();
+  }
+
+  cut(why: string): void {
+    this.deps.log.warn({ event: 'stream_cut', buffered: this.ws.bufferedAmount, why }, 'an admin stream held too many unread answers; closing it');
+    this.ws.terminate();
   }
 
   private answer(answer: StreamAnswer): void {
     if (this.ws.readyState !== this.ws.OPEN) return;
-    if (this.ws.bufferedAmount > MAX_UNREAD_ANSWER_BYTES) {
-      this.deps.log.warn({ event: 'stream_cut', buffered: this.ws.bufferedAmount }, 'an admin stream client stopped reading its answers; closing it');
-      this.ws.terminate();
-      return;
-    }
+    if (this.ws.bufferedAmount > MAX_UNREAD_ANSWER_BYTES) return this.cut('its client stopped reading its answers');
     this.ws.send(JSON.stringify(answer));
+    if (this.ws.bufferedAmount > UNREAD_CHECK_FROM_BYTES) this.budget.checkUnread();
   }
 
   /** The node stops: no new requests (answered `node_stopping`); the stream closes once those under way are answered. */
@@ -299,7 +316,7 @@ class StreamConnection {
     // Reading goes on, so new requests get their answer and the client's close frame is read.
     if (this.paused) {
       this.paused = false;
-      this.budget.paused.delete(this);
+      this.budget.setPaused(this, false);
       this.ws.resume();
     }
     if (this.pending === 0) this.closeForStop();
