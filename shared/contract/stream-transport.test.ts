@@ -149,7 +149,7 @@ describe('admin client over the stream', () => {
     transport.close();
   });
 
-  it('takes a stream that stays silent for a call as dead: the read is asked again over HTTP, an unrepeatable change is "maybe", and a new stream is opened', async () => {
+  it('keeps a stream whose call is slow but which answers a probe; takes one that stays silent as dead: the read is asked again over HTTP, an unrepeatable change is "maybe", and a new stream is opened', async () => {
     // A TCP relay to the node that can freeze: a connection that died without a FIN (a laptop's sleep).
     const pairs: Array<[Socket, Socket]> = [];
     let frozen = false;
@@ -157,7 +157,12 @@ describe('admin client over the stream', () => {
       const upstream = connectTcp(Number(new URL(node.started.admin_url).port), '127.0.0.1');
       pairs.push([client, upstream]);
       client.on('data', (chunk) => !frozen && upstream.write(chunk));
-      upstream.on('data', (chunk) => !frozen && client.write(chunk));
+      upstream.on('data', (chunk: Buffer) => {
+        if (frozen) return;
+        // A slow answer on a live connection: held back, while other answers pass.
+        if (chunk.includes('held back')) setTimeout(() => client.write(chunk), 600);
+        else client.write(chunk);
+      });
       const end = () => (client.destroy(), upstream.destroy());
       client.on('error', end).on('close', end);
       upstream.on('error', end).on('close', end);
@@ -171,7 +176,12 @@ describe('admin client over the stream', () => {
       const api = createAdminClient(transport.call);
       await api.getStatus({});
       await expect.poll(() => transport.streaming).toBe(true);
+      const { room_id } = await api.createRoom({ name: 'held back' });
       calls.length = 0;
+      // Answered after three times the silence: the probe's answer shows the connection lives.
+      expect((await api.getRoom({ room_id })).name).toBe('held back');
+      expect(calls).toEqual([]);
+      expect(opened).toHaveLength(1);
       frozen = true;
       const read = api.getStatus({});
       const change = api.createRoom({ name: 'maybe made' }).catch((e: unknown) => e);

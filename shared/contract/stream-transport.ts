@@ -18,8 +18,9 @@
  *   "maybe not sent" — as does a repeated send whose second try cannot reach the node either;
  * - after a close for an ended credential (1008) the node ran none of them: they fail as
  *   `session_ended`.
- * A call left without any answer on the stream for `silenceMs` closes it the same way (a
- * connection that died without a FIN: a laptop's sleep, a changed network).
+ * A call left without any answer on the stream for `silenceMs` — not even to a status read sent
+ * as a probe halfway — closes it the same way (a connection that died without a FIN: a laptop's
+ * sleep, a changed network); a slow operation on a live connection is not cut.
  *
  * Order: a room's changes reach the node in the order they were made. Over one open stream they
  * are pipelined (the node takes a stream's frames in order); whenever a change would take another
@@ -119,6 +120,7 @@ export function streamTransport(options: StreamTransportOptions): StreamTranspor
   let nextTry = 0;
   let nextId = 1;
   let lastHeard = 0;
+  let probeSentAt = 0;
   let watchdog: ReturnType<typeof setInterval> | null = null;
   const waiting = new Map<number, Waiting>();
   const tails = new Map<string, Tail>();
@@ -192,7 +194,11 @@ export function streamTransport(options: StreamTransportOptions): StreamTranspor
     else call.reject(new AdminError(Number(answer.status) || 500, String(answer.error ?? 'error'), String(answer.message ?? 'the node refused the request')));
   }
 
-  /** A call left unanswered `silenceMs` with nothing heard meanwhile: the connection is taken for dead. */
+  /**
+   * A call unanswered for half the silence, with nothing heard meanwhile: a cheap status read goes
+   * out as a probe (a slow operation on a live connection gets the probe's answer and goes on). A
+   * call unanswered `silenceMs` with nothing heard at all: the connection is taken for dead.
+   */
   function watch(s: SocketLike): void {
     watchdog ??= setInterval(() => {
       const oldest = waiting.values().next().value;
@@ -202,11 +208,19 @@ export function streamTransport(options: StreamTransportOptions): StreamTranspor
         return;
       }
       const t = now();
-      if (t - oldest.sentAt > silenceMs && t - lastHeard > silenceMs) {
+      const quiet = Math.min(t - oldest.sentAt, t - lastHeard);
+      if (quiet > silenceMs) {
         lose(s, true, undefined);
         s.close(4000, 'no answer');
+      } else if (quiet > silenceMs / 2 && t - probeSentAt > silenceMs / 2) {
+        probeSentAt = t;
+        try {
+          s.send(JSON.stringify({ id: nextId++, op: 'getStatus', input: {} }));
+        } catch {
+          // The close that follows settles the calls.
+        }
       }
-    }, Math.max(10, silenceMs / 4));
+    }, Math.max(10, silenceMs / 8));
   }
 
   function overStream(s: SocketLike, name: AdminOperationName, input: Record<string, unknown>): Promise<unknown> {

@@ -24,9 +24,9 @@ import { takeUpgrade, type UpgradeRequest } from './upgrade.ts';
 
 export const STREAM_PATH = ADMIN_STREAM_PATH;
 
-/** Requests under way on one stream before it stops reading (resumes at half). */
+/** Requests read and not answered on one stream before it stops reading (resumes at half; budget.ts). */
 export const MAX_PENDING_REQUESTS = 1_024;
-/** Requests under way on all streams together before every stream stops reading (each resumes once the node is at half). */
+/** Handler calls under way on the node at most (exact), and the node's load past which a stream holding its fair share stops reading (budget.ts). */
 export const MAX_NODE_PENDING_REQUESTS = 4_096;
 /** Each open stream is pinged this often; one that did not answer the previous ping is cut (a peer gone without a FIN, a stalled tab). */
 export const PING_INTERVAL_MS = 30_000;
