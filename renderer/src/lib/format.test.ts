@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ago, fromNow, plural } from './format.ts';
+import { ago, clock, fromNow, plural, when } from './format.ts';
 
 describe('ago', () => {
   it('says how long ago, in words a person reads at a glance', () => {
@@ -21,5 +21,22 @@ describe('fromNow and plural', () => {
     expect(fromNow(now - 5, now)).toBe('now');
     expect(plural(1, 'message')).toBe('1 message');
     expect(plural(12, 'message')).toBe('12 messages');
+  });
+});
+
+describe('clock and when', () => {
+  it('say what the locale functions say: the time today, the weekday this week, the date before', () => {
+    const now = new Date(2026, 10, 23, 18, 30).getTime();
+    const t = (d: Date) => d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+    const today = new Date(2026, 10, 23, 9, 5);
+    expect(clock(today.getTime(), now)).toBe(t(today));
+    const monday = new Date(2026, 10, 20, 23, 59);
+    expect(clock(monday.getTime(), now)).toBe(`${monday.toLocaleDateString([], { weekday: 'short' })} ${t(monday)}`);
+    const before = new Date(2026, 0, 2, 7, 0);
+    expect(clock(before.getTime(), now)).toBe(`${before.toLocaleDateString([], { day: 'numeric', month: 'short' })} ${t(before)}`);
+    // Yesterday late evening is not "today", whatever the hours between.
+    const lateYesterday = new Date(2026, 10, 22, 23, 50);
+    expect(clock(lateYesterday.getTime(), now)).not.toBe(t(lateYesterday));
+    expect(when(before.getTime())).toBe(before.toLocaleString());
   });
 });

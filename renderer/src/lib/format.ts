@@ -20,18 +20,33 @@ export function fromNow(ms: number | null | undefined, now = Date.now()): string
   return `in ${Math.round(seconds / 86400)} days`;
 }
 
+// The formats, made once: `toLocale…String` with options builds a formatter on every call, which
+// was the largest single cost of redrawing a room's timeline after each message (issue #17).
+let formats: { time: Intl.DateTimeFormat; weekday: Intl.DateTimeFormat; dayMonth: Intl.DateTimeFormat; full: Intl.DateTimeFormat } | undefined;
+function format() {
+  formats ??= {
+    time: new Intl.DateTimeFormat([], { hour: '2-digit', minute: '2-digit' }),
+    weekday: new Intl.DateTimeFormat([], { weekday: 'short' }),
+    dayMonth: new Intl.DateTimeFormat([], { day: 'numeric', month: 'short' }),
+    // What `toLocaleString()` shows.
+    full: new Intl.DateTimeFormat([], { year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' }),
+  };
+  return formats;
+}
+
 /** "14:02" today, "Mon 14:02" this week, "3 Nov 14:02" before. */
 export function clock(ms: number, now = Date.now()): string {
   const date = new Date(ms);
-  const time = date.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  const f = format();
+  const time = f.time.format(date);
   const today = new Date(now);
-  if (date.toDateString() === today.toDateString()) return time;
-  if (now - ms < 6 * 86400_000 && ms < now) return `${date.toLocaleDateString([], { weekday: 'short' })} ${time}`;
-  return `${date.toLocaleDateString([], { day: 'numeric', month: 'short' })} ${time}`;
+  if (date.getFullYear() === today.getFullYear() && date.getMonth() === today.getMonth() && date.getDate() === today.getDate()) return time;
+  if (now - ms < 6 * 86400_000 && ms < now) return `${f.weekday.format(date)} ${time}`;
+  return `${f.dayMonth.format(date)} ${time}`;
 }
 
 export function when(ms: number): string {
-  return new Date(ms).toLocaleString();
+  return format().full.format(new Date(ms));
 }
 
 export const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
