@@ -220,6 +220,36 @@ describe('admin stream limits', () => {
     for (const client of clients) client.ws.close();
   });
 
+  it('cuts the stream whose client leaves the most answers unread once the node holds too many, and only that one', async () => {
+    // A node of its own: pings far apart (a client that stops reading stops answering pings too).
+    const deltaLog: string[] = [];
+    const sink = new Writable({ write: (chunk, _enc, done) => (deltaLog.push(...String(chunk).split('\n').filter(Boolean)), done()) });
+    const delta = await startInProcessNode('delta.test', { log: pino({ level: 'debug' }, sink), config: { adminStreamLimits: { unreadPerNode: 256 * 1024 } } });
+    try {
+      const roomId = (await delta.admin('POST', '/rooms', { name: 'big answers' })).body.room_id as string;
+      const long = 'x'.repeat(3_900);
+      await delta.admin('POST', `/rooms/${encodeURIComponent(roomId)}/messages/batch`, { messages: Array.from({ length: 50 }, (_, i) => ({ body: `${i} ${long}` })) });
+      const url = `${delta.started.admin_url.replace(/^http/, 'ws')}/_paracord/admin/v1/stream`;
+      const [reader, hoarder] = await Promise.all([0, 1].map(async () => {
+        const ws = new WebSocket(url, { headers: { authorization: `Bearer ${delta.token}` } });
+        await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+        return new Client(ws);
+      })) as [Client, Client];
+      // The hoarder stops reading: its answers (~200 KB each) pile up in the node's memory once the kernel's buffers are full.
+      const socket = (hoarder.ws as unknown as { _socket: import('node:net').Socket })._socket;
+      socket.pause();
+      for (let i = 0; i < 60; i++) hoarder.send({ id: i, op: 'listMessages', input: { room_id: roomId, limit: 50 } });
+      await expect.poll(() => deltaLog.some((l) => l.includes('"stream_cut"') && l.includes('across streams')), { timeout: 20_000 }).toBe(true);
+      socket.resume();
+      expect((await hoarder.closed).code).toBe(1006);
+      // The stream that reads is untouched.
+      expect((await reader.call('after', 'listMessages', { room_id: roomId, limit: 50 })).ok).toBe(true);
+      reader.ws.close();
+    } finally {
+      await delta.node.stop();
+    }
+  });
+
   it('carries a Retry-After into the answer as retry_after (seconds)', () => {
     expect(failureAnswer(new HttpError(429, 'rate_limited', 'slow down', { 'retry-after': '7' }))).toEqual({ ok: false, status: 429, error: 'rate_limited', message: 'slow down', retry_after: 7 });
     expect(failureAnswer(new HttpError(404, 'unknown_room', 'no such room'))).toEqual({ ok: false, status: 404, error: 'unknown_room', message: 'no such room' });

@@ -306,7 +306,7 @@ class StreamConnection implements BudgetMember {
     if (this.ws.readyState !== this.ws.OPEN) return;
     if (this.ws.bufferedAmount > MAX_UNREAD_ANSWER_BYTES) return this.cut('its client stopped reading its answers');
     this.ws.send(JSON.stringify(answer));
-    if (this.ws.bufferedAmount > UNREAD_CHECK_FROM_BYTES) this.budget.checkUnread();
+    if (this.ws.bufferedAmount > Math.min(UNREAD_CHECK_FROM_BYTES, this.budget.unreadPerNode / 4)) this.budget.checkUnread();
   }
 
   /** The node stops: no new requests (answered `node_stopping`); the stream closes once those under way are answered. */
