@@ -17,21 +17,14 @@ export const live = $state({
 });
 
 import { api, desktop, reachability } from './api.ts';
+import { refetchGate } from './refetch-gate.ts';
 
 let source: EventSource | undefined;
-// A burst of notifications (a peer's backlog, a quarantined flood) refetches at most every 100 ms.
-const due = { room: false, status: false, invites: false };
-let bumpTimer: ReturnType<typeof setTimeout> | undefined;
-function bump(kind: keyof typeof due): void {
-  due[kind] = true;
-  bumpTimer ??= setTimeout(() => {
-    bumpTimer = undefined;
-    for (const key of Object.keys(due) as Array<keyof typeof due>) {
-      if (due[key]) live[key]++;
-      due[key] = false;
-    }
-  }, 100);
-}
+// A burst of notifications (a peer's backlog, a quarantined flood) refetches at most every 100 ms;
+// the first of a burst at once (lib/refetch-gate.ts).
+const bump = refetchGate<'room' | 'status' | 'invites'>((kinds) => {
+  for (const kind of kinds) live[kind]++;
+}, { gapMs: 100 });
 let unsubscribe: (() => void) | undefined;
 let probeTimer: ReturnType<typeof setTimeout> | undefined;
 

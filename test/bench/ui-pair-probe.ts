@@ -1,0 +1,72 @@
+/**
+ * User to user in the web UI (issue #17, "speed as users feel it"): user A clicks Send in A's
+ * node's UI, user B watches the room in B's node's UI, two real peered nodes, two pages of one
+ * Chromium. Timed from A's click to B's DOM showing the message, both with the machine's clock
+ * (`performance.timeOrigin + performance.now()` in each page). Not part of `npm run bench` (it
+ * needs Chromium); run after `npm run build`:
+ *   node --experimental-strip-types --no-warnings test/bench/ui-pair-probe.ts [messages] [gap ms]
+ */
+import { chromium, type Page } from 'playwright-core';
+import { peeredNodes, stopAll, type NodeProcess } from '../helpers/node-process.ts';
+import { removeTempDirs } from '../helpers/temp-dir.ts';
+
+const count = Number(process.argv[2] ?? 60);
+const gapMs = Number(process.argv[3] ?? 300);
+const [a, b] = (await peeredNodes('a.test', 'b.test')) as [NodeProcess, NodeProcess];
+const roomId = (await a.admin<{ room_id: string }>('POST', '/rooms', { name: 'pair' })).body.room_id;
+await a.admin('POST', `/rooms/${encodeURIComponent(roomId)}/invites`, { user_id: '@owner:b.test' });
+for (let i = 0; ; i++) {
+  const invites = (await b.admin<{ invites: Array<{ invite_id: string; room_id: string }> }>('GET', `/invites?user_id=${encodeURIComponent('@owner:b.test')}`)).body.invites;
+  const invite = invites.find((x) => x.room_id === roomId);
+  if (invite) {
+    await b.admin('POST', `/invites/${invite.invite_id}/accept`, { user_id: '@owner:b.test' });
+    break;
+  }
+  if (i > 100) throw new Error('no invite arrived');
+  await new Promise((resolve) => setTimeout(resolve, 50));
+}
+const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu'] });
+
+async function roomPage(node: NodeProcess): Promise<Page> {
+  const page = await (await browser.newContext()).newPage();
+  const link = await node.admin<{ login_url: string }>('POST', '/login-links', {});
+  await page.goto(link.body.login_url);
+  await page.getByRole('link', { name: 'Rooms' }).click();
+  await page.getByRole('link', { name: 'pair' }).click();
+  await page.getByRole('heading', { name: 'pair' }).waitFor();
+  return page;
+}
+const [pageA, pageB] = [await roomPage(a), await roomPage(b)];
+
+const times: number[] = [];
+for (let i = 0; i < count + 3; i++) {
+  const body = `pair ${i} ${Math.random().toString(36).slice(2)}`;
+  await pageB.evaluate((text) => {
+    const w = window as unknown as { seenAt?: number };
+    delete w.seenAt;
+    const seen = () => [...document.querySelectorAll('[data-testid="message"]')].some((m) => m.textContent?.includes(text));
+    const observer = new MutationObserver(() => {
+      if (seen()) {
+        w.seenAt = performance.timeOrigin + performance.now();
+        observer.disconnect();
+      }
+    });
+    observer.observe(document.body, { subtree: true, childList: true, characterData: true });
+  }, body);
+  await pageA.getByTestId('composer').fill(body);
+  await pageA.evaluate(() => {
+    const w = window as unknown as { clickAt?: number };
+    document.addEventListener('click', () => (w.clickAt = performance.timeOrigin + performance.now()), { capture: true, once: true });
+  });
+  await pageA.getByRole('button', { name: 'Send' }).click();
+  const seenAt = (await (await pageB.waitForFunction(() => (window as unknown as { seenAt?: number }).seenAt)).jsonValue()) as number;
+  const clickAt = (await pageA.evaluate(() => (window as unknown as { clickAt: number }).clickAt)) as number;
+  // Three to warm up (the stream opens, code paths compile).
+  if (i >= 3) times.push(seenAt - clickAt);
+  await new Promise((resolve) => setTimeout(resolve, gapMs));
+}
+const pct = (q: number) => [...times].sort((x, y) => x - y)[Math.min(times.length - 1, Math.floor(q * times.length))]!;
+console.log(`A's click to B's screen: ${times.length} messages, p50 ${pct(0.5).toFixed(1)} ms, p90 ${pct(0.9).toFixed(1)} ms, p99 ${pct(0.99).toFixed(1)} ms`);
+await browser.close();
+await stopAll([a, b]);
+removeTempDirs();
