@@ -29,6 +29,29 @@ const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PAT
 
 async function roomPage(node: NodeProcess): Promise<Page> {
   const page = await (await browser.newContext()).newPage();
+  // Where the time goes: when each page last heard a notification (EventSource) and an answer (WebSocket).
+  await page.addInitScript(() => {
+    const w = window as unknown as { heard: { event?: number; answer?: number } };
+    w.heard = {};
+    const at = () => performance.timeOrigin + performance.now();
+    const NativeEventSource = window.EventSource;
+    window.EventSource = class extends NativeEventSource {
+      constructor(url: string | URL, init?: EventSourceInit) {
+        super(url, init);
+        this.addEventListener('room', () => (w.heard.event ??= at()));
+      }
+    } as typeof EventSource;
+    const NativeWebSocket = window.WebSocket;
+    window.WebSocket = class extends NativeWebSocket {
+      constructor(url: string | URL, protocols?: string | string[]) {
+        super(url, protocols);
+        this.addEventListener('message', (e) => {
+          // The send's answer: {"id", "ok": true, "result": {"event_id"}} and nothing more.
+          if (/^\{"id":\d+,"ok":true,"result":\{"event_id":"[^"]+"\}\}$/.test(String(e.data))) w.heard.answer ??= at();
+        });
+      }
+    } as typeof WebSocket;
+  });
   const link = await node.admin<{ login_url: string }>('POST', '/login-links', {});
   await page.goto(link.body.login_url);
   await page.getByRole('link', { name: 'Rooms' }).click();
@@ -39,6 +62,7 @@ async function roomPage(node: NodeProcess): Promise<Page> {
 const [pageA, pageB] = [await roomPage(a), await roomPage(b)];
 
 const times: number[] = [];
+const parts: Array<{ answered: number; notified: number; shown: number }> = [];
 for (let i = 0; i < count + 3; i++) {
   const body = `pair ${i} ${Math.random().toString(36).slice(2)}`;
   await pageB.evaluate((text) => {
@@ -53,6 +77,7 @@ for (let i = 0; i < count + 3; i++) {
     });
     observer.observe(document.body, { subtree: true, childList: true, characterData: true });
   }, body);
+  for (const page of [pageA, pageB]) await page.evaluate(() => ((window as unknown as { heard: object }).heard = {}));
   await pageA.getByTestId('composer').fill(body);
   await pageA.evaluate(() => {
     const w = window as unknown as { clickAt?: number };
@@ -61,12 +86,22 @@ for (let i = 0; i < count + 3; i++) {
   await pageA.getByRole('button', { name: 'Send' }).click();
   const seenAt = (await (await pageB.waitForFunction(() => (window as unknown as { seenAt?: number }).seenAt)).jsonValue()) as number;
   const clickAt = (await pageA.evaluate(() => (window as unknown as { clickAt: number }).clickAt)) as number;
+  const answerAt = (await pageA.evaluate(() => (window as unknown as { heard: { answer?: number } }).heard.answer ?? NaN)) as number;
+  const eventAt = (await pageB.evaluate(() => (window as unknown as { heard: { event?: number } }).heard.event ?? NaN)) as number;
   // Three to warm up (the stream opens, code paths compile).
-  if (i >= 3) times.push(seenAt - clickAt);
+  if (i >= 3) {
+    times.push(seenAt - clickAt);
+    parts.push({ answered: answerAt - clickAt, notified: eventAt - clickAt, shown: seenAt - eventAt });
+  }
   await new Promise((resolve) => setTimeout(resolve, gapMs));
 }
 const pct = (q: number) => [...times].sort((x, y) => x - y)[Math.min(times.length - 1, Math.floor(q * times.length))]!;
 console.log(`A's click to B's screen: ${times.length} messages, p50 ${pct(0.5).toFixed(1)} ms, p90 ${pct(0.9).toFixed(1)} ms, p99 ${pct(0.99).toFixed(1)} ms`);
+const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+console.log(
+  `  medians: A's page has the node's answer ${median(parts.map((p) => p.answered)).toFixed(1)} ms after the click; ` +
+    `B's page hears the room notification ${median(parts.map((p) => p.notified)).toFixed(1)} ms after it; B shows the message ${median(parts.map((p) => p.shown)).toFixed(1)} ms after that`,
+);
 await browser.close();
 await stopAll([a, b]);
 removeTempDirs();
