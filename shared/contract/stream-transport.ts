@@ -15,9 +15,10 @@
  * - a send that names its client `txn_id` too (the node stores it once however often it comes),
  *   one after another in the order they were made;
  * - any other change fails with `ConnectionLost` (it may have been done), which the UI words as
- *   "maybe not sent" — as does a repeated send whose second try cannot reach the node either;
- * - after a close for an ended credential (1008) the node ran none of them: they fail as
- *   `session_ended`.
+ *   "maybe not sent" — as does a repeated send whose second try fails in any way (only its success
+ *   says anything of the first);
+ * - after a close for an ended credential (1008) the node ran none of them (it closes only once
+ *   what was under way is answered): they fail as `session_ended`.
  * A call left without any answer on the stream for `silenceMs` — not even to a status read sent
  * as a probe halfway — closes it the same way (a connection that died without a FIN: a laptop's
  * sleep, a changed network); a slow operation on a live connection is not cut.
@@ -170,11 +171,13 @@ export function streamTransport(options: StreamTransportOptions): StreamTranspor
     // Repeated one after another, in the order they were made.
     let again: Promise<unknown> = Promise.resolve();
     for (const call of lost) {
-      const unknown = () => new ConnectionLost(`the connection to the node closed before it answered ${call.name}`);
+      const unknown = (cause?: unknown) =>
+        new ConnectionLost(`the connection to the node closed before it answered ${call.name}${cause instanceof Error ? `; asked again: ${cause.message}` : ''}`);
       if (code === CLOSE_CREDENTIAL) call.reject(new AdminError(401, 'session_ended', 'the session ended; the node did not run this request'));
       else if (isRead(call.name)) options.fallback(call.name, call.input).then(call.resolve, call.reject);
       else if (repeatable(call.name, call.input)) {
-        again = again.then(() => options.fallback(call.name, call.input).then(call.resolve, (error: unknown) => call.reject(error instanceof AdminError ? error : unknown())));
+        // Only a success is sure: a refusal of the repeat (signed out, busy, stopping) says nothing of the first.
+        again = again.then(() => options.fallback(call.name, call.input).then(call.resolve, (error: unknown) => call.reject(unknown(error))));
       } else call.reject(unknown());
     }
   }

@@ -169,6 +169,30 @@ describe('admin stream guards (the same as every admin request)', () => {
   });
 });
 
+describe('admin stream, a session that ends', () => {
+  it('answers what was under way before it closes (1008), so what a close leaves unanswered was never run', async () => {
+    const host = new URL(alpha.started.admin_url).host;
+    const loginUrl = (await alpha.admin('POST', '/login-links')).body.login_url as string;
+    const link = await request(loginUrl, { reset: true });
+    const cookie = /paracord_session=([^;]+)/.exec(String(link.headers['set-cookie']))![1]!;
+    const browser = await connect({ cookie: `paracord_session=${cookie}`, origin: `http://${host}` });
+    const roomId = await newRoom('under way at logout');
+    const socket = (browser.ws as unknown as { _socket: import('node:net').Socket })._socket;
+    socket.cork();
+    browser.send({ id: 'before', op: 'sendMessage', input: { room_id: roomId, body: 'sent before signing out' } });
+    browser.send({ id: 'out', op: 'logout', input: {} });
+    browser.send({ id: 'after', op: 'sendMessage', input: { room_id: roomId, body: 'sent after signing out' } });
+    socket.uncork();
+    const closed = await browser.closed;
+    expect(closed.code).toBe(1008);
+    // Every frame got its answer before the close: the send under way too.
+    expect(browser.answers.find((a) => a.id === 'before')).toMatchObject({ ok: true });
+    expect(browser.answers.find((a) => a.id === 'out')).toMatchObject({ ok: true });
+    expect(browser.answers.find((a) => a.id === 'after')).toMatchObject({ ok: false, status: 401 });
+    expect(await bodies(roomId)).toEqual(['sent before signing out']);
+  });
+});
+
 describe('admin stream limits', () => {
   let gamma: Awaited<ReturnType<typeof startInProcessNode>>;
   const gammaLog: string[] = [];

@@ -131,6 +131,8 @@ class StreamConnection implements BudgetMember {
   private paused = false;
   private stopping = false;
   private stopTimer: NodeJS.Timeout | null = null;
+  /** The credential the stream was opened with no longer holds: it closes (1008) once nothing is under way. */
+  private credentialEnded = false;
   /** Heard from since the last ping (a pong or a frame). */
   private alive = true;
 
@@ -211,9 +213,11 @@ class StreamConnection implements BudgetMember {
       try {
         await this.reauthorize();
       } catch (error) {
+        // Refused, and the stream closes once what was already under way is answered: a client
+        // then knows that whatever the close left unanswered was never run.
+        this.credentialEnded = true;
         this.fail(requests, error);
         this.settled(requests.length);
-        this.ws.close(1008, 'credential no longer valid');
         continue;
       }
       let i = 0;
@@ -286,7 +290,10 @@ class StreamConnection implements BudgetMember {
     this.resumeIfRoom();
     // Every stream paused for the node's load looks again (each under its own limits).
     this.budget.settled(count);
-    if (this.stopping && this.pending === 0) this.closeForStop();
+    if (this.pending === 0) {
+      if (this.credentialEnded) this.closeForCredential();
+      else if (this.stopping) this.closeForStop();
+    }
   }
 
   resumeIfRoom(): void {
@@ -321,6 +328,12 @@ class StreamConnection implements BudgetMember {
     }
     if (this.pending === 0) this.closeForStop();
     else this.later(STOP_GRACE_MS);
+  }
+
+  private closeForCredential(): void {
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    this.ws.close(1008, 'credential no longer valid');
+    this.later(CLOSE_HANDSHAKE_MS);
   }
 
   private closeForStop(): void {
