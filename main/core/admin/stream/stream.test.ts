@@ -82,6 +82,15 @@ async function refusal(headers: Record<string, string>, url = streamUrl): Promis
   });
 }
 
+/** A stream as a signed-in browser page opens it: a fresh session's cookie and the node's own Origin. */
+async function signedInStream(): Promise<Client> {
+  const host = new URL(alpha.started.admin_url).host;
+  const loginUrl = (await alpha.admin('POST', '/login-links')).body.login_url as string;
+  const link = await request(loginUrl, { reset: true });
+  const cookie = /paracord_session=([^;]+)/.exec(String(link.headers['set-cookie']))![1]!;
+  return connect({ cookie: `paracord_session=${cookie}`, origin: `http://${host}` });
+}
+
 async function newRoom(name: string): Promise<string> {
   return (await alpha.admin('POST', '/rooms', { name })).body.room_id as string;
 }
@@ -151,11 +160,7 @@ describe('admin stream guards (the same as every admin request)', () => {
   });
 
   it('runs a logout alone: frames read with it wait for it and are refused once the session ended', async () => {
-    const host = new URL(alpha.started.admin_url).host;
-    const loginUrl = (await alpha.admin('POST', '/login-links')).body.login_url as string;
-    const link = await request(loginUrl, { reset: true });
-    const cookie = /paracord_session=([^;]+)/.exec(String(link.headers['set-cookie']))![1]!;
-    const browser = await connect({ cookie: `paracord_session=${cookie}`, origin: `http://${host}` });
+    const browser = await signedInStream();
     const roomId = await newRoom('after logout');
     const socket = (browser.ws as unknown as { _socket: import('node:net').Socket })._socket;
     socket.cork();
@@ -171,11 +176,7 @@ describe('admin stream guards (the same as every admin request)', () => {
 
 describe('admin stream, a session that ends', () => {
   it('answers what was under way before it closes (1008), so what a close leaves unanswered was never run', async () => {
-    const host = new URL(alpha.started.admin_url).host;
-    const loginUrl = (await alpha.admin('POST', '/login-links')).body.login_url as string;
-    const link = await request(loginUrl, { reset: true });
-    const cookie = /paracord_session=([^;]+)/.exec(String(link.headers['set-cookie']))![1]!;
-    const browser = await connect({ cookie: `paracord_session=${cookie}`, origin: `http://${host}` });
+    const browser = await signedInStream();
     const roomId = await newRoom('under way at logout');
     const socket = (browser.ws as unknown as { _socket: import('node:net').Socket })._socket;
     socket.cork();
