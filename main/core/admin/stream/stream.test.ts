@@ -245,11 +245,14 @@ describe('admin stream limits', () => {
     for (const client of clients) client.ws.close();
   });
 
-  it('cuts the stream whose client leaves the most answers unread once the node holds too many, and only that one', async () => {
+  it.each([
+    { cap: 'the node holds too many (past its cap across streams)', limits: { unreadPerNode: 256 * 1024 }, requests: 60, why: 'across streams' },
+    { cap: 'it alone holds 16 MiB', limits: {}, requests: 110, why: 'stopped reading its answers' },
+  ])('cuts a stream whose client leaves answers unread once $cap, and only that one', async ({ limits, requests, why }) => {
     // A node of its own: pings far apart (a client that stops reading stops answering pings too).
     const deltaLog: string[] = [];
     const sink = new Writable({ write: (chunk, _enc, done) => (deltaLog.push(...String(chunk).split('\n').filter(Boolean)), done()) });
-    const delta = await startInProcessNode('delta.test', { log: pino({ level: 'debug' }, sink), config: { adminStreamLimits: { unreadPerNode: 256 * 1024 } } });
+    const delta = await startInProcessNode('delta.test', { log: pino({ level: 'debug' }, sink), config: { adminStreamLimits: limits } });
     try {
       const roomId = (await delta.admin('POST', '/rooms', { name: 'big answers' })).body.room_id as string;
       const long = 'x'.repeat(3_900);
@@ -263,8 +266,8 @@ describe('admin stream limits', () => {
       // The hoarder stops reading: its answers (~200 KB each) pile up in the node's memory once the kernel's buffers are full.
       const socket = (hoarder.ws as unknown as { _socket: import('node:net').Socket })._socket;
       socket.pause();
-      for (let i = 0; i < 60; i++) hoarder.send({ id: i, op: 'listMessages', input: { room_id: roomId, limit: 50 } });
-      await expect.poll(() => deltaLog.some((l) => l.includes('"stream_cut"') && l.includes('across streams')), { timeout: 20_000 }).toBe(true);
+      for (let i = 0; i < requests; i++) hoarder.send({ id: i, op: 'listMessages', input: { room_id: roomId, limit: 50 } });
+      await expect.poll(() => deltaLog.some((l) => l.includes('"stream_cut"') && l.includes(why)), { timeout: 20_000 }).toBe(true);
       socket.resume();
       expect((await hoarder.closed).code).toBe(1006);
       // The stream that reads is untouched.
