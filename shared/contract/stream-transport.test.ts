@@ -6,7 +6,7 @@ import { startInProcessNode } from '../../test/helpers/in-process-node.ts';
 import { removeTempDirs } from '../../test/helpers/temp-dir.ts';
 import { ADMIN_STREAM_PATH, type AdminOperationName } from './admin-operations.ts';
 import { AdminError, createAdminClient, httpTransport, type AdminTransport } from './client.ts';
-import { ConnectionLost, streamTransport, type SocketLike } from './stream-transport.ts';
+import { ConnectionLost, streamTransport, type SocketLike, type StreamTransportOptions } from './stream-transport.ts';
 
 let node: Awaited<ReturnType<typeof startInProcessNode>>;
 let streamUrl: string;
@@ -43,12 +43,18 @@ function sockets(token = node.token) {
   return { open, opened };
 }
 
+/** The admin client over the stream to the node, with counted HTTP as its fallback and the sockets it opened. */
+function streamClient(options: { delayMs?: number; token?: string; url?: string } & Partial<Omit<StreamTransportOptions, 'fallback' | 'open'>> = {}) {
+  const { delayMs, token, url, ...rest } = options;
+  const { fallback, calls } = countedHttp(delayMs);
+  const { open, opened } = sockets(token);
+  const transport = streamTransport({ url: url ?? streamUrl, fallback, open, ...rest });
+  return { transport, api: createAdminClient(transport.call), calls, opened };
+}
+
 describe('admin client over the stream', () => {
   it('takes HTTP until the stream is open, then the stream, with the same answers and errors', async () => {
-    const { fallback, calls } = countedHttp();
-    const { open, opened } = sockets();
-    const transport = streamTransport({ url: streamUrl, fallback, open });
-    const api = createAdminClient(transport.call);
+    const { transport, api, calls, opened } = streamClient();
     // The first call opens the stream and does not wait for it.
     expect((await api.getStatus({})).server_name).toBe('stream-client.test');
     expect(calls).toEqual(['getStatus']);
@@ -73,10 +79,7 @@ describe('admin client over the stream', () => {
   });
 
   it('when the stream is cut: a read is asked again over HTTP, a change fails as ConnectionLost, and the next calls reopen it', async () => {
-    const { fallback, calls } = countedHttp();
-    const { open, opened } = sockets();
-    const transport = streamTransport({ url: streamUrl, fallback, open });
-    const api = createAdminClient(transport.call);
+    const { transport, api, calls, opened } = streamClient();
     await api.getStatus({});
     await expect.poll(() => transport.streaming).toBe(true);
     const { room_id } = await api.createRoom({ name: 'cut' });
@@ -104,11 +107,8 @@ describe('admin client over the stream', () => {
   });
 
   it('keeps working over HTTP when the node refuses the stream, and tries it again only after a wait that doubles', async () => {
-    const { fallback, calls } = countedHttp();
-    const { open, opened } = sockets('not-the-token');
     let clock = 1_000_000;
-    const transport = streamTransport({ url: streamUrl, fallback, open, now: () => clock, retryMs: { first: 1_000, max: 4_000 } });
-    const api = createAdminClient(transport.call);
+    const { transport, api, calls, opened } = streamClient({ token: 'not-the-token', now: () => clock, retryMs: { first: 1_000, max: 4_000 } });
     const attempts = async (calls: number) => {
       for (let i = 0; i < calls; i++) {
         expect((await api.getStatus({})).server_name).toBe('stream-client.test');
@@ -134,10 +134,7 @@ describe('admin client over the stream', () => {
   });
 
   it('never lets a change over the stream overtake an earlier change still under way over HTTP', async () => {
-    const { fallback } = countedHttp(300);
-    const { open } = sockets();
-    const transport = streamTransport({ url: streamUrl, fallback, open });
-    const api = createAdminClient(transport.call);
+    const { transport, api } = streamClient({ delayMs: 300 });
     const { room_id } = await createAdminClient(countedHttp().fallback).createRoom({ name: 'order' });
     // The stream is not open yet: the first send takes HTTP (slowed to 300 ms).
     const first = api.sendMessage({ room_id, body: 'first' });
@@ -169,11 +166,8 @@ describe('admin client over the stream', () => {
     });
     await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
     try {
-      const { fallback, calls } = countedHttp();
-      const { open, opened } = sockets();
       const relayUrl = `ws://127.0.0.1:${(relay.address() as AddressInfo).port}${ADMIN_STREAM_PATH}`;
-      const transport = streamTransport({ url: relayUrl, fallback, open, silenceMs: 200 });
-      const api = createAdminClient(transport.call);
+      const { transport, api, calls, opened } = streamClient({ url: relayUrl, silenceMs: 200 });
       await api.getStatus({});
       await expect.poll(() => transport.streaming).toBe(true);
       const { room_id } = await api.createRoom({ name: 'held back' });
@@ -202,10 +196,7 @@ describe('admin client over the stream', () => {
   });
 
   it('orders changes per room only: a slow HTTP change of one room does not hold another room\'s send over the stream', async () => {
-    const { fallback } = countedHttp(400);
-    const { open } = sockets();
-    const transport = streamTransport({ url: streamUrl, fallback, open });
-    const api = createAdminClient(transport.call);
+    const { transport, api } = streamClient({ delayMs: 400 });
     const direct = createAdminClient(countedHttp().fallback);
     const [x, y] = [(await direct.createRoom({ name: 'x' })).room_id, (await direct.createRoom({ name: 'y' })).room_id];
     const finished: string[] = [];
@@ -218,10 +209,7 @@ describe('admin client over the stream', () => {
   });
 
   it('asks cut sends again one after another, so a room keeps their order, each stored once', async () => {
-    const { fallback } = countedHttp();
-    const { open, opened } = sockets();
-    const transport = streamTransport({ url: streamUrl, fallback, open });
-    const api = createAdminClient(transport.call);
+    const { transport, api, opened } = streamClient();
     await api.getStatus({});
     await expect.poll(() => transport.streaming).toBe(true);
     const { room_id } = await api.createRoom({ name: 'cut order' });
