@@ -10,15 +10,20 @@
  * after `npm run build`. Environment:
  * - PARACORD_NODE_FLAGS: V8/Node flags for both nodes (e.g. `--cpu-prof --cpu-prof-dir=DIR`);
  * - PROBE_SLOW=ms: lists the messages slower than that (send time into the run: latency);
+ * - PROBE_STREAM=1: A's client sends over the admin stream (one WebSocket frame per message, as
+ *   `npm run bench -- --vs prosody` does) instead of one HTTP request per message;
+ * - PROBE_WARM=n: warm-up messages before the run (default 300, one at a time 5 ms apart);
  * - PROBE_CLOCK=1: prints the run's start on the monotonic clock (µs), the clock of CPU profiles;
  * - PROBE_GREP=regexp: prints both nodes' log lines (JSON on stderr) that match, from 1 s before
  *   the run to 2 s into it (with PARACORD_LOG_LEVEL=debug for the debug lines).
  */
 import { request } from 'undici';
+import WebSocket from 'ws';
 import { NodeProcess, cpuByThread, cpuPerUnit, enc, peerBothWays, percentile, roomWith, watchRoomEvents } from './bench-nodes.ts';
 
 const rate = Number(process.argv[2] ?? 200);
 const seconds = Number(process.argv[3] ?? 10);
+const warmUp = Number(process.env.PROBE_WARM ?? 300);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const args = ['--max-connections-per-address', '1000'];
 const a = new NodeProcess({ serverName: 'a.test', args });
@@ -31,14 +36,32 @@ try {
   const stop = await watchRoomEvents(b, (id, at) => arrived.set(id, at));
   const url = `${a.ready.admin_url}/_paracord/admin/v1/rooms/${enc(roomId)}/messages`;
   const headers = { authorization: `Bearer ${a.adminToken}`, 'content-type': 'application/json' };
-  const send = async (i: number) => {
+  const sendHttp = async (i: number) => {
     const at = performance.now();
     const r = await request(url, { method: 'POST', headers, body: JSON.stringify({ body: `m ${i}` }) });
     const { event_id: id } = (await r.body.json()) as { event_id: string };
     return { id, at };
   };
+  let send = sendHttp;
+  if (process.env.PROBE_STREAM) {
+    const ws = new WebSocket(`${a.ready.admin_url.replace(/^http/, 'ws')}/_paracord/admin/v1/stream`, { headers: { authorization: headers.authorization } });
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    const waiting = new Map<number, (id: string) => void>();
+    ws.on('message', (data) => {
+      const answer = JSON.parse(String(data)) as { id: number; ok: boolean; result?: { event_id: string }; error?: string };
+      if (!answer.ok) throw new Error(`send failed: ${answer.error}`);
+      waiting.get(answer.id)?.(answer.result!.event_id);
+      waiting.delete(answer.id);
+    });
+    send = (i: number) =>
+      new Promise((resolve) => {
+        const at = performance.now();
+        waiting.set(i, (id) => resolve({ id, at }));
+        ws.send(JSON.stringify({ id: i, op: 'sendMessage', input: { room_id: roomId, body: `m ${i}` } }));
+      });
+  }
   // Warm-up, then a quiet second (as a chat has).
-  for (let i = 0; i < 300; i++) {
+  for (let i = 0; i < warmUp; i++) {
     await send(i);
     await sleep(5);
   }

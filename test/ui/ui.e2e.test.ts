@@ -79,7 +79,9 @@ describe.skipIf(!HAVE_CHROMIUM)('the UI in a real browser (skipped without Chrom
         if (request.method() === 'POST' && /\/messages$/.test(new URL(request.url()).pathname)) httpSends.push(request.url());
       });
     });
-    const b = await open(beta);
+    // What beta's page asks its node (each message a friend sends should cost a few reads, not ten).
+    const betaOps: string[] = [];
+    const b = await open(beta, (page) => page.on('websocket', (ws) => ws.on('framesent', (frame) => betaOps.push((JSON.parse(String(frame.payload)) as { op: string }).op))));
 
     // Peering: alpha's invite link, pasted into beta's UI.
     await a.getByRole('link', { name: 'Peers & trust' }).click();
@@ -116,8 +118,16 @@ describe.skipIf(!HAVE_CHROMIUM)('the UI in a real browser (skipped without Chrom
 
     // A message sent in alpha's UI shows up in beta's UI, live.
     await a.getByTestId('composer').fill('hello from the alpha UI');
+    const betaOpsBefore = betaOps.length;
     await a.getByRole('button', { name: 'Send' }).click();
     await b.getByText('hello from the alpha UI').waitFor({ timeout: 15_000 });
+    // Beta's page refetched the room and the rooms list, and set its read marker; a message changes
+    // no bans and no invitations, so those lists were not asked for again (notification-kinds.ts).
+    await expect.poll(() => betaOps.slice(betaOpsBefore)).toContain('markRead');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const betaAsked = betaOps.slice(betaOpsBefore);
+    expect(betaAsked).toContain('listMessages');
+    expect(betaAsked.filter((op) => op === 'listBans' || op === 'listInvites')).toEqual([]);
     // The page sent it as one frame over its admin stream, not as an HTTP request.
     const sends = framesSent.map((f) => JSON.parse(f) as { op: string; input: { body?: string } }).filter((f) => f.op === 'sendMessage');
     expect(sends.map((f) => f.input.body)).toEqual(['hello from the alpha UI']);

@@ -5,7 +5,12 @@
  * keep their last data (marked stale) until the node is back, then everything refetches.
  */
 export const live = $state({
+  /** Bumped by every room notification, read markers too (the rooms list, unread counts). */
   room: 0,
+  /** Room events other than read markers: a room's messages and summary (notification-kinds.ts). */
+  timeline: 0,
+  /** Memberships, bans, roles and invitations. */
+  members: 0,
   status: 0,
   invites: 0,
   connected: false,
@@ -18,19 +23,26 @@ export const live = $state({
 
 import { api, desktop, reachability } from './api.ts';
 import { refetchGate } from './refetch-gate.ts';
+import { kindsOf, type LiveKind } from './notification-kinds.ts';
 
 let source: EventSource | undefined;
 // A burst of notifications (a peer's backlog, a quarantined flood) refetches at most every 100 ms;
 // the first of a burst at once (lib/refetch-gate.ts).
-const bump = refetchGate<'room' | 'status' | 'invites'>((kinds) => {
+const bump = refetchGate<LiveKind>((kinds) => {
   for (const kind of kinds) live[kind]++;
 }, { gapMs: 100 });
+/** Each screen refetches only what the notification can have changed (notification-kinds.ts). */
+const bumpFor = (notification: { type: string; event_type?: unknown }) => {
+  for (const kind of kindsOf(notification)) bump(kind);
+};
 let unsubscribe: (() => void) | undefined;
 let probeTimer: ReturnType<typeof setTimeout> | undefined;
 
 /** Everything refetches: after a reconnect nothing of what happened meanwhile is missed. */
 function refetchAll(): void {
   live.room++;
+  live.timeline++;
+  live.members++;
   live.status++;
   live.invites++;
 }
@@ -76,12 +88,9 @@ export function connectLive(): void {
     if (unsubscribe) return;
     live.connected = true;
     unsubscribe = desktop.onNotification((notification) => {
-      if (notification.type === 'room') {
-        live.lastRoom = String(notification.room_id);
-        bump('room');
-      } else if (notification.type === 'status') bump('status');
-      else if (notification.type === 'invite') bump('invites');
-      else if (notification.type === 'open-link') live.openLink = String(notification.link);
+      if (notification.type === 'room') live.lastRoom = String(notification.room_id);
+      if (notification.type === 'open-link') live.openLink = String(notification.link);
+      else bumpFor(notification);
     });
     return;
   }
@@ -100,12 +109,10 @@ export function connectLive(): void {
     scheduleProbe();
   };
   source.addEventListener('room', (event) => {
-    live.lastRoom = (JSON.parse((event as MessageEvent).data) as { room_id: string }).room_id;
-    bump('room');
+    const notification = JSON.parse((event as MessageEvent).data) as { room_id: string; event_type?: unknown };
+    live.lastRoom = notification.room_id;
+    bumpFor({ ...notification, type: 'room' });
   });
-  source.addEventListener('status', () => bump('status'));
-  source.addEventListener('invite', () => {
-    bump('invites');
-    bump('room');
-  });
+  source.addEventListener('status', () => bumpFor({ type: 'status' }));
+  source.addEventListener('invite', () => bumpFor({ type: 'invite' }));
 }

@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { kindsOf } from './notification-kinds.ts';
+
+describe('kindsOf', () => {
+  it('a read marker refreshes the rooms list only, not the room it was set in', () => {
+    expect(kindsOf({ type: 'room', event_type: 'm.read' })).toEqual(['room']);
+  });
+
+  it('messages, edits, deletes and reactions refresh the rooms list and the timeline, not members or bans', () => {
+    for (const type of ['m.message', 'm.message.edit', 'm.message.delete', 'm.reaction.add', 'm.reaction.remove']) {
+      expect(kindsOf({ type: 'room', event_type: type }), type).toEqual(['room', 'timeline']);
+    }
+  });
+
+  it('membership, bans and roles refresh members too', () => {
+    for (const type of ['m.member.invite', 'm.member.join', 'm.member.leave', 'm.member.ban', 'm.member.unban', 'm.room.role']) {
+      expect(kindsOf({ type: 'room', event_type: type }), type).toEqual(['room', 'timeline', 'members']);
+    }
+  });
+
+  it('an event type it does not know, or none, refreshes everything a room shows', () => {
+    expect(kindsOf({ type: 'room', event_type: 'm.something.new' })).toEqual(['room', 'timeline', 'members']);
+    expect(kindsOf({ type: 'room' })).toEqual(['room', 'timeline', 'members']);
+    expect(kindsOf({ type: 'room', event_type: 42 })).toEqual(['room', 'timeline', 'members']);
+  });
+
+  it('an invitation refreshes the invitations and everything a room shows; status is status', () => {
+    expect(kindsOf({ type: 'invite' })).toEqual(['invites', 'room', 'timeline', 'members']);
+    expect(kindsOf({ type: 'status' })).toEqual(['status']);
+    expect(kindsOf({ type: 'open-link' })).toEqual([]);
+  });
+});

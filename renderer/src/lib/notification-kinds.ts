@@ -1,0 +1,33 @@
+/**
+ * What a node notification can have changed, so that each screen refetches only what it shows
+ * (issue #17: every notification made a room's screen refetch five lists, and the read marker
+ * the screen then set came back as a notification that refetched all five again, so the node
+ * answered ten reads for each message a friend sent; the friend's message waited behind them).
+ *
+ * - `room`: the rooms list (unread counts, names): every room notification, read markers too;
+ * - `timeline`: a room's messages and summary: every room event, not a read marker;
+ * - `members`: memberships, bans, roles and invitations: membership and role events;
+ * - `invites`, `status`: as the node names them.
+ *
+ * A room event type this UI does not know counts as all three: a refetch too many, never one too few.
+ */
+export type LiveKind = 'room' | 'timeline' | 'members' | 'invites' | 'status';
+
+const TIMELINE_ONLY: ReadonlySet<string> = new Set(['m.message', 'm.message.edit', 'm.message.delete', 'm.reaction.add', 'm.reaction.remove']);
+
+export function kindsOf(notification: { type: string; event_type?: unknown }): LiveKind[] {
+  switch (notification.type) {
+    case 'status':
+      return ['status'];
+    case 'invite':
+      return ['invites', 'room', 'timeline', 'members'];
+    case 'room': {
+      const type = notification.event_type;
+      if (type === 'm.read') return ['room'];
+      if (typeof type === 'string' && TIMELINE_ONLY.has(type)) return ['room', 'timeline'];
+      return ['room', 'timeline', 'members'];
+    }
+    default:
+      return [];
+  }
+}
