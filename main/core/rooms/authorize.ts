@@ -29,6 +29,21 @@ export function checkContent(event: UnsignedEnvelope | Envelope): void {
 
 export function authorizeEvent(rooms: RoomStore, events: FederationEvents, event: UnsignedEnvelope | Envelope, now = Date.now()): void {
   checkContent(event);
+  authorizeWellFormed(rooms, events, event, now);
+}
+
+/**
+ * authorizeEvent without the content check, for an event whose content passed checkContent or is
+ * well formed by construction (a page of messages asking what its viewer may do with each one).
+ * `known`: events the caller already loaded, looked up there before the database.
+ */
+export function authorizeWellFormed(
+  rooms: RoomStore,
+  events: FederationEvents,
+  event: UnsignedEnvelope | Envelope,
+  now = Date.now(),
+  known?: ReadonlyMap<string, Envelope>,
+): void {
   const room = rooms.room(event.room_id);
   if (!room) throw notFound('unknown_room', `no room ${event.room_id} here`);
   const sender = rooms.member(event.room_id, event.sender);
@@ -50,7 +65,7 @@ export function authorizeEvent(rooms: RoomStore, events: FederationEvents, event
   };
 
   const targetMessage = (): Envelope => {
-    const target = events.get(content.target!);
+    const target = known?.get(content.target!) ?? events.get(content.target!);
     if (!target || target.room_id !== event.room_id || target.event_type !== 'm.message') {
       throw notFound('unknown_target', `no message ${content.target} in this room`);
     }

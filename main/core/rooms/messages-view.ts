@@ -20,8 +20,11 @@ export function roomMessages(
   roomId: string,
   limit: number,
   beforeId?: string,
+  /** Filled with the page's messages as stored, by event id (message-page.ts checks rights against them). */
+  loaded?: Map<string, Envelope>,
 ): MessageView[] {
   const messages = beforeId ? events.latestOfTypeBefore(roomId, 'm.message', limit, beforeId) : events.latestOfType(roomId, 'm.message', limit);
+  if (loaded) for (const message of messages) loaded.set(message.event_id, message);
   const targets = messages.map((m) => m.event_id);
   const related = events.relatedOfTypes(roomId, targets, ['m.message.edit', 'm.message.delete']);
   const reactions = rooms.reactions.aggregate(roomId, targets);
