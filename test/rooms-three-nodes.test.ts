@@ -58,6 +58,12 @@ describe('a room hosted by alpha with members on beta and gamma', () => {
     expect(stream.headers['content-type']).toContain('text/event-stream');
     let streamed = '';
     stream.body.on('data', (chunk: Buffer) => (streamed += chunk.toString()));
+    // And alpha's, the host's: it is told of its own messages' delivery, not of the events it relays.
+    const hostStream = await request(`${alpha.ready.admin_url}/_paracord/admin/v1/events`, { headers: { authorization: `Bearer ${alpha.adminToken}` } });
+    let hostStreamed = '';
+    hostStream.body.on('data', (chunk: Buffer) => (hostStreamed += chunk.toString()));
+    const deliveries = (text: string) =>
+      [...text.matchAll(/^event: delivery\ndata: (.*)$/gm)].map((m) => JSON.parse(m[1]!) as { room_id: string; event_ids: string[] });
 
     const a1 = await send(alpha, roomId, 'hello from alpha');
     const b1 = await send(beta, roomId, 'hello from beta');
@@ -70,6 +76,12 @@ describe('a room hosted by alpha with members on beta and gamma', () => {
     for (const node of [alpha, beta, gamma]) {
       await eventually(async () => expect((await messages(node, roomId)).map((m) => m.event_id)).toEqual(expect.arrayContaining([a1, b1, bob1, g1])));
     }
+    // alpha delivered its own message to beta and gamma, and relayed theirs to each other.
+    await eventually(async () => expect(deliveries(hostStreamed).flatMap((d) => d.event_ids)).toContain(a1));
+    await eventually(async () => expect(((await alpha.admin('GET', '/queue')).body.entries as unknown[]).length).toBe(0));
+    hostStream.body.destroy();
+    expect(deliveries(hostStreamed).every((d) => d.room_id === roomId)).toBe(true);
+    expect(deliveries(hostStreamed).flatMap((d) => d.event_ids).filter((id) => [b1, bob1, g1].includes(id))).toEqual([]);
     expect((await beta.admin('PATCH', `/rooms/${enc(roomId)}/messages/${enc(b1)}`, { body: 'hello from beta (edited)' })).status).toBe(200);
     expect((await gamma.admin('PUT', `/rooms/${enc(roomId)}/messages/${enc(a1)}/reactions/${enc('👍')}`)).status).toBe(200);
     expect((await beta.admin('PUT', `/rooms/${enc(roomId)}/messages/${enc(a1)}/reactions/${enc('👍')}`)).status).toBe(200);

@@ -121,6 +121,107 @@ describe('the message page (items 5, 6, 7)', () => {
   });
 });
 
+describe('changes since a cursor (issue #17: the open room reads only what changed)', () => {
+  type View = { event_id: string; body: string; reactions: Record<string, string[]>; edited?: boolean; can_edit: boolean; can_delete: boolean; delivery?: { state: string } };
+  type Answer = { messages: View[]; cursor: string; changes?: true; has_more?: boolean };
+
+  it('answers with the new messages and those an edit, delete or reaction named, in display order, rights and delivery included', async () => {
+    expect((await beta.admin('POST', '/federation/resume', {})).status).toBe(200); // paused by the test above
+    const room = (await alpha.admin('POST', '/rooms', { name: 'changes' })).body.room_id as string;
+    const path = `/rooms/${encodeURIComponent(room)}`;
+    const list = async (query: string) => (await alpha.admin('GET', `${path}/messages?${query}`)).body as Answer;
+    const first = (await alpha.admin('POST', `${path}/messages`, { body: 'first' })).body.event_id as string;
+    const second = (await alpha.admin('POST', `${path}/messages`, { body: 'second' })).body.event_id as string;
+    const untouched = (await alpha.admin('POST', `${path}/messages`, { body: 'untouched' })).body.event_id as string;
+    await alpha.admin('POST', `${path}/invites`, { user_id: '@owner:beta.test' });
+    const invite = (await beta.admin('GET', '/invites')).body.invites.find((i: { room_id: string }) => i.room_id === room);
+    expect((await beta.admin('POST', `/invites/${invite.invite_id}/accept`)).status).toBe(200);
+    await expect.poll(async () => (await alpha.admin('GET', path)).body.joined_members, { timeout: 10_000 }).toBe(2);
+
+    const page = await list('limit=50');
+    expect(page.changes).toBeUndefined();
+    expect(page.cursor).toMatch(/^\d+-\d+$/);
+    // Nothing since: an empty list of changes, and the same cursor.
+    expect(await list(`since=${page.cursor}`)).toEqual({ room_id: room, messages: [], cursor: page.cursor, changes: true });
+
+    const third = (await alpha.admin('POST', `${path}/messages`, { body: 'third' })).body.event_id as string;
+    const fromBeta = (await beta.admin('POST', `${path}/messages`, { body: 'from beta' })).body.event_id as string;
+    expect((await alpha.admin('PATCH', `${path}/messages/${encodeURIComponent(first)}`, { body: 'first, edited' })).status).toBe(200);
+    expect((await beta.admin('PUT', `${path}/messages/${encodeURIComponent(second)}/reactions/${encodeURIComponent('👍')}`)).status).toBe(200);
+    await expect.poll(async () => (await list('limit=50')).messages.find((m) => m.event_id === second)?.reactions['👍'], { timeout: 10_000 }).toEqual(['@owner:beta.test']);
+    await expect.poll(async () => (await list('limit=50')).messages.some((m) => m.event_id === fromBeta), { timeout: 10_000 }).toBe(true);
+
+    const changed = await list(`since=${page.cursor}`);
+    expect(changed.changes).toBe(true);
+    expect(changed.has_more).toBeUndefined();
+    // Display order, as the whole page shows them; the untouched message is not in it.
+    const whole = (await list('limit=50')).messages;
+    expect(changed.messages.map((m) => m.event_id)).toEqual(whole.map((m) => m.event_id).filter((id) => id !== untouched));
+    expect(changed.messages.map((m) => m.event_id)).toEqual(expect.arrayContaining([first, second, third, fromBeta]));
+    // Each exactly as the whole page shows it (rights, reactions, edits, delivery).
+    for (const message of changed.messages) expect(message).toEqual(whole.find((m) => m.event_id === message.event_id));
+    expect(changed.messages.find((m) => m.event_id === first)).toMatchObject({ body: 'first, edited', edited: true, can_edit: true });
+    expect(changed.messages.find((m) => m.event_id === fromBeta)).toMatchObject({ can_edit: false, can_delete: true });
+    expect(changed.cursor).not.toBe(page.cursor);
+    expect((await list(`since=${changed.cursor}`)).messages).toEqual([]);
+
+    // also: named messages come back even unchanged (own messages whose delivery changed); another room's are not shown.
+    const other = (await alpha.admin('POST', '/rooms', { name: 'elsewhere' })).body.room_id as string;
+    const foreign = (await alpha.admin('POST', `/rooms/${encodeURIComponent(other)}/messages`, { body: 'elsewhere' })).body.event_id as string;
+    const cursor = (await list('limit=1')).cursor;
+    const withAlso = await list(`since=${cursor}&also=${encodeURIComponent(untouched)},${encodeURIComponent(foreign)}`);
+    expect(withAlso).toMatchObject({ changes: true });
+    expect(withAlso.messages.map((m) => m.event_id)).toEqual([untouched]);
+    expect(withAlso.messages[0]).toMatchObject({ body: 'untouched', delivery: { state: 'delivered' } });
+  });
+
+  it('answers with the whole newest page when it cannot tell: a membership or role changed, too many changes, a cursor of another run or ahead of the events', async () => {
+    const room = (await alpha.admin('POST', '/rooms', { name: 'fallback' })).body.room_id as string;
+    const path = `/rooms/${encodeURIComponent(room)}`;
+    const list = async (query: string) => (await alpha.admin('GET', `${path}/messages?${query}`)).body as Answer;
+    for (let i = 0; i < 3; i++) await alpha.admin('POST', `${path}/messages`, { body: `m${i}` });
+    const start = (await list('limit=2')).cursor;
+    for (let i = 3; i < 6; i++) await alpha.admin('POST', `${path}/messages`, { body: `m${i}` });
+    // Three changed, the limit is two: the newest page, with has_more.
+    const tooMany = await list(`limit=2&since=${start}`);
+    expect(tooMany.changes).toBeUndefined();
+    expect(tooMany.messages.map((m) => m.body)).toEqual(['m4', 'm5']);
+    expect(tooMany.has_more).toBe(true);
+    expect((await list(`limit=3&since=${start}`)).changes).toBe(true);
+
+    // An invitation (a membership event) may change what the viewer may do with any message.
+    const before = (await list('limit=50')).cursor;
+    await alpha.admin('POST', `/users`, { localpart: 'carol' });
+    expect((await alpha.admin('POST', `${path}/invites`, { user_id: '@carol:alpha.test' })).status).toBe(200);
+    const afterInvite = await list(`since=${before}`);
+    expect(afterInvite.changes).toBeUndefined();
+    expect(afterInvite.messages).toHaveLength(6);
+
+    const [rowid, epoch] = (await list('limit=1')).cursor.split('-') as [string, string];
+    const otherEpoch = `${rowid}-${(Number(epoch) % 2 ** 31) + 1}`;
+    expect((await list(`since=${otherEpoch}`)).changes).toBeUndefined();
+    expect((await list(`since=${Number(rowid) + 1000}-${epoch}`)).changes).toBeUndefined();
+    expect((await list(`since=${rowid}-${epoch}`)).changes).toBe(true);
+  });
+
+  it('refuses a malformed cursor, since with before, also without since or with bad or too many ids, with a 400 JSON error', async () => {
+    const room = (await alpha.admin('POST', '/rooms', { name: 'bad cursors' })).body.room_id as string;
+    const path = `/rooms/${encodeURIComponent(room)}/messages`;
+    const id = (await alpha.admin('POST', path, { body: 'x' })).body.event_id as string;
+    const cursor = ((await alpha.admin('GET', path)).body as Answer).cursor;
+    const ids = Array.from({ length: 101 }, () => id).join(',');
+    for (const query of [
+      'since=nonsense', 'since=1', 'since=-1-1', `since=${'9'.repeat(16)}-1`, 'since=1-12345678901', `since=${encodeURIComponent(`${cursor}\n`)}`,
+      `since=${cursor}&before=${encodeURIComponent(id)}`, `also=${encodeURIComponent(id)}`,
+      `since=${cursor}&also=nonsense`, `since=${cursor}&also=${encodeURIComponent(ids)}`, `since=${cursor}&also=`,
+    ]) {
+      const answer = await alpha.admin('GET', `${path}?${query}`);
+      expect(answer.status, query).toBe(400);
+      expect(answer.body, query).toMatchObject({ error: 'invalid_input', message: expect.any(String) });
+    }
+  });
+});
+
 describe('invites and links (items 8, 9)', () => {
   it('declines an invite (gone from the list), and refuses unknown or malformed ids', async () => {
     const gamma = await startInProcessNode('gamma.test');

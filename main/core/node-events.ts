@@ -4,6 +4,8 @@ import { EventEmitter } from 'node:events';
 export type NodeNotification =
   | { type: 'room'; room_id: string; event_id: string; event_type: string; sender: string }
   | { type: 'invite'; invite_id: string; room_id: string; invitee: string }
+  /** The delivery of messages this server sent changed (an attempt's outcome): at most 100 ids per notification. */
+  | { type: 'delivery'; room_id: string; event_ids: string[] }
   | { type: 'status' };
 
 /** `close`: the node is stopping (live streams end). */

@@ -363,7 +363,12 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
       onReceived: metrics.fetched('catch_up'),
     });
     roomService = service;
-    outbox.onDelivered = pull.onDelivered = (destination, delivered) => service.noteDelivered(destination, delivered);
+    outbox.onDelivered = (destination, delivered) => service.noteDelivered(destination, delivered);
+    outbox.onSettled = (rows) => service.noteDeliveryChanged(rows);
+    pull.onDelivered = (destination, delivered) => {
+      service.noteDelivered(destination, delivered);
+      service.noteDeliveryChanged(delivered);
+    };
     referenceRooms = new ReferenceRooms({
       db, commit, rooms, ingest, http, discovery, trust, dialects, channels, identity: () => id, notifications, log, intervalMs: config.referencePollIntervalMs,
       keyChangePending: (peer) => keys.replaced.pending(peer) !== undefined,

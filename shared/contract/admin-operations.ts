@@ -174,8 +174,23 @@ export const adminOperations = {
       limit: z.coerce.number().int().min(1).max(500).default(50),
       /** Only messages before this one (display order): the page above it, for scrolling up. */
       before: eventId.optional(),
+      /**
+       * Only the messages that changed after this `cursor` of an earlier answer (new ones, and those
+       * an edit, delete or reaction named since): the answer then says `changes: true`. When that
+       * cannot be told (an old cursor, more than `limit` changes, a membership or role changed) the
+       * answer is the newest page, without `changes`.
+       */
+      since: z.string().regex(/^\d{1,15}-\d{1,10}$/, 'must be a cursor from an earlier answer').optional(),
+      /**
+       * With `since`: these messages are in the answer too, changed or not (own messages whose
+       * delivery changed: the `delivery` notification names them). At most 100; in a query string,
+       * separated by commas.
+       */
+      also: z.preprocess((v) => (typeof v === 'string' ? v.split(',') : v), z.array(eventId).max(100, 'at most 100 ids')).optional(),
       ...actingUser,
-    }),
+    })
+      .refine((x) => !(x.since !== undefined && x.before !== undefined), { message: 'give either before or since, not both', path: ['since'] })
+      .refine((x) => x.also === undefined || x.since !== undefined, { message: 'also needs since', path: ['also'] }),
   },
   sendMessage: { method: 'POST', path: '/rooms/:room_id/messages', input: z.strictObject({ room_id: roomId, body: messageBody, txn_id: txnId.optional(), ...actingUser }) },
   /**
@@ -417,7 +432,16 @@ export interface AdminOutputs {
   listRooms: { rooms: RoomSummary[] };
   createRoom: { room_id: string };
   getRoom: RoomSummary & RoomActions & { members: RoomMember[] };
-  listMessages: { room_id: string; messages: MessageView[]; /** Whether older messages exist before the first one. */ has_more?: boolean };
+  listMessages: {
+    room_id: string;
+    messages: MessageView[];
+    /** Whether older messages exist before the first one (a page, not changes). */
+    has_more?: boolean;
+    /** Where this answer stands in the node's events: `since` of the next request. */
+    cursor: string;
+    /** The answer holds only the messages that changed after `since` (merge them); absent: the newest page. */
+    changes?: true;
+  };
   sendMessage: { event_id: string };
   /** In the order of the request's `messages`. */
   sendMessages: { event_ids: string[] };

@@ -66,6 +66,7 @@ const [pageA, pageB] = [await roomPage(a), await roomPage(b)];
 
 const times: number[] = [];
 let cpuB0 = 0;
+let cpuA0 = 0;
 const parts: Array<{ answered: number; notified: number; fetched: number; shown: number }> = [];
 for (let i = 0; i < count + 3; i++) {
   const body = `pair ${i} ${Math.random().toString(36).slice(2)}`;
@@ -95,7 +96,10 @@ for (let i = 0; i < count + 3; i++) {
   const eventAt = (await pageB.evaluate(() => (window as unknown as { heard: { event?: number } }).heard.event ?? NaN)) as number;
   const pageAt = (await pageB.evaluate(() => (window as unknown as { heard: { page?: number } }).heard.page ?? NaN)) as number;
   // Three to warm up (the stream opens, code paths compile).
-  if (i === 2) cpuB0 = cpuSeconds(b.child.pid!);
+  if (i === 2) {
+    cpuB0 = cpuSeconds(b.child.pid!);
+    cpuA0 = cpuSeconds(a.child.pid!);
+  }
   if (i >= 3) {
     times.push(seenAt - clickAt);
     parts.push({ answered: answerAt - clickAt, notified: eventAt - clickAt, fetched: pageAt - eventAt, shown: seenAt - eventAt });
@@ -110,6 +114,7 @@ console.log(
     `B's page hears the room notification ${median(parts.map((p) => p.notified)).toFixed(1)} ms after it; B's page has the message from its node ${median(parts.map((p) => p.fetched)).toFixed(1)} ms after that, and shows it ${median(parts.map((p) => p.shown)).toFixed(1)} ms after the notification`,
 );
 // Everything B's node did for each message: the ingest, and the reads of B's page (and its read marker).
+console.log(`  A's node CPU per message, its page's reads included: ${(((cpuSeconds(a.child.pid!) - cpuA0) * 1000) / times.length).toFixed(1)} ms`);
 console.log(`  B's node CPU per message, the reads its page made included: ${(((cpuSeconds(b.child.pid!) - cpuB0) * 1000) / times.length).toFixed(1)} ms (10 ms ticks)`);
 await browser.close();
 await stopAll([a, b]);

@@ -80,8 +80,17 @@ describe.skipIf(!HAVE_CHROMIUM)('the UI in a real browser (skipped without Chrom
       });
     });
     // What beta's page asks its node (each message a friend sends should cost a few reads, not ten).
+    const betaFrames: Array<{ op: string; input: { since?: string } }> = [];
     const betaOps: string[] = [];
-    const b = await open(beta, (page) => page.on('websocket', (ws) => ws.on('framesent', (frame) => betaOps.push((JSON.parse(String(frame.payload)) as { op: string }).op))));
+    const b = await open(beta, (page) =>
+      page.on('websocket', (ws) =>
+        ws.on('framesent', (frame) => {
+          const sent = JSON.parse(String(frame.payload)) as { op: string; input: { since?: string } };
+          betaFrames.push(sent);
+          betaOps.push(sent.op);
+        }),
+      ),
+    );
 
     // Peering: alpha's invite link, pasted into beta's UI.
     await a.getByRole('link', { name: 'Peers & trust' }).click();
@@ -121,13 +130,15 @@ describe.skipIf(!HAVE_CHROMIUM)('the UI in a real browser (skipped without Chrom
     const betaOpsBefore = betaOps.length;
     await a.getByRole('button', { name: 'Send' }).click();
     await b.getByText('hello from the alpha UI').waitFor({ timeout: 15_000 });
-    // Beta's page refetched the room and the rooms list, and set its read marker; a message changes
-    // no bans and no invitations, so those lists were not asked for again (notification-kinds.ts).
+    // Beta's page asked for the messages changed since its last answer and the rooms list, and set
+    // its read marker; a message changes no bans, invitations or members, so neither those lists nor
+    // the room nor its whole page were asked for again (notification-kinds.ts, issue #17).
     await expect.poll(() => betaOps.slice(betaOpsBefore)).toContain('markRead');
     await new Promise((resolve) => setTimeout(resolve, 500));
     const betaAsked = betaOps.slice(betaOpsBefore);
     expect(betaAsked).toContain('listMessages');
-    expect(betaAsked.filter((op) => op === 'listBans' || op === 'listInvites')).toEqual([]);
+    expect(betaAsked.filter((op) => op === 'listBans' || op === 'listInvites' || op === 'getRoom')).toEqual([]);
+    expect(betaFrames.slice(betaOpsBefore).filter((f) => f.op === 'listMessages' && f.input.since === undefined)).toEqual([]);
     // The page sent it as one frame over its admin stream, not as an HTTP request.
     const sends = framesSent.map((f) => JSON.parse(f) as { op: string; input: { body?: string } }).filter((f) => f.op === 'sendMessage');
     expect(sends.map((f) => f.input.body)).toEqual(['hello from the alpha UI']);
@@ -137,6 +148,21 @@ describe.skipIf(!HAVE_CHROMIUM)('the UI in a real browser (skipped without Chrom
     await a.getByText('and hello back').waitFor({ timeout: 15_000 });
     await shot(a, 'room');
     await shot(b, 'room-joined');
+
+    // A message beta's node holds back (paused) waits, then shows as delivered once it is: the
+    // node tells the page of each delivery outcome (it reloads only what changed, so nothing else would).
+    expect((await beta.admin('POST', '/federation/pause', {})).status).toBe(200);
+    await a.getByTestId('composer').fill('held for a moment');
+    await a.getByRole('button', { name: 'Send' }).click();
+    const held = a.getByTestId('message').filter({ hasText: 'held for a moment' }).getByTestId('delivery');
+    await held.getByText(/^Waiting for beta\.test/).waitFor({ timeout: 15_000 });
+    expect((await beta.admin('POST', '/federation/resume', {})).status).toBe(200);
+    // beta reacts to alpha's first message: its request wakes alpha's delivery to beta at once.
+    const friends = (await beta.admin('GET', '/rooms')).body.rooms.find((r: { name: string }) => r.name === 'friends').room_id as string;
+    const onBeta = (await beta.admin('GET', `/rooms/${encodeURIComponent(friends)}/messages`)).body.messages as Array<{ event_id: string; body: string }>;
+    const hello = onBeta.find((m) => m.body === 'hello from the alpha UI')!.event_id;
+    expect((await beta.admin('PUT', `/rooms/${encodeURIComponent(friends)}/messages/${encodeURIComponent(hello)}/reactions/${encodeURIComponent('👍')}`)).status).toBe(200);
+    await held.getByText('✓ Delivered to all').waitFor({ timeout: 15_000 });
 
     // alpha blocks beta: beta's next message never shows on alpha, and beta's UI says why.
     await a.getByRole('link', { name: 'Peers & trust' }).click();

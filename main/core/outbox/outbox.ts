@@ -42,6 +42,8 @@ export type DeliveredListener = (destination: string, delivered: ReadonlyArray<{
 export class Outbox {
   /** Set once by the node's wiring (rooms record when a ban reached the banned user's server). */
   onDelivered: DeliveredListener | null = null;
+  /** Set once by the node's wiring: told, after the commit, of every entry an attempt's outcome changed (the UI shows deliveries). */
+  onSettled: ((rows: ReadonlyArray<{ event_id: string; room_id: string }>) => void) | null = null;
   /**
    * Told of every row queued, inside the transaction that queues it (before its commit and before
    * any kick): the delivery workers then know their queue is no longer empty (delivery-worker.ts).
@@ -127,6 +129,7 @@ export class Outbox {
         if (delivered.length > 0) this.onDelivered(destination, delivered);
       }
     });
+    this.onSettled?.(settled.map((s) => s.row));
   }
 
   /** Marks pending entries older than `maxAgeMs` as expired (kept, visible, never retried). */

@@ -143,12 +143,5 @@ export function isRoomEventType(type: string): type is RoomEventType {
   return Object.hasOwn(CONTENT_SCHEMAS, type);
 }
 
-/** Display order of events: (depth, origin_server, event_id). */
-export function compareDisplayOrder(
-  a: { depth: number; origin_server: string; event_id: string },
-  b: { depth: number; origin_server: string; event_id: string },
-): number {
-  if (a.depth !== b.depth) return a.depth - b.depth;
-  if (a.origin_server !== b.origin_server) return a.origin_server < b.origin_server ? -1 : 1;
-  return a.event_id < b.event_id ? -1 : a.event_id > b.event_id ? 1 : 0;
-}
+/** Display order of events: (depth, origin_server, event_id), shared with the UI. */
+export { compareDisplayOrder } from '../../../shared/display-order.ts';

@@ -11,7 +11,8 @@ import type { Db } from '../store/database.ts';
 import type { FederationEvents } from '../store/federation-events.ts';
 import { authorizeEvent, authorizeWellFormed } from './authorize.ts';
 import { messageDeliveries } from './message-delivery.ts';
-import { roomMessages } from './messages-view.ts';
+import { compareDisplayOrder, RELATION_TYPES } from './event-types.ts';
+import { messageViews, roomMessages } from './messages-view.ts';
 import type { RoomStore } from './room-store.ts';
 
 type PageDeps = { db: Db; events: FederationEvents; rooms: RoomStore; server: string };
@@ -52,6 +53,54 @@ export function messagePage(
   const page = roomMessages(d.events, d.rooms, roomId, limit + 1, beforeId, loaded);
   const has_more = page.length > limit;
   const messages = has_more ? page.slice(1) : page;
+  decorate(d, roomId, viewer, messages, loaded, readOnly);
+  return { messages, has_more };
+}
+
+/** Events of these types change only the messages they are or name: anything else may change a page's rights. */
+const MESSAGE_CHANGES: ReadonlySet<string> = new Set(['m.message', ...RELATION_TYPES]);
+/** Events of any room a changes request looks through at most before it answers with a whole page. */
+const SCAN_AT_MOST = 5_000;
+
+/**
+ * The messages of the room that changed after `cursor` (FederationEvents.changeCursor), as the
+ * page shows them, in display order: new messages, and those an edit, delete or reaction named
+ * (issue #17: the UI refetched the newest page of 50 for each message a friend sent). `null` when
+ * a whole page is needed instead: the cursor is not one to follow, more than `limit` messages
+ * changed, or an event of another kind arrived (a membership, a ban, a role: they change what the
+ * viewer may do with every message).
+ */
+export function messageChanges(
+  d: PageDeps,
+  roomId: string,
+  viewer: string,
+  limit: number,
+  cursor: string,
+  /** Messages to show again whether or not they changed (own messages whose delivery changed). */
+  also: readonly string[],
+  readOnly = false,
+): MessageView[] | null {
+  const arrived = d.events.arrivedSince(roomId, cursor, SCAN_AT_MOST);
+  if (!arrived) return null;
+  const changed = new Set<string>(also);
+  if (changed.size > limit) return null;
+  for (const event of arrived) {
+    if (!MESSAGE_CHANGES.has(event.event_type)) return null;
+    const target = event.event_type === 'm.message' ? event.event_id : event.relates_to;
+    if (target !== null) changed.add(target);
+    if (changed.size > limit) return null;
+  }
+  const found = d.events.getMany([...changed]);
+  // A relation may name a message this server does not hold (yet): nothing of the page changes then.
+  const messages = [...found.values()].filter((e) => e.room_id === roomId && e.event_type === 'm.message').sort(compareDisplayOrder);
+  const loaded = new Map<string, Envelope>();
+  const views = messageViews(d.events, d.rooms, roomId, messages, loaded);
+  decorate(d, roomId, viewer, views, loaded, readOnly);
+  return views;
+}
+
+/** What the viewer may do with each message, and the delivery of those this server sent. */
+function decorate(d: PageDeps, roomId: string, viewer: string, messages: MessageView[], loaded: ReadonlyMap<string, Envelope>, readOnly: boolean): void {
   const allowed = (eventType: 'm.message.edit' | 'm.message.delete', target: MessageView, now: number): boolean => {
     if (target.deleted) return false;
     const event: UnsignedEnvelope = {
@@ -80,5 +129,4 @@ export function messagePage(
     const delivery = deliveries.get(message.event_id);
     if (delivery) message.delivery = delivery;
   }
-  return { messages, has_more };
 }

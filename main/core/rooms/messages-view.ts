@@ -24,6 +24,17 @@ export function roomMessages(
   loaded?: Map<string, Envelope>,
 ): MessageView[] {
   const messages = beforeId ? events.latestOfTypeBefore(roomId, 'm.message', limit, beforeId) : events.latestOfType(roomId, 'm.message', limit);
+  return messageViews(events, rooms, roomId, messages, loaded);
+}
+
+/** Stored messages of a room (in the order given) as the timeline shows them: edits, deletes and reactions folded in. */
+export function messageViews(
+  events: FederationEvents,
+  rooms: RoomStore,
+  roomId: string,
+  messages: readonly Envelope[],
+  loaded?: Map<string, Envelope>,
+): MessageView[] {
   if (loaded) for (const message of messages) loaded.set(message.event_id, message);
   const targets = messages.map((m) => m.event_id);
   const related = events.relatedOfTypes(roomId, targets, ['m.message.edit', 'm.message.delete']);

@@ -6,7 +6,7 @@
  * the timeline shows it) names the user as `@localpart` or `@localpart:server` — a mention an
  * edit adds to an unread message counts, one an edit removes no longer does.
  */
-import type { Db } from '../store/database.ts';
+import { transactionWithoutFsync, type Db } from '../store/database.ts';
 import { compareDisplayOrder } from './event-types.ts';
 
 /** Unread messages counted per room at most (the badge shows "999+"-style caps beyond). */
@@ -48,11 +48,16 @@ export class ReadMarkers {
     return this.getStmt.get(roomId, userId);
   }
 
-  /** Moves the marker to `event` unless it already is at or after it. True when it moved. */
+  /**
+   * Moves the marker to `event` unless it already is at or after it. True when it moved. Written
+   * without waiting for the disk: the UI sets a marker for every message a user sees, and an fsync
+   * on the main thread for each (tens of ms on a slow disk) is too dear for a hint whose loss on a
+   * power cut only shows a message as unread again (the next durable commit flushes it anyway).
+   */
   markRead(roomId: string, userId: string, event: Position, now = Date.now()): boolean {
     const current = this.getStmt.get(roomId, userId);
     if (current && compareDisplayOrder(current, event) >= 0) return false;
-    this.upsertStmt.run(roomId, userId, event.event_id, event.depth, event.origin_server, now);
+    transactionWithoutFsync(this.db, () => this.upsertStmt.run(roomId, userId, event.event_id, event.depth, event.origin_server, now));
     return true;
   }
 

@@ -39,7 +39,7 @@ import { newEventId, newInviteId, newRoomId } from './ids.ts';
 import { SendOrder } from './send-order.ts';
 import type { LocalUsers } from './local-users.ts';
 import { roomMessages, type MessageView } from './messages-view.ts';
-import { messagePage, roomActions } from './message-page.ts';
+import { messageChanges, messagePage, roomActions } from './message-page.ts';
 import type { RoomActions } from '../../../shared/contract/admin-operations.ts';
 import { DEFAULT_REORDER_WINDOW_MS, believableRoomDepth, checkHostOrdering, checkRelayedOrdering } from './ordering.ts';
 import { bannedEventIsAbuse } from './room-bans.ts';
@@ -433,14 +433,21 @@ export class RoomService {
   // Both in one read transaction: a page runs a few hundred small queries (two authorizations per
   // message), and each alone would take and drop the WAL's read lock (~20 µs each here); one
   // snapshot also makes the page consistent with itself.
-  messagePage(roomId: string, viewer: string, limit: number, before?: string): { messages: MessageView[]; has_more: boolean } {
+  // `cursor` is read in the same snapshot: a later `since: cursor` finds exactly what came after this answer.
+  messagePage(roomId: string, viewer: string, limit: number, before?: string, since?: string, also?: readonly string[]): { messages: MessageView[]; has_more?: boolean; cursor: string; changes?: true } {
     return inOneRead(this.d.db, () => {
       if (!this.d.rooms.room(roomId)) throw notFound('unknown_room', `no room ${roomId} here`);
+      const cursor = this.d.events.changeCursor();
+      const deps = { db: this.d.db, events: this.d.events, rooms: this.d.rooms, server: this.server };
+      if (since !== undefined) {
+        const changed = messageChanges(deps, roomId, viewer, limit, since, also ?? [], this.readOnlyHere(roomId));
+        if (changed) return { messages: changed, cursor, changes: true };
+      }
       if (before !== undefined) {
         const anchor = this.d.events.get(before);
         if (!anchor || anchor.room_id !== roomId) throw notFound('unknown_event', `no event ${before} in ${roomId}`);
       }
-      return messagePage({ db: this.d.db, events: this.d.events, rooms: this.d.rooms, server: this.server }, roomId, viewer, limit, before, this.readOnlyHere(roomId));
+      return { ...messagePage(deps, roomId, viewer, limit, before, this.readOnlyHere(roomId)), cursor };
     });
   }
 
@@ -608,7 +615,10 @@ export class RoomService {
     for (const { room_id } of stale) {
       for (const table of ['room_invites', 'room_members', 'federation_events', 'reference_message_ids', 'reference_poll_cursors', 'rooms']) this.d.db.prepare(`DELETE FROM ${table} WHERE room_id = ?`).run(room_id);
     }
-    if (stale.length > 0) this.d.rooms.forgetCachedMembership();
+    if (stale.length > 0) {
+      this.d.rooms.forgetCachedMembership();
+      this.d.events.noteRewrite(); // rows of federation_events went: change cursors start again (FederationEvents.changeCursor)
+    }
     const cap = this.d.maxPendingInvitesPerPeer ?? DEFAULT_MAX_PENDING_INVITES_PER_PEER;
     const pending = this.d.db
       .prepare<[string, number, string, string], { n: number }>(
@@ -865,6 +875,24 @@ export class RoomService {
    * reaching the banned user's server is recorded (the time from which its sends count as abuse).
    * Called inside the transaction that deletes their outbox rows.
    */
+  /**
+   * An attempt's outcome changed the delivery of events (delivered, a retry, a refusal): the UI is
+   * told of those this server made, per room, so the "waiting" and "delivered" it shows follow
+   * the outbox (rooms reload only what changed, issue #17, so nothing else would refresh them).
+   */
+  noteDeliveryChanged(rows: ReadonlyArray<{ event_id: string; room_id: string }>): void {
+    const byRoom = new Map<string, string[]>();
+    for (const row of rows) {
+      if (serverOf(row.event_id) !== this.server) continue; // relays of others' events: no delivery shown
+      let ids = byRoom.get(row.room_id);
+      if (!ids) byRoom.set(row.room_id, (ids = []));
+      ids.push(row.event_id); // one settle is one destination: each event once
+    }
+    for (const [room_id, ids] of byRoom) {
+      for (let start = 0; start < ids.length; start += 100) this.d.notifications.notify({ type: 'delivery', room_id, event_ids: ids.slice(start, start + 100) });
+    }
+  }
+
   noteDelivered(destination: string, delivered: ReadonlyArray<{ event_id: string; room_id: string }>): void {
     const now = Date.now();
     for (const row of delivered) if (this.isHost(row.room_id)) this.d.rooms.bans.noteDelivered(row.room_id, row.event_id, destination, now);

@@ -3,9 +3,11 @@
  * Inserting is idempotent by event id: the same signed content again is a no-op, other
  * content under a known id is a conflict (409 event_id_conflict).
  */
+import { randomInt } from 'node:crypto';
 import { canonicalJson } from '../crypto/canonical-json.ts';
 import { conflict } from '../errors.ts';
 import type { Envelope } from '../federation/envelope.ts';
+import { compareDisplayOrder } from '../../../shared/display-order.ts';
 import { serverOf } from '../../../shared/identifiers.ts';
 import { inOneRead, type Db } from './database.ts';
 
@@ -38,16 +40,55 @@ export class FederationEvents {
   private readonly db: Db;
   private readonly getStmt;
   private readonly hashStmt;
+  private readonly maxRowidStmt;
+  private readonly arrivedStmt;
   private readonly insertStmt;
 
   constructor(db: Db) {
     this.db = db;
     this.getStmt = db.prepare<[string], EventRow>('SELECT * FROM federation_events WHERE event_id = ?');
     this.hashStmt = db.prepare<[string], { content_hash: string }>('SELECT content_hash FROM federation_events WHERE event_id = ?');
+    this.maxRowidStmt = db.prepare<[], number | null>('SELECT MAX(rowid) FROM federation_events').pluck();
+    this.arrivedStmt = db.prepare<[number, number, string], { event_type: string; event_id: string; relates_to: string | null }>(
+      'SELECT event_type, event_id, relates_to FROM federation_events WHERE rowid > ? AND rowid <= ? AND room_id = ? ORDER BY rowid',
+    );
     this.insertStmt = db.prepare(
       `INSERT INTO federation_events (event_id, room_id, event_type, sender, origin_server, origin_ts, depth, state_key, content, signatures, content_hash, received_from, received_at, relates_to)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
+  }
+
+  /**
+   * The room changes cursor (`listMessages?since=`, message-page.ts): the largest rowid of this
+   * table, which grows with every event stored in arrival order, and this process's rewrite epoch.
+   * The epoch starts at a random value with each process and moves whenever rows are rewritten or
+   * deleted (`noteRewrite`): a reissued event changes its depth in place, and a deleted row with
+   * the largest rowid would let the next insert reuse it. A cursor from another epoch is not
+   * followed: its holder gets a whole page instead.
+   */
+  private rewriteEpoch = randomInt(1, 2 ** 31);
+
+  changeCursor(): string {
+    return `${this.maxRowidStmt.get() ?? 0}-${this.rewriteEpoch}`;
+  }
+
+  /** Whatever deletes or rewrites rows of this table in place calls this (see changeCursor). */
+  noteRewrite(): void {
+    this.rewriteEpoch = (this.rewriteEpoch % 2 ** 31) + 1;
+  }
+
+  /**
+   * The room's events stored after `cursor` (type, id and the target of a relation), in arrival
+   * order; `null` when the cursor is not one to follow (another epoch, ahead of the table) or more
+   * than `scanAtMost` events of any room arrived since (the caller then reads a whole page).
+   */
+  arrivedSince(roomId: string, cursor: string, scanAtMost: number): Array<{ event_type: string; event_id: string; relates_to: string | null }> | null {
+    const match = /^(\d{1,15})-(\d{1,10})$/.exec(cursor);
+    if (!match || Number(match[2]) !== this.rewriteEpoch) return null;
+    const from = Number(match[1]);
+    const to = this.maxRowidStmt.get() ?? 0;
+    if (from > to || to - from > scanAtMost) return null;
+    return this.arrivedStmt.all(from, to, roomId);
   }
 
   /** Runs reads that belong together (a received batch's checks) in one read transaction. */
@@ -226,7 +267,7 @@ export class FederationEvents {
           .map(rowToEnvelope),
       );
     }
-    return targets.length > 100 ? found.sort(displayOrder) : found;
+    return targets.length > 100 ? found.sort(compareDisplayOrder) : found;
   }
 
   /** Whether an event of `type` relates to `target` (a delete of a message), by index. */
@@ -287,16 +328,11 @@ export class FederationEvents {
    * refused version (members receive events only through the host, which refused it).
    */
   reissue(envelope: Envelope, hash: string): void {
+    this.noteRewrite();
     this.db
       .prepare('UPDATE federation_events SET origin_ts = ?, depth = ?, signed_depth = NULL, signatures = ?, content_hash = ? WHERE event_id = ?')
       .run(envelope.origin_ts, envelope.depth, canonicalJson(envelope.signatures), hash, envelope.event_id);
   }
-}
-
-function displayOrder(a: Envelope, b: Envelope): number {
-  if (a.depth !== b.depth) return a.depth - b.depth;
-  if (a.origin_server !== b.origin_server) return a.origin_server < b.origin_server ? -1 : 1;
-  return a.event_id < b.event_id ? -1 : a.event_id > b.event_id ? 1 : 0;
 }
 
 function rowToEnvelope(row: EventRow): Envelope {

@@ -7,10 +7,14 @@
 export const live = $state({
   /** Bumped by every room notification, read markers too (the rooms list, unread counts). */
   room: 0,
-  /** Room events other than read markers: a room's messages and summary (notification-kinds.ts). */
+  /** Messages, edits, deletes, reactions: the open room merges what changed (notification-kinds.ts). */
+  messages: 0,
+  /** Other room events (not read markers): a room's whole page and summary. */
   timeline: 0,
   /** Memberships, bans, roles and invitations. */
   members: 0,
+  /** The delivery of own messages changed: `deliveredIds` names them (cleared by the room that shows them). */
+  deliveries: 0,
   status: 0,
   invites: 0,
   connected: false,
@@ -35,6 +39,27 @@ const bump = refetchGate<LiveKind>((kinds) => {
 const bumpFor = (notification: { type: string; event_type?: unknown }) => {
   for (const kind of kindsOf(notification)) bump(kind);
 };
+/** Own messages whose delivery changed, per room, until the room shows them again (`takeDelivered`). */
+const delivered = new Map<string, Set<string> | 'all'>();
+const MAX_DELIVERED_IDS = 100;
+
+function noteDelivery(notification: { [key: string]: unknown }): void {
+  if (typeof notification.room_id !== 'string' || !Array.isArray(notification.event_ids)) return;
+  let ids = delivered.get(notification.room_id);
+  if (ids === 'all') return;
+  if (!ids) delivered.set(notification.room_id, (ids = new Set()));
+  for (const id of notification.event_ids) if (typeof id === 'string') ids.add(id);
+  // More than a changes request may name: the room reloads its whole page instead.
+  if (ids.size > MAX_DELIVERED_IDS) delivered.set(notification.room_id, 'all');
+}
+
+/** The own messages of a room whose delivery changed since the last call ('all': too many to name). */
+export function takeDelivered(roomId: string): string[] | 'all' {
+  const ids = delivered.get(roomId);
+  delivered.delete(roomId);
+  return ids === 'all' ? 'all' : [...(ids ?? [])];
+}
+
 let unsubscribe: (() => void) | undefined;
 let probeTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -89,6 +114,7 @@ export function connectLive(): void {
     live.connected = true;
     unsubscribe = desktop.onNotification((notification) => {
       if (notification.type === 'room') live.lastRoom = String(notification.room_id);
+      if (notification.type === 'delivery') noteDelivery(notification);
       if (notification.type === 'open-link') live.openLink = String(notification.link);
       else bumpFor(notification);
     });
@@ -112,6 +138,10 @@ export function connectLive(): void {
     const notification = JSON.parse((event as MessageEvent).data) as { room_id: string; event_type?: unknown };
     live.lastRoom = notification.room_id;
     bumpFor({ ...notification, type: 'room' });
+  });
+  source.addEventListener('delivery', (event) => {
+    noteDelivery(JSON.parse((event as MessageEvent).data) as { [key: string]: unknown });
+    bumpFor({ type: 'delivery' });
   });
   source.addEventListener('status', () => bumpFor({ type: 'status' }));
   source.addEventListener('invite', () => bumpFor({ type: 'invite' }));

@@ -6,9 +6,9 @@ describe('kindsOf', () => {
     expect(kindsOf({ type: 'room', event_type: 'm.read' })).toEqual(['room']);
   });
 
-  it('messages, edits, deletes and reactions refresh the rooms list and the timeline, not members or bans', () => {
+  it('messages, edits, deletes and reactions refresh the rooms list and the changed messages, not the whole page, members or bans', () => {
     for (const type of ['m.message', 'm.message.edit', 'm.message.delete', 'm.reaction.add', 'm.reaction.remove']) {
-      expect(kindsOf({ type: 'room', event_type: type }), type).toEqual(['room', 'timeline']);
+      expect(kindsOf({ type: 'room', event_type: type }), type).toEqual(['room', 'messages']);
     }
   });
 
@@ -27,6 +27,7 @@ describe('kindsOf', () => {
   it('an invitation refreshes the invitations and everything a room shows; status is status', () => {
     expect(kindsOf({ type: 'invite' })).toEqual(['invites', 'room', 'timeline', 'members']);
     expect(kindsOf({ type: 'status' })).toEqual(['status']);
+    expect(kindsOf({ type: 'delivery' })).toEqual(['deliveries']);
     expect(kindsOf({ type: 'open-link' })).toEqual([]);
   });
 });

@@ -5,26 +5,32 @@
  * answered ten reads for each message a friend sent; the friend's message waited behind them).
  *
  * - `room`: the rooms list (unread counts, names): every room notification, read markers too;
- * - `timeline`: a room's messages and summary: every room event, not a read marker;
+ * - `messages`: messages, edits, deletes and reactions: the open room merges what changed
+ *   (`listMessages` with `since`);
+ * - `timeline`: a room's whole page and summary: every other room event (not a read marker);
  * - `members`: memberships, bans, roles and invitations: membership and role events;
+ * - `deliveries`: the delivery of messages this server sent changed (the notification names them);
  * - `invites`, `status`: as the node names them.
  *
- * A room event type this UI does not know counts as all three: a refetch too many, never one too few.
+ * A room event type this UI does not know counts as `room`, `timeline` and `members`: a refetch
+ * too many, never one too few.
  */
-export type LiveKind = 'room' | 'timeline' | 'members' | 'invites' | 'status';
+export type LiveKind = 'room' | 'messages' | 'timeline' | 'members' | 'deliveries' | 'invites' | 'status';
 
-const TIMELINE_ONLY: ReadonlySet<string> = new Set(['m.message', 'm.message.edit', 'm.message.delete', 'm.reaction.add', 'm.reaction.remove']);
+const MESSAGES_ONLY: ReadonlySet<string> = new Set(['m.message', 'm.message.edit', 'm.message.delete', 'm.reaction.add', 'm.reaction.remove']);
 
 export function kindsOf(notification: { type: string; event_type?: unknown }): LiveKind[] {
   switch (notification.type) {
     case 'status':
       return ['status'];
+    case 'delivery':
+      return ['deliveries'];
     case 'invite':
       return ['invites', 'room', 'timeline', 'members'];
     case 'room': {
       const type = notification.event_type;
       if (type === 'm.read') return ['room'];
-      if (typeof type === 'string' && TIMELINE_ONLY.has(type)) return ['room', 'timeline'];
+      if (typeof type === 'string' && MESSAGES_ONLY.has(type)) return ['room', 'messages'];
       return ['room', 'timeline', 'members'];
     }
     default:

@@ -46,7 +46,7 @@ export function roomOperations(node: NodeContext): Pick<AdminHandlers, RoomOpera
         members: node.rooms.members(room_id).map((m) => ({ user_id: m.user_id, membership: m.membership, role: m.role })),
       };
     },
-    listMessages: async ({ room_id, limit, before, user_id }) => ({ room_id, ...rooms().messagePage(room_id, rooms().localUser(user_id), limit, before) }),
+    listMessages: async ({ room_id, limit, before, since, also, user_id }) => ({ room_id, ...rooms().messagePage(room_id, rooms().localUser(user_id), limit, before, since, also) }),
     sendMessage: async ({ room_id, body, txn_id, user_id }) => {
       const [event_id] = await rooms().sendMessages(room_id, rooms().localUser(user_id), [{ body, txn_id }]);
       return { event_id: event_id! };
