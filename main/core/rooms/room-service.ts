@@ -881,6 +881,7 @@ export class RoomService {
    * the outbox (rooms reload only what changed, issue #17, so nothing else would refresh them).
    */
   noteDeliveryChanged(rows: ReadonlyArray<{ event_id: string; room_id: string }>): void {
+    if (this.d.notifications.listenerCount('notification') === 0) return; // no UI or tray listening (a headless node under load)
     const byRoom = new Map<string, string[]>();
     for (const row of rows) {
       if (serverOf(row.event_id) !== this.server) continue; // relays of others' events: no delivery shown
