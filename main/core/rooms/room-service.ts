@@ -871,11 +871,6 @@ export class RoomService {
   }
 
   /**
-   * Events acknowledged by `destination` (pushed, or pulled and acked): a ban of a room we host
-   * reaching the banned user's server is recorded (the time from which its sends count as abuse).
-   * Called inside the transaction that deletes their outbox rows.
-   */
-  /**
    * An attempt's outcome changed the delivery of events (delivered, a retry, a refusal): the UI is
    * told of those this server made, per room, so the "waiting" and "delivered" it shows follow
    * the outbox (rooms reload only what changed, issue #17, so nothing else would refresh them).
@@ -894,6 +889,11 @@ export class RoomService {
     }
   }
 
+  /**
+   * Events acknowledged by `destination` (pushed, or pulled and acked): a ban of a room we host
+   * reaching the banned user's server is recorded (the time from which its sends count as abuse).
+   * Called inside the transaction that deletes their outbox rows.
+   */
   noteDelivered(destination: string, delivered: ReadonlyArray<{ event_id: string; room_id: string }>): void {
     const now = Date.now();
     for (const row of delivered) if (this.isHost(row.room_id)) this.d.rooms.bans.noteDelivered(row.room_id, row.event_id, destination, now);

@@ -13,7 +13,7 @@ export const live = $state({
   timeline: 0,
   /** Memberships, bans, roles and invitations. */
   members: 0,
-  /** The delivery of own messages changed: `deliveredIds` names them (cleared by the room that shows them). */
+  /** The delivery of own messages changed: `takeDelivered(room)` names them (the room that shows them takes them). */
   deliveries: 0,
   status: 0,
   invites: 0,
