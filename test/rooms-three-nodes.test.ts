@@ -82,6 +82,9 @@ describe('a room hosted by alpha with members on beta and gamma', () => {
     hostStream.body.destroy();
     expect(deliveries(hostStreamed).every((d) => d.room_id === roomId)).toBe(true);
     expect(deliveries(hostStreamed).flatMap((d) => d.event_ids).filter((id) => [b1, bob1, g1].includes(id))).toEqual([]);
+    // Each delivery attempt is a status change of the queue alone: screens that show no queue do not ask again.
+    const statuses = [...hostStreamed.matchAll(/^event: status\ndata: (.*)$/gm)].map((m) => JSON.parse(m[1]!) as { scope?: string });
+    expect(statuses).toContainEqual({ type: 'status', scope: 'queue' });
     expect((await beta.admin('PATCH', `/rooms/${enc(roomId)}/messages/${enc(b1)}`, { body: 'hello from beta (edited)' })).status).toBe(200);
     expect((await gamma.admin('PUT', `/rooms/${enc(roomId)}/messages/${enc(a1)}/reactions/${enc('👍')}`)).status).toBe(200);
     expect((await beta.admin('PUT', `/rooms/${enc(roomId)}/messages/${enc(a1)}/reactions/${enc('👍')}`)).status).toBe(200);

@@ -27,10 +27,10 @@ describe('createLogger with a log file', () => {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until(check: () => boolean, timeoutMs = 5_000): Promise<void> {
+async function until(check: () => boolean, timeoutMs = 5_000, describe: () => string = () => ''): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not reached');
+    if (Date.now() > deadline) throw new Error(`condition not reached ${describe()}`);
     await sleep(20);
   }
 }
@@ -46,8 +46,19 @@ describe('log rotation (pino-roll)', () => {
       if (i % 10 === 0) await sleep(5);
     }
     const numbered = () => readdirSync(dir).filter((n) => /^node\.\d+\.log$/.test(n));
-    // pino-roll removes old files asynchronously: on a loaded machine (CI's full run) that took more than 5 s once.
-    await until(() => numbered().length <= 3 && numbered().some((n) => readFileSync(join(dir, n), 'utf8').includes('"i":199')), 30_000);
+    // pino-roll removes old files asynchronously (a file listed may be gone when read).
+    const read = (name: string) => {
+      try {
+        return readFileSync(join(dir, name), 'utf8');
+      } catch {
+        return '';
+      }
+    };
+    const holdsLast = () => numbered().some((n) => read(n).includes('"i":199'));
+    // What was on disk when the wait ran out: each file's size and last line number.
+    const state = () => JSON.stringify(numbered().map((n) => ({ n, size: read(n).length, last: /"i":(\d+)[^\n]*\n?$/.exec(read(n))?.[1] })));
+    // On a loaded machine (CI's full run) the removal took more than 5 s once.
+    await until(() => numbered().length <= 3 && holdsLast(), 30_000, state);
     const files = numbered();
     expect(files.length).toBeGreaterThanOrEqual(2);
     expect(files.length).toBeLessThanOrEqual(3);

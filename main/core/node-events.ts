@@ -6,10 +6,15 @@ export type NodeNotification =
   | { type: 'invite'; invite_id: string; room_id: string; invitee: string }
   /** The delivery of messages this server sent changed (an attempt's outcome): at most 100 ids per notification. */
   | { type: 'delivery'; room_id: string; event_ids: string[] }
-  | { type: 'status' };
+  /**
+   * Something `GET /status` or a peer's state shows changed. `scope: 'queue'`: only the outbox and
+   * the peers' delivery state did (a delivery attempt ended, a pull-mode peer acknowledged); one
+   * per attempt, so screens that show neither need not ask again (issue #17).
+   */
+  | { type: 'status'; scope?: 'queue' };
 
-/** `close`: the node is stopping (live streams end). */
-export class NodeEvents extends EventEmitter<{ notification: [NodeNotification]; close: [] }> {
+/** `close`: the node is stopping (live streams end), with the grace (ms) its requests are given. */
+export class NodeEvents extends EventEmitter<{ notification: [NodeNotification]; close: [graceMs?: number] }> {
   notify(notification: NodeNotification): void {
     this.emit('notification', notification);
   }

@@ -246,7 +246,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
     identity: () => identity,
     backoff: { initialMs: config.retryInitialMs ?? DEFAULT_BACKOFF.initialMs, maxMs: config.retryMaxMs ?? DEFAULT_BACKOFF.maxMs },
     ...(config.outboxMaxAgeMs !== undefined ? { maxAgeMs: config.outboxMaxAgeMs } : {}),
-    onChange: () => notifications.notify({ type: 'status' }),
+    onChange: () => notifications.notify({ type: 'status', scope: 'queue' }),
     reissue: (destination, eventId, roomDepth) => roomService?.reissueRefused(destination, eventId, roomDepth) ?? Promise.resolve(false),
     onAttempt: (destination, outcome, latencyMs, delivered) => metrics.deliveryAttempt(destination, outcome, latencyMs, delivered),
   });
@@ -434,7 +434,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
       pull,
       ...(config.pullWaitMs !== undefined ? { pullWaitMs: config.pullWaitMs } : {}),
       ...(config.reachProbeIntervalSeconds !== undefined ? { reachProbeIntervalSeconds: config.reachProbeIntervalSeconds } : {}),
-      onPullAck: () => notifications.notify({ type: 'status' }),
+      onPullAck: () => notifications.notify({ type: 'status', scope: 'queue' }),
       reachProbe: (server, keyId) => probeCaller({ trust, discovery, http, knownKey: (s, k) => keys.get(s, k)?.public_key ?? null }, server, keyId),
       extraCapabilities: () => reachability?.capabilities() ?? [],
       deliveryFailingTo: (server) => outbox.networkFailing(server),
@@ -547,7 +547,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
     log.info({ event: 'node_stopping' }, 'stopping: finishing in-flight requests');
     const forced = (name: string) =>
       log.warn({ event: 'shutdown_forced', listener: name, grace_ms: graceMs, open_requests: name === 'federation' ? [...federationInFlight].slice(0, 20) : undefined }, `requests still open on the ${name} listener after the grace period; closing them`);
-    notifications.emit('close');
+    notifications.emit('close', graceMs);
     // Admin streams close by themselves once their requests are answered; past the grace period they are cut.
     const streamsCut = setTimeout(() => adminUpgrades?.destroyAll(), graceMs);
     streamsCut.unref();

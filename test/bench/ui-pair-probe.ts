@@ -32,20 +32,38 @@ async function roomPage(node: NodeProcess): Promise<Page> {
   const page = await (await browser.newContext()).newPage();
   // Where the time goes: when each page last heard a notification (EventSource) and an answer (WebSocket).
   await page.addInitScript(() => {
-    const w = window as unknown as { heard: { event?: number; answer?: number; page?: number }; want?: string };
+    const w = window as unknown as { heard: { event?: number; answer?: number; page?: number }; want?: string; asked: Record<string, number> };
     w.heard = {};
+    // What each page asks its node for (operations over the stream, HTTP requests by path).
+    w.asked = {};
+    const ask = (what: string) => (w.asked[what] = (w.asked[what] ?? 0) + 1);
+    const nativeFetch = window.fetch.bind(window);
+    window.fetch = (input: RequestInfo | URL, init?: RequestInit) => {
+      ask(`http ${init?.method ?? 'GET'} ${new URL(String(input instanceof Request ? input.url : input), location.href).pathname.replace(/![^/]+|%21[^/]+/g, ':room')}`);
+      return nativeFetch(input, init);
+    };
     const at = () => performance.timeOrigin + performance.now();
     const NativeEventSource = window.EventSource;
     window.EventSource = class extends NativeEventSource {
       constructor(url: string | URL, init?: EventSourceInit) {
         super(url, init);
-        this.addEventListener('room', () => (w.heard.event ??= at()));
+        this.addEventListener('room', (e) => {
+          w.heard.event ??= at();
+          ask(`heard room ${(JSON.parse(String((e as MessageEvent).data)) as { event_type: string }).event_type}`);
+        });
+        for (const type of ['status', 'delivery', 'invite']) this.addEventListener(type, () => ask(`heard ${type}`));
       }
     } as typeof EventSource;
     const NativeWebSocket = window.WebSocket;
     window.WebSocket = class extends NativeWebSocket {
       constructor(url: string | URL, protocols?: string | string[]) {
         super(url, protocols);
+        const send = this.send.bind(this);
+        this.send = (data: Parameters<WebSocket["send"]>[0]) => {
+          const op = /"op":"([A-Za-z]+)"/.exec(String(data))?.[1];
+          if (op) ask(op);
+          send(data);
+        };
         this.addEventListener('message', (e) => {
           // The send's answer: {"id", "ok": true, "result": {"event_id"}} and nothing more.
           if (/^\{"id":\d+,"ok":true,"result":\{"event_id":"[^"]+"\}\}$/.test(String(e.data))) w.heard.answer ??= at();
@@ -97,6 +115,7 @@ for (let i = 0; i < count + 3; i++) {
   const pageAt = (await pageB.evaluate(() => (window as unknown as { heard: { page?: number } }).heard.page ?? NaN)) as number;
   // Three to warm up (the stream opens, code paths compile).
   if (i === 2) {
+    for (const page of [pageA, pageB]) await page.evaluate(() => ((window as unknown as { asked: object }).asked = {}));
     cpuB0 = cpuSeconds(b.child.pid!);
     cpuA0 = cpuSeconds(a.child.pid!);
   }
@@ -116,6 +135,11 @@ console.log(
 // Everything B's node did for each message: the ingest, and the reads of B's page (and its read marker).
 console.log(`  A's node CPU per message, its page's reads included: ${(((cpuSeconds(a.child.pid!) - cpuA0) * 1000) / times.length).toFixed(1)} ms`);
 console.log(`  B's node CPU per message, the reads its page made included: ${(((cpuSeconds(b.child.pid!) - cpuB0) * 1000) / times.length).toFixed(1)} ms (10 ms ticks)`);
+for (const [name, page] of [['A', pageA], ['B', pageB]] as const) {
+  const asked = (await page.evaluate(() => (window as unknown as { asked: Record<string, number> }).asked)) as Record<string, number>;
+  const per = Object.entries(asked).sort((x, y) => y[1] - x[1]).map(([what, n]) => `${what} ${(n / times.length).toFixed(2)}`);
+  console.log(`  ${name}'s page asked per message: ${per.join(', ') || 'nothing'}`);
+}
 await browser.close();
 await stopAll([a, b]);
 removeTempDirs();

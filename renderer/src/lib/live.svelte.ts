@@ -16,6 +16,8 @@ export const live = $state({
   /** The delivery of own messages changed: `takeDelivered(room)` names them (the room that shows them takes them). */
   deliveries: 0,
   status: 0,
+  /** The outbox and the peers' delivery state (one per delivery attempt): screens that show them. */
+  queue: 0,
   invites: 0,
   connected: false,
   lastRoom: '',
@@ -36,7 +38,7 @@ const bump = refetchGate<LiveKind>((kinds) => {
   for (const kind of kinds) live[kind]++;
 }, { gapMs: 100 });
 /** Each screen refetches only what the notification can have changed (notification-kinds.ts). */
-const bumpFor = (notification: { type: string; event_type?: unknown }) => {
+const bumpFor = (notification: { type: string; event_type?: unknown; scope?: unknown }) => {
   for (const kind of kindsOf(notification)) bump(kind);
 };
 /** Own messages whose delivery changed, per room, until the room shows them again (`takeDelivered`). */
@@ -69,6 +71,7 @@ function refetchAll(): void {
   live.timeline++;
   live.members++;
   live.status++;
+  live.queue++;
   live.invites++;
 }
 
@@ -143,6 +146,9 @@ export function connectLive(): void {
     noteDelivery(JSON.parse((event as MessageEvent).data) as { [key: string]: unknown });
     bumpFor({ type: 'delivery' });
   });
-  source.addEventListener('status', () => bumpFor({ type: 'status' }));
+  source.addEventListener('status', (event) => {
+    const { scope } = JSON.parse((event as MessageEvent).data) as { scope?: unknown };
+    bumpFor({ type: 'status', scope });
+  });
   source.addEventListener('invite', () => bumpFor({ type: 'invite' }));
 }

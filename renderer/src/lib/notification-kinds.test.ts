@@ -24,10 +24,16 @@ describe('kindsOf', () => {
     expect(kindsOf({ type: 'room', event_type: 42 })).toEqual(['room', 'timeline', 'members']);
   });
 
-  it('an invitation refreshes the invitations and everything a room shows; status is status', () => {
+  it('an invitation refreshes the invitations and everything a room shows; status is status, the queue included', () => {
     expect(kindsOf({ type: 'invite' })).toEqual(['invites', 'room', 'timeline', 'members']);
-    expect(kindsOf({ type: 'status' })).toEqual(['status']);
+    expect(kindsOf({ type: 'status' })).toEqual(['status', 'queue']);
     expect(kindsOf({ type: 'delivery' })).toEqual(['deliveries']);
     expect(kindsOf({ type: 'open-link' })).toEqual([]);
+  });
+
+  it('a delivery attempt (status scoped to the queue) refreshes only the screens that show the queue', () => {
+    expect(kindsOf({ type: 'status', scope: 'queue' })).toEqual(['queue']);
+    // A scope this UI does not know counts as the whole status.
+    expect(kindsOf({ type: 'status', scope: 'keys' })).toEqual(['status', 'queue']);
   });
 });

@@ -10,19 +10,22 @@
  * - `timeline`: a room's whole page and summary: every other room event (not a read marker);
  * - `members`: memberships, bans, roles and invitations: membership and role events;
  * - `deliveries`: the delivery of messages this server sent changed (the notification names them);
- * - `invites`, `status`: as the node names them.
+ * - `queue`: the outbox and the peers' delivery state (`status` with `scope: 'queue'`, one per
+ *   delivery attempt): only screens that show them refetch, not every screen that shows the status;
+ * - `status`: anything else `getStatus` or the peers show (queue included);
+ * - `invites`: as the node names them.
  *
  * A room event type this UI does not know counts as `room`, `timeline` and `members`: a refetch
  * too many, never one too few.
  */
-export type LiveKind = 'room' | 'messages' | 'timeline' | 'members' | 'deliveries' | 'invites' | 'status';
+export type LiveKind = 'room' | 'messages' | 'timeline' | 'members' | 'deliveries' | 'invites' | 'status' | 'queue';
 
 const MESSAGES_ONLY: ReadonlySet<string> = new Set(['m.message', 'm.message.edit', 'm.message.delete', 'm.reaction.add', 'm.reaction.remove']);
 
-export function kindsOf(notification: { type: string; event_type?: unknown }): LiveKind[] {
+export function kindsOf(notification: { type: string; event_type?: unknown; scope?: unknown }): LiveKind[] {
   switch (notification.type) {
     case 'status':
-      return ['status'];
+      return notification.scope === 'queue' ? ['queue'] : ['status', 'queue'];
     case 'delivery':
       return ['deliveries'];
     case 'invite':

@@ -64,3 +64,22 @@ describe('serialLoads', () => {
     expect(runs).toEqual([true, false]);
   });
 });
+
+describe('serialLoads idle', () => {
+  it('resolves at once when nothing runs, and otherwise only after the load running and the one waiting behind it', async () => {
+    const h = harness();
+    let idle = false;
+    await h.load.idle();
+    expect(h.runs).toEqual([]);
+    void h.load(false);
+    void h.load(true);
+    void h.load.idle().then(() => (idle = true));
+    await h.endNext();
+    expect(idle).toBe(false);
+    expect(h.runs).toEqual([false, true]);
+    await h.endNext();
+    expect(idle).toBe(true);
+    // It started nothing of its own.
+    expect(h.runs).toEqual([false, true]);
+  });
+});

@@ -5,7 +5,13 @@
  * as one, a whole one if any of them asked for that (`full`). The promise a caller gets resolves
  * when a load that started after its call has ended (a send's reload shows the sent message).
  */
-export function serialLoads(run: (full: boolean) => Promise<void>): (full: boolean) => Promise<void> {
+export interface SerialLoads {
+  (full: boolean): Promise<void>;
+  /** Resolves once no load runs or waits (at once when none does); starts none. */
+  idle(): Promise<void>;
+}
+
+export function serialLoads(run: (full: boolean) => Promise<void>): SerialLoads {
   let running: Promise<void> | undefined;
   let next: { full: boolean; done: Promise<void> } | undefined;
   const start = (full: boolean): Promise<void> => {
@@ -19,7 +25,7 @@ export function serialLoads(run: (full: boolean) => Promise<void>): (full: boole
     running = done;
     return done;
   };
-  return (full) => {
+  const load = (full: boolean): Promise<void> => {
     if (next) {
       next.full ||= full;
       return next.done;
@@ -34,4 +40,9 @@ export function serialLoads(run: (full: boolean) => Promise<void>): (full: boole
     next = waiting;
     return waiting.done;
   };
+  const idle = async (): Promise<void> => {
+    // A load that ends may have one waiting behind it: wait until neither is left.
+    for (let pending = next?.done ?? running; pending; pending = next?.done ?? running) await pending.catch(() => undefined);
+  };
+  return Object.assign(load, { idle });
 }

@@ -42,7 +42,7 @@ const MAX_UNREAD_ANSWER_BYTES = 16 * 1024 * 1024;
 const MAX_NODE_UNREAD_ANSWER_BYTES = 64 * 1024 * 1024;
 /** Only a stream with at least this much unread looks at the node-wide total (the sum is a loop over streams). */
 const UNREAD_CHECK_FROM_BYTES = 1024 * 1024;
-/** After the node said it stops, how long a stream waits for its requests before it is cut. */
+/** After the node said it stops, how long a stream waits for its requests before it is cut, unless the node gives its own grace. */
 const STOP_GRACE_MS = 10_000;
 /** How long a closing stream waits for the client's close frame. */
 const CLOSE_HANDSHAKE_MS = 2_000;
@@ -63,6 +63,7 @@ export function adminStream(deps: AdminStreamDeps): Middleware {
   // One listener for all streams: the node stops, every stream (and any still being opened) winds down.
   const live = new Set<StreamConnection>();
   let stopping = false;
+  let stopGraceMs = STOP_GRACE_MS;
   const budget = new StreamBudget({
     perStream: deps.limits?.perStream ?? MAX_PENDING_REQUESTS,
     perNode: deps.limits?.perNode ?? MAX_NODE_PENDING_REQUESTS,
@@ -71,9 +72,10 @@ export function adminStream(deps: AdminStreamDeps): Middleware {
   // One timer pings every stream; it runs only while a stream is open.
   let pingTimer: NodeJS.Timeout | null = null;
   const pingMs = deps.limits?.pingMs ?? PING_INTERVAL_MS;
-  deps.notifications?.once('close', () => {
+  deps.notifications?.once('close', (graceMs = STOP_GRACE_MS) => {
     stopping = true;
-    for (const connection of live) connection.stop();
+    stopGraceMs = graceMs;
+    for (const connection of live) connection.stop(graceMs);
   });
   return async (ctx, next) => {
     if (ctx.path !== STREAM_PATH) return next();
@@ -110,7 +112,7 @@ export function adminStream(deps: AdminStreamDeps): Middleware {
         }
       });
       connection.start();
-      if (stopping) connection.stop();
+      if (stopping) connection.stop(stopGraceMs);
     });
   };
 }
@@ -317,7 +319,7 @@ class StreamConnection implements BudgetMember {
   }
 
   /** The node stops: no new requests (answered `node_stopping`); the stream closes once those under way are answered. */
-  stop(): void {
+  stop(graceMs = STOP_GRACE_MS): void {
     if (this.stopping) return;
     this.stopping = true;
     // Reading goes on, so new requests get their answer and the client's close frame is read.
@@ -327,7 +329,7 @@ class StreamConnection implements BudgetMember {
       this.ws.resume();
     }
     if (this.pending === 0) this.closeForStop();
-    else this.later(STOP_GRACE_MS);
+    else this.later(graceMs);
   }
 
   private closeForCredential(): void {
