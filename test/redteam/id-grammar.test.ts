@@ -11,7 +11,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { EVENT_ID, ROOM_ID, USER_ID, isUserId } from '../../shared/identifiers.ts';
+import { EVENT_ID, ROOM_ID, USER_ID, isServerName, isUserId } from '../../shared/identifiers.ts';
 import { MEMBERSHIP_WIRE_ORDER, wireJson } from '../../main/core/federation/wire-json.ts';
 import { makeEvent, wire } from '../helpers/events.ts';
 import { FakePeer } from '../helpers/fake-peer.ts';
@@ -83,5 +83,19 @@ describe('the one id grammar (unit)', () => {
     expect(EVENT_ID.test('$e:evil.test:0')).toBe(false);
     expect(EVENT_ID.test('$e:2130706433')).toBe(false);
     expect(z.string().regex(USER_ID).safeParse('@x:127.1').success).toBe(false);
+  });
+
+  it('remembering accepted server names changes no answer: other spellings, and past the memory size', () => {
+    // Accepted names are remembered (issue #17); a remembered name must not vouch for its other spellings.
+    for (let round = 0; round < 2; round++) {
+      expect(isServerName('evil.test')).toBe(true);
+      expect(isServerName('EVIL.test')).toBe(false);
+      expect(isServerName('evil.test.')).toBe(false);
+      expect(isServerName('127.0.0.1')).toBe(true);
+      for (const id of NON_CANONICAL) expect(isServerName(id.slice(3)), id).toBe(false);
+      // More names than it keeps: it starts again, and still answers each one the same.
+      for (let i = 0; i < 1_200; i++) expect(isServerName(`host${i}.test`)).toBe(true);
+      for (let i = 0; i < 1_200; i++) expect(isServerName(`host${i}.test:0${i}`)).toBe(false);
+    }
   });
 });

@@ -83,6 +83,24 @@ describe('VerifyPool', () => {
     expect(pool.stats.chunks).toBeGreaterThanOrEqual(1);
   });
 
+  it('sends the items asked for in one turn of the event loop in one chunk, however many separate callbacks asked', async () => {
+    const pool = newPool(1);
+    const warm = items(30);
+    await Promise.all(warm.map((it) => pool.verify(it.signature, it.message, it.publicKey)));
+    await expect.poll(() => (pool as unknown as { workers: Array<{ ready: boolean }> }).workers[0]?.ready).toBe(true);
+    const chunksBefore = pool.stats.chunks;
+    // Ten callbacks of one turn, as ten requests read in one poll of the sockets: each asks for
+    // two verifications, and the microtasks between them run (each request's own awaits).
+    const asked = items(20);
+    const answers: Array<Promise<boolean>> = [];
+    for (let r = 0; r < 10; r++) {
+      for (const it of asked.slice(r * 2, r * 2 + 2)) answers.push(pool.verify(it.signature, it.message, it.publicKey));
+      await Promise.resolve();
+    }
+    expect(await Promise.all(answers)).toEqual(asked.map((it) => it.expected));
+    expect(pool.stats.chunks - chunksBefore).toBe(1);
+  });
+
   it('sends lone items to the workers too once many arrive in a short time (the main thread is not turned into the verifier)', async () => {
     const pool = newPool(1);
     const all = items(60).filter((it) => it.expected);

@@ -222,8 +222,11 @@ export class VerifyPool {
   private scheduleDispatch(): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    // After the current microtasks: the other events of the same request join this dispatch.
-    queueMicrotask(() => {
+    // After the I/O callbacks of this turn of the event loop: the other events of the same
+    // request, and the requests read in the same turn (each its own callback), join this dispatch,
+    // one message to a worker instead of one per request (issue #17: two round trips per
+    // single-event request, ~40 µs of main thread each under load).
+    setImmediate(() => {
       this.scheduled = false;
       this.dispatch();
     });

@@ -1,6 +1,6 @@
 /** The admin stream (GET /_paracord/admin/v1/stream): its guards, its frames, grouped sends, shutdown. */
 import type { IncomingMessage } from 'node:http';
-import { connect as connectTcp } from 'node:net';
+import { Socket, connect as connectTcp } from 'node:net';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { request } from 'undici';
@@ -349,10 +349,24 @@ describe('sends over the stream', () => {
     for (let i = 0; i < 40; i++) frames.push({ id: `m${i}`, op: 'sendMessage', input: { room_id: i % 10 === 9 ? two : one, body: `message ${i}` } });
     frames.splice(20, 0, { id: 'bad', op: 'sendMessage', input: { room_id: one, body: '' } });
     const socket = (client.ws as unknown as { _socket: import('node:net').Socket })._socket;
+    // The node's writes on its side of this stream (its local port is the admin port).
+    const adminPort = Number(new URL(alpha.started.admin_url).port);
+    let nodeWrites = 0;
+    const { _write: write, _writev: writev } = Socket.prototype as unknown as Record<'_write' | '_writev', (...args: unknown[]) => unknown>;
+    const counted = (original: (...args: unknown[]) => unknown) =>
+      function (this: Socket, ...args: unknown[]) {
+        if (this.localPort === adminPort) nodeWrites++;
+        return original.apply(this, args);
+      };
+    Object.assign(Socket.prototype, { _write: counted(write), _writev: counted(writev) });
     socket.cork();
     for (const frame of frames) client.send(frame);
     socket.uncork();
-    const answers = await Promise.all(frames.map((f) => client.answerTo((f as { id: string }).id)));
+    const answers = await Promise.all(frames.map((f) => client.answerTo((f as { id: string }).id))).finally(() => Object.assign(Socket.prototype, { _write: write, _writev: writev }));
+    // Answers settled together leave together (the socket is corked for the turn): 41 answers in
+    // a few writes, not one write (a system call) each.
+    expect(nodeWrites).toBeGreaterThan(0);
+    expect(nodeWrites).toBeLessThan(frames.length / 2);
     expect(answers.find((a) => a.id === 'bad')).toMatchObject({ ok: false, error: 'invalid_input' });
     const sent = answers.filter((a) => a.id !== 'bad');
     expect(sent.every((a) => a.ok && /^\$.+:alpha\.test$/.test(a.result.event_id))).toBe(true);

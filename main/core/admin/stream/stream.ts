@@ -14,6 +14,7 @@
 import type { Middleware, ParameterizedContext } from 'koa';
 import type { Logger } from 'pino';
 import type { WebSocket, WebSocketServer } from 'ws';
+import type { Duplex } from 'node:stream';
 import { ADMIN_STREAM_PATH, MAX_MESSAGES_PER_BATCH, type AdminCallMeta, type AdminHandlers, type AdminInput } from '../../../../shared/contract/admin-operations.ts';
 import { HttpError, forbidden } from '../../errors.ts';
 import type { InFlightRequests } from '../../http/middleware/in-flight.ts';
@@ -97,7 +98,7 @@ export function adminStream(deps: AdminStreamDeps): Middleware {
     server ??= new Server({ noServer: true, maxPayload: STREAM_FRAME_LIMIT, perMessageDeflate: false, clientTracking: false });
     const meta: AdminCallMeta = { session_id: ctx.state.sessionId as string | undefined };
     server.handleUpgrade(ctx.req, taken.socket, taken.head, (ws) => {
-      const connection = new StreamConnection(ws, deps, meta, () => deps.reauthorize(ctx), budget);
+      const connection = new StreamConnection(ws, taken.socket, deps, meta, () => deps.reauthorize(ctx), budget);
       live.add(connection);
       budget.join(connection);
       pingTimer ??= setInterval(() => {
@@ -139,13 +140,18 @@ class StreamConnection implements BudgetMember {
   private alive = true;
 
   private readonly ws: WebSocket;
+  /** The stream's socket: answers written in one turn of the event loop leave in one write (`answer`). */
+  private readonly socket: Duplex;
+  /** Corked until the end of this turn (a `process.nextTick`). */
+  private corked = false;
   private readonly deps: AdminStreamDeps;
   private readonly meta: AdminCallMeta;
   private readonly reauthorize: () => Promise<void>;
   private readonly budget: StreamBudget;
 
-  constructor(ws: WebSocket, deps: AdminStreamDeps, meta: AdminCallMeta, reauthorize: () => Promise<void>, budget: StreamBudget) {
+  constructor(ws: WebSocket, socket: Duplex, deps: AdminStreamDeps, meta: AdminCallMeta, reauthorize: () => Promise<void>, budget: StreamBudget) {
     this.ws = ws;
+    this.socket = socket;
     this.deps = deps;
     this.meta = meta;
     this.reauthorize = reauthorize;
@@ -314,6 +320,17 @@ class StreamConnection implements BudgetMember {
   private answer(answer: StreamAnswer): void {
     if (this.ws.readyState !== this.ws.OPEN) return;
     if (this.ws.bufferedAmount > MAX_UNREAD_ANSWER_BYTES) return this.cut('its client stopped reading its answers');
+    // The answers of a group of sends are written one after the other in one turn: corked, they
+    // leave in one write instead of a system call each (issue #17: ~0.7 writes per message at
+    // saturation). The socket's own cork count lets ws cork and uncork each frame inside ours.
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.socket.uncork();
+      });
+    }
     this.ws.send(JSON.stringify(answer));
     if (this.ws.bufferedAmount > Math.min(UNREAD_CHECK_FROM_BYTES, this.budget.unreadPerNode / 4)) this.budget.checkUnread();
   }
