@@ -43,22 +43,32 @@ export async function joinFake(host: NodeProcess, roomId: string, fake: FakePeer
   return userId;
 }
 
-/** Opens the admin SSE stream and calls back with each room event id and its arrival time. */
-export async function watchRoomEvents(node: NodeProcess, onEvent: (eventId: string, at: number) => void): Promise<() => void> {
-  const response = await request(`${node.ready.admin_url}/_paracord/admin/v1/events`, { headers: { authorization: `Bearer ${node.adminToken}` } });
+/**
+ * Reads a Server-Sent Events stream: calls back with each message's event type (`message` when
+ * it names none), its data line and the time its chunk arrived. Resolves with a function that stops.
+ */
+export async function readServerSentEvents(url: string, headers: Record<string, string>, onMessage: (type: string, data: string, at: number) => void): Promise<() => void> {
+  const response = await request(url, { headers });
   let buffer = '';
   response.body.on('data', (chunk: Buffer) => {
     const at = performance.now();
     buffer += chunk.toString();
     let end;
     while ((end = buffer.indexOf('\n\n')) >= 0) {
-      const message = buffer.slice(0, end);
+      const lines = buffer.slice(0, end).split('\n');
       buffer = buffer.slice(end + 2);
-      const data = message.split('\n').find((l) => l.startsWith('data: '));
-      if (message.startsWith('event: room') && data) onEvent((JSON.parse(data.slice(6)) as { event_id: string }).event_id, at);
+      const data = lines.find((l) => l.startsWith('data: '));
+      if (data) onMessage(lines.find((l) => l.startsWith('event: '))?.slice(7) ?? 'message', data.slice(6), at);
     }
   });
   return () => response.body.destroy();
+}
+
+/** Opens the admin SSE stream and calls back with each room event id and its arrival time. */
+export function watchRoomEvents(node: NodeProcess, onEvent: (eventId: string, at: number) => void): Promise<() => void> {
+  return readServerSentEvents(`${node.ready.admin_url}/_paracord/admin/v1/events`, { authorization: `Bearer ${node.adminToken}` }, (type, data, at) => {
+    if (type === 'room') onEvent((JSON.parse(data) as { event_id: string }).event_id, at);
+  });
 }
 
 export function percentile(values: number[], p: number): number {

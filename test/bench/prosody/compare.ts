@@ -10,13 +10,13 @@
  * and the sending server's RSS a few seconds after the exchange. Never asserts timings.
  */
 import { readFileSync } from 'node:fs';
-import { request } from 'undici';
 import WebSocket from 'ws';
-import { NodeProcess, ok, peerBothWays, percentile, roomWith, rssMb } from '../bench-nodes.ts';
+import { NodeProcess, ok, peerBothWays, percentile, readServerSentEvents, roomWith, rssMb } from '../bench-nodes.ts';
 import { tempDir } from '../../helpers/temp-dir.ts';
 import { PROSODY_MISSING, SQLITE_MISSING, prosodyAvailable, prosodyVersion, sqliteStorageAvailable, startPair, type Variant } from './servers.ts';
 import { XmppClient } from './xmpp-client.ts';
 import { explainFloors, measureFloors } from './floors.ts';
+import { startBareRelay } from './bare-relay.ts';
 import { availableParallelism } from 'node:os';
 
 export interface CompareRow { name: string; value: number; unit: string; target?: string; ratio?: number; pass?: boolean }
@@ -210,31 +210,31 @@ export async function paracordSide(secure: boolean, sizes: CompareSizes, withLat
       onReceipt: () => undefined,
     };
     // B's client: the admin event stream of node b (what the UI uses).
-    const stream = await request(`${b.ready.admin_url}/_paracord/admin/v1/events`, { headers: { authorization: `Bearer ${b.adminToken}` } });
-    stopWatching = () => stream.body.destroy();
-    let buffer = '';
-    stream.body.on('data', (chunk: Buffer) => {
-      const at = performance.now();
-      buffer += chunk.toString();
-      let end;
-      while ((end = buffer.indexOf('\n\n')) >= 0) {
-        const message = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        if (!message.startsWith('event: room')) continue;
-        const data = JSON.parse(message.slice(message.indexOf('data: ') + 6)) as { event_id: string; event_type: string; sender: string };
-        if (data.event_type !== 'm.message' || data.sender !== '@owner:a.test') continue;
-        const sent = sentAt.get(data.event_id);
-        if (sent) {
-          sentAt.delete(data.event_id);
-          side.onReceipt(sent.i, at - sent.at, at);
-        } else early.set(data.event_id, at);
-      }
+    stopWatching = await readServerSentEvents(`${b.ready.admin_url}/_paracord/admin/v1/events`, { authorization: `Bearer ${b.adminToken}` }, (type, json, at) => {
+      if (type !== 'room') return;
+      const data = JSON.parse(json) as { event_id: string; event_type: string; sender: string };
+      if (data.event_type !== 'm.message' || data.sender !== '@owner:a.test') return;
+      const sent = sentAt.get(data.event_id);
+      if (sent) {
+        sentAt.delete(data.event_id);
+        side.onReceipt(sent.i, at - sent.at, at);
+      } else early.set(data.event_id, at);
     });
     return await workload(side, sizes, withLatency, 256);
   } finally {
     stopWatching?.();
     closeStream?.();
     await Promise.all([a.stop().catch(() => undefined), b.stop().catch(() => undefined)]);
+  }
+}
+
+/** The runtime's floor: two bare Node.js processes on the same three hops, no work (bare-relay.ts). */
+export async function bareRelaySide(sizes: CompareSizes): Promise<SideResult> {
+  const relay = await startBareRelay();
+  try {
+    return await workload(relay.side, sizes, true, 256);
+  } finally {
+    relay.stop();
   }
 }
 
@@ -299,7 +299,13 @@ export async function compareWithProsody(quick: boolean, record: (row: CompareRo
   line('sending server CPU per message, 200 msg/s', paracordPlain.cpuLowRateUs, prosodyPlain.cpuLowRateUs, 'µs', false, { text: '<= 2.0', pass: (r) => r <= 2 });
   line('idle RSS after the exchange', paracordPlain.idleRssMb, prosodyPlain.idleRssMb, 'MB', false, { text: '<= 3.5', pass: (r) => r <= 3.5 });
   line('saturation vs Prosody with SQLite archive (mod_mam)', paracordPlain.saturation, prosodyArchive?.saturation, 'msg/s', true);
-  const floors = explainFloors(await measureFloors(quick), paracordPlain, prosodyPlain, availableParallelism());
+  let bare: SideResult | undefined;
+  try {
+    bare = await bareRelaySide(sizes);
+  } catch (error) {
+    say(`  (bare Node.js relay failed: ${(error as Error).message.split('\n')[0]})\n`);
+  }
+  const floors = explainFloors(await measureFloors(quick), paracordPlain, prosodyPlain, availableParallelism(), bare);
   say(`\n${floors.lines.join('\n')}\n`);
   for (const row of floors.rows) record(row);
   return true;

@@ -74,10 +74,10 @@ export async function measureFloors(quick: boolean): Promise<Floors> {
   return { signUs, verifyUs, bareNodeRssMb: await bareNodeRssMb(quick ? 500 : 3_000) };
 }
 
-export interface SideCpu { saturation: number; cpuSaturationUs: number; receiverCpuUs: number; clientCpuUs: number; idleRssMb?: number }
+export interface SideCpu { saturation: number; cpuSaturationUs: number; receiverCpuUs: number; clientCpuUs: number; idleRssMb?: number; p50?: number; p99?: number; cpuLowRateUs?: number }
 
 /** The lines printed under the comparison's table, and the rows recorded. */
-export function explainFloors(floors: Floors, paracord: SideCpu, prosody: SideCpu, cores: number): { lines: string[]; rows: Array<{ name: string; value: number; unit: string }> } {
+export function explainFloors(floors: Floors, paracord: SideCpu, prosody: SideCpu, cores: number, bare?: SideCpu): { lines: string[]; rows: Array<{ name: string; value: number; unit: string }> } {
   const crypto = floors.signUs + floors.verifyUs;
   const prosodyWhole = prosody.cpuSaturationUs + prosody.receiverCpuUs + prosody.clientCpuUs;
   const ours = paracord.cpuSaturationUs + paracord.receiverCpuUs + paracord.clientCpuUs;
@@ -90,7 +90,26 @@ export function explainFloors(floors: Floors, paracord: SideCpu, prosody: SideCp
     `  - saturation ≥ 1.0× Prosody leaves ${budgetAtParity.toFixed(0)} µs of CPU per message for both nodes and both clients, ${Math.max(0, budgetAtParity - crypto).toFixed(0)} µs of it for everything but the signatures; today the Paracord side spends ${ours.toFixed(0)} µs, ${Math.max(0, ours - crypto).toFixed(0)} µs of it on everything but the signatures`,
     `  - memory: a Node.js process with only this stack's runtime loaded (HTTP server, better-sqlite3, sodium-native; none of our code) idles at ${floors.bareNodeRssMb.toFixed(1)} MB = ${prosody.idleRssMb ? (floors.bareNodeRssMb / prosody.idleRssMb).toFixed(2) : '?'}× Prosody's idle RSS${prosody.idleRssMb ? `; goal 4 (≤ 3.5×, ${(3.5 * prosody.idleRssMb).toFixed(0)} MB) leaves ${(3.5 * prosody.idleRssMb - floors.bareNodeRssMb).toFixed(1)} MB for the whole application` : ''}`,
   ];
+  // Goals 2 and 3 at 200/s: what the same three hops cost two Node.js processes that do nothing else.
+  const times = (ours: number | undefined, theirs: number | undefined) => (ours !== undefined && theirs ? `${(ours / theirs).toFixed(2)}×` : '?');
+  if (bare) {
+    lines.push(
+      `  - the runtime at a low rate: two bare Node.js processes relaying each message over the same three hops (WebSocket in, one HTTP request between them, Server-Sent Events out; no storage, signatures or checks): ` +
+        `p50 ${bare.p50?.toFixed(2)} ms = ${times(bare.p50, prosody.p50)} Prosody's (goal 2: ≤ 2×), p99 ${bare.p99?.toFixed(2)} ms = ${times(bare.p99, prosody.p99)} (goal: ≤ 1×), ` +
+        `the sending process's CPU ${bare.cpuLowRateUs?.toFixed(0)} µs per message = ${times(bare.cpuLowRateUs, prosody.cpuLowRateUs)} Prosody's sending server (goal 3: ≤ 2×); ` +
+        `at saturation ${Math.round(bare.saturation).toLocaleString('en')} msg/s = ${times(bare.saturation, prosody.saturation)} Prosody, the sending process ${bare.cpuSaturationUs.toFixed(0)} µs per message`,
+    );
+  }
+  const bareRows = bare
+    ? [
+        { name: 'floor: bare Node.js relay, latency at 200 msg/s p50', value: bare.p50 ?? NaN, unit: 'ms' },
+        { name: 'floor: bare Node.js relay, latency at 200 msg/s p99', value: bare.p99 ?? NaN, unit: 'ms' },
+        { name: 'floor: bare Node.js relay, sending process CPU per message at 200 msg/s', value: bare.cpuLowRateUs ?? NaN, unit: 'µs' },
+        { name: 'floor: bare Node.js relay, saturation', value: bare.saturation, unit: 'msg/s' },
+      ]
+    : [];
   const rows = [
+    ...bareRows,
     { name: 'floor: ed25519 sign + verify per message (one core)', value: crypto, unit: 'µs' },
     { name: 'floor: Prosody whole-path CPU per message (both servers, both clients)', value: prosodyWhole, unit: 'µs' },
     { name: 'floor: Paracord whole-path CPU per message (both nodes, both clients)', value: ours, unit: 'µs' },
