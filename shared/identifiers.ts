@@ -20,6 +20,24 @@ export const LOCALPART = /^[a-z0-9._=\-/]{1,64}$/;
  * may hold `:` in their opaque part; `$x:evil.test:8448` is served by `evil.test:8448`).
  */
 class IdGrammar extends RegExp {
+  /**
+   * Ids that matched lately (at most KNOWN_IDS, then it starts again): an event's sender, room
+   * and state key are the same few ids event after event, and each match built an array and
+   * canonicalised its server part (issue #17). Only matches are kept; a peer sending many ids
+   * costs what it cost before. No pattern here has the `g` or `y` flag, so a match does not
+   * depend on `lastIndex`.
+   */
+  private readonly known = new Set<string>();
+
+  override test(value: string): boolean {
+    const text = String(value);
+    if (this.known.has(text)) return true;
+    if (this.exec(text) === null) return false;
+    if (this.known.size >= KNOWN_IDS) this.known.clear();
+    this.known.add(text);
+    return true;
+  }
+
   override exec(text: string): RegExpExecArray | null {
     const match = super.exec(text);
     if (match === null) return null;
@@ -27,6 +45,8 @@ class IdGrammar extends RegExp {
     return server !== undefined && isServerName(server) ? match : null;
   }
 }
+
+const KNOWN_IDS = 256;
 
 function idServerPart(id: string): string | undefined {
   for (let colon = id.indexOf(':'); colon >= 0; colon = id.indexOf(':', colon + 1)) {

@@ -98,4 +98,22 @@ describe('the one id grammar (unit)', () => {
       for (let i = 0; i < 1_200; i++) expect(isServerName(`host${i}.test:0${i}`)).toBe(false);
     }
   });
+
+  it('remembering ids that matched changes no answer (tests, exec, zod, past the memory size)', () => {
+    for (let round = 0; round < 2; round++) {
+      expect(USER_ID.test('@x:evil.test')).toBe(true);
+      for (const id of NON_CANONICAL) expect(USER_ID.test(id), id).toBe(false);
+      // exec is not answered from memory: a caller that reads the match still gets it.
+      expect(USER_ID.exec('@x:evil.test')?.[1]).toBe('evil.test');
+      expect(USER_ID.exec('@x:127.1')).toBeNull();
+      expect(z.string().regex(USER_ID).safeParse('@x:evil.test').success).toBe(true);
+      expect(z.string().regex(USER_ID).safeParse('@x:127.1').success).toBe(false);
+      for (let i = 0; i < 600; i++) {
+        expect(ROOM_ID.test(`!r${i}:evil.test`)).toBe(true);
+        expect(ROOM_ID.test(`!r${i}:127.${i % 256}`)).toBe(false);
+        expect(EVENT_ID.test(`$e${i}:evil.test:8448`)).toBe(true);
+        expect(EVENT_ID.test(`$e${i}:evil.test:0${i}`)).toBe(false);
+      }
+    }
+  });
 });

@@ -40,6 +40,20 @@ describe('canonical JSON rules', () => {
     expect([...keys].sort()).not.toEqual(byCodePoint);
   });
 
+  it('gives the same bytes whatever order the keys came in (objects already in order are not sorted again)', () => {
+    const keys = ['\u{1F600}', '\uE000', '\uFFFF', 'a', 'b', 'ab', '\u00e9', '\uD7FF', ''];
+    const expected = `{${[...keys].sort(compareCodePoints).map((k) => `${JSON.stringify(k)}:1`).join(',')}}`;
+    const orders = [keys, [...keys].reverse(), [...keys].sort(), [...keys].sort(compareCodePoints)];
+    for (const order of orders) {
+      const value = Object.fromEntries(order.map((k) => [k, 1]));
+      expect(canonicalJson(value)).toBe(expected);
+      expect(canonicalJson({ nested: value, z: [value] })).toBe(`{"nested":${expected},"z":[${expected}]}`);
+    }
+    // In UTF-16 order but not in code point order: must be sorted, not taken as it came.
+    expect(canonicalJson({ '\u{1F600}': 1, '\uE000': 2 })).toBe('{"\uE000":2,"\u{1F600}":1}');
+    expect(canonicalJson({ b: 1, a: 2 })).toBe('{"a":2,"b":1}');
+  });
+
   it('compares shared prefixes by length', () => {
     expect(compareCodePoints('ab', 'abc')).toBeLessThan(0);
     expect(compareCodePoints('abc', 'ab')).toBeGreaterThan(0);

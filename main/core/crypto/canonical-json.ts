@@ -55,6 +55,20 @@ export function sortKeys(keys: string[]): string[] {
   return keys.sort();
 }
 
+/**
+ * Whether keys are already in code point order (an object parsed from canonical JSON, as every
+ * signed object from the wire is): then no sort, which copies the array (issue #17: the largest
+ * allocation of a received event after the body itself). `<` compares UTF-16 units, which is
+ * code point order only when no key has a high unit; with one, the caller sorts.
+ */
+function inCodePointOrder(keys: readonly string[]): boolean {
+  for (let i = 0; i < keys.length; i++) {
+    if (HIGH_UNITS.test(keys[i]!)) return false;
+    if (i > 0 && !(keys[i - 1]! < keys[i]!)) return false;
+  }
+  return true;
+}
+
 /** The canonical form of a number, or the reason it has none. */
 export function canonicalNumber(value: number, path: string | null = null): string {
   if (!Number.isInteger(value)) throw new CanonicalJsonError('not an integer', path ?? '$');
@@ -89,7 +103,9 @@ function serialize(value: unknown, path: string | null): string {
       const record = value as Record<string, unknown>;
       let out = '{';
       let first = true;
-      for (const key of sortKeys(Object.keys(record))) {
+      const keys = Object.keys(record);
+      if (!inCodePointOrder(keys)) sortKeys(keys);
+      for (const key of keys) {
         const member = record[key];
         if (member === undefined) continue; // JSON has no undefined; like JSON.stringify, omit it
         if (!first) out += ',';

@@ -102,6 +102,22 @@ describe('EventIngest.storeMany', () => {
     expect(seen.filter((s) => s.hook === 'durable').map((s) => s.syncs)).toEqual([before + 1, before + 1, before + 2]);
   });
 
+  it('a key it holds is answered without a wait; an unknown one needs the fetch, and once found unknown is answered at once', async () => {
+    const { ingest, event, keys, identity } = setup();
+    const use = { purpose: 'event', originTs: 1 } as const;
+    // Not held: lookupNow cannot answer (the keys are to be fetched first).
+    expect(keys.lookupNow('peer.test', identity.keyId, use)).toBeNull();
+    keys.pin('peer.test', identity.keyId, identity.publicKeyHex);
+    expect(keys.lookupNow('peer.test', identity.keyId, use)).toMatchObject({ ok: true, key: { public_key: identity.publicKeyHex } });
+    await expect(ingest.verify('peer.test', event(1).envelope)).resolves.toMatchObject({ hash: event(1).hash });
+    // A key id nobody publishes: looked up once (peer.test does not answer here), then remembered as unknown.
+    expect(keys.lookupNow('peer.test', 'ed25519:gone', use)).toBeNull();
+    await expect(keys.lookup('peer.test', 'ed25519:gone', use)).resolves.toMatchObject({ ok: false, code: 'unknown_key' });
+    expect(keys.lookupNow('peer.test', 'ed25519:gone', use)).toMatchObject({ ok: false, code: 'unknown_key' });
+    // Another id for a request: not held, so it is to be fetched (no negative entry is ever kept for requests).
+    expect(keys.lookupNow('peer.test', 'ed25519:other', { purpose: 'request' })).toBeNull();
+  });
+
   it('a replaced key verifies old events only as their origin sends them, never relayed by another server', async () => {
     const { ingest, event, keys, identity } = setup();
     // A reference-dialect origin whose key is known only as replaced (after the events were made).

@@ -29,6 +29,8 @@ export interface VerifiedEvent {
   view?: Envelope;
 }
 
+const NO_KEYS: readonly string[] = [];
+
 export interface IngestResult {
   event_id: string;
   inserted: boolean;
@@ -156,13 +158,16 @@ export class EventIngest {
       for (const keyId of keyIds) {
         // A relayed event's origin may be unreachable: its keys can then come from the relaying host.
         const via = origin !== requestOrigin ? requestOrigin : undefined;
-        const lookup = await this.keys.lookup(origin, keyId, { purpose: 'event', originTs: envelope.origin_ts }, { via });
+        const use = { purpose: 'event', originTs: envelope.origin_ts } as const;
+        // A key we hold needs no wait (the common case: a promise fewer per event).
+        const lookup = this.keys.lookupNow(origin, keyId, use, { via }) ?? (await this.keys.lookup(origin, keyId, use, { via }));
         if (!lookup.ok && lookup.code === 'too_many_relayed_origins') throw forbidden('too_many_relayed_origins', lookup.message);
         // A key it replaced verifies only events made before the replacement (reference/key-replacement.ts),
         // and only as the origin itself sends them: the time is the signer's claim, and a relayed,
         // backdated event signed with a stolen old key must not pass (review of this change).
-        const replaced = origin === requestOrigin ? this.keys.replacedFor(origin, keyId, envelope.origin_ts) : [];
-        const candidates = [...(lookup.ok ? [lookup.key.public_key] : []), ...replaced];
+        const replaced = origin === requestOrigin ? this.keys.replacedFor(origin, keyId, envelope.origin_ts) : NO_KEYS;
+        const found = lookup.ok ? [lookup.key.public_key] : NO_KEYS;
+        const candidates = replaced.length === 0 ? found : [...found, ...replaced];
         if (candidates.length === 0) {
           lastFailure = lookup.ok ? '' : lookup.message;
           continue;
@@ -171,8 +176,10 @@ export class EventIngest {
         for (const candidate of candidates) {
           const publicKey = this.publicKeyBytes(candidate);
           if (this.verifier ? await this.verifier.verify(signature, bytes, publicKey) : verify(signature, bytes, publicKey)) {
+            const verified: VerifiedEvent = { envelope, hash: contentHash(bytes), contentJson, contentBytes };
             const view = this.hooks.view?.(envelope);
-            return { envelope, hash: contentHash(bytes), contentJson, contentBytes, ...(view ? { view } : {}) };
+            if (view) verified.view = view;
+            return verified;
           }
         }
         lastFailure = `signature by ${keyId} does not verify`;

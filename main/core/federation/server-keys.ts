@@ -57,6 +57,11 @@ export interface ServerKeyRow {
 
 export type KeyUse = { purpose: 'request' } | { purpose: 'event'; originTs: number };
 
+/** The host relaying an event of another origin (events only), whose key cache may then serve. */
+function relayingHost(serverName: string, use: KeyUse, options: { via?: string }): string | undefined {
+  return use.purpose === 'event' && options.via !== undefined && options.via !== serverName ? options.via : undefined;
+}
+
 export type KeyLookup =
   | { ok: true; key: ServerKeyRow }
   | { ok: false; code: 'unknown_key' | 'key_expired' | 'too_many_relayed_origins'; message: string };
@@ -198,6 +203,51 @@ export class ServerKeys {
    * events that host relays. A request is verified with directly known keys only.
    */
   async lookup(serverName: string, keyId: string, use: KeyUse, options: { via?: string } = {}, now = Date.now()): Promise<KeyLookup> {
+    const known = this.lookupNow(serverName, keyId, use, options, now);
+    if (known) return known;
+    // lookupNow answers for our own keys, so from here on the key is another server's.
+    const relayedBy = relayingHost(serverName, use, options);
+    const negativeKey = `${serverName} ${keyId} ${relayedBy ?? ''}`;
+    // An origin we know no key of, named by a relaying host: counted against that host's bound
+    // before we contact anybody about it (the origin, or the host's cache).
+    if (relayedBy && !this.hasDirectKeys(serverName) && !this.introduce(serverName, relayedBy, now)) {
+      return {
+        ok: false, code: 'too_many_relayed_origins',
+        message: `${relayedBy} already made this server look up the keys of ${this.maxRelayedOriginsPerHost} servers it relays (the most one host may); events of further ones are refused`,
+      };
+    }
+    let key: ServerKeyRow | undefined;
+    if (!relayedBy || this.mayContactRelayedOrigin(serverName)) {
+      // With a relaying host to fall back on, the origin gets a short deadline: an unreachable
+      // origin (no address, a DNS name that never answers) must not hold the event for long.
+      await this.refresh(serverName, now, relayedBy ? ORIGIN_DEADLINE_WITH_FALLBACK_MS : undefined).catch((error: Error) => {
+        warnLimited(this.log, `keys_fetch_failed ${serverName}`, { event: 'keys_fetch_failed', server: serverName, error: error.message }, 'could not fetch keys');
+      });
+      key = this.findKey(serverName, keyId, relayedBy);
+    }
+    // The host's cache, only for a server we know no key of directly.
+    if (!key && relayedBy && !this.hasDirectKeys(serverName)) {
+      try {
+        await this.fetchFromCache(serverName, relayedBy, now);
+      } catch (error) {
+        warnLimited(this.log, `keys_cache_fetch_failed ${relayedBy}`, { event: 'keys_cache_fetch_failed', server: serverName, via: relayedBy, error: (error as Error).message }, 'could not fetch keys from the relaying host');
+      }
+      key = this.findKey(serverName, keyId, relayedBy);
+    }
+    // Only for events (authenticated deliveries): an unauthenticated request naming a fresh key
+    // id leaves no entry (the fetch above is rate limited per server anyway).
+    if (!key && use.purpose === 'event') this.negative.set(negativeKey, now + NEGATIVE_TTL_MS);
+    if (!key) return { ok: false, code: 'unknown_key', message: `${serverName} does not publish key ${keyId}` };
+    return this.usable(serverName, keyId, key, use, now);
+  }
+
+  /**
+   * `lookup` where it needs nothing from the network, answered at once: our own keys, a key we
+   * hold, or an id recently found unknown. Null when the keys are to be fetched first (then
+   * `lookup`). Every signed request and received event asks (issue #17: an asynchronous lookup
+   * per event was a promise and a suspended call each).
+   */
+  lookupNow(serverName: string, keyId: string, use: KeyUse, options: { via?: string } = {}, now = Date.now()): KeyLookup | null {
     // Our own events (in a host's snapshot or catch-up page): verified with our own keys, never
     // looked up over the network (our own address may not even be reachable from here).
     const self = this.signer() as (RequestSigner & { allPublicKeys?: () => Array<{ key_id: string; public_key: string; expired_at: number | null }> }) | null;
@@ -210,48 +260,23 @@ export class ServerKeys {
       }
       return { ok: true, key: { server_name: serverName, key_id: own.key_id, public_key: own.public_key, valid_until: Number.MAX_SAFE_INTEGER, expired_at: own.expired_at, source: 'pinned', fetched_at: now } };
     }
-    const relayedBy = use.purpose === 'event' && options.via !== undefined && options.via !== serverName ? options.via : undefined;
-    const find = (): ServerKeyRow | undefined => {
-      const direct = this.get(serverName, keyId);
-      if (direct || relayedBy === undefined || this.hasDirectKeys(serverName)) return direct;
-      return this.getRelayed(serverName, keyId, relayedBy);
-    };
-    let key = find();
-    if (!key) {
-      const negativeKey = `${serverName} ${keyId} ${relayedBy ?? ''}`;
-      const negativeUntil = this.negative.get(negativeKey);
-      if (negativeUntil === undefined || negativeUntil <= now) {
-        // An origin we know no key of, named by a relaying host: counted against that host's bound
-        // before we contact anybody about it (the origin, or the host's cache).
-        if (relayedBy && !this.hasDirectKeys(serverName) && !this.introduce(serverName, relayedBy, now)) {
-          return {
-            ok: false, code: 'too_many_relayed_origins',
-            message: `${relayedBy} already made this server look up the keys of ${this.maxRelayedOriginsPerHost} servers it relays (the most one host may); events of further ones are refused`,
-          };
-        }
-        if (!relayedBy || this.mayContactRelayedOrigin(serverName)) {
-          // With a relaying host to fall back on, the origin gets a short deadline: an unreachable
-          // origin (no address, a DNS name that never answers) must not hold the event for long.
-          await this.refresh(serverName, now, relayedBy ? ORIGIN_DEADLINE_WITH_FALLBACK_MS : undefined).catch((error: Error) => {
-            warnLimited(this.log, `keys_fetch_failed ${serverName}`, { event: 'keys_fetch_failed', server: serverName, error: error.message }, 'could not fetch keys');
-          });
-          key = find();
-        }
-        // The host's cache, only for a server we know no key of directly.
-        if (!key && relayedBy && !this.hasDirectKeys(serverName)) {
-          try {
-            await this.fetchFromCache(serverName, relayedBy, now);
-          } catch (error) {
-            warnLimited(this.log, `keys_cache_fetch_failed ${relayedBy}`, { event: 'keys_cache_fetch_failed', server: serverName, via: relayedBy, error: (error as Error).message }, 'could not fetch keys from the relaying host');
-          }
-          key = find();
-        }
-        // Only for events (authenticated deliveries): an unauthenticated request naming a fresh key
-        // id leaves no entry (the fetch above is rate limited per server anyway).
-        if (!key && use.purpose === 'event') this.negative.set(negativeKey, now + NEGATIVE_TTL_MS);
-      }
-    }
-    if (!key) return { ok: false, code: 'unknown_key', message: `${serverName} does not publish key ${keyId}` };
+    const relayedBy = relayingHost(serverName, use, options);
+    const key = this.findKey(serverName, keyId, relayedBy);
+    if (key) return this.usable(serverName, keyId, key, use, now);
+    const negativeUntil = this.negative.get(`${serverName} ${keyId} ${relayedBy ?? ''}`);
+    if (negativeUntil === undefined || negativeUntil <= now) return null;
+    return { ok: false, code: 'unknown_key', message: `${serverName} does not publish key ${keyId}` };
+  }
+
+  /** A key found directly, or (for an event a host relays, of an origin we know no key of) in that host's cache. */
+  private findKey(serverName: string, keyId: string, relayedBy: string | undefined): ServerKeyRow | undefined {
+    const direct = this.get(serverName, keyId);
+    if (direct || relayedBy === undefined || this.hasDirectKeys(serverName)) return direct;
+    return this.getRelayed(serverName, keyId, relayedBy);
+  }
+
+  /** A key that was found: whether it may verify this use (expiry), and the reference refresh hint. */
+  private usable(serverName: string, keyId: string, key: ServerKeyRow, use: KeyUse, now: number): KeyLookup {
     if (key.source !== 'relayed') this.refreshOnHint(serverName, now);
     if (key.expired_at !== null) {
       if (use.purpose === 'request') {

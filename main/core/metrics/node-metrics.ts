@@ -27,6 +27,9 @@ const BATCH_PATH = '/_paracord/federation/v1/events';
 const ERROR_CODE = /^[a-z][a-z0-9_]{0,47}$/;
 
 export type ReceivedResult = 'accepted' | 'duplicate' | 'held' | 'refused';
+const ACCEPTED: [ReceivedResult, string] = ['accepted', ''];
+const DUPLICATE: [ReceivedResult, string] = ['duplicate', ''];
+const HELD: [ReceivedResult, string] = ['held', ''];
 /** How an event came in: pushed to us, pulled (pull mode), or fetched by a room catch-up. */
 export type ReceivedVia = 'push' | 'pull' | 'catch_up';
 export type AttemptOutcome = 'delivered' | 'retry' | 'refused' | 'network_error';
@@ -206,8 +209,8 @@ export class NodeMetrics {
     if (delivered > 0) this.delivered.inc({ destination: label }, delivered);
   }
 
-  eventReceived(result: ReceivedResult, error = '', via: ReceivedVia = 'push'): void {
-    this.received.inc({ result, error: result === 'refused' ? (ERROR_CODE.test(error) ? error : OTHER) : '', via });
+  eventReceived(result: ReceivedResult, error = '', via: ReceivedVia = 'push', count = 1): void {
+    this.received.inc({ result, error: result === 'refused' ? (ERROR_CODE.test(error) ? error : OTHER) : '', via }, count);
   }
 
   /** An event this node fetched itself (pull mode, catch-up). */
@@ -230,18 +233,25 @@ export class NodeMetrics {
   private countAnswer(batch: boolean, status: number, body: unknown): void {
     const answer = (body ?? {}) as { error?: unknown; inserted?: unknown; held?: unknown; results?: unknown };
     if (status >= 200 && status < 300 && batch && Array.isArray(answer.results)) {
-      for (const result of answer.results as Array<{ inserted?: unknown; held?: unknown; error?: unknown }>) this.countOne(true, result);
+      // One increment per outcome, not per event (each increment hashes its labels).
+      const stored = { accepted: 0, duplicate: 0, held: 0 };
+      const refused = new Map<string, number>();
+      for (const result of answer.results as Array<{ inserted?: unknown; held?: unknown; error?: unknown }>) {
+        const outcome = this.outcomeOf(true, result);
+        if (outcome[0] === 'refused') refused.set(outcome[1], (refused.get(outcome[1]) ?? 0) + 1);
+        else stored[outcome[0]]++;
+      }
+      for (const outcome of ['accepted', 'duplicate', 'held'] as const) if (stored[outcome] > 0) this.eventReceived(outcome, '', 'push', stored[outcome]);
+      for (const [error, count] of refused) this.eventReceived('refused', error, 'push', count);
       return;
     }
-    this.countOne(status >= 200 && status < 300, answer);
+    const [outcome, error] = this.outcomeOf(status >= 200 && status < 300, answer);
+    this.eventReceived(outcome, error);
   }
 
-  private countOne(ok: boolean, result: { inserted?: unknown; held?: unknown; error?: unknown }): void {
-    if (ok && typeof result.inserted === 'boolean') {
-      this.eventReceived(result.held ? 'held' : result.inserted ? 'accepted' : 'duplicate');
-    } else {
-      this.eventReceived('refused', typeof result.error === 'string' ? result.error : OTHER);
-    }
+  private outcomeOf(ok: boolean, result: { inserted?: unknown; held?: unknown; error?: unknown }): [ReceivedResult, string] {
+    if (ok && typeof result.inserted === 'boolean') return result.held ? HELD : result.inserted ? ACCEPTED : DUPLICATE;
+    return ['refused', typeof result.error === 'string' ? result.error : OTHER];
   }
 
   async scrape(): Promise<{ contentType: string; body: string }> {

@@ -183,7 +183,7 @@ export function verifySignedRequest(deps: VerifySignedRequestDeps): Middleware {
     const decision = deps.trust.decide(origin);
     if (!decision.allowed) throw forbidden(decision.code, decision.message);
 
-    const key = await deps.keys.lookup(origin, keyId, { purpose: 'request' });
+    const key = deps.keys.lookupNow(origin, keyId, { purpose: 'request' }) ?? (await deps.keys.lookup(origin, keyId, { purpose: 'request' }));
     if (!key.ok) throw forbidden(key.code, key.message);
 
     const rawBody = await readRawBody(ctx);
