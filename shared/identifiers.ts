@@ -255,3 +255,18 @@ export function isSafeReactionKey(value: string): boolean {
 export function stripUnsafeDisplay(value: string): string {
   return value.replace(new RegExp(UNSAFE_DISPLAY.source, 'gu'), '');
 }
+
+/** At most `max` characters (code points), counted without building an array of them. */
+export function atMostCodePoints(s: string, max: number): boolean {
+  if (s.length <= max) return true; // never more code points than UTF-16 units
+  let count = 0;
+  for (let i = 0; i < s.length; i++) {
+    const unit = s.charCodeAt(i);
+    if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < s.length) {
+      const next = s.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) i++; // a surrogate pair is one character
+    }
+    if (++count > max) return false;
+  }
+  return true;
+}

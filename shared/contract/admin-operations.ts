@@ -7,7 +7,7 @@
  * merged. Schemas are strict: unknown fields are refused.
  */
 import { z } from 'zod';
-import { EVENT_ID, KEY_ID, HEX_PUBLIC_KEY, LOCALPART, ROOM_ID, canonicalServerName, isSafeDisplayName, isSafeReactionKey, isUserId, isUserIdOfAnyDialect } from '../identifiers.ts';
+import { EVENT_ID, KEY_ID, HEX_PUBLIC_KEY, LOCALPART, ROOM_ID, atMostCodePoints, canonicalServerName, isSafeDisplayName, isSafeReactionKey, isUserId, isUserIdOfAnyDialect } from '../identifiers.ts';
 import { endpointFromAnyUrl } from '../endpoint.ts';
 
 /** A server name as the owner types it, canonicalised (shared/identifiers.ts); numeric/hex/octal IPv4 spellings are refused. */
@@ -51,11 +51,12 @@ export const MAX_MESSAGES_PER_BATCH = 100;
  * repeated safely after a connection closed before its answer.
  */
 const txnId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, - or _');
-const messageBody = z.string().min(1, 'must not be empty').refine((s) => [...s].length <= 4000, 'must be at most 4000 characters');
+// Counted without an array of its characters (issue #17: `[...s]` built one per message sent).
+const messageBody = z.string().min(1, 'must not be empty').refine((s) => atMostCodePoints(s, 4000), 'must be at most 4000 characters');
 const reactionKey = z
   .string()
   .min(1, 'must not be empty')
-  .refine((s) => [...s].length <= 32, 'must be at most 32 characters')
+  .refine((s) => atMostCodePoints(s, 32), 'must be at most 32 characters')
   // eslint-disable-next-line no-control-regex
   .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), 'must not contain control characters')
   .refine(isSafeReactionKey, 'must not contain bidi control or invisible characters');

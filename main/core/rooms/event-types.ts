@@ -4,7 +4,7 @@
  * known ones are checked strictly, and the whole content is bounded in size (issue #14 item 5).
  */
 import { z } from 'zod';
-import { EVENT_ID, isSafeDisplayName, isSafeReactionKey } from '../../../shared/identifiers.ts';
+import { EVENT_ID, atMostCodePoints, isSafeDisplayName, isSafeReactionKey } from '../../../shared/identifiers.ts';
 import { HttpError, badRequest } from '../errors.ts';
 import { MAX_EVENT_CONTENT_BYTES } from '../federation/envelope.ts';
 import { isJsonObject } from '../util/json-object.ts';
@@ -15,20 +15,6 @@ export const MAX_ROOM_NAME_CHARS = 100;
 /** Reasons of removals, bans and moderator deletes. */
 export const MAX_REASON_CHARS = 500;
 
-/** At most `max` characters (code points), counted without building an array of them. */
-function atMostCodePoints(s: string, max: number): boolean {
-  if (s.length <= max) return true; // never more code points than UTF-16 units
-  let count = 0;
-  for (let i = 0; i < s.length; i++) {
-    const unit = s.charCodeAt(i);
-    if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < s.length) {
-      const next = s.charCodeAt(i + 1);
-      if (next >= 0xdc00 && next <= 0xdfff) i++; // a surrogate pair is one character
-    }
-    if (++count > max) return false;
-  }
-  return true;
-}
 
 const target = z.string().max(255).regex(EVENT_ID, 'target must be an event id');
 const body = z.string().min(1, 'body must not be empty').refine((s) => atMostCodePoints(s, MAX_BODY_CHARS), `body must be at most ${MAX_BODY_CHARS} characters`);

@@ -17,6 +17,7 @@ import { z } from 'zod';
 import { adminOperations, type AdminOperationName } from '../../../../shared/contract/admin-operations.ts';
 import { errorAnswer } from '../../http/middleware/error-handler.ts';
 import { formatZodError } from '../format-zod-error.ts';
+import { isJsonObject } from '../../util/json-object.ts';
 
 /** The largest frame taken (the HTTP admin API's body limit). */
 export const STREAM_FRAME_LIMIT = 256 * 1024;
@@ -24,7 +25,7 @@ export const STREAM_FRAME_LIMIT = 256 * 1024;
 const frameId = z.union([z.string().min(1).max(64), z.number().int().refine(Number.isSafeInteger, 'must be a safe integer')]);
 export type FrameId = z.output<typeof frameId>;
 
-const requestFrame = z.strictObject({
+export const requestFrame = z.strictObject({
   id: frameId,
   op: z.string().min(1).max(64),
   input: z.record(z.string(), z.unknown()).optional(),
@@ -45,6 +46,26 @@ export type ParsedFrame = { ok: true; request: StreamRequest } | { ok: false; an
 
 const refuse = (id: FrameId | null, status: number, error: string, message: string): ParsedFrame => ({ ok: false, answer: { id, ok: false, status, error, message } });
 
+/**
+ * Exactly what `requestFrame` accepts (or less: then the schema decides and explains), checked
+ * without copying the frame: zod builds a new object of every level, and the operation's own
+ * schema copies the input again (issue #17: a frame per message sent). A test holds the two to
+ * the same answers.
+ */
+export function isWellFormedFrame(json: unknown): json is z.output<typeof requestFrame> {
+  if (!isJsonObject(json)) return false;
+  let fields = 0;
+  for (const key in json) {
+    if (!Object.hasOwn(json, key)) continue;
+    if (key !== 'id' && key !== 'op' && key !== 'input') return false;
+    fields++;
+  }
+  const { id, op, input } = json as { id?: unknown; op?: unknown; input?: unknown };
+  const idOk = typeof id === 'string' ? id.length >= 1 && id.length <= 64 : Number.isSafeInteger(id);
+  const opOk = typeof op === 'string' && op.length >= 1 && op.length <= 64;
+  return idOk && opOk && fields === ('input' in json ? 3 : 2) && (input === undefined ? !('input' in json) : isJsonObject(input));
+}
+
 /** Reads one text frame: the request it makes, or the answer that refuses it. */
 export function parseFrame(text: string): ParsedFrame {
   let json: unknown;
@@ -53,15 +74,20 @@ export function parseFrame(text: string): ParsedFrame {
   } catch (error) {
     return refuse(null, 400, 'malformed_frame', `frame is not valid JSON: ${(error as Error).message}`);
   }
-  const frame = requestFrame.safeParse(json);
-  if (!frame.success) {
-    const id = frameId.safeParse((json as { id?: unknown } | null)?.id);
-    return refuse(id.success ? id.data : null, 400, 'malformed_frame', `frame must be {"id", "op", "input"}: ${formatZodError(frame.error)}`);
+  let data: z.output<typeof requestFrame>;
+  if (isWellFormedFrame(json)) data = json;
+  else {
+    const frame = requestFrame.safeParse(json);
+    if (!frame.success) {
+      const id = frameId.safeParse((json as { id?: unknown } | null)?.id);
+      return refuse(id.success ? id.data : null, 400, 'malformed_frame', `frame must be {"id", "op", "input"}: ${formatZodError(frame.error)}`);
+    }
+    data = frame.data;
   }
-  const { id, op } = frame.data;
+  const { id, op } = data;
   if (!Object.hasOwn(adminOperations, op)) return refuse(id, 404, 'unknown_operation', `no admin operation named ${JSON.stringify(op)}`);
   const name = op as AdminOperationName;
-  const input = adminOperations[name].input.safeParse(frame.data.input ?? {});
+  const input = adminOperations[name].input.safeParse(data.input ?? {});
   if (!input.success) return refuse(id, 400, 'invalid_input', formatZodError(input.error));
   return { ok: true, request: { id, op: name, input: input.data } };
 }
