@@ -52,6 +52,13 @@ describe('canonical JSON rules', () => {
     // In UTF-16 order but not in code point order: must be sorted, not taken as it came.
     expect(canonicalJson({ '\u{1F600}': 1, '\uE000': 2 })).toBe('{"\uE000":2,"\u{1F600}":1}');
     expect(canonicalJson({ b: 1, a: 2 })).toBe('{"a":2,"b":1}');
+    // Small objects are sorted in place, larger ones by the engine: both give code point order.
+    for (const size of [3, 16, 17, 40]) {
+      const names = Array.from({ length: size }, (_, i) => `k${(i * 7919) % size}x${i % 3 === 0 ? 'Z' : 'a'}`);
+      const shuffled = Object.fromEntries([...names].reverse().map((k, i) => [k, i]));
+      const keysOut = Object.keys(JSON.parse(canonicalJson(shuffled)) as object);
+      expect(keysOut).toEqual([...names].sort(compareCodePoints));
+    }
   });
 
   it('compares shared prefixes by length', () => {

@@ -89,7 +89,10 @@ export function referenceExtras(roomId: string, roomName: string | undefined, ty
   const place = { guild_id: guild, channel_id: guild };
   switch (type) {
     case 'm.message':
-      return { ...place, msgtype: 'm.text', message_id: newSnowflake(now), ...(roomName ? { guild_name: roomName, channel_name: roomName } : {}) };
+      // Keys in code point order (after a message's `body`): its canonical JSON then needs no sort.
+      return roomName
+        ? { channel_id: guild, channel_name: roomName, guild_id: guild, guild_name: roomName, message_id: newSnowflake(now), msgtype: 'm.text' }
+        : { channel_id: guild, guild_id: guild, message_id: newSnowflake(now), msgtype: 'm.text' };
     case 'm.message.edit':
     case 'm.message.delete':
     case 'm.reaction.add':
