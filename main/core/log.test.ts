@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
@@ -65,6 +65,19 @@ describe('log rotation (pino-roll)', () => {
     expect(lstatSync(file).isSymbolicLink()).toBe(true);
     // A file can pass the size by one buffered write, never grow without bound.
     for (const name of files) expect(statSync(join(dir, name)).size).toBeLessThan(8 * 1024);
+  });
+
+  it('keeps no more than `files` numbered files once the current one is open, whatever was left before', async () => {
+    const dir = join(tempDir('paracord-log-'), 'logs');
+    mkdirSync(dir, { recursive: true });
+    // Left by an earlier run (or by a rotation whose cleanup listed the folder before its new file existed).
+    for (let n = 1; n <= 6; n++) writeFileSync(join(dir, `node.${n}.log`), `{"old":${n}}\n`);
+    const log = createLogger({ file: join(dir, 'node.log'), stderr: false, maxBytes: 1024 * 1024, files: 3 });
+    log.info({ event: 'line' }, 'one line, no rotation');
+    const numbered = () => readdirSync(dir).filter((n) => /^node\.\d+\.log$/.test(n)).sort();
+    await until(() => numbered().length === 3, 10_000, () => JSON.stringify(numbered()));
+    // The newest are kept, the current one (the highest number) among them.
+    expect(numbered()).toEqual(['node.4.log', 'node.5.log', 'node.6.log']);
   });
 
   it('reports a disk-full log file in the warnings and on stderr, and keeps running', () => {
