@@ -19,23 +19,33 @@ export const LOCALPART = /^[a-z0-9._=\-/]{1,64}$/;
  * server part is the longest suffix after a `:` that has the shape of a server name (event ids
  * may hold `:` in their opaque part; `$x:evil.test:8448` is served by `evil.test:8448`).
  */
-class IdGrammar extends RegExp {
-  /**
-   * Ids that matched lately (at most KNOWN_IDS, then it starts again): an event's sender, room
-   * and state key are the same few ids event after event, and each match built an array and
-   * canonicalised its server part (issue #17). Only matches are kept; a peer sending many ids
-   * costs what it cost before. No pattern here has the `g` or `y` flag, so a match does not
-   * depend on `lastIndex`.
-   */
+/**
+ * Strings a check accepted lately (at most `max`, then it starts again): events name the same few
+ * servers and ids event after event, and each check splits, matches and builds arrays (issue #17).
+ * Only acceptances are kept, so a peer sending many strings costs what it cost before, never memory.
+ */
+class Accepted {
   private readonly known = new Set<string>();
+  private readonly max: number;
+  constructor(max: number) {
+    this.max = max;
+  }
+
+  check(value: string, accepts: (value: string) => boolean): boolean {
+    if (this.known.has(value)) return true;
+    if (!accepts(value)) return false;
+    if (this.known.size >= this.max) this.known.clear();
+    this.known.add(value);
+    return true;
+  }
+}
+
+class IdGrammar extends RegExp {
+  /** Ids that matched lately (no pattern here has the `g` or `y` flag: a match does not depend on `lastIndex`). */
+  private readonly known = new Accepted(256);
 
   override test(value: string): boolean {
-    const text = String(value);
-    if (this.known.has(text)) return true;
-    if (this.exec(text) === null) return false;
-    if (this.known.size >= KNOWN_IDS) this.known.clear();
-    this.known.add(text);
-    return true;
+    return this.known.check(String(value), (text) => this.exec(text) !== null);
   }
 
   override exec(text: string): RegExpExecArray | null {
@@ -45,8 +55,6 @@ class IdGrammar extends RegExp {
     return server !== undefined && isServerName(server) ? match : null;
   }
 }
-
-const KNOWN_IDS = 256;
 
 function idServerPart(id: string): string | undefined {
   for (let colon = id.indexOf(':'); colon >= 0; colon = id.indexOf(':', colon + 1)) {
@@ -159,22 +167,12 @@ export function canonicalServerName(value: string): string | null {
   return result.length > MAX_SERVER_NAME_LENGTH ? null : result;
 }
 
-/**
- * Names already found canonical: every event names the same few servers several times (its id,
- * room, sender, origin, signatures), and the canonicaliser splits and matches each time (issue
- * #17: ~5 µs of every received event). Only accepted names are kept, at most KNOWN_SERVER_NAMES
- * (then it starts again), so a peer sending many names costs what it cost before, never memory.
- */
-const KNOWN_SERVER_NAMES = 512;
-const knownServerNames = new Set<string>();
+/** Names already found canonical (the canonicaliser ran several times per received event). */
+const knownServerNames = new Accepted(512);
 
 /** Whether a value is a server name in canonical form (what the wire accepts). */
 export function isServerName(value: string): boolean {
-  if (knownServerNames.has(value)) return true;
-  if (canonicalServerName(value) !== value) return false;
-  if (knownServerNames.size >= KNOWN_SERVER_NAMES) knownServerNames.clear();
-  knownServerNames.add(value);
-  return true;
+  return knownServerNames.check(value, (name) => canonicalServerName(name) === name);
 }
 
 /** The host part of a canonical server name (without port; IPv6 keeps its brackets). */

@@ -52,7 +52,8 @@ const HIGH_UNITS = /[\uD800-\uFFFF]/;
 /** Keys in code point order; the engine's own sort gives that when no key has a high unit. */
 export function sortKeys(keys: string[]): string[] {
   for (const key of keys) if (HIGH_UNITS.test(key)) return keys.sort(compareCodePoints);
-  // A few keys (an event's content): sorted in place, without the copy the engine's sort makes.
+  // A few keys (an event's content): sorted in place, without the copy the engine's sort makes
+  // (issue #17); keys already in order (every signed object from the wire) cost one pass.
   if (keys.length <= 16) {
     for (let i = 1; i < keys.length; i++) {
       const key = keys[i]!;
@@ -63,20 +64,6 @@ export function sortKeys(keys: string[]): string[] {
     return keys;
   }
   return keys.sort();
-}
-
-/**
- * Whether keys are already in code point order (an object parsed from canonical JSON, as every
- * signed object from the wire is): then no sort, which copies the array (issue #17: the largest
- * allocation of a received event after the body itself). `<` compares UTF-16 units, which is
- * code point order only when no key has a high unit; with one, the caller sorts.
- */
-function inCodePointOrder(keys: readonly string[]): boolean {
-  for (let i = 0; i < keys.length; i++) {
-    if (HIGH_UNITS.test(keys[i]!)) return false;
-    if (i > 0 && !(keys[i - 1]! < keys[i]!)) return false;
-  }
-  return true;
 }
 
 /** The canonical form of a number, or the reason it has none. */
@@ -113,9 +100,7 @@ function serialize(value: unknown, path: string | null): string {
       const record = value as Record<string, unknown>;
       let out = '{';
       let first = true;
-      const keys = Object.keys(record);
-      if (!inCodePointOrder(keys)) sortKeys(keys);
-      for (const key of keys) {
+      for (const key of sortKeys(Object.keys(record))) {
         const member = record[key];
         if (member === undefined) continue; // JSON has no undefined; like JSON.stringify, omit it
         if (!first) out += ',';
