@@ -96,7 +96,7 @@ describe.skipIf(unavailable !== null)('automatic port mapping against miniupnpd 
     }, 60_000);
   }
 
-  it('a home node behind the router maps its port by itself, is reachable through it, and removes it on a clean stop', async () => {
+  it('a home node behind the router maps its port at start, before its first peer, keeps it once a self-test through it passes, and removes it on a clean stop', async () => {
     const port = 7447;
     const homeDir = tempDir('paracord-home-');
     const friendDir = tempDir('paracord-friend-');
@@ -112,12 +112,19 @@ describe.skipIf(unavailable !== null)('automatic port mapping against miniupnpd 
     try {
       const homeAdmin = (method: string, path: string, body?: unknown) => admin(router.lan, homeDir, home.ready.admin_url, method, path, body);
       const friendAdmin = (method: string, path: string, body?: unknown) => admin(router.wan, friendDir, friend.ready.admin_url, method, path, body);
+      // No peer yet, so no self-test can run: its addresses are private, so it asks the router at start (issue #32).
+      await expect.poll(() => router.natRules(), { timeout: 30_000 }).toContain(`${LAN_NODE}:${port}`);
+      await expect.poll(() => homeAdmin('GET', '/reachability').body, { timeout: 10_000 }).toMatchObject({
+        reachable: null,
+        mapping: { protocol: 'upnp-igd', external_address: ROUTER_WAN, external_port: port },
+      });
+      // The friend's node has a public address: it asks no router.
+      expect(friendAdmin('GET', '/reachability').body.mapping).toBeNull();
       const added = homeAdmin('POST', '/peers', { server_name: 'friend.test', endpoint: `http://${WAN_NODE}:${port}` });
       expect(added.status, `${JSON.stringify(added.body)}\n${home.run.output()}`).toBe(200);
       const status = homeAdmin('GET', '/status').body;
       const pinned = friendAdmin('POST', '/peers', { server_name: 'home.test', endpoint: `http://${ROUTER_WAN}:${port}`, key_id: status.key_id, public_key: status.public_key });
       expect(pinned.status, JSON.stringify(pinned.body)).toBe(200);
-      expect(router.natRules()).not.toContain(`${LAN_NODE}:${port}`);
 
       const checked = homeAdmin('POST', '/reachability/check', { via: 'friend.test' });
       expect(checked.status, `${JSON.stringify(checked.body)}\n${home.run.output()}\n${router.log}`).toBe(200);
@@ -139,4 +146,44 @@ describe.skipIf(unavailable !== null)('automatic port mapping against miniupnpd 
       await stopChild(friend.run.child);
     }
   }, 120_000);
+
+  it('a mapping made at start that a self-test shows does not help is removed, and the node receives by pull; --no-port-mapping asks nothing', async () => {
+    const port = 7449;
+    const homeDir = tempDir('paracord-home-');
+    const friendDir = tempDir('paracord-friend-');
+    const start = async (ns: string, dataDir: string, name: string, listen: string, extra: string[]) => {
+      const run = inNamespace(ns, [CLI, 'serve', '--data', dataDir, '--server-name', name, '--listen', listen, '--admin-listen', '127.0.0.1:0', '--insecure-http', ...extra]);
+      const ready = JSON.parse(await run.next());
+      expect(ready.ready, run.output()).toBe(true);
+      return { run, ready };
+    };
+    const friend = await start(router.wan, friendDir, 'friend.test', `${WAN_NODE}:${port}`, ['--reach-probe-interval', '0.1']);
+    const home = await start(router.lan, homeDir, 'home.test', `${LAN_NODE}:${port}`, ['--public-url', `http://${ROUTER_WAN}:${port}`]);
+    let plain: Awaited<ReturnType<typeof start>> | null = null;
+    try {
+      const homeAdmin = (method: string, path: string, body?: unknown) => admin(router.lan, homeDir, home.ready.admin_url, method, path, body);
+      const friendAdmin = (method: string, path: string, body?: unknown) => admin(router.wan, friendDir, friend.ready.admin_url, method, path, body);
+      await expect.poll(() => router.natRules(), { timeout: 30_000 }).toContain(`${LAN_NODE}:${port}`);
+      expect(homeAdmin('POST', '/peers', { server_name: 'friend.test', endpoint: `http://${WAN_NODE}:${port}` }).status).toBe(200);
+      const status = homeAdmin('GET', '/status').body;
+      // The friend knows the home node under a port the router does not forward: the mapping cannot help.
+      const pinned = friendAdmin('POST', '/peers', { server_name: 'home.test', endpoint: `http://${ROUTER_WAN}:${port + 100}`, key_id: status.key_id, public_key: status.public_key });
+      expect(pinned.status, JSON.stringify(pinned.body)).toBe(200);
+      const checked = homeAdmin('POST', '/reachability/check', { via: 'friend.test' });
+      expect(checked.status, `${JSON.stringify(checked.body)}\n${home.run.output()}`).toBe(200);
+      expect(checked.body, home.run.output()).toMatchObject({ reachable: false, mapping: null, mode: 'pull' });
+      expect(checked.body.error).toMatch(/made at start .* did not help, so it was removed/);
+      expect(router.natRules()).not.toContain(`${LAN_NODE}:${port}`);
+
+      // The same home with --no-port-mapping asks the router for nothing.
+      expect(await stopChild(home.run.child), home.run.output()).toBe(0);
+      plain = await start(router.lan, tempDir('paracord-home-plain-'), 'plain.test', `${LAN_NODE}:${port + 1}`, ['--no-port-mapping']);
+      await new Promise((r) => setTimeout(r, 5_000));
+      expect(router.natRules()).not.toContain(`${LAN_NODE}:${port + 1}`);
+    } finally {
+      await stopChild(home.run.child);
+      if (plain) await stopChild(plain.run.child);
+      await stopChild(friend.run.child);
+    }
+  }, 150_000);
 });

@@ -458,6 +458,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
       forcePull: config.pull ?? false,
       // A node listening on loopback only cannot be reached through the router: no mapping then.
       portMapping: !(config.noPortMapping ?? false) && !/^(127\.|::1$|localhost$)/.test(host),
+      listenHost: host,
       ...(config.reachabilityWatchSeconds !== undefined ? { watchSeconds: config.reachabilityWatchSeconds } : {}),
       ...(config.reachabilityConfirmSeconds !== undefined ? { confirmSeconds: config.reachabilityConfirmSeconds } : {}),
       ...(config.reachabilityRecheckSeconds !== undefined ? { recheckSeconds: config.reachabilityRecheckSeconds } : {}),

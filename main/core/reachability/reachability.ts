@@ -7,7 +7,9 @@
  *    `reach-test`), when the first peer is added, and every half hour while reachable.
  *  - Port mapping: not reachable (and not `--no-port-mapping`) → ask the router for a mapping
  *    (port-mapping.ts) and test again through it; the external address is published only once
- *    that test passes; a mapping that does not help is removed.
+ *    that test passes; a mapping that does not help is removed. A node whose own addresses are
+ *    all private (RFC 1918, CGNAT, unique-local) asks at start, before it has a peer to test
+ *    through (issue #32): the first self-test with a peer keeps that mapping only if it passes.
  *  - Pull mode: `--pull`, or unreachable with no working mapping → the Puller pulls our events
  *    from our peers, and our discovery advertises the `pull` capability.
  *  - Hysteresis: one failed test does not switch to pull mode (a peer slow to answer, a network
@@ -18,6 +20,7 @@
  *    switches pull mode off again.
  */
 import { networkInterfaces } from 'node:os';
+import { classifyAddress } from '../federation/address-policy.ts';
 import type { Logger } from 'pino';
 import type { Identity } from '../identity/identity.ts';
 import type { HttpClient } from '../federation/http-client.ts';
@@ -53,6 +56,8 @@ export interface ReachabilityDeps {
   /** Seconds between a failed self-test and the test that confirms it (default 31). */
   confirmSeconds?: number;
   gatewayAddress?: string;
+  /** The federation listener's host: its own address, or a wildcard (every interface's). */
+  listenHost?: string;
   onChange: () => void;
 }
 
@@ -83,6 +88,10 @@ export class Reachability {
   private confirmTimer: NodeJS.Timeout | null = null;
   /** The last probe asked at least one peer, and every one refused with 429 (its probe limit). */
   private lastProbeOnlyRateLimited = false;
+  /** The mapping asked for at start, before any self-test: the first self-test waits for it. */
+  private earlyMapping: Promise<void> | null = null;
+  /** The current mapping was made at start and no self-test through it has passed yet. */
+  private mappingUntested = false;
 
   constructor(deps: ReachabilityDeps) {
     this.deps = deps;
@@ -118,6 +127,7 @@ export class Reachability {
     this.stopped = false;
     if (this.mode === 'pull') this.deps.puller.start();
     this.lastAddresses = addressFingerprint();
+    this.mapAtStart();
     const watch = (this.deps.watchSeconds ?? 30) * 1000;
     if (watch > 0) {
       const first = setTimeout(() => void this.check().catch(() => undefined), 1_000);
@@ -138,6 +148,32 @@ export class Reachability {
     await Promise.all([this.deps.puller.stop(), this.mapper.remove()]);
   }
 
+  /**
+   * Behind a home router (every address of ours is private), ask for a mapping now, as Syncthing
+   * does: there may be no peer yet to run the self-test that would otherwise ask for it, and a
+   * friend redeeming our invite link must be able to call us back. Kept until a self-test says
+   * it does not help.
+   */
+  private mapAtStart(): void {
+    const port = this.deps.federationPort();
+    if (this.deps.forcePull || !this.deps.portMapping || !port || this.mapper.mapping || this.earlyMapping) return;
+    if (!ownAddressesArePrivate(this.deps.listenHost ?? '0.0.0.0')) return;
+    this.earlyMapping = this.mapper
+      .map(port)
+      .then(async (mapped) => {
+        if (this.stopped) return void (await this.mapper.remove());
+        if (mapped.ok) {
+          this.mappingUntested = true;
+          this.deps.log.info({ event: 'port_mapped_at_start', external: describe(mapped.mapping) }, 'this node is behind a router: asked it to forward the federation port');
+          this.deps.onChange();
+        } else {
+          this.deps.log.info({ event: 'port_mapping_at_start_failed', error: mapped.error }, 'this node is behind a router that did not forward the federation port');
+        }
+      })
+      .catch(() => undefined)
+      .finally(() => (this.earlyMapping = null));
+  }
+
   /** Periodic: network change, first peer added, routine re-test. */
   private tick(): void {
     if (this.stopped || this.running) return;
@@ -148,7 +184,7 @@ export class Reachability {
     const recheck = Date.now() - this.lastCheckAt > (this.deps.recheckSeconds ?? 1800) * 1000;
     if (changed) this.deps.log.info({ event: 'network_changed' }, 'network addresses changed: testing reachability again');
     // A new network: a mapping made on the old one points at an address we may no longer have.
-    const ready = changed ? this.mapper.remove() : Promise.resolve();
+    const ready = changed ? this.mapper.remove().then(() => this.mapAtStart()) : Promise.resolve();
     if (changed || firstPeer || recheck) void ready.then(() => this.check()).catch(() => undefined);
   }
 
@@ -205,13 +241,26 @@ export class Reachability {
 
   private async run(via?: string): Promise<CheckResult> {
     this.lastCheckAt = Date.now();
+    // The mapping asked for at start is part of what this test tests.
+    if (this.earlyMapping) await this.earlyMapping;
     // Confirming an earlier failure: through the other peers first, the one that answered last.
     const confirming = this.unconfirmed;
     let result = await this.probe(via, confirming ? this.confirmationOrder(confirming.via) : undefined);
     /** Two tests in a row said "not reachable" (the second through a fresh port mapping). */
     let failedTwice = false;
+    if (this.mappingUntested && result.reachable !== null) {
+      this.mappingUntested = false;
+      if (result.reachable === false && this.mapper.mapping) {
+        // Made at start and the first real test through it failed: it does not help (today's rule).
+        const made = describe(this.mapper.mapping);
+        await this.mapper.remove();
+        // A test through a fresh mapping that fails is the confirming test: the router is not asked again.
+        failedTwice = true;
+        result = { ...result, error: `${result.error} A port mapping was made at start (${made}) but did not help, so it was removed.` };
+      }
+    }
     // (The router was asked moments ago when this confirms an earlier failure.)
-    if (result.reachable === false && !confirming && !this.deps.forcePull && this.deps.portMapping && !this.mapper.mapping && this.deps.federationPort()) {
+    if (result.reachable === false && !confirming && !failedTwice && !this.deps.forcePull && this.deps.portMapping && !this.mapper.mapping && this.deps.federationPort()) {
       // Say so while the router is asked ("Not reachable: … trying automatic setup").
       this.state = { ...result, mode: 'push', mapping: null };
       this.deps.onChange();
@@ -364,6 +413,20 @@ export class Reachability {
 
 function describe(m: MappingInfo): string {
   return `${m.protocol} ${m.external_address}:${m.external_port}`;
+}
+
+/**
+ * Every address this node listens on is private (RFC 1918, CGNAT, unique-local, link-local):
+ * nobody outside can reach it without the router's help. A wildcard listener counts every
+ * non-loopback interface address; a node with one public address is not behind a router.
+ */
+export function ownAddressesArePrivate(listenHost: string, interfaces = networkInterfaces()): boolean {
+  const host = listenHost.replace(/^\[|\]$/g, '');
+  const wildcard = host === '0.0.0.0' || host === '::' || host === '';
+  const addresses = wildcard ? Object.values(interfaces).flatMap((list) => (list ?? []).filter((a) => !a.internal).map((a) => a.address)) : [host];
+  const classes = addresses.map((a) => classifyAddress(a.replace(/%.*$/, '')).class);
+  const PRIVATE = new Set(['private', 'carrierGradeNat', 'uniqueLocal', 'linkLocal']);
+  return classes.some((c) => c === 'private' || c === 'carrierGradeNat' || c === 'uniqueLocal') && classes.every((c) => PRIVATE.has(c));
 }
 
 /** The machine's addresses, to notice a network change (a laptop moving, a new DHCP lease). */
