@@ -73,6 +73,7 @@ import { RateLimiters } from './trust/rate-limiter.ts';
 import { AbuseMonitor } from './trust/abuse-monitor.ts';
 import { QuarantineStore } from './trust/quarantine.ts';
 import { releaseHeld } from './trust/quarantine-release.ts';
+import { QuarantineLapses } from './trust/quarantine-lapses.ts';
 import { writeFileAtomic } from './util/atomic-file.ts';
 import { randomBytes } from 'node:crypto';
 import { lockDataDir } from './data-dir-lock.ts';
@@ -166,7 +167,9 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
   removeStaleStaging(paths.root);
   const runNonce = randomBytes(32).toString('hex');
   const settings = new Settings(db);
-  const trust = new TrustStore(db, settings);
+  // Quarantines with an end time lapse by themselves (trust/quarantine-lapses.ts); built once federation starts.
+  let lapses: QuarantineLapses | null = null;
+  const trust = new TrustStore(db, settings, { onQuarantineChange: () => lapses?.changed() });
   const policy = new AddressPolicy({
     insecureHttp: config.insecureHttp,
     allowPrivateAddresses: config.allowPrivateAddresses ?? false,
@@ -274,7 +277,6 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
   // Any write or request makes a period busy: memory is given back only when nothing happens.
   const activity = () => commit.stats.jobs + federationInFlight.started + adminInFlight.started;
   const memoryTrim = new IdleMemoryTrim({ log, activity, releaseCaches: () => db.pragma('shrink_memory') });
-  let quarantineTimer: NodeJS.Timeout | null = null;
   let stopped = false;
   const startedAt = Date.now();
 
@@ -519,15 +521,13 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
     }, 60_000);
     pruneTimer.unref();
     // Quarantines with an end time lapse by themselves; what they held is then released.
-    quarantineTimer = setInterval(() => {
-      for (const server of trust.lapsedQuarantines()) {
-        trust.upsert(server, { trust: 'allow', reason: 'quarantine ended', until_ms: null });
-        log.info({ event: 'quarantine_ended', server }, 'quarantine ended');
-        void releaseHeld(server, quarantine, ingest, log).finally(() => workers.kick(server));
-        notifications.notify({ type: 'status' });
-      }
-    }, 1_000);
-    quarantineTimer.unref();
+    lapses = new QuarantineLapses(trust, (server) => {
+      trust.upsert(server, { trust: 'allow', reason: 'quarantine ended', until_ms: null });
+      log.info({ event: 'quarantine_ended', server }, 'quarantine ended');
+      void releaseHeld(server, quarantine, ingest, log).finally(() => workers.kick(server));
+      notifications.notify({ type: 'status' });
+    });
+    lapses.start();
 
     const runtime: RuntimeInfo = { pid: process.pid, federation_url: federationUrl, admin_url: adminUrl, started_at: startedAt, nonce: runNonce };
     writeFileAtomic(paths.runtime, JSON.stringify(runtime) + '\n');
@@ -544,7 +544,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
     if (pruneTimer) clearInterval(pruneTimer);
     memoryTrim.stop();
     roomService?.stop(); // running catch-ups end before the database closes
-    if (quarantineTimer) clearInterval(quarantineTimer);
+    lapses?.stop();
     log.info({ event: 'node_stopping' }, 'stopping: finishing in-flight requests');
     const forced = (name: string) =>
       log.warn({ event: 'shutdown_forced', listener: name, grace_ms: graceMs, open_requests: name === 'federation' ? [...federationInFlight].slice(0, 20) : undefined }, `requests still open on the ${name} listener after the grace period; closing them`);

@@ -1,9 +1,13 @@
 import { pino } from 'pino';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { IdleMemoryTrim, memoryReducingCollector } from './idle-memory-trim.ts';
 
 const log = pino({ level: 'silent' });
 const MB = 1024 * 1024;
+
+afterEach(() => {
+  vi.useRealTimers();
+});
 
 describe('IdleMemoryTrim', () => {
   it('collects after a busy spell that grew the process once a period is quiet, and not again until the next busy one', () => {
@@ -69,6 +73,44 @@ describe('IdleMemoryTrim', () => {
     });
     // moved, still → collect; moved; still → collect; still.
     expect(after).toEqual([0, 1, 1, 2, 2]);
+  });
+
+  it('looks every period until memory is given back, then rarely (issue #36), and soon again once work happened', () => {
+    vi.useFakeTimers();
+    let work = 0;
+    let looks = 0;
+    let collected = 0;
+    const trim = new IdleMemoryTrim({
+      log,
+      checkEveryMs: 1_000,
+      idleCheckEveryMs: 30_000,
+      activity: () => work,
+      utilization: () => {
+        looks++;
+        return 0;
+      },
+      resident: () => 100 * MB,
+      collect: () => collected++,
+      nativeTrim: null,
+    });
+    trim.start();
+    // Start-up counts as busy: a look a second until the collection (the first quiet one: the process grew).
+    vi.advanceTimersByTime(10_000);
+    expect(collected).toBe(1);
+    const afterTrim = looks;
+    // Then nothing happens: one look per 30 s, not 60 in a minute.
+    vi.advanceTimersByTime(60_000);
+    expect(looks - afterTrim).toBe(2);
+    // Work done between two looks is seen at the next one: back to a look a second (ten quiet
+    // ones before the next collection), where staying idle would have made one look.
+    work++;
+    const beforeWork = looks;
+    vi.advanceTimersByTime(30_000);
+    expect(looks - beforeWork).toBeGreaterThanOrEqual(5);
+    const stoppedAt = looks;
+    trim.stop();
+    vi.advanceTimersByTime(120_000);
+    expect(looks).toBe(stoppedAt);
   });
 
   it('reaches the real collector, and it shrinks a heap full of garbage', () => {

@@ -33,6 +33,12 @@ export interface IdleMemoryTrimOptions {
   log: Logger;
   /** How often the process's CPU use is looked at; a period below IDLE_UTILIZATION is quiet. */
   checkEveryMs?: number;
+  /**
+   * How often it is looked at once memory was given back and nothing happened since (default
+   * 30 s): an idle node wakes for this rarely (issue #36); work done meanwhile still counts,
+   * since `activity` only grows.
+   */
+  idleCheckEveryMs?: number;
   /** A counter that moves with the node's work (group-commit jobs): a period it moved in is busy. */
   activity?: () => number;
   /** Caches to empty as well (SQLite's page cache: `PRAGMA shrink_memory`). */
@@ -65,6 +71,7 @@ const PROMPT_GROWTH_BYTES = 16 * 1024 * 1024;
 export class IdleMemoryTrim {
   private readonly log: Logger;
   private readonly checkEveryMs: number;
+  private readonly idleCheckEveryMs: number;
   private readonly utilization: () => number;
   private readonly collect: Collect | null;
   private readonly releaseCaches: (() => void) | undefined;
@@ -84,6 +91,7 @@ export class IdleMemoryTrim {
   constructor(options: IdleMemoryTrimOptions) {
     this.log = options.log;
     this.checkEveryMs = options.checkEveryMs ?? 1_000;
+    this.idleCheckEveryMs = options.idleCheckEveryMs ?? 30_000;
     this.collect = options.collect === undefined ? memoryReducingCollector() : options.collect;
     this.utilization = options.utilization ?? cpuShareSinceLastCall();
     this.releaseCaches = options.releaseCaches;
@@ -102,7 +110,22 @@ export class IdleMemoryTrim {
     // only if the node is quiet by then: a collection pauses the event loop for tens of milliseconds.
     this.utilization();
     this.lastActivity = this.activity();
-    this.timers.push(setInterval(() => this.check(), this.checkEveryMs).unref());
+    this.stopped = false;
+    this.schedule();
+  }
+
+  private stopped = false;
+
+  /** The next look: soon while something may need giving back, rarely once all was given back. */
+  private schedule(): void {
+    if (this.stopped) return;
+    const timer = setTimeout(() => {
+      this.timers = this.timers.filter((t) => t !== timer);
+      this.check();
+      this.schedule();
+    }, this.busySinceTrim ? this.checkEveryMs : this.idleCheckEveryMs);
+    timer.unref();
+    this.timers.push(timer);
   }
 
   /** One period's look: busy marks the node for a collection, quiet after busy collects. */
@@ -146,6 +169,7 @@ export class IdleMemoryTrim {
   }
 
   stop(): void {
+    this.stopped = true;
     for (const timer of this.timers) clearTimeout(timer);
     this.timers = [];
   }

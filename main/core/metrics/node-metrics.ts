@@ -14,6 +14,7 @@
  * rest as "other". Error codes are our own short codes; anything else becomes "other".
  */
 import { statSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Middleware } from 'koa';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Db } from '../store/database.ts';
@@ -71,6 +72,34 @@ export function topWithOther(rows: Array<{ key: string; value: number }>, max: n
   return rest > 0 || sorted.length > max ? [...top, { key: OTHER, value: rest }] : top;
 }
 
+/** How often the event loop's delay is sampled (prom-client's default is 10 ms: 100 wake-ups a second). */
+export const EVENT_LOOP_SAMPLE_MS = 1_000;
+/** The longest timer period libuv takes: prom-client's own delay sampler then never wakes the node. */
+const PARKED_SAMPLER_MS = 2 ** 31 - 1;
+const DELAY_FIGURES = { min: 'min', max: 'max', mean: 'mean', stddev: 'stddev', p50: 50, p90: 90, p99: 99 } as const;
+
+/**
+ * prom-client's event-loop delay gauges (same names), fed by a sampler that wakes once a second.
+ * A scrape that finds no new sample keeps the last figures: prom-client would print an empty
+ * histogram's NaN as "Nan", which is not Prometheus text.
+ */
+function eventLoopDelayMetrics(registry: Registry): void {
+  const histogram = monitorEventLoopDelay({ resolution: EVENT_LOOP_SAMPLE_MS });
+  histogram.enable();
+  const gauges: Array<{ figure: (typeof DELAY_FIGURES)[keyof typeof DELAY_FIGURES]; gauge: Gauge }> = [];
+  // One gauge's collect (run at each scrape) sets all of them, as prom-client's does.
+  const collect = () => {
+    if (histogram.count === 0) return;
+    for (const { figure, gauge } of gauges) gauge.set((typeof figure === 'number' ? histogram.percentile(figure) : histogram[figure]) / 1e9);
+    histogram.reset();
+  };
+  for (const [name, figure] of Object.entries(DELAY_FIGURES)) {
+    registry.removeSingleMetric(`nodejs_eventloop_lag_${name}_seconds`);
+    const help = `The ${name} of the event loop's delay in seconds, sampled every ${EVENT_LOOP_SAMPLE_MS / 1000} s.`;
+    gauges.push({ figure, gauge: new Gauge({ name: `nodejs_eventloop_lag_${name}_seconds`, help, registers: [registry], ...(gauges.length === 0 ? { collect } : {}) }) });
+  }
+}
+
 export class NodeMetrics {
   readonly registry = new Registry();
   private readonly destinations: DestinationLabels;
@@ -84,7 +113,11 @@ export class NodeMetrics {
     const max = options.maxDestinations ?? DEFAULT_LABELLED_DESTINATIONS;
     this.destinations = new DestinationLabels(max);
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry });
+    // prom-client samples the event loop's delay every 10 ms by default: 100 wake-ups a second
+    // of an idle node (issue #36). Its sampler is parked (one tick in ~24 days) and the delay
+    // figures come from our own, one sample a second (eventLoopDelayMetrics).
+    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: PARKED_SAMPLER_MS });
+    eventLoopDelayMetrics(this.registry);
 
     this.received = new Counter({
       name: 'paracord_federation_events_received_total',

@@ -51,9 +51,13 @@ export class TrustStore {
   private readonly touchStmt;
   private readonly lastSeenWrites = new Map<string, number>();
 
-  constructor(db: Db, settings: Settings) {
+  /** Told when a server's trust or quarantine end changes (QuarantineLapses re-arms its timer). */
+  private readonly onQuarantineChange: (() => void) | undefined;
+
+  constructor(db: Db, settings: Settings, options: { onQuarantineChange?: () => void } = {}) {
     this.db = db;
     this.settings = settings;
+    this.onQuarantineChange = options.onQuarantineChange;
     this.getStmt = db.prepare<[string], FederationServer>('SELECT * FROM federation_servers WHERE server_name = ?');
     this.touchStmt = db.prepare('UPDATE federation_servers SET last_seen_at = ? WHERE server_name = ?');
   }
@@ -96,6 +100,13 @@ export class TrustStore {
     const limit = row?.rate_per_second != null && row.rate_burst != null ? { per_second: row.rate_per_second, burst: row.rate_burst } : this.defaultRateLimit;
     this.rateCache.set(serverName, { at: now, limit });
     return limit;
+  }
+
+  /** The soonest end of a quarantine that has one (null: none). */
+  nextQuarantineEnd(): number | null {
+    return this.db
+      .prepare<[], { next: number | null }>("SELECT MIN(until_ms) AS next FROM federation_servers WHERE trust = 'quarantine' AND until_ms IS NOT NULL")
+      .get()!.next;
   }
 
   /** Quarantines whose end time has passed. */
@@ -179,6 +190,7 @@ export class TrustStore {
            updated_at = excluded.updated_at`,
       )
       .run(merged);
+    if (fields.trust !== undefined || fields.until_ms !== undefined) this.onQuarantineChange?.();
     return merged;
   }
 
