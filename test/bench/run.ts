@@ -5,6 +5,7 @@
  *
  * Never asserts timings: it reports them.
  */
+import { idleBench } from './idle.ts';
 import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -23,7 +24,8 @@ const quick = process.argv.includes('--quick');
 /**
  * `--only=ingest,e2e,footprint,scale` runs some sections (scale needs e2e); `--only=batch` only the
  * batch half of ingest; `--only=deadpeer` only the dead peer's backlog (with e2e); `--only=search`
- * message search (FTS5) against a LIKE scan of the same messages (issue #20); `--only=pull` pull
+ * message search (FTS5) against a LIKE scan of the same messages (issue #20); `--only=idle` the
+ * idle cost of three peered nodes against Prosody's (issue #36); `--only=pull` pull
  * mode against push (issue #15).
  */
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
@@ -364,6 +366,10 @@ async function main() {
     if (runs('ingest') || runs('batch')) await ingest(ceilingPerSecond);
     const e2e = runs('e2e') || runs('scale') || runs('deadpeer') ? await endToEnd() : undefined;
     if (runs('footprint')) await footprint();
+    if (runs('idle')) {
+      section('Idle (issue #36): three peered nodes and a room, nothing happening');
+      await idleBench(quick, record, (line) => process.stdout.write(line));
+    }
     if (runs('pull')) await pullVsPush();
     if (runs('scale')) await bigRoom();
     if ((runs('scale') || runs('deadpeer')) && e2e) await deadPeer(e2e);

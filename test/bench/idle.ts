@@ -1,0 +1,79 @@
+/**
+ * Idle cost (issue #36 goal 1): three real node processes peered with each other and one room
+ * hosted by the first with the others' owners in it; once the last message has settled, each
+ * process's context switches (every thread: wake-ups) and CPU time are read from /proc over a
+ * window. Prosody's idle pair (two servers, one user each, s2s) is measured beside it, the same
+ * way, in the same run.
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import { NodeProcess } from '../helpers/node-process.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
+import { enc, ok, peerBothWays } from './bench-nodes.ts';
+import { prosodyAvailable, PROSODY_MISSING, startPair } from './prosody/servers.ts';
+import { cpuSeconds } from './prosody/compare.ts';
+
+interface IdleRow { name: string; value: number; unit: string; target?: string; ratio?: number; pass?: boolean }
+
+/** Voluntary + involuntary context switches of every thread of a process so far. */
+export function wakeups(pid: number): number {
+  let total = 0;
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      for (const m of readFileSync(`/proc/${pid}/task/${task}/status`, 'utf8').matchAll(/ctxt_switches:\s+(\d+)/g)) total += Number(m[1]);
+    } catch {
+      // a thread that ended meanwhile
+    }
+  }
+  return total;
+}
+
+/** Wake-ups per second and share of one core (%) of each process over the same window. */
+async function measure(pids: number[], seconds: number): Promise<Array<{ wakeups: number; cpu: number }>> {
+  const before = pids.map((pid) => ({ w: wakeups(pid), c: cpuSeconds(pid) }));
+  const started = performance.now();
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  const elapsed = (performance.now() - started) / 1000;
+  return pids.map((pid, i) => ({ wakeups: (wakeups(pid) - before[i]!.w) / elapsed, cpu: ((cpuSeconds(pid) - before[i]!.c) / elapsed) * 100 }));
+}
+
+export async function idleBench(quick: boolean, record: (row: IdleRow) => void, say: (line: string) => void): Promise<void> {
+  const settleMs = quick ? 2_000 : 20_000;
+  const windowS = quick ? 3 : 60;
+  const nodes = ['alpha.test', 'beta.test', 'gamma.test'].map((serverName) => new NodeProcess({ serverName }));
+  try {
+    await Promise.all(nodes.map((n) => n.start()));
+    const [a, b, c] = nodes as [NodeProcess, NodeProcess, NodeProcess];
+    await peerBothWays(a, b);
+    await peerBothWays(a, c);
+    await peerBothWays(b, c);
+    const { room_id: roomId } = await ok(a, 'POST', '/rooms', { name: 'idle' });
+    for (const member of [b, c]) {
+      await ok(a, 'POST', `/rooms/${enc(roomId)}/invites`, { user_id: `@owner:${member.serverName}` });
+      const { invites } = await ok(member, 'GET', '/invites');
+      await ok(member, 'POST', `/invites/${invites[0].invite_id}/accept`);
+    }
+    await ok(b, 'POST', `/rooms/${enc(roomId)}/messages`, { body: 'hello before the quiet' });
+    await new Promise((r) => setTimeout(r, settleMs));
+    say(`  (three peered nodes, one room; ${settleMs / 1000} s to settle, then ${windowS} s from /proc)\n`);
+    const results = await measure(nodes.map((n) => n.child.pid!), windowS);
+    const worst = { wakeups: Math.max(...results.map((r) => r.wakeups)), cpu: Math.max(...results.map((r) => r.cpu)) };
+    let prosody: { wakeups: number; cpu: number } | null = null;
+    if (prosodyAvailable()) {
+      const pair = await startPair(tempDir('prosody-idle-'), 'plain');
+      try {
+        await new Promise((r) => setTimeout(r, settleMs));
+        prosody = (await measure([pair.a.pid], windowS))[0]!;
+      } finally {
+        await pair.stop();
+      }
+    } else say(`  Prosody beside it skipped: ${PROSODY_MISSING}\n`);
+    record({ name: 'idle node wake-ups (worst of 3, all threads)', value: worst.wakeups, unit: '/s', target: '<= 10/s', pass: worst.wakeups <= 10, ...(prosody && prosody.wakeups > 0 ? { ratio: worst.wakeups / prosody.wakeups } : {}) });
+    record({ name: 'idle node CPU (worst of 3)', value: worst.cpu, unit: '% core', target: '<= 0.3 %', pass: worst.cpu <= 0.3, ...(prosody && prosody.cpu > 0 ? { ratio: worst.cpu / prosody.cpu } : {}) });
+    if (prosody) {
+      record({ name: 'Prosody idle wake-ups (same run)', value: prosody.wakeups, unit: '/s' });
+      record({ name: 'Prosody idle CPU (same run)', value: prosody.cpu, unit: '% core' });
+    }
+  } finally {
+    await Promise.all(nodes.map((n) => (n.child && n.child.exitCode === null ? n.stop().catch(() => undefined) : undefined)));
+  }
+}
