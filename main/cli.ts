@@ -4,7 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { VERSION } from './core/version.ts';
-import { UsageError } from './cli/common.ts';
+import { say, UsageError } from './cli/common.ts';
 import { register as registerInit } from './cli/init.ts';
 import { register as registerServe } from './cli/serve.ts';
 import { register as registerStatus } from './cli/status.ts';
@@ -49,10 +49,10 @@ export async function main(argv: string[]): Promise<number | 'serving'> {
       return error.exitCode === 0 ? 0 : 2;
     }
     if (error instanceof UsageError) {
-      process.stderr.write(`paracord-node: ${error.message}\n`);
+      say(error.message);
       return 2;
     }
-    process.stderr.write(`paracord-node: ${(error as Error).message}\n`);
+    say((error as Error).message);
     return 1;
   }
 }

@@ -95,7 +95,7 @@ describe('backup and restore of a running node', () => {
     // A second backup to the same file, killed half-way (its temporary file exists, the rename has not happened).
     const second = spawn(process.execPath, [CLI, 'backup', '--data', alpha.dataDir, '--out', backupFile, '--passphrase-file', passFile], { stdio: 'ignore' });
     const exited = new Promise<NodeJS.Signals | null>((resolve) => second.once('exit', (_code, signal) => resolve(signal)));
-    await eventually(async () => expect(existsSync(`${backupFile}.tmp`)).toBe(true), 20_000, 5);
+    await eventually(async () => expect(readdirSync(work).some((name) => /^alpha\.pcbak\.\d+-[0-9a-f]{16}\.tmp$/.test(name))).toBe(true), 20_000, 5);
     second.kill('SIGKILL');
     expect(await exited).toBe('SIGKILL');
     expect(readFileSync(backupFile).equals(good)).toBe(true);

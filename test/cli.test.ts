@@ -158,6 +158,17 @@ describe('paracord-node CLI', () => {
 
       const peers = JSON.parse(run(['peer', 'list', '--data', alpha.dataDir]).stdout).peers;
       expect(peers.map((p: { server_name: string }) => p.server_name)).toEqual(['cli-beta.test']);
+      // Another key for a server already peered: refused unless the owner confirms it (--replace).
+      const endpoint = peers[0].endpoint as string;
+      const otherKey = ['peer', 'add', 'cli-beta.test', '--endpoint', endpoint, '--key-id', 'ed25519:other', '--public-key', 'ab'.repeat(32), '--data', alpha.dataDir];
+      const refused = run(otherKey);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain('already_peer');
+      expect(refused.stderr).toContain('--replace');
+      expect(JSON.parse(run(['peer', 'list', '--data', alpha.dataDir]).stdout).peers[0].keys.map((k: { key_id: string }) => k.key_id)).not.toContain('ed25519:other');
+      const replaced = run([...otherKey, '--replace']);
+      expect(replaced.code, replaced.stderr).toBe(0);
+      expect(JSON.parse(replaced.stdout).keys.map((k: { key_id: string }) => k.key_id)).toContain('ed25519:other');
       const blocked = run(['trust', 'cli-beta.test', 'block', '--reason', 'testing', '--data', alpha.dataDir]);
       expect(JSON.parse(blocked.stdout)).toMatchObject({ trust: 'block', reason: 'testing' });
       expect(run(['trust', 'cli-beta.test', 'maybe', '--data', alpha.dataDir]).code).toBe(2);

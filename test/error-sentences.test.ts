@@ -18,6 +18,8 @@ const PATTERNS = [
   /\bcode: '([a-z_]+)', message/g,
   // Codes chosen at run time: `new HttpError(status, answer?.error ?? 'peer_refused', …)`, `kind === 'number' ? 'invalid_number' : …`.
   /new HttpError\([^)]*\?\? '([a-z_]+)'/g,
+  // A peer's refusal as our code (federation/peer-refusal.ts): `peerRefusal(server, response, 'peer_refused', …)`.
+  /\bpeerRefusal\([^)]*?, '([a-z_]+)'/g,
   /\? '(invalid_number)' : '(limits_exceeded)'/g,
   /HttpError\([^,]+, '(backup_failed)'/g,
 ];

@@ -9,6 +9,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INVITE_WIRE_ORDER, MEMBERSHIP_WIRE_ORDER, wireJson } from '../main/core/federation/wire-json.ts';
 import type { Envelope } from '../main/core/federation/envelope.ts';
+import { chargedBytes } from '../main/core/trust/storage-quota.ts';
 import { makeEvent, wire } from './helpers/events.ts';
 import { FakePeer } from './helpers/fake-peer.ts';
 import { joinFakePeer } from './helpers/fake-members.ts';
@@ -197,7 +198,7 @@ describe('5. content bulk and per-peer storage quota', () => {
     const { roomId, userId } = await roomWithFake(host, fake);
     let first: Envelope | undefined;
     const heavy = () => {
-      const event = makeEvent(fake.identity, { room_id: roomId, sender: userId, depth: nextDepth(), content: { body: 'heavy', attachments: [{ name: 'x'.repeat(40_000) }] } });
+      const event = makeEvent(fake.identity, { room_id: roomId, sender: userId, depth: nextDepth(), content: { body: 'heavy', attachments: [{ name: 'x'.repeat(32_000) }] } });
       first ??= event;
       return wire(event);
     };
@@ -209,7 +210,7 @@ describe('5. content bulk and per-peer storage quota', () => {
       statuses.push(response.status);
       if (response.status !== 202) refused ??= response;
     }
-    // 40 KB each against 150 KB a day: three fit, the rest are refused.
+    // ~42 KB charged each (32 KB of content and all it takes: storage-quota.ts chargedBytes) against 150 KB a day: three fit, the rest are refused.
     expect(statuses).toEqual([202, 202, 202, 429, 429, 429]);
     expectError(refused!, 429, 'quota_exceeded');
     expect(Number(refused!.headers['retry-after'])).toBeGreaterThan(0);
@@ -246,15 +247,16 @@ describe('5. content bulk and per-peer storage quota', () => {
     const { roomId, userId } = await roomWithFake(host, fake);
     const usedBefore = queryNodeDb<{ day_bytes: number }>(host.dataDir, "SELECT day_bytes FROM peer_storage WHERE server_name = 'batcher.test'")[0]?.day_bytes ?? 0;
     const events = Array.from({ length: 6 }, (_, i) =>
-      makeEvent(fake.identity, { room_id: roomId, sender: userId, depth: nextDepth(), content: { body: `heavy ${i}`, attachments: [{ name: 'x'.repeat(40_000) }] } }));
+      makeEvent(fake.identity, { room_id: roomId, sender: userId, depth: nextDepth(), content: { body: `heavy ${i}`, attachments: [{ name: 'x'.repeat(32_000) }] } }));
     // The charges of one batch are added up and written at its end (issue #17): its own later events still see them.
     const response = await sendSigned(fake.identity, host.started.federation_url!, 'POST', EVENTS, `{"events":[${events.map(wire).join(',')}]}`);
     expect(response.status, response.text).toBe(200);
     const results = response.body.results as Array<{ inserted?: boolean; status?: number; error?: string }>;
     expect(results.map((r) => r.inserted === true ? 'stored' : `${r.status} ${r.error}`)).toEqual(['stored', 'stored', 'stored', '429 quota_exceeded', '429 quota_exceeded', '429 quota_exceeded']);
     expect(count(host, "SELECT COUNT(*) AS n FROM federation_events WHERE origin_server = 'batcher.test' AND event_type = 'm.message'")).toBe(3);
-    const stored = queryNodeDb<{ content: string }>(host.dataDir, "SELECT content FROM federation_events WHERE origin_server = 'batcher.test' AND event_type = 'm.message'");
-    const charged = stored.reduce((sum, row) => sum + Buffer.byteLength(row.content) + 512, 0);
+    // Every byte an event takes is charged (issue #37 item 5): reckoned from the rows as stored.
+    const stored = queryNodeDb<Record<string, any>>(host.dataDir, "SELECT * FROM federation_events WHERE origin_server = 'batcher.test' AND event_type = 'm.message'");
+    const charged = stored.reduce((sum, row) => sum + chargedBytes({ ...row, content: JSON.parse(row.content), signatures: JSON.parse(row.signatures) } as Envelope, Buffer.byteLength(row.content)), 0);
     const used = queryNodeDb<{ day_bytes: number; total_bytes: number }>(host.dataDir, "SELECT day_bytes, total_bytes FROM peer_storage WHERE server_name = 'batcher.test'")[0]!;
     expect(used.day_bytes - usedBefore).toBe(charged);
   });

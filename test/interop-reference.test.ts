@@ -326,19 +326,26 @@ describe('our user joins a room hosted on the reference', () => {
 
 describe('a reference whose domain differs from its server_name (ids use the domain: L:269-271)', () => {
   let aliased: ReferencePeer;
+  let domain: string;
+  let fingerprint: string;
   beforeAll(async () => {
-    aliased = await new ReferencePeer({ serverName: 'ref3.test', domain: 'chat.ref3.test', allowedGuilds: ['77'] }).start();
+    const dir = tempDir('ref3-tls-');
+    const tls = await ensureSelfSignedCertificate(join(dir, 'cert.pem'), join(dir, 'key.pem'), 'ref3.test', dir);
+    fingerprint = tls.fingerprint256;
+    aliased = await new ReferencePeer({ serverName: 'ref3.test', allowedGuilds: ['77'], tls }).start();
+    // Its domain is an address that serves the same server (docs/SECURITY.md "A peer that claims names": proven there).
+    domain = await aliased.serveDomain();
     aliased.guilds.set('77', 'Aliased');
   });
   afterAll(() => aliased?.stop());
 
-  it('binds the domain at add time; its rooms, ids and senders under that domain are accepted', async () => {
-    const added = await ours.admin('POST', '/peers', { endpoint: aliased.url, key_id: aliased.keyId, public_key: aliased.publicKeyHex });
-    expect(added.status).toBe(200);
+  it('binds the domain at add time once that name serves the same server; its rooms, ids and senders under that domain are accepted', async () => {
+    const added = await ours.admin('POST', '/peers', { endpoint: aliased.url, tls_fingerprint: fingerprint });
+    expect(added.status, JSON.stringify(added.body)).toBe(200);
     await aliased.addServer('ours.test', 'ours.test', `${ourUrl}/_paracord/federation/v1`);
-    const roomId = '!77:chat.ref3.test';
+    const roomId = `!77:${domain}`;
     const hello = aliased.say(roomId, 'Ada', 'hello under a domain');
-    expect(hello.event_id.endsWith(':chat.ref3.test')).toBe(true);
+    expect(hello.event_id.endsWith(`:${domain}`)).toBe(true);
     const joined = await ours.admin('POST', '/rooms/join', { room_id: roomId });
     expect(joined.status).toBe(200);
     const found = await eventually(async () => {
@@ -346,11 +353,11 @@ describe('a reference whose domain differs from its server_name (ids use the dom
       if (!m) throw new Error('not polled yet');
       return m;
     });
-    expect(found).toMatchObject({ sender: '@Ada:chat.ref3.test', origin_server: 'ref3.test' });
+    expect(found).toMatchObject({ sender: `@Ada:${domain}`, origin_server: 'ref3.test' });
   });
 
   it('the poller backs off while the peer fails, keeps its cursor, and resumes when it answers again', async () => {
-    const roomId = '!77:chat.ref3.test';
+    const roomId = `!77:${domain}`;
     const cursor = () => queryNodeDb<{ since_depth: number; failures: number; last_error: string | null }>(ours.dataDir, 'SELECT since_depth, failures, last_error FROM reference_poll_cursors WHERE server_name = ? AND room_id = ?', 'ref3.test', roomId)[0]!;
     aliased.failEvents = 500;
     // The cursor once the peer fails (a poll answered just before may still have moved it)…
@@ -381,15 +388,15 @@ describe('a reference whose domain differs from its server_name (ids use the dom
     expect(resumed).toMatchObject({ failures: 0, last_error: null });
   });
 
-  it('another peer cannot use that domain: an event of ref.test with an id under chat.ref3.test is refused', async () => {
+  it('another peer cannot use that domain: an event of ref.test with an id under ref3.test\'s domain is refused', async () => {
     const squat = ref.signEnvelope({
-      event_id: '$1:chat.ref3.test', room_id: '!77:chat.ref3.test', event_type: 'm.message', sender: '@Zoë:ref.test', origin_server: 'ref.test',
+      event_id: `$1:${domain}`, room_id: `!77:${domain}`, event_type: 'm.message', sender: '@Zoë:ref.test', origin_server: 'ref.test',
       origin_ts: Date.now(), content: { body: 'squat' }, depth: Date.now(), state_key: null,
     });
     const answer = await ref.call('ours.test', 'POST', '/event', reserialize('event', squat)!);
     expect(answer.status).toBe(403);
     expect(answer.json.error).toBe('event_id_not_origin');
-    expect((await messagesOf('!77:chat.ref3.test')).some((m) => m.body === 'squat')).toBe(false);
+    expect((await messagesOf(`!77:${domain}`)).some((m) => m.body === 'squat')).toBe(false);
   });
 });
 

@@ -151,9 +151,14 @@ describe('attacks on links and pins are refused', () => {
     const { sig: _sig, ...rest } = parsed.payload;
     const unsigned = { ...rest, key_id: impostor.keyId, public_key: impostor.publicKeyHex };
     const forged = encodeLink({ ...unsigned, sig: impostor.signHex(Buffer.from(canonicalJson(unsigned))) }).link;
+    // A server that does not know alpha yet asks alpha and finds another key.
+    const fresh = await newNodeRedeem(forged);
+    expect(fresh.status).toBe(403);
+    expect(fresh.body.error).toBe('pin_mismatch');
+    // beta peers with alpha already: a key it does not hold for alpha is refused before anything is sent.
     const response = await beta.admin('POST', '/invites/peer/redeem', { link: forged });
-    expect(response.status).toBe(403);
-    expect(response.body.error).toBe('pin_mismatch');
+    expect(response.status).toBe(409);
+    expect(response.body.error).toBe('already_peer');
   });
 
   it('a man in the middle on the peer\'s port with another certificate', async () => {

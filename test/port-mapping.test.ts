@@ -120,11 +120,11 @@ describe.skipIf(unavailable !== null)('automatic port mapping against miniupnpd 
       });
       // The friend's node has a public address: it asks no router.
       expect(friendAdmin('GET', '/reachability').body.mapping).toBeNull();
-      const added = homeAdmin('POST', '/peers', { server_name: 'friend.test', endpoint: `http://${WAN_NODE}:${port}` });
-      expect(added.status, `${JSON.stringify(added.body)}\n${home.run.output()}`).toBe(200);
       const status = homeAdmin('GET', '/status').body;
       const pinned = friendAdmin('POST', '/peers', { server_name: 'home.test', endpoint: `http://${ROUTER_WAN}:${port}`, key_id: status.key_id, public_key: status.public_key });
       expect(pinned.status, JSON.stringify(pinned.body)).toBe(200);
+      const added = homeAdmin('POST', '/peers', { server_name: 'friend.test', endpoint: `http://${WAN_NODE}:${port}` });
+      expect(added.status, `${JSON.stringify(added.body)}\n${home.run.output()}`).toBe(200);
 
       const checked = homeAdmin('POST', '/reachability/check', { via: 'friend.test' });
       expect(checked.status, `${JSON.stringify(checked.body)}\n${home.run.output()}\n${router.log}`).toBe(200);
@@ -164,15 +164,17 @@ describe.skipIf(unavailable !== null)('automatic port mapping against miniupnpd 
       const homeAdmin = (method: string, path: string, body?: unknown) => admin(router.lan, homeDir, home.ready.admin_url, method, path, body);
       const friendAdmin = (method: string, path: string, body?: unknown) => admin(router.wan, friendDir, friend.ready.admin_url, method, path, body);
       await expect.poll(() => router.natRules(), { timeout: 30_000 }).toContain(`${LAN_NODE}:${port}`);
-      expect(homeAdmin('POST', '/peers', { server_name: 'friend.test', endpoint: `http://${WAN_NODE}:${port}` }).status).toBe(200);
       const status = homeAdmin('GET', '/status').body;
       // The friend knows the home node under a port the router does not forward: the mapping cannot help.
+      // (The friend first: the home node's own first-peer test may start as soon as it has a peer.)
       const pinned = friendAdmin('POST', '/peers', { server_name: 'home.test', endpoint: `http://${ROUTER_WAN}:${port + 100}`, key_id: status.key_id, public_key: status.public_key });
       expect(pinned.status, JSON.stringify(pinned.body)).toBe(200);
+      expect(homeAdmin('POST', '/peers', { server_name: 'friend.test', endpoint: `http://${WAN_NODE}:${port}` }).status).toBe(200);
       const checked = homeAdmin('POST', '/reachability/check', { via: 'friend.test' });
       expect(checked.status, `${JSON.stringify(checked.body)}\n${home.run.output()}`).toBe(200);
       expect(checked.body, home.run.output()).toMatchObject({ reachable: false, mapping: null, mode: 'pull' });
-      expect(checked.body.error).toMatch(/made at start .* did not help, so it was removed/);
+      // The first conclusive test (this one, or the first-peer test just before it) removed the start mapping.
+      await expect.poll(() => home.run.output(), { timeout: 10_000 }).toMatch(/made at start \(upnp-igd [^)]*\) but did not help, so it was removed/);
       expect(router.natRules()).not.toContain(`${LAN_NODE}:${port}`);
 
       // The same home with --no-port-mapping asks the router for nothing.

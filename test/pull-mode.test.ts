@@ -39,7 +39,7 @@ export async function unreachableBeta(betaArgs: string[]) {
   const status = (await beta.admin('GET', '/status')).body;
   expect(await beta.stop()).toBe(0);
   const closed = `http://127.0.0.1:${await closedPort()}`;
-  const readded = await alpha.admin('POST', '/peers', { server_name: 'beta.test', endpoint: closed, key_id: status.key_id, public_key: status.public_key });
+  const readded = await alpha.admin('POST', '/peers', { server_name: 'beta.test', endpoint: closed, key_id: status.key_id, public_key: status.public_key, replace: true });
   expect(readded.status, JSON.stringify(readded.body)).toBe(200);
   await beta.start(['--public-url', closed, ...betaArgs]);
   return { alpha, beta, roomId, closed };
@@ -98,6 +98,46 @@ describe('pull mode', () => {
     // Nothing was pushed to the closed endpoint successfully, and beta's pull state is visible on alpha.
     const peers = (await alpha.admin('GET', '/peers')).body.peers as Array<{ server_name: string; delivery?: { mode: string; last_pull_at: number | null } }>;
     expect(peers.find((p) => p.server_name === 'beta.test')?.delivery).toMatchObject({ mode: 'pull' });
+  }, 300_000);
+
+  it('events over the receiver\'s quota wait on the sender (pull) or the host (catch-up): none is lost', async () => {
+    const { alpha, beta, roomId, closed } = await unreachableBeta(['--pull']);
+    // The legitimate twin: under the quota, a pulled event arrives at once.
+    await send(alpha, roomId, 'under the quota');
+    await eventually(async () => expect(arrivalOrder(beta, roomId)).toHaveLength(1), 60_000);
+    await beta.stop();
+    const pullCursor = () => queryNodeDb<{ cursor: number }>(beta.dataDir, "SELECT cursor FROM pull_sources WHERE server_name = 'alpha.test'")[0]?.cursor;
+    const cursorBefore = pullCursor();
+    expect(cursorBefore).toBeGreaterThan(0);
+    const usedByAlpha = () => queryNodeDb<{ b: number }>(beta.dataDir, "SELECT day_bytes AS b FROM peer_storage WHERE server_name = 'alpha.test'")[0]?.b ?? 0;
+    const filler = 'x'.repeat(2000);
+    for (let i = 0; i < 30; i++) await send(alpha, roomId, `over ${i} ${filler}`);
+    // A quota that takes a few of them: the page crosses it (verify sees only the stored usage).
+    await beta.start(['--public-url', closed, '--pull', '--peer-quota-day', String(usedByAlpha() + 60_000)]);
+    await eventually(async () => expect(beta.stderr).toContain('"event":"quota_exceeded"'), 60_000);
+    await eventually(async () => expect(arrivalOrder(beta, roomId).length).toBeGreaterThan(1), 60_000);
+    const arrived = arrivalOrder(beta, roomId).length;
+    expect(arrived).toBeLessThan(31);
+    await beta.stop();
+    // Nothing of the page was saved or acknowledged past what waits: alpha still holds all of it.
+    expect(pullCursor()).toBe(cursorBefore);
+    expect(pendingFor(alpha, 'beta.test')).toBeGreaterThanOrEqual(31 - arrived);
+    // The quota allows them now (a new day, or the owner raised it): every event comes, in order, once.
+    await beta.start(['--public-url', closed, '--pull']);
+    await eventually(async () => expect(arrivalOrder(beta, roomId)).toHaveLength(31), 60_000, 250);
+    expect(arrivalOrder(beta, roomId)).toEqual(sentOrder(alpha, roomId));
+
+    // Catch-up (beta neither reachable nor pulling): more than one page, over the quota.
+    await beta.stop();
+    for (let i = 0; i < 260; i++) await send(alpha, roomId, `caught ${i}`);
+    await beta.start(['--public-url', closed, '--peer-quota-day', String(usedByAlpha() + 150_000)]);
+    await eventually(async () => expect(beta.stderr).toMatch(/"event":"(catch_up_quota_wait|caught_up)"/), 60_000);
+    const partly = arrivalOrder(beta, roomId).length;
+    expect(partly).toBeGreaterThan(31);
+    expect(partly).toBeLessThan(291);
+    await beta.stop();
+    await beta.start(['--public-url', closed]);
+    await eventually(async () => expect(arrivalOrder(beta, roomId)).toHaveLength(291), 60_000, 250);
   }, 300_000);
 
   it('bad input to /pull and /pull/ack gets a clear 4xx JSON error and changes nothing', async () => {

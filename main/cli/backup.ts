@@ -12,7 +12,7 @@ import { createBackup } from '../core/backup/create.ts';
 import { restoreBackup, verifyBackup } from '../core/backup/restore.ts';
 import { IN_THE_CLEAR, readPassphraseFile, recordBackupInDatabase } from '../core/backup/scheduler.ts';
 import type { Manifest } from '../core/backup/archive.ts';
-import { dataOption, printJson } from './common.ts';
+import { dataOption, printJson, say } from './common.ts';
 
 
 function summary(manifest: Manifest): Record<string, unknown> {
@@ -38,13 +38,13 @@ export function register(program: Command): void {
       const result = await createBackup({ dataDir: opts.data, out: opts.out, passphrase });
       // Said once the backup exists (a refused backup gets its one error line only).
       if (!passphrase) {
-        process.stderr.write(`paracord-node: warning: no --passphrase-file: ${result.file} ${IN_THE_CLEAR}; keep it as safe as the data folder\n`);
+        say(`warning: no --passphrase-file: ${result.file} ${IN_THE_CLEAR}; keep it as safe as the data folder`);
       }
-      for (const warning of result.warnings) process.stderr.write(`paracord-node: warning: ${warning}\n`);
+      for (const warning of result.warnings) say(`warning: ${warning}`);
       try {
         recordBackupInDatabase(dataDirPaths(opts.data).database, result.manifest.created_at, result.file, result.manifest.encrypted);
       } catch (error) {
-        process.stderr.write(`paracord-node: warning: the backup is written, but its time could not be recorded for the dashboard (${(error as Error).message})\n`);
+        say(`warning: the backup is written, but its time could not be recorded for the dashboard (${(error as Error).message})`);
       }
       printJson({ file: result.file, size: result.size, ...summary(result.manifest) });
     });
@@ -59,7 +59,7 @@ export function register(program: Command): void {
       const passphrase = opts.passphraseFile ? readPassphraseFile(opts.passphraseFile) : null;
       const manifest = restoreBackup({ dataDir: opts.data, input: opts.in, passphrase });
       printJson({ restored: dataDirPaths(opts.data).root, ...summary(manifest) });
-      process.stderr.write(`paracord-node: restored ${manifest.server_name}; start it with: paracord-node serve --data ${opts.data} (peers resend what it missed, and it catches up its rooms)\n`);
+      say(`restored ${manifest.server_name}; start it with: paracord-node serve --data ${opts.data} (peers resend what it missed, and it catches up its rooms)`);
     });
 
   program

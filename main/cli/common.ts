@@ -8,6 +8,7 @@ import { isServerName } from '../../shared/identifiers.ts';
 import { dataDirPaths, defaultDataDir, readAdminToken, readRuntimeInfo } from '../core/data-dir.ts';
 import { checkRunningNode } from '../core/admin/running-node.ts';
 import { ADMIN_API_PREFIX } from '../../shared/contract/admin-operations.ts';
+import { cleanText, terminalJson } from '../core/util/untrusted-text.ts';
 
 /** A mistake in the command line: printed as one line, exit code 2. */
 export class UsageError extends Error {}
@@ -33,8 +34,17 @@ export function envFlag(name: string): boolean {
   return value !== undefined && /^(1|true|yes|on)$/i.test(value);
 }
 
+/** Answers of the node carry text from peers: JSON escapes what a terminal would act on (util/untrusted-text.ts). */
 export function printJson(value: unknown): void {
-  process.stdout.write(JSON.stringify(value) + '\n');
+  process.stdout.write(terminalJson(value) + '\n');
+}
+
+/**
+ * A line for stderr: `paracord-node: ` and the text, cleaned (escape sequences, CR/LF, bidi
+ * overrides shown escaped: util/untrusted-text.ts). Every message the CLI prints goes through here.
+ */
+export function say(text: string): void {
+  process.stderr.write(`paracord-node: ${cleanText(text, 4000)}\n`);
 }
 
 /** Calls the admin API of the node running for `dataDir`; one clear error when that fails. */
@@ -58,6 +68,6 @@ export async function adminCall(dataDir: string, method: string, path: string, b
     throw new Error(`the node for ${paths.root} does not answer at ${runtime.admin_url} (${(error as Error).message}); is it still running (pid ${runtime.pid})?`, { cause: error });
   }
   const answer = (await response.body.json().catch(() => ({}))) as { error?: string; message?: string };
-  if (response.statusCode >= 400) throw new Error(`${answer.message ?? `HTTP ${response.statusCode}`} (${answer.error ?? 'error'})`);
+  if (response.statusCode >= 400) throw new Error(`${typeof answer.message === 'string' ? answer.message : `HTTP ${response.statusCode}`} (${typeof answer.error === 'string' ? answer.error : 'error'})`);
   return answer;
 }

@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import { defaultDataDir } from '../core/data-dir.ts';
 import { runDoctor } from '../core/doctor/doctor.ts';
 import { envFlag, positiveNumber } from './common.ts';
+import { cleanText, terminalJson } from '../core/util/untrusted-text.ts';
 
 const MARK = { ok: 'ok      ', warning: 'warning ', problem: 'PROBLEM ', note: 'note    ' } as const;
 
@@ -28,8 +29,9 @@ export function register(program: Command): void {
         insecureHttp: opts.insecureHttp === true || envFlag('PARACORD_INSECURE_HTTP'),
         allowPrivateAddresses: opts.allowPrivateAddresses === true || envFlag('PARACORD_ALLOW_PRIVATE_ADDRESSES'),
       });
-      if (opts.json) process.stdout.write(JSON.stringify(results) + '\n');
-      else for (const r of results) process.stdout.write(`${MARK[r.status]}${r.check.padEnd(20)} ${r.message}\n`);
+      // Messages carry peers' words and names (clock skew, reachability): never raw on the terminal.
+      if (opts.json) process.stdout.write(terminalJson(results) + '\n');
+      else for (const r of results) process.stdout.write(`${MARK[r.status]}${r.check.padEnd(20)} ${cleanText(r.message, 4000)}\n`);
       // A problem makes the exit code 1 (warnings and notes do not), with one line on stderr.
       const problems = results.filter((r) => r.status === 'problem').map((r) => r.check);
       if (problems.length > 0) throw new Error(`doctor found ${problems.length === 1 ? 'a problem' : `${problems.length} problems`}: ${problems.join(', ')}`);

@@ -37,12 +37,14 @@ export function register(program: Command): void {
     .addOption(new Option('--endpoint <url>', 'its federation URL, when not at https://<server_name>'))
     .addOption(new Option('--key-id <id>', 'pin this key id (with --public-key)'))
     .addOption(new Option('--public-key <hex>', 'pin this public key (with --key-id)'))
-    .action(async (serverName: string, opts: { data: string; endpoint?: string; keyId?: string; publicKey?: string }) =>
+    .addOption(new Option('--replace', 'confirm changing the endpoint, certificate or key of a server already peered'))
+    .action(async (serverName: string, opts: { data: string; endpoint?: string; keyId?: string; publicKey?: string; replace?: boolean }) =>
       printJson(await adminCall(opts.data, 'POST', '/peers', {
         server_name: serverName,
         ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
         ...(opts.keyId ? { key_id: opts.keyId } : {}),
         ...(opts.publicKey ? { public_key: opts.publicKey } : {}),
+        ...(opts.replace ? { replace: true } : {}),
       })));
 
   program

@@ -5,6 +5,7 @@
  */
 import { Option, type Command } from 'commander';
 import { adminCall, checkServerName, dataOption } from './common.ts';
+import { terminalJson } from '../core/util/untrusted-text.ts';
 
 interface Answer {
   reachable: boolean | null;
@@ -40,7 +41,7 @@ export function register(program: Command): void {
         answer = { reachable: null, via: via ?? null, endpoint: null, status: 'no_peer', latency_ms: null, error: (error as Error).message, mode: null };
       }
       const code = answer.reachable === true ? 0 : answer.reachable === false ? 1 : 2;
-      await new Promise<void>((resolve) => process.stdout.write(JSON.stringify(answer) + '\n', () => resolve()));
+      await new Promise<void>((resolve) => process.stdout.write(terminalJson(answer) + '\n', () => resolve()));
       process.exit(code);
     });
 }

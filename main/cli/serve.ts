@@ -8,7 +8,7 @@ import { DEFAULT_ADMIN_LISTEN, DEFAULT_LISTEN, parseHostPort, parseTrustedProxyL
 import { createNode } from '../core/node.ts';
 import { restoreOptimizingCompilers } from '../core/memory/deferred-jit.ts';
 import { backupTargetProblem } from '../core/backup/create.ts';
-import { checkServerName, dataOption, envFlag, positiveNumber, printJson, UsageError } from './common.ts';
+import { checkServerName, dataOption, envFlag, positiveNumber, printJson, say, UsageError } from './common.ts';
 
 /** The parsed `serve` options (commander camel-cases the flag names). */
 export interface ServeOptions {
@@ -41,7 +41,7 @@ export interface ServeOptions {
 const LIMIT_OPTIONS = [
   { flag: '--max-reactions-per-message', env: 'PARACORD_MAX_REACTIONS_PER_MESSAGE', key: 'maxReactionsPerUserPerMessage', help: 'distinct reactions one user may put on one message (default 20)' },
   { flag: '--peer-quota-day', env: 'PARACORD_PEER_QUOTA_DAY_BYTES', key: 'peerQuotaBytesPerDay', help: 'bytes one peer may make this node store per day (default 50 MiB)' },
-  { flag: '--peer-quota-total', env: 'PARACORD_PEER_QUOTA_TOTAL_BYTES', key: 'peerQuotaTotalBytes', help: 'bytes one peer may make this node store in total (default 1 GiB)' },
+  { flag: '--peer-quota-total', env: 'PARACORD_PEER_QUOTA_TOTAL_BYTES', key: 'peerQuotaTotalBytes', help: 'bytes a quarantined peer\'s held events may take, and the notice level of what a peer\'s events take (default 1 GiB)' },
   { flag: '--max-relayed-origins', env: 'PARACORD_MAX_RELAYED_ORIGINS', key: 'maxRelayedOriginsPerHost', help: 'servers one room host may make this node learn keys of through its key cache (default 100)' },
   { flag: '--reorder-window-ms', env: 'PARACORD_REORDER_WINDOW_MS', key: 'reorderWindowMs', help: 'how far behind its latest event a hosted room accepts an event (default 60000)' },
   { flag: '--reach-probe-interval', env: 'PARACORD_REACH_PROBE_INTERVAL_SECONDS', key: 'reachProbeIntervalSeconds', help: 'seconds one peer must wait between two reachability probes it asks of this node (default 30)' },
@@ -184,7 +184,7 @@ async function serve(opts: ServeOptions): Promise<void> {
   const node = createNode(config, {
     onFatal: (error) => {
       stopping = true;
-      process.stderr.write(`paracord-node: ${error.message}\n`);
+      say(error.message);
       process.exit(1);
     },
   });
@@ -195,7 +195,7 @@ async function serve(opts: ServeOptions): Promise<void> {
     node.stop().then(
       () => process.exit(0),
       (error: Error) => {
-        process.stderr.write(`paracord-node: shutdown failed: ${error.message}\n`);
+        say(`shutdown failed: ${error.message}`);
         process.exit(1);
       },
     );

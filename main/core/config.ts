@@ -50,9 +50,10 @@ export interface NodeConfig {
    */
   adminStreamLimits?: { pingMs?: number; perStream?: number; perNode?: number; unreadPerNode?: number };
   /**
-   * Per-peer storage quota (issue #14 item 5), per server that makes us store events (the relaying
-   * host for relayed ones and join snapshots), held events included: bytes
-   * per UTC day (default 50 MiB) and in total (default 1 GiB). Env PARACORD_PEER_QUOTA_DAY_BYTES
+   * Per-server storage quota (issue #14 item 5, issue #37 item 8; trust/storage-quota.ts), charged
+   * to an event's origin when it is a peer, else to the server that delivered it: bytes per UTC
+   * day (default 50 MiB; over it, 429 until tomorrow) and the total (default 1 GiB): the most a
+   * quarantined server's held events may take, and a notice level. Env PARACORD_PEER_QUOTA_DAY_BYTES
    * and PARACORD_PEER_QUOTA_TOTAL_BYTES; CLI flags to wire: --peer-quota-day <bytes>,
    * --peer-quota-total <bytes>.
    */

@@ -17,6 +17,7 @@ import type { DeliveryWorkers } from './outbox/delivery-worker.ts';
 import type { NodeEvents } from './node-events.ts';
 import type { PeeringService } from './peering/peering-service.ts';
 import type { PeerDialects } from './federation/reference/peer-dialects.ts';
+import type { NameClaims } from './federation/name-claims.ts';
 import type { ReferenceRooms } from './federation/reference/reference-rooms.ts';
 import type { QuarantineStore } from './trust/quarantine.ts';
 import type { StorageQuota } from './trust/storage-quota.ts';
@@ -46,6 +47,8 @@ export interface NodeContext {
   quarantine: QuarantineStore;
   /** Which peers speak the Paracord reference's dialect (federation/reference/). */
   dialects: PeerDialects;
+  /** Who each server name is bound to; every binding of a name to a peer is checked here. */
+  claims: NameClaims;
   /** Per-peer storage quota (bytes stored per origin server). */
   quota: StorageQuota;
   /** The federation listener's rate-limit buckets (per address, per server, global). */

@@ -5,6 +5,7 @@
 import { ReferenceRooms } from './federation/reference/reference-rooms.ts';
 import { DEFAULT_REFERENCE_PUSH_LIMIT, PushPacer } from './outbox/push-pacer.ts';
 import { PeerDialects } from './federation/reference/peer-dialects.ts';
+import { NameClaims } from './federation/name-claims.ts';
 import { localView } from './federation/reference/vocabulary.ts';
 import { ReferenceChannels } from './federation/reference/channel-rooms.ts';
 import type { Server } from 'node:http';
@@ -76,8 +77,8 @@ import { releaseHeld } from './trust/quarantine-release.ts';
 import { QuarantineLapses } from './trust/quarantine-lapses.ts';
 import { writeFileAtomic } from './util/atomic-file.ts';
 import { randomBytes } from 'node:crypto';
-import { lockDataDir } from './data-dir-lock.ts';
-import { checkDataDir, lostIdentity, type StartIntent } from './startup-checks.ts';
+import { lockDataDir, StartupRefusedError } from './data-dir-lock.ts';
+import { checkDataDir, identityMismatch, inspectDatabase, lostIdentity, type StartIntent } from './startup-checks.ts';
 import { BackupRecords, BackupScheduler } from './backup/scheduler.ts';
 import { removeStaleStaging } from './backup/create.ts';
 import { backupOperations } from './admin/operations/backups/index.ts';
@@ -117,10 +118,14 @@ export async function initDataDir(dataDir: string, serverName: string, identityB
     if (identity.serverName !== serverName) {
       throw new Error(`${paths.root} is already initialized as ${identity.serverName}`);
     }
+    const mismatch = identityMismatch(paths);
+    if (mismatch) throw mismatch;
     return identity;
   }
   const refusal = lostIdentity(paths, { ...intent, restoringBackup: identityBackup !== undefined });
   if (refusal) throw refusal;
+  const stored = inspectDatabase(paths.database).serverName;
+  if (stored !== null && stored !== serverName) throw new StartupRefusedError('identity_mismatch', `${paths.database} holds the data of ${stored}, not ${serverName}`);
   const db = openDatabase(paths.database);
   try {
     new Settings(db).set('server_name', serverName);
@@ -197,11 +202,17 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
   const ingest = new EventIngest({ trust, keys, events, commit, verifier, quota });
   const dialects = new PeerDialects(db);
   keys.isReference = (server) => dialects.isReference(server);
+  // Every binding of a name to a peer is checked here (name-claims.ts); a stored alias is honoured only while it is the peer's alone.
+  const claims = new NameClaims({ self: () => identity?.serverName, db, trust, keys, dialects, discovery, http });
+  dialects.refusesAlias = (domain, server) => claims.refusesAlias(domain, server);
   const users = new LocalUsers(db);
-  const rooms = new RoomStore(db, { maxReactionsPerUserPerMessage: config.maxReactionsPerUserPerMessage });
+  const rooms = new RoomStore(db, { maxReactionsPerUserPerMessage: config.maxReactionsPerUserPerMessage, serverName: () => identity?.serverName ?? null });
   const channels = new ReferenceChannels(db, rooms);
   const referenceLookup = channels.targetLookup(events, (origin) => dialects.domainOf(origin));
-  commit.onRollback = () => rooms.forgetCachedMembership();
+  commit.onRollback = () => {
+    rooms.forgetCachedMembership();
+    quarantine.forgetHeldBytes();
+  };
   const outbox = new Outbox(db);
   const notifications = new NodeEvents();
   // Asked on every delivery kick and federation request (issue #17): read once, kept by setPaused,
@@ -209,6 +220,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
   let paused = settings.get('federation_paused') === '1';
   const isPaused = () => paused;
   const quarantine = new QuarantineStore(db, quota);
+  quarantine.payerOf = (origin, receivedFrom) => ingest.payerOf(origin, receivedFrom);
   const limiter = new RateLimiters({ maxAddressBuckets: config.maxAddressBuckets });
   const trustedProxies = new TrustedProxies(config.trustedProxies ?? []);
   const abuse = new AbuseMonitor(
@@ -281,7 +293,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
   const startedAt = Date.now();
 
   const context: NodeContext = {
-    config, paths, log, db, settings, trust, http, discovery, keys, users, rooms, outbox, workers, notifications, startedAt, quarantine, quota, dialects, limiter,
+    config, paths, log, db, settings, trust, http, discovery, keys, users, rooms, outbox, workers, notifications, startedAt, quarantine, quota, dialects, claims, limiter,
     backups: { records: backupRecords, scheduler: backupScheduler },
     releaseHeld: (server) => releaseHeld(server, quarantine, ingest, log),
     identity: () => identity,
@@ -375,9 +387,10 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
       db, commit, rooms, ingest, http, discovery, trust, dialects, channels, identity: () => id, notifications, log, intervalMs: config.referencePollIntervalMs,
       keyChangePending: (peer) => keys.replaced.pending(peer) !== undefined,
     });
-    peeringService = new PeeringService({ db, identity: () => id, federationUrl: () => federationUrl ?? '', tls: () => tls, trust, keys, http, discovery, log, onPeered: () => notifications.notify({ type: 'status' }) });
+    peeringService = new PeeringService({ db, identity: () => id, federationUrl: () => federationUrl ?? '', tls: () => tls, trust, keys, claims, http, discovery, log, onPeered: () => notifications.notify({ type: 'status' }) });
     ingest.hooks = {
-      holdFor: (event, from) => (isQuarantined(event.origin_server) ? event.origin_server : isQuarantined(from) ? from : null),
+      isHeld: (eventId) => quarantine.isHeld(eventId),
+      checkHeld: (server, bytes) => quota.checkHeld(server, quarantine.heldBytes(server), bytes),
       hold: (server, from, verified) => {
         const held = quarantine.hold(server, from, verified.envelope, verified.hash);
         notifications.notify({ type: 'status' }); // the quarantine review is live (issue #16 item 12)
@@ -488,6 +501,8 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
     } else if (identity && config.serverName && config.serverName !== identity.serverName) {
       throw new Error(`${paths.root} is initialized as ${identity.serverName}, not ${config.serverName}`);
     }
+    // The database records whose data it holds (checkDataDir compares it with identity.json); older ones learn it here.
+    if (identity && settings.get('server_name') === undefined) settings.set('server_name', identity.serverName);
     await startFederation();
 
     const adminListen = parseHostPort(config.adminListen ?? DEFAULT_ADMIN_LISTEN, '--admin-listen');

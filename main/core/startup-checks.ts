@@ -1,8 +1,9 @@
 /**
  * What a node checks about its data directory before it opens anything (SECURITY.md item 17):
  * a lost identity next to a database that has data, or a lost or emptied database next to an
- * identity, is an accident to be repaired, not a fresh start. Both refuse with one line and the
- * way out; `newIdentity` / `newDatabase` say the owner means to start over.
+ * identity, is an accident to be repaired, not a fresh start; so is another server's identity
+ * next to this database. They refuse with one line and the way out; `newIdentity` /
+ * `newDatabase` say the owner means to start over.
  * Shared by the CLI and the desktop app (createNode calls it).
  */
 import Database from 'better-sqlite3';
@@ -61,10 +62,26 @@ export function lostIdentity(paths: DataDirPaths, intent: StartIntent & { restor
   const db = inspectDatabase(paths.database);
   if (!db.hasData) return null;
   const server = db.serverName ? ` of ${db.serverName}` : '';
+  const whose = db.serverName ? `the identity.json of ${db.serverName} back from a backup of ${db.serverName} (another server's is refused)` : `this server's identity.json back from its backup`;
   return new StartupRefusedError(
     'identity_missing',
-    `${paths.identity} is missing but the database${server} has data: put identity.json back from your backup, ` +
+    `${paths.identity} is missing but the database${server} has data: put ${whose}, ` +
       `or start with --new-identity to make a new signing key on purpose (peers that pinned the old key will refuse the new one until they accept it)`,
+  );
+}
+
+/**
+ * The refusal for another server's identity.json next to this database (the database records
+ * its server's name: settings `server_name`), or null. Starting would run as that server over
+ * this one's rooms, peers and history.
+ */
+export function identityMismatch(paths: DataDirPaths, db: DatabaseState = inspectDatabase(paths.database)): StartupRefusedError | null {
+  const identityName = existsSync(paths.identity) ? identityServerName(paths.identity) : null;
+  if (identityName === null || db.serverName === null || identityName === db.serverName) return null;
+  return new StartupRefusedError(
+    'identity_mismatch',
+    `${paths.identity} is the identity of ${identityName}, but the database holds the data of ${db.serverName}: ` +
+      `put back the identity.json of ${db.serverName} (from a backup of ${db.serverName}), and keep ${identityName}'s identity with its own data directory`,
   );
 }
 
@@ -80,6 +97,8 @@ export function checkDataDir(paths: DataDirPaths, intent: StartIntent = {}): voi
   const refusal = lostIdentity(paths, intent);
   if (refusal) throw refusal;
   const db = inspectDatabase(paths.database);
+  const mismatch = identityMismatch(paths, db);
+  if (mismatch) throw mismatch;
   if (intent.newDatabase && db.hasData) {
     throw new StartupRefusedError(
       'database_exists',

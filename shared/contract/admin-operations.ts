@@ -107,6 +107,8 @@ export const adminOperations = {
         key_id: z.string().regex(KEY_ID, 'must look like ed25519:<1-32 letters, digits or _>').optional(),
         public_key: z.string().regex(HEX_PUBLIC_KEY, 'must be 64 lowercase hex characters').optional(),
         tls_fingerprint: fingerprintSchema.optional(),
+        // The owner confirms changing an existing peer's endpoint, certificate or key (else 409 already_peer).
+        replace: z.literal(true).optional(),
       })
       .refine((p) => (p.key_id === undefined) === (p.public_key === undefined), {
         message: 'give key_id and public_key together, or neither (to fetch them)',
@@ -399,10 +401,13 @@ export interface PeerQuota {
   /** Bytes stored today (UTC) and the daily limit. */
   day_bytes: number;
   day_limit: number;
-  /** Bytes stored in total (held in quarantine included) and the limit. */
+  /**
+   * Bytes stored in total (held in quarantine included), and the total: a notice level (it refuses
+   * nothing of a room) and the most a quarantined peer's held events may take (issue #37 item 8).
+   */
   total_bytes: number;
   total_limit: number;
-  /** The limit that refuses this peer's events now, if any. */
+  /** The limit that refuses this peer's events now, if any ('total': its held events' bound). */
   exceeded: 'day' | 'total' | null;
   /** Events refused for the quota since the node started, and when the last one was. */
   refused_events: number;
@@ -704,3 +709,8 @@ export interface AdminCallMeta {
 export const ADMIN_API_PREFIX = '/_paracord/admin/v1';
 /** The admin contract over one WebSocket (main/core/admin/stream/, shared/contract/stream-transport.ts). */
 export const ADMIN_STREAM_PATH = `${ADMIN_API_PREFIX}/stream`;
+/**
+ * Whether the request's own session cookie is valid, answered without credentials:
+ * `{session: 'valid' | 'ended' | 'none'}` (main/core/admin/middleware/session-state.ts).
+ */
+export const ADMIN_SESSION_PATH = `${ADMIN_API_PREFIX}/session`;

@@ -91,7 +91,8 @@ export interface ReferencePeerOptions {
 
 export class ReferencePeer {
   readonly serverName: string;
-  readonly domain: string;
+  /** The id suffix its discovery declares (serveDomain() sets it to the address of a second listener). */
+  domain: string;
   readonly keyId = 'ed25519:auto';
   publicKeyHex: string;
   private privateKey: KeyObject;
@@ -123,6 +124,7 @@ export class ReferencePeer {
   /** How many pushes it refused with 429. */
   rateLimited = 0;
   private server: Server | null = null;
+  private domainServer: Server | null = null;
   url = '';
   private snowflake = 100_000n;
 
@@ -142,19 +144,37 @@ export class ReferencePeer {
     return (BigInt(Date.now()) * 1000n + this.snowflake).toString();
   }
 
-  async start(): Promise<this> {
+  private listener(): Server {
     const handler = (req: IncomingMessage, res: ServerResponse) => {
       void this.handle(req, res).catch((error: Error) => this.reply(res, 500, { code: 'INTERNAL_ERROR', message: error.message, error: error.message, details: null }));
     };
-    this.server = this.tls ? createHttpsServer({ cert: this.tls.cert, key: this.tls.key }, handler) : createServer(handler);
+    return this.tls ? createHttpsServer({ cert: this.tls.cert, key: this.tls.key }, handler) : createServer(handler);
+  }
+
+  async start(): Promise<this> {
+    this.server = this.listener();
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
     this.url = `${this.tls ? 'https' : 'http'}://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
     return this;
   }
 
+  /**
+   * Serves the same server at a second address and declares that address (`127.0.0.1:<port>`) as
+   * its domain: a domain its discovery and keys can be fetched from, as an admin who sets
+   * `[federation] domain` and serves the server there too would have it.
+   */
+  async serveDomain(): Promise<string> {
+    this.domainServer = this.listener();
+    await new Promise<void>((resolve) => this.domainServer!.listen(0, '127.0.0.1', resolve));
+    this.domain = `127.0.0.1:${(this.domainServer.address() as AddressInfo).port}`;
+    return this.domain;
+  }
+
   async stop(): Promise<void> {
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
-    this.server?.closeAllConnections();
+    for (const server of [this.server, this.domainServer]) {
+      await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+      server?.closeAllConnections();
+    }
   }
 
   private reply(res: ServerResponse, status: number, body: unknown): void {

@@ -4,7 +4,7 @@
  * 127.0.0.1, so per-address limits cannot tell the owner from another local user. Another local
  * user (no token) who kept 256 connections open — without even sending a request — used to shut
  * the owner's CLI and UI out of their own node.
- * Now (connection-limits.ts, `evictIdle`): when the admin listener is full, the connection idle
+ * Now (connection-limits.ts, for both listeners): when the admin listener is full, the connection idle
  * the longest (no request in flight) is closed to make room instead of refusing the new one, and
  * a connection must send its headers within 5 s. So the owner's request gets its
  * answer while 260 idle connections are open — even while the attacker reconnects every one that

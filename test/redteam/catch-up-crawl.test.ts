@@ -13,6 +13,8 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { envelopeWireJson } from '../../main/core/federation/envelope.ts';
 import { makeEvent } from '../helpers/events.ts';
+import { queryNodeDb } from '../helpers/inspect-db.ts';
+import { eventually } from '../helpers/rooms.ts';
 import { startInProcessNode } from '../helpers/in-process-node.ts';
 import { removeTempDirs } from '../helpers/temp-dir.ts';
 import { HostileHost } from './hostile-host.ts';
@@ -69,6 +71,36 @@ describe('red team: a catch-up whose cursor creeps forward', () => {
     const failures = lines.filter((l) => /catch_up_failed|not open|closed/i.test(l) && !/node_stopp|listener/.test(l));
     expect(failures).toEqual([]);
   }, 30_000);
+
+  it('a page of more events than a host serves is taken up to that count; the rest is asked for after the last event taken', async () => {
+    // A node of its own: the tests above left crawl.test backed off on alpha.
+    const delta = await startInProcessNode('alpha.test');
+    expect((await delta.admin('POST', '/peers', { server_name: 'crawl.test', endpoint: host.url })).status).toBe(200);
+    const roomId = '!flood:crawl.test';
+    // 5,300 small events (about 2 MB, within the byte bound) in one answer that says complete.
+    const events = Array.from({ length: 5_300 }, (_, i) => JSON.parse(envelopeWireJson(makeEvent(host.identity, { room_id: roomId, depth: i + 1 }))) as { event_id: string });
+    const asked: Array<string | null> = [];
+    host.catchUpAnswer = (q) => {
+      const after = q.get('since_event_id');
+      asked.push(after);
+      const start = after === null ? 0 : events.findIndex((e) => e.event_id === after) + 1;
+      return { room_id: roomId, events: events.slice(start), complete: true };
+    };
+    try {
+      await join(delta, roomId);
+      // The first page is taken up to 5,200 events (limit 200 and a depth of 5,000); the next asks after the last one taken.
+      await eventually(async () => expect(asked).toContain(events[5_199]!.event_id), 60_000);
+      // The legitimate part: every event comes, once.
+      await eventually(async () => {
+        const ids = queryNodeDb<{ event_id: string }>(delta.dataDir, 'SELECT event_id FROM federation_events WHERE room_id = ?', roomId).map((r) => r.event_id);
+        expect(new Set(ids).size).toBe(ids.length);
+        for (const event of [events[0]!, events[5_199]!, events[5_200]!, events[5_299]!]) expect(ids).toContain(event.event_id);
+        expect(ids.length).toBeGreaterThanOrEqual(5_300);
+      }, 60_000);
+    } finally {
+      await delta.node.stop();
+    }
+  }, 120_000);
 
   it('a host whose every page brings one new event gets at most its per-minute budget of requests', async () => {
     const gamma = await startInProcessNode('alpha.test', { config: { catchUpRequestsPerHostPerMinute: 10 } });

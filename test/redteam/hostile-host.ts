@@ -21,6 +21,8 @@ export class HostileHost {
   /** Keys documents served from /keys/cache by server name (over minted identities). */
   readonly cacheDocuments = new Map<string, unknown>();
   snapshotEvents: (roomId: string) => Envelope[] = () => [];
+  /** The `members` of its join answers (whatever it likes to claim). */
+  snapshotMembers: (roomId: string) => unknown[] = () => [];
   /** What GET /events (catch-up) answers, given its query; every request is counted. */
   catchUpAnswer: (query: URLSearchParams) => unknown = () => ({ events: [], complete: true });
   catchUpRequests = 0;
@@ -57,7 +59,7 @@ export class HostileHost {
         }
         if (url.pathname === `${FED}/join`) {
           const body = JSON.parse(Buffer.concat(chunks).toString()) as { room_id: string; event: Envelope };
-          return json(200, { room: { room_id: body.room_id, name: 'hostile', host_server: this.serverName, depth: body.event.depth }, members: [], events: this.snapshotEvents(body.room_id) });
+          return json(200, { room: { room_id: body.room_id, name: 'hostile', host_server: this.serverName, depth: body.event.depth }, members: this.snapshotMembers(body.room_id), events: this.snapshotEvents(body.room_id) });
         }
         if (url.pathname === `${FED}/events` && req.method === 'GET') {
           this.catchUpRequests++;

@@ -6,8 +6,9 @@
  *   B. invented origins: the host relays events signed by identities it minted itself (their
  *      self-signed keys come from its own /keys/cache), each with a fresh quota of its own.
  * Secure outcome: everything a peer makes us store is counted against a quota it cannot multiply.
- * Fixed (docs/SECURITY.md item 5): the quota is charged to the server that sends the event (the
- * host for relayed events and snapshots), and one host's relayed origins are bounded (item 8).
+ * Fixed (docs/SECURITY.md item 5, 5b): snapshots go through the ingest chain's charge; an event is
+ * charged to its origin only when that origin is a peer of ours, else to the server that delivered
+ * it (so minted origins share the host's quota); and one host's relayed origins are bounded (item 8).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeEvent, wire } from '../helpers/events.ts';

@@ -13,6 +13,7 @@ import { staticUi } from './middleware/static-ui.ts';
 import { bearerAuth } from './middleware/bearer-auth.ts';
 import { LOOPBACK_HOST_NAMES, hostCheck } from './middleware/host-check.ts';
 import { whoami } from './middleware/whoami.ts';
+import { sessionState } from './middleware/session-state.ts';
 import { adminStream } from './stream/stream.ts';
 
 /**
@@ -57,6 +58,8 @@ export function createAdminApp(deps: {
   api.prefix(ADMIN_API_PREFIX);
   const sessions = deps.sessions;
   if (deps.runNonce) app.use(whoami(deps.runNonce));
+  // Whether this browser is signed in, asked by the UI before any call (it answers 200 either way).
+  if (sessions) app.use(sessionState(sessions, SESSION_COOKIE));
   const auth = bearerAuth(
     deps.token,
     sessions

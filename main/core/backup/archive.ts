@@ -49,7 +49,7 @@ const SS = {
   TAG_MESSAGE: ss.crypto_secretstream_xchacha20poly1305_TAG_MESSAGE,
   TAG_FINAL: ss.crypto_secretstream_xchacha20poly1305_TAG_FINAL,
 };
-/** Argon2id "moderate" limits: about a second and 256 MiB, once per backup or restore. */
+/** Argon2id "moderate" limits: about a second and 256 MiB, once per backup or restore; a reader allows no more. */
 export const PWHASH_OPSLIMIT = sodium.crypto_pwhash_OPSLIMIT_MODERATE;
 export const PWHASH_MEMLIMIT = sodium.crypto_pwhash_MEMLIMIT_MODERATE;
 
@@ -196,8 +196,12 @@ export class ArchiveReader {
     const salt = rest.subarray(0, sodium.crypto_pwhash_SALTBYTES);
     const opslimit = rest.readUInt32LE(sodium.crypto_pwhash_SALTBYTES);
     const memlimit = rest.readUInt32LE(sodium.crypto_pwhash_SALTBYTES + 4);
-    if (opslimit < sodium.crypto_pwhash_OPSLIMIT_MIN || opslimit > 64 || memlimit < 8192 || memlimit > 4 * 1024 ** 3 - 1) {
-      throw new BackupError('the backup header has impossible key-derivation limits; the file is damaged');
+    // Read before anything is authenticated: never more work than the node itself asks when writing.
+    if (opslimit < sodium.crypto_pwhash_OPSLIMIT_MIN || opslimit > PWHASH_OPSLIMIT || memlimit < sodium.crypto_pwhash_MEMLIMIT_MIN || memlimit > PWHASH_MEMLIMIT) {
+      throw new BackupError(
+        `the backup header asks for key-derivation limits paracord-node never writes (opslimit ${opslimit}, memlimit ${Math.round(memlimit / 1024 ** 2)} MiB; ` +
+          `at most ${PWHASH_OPSLIMIT} and ${PWHASH_MEMLIMIT / 1024 ** 2} MiB): the file is damaged or was not made by paracord-node`,
+      );
     }
     const key = deriveKey(passphrase, Buffer.from(salt), opslimit, memlimit);
     this.state = Buffer.alloc(SS.STATEBYTES);

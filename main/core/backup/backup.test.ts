@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { removeTempDirs, tempDir } from '../../../test/helpers/temp-dir.ts';
@@ -34,7 +34,7 @@ describe('backup archive', () => {
       const result = await createBackup({ dataDir: dir, out, passphrase });
       expect(result.manifest).toMatchObject({ server_name: 'alpha.test', encrypted: passphrase !== null });
       expect(statSync(out).mode & 0o777).toBe(0o600);
-      expect(existsSync(`${out}.tmp`)).toBe(false);
+      expect(readdirSync(dirname(out))).toEqual(['b.pcbak']);
       if (passphrase) expect(readFileSync(out).includes(readFileSync(join(dir, 'identity.json')).subarray(0, 40))).toBe(false);
       expect(verifyBackup(out, passphrase).key_id).toBe(result.manifest.key_id);
       const target = join(tempDir(), 'restored');
@@ -86,10 +86,15 @@ describe('backup archive', () => {
     const out = join(tempDir(), 'b.pcbak');
     await createBackup({ dataDir: dir, out });
     const before = readFileSync(out);
-    writeFileSync(`${out}.tmp`, before.subarray(0, 100)); // what a killed backup leaves
+    // What a killed backup leaves (its pid is gone); a live writer's file is left alone.
+    const killed = `${out}.999999999-0123456789abcdef.tmp`;
+    const live = `${out}.${process.ppid}-0123456789abcdef.tmp`;
+    writeFileSync(killed, before.subarray(0, 100));
+    writeFileSync(live, before.subarray(0, 100));
     expect(verifyBackup(out, null).server_name).toBe('alpha.test');
     await createBackup({ dataDir: dir, out });
-    expect(existsSync(`${out}.tmp`)).toBe(false);
+    expect(existsSync(killed)).toBe(false);
+    expect(existsSync(live)).toBe(true);
     expect(backupFileName('alpha.test', Date.UTC(2025, 0, 2, 3, 4, 5))).toBe('paracord-alpha.test-20250102-030405.000Z.pcbak');
   });
 });

@@ -7,8 +7,11 @@
  * files of the data dir (identity, admin token, TLS certificate and key, and any other file
  * the node keeps there) are read as they are; logs, the runtime file and locks are left out.
  *
- * The archive is written to FILE.tmp and renamed to FILE only once complete and on disk, so a
- * backup killed half-way leaves the previous FILE untouched.
+ * The archive is written to a temporary file next to FILE (an unpredictable name, created
+ * exclusively, 0600: util/atomic-file.ts) and renamed to FILE only once complete and on disk, so
+ * a backup killed half-way leaves the previous FILE untouched; the next backup removes what it
+ * left. A folder any user may write into (no sticky bit) is refused: another local user could
+ * swap the file (SECURITY.md "A local user on the same machine").
  *
  * The database copy is staged inside the data directory (0700, which already holds the same
  * data), never next to FILE: the output folder is often a USB stick, a NAS or a synced folder,
@@ -22,6 +25,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, fsyncSync, lstatSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, realpathSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { isProcessAlive } from '../util/process-alive.ts';
+import { createTempNextTo } from '../util/atomic-file.ts';
 import Database from 'better-sqlite3';
 import { dataDirPaths } from '../data-dir.ts';
 import { VERSION } from '../version.ts';
@@ -154,6 +158,43 @@ export function removeStaleStaging(dataDir: string, outputDir?: string): string[
   return removed;
 }
 
+/** Temporary files of backups into `out` (createTempNextTo) whose writer is gone: removed. Never another user's file. */
+function removeStaleTemps(out: string): void {
+  const prefix = `${basename(out)}.`;
+  let names: string[];
+  try {
+    names = readdirSync(dirname(out));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const pid = Number(/^(\d+)-[0-9a-f]{16}\.tmp$/.exec(name.slice(prefix.length))?.[1] ?? NaN);
+    if (!Number.isSafeInteger(pid) || (pid !== process.pid && isProcessAlive(pid))) continue;
+    const full = join(dirname(out), name);
+    try {
+      const stat = lstatSync(full);
+      if (stat.isFile() && (process.getuid === undefined || stat.uid === process.getuid())) unlinkSync(full);
+    } catch {
+      // gone meanwhile
+    }
+  }
+}
+
+/**
+ * Why the folder `dir` is no place to write a backup, or null: any user of this machine may
+ * create, rename and remove files in it (world-writable, or writable by a group that is not
+ * ours, without the sticky bit of /tmp), so another local user could swap the archive.
+ */
+export function unsafeFolderProblem(dir: string): string | null {
+  if (process.platform === 'win32') return null;
+  const stat = statSync(dir);
+  if (stat.mode & 0o1000) return null;
+  const others = stat.mode & 0o002 ? 'every user of this machine' : stat.mode & 0o020 && stat.gid !== process.getgid?.() ? `the users of group ${stat.gid}` : null;
+  if (!others) return null;
+  return `${dir} can be written by ${others}, who could replace or remove a backup there: choose a folder only you can write (or chmod o-w,g-w ${dir})`;
+}
+
 /** The real path of `dir`, following symbolic links; for a missing folder, of its nearest existing parent. */
 function realDir(dir: string): string {
   const full = resolve(dir);
@@ -211,12 +252,15 @@ export async function createBackup(options: CreateBackupOptions): Promise<Backup
   } catch {
     throw new BackupError(`cannot write ${out}: the folder ${dirname(out)} does not exist`);
   }
+  const unsafe = unsafeFolderProblem(dirname(out));
+  if (unsafe) throw new BackupError(`cannot write ${out}: ${unsafe}`);
   removeStaleStaging(paths.root, dirname(out));
+  removeStaleTemps(out);
 
   // Private to this user (0700 in the 0700 data dir), named by our pid so a later sweep knows it is live.
   const staging = mkdtempSync(join(paths.root, `${STAGING_PREFIX}${process.pid}-`));
   stagingHere.add(staging);
-  const temp = `${out}.tmp`;
+  let temp: string | null = null;
   let ownDb: Db | null = null;
   try {
     ownDb = options.db ? null : openSecondConnection(paths.database);
@@ -231,7 +275,7 @@ export async function createBackup(options: CreateBackupOptions): Promise<Backup
     const files: Array<ManifestFile & { source: string | Buffer }> = [
       { path: DATABASE_ENTRY, size: statSync(stagedDb).size, sha256: sha256File(stagedDb), source: stagedDb },
     ];
-    for (const path of sideFiles(paths.root, [out, temp, staging])) {
+    for (const path of sideFiles(paths.root, [out, staging])) {
       const full = join(paths.root, ...path.split('/'));
       if (statSync(full).size > MAX_SIDE_FILE) {
         warnings.push(`${path} is larger than ${MAX_SIDE_FILE / 1024 / 1024} MiB and is not node state: left out`);
@@ -252,7 +296,9 @@ export async function createBackup(options: CreateBackupOptions): Promise<Backup
       files: files.map(({ path, size, sha256 }) => ({ path, size, sha256 })),
     };
 
-    const fd = openSync(temp, 'w', 0o600);
+    const created = createTempNextTo(out);
+    temp = created.temp;
+    const fd = created.fd;
     try {
       const writer = new ArchiveWriter(fd, options.passphrase ?? null);
       const manifestBytes = Buffer.from(JSON.stringify(manifest));
@@ -290,9 +336,9 @@ export async function createBackup(options: CreateBackupOptions): Promise<Backup
     return { file: out, size: statSync(out).size, manifest, warnings };
   } catch (error) {
     try {
-      unlinkSync(temp);
+      if (temp) unlinkSync(temp);
     } catch {
-      // not written yet
+      // renamed, or already gone
     }
     throw error;
   } finally {

@@ -2,10 +2,11 @@
  * `paracord-node doctor` (README "Keep it running"): what goes wrong on a home server, each
  * checked and reported as ok / warning / problem (or a note) with a sentence on what to do.
  * Reads the data folder and the database (read-only), and asks the running node, its
- * federation listener and the allowed peers; never changes anything.
+ * federation listener and the allowed peers; changes nothing (its write probe creates one
+ * empty file in each folder the node writes and removes it at once).
  */
-import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { existsSync, readFileSync, statSync, statfsSync } from 'node:fs';
+import { X509Certificate, createPrivateKey, randomBytes } from 'node:crypto';
+import { closeSync, constants as fsConstants, existsSync, openSync, readFileSync, statSync, statfsSync, unlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
@@ -89,6 +90,98 @@ export function checkPermissions(paths: DataDirPaths): CheckResult {
   }
   if (wrong.length > 0) return problem('data_dir', `Other users of this machine can read the node's secrets: run ${wrong.join('; ')}.`);
   return ok('data_dir', `${paths.root} and its secrets are private to you (0700 / 0600).`);
+}
+
+/** Whether identity.json is this database's server (the node refuses another server's: startup-checks.ts). */
+export function checkIdentity(paths: DataDirPaths, db: Database.Database | null): CheckResult | null {
+  const stored = db ? setting(db, 'server_name') ?? null : null;
+  if (!existsSync(paths.identity)) {
+    return stored ? problem('identity', `${paths.identity} is missing but the database holds the data of ${stored}: the node will not start; put back the identity.json of ${stored} from a backup of ${stored}.`) : null;
+  }
+  let name: unknown;
+  try {
+    name = (JSON.parse(readFileSync(paths.identity, 'utf8')) as { server_name?: unknown }).server_name;
+  } catch (error) {
+    return problem('identity', `${paths.identity} cannot be read (${(error as Error).message}): put it back from a backup.`);
+  }
+  if (typeof name !== 'string') return problem('identity', `${paths.identity} is not an identity file: put it back from a backup.`);
+  if (stored && stored !== name) {
+    return problem('identity', `${paths.identity} is the identity of ${name}, but the database holds the data of ${stored}: the node will not start; put back the identity.json of ${stored} (from a backup of ${stored}).`);
+  }
+  return ok('identity', `The signing identity is ${name}'s${stored ? ', the server whose data the database holds' : ''}.`);
+}
+
+/** What an error of a write probe means, in words. */
+function whyNotWritable(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'EPERM') return 'the system forbids it: an immutable or append-only attribute (lsattr shows i or a; remove it with chattr -i / chattr -a) or a security policy';
+  if (code === 'EACCES') return 'permission denied (ls -l: it belongs to another user or is read-only; fix it with chown or chmod)';
+  if (code === 'EROFS') return 'the disk is mounted read-only';
+  if (code === 'ENOSPC' || code === 'EDQUOT') return 'the disk is full';
+  if (code === 'ENOENT') return 'it does not exist';
+  return (error as Error).message;
+}
+
+/**
+ * Whether the node's user can really write where the node must: the data folder, the database
+ * and its WAL, the logs and the backup folder. A real probe (a file created and removed, files
+ * opened for writing), so an immutable attribute or a read-only mount shows even to root.
+ * Run as root for a folder another user owns, also checks that the files are that user's.
+ */
+export function checkWritable(paths: DataDirPaths, backupDir: string | null): CheckResult {
+  const wrong: string[] = [];
+  const probeFolder = (dir: string, what: string) => {
+    const probe = join(dir, `.paracord-doctor-${randomBytes(6).toString('hex')}`);
+    try {
+      closeSync(openSync(probe, fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_WRONLY, 0o600));
+    } catch (error) {
+      wrong.push(`cannot create files in ${what} ${dir}: ${whyNotWritable(error)}`);
+      return;
+    }
+    try {
+      unlinkSync(probe);
+    } catch (error) {
+      wrong.push(`cannot remove files in ${what} ${dir} (${probe} is left): ${whyNotWritable(error)}`);
+    }
+  };
+  const probeFile = (file: string, what: string) => {
+    if (!existsSync(file)) return;
+    try {
+      closeSync(openSync(file, 'r+'));
+    } catch (error) {
+      wrong.push(`cannot write ${what} ${file}: ${whyNotWritable(error)}`);
+    }
+  };
+  probeFolder(paths.root, 'the data folder');
+  probeFile(paths.database, 'the database');
+  probeFile(`${paths.database}-wal`, 'the database\'s write-ahead log');
+  probeFile(`${paths.database}-shm`, 'the database\'s shared-memory file');
+  if (existsSync(paths.logsDir)) probeFolder(paths.logsDir, 'the log folder');
+  probeFile(paths.logFile, 'the log');
+  if (backupDir) probeFolder(backupDir, 'the backup folder');
+  // Root passes the probes: a node running as the folder's owner may not (files left by `sudo …`).
+  const owner = process.platform === 'win32' || process.getuid?.() !== 0 ? null : statSync(paths.root).uid;
+  if (owner !== null && owner !== 0) {
+    for (const file of [paths.database, `${paths.database}-wal`, `${paths.database}-shm`, paths.logsDir, paths.logFile, paths.identity, paths.adminToken]) {
+      if (!existsSync(file)) continue;
+      const stat = statSync(file);
+      if (stat.uid !== owner) wrong.push(`${file} belongs to uid ${stat.uid}, not to the node's user (uid ${owner}, the data folder's owner): chown ${owner} ${file}`);
+      else if (!(stat.mode & 0o200)) wrong.push(`${file} is read-only for its owner: chmod u+w ${file}`);
+    }
+  }
+  if (wrong.length > 0) return problem('writable', `The node cannot save its data: it ${wrong.join('; it ')}.`);
+  return ok('writable', `The node can write its data folder, database, log${backupDir ? ' and backup folder' : ''} (checked by writing).`);
+}
+
+/** The backup folder of the schedule the node follows (the command line's wins), if any. */
+function scheduledBackupDir(db: Database.Database | null): string | null {
+  if (!db) return null;
+  try {
+    const schedule = JSON.parse(setting(db, BACKUP_SETTING_KEYS.commandLine) || setting(db, BACKUP_SETTING_KEYS.schedule) || 'null') as BackupSchedule | null;
+    return typeof schedule?.dir === 'string' ? schedule.dir : null;
+  } catch {
+    return null;
+  }
 }
 
 export function checkDisk(paths: DataDirPaths, minFreeBytes = DEFAULT_MIN_FREE_BYTES): CheckResult {
@@ -406,7 +499,11 @@ export async function runDoctor(options: DoctorOptions): Promise<CheckResult[]> 
   results.push(checkPermissions(paths), checkDisk(paths, options.minFreeBytes));
   const db = openDb(paths);
   try {
-    if (!db) results.push(warning('database', `${join(paths.root, 'paracord.db')} does not exist yet: the folder is not initialized (run init, or serve with --server-name).`));
+    if (!db && existsSync(paths.database)) results.push(problem('database', `${paths.database} cannot be opened, even to read: look at the writable check below, and at ${paths.logFile}.`));
+    else if (!db) results.push(warning('database', `${join(paths.root, 'paracord.db')} does not exist yet: the folder is not initialized (run init, or serve with --server-name).`));
+    results.push(checkWritable(paths, scheduledBackupDir(db)));
+    const identity = checkIdentity(paths, db);
+    if (identity) results.push(identity);
     const { result, running } = await checkRunning(paths, timeoutMs);
     results.push(result);
     let served: string | null = null;

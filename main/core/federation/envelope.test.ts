@@ -111,11 +111,15 @@ describe('isWellFormedEnvelope (the fast path of parseEnvelope)', () => {
     ['signature uppercase hex', (e) => (e.signatures = { 'a.test': { 'ed25519:k': 'AB'.repeat(64) } })],
     ['signature a number', (e) => (e.signatures = { 'a.test': { 'ed25519:k': 5 } })],
     ['signatures of a server not an object', (e) => (e.signatures = { 'a.test': 'x' })],
+    // Bounded (issue #37 item 5): at most MAX_SIGNATURE_SERVERS servers, MAX_SIGNATURE_KEYS keys each.
+    ['signatures of 5 servers', (e) => (e.signatures = Object.fromEntries([1, 2, 3, 4, 5].map((i) => [`s${i}.test`, { 'ed25519:k': 'ab'.repeat(64) }])))],
+    ['5 signatures of one server', (e) => (e.signatures = { 'a.test': Object.fromEntries([1, 2, 3, 4, 5].map((i) => [`ed25519:k${i}`, 'ab'.repeat(64)])) })],
   ];
 
   it('accepts well-formed envelopes, as the schema does', () => {
     for (const content of contents) {
-      for (const candidate of [good, { ...good, content }, { ...good, state_key: '@u:a.test' }, { ...good, signatures: {} }]) {
+      const fullest = Object.fromEntries([1, 2, 3, 4].map((i) => [`s${i}.test`, Object.fromEntries([1, 2, 3, 4].map((k) => [`ed25519:k${k}`, 'ab'.repeat(64)]))]));
+      for (const candidate of [good, { ...good, content }, { ...good, state_key: '@u:a.test' }, { ...good, signatures: {} }, { ...good, signatures: fullest }]) {
         const raw = fromJson(candidate);
         expect(envelopeSchema.safeParse(raw).success).toBe(true);
         expect(isWellFormedEnvelope(raw)).toBe(true);

@@ -20,6 +20,17 @@ const EVENT_TYPE = /^[a-z][a-z0-9._]{0,63}$/;
  */
 export const MAX_EVENT_CONTENT_BYTES = 64 * 1024;
 
+/**
+ * `signatures` names at most this many servers, each with at most this many key ids (400
+ * invalid_event beyond): only the origin's signature counts (docs/PROTOCOL.md "Event envelope"),
+ * and only the one that verified is kept (EventIngest.verify), so a peer cannot make us parse,
+ * store or relay a megabyte of signatures of made-up servers (issue #37 item 5).
+ */
+export const MAX_SIGNATURE_SERVERS = 4;
+export const MAX_SIGNATURE_KEYS = 4;
+
+const countAtMost = (limit: number) => (record: Record<string, unknown>) => Object.keys(record).length <= limit;
+
 export const envelopeSchema = z.strictObject({
   event_id: z.string().max(255).regex(EVENT_ID, 'event_id must look like $opaque:server'),
   room_id: z.string().max(255).regex(ROOM_ID, 'room_id must look like !opaque:server'),
@@ -32,7 +43,9 @@ export const envelopeSchema = z.strictObject({
   // Every state_key in use names a user (membership events); a non-null one must be a user id.
   state_key: z.string().refine(isUserId, 'state_key must be null or a user id (@localpart:server)').nullable(),
   content: z.record(z.string(), z.unknown()),
-  signatures: z.record(serverName, z.record(z.string().regex(KEY_ID), z.string().regex(HEX_SIGNATURE))),
+  signatures: z
+    .record(serverName, z.record(z.string().regex(KEY_ID), z.string().regex(HEX_SIGNATURE)).refine(countAtMost(MAX_SIGNATURE_KEYS), `at most ${MAX_SIGNATURE_KEYS} signatures per server`))
+    .refine(countAtMost(MAX_SIGNATURE_SERVERS), `signatures of at most ${MAX_SIGNATURE_SERVERS} servers`),
 });
 
 export type Envelope = z.infer<typeof envelopeSchema>;
@@ -65,9 +78,15 @@ export function isWellFormedEnvelope(raw: unknown): raw is Envelope {
   if (!isSafeNatural(e.origin_ts) || !isSafeNatural(e.depth)) return false;
   if (e.state_key !== null && !isUserId(e.state_key)) return false;
   if (!isJsonObject(e.content) || !isJsonObject(e.signatures)) return false;
-  for (const [server, byKey] of Object.entries(e.signatures)) {
+  const servers = Object.keys(e.signatures);
+  if (servers.length > MAX_SIGNATURE_SERVERS) return false;
+  for (const server of servers) {
+    const byKey = e.signatures[server];
     if (!isServerName(server) || !isJsonObject(byKey)) return false;
-    for (const [keyId, signature] of Object.entries(byKey)) {
+    const keyIds = Object.keys(byKey);
+    if (keyIds.length > MAX_SIGNATURE_KEYS) return false;
+    for (const keyId of keyIds) {
+      const signature = byKey[keyId];
       if (!KEY_ID.test(keyId) || typeof signature !== 'string' || !HEX_SIGNATURE.test(signature)) return false;
     }
   }

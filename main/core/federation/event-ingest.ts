@@ -1,8 +1,9 @@
 /**
- * Inbound events (DESIGN.md §3, issue #2's chain): envelope schema → event id suffix equals
- * origin_server → sender's server equals origin_server → the event's origin is not blocked
- * → the sender of the request may deliver it (its own events, or a host relaying events of
- * its room) → envelope signature with the origin's key valid at origin_ts → idempotent store.
+ * Inbound events (docs/PROTOCOL.md "Event ingest"): envelope schema → event id suffix equals
+ * origin_server → sender's server equals origin_server → the sender of the request may deliver
+ * it (its own events, or a host relaying events of its room) → neither the origin nor the server
+ * that delivered it is blocked (admit) → envelope signature with the origin's key valid at
+ * origin_ts → idempotent store, or held when either is quarantined (admit again).
  */
 import { eventIdBelongsTo, isUserId, serverOf } from '../../../shared/identifiers.ts';
 import { canonicalJson } from '../crypto/canonical-json.ts';
@@ -62,10 +63,12 @@ export interface IngestHooks {
   onCommitted?(envelope: Envelope): void;
   /** Once a new event is durable (its WAL flush done): what must not leave before, such as relays. */
   onDurable?(envelope: Envelope): void;
-  /** The quarantined server whose event this is (by origin or by relay), if any: then it is held. */
-  holdFor?(envelope: Envelope, receivedFrom: string): string | null;
   /** In the storing transaction: keep a held event aside instead of storing it. */
   hold?(server: string, receivedFrom: string, event: VerifiedEvent): void;
+  /** Whether an event is held in quarantine already (a copy of it is then acknowledged, not charged again). */
+  isHeld?(eventId: string): boolean;
+  /** In the storing transaction, before `hold`: throws when `server`'s held events would go over their bound. */
+  checkHeld?(server: string, bytes: number): void;
   /** A failure proven to come from `server` (its request signature verified). */
   onAttributableFailure?(server: string, code: string): void;
   /**
@@ -86,7 +89,7 @@ export class EventIngest {
   private readonly keys: ServerKeys;
   private readonly events: FederationEvents;
   private readonly commit: GroupCommit;
-  /** Per-peer storage quota (issue #14 item 5), charged to the server that sends the event; none in unit tests that do not need it. */
+  /** Per-server storage quota (trust/storage-quota.ts, payerOf); none in unit tests that do not need it. */
   private readonly quota: StorageQuota | undefined;
   hooks: IngestHooks = {};
 
@@ -133,9 +136,8 @@ export class EventIngest {
       if (serverOf(envelope.room_id) !== requestOrigin && !(requesterDomain !== null && serverOf(envelope.room_id) === requesterDomain)) {
         throw forbidden('not_origin', `${requestOrigin} may not deliver events of ${origin} for a room it does not host`);
       }
-      const decision = this.trust.decide(origin);
-      if (!decision.allowed && decision.code === 'origin_blocked') throw forbidden('origin_blocked', decision.message);
     }
+    this.admit(origin, requestOrigin);
     if (!options.skipRoute) this.hooks.checkRoute?.(requestOrigin, envelope);
 
     const { bytes, contentJson } = envelopeSigningParts(envelope);
@@ -146,12 +148,14 @@ export class EventIngest {
     }
     this.hooks.checkContent?.(envelope, contentBytes);
     // A copy of an event already stored is acknowledged as before, quota or not (checkBeforeWrite).
-    // Charged to the server that makes us store it (docs/SECURITY.md item 5), not to the origin it names.
-    if (this.quota && this.events.hashOf(envelope.event_id) === undefined) this.quota.check(requestOrigin, chargedBytes(contentBytes));
+    if (this.quota && this.events.hashOf(envelope.event_id) === undefined) this.quota.check(this.payerOf(origin, requestOrigin), chargedBytes(envelope, contentBytes));
     const signatures = envelope.signatures[origin] ?? {};
     const keyIds = Object.keys(signatures);
     if (keyIds.length === 0) throw forbidden('bad_event_signature', `event is not signed by its origin ${origin}`);
     let lastFailure = '';
+    // Whether a signature failed against a key found for the origin: only that is the deliverer's
+    // fault when it relays (no key at all may be the origin's doing, e.g. a hostile room member).
+    let failedWithKey = false;
     // A reference peer reuses its key id when its key changes: a signature that fails with the
     // keys we hold makes us fetch its keys once more (rate limited), then try once again.
     for (let round = 0; round < 2; round++) {
@@ -176,17 +180,18 @@ export class EventIngest {
         for (const candidate of candidates) {
           const publicKey = this.publicKeyBytes(candidate);
           if (this.verifier ? await this.verifier.verify(signature, bytes, publicKey) : verify(signature, bytes, publicKey)) {
-            const verified: VerifiedEvent = { envelope, hash: contentHash(bytes), contentJson, contentBytes };
-            const view = this.hooks.view?.(envelope);
+            const verified: VerifiedEvent = { envelope: withSignatureOnly(envelope, keyId), hash: contentHash(bytes), contentJson, contentBytes };
+            const view = this.hooks.view?.(verified.envelope);
             if (view) verified.view = view;
             return verified;
           }
         }
         lastFailure = `signature by ${keyId} does not verify`;
+        failedWithKey = true;
       }
       if (round > 0 || !(await this.keys.refetchAfterFailure(origin))) break;
     }
-    this.hooks.onAttributableFailure?.(requestOrigin, 'bad_event_signature');
+    if (origin === requestOrigin || failedWithKey) this.hooks.onAttributableFailure?.(requestOrigin, 'bad_event_signature');
     throw forbidden('bad_event_signature', `event signature of ${origin} does not verify: ${lastFailure}`);
   }
 
@@ -227,14 +232,14 @@ export class EventIngest {
    * event already stored is acknowledged without authorizing it again (it was, when stored).
    */
   async store(event: VerifiedEvent, receivedFrom: string, beforeStore?: () => void, options: { release?: boolean } = {}): Promise<IngestResult> {
-    const heldBy = options.release ? null : this.heldBy(event, receivedFrom);
     // onCommitted (the UI hears of it) runs at the commit, before the WAL flush; relays (onDurable)
     // and the sender's acknowledgement wait for the flush: the sender sends again if a power cut
     // takes it back, and no other server holds what we might lose.
     const result = await this.commit.run(
       (): IngestResult => {
         beforeStore?.();
-        return this.checkBeforeWrite(event, receivedFrom, heldBy, options.release) ?? this.write(event, receivedFrom, heldBy, options.release);
+        const decided = this.checkBeforeWrite(event, receivedFrom, options.release);
+        return 'event_id' in decided ? decided : this.write(event, receivedFrom, decided.heldBy, options.release);
       },
       (stored) => {
         if (stored.inserted && !stored.held) this.hooks.onCommitted?.(event.view ?? event.envelope);
@@ -257,7 +262,6 @@ export class EventIngest {
     receivedFrom: string,
     beforeStore?: () => void,
   ): Promise<{ outcomes: Array<PromiseSettledResult<IngestResult>>; beforeStoreDone: boolean }> {
-    const holds = events.map((event) => this.heldBy(event, receivedFrom));
     let beforeStoreDone = beforeStore === undefined;
     const outcomes = await this.commit.run((): Array<PromiseSettledResult<IngestResult>> => {
       if (beforeStore) {
@@ -269,16 +273,16 @@ export class EventIngest {
         }
       }
       const writeAll = () =>
-        events.map((event, i): PromiseSettledResult<IngestResult> => {
-          let decided: IngestResult | null;
+        events.map((event): PromiseSettledResult<IngestResult> => {
+          let decided: IngestResult | ToWrite;
           try {
-            decided = this.checkBeforeWrite(event, receivedFrom, holds[i]!);
+            decided = this.checkBeforeWrite(event, receivedFrom);
           } catch (reason) {
             return { status: 'rejected', reason };
           }
-          if (decided) return { status: 'fulfilled', value: decided };
+          if ('event_id' in decided) return { status: 'fulfilled', value: decided };
           try {
-            return { status: 'fulfilled', value: this.write(event, receivedFrom, holds[i]!) };
+            return { status: 'fulfilled', value: this.write(event, receivedFrom, decided.heldBy) };
           } catch (error) {
             throw new WriteFailed(error);
           }
@@ -287,9 +291,15 @@ export class EventIngest {
         return this.commit.savepoint(() => (this.hooks.writingBatch ? this.hooks.writingBatch(writeAll) : writeAll()));
       } catch (error) {
         if (!(error instanceof WriteFailed)) throw error;
-        return events.map((event, i): PromiseSettledResult<IngestResult> => {
+        return events.map((event): PromiseSettledResult<IngestResult> => {
           try {
-            return { status: 'fulfilled', value: this.commit.savepoint(() => this.checkBeforeWrite(event, receivedFrom, holds[i]!) ?? this.write(event, receivedFrom, holds[i]!)) };
+            return {
+              status: 'fulfilled',
+              value: this.commit.savepoint(() => {
+                const decided = this.checkBeforeWrite(event, receivedFrom);
+                return 'event_id' in decided ? decided : this.write(event, receivedFrom, decided.heldBy);
+              }),
+            };
           } catch (reason) {
             return { status: 'rejected', reason };
           }
@@ -306,55 +316,94 @@ export class EventIngest {
     return { outcomes, beforeStoreDone };
   }
 
-  /** The quarantined server whose event this is, if any: then it is held, not applied. */
-  private heldBy(event: VerifiedEvent, receivedFrom: string): string | null {
-    return this.hooks.holdFor?.(event.envelope, receivedFrom) ?? null;
+  /**
+   * The one decision of the ingest chain about the servers behind an event (issue #37 item 10):
+   * its origin and the server that delivered it (the request's signer, the host that served a
+   * join snapshot or catch-up page, the peer pulled from, the inviting host). Either blocked: 403
+   * origin_blocked. Either quarantined: the event is held, and that server is answered; else null.
+   * verify asks it (so a blocked server costs no signature check) and every store asks it again
+   * in the storing transaction (the owner may have decided in between): push, batch, relay, pull,
+   * catch-up, reference polls (store, storeMany), join snapshots and invites (storeIn).
+   */
+  admit(origin: string, receivedFrom: string, now = Date.now()): string | null {
+    const byOrigin = this.trust.decide(origin, now);
+    if (!byOrigin.allowed && byOrigin.code === 'origin_blocked') throw forbidden('origin_blocked', byOrigin.message);
+    if (receivedFrom === origin) return byOrigin.allowed && byOrigin.quarantined ? origin : null;
+    const byDeliverer = this.trust.decide(receivedFrom, now);
+    if (!byDeliverer.allowed && byDeliverer.code === 'origin_blocked') throw forbidden('origin_blocked', byDeliverer.message);
+    if (byOrigin.allowed && byOrigin.quarantined) return origin;
+    return byDeliverer.allowed && byDeliverer.quarantined ? receivedFrom : null;
+  }
+
+  /**
+   * Who is charged for an event (trust/storage-quota.ts): its origin when it delivers it itself or
+   * is a peer of ours (it answers for its own events, whoever relays them); else the server that
+   * delivered it, which vouches for an origin we do not know (its minted names share its quota).
+   */
+  payerOf(origin: string, receivedFrom: string): string {
+    return origin === receivedFrom || this.trust.get(origin) !== undefined ? origin : receivedFrom;
   }
 
   /**
    * In the storing transaction, before anything of the event is written (so a refusal here
-   * needs no rollback): the result when nothing is to be written (a copy of a stored event),
-   * null when the event is to be written; throws when it is refused.
+   * needs no rollback): the result when nothing is to be written (a copy of a stored or held
+   * event), else whether it is to be held and by whom; throws when it is refused (blocked, over a
+   * quota, not authorized). A release applies what was held (the owner decided), blocks excepted.
    */
-  private checkBeforeWrite(event: VerifiedEvent, receivedFrom: string, heldBy: string | null, released = false): IngestResult | null {
+  private checkBeforeWrite(event: VerifiedEvent, receivedFrom: string, released = false): IngestResult | ToWrite {
     const envelope = event.envelope;
     const known = this.events.hashOf(envelope.event_id);
     if (known !== undefined) {
       if (known === event.hash) return { event_id: envelope.event_id, inserted: false };
       throw conflict('event_id_conflict', `event ${envelope.event_id} is already stored with different content`);
     }
-    // A released event was counted when it was held.
-    if (!released) this.quota?.check(receivedFrom, this.chargeOf(event));
+    const admitted = this.admit(envelope.origin_server, receivedFrom);
+    const heldBy = released ? null : admitted;
+    // A released event was counted when it was held; one held already is acknowledged as held.
+    if (!released) {
+      if (heldBy && this.hooks.isHeld?.(envelope.event_id)) return { event_id: envelope.event_id, inserted: false, held: true };
+      const bytes = this.chargeOf(event);
+      this.quota?.check(this.payerOf(envelope.origin_server, receivedFrom), bytes);
+      if (heldBy) this.hooks.checkHeld?.(heldBy, bytes);
+    }
     if (!heldBy) this.hooks.authorize?.(event.view ?? envelope);
-    return null;
+    return { heldBy };
   }
 
   /**
-   * For writers that insert verified events themselves (a join snapshot), in their transaction:
-   * charges the event to `receivedFrom` (the server that served it) and answers true, or false
-   * when that server is over its quota (the event is then not to be stored).
+   * For writers that store a verified event in their own transaction and apply it themselves (a
+   * join snapshot, an invite): the decisions of `store` — a copy already stored is 'known'; the
+   * chain's admission (blocked: 403; quarantined: held, 'held', or with `hold: false` refused 403
+   * origin_quarantined, for what cannot wait in quarantine); the quota (throws quota_exceeded) —
+   * then the event is charged and inserted: 'stored'. No authorization or room hooks.
    */
-  chargeStored(event: VerifiedEvent, receivedFrom: string): boolean {
-    if (!this.quota) return true;
-    const bytes = this.chargeOf(event);
-    try {
-      this.quota.check(receivedFrom, bytes);
-    } catch (error) {
-      if (error instanceof HttpError && error.code === 'quota_exceeded') return false;
-      throw error;
-    }
-    this.quota.charge(receivedFrom, bytes);
-    return true;
-  }
-
-  /** The bytes the quota counts for an event. */
-  private chargeOf(event: VerifiedEvent): number {
-    return chargedBytes(event.contentBytes ?? Buffer.byteLength(event.contentJson ?? canonicalJson(event.envelope.content)));
-  }
-
-  private write(event: VerifiedEvent, receivedFrom: string, heldBy: string | null, released = false): IngestResult {
+  storeIn(event: VerifiedEvent, receivedFrom: string, options: { hold?: boolean } = {}): 'stored' | 'known' | 'held' {
     const envelope = event.envelope;
-    if (!released) this.quota?.charge(receivedFrom, this.chargeOf(event));
+    const known = this.events.hashOf(envelope.event_id);
+    if (known !== undefined) {
+      if (known === event.hash) return 'known';
+      throw conflict('event_id_conflict', `event ${envelope.event_id} is already stored with different content`);
+    }
+    const heldBy = this.admit(envelope.origin_server, receivedFrom);
+    if (heldBy && options.hold === false) {
+      throw forbidden('origin_quarantined', `${heldBy} is quarantined by this server: its ${envelope.event_type} is not accepted until the owner ends the quarantine`);
+    }
+    if (heldBy && this.hooks.isHeld?.(envelope.event_id)) return 'held';
+    const bytes = this.chargeOf(event);
+    this.quota?.check(this.payerOf(envelope.origin_server, receivedFrom), bytes);
+    if (heldBy) this.hooks.checkHeld?.(heldBy, bytes);
+    this.write(event, receivedFrom, heldBy, false, false);
+    return heldBy ? 'held' : 'stored';
+  }
+
+  /** The bytes the quota counts for an event: all it takes here (storage-quota.ts chargedBytes). */
+  private chargeOf(event: VerifiedEvent): number {
+    return chargedBytes(event.envelope, event.contentBytes ?? Buffer.byteLength(event.contentJson ?? canonicalJson(event.envelope.content)));
+  }
+
+  private write(event: VerifiedEvent, receivedFrom: string, heldBy: string | null, released = false, hooks = true): IngestResult {
+    const envelope = event.envelope;
+    if (!released) this.quota?.charge(this.payerOf(envelope.origin_server, receivedFrom), this.chargeOf(event));
     if (heldBy) {
       this.hooks.hold?.(heldBy, receivedFrom, event);
       return { event_id: envelope.event_id, inserted: true, held: true };
@@ -364,9 +413,30 @@ export class EventIngest {
     // such rooms are never served or relayed, so the row's room is the local one.
     const stored = view.room_id !== envelope.room_id ? { ...envelope, room_id: view.room_id } : envelope;
     this.events.insertNew(stored, event.hash, receivedFrom, { contentJson: event.contentJson, relatesTo: typeof view.content.target === 'string' ? view.content.target : null });
-    this.hooks.onStored?.(view, receivedFrom);
+    if (hooks) this.hooks.onStored?.(view, receivedFrom);
     return { event_id: envelope.event_id, inserted: true };
   }
+}
+
+/** What checkBeforeWrite decided for an event to write: stored, or held by that server. */
+interface ToWrite {
+  heldBy: string | null;
+}
+
+/**
+ * The envelope as stored, served and relayed: with only the origin's signature that verified it
+ * (issue #37 item 5: the others are nobody's business here, and cost disk and bandwidth). The
+ * signed bytes do not include `signatures`, so the event and its hash are unchanged.
+ */
+function withSignatureOnly(envelope: Envelope, keyId: string): Envelope {
+  const own = envelope.signatures[envelope.origin_server]!;
+  if (hasOnlyKey(envelope.signatures, envelope.origin_server) && hasOnlyKey(own, keyId)) return envelope; // the usual case: no copy
+  return { ...envelope, signatures: { [envelope.origin_server]: { [keyId]: own[keyId]! } } };
+}
+
+function hasOnlyKey(record: Record<string, unknown>, key: string): boolean {
+  for (const name in record) if (name !== key) return false;
+  return true;
 }
 
 /** A write of storeMany failed: its savepoint is rolled back and the events stored one by one. */

@@ -8,12 +8,14 @@ import { signRequestHeaders, type RequestSigner } from './request-signature.ts';
 import { CertificatePinError, PINNED_CONNECT_OPTIONS, checkPin } from './pinned-tls.ts';
 import { AddressPolicy, AddressRefusedError, guardedConnect, type Vouch } from './address-policy.ts';
 import { normalizeEndpoint } from '../../../shared/endpoint.ts';
+import { MAX_RESPONSE_BYTES } from './page-budget.ts';
 
 /** undici is loaded on first use: a node with nothing to send does not pay for it (idle RSS). */
 let undici: Promise<typeof import('undici')> | undefined;
 const loadUndici = () => (undici ??= import('undici'));
 
-export const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
+/** Every page a node serves fits in it (page-budget.ts, the one definition of both). */
+export { MAX_RESPONSE_BYTES };
 /** Response header: "my deliveries to you fail for network reasons" (issue #15). */
 export const DELIVERY_FAILING_HEADER = 'x-paracord-delivery-failing';
 

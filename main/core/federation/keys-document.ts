@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { HEX_PUBLIC_KEY, HEX_SIGNATURE, KEY_ID, isServerName } from '../../../shared/identifiers.ts';
 import { canonicalBytes } from '../crypto/canonical-json.ts';
 import { verify } from '../crypto/ed25519.ts';
+import { MAX_SIGNATURE_KEYS, MAX_SIGNATURE_SERVERS } from './envelope.ts';
 
 const safeInt = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const publishedKey = z.object({
@@ -20,13 +21,36 @@ export const keysDocumentSchema = z.object({
   active_key: publishedKey,
   next_keys: z.array(publishedKey).max(16).default([]),
   old_keys: z.array(publishedKey.extend({ expired_at: safeInt })).max(256).default([]),
-  signatures: z.record(z.string(), z.record(z.string(), z.string().regex(HEX_SIGNATURE))),
+  // Only its own signature counts; a document is stored and served as fetched, so the rest is bounded (issue #37 item 5).
+  signatures: z
+    .record(z.string(), z.record(z.string(), z.string().regex(HEX_SIGNATURE)).refine((byKey) => Object.keys(byKey).length <= MAX_SIGNATURE_KEYS, `at most ${MAX_SIGNATURE_KEYS} signatures per server`))
+    .refine((byServer) => Object.keys(byServer).length <= MAX_SIGNATURE_SERVERS, `signatures of at most ${MAX_SIGNATURE_SERVERS} servers`),
 });
 export type RemoteKeysDocument = z.infer<typeof keysDocumentSchema>;
 
 export type KeysDocumentCheck = { ok: true; document: RemoteKeysDocument } | { ok: false; reason: string };
 
+/**
+ * A keys document (either dialect) is stored and served from /keys/cache as fetched: the signature
+ * covers the whole of it, unknown fields included (kept for interop), so its size is what is bounded.
+ * The largest one a node serves (256 old keys) is well under this.
+ */
+export const MAX_KEYS_DOCUMENT_BYTES = 64 * 1024;
+
+/** Why `raw` is too large to keep, or null. */
+export function keysDocumentTooLarge(raw: unknown): string | null {
+  let bytes: number;
+  try {
+    bytes = Buffer.byteLength(JSON.stringify(raw) ?? '');
+  } catch {
+    return 'keys document cannot be serialized';
+  }
+  return bytes > MAX_KEYS_DOCUMENT_BYTES ? `keys document is ${bytes} bytes; at most ${MAX_KEYS_DOCUMENT_BYTES} are accepted` : null;
+}
+
 export function checkKeysDocument(raw: unknown, expectedServer: string): KeysDocumentCheck {
+  const tooLarge = keysDocumentTooLarge(raw);
+  if (tooLarge) return { ok: false, reason: tooLarge };
   const parsed = keysDocumentSchema.safeParse(raw);
   if (!parsed.success) return { ok: false, reason: `keys document is not valid: ${parsed.error.issues[0]?.message}` };
   const document = parsed.data;

@@ -3,8 +3,8 @@
  * events they queued for it (`GET /pull`, long-poll) and stores them through the same chain as a
  * push — verify (EventIngest.verify: route, content limits, signature) → authorize → store
  * (EventIngest.storeMany, hooks of the rooms) — in the order served. The page's cursor is written
- * in the very transaction that stores the page, and acknowledged (`POST /pull/ack`) only after
- * that commit; so a puller killed at any point neither loses an event (the peer deletes rows
+ * once the page is stored (not when an event of it waits for a quota here: the page is asked
+ * again after Retry-After), and acknowledged (`POST /pull/ack`) only after that commit; so a puller killed at any point neither loses an event (the peer deletes rows
  * only on ack) nor applies one twice (it asks from its stored cursor, acknowledges that cursor
  * again at start, and storing a known event is a no-op).
  *
@@ -25,6 +25,7 @@ import type { Discovery } from './discovery.ts';
 import { receivedOutcome, type EventIngest, type ReceivedOutcome, type VerifiedEvent } from './event-ingest.ts';
 import type { FederationResponse, HttpClient } from './http-client.ts';
 import { PullAcks } from './pull-acks.ts';
+import { quotaWait, type QuotaWait } from '../trust/storage-quota.ts';
 import { MAX_PULL_EVENTS, PULL_ACK_PATH, PULL_PATH } from './routes/pull/index.ts';
 
 export const PULL_CAPABILITY = 'pull';
@@ -181,6 +182,8 @@ export class Puller {
           if (response.status !== 200) throw new Error(`pull answered HTTP ${response.status}${(response.json as { message?: string } | undefined)?.message ? `: ${(response.json as { message: string }).message}` : ''}`);
           const page = response.json as { events?: unknown; cursor?: unknown } | undefined;
           if (!page || !Array.isArray(page.events) || typeof page.cursor !== 'string' || !/^[0-9]{1,15}$/.test(page.cursor)) throw new Error('pull answer is not {events, cursor}');
+          // We asked for at most MAX_PULL_EVENTS: a longer page is not verified (its cursor may cover events we would not store).
+          if (page.events.length > MAX_PULL_EVENTS) throw new Error(`pull answer holds ${page.events.length} events; at most ${MAX_PULL_EVENTS} were asked for`);
           const next = Number(page.cursor);
           if (page.events.length === 0 && next === cursor) {
             this.record(server, Date.now(), null);
@@ -190,6 +193,16 @@ export class Puller {
           // Ask for the next page while this one is verified and stored.
           ahead = this.askPage(identity, server, endpoint, next, signal);
           const stored = await this.storePage(server, page.events, next);
+          if (stored !== true && stored !== false) {
+            // Over a quota here (429): the page is neither saved nor acknowledged, so the peer keeps
+            // it; asked again from the stored cursor once the quota allows (storing again is a no-op).
+            drop();
+            this.record(server, null, `${stored.message}; asking again in ${Math.ceil(stored.waitMs / 1000)} s`);
+            infoLimited(log, `pull_quota_wait ${server}`, { event: 'pull_quota_wait', server, wait_ms: stored.waitMs }, 'pulled events wait for the quota; the page is asked again later');
+            failures = 0;
+            await sleep(stored.waitMs, signal);
+            continue;
+          }
           if (!stored) throw new Error('an event of the page could not be stored yet; the page is asked again');
           const full = page.events.length >= MAX_PULL_EVENTS;
           acks.storedUpTo(next, page.events.length, !full);
@@ -239,9 +252,10 @@ export class Puller {
   /**
    * Verifies and stores a page in order; the cursor goes into the storing transaction. False when
    * an event failed for a reason worth retrying (the page is asked again: what was stored is a
-   * no-op then). Refused events (4xx) are logged and acknowledged, as a push would have them fail.
+   * no-op then). Refused events (4xx) are logged and acknowledged, as a push would have them fail;
+   * but an event refused for a quota (429) waits: nothing is saved, and the wait is returned.
    */
-  private async storePage(server: string, raws: unknown[], cursor: number): Promise<boolean> {
+  private async storePage(server: string, raws: unknown[], cursor: number): Promise<boolean | QuotaWait> {
     const { ingest, log } = this.deps;
     const verifications = ingest.verifyAll(server, raws);
     verifications.forEach((p) => p.catch(() => undefined));
@@ -251,7 +265,9 @@ export class Puller {
       try {
         verified.push(await verifications[i]!);
       } catch (error) {
-        if (!(error instanceof HttpError) || error.status >= 500 || error.status === 429) {
+        const wait = quotaWait(error);
+        if (wait) return wait;
+        if (!(error instanceof HttpError) || error.status >= 500) {
           retry = true;
           break;
         }
@@ -265,11 +281,17 @@ export class Puller {
       if (saveCursor) saveCursor();
       return !retry;
     }
-    const { outcomes, beforeStoreDone } = await ingest.storeMany(verified, server, saveCursor);
+    // A page may cross the quota (verify saw the stored usage only): the cursor is saved once no
+    // event of the page was refused for it, after the commit (should it be lost, the page is
+    // asked again: what was stored is a no-op).
+    const { outcomes } = await ingest.storeMany(verified, server);
+    let wait: QuotaWait | null = null;
     for (const outcome of outcomes) {
       if (outcome.status === 'fulfilled') this.deps.onReceived?.(receivedOutcome(outcome.value));
       if (outcome.status === 'rejected') {
         const e = outcome.reason as Error;
+        wait ??= quotaWait(e);
+        if (wait) continue;
         if (!(e instanceof HttpError) || e.status >= 500) retry = true;
         else {
           this.deps.onReceived?.(receivedOutcome(e));
@@ -277,7 +299,8 @@ export class Puller {
         }
       }
     }
-    if (saveCursor && !beforeStoreDone) saveCursor();
+    if (wait) return wait;
+    if (saveCursor && !retry) saveCursor();
     return !retry;
   }
 

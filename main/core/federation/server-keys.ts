@@ -19,6 +19,7 @@
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import { warnLimited } from '../log.ts';
+import { conflict } from '../errors.ts';
 import type { Statement } from 'better-sqlite3';
 import type { Db } from '../store/database.ts';
 import type { Discovery } from './discovery.ts';
@@ -66,7 +67,7 @@ export type KeyLookup =
   | { ok: true; key: ServerKeyRow }
   | { ok: false; code: 'unknown_key' | 'key_expired' | 'too_many_relayed_origins'; message: string };
 
-interface RelayedKeyRow {
+export interface RelayedKeyRow {
   relayed_by: string;
   server_name: string;
   key_id: string;
@@ -158,6 +159,20 @@ export class ServerKeys {
     return { server_name: row.server_name, key_id: row.key_id, public_key: row.public_key, valid_until: row.valid_until, expired_at: row.expired_at, source: 'relayed', fetched_at: row.fetched_at };
   }
 
+  /** The keys of `serverName` that relaying hosts served (every host's). */
+  relayedKeysOf(serverName: string): RelayedKeyRow[] {
+    return this.db.prepare<[string], RelayedKeyRow>('SELECT * FROM federation_relayed_keys WHERE server_name = ? LIMIT 1000').all(serverName);
+  }
+
+  /** Whether a relaying host served keys of `serverName`, or made us look them up. */
+  knownThroughRelays(serverName: string): boolean {
+    this.relayedKnownStmt ??= this.db.prepare<[string, string], { one: number }>(
+      'SELECT 1 AS one WHERE EXISTS (SELECT 1 FROM federation_relayed_keys WHERE server_name = ?) OR EXISTS (SELECT 1 FROM federation_relayed_origins WHERE server_name = ?)',
+    );
+    return this.relayedKnownStmt.get(serverName, serverName) !== undefined;
+  }
+  private relayedKnownStmt: Statement<[string, string], { one: number }> | undefined;
+
   /** How many servers `host` made us look keys up for (origins of its relayed events we knew no key of). */
   relayedOriginCount(host: string): number {
     return this.db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM federation_relayed_origins WHERE relayed_by = ?').get(host)!.n;
@@ -175,15 +190,29 @@ export class ServerKeys {
     return true;
   }
 
-  /** Pins a key the owner gave us (admin POST /peers, invite links). */
-  pin(serverName: string, keyId: string, publicKey: string, now = Date.now()): void {
+  /**
+   * Pins a key the owner gave us (admin POST /peers, invite links). The ONE writer that binds a
+   * public key to a key id: an id once bound to a public key is never re-bound to another
+   * (docs/PROTOCOL.md "Pinned keys"): 409 `key_id_bound`, nothing changed. The one exception is
+   * `referenceReplacement`, for a peer already stored as a reference (it names every key
+   * `ed25519:auto`, reference/key-replacement.ts): the replaced key is retired, not forgotten.
+   */
+  pin(serverName: string, keyId: string, publicKey: string, now = Date.now(), options: { referenceReplacement?: boolean } = {}): void {
+    const previous = this.getStmt.get(serverName, keyId);
+    const rebinding = previous !== undefined && previous.public_key !== publicKey;
+    const replacing = options.referenceReplacement === true && this.isReference(serverName);
+    if (rebinding && !replacing) {
+      throw conflict(
+        'key_id_bound',
+        `${serverName}'s key ${keyId} is already bound here to another public key (${previous.public_key.slice(0, 16)}…, not ${publicKey.slice(0, 16)}…); a key id is never re-bound: nothing was changed`,
+      );
+    }
     this.forget(serverName);
-    if (this.isReference(serverName)) {
-      // The reference reuses its key id: the key this one replaces keeps verifying older events,
-      // from when the new key was first seen (a change the owner now confirms) or from now.
-      const previous = this.getStmt.get(serverName, keyId);
+    if (replacing) {
+      // The key this one replaces keeps verifying older events, from when the new key was first
+      // seen (a change the owner now confirms) or from now.
       const pending = this.replaced.pending(serverName);
-      if (previous && previous.public_key !== publicKey) this.replaced.retire(serverName, keyId, previous.public_key, pending?.public_key === publicKey ? pending.seen_at : now);
+      if (rebinding) this.replaced.retire(serverName, keyId, previous.public_key, pending?.public_key === publicKey ? pending.seen_at : now);
       if (pending?.public_key === publicKey) this.replaced.clearPending(serverName);
     }
     this.db
@@ -334,12 +363,16 @@ export class ServerKeys {
     return this.isReference(serverName) ? this.replaced.usableFor(serverName, keyId, originTs) : [];
   }
 
-  /** Fetches the keys document of a server (single-flight, rate limited per server). */
-  refresh(serverName: string, now = Date.now(), deadlineMs?: number): Promise<void> {
+  /**
+   * Fetches the keys document of a server (single-flight, rate limited per server). `unlimited`:
+   * past the rate limit, for a peering that names a key of a peer we do not hold (rare, and
+   * limited by the peering route itself).
+   */
+  refresh(serverName: string, now = Date.now(), deadlineMs?: number, options: { unlimited?: boolean } = {}): Promise<void> {
     const running = this.inFlight.get(serverName);
     if (running) return running;
     const last = this.lastFetch.get(serverName);
-    if (last !== undefined && now - last < MIN_REFETCH_MS) return Promise.resolve();
+    if (!options.unlimited && last !== undefined && now - last < MIN_REFETCH_MS) return Promise.resolve();
     this.lastFetch.set(serverName, now);
     const task = this.fetchAndStore(serverName, now, deadlineMs)
       .then(() => undefined)
@@ -357,7 +390,8 @@ export class ServerKeys {
     if (response.status !== 200) throw new Error(`keys of ${serverName} at ${url}: HTTP ${response.status}`);
     const check = checkKeysDocument(response.json, serverName);
     if (check.ok) {
-      this.store(check.document, now, response.json);
+      // Read at the address we know it by: its own rotation may expire keys.
+      this.store(check.document, now, response.json, { rotation: true });
       return check.document;
     }
     if (!this.isReference(serverName)) throw new Error(`keys of ${serverName}: ${check.reason}`);
@@ -384,16 +418,16 @@ export class ServerKeys {
           this.replaced.retire(serverName, k.key_id, k.public_key, now);
           if (k.key_id !== active.key_id) this.db.prepare('DELETE FROM federation_server_keys WHERE server_name = ? AND key_id = ?').run(serverName, k.key_id);
         }
-        this.pin(serverName, active.key_id, active.public_key, now);
+        this.pin(serverName, active.key_id, active.public_key, now, { referenceReplacement: true });
         this.replaced.clearPending(serverName);
-        this.store(reference.document, now, response.json);
+        this.store(reference.document, now, response.json, { rotation: true });
       })();
       warnLimited(this.log, `reference_key_replaced ${serverName}`, { event: 'reference_key_replaced', server: serverName, key_id: active.key_id }, 'a reference server replaced its key (read over https); the old one verifies older events only');
       return reference.document;
     }
     const trust = unsignedKeysTrust(endpoint, reference.document, pinned.find((k) => k.key_id === active.key_id));
     if (!trust.trusted) throw new Error(`keys of ${serverName}: ${trust.reason}`);
-    this.store(reference.document, now, response.json);
+    this.store(reference.document, now, response.json, { rotation: true });
     this.replaced.clearPending(serverName);
     return reference.document;
   }
@@ -445,11 +479,22 @@ export class ServerKeys {
    * Stores a verified keys document. A pinned key must still be listed (active or old):
    * a document that drops it is refused, so whoever answers at the endpoint cannot swap
    * the identity the owner pinned. Expiry only moves forward: an old key never becomes
-   * current again.
+   * current again. A document that expires a current key of ours (listing it as old) is taken
+   * only with `rotation`: read at the address we know the server by (its own rotation), or a
+   * change the owner confirmed; otherwise 409 `already_peer`, nothing changed.
    */
-  store(document: RemoteKeysDocument, now = Date.now(), raw?: unknown): void {
+  store(document: RemoteKeysDocument, now = Date.now(), raw?: unknown, options: { rotation?: boolean } = {}): void {
     const source = 'fetched';
     const server = document.server_name;
+    if (options.rotation !== true) {
+      const expiring = document.old_keys.find((k) => {
+        const held = this.get(server, k.key_id);
+        return held !== undefined && held.expired_at === null && held.public_key === k.public_key;
+      });
+      if (expiring) {
+        throw conflict('already_peer', `keys of ${server} served there expire its key ${expiring.key_id}, which it holds here as current; only its own rotation (read at the address this server knows it by) or the owner's confirmed change does that: nothing was changed`);
+      }
+    }
     const listed = new Map<string, string>();
     listed.set(document.active_key.key_id, document.active_key.public_key);
     for (const k of document.next_keys) listed.set(k.key_id, k.public_key);

@@ -1,13 +1,18 @@
 /**
- * Connection limits and timeouts of a listener (issue #14, item 6), in one place:
+ * Connection limits and timeouts of a listener (issue #14, item 6), in one place, the same for
+ * the federation and the admin listener:
  *
- * - at most `maxConnections` open connections in all (`server.maxConnections`: Node closes the
- *   rest at once) and `maxPerAddress` from one address (an IPv6 client counts by its /64), the
- *   excess closed as soon as it connects; trusted reverse proxies count only towards the total;
+ * - at most `maxConnections` open connections in all and `maxPerAddress` from one address (an
+ *   IPv6 client counts by its /64); trusted reverse proxies count only towards the total. At a
+ *   limit the connection idle the longest (no request in flight: never sent one, still sending
+ *   headers or its TLS handshake, or waiting between keep-alive requests) is closed to make room
+ *   — from the same address when that address is at its limit — and the new one is refused only
+ *   when every connection it could replace is busy. So idle connections from many addresses
+ *   never keep a new client out (issue #37 item 9);
  * - a request's headers must arrive within `headersTimeoutMs` and the whole request within
  *   `requestTimeoutMs` (slowloris: 408 and closed), an idle keep-alive connection is closed after
  *   `keepAliveTimeoutMs`, a TLS handshake must finish within `headersTimeoutMs`;
- * - refusals are logged, rate-limited (a flood of refusals is a handful of lines).
+ * - refusals and evictions are logged, rate-limited (a flood of them is a handful of lines).
  *
  * Defaults a home node can live with: 1024 connections, 64 per address (a busy peer uses a few),
  * headers in 15 s, a request in 30 s, idle connections closed after 10 s.
@@ -25,13 +30,6 @@ export interface ConnectionLimits {
   headersTimeoutMs: number;
   requestTimeoutMs: number;
   keepAliveTimeoutMs: number;
-  /**
-   * At a limit, close the connection idle the longest (no request in flight: never sent one,
-   * still sending headers, or waiting between keep-alive requests) instead of refusing the new
-   * one; refuse only when every connection is busy. For the admin listener, where every local
-   * client is 127.0.0.1 and per-address limits cannot tell the owner from another account.
-   */
-  evictIdle?: boolean;
 }
 
 export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
@@ -55,14 +53,14 @@ export function federationConnectionLimits(config: NodeConfig): ConnectionLimits
 }
 
 /**
- * The admin listener is loopback-only and used by one owner: a smaller total is plenty. A
- * connection must send its request headers within 5 s, and when the listener is full the
- * connection idle the longest is closed to make room (red team "admin connections"; SECURITY.md
- * item 6). Idle keep-alive stays 10 s: a client whose event loop pauses (a CLI or test that runs
- * a child process synchronously) would otherwise reuse a connection the node has just closed.
+ * The admin listener is loopback-only and used by one owner: a smaller total is plenty, and every
+ * local account connects from 127.0.0.1, so only the total counts. A connection must send its
+ * request headers within 5 s (red team "admin connections"; SECURITY.md item 6). Idle keep-alive
+ * stays 10 s: a client whose event loop pauses (a CLI or test that runs a child process
+ * synchronously) would otherwise reuse a connection the node has just closed.
  */
 export const ADMIN_CONNECTION_LIMITS: ConnectionLimits = {
-  ...DEFAULT_CONNECTION_LIMITS, maxConnections: 256, maxPerAddress: 256, headersTimeoutMs: 5_000, evictIdle: true,
+  ...DEFAULT_CONNECTION_LIMITS, maxConnections: 256, maxPerAddress: 256, headersTimeoutMs: 5_000,
 };
 
 /** The admin listener's limits: `adminHeadersTimeoutMs` (NodeConfig) over ADMIN_CONNECTION_LIMITS. */
@@ -93,9 +91,24 @@ export interface ConnectionStats {
   readonly open: number;
   /** Connections closed on arrival because of a limit, since the start. */
   readonly refused: number;
-  /** Idle connections closed to make room for a new one (evictIdle), since the start. */
+  /** Idle connections closed to make room for a new one, since the start. */
   readonly evicted: number;
 }
+
+/** A counted connection: its address key (null: a trusted proxy), requests in flight, and since when it is idle. */
+interface Tracked {
+  key: string | null;
+  busy: number;
+  idleSince: number;
+  countOut: () => void;
+}
+
+/**
+ * The TCP connection a socket stands for: a TLS request's socket is not the socket that
+ * connected, but has the same remote address and port.
+ */
+const remoteId = (socket: Socket): string | null =>
+  socket.remoteAddress !== undefined && socket.remotePort !== undefined ? `${socket.remoteAddress}|${socket.remotePort}` : null;
 
 /**
  * Applies the limits to a listening (or about to listen) server. `exempt` names addresses
@@ -110,42 +123,46 @@ export function limitConnections(
   let open = 0;
   let refused = 0;
   let evicted = 0;
-  // Under evictIdle the total is enforced here (by closing an idle connection), not by Node.
-  if (!limits.evictIdle) server.maxConnections = limits.maxConnections;
-  /** evictIdle: each counted connection → since when it is idle (null: a request in flight). */
-  const idleSince = new Map<Socket, { key: string; since: number | null }>();
-  const countOuts = new Map<Socket, () => void>();
-  if (limits.evictIdle) {
-    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-      const entry = idleSince.get(req.socket);
-      if (!entry) return;
-      entry.since = null;
-      res.once('close', () => {
-        entry.since = Date.now();
-      });
+  // The total is enforced here (by closing an idle connection first), not by Node's server.maxConnections.
+  const tracked = new Map<Socket, Tracked>();
+  const byRemote = new Map<string, Tracked>();
+  const entryOf = (socket: Socket): Tracked | undefined => {
+    const id = remoteId(socket);
+    return tracked.get(socket) ?? (id === null ? undefined : byRemote.get(id));
+  };
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const entry = entryOf(req.socket);
+    if (!entry) return;
+    entry.busy++;
+    res.once('close', () => {
+      entry.busy--;
+      entry.idleSince = Date.now();
     });
-    // An upgraded connection (the admin stream) is in use for as long as it is open: never the idle one to close.
-    server.on('upgrade', (req: IncomingMessage) => {
-      const entry = idleSince.get(req.socket);
-      if (entry) entry.since = null;
-    });
-  }
+  });
+  // An upgraded connection (the admin stream) is in use for as long as it is open: never the idle one to close.
+  server.on('upgrade', (req: IncomingMessage) => {
+    const entry = entryOf(req.socket);
+    if (entry) entry.busy++;
+  });
   /** Closes the connection idle the longest (from `key` only, when given); false if none is idle. */
   const evictOldestIdle = (key?: string): boolean => {
     let oldest: Socket | undefined;
     let oldestSince = Infinity;
-    for (const [socket, entry] of idleSince) {
-      if (entry.since === null || (key !== undefined && entry.key !== key)) continue;
-      if (entry.since < oldestSince) {
+    for (const [socket, entry] of tracked) {
+      if (entry.busy > 0 || (key !== undefined && entry.key !== key)) continue;
+      if (entry.idleSince < oldestSince) {
         oldest = socket;
-        oldestSince = entry.since;
+        oldestSince = entry.idleSince;
       }
     }
     if (!oldest) return false;
     evicted++;
     // Its 'close' comes later: count it out now, so the next arrival sees the room it left.
-    countOuts.get(oldest)?.();
-    warnLimited(deps.log, `connection_evicted ${deps.listener}`, { event: 'connection_evicted', listener: deps.listener, limit: limits.maxConnections }, 'listener full: closing the connection idle the longest');
+    tracked.get(oldest)?.countOut();
+    const reason = key === undefined ? 'total' : 'per_address';
+    warnLimited(deps.log, `connection_evicted ${deps.listener} ${reason}`, {
+      event: 'connection_evicted', listener: deps.listener, reason, limit: key === undefined ? limits.maxConnections : limits.maxPerAddress,
+    }, key === undefined ? 'listener full: closing the connection idle the longest' : 'an address at its limit: closing its connection idle the longest');
     oldest.destroy();
     return true;
   };
@@ -154,53 +171,44 @@ export function limitConnections(
     warnLimited(deps.log, `connection_refused ${deps.listener} ${reason} ${reason === 'total' ? '' : addressKey(address)}`, {
       event: 'connection_refused', listener: deps.listener, reason, address,
       limit: reason === 'total' ? limits.maxConnections : limits.maxPerAddress,
-    }, reason === 'total' ? 'too many open connections; refusing new ones' : 'too many connections from one address; refusing new ones');
+    }, reason === 'total' ? 'every connection is busy; refusing new ones' : 'too many busy connections from one address; refusing new ones');
   };
-  server.on('drop', (data?: { remoteAddress?: string }) => refuse('total', canonicalAddress(data?.remoteAddress ?? 'unknown')));
   server.on('connection', (socket: Socket) => {
     const address = canonicalAddress(socket.remoteAddress ?? 'unknown');
-    if (deps.exempt?.(address)) {
-      open++;
-      socket.once('close', () => open--);
-      return;
-    }
-    const key = addressKey(address);
-    if (limits.evictIdle) {
-      if (open >= limits.maxConnections && !evictOldestIdle()) {
-        socket.destroy();
-        refuse('total', address);
-        return;
-      }
-      if ((perAddress.get(key) ?? 0) >= limits.maxPerAddress && !evictOldestIdle(key)) {
+    const key = deps.exempt?.(address) ? null : addressKey(address);
+    if (key !== null && (perAddress.get(key) ?? 0) >= limits.maxPerAddress) {
+      // The address makes room among its own connections: never at another's expense.
+      if (!evictOldestIdle(key)) {
         socket.destroy();
         refuse('per_address', address);
         return;
       }
-    }
-    const count = (perAddress.get(key) ?? 0) + 1;
-    if (count > limits.maxPerAddress) {
+    } else if (open >= limits.maxConnections && !evictOldestIdle()) {
       socket.destroy();
-      refuse('per_address', address);
+      refuse('total', address);
       return;
     }
-    perAddress.set(key, count);
+    if (key !== null) perAddress.set(key, (perAddress.get(key) ?? 0) + 1);
     open++;
-    if (limits.evictIdle) idleSince.set(socket, { key, since: Date.now() });
+    const id = remoteId(socket);
     let counted = true;
-    const countOut = () => {
-      if (!counted) return;
-      counted = false;
-      idleSince.delete(socket);
-      open--;
-      const left = (perAddress.get(key) ?? 1) - 1;
-      if (left <= 0) perAddress.delete(key);
-      else perAddress.set(key, left);
+    const entry: Tracked = {
+      key, busy: 0, idleSince: Date.now(),
+      countOut: () => {
+        if (!counted) return;
+        counted = false;
+        tracked.delete(socket);
+        if (id !== null && byRemote.get(id) === entry) byRemote.delete(id);
+        open--;
+        if (key === null) return;
+        const left = (perAddress.get(key) ?? 1) - 1;
+        if (left <= 0) perAddress.delete(key);
+        else perAddress.set(key, left);
+      },
     };
-    countOuts.set(socket, countOut);
-    socket.once('close', () => {
-      countOuts.delete(socket);
-      countOut();
-    });
+    tracked.set(socket, entry);
+    if (id !== null) byRemote.set(id, entry);
+    socket.once('close', () => entry.countOut());
   });
   return {
     get open() {

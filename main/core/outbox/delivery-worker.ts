@@ -19,6 +19,8 @@ import { infoLimited, warnLimited } from '../log.ts';
 import type { Discovery } from '../federation/discovery.ts';
 import { envelopeWireJson } from '../federation/envelope.ts';
 import type { FederationResponse, HttpClient } from '../federation/http-client.ts';
+import { PEER_TEXT_MAX } from '../federation/peer-refusal.ts';
+import { cleanText, peerCode } from '../util/untrusted-text.ts';
 import type { Identity } from '../identity/identity.ts';
 import type { FederationEvents } from '../store/federation-events.ts';
 import { DEFAULT_BACKOFF, backoffDelay, parseRetryAfter, type BackoffPolicy } from './backoff.ts';
@@ -500,7 +502,7 @@ export class DeliveryWorkers {
       return sendable.map(({ row }) => ({ row, outcome: { kind: 'delivered', status } as Outcome }));
     }
     const body = response?.json as { error?: string; message?: string } | undefined;
-    const error = networkError ?? `HTTP ${status}${body?.error ? ` ${body.error}` : ''}${body?.message ? `: ${body.message}` : ''}`;
+    const error = networkError ?? peerFailure(status, body?.error, body?.message);
     if (status !== null && PERMANENT.has(status)) {
       return sendable.map(({ row }) => ({ row, outcome: { kind: 'failed', status, error } as Outcome }));
     }
@@ -522,7 +524,7 @@ export class DeliveryWorkers {
       else if (typeof result.inserted === 'boolean') outcome = { kind: 'delivered', status: response.status };
       else {
         const status = typeof result.status === 'number' ? result.status : null;
-        const error = `HTTP ${status ?? '?'} ${result.error ?? ''}${result.message ? `: ${result.message}` : ''}`;
+        const error = peerFailure(status, result.error, result.message);
         outcome = status !== null && PERMANENT.has(status) ? { kind: 'failed', status, error } : { kind: 'retry', status, error, nextAttemptAt };
       }
       return { row, outcome };
@@ -548,4 +550,14 @@ export class DeliveryWorkers {
       );
     }
   }
+}
+
+/**
+ * A peer's refusal as the cause line stored, shown and logged (`HTTP 403 origin_blocked: …`):
+ * its code only when it looks like one, its words cleaned and cut (util/untrusted-text.ts).
+ */
+function peerFailure(status: number | null, code: unknown, message: unknown): string {
+  const theirCode = peerCode(code);
+  const words = typeof message === 'string' && message !== '' ? message : theirCode === null && typeof code === 'string' ? code : '';
+  return `HTTP ${status ?? '?'}${theirCode ? ` ${theirCode}` : ''}${words ? `: ${cleanText(words, PEER_TEXT_MAX)}` : ''}`;
 }

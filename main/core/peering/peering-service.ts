@@ -1,7 +1,9 @@
 /**
  * One-click peering (DESIGN.md §5): issue, list and revoke invite links; redeem a friend's link;
  * accept a friend redeeming ours (`POST /_paracord/federation/v1/peering`). At the end both
- * nodes allow each other, with each other's key and TLS certificate pinned.
+ * nodes allow each other, with each other's key and TLS certificate pinned. A link never changes
+ * who an existing peer is (name-claims.ts): it may name one only with a key that peer proved its
+ * own, and a refused link stays unused.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -9,7 +11,9 @@ import type { PeerInvite } from '../../../shared/contract/admin-operations.ts';
 import { canonicalJson } from '../crypto/canonical-json.ts';
 import { HttpError, badRequest, conflict, forbidden, notFound } from '../errors.ts';
 import type { Discovery } from '../federation/discovery.ts';
+import type { NameClaims } from '../federation/name-claims.ts';
 import { FederationRequestError, joinUrl, type HttpClient } from '../federation/http-client.ts';
+import { peerRefusal } from '../federation/peer-refusal.ts';
 import { checkKeysDocument, type RemoteKeysDocument } from '../federation/keys-document.ts';
 import { CertificatePinError } from '../federation/pinned-tls.ts';
 import { AddressRefusedError } from '../federation/address-policy.ts';
@@ -56,6 +60,8 @@ export interface PeeringDeps {
   tls: () => TlsMaterial | null;
   trust: TrustStore;
   keys: ServerKeys;
+  /** Who each name is bound to: every peering goes through its check. */
+  claims: NameClaims;
   http: HttpClient;
   discovery: Discovery;
   log: Logger;
@@ -132,6 +138,9 @@ export class PeeringService {
     const pin = invite.tls_fingerprint ?? undefined;
     if (invite.endpoint.startsWith('https:') && !pin) throw badRequest('invalid_link', 'an https link must carry the certificate fingerprint');
     const via = { vouch: 'peering' as const, ...(pin ? { pin } : {}) };
+    // A link naming a server we already peer with must carry that server's own key: before
+    // anything is sent to the endpoint it names.
+    await this.d.claims.checkPeering(invite.server_name, invite.key_id, invite.public_key);
 
     // What the link promises must be what the server serves.
     const keys = await this.contact(invite.server_name, async () => {
@@ -157,14 +166,9 @@ export class PeeringService {
     const response = await this.contact(invite.server_name, () =>
       this.d.http.signed(identity, 'POST', invite.endpoint, PEERING_PATH, JSON.stringify(request), { ...via, destination: invite.server_name, bind: keys.binds }),
     );
-    if (response.status !== 200) {
-      const answer = response.json as { error?: string; message?: string } | undefined;
-      const status = response.status >= 400 && response.status < 500 ? response.status : 502;
-      throw new HttpError(status, answer?.error ?? 'peering_refused', `${invite.server_name} refused: ${answer?.message ?? `HTTP ${response.status}`}`);
-    }
+    if (response.status !== 200) throw peerRefusal(invite.server_name, response, 'peering_refused', { keep: ['link_used', 'link_expired', 'link_revoked', 'already_peer', 'name_taken'] });
     this.d.db.transaction(() => {
-      this.d.trust.upsert(invite.server_name, { trust: 'allow', endpoint: invite.endpoint, endpoint_source: 'peer', tls_fingerprint: invite.tls_fingerprint, reason: null, until_ms: null });
-      this.d.keys.pin(invite.server_name, invite.key_id, invite.public_key);
+      this.bind(invite.server_name, invite.key_id, invite.public_key, invite.endpoint, invite.tls_fingerprint);
       this.d.keys.store(keys.document, Date.now(), keys.raw);
       this.d.discovery.noteBinding(invite.server_name, keys.discovery);
     })();
@@ -215,6 +219,8 @@ export class PeeringService {
     if (this.d.trust.get(request.server_name)?.trust === 'block') throw forbidden('origin_blocked', `${request.server_name} is blocked by this server`);
     const identity = this.d.identity();
     if (request.server_name === identity.serverName) throw badRequest('invalid_request', 'a server cannot peer with itself');
+    // An existing peer's name only with its own key (the request is signed with the key its body names).
+    await this.refusedWith(row.id, request.server_name, () => this.d.claims.checkPeering(request.server_name, request.key_id, request.public_key));
 
     // Reach the redeemer the way we will from now on, and check it serves the key it signed with.
     const pin = request.tls_fingerprint ?? undefined;
@@ -226,20 +232,45 @@ export class PeeringService {
       if (!listsKey(check.document, request.key_id, request.public_key)) throw new PinMismatch('its endpoint does not serve the key it signed with');
       return { document: check.document, raw: response.json };
     });
-    const used = this.d.db.transaction(() => {
+    const used = await this.refusedWith(row.id, request.server_name, async () => this.d.db.transaction(() => {
+      // Checked again before the token is claimed: a refused link stays unused.
+      this.d.claims.checkPeeringNow(request.server_name, request.key_id, request.public_key);
       // Single use even under a race: only the first UPDATE claims the token.
       const claimed = this.d.db.prepare('UPDATE peer_invites SET used_at = ?, used_by = ? WHERE id = ? AND used_at IS NULL AND revoked_at IS NULL').run(now, request.server_name, row.id).changes;
       if (claimed === 0) return false;
-      this.d.trust.upsert(request.server_name, { trust: 'allow', endpoint: request.endpoint, endpoint_source: 'peer', tls_fingerprint: request.tls_fingerprint, reason: null, until_ms: null });
-      this.d.keys.pin(request.server_name, request.key_id, request.public_key);
+      this.bind(request.server_name, request.key_id, request.public_key, request.endpoint, request.tls_fingerprint, now);
       this.d.keys.store(keys.document, now, keys.raw);
       return true;
-    })();
+    })());
     if (!used) throw conflict('link_used', 'this invite link was already used');
     this.d.discovery.forget(request.server_name);
     this.d.log.info({ event: 'peered', server: request.server_name, via: 'invite_link', invite: row.id }, 'a friend redeemed our invite link');
     this.d.onPeered?.(request.server_name);
     return { server_name: identity.serverName, key_id: identity.keyId, public_key: identity.publicKeyHex };
+  }
+
+  /**
+   * Allows and pins a peer a link names, in the caller's transaction, checked by NameClaims once
+   * more: a new one is allowed; an existing one (its key proven) keeps the owner's trust decision,
+   * and what its own signed link or request says about where it is replaces what we stored.
+   */
+  private bind(server: string, keyId: string, publicKey: string, endpoint: string, tlsFingerprint: string | null, now = Date.now()): void {
+    const kind = this.d.claims.checkPeeringNow(server, keyId, publicKey);
+    const where = { endpoint, endpoint_source: 'peer' as const, tls_fingerprint: tlsFingerprint };
+    this.d.trust.upsert(server, kind === 'new' ? { trust: 'allow', ...where, reason: null, until_ms: null } : where, now);
+    this.d.keys.pin(server, keyId, publicKey, now);
+  }
+
+  /** Runs a step of accepting a link; a refusal by NameClaims is logged for the owner (the link stays unused). */
+  private async refusedWith<T>(invite: string, server: string, step: () => Promise<T>): Promise<T> {
+    try {
+      return await step();
+    } catch (error) {
+      if (error instanceof HttpError && (error.code === 'already_peer' || error.code === 'name_taken')) {
+        this.d.log.warn({ event: 'peering_name_refused', server, invite, code: error.code }, 'an invite link was redeemed under the name of a server already known here; refused, the link stays unused');
+      }
+      throw error;
+    }
   }
 }
 

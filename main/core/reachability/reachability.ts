@@ -29,8 +29,12 @@ import type { Puller } from '../federation/puller.ts';
 import type { TrustStore } from '../trust/trust-store.ts';
 import { REACH_PROBE_PATH, type ProbeStatus } from './probe-caller.ts';
 import { PortMapper, type MappingInfo } from './port-mapping.ts';
+import { cleanText } from '../util/untrusted-text.ts';
+import { PEER_TEXT_MAX } from '../federation/peer-refusal.ts';
 import { NOBODY_COULD_ASK, reachabilitySummary, testingAgainNote } from '../../../shared/reachability-words.ts';
 import type { Reachability as ReachabilityContract } from '../../../shared/contract/admin-operations.ts';
+
+const PROBE_STATUSES = new Set<ProbeStatus>(['reachable', 'timeout', 'refused', 'tls_mismatch', 'wrong_server', 'name_not_found', 'address_refused', 'http_error', 'unreachable']);
 
 /** What `GET /reachability` answers (the contract's type, CONTRACT.md "Reachability"). */
 export type ReachabilityState = ReachabilityContract;
@@ -396,12 +400,13 @@ export class Reachability {
         const response = await this.deps.http.signed(identity, 'POST', endpoint, REACH_PROBE_PATH, '{}', { destination: peer, timeoutMs: 30_000 });
         const body = response.json as { reachable?: unknown; status?: unknown; latency_ms?: unknown; error?: unknown; message?: unknown } | undefined;
         if (response.status === 200 && typeof body?.reachable === 'boolean') {
-          const status = String(body.status) as ProbeStatus;
-          const error = body.reachable ? null : `${peer} could not reach this node: ${typeof body.error === 'string' ? body.error : status}`;
+          // The peer's words are shown and logged: cleaned and cut (util/untrusted-text.ts), its status one of ours.
+          const status: ProbeStatus = PROBE_STATUSES.has(body.status as ProbeStatus) ? (body.status as ProbeStatus) : 'http_error';
+          const error = body.reachable ? null : `${peer} could not reach this node: ${typeof body.error === 'string' ? cleanText(body.error, PEER_TEXT_MAX) : status}`;
           return { ...base, reachable: body.reachable, via: peer, error, status, latency_ms: typeof body.latency_ms === 'number' ? body.latency_ms : null };
         }
         if (response.status === 429) rateLimited += 1;
-        problems.push(`${peer} answered HTTP ${response.status}${typeof body?.message === 'string' ? `: ${body.message}` : ''}`);
+        problems.push(`${peer} answered HTTP ${response.status}${typeof body?.message === 'string' ? `: ${cleanText(body.message, PEER_TEXT_MAX)}` : ''}`);
       } catch (error) {
         problems.push(`${peer}: ${(error as Error).message}`);
       }

@@ -14,6 +14,7 @@ import { messageDeliveries } from './message-delivery.ts';
 import { compareDisplayOrder, RELATION_TYPES } from './event-types.ts';
 import { messageViews, roomMessages } from './messages-view.ts';
 import type { RoomStore } from './room-store.ts';
+import { jsonStringBytes, utf8Bytes, withinBytes } from '../federation/page-budget.ts';
 
 type PageDeps = { db: Db; events: FederationEvents; rooms: RoomStore; server: string };
 
@@ -51,10 +52,22 @@ export function messagePage(
   // again (issue #17: a page of 50 read and parsed its messages a second time, a third of its cost).
   const loaded = new Map<string, Envelope>();
   const page = roomMessages(d.events, d.rooms, roomId, limit + 1, beforeId, loaded);
-  const has_more = page.length > limit;
-  const messages = has_more ? page.slice(1) : page;
+  // The newest `limit`, within the page budget (page-budget.ts): what is cut is older, and `before`
+  // the first message shown gets it.
+  const newestFirst = withinBytes((page.length > limit ? page.slice(1) : page).reverse(), viewBytes);
+  const messages = newestFirst.items.reverse();
   decorate(d, roomId, viewer, messages, loaded, readOnly);
-  return { messages, has_more };
+  return { messages, has_more: page.length > limit || newestFirst.cut };
+}
+
+/** At least what a message's view takes in an answer: its strings, reactions, and 400 bytes for the rest (rights, delivery). */
+function viewBytes(view: MessageView): number {
+  let bytes = jsonStringBytes(view.body ?? '') + utf8Bytes(view.sender) + view.event_id.length + view.origin_server.length + 400;
+  for (const [key, users] of Object.entries(view.reactions)) {
+    bytes += jsonStringBytes(key) + 6;
+    for (const user of users) bytes += jsonStringBytes(user) + 1;
+  }
+  return bytes;
 }
 
 /** Events of these types change only the messages they are or name: anything else may change a page's rights. */
@@ -67,8 +80,8 @@ const SCAN_AT_MOST = 5_000;
  * page shows them, in display order: new messages, and those an edit, delete or reaction named
  * (issue #17: the UI refetched the newest page of 50 for each message a friend sent). `null` when
  * a whole page is needed instead: the cursor is not one to follow, more than `limit` messages
- * changed, or an event of another kind arrived (a membership, a ban, a role: they change what the
- * viewer may do with every message).
+ * (or a page's bytes) changed, or an event of another kind arrived (a membership, a ban, a role:
+ * they change what the viewer may do with every message).
  */
 export function messageChanges(
   d: PageDeps,
@@ -95,6 +108,7 @@ export function messageChanges(
   const messages = [...found.values()].filter((e) => e.room_id === roomId && e.event_type === 'm.message').sort(compareDisplayOrder);
   const loaded = new Map<string, Envelope>();
   const views = messageViews(d.events, d.rooms, roomId, messages, loaded);
+  if (withinBytes(views, viewBytes).cut) return null; // more than a page holds: a whole (bounded) page instead
   decorate(d, roomId, viewer, views, loaded, readOnly);
   return views;
 }

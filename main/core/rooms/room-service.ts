@@ -25,13 +25,15 @@ import {
 } from '../federation/envelope.ts';
 import { receivedOutcome, type EventIngest, type ReceivedOutcome, type VerifiedEvent } from '../federation/event-ingest.ts';
 import type { HttpClient } from '../federation/http-client.ts';
+import { peerRefusal } from '../federation/peer-refusal.ts';
 import { INVITE_WIRE_ORDER, MEMBERSHIP_WIRE_ORDER, wireJson } from '../federation/wire-json.ts';
 import type { Identity } from '../identity/identity.ts';
 import type { NodeEvents } from '../node-events.ts';
 import type { DeliveryWorkers } from '../outbox/delivery-worker.ts';
 import type { Outbox, OutboxRow } from '../outbox/outbox.ts';
 import { inOneRead, type Db } from '../store/database.ts';
-import type { FederationEvents } from '../store/federation-events.ts';
+import { MAX_DEPTH_GROUP, type FederationEvents } from '../store/federation-events.ts';
+import { quotaWait } from '../trust/storage-quota.ts';
 import type { GroupCommit } from '../store/group-commit.ts';
 import { authorizeEvent, banned } from './authorize.ts';
 import { compareDisplayOrder, type RoomEventType } from './event-types.ts';
@@ -49,6 +51,7 @@ import { encodeHex } from '../crypto/hex.ts';
 import type { PoolSignature, PoolSigningKey } from '../crypto/verify-pool.ts';
 import { referenceExtras } from '../federation/reference/vocabulary.ts';
 import { ClientTxns } from './client-txns.ts';
+import { PAGE_BYTES, utf8Bytes, withinBytes } from '../federation/page-budget.ts';
 
 export const INVITE_PATH = '/_paracord/federation/v1/invite';
 export const JOIN_PATH = '/_paracord/federation/v1/join';
@@ -64,6 +67,8 @@ const SNAPSHOT_EVENTS = 100;
  */
 const MAX_SNAPSHOT_EVENTS_ACCEPTED = 2 * SNAPSHOT_EVENTS;
 const CATCH_UP_PAGE = 200;
+/** The most events a catch-up page is taken with: what a host serves (the limit, and the rest of a depth). */
+const CATCH_UP_MAX_EVENTS = CATCH_UP_PAGE + MAX_DEPTH_GROUP;
 /** Default for NodeConfig.maxPendingInvitesPerPeer. */
 export const DEFAULT_MAX_PENDING_INVITES_PER_PEER = 50;
 /** After a host's catch-up cursor stopped advancing, its rooms are not pulled again for this long. */
@@ -90,12 +95,22 @@ export interface RoomInviteRow {
   state: 'pending' | 'accepted' | 'declined';
   expires_at: number;
   created_at: number;
+  /** When a join was sent to the host for it (null: never). */
+  join_sent_at: number | null;
 }
+
+/** Invite rows with when a join was sent for each (room_invite_joins). */
+const INVITE_ROWS = 'SELECT i.*, j.sent_at AS join_sent_at FROM room_invites i LEFT JOIN room_invite_joins j ON j.invite_id = i.invite_id';
 
 export interface RoomSnapshot {
   room: { room_id: string; name: string; host_server: string; depth: number };
   members: Array<Pick<MemberRow, 'user_id' | 'membership' | 'role' | 'invite_expires_at' | 'event_id' | 'event_depth' | 'event_origin'>>;
+  /** The room's latest events, within the page budget (page-budget.ts). */
   events: Envelope[];
+  /** False when `members` or `events` are not the whole room: the joiner catches up from the room's start. */
+  complete: boolean;
+  /** A join of a user already in: the join event that stands (the joiner adopts it instead of its new one). */
+  join_event?: Envelope;
 }
 
 export interface RoomServiceDeps {
@@ -535,9 +550,7 @@ export class RoomService {
       throw new HttpError(502, 'peer_unreachable', `${server} could not be reached: ${(error as Error).message}`);
     }
     if (response.status >= 200 && response.status < 300) return response.json;
-    const answer = response.json as { error?: string; message?: string } | undefined;
-    const status = response.status >= 400 && response.status < 500 ? response.status : 502;
-    throw new HttpError(status, answer?.error ?? 'peer_refused', `${server} refused: ${answer?.message ?? `HTTP ${response.status}`}`);
+    throw peerRefusal(server, response, 'peer_refused', { keep: ['invite_expired', 'not_invited', 'unknown_user', 'too_many_invites', 'banned'] });
   }
 
   /** Invitee side: remember a pending invite for a local user (inside a transaction). */
@@ -555,16 +568,34 @@ export class RoomService {
            expires_at = excluded.expires_at, room_name = excluded.room_name`,
       )
       .run(inviteId, event.room_id, roomName, serverOf(event.room_id), event.sender, event.state_key, event.event_id, expiresAt, Date.now());
+    // A new invite: no join was sent for it yet.
+    if (existing) this.d.db.prepare('DELETE FROM room_invite_joins WHERE invite_id = ?').run(inviteId);
     this.d.notifications.notify({ type: 'invite', invite_id: inviteId, room_id: event.room_id, invitee: event.state_key! });
     return inviteId;
   }
 
   invites(userId?: string): RoomInviteRow[] {
     const rows = this.d.db
-      .prepare<[], RoomInviteRow>("SELECT * FROM room_invites WHERE state = 'pending' ORDER BY created_at")
+      .prepare<[], RoomInviteRow>(`${INVITE_ROWS} WHERE i.state = 'pending' ORDER BY i.created_at`)
       .all()
-      .filter((r) => userId === undefined || r.invitee === userId);
+      // An invite from a host quarantined or blocked since is not offered (the chain's one decision).
+      .filter((r) => (userId === undefined || r.invitee === userId) && this.hostRefusal(r.host_server) === null);
     return rows;
+  }
+
+  /**
+   * Why what `host` reports (its invites, its member lists) is not taken now, or null: the ingest
+   * chain's admission (EventIngest.admit) says it is blocked or quarantined.
+   */
+  private hostRefusal(host: string): HttpError | null {
+    if (host === this.server) return null;
+    try {
+      return this.d.ingest.admit(host, host) === null ? null : forbidden('host_quarantined', `${host} is quarantined by this server: its invites and member lists are not taken until the owner ends the quarantine`);
+    } catch (error) {
+      // Our own decision, in our words (origin_blocked would read as "the other server blocks yours").
+      if (error instanceof HttpError) return forbidden('host_blocked', `${host} is blocked by this server: its invites and member lists are not taken`);
+      throw error;
+    }
   }
 
   /** Federation `POST /invite` with an invitee: the host tells us one of our users is invited. */
@@ -587,8 +618,8 @@ export class RoomService {
     const inviteId = await this.d.commit.run(() => {
       this.enforceInviteCap(requestOrigin, event.room_id, body.invitee);
       this.d.rooms.createRoom({ room_id: event.room_id, name: roomName, host_server: requestOrigin, created_at: Date.now() });
-      const existing = this.d.events.get(event.event_id);
-      if (!existing) this.d.events.insert(event, verified.hash, requestOrigin);
+      // Through the ingest chain's decisions (blocked, quota); an invite cannot wait in quarantine: refused.
+      this.d.ingest.storeIn(verified, requestOrigin, { hold: false });
       this.d.rooms.apply(event);
       return this.recordInvite(event, roomName, body.max_age_seconds);
     });
@@ -608,11 +639,13 @@ export class RoomService {
       .prepare<[string, string, string, number], { room_id: string }>(
         `SELECT r.room_id FROM rooms r WHERE r.host_server = ? AND r.room_id <> ?
            AND NOT EXISTS (SELECT 1 FROM room_members m WHERE m.room_id = r.room_id AND m.server_name = ? AND m.membership IN ('join', 'leave'))
-           AND NOT EXISTS (SELECT 1 FROM room_invites i WHERE i.room_id = r.room_id AND i.state = 'pending' AND i.expires_at > ?)
+           AND NOT EXISTS (SELECT 1 FROM room_invites i WHERE i.room_id = r.room_id AND i.state = 'pending'
+             AND (i.expires_at > ? OR EXISTS (SELECT 1 FROM room_invite_joins j WHERE j.invite_id = i.invite_id)))
          LIMIT 1000`,
       )
       .all(peer, roomId, this.server, now);
     for (const { room_id } of stale) {
+      this.d.db.prepare('DELETE FROM room_invite_joins WHERE invite_id IN (SELECT invite_id FROM room_invites WHERE room_id = ?)').run(room_id);
       for (const table of ['room_invites', 'room_members', 'federation_events', 'reference_message_ids', 'reference_poll_cursors', 'rooms']) this.d.db.prepare(`DELETE FROM ${table} WHERE room_id = ?`).run(room_id);
     }
     if (stale.length > 0) {
@@ -657,11 +690,15 @@ export class RoomService {
 
   /** Invitee side: accept a pending invite — the signed join goes to the host, which answers with a snapshot. */
   async acceptInvite(inviteId: string, userId?: string): Promise<{ room_id: string }> {
-    const invite = this.d.db.prepare<[string], RoomInviteRow>('SELECT * FROM room_invites WHERE invite_id = ?').get(inviteId);
+    const invite = this.d.db.prepare<[string], RoomInviteRow>(`${INVITE_ROWS} WHERE i.invite_id = ?`).get(inviteId);
     if (!invite || invite.state !== 'pending' || (userId !== undefined && invite.invitee !== userId)) {
       throw notFound('unknown_invite', `no pending invite ${inviteId}${userId ? ` for ${userId}` : ''}`);
     }
-    if (invite.expires_at <= Date.now()) throw forbidden('invite_expired', 'this invite has expired; ask for a new one');
+    const refusal = this.hostRefusal(invite.host_server);
+    if (refusal) throw refusal;
+    // A join already sent for it (its answer may have been lost) goes again whatever the expiry:
+    // the host, which may hold our user as joined, decides (a join is idempotent, docs/PROTOCOL.md).
+    if (invite.expires_at <= Date.now() && invite.join_sent_at === null) throw forbidden('invite_expired', 'this invite has expired; ask for a new one');
     if (invite.host_server === this.server) {
       await this.send(invite.room_id, 'm.member.join', invite.invitee, invite.invitee, { membership: 'join' });
       this.d.db.prepare("UPDATE room_invites SET state = 'accepted' WHERE invite_id = ?").run(inviteId);
@@ -676,6 +713,7 @@ export class RoomService {
     authorizeEvent(this.d.rooms, this.d.events, unsigned, now);
     const join = signEnvelope(unsigned, this.d.identity());
     const body = wireJson({ origin_server: this.server, room_id: invite.room_id, user_id: invite.invitee, event: join }, MEMBERSHIP_WIRE_ORDER);
+    this.d.db.prepare('INSERT OR IGNORE INTO room_invite_joins (invite_id, sent_at) VALUES (?, ?)').run(inviteId, now);
     const answer = await this.callPeer(invite.host_server, JOIN_PATH, body);
     await this.applySnapshot(invite.host_server, answer, join);
     this.d.db.prepare("UPDATE room_invites SET state = 'accepted' WHERE invite_id = ?").run(inviteId);
@@ -700,41 +738,64 @@ export class RoomService {
     }
     verified.sort((a, b) => compareDisplayOrder(a.envelope, b.envelope));
     const room = snapshot.room;
+    const join = await this.standingJoin(host, snapshot.join_event, ownJoin);
     let overQuota = 0;
     await this.d.commit.run(() => {
       const name = stripUnsafeDisplay(String(room.name ?? '')).slice(0, 100).trim() || ownJoin.room_id;
       this.d.rooms.createRoom({ room_id: ownJoin.room_id, name, host_server: host, created_at: Date.now() });
-      if (!this.d.events.get(ownJoin.event_id)) this.d.events.insert(ownJoin, contentHash(envelopeSigningBytes(ownJoin)), null);
-      this.d.rooms.apply(ownJoin);
+      if (!this.d.events.get(join.event_id)) this.d.events.insert(join, contentHash(envelopeSigningBytes(join)), null);
+      this.d.rooms.apply(join);
       for (const event of verified) {
-        const { envelope, hash } = event;
+        const { envelope } = event;
         if (envelope.room_id !== ownJoin.room_id) continue;
         try {
           checkRelayedOrdering(envelope, Date.now());
         } catch {
           continue; // no honest host relays a depth a day ahead of our clock
         }
-        if (!this.d.events.get(envelope.event_id)) {
-          // Charged to the host that served the snapshot, like any event it relays (docs/SECURITY.md item 5).
-          if (!this.d.ingest.chargeStored(event, host)) {
-            overQuota++;
-            continue;
-          }
-          this.d.events.insert(envelope, hash, host);
+        // The ingest chain decides as for any event the host relays: blocked, held in quarantine, quota.
+        let outcome: ReturnType<EventIngest['storeIn']>;
+        try {
+          outcome = this.d.ingest.storeIn(event, host);
+        } catch (error) {
+          if (error instanceof HttpError && error.code === 'quota_exceeded') overQuota++;
+          continue;
         }
-        this.d.rooms.apply(envelope);
+        if (outcome !== 'held') this.d.rooms.apply(envelope);
       }
       // Members whose membership events are older than the snapshot's recent events: as the host
-      // reports them (it hosts the room; the events themselves follow with the catch-up).
-      for (const member of snapshot.members!.slice(0, 10_000)) {
+      // reports them (it hosts the room; the events themselves follow with the catch-up). Never
+      // our own users: their membership is what this node did (RoomStore.applyHostReport). Nor
+      // from a host quarantined or blocked (its events are held, not applied: its reports too).
+      const reports = this.hostRefusal(host) === null ? snapshot.members!.slice(0, 10_000) : [];
+      for (const member of reports) {
         if (!isReportedMember(member)) continue;
-        this.d.rooms.applyReportedMember(ownJoin.room_id, member);
+        this.d.rooms.applyHostReport(ownJoin.room_id, member);
       }
     });
     if (overQuota > 0) {
       warnLimited(this.d.log, `snapshot_over_quota ${host}`, { event: 'snapshot_over_quota', host, room_id: ownJoin.room_id, dropped: overQuota }, 'join snapshot events over the host\'s storage quota were not stored');
     }
     this.d.notifications.notify({ type: 'room', room_id: ownJoin.room_id, event_id: ownJoin.event_id, event_type: ownJoin.event_type, sender: ownJoin.sender });
+  }
+
+  /**
+   * The join that stands for our user: `ownJoin`, or — when the host already had our user in
+   * (an earlier answer we never got) — the join we signed then, which the host sends back.
+   */
+  private async standingJoin(host: string, raw: unknown, ownJoin: Envelope): Promise<Envelope> {
+    if (raw === undefined) return ownJoin;
+    const standing = (await this.d.ingest.verify(host, raw, { skipRoute: true })).envelope;
+    if (standing.event_type !== 'm.member.join' || standing.origin_server !== this.server || standing.room_id !== ownJoin.room_id ||
+      standing.sender !== ownJoin.sender || standing.state_key !== ownJoin.sender) {
+      throw new HttpError(502, 'bad_snapshot', `${host} answered the join with a join event that is not ${ownJoin.sender}'s own`);
+    }
+    // An old join of ours (before a leave) would not make the user a member again.
+    const current = this.d.rooms.member(ownJoin.room_id, ownJoin.sender);
+    if (current && compareDisplayOrder({ depth: current.event_depth, origin_server: current.event_origin, event_id: current.event_id }, standing) > 0) {
+      throw new HttpError(502, 'bad_snapshot', `${host} answered the join with an earlier join of ${ownJoin.sender}, before their latest membership`);
+    }
+    return standing;
   }
 
   /** Host side of `POST /join` and `POST /leave`: the membership event arrives in the body. */
@@ -763,6 +824,13 @@ export class RoomService {
     if (event.event_type !== `m.member.${kind}` || event.room_id !== body.room_id || event.sender !== body.user_id) {
       throw badRequest('invalid_membership', `the event must be an m.member.${kind} of ${body.user_id} in ${body.room_id}`);
     }
+    if (kind === 'join') {
+      // A join of a user already in (its server lost our first answer, or gave up on it): the room
+      // again, and the join that stands, instead of 409. A join is idempotent (docs/PROTOCOL.md).
+      const standing = this.d.rooms.member(body.room_id, body.user_id);
+      const joinEvent = standing?.membership === 'join' && standing.event_id !== event.event_id ? this.d.events.get(standing.event_id) : undefined;
+      if (joinEvent) return { ...this.snapshot(body.room_id), join_event: joinEvent };
+    }
     await this.d.ingest.store(verified, requestOrigin);
     return kind === 'join' ? this.snapshot(body.room_id) : { ok: true };
   }
@@ -775,6 +843,8 @@ export class RoomService {
    * m.member.join, when it arrives by polling, confirms it.
    */
   private async receiveReferenceMembership(origin: string, kind: 'join' | 'leave', body: { room_id: string; user_id: string }): Promise<Record<string, unknown>> {
+    // The ingest chain's decision (EventIngest.admit): with no event to hold, a quarantined server's change waits for the owner.
+    if (this.d.ingest.admit(origin, origin)) throw forbidden('origin_quarantined', `${origin} is quarantined by this server: its ${kind} is not accepted until the owner ends the quarantine`);
     const guildId = body.room_id.slice(1, body.room_id.indexOf(':'));
     if (kind === 'join') this.requireInvited(body.room_id, body.user_id);
     const member = this.d.rooms.member(body.room_id, body.user_id);
@@ -803,15 +873,26 @@ export class RoomService {
     if (member.invite_expires_at !== null && member.invite_expires_at <= Date.now()) throw forbidden('invite_expired', 'the invite to this room has expired');
   }
 
+  /**
+   * A join's answer, within what the joiner reads (page-budget.ts): members (those in the room
+   * first) in at most half the page, then the latest events in the rest. What does not fit
+   * comes with the catch-up, which starts at the room's beginning.
+   */
   snapshot(roomId: string): RoomSnapshot {
     const room = this.d.rooms.room(roomId)!;
-    return {
-      room: { room_id: room.room_id, name: room.name, host_server: room.host_server, depth: room.last_depth },
-      members: this.d.rooms.members(roomId).map((m) => ({
+    const members = this.d.rooms.members(roomId)
+      .map((m) => ({
         user_id: m.user_id, membership: m.membership, role: m.role, invite_expires_at: m.invite_expires_at,
         event_id: m.event_id, event_depth: m.event_depth, event_origin: m.event_origin,
-      })),
-      events: this.d.events.latest(roomId, SNAPSHOT_EVENTS),
+      }))
+      .sort((a, b) => Number(a.membership === 'leave') - Number(b.membership === 'leave'));
+    const listed = withinBytes(members, (m) => utf8Bytes(m.user_id) + m.event_id.length + m.event_origin.length + 160, PAGE_BYTES / 2);
+    const latest = this.d.events.latest(roomId, SNAPSHOT_EVENTS, PAGE_BYTES - listed.bytes);
+    return {
+      room: { room_id: room.room_id, name: room.name, host_server: room.host_server, depth: room.last_depth },
+      members: listed.items,
+      events: latest.events,
+      complete: latest.complete && !listed.cut,
     };
   }
 
@@ -994,12 +1075,12 @@ export class RoomService {
     return true;
   }
 
-  /** Runs catchUp(roomId) again in a minute (a run paused by the per-host request budget). */
-  private resumeCatchUpLater(roomId: string): void {
+  /** Runs catchUp(roomId) again in a minute (a run paused by the per-host request budget), or after `ms`. */
+  private resumeCatchUpLater(roomId: string, ms = 60_000): void {
     const timer = setTimeout(() => {
       this.resumeTimers.delete(timer);
       this.catchUp(roomId).catch((error: Error) => warnLimited(this.d.log, `catch_up_failed ${serverOf(roomId)}`, { event: 'catch_up_failed', room_id: roomId, error: error.message }, 'catch-up failed'));
-    }, 60_000);
+    }, ms);
     timer.unref();
     this.resumeTimers.add(timer);
   }
@@ -1040,7 +1121,11 @@ export class RoomService {
       if (signal.aborted) return stored;
       if (response.status !== 200) throw new Error(`catch-up from ${host}: HTTP ${response.status} ${response.text.slice(0, 200)}`);
       const body = response.json as { events?: unknown[]; complete?: boolean; next_since_depth?: unknown; next_since_event_id?: unknown };
-      const events = Array.isArray(body.events) ? body.events.slice(0, 1_000 + CATCH_UP_PAGE) : [];
+      // At most what the host serves (limit, and the rest of a depth): the events past it come with
+      // the next page, asked after the last event taken here, not after the host's cursor.
+      const served = Array.isArray(body.events) ? body.events : [];
+      const events = served.length > CATCH_UP_MAX_EVENTS ? served.slice(0, CATCH_UP_MAX_EVENTS) : served;
+      let lastTaken: { depth: number; eventId: string } | null = null;
       let storedNow = 0;
       let newToRun = 0;
       for (const raw of events) {
@@ -1048,6 +1133,7 @@ export class RoomService {
           const verified = await this.d.ingest.verify(host, raw);
           if (signal.aborted) return stored;
           if (verified.envelope.room_id !== roomId) continue;
+          lastTaken = { depth: verified.envelope.depth, eventId: verified.envelope.event_id };
           if (!seen.has(verified.envelope.event_id)) {
             if (seen.size >= 20_000) seen.clear(); // bounded memory; the page and rate bounds still hold
             seen.add(verified.envelope.event_id);
@@ -1058,21 +1144,32 @@ export class RoomService {
           if (result.inserted) storedNow++;
         } catch (error) {
           if (signal.aborted) return stored;
+          const wait = quotaWait(error);
+          if (wait) {
+            // Over a quota here: the cursor and the watermark stay before this event, and the
+            // run resumes after Retry-After (the event is not lost, it waits).
+            this.catchUpBackoff.set(host, Date.now() + wait.waitMs);
+            this.resumeCatchUpLater(roomId, wait.waitMs + 1_000);
+            warnLimited(this.d.log, `catch_up_quota_wait ${host}`, { event: 'catch_up_quota_wait', room_id: roomId, host, wait_ms: wait.waitMs }, 'catch-up waits for the quota; resuming after Retry-After');
+            return stored + storedNow;
+          }
           this.d.onReceived?.(receivedOutcome(error));
           warnLimited(this.d.log, `catch_up_event_rejected ${host}`, { event: 'catch_up_event_rejected', room_id: roomId, host, error: (error as Error).message }, 'catch-up event rejected');
         }
       }
       stored += storedNow;
-      if (body.complete !== false || events.length === 0) break;
-      // Progress: something stored, or a fullish page of events this run had not seen (a legit
-      // host paging through events we already got live). Otherwise the page was fruitless.
-      fruitless = storedNow > 0 || newToRun >= CATCH_UP_PAGE / 2 ? 0 : fruitless + 1;
+      const cut = events.length < served.length;
+      if ((body.complete !== false && !cut) || events.length === 0) break;
+      // Progress: something stored, or a fullish page (in count or in bytes) of events this run had
+      // not seen (a legit host paging through events we already got live). Otherwise the page was fruitless.
+      const newBytes = events.length > 0 ? (response.text.length * newToRun) / events.length : 0;
+      fruitless = storedNow > 0 || newToRun >= CATCH_UP_PAGE / 2 || newBytes >= PAGE_BYTES / 2 ? 0 : fruitless + 1;
       if (fruitless >= CATCH_UP_FRUITLESS_PAGES) {
         this.catchUpBackoff.set(host, Date.now() + CATCH_UP_BACKOFF_MS);
         this.d.log.warn({ event: 'catch_up_fruitless', room_id: roomId, host, pages: fruitless, since_depth: cursor.depth }, 'room host keeps answering incomplete catch-up pages that bring nothing new; not asking it again for a while');
         break;
       }
-      const next = nextCursor(body, cursor);
+      const next = nextCursor(cut ? { next_since_depth: lastTaken?.depth, next_since_event_id: lastTaken?.eventId } : body, cursor);
       if (!next) {
         // A host that says "more" without moving its cursor would be asked the same page forever.
         this.catchUpBackoff.set(host, Date.now() + CATCH_UP_BACKOFF_MS);

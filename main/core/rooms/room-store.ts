@@ -50,8 +50,12 @@ export class RoomStore {
   readonly search: SearchIndex;
   readonly readMarkers: ReadMarkers;
 
-  constructor(db: Db, options: { maxReactionsPerUserPerMessage?: number } = {}) {
+  /** Our server's name, once the node has an identity (membership of our own users: `takes`). */
+  private readonly serverName: () => string | null;
+
+  constructor(db: Db, options: { maxReactionsPerUserPerMessage?: number; serverName?: () => string | null } = {}) {
     this.db = db;
+    this.serverName = options.serverName ?? (() => null);
     this.reactions = new ReactionIndex(db, options.maxReactionsPerUserPerMessage);
     this.bans = new RoomBans(db);
     this.search = new SearchIndex(db);
@@ -166,13 +170,38 @@ export class RoomStore {
 
   /**
    * A membership as the host reports it in a join snapshot, for members whose events are older
-   * than the snapshot's recent events. The same rule as apply(): a later event always wins.
+   * than the snapshot's recent events. The same rule as apply(): a later event always wins. What
+   * a host reports about our own users is never taken (`takes`).
+   */
+  applyHostReport(roomId: string, member: Pick<MemberRow, 'user_id' | 'membership' | 'role' | 'invite_expires_at' | 'event_id' | 'event_depth' | 'event_origin'>, now = Date.now()): void {
+    if (!this.takes(member.user_id, member.membership, null)) return;
+    this.applyReportedMember(roomId, member, now);
+  }
+
+  /**
+   * A membership without an event that this node decides or derives itself: a reference server's
+   * RPC join or leave (of its user in our room, or of our user in its room), a guild's
+   * membership copied to its channel rooms. Never a host's word: that is applyHostReport.
    */
   applyReportedMember(roomId: string, member: Pick<MemberRow, 'user_id' | 'membership' | 'role' | 'invite_expires_at' | 'event_id' | 'event_depth' | 'event_origin'>, now = Date.now()): void {
     const existing = this.member(roomId, member.user_id);
     const key = { depth: member.event_depth, origin_server: member.event_origin, event_id: member.event_id };
     if (existing && compareDisplayOrder({ depth: existing.event_depth, origin_server: existing.event_origin, event_id: existing.event_id }, key) >= 0) return;
     this.writeMember({ room_id: roomId, ...member, server_name: serverOf(member.user_id), updated_at: now });
+  }
+
+  /**
+   * Whether a membership of `userId` that `origin` decided is taken (null: another server's report
+   * without an event). Our own users' membership is what this node did (docs/SECURITY.md, "a host
+   * planting members"): no report of another server is taken for them, and no event of another
+   * origin makes them joined, so a room they left stays closed to its host. A host's moderators
+   * still invite, remove and ban them, by event.
+   */
+  private takes(userId: string, membership: Membership, origin: string | null): boolean {
+    const ours = this.serverName();
+    if (ours === null || serverOf(userId) !== ours) return true;
+    if (origin === null) return false;
+    return membership !== 'join' || origin === ours;
   }
 
   /** Writes one membership row (callers have checked it is later than the stored one). */
@@ -244,7 +273,7 @@ export class RoomStore {
       return;
     }
     const membership = Object.hasOwn(MEMBERSHIP_OF, event.event_type) ? MEMBERSHIP_OF[event.event_type] : undefined;
-    if (!membership || event.state_key === null) return;
+    if (!membership || event.state_key === null || !this.takes(event.state_key, membership, event.origin_server)) return;
     const existing = this.member(event.room_id, event.state_key);
     if (existing && compareDisplayOrder({ depth: existing.event_depth, origin_server: existing.event_origin, event_id: existing.event_id }, event) >= 0) {
       return; // an event later in display order already decided this membership

@@ -21,6 +21,7 @@
  * depth it was first indexed at; an edit or delete re-keys it from its current depth.
  */
 import type { Envelope } from '../federation/envelope.ts';
+import { jsonStringBytes, utf8Bytes, withinBytes } from '../federation/page-budget.ts';
 import { transactionWithoutFsync, type Db } from '../store/database.ts';
 
 export interface SearchHit {
@@ -286,6 +287,8 @@ export class SearchIndex {
          ORDER BY m.search_key DESC`,
       )
       .all(matchExpression(words), userId, ...(roomId ? [roomId] : []), limit);
-    return rows.map((r) => ({ ...r, highlight: highlight(r.body, words) }));
+    // The newest hits within the page budget (page-budget.ts).
+    const hits = rows.map((r) => ({ ...r, highlight: highlight(r.body, words) }));
+    return withinBytes(hits, (h) => jsonStringBytes(h.body) + jsonStringBytes(h.highlight) + utf8Bytes(h.sender) + h.room_id.length + h.event_id.length + 120).items;
   }
 }

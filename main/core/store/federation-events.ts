@@ -10,6 +10,13 @@ import type { Envelope } from '../federation/envelope.ts';
 import { compareDisplayOrder } from '../../../shared/display-order.ts';
 import { serverOf } from '../../../shared/identifiers.ts';
 import { inOneRead, type Db } from './database.ts';
+import { PAGE_BYTES, utf8Bytes, withinBytes } from '../federation/page-budget.ts';
+
+/**
+ * A page for callers that only know `since_depth` takes at most this many events of its last
+ * depth beyond `limit` (with the byte budget: a depth of small events fits whole).
+ */
+export const MAX_DEPTH_GROUP = 5_000;
 
 interface EventRow {
   event_id: string;
@@ -180,16 +187,16 @@ export class FederationEvents {
       .map(rowToEnvelope);
   }
 
-  /** The latest `limit` events of a room, any type, in display order. */
-  latest(roomId: string, limit: number): Envelope[] {
-    return this.db
-      .prepare<[string, number], EventRow>(
-        `SELECT * FROM (SELECT * FROM federation_events WHERE room_id = ?
-           ORDER BY depth DESC, origin_server DESC, event_id DESC LIMIT ?)
-         ORDER BY depth, origin_server, event_id`,
-      )
-      .all(roomId, limit)
-      .map(rowToEnvelope);
+  /**
+   * The latest `limit` events of a room, any type, in display order, within `maxBytes` on the
+   * wire (page-budget.ts): the newest ones are kept; `complete` when they are the whole room.
+   */
+  latest(roomId: string, limit: number, maxBytes = PAGE_BYTES): { events: Envelope[]; complete: boolean } {
+    const newestFirst = this.db
+      .prepare<[string, number], EventRow>('SELECT * FROM federation_events WHERE room_id = ? ORDER BY depth DESC, origin_server DESC, event_id DESC LIMIT ?')
+      .all(roomId, limit + 1);
+    const kept = withinBytes(newestFirst.slice(0, limit), rowWireBytes, maxBytes);
+    return { events: kept.items.reverse().map(rowToEnvelope), complete: !kept.cut && newestFirst.length <= limit };
   }
 
   private messageIdStmt: import('better-sqlite3').Statement<[string, string, string, string]> | undefined;
@@ -283,43 +290,73 @@ export class FederationEvents {
   }
 
   /**
-   * Catch-up page in display order. With `after` (a cursor from an earlier page), exactly the
-   * events after it, cut at `limit`. Without (callers that only know `since_depth`), the events
-   * with depth > sinceDepth, and a page never splits the events of one depth (up to a hard cap
-   * of 1,000 at the last depth), so `since_depth = last depth` never skips any below the cap.
-   * `last` is the cursor of the page's last event (its ordering depth, not the signed one).
+   * Catch-up page in display order, at most `limit` events and `maxBytes` on the wire
+   * (page-budget.ts). With `after` (a cursor from an earlier page), exactly the events after it.
+   * Without (callers that only know `since_depth`, the reference's form), the events with
+   * depth > sinceDepth, and a page never ends inside a depth while the whole depth fits in a
+   * page: `since_depth = last depth` then skips nothing. Only a depth that alone exceeds a page
+   * is split, and its cursor then needs the event id. `complete` is true only when nothing comes
+   * after the page. `last` is the cursor of the page's last event (its ordering depth, not the signed one).
    */
-  since(roomId: string, sinceDepth: number, limit: number, after?: string): { events: Envelope[]; complete: boolean; last: EventCursor | null } {
-    let page: EventRow[];
-    let complete: boolean;
+  since(roomId: string, sinceDepth: number, limit: number, after?: string, maxBytes = PAGE_BYTES): { events: Envelope[]; complete: boolean; last: EventCursor | null } {
+    // Rows are read one by one and the reading stops at the byte budget: a page of large events
+    // never loads more than it serves (plus one row).
+    let events: EventRow[] = [];
+    let bytes = 0;
+    let cut = false;
+    const take = (rows: IterableIterator<EventRow>) => {
+      for (const row of rows) {
+        const size = rowWireBytes(row);
+        if (events.length > 0 && bytes + size > maxBytes) {
+          cut = true;
+          break; // ends the statement (better-sqlite3 resets it)
+        }
+        bytes += size;
+        events.push(row);
+      }
+    };
     if (after !== undefined) {
-      const rows = this.db
-        .prepare<[string, number, string, string, number], EventRow>(
-          'SELECT * FROM federation_events WHERE room_id = ? AND (depth, origin_server, event_id) > (?, ?, ?) ORDER BY depth, origin_server, event_id LIMIT ?',
-        )
-        .all(roomId, sinceDepth, this.originOf(after) ?? serverOf(after), after, limit + 1);
-      complete = rows.length <= limit;
-      page = rows.slice(0, limit);
-    } else {
-      const rows = this.db
-        .prepare<[string, number, number], EventRow>(
-          'SELECT * FROM federation_events WHERE room_id = ? AND depth > ? ORDER BY depth, origin_server, event_id LIMIT ?',
-        )
-        .all(roomId, sinceDepth, limit + 1);
-      complete = rows.length <= limit;
-      page = rows.slice(0, limit);
-      if (!complete && page.length > 0) {
-        const lastDepth = page[page.length - 1]!.depth;
-        const rest = this.db
-          .prepare<[string, number, number], EventRow>(
-            'SELECT * FROM federation_events WHERE room_id = ? AND depth = ? ORDER BY origin_server, event_id LIMIT ?',
+      take(
+        this.db
+          .prepare<[string, number, string, string, number], EventRow>(
+            'SELECT * FROM federation_events WHERE room_id = ? AND (depth, origin_server, event_id) > (?, ?, ?) ORDER BY depth, origin_server, event_id LIMIT ?',
           )
-          .all(roomId, lastDepth, 1000);
-        page = [...page.filter((r) => r.depth !== lastDepth), ...rest];
+          .iterate(roomId, sinceDepth, this.originOf(after) ?? serverOf(after), after, limit),
+      );
+    } else {
+      take(this.db.prepare<[string, number, number], EventRow>('SELECT * FROM federation_events WHERE room_id = ? AND depth > ? ORDER BY depth, origin_server, event_id LIMIT ?').iterate(roomId, sinceDepth, limit));
+      const lastOfRows = events[events.length - 1];
+      if (!cut && events.length === limit && lastOfRows) {
+        // The rest of the page's last depth joins it (a depth-only cursor cannot point inside one).
+        take(
+          this.db
+            .prepare<[string, number, string, string, number], EventRow>(
+              'SELECT * FROM federation_events WHERE room_id = ? AND depth = ? AND (origin_server, event_id) > (?, ?) ORDER BY origin_server, event_id LIMIT ?',
+            )
+            .iterate(roomId, lastOfRows.depth, lastOfRows.origin_server, lastOfRows.event_id, MAX_DEPTH_GROUP),
+        );
       }
     }
-    const lastRow = page[page.length - 1];
-    return { events: page.map(rowToEnvelope), complete, last: lastRow ? { depth: lastRow.depth, event_id: lastRow.event_id } : null };
+    let lastRow = events[events.length - 1];
+    // The depth of the first event after the page, if any: "complete" says there is none.
+    const following = lastRow
+      ? this.db
+          .prepare<[string, number, string, string], { depth: number }>(
+            'SELECT depth FROM federation_events WHERE room_id = ? AND (depth, origin_server, event_id) > (?, ?, ?) ORDER BY depth, origin_server, event_id LIMIT 1',
+          )
+          .get(roomId, lastRow.depth, lastRow.origin_server, lastRow.event_id)?.depth
+      : undefined;
+    if (after === undefined && lastRow && following === lastRow.depth) {
+      // Cut inside a depth (bytes, or a depth larger than a page): the page ends at the depth
+      // before when it holds one; a page of one split depth needs the event id to go on.
+      const splitDepth = lastRow.depth;
+      const whole = events.filter((r) => r.depth !== splitDepth);
+      if (whole.length > 0) {
+        events = whole;
+        lastRow = events[events.length - 1];
+      }
+    }
+    return { events: events.map(rowToEnvelope), complete: following === undefined, last: lastRow ? { depth: lastRow.depth, event_id: lastRow.event_id } : null };
   }
 
   /**
@@ -333,6 +370,15 @@ export class FederationEvents {
       .prepare('UPDATE federation_events SET origin_ts = ?, depth = ?, signed_depth = NULL, signatures = ?, content_hash = ? WHERE event_id = ?')
       .run(envelope.origin_ts, envelope.depth, canonicalJson(envelope.signatures), hash, envelope.event_id);
   }
+}
+
+/**
+ * At least the size of a stored event on the wire (its envelope as JSON): its stored JSON fields,
+ * its strings, and 200 bytes for the keys, punctuation and numbers (about 170 are used).
+ */
+function rowWireBytes(row: EventRow): number {
+  return utf8Bytes(row.content) + row.signatures.length + row.event_id.length + row.room_id.length + row.event_type.length +
+    utf8Bytes(row.sender) + row.origin_server.length + (row.state_key === null ? 0 : utf8Bytes(row.state_key)) + 200;
 }
 
 function rowToEnvelope(row: EventRow): Envelope {

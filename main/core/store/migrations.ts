@@ -572,6 +572,18 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
       CREATE INDEX IF NOT EXISTS client_txns_by_age ON client_txns (created_at);
     `,
   },
+  {
+    version: 22,
+    name: 'invites whose join was sent',
+    sql: `
+      -- When a join was sent to the host for an invite: a retry (its answer may have been lost)
+      -- is sent again whatever the invite's expiry (rooms/room-service.ts acceptInvite).
+      CREATE TABLE IF NOT EXISTS room_invite_joins (
+        invite_id  TEXT PRIMARY KEY,
+        sent_at    INTEGER NOT NULL
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 export function runMigrations(db: Db): void {

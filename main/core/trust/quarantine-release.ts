@@ -23,6 +23,7 @@ export async function releaseHeld(server: string, quarantine: QuarantineStore, i
     // A refused (or already stored) event gives its bytes back to its origin's quota.
     quarantine.remove(row.id, stored);
   }
+  quarantine.reviewed(server);
   log.info({ event: 'quarantine_released', server, released: released.length, rejected: rejected.length }, 'held events released');
   return { released: released.length, rejected };
 }

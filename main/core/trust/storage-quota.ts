@@ -1,22 +1,34 @@
 /**
- * Per-peer storage quota (issue #14 item 5): how many bytes of events each peer has made this
- * node store — today, and in total (held in quarantine included). The peer charged is the server
- * that sent the event (the relaying host for relayed events, catch-up pages and join snapshots),
- * so a host cannot multiply its allowance by naming origins it invents. Counters live in
- * SQLite (`peer_storage`), written in the same transaction as the event, so they are exact and
- * survive restarts. Over the daily quota an event is refused 429 `quota_exceeded` (with
- * Retry-After: the sender's outbox tries again tomorrow); over the total, 413 `quota_exceeded`
- * (the owner has to raise the limit or purge). The owner sees it in the log (one line per peer
- * and hour) and in the peers list / status.
+ * Per-server storage quota (issue #14 item 5, issue #37 items 5 and 8): how many bytes of events
+ * each server has made this node store — today, and in total (held in quarantine included). Every
+ * byte an event takes here is charged (chargedBytes: its row, its index entries, its search entry).
+ * The server charged is the event's origin when that origin is a peer of ours (it answers for its
+ * own events, whoever relays them: a friend hosting a busy room is not charged for its members'
+ * messages); events of any other origin are charged to the server that delivered them (the host
+ * vouches for them), so a host cannot multiply its allowance by naming origins it minted itself.
+ * Counters live in SQLite (`peer_storage`), written in the same transaction as the event, so they
+ * are exact and survive restarts.
+ *
+ * What refuses: the daily quota, a limit on growth rather than a lifetime total — over it an event
+ * is refused 429 `quota_exceeded` with Retry-After, so the sender's outbox (or our catch-up)
+ * brings it the next day: a busy room slows down, it never ends. The total is no limit for the
+ * rooms' events: it only bounds what a quarantined server's events may make us hold while the
+ * owner has not reviewed them (413, checkHeld), and it is a notice level for the owner. The owner
+ * is warned in the status (the dashboard shows it) at 80 % of the daily quota, when it is reached,
+ * when held events near or reach their bound, and when a server's events pass the total; the log
+ * says when events are refused (one line per server and hour).
  */
 import type { Logger } from 'pino';
 import { HttpError } from '../errors.ts';
+import type { Envelope } from '../federation/envelope.ts';
 import type { Db } from '../store/database.ts';
 
 export const DEFAULT_PEER_QUOTA_BYTES_PER_DAY = 50 * 1024 * 1024;
 export const DEFAULT_PEER_QUOTA_TOTAL_BYTES = 1024 * 1024 * 1024;
-/** Charged per event on top of its content: ids, signatures, index entries (roughly). */
+/** Charged per event on top of what chargedBytes counts: the hash, the numbers, row and b-tree cell headers. */
 export const EVENT_OVERHEAD_BYTES = 512;
+/** The owner is warned when a server has used this share of a limit. */
+export const QUOTA_WARNING_SHARE = 0.8;
 
 const DAY_MS = 86_400_000;
 const WARN_EVERY_MS = 3_600_000;
@@ -45,9 +57,29 @@ interface Row {
   total_bytes: number;
 }
 
-/** The bytes an event is charged: its canonical content plus a fixed overhead. */
-export function chargedBytes(contentBytes: number): number {
-  return contentBytes + EVENT_OVERHEAD_BYTES;
+/**
+ * The bytes an event takes here, all charged: its canonical content and the signatures kept, its
+ * ids once in the row and again in each index holding them (event id, room, origin and type are
+ * in up to four: the primary key, two room orders, the search index; a relation's target in
+ * three), the sender and state key, a message's body three times more in the search index (its
+ * copy, and an index of words that takes up to twice the text when every word is new), and
+ * EVENT_OVERHEAD_BYTES; then a quarter more, as b-tree pages are kept partly empty.
+ * test/redteam/quota-bytes.test.ts holds it to the database's own growth.
+ */
+export function chargedBytes(envelope: Envelope, contentBytes: number): number {
+  let ids = envelope.event_id.length + envelope.room_id.length + envelope.origin_server.length + envelope.event_type.length;
+  const target = envelope.content.target;
+  if (typeof target === 'string') ids += Buffer.byteLength(target);
+  let bytes = contentBytes + 5 * ids + Buffer.byteLength(envelope.sender) + (envelope.state_key === null ? 0 : Buffer.byteLength(envelope.state_key)) + EVENT_OVERHEAD_BYTES;
+  const body = envelope.content.body;
+  if (envelope.event_type === 'm.message' && typeof body === 'string') bytes += 3 * Buffer.byteLength(body);
+  // Server names, key ids and hex signatures are ASCII; 6 for the quotes, colon and comma or braces.
+  for (const server in envelope.signatures) {
+    bytes += server.length + 6;
+    const byKey = envelope.signatures[server]!;
+    for (const keyId in byKey) bytes += keyId.length + byKey[keyId]!.length + 6;
+  }
+  return Math.ceil(bytes * 1.25);
 }
 
 export class StorageQuota {
@@ -120,20 +152,29 @@ export class StorageQuota {
   }
 
   /**
-   * Throws 429/413 `quota_exceeded` when storing `bytes` more from `server` would go over a
-   * limit. Read-only: called before the signature check, and again in the storing transaction.
+   * Throws 429 `quota_exceeded` when storing `bytes` more from `server` today would go over the
+   * daily quota. Read-only: called before the signature check, and again in the storing transaction.
    */
   check(server: string, bytes: number, now = Date.now()): void {
     if (this.isExempt(server)) return;
     const used = this.usage(server, now);
-    if (used.total + bytes > this.limits.totalBytes) {
-      throw this.refuse(server, 'total', now, new HttpError(413, 'quota_exceeded',
-        `${server} has ${used.total} bytes stored here; its quota is ${this.limits.totalBytes} bytes in total (the owner may raise it or purge)`));
-    }
     if (used.day + bytes > this.limits.bytesPerDay) {
       const retryAfter = Math.max(1, Math.ceil(((dayOf(now) + 1) * DAY_MS - now) / 1000));
       throw this.refuse(server, 'day', now, new HttpError(429, 'quota_exceeded',
-        `${server} stored ${used.day} bytes here today; its quota is ${this.limits.bytesPerDay} bytes per day (UTC)`, { 'retry-after': String(retryAfter) }));
+        `${server} stored ${used.day} bytes here today; its quota is ${this.limits.bytesPerDay} bytes per day (UTC): send the rest tomorrow`, { 'retry-after': String(retryAfter) }));
+    }
+  }
+
+  /**
+   * Throws 413 `quota_exceeded` when holding `bytes` more of quarantined `server`'s events, beside
+   * the `heldBytes` it has held here already, would pass the total: what waits for the owner's
+   * review is bounded (the owner releases or purges it).
+   */
+  checkHeld(server: string, heldBytes: number, bytes: number, now = Date.now()): void {
+    if (this.isExempt(server)) return;
+    if (heldBytes + bytes > this.limits.totalBytes) {
+      throw this.refuse(server, 'total', now, new HttpError(413, 'quota_exceeded',
+        `${server} is quarantined here and has ${heldBytes} bytes of events held for review; at most ${this.limits.totalBytes} are held (the owner may release or purge them)`));
     }
   }
 
@@ -153,32 +194,53 @@ export class StorageQuota {
   view(server: string, now = Date.now()): PeerQuotaView {
     const used = this.usage(server, now);
     const refused = this.refusals.get(server);
-    const exceeded = used.total >= this.limits.totalBytes ? 'total' : used.day >= this.limits.bytesPerDay ? 'day' : (refused && (refused.kind === 'total' || dayOf(refused.last) === dayOf(now)) ? refused.kind : null);
+    // Held events over their bound: while the refusals say so (the node's memory; a purge or release ends it).
+    const exceeded = used.day >= this.limits.bytesPerDay ? 'day' : (refused && (refused.kind === 'total' || dayOf(refused.last) === dayOf(now)) ? refused.kind : null);
     return {
       day_bytes: used.day, day_limit: this.limits.bytesPerDay, total_bytes: used.total, total_limit: this.limits.totalBytes,
       exceeded, refused_events: refused?.count ?? 0, last_refused_at: refused?.last ?? null,
     };
   }
 
-  /** Owner-facing lines for the status: one per peer over a quota. */
-  warnings(now = Date.now()): string[] {
+  /** A purge or release of `server`'s held events: its held-events refusal is over. */
+  heldReviewed(server: string): void {
+    if (this.refusals.get(server)?.kind === 'total') this.refusals.delete(server);
+  }
+
+  /**
+   * Owner-facing lines for the status, well before a limit bites: a server at 80 % of its daily
+   * quota or over it, a quarantined server whose held events near or reach their bound
+   * (`heldBytes`: its held bytes, for servers holding any), and a server whose events take more
+   * than the total here (a notice: nothing is refused for it).
+   */
+  warnings(now = Date.now(), heldBytes: ReadonlyMap<string, number> = new Map()): string[] {
     const servers = new Set<string>(this.refusals.keys());
     const day = dayOf(now);
     for (const row of this.db
       .prepare<[number, number, number], { server_name: string }>('SELECT server_name FROM peer_storage WHERE total_bytes >= ? OR (day = ? AND day_bytes >= ?)')
-      .all(this.limits.totalBytes, day, this.limits.bytesPerDay)) {
+      .all(this.limits.totalBytes, day, Math.floor(this.limits.bytesPerDay * QUOTA_WARNING_SHARE))) {
       servers.add(row.server_name);
     }
+    for (const server of heldBytes.keys()) servers.add(server);
     const lines: string[] = [];
     for (const server of [...servers].sort()) {
       if (this.isExempt(server)) continue;
       const view = this.view(server, now);
-      if (!view.exceeded) continue;
-      lines.push(
-        view.exceeded === 'total'
-          ? `${server} reached its storage quota (${mb(view.total_bytes)} of ${mb(view.total_limit)} in total): its events are refused${view.refused_events ? ` (${view.refused_events} so far)` : ''}`
-          : `${server} reached its daily storage quota (${mb(view.day_bytes)} of ${mb(view.day_limit)} today): its events are refused until tomorrow (UTC)${view.refused_events ? ` (${view.refused_events} so far)` : ''}`,
-      );
+      const soFar = view.refused_events ? ` (${view.refused_events} refused so far)` : '';
+      const held = heldBytes.get(server) ?? 0;
+      if (view.exceeded === 'total') {
+        lines.push(`${server} is quarantined and its events held for your review reached ${mb(view.total_limit)}: further ones are refused${soFar}; release or purge them`);
+      } else if (held >= this.limits.totalBytes * QUOTA_WARNING_SHARE) {
+        lines.push(`${server} is quarantined and has ${mb(held)} of events held for your review; past ${mb(view.total_limit)} its events are refused: release or purge them`);
+      }
+      if (view.exceeded === 'day' || view.day_bytes >= view.day_limit) {
+        lines.push(`${server} reached its daily storage quota (${mb(view.day_bytes)} of ${mb(view.day_limit)} today): its further events wait until tomorrow (UTC)${soFar}`);
+      } else if (view.day_bytes >= view.day_limit * QUOTA_WARNING_SHARE) {
+        lines.push(`${server} used ${Math.floor((100 * view.day_bytes) / view.day_limit)} % of its daily storage quota (${mb(view.day_bytes)} of ${mb(view.day_limit)} today): past it, its events wait until tomorrow (UTC)`);
+      }
+      if (view.total_bytes >= view.total_limit) {
+        lines.push(`${server}'s events take ${mb(view.total_bytes)} here (more than ${mb(view.total_limit)}): nothing is refused for it, but it adds up to ${mb(view.day_limit)} a day`);
+      }
     }
     return lines;
   }
@@ -194,10 +256,23 @@ export class StorageQuota {
     entry.kind = kind;
     if (now - entry.warnedAt >= WARN_EVERY_MS) {
       entry.warnedAt = now;
-      this.log?.warn({ event: 'quota_exceeded', server, quota: kind, refused_events: entry.count }, `${server} is over its ${kind === 'day' ? 'daily' : 'total'} storage quota; its events are refused`);
+      this.log?.warn({ event: 'quota_exceeded', server, quota: kind, refused_events: entry.count }, kind === 'day' ? `${server} is over its daily storage quota; its events are refused until tomorrow (UTC)` : `${server} is quarantined and its held events reached their bound; its events are refused`);
     }
     return error;
   }
+}
+
+/** What waits for a quota here: how long (the refusal's Retry-After) and why. */
+export interface QuotaWait {
+  waitMs: number;
+  message: string;
+}
+
+/** The wait an error asks for when it is a quota refusal (429: the event is to be fetched again later), else null. */
+export function quotaWait(error: unknown): QuotaWait | null {
+  if (!(error instanceof HttpError) || error.status !== 429) return null;
+  const seconds = Number(error.headers['retry-after']);
+  return { waitMs: Number.isFinite(seconds) && seconds >= 1 ? Math.min(seconds, 86_400) * 1000 : 60_000, message: error.message };
 }
 
 function dayOf(ms: number): number {

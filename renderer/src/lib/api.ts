@@ -1,6 +1,6 @@
-import { ADMIN_STREAM_PATH } from '../../../shared/contract/admin-operations.ts';
+import { ADMIN_SESSION_PATH, ADMIN_STREAM_PATH } from '../../../shared/contract/admin-operations.ts';
 import { createAdminClient, httpTransport, AdminError, type AdminTransport } from '../../../shared/contract/client.ts';
-import { ConnectionLost, streamTransport } from '../../../shared/contract/stream-transport.ts';
+import { ConnectionLost, streamTransport, type StreamTransport } from '../../../shared/contract/stream-transport.ts';
 import { errorSentence } from './errors.ts';
 
 type IpcResult = { ok: true; value: unknown } | { ok: false; status: number; error: string; message: string };
@@ -18,16 +18,55 @@ const ipcTransport = (bridge: DesktopBridge): AdminTransport => async (name, inp
   return result.value;
 };
 
-/** Told whether each call reached the node (live.svelte.ts keeps the "node not reachable" state). */
-export const reachability = { ok: () => {}, failed: () => {} };
+/**
+ * Told whether each call reached the node (live.svelte.ts keeps the "node not reachable" state),
+ * and when the session ended (live.svelte.ts closes its event stream).
+ */
+export const reachability = { ok: () => {}, failed: () => {}, signedOut: () => {} };
+
+/**
+ * Whether this window has a session (issue #37 item 16): until `checkSession` said so, and from
+ * the first 401 on, no call leaves the page (nor the admin stream a call opens). A call then
+ * fails here, as the node would have answered it. The desktop app needs no sign-in.
+ */
+export const access = { signedIn: desktop !== undefined };
+
+function signedOut(): void {
+  if (!access.signedIn) return;
+  access.signedIn = false;
+  stream?.close();
+  reachability.signedOut();
+}
+
+export type SessionState = 'valid' | 'ended' | 'none';
+
+/**
+ * Asks the node whether this browser is signed in (it answers 200 either way, without credentials);
+ * throws when the node does not answer. Only 'valid' lets calls go out.
+ */
+export async function checkSession(): Promise<SessionState> {
+  if (desktop) return 'valid';
+  const response = await fetch(ADMIN_SESSION_PATH, { cache: 'no-store' });
+  const body = (await response.json().catch(() => ({}))) as { session?: unknown; error?: unknown; message?: unknown };
+  if (!response.ok) throw new AdminError(response.status, String(body.error ?? 'error'), String(body.message ?? `HTTP ${response.status}`));
+  const state: SessionState = body.session === 'valid' || body.session === 'ended' ? body.session : 'none';
+  if (state === 'valid') access.signedIn = true;
+  else signedOut();
+  return state;
+}
 
 const watched = (transport: AdminTransport): AdminTransport => async (name, input) => {
+  if (!access.signedIn) throw new AdminError(401, 'not_signed_in', 'this page is not signed in: open a login link (run `paracord-node login`)');
   try {
     const value = await transport(name, input);
     reachability.ok();
     return value;
   } catch (error) {
-    if (error instanceof AdminError) reachability.ok();
+    if (error instanceof AdminError) {
+      reachability.ok();
+      // The session ended (signed out elsewhere, expired): nothing more is tried until a new sign-in.
+      if (error.status === 401) signedOut();
+    }
     // The stream closed under the call: that alone says nothing of the node (the next call will).
     else if (!(error instanceof ConnectionLost)) reachability.failed();
     throw error;
@@ -38,10 +77,12 @@ const watched = (transport: AdminTransport): AdminTransport => async (name, inpu
  * In a browser: the admin stream (one WebSocket for every call, issue #17), with HTTP whenever the
  * stream is not open (shared/contract/stream-transport.ts).
  */
+let stream: StreamTransport | undefined;
 function browserTransport(): AdminTransport {
   if (typeof WebSocket === 'undefined') return httpTransport();
   const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${ADMIN_STREAM_PATH}`;
-  return streamTransport({ url, fallback: httpTransport() }).call;
+  stream = streamTransport({ url, fallback: httpTransport() });
+  return stream.call;
 }
 
 /** The admin API, through whichever transport this window has: IPC in the desktop app, the stream or HTTP in a browser. */

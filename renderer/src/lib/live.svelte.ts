@@ -27,7 +27,7 @@ export const live = $state({
   lastOkAt: 0,
 });
 
-import { api, desktop, reachability } from './api.ts';
+import { access, api, desktop, reachability } from './api.ts';
 import { refetchGate } from './refetch-gate.ts';
 import { kindsOf, type LiveKind } from './notification-kinds.ts';
 
@@ -90,9 +90,11 @@ export function markUnreachable(): void {
 }
 
 function scheduleProbe(): void {
-  if (probeTimer) return;
+  // Signed out: no call may go out (api.ts `access`), so there is nothing to probe with.
+  if (probeTimer || !access.signedIn) return;
   probeTimer = setTimeout(async () => {
     probeTimer = undefined;
+    if (!access.signedIn) return;
     try {
       await api.getStatus({});
       markReachable();
@@ -109,8 +111,17 @@ reachability.ok = () => {
   if (!live.reachable || Date.now() - live.lastOkAt > 1000) markReachable();
 };
 reachability.failed = () => markUnreachable();
+// The session ended: the event stream would only be refused from now on.
+reachability.signedOut = () => {
+  source?.close();
+  source = undefined;
+  live.connected = false;
+  clearTimeout(probeTimer);
+  probeTimer = undefined;
+};
 
 export function connectLive(): void {
+  if (!access.signedIn) return;
   if (desktop) {
     // The desktop app pushes the same notifications over IPC.
     if (unsubscribe) return;

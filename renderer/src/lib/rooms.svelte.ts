@@ -9,7 +9,8 @@ import { api } from './api.ts';
 import { updateAttention } from './attention.ts';
 import { latest } from './latest.ts';
 
-export const roomList = $state({ rooms: [] as RoomSummary[], error: null as unknown });
+/** `loaded`: the list was answered once (until then it is not known to be empty). */
+export const roomList = $state({ rooms: [] as RoomSummary[], error: null as unknown, loaded: false });
 
 const fetchRooms = latest(() => api.listRooms({}));
 
@@ -20,6 +21,7 @@ export async function loadRooms(openRoomId: string): Promise<void> {
     if (!answer) return;
     roomList.rooms = answer.value.rooms;
     roomList.error = null;
+    roomList.loaded = true;
     updateAttention(roomList.rooms, openRoomId);
   } catch (error) {
     roomList.error = error; // the last known list stays; the banner says when the node is unreachable

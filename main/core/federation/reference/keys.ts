@@ -11,7 +11,7 @@
  */
 import { z } from 'zod';
 import { HEX_PUBLIC_KEY, KEY_ID, isServerName } from '../../../../shared/identifiers.ts';
-import type { RemoteKeysDocument } from '../keys-document.ts';
+import { keysDocumentTooLarge, type RemoteKeysDocument } from '../keys-document.ts';
 
 const referenceKeySchema = z.object({
   server_name: z.string().max(255),
@@ -34,6 +34,8 @@ export type ReferenceKeysCheck = { ok: true; document: RemoteKeysDocument } | { 
  * before its replacement (ServerKeys.store keeps old rows).
  */
 export function checkReferenceKeys(raw: unknown, expectedServer: string): ReferenceKeysCheck {
+  const tooLarge = keysDocumentTooLarge(raw);
+  if (tooLarge) return { ok: false, reason: tooLarge };
   const parsed = referenceKeysSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];

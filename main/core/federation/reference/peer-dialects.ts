@@ -1,9 +1,11 @@
 /**
  * Which dialect each peer speaks and the id suffix ("domain") bound to it, as read from its
  * discovery when the owner added it (or when it was last read). Decided per peer, never per
- * message (DESIGN.md §3).
+ * message (DESIGN.md §3). A domain other than the peer's own name is written only once proven
+ * (name-claims.ts), and honoured only while no other server holds that name (`refusesAlias`).
  */
 import type { Db } from '../../store/database.ts';
+import type { ProvenAlias } from '../name-claims.ts';
 import type { PeerDialect } from './dialect.ts';
 
 export interface PeerDialectRow {
@@ -34,24 +36,58 @@ export class PeerDialects {
     return this.get(serverName)?.dialect === 'reference';
   }
 
+  /**
+   * Whether a stored alias must not be honoured: the name is this server's own or another peer's
+   * (set by the node: NameClaims.refusesAlias). Rows written before aliases were proven may hold one.
+   */
+  refusesAlias: (domain: string, server: string) => boolean = () => false;
+
   /** The extra id suffix bound to a server (a reference's `domain` when it differs from its name). */
   domainOf(serverName: string): string | null {
     const row = this.get(serverName);
-    return row?.domain && row.domain !== serverName ? row.domain : null;
+    if (row?.dialect !== 'reference' || !row.domain || row.domain === serverName) return null;
+    return this.aliasHeld(row.domain, serverName) ? row.domain : null;
   }
 
   /** The reference peer a bound domain belongs to (its ids and room ids use its domain). */
   serverOfDomain(domain: string): string | null {
-    const row = this.db.prepare<[string], { server_name: string }>("SELECT server_name FROM peer_dialects WHERE domain = ? AND dialect = 'reference' LIMIT 1").get(domain);
-    return row?.server_name ?? null;
+    if (this.isReference(domain)) return domain;
+    const holders = this.aliasHolders(domain);
+    return holders.length === 1 && this.aliasHeld(domain, holders[0]!) ? holders[0]! : null;
   }
+
+  /** The reference peers whose stored domain is `domain`, other than a server of that name. */
+  aliasHolders(domain: string): string[] {
+    return this.db
+      .prepare<[string, string], { server_name: string }>("SELECT server_name FROM peer_dialects WHERE domain = ? AND server_name != ? AND dialect = 'reference' LIMIT 2")
+      .all(domain, domain)
+      .map((r) => r.server_name);
+  }
+
+  /** An alias is `server`'s alone: nobody else's name, and no other peer stores it. */
+  private aliasHeld(domain: string, server: string): boolean {
+    if (this.refusesAlias(domain, server)) return false;
+    let sole = this.soleHolder.get(domain);
+    if (sole === undefined) {
+      const holders = this.aliasHolders(domain);
+      sole = holders.length === 1 ? holders[0]! : null;
+      if (this.soleHolder.size > 10_000) this.soleHolder.clear();
+      this.soleHolder.set(domain, sole);
+    }
+    return sole === server;
+  }
+  private readonly soleHolder = new Map<string, string | null>();
 
   references(): PeerDialectRow[] {
     return this.db.prepare<[], PeerDialectRow>("SELECT * FROM peer_dialects WHERE dialect = 'reference' ORDER BY server_name").all();
   }
 
-  set(serverName: string, dialect: PeerDialect, domain: string | null, version: string | null, now = Date.now()): void {
+  /** Records a peer's dialect; its ids use its own name, or the alias NameClaims proved (nothing else). */
+  set(serverName: string, dialect: PeerDialect, alias: ProvenAlias | null, version: string | null, now = Date.now()): void {
+    if (alias !== null && alias.server !== serverName) throw new Error(`the alias ${alias.domain} was proven for ${alias.server}, not ${serverName}`);
+    const domain = alias?.domain ?? serverName;
     this.cache.delete(serverName);
+    this.soleHolder.clear();
     this.db
       .prepare(
         `INSERT INTO peer_dialects (server_name, dialect, domain, version, updated_at) VALUES (?, ?, ?, ?, ?)

@@ -14,6 +14,7 @@
 import type { Logger } from 'pino';
 import { serverOf } from '../../../../shared/identifiers.ts';
 import { HttpError, badRequest } from '../../errors.ts';
+import { peerRefusal } from '../peer-refusal.ts';
 import { warnLimited } from '../../log.ts';
 import type { Identity } from '../../identity/identity.ts';
 import type { RoomStore } from '../../rooms/room-store.ts';
@@ -309,12 +310,9 @@ export class ReferenceRooms {
  * allowlist (PARACORD_FEDERATION_ALLOWED_GUILD_IDS, empty by default: federation.rs:333-352).
  */
 export function referenceRefusal(host: string, response: FederationResponse): HttpError {
-  const answer = response.json as { code?: unknown; error?: unknown; message?: unknown } | undefined;
-  const text = typeof answer?.message === 'string' ? answer.message : typeof answer?.error === 'string' ? answer.error : response.text.slice(0, 200) || `HTTP ${response.status}`;
-  const status = response.status >= 400 && response.status < 500 ? response.status : 502;
   const hint =
     response.status === 403
       ? ` (a Paracord reference server admits other servers only to guilds its operator lists in PARACORD_FEDERATION_ALLOWED_GUILD_IDS, and only from servers its admin added with trusted: true)`
       : '';
-  return new HttpError(status, 'peer_refused', `${host} refused: ${text}${hint}`);
+  return peerRefusal(host, response, 'peer_refused', { hint });
 }

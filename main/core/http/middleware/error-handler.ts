@@ -1,6 +1,7 @@
 import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
 import { HttpError } from '../../errors.ts';
+import { cleanText } from '../../util/untrusted-text.ts';
 
 /**
  * Turns every failure into `{error, message}` with the right status (DESIGN.md §3). Errors
@@ -26,14 +27,18 @@ export function errorHandler(log: Logger): Middleware {
   };
 }
 
+/** Longer messages are cut: none of ours comes near. */
+const MAX_MESSAGE = 2000;
+
 /**
  * The answer to a failure, for every transport of a request (HTTP here, the admin stream's
  * frames): an HttpError as it says, raw-body's errors as 413/400, anything else 500
- * `internal_error` without its text (the caller logs it).
+ * `internal_error` without its text (the caller logs it). A message may carry text from the
+ * network (a peer's refusal): it is cleaned and cut here, whatever made it (util/untrusted-text.ts).
  */
 export function errorAnswer(error: unknown): { status: number; headers: Record<string, string>; body: { error: string; message: string } & Record<string, unknown> } {
   if (error instanceof HttpError) {
-    return { status: error.status, headers: error.headers, body: { ...error.details, error: error.code, message: error.message } };
+    return { status: error.status, headers: error.headers, body: { ...error.details, error: error.code, message: cleanText(error.message, MAX_MESSAGE) } };
   }
   const e = error as { type?: string; status?: number; expose?: boolean; message?: string; limit?: number };
   // raw-body's errors: body over the limit, aborted or malformed encodings.

@@ -1,7 +1,7 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import type { AdminHandlers } from '../../../../../shared/contract/admin-operations.ts';
 import { BackupError } from '../../../backup/archive.ts';
-import { backupTargetProblem } from '../../../backup/create.ts';
+import { backupTargetProblem, unsafeFolderProblem } from '../../../backup/create.ts';
 import { listBackupFiles, readPassphraseFile, type BackupSchedule } from '../../../backup/scheduler.ts';
 import { HttpError, badRequest, conflict } from '../../../errors.ts';
 import type { NodeContext } from '../../../node-context.ts';
@@ -13,6 +13,9 @@ function checkWritableDir(dir: string): void {
   } catch (error) {
     throw badRequest('invalid_backup_dir', `the node cannot write backups into ${dir}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such folder' : (error as Error).message}`);
   }
+  // Another local user could swap the archives there (SECURITY.md item 21).
+  const unsafe = unsafeFolderProblem(dir);
+  if (unsafe) throw badRequest('invalid_backup_dir', unsafe);
 }
 
 /** Backups: the schedule, the list, and a backup on demand (README "Keep it running"). */

@@ -8,7 +8,8 @@ export function inviteOperations(node: NodeContext): Pick<AdminHandlers, 'listIn
       invites: node
         .roomService()
         .invites(user_id)
-        .filter((i) => i.expires_at > Date.now())
+        // An expired invite whose join was sent stays: accepting again retries that join.
+        .filter((i) => i.expires_at > Date.now() || i.join_sent_at !== null)
         .map((i) => ({ invite_id: i.invite_id, room_id: i.room_id, room_name: i.room_name, host_server: i.host_server, inviter: i.inviter, invitee: i.invitee, expires_at: i.expires_at })),
     }),
     acceptInvite: async ({ invite_id, user_id }) => node.roomService().acceptInvite(invite_id, user_id),

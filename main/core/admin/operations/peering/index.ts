@@ -34,7 +34,8 @@ export function peeringOperations(node: NodeContext): Pick<AdminHandlers, 'creat
         key_fingerprint: keyFingerprint(invite.public_key),
         tls_fingerprint: invite.tls_fingerprint,
         expires_at: invite.expires_at,
-        already_peer: node.trust.get(invite.server_name) !== undefined,
+        // Known here in any way (a peer, or a server of our rooms): the link must carry the key we know.
+        already_peer: node.claims.holder(invite.server_name) !== null,
       };
     },
   };

@@ -1,8 +1,9 @@
 import type { AdminHandlers, PeerView } from '../../../../../shared/contract/admin-operations.ts';
-import { HttpError, badRequest } from '../../../errors.ts';
+import { HttpError, badRequest, conflict } from '../../../errors.ts';
 import { joinUrl } from '../../../federation/http-client.ts';
 import { checkKeysDocument, type RemoteKeysDocument } from '../../../federation/keys-document.ts';
 import type { DiscoveryDocument } from '../../../federation/discovery.ts';
+import type { ProvenAlias } from '../../../federation/name-claims.ts';
 import { checkReferenceKeys, unsignedKeysTrust } from '../../../federation/reference/keys.ts';
 import { KEYS_PATH } from '../../../federation/server-keys.ts';
 import type { NodeContext } from '../../../node-context.ts';
@@ -68,6 +69,8 @@ export function peerOperations(node: NodeContext): Pick<AdminHandlers, 'listPeer
       let endpoint = input.endpoint ?? null;
       let serverName = input.server_name;
       let discovered: DiscoveryDocument | undefined;
+      let alias: ProvenAlias | null = null;
+      if (serverName !== undefined) node.claims.refuseTakenName(serverName);
       const vouch = input.endpoint ? 'owner' : 'none';
       try {
         discovered = await node.discovery.fetchDocument(input.endpoint ?? `https://${input.server_name}`, input.tls_fingerprint, undefined, vouch);
@@ -82,6 +85,7 @@ export function peerOperations(node: NodeContext): Pick<AdminHandlers, 'listPeer
           }
           serverName = discovered.server_name;
           refuseUnusableName(serverName, self);
+          node.claims.refuseTakenName(serverName);
           endpoint = input.endpoint ?? discovered.federation_endpoint;
           if (!confirmed || discovered.dialect === 'reference') {
             const response = await node.http.send('GET', joinUrl(endpoint, KEYS_PATH), { accept: 'application/json' }, undefined, { vouch, ...(input.tls_fingerprint ? { pin: input.tls_fingerprint } : {}) });
@@ -89,12 +93,28 @@ export function peerOperations(node: NodeContext): Pick<AdminHandlers, 'listPeer
             rawKeys = response.json;
             fetched = readPeerKeys(discovered, endpoint, rawKeys, serverName, confirmed);
           }
+          // A reference's ids use its `domain`: bound only when that name proves it is this server
+          // (once: an alias already bound to this very server, and still honoured, is kept).
+          if (discovered.dialect === 'reference' && discovered.domain !== serverName && fetched) {
+            alias = node.dialects.domainOf(serverName) === discovered.domain
+              ? node.claims.keptAlias(serverName, discovered.domain)
+              : await node.claims.proveAlias(serverName, discovered.domain, fetched.active_key, input.tls_fingerprint);
+          }
         } catch (error) {
           if (error instanceof HttpError) throw error;
           throw peerUnreachable(`could not add ${serverName}: ${(error as Error).message}`);
         }
       }
       const name = serverName!;
+      // An existing peer's endpoint, certificate or key changes only when the owner confirms it.
+      const change = peerChange(node, name, endpoint, input, confirmed, fetched);
+      if (change !== null && input.replace !== true) {
+        throw conflict(
+          'already_peer',
+          `${name} is already a peer of this server, and this would change ${change}. If that is really its admin's change, ` +
+            'add it again confirming the change ("replace": true; `paracord-node peer add --replace`): nothing was changed',
+        );
+      }
       const vouched = input.endpoint ? await node.http.vouchableAddresses(input.endpoint) : [];
       const server = node.db.transaction(() => {
         const row = node.trust.upsert(name, {
@@ -105,11 +125,15 @@ export function peerOperations(node: NodeContext): Pick<AdminHandlers, 'listPeer
           reason: null,
           until_ms: null,
         });
-        if (confirmed) node.keys.pin(name, confirmed.key_id, confirmed.public_key);
+        // A key id is never re-bound (409 key_id_bound), except a reference peer's new key the owner
+        // confirms or that was read over https (reference/key-replacement.ts).
+        const referenceReplacement = discovered?.dialect === 'reference';
+        if (confirmed) node.keys.pin(name, confirmed.key_id, confirmed.public_key, Date.now(), { referenceReplacement });
         // A reference's keys[0] (what it signs with) is pinned: it was read over an authenticated channel.
-        if (fetched && discovered?.dialect === 'reference') node.keys.pin(name, fetched.active_key.key_id, fetched.active_key.public_key);
-        if (fetched) node.keys.store(fetched, Date.now(), rawKeys);
-        if (discovered) node.dialects.set(name, discovered.dialect, discovered.domain, discovered.version);
+        if (fetched && referenceReplacement) node.keys.pin(name, fetched.active_key.key_id, fetched.active_key.public_key, Date.now(), { referenceReplacement });
+        // Read at the address we know it by, or a change the owner confirmed: it may expire keys.
+        if (fetched) node.keys.store(fetched, Date.now(), rawKeys, { rotation: true });
+        if (discovered) node.claims.bindDialect(name, discovered.dialect, alias, discovered.version);
         if (discovered) node.discovery.noteBinding(name, discovered);
         return row;
       })();
@@ -152,6 +176,40 @@ function readPeerKeys(discovered: DiscoveryDocument, endpoint: string, raw: unkn
   const trust = unsignedKeysTrust(endpoint, check.document, confirmed);
   if (!trust.trusted) throw new HttpError(400, 'unauthenticated_keys', `could not add ${serverName}: ${trust.reason}`);
   return check.document;
+}
+
+/**
+ * What adding `name` again would change of a peer we already hold keys of: its endpoint (typed
+ * by the owner, or stored and now another), its pinned certificate, or a key we do not hold as
+ * current (except a reference's key change waiting for the owner). Null when nothing changes.
+ */
+function peerChange(
+  node: NodeContext, name: string, endpoint: string | null,
+  input: { endpoint?: string | undefined; tls_fingerprint?: string | undefined }, confirmed: { key_id: string; public_key: string } | undefined,
+  fetched: RemoteKeysDocument | undefined,
+): string | null {
+  if (!node.keys.hasDirectKeys(name)) return null;
+  const stored = node.trust.get(name);
+  const isCurrent = (keyId: string, publicKey: string) => {
+    const held = node.keys.get(name, keyId);
+    return held?.public_key === publicKey && held.expired_at === null;
+  };
+  if (input.tls_fingerprint !== undefined && input.tls_fingerprint !== (stored?.tls_fingerprint ?? null)) return 'its pinned certificate';
+  if (confirmed && !isCurrent(confirmed.key_id, confirmed.public_key) && node.keys.replaced.pending(name)?.public_key !== confirmed.public_key) {
+    return `its key (${confirmed.key_id})`;
+  }
+  // The same server at a new address (it moved, or restarted on another port) is the owner's
+  // word alone: the identity there is the one we hold, named by the owner (the key given is
+  // current) or served there (its keys list a current key of ours as current, none expired).
+  // Anything else at a new address is a change of identity.
+  const storedEndpoint = stored?.endpoint ?? null;
+  if (endpoint !== null && endpoint !== storedEndpoint && (input.endpoint !== undefined || storedEndpoint !== null)) {
+    const sameByOwner = confirmed !== undefined;
+    const sameServed = fetched !== undefined && [fetched.active_key, ...fetched.next_keys].some((k) => isCurrent(k.key_id, k.public_key)) &&
+      !fetched.old_keys.some((k) => isCurrent(k.key_id, k.public_key));
+    if (!sameByOwner && !sameServed) return `its endpoint (${storedEndpoint ?? `https://${name}`} to ${endpoint}) and the keys served there are not the ones held`;
+  }
+  return null;
 }
 
 /** The reference's default server_name is "localhost" (crates/paracord-server/src/config.rs:485-487): not a name two servers can share. */

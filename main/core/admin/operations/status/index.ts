@@ -28,7 +28,7 @@ export function nodeStatus(node: NodeContext): NodeStatus {
     uptime_ms: Date.now() - node.startedAt,
     backup: (({ last_at, scheduled, warning }) => ({ last_at, scheduled, warning }))(node.backups.records.summary()),
     key_storage: node.keyStorage(),
-    warnings: [...node.quota.warnings(), ...logWarnings(node.log)],
+    warnings: [...node.quota.warnings(Date.now(), node.quarantine.heldBytesByServer()), ...logWarnings(node.log)],
     ...(identity ? reachabilityOf(node) : {}),
   };
 }

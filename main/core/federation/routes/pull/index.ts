@@ -4,14 +4,15 @@ import { badRequest, notFound } from '../../../errors.ts';
 import { formatZodError } from '../../../admin/format-zod-error.ts';
 import { parseJsonBody } from '../../../http/read-body.ts';
 import { envelopeWireJson } from '../../envelope.ts';
+import { PAGE_BYTES, utf8Bytes, withinBytes } from '../../page-budget.ts';
 import type { FederationDeps } from '../../federation-deps.ts';
 import type { SignedRequestState } from '../../middleware/verify-signed-request.ts';
 
 export const PULL_PATH = '/_paracord/federation/v1/pull';
 export const PULL_ACK_PATH = '/_paracord/federation/v1/pull/ack';
 export const MAX_PULL_EVENTS = 100;
-/** Pages stay well under the puller's response cap. */
-const MAX_PULL_BYTES = 512 * 1024;
+/** Pages stay well under the puller's response cap (page-budget.ts): small, for latency. */
+const MAX_PULL_BYTES = Math.min(512 * 1024, PAGE_BYTES);
 /** How long an empty pull waits for new events by default (CONTRACT.md: up to 30 s). */
 export const DEFAULT_PULL_WAIT_MS = 25_000;
 
@@ -54,23 +55,17 @@ export function pullRoutes(deps: FederationDeps): Router {
       if (!state.quarantined) rows = pull.page(state.origin, cursor, limit);
     }
     const loaded = deps.events.getMany(rows.map((r) => r.event_id));
-    const wires: string[] = [];
-    let bytes = 0;
-    let last = cursor;
-    for (const row of rows) {
+    // A row whose event is gone from the store is skipped (acknowledging the cursor drops it).
+    const wires = new Map<number, string>();
+    const page = withinBytes(rows, (row) => {
       const event = loaded.get(row.event_id);
-      last = row.id;
-      if (!event) continue; // gone from the store: skipped (acknowledging the cursor drops the row)
-      const wire = envelopeWireJson(event);
-      if (wires.length > 0 && bytes + wire.length > MAX_PULL_BYTES) {
-        last = rows[rows.indexOf(row) - 1]!.id;
-        break;
-      }
-      bytes += wire.length;
-      wires.push(wire);
-    }
+      const wire = event ? envelopeWireJson(event) : '';
+      wires.set(row.id, wire);
+      return utf8Bytes(wire);
+    }, MAX_PULL_BYTES).items;
+    const last = page.length > 0 ? page[page.length - 1]!.id : cursor;
     ctx.type = 'application/json';
-    ctx.body = `{"events":[${wires.join(',')}],"cursor":"${last}"}`;
+    ctx.body = `{"events":[${page.map((row) => wires.get(row.id)).filter((wire) => wire !== '').join(',')}],"cursor":"${last}"}`;
   });
 
   router.post(PULL_ACK_PATH, deps.verifySignedRequest, async (ctx) => {

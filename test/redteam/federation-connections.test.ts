@@ -1,0 +1,159 @@
+/**
+ * Red team (issue #37 item 9; SECURITY.md item 6), mitigated. 60 idle connections from each of
+ * 20 addresses (1,200 in all, each within the per-address limit of 64, together over the total
+ * of 1,024), every closed one opened again at about 70 a second, kept every new connection out
+ * of the federation listener: it refused at the total instead of closing an idle connection, as
+ * the admin listener already did.
+ * Now both listeners use the one mechanism (connection-limits.ts): at the total, the connection
+ * idle the longest makes room. A legitimate client from another address is answered while the
+ * flood goes on; a request in flight over TLS is never the one closed (its socket is not the
+ * one that connected). Linux routes all of 127.0.0.0/8 to lo: 127.0.0.x are other clients.
+ */
+import { request as httpRequest } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { signRequestHeaders } from '../../main/core/federation/request-signature.ts';
+import { Identity } from '../../main/core/identity/identity.ts';
+import { makeEvent, wire } from '../helpers/events.ts';
+import { startInProcessNode } from '../helpers/in-process-node.ts';
+import { eventually } from '../helpers/rooms.ts';
+import { removeTempDirs, tempDir } from '../helpers/temp-dir.ts';
+
+type InProcessNode = Awaited<ReturnType<typeof startInProcessNode>>;
+const nodes: InProcessNode[] = [];
+const sockets = new Set<Socket>();
+let attacking = true;
+/** Attacker connections the node closed while the attack ran. */
+let closedByNode = 0;
+
+afterAll(async () => {
+  attacking = false;
+  for (const s of sockets) s.destroy();
+  await Promise.all(nodes.map((n) => n.node.stop(1_000)));
+  removeTempDirs();
+});
+
+/** Reopens closed connections at about `perSecond` (a token bucket), up to `budget` in all. */
+function renewer(perSecond: number, budget: number) {
+  let tokens = 0;
+  let used = 0;
+  const waiting: Array<() => void> = [];
+  const timer = setInterval(() => {
+    tokens = Math.min(perSecond, tokens + perSecond / 10);
+    while (tokens >= 1 && waiting.length > 0 && used < budget) {
+      tokens--;
+      used++;
+      waiting.shift()!();
+    }
+  }, 100);
+  return { later: (reopen: () => void) => waiting.push(reopen), get used() { return used; }, stop: () => clearInterval(timer) };
+}
+
+/** An idle connection from `from` that, when closed, is opened again through `renew`. */
+function idle(host: string, port: number, from: string, renew: ReturnType<typeof renewer>): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const s = connect({ host, port, localAddress: from }, () => resolve());
+    sockets.add(s);
+    s.on('error', () => resolve());
+    s.on('close', () => {
+      sockets.delete(s);
+      if (!attacking) return;
+      closedByNode++;
+      renew.later(() => void idle(host, port, from, renew));
+    });
+  });
+}
+
+/** GET on a connection of its own from `from`: the status, or why there was none (bounded, so a refusal fails rather than hangs). */
+function get(url: string, from: string, path: string): Promise<number | string> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve('no answer in 10 s'), 10_000);
+    const req = httpRequest({ host: hostname, port: Number(port), path, localAddress: from, agent: false }, (res) => {
+      res.resume();
+      res.once('end', () => {
+        clearTimeout(timer);
+        resolve(res.statusCode ?? 0);
+      });
+    });
+    req.once('error', (error) => {
+      clearTimeout(timer);
+      resolve(`error: ${error.message}`);
+    });
+    req.end();
+  });
+}
+
+describe('red team: idle connections from many addresses against the federation listener', () => {
+  it('1,200 idle connections from 20 addresses, renewed at ~70/s, do not keep a new client out', async () => {
+    // Default limits (1,024 in all, 64 per address); long header timeouts, so nothing but the
+    // limits decides what is closed while the test runs.
+    const node = await startInProcessNode('crowded.test', { config: { headersTimeoutMs: 120_000, requestTimeoutMs: 240_000 } });
+    nodes.push(node);
+    const url = node.started.federation_url!;
+    const { hostname, port } = new URL(url);
+    const renew = renewer(70, 5_000);
+    try {
+      const opened: Array<Promise<void>> = [];
+      for (let a = 0; a < 20; a++) for (let i = 0; i < 60; i++) opened.push(idle(hostname, Number(port), `127.0.3.${a + 1}`, renew));
+      await Promise.all(opened);
+      // The listener is full of idle connections (1,024 of the 1,200 are held at any time).
+      await eventually(async () => expect(sockets.size).toBeGreaterThanOrEqual(1_000));
+
+      for (let i = 0; i < 3; i++) {
+        expect(await get(url, '127.0.0.250', '/.well-known/paracord/server')).toBe(200);
+      }
+      // Room was made by closing idle connections (which the attacker then reopens), not by refusing the client.
+      await eventually(async () => expect(closedByNode).toBeGreaterThan(0));
+      await eventually(async () => expect(renew.used).toBeGreaterThan(0));
+      expect(sockets.size).toBeGreaterThanOrEqual(1_000);
+    } finally {
+      attacking = false;
+      renew.stop();
+      for (const s of sockets) s.destroy();
+    }
+  }, 120_000);
+
+  it('over TLS, a request in flight is not the connection closed to make room; the idle ones are', async () => {
+    const node = await startInProcessNode('tls-crowded.test', { insecureHttp: false, config: { maxConnections: 6 } });
+    nodes.push(node);
+    const url = new URL(node.started.federation_url!);
+    expect(url.protocol).toBe('https:');
+    // A friend (its key pinned by the owner) whose signed request's body is still arriving: in flight.
+    const friend = Identity.create(join(tempDir(), 'identity.json'), 'friend.test');
+    const added = await node.admin('POST', '/peers', { server_name: 'friend.test', endpoint: 'https://127.0.0.1:9', key_id: friend.keyId, public_key: friend.publicKeyHex });
+    expect(added.status, JSON.stringify(added.body)).toBe(200);
+    const busy: TLSSocket = tlsConnect({ host: url.hostname, port: Number(url.port), rejectUnauthorized: false });
+    let answer = '';
+    let busyClosed = false;
+    busy.on('data', (chunk: Buffer) => (answer += chunk.toString('latin1')));
+    busy.on('error', () => {});
+    busy.on('close', () => (busyClosed = true));
+    await new Promise<void>((resolve) => busy.once('secureConnect', () => resolve()));
+    const path = '/_paracord/federation/v1/event';
+    const body = wire(makeEvent(friend, { room_id: '!nowhere:tls-crowded.test' }));
+    const headers = Object.entries(signRequestHeaders(friend, 'POST', path, body)).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+    busy.write(`POST ${path} HTTP/1.1\r\nHost: ${url.host}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${headers}\r\n${body.slice(0, 10)}`);
+    await new Promise((r) => setTimeout(r, 500));
+
+    // Ten idle connections from elsewhere, over a total of 6: five of them are closed, oldest first.
+    const crowd = Array.from({ length: 10 }, () => {
+      const s = connect({ host: url.hostname, port: Number(url.port), localAddress: '127.0.0.3' });
+      sockets.add(s);
+      let closed = false;
+      s.on('error', () => {});
+      s.on('close', () => (closed = true));
+      return { s, isClosed: () => closed };
+    });
+    await eventually(async () => expect(crowd.filter((c) => c.isClosed()).length).toBeGreaterThanOrEqual(5));
+    expect(busyClosed, answer).toBe(false);
+
+    // The request in flight finishes and is answered on its connection.
+    busy.write(body.slice(10));
+    await eventually(async () => expect(answer).toMatch(/^HTTP\/1\.1 \d{3}/));
+    busy.destroy();
+    for (const c of crowd) c.s.destroy();
+  }, 60_000);
+});
