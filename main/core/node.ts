@@ -517,7 +517,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
     const adminLimits = adminConnectionLimits(config);
     const server = createHttpServer(serverOptions(adminLimits), adminApp.callback());
     adminUpgrades = passUpgradesThrough(server, adminApp.callback());
-    limitConnections(server, adminLimits, { log, listener: 'admin' });
+    limitConnections(server, adminLimits, { log, listener: 'admin', upgrades: true });
     await listen(server, adminListen.port, adminListen.host);
     adminServer = server;
     const adminPort = (server.address() as AddressInfo).port;

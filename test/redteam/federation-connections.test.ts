@@ -116,6 +116,34 @@ describe('red team: idle connections from many addresses against the federation 
     }
   }, 120_000);
 
+  it('upgrade requests are answered and timed like any request: they cannot fill the listener for good', async () => {
+    // A listener with no upgrade handler of its own must not take upgrades over: Node would then
+    // hand their sockets to nobody, unanswered and untimed, and they would hold the slots forever.
+    const node = await startInProcessNode('upgrades.test', { config: { maxConnections: 8, maxConnectionsPerAddress: 4, headersTimeoutMs: 1_000, requestTimeoutMs: 2_000 } });
+    nodes.push(node);
+    const { hostname, port } = new URL(node.started.federation_url!);
+    const answers: string[] = [];
+    const flood: Socket[] = [];
+    for (let a = 0; a < 2; a++) {
+      for (let i = 0; i < 4; i++) {
+        const s = connect({ host: hostname, port: Number(port), localAddress: `127.0.4.${a + 1}` });
+        sockets.add(s);
+        flood.push(s);
+        let answer = '';
+        s.on('data', (chunk: Buffer) => (answer += chunk.toString('latin1')));
+        s.on('close', () => answers.push(answer.split('\r\n')[0] ?? ''));
+        s.on('error', () => undefined);
+        s.write(`GET /.well-known/paracord/server HTTP/1.1\r\nHost: ${hostname}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n`);
+      }
+    }
+    // Each is answered as a plain request (no upgrade is offered here), and the listener serves a new client.
+    await eventually(async () => expect(flood.every((s) => s.bytesRead > 0)).toBe(true));
+    expect(await get(node.started.federation_url!, '127.0.4.9', '/.well-known/paracord/server')).toBe(200);
+    // Kept open by the flooder, they are closed by the node's idle and keep-alive timers, not held.
+    await eventually(async () => expect(flood.every((s) => s.destroyed || s.readyState === 'closed')).toBe(true), 30_000);
+    expect(answers.every((line) => line.startsWith('HTTP/1.1 '))).toBe(true);
+  }, 60_000);
+
   it('over TLS, a request in flight is not the connection closed to make room; the idle ones are', async () => {
     const node = await startInProcessNode('tls-crowded.test', { insecureHttp: false, config: { maxConnections: 6 } });
     nodes.push(node);

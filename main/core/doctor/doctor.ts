@@ -162,7 +162,7 @@ export function checkWritable(paths: DataDirPaths, backupDir: string | null): Ch
   // Root passes the probes: a node running as the folder's owner may not (files left by `sudo …`).
   const owner = process.platform === 'win32' || process.getuid?.() !== 0 ? null : statSync(paths.root).uid;
   if (owner !== null && owner !== 0) {
-    for (const file of [paths.database, `${paths.database}-wal`, `${paths.database}-shm`, paths.logsDir, paths.logFile, paths.identity, paths.adminToken]) {
+    for (const file of [paths.root, paths.database, `${paths.database}-wal`, `${paths.database}-shm`, paths.logsDir, paths.logFile, paths.identity, paths.adminToken]) {
       if (!existsSync(file)) continue;
       const stat = statSync(file);
       if (stat.uid !== owner) wrong.push(`${file} belongs to uid ${stat.uid}, not to the node's user (uid ${owner}, the data folder's owner): chown ${owner} ${file}`);

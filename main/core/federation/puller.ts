@@ -15,6 +15,8 @@
  * names only a cursor already committed here; a page that could not be stored drops the page
  * asked ahead and asks again from the stored cursor.
  */
+import { cleanText } from '../util/untrusted-text.ts';
+import { PEER_TEXT_MAX } from './peer-refusal.ts';
 import type { Logger } from 'pino';
 import type { Db } from '../store/database.ts';
 import { HttpError } from '../errors.ts';
@@ -179,7 +181,7 @@ export class Puller {
             await sleep(NOT_SUPPORTED_RETRY_MS, signal);
             continue;
           }
-          if (response.status !== 200) throw new Error(`pull answered HTTP ${response.status}${(response.json as { message?: string } | undefined)?.message ? `: ${(response.json as { message: string }).message}` : ''}`);
+          if (response.status !== 200) throw new Error(`pull answered HTTP ${response.status}${typeof (response.json as { message?: unknown } | undefined)?.message === 'string' ? `: ${cleanText((response.json as { message: string }).message, PEER_TEXT_MAX)}` : ''}`);
           const page = response.json as { events?: unknown; cursor?: unknown } | undefined;
           if (!page || !Array.isArray(page.events) || typeof page.cursor !== 'string' || !/^[0-9]{1,15}$/.test(page.cursor)) throw new Error('pull answer is not {events, cursor}');
           // We asked for at most MAX_PULL_EVENTS: a longer page is not verified (its cursor may cover events we would not store).

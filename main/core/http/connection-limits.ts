@@ -117,7 +117,16 @@ const remoteId = (socket: Socket): string | null =>
 export function limitConnections(
   server: NetServer,
   limits: ConnectionLimits,
-  deps: { log: Logger; listener: string; exempt?: (address: string) => boolean },
+  deps: {
+    log: Logger; listener: string; exempt?: (address: string) => boolean;
+    /**
+     * The listener takes upgraded connections (the admin stream, passUpgradesThrough): they are
+     * counted busy while open. Only then is an 'upgrade' listener added: with one, Node hands every
+     * upgrade request's socket over unanswered and untimed, so a listener without a handler of its
+     * own would keep such sockets open for good (review of issue #37 item 9).
+     */
+    upgrades?: boolean;
+  },
 ): ConnectionStats {
   const perAddress = new Map<string, number>();
   let open = 0;
@@ -140,10 +149,12 @@ export function limitConnections(
     });
   });
   // An upgraded connection (the admin stream) is in use for as long as it is open: never the idle one to close.
-  server.on('upgrade', (req: IncomingMessage) => {
-    const entry = entryOf(req.socket);
-    if (entry) entry.busy++;
-  });
+  if (deps.upgrades) {
+    server.on('upgrade', (req: IncomingMessage) => {
+      const entry = entryOf(req.socket);
+      if (entry) entry.busy++;
+    });
+  }
   /** Closes the connection idle the longest (from `key` only, when given); false if none is idle. */
   const evictOldestIdle = (key?: string): boolean => {
     let oldest: Socket | undefined;

@@ -26,6 +26,7 @@ import {
 import { receivedOutcome, type EventIngest, type ReceivedOutcome, type VerifiedEvent } from '../federation/event-ingest.ts';
 import type { HttpClient } from '../federation/http-client.ts';
 import { peerRefusal } from '../federation/peer-refusal.ts';
+import { cleanText } from '../util/untrusted-text.ts';
 import { INVITE_WIRE_ORDER, MEMBERSHIP_WIRE_ORDER, wireJson } from '../federation/wire-json.ts';
 import type { Identity } from '../identity/identity.ts';
 import type { NodeEvents } from '../node-events.ts';
@@ -1119,7 +1120,7 @@ export class RoomService {
         throw error;
       }
       if (signal.aborted) return stored;
-      if (response.status !== 200) throw new Error(`catch-up from ${host}: HTTP ${response.status} ${response.text.slice(0, 200)}`);
+      if (response.status !== 200) throw new Error(`catch-up from ${host}: HTTP ${response.status} ${cleanText(response.text, 200)}`);
       const body = response.json as { events?: unknown[]; complete?: boolean; next_since_depth?: unknown; next_since_event_id?: unknown };
       // At most what the host serves (limit, and the rest of a depth): the events past it come with
       // the next page, asked after the last event taken here, not after the host's cursor.

@@ -15,6 +15,7 @@ import type { Logger } from 'pino';
 import { serverOf } from '../../../../shared/identifiers.ts';
 import { HttpError, badRequest } from '../../errors.ts';
 import { peerRefusal } from '../peer-refusal.ts';
+import { cleanText } from '../../util/untrusted-text.ts';
 import { warnLimited } from '../../log.ts';
 import type { Identity } from '../../identity/identity.ts';
 import type { RoomStore } from '../../rooms/room-store.ts';
@@ -228,7 +229,7 @@ export class ReferenceRooms {
       const endpoint = await this.d.discovery.endpointOf(peer);
       const path = `${REFERENCE_EVENTS_PATH}?room_id=${encodeURIComponent(roomId)}&since_depth=${cursor.since_depth}&limit=${limit}`;
       response = await this.d.http.signed(this.d.identity(), 'GET', endpoint, path, undefined, { destination: peer, bind: false, signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(REQUEST_DEADLINE_MS)]) });
-      if (response.status !== 200) throw new Error(`HTTP ${response.status} ${response.text.slice(0, 200)}`);
+      if (response.status !== 200) throw new Error(`HTTP ${response.status} ${cleanText(response.text, 200)}`);
     } catch (error) {
       this.failed(peer, roomId, cursor, (error as Error).message);
       return 0;
