@@ -144,6 +144,39 @@ describe('red team: idle connections from many addresses against the federation 
     expect(answers.every((line) => line.startsWith('HTTP/1.1 '))).toBe(true);
   }, 60_000);
 
+  it('busy connections from many addresses (signed requests whose bodies trickle) do not keep a new address out: fair share', async () => {
+    const node = await startInProcessNode('busy.test', { config: { maxConnections: 8, maxConnectionsPerAddress: 4, requestTimeoutMs: 60_000 } });
+    nodes.push(node);
+    const friend = Identity.create(join(tempDir(), 'identity.json'), 'friend.test');
+    const added = await node.admin('POST', '/peers', { server_name: 'friend.test', endpoint: 'http://127.0.0.1:9', key_id: friend.keyId, public_key: friend.publicKeyHex });
+    expect(added.status, JSON.stringify(added.body)).toBe(200);
+    const url = new URL(node.started.federation_url!);
+    const path = '/_paracord/federation/v1/event';
+    const flood: Array<{ s: Socket; closed: () => boolean }> = [];
+    for (let a = 0; a < 2; a++) {
+      for (let i = 0; i < 4; i++) {
+        const s = connect({ host: url.hostname, port: Number(url.port), localAddress: `127.0.6.${a + 1}` });
+        sockets.add(s);
+        let closed = false;
+        s.on('error', () => undefined);
+        s.on('close', () => (closed = true));
+        await new Promise<void>((resolve) => s.once('connect', () => resolve()));
+        const body = wire(makeEvent(friend, { room_id: '!nowhere:busy.test' }));
+        const headers = Object.entries(signRequestHeaders(friend, 'POST', path, body)).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+        // Headers and the first bytes of the body: a request in flight until the rest comes.
+        s.write(`POST ${path} HTTP/1.1\r\nHost: ${url.host}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${headers}\r\n${body.slice(0, 10)}`);
+        flood.push({ s, closed: () => closed });
+      }
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    // The listener is full (8 of 8) and every connection is busy: a client from a third address is still served.
+    expect(await get(node.started.federation_url!, '127.0.6.9', '/.well-known/paracord/server')).toBe(200);
+    expect(flood.filter((f) => f.closed())).toHaveLength(1);
+    // An address at its own limit of busy connections gets no more at another's expense.
+    expect(await get(node.started.federation_url!, '127.0.6.2', '/.well-known/paracord/server')).not.toBe(200);
+    for (const f of flood) f.s.destroy();
+  }, 60_000);
+
   it('over TLS, a request in flight is not the connection closed to make room; the idle ones are', async () => {
     const node = await startInProcessNode('tls-crowded.test', { insecureHttp: false, config: { maxConnections: 6 } });
     nodes.push(node);

@@ -100,6 +100,8 @@ interface Tracked {
   key: string | null;
   busy: number;
   idleSince: number;
+  /** Since when it has had a request in flight (meaningful while busy > 0). */
+  busySince: number;
   countOut: () => void;
 }
 
@@ -142,7 +144,7 @@ export function limitConnections(
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const entry = entryOf(req.socket);
     if (!entry) return;
-    entry.busy++;
+    if (entry.busy++ === 0) entry.busySince = Date.now();
     res.once('close', () => {
       entry.busy--;
       entry.idleSince = Date.now();
@@ -152,7 +154,7 @@ export function limitConnections(
   if (deps.upgrades) {
     server.on('upgrade', (req: IncomingMessage) => {
       const entry = entryOf(req.socket);
-      if (entry) entry.busy++;
+      if (entry && entry.busy++ === 0) entry.busySince = Date.now();
     });
   }
   /** Closes the connection idle the longest (from `key` only, when given); false if none is idle. */
@@ -177,6 +179,34 @@ export function limitConnections(
     oldest.destroy();
     return true;
   };
+  /**
+   * At the total with every connection busy (slow bodies, long polls): fair share. The address
+   * holding the most connections gives up its connection busy the longest, when the newcomer's
+   * address holds fewer; so busy connections from many addresses cannot keep a new address out
+   * either. Trusted proxies (key null) are never the one asked.
+   */
+  const evictFromLargest = (newcomer: string | null): boolean => {
+    let largest: string | null = null;
+    let most = 0;
+    for (const [key, count] of perAddress) if (count > most) [largest, most] = [key, count];
+    if (largest === null || most <= (newcomer === null ? 0 : (perAddress.get(newcomer) ?? 0)) + 1) return false;
+    let oldest: Socket | undefined;
+    let oldestSince = Infinity;
+    for (const [socket, entry] of tracked) {
+      if (entry.key === largest && entry.busySince < oldestSince) {
+        oldest = socket;
+        oldestSince = entry.busySince;
+      }
+    }
+    if (!oldest) return false;
+    evicted++;
+    tracked.get(oldest)?.countOut();
+    warnLimited(deps.log, `connection_evicted ${deps.listener} fair_share`, {
+      event: 'connection_evicted', listener: deps.listener, reason: 'fair_share', limit: limits.maxConnections,
+    }, 'listener full of busy connections: closing one of the address that holds the most');
+    oldest.destroy();
+    return true;
+  };
   const refuse = (reason: 'total' | 'per_address', address: string) => {
     refused++;
     warnLimited(deps.log, `connection_refused ${deps.listener} ${reason} ${reason === 'total' ? '' : addressKey(address)}`, {
@@ -194,7 +224,7 @@ export function limitConnections(
         refuse('per_address', address);
         return;
       }
-    } else if (open >= limits.maxConnections && !evictOldestIdle()) {
+    } else if (open >= limits.maxConnections && !evictOldestIdle() && !evictFromLargest(key)) {
       socket.destroy();
       refuse('total', address);
       return;
@@ -204,7 +234,7 @@ export function limitConnections(
     const id = remoteId(socket);
     let counted = true;
     const entry: Tracked = {
-      key, busy: 0, idleSince: Date.now(),
+      key, busy: 0, idleSince: Date.now(), busySince: 0,
       countOut: () => {
         if (!counted) return;
         counted = false;
