@@ -88,6 +88,16 @@ describe('red team: backup files and a local user', () => {
     const made = run(['backup', '--data', data, '--out', join(sticky, 'node.pcbak'), '--passphrase-file', passFile]);
     expect(made.code, made.stderr).toBe(0);
     expect(readdirSync(sticky)).toEqual(['node.pcbak']);
+
+    // A folder another user owns (0755: only its owner writes there, and could swap the backup).
+    if (process.getuid?.() === 0) {
+      const theirs = join(tempDir(), 'theirs');
+      mkdirSync(theirs);
+      chownSync(theirs, 65534, 65534);
+      const foreign = run(['backup', '--data', data, '--out', join(theirs, 'node.pcbak'), '--passphrase-file', passFile]);
+      expect(oneLine(foreign)).toContain('belongs to another user (uid 65534)');
+      expect(readdirSync(theirs)).toEqual([]);
+    }
   });
 
   it('verify-backup refuses key-derivation limits above what paracord-node writes, before deriving; a real backup verifies', () => {

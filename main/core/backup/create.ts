@@ -189,6 +189,11 @@ function removeStaleTemps(out: string): void {
 export function unsafeFolderProblem(dir: string): string | null {
   if (process.platform === 'win32') return null;
   const stat = statSync(dir);
+  // Its owner can rename, remove or replace whatever is in it, sticky bit or not (as ssh asks of ~/.ssh).
+  const me = process.getuid?.();
+  if (me !== undefined && stat.uid !== me && stat.uid !== 0) {
+    return `${dir} belongs to another user (uid ${stat.uid}), who could replace or remove a backup there: choose a folder of your own`;
+  }
   if (stat.mode & 0o1000) return null;
   const others = stat.mode & 0o002 ? 'every user of this machine' : stat.mode & 0o020 && stat.gid !== process.getgid?.() ? `the users of group ${stat.gid}` : null;
   if (!others) return null;
