@@ -57,6 +57,14 @@ fetch(u, { method: m, headers: { authorization: 'Bearer ' + t, 'content-type': '
   return JSON.parse(out.toString());
 }
 
+/** `serve` in a namespace (plain HTTP, admin on that namespace's loopback), once it printed its ready line. */
+async function serveIn(ns: string, dataDir: string, name: string, listen: string, extra: string[]) {
+  const run = inNamespace(ns, [CLI, 'serve', '--data', dataDir, '--server-name', name, '--listen', listen, '--admin-listen', '127.0.0.1:0', '--insecure-http', ...extra]);
+  const ready = JSON.parse(await run.next());
+  expect(ready.ready, run.output()).toBe(true);
+  return { run, ready };
+}
+
 async function stopChild(child: ChildProcess): Promise<number | null> {
   if (child.exitCode !== null) return child.exitCode;
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
@@ -100,15 +108,9 @@ describe.skipIf(unavailable !== null)('automatic port mapping against miniupnpd 
     const port = 7447;
     const homeDir = tempDir('paracord-home-');
     const friendDir = tempDir('paracord-friend-');
-    const start = async (ns: string, dataDir: string, name: string, listen: string, extra: string[]) => {
-      const run = inNamespace(ns, [CLI, 'serve', '--data', dataDir, '--server-name', name, '--listen', listen, '--admin-listen', '127.0.0.1:0', '--insecure-http', ...extra]);
-      const ready = JSON.parse(await run.next());
-      expect(ready.ready, run.output()).toBe(true);
-      return { run, ready };
-    };
-    const friend = await start(router.wan, friendDir, 'friend.test', `${WAN_NODE}:${port}`, ['--reach-probe-interval', '0.1']);
+    const friend = await serveIn(router.wan, friendDir, 'friend.test', `${WAN_NODE}:${port}`, ['--reach-probe-interval', '0.1']);
     // The home node publishes the router's external address: only a mapping makes it true.
-    const home = await start(router.lan, homeDir, 'home.test', `${LAN_NODE}:${port}`, ['--public-url', `http://${ROUTER_WAN}:${port}`]);
+    const home = await serveIn(router.lan, homeDir, 'home.test', `${LAN_NODE}:${port}`, ['--public-url', `http://${ROUTER_WAN}:${port}`]);
     try {
       const homeAdmin = (method: string, path: string, body?: unknown) => admin(router.lan, homeDir, home.ready.admin_url, method, path, body);
       const friendAdmin = (method: string, path: string, body?: unknown) => admin(router.wan, friendDir, friend.ready.admin_url, method, path, body);
@@ -151,15 +153,9 @@ describe.skipIf(unavailable !== null)('automatic port mapping against miniupnpd 
     const port = 7449;
     const homeDir = tempDir('paracord-home-');
     const friendDir = tempDir('paracord-friend-');
-    const start = async (ns: string, dataDir: string, name: string, listen: string, extra: string[]) => {
-      const run = inNamespace(ns, [CLI, 'serve', '--data', dataDir, '--server-name', name, '--listen', listen, '--admin-listen', '127.0.0.1:0', '--insecure-http', ...extra]);
-      const ready = JSON.parse(await run.next());
-      expect(ready.ready, run.output()).toBe(true);
-      return { run, ready };
-    };
-    const friend = await start(router.wan, friendDir, 'friend.test', `${WAN_NODE}:${port}`, ['--reach-probe-interval', '0.1']);
-    const home = await start(router.lan, homeDir, 'home.test', `${LAN_NODE}:${port}`, ['--public-url', `http://${ROUTER_WAN}:${port}`]);
-    let plain: Awaited<ReturnType<typeof start>> | null = null;
+    const friend = await serveIn(router.wan, friendDir, 'friend.test', `${WAN_NODE}:${port}`, ['--reach-probe-interval', '0.1']);
+    const home = await serveIn(router.lan, homeDir, 'home.test', `${LAN_NODE}:${port}`, ['--public-url', `http://${ROUTER_WAN}:${port}`]);
+    let plain: Awaited<ReturnType<typeof serveIn>> | null = null;
     try {
       const homeAdmin = (method: string, path: string, body?: unknown) => admin(router.lan, homeDir, home.ready.admin_url, method, path, body);
       const friendAdmin = (method: string, path: string, body?: unknown) => admin(router.wan, friendDir, friend.ready.admin_url, method, path, body);
@@ -179,7 +175,7 @@ describe.skipIf(unavailable !== null)('automatic port mapping against miniupnpd 
 
       // The same home with --no-port-mapping asks the router for nothing.
       expect(await stopChild(home.run.child), home.run.output()).toBe(0);
-      plain = await start(router.lan, tempDir('paracord-home-plain-'), 'plain.test', `${LAN_NODE}:${port + 1}`, ['--no-port-mapping']);
+      plain = await serveIn(router.lan, tempDir('paracord-home-plain-'), 'plain.test', `${LAN_NODE}:${port + 1}`, ['--no-port-mapping']);
       await new Promise((r) => setTimeout(r, 5_000));
       expect(router.natRules()).not.toContain(`${LAN_NODE}:${port + 1}`);
     } finally {
