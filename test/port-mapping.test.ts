@@ -8,79 +8,18 @@
  *    its status, and removes it when it stops.
  * Skipped, with the reason, where namespaces or miniupnpd are not available.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, REPO_ROOT } from './helpers/node-process.ts';
-import { LAN_NODE, NetnsRouter, ROUTER_WAN, WAN_NODE, routerUnavailable } from './helpers/netns-router.ts';
-import { removeTempDirs, tempDir } from './helpers/temp-dir.ts';
+import { describe, expect, it } from 'vitest';
+import { REPO_ROOT } from './helpers/node-process.ts';
+import { admin, inNamespace, routerPerSuite, serveIn, stopChild } from './helpers/netns-node.ts';
+import { LAN_NODE, ROUTER_WAN, WAN_NODE, routerUnavailable } from './helpers/netns-router.ts';
+import { tempDir } from './helpers/temp-dir.ts';
 
 const unavailable = routerUnavailable();
 if (unavailable) console.warn(`port-mapping tests skipped: ${unavailable}`);
 
-/** A child process inside a namespace, read line by line. */
-function inNamespace(ns: string, args: string[]): { child: ChildProcess; next: () => Promise<string>; output: () => string } {
-  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-  let all = '';
-  child.stderr!.on('data', (c: Buffer) => (all += c.toString()));
-  const lines = createInterface({ input: child.stdout! });
-  const queue: string[] = [];
-  const waiting: Array<(line: string) => void> = [];
-  lines.on('line', (line) => {
-    all += line + '\n';
-    const w = waiting.shift();
-    if (w) w(line);
-    else queue.push(line);
-  });
-  const next = () =>
-    new Promise<string>((resolve, reject) => {
-      const queued = queue.shift();
-      if (queued !== undefined) return resolve(queued);
-      const timer = setTimeout(() => reject(new Error(`no output in 30 s:\n${all}`)), 30_000);
-      waiting.push((line) => {
-        clearTimeout(timer);
-        resolve(line);
-      });
-    });
-  return { child, next, output: () => all };
-}
-
-/** The admin API of a node in a namespace (its admin listener is on that namespace's loopback). */
-function admin(ns: string, dataDir: string, adminUrl: string, method: string, path: string, body?: unknown): { status: number; body: any } {
-  const token = readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();
-  const script = `const [u, t, m, b] = process.argv.slice(1);
-fetch(u, { method: m, headers: { authorization: 'Bearer ' + t, 'content-type': 'application/json' }, body: b || undefined })
-  .then(async (r) => console.log(JSON.stringify({ status: r.status, body: await r.json() })));`;
-  const out = execFileSync('ip', ['netns', 'exec', ns, process.execPath, '-e', script, `${adminUrl}/_paracord/admin/v1${path}`, token, method, body === undefined ? '' : JSON.stringify(body)], { timeout: 60_000 });
-  return JSON.parse(out.toString());
-}
-
-/** `serve` in a namespace (plain HTTP, admin on that namespace's loopback), once it printed its ready line. */
-async function serveIn(ns: string, dataDir: string, name: string, listen: string, extra: string[]) {
-  const run = inNamespace(ns, [CLI, 'serve', '--data', dataDir, '--server-name', name, '--listen', listen, '--admin-listen', '127.0.0.1:0', '--insecure-http', ...extra]);
-  const ready = JSON.parse(await run.next());
-  expect(ready.ready, run.output()).toBe(true);
-  return { run, ready };
-}
-
-async function stopChild(child: ChildProcess): Promise<number | null> {
-  if (child.exitCode !== null) return child.exitCode;
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  child.kill('SIGTERM');
-  return exited;
-}
-
 describe.skipIf(unavailable !== null)('automatic port mapping against miniupnpd in a network namespace', () => {
-  const router = new NetnsRouter();
-  beforeAll(async () => {
-    await router.start();
-  }, 30_000);
-  afterAll(async () => {
-    await router.stop();
-    removeTempDirs();
-  });
+  const router = routerPerSuite();
 
   for (const method of ['upnp', 'pmp'] as const) {
     it(`maps, renews and removes a port with ${method === 'upnp' ? 'UPnP-IGD' : 'NAT-PMP'}`, async () => {

@@ -14,6 +14,7 @@ import type { RoomStore } from './rooms/room-store.ts';
 import type { RoomService } from './rooms/room-service.ts';
 import type { Outbox } from './outbox/outbox.ts';
 import type { DeliveryWorkers } from './outbox/delivery-worker.ts';
+import type { PullQueue } from './outbox/pull-queue.ts';
 import type { NodeEvents } from './node-events.ts';
 import type { PeeringService } from './peering/peering-service.ts';
 import type { PeerDialects } from './federation/reference/peer-dialects.ts';
@@ -40,6 +41,8 @@ export interface NodeContext {
   rooms: RoomStore;
   outbox: Outbox;
   workers: DeliveryWorkers;
+  /** Who receives from us by pull (and whose endpoint was never reached). */
+  pull: PullQueue;
   notifications: NodeEvents;
   startedAt: number;
   backups: { records: BackupRecords; scheduler: BackupScheduler };

@@ -293,7 +293,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
   const startedAt = Date.now();
 
   const context: NodeContext = {
-    config, paths, log, db, settings, trust, http, discovery, keys, users, rooms, outbox, workers, notifications, startedAt, quarantine, quota, dialects, claims, limiter,
+    config, paths, log, db, settings, trust, http, discovery, keys, users, rooms, outbox, workers, pull, notifications, startedAt, quarantine, quota, dialects, claims, limiter,
     backups: { records: backupRecords, scheduler: backupScheduler },
     releaseHeld: (server) => releaseHeld(server, quarantine, ingest, log),
     identity: () => identity,
@@ -387,7 +387,11 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
       db, commit, rooms, ingest, http, discovery, trust, dialects, channels, identity: () => id, notifications, log, intervalMs: config.referencePollIntervalMs,
       keyChangePending: (peer) => keys.replaced.pending(peer) !== undefined,
     });
-    peeringService = new PeeringService({ db, identity: () => id, federationUrl: () => federationUrl ?? '', tls: () => tls, trust, keys, claims, http, discovery, log, onPeered: () => notifications.notify({ type: 'status' }) });
+    peeringService = new PeeringService({
+      db, identity: () => id, federationUrl: () => federationUrl ?? '', tls: () => tls, trust, keys, claims, http, discovery, log, pull,
+      onPeered: () => notifications.notify({ type: 'status' }),
+      onNotReached: (server, error) => reachability?.notReachedBy(server, error),
+    });
     ingest.hooks = {
       isHeld: (eventId) => quarantine.isHeld(eventId),
       checkHeld: (server, bytes) => quota.checkHeld(server, quarantine.heldBytes(server), bytes),
@@ -450,7 +454,15 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
       ...(config.pullWaitMs !== undefined ? { pullWaitMs: config.pullWaitMs } : {}),
       ...(config.reachProbeIntervalSeconds !== undefined ? { reachProbeIntervalSeconds: config.reachProbeIntervalSeconds } : {}),
       onPullAck: () => notifications.notify({ type: 'status', scope: 'queue' }),
-      reachProbe: (server, keyId) => probeCaller({ trust, discovery, http, knownKey: (s, k) => keys.get(s, k)?.public_key ?? null }, server, keyId),
+      reachProbe: async (server, keyId) => {
+        const answer = await probeCaller({ trust, discovery, http, knownKey: (s, k) => keys.get(s, k)?.public_key ?? null }, server, keyId);
+        // Called back where it told us it lives: that endpoint is proven, it may be pushed to (issue #32).
+        if (answer.reachable && pull.markReached(server)) {
+          log.info({ event: 'peer_endpoint_reached', server }, `${server} was reached at its endpoint: its events are pushed again`);
+          workers.kick(server);
+        }
+        return answer;
+      },
       extraCapabilities: () => reachability?.capabilities() ?? [],
       deliveryFailingTo: (server) => outbox.networkFailing(server),
     }, federationInFlight);
@@ -469,8 +481,12 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
     workers.start();
     reachability = new Reachability({
       trust, http, discovery, log, identity: () => id, federationUrl: () => federationUrl, federationPort: () => actual,
-      puller: new Puller({ db, trust, discovery, http, ingest, identity: () => id, log, isPaused, onChange: () => notifications.notify({ type: 'status' }), onReceived: metrics.fetched('pull') }),
+      puller: new Puller({
+        db, trust, discovery, http, ingest, identity: () => id, log, isPaused, onChange: () => notifications.notify({ type: 'status' }), onReceived: metrics.fetched('pull'),
+        receiveInvite: (server, raw) => service.receivePulledInvite(server, raw),
+      }),
       forcePull: config.pull ?? false,
+      neverReached: (server) => pull.unreachedReason(server) !== null,
       // A node listening on loopback only cannot be reached through the router: no mapping then.
       portMapping: !(config.noPortMapping ?? false) && !/^(127\.|::1$|localhost$)/.test(host),
       listenHost: host,

@@ -6,7 +6,7 @@ const peer = (server_name: string, trust: PeerView['trust'] = 'allow'): PeerView
   server_name, trust, endpoint: null, tls_fingerprint: null, reason: null, until_ms: null, rate_limit: null, added_at: 0, last_seen_at: null, keys: [],
 });
 const entry = (destination: string, created_at: number, attempts = 3): QueueEntry => ({
-  id: created_at, destination, event_id: `$e${created_at}:x`, room_id: '!r:x', state: 'pending', attempts, next_attempt_at: 0, last_error: 'ECONNREFUSED', created_at,
+  id: created_at, destination, event_id: `$e${created_at}:x`, room_id: '!r:x', state: 'pending', attempts, next_attempt_at: 0, last_error: 'ECONNREFUSED', created_at, delivery: 'push', waiting: 'waiting to be sent to x again',
 });
 
 describe('desktop notifications', () => {

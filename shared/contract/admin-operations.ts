@@ -470,7 +470,13 @@ export interface AdminOutputs {
   createPeerInvite: { id: string; link: string; https_link: string; expires_at: number };
   listPeerInvites: { invites: PeerInvite[] };
   revokePeerInvite: PeerInvite;
-  redeemPeerInvite: { server_name: string; endpoint: string; key_id: string; tls_fingerprint: string | null };
+  redeemPeerInvite: {
+    server_name: string; endpoint: string; key_id: string; tls_fingerprint: string | null;
+    /** Whether the friend could call this node back (null: its node does not say); false: this node now receives by pull. */
+    reachable: boolean | null;
+    /** Why it could not, in words (when reachable is false). */
+    reach_error?: string;
+  };
   getKeys: {
     active_key: { key_id: string; public_key: string; valid_until: number };
     next_keys: Array<{ key_id: string; public_key: string }>;
@@ -696,6 +702,18 @@ export interface QueueEntry {
   next_attempt_at: number;
   last_error: string | null;
   created_at: number;
+  /** How it reaches its destination: pushed, or fetched by it (pull mode, issue #32). */
+  delivery: 'push' | 'pull';
+  /** Where it waits, in words ("waiting for bob.example to fetch it"). */
+  waiting: string;
+}
+
+/** Where a queue entry waits, in words (GET /queue `waiting`, the dashboard). */
+export function queueEntryWords(entry: Pick<QueueEntry, 'destination' | 'state' | 'attempts'>, delivery: 'push' | 'pull'): string {
+  if (entry.state === 'failed') return `not delivered: ${entry.destination} refused it`;
+  if (entry.state === 'expired') return `not delivered: ${entry.destination} could not be reached for too long`;
+  if (delivery === 'pull') return `waiting for ${entry.destination} to fetch it`;
+  return entry.attempts > 0 ? `waiting to be sent to ${entry.destination} again (tried ${entry.attempts} ${entry.attempts === 1 ? 'time' : 'times'})` : `being sent to ${entry.destination}`;
 }
 
 /** One function per operation: what both transports call. */

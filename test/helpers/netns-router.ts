@@ -1,5 +1,6 @@
 /**
- * A home router in network namespaces, for test/port-mapping.test.ts (issue #15): Debian's
+ * A home router in network namespaces, for test/port-mapping.test.ts (issue #15) and
+ * test/nat-peering.test.ts (issue #32, `upnp: false`: masquerade only): Debian's
  * miniupnpd (nftables backend) runs in a "router" namespace between a "lan" namespace (where the
  * home node runs, 10.77.0.2, default route via the router's 10.77.0.1) and a "wan" namespace
  * (where a friend's node runs, 192.0.3.2, reaching the router's external address 192.0.3.1).
@@ -20,10 +21,10 @@ export const WAN_NODE = '192.0.3.2';
 const ip = (...args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
 
 /** Why the namespace router cannot run here, or null when it can. */
-export function routerUnavailable(): string | null {
+export function routerUnavailable(options: { upnp?: boolean } = {}): string | null {
   if (process.platform !== 'linux') return 'network namespaces are Linux only';
   if (process.getuid?.() !== 0) return 'creating network namespaces needs root';
-  if (!existsSync('/usr/sbin/miniupnpd')) return 'miniupnpd is not installed (apt-get install miniupnpd)';
+  if (options.upnp !== false && !existsSync('/usr/sbin/miniupnpd')) return 'miniupnpd is not installed (apt-get install miniupnpd)';
   try {
     execFileSync('nft', ['--version'], { stdio: 'ignore' });
   } catch {
@@ -40,6 +41,15 @@ export function routerUnavailable(): string | null {
 }
 
 export class NetnsRouter {
+  /**
+   * `upnp: false`: an ordinary router that only masquerades (nftables), with no miniupnpd and no
+   * route from the wan back into the lan: nothing on the wan side can open a connection to the lan.
+   */
+  private readonly options: { upnp?: boolean };
+  constructor(options: { upnp?: boolean } = {}) {
+    this.options = options;
+  }
+
   readonly id = `${process.pid.toString(36)}${Math.floor(Math.random() * 1e4).toString(36)}`;
   readonly router = `pcr-r-${this.id}`;
   readonly lan = `pcr-l-${this.id}`;
@@ -68,8 +78,18 @@ export class NetnsRouter {
     ip('-n', lan, 'link', 'set', `li-${id}`, 'up');
     ip('-n', wan, 'link', 'set', `wi-${id}`, 'up');
     ip('-n', lan, 'route', 'add', 'default', 'via', ROUTER_LAN);
-    ip('-n', wan, 'route', 'add', '10.77.0.0/24', 'via', ROUTER_WAN);
     execFileSync('ip', ['netns', 'exec', router, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+    if (this.options.upnp === false) {
+      // Outgoing connections leave with the router's wan address; nothing comes in unasked.
+      const nat = `table inet filter {
+  chain forward { type filter hook forward priority 0; policy drop; ct state established,related accept; iifname "ri-${id}" accept; }
+  chain postrouting { type nat hook postrouting priority 100; policy accept; oifname "re-${id}" masquerade; }
+}
+`;
+      execFileSync('ip', ['netns', 'exec', router, 'nft', '-f', '-'], { input: nat });
+      return;
+    }
+    ip('-n', wan, 'route', 'add', '10.77.0.0/24', 'via', ROUTER_WAN);
     // What miniupnpd's nft_init.sh sets up: its chains, hooked into forward and NAT.
     const rules = `table inet filter {
   chain forward { type filter hook forward priority 0; policy drop; ct state established,related accept; iifname "ri-${id}" accept; jump miniupnpd; }
@@ -106,7 +126,7 @@ export class NetnsRouter {
     return execFileSync('ip', ['netns', 'exec', this.router, 'nft', 'list', 'chain', 'inet', 'filter', 'prerouting_miniupnpd']).toString();
   }
 
-  /** Stops miniupnpd (by its pid) and deletes the namespaces (their veth links go with them). */
+  /** Stops miniupnpd (if any, by its pid) and deletes the namespaces (their veth links go with them). */
   async stop(): Promise<void> {
     const daemon = this.daemon;
     if (daemon && daemon.exitCode === null) {

@@ -47,6 +47,11 @@ export interface PullerDeps {
   log: Logger;
   isPaused: () => boolean;
   onChange?: () => void;
+  /**
+   * Takes a pulled event that invites one of our users (true), or leaves it to the ingest chain
+   * (false); throws when it could not be stored now (the page is asked again).
+   */
+  receiveInvite?: (server: string, raw: unknown) => Promise<boolean>;
   /** Told about each pulled event (metrics: received events by result). */
   onReceived?: (outcome: ReceivedOutcome) => void;
 }
@@ -257,8 +262,19 @@ export class Puller {
    * no-op then). Refused events (4xx) are logged and acknowledged, as a push would have them fail;
    * but an event refused for a quota (429) waits: nothing is saved, and the wait is returned.
    */
-  private async storePage(server: string, raws: unknown[], cursor: number): Promise<boolean | QuotaWait> {
+  private async storePage(server: string, page: unknown[], cursor: number): Promise<boolean | QuotaWait> {
     const { ingest, log } = this.deps;
+    // An invite of one of our users by the room's host comes this way when we cannot be called
+    // (issue #32): taken as its POST /invite would be (RoomService.receivePulledInvite).
+    const raws: unknown[] = [];
+    for (const raw of page) {
+      try {
+        if (!this.deps.receiveInvite || !(await this.deps.receiveInvite(server, raw))) raws.push(raw);
+      } catch (error) {
+        warnLimited(log, `pulled_invite_failed ${server}`, { event: 'pulled_invite_failed', server, error: (error as Error).message }, 'a pulled invite could not be stored yet; the page is asked again');
+        return false;
+      }
+    }
     const verifications = ingest.verifyAll(server, raws);
     verifications.forEach((p) => p.catch(() => undefined));
     const verified: VerifiedEvent[] = [];

@@ -23,10 +23,19 @@ export interface PullReceiver {
   last_ack_at: number | null;
 }
 
+/** A friend whose endpoint we could not reach when it peered (migration 23). */
+export interface UnreachedPeer {
+  server_name: string;
+  endpoint: string;
+  since: number;
+  reason: string | null;
+}
+
 export class PullQueue {
   private readonly db: Db;
   private readonly waiters = new Map<string, Set<() => void>>();
   private readonly receivers = new Map<string, PullReceiver>();
+  private readonly unreached = new Map<string, UnreachedPeer>();
   private readonly pageStmt;
   private readonly ackStmt;
   private readonly touchStmt;
@@ -53,12 +62,42 @@ export class PullQueue {
        ON CONFLICT (server_name) DO UPDATE SET last_pull_at = excluded.last_pull_at`,
     );
     for (const row of db.prepare<[], PullReceiver>('SELECT * FROM pull_receivers').all()) this.receivers.set(row.server_name, row);
+    for (const row of db.prepare<[], UnreachedPeer>('SELECT * FROM unreached_peers').all()) this.unreached.set(row.server_name, row);
   }
 
-  /** Whether a destination receives by pull now: it pulled from us recently. */
+  /**
+   * Whether a destination receives by pull now: it pulled from us recently, or it is a friend
+   * whose endpoint we never reached (it redeemed our invite link from behind a router): nothing
+   * is pushed to an endpoint a peer named until a reach-probe proves it (issue #32).
+   */
   isPullDestination(destination: string, now = Date.now()): boolean {
+    if (this.unreached.has(destination)) return true;
     const receiver = this.receivers.get(destination);
     return receiver !== undefined && now - receiver.last_pull_at < PULL_STALE_MS;
+  }
+
+  /** Why we wait for `destination` to pull (its endpoint was never reached), or null. */
+  unreachedReason(destination: string): UnreachedPeer | null {
+    return this.unreached.get(destination) ?? null;
+  }
+
+  /** A peer whose endpoint could not be reached when it peered with us: served by pull only. */
+  markUnreached(destination: string, endpoint: string, reason: string, now = Date.now()): void {
+    this.db
+      .prepare('INSERT INTO unreached_peers (server_name, endpoint, since, reason) VALUES (?, ?, ?, ?) ON CONFLICT (server_name) DO UPDATE SET endpoint = excluded.endpoint, since = excluded.since, reason = excluded.reason')
+      .run(destination, endpoint, now, reason);
+    this.unreached.set(destination, { server_name: destination, endpoint, since: now, reason });
+  }
+
+  /**
+   * Its endpoint is proven (a reach-probe through us called it back, or the owner set it): it may
+   * be pushed to again. True when it was waiting for that.
+   */
+  markReached(destination: string): boolean {
+    if (!this.unreached.has(destination)) return false;
+    this.db.prepare('DELETE FROM unreached_peers WHERE server_name = ?').run(destination);
+    this.unreached.delete(destination);
+    return true;
   }
 
   receiver(destination: string): PullReceiver | undefined {

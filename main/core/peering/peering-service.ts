@@ -23,6 +23,10 @@ import type { Identity } from '../identity/identity.ts';
 import type { Db } from '../store/database.ts';
 import type { TlsMaterial } from '../tls/certificate.ts';
 import type { TrustStore } from '../trust/trust-store.ts';
+import type { PullQueue } from '../outbox/pull-queue.ts';
+import { PROBE_TIMEOUT_MS, classify } from '../reachability/probe-caller.ts';
+import { cleanText } from '../util/untrusted-text.ts';
+import { PEER_TEXT_MAX } from '../federation/peer-refusal.ts';
 import { encodeLink, parseLink, type LinkPayload } from './invite-link.ts';
 
 export const PEERING_PATH = '/_paracord/federation/v1/peering';
@@ -51,6 +55,17 @@ export interface PeeringRequest {
   tls_fingerprint: string | null;
 }
 
+/** The inviter's answer to `POST /peering`. */
+export interface PeeringAnswer {
+  server_name: string;
+  key_id: string;
+  public_key: string;
+  /** Whether the inviter could call the redeemer back at the endpoint it named (absent: an older node, which only answers when it could). */
+  reachable?: boolean;
+  /** Why not, in words. */
+  reach_error?: string;
+}
+
 const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
 
 export interface PeeringDeps {
@@ -65,8 +80,12 @@ export interface PeeringDeps {
   http: HttpClient;
   discovery: Discovery;
   log: Logger;
+  /** Who receives by pull, and whose endpoint was never reached (issue #32). */
+  pull: PullQueue;
   /** Peers changed (for live UI updates). */
   onPeered?: (server: string) => void;
+  /** The friend whose link we redeemed could not call us back: receive by pull at once (issue #32). */
+  onNotReached?: (server: string, error: string) => void;
 }
 
 export class PeeringService {
@@ -119,7 +138,7 @@ export class PeeringService {
   }
 
   /** Redeems a friend's link: check it against the live server, then ask it to peer. */
-  async redeem(link: string): Promise<{ server_name: string; endpoint: string; key_id: string; tls_fingerprint: string | null }> {
+  async redeem(link: string): Promise<{ server_name: string; endpoint: string; key_id: string; tls_fingerprint: string | null; reachable: boolean | null; reach_error?: string }> {
     const parsed = parseLink(link);
     if (!parsed.ok) throw badRequest('invalid_link', parsed.reason);
     const invite = parsed.payload;
@@ -173,9 +192,15 @@ export class PeeringService {
       this.d.discovery.noteBinding(invite.server_name, keys.discovery);
     })();
     this.d.discovery.forget(invite.server_name);
-    this.d.log.info({ event: 'peered', server: invite.server_name, via: 'invite_link' }, 'peered through an invite link');
+    // The inviter's callback was our first reachability probe: when it could not reach us, we
+    // receive by pull from now on (issue #32). Its words are a peer's text: cleaned and cut.
+    const answer = response.json as { reachable?: unknown; reach_error?: unknown } | undefined;
+    const reachable = answer?.reachable === false ? false : answer?.reachable === true ? true : null;
+    const reachError = reachable === false ? cleanText(typeof answer?.reach_error === 'string' ? answer.reach_error : 'it could not call this node back', PEER_TEXT_MAX) : null;
+    this.d.log.info({ event: 'peered', server: invite.server_name, via: 'invite_link', reachable }, 'peered through an invite link');
+    if (reachError !== null) this.d.onNotReached?.(invite.server_name, reachError);
     this.d.onPeered?.(invite.server_name);
-    return { server_name: invite.server_name, endpoint: invite.endpoint, key_id: invite.key_id, tls_fingerprint: invite.tls_fingerprint };
+    return { server_name: invite.server_name, endpoint: invite.endpoint, key_id: invite.key_id, tls_fingerprint: invite.tls_fingerprint, reachable, ...(reachError !== null ? { reach_error: reachError } : {}) };
   }
 
   private async contact<T>(server: string, action: () => Promise<T>): Promise<T> {
@@ -210,7 +235,7 @@ export class PeeringService {
    * Inviter side of `POST /peering`: the token authorizes; the request is signed with the key the
    * body names, and that key must be what the redeemer's own endpoint serves.
    */
-  async acceptPeering(request: PeeringRequest, now = Date.now()): Promise<{ server_name: string; key_id: string; public_key: string }> {
+  async acceptPeering(request: PeeringRequest, now = Date.now()): Promise<PeeringAnswer> {
     const row = this.d.db.prepare<[string], PeerInviteRow>('SELECT * FROM peer_invites WHERE token_hash = ?').get(hashToken(request.token));
     if (!row) throw forbidden('invalid_token', 'this invite link is not valid here');
     if (row.revoked_at) throw forbidden('link_revoked', 'this invite link was revoked by its owner');
@@ -222,16 +247,39 @@ export class PeeringService {
     // An existing peer's name only with its own key (the request is signed with the key its body names).
     await this.refusedWith(row.id, request.server_name, () => this.d.claims.checkPeering(request.server_name, request.key_id, request.public_key));
 
-    // Reach the redeemer the way we will from now on, and check it serves the key it signed with.
+    // Calling the redeemer back is the first reachability probe, not a gate (issue #32): a friend
+    // behind a home router cannot be called back, and its request is signed with the key it names
+    // and authorized by the token. What answers there must serve that key (else refused: the
+    // endpoint is someone else's); an endpoint that does not answer is recorded as never reached,
+    // and nothing is pushed to it until a reach-probe through us proves it (pull-queue.ts).
     const pin = request.tls_fingerprint ?? undefined;
-    const keys = await this.contact(request.server_name, async () => {
+    let keys: { document: RemoteKeysDocument; raw: unknown } | null = null;
+    let unreached: string | null = null;
+    const callBack = async () => {
       // The redeemer's endpoint is its word: vouch "peering" (address-policy.ts).
-      const response = await this.d.http.send('GET', joinUrl(this.d.http.checkEndpoint(request.endpoint), KEYS_PATH), { accept: 'application/json' }, undefined, { vouch: 'peering', ...(pin ? { pin } : {}) });
+      const response = await this.d.http.send('GET', joinUrl(this.d.http.checkEndpoint(request.endpoint), KEYS_PATH), { accept: 'application/json' }, undefined, {
+        vouch: 'peering', signal: AbortSignal.timeout(PROBE_TIMEOUT_MS), timeoutMs: PROBE_TIMEOUT_MS, ...(pin ? { pin } : {}),
+      });
+      if (response.status !== 200) throw new NotReached(`${request.endpoint} answered HTTP ${response.status} for its keys, not as a Paracord node`);
       const check = checkKeysDocument(response.json, request.server_name);
       if (!check.ok) throw new PinMismatch(`its keys document is not valid: ${check.reason}`);
       if (!listsKey(check.document, request.key_id, request.public_key)) throw new PinMismatch('its endpoint does not serve the key it signed with');
       return { document: check.document, raw: response.json };
-    });
+    };
+    try {
+      keys = await callBack();
+    } catch (error) {
+      // Refusals stand (403): a wrong key or keys document (the endpoint is someone else's), an
+      // address this node never connects to. Anything else is a fact about the network: not reached.
+      if (!(error instanceof NotReached)) {
+        try {
+          await this.contact(request.server_name, () => Promise.reject(error));
+        } catch (mapped) {
+          if (mapped instanceof HttpError && mapped.status === 403) throw mapped;
+        }
+      }
+      unreached = cleanText(error instanceof NotReached ? error.message : classify(error, request.endpoint)[1], PEER_TEXT_MAX);
+    }
     const used = await this.refusedWith(row.id, request.server_name, async () => this.d.db.transaction(() => {
       // Checked again before the token is claimed: a refused link stays unused.
       this.d.claims.checkPeeringNow(request.server_name, request.key_id, request.public_key);
@@ -239,14 +287,20 @@ export class PeeringService {
       const claimed = this.d.db.prepare('UPDATE peer_invites SET used_at = ?, used_by = ? WHERE id = ? AND used_at IS NULL AND revoked_at IS NULL').run(now, request.server_name, row.id).changes;
       if (claimed === 0) return false;
       this.bind(request.server_name, request.key_id, request.public_key, request.endpoint, request.tls_fingerprint, now);
-      this.d.keys.store(keys.document, now, keys.raw);
+      if (keys) this.d.keys.store(keys.document, now, keys.raw);
+      if (unreached !== null) this.d.pull.markUnreached(request.server_name, request.endpoint, unreached, now);
+      else this.d.pull.markReached(request.server_name);
       return true;
     })());
     if (!used) throw conflict('link_used', 'this invite link was already used');
     this.d.discovery.forget(request.server_name);
-    this.d.log.info({ event: 'peered', server: request.server_name, via: 'invite_link', invite: row.id }, 'a friend redeemed our invite link');
+    this.d.log.info({ event: 'peered', server: request.server_name, via: 'invite_link', invite: row.id, reachable: unreached === null, ...(unreached !== null ? { reach_error: unreached } : {}) }, 'a friend redeemed our invite link');
     this.d.onPeered?.(request.server_name);
-    return { server_name: identity.serverName, key_id: identity.keyId, public_key: identity.publicKeyHex };
+    return {
+      server_name: identity.serverName, key_id: identity.keyId, public_key: identity.publicKeyHex,
+      // What the callback found: the redeemer switches to pull mode at once when false.
+      reachable: unreached === null, ...(unreached !== null ? { reach_error: unreached } : {}),
+    };
   }
 
   /**
@@ -275,6 +329,8 @@ export class PeeringService {
 }
 
 class PinMismatch extends Error {}
+/** The redeemer's endpoint answered, but not as a Paracord node (an HTTP error): not reached. */
+class NotReached extends Error {}
 
 function listsKey(document: RemoteKeysDocument, keyId: string, publicKey: string): boolean {
   return [document.active_key, ...document.next_keys].some((k) => k.key_id === keyId && k.public_key === publicKey);

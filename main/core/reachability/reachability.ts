@@ -57,6 +57,8 @@ export interface ReachabilityDeps {
   portMapping: boolean;
   watchSeconds?: number;
   recheckSeconds?: number;
+  /** A peer that redeemed our link from where we could not call it back (pull-queue.ts): not asked to test us. */
+  neverReached?: (server: string) => boolean;
   /** Seconds between a failed self-test and the test that confirms it (default 31). */
   confirmSeconds?: number;
   gatewayAddress?: string;
@@ -204,6 +206,25 @@ export class Reachability {
     void this.check(peer).catch(() => undefined);
   }
 
+  /**
+   * A friend whose invite link we redeemed tried to call us back and could not (issue #32): that
+   * was a reachability test through it, and we receive by pull at once rather than after a
+   * routine test (which may be half an hour away). A later successful test ends pull mode as usual.
+   */
+  notReachedBy(peer: string, error: string): void {
+    if (this.stopped) return;
+    const wasPull = this.mode === 'pull';
+    this.autoPull = true;
+    this.clearUnconfirmed();
+    this.state = { reachable: false, checked_at: Date.now(), via: peer, endpoint: this.deps.federationUrl(), mode: this.mode, mapping: this.mappingView(), error: `${peer} could not reach this node: ${error}`, status: 'unreachable', latency_ms: null };
+    if (!wasPull) {
+      this.deps.log.warn({ event: 'pull_mode_on', reason: this.state.error, via: peer }, 'a friend could not call this node back when peering: receiving through pull mode');
+      this.deps.discovery.forget(this.deps.identity()?.serverName ?? '');
+      this.deps.puller.start();
+    }
+    this.deps.onChange();
+  }
+
   /** The owner asked, or something changed: test now. */
   check(via?: string): Promise<CheckResult> {
     if (this.running && via === undefined) return this.running;
@@ -238,7 +259,8 @@ export class Reachability {
   private candidates(): string[] {
     return this.deps.trust
       .list()
-      .filter((s) => s.trust === 'allow')
+      // A peer whose endpoint we never reached cannot be asked (issue #32): nothing is sent where it said it lives.
+      .filter((s) => s.trust === 'allow' && !this.deps.neverReached?.(s.server_name))
       .sort((a, b) => (b.last_seen_at ?? 0) - (a.last_seen_at ?? 0))
       .map((s) => s.server_name);
   }

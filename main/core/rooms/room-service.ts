@@ -508,16 +508,23 @@ export class RoomService {
       { origin_server: this.server, room_id: roomId, sender: inviter, max_age_seconds: maxAgeSeconds, invitee, room_name: room.name, event },
       INVITE_WIRE_ORDER,
     );
-    await this.callPeer(inviteeServer, INVITE_PATH, body);
+    // A server that receives by pull (behind a router, issue #32) cannot be called: the signed
+    // invite event waits in its queue like any event and becomes an invite there when pulled
+    // (federation/puller.ts). Its server cannot refuse it now; an invite it refuses simply expires.
+    const byPull = this.d.workers.status(inviteeServer).waiting_to_be_pulled;
+    if (!byPull) await this.callPeer(inviteeServer, INVITE_PATH, body);
     const stored = await this.d.commit.run(() => {
       authorizeEvent(this.d.rooms, this.d.events, event);
       this.d.events.insert(event, contentHash(envelopeSigningBytes(event)), null);
       this.d.rooms.apply(event);
-      this.enqueueDeliveries(event, inviteeServer, Date.now());
+      const now = Date.now();
+      this.enqueueDeliveries(event, byPull ? null : inviteeServer, now);
+      if (byPull) this.d.outbox.enqueue(inviteeServer, event.event_id, roomId, now);
       return event;
     });
     this.afterCommit(stored);
-    this.d.log.info({ event: 'invite_sent', room_id: roomId, invitee }, 'invite sent');
+    if (byPull) this.d.workers.kick(inviteeServer);
+    this.d.log.info({ event: 'invite_sent', room_id: roomId, invitee, ...(byPull ? { by_pull: true } : {}) }, byPull ? 'invite queued: its server fetches it by pull' : 'invite sent');
     return { event_id: stored.event_id };
   }
 
@@ -626,6 +633,30 @@ export class RoomService {
     });
     this.d.log.info({ event: 'invite_received', room_id: event.room_id, invitee: body.invitee, from: requestOrigin }, 'room invite received');
     return { invite_id: inviteId };
+  }
+
+  /**
+   * Pull mode (issue #32): the host of a room queues the signed invite of one of our users instead
+   * of calling us, and we pull it. Taken exactly as its `POST /invite` would be (receiveInvite:
+   * signature, the room is the sender's, our user exists, the per-peer cap): true when `raw` was
+   * such an invite (stored, or refused and logged: refusals are final, as a push's are), false when
+   * it is not one (the ingest chain takes it). A page asked again finds it stored: a no-op.
+   */
+  async receivePulledInvite(host: string, raw: unknown): Promise<boolean> {
+    const e = raw as { event_type?: unknown; state_key?: unknown; room_id?: unknown; event_id?: unknown; content?: { expires_at?: unknown } } | null;
+    if (!e || typeof e !== 'object' || e.event_type !== 'm.member.invite' || typeof e.state_key !== 'string' || typeof e.room_id !== 'string') return false;
+    if (!isUserId(e.state_key) || serverOf(e.state_key) !== this.server || serverOf(e.room_id) !== host) return false;
+    if (typeof e.event_id === 'string' && this.d.events.get(e.event_id)) return true;
+    const expiresAt = typeof e.content?.expires_at === 'number' ? e.content.expires_at : 0;
+    const seconds = Math.ceil((expiresAt - Date.now()) / 1000);
+    try {
+      if (seconds <= 0) throw forbidden('invite_expired', 'the invite expired before it was fetched');
+      await this.receiveInvite(host, { room_id: e.room_id, invitee: e.state_key, max_age_seconds: Math.min(seconds, 30 * 24 * 3600), event: raw });
+    } catch (error) {
+      if (!(error instanceof HttpError) || error.status >= 500) throw error;
+      warnLimited(this.d.log, `pulled_invite_refused ${host}`, { event: 'pulled_invite_refused', server: host, room_id: e.room_id, status: error.status, error: error.code, message: error.message }, 'a pulled invite was refused');
+    }
+    return true;
   }
 
   /**

@@ -584,6 +584,21 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 23,
+    name: 'peers whose endpoint was never reached',
+    sql: `
+      -- A friend that redeemed our invite link from behind a router we could not call back
+      -- (issue #32): peered, but nothing is pushed to the endpoint it named until a reach-probe
+      -- through us proves it (outbox/pull-queue.ts); its events wait to be pulled.
+      CREATE TABLE IF NOT EXISTS unreached_peers (
+        server_name TEXT PRIMARY KEY,
+        endpoint    TEXT NOT NULL,
+        since       INTEGER NOT NULL,
+        reason      TEXT
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 export function runMigrations(db: Db): void {

@@ -1,20 +1,28 @@
-import type { AdminHandlers, QueueEntry } from '../../../../../shared/contract/admin-operations.ts';
+import { queueEntryWords, type AdminHandlers, type QueueEntry } from '../../../../../shared/contract/admin-operations.ts';
 import { conflict, notFound } from '../../../errors.ts';
 import type { NodeContext } from '../../../node-context.ts';
 import type { OutboxRow } from '../../../outbox/outbox.ts';
 
 type Names = 'getQueue' | 'retryQueueEntry' | 'dropQueueEntry' | 'listAttempts' | 'pauseFederation' | 'resumeFederation';
 
-const entry = (r: OutboxRow): QueueEntry => ({
-  id: r.id, destination: r.destination, event_id: r.event_id, room_id: r.room_id, state: r.state,
-  attempts: r.attempts, next_attempt_at: r.next_attempt_at, last_error: r.last_error, created_at: r.created_at,
-});
+const entryOf = (node: NodeContext) => {
+  const byPull = new Map<string, 'push' | 'pull'>();
+  return (r: OutboxRow): QueueEntry => {
+    let delivery = byPull.get(r.destination);
+    if (!delivery) byPull.set(r.destination, (delivery = node.pull.isPullDestination(r.destination) ? 'pull' : 'push'));
+    return {
+      id: r.id, destination: r.destination, event_id: r.event_id, room_id: r.room_id, state: r.state,
+      attempts: r.attempts, next_attempt_at: r.next_attempt_at, last_error: r.last_error, created_at: r.created_at,
+      delivery, waiting: queueEntryWords(r, delivery),
+    };
+  };
+};
 
 export function federationOperations(node: NodeContext): Pick<AdminHandlers, Names> {
   return {
     getQueue: async ({ state, destination, limit }) => ({
       counts: node.outbox.counts(),
-      entries: node.outbox.list({ ...(state ? { state } : {}), ...(destination ? { destination } : {}) }, limit).map(entry),
+      entries: node.outbox.list({ ...(state ? { state } : {}), ...(destination ? { destination } : {}) }, limit).map(entryOf(node)),
     }),
     retryQueueEntry: async ({ id }) => {
       const before = node.outbox.get(id);
@@ -24,7 +32,7 @@ export function federationOperations(node: NodeContext): Pick<AdminHandlers, Nam
       node.log.info({ event: 'delivery_retry_requested', id, destination: after.destination, event_id: after.event_id }, 'owner asked to retry a delivery');
       node.workers.kick(after.destination);
       node.notifications.notify({ type: 'status' });
-      return entry(after);
+      return entryOf(node)(after);
     },
     dropQueueEntry: async ({ id }) => {
       const row = node.outbox.get(id);

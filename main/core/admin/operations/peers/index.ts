@@ -138,6 +138,8 @@ export function peerOperations(node: NodeContext): Pick<AdminHandlers, 'listPeer
         return row;
       })();
       node.discovery.forget(name);
+      // An endpoint the owner typed is the owner's word: pushed to again even if never reached (issue #32).
+      if (input.endpoint && node.pull.markReached(name)) node.workers.kick(name);
       node.log.info({ event: 'peer_added', server: name, endpoint, pinned: confirmed !== undefined, dialect: discovered?.dialect ?? 'unknown' }, 'peer added');
       node.notifications.notify({ type: 'status' });
       return peerView(node, server);

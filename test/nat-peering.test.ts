@@ -1,0 +1,80 @@
+/**
+ * Issue #32 item 1 behind a real NAT router: a home node in a lan namespace behind a router
+ * namespace that only masquerades (nftables, no UPnP, no route back in) redeems the invite link of
+ * a friend on the wan side, over TLS with pinned certificates as at home. The friend cannot call
+ * it back, peers anyway and says so; the home node receives by pull at once; a room on the
+ * friend's node carries messages both ways (the friend's invite and messages are pulled, the
+ * home's join and messages are pushed through the NAT).
+ * Skipped, with the reason, where network namespaces are not available.
+ */
+import { describe, expect, it } from 'vitest';
+import { admin, routerPerSuite, serveIn, stopChild } from './helpers/netns-node.ts';
+import { LAN_NODE, WAN_NODE, routerUnavailable } from './helpers/netns-router.ts';
+import { enc } from './helpers/rooms.ts';
+import { tempDir } from './helpers/temp-dir.ts';
+
+const unavailable = routerUnavailable({ upnp: false });
+if (unavailable) console.warn(`NAT peering tests skipped: ${unavailable}`);
+
+async function poll<T>(check: () => T, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return check();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
+describe.skipIf(unavailable !== null)('a home node behind a NAT router without UPnP', () => {
+  const router = routerPerSuite({ upnp: false });
+
+  it('redeems a public friend\'s invite link, receives by pull at once, and talks both ways in the friend\'s room', async () => {
+    const port = 7451;
+    const homeDir = tempDir('paracord-home-');
+    const friendDir = tempDir('paracord-friend-');
+    const friend = await serveIn(router.wan, friendDir, 'friend.test', `${WAN_NODE}:${port}`, ['--public-url', `https://${WAN_NODE}:${port}`], true);
+    // What a home node publishes by itself: its own (private) address, which nobody outside reaches.
+    const home = await serveIn(router.lan, homeDir, 'home.test', `${LAN_NODE}:${port}`, ['--public-url', `https://${LAN_NODE}:${port}`], true);
+    try {
+      const homeAdmin = (method: string, path: string, body?: unknown) => admin(router.lan, homeDir, home.ready.admin_url, method, path, body);
+      const friendAdmin = (method: string, path: string, body?: unknown) => admin(router.wan, friendDir, friend.ready.admin_url, method, path, body);
+      const link = friendAdmin('POST', '/invites/peer', {});
+      expect(link.status, JSON.stringify(link.body)).toBe(200);
+      const redeemed = homeAdmin('POST', '/invites/peer/redeem', { link: link.body.link });
+      expect(redeemed.status, `${JSON.stringify(redeemed.body)}\n${friend.run.output()}`).toBe(200);
+      expect(redeemed.body).toMatchObject({ server_name: 'friend.test', reachable: false });
+      expect(homeAdmin('GET', '/reachability').body).toMatchObject({ mode: 'pull', reachable: false, via: 'friend.test' });
+      expect(friendAdmin('GET', '/peers').body.peers[0]).toMatchObject({ server_name: 'home.test', delivery: { mode: 'pull' } });
+
+      const roomId: string = friendAdmin('POST', '/rooms', { name: 'across the NAT' }).body.room_id;
+      const invited = friendAdmin('POST', `/rooms/${enc(roomId)}/invites`, { user_id: '@owner:home.test' });
+      expect(invited.status, JSON.stringify(invited.body)).toBe(200);
+      const invite = await poll(() => {
+        const list = homeAdmin('GET', `/invites?user_id=${enc('@owner:home.test')}`).body.invites as Array<{ invite_id: string; room_id: string }>;
+        expect(list.map((i) => i.room_id), home.run.output()).toEqual([roomId]);
+        return list[0]!;
+      });
+      const accepted = homeAdmin('POST', `/invites/${invite.invite_id}/accept`, { user_id: '@owner:home.test' });
+      expect(accepted.status, JSON.stringify(accepted.body)).toBe(200);
+
+      for (let i = 0; i < 10; i++) {
+        expect(friendAdmin('POST', `/rooms/${enc(roomId)}/messages`, { body: `from friend ${i}` }).status).toBe(200);
+        expect(homeAdmin('POST', `/rooms/${enc(roomId)}/messages`, { body: `from home ${i}` }).status).toBe(200);
+      }
+      const bodies = (get: typeof homeAdmin) => (get('GET', `/rooms/${enc(roomId)}/messages?limit=100`).body.messages as Array<{ body: string }>).map((m) => m.body);
+      const onFriend = await poll(() => {
+        const seen = bodies(friendAdmin);
+        expect(seen.filter((b) => b.startsWith('from '))).toHaveLength(20);
+        return seen;
+      });
+      await poll(() => expect(bodies(homeAdmin)).toEqual(onFriend));
+      expect(friendAdmin('GET', '/queue?destination=home.test').body.entries).toEqual([]);
+    } finally {
+      await stopChild(home.run.child);
+      await stopChild(friend.run.child);
+    }
+  }, 120_000);
+});
