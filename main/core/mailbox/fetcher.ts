@@ -16,7 +16,7 @@ import type { Db } from '../store/database.ts';
 import type { Identity } from '../identity/identity.ts';
 import type { TrustStore } from '../trust/trust-store.ts';
 import type { Discovery } from '../federation/discovery.ts';
-import type { HttpClient } from '../federation/http-client.ts';
+import type { FederationResponse, HttpClient } from '../federation/http-client.ts';
 import { cleanText } from '../util/untrusted-text.ts';
 import { PEER_TEXT_MAX } from '../federation/peer-refusal.ts';
 import { infoLimited, warnLimited } from '../log.ts';
@@ -102,6 +102,17 @@ export class MailboxFetcher {
     const { log } = this.deps;
     let failures = 0;
     let acked = false;
+    let ahead: { cursor: number; abort: AbortController; response: Promise<FederationResponse> } | null = null;
+    const drop = () => {
+      ahead?.abort.abort();
+      ahead = null;
+    };
+    const ask = (identity: Identity, endpoint: string, cursor: number) => {
+      const abort = new AbortController();
+      const response = this.deps.http.signed(identity, 'GET', endpoint, `${MAILBOX_PATH}?cursor=${cursor}&limit=${MAX_MAILBOX_ITEMS}`, undefined, { signal: AbortSignal.any([signal, abort.signal]), destination: server, timeoutMs: FETCH_TIMEOUT_MS });
+      response.catch(() => undefined);
+      return { cursor, abort, response };
+    };
     while (!signal.aborted) {
       const identity = this.deps.identity();
       if (!identity || this.deps.isPaused()) {
@@ -114,7 +125,11 @@ export class MailboxFetcher {
         // Taken before a restart, maybe not acknowledged yet.
         if (!acked && cursor > 0) await this.ack(identity, server, endpoint, cursor, signal);
         acked = true;
-        const response = await this.deps.http.signed(identity, 'GET', endpoint, `${MAILBOX_PATH}?cursor=${cursor}&limit=${MAX_MAILBOX_ITEMS}`, undefined, { signal, destination: server, timeoutMs: FETCH_TIMEOUT_MS });
+        // The page asked ahead is the one wanted unless the last page could not be taken.
+        const request = ahead?.cursor === cursor ? ahead : ask(identity, endpoint, cursor);
+        if (ahead !== request) drop();
+        ahead = null;
+        const response = await request.response;
         const code = (response.json as { error?: unknown } | undefined)?.error;
         if (response.status === 404 || (response.status === 403 && code === 'mailbox_off')) {
           this.record(server, null, `${server} does not serve as a mailbox (HTTP ${response.status}); asking again in 10 min`);
@@ -131,6 +146,8 @@ export class MailboxFetcher {
           failures = 0;
           continue;
         }
+        // The next page is asked for while this one is taken (in order: one page at a time is taken).
+        ahead = ask(identity, endpoint, next);
         for (const item of page.items) {
           const answer = await this.deps.dispatch({ from: item.from, path: item.path, keyId: item.key_id, timestamp: item.timestamp, signature: item.signature, body: item.body });
           if (answer.status >= 500) throw new Error(`a carried request could not be taken yet (HTTP ${answer.status}); the page is asked again`);
@@ -140,11 +157,16 @@ export class MailboxFetcher {
           }
         }
         this.saveCursor.run({ server, cursor: next, now: Date.now() });
-        await this.ack(identity, server, endpoint, next, signal);
+        // Off the critical path: the next fetch asks after `next` whatever the mailbox deleted, and
+        // a lost ack is covered by the next one (or the one sent at start).
+        void this.ack(identity, server, endpoint, next, signal).catch((error: Error) => {
+          if (!signal.aborted) infoLimited(log, `mailbox_ack_failed ${server}`, { event: 'mailbox_ack_failed', mailbox: server, error: cleanText(error.message, PEER_TEXT_MAX) }, 'mailbox acknowledgement failed; the next one covers it');
+        });
         if (page.items.length > 0) infoLimited(log, `mailbox_fetched ${server}`, { event: 'mailbox_fetched', mailbox: server, items: page.items.length }, 'took requests left for this node at a mailbox');
         failures = 0;
         this.deps.onChange?.();
       } catch (error) {
+        drop();
         if (signal.aborted) return;
         failures += 1;
         const message = cleanText((error as Error).message, PEER_TEXT_MAX);

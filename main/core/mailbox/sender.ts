@@ -38,6 +38,8 @@ export interface Deposited {
 export class MailboxSender {
   private readonly deps: MailboxSenderDeps;
   private readonly preferUntil = new Map<string, number>();
+  /** The mailbox that said lately it holds mail for a recipient, and until when that answer stands. */
+  private readonly accepting = new Map<string, { mailbox: string; until: number }>();
   private readonly saveStmt;
 
   constructor(deps: MailboxSenderDeps) {
@@ -69,13 +71,21 @@ export class MailboxSender {
         const document = await this.deps.discovery.documentOf(mailbox, Date.now(), signal);
         if (!document.capabilities.includes(MAILBOX_CAPABILITY)) continue;
         const endpoint = document.federation_endpoint;
-        const asked = await this.deps.http.signed(identity, 'GET', endpoint, `${MAILBOX_ACCEPTS_PATH}/${destination}`, undefined, { destination: mailbox, ...(signal ? { signal } : {}) });
-        if (asked.status !== 200 || (asked.json as { accepts?: unknown } | undefined)?.accepts !== true) continue;
+        // Asked once a minute per recipient, not per request (a deposit refused 403 asks again).
+        const known = this.accepting.get(destination);
+        if (!(known?.mailbox === mailbox && known.until > Date.now())) {
+          const asked = await this.deps.http.signed(identity, 'GET', endpoint, `${MAILBOX_ACCEPTS_PATH}/${destination}`, undefined, { destination: mailbox, ...(signal ? { signal } : {}) });
+          if (asked.status !== 200 || (asked.json as { accepts?: unknown } | undefined)?.accepts !== true) continue;
+          this.accepting.set(destination, { mailbox, until: Date.now() + MAILBOX_PREFERRED_MS });
+        }
         // Our own request to the recipient, bound to it, carried in the deposit's headers.
         const inner = signRequestHeaders(identity, 'POST', path, bytes, Date.now(), destination);
         const headers = { [INNER_KEY_ID]: inner['X-Paracord-Key-Id']!, [INNER_TIMESTAMP]: inner['X-Paracord-Timestamp']!, [INNER_SIGNATURE]: inner['X-Paracord-Signature']! };
         const response = await this.deps.http.signed(identity, 'POST', endpoint, `${MAILBOX_DEPOSIT_PATH}/${destination}/${kind}`, body, { destination: mailbox, headers, ...(signal ? { signal } : {}) });
-        if (response.status === 403 || response.status === 404) continue;
+        if (response.status === 403 || response.status === 404) {
+          this.accepting.delete(destination);
+          continue;
+        }
         if (response.status === 200 && this.mailboxOf(destination) !== mailbox) this.saveStmt.run(destination, mailbox, Date.now());
         return { response, mailbox };
       } catch (error) {

@@ -324,8 +324,8 @@ export class DeliveryWorkers {
   /** Events per request the destination takes: 1 (no batches), MAX_BATCH_EVENTS or LARGE_BATCH_EVENTS. */
   private async batchLimit(destination: string, state: DestinationState): Promise<number> {
     if (state.noBatchUntil > Date.now()) return 1;
-    // Through a mailbox: its discovery cannot be read; every node that fetches from a mailbox takes batches.
-    if (this.deps.mailbox?.preferred(destination)) return state.batchCapUntil > Date.now() ? Math.max(1, Math.min(MAX_BATCH_EVENTS, state.batchCap)) : MAX_BATCH_EVENTS;
+    // Through a mailbox: its discovery cannot be read; every node that fetches from a mailbox takes large batches.
+    if (this.deps.mailbox?.preferred(destination)) return state.batchCapUntil > Date.now() ? Math.max(1, Math.min(LARGE_BATCH_EVENTS, state.batchCap)) : LARGE_BATCH_EVENTS;
     try {
       const { capabilities } = await this.deps.discovery.documentOf(destination);
       if (!capabilities.includes('batch')) return 1;
