@@ -5,7 +5,11 @@
 import type { Reachability } from './contract/admin-operations.ts';
 
 export function reachabilitySummary(state: Reachability, port: number | null): string {
-  if (state.mode === 'pull' && state.reachable !== true) return 'Receiving through pull mode';
+  if (state.mode === 'pull' && state.reachable !== true) {
+    const boxes = state.mailboxes ?? [];
+    if (boxes.length === 0) return 'Receiving through pull mode';
+    return `Receiving through pull mode and ${boxes.length === 1 ? `${boxes[0]}'s mailbox` : `friends' mailboxes (${boxes.join(', ')})`}`;
+  }
   if (isTestingAgain(state)) return 'Not reachable: testing again';
   if (state.reachable === true) {
     return state.mapping

@@ -450,6 +450,32 @@ describe('fuzz: federation endpoints through the real listener', () => {
     );
   });
 
+  it('mailboxes and join answers (issue #32): arbitrary recipients, kinds, carried headers and bodies get a clear answer; refusals change nothing', async () => {
+    const recipient = fc.oneof(fc.constantFrom('beta.test', 'gamma.test', 'alpha.test', 'host.test', 'not%20a%20name', '..', '%00'), fc.string({ maxLength: 20 }).map(encodeURIComponent).filter((r) => r.length > 0));
+    const kind = fc.constantFrom('event', 'events', 'join', 'join-answer', 'invite', 'peering', '__proto__');
+    const inner = fc.dictionary(fc.constantFrom('x-paracord-inner-key-id', 'x-paracord-inner-timestamp', 'x-paracord-inner-signature', 'x-paracord-mailbox-dispatch'), fc.oneof(fc.string({ maxLength: 40 }).filter((v) => /^[\x20-\x7e]*$/.test(v)), fc.constantFrom(String(Date.now()), '0'.repeat(128), 'ed25519:abc', '9'.repeat(20))), { maxKeys: 4 });
+    const body = fc.oneof(fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v)), fc.string({ maxLength: 100 }));
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          fc.record({ to: recipient, kind, headers: inner, body }).map(({ to, kind: k, headers, body: b }) => ({ key: `POST ${V1}/mailbox/deposit/:recipient/:kind`, method: 'POST', path: `${V1}/mailbox/deposit/${to}/${k}`, headers, body: b })),
+          recipient.map((to) => ({ key: `GET ${V1}/mailbox/accepts/:recipient`, method: 'GET', path: `${V1}/mailbox/accepts/${to}`, headers: {}, body: undefined })),
+          body.map((b) => ({ key: `POST ${V1}/mailbox/ack`, method: 'POST', path: `${V1}/mailbox/ack`, headers: {}, body: b })),
+          fc.oneof(body, fc.record({ origin_server: fc.constantFrom('beta.test', 'alpha.test'), room_id: fc.constantFrom('!r:beta.test', '!r:alpha.test', 'x'), answer: nastyValue }).map((v) => JSON.stringify(v)))
+            .map((b) => ({ key: `POST ${V1}/join-answer`, method: 'POST', path: `${V1}/join-answer`, headers: {}, body: b })),
+        ),
+        timeBound(async ({ key, method, path, headers, body: b }) => {
+          await probe(key, `${method} ${path} ${JSON.stringify(headers)} ${String(b).slice(0, 200)}`, () =>
+            sendSigned(peer.identity, baseUrl, method, path, b, { mutateHeaders: (h) => Object.assign(h, headers) }));
+        }),
+      ),
+      fuzzOptions,
+    );
+    // GET /mailbox unsigned (signed, an empty mailbox waits up to 25 s for mail).
+    const unsigned = await probe(`GET ${V1}/mailbox`, 'GET /mailbox unsigned', () => sendRaw(`${baseUrl}${V1}/mailbox?cursor=0`, 'GET', {}, undefined));
+    expect(unsigned.status).toBe(401);
+  });
+
   it('signed POST /peering: mutated redeem requests get a clear answer; refusals change nothing, a redeem stores the peer', async () => {
     const fieldNames = ['token', 'server_name', 'endpoint', 'key_id', 'public_key', 'tls_fingerprint', 'extra'] as const;
     await fc.assert(

@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { queryNodeDb } from './helpers/inspect-db.ts';
 import type { NodeProcess } from './helpers/node-process.ts';
 import { nodesPerTest } from './helpers/node-suite.ts';
-import { eventually, roomWithMembers, send } from './helpers/rooms.ts';
+import { enc, eventually, roomWithMembers, send } from './helpers/rooms.ts';
 import { closedPort } from './helpers/closed-port.ts';
 import { sendSigned } from './helpers/signed-request.ts';
 import { Identity } from '../main/core/identity/identity.ts';
@@ -24,13 +24,13 @@ const sentOrder = (n: NodeProcess, roomId: string, origin: string) =>
   queryNodeDb<{ event_id: string }>(n.dataDir, "SELECT event_id FROM federation_events WHERE room_id = ? AND event_type = 'm.message' AND origin_server = ? ORDER BY depth, event_id", roomId, origin).map((r) => r.event_id);
 
 /** alpha hosts a room with beta in it; then neither can reach the other; carol reaches both. */
-async function twoHomesAndAFriend() {
+async function twoHomesAndAFriend(withRoom = true) {
   const alpha = node('alpha.test', ['--retry-initial', '200', '--retry-max', '2000']);
   const beta = node('beta.test', ['--retry-initial', '200', '--retry-max', '2000']);
   const carol = node('carol.test');
   await Promise.all([alpha.start(), beta.start(), carol.start()]);
   for (const a of [alpha, beta, carol]) for (const b of [alpha, beta, carol]) if (a !== b) await a.addPeer(b);
-  const roomId = await roomWithMembers(alpha, 'homes', [[beta, '@owner:beta.test']]);
+  const roomId = withRoom ? await roomWithMembers(alpha, 'homes', [[beta, '@owner:beta.test']]) : '';
   const homes = [alpha, beta];
   const known = await Promise.all(homes.map(async (home) => ({ home, status: (await home.admin('GET', '/status')).body, closed: `http://127.0.0.1:${await closedPort()}` })));
   for (const home of homes) expect(await home.stop()).toBe(0);
@@ -77,6 +77,8 @@ describe('a friend\'s node as a mailbox (issue #32 item 3)', () => {
     expect(arrivalOrder(beta, roomId, 'alpha.test')).toEqual(sentOrder(alpha, roomId, 'alpha.test'));
     expect(arrivalOrder(alpha, roomId, 'beta.test')).toEqual(sentOrder(beta, roomId, 'beta.test'));
     // It went through carol: both sides said so, and carol holds nothing once both fetched.
+    // The tray's and dashboard's line says where the node receives from.
+    expect((await beta.admin('GET', '/status')).body.reachability.summary).toBe("Receiving through pull mode and carol.test's mailbox");
     expect(alpha.stderr).toContain('"event":"delivery_deposited"');
     expect(beta.stderr).toContain('"event":"delivery_deposited"');
     await eventually(async () => expect(queryNodeDb<{ n: number }>(carol.dataDir, 'SELECT COUNT(*) AS n FROM mailbox_items')[0]!.n).toBe(0), 60_000);
@@ -141,4 +143,36 @@ describe('a friend\'s node as a mailbox (issue #32 item 3)', () => {
     await send(alpha, roomId, 'while beta is away');
     await eventually(async () => expect((await carol.admin('GET', '/mailbox')).body.holding).toMatchObject([{ server_name: 'beta.test', items: 1, text: 'Holding 1 request for beta.test' }]), 30_000);
   }, 120_000);
+
+  it('a room hosted on a node nobody reaches, with a member nobody reaches: the invite, the join, its answer and the messages all go through the mailbox', async () => {
+    const { alpha, beta, carol } = await twoHomesAndAFriend(false);
+    // Both fetch from carol (they chose it) before alpha invites.
+    await eventually(async () => expect(queryNodeDb<{ n: number }>(carol.dataDir, 'SELECT COUNT(*) AS n FROM mailbox_clients')[0]!.n).toBe(2), 30_000);
+    const roomId: string = (await alpha.admin('POST', '/rooms', { name: 'behind two routers' })).body.room_id;
+    const invited = await alpha.admin('POST', `/rooms/${enc(roomId)}/invites`, { user_id: '@owner:beta.test' });
+    expect(invited.status, JSON.stringify(invited.body)).toBe(200);
+    const invite = await eventually(async () => {
+      const list = (await beta.admin('GET', `/invites?user_id=${enc('@owner:beta.test')}`)).body.invites as Array<{ invite_id: string; room_id: string }>;
+      expect(list.map((i) => i.room_id)).toEqual([roomId]);
+      return list[0]!;
+    }, 60_000);
+    const accepted = await beta.admin('POST', `/invites/${invite.invite_id}/accept`, { user_id: '@owner:beta.test' });
+    expect(accepted.status, JSON.stringify(accepted.body)).toBe(200);
+    expect(accepted.body).toEqual({ room_id: roomId, waiting_for_host: true });
+    // The host's answer comes back through carol: the room appears on beta with alpha's owner in it.
+    await eventually(async () => {
+      const members = (await beta.admin('GET', `/rooms/${enc(roomId)}`)).body.members as Array<{ user_id: string; membership: string }>;
+      expect(members.filter((m) => m.membership === 'join').map((m) => m.user_id).sort()).toEqual(['@owner:alpha.test', '@owner:beta.test']);
+    }, 60_000);
+    for (let i = 0; i < 20; i++) {
+      await send(alpha, roomId, `host ${i}`);
+      await send(beta, roomId, `member ${i}`);
+    }
+    await eventually(async () => {
+      expect(arrivalOrder(beta, roomId, 'alpha.test')).toHaveLength(20);
+      expect(arrivalOrder(alpha, roomId, 'beta.test')).toHaveLength(20);
+    }, 60_000, 250);
+    expect(arrivalOrder(beta, roomId, 'alpha.test')).toEqual(sentOrder(alpha, roomId, 'alpha.test'));
+    expect(arrivalOrder(alpha, roomId, 'beta.test')).toEqual(sentOrder(beta, roomId, 'beta.test'));
+  }, 180_000);
 });

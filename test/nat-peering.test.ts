@@ -8,25 +8,13 @@
  * Skipped, with the reason, where network namespaces are not available.
  */
 import { describe, expect, it } from 'vitest';
-import { admin, routerPerSuite, serveIn, stopChild } from './helpers/netns-node.ts';
+import { admin, poll, routerPerSuite, serveIn, stopChild } from './helpers/netns-node.ts';
 import { LAN_NODE, WAN_NODE, routerUnavailable } from './helpers/netns-router.ts';
 import { enc } from './helpers/rooms.ts';
 import { tempDir } from './helpers/temp-dir.ts';
 
 const unavailable = routerUnavailable({ upnp: false });
 if (unavailable) console.warn(`NAT peering tests skipped: ${unavailable}`);
-
-async function poll<T>(check: () => T, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return check();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
-}
 
 describe.skipIf(unavailable !== null)('a home node behind a NAT router without UPnP', () => {
   const router = routerPerSuite({ upnp: false });

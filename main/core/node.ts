@@ -391,6 +391,8 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
     users.add('owner', id.serverName);
     const service = new RoomService({
       db, commit, events, rooms, users, outbox, workers, ingest, http, discovery, identity: () => id, notifications, log, signer: verifier,
+      mailboxFor: (server) => mailboxSender.find(id, server),
+      leaveAtMailbox: async (server, path, body) => (await mailboxSender.deposit(id, server, path, body))?.response.status === 200,
       reorderWindowMs: config.reorderWindowMs, maxPendingInvitesPerPeer: config.maxPendingInvitesPerPeer, dialects,
       catchUpRequestsPerHostPerMinute: config.catchUpRequestsPerHostPerMinute, catchUpMaxPagesPerRun: config.catchUpMaxPagesPerRun,
       onBannedSender: (server) => abuse.record(server, 'banned_events'),
@@ -474,6 +476,11 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
       pull,
       mailbox: { store: mailboxes, enabled: mailboxEnabled, ...(config.pullWaitMs !== undefined ? { waitMs: config.pullWaitMs } : {}) },
       mailboxPeerAllowed: (server) => trust.get(server)?.trust === 'allow',
+      answerThroughMailbox: (server, path, body) => {
+        void mailboxSender.deposit(id, server, path, body).then((left) => {
+          if (left?.response.status !== 200) log.warn({ event: 'mailbox_answer_failed', server, path, status: left?.response.status ?? null }, 'could not leave an answer at a mailbox; it is sent again when the request comes again');
+        });
+      },
       onMailboxChange: () => notifications.notify({ type: 'status', scope: 'queue' }),
       ...(config.pullWaitMs !== undefined ? { pullWaitMs: config.pullWaitMs } : {}),
       ...(config.reachProbeIntervalSeconds !== undefined ? { reachProbeIntervalSeconds: config.reachProbeIntervalSeconds } : {}),
@@ -510,12 +517,13 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
       puller: receivers(
         new Puller({
           db, trust, discovery, http, ingest, identity: () => id, log, isPaused, onChange: () => notifications.notify({ type: 'status' }), onReceived: metrics.fetched('pull'),
-          receiveInvite: (server, raw) => service.receivePulledInvite(server, raw),
+          receiveInvite: (server, raw) => service.receiveInviteEvent(server, raw),
         }),
         mailboxFetcher,
       ),
       forcePull: config.pull ?? false,
       neverReached: (server) => pull.unreachedReason(server) !== null,
+      mailboxSources: () => mailboxFetcher.sources().filter((m) => m.last_error === null && m.last_fetch_at !== null && Date.now() - m.last_fetch_at < 2 * 60_000).map((m) => m.server_name),
       // A node listening on loopback only cannot be reached through the router: no mapping then.
       portMapping: !(config.noPortMapping ?? false) && !/^(127\.|::1$|localhost$)/.test(host),
       listenHost: host,

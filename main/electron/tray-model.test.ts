@@ -77,6 +77,9 @@ describe('tray model', () => {
     expect(line({ ...reach, reachable: true, mode: 'push' })).toContain('Reachable from friends');
     expect(line({ ...reach, reachable: false, mode: 'push', error: 'refused' })).toContain('Not reachable: your router does not forward port 8448 — trying automatic setup');
     expect(line({ ...reach, reachable: false, mode: 'pull', error: 'refused' })).toContain('Receiving through pull mode');
+    // Through friends' mailboxes (issue #32): named.
+    expect(line({ ...reach, reachable: false, mode: 'pull', error: 'refused', mailboxes: ['carol.test'] })).toContain("Receiving through pull mode and carol.test's mailbox");
+    expect(line({ ...reach, reachable: false, mode: 'pull', error: 'refused', mailboxes: ['carol.test', 'dave.test'] })).toContain("Receiving through pull mode and friends' mailboxes (carol.test, dave.test)");
     // A failure not confirmed yet (hysteresis): its error ends with the note the node adds.
     expect(line({ ...reach, reachable: false, mode: 'push', error: `refused. ${testingAgainNote(31, 'gamma.test')}` })).toContain('Not reachable: testing again');
     expect(line({ ...reach, reachable: false, mode: 'pull', error: `refused. ${testingAgainNote(31, null)}` })).toContain('Receiving through pull mode');

@@ -468,7 +468,8 @@ export interface AdminOutputs {
   markRead: { room_id: string; event_id: string; unread: number; mentions: number };
   searchMessages: { results: SearchResult[] };
   listInvites: { invites: RoomInvite[] };
-  acceptInvite: { room_id: string };
+  /** `waiting_for_host`: the host could not be reached; the join waits at its mailbox and the room appears when the host answers (issue #32). */
+  acceptInvite: { room_id: string; waiting_for_host?: boolean };
   getQueue: { counts: { pending: number; failed: number; expired: number }; entries: QueueEntry[] };
   createPeerInvite: { id: string; link: string; https_link: string; expires_at: number };
   listPeerInvites: { invites: PeerInvite[] };
@@ -522,6 +523,8 @@ export interface Reachability {
   mode: 'push' | 'pull';
   mapping: { protocol: string; external_address: string; external_port: number; expires_at: number } | null;
   error: string | null;
+  /** In pull mode: the friends whose mailboxes this node fetched from in the last 2 minutes (issue #32). */
+  mailboxes?: string[];
 }
 
 export type AdminOutput<N extends AdminOperationName> = AdminOutputs[N];

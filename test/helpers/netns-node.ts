@@ -78,3 +78,27 @@ export function routerPerSuite(options: { upnp?: boolean } = {}): NetnsRouter {
   });
   return router;
 }
+
+/** Sends each body as a message into a room, in order, from inside the namespace (one process for all). */
+export function sendMany(ns: string, dataDir: string, adminUrl: string, roomId: string, bodies: string[]): void {
+  const token = readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();
+  const script = `const [u, t, b] = process.argv.slice(1);
+(async () => { for (const body of JSON.parse(b)) {
+  const r = await fetch(u, { method: 'POST', headers: { authorization: 'Bearer ' + t, 'content-type': 'application/json' }, body: JSON.stringify({ body }) });
+  if (r.status !== 200) { console.error(r.status, await r.text()); process.exit(1); }
+} })();`;
+  execFileSync('ip', ['netns', 'exec', ns, process.execPath, '-e', script, `${adminUrl}/_paracord/admin/v1/rooms/${encodeURIComponent(roomId)}/messages`, token, JSON.stringify(bodies)], { timeout: 120_000 });
+}
+
+/** Polls a synchronous check (the admin calls here block) until it passes; fails with its last error. */
+export async function poll<T>(check: () => T, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return check();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}

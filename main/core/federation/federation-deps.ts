@@ -48,6 +48,8 @@ export interface FederationDeps {
   mailbox?: MailboxRouteDeps;
   /** Whether a mailbox client is still a peer we allow. */
   mailboxPeerAllowed?: (server: string) => boolean;
+  /** Leaves a request for `server` at a mailbox of it, in the background (a join's answer, issue #32). */
+  answerThroughMailbox?: (server: string, path: string, body: string) => void;
   /** What a mailbox holds changed (dashboard). */
   onMailboxChange?: () => void;
   /** Pull mode, serving side (issue #15); absent: GET /pull answers 404. */

@@ -95,6 +95,29 @@ export class MailboxSender {
     return null;
   }
 
+  /**
+   * Whether some mailbox holds mail for `destination` (asking our peers as deposit() does): where
+   * a request for it can be left now, or null. A room host asks before it queues an invite for a
+   * server it cannot call.
+   */
+  async find(identity: Identity, destination: string, signal?: AbortSignal): Promise<string | null> {
+    for (const mailbox of this.candidates(destination, identity.serverName)) {
+      try {
+        const known = this.accepting.get(destination);
+        if (known?.mailbox === mailbox && known.until > Date.now()) return mailbox;
+        const document = await this.deps.discovery.documentOf(mailbox, Date.now(), signal);
+        if (!document.capabilities.includes(MAILBOX_CAPABILITY)) continue;
+        const asked = await this.deps.http.signed(identity, 'GET', document.federation_endpoint, `${MAILBOX_ACCEPTS_PATH}/${destination}`, undefined, { destination: mailbox, ...(signal ? { signal } : {}) });
+        if (asked.status !== 200 || (asked.json as { accepts?: unknown } | undefined)?.accepts !== true) continue;
+        this.accepting.set(destination, { mailbox, until: Date.now() + MAILBOX_PREFERRED_MS });
+        return mailbox;
+      } catch {
+        // that one is not reachable either: the next
+      }
+    }
+    return null;
+  }
+
   /** A direct push failed at the network level: use the mailbox for a while. */
   noteUnreachable(destination: string, now = Date.now()): void {
     this.preferUntil.set(destination, now + MAILBOX_PREFERRED_MS);

@@ -1,5 +1,6 @@
 /** The mailbox extension on the wire (docs/PROTOCOL.md "Mailboxes"): paths, headers, limits. */
 import { BATCH_PATH, EVENT_PATH } from '../outbox/delivery-worker.ts';
+import { JOIN_ANSWER_PATH, JOIN_PATH } from '../rooms/room-service.ts';
 
 export const MAILBOX_CAPABILITY = 'mailbox';
 export const MAILBOX_PATH = '/_paracord/federation/v1/mailbox';
@@ -13,7 +14,11 @@ export const INNER_KEY_ID = 'X-Paracord-Inner-Key-Id';
 export const INNER_TIMESTAMP = 'X-Paracord-Inner-Timestamp';
 export const INNER_SIGNATURE = 'X-Paracord-Inner-Signature';
 
-/** What a mailbox carries: the requests that need no answer (event pushes, one or a batch). */
-export const CARRIED_PATHS: Readonly<Record<string, string>> = Object.freeze({ event: EVENT_PATH, events: BATCH_PATH });
-export type CarriedKind = 'event' | 'events';
-export const kindOfPath = (path: string): CarriedKind | null => (path === EVENT_PATH ? 'event' : path === BATCH_PATH ? 'events' : null);
+/**
+ * What a mailbox carries: event pushes (one or a batch; invites travel as their signed event), a
+ * join to a room's host, and the host's answer to it (the room's snapshot), which comes back the
+ * same way because a join through a mailbox gets no answer of its own.
+ */
+export const CARRIED_PATHS: Readonly<Record<string, string>> = Object.freeze({ event: EVENT_PATH, events: BATCH_PATH, join: JOIN_PATH, 'join-answer': JOIN_ANSWER_PATH });
+export type CarriedKind = 'event' | 'events' | 'join' | 'join-answer';
+export const kindOfPath = (path: string): CarriedKind | null => (Object.entries(CARRIED_PATHS).find(([, p]) => p === path)?.[0] as CarriedKind | undefined) ?? null;

@@ -193,6 +193,11 @@ export class DeliveryWorkers {
     if (state) state.queuedSinceRead++;
   }
 
+  /** The destination cannot be reached (a request to it failed): its mailbox is used straight away for a while. */
+  noteUnreachable(destination: string): void {
+    this.deps.mailbox?.noteUnreachable(destination);
+  }
+
   /** The destination talked to us: it is reachable, so stop waiting out its backoff. */
   wake(destination: string): void {
     const state = this.destinations.get(destination);

@@ -57,6 +57,8 @@ export interface ReachabilityDeps {
   portMapping: boolean;
   watchSeconds?: number;
   recheckSeconds?: number;
+  /** The friends whose mailboxes we fetched from lately (issue #32): said in the summary while in pull mode. */
+  mailboxSources?: () => string[];
   /** A peer that redeemed our link from where we could not call it back (pull-queue.ts): not asked to test us. */
   neverReached?: (server: string) => boolean;
   /** Seconds between a failed self-test and the test that confirms it (default 31). */
@@ -116,7 +118,8 @@ export class Reachability {
 
   status(): ReachabilityState {
     const { status: _s, latency_ms: _l, ...state } = this.state;
-    return { ...state, mode: this.mode, mapping: this.mappingView() };
+    const mailboxes = this.mode === 'pull' ? (this.deps.mailboxSources?.() ?? []) : [];
+    return { ...state, mode: this.mode, mapping: this.mappingView(), ...(mailboxes.length > 0 ? { mailboxes } : {}) };
   }
 
   /** Short words for the tray and the dashboard. */

@@ -57,6 +57,8 @@ import { PAGE_BYTES, utf8Bytes, withinBytes } from '../federation/page-budget.ts
 export const INVITE_PATH = '/_paracord/federation/v1/invite';
 export const JOIN_PATH = '/_paracord/federation/v1/join';
 export const LEAVE_PATH = '/_paracord/federation/v1/leave';
+/** A host's answer to a join that came through a mailbox (issue #32): the snapshot, carried back. */
+export const JOIN_ANSWER_PATH = '/_paracord/federation/v1/join-answer';
 export const EVENTS_PATH = '/_paracord/federation/v1/events';
 
 /** How long an invite stays valid unless the inviter says otherwise. */
@@ -115,6 +117,10 @@ export interface RoomSnapshot {
 }
 
 export interface RoomServiceDeps {
+  /** Where a request for a server nobody reaches can be left (a friend's mailbox, issue #32), or null. */
+  mailboxFor?: (server: string) => Promise<string | null>;
+  /** Leaves a request (signed by us, bound to `server`) at a mailbox of it; true once stored there. */
+  leaveAtMailbox?: (server: string, path: string, body: string) => Promise<boolean>;
   db: Db;
   commit: GroupCommit;
   events: FederationEvents;
@@ -511,8 +517,17 @@ export class RoomService {
     // A server that receives by pull (behind a router, issue #32) cannot be called: the signed
     // invite event waits in its queue like any event and becomes an invite there when pulled
     // (federation/puller.ts). Its server cannot refuse it now; an invite it refuses simply expires.
-    const byPull = this.d.workers.status(inviteeServer).waiting_to_be_pulled;
-    if (!byPull) await this.callPeer(inviteeServer, INVITE_PATH, body);
+    let byPull = this.d.workers.status(inviteeServer).waiting_to_be_pulled;
+    if (!byPull) {
+      try {
+        await this.callPeer(inviteeServer, INVITE_PATH, body);
+      } catch (error) {
+        // Nobody reaches it, but a mailbox holds mail for it (issue #32): the invite goes that way.
+        if (!(error instanceof HttpError && error.code === 'peer_unreachable') || !this.d.mailboxFor || (await this.d.mailboxFor(inviteeServer)) === null) throw error;
+        this.d.workers.noteUnreachable(inviteeServer);
+        byPull = true;
+      }
+    }
     const stored = await this.d.commit.run(() => {
       authorizeEvent(this.d.rooms, this.d.events, event);
       this.d.events.insert(event, contentHash(envelopeSigningBytes(event)), null);
@@ -524,7 +539,7 @@ export class RoomService {
     });
     this.afterCommit(stored);
     if (byPull) this.d.workers.kick(inviteeServer);
-    this.d.log.info({ event: 'invite_sent', room_id: roomId, invitee, ...(byPull ? { by_pull: true } : {}) }, byPull ? 'invite queued: its server fetches it by pull' : 'invite sent');
+    this.d.log.info({ event: 'invite_sent', room_id: roomId, invitee, ...(byPull ? { by_pull: true } : {}) }, byPull ? 'invite queued: its server fetches it (by pull, or from its mailbox)' : 'invite sent');
     return { event_id: stored.event_id };
   }
 
@@ -636,13 +651,13 @@ export class RoomService {
   }
 
   /**
-   * Pull mode (issue #32): the host of a room queues the signed invite of one of our users instead
-   * of calling us, and we pull it. Taken exactly as its `POST /invite` would be (receiveInvite:
+   * Pull mode and mailboxes (issue #32): the host of a room queues the signed invite of one of our
+   * users instead of calling us, and we pull it, fetch it from a mailbox, or get it pushed later. Taken exactly as its `POST /invite` would be (receiveInvite:
    * signature, the room is the sender's, our user exists, the per-peer cap): true when `raw` was
    * such an invite (stored, or refused and logged: refusals are final, as a push's are), false when
    * it is not one (the ingest chain takes it). A page asked again finds it stored: a no-op.
    */
-  async receivePulledInvite(host: string, raw: unknown): Promise<boolean> {
+  async receiveInviteEvent(host: string, raw: unknown): Promise<boolean> {
     const e = raw as { event_type?: unknown; state_key?: unknown; room_id?: unknown; event_id?: unknown; content?: { expires_at?: unknown } } | null;
     if (!e || typeof e !== 'object' || e.event_type !== 'm.member.invite' || typeof e.state_key !== 'string' || typeof e.room_id !== 'string') return false;
     if (!isUserId(e.state_key) || serverOf(e.state_key) !== this.server || serverOf(e.room_id) !== host) return false;
@@ -721,7 +736,7 @@ export class RoomService {
   }
 
   /** Invitee side: accept a pending invite — the signed join goes to the host, which answers with a snapshot. */
-  async acceptInvite(inviteId: string, userId?: string): Promise<{ room_id: string }> {
+  async acceptInvite(inviteId: string, userId?: string): Promise<{ room_id: string; waiting_for_host?: boolean }> {
     const invite = this.d.db.prepare<[string], RoomInviteRow>(`${INVITE_ROWS} WHERE i.invite_id = ?`).get(inviteId);
     if (!invite || invite.state !== 'pending' || (userId !== undefined && invite.invitee !== userId)) {
       throw notFound('unknown_invite', `no pending invite ${inviteId}${userId ? ` for ${userId}` : ''}`);
@@ -746,13 +761,46 @@ export class RoomService {
     const join = signEnvelope(unsigned, this.d.identity());
     const body = wireJson({ origin_server: this.server, room_id: invite.room_id, user_id: invite.invitee, event: join }, MEMBERSHIP_WIRE_ORDER);
     this.d.db.prepare('INSERT OR IGNORE INTO room_invite_joins (invite_id, sent_at) VALUES (?, ?)').run(inviteId, now);
-    const answer = await this.callPeer(invite.host_server, JOIN_PATH, body);
+    let answer: unknown;
+    try {
+      answer = await this.callPeer(invite.host_server, JOIN_PATH, body);
+    } catch (error) {
+      // Nobody reaches the host, but a mailbox holds mail for it (issue #32): the join goes there,
+      // and the host's answer comes back the same way (receiveJoinAnswer). The invite stays
+      // pending until then; accepting it again sends the join again.
+      if (!(error instanceof HttpError && error.code === 'peer_unreachable') || !this.d.leaveAtMailbox || !(await this.d.leaveAtMailbox(invite.host_server, JOIN_PATH, body))) throw error;
+      this.d.log.info({ event: 'join_left_at_mailbox', room_id: invite.room_id, host: invite.host_server, user_id: invite.invitee }, 'join left at a mailbox of the room\'s host; the room appears when its answer comes back');
+      return { room_id: invite.room_id, waiting_for_host: true };
+    }
     await this.applySnapshot(invite.host_server, answer, join);
     this.d.db.prepare("UPDATE room_invites SET state = 'accepted' WHERE invite_id = ?").run(inviteId);
     this.d.log.info({ event: 'room_joined', room_id: invite.room_id, user_id: invite.invitee }, 'joined a remote room');
     // The snapshot shows the room at once; the full history follows in the background.
     void this.catchUp(invite.room_id).catch((error: Error) => warnLimited(this.d.log, `catch_up_failed ${invite.host_server}`, { event: 'catch_up_failed', room_id: invite.room_id, host: invite.host_server, error: error.message }, 'catch-up failed'));
     return { room_id: invite.room_id };
+  }
+
+  /**
+   * A host's answer to a join we left at its mailbox (issue #32), carried back the same way: the
+   * room's snapshot, taken exactly as the answer to a direct join (applySnapshot), for an invite
+   * whose join we sent to that host. Its join event must be our user's own, signed by us.
+   */
+  async receiveJoinAnswer(host: string, roomId: string, answer: unknown): Promise<{ ok: true }> {
+    const invite = this.d.db
+      .prepare<[string, string], RoomInviteRow>(`${INVITE_ROWS} WHERE i.room_id = ? AND i.host_server = ? AND i.state = 'pending' AND EXISTS (SELECT 1 FROM room_invite_joins j WHERE j.invite_id = i.invite_id)`)
+      .get(roomId, host);
+    if (!invite) throw notFound('no_join_sent', `no join to ${roomId} was sent to ${host} from here`);
+    const raw = (answer as { join_event?: unknown } | null)?.join_event;
+    if (raw === undefined) throw badRequest('bad_snapshot', 'the answer carries no join event');
+    const own = (await this.d.ingest.verify(host, raw, { skipRoute: true })).envelope;
+    if (own.event_type !== 'm.member.join' || own.origin_server !== this.server || own.room_id !== roomId || own.sender !== invite.invitee || own.state_key !== invite.invitee) {
+      throw badRequest('bad_snapshot', `the answer's join event is not ${invite.invitee}'s own`);
+    }
+    await this.applySnapshot(host, answer, own);
+    this.d.db.prepare("UPDATE room_invites SET state = 'accepted' WHERE invite_id = ?").run(invite.invite_id);
+    this.d.log.info({ event: 'room_joined', room_id: roomId, user_id: invite.invitee, via: 'mailbox' }, 'joined a remote room (its answer came through a mailbox)');
+    this.d.notifications.notify({ type: 'status' });
+    return { ok: true };
   }
 
   private async applySnapshot(host: string, answer: unknown, ownJoin: Envelope): Promise<void> {

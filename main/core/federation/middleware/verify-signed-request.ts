@@ -31,6 +31,8 @@ import {
 import type { ServerKeys } from '../server-keys.ts';
 
 export interface SignedRequestState {
+  /** Carried by a mailbox and handed over by this process (mailbox/self-dispatch.ts). */
+  viaMailbox?: boolean;
   origin: string;
   keyId: string;
   requestTs: number;
@@ -234,7 +236,7 @@ export function verifySignedRequest(deps: VerifySignedRequestDeps): Middleware {
     if (deps.replay.claim(signature)) {
       throw conflict('replayed_request', 'this exact signed request was already received; sign each request afresh');
     }
-    const state: SignedRequestState = { origin, keyId, requestTs, signature, rawBody, quarantined: decision.quarantined, replayRecorded: false, chargeMore: charge };
+    const state: SignedRequestState = { origin, keyId, requestTs, signature, rawBody, quarantined: decision.quarantined, replayRecorded: false, chargeMore: charge, ...(dispatched ? { viaMailbox: true } : {}) };
     Object.assign(ctx.state, state);
     deps.onVerified?.(origin);
     try {

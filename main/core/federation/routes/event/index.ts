@@ -18,6 +18,12 @@ export function eventRoutes(deps: FederationDeps): Router {
   router.post(EVENT_PATH, deps.verifySignedRequest, async (ctx) => {
     const state = ctx.state as SignedRequestState;
     const raw = parseJsonBody(state.rawBody);
+    // An invite of one of our users queued by its room's host (issue #32): taken as its POST /invite.
+    if (await deps.rooms().receiveInviteEvent(state.origin, raw)) {
+      ctx.status = 202;
+      ctx.body = { event_id: (raw as { event_id: string }).event_id, inserted: true };
+      return;
+    }
     // verifyAll: its checks' three database reads share one read transaction (issue #17).
     const verified = await deps.ingest.verifyAll(state.origin, [raw])[0]!;
     // Same transaction as the event: the replay entry is durable exactly when the event is.

@@ -41,17 +41,28 @@ export function eventsBatchRoutes(deps: FederationDeps): Router {
 
     const results: Array<EventResult | undefined> = new Array(raws.length);
     let stopAt = raws.length;
+    // Invites of our users queued by their rooms' host (issue #32) are taken as their POST /invite
+    // would be, first; the other events go through the chain below, in order.
+    const order: number[] = [];
+    for (const [index, raw] of raws.entries()) {
+      try {
+        if (await deps.rooms().receiveInviteEvent(state.origin, raw)) results[index] = { event_id: eventIdOf(raw), inserted: true } as EventResult;
+        else order.push(index);
+      } catch (error) {
+        results[index] = failure(raw, error);
+      }
+    }
     // Every signature is queued for verification at once; the events are stored in groups, each
     // as soon as it and the groups before it are checked, so the main thread stores the first
     // events while the workers verify the next ones. Groups ready in one turn share a commit.
-    const verifications = deps.ingest.verifyAll(state.origin, raws);
+    const verifications = deps.ingest.verifyAll(state.origin, order.map((index) => raws[index]));
     verifications.forEach((p) => p.catch(() => undefined)); // awaited in order below
     const stores: Array<Promise<void>> = [];
-    for (let start = 0; start < raws.length && stopAt === raws.length; start += STORE_GROUP) {
+    for (let start = 0; start < order.length && stopAt === raws.length; start += STORE_GROUP) {
       const settled = await Promise.allSettled(verifications.slice(start, start + STORE_GROUP));
       const group: Array<{ index: number; verified: VerifiedEvent }> = [];
       for (let k = 0; k < settled.length; k++) {
-        const index = start + k;
+        const index = order[start + k]!;
         const outcome = settled[k]!;
         if (outcome.status === 'fulfilled') {
           group.push({ index, verified: outcome.value });
@@ -82,6 +93,7 @@ export function eventsBatchRoutes(deps: FederationDeps): Router {
     }
     await Promise.all(stores);
     for (let i = stopAt; i < raws.length; i++) {
+      if (results[i] !== undefined && !order.includes(i)) continue; // an invite, taken already
       results[i] = { event_id: eventIdOf(raws[i]), status: 503, error: 'not_processed', message: 'an earlier event of this batch failed; send again from there' };
     }
     ctx.body = { results };

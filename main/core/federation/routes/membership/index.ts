@@ -1,13 +1,13 @@
 import Router from '../../../http/router.ts';
 import type { z } from 'zod';
 import { badRequest, forbidden } from '../../../errors.ts';
-import { isUserId } from '../../../../../shared/identifiers.ts';
+import { isUserId, serverOf } from '../../../../../shared/identifiers.ts';
 import { parseJsonBody } from '../../../http/read-body.ts';
 import { formatZodError } from '../../../admin/format-zod-error.ts';
-import { INVITE_PATH, JOIN_PATH, LEAVE_PATH } from '../../../rooms/room-service.ts';
+import { INVITE_PATH, JOIN_ANSWER_PATH, JOIN_PATH, LEAVE_PATH } from '../../../rooms/room-service.ts';
 import type { FederationDeps } from '../../federation-deps.ts';
 import type { SignedRequestState } from '../../middleware/verify-signed-request.ts';
-import { inviteBodySchema, membershipBodySchema } from './schema.ts';
+import { inviteBodySchema, joinAnswerSchema, membershipBodySchema } from './schema.ts';
 
 function parseBody<S extends z.ZodType>(schema: S, state: SignedRequestState): z.output<S> {
   const parsed = schema.safeParse(parseJsonBody(state.rawBody));
@@ -42,7 +42,20 @@ export function membershipRoutes(deps: FederationDeps): Router {
       const body = parseBody(membershipBodySchema, state);
       if (!isUserId(body.user_id) && !rooms().speaksReference(state.origin)) throw badRequest('invalid_request', 'user_id: must look like @localpart:server');
       ctx.body = await rooms().receiveMembership(state.origin, kind, body);
+      // A join that came through a mailbox gets no answer on its way back: the snapshot follows it (issue #32).
+      // It names the join it answers (the member's own signed event), which a direct answer leaves out.
+      if (kind === 'join' && state.viaMailbox) {
+        const answer = { join_event: body.event, ...(ctx.body as Record<string, unknown>) };
+        deps.answerThroughMailbox?.(state.origin, JOIN_ANSWER_PATH, JSON.stringify({ origin_server: deps.identity.serverName, room_id: body.room_id, answer }));
+      }
     });
   }
+
+  router.post(JOIN_ANSWER_PATH, deps.verifySignedRequest, async (ctx) => {
+    const state = ctx.state as SignedRequestState;
+    const body = parseBody(joinAnswerSchema, state);
+    if (serverOf(body.room_id) !== state.origin) throw forbidden('not_room_host', `${state.origin} does not host ${body.room_id}`);
+    ctx.body = await rooms().receiveJoinAnswer(state.origin, body.room_id, body.answer);
+  });
   return router;
 }

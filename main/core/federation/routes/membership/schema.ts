@@ -26,3 +26,10 @@ export const membershipBodySchema = z.object({
   user_id: anyDialectUserId,
   event: z.unknown().optional(),
 });
+
+/** `POST /join-answer`: a host's answer to a join that came through a mailbox (issue #32). */
+export const joinAnswerSchema = z.strictObject({
+  origin_server: serverName,
+  room_id: roomId,
+  answer: z.record(z.string(), z.unknown()),
+});

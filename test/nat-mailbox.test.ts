@@ -1,0 +1,98 @@
+/**
+ * Issue #32 item 3 behind real NAT routers: two homes, each behind its own router that only
+ * masquerades (no UPnP, nothing comes in), and a public friend (test/helpers/netns-two-homes.ts),
+ * all over TLS as at home. Each home redeems the friend's invite link (from behind its router:
+ * it then receives by pull at once); the homes, which cannot reach each other in either
+ * direction, add each other by key. A room hosted on the first home, with the second home's user
+ * invited and joined through the friend's mailbox, carries 200 messages each way, in order, each
+ * once, although the friend (the mailbox) is SIGKILLed in the middle.
+ * Skipped, with the reason, where network namespaces are not available.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { admin, poll, sendMany, serveIn, stopChild } from './helpers/netns-node.ts';
+import { routerUnavailable } from './helpers/netns-router.ts';
+import { FRIEND, TwoHomes, homeAddress } from './helpers/netns-two-homes.ts';
+import { queryNodeDb } from './helpers/inspect-db.ts';
+import { enc } from './helpers/rooms.ts';
+import { removeTempDirs, tempDir } from './helpers/temp-dir.ts';
+
+const unavailable = routerUnavailable({ upnp: false });
+if (unavailable) console.warn(`NAT mailbox tests skipped: ${unavailable}`);
+
+const messagesFrom = (dataDir: string, roomId: string, origin: string) =>
+  queryNodeDb<{ event_id: string }>(dataDir, "SELECT event_id FROM federation_events WHERE room_id = ? AND event_type = 'm.message' AND origin_server = ? ORDER BY rowid", roomId, origin).map((r) => r.event_id);
+const sentBy = (dataDir: string, roomId: string, origin: string) =>
+  queryNodeDb<{ event_id: string }>(dataDir, "SELECT event_id FROM federation_events WHERE room_id = ? AND event_type = 'm.message' AND origin_server = ? ORDER BY depth, event_id", roomId, origin).map((r) => r.event_id);
+
+describe.skipIf(unavailable !== null)('two homes behind two NAT routers and a public friend', () => {
+  const net = new TwoHomes();
+  beforeAll(() => net.start());
+  afterAll(() => {
+    net.stop();
+    removeTempDirs();
+  });
+
+  it('a room hosted on one home, with the other home\'s user: invite, join and 200 messages each way through the friend\'s mailbox, which is SIGKILLed once', async () => {
+    const port = 7452;
+    const dirs = { carol: tempDir('paracord-carol-'), alpha: tempDir('paracord-alpha-'), beta: tempDir('paracord-beta-') };
+    const carolArgs = ['--public-url', `https://${FRIEND}:${port}`];
+    let carol = await serveIn(net.wan, dirs.carol, 'carol.test', `${FRIEND}:${port}`, carolArgs, true);
+    const alpha = await serveIn(net.lans[0], dirs.alpha, 'alpha.test', `${homeAddress(1)}:${port}`, ['--public-url', `https://${homeAddress(1)}:${port}`], true);
+    const beta = await serveIn(net.lans[1], dirs.beta, 'beta.test', `${homeAddress(2)}:${port}`, ['--public-url', `https://${homeAddress(2)}:${port}`], true);
+    const on = {
+      carol: (m: string, p: string, b?: unknown) => admin(net.wan, dirs.carol, carol.ready.admin_url, m, p, b),
+      alpha: (m: string, p: string, b?: unknown) => admin(net.lans[0], dirs.alpha, alpha.ready.admin_url, m, p, b),
+      beta: (m: string, p: string, b?: unknown) => admin(net.lans[1], dirs.beta, beta.ready.admin_url, m, p, b),
+    };
+    try {
+      // Each home redeems carol's link from behind its router: peered, and receiving by pull at once.
+      for (const home of ['alpha', 'beta'] as const) {
+        const link = on.carol('POST', '/invites/peer', {});
+        const redeemed = on[home]('POST', '/invites/peer/redeem', { link: link.body.link });
+        expect(redeemed.status, JSON.stringify(redeemed.body)).toBe(200);
+        expect(redeemed.body.reachable).toBe(false);
+      }
+      // The homes add each other by key (neither can reach the other to fetch it).
+      const status = { alpha: on.alpha('GET', '/status').body, beta: on.beta('GET', '/status').body };
+      for (const [who, other, i] of [['alpha', 'beta', 2], ['beta', 'alpha', 1]] as const) {
+        const added = on[who]('POST', '/peers', { server_name: `${other}.test`, endpoint: `https://${homeAddress(i)}:${port}`, key_id: status[other].key_id, public_key: status[other].public_key, tls_fingerprint: status[other].federation.tls_fingerprint });
+        expect(added.status, JSON.stringify(added.body)).toBe(200);
+      }
+      // Both fetch from carol's mailbox (they chose it) before the room starts.
+      await poll(() => expect(queryNodeDb<{ n: number }>(dirs.carol, 'SELECT COUNT(*) AS n FROM mailbox_clients')[0]!.n).toBe(2), 60_000);
+
+      const roomId: string = on.alpha('POST', '/rooms', { name: 'two routers' }).body.room_id;
+      expect(on.alpha('POST', `/rooms/${enc(roomId)}/invites`, { user_id: '@owner:beta.test' }).status).toBe(200);
+      const invite = await poll(() => {
+        const list = on.beta('GET', `/invites?user_id=${enc('@owner:beta.test')}`).body.invites as Array<{ invite_id: string; room_id: string }>;
+        expect(list.map((i) => i.room_id)).toEqual([roomId]);
+        return list[0]!;
+      }, 60_000);
+      const accepted = on.beta('POST', `/invites/${invite.invite_id}/accept`, { user_id: '@owner:beta.test' });
+      expect(accepted.body, JSON.stringify(accepted.body)).toEqual({ room_id: roomId, waiting_for_host: true });
+      await poll(() => expect((on.beta('GET', `/rooms/${enc(roomId)}`).body.members as Array<{ membership: string }>).filter((m) => m.membership === 'join')).toHaveLength(2), 60_000);
+
+      const batch = (from: number, to: number) => {
+        const range = Array.from({ length: to - from }, (_, k) => from + k);
+        sendMany(net.lans[0], dirs.alpha, alpha.ready.admin_url, roomId, range.map((k) => `alpha ${k}`));
+        sendMany(net.lans[1], dirs.beta, beta.ready.admin_url, roomId, range.map((k) => `beta ${k}`));
+      };
+      batch(0, 80);
+      await poll(() => expect(messagesFrom(dirs.beta, roomId, 'alpha.test').length).toBeGreaterThan(0), 60_000);
+      // The mailbox dies in the middle, and comes back.
+      carol.run.child.kill('SIGKILL');
+      await new Promise((r) => carol.run.child.once('exit', r));
+      batch(80, 140);
+      carol = await serveIn(net.wan, dirs.carol, 'carol.test', `${FRIEND}:${port}`, carolArgs, true);
+      batch(140, 200);
+      await poll(() => {
+        expect(messagesFrom(dirs.beta, roomId, 'alpha.test')).toHaveLength(200);
+        expect(messagesFrom(dirs.alpha, roomId, 'beta.test')).toHaveLength(200);
+      }, 120_000);
+      expect(messagesFrom(dirs.beta, roomId, 'alpha.test')).toEqual(sentBy(dirs.alpha, roomId, 'alpha.test'));
+      expect(messagesFrom(dirs.alpha, roomId, 'beta.test')).toEqual(sentBy(dirs.beta, roomId, 'beta.test'));
+    } finally {
+      for (const n of [alpha, beta, carol]) await stopChild(n.run.child);
+    }
+  }, 300_000);
+});
