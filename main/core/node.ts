@@ -88,6 +88,7 @@ import { Puller } from './federation/puller.ts';
 import { Reachability } from './reachability/reachability.ts';
 import { probeCaller } from './reachability/probe-caller.ts';
 import { reachabilityOperations } from './admin/operations/reachability/index.ts';
+import { globalIpv6Addresses, ipv6Endpoint, nameResolves, ownEndpoints } from './reachability/own-endpoints.ts';
 
 export interface StartedNode {
   mode: 'running' | 'setup';
@@ -279,6 +280,8 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
   let tls: TlsMaterial | null = null;
   let federationServer: Server | null = null;
   let federationUrl: string | null = null;
+  /** Every endpoint this node can be reached at, best first (discovery `federation_endpoints`). */
+  let endpoints: () => string[] = () => (federationUrl ? [federationUrl] : []);
   let adminServer: Server | null = null;
   /** The admin listener's upgraded connections (admin streams), which the server does not close itself. */
   let adminUpgrades: UpgradedSockets | null = null;
@@ -446,6 +449,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
       }),
       capabilities: ['batch', LARGE_BATCH_CAPABILITY, DESTINATION_BINDING_CAPABILITY],
       publicUrl: () => federationUrl ?? '',
+      federationEndpoints: () => endpoints(),
       isPaused,
       isEntitledToEvent: eventEntitlement((roomId, server) => rooms.isJoinedServer(roomId, server)),
       observe: metrics.federationObserver(),
@@ -466,17 +470,29 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
       extraCapabilities: () => reachability?.capabilities() ?? [],
       deliveryFailingTo: (server) => outbox.networkFailing(server),
     }, federationInFlight);
-    const { host, port } = parseHostPort(config.listen, '--listen');
+    let { host, port } = parseHostPort(config.listen, '--listen');
     const limits = federationConnectionLimits(config);
     const server = tls
       ? createHttpsServer({ ...serverOptions(limits), cert: tls.cert, key: tls.key }, app.callback())
       : createHttpServer(serverOptions(limits), app.callback());
     limitConnections(server, limits, { log, listener: 'federation', exempt: (address) => trustedProxies.isTrusted(address) });
-    await listen(server, port, host);
+    try {
+      await listen(server, port, host);
+    } catch (error) {
+      // The default dual-stack listener on a host without IPv6: IPv4 only (issue #32 item 4).
+      const code = (error as NodeJS.ErrnoException).code;
+      if (!config.listenFallback || (code !== 'EAFNOSUPPORT' && code !== 'EADDRNOTAVAIL')) throw error;
+      log.info({ event: 'listen_ipv4_only', listen: config.listen, error: code }, `this host has no IPv6: listening on ${config.listenFallback} instead of ${config.listen}`);
+      ({ host, port } = parseHostPort(config.listenFallback, '--listen'));
+      await listen(server, port, host);
+    }
     federationServer = server;
     const actual = (server.address() as AddressInfo).port;
     const publicUrl = config.publicUrl ?? settings.get('public_url');
-    federationUrl = publicUrl?.replace(/\/+$/, '') ?? `${tls ? 'https' : 'http'}://${urlHost(host, id.serverName)}:${actual}`;
+    const scheme = tls ? 'https' : 'http';
+    federationUrl = publicUrl?.replace(/\/+$/, '') ?? await defaultEndpoint(scheme, host, actual, id.serverName);
+    const listenHost = host;
+    endpoints = () => ownEndpoints({ federationUrl: federationUrl ?? '', ownerGaveUrl: publicUrl !== undefined, scheme, port: actual, listenHost });
     log.info({ event: 'federation_listening', url: federationUrl, listen: `${host}:${actual}`, tls: tls ? { self_signed: tls.selfSigned, fingerprint256: tls.fingerprint256 } : null }, 'federation API listening');
     workers.start();
     reachability = new Reachability({
@@ -639,6 +655,19 @@ async function close(server: Server | null, graceMs: number, onForced: () => voi
   }, 50);
   await closed;
   clearInterval(poll);
+}
+
+/**
+ * The endpoint a node without a public URL names (its links, its peering requests): its server
+ * name, as before; but a name that resolves nowhere cannot be reached by anybody, and a host with
+ * a global IPv6 address can (issue #32 item 4): then that address.
+ */
+async function defaultEndpoint(scheme: 'http' | 'https', listenHost: string, port: number, serverName: string): Promise<string> {
+  const byName = `${scheme}://${urlHost(listenHost, serverName)}:${port}`;
+  const wildcard = listenHost === '::' || listenHost === '0.0.0.0';
+  const v6 = wildcard ? globalIpv6Addresses(listenHost) : [];
+  if (v6.length === 0 || (await nameResolves(serverName.split(':')[0]!))) return byName;
+  return ipv6Endpoint(scheme, v6[0]!, port);
 }
 
 /** The host part of a URL for a listen address: wildcard addresses become the server name. */

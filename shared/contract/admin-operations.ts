@@ -517,6 +517,12 @@ export interface Reachability {
   mode: 'push' | 'pull';
   mapping: { protocol: string; external_address: string; external_port: number; expires_at: number } | null;
   error: string | null;
+  /**
+   * Which address families the last self-test reached this node over (issue #32 item 4): true
+   * reached, false tried and not reached, null not tried (the peer has no address of that family,
+   * or this node publishes none). Absent before the first test, or when the peer did not say.
+   */
+  families?: { ipv4: boolean | null; ipv6: boolean | null };
 }
 
 export type AdminOutput<N extends AdminOperationName> = AdminOutputs[N];

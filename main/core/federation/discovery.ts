@@ -32,6 +32,8 @@ export interface ServedDiscoveryDocument {
   enabled: boolean;
   version: string;
   capabilities: string[];
+  /** Every endpoint the server can be reached at, best first (issue #32 item 4; absent from older servers). */
+  federation_endpoints?: string[];
 }
 
 const SUCCESS_TTL_MS = 24 * 60 * 60 * 1000;
@@ -64,6 +66,8 @@ export class Discovery {
     const read = readDiscovery(response.json, url);
     if (!read.ok) throw new FederationRequestError(`discovery at ${url} is not valid: ${read.reason}`, url);
     if (read.document.version !== PROTOCOL_VERSION) throw new FederationRequestError(`discovery at ${url} speaks ${read.document.version}, not ${PROTOCOL_VERSION}`, url);
+    // Where else the server at this origin says it lives: tried when this origin cannot be reached (issue #32 item 4).
+    this.http.failover.learn(url.slice(0, -WELL_KNOWN_PATH.length), read.document.federation_endpoints);
     return read.document;
   }
 

@@ -6,7 +6,9 @@
 import type { Agent, Dispatcher } from 'undici';
 import { signRequestHeaders, type RequestSigner } from './request-signature.ts';
 import { CertificatePinError, PINNED_CONNECT_OPTIONS, checkPin } from './pinned-tls.ts';
-import { AddressPolicy, AddressRefusedError, guardedConnect, type Vouch } from './address-policy.ts';
+import { AddressPolicy, AddressRefusedError, guardedConnect, type ConnectedTo, type Vouch } from './address-policy.ts';
+import { EndpointFailover } from './endpoint-failover.ts';
+import { LRUCache } from 'lru-cache';
 import { normalizeEndpoint } from '../../../shared/endpoint.ts';
 import { MAX_RESPONSE_BYTES } from './page-budget.ts';
 
@@ -73,6 +75,10 @@ export class HttpClient {
   readonly options: HttpClientOptions;
   private readonly policy: AddressPolicy;
   private readonly agents = new Map<string, Agent>();
+  /** Other endpoints of the servers we talk to, from their discovery (issue #32 item 4). */
+  readonly failover = new EndpointFailover();
+  /** Where the last connection to each origin went, and what failed before it (the self-test's families). */
+  private readonly connections = new LRUCache<string, { to: ConnectedTo | null; failed: ConnectedTo[]; at: number }>({ max: 2_000 });
 
   constructor(options: HttpClientOptions) {
     this.options = options;
@@ -105,10 +111,18 @@ export class HttpClient {
     if (agent) return agent;
     const { Agent, buildConnector } = await loadUndici();
     const base = buildConnector(pin ? { ...PINNED_CONNECT_OPTIONS } : {}) as unknown as Parameters<typeof guardedConnect>[1];
-    const connect = guardedConnect(this.policy, base, { vouch, pinned: pin !== undefined }, pin ? (socket, host) => checkPin(socket, host, pin) : undefined);
+    const connect = guardedConnect(this.policy, base, { vouch, pinned: pin !== undefined }, pin ? (socket, host) => checkPin(socket, host, pin) : undefined, {
+      alternates: this.failover,
+      observer: { connected: (origin, to, failed) => this.connections.set(origin, { to, failed: [...failed], at: Date.now() }) },
+    });
     agent = new Agent({ connect: connect as unknown as ReturnType<typeof buildConnector> });
     this.agents.set(key, agent);
     return agent;
+  }
+
+  /** Where the last new connection to `origin` went (an address of which family, through which endpoint) and what failed before it. */
+  lastConnection(origin: string): { to: ConnectedTo | null; failed: ConnectedTo[]; at: number } | undefined {
+    return this.connections.get(origin);
   }
 
   checkUrl(url: string): URL {

@@ -1,0 +1,78 @@
+/**
+ * A server that can be reached at several endpoints (issue #32 item 4): its discovery lists them
+ * all, best first (`federation_endpoints`, docs/PROTOCOL.md "Discovery"). What a server's own
+ * discovery document, read from one of its endpoints, says about where else it lives is kept here,
+ * per origin; when a connection to that origin fails at the network level (refused, no route,
+ * timed out, its name does not resolve), the connector (address-policy.ts guardedConnect) tries
+ * the others in order, as the same origin: same TLS server name and certificate pin, each address
+ * checked by the same address policy (the server's word: vouch `peering`). The one that worked
+ * is tried first next time.
+ */
+import { LRUCache } from 'lru-cache';
+import { normalizeEndpoint } from '../../../shared/endpoint.ts';
+
+/** Another endpoint of the same server: its host (an IPv6 address without brackets) and port. */
+export interface AlternateEndpoint {
+  endpoint: string;
+  host: string;
+  port: string;
+}
+
+/** Origins learnt are bounded (servers are named by whoever sends us a request). */
+const MAX_ORIGINS = 2_000;
+
+export class EndpointFailover {
+  private readonly alternates = new LRUCache<string, AlternateEndpoint[]>({ max: MAX_ORIGINS });
+  /** The endpoint that last worked for an origin when the origin itself did not (absent: the origin). */
+  private readonly preferred = new LRUCache<string, string>({ max: MAX_ORIGINS });
+
+  /**
+   * A discovery document read from `fetchedFrom` lists `endpoints` (checked by its reader,
+   * reference/dialect.ts): the others may stand in for `fetchedFrom`. Only for that origin: what a
+   * server says never makes another origin fail over to it.
+   */
+  learn(fetchedFrom: string, endpoints: readonly string[]): void {
+    const from = normalizeEndpoint(fetchedFrom);
+    if (!from.ok) return;
+    const origin = from.endpoint;
+    const scheme = origin.slice(0, origin.indexOf(':'));
+    const others: AlternateEndpoint[] = [];
+    for (const e of endpoints) {
+      const checked = normalizeEndpoint(e);
+      if (!checked.ok || checked.endpoint === origin || !checked.endpoint.startsWith(`${scheme}://`) || others.some((o) => o.endpoint === checked.endpoint)) continue;
+      others.push(parse(checked.endpoint));
+    }
+    if (others.length === 0) {
+      this.alternates.delete(origin);
+      this.preferred.delete(origin);
+      return;
+    }
+    this.alternates.set(origin, others);
+    const preferred = this.preferred.get(origin);
+    if (preferred && !others.some((o) => o.endpoint === preferred)) this.preferred.delete(origin);
+  }
+
+  /** The other endpoints of the server at `origin`, in its order, the one that worked last first. */
+  alternatesOf(origin: string): AlternateEndpoint[] {
+    const list = this.alternates.get(origin) ?? [];
+    const preferred = this.preferred.get(origin);
+    if (!preferred) return list;
+    return [...list.filter((a) => a.endpoint === preferred), ...list.filter((a) => a.endpoint !== preferred)];
+  }
+
+  /** Whether a connection to `origin` goes to an alternate first (one worked when the origin did not). */
+  prefersAlternate(origin: string): boolean {
+    return this.preferred.has(origin);
+  }
+
+  /** A connection to `origin` went through `endpoint` (the origin itself: forget any preference). */
+  worked(origin: string, endpoint: string): void {
+    if (endpoint === origin) this.preferred.delete(origin);
+    else this.preferred.set(origin, endpoint);
+  }
+}
+
+function parse(endpoint: string): AlternateEndpoint {
+  const url = new URL(endpoint);
+  return { endpoint, host: url.hostname.replace(/^\[|\]$/g, ''), port: url.port || (url.protocol === 'https:' ? '443' : '80') };
+}
