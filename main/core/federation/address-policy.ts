@@ -205,7 +205,7 @@ type UndiciConnector = (options: { hostname: string; host?: string; protocol: st
  * address with SNI set to the original name. `afterConnect` may inspect the socket (pinning).
  * A name's addresses are tried in order; when every one fails at the network level, the other
  * endpoints the server's discovery lists (endpoint-failover.ts) are tried as the same origin
- * (https only, or http in `--insecure-http` test mode), each checked as a literal the peer named.
+ * (https only: plain http would not know who answers), each checked as a literal the peer named.
  */
 export function guardedConnect(
   policy: AddressPolicy,
@@ -266,7 +266,8 @@ export function guardedConnect(
       }
       throw last;
     };
-    const alternates = failover && (options.protocol === 'https:' || policy.options.insecureHttp) ? failover.alternates.alternatesOf(origin) : [];
+    // Over https only: the certificate (pinned, or valid for the origin's name) proves the same server answers there.
+    const alternates = failover && options.protocol === 'https:' ? failover.alternates.alternatesOf(origin) : [];
     void (async () => {
       const preferAlternate = alternates.length > 0 && failover!.alternates.prefersAlternate(origin);
       let primaryError: unknown = null;

@@ -4,7 +4,7 @@
  * discovery document, read from one of its endpoints, says about where else it lives is kept here,
  * per origin; when a connection to that origin fails at the network level (refused, no route,
  * timed out, its name does not resolve), the connector (address-policy.ts guardedConnect) tries
- * the others in order, as the same origin: same TLS server name and certificate pin, each address
+ * the others in order, as the same origin (https only): same TLS server name and certificate pin, each address
  * checked by the same address policy (the server's word: vouch `peering`). The one that worked
  * is tried first next time.
  */
