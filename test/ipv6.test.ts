@@ -4,9 +4,9 @@
  * a global IPv6 address the router lets in, and a friend's node with IPv4 and IPv6. Over TLS with
  * pinned certificates, as at home.
  *  - The default listener is dual-stack; a node whose name resolves nowhere names its global IPv6
- *    address as its endpoint; a friend redeems nothing over IPv4 and still reaches it: the home
- *    redeems the friend's link, is called back over IPv6, and a room carries messages both ways by
- *    push; the self-test says the node is reached over IPv6.
+ *    address as its endpoint; nothing reaches it over IPv4, and friends still do: one redeems the
+ *    home's link (it names the IPv6 endpoint), the home redeems another's link and is called back
+ *    over IPv6; a room carries messages both ways by push; the self-test says "over IPv6".
  *  - A node that publishes an IPv4 URL first, then loses IPv4 (its ISP moves it behind carrier-grade
  *    NAT): its friend, which read its discovery (`federation_endpoints`), tries the next endpoint,
  *    IPv6, with the same pinned certificate; messages keep arriving by push, and the self-test says
@@ -45,19 +45,22 @@ function fetchIn(ns: string, url: string): { status?: number; body?: any; error?
 describe.skipIf(unavailable !== null)('a home node whose IPv4 cannot be reached, with a global IPv6 address', () => {
   const router = routerPerSuite({ upnp: false, ipv6: true });
 
-  it('listens dual-stack by default, names its IPv6 address, and a friend reaches it over IPv6 only: peering by link, messages both ways by push', async () => {
+  it('listens dual-stack by default, names its IPv6 address, and friends reach it over IPv6 only: links both ways, messages both ways by push', async () => {
     const homeDir = tempDir('paracord-home-');
     const friendDir = tempDir('paracord-friend-');
+    const otherDir = tempDir('paracord-other-');
     const friend = await serveIn(router.wan, friendDir, 'friend.test', '[::]:7450', ['--public-url', `https://${WAN_NODE}:7450`, '--reach-probe-interval', '0.1'], true);
+    const other = await serveIn(router.wan, otherDir, 'other.test', '[::]:7451', ['--public-url', `https://${WAN_NODE}:7451`], true);
     // No --listen, no --public-url: the default listener, and a server name that resolves nowhere.
     const home = await serveIn(router.lan, homeDir, 'home.test', null, [], true);
     try {
       const homeAdmin = (method: string, path: string, body?: unknown) => admin(router.lan, homeDir, home.ready.admin_url, method, path, body);
       const friendAdmin = (method: string, path: string, body?: unknown) => admin(router.wan, friendDir, friend.ready.admin_url, method, path, body);
+      const otherAdmin = (method: string, path: string, body?: unknown) => admin(router.wan, otherDir, other.ready.admin_url, method, path, body);
       const v6Url = `https://[${LAN_NODE_V6}]:7447`;
       expect(home.ready.federation_url, home.run.output()).toBe(v6Url);
       expect(home.run.output()).toMatch(/"listen":"::(:7447)?"/);
-      // From the friend's side: IPv4 reaches nothing of the home (the router's address forwards nothing, the lan is not routed).
+      // From the friends' side: IPv4 reaches nothing of the home (the router's address forwards nothing, the lan is not routed).
       expect(fetchIn(router.wan, `https://${ROUTER_WAN}:7447/.well-known/paracord/server`).error).toBeDefined();
       expect(fetchIn(router.wan, `https://${LAN_NODE}:7447/.well-known/paracord/server`).error).toBeDefined();
       // IPv6 does: discovery lists where the node can be reached.
@@ -67,13 +70,21 @@ describe.skipIf(unavailable !== null)('a home node whose IPv4 cannot be reached,
       // The dual-stack listener takes IPv4 too (inside the lan).
       expect(fetchIn(router.lan, `https://${LAN_NODE}:7447/.well-known/paracord/server`).status).toBe(200);
 
-      const link = friendAdmin('POST', '/invites/peer', {});
-      expect(link.status, JSON.stringify(link.body)).toBe(200);
-      const redeemed = homeAdmin('POST', '/invites/peer/redeem', { link: link.body.link });
-      expect(redeemed.status, `${JSON.stringify(redeemed.body)}\n${friend.run.output()}`).toBe(200);
-      // The friend called the home back, over IPv6: it is pushed to, not pulled from.
-      expect(redeemed.body, friend.run.output()).toMatchObject({ server_name: 'friend.test', reachable: true });
+      // A friend redeems the home's link: it names the home's IPv6 endpoint, and works.
+      const homeLink = homeAdmin('POST', '/invites/peer', {});
+      expect(homeLink.status, JSON.stringify(homeLink.body)).toBe(200);
+      expect(homeLink.body.https_link.startsWith(`${v6Url}/_paracord/peer#`), homeLink.body.https_link).toBe(true);
+      const byFriend = friendAdmin('POST', '/invites/peer/redeem', { link: homeLink.body.link });
+      expect(byFriend.status, `${JSON.stringify(byFriend.body)}\n${home.run.output()}`).toBe(200);
+      expect(byFriend.body).toMatchObject({ server_name: 'home.test', endpoint: v6Url, reachable: true });
       expect(friendAdmin('GET', '/peers').body.peers[0]).toMatchObject({ server_name: 'home.test', delivery: { mode: 'push' } });
+
+      // The home redeems another friend's link: that friend calls it back over IPv6, and pushes to it.
+      const otherLink = otherAdmin('POST', '/invites/peer', {});
+      const redeemed = homeAdmin('POST', '/invites/peer/redeem', { link: otherLink.body.link });
+      expect(redeemed.status, `${JSON.stringify(redeemed.body)}\n${other.run.output()}`).toBe(200);
+      expect(redeemed.body, other.run.output()).toMatchObject({ server_name: 'other.test', reachable: true });
+      expect(otherAdmin('GET', '/peers').body.peers[0]).toMatchObject({ server_name: 'home.test', delivery: { mode: 'push' } });
 
       const checked = homeAdmin('POST', '/reachability/check', { via: 'friend.test' });
       expect(checked.status, JSON.stringify(checked.body)).toBe(200);
@@ -106,6 +117,7 @@ describe.skipIf(unavailable !== null)('a home node whose IPv4 cannot be reached,
     } finally {
       await stopChild(home.run.child);
       await stopChild(friend.run.child);
+      await stopChild(other.run.child);
     }
   }, 150_000);
 
