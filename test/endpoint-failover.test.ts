@@ -6,6 +6,7 @@
  *  - When it stops answering (refused), the next endpoints are tried as the same origin with the
  *    same certificate pin: the bystander is connected to but gets no request (its
  *    certificate is not the pinned one), and the peer's IPv6 endpoint serves the request.
+ *  - What was learnt of a peer survives a restart (kept in the database, as node.ts does).
  *  - A failure that is not the network's stands: when the first endpoint answers with another
  *    certificate, the request fails and no other endpoint is asked.
  */
@@ -63,7 +64,10 @@ describe('a peer reachable at several endpoints (issue #32 item 4)', () => {
       // The owner added the peer by its IPv4 endpoint, with its certificate.
       trust.upsert('peer.test', { trust: 'allow', endpoint: v4.origin, endpoint_source: 'owner', tls_fingerprint: peerCert.fingerprint256 });
       const policy = new AddressPolicy({ insecureHttp: false, allowPrivateAddresses: false, endpointVouch: (origin) => trust.endpointVouch(origin) });
-      const http = new HttpClient({ allowInsecureHttp: false, pinFor: (url) => trust.pinnedFingerprintFor(url), policy });
+      // As node.ts keeps them: the other endpoints of peers' stored origins, in the settings table.
+      const settings = new Settings(db);
+      const failoverStore = { load: () => settings.get('endpoint_alternates'), save: (text: string) => settings.set('endpoint_alternates', text), keep: (origin: string) => trust.endpointVouch(origin) !== undefined };
+      const http = new HttpClient({ allowInsecureHttp: false, pinFor: (url) => trust.pinnedFingerprintFor(url), policy, failoverStore });
       const discovery = new Discovery(http, trust);
       const get = async () => (await http.send('GET', `${v4.origin}/hello`, { accept: 'application/json' })).json as { served_by: string };
 
@@ -83,6 +87,9 @@ describe('a peer reachable at several endpoints (issue #32 item 4)', () => {
       expect(bystander.seen.requests).toEqual([]);
       expect(http.lastConnection(v4.origin)?.to).toMatchObject({ endpoint: v6.origin, family: 6 });
       expect(http.lastConnection(v4.origin)?.failed.map((f) => f.family)).toContain(4);
+      // After a restart (a new client on the same database), the peer is still reached without reading its discovery again.
+      const restarted = new HttpClient({ allowInsecureHttp: false, pinFor: (url) => trust.pinnedFingerprintFor(url), policy, failoverStore });
+      expect((await restarted.send('GET', `${v4.origin}/hello`, {})).json).toEqual({ served_by: 'ipv6' });
 
       // Something else answers at the first endpoint now (another certificate): that is no network
       // failure, the request fails and no other endpoint is asked.

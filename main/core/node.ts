@@ -183,7 +183,11 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
     endpointVouch: (origin) => trust.endpointVouch(origin) ?? (federationUrl !== null && new URL(federationUrl).origin === origin ? { vouch: 'owner', addresses: 'any' } : undefined),
     ...(options.lookup ? { lookup: options.lookup } : {}),
   });
-  const http = new HttpClient({ allowInsecureHttp: config.insecureHttp, pinFor: (url) => trust.pinnedFingerprintFor(url), policy });
+  const http = new HttpClient({
+    allowInsecureHttp: config.insecureHttp, pinFor: (url) => trust.pinnedFingerprintFor(url), policy,
+    // Peers' other endpoints (their discovery's federation_endpoints) survive a restart (issue #32 item 4).
+    failoverStore: { load: () => settings.get('endpoint_alternates'), save: (text) => settings.set('endpoint_alternates', text), keep: (origin) => trust.endpointVouch(origin) !== undefined },
+  });
   const discovery = new Discovery(http, trust, new DestinationBindingMemory(db));
   http.options.bindsDestination = (server) => discovery.bindsDestination(server);
   http.options.forgetDestination = (server) => discovery.forget(server);

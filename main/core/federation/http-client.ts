@@ -7,7 +7,7 @@ import type { Agent, Dispatcher } from 'undici';
 import { signRequestHeaders, type RequestSigner } from './request-signature.ts';
 import { CertificatePinError, PINNED_CONNECT_OPTIONS, checkPin } from './pinned-tls.ts';
 import { AddressPolicy, AddressRefusedError, guardedConnect, type ConnectedTo, type Vouch } from './address-policy.ts';
-import { EndpointFailover } from './endpoint-failover.ts';
+import { EndpointFailover, type FailoverStore } from './endpoint-failover.ts';
 import { LRUCache } from 'lru-cache';
 import { normalizeEndpoint } from '../../../shared/endpoint.ts';
 import { MAX_RESPONSE_BYTES } from './page-budget.ts';
@@ -55,6 +55,8 @@ export interface HttpClientOptions {
   forgetDestination?: (serverName: string) => void;
   /** A server we sent a signed request to says its deliveries to us fail (timeouts, refused). */
   onDeliveryFailing?: (serverName: string) => void;
+  /** Where peers' other endpoints are kept across restarts (endpoint-failover.ts); memory only without. */
+  failoverStore?: FailoverStore;
 }
 
 export interface SendOptions {
@@ -76,12 +78,13 @@ export class HttpClient {
   private readonly policy: AddressPolicy;
   private readonly agents = new Map<string, Agent>();
   /** Other endpoints of the servers we talk to, from their discovery (issue #32 item 4). */
-  readonly failover = new EndpointFailover();
+  readonly failover: EndpointFailover;
   /** Where the last connection to each origin went, and what failed before it (the self-test's families). */
   private readonly connections = new LRUCache<string, { to: ConnectedTo | null; failed: ConnectedTo[]; at: number }>({ max: 2_000 });
 
   constructor(options: HttpClientOptions) {
     this.options = options;
+    this.failover = new EndpointFailover(options.failoverStore);
     this.policy = options.policy ?? new AddressPolicy({ insecureHttp: options.allowInsecureHttp, allowPrivateAddresses: false });
   }
 
