@@ -87,8 +87,8 @@ import { PullQueue } from './outbox/pull-queue.ts';
 import { Puller } from './federation/puller.ts';
 import { Reachability } from './reachability/reachability.ts';
 import { probeCaller } from './reachability/probe-caller.ts';
-import { reachabilityOperations } from './admin/operations/reachability/index.ts';
 import { globalIpv6Addresses, ipv6Endpoint, nameResolves, ownEndpoints } from './reachability/own-endpoints.ts';
+import { reachabilityOperations } from './admin/operations/reachability/index.ts';
 
 export interface StartedNode {
   mode: 'running' | 'setup';
