@@ -496,7 +496,12 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
     const scheme = tls ? 'https' : 'http';
     federationUrl = publicUrl?.replace(/\/+$/, '') ?? await defaultEndpoint(scheme, host, actual, id.serverName);
     const listenHost = host;
-    endpoints = () => ownEndpoints({ federationUrl: federationUrl ?? '', ownerGaveUrl: publicUrl !== undefined, scheme, port: actual, listenHost });
+    // Discovery is public: the machine's addresses are read at most every 5 s, however often it is asked.
+    let listed: { at: number; list: string[] } | null = null;
+    endpoints = () => {
+      if (!listed || Date.now() - listed.at > 5_000) listed = { at: Date.now(), list: ownEndpoints({ federationUrl: federationUrl ?? '', ownerGaveUrl: publicUrl !== undefined, scheme, port: actual, listenHost }) };
+      return listed.list;
+    };
     log.info({ event: 'federation_listening', url: federationUrl, listen: `${host}:${actual}`, tls: tls ? { self_signed: tls.selfSigned, fingerprint256: tls.fingerprint256 } : null }, 'federation API listening');
     workers.start();
     reachability = new Reachability({

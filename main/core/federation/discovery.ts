@@ -58,10 +58,10 @@ export class Discovery {
     this.binding = binding;
   }
 
-  /** Fetches and validates a discovery document from a base URL (no cache). */
-  async fetchDocument(baseUrl: string, pin?: string, signal?: AbortSignal, vouch?: Vouch): Promise<DiscoveryDocument> {
+  /** Fetches and validates a discovery document from a base URL (no cache; `fresh`: on a new connection). */
+  async fetchDocument(baseUrl: string, pin?: string, signal?: AbortSignal, vouch?: Vouch, fresh = false): Promise<DiscoveryDocument> {
     const url = this.http.checkEndpoint(baseUrl) + WELL_KNOWN_PATH;
-    const response = await this.http.send('GET', url, { accept: 'application/json' }, undefined, { ...(pin ? { pin } : {}), ...(signal ? { signal } : {}), ...(vouch ? { vouch } : {}) });
+    const response = await this.http.send('GET', url, { accept: 'application/json' }, undefined, { ...(pin ? { pin } : {}), ...(signal ? { signal } : {}), ...(vouch ? { vouch } : {}), ...(fresh ? { fresh } : {}) });
     if (response.status !== 200) throw new FederationRequestError(`discovery at ${url} answered ${response.status}`, url);
     const read = readDiscovery(response.json, url);
     if (!read.ok) throw new FederationRequestError(`discovery at ${url} is not valid: ${read.reason}`, url);

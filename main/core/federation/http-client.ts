@@ -71,6 +71,11 @@ export interface SendOptions {
   bind?: boolean;
   /** Headers/body timeout of this request (a long-poll waits longer than the default 15 s). */
   timeoutMs?: number;
+  /**
+   * On a new connection of its own, closed after (a reachability probe tests the network as it is
+   * now); `direct`: to this origin's own addresses only (no other endpoint of its server).
+   */
+  fresh?: boolean | 'direct';
 }
 
 export class HttpClient {
@@ -112,15 +117,20 @@ export class HttpClient {
     const key = `${vouch} ${pin ?? ''}`;
     let agent = this.agents.get(key);
     if (agent) return agent;
+    agent = await this.newAgent(vouch, pin);
+    this.agents.set(key, agent);
+    return agent;
+  }
+
+  /** `failover` false: this origin's own addresses only, never the other endpoints its server listed. */
+  private async newAgent(vouch: Vouch, pin: string | undefined, failover = true): Promise<Agent> {
     const { Agent, buildConnector } = await loadUndici();
     const base = buildConnector(pin ? { ...PINNED_CONNECT_OPTIONS } : {}) as unknown as Parameters<typeof guardedConnect>[1];
     const connect = guardedConnect(this.policy, base, { vouch, pinned: pin !== undefined }, pin ? (socket, host) => checkPin(socket, host, pin) : undefined, {
-      alternates: this.failover,
+      alternates: failover ? this.failover : new EndpointFailover(),
       observer: { connected: (origin, to, failed) => this.connections.set(origin, { to, failed: [...failed], at: Date.now() }) },
     });
-    agent = new Agent({ connect: connect as unknown as ReturnType<typeof buildConnector> });
-    this.agents.set(key, agent);
-    return agent;
+    return new Agent({ connect: connect as unknown as ReturnType<typeof buildConnector> });
   }
 
   /** Where the last new connection to `origin` went (an address of which family, through which endpoint) and what failed before it. */
@@ -150,7 +160,8 @@ export class HttpClient {
     const timeout = options.timeoutMs ?? this.options.timeoutMs ?? 15_000;
     const pin = parsed.protocol === 'https:' ? (options.pin ?? this.options.pinFor?.(parsed) ?? undefined) : undefined;
     const { request } = await loadUndici();
-    const dispatcher = await this.agentFor(options.vouch ?? 'none', pin);
+    // A fresh connection (a reachability probe): a kept-alive one proves nothing about the network now.
+    const dispatcher = options.fresh ? await this.newAgent(options.vouch ?? 'none', pin, options.fresh !== 'direct') : await this.agentFor(options.vouch ?? 'none', pin);
     const signal = options.signal;
     let response: Dispatcher.ResponseData;
     try {
@@ -164,12 +175,15 @@ export class HttpClient {
         dispatcher,
       });
     } catch (error) {
+      if (options.fresh) void dispatcher.close().catch(() => undefined);
       const cause = error as Error & { cause?: Error };
       const known = (e: unknown): boolean => e instanceof CertificatePinError || e instanceof AddressRefusedError;
       const reason = known(cause) ? cause.message : known(cause.cause) ? (cause.cause as Error).message : cause.message;
       throw new FederationRequestError(`${method} ${parsed.origin}${parsed.pathname} failed: ${reason}`, url, { cause: error });
     }
-    const text = await readCapped(response.body, url);
+    const text = await readCapped(response.body, url).finally(() => {
+      if (options.fresh) void dispatcher.close().catch(() => undefined);
+    });
     let json: unknown;
     try {
       json = text.length > 0 ? JSON.parse(text) : undefined;

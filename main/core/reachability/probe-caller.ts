@@ -55,7 +55,7 @@ export async function probeCaller(deps: ProbeDeps, caller: string, keyId: string
   const explicit = deps.trust.get(caller)?.endpoint ?? null;
   const base = explicit ?? `https://${caller}`;
   const signal = AbortSignal.timeout(PROBE_TIMEOUT_MS);
-  // Where the connections of this probe went (or a kept-alive one made moments before).
+  // Where the (new) connections of this probe went.
   const noteConnections = (endpoint: string) => {
     let origin: string;
     try {
@@ -64,14 +64,15 @@ export async function probeCaller(deps: ProbeDeps, caller: string, keyId: string
       return;
     }
     const seen = deps.http.lastConnection(origin);
-    if (!seen || seen.at < startedAt - KEEP_ALIVE_MS) return;
+    if (!seen || seen.at < startedAt) return;
     for (const f of seen.failed) note(families, f.family, false);
     if (seen.to) note(families, seen.to.family, true);
   };
   try {
     let document: Awaited<ReturnType<Discovery['fetchDocument']>>;
     try {
-      document = await deps.discovery.fetchDocument(base, undefined, signal);
+      // New connections: a kept-alive one says nothing about whether the caller can be reached now.
+      document = await deps.discovery.fetchDocument(base, undefined, signal, undefined, true);
     } finally {
       noteConnections(base);
     }
@@ -80,7 +81,7 @@ export async function probeCaller(deps: ProbeDeps, caller: string, keyId: string
     }
     // Keys from the same place: the endpoint we know (or, without one, the endpoint its discovery names).
     const endpoint = explicit ?? document.federation_endpoint;
-    const response = await deps.http.send('GET', joinUrl(endpoint, KEYS_PATH), { accept: 'application/json' }, undefined, { signal, timeoutMs: PROBE_TIMEOUT_MS });
+    const response = await deps.http.send('GET', joinUrl(endpoint, KEYS_PATH), { accept: 'application/json' }, undefined, { signal, timeoutMs: PROBE_TIMEOUT_MS, fresh: true });
     if (response.status !== 200) return answer('http_error', `${endpoint} answered HTTP ${response.status} for its keys`);
     const keys = checkKeysDocument(response.json, caller);
     if (!keys.ok) return answer('wrong_server', `the keys at ${endpoint} are not ${caller}'s: ${keys.reason}`);
@@ -94,9 +95,6 @@ export async function probeCaller(deps: ProbeDeps, caller: string, keyId: string
     return answer(...classify(error, base));
   }
 }
-
-/** A kept-alive connection made this long before a probe still says where the probe went. */
-const KEEP_ALIVE_MS = 10_000;
 
 function note(families: Families, family: 4 | 6, reached: boolean): void {
   const key = family === 4 ? 'ipv4' : 'ipv6';
@@ -117,7 +115,7 @@ async function tryOtherFamily(deps: ProbeDeps, caller: string, base: string, end
     const other = endpoints.find((e) => isIP(new URL(e).hostname.replace(/^\[|\]$/g, '')) === family);
     if (!other || (other.startsWith('https:') && !pin)) continue;
     try {
-      const response = await deps.http.send('GET', joinUrl(other, KEYS_PATH), { accept: 'application/json' }, undefined, { signal, timeoutMs: PROBE_TIMEOUT_MS, vouch: 'peering', ...(pin ? { pin } : {}) });
+      const response = await deps.http.send('GET', joinUrl(other, KEYS_PATH), { accept: 'application/json' }, undefined, { signal, timeoutMs: PROBE_TIMEOUT_MS, vouch: 'peering', fresh: 'direct', ...(pin ? { pin } : {}) });
       const keys = response.status === 200 ? checkKeysDocument(response.json, caller) : null;
       const reached = keys?.ok === true && [keys.document.active_key, ...keys.document.next_keys, ...keys.document.old_keys].some((k) => holdsKey(k.public_key));
       note(families, family, reached);
