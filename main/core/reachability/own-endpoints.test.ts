@@ -1,6 +1,6 @@
 import type { NetworkInterfaceInfo } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { globalIpv6Addresses, ownEndpoints } from './own-endpoints.ts';
+import { globalIpv6Addresses, nameResolves, ownEndpoints } from './own-endpoints.ts';
 
 const nic = (address: string, internal = false): NetworkInterfaceInfo =>
   ({ address, internal, family: address.includes(':') ? 'IPv6' : 'IPv4', netmask: '', mac: '', cidr: null, ...(address.includes(':') ? { scopeid: 0 } : {}) }) as NetworkInterfaceInfo;
@@ -32,5 +32,9 @@ describe('where a node can be reached over IPv6 (issue #32 item 4)', () => {
     ]);
     expect(ownEndpoints({ federationUrl: 'https://[2a01:4f8::1]:443', ownerGaveUrl: true, scheme: 'https', port: 7447, listenHost: '::', interfaces: home })).toEqual(['https://[2a01:4f8::1]']);
     expect(ownEndpoints({ federationUrl: 'https://home.example', ownerGaveUrl: true, scheme: 'https', port: 7447, listenHost: '0.0.0.0', interfaces: home })).toEqual(['https://home.example']);
+  });
+  it('a server name that resolves keeps naming the node; one that resolves nowhere (or not in time) does not', async () => {
+    expect(await nameResolves('localhost')).toBe(true);
+    expect(await nameResolves('paracord-test.invalid', 2_000)).toBe(false);
   });
 });
