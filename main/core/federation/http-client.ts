@@ -63,6 +63,11 @@ export interface SendOptions {
   signal?: AbortSignal;
   /** Pin this certificate for this request (redeeming an invite, before the peer is stored). */
   pin?: string;
+  /**
+   * On a new connection of its own, closed after (a reachability probe tests the network as it is
+   * now); `direct`: to this origin's own addresses only (no other endpoint of its server).
+   */
+  fresh?: boolean | 'direct';
   /** Who named this endpoint (address-policy.ts): the owner, a token-holding friend, or nobody we trust. */
   vouch?: Vouch;
   /** For signed requests: the server the request is for (bound when it advertises binding). */
@@ -71,11 +76,6 @@ export interface SendOptions {
   bind?: boolean;
   /** Headers/body timeout of this request (a long-poll waits longer than the default 15 s). */
   timeoutMs?: number;
-  /**
-   * On a new connection of its own, closed after (a reachability probe tests the network as it is
-   * now); `direct`: to this origin's own addresses only (no other endpoint of its server).
-   */
-  fresh?: boolean | 'direct';
 }
 
 export class HttpClient {
