@@ -12,15 +12,27 @@ export function reachabilitySummary(state: Reachability, port: number | null): s
   }
   if (isTestingAgain(state)) return 'Not reachable: testing again';
   if (state.reachable === true) {
+    const over = familyWords(state.families);
     return state.mapping
-      ? `Reachable from friends (through the router's automatic port mapping, ${state.mapping.external_address}:${state.mapping.external_port})`
-      : 'Reachable from friends';
+      ? `Reachable from friends${over} (through the router's automatic port mapping, ${state.mapping.external_address}:${state.mapping.external_port})`
+      : `Reachable from friends${over}`;
   }
   if (state.reachable === false) return `Not reachable: your router does not forward port ${port ?? 7447} — trying automatic setup`;
   if (state.checked_at === null) return 'Reachability: not tested yet';
   // Peers exist, but none could run the test (busy, offline, or its probe limit): say so, not "no peer".
   if (state.error?.startsWith(NOBODY_COULD_ASK)) return 'Reachability: not tested — no friend could run the test just now';
   return 'Reachability: will be tested once the first peer is added';
+}
+
+/**
+ * Which families friends reach the node over, when IPv6 is part of it (issue #32 item 4): " over
+ * IPv6 only" (IPv4 tried and not reached: carrier-grade NAT, say), " over IPv6", " over IPv4 and
+ * IPv6"; nothing for IPv4 alone, the common case.
+ */
+export function familyWords(families: Reachability['families']): string {
+  if (!families || families.ipv6 !== true) return '';
+  if (families.ipv4 === true) return ' over IPv4 and IPv6';
+  return families.ipv4 === false ? ' over IPv6 only' : ' over IPv6';
 }
 
 /** How the node's error begins when it has peers but none answered the probe (main/core/reachability). */

@@ -85,7 +85,9 @@ describe('reachability self-test', () => {
     expect(['alpha.test', 'gamma.test']).toContain(automatic.via);
     expect(automatic.error).toMatch(/could not reach this node: connection refused at http:\/\/127\.0\.0\.1:\d+/);
     expect(automatic.error).toContain(closed);
-    expect(Object.keys(automatic).sort()).toEqual(['checked_at', 'endpoint', 'error', 'mapping', 'mode', 'reachable', 'via']);
+    expect(Object.keys(automatic).sort()).toEqual(['checked_at', 'endpoint', 'error', 'families', 'mapping', 'mode', 'reachable', 'via']);
+    // The peer tried beta's IPv4 endpoint; beta publishes no IPv6 one (issue #32 item 4).
+    expect(automatic.families).toEqual({ ipv4: false, ipv6: null });
     // It now advertises that it receives by pull.
     const discovery = await sendRaw(`${betaListens}/.well-known/paracord/server`, 'GET', {});
     expect(discovery.body.capabilities).toContain('pull');

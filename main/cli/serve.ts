@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
  * `serveOptions` declares them, `configFromOptions` turns them into a NodeConfig.
  */
 import { Option, type Command } from 'commander';
-import { DEFAULT_ADMIN_LISTEN, DEFAULT_LISTEN, parseHostPort, parseTrustedProxyList, type NodeConfig } from '../core/config.ts';
+import { DEFAULT_ADMIN_LISTEN, DEFAULT_LISTEN, DEFAULT_LISTEN_IPV4, parseHostPort, parseTrustedProxyList, type NodeConfig } from '../core/config.ts';
 import { createNode } from '../core/node.ts';
 import { restoreOptimizingCompilers } from '../core/memory/deferred-jit.ts';
 import { backupTargetProblem } from '../core/backup/create.ts';
@@ -178,8 +178,10 @@ export function configFromOptions(opts: ServeOptions): NodeConfig {
   };
 }
 
-async function serve(opts: ServeOptions): Promise<void> {
+async function serve(opts: ServeOptions, command: Command): Promise<void> {
   const config = configFromOptions(opts);
+  // The default dual-stack listener falls back to IPv4 on a host without IPv6; a given one is used as given.
+  if (command.getOptionValueSource('listen') === 'default') config.listenFallback = DEFAULT_LISTEN_IPV4;
   let stopping = false;
   const node = createNode(config, {
     onFatal: (error) => {

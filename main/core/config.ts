@@ -7,6 +7,12 @@ export interface NodeConfig {
   serverName?: string;
   /** Federation listener, HOST:PORT (port 0 = any free port). */
   listen: string;
+  /**
+   * Where to listen instead when `listen` is not possible on this host (the address family is not
+   * supported or has no address): the default `[::]:7447` falls back to `0.0.0.0:7447` on a host
+   * without IPv6. Unset for a listener the owner gave (it is used exactly as given).
+   */
+  listenFallback?: string;
   /** Admin API + UI listener, HOST:PORT; loopback by default. */
   adminListen: string;
   /** URL peers reach us at (published in discovery); derived from `listen` when absent. */
@@ -221,7 +227,9 @@ export function parseTrustedProxyList(value: string): string[] {
   return entries;
 }
 
-export const DEFAULT_LISTEN = '0.0.0.0:7447';
+/** IPv4 and IPv6 (dual-stack); a host without IPv6 listens on DEFAULT_LISTEN_IPV4 instead. */
+export const DEFAULT_LISTEN = '[::]:7447';
+export const DEFAULT_LISTEN_IPV4 = '0.0.0.0:7447';
 export const DEFAULT_ADMIN_LISTEN = '127.0.0.1:7448';
 
 export function parseHostPort(value: string, what: string): { host: string; port: number } {

@@ -92,6 +92,7 @@ import { PullQueue } from './outbox/pull-queue.ts';
 import { Puller } from './federation/puller.ts';
 import { Reachability } from './reachability/reachability.ts';
 import { probeCaller } from './reachability/probe-caller.ts';
+import { globalIpv6Addresses, ipv6Endpoint, nameResolves, ownEndpoints } from './reachability/own-endpoints.ts';
 import { reachabilityOperations } from './admin/operations/reachability/index.ts';
 import { mailboxOperations } from './admin/operations/mailbox/index.ts';
 
@@ -188,7 +189,11 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
     endpointVouch: (origin) => trust.endpointVouch(origin) ?? (federationUrl !== null && new URL(federationUrl).origin === origin ? { vouch: 'owner', addresses: 'any' } : undefined),
     ...(options.lookup ? { lookup: options.lookup } : {}),
   });
-  const http = new HttpClient({ allowInsecureHttp: config.insecureHttp, pinFor: (url) => trust.pinnedFingerprintFor(url), policy });
+  const http = new HttpClient({
+    allowInsecureHttp: config.insecureHttp, pinFor: (url) => trust.pinnedFingerprintFor(url), policy,
+    // Peers' other endpoints (their discovery's federation_endpoints) survive a restart (issue #32 item 4).
+    failoverStore: { load: () => settings.get('endpoint_alternates'), save: (text) => settings.set('endpoint_alternates', text), keep: (origin) => trust.endpointVouch(origin) !== undefined },
+  });
   const discovery = new Discovery(http, trust, new DestinationBindingMemory(db));
   http.options.bindsDestination = (server) => discovery.bindsDestination(server);
   http.options.forgetDestination = (server) => discovery.forget(server);
@@ -297,6 +302,8 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
   let tls: TlsMaterial | null = null;
   let federationServer: Server | null = null;
   let federationUrl: string | null = null;
+  /** Every endpoint this node can be reached at, best first (discovery `federation_endpoints`). */
+  let endpoints: () => string[] = () => (federationUrl ? [federationUrl] : []);
   let adminServer: Server | null = null;
   /** The admin listener's upgraded connections (admin streams), which the server does not close itself. */
   let adminUpgrades: UpgradedSockets | null = null;
@@ -469,6 +476,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
       }),
       capabilities: ['batch', LARGE_BATCH_CAPABILITY, DESTINATION_BINDING_CAPABILITY],
       publicUrl: () => federationUrl ?? '',
+      federationEndpoints: () => endpoints(),
       isPaused,
       isEntitledToEvent: eventEntitlement((roomId, server) => rooms.isJoinedServer(roomId, server)),
       observe: metrics.federationObserver(),
@@ -497,18 +505,35 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
       extraCapabilities: () => [...(reachability?.capabilities() ?? []), ...(mailboxEnabled() ? [MAILBOX_CAPABILITY] : [])],
       deliveryFailingTo: (server) => outbox.networkFailing(server),
     }, federationInFlight);
-    const { host, port } = parseHostPort(config.listen, '--listen');
+    let { host, port } = parseHostPort(config.listen, '--listen');
     const limits = federationConnectionLimits(config);
     const server = tls
       ? createHttpsServer({ ...serverOptions(limits), cert: tls.cert, key: tls.key }, app.callback())
       : createHttpServer(serverOptions(limits), app.callback());
     limitConnections(server, limits, { log, listener: 'federation', exempt: (address) => trustedProxies.isTrusted(address) });
-    await listen(server, port, host);
+    try {
+      await listen(server, port, host);
+    } catch (error) {
+      // The default dual-stack listener on a host without IPv6: IPv4 only (issue #32 item 4).
+      const code = (error as NodeJS.ErrnoException).code;
+      if (!config.listenFallback || (code !== 'EAFNOSUPPORT' && code !== 'EADDRNOTAVAIL')) throw error;
+      log.info({ event: 'listen_ipv4_only', listen: config.listen, error: code }, `this host has no IPv6: listening on ${config.listenFallback} instead of ${config.listen}`);
+      ({ host, port } = parseHostPort(config.listenFallback, '--listen'));
+      await listen(server, port, host);
+    }
     federationServer = server;
     const actual = (server.address() as AddressInfo).port;
     selfBase = `${tls ? 'https' : 'http'}://${/^(0\.0\.0\.0|::|\[::\]|)$/.test(host) ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host}:${actual}`;
     const publicUrl = config.publicUrl ?? settings.get('public_url');
-    federationUrl = publicUrl?.replace(/\/+$/, '') ?? `${tls ? 'https' : 'http'}://${urlHost(host, id.serverName)}:${actual}`;
+    const scheme = tls ? 'https' : 'http';
+    federationUrl = publicUrl?.replace(/\/+$/, '') ?? await defaultEndpoint(scheme, host, actual, id.serverName);
+    const listenHost = host;
+    // Discovery is public: the machine's addresses are read at most every 5 s, however often it is asked.
+    let listed: { at: number; list: string[] } | null = null;
+    endpoints = () => {
+      if (!listed || Date.now() - listed.at > 5_000) listed = { at: Date.now(), list: ownEndpoints({ federationUrl: federationUrl ?? '', ownerGaveUrl: publicUrl !== undefined, scheme, port: actual, listenHost }) };
+      return listed.list;
+    };
     log.info({ event: 'federation_listening', url: federationUrl, listen: `${host}:${actual}`, tls: tls ? { self_signed: tls.selfSigned, fingerprint256: tls.fingerprint256 } : null }, 'federation API listening');
     workers.start();
     reachability = new Reachability({
@@ -679,6 +704,19 @@ async function close(server: Server | null, graceMs: number, onForced: () => voi
   }, 50);
   await closed;
   clearInterval(poll);
+}
+
+/**
+ * The endpoint a node without a public URL names (its links, its peering requests): its server
+ * name, as before; but a name that resolves nowhere cannot be reached by anybody, and a host with
+ * a global IPv6 address can (issue #32 item 4): then that address.
+ */
+async function defaultEndpoint(scheme: 'http' | 'https', listenHost: string, port: number, serverName: string): Promise<string> {
+  const byName = `${scheme}://${urlHost(listenHost, serverName)}:${port}`;
+  const wildcard = listenHost === '::' || listenHost === '0.0.0.0';
+  const v6 = wildcard ? globalIpv6Addresses(listenHost) : [];
+  if (v6.length === 0 || (await nameResolves(serverName.split(':')[0]!))) return byName;
+  return ipv6Endpoint(scheme, v6[0]!, port);
 }
 
 /** The host part of a URL for a listen address: wildcard addresses become the server name. */

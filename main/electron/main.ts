@@ -12,6 +12,7 @@ import { join, normalize, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { NodeStatus } from '../../shared/contract/admin-operations.ts';
 import { createNode, type ParacordNode } from '../core/node.ts';
+import { DEFAULT_LISTEN, DEFAULT_LISTEN_IPV4 } from '../core/config.ts';
 import { PACKAGE_ROOT } from '../core/version.ts';
 import { APP_CSP, isAllowedNavigation, mainWindowOptions, shouldOpenExternally } from './window-options.ts';
 import { APP_ENTRY, APP_HOST, APP_SCHEME, appPathToFile } from './app-protocol.ts';
@@ -172,7 +173,8 @@ if (!app.requestSingleInstanceLock()) {
     try {
       node = createNode({
         dataDir: join(app.getPath('userData'), 'node'),
-        listen: process.env.PARACORD_LISTEN ?? '0.0.0.0:7447',
+        listen: process.env.PARACORD_LISTEN ?? DEFAULT_LISTEN,
+        ...(process.env.PARACORD_LISTEN === undefined ? { listenFallback: DEFAULT_LISTEN_IPV4 } : {}),
         adminListen: process.env.PARACORD_ADMIN_LISTEN ?? '127.0.0.1:0',
         insecureHttp: process.env.PARACORD_INSECURE_HTTP === '1',
         logToStderr: !app.isPackaged,

@@ -525,6 +525,12 @@ export interface Reachability {
   error: string | null;
   /** In pull mode: the friends whose mailboxes this node fetched from in the last 2 minutes (issue #32). */
   mailboxes?: string[];
+  /**
+   * Which address families the last self-test reached this node over (issue #32 item 4): true
+   * reached, false tried and not reached, null not tried (the peer has no address of that family,
+   * or this node publishes none). Absent before the first test, or when the peer did not say.
+   */
+  families?: { ipv4: boolean | null; ipv6: boolean | null };
 }
 
 export type AdminOutput<N extends AdminOperationName> = AdminOutputs[N];

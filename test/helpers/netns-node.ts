@@ -49,11 +49,12 @@ fetch(u, { method: m, headers: { authorization: 'Bearer ' + t, 'content-type': '
 }
 
 /**
- * `serve` in a namespace (admin on that namespace's loopback), once it printed its ready line:
+ * `serve` in a namespace (admin on that namespace's loopback), once it printed its ready line
+ * (`listen` null: the default federation listener):
  * plain HTTP unless `secure` (then its generated self-signed certificate, pinned by links).
  */
-export async function serveIn(ns: string, dataDir: string, name: string, listen: string, extra: string[], secure = false) {
-  const run = inNamespace(ns, [CLI, 'serve', '--data', dataDir, '--server-name', name, '--listen', listen, '--admin-listen', '127.0.0.1:0', ...(secure ? [] : ['--insecure-http']), ...extra]);
+export async function serveIn(ns: string, dataDir: string, name: string, listen: string | null, extra: string[], secure = false) {
+  const run = inNamespace(ns, [CLI, 'serve', '--data', dataDir, '--server-name', name, ...(listen === null ? [] : ['--listen', listen]), '--admin-listen', '127.0.0.1:0', ...(secure ? [] : ['--insecure-http']), ...extra]);
   const ready = JSON.parse(await run.next());
   expect(ready.ready, run.output()).toBe(true);
   return { run, ready };
@@ -67,7 +68,7 @@ export async function stopChild(child: ChildProcess): Promise<number | null> {
 }
 
 /** The router of a describe block: started before its tests, stopped (temp dirs removed) after. */
-export function routerPerSuite(options: { upnp?: boolean } = {}): NetnsRouter {
+export function routerPerSuite(options: { upnp?: boolean; ipv6?: boolean } = {}): NetnsRouter {
   const router = new NetnsRouter(options);
   beforeAll(async () => {
     await router.start();

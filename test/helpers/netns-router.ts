@@ -17,6 +17,15 @@ export const LAN_NODE = '10.77.0.2';
 export const ROUTER_LAN = '10.77.0.1';
 export const ROUTER_WAN = '192.0.3.1';
 export const WAN_NODE = '192.0.3.2';
+/**
+ * IPv6 (`ipv6: true`, issue #32 item 4): global unicast addresses as an ISP would delegate them
+ * (public to the address policy), assigned only inside these namespaces: the home's prefix is
+ * routed by the router, whose wan side the friend's namespace reaches. Nothing leaves them.
+ */
+export const LAN_NODE_V6 = '2001:db9:7447:1::2';
+export const ROUTER_LAN_V6 = '2001:db9:7447:1::1';
+export const ROUTER_WAN_V6 = '2001:db9:7447:2::1';
+export const WAN_NODE_V6 = '2001:db9:7447:2::2';
 
 const ip = (...args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
 
@@ -45,8 +54,9 @@ export class NetnsRouter {
    * `upnp: false`: an ordinary router that only masquerades (nftables), with no miniupnpd and no
    * route from the wan back into the lan: nothing on the wan side can open a connection to the lan.
    */
-  private readonly options: { upnp?: boolean };
-  constructor(options: { upnp?: boolean } = {}) {
+  private readonly options: { upnp?: boolean; ipv6?: boolean };
+  /** `ipv6: true`: the namespaces also get IPv6 (LAN_NODE_V6 …), and the router lets IPv6 in to the home node (its firewall pinhole). */
+  constructor(options: { upnp?: boolean; ipv6?: boolean } = {}) {
     this.options = options;
   }
 
@@ -79,11 +89,26 @@ export class NetnsRouter {
     ip('-n', wan, 'link', 'set', `wi-${id}`, 'up');
     ip('-n', lan, 'route', 'add', 'default', 'via', ROUTER_LAN);
     execFileSync('ip', ['netns', 'exec', router, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+    let pinhole = '';
+    if (this.options.ipv6) {
+      // nodad: the addresses are usable at once (no duplicate detection on a two-end link).
+      ip('-n', router, '-6', 'addr', 'add', `${ROUTER_LAN_V6}/64`, 'dev', `ri-${id}`, 'nodad');
+      ip('-n', router, '-6', 'addr', 'add', `${ROUTER_WAN_V6}/64`, 'dev', `re-${id}`, 'nodad');
+      ip('-n', lan, '-6', 'addr', 'add', `${LAN_NODE_V6}/64`, 'dev', `li-${id}`, 'nodad');
+      ip('-n', wan, '-6', 'addr', 'add', `${WAN_NODE_V6}/64`, 'dev', `wi-${id}`, 'nodad');
+      ip('-n', lan, '-6', 'route', 'add', 'default', 'via', ROUTER_LAN_V6);
+      // The ISP routes the home's prefix to its router.
+      ip('-n', wan, '-6', 'route', 'add', '2001:db9:7447:1::/64', 'via', ROUTER_WAN_V6);
+      execFileSync('ip', ['netns', 'exec', router, 'sysctl', '-qw', 'net.ipv6.conf.all.forwarding=1']);
+      pinhole = ` ip6 daddr ${LAN_NODE_V6} tcp dport 1024-65535 accept;`;
+    }
     if (this.options.upnp === false) {
-      // Outgoing connections leave with the router's wan address; nothing comes in unasked.
+      // Outgoing connections leave with the router's wan address; nothing comes in unasked
+      // (except, with ipv6, to the home node's IPv6 address: its pinhole).
       const nat = `table inet filter {
-  chain forward { type filter hook forward priority 0; policy drop; ct state established,related accept; iifname "ri-${id}" accept; }
-  chain postrouting { type nat hook postrouting priority 100; policy accept; oifname "re-${id}" masquerade; }
+  chain forward { type filter hook forward priority 0; policy drop; ct state established,related accept; iifname "ri-${id}" accept;${pinhole} }
+  chain prerouting { type nat hook prerouting priority -100; policy accept; }
+  chain postrouting { type nat hook postrouting priority 100; policy accept; oifname "re-${id}" meta nfproto ipv4 masquerade; }
 }
 `;
       execFileSync('ip', ['netns', 'exec', router, 'nft', '-f', '-'], { input: nat });
@@ -119,6 +144,22 @@ export class NetnsRouter {
       if (Date.now() > deadline || daemon.exitCode !== null) throw new Error(`miniupnpd did not start:\n${this.log}`);
       await new Promise((r) => setTimeout(r, 50));
     }
+  }
+
+  /** (`upnp: false`) The owner forwards `port` of the router's wan address to the home node (IPv4). */
+  forwardPort(port: number): void {
+    const nft = (...args: string[]) => execFileSync('ip', ['netns', 'exec', this.router, 'nft', ...args]);
+    nft('add', 'rule', 'inet', 'filter', 'prerouting', 'iifname', `re-${this.id}`, 'ip', 'daddr', ROUTER_WAN, 'tcp', 'dport', String(port), 'dnat', 'ip', 'to', `${LAN_NODE}:${port}`);
+    nft('add', 'rule', 'inet', 'filter', 'forward', 'ip', 'daddr', LAN_NODE, 'tcp', 'dport', String(port), 'accept');
+  }
+
+  /**
+   * (`upnp: false`) The home's IPv4 stops being reachable on `port` (its ISP moved it behind
+   * carrier-grade NAT): every IPv4 packet to it on that port, even of a connection already open, is
+   * answered with a reset. IPv6 is untouched.
+   */
+  cutIpv4(port: number): void {
+    execFileSync('ip', ['netns', 'exec', this.router, 'nft', 'insert', 'rule', 'inet', 'filter', 'forward', 'ip', 'daddr', LAN_NODE, 'tcp', 'dport', String(port), 'reject', 'with', 'tcp', 'reset']);
   }
 
   /** The router's NAT rules (what miniupnpd added). */

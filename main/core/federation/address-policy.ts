@@ -25,6 +25,7 @@
 import { isIP } from 'node:net';
 import { lookup as dnsLookup } from 'node:dns/promises';
 import ipaddr from 'ipaddr.js';
+import type { AlternateEndpoint, EndpointFailover } from './endpoint-failover.ts';
 
 export type Vouch = 'none' | 'peering' | 'owner';
 
@@ -154,6 +155,11 @@ export class AddressPolicy {
    * when any of its addresses is refused (an attacker's name must not be half-internal).
    */
   async resolve(hostname: string, origin: string, context: ConnectContext): Promise<ResolvedAddress> {
+    return (await this.resolveAll(hostname, origin, context))[0]!;
+  }
+
+  /** resolve(), every address in the resolver's order (a name with IPv4 and IPv6 addresses: each is tried). */
+  async resolveAll(hostname: string, origin: string, context: ConnectContext): Promise<ResolvedAddress[]> {
     const bare = hostname.startsWith('[') ? hostname.slice(1, -1) : hostname;
     const vouched = withStoredVouch(context, this.options.endpointVouch?.(origin));
     const family = isIP(bare);
@@ -163,8 +169,33 @@ export class AddressPolicy {
       const why = this.refusal(candidate.address, vouched, family !== 0);
       if (why) throw new AddressRefusedError(`refusing to connect to ${origin}: ${why}`);
     }
-    return addresses[0]!;
+    return addresses;
   }
+}
+
+/**
+ * A connection failure that says nothing about who is at the address (the next address or
+ * endpoint of the same server may be tried): refused, no route, timed out, name not found.
+ */
+export function isNetworkFailure(error: unknown): boolean {
+  const NETWORK = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EADDRNOTAVAIL', 'EAFNOSUPPORT', 'ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'ECONNRESET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET']);
+  for (let e = error as (Error & { code?: string; cause?: unknown }) | undefined, depth = 0; e && depth < 4; e = e.cause as typeof e, depth++) {
+    if (e instanceof AddressRefusedError) return false;
+    if (typeof e.code === 'string' && NETWORK.has(e.code)) return true;
+  }
+  return false;
+}
+
+/** Where a connection went: the address and its family (for the self-test's per-family answer). */
+export interface ConnectedTo {
+  endpoint: string;
+  address: string;
+  family: 4 | 6;
+}
+
+/** Told where each new connection to an origin went (null: nowhere) and which addresses failed before. */
+export interface ConnectObserver {
+  connected(origin: string, to: ConnectedTo | null, failed: ConnectedTo[]): void;
 }
 
 type UndiciConnector = (options: { hostname: string; host?: string; protocol: string; port: string; servername?: string | null; [k: string]: unknown }, callback: (error: Error | null, socket: unknown) => void) => void;
@@ -172,32 +203,108 @@ type UndiciConnector = (options: { hostname: string; host?: string; protocol: st
 /**
  * Wraps an undici connector: resolve and check with the policy, then connect to the checked
  * address with SNI set to the original name. `afterConnect` may inspect the socket (pinning).
+ * A name's addresses are tried in order; when every one fails at the network level, the other
+ * endpoints the server's discovery lists (endpoint-failover.ts) are tried as the same origin
+ * (https only: plain http would not know who answers), each checked as a literal the peer named.
  */
 export function guardedConnect(
   policy: AddressPolicy,
   base: UndiciConnector,
   context: ConnectContext,
   afterConnect?: (socket: unknown, hostname: string) => Error | null,
+  failover?: { alternates: EndpointFailover; observer?: ConnectObserver },
 ): UndiciConnector {
   return (options, callback) => {
     const hostname = options.hostname;
     const defaultPort = options.protocol === 'https:' ? '443' : '80';
     const origin = `${options.protocol}//${hostname}${options.port && options.port !== defaultPort ? `:${options.port}` : ''}`;
-    policy.resolve(hostname, origin, context).then(
-      (resolved) => {
-        const bare = hostname.startsWith('[') ? hostname.slice(1, -1) : hostname;
-        const servername = options.servername ?? (isIP(bare) === 0 ? bare : undefined);
-        base({ ...options, hostname: resolved.address, ...(servername ? { servername } : {}) }, (error, socket) => {
-          if (error || !socket) return callback(error ?? new Error('connection failed'), null);
+    const bare = hostname.startsWith('[') ? hostname.slice(1, -1) : hostname;
+    const servername = options.servername ?? (isIP(bare) === 0 ? bare : undefined);
+    const failed: ConnectedTo[] = [];
+    const attempt = (endpoint: string, address: ResolvedAddress, port: string) =>
+      new Promise<unknown>((resolve, reject) => {
+        base({ ...options, hostname: address.address, port, ...(servername ? { servername } : {}) }, (error, socket) => {
+          if (error || !socket) {
+            failed.push({ endpoint, address: address.address, family: address.family });
+            return reject(error ?? new Error('connection failed'));
+          }
           const refused = afterConnect?.(socket, hostname) ?? null;
           if (refused) {
             (socket as { destroy(): void }).destroy();
-            return callback(refused, null);
+            return reject(refused);
           }
-          callback(null, socket);
+          failover?.observer?.connected(origin, { endpoint, address: address.address, family: address.family }, failed);
+          resolve(socket);
         });
-      },
-      (error: Error) => callback(error, null),
-    );
+      });
+    const primary = async (): Promise<unknown> => {
+      const addresses = await policy.resolveAll(hostname, origin, context);
+      let last: unknown;
+      for (const address of addresses) {
+        try {
+          return await attempt(origin, address, options.port);
+        } catch (error) {
+          if (!isNetworkFailure(error)) throw error;
+          last = error;
+        }
+      }
+      throw last;
+    };
+    // Another endpoint of the server: the server's word, so checked as a peer-named literal.
+    const alternate = async (a: AlternateEndpoint): Promise<unknown> => {
+      const family = isIP(a.host);
+      const addresses = family !== 0 ? [{ address: a.host, family: family as 4 | 6 }] : await policy.resolveAll(a.host, a.endpoint, { vouch: 'peering', pinned: context.pinned });
+      const why = family !== 0 ? policy.refusal(a.host, { vouch: 'peering', pinned: context.pinned }, true) : null;
+      if (why) throw new AddressRefusedError(`refusing to connect to ${a.endpoint}: ${why}`);
+      let last: unknown;
+      for (const address of addresses) {
+        try {
+          return await attempt(a.endpoint, address, a.port);
+        } catch (error) {
+          last = error;
+        }
+      }
+      throw last;
+    };
+    // Over https only: the certificate (pinned, or valid for the origin's name) proves the same server answers there.
+    const alternates = failover && options.protocol === 'https:' ? failover.alternates.alternatesOf(origin) : [];
+    void (async () => {
+      const preferAlternate = alternates.length > 0 && failover!.alternates.prefersAlternate(origin);
+      let primaryError: unknown = null;
+      if (!preferAlternate) {
+        try {
+          const socket = await primary();
+          failover?.alternates.worked(origin, origin);
+          return callback(null, socket);
+        } catch (error) {
+          // A refusal or a certificate that is not the pinned one stands: only the network may fail over.
+          if (alternates.length === 0 || !isNetworkFailure(error)) {
+            if (failed.length > 0) failover?.observer?.connected(origin, null, failed);
+            return callback(error as Error, null);
+          }
+          primaryError = error;
+        }
+      }
+      for (const a of alternates) {
+        try {
+          const socket = await alternate(a);
+          failover!.alternates.worked(origin, a.endpoint);
+          return callback(null, socket);
+        } catch {
+          // the next one
+        }
+      }
+      if (preferAlternate) {
+        try {
+          const socket = await primary();
+          failover!.alternates.worked(origin, origin);
+          return callback(null, socket);
+        } catch (error) {
+          primaryError = error;
+        }
+      }
+      if (failed.length > 0) failover?.observer?.connected(origin, null, failed);
+      callback(primaryError as Error, null);
+    })().catch((error: Error) => callback(error, null));
   };
 }

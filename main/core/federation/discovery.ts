@@ -32,6 +32,8 @@ export interface ServedDiscoveryDocument {
   enabled: boolean;
   version: string;
   capabilities: string[];
+  /** Every endpoint the server can be reached at, best first (issue #32 item 4; absent from older servers). */
+  federation_endpoints?: string[];
 }
 
 const SUCCESS_TTL_MS = 24 * 60 * 60 * 1000;
@@ -56,14 +58,16 @@ export class Discovery {
     this.binding = binding;
   }
 
-  /** Fetches and validates a discovery document from a base URL (no cache). */
-  async fetchDocument(baseUrl: string, pin?: string, signal?: AbortSignal, vouch?: Vouch): Promise<DiscoveryDocument> {
+  /** Fetches and validates a discovery document from a base URL (no cache; `fresh`: on a new connection). */
+  async fetchDocument(baseUrl: string, pin?: string, signal?: AbortSignal, vouch?: Vouch, fresh = false): Promise<DiscoveryDocument> {
     const url = this.http.checkEndpoint(baseUrl) + WELL_KNOWN_PATH;
-    const response = await this.http.send('GET', url, { accept: 'application/json' }, undefined, { ...(pin ? { pin } : {}), ...(signal ? { signal } : {}), ...(vouch ? { vouch } : {}) });
+    const response = await this.http.send('GET', url, { accept: 'application/json' }, undefined, { ...(pin ? { pin } : {}), ...(signal ? { signal } : {}), ...(vouch ? { vouch } : {}), ...(fresh ? { fresh } : {}) });
     if (response.status !== 200) throw new FederationRequestError(`discovery at ${url} answered ${response.status}`, url);
     const read = readDiscovery(response.json, url);
     if (!read.ok) throw new FederationRequestError(`discovery at ${url} is not valid: ${read.reason}`, url);
     if (read.document.version !== PROTOCOL_VERSION) throw new FederationRequestError(`discovery at ${url} speaks ${read.document.version}, not ${PROTOCOL_VERSION}`, url);
+    // Where else the server at this origin says it lives: tried when this origin cannot be reached (issue #32 item 4).
+    this.http.failover.learn(url.slice(0, -WELL_KNOWN_PATH.length), read.document.federation_endpoints);
     return read.document;
   }
 

@@ -30,6 +30,8 @@ export interface FederationDeps {
   verifySignedRequest: Middleware;
   capabilities: readonly string[];
   publicUrl: () => string;
+  /** Every endpoint this node can be reached at, best first (discovery `federation_endpoints`); absent: the public URL alone. */
+  federationEndpoints?: () => string[];
   isPaused: () => boolean;
   isEntitledToEvent: (requester: string, event: Envelope) => boolean;
   /** Sees every request and its final answer (metrics); outermost, after in-flight tracking. */

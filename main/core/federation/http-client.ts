@@ -6,7 +6,9 @@
 import type { Agent, Dispatcher } from 'undici';
 import { signRequestHeaders, type RequestSigner } from './request-signature.ts';
 import { CertificatePinError, PINNED_CONNECT_OPTIONS, checkPin } from './pinned-tls.ts';
-import { AddressPolicy, AddressRefusedError, guardedConnect, type Vouch } from './address-policy.ts';
+import { AddressPolicy, AddressRefusedError, guardedConnect, type ConnectedTo, type Vouch } from './address-policy.ts';
+import { EndpointFailover, type FailoverStore } from './endpoint-failover.ts';
+import { LRUCache } from 'lru-cache';
 import { normalizeEndpoint } from '../../../shared/endpoint.ts';
 import { MAX_RESPONSE_BYTES } from './page-budget.ts';
 
@@ -53,12 +55,19 @@ export interface HttpClientOptions {
   forgetDestination?: (serverName: string) => void;
   /** A server we sent a signed request to says its deliveries to us fail (timeouts, refused). */
   onDeliveryFailing?: (serverName: string) => void;
+  /** Where peers' other endpoints are kept across restarts (endpoint-failover.ts); memory only without. */
+  failoverStore?: FailoverStore;
 }
 
 export interface SendOptions {
   signal?: AbortSignal;
   /** Pin this certificate for this request (redeeming an invite, before the peer is stored). */
   pin?: string;
+  /**
+   * On a new connection of its own, closed after (a reachability probe tests the network as it is
+   * now); `direct`: to this origin's own addresses only (no other endpoint of its server).
+   */
+  fresh?: boolean | 'direct';
   /** Who named this endpoint (address-policy.ts): the owner, a token-holding friend, or nobody we trust. */
   vouch?: Vouch;
   /** For signed requests: the server the request is for (bound when it advertises binding). */
@@ -75,9 +84,14 @@ export class HttpClient {
   readonly options: HttpClientOptions;
   private readonly policy: AddressPolicy;
   private readonly agents = new Map<string, Agent>();
+  /** Other endpoints of the servers we talk to, from their discovery (issue #32 item 4). */
+  readonly failover: EndpointFailover;
+  /** Where the last connection to each origin went, and what failed before it (the self-test's families). */
+  private readonly connections = new LRUCache<string, { to: ConnectedTo | null; failed: ConnectedTo[]; at: number }>({ max: 2_000 });
 
   constructor(options: HttpClientOptions) {
     this.options = options;
+    this.failover = new EndpointFailover(options.failoverStore);
     this.policy = options.policy ?? new AddressPolicy({ insecureHttp: options.allowInsecureHttp, allowPrivateAddresses: false });
   }
 
@@ -105,12 +119,25 @@ export class HttpClient {
     const key = `${vouch} ${pin ?? ''}`;
     let agent = this.agents.get(key);
     if (agent) return agent;
-    const { Agent, buildConnector } = await loadUndici();
-    const base = buildConnector(pin ? { ...PINNED_CONNECT_OPTIONS } : {}) as unknown as Parameters<typeof guardedConnect>[1];
-    const connect = guardedConnect(this.policy, base, { vouch, pinned: pin !== undefined }, pin ? (socket, host) => checkPin(socket, host, pin) : undefined);
-    agent = new Agent({ connect: connect as unknown as ReturnType<typeof buildConnector> });
+    agent = await this.newAgent(vouch, pin);
     this.agents.set(key, agent);
     return agent;
+  }
+
+  /** `failover` false: this origin's own addresses only, never the other endpoints its server listed. */
+  private async newAgent(vouch: Vouch, pin: string | undefined, failover = true): Promise<Agent> {
+    const { Agent, buildConnector } = await loadUndici();
+    const base = buildConnector(pin ? { ...PINNED_CONNECT_OPTIONS } : {}) as unknown as Parameters<typeof guardedConnect>[1];
+    const connect = guardedConnect(this.policy, base, { vouch, pinned: pin !== undefined }, pin ? (socket, host) => checkPin(socket, host, pin) : undefined, {
+      alternates: failover ? this.failover : new EndpointFailover(),
+      observer: { connected: (origin, to, failed) => this.connections.set(origin, { to, failed: [...failed], at: Date.now() }) },
+    });
+    return new Agent({ connect: connect as unknown as ReturnType<typeof buildConnector> });
+  }
+
+  /** Where the last new connection to `origin` went (an address of which family, through which endpoint) and what failed before it. */
+  lastConnection(origin: string): { to: ConnectedTo | null; failed: ConnectedTo[]; at: number } | undefined {
+    return this.connections.get(origin);
   }
 
   checkUrl(url: string): URL {
@@ -135,7 +162,8 @@ export class HttpClient {
     const timeout = options.timeoutMs ?? this.options.timeoutMs ?? 15_000;
     const pin = parsed.protocol === 'https:' ? (options.pin ?? this.options.pinFor?.(parsed) ?? undefined) : undefined;
     const { request } = await loadUndici();
-    const dispatcher = await this.agentFor(options.vouch ?? 'none', pin);
+    // A fresh connection (a reachability probe): a kept-alive one proves nothing about the network now.
+    const dispatcher = options.fresh ? await this.newAgent(options.vouch ?? 'none', pin, options.fresh !== 'direct') : await this.agentFor(options.vouch ?? 'none', pin);
     const signal = options.signal;
     let response: Dispatcher.ResponseData;
     try {
@@ -149,12 +177,15 @@ export class HttpClient {
         dispatcher,
       });
     } catch (error) {
+      if (options.fresh) void dispatcher.close().catch(() => undefined);
       const cause = error as Error & { cause?: Error };
       const known = (e: unknown): boolean => e instanceof CertificatePinError || e instanceof AddressRefusedError;
       const reason = known(cause) ? cause.message : known(cause.cause) ? (cause.cause as Error).message : cause.message;
       throw new FederationRequestError(`${method} ${parsed.origin}${parsed.pathname} failed: ${reason}`, url, { cause: error });
     }
-    const text = await readCapped(response.body, url);
+    const text = await readCapped(response.body, url).finally(() => {
+      if (options.fresh) void dispatcher.close().catch(() => undefined);
+    });
     let json: unknown;
     try {
       json = text.length > 0 ? JSON.parse(text) : undefined;

@@ -12,6 +12,7 @@ import { joinUrl, type HttpClient } from '../federation/http-client.ts';
 import { KEYS_PATH } from '../federation/server-keys.ts';
 import { checkKeysDocument } from '../federation/keys-document.ts';
 import type { TrustStore } from '../trust/trust-store.ts';
+import { isIP } from 'node:net';
 
 export const REACH_PROBE_PATH = '/_paracord/federation/v1/reach-probe';
 /** How long the callback may take before it counts as a timeout. */
@@ -25,7 +26,11 @@ export interface ProbeAnswer {
   latency_ms: number;
   /** Plain words; null when reachable. */
   error: string | null;
+  /** Which address families reached the caller (true), were tried and did not (false), or were not tried (null): issue #32 item 4. */
+  families: Families;
 }
+
+export type Families = { ipv4: boolean | null; ipv6: boolean | null };
 
 export interface ProbeDeps {
   trust: TrustStore;
@@ -38,32 +43,85 @@ export interface ProbeDeps {
 /** Calls `caller` back where we know it lives; never throws. */
 export async function probeCaller(deps: ProbeDeps, caller: string, keyId: string): Promise<ProbeAnswer> {
   const started = performance.now();
+  const startedAt = Date.now();
+  const families: Families = { ipv4: null, ipv6: null };
   const answer = (status: ProbeStatus, error: string | null): ProbeAnswer => ({
     reachable: status === 'reachable',
     status,
     latency_ms: Math.round(performance.now() - started),
     error,
+    families,
   });
   const explicit = deps.trust.get(caller)?.endpoint ?? null;
   const base = explicit ?? `https://${caller}`;
   const signal = AbortSignal.timeout(PROBE_TIMEOUT_MS);
+  // Where the (new) connections of this probe went.
+  const noteConnections = (endpoint: string) => {
+    let origin: string;
+    try {
+      origin = new URL(endpoint).origin;
+    } catch {
+      return;
+    }
+    const seen = deps.http.lastConnection(origin);
+    if (!seen || seen.at < startedAt) return;
+    for (const f of seen.failed) note(families, f.family, false);
+    if (seen.to) note(families, seen.to.family, true);
+  };
   try {
-    const document = await deps.discovery.fetchDocument(base, undefined, signal);
+    let document: Awaited<ReturnType<Discovery['fetchDocument']>>;
+    try {
+      // New connections: a kept-alive one says nothing about whether the caller can be reached now.
+      document = await deps.discovery.fetchDocument(base, undefined, signal, undefined, true);
+    } finally {
+      noteConnections(base);
+    }
     if (document.server_name !== caller) {
       return answer('wrong_server', `another server answered at ${base}: it calls itself ${document.server_name}, not ${caller}`);
     }
     // Keys from the same place: the endpoint we know (or, without one, the endpoint its discovery names).
     const endpoint = explicit ?? document.federation_endpoint;
-    const response = await deps.http.send('GET', joinUrl(endpoint, KEYS_PATH), { accept: 'application/json' }, undefined, { signal, timeoutMs: PROBE_TIMEOUT_MS });
+    const response = await deps.http.send('GET', joinUrl(endpoint, KEYS_PATH), { accept: 'application/json' }, undefined, { signal, timeoutMs: PROBE_TIMEOUT_MS, fresh: true });
     if (response.status !== 200) return answer('http_error', `${endpoint} answered HTTP ${response.status} for its keys`);
     const keys = checkKeysDocument(response.json, caller);
     if (!keys.ok) return answer('wrong_server', `the keys at ${endpoint} are not ${caller}'s: ${keys.reason}`);
     const known = deps.knownKey(caller, keyId);
     const published = [keys.document.active_key, ...keys.document.next_keys, ...keys.document.old_keys].find((k) => k.key_id === keyId);
     if (known && published?.public_key !== known) return answer('wrong_server', `the server at ${endpoint} does not hold ${caller}'s signing key ${keyId}`);
+    noteConnections(endpoint);
+    await tryOtherFamily(deps, caller, base, document.federation_endpoints, families, (k) => published !== undefined && k === published.public_key, signal);
     return answer('reachable', null);
   } catch (error) {
     return answer(...classify(error, base));
+  }
+}
+
+function note(families: Families, family: 4 | 6, reached: boolean): void {
+  const key = family === 4 ? 'ipv4' : 'ipv6';
+  if (reached) families[key] = true;
+  else if (families[key] === null) families[key] = false;
+}
+
+/**
+ * The caller was reached over one family; when its discovery lists an endpoint of the other
+ * (an IPv6 or IPv4 address), its keys are fetched there too, with the certificate pinned for the
+ * caller (it can only reach the holder of that certificate) and the caller's word as the vouch,
+ * so the answer says whether both families work.
+ */
+async function tryOtherFamily(deps: ProbeDeps, caller: string, base: string, endpoints: readonly string[], families: Families, holdsKey: (publicKey: string) => boolean, signal: AbortSignal): Promise<void> {
+  const pin = deps.trust.pinnedFingerprintFor(new URL(base)) ?? undefined;
+  for (const family of [4, 6] as const) {
+    if (families[family === 4 ? 'ipv4' : 'ipv6'] !== null) continue;
+    const other = endpoints.find((e) => isIP(new URL(e).hostname.replace(/^\[|\]$/g, '')) === family);
+    if (!other || (other.startsWith('https:') && !pin)) continue;
+    try {
+      const response = await deps.http.send('GET', joinUrl(other, KEYS_PATH), { accept: 'application/json' }, undefined, { signal, timeoutMs: PROBE_TIMEOUT_MS, vouch: 'peering', fresh: 'direct', ...(pin ? { pin } : {}) });
+      const keys = response.status === 200 ? checkKeysDocument(response.json, caller) : null;
+      const reached = keys?.ok === true && [keys.document.active_key, ...keys.document.next_keys, ...keys.document.old_keys].some((k) => holdsKey(k.public_key));
+      note(families, family, reached);
+    } catch {
+      note(families, family, false);
+    }
   }
 }
 

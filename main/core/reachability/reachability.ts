@@ -423,12 +423,13 @@ export class Reachability {
       try {
         const endpoint = await this.deps.discovery.endpointOf(peer);
         const response = await this.deps.http.signed(identity, 'POST', endpoint, REACH_PROBE_PATH, '{}', { destination: peer, timeoutMs: 30_000 });
-        const body = response.json as { reachable?: unknown; status?: unknown; latency_ms?: unknown; error?: unknown; message?: unknown } | undefined;
+        const body = response.json as { reachable?: unknown; status?: unknown; latency_ms?: unknown; error?: unknown; message?: unknown; families?: unknown } | undefined;
         if (response.status === 200 && typeof body?.reachable === 'boolean') {
           // The peer's words are shown and logged: cleaned and cut (util/untrusted-text.ts), its status one of ours.
           const status: ProbeStatus = PROBE_STATUSES.has(body.status as ProbeStatus) ? (body.status as ProbeStatus) : 'http_error';
           const error = body.reachable ? null : `${peer} could not reach this node: ${typeof body.error === 'string' ? cleanText(body.error, PEER_TEXT_MAX) : status}`;
-          return { ...base, reachable: body.reachable, via: peer, error, status, latency_ms: typeof body.latency_ms === 'number' ? body.latency_ms : null };
+          const families = readFamilies(body.families);
+          return { ...base, reachable: body.reachable, via: peer, error, status, latency_ms: typeof body.latency_ms === 'number' ? body.latency_ms : null, ...(families ? { families } : {}) };
         }
         if (response.status === 429) rateLimited += 1;
         problems.push(`${peer} answered HTTP ${response.status}${typeof body?.message === 'string' ? `: ${cleanText(body.message, PEER_TEXT_MAX)}` : ''}`);
@@ -439,6 +440,14 @@ export class Reachability {
     this.lastProbeOnlyRateLimited = rateLimited === candidates.length;
     return { ...base, reachable: null, via: null, error: `${NOBODY_COULD_ASK}: ${problems.join('; ')}`, status: 'no_peer', latency_ms: null };
   }
+}
+
+/** A peer's `families` (older peers send none): two booleans-or-null, or nothing. */
+function readFamilies(raw: unknown): ReachabilityState['families'] | undefined {
+  if (typeof raw !== 'object' || raw === null) return undefined;
+  const { ipv4, ipv6 } = raw as { ipv4?: unknown; ipv6?: unknown };
+  const ok = (v: unknown): v is boolean | null => v === true || v === false || v === null;
+  return ok(ipv4) && ok(ipv6) ? { ipv4, ipv6 } : undefined;
 }
 
 function describe(m: MappingInfo): string {

@@ -31,7 +31,12 @@ const rawDiscoverySchema = z.object({
   enabled: z.boolean(),
   version: z.string().max(64).optional(),
   capabilities: z.array(z.string().max(64)).max(64).optional(),
+  // Read leniently below (issue #32 item 4): a bad list is ignored, never a reason to refuse the document.
+  federation_endpoints: z.unknown().optional(),
 });
+
+/** At most this many of a server's `federation_endpoints` are kept. */
+export const MAX_READ_ENDPOINTS = 8;
 
 export interface ReadDiscovery {
   server_name: string;
@@ -42,6 +47,12 @@ export interface ReadDiscovery {
   enabled: boolean;
   version: string;
   capabilities: string[];
+  /**
+   * Every endpoint it says it can be reached at, best first, starting with `federation_endpoint`
+   * (issue #32 item 4): the entries that pass the endpoint normaliser, in the primary endpoint's
+   * scheme, at most MAX_READ_ENDPOINTS. Just the primary endpoint when the document lists none.
+   */
+  federation_endpoints: string[];
   dialect: PeerDialect;
 }
 
@@ -92,8 +103,30 @@ export function readDiscovery(raw: unknown, discoveryUrl: string): DiscoveryRead
   const dialect: PeerDialect = d.capabilities !== undefined ? 'node' : 'reference';
   return {
     ok: true,
-    document: { server_name: d.server_name, domain, federation_endpoint: endpoint.endpoint, enabled: d.enabled, version, capabilities: d.capabilities ?? [], dialect },
+    document: {
+      server_name: d.server_name, domain, federation_endpoint: endpoint.endpoint, enabled: d.enabled, version, capabilities: d.capabilities ?? [],
+      federation_endpoints: readEndpointList(endpoint.endpoint, dialect === 'node' ? d.federation_endpoints : undefined), dialect,
+    },
   };
+}
+
+/**
+ * A discovery document's `federation_endpoints`, leniently: not a list → none; entries that are
+ * not endpoints (endpoint.ts), or in another scheme than the primary endpoint (no downgrade from
+ * https to http), are dropped. The primary endpoint comes first whatever the list says.
+ */
+function readEndpointList(primary: string, raw: unknown): string[] {
+  const list = [primary];
+  if (!Array.isArray(raw)) return list;
+  const scheme = primary.slice(0, primary.indexOf(':'));
+  for (const entry of raw.slice(0, 64)) {
+    if (typeof entry !== 'string') continue;
+    const checked = normalizeEndpoint(entry);
+    if (!checked.ok || !checked.endpoint.startsWith(`${scheme}://`) || list.includes(checked.endpoint)) continue;
+    list.push(checked.endpoint);
+    if (list.length >= MAX_READ_ENDPOINTS) break;
+  }
+  return list;
 }
 
 export { endpointFromAnyUrl as baseUrlFromAnyLink } from '../../../../shared/endpoint.ts';

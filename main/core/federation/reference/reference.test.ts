@@ -10,11 +10,32 @@ const WK = 'https://ref.example/.well-known/paracord/server';
 describe('discovery of either dialect', () => {
   it('reads the reference form (relative endpoint, domain, no capabilities) as dialect reference', () => {
     const read = readDiscovery({ domain: 'chat.ref.example', enabled: true, federation_endpoint: '/_paracord/federation/v1', server_name: 'ref.example', version: 'federation-v1', extra: [1] }, WK);
-    expect(read).toEqual({ ok: true, document: { server_name: 'ref.example', domain: 'chat.ref.example', federation_endpoint: 'https://ref.example', enabled: true, version: 'federation-v1', capabilities: [], dialect: 'reference' } });
+    expect(read).toEqual({ ok: true, document: { server_name: 'ref.example', domain: 'chat.ref.example', federation_endpoint: 'https://ref.example', enabled: true, version: 'federation-v1', capabilities: [], federation_endpoints: ['https://ref.example'], dialect: 'reference' } });
   });
   it('reads ours (absolute origin, capabilities) as dialect node', () => {
     const read = readDiscovery({ server_name: 'a.example', domain: 'a.example', federation_endpoint: 'https://a.example:8448', enabled: true, version: 'federation-v1', capabilities: ['batch'] }, 'https://a.example:8448/.well-known/paracord/server');
     expect(read.ok && read.document.dialect).toBe('node');
+  });
+  it('reads federation_endpoints leniently (issue #32 item 4): the primary first, bad entries and a bad list ignored, never a reason to refuse', () => {
+    const ours = { server_name: 'a.example', domain: 'a.example', federation_endpoint: 'https://a.example:8448', enabled: true, version: 'federation-v1', capabilities: [] };
+    const at = 'https://a.example:8448/.well-known/paracord/server';
+    const read = (federation_endpoints: unknown) => {
+      const r = readDiscovery({ ...ours, federation_endpoints }, at);
+      expect(r.ok).toBe(true);
+      return r.ok ? r.document.federation_endpoints : [];
+    };
+    // The legitimate list: normalised, in order, the primary first and once.
+    expect(read(['https://a.example:8448', 'https://[2001:DB9::5]:8448/', 'https://203.0.114.7:8448'])).toEqual(['https://a.example:8448', 'https://[2001:db9::5]:8448', 'https://203.0.114.7:8448']);
+    expect(read(['https://[2001:db9::5]:8448'])).toEqual(['https://a.example:8448', 'https://[2001:db9::5]:8448']);
+    // Entries that are not endpoints, or would downgrade to plain http, are dropped; the rest stays.
+    expect(read(['http://[2001:db9::5]:8448', 'https://u:p@b.example', 'https://b.example/path', 42, null, 'ftp://b.example', 'https://b.example'])).toEqual(['https://a.example:8448', 'https://b.example']);
+    // Not a list, or absent: just the primary endpoint; the document is read as before.
+    for (const bad of [undefined, 'https://b.example', { 0: 'https://b.example' }, 7]) expect(read(bad)).toEqual(['https://a.example:8448']);
+    // At most 8, however long the list.
+    expect(read(Array.from({ length: 100 }, (_, i) => `https://h${i}.example`))).toHaveLength(8);
+    // A reference server (no capabilities) is not read for it.
+    const reference = readDiscovery({ server_name: 'ref.example', enabled: true, federation_endpoint: '/_paracord/federation/v1', federation_endpoints: ['https://b.example'] }, WK);
+    expect(reference.ok && reference.document.federation_endpoints).toEqual(['https://ref.example']);
   });
   it('refuses endpoints with other paths, queries, userinfo or protocol-relative forms', () => {
     for (const bad of ['/elsewhere', '//evil.example/_paracord/federation/v1', 'https://u:p@ref.example', 'https://ref.example/_paracord/federation/v1?x=1', 'ftp://ref.example', 'relative/path']) {

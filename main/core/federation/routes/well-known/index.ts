@@ -15,6 +15,8 @@ export function wellKnownRoutes(deps: FederationDeps): Router {
       enabled: !deps.isPaused(),
       version: PROTOCOL_VERSION,
       capabilities: [...deps.capabilities, ...(deps.extraCapabilities?.() ?? [])],
+      // Every endpoint it can be reached at, best first (issue #32 item 4); older peers ignore it.
+      federation_endpoints: deps.federationEndpoints?.() ?? [deps.publicUrl()],
     };
     ctx.set('cache-control', 'public, max-age=3600');
     ctx.body = document;
