@@ -202,6 +202,10 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
   const ingest = new EventIngest({ trust, keys, events, commit, verifier, quota });
   const dialects = new PeerDialects(db);
   keys.isReference = (server) => dialects.isReference(server);
+  http.options.referenceVersion = (server) => dialects.referenceVersion(server);
+  http.options.onReferenceBinds = (server) => {
+    if (dialects.markReference3(server)) log.info({ event: 'reference_binds', server }, `${server} refused an unbound signed request (401): it runs the Paracord reference 3.x, every request to it is bound from now on`);
+  };
   // Every binding of a name to a peer is checked here (name-claims.ts); a stored alias is honoured only while it is the peer's alone.
   const claims = new NameClaims({ self: () => identity?.serverName, db, trust, keys, dialects, discovery, http });
   dialects.refusesAlias = (domain, server) => claims.refusesAlias(domain, server);

@@ -164,8 +164,8 @@ export class ReferenceRooms {
     let response: FederationResponse;
     try {
       const endpoint = await this.d.discovery.endpointOf(host);
-      // No destination binding: v0.8.5 verifies the four-line form only (transport.rs:30-53).
-      response = await this.d.http.signed(this.d.identity(), 'POST', endpoint, path, body, { destination: host, bind: false, signal: AbortSignal.timeout(REQUEST_DEADLINE_MS) });
+      // Four lines for v0.8.5 (transport.rs:30-53), bound for 3.x: the client chooses by the peer's version.
+      response = await this.d.http.signed(this.d.identity(), 'POST', endpoint, path, body, { destination: host, signal: AbortSignal.timeout(REQUEST_DEADLINE_MS) });
     } catch (error) {
       throw new HttpError(502, 'peer_unreachable', `${host} could not be reached: ${(error as Error).message}`);
     }
@@ -228,7 +228,7 @@ export class ReferenceRooms {
     try {
       const endpoint = await this.d.discovery.endpointOf(peer);
       const path = `${REFERENCE_EVENTS_PATH}?room_id=${encodeURIComponent(roomId)}&since_depth=${cursor.since_depth}&limit=${limit}`;
-      response = await this.d.http.signed(this.d.identity(), 'GET', endpoint, path, undefined, { destination: peer, bind: false, signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(REQUEST_DEADLINE_MS)]) });
+      response = await this.d.http.signed(this.d.identity(), 'GET', endpoint, path, undefined, { destination: peer, signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(REQUEST_DEADLINE_MS)]) });
       if (response.status !== 200) throw new Error(`HTTP ${response.status} ${cleanText(response.text, 200)}`);
     } catch (error) {
       this.failed(peer, roomId, cursor, (error as Error).message);

@@ -1,0 +1,156 @@
+/**
+ * Issue #33: federation with the Paracord reference server 3.x (sources @e6f874b0/b95e578a, read
+ * in docs/REFERENCE-INTEROP-NOTES.md "Reference 3.x"), both ways, through the real HTTP listener of
+ * a real node of ours (in-process, real SQLite and sockets) and the reference-shaped peer playing
+ * 3.x (test/helpers/reference-peer.ts, `version: '3'`). v0.8.5 stays in interop-reference.test.ts.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startInProcessNode } from './helpers/in-process-node.ts';
+import { ReferencePeer } from './helpers/reference-peer.ts';
+import { sendRaw } from './helpers/signed-request.ts';
+import { eventually } from './helpers/rooms.ts';
+import { queryNodeDb } from './helpers/inspect-db.ts';
+import { removeTempDirs } from './helpers/temp-dir.ts';
+
+type Node = Awaited<ReturnType<typeof startInProcessNode>>;
+let ours: Node;
+let ourUrl: string;
+let ourKey: { key_id: string; public_key: string };
+let ref: ReferencePeer;
+const enc = encodeURIComponent;
+const peers: ReferencePeer[] = [];
+
+/** A 3.x reference peer, started; its admin pins our key by hand (discover: false) when `pin`. */
+async function reference3(serverName: string, options: { allowDiscovery?: boolean; pin?: boolean } = {}): Promise<ReferencePeer> {
+  const peer = await new ReferencePeer({ serverName, version: '3', allowedGuilds: ['4242', '4343'], allowDiscovery: options.allowDiscovery ?? false }).start();
+  peer.guilds.set('4242', 'Ref3 lounge');
+  peer.guilds.set('4343', 'Ref3 second');
+  if (options.pin !== false) peer.pinServer('ours.test', 'ours.test', `${ourUrl}/_paracord/federation/v1`, ourKey.key_id, ourKey.public_key);
+  peers.push(peer);
+  return peer;
+}
+
+beforeAll(async () => {
+  ours = await startInProcessNode('ours.test', { config: { referencePollIntervalMs: 150 } });
+  ourUrl = ours.started.federation_url!;
+  const keys = (await sendRaw(`${ourUrl}/_paracord/federation/v1/keys`, 'GET', {})).body;
+  ourKey = { key_id: keys.active_key.key_id, public_key: keys.active_key.public_key };
+  ref = await reference3('ref3.test');
+});
+
+afterAll(async () => {
+  await ours?.node.stop();
+  for (const peer of peers) await peer.stop();
+  removeTempDirs();
+});
+
+async function messagesOf(roomId: string): Promise<any[]> {
+  const answer = await ours.admin('GET', `/rooms/${enc(roomId)}/messages?limit=100`);
+  return answer.status === 200 ? answer.body.messages : [];
+}
+const peerRow = (name: string) => queryNodeDb<{ dialect: string; version: string | null }>(ours.dataDir, 'SELECT dialect, version FROM peer_dialects WHERE server_name = ?', name)[0];
+
+describe('adding a 3.x reference whose discovery is off (its default: 404)', () => {
+  it('bad input: an unknown reference_version, or one without the key and endpoint, is a 400 and stores nothing', async () => {
+    const bad = [
+      { server_name: 'ref3.test', endpoint: ref.url, key_id: ref.keyId, public_key: ref.publicKeyHex, reference_version: '4' },
+      { server_name: 'ref3.test', endpoint: ref.url, reference_version: '3' },
+      { endpoint: ref.url, key_id: ref.keyId, public_key: ref.publicKeyHex, reference_version: '3' },
+    ];
+    for (const body of bad) {
+      const answer = await ours.admin('POST', '/peers', body);
+      expect(answer.status).toBe(400);
+      expect(answer.body.error).toBe('invalid_input');
+    }
+    expect((await ours.admin('GET', '/peers')).body.peers.find((p: any) => p.server_name === 'ref3.test')).toBeUndefined();
+    expect(peerRow('ref3.test')).toBeUndefined();
+  });
+
+  it('the owner says its version with its key: added as a reference 3.x, remembered', async () => {
+    const answer = await ours.admin('POST', '/peers', { server_name: 'ref3.test', endpoint: ref.url, key_id: ref.keyId, public_key: ref.publicKeyHex, reference_version: '3' });
+    expect(answer.status).toBe(200);
+    expect(answer.body).toMatchObject({ server_name: 'ref3.test', dialect: 'reference', reference_version: '3', endpoint: ref.url });
+    expect(peerRow('ref3.test')).toEqual({ dialect: 'reference', version: 'federation-v2' });
+  });
+});
+
+describe('signed requests to a 3.x reference are bound (five lines, X-Paracord-Destination)', () => {
+  const roomId = '!4242:ref3.test';
+
+  it('joining its guild: /invite and /join bound to its server name, accepted; history polled bound', async () => {
+    const before = ref.received.length;
+    const hello = ref.say(roomId, 'Ada', 'welcome to 3.x');
+    ref.joined.set(roomId, new Set(['@Ada:ref3.test']));
+    const answer = await ours.admin('POST', '/rooms/join', { room_id: roomId });
+    expect(answer.status).toBe(200);
+    const posts = ref.received.slice(before);
+    expect(posts.map((b) => b.path)).toEqual(['/_paracord/federation/v1/invite', '/_paracord/federation/v1/join']);
+    for (const post of posts) expect(post.headers['x-paracord-destination']).toBe('ref3.test');
+    expect(ref.joined.get(roomId)?.has('@owner:ours.test')).toBe(true);
+    const found = await eventually(async () => {
+      const m = (await messagesOf(roomId)).find((x) => x.event_id === hello.event_id);
+      if (!m) throw new Error('not polled yet');
+      return m;
+    });
+    expect(found).toMatchObject({ body: 'welcome to 3.x', sender: '@Ada:ref3.test' });
+  });
+});
+
+describe('a reference added as v0.8.5 that now runs 3.x: its 401 makes us sign bound, once, and remember', () => {
+  let upgraded: ReferencePeer;
+  beforeAll(async () => {
+    upgraded = await reference3('upgraded.test');
+  });
+
+  it('the first four-line request is refused 401, the bound retry is taken, and the peer is 3.x from then on (persisted)', async () => {
+    const added = await ours.admin('POST', '/peers', { server_name: 'upgraded.test', endpoint: upgraded.url, key_id: upgraded.keyId, public_key: upgraded.publicKeyHex, reference_version: '0.8' });
+    expect(added.status).toBe(200);
+    expect(added.body.reference_version).toBe('0.8');
+    const before = upgraded.received.length;
+    expect((await ours.admin('POST', '/rooms/join', { room_id: '!4242:upgraded.test' })).status).toBe(200);
+    const posts = upgraded.received.slice(before);
+    // /invite unbound (401), /invite bound, then /join bound at once: remembered.
+    expect(posts.map((p) => [p.path.split('/').pop(), p.headers['x-paracord-destination'] ?? null])).toEqual([['invite', null], ['invite', 'upgraded.test'], ['join', 'upgraded.test']]);
+    expect(peerRow('upgraded.test')).toEqual({ dialect: 'reference', version: 'federation-v2' });
+    expect((await ours.admin('GET', '/peers')).body.peers.find((p: any) => p.server_name === 'upgraded.test').reference_version).toBe('3');
+  });
+});
+
+describe('discovery v2 (when its admin enables it)', () => {
+  let open: ReferencePeer;
+  beforeAll(async () => {
+    open = await reference3('open3.test', { allowDiscovery: true });
+  });
+
+  it('federation-v2 with supported_versions is read: added as a reference 3.x by its discovery alone', async () => {
+    const answer = await ours.admin('POST', '/peers', { endpoint: open.url, key_id: open.keyId, public_key: open.publicKeyHex });
+    expect(answer.status).toBe(200);
+    expect(answer.body).toMatchObject({ server_name: 'open3.test', dialect: 'reference', reference_version: '3' });
+    expect(peerRow('open3.test')).toEqual({ dialect: 'reference', version: 'federation-v2' });
+  });
+
+  it('bad input: a discovery speaking only a version we do not know is refused with the reason, and nothing is stored', async () => {
+    const odd = await reference3('odd3.test', { allowDiscovery: true });
+    odd.discoveryOverride = { server_name: 'odd3.test', domain: 'odd3.test', federation_endpoint: '/_paracord/federation/v1', enabled: true, version: 'federation-v9', supported_versions: ['federation-v9'] };
+    const answer = await ours.admin('POST', '/peers', { endpoint: odd.url, key_id: odd.keyId, public_key: odd.publicKeyHex });
+    expect(answer.status).toBe(502);
+    expect(answer.body.message).toMatch(/speaks federation-v9/);
+    odd.discoveryOverride = { server_name: 'odd3.test', federation_endpoint: '/_paracord/federation/v1', enabled: true, version: 'federation-v2', supported_versions: 'federation-v1' };
+    expect((await ours.admin('POST', '/peers', { endpoint: odd.url, key_id: odd.keyId, public_key: odd.publicKeyHex })).status).toBe(502);
+    expect(peerRow('odd3.test')).toBeUndefined();
+    expect((await ours.admin('GET', '/peers')).body.peers.find((p: any) => p.server_name === 'odd3.test')).toBeUndefined();
+  });
+
+  it('the owner\'s reference_version for a server whose discovery says it is one of ours is refused', async () => {
+    const node2 = await startInProcessNode('node2.test');
+    try {
+      const keys = (await sendRaw(`${node2.started.federation_url}/_paracord/federation/v1/keys`, 'GET', {})).body;
+      const answer = await ours.admin('POST', '/peers', { server_name: 'node2.test', endpoint: node2.started.federation_url, key_id: keys.active_key.key_id, public_key: keys.active_key.public_key, reference_version: '3' });
+      expect(answer.status).toBe(400);
+      expect(answer.body.message).toMatch(/not a Paracord reference server/);
+      expect(peerRow('node2.test')).toBeUndefined();
+    } finally {
+      await node2.node.stop();
+    }
+  });
+});
