@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startInProcessNode } from './helpers/in-process-node.ts';
-import { ReferencePeer } from './helpers/reference-peer.ts';
+import { ReferencePeer, reserialize, type RefEnvelope } from './helpers/reference-peer.ts';
 import { sendRaw } from './helpers/signed-request.ts';
 import { eventually } from './helpers/rooms.ts';
 import { queryNodeDb } from './helpers/inspect-db.ts';
@@ -48,6 +48,9 @@ async function messagesOf(roomId: string): Promise<any[]> {
   const answer = await ours.admin('GET', `/rooms/${enc(roomId)}/messages?limit=100`);
   return answer.status === 200 ? answer.body.messages : [];
 }
+const membersOf = async (roomId: string) => ((await ours.admin('GET', `/rooms/${enc(roomId)}`)).body?.members ?? []) as any[];
+const membershipOf = async (roomId: string, user: string) => (await membersOf(roomId)).find((m) => m.user_id === user)?.membership as string | undefined;
+const pushEvent = (from: ReferencePeer, e: RefEnvelope) => from.call('ours.test', 'POST', '/event', reserialize('event', e)!);
 const peerRow = (name: string) => queryNodeDb<{ dialect: string; version: string | null }>(ours.dataDir, 'SELECT dialect, version FROM peer_dialects WHERE server_name = ?', name)[0];
 
 describe('adding a 3.x reference whose discovery is off (its default: 404)', () => {
@@ -93,6 +96,92 @@ describe('signed requests to a 3.x reference are bound (five lines, X-Paracord-D
       return m;
     });
     expect(found).toMatchObject({ body: 'welcome to 3.x', sender: '@Ada:ref3.test' });
+  });
+});
+
+describe('membership endorsements (sender @server:<domain>, content {guild_id, membership_user_id})', () => {
+  const roomId = '!4242:ref3.test';
+
+  it('its endorsement of our /join is pushed to us (bound) and read as our user\'s join, never as a member "@server"', async () => {
+    const endorsement = await eventually(async () => {
+      const e = ref.events.find((x) => x.event_type === 'm.member.join' && x.content.membership_user_id === '@owner:ours.test');
+      const answered = e && ref.pushed.find((p) => p.peer === 'ours.test' && p.event_id === e.event_id);
+      if (!answered) throw new Error('not pushed yet');
+      return { e, answered };
+    });
+    expect(endorsement.e.sender).toBe('@server:ref3.test');
+    expect(endorsement.answered.status).toBe(202);
+    const members = await membersOf(roomId);
+    expect(members.find((m) => m.user_id === '@server:ref3.test')).toBeUndefined();
+    expect(members).toContainEqual(expect.objectContaining({ user_id: '@owner:ours.test', membership: 'join' }));
+  });
+
+  it('another server\'s user joining through its /join is applied to that user', async () => {
+    ref.joined.get(roomId)!.add('@carol:third.test');
+    const e = ref.endorse('m.member.join', '4242', '@carol:third.test');
+    await eventually(async () => {
+      if ((await membershipOf(roomId, '@carol:third.test')) !== 'join') throw new Error('not applied yet');
+      return true;
+    });
+    expect(ref.pushed.find((p) => p.event_id === e.event_id)?.status).toBe(202);
+  });
+
+  it('bad input: an endorsement from a server that does not host the room is a 403, and changes nothing', async () => {
+    const other = await reference3('stranger3.test');
+    expect((await ours.admin('POST', '/peers', { server_name: 'stranger3.test', endpoint: other.url, key_id: other.keyId, public_key: other.publicKeyHex, reference_version: '3' })).status).toBe(200);
+    const ts = Date.now();
+    const forged = other.signEnvelope({
+      event_id: `$m_member_leave:abcdef012345:${ts}:stranger3.test`, room_id: roomId, event_type: 'm.member.leave', sender: '@server:stranger3.test',
+      origin_server: 'stranger3.test', origin_ts: ts, content: { guild_id: '4242', membership_user_id: '@carol:third.test' }, depth: ts, state_key: null,
+    });
+    const answer = await pushEvent(other, forged);
+    expect(answer.status).toBe(403);
+    expect(answer.json.error).toBe('not_room_host');
+    expect(await membershipOf(roomId, '@carol:third.test')).toBe('join');
+  });
+
+  it('bad input: a malformed membership_user_id or another guild_id from the host is a 400, and changes nothing', async () => {
+    for (const content of [{ guild_id: '4242', membership_user_id: 'carol' }, { guild_id: '4242', membership_user_id: 7 }, { guild_id: '9999', membership_user_id: '@carol:third.test' }]) {
+      const ts = Date.now();
+      const bad = ref.signEnvelope({
+        event_id: `$m_member_leave:0123456789ab:${ts}:ref3.test`, room_id: roomId, event_type: 'm.member.leave', sender: '@server:ref3.test',
+        origin_server: 'ref3.test', origin_ts: ts, content, depth: ts, state_key: null,
+      });
+      const answer = await pushEvent(ref, bad);
+      expect(answer.status, JSON.stringify(content)).toBe(400);
+      expect(answer.json.error).toBe('invalid_content');
+    }
+    expect(await membershipOf(roomId, '@carol:third.test')).toBe('join');
+  });
+
+  it('its kick (or ban: the same endorsed leave) of another server\'s user and of ours applies to the member it names', async () => {
+    ref.kick(roomId, '@carol:third.test');
+    await eventually(async () => {
+      if ((await membershipOf(roomId, '@carol:third.test')) !== 'leave') throw new Error('not applied yet');
+      return true;
+    });
+    expect(await membershipOf(roomId, '@owner:ours.test')).toBe('join');
+    const kick = ref.kick(roomId, '@owner:ours.test');
+    expect(kick).toMatchObject({ sender: '@server:ref3.test', content: { guild_id: '4242', membership_user_id: '@owner:ours.test' } });
+    await eventually(async () => {
+      if ((await membershipOf(roomId, '@owner:ours.test')) !== 'leave') throw new Error('not applied yet');
+      return true;
+    });
+    expect((await membersOf(roomId)).find((m) => m.user_id === '@server:ref3.test')).toBeUndefined();
+    // Joined again (its /join and endorsement), our user is back in.
+    expect((await ours.admin('POST', '/rooms/join', { room_id: roomId })).status).toBe(200);
+    expect(await membershipOf(roomId, '@owner:ours.test')).toBe('join');
+  });
+
+  it('an endorsement for one of its guilds we share nothing of is answered without a 4xx (it would retry for 24 h), and stores no room', async () => {
+    const e = ref.endorse('m.member.join', '4343', '@dave:third.test');
+    const status = await eventually(async () => {
+      const answered = ref.pushed.find((p) => p.event_id === e.event_id);
+      if (!answered) throw new Error('not pushed yet');
+      return answered.status;
+    });
+    expect(status).toBe(202);
+    expect((await ours.admin('GET', `/rooms/${enc('!4343:ref3.test')}`)).status).toBe(404);
   });
 });
 

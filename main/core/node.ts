@@ -452,6 +452,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
       publicUrl: () => federationUrl ?? '',
       isPaused,
       isEntitledToEvent: eventEntitlement((roomId, server) => rooms.isJoinedServer(roomId, server)),
+      referenceVersion: (server) => dialects.referenceVersion(server),
       observe: metrics.federationObserver(),
       limiter, verifier, trustedProxies, peeringLimit: config.peeringRateLimit, bodyTimeoutMs: config.bodyTimeoutMs,
       pull,

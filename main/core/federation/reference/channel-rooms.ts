@@ -164,6 +164,7 @@ export class ReferenceChannels {
       },
       isLocalRoomId: (roomId) => parseChannelRoom(roomId) !== null,
       messageIdOf: (eventId) => events.messageIdOf(eventId),
+      hosts: (origin, roomId) => hostedBy(origin)(roomId),
       joinedAs: (roomId, host, localUserId) =>
         this.db.prepare<[string, string, string], { user_id: string }>('SELECT user_id FROM reference_joins WHERE room_id = ? AND host_server = ? AND local_user_id = ?').get(roomId, host, localUserId)?.user_id,
     };
