@@ -185,6 +185,68 @@ describe('membership endorsements (sender @server:<domain>, content {guild_id, m
   });
 });
 
+describe('its history (GET /events) paged by next_depth / next_event_id', () => {
+  const roomId = '!4242:ref3.test';
+  const cursorOf = () => queryNodeDb<{ since_depth: number; since_event_id: string | null; last_error: string | null }>(ours.dataDir, 'SELECT since_depth, since_event_id, last_error FROM reference_poll_cursors LEFT JOIN reference_poll_cursor_ids USING (server_name, room_id) WHERE server_name = ? AND room_id = ?', 'ref3.test', roomId)[0]!;
+
+  it('through short and empty filtered pages (hidden events, equal depths) to the end; what it hides never arrives', async () => {
+    ref.historyScan = 4;
+    const ts = Date.now();
+    const said: RefEnvelope[] = [];
+    // Six visible and ten hidden, four of each sharing one depth (its order is then the event id's).
+    for (let i = 0; i < 16; i++) said.push(ref.say(roomId, 'Ada', `paged ${i}`, { ts: ts + Math.floor(i / 4) }));
+    for (const e of said.slice(3, 13)) ref.hidden.add(e.event_id);
+    const visible = [...said.slice(0, 3), ...said.slice(13)];
+    await eventually(async () => {
+      const ids = new Set((await messagesOf(roomId)).map((m) => m.event_id));
+      if (!visible.every((e) => ids.has(e.event_id))) throw new Error('not all polled yet');
+      return true;
+    });
+    const ids = new Set((await messagesOf(roomId)).map((m) => m.event_id));
+    expect(said.slice(3, 13).some((e) => ids.has(e.event_id))).toBe(false);
+    const last = [...said].sort((a, b) => a.depth - b.depth || Buffer.compare(Buffer.from(a.event_id), Buffer.from(b.event_id))).pop()!;
+    await eventually(async () => {
+      const cursor = cursorOf();
+      if (cursor.since_event_id !== last.event_id) throw new Error('cursor not at the end yet');
+      return cursor;
+    });
+    expect(cursorOf()).toMatchObject({ since_depth: last.depth, last_error: null });
+    ref.historyScan = 2048;
+  });
+
+  it('a page over 4 MiB (it answers up to 7 MiB) is read', async () => {
+    const big: RefEnvelope[] = [];
+    for (let i = 0; i < 72; i++) big.push(ref.say(roomId, 'Ada', `big ${i}`, { extra: { note: 'x'.repeat(60_000) } }));
+    const storedOf = () => queryNodeDb<{ n: number }>(ours.dataDir, `SELECT COUNT(*) AS n FROM federation_events WHERE event_id IN (${big.map(() => '?').join(',')})`, ...big.map((e) => e.event_id))[0]!.n;
+    await eventually(async () => {
+      if (storedOf() !== big.length) throw new Error('not all polled yet');
+      return true;
+    });
+    // The cursor is written once the page's events are stored.
+    await eventually(async () => {
+      if (cursorOf().since_event_id !== big.at(-1)!.event_id) throw new Error('cursor not at the end yet');
+      return true;
+    });
+    expect(cursorOf().last_error).toBeNull();
+  });
+
+  it('bad input: an answer whose cursor is not one is a failure with the reason, and the cursor does not move', async () => {
+    const before = cursorOf();
+    ref.historyOverride = { events: [], next_depth: -5, next_event_id: 7 };
+    try {
+      await eventually(async () => {
+        const cursor = cursorOf();
+        if (cursor.last_error === null) throw new Error('not polled yet');
+        return cursor;
+      });
+      expect(cursorOf()).toMatchObject({ since_depth: before.since_depth, since_event_id: before.since_event_id });
+      expect(cursorOf().last_error).toMatch(/not a cursor/);
+    } finally {
+      ref.historyOverride = null;
+    }
+  });
+});
+
 describe('a reference added as v0.8.5 that now runs 3.x: its 401 makes us sign bound, once, and remember', () => {
   let upgraded: ReferencePeer;
   beforeAll(async () => {

@@ -144,6 +144,10 @@ export class ReferencePeer {
   allowDiscovery: boolean;
   /** 3.x: event ids its GET /events filters out (a channel not public to @everyone); the cursor still moves past them. */
   readonly hidden = new Set<string>();
+  /** 3.x: events scanned per GET /events at most (MAX_HISTORY_SCAN, 2048; tests lower it to make empty pages). */
+  historyScan = MAX_HISTORY_SCAN;
+  /** When set, its GET /events answers this (bad input of its dialect). */
+  historyOverride: Record<string, unknown> | null = null;
   /** 3.x: m.message events it accepted (202) but did not store as chat (a body outside 1..2000 bytes). */
   readonly droppedBodies: RefEnvelope[] = [];
   /** 3.x: what its pushes were answered (POST /event to trusted peers). */
@@ -254,6 +258,7 @@ export class ReferencePeer {
       }
       const since = Math.max(0, Number(query.get('since_depth') ?? 0));
       const limit = Math.min(1000, Math.max(1, Number(query.get('limit') ?? 100)));
+      if (this.version === '3' && this.historyOverride !== null) return this.reply(res, 200, this.historyOverride);
       if (this.version === '3') return this.listEvents3(res, auth.origin, roomId, since, query.get('since_event_id'), limit);
       // L:712-719: depth > since ORDER BY depth ASC LIMIT n; no membership check (F:1789-1812).
       const page = this.events.filter((e) => e.room_id === roomId && e.depth > since).sort((a, b) => a.depth - b.depth).slice(0, limit);
@@ -406,7 +411,7 @@ export class ReferencePeer {
     let nextId = sinceEventId;
     let scanned = 0;
     for (const e of after) {
-      if (scanned >= MAX_HISTORY_SCAN || visible.length >= limit) break;
+      if (scanned >= this.historyScan || visible.length >= limit) break;
       const hidden = this.hidden.has(e.event_id);
       const json = hidden ? '' : sortedJson(e);
       if (!hidden && visible.length > 0 && bytes + Buffer.byteLength(json) > MAX_HISTORY_RESPONSE_BYTES) break;
@@ -590,8 +595,8 @@ export class ReferencePeer {
   }
 
   /** A user of it posts in a room (its own guild or a mirror of ours): persisted, never pushed (L:403-420). */
-  say(roomId: string, username: string, body: string, options: { mirrored?: boolean; extra?: Record<string, unknown>; channel?: { id: string; name: string } } = {}): RefEnvelope {
-    const ts = Date.now();
+  say(roomId: string, username: string, body: string, options: { mirrored?: boolean; extra?: Record<string, unknown>; channel?: { id: string; name: string }; ts?: number } = {}): RefEnvelope {
+    const ts = options.ts ?? Date.now();
     const mid = this.nextId();
     const guild = roomId.slice(1, roomId.indexOf(':'));
     // Its own guild's messages name their channel (CH:2374-2421); a mirror's keep ours.

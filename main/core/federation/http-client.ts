@@ -75,6 +75,8 @@ export interface SendOptions {
   bind?: boolean;
   /** Headers/body timeout of this request (a long-poll waits longer than the default 15 s). */
   timeoutMs?: number;
+  /** The largest answer read (MAX_RESPONSE_BYTES unless a call needs more: page-budget.ts). */
+  maxResponseBytes?: number;
 }
 
 export class HttpClient {
@@ -160,7 +162,7 @@ export class HttpClient {
       const reason = known(cause) ? cause.message : known(cause.cause) ? (cause.cause as Error).message : cause.message;
       throw new FederationRequestError(`${method} ${parsed.origin}${parsed.pathname} failed: ${reason}`, url, { cause: error });
     }
-    const text = await readCapped(response.body, url);
+    const text = await readCapped(response.body, url, options.maxResponseBytes ?? MAX_RESPONSE_BYTES);
     let json: unknown;
     try {
       json = text.length > 0 ? JSON.parse(text) : undefined;
@@ -218,14 +220,14 @@ export function joinUrl(endpoint: string, pathAndQuery: string): string {
   return endpoint.replace(/\/+$/, '') + pathAndQuery;
 }
 
-async function readCapped(body: Dispatcher.ResponseData['body'], url: string): Promise<string> {
+async function readCapped(body: Dispatcher.ResponseData['body'], url: string, cap: number): Promise<string> {
   const chunks: Buffer[] = [];
   let total = 0;
   for await (const chunk of body) {
     total += (chunk as Buffer).length;
-    if (total > MAX_RESPONSE_BYTES) {
+    if (total > cap) {
       body.destroy();
-      throw new FederationRequestError(`response from ${url} is larger than ${MAX_RESPONSE_BYTES} bytes`, url);
+      throw new FederationRequestError(`response from ${url} is larger than ${cap} bytes`, url);
     }
     chunks.push(chunk as Buffer);
   }
