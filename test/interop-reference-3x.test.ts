@@ -4,7 +4,7 @@
  * a real node of ours (in-process, real SQLite and sockets) and the reference-shaped peer playing
  * 3.x (test/helpers/reference-peer.ts, `version: '3'`). v0.8.5 stays in interop-reference.test.ts.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startInProcessNode } from './helpers/in-process-node.ts';
 import { ReferencePeer, reserialize, type RefEnvelope } from './helpers/reference-peer.ts';
 import { sendRaw } from './helpers/signed-request.ts';
@@ -31,7 +31,8 @@ async function reference3(serverName: string, options: { allowDiscovery?: boolea
 }
 
 beforeAll(async () => {
-  ours = await startInProcessNode('ours.test', { config: { referencePollIntervalMs: 150 } });
+  // Queue entries kept 30 days (not 7): an entry waiting longer than 7 days is what the 3.x age check is about.
+  ours = await startInProcessNode('ours.test', { config: { referencePollIntervalMs: 150, outboxMaxAgeMs: 30 * 86_400_000, retryInitialMs: 200, retryMaxMs: 1_000 } });
   ourUrl = ours.started.federation_url!;
   const keys = (await sendRaw(`${ourUrl}/_paracord/federation/v1/keys`, 'GET', {})).body;
   ourKey = { key_id: keys.active_key.key_id, public_key: keys.active_key.public_key };
@@ -243,6 +244,78 @@ describe('its history (GET /events) paged by next_depth / next_event_id', () => 
       expect(cursorOf().last_error).toMatch(/not a cursor/);
     } finally {
       ref.historyOverride = null;
+    }
+  });
+});
+
+describe('a 3.x reference user in a room we host: what we push', () => {
+  let roomId: string;
+  const queueOf = async () => (await ours.admin('GET', '/queue?destination=ref3.test')).body.entries as any[];
+  const pushedBodies = () => ref.events.filter((e) => e.room_id === roomId && e.event_type === 'm.message').map((e) => e.content.body);
+
+  it('its user is invited and joins (its requests bound to us); our message reaches it bound and passes its checks', async () => {
+    roomId = (await ours.admin('POST', '/rooms', { name: 'Our 3.x lounge' })).body.room_id;
+    expect((await ours.admin('POST', `/rooms/${enc(roomId)}/invites`, { user_id: '@zoe:ref3.test' })).status).toBe(200);
+    const preflight = await ref.call('ours.test', 'POST', '/invite', JSON.stringify({ origin_server: 'ref3.test', room_id: roomId, sender: '@zoe:ref3.test', max_age_seconds: null }));
+    expect(preflight.status).toBe(200);
+    const joined = await ref.call('ours.test', 'POST', '/join', JSON.stringify({ origin_server: 'ref3.test', room_id: roomId, user_id: '@zoe:ref3.test' }));
+    expect(joined.status).toBe(200);
+    expect(await membershipOf(roomId, '@zoe:ref3.test')).toBe('join');
+    expect((await ours.admin('POST', `/rooms/${enc(roomId)}/messages`, { body: 'hello 3.x' })).status).toBe(200);
+    await eventually(async () => {
+      if (!pushedBodies().includes('hello 3.x')) throw new Error('not pushed yet');
+      return true;
+    });
+    const posts = ref.received.filter((r) => r.path.endsWith('/event') && r.body.includes('hello 3.x'));
+    expect(posts.every((p) => p.headers['x-paracord-destination'] === 'ref3.test')).toBe(true);
+    expect(ref.droppedBodies).toEqual([]);
+  });
+
+  it('a message over 2,000 UTF-8 bytes is not pushed (it would drop it): its queue entry says why in words; the next one is carried', async () => {
+    const long = 'é'.repeat(1_001); // 1,001 letters, 2,002 bytes
+    const sent = await ours.admin('POST', `/rooms/${enc(roomId)}/messages`, { body: long });
+    expect(sent.status).toBe(200);
+    expect((await ours.admin('POST', `/rooms/${enc(roomId)}/messages`, { body: 'short again' })).status).toBe(200);
+    await eventually(async () => {
+      if (!pushedBodies().includes('short again')) throw new Error('not pushed yet');
+      return true;
+    });
+    expect(pushedBodies()).not.toContain(long);
+    expect(ref.received.some((r) => r.body.includes(long))).toBe(false);
+    const entry = (await queueOf()).find((e) => e.event_id === sent.body.event_id);
+    expect(entry).toMatchObject({ state: 'failed', destination: 'ref3.test' });
+    expect(entry.last_error).toMatch(/not carried to ref3\.test: the message text is 2002 bytes/);
+  });
+
+  it('an entry that waited more than 7 days (it refuses events that old) is not pushed, and says why; a fresh one is', async () => {
+    ref.failPosts = 503;
+    const old = await ours.admin('POST', `/rooms/${enc(roomId)}/messages`, { body: 'written before the outage' });
+    expect(old.status).toBe(200);
+    await eventually(async () => {
+      const entry = (await queueOf()).find((e) => e.event_id === old.body.event_id);
+      if (!entry || entry.attempts < 1) throw new Error('not tried yet');
+      return true;
+    });
+    // Eight days later (the clock of this process: the node's and the peer's alike), it answers again.
+    vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true });
+    try {
+      vi.setSystemTime(Date.now() + 8 * 86_400_000);
+      ref.failPosts = null;
+      expect((await ours.admin('POST', `/rooms/${enc(roomId)}/messages`, { body: 'written after the outage' })).status).toBe(200);
+      await eventually(async () => {
+        if (!pushedBodies().includes('written after the outage')) throw new Error('not pushed yet');
+        return true;
+      });
+      const entry = await eventually(async () => {
+        const found = (await queueOf()).find((e) => e.event_id === old.body.event_id);
+        if (found?.state !== 'failed') throw new Error('not settled yet');
+        return found;
+      });
+      expect(entry.last_error).toMatch(/not carried to ref3\.test: the event is more than 7 days old/);
+      expect(pushedBodies()).not.toContain('written before the outage');
+    } finally {
+      vi.useRealTimers();
+      ref.failPosts = null;
     }
   });
 });

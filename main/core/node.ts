@@ -58,6 +58,7 @@ import { StorageQuota } from './trust/storage-quota.ts';
 import { RoomService } from './rooms/room-service.ts';
 import { Outbox } from './outbox/outbox.ts';
 import { DEFAULT_MAX_AGE_MS, DeliveryWorkers, LARGE_BATCH_CAPABILITY } from './outbox/delivery-worker.ts';
+import { reference3Refusal } from './federation/reference/carry.ts';
 import { DEFAULT_BACKOFF } from './outbox/backoff.ts';
 import { NodeEvents } from './node-events.ts';
 import { userOperations } from './admin/operations/users/index.ts';
@@ -261,6 +262,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
   const workers = new DeliveryWorkers({
     outbox, events, http, discovery, log, isPaused, pull,
     pacer: new PushPacer((destination) => (pushLimit.events > 0 && dialects.isReference(destination) ? pushLimit : null)),
+    cannotCarry: (destination) => (dialects.referenceVersion(destination) === '3' ? (event) => reference3Refusal(event, destination) : null),
     isHeld: isQuarantined,
     identity: () => identity,
     backoff: { initialMs: config.retryInitialMs ?? DEFAULT_BACKOFF.initialMs, maxMs: config.retryMaxMs ?? DEFAULT_BACKOFF.maxMs },

@@ -133,6 +133,8 @@ export class ReferencePeer {
   private readonly replay = new Set<string>();
   /** When set, GET /events answers this status (a peer in trouble). */
   failEvents: number | null = null;
+  /** When set, POST /event answers this status (a peer in trouble). */
+  failPosts: number | null = null;
   readonly pushLimit: { events: number; windowMs: number };
   /** Per (origin, window) POST /event counts (increment_window_counter counts refused ones too). */
   private readonly pushCounts = new Map<string, number>();
@@ -265,6 +267,7 @@ export class ReferencePeer {
       return this.reply(res, 200, { events: page.map((e) => JSON.parse(sortedJson(e))) });
     }
     const kind = ({ '/_paracord/federation/v1/event': 'event', '/_paracord/federation/v1/invite': 'invite', '/_paracord/federation/v1/join': 'join', '/_paracord/federation/v1/leave': 'leave' } as const)[path ?? ''];
+    if (req.method === 'POST' && kind === 'event' && this.failPosts !== null) return this.error(res, this.failPosts, 'INTERNAL_ERROR', 'unavailable');
     if (req.method === 'POST' && kind) {
       this.received.push({ path: path!, body: raw, headers: req.headers });
       if (!String(req.headers['content-type'] ?? '').startsWith('application/json')) {
