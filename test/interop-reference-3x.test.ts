@@ -25,6 +25,7 @@ async function reference3(serverName: string, options: { allowDiscovery?: boolea
   const peer = await new ReferencePeer({ serverName, version: '3', allowedGuilds: ['4242', '4343'], allowDiscovery: options.allowDiscovery ?? false }).start();
   peer.guilds.set('4242', 'Ref3 lounge');
   peer.guilds.set('4343', 'Ref3 second');
+  peer.defaultChannels.set('4242', '424201');
   if (options.pin !== false) peer.pinServer('ours.test', 'ours.test', `${ourUrl}/_paracord/federation/v1`, ourKey.key_id, ourKey.public_key);
   peers.push(peer);
   return peer;
@@ -317,6 +318,40 @@ describe('a 3.x reference user in a room we host: what we push', () => {
       vi.useRealTimers();
       ref.failPosts = null;
     }
+  });
+});
+
+describe('sending into a guild room a 3.x reference hosts (it takes other servers\' members\' messages)', () => {
+  const roomId = '!4242:ref3.test';
+
+  it('our message is pushed to it bound, names its real channel and guild, and it keeps it as chat', async () => {
+    expect(await membershipOf(roomId, '@owner:ours.test')).toBe('join');
+    const sent = await ours.admin('POST', `/rooms/${enc(roomId)}/messages`, { body: 'hello from ours' });
+    expect(sent.status).toBe(200);
+    const stored = await eventually(async () => {
+      const e = ref.events.find((x) => x.event_id === sent.body.event_id);
+      if (!e) throw new Error('not pushed yet');
+      return e;
+    });
+    expect(stored).toMatchObject({ room_id: roomId, sender: '@owner:ours.test', origin_server: 'ours.test', content: { body: 'hello from ours', guild_id: '4242', channel_id: '424201' } });
+    expect(stored.event_id.endsWith(':ours.test')).toBe(true);
+    expect(ref.droppedBodies.some((e) => e.event_id === sent.body.event_id)).toBe(false);
+    expect(ref.received.find((r) => r.body.includes(sent.body.event_id))?.headers['x-paracord-destination']).toBe('ref3.test');
+    expect((await ours.admin('GET', '/queue?destination=ref3.test&state=failed')).body.entries.some((e: any) => e.event_id === sent.body.event_id)).toBe(false);
+  });
+
+  it('its other channels\' rooms stay read-only (409 with the reason), and nothing is sent', async () => {
+    const other = ref.say(roomId, 'Ada', 'in the second channel', { channel: { id: '424202', name: 'second' } });
+    const channelRoom = '!4242~424202:ref3.test';
+    await eventually(async () => {
+      if (!(await messagesOf(channelRoom)).some((m) => m.event_id === other.event_id)) throw new Error('not polled yet');
+      return true;
+    });
+    const before = ref.received.length;
+    const answer = await ours.admin('POST', `/rooms/${enc(channelRoom)}/messages`, { body: 'into a channel room' });
+    expect(answer.status).toBe(409);
+    expect(answer.body.error).toBe('reference_host_read_only');
+    expect(ref.received.slice(before).some((r) => r.body.includes('into a channel room'))).toBe(false);
   });
 });
 
