@@ -302,22 +302,57 @@ describe('a 3.x reference user in a room we host: what we push', () => {
     try {
       vi.setSystemTime(Date.now() + 8 * 86_400_000);
       ref.failPosts = null;
-      expect((await ours.admin('POST', `/rooms/${enc(roomId)}/messages`, { body: 'written after the outage' })).status).toBe(200);
-      await eventually(async () => {
-        if (!pushedBodies().includes('written after the outage')) throw new Error('not pushed yet');
-        return true;
-      });
       const entry = await eventually(async () => {
         const found = (await queueOf()).find((e) => e.event_id === old.body.event_id);
         if (found?.state !== 'failed') throw new Error('not settled yet');
         return found;
       });
       expect(entry.last_error).toMatch(/not carried to ref3\.test: the event is more than 7 days old/);
-      expect(pushedBodies()).not.toContain('written before the outage');
     } finally {
       vi.useRealTimers();
       ref.failPosts = null;
     }
+    expect((await ours.admin('POST', `/rooms/${enc(roomId)}/messages`, { body: 'written after the outage' })).status).toBe(200);
+    await eventually(async () => {
+      if (!pushedBodies().includes('written after the outage')) throw new Error('not pushed yet');
+      return true;
+    });
+    expect(pushedBodies()).not.toContain('written before the outage');
+  });
+});
+
+describe('its catch-up of a room we host (GET /events as 3.x reads it)', () => {
+  let roomId: string;
+
+  it('answers next_depth / next_event_id, which it adopts and sends back (percent-encoded): the next page is empty', async () => {
+    roomId = (await ours.admin('GET', '/rooms')).body.rooms.find((r: any) => r.name === 'Our 3.x lounge').room_id;
+    const first = await ref.poll('ours.test', roomId);
+    expect(first).toMatchObject({ status: 200, rejected: 0 });
+    expect(first.verified).toBeGreaterThan(0);
+    expect(ref.cursorIds.get(`ours.test ${roomId}`)).toBe(first.eventIds.at(-1));
+    expect(await ref.poll('ours.test', roomId)).toMatchObject({ status: 200, verified: 0, rejected: 0, eventIds: [] });
+  });
+
+  it('leaves out what it would refuse (signed more than 7 days ago) and moves its cursor past it, so its catch-up never stalls', async () => {
+    ref.failPosts = 503;
+    let ancient: string;
+    vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true });
+    try {
+      vi.setSystemTime(Date.now() - 8 * 86_400_000);
+      ancient = (await ours.admin('POST', `/rooms/${enc(roomId)}/messages`, { body: 'from a clock 8 days behind' })).body.event_id;
+    } finally {
+      vi.useRealTimers();
+    }
+    ref.failPosts = null;
+    const recent = (await ours.admin('POST', `/rooms/${enc(roomId)}/messages`, { body: 'from a right clock' })).body.event_id;
+    const page = await ref.poll('ours.test', roomId);
+    expect(page).toMatchObject({ status: 200, rejected: 0 });
+    expect(page.eventIds).not.toContain(ancient!);
+    expect(page.eventIds).toContain(recent);
+    expect(ref.cursorIds.get(`ours.test ${roomId}`)).toBe(recent);
+    // Another server's catch-up (one of ours) still gets everything.
+    const all = (await ours.admin('GET', `/rooms/${enc(roomId)}/messages?limit=100`)).body.messages.map((m: any) => m.event_id);
+    expect(all).toContain(ancient!);
   });
 });
 

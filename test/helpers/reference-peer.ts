@@ -555,11 +555,12 @@ export class ReferencePeer {
   }
 
   /** One catch-up poll of a room on `peer` (F:1814-1979, C:158-178): limit 128, room id unencoded. */
-  async poll(peer: string, roomId: string, limit = 128): Promise<{ status: number; verified: number; rejected: number; rejectedOrigins: string[] }> {
+  async poll(peer: string, roomId: string, limit = 128): Promise<{ status: number; verified: number; rejected: number; rejectedOrigins: string[]; eventIds: string[] }> {
     const key = `${peer} ${roomId}`;
     const since = this.cursors.get(key) ?? 0;
+    if (this.version === '3') return this.poll3(peer, roomId, limit);
     const answer = await this.call(peer, 'GET', `/events?room_id=${roomId}&since_depth=${since}&limit=${limit}`);
-    if (answer.status !== 200) return { status: answer.status, verified: 0, rejected: 0, rejectedOrigins: [] };
+    if (answer.status !== 200) return { status: answer.status, verified: 0, rejected: 0, rejectedOrigins: [], eventIds: [] };
     const events = (answer.json as { events: RefEnvelope[] }).events;
     let newest = since;
     let verified = 0;
@@ -576,7 +577,42 @@ export class ReferencePeer {
       newest = Math.max(newest, e.depth, e.origin_ts, 1);
     }
     this.cursors.set(key, newest);
-    return { status: 200, verified, rejected, rejectedOrigins };
+    return { status: 200, verified, rejected, rejectedOrigins, eventIds: events.map((e) => e.event_id) };
+  }
+
+  /** Its explicit cursor (depth, event id), for a 3.x poller. */
+  readonly cursorIds = new Map<string, string>();
+
+  /**
+   * 3.x catch-up (C fetch_messages_page, F ≈129 000 @e6f874b0): room_id and since_event_id
+   * percent-encoded, our next_depth/next_event_id adopted only when every event on the page
+   * ingested; otherwise the cursor stays (and the room is polled again from there).
+   */
+  private async poll3(peer: string, roomId: string, limit: number): Promise<{ status: number; verified: number; rejected: number; rejectedOrigins: string[]; eventIds: string[] }> {
+    const key = `${peer} ${roomId}`;
+    const since = this.cursors.get(key) ?? 0;
+    const sinceId = this.cursorIds.get(key);
+    const strict = (v: string) => encodeURIComponent(v).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+    const answer = await this.call(peer, 'GET', `/events?room_id=${strict(roomId)}&since_depth=${since}${sinceId ? `&since_event_id=${strict(sinceId)}` : ''}&limit=${limit}`);
+    if (answer.status !== 200) return { status: answer.status, verified: 0, rejected: 0, rejectedOrigins: [], eventIds: [] };
+    const body = answer.json as { events: RefEnvelope[]; next_depth?: number; next_event_id?: string | null };
+    let verified = 0;
+    const rejectedOrigins: string[] = [];
+    const now = Date.now();
+    for (const e of body.events) {
+      const fresh = e.origin_ts > 0 && e.origin_ts <= now + FRESH_AHEAD_MS && e.origin_ts >= now - FRESH_BACK_MS;
+      if (reserialize('event', e) === null || !this.verifyEnvelope(e) || !fresh) {
+        rejectedOrigins.push(e.origin_server);
+        continue;
+      }
+      verified++;
+      if (!this.events.some((x) => x.event_id === e.event_id)) this.events.push(e);
+    }
+    if (rejectedOrigins.length === 0 && typeof body.next_depth === 'number') {
+      this.cursors.set(key, body.next_depth);
+      if (typeof body.next_event_id === 'string') this.cursorIds.set(key, body.next_event_id);
+    }
+    return { status: 200, verified, rejected: rejectedOrigins.length, rejectedOrigins, eventIds: body.events.map((e) => e.event_id) };
   }
 
   /**

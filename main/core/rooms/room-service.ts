@@ -52,6 +52,7 @@ import { encodeHex } from '../crypto/hex.ts';
 import type { PoolSignature, PoolSigningKey } from '../crypto/verify-pool.ts';
 import { referenceExtras } from '../federation/reference/vocabulary.ts';
 import { parseChannelRoom } from '../federation/reference/channel-rooms.ts';
+import { aheadOfReference3, tooOldForReference3 } from '../federation/reference/carry.ts';
 import { ClientTxns } from './client-txns.ts';
 import { PAGE_BYTES, utf8Bytes, withinBytes } from '../federation/page-budget.ts';
 
@@ -1100,10 +1101,19 @@ export class RoomService {
     this.hostedRoom(roomId);
     if (!this.d.rooms.isJoinedServer(roomId, requestOrigin)) throw forbidden('not_a_member_server', `${requestOrigin} has no members in ${roomId}`);
     const page = this.d.events.since(roomId, sinceDepth, limit, sinceEventId);
-    return {
+    const answer = {
       room_id: roomId, events: page.events, complete: page.complete,
       next_since_depth: page.last ? page.last.depth : sinceDepth,
       ...(page.last ? { next_since_event_id: page.last.event_id } : sinceEventId ? { next_since_event_id: sinceEventId } : {}),
+    };
+    if (this.d.dialects?.referenceVersion(requestOrigin) !== '3') return answer;
+    // A reference 3.x reads its cursor as next_depth / next_event_id, and would refuse events
+    // signed more than 7 days ago, or more than 60 s ahead of its clock, without ever moving past
+    // them: they are left out, the cursor passing them (reference/carry.ts).
+    const now = Date.now();
+    return {
+      ...answer, events: page.events.filter((e) => !tooOldForReference3(e.origin_ts, now) && !aheadOfReference3(e, now)),
+      next_depth: answer.next_since_depth, next_event_id: answer.next_since_event_id ?? null,
     };
   }
 

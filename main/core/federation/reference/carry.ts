@@ -14,9 +14,19 @@ const AGE_MARGIN_MS = 10 * 60_000;
 /** A 3.x message's text: 1 to 2,000 UTF-8 bytes. */
 export const REFERENCE3_MAX_BODY_BYTES = 2_000;
 
+/** Whether a 3.x would refuse an event signed at `originTs` as too old (kept out of what we push and serve it). */
+export function tooOldForReference3(originTs: number, now = Date.now()): boolean {
+  return originTs < now - (REFERENCE3_MAX_EVENT_AGE_MS - AGE_MARGIN_MS);
+}
+
+/** Whether a 3.x would refuse an event as from the future: origin_ts or depth over 60 s ahead (lib.rs, depth bounds). */
+export function aheadOfReference3(event: Pick<Envelope, 'origin_ts' | 'depth'>, now = Date.now()): boolean {
+  return event.origin_ts > now + 60_000 || event.depth > now + 60_000;
+}
+
 /** Why `event` cannot be carried to the 3.x reference `peer`, or null when it can. */
 export function reference3Refusal(event: Envelope, peer: string, now = Date.now()): string | null {
-  if (event.origin_ts < now - (REFERENCE3_MAX_EVENT_AGE_MS - AGE_MARGIN_MS)) {
+  if (tooOldForReference3(event.origin_ts, now)) {
     return `not carried to ${peer}: the event is more than 7 days old, and a Paracord reference 3.x refuses events signed that long ago`;
   }
   if (event.event_type === 'm.message' || event.event_type === 'm.message.edit') {
