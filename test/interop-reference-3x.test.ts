@@ -356,6 +356,38 @@ describe('its catch-up of a room we host (GET /events as 3.x reads it)', () => {
   });
 });
 
+describe('its users in a room we host: what it pushes and serves us', () => {
+  let roomId: string;
+  const cursorError = () => queryNodeDb<{ last_error: string | null; failures: number }>(ours.dataDir, 'SELECT last_error, failures FROM reference_poll_cursors WHERE server_name = ? AND room_id = ?', 'ref3.test', roomId)[0];
+
+  it('its user\'s message pushed to us (we host the room) is taken (202) and shown; its copy of our room is polled without a 403', async () => {
+    roomId = (await ours.admin('GET', '/rooms')).body.rooms.find((r: any) => r.name === 'Our 3.x lounge').room_id;
+    const said = ref.say(roomId, 'zoe', 'zoe pushes this', { mirrored: true, channel: { id: roomId.slice(1, roomId.indexOf(':')), name: 'Our 3.x lounge' } });
+    expect(await ref.push('ours.test', said)).toBe(202);
+    expect((await messagesOf(roomId)).find((m) => m.event_id === said.event_id)).toMatchObject({ body: 'zoe pushes this', sender: '@zoe:ref3.test' });
+    // It recorded our members by the m.member.join we pushed: its history of our room is open to us.
+    expect(ref.roomServers.get(roomId)?.has('ours.test')).toBe(true);
+    await eventually(async () => {
+      const row = cursorError();
+      if (!row || row.failures > 0) throw new Error(`not polled cleanly yet: ${row?.last_error ?? 'no cursor'}`);
+      return true;
+    });
+  });
+
+  it('bad input: an endorsement from it naming a member of a room we host is a 403 (only the host endorses), and changes nothing', async () => {
+    const ts = Date.now();
+    const forged = ref.signEnvelope({
+      event_id: `$m_member_leave:0123456789ab:${ts}:ref3.test`, room_id: roomId, event_type: 'm.member.leave', sender: '@server:ref3.test',
+      origin_server: 'ref3.test', origin_ts: ts, content: { guild_id: roomId.slice(1, roomId.indexOf(':')), membership_user_id: '@owner:ours.test' }, depth: ts, state_key: null,
+    });
+    const answer = await pushEvent(ref, forged);
+    expect(answer.status).toBe(403);
+    expect(answer.json.error).toBe('not_room_host');
+    expect(await membershipOf(roomId, '@owner:ours.test')).toBe('join');
+    expect(await membershipOf(roomId, '@zoe:ref3.test')).toBe('join');
+  });
+});
+
 describe('sending into a guild room a 3.x reference hosts (it takes other servers\' members\' messages)', () => {
   const roomId = '!4242:ref3.test';
 
