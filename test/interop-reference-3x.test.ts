@@ -101,6 +101,23 @@ describe('signed requests to a 3.x reference are bound (five lines, X-Paracord-D
   });
 });
 
+describe('requests from a 3.x reference', () => {
+  it('an unbound (four-line) request in its name is refused 403 destination_binding_required, and changes nothing; bound, the same is taken', async () => {
+    const body = (user: string) => JSON.stringify({ origin_server: 'ref3.test', room_id: '!1:ours.test', sender: user, max_age_seconds: null });
+    ref.signUnbound = true;
+    try {
+      const unbound = await ref.call('ours.test', 'POST', '/invite', body('@mallory:ref3.test'));
+      expect(unbound.status).toBe(403);
+      expect(unbound.json.error).toBe('destination_binding_required');
+    } finally {
+      ref.signUnbound = false;
+    }
+    const bound = await ref.call('ours.test', 'POST', '/invite', body('@mallory:ref3.test'));
+    expect(bound.status).not.toBe(403);
+    expect(bound.status).toBeLessThan(500);
+  });
+});
+
 describe('membership endorsements (sender @server:<domain>, content {guild_id, membership_user_id})', () => {
   const roomId = '!4242:ref3.test';
 

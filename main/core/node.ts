@@ -444,7 +444,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
         trust, keys, replay, commit, limiter, abuse, verifier,
         serverName: () => id.serverName,
         // Fails closed for servers seen to bind (destination-binding.ts).
-        bindsDestination: (origin) => discovery.requiresBinding(origin),
+        bindsDestination: async (origin) => dialects.referenceVersion(origin) === '3' || discovery.requiresBinding(origin),
         onVerified: (origin) => {
           trust.markSeen(origin);
           workers.wake(origin);

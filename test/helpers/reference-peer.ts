@@ -517,13 +517,16 @@ export class ReferencePeer {
     this.peers.set(first.server_name, { server_name: serverName, domain, federation_endpoint: federationEndpoint, key: { key_id: first.key_id, public_key: first.public_key, valid_until: first.valid_until } });
   }
 
+  /** 3.x: sign the four-line form anyway (a forged or replayed v0.8.5-style request in its name). */
+  signUnbound = false;
+
   /** When set, requests are signed with this key instead of the current one (a request in flight across a key change). */
   requestKey: KeyObject | null = null;
 
   private signRequest(method: string, pathAndQuery: string, body: string, destination: string): Record<string, string> {
     const ts = String(Date.now());
     // 3.x binds to the peer's registered server_name, lowercased (C FederationTarget::destination @e6f874b0).
-    const bound = this.version === '3' ? destination.toLowerCase() : undefined;
+    const bound = this.version === '3' && !this.signUnbound ? destination.toLowerCase() : undefined;
     const signed = `${method}\n${pathAndQuery}\n${ts}\n${sha256hex(body)}${bound !== undefined ? `\n${bound}` : ''}`;
     return {
       ...(bound !== undefined ? { 'X-Paracord-Destination': bound, 'X-Paracord-Fed-Version': 'federation-v2' } : {}),
