@@ -11,6 +11,17 @@ import { sendRaw } from './helpers/signed-request.ts';
 import { eventually } from './helpers/rooms.ts';
 import { queryNodeDb } from './helpers/inspect-db.ts';
 import { removeTempDirs } from './helpers/temp-dir.ts';
+import { CLI } from './helpers/node-process.ts';
+import { execFile } from 'node:child_process';
+
+/** The CLI as a child process, asynchronously: the node under test runs in this process. */
+function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 30_000 }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
 
 type Node = Awaited<ReturnType<typeof startInProcessNode>>;
 let ours: Node;
@@ -391,6 +402,25 @@ describe('its users in a room we host: what it pushes and serves us', () => {
     });
   });
 
+  it('bad input: a push whose id ends with another server, or whose body is not text, is a 4xx with the reason, and nothing is stored', async () => {
+    const ts = Date.now();
+    const guild = roomId.slice(1, roomId.indexOf(':'));
+    const squat = ref.signEnvelope({
+      event_id: `$m_message:1:${ts}:ours.test`, room_id: roomId, event_type: 'm.message', sender: '@zoe:ref3.test', origin_server: 'ref3.test',
+      origin_ts: ts, content: { body: 'squatting', msgtype: 'm.text', guild_id: guild, channel_id: guild, message_id: '1' }, depth: ts, state_key: null,
+    });
+    const notText = ref.signEnvelope({
+      event_id: `$m_message:2:${ts}:ref3.test`, room_id: roomId, event_type: 'm.message', sender: '@zoe:ref3.test', origin_server: 'ref3.test',
+      origin_ts: ts, content: { body: 42, msgtype: 'm.text', guild_id: guild, channel_id: guild, message_id: '2' }, depth: ts, state_key: null,
+    });
+    for (const [event, status] of [[squat, 403], [notText, 400]] as const) {
+      const answer = await pushEvent(ref, event);
+      expect(answer.status, event.event_id).toBe(status);
+      expect(typeof answer.json.message).toBe('string');
+      expect(queryNodeDb(ours.dataDir, 'SELECT 1 FROM federation_events WHERE event_id = ?', event.event_id)).toEqual([]);
+    }
+  });
+
   it('bad input: an endorsement from it naming a member of a room we host is a 403 (only the host endorses), and changes nothing', async () => {
     const ts = Date.now();
     const forged = ref.signEnvelope({
@@ -456,6 +486,19 @@ describe('a reference added as v0.8.5 that now runs 3.x: its 401 makes us sign b
     expect(posts.map((p) => [p.path.split('/').pop(), p.headers['x-paracord-destination'] ?? null])).toEqual([['invite', null], ['invite', 'upgraded.test'], ['join', 'upgraded.test']]);
     expect(peerRow('upgraded.test')).toEqual({ dialect: 'reference', version: 'federation-v2' });
     expect((await ours.admin('GET', '/peers')).body.peers.find((p: any) => p.server_name === 'upgraded.test').reference_version).toBe('3');
+  });
+});
+
+describe('the CLI: peer add --reference', () => {
+  it('adds a 3.x whose discovery is off with its key; an unknown version is refused before anything is sent', async () => {
+    const cliRef = await reference3('cli3.test');
+    const bad = await cli(['peer', 'add', 'cli3.test', '--endpoint', cliRef.url, '--key-id', cliRef.keyId, '--public-key', cliRef.publicKeyHex, '--reference', '4', '--data', ours.dataDir]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/--reference/);
+    expect(peerRow('cli3.test')).toBeUndefined();
+    const added = await cli(['peer', 'add', 'cli3.test', '--endpoint', cliRef.url, '--key-id', cliRef.keyId, '--public-key', cliRef.publicKeyHex, '--reference', '3', '--data', ours.dataDir]);
+    expect(added.code, added.stderr).toBe(0);
+    expect(JSON.parse(added.stdout)).toMatchObject({ server_name: 'cli3.test', dialect: 'reference', reference_version: '3' });
   });
 });
 
