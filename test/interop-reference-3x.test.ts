@@ -127,6 +127,22 @@ describe('requests from a 3.x reference', () => {
     expect(bound.status).not.toBe(403);
     expect(bound.status).toBeLessThan(500);
   });
+
+  it('bound to the host of our URL (as its 156125ca/0d9d2dcc versions bind) is taken; bound to another name, 403 wrong_destination', async () => {
+    const body = JSON.stringify({ origin_server: 'ref3.test', room_id: '!1:ours.test', sender: '@mallory:ref3.test', max_age_seconds: null });
+    try {
+      ref.bindTo = new URL(ourUrl).hostname;
+      const urlHost = await ref.call('ours.test', 'POST', '/invite', body);
+      expect(urlHost.status).not.toBe(403);
+      expect(urlHost.status).toBeLessThan(500);
+      ref.bindTo = 'elsewhere.test';
+      const elsewhere = await ref.call('ours.test', 'POST', '/invite', body);
+      expect(elsewhere.status).toBe(403);
+      expect(elsewhere.json.error).toBe('wrong_destination');
+    } finally {
+      ref.bindTo = null;
+    }
+  });
 });
 
 describe('membership endorsements (sender @server:<domain>, content {guild_id, membership_user_id})', () => {
@@ -314,38 +330,6 @@ describe('a 3.x reference user in a room we host: what we push', () => {
     const entry = (await queueOf()).find((e) => e.event_id === sent.body.event_id);
     expect(entry).toMatchObject({ state: 'failed', destination: 'ref3.test' });
     expect(entry.last_error).toMatch(/not carried to ref3\.test: the message text is 2002 bytes/);
-  });
-
-  it('an entry that waited more than 7 days (it refuses events that old) is not pushed, and says why; a fresh one is', async () => {
-    ref.failPosts = 503;
-    const old = await ours.admin('POST', `/rooms/${enc(roomId)}/messages`, { body: 'written before the outage' });
-    expect(old.status).toBe(200);
-    await eventually(async () => {
-      const entry = (await queueOf()).find((e) => e.event_id === old.body.event_id);
-      if (!entry || entry.attempts < 1) throw new Error('not tried yet');
-      return true;
-    });
-    // Eight days later (the clock of this process: the node's and the peer's alike), it answers again.
-    vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true });
-    try {
-      vi.setSystemTime(Date.now() + 8 * 86_400_000);
-      ref.failPosts = null;
-      const entry = await eventually(async () => {
-        const found = (await queueOf()).find((e) => e.event_id === old.body.event_id);
-        if (found?.state !== 'failed') throw new Error('not settled yet');
-        return found;
-      });
-      expect(entry.last_error).toMatch(/not carried to ref3\.test: the event is more than 7 days old/);
-    } finally {
-      vi.useRealTimers();
-      ref.failPosts = null;
-    }
-    expect((await ours.admin('POST', `/rooms/${enc(roomId)}/messages`, { body: 'written after the outage' })).status).toBe(200);
-    await eventually(async () => {
-      if (!pushedBodies().includes('written after the outage')) throw new Error('not pushed yet');
-      return true;
-    });
-    expect(pushedBodies()).not.toContain('written before the outage');
   });
 });
 
@@ -538,5 +522,47 @@ describe('discovery v2 (when its admin enables it)', () => {
     } finally {
       await node2.node.stop();
     }
+  });
+});
+
+// Last: it moves this process's clock 8 days ahead for a while (timers the node set then stay there).
+describe('an entry that waited more than 7 days', () => {
+  let roomId: string;
+  const queueOf = async () => (await ours.admin('GET', '/queue?destination=ref3.test')).body.entries as any[];
+  const pushedBodies = () => ref.events.filter((e) => e.room_id === roomId && e.event_type === 'm.message').map((e) => e.content.body);
+  beforeAll(async () => {
+    roomId = (await ours.admin('GET', '/rooms')).body.rooms.find((r: any) => r.name === 'Our 3.x lounge').room_id;
+  });
+
+  it('an entry that waited more than 7 days (it refuses events that old) is not pushed, and says why; a fresh one is', async () => {
+    ref.failPosts = 503;
+    const old = await ours.admin('POST', `/rooms/${enc(roomId)}/messages`, { body: 'written before the outage' });
+    expect(old.status).toBe(200);
+    await eventually(async () => {
+      const entry = (await queueOf()).find((e) => e.event_id === old.body.event_id);
+      if (!entry || entry.attempts < 1) throw new Error('not tried yet');
+      return true;
+    });
+    // Eight days later (the clock of this process: the node's and the peer's alike), it answers again.
+    vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true });
+    try {
+      vi.setSystemTime(Date.now() + 8 * 86_400_000);
+      ref.failPosts = null;
+      const entry = await eventually(async () => {
+        const found = (await queueOf()).find((e) => e.event_id === old.body.event_id);
+        if (found?.state !== 'failed') throw new Error('not settled yet');
+        return found;
+      });
+      expect(entry.last_error).toMatch(/not carried to ref3\.test: the event is more than 7 days old/);
+    } finally {
+      vi.useRealTimers();
+      ref.failPosts = null;
+    }
+    expect((await ours.admin('POST', `/rooms/${enc(roomId)}/messages`, { body: 'written after the outage' })).status).toBe(200);
+    await eventually(async () => {
+      if (!pushedBodies().includes('written after the outage')) throw new Error('not pushed yet');
+      return true;
+    });
+    expect(pushedBodies()).not.toContain('written before the outage');
   });
 });

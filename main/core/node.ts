@@ -443,6 +443,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
       verifySignedRequest: verifySignedRequest({
         trust, keys, replay, commit, limiter, abuse, verifier,
         serverName: () => id.serverName,
+        destinationAlias: (origin) => (federationUrl !== null && dialects.isReference(origin) ? new URL(federationUrl).hostname.toLowerCase() : null),
         // Fails closed for servers seen to bind (destination-binding.ts).
         bindsDestination: async (origin) => dialects.referenceVersion(origin) === '3' || discovery.requiresBinding(origin),
         onVerified: (origin) => {

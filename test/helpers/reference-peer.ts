@@ -519,6 +519,8 @@ export class ReferencePeer {
 
   /** 3.x: sign the four-line form anyway (a forged or replayed v0.8.5-style request in its name). */
   signUnbound = false;
+  /** 3.x: bind to this name instead of the peer's server name (156125ca/0d9d2dcc bind to the host of the URL they dial). */
+  bindTo: string | null = null;
 
   /** When set, requests are signed with this key instead of the current one (a request in flight across a key change). */
   requestKey: KeyObject | null = null;
@@ -526,7 +528,7 @@ export class ReferencePeer {
   private signRequest(method: string, pathAndQuery: string, body: string, destination: string): Record<string, string> {
     const ts = String(Date.now());
     // 3.x binds to the peer's registered server_name, lowercased (C FederationTarget::destination @e6f874b0).
-    const bound = this.version === '3' && !this.signUnbound ? destination.toLowerCase() : undefined;
+    const bound = this.version === '3' && !this.signUnbound ? (this.bindTo ?? destination).toLowerCase() : undefined;
     const signed = `${method}\n${pathAndQuery}\n${ts}\n${sha256hex(body)}${bound !== undefined ? `\n${bound}` : ''}`;
     return {
       ...(bound !== undefined ? { 'X-Paracord-Destination': bound, 'X-Paracord-Fed-Version': 'federation-v2' } : {}),
