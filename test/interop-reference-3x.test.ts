@@ -151,7 +151,8 @@ describe('membership endorsements (sender @server:<domain>, content {guild_id, m
   it('its endorsement of our /join is pushed to us (bound) and read as our user\'s join, never as a member "@server"', async () => {
     const endorsement = await eventually(async () => {
       const e = ref.events.find((x) => x.event_type === 'm.member.join' && x.content.membership_user_id === '@owner:ours.test');
-      const answered = e && ref.pushed.find((p) => p.peer === 'ours.test' && p.event_id === e.event_id);
+      // Taken once our join is recorded (a push that arrives before is refused and retried, as it retries).
+      const answered = e && ref.pushed.find((p) => p.peer === 'ours.test' && p.event_id === e.event_id && p.status === 202);
       if (!answered) throw new Error('not pushed yet');
       return { e, answered };
     });
@@ -170,6 +171,19 @@ describe('membership endorsements (sender @server:<domain>, content {guild_id, m
       return true;
     });
     expect(ref.pushed.find((p) => p.event_id === e.event_id)?.status).toBe(202);
+  });
+
+  it('bad input: the host endorsing a join of one of our users who never asked to join is a 403, and changes nothing', async () => {
+    const e = ref.endorse('m.member.join', '4242', '@bystander:ours.test');
+    const statuses = await eventually(async () => {
+      const answers = ref.pushed.filter((p) => p.event_id === e.event_id).map((p) => p.status);
+      if (answers.length < 5) throw new Error('not all attempts yet');
+      return answers;
+    });
+    expect(new Set(statuses)).toEqual(new Set([403]));
+    const answer = await pushEvent(ref, e);
+    expect(answer.json.error).toBe('join_not_asked');
+    expect(await membershipOf(roomId, '@bystander:ours.test')).toBeUndefined();
   });
 
   it('bad input: an endorsement from a server that does not host the room is a 403, and changes nothing', async () => {

@@ -213,7 +213,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
   const users = new LocalUsers(db);
   const rooms = new RoomStore(db, { maxReactionsPerUserPerMessage: config.maxReactionsPerUserPerMessage, serverName: () => identity?.serverName ?? null });
   const channels = new ReferenceChannels(db, rooms);
-  const referenceLookup = channels.targetLookup(events, (origin) => dialects.domainOf(origin));
+  const referenceLookup = channels.targetLookup(events, (origin) => dialects.domainOf(origin), () => identity?.serverName ?? null);
   commit.onRollback = () => {
     rooms.forgetCachedMembership();
     quarantine.forgetHeldBytes();

@@ -492,14 +492,24 @@ export class ReferencePeer {
 
   /** Pushes an event to every trusted peer but its origin (L forward_envelope_to_peers_inner), not awaited. */
   pushToAll(e: RefEnvelope): void {
-    for (const name of this.peers.keys()) if (name !== e.origin_server) void this.push(name, e);
+    for (const name of this.peers.keys()) if (name !== e.origin_server) void this.push(name, e, 5);
   }
 
-  /** One POST /event to a peer, signed bound (C post_event); the answer recorded in `pushed`. */
-  async push(peer: string, e: RefEnvelope): Promise<number> {
-    const answer = await this.call(peer, 'POST', '/event', reserialize('event', e)!).catch(() => ({ status: 0 }));
-    this.pushed.push({ peer, event_id: e.event_id, status: answer.status });
-    return answer.status;
+  /**
+   * POST /event to a peer, signed bound (C post_event), retried while it is not a 2xx, as its
+   * outbound queue retries any failure (L process_outbound_queue_once: 5 s·2^n there, 150 ms
+   * here, a few times). Each answer is recorded in `pushed`; the last one is returned.
+   */
+  async push(peer: string, e: RefEnvelope, attempts = 1): Promise<number> {
+    let status = 0;
+    for (let attempt = 0; attempt < attempts; attempt++) {
+      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 150));
+      const answer = await this.call(peer, 'POST', '/event', reserialize('event', e)!).catch(() => ({ status: 0 }));
+      status = answer.status;
+      this.pushed.push({ peer, event_id: e.event_id, status });
+      if (status >= 200 && status < 300) break;
+    }
+    return status;
   }
 
   /** An operator pin (`discover: false` with key_id and public_key_hex): valid until changed (DB register_manual_server_key). */

@@ -71,6 +71,8 @@ export interface TargetLookup {
   joinedAs?(roomId: string, host: string, localUserId: string): string | undefined;
   /** Whether `origin` hosts `roomId` (the room's namespace is its name or its bound domain). */
   hosts?(origin: string, roomId: string): boolean;
+  /** For a user of this server: whether they asked to join the reference room (reference_joins); undefined for others. */
+  askedToJoin?(roomId: string, userId: string): boolean | undefined;
 }
 
 /**
@@ -210,6 +212,10 @@ function endorsedMember(event: Envelope, lookup: TargetLookup, membership: 'join
   if (!valid) throw badRequest('invalid_content', `${event.event_type} membership_user_id must be a user id`);
   const guild = guildIdOfRoom(event.room_id);
   if (c.guild_id !== undefined && String(c.guild_id) !== guild) throw badRequest('invalid_content', `${event.event_type} guild_id ${String(c.guild_id).slice(0, 40)} is not the room's guild ${guild ?? '(none)'}`);
+  // A host may end any membership in its room, but join one of our users only after they asked (its /join from us).
+  if (membership === 'join' && lookup.askedToJoin?.(event.room_id, member) === false) {
+    throw forbidden('join_not_asked', `${event.origin_server} endorses ${member} joining ${event.room_id}, but that user of this server never asked to join it`);
+  }
   // A leave, a kick and a ban look the same (no actor, no reason): the member's membership ends.
   return { ...event, state_key: member, content: { membership } };
 }
