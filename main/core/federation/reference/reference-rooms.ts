@@ -1,8 +1,8 @@
 /**
  * Rooms shared with Paracord reference servers (docs/PROTOCOL.md "Interop with the Paracord
- * reference"):
+ * reference"; a 3.x one pushes too and pages its history by cursor: section "Reference 3.x"):
  *
- * - The reference never pushes (crates/paracord-federation/src/lib.rs:403-420: its relay guard
+ * - v0.8.5 never pushes (crates/paracord-federation/src/lib.rs:403-420: its relay guard
  *   returns before the outbound queue for every event it persisted). Whatever its users say —
  *   in rooms it hosts AND in rooms we host — is only heard by polling its
  *   `GET /_paracord/federation/v1/events?room_id=&since_depth=&limit=` (federation.rs:1789-1812,
