@@ -600,7 +600,8 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
     `,
   },
   {
-    version: 24,
+    // 25: main's 24 is the mailbox (issue #32); this branch was cut before it.
+    version: 25,
     name: 'reference 3.x history cursor',
     sql: `
       -- A reference 3.x pages GET /events by (depth, event_id) and answers next_depth/next_event_id
