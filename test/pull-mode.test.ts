@@ -4,7 +4,7 @@
  * serves them through GET /pull; beta stores them through the push chain and acknowledges.
  * 1,000 messages arrive in order, each once, although each side is SIGKILLed in the middle.
  */
-import { createServer } from 'node:net';
+import { closedPort } from './helpers/closed-port.ts';
 import { join } from 'node:path';
 import { Identity } from '../main/core/identity/identity.ts';
 import { describe, expect, it } from 'vitest';
@@ -15,15 +15,6 @@ import { sendSigned } from './helpers/signed-request.ts';
 import { nodesPerTest } from './helpers/node-suite.ts';
 
 const { node } = nodesPerTest();
-
-/** A port on 127.0.0.1 where nothing listens. */
-export async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /**
  * alpha hosts a room with beta in it; then beta restarts unreachable: it publishes a closed port

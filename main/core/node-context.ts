@@ -15,6 +15,8 @@ import type { RoomService } from './rooms/room-service.ts';
 import type { Outbox } from './outbox/outbox.ts';
 import type { DeliveryWorkers } from './outbox/delivery-worker.ts';
 import type { PullQueue } from './outbox/pull-queue.ts';
+import type { MailboxStore } from './mailbox/mailbox-store.ts';
+import type { MailboxSourceState } from './mailbox/fetcher.ts';
 import type { NodeEvents } from './node-events.ts';
 import type { PeeringService } from './peering/peering-service.ts';
 import type { PeerDialects } from './federation/reference/peer-dialects.ts';
@@ -41,6 +43,8 @@ export interface NodeContext {
   rooms: RoomStore;
   outbox: Outbox;
   workers: DeliveryWorkers;
+  /** A friend's node as a mailbox (issue #32): what we hold for friends, and where we fetch ours. */
+  mailbox: { store: MailboxStore; sources: () => MailboxSourceState[] };
   /** Who receives from us by pull (and whose endpoint was never reached). */
   pull: PullQueue;
   notifications: NodeEvents;

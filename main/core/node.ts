@@ -84,11 +84,17 @@ import { BackupRecords, BackupScheduler } from './backup/scheduler.ts';
 import { removeStaleStaging } from './backup/create.ts';
 import { backupOperations } from './admin/operations/backups/index.ts';
 import { NodeMetrics } from './metrics/node-metrics.ts';
+import { MailboxStore } from './mailbox/mailbox-store.ts';
+import { MailboxSender } from './mailbox/sender.ts';
+import { MailboxFetcher } from './mailbox/fetcher.ts';
+import { SelfDispatch } from './mailbox/self-dispatch.ts';
+import { MAILBOX_CAPABILITY } from './mailbox/wire.ts';
 import { PullQueue } from './outbox/pull-queue.ts';
 import { Puller } from './federation/puller.ts';
 import { Reachability } from './reachability/reachability.ts';
 import { probeCaller } from './reachability/probe-caller.ts';
 import { reachabilityOperations } from './admin/operations/reachability/index.ts';
+import { mailboxOperations } from './admin/operations/mailbox/index.ts';
 
 export interface StartedNode {
   mode: 'running' | 'setup';
@@ -258,9 +264,21 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
     return decision.allowed && decision.quarantined;
   };
   const pull = new PullQueue(db);
+  // A friend's node as a mailbox (issue #32): what we hold for friends, and where we leave what they cannot be sent.
+  const mailboxes = new MailboxStore(db);
+  const mailboxSender = new MailboxSender({ db, trust, discovery, http, log });
+  const mailboxEnabled = () => settings.get('mailbox_enabled') !== 'off';
+  // Requests a mailbox carried for us go to our own listener, checked like direct ones.
+  let selfBase: string | null = null;
+  const selfDispatch = new SelfDispatch(() => selfBase, () => identity?.serverName ?? '');
+  const mailboxFetcher = new MailboxFetcher({
+    db, trust, discovery, http, identity: () => identity, log, isPaused,
+    dispatch: (carried) => selfDispatch.dispatch(carried),
+    onChange: () => notifications.notify({ type: 'status' }),
+  });
   const pushLimit = { events: config.referencePushPerMinute ?? DEFAULT_REFERENCE_PUSH_LIMIT.events, windowMs: config.referencePushWindowMs ?? DEFAULT_REFERENCE_PUSH_LIMIT.windowMs };
   const workers = new DeliveryWorkers({
-    outbox, events, http, discovery, log, isPaused, pull,
+    outbox, events, http, discovery, log, isPaused, pull, mailbox: mailboxSender,
     pacer: new PushPacer((destination) => (pushLimit.events > 0 && dialects.isReference(destination) ? pushLimit : null)),
     cannotCarry: (destination) => (dialects.referenceVersion(destination) === '3' ? (event) => reference3Refusal(event, destination) : null),
     isHeld: isQuarantined,
@@ -299,7 +317,8 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
   const startedAt = Date.now();
 
   const context: NodeContext = {
-    config, paths, log, db, settings, trust, http, discovery, keys, users, rooms, outbox, workers, pull, notifications, startedAt, quarantine, quota, dialects, claims, limiter,
+    config, paths, log, db, settings, trust, http, discovery, keys, users, rooms, outbox, workers, pull, notifications,
+    mailbox: { store: mailboxes, sources: () => mailboxFetcher.sources() }, startedAt, quarantine, quota, dialects, claims, limiter,
     backups: { records: backupRecords, scheduler: backupScheduler },
     releaseHeld: (server) => releaseHeld(server, quarantine, ingest, log),
     identity: () => identity,
@@ -357,6 +376,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
     ...keyOperations(context),
     ...backupOperations(context),
     ...reachabilityOperations(context),
+    ...mailboxOperations(context),
     ...sessionOperations(sessions),
   };
   // In setup mode only status and setup make sense; everything else waits for an identity.
@@ -442,6 +462,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
       commit,
       verifySignedRequest: verifySignedRequest({
         trust, keys, replay, commit, limiter, abuse, verifier,
+        isDispatched: (value) => selfDispatch.isDispatched(value),
         serverName: () => id.serverName,
         destinationAlias: (origin) => (federationUrl !== null && dialects.isReference(origin) ? new URL(federationUrl).hostname.toLowerCase() : null),
         // Fails closed for servers seen to bind (destination-binding.ts).
@@ -459,6 +480,9 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
       observe: metrics.federationObserver(),
       limiter, verifier, trustedProxies, peeringLimit: config.peeringRateLimit, bodyTimeoutMs: config.bodyTimeoutMs,
       pull,
+      mailbox: { store: mailboxes, enabled: mailboxEnabled, ...(config.pullWaitMs !== undefined ? { waitMs: config.pullWaitMs } : {}) },
+      mailboxPeerAllowed: (server) => trust.get(server)?.trust === 'allow',
+      onMailboxChange: () => notifications.notify({ type: 'status', scope: 'queue' }),
       ...(config.pullWaitMs !== undefined ? { pullWaitMs: config.pullWaitMs } : {}),
       ...(config.reachProbeIntervalSeconds !== undefined ? { reachProbeIntervalSeconds: config.reachProbeIntervalSeconds } : {}),
       onPullAck: () => notifications.notify({ type: 'status', scope: 'queue' }),
@@ -471,7 +495,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
         }
         return answer;
       },
-      extraCapabilities: () => reachability?.capabilities() ?? [],
+      extraCapabilities: () => [...(reachability?.capabilities() ?? []), ...(mailboxEnabled() ? [MAILBOX_CAPABILITY] : [])],
       deliveryFailingTo: (server) => outbox.networkFailing(server),
     }, federationInFlight);
     const { host, port } = parseHostPort(config.listen, '--listen');
@@ -483,16 +507,21 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
     await listen(server, port, host);
     federationServer = server;
     const actual = (server.address() as AddressInfo).port;
+    selfBase = `${tls ? 'https' : 'http'}://${/^(0\.0\.0\.0|::|\[::\]|)$/.test(host) ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host}:${actual}`;
     const publicUrl = config.publicUrl ?? settings.get('public_url');
     federationUrl = publicUrl?.replace(/\/+$/, '') ?? `${tls ? 'https' : 'http'}://${urlHost(host, id.serverName)}:${actual}`;
     log.info({ event: 'federation_listening', url: federationUrl, listen: `${host}:${actual}`, tls: tls ? { self_signed: tls.selfSigned, fingerprint256: tls.fingerprint256 } : null }, 'federation API listening');
     workers.start();
     reachability = new Reachability({
       trust, http, discovery, log, identity: () => id, federationUrl: () => federationUrl, federationPort: () => actual,
-      puller: new Puller({
-        db, trust, discovery, http, ingest, identity: () => id, log, isPaused, onChange: () => notifications.notify({ type: 'status' }), onReceived: metrics.fetched('pull'),
-        receiveInvite: (server, raw) => service.receivePulledInvite(server, raw),
-      }),
+      // While nobody can reach us: pull what peers queued for us, and fetch what others left at them (mailboxes).
+      puller: receivers(
+        new Puller({
+          db, trust, discovery, http, ingest, identity: () => id, log, isPaused, onChange: () => notifications.notify({ type: 'status' }), onReceived: metrics.fetched('pull'),
+          receiveInvite: (server, raw) => service.receivePulledInvite(server, raw),
+        }),
+        mailboxFetcher,
+      ),
       forcePull: config.pull ?? false,
       neverReached: (server) => pull.unreachedReason(server) !== null,
       // A node listening on loopback only cannot be reached through the router: no mapping then.
@@ -550,6 +579,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
     pruneTimer = setInterval(() => {
       try {
         replay.prune();
+        if (mailboxes.expire() > 0) notifications.notify({ type: 'status', scope: 'queue' });
         const expired = outbox.expireOlderThan(config.outboxMaxAgeMs ?? DEFAULT_MAX_AGE_MS);
         if (expired > 0) log.warn({ event: 'delivery_expired', count: expired }, 'undelivered entries expired');
         outbox.pruneAttempts(7 * 24 * 3600_000, 200_000);
@@ -592,6 +622,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
     const streamsCut = setTimeout(() => adminUpgrades?.destroyAll(), graceMs);
     streamsCut.unref();
     pull.wakeAll();
+    mailboxes.wakeAll();
     await Promise.all([
       reachability?.stop(),
       close(federationServer, graceMs, () => forced('federation'), () => federationInFlight.size),
@@ -602,6 +633,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
     ]);
     clearTimeout(streamsCut);
     // Let any group commit scheduled by the last requests run, and reach the disk, before closing.
+    await selfDispatch.close();
     await commit.drained();
     await walSync.close();
     await verifier.close();
@@ -653,4 +685,14 @@ async function close(server: Server | null, graceMs: number, onForced: () => voi
 function urlHost(listenHost: string, fallback: string): string {
   if (listenHost === '0.0.0.0' || listenHost === '::') return fallback.split(':')[0]!;
   return listenHost.includes(':') ? `[${listenHost}]` : listenHost;
+}
+
+/** Starts and stops the ways a node nobody can reach receives: pull (issue #15) and mailboxes (issue #32). */
+function receivers(...parts: Array<{ start(): void; stop(): Promise<void> }>): { start(): void; stop(): Promise<void> } {
+  return {
+    start: () => parts.forEach((p) => p.start()),
+    stop: async () => {
+      await Promise.all(parts.map((p) => p.stop()));
+    },
+  };
 }

@@ -341,6 +341,9 @@ export const adminOperations = {
     input: z.strictObject({ out: absolutePath.optional(), passphrase_file: absolutePath.optional() }),
   },
   getReachability: { method: 'GET', path: '/reachability', input: z.strictObject({}) },
+  /** A friend's node as a mailbox (issue #32): what this node holds for friends, where it fetches its own, and the owner's switch. */
+  getMailbox: { method: 'GET', path: '/mailbox', input: z.strictObject({}) },
+  setMailbox: { method: 'PUT', path: '/mailbox', input: z.strictObject({ enabled: z.boolean() }) },
   /** Runs a fresh self-test: asks `via` (or any reachable peer) to call this node back. */
   runReachabilityCheck: { method: 'POST', path: '/reachability/check', input: z.strictObject({ via: serverNameSchema.optional() }) },
   pauseFederation: { method: 'POST', path: '/federation/pause', input: z.strictObject({}) },
@@ -513,6 +516,8 @@ export interface AdminOutputs {
   pauseFederation: { paused: boolean };
   resumeFederation: { paused: boolean };
   getReachability: Reachability;
+  getMailbox: MailboxView;
+  setMailbox: MailboxView;
   runReachabilityCheck: Reachability & { status: string | null; latency_ms: number | null };
 }
 
@@ -715,6 +720,16 @@ export interface QueueEntry {
   delivery: 'push' | 'pull';
   /** Where it waits, in words ("waiting for bob.example to fetch it"). */
   waiting: string;
+}
+
+/** GET /mailbox: what this node holds for friends who cannot be reached, and what it fetches for itself. */
+export interface MailboxView {
+  /** "Let friends use this node as their mailbox" (on by default). */
+  enabled: boolean;
+  /** Per friend: requests waiting here for it to fetch them, in words too ("Holding 120 messages for bob.example"). */
+  holding: Array<{ server_name: string; items: number; bytes: number; oldest_at: number; text: string }>;
+  /** The mailboxes this node fetches from while nobody can reach it. */
+  sources: Array<{ server_name: string; last_fetch_at: number | null; last_error: string | null }>;
 }
 
 /** Where a queue entry waits, in words (GET /queue `waiting`, the dashboard). */

@@ -13,6 +13,8 @@ import { keyPairFromSeed, randomSeed, sign, verify } from '../../main/core/crypt
 import { FakePeer } from '../helpers/fake-peer.ts';
 import { CLI, REPO_ROOT } from '../helpers/node-process.ts';
 import { removeTempDirs, tempDir } from '../helpers/temp-dir.ts';
+import { closedPort } from '../helpers/closed-port.ts';
+import { queryNodeDb } from '../helpers/inspect-db.ts';
 import { addDeadPeerBacklog, addRoomHistory } from './fixtures.ts';
 import { searchBench } from './search.ts';
 import { availableParallelism } from 'node:os';
@@ -26,7 +28,7 @@ const quick = process.argv.includes('--quick');
  * batch half of ingest; `--only=deadpeer` only the dead peer's backlog (with e2e); `--only=search`
  * message search (FTS5) against a LIKE scan of the same messages (issue #20); `--only=idle` the
  * idle cost of three peered nodes against Prosody's (issue #36); `--only=pull` pull
- * mode against push (issue #15).
+ * mode against push (issue #15); `--only=mailbox` delivery through a friend's mailbox against push (issue #32).
  */
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
 const runs = (name: string) => !only || only.includes(name);
@@ -291,6 +293,72 @@ async function pullVsPush() {
   await Promise.all([a.stop(), b.stop()]);
 }
 
+/**
+ * Issue #32: delivery through a friend's mailbox against direct push, same run. a hosts a room with
+ * b; c is a common friend. Push: a -> b directly. Mailbox: a and b restart on new ports publishing
+ * closed ones (neither reaches the other), both receive by pull; a deposits at c, b fetches from c.
+ * Throughput: `count` messages held at a (federation paused), then timed from resume until b has
+ * stored all of them (end to end, not a's queue: a deposit empties a's queue before b has it).
+ * Latency: 200 messages/s, from a's send to b's live event.
+ */
+async function mailboxVsPush() {
+  section('Through a friend\'s mailbox vs direct push (issue #32)');
+  const a = node('a.test');
+  const b = node('b.test');
+  const c = node('c.test');
+  await Promise.all([a.start(), b.start(), c.start()]);
+  for (const [x, y] of [[a, b], [a, c], [b, c]] as const) await peerBothWays(x, y);
+  const roomId = await roomWith(a, b);
+  const count = size.saturation / 2;
+  const stored = () => queryNodeDb<{ n: number }>(b.dataDir, "SELECT COUNT(*) AS n FROM federation_events WHERE room_id = ? AND event_type = 'm.message'", roomId)[0]!.n;
+  const endToEnd = async () => {
+    await ok(a, 'POST', '/federation/pause');
+    const before = stored();
+    let next = 0;
+    await Promise.all(Array.from({ length: 16 }, async () => {
+      while (next < count) {
+        next++;
+        await ok(a, 'POST', `/rooms/${enc(roomId)}/messages`, { body: `mailbox drain ${next}` });
+      }
+    }));
+    const started = performance.now();
+    await ok(a, 'POST', '/federation/resume');
+    while (stored() < before + count) await sleep(20);
+    return count / ((performance.now() - started) / 1000);
+  };
+  const pushRate = await endToEnd();
+  await latencyAt(a, b, roomId, 200, 1);
+  const pushLatencies = await latencyAt(a, b, roomId, 200, size.latencySeconds);
+
+  // Neither home reaches the other any more: new listening ports, closed public ones.
+  const homes = [a, b];
+  const known = await Promise.all(homes.map(async (h) => ({ h, status: await ok(h, 'GET', '/status'), closed: `http://127.0.0.1:${await closedPort()}` })));
+  for (const h of homes) await h.stop();
+  const readd = (who: NodeProcess, k: (typeof known)[number]) => ok(who, 'POST', '/peers', { server_name: k.h.serverName, endpoint: k.closed, key_id: k.status.key_id, public_key: k.status.public_key, replace: true });
+  for (const k of known) await readd(c, k);
+  for (const [i, k] of known.entries()) {
+    await k.h.start(['--listen', '127.0.0.1:0', '--public-url', k.closed, '--pull', '--no-port-mapping']);
+    await readd(k.h, known[1 - i]!);
+  }
+  // Warm: the first messages find the mailbox (and b becomes c's client by fetching).
+  await latencyAt(a, b, roomId, 200, 1);
+  const mailboxRate = await endToEnd();
+  await latencyAt(a, b, roomId, 200, 1);
+  const mailboxLatencies = await latencyAt(a, b, roomId, 200, size.latencySeconds);
+  const deposits = a.stderr.includes('"delivery_deposited"');
+
+  const pushP99 = percentile(pushLatencies, 99);
+  const boxP99 = percentile(mailboxLatencies, 99);
+  record({ name: 'push: a -> b, end to end', value: pushRate, unit: 'events/s' });
+  record({ name: 'mailbox: a -> c -> b, end to end', value: mailboxRate, unit: 'events/s', ratio: mailboxRate / pushRate, target: '>= 0.7x push', pass: deposits && mailboxRate >= 0.7 * pushRate });
+  record({ name: 'push: latency p50 at 200 events/s', value: percentile(pushLatencies, 50), unit: 'ms' });
+  record({ name: 'mailbox: latency p50 at 200 events/s', value: percentile(mailboxLatencies, 50), unit: 'ms', ratio: percentile(mailboxLatencies, 50) / percentile(pushLatencies, 50) });
+  record({ name: 'push: latency p99 at 200 events/s', value: pushP99, unit: 'ms' });
+  record({ name: 'mailbox: latency p99 at 200 events/s', value: boxP99, unit: 'ms', ratio: boxP99 / pushP99, target: '<= 3x push', pass: deposits && boxP99 <= 3 * pushP99 });
+  record({ name: 'mailbox: messages seen at 200 events/s', value: mailboxLatencies.length, unit: 'events', target: `= ${200 * size.latencySeconds}`, pass: mailboxLatencies.length === 200 * size.latencySeconds });
+  await Promise.all([a.stop(), b.stop(), c.stop()]);
+}
+
 async function footprint() {
   section('Footprint of a headless node');
   const dir = join(tempDir(), 'footprint');
@@ -371,6 +439,7 @@ async function main() {
       await idleBench(quick, record, (line) => process.stdout.write(line));
     }
     if (runs('pull')) await pullVsPush();
+    if (runs('mailbox')) await mailboxVsPush();
     if (runs('scale')) await bigRoom();
     if ((runs('scale') || runs('deadpeer')) && e2e) await deadPeer(e2e);
     if (runs('search')) {

@@ -18,6 +18,7 @@ import { eventsBatchRoutes } from './routes/events-batch/index.ts';
 import { peeringRoutes } from './routes/peering/index.ts';
 import { pullRoutes } from './routes/pull/index.ts';
 import { reachProbeRoutes } from './routes/reach-probe/index.ts';
+import { mailboxRoutes } from '../mailbox/routes.ts';
 import { DELIVERY_FAILING_HEADER } from './http-client.ts';
 
 /** The public federation API (CONTRACT.md "Federation API"). */
@@ -51,7 +52,7 @@ export function createFederationApp(deps: FederationDeps, inFlight: InFlightRequ
     const origin = (ctx.state as { origin?: string }).origin;
     if (origin && deps.deliveryFailingTo?.(origin)) ctx.set(DELIVERY_FAILING_HEADER, 'network');
   });
-  for (const router of [wellKnownRoutes(deps), keysRoutes(deps), keyCacheRoutes(deps), eventRoutes(deps), eventsBatchRoutes(deps), membershipRoutes(deps), catchUpRoutes(deps), peeringRoutes(deps), pullRoutes(deps), reachProbeRoutes(deps)]) {
+  for (const router of [wellKnownRoutes(deps), keysRoutes(deps), keyCacheRoutes(deps), eventRoutes(deps), eventsBatchRoutes(deps), membershipRoutes(deps), catchUpRoutes(deps), peeringRoutes(deps), pullRoutes(deps), reachProbeRoutes(deps), mailboxRoutes(deps)]) {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }

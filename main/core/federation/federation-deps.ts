@@ -10,6 +10,7 @@ import type { RoomService } from '../rooms/room-service.ts';
 import type { PeeringService } from '../peering/peering-service.ts';
 import type { GroupCommit } from '../store/group-commit.ts';
 import type { PullQueue } from '../outbox/pull-queue.ts';
+import type { MailboxRouteDeps } from '../mailbox/routes.ts';
 import type { ProbeAnswer } from '../reachability/probe-caller.ts';
 import type { RateLimit, RateLimiters } from '../trust/rate-limiter.ts';
 import type { TrustedProxies } from '../http/client-address.ts';
@@ -45,6 +46,12 @@ export interface FederationDeps {
   trustedProxies?: TrustedProxies;
   /** Deadline for reading a request body (NodeConfig `bodyTimeoutMs`). */
   bodyTimeoutMs?: number;
+  /** Serving as friends' mailbox (issue #32, mailbox/routes.ts); absent: its routes answer 404. */
+  mailbox?: MailboxRouteDeps;
+  /** Whether a mailbox client is still a peer we allow. */
+  mailboxPeerAllowed?: (server: string) => boolean;
+  /** What a mailbox holds changed (dashboard). */
+  onMailboxChange?: () => void;
   /** Pull mode, serving side (issue #15); absent: GET /pull answers 404. */
   pull?: PullQueue;
   /** How long an empty GET /pull waits (default 25 s; at most 30 s). */

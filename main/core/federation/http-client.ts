@@ -77,6 +77,8 @@ export interface SendOptions {
   timeoutMs?: number;
   /** The largest answer read (MAX_RESPONSE_BYTES unless a call needs more: page-budget.ts). */
   maxResponseBytes?: number;
+  /** More headers for a signed request (a mailbox deposit's carried signature). */
+  headers?: Record<string, string>;
 }
 
 export class HttpClient {
@@ -186,7 +188,7 @@ export class HttpClient {
     }
     // Encoded once: hashed for the signature and sent as these bytes (a batch is ~1 KB an event).
     const bytes = body === undefined ? undefined : Buffer.from(body, 'utf8');
-    const sign = (to: string | undefined) => signRequestHeaders(signer, method, pathAndQuery, bytes ?? '', Date.now(), to);
+    const sign = (to: string | undefined) => ({ ...options.headers, ...signRequestHeaders(signer, method, pathAndQuery, bytes ?? '', Date.now(), to) });
     let response = await this.send(method, joinUrl(endpoint, pathAndQuery), sign(destination), bytes, options);
     // What we knew of the receiver's binding was out of date (its discovery could not be read when
     // we asked, e.g. it was restarting; or it changed): learn it afresh and sign again, once,

@@ -15,6 +15,8 @@
  * names only a cursor already committed here; a page that could not be stored drops the page
  * asked ahead and asks again from the stored cursor.
  */
+import { sleep } from '../util/abortable-sleep.ts';
+import { PeerLoops } from '../util/peer-loops.ts';
 import { cleanText } from '../util/untrusted-text.ts';
 import { PEER_TEXT_MAX } from './peer-refusal.ts';
 import type { Logger } from 'pino';
@@ -63,11 +65,6 @@ export interface PullSourceState {
   last_error: string | null;
 }
 
-interface Loop {
-  abort: AbortController;
-  done: Promise<void>;
-}
-
 /** A `GET /pull` on the wire: the page after `cursor`. */
 interface PageRequest {
   cursor: number;
@@ -80,14 +77,17 @@ const BACKLOG_PAGES = 2;
 
 export class Puller {
   private readonly deps: PullerDeps;
-  private readonly loops = new Map<string, Loop>();
-  private refreshTimer: NodeJS.Timeout | null = null;
-  private running = false;
+  private readonly loops: PeerLoops;
   private readonly saveCursor;
   private readonly saveState;
 
   constructor(deps: PullerDeps) {
     this.deps = deps;
+    this.loops = new PeerLoops(
+      () => deps.trust.list().filter((s) => s.trust === 'allow' || s.trust === 'quarantine').map((s) => s.server_name),
+      (server, signal) => this.loop(server, signal),
+      (server, error) => deps.log.error({ event: 'puller_crashed', server, err: error }, 'pull loop failed'),
+    );
     this.saveCursor = deps.db.prepare(
       `INSERT INTO pull_sources (server_name, cursor, last_pull_at, last_error, updated_at) VALUES (@server, @cursor, @now, NULL, @now)
        ON CONFLICT (server_name) DO UPDATE SET cursor = excluded.cursor, last_pull_at = excluded.last_pull_at, last_error = NULL, updated_at = excluded.updated_at`,
@@ -99,27 +99,17 @@ export class Puller {
   }
 
   get active(): boolean {
-    return this.running;
+    return this.loops.active;
   }
 
   /** Starts pulling from every allowed peer (and from peers added later). */
   start(): void {
-    if (this.running) return;
-    this.running = true;
-    this.refresh();
-    this.refreshTimer = setInterval(() => this.refresh(), 5_000);
-    this.refreshTimer.unref();
+    this.loops.start();
   }
 
   /** Stops every loop; a page being stored finishes its commit first. */
-  async stop(): Promise<void> {
-    this.running = false;
-    if (this.refreshTimer) clearInterval(this.refreshTimer);
-    this.refreshTimer = null;
-    const loops = [...this.loops.values()];
-    this.loops.clear();
-    for (const loop of loops) loop.abort.abort();
-    await Promise.all(loops.map((l) => l.done));
+  stop(): Promise<void> {
+    return this.loops.stop();
   }
 
   sources(): PullSourceState[] {
@@ -128,23 +118,6 @@ export class Puller {
 
   private cursorOf(server: string): number {
     return this.deps.db.prepare<[string], { cursor: number }>('SELECT cursor FROM pull_sources WHERE server_name = ?').get(server)?.cursor ?? 0;
-  }
-
-  private refresh(): void {
-    if (!this.running) return;
-    const peers = new Set(this.deps.trust.list().filter((s) => s.trust === 'allow' || s.trust === 'quarantine').map((s) => s.server_name));
-    for (const [server, loop] of this.loops) {
-      if (!peers.has(server)) {
-        loop.abort.abort();
-        this.loops.delete(server);
-      }
-    }
-    for (const server of peers) {
-      if (this.loops.has(server)) continue;
-      const abort = new AbortController();
-      const done = this.loop(server, abort.signal).catch((error: Error) => this.deps.log.error({ event: 'puller_crashed', server, err: error }, 'pull loop failed'));
-      this.loops.set(server, { abort, done });
-    }
   }
 
   private async loop(server: string, signal: AbortSignal): Promise<void> {
@@ -334,18 +307,4 @@ export class Puller {
       // the database is closing
     }
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    timer.unref();
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

@@ -26,6 +26,7 @@ import type { FederationEvents } from '../store/federation-events.ts';
 import { DEFAULT_BACKOFF, backoffDelay, parseRetryAfter, type BackoffPolicy } from './backoff.ts';
 import type { Outbox, OutboxRow, Outcome } from './outbox.ts';
 import type { PullQueue } from './pull-queue.ts';
+import type { MailboxSender } from '../mailbox/sender.ts';
 import type { PushPacer } from './push-pacer.ts';
 import { WireCache } from './wire-cache.ts';
 
@@ -122,6 +123,8 @@ export interface DeliveryDeps {
    * to be pulled, and new work wakes its waiting pull instead.
    */
   pull?: PullQueue;
+  /** A friend's node as a mailbox (issue #32): where a request goes when the destination cannot be reached. */
+  mailbox?: MailboxSender;
   /** Push limits of destinations that have one (push-pacer.ts). */
   pacer?: PushPacer;
   /**
@@ -327,6 +330,8 @@ export class DeliveryWorkers {
   /** Events per request the destination takes: 1 (no batches), MAX_BATCH_EVENTS or LARGE_BATCH_EVENTS. */
   private async batchLimit(destination: string, state: DestinationState): Promise<number> {
     if (state.noBatchUntil > Date.now()) return 1;
+    // Through a mailbox: its discovery cannot be read; every node that fetches from a mailbox takes large batches.
+    if (this.deps.mailbox?.preferred(destination)) return state.batchCapUntil > Date.now() ? Math.max(1, Math.min(LARGE_BATCH_EVENTS, state.batchCap)) : LARGE_BATCH_EVENTS;
     try {
       const { capabilities } = await this.deps.discovery.documentOf(destination);
       if (!capabilities.includes('batch')) return 1;
@@ -405,15 +410,38 @@ export class DeliveryWorkers {
     state.abort = abort;
     let response: FederationResponse | undefined;
     let networkError: string | undefined;
+    /** The mailbox that took the request instead of the destination (issue #32), if any. */
+    let deposited: string | null = null;
+    const path = useBatch ? BATCH_PATH : EVENT_PATH;
+    const body = useBatch ? `{"events":[${sendable.map((s) => s.wire).join(',')}]}` : sendable[0]!.wire;
+    const mailbox = this.deps.mailbox;
     try {
-      const endpoint = await this.deps.discovery.endpointOf(destination);
-      response = useBatch
-        ? await this.deps.http.signed(identity, 'POST', endpoint, BATCH_PATH, `{"events":[${sendable.map((s) => s.wire).join(',')}]}`, { signal: abort.signal, destination })
-        : await this.deps.http.signed(identity, 'POST', endpoint, EVENT_PATH, sendable[0]!.wire, { signal: abort.signal, destination });
+      let left = mailbox?.preferred(destination) ? await mailbox.deposit(identity, destination, path, body, abort.signal) : null;
+      if (left === null) {
+        try {
+          const endpoint = await this.deps.discovery.endpointOf(destination);
+          response = await this.deps.http.signed(identity, 'POST', endpoint, path, body, { signal: abort.signal, destination });
+        } catch (error) {
+          networkError = (error as Error).message;
+          // Nobody reaches it: leave the same request at a mailbox of it.
+          if (mailbox && !abort.signal.aborted) {
+            mailbox.noteUnreachable(destination);
+            left = await mailbox.deposit(identity, destination, path, body, abort.signal);
+          }
+        }
+      }
+      if (left !== null) {
+        response = left.response;
+        deposited = left.mailbox;
+        networkError = undefined;
+      }
     } catch (error) {
-      networkError = (error as Error).message;
+      networkError ??= (error as Error).message;
     } finally {
       state.abort = null;
+    }
+    if (deposited !== null && response?.status === 200) {
+      infoLimited(log, `delivery_deposited ${destination}`, { event: 'delivery_deposited', destination, mailbox: deposited, count: sendable.length }, `left at ${deposited}'s mailbox for ${destination} to fetch`);
     }
     const latency = performance.now() - started;
     if (this.stopped && networkError && abort.signal.aborted) return false; // shutting down: stays queued, untouched
@@ -452,7 +480,8 @@ export class DeliveryWorkers {
       return false;
     }
     // (After the whole-batch refusal: a refused batch is not re-issued, whatever its body says.)
-    let outcomes = useBatch && response && response.status >= 200 && response.status < 300
+    // A deposit answers for the whole request: stored at the mailbox, or not.
+    let outcomes = useBatch && deposited === null && response && response.status >= 200 && response.status < 300
       ? this.batchOutcomes(sendable, response, now)
       : this.requestOutcomes(sendable, response, networkError, now);
     if (this.deps.reissue && response?.status !== undefined && response.status < 500) outcomes = await this.reissueTooOld(destination, outcomes, response, now);

@@ -25,7 +25,6 @@ import type { Logger } from 'pino';
 import type { Identity } from '../identity/identity.ts';
 import type { HttpClient } from '../federation/http-client.ts';
 import type { Discovery } from '../federation/discovery.ts';
-import type { Puller } from '../federation/puller.ts';
 import type { TrustStore } from '../trust/trust-store.ts';
 import { REACH_PROBE_PATH, type ProbeStatus } from './probe-caller.ts';
 import { PortMapper, type MappingInfo } from './port-mapping.ts';
@@ -51,7 +50,8 @@ export interface ReachabilityDeps {
   identity: () => Identity | null;
   federationUrl: () => string | null;
   federationPort: () => number | null;
-  puller: Puller;
+  /** How this node receives while nobody can reach it (the Puller, and the mailbox fetcher). */
+  puller: { start(): void; stop(): Promise<void> };
   log: Logger;
   forcePull: boolean;
   portMapping: boolean;

@@ -600,12 +600,49 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
     `,
   },
   {
-    // 25: main's 24 is the mailbox (issue #32); this branch was cut before it.
+    version: 24,
+    name: 'mailboxes',
+    sql: `
+      -- A friend's node as a mailbox (issue #32, main/core/mailbox/). As the mailbox: signed
+      -- requests other peers left for a client (a peer that fetches from us), in arrival order,
+      -- deleted on the client's acknowledgement or after 7 days.
+      CREATE TABLE IF NOT EXISTS mailbox_items (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        recipient  TEXT NOT NULL,
+        depositor  TEXT NOT NULL,
+        path       TEXT NOT NULL,
+        headers    TEXT NOT NULL,
+        body       BLOB NOT NULL,
+        created_at INTEGER NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS mailbox_items_by_recipient ON mailbox_items (recipient, id);
+      CREATE INDEX IF NOT EXISTS mailbox_items_by_age ON mailbox_items (created_at);
+      CREATE TABLE IF NOT EXISTS mailbox_clients (
+        server_name   TEXT PRIMARY KEY,
+        last_fetch_at INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      -- As a client: the cursor of each mailbox we fetch from.
+      CREATE TABLE IF NOT EXISTS mailbox_sources (
+        server_name   TEXT PRIMARY KEY,
+        cursor        INTEGER NOT NULL DEFAULT 0,
+        last_fetch_at INTEGER,
+        last_error    TEXT,
+        updated_at    INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      -- As a sender: the mailbox that took a peer's requests last (tried first next time).
+      CREATE TABLE IF NOT EXISTS peer_mailboxes (
+        server_name TEXT PRIMARY KEY,
+        mailbox     TEXT NOT NULL,
+        since       INTEGER NOT NULL
+      ) WITHOUT ROWID;
+    `,
+  },
+  {
     version: 25,
     name: 'reference 3.x history cursor',
     sql: `
       -- A reference 3.x pages GET /events by (depth, event_id) and answers next_depth/next_event_id
-      -- (issue #33): the event id half of the cursor, NULL for a v0.8.5 peer (depth only).
+      -- (issue #33): the event id half of the cursor; no row for a v0.8.5 peer (depth only).
       CREATE TABLE IF NOT EXISTS reference_poll_cursor_ids (
         server_name    TEXT NOT NULL,
         room_id        TEXT NOT NULL,

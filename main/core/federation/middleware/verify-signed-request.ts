@@ -17,6 +17,8 @@ import { addressKey } from '../../http/client-address.ts';
 import type { GroupCommit } from '../../store/group-commit.ts';
 import type { TrustStore } from '../../trust/trust-store.ts';
 import type { ReplayCache } from '../replay-cache.ts';
+import { DISPATCH_HEADER } from '../../mailbox/self-dispatch.ts';
+import { MAILBOX_MAX_AGE_MS } from '../../mailbox/mailbox-store.ts';
 import {
   HEADER_DESTINATION,
   HEADER_KEY_ID,
@@ -62,6 +64,8 @@ export interface VerifySignedRequestDeps {
   verifier?: { verify(signature: Buffer, message: Buffer, publicKey: Buffer, options?: { urgent?: boolean }): Promise<boolean> };
   keys: ServerKeys;
   replay: ReplayCache;
+  /** Whether a header value is this process's mailbox hand-over secret (mailbox/self-dispatch.ts). */
+  isDispatched?: (value: string) => boolean;
   commit: GroupCommit;
   /** Our server name: a request bound to another destination is refused (403 wrong_destination). */
   serverName?: () => string;
@@ -93,7 +97,7 @@ export interface AuthHeaders {
 }
 
 /** The four auth headers, present, well-formed and within the clock skew; otherwise 401. */
-export function readAuthHeaders(ctx: Context, now: number): AuthHeaders {
+export function readAuthHeaders(ctx: Context, now: number, maxAgeMs = MAX_CLOCK_SKEW_MS): AuthHeaders {
   const origin = ctx.get(HEADER_ORIGIN);
   const keyId = ctx.get(HEADER_KEY_ID);
   const timestamp = ctx.get(HEADER_TIMESTAMP);
@@ -122,7 +126,7 @@ export function readAuthHeaders(ctx: Context, now: number): AuthHeaders {
 
   const requestTs = Number(timestamp);
   const skew = requestTs - now;
-  if (Math.abs(skew) > MAX_CLOCK_SKEW_MS) {
+  if (skew > MAX_CLOCK_SKEW_MS || -skew > maxAgeMs) {
     throw unauthorized('stale_timestamp', `request timestamp is ${Math.round(skew / 1000)} s from this server's clock (limit ±${MAX_CLOCK_SKEW_MS / 1000} s)`);
   }
   return { origin, keyId, requestTs, signature, ...(destinationHeader !== '' ? { destination: destinationHeader.toLowerCase() } : {}) };
@@ -178,7 +182,11 @@ function rateLimited(message: string, retryAfterMs: number): HttpError {
 export function verifySignedRequest(deps: VerifySignedRequestDeps): Middleware {
   const now = deps.now ?? Date.now;
   return async (ctx, next) => {
-    const auth = readAuthHeaders(ctx, now());
+    // A request a mailbox carried, handed over by this process (mailbox/self-dispatch.ts): it may
+    // be as old as a mailbox keeps things, and must be bound to us (no destination: 401).
+    const dispatched = deps.isDispatched !== undefined && deps.isDispatched(ctx.get(DISPATCH_HEADER));
+    const auth = readAuthHeaders(ctx, now(), dispatched ? MAILBOX_MAX_AGE_MS + MAX_CLOCK_SKEW_MS : MAX_CLOCK_SKEW_MS);
+    if (dispatched && auth.destination === undefined) throw unauthorized('invalid_auth', 'a request carried by a mailbox must be bound to its destination');
     const { origin, keyId, requestTs, signature } = auth;
     checkDestination(auth, deps.serverName?.(), deps.destinationAlias);
     // Before any expensive work, a generous per-address limit: a flood of forged requests costs

@@ -16,7 +16,8 @@ const MAX_PULL_BYTES = Math.min(512 * 1024, PAGE_BYTES);
 /** How long an empty pull waits for new events by default (CONTRACT.md: up to 30 s). */
 export const DEFAULT_PULL_WAIT_MS = 25_000;
 
-const cursorSchema = z.union([z.string().regex(/^[0-9]{1,15}$/, 'cursor must be a number from a previous pull'), z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)]).transform(Number);
+/** A cursor a previous page gave out (a decimal string, or a number). */
+export const cursorSchema = z.union([z.string().regex(/^[0-9]{1,15}$/, 'cursor must be a number from a previous pull'), z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)]).transform(Number);
 const querySchema = z.strictObject({
   cursor: z.union([z.literal(''), cursorSchema]).optional().transform((c) => (c === '' || c === undefined ? 0 : c)),
   limit: z.coerce.number().int().min(1).max(MAX_PULL_EVENTS).default(MAX_PULL_EVENTS),

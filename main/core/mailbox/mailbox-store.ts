@@ -1,0 +1,133 @@
+/**
+ * A friend's node as a mailbox (issue #32, docs/PROTOCOL.md "Mailboxes"), the mailbox's side:
+ * signed requests a peer (the depositor) left for another peer (the recipient, a client: a peer
+ * that fetches from us) while the two cannot reach each other. Items are kept in arrival order,
+ * served to the recipient by `GET /mailbox`, and deleted only when it acknowledges a cursor (so a
+ * recipient killed mid-fetch gets the same items again) or after 7 days (like an outbox entry).
+ * The mailbox cannot change an item: each carries its depositor's signature, bound to the
+ * recipient, which the recipient checks as if the request had come directly.
+ */
+import type { Db } from '../store/database.ts';
+
+/** What waits in a mailbox expires like an outbox entry. */
+export const MAILBOX_MAX_AGE_MS = 7 * 24 * 3600_000;
+/** A client that has not fetched for this long is no longer served (deposits for it are refused). */
+export const CLIENT_STALE_MS = MAILBOX_MAX_AGE_MS;
+/** Per recipient: at most this many items and bytes wait (a depositor beyond it gets 429). */
+export const DEFAULT_MAILBOX_QUOTA = { items: 20_000, bytes: 64 * 1024 * 1024 };
+
+export interface MailboxItem {
+  id: number;
+  recipient: string;
+  depositor: string;
+  path: string;
+  /** The depositor's signature headers of the carried request: key id, timestamp, signature. */
+  headers: string;
+  body: Buffer;
+  created_at: number;
+}
+
+export interface HeldFor {
+  recipient: string;
+  items: number;
+  bytes: number;
+  oldest: number;
+}
+
+export class MailboxStore {
+  private readonly db: Db;
+  private readonly waiters = new Map<string, Set<() => void>>();
+  private readonly clients = new Map<string, number>();
+  private readonly insertStmt;
+  private readonly pageStmt;
+  private readonly ackStmt;
+  private readonly usageStmt;
+  private readonly touchStmt;
+
+  constructor(db: Db) {
+    this.db = db;
+    this.insertStmt = db.prepare('INSERT INTO mailbox_items (recipient, depositor, path, headers, body, created_at) VALUES (?, ?, ?, ?, ?, ?)');
+    this.pageStmt = db.prepare<[string, number, number], MailboxItem>('SELECT * FROM mailbox_items WHERE recipient = ? AND id > ? ORDER BY id LIMIT ?');
+    this.ackStmt = db.prepare('DELETE FROM mailbox_items WHERE recipient = ? AND id <= ?');
+    this.usageStmt = db.prepare<[string], { items: number; bytes: number | null }>('SELECT COUNT(*) AS items, SUM(LENGTH(body)) AS bytes FROM mailbox_items WHERE recipient = ?');
+    this.touchStmt = db.prepare('INSERT INTO mailbox_clients (server_name, last_fetch_at) VALUES (?, ?) ON CONFLICT (server_name) DO UPDATE SET last_fetch_at = excluded.last_fetch_at');
+    for (const row of db.prepare<[], { server_name: string; last_fetch_at: number }>('SELECT * FROM mailbox_clients').all()) this.clients.set(row.server_name, row.last_fetch_at);
+  }
+
+  /** Whether `server` fetches from us (it chose us as one of its mailboxes) recently enough to be served. */
+  isClient(server: string, now = Date.now()): boolean {
+    const at = this.clients.get(server);
+    return at !== undefined && now - at < CLIENT_STALE_MS;
+  }
+
+  /** The client fetched: it is served (persisted at most every few seconds). */
+  touch(server: string, now = Date.now()): void {
+    const at = this.clients.get(server);
+    if (at !== undefined && now - at < 5_000) return;
+    this.touchStmt.run(server, now);
+    this.clients.set(server, now);
+  }
+
+  usage(recipient: string): { items: number; bytes: number } {
+    const row = this.usageStmt.get(recipient)!;
+    return { items: row.items, bytes: row.bytes ?? 0 };
+  }
+
+  /** Stores one carried request (in the caller's transaction); its id. */
+  deposit(item: Omit<MailboxItem, 'id'>): number {
+    return Number(this.insertStmt.run(item.recipient, item.depositor, item.path, item.headers, item.body, item.created_at).lastInsertRowid);
+  }
+
+  page(recipient: string, cursor: number, limit: number): MailboxItem[] {
+    return this.pageStmt.all(recipient, cursor, limit);
+  }
+
+  /** The highest id ever given out (a cursor above it is not one of ours). */
+  isKnownCursor(cursor: number): boolean {
+    const seq = this.db.prepare<[], { seq: number }>("SELECT seq FROM sqlite_sequence WHERE name = 'mailbox_items'").get()?.seq ?? 0;
+    return cursor <= seq;
+  }
+
+  /** Deletes the recipient's items up to the cursor; how many went. */
+  ack(recipient: string, cursor: number): number {
+    return this.ackStmt.run(recipient, cursor).changes;
+  }
+
+  /** Items older than the limit go (they expire like outbox entries); how many went. */
+  expire(now = Date.now()): number {
+    return this.db.prepare('DELETE FROM mailbox_items WHERE created_at < ?').run(now - MAILBOX_MAX_AGE_MS).changes;
+  }
+
+  /** What waits for whom (dashboard: "Holding 120 messages for bob.example"). */
+  held(): HeldFor[] {
+    return this.db
+      .prepare<[], HeldFor>('SELECT recipient, COUNT(*) AS items, SUM(LENGTH(body)) AS bytes, MIN(created_at) AS oldest FROM mailbox_items GROUP BY recipient ORDER BY recipient')
+      .all();
+  }
+
+  wait(recipient: string, ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      let set = this.waiters.get(recipient);
+      if (!set) this.waiters.set(recipient, (set = new Set()));
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        set.delete(done);
+        if (set.size === 0 && this.waiters.get(recipient) === set) this.waiters.delete(recipient);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      timer.unref();
+      signal?.addEventListener('abort', done, { once: true });
+      set.add(done);
+    });
+  }
+
+  notify(recipient: string): void {
+    for (const wake of [...(this.waiters.get(recipient) ?? [])]) wake();
+  }
+
+  wakeAll(): void {
+    for (const recipient of [...this.waiters.keys()]) this.notify(recipient);
+  }
+}

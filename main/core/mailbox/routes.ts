@@ -1,0 +1,164 @@
+/**
+ * The mailbox's federation routes (issue #32, docs/PROTOCOL.md "Mailboxes"), all signed:
+ *  - `GET  /mailbox/accepts/{recipient}`: whether we hold mail for that peer (asked before any
+ *    content is sent, so a sender shows a request's content only to a mailbox its recipient chose);
+ *  - `POST /mailbox/deposit/{recipient}/{event|events}`: a depositor leaves one signed request for
+ *    the recipient: the raw body it would have pushed, its own signature of that request bound to
+ *    the recipient in `X-Paracord-Inner-*` headers; stored, answered `{id}` once durable;
+ *  - `GET  /mailbox?cursor=&limit=`: the caller's items after the cursor (long-polled when empty);
+ *    the first fetch makes the caller a client (it chose us);
+ *  - `POST /mailbox/ack {cursor}`: deletes the caller's items up to the cursor.
+ */
+import Router from '../http/router.ts';
+import { z } from 'zod';
+import { HEX_SIGNATURE, KEY_ID, isServerName } from '../../../shared/identifiers.ts';
+import { formatZodError } from '../admin/format-zod-error.ts';
+import { HttpError, badRequest, forbidden, notFound } from '../errors.ts';
+import { parseJsonBody } from '../http/read-body.ts';
+import { verify } from '../crypto/ed25519.ts';
+import { signingString } from '../federation/request-signature.ts';
+import type { FederationDeps } from '../federation/federation-deps.ts';
+import type { SignedRequestState } from '../federation/middleware/verify-signed-request.ts';
+import { utf8Bytes } from '../federation/page-budget.ts';
+import { cursorSchema } from '../federation/routes/pull/index.ts';
+import { DEFAULT_MAILBOX_QUOTA, MAILBOX_MAX_AGE_MS, type MailboxStore } from './mailbox-store.ts';
+import { INNER_KEY_ID, INNER_SIGNATURE, INNER_TIMESTAMP, MAILBOX_ACCEPTS_PATH, MAILBOX_ACK_PATH, MAILBOX_DEPOSIT_PATH, MAILBOX_PATH, CARRIED_PATHS, MAX_MAILBOX_ITEMS, type CarriedKind } from './wire.ts';
+
+/** A page of items stays small (latency), like a pull page. */
+const MAX_PAGE_BYTES = 512 * 1024;
+const DEFAULT_WAIT_MS = 25_000;
+/** A request older than this (its own timestamp) cannot be deposited: it would expire unread. */
+const MAX_INNER_AGE_MS = MAILBOX_MAX_AGE_MS;
+
+export interface MailboxRouteDeps {
+  store: MailboxStore;
+  /** The owner's choice: let friends use this node as their mailbox (on by default). */
+  enabled: () => boolean;
+  quota?: { items: number; bytes: number };
+  waitMs?: number;
+}
+
+const querySchema = z.strictObject({
+  cursor: z.union([z.literal(''), cursorSchema]).optional().transform((c) => (c === '' || c === undefined ? 0 : c)),
+  limit: z.coerce.number().int().min(1).max(MAX_MAILBOX_ITEMS).default(MAX_MAILBOX_ITEMS),
+});
+const ackSchema = z.strictObject({ cursor: cursorSchema });
+
+export function mailboxRoutes(deps: FederationDeps): Router {
+  const router = new Router();
+  const mailbox = deps.mailbox;
+  /** Taking new mail needs the owner's consent; handing out what was taken does not (switched off, it drains). */
+  const need = (taking = true): MailboxRouteDeps => {
+    if (!mailbox) throw notFound('not_supported', 'this server does not serve as a mailbox');
+    if (taking && !mailbox.enabled()) throw forbidden('mailbox_off', `the owner of ${deps.identity.serverName} does not let friends use it as their mailbox`);
+    return mailbox;
+  };
+  /** The recipient must be a peer that chose us (it fetches from us) and that we still allow. */
+  const serves = (box: MailboxRouteDeps, recipient: string, depositor: string): boolean =>
+    recipient !== depositor && recipient !== deps.identity.serverName && box.store.isClient(recipient) && deps.mailboxPeerAllowed?.(recipient) === true;
+
+  router.get(`${MAILBOX_ACCEPTS_PATH}/:recipient`, deps.verifySignedRequest, async (ctx) => {
+    const box = need();
+    const state = ctx.state as SignedRequestState;
+    state.replayAnswerEarly = true;
+    const recipient = String(ctx.params.recipient ?? '').toLowerCase();
+    if (!isServerName(recipient)) throw badRequest('invalid_request', 'recipient: not a server name');
+    ctx.body = { accepts: serves(box, recipient, state.origin) };
+  });
+
+  router.post(`${MAILBOX_DEPOSIT_PATH}/:recipient/:kind`, deps.verifySignedRequest, async (ctx) => {
+    const box = need();
+    const state = ctx.state as SignedRequestState;
+    const recipient = String(ctx.params.recipient ?? '').toLowerCase();
+    const kind = String(ctx.params.kind ?? '') as CarriedKind;
+    if (!isServerName(recipient)) throw badRequest('invalid_request', 'recipient: not a server name');
+    const path = CARRIED_PATHS[kind];
+    if (!path) throw badRequest('invalid_request', `a mailbox carries only ${Object.keys(CARRIED_PATHS).join(' and ')} requests`);
+    if (!serves(box, recipient, state.origin)) throw forbidden('not_a_mailbox_for', `${deps.identity.serverName} is not a mailbox of ${recipient}`);
+    // The carried request: signed by the depositor itself, with the same key, bound to the recipient.
+    const keyId = ctx.get(INNER_KEY_ID);
+    const timestamp = ctx.get(INNER_TIMESTAMP);
+    const signature = ctx.get(INNER_SIGNATURE);
+    if (!KEY_ID.test(keyId) || keyId !== state.keyId) throw badRequest('invalid_request', `${INNER_KEY_ID} must be the key this deposit is signed with`);
+    if (!/^[0-9]{1,16}$/.test(timestamp)) throw badRequest('invalid_request', `${INNER_TIMESTAMP} must be unix milliseconds`);
+    const age = Date.now() - Number(timestamp);
+    if (age > MAX_INNER_AGE_MS || age < -60_000) throw badRequest('invalid_request', `${INNER_TIMESTAMP} is too far from this server's clock`);
+    if (!HEX_SIGNATURE.test(signature)) throw badRequest('invalid_request', `${INNER_SIGNATURE} must be 128 lowercase hex characters`);
+    const body = state.rawBody;
+    try {
+      new TextDecoder('utf-8', { fatal: true }).decode(body);
+    } catch {
+      throw badRequest('invalid_request', 'the carried body must be UTF-8');
+    }
+    const key = deps.keys.lookupNow(state.origin, keyId, { purpose: 'request' });
+    if (!key?.ok) throw forbidden('unknown_key', `no current key ${keyId} of ${state.origin}`);
+    const signed = Buffer.from(signingString('POST', path, Number(timestamp), body, recipient), 'utf8');
+    if (!verify(Buffer.from(signature, 'hex'), signed, Buffer.from(key.key.public_key, 'hex'))) {
+      throw forbidden('bad_signature', `the carried request's signature does not verify with ${state.origin}'s key ${keyId}`);
+    }
+    const quota = box.quota ?? DEFAULT_MAILBOX_QUOTA;
+    const id = await deps.commit.run(() => {
+      const used = box.store.usage(recipient);
+      if (used.items + 1 > quota.items || used.bytes + body.length > quota.bytes) {
+        throw new HttpError(429, 'mailbox_full', `${deps.identity.serverName} holds as much as it takes for ${recipient} (${used.items} requests, ${used.bytes} bytes); try again later`, { 'retry-after': '60' });
+      }
+      deps.replay.record(state.signature, state.origin, state.requestTs);
+      return box.store.deposit({ recipient, depositor: state.origin, path, headers: JSON.stringify({ key_id: keyId, timestamp: Number(timestamp), signature }), body, created_at: Date.now() });
+    });
+    state.replayRecorded = true;
+    box.store.notify(recipient);
+    deps.onMailboxChange?.();
+    ctx.body = { id: String(id) };
+  });
+
+  router.get(MAILBOX_PATH, deps.verifySignedRequest, async (ctx) => {
+    const box = need(false);
+    const state = ctx.state as SignedRequestState;
+    const parsed = querySchema.safeParse(ctx.query);
+    if (!parsed.success) throw badRequest('invalid_request', formatZodError(parsed.error));
+    const { cursor, limit } = parsed.data;
+    state.replayAnswerEarly = true;
+    box.store.touch(state.origin);
+    let items = box.store.page(state.origin, cursor, limit);
+    if (items.length === 0) {
+      const gone = new AbortController();
+      const onClose = () => gone.abort();
+      ctx.req.once('close', onClose);
+      try {
+        await box.store.wait(state.origin, box.waitMs ?? DEFAULT_WAIT_MS, gone.signal);
+      } finally {
+        ctx.req.off('close', onClose);
+      }
+      items = box.store.page(state.origin, cursor, limit);
+    }
+    const out: string[] = [];
+    let bytes = 0;
+    let last = cursor;
+    for (const item of items) {
+      const headers = JSON.parse(item.headers) as { key_id: string; timestamp: number; signature: string };
+      const wire = JSON.stringify({ id: String(item.id), from: item.depositor, path: item.path, key_id: headers.key_id, timestamp: String(headers.timestamp), signature: headers.signature, body: item.body.toString('utf8') });
+      if (out.length > 0 && bytes + utf8Bytes(wire) > MAX_PAGE_BYTES) break;
+      bytes += utf8Bytes(wire);
+      out.push(wire);
+      last = item.id;
+    }
+    ctx.type = 'application/json';
+    ctx.body = `{"items":[${out.join(',')}],"cursor":"${last}"}`;
+  });
+
+  router.post(MAILBOX_ACK_PATH, deps.verifySignedRequest, async (ctx) => {
+    const box = need(false);
+    const state = ctx.state as SignedRequestState;
+    const parsed = ackSchema.safeParse(parseJsonBody(state.rawBody));
+    if (!parsed.success) throw badRequest('invalid_request', `body must be {"cursor": "<cursor from a fetch>"}: ${formatZodError(parsed.error)}`);
+    if (!box.store.isKnownCursor(parsed.data.cursor)) throw badRequest('unknown_cursor', 'this cursor was never given out by this server');
+    const acknowledged = await deps.commit.run(() => {
+      deps.replay.record(state.signature, state.origin, state.requestTs);
+      return box.store.ack(state.origin, parsed.data.cursor);
+    });
+    state.replayRecorded = true;
+    if (acknowledged > 0) deps.onMailboxChange?.();
+    ctx.body = { acknowledged };
+  });
+  return router;
+}

@@ -1,0 +1,114 @@
+/**
+ * A friend's node as a mailbox (issue #32), the sender's side: when a push to a peer fails at the
+ * network level (nobody can reach it), the same request — signed by us and bound to that peer —
+ * is left at a mailbox of it: a common peer that the recipient fetches from. The mailbox is asked
+ * first whether it holds mail for the recipient (`GET /mailbox/accepts`), so a request's content
+ * goes only to a mailbox the recipient chose; the one that took it last is tried first next time.
+ * For a while after a network failure, pushes go to the mailbox directly (no failed connection
+ * per batch); then the direct path is tried again.
+ */
+import type { Logger } from 'pino';
+import type { Db } from '../store/database.ts';
+import type { Identity } from '../identity/identity.ts';
+import type { TrustStore } from '../trust/trust-store.ts';
+import type { Discovery } from '../federation/discovery.ts';
+import type { FederationResponse, HttpClient } from '../federation/http-client.ts';
+import { signRequestHeaders } from '../federation/request-signature.ts';
+import { infoLimited } from '../log.ts';
+import { INNER_KEY_ID, INNER_SIGNATURE, INNER_TIMESTAMP, MAILBOX_ACCEPTS_PATH, MAILBOX_CAPABILITY, MAILBOX_DEPOSIT_PATH, kindOfPath } from './wire.ts';
+
+/** After a network failure, the mailbox is used straight away for this long before direct is tried again. */
+export const MAILBOX_PREFERRED_MS = 60_000;
+/** At most this many mailboxes are asked for one request. */
+const MAX_CANDIDATES = 4;
+
+export interface MailboxSenderDeps {
+  db: Db;
+  trust: TrustStore;
+  discovery: Discovery;
+  http: HttpClient;
+  log: Logger;
+}
+
+export interface Deposited {
+  response: FederationResponse;
+  mailbox: string;
+}
+
+export class MailboxSender {
+  private readonly deps: MailboxSenderDeps;
+  private readonly preferUntil = new Map<string, number>();
+  /** The mailbox that said lately it holds mail for a recipient, and until when that answer stands. */
+  private readonly accepting = new Map<string, { mailbox: string; until: number }>();
+  private readonly saveStmt;
+
+  constructor(deps: MailboxSenderDeps) {
+    this.deps = deps;
+    this.saveStmt = deps.db.prepare('INSERT INTO peer_mailboxes (server_name, mailbox, since) VALUES (?, ?, ?) ON CONFLICT (server_name) DO UPDATE SET mailbox = excluded.mailbox, since = excluded.since');
+  }
+
+  /** Whether pushes to `destination` go to its mailbox now (a direct one failed moments ago). */
+  preferred(destination: string, now = Date.now()): boolean {
+    return (this.preferUntil.get(destination) ?? 0) > now;
+  }
+
+  /** The mailbox that took requests for `destination` last, or null. */
+  mailboxOf(destination: string): string | null {
+    return this.deps.db.prepare<[string], { mailbox: string }>('SELECT mailbox FROM peer_mailboxes WHERE server_name = ?').get(destination)?.mailbox ?? null;
+  }
+
+  /**
+   * Leaves the request (`path`, `body`) for `destination` at one of its mailboxes: the mailbox's
+   * answer (200 once stored), or null when no mailbox holds mail for it (or none answered).
+   */
+  async deposit(identity: Identity, destination: string, path: string, body: string, signal?: AbortSignal): Promise<Deposited | null> {
+    const kind = kindOfPath(path);
+    if (!kind) return null;
+    const bytes = Buffer.from(body, 'utf8');
+    for (const mailbox of this.candidates(destination, identity.serverName)) {
+      if (signal?.aborted) return null;
+      try {
+        const document = await this.deps.discovery.documentOf(mailbox, Date.now(), signal);
+        if (!document.capabilities.includes(MAILBOX_CAPABILITY)) continue;
+        const endpoint = document.federation_endpoint;
+        // Asked once a minute per recipient, not per request (a deposit refused 403 asks again).
+        const known = this.accepting.get(destination);
+        if (!(known?.mailbox === mailbox && known.until > Date.now())) {
+          const asked = await this.deps.http.signed(identity, 'GET', endpoint, `${MAILBOX_ACCEPTS_PATH}/${destination}`, undefined, { destination: mailbox, ...(signal ? { signal } : {}) });
+          if (asked.status !== 200 || (asked.json as { accepts?: unknown } | undefined)?.accepts !== true) continue;
+          this.accepting.set(destination, { mailbox, until: Date.now() + MAILBOX_PREFERRED_MS });
+        }
+        // Our own request to the recipient, bound to it, carried in the deposit's headers.
+        const inner = signRequestHeaders(identity, 'POST', path, bytes, Date.now(), destination);
+        const headers = { [INNER_KEY_ID]: inner['X-Paracord-Key-Id']!, [INNER_TIMESTAMP]: inner['X-Paracord-Timestamp']!, [INNER_SIGNATURE]: inner['X-Paracord-Signature']! };
+        const response = await this.deps.http.signed(identity, 'POST', endpoint, `${MAILBOX_DEPOSIT_PATH}/${destination}/${kind}`, body, { destination: mailbox, headers, ...(signal ? { signal } : {}) });
+        if (response.status === 403 || response.status === 404) {
+          this.accepting.delete(destination);
+          continue;
+        }
+        if (response.status === 200 && this.mailboxOf(destination) !== mailbox) this.saveStmt.run(destination, mailbox, Date.now());
+        return { response, mailbox };
+      } catch (error) {
+        infoLimited(this.deps.log, `mailbox_deposit_failed ${mailbox}`, { event: 'mailbox_deposit_failed', mailbox, destination, error: (error as Error).message }, 'could not leave a request at a mailbox');
+      }
+    }
+    return null;
+  }
+
+  /** A direct push failed at the network level: use the mailbox for a while. */
+  noteUnreachable(destination: string, now = Date.now()): void {
+    this.preferUntil.set(destination, now + MAILBOX_PREFERRED_MS);
+  }
+
+  /** The mailbox that took it last first, then our other allowed peers (never the recipient itself). */
+  private candidates(destination: string, self: string): string[] {
+    const last = this.mailboxOf(destination);
+    const peers = this.deps.trust
+      .list()
+      .filter((s) => s.trust === 'allow' && s.server_name !== destination && s.server_name !== self)
+      .sort((a, b) => (b.last_seen_at ?? 0) - (a.last_seen_at ?? 0))
+      .map((s) => s.server_name);
+    const ordered = last && peers.includes(last) ? [last, ...peers.filter((p) => p !== last)] : peers;
+    return ordered.slice(0, MAX_CANDIDATES);
+  }
+}

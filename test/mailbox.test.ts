@@ -1,0 +1,144 @@
+/**
+ * Issue #32 item 3, a friend's node as a mailbox, with real node processes on 127.0.0.1: alpha and
+ * beta share a room (alpha hosts it) and can no longer reach each other in either direction (each
+ * publishes a closed port and receives by pull); carol, a friend both reach, is their mailbox.
+ * 200 messages each way go through it, in order, each once, although carol is SIGKILLed in the
+ * middle. What carol carries is signed by its origin and checked by the receiver as if direct:
+ * a deposit carol changed, or one it never had, is refused.
+ */
+import { writeFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { queryNodeDb } from './helpers/inspect-db.ts';
+import type { NodeProcess } from './helpers/node-process.ts';
+import { nodesPerTest } from './helpers/node-suite.ts';
+import { eventually, roomWithMembers, send } from './helpers/rooms.ts';
+import { closedPort } from './helpers/closed-port.ts';
+import { sendSigned } from './helpers/signed-request.ts';
+import { Identity } from '../main/core/identity/identity.ts';
+
+const { node } = nodesPerTest();
+
+const arrivalOrder = (n: NodeProcess, roomId: string, origin: string) =>
+  queryNodeDb<{ event_id: string }>(n.dataDir, "SELECT event_id FROM federation_events WHERE room_id = ? AND event_type = 'm.message' AND origin_server = ? ORDER BY rowid", roomId, origin).map((r) => r.event_id);
+const sentOrder = (n: NodeProcess, roomId: string, origin: string) =>
+  queryNodeDb<{ event_id: string }>(n.dataDir, "SELECT event_id FROM federation_events WHERE room_id = ? AND event_type = 'm.message' AND origin_server = ? ORDER BY depth, event_id", roomId, origin).map((r) => r.event_id);
+
+/** alpha hosts a room with beta in it; then neither can reach the other; carol reaches both. */
+async function twoHomesAndAFriend() {
+  const alpha = node('alpha.test', ['--retry-initial', '200', '--retry-max', '2000']);
+  const beta = node('beta.test', ['--retry-initial', '200', '--retry-max', '2000']);
+  const carol = node('carol.test');
+  await Promise.all([alpha.start(), beta.start(), carol.start()]);
+  for (const a of [alpha, beta, carol]) for (const b of [alpha, beta, carol]) if (a !== b) await a.addPeer(b);
+  const roomId = await roomWithMembers(alpha, 'homes', [[beta, '@owner:beta.test']]);
+  const homes = [alpha, beta];
+  const known = await Promise.all(homes.map(async (home) => ({ home, status: (await home.admin('GET', '/status')).body, closed: `http://127.0.0.1:${await closedPort()}` })));
+  for (const home of homes) expect(await home.stop()).toBe(0);
+  /** `who` knows `home` only at its closed port from now on. */
+  const readd = async (who: NodeProcess, { home, status, closed }: (typeof known)[number]) => {
+    const readded = await who.admin('POST', '/peers', { server_name: home.serverName, endpoint: closed, key_id: status.key_id, public_key: status.public_key, replace: true });
+    expect(readded.status, JSON.stringify(readded.body)).toBe(200);
+  };
+  for (const k of known) await readd(carol, k);
+  for (const [i, k] of known.entries()) {
+    // A new listening port too: what knew the old one (the other home) finds nothing there.
+    await k.home.start(['--listen', '127.0.0.1:0', '--public-url', k.closed, '--pull']);
+    await readd(k.home, known[1 - i]!);
+  }
+  return { alpha, beta, carol, roomId };
+}
+
+describe('a friend\'s node as a mailbox (issue #32 item 3)', () => {
+  it('200 messages each way between two nodes that cannot reach each other, through a common friend, in order, once, with the mailbox SIGKILLed in the middle', async () => {
+    const { alpha, beta, carol, roomId } = await twoHomesAndAFriend();
+    const total = 200;
+    const sendBoth = async (from: number, to: number) => {
+      for (let i = from; i < to; i++) {
+        await send(alpha, roomId, `alpha ${i}`);
+        await send(beta, roomId, `beta ${i}`);
+      }
+    };
+    await sendBoth(0, 60);
+    // Some of it went through carol already; then the mailbox dies mid-flight.
+    await eventually(async () => expect(arrivalOrder(beta, roomId, 'alpha.test').length).toBeGreaterThan(0), 60_000, 20);
+    expect(await carol.stop('SIGKILL')).not.toBe(0);
+    await sendBoth(60, 120);
+    await carol.start();
+    await sendBoth(120, total);
+    try {
+      await eventually(async () => {
+        expect(arrivalOrder(beta, roomId, 'alpha.test')).toHaveLength(total);
+        expect(arrivalOrder(alpha, roomId, 'beta.test')).toHaveLength(total);
+      }, 120_000, 250);
+    } catch (error) {
+      for (const n of [alpha, beta, carol]) writeFileSync(`/tmp/mailbox-${n.serverName}.log`, n.stderr);
+      throw error;
+    }
+    expect(arrivalOrder(beta, roomId, 'alpha.test')).toEqual(sentOrder(alpha, roomId, 'alpha.test'));
+    expect(arrivalOrder(alpha, roomId, 'beta.test')).toEqual(sentOrder(beta, roomId, 'beta.test'));
+    // It went through carol: both sides said so, and carol holds nothing once both fetched.
+    expect(alpha.stderr).toContain('"event":"delivery_deposited"');
+    expect(beta.stderr).toContain('"event":"delivery_deposited"');
+    await eventually(async () => expect(queryNodeDb<{ n: number }>(carol.dataDir, 'SELECT COUNT(*) AS n FROM mailbox_items')[0]!.n).toBe(0), 60_000);
+  }, 300_000);
+
+  it('a mailbox serves only friends that chose it, and cannot change what it carries', async () => {
+    const { alpha, beta, carol, roomId } = await twoHomesAndAFriend();
+    // The legitimate twin: a message goes through.
+    await send(alpha, roomId, 'through carol');
+    await eventually(async () => expect(arrivalOrder(beta, roomId, 'alpha.test')).toHaveLength(1), 60_000);
+    const alphaId = await Identity.open(`${alpha.dataDir}/identity.json`);
+    const base = carol.federationUrl;
+    // A recipient that never fetched from carol (it did not choose carol): refused, nothing stored.
+    const before = queryNodeDb<{ n: number }>(carol.dataDir, 'SELECT COUNT(*) AS n FROM mailbox_items')[0]!.n;
+    const accepts = await sendSigned(alphaId, base, 'GET', '/_paracord/federation/v1/mailbox/accepts/dave.test', undefined);
+    expect(accepts.status).toBe(200);
+    expect(accepts.body).toEqual({ accepts: false });
+    const stranger = await sendSigned(alphaId, base, 'POST', '/_paracord/federation/v1/mailbox/deposit/dave.test/event', '{}');
+    expect(stranger.status).toBe(403);
+    expect(stranger.body.error).toBe('not_a_mailbox_for');
+    // A deposit whose carried signature is not alpha's over that body (changed on the way): refused.
+    const forged = await sendSigned(alphaId, base, 'POST', '/_paracord/federation/v1/mailbox/deposit/beta.test/event', '{"x":1}', {
+      mutateHeaders: (h) => Object.assign(h, { 'x-paracord-inner-key-id': alphaId.keyId, 'x-paracord-inner-timestamp': String(Date.now()), 'x-paracord-inner-signature': '0'.repeat(128) }),
+    });
+    expect(forged.status).toBe(403);
+    expect(forged.body.error).toBe('bad_signature');
+    // Bad input: an unknown kind, a bad recipient, missing carried headers: 400, nothing stored.
+    for (const path of ['/_paracord/federation/v1/mailbox/deposit/beta.test/invite', '/_paracord/federation/v1/mailbox/deposit/not%20a%20name/event', '/_paracord/federation/v1/mailbox/deposit/beta.test/event']) {
+      const bad = await sendSigned(alphaId, base, 'POST', path, '{}');
+      expect(bad.status, path).toBe(400);
+      expect(bad.body.error).toBe('invalid_request');
+    }
+    const ack = await sendSigned(alphaId, base, 'POST', '/_paracord/federation/v1/mailbox/ack', '{"cursor":"999999999"}');
+    expect(ack.status).toBe(400);
+    expect(queryNodeDb<{ n: number }>(carol.dataDir, 'SELECT COUNT(*) AS n FROM mailbox_items')[0]!.n).toBe(before);
+    // Only requests the node hands itself may be old: from outside, the hand-over header changes nothing.
+    const old = await sendSigned(alphaId, base, 'GET', '/_paracord/federation/v1/mailbox/accepts/beta.test', undefined, {
+      timestamp: Date.now() - 3600_000, destination: 'carol.test', mutateHeaders: (h) => Object.assign(h, { 'x-paracord-mailbox-dispatch': 'a'.repeat(64) }),
+    });
+    expect(old.status).toBe(401);
+    expect(old.body.error).toBe('stale_timestamp');
+
+    // The owner's switch: on by default; off, carol takes nothing more and says so; bad input changes nothing.
+    const view = (await carol.admin('GET', '/mailbox')).body;
+    expect(view.enabled).toBe(true);
+    expect((await carol.admin('PUT', '/mailbox', { enabled: 'no' })).status).toBe(400);
+    const off = await carol.admin('PUT', '/mailbox', { enabled: false });
+    expect(off.status).toBe(200);
+    expect(off.body.enabled).toBe(false);
+    const refused = await sendSigned(alphaId, base, 'GET', '/_paracord/federation/v1/mailbox/accepts/beta.test', undefined);
+    expect(refused.status).toBe(403);
+    expect(refused.body.error).toBe('mailbox_off');
+    const discovery = await (await fetch(`${base}/.well-known/paracord/server`)).json() as { capabilities: string[] };
+    expect(discovery.capabilities).not.toContain('mailbox');
+    // What alpha sends now waits in its own queue, not lost.
+    await send(alpha, roomId, 'while carol is closed');
+    await eventually(async () => expect((await alpha.admin('GET', '/queue?destination=beta.test')).body.entries.length).toBeGreaterThan(0), 30_000);
+    expect((await carol.admin('PUT', '/mailbox', { enabled: true })).body.enabled).toBe(true);
+    await eventually(async () => expect(arrivalOrder(beta, roomId, 'alpha.test')).toHaveLength(2), 60_000);
+    // The dashboard's words for what waits at carol while beta is away.
+    expect(await beta.stop()).toBe(0);
+    await send(alpha, roomId, 'while beta is away');
+    await eventually(async () => expect((await carol.admin('GET', '/mailbox')).body.holding).toMatchObject([{ server_name: 'beta.test', items: 1, text: 'Holding 1 request for beta.test' }]), 30_000);
+  }, 120_000);
+});
