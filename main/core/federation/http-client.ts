@@ -190,9 +190,6 @@ export class HttpClient {
     const bytes = body === undefined ? undefined : Buffer.from(body, 'utf8');
     const sign = (to: string | undefined) => ({ ...options.headers, ...signRequestHeaders(signer, method, pathAndQuery, bytes ?? '', Date.now(), to) });
     let response = await this.send(method, joinUrl(endpoint, pathAndQuery), sign(destination), bytes, options);
-    // What we knew of the receiver's binding was out of date (its discovery could not be read when
-    // we asked, e.g. it was restarting; or it changed): learn it afresh and sign again, once,
-    // rather than turning a message into a permanent failure.
     // A reference that refuses the four-line form with 401 is a 3.x one (docs/PROTOCOL.md): sign
     // bound, once; remembered unless the bound form is refused alike (a clock skew, not the form).
     if (options.destination !== undefined && options.bind === undefined && reference === '0.8' && response.status === 401) {
@@ -202,6 +199,9 @@ export class HttpClient {
         response = bound;
       }
     }
+    // What we knew of the receiver's binding was out of date (its discovery could not be read when
+    // we asked, e.g. it was restarting; or it changed): learn it afresh and sign again, once,
+    // rather than turning a message into a permanent failure.
     if (options.destination !== undefined && options.bind === undefined && reference === null && response.status === 403) {
       const error = (response.json as { error?: unknown } | undefined)?.error;
       const stale = destination === undefined ? error === 'destination_binding_required' : error === 'bad_signature';
