@@ -38,13 +38,15 @@ export function register(program: Command): void {
     .addOption(new Option('--key-id <id>', 'pin this key id (with --public-key)'))
     .addOption(new Option('--public-key <hex>', 'pin this public key (with --key-id)'))
     .addOption(new Option('--replace', 'confirm changing the endpoint, certificate or key of a server already peered'))
-    .action(async (serverName: string, opts: { data: string; endpoint?: string; keyId?: string; publicKey?: string; replace?: boolean }) =>
+    .addOption(new Option('--reference <version>', 'it runs the Paracord reference server, this version (when its discovery is off; needs --endpoint and its key)').choices(['0.8', '3']))
+    .action(async (serverName: string, opts: { data: string; endpoint?: string; keyId?: string; publicKey?: string; replace?: boolean; reference?: '0.8' | '3' }) =>
       printJson(await adminCall(opts.data, 'POST', '/peers', {
         server_name: serverName,
         ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
         ...(opts.keyId ? { key_id: opts.keyId } : {}),
         ...(opts.publicKey ? { public_key: opts.publicKey } : {}),
         ...(opts.replace ? { replace: true } : {}),
+        ...(opts.reference ? { reference_version: opts.reference } : {}),
       })));
 
   program

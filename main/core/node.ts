@@ -58,6 +58,7 @@ import { StorageQuota } from './trust/storage-quota.ts';
 import { RoomService } from './rooms/room-service.ts';
 import { Outbox } from './outbox/outbox.ts';
 import { DEFAULT_MAX_AGE_MS, DeliveryWorkers, LARGE_BATCH_CAPABILITY } from './outbox/delivery-worker.ts';
+import { reference3Refusal } from './federation/reference/carry.ts';
 import { DEFAULT_BACKOFF } from './outbox/backoff.ts';
 import { NodeEvents } from './node-events.ts';
 import { userOperations } from './admin/operations/users/index.ts';
@@ -213,13 +214,17 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
   const ingest = new EventIngest({ trust, keys, events, commit, verifier, quota });
   const dialects = new PeerDialects(db);
   keys.isReference = (server) => dialects.isReference(server);
+  http.options.referenceVersion = (server) => dialects.referenceVersion(server);
+  http.options.onReferenceBinds = (server) => {
+    if (dialects.markReference3(server)) log.info({ event: 'reference_binds', server }, `${server} refused an unbound signed request (401): it runs the Paracord reference 3.x, every request to it is bound from now on`);
+  };
   // Every binding of a name to a peer is checked here (name-claims.ts); a stored alias is honoured only while it is the peer's alone.
   const claims = new NameClaims({ self: () => identity?.serverName, db, trust, keys, dialects, discovery, http });
   dialects.refusesAlias = (domain, server) => claims.refusesAlias(domain, server);
   const users = new LocalUsers(db);
   const rooms = new RoomStore(db, { maxReactionsPerUserPerMessage: config.maxReactionsPerUserPerMessage, serverName: () => identity?.serverName ?? null });
   const channels = new ReferenceChannels(db, rooms);
-  const referenceLookup = channels.targetLookup(events, (origin) => dialects.domainOf(origin));
+  const referenceLookup = channels.targetLookup(events, (origin) => dialects.domainOf(origin), () => identity?.serverName ?? null);
   commit.onRollback = () => {
     rooms.forgetCachedMembership();
     quarantine.forgetHeldBytes();
@@ -280,6 +285,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
   const workers = new DeliveryWorkers({
     outbox, events, http, discovery, log, isPaused, pull, mailbox: mailboxSender,
     pacer: new PushPacer((destination) => (pushLimit.events > 0 && dialects.isReference(destination) ? pushLimit : null)),
+    cannotCarry: (destination) => (dialects.referenceVersion(destination) === '3' ? (event) => reference3Refusal(event, destination) : null),
     isHeld: isQuarantined,
     identity: () => identity,
     backoff: { initialMs: config.retryInitialMs ?? DEFAULT_BACKOFF.initialMs, maxMs: config.retryMaxMs ?? DEFAULT_BACKOFF.maxMs },
@@ -467,8 +473,9 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
         trust, keys, replay, commit, limiter, abuse, verifier,
         isDispatched: (value) => selfDispatch.isDispatched(value),
         serverName: () => id.serverName,
+        destinationAlias: (origin) => (federationUrl !== null && dialects.isReference(origin) ? new URL(federationUrl).hostname.toLowerCase() : null),
         // Fails closed for servers seen to bind (destination-binding.ts).
-        bindsDestination: (origin) => discovery.requiresBinding(origin),
+        bindsDestination: async (origin) => dialects.referenceVersion(origin) === '3' || discovery.requiresBinding(origin),
         onVerified: (origin) => {
           trust.markSeen(origin);
           workers.wake(origin);
@@ -479,6 +486,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
       federationEndpoints: () => endpoints(),
       isPaused,
       isEntitledToEvent: eventEntitlement((roomId, server) => rooms.isJoinedServer(roomId, server)),
+      referenceVersion: (server) => dialects.referenceVersion(server),
       observe: metrics.federationObserver(),
       limiter, verifier, trustedProxies, peeringLimit: config.peeringRateLimit, bodyTimeoutMs: config.bodyTimeoutMs,
       pull,

@@ -109,6 +109,13 @@ export const adminOperations = {
         tls_fingerprint: fingerprintSchema.optional(),
         // The owner confirms changing an existing peer's endpoint, certificate or key (else 409 already_peer).
         replace: z.literal(true).optional(),
+        // The server runs the Paracord reference, this version ('0.8': v0.8.5; '3': 3.x), for when
+        // its discovery is off (a 3.x one answers 404 unless its admin enables it).
+        reference_version: z.enum(['0.8', '3']).optional(),
+      })
+      .refine((p) => p.reference_version === undefined || (p.key_id !== undefined && p.server_name !== undefined && p.endpoint !== undefined), {
+        message: 'reference_version needs the server name, its endpoint and its key (key_id and public_key): its discovery may be off',
+        path: ['reference_version'],
       })
       .refine((p) => (p.key_id === undefined) === (p.public_key === undefined), {
         message: 'give key_id and public_key together, or neither (to fetch them)',
@@ -398,6 +405,8 @@ export interface PeerView {
   delivery?: { mode: 'push' | 'pull'; last_pull_at: number | null; waiting: number; paced: boolean };
   /** Which protocol dialect it speaks, from its discovery ('reference': a Paracord reference server); null when never read. */
   dialect?: 'node' | 'reference' | null;
+  /** A reference peer's version ('0.8': v0.8.5, four-line signatures; '3': 3.x, bound requests); null for others. */
+  reference_version?: '0.8' | '3' | null;
 }
 
 export interface PeerQuota {

@@ -1,7 +1,10 @@
 /**
  * A small server that behaves like the Paracord reference server v0.8.5 on the federation wire,
  * written from docs/REFERENCE-INTEROP-NOTES.md (which cites its source, github
- * Scdouglas1999/Paracord @ 29d7f47). It shares NO code with the node under test (its own JSON
+ * Scdouglas1999/Paracord @ 29d7f47) — or, with `version: '3'`, like the reference 3.x (section
+ * "Reference 3.x" of the same notes, sources @e6f874b0/b95e578a): bound five-line signatures
+ * required (401 without), discovery 404 unless enabled (then federation-v2), membership
+ * endorsement events pushed, GET /events paged by cursor with filtered pages, stricter ingest. It shares NO code with the node under test (its own JSON
  * serialiser, node:crypto ed25519, its own id grammar), so a test that passes against it says
  * the node speaks the reference's dialect, not merely its own.
  *
@@ -87,7 +90,19 @@ export interface ReferencePeerOptions {
    * Retry-After (F:788-806). `windowMs` is 60 000 there; tests may shorten it.
    */
   pushLimit?: { events: number; windowMs: number };
+  /** Which reference it plays: v0.8.5 (default) or 3.x. */
+  version?: '0.8.5' | '3';
+  /** 3.x: `[federation] allow_discovery` (default false: its discovery answers 404). */
+  allowDiscovery?: boolean;
 }
+
+/** 3.x limits (notes "Reference 3.x": L event_origin_ts_is_fresh, V validate_message_content, F MAX_HISTORY_*). */
+const FRESH_BACK_MS = 7 * 86_400_000;
+const FRESH_AHEAD_MS = 60_000;
+const MAX_BODY_BYTES = 2_000;
+const MAX_HISTORY_SCAN = 2_048;
+const MAX_HISTORY_RESPONSE_BYTES = 7 * 1024 * 1024;
+const byteOrder = (a: string, b: string) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 
 export class ReferencePeer {
   readonly serverName: string;
@@ -118,11 +133,29 @@ export class ReferencePeer {
   private readonly replay = new Set<string>();
   /** When set, GET /events answers this status (a peer in trouble). */
   failEvents: number | null = null;
+  /** When set, POST /event answers this status (a peer in trouble). */
+  failPosts: number | null = null;
   readonly pushLimit: { events: number; windowMs: number };
   /** Per (origin, window) POST /event counts (increment_window_counter counts refused ones too). */
   private readonly pushCounts = new Map<string, number>();
   /** How many pushes it refused with 429. */
   rateLimited = 0;
+  readonly version: '0.8.5' | '3';
+  /** When set, its discovery answers this document (bad input of its dialect). */
+  discoveryOverride: Record<string, unknown> | null = null;
+  allowDiscovery: boolean;
+  /** 3.x: event ids its GET /events filters out (a channel not public to @everyone); the cursor still moves past them. */
+  readonly hidden = new Set<string>();
+  /** 3.x: events scanned per GET /events at most (MAX_HISTORY_SCAN, 2048; tests lower it to make empty pages). */
+  historyScan = MAX_HISTORY_SCAN;
+  /** When set, its GET /events answers this (bad input of its dialect). */
+  historyOverride: Record<string, unknown> | null = null;
+  /** 3.x: m.message events it accepted (202) but did not store as chat (a body outside 1..2000 bytes). */
+  readonly droppedBodies: RefEnvelope[] = [];
+  /** 3.x: what its pushes were answered (POST /event to trusted peers). */
+  readonly pushed: Array<{ peer: string; event_id: string; status: number }> = [];
+  /** 3.x: room -> servers with a member recorded there (federation_room_memberships), for GET /events. */
+  readonly roomServers = new Map<string, Set<string>>();
   private server: Server | null = null;
   private domainServer: Server | null = null;
   url = '';
@@ -134,6 +167,8 @@ export class ReferencePeer {
     this.allowedGuilds = new Set(options.allowedGuilds ?? []);
     this.tls = options.tls;
     this.pushLimit = options.pushLimit ?? { events: 120, windowMs: 60_000 };
+    this.version = options.version ?? '0.8.5';
+    this.allowDiscovery = options.allowDiscovery ?? false;
     const { publicKey, privateKey } = generateKeyPairSync('ed25519');
     this.privateKey = privateKey;
     this.publicKeyHex = Buffer.from(publicKey.export({ format: 'jwk' }).x!, 'base64url').toString('hex');
@@ -193,6 +228,15 @@ export class ReferencePeer {
     const raw = Buffer.concat(chunks).toString('utf8');
     const url = req.url ?? '/';
     const path = url.split('?')[0];
+    if (req.method === 'GET' && path === '/.well-known/paracord/server' && this.discoveryOverride !== null) return this.reply(res, 200, this.discoveryOverride);
+    if (req.method === 'GET' && path === '/.well-known/paracord/server' && this.version === '3') {
+      // F well_known @e6f874b0: 404 unless federation and allow_discovery are on; then federation-v2.
+      if (!this.allowDiscovery) return this.error(res, 404, 'NOT_FOUND', 'Not found');
+      return this.reply(res, 200, {
+        domain: this.domain, enabled: true, federation_endpoint: '/_paracord/federation/v1', server_name: this.serverName,
+        supported_versions: ['federation-v2', 'federation-v1'], version: 'federation-v2',
+      });
+    }
     if (req.method === 'GET' && path === '/.well-known/paracord/server') {
       // F:719-728: relative endpoint, domain, no capabilities.
       return this.reply(res, 200, { domain: this.domain, enabled: true, federation_endpoint: '/_paracord/federation/v1', server_name: this.serverName, version: 'federation-v1' });
@@ -216,11 +260,14 @@ export class ReferencePeer {
       }
       const since = Math.max(0, Number(query.get('since_depth') ?? 0));
       const limit = Math.min(1000, Math.max(1, Number(query.get('limit') ?? 100)));
+      if (this.version === '3' && this.historyOverride !== null) return this.reply(res, 200, this.historyOverride);
+      if (this.version === '3') return this.listEvents3(res, auth.origin, roomId, since, query.get('since_event_id'), limit);
       // L:712-719: depth > since ORDER BY depth ASC LIMIT n; no membership check (F:1789-1812).
       const page = this.events.filter((e) => e.room_id === roomId && e.depth > since).sort((a, b) => a.depth - b.depth).slice(0, limit);
       return this.reply(res, 200, { events: page.map((e) => JSON.parse(sortedJson(e))) });
     }
     const kind = ({ '/_paracord/federation/v1/event': 'event', '/_paracord/federation/v1/invite': 'invite', '/_paracord/federation/v1/join': 'join', '/_paracord/federation/v1/leave': 'leave' } as const)[path ?? ''];
+    if (req.method === 'POST' && kind === 'event' && this.failPosts !== null) return this.error(res, this.failPosts, 'INTERNAL_ERROR', 'unavailable');
     if (req.method === 'POST' && kind) {
       this.received.push({ path: path!, body: raw, headers: req.headers });
       if (!String(req.headers['content-type'] ?? '').startsWith('application/json')) {
@@ -239,8 +286,9 @@ export class ReferencePeer {
         res.writeHead(422, { 'content-type': 'text/plain' });
         return void res.end('Failed to deserialize the JSON body into the target type');
       }
-      // POSTs verify against a hard-coded path literal and the hash of the RE-SERIALISED body (F:775,781).
-      const auth = this.verifyTransport(req, 'POST', path!, reserialized, true);
+      // POSTs verify against a hard-coded path literal and the hash of the RE-SERIALISED body (F:775,781);
+      // 3.x hashes the raw bytes received (F ingest_event @e6f874b0).
+      const auth = this.verifyTransport(req, 'POST', path!, this.version === '3' ? raw : reserialized, true);
       if (!auth.ok) return this.error(res, auth.status, auth.code, auth.message);
       const body = JSON.parse(reserialized) as Record<string, unknown>;
       if (kind === 'event') {
@@ -252,7 +300,7 @@ export class ReferencePeer {
           this.rateLimited++;
           return this.error(res, 429, 'RATE_LIMITED', 'rate limited');
         }
-        return this.receiveEvent(res, body as unknown as RefEnvelope);
+        return this.version === '3' ? this.receiveEvent3(res, auth.origin, body as unknown as RefEnvelope) : this.receiveEvent(res, body as unknown as RefEnvelope);
       }
       if (body.origin_server !== auth.origin) return this.error(res, 403, 'FORBIDDEN', 'origin mismatch'); // F:2058,2108,2188
       return this.membership(res, kind, body as { origin_server: string; room_id: string; sender?: string; user_id?: string; max_age_seconds?: number | null });
@@ -269,9 +317,16 @@ export class ReferencePeer {
     const signature = h('x-paracord-signature');
     if (!origin || !keyId || !ts || !signature) return { ok: false, status: 401, code: 'UNAUTHORIZED', message: 'missing federation transport headers' };
     if (Math.abs(Date.now() - Number(ts)) > 60_000) return { ok: false, status: 401, code: 'UNAUTHORIZED', message: 'stale federation transport timestamp' };
+    // 3.x (F verify_transport_request @e6f874b0): the destination is required (401 without), and
+    // must name it (server_name, domain or its public_url host; else 403); five lines signed.
+    const destination = h('x-paracord-destination').toLowerCase();
+    if (this.version === '3' && !destination) return { ok: false, status: 401, code: 'UNAUTHORIZED', message: 'Unauthorized' };
+    if (this.version === '3' && destination !== this.serverName.toLowerCase() && destination !== this.domain.toLowerCase() && destination !== new URL(this.url).hostname) {
+      return { ok: false, status: 403, code: 'FORBIDDEN', message: 'federation request destination mismatch' };
+    }
     const peer = this.peers.get(origin);
     if (!peer?.key || peer.key.key_id !== keyId || peer.key.valid_until < Date.now()) return { ok: false, status: 403, code: 'FORBIDDEN', message: 'untrusted or unknown federation key' };
-    const signed = `${method}\n${target}\n${ts}\n${sha256hex(body)}`;
+    const signed = `${method}\n${target}\n${ts}\n${sha256hex(body)}${this.version === '3' ? `\n${destination}` : ''}`;
     if (!/^[0-9a-f]{128}$/.test(signature) || !edVerify(null, Buffer.from(signed, 'utf8'), publicKeyOf(peer.key.public_key), Buffer.from(signature, 'hex'))) {
       return { ok: false, status: 403, code: 'FORBIDDEN', message: 'invalid federation transport signature' };
     }
@@ -323,10 +378,143 @@ export class ReferencePeer {
       members.add(user);
       const localId = this.localIds.get(user) ?? `9${this.nextId()}`;
       this.localIds.set(user, localId);
+      // 3.x: the membership is endorsed by an event pushed to every trusted peer (F publish_membership_endorsement).
+      if (this.version === '3') this.endorse('m.member.join', guild, user);
       return this.reply(res, 200, { joined: true, room_id: room, guild_id: guild, local_user_id: localId });
     }
     const left = members.delete(user);
+    if (this.version === '3') this.endorse('m.member.leave', guild, user);
     return this.reply(res, 200, { left, room_id: room, guild_id: guild });
+  }
+
+  // ——— 3.x ———
+
+  /** Servers with a member recorded in a room (its own guild's /join members, and ingested joins). */
+  private serversIn(roomId: string): Set<string> {
+    const servers = new Set(this.roomServers.get(roomId) ?? []);
+    for (const user of this.joined.get(roomId) ?? []) servers.add(user.slice(user.indexOf(':') + 1));
+    return servers;
+  }
+
+  /**
+   * GET /events (F list_events @e6f874b0): 403 unless the caller has a member in the room; scans
+   * in (depth, event_id byte order) after the cursor, skips what it hides (the cursor moves past
+   * them), stops at `limit` visible events or 7 MiB; answers next_depth/next_event_id.
+   */
+  private listEvents3(res: ServerResponse, origin: string, roomId: string, since: number, sinceEventId: string | null, limit: number): void {
+    if (!this.serversIn(roomId).has(origin)) return this.error(res, 403, 'FORBIDDEN', 'server does not participate in this room');
+    if (sinceEventId !== null && sinceEventId.length > 255) return this.error(res, 400, 'BAD_REQUEST', 'Invalid federation history cursor');
+    const d = (e: RefEnvelope) => (e.depth === 0 ? e.origin_ts : e.depth);
+    const after = this.events
+      .filter((e) => e.room_id === roomId && (d(e) > since || (d(e) === since && sinceEventId !== null && byteOrder(e.event_id, sinceEventId) > 0)))
+      .sort((a, b) => d(a) - d(b) || byteOrder(a.event_id, b.event_id));
+    const visible: unknown[] = [];
+    let bytes = 0;
+    let nextDepth = since;
+    let nextId = sinceEventId;
+    let scanned = 0;
+    for (const e of after) {
+      if (scanned >= this.historyScan || visible.length >= limit) break;
+      const hidden = this.hidden.has(e.event_id);
+      const json = hidden ? '' : sortedJson(e);
+      if (!hidden && visible.length > 0 && bytes + Buffer.byteLength(json) > MAX_HISTORY_RESPONSE_BYTES) break;
+      scanned++;
+      nextDepth = d(e);
+      nextId = e.event_id;
+      if (hidden) continue;
+      visible.push(JSON.parse(json));
+      bytes += Buffer.byteLength(json);
+    }
+    this.reply(res, 200, { events: visible, next_depth: nextDepth, next_event_id: nextId });
+  }
+
+  /** Whether `origin` is authoritative for a room (the room's namespace is its domain or name). */
+  private authoritative(origin: string, roomId: string): boolean {
+    const namespace = roomId.slice(roomId.indexOf(':') + 1).toLowerCase();
+    const row = origin === this.serverName ? { server_name: this.serverName, domain: this.domain } : this.peers.get(origin);
+    return row !== undefined && (namespace === row.server_name.toLowerCase() || namespace === row.domain.toLowerCase());
+  }
+
+  /** POST /event as 3.x checks it (F ingest_verified_payload, validate_event_target_scope @e6f874b0). */
+  private receiveEvent3(res: ServerResponse, transportOrigin: string, e: RefEnvelope): void {
+    if (!this.verifyEnvelope(e)) return this.error(res, 403, 'FORBIDDEN', 'invalid event signature');
+    const peer = this.peers.get(e.origin_server);
+    const id = e.event_id.toLowerCase();
+    if (!peer || !(id.endsWith(`:${peer.server_name.toLowerCase()}`) || id.endsWith(`:${peer.domain.toLowerCase()}`))) return this.error(res, 403, 'FORBIDDEN', 'event id does not belong to its origin');
+    const now = Date.now();
+    if (!(e.origin_ts > 0 && e.origin_ts <= now + FRESH_AHEAD_MS && e.origin_ts >= now - FRESH_BACK_MS)) return this.error(res, 400, 'BAD_REQUEST', 'event origin_ts is outside the accepted freshness window');
+    if (!(e.depth >= 0 && e.depth <= now + FRESH_AHEAD_MS)) return this.error(res, 400, 'BAD_REQUEST', 'event depth is out of range');
+    const authoritative = this.authoritative(e.origin_server, e.room_id);
+    if (e.content.membership_user_id !== undefined && !authoritative) return this.error(res, 403, 'FORBIDDEN', 'membership_user_id from a server that does not host the room');
+    const match = /^!(\d+):(.+)$/.exec(e.room_id);
+    if (match && match[2]!.toLowerCase() === this.domain.toLowerCase()) {
+      const guild = match[1]!;
+      if (String(e.content.guild_id) !== guild) return this.error(res, 403, 'FORBIDDEN', 'guild does not match the room');
+      if (e.content.channel_id !== undefined && String(e.content.channel_id) !== (this.defaultChannels.get(guild) ?? guild)) return this.error(res, 403, 'FORBIDDEN', 'unknown channel');
+      const scoped = ['m.message', 'm.message.edit', 'm.reaction.add', 'm.member.join'].includes(e.event_type);
+      if (scoped && !authoritative && !(this.joined.get(e.room_id)?.has(e.sender) ?? false)) return this.error(res, 403, 'FORBIDDEN', 'sender is not a member of the room');
+    } else if (!authoritative && !this.serversIn(e.room_id).has(e.origin_server) && e.event_type !== 'm.member.join') {
+      return this.error(res, 403, 'FORBIDDEN', 'origin does not participate in the room');
+    }
+    const exists = this.events.some((x) => x.event_id === e.event_id);
+    if (!exists) {
+      this.events.push(e);
+      if (e.event_type === 'm.member.join') {
+        const member = typeof e.content.membership_user_id === 'string' ? e.content.membership_user_id : e.state_key ?? e.sender;
+        const servers = this.roomServers.get(e.room_id) ?? new Set<string>();
+        servers.add(member.slice(member.indexOf(':') + 1));
+        this.roomServers.set(e.room_id, servers);
+      }
+      // V validate_message_content: 1..=2000 UTF-8 bytes, else accepted (202) and dropped.
+      const body = e.content.body;
+      if (e.event_type === 'm.message' && (typeof body !== 'string' || Buffer.byteLength(body) < 1 || Buffer.byteLength(body) > MAX_BODY_BYTES)) this.droppedBodies.push(e);
+    }
+    void transportOrigin;
+    this.reply(res, 202, { event_id: e.event_id, inserted: !exists });
+  }
+
+  /**
+   * A membership endorsement (F publish_membership_endorsement, L build_custom_envelope
+   * @e6f874b0): sender `@server:<domain>`, content {guild_id, membership_user_id}, id from a hash
+   * of the content; persisted and pushed to every trusted peer.
+   */
+  endorse(type: 'm.member.join' | 'm.member.leave', guild: string, user: string, ts = Date.now()): RefEnvelope {
+    const content = { guild_id: guild, membership_user_id: user };
+    const e = this.signEnvelope({
+      event_id: `$${type.replaceAll('.', '_')}:${sha256hex(JSON.stringify(content)).slice(0, 12)}:${ts}:${this.domain}`,
+      room_id: `!${guild}:${this.domain}`, event_type: type, sender: `@server:${this.domain}`, origin_server: this.serverName, origin_ts: ts,
+      content, depth: ts, state_key: null,
+    });
+    this.events.push(e);
+    this.pushToAll(e);
+    return e;
+  }
+
+  /** Pushes an event to every trusted peer but its origin (L forward_envelope_to_peers_inner), not awaited. */
+  pushToAll(e: RefEnvelope): void {
+    for (const name of this.peers.keys()) if (name !== e.origin_server) void this.push(name, e, 5);
+  }
+
+  /**
+   * POST /event to a peer, signed bound (C post_event), retried while it is not a 2xx, as its
+   * outbound queue retries any failure (L process_outbound_queue_once: 5 s·2^n there, 150 ms
+   * here, a few times). Each answer is recorded in `pushed`; the last one is returned.
+   */
+  async push(peer: string, e: RefEnvelope, attempts = 1): Promise<number> {
+    let status = 0;
+    for (let attempt = 0; attempt < attempts; attempt++) {
+      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 150));
+      const answer = await this.call(peer, 'POST', '/event', reserialize('event', e)!).catch(() => ({ status: 0 }));
+      status = answer.status;
+      this.pushed.push({ peer, event_id: e.event_id, status });
+      if (status >= 200 && status < 300) break;
+    }
+    return status;
+  }
+
+  /** An operator pin (`discover: false` with key_id and public_key_hex): valid until changed (DB register_manual_server_key). */
+  pinServer(serverName: string, domain: string, federationEndpoint: string, keyId: string, publicKeyHex: string): void {
+    this.peers.set(serverName, { server_name: serverName, domain, federation_endpoint: federationEndpoint, key: { key_id: keyId, public_key: publicKeyHex, valid_until: Number.MAX_SAFE_INTEGER } });
   }
 
   // ——— its own side ———
@@ -339,13 +527,21 @@ export class ReferencePeer {
     this.peers.set(first.server_name, { server_name: serverName, domain, federation_endpoint: federationEndpoint, key: { key_id: first.key_id, public_key: first.public_key, valid_until: first.valid_until } });
   }
 
+  /** 3.x: sign the four-line form anyway (a forged or replayed v0.8.5-style request in its name). */
+  signUnbound = false;
+  /** 3.x: bind to this name instead of the peer's server name (156125ca/0d9d2dcc bind to the host of the URL they dial). */
+  bindTo: string | null = null;
+
   /** When set, requests are signed with this key instead of the current one (a request in flight across a key change). */
   requestKey: KeyObject | null = null;
 
-  private signRequest(method: string, pathAndQuery: string, body: string): Record<string, string> {
+  private signRequest(method: string, pathAndQuery: string, body: string, destination: string): Record<string, string> {
     const ts = String(Date.now());
-    const signed = `${method}\n${pathAndQuery}\n${ts}\n${sha256hex(body)}`;
+    // 3.x binds to the peer's registered server_name, lowercased (C FederationTarget::destination @e6f874b0).
+    const bound = this.version === '3' && !this.signUnbound ? (this.bindTo ?? destination).toLowerCase() : undefined;
+    const signed = `${method}\n${pathAndQuery}\n${ts}\n${sha256hex(body)}${bound !== undefined ? `\n${bound}` : ''}`;
     return {
+      ...(bound !== undefined ? { 'X-Paracord-Destination': bound, 'X-Paracord-Fed-Version': 'federation-v2' } : {}),
       'X-Paracord-Origin': this.serverName,
       'X-Paracord-Key-Id': this.keyId,
       'X-Paracord-Timestamp': ts,
@@ -360,7 +556,7 @@ export class ReferencePeer {
     const path = `/_paracord/federation/v1${pathAndQuery}`;
     const response = await fetch(`${endpoint}${pathAndQuery}`, {
       method,
-      headers: { ...this.signRequest(method, path, body ?? ''), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      headers: { ...this.signRequest(method, path, body ?? '', this.peers.get(peer)!.server_name), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
       ...(body === undefined ? {} : { body }),
     });
     const text = await response.text();
@@ -374,11 +570,12 @@ export class ReferencePeer {
   }
 
   /** One catch-up poll of a room on `peer` (F:1814-1979, C:158-178): limit 128, room id unencoded. */
-  async poll(peer: string, roomId: string, limit = 128): Promise<{ status: number; verified: number; rejected: number; rejectedOrigins: string[] }> {
+  async poll(peer: string, roomId: string, limit = 128): Promise<{ status: number; verified: number; rejected: number; rejectedOrigins: string[]; eventIds: string[] }> {
     const key = `${peer} ${roomId}`;
     const since = this.cursors.get(key) ?? 0;
+    if (this.version === '3') return this.poll3(peer, roomId, limit);
     const answer = await this.call(peer, 'GET', `/events?room_id=${roomId}&since_depth=${since}&limit=${limit}`);
-    if (answer.status !== 200) return { status: answer.status, verified: 0, rejected: 0, rejectedOrigins: [] };
+    if (answer.status !== 200) return { status: answer.status, verified: 0, rejected: 0, rejectedOrigins: [], eventIds: [] };
     const events = (answer.json as { events: RefEnvelope[] }).events;
     let newest = since;
     let verified = 0;
@@ -395,7 +592,42 @@ export class ReferencePeer {
       newest = Math.max(newest, e.depth, e.origin_ts, 1);
     }
     this.cursors.set(key, newest);
-    return { status: 200, verified, rejected, rejectedOrigins };
+    return { status: 200, verified, rejected, rejectedOrigins, eventIds: events.map((e) => e.event_id) };
+  }
+
+  /** Its explicit cursor (depth, event id), for a 3.x poller. */
+  readonly cursorIds = new Map<string, string>();
+
+  /**
+   * 3.x catch-up (C fetch_messages_page, F ≈129 000 @e6f874b0): room_id and since_event_id
+   * percent-encoded, our next_depth/next_event_id adopted only when every event on the page
+   * ingested; otherwise the cursor stays (and the room is polled again from there).
+   */
+  private async poll3(peer: string, roomId: string, limit: number): Promise<{ status: number; verified: number; rejected: number; rejectedOrigins: string[]; eventIds: string[] }> {
+    const key = `${peer} ${roomId}`;
+    const since = this.cursors.get(key) ?? 0;
+    const sinceId = this.cursorIds.get(key);
+    const strict = (v: string) => encodeURIComponent(v).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+    const answer = await this.call(peer, 'GET', `/events?room_id=${strict(roomId)}&since_depth=${since}${sinceId ? `&since_event_id=${strict(sinceId)}` : ''}&limit=${limit}`);
+    if (answer.status !== 200) return { status: answer.status, verified: 0, rejected: 0, rejectedOrigins: [], eventIds: [] };
+    const body = answer.json as { events: RefEnvelope[]; next_depth?: number; next_event_id?: string | null };
+    let verified = 0;
+    const rejectedOrigins: string[] = [];
+    const now = Date.now();
+    for (const e of body.events) {
+      const fresh = e.origin_ts > 0 && e.origin_ts <= now + FRESH_AHEAD_MS && e.origin_ts >= now - FRESH_BACK_MS;
+      if (reserialize('event', e) === null || !this.verifyEnvelope(e) || !fresh) {
+        rejectedOrigins.push(e.origin_server);
+        continue;
+      }
+      verified++;
+      if (!this.events.some((x) => x.event_id === e.event_id)) this.events.push(e);
+    }
+    if (rejectedOrigins.length === 0 && typeof body.next_depth === 'number') {
+      this.cursors.set(key, body.next_depth);
+      if (typeof body.next_event_id === 'string') this.cursorIds.set(key, body.next_event_id);
+    }
+    return { status: 200, verified, rejected: rejectedOrigins.length, rejectedOrigins, eventIds: body.events.map((e) => e.event_id) };
   }
 
   /**
@@ -417,15 +649,16 @@ export class ReferencePeer {
   }
 
   /** A user of it posts in a room (its own guild or a mirror of ours): persisted, never pushed (L:403-420). */
-  say(roomId: string, username: string, body: string, options: { mirrored?: boolean; extra?: Record<string, unknown>; channel?: { id: string; name: string } } = {}): RefEnvelope {
-    const ts = Date.now();
+  say(roomId: string, username: string, body: string, options: { mirrored?: boolean; extra?: Record<string, unknown>; channel?: { id: string; name: string }; ts?: number } = {}): RefEnvelope {
+    const ts = options.ts ?? Date.now();
     const mid = this.nextId();
     const guild = roomId.slice(1, roomId.indexOf(':'));
     // Its own guild's messages name their channel (CH:2374-2421); a mirror's keep ours.
     const channel = options.channel ? { channel_id: options.channel.id, channel_name: options.channel.name } : { channel_id: this.defaultChannels.get(guild) ?? guild };
     const e = this.signEnvelope({
       // Own guilds: `$<mid>:<domain>`; mirrored: `$m_message:<mid>:<ts>:<domain>` (L:269-342).
-      event_id: options.mirrored ? `$m_message:${mid}:${ts}:${this.domain}` : `$${mid}:${this.domain}`,
+      // 3.x: always the custom form (CH federation_forward_message @b95e578a).
+      event_id: options.mirrored || this.version === '3' ? `$m_message:${mid}:${ts}:${this.domain}` : `$${mid}:${this.domain}`,
       room_id: roomId, event_type: 'm.message', sender: `@${username}:${this.domain}`, origin_server: this.serverName, origin_ts: ts,
       content: { body, msgtype: 'm.text', guild_id: guild, ...channel, message_id: mid, ...options.extra }, depth: ts, state_key: null,
     });
@@ -471,6 +704,11 @@ export class ReferencePeer {
   kick(roomId: string, remoteUser: string, localId = this.localIds.get(remoteUser)!): RefEnvelope {
     const ts = Date.now();
     const guild = roomId.slice(1, roomId.indexOf(':'));
+    if (this.version === '3') {
+      // 3.x: an endorsed leave naming the removed user (M federation_forward_member_event; bans alike).
+      this.joined.get(roomId)?.delete(remoteUser);
+      return this.endorse('m.member.leave', guild, remoteUser, ts);
+    }
     const localpart = remoteUser.slice(1, remoteUser.indexOf(':'));
     const pseudo = `${localpart.replace(/[^A-Za-z0-9_-]/g, '').slice(0, 24) || 'remote'}_${sha256hex(remoteUser).slice(0, 6)}`;
     this.joined.get(roomId)?.delete(remoteUser);

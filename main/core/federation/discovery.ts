@@ -9,7 +9,7 @@ import { LRUCache } from 'lru-cache';
 import { isServerName } from '../../../shared/identifiers.ts';
 import type { TrustStore } from '../trust/trust-store.ts';
 import type { Vouch } from './address-policy.ts';
-import { readDiscovery, type ReadDiscovery } from './reference/dialect.ts';
+import { REFERENCE_V2, readDiscovery, type ReadDiscovery } from './reference/dialect.ts';
 import { FederationRequestError, type HttpClient } from './http-client.ts';
 import { DESTINATION_BINDING_CAPABILITY } from './request-signature.ts';
 import type { DestinationBindingMemory } from './destination-binding.ts';
@@ -46,6 +46,15 @@ type CacheEntry = { expires: number; document?: DiscoveryDocument; error?: strin
 /** Names are chosen by whoever sends a request (open policy): the cache is bounded (LRU). */
 const MAX_CACHED_SERVERS = 2_000;
 
+/**
+ * Whether we can talk to a server by its discovery: it speaks federation-v1, lists it among its
+ * `supported_versions`, or is a reference 3.x (`federation-v2`: the same routes, bound requests).
+ */
+function speaksWithUs(document: DiscoveryDocument): boolean {
+  if (document.version === PROTOCOL_VERSION || document.supported_versions?.includes(PROTOCOL_VERSION) === true) return true;
+  return document.dialect === 'reference' && document.version === REFERENCE_V2;
+}
+
 export class Discovery {
   private readonly cache = new LRUCache<string, CacheEntry>({ max: MAX_CACHED_SERVERS });
   private readonly http: HttpClient;
@@ -65,7 +74,7 @@ export class Discovery {
     if (response.status !== 200) throw new FederationRequestError(`discovery at ${url} answered ${response.status}`, url);
     const read = readDiscovery(response.json, url);
     if (!read.ok) throw new FederationRequestError(`discovery at ${url} is not valid: ${read.reason}`, url);
-    if (read.document.version !== PROTOCOL_VERSION) throw new FederationRequestError(`discovery at ${url} speaks ${read.document.version}, not ${PROTOCOL_VERSION}`, url);
+    if (!speaksWithUs(read.document)) throw new FederationRequestError(`discovery at ${url} speaks ${read.document.version}, not ${PROTOCOL_VERSION}`, url);
     // Where else the server at this origin says it lives: tried when this origin cannot be reached (issue #32 item 4).
     this.http.failover.learn(url.slice(0, -WELL_KNOWN_PATH.length), read.document.federation_endpoints);
     return read.document;

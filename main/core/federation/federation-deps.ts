@@ -34,6 +34,8 @@ export interface FederationDeps {
   federationEndpoints?: () => string[];
   isPaused: () => boolean;
   isEntitledToEvent: (requester: string, event: Envelope) => boolean;
+  /** Which generation of the Paracord reference a peer runs, if it is one (peer-dialects.ts). */
+  referenceVersion?: (server: string) => '0.8' | '3' | null;
   /** Sees every request and its final answer (metrics); outermost, after in-flight tracking. */
   observe?: Middleware;
   /** Shared rate-limit buckets (the peering limit is taken here too). */

@@ -53,6 +53,14 @@ export interface HttpClientOptions {
   bindsDestination?: (serverName: string) => Promise<boolean>;
   /** Drops what is known of a server's discovery (binding), so the next question asks it again. */
   forgetDestination?: (serverName: string) => void;
+  /**
+   * Which generation of the Paracord reference a server runs, if it is one (peer-dialects.ts): a
+   * 3.x one gets every request bound (it refuses the four-line form with 401), a v0.8.5 one the
+   * four-line form; neither is asked for discovery (a 3.x one answers 404 by default).
+   */
+  referenceVersion?: (serverName: string) => '0.8' | '3' | null;
+  /** A reference peer refused the four-line form with 401 and did not refuse the bound one: remember it. */
+  onReferenceBinds?: (serverName: string) => void;
   /** A server we sent a signed request to says its deliveries to us fail (timeouts, refused). */
   onDeliveryFailing?: (serverName: string) => void;
   /** Where peers' other endpoints are kept across restarts (endpoint-failover.ts); memory only without. */
@@ -76,6 +84,8 @@ export interface SendOptions {
   bind?: boolean;
   /** Headers/body timeout of this request (a long-poll waits longer than the default 15 s). */
   timeoutMs?: number;
+  /** The largest answer read (MAX_RESPONSE_BYTES unless a call needs more: page-budget.ts). */
+  maxResponseBytes?: number;
   /** More headers for a signed request (a mailbox deposit's carried signature). */
   headers?: Record<string, string>;
 }
@@ -183,7 +193,7 @@ export class HttpClient {
       const reason = known(cause) ? cause.message : known(cause.cause) ? (cause.cause as Error).message : cause.message;
       throw new FederationRequestError(`${method} ${parsed.origin}${parsed.pathname} failed: ${reason}`, url, { cause: error });
     }
-    const text = await readCapped(response.body, url).finally(() => {
+    const text = await readCapped(response.body, url, options.maxResponseBytes ?? MAX_RESPONSE_BYTES).finally(() => {
       if (options.fresh) void dispatcher.close().catch(() => undefined);
     });
     let json: unknown;
@@ -202,18 +212,28 @@ export class HttpClient {
    */
   async signed(signer: RequestSigner, method: string, endpoint: string, pathAndQuery: string, body?: string, options: SendOptions = {}): Promise<FederationResponse> {
     let destination: string | undefined;
+    const reference = options.destination !== undefined ? (this.options.referenceVersion?.(options.destination) ?? null) : null;
     if (options.destination !== undefined) {
-      const bind = options.bind ?? (await this.options.bindsDestination?.(options.destination).catch(() => false)) ?? false;
+      const bind = options.bind ?? (reference !== null ? reference === '3' : ((await this.options.bindsDestination?.(options.destination).catch(() => false)) ?? false));
       if (bind) destination = options.destination;
     }
     // Encoded once: hashed for the signature and sent as these bytes (a batch is ~1 KB an event).
     const bytes = body === undefined ? undefined : Buffer.from(body, 'utf8');
     const sign = (to: string | undefined) => ({ ...options.headers, ...signRequestHeaders(signer, method, pathAndQuery, bytes ?? '', Date.now(), to) });
     let response = await this.send(method, joinUrl(endpoint, pathAndQuery), sign(destination), bytes, options);
+    // A reference that refuses the four-line form with 401 is a 3.x one (docs/PROTOCOL.md): sign
+    // bound, once; remembered unless the bound form is refused alike (a clock skew, not the form).
+    if (options.destination !== undefined && options.bind === undefined && reference === '0.8' && response.status === 401) {
+      const bound = await this.send(method, joinUrl(endpoint, pathAndQuery), sign(options.destination), bytes, options);
+      if (bound.status !== 401) {
+        this.options.onReferenceBinds?.(options.destination);
+        response = bound;
+      }
+    }
     // What we knew of the receiver's binding was out of date (its discovery could not be read when
     // we asked, e.g. it was restarting; or it changed): learn it afresh and sign again, once,
     // rather than turning a message into a permanent failure.
-    if (options.destination !== undefined && options.bind === undefined && response.status === 403) {
+    if (options.destination !== undefined && options.bind === undefined && reference === null && response.status === 403) {
       const error = (response.json as { error?: unknown } | undefined)?.error;
       const stale = destination === undefined ? error === 'destination_binding_required' : error === 'bad_signature';
       if (stale) {
@@ -233,14 +253,14 @@ export function joinUrl(endpoint: string, pathAndQuery: string): string {
   return endpoint.replace(/\/+$/, '') + pathAndQuery;
 }
 
-async function readCapped(body: Dispatcher.ResponseData['body'], url: string): Promise<string> {
+async function readCapped(body: Dispatcher.ResponseData['body'], url: string, cap: number): Promise<string> {
   const chunks: Buffer[] = [];
   let total = 0;
   for await (const chunk of body) {
     total += (chunk as Buffer).length;
-    if (total > MAX_RESPONSE_BYTES) {
+    if (total > cap) {
       body.destroy();
-      throw new FederationRequestError(`response from ${url} is larger than ${MAX_RESPONSE_BYTES} bytes`, url);
+      throw new FederationRequestError(`response from ${url} is larger than ${cap} bytes`, url);
     }
     chunks.push(chunk as Buffer);
   }

@@ -8,6 +8,13 @@
 /** The largest answer body our federation client reads (http-client.ts); larger ones fail. */
 export const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
 
+/**
+ * The largest history page we read from a Paracord reference 3.x: its GET /events answers up to
+ * 7 MiB of events (crates/paracord-api/src/routes/federation.rs @e6f874b0, MAX_HISTORY_RESPONSE_BYTES)
+ * and its own client reads 8 MiB (client.rs, MAX_EVENTS_RESPONSE_BYTES). Only that call reads so much.
+ */
+export const REFERENCE_HISTORY_MAX_BYTES = 8 * 1024 * 1024;
+
 /** What the items of one page may take: the answer's other fields and framing fit in the rest. */
 export const PAGE_BYTES = MAX_RESPONSE_BYTES - 256 * 1024;
 

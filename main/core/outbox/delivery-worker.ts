@@ -17,7 +17,7 @@ import type { Logger } from 'pino';
 import { jsonShape, WIRE_JSON_LIMITS } from '../crypto/json-limits.ts';
 import { infoLimited, warnLimited } from '../log.ts';
 import type { Discovery } from '../federation/discovery.ts';
-import { envelopeWireJson } from '../federation/envelope.ts';
+import { envelopeWireJson, type Envelope } from '../federation/envelope.ts';
 import type { FederationResponse, HttpClient } from '../federation/http-client.ts';
 import { PEER_TEXT_MAX } from '../federation/peer-refusal.ts';
 import { cleanText, peerCode } from '../util/untrusted-text.ts';
@@ -127,6 +127,12 @@ export interface DeliveryDeps {
   mailbox?: MailboxSender;
   /** Push limits of destinations that have one (push-pacer.ts). */
   pacer?: PushPacer;
+  /**
+   * For a destination that would refuse or drop some events (a Paracord reference 3.x:
+   * reference/carry.ts), why an event cannot be carried there (null: it can). Such an entry fails
+   * at once with that reason, in words the owner reads in the queue; nothing is sent.
+   */
+  cannotCarry?: (destination: string) => ((event: Envelope) => string | null) | null;
 }
 
 export class DeliveryWorkers {
@@ -367,6 +373,7 @@ export class DeliveryWorkers {
     const cached = candidates.map((row) => this.wire.get(row.event_id));
     const missing = candidates.filter((_, i) => !cached[i]).map((row) => row.event_id);
     const loaded = missing.length > 0 ? events.getMany(missing) : undefined;
+    const cannotCarry = this.deps.cannotCarry?.(destination) ?? null;
     for (const [i, row] of candidates.entries()) {
       const entry = cached[i];
       let wire = entry?.wire;
@@ -377,6 +384,12 @@ export class DeliveryWorkers {
           continue;
         }
         wire = envelopeWireJson(event);
+      }
+      const refusal = cannotCarry?.(loaded?.get(row.event_id) ?? (JSON.parse(wire) as Envelope)) ?? null;
+      if (refusal !== null) {
+        warnLimited(log, `not_carried ${destination}`, { event: 'not_carried', destination, event_id: row.event_id, reason: refusal }, refusal);
+        settled.push({ row, outcome: { kind: 'failed', status: null, error: refusal } });
+        continue;
       }
       const shape = measure ? (entry ? (entry.shape ??= jsonShape(wire)) : jsonShape(wire)) : { elements: 0, depth: 0 };
       const alone = shape.depth + 2 > WIRE_JSON_LIMITS.maxDepth;

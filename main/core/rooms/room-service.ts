@@ -51,6 +51,8 @@ import type { PeerDialects } from '../federation/reference/peer-dialects.ts';
 import { encodeHex } from '../crypto/hex.ts';
 import type { PoolSignature, PoolSigningKey } from '../crypto/verify-pool.ts';
 import { referenceExtras } from '../federation/reference/vocabulary.ts';
+import { parseChannelRoom } from '../federation/reference/channel-rooms.ts';
+import { aheadOfReference3, tooOldForReference3 } from '../federation/reference/carry.ts';
 import { ClientTxns } from './client-txns.ts';
 import { PAGE_BYTES, utf8Bytes, withinBytes } from '../federation/page-budget.ts';
 
@@ -355,8 +357,32 @@ export class RoomService {
       depth,
       state_key: stateKey,
       // In a room a reference can mirror, our events also speak its vocabulary (reference/vocabulary.ts).
-      content: { ...content, ...referenceExtras(roomId, this.d.rooms.room(roomId)?.name, type, content, this.d.events, now) },
+      content: this.onReferenceChannel(roomId, { ...content, ...referenceExtras(roomId, this.d.rooms.room(roomId)?.name, type, content, this.d.events, now) }),
     };
+  }
+
+  /**
+   * In a guild room a reference 3.x hosts, our events name the channel the room shows (its
+   * /invite's default_channel_id): it takes them only for one of its real channels.
+   */
+  private onReferenceChannel(roomId: string, content: Record<string, unknown>): Record<string, unknown> {
+    if (content.channel_id === undefined || this.referenceHost3(roomId) === null) return content;
+    const channel = this.d.db
+      .prepare<[string], { channel_id: string }>('SELECT channel_id FROM reference_channel_rooms WHERE room_id = ? AND guild_room_id = room_id')
+      .get(roomId)?.channel_id;
+    return channel !== undefined ? { ...content, channel_id: channel } : content;
+  }
+
+  /**
+   * The reference 3.x hosting `roomId`, when it is one of its guild rooms (its channels' rooms,
+   * derived here, stay read-only): it takes our members' events there (docs/PROTOCOL.md). Null otherwise.
+   */
+  private referenceHost3(roomId: string): string | null {
+    const dialects = this.d.dialects;
+    const named = serverOf(roomId);
+    if (dialects === undefined || named === this.server || parseChannelRoom(roomId) !== null) return null;
+    const host = dialects.isReference(named) ? named : dialects.serverOfDomain(named);
+    return host !== null && dialects.referenceVersion(host) === '3' ? host : null;
   }
 
   /** `depth`: reserved on the send's arrival (send-order.ts); otherwise the room clock's next. */
@@ -415,6 +441,9 @@ export class RoomService {
       if (USER_NOTICE_TYPES.has(event.event_type) && event.state_key) destinations.add(serverOf(event.state_key));
     } else if (event.origin_server === this.server && !this.isReferenceHost(serverOf(event.room_id))) {
       destinations.add(serverOf(event.room_id));
+    } else if (event.origin_server === this.server) {
+      const host = this.referenceHost3(event.room_id);
+      if (host !== null) destinations.add(host);
     }
     destinations.delete(this.server);
     destinations.delete(event.origin_server);
@@ -478,10 +507,10 @@ export class RoomService {
     return inOneRead(this.d.db, () => roomActions({ db: this.d.db, events: this.d.events, rooms: this.d.rooms, server: this.server }, roomId, viewer, this.readOnlyHere(roomId)));
   }
 
-  /** A room hosted on a Paracord reference server: our users read it, and send nothing into it. */
+  /** A room hosted on a Paracord reference server: our users read it, and send nothing into it (except a 3.x one's guild room). */
   private readOnlyHere(roomId: string): boolean {
     const host = serverOf(roomId);
-    return host !== this.server && this.isReferenceHost(host);
+    return host !== this.server && this.isReferenceHost(host) && this.referenceHost3(roomId) === null;
   }
 
   // ——— invites, joins, leaves ———
@@ -693,7 +722,7 @@ export class RoomService {
       .all(peer, roomId, this.server, now);
     for (const { room_id } of stale) {
       this.d.db.prepare('DELETE FROM room_invite_joins WHERE invite_id IN (SELECT invite_id FROM room_invites WHERE room_id = ?)').run(room_id);
-      for (const table of ['room_invites', 'room_members', 'federation_events', 'reference_message_ids', 'reference_poll_cursors', 'rooms']) this.d.db.prepare(`DELETE FROM ${table} WHERE room_id = ?`).run(room_id);
+      for (const table of ['room_invites', 'room_members', 'federation_events', 'reference_message_ids', 'reference_poll_cursors', 'reference_poll_cursor_ids', 'rooms']) this.d.db.prepare(`DELETE FROM ${table} WHERE room_id = ?`).run(room_id);
     }
     if (stale.length > 0) {
       this.d.rooms.forgetCachedMembership();
@@ -1120,10 +1149,19 @@ export class RoomService {
     this.hostedRoom(roomId);
     if (!this.d.rooms.isJoinedServer(roomId, requestOrigin)) throw forbidden('not_a_member_server', `${requestOrigin} has no members in ${roomId}`);
     const page = this.d.events.since(roomId, sinceDepth, limit, sinceEventId);
-    return {
+    const answer = {
       room_id: roomId, events: page.events, complete: page.complete,
       next_since_depth: page.last ? page.last.depth : sinceDepth,
       ...(page.last ? { next_since_event_id: page.last.event_id } : sinceEventId ? { next_since_event_id: sinceEventId } : {}),
+    };
+    if (this.d.dialects?.referenceVersion(requestOrigin) !== '3') return answer;
+    // A reference 3.x reads its cursor as next_depth / next_event_id, and would refuse events
+    // signed more than 7 days ago, or more than 60 s ahead of its clock, without ever moving past
+    // them: they are left out, the cursor passing them (reference/carry.ts).
+    const now = Date.now();
+    return {
+      ...answer, events: page.events.filter((e) => !tooOldForReference3(e.origin_ts, now) && !aheadOfReference3(e, now)),
+      next_depth: answer.next_since_depth, next_event_id: answer.next_since_event_id ?? null,
     };
   }
 

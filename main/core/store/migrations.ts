@@ -637,6 +637,20 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 25,
+    name: 'reference 3.x history cursor',
+    sql: `
+      -- A reference 3.x pages GET /events by (depth, event_id) and answers next_depth/next_event_id
+      -- (issue #33): the event id half of the cursor; no row for a v0.8.5 peer (depth only).
+      CREATE TABLE IF NOT EXISTS reference_poll_cursor_ids (
+        server_name    TEXT NOT NULL,
+        room_id        TEXT NOT NULL,
+        since_event_id TEXT NOT NULL,
+        PRIMARY KEY (server_name, room_id)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 export function runMigrations(db: Db): void {

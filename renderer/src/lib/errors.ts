@@ -57,6 +57,7 @@ export const ERROR_SENTENCES: Readonly<Record<string, string>> = {
   already_joined: 'You are already in this room.',
   already_pending: 'That person is already invited.',
   not_room_host: 'Only the server that hosts this room can do that.',
+  join_not_asked: 'The room\'s server said one of your users joined a room they never asked to join; refused.',
   not_the_sender: 'Only the person who wrote a message can edit it.',
   not_allowed: 'You are not allowed to do that in this room.',
   message_deleted: 'That message was deleted.',

@@ -72,6 +72,12 @@ export interface VerifySignedRequestDeps {
   /** Our server name: a request bound to another destination is refused (403 wrong_destination). */
   serverName?: () => string;
   /**
+   * Another destination `origin` may bind to for us (lowercased), or null: the host of our
+   * federation URL for a Paracord reference peer, whose 156125ca/0d9d2dcc versions bind to the
+   * host they dial (docs/PROTOCOL.md "Reference 3.x").
+   */
+  destinationAlias?: (origin: string) => string | null;
+  /**
    * Whether `origin` advertises destination binding (its discovery document); an unbound request
    * from such a server is refused (403 destination_binding_required). Errors count as "no".
    */
@@ -128,9 +134,9 @@ export function readAuthHeaders(ctx: Context, now: number, maxAgeMs = MAX_CLOCK_
   return { origin, keyId, requestTs, signature, ...(destinationHeader !== '' ? { destination: destinationHeader.toLowerCase() } : {}) };
 }
 
-/** A request bound to a destination must name us (403 wrong_destination). */
-export function checkDestination(auth: AuthHeaders, self: string | undefined): void {
-  if (auth.destination !== undefined && self !== undefined && auth.destination !== self.toLowerCase()) {
+/** A request bound to a destination must name us, or the alias `origin` may use for us (403 wrong_destination). */
+export function checkDestination(auth: AuthHeaders, self: string | undefined, aliasFor?: (origin: string) => string | null): void {
+  if (auth.destination !== undefined && self !== undefined && auth.destination !== self.toLowerCase() && auth.destination !== aliasFor?.(auth.origin)) {
     throw forbidden('wrong_destination', `this request was signed for ${auth.destination}, not for ${self}`);
   }
 }
@@ -184,7 +190,7 @@ export function verifySignedRequest(deps: VerifySignedRequestDeps): Middleware {
     const auth = readAuthHeaders(ctx, now(), dispatched ? MAILBOX_MAX_AGE_MS + MAX_CLOCK_SKEW_MS : MAX_CLOCK_SKEW_MS);
     if (dispatched && auth.destination === undefined) throw unauthorized('invalid_auth', 'a request carried by a mailbox must be bound to its destination');
     const { origin, keyId, requestTs, signature } = auth;
-    checkDestination(auth, deps.serverName?.());
+    checkDestination(auth, deps.serverName?.(), deps.destinationAlias);
     // Before any expensive work, a generous per-address limit: a flood of forged requests costs
     // a map lookup each, and cannot use up the allowance of the server it pretends to be.
     const byAddress = deps.limiter?.address.take(`ip ${addressKey(ctx.ip)}`, deps.addressLimit ?? DEFAULT_ADDRESS_LIMIT);

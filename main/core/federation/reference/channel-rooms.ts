@@ -147,7 +147,7 @@ export class ReferenceChannels {
    * across the guild room and its channel rooms; messages to their channel's room, relations to
    * their target's (`domainOf`: the domain bound to a reference server).
    */
-  targetLookup(events: FederationEvents, domainOf: (origin: string) => string | null): TargetLookup {
+  targetLookup(events: FederationEvents, domainOf: (origin: string) => string | null, self: () => string | null = () => null): TargetLookup {
     const hostedBy = (origin: string) => (roomId: string) => serverOf(roomId) === origin || serverOf(roomId) === domainOf(origin);
     return {
       messageEvent: (roomId, origin, messageId) => {
@@ -164,6 +164,9 @@ export class ReferenceChannels {
       },
       isLocalRoomId: (roomId) => parseChannelRoom(roomId) !== null,
       messageIdOf: (eventId) => events.messageIdOf(eventId),
+      hosts: (origin, roomId) => hostedBy(origin)(roomId),
+      askedToJoin: (roomId, userId) =>
+        serverOf(userId) !== self() ? undefined : this.db.prepare('SELECT 1 FROM reference_joins WHERE room_id = ? AND user_id = ?').get(guildRoomOf(roomId), userId) !== undefined,
       joinedAs: (roomId, host, localUserId) =>
         this.db.prepare<[string, string, string], { user_id: string }>('SELECT user_id FROM reference_joins WHERE room_id = ? AND host_server = ? AND local_user_id = ?').get(roomId, host, localUserId)?.user_id,
     };

@@ -22,6 +22,14 @@ export type PeerDialect = 'node' | 'reference';
 export const FEDERATION_PREFIX = '/_paracord/federation/v1';
 export const WELL_KNOWN_PATH = '/.well-known/paracord/server';
 export const REFERENCE_PROTOCOL_VERSION = 'federation-v1';
+/**
+ * What the reference 3.x says in discovery (crates/paracord-federation/src/lib.rs @e6f874b0,
+ * FEDERATION_PROTOCOL_DEFAULT), stored as a peer's version: it binds every signed request to its
+ * destination and refuses the four-line form (docs/PROTOCOL.md).
+ */
+export const REFERENCE_V2 = 'federation-v2';
+/** A reference peer's generation: v0.8.5 (four-line signatures, never pushes) or 3.x. */
+export type ReferenceVersion = '0.8' | '3';
 
 /** What we read from any discovery document: the reference's ServerInfo (protocol.rs:53-60) plus our extras; unknown fields ignored. */
 const rawDiscoverySchema = z.object({
@@ -33,6 +41,8 @@ const rawDiscoverySchema = z.object({
   capabilities: z.array(z.string().max(64)).max(64).optional(),
   // Read leniently below (issue #32 item 4): a bad list is ignored, never a reason to refuse the document.
   federation_endpoints: z.unknown().optional(),
+  // The reference 3.x lists what it speaks (lib.rs @e6f874b0: ["federation-v2", "federation-v1"]).
+  supported_versions: z.array(z.string().max(64)).max(16).optional(),
 });
 
 /** At most this many of a server's `federation_endpoints` are kept. */
@@ -46,6 +56,8 @@ export interface ReadDiscovery {
   federation_endpoint: string;
   enabled: boolean;
   version: string;
+  /** The versions it says it speaks (`supported_versions`, reference 3.x), when it lists them. */
+  supported_versions?: string[];
   capabilities: string[];
   /**
    * Every endpoint it says it can be reached at, best first, starting with `federation_endpoint`
@@ -104,7 +116,8 @@ export function readDiscovery(raw: unknown, discoveryUrl: string): DiscoveryRead
   return {
     ok: true,
     document: {
-      server_name: d.server_name, domain, federation_endpoint: endpoint.endpoint, enabled: d.enabled, version, capabilities: d.capabilities ?? [],
+      server_name: d.server_name, domain, federation_endpoint: endpoint.endpoint, enabled: d.enabled, version,
+      ...(d.supported_versions !== undefined ? { supported_versions: d.supported_versions } : {}), capabilities: d.capabilities ?? [],
       federation_endpoints: readEndpointList(endpoint.endpoint, dialect === 'node' ? d.federation_endpoints : undefined), dialect,
     },
   };

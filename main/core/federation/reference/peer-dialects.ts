@@ -6,7 +6,7 @@
  */
 import type { Db } from '../../store/database.ts';
 import type { ProvenAlias } from '../name-claims.ts';
-import type { PeerDialect } from './dialect.ts';
+import { REFERENCE_V2, type PeerDialect, type ReferenceVersion } from './dialect.ts';
 
 export interface PeerDialectRow {
   server_name: string;
@@ -34,6 +34,23 @@ export class PeerDialects {
 
   isReference(serverName: string): boolean {
     return this.get(serverName)?.dialect === 'reference';
+  }
+
+  /**
+   * Which generation of the reference a peer runs (docs/PROTOCOL.md "Interop with the Paracord
+   * reference"): '3' when its discovery said `federation-v2`, the owner said so, or it refused a
+   * four-line request with 401 and took the bound one; '0.8' otherwise; null for other servers.
+   */
+  referenceVersion(serverName: string): ReferenceVersion | null {
+    const row = this.get(serverName);
+    if (row?.dialect !== 'reference') return null;
+    return row.version === REFERENCE_V2 ? '3' : '0.8';
+  }
+
+  /** A reference peer asked for bound requests (a 401 to the four-line form): it is a 3.x one from now on. */
+  markReference3(serverName: string, now = Date.now()): boolean {
+    this.cache.delete(serverName);
+    return this.db.prepare("UPDATE peer_dialects SET version = ?, updated_at = ? WHERE server_name = ? AND dialect = 'reference' AND (version IS NULL OR version != ?)").run(REFERENCE_V2, now, serverName, REFERENCE_V2).changes > 0;
   }
 
   /**

@@ -1,8 +1,8 @@
 /**
  * Rooms shared with Paracord reference servers (docs/PROTOCOL.md "Interop with the Paracord
- * reference"):
+ * reference"; a 3.x one pushes too and pages its history by cursor: section "Reference 3.x"):
  *
- * - The reference never pushes (crates/paracord-federation/src/lib.rs:403-420: its relay guard
+ * - v0.8.5 never pushes (crates/paracord-federation/src/lib.rs:403-420: its relay guard
  *   returns before the outbound queue for every event it persisted). Whatever its users say —
  *   in rooms it hosts AND in rooms we host — is only heard by polling its
  *   `GET /_paracord/federation/v1/events?room_id=&since_depth=&limit=` (federation.rs:1789-1812,
@@ -30,6 +30,7 @@ import type { PeerDialects } from './peer-dialects.ts';
 import { guildRoomOf, parseChannelRoom, type ReferenceChannels } from './channel-rooms.ts';
 import { guildIdOfRoom, safeReferenceName } from './vocabulary.ts';
 import { referenceInviteBody, referenceMembershipBody } from './wire.ts';
+import { REFERENCE_HISTORY_MAX_BYTES } from '../page-budget.ts';
 
 export const REFERENCE_EVENTS_PATH = '/_paracord/federation/v1/events';
 const INVITE_PATH = '/_paracord/federation/v1/invite';
@@ -42,12 +43,15 @@ export const DEFAULT_REFERENCE_POLL_LIMIT = 500;
 /** Rooms polled per peer per round (the reference itself polls at most 64 per peer: federation.rs:1878). */
 const MAX_ROOMS_PER_PEER = 64;
 const MAX_BACKOFF_MS = 10 * 60_000;
+/** Pages of one room read in a round from a 3.x (its filtered pages can be empty while more follows). */
+const MAX_PAGES_PER_ROOM = 16;
 const REQUEST_DEADLINE_MS = 15_000;
 
 interface CursorRow {
   server_name: string;
   room_id: string;
   since_depth: number;
+  since_event_id: string | null;
   failures: number;
   next_at: number;
   last_error: string | null;
@@ -164,8 +168,8 @@ export class ReferenceRooms {
     let response: FederationResponse;
     try {
       const endpoint = await this.d.discovery.endpointOf(host);
-      // No destination binding: v0.8.5 verifies the four-line form only (transport.rs:30-53).
-      response = await this.d.http.signed(this.d.identity(), 'POST', endpoint, path, body, { destination: host, bind: false, signal: AbortSignal.timeout(REQUEST_DEADLINE_MS) });
+      // Four lines for v0.8.5 (transport.rs:30-53), bound for 3.x: the client chooses by the peer's version.
+      response = await this.d.http.signed(this.d.identity(), 'POST', endpoint, path, body, { destination: host, signal: AbortSignal.timeout(REQUEST_DEADLINE_MS) });
     } catch (error) {
       throw new HttpError(502, 'peer_unreachable', `${host} could not be reached: ${(error as Error).message}`);
     }
@@ -197,7 +201,11 @@ export class ReferenceRooms {
 
   private cursor(peer: string, roomId: string): CursorRow {
     this.ensureCursor(peer, roomId);
-    return this.d.db.prepare<[string, string], CursorRow>('SELECT * FROM reference_poll_cursors WHERE server_name = ? AND room_id = ?').get(peer, roomId)!;
+    return this.d.db
+      .prepare<[string, string], CursorRow>(
+        'SELECT c.*, i.since_event_id FROM reference_poll_cursors c LEFT JOIN reference_poll_cursor_ids i USING (server_name, room_id) WHERE c.server_name = ? AND c.room_id = ?',
+      )
+      .get(peer, roomId)!;
   }
 
   /** One round over every reference peer and its rooms (sequential: one request in flight). */
@@ -216,29 +224,59 @@ export class ReferenceRooms {
   }
 
   /**
-   * One page of a room from a reference peer. Its cursor is `depth >` (lib.rs:712-719), so a full
-   * page may end inside a group of equal depths: the next ask then starts just below the last
-   * depth (the copies we already have are acknowledged as such), unless that would not move.
+   * A room's new history from a reference peer: one page from a v0.8.5 one; from a 3.x one, pages
+   * while its cursor moves (a page it filtered can be short or empty while more follows), at most
+   * MAX_PAGES_PER_ROOM a round.
    */
   async pollRoom(peer: string, roomId: string): Promise<number> {
+    let stored = 0;
+    for (let page = 0; page < MAX_PAGES_PER_ROOM; page++) {
+      const result = await this.pollPage(peer, roomId);
+      stored += result.stored;
+      if (!result.more || this.abort.signal.aborted) break;
+    }
+    return stored;
+  }
+
+  /**
+   * One page of a room from a reference peer. v0.8.5's cursor is `depth >` (lib.rs:712-719), so a
+   * full page may end inside a group of equal depths: the next ask then starts just below the last
+   * depth (the copies we already have are acknowledged as such), unless that would not move. A 3.x
+   * answers its own cursor (next_depth/next_event_id), taken as it is (takeCursorPage).
+   */
+  private async pollPage(peer: string, roomId: string): Promise<{ stored: number; more: boolean }> {
     const cursor = this.cursor(peer, roomId);
     const limit = this.d.limit ?? DEFAULT_REFERENCE_POLL_LIMIT;
+    const v3 = this.d.dialects.referenceVersion(peer) === '3';
     let stored = 0;
     let response: FederationResponse;
     try {
       const endpoint = await this.d.discovery.endpointOf(peer);
-      const path = `${REFERENCE_EVENTS_PATH}?room_id=${encodeURIComponent(roomId)}&since_depth=${cursor.since_depth}&limit=${limit}`;
-      response = await this.d.http.signed(this.d.identity(), 'GET', endpoint, path, undefined, { destination: peer, bind: false, signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(REQUEST_DEADLINE_MS)]) });
+      const since = cursor.since_event_id !== null ? `&since_event_id=${encodeURIComponent(cursor.since_event_id)}` : '';
+      const path = `${REFERENCE_EVENTS_PATH}?room_id=${encodeURIComponent(roomId)}&since_depth=${cursor.since_depth}${since}&limit=${limit}`;
+      response = await this.d.http.signed(this.d.identity(), 'GET', endpoint, path, undefined, {
+        destination: peer, signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(REQUEST_DEADLINE_MS)]),
+        ...(v3 ? { maxResponseBytes: REFERENCE_HISTORY_MAX_BYTES } : {}),
+      });
+      if (response.status === 403 && v3) {
+        throw new Error(`HTTP 403: ${peer} has no member of this server recorded in ${roomId} (a Paracord reference 3.x serves a room's history only to servers with a member in it) ${cleanText(response.text, 200)}`);
+      }
       if (response.status !== 200) throw new Error(`HTTP ${response.status} ${cleanText(response.text, 200)}`);
     } catch (error) {
       this.failed(peer, roomId, cursor, (error as Error).message);
-      return 0;
+      return { stored: 0, more: false };
     }
     const events = (response.json as { events?: unknown } | undefined)?.events;
     if (!Array.isArray(events)) {
       this.failed(peer, roomId, cursor, 'the answer has no events array');
-      return 0;
+      return { stored: 0, more: false };
     }
+    const next = readHistoryCursor(response.json);
+    if (next === 'invalid') {
+      this.failed(peer, roomId, cursor, 'the answer\'s next_depth / next_event_id are not a cursor (a depth of 0 or more, an event id or null)');
+      return { stored: 0, more: false };
+    }
+    if (next !== null) return this.takeCursorPage(peer, roomId, cursor, events.slice(0, limit), next);
     let lastDepth = cursor.since_depth;
     let waitingForKey: string | null = null;
     for (const raw of events.slice(0, limit)) {
@@ -247,28 +285,76 @@ export class ReferenceRooms {
       if (typeof depth === 'number' && Number.isSafeInteger(depth) && depth > lastDepth) lastDepth = depth;
       const origin = (raw as { origin_server?: unknown } | null)?.origin_server;
       if (origin === this.server) continue; // our own events, as it stored them
-      try {
-        const verified = await this.d.ingest.verify(peer, raw);
-        if (verified.envelope.room_id !== roomId) continue;
-        const result = await this.d.ingest.store(verified, peer);
-        if (result.inserted) stored++;
-      } catch (error) {
-        // Signed with a new key the owner has not confirmed yet: the cursor stops before it, so the
-        // room resumes from here once the key is confirmed (as its own poller stops at what did not verify).
-        if (error instanceof HttpError && error.code === 'bad_event_signature' && origin === peer && this.d.keyChangePending?.(peer)) {
-          lastDepth = typeof depth === 'number' && Number.isSafeInteger(depth) ? Math.max(cursor.since_depth, Math.min(before, depth - 1)) : before;
-          waitingForKey = `waiting for the owner to confirm the new key of ${peer}`;
-          break;
-        }
-        warnLimited(this.d.log, `reference_event_rejected ${peer}`, { event: 'reference_event_rejected', server: peer, room_id: roomId, error: (error as Error).message }, 'event polled from a reference server rejected');
+      const outcome = await this.ingestPolled(peer, roomId, raw, origin);
+      if (outcome === 'stored') stored++;
+      // Signed with a new key the owner has not confirmed yet: the cursor stops before it, so the
+      // room resumes from here once the key is confirmed (as its own poller stops at what did not verify).
+      if (outcome === 'waiting_for_key') {
+        lastDepth = typeof depth === 'number' && Number.isSafeInteger(depth) ? Math.max(cursor.since_depth, Math.min(before, depth - 1)) : before;
+        waitingForKey = `waiting for the owner to confirm the new key of ${peer}`;
+        break;
       }
     }
     const full = events.length >= limit && waitingForKey === null;
-    const next = full && lastDepth - 1 > cursor.since_depth ? lastDepth - 1 : lastDepth;
+    const nextDepth = full && lastDepth - 1 > cursor.since_depth ? lastDepth - 1 : lastDepth;
     this.d.db
       .prepare('UPDATE reference_poll_cursors SET since_depth = MAX(since_depth, ?), failures = 0, next_at = 0, last_error = ? WHERE server_name = ? AND room_id = ?')
-      .run(next, waitingForKey, peer, roomId);
-    return stored;
+      .run(nextDepth, waitingForKey, peer, roomId);
+    return { stored, more: false };
+  }
+
+  /**
+   * A 3.x page: it scans in (depth, event_id) order and answers the position of the last event it
+   * scanned, also past events it filtered out for us. Its cursor is kept unless an event waits for
+   * the owner to confirm a new key (then the position of the last one taken); it never moves back.
+   * More may follow while it moves.
+   */
+  private async takeCursorPage(peer: string, roomId: string, cursor: CursorRow, events: unknown[], next: HistoryPosition): Promise<{ stored: number; more: boolean }> {
+    let stored = 0;
+    let last: HistoryPosition = { depth: cursor.since_depth, event_id: cursor.since_event_id };
+    let waitingForKey: string | null = null;
+    for (const raw of events) {
+      const position = positionOf(raw);
+      const origin = (raw as { origin_server?: unknown } | null)?.origin_server;
+      if (origin !== this.server) {
+        const outcome = await this.ingestPolled(peer, roomId, raw, origin);
+        if (outcome === 'stored') stored++;
+        if (outcome === 'waiting_for_key') {
+          waitingForKey = `waiting for the owner to confirm the new key of ${peer}`;
+          break;
+        }
+      }
+      if (position && isAfter(position, last)) last = position;
+    }
+    const target = waitingForKey === null ? next : last;
+    const moved = isAfter(target, { depth: cursor.since_depth, event_id: cursor.since_event_id });
+    this.d.db.transaction(() => {
+      this.d.db
+        .prepare('UPDATE reference_poll_cursors SET since_depth = ?, failures = 0, next_at = 0, last_error = ? WHERE server_name = ? AND room_id = ?')
+        .run(moved ? target.depth : cursor.since_depth, waitingForKey, peer, roomId);
+      if (!moved) return;
+      if (target.event_id === null) this.d.db.prepare('DELETE FROM reference_poll_cursor_ids WHERE server_name = ? AND room_id = ?').run(peer, roomId);
+      else {
+        this.d.db
+          .prepare('INSERT INTO reference_poll_cursor_ids (server_name, room_id, since_event_id) VALUES (?, ?, ?) ON CONFLICT (server_name, room_id) DO UPDATE SET since_event_id = excluded.since_event_id')
+          .run(peer, roomId, target.event_id);
+      }
+    })();
+    return { stored, more: moved && waitingForKey === null };
+  }
+
+  /** Verifies and stores one polled event; a refusal is logged (rate-limited) and skipped. */
+  private async ingestPolled(peer: string, roomId: string, raw: unknown, origin: unknown): Promise<'stored' | 'known' | 'skipped' | 'waiting_for_key'> {
+    try {
+      const verified = await this.d.ingest.verify(peer, raw);
+      if (verified.envelope.room_id !== roomId) return 'skipped';
+      const result = await this.d.ingest.store(verified, peer);
+      return result.inserted ? 'stored' : 'known';
+    } catch (error) {
+      if (error instanceof HttpError && error.code === 'bad_event_signature' && origin === peer && this.d.keyChangePending?.(peer)) return 'waiting_for_key';
+      warnLimited(this.d.log, `reference_event_rejected ${peer}`, { event: 'reference_event_rejected', server: peer, room_id: roomId, error: (error as Error).message }, 'event polled from a reference server rejected');
+      return 'skipped';
+    }
   }
 
   private failed(peer: string, roomId: string, cursor: CursorRow, message: string): void {
@@ -303,6 +389,38 @@ export class ReferenceRooms {
     this.abort.abort();
     await this.running?.catch(() => undefined);
   }
+}
+
+/** A position in a 3.x room's history: (depth, event_id), event ids in byte order (lib.rs list_room_events_after @e6f874b0). */
+interface HistoryPosition {
+  depth: number;
+  event_id: string | null;
+}
+
+/** next_depth / next_event_id of a 3.x answer; null when absent (v0.8.5), 'invalid' when not a cursor. */
+function readHistoryCursor(json: unknown): HistoryPosition | null | 'invalid' {
+  const answer = json as { next_depth?: unknown; next_event_id?: unknown };
+  if (answer.next_depth === undefined && answer.next_event_id === undefined) return null;
+  const depth = answer.next_depth;
+  const id = answer.next_event_id ?? null;
+  if (typeof depth !== 'number' || !Number.isSafeInteger(depth) || depth < 0) return 'invalid';
+  if (id !== null && (typeof id !== 'string' || id.length === 0 || id.length > 255)) return 'invalid';
+  return { depth, event_id: id };
+}
+
+/** Where an event sits in a 3.x room's history (depth 0 sorts by its origin_ts). */
+function positionOf(raw: unknown): HistoryPosition | null {
+  const e = raw as { depth?: unknown; origin_ts?: unknown; event_id?: unknown } | null;
+  const depth = e?.depth === 0 ? e.origin_ts : e?.depth;
+  if (typeof depth !== 'number' || !Number.isSafeInteger(depth) || depth < 0 || typeof e?.event_id !== 'string' || e.event_id.length > 255) return null;
+  return { depth, event_id: e.event_id };
+}
+
+/** Whether `a` is after `b` in (depth, event_id byte order); an id sorts after none. */
+function isAfter(a: HistoryPosition, b: HistoryPosition): boolean {
+  if (a.depth !== b.depth) return a.depth > b.depth;
+  if (a.event_id === null) return false;
+  return b.event_id === null || Buffer.compare(Buffer.from(a.event_id, 'utf8'), Buffer.from(b.event_id, 'utf8')) > 0;
 }
 
 /**

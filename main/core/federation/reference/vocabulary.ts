@@ -19,8 +19,8 @@
  */
 import { createHash } from 'node:crypto';
 import { randomUint } from '../../crypto/random-pool.ts';
-import { EVENT_ID, isSafeDisplayName, stripUnsafeDisplay } from '../../../../shared/identifiers.ts';
-import { badRequest, notFound } from '../../errors.ts';
+import { EVENT_ID, isSafeDisplayName, isUserId, isUserIdOfAnyDialect, serverOf, stripUnsafeDisplay } from '../../../../shared/identifiers.ts';
+import { badRequest, forbidden, notFound } from '../../errors.ts';
 import type { Envelope } from '../envelope.ts';
 
 /** Canonical positive i64 in decimal (no sign, no leading zero): what the reference re-stringifies to the same text. */
@@ -69,6 +69,10 @@ export interface TargetLookup {
   messageIdOf(eventId: string): string | undefined;
   /** Our user whose `/join` to `host`'s room was answered with `localUserId` (reference_joins). */
   joinedAs?(roomId: string, host: string, localUserId: string): string | undefined;
+  /** Whether `origin` hosts `roomId` (the room's namespace is its name or its bound domain). */
+  hosts?(origin: string, roomId: string): boolean;
+  /** For a user of this server: whether they asked to join the reference room (reference_joins); undefined for others. */
+  askedToJoin?(roomId: string, userId: string): boolean | undefined;
 }
 
 /**
@@ -171,6 +175,8 @@ function readView(event: Envelope, lookup: TargetLookup): Envelope {
       return { ...event, content: { target: resolveTarget(event, lookup), key: emoji } };
     }
     case 'm.member.leave': {
+      const endorsed = endorsedMember(event, lookup, 'leave');
+      if (endorsed) return endorsed;
       // The host removed one of OUR users (kick or ban: they look the same, notes §6): its leave
       // names our user's local id there (content.user_id, from our /join answer) and is sent as
       // that user's pseudo-user. Both must match; then it is our user's leave.
@@ -182,10 +188,36 @@ function readView(event: Envelope, lookup: TargetLookup): Envelope {
       return memberView(event, 'leave');
     }
     case 'm.member.join':
-      return memberView(event, 'join');
+      return endorsedMember(event, lookup, 'join') ?? memberView(event, 'join');
     default:
       return event;
   }
+}
+
+/**
+ * A membership endorsement of a reference 3.x (F publish_membership_endorsement @e6f874b0): sender
+ * `@server:<domain>`, content {guild_id, membership_user_id}, made by its /join and /leave and by
+ * its kicks and bans of remote users. It names the member, and only the room's host may say it
+ * (as 3.x itself checks, F membership_event_identity): 403 from anyone else. Null: not one.
+ */
+function endorsedMember(event: Envelope, lookup: TargetLookup, membership: 'join' | 'leave'): Envelope | null {
+  const c = event.content;
+  if (c.membership_user_id === undefined) return null;
+  if (!(lookup.hosts?.(event.origin_server, event.room_id) ?? false)) {
+    throw forbidden('not_room_host', `${event.origin_server} does not host ${event.room_id}: only the room's host may endorse a membership (membership_user_id)`);
+  }
+  const member = c.membership_user_id;
+  // Our grammar for anyone; a reference's (Unicode names) only for the host's own users.
+  const valid = isUserId(member) || (isUserIdOfAnyDialect(member) && (lookup.hosts?.(event.origin_server, `!0:${serverOf(member)}`) ?? false));
+  if (!valid) throw badRequest('invalid_content', `${event.event_type} membership_user_id must be a user id`);
+  const guild = guildIdOfRoom(event.room_id);
+  if (c.guild_id !== undefined && String(c.guild_id) !== guild) throw badRequest('invalid_content', `${event.event_type} guild_id ${String(c.guild_id).slice(0, 40)} is not the room's guild ${guild ?? '(none)'}`);
+  // A host may end any membership in its room, but join one of our users only after they asked (its /join from us).
+  if (membership === 'join' && lookup.askedToJoin?.(event.room_id, member) === false) {
+    throw forbidden('join_not_asked', `${event.origin_server} endorses ${member} joining ${event.room_id}, but that user of this server never asked to join it`);
+  }
+  // A leave, a kick and a ban look the same (no actor, no reason): the member's membership ends.
+  return { ...event, state_key: member, content: { membership } };
 }
 
 /** state_key null: the member is the sender (federation.rs:1615,1683); content.user_id is its LOCAL numeric id. */

@@ -5,6 +5,7 @@ import { checkKeysDocument, type RemoteKeysDocument } from '../../../federation/
 import type { DiscoveryDocument } from '../../../federation/discovery.ts';
 import type { ProvenAlias } from '../../../federation/name-claims.ts';
 import { checkReferenceKeys, unsignedKeysTrust } from '../../../federation/reference/keys.ts';
+import { REFERENCE_PROTOCOL_VERSION, REFERENCE_V2 } from '../../../federation/reference/dialect.ts';
 import { KEYS_PATH } from '../../../federation/server-keys.ts';
 import type { NodeContext } from '../../../node-context.ts';
 import type { FederationServer } from '../../../trust/trust-store.ts';
@@ -26,6 +27,7 @@ export function peerView(node: NodeContext, server: FederationServer): PeerView 
     quota: node.quota.view(server.server_name),
     delivery: deliveryView(node, server.server_name),
     dialect: node.dialects.get(server.server_name)?.dialect ?? null,
+    reference_version: node.dialects.referenceVersion(server.server_name),
   };
 }
 
@@ -78,6 +80,9 @@ export function peerOperations(node: NodeContext): Pick<AdminHandlers, 'listPeer
         // With the key given (pinned by the owner), a peer that is down can still be added.
         if (!confirmed || !serverName) throw peerUnreachable(`could not add ${serverName ?? input.endpoint}: ${(error as Error).message}`);
       }
+      if (discovered && input.reference_version !== undefined && discovered.dialect !== 'reference') {
+        throw badRequest('invalid_input', `${discovered.server_name} is not a Paracord reference server (its discovery lists our protocol's capabilities): add it without reference_version`);
+      }
       if (discovered) {
         try {
           if (serverName !== undefined && discovered.server_name !== serverName) {
@@ -127,13 +132,16 @@ export function peerOperations(node: NodeContext): Pick<AdminHandlers, 'listPeer
         });
         // A key id is never re-bound (409 key_id_bound), except a reference peer's new key the owner
         // confirms or that was read over https (reference/key-replacement.ts).
-        const referenceReplacement = discovered?.dialect === 'reference';
+        const referenceReplacement = discovered ? discovered.dialect === 'reference' : input.reference_version !== undefined;
         if (confirmed) node.keys.pin(name, confirmed.key_id, confirmed.public_key, Date.now(), { referenceReplacement });
         // A reference's keys[0] (what it signs with) is pinned: it was read over an authenticated channel.
         if (fetched && referenceReplacement) node.keys.pin(name, fetched.active_key.key_id, fetched.active_key.public_key, Date.now(), { referenceReplacement });
         // Read at the address we know it by, or a change the owner confirmed: it may expire keys.
         if (fetched) node.keys.store(fetched, Date.now(), rawKeys, { rotation: true });
-        if (discovered) node.claims.bindDialect(name, discovered.dialect, alias, discovered.version);
+        // The owner's word on a reference's version wins over its discovery; with discovery off, it is all we have.
+        const version = input.reference_version !== undefined ? (input.reference_version === '3' ? REFERENCE_V2 : REFERENCE_PROTOCOL_VERSION) : discovered?.version ?? null;
+        if (discovered) node.claims.bindDialect(name, discovered.dialect, alias, version);
+        else if (input.reference_version !== undefined) node.claims.bindDialect(name, 'reference', null, version);
         if (discovered) node.discovery.noteBinding(name, discovered);
         return row;
       })();

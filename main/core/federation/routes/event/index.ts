@@ -1,6 +1,6 @@
 import Router from '../../../http/router.ts';
 import { serverOf } from '../../../../../shared/identifiers.ts';
-import { notFound } from '../../../errors.ts';
+import { HttpError, notFound } from '../../../errors.ts';
 import { parseJsonBody } from '../../../http/read-body.ts';
 import { envelopeWireJson } from '../../envelope.ts';
 import type { FederationDeps } from '../../federation-deps.ts';
@@ -25,7 +25,19 @@ export function eventRoutes(deps: FederationDeps): Router {
       return;
     }
     // verifyAll: its checks' three database reads share one read transaction (issue #17).
-    const verified = await deps.ingest.verifyAll(state.origin, [raw])[0]!;
+    let verified;
+    try {
+      verified = await deps.ingest.verifyAll(state.origin, [raw])[0]!;
+    } catch (error) {
+      // A reference 3.x pushes every membership event to every trusted peer and retries any 4xx
+      // for 24 h (docs/PROTOCOL.md): one for a room we are not in is taken as nothing to store.
+      if (error instanceof HttpError && error.code === 'unknown_room' && isMemberEventOf(raw) && deps.referenceVersion?.(state.origin) === '3') {
+        ctx.status = 202;
+        ctx.body = { event_id: (raw as { event_id: string }).event_id, inserted: false };
+        return;
+      }
+      throw error;
+    }
     // Same transaction as the event: the replay entry is durable exactly when the event is.
     const result = await deps.ingest.store(verified, state.origin, () => deps.replay.record(state.signature, state.origin, state.requestTs));
     state.replayRecorded = true;
@@ -46,6 +58,12 @@ export function eventRoutes(deps: FederationDeps): Router {
   });
 
   return router;
+}
+
+/** A member event with a string event id (the reference's `m.member.join` / `m.member.leave`). */
+function isMemberEventOf(raw: unknown): boolean {
+  const e = raw as { event_type?: unknown; event_id?: unknown } | null;
+  return typeof e?.event_id === 'string' && e.event_id.length <= 255 && (e.event_type === 'm.member.join' || e.event_type === 'm.member.leave');
 }
 
 /** Who may fetch an event: its origin, the host of its room, and servers with joined members. */
