@@ -2,8 +2,8 @@
  * Issue #32 item 3, a friend's node as a mailbox, with real node processes on 127.0.0.1: alpha and
  * beta share a room (alpha hosts it) and can no longer reach each other in either direction (each
  * publishes a closed port and receives by pull); carol, a friend both reach, is their mailbox.
- * 200 messages each way go through it, in order, each once, although carol is SIGKILLed in the
- * middle. What carol carries is signed by its origin and checked by the receiver as if direct:
+ * 100 messages each way go through it, in order, each once, although carol is SIGKILLed in the
+ * middle (200 behind real NAT routers: test/nat-mailbox.test.ts). What carol carries is signed by its origin and checked by the receiver as if direct:
  * a deposit carol changed, or one it never had, is refused.
  */
 import { writeFileSync } from 'node:fs';
@@ -49,22 +49,22 @@ async function twoHomesAndAFriend(withRoom = true) {
 }
 
 describe('a friend\'s node as a mailbox (issue #32 item 3)', () => {
-  it('200 messages each way between two nodes that cannot reach each other, through a common friend, in order, once, with the mailbox SIGKILLed in the middle', async () => {
+  it('100 messages each way between two nodes that cannot reach each other, through a common friend, in order, once, with the mailbox SIGKILLed in the middle (200 behind real routers: nat-mailbox.test.ts)', async () => {
     const { alpha, beta, carol, roomId } = await twoHomesAndAFriend();
-    const total = 200;
+    const total = 100;
     const sendBoth = async (from: number, to: number) => {
       for (let i = from; i < to; i++) {
         await send(alpha, roomId, `alpha ${i}`);
         await send(beta, roomId, `beta ${i}`);
       }
     };
-    await sendBoth(0, 60);
+    await sendBoth(0, 30);
     // Some of it went through carol already; then the mailbox dies mid-flight.
     await eventually(async () => expect(arrivalOrder(beta, roomId, 'alpha.test').length).toBeGreaterThan(0), 60_000, 20);
     expect(await carol.stop('SIGKILL')).not.toBe(0);
-    await sendBoth(60, 120);
+    await sendBoth(30, 60);
     await carol.start();
-    await sendBoth(120, total);
+    await sendBoth(60, total);
     try {
       await eventually(async () => {
         expect(arrivalOrder(beta, roomId, 'alpha.test')).toHaveLength(total);

@@ -25,7 +25,8 @@ import type { CarriedRequest, DispatchAnswer } from './self-dispatch.ts';
 
 const FETCH_TIMEOUT_MS = 40_000;
 const NOT_SERVED_RETRY_MS = 10 * 60_000;
-const MAX_BACKOFF_MS = 60_000;
+/** A mailbox that restarted is asked again within this long (a failed fetch costs one connection attempt). */
+const MAX_BACKOFF_MS = 10_000;
 const CARRIED = new Set(Object.values(CARRIED_PATHS));
 
 const itemSchema = z.strictObject({
