@@ -3,7 +3,7 @@
  * masquerades (no UPnP, nothing comes in), and a public friend (test/helpers/netns-two-homes.ts),
  * all over TLS as at home. Each home redeems the friend's invite link (from behind its router:
  * it then receives by pull at once); the homes, which cannot reach each other in either
- * direction, add each other by key. A room hosted on the first home, with the second home's user
+ * direction, peer by a link that names the friend as the inviter's mailbox. A room hosted on the first home, with the second home's user
  * invited and joined through the friend's mailbox, carries 200 messages each way, in order, each
  * once, although the friend (the mailbox) is SIGKILLed in the middle.
  * Skipped, with the reason, where network namespaces are not available.
@@ -54,14 +54,25 @@ describe.skipIf(unavailable !== null)('two homes behind two NAT routers and a pu
         expect(redeemed.status, JSON.stringify(redeemed.body)).toBe(200);
         expect(redeemed.body.reachable).toBe(false);
       }
-      // The homes add each other by key (neither can reach the other to fetch it).
-      const status = { alpha: on.alpha('GET', '/status').body, beta: on.beta('GET', '/status').body };
-      for (const [who, other, i] of [['alpha', 'beta', 2], ['beta', 'alpha', 1]] as const) {
-        const added = on[who]('POST', '/peers', { server_name: `${other}.test`, endpoint: `https://${homeAddress(i)}:${port}`, key_id: status[other].key_id, public_key: status[other].public_key, tls_fingerprint: status[other].federation.tls_fingerprint });
-        expect(added.status, JSON.stringify(added.body)).toBe(200);
-      }
-      // Both fetch from carol's mailbox (they chose it) before the room starts.
+      // Both fetch from carol's mailbox (they chose it).
       await poll(() => expect(queryNodeDb<{ n: number }>(dirs.carol, 'SELECT COUNT(*) AS n FROM mailbox_clients')[0]!.n).toBe(2), 60_000);
+      await poll(() => expect(queryNodeDb<{ n: number }>(dirs.alpha, 'SELECT COUNT(*) AS n FROM mailbox_sources WHERE last_error IS NULL AND last_fetch_at IS NOT NULL')[0]!.n).toBe(1), 60_000);
+      // The homes peer by a link, although neither can reach the other: alpha's link names carol,
+      // where alpha receives; beta's request waits there, and alpha's answer comes back the same way.
+      const link = on.alpha('POST', '/invites/peer', {}).body.link as string;
+      const payload = JSON.parse(Buffer.from(link.slice('paracord://peer/'.length), 'base64url').toString('utf8')) as { mailboxes?: string[] };
+      expect(payload.mailboxes).toEqual(['carol.test']);
+      const redeemed = on.beta('POST', '/invites/peer/redeem', { link });
+      expect(redeemed.status, JSON.stringify(redeemed.body)).toBe(200);
+      expect(redeemed.body).toMatchObject({ server_name: 'alpha.test', waiting_at: 'carol.test' });
+      await poll(() => {
+        expect((on.alpha('GET', '/peers').body.peers as Array<{ server_name: string }>).map((p) => p.server_name)).toContain('beta.test');
+        const peers = on.beta('GET', '/peers').body;
+        expect(peers.pending).toBeUndefined();
+        expect((peers.peers as Array<{ server_name: string }>).map((p) => p.server_name)).toContain('alpha.test');
+      }, 60_000);
+      // The link was used once: beta's request, left again, changes nothing.
+      expect(on.alpha('GET', '/invites/peer').body.invites).toMatchObject([{ state: 'used', used_by: 'beta.test' }]);
 
       const roomId: string = on.alpha('POST', '/rooms', { name: 'two routers' }).body.room_id;
       expect(on.alpha('POST', `/rooms/${enc(roomId)}/invites`, { user_id: '@owner:beta.test' }).status).toBe(200);

@@ -281,6 +281,8 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
     dispatch: (carried) => selfDispatch.dispatch(carried),
     onChange: () => notifications.notify({ type: 'status' }),
   });
+  /** The friends whose mailboxes we fetched from lately (none while we are reached directly). */
+  const currentMailboxes = () => mailboxFetcher.sources().filter((m) => m.last_error === null && m.last_fetch_at !== null && Date.now() - m.last_fetch_at < 2 * 60_000).map((m) => m.server_name);
   const pushLimit = { events: config.referencePushPerMinute ?? DEFAULT_REFERENCE_PUSH_LIMIT.events, windowMs: config.referencePushWindowMs ?? DEFAULT_REFERENCE_PUSH_LIMIT.windowMs };
   const workers = new DeliveryWorkers({
     outbox, events, http, discovery, log, isPaused, pull, mailbox: mailboxSender,
@@ -426,7 +428,11 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
       db, identity: () => id, federationUrl: () => federationUrl ?? '', tls: () => tls, trust, keys, claims, http, discovery, log, pull,
       onPeered: () => notifications.notify({ type: 'status' }),
       onNotReached: (server, error) => reachability?.notReachedBy(server, error),
+      // Our links name where we receive while nobody can reach us (issue #32).
+      mailboxes: currentMailboxes,
+      leaveAtMailbox: async (server, path, body, via) => (await mailboxSender.deposit(id, server, path, body, undefined, via))?.mailbox ?? null,
     });
+    peeringService.start();
     ingest.hooks = {
       isHeld: (eventId) => quarantine.isHeld(eventId),
       checkHeld: (server, bytes) => quota.checkHeld(server, quarantine.heldBytes(server), bytes),
@@ -469,6 +475,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
       rooms: () => service,
       peering: () => peeringService!,
       commit,
+      isDispatched: (value) => selfDispatch.isDispatched(value),
       verifySignedRequest: verifySignedRequest({
         trust, keys, replay, commit, limiter, abuse, verifier,
         isDispatched: (value) => selfDispatch.isDispatched(value),
@@ -556,7 +563,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
       ),
       forcePull: config.pull ?? false,
       neverReached: (server) => pull.unreachedReason(server) !== null,
-      mailboxSources: () => mailboxFetcher.sources().filter((m) => m.last_error === null && m.last_fetch_at !== null && Date.now() - m.last_fetch_at < 2 * 60_000).map((m) => m.server_name),
+      mailboxSources: currentMailboxes,
       // A node listening on loopback only cannot be reached through the router: no mapping then.
       portMapping: !(config.noPortMapping ?? false) && !/^(127\.|::1$|localhost$)/.test(host),
       listenHost: host,
@@ -646,6 +653,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
     if (pruneTimer) clearInterval(pruneTimer);
     memoryTrim.stop();
     roomService?.stop(); // running catch-ups end before the database closes
+    peeringService?.stop();
     lapses?.stop();
     log.info({ event: 'node_stopping' }, 'stopping: finishing in-flight requests');
     const forced = (name: string) =>

@@ -437,7 +437,8 @@ export interface AdminOutputs {
   checkReachability: { reachable: boolean; url: string | null; message: string };
   backupIdentity: { identity: string };
   setup: NodeStatus;
-  listPeers: { peers: PeerView[] };
+  /** `pending`: friends' links redeemed through a mailbox, waiting for (or refused by) the friend (issue #32). */
+  listPeers: { peers: PeerView[]; pending?: PendingPeering[] };
   addPeer: PeerView;
   setPeerTrust: PeerView;
   getPolicy: Policy;
@@ -489,6 +490,11 @@ export interface AdminOutputs {
     reachable: boolean | null;
     /** Why it could not, in words (when reachable is false). */
     reach_error?: string;
+    /**
+     * The friend could not be reached: the peering request waits at this friend's node, a mailbox
+     * its link named (issue #32); peered once the friend fetches it and answers (listPeers `pending`).
+     */
+    waiting_at?: string;
   };
   getKeys: {
     active_key: { key_id: string; public_key: string; valid_until: number };
@@ -675,6 +681,18 @@ export interface HeldEvent {
   received_at: number;
   /** Message text, when the event has one, for the review screen. */
   body?: string;
+}
+
+/** A friend's link redeemed while the friend could not be reached: the request waits at a mailbox (issue #32). */
+export interface PendingPeering {
+  server_name: string;
+  /** The friend's node that holds the request (a mailbox its link named), null while being left there. */
+  waiting_at: string | null;
+  requested_at: number;
+  expires_at: number;
+  answered_at: number | null;
+  /** The friend refused the link, in its words; null while waiting. */
+  error: string | null;
 }
 
 export interface PeerInvite {

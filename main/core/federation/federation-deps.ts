@@ -52,6 +52,8 @@ export interface FederationDeps {
   mailbox?: MailboxRouteDeps;
   /** Whether a mailbox client is still a peer we allow. */
   mailboxPeerAllowed?: (server: string) => boolean;
+  /** Whether a header value is this process's mailbox hand-over secret (a request a mailbox carried, mailbox/self-dispatch.ts). */
+  isDispatched?: (value: string) => boolean;
   /** Leaves a request for `server` at a mailbox of it, in the background (a join's answer, issue #32). */
   answerThroughMailbox?: (server: string, path: string, body: string) => void;
   /** What a mailbox holds changed (dashboard). */

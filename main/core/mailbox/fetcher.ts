@@ -151,7 +151,8 @@ export class MailboxFetcher {
         ahead = ask(identity, endpoint, next);
         for (const item of page.items) {
           const answer = await this.deps.dispatch({ from: item.from, path: item.path, keyId: item.key_id, timestamp: item.timestamp, signature: item.signature, body: item.body });
-          if (answer.status >= 500) throw new Error(`a carried request could not be taken yet (HTTP ${answer.status}); the page is asked again`);
+          // Not yet (a server error, or over a rate limit): the page is asked again.
+          if (answer.status >= 500 || answer.status === 429) throw new Error(`a carried request could not be taken yet (HTTP ${answer.status}); the page is asked again`);
           // Final either way: a refusal here is what a direct push would have got (409: taken before).
           if (answer.status >= 400 && answer.status !== 409) {
             warnLimited(log, `mailbox_item_refused ${item.from}`, { event: 'mailbox_item_refused', mailbox: server, from: item.from, status: answer.status, error: answer.error }, 'a request carried by a mailbox was refused');

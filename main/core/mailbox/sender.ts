@@ -61,11 +61,11 @@ export class MailboxSender {
    * Leaves the request (`path`, `body`) for `destination` at one of its mailboxes: the mailbox's
    * answer (200 once stored), or null when no mailbox holds mail for it (or none answered).
    */
-  async deposit(identity: Identity, destination: string, path: string, body: string, signal?: AbortSignal): Promise<Deposited | null> {
+  async deposit(identity: Identity, destination: string, path: string, body: string, signal?: AbortSignal, via?: readonly string[]): Promise<Deposited | null> {
     const kind = kindOfPath(path);
     if (!kind) return null;
     const bytes = Buffer.from(body, 'utf8');
-    for (const mailbox of this.candidates(destination, identity.serverName)) {
+    for (const mailbox of this.candidates(destination, identity.serverName, via)) {
       if (signal?.aborted) return null;
       try {
         const document = await this.deps.discovery.documentOf(mailbox, Date.now(), signal);
@@ -123,12 +123,17 @@ export class MailboxSender {
     this.preferUntil.set(destination, now + MAILBOX_PREFERRED_MS);
   }
 
-  /** The mailbox that took it last first, then our other allowed peers (never the recipient itself). */
-  private candidates(destination: string, self: string): string[] {
+  /**
+   * The mailbox that took it last first, then our other allowed peers (never the recipient
+   * itself); only those of `via` (the mailboxes a friend's link names), in its order, when given.
+   */
+  private candidates(destination: string, self: string, via?: readonly string[]): string[] {
+    const allowed = (server: string) => server !== destination && server !== self && this.deps.trust.get(server)?.trust === 'allow';
+    if (via) return via.filter(allowed).slice(0, MAX_CANDIDATES);
     const last = this.mailboxOf(destination);
     const peers = this.deps.trust
       .list()
-      .filter((s) => s.trust === 'allow' && s.server_name !== destination && s.server_name !== self)
+      .filter((s) => s.trust === 'allow' && allowed(s.server_name))
       .sort((a, b) => (b.last_seen_at ?? 0) - (a.last_seen_at ?? 0))
       .map((s) => s.server_name);
     const ordered = last && peers.includes(last) ? [last, ...peers.filter((p) => p !== last)] : peers;

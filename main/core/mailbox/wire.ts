@@ -1,6 +1,7 @@
 /** The mailbox extension on the wire (docs/PROTOCOL.md "Mailboxes"): paths, headers, limits. */
 import { BATCH_PATH, EVENT_PATH } from '../outbox/delivery-worker.ts';
 import { JOIN_ANSWER_PATH, JOIN_PATH } from '../rooms/room-service.ts';
+import { PEERING_ANSWER_PATH, PEERING_PATH } from '../peering/peering-service.ts';
 
 export const MAILBOX_CAPABILITY = 'mailbox';
 export const MAILBOX_PATH = '/_paracord/federation/v1/mailbox';
@@ -17,8 +18,11 @@ export const INNER_SIGNATURE = 'X-Paracord-Inner-Signature';
 /**
  * What a mailbox carries: event pushes (one or a batch; invites travel as their signed event), a
  * join to a room's host, and the host's answer to it (the room's snapshot), which comes back the
- * same way because a join through a mailbox gets no answer of its own.
+ * same way because a join through a mailbox gets no answer of its own; likewise a peering request
+ * (a friend's link redeemed while its node cannot be reached) and the inviter's answer to it.
  */
-export const CARRIED_PATHS: Readonly<Record<string, string>> = Object.freeze({ event: EVENT_PATH, events: BATCH_PATH, join: JOIN_PATH, 'join-answer': JOIN_ANSWER_PATH });
-export type CarriedKind = 'event' | 'events' | 'join' | 'join-answer';
+export const CARRIED_PATHS: Readonly<Record<string, string>> = Object.freeze({
+  event: EVENT_PATH, events: BATCH_PATH, join: JOIN_PATH, 'join-answer': JOIN_ANSWER_PATH, peering: PEERING_PATH, 'peering-answer': PEERING_ANSWER_PATH,
+});
+export type CarriedKind = 'event' | 'events' | 'join' | 'join-answer' | 'peering' | 'peering-answer';
 export const kindOfPath = (path: string): CarriedKind | null => (Object.entries(CARRIED_PATHS).find(([, p]) => p === path)?.[0] as CarriedKind | undefined) ?? null;

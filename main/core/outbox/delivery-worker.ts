@@ -171,8 +171,8 @@ export class DeliveryWorkers {
     const wasEmpty = known?.queueEmpty ?? false;
     if (known) known.queueEmpty = false;
     if (this.stopped || this.deps.isPaused()) return;
-    if (this.deps.pull?.isPullDestination(destination)) {
-      this.deps.pull.notify(destination);
+    if (this.waitsForPull(destination)) {
+      this.deps.pull?.notify(destination);
       return;
     }
     const state = this.state(destination);
@@ -234,16 +234,34 @@ export class DeliveryWorkers {
     clearTimeout(timer);
   }
 
-  status(destination: string): { backing_off: boolean; paced: boolean; in_flight: boolean; waiting_to_be_pulled: boolean; last_pull_at: number | null } {
+  status(destination: string): { backing_off: boolean; paced: boolean; in_flight: boolean; waiting_to_be_pulled: boolean; never_reached: boolean; last_pull_at: number | null } {
     const state = this.destinations.get(destination);
     const pulled = this.deps.pull?.receiver(destination);
     return {
       backing_off: state?.backingOff ?? false,
       paced: state?.paced ?? false,
       in_flight: state?.running ?? false,
-      waiting_to_be_pulled: this.deps.pull?.isPullDestination(destination) ?? false,
+      waiting_to_be_pulled: this.waitsForPull(destination),
+      // Its endpoint is its word, never proven: nothing is sent there (issue #32).
+      never_reached: this.deps.pull?.unreachedReason(destination) != null,
       last_pull_at: pulled?.last_pull_at ?? null,
     };
+  }
+
+  /**
+   * Whether `destination`'s rows wait for its GET /pull (pull-queue.ts). Not a peer whose endpoint
+   * was never reached, that does not pull from us and that has a mailbox (it peered through one,
+   * issue #32): its requests go to that mailbox only, never to the endpoint it named.
+   */
+  private waitsForPull(destination: string): boolean {
+    const pull = this.deps.pull;
+    if (!pull?.isPullDestination(destination)) return false;
+    return !this.mailboxOnly(destination);
+  }
+
+  private mailboxOnly(destination: string): boolean {
+    const pull = this.deps.pull;
+    return pull !== undefined && pull.unreachedReason(destination) !== null && !pull.pulledRecently(destination) && this.deps.mailbox?.mailboxOf(destination) != null;
   }
 
   private state(destination: string): DestinationState {
@@ -260,7 +278,7 @@ export class DeliveryWorkers {
     let next: Prepared | null = null;
     while (!this.stopped && !this.deps.isPaused() && !this.deps.isHeld?.(destination)) {
       // It receives by pull now: its rows wait for its GET /pull (pull-queue.ts).
-      if (this.deps.pull?.isPullDestination(destination)) return;
+      if (this.waitsForPull(destination)) return;
       const batchLimit = await this.batchLimit(destination, state);
       const batch = batchLimit > 1;
       // One read of the queue per request: the head decides (backoff, probe), and the same rows
@@ -421,8 +439,11 @@ export class DeliveryWorkers {
     const body = useBatch ? `{"events":[${sendable.map((s) => s.wire).join(',')}]}` : sendable[0]!.wire;
     const mailbox = this.deps.mailbox;
     try {
-      let left = mailbox?.preferred(destination) ? await mailbox.deposit(identity, destination, path, body, abort.signal) : null;
-      if (left === null) {
+      // Never pushed to an endpoint we never reached (issue #32): only its mailbox.
+      const mailboxOnly = this.mailboxOnly(destination);
+      let left = mailbox && (mailboxOnly || mailbox.preferred(destination)) ? await mailbox.deposit(identity, destination, path, body, abort.signal) : null;
+      if (left === null && mailboxOnly) networkError = `no mailbox of ${destination} took the request (it was never reached directly)`;
+      else if (left === null) {
         try {
           const endpoint = await this.deps.discovery.endpointOf(destination);
           response = await this.deps.http.signed(identity, 'POST', endpoint, path, body, { signal: abort.signal, destination });

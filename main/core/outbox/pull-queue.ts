@@ -76,6 +76,12 @@ export class PullQueue {
     return receiver !== undefined && now - receiver.last_pull_at < PULL_STALE_MS;
   }
 
+  /** Whether `destination` pulled from us lately. */
+  pulledRecently(destination: string, now = Date.now()): boolean {
+    const receiver = this.receivers.get(destination);
+    return receiver !== undefined && now - receiver.last_pull_at < PULL_STALE_MS;
+  }
+
   /** Why we wait for `destination` to pull (its endpoint was never reached), or null. */
   unreachedReason(destination: string): UnreachedPeer | null {
     return this.unreached.get(destination) ?? null;

@@ -30,6 +30,12 @@ export const linkPayloadSchema = z.strictObject({
   tls_fingerprint: z.string().regex(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/).nullable(),
   token: z.string().regex(/^[A-Za-z0-9_-]{43}$/),
   expires_at: z.number().int().positive(),
+  /**
+   * Where the inviter receives while nobody can reach it (issue #32): friends' nodes that keep
+   * its mail. A redeemer that cannot reach the endpoint leaves its peering request at one of
+   * these it peers with. Only in links of a node that receives through mailboxes.
+   */
+  mailboxes: z.array(z.string().refine(isServerName, 'not a server name')).min(1).max(4).optional(),
   sig: z.string().regex(HEX_SIGNATURE),
 });
 export type LinkPayload = z.infer<typeof linkPayloadSchema>;

@@ -7,7 +7,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { PeerInvite } from '../../../shared/contract/admin-operations.ts';
+import type { PeerInvite, PendingPeering } from '../../../shared/contract/admin-operations.ts';
 import { canonicalJson } from '../crypto/canonical-json.ts';
 import { HttpError, badRequest, conflict, forbidden, notFound } from '../errors.ts';
 import type { Discovery } from '../federation/discovery.ts';
@@ -30,7 +30,13 @@ import { PEER_TEXT_MAX } from '../federation/peer-refusal.ts';
 import { encodeLink, parseLink, type LinkPayload } from './invite-link.ts';
 
 export const PEERING_PATH = '/_paracord/federation/v1/peering';
+/** The inviter's answer to a peering request that came through a mailbox (issue #32). */
+export const PEERING_ANSWER_PATH = '/_paracord/federation/v1/peering/answer';
 export const DEFAULT_LINK_LIFETIME_MS = 7 * 24 * 3600_000;
+/** A peering request waiting at a mailbox is left there again this often until answered (an answer can be lost). */
+export const PENDING_RESEND_MS = 2 * 60_000;
+/** Refusals the inviter sends back through a mailbox: about the link itself, to its redeemer. */
+const ANSWERED_REFUSALS = new Set(['link_used', 'link_expired', 'link_revoked', 'already_peer', 'name_taken']);
 
 interface PeerInviteRow {
   id: string;
@@ -66,7 +72,30 @@ export interface PeeringAnswer {
   reach_error?: string;
 }
 
-const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
+/** The inviter's answer to a peering request carried by a mailbox, signed by the inviter (`POST /peering/answer`). */
+export interface PeeringAnswerMessage {
+  /** sha256 (hex) of the link's token: which request this answers. */
+  token_sha256: string;
+  accepted: boolean;
+  /** When accepted: whether the inviter could call the redeemer back. */
+  reachable?: boolean;
+  reach_error?: string;
+  /** When refused: the refusal's code and words. */
+  error?: string;
+  message?: string;
+}
+
+interface PendingRow extends PendingPeering {
+  key_id: string;
+  public_key: string;
+  endpoint: string;
+  tls_fingerprint: string | null;
+  token_hash: string;
+  request: string;
+  mailboxes: string;
+}
+
+export const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
 
 export interface PeeringDeps {
   db: Db;
@@ -86,13 +115,31 @@ export interface PeeringDeps {
   onPeered?: (server: string) => void;
   /** The friend whose link we redeemed could not call us back: receive by pull at once (issue #32). */
   onNotReached?: (server: string, error: string) => void;
+  /** The friends whose nodes keep our mail now (named in our links), none while we can be reached. */
+  mailboxes?: () => string[];
+  /**
+   * Leaves a signed request for `server` at one of its mailboxes (only those of `via` when given):
+   * the mailbox that took it, or null.
+   */
+  leaveAtMailbox?: (server: string, path: string, body: string, via?: readonly string[]) => Promise<string | null>;
 }
 
 export class PeeringService {
   private readonly d: PeeringDeps;
+  private resendTimer: NodeJS.Timeout | null = null;
 
   constructor(deps: PeeringDeps) {
     this.d = deps;
+  }
+
+  /** Leaves the peering requests that wait for an answer at their mailboxes again, now and then. */
+  start(): void {
+    this.scheduleResend();
+  }
+
+  stop(): void {
+    if (this.resendTimer) clearTimeout(this.resendTimer);
+    this.resendTimer = null;
   }
 
   createInvite(lifetimeMs = DEFAULT_LINK_LIFETIME_MS, note?: string, now = Date.now()): { id: string; link: string; https_link: string; expires_at: number } {
@@ -110,6 +157,9 @@ export class PeeringService {
       token,
       expires_at: expiresAt,
     };
+    // Behind a router nobody can call through: where a friend can leave its peering request.
+    const mailboxes = this.d.mailboxes?.().slice(0, 4) ?? [];
+    if (mailboxes.length > 0) unsigned.mailboxes = mailboxes;
     const payload: LinkPayload = { ...unsigned, sig: identity.signHex(Buffer.from(canonicalJson(unsigned), 'utf8')) };
     this.d.db
       .prepare('INSERT INTO peer_invites (id, token_hash, note, created_at, expires_at) VALUES (?, ?, ?, ?, ?)')
@@ -138,7 +188,7 @@ export class PeeringService {
   }
 
   /** Redeems a friend's link: check it against the live server, then ask it to peer. */
-  async redeem(link: string): Promise<{ server_name: string; endpoint: string; key_id: string; tls_fingerprint: string | null; reachable: boolean | null; reach_error?: string }> {
+  async redeem(link: string): Promise<{ server_name: string; endpoint: string; key_id: string; tls_fingerprint: string | null; reachable: boolean | null; reach_error?: string; waiting_at?: string }> {
     const parsed = parseLink(link);
     if (!parsed.ok) throw badRequest('invalid_link', parsed.reason);
     const invite = parsed.payload;
@@ -172,7 +222,12 @@ export class PeeringService {
         throw new PinMismatch(`it does not serve the key in the link (${invite.key_id}); the link or the server is not genuine`);
       }
       return { document: check.document, raw: response.json, discovery, binds: discovery.capabilities.includes(DESTINATION_BINDING_CAPABILITY) };
+    }).catch((error: unknown) => {
+      // Nobody reaches it: its link may name friends that keep its mail (issue #32).
+      if (error instanceof HttpError && error.code === 'peer_unreachable' && this.viaOf(invite).length > 0) return null;
+      throw error;
     });
+    if (keys === null) return this.redeemThroughMailbox(invite);
 
     const request: PeeringRequest = {
       token: invite.token,
@@ -201,6 +256,131 @@ export class PeeringService {
     if (reachError !== null) this.d.onNotReached?.(invite.server_name, reachError);
     this.d.onPeered?.(invite.server_name);
     return { server_name: invite.server_name, endpoint: invite.endpoint, key_id: invite.key_id, tls_fingerprint: invite.tls_fingerprint, reachable, ...(reachError !== null ? { reach_error: reachError } : {}) };
+  }
+
+  /** The mailboxes a link names that we could leave a request at: our allowed peers. */
+  private viaOf(invite: LinkPayload): string[] {
+    const self = this.d.identity().serverName;
+    return (invite.mailboxes ?? []).filter((m) => m !== self && m !== invite.server_name && this.d.trust.get(m)?.trust === 'allow');
+  }
+
+  /**
+   * The friend cannot be reached, and its link names mailboxes we peer with: our signed peering
+   * request is left at one of them for it to fetch. Nothing is bound until the friend's own signed
+   * answer comes back (`POST /peering/answer`); until then the request waits (pendingPeerings).
+   */
+  private async redeemThroughMailbox(invite: LinkPayload): Promise<Awaited<ReturnType<PeeringService['redeem']>>> {
+    const identity = this.d.identity();
+    const via = this.viaOf(invite);
+    const request: PeeringRequest = {
+      token: invite.token, server_name: identity.serverName, endpoint: this.d.federationUrl(), key_id: identity.keyId,
+      public_key: identity.publicKeyHex, tls_fingerprint: this.d.tls()?.fingerprint256 ?? null,
+    };
+    const body = JSON.stringify(request);
+    const now = Date.now();
+    // Written first: the answer may come back through the mailbox before the deposit's answer does.
+    this.d.db
+      .prepare(
+        `INSERT INTO pending_peerings (server_name, key_id, public_key, endpoint, tls_fingerprint, token_hash, request, mailboxes, waiting_at, requested_at, expires_at, answered_at, error)
+         VALUES (@server_name, @key_id, @public_key, @endpoint, @tls_fingerprint, @token_hash, @request, @mailboxes, NULL, @now, @expires_at, NULL, NULL)
+         ON CONFLICT (server_name) DO UPDATE SET key_id = excluded.key_id, public_key = excluded.public_key, endpoint = excluded.endpoint, tls_fingerprint = excluded.tls_fingerprint,
+           token_hash = excluded.token_hash, request = excluded.request, mailboxes = excluded.mailboxes, waiting_at = NULL, requested_at = excluded.requested_at,
+           expires_at = excluded.expires_at, answered_at = NULL, error = NULL`,
+      )
+      .run({ server_name: invite.server_name, key_id: invite.key_id, public_key: invite.public_key, endpoint: invite.endpoint, tls_fingerprint: invite.tls_fingerprint, token_hash: hashToken(invite.token), request: body, mailboxes: JSON.stringify(via), now, expires_at: invite.expires_at });
+    const mailbox = await this.d.leaveAtMailbox?.(invite.server_name, PEERING_PATH, body, via) ?? null;
+    if (mailbox === null) {
+      this.d.db.prepare('DELETE FROM pending_peerings WHERE server_name = ? AND requested_at = ?').run(invite.server_name, now);
+      throw new HttpError(502, 'peer_unreachable', `${invite.server_name} could not be reached, and none of the friends its link names as its mailboxes (${via.join(', ')}) would take the request; try again later`);
+    }
+    this.d.db.prepare('UPDATE pending_peerings SET waiting_at = ? WHERE server_name = ? AND requested_at = ? AND answered_at IS NULL').run(mailbox, invite.server_name, now);
+    this.d.log.info({ event: 'peering_request_left', server: invite.server_name, mailbox }, 'a friend\'s node could not be reached: the peering request waits at its mailbox');
+    this.d.onPeered?.(invite.server_name);
+    this.scheduleResend();
+    return { server_name: invite.server_name, endpoint: invite.endpoint, key_id: invite.key_id, tls_fingerprint: invite.tls_fingerprint, reachable: null, waiting_at: mailbox };
+  }
+
+  /** Peering requests of ours that wait at a mailbox, or that the friend refused. */
+  pendingPeerings(): PendingPeering[] {
+    return this.d.db
+      .prepare<[], PendingPeering>('SELECT server_name, waiting_at, requested_at, expires_at, answered_at, error FROM pending_peerings ORDER BY requested_at')
+      .all();
+  }
+
+  /** The key a friend's answer must be signed with: the one its link named, while we wait for it. */
+  pendingKey(server: string): { key_id: string; public_key: string } | null {
+    const row = this.d.db.prepare<[string], PendingRow>('SELECT * FROM pending_peerings WHERE server_name = ? AND answered_at IS NULL').get(server);
+    return row ? { key_id: row.key_id, public_key: row.public_key } : null;
+  }
+
+  /**
+   * The friend's signed answer to a request we left at a mailbox: accepted → peered (bound and
+   * pinned as a redeemed link would have); refused → its words are kept for the owner.
+   */
+  takeAnswer(server: string, answer: PeeringAnswerMessage, now = Date.now()): { peered: boolean } {
+    const row = this.d.db.prepare<[string], PendingRow>('SELECT * FROM pending_peerings WHERE server_name = ? AND answered_at IS NULL').get(server);
+    if (!row) throw notFound('not_pending', `no peering request of this server waits for ${server}`);
+    if (answer.token_sha256 !== row.token_hash) throw forbidden('wrong_token', 'this answer is for another link');
+    if (!answer.accepted) {
+      const words = cleanText(`${answer.message ?? 'it refused'}${answer.error ? ` (${answer.error})` : ''}`, PEER_TEXT_MAX);
+      this.d.db.prepare('UPDATE pending_peerings SET answered_at = ?, error = ? WHERE server_name = ?').run(now, words, server);
+      this.d.log.warn({ event: 'peering_refused_through_mailbox', server, error: answer.error ?? null }, 'a friend refused the peering request we left at its mailbox');
+      this.d.onPeered?.(server);
+      return { peered: false };
+    }
+    this.d.db.transaction(() => {
+      this.bind(server, row.key_id, row.public_key, row.endpoint, row.tls_fingerprint, now);
+      this.d.db.prepare('DELETE FROM pending_peerings WHERE server_name = ?').run(server);
+    })();
+    this.d.discovery.forget(server);
+    this.d.log.info({ event: 'peered', server, via: 'invite_link_mailbox', reachable: answer.reachable ?? null }, 'peered through an invite link, by way of a mailbox');
+    if (answer.reachable === false) this.d.onNotReached?.(server, cleanText(answer.reach_error ?? 'it could not call this node back', PEER_TEXT_MAX));
+    this.d.onPeered?.(server);
+    return { peered: true };
+  }
+
+  /** While requests wait: leave each at its mailbox again every PENDING_RESEND_MS (the same signed body, freshly signed request). */
+  private scheduleResend(): void {
+    if (this.resendTimer) return;
+    const waiting = this.d.db.prepare<[number], { n: number }>('SELECT COUNT(*) AS n FROM pending_peerings WHERE answered_at IS NULL AND expires_at > ?').get(Date.now())?.n ?? 0;
+    if (waiting === 0) return;
+    this.resendTimer = setTimeout(() => {
+      this.resendTimer = null;
+      void this.resendPending().finally(() => this.scheduleResend());
+    }, PENDING_RESEND_MS);
+    this.resendTimer.unref();
+  }
+
+  private async resendPending(now = Date.now()): Promise<void> {
+    const rows = this.d.db.prepare<[number], PendingRow>('SELECT * FROM pending_peerings WHERE answered_at IS NULL AND expires_at > ?').all(now);
+    for (const row of rows) {
+      const via = (JSON.parse(row.mailboxes) as string[]).filter((m) => this.d.trust.get(m)?.trust === 'allow');
+      const mailbox = await this.d.leaveAtMailbox?.(row.server_name, PEERING_PATH, row.request, via).catch(() => null) ?? null;
+      if (mailbox !== null && mailbox !== row.waiting_at) this.d.db.prepare('UPDATE pending_peerings SET waiting_at = ? WHERE server_name = ? AND answered_at IS NULL').run(mailbox, row.server_name);
+    }
+  }
+
+  /**
+   * The answer to a peering request that came through a mailbox goes back to its redeemer: straight
+   * to it when we could call it back, else left at a mailbox of it. Lost, it is sent again when the
+   * redeemer leaves its request again (resendPending).
+   */
+  private sendAnswer(request: PeeringRequest, answer: PeeringAnswerMessage, reached: boolean): void {
+    const identity = this.d.identity();
+    const body = JSON.stringify(answer);
+    void (async () => {
+      if (reached) {
+        try {
+          const pin = request.tls_fingerprint ?? undefined;
+          const direct = await this.d.http.signed(identity, 'POST', request.endpoint, PEERING_ANSWER_PATH, body, { vouch: 'peering', destination: request.server_name, bind: true, ...(pin ? { pin } : {}) });
+          if (direct.status === 200) return;
+        } catch {
+          // through a mailbox, below
+        }
+      }
+      const left = await this.d.leaveAtMailbox?.(request.server_name, PEERING_ANSWER_PATH, body) ?? null;
+      if (left === null) this.d.log.warn({ event: 'peering_answer_failed', server: request.server_name }, 'could not send the answer to a peering request that came through a mailbox; it goes again when the request comes again');
+    })().catch(() => undefined);
   }
 
   private async contact<T>(server: string, action: () => Promise<T>): Promise<T> {
@@ -235,9 +415,31 @@ export class PeeringService {
    * Inviter side of `POST /peering`: the token authorizes; the request is signed with the key the
    * body names, and that key must be what the redeemer's own endpoint serves.
    */
-  async acceptPeering(request: PeeringRequest, now = Date.now()): Promise<PeeringAnswer> {
+  async acceptPeering(request: PeeringRequest, now = Date.now(), viaMailbox = false): Promise<PeeringAnswer> {
+    if (!viaMailbox) return this.acceptPeeringNow(request, now, false);
+    // Through a mailbox the redeemer gets no answer of its own: it is sent back (sendAnswer), the
+    // refusals about the link too; nothing for a token that is not one of ours.
+    const token_sha256 = hashToken(request.token);
+    try {
+      const answer = await this.acceptPeeringNow(request, now, true);
+      this.sendAnswer(request, { token_sha256, accepted: true, ...(answer.reachable !== undefined ? { reachable: answer.reachable } : {}), ...(answer.reach_error ? { reach_error: answer.reach_error } : {}) }, answer.reachable === true);
+      return answer;
+    } catch (error) {
+      if (error instanceof HttpError && ANSWERED_REFUSALS.has(error.code)) this.sendAnswer(request, { token_sha256, accepted: false, error: error.code, message: error.message }, false);
+      throw error;
+    }
+  }
+
+  private async acceptPeeringNow(request: PeeringRequest, now: number, viaMailbox: boolean): Promise<PeeringAnswer> {
     const row = this.d.db.prepare<[string], PeerInviteRow>('SELECT * FROM peer_invites WHERE token_hash = ?').get(hashToken(request.token));
     if (!row) throw forbidden('invalid_token', 'this invite link is not valid here');
+    // The same request again, carried by a mailbox (its redeemer leaves it again until answered):
+    // the link was used by this very server and key, so the answer is the one it got.
+    if (viaMailbox && row.used_at && row.used_by === request.server_name && this.d.keys.get(request.server_name, request.key_id)?.public_key === request.public_key) {
+      const reason = this.d.pull.unreachedReason(request.server_name);
+      const identity = this.d.identity();
+      return { server_name: identity.serverName, key_id: identity.keyId, public_key: identity.publicKeyHex, reachable: reason === null, ...(reason !== null ? { reach_error: reason.reason ?? 'it could not be called back' } : {}) };
+    }
     if (row.revoked_at) throw forbidden('link_revoked', 'this invite link was revoked by its owner');
     if (row.used_at) throw conflict('link_used', 'this invite link was already used');
     if (row.expires_at <= now) throw new HttpError(410, 'link_expired', 'this invite link has expired');

@@ -594,6 +594,8 @@ export class RoomService {
 
   /** A signed request to a peer; maps its refusal or absence to an admin error. */
   private async callPeer(server: string, path: string, body: string): Promise<unknown> {
+    // An endpoint a peer named and we never reached is not called (issue #32): through its mailbox, or by pull.
+    if (this.d.workers.status(server).never_reached) throw new HttpError(502, 'peer_unreachable', `${server} could not be reached: it was never reached at the endpoint it named`);
     let response;
     try {
       const endpoint = await this.d.discovery.endpointOf(server);

@@ -651,6 +651,31 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 26,
+    name: 'peering requests waiting at a mailbox',
+    sql: `
+      -- A friend's link redeemed while its node could not be reached (issue #32): our signed
+      -- peering request waits at one of the mailboxes the link names. The friend is peered (bound
+      -- and pinned) only when its own signed answer comes back; until then this row says where
+      -- the request waits, and the request is left there again now and then.
+      CREATE TABLE IF NOT EXISTS pending_peerings (
+        server_name     TEXT PRIMARY KEY,
+        key_id          TEXT NOT NULL,
+        public_key      TEXT NOT NULL,
+        endpoint        TEXT NOT NULL,
+        tls_fingerprint TEXT,
+        token_hash      TEXT NOT NULL,
+        request         TEXT NOT NULL,
+        mailboxes       TEXT NOT NULL,
+        waiting_at      TEXT,
+        requested_at    INTEGER NOT NULL,
+        expires_at      INTEGER NOT NULL,
+        answered_at     INTEGER,
+        error           TEXT
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 export function runMigrations(db: Db): void {

@@ -47,7 +47,10 @@ const peerUnreachable = (message: string) => new HttpError(502, 'peer_unreachabl
 
 export function peerOperations(node: NodeContext): Pick<AdminHandlers, 'listPeers' | 'addPeer' | 'setPeerTrust'> {
   return {
-    listPeers: async () => ({ peers: node.trust.list().map((s) => peerView(node, s)) }),
+    listPeers: async () => {
+      const pending = node.identity() ? node.peering().pendingPeerings() : [];
+      return { peers: node.trust.list().map((s) => peerView(node, s)), ...(pending.length > 0 ? { pending } : {}) };
+    },
 
     addPeer: async (input) => {
       const self = node.identity()?.serverName;

@@ -3,10 +3,14 @@ import Router from '../../../http/router.ts';
 import { z } from 'zod';
 import { HEX_PUBLIC_KEY, KEY_ID, isServerName } from '../../../../../shared/identifiers.ts';
 import { formatZodError } from '../../../admin/format-zod-error.ts';
-import { badRequest, conflict, forbidden } from '../../../errors.ts';
+import { badRequest, conflict, forbidden, unauthorized } from '../../../errors.ts';
 import { parseJsonBody, readRawBody } from '../../../http/read-body.ts';
 import { HTTPS_LINK_PATH } from '../../../peering/invite-link.ts';
-import { PEERING_PATH } from '../../../peering/peering-service.ts';
+import { PEERING_ANSWER_PATH, PEERING_PATH } from '../../../peering/peering-service.ts';
+import { DISPATCH_HEADER } from '../../../mailbox/self-dispatch.ts';
+import { MAILBOX_MAX_AGE_MS } from '../../../mailbox/mailbox-store.ts';
+import { MAX_CLOCK_SKEW_MS } from '../../request-signature.ts';
+import type { Context, Next } from 'koa';
 import type { FederationDeps } from '../../federation-deps.ts';
 import { checkDestination, checkRequestSignatureOffThread, readAuthHeaders } from '../../middleware/verify-signed-request.ts';
 import { normalizeEndpoint } from '../../../../../shared/endpoint.ts';
@@ -44,6 +48,15 @@ const peeringSchema = z.strictObject({
   tls_fingerprint: z.string().regex(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/).nullable(),
 });
 
+const answerSchema = z.strictObject({
+  token_sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be the sha256 (hex) of the link\'s token'),
+  accepted: z.boolean(),
+  reachable: z.boolean().optional(),
+  reach_error: z.string().max(2000).optional(),
+  error: z.string().max(64).optional(),
+  message: z.string().max(2000).optional(),
+});
+
 /** The landing page of the https form of an invite link: it hands the fragment to the app. */
 const LANDING_SCRIPT = `const p=location.hash.slice(1);const a=document.getElementById('open');if(/^[A-Za-z0-9_-]+$/.test(p)){a.href='paracord://peer/'+p;document.getElementById('link').textContent='paracord://peer/'+p;}else{document.getElementById('msg').textContent='This link is incomplete. Ask your friend to send it again.';}`;
 const LANDING_SCRIPT_HASH = createHash('sha256').update(LANDING_SCRIPT).digest('base64');
@@ -71,9 +84,21 @@ export function peeringRoutes(deps: FederationDeps): Router {
     perAddress: deps.peeringLimit ?? DEFAULT_PEERING_LIMIT,
     onRefused: (ctx) => refused(ctx.ip, 'address'),
   });
-  router.post(PEERING_PATH, limit, async (ctx) => {
-    const auth = readAuthHeaders(ctx, Date.now());
+  // A request a mailbox carried, handed over by this process (mailbox/self-dispatch.ts): it may be
+  // as old as a mailbox keeps things and must be bound to us; the per-address limit (all such
+  // requests come from 127.0.0.1) does not apply: the mailbox limited its depositor.
+  const dispatched = (ctx: Context) => deps.isDispatched?.(ctx.get(DISPATCH_HEADER)) === true;
+  const authOf = (ctx: Context) => {
+    const carried = dispatched(ctx);
+    const auth = readAuthHeaders(ctx, Date.now(), carried ? MAILBOX_MAX_AGE_MS + MAX_CLOCK_SKEW_MS : MAX_CLOCK_SKEW_MS);
+    if (carried && auth.destination === undefined) throw unauthorized('invalid_auth', 'a request carried by a mailbox must be bound to its destination');
     checkDestination(auth, deps.identity.serverName);
+    return { auth, carried };
+  };
+  const limitUnlessCarried = (ctx: Context, next: Next) => (dispatched(ctx) ? next() : limit(ctx, next));
+
+  router.post(PEERING_PATH, limitUnlessCarried, async (ctx) => {
+    const { auth, carried } = authOf(ctx);
     const raw = await readRawBody(ctx, PEERING_BODY_LIMIT);
     const json = parseJsonBody(raw);
     // The limit on everybody together, before the schema, the signature and the redeemer's keys;
@@ -91,7 +116,32 @@ export function peeringRoutes(deps: FederationDeps): Router {
     await checkRequestSignatureOffThread(ctx, auth, raw, body.public_key, deps.verifier);
     if (deps.replay.claim(auth.signature)) throw conflict('replayed_request', 'this exact signed request was already received');
     try {
-      ctx.body = await deps.peering().acceptPeering(body);
+      ctx.body = await deps.peering().acceptPeering(body, Date.now(), carried);
+    } finally {
+      await deps.commit.run(() => deps.replay.record(auth.signature, auth.origin, auth.requestTs));
+      deps.replay.release(auth.signature);
+    }
+  });
+
+  /**
+   * `POST /peering/answer` — the inviter's answer to a peering request we left at its mailbox
+   * (issue #32). Only from a server we wait for, signed with the key its link named.
+   */
+  router.post(PEERING_ANSWER_PATH, limitUnlessCarried, async (ctx) => {
+    const { auth } = authOf(ctx);
+    const raw = await readRawBody(ctx, PEERING_BODY_LIMIT);
+    const key = deps.peering().pendingKey(auth.origin);
+    if (!key) throw forbidden('not_pending', `no peering request of ${deps.identity.serverName} waits for ${auth.origin}`);
+    if (auth.keyId !== key.key_id) throw forbidden('unknown_key', `the answer must be signed with the key ${auth.origin}'s link named`);
+    await checkRequestSignatureOffThread(ctx, auth, raw, key.public_key, deps.verifier);
+    const parsed = answerSchema.safeParse(parseJsonBody(raw));
+    if (!parsed.success) throw badRequest('invalid_request', formatZodError(parsed.error));
+    if (deps.replay.claim(auth.signature)) throw conflict('replayed_request', 'this exact signed request was already received');
+    try {
+      const { token_sha256, accepted, reachable, reach_error, error, message } = parsed.data;
+      ctx.body = deps.peering().takeAnswer(auth.origin, {
+        token_sha256, accepted, ...(reachable !== undefined ? { reachable } : {}), ...(reach_error !== undefined ? { reach_error } : {}), ...(error !== undefined ? { error } : {}), ...(message !== undefined ? { message } : {}),
+      });
     } finally {
       await deps.commit.run(() => deps.replay.record(auth.signature, auth.origin, auth.requestTs));
       deps.replay.release(auth.signature);
