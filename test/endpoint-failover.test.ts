@@ -63,7 +63,8 @@ describe('a peer reachable at several endpoints (issue #32 item 4)', () => {
       const trust = new TrustStore(db, new Settings(db));
       // The owner added the peer by its IPv4 endpoint, with its certificate.
       trust.upsert('peer.test', { trust: 'allow', endpoint: v4.origin, endpoint_source: 'owner', tls_fingerprint: peerCert.fingerprint256 });
-      const policy = new AddressPolicy({ insecureHttp: false, allowPrivateAddresses: false, endpointVouch: (origin) => trust.endpointVouch(origin) });
+      // Test mode (--insecure-http) lets loopback stand in for the public addresses alternates must have.
+      const policy = new AddressPolicy({ insecureHttp: true, allowPrivateAddresses: false, endpointVouch: (origin) => trust.endpointVouch(origin) });
       // As node.ts keeps them: the other endpoints of peers' stored origins, in the settings table.
       const settings = new Settings(db);
       const failoverStore = { load: () => settings.get('endpoint_alternates'), save: (text: string) => settings.set('endpoint_alternates', text), keep: (origin: string) => trust.endpointVouch(origin) !== undefined };
@@ -100,6 +101,19 @@ describe('a peer reachable at several endpoints (issue #32 item 4)', () => {
       await expect(fresh.send('GET', `${v4.origin}/hello`, {})).rejects.toThrow(/certificate|fingerprint|pin/i);
       expect(v6.seen.requests.length).toBe(asked);
       expect(v4.seen.requests).toEqual([]);
+
+      // A peer's discovery cannot send us into the LAN: an alternate at a private, link-local or
+      // metadata address is never connected to (outside test mode, loopback neither), whatever the pin.
+      const strict = new AddressPolicy({ insecureHttp: false, allowPrivateAddresses: false, endpointVouch: (origin) => trust.endpointVouch(origin) });
+      const lan = new HttpClient({ allowInsecureHttp: false, pinFor: (url) => trust.pinnedFingerprintFor(url), policy: strict });
+      await v4.close();
+      lan.failover.learn(v4.origin, [v4.origin, 'https://10.0.0.1:7447', 'https://[fe80::1]:7447', 'https://169.254.169.254', v6.origin]);
+      const before = v6.seen.connections;
+      await expect(lan.send('GET', `${v4.origin}/hello`, {})).rejects.toThrow(/ECONNREFUSED|connect/);
+      expect(v6.seen.connections).toBe(before);
+      for (const ip of ['10.0.0.1', '192.168.1.1', '100.64.0.1', 'fe80::1', 'fd00::1', '169.254.169.254', '127.0.0.1', '::1']) expect(strict.alternateRefusal(ip), ip).toMatch(/tried at a public address only/);
+      expect(strict.alternateRefusal('1.1.1.1')).toBeNull();
+      expect(new AddressPolicy({ insecureHttp: false, allowPrivateAddresses: true }).alternateRefusal('192.168.1.1')).toBeNull();
       db.close();
     } finally {
       await Promise.all([v4.close(), v6.close(), bystander.close()]);

@@ -15,6 +15,11 @@ import { enc, eventually, roomWithMembers, send } from './helpers/rooms.ts';
 import { closedPort } from './helpers/closed-port.ts';
 import { sendSigned } from './helpers/signed-request.ts';
 import { Identity } from '../main/core/identity/identity.ts';
+import { tempDir } from './helpers/temp-dir.ts';
+
+const carolId = (carol: NodeProcess) => Identity.load(`${carol.dataDir}/identity.json`);
+/** Where a node listens (its published URL is a closed port): from its federation_listening log line. */
+const listeningAt = (n: NodeProcess) => `http://${[...n.stderr.matchAll(/"event":"federation_listening".*?"listen":"([^"]+)"/g)].at(-1)![1]}`;
 
 const { node } = nodesPerTest();
 
@@ -23,13 +28,16 @@ const arrivalOrder = (n: NodeProcess, roomId: string, origin: string) =>
 const sentOrder = (n: NodeProcess, roomId: string, origin: string) =>
   queryNodeDb<{ event_id: string }>(n.dataDir, "SELECT event_id FROM federation_events WHERE room_id = ? AND event_type = 'm.message' AND origin_server = ? ORDER BY depth, event_id", roomId, origin).map((r) => r.event_id);
 
-/** alpha hosts a room with beta in it; then neither can reach the other; carol reaches both. */
-async function twoHomesAndAFriend(withRoom = true) {
+/**
+ * alpha hosts a room with beta in it; then neither can reach the other; carol reaches both.
+ * Without `homesPeered`, alpha and beta are peers of carol only (no room).
+ */
+async function twoHomesAndAFriend(withRoom = true, homesPeered = true) {
   const alpha = node('alpha.test', ['--retry-initial', '200', '--retry-max', '2000']);
   const beta = node('beta.test', ['--retry-initial', '200', '--retry-max', '2000']);
   const carol = node('carol.test');
   await Promise.all([alpha.start(), beta.start(), carol.start()]);
-  for (const a of [alpha, beta, carol]) for (const b of [alpha, beta, carol]) if (a !== b) await a.addPeer(b);
+  for (const a of [alpha, beta, carol]) for (const b of [alpha, beta, carol]) if (a !== b && (homesPeered || a === carol || b === carol)) await a.addPeer(b);
   const roomId = withRoom ? await roomWithMembers(alpha, 'homes', [[beta, '@owner:beta.test']]) : '';
   const homes = [alpha, beta];
   const known = await Promise.all(homes.map(async (home) => ({ home, status: (await home.admin('GET', '/status')).body, closed: `http://127.0.0.1:${await closedPort()}` })));
@@ -42,11 +50,13 @@ async function twoHomesAndAFriend(withRoom = true) {
   for (const k of known) await readd(carol, k);
   for (const [i, k] of known.entries()) {
     // A new listening port too: what knew the old one (the other home) finds nothing there.
-    await k.home.start(['--listen', '127.0.0.1:0', '--public-url', k.closed, '--pull']);
-    await readd(k.home, known[1 - i]!);
+    await k.home.start(homeArgs(k.closed));
+    if (homesPeered) await readd(k.home, known[1 - i]!);
   }
-  return { alpha, beta, carol, roomId };
+  return { alpha, beta, carol, roomId, closed: { alpha: known[0]!.closed, beta: known[1]!.closed } };
 }
+/** A home nobody can reach: it publishes a closed port and receives by pull. */
+const homeArgs = (closed: string) => ['--listen', '127.0.0.1:0', '--public-url', closed, '--pull'];
 
 describe('a friend\'s node as a mailbox (issue #32 item 3)', () => {
   it('100 messages each way between two nodes that cannot reach each other, through a common friend, in order, once, with the mailbox SIGKILLed in the middle (200 behind real routers: nat-mailbox.test.ts)', async () => {
@@ -92,7 +102,9 @@ describe('a friend\'s node as a mailbox (issue #32 item 3)', () => {
     const alphaId = await Identity.open(`${alpha.dataDir}/identity.json`);
     const base = carol.federationUrl;
     // A recipient that never fetched from carol (it did not choose carol): refused, nothing stored.
-    const before = queryNodeDb<{ n: number }>(carol.dataDir, 'SELECT COUNT(*) AS n FROM mailbox_items')[0]!.n;
+    // What carol ever stored (AUTOINCREMENT's counter: the twin's item may be acknowledged meanwhile).
+    const deposits = () => queryNodeDb<{ n: number }>(carol.dataDir, "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'mailbox_items'), 0) AS n")[0]!.n;
+    const before = deposits();
     const accepts = await sendSigned(alphaId, base, 'GET', '/_paracord/federation/v1/mailbox/accepts/dave.test', undefined);
     expect(accepts.status).toBe(200);
     expect(accepts.body).toEqual({ accepts: false });
@@ -113,7 +125,7 @@ describe('a friend\'s node as a mailbox (issue #32 item 3)', () => {
     }
     const ack = await sendSigned(alphaId, base, 'POST', '/_paracord/federation/v1/mailbox/ack', '{"cursor":"999999999"}');
     expect(ack.status).toBe(400);
-    expect(queryNodeDb<{ n: number }>(carol.dataDir, 'SELECT COUNT(*) AS n FROM mailbox_items')[0]!.n).toBe(before);
+    expect(deposits()).toBe(before);
     // Only requests the node hands itself may be old: from outside, the hand-over header changes nothing.
     const old = await sendSigned(alphaId, base, 'GET', '/_paracord/federation/v1/mailbox/accepts/beta.test', undefined, {
       timestamp: Date.now() - 3600_000, destination: 'carol.test', mutateHeaders: (h) => Object.assign(h, { 'x-paracord-mailbox-dispatch': 'a'.repeat(64) }),
@@ -144,10 +156,54 @@ describe('a friend\'s node as a mailbox (issue #32 item 3)', () => {
     await eventually(async () => expect((await carol.admin('GET', '/mailbox')).body.holding).toMatchObject([{ server_name: 'beta.test', items: 1, text: 'Holding 1 request for beta.test' }]), 30_000);
   }, 120_000);
 
-  it('a room hosted on a node nobody reaches, with a member nobody reaches: the invite, the join, its answer and the messages all go through the mailbox', async () => {
-    const { alpha, beta, carol } = await twoHomesAndAFriend(false);
-    // Both fetch from carol (they chose it) before alpha invites.
+  it('two nodes nobody reaches peer by a link through their common friend\'s mailbox; then a room hosted on one, with the other\'s user: the invite, the join, its answer and the messages all go through the mailbox', async () => {
+    const { alpha, beta, carol, closed } = await twoHomesAndAFriend(false, false);
+    // Both fetch from carol (they chose it).
     await eventually(async () => expect(queryNodeDb<{ n: number }>(carol.dataDir, 'SELECT COUNT(*) AS n FROM mailbox_clients')[0]!.n).toBe(2), 30_000);
+    await eventually(async () => expect(queryNodeDb<{ n: number }>(alpha.dataDir, 'SELECT COUNT(*) AS n FROM mailbox_sources WHERE last_error IS NULL AND last_fetch_at IS NOT NULL')[0]!.n).toBe(1), 30_000);
+    // alpha's link names carol, where it receives. alpha is away when beta redeems it: the request waits at carol.
+    const link = (await alpha.admin('POST', '/invites/peer', {})).body.link as string;
+    expect(JSON.parse(Buffer.from(link.slice('paracord://peer/'.length), 'base64url').toString('utf8')).mailboxes).toEqual(['carol.test']);
+    expect(await alpha.stop()).toBe(0);
+    const redeemed = await beta.admin('POST', '/invites/peer/redeem', { link });
+    expect(redeemed.status, JSON.stringify(redeemed.body)).toBe(200);
+    expect(redeemed.body).toMatchObject({ server_name: 'alpha.test', reachable: null, waiting_at: 'carol.test' });
+    const waiting = (await beta.admin('GET', '/peers')).body;
+    expect(waiting.pending).toMatchObject([{ server_name: 'alpha.test', waiting_at: 'carol.test', answered_at: null, error: null }]);
+    expect(waiting.peers.map((p: { server_name: string }) => p.server_name)).toEqual(['carol.test']);
+    // Answers that are not alpha's own, signed with the key its link named, change nothing.
+    const answerPath = '/_paracord/federation/v1/peering/answer';
+    const betaAt = listeningAt(beta);
+    const alphaId = await Identity.open(`${alpha.dataDir}/identity.json`);
+    const impostor = Identity.create(`${tempDir('paracord-impostor-')}/identity.json`, 'alpha.test');
+    const good = (accepted: boolean) => JSON.stringify({ token_sha256: 'a'.repeat(64), accepted });
+    const attempts: Array<[string, Promise<{ status: number; body: { error?: string } }>, number, string]> = [
+      ['unsigned', fetch(`${betaAt}${answerPath}`, { method: 'POST', body: good(true), headers: { 'content-type': 'application/json' } }).then(async (r) => ({ status: r.status, body: await r.json() as { error?: string } })), 401, 'missing_auth'],
+      ['another key', sendSigned(impostor, betaAt, 'POST', answerPath, good(true), { destination: 'beta.test' }), 403, 'unknown_key'],
+      ['another link', sendSigned(alphaId, betaAt, 'POST', answerPath, good(true), { destination: 'beta.test' }), 403, 'wrong_token'],
+      ['bad body', sendSigned(alphaId, betaAt, 'POST', answerPath, JSON.stringify({ token_sha256: 'a'.repeat(64), accepted: 'yes' }), { destination: 'beta.test' }), 400, 'invalid_request'],
+      ['not waited for', sendSigned(carolId(carol), betaAt, 'POST', answerPath, good(true), { destination: 'beta.test' }), 403, 'not_pending'],
+    ];
+    for (const [what, answer, status, error] of attempts) {
+      const got = await answer;
+      expect(got.status, what).toBe(status);
+      expect(got.body.error, what).toBe(error);
+    }
+    expect((await beta.admin('GET', '/peers')).body.pending).toMatchObject([{ server_name: 'alpha.test', answered_at: null }]);
+    // alpha comes back, takes the request from carol and answers the same way: peered both sides.
+    await alpha.start(homeArgs(closed.alpha));
+    await eventually(async () => {
+      const peers = (await beta.admin('GET', '/peers')).body;
+      expect(peers.pending).toBeUndefined();
+      expect(peers.peers.map((p: { server_name: string }) => p.server_name).sort()).toEqual(['alpha.test', 'carol.test']);
+      expect((await alpha.admin('GET', '/peers')).body.peers.map((p: { server_name: string }) => p.server_name).sort()).toEqual(['beta.test', 'carol.test']);
+    }, 60_000, 200);
+    // A revoked link redeemed the same way: refused, and beta says so in words; nothing else changes.
+    const second = (await alpha.admin('POST', '/invites/peer', {})).body as { id: string; link: string };
+    expect((await alpha.admin('DELETE', `/invites/peer/${second.id}`)).status).toBe(200);
+    expect((await beta.admin('POST', '/invites/peer/redeem', { link: second.link })).body.waiting_at).toBe('carol.test');
+    await eventually(async () => expect((await beta.admin('GET', '/peers')).body.pending).toMatchObject([{ server_name: 'alpha.test', error: expect.stringContaining('revoked') }]), 60_000, 200);
+    expect((await beta.admin('GET', '/peers')).body.peers.map((p: { server_name: string; trust: string }) => `${p.server_name} ${p.trust}`).sort()).toEqual(['alpha.test allow', 'carol.test allow']);
     const roomId: string = (await alpha.admin('POST', '/rooms', { name: 'behind two routers' })).body.room_id;
     const invited = await alpha.admin('POST', `/rooms/${enc(roomId)}/invites`, { user_id: '@owner:beta.test' });
     expect(invited.status, JSON.stringify(invited.body)).toBe(200);
@@ -174,5 +230,11 @@ describe('a friend\'s node as a mailbox (issue #32 item 3)', () => {
     }, 60_000, 250);
     expect(arrivalOrder(beta, roomId, 'alpha.test')).toEqual(sentOrder(alpha, roomId, 'alpha.test'));
     expect(arrivalOrder(alpha, roomId, 'beta.test')).toEqual(sentOrder(beta, roomId, 'beta.test'));
+    // Leaving goes the same way: the host sees the member leave.
+    expect((await beta.admin('POST', `/rooms/${enc(roomId)}/leave`, { user_id: '@owner:beta.test' })).status).toBe(200);
+    await eventually(async () => {
+      const members = (await alpha.admin('GET', `/rooms/${enc(roomId)}`)).body.members as Array<{ user_id: string; membership: string }>;
+      expect(members.find((m) => m.user_id === '@owner:beta.test')?.membership).toBe('leave');
+    }, 60_000, 200);
   }, 180_000);
 });

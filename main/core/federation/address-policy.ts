@@ -130,6 +130,20 @@ export class AddressPolicy {
   }
 
   /**
+   * Another endpoint a server's discovery lists (endpoint-failover.ts), tried when its own origin
+   * fails: a public address only. The document is the peer's word, read without the owner asking,
+   * so it vouches for nothing: a private, link-local or loopback address there is never connected
+   * to (with `allowPrivateAddresses`, the LAN ranges are; loopback only in --insecure-http test mode).
+   */
+  alternateRefusal(ip: string): string | null {
+    const { class: kind, range, canonical } = classifyAddress(ip);
+    if (kind === 'public') return null;
+    if (kind === 'loopback' && this.options.insecureHttp) return null;
+    if (kind !== 'metadata' && kind !== 'forbidden' && kind !== 'loopback' && this.options.allowPrivateAddresses) return null;
+    return `${canonical} is a ${range} address, and another endpoint a server's discovery lists is tried at a public address only`;
+  }
+
+  /**
    * The non-public addresses `hostname` resolves to now (canonical), for the owner's vouch when
    * the owner adds a peer by this endpoint; none when it does not resolve.
    */
@@ -250,11 +264,11 @@ export function guardedConnect(
       }
       throw last;
     };
-    // Another endpoint of the server: the server's word, so checked as a peer-named literal.
+    // Another endpoint of the server: its discovery's word, read unasked: public addresses only.
     const alternate = async (a: AlternateEndpoint): Promise<unknown> => {
       const family = isIP(a.host);
-      const addresses = family !== 0 ? [{ address: a.host, family: family as 4 | 6 }] : await policy.resolveAll(a.host, a.endpoint, { vouch: 'peering', pinned: context.pinned });
-      const why = family !== 0 ? policy.refusal(a.host, { vouch: 'peering', pinned: context.pinned }, true) : null;
+      const addresses = family !== 0 ? [{ address: a.host, family: family as 4 | 6 }] : await policy.resolveAll(a.host, a.endpoint, { vouch: 'none', pinned: context.pinned });
+      const why = family !== 0 ? policy.alternateRefusal(a.host) : null;
       if (why) throw new AddressRefusedError(`refusing to connect to ${a.endpoint}: ${why}`);
       let last: unknown;
       for (const address of addresses) {

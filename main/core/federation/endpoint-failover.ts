@@ -4,9 +4,9 @@
  * discovery document, read from one of its endpoints, says about where else it lives is kept here,
  * per origin; when a connection to that origin fails at the network level (refused, no route,
  * timed out, its name does not resolve), the connector (address-policy.ts guardedConnect) tries
- * the others in order, as the same origin (https only): same TLS server name and certificate pin, each address
- * checked by the same address policy (the server's word: vouch `peering`). The one that worked
- * is tried first next time.
+ * the others in order, as the same origin (https only): same TLS server name and certificate pin,
+ * at public addresses only (AddressPolicy.alternateRefusal: the document is the server's word, read
+ * without the owner asking). The one that worked is tried first next time.
  */
 import { LRUCache } from 'lru-cache';
 import { normalizeEndpoint } from '../../../shared/endpoint.ts';
