@@ -18,8 +18,8 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-explicit-any': 'off', '@typescript-eslint/no-non-null-assertion': 'off', 'no-console': 'off' },
   },
   {
-    // The electron-free core: DESIGN.md §2.
+    // The electron-free core: docs/ARCHITECTURE.md §Where each concept lives.
     files: ['main/core/**/*.ts', 'shared/**/*.ts'],
-    rules: { 'no-restricted-imports': ['error', { paths: [{ name: 'electron', message: 'main/core must not import electron (DESIGN.md §2)' }] }] },
+    rules: { 'no-restricted-imports': ['error', { paths: [{ name: 'electron', message: 'main/core must not import electron (docs/ARCHITECTURE.md)' }] }] },
   },
 );

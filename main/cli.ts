@@ -1,5 +1,5 @@
 /**
- * The headless entry point (CONTRACT.md "CLI"): wires the command groups of main/cli/ into one program.
+ * The headless entry point (docs/ARCHITECTURE.md §What outside tools rely on; options in README.md §Commands): wires the command groups of main/cli/ into one program.
  * Exit codes: 0 success, 1 runtime failure, 2 bad usage; errors are one line on stderr.
  */
 import { Command, CommanderError } from 'commander';

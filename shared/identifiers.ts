@@ -85,7 +85,7 @@ export const ROOM_ID: RegExp = new IdGrammar(`^![A-Za-z0-9._~-]{1,128}:(${SERVER
 export const EVENT_ID: RegExp = new IdGrammar(`^(?!.*[${INVISIBLE_LETTERS}])\\$[A-Za-z0-9._~\\-=+:\\p{L}\\p{N}\\p{S}\\p{M}\\u200d]{1,200}:(${SERVER_NAME_SOURCE})$`, 'u');
 
 /**
- * The squatting rule (DESIGN.md §3): an event id belongs to `server` when it ends with
+ * The squatting rule (docs/PROTOCOL.md §Identifiers, §Event ingest): an event id belongs to `server` when it ends with
  * `:<server>`. With a reference peer, `server` may also be the `domain` its owner bound to it
  * when adding it (docs/PROTOCOL.md "Interop with the Paracord reference").
  */

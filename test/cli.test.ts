@@ -1,4 +1,4 @@
-/** The CLI as a child process, as CONTRACT.md describes it. */
+/** The CLI as a child process, as docs/ARCHITECTURE.md §What outside tools rely on describes it. */
 import { spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';

@@ -1,7 +1,7 @@
 /**
  * Two real nodes (child processes, own data dirs, HTTP on 127.0.0.1): beta adds alpha as a
  * peer and delivers signed events; every bad input of issue #2 is refused with the status
- * and error code of DESIGN.md §3, and nothing is stored.
+ * and error code of docs/PROTOCOL.md §Event ingest, and nothing is stored.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';

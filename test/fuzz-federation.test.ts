@@ -62,7 +62,7 @@ let gamma: FakePeer;
  */
 const BOOKKEEPING_TABLES = new Set<string>([
   // Every signed request is recorded, answered or refused, so that it cannot be replayed
-  // (issue #14, item 7 and CONTRACT.md); entries past the skew window are pruned at any time.
+  // (issue #14, item 7; docs/PROTOCOL.md §Request signatures); entries past the skew window are pruned at any time.
   'federation_request_replay',
 ]);
 /** Columns that record when a peer was last heard from: any authenticated request, answered or refused, updates them. */

@@ -1,5 +1,5 @@
 /**
- * Shared pieces of the CLI commands (CONTRACT.md "CLI"): usage errors, the --data option,
+ * Shared pieces of the CLI commands (docs/ARCHITECTURE.md §What outside tools rely on): usage errors, the --data option,
  * small value checks, JSON output and the admin API call the client commands make.
  * Exit codes: 0 success, 1 runtime failure, 2 bad usage; errors are one line on stderr.
  */

@@ -1,5 +1,5 @@
 /**
- * `paracord-node reach-test --data DIR [--via SERVER_NAME]` (CONTRACT.md "Reachability"): asks a
+ * `paracord-node reach-test --data DIR [--via SERVER_NAME]` (docs/ARCHITECTURE.md §What outside tools rely on): asks a
  * peer to call the running node back and prints `{reachable, via, endpoint, status, latency_ms,
  * error, mode}`. Exit 0 when reachable, 1 when not, 2 when no peer could be asked.
  */

@@ -229,19 +229,22 @@ export function register(program: Command): void {
 const OPEN_LINK_VALID_MS = 60_000;
 
 /**
- * `--open` (issue #16 item 1): the login link in the default browser, or with the program named
- * by PARACORD_OPEN_COMMAND (given the link as its one argument); a failure only says so.
+ * `--open` (issue #16 item 1): the login link in the default browser, through `open` (which knows
+ * macOS, Windows quoting, WSL and Linux desktops), or with the program named by
+ * PARACORD_OPEN_COMMAND (given the link as its one argument); a failure only says so.
  */
 function openInBrowser(url: string): void {
+  const failed = (): void => void process.stderr.write('paracord-node: could not open a browser; open the link above\n');
   const custom = process.env.PARACORD_OPEN_COMMAND;
-  const [command, args] = custom
-    ? [custom, [url]]
-    : process.platform === 'darwin' ? ['open', [url]] : process.platform === 'win32' ? ['cmd', ['/c', 'start', '""', url]] : ['xdg-open', [url]];
+  if (!custom) {
+    import('open').then(({ default: open }) => open(url)).catch(failed);
+    return;
+  }
   try {
-    const child = spawn(command, args as string[], { stdio: 'ignore', detached: true });
-    child.on('error', () => process.stderr.write(`paracord-node: could not open a browser; open the link above\n`));
+    const child = spawn(custom, [url], { stdio: 'ignore', detached: true });
+    child.on('error', failed);
     child.unref();
   } catch {
-    process.stderr.write('paracord-node: could not open a browser; open the link above\n');
+    failed();
   }
 }

@@ -1,5 +1,5 @@
 /**
- * One node per data directory (CONTRACT.md "Operations"; SECURITY.md item 18). Two nodes on
+ * One node per data directory (docs/ARCHITECTURE.md §What outside tools rely on; docs/SECURITY.md item 18). Two nodes on
  * one directory would both deliver every message and overwrite each other's node.json.
  *
  * The lock is a directory DIR/node.lock holding owner.json (pid, host, start time, a random

@@ -1,5 +1,5 @@
 /**
- * An error that becomes an HTTP answer `{error, message}` (DESIGN.md §3). Thrown anywhere in
+ * An error that becomes an HTTP answer `{error, message}` (docs/PROTOCOL.md §Status codes and error bodies). Thrown anywhere in
  * request handling; the error-handler middleware turns it into the response.
  */
 export class HttpError extends Error {

@@ -1,5 +1,5 @@
 /**
- * createNode(config) → { start, stop, admin }: the only owner of state (DESIGN.md §2).
+ * createNode(config) → { start, stop, admin }: the only owner of state (docs/ARCHITECTURE.md §One owner of state).
  * Used by the headless CLI and by the desktop app alike; never imports electron.
  */
 import { ReferenceRooms } from './federation/reference/reference-rooms.ts';

@@ -1,5 +1,5 @@
 /**
- * The main window's hardening (DESIGN.md §8), as data so it can be asserted in tests:
+ * The main window's hardening (docs/ARCHITECTURE.md §The desktop app), as data so it can be asserted in tests:
  * context isolation, sandbox, no Node in the page, no webview, and the rules for navigation,
  * new windows and external links.
  */

@@ -1,5 +1,5 @@
 /**
- * The admin contract (DESIGN.md §2): every admin operation defined once — name, HTTP method
+ * The admin contract (docs/ARCHITECTURE.md §The admin contract): every admin operation defined once — name, HTTP method
  * and path, input schema, output type. The HTTP admin API and the Electron IPC bridge are
  * both served from this table; the renderer's client is generated from it.
  *
@@ -528,7 +528,7 @@ export interface AdminOutputs {
   runReachabilityCheck: Reachability & { status: string | null; latency_ms: number | null };
 }
 
-/** CONTRACT.md "Reachability": can peers reach this node, and how it receives. */
+/** docs/ARCHITECTURE.md §What outside tools rely on, "Reachability": can peers reach this node, and how it receives. */
 export interface Reachability {
   /** null: not tested yet, or no peer could be asked (`error` says why). */
   reachable: boolean | null;

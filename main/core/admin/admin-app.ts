@@ -17,7 +17,7 @@ import { sessionState } from './middleware/session-state.ts';
 import { adminStream } from './stream/stream.ts';
 
 /**
- * The loopback admin API (CONTRACT.md "Admin API"): Host header checked, bearer token,
+ * The loopback admin API (docs/ARCHITECTURE.md §What outside tools rely on): Host header checked, bearer token,
  * no CORS headers at all (a browser page from elsewhere cannot read the answers).
  */
 export function createAdminApp(deps: {

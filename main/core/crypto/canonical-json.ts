@@ -1,5 +1,5 @@
 /**
- * Canonical JSON (DESIGN.md §3): keys sorted by Unicode code point at every level, no
+ * Canonical JSON (docs/PROTOCOL.md §Canonical JSON): keys sorted by Unicode code point at every level, no
  * whitespace, strings escaped as JSON.stringify does, integers only within ±(2^53−1).
  * Everything that is signed goes through here, so anything that cannot be represented
  * exactly on every implementation (floats, -0, unsafe integers) is refused.

@@ -1,6 +1,6 @@
 /**
  * A single pass over raw JSON text, before JSON.parse, that enforces the wire limits
- * (DESIGN.md §8): nesting depth, number of elements, and integer-only numbers. Doing it on
+ * (docs/PROTOCOL.md §Event ingest, step 1): nesting depth, number of elements, and integer-only numbers. Doing it on
  * the text means a hostile body never reaches the parser's recursion, and a float such as
  * `1.0` (which JSON.parse would turn into the integer 1) is still recognised as a float.
  */

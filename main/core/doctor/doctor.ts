@@ -50,7 +50,7 @@ export interface DoctorOptions {
 }
 
 export const REQUIRED_NODE = [22, 12] as const;
-/** Events are refused beyond ±60 s (DESIGN.md); warn well before. */
+/** Requests and events are refused beyond ±60 s (docs/PROTOCOL.md §Request signatures, §Ordering); warn well before. */
 const SKEW_PROBLEM_S = 60;
 const SKEW_WARNING_S = 20;
 export const DEFAULT_MIN_FREE_BYTES = 256 * 1024 ** 2;
@@ -277,7 +277,7 @@ async function adminCall<T>(running: RunningNode, paths: DataDirPaths, method: '
 type ReachabilityAnswer = { reachable?: boolean | null; via?: string | null; error?: string | null; checked_at?: number | null; mode?: string };
 
 /**
- * The node's reachability self-test (CONTRACT.md "Reachability"): its last result, or, when none
+ * The node's reachability self-test (docs/PROTOCOL.md §Reachability: reach-probe and pull mode): its last result, or, when none
  * has run yet and the node has peers to ask, a fresh one (POST /reachability/check).
  */
 async function checkReachability(running: RunningNode | null, paths: DataDirPaths, peerCount: number, timeoutMs: number): Promise<CheckResult> {

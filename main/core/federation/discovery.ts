@@ -1,7 +1,7 @@
 /**
  * Where a server's federation API lives. An explicit endpoint given for a peer wins (LAN
  * hosts, tests); otherwise `https://<server_name>/.well-known/paracord/server` is asked and
- * the answer cached 24 h (failures 1 h), as DESIGN.md §3 says. The server name is canonical
+ * the answer cached 24 h (failures 1 h), (docs/PROTOCOL.md §Endpoints). The server name is canonical
  * (shared/identifiers.ts) and the advertised `federation_endpoint` goes through the endpoint
  * normaliser (endpoint.ts): a peer's discovery never supplies a path, query or userinfo.
  */

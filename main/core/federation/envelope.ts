@@ -1,5 +1,5 @@
 /**
- * The signed event envelope (DESIGN.md §3): exactly ten fields, signed over the canonical
+ * The signed event envelope (docs/PROTOCOL.md §Event envelope): exactly ten fields, signed over the canonical
  * JSON of the envelope without `signatures`.
  */
 import { z } from 'zod';

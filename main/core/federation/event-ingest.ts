@@ -130,7 +130,7 @@ export class EventIngest {
       throw forbidden('sender_not_origin', `sender ${envelope.sender} is not a user of origin_server ${origin}`);
     }
     if (origin !== requestOrigin) {
-      // Only the room's host relays other servers' events (DESIGN.md §4).
+      // Only the room's host relays other servers' events (docs/PROTOCOL.md §Who may send what to whom).
       // A reference names its rooms by its bound domain (`!<guild>:<domain>`, lib.rs:269-271).
       const requesterDomain = this.hooks.domainOf?.(requestOrigin) ?? null;
       if (serverOf(envelope.room_id) !== requestOrigin && !(requesterDomain !== null && serverOf(envelope.room_id) === requesterDomain)) {

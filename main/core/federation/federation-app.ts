@@ -21,7 +21,7 @@ import { reachProbeRoutes } from './routes/reach-probe/index.ts';
 import { mailboxRoutes } from '../mailbox/routes.ts';
 import { DELIVERY_FAILING_HEADER } from './http-client.ts';
 
-/** The public federation API (CONTRACT.md "Federation API"). */
+/** The public federation API (docs/PROTOCOL.md §Endpoints). */
 export function createFederationApp(deps: FederationDeps, inFlight: InFlightRequests = new InFlightRequests()): Koa {
   const app = new Koa();
   app.proxy = false;

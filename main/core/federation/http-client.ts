@@ -206,7 +206,7 @@ export class HttpClient {
   }
 
   /**
-   * A request signed with our identity (DESIGN.md §3). `pathAndQuery` is signed as sent. With
+   * A request signed with our identity (docs/PROTOCOL.md §Request signatures). `pathAndQuery` is signed as sent. With
    * `options.destination`, the request is bound to that server (X-Paracord-Destination, the
    * five-line signed string) when it advertises binding; otherwise the four-line form is used.
    */

@@ -1,5 +1,5 @@
 /**
- * TLS certificate pinning for peers added through an invite link (DESIGN.md §5): home servers
+ * TLS certificate pinning for peers added through an invite link (docs/PROTOCOL.md §Peering links and pinning): home servers
  * rarely have a CA-signed certificate, so the invite carries the SHA-256 fingerprint of the
  * peer's (often self-signed) certificate, and we accept exactly that certificate — checked on
  * every new connection, before a single byte of the request is sent. The connection itself is

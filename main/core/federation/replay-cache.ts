@@ -1,5 +1,5 @@
 /**
- * Replay protection (DESIGN.md §3): an exact signed request seen twice inside the skew
+ * Replay protection (docs/PROTOCOL.md §Request signatures): an exact signed request seen twice inside the skew
  * window is refused with 409. Signatures are remembered in SQLite so a restart does not
  * open a window; ed25519 is deterministic, so the signature identifies the signed string.
  */

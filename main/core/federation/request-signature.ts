@@ -1,5 +1,5 @@
 /**
- * Request signatures (DESIGN.md §3): the signed string is
+ * Request signatures (docs/PROTOCOL.md §Request signatures): the signed string is
  *   METHOD \n path[?query] \n timestamp_ms \n hex(sha256(raw body bytes))
  * and travels in four X-Paracord-* headers.
  *

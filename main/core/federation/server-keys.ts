@@ -1,5 +1,5 @@
 /**
- * Remote servers' verify keys, and the rule for using them (DESIGN.md §3):
+ * Remote servers' verify keys, and the rule for using them (docs/PROTOCOL.md §Keys and the keys document):
  * - a request must be signed by a current key (not expired);
  * - an event may be signed by an old key if its origin_ts is before the key's expired_at.
  * An unknown key id triggers one fetch of the origin's keys document (single-flight per

@@ -39,7 +39,7 @@ const identityFileSchema = z.object({
 type IdentityFile = z.infer<typeof identityFileSchema>;
 
 /**
- * Protects the private seeds at rest (DESIGN.md §8): the desktop app passes one backed by
+ * Protects the private seeds at rest (docs/ARCHITECTURE.md §The desktop app, "Keys at rest"): the desktop app passes one backed by
  * Electron's safeStorage (the OS keychain); headless nodes keep plaintext seeds in a 0600 file.
  */
 export interface KeySealer {

@@ -1,5 +1,5 @@
 /**
- * Prometheus metrics of one node (CONTRACT.md "Operations": `GET /metrics` on the admin
+ * Prometheus metrics of one node (docs/ARCHITECTURE.md §What outside tools rely on: `GET /metrics` on the admin
  * listener). Each node has its own registry (several nodes in one process do not clash).
  *
  * Counters are fed by two hooks: the federation listener's answers to `POST /event` and

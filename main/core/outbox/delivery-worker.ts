@@ -1,5 +1,5 @@
 /**
- * Delivery (DESIGN.md §6): one worker per destination, one request in flight per destination,
+ * Delivery (docs/ARCHITECTURE.md §Outbound delivery: the outbox): one worker per destination, one request in flight per destination,
  * FIFO from the outbox so per-room order holds. Batches of up to 100 events go through
  * `POST /events` when the peer advertises `batch`, otherwise one event per `POST /event`.
  *
@@ -380,7 +380,7 @@ export class DeliveryWorkers {
       log.warn({ event: 'delivery_expired', destination, count: expired }, 'undelivered entries expired');
       candidates = candidates.filter((row) => row.created_at + this.maxAgeMs >= now);
     }
-    // `{"events":[…]}` within the receivers' JSON limits (DESIGN.md §8): each envelope counts its
+    // `{"events":[…]}` within the receivers' JSON limits (docs/PROTOCOL.md §Batch delivery): each envelope counts its
     // own elements and one as an element of the array (500 typical messages would pass the
     // 10,000), and sits two levels deeper than alone (one nested within 2 of the depth limit goes
     // alone, as a single event).

@@ -1,5 +1,5 @@
 /**
- * The outbound queue (DESIGN.md §6): one row per (destination, event), written in the same
+ * The outbound queue (docs/ARCHITECTURE.md §Outbound delivery: the outbox): one row per (destination, event), written in the same
  * transaction as the event, removed only once the destination acknowledged it (2xx).
  */
 import { transactionWithoutFsync, type Db } from '../store/database.ts';

@@ -13,7 +13,7 @@ import type { DeliveredListener, OutboxRow } from './outbox.ts';
 
 /** A destination that has not pulled for this long is pushed to again (it may be reachable now). */
 export const PULL_STALE_MS = 2 * 60_000;
-/** The longest a `GET /pull` waits for new events (CONTRACT.md: up to 30 s). */
+/** The longest a `GET /pull` waits for new events (docs/PROTOCOL.md §Reachability: reach-probe and pull mode). */
 export const MAX_PULL_WAIT_MS = 30_000;
 
 export interface PullReceiver {

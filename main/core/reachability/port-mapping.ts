@@ -11,7 +11,6 @@
  * our own link, and the port is our own.
  */
 import { createSocket } from 'node:dgram';
-import { readFileSync } from 'node:fs';
 
 /** The lease asked for; renewed one minute before it ends. */
 export const MAPPING_TTL_MS = 3600_000;
@@ -92,7 +91,7 @@ export class PortMapper {
       problems.push(`UPnP-IGD: ${plain(error)}`);
     }
     // 2. NAT-PMP / PCP at the default gateway
-    const gatewayAddress = this.options.gatewayAddress ?? defaultGateway();
+    const gatewayAddress = methods.includes('pmp') ? this.options.gatewayAddress ?? await defaultGateway() : undefined;
     if (!methods.includes('pmp')) {
       // not asked for
     } else if (gatewayAddress) {
@@ -192,20 +191,18 @@ export function localAddressTowards(host: string): Promise<string> {
   });
 }
 
-/** The IPv4 default gateway from /proc/net/route (Linux); undefined elsewhere. */
-export function defaultGateway(): string | undefined {
+/**
+ * The IPv4 default gateway, found the platform's way by `default-gateway` (`ip route` on Linux,
+ * `netstat` on macOS and the BSDs, `wmic` on Windows); undefined when there is none or the tool
+ * is missing. Loaded on first use: a node that never maps a port never loads it.
+ */
+export async function defaultGateway(): Promise<string | undefined> {
   try {
-    for (const line of readFileSync('/proc/net/route', 'utf8').split('\n').slice(1)) {
-      const [, destination, gateway, flags] = line.trim().split(/\s+/);
-      if (destination === '00000000' && gateway && gateway !== '00000000' && (parseInt(flags ?? '0', 16) & 2) !== 0) {
-        const n = parseInt(gateway, 16);
-        return [n & 255, (n >> 8) & 255, (n >> 16) & 255, (n >>> 24) & 255].join('.');
-      }
-    }
+    const { gateway4async } = await import('default-gateway');
+    return (await gateway4async()).gateway;
   } catch {
-    // not Linux
+    return undefined;
   }
-  return undefined;
 }
 
 function plain(error: unknown): string {

@@ -35,7 +35,7 @@ import type { Reachability as ReachabilityContract } from '../../../shared/contr
 
 const PROBE_STATUSES = new Set<ProbeStatus>(['reachable', 'timeout', 'refused', 'tls_mismatch', 'wrong_server', 'name_not_found', 'address_refused', 'http_error', 'unreachable']);
 
-/** What `GET /reachability` answers (the contract's type, CONTRACT.md "Reachability"). */
+/** What `GET /reachability` answers (the contract's type; docs/ARCHITECTURE.md §What outside tools rely on). */
 export type ReachabilityState = ReachabilityContract;
 
 export interface CheckResult extends ReachabilityState {

@@ -1,5 +1,5 @@
 /**
- * Authorization of room events (DESIGN.md §4). The host runs it on every event it accepts,
+ * Authorization of room events (docs/PROTOCOL.md §Rooms, §Moderation). The host runs it on every event it accepts,
  * local or remote, before storing; other servers run it for their own users' actions so a
  * refusal is immediate rather than a failed delivery later.
  */

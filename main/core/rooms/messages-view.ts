@@ -1,5 +1,5 @@
 /**
- * The read model of a room's messages (CONTRACT.md `GET /rooms/{id}/messages`): messages in
+ * The read model of a room's messages (`GET /rooms/{id}/messages`: docs/ARCHITECTURE.md §What outside tools rely on): messages in
  * display order with edits applied, deletes shown without body, and reactions aggregated.
  * Edits and deletes are folded from the stored events in display order at read time; reactions
  * come from the reaction index (the same fold, kept as events are applied), so a message with

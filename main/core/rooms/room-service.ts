@@ -1,5 +1,5 @@
 /**
- * Host-authoritative rooms (DESIGN.md §4). The server named in a room id hosts it: it
+ * Host-authoritative rooms (docs/PROTOCOL.md §Rooms). The server named in a room id hosts it: it
  * authorizes every event, orders and stores the full history, and relays each accepted event
  * (origin signature intact) to every other server with joined members. Other servers send
  * their users' events to the host only, and apply what the host relays.

@@ -97,7 +97,7 @@ export class RoomStore {
       .run(room.room_id, room.name, room.host_server, room.created_at);
   }
 
-  /** Next depth for an event made here: the room's hybrid logical clock (DESIGN.md §3). */
+  /** Next depth for an event made here: the room's hybrid logical clock (docs/PROTOCOL.md §Ordering: depth and display order). */
   nextDepth(roomId: string, now: number): number {
     const room = this.room(roomId);
     return Math.max(now, (room?.last_depth ?? 0) + 1, (this.reserved.get(roomId) ?? 0) + 1);

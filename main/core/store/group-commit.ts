@@ -4,7 +4,7 @@ import type { WalSync } from './wal-sync.ts';
 type Job<T> = { run: (db: Db) => T; resolve: (value: T) => void; reject: (error: unknown) => void; committed?: ((value: T) => void) | undefined };
 
 /**
- * Group commit (DESIGN.md §7): writes requested in the same turn of the event loop share one
+ * Group commit (docs/ARCHITECTURE.md §Durability: group commit): writes requested in the same turn of the event loop share one
  * transaction. Each job runs in its own savepoint, so one job that throws rolls back only its
  * own writes and gets its own error; the others commit. Callers answer their HTTP request only
  * after the promise resolves, i.e. after the durable commit.

@@ -1,7 +1,7 @@
 /**
  * The federation listener's TLS certificate: the owner's own (cert + key files), or a
  * self-signed one generated on first start whose fingerprint peers pin through invite links
- * (DESIGN.md §5 — home servers rarely have a CA-signed certificate).
+ * (home servers rarely have a CA-signed certificate: docs/PROTOCOL.md §Peering links and pinning).
  */
 import { X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';

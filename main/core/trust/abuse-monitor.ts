@@ -1,5 +1,5 @@
 /**
- * Auto-quarantine (DESIGN.md §5): a server that keeps sending events with bad signatures, or
+ * Auto-quarantine (docs/PROTOCOL.md §Rate limits and trust): a server that keeps sending events with bad signatures, or
  * keeps going past its rate limit, is put in quarantine with the reason recorded. Only failures
  * proven to come from that server count — requests whose own signature verified — so nobody
  * can get a friend quarantined by forging its name.

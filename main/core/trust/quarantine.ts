@@ -1,5 +1,5 @@
 /**
- * Events held from quarantined servers (DESIGN.md §5): stored as received (with the origin's
+ * Events held from quarantined servers (docs/PROTOCOL.md §Rate limits and trust): stored as received (with the origin's
  * signature that verified them) but neither applied nor relayed, until the owner releases them
  * (applied in arrival order) or purges them. What one server's held events take is bounded
  * (StorageQuota.checkHeld, with heldBytes).

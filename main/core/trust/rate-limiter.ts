@@ -1,5 +1,5 @@
 /**
- * Token bucket per remote server (DESIGN.md §5): each signed request takes one token; tokens
+ * Token bucket per remote server (docs/PROTOCOL.md §Rate limits and trust): each signed request takes one token; tokens
  * refill at `per_second` up to `burst`. An empty bucket answers 429 with Retry-After. Buckets
  * are separate, so one flooding server never slows another.
  *

@@ -1,5 +1,5 @@
 /**
- * Per-server trust (DESIGN.md §5): the owner's decision about each remote server, and the
+ * Per-server trust (docs/PROTOCOL.md §Rate limits and trust): the owner's decision about each remote server, and the
  * default policy for servers the owner never mentioned.
  */
 import { transactionWithoutFsync, type Db } from '../store/database.ts';

@@ -1,5 +1,5 @@
 /**
- * Koa middleware verifying a signed federation request (DESIGN.md §3), in this order:
+ * Koa middleware verifying a signed federation request (docs/PROTOCOL.md §Request signatures), in this order:
  * auth headers → clock skew → per-address rate limit → origin allowed → key known (fetching
  * the origin's keys once when the id is unknown) → body read with the size limit → request
  * signature → per-server rate limit → replay.

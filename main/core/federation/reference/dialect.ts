@@ -1,5 +1,5 @@
 /**
- * The Paracord reference server's dialect (DESIGN.md §3 "Reference dialect"; facts with file:line
+ * The Paracord reference server's dialect (chosen per peer, never per message; facts with file:line
  * citations in docs/REFERENCE-INTEROP-NOTES.md; what we do about each difference in
  * docs/PROTOCOL.md "Interop with the Paracord reference").
  *

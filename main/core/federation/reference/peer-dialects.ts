@@ -1,7 +1,7 @@
 /**
  * Which dialect each peer speaks and the id suffix ("domain") bound to it, as read from its
  * discovery when the owner added it (or when it was last read). Decided per peer, never per
- * message (DESIGN.md §3). A domain other than the peer's own name is written only once proven
+ * message (docs/PROTOCOL.md §Interop with the Paracord reference). A domain other than the peer's own name is written only once proven
  * (name-claims.ts), and honoured only while no other server holds that name (`refusesAlias`).
  */
 import type { Db } from '../../store/database.ts';

@@ -13,7 +13,7 @@ export function referenceInviteBody(body: { origin_server: string; room_id: stri
   return wireJson({ origin_server: body.origin_server, room_id: body.room_id, sender: body.sender, max_age_seconds: body.max_age_seconds }, ['origin_server', 'room_id', 'sender', 'max_age_seconds']);
 }
 
-/** /join and /leave: exactly three fields (DESIGN.md's "extra fields after these" does not hold for the reference). */
+/** /join and /leave: exactly three fields (our nodes accept more after them, the reference does not: docs/PROTOCOL.md §Interop with the Paracord reference). */
 export function referenceMembershipBody(body: { origin_server: string; room_id: string; user_id: string }): string {
   return wireJson({ origin_server: body.origin_server, room_id: body.room_id, user_id: body.user_id }, ['origin_server', 'room_id', 'user_id']);
 }

@@ -4,7 +4,7 @@ import { HttpError } from '../../errors.ts';
 import { cleanText } from '../../util/untrusted-text.ts';
 
 /**
- * Turns every failure into `{error, message}` with the right status (DESIGN.md §3). Errors
+ * Turns every failure into `{error, message}` with the right status (docs/PROTOCOL.md §Status codes and error bodies). Errors
  * we did not anticipate become 500 `internal_error` and are logged; their text is not sent.
  */
 export function errorHandler(log: Logger): Middleware {

@@ -2,7 +2,7 @@ import type { AdminHandlers } from '../../../../../shared/contract/admin-operati
 import { badRequest } from '../../../errors.ts';
 import type { NodeContext } from '../../../node-context.ts';
 
-/** CONTRACT.md "Reachability": the self-test's last result, and a fresh one on demand. */
+/** docs/ARCHITECTURE.md §What outside tools rely on, "Reachability": the self-test's last result, and a fresh one on demand. */
 export function reachabilityOperations(node: NodeContext): Pick<AdminHandlers, 'getReachability' | 'runReachabilityCheck'> {
   return {
     getReachability: async () => node.reachability().status(),

@@ -13,7 +13,7 @@ export const PULL_ACK_PATH = '/_paracord/federation/v1/pull/ack';
 export const MAX_PULL_EVENTS = 100;
 /** Pages stay well under the puller's response cap (page-budget.ts): small, for latency. */
 const MAX_PULL_BYTES = Math.min(512 * 1024, PAGE_BYTES);
-/** How long an empty pull waits for new events by default (CONTRACT.md: up to 30 s). */
+/** How long an empty pull waits for new events by default (at most 30 s: docs/PROTOCOL.md §Reachability: reach-probe and pull mode). */
 export const DEFAULT_PULL_WAIT_MS = 25_000;
 
 /** A cursor a previous page gave out (a decimal string, or a number). */
@@ -25,7 +25,7 @@ const querySchema = z.strictObject({
 const ackSchema = z.strictObject({ cursor: cursorSchema });
 
 /**
- * Pull mode (issue #15, CONTRACT.md "Reachability"): `GET /pull?cursor=&limit=` answers the
+ * Pull mode (issue #15, docs/PROTOCOL.md §Reachability: reach-probe and pull mode): `GET /pull?cursor=&limit=` answers the
  * events queued for the signed caller — only the rows whose destination is the caller — in
  * outbox order, `{events, cursor}`; when there are none it waits up to `pullWaitMs` for new ones.
  * `POST /pull/ack {cursor}` deletes the caller's rows up to the cursor (the only way a pulled
