@@ -1,5 +1,5 @@
 /**
- * One-click peering links (DESIGN.md §5). A link carries everything the friend's node needs to
+ * One-click peering links (docs/PROTOCOL.md §Peering links and pinning). A link carries everything the friend's node needs to
  * reach and pin us — server_name, endpoint, key id and public key, TLS certificate fingerprint —
  * plus a single-use token and an expiry, signed with our key so a corrupted or edited link is
  * refused before anything is contacted. Forms:

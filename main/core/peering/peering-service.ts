@@ -1,5 +1,5 @@
 /**
- * One-click peering (DESIGN.md §5): issue, list and revoke invite links; redeem a friend's link;
+ * One-click peering (docs/PROTOCOL.md §Peering links and pinning): issue, list and revoke invite links; redeem a friend's link;
  * accept a friend redeeming ours (`POST /_paracord/federation/v1/peering`). At the end both
  * nodes allow each other, with each other's key and TLS certificate pinned. A link never changes
  * who an existing peer is (name-claims.ts): it may name one only with a key that peer proved its
