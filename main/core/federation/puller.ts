@@ -22,7 +22,7 @@ import { PEER_TEXT_MAX } from './peer-refusal.ts';
 import type { Logger } from 'pino';
 import type { Db } from '../store/database.ts';
 import { HttpError } from '../errors.ts';
-import { infoLimited, warnLimited } from '../log.ts';
+import { infoLimited, warnLimited } from '../log/rate-limit.ts';
 import type { Identity } from '../identity/identity.ts';
 import type { TrustStore } from '../trust/trust-store.ts';
 import type { Discovery } from './discovery.ts';

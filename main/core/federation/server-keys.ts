@@ -18,7 +18,7 @@
  */
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
-import { warnLimited } from '../log.ts';
+import { warnLimited } from '../log/rate-limit.ts';
 import { conflict } from '../errors.ts';
 import type { Statement } from 'better-sqlite3';
 import type { Db } from '../store/database.ts';

@@ -15,7 +15,7 @@
  */
 import type { Logger } from 'pino';
 import { jsonShape, WIRE_JSON_LIMITS } from '../crypto/json-limits.ts';
-import { infoLimited, warnLimited } from '../log.ts';
+import { infoLimited, warnLimited } from '../log/rate-limit.ts';
 import type { Discovery } from '../federation/discovery.ts';
 import { envelopeWireJson, type Envelope } from '../federation/envelope.ts';
 import type { FederationResponse, HttpClient } from '../federation/http-client.ts';
