@@ -10,7 +10,7 @@ import { chownSync, readdirSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BACKUP_SETTING_KEYS } from '../main/core/backup/scheduler.ts';
+import { BACKUP_SETTING_KEYS } from '../main/core/backup/records.ts';
 import { CLI, NodeProcess, stopAll } from './helpers/node-process.ts';
 import { removeTempDirs, tempDir } from './helpers/temp-dir.ts';
 

@@ -25,7 +25,8 @@ import type { ReferenceRooms } from './federation/reference/reference-rooms.ts';
 import type { QuarantineStore } from './trust/quarantine.ts';
 import type { StorageQuota } from './trust/storage-quota.ts';
 import type { RateLimiters } from './trust/rate-limiter.ts';
-import type { BackupRecords, BackupScheduler } from './backup/scheduler.ts';
+import type { BackupRecords } from './backup/records.ts';
+import type { BackupScheduler } from './backup/scheduler.ts';
 import type { Reachability } from './reachability/reachability.ts';
 
 /** The services of a running node, handed to admin operations. */
