@@ -3,7 +3,7 @@ import type { NodeConfig } from './config.ts';
 import type { DataDirPaths } from './data-dir.ts';
 import type { Discovery } from './federation/discovery.ts';
 import type { HttpClient } from './federation/http-client.ts';
-import type { ServerKeys } from './federation/server-keys.ts';
+import type { ServerKeys } from './federation/keys/server-keys.ts';
 import type { Identity } from './identity/identity.ts';
 import type { Db } from './store/database.ts';
 import type { Settings } from './store/settings.ts';

@@ -31,7 +31,7 @@ import { DESTINATION_BINDING_CAPABILITY } from './federation/request-signature.t
 import { verifySignedRequest } from './federation/middleware/verify-signed-request.ts';
 import { ReplayCache } from './federation/replay-cache.ts';
 import { eventEntitlement } from './federation/routes/event/index.ts';
-import { ServerKeys } from './federation/server-keys.ts';
+import { ServerKeys } from './federation/keys/server-keys.ts';
 import { Identity, type KeySealer } from './identity/identity.ts';
 import { createLogger, type Logger } from './log/logger.ts';
 import { flushLimited, warnLimited } from './log/rate-limit.ts';

@@ -7,7 +7,7 @@ import { clientAddress } from '../http/middleware/client-address.ts';
 import { TrustedProxies } from '../http/client-address.ts';
 import { setBodyTimeout } from '../http/read-body.ts';
 import type { FederationDeps } from './federation-deps.ts';
-import { KEYS_PATH } from './server-keys.ts';
+import { KEYS_PATH } from './keys/server-keys.ts';
 import { eventRoutes } from './routes/event/index.ts';
 import { keysRoutes } from './routes/keys/index.ts';
 import { wellKnownRoutes } from './routes/well-known/index.ts';

@@ -5,7 +5,7 @@ import type { FederationEvents } from '../store/federation-events.ts';
 import type { Envelope } from './envelope.ts';
 import type { EventIngest } from './event-ingest.ts';
 import type { ReplayCache } from './replay-cache.ts';
-import type { ServerKeys } from './server-keys.ts';
+import type { ServerKeys } from './keys/server-keys.ts';
 import type { RoomService } from '../rooms/room-service.ts';
 import type { PeeringService } from '../peering/peering-service.ts';
 import type { GroupCommit } from '../store/group-commit.ts';

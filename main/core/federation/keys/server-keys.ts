@@ -1,0 +1,325 @@
+/**
+ * Remote servers' verify keys, and the rule for using them (DESIGN.md §3):
+ * - a request must be signed by a current key (not expired);
+ * - an event may be signed by an old key if its origin_ts is before the key's expired_at.
+ * An unknown key id triggers one fetch of the origin's keys document (single-flight per
+ * server, at most one fetch per server per MIN_REFETCH_MS, negative cache per key id).
+ *
+ * The keys themselves live in direct-keys.ts (pinned by the owner or fetched from the server
+ * itself), relayed-keys.ts (learnt from a relaying host's key cache, for that host's events only)
+ * and reference-hints.ts (a reference server's valid_until as a refresh hint); ServerKeys looks
+ * them up and fetches them.
+ * All the in-memory state (negative cache, fetch times) is bounded (LRU).
+ */
+import { LRUCache } from 'lru-cache';
+import type { Logger } from 'pino';
+import { warnLimited } from '../../log/rate-limit.ts';
+import type { Db } from '../../store/database.ts';
+import type { Discovery } from '../discovery.ts';
+import type { HttpClient } from '../http-client.ts';
+import { joinUrl } from '../http-client.ts';
+import { checkKeysDocument, type RemoteKeysDocument } from '../keys-document.ts';
+import type { RequestSigner } from '../request-signature.ts';
+import { checkReferenceKeys, unsignedKeysTrust } from '../reference/keys.ts';
+import { ReplacedKeys, pendingKeyChangeReason } from '../reference/key-replacement.ts';
+import { DirectKeys, type ServerKeyRow } from './direct-keys.ts';
+import { ReferenceHints } from './reference-hints.ts';
+import { DEFAULT_MAX_RELAYED_ORIGINS_PER_HOST, RelayedKeys, type RelayedKeyRow } from './relayed-keys.ts';
+
+export type { ServerKeyRow, RelayedKeyRow };
+
+export const KEYS_PATH = '/_paracord/federation/v1/keys';
+const MIN_REFETCH_MS = 10_000;
+const ORIGIN_DEADLINE_WITH_FALLBACK_MS = 2_000;
+const NEGATIVE_TTL_MS = 5 * 60_000;
+/** Bounds of the in-memory state keyed by names and key ids that strangers choose. */
+const MAX_NEGATIVE_ENTRIES = 2_000;
+const MAX_FETCH_ENTRIES = 2_000;
+
+export type KeyUse = { purpose: 'request' } | { purpose: 'event'; originTs: number };
+
+/** The host relaying an event of another origin (events only), whose key cache may then serve. */
+function relayingHost(serverName: string, use: KeyUse, options: { via?: string }): string | undefined {
+  return use.purpose === 'event' && options.via !== undefined && options.via !== serverName ? options.via : undefined;
+}
+
+export type KeyLookup =
+  | { ok: true; key: ServerKeyRow }
+  | { ok: false; code: 'unknown_key' | 'key_expired' | 'too_many_relayed_origins'; message: string };
+
+export class ServerKeys {
+  private readonly db: Db;
+  private readonly http: HttpClient;
+  private readonly discovery: Discovery;
+  private readonly log: Logger;
+  private readonly inFlight = new Map<string, Promise<void>>();
+  private readonly lastFetch = new LRUCache<string, number>({ max: MAX_FETCH_ENTRIES });
+  private readonly negative = new LRUCache<string, number>({ max: MAX_NEGATIVE_ENTRIES });
+  /** How many servers one relaying host can make us look up keys of (docs/SECURITY.md item 8). */
+  maxRelayedOriginsPerHost = DEFAULT_MAX_RELAYED_ORIGINS_PER_HOST;
+
+  private readonly signer: () => RequestSigner | null;
+  /**
+   * Whether we may contact a server named only by a relaying host (docs/SECURITY.md §8). Under the
+   * allowlist policy a relayed event's unknown origin is NOT contacted at its self-named address:
+   * its keys come from the relaying host's signed key cache (still self-signed by the origin, and
+   * checked here). Default: contact (open federation; the address policy still applies).
+   */
+  mayContactRelayedOrigin: (serverName: string) => boolean = () => true;
+
+  /** Whether a server speaks the reference dialect (its unsigned keys document is then read, with the transport rule of reference/keys.ts). */
+  isReference: (serverName: string) => boolean = () => false;
+  /** Keys a reference peer replaced under the same id, and changes waiting for the owner (reference/key-replacement.ts). */
+  readonly replaced: ReplacedKeys;
+  private readonly lastFailureFetch = new LRUCache<string, number>({ max: MAX_FETCH_ENTRIES });
+  private readonly direct: DirectKeys;
+  private readonly relayed: RelayedKeys;
+  private readonly hints: ReferenceHints;
+
+  constructor(db: Db, http: HttpClient, discovery: Discovery, log: Logger, signer: () => RequestSigner | null = () => null) {
+    this.signer = signer;
+    this.db = db;
+    this.http = http;
+    this.discovery = discovery;
+    this.log = log;
+    this.replaced = new ReplacedKeys(db);
+    const isReference = (serverName: string) => this.isReference(serverName);
+    // Keys just stored: the ids found unknown before are looked up again.
+    const learnt = (server: string) => {
+      for (const key of [...this.negative.keys()]) if (key.startsWith(`${server} `)) this.negative.delete(key);
+    };
+    this.direct = new DirectKeys(db, { isReference, replaced: this.replaced, learnt });
+    this.relayed = new RelayedKeys(db, { http, discovery, log, signer, direct: this.direct, maxOriginsPerHost: () => this.maxRelayedOriginsPerHost, learnt });
+    this.hints = new ReferenceHints({ log, isReference, cachedDocument: (serverName) => this.cachedDocument(serverName), refresh: (serverName, now) => this.refresh(serverName, now) });
+  }
+
+  /** A key we know directly (pinned, or fetched from the server itself); never a relayed one. */
+  get(serverName: string, keyId: string): ServerKeyRow | undefined {
+    return this.direct.get(serverName, keyId);
+  }
+
+  list(serverName: string): ServerKeyRow[] {
+    return this.direct.list(serverName);
+  }
+
+  /** Whether we know any key of `serverName` directly (pinned by the owner, or fetched from it). */
+  hasDirectKeys(serverName: string): boolean {
+    return this.direct.hasDirectKeys(serverName);
+  }
+
+  /** The keys of `serverName` that relaying hosts served (every host's). */
+  relayedKeysOf(serverName: string): RelayedKeyRow[] {
+    return this.relayed.relayedKeysOf(serverName);
+  }
+
+  /** Whether a relaying host served keys of `serverName`, or made us look them up. */
+  knownThroughRelays(serverName: string): boolean {
+    return this.relayed.knownThroughRelays(serverName);
+  }
+
+  /** How many servers `host` made us look keys up for (origins of its relayed events we knew no key of). */
+  relayedOriginCount(host: string): number {
+    return this.relayed.relayedOriginCount(host);
+  }
+
+  /** Pins a key the owner gave us: DirectKeys.pin. */
+  pin(serverName: string, keyId: string, publicKey: string, now = Date.now(), options: { referenceReplacement?: boolean } = {}): void {
+    this.direct.pin(serverName, keyId, publicKey, now, options);
+  }
+
+  /**
+   * Finds a usable key, fetching the origin's keys document once when the id is unknown.
+   * `via`: the host relaying the event (events only). Only then, and only when we know no key of
+   * the origin directly, may a key come from that host's key cache — and it verifies only the
+   * events that host relays. A request is verified with directly known keys only.
+   */
+  async lookup(serverName: string, keyId: string, use: KeyUse, options: { via?: string } = {}, now = Date.now()): Promise<KeyLookup> {
+    const known = this.lookupNow(serverName, keyId, use, options, now);
+    if (known) return known;
+    // lookupNow answers for our own keys, so from here on the key is another server's.
+    const relayedBy = relayingHost(serverName, use, options);
+    const negativeKey = `${serverName} ${keyId} ${relayedBy ?? ''}`;
+    // An origin we know no key of, named by a relaying host: counted against that host's bound
+    // before we contact anybody about it (the origin, or the host's cache).
+    if (relayedBy && !this.hasDirectKeys(serverName) && !this.relayed.introduce(serverName, relayedBy, now)) {
+      return {
+        ok: false, code: 'too_many_relayed_origins',
+        message: `${relayedBy} already made this server look up the keys of ${this.maxRelayedOriginsPerHost} servers it relays (the most one host may); events of further ones are refused`,
+      };
+    }
+    let key: ServerKeyRow | undefined;
+    if (!relayedBy || this.mayContactRelayedOrigin(serverName)) {
+      // With a relaying host to fall back on, the origin gets a short deadline: an unreachable
+      // origin (no address, a DNS name that never answers) must not hold the event for long.
+      await this.refresh(serverName, now, relayedBy ? ORIGIN_DEADLINE_WITH_FALLBACK_MS : undefined).catch((error: Error) => {
+        warnLimited(this.log, `keys_fetch_failed ${serverName}`, { event: 'keys_fetch_failed', server: serverName, error: error.message }, 'could not fetch keys');
+      });
+      key = this.findKey(serverName, keyId, relayedBy);
+    }
+    // The host's cache, only for a server we know no key of directly.
+    if (!key && relayedBy && !this.hasDirectKeys(serverName)) {
+      try {
+        await this.relayed.fetchFromCache(serverName, relayedBy, now);
+      } catch (error) {
+        warnLimited(this.log, `keys_cache_fetch_failed ${relayedBy}`, { event: 'keys_cache_fetch_failed', server: serverName, via: relayedBy, error: (error as Error).message }, 'could not fetch keys from the relaying host');
+      }
+      key = this.findKey(serverName, keyId, relayedBy);
+    }
+    // Only for events (authenticated deliveries): an unauthenticated request naming a fresh key
+    // id leaves no entry (the fetch above is rate limited per server anyway).
+    if (!key && use.purpose === 'event') this.negative.set(negativeKey, now + NEGATIVE_TTL_MS);
+    if (!key) return { ok: false, code: 'unknown_key', message: `${serverName} does not publish key ${keyId}` };
+    return this.usable(serverName, keyId, key, use, now);
+  }
+
+  /**
+   * `lookup` where it needs nothing from the network, answered at once: our own keys, a key we
+   * hold, or an id recently found unknown. Null when the keys are to be fetched first (then
+   * `lookup`). Every signed request and received event asks (issue #17: an asynchronous lookup
+   * per event was a promise and a suspended call each).
+   */
+  lookupNow(serverName: string, keyId: string, use: KeyUse, options: { via?: string } = {}, now = Date.now()): KeyLookup | null {
+    // Our own events (in a host's snapshot or catch-up page): verified with our own keys, never
+    // looked up over the network (our own address may not even be reachable from here).
+    const self = this.signer() as (RequestSigner & { allPublicKeys?: () => Array<{ key_id: string; public_key: string; expired_at: number | null }> }) | null;
+    if (self && serverName === self.serverName && self.allPublicKeys) {
+      if (use.purpose === 'request') return { ok: false, code: 'unknown_key', message: `requests signed as this server (${serverName}) are not accepted from elsewhere` };
+      const own = self.allPublicKeys().find((k) => k.key_id === keyId);
+      if (!own) return { ok: false, code: 'unknown_key', message: `${serverName} (this server) has no key ${keyId}` };
+      if (own.expired_at !== null && use.originTs >= own.expired_at) {
+        return { ok: false, code: 'key_expired', message: `key ${keyId} of ${serverName} expired before this event (origin_ts ${use.originTs})` };
+      }
+      return { ok: true, key: { server_name: serverName, key_id: own.key_id, public_key: own.public_key, valid_until: Number.MAX_SAFE_INTEGER, expired_at: own.expired_at, source: 'pinned', fetched_at: now } };
+    }
+    const relayedBy = relayingHost(serverName, use, options);
+    const key = this.findKey(serverName, keyId, relayedBy);
+    if (key) return this.usable(serverName, keyId, key, use, now);
+    const negativeUntil = this.negative.get(`${serverName} ${keyId} ${relayedBy ?? ''}`);
+    if (negativeUntil === undefined || negativeUntil <= now) return null;
+    return { ok: false, code: 'unknown_key', message: `${serverName} does not publish key ${keyId}` };
+  }
+
+  /** A key found directly, or (for an event a host relays, of an origin we know no key of) in that host's cache. */
+  private findKey(serverName: string, keyId: string, relayedBy: string | undefined): ServerKeyRow | undefined {
+    const direct = this.get(serverName, keyId);
+    if (direct || relayedBy === undefined || this.hasDirectKeys(serverName)) return direct;
+    return this.relayed.getRelayed(serverName, keyId, relayedBy);
+  }
+
+  /** A key that was found: whether it may verify this use (expiry), and the reference refresh hint. */
+  private usable(serverName: string, keyId: string, key: ServerKeyRow, use: KeyUse, now: number): KeyLookup {
+    if (key.source !== 'relayed') this.hints.refreshOnHint(serverName, now);
+    if (key.expired_at !== null) {
+      if (use.purpose === 'request') {
+        return { ok: false, code: 'key_expired', message: `key ${keyId} of ${serverName} expired at ${key.expired_at}; requests must use the current key` };
+      }
+      if (use.originTs >= key.expired_at) {
+        return { ok: false, code: 'key_expired', message: `key ${keyId} of ${serverName} expired before this event (origin_ts ${use.originTs})` };
+      }
+    }
+    return { ok: true, key };
+  }
+
+  /**
+   * A signature of a reference peer did not verify with the keys we hold: its keys are fetched
+   * once more (rate limited per server, as every fetch). True when a fetch was made, so the
+   * caller may try again once.
+   */
+  async refetchAfterFailure(serverName: string, now = Date.now()): Promise<boolean> {
+    if (!this.isReference(serverName)) return false;
+    // Its own limit: a routine refetch a moment ago (the refresh hint) must not hide a new key.
+    const last = this.lastFailureFetch.get(serverName);
+    if (last !== undefined && now - last < MIN_REFETCH_MS) return false;
+    this.lastFailureFetch.set(serverName, now);
+    this.lastFetch.set(serverName, now);
+    const task = (this.inFlight.get(serverName) ?? this.fetchAndStore(serverName, now)).then(() => undefined);
+    await task.catch((error: Error) => {
+      warnLimited(this.log, `keys_fetch_failed ${serverName}`, { event: 'keys_fetch_failed', server: serverName, error: error.message }, 'could not refetch the keys of a reference server');
+    });
+    return true;
+  }
+
+  /** Public keys a reference replaced under `keyId` that may still verify an event made at `originTs`. */
+  replacedFor(serverName: string, keyId: string, originTs: number): string[] {
+    return this.isReference(serverName) ? this.replaced.usableFor(serverName, keyId, originTs) : [];
+  }
+
+  /**
+   * Fetches the keys document of a server (single-flight, rate limited per server). `unlimited`:
+   * past the rate limit, for a peering that names a key of a peer we do not hold (rare, and
+   * limited by the peering route itself).
+   */
+  refresh(serverName: string, now = Date.now(), deadlineMs?: number, options: { unlimited?: boolean } = {}): Promise<void> {
+    const running = this.inFlight.get(serverName);
+    if (running) return running;
+    const last = this.lastFetch.get(serverName);
+    if (!options.unlimited && last !== undefined && now - last < MIN_REFETCH_MS) return Promise.resolve();
+    this.lastFetch.set(serverName, now);
+    const task = this.fetchAndStore(serverName, now, deadlineMs)
+      .then(() => undefined)
+      .finally(() => this.inFlight.delete(serverName));
+    this.inFlight.set(serverName, task);
+    return task;
+  }
+
+  /** Fetches, verifies and stores a keys document; returns it (used when adding a peer). */
+  async fetchAndStore(serverName: string, now = Date.now(), deadlineMs?: number): Promise<RemoteKeysDocument> {
+    const signal = deadlineMs ? AbortSignal.timeout(deadlineMs) : undefined;
+    const endpoint = await this.discovery.endpointOf(serverName, now, signal);
+    const url = joinUrl(endpoint, KEYS_PATH);
+    const response = await this.http.send('GET', url, { accept: 'application/json' }, undefined, signal ? { signal } : {});
+    if (response.status !== 200) throw new Error(`keys of ${serverName} at ${url}: HTTP ${response.status}`);
+    const check = checkKeysDocument(response.json, serverName);
+    if (check.ok) {
+      // Read at the address we know it by: its own rotation may expire keys.
+      this.store(check.document, now, response.json, { rotation: true });
+      return check.document;
+    }
+    if (!this.isReference(serverName)) throw new Error(`keys of ${serverName}: ${check.reason}`);
+    // The reference's unsigned form: believed over an authenticated transport only; over plain
+    // http only the keys the owner already confirmed (pinned) are kept using.
+    const reference = checkReferenceKeys(response.json, serverName);
+    if (!reference.ok) throw new Error(`keys of ${serverName}: ${reference.reason}`);
+    this.hints.noteServed(serverName, response.json);
+    const active = reference.document.active_key;
+    const pinned = this.list(serverName).filter((k) => k.source === 'pinned');
+    const served = new Set([active, ...reference.document.next_keys].map((k) => `${k.key_id} ${k.public_key}`));
+    const dropped = pinned.filter((k) => !served.has(`${k.key_id} ${k.public_key}`));
+    if (dropped.length > 0) {
+      // It serves a key other than the one pinned: a replacement. Same trust rule as the first key.
+      if (!endpoint.startsWith('https://')) {
+        const old = dropped.find((k) => k.key_id === active.key_id) ?? dropped[0]!;
+        const reason = pendingKeyChangeReason(serverName, active.key_id, old.public_key, active.public_key);
+        this.replaced.recordPending({ server_name: serverName, key_id: active.key_id, public_key: active.public_key, seen_at: now, reason });
+        warnLimited(this.log, `reference_key_change_pending ${serverName}`, { event: 'reference_key_change_pending', server: serverName, key_id: active.key_id }, 'a reference server serves a new key over plain http; waiting for the owner');
+        throw new Error(`keys of ${serverName}: ${reason}`);
+      }
+      this.db.transaction(() => {
+        for (const k of dropped) {
+          this.replaced.retire(serverName, k.key_id, k.public_key, now);
+          if (k.key_id !== active.key_id) this.db.prepare('DELETE FROM federation_server_keys WHERE server_name = ? AND key_id = ?').run(serverName, k.key_id);
+        }
+        this.pin(serverName, active.key_id, active.public_key, now, { referenceReplacement: true });
+        this.replaced.clearPending(serverName);
+        this.store(reference.document, now, response.json, { rotation: true });
+      })();
+      warnLimited(this.log, `reference_key_replaced ${serverName}`, { event: 'reference_key_replaced', server: serverName, key_id: active.key_id }, 'a reference server replaced its key (read over https); the old one verifies older events only');
+      return reference.document;
+    }
+    const trust = unsignedKeysTrust(endpoint, reference.document, pinned.find((k) => k.key_id === active.key_id));
+    if (!trust.trusted) throw new Error(`keys of ${serverName}: ${trust.reason}`);
+    this.store(reference.document, now, response.json, { rotation: true });
+    this.replaced.clearPending(serverName);
+    return reference.document;
+  }
+
+  /** The verbatim keys document last fetched from a server, if any. */
+  cachedDocument(serverName: string): unknown {
+    return this.direct.cachedDocument(serverName);
+  }
+
+  /** Stores a verified keys document: DirectKeys.store. */
+  store(document: RemoteKeysDocument, now = Date.now(), raw?: unknown, options: { rotation?: boolean } = {}): void {
+    this.direct.store(document, now, raw, options);
+  }
+}
