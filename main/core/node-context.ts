@@ -14,7 +14,7 @@ import type { RoomStore } from './rooms/room-store.ts';
 import type { RoomService } from './rooms/room-service.ts';
 import type { Outbox } from './outbox/outbox.ts';
 import type { DeliveryWorkers } from './outbox/delivery-worker.ts';
-import type { PullQueue } from './outbox/pull-queue.ts';
+import type { PullQueue } from './pull/pull-queue.ts';
 import type { MailboxStore } from './mailbox/mailbox-store.ts';
 import type { MailboxSourceState } from './mailbox/fetcher.ts';
 import type { NodeEvents } from './node-events.ts';

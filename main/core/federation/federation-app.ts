@@ -16,7 +16,7 @@ import { catchUpRoutes } from './routes/catch-up/index.ts';
 import { keyCacheRoutes } from './routes/key-cache/index.ts';
 import { eventsBatchRoutes } from './routes/events-batch/index.ts';
 import { peeringRoutes } from './routes/peering/index.ts';
-import { pullRoutes } from './routes/pull/index.ts';
+import { pullRoutes } from '../pull/routes.ts';
 import { reachProbeRoutes } from './routes/reach-probe/index.ts';
 import { mailboxRoutes } from '../mailbox/routes.ts';
 import { DELIVERY_FAILING_HEADER } from './http-client.ts';

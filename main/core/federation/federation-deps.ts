@@ -9,7 +9,7 @@ import type { ServerKeys } from './keys/server-keys.ts';
 import type { RoomService } from '../rooms/room-service.ts';
 import type { PeeringService } from '../peering/peering-service.ts';
 import type { GroupCommit } from '../store/group-commit.ts';
-import type { PullQueue } from '../outbox/pull-queue.ts';
+import type { PullQueue } from '../pull/pull-queue.ts';
 import type { MailboxRouteDeps } from '../mailbox/routes.ts';
 import type { ProbeAnswer } from '../reachability/probe-caller.ts';
 import type { RateLimit, RateLimiters } from '../trust/rate-limiter.ts';

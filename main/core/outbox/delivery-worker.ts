@@ -25,7 +25,7 @@ import type { Identity } from '../identity/identity.ts';
 import type { FederationEvents } from '../store/federation-events.ts';
 import { DEFAULT_BACKOFF, backoffDelay, parseRetryAfter, type BackoffPolicy } from './backoff.ts';
 import type { Outbox, OutboxRow, Outcome } from './outbox.ts';
-import type { PullQueue } from './pull-queue.ts';
+import type { PullQueue } from '../pull/pull-queue.ts';
 import type { MailboxSender } from '../mailbox/sender.ts';
 import type { PushPacer } from './push-pacer.ts';
 import { WireCache } from './wire-cache.ts';

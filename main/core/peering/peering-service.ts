@@ -23,7 +23,7 @@ import type { Identity } from '../identity/identity.ts';
 import type { Db } from '../store/database.ts';
 import type { TlsMaterial } from '../tls/certificate.ts';
 import type { TrustStore } from '../trust/trust-store.ts';
-import type { PullQueue } from '../outbox/pull-queue.ts';
+import type { PullQueue } from '../pull/pull-queue.ts';
 import { PROBE_TIMEOUT_MS, classify } from '../reachability/probe-caller.ts';
 import { cleanText } from '../util/untrusted-text.ts';
 import { PEER_TEXT_MAX } from '../federation/peer-refusal.ts';
