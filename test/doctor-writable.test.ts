@@ -10,7 +10,7 @@ import { chownSync, readdirSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BACKUP_SETTING_KEYS } from '../main/core/backup/scheduler.ts';
+import { BACKUP_SETTING_KEYS } from '../main/core/backup/records.ts';
 import { CLI, NodeProcess, stopAll } from './helpers/node-process.ts';
 import { removeTempDirs, tempDir } from './helpers/temp-dir.ts';
 
@@ -72,7 +72,7 @@ describe('doctor: can the node write its data?', () => {
       [join(node.dataDir, 'paracord.db'), 'cannot write the database'],
       [node.dataDir, 'cannot create files in the data folder'],
       [join(node.dataDir, 'logs'), 'cannot create files in the log folder'],
-      // node.log names the current file (a symbolic link: log.ts); the attribute goes on that file.
+      // node.log names the current file (a symbolic link: log/rotation.ts); the attribute goes on that file.
       [realpathSync(join(node.dataDir, 'logs', 'node.log')), 'cannot write the log'],
       [backups, 'cannot create files in the backup folder'],
     ];

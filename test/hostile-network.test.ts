@@ -13,7 +13,7 @@ import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signRequestHeaders } from '../main/core/federation/request-signature.ts';
 import { Identity } from '../main/core/identity/identity.ts';
-import { LOG_LINES_PER_WINDOW } from '../main/core/log.ts';
+import { LOG_LINES_PER_WINDOW } from '../main/core/log/rate-limit.ts';
 import { parseLink } from '../main/core/peering/invite-link.ts';
 import { tempDir } from './helpers/temp-dir.ts';
 import { FakePeer } from './helpers/fake-peer.ts';

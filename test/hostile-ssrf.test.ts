@@ -13,7 +13,7 @@ import { canonicalJson } from '../main/core/crypto/canonical-json.ts';
 import { AddressPolicy, type EndpointVouch, type LookupFn } from '../main/core/federation/address-policy.ts';
 import { Discovery } from '../main/core/federation/discovery.ts';
 import { HttpClient } from '../main/core/federation/http-client.ts';
-import { ServerKeys } from '../main/core/federation/server-keys.ts';
+import { ServerKeys } from '../main/core/federation/keys/server-keys.ts';
 import { Identity } from '../main/core/identity/identity.ts';
 import { encodeLink } from '../main/core/peering/invite-link.ts';
 import { openDatabase } from '../main/core/store/database.ts';

@@ -10,7 +10,8 @@ import { Command, Option } from 'commander';
 import { dataDirPaths } from '../core/data-dir.ts';
 import { createBackup } from '../core/backup/create.ts';
 import { restoreBackup, verifyBackup } from '../core/backup/restore.ts';
-import { IN_THE_CLEAR, readPassphraseFile, recordBackupInDatabase } from '../core/backup/scheduler.ts';
+import { readPassphraseFile } from '../core/backup/passphrase-file.ts';
+import { IN_THE_CLEAR, recordBackupInDatabase } from '../core/backup/records.ts';
 import type { Manifest } from '../core/backup/archive.ts';
 import { dataOption, printJson, say } from './common.ts';
 

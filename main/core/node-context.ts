@@ -3,7 +3,7 @@ import type { NodeConfig } from './config.ts';
 import type { DataDirPaths } from './data-dir.ts';
 import type { Discovery } from './federation/discovery.ts';
 import type { HttpClient } from './federation/http-client.ts';
-import type { ServerKeys } from './federation/server-keys.ts';
+import type { ServerKeys } from './federation/keys/server-keys.ts';
 import type { Identity } from './identity/identity.ts';
 import type { Db } from './store/database.ts';
 import type { Settings } from './store/settings.ts';
@@ -14,7 +14,7 @@ import type { RoomStore } from './rooms/room-store.ts';
 import type { RoomService } from './rooms/room-service.ts';
 import type { Outbox } from './outbox/outbox.ts';
 import type { DeliveryWorkers } from './outbox/delivery-worker.ts';
-import type { PullQueue } from './outbox/pull-queue.ts';
+import type { PullQueue } from './pull/pull-queue.ts';
 import type { MailboxStore } from './mailbox/mailbox-store.ts';
 import type { MailboxSourceState } from './mailbox/fetcher.ts';
 import type { NodeEvents } from './node-events.ts';
@@ -25,7 +25,8 @@ import type { ReferenceRooms } from './federation/reference/reference-rooms.ts';
 import type { QuarantineStore } from './trust/quarantine.ts';
 import type { StorageQuota } from './trust/storage-quota.ts';
 import type { RateLimiters } from './trust/rate-limiter.ts';
-import type { BackupRecords, BackupScheduler } from './backup/scheduler.ts';
+import type { BackupRecords } from './backup/records.ts';
+import type { BackupScheduler } from './backup/scheduler.ts';
 import type { Reachability } from './reachability/reachability.ts';
 
 /** The services of a running node, handed to admin operations. */

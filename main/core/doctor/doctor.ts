@@ -20,7 +20,7 @@ import { AddressPolicy } from '../federation/address-policy.ts';
 import { HttpClient } from '../federation/http-client.ts';
 import { Settings } from '../store/settings.ts';
 import { TrustStore } from '../trust/trust-store.ts';
-import { BACKUP_INTERVALS, BACKUP_SETTING_KEYS, IN_THE_CLEAR, STALE_BACKUP_MS, type BackupSchedule } from '../backup/scheduler.ts';
+import { BACKUP_INTERVALS, BACKUP_SETTING_KEYS, IN_THE_CLEAR, STALE_BACKUP_MS, type BackupSchedule } from '../backup/records.ts';
 
 export type CheckStatus = 'ok' | 'warning' | 'problem' | 'note';
 export interface CheckResult {

@@ -13,7 +13,7 @@ import { Discovery } from './discovery.ts';
 import { contentHash, envelopeSigningParts, signEnvelope } from './envelope.ts';
 import { EventIngest, type VerifiedEvent } from './event-ingest.ts';
 import { HttpClient } from './http-client.ts';
-import { ServerKeys } from './server-keys.ts';
+import { ServerKeys } from './keys/server-keys.ts';
 
 let db: Db;
 afterEach(() => {

@@ -14,7 +14,7 @@ import type { GroupCommit } from '../store/group-commit.ts';
 import { chargedBytes, type StorageQuota } from '../trust/storage-quota.ts';
 import type { TrustStore } from '../trust/trust-store.ts';
 import { MAX_EVENT_CONTENT_BYTES, contentHash, envelopeSigningParts, parseEnvelope, type Envelope } from './envelope.ts';
-import type { ServerKeys } from './server-keys.ts';
+import type { ServerKeys } from './keys/server-keys.ts';
 
 export interface VerifiedEvent {
   envelope: Envelope;

@@ -21,7 +21,7 @@ import type { Server as NetServer, Socket } from 'node:net';
 import type { IncomingMessage, ServerOptions, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { NodeConfig } from '../config.ts';
-import { warnLimited } from '../log.ts';
+import { warnLimited } from '../log/rate-limit.ts';
 import { addressKey, canonicalAddress } from './client-address.ts';
 
 export interface ConnectionLimits {

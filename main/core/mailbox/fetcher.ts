@@ -19,7 +19,7 @@ import type { Discovery } from '../federation/discovery.ts';
 import type { FederationResponse, HttpClient } from '../federation/http-client.ts';
 import { cleanText } from '../util/untrusted-text.ts';
 import { PEER_TEXT_MAX } from '../federation/peer-refusal.ts';
-import { infoLimited, warnLimited } from '../log.ts';
+import { infoLimited, warnLimited } from '../log/rate-limit.ts';
 import { CARRIED_PATHS, MAILBOX_ACK_PATH, MAILBOX_PATH, MAX_MAILBOX_ITEMS } from './wire.ts';
 import type { CarriedRequest, DispatchAnswer } from './self-dispatch.ts';
 

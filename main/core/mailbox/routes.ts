@@ -20,7 +20,7 @@ import { signingString } from '../federation/request-signature.ts';
 import type { FederationDeps } from '../federation/federation-deps.ts';
 import type { SignedRequestState } from '../federation/middleware/verify-signed-request.ts';
 import { utf8Bytes } from '../federation/page-budget.ts';
-import { cursorSchema } from '../federation/routes/pull/index.ts';
+import { cursorSchema } from '../pull/routes.ts';
 import { DEFAULT_MAILBOX_QUOTA, MAILBOX_MAX_AGE_MS, type MailboxStore } from './mailbox-store.ts';
 import { INNER_KEY_ID, INNER_SIGNATURE, INNER_TIMESTAMP, MAILBOX_ACCEPTS_PATH, MAILBOX_ACK_PATH, MAILBOX_DEPOSIT_PATH, MAILBOX_PATH, CARRIED_PATHS, MAX_MAILBOX_ITEMS, type CarriedKind } from './wire.ts';
 

@@ -15,7 +15,7 @@
  */
 import type { Logger } from 'pino';
 import { jsonShape, WIRE_JSON_LIMITS } from '../crypto/json-limits.ts';
-import { infoLimited, warnLimited } from '../log.ts';
+import { infoLimited, warnLimited } from '../log/rate-limit.ts';
 import type { Discovery } from '../federation/discovery.ts';
 import { envelopeWireJson, type Envelope } from '../federation/envelope.ts';
 import type { FederationResponse, HttpClient } from '../federation/http-client.ts';
@@ -25,7 +25,7 @@ import type { Identity } from '../identity/identity.ts';
 import type { FederationEvents } from '../store/federation-events.ts';
 import { DEFAULT_BACKOFF, backoffDelay, parseRetryAfter, type BackoffPolicy } from './backoff.ts';
 import type { Outbox, OutboxRow, Outcome } from './outbox.ts';
-import type { PullQueue } from './pull-queue.ts';
+import type { PullQueue } from '../pull/pull-queue.ts';
 import type { MailboxSender } from '../mailbox/sender.ts';
 import type { PushPacer } from './push-pacer.ts';
 import { WireCache } from './wire-cache.ts';

@@ -18,12 +18,12 @@ import { checkKeysDocument, type RemoteKeysDocument } from '../federation/keys-d
 import { CertificatePinError } from '../federation/pinned-tls.ts';
 import { AddressRefusedError } from '../federation/address-policy.ts';
 import { DESTINATION_BINDING_CAPABILITY } from '../federation/request-signature.ts';
-import { KEYS_PATH, type ServerKeys } from '../federation/server-keys.ts';
+import { KEYS_PATH, type ServerKeys } from '../federation/keys/server-keys.ts';
 import type { Identity } from '../identity/identity.ts';
 import type { Db } from '../store/database.ts';
 import type { TlsMaterial } from '../tls/certificate.ts';
 import type { TrustStore } from '../trust/trust-store.ts';
-import type { PullQueue } from '../outbox/pull-queue.ts';
+import type { PullQueue } from '../pull/pull-queue.ts';
 import { PROBE_TIMEOUT_MS, classify } from '../reachability/probe-caller.ts';
 import { cleanText } from '../util/untrusted-text.ts';
 import { PEER_TEXT_MAX } from '../federation/peer-refusal.ts';

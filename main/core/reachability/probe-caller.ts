@@ -9,7 +9,7 @@
  */
 import type { Discovery } from '../federation/discovery.ts';
 import { joinUrl, type HttpClient } from '../federation/http-client.ts';
-import { KEYS_PATH } from '../federation/server-keys.ts';
+import { KEYS_PATH } from '../federation/keys/server-keys.ts';
 import { checkKeysDocument } from '../federation/keys-document.ts';
 import type { TrustStore } from '../trust/trust-store.ts';
 import { isIP } from 'node:net';

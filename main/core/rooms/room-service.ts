@@ -8,7 +8,7 @@
  * deliveries, so the outbox rows are durable exactly when the event is.
  */
 import type { Logger } from 'pino';
-import { warnLimited } from '../log.ts';
+import { warnLimited } from '../log/rate-limit.ts';
 import { EVENT_ID, isSafeDisplayName, isUserId, serverOf, stripUnsafeDisplay } from '../../../shared/identifiers.ts';
 import { HttpError, badRequest, forbidden, notFound } from '../errors.ts';
 import type { Discovery } from '../federation/discovery.ts';

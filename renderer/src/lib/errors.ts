@@ -206,7 +206,7 @@ export function explainReachability(raw: string | null | undefined): Explained {
 }
 
 /**
- * The status's backup warning (main/core/backup/scheduler.ts `summary`), in words: a failed
+ * The status's backup warning (main/core/backup/records.ts `summary`), in words: a failed
  * scheduled backup carries the raw error (`cannot write /path/x.pcbak: the folder … does not
  * exist`, `ENOENT: no such file or directory, open '…'`), which goes to `details`. The other
  * warnings are already sentences.

@@ -19,7 +19,7 @@ import { Discovery } from '../discovery.ts';
 import { AddressPolicy } from '../address-policy.ts';
 import { HttpClient } from '../http-client.ts';
 import { ReplayCache } from '../replay-cache.ts';
-import { ServerKeys } from '../server-keys.ts';
+import { ServerKeys } from '../keys/server-keys.ts';
 import { verifySignedRequest, type SignedRequestState } from './verify-signed-request.ts';
 import { sendRaw, sendSigned } from '../../../../test/helpers/signed-request.ts';
 import { removeTempDirs, tempDir } from '../../../../test/helpers/temp-dir.ts';

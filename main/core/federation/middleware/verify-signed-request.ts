@@ -28,7 +28,7 @@ import {
   MAX_CLOCK_SKEW_MS,
   signingString,
 } from '../request-signature.ts';
-import type { ServerKeys } from '../server-keys.ts';
+import type { ServerKeys } from '../keys/server-keys.ts';
 
 export interface SignedRequestState {
   /** Carried by a mailbox and handed over by this process (mailbox/self-dispatch.ts). */

@@ -16,7 +16,7 @@ import { serverOf } from '../../../../shared/identifiers.ts';
 import { HttpError, badRequest } from '../../errors.ts';
 import { peerRefusal } from '../peer-refusal.ts';
 import { cleanText } from '../../util/untrusted-text.ts';
-import { warnLimited } from '../../log.ts';
+import { warnLimited } from '../../log/rate-limit.ts';
 import type { Identity } from '../../identity/identity.ts';
 import type { RoomStore } from '../../rooms/room-store.ts';
 import type { Db } from '../../store/database.ts';

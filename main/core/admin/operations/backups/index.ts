@@ -2,7 +2,9 @@ import { accessSync, constants, statSync } from 'node:fs';
 import type { AdminHandlers } from '../../../../../shared/contract/admin-operations.ts';
 import { BackupError } from '../../../backup/archive.ts';
 import { backupTargetProblem, unsafeFolderProblem } from '../../../backup/create.ts';
-import { listBackupFiles, readPassphraseFile, type BackupSchedule } from '../../../backup/scheduler.ts';
+import { listBackupFiles } from '../../../backup/listing.ts';
+import { readPassphraseFile } from '../../../backup/passphrase-file.ts';
+import type { BackupSchedule } from '../../../backup/records.ts';
 import { HttpError, badRequest, conflict } from '../../../errors.ts';
 import type { NodeContext } from '../../../node-context.ts';
 

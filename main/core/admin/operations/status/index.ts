@@ -5,7 +5,7 @@ import { Identity } from '../../../identity/identity.ts';
 import { loadCertificate } from '../../../tls/certificate.ts';
 import type { NodeContext } from '../../../node-context.ts';
 import { VERSION } from '../../../version.ts';
-import { logWarnings } from '../../../log.ts';
+import { logWarnings } from '../../../log/health.ts';
 
 export function nodeStatus(node: NodeContext): NodeStatus {
   const identity = node.identity();

@@ -1,7 +1,7 @@
 import Router from '../../../http/router.ts';
 import { isServerName } from '../../../../../shared/identifiers.ts';
 import { badRequest, notFound } from '../../../errors.ts';
-import { KEY_CACHE_PATH } from '../../server-keys.ts';
+import { KEY_CACHE_PATH } from '../../keys/relayed-keys.ts';
 import type { FederationDeps } from '../../federation-deps.ts';
 
 /**

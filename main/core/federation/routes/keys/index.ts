@@ -1,5 +1,5 @@
 import Router from '../../../http/router.ts';
-import { KEYS_PATH } from '../../server-keys.ts';
+import { KEYS_PATH } from '../../keys/server-keys.ts';
 import type { FederationDeps } from '../../federation-deps.ts';
 
 /**

@@ -16,7 +16,7 @@ import { checkDestination, checkRequestSignatureOffThread, readAuthHeaders } fro
 import { normalizeEndpoint } from '../../../../../shared/endpoint.ts';
 import { rateLimitByAddress, takeOverall } from '../../../http/middleware/rate-limit.ts';
 import { RateLimiters, type RateLimit } from '../../../trust/rate-limiter.ts';
-import { warnLimited } from '../../../log.ts';
+import { warnLimited } from '../../../log/rate-limit.ts';
 
 /** A peering request is a few hundred bytes; anything much larger is refused while read (413). */
 export const PEERING_BODY_LIMIT = 16 * 1024;

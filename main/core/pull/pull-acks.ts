@@ -10,7 +10,7 @@
  * sent again a second later; one lost in a crash is sent at the next start (the stored cursor).
  */
 import type { Logger } from 'pino';
-import { infoLimited } from '../log.ts';
+import { infoLimited } from '../log/rate-limit.ts';
 
 export const ACK_EVERY_EVENTS = 500;
 export const ACK_EVERY_MS = 1_000;

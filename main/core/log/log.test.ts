@@ -3,15 +3,16 @@ import { lstatSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSyn
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { removeTempDirs, tempDir } from '../../test/helpers/temp-dir.ts';
-import { createLogger, lineLimiter } from './log.ts';
+import { removeTempDirs, tempDir } from '../../../test/helpers/temp-dir.ts';
+import { createLogger } from './logger.ts';
+import { lineLimiter } from './rate-limit.ts';
 
 afterAll(() => removeTempDirs());
 
 describe('createLogger with a log file', () => {
   it('keeps a line logged just before the process exits, and exits cleanly', () => {
     const file = join(tempDir('paracord-log-'), 'logs', 'node.log');
-    const moduleUrl = new URL('./log.ts', import.meta.url).href;
+    const moduleUrl = new URL('./logger.ts', import.meta.url).href;
     const code = `const { createLogger } = await import(${JSON.stringify(moduleUrl)});
       const log = createLogger({ file: ${JSON.stringify(file)}, stderr: false });
       log.info({ event: 'last_words', token: 'secret-token' }, 'about to exit');
@@ -82,12 +83,14 @@ describe('log rotation (pino-roll)', () => {
 
   it('reports a disk-full log file in the warnings and on stderr, and keeps running', () => {
     const dir = join(tempDir('paracord-log-'), 'logs');
-    const moduleUrl = new URL('./log.ts', import.meta.url).href;
+    const moduleUrl = new URL('./logger.ts', import.meta.url).href;
+    const healthUrl = new URL('./health.ts', import.meta.url).href;
     // /dev/full answers every write with ENOSPC: the disk is full.
     const code = `import { mkdirSync, symlinkSync } from 'node:fs';
       mkdirSync(${JSON.stringify(dir)}, { recursive: true });
       symlinkSync('/dev/full', ${JSON.stringify(join(dir, 'node.1.log'))});
-      const { createLogger, logWarnings } = await import(${JSON.stringify(moduleUrl)});
+      const { createLogger } = await import(${JSON.stringify(moduleUrl)});
+      const { logWarnings } = await import(${JSON.stringify(healthUrl)});
       const log = createLogger({ file: ${JSON.stringify(join(dir, 'node.log'))}, stderr: false });
       for (let i = 0; i < 20; i++) log.info({ event: 'line', i }, 'line');
       await new Promise((r) => setTimeout(r, 300));

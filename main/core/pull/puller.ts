@@ -18,19 +18,19 @@
 import { sleep } from '../util/abortable-sleep.ts';
 import { PeerLoops } from '../util/peer-loops.ts';
 import { cleanText } from '../util/untrusted-text.ts';
-import { PEER_TEXT_MAX } from './peer-refusal.ts';
+import { PEER_TEXT_MAX } from '../federation/peer-refusal.ts';
 import type { Logger } from 'pino';
 import type { Db } from '../store/database.ts';
 import { HttpError } from '../errors.ts';
-import { infoLimited, warnLimited } from '../log.ts';
+import { infoLimited, warnLimited } from '../log/rate-limit.ts';
 import type { Identity } from '../identity/identity.ts';
 import type { TrustStore } from '../trust/trust-store.ts';
-import type { Discovery } from './discovery.ts';
-import { receivedOutcome, type EventIngest, type ReceivedOutcome, type VerifiedEvent } from './event-ingest.ts';
-import type { FederationResponse, HttpClient } from './http-client.ts';
+import type { Discovery } from '../federation/discovery.ts';
+import { receivedOutcome, type EventIngest, type ReceivedOutcome, type VerifiedEvent } from '../federation/event-ingest.ts';
+import type { FederationResponse, HttpClient } from '../federation/http-client.ts';
 import { PullAcks } from './pull-acks.ts';
 import { quotaWait, type QuotaWait } from '../trust/storage-quota.ts';
-import { MAX_PULL_EVENTS, PULL_ACK_PATH, PULL_PATH } from './routes/pull/index.ts';
+import { MAX_PULL_EVENTS, PULL_ACK_PATH, PULL_PATH } from './routes.ts';
 
 export const PULL_CAPABILITY = 'pull';
 /** The puller's own timeout for a long-poll (the server waits at most 30 s). */

@@ -9,7 +9,7 @@
  * The cursor is the outbox row id of the last event of a page (AUTOINCREMENT: ids never go back).
  */
 import type { Db } from '../store/database.ts';
-import type { DeliveredListener, OutboxRow } from './outbox.ts';
+import type { DeliveredListener, OutboxRow } from '../outbox/outbox.ts';
 
 /** A destination that has not pulled for this long is pushed to again (it may be reachable now). */
 export const PULL_STALE_MS = 2 * 60_000;

@@ -1,12 +1,12 @@
-import Router from '../../../http/router.ts';
+import Router from '../http/router.ts';
 import { z } from 'zod';
-import { badRequest, notFound } from '../../../errors.ts';
-import { formatZodError } from '../../../admin/format-zod-error.ts';
-import { parseJsonBody } from '../../../http/read-body.ts';
-import { envelopeWireJson } from '../../envelope.ts';
-import { PAGE_BYTES, utf8Bytes, withinBytes } from '../../page-budget.ts';
-import type { FederationDeps } from '../../federation-deps.ts';
-import type { SignedRequestState } from '../../middleware/verify-signed-request.ts';
+import { badRequest, notFound } from '../errors.ts';
+import { formatZodError } from '../admin/format-zod-error.ts';
+import { parseJsonBody } from '../http/read-body.ts';
+import { envelopeWireJson } from '../federation/envelope.ts';
+import { PAGE_BYTES, utf8Bytes, withinBytes } from '../federation/page-budget.ts';
+import type { FederationDeps } from '../federation/federation-deps.ts';
+import type { SignedRequestState } from '../federation/middleware/verify-signed-request.ts';
 
 export const PULL_PATH = '/_paracord/federation/v1/pull';
 export const PULL_ACK_PATH = '/_paracord/federation/v1/pull/ack';

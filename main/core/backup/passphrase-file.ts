@@ -1,0 +1,15 @@
+import { readFileSync } from 'node:fs';
+import { BackupError } from './archive.ts';
+
+/** Reads a passphrase file: its first line, without the line end; refuses an empty one. */
+export function readPassphraseFile(file: string): Buffer {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new BackupError(`cannot read the passphrase file ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
+  }
+  const passphrase = text.split(/\r?\n/)[0] ?? '';
+  if (passphrase.length === 0) throw new BackupError(`the passphrase file ${file} is empty`);
+  return Buffer.from(passphrase, 'utf8');
+}

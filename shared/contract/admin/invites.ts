@@ -1,0 +1,37 @@
+/**
+ * Room invites a local user received.
+ * Part of the admin contract (shared/contract/admin-operations.ts).
+ */
+import { z } from 'zod';
+import { actingUser } from './schemas.ts';
+
+export const inviteOperations = {
+  listInvites: { method: 'GET', path: '/invites', input: z.strictObject({ ...actingUser }) },
+  declineInvite: {
+    method: 'POST',
+    path: '/invites/:invite_id/decline',
+    input: z.strictObject({ invite_id: z.string().regex(/^inv_[A-Za-z0-9_-]{1,64}$/, 'not an invite id'), ...actingUser }),
+  },
+  acceptInvite: {
+    method: 'POST',
+    path: '/invites/:invite_id/accept',
+    input: z.strictObject({ invite_id: z.string().regex(/^inv_[A-Za-z0-9_-]{1,64}$/, 'not an invite id'), ...actingUser }),
+  },
+} as const;
+
+export interface InviteOutputs {
+  declineInvite: { declined: boolean };
+  listInvites: { invites: RoomInvite[] };
+  /** `waiting_for_host`: the host could not be reached; the join waits at its mailbox and the room appears when the host answers (issue #32). */
+  acceptInvite: { room_id: string; waiting_for_host?: boolean };
+}
+
+export interface RoomInvite {
+  invite_id: string;
+  room_id: string;
+  room_name: string;
+  host_server: string;
+  inviter: string;
+  invitee: string;
+  expires_at: number;
+}

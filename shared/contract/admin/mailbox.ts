@@ -1,0 +1,26 @@
+/**
+ * A friend's node as a mailbox (issue #32).
+ * Part of the admin contract (shared/contract/admin-operations.ts).
+ */
+import { z } from 'zod';
+
+export const mailboxOperations = {
+  /** A friend's node as a mailbox (issue #32): what this node holds for friends, where it fetches its own, and the owner's switch. */
+  getMailbox: { method: 'GET', path: '/mailbox', input: z.strictObject({}) },
+  setMailbox: { method: 'PUT', path: '/mailbox', input: z.strictObject({ enabled: z.boolean() }) },
+} as const;
+
+export interface MailboxOutputs {
+  getMailbox: MailboxView;
+  setMailbox: MailboxView;
+}
+
+/** GET /mailbox: what this node holds for friends who cannot be reached, and what it fetches for itself. */
+export interface MailboxView {
+  /** "Let friends use this node as their mailbox" (on by default). */
+  enabled: boolean;
+  /** Per friend: requests waiting here for it to fetch them, in words too ("Holding 120 messages for bob.example"). */
+  holding: Array<{ server_name: string; items: number; bytes: number; oldest_at: number; text: string }>;
+  /** The mailboxes this node fetches from while nobody can reach it. */
+  sources: Array<{ server_name: string; last_fetch_at: number | null; last_error: string | null }>;
+}

@@ -1,0 +1,159 @@
+/**
+ * Messages in a room: reading, sending, editing, deleting, reactions, search.
+ * Part of the admin contract (shared/contract/admin-operations.ts).
+ */
+import { z } from 'zod';
+import { atMostCodePoints, isSafeReactionKey } from '../../identifiers.ts';
+import { actingUser, eventId, roomId } from './schemas.ts';
+
+/** Messages one `POST /rooms/:room_id/messages/batch` may carry. */
+export const MAX_MESSAGES_PER_BATCH = 100;
+
+/**
+ * A client's own id for one send (docs/ARCHITECTURE.md "Admin stream"): the same id again within a
+ * day answers the message stored the first time and stores nothing new, so a send can be
+ * repeated safely after a connection closed before its answer.
+ */
+const txnId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, - or _');
+
+// Counted without an array of its characters (issue #17: `[...s]` built one per message sent).
+const messageBody = z.string().min(1, 'must not be empty').refine((s) => atMostCodePoints(s, 4000), 'must be at most 4000 characters');
+
+const reactionKey = z
+  .string()
+  .min(1, 'must not be empty')
+  .refine((s) => atMostCodePoints(s, 32), 'must be at most 32 characters')
+  // eslint-disable-next-line no-control-regex
+  .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), 'must not contain control characters')
+  .refine(isSafeReactionKey, 'must not contain bidi control or invisible characters');
+
+export const messageOperations = {
+  listMessages: {
+    method: 'GET',
+    path: '/rooms/:room_id/messages',
+    input: z.strictObject({
+      room_id: roomId,
+      limit: z.coerce.number().int().min(1).max(500).default(50),
+      /** Only messages before this one (display order): the page above it, for scrolling up. */
+      before: eventId.optional(),
+      /**
+       * Only the messages that changed after this `cursor` of an earlier answer (new ones, and those
+       * an edit, delete or reaction named since): the answer then says `changes: true`. When that
+       * cannot be told (an old cursor, more than `limit` changes, a membership or role changed) the
+       * answer is the newest page, without `changes`.
+       */
+      since: z.string().regex(/^\d{1,15}-\d{1,10}$/, 'must be a cursor from an earlier answer').optional(),
+      /**
+       * With `since`: these messages are in the answer too, changed or not (own messages whose
+       * delivery changed: the `delivery` notification names them). At most 100; in a query string,
+       * separated by commas.
+       */
+      also: z.preprocess((v) => (typeof v === 'string' ? v.split(',') : v), z.array(eventId).max(100, 'at most 100 ids')).optional(),
+      ...actingUser,
+    })
+      .refine((x) => !(x.since !== undefined && x.before !== undefined), { message: 'give either before or since, not both', path: ['since'] })
+      .refine((x) => x.also === undefined || x.since !== undefined, { message: 'also needs since', path: ['also'] }),
+  },
+  sendMessage: { method: 'POST', path: '/rooms/:room_id/messages', input: z.strictObject({ room_id: roomId, body: messageBody, txn_id: txnId.optional(), ...actingUser }) },
+  /**
+   * Several messages in one request and one transaction (issue #17: a client that has more than
+   * one message to send — a paste of lines, a queue flushed after reconnecting, a pipelining
+   * client — pays one request, not one each). All are stored, in order, or none.
+   */
+  sendMessages: {
+    method: 'POST',
+    path: '/rooms/:room_id/messages/batch',
+    input: z.strictObject({ room_id: roomId, messages: z.array(z.strictObject({ body: messageBody, txn_id: txnId.optional() })).min(1).max(MAX_MESSAGES_PER_BATCH), ...actingUser }),
+  },
+  editMessage: {
+    method: 'PATCH',
+    path: '/rooms/:room_id/messages/:event_id',
+    input: z.strictObject({ room_id: roomId, event_id: eventId, body: messageBody, ...actingUser }),
+  },
+  deleteMessage: {
+    method: 'DELETE',
+    path: '/rooms/:room_id/messages/:event_id',
+    input: z.strictObject({ room_id: roomId, event_id: eventId, reason: z.string().max(500).optional(), ...actingUser }),
+  },
+  addReaction: {
+    method: 'PUT',
+    path: '/rooms/:room_id/messages/:event_id/reactions/:key',
+    input: z.strictObject({ room_id: roomId, event_id: eventId, key: reactionKey, ...actingUser }),
+  },
+  removeReaction: {
+    method: 'DELETE',
+    path: '/rooms/:room_id/messages/:event_id/reactions/:key',
+    input: z.strictObject({ room_id: roomId, event_id: eventId, key: reactionKey, ...actingUser }),
+  },
+  searchMessages: {
+    method: 'GET',
+    path: '/search',
+    input: z.strictObject({
+      q: z.string().max(500, 'must be at most 500 characters').default(''),
+      room_id: roomId.optional(),
+      limit: z.coerce.number().int().min(1).max(200).default(50),
+      ...actingUser,
+    }),
+  },
+} as const;
+
+export interface MessageOutputs {
+  listMessages: {
+    room_id: string;
+    messages: MessageView[];
+    /** Whether older messages exist before the first one (a page, not changes). */
+    has_more?: boolean;
+    /** Where this answer stands in the node's events: `since` of the next request. */
+    cursor: string;
+    /** The answer holds only the messages that changed after `since` (merge them); absent: the newest page. */
+    changes?: true;
+  };
+  sendMessage: { event_id: string };
+  /** In the order of the request's `messages`. */
+  sendMessages: { event_ids: string[] };
+  editMessage: { event_id: string };
+  deleteMessage: { event_id: string };
+  addReaction: { event_id: string };
+  removeReaction: { event_id: string };
+  searchMessages: { results: SearchResult[] };
+}
+
+export interface SearchResult {
+  room_id: string;
+  event_id: string;
+  sender: string;
+  body: string;
+  origin_ts: number;
+  /** The body HTML-escaped, each match in <mark>…</mark>. */
+  highlight: string;
+}
+
+export interface MessageView {
+  event_id: string;
+  sender: string;
+  origin_server: string;
+  origin_ts: number;
+  depth: number;
+  body?: string;
+  edited: boolean;
+  deleted: boolean;
+  /** Who deleted the message, when it was not its sender (a moderator). */
+  deleted_by?: string;
+  reactions: Record<string, string[]>;
+  /** What the acting user may do with it, by the same rules the node enforces (issue #16 item 7). */
+  can_edit?: boolean;
+  can_delete?: boolean;
+  /** Delivery of a message sent from this server, from its outbox rows (issue #16 item 5). */
+  delivery?: MessageDelivery;
+}
+
+export interface MessageDelivery {
+  /** delivered: no server left to reach; waiting: some still to reach; refused: a server refused it for good. */
+  state: 'delivered' | 'waiting' | 'refused';
+  /** Servers still to reach (pending), and those that refused it, with their reason. */
+  pending_servers: string[];
+  refused: Array<{ server: string; reason: string }>;
+  /** The soonest next try among the pending ones, and the last error seen. */
+  next_attempt_at: number | null;
+  last_error: string | null;
+}

@@ -1,0 +1,31 @@
+/**
+ * Events held from quarantined peers, for the owner to release or purge.
+ * Part of the admin contract (shared/contract/admin-operations.ts).
+ */
+import { z } from 'zod';
+import { serverNameSchema } from './schemas.ts';
+
+export const quarantineOperations = {
+  listQuarantine: { method: 'GET', path: '/quarantine', input: z.strictObject({ server_name: serverNameSchema.optional() }) },
+  releaseQuarantine: { method: 'POST', path: '/quarantine/:server_name/release', input: z.strictObject({ server_name: serverNameSchema }) },
+  purgeQuarantine: { method: 'POST', path: '/quarantine/:server_name/purge', input: z.strictObject({ server_name: serverNameSchema }) },
+} as const;
+
+export interface QuarantineOutputs {
+  listQuarantine: { held: HeldEvent[]; counts: Record<string, number> };
+  releaseQuarantine: { released: number; rejected: Array<{ event_id: string; error: string }> };
+  purgeQuarantine: { purged: number };
+}
+
+export interface HeldEvent {
+  id: number;
+  origin: string;
+  received_from: string;
+  event_id: string;
+  event_type: string;
+  room_id: string;
+  sender: string;
+  received_at: number;
+  /** Message text, when the event has one, for the review screen. */
+  body?: string;
+}

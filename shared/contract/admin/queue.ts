@@ -1,0 +1,68 @@
+/**
+ * The outbox: events waiting for their destinations, and delivery attempts.
+ * Part of the admin contract (shared/contract/admin-operations.ts).
+ */
+import { z } from 'zod';
+import { serverNameSchema } from './schemas.ts';
+
+export const queueOperations = {
+  getQueue: {
+    method: 'GET',
+    path: '/queue',
+    input: z.strictObject({
+      state: z.enum(['pending', 'failed', 'expired']).optional(),
+      destination: serverNameSchema.optional(),
+      limit: z.coerce.number().int().min(1).max(5000).default(500),
+    }),
+  },
+  retryQueueEntry: { method: 'POST', path: '/queue/:id/retry', input: z.strictObject({ id: z.coerce.number().int().positive() }) },
+  dropQueueEntry: { method: 'DELETE', path: '/queue/:id', input: z.strictObject({ id: z.coerce.number().int().positive() }) },
+  listAttempts: {
+    method: 'GET',
+    path: '/attempts',
+    input: z.strictObject({ destination: serverNameSchema.optional(), limit: z.coerce.number().int().min(1).max(5000).default(200) }),
+  },
+} as const;
+
+export interface QueueOutputs {
+  getQueue: { counts: { pending: number; failed: number; expired: number }; entries: QueueEntry[] };
+  retryQueueEntry: QueueEntry;
+  dropQueueEntry: { dropped: boolean };
+  listAttempts: { attempts: DeliveryAttempt[] };
+}
+
+export interface DeliveryAttempt {
+  id: number;
+  destination: string;
+  event_id: string;
+  /** HTTP status; null for a network error. */
+  status: number | null;
+  error: string | null;
+  latency_ms: number;
+  batch_size: number;
+  attempted_at: number;
+}
+
+export interface QueueEntry {
+  id: number;
+  destination: string;
+  event_id: string;
+  room_id: string;
+  state: 'pending' | 'failed' | 'expired';
+  attempts: number;
+  next_attempt_at: number;
+  last_error: string | null;
+  created_at: number;
+  /** How it reaches its destination: pushed, or fetched by it (pull mode, issue #32). */
+  delivery: 'push' | 'pull';
+  /** Where it waits, in words ("waiting for bob.example to fetch it"). */
+  waiting: string;
+}
+
+/** Where a queue entry waits, in words (GET /queue `waiting`, the dashboard). */
+export function queueEntryWords(entry: Pick<QueueEntry, 'destination' | 'state' | 'attempts'>, delivery: 'push' | 'pull'): string {
+  if (entry.state === 'failed') return `not delivered: ${entry.destination} refused it`;
+  if (entry.state === 'expired') return `not delivered: ${entry.destination} could not be reached for too long`;
+  if (delivery === 'pull') return `waiting for ${entry.destination} to fetch it`;
+  return entry.attempts > 0 ? `waiting to be sent to ${entry.destination} again (tried ${entry.attempts} ${entry.attempts === 1 ? 'time' : 'times'})` : `being sent to ${entry.destination}`;
+}

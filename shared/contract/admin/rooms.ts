@@ -1,0 +1,109 @@
+/**
+ * Rooms: creating, joining, leaving, inviting, members and moderation, read markers.
+ * Part of the admin contract (shared/contract/admin-operations.ts).
+ */
+import { z } from 'zod';
+import { isSafeDisplayName } from '../../identifiers.ts';
+import { actingUser, anyDialectUserId, eventId, roomId, userId } from './schemas.ts';
+
+export const roomOperations = {
+  listRooms: { method: 'GET', path: '/rooms', input: z.strictObject({ ...actingUser }) },
+  createRoom: {
+    method: 'POST',
+    path: '/rooms',
+    input: z.strictObject({
+      name: z.string().trim().min(1, 'must not be empty').max(100).refine(isSafeDisplayName, 'must not contain control, bidi or invisible characters'),
+      ...actingUser,
+    }),
+  },
+  getRoom: { method: 'GET', path: '/rooms/:room_id', input: z.strictObject({ room_id: roomId }) },
+  inviteToRoom: {
+    method: 'POST',
+    path: '/rooms/:room_id/invites',
+    input: z.strictObject({
+      room_id: roomId,
+      // A Paracord reference server's users may have Unicode names (the node checks that server's dialect).
+      user_id: anyDialectUserId,
+      inviter: userId.optional(),
+      max_age_seconds: z.number().int().min(1).max(30 * 24 * 3600).optional(),
+    }),
+  },
+  leaveRoom: { method: 'POST', path: '/rooms/:room_id/leave', input: z.strictObject({ room_id: roomId, ...actingUser }) },
+  /** Join a room hosted on another server that admits us (a Paracord reference server's federated guild). */
+  joinRemoteRoom: { method: 'POST', path: '/rooms/join', input: z.strictObject({ room_id: roomId, ...actingUser }) },
+  // Moderation (issue #20): `actor` is the local user acting (the owner when absent); the subject
+  // may be a user of a Paracord reference peer, whose ids follow its grammar (issue #20 item 8).
+  removeMember: {
+    method: 'POST',
+    path: '/rooms/:room_id/members/:user_id/remove',
+    input: z.strictObject({ room_id: roomId, user_id: anyDialectUserId, reason: z.string().max(500).optional(), ban: z.boolean().optional(), actor: userId.optional() }),
+  },
+  listBans: { method: 'GET', path: '/rooms/:room_id/bans', input: z.strictObject({ room_id: roomId }) },
+  unbanMember: {
+    method: 'DELETE',
+    path: '/rooms/:room_id/bans/:user_id',
+    input: z.strictObject({ room_id: roomId, user_id: anyDialectUserId, reason: z.string().max(500).optional(), actor: userId.optional() }),
+  },
+  setMemberRole: {
+    method: 'PUT',
+    path: '/rooms/:room_id/members/:user_id/role',
+    input: z.strictObject({ room_id: roomId, user_id: anyDialectUserId, role: z.enum(['moderator', 'member']), actor: userId.optional() }),
+  },
+  markRead: { method: 'POST', path: '/rooms/:room_id/read', input: z.strictObject({ room_id: roomId, event_id: eventId, ...actingUser }) },
+} as const;
+
+export interface RoomOutputs {
+  listRooms: { rooms: RoomSummary[] };
+  createRoom: { room_id: string };
+  getRoom: RoomSummary & RoomActions & { members: RoomMember[] };
+  inviteToRoom: { event_id: string };
+  leaveRoom: { event_id: string };
+  joinRemoteRoom: { room_id: string };
+  removeMember: { event_id: string };
+  listBans: { bans: RoomBan[] };
+  unbanMember: { event_id: string };
+  setMemberRole: { event_id: string };
+  markRead: { room_id: string; event_id: string; unread: number; mentions: number };
+}
+
+export interface RoomSummary {
+  room_id: string;
+  name: string;
+  host_server: string;
+  /** Membership of the acting user (owner unless user_id is given). */
+  membership: 'invite' | 'join' | 'leave' | null;
+  joined_members: number;
+  /** Messages by others since the acting user's read marker (after they joined); 0 when not joined. */
+  unread?: number;
+  /** How many of the unread messages mention the acting user. */
+  mentions?: number;
+}
+
+/**
+ * What the acting user may do in a room as a whole, by the rules the node enforces (issue #16
+ * item 7): the UI offers the composer and reactions only when the node would take them.
+ */
+export interface RoomActions {
+  /** Send a message (joined, not banned, and the room's host takes our events). */
+  can_send: boolean;
+  /** Add or remove reactions (the same conditions as sending). */
+  can_react: boolean;
+  /** Leave: only while joined. */
+  can_leave: boolean;
+  /** The room's host is a Paracord reference server: our users read it and send nothing into it. */
+  read_only: boolean;
+}
+
+export interface RoomBan {
+  user_id: string;
+  by: string;
+  reason: string | null;
+  /** ms, the ban event's time as the host decided. */
+  at: number;
+}
+
+export interface RoomMember {
+  user_id: string;
+  membership: 'invite' | 'join' | 'leave';
+  role: 'owner' | 'moderator' | 'member';
+}

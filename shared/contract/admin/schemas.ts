@@ -1,0 +1,29 @@
+/**
+ * Schemas the admin operations of several resources share (shared/contract/admin/*.ts): server names,
+ * user, room and event ids, the acting user, rate limits.
+ */
+import { z } from 'zod';
+import { EVENT_ID, ROOM_ID, canonicalServerName, isUserId, isUserIdOfAnyDialect } from '../../identifiers.ts';
+
+/** A server name as the owner types it, canonicalised (shared/identifiers.ts); numeric/hex/octal IPv4 spellings are refused. */
+export const serverNameSchema = z.string().transform((s, ctx) => {
+  const canonical = canonicalServerName(s);
+  if (canonical === null) {
+    ctx.addIssue({ code: 'custom', message: 'must be a host name (letters, digits, dots, dashes), a dotted-quad IPv4 address or a bracketed IPv6 address, with an optional :port' });
+    return z.NEVER;
+  }
+  return canonical;
+});
+
+export const userId = z.string().refine(isUserId, 'must look like @localpart:server');
+
+export const anyDialectUserId = z.string().refine(isUserIdOfAnyDialect, 'must look like @localpart:server');
+
+export const roomId = z.string().max(255).regex(ROOM_ID, 'must look like !opaque:server');
+
+export const eventId = z.string().max(255).regex(EVENT_ID, 'must look like $opaque:server');
+
+/** The local user an operation acts as; the owner when absent. */
+export const actingUser = { user_id: userId.optional() };
+
+export const rateLimitSchema = z.strictObject({ per_second: z.number().positive().max(100_000), burst: z.number().int().positive().max(1_000_000) });
