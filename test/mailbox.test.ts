@@ -17,7 +17,7 @@ import { sendSigned } from './helpers/signed-request.ts';
 import { Identity } from '../main/core/identity/identity.ts';
 import { tempDir } from './helpers/temp-dir.ts';
 
-const carolId = (carol: NodeProcess) => Identity.load(`${carol.dataDir}/identity.json`);
+const identityOf = (n: NodeProcess) => Identity.load(`${n.dataDir}/identity.json`);
 /** Where a node listens (its published URL is a closed port): from its federation_listening log line. */
 const listeningAt = (n: NodeProcess) => `http://${[...n.stderr.matchAll(/"event":"federation_listening".*?"listen":"([^"]+)"/g)].at(-1)![1]}`;
 
@@ -33,7 +33,7 @@ const sentOrder = (n: NodeProcess, roomId: string, origin: string) =>
  * Without `homesPeered`, alpha and beta are peers of carol only (no room).
  */
 async function twoHomesAndAFriend(withRoom = true, homesPeered = true) {
-  const alpha = node('alpha.test', ['--retry-initial', '200', '--retry-max', '2000']);
+  const alpha = node('alpha.test', ['--retry-initial', '200', '--retry-max', '2000', '--mailbox-check-seconds', '1']);
   const beta = node('beta.test', ['--retry-initial', '200', '--retry-max', '2000']);
   const carol = node('carol.test');
   await Promise.all([alpha.start(), beta.start(), carol.start()]);
@@ -95,7 +95,7 @@ describe('a friend\'s node as a mailbox (issue #32 item 3)', () => {
   }, 300_000);
 
   it('a mailbox serves only friends that chose it, and cannot change what it carries', async () => {
-    const { alpha, beta, carol, roomId } = await twoHomesAndAFriend();
+    const { alpha, beta, carol, roomId, closed } = await twoHomesAndAFriend();
     // The legitimate twin: a message goes through.
     await send(alpha, roomId, 'through carol');
     await eventually(async () => expect(arrivalOrder(beta, roomId, 'alpha.test')).toHaveLength(1), 60_000);
@@ -125,6 +125,12 @@ describe('a friend\'s node as a mailbox (issue #32 item 3)', () => {
     }
     const ack = await sendSigned(alphaId, base, 'POST', '/_paracord/federation/v1/mailbox/ack', '{"cursor":"999999999"}');
     expect(ack.status).toBe(400);
+    for (const body of ['{"ids":[]}', '{"ids":["x"]}', '{"ids":"1"}', `{"ids":[${Array.from({ length: 501 }, (_, i) => `"${i}"`).join(',')}]}`]) {
+      const held = await sendSigned(alphaId, base, 'POST', '/_paracord/federation/v1/mailbox/held', body);
+      expect(held.status, body).toBe(400);
+      expect(held.body.error).toBe('invalid_request');
+    }
+
     expect(deposits()).toBe(before);
     // Only requests the node hands itself may be old: from outside, the hand-over header changes nothing.
     const old = await sendSigned(alphaId, base, 'GET', '/_paracord/federation/v1/mailbox/accepts/beta.test', undefined, {
@@ -150,10 +156,25 @@ describe('a friend\'s node as a mailbox (issue #32 item 3)', () => {
     await eventually(async () => expect((await alpha.admin('GET', '/queue?destination=beta.test')).body.entries.length).toBeGreaterThan(0), 30_000);
     expect((await carol.admin('PUT', '/mailbox', { enabled: true })).body.enabled).toBe(true);
     await eventually(async () => expect(arrivalOrder(beta, roomId, 'alpha.test')).toHaveLength(2), 60_000);
-    // The dashboard's words for what waits at carol while beta is away.
+    // The dashboard's words for what waits at carol while beta is away; alpha says where its message waits.
     expect(await beta.stop()).toBe(0);
-    await send(alpha, roomId, 'while beta is away');
+    const away = await send(alpha, roomId, 'while beta is away');
     await eventually(async () => expect((await carol.admin('GET', '/mailbox')).body.holding).toMatchObject([{ server_name: 'beta.test', items: 1, text: 'Holding 1 request for beta.test' }]), 30_000);
+    // A depositor learns only of its own deposits: another's ids are not "held" for it.
+    const ids = queryNodeDb<{ id: number }>(carol.dataDir, 'SELECT id FROM mailbox_items').map((r) => String(r.id));
+    expect((await sendSigned(alphaId, base, 'POST', '/_paracord/federation/v1/mailbox/held', JSON.stringify({ ids }))).body).toEqual({ held: ids });
+    expect((await sendSigned(identityOf(beta), base, 'POST', '/_paracord/federation/v1/mailbox/held', JSON.stringify({ ids }))).body).toEqual({ held: [] });
+    const deliveryOf = async (eventId: string) => ((await alpha.admin('GET', `/rooms/${enc(roomId)}/messages?limit=50`)).body.messages as Array<{ event_id: string; delivery?: Record<string, unknown> }>).find((m) => m.event_id === eventId)?.delivery;
+    await eventually(async () => {
+      expect(await deliveryOf(away)).toMatchObject({ state: 'waiting', pending_servers: [], at_mailbox: [{ server: 'beta.test', mailbox: 'carol.test' }] });
+      expect((await alpha.admin('GET', '/queue')).body.at_mailboxes).toMatchObject([{ destination: 'beta.test', mailbox: 'carol.test', count: 1, waiting: 'waiting at carol.test for beta.test to fetch it' }]);
+    }, 30_000);
+    // beta comes back and fetches it: alpha learns it from carol (asked every second here) and says delivered.
+    await beta.start(homeArgs(closed.beta));
+    await eventually(async () => {
+      expect(await deliveryOf(away)).toMatchObject({ state: 'delivered' });
+      expect((await alpha.admin('GET', '/queue')).body.at_mailboxes).toBeUndefined();
+    }, 30_000, 200);
   }, 120_000);
 
   it('two nodes nobody reaches peer by a link through their common friend\'s mailbox; then a room hosted on one, with the other\'s user: the invite, the join, its answer and the messages all go through the mailbox', async () => {
@@ -182,7 +203,7 @@ describe('a friend\'s node as a mailbox (issue #32 item 3)', () => {
       ['another key', sendSigned(impostor, betaAt, 'POST', answerPath, good(true), { destination: 'beta.test' }), 403, 'unknown_key'],
       ['another link', sendSigned(alphaId, betaAt, 'POST', answerPath, good(true), { destination: 'beta.test' }), 403, 'wrong_token'],
       ['bad body', sendSigned(alphaId, betaAt, 'POST', answerPath, JSON.stringify({ token_sha256: 'a'.repeat(64), accepted: 'yes' }), { destination: 'beta.test' }), 400, 'invalid_request'],
-      ['not waited for', sendSigned(carolId(carol), betaAt, 'POST', answerPath, good(true), { destination: 'beta.test' }), 403, 'not_pending'],
+      ['not waited for', sendSigned(identityOf(carol), betaAt, 'POST', answerPath, good(true), { destination: 'beta.test' }), 403, 'not_pending'],
     ];
     for (const [what, answer, status, error] of attempts) {
       const got = await answer;

@@ -159,6 +159,11 @@ export interface NodeConfig {
    * seconds; more answer 429. Default 30. CLI --reach-probe-interval, env PARACORD_REACH_PROBE_INTERVAL_SECONDS.
    */
   reachProbeIntervalSeconds?: number;
+  /**
+   * While our events wait at a friend's mailbox, how often that mailbox is asked which its
+   * recipient took (mailbox/deposits.ts). Default 30. CLI --mailbox-check-seconds, env PARACORD_MAILBOX_CHECK_SECONDS.
+   */
+  mailboxCheckSeconds?: number;
   /** How long an empty GET /pull waits for new events, ms (default 25 000; at most 30 000). */
   pullWaitMs?: number;
   logLevel?: string;

@@ -17,6 +17,7 @@ import type { DeliveryWorkers } from './outbox/delivery-worker.ts';
 import type { PullQueue } from './pull/pull-queue.ts';
 import type { MailboxStore } from './mailbox/mailbox-store.ts';
 import type { MailboxSourceState } from './mailbox/fetcher.ts';
+import type { MailboxDeposits } from './mailbox/deposits.ts';
 import type { NodeEvents } from './node-events.ts';
 import type { PeeringService } from './peering/peering-service.ts';
 import type { PeerDialects } from './federation/reference/peer-dialects.ts';
@@ -45,7 +46,7 @@ export interface NodeContext {
   outbox: Outbox;
   workers: DeliveryWorkers;
   /** A friend's node as a mailbox (issue #32): what we hold for friends, and where we fetch ours. */
-  mailbox: { store: MailboxStore; sources: () => MailboxSourceState[] };
+  mailbox: { store: MailboxStore; sources: () => MailboxSourceState[]; deposits: MailboxDeposits };
   /** Who receives from us by pull (and whose endpoint was never reached). */
   pull: PullQueue;
   notifications: NodeEvents;

@@ -88,6 +88,7 @@ import { backupOperations } from './admin/operations/backups/index.ts';
 import { NodeMetrics } from './metrics/node-metrics.ts';
 import { MailboxStore } from './mailbox/mailbox-store.ts';
 import { MailboxSender } from './mailbox/sender.ts';
+import { MailboxDeposits } from './mailbox/deposits.ts';
 import { MailboxFetcher } from './mailbox/fetcher.ts';
 import { SelfDispatch } from './mailbox/self-dispatch.ts';
 import { MAILBOX_CAPABILITY } from './mailbox/wire.ts';
@@ -274,6 +275,10 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
   // A friend's node as a mailbox (issue #32): what we hold for friends, and where we leave what they cannot be sent.
   const mailboxes = new MailboxStore(db);
   const mailboxSender = new MailboxSender({ db, trust, discovery, http, log });
+  const mailboxDeposits = new MailboxDeposits({
+    db, discovery, http, log, identity: () => identity, onChange: () => notifications.notify({ type: 'status', scope: 'queue' }),
+    ...(config.mailboxCheckSeconds !== undefined ? { checkMs: config.mailboxCheckSeconds * 1000 } : {}),
+  });
   const mailboxEnabled = () => settings.get('mailbox_enabled') !== 'off';
   // Requests a mailbox carried for us go to our own listener, checked like direct ones.
   let selfBase: string | null = null;
@@ -287,7 +292,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
   const currentMailboxes = () => mailboxFetcher.sources().filter((m) => m.last_error === null && m.last_fetch_at !== null && Date.now() - m.last_fetch_at < 2 * 60_000).map((m) => m.server_name);
   const pushLimit = { events: config.referencePushPerMinute ?? DEFAULT_REFERENCE_PUSH_LIMIT.events, windowMs: config.referencePushWindowMs ?? DEFAULT_REFERENCE_PUSH_LIMIT.windowMs };
   const workers = new DeliveryWorkers({
-    outbox, events, http, discovery, log, isPaused, pull, mailbox: mailboxSender,
+    outbox, events, http, discovery, log, isPaused, pull, mailbox: mailboxSender, deposits: mailboxDeposits,
     pacer: new PushPacer((destination) => (pushLimit.events > 0 && dialects.isReference(destination) ? pushLimit : null)),
     cannotCarry: (destination) => (dialects.referenceVersion(destination) === '3' ? (event) => reference3Refusal(event, destination) : null),
     isHeld: isQuarantined,
@@ -329,7 +334,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
 
   const context: NodeContext = {
     config, paths, log, db, settings, trust, http, discovery, keys, users, rooms, outbox, workers, pull, notifications,
-    mailbox: { store: mailboxes, sources: () => mailboxFetcher.sources() }, startedAt, quarantine, quota, dialects, claims, limiter,
+    mailbox: { store: mailboxes, sources: () => mailboxFetcher.sources(), deposits: mailboxDeposits }, startedAt, quarantine, quota, dialects, claims, limiter,
     backups: { records: backupRecords, scheduler: backupScheduler },
     releaseHeld: (server) => releaseHeld(server, quarantine, ingest, log),
     identity: () => identity,
@@ -435,6 +440,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
       leaveAtMailbox: async (server, path, body, via) => (await mailboxSender.deposit(id, server, path, body, undefined, via))?.mailbox ?? null,
     });
     peeringService.start();
+    mailboxDeposits.start();
     ingest.hooks = {
       isHeld: (eventId) => quarantine.isHeld(eventId),
       checkHeld: (server, bytes) => quota.checkHeld(server, quarantine.heldBytes(server), bytes),
@@ -656,6 +662,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
     memoryTrim.stop();
     roomService?.stop(); // running catch-ups end before the database closes
     peeringService?.stop();
+    mailboxDeposits.stop();
     lapses?.stop();
     log.info({ event: 'node_stopping' }, 'stopping: finishing in-flight requests');
     const forced = (name: string) =>

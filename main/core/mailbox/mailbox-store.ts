@@ -93,6 +93,15 @@ export class MailboxStore {
     return this.ackStmt.run(recipient, cursor).changes;
   }
 
+  /** Which of `ids` a depositor left here are still held (not yet taken by their recipient). */
+  stillHeld(depositor: string, ids: readonly number[]): number[] {
+    if (ids.length === 0) return [];
+    return this.db
+      .prepare<unknown[], { id: number }>(`SELECT id FROM mailbox_items WHERE depositor = ? AND id IN (${ids.map(() => '?').join(',')}) ORDER BY id`)
+      .all(depositor, ...ids)
+      .map((r) => r.id);
+  }
+
   /** Items older than the limit go (they expire like outbox entries); how many went. */
   expire(now = Date.now()): number {
     return this.db.prepare('DELETE FROM mailbox_items WHERE created_at < ?').run(now - MAILBOX_MAX_AGE_MS).changes;

@@ -7,7 +7,8 @@
  *    the recipient in `X-Paracord-Inner-*` headers; stored, answered `{id}` once durable;
  *  - `GET  /mailbox?cursor=&limit=`: the caller's items after the cursor (long-polled when empty);
  *    the first fetch makes the caller a client (it chose us);
- *  - `POST /mailbox/ack {cursor}`: deletes the caller's items up to the cursor.
+ *  - `POST /mailbox/ack {cursor}`: deletes the caller's items up to the cursor;
+ *  - `POST /mailbox/held {ids}`: which of the caller's own deposits are still held here.
  */
 import Router from '../http/router.ts';
 import { z } from 'zod';
@@ -22,7 +23,7 @@ import type { SignedRequestState } from '../federation/middleware/verify-signed-
 import { utf8Bytes } from '../federation/page-budget.ts';
 import { cursorSchema } from '../pull/routes.ts';
 import { DEFAULT_MAILBOX_QUOTA, MAILBOX_MAX_AGE_MS, type MailboxStore } from './mailbox-store.ts';
-import { INNER_KEY_ID, INNER_SIGNATURE, INNER_TIMESTAMP, MAILBOX_ACCEPTS_PATH, MAILBOX_ACK_PATH, MAILBOX_DEPOSIT_PATH, MAILBOX_PATH, CARRIED_PATHS, MAX_MAILBOX_ITEMS, type CarriedKind } from './wire.ts';
+import { INNER_KEY_ID, INNER_SIGNATURE, INNER_TIMESTAMP, MAILBOX_ACCEPTS_PATH, MAILBOX_ACK_PATH, MAILBOX_DEPOSIT_PATH, MAILBOX_HELD_PATH, MAILBOX_PATH, CARRIED_PATHS, MAX_HELD_IDS, MAX_MAILBOX_ITEMS, type CarriedKind } from './wire.ts';
 
 /** A page of items stays small (latency), like a pull page. */
 const MAX_PAGE_BYTES = 512 * 1024;
@@ -43,6 +44,7 @@ const querySchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(MAX_MAILBOX_ITEMS).default(MAX_MAILBOX_ITEMS),
 });
 const ackSchema = z.strictObject({ cursor: cursorSchema });
+const heldSchema = z.strictObject({ ids: z.array(z.string().regex(/^[0-9]{1,15}$/, 'an id from a deposit answer')).min(1).max(MAX_HELD_IDS) });
 
 export function mailboxRoutes(deps: FederationDeps): Router {
   const router = new Router();
@@ -144,6 +146,16 @@ export function mailboxRoutes(deps: FederationDeps): Router {
     }
     ctx.type = 'application/json';
     ctx.body = `{"items":[${out.join(',')}],"cursor":"${last}"}`;
+  });
+
+  // A depositor's own deposits only: which are still here (its sender says "waiting at …" until they are taken).
+  router.post(MAILBOX_HELD_PATH, deps.verifySignedRequest, async (ctx) => {
+    const box = need(false);
+    const state = ctx.state as SignedRequestState;
+    const parsed = heldSchema.safeParse(parseJsonBody(state.rawBody));
+    if (!parsed.success) throw badRequest('invalid_request', `body must be {"ids": ["<id from a deposit answer>", …]} (at most ${MAX_HELD_IDS}): ${formatZodError(parsed.error)}`);
+    state.replayAnswerEarly = true;
+    ctx.body = { held: box.store.stillHeld(state.origin, parsed.data.ids.map(Number)).map(String) };
   });
 
   router.post(MAILBOX_ACK_PATH, deps.verifySignedRequest, async (ctx) => {

@@ -8,6 +8,9 @@ export const MAILBOX_PATH = '/_paracord/federation/v1/mailbox';
 export const MAILBOX_ACK_PATH = '/_paracord/federation/v1/mailbox/ack';
 export const MAILBOX_DEPOSIT_PATH = '/_paracord/federation/v1/mailbox/deposit';
 export const MAILBOX_ACCEPTS_PATH = '/_paracord/federation/v1/mailbox/accepts';
+/** A depositor asks which of its deposits are still held (not yet taken by their recipient). */
+export const MAILBOX_HELD_PATH = '/_paracord/federation/v1/mailbox/held';
+export const MAX_HELD_IDS = 500;
 export const MAX_MAILBOX_ITEMS = 100;
 
 /** The carried request's own signature (its origin is the depositor; its destination the recipient). */

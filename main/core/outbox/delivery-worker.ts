@@ -27,6 +27,7 @@ import { DEFAULT_BACKOFF, backoffDelay, parseRetryAfter, type BackoffPolicy } fr
 import type { Outbox, OutboxRow, Outcome } from './outbox.ts';
 import type { PullQueue } from '../pull/pull-queue.ts';
 import type { MailboxSender } from '../mailbox/sender.ts';
+import type { MailboxDeposits } from '../mailbox/deposits.ts';
 import type { PushPacer } from './push-pacer.ts';
 import { WireCache } from './wire-cache.ts';
 
@@ -125,6 +126,8 @@ export interface DeliveryDeps {
   pull?: PullQueue;
   /** A friend's node as a mailbox (issue #32): where a request goes when the destination cannot be reached. */
   mailbox?: MailboxSender;
+  /** Where our events wait after a mailbox took them ("waiting at carol.example for bob.example"). */
+  deposits?: MailboxDeposits;
   /** Push limits of destinations that have one (push-pacer.ts). */
   pacer?: PushPacer;
   /**
@@ -513,6 +516,10 @@ export class DeliveryWorkers {
     if (this.deps.reissue && response?.status !== undefined && response.status < 500) outcomes = await this.reissueTooOld(destination, outcomes, response, now);
     outbox.settle(destination, outcomes, latency, now);
     for (const { row, outcome } of outcomes) if (outcome.kind === 'delivered' || outcome.kind === 'failed') this.wire.settled(row.event_id);
+    const depositId = deposited !== null ? (response?.json as { id?: unknown } | undefined)?.id : undefined;
+    if (deposited !== null && typeof depositId === 'string' && /^[0-9]{1,15}$/.test(depositId)) {
+      this.deps.deposits?.record(destination, deposited, Number(depositId), outcomes.filter((o) => o.outcome.kind === 'delivered').map((o) => o.row.event_id), now);
+    }
     const delivered = outcomes.filter((o) => o.outcome.kind === 'delivered').length;
     this.deps.onAttempt?.(
       destination,

@@ -3,6 +3,8 @@
  * rows in one indexed query (federation_outbox_event): a row is removed once its destination
  * acknowledged the event, so no row left means delivered to every server of the room; pending
  * rows are servers still to reach; failed or expired rows are refusals, with their reason.
+ * Events a friend's mailbox took for a server nobody reaches wait there until that server takes
+ * them (mailbox_deposits, mailbox/deposits.ts): `at_mailbox`, and the message is still waiting.
  */
 import type { Db } from '../store/database.ts';
 import type { MessageDelivery } from '../../../shared/contract/admin-operations.ts';
@@ -33,9 +35,17 @@ export function messageDeliveries(db: Db, eventIds: readonly string[]): Map<stri
       }
       if (row.last_error) delivery.last_error = row.last_error;
     }
+    // Left at a friend's mailbox for a server nobody reaches, not yet taken (issue #32).
+    const left = db
+      .prepare<string[], { event_id: string; destination: string; mailbox: string }>(`SELECT event_id, destination, mailbox FROM mailbox_deposits WHERE event_id IN (${chunk.map(() => '?').join(',')}) ORDER BY destination`)
+      .all(...chunk);
+    for (const row of left) {
+      const delivery = result.get(row.event_id)!;
+      (delivery.at_mailbox ??= []).push({ server: row.destination, mailbox: row.mailbox });
+    }
   }
   for (const delivery of result.values()) {
-    delivery.state = delivery.refused.length > 0 ? 'refused' : delivery.pending_servers.length > 0 ? 'waiting' : 'delivered';
+    delivery.state = delivery.refused.length > 0 ? 'refused' : delivery.pending_servers.length > 0 || (delivery.at_mailbox?.length ?? 0) > 0 ? 'waiting' : 'delivered';
   }
   return result;
 }

@@ -653,7 +653,7 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   },
   {
     version: 26,
-    name: 'peering requests waiting at a mailbox',
+    name: 'peering requests and events waiting at a mailbox',
     sql: `
       -- A friend's link redeemed while its node could not be reached (issue #32): our signed
       -- peering request waits at one of the mailboxes the link names. The friend is peered (bound
@@ -674,6 +674,17 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
         answered_at     INTEGER,
         error           TEXT
       ) WITHOUT ROWID;
+      -- As a sender: events left at a friend's mailbox for a peer, until the mailbox says the peer
+      -- took them (POST /mailbox/held) or 7 days pass: "waiting at carol.example for bob.example".
+      CREATE TABLE IF NOT EXISTS mailbox_deposits (
+        event_id     TEXT NOT NULL,
+        destination  TEXT NOT NULL,
+        mailbox      TEXT NOT NULL,
+        deposit_id   INTEGER NOT NULL,
+        deposited_at INTEGER NOT NULL,
+        PRIMARY KEY (event_id, destination)
+      ) WITHOUT ROWID;
+      CREATE INDEX IF NOT EXISTS mailbox_deposits_by_mailbox ON mailbox_deposits (mailbox, deposit_id);
     `,
   },
 ];

@@ -156,4 +156,6 @@ export interface MessageDelivery {
   /** The soonest next try among the pending ones, and the last error seen. */
   next_attempt_at: number | null;
   last_error: string | null;
+  /** Left at a friend's mailbox for a server nobody reaches, and not yet fetched by it (issue #32). */
+  at_mailbox?: Array<{ server: string; mailbox: string }>;
 }

@@ -25,7 +25,8 @@ export const queueOperations = {
 } as const;
 
 export interface QueueOutputs {
-  getQueue: { counts: { pending: number; failed: number; expired: number }; entries: QueueEntry[] };
+  /** `at_mailboxes`: our events a friend's mailbox took for a server nobody reaches, not yet fetched by it (issue #32). */
+  getQueue: { counts: { pending: number; failed: number; expired: number }; entries: QueueEntry[]; at_mailboxes?: WaitingAtMailbox[] };
   retryQueueEntry: QueueEntry;
   dropQueueEntry: { dropped: boolean };
   listAttempts: { attempts: DeliveryAttempt[] };
@@ -41,6 +42,17 @@ export interface DeliveryAttempt {
   latency_ms: number;
   batch_size: number;
   attempted_at: number;
+}
+
+/** Events of ours waiting at a friend's mailbox for their destination to fetch them. */
+export interface WaitingAtMailbox {
+  destination: string;
+  mailbox: string;
+  count: number;
+  /** When the oldest of them was left there. */
+  since: number;
+  /** In words: "waiting at carol.example for bob.example to fetch it". */
+  waiting: string;
 }
 
 export interface QueueEntry {

@@ -20,10 +20,14 @@ const entryOf = (node: NodeContext) => {
 
 export function federationOperations(node: NodeContext): Pick<AdminHandlers, Names> {
   return {
-    getQueue: async ({ state, destination, limit }) => ({
-      counts: node.outbox.counts(),
-      entries: node.outbox.list({ ...(state ? { state } : {}), ...(destination ? { destination } : {}) }, limit).map(entryOf(node)),
-    }),
+    getQueue: async ({ state, destination, limit }) => {
+      const atMailboxes = (state === undefined || state === 'pending') ? node.mailbox.deposits.summary().filter((w) => destination === undefined || w.destination === destination) : [];
+      return {
+        counts: node.outbox.counts(),
+        entries: node.outbox.list({ ...(state ? { state } : {}), ...(destination ? { destination } : {}) }, limit).map(entryOf(node)),
+        ...(atMailboxes.length > 0 ? { at_mailboxes: atMailboxes } : {}),
+      };
+    },
     retryQueueEntry: async ({ id }) => {
       const before = node.outbox.get(id);
       if (!before) throw notFound('unknown_entry', `no queue entry ${id}`);

@@ -1,0 +1,130 @@
+/**
+ * Where our events wait after a mailbox took them (issue #32): "waiting at carol.example for
+ * bob.example to fetch it". A deposit settles the outbox row (the mailbox stored the request
+ * durably), so the outbox no longer knows; this table does, until the mailbox says the recipient
+ * took them (`POST /mailbox/held` with our deposit ids, asked every 30 s while any wait) or the 7
+ * days a mailbox keeps things pass. Only for the owner's view: nothing is sent again from here.
+ */
+import type { Logger } from 'pino';
+import type { Db } from '../store/database.ts';
+import type { Identity } from '../identity/identity.ts';
+import type { Discovery } from '../federation/discovery.ts';
+import type { HttpClient } from '../federation/http-client.ts';
+import { infoLimited } from '../log/rate-limit.ts';
+import { MAILBOX_MAX_AGE_MS } from './mailbox-store.ts';
+import { MAILBOX_HELD_PATH, MAX_HELD_IDS } from './wire.ts';
+
+/** How often a mailbox is asked which of our deposits it still holds, while some wait. */
+export const HELD_CHECK_MS = 30_000;
+
+import type { WaitingAtMailbox } from '../../../shared/contract/admin/queue.ts';
+
+export interface MailboxDepositsDeps {
+  db: Db;
+  discovery: Discovery;
+  http: HttpClient;
+  identity: () => Identity | null;
+  log: Logger;
+  /** What waits at a mailbox changed (the UI's queue and message states). */
+  onChange?: () => void;
+  /** How often mailboxes are asked (default HELD_CHECK_MS). */
+  checkMs?: number;
+}
+
+export const waitingAtWords = (mailbox: string, destination: string, count = 1) =>
+  `waiting at ${mailbox} for ${destination} to fetch ${count === 1 ? 'it' : 'them'}`;
+
+export class MailboxDeposits {
+  private readonly deps: MailboxDepositsDeps;
+  private timer: NodeJS.Timeout | null = null;
+  private stopped = false;
+  private readonly recordStmt;
+
+  constructor(deps: MailboxDepositsDeps) {
+    this.deps = deps;
+    this.recordStmt = deps.db.prepare(
+      `INSERT INTO mailbox_deposits (event_id, destination, mailbox, deposit_id, deposited_at) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (event_id, destination) DO UPDATE SET mailbox = excluded.mailbox, deposit_id = excluded.deposit_id, deposited_at = excluded.deposited_at`,
+    );
+  }
+
+  /** `mailbox` took the request carrying `eventIds` for `destination`, as its item `depositId`. */
+  record(destination: string, mailbox: string, depositId: number, eventIds: readonly string[], now = Date.now()): void {
+    if (this.stopped) return;
+    this.deps.db.transaction(() => {
+      for (const id of eventIds) this.recordStmt.run(id, destination, mailbox, depositId, now);
+    })();
+    this.schedule();
+  }
+
+  /** What waits where (GET /queue `at_mailboxes`). */
+  summary(): WaitingAtMailbox[] {
+    return this.deps.db
+      .prepare<[], Omit<WaitingAtMailbox, 'waiting'>>('SELECT destination, mailbox, COUNT(*) AS count, MIN(deposited_at) AS since FROM mailbox_deposits GROUP BY destination, mailbox ORDER BY destination, mailbox')
+      .all()
+      .map((r) => ({ ...r, waiting: waitingAtWords(r.mailbox, r.destination, r.count) }));
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.schedule();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private schedule(): void {
+    if (this.timer || this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.check()
+        .catch((error: Error) => infoLimited(this.deps.log, 'mailbox_held_check_failed', { event: 'mailbox_held_check_failed', error: error.message }, 'could not ask a mailbox what it still holds'))
+        .finally(() => {
+          if (!this.stopped && this.waiting() > 0) this.schedule();
+        });
+    }, this.deps.checkMs ?? HELD_CHECK_MS);
+    this.timer.unref();
+  }
+
+  private waiting(): number {
+    try {
+      return this.deps.db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM mailbox_deposits').get()?.n ?? 0;
+    } catch {
+      return 0; // the database is closing
+    }
+  }
+
+  /** Asks each mailbox which of our deposits it still holds; forgets the rest (taken, or expired there). */
+  async check(now = Date.now()): Promise<void> {
+    const identity = this.deps.identity();
+    if (!identity) return;
+    let changed = this.deps.db.prepare('DELETE FROM mailbox_deposits WHERE deposited_at < ?').run(now - MAILBOX_MAX_AGE_MS).changes;
+    const byMailbox = this.deps.db.prepare<[], { mailbox: string; deposit_id: number }>('SELECT DISTINCT mailbox, deposit_id FROM mailbox_deposits ORDER BY mailbox, deposit_id').all();
+    const ids = new Map<string, number[]>();
+    for (const row of byMailbox) ids.set(row.mailbox, [...(ids.get(row.mailbox) ?? []), row.deposit_id]);
+    for (const [mailbox, all] of ids) {
+      if (this.stopped) return;
+      for (let start = 0; start < all.length; start += MAX_HELD_IDS) {
+        const asked = all.slice(start, start + MAX_HELD_IDS);
+        try {
+          const endpoint = await this.deps.discovery.endpointOf(mailbox);
+          const response = await this.deps.http.signed(identity, 'POST', endpoint, MAILBOX_HELD_PATH, JSON.stringify({ ids: asked.map(String) }), { destination: mailbox });
+          const held = (response.json as { held?: unknown } | undefined)?.held;
+          if (response.status !== 200 || !Array.isArray(held)) continue;
+          const still = new Set(held.filter((h): h is string => typeof h === 'string').map(Number));
+          const gone = asked.filter((id) => !still.has(id));
+          if (gone.length === 0) continue;
+          changed += this.deps.db
+            .prepare(`DELETE FROM mailbox_deposits WHERE mailbox = ? AND deposit_id IN (${gone.map(() => '?').join(',')})`)
+            .run(mailbox, ...gone).changes;
+        } catch {
+          // that mailbox is not reachable now: asked again next time
+        }
+      }
+    }
+    if (changed > 0) this.deps.onChange?.();
+  }
+}
