@@ -4,14 +4,15 @@
  *  - the node's PortMapper maps a port with UPnP-IGD and with NAT-PMP, the router's NAT table
  *    shows the forward, and a clean removal takes it away;
  *  - a home node behind the router is not reachable from a friend's node on the "internet" side,
- *    maps its federation port by itself, is reachable through the mapping, shows the mapping in
- *    its status, and removes it when it stops.
+ *    maps its federation port by itself at start (no peer yet), redeems the friend's link (the
+ *    friend calls it back through the mapping), exchanges messages both ways by push, shows the
+ *    mapping in its status, and removes it when it stops.
  * Skipped, with the reason, where namespaces or miniupnpd are not available.
  */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from './helpers/node-process.ts';
-import { admin, inNamespace, routerPerSuite, serveIn, stopChild } from './helpers/netns-node.ts';
+import { admin, inNamespace, poll, routerPerSuite, serveIn, stopChild } from './helpers/netns-node.ts';
 import { LAN_NODE, ROUTER_WAN, WAN_NODE, routerUnavailable } from './helpers/netns-router.ts';
 import { tempDir } from './helpers/temp-dir.ts';
 
@@ -47,7 +48,7 @@ describe.skipIf(unavailable !== null)('automatic port mapping against miniupnpd 
     const port = 7447;
     const homeDir = tempDir('paracord-home-');
     const friendDir = tempDir('paracord-friend-');
-    const friend = await serveIn(router.wan, friendDir, 'friend.test', `${WAN_NODE}:${port}`, ['--reach-probe-interval', '0.1']);
+    const friend = await serveIn(router.wan, friendDir, 'friend.test', `${WAN_NODE}:${port}`, ['--public-url', `http://${WAN_NODE}:${port}`, '--reach-probe-interval', '0.1']);
     // The home node publishes the router's external address: only a mapping makes it true.
     const home = await serveIn(router.lan, homeDir, 'home.test', `${LAN_NODE}:${port}`, ['--public-url', `http://${ROUTER_WAN}:${port}`]);
     try {
@@ -61,11 +62,28 @@ describe.skipIf(unavailable !== null)('automatic port mapping against miniupnpd 
       });
       // The friend's node has a public address: it asks no router.
       expect(friendAdmin('GET', '/reachability').body.mapping).toBeNull();
-      const status = homeAdmin('GET', '/status').body;
-      const pinned = friendAdmin('POST', '/peers', { server_name: 'home.test', endpoint: `http://${ROUTER_WAN}:${port}`, key_id: status.key_id, public_key: status.public_key });
-      expect(pinned.status, JSON.stringify(pinned.body)).toBe(200);
-      const added = homeAdmin('POST', '/peers', { server_name: 'friend.test', endpoint: `http://${WAN_NODE}:${port}` });
-      expect(added.status, `${JSON.stringify(added.body)}\n${home.run.output()}`).toBe(200);
+      // The home redeems its friend's link: the friend calls it back through the mapping made at start.
+      const link = friendAdmin('POST', '/invites/peer', {}).body.link as string;
+      const redeemed = homeAdmin('POST', '/invites/peer/redeem', { link });
+      expect(redeemed.status, `${JSON.stringify(redeemed.body)}\n${home.run.output()}`).toBe(200);
+      expect(redeemed.body).toMatchObject({ server_name: 'friend.test', reachable: true });
+      // A room on the friend's node, with the home's owner: a message each way, pushed both ways.
+      const roomId = friendAdmin('POST', '/rooms', { name: 'through the mapping' }).body.room_id as string;
+      expect(friendAdmin('POST', `/rooms/${encodeURIComponent(roomId)}/invites`, { user_id: '@owner:home.test' }).status).toBe(200);
+      const invite = await poll(() => {
+        const list = homeAdmin('GET', `/invites?user_id=${encodeURIComponent('@owner:home.test')}`).body.invites as Array<{ invite_id: string }>;
+        expect(list).toHaveLength(1);
+        return list[0]!;
+      });
+      expect(homeAdmin('POST', `/invites/${invite.invite_id}/accept`, { user_id: '@owner:home.test' }).body).toEqual({ room_id: roomId });
+      expect(homeAdmin('POST', `/rooms/${encodeURIComponent(roomId)}/messages`, { body: 'from home' }).status).toBe(200);
+      expect(friendAdmin('POST', `/rooms/${encodeURIComponent(roomId)}/messages`, { body: 'from the friend' }).status).toBe(200);
+      const bodies = (who: typeof homeAdmin) => (who('GET', `/rooms/${encodeURIComponent(roomId)}/messages?limit=10`).body.messages as Array<{ body: string }>).map((m) => m.body).sort();
+      await poll(() => {
+        expect(bodies(homeAdmin)).toEqual(['from home', 'from the friend']);
+        expect(bodies(friendAdmin)).toEqual(['from home', 'from the friend']);
+      });
+      expect(friendAdmin('GET', '/peers').body.peers[0].delivery.mode).toBe('push');
 
       const checked = homeAdmin('POST', '/reachability/check', { via: 'friend.test' });
       expect(checked.status, `${JSON.stringify(checked.body)}\n${home.run.output()}\n${router.log}`).toBe(200);
@@ -92,7 +110,7 @@ describe.skipIf(unavailable !== null)('automatic port mapping against miniupnpd 
     const port = 7449;
     const homeDir = tempDir('paracord-home-');
     const friendDir = tempDir('paracord-friend-');
-    const friend = await serveIn(router.wan, friendDir, 'friend.test', `${WAN_NODE}:${port}`, ['--reach-probe-interval', '0.1']);
+    const friend = await serveIn(router.wan, friendDir, 'friend.test', `${WAN_NODE}:${port}`, ['--public-url', `http://${WAN_NODE}:${port}`, '--reach-probe-interval', '0.1']);
     const home = await serveIn(router.lan, homeDir, 'home.test', `${LAN_NODE}:${port}`, ['--public-url', `http://${ROUTER_WAN}:${port}`]);
     let plain: Awaited<ReturnType<typeof serveIn>> | null = null;
     try {
