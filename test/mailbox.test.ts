@@ -182,7 +182,10 @@ describe('a friend\'s node as a mailbox (issue #32 item 3)', () => {
     // Both fetch from carol (they chose it).
     await eventually(async () => expect(queryNodeDb<{ n: number }>(carol.dataDir, 'SELECT COUNT(*) AS n FROM mailbox_clients')[0]!.n).toBe(2), 30_000);
     await eventually(async () => expect(queryNodeDb<{ n: number }>(alpha.dataDir, 'SELECT COUNT(*) AS n FROM mailbox_sources WHERE last_error IS NULL AND last_fetch_at IS NOT NULL')[0]!.n).toBe(1), 30_000);
-    // alpha's link names carol, where it receives. alpha is away when beta redeems it: the request waits at carol.
+    // alpha names carol, where it receives, in its discovery and in its links.
+    expect((await (await fetch(`${listeningAt(alpha)}/.well-known/paracord/server`)).json() as { mailboxes?: string[] }).mailboxes).toEqual(['carol.test']);
+    expect((await (await fetch(`${listeningAt(carol)}/.well-known/paracord/server`)).json() as { mailboxes?: string[] }).mailboxes).toBeUndefined();
+    // alpha is away when beta redeems its link: the request waits at carol.
     const link = (await alpha.admin('POST', '/invites/peer', {})).body.link as string;
     expect(JSON.parse(Buffer.from(link.slice('paracord://peer/'.length), 'base64url').toString('utf8')).mailboxes).toEqual(['carol.test']);
     expect(await alpha.stop()).toBe(0);

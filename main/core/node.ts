@@ -438,6 +438,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
       // Our links name where we receive while nobody can reach us (issue #32).
       mailboxes: currentMailboxes,
       leaveAtMailbox: async (server, path, body, via) => (await mailboxSender.deposit(id, server, path, body, undefined, via))?.mailbox ?? null,
+      rememberMailbox: (server, mailboxes) => mailboxSender.remember(server, mailboxes),
     });
     peeringService.start();
     mailboxDeposits.start();
@@ -499,6 +500,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
       capabilities: ['batch', LARGE_BATCH_CAPABILITY, DESTINATION_BINDING_CAPABILITY],
       publicUrl: () => federationUrl ?? '',
       federationEndpoints: () => endpoints(),
+      mailboxesNamed: currentMailboxes,
       isPaused,
       isEntitledToEvent: eventEntitlement((roomId, server) => rooms.isJoinedServer(roomId, server)),
       referenceVersion: (server) => dialects.referenceVersion(server),

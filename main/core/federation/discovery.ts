@@ -34,6 +34,8 @@ export interface ServedDiscoveryDocument {
   capabilities: string[];
   /** Every endpoint the server can be reached at, best first (issue #32 item 4; absent from older servers). */
   federation_endpoints?: string[];
+  /** While nobody can reach it: the friends whose nodes keep its mail (issue #32); absent otherwise. */
+  mailboxes?: string[];
 }
 
 const SUCCESS_TTL_MS = 24 * 60 * 60 * 1000;

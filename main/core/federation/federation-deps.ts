@@ -54,6 +54,8 @@ export interface FederationDeps {
   mailboxPeerAllowed?: (server: string) => boolean;
   /** Whether a header value is this process's mailbox hand-over secret (a request a mailbox carried, mailbox/self-dispatch.ts). */
   isDispatched?: (value: string) => boolean;
+  /** The friends whose nodes keep our mail while nobody can reach us (discovery `mailboxes`, issue #32). */
+  mailboxesNamed?: () => string[];
   /** Leaves a request for `server` at a mailbox of it, in the background (a join's answer, issue #32). */
   answerThroughMailbox?: (server: string, path: string, body: string) => void;
   /** What a mailbox holds changed (dashboard). */

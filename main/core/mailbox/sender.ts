@@ -118,6 +118,15 @@ export class MailboxSender {
     return null;
   }
 
+  /**
+   * `destination` named where it receives (its peering answer, issue #32): the first of those we
+   * may leave requests at is tried first (until a deposit elsewhere says otherwise).
+   */
+  remember(destination: string, mailboxes: readonly string[], now = Date.now()): void {
+    const first = mailboxes.find((m) => m !== destination && this.deps.trust.get(m)?.trust === 'allow');
+    if (first && this.mailboxOf(destination) === null) this.saveStmt.run(destination, first, now);
+  }
+
   /** A direct push failed at the network level: use the mailbox for a while. */
   noteUnreachable(destination: string, now = Date.now()): void {
     this.preferUntil.set(destination, now + MAILBOX_PREFERRED_MS);

@@ -26,6 +26,7 @@ import type { TrustStore } from '../trust/trust-store.ts';
 import type { PullQueue } from '../pull/pull-queue.ts';
 import { PROBE_TIMEOUT_MS, classify } from '../reachability/probe-caller.ts';
 import { cleanText } from '../util/untrusted-text.ts';
+import { isServerName } from '../../../shared/identifiers.ts';
 import { PEER_TEXT_MAX } from '../federation/peer-refusal.ts';
 import { encodeLink, parseLink, type LinkPayload } from './invite-link.ts';
 
@@ -70,6 +71,8 @@ export interface PeeringAnswer {
   reachable?: boolean;
   /** Why not, in words. */
   reach_error?: string;
+  /** Where the inviter receives while nobody can reach it (issue #32); absent otherwise. */
+  mailboxes?: string[];
 }
 
 /** The inviter's answer to a peering request carried by a mailbox, signed by the inviter (`POST /peering/answer`). */
@@ -80,6 +83,8 @@ export interface PeeringAnswerMessage {
   /** When accepted: whether the inviter could call the redeemer back. */
   reachable?: boolean;
   reach_error?: string;
+  /** When accepted: where the inviter receives while nobody can reach it. */
+  mailboxes?: string[];
   /** When refused: the refusal's code and words. */
   error?: string;
   message?: string;
@@ -122,6 +127,8 @@ export interface PeeringDeps {
    * the mailbox that took it, or null.
    */
   leaveAtMailbox?: (server: string, path: string, body: string, via?: readonly string[]) => Promise<string | null>;
+  /** A friend named where it receives while nobody can reach it (its peering answer). */
+  rememberMailbox?: (server: string, mailboxes: readonly string[]) => void;
 }
 
 export class PeeringService {
@@ -254,6 +261,7 @@ export class PeeringService {
     const reachError = reachable === false ? cleanText(typeof answer?.reach_error === 'string' ? answer.reach_error : 'it could not call this node back', PEER_TEXT_MAX) : null;
     this.d.log.info({ event: 'peered', server: invite.server_name, via: 'invite_link', reachable }, 'peered through an invite link');
     if (reachError !== null) this.d.onNotReached?.(invite.server_name, reachError);
+    this.noteMailboxes(invite.server_name, (answer as { mailboxes?: unknown } | undefined)?.mailboxes);
     this.d.onPeered?.(invite.server_name);
     return { server_name: invite.server_name, endpoint: invite.endpoint, key_id: invite.key_id, tls_fingerprint: invite.tls_fingerprint, reachable, ...(reachError !== null ? { reach_error: reachError } : {}) };
   }
@@ -335,8 +343,22 @@ export class PeeringService {
     this.d.discovery.forget(server);
     this.d.log.info({ event: 'peered', server, via: 'invite_link_mailbox', reachable: answer.reachable ?? null }, 'peered through an invite link, by way of a mailbox');
     if (answer.reachable === false) this.d.onNotReached?.(server, cleanText(answer.reach_error ?? 'it could not call this node back', PEER_TEXT_MAX));
+    this.noteMailboxes(server, answer.mailboxes);
     this.d.onPeered?.(server);
     return { peered: true };
+  }
+
+  /** Where we receive while nobody can reach us, for our answers (absent while we are reached). */
+  private namedMailboxes(): { mailboxes?: string[] } {
+    const mailboxes = this.d.mailboxes?.().slice(0, 4) ?? [];
+    return mailboxes.length > 0 ? { mailboxes } : {};
+  }
+
+  /** The mailboxes a friend's answer names (a peer's word: server names only, at most 4, checked here). */
+  private noteMailboxes(server: string, named: unknown): void {
+    if (!Array.isArray(named)) return;
+    const mailboxes = named.slice(0, 4).filter((m): m is string => typeof m === 'string' && isServerName(m));
+    if (mailboxes.length > 0) this.d.rememberMailbox?.(server, mailboxes);
   }
 
   /** While requests wait: leave each at its mailbox again every PENDING_RESEND_MS (the same signed body, freshly signed request). */
@@ -422,7 +444,7 @@ export class PeeringService {
     const token_sha256 = hashToken(request.token);
     try {
       const answer = await this.acceptPeeringNow(request, now, true);
-      this.sendAnswer(request, { token_sha256, accepted: true, ...(answer.reachable !== undefined ? { reachable: answer.reachable } : {}), ...(answer.reach_error ? { reach_error: answer.reach_error } : {}) }, answer.reachable === true);
+      this.sendAnswer(request, { token_sha256, accepted: true, ...(answer.reachable !== undefined ? { reachable: answer.reachable } : {}), ...(answer.reach_error ? { reach_error: answer.reach_error } : {}), ...(answer.mailboxes ? { mailboxes: answer.mailboxes } : {}) }, answer.reachable === true);
       return answer;
     } catch (error) {
       if (error instanceof HttpError && ANSWERED_REFUSALS.has(error.code)) this.sendAnswer(request, { token_sha256, accepted: false, error: error.code, message: error.message }, false);
@@ -438,7 +460,7 @@ export class PeeringService {
     if (viaMailbox && row.used_at && row.used_by === request.server_name && this.d.keys.get(request.server_name, request.key_id)?.public_key === request.public_key) {
       const reason = this.d.pull.unreachedReason(request.server_name);
       const identity = this.d.identity();
-      return { server_name: identity.serverName, key_id: identity.keyId, public_key: identity.publicKeyHex, reachable: reason === null, ...(reason !== null ? { reach_error: reason.reason ?? 'it could not be called back' } : {}) };
+      return { server_name: identity.serverName, key_id: identity.keyId, public_key: identity.publicKeyHex, reachable: reason === null, ...(reason !== null ? { reach_error: reason.reason ?? 'it could not be called back' } : {}), ...this.namedMailboxes() };
     }
     if (row.revoked_at) throw forbidden('link_revoked', 'this invite link was revoked by its owner');
     if (row.used_at) throw conflict('link_used', 'this invite link was already used');
@@ -502,6 +524,7 @@ export class PeeringService {
       server_name: identity.serverName, key_id: identity.keyId, public_key: identity.publicKeyHex,
       // What the callback found: the redeemer switches to pull mode at once when false.
       reachable: unreached === null, ...(unreached !== null ? { reach_error: unreached } : {}),
+      ...this.namedMailboxes(),
     };
   }
 

@@ -53,6 +53,7 @@ const answerSchema = z.strictObject({
   accepted: z.boolean(),
   reachable: z.boolean().optional(),
   reach_error: z.string().max(2000).optional(),
+  mailboxes: z.array(z.string().refine(isServerName, 'not a server name')).max(4).optional(),
   error: z.string().max(64).optional(),
   message: z.string().max(2000).optional(),
 });
@@ -138,9 +139,10 @@ export function peeringRoutes(deps: FederationDeps): Router {
     if (!parsed.success) throw badRequest('invalid_request', formatZodError(parsed.error));
     if (deps.replay.claim(auth.signature)) throw conflict('replayed_request', 'this exact signed request was already received');
     try {
-      const { token_sha256, accepted, reachable, reach_error, error, message } = parsed.data;
+      const { token_sha256, accepted, reachable, reach_error, mailboxes, error, message } = parsed.data;
       ctx.body = deps.peering().takeAnswer(auth.origin, {
-        token_sha256, accepted, ...(reachable !== undefined ? { reachable } : {}), ...(reach_error !== undefined ? { reach_error } : {}), ...(error !== undefined ? { error } : {}), ...(message !== undefined ? { message } : {}),
+        token_sha256, accepted, ...(reachable !== undefined ? { reachable } : {}), ...(reach_error !== undefined ? { reach_error } : {}), ...(mailboxes !== undefined ? { mailboxes } : {}),
+        ...(error !== undefined ? { error } : {}), ...(message !== undefined ? { message } : {}),
       });
     } finally {
       await deps.commit.run(() => deps.replay.record(auth.signature, auth.origin, auth.requestTs));

@@ -18,6 +18,9 @@ export function wellKnownRoutes(deps: FederationDeps): Router {
       // Every endpoint it can be reached at, best first (issue #32 item 4); older peers ignore it.
       federation_endpoints: deps.federationEndpoints?.() ?? [deps.publicUrl()],
     };
+    // Where it receives while nobody can reach it (issue #32); older peers ignore it.
+    const mailboxes = deps.mailboxesNamed?.() ?? [];
+    if (mailboxes.length > 0) document.mailboxes = mailboxes.slice(0, 4);
     ctx.set('cache-control', 'public, max-age=3600');
     ctx.body = document;
   });
