@@ -59,8 +59,8 @@ async function twoHomesAndAFriend(withRoom = true, homesPeered = true) {
 const homeArgs = (closed: string) => ['--listen', '127.0.0.1:0', '--public-url', closed, '--pull'];
 
 describe('a friend\'s node as a mailbox (issue #32 item 3)', () => {
-  it('100 messages each way between two nodes that cannot reach each other, through a common friend, in order, once, with the mailbox SIGKILLed in the middle (200 behind real routers: nat-mailbox.test.ts)', async () => {
-    const { alpha, beta, carol, roomId } = await twoHomesAndAFriend();
+  it('100 messages each way between two nodes that cannot reach each other, through a common friend, in order, once, with the mailbox SIGKILLed in the middle, then one of the two (a sender and a receiver) (200 behind real routers: nat-mailbox.test.ts)', async () => {
+    const { alpha, beta, carol, roomId, closed } = await twoHomesAndAFriend();
     const total = 100;
     const sendBoth = async (from: number, to: number) => {
       for (let i = from; i < to; i++) {
@@ -74,7 +74,13 @@ describe('a friend\'s node as a mailbox (issue #32 item 3)', () => {
     expect(await carol.stop('SIGKILL')).not.toBe(0);
     await sendBoth(30, 60);
     await carol.start();
-    await sendBoth(60, total);
+    await sendBoth(60, 80);
+    // Then beta dies mid-flight, with messages of its own queued and alpha's waiting at carol for it.
+    expect(await beta.stop('SIGKILL')).not.toBe(0);
+    for (let i = 80; i < 90; i++) await send(alpha, roomId, `alpha ${i}`);
+    await beta.start(homeArgs(closed.beta));
+    for (let i = 80; i < 90; i++) await send(beta, roomId, `beta ${i}`);
+    await sendBoth(90, total);
     try {
       await eventually(async () => {
         expect(arrivalOrder(beta, roomId, 'alpha.test')).toHaveLength(total);
