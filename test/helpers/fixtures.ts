@@ -1,0 +1,154 @@
+/**
+ * The shared vitest fixtures of the tests (https://vitest.dev/guide/test-context, `test.extend`):
+ * import `test`/`it` from here instead of from vitest and ask for what a test needs.
+ *
+ * - `nodes`: a set that starts nodes (child processes or in this process), fake peers and plain
+ *   servers for one test, and stops and removes all of them after it.
+ * - `fileNodes`: the same for a whole file, stopped after its last test (ask for it in
+ *   `beforeAll(async ({ fileNodes }) => …)` or in the tests).
+ * - `pair`: alpha.test and beta.test, child processes peered with each other, for the file.
+ * - `tempDb`: a migrated SQLite database in a temp dir, closed and removed after the test.
+ *
+ * `adminApi(node)` is the typed admin client (shared/contract/client.ts) of any of these nodes.
+ */
+import type { Server } from 'node:net';
+import { join } from 'node:path';
+import { test as base } from 'vitest';
+import { openDatabase, type Db } from '../../main/core/store/database.ts';
+import { createAdminClient, httpTransport } from '../../shared/contract/client.ts';
+import type { AdminHandlers } from '../../shared/contract/admin-operations.ts';
+import { FakePeer, type FakePeerOptions } from './fake-peer.ts';
+import { startInProcessNode } from './in-process-node.ts';
+import { NodeProcess, stopAll } from './node-process.ts';
+import { removeTempDirs, tempDir, tempDirMark } from './temp-dir.ts';
+
+export type InProcessNode = Awaited<ReturnType<typeof startInProcessNode>>;
+type InProcessOptions = NonNullable<Parameters<typeof startInProcessNode>[1]> & {
+  /** How long the node's stop waits for work in flight (ParacordNode.stop); its default otherwise. */
+  graceMs?: number;
+};
+
+/** Everything a test (or a file) started, stopped together at its end. */
+export class Nodes {
+  /** Child-process nodes, in the order they were made. */
+  readonly processes: NodeProcess[] = [];
+  /** In-process nodes, in the order they were started. */
+  readonly inProcessNodes: InProcessNode[] = [];
+  readonly fakes: FakePeer[] = [];
+  /** Plain servers (forwarders, traps) of the test, closed at the end. */
+  readonly servers: Server[] = [];
+  private readonly graces = new Map<InProcessNode, number | undefined>();
+  private readonly mark = tempDirMark();
+
+  /** A child-process node, not started yet. */
+  process(options: ConstructorParameters<typeof NodeProcess>[0]): NodeProcess {
+    const node = new NodeProcess(options);
+    this.processes.push(node);
+    return node;
+  }
+
+  /** A child-process node, started. */
+  async start(options: ConstructorParameters<typeof NodeProcess>[0], extraArgs: string[] = []): Promise<NodeProcess> {
+    const node = this.process(options);
+    await node.start(extraArgs);
+    return node;
+  }
+
+  /** Child-process nodes, started, each a peer of every other (plain http on loopback). */
+  async peered(...serverNames: string[]): Promise<NodeProcess[]> {
+    const nodes = serverNames.map((serverName) => this.process({ serverName }));
+    await Promise.all(nodes.map((n) => n.start()));
+    for (const a of nodes) for (const b of nodes) if (a !== b) await a.addPeer(b);
+    return nodes;
+  }
+
+  /** A node in this process (real SQLite, real sockets), started. */
+  async inProcess(serverName: string | undefined, options: InProcessOptions = {}): Promise<InProcessNode> {
+    const { graceMs, ...rest } = options;
+    const node = await startInProcessNode(serverName, rest);
+    this.inProcessNodes.push(node);
+    this.graces.set(node, graceMs);
+    return node;
+  }
+
+  /** Forgets an in-process node the test stopped itself. */
+  forget(node: InProcessNode): void {
+    const at = this.inProcessNodes.indexOf(node);
+    if (at >= 0) this.inProcessNodes.splice(at, 1);
+    this.graces.delete(node);
+  }
+
+  /** The fake federation server (test/helpers/fake-peer.ts), started. */
+  async fakePeer(serverName: string, options: FakePeerOptions = {}): Promise<FakePeer> {
+    const fake = await new FakePeer(serverName, options).start();
+    this.fakes.push(fake);
+    return fake;
+  }
+
+  /** Stops every node, fake and server, then removes the temp dirs made since this set began. */
+  async stop(): Promise<void> {
+    // A node a test paused (SIGSTOP) has to run again to hear its SIGTERM.
+    for (const n of this.processes) if (n.child && n.child.exitCode === null && n.child.signalCode === null) n.child.kill('SIGCONT');
+    await stopAll(this.processes.splice(0));
+    for (const n of this.inProcessNodes.splice(0)) await n.node.stop(this.graces.get(n));
+    this.graces.clear();
+    await Promise.all(this.fakes.splice(0).map((f) => f.stop()));
+    await Promise.all(this.servers.splice(0).map((s) => new Promise((r) => s.close(r))));
+    removeTempDirs(this.mark);
+  }
+}
+
+/** The typed admin client (shared/contract/client.ts) of a child-process or in-process node. */
+export function adminApi(node: NodeProcess | InProcessNode): AdminHandlers {
+  const [baseUrl, token] = node instanceof NodeProcess ? [node.ready.admin_url, () => node.adminToken] : [node.started.admin_url, () => node.token];
+  return createAdminClient(httpTransport({ baseUrl, headers: () => ({ authorization: `Bearer ${token()}` }) }));
+}
+
+export interface TempDb {
+  db: Db;
+  file: string;
+  /** Closes the database and opens the same file again (a restart). */
+  reopen(): Db;
+}
+
+export const test = base
+  .extend('fileNodes', { scope: 'file' }, async ({}, { onCleanup }) => {
+    const nodes = new Nodes();
+    onCleanup(() => nodes.stop());
+    return nodes;
+  })
+  .extend('nodes', async ({}, { onCleanup }) => {
+    const nodes = new Nodes();
+    onCleanup(() => nodes.stop());
+    return nodes;
+  })
+  .extend('pair', { scope: 'file' }, async ({ fileNodes }) => {
+    const [alpha, beta] = await fileNodes.peered('alpha.test', 'beta.test');
+    return { alpha: alpha!, beta: beta! };
+  })
+  .extend('tempDb', async ({}, { onCleanup }) => {
+    const mark = tempDirMark();
+    const file = join(tempDir('paracord-db-'), 'paracord.db');
+    const handle: TempDb = {
+      db: openDatabase(file),
+      file,
+      reopen() {
+        handle.db.close();
+        handle.db = openDatabase(file);
+        return handle.db;
+      },
+    };
+    onCleanup(() => {
+      if (handle.db.open) handle.db.close();
+      removeTempDirs(mark);
+    });
+    return handle;
+  });
+
+export const it = test;
+/** The hooks of `test`: `beforeAll`/`afterAll` get the file fixtures (`fileNodes`, `pair`). */
+export const beforeAll: typeof test.beforeAll = (fn, timeout) => test.beforeAll(fn, timeout);
+export const afterAll: typeof test.afterAll = (fn, timeout) => test.afterAll(fn, timeout);
+export const beforeEach: typeof test.beforeEach = (fn, timeout) => test.beforeEach(fn, timeout);
+export const afterEach: typeof test.afterEach = (fn, timeout) => test.afterEach(fn, timeout);
+export { describe, expect } from 'vitest';
