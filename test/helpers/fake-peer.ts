@@ -82,6 +82,7 @@ export class FakePeer {
   }
 
   async stop(): Promise<void> {
+    if (!this.server.listening) return;
     for (const res of this.hanging) res.destroy();
     this.server.closeAllConnections();
     await new Promise<void>((r) => this.server.close(() => r()));

@@ -5,7 +5,8 @@
  * - `nodes`: a set that starts nodes (child processes or in this process), fake peers and plain
  *   servers for one test, and stops and removes all of them after it.
  * - `fileNodes`: the same for a whole file, stopped after its last test (ask for it in
- *   `beforeAll(async ({ fileNodes }) => …)` or in the tests).
+ *   `beforeAll(async ({ fileNodes }) => …)` or in the tests); at the end it also removes every
+ *   temp dir the file made (test/helpers/temp-dir.ts).
  * - `pair`: alpha.test and beta.test, child processes peered with each other, for the file.
  * - `tempDb`: a migrated SQLite database in a temp dir, closed and removed after the test.
  *
@@ -38,7 +39,12 @@ export class Nodes {
   /** Plain servers (forwarders, traps) of the test, closed at the end. */
   readonly servers: Server[] = [];
   private readonly graces = new Map<InProcessNode, number | undefined>();
-  private readonly mark = tempDirMark();
+  private readonly mark: number;
+
+  /** `tempDirsSince`: its stop removes the temp dirs made since then (all the file's for `fileNodes`). */
+  constructor(tempDirsSince = tempDirMark()) {
+    this.mark = tempDirsSince;
+  }
 
   /** A child-process node, not started yet. */
   process(options: ConstructorParameters<typeof NodeProcess>[0]): NodeProcess {
@@ -71,13 +77,6 @@ export class Nodes {
     return node;
   }
 
-  /** Forgets an in-process node the test stopped itself. */
-  forget(node: InProcessNode): void {
-    const at = this.inProcessNodes.indexOf(node);
-    if (at >= 0) this.inProcessNodes.splice(at, 1);
-    this.graces.delete(node);
-  }
-
   /** The fake federation server (test/helpers/fake-peer.ts), started. */
   async fakePeer(serverName: string, options: FakePeerOptions = {}): Promise<FakePeer> {
     const fake = await new FakePeer(serverName, options).start();
@@ -85,12 +84,12 @@ export class Nodes {
     return fake;
   }
 
-  /** Stops every node, fake and server, then removes the temp dirs made since this set began. */
+  /** Stops every node, fake and server (a node the test stopped already is no matter), then removes the temp dirs made since this set began. */
   async stop(): Promise<void> {
     // A node a test paused (SIGSTOP) has to run again to hear its SIGTERM.
     for (const n of this.processes) if (n.child && n.child.exitCode === null && n.child.signalCode === null) n.child.kill('SIGCONT');
     await stopAll(this.processes.splice(0));
-    for (const n of this.inProcessNodes.splice(0)) await n.node.stop(this.graces.get(n));
+    await Promise.all(this.inProcessNodes.splice(0).map((n) => n.node.stop(this.graces.get(n))));
     this.graces.clear();
     await Promise.all(this.fakes.splice(0).map((f) => f.stop()));
     await Promise.all(this.servers.splice(0).map((s) => new Promise((r) => s.close(r))));
@@ -111,9 +110,12 @@ export interface TempDb {
   reopen(): Db;
 }
 
+// vitest reads which fixtures a fixture needs from its first parameter, which must be a destructuring.
+/* eslint-disable no-empty-pattern */
 export const test = base
-  .extend('fileNodes', { scope: 'file' }, async ({}, { onCleanup }) => {
-    const nodes = new Nodes();
+  // auto: set up in every file that uses this `test`, so the file's temp dirs are removed at its end.
+  .extend('fileNodes', { scope: 'file', auto: true }, async ({}, { onCleanup }) => {
+    const nodes = new Nodes(0);
     onCleanup(() => nodes.stop());
     return nodes;
   })
@@ -144,6 +146,7 @@ export const test = base
     });
     return handle;
   });
+/* eslint-enable no-empty-pattern */
 
 export const it = test;
 /** The hooks of `test`: `beforeAll`/`afterAll` get the file fixtures (`fileNodes`, `pair`). */
