@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { beforeAll, describe, expect, it } from './helpers/fixtures.ts';
 import { BACKUP_SETTING_KEYS } from '../main/core/backup/scheduler.ts';
-import { CLI, NodeProcess } from './helpers/node-process.ts';
+import { CLI, type NodeProcess } from './helpers/node-process.ts';
 import { tempDir } from './helpers/temp-dir.ts';
 
 interface Check {

@@ -11,7 +11,7 @@ import { INVITE_WIRE_ORDER, MEMBERSHIP_WIRE_ORDER, wireJson } from '../main/core
 import type { Envelope } from '../main/core/federation/envelope.ts';
 import { chargedBytes } from '../main/core/trust/storage-quota.ts';
 import { makeEvent, wire } from './helpers/events.ts';
-import { FakePeer } from './helpers/fake-peer.ts';
+import type { FakePeer } from './helpers/fake-peer.ts';
 import { joinFakePeer } from './helpers/fake-members.ts';
 import { startInProcessNode } from './helpers/in-process-node.ts';
 import { queryNodeDb } from './helpers/inspect-db.ts';

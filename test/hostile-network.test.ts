@@ -16,7 +16,7 @@ import { Identity } from '../main/core/identity/identity.ts';
 import { LOG_LINES_PER_WINDOW } from '../main/core/log.ts';
 import { parseLink } from '../main/core/peering/invite-link.ts';
 import { tempDir } from './helpers/temp-dir.ts';
-import { FakePeer } from './helpers/fake-peer.ts';
+import type { FakePeer } from './helpers/fake-peer.ts';
 import { startInProcessNode } from './helpers/in-process-node.ts';
 import { eventually } from './helpers/rooms.ts';
 import { makeEvent, wire } from './helpers/events.ts';

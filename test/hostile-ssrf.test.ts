@@ -19,7 +19,7 @@ import { encodeLink } from '../main/core/peering/invite-link.ts';
 import { openDatabase } from '../main/core/store/database.ts';
 import { Settings } from '../main/core/store/settings.ts';
 import { TrustStore } from '../main/core/trust/trust-store.ts';
-import { FakePeer } from './helpers/fake-peer.ts';
+import type { FakePeer } from './helpers/fake-peer.ts';
 import { startInProcessNode } from './helpers/in-process-node.ts';
 import { sendRaw, sendSigned } from './helpers/signed-request.ts';
 import { tempDir } from './helpers/temp-dir.ts';

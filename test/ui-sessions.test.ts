@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { describe, expect, it } from './helpers/fixtures.ts';
 import { LoginSessions } from '../main/core/admin/sessions.ts';
-import { NodeProcess } from './helpers/node-process.ts';
+import type { NodeProcess } from './helpers/node-process.ts';
 import { queryNodeDb } from './helpers/inspect-db.ts';
 import { tempDir } from './helpers/temp-dir.ts';
 

@@ -20,7 +20,7 @@ import { createAdminClient, httpTransport } from '../../shared/contract/client.t
 import type { AdminHandlers } from '../../shared/contract/admin-operations.ts';
 import { FakePeer, type FakePeerOptions } from './fake-peer.ts';
 import { startInProcessNode } from './in-process-node.ts';
-import { NodeProcess, stopAll } from './node-process.ts';
+import { NodeProcess, startPeered, stopAll } from './node-process.ts';
 import { removeTempDirs, tempDir, tempDirMark } from './temp-dir.ts';
 
 export type InProcessNode = Awaited<ReturnType<typeof startInProcessNode>>;
@@ -61,11 +61,8 @@ export class Nodes {
   }
 
   /** Child-process nodes, started, each a peer of every other (plain http on loopback). */
-  async peered(...serverNames: string[]): Promise<NodeProcess[]> {
-    const nodes = serverNames.map((serverName) => this.process({ serverName }));
-    await Promise.all(nodes.map((n) => n.start()));
-    for (const a of nodes) for (const b of nodes) if (a !== b) await a.addPeer(b);
-    return nodes;
+  peered(...serverNames: string[]): Promise<NodeProcess[]> {
+    return startPeered(serverNames.map((serverName) => this.process({ serverName })));
   }
 
   /** A node in this process (real SQLite, real sockets), started. */

@@ -15,7 +15,7 @@ import { join, resolve } from 'node:path';
 import { describe, expect, it } from '../helpers/fixtures.ts';
 import { request } from 'undici';
 import { dataDirPaths } from '../../main/core/data-dir.ts';
-import { NodeProcess } from '../helpers/node-process.ts';
+import type { NodeProcess } from '../helpers/node-process.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 
 const STALE = ['--lock-stale-ms', '600'];
