@@ -16,7 +16,6 @@ import { HttpClient } from '../main/core/federation/http-client.ts';
 import { ServerKeys } from '../main/core/federation/server-keys.ts';
 import { Identity } from '../main/core/identity/identity.ts';
 import { encodeLink } from '../main/core/peering/invite-link.ts';
-import { openDatabase } from '../main/core/store/database.ts';
 import { Settings } from '../main/core/store/settings.ts';
 import { TrustStore } from '../main/core/trust/trust-store.ts';
 import type { FakePeer } from './helpers/fake-peer.ts';
@@ -246,9 +245,9 @@ describe('item 8: the address policy, after resolution, with the resolved addres
     expect(hits - before).toBe(1);
   });
 
-  it('a relayed event\'s unknown origin is not contacted under the allowlist: its keys come from the host\'s cache', async () => {
+  it('a relayed event\'s unknown origin is not contacted under the allowlist: its keys come from the host\'s cache', async ({ tempDb }) => {
     const dir = tempDir();
-    const db = openDatabase(join(dir, 'node.db'));
+    const { db } = tempDb;
     const trust = new TrustStore(db, new Settings(db));
     const origin = Identity.create(join(dir, 'origin.json'), `127.0.0.1:${internalPort}`);
     // The host: a real HTTP server serving the origin's self-signed keys document from its cache.
@@ -268,7 +267,6 @@ describe('item 8: the address policy, after resolution, with the resolved addres
     expect(hits - before).toBe(0);
     hostServer.closeAllConnections();
     await new Promise<void>((r) => hostServer.close(() => r()));
-    db.close();
   });
 });
 

@@ -8,7 +8,8 @@
  * - As a room host (`{ roomHost: true }`) it also answers joins with whatever snapshot the test
  *   says, catch-up (`GET /events`) with `catchUpAnswer`, and 202 for any other federation path.
  * - Either way it serves `/keys/cache` for identities it mints itself (`mint`, `cacheDocuments`),
- *   sends signed invites of its own (`invite`), and answers further paths from `routes`.
+ *   sends signed invites of its own (`invite`), and answers further paths from `routes`; an
+ *   impostor serves a keys document of its own making (`keysDocument`, `identity`).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -27,6 +28,8 @@ export type DeliveryAnswer = { status: number; headers?: Record<string, string>;
 export interface FakePeerOptions {
   /** Answers as the host of rooms: joins, catch-up, and 202 for every other federation path. */
   roomHost?: boolean;
+  /** Its identity (an impostor's key made by hand); a new one of its server name by default. */
+  identity?: Identity;
 }
 
 export class FakePeer {
@@ -50,6 +53,8 @@ export class FakePeer {
   readonly requests: string[] = [];
   /** Shifts the Date header of its answers (a server whose clock is off), in ms. */
   dateOffsetMs = 0;
+  /** What its /keys answers (its identity's own document by default). */
+  keysDocument: () => unknown;
 
   /** Identities it minted; their keys documents are served from /keys/cache. */
   readonly minted = new Map<string, Identity>();
@@ -71,7 +76,8 @@ export class FakePeer {
   constructor(serverName: string, options: FakePeerOptions = {}) {
     this.serverName = serverName;
     this.roomHost = options.roomHost ?? false;
-    this.identity = Identity.create(join(tempDir(), 'identity.json'), serverName);
+    this.identity = options.identity ?? Identity.create(join(tempDir(), 'identity.json'), serverName);
+    this.keysDocument = () => this.identity.keysDocument();
   }
 
   async start(): Promise<this> {
@@ -127,7 +133,7 @@ export class FakePeer {
         if (this.discoveryDown) return json(503, { error: 'unavailable', message: 'fake peer discovery is down' });
         return json(200, { server_name: this.serverName, federation_endpoint: this.federationEndpoint ?? this.url, enabled: true, version: 'federation-v1', capabilities: [...(this.batch ? ['batch'] : []), ...this.capabilities] });
       }
-      if (path === `${FED}/keys`) return json(200, this.identity.keysDocument());
+      if (path === `${FED}/keys`) return json(200, this.keysDocument());
       if (path === `${FED}/keys/cache`) {
         const name = url.searchParams.get('server_name') ?? '';
         const served = this.cacheDocuments.get(name) ?? this.minted.get(name)?.keysDocument();
