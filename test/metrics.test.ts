@@ -12,11 +12,7 @@ let alpha: NodeProcess;
 let beta: NodeProcess;
 
 beforeAll(async ({ fileNodes }) => {
-  alpha = fileNodes.process({ serverName: 'alpha.test', args: ['--retry-initial', '200', '--retry-max', '1000'] });
-  beta = fileNodes.process({ serverName: 'beta.test' });
-  await Promise.all([alpha.start(), beta.start()]);
-  await alpha.addPeer(beta);
-  await beta.addPeer(alpha);
+  [alpha, beta] = await fileNodes.peered({ serverName: 'alpha.test', args: ['--retry-initial', '200', '--retry-max', '1000'] }, 'beta.test');
 });
 
 async function scrape(node: NodeProcess, token: string | null = node.adminToken) {

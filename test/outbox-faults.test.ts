@@ -11,11 +11,7 @@ import { enc, eventually, messages, roomWithMembers, send } from './helpers/room
 import { sendSigned } from './helpers/signed-request.ts';
 
 async function peeredPair(nodes: Nodes, alphaArgs: string[] = []) {
-  const alpha = nodes.process({ serverName: 'alpha.test', args: alphaArgs });
-  const beta = nodes.process({ serverName: 'beta.test' });
-  await Promise.all([alpha.start(), beta.start()]);
-  await alpha.addPeer(beta);
-  await beta.addPeer(alpha);
+  const [alpha, beta] = await nodes.peered({ serverName: 'alpha.test', args: alphaArgs }, 'beta.test');
   const roomId = await roomWithMembers(alpha, 'faults', [[beta, '@owner:beta.test']]);
   return { alpha, beta, roomId };
 }

@@ -17,11 +17,7 @@ let beta: NodeProcess;
 let roomId: string;
 
 beforeAll(async ({ fileNodes }) => {
-  alpha = fileNodes.process({ serverName: 'alpha.test' });
-  beta = fileNodes.process({ serverName: 'beta.test', args: ['--retry-initial', '200', '--retry-max', '1000'] });
-  await Promise.all([alpha.start(), beta.start()]);
-  await alpha.addPeer(beta);
-  await beta.addPeer(alpha);
+  [alpha, beta] = await fileNodes.peered('alpha.test', { serverName: 'beta.test', args: ['--retry-initial', '200', '--retry-max', '1000'] });
   roomId = await roomWithMembers(alpha, 'safety', [[beta, '@owner:beta.test']]);
 });
 

@@ -24,6 +24,7 @@ import { NodeProcess, startPeered, stopAll } from './node-process.ts';
 import { removeTempDirs, tempDir, tempDirMark } from './temp-dir.ts';
 
 export type InProcessNode = Awaited<ReturnType<typeof startInProcessNode>>;
+type NodeOptions = ConstructorParameters<typeof NodeProcess>[0];
 type InProcessOptions = NonNullable<Parameters<typeof startInProcessNode>[1]> & {
   /** How long the node's stop waits for work in flight (ParacordNode.stop); its default otherwise. */
   graceMs?: number;
@@ -47,22 +48,23 @@ export class Nodes {
   }
 
   /** A child-process node, not started yet. */
-  process(options: ConstructorParameters<typeof NodeProcess>[0]): NodeProcess {
+  process(options: NodeOptions): NodeProcess {
     const node = new NodeProcess(options);
     this.processes.push(node);
     return node;
   }
 
   /** A child-process node, started. */
-  async start(options: ConstructorParameters<typeof NodeProcess>[0], extraArgs: string[] = []): Promise<NodeProcess> {
+  async start(options: NodeOptions, extraArgs: string[] = []): Promise<NodeProcess> {
     const node = this.process(options);
     await node.start(extraArgs);
     return node;
   }
 
-  /** Child-process nodes, started, each a peer of every other (plain http on loopback). */
-  peered(...serverNames: string[]): Promise<NodeProcess[]> {
-    return startPeered(serverNames.map((serverName) => this.process({ serverName })));
+  /** Child-process nodes (a server name, or the options of one), started, each a peer of every other (plain http on loopback). */
+  async peered<T extends Array<string | NodeOptions>>(...nodes: T): Promise<{ [K in keyof T]: NodeProcess }> {
+    const made = nodes.map((n) => this.process(typeof n === 'string' ? { serverName: n } : n));
+    return (await startPeered(made)) as { [K in keyof T]: NodeProcess };
   }
 
   /** A node in this process (real SQLite, real sockets), started. */
@@ -123,7 +125,7 @@ export const test = base
   })
   .extend('pair', { scope: 'file' }, async ({ fileNodes }) => {
     const [alpha, beta] = await fileNodes.peered('alpha.test', 'beta.test');
-    return { alpha: alpha!, beta: beta! };
+    return { alpha, beta };
   })
   .extend('tempDb', async ({}, { onCleanup }) => {
     const mark = tempDirMark();
