@@ -51,6 +51,8 @@ export class FakePeer {
   federationEndpoint: string | undefined;
   /** Every request's path, in order. */
   readonly requests: string[] = [];
+  /** Every request's method and URL (with its query), in order: `GET /…?…`. */
+  readonly calls: string[] = [];
   /** Shifts the Date header of its answers (a server whose clock is off), in ms. */
   dateOffsetMs = 0;
   /** What its /keys answers (its identity's own document by default). */
@@ -129,6 +131,7 @@ export class FakePeer {
       const url = new URL(req.url ?? '/', 'http://fake');
       const path = url.pathname;
       this.requests.push(path);
+      this.calls.push(`${req.method} ${req.url}`);
       if (path === '/.well-known/paracord/server') {
         if (this.discoveryDown) return json(503, { error: 'unavailable', message: 'fake peer discovery is down' });
         return json(200, { server_name: this.serverName, federation_endpoint: this.federationEndpoint ?? this.url, enabled: true, version: 'federation-v1', capabilities: [...(this.batch ? ['batch'] : []), ...this.capabilities] });
