@@ -1,6 +1,7 @@
 /** The contract-generated client over HTTP, against a real node (what the UI does in the browser). */
 import { AdminError, createAdminClient, httpTransport } from './client.ts';
-import { adminApi, beforeAll, describe, expect, it, type InProcessNode } from '../../test/helpers/fixtures.ts';
+import { adminApi } from '../../test/helpers/admin-api.ts';
+import { beforeAll, describe, expect, it, type InProcessNode } from '../../test/helpers/fixtures.ts';
 
 let node: InProcessNode;
 let api: ReturnType<typeof createAdminClient>;

@@ -10,16 +10,16 @@
  * - `pair`: alpha.test and beta.test, child processes peered with each other, for the file.
  * - `tempDb`: a migrated SQLite database in a temp dir, closed and removed after the test.
  *
- * `adminApi(node)` is the typed admin client (shared/contract/client.ts) of any of these nodes.
+ * `adminApi(node)` (test/helpers/admin-api.ts) is the typed admin client of any of these nodes.
+ * This module loads the node's code only when a test starts a node in its process or opens a
+ * database: a file of child processes only pays for what it uses.
  */
 import type { Server } from 'node:net';
 import { join } from 'node:path';
 import { test as base } from 'vitest';
-import { openDatabase, type Db } from '../../main/core/store/database.ts';
-import { createAdminClient, httpTransport } from '../../shared/contract/client.ts';
-import type { AdminHandlers } from '../../shared/contract/admin-operations.ts';
-import { FakePeer, type FakePeerOptions } from './fake-peer.ts';
-import { startInProcessNode } from './in-process-node.ts';
+import type { Db } from '../../main/core/store/database.ts';
+import type { FakePeer, FakePeerOptions } from './fake-peer.ts';
+import type { startInProcessNode } from './in-process-node.ts';
 import { NodeProcess, startPeered, stopAll } from './node-process.ts';
 import { removeTempDirs, tempDir, tempDirMark } from './temp-dir.ts';
 
@@ -70,6 +70,8 @@ export class Nodes {
   /** A node in this process (real SQLite, real sockets), started. */
   async inProcess(serverName: string | undefined, options: InProcessOptions = {}): Promise<InProcessNode> {
     const { graceMs, ...rest } = options;
+    // Imported when first used: the whole node is a second of module loading a file of child processes does not need.
+    const { startInProcessNode } = await import('./in-process-node.ts');
     const node = await startInProcessNode(serverName, rest);
     this.inProcessNodes.push(node);
     this.graces.set(node, graceMs);
@@ -78,6 +80,7 @@ export class Nodes {
 
   /** The fake federation server (test/helpers/fake-peer.ts), started. */
   async fakePeer(serverName: string, options: FakePeerOptions = {}): Promise<FakePeer> {
+    const { FakePeer } = await import('./fake-peer.ts');
     const fake = await new FakePeer(serverName, options).start();
     this.fakes.push(fake);
     return fake;
@@ -94,12 +97,6 @@ export class Nodes {
     await Promise.all(this.servers.splice(0).map((s) => new Promise((r) => s.close(r))));
     removeTempDirs(this.mark);
   }
-}
-
-/** The typed admin client (shared/contract/client.ts) of a child-process or in-process node. */
-export function adminApi(node: NodeProcess | InProcessNode): AdminHandlers {
-  const [baseUrl, token] = node instanceof NodeProcess ? [node.ready.admin_url, () => node.adminToken] : [node.started.admin_url, () => node.token];
-  return createAdminClient(httpTransport({ baseUrl, headers: () => ({ authorization: `Bearer ${token()}` }) }));
 }
 
 export interface TempDb {
@@ -128,6 +125,7 @@ export const test = base
     return { alpha, beta };
   })
   .extend('tempDb', async ({}, { onCleanup }) => {
+    const { openDatabase } = await import('../../main/core/store/database.ts');
     const mark = tempDirMark();
     const file = join(tempDir('paracord-db-'), 'paracord.db');
     const handle: TempDb = {
