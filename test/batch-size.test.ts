@@ -4,40 +4,24 @@
  * many only to a peer that advertises it, and keeps to 100 for a peer that advertises `batch` only
  * (every older Paracord node). Real in-process nodes, real HTTP, fake peers that record sizes.
  */
-import { afterEach, expect, it } from 'vitest';
+import { expect, it, type InProcessNode, type Nodes } from './helpers/fixtures.ts';
 import { checkJsonLimits, jsonShape, WIRE_JSON_LIMITS } from '../main/core/crypto/json-limits.ts';
 import { LARGE_BATCH_CAPABILITY, LARGE_BATCH_EVENTS, MAX_BATCH_EVENTS } from '../main/core/outbox/delivery-worker.ts';
 import { makeEvent, wire } from './helpers/events.ts';
-import { FakePeer } from './helpers/fake-peer.ts';
+import type { FakePeer } from './helpers/fake-peer.ts';
 import { joinFakePeer } from './helpers/fake-members.ts';
-import { startInProcessNode } from './helpers/in-process-node.ts';
 import { queryNodeDb } from './helpers/inspect-db.ts';
 import type { NodeProcess } from './helpers/node-process.ts';
 import { enc, eventually } from './helpers/rooms.ts';
 import { sendSigned, sendRaw } from './helpers/signed-request.ts';
-import { removeTempDirs } from './helpers/temp-dir.ts';
 
 const EVENTS = '/_paracord/federation/v1/events';
-type InProcess = Awaited<ReturnType<typeof startInProcessNode>>;
-const nodes: InProcess[] = [];
-const fakes: FakePeer[] = [];
-afterEach(async () => {
-  for (const n of nodes.splice(0)) await n.node.stop();
-  await Promise.all(fakes.splice(0).map((f) => f.stop()));
-  removeTempDirs();
-});
+type InProcess = InProcessNode;
 
-async function host(name: string): Promise<InProcess> {
-  const n = await startInProcessNode(name);
-  nodes.push(n);
-  return n;
-}
-
-async function fake(name: string, capabilities: string[]): Promise<FakePeer> {
-  const f = await new FakePeer(name).start();
+async function fake(nodes: Nodes, name: string, capabilities: string[]): Promise<FakePeer> {
+  const f = await nodes.fakePeer(name);
   f.batch = true;
   f.capabilities.push(...capabilities);
-  fakes.push(f);
   return f;
 }
 
@@ -45,12 +29,12 @@ async function fake(name: string, capabilities: string[]): Promise<FakePeer> {
 const asHost = (n: InProcess) => ({ admin: n.admin, federationUrl: n.started.federation_url! }) as unknown as NodeProcess;
 const eventCount = (n: InProcess) => queryNodeDb<{ n: number }>(n.dataDir, 'SELECT COUNT(*) AS n FROM federation_events')[0]!.n;
 
-it('a node takes 500 envelopes in one batch, and refuses 501 as a whole without storing any', async () => {
-  const beta = await host('beta.test');
+it('a node takes 500 envelopes in one batch, and refuses 501 as a whole without storing any', async ({ nodes }) => {
+  const beta = await nodes.inProcess('beta.test');
   const discovery = await sendRaw(`${beta.started.federation_url}/.well-known/paracord/server`, 'GET', {});
   expect(discovery.body.capabilities).toEqual(expect.arrayContaining(['batch', LARGE_BATCH_CAPABILITY]));
 
-  const sender = await fake('sender.test', []);
+  const sender = await fake(nodes, 'sender.test', []);
   const created = await beta.admin('POST', '/rooms', { name: 'big batches' });
   const roomId: string = created.body.room_id;
   const userId = await joinFakePeer(asHost(beta), roomId, sender);
@@ -71,9 +55,9 @@ it('a node takes 500 envelopes in one batch, and refuses 501 as a whole without 
   expect(eventCount(beta)).toBe(before + LARGE_BATCH_EVENTS);
 });
 
-it('a large batch weighs one request per 100 events against the sending server\'s rate limit; one heavier than its whole burst is too large', async () => {
-  const beta = await host('beta.test');
-  const sender = await fake('sender.test', []);
+it('a large batch weighs one request per 100 events against the sending server\'s rate limit; one heavier than its whole burst is too large', async ({ nodes }) => {
+  const beta = await nodes.inProcess('beta.test');
+  const sender = await fake(nodes, 'sender.test', []);
   const created = await beta.admin('POST', '/rooms', { name: 'weighed' });
   const roomId: string = created.body.room_id;
   const userId = await joinFakePeer(asHost(beta), roomId, sender);
@@ -108,10 +92,10 @@ it('a large batch weighs one request per 100 events against the sending server\'
   expect((await post(1)).status).toBe(429);
 });
 
-it('a sender sends 500 at a time only to a peer that advertises batch_500, and 100 to one that advertises batch only', async () => {
-  const alpha = await host('alpha.test');
-  const large = await fake('large.test', [LARGE_BATCH_CAPABILITY]);
-  const plain = await fake('plain.test', []);
+it('a sender sends 500 at a time only to a peer that advertises batch_500, and 100 to one that advertises batch only', async ({ nodes }) => {
+  const alpha = await nodes.inProcess('alpha.test');
+  const large = await fake(nodes, 'large.test', [LARGE_BATCH_CAPABILITY]);
+  const plain = await fake(nodes, 'plain.test', []);
   const created = await alpha.admin('POST', '/rooms', { name: 'fan-out' });
   const roomId: string = created.body.room_id;
   await joinFakePeer(asHost(alpha), roomId, large);
@@ -141,9 +125,9 @@ it('a sender sends 500 at a time only to a peer that advertises batch_500, and 1
   expect(plain.deliveries[already.plain]).toMatchObject({ events: MAX_BATCH_EVENTS });
 });
 
-it('a peer that refuses a batch as too large gets batches half the size, not single events, and everything arrives', async () => {
-  const alpha = await host('alpha.test');
-  const small = await fake('small.test', [LARGE_BATCH_CAPABILITY]);
+it('a peer that refuses a batch as too large gets batches half the size, not single events, and everything arrives', async ({ nodes }) => {
+  const alpha = await nodes.inProcess('alpha.test');
+  const small = await fake(nodes, 'small.test', [LARGE_BATCH_CAPABILITY]);
   // Advertises 500, takes at most 120 at a time (a smaller body limit, say): 413 above that.
   small.batchAnswer = (ids) =>
     ids.length > 120 ? { status: 413, body: { error: 'body_too_large', message: 'at most 120 events here' } } : { status: 200, body: { results: ids.map((event_id) => ({ event_id, inserted: true })) } };

@@ -5,24 +5,11 @@
  * around the shortcut: every message arrives, once, in the sender's order, whether messages come
  * one at a time, many at once, in a batch, or while the receiver refuses them for a while.
  */
-import { afterEach, expect, it } from 'vitest';
-import { startInProcessNode } from './helpers/in-process-node.ts';
+import { expect, it, type InProcessNode, type Nodes } from './helpers/fixtures.ts';
 import { queryNodeDb } from './helpers/inspect-db.ts';
 import { enc, eventually, roomWithMembers, send } from './helpers/rooms.ts';
-import { removeTempDirs } from './helpers/temp-dir.ts';
 
-type InProcessNode = Awaited<ReturnType<typeof startInProcessNode>>;
-const nodes: InProcessNode[] = [];
-afterEach(async () => {
-  for (const n of nodes.splice(0)) await n.node.stop();
-  removeTempDirs();
-});
-
-async function node(serverName: string): Promise<InProcessNode> {
-  const n = await startInProcessNode(serverName, { config: { retryInitialMs: 100, retryMaxMs: 400 } });
-  nodes.push(n);
-  return n;
-}
+const node = (nodes: Nodes, serverName: string) => nodes.inProcess(serverName, { config: { retryInitialMs: 100, retryMaxMs: 400 } });
 
 /** alpha's messages in the order alpha made them, and the order beta stored them. */
 const madeOrder = (n: InProcessNode, roomId: string) =>
@@ -30,9 +17,9 @@ const madeOrder = (n: InProcessNode, roomId: string) =>
 const storedOrder = (n: InProcessNode, roomId: string) =>
   queryNodeDb<{ event_id: string }>(n.dataDir, "SELECT event_id FROM federation_events WHERE room_id = ? AND event_type = 'm.message' ORDER BY rowid", roomId).map((r) => r.event_id);
 
-it('a lone message to an idle destination is sent without reading the queue, and order, once-only and completeness hold around it', async () => {
-  const alpha = await node('alpha.test');
-  const beta = await node('beta.test');
+it('a lone message to an idle destination is sent without reading the queue, and order, once-only and completeness hold around it', async ({ nodes }) => {
+  const alpha = await node(nodes, 'alpha.test');
+  const beta = await node(nodes, 'beta.test');
   expect((await alpha.admin('POST', '/peers', { server_name: 'beta.test', endpoint: beta.started.federation_url })).status).toBe(200);
   expect((await beta.admin('POST', '/peers', { server_name: 'alpha.test', endpoint: alpha.started.federation_url })).status).toBe(200);
   const roomId = await roomWithMembers(alpha, 'hand-off', [[beta, '@owner:beta.test']]);

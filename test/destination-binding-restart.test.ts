@@ -6,27 +6,17 @@
  * Found by a test of two nodes restarting together. The sender now learns the binding afresh and
  * signs again.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { NodeProcess, stopAll } from './helpers/node-process.ts';
+import { beforeAll, expect, it } from './helpers/fixtures.ts';
+import type { NodeProcess } from './helpers/node-process.ts';
 import { enc, eventually, messages, roomWithMembers, send } from './helpers/rooms.ts';
-import { removeTempDirs } from './helpers/temp-dir.ts';
 
 let alpha: NodeProcess;
 let beta: NodeProcess;
 let roomId: string;
 
-beforeAll(async () => {
-  alpha = new NodeProcess({ serverName: 'alpha.test' });
-  beta = new NodeProcess({ serverName: 'beta.test', args: ['--retry-initial', '200', '--retry-max', '1000'] });
-  await Promise.all([alpha.start(), beta.start()]);
-  await alpha.addPeer(beta);
-  await beta.addPeer(alpha);
+beforeAll(async ({ fileNodes }) => {
+  [alpha, beta] = await fileNodes.peered('alpha.test', { serverName: 'beta.test', args: ['--retry-initial', '200', '--retry-max', '1000'] });
   roomId = await roomWithMembers(alpha, 'binding', [[beta, '@owner:beta.test']]);
-});
-
-afterAll(async () => {
-  await stopAll([alpha, beta]);
-  removeTempDirs();
 });
 
 it('a message sent while the host was down (its discovery unreadable) is delivered once it is back, not refused for good', async () => {

@@ -14,11 +14,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import selfsigned from 'selfsigned';
-import { afterAll, describe, expect, it } from 'vitest';
-import { FakePeer } from './helpers/fake-peer.ts';
-import { CLI, NodeProcess, stopAll } from './helpers/node-process.ts';
+import { describe, expect, it } from './helpers/fixtures.ts';
+import { CLI } from './helpers/node-process.ts';
 import { eventually, roomWithMembers, send } from './helpers/rooms.ts';
-import { removeTempDirs } from './helpers/temp-dir.ts';
 
 interface Check {
   check: string;
@@ -42,27 +40,12 @@ async function doctor(dataDir: string, extra: string[] = []) {
   return { code: result.code, stderr: result.stderr, checks, get: (name: string) => checks.find((c) => c.check === name) };
 }
 
-const nodes: NodeProcess[] = [];
-const fakes: FakePeer[] = [];
-function node(options: ConstructorParameters<typeof NodeProcess>[0]): NodeProcess {
-  const n = new NodeProcess(options);
-  nodes.push(n);
-  return n;
-}
-
-afterAll(async () => {
-  await stopAll(nodes);
-  await Promise.all(fakes.map((f) => f.stop()));
-  removeTempDirs();
-});
-
 describe('doctor checks', () => {
-  it('clock skew: a peer 2 minutes off is a problem; a peer the address policy refuses is not asked', async () => {
-    const alpha = node({ serverName: 'alpha.test' });
+  it('clock skew: a peer 2 minutes off is a problem; a peer the address policy refuses is not asked', async ({ fileNodes }) => {
+    const alpha = fileNodes.process({ serverName: 'alpha.test' });
     await alpha.start();
-    const skewed = await new FakePeer('skewed.test').start();
-    const sneaky = await new FakePeer('sneaky.test').start();
-    fakes.push(skewed, sneaky);
+    const skewed = await fileNodes.fakePeer('skewed.test');
+    const sneaky = await fileNodes.fakePeer('sneaky.test');
     const added = await alpha.admin('POST', '/peers', { server_name: 'skewed.test', endpoint: skewed.url });
     expect(added.status, JSON.stringify(added.body)).toBe(200);
     skewed.dateOffsetMs = 120_000;
@@ -89,9 +72,9 @@ describe('doctor checks', () => {
     expect((await doctor(alpha.dataDir)).get('clock_skew')).toMatchObject({ status: 'warning', message: expect.stringContaining('check time sync') });
   });
 
-  it('reachability: "not tested yet" without peers; with one, doctor has the node run its self-test', async () => {
-    const gamma = node({ serverName: 'gamma.test', args: ['--retry-initial', '200', '--retry-max', '1000'] });
-    const beta = node({ serverName: 'beta.test' });
+  it('reachability: "not tested yet" without peers; with one, doctor has the node run its self-test', async ({ fileNodes }) => {
+    const gamma = fileNodes.process({ serverName: 'gamma.test', args: ['--retry-initial', '200', '--retry-max', '1000'] });
+    const beta = fileNodes.process({ serverName: 'beta.test' });
     await Promise.all([gamma.start(), beta.start()]);
     // The node's own first self-test (a second after start) finds no peer.
     await eventually(async () => expect((await gamma.admin('GET', '/reachability')).body.error).toBeTruthy());
@@ -124,8 +107,8 @@ describe('doctor checks', () => {
     expect(bad.stderr.trim().split('\n')).toEqual([expect.stringContaining('--min-free-mib must be a positive number')]);
   });
 
-  it('TLS: the served certificate differs from the file (warning), then the file expired (problem)', async () => {
-    const delta = node({ serverName: 'delta.test', secure: true });
+  it('TLS: the served certificate differs from the file (warning), then the file expired (problem)', async ({ fileNodes }) => {
+    const delta = fileNodes.process({ serverName: 'delta.test', secure: true });
     await delta.start();
     const certFile = join(delta.dataDir, 'tls', 'cert.pem');
     const keyFile = join(delta.dataDir, 'tls', 'key.pem');

@@ -9,10 +9,10 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { chownSync, readdirSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from './helpers/fixtures.ts';
 import { BACKUP_SETTING_KEYS } from '../main/core/backup/records.ts';
-import { CLI, NodeProcess, stopAll } from './helpers/node-process.ts';
-import { removeTempDirs, tempDir } from './helpers/temp-dir.ts';
+import { CLI, type NodeProcess } from './helpers/node-process.ts';
+import { tempDir } from './helpers/temp-dir.ts';
 
 interface Check {
   check: string;
@@ -40,24 +40,17 @@ function immutable<T>(path: string, body: () => T): T {
   }
 }
 
-const nodes: NodeProcess[] = [];
 let node: NodeProcess;
 let backups: string;
 
-beforeAll(async () => {
-  node = new NodeProcess({ serverName: 'writable.test' });
-  nodes.push(node);
+beforeAll(async ({ fileNodes }) => {
+  node = fileNodes.process({ serverName: 'writable.test' });
   await node.start();
   expect(await node.stop()).toBe(0);
   backups = tempDir('paracord-backups-');
   const db = new Database(join(node.dataDir, 'paracord.db'));
   db.prepare('INSERT INTO settings (key, value) VALUES (?, ?)').run(BACKUP_SETTING_KEYS.schedule, JSON.stringify({ dir: backups, every: 'daily', keep: 7 }));
   db.close();
-});
-
-afterAll(async () => {
-  await stopAll(nodes);
-  removeTempDirs();
 });
 
 describe('doctor: can the node write its data?', () => {

@@ -5,9 +5,8 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, NodeProcess, stopAll } from './helpers/node-process.ts';
-import { removeTempDirs } from './helpers/temp-dir.ts';
+import { beforeAll, describe, expect, it } from './helpers/fixtures.ts';
+import { CLI, type NodeProcess } from './helpers/node-process.ts';
 
 interface Check {
   check: string;
@@ -23,16 +22,11 @@ function doctor(dataDir: string, extra: string[] = []) {
 let alpha: NodeProcess;
 let beta: NodeProcess;
 
-beforeAll(async () => {
-  alpha = new NodeProcess({ serverName: 'alpha.test' });
-  beta = new NodeProcess({ serverName: 'beta.test' });
+beforeAll(async ({ fileNodes }) => {
+  alpha = fileNodes.process({ serverName: 'alpha.test' });
+  beta = fileNodes.process({ serverName: 'beta.test' });
   await Promise.all([alpha.start(), beta.start()]);
   await alpha.addPeer(beta);
-});
-
-afterAll(async () => {
-  await stopAll([alpha, beta]);
-  removeTempDirs();
 });
 
 describe('paracord-node doctor', () => {

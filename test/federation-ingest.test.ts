@@ -5,16 +5,16 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from './helpers/fixtures.ts';
 import { keyPairFromSeed, randomSeed, sign } from '../main/core/crypto/ed25519.ts';
 import { encodeHex } from '../main/core/crypto/hex.ts';
 import { Identity } from '../main/core/identity/identity.ts';
 import { signRequestHeaders, type RequestSigner } from '../main/core/federation/request-signature.ts';
 import { makeEvent, wire } from './helpers/events.ts';
 import { countEvents } from './helpers/inspect-db.ts';
-import { NodeProcess, peeredNodes, stopAll } from './helpers/node-process.ts';
+import { stopAll, type NodeProcess } from './helpers/node-process.ts';
 import { sendRaw, sendSigned } from './helpers/signed-request.ts';
-import { removeTempDirs, tempDir } from './helpers/temp-dir.ts';
+import { tempDir } from './helpers/temp-dir.ts';
 
 const EVENT = '/_paracord/federation/v1/event';
 
@@ -28,8 +28,8 @@ function betaMessage(overrides: Parameters<typeof makeEvent>[1] = {}) {
   return makeEvent(betaSigner, { room_id: roomId, ...overrides });
 }
 
-beforeAll(async () => {
-  [alpha, beta] = (await peeredNodes('alpha.test', 'beta.test')) as [NodeProcess, NodeProcess];
+beforeAll(async ({ pair }) => {
+  ({ alpha, beta } = pair);
   // The test speaks as beta's operator: beta's own key, served by the running beta node.
   betaSigner = Identity.load(join(beta.dataDir, 'identity.json'));
   // alpha hosts a room that beta's owner joins: beta's events for it are then legitimate.
@@ -52,7 +52,6 @@ afterAll(async () => {
       expect(log).not.toContain(key);
     }
   }
-  removeTempDirs();
 });
 
 function deliver(signer: RequestSigner, body: string | Buffer, options?: Parameters<typeof sendSigned>[5]) {

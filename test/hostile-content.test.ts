@@ -6,26 +6,22 @@
  */
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, type InProcessNode, type Nodes } from './helpers/fixtures.ts';
 import { INVITE_WIRE_ORDER, MEMBERSHIP_WIRE_ORDER, wireJson } from '../main/core/federation/wire-json.ts';
 import type { Envelope } from '../main/core/federation/envelope.ts';
 import { chargedBytes } from '../main/core/trust/storage-quota.ts';
 import { makeEvent, wire } from './helpers/events.ts';
-import { FakePeer } from './helpers/fake-peer.ts';
+import type { FakePeer } from './helpers/fake-peer.ts';
 import { joinFakePeer } from './helpers/fake-members.ts';
 import { startInProcessNode } from './helpers/in-process-node.ts';
 import { queryNodeDb } from './helpers/inspect-db.ts';
 import type { NodeProcess } from './helpers/node-process.ts';
 import { enc } from './helpers/rooms.ts';
 import { sendSigned } from './helpers/signed-request.ts';
-import { removeTempDirs } from './helpers/temp-dir.ts';
 
 const EVENT = '/_paracord/federation/v1/event';
 const EVENTS = '/_paracord/federation/v1/events';
-type InProcess = Awaited<ReturnType<typeof startInProcessNode>>;
-
-const nodes: InProcess[] = [];
-const fakes: FakePeer[] = [];
+type InProcess = InProcessNode;
 
 /** The shape joinFakePeer needs, from an in-process node. */
 const asHost = (node: InProcess) => ({ admin: node.admin, federationUrl: node.started.federation_url! }) as unknown as NodeProcess;
@@ -42,17 +38,8 @@ function capturingLog() {
   return { log: pino({ level: 'info' }, stream), lines };
 }
 
-async function startNode(serverName: string, config: Parameters<typeof startInProcessNode>[1] = {}): Promise<InProcess> {
-  const node = await startInProcessNode(serverName, config);
-  nodes.push(node);
-  return node;
-}
-
-async function fakePeer(name: string): Promise<FakePeer> {
-  const fake = await new FakePeer(name).start();
-  fakes.push(fake);
-  return fake;
-}
+/** Its nodes stop with a short grace (what they had in flight does not matter here). */
+const startNode = (nodes: Nodes, serverName: string, config: Parameters<typeof startInProcessNode>[1] = {}) => nodes.inProcess(serverName, { ...config, graceMs: 1_000 });
 
 /** A room on `host` with the fake peer's `@u` joined; returns the room and a message of the owner in it. */
 async function roomWithFake(host: InProcess, fake: FakePeer, name = 'hostile'): Promise<{ roomId: string; userId: string; message: string }> {
@@ -79,21 +66,15 @@ function expectError(response: { status: number; body: any }, status: number, er
   expect(response.status).toBe(status);
 }
 
-afterAll(async () => {
-  for (const node of nodes) await node.node.stop(1_000);
-  await Promise.all(fakes.map((f) => f.stop()));
-  removeTempDirs();
-});
-
 describe('4. reaction spam', () => {
   const CAP = 5;
   let host: InProcess;
   let fake: FakePeer;
   let room: { roomId: string; userId: string; message: string };
 
-  beforeAll(async () => {
-    host = await startNode('react.test', { config: { maxReactionsPerUserPerMessage: CAP } });
-    fake = await fakePeer('spammer.test');
+  beforeAll(async ({ fileNodes }) => {
+    host = await startNode(fileNodes, 'react.test', { config: { maxReactionsPerUserPerMessage: CAP } });
+    fake = await fileNodes.fakePeer('spammer.test');
     room = await roomWithFake(host, fake);
   });
 
@@ -160,9 +141,9 @@ describe('4. reaction spam', () => {
 });
 
 describe('5. content bulk and per-peer storage quota', () => {
-  it('unknown bulk in content is refused before it is stored; the reference vocabulary is accepted', async () => {
-    const host = await startNode('bulk.test');
-    const fake = await fakePeer('bulky.test');
+  it('unknown bulk in content is refused before it is stored; the reference vocabulary is accepted', async ({ fileNodes }) => {
+    const host = await startNode(fileNodes, 'bulk.test');
+    const fake = await fileNodes.fakePeer('bulky.test');
     const { roomId, userId } = await roomWithFake(host, fake);
     const before = eventCount(host);
     const send = (content: Record<string, unknown>) =>
@@ -190,11 +171,11 @@ describe('5. content bulk and per-peer storage quota', () => {
     expect((await messagesOf(host, roomId)).map((m) => m.body)).toContain('from the reference');
   });
 
-  it('a peer over its daily quota gets 429 quota_exceeded with Retry-After; the owner is told; restarts keep the count', async () => {
+  it('a peer over its daily quota gets 429 quota_exceeded with Retry-After; the owner is told; restarts keep the count', async ({ fileNodes }) => {
     const DAY = 150_000;
     const captured = capturingLog();
-    let host = await startNode('quota.test', { config: { peerQuotaBytesPerDay: DAY }, log: captured.log });
-    const fake = await fakePeer('flooder.test');
+    let host = await startNode(fileNodes, 'quota.test', { config: { peerQuotaBytesPerDay: DAY }, log: captured.log });
+    const fake = await fileNodes.fakePeer('flooder.test');
     const { roomId, userId } = await roomWithFake(host, fake);
     let first: Envelope | undefined;
     const heavy = () => {
@@ -234,16 +215,15 @@ describe('5. content bulk and per-peer storage quota', () => {
     // Restart on the same data: the counters are in SQLite, the peer is still refused.
     const dataDir = host.dataDir;
     await host.node.stop(1_000);
-    nodes.splice(nodes.indexOf(host), 1);
-    host = await startNode('quota.test', { dataDir, listen: new URL(host.started.federation_url!).host, config: { peerQuotaBytesPerDay: DAY } });
+    host = await startNode(fileNodes, 'quota.test', { dataDir, listen: new URL(host.started.federation_url!).host, config: { peerQuotaBytesPerDay: DAY } });
     expectError(await sendSigned(fake.identity, host.started.federation_url!, 'POST', EVENT, heavy()), 429, 'quota_exceeded');
     expect(count(host, "SELECT COUNT(*) AS n FROM federation_events WHERE origin_server = 'flooder.test' AND event_type = 'm.message'")).toBe(3);
   });
 
-  it('a batch that crosses the daily quota stores the events that fit and refuses the rest, each with its result; the count is exact', async () => {
+  it('a batch that crosses the daily quota stores the events that fit and refuses the rest, each with its result; the count is exact', async ({ fileNodes }) => {
     const DAY = 150_000;
-    const host = await startNode('quota-batch.test', { config: { peerQuotaBytesPerDay: DAY } });
-    const fake = await fakePeer('batcher.test');
+    const host = await startNode(fileNodes, 'quota-batch.test', { config: { peerQuotaBytesPerDay: DAY } });
+    const fake = await fileNodes.fakePeer('batcher.test');
     const { roomId, userId } = await roomWithFake(host, fake);
     const usedBefore = queryNodeDb<{ day_bytes: number }>(host.dataDir, "SELECT day_bytes FROM peer_storage WHERE server_name = 'batcher.test'")[0]?.day_bytes ?? 0;
     const events = Array.from({ length: 6 }, (_, i) =>
@@ -261,10 +241,10 @@ describe('5. content bulk and per-peer storage quota', () => {
     expect(used.day_bytes - usedBefore).toBe(charged);
   });
 
-  it('quarantine counts against the total quota (413), and purging gives the bytes back', async () => {
+  it('quarantine counts against the total quota (413), and purging gives the bytes back', async ({ fileNodes }) => {
     const TOTAL = 150_000;
-    const host = await startNode('hold.test', { config: { peerQuotaTotalBytes: TOTAL } });
-    const fake = await fakePeer('held.test');
+    const host = await startNode(fileNodes, 'hold.test', { config: { peerQuotaTotalBytes: TOTAL } });
+    const fake = await fileNodes.fakePeer('held.test');
     const { roomId, userId } = await roomWithFake(host, fake);
     expect((await host.admin('PUT', '/peers/held.test/trust', { mode: 'quarantine', reason: 'watching' })).status).toBe(200);
     const heavy = () =>
@@ -292,9 +272,9 @@ describe('10. user ids and names built to deceive', () => {
   let room: { roomId: string; userId: string; message: string };
   const RLO = '\u202E';
 
-  beforeAll(async () => {
-    host = await startNode('names.test');
-    fake = await fakePeer('trickster.test');
+  beforeAll(async ({ fileNodes }) => {
+    host = await startNode(fileNodes, 'names.test');
+    fake = await fileNodes.fakePeer('trickster.test');
     room = await roomWithFake(host, fake, 'names');
   });
 

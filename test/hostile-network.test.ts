@@ -10,43 +10,31 @@ import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { Agent, request } from 'undici';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, type Nodes, type InProcessNode } from './helpers/fixtures.ts';
 import { signRequestHeaders } from '../main/core/federation/request-signature.ts';
 import { Identity } from '../main/core/identity/identity.ts';
 import { LOG_LINES_PER_WINDOW } from '../main/core/log/rate-limit.ts';
 import { parseLink } from '../main/core/peering/invite-link.ts';
 import { tempDir } from './helpers/temp-dir.ts';
-import { FakePeer } from './helpers/fake-peer.ts';
+import type { FakePeer } from './helpers/fake-peer.ts';
 import { startInProcessNode } from './helpers/in-process-node.ts';
 import { eventually } from './helpers/rooms.ts';
-import { removeTempDirs } from './helpers/temp-dir.ts';
 import { makeEvent, wire } from './helpers/events.ts';
 
-type InProcessNode = Awaited<ReturnType<typeof startInProcessNode>>;
-
-const nodes: InProcessNode[] = [];
-const fakes: FakePeer[] = [];
 const sockets: Socket[] = [];
 const agents = new Map<string, Agent>();
 
 afterAll(async () => {
   for (const socket of sockets) socket.destroy();
   await Promise.all([...agents.values()].map((a) => a.close()));
-  await Promise.all(nodes.map((n) => n.node.stop(1_000)));
-  await Promise.all(fakes.map((f) => f.stop()));
-  removeTempDirs();
 });
 
-async function startNode(name: string, options: Parameters<typeof startInProcessNode>[1] = {}): Promise<InProcessNode> {
-  const node = await startInProcessNode(name, options);
-  nodes.push(node);
-  return node;
-}
+/** Its nodes stop with a short grace (what they had in flight does not matter here). */
+const startNode = (nodes: Nodes, name: string, options: Parameters<typeof startInProcessNode>[1] = {}) => nodes.inProcess(name, { ...options, graceMs: 1_000 });
 
 /** A fake peer the node has added (so its signed requests are allowed). */
-async function friendOf(node: InProcessNode, name: string): Promise<FakePeer> {
-  const fake = await new FakePeer(name).start();
-  fakes.push(fake);
+async function friendOf(nodes: Nodes, node: InProcessNode, name: string): Promise<FakePeer> {
+  const fake = await nodes.fakePeer(name);
   const added = await node.admin('POST', '/peers', { server_name: name, endpoint: fake.url });
   expect(added.status, JSON.stringify(added.body)).toBe(200);
   return fake;
@@ -164,10 +152,10 @@ describe('6. connection limits and timeouts', () => {
   let friend: FakePeer;
   const lines: Array<Record<string, unknown>> = [];
 
-  beforeAll(async () => {
+  beforeAll(async ({ fileNodes }) => {
     const log = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) });
-    node = await startNode('limits.test', { config: { maxConnectionsPerAddress: 8, maxConnections: 40 }, log });
-    friend = await friendOf(node, 'friend.test');
+    node = await startNode(fileNodes, 'limits.test', { config: { maxConnectionsPerAddress: 8, maxConnections: 40 }, log });
+    friend = await friendOf(fileNodes, node, 'friend.test');
   });
 
   it('closes idle connections over the per-address limit at once, keeps the rest, and still serves a signed request from elsewhere', async () => {
@@ -207,9 +195,9 @@ describe('6. slow requests', () => {
   let node: InProcessNode;
   let friend: FakePeer;
 
-  beforeAll(async () => {
-    node = await startNode('slow.test', { config: { headersTimeoutMs: 300, requestTimeoutMs: 3_000, keepAliveTimeoutMs: 500, bodyTimeoutMs: 300 } });
-    friend = await friendOf(node, 'friend.test');
+  beforeAll(async ({ fileNodes }) => {
+    node = await startNode(fileNodes, 'slow.test', { config: { headersTimeoutMs: 300, requestTimeoutMs: 3_000, keepAliveTimeoutMs: 500, bodyTimeoutMs: 300 } });
+    friend = await friendOf(fileNodes, node, 'friend.test');
   });
 
   it('closes a slowloris connection (headers dribbled) and an idle one with 408; legitimate requests still work', async () => {
@@ -249,8 +237,8 @@ describe('7. anonymous POST /peering', () => {
   let beta: InProcessNode;
   const PEERING = '/_paracord/federation/v1/peering';
 
-  beforeAll(async () => {
-    [alpha, beta] = await Promise.all([startNode('alpha.test'), startNode('beta.test')]);
+  beforeAll(async ({ fileNodes }) => {
+    [alpha, beta] = await Promise.all([startNode(fileNodes, 'alpha.test'), startNode(fileNodes, 'beta.test')]);
   });
 
   it('limits a flood per address before reading the body (429 + Retry-After), caps the body, and a real redeem still works', async () => {
@@ -278,9 +266,9 @@ describe('7. anonymous POST /peering', () => {
     expect(redeemed.body.server_name).toBe('alpha.test');
   });
 
-  it('a flood of strangers from many addresses empties the limit on everybody, yet a real redeem still succeeds', async () => {
+  it('a flood of strangers from many addresses empties the limit on everybody, yet a real redeem still succeeds', async ({ fileNodes }) => {
     const url = alpha.started.federation_url!;
-    const gamma = await startNode('gamma.test');
+    const gamma = await startNode(fileNodes, 'gamma.test');
     const invite = await alpha.admin('POST', '/invites/peer', {});
     expect(invite.status, JSON.stringify(invite.body)).toBe(200);
     // Strangers: signed (by a key nobody knows), a token that is not ours, each from its own address.
@@ -316,9 +304,9 @@ describe('12. one spelling per path', () => {
   let node: InProcessNode;
   let friend: FakePeer;
 
-  beforeAll(async () => {
-    node = await startNode('paths.test');
-    friend = await friendOf(node, 'friend.test');
+  beforeAll(async ({ fileNodes }) => {
+    node = await startNode(fileNodes, 'paths.test');
+    friend = await friendOf(fileNodes, node, 'friend.test');
   });
 
   const variants = [
@@ -375,8 +363,8 @@ describe('13. trusted proxies', () => {
   let node: InProcessNode;
   const PEERING = '/_paracord/federation/v1/peering';
 
-  beforeAll(async () => {
-    node = await startNode('proxied.test', { config: { trustedProxies: ['127.0.0.2'], peeringRateLimit: { per_second: 0.001, burst: 2 } } });
+  beforeAll(async ({ fileNodes }) => {
+    node = await startNode(fileNodes, 'proxied.test', { config: { trustedProxies: ['127.0.0.2'], peeringRateLimit: { per_second: 0.001, burst: 2 } } });
   });
 
   const from = (address: string, forwarded: string) => send(address, node.started.federation_url!, 'POST', PEERING, { 'content-type': 'application/json', 'x-forwarded-for': forwarded }, '{}');
@@ -399,10 +387,10 @@ describe('13. trusted proxies', () => {
 });
 
 describe('11. rate-limit buckets under a flood from many addresses', () => {
-  it('keeps a peer over its own limit, and the per-address buckets within the configured bound', async () => {
-    const node = await startNode('buckets.test', { config: { maxAddressBuckets: 2_000 } });
+  it('keeps a peer over its own limit, and the per-address buckets within the configured bound', async ({ fileNodes }) => {
+    const node = await startNode(fileNodes, 'buckets.test', { config: { maxAddressBuckets: 2_000 } });
     const url = node.started.federation_url!;
-    const friend = await friendOf(node, 'friend.test');
+    const friend = await friendOf(fileNodes, node, 'friend.test');
     // The hostile peer gets a tiny allowance: 3 requests, then one every 1,000 s.
     const trust = await node.admin('PUT', '/peers/friend.test/trust', { mode: 'allow', rate_limit: { per_second: 0.001, burst: 3 } });
     expect(trust.status, JSON.stringify(trust.body)).toBe(200);
@@ -435,9 +423,9 @@ describe('11. rate-limit buckets under a flood from many addresses', () => {
 });
 
 describe('9. a hostile pull source floods the log', () => {
-  it('logs a handful of pulled_event_refused lines and a suppressed count, not one line per refused event', async () => {
-    const node = await startNode('puller.test', { log: 'real', config: { pull: true } });
-    const hostile = await friendOf(node, 'hostile.test');
+  it('logs a handful of pulled_event_refused lines and a suppressed count, not one line per refused event', async ({ fileNodes }) => {
+    const node = await startNode(fileNodes, 'puller.test', { log: 'real', config: { pull: true } });
+    const hostile = await friendOf(fileNodes, node, 'hostile.test');
     // Full pages of events the node refuses (invalid envelopes), the cursor always advancing.
     let served = 0;
     hostile.routes.set('/_paracord/federation/v1/pull', (url) => {
@@ -470,8 +458,8 @@ describe('9. a hostile pull source floods the log', () => {
 });
 
 describe('9. the log on a full disk', () => {
-  it('reports the failed log writes in the node status instead of failing silently', async () => {
-    const node = await startNode('fulldisk.test', {
+  it('reports the failed log writes in the node status instead of failing silently', async ({ fileNodes }) => {
+    const node = await startNode(fileNodes, 'fulldisk.test', {
       log: 'real',
       prepare: (dataDir) => {
         mkdirSync(join(dataDir, 'logs'), { recursive: true, mode: 0o700 });

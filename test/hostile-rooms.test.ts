@@ -7,29 +7,23 @@
  * that already hold an insane depth.
  */
 import Database from 'better-sqlite3';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pino } from 'pino';
-import { request } from 'undici';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, type InProcessNode, type Nodes } from './helpers/fixtures.ts';
 import { verify } from '../main/core/crypto/ed25519.ts';
 import { envelopeSigningBytes, type Envelope } from '../main/core/federation/envelope.ts';
-import { INVITE_WIRE_ORDER, MEMBERSHIP_WIRE_ORDER, wireJson } from '../main/core/federation/wire-json.ts';
+import { MEMBERSHIP_WIRE_ORDER, wireJson } from '../main/core/federation/wire-json.ts';
 import { Identity } from '../main/core/identity/identity.ts';
 import type { NodeConfig } from '../main/core/config.ts';
-import { createNode, type ParacordNode } from '../main/core/node.ts';
 import { FederationEvents } from '../main/core/store/federation-events.ts';
-import { ADMIN_API_PREFIX } from '../shared/contract/admin-operations.ts';
 import { makeEvent, wire } from './helpers/events.ts';
-import { FakePeer } from './helpers/fake-peer.ts';
+import type { FakePeer } from './helpers/fake-peer.ts';
 import { joinFakePeer } from './helpers/fake-members.ts';
 import { queryNodeDb } from './helpers/inspect-db.ts';
-import { NodeProcess, stopAll } from './helpers/node-process.ts';
+import type { NodeProcess } from './helpers/node-process.ts';
 import { enc, eventually, messages, send } from './helpers/rooms.ts';
 import { sendSigned } from './helpers/signed-request.ts';
-import { removeTempDirs, tempDir } from './helpers/temp-dir.ts';
+import { tempDir } from './helpers/temp-dir.ts';
 
 const FED = '/_paracord/federation/v1';
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
@@ -46,31 +40,11 @@ function expectError(response: { status: number; body: any }, status: number, er
 
 // ——— a real node in this process, with config the CLI does not expose yet ———
 
-interface InProcess {
-  node: ParacordNode;
-  dataDir: string;
-  serverName: string;
-  federationUrl: string;
-  admin: (method: string, path: string, body?: unknown) => Promise<{ status: number; body: any }>;
-}
+type InProcess = InProcessNode & { serverName: string; federationUrl: string };
 
-async function inProcess(serverName: string, extra: Partial<NodeConfig> = {}, dataDir = tempDir('paracord-hostile-'), listen = '127.0.0.1:0'): Promise<InProcess> {
-  const node = createNode(
-    { dataDir, serverName, listen, adminListen: '127.0.0.1:0', insecureHttp: true, ...extra },
-    { log: pino({ level: 'silent' }) },
-  );
-  const started = await node.start();
-  const token = readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();
-  const admin = async (method: string, path: string, body?: unknown) => {
-    const response = await request(`${started.admin_url}${ADMIN_API_PREFIX}${path}`, {
-      method: method as 'GET',
-      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await response.body.text();
-    return { status: response.statusCode, body: text ? JSON.parse(text) : undefined };
-  };
-  return { node, dataDir, serverName, federationUrl: started.federation_url!, admin };
+async function inProcess(nodes: Nodes, serverName: string, extra: Partial<NodeConfig> = {}, dataDir?: string, listen?: string): Promise<InProcess> {
+  const node = await nodes.inProcess(serverName, { config: extra, ...(dataDir ? { dataDir } : {}), ...(listen ? { listen } : {}) });
+  return Object.assign(node, { serverName, federationUrl: node.started.federation_url! });
 }
 
 async function peer(a: InProcess, b: InProcess): Promise<void> {
@@ -90,71 +64,6 @@ const bodies = async (node: InProcess, roomId: string): Promise<string[]> => {
   expect(response.status).toBe(200);
   return response.body.messages.map((m: any) => m.body);
 };
-
-// ——— a hostile room host: honest discovery and keys, whatever it likes for the rest ———
-
-class FakeHost {
-  readonly identity: Identity;
-  readonly catchUpRequests: string[] = [];
-  catchUpAnswer: (roomId: string) => unknown = () => ({ events: [], complete: true });
-  url = '';
-  private server!: Server;
-  readonly serverName: string;
-
-  constructor(serverName: string) {
-    this.serverName = serverName;
-    this.identity = Identity.create(join(tempDir(), 'identity.json'), serverName);
-  }
-
-  async start(): Promise<this> {
-    this.server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const json = (status: number, body: unknown) => {
-          res.writeHead(status, { 'content-type': 'application/json' });
-          res.end(JSON.stringify(body));
-        };
-        const url = new URL(req.url ?? '/', 'http://x');
-        if (url.pathname === '/.well-known/paracord/server') {
-          return json(200, { server_name: this.serverName, federation_endpoint: this.url, enabled: true, version: 'federation-v1', capabilities: [] });
-        }
-        if (url.pathname === `${FED}/keys`) return json(200, this.identity.keysDocument());
-        if (url.pathname === `${FED}/join`) {
-          const body = JSON.parse(Buffer.concat(chunks).toString()) as { room_id: string; event: Envelope };
-          return json(200, { room: { room_id: body.room_id, name: 'hostile', host_server: this.serverName, depth: body.event.depth }, members: [], events: [] });
-        }
-        if (url.pathname === `${FED}/events` && req.method === 'GET') {
-          this.catchUpRequests.push(url.search);
-          return json(200, this.catchUpAnswer(url.searchParams.get('room_id') ?? ''));
-        }
-        if (url.pathname === `${FED}/event`) return json(202, { inserted: true });
-        json(404, { error: 'not_found', message: 'fake host' });
-      });
-    });
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-    return this;
-  }
-
-  async stop(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((r) => this.server.close(() => r()));
-  }
-
-  /** Invites `invitee` (a user of `target`) to a room of ours: the signed POST /invite. */
-  invite(targetUrl: string, roomId: string, invitee: string, maxAgeSeconds = 3600) {
-    const sender = `@owner:${this.serverName}`;
-    const event = makeEvent(this.identity, {
-      room_id: roomId, event_type: 'm.member.invite', sender, state_key: invitee,
-      content: { membership: 'invite', expires_at: Date.now() + maxAgeSeconds * 1000, room_name: 'hostile' },
-    });
-    const body = wireJson({ origin_server: this.serverName, room_id: roomId, sender, max_age_seconds: maxAgeSeconds, invitee, room_name: 'hostile', event }, INVITE_WIRE_ORDER);
-    return sendSigned(this.identity, targetUrl, 'POST', `${FED}/invite`, body);
-  }
-}
-
-afterAll(() => removeTempDirs());
 
 describe('a joined peer against a room alpha hosts', () => {
   let alpha: NodeProcess;
@@ -178,18 +87,13 @@ describe('a joined peer against a room alpha hosts', () => {
     return response;
   }
 
-  beforeAll(async () => {
-    alpha = new NodeProcess({ serverName: 'alpha.test' });
-    fake = await new FakePeer('evil.test').start();
+  beforeAll(async ({ fileNodes }) => {
+    alpha = fileNodes.process({ serverName: 'alpha.test' });
+    fake = await fileNodes.fakePeer('evil.test');
     await alpha.start();
     roomId = (await alpha.admin('POST', '/rooms', { name: 'hostile' })).body.room_id;
     fakeUser = await joinFakePeer(alpha, roomId, fake);
     await send(alpha, roomId, 'before the attacks');
-  });
-
-  afterAll(async () => {
-    await stopAll([alpha]);
-    await fake.stop();
   });
 
   it('1. depth 2^53 - 1 is refused 400 depth_in_future and the room keeps working', async () => {
@@ -279,18 +183,13 @@ describe('a joined peer against a room alpha hosts', () => {
 
 describe('a hostile host of a room alpha was invited to', () => {
   let alpha: NodeProcess;
-  let host: FakeHost;
+  let host: FakePeer;
 
-  beforeAll(async () => {
-    alpha = new NodeProcess({ serverName: 'alpha.test' });
-    host = await new FakeHost('stall.test').start();
+  beforeAll(async ({ fileNodes }) => {
+    alpha = fileNodes.process({ serverName: 'alpha.test' });
+    host = await fileNodes.fakePeer('stall.test', { roomHost: true });
     await alpha.start();
     expect((await alpha.admin('POST', '/peers', { server_name: 'stall.test', endpoint: host.url })).status).toBe(200);
-  });
-
-  afterAll(async () => {
-    await stopAll([alpha]);
-    await host.stop();
   });
 
   it('16. events pushed into a room we were only invited to are refused 403 not_joined', async () => {
@@ -304,13 +203,13 @@ describe('a hostile host of a room alpha was invited to', () => {
 
   it('15. a host answering complete:false without advancing its cursor is asked once, then left alone', async () => {
     const roomId = '!stalls:stall.test';
-    host.catchUpAnswer = (room) => ({ room_id: room, events: [makeEvent(host.identity, { room_id: room })], complete: false, next_since_depth: 0 });
+    host.catchUpAnswer = (query) => ({ room_id: query.get('room_id') ?? '', events: [makeEvent(host.identity, { room_id: query.get('room_id') ?? '' })], complete: false, next_since_depth: 0 });
     expect((await host.invite(alpha.federationUrl, roomId, '@owner:alpha.test')).status).toBe(200);
     const invite = (await alpha.admin('GET', '/invites')).body.invites.find((i: any) => i.room_id === roomId);
     expect((await alpha.admin('POST', `/invites/${invite.invite_id}/accept`)).status).toBe(200);
     await eventually(async () => expect(readFileSync(join(alpha.dataDir, 'logs', 'node.log'), 'utf8')).toContain('"event":"catch_up_stalled"'));
     await new Promise((r) => setTimeout(r, 500));
-    expect(host.catchUpRequests.length).toBe(1);
+    expect(host.catchUpRequests).toBe(1);
     // A restart would ask again only after the backoff; the joined room works meanwhile.
     expect((await alpha.admin('POST', `/rooms/${enc(roomId)}/messages`, { body: 'hello host' })).status).toBe(200);
   });
@@ -331,27 +230,22 @@ describe('a hostile host of a room alpha was invited to', () => {
 
 describe('16. unsolicited invites are capped per peer', () => {
   let target: InProcess;
-  let host: FakeHost;
+  let host: FakePeer;
 
-  beforeAll(async () => {
-    target = await inProcess('target.test', { maxPendingInvitesPerPeer: 3 });
-    host = await new FakeHost('spam.test').start();
+  beforeAll(async ({ fileNodes }) => {
+    target = await inProcess(fileNodes, 'target.test', { maxPendingInvitesPerPeer: 3 });
+    host = await fileNodes.fakePeer('spam.test', { roomHost: true });
     expect((await target.admin('POST', '/peers', { server_name: 'spam.test', endpoint: host.url })).status).toBe(200);
   });
 
-  afterAll(async () => {
-    await target.node.stop();
-    await host.stop();
-  });
-
   it('the invite over the cap is 429 too_many_invites and stores no room; expired invites free their slot and room', async () => {
-    for (let i = 0; i < 3; i++) expect((await host.invite(target.federationUrl, `!spam${i}:spam.test`, '@owner:target.test', 2)).status).toBe(200);
+    for (let i = 0; i < 3; i++) expect((await host.invite(target.federationUrl, `!spam${i}:spam.test`, '@owner:target.test', 'hostile', 2)).status).toBe(200);
     const rooms = () => queryNodeDb<{ room_id: string }>(target.dataDir, 'SELECT room_id FROM rooms ORDER BY room_id').map((r) => r.room_id);
     const before = [rooms(), eventCount(target.dataDir)];
     expectError(await host.invite(target.federationUrl, '!spam3:spam.test', '@owner:target.test'), 429, 'too_many_invites');
     expect([rooms(), eventCount(target.dataDir)]).toEqual(before);
     // Inviting the same user to the same room again is not a new invite.
-    expect((await host.invite(target.federationUrl, '!spam0:spam.test', '@owner:target.test', 2)).status).toBe(200);
+    expect((await host.invite(target.federationUrl, '!spam0:spam.test', '@owner:target.test', 'hostile', 2)).status).toBe(200);
     await new Promise((r) => setTimeout(r, 2_100));
     expect((await host.invite(target.federationUrl, '!spam4:spam.test', '@owner:target.test')).status).toBe(200);
     expect(rooms()).toEqual(['!spam4:spam.test']);
@@ -359,51 +253,47 @@ describe('16. unsolicited invites are capped per peer', () => {
 });
 
 describe('our members re-issue what the host refuses as too old', () => {
-  it('a message sent while the host was down longer than the window arrives once, after the history, everywhere', async () => {
-    let host = await inProcess('host.test', { reorderWindowMs: 1_000 });
+  it('a message sent while the host was down longer than the window arrives once, after the history, everywhere', async ({ nodes }) => {
+    let host = await inProcess(nodes, 'host.test', { reorderWindowMs: 1_000 });
     // Only a contact from the host wakes the member's retries: the host must refuse first.
-    const member = await inProcess('member.test', { retryInitialMs: 120_000, retryMaxMs: 120_000 });
-    const other = await inProcess('other.test');
-    try {
-      await peer(host, member);
-      await peer(host, other);
-      const roomId = (await host.admin('POST', '/rooms', { name: 'window' })).body.room_id as string;
-      await inviteAndJoin(host, roomId, member, '@owner:member.test');
-      await inviteAndJoin(host, roomId, other, '@owner:other.test');
-      expect((await host.admin('POST', `/rooms/${enc(roomId)}/messages`, { body: 'm1' })).status).toBe(200);
-      await eventually(async () => expect(await bodies(member, roomId)).toContain('m1'));
+    const member = await inProcess(nodes, 'member.test', { retryInitialMs: 120_000, retryMaxMs: 120_000 });
+    const other = await inProcess(nodes, 'other.test');
+    await peer(host, member);
+    await peer(host, other);
+    const roomId = (await host.admin('POST', '/rooms', { name: 'window' })).body.room_id as string;
+    await inviteAndJoin(host, roomId, member, '@owner:member.test');
+    await inviteAndJoin(host, roomId, other, '@owner:other.test');
+    expect((await host.admin('POST', `/rooms/${enc(roomId)}/messages`, { body: 'm1' })).status).toBe(200);
+    await eventually(async () => expect(await bodies(member, roomId)).toContain('m1'));
 
-      const hostDir = host.dataDir;
-      const hostListen = new URL(host.federationUrl).host;
-      await host.node.stop();
-      const sent = await member.admin('POST', `/rooms/${enc(roomId)}/messages`, { body: 'm2 typed while the host was down' });
-      expect(sent.status).toBe(200);
-      const m2 = sent.body.event_id as string;
-      await new Promise((r) => setTimeout(r, 1_500));
-      host = await inProcess('host.test', { reorderWindowMs: 1_000 }, hostDir, hostListen);
-      expect((await host.admin('POST', `/rooms/${enc(roomId)}/messages`, { body: 'm3' })).status).toBe(200);
+    const hostDir = host.dataDir;
+    const hostListen = new URL(host.federationUrl).host;
+    await host.node.stop();
+    const sent = await member.admin('POST', `/rooms/${enc(roomId)}/messages`, { body: 'm2 typed while the host was down' });
+    expect(sent.status).toBe(200);
+    const m2 = sent.body.event_id as string;
+    await new Promise((r) => setTimeout(r, 1_500));
+    host = await inProcess(nodes, 'host.test', { reorderWindowMs: 1_000 }, hostDir, hostListen);
+    expect((await host.admin('POST', `/rooms/${enc(roomId)}/messages`, { body: 'm3' })).status).toBe(200);
 
-      const expected = ['m1', 'm3', 'm2 typed while the host was down'];
-      for (const node of [host, member, other]) {
-        await eventually(async () => expect((await bodies(node, roomId)).filter((b) => b.startsWith('m'))).toEqual(expected));
-      }
-      for (const node of [host, member, other]) {
-        expect(queryNodeDb(node.dataDir, 'SELECT event_id FROM federation_events WHERE event_id = ?', m2)).toHaveLength(1);
-      }
-      // The member's copy is the re-issued one, signed again: the same bytes as the host's.
-      const copy = (dir: string) => queryNodeDb<{ depth: number; content_hash: string }>(dir, 'SELECT depth, content_hash FROM federation_events WHERE event_id = ?', m2)[0];
-      expect(copy(member.dataDir)).toEqual(copy(host.dataDir));
-      expect(queryNodeDb(member.dataDir, "SELECT * FROM federation_outbox WHERE state = 'failed'")).toEqual([]);
-    } finally {
-      await Promise.all([host.node.stop(), member.node.stop(), other.node.stop()]);
+    const expected = ['m1', 'm3', 'm2 typed while the host was down'];
+    for (const node of [host, member, other]) {
+      await eventually(async () => expect((await bodies(node, roomId)).filter((b) => b.startsWith('m'))).toEqual(expected));
     }
+    for (const node of [host, member, other]) {
+      expect(queryNodeDb(node.dataDir, 'SELECT event_id FROM federation_events WHERE event_id = ?', m2)).toHaveLength(1);
+    }
+    // The member's copy is the re-issued one, signed again: the same bytes as the host's.
+    const copy = (dir: string) => queryNodeDb<{ depth: number; content_hash: string }>(dir, 'SELECT depth, content_hash FROM federation_events WHERE event_id = ?', m2)[0];
+    expect(copy(member.dataDir)).toEqual(copy(host.dataDir));
+    expect(queryNodeDb(member.dataDir, "SELECT * FROM federation_outbox WHERE state = 'failed'")).toEqual([]);
   });
 });
 
 describe('migration 5 repairs a room that already holds an insane depth', () => {
-  it('the bricked room works again after the upgrade; the stored event keeps its signed bytes', async () => {
+  it('the bricked room works again after the upgrade; the stored event keeps its signed bytes', async ({ nodes }) => {
     const dataDir = tempDir('paracord-migrate-');
-    let node = await inProcess('mig.test', {}, dataDir);
+    let node = await inProcess(nodes, 'mig.test', {}, dataDir);
     const roomId = (await node.admin('POST', '/rooms', { name: 'bricked' })).body.room_id as string;
     expect((await node.admin('POST', `/rooms/${enc(roomId)}/messages`, { body: 'before' })).status).toBe(200);
     await node.node.stop();
@@ -427,19 +317,16 @@ describe('migration 5 repairs a room that already holds an insane depth', () => 
     db.pragma('user_version = 4');
     db.close();
 
-    node = await inProcess('mig.test', {}, dataDir);
-    try {
-      const sent = await node.admin('POST', `/rooms/${enc(roomId)}/messages`, { body: 'after' });
-      expect(sent.status, JSON.stringify(sent.body)).toBe(200);
-      const { depth } = queryNodeDb<{ depth: number }>(dataDir, 'SELECT depth FROM federation_events WHERE event_id = ?', sent.body.event_id)[0]!;
-      expect(depth).toBeLessThan(Date.now() + 60_000);
-      expect(roomDepth(dataDir, roomId)).toBeLessThan(Date.now() + 60_000);
-      const repaired = queryNodeDb<{ depth: number; signed_depth: number }>(dataDir, 'SELECT depth, signed_depth FROM federation_events WHERE event_id = ?', insane.event_id)[0]!;
-      expect(repaired.signed_depth).toBe(MAX_SAFE);
-      expect(repaired.depth).toBeLessThan(Date.now() + 60_000);
-    } finally {
-      await node.node.stop();
-    }
+    node = await inProcess(nodes, 'mig.test', {}, dataDir);
+    const sent = await node.admin('POST', `/rooms/${enc(roomId)}/messages`, { body: 'after' });
+    expect(sent.status, JSON.stringify(sent.body)).toBe(200);
+    const { depth } = queryNodeDb<{ depth: number }>(dataDir, 'SELECT depth FROM federation_events WHERE event_id = ?', sent.body.event_id)[0]!;
+    expect(depth).toBeLessThan(Date.now() + 60_000);
+    expect(roomDepth(dataDir, roomId)).toBeLessThan(Date.now() + 60_000);
+    const repaired = queryNodeDb<{ depth: number; signed_depth: number }>(dataDir, 'SELECT depth, signed_depth FROM federation_events WHERE event_id = ?', insane.event_id)[0]!;
+    expect(repaired.signed_depth).toBe(MAX_SAFE);
+    expect(repaired.depth).toBeLessThan(Date.now() + 60_000);
+    await node.node.stop();
     const readonly = new Database(join(dataDir, 'paracord.db'), { readonly: true });
     const served = new FederationEvents(readonly).get(insane.event_id)!;
     readonly.close();

@@ -8,7 +8,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, type Nodes } from './helpers/fixtures.ts';
 import { canonicalJson } from '../main/core/crypto/canonical-json.ts';
 import { AddressPolicy, type EndpointVouch, type LookupFn } from '../main/core/federation/address-policy.ts';
 import { Discovery } from '../main/core/federation/discovery.ts';
@@ -16,21 +16,18 @@ import { HttpClient } from '../main/core/federation/http-client.ts';
 import { ServerKeys } from '../main/core/federation/keys/server-keys.ts';
 import { Identity } from '../main/core/identity/identity.ts';
 import { encodeLink } from '../main/core/peering/invite-link.ts';
-import { openDatabase } from '../main/core/store/database.ts';
 import { Settings } from '../main/core/store/settings.ts';
 import { TrustStore } from '../main/core/trust/trust-store.ts';
-import { FakePeer } from './helpers/fake-peer.ts';
+import type { FakePeer } from './helpers/fake-peer.ts';
 import { startInProcessNode } from './helpers/in-process-node.ts';
 import { sendRaw, sendSigned } from './helpers/signed-request.ts';
-import { removeTempDirs, tempDir } from './helpers/temp-dir.ts';
+import { tempDir } from './helpers/temp-dir.ts';
 
 const SPELLINGS_OF_LOOPBACK = ['2130706433', '0x7f000001', '0177.0.0.1', '127.1', '0x7f.1', '127.0.0.1.'];
 
 let internal: Server;
 let internalPort = 0;
 let hits = 0;
-const nodes: Array<Awaited<ReturnType<typeof startInProcessNode>>> = [];
-const fakes: FakePeer[] = [];
 
 beforeAll(async () => {
   internal = createServer((_req, res) => res.end('internal secret'));
@@ -40,18 +37,9 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const n of nodes) await n.node.stop();
-  for (const f of fakes) await f.stop();
   internal.closeAllConnections();
   await new Promise<void>((r) => internal.close(() => r()));
-  removeTempDirs();
 });
-
-async function node(name: string) {
-  const started = await startInProcessNode(name);
-  nodes.push(started);
-  return started;
-}
 
 /** A link signed by a real identity, whose endpoint the attacker chose. */
 function hostileLink(endpoint: string): string {
@@ -64,8 +52,8 @@ function hostileLink(endpoint: string): string {
 }
 
 describe('item 8: numeric spellings of 127.0.0.1 are refused before any connection', () => {
-  it('as a server name, an admin endpoint, an origin header and an invite endpoint', async () => {
-    const alpha = await node('alpha.test');
+  it('as a server name, an admin endpoint, an origin header and an invite endpoint', async ({ fileNodes }) => {
+    const alpha = await fileNodes.inProcess('alpha.test');
     const before = hits;
     for (const spelling of SPELLINGS_OF_LOOPBACK) {
       const asName = await alpha.admin('POST', '/peers', { server_name: `${spelling}:${internalPort}` });
@@ -87,8 +75,8 @@ describe('item 8: numeric spellings of 127.0.0.1 are refused before any connecti
     expect((await alpha.admin('GET', '/peers')).body.peers).toEqual([]);
   });
 
-  it('invite links and POST /peering with userinfo, a path or a query are refused', async () => {
-    const alpha = nodes[0]!;
+  it('invite links and POST /peering with userinfo, a path or a query are refused', async ({ fileNodes }) => {
+    const alpha = fileNodes.inProcessNodes[0]!;
     const before = hits;
     for (const endpoint of [
       `http://user:pw@127.0.0.1:${internalPort}`,
@@ -109,8 +97,8 @@ describe('item 8: numeric spellings of 127.0.0.1 are refused before any connecti
     expect(hits - before).toBe(0);
   });
 
-  it('an origin named by a loopback address under the open policy is not contacted for its keys', async () => {
-    const alpha = nodes[0]!;
+  it('an origin named by a loopback address under the open policy is not contacted for its keys', async ({ fileNodes }) => {
+    const alpha = fileNodes.inProcessNodes[0]!;
     const before = hits;
     // The open policy: any origin may talk to us, and its keys are fetched at its own name.
     expect((await alpha.admin('PUT', '/policy', { default: 'open' })).status).toBe(200);
@@ -135,16 +123,14 @@ function dns(table: Record<string, string>): { lookup: LookupFn; table: Record<s
   };
 }
 
-async function nodeWithDns(name: string, table: Record<string, string>) {
-  const started = await startInProcessNode(name, { lookup: dns(table).lookup });
-  nodes.push(started);
-  return started;
+function nodeWithDns(nodes: Nodes, name: string, table: Record<string, string>) {
+  return nodes.inProcess(name, { lookup: dns(table).lookup });
 }
 
 describe('item 8: endpoints are trusted by who named them and by address, not by name', () => {
-  it('an invite link whose host name resolves to loopback is refused, even in --insecure-http test mode', async () => {
+  it('an invite link whose host name resolves to loopback is refused, even in --insecure-http test mode', async ({ fileNodes }) => {
     // A compromised friend points the name in its link at our loopback (or LAN).
-    const beta = await nodeWithDns('beta-ssrf.test', { 'friend.test': '127.0.0.1', 'lan-friend.test': '10.0.0.8' });
+    const beta = await nodeWithDns(fileNodes, 'beta-ssrf.test', { 'friend.test': '127.0.0.1', 'lan-friend.test': '10.0.0.8' });
     const before = hits;
     for (const host of ['friend.test', 'lan-friend.test']) {
       const redeemed = await beta.admin('POST', '/invites/peer/redeem', { link: hostileLink(`http://${host}:${internalPort}`) });
@@ -156,8 +142,8 @@ describe('item 8: endpoints are trusted by who named them and by address, not by
     expect((await beta.admin('GET', '/peers')).body.peers).toEqual([]);
   });
 
-  it('POST /peering whose endpoint host name resolves to loopback is refused, and the link stays unused', async () => {
-    const alpha = await nodeWithDns('alpha-ssrf.test', { 'redeemer.test': '127.0.0.1' });
+  it('POST /peering whose endpoint host name resolves to loopback is refused, and the link stays unused', async ({ fileNodes }) => {
+    const alpha = await nodeWithDns(fileNodes, 'alpha-ssrf.test', { 'redeemer.test': '127.0.0.1' });
     const invite = await alpha.admin('POST', '/invites/peer', {});
     expect(invite.status).toBe(200);
     const token = JSON.parse(Buffer.from(invite.body.link.slice('paracord://peer/'.length), 'base64url').toString()).token as string;
@@ -172,9 +158,8 @@ describe('item 8: endpoints are trusted by who named them and by address, not by
     expect((await alpha.admin('GET', '/invites/peer')).body.invites[0].state).toBe('active');
   });
 
-  it('a host name the owner gave is trusted for the addresses it had when added: re-pointed elsewhere on loopback, it is refused', async () => {
-    const friend = await new FakePeer('moved.test').start();
-    fakes.push(friend);
+  it('a host name the owner gave is trusted for the addresses it had when added: re-pointed elsewhere on loopback, it is refused', async ({ fileNodes }) => {
+    const friend = await fileNodes.fakePeer('moved.test');
     const port = Number(new URL(friend.url).port);
     // The internal service a compromised friend re-points its name to: same port, another loopback address.
     let movedHits = 0;
@@ -183,7 +168,7 @@ describe('item 8: endpoints are trusted by who named them and by address, not by
     await new Promise<void>((r) => elsewhere.listen(port, '127.0.0.2', r));
     try {
       const table = { 'moved.test': '127.0.0.1' };
-      const gamma = await nodeWithDns('gamma-ssrf.test', table);
+      const gamma = await nodeWithDns(fileNodes, 'gamma-ssrf.test', table);
       const endpoint = `http://moved.test:${port}`;
       const added = await gamma.admin('POST', '/peers', { server_name: 'moved.test', endpoint });
       expect(added.status, JSON.stringify(added.body)).toBe(200);
@@ -203,17 +188,16 @@ describe('item 8: endpoints are trusted by who named them and by address, not by
     }
   });
 
-  it('a peer whose discovery names an internal endpoint is not contacted there', async () => {
+  it('a peer whose discovery names an internal endpoint is not contacted there', async ({ fileNodes }) => {
     const table = { 'internal.test': '127.0.0.1' };
-    const delta = await nodeWithDns('delta-ssrf.test', table);
+    const delta = await nodeWithDns(fileNodes, 'delta-ssrf.test', table);
     const before = hits;
     // Added by name only: its discovery is asked at https://<name>, which resolves to loopback.
     const byName = await delta.admin('POST', '/peers', { server_name: `internal.test:${internalPort}` });
     expect(byName.status).toBe(502);
     expect(byName.body.message).toContain('refusing to connect');
     // Added at an endpoint the owner gave, whose discovery names an internal one: never used.
-    const friend = await new FakePeer('lying.test').start();
-    fakes.push(friend);
+    const friend = await fileNodes.fakePeer('lying.test');
     friend.federationEndpoint = `http://internal.test:${internalPort}`;
     const added = await delta.admin('POST', '/peers', { server_name: 'lying.test', endpoint: friend.url });
     expect(added.status, JSON.stringify(added.body)).toBe(200);
@@ -261,9 +245,9 @@ describe('item 8: the address policy, after resolution, with the resolved addres
     expect(hits - before).toBe(1);
   });
 
-  it('a relayed event\'s unknown origin is not contacted under the allowlist: its keys come from the host\'s cache', async () => {
+  it('a relayed event\'s unknown origin is not contacted under the allowlist: its keys come from the host\'s cache', async ({ tempDb }) => {
     const dir = tempDir();
-    const db = openDatabase(join(dir, 'node.db'));
+    const { db } = tempDb;
     const trust = new TrustStore(db, new Settings(db));
     const origin = Identity.create(join(dir, 'origin.json'), `127.0.0.1:${internalPort}`);
     // The host: a real HTTP server serving the origin's self-signed keys document from its cache.
@@ -283,25 +267,23 @@ describe('item 8: the address policy, after resolution, with the resolved addres
     expect(hits - before).toBe(0);
     hostServer.closeAllConnections();
     await new Promise<void>((r) => hostServer.close(() => r()));
-    db.close();
   });
 });
 
 describe('item 14: signed requests are bound to their destination', () => {
   const PATH = '/_paracord/federation/v1/keys/cache?server_name=nobody.test';
 
-  async function peer(name: string, binds: boolean): Promise<FakePeer> {
-    const fake = await new FakePeer(name).start();
+  async function peer(nodes: Nodes, name: string, binds: boolean): Promise<FakePeer> {
+    const fake = await nodes.fakePeer(name);
     if (binds) fake.capabilities.push('destination_binding');
-    fakes.push(fake);
     return fake;
   }
 
-  it('a request signed for B and replayed to C is refused; bound to the right node it is accepted', async () => {
-    const b = await node('b.test');
-    const c = await node('c.test');
+  it('a request signed for B and replayed to C is refused; bound to the right node it is accepted', async ({ fileNodes }) => {
+    const b = await fileNodes.inProcess('b.test');
+    const c = await fileNodes.inProcess('c.test');
     expect((await sendRaw(`${c.started.federation_url}/.well-known/paracord/server`, 'GET', {})).body.capabilities).toContain('destination_binding');
-    const sender = await peer('sender.test', true);
+    const sender = await peer(fileNodes, 'sender.test', true);
     for (const n of [b, c]) {
       const added = await n.admin('POST', '/peers', { server_name: 'sender.test', endpoint: sender.url, key_id: sender.identity.keyId, public_key: sender.identity.publicKeyHex });
       expect(added.status, JSON.stringify(added.body)).toBe(200);
@@ -324,15 +306,15 @@ describe('item 14: signed requests are bound to their destination', () => {
     expect(stripped.status).toBe(403);
   });
 
-  it('an unbound request from a server that advertises binding is refused; old four-line peers still work', async () => {
-    const c = nodes[nodes.length - 1]!;
-    const legacy = await peer('legacy.test', false);
+  it('an unbound request from a server that advertises binding is refused; old four-line peers still work', async ({ fileNodes }) => {
+    const c = fileNodes.inProcessNodes[fileNodes.inProcessNodes.length - 1]!;
+    const legacy = await peer(fileNodes, 'legacy.test', false);
     const added = await c.admin('POST', '/peers', { server_name: 'legacy.test', endpoint: legacy.url, key_id: legacy.identity.keyId, public_key: legacy.identity.publicKeyHex });
     expect(added.status).toBe(200);
     const old = await sendSigned(legacy.identity, c.started.federation_url!, 'GET', PATH, undefined, { destination: null });
     expect(old.status, JSON.stringify(old.body)).toBe(404);
 
-    const sender = fakes.find((f) => f.serverName === 'sender.test')!;
+    const sender = fileNodes.fakes.find((f) => f.serverName === 'sender.test')!;
     const unbound = await sendSigned(sender.identity, c.started.federation_url!, 'GET', PATH, undefined, { destination: null });
     expect(unbound.status).toBe(403);
     expect(unbound.body.error).toBe('destination_binding_required');
@@ -340,9 +322,9 @@ describe('item 14: signed requests are bound to their destination', () => {
     expect(bound.status).toBe(404);
   });
 
-  it('a server seen to bind stays bound while its discovery cannot be read, across a restart; a downgrade read from it is honoured', async () => {
-    const binder = await peer('binder.test', true);
-    const legacy = await peer('legacy-down.test', false);
+  it('a server seen to bind stays bound while its discovery cannot be read, across a restart; a downgrade read from it is honoured', async ({ fileNodes }) => {
+    const binder = await peer(fileNodes, 'binder.test', true);
+    const legacy = await peer(fileNodes, 'legacy-down.test', false);
     let d = await startInProcessNode('d-bind.test');
     const dataDir = d.dataDir;
     try {
@@ -379,10 +361,10 @@ describe('item 14: signed requests are bound to their destination', () => {
     }
   });
 
-  it('our outbound client binds to peers that advertise it, and the peer accepts', async () => {
+  it('our outbound client binds to peers that advertise it, and the peer accepts', async ({ fileNodes }) => {
     // Two of our nodes peer and exchange a signed request through the node's own client.
-    const x = await node('x.test');
-    const y = await node('y.test');
+    const x = await fileNodes.inProcess('x.test');
+    const y = await fileNodes.inProcess('y.test');
     const keysOf = async (n: typeof x) => (await sendRaw(`${n.started.federation_url}/_paracord/federation/v1/keys`, 'GET', {})).body;
     const yKeys = await keysOf(y);
     const xKeys = await keysOf(x);

@@ -10,20 +10,14 @@ import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it, type Nodes } from './helpers/fixtures.ts';
 import { compareVersions, nodeVersionProblem, REQUIRED_NODE } from '../bin/node-version.js';
 import { dataDirPaths } from '../main/core/data-dir.ts';
 import { lockDataDir, StartupRefusedError } from '../main/core/data-dir-lock.ts';
-import { CLI, NodeProcess, REPO_ROOT, stopAll } from './helpers/node-process.ts';
+import { CLI, REPO_ROOT } from './helpers/node-process.ts';
 import { startInProcessNode } from './helpers/in-process-node.ts';
 import { queryNodeDb } from './helpers/inspect-db.ts';
-import { removeTempDirs, tempDir } from './helpers/temp-dir.ts';
-
-const nodes: NodeProcess[] = [];
-afterAll(async () => {
-  await stopAll(nodes);
-  removeTempDirs();
-});
+import { tempDir } from './helpers/temp-dir.ts';
 
 function run(args: string[], node = process.execPath) {
   const result = spawnSync(node, [CLI, ...args], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, PARACORD_LOG_LEVEL: 'warn' } });
@@ -54,9 +48,8 @@ function oneLine(stderr: string): string {
 }
 
 /** A node that ran, has a room, and was stopped: a data directory worth protecting. */
-async function usedDataDir(serverName: string) {
-  const node = new NodeProcess({ serverName });
-  nodes.push(node);
+async function usedDataDir(nodes: Nodes, serverName: string) {
+  const node = nodes.process({ serverName });
   await node.start();
   const room = await node.admin('POST', '/rooms', { name: 'family' });
   expect(room.status).toBe(200);
@@ -70,8 +63,8 @@ function removeDatabase(dataDir: string): void {
 }
 
 describe('17. a lost identity or database is not a fresh start', () => {
-  it('serve --server-name over a database whose identity.json is gone exits 1 and makes no key; --new-identity makes one on purpose', async () => {
-    const { node, dataDir, roomId, keyId } = await usedDataDir('lost-key.test');
+  it('serve --server-name over a database whose identity.json is gone exits 1 and makes no key; --new-identity makes one on purpose', async ({ fileNodes }) => {
+    const { node, dataDir, roomId, keyId } = await usedDataDir(fileNodes, 'lost-key.test');
     rmSync(join(dataDir, 'identity.json'));
 
     const refused = serve(dataDir, ['--server-name', 'lost-key.test']);
@@ -106,8 +99,8 @@ describe('17. a lost identity or database is not a fresh start', () => {
     expect(oneLine(again.stderr)).toContain('already has an identity');
   });
 
-  it('a deleted or zero-length database next to an identity exits 1 and stays as it is; --new-database starts empty on purpose', async () => {
-    const { node, dataDir } = await usedDataDir('lost-db.test');
+  it('a deleted or zero-length database next to an identity exits 1 and stays as it is; --new-database starts empty on purpose', async ({ fileNodes }) => {
+    const { node, dataDir } = await usedDataDir(fileNodes, 'lost-db.test');
     removeDatabase(dataDir);
     const missing = serve(dataDir);
     expect(missing.code).toBe(1);
@@ -134,8 +127,8 @@ describe('17. a lost identity or database is not a fresh start', () => {
     expect(oneLine(overData.stderr)).toContain('already holds a node\'s data');
   });
 
-  it('a truncated database with an identity is refused even after a first refusal (nothing was written)', async () => {
-    const { dataDir } = await usedDataDir('truncated.test');
+  it('a truncated database with an identity is refused even after a first refusal (nothing was written)', async ({ fileNodes }) => {
+    const { dataDir } = await usedDataDir(fileNodes, 'truncated.test');
     removeDatabase(dataDir);
     writeFileSync(join(dataDir, 'paracord.db'), '');
     truncateSync(join(dataDir, 'paracord.db'), 0);
@@ -146,9 +139,8 @@ describe('17. a lost identity or database is not a fresh start', () => {
 });
 
 describe('18. one node per data directory', () => {
-  it('a second serve exits 1 naming the running pid, and node.json keeps pointing at the first', async () => {
-    const first = new NodeProcess({ serverName: 'locked.test' });
-    nodes.push(first);
+  it('a second serve exits 1 naming the running pid, and node.json keeps pointing at the first', async ({ fileNodes }) => {
+    const first = fileNodes.process({ serverName: 'locked.test' });
     await first.start();
     const runtime = readFileSync(join(first.dataDir, 'node.json'), 'utf8');
 
@@ -179,9 +171,8 @@ describe('18. one node per data directory', () => {
     expect(existsSync(join(first.dataDir, 'node.lock'))).toBe(false);
   });
 
-  it('after SIGKILL of the holder, the next start takes the lock over at once', async () => {
-    const node = new NodeProcess({ serverName: 'killed.test' });
-    nodes.push(node);
+  it('after SIGKILL of the holder, the next start takes the lock over at once', async ({ fileNodes }) => {
+    const node = fileNodes.process({ serverName: 'killed.test' });
     await node.start();
     const killedPid = node.child.pid!;
     await node.stop('SIGKILL');
@@ -197,7 +188,7 @@ describe('18. one node per data directory', () => {
     expect(await node.stop()).toBe(0);
   });
 
-  it.skipIf(!existsSync('/proc/sys/kernel/random/boot_id'))('after a crash, a lock naming a pid that is now another live process (same pid, other start time or boot) does not stop serve', async () => {
+  it.skipIf(!existsSync('/proc/sys/kernel/random/boot_id'))('after a crash, a lock naming a pid that is now another live process (same pid, other start time or boot) does not stop serve', async ({ fileNodes }) => {
     // The dead holder's pid now belongs to some unrelated live process (here: this test
     // runner, certainly alive). Its recorded start time or boot id tells it apart.
     const reused = (extra: Record<string, unknown>) => JSON.stringify({ pid: process.pid, host: hostname(), started_at: 0, nonce: 'dead-run', ...extra });
@@ -206,8 +197,7 @@ describe('18. one node per data directory', () => {
       ['another start time', reused({ boot_id: currentBoot, proc_start: '1' })],
       ['another boot', reused({ boot_id: '00000000-0000-0000-0000-000000000000', proc_start: '1' })],
     ] as const) {
-      const node = new NodeProcess({ serverName: 'reused-pid.test' });
-      nodes.push(node);
+      const node = fileNodes.process({ serverName: 'reused-pid.test' });
       mkdirSync(join(node.dataDir, 'node.lock'), { recursive: true });
       writeFileSync(join(node.dataDir, 'node.lock', 'owner.json'), owner);
       const ready = await node.start();
@@ -283,9 +273,8 @@ describe('19. a stale node.json does not get the admin token', () => {
     return { server, seen, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
   }
 
-  it('node.json of a SIGKILLed node, its port now someone else\'s: exit 1, no request with the token', async () => {
-    const node = new NodeProcess({ serverName: 'stale.test' });
-    nodes.push(node);
+  it('node.json of a SIGKILLed node, its port now someone else\'s: exit 1, no request with the token', async ({ fileNodes }) => {
+    const node = fileNodes.process({ serverName: 'stale.test' });
     await node.start();
     const deadPid = node.child.pid!;
     await node.stop('SIGKILL');

@@ -5,15 +5,7 @@
  * has the settings, and a value the user chose is left alone. Linux only (glibc's; /proc).
  */
 import { readFileSync } from 'node:fs';
-import { afterAll, describe, expect, it } from 'vitest';
-import { NodeProcess, stopAll } from './helpers/node-process.ts';
-import { removeTempDirs } from './helpers/temp-dir.ts';
-
-const nodes: NodeProcess[] = [];
-afterAll(async () => {
-  await stopAll(nodes);
-  removeTempDirs();
-});
+import { describe, expect, it } from './helpers/fixtures.ts';
 
 const canReexec = process.platform === 'linux' && typeof (process as { execve?: unknown }).execve === 'function';
 
@@ -23,11 +15,10 @@ function environOf(pid: number): Map<string, string> {
 }
 
 describe.skipIf(!canReexec)('malloc arenas of a serving node', () => {
-  it('the started process itself serves, with MALLOC_ARENA_MAX=2, and answers as before', async () => {
+  it('the started process itself serves, with MALLOC_ARENA_MAX=2, and answers as before', async ({ fileNodes }) => {
     const saved = process.env.MALLOC_ARENA_MAX;
     delete process.env.MALLOC_ARENA_MAX;
-    const node = new NodeProcess({ serverName: 'arenas.test' });
-    nodes.push(node);
+    const node = fileNodes.process({ serverName: 'arenas.test' });
     try {
       await node.start();
     } finally {
@@ -41,11 +32,10 @@ describe.skipIf(!canReexec)('malloc arenas of a serving node', () => {
     expect(await node.stop()).toBe(0);
   });
 
-  it('leaves a value the user set', async () => {
+  it('leaves a value the user set', async ({ fileNodes }) => {
     const saved = process.env.MALLOC_ARENA_MAX;
     process.env.MALLOC_ARENA_MAX = '4';
-    const node = new NodeProcess({ serverName: 'arenas-user.test' });
-    nodes.push(node);
+    const node = fileNodes.process({ serverName: 'arenas-user.test' });
     try {
       await node.start();
     } finally {

@@ -2,27 +2,17 @@
  * Issue #18, metrics: `GET /metrics` on the admin listener of a real node, after real traffic,
  * parsed with a strict exposition-format parser (test/helpers/prom-text.ts).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from './helpers/fixtures.ts';
 import { request } from 'undici';
-import { NodeProcess, stopAll } from './helpers/node-process.ts';
+import type { NodeProcess } from './helpers/node-process.ts';
 import { eventually, messages, roomWithMembers, send } from './helpers/rooms.ts';
-import { removeTempDirs } from './helpers/temp-dir.ts';
 import { parsePrometheusText, sampleSum, sampleValue } from './helpers/prom-text.ts';
 
 let alpha: NodeProcess;
 let beta: NodeProcess;
 
-beforeAll(async () => {
-  alpha = new NodeProcess({ serverName: 'alpha.test', args: ['--retry-initial', '200', '--retry-max', '1000'] });
-  beta = new NodeProcess({ serverName: 'beta.test' });
-  await Promise.all([alpha.start(), beta.start()]);
-  await alpha.addPeer(beta);
-  await beta.addPeer(alpha);
-});
-
-afterAll(async () => {
-  await stopAll([alpha, beta]);
-  removeTempDirs();
+beforeAll(async ({ fileNodes }) => {
+  [alpha, beta] = await fileNodes.peered({ serverName: 'alpha.test', args: ['--retry-initial', '200', '--retry-max', '1000'] }, 'beta.test');
 });
 
 async function scrape(node: NodeProcess, token: string | null = node.adminToken) {

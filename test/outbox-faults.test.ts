@@ -2,43 +2,16 @@
  * Issue #4's faults, each with real node processes: nothing a user sends is lost while a peer
  * is offline, restarting, killed or misbehaving, and one dead peer does not hold up another.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it, type Nodes } from './helpers/fixtures.ts';
 import { makeEvent, wire } from './helpers/events.ts';
-import { FakePeer } from './helpers/fake-peer.ts';
 import { joinFakePeer } from './helpers/fake-members.ts';
 import { queryNodeDb } from './helpers/inspect-db.ts';
-import { NodeProcess, stopAll } from './helpers/node-process.ts';
+import type { NodeProcess } from './helpers/node-process.ts';
 import { enc, eventually, messages, roomWithMembers, send } from './helpers/rooms.ts';
 import { sendSigned } from './helpers/signed-request.ts';
-import { removeTempDirs } from './helpers/temp-dir.ts';
 
-const nodes: NodeProcess[] = [];
-const fakes: FakePeer[] = [];
-
-function node(serverName: string, args: string[] = []): NodeProcess {
-  const n = new NodeProcess({ serverName, args });
-  nodes.push(n);
-  return n;
-}
-
-async function fake(serverName: string): Promise<FakePeer> {
-  const f = await new FakePeer(serverName).start();
-  fakes.push(f);
-  return f;
-}
-
-afterEach(async () => {
-  await stopAll(nodes.splice(0));
-  await Promise.all(fakes.splice(0).map((f) => f.stop()));
-  removeTempDirs();
-});
-
-async function peeredPair(alphaArgs: string[] = []) {
-  const alpha = node('alpha.test', alphaArgs);
-  const beta = node('beta.test');
-  await Promise.all([alpha.start(), beta.start()]);
-  await alpha.addPeer(beta);
-  await beta.addPeer(alpha);
+async function peeredPair(nodes: Nodes, alphaArgs: string[] = []) {
+  const [alpha, beta] = await nodes.peered({ serverName: 'alpha.test', args: alphaArgs }, 'beta.test');
   const roomId = await roomWithMembers(alpha, 'faults', [[beta, '@owner:beta.test']]);
   return { alpha, beta, roomId };
 }
@@ -55,8 +28,8 @@ async function drained(n: NodeProcess, timeoutMs = 60_000) {
 }
 
 describe('durable delivery under faults', () => {
-  it('a receiver stopped for a while gets everything, in order, once, when it is back', async () => {
-    const { alpha, beta, roomId } = await peeredPair(['--retry-initial', '200', '--retry-max', '2000']);
+  it('a receiver stopped for a while gets everything, in order, once, when it is back', async ({ nodes }) => {
+    const { alpha, beta, roomId } = await peeredPair(nodes, ['--retry-initial', '200', '--retry-max', '2000']);
     expect(await beta.stop()).toBe(0);
     for (let i = 0; i < 300; i++) await send(alpha, roomId, `while beta is down ${i}`);
     const queue = (await alpha.admin('GET', '/queue?destination=beta.test')).body;
@@ -76,8 +49,8 @@ describe('durable delivery under faults', () => {
     expect(shown.map((m) => m.event_id)).toEqual(sent);
   });
 
-  it('a sender killed with SIGKILL again and again mid-stream loses nothing and sends nothing twice', async () => {
-    const { alpha, beta, roomId } = await peeredPair();
+  it('a sender killed with SIGKILL again and again mid-stream loses nothing and sends nothing twice', async ({ nodes }) => {
+    const { alpha, beta, roomId } = await peeredPair(nodes);
     const acknowledged: string[] = [];
     let failedWhileDown = 0;
     for (let round = 0; round < 5; round++) {
@@ -114,10 +87,10 @@ describe('durable delivery under faults', () => {
     console.log(`sender SIGKILL test: ${acknowledged.length} acknowledged, ${onAlpha.length} stored, ${failedWhileDown} sends cut by a kill`);
   });
 
-  it('a receiver killed with SIGKILL mid-stream still has every event it acknowledged', async () => {
-    const beta = node('beta.test');
+  it('a receiver killed with SIGKILL mid-stream still has every event it acknowledged', async ({ nodes }) => {
+    const beta = nodes.process({ serverName: 'beta.test' });
     await beta.start();
-    const loadgen = await fake('loadgen.test');
+    const loadgen = await nodes.fakePeer('loadgen.test');
     const roomId = (await beta.admin('POST', '/rooms', { name: 'ingest' })).body.room_id as string;
     const userId = await joinFakePeer(beta, roomId, loadgen);
     const acknowledged: string[] = [];
@@ -144,11 +117,11 @@ describe('durable delivery under faults', () => {
     console.log(`receiver SIGKILL test: ${acknowledged.length} acknowledged before the kill, all ${stored.size} stored survived`);
   });
 
-  it('429 with Retry-After and 500 are retried; 403 fails with its reason and can be retried or dropped', async () => {
-    const alpha = node('alpha.test', ['--retry-initial', '300', '--retry-max', '2000']);
+  it('429 with Retry-After and 500 are retried; 403 fails with its reason and can be retried or dropped', async ({ nodes }) => {
+    const alpha = nodes.process({ serverName: 'alpha.test', args: ['--retry-initial', '300', '--retry-max', '2000'] });
     await alpha.start();
     const roomId = (await alpha.admin('POST', '/rooms', { name: 'misbehaving peers' })).body.room_id as string;
-    const [slow, broken, refusing] = await Promise.all([fake('slow.test'), fake('broken.test'), fake('refusing.test')]);
+    const [slow, broken, refusing] = await Promise.all([nodes.fakePeer('slow.test'), nodes.fakePeer('broken.test'), nodes.fakePeer('refusing.test')]);
     for (const f of [slow, broken, refusing]) await joinFakePeer(alpha, roomId, f);
     await drained(alpha);
 
@@ -207,14 +180,13 @@ describe('durable delivery under faults', () => {
     expect((await alpha.admin('POST', `/queue/${failedAgain.id}/retry`)).status).toBe(404);
   });
 
-  it('ten unreachable destinations do not hold up a live one', async () => {
-    const { alpha, beta, roomId } = await peeredPair();
-    const dead = await Promise.all(Array.from({ length: 10 }, (_, i) => fake(`dead${i}.test`)));
+  it('ten unreachable destinations do not hold up a live one', async ({ nodes }) => {
+    const { alpha, beta, roomId } = await peeredPair(nodes);
+    const dead = await Promise.all(Array.from({ length: 10 }, (_, i) => nodes.fakePeer(`dead${i}.test`)));
     for (const f of dead) await joinFakePeer(alpha, roomId, f);
     await drained(alpha);
     // Five stop answering at all (connection refused); five accept and never reply.
     for (const f of dead.slice(0, 5)) await f.stop();
-    fakes.splice(fakes.indexOf(dead[0]!), 5);
     for (const f of dead.slice(5)) f.answer = 'hang';
 
     const started = Date.now();
@@ -235,9 +207,9 @@ describe('durable delivery under faults', () => {
     console.log(`live peer beside 10 dead ones: 50 messages delivered in ${elapsed} ms`);
   });
 
-  it('entries older than the maximum age expire, stay visible, and can be retried', async () => {
+  it('entries older than the maximum age expire, stay visible, and can be retried', async ({ nodes }) => {
     // A maximum age of 0.00003 days is about 2.6 s.
-    const { alpha, beta, roomId } = await peeredPair(['--outbox-max-age', '0.00003', '--retry-initial', '200', '--retry-max', '500']);
+    const { alpha, beta, roomId } = await peeredPair(nodes, ['--outbox-max-age', '0.00003', '--retry-initial', '200', '--retry-max', '500']);
     expect(await beta.stop()).toBe(0);
     const eventId = await send(alpha, roomId, 'nobody home');
     const expired = await eventually(async () => {
@@ -252,8 +224,8 @@ describe('durable delivery under faults', () => {
     await eventually(async () => expect((await messages(beta, roomId)).map((m) => m.event_id)).toContain(eventId));
   });
 
-  it('pausing federation holds traffic both ways; resuming delivers what waited', async () => {
-    const { alpha, beta, roomId } = await peeredPair();
+  it('pausing federation holds traffic both ways; resuming delivers what waited', async ({ nodes }) => {
+    const { alpha, beta, roomId } = await peeredPair(nodes);
     expect((await alpha.admin('POST', '/federation/pause')).body).toEqual({ paused: true });
     expect((await alpha.admin('GET', '/status')).body.federation.paused).toBe(true);
     const held = await send(alpha, roomId, 'waits for resume');

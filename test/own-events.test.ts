@@ -4,22 +4,16 @@
  * network: that look-up failed (its own address is not one it may call) and every such event was
  * logged as rejected.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { NodeProcess, peeredNodes, stopAll } from './helpers/node-process.ts';
+import { beforeAll, expect, it } from './helpers/fixtures.ts';
+import type { NodeProcess } from './helpers/node-process.ts';
 import { eventually, inviteAndJoin, messages, roomWithMembers, send } from './helpers/rooms.ts';
-import { removeTempDirs } from './helpers/temp-dir.ts';
 
 let alpha: NodeProcess;
 let beta: NodeProcess;
 
-beforeAll(async () => {
-  [alpha, beta] = (await peeredNodes('alpha.test', 'beta.test')) as [NodeProcess, NodeProcess];
+beforeAll(async ({ pair }) => {
+  ({ alpha, beta } = pair);
   expect((await beta.admin('POST', '/users', { localpart: 'bob' })).status).toBe(200);
-});
-
-afterAll(async () => {
-  await stopAll([alpha, beta]);
-  removeTempDirs();
 });
 
 it("a second local user's join brings the server's own events back in the snapshot: none is rejected", async () => {

@@ -6,14 +6,14 @@
 import { createServer as createHttpsServer, type Server } from 'node:https';
 import { join } from 'node:path';
 import selfsigned from 'selfsigned';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from './helpers/fixtures.ts';
 import { canonicalJson } from '../main/core/crypto/canonical-json.ts';
 import { Identity } from '../main/core/identity/identity.ts';
 import { encodeLink, parseLink } from '../main/core/peering/invite-link.ts';
 import { makeEvent, wire } from './helpers/events.ts';
-import { NodeProcess, stopAll } from './helpers/node-process.ts';
+import { NodeProcess } from './helpers/node-process.ts';
 import { eventually, inviteAndJoin, messages, send } from './helpers/rooms.ts';
-import { removeTempDirs, tempDir } from './helpers/temp-dir.ts';
+import { tempDir } from './helpers/temp-dir.ts';
 import { FakePeer } from './helpers/fake-peer.ts';
 import { sendSigned } from './helpers/signed-request.ts';
 
@@ -21,15 +21,10 @@ let alpha: NodeProcess;
 let beta: NodeProcess;
 let roomId: string;
 
-beforeAll(async () => {
-  alpha = new NodeProcess({ serverName: 'alpha.test', secure: true });
-  beta = new NodeProcess({ serverName: 'beta.test', secure: true });
+beforeAll(async ({ fileNodes }) => {
+  alpha = fileNodes.process({ serverName: 'alpha.test', secure: true });
+  beta = fileNodes.process({ serverName: 'beta.test', secure: true });
   await Promise.all([alpha.start(), beta.start()]);
-});
-
-afterAll(async () => {
-  await stopAll([alpha, beta]);
-  removeTempDirs();
 });
 
 async function newLink(node: NodeProcess, extra: Record<string, unknown> = {}) {

@@ -4,15 +4,15 @@
  * what another server sends).
  */
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from './helpers/fixtures.ts';
 import { Identity } from '../main/core/identity/identity.ts';
 import { wireJson, MEMBERSHIP_WIRE_ORDER } from '../main/core/federation/wire-json.ts';
 import { makeEvent, wire } from './helpers/events.ts';
-import { NodeProcess, peeredNodes, stopAll } from './helpers/node-process.ts';
+import type { NodeProcess } from './helpers/node-process.ts';
 import { enc, eventually, inviteAndJoin, messages, roomWithMembers, send } from './helpers/rooms.ts';
 import { queryNodeDb } from './helpers/inspect-db.ts';
 import { sendSigned } from './helpers/signed-request.ts';
-import { removeTempDirs, tempDir } from './helpers/temp-dir.ts';
+import { tempDir } from './helpers/temp-dir.ts';
 
 const EVENT = '/_paracord/federation/v1/event';
 let alpha: NodeProcess;
@@ -25,8 +25,8 @@ let betaOwnerMessage: string;
 const eventCount = (node: NodeProcess) => queryNodeDb<{ n: number }>(node.dataDir, 'SELECT COUNT(*) AS n FROM federation_events')[0]!.n;
 const memberRows = (node: NodeProcess) => queryNodeDb(node.dataDir, 'SELECT room_id, user_id, membership FROM room_members ORDER BY room_id, user_id');
 
-beforeAll(async () => {
-  [alpha, beta] = (await peeredNodes('alpha.test', 'beta.test')) as [NodeProcess, NodeProcess];
+beforeAll(async ({ pair }) => {
+  ({ alpha, beta } = pair);
   for (const localpart of ['bob', 'carol', 'dave']) expect((await beta.admin('POST', '/users', { localpart })).status).toBe(200);
   roomId = await roomWithMembers(alpha, 'rules', [[beta, '@owner:beta.test']]);
   alphaMessage = await send(alpha, roomId, 'alpha speaks');
@@ -34,11 +34,6 @@ beforeAll(async () => {
   await eventually(async () => expect((await messages(beta, roomId)).map((m) => m.event_id)).toContain(alphaMessage));
   await eventually(async () => expect((await messages(alpha, roomId)).map((m) => m.event_id)).toContain(betaOwnerMessage));
   betaSigner = Identity.load(join(beta.dataDir, 'identity.json'));
-});
-
-afterAll(async () => {
-  await stopAll([alpha, beta]);
-  removeTempDirs();
 });
 
 /** Runs `action` and checks that neither server stored an event or changed a membership. */

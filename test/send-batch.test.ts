@@ -3,11 +3,10 @@
  * transaction, all or none, in order, delivered like single sends; bad input refused with
  * nothing stored.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NodeProcess, peeredNodes, stopAll } from './helpers/node-process.ts';
+import { beforeAll, describe, expect, it } from './helpers/fixtures.ts';
+import type { NodeProcess } from './helpers/node-process.ts';
 import { enc, eventually, messages, roomWithMembers, send } from './helpers/rooms.ts';
 import { queryNodeDb } from './helpers/inspect-db.ts';
-import { removeTempDirs } from './helpers/temp-dir.ts';
 
 let alpha: NodeProcess;
 let beta: NodeProcess;
@@ -15,14 +14,9 @@ let roomId: string;
 const eventCount = (node: NodeProcess) => queryNodeDb<{ n: number }>(node.dataDir, 'SELECT COUNT(*) AS n FROM federation_events')[0]!.n;
 const batch = (node: NodeProcess, room: string, body: unknown) => node.admin('POST', `/rooms/${enc(room)}/messages/batch`, body);
 
-beforeAll(async () => {
-  [alpha, beta] = (await peeredNodes('alpha.test', 'beta.test')) as [NodeProcess, NodeProcess];
+beforeAll(async ({ pair }) => {
+  ({ alpha, beta } = pair);
   roomId = await roomWithMembers(alpha, 'batch', [[beta, '@owner:beta.test']]);
-});
-
-afterAll(async () => {
-  await stopAll([alpha, beta]);
-  removeTempDirs();
 });
 
 describe('sending several messages in one request', () => {

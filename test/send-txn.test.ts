@@ -4,13 +4,12 @@
  * time as the first, or after a restart, even after a SIGKILL — answers the event stored the first
  * time, stores nothing new and delivers nothing new.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from './helpers/fixtures.ts';
 import WebSocket from 'ws';
 import { ADMIN_STREAM_PATH } from '../shared/contract/admin-operations.ts';
-import { NodeProcess, peeredNodes, stopAll } from './helpers/node-process.ts';
+import type { NodeProcess } from './helpers/node-process.ts';
 import { enc, eventually, messages, roomWithMembers } from './helpers/rooms.ts';
 import { queryNodeDb } from './helpers/inspect-db.ts';
-import { removeTempDirs } from './helpers/temp-dir.ts';
 
 let alpha: NodeProcess;
 let beta: NodeProcess;
@@ -20,14 +19,9 @@ const sendBatch = (list: Array<{ body: string; txn_id?: string }>) => alpha.admi
 const stored = (node: NodeProcess, body: string) =>
   queryNodeDb<{ n: number }>(node.dataDir, "SELECT COUNT(*) AS n FROM federation_events WHERE event_type = 'm.message' AND json_extract(content, '$.body') = ?", body)[0]!.n;
 
-beforeAll(async () => {
-  [alpha, beta] = (await peeredNodes('alpha.test', 'beta.test')) as [NodeProcess, NodeProcess];
+beforeAll(async ({ pair }) => {
+  ({ alpha, beta } = pair);
   roomId = await roomWithMembers(alpha, 'txn', [[beta, '@owner:beta.test']]);
-});
-
-afterAll(async () => {
-  await stopAll([alpha, beta]);
-  removeTempDirs();
 });
 
 describe('a send repeated with its txn_id', () => {

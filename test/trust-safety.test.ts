@@ -3,35 +3,22 @@
  * timed), rate limits under a flood beside a well-behaved peer, and auto-quarantine of a server
  * proven to misbehave — but never of a server whose name is only forged.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from './helpers/fixtures.ts';
 import { keyPairFromSeed, randomSeed, sign } from '../main/core/crypto/ed25519.ts';
 import { encodeHex } from '../main/core/crypto/hex.ts';
 import { makeEvent, wire } from './helpers/events.ts';
-import { FakePeer } from './helpers/fake-peer.ts';
 import { joinFakePeer } from './helpers/fake-members.ts';
-import { NodeProcess, stopAll } from './helpers/node-process.ts';
+import type { NodeProcess } from './helpers/node-process.ts';
 import { eventually, messages, roomWithMembers, send } from './helpers/rooms.ts';
 import { sendSigned } from './helpers/signed-request.ts';
-import { removeTempDirs } from './helpers/temp-dir.ts';
 
 let alpha: NodeProcess;
 let beta: NodeProcess;
 let roomId: string;
-const fakes: FakePeer[] = [];
 
-beforeAll(async () => {
-  alpha = new NodeProcess({ serverName: 'alpha.test' });
-  beta = new NodeProcess({ serverName: 'beta.test', args: ['--retry-initial', '200', '--retry-max', '1000'] });
-  await Promise.all([alpha.start(), beta.start()]);
-  await alpha.addPeer(beta);
-  await beta.addPeer(alpha);
+beforeAll(async ({ fileNodes }) => {
+  [alpha, beta] = await fileNodes.peered('alpha.test', { serverName: 'beta.test', args: ['--retry-initial', '200', '--retry-max', '1000'] });
   roomId = await roomWithMembers(alpha, 'safety', [[beta, '@owner:beta.test']]);
-});
-
-afterAll(async () => {
-  await stopAll([alpha, beta]);
-  await Promise.all(fakes.map((f) => f.stop()));
-  removeTempDirs();
 });
 
 const peer = async (node: NodeProcess, server: string) =>
@@ -88,9 +75,8 @@ describe('quarantine', () => {
 });
 
 describe('rate limits', () => {
-  it('a flood at ten times its limit is refused with 429 and Retry-After; a well-behaved peer is unaffected; the flooder is auto-quarantined', async () => {
-    const flooder = await new FakePeer('flood.test').start();
-    fakes.push(flooder);
+  it('a flood at ten times its limit is refused with 429 and Retry-After; a well-behaved peer is unaffected; the flooder is auto-quarantined', async ({ fileNodes }) => {
+    const flooder = await fileNodes.fakePeer('flood.test');
     await joinFakePeer(alpha, roomId, flooder);
     expect((await alpha.admin('PUT', '/peers/flood.test/trust', { mode: 'allow', rate_limit: { per_second: 20, burst: 20 } })).status).toBe(200);
     expect((await alpha.admin('PUT', '/policy', { auto_quarantine: { signature_failures: 20, rate_limited: 150, window_seconds: 60 } })).status).toBe(200);
@@ -140,9 +126,8 @@ describe('rate limits', () => {
     await eventually(async () => expect(await ids(alpha)).toContain(after));
   });
 
-  it('a server that keeps sending events with bad signatures is auto-quarantined', async () => {
-    const liar = await new FakePeer('liar.test').start();
-    fakes.push(liar);
+  it('a server that keeps sending events with bad signatures is auto-quarantined', async ({ fileNodes }) => {
+    const liar = await fileNodes.fakePeer('liar.test');
     const userId = await joinFakePeer(alpha, roomId, liar);
     const otherKey = keyPairFromSeed(randomSeed());
     const impostor = { serverName: 'liar.test', keyId: liar.identity.keyId, signHex: (m: Buffer) => encodeHex(sign(m, otherKey.secretKey)) };

@@ -7,24 +7,11 @@
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from './helpers/fixtures.ts';
 import { LoginSessions } from '../main/core/admin/sessions.ts';
-import { NodeProcess, stopAll } from './helpers/node-process.ts';
+import type { NodeProcess } from './helpers/node-process.ts';
 import { queryNodeDb } from './helpers/inspect-db.ts';
-import { removeTempDirs, tempDir } from './helpers/temp-dir.ts';
-
-const nodes: NodeProcess[] = [];
-afterAll(async () => {
-  await stopAll(nodes);
-  removeTempDirs();
-});
-
-async function start(options: ConstructorParameters<typeof NodeProcess>[0]): Promise<NodeProcess> {
-  const node = new NodeProcess(options);
-  nodes.push(node);
-  await node.start();
-  return node;
-}
+import { tempDir } from './helpers/temp-dir.ts';
 
 /** Opens a login link as a browser would; the session cookie it sets (undefined when none). */
 async function openLink(url: string): Promise<{ status: number; cookie: string | undefined }> {
@@ -41,8 +28,8 @@ async function withCookie(node: NodeProcess, cookie: string, path: string): Prom
 const sessionIds = async (node: NodeProcess) => ((await node.admin('GET', '/sessions')).body.sessions as Array<{ id: string }>).map((s) => s.id);
 
 describe('sessions end (item 1)', () => {
-  it('a session past its expiry is refused with session_ended and leaves the list; use slides the expiry on', async () => {
-    const node = await start({ serverName: 'alpha.test', args: ['--session-ttl-seconds', '4'] });
+  it('a session past its expiry is refused with session_ended and leaves the list; use slides the expiry on', async ({ fileNodes }) => {
+    const node = await fileNodes.start({ serverName: 'alpha.test', args: ['--session-ttl-seconds', '4'] });
     const { status, cookie } = await openLink(node.ready.login_url);
     expect(status).toBe(302);
     const [id] = await sessionIds(node);
@@ -65,8 +52,8 @@ describe('sessions end (item 1)', () => {
     expect((await request(`${node.ready.admin_url}/_paracord/admin/v1/status`, { reset: true }).then(async (r) => (await r.body.json()) as { error: string })).error).toBe('missing_token');
   });
 
-  it('a revoked session is refused at once', async () => {
-    const node = await start({ serverName: 'beta.test' });
+  it('a revoked session is refused at once', async ({ fileNodes }) => {
+    const node = await fileNodes.start({ serverName: 'beta.test' });
     const { cookie } = await openLink(node.ready.login_url);
     expect((await withCookie(node, cookie!, '/status')).status).toBe(200);
     const [id] = await sessionIds(node);
@@ -76,21 +63,20 @@ describe('sessions end (item 1)', () => {
     expect(await sessionIds(node)).not.toContain(id);
   });
 
-  it('refuses a bad --session-ttl-seconds with one clear line', async () => {
-    const node = new NodeProcess({ serverName: 'gamma.test', args: ['--session-ttl-seconds', '0'] });
-    nodes.push(node);
+  it('refuses a bad --session-ttl-seconds with one clear line', async ({ fileNodes }) => {
+    const node = fileNodes.process({ serverName: 'gamma.test', args: ['--session-ttl-seconds', '0'] });
     await expect(node.start()).rejects.toThrow(/--session-ttl-seconds must be a positive number, not "0"/);
   });
 });
 
 describe('serve --open (npm start) opens the UI signed in (item 1)', () => {
-  it('runs PARACORD_OPEN_COMMAND with its own one-time login link, which signs a browser in', async () => {
+  it('runs PARACORD_OPEN_COMMAND with its own one-time login link, which signs a browser in', async ({ fileNodes }) => {
     const dir = tempDir('paracord-opener-');
     const record = join(dir, 'opened.txt');
     const opener = join(dir, 'opener.sh');
     writeFileSync(opener, `#!/bin/sh\nprintf '%s\\n%s\\n' "$#" "$1" > '${record}.tmp' && mv '${record}.tmp' '${record}'\n`);
     chmodSync(opener, 0o755);
-    const node = await start({ serverName: 'delta.test', args: ['--open'], env: { PARACORD_OPEN_COMMAND: opener } });
+    const node = await fileNodes.start({ serverName: 'delta.test', args: ['--open'], env: { PARACORD_OPEN_COMMAND: opener } });
 
     await expect.poll(() => existsSync(record)).toBe(true);
     const [argc, url] = readFileSync(record, 'utf8').split('\n');

@@ -3,10 +3,9 @@
  * read markers that survive a restart, and full-text search that follows edits and deletes,
  * searches only the rooms the user is in, highlights safely, and treats search syntax as words.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NodeProcess, peeredNodes, stopAll } from './helpers/node-process.ts';
+import { beforeAll, describe, expect, it } from './helpers/fixtures.ts';
+import type { NodeProcess } from './helpers/node-process.ts';
 import { enc, eventually, inviteAndJoin, messages, roomWithMembers, send } from './helpers/rooms.ts';
-import { removeTempDirs } from './helpers/temp-dir.ts';
 
 let alpha: NodeProcess;
 let beta: NodeProcess;
@@ -40,19 +39,14 @@ async function search(node: NodeProcess, query: Record<string, string>) {
   return node.admin('GET', `/search?${new URLSearchParams(query).toString()}`);
 }
 
-beforeAll(async () => {
-  [alpha, beta] = (await peeredNodes('alpha.test', 'beta.test')) as [NodeProcess, NodeProcess];
+beforeAll(async ({ pair }) => {
+  ({ alpha, beta } = pair);
   expect((await alpha.admin('POST', '/users', { localpart: 'carol' })).status).toBe(200);
   lounge = await roomWithMembers(alpha, 'lounge', [[beta, BETA]]);
   await inviteAndJoin(alpha, lounge, alpha, CAROL);
   // A room carol is not in.
   secret = (await alpha.admin('POST', '/rooms', { name: 'secret' })).body.room_id;
 }, 60_000);
-
-afterAll(async () => {
-  await stopAll([alpha, beta]);
-  removeTempDirs();
-});
 
 describe('unread counts and mentions', () => {
   it('counts messages by others after the marker, mentions separately, and survives a restart', async () => {

@@ -1,19 +1,14 @@
 /** The contract-generated client over HTTP, against a real node (what the UI does in the browser). */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdminError, createAdminClient, httpTransport } from './client.ts';
-import { startInProcessNode } from '../../test/helpers/in-process-node.ts';
-import { removeTempDirs } from '../../test/helpers/temp-dir.ts';
+import { adminApi } from '../../test/helpers/admin-api.ts';
+import { beforeAll, describe, expect, it, type InProcessNode } from '../../test/helpers/fixtures.ts';
 
-let node: Awaited<ReturnType<typeof startInProcessNode>>;
+let node: InProcessNode;
 let api: ReturnType<typeof createAdminClient>;
 
-beforeAll(async () => {
-  node = await startInProcessNode('client.test');
-  api = createAdminClient(httpTransport({ baseUrl: node.started.admin_url, headers: () => ({ authorization: `Bearer ${node.token}` }) }));
-});
-afterAll(async () => {
-  await node.node.stop();
-  removeTempDirs();
+beforeAll(async ({ fileNodes }) => {
+  node = await fileNodes.inProcess('client.test');
+  api = adminApi(node);
 });
 
 describe('admin client', () => {

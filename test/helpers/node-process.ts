@@ -130,7 +130,11 @@ export async function stopAll(nodes: NodeProcess[]): Promise<void> {
 
 /** Starts a node per server name and makes each a peer of every other (plain http on loopback). */
 export async function peeredNodes(...serverNames: string[]): Promise<NodeProcess[]> {
-  const nodes = serverNames.map((serverName) => new NodeProcess({ serverName }));
+  return startPeered(serverNames.map((serverName) => new NodeProcess({ serverName })));
+}
+
+/** Starts the nodes and makes each a peer of every other. */
+export async function startPeered(nodes: NodeProcess[]): Promise<NodeProcess[]> {
   await Promise.all(nodes.map((n) => n.start()));
   for (const a of nodes) for (const b of nodes) if (a !== b) await a.addPeer(b);
   return nodes;

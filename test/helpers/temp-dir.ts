@@ -10,6 +10,11 @@ export function tempDir(prefix = 'paracord-test-'): string {
   return dir;
 }
 
-export function removeTempDirs(): void {
-  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+/** How many temp dirs are made so far: `removeTempDirs(mark)` later removes only those made since. */
+export function tempDirMark(): number {
+  return made.length;
+}
+
+export function removeTempDirs(since = 0): void {
+  for (const dir of made.splice(since)) rmSync(dir, { recursive: true, force: true });
 }

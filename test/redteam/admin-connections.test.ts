@@ -11,25 +11,22 @@
  * is closed. (Residual risk, SECURITY.md item 6: a local user can always load the machine.)
  */
 import { connect, type Socket } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from '../helpers/fixtures.ts';
 import { ADMIN_API_PREFIX } from '../../shared/contract/admin-operations.ts';
 import { startInProcessNode } from '../helpers/in-process-node.ts';
-import { removeTempDirs } from '../helpers/temp-dir.ts';
 
 let alpha: Awaited<ReturnType<typeof startInProcessNode>>;
 const sockets = new Set<Socket>();
 let attacking = true;
 let reconnects = 0;
 
-beforeAll(async () => {
-  alpha = await startInProcessNode('alpha.test');
+beforeAll(async ({ fileNodes }) => {
+  alpha = await fileNodes.inProcess('alpha.test');
 });
 
 afterAll(async () => {
   attacking = false;
   for (const s of sockets) s.destroy();
-  await alpha.node.stop();
-  removeTempDirs();
 });
 
 /** An idle connection that, when the node closes it, is opened again (up to a bound). */

@@ -10,29 +10,23 @@
  */
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from '../helpers/fixtures.ts';
 import { envelopeWireJson } from '../../main/core/federation/envelope.ts';
 import { makeEvent } from '../helpers/events.ts';
+import type { FakePeer } from '../helpers/fake-peer.ts';
 import { queryNodeDb } from '../helpers/inspect-db.ts';
 import { eventually } from '../helpers/rooms.ts';
 import { startInProcessNode } from '../helpers/in-process-node.ts';
-import { removeTempDirs } from '../helpers/temp-dir.ts';
-import { HostileHost } from './hostile-host.ts';
 
 let alpha: Awaited<ReturnType<typeof startInProcessNode>>;
-let host: HostileHost;
+let host: FakePeer;
 
-beforeAll(async () => {
-  host = await new HostileHost('crawl.test').start();
-  alpha = await startInProcessNode('alpha.test');
+beforeAll(async ({ fileNodes }) => {
+  host = await fileNodes.fakePeer('crawl.test', { roomHost: true });
+  alpha = await fileNodes.inProcess('alpha.test');
   expect((await alpha.admin('POST', '/peers', { server_name: 'crawl.test', endpoint: host.url })).status).toBe(200);
 });
 
-afterAll(async () => {
-  await alpha.node.stop();
-  await host.stop();
-  removeTempDirs();
-});
 
 async function join(node: typeof alpha, roomId: string): Promise<void> {
   expect((await host.invite(node.started.federation_url!, roomId, '@owner:alpha.test')).status).toBe(200);

@@ -13,16 +13,13 @@ import { request as httpRequest } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from '../helpers/fixtures.ts';
 import { signRequestHeaders } from '../../main/core/federation/request-signature.ts';
 import { Identity } from '../../main/core/identity/identity.ts';
 import { makeEvent, wire } from '../helpers/events.ts';
-import { startInProcessNode } from '../helpers/in-process-node.ts';
 import { eventually } from '../helpers/rooms.ts';
-import { removeTempDirs, tempDir } from '../helpers/temp-dir.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
-type InProcessNode = Awaited<ReturnType<typeof startInProcessNode>>;
-const nodes: InProcessNode[] = [];
 const sockets = new Set<Socket>();
 let attacking = true;
 /** Attacker connections the node closed while the attack ran. */
@@ -31,8 +28,6 @@ let closedByNode = 0;
 afterAll(async () => {
   attacking = false;
   for (const s of sockets) s.destroy();
-  await Promise.all(nodes.map((n) => n.node.stop(1_000)));
-  removeTempDirs();
 });
 
 /** Reopens closed connections at about `perSecond` (a token bucket), up to `budget` in all. */
@@ -87,11 +82,10 @@ function get(url: string, from: string, path: string): Promise<number | string> 
 }
 
 describe('red team: idle connections from many addresses against the federation listener', () => {
-  it('1,200 idle connections from 20 addresses, renewed at ~70/s, do not keep a new client out', async () => {
+  it('1,200 idle connections from 20 addresses, renewed at ~70/s, do not keep a new client out', async ({ fileNodes }) => {
     // Default limits (1,024 in all, 64 per address); long header timeouts, so nothing but the
     // limits decides what is closed while the test runs.
-    const node = await startInProcessNode('crowded.test', { config: { headersTimeoutMs: 120_000, requestTimeoutMs: 240_000 } });
-    nodes.push(node);
+    const node = await fileNodes.inProcess('crowded.test', { config: { headersTimeoutMs: 120_000, requestTimeoutMs: 240_000 }, graceMs: 1_000 });
     const url = node.started.federation_url!;
     const { hostname, port } = new URL(url);
     const renew = renewer(70, 5_000);
@@ -116,11 +110,10 @@ describe('red team: idle connections from many addresses against the federation 
     }
   }, 120_000);
 
-  it('upgrade requests are answered and timed like any request: they cannot fill the listener for good', async () => {
+  it('upgrade requests are answered and timed like any request: they cannot fill the listener for good', async ({ fileNodes }) => {
     // A listener with no upgrade handler of its own must not take upgrades over: Node would then
     // hand their sockets to nobody, unanswered and untimed, and they would hold the slots forever.
-    const node = await startInProcessNode('upgrades.test', { config: { maxConnections: 8, maxConnectionsPerAddress: 4, headersTimeoutMs: 1_000, requestTimeoutMs: 2_000 } });
-    nodes.push(node);
+    const node = await fileNodes.inProcess('upgrades.test', { config: { maxConnections: 8, maxConnectionsPerAddress: 4, headersTimeoutMs: 1_000, requestTimeoutMs: 2_000 }, graceMs: 1_000 });
     const { hostname, port } = new URL(node.started.federation_url!);
     const answers: string[] = [];
     const flood: Socket[] = [];
@@ -144,9 +137,8 @@ describe('red team: idle connections from many addresses against the federation 
     expect(answers.every((line) => line.startsWith('HTTP/1.1 '))).toBe(true);
   }, 60_000);
 
-  it('busy connections from many addresses (signed requests whose bodies trickle) do not keep a new address out: fair share', async () => {
-    const node = await startInProcessNode('busy.test', { config: { maxConnections: 8, maxConnectionsPerAddress: 4, requestTimeoutMs: 60_000 } });
-    nodes.push(node);
+  it('busy connections from many addresses (signed requests whose bodies trickle) do not keep a new address out: fair share', async ({ fileNodes }) => {
+    const node = await fileNodes.inProcess('busy.test', { config: { maxConnections: 8, maxConnectionsPerAddress: 4, requestTimeoutMs: 60_000 }, graceMs: 1_000 });
     const friend = Identity.create(join(tempDir(), 'identity.json'), 'friend.test');
     const added = await node.admin('POST', '/peers', { server_name: 'friend.test', endpoint: 'http://127.0.0.1:9', key_id: friend.keyId, public_key: friend.publicKeyHex });
     expect(added.status, JSON.stringify(added.body)).toBe(200);
@@ -177,9 +169,8 @@ describe('red team: idle connections from many addresses against the federation 
     for (const f of flood) f.s.destroy();
   }, 60_000);
 
-  it('over TLS, a request in flight is not the connection closed to make room; the idle ones are', async () => {
-    const node = await startInProcessNode('tls-crowded.test', { insecureHttp: false, config: { maxConnections: 6 } });
-    nodes.push(node);
+  it('over TLS, a request in flight is not the connection closed to make room; the idle ones are', async ({ fileNodes }) => {
+    const node = await fileNodes.inProcess('tls-crowded.test', { insecureHttp: false, config: { maxConnections: 6 }, graceMs: 1_000 });
     const url = new URL(node.started.federation_url!);
     expect(url.protocol).toBe('https:');
     // A friend (its key pinned by the owner) whose signed request's body is still arriving: in flight.

@@ -12,16 +12,9 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterAll, describe, expect, it } from 'vitest';
-import { CLI, NodeProcess, stopAll } from '../helpers/node-process.ts';
+import { describe, expect, it, type Nodes } from '../helpers/fixtures.ts';
+import { CLI } from '../helpers/node-process.ts';
 import { queryNodeDb } from '../helpers/inspect-db.ts';
-import { removeTempDirs } from '../helpers/temp-dir.ts';
-
-const nodes: NodeProcess[] = [];
-afterAll(async () => {
-  await stopAll(nodes);
-  removeTempDirs();
-});
 
 function run(args: string[]) {
   const result = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, PARACORD_LOG_LEVEL: 'warn' } });
@@ -39,9 +32,8 @@ function oneLine(stderr: string): string {
 }
 
 /** A node that ran, has a room, and was stopped. */
-async function usedDataDir(serverName: string) {
-  const node = new NodeProcess({ serverName });
-  nodes.push(node);
+async function usedDataDir(nodes: Nodes, serverName: string) {
+  const node = nodes.process({ serverName });
   await node.start();
   const room = await node.admin('POST', '/rooms', { name: `${serverName} family` });
   expect(room.status).toBe(200);
@@ -56,9 +48,9 @@ function doctorIdentity(dataDir: string) {
 }
 
 describe('red team: another server\'s identity.json in our data directory', () => {
-  it('serve, init and doctor refuse B\'s identity over A\'s database; A\'s own identity starts A', async () => {
-    const a = await usedDataDir('alpha-id.test');
-    const b = await usedDataDir('beta-id.test');
+  it('serve, init and doctor refuse B\'s identity over A\'s database; A\'s own identity starts A', async ({ fileNodes }) => {
+    const a = await usedDataDir(fileNodes, 'alpha-id.test');
+    const b = await usedDataDir(fileNodes, 'beta-id.test');
     const own = readFileSync(join(a.dataDir, 'identity.json'));
 
     // The lost-identity message names whose identity.json is needed.
@@ -96,9 +88,9 @@ describe('red team: another server\'s identity.json in our data directory', () =
     expect(await a.node.stop()).toBe(0);
   });
 
-  it('a database that does not record its server yet learns it at the next start, and is protected from then on', async () => {
-    const a = await usedDataDir('gamma-id.test');
-    const b = await usedDataDir('delta-id.test');
+  it('a database that does not record its server yet learns it at the next start, and is protected from then on', async ({ fileNodes }) => {
+    const a = await usedDataDir(fileNodes, 'gamma-id.test');
+    const b = await usedDataDir(fileNodes, 'delta-id.test');
     // An older database: no server_name setting.
     const db = new Database(join(a.dataDir, 'paracord.db'));
     db.prepare("DELETE FROM settings WHERE key = 'server_name'").run();

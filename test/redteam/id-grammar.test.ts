@@ -9,17 +9,16 @@
  * through the federation listener (400 invalid_event, nothing stored), as the admin
  * API already does.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from '../helpers/fixtures.ts';
 import { z } from 'zod';
 import { EVENT_ID, ROOM_ID, USER_ID, isServerName, isUserId } from '../../shared/identifiers.ts';
 import { MEMBERSHIP_WIRE_ORDER, wireJson } from '../../main/core/federation/wire-json.ts';
 import { makeEvent, wire } from '../helpers/events.ts';
-import { FakePeer } from '../helpers/fake-peer.ts';
+import type { FakePeer } from '../helpers/fake-peer.ts';
 import { startInProcessNode } from '../helpers/in-process-node.ts';
 import { queryNodeDb } from '../helpers/inspect-db.ts';
 import { enc } from '../helpers/rooms.ts';
 import { sendSigned } from '../helpers/signed-request.ts';
-import { removeTempDirs } from '../helpers/temp-dir.ts';
 
 const FED = '/_paracord/federation/v1';
 const NON_CANONICAL = ['@x:2130706433', '@x:0x7f000001', '@x:127.1', '@x:0177.0.0.1', '@x:evil.test:0', '@x:evil.test:99999', '@x:evil.test:08448'];
@@ -29,9 +28,9 @@ let fake: FakePeer;
 let roomId: string;
 const fakeUser = '@u:evil.test';
 
-beforeAll(async () => {
-  alpha = await startInProcessNode('alpha.test');
-  fake = await new FakePeer('evil.test').start();
+beforeAll(async ({ fileNodes }) => {
+  alpha = await fileNodes.inProcess('alpha.test');
+  fake = await fileNodes.fakePeer('evil.test');
   roomId = (await alpha.admin('POST', '/rooms', { name: 'ids' })).body.room_id;
   expect((await alpha.admin('POST', '/peers', { server_name: 'evil.test', endpoint: fake.url })).status).toBe(200);
   expect((await alpha.admin('POST', `/rooms/${enc(roomId)}/invites`, { user_id: fakeUser })).status).toBe(200);
@@ -40,11 +39,6 @@ beforeAll(async () => {
   expect((await sendSigned(fake.identity, alpha.started.federation_url!, 'POST', `${FED}/join`, body)).status).toBe(200);
 });
 
-afterAll(async () => {
-  await alpha.node.stop();
-  await fake.stop();
-  removeTempDirs();
-});
 
 describe('red team: user ids whose server part is not a canonical server name', () => {
   it('a joined peer cannot invite @x:2130706433 & co. into the room (400, no member row)', async () => {

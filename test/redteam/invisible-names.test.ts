@@ -10,12 +10,11 @@
  * Secure outcome: every Cf character (bar ZWJ/ZWNJ in reaction keys), every default-ignorable
  * code point and blank-only names are refused: 400 invalid_room_name, nothing stored.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from '../helpers/fixtures.ts';
 import { isSafeDisplayName, isSafeReactionKey } from '../../shared/identifiers.ts';
+import type { FakePeer } from '../helpers/fake-peer.ts';
 import { startInProcessNode } from '../helpers/in-process-node.ts';
 import { queryNodeDb } from '../helpers/inspect-db.ts';
-import { removeTempDirs } from '../helpers/temp-dir.ts';
-import { HostileHost } from './hostile-host.ts';
 
 const DECEPTIVE: Record<string, string> = {
   'musical format U+1D173': 'Fam\u{1D173}ily',
@@ -30,19 +29,14 @@ const DECEPTIVE: Record<string, string> = {
 };
 
 let alpha: Awaited<ReturnType<typeof startInProcessNode>>;
-let host: HostileHost;
+let host: FakePeer;
 
-beforeAll(async () => {
-  host = await new HostileHost('names.test').start();
-  alpha = await startInProcessNode('alpha.test');
+beforeAll(async ({ fileNodes }) => {
+  host = await fileNodes.fakePeer('names.test', { roomHost: true });
+  alpha = await fileNodes.inProcess('alpha.test');
   expect((await alpha.admin('POST', '/peers', { server_name: 'names.test', endpoint: host.url })).status).toBe(200);
 });
 
-afterAll(async () => {
-  await alpha.node.stop();
-  await host.stop();
-  removeTempDirs();
-});
 
 describe('red team: invisible characters in names peers choose', () => {
   it('an invite whose room name hides or is only invisible characters is refused', async () => {

@@ -13,20 +13,19 @@
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from '../helpers/fixtures.ts';
 import type { Envelope } from '../../main/core/federation/envelope.ts';
 import { MAX_RESPONSE_BYTES } from '../../main/core/federation/http-client.ts';
 import { MEMBERSHIP_WIRE_ORDER, wireJson } from '../../main/core/federation/wire-json.ts';
 import { Identity } from '../../main/core/identity/identity.ts';
 import { makeEvent, wire } from '../helpers/events.ts';
-import { FakePeer } from '../helpers/fake-peer.ts';
+import type { FakePeer } from '../helpers/fake-peer.ts';
 import { joinFakePeer } from '../helpers/fake-members.ts';
 import { queryNodeDb } from '../helpers/inspect-db.ts';
 import { startInProcessNode } from '../helpers/in-process-node.ts';
 import type { NodeProcess } from '../helpers/node-process.ts';
 import { enc, eventually, inviteAndJoin } from '../helpers/rooms.ts';
 import { sendSigned } from '../helpers/signed-request.ts';
-import { removeTempDirs } from '../helpers/temp-dir.ts';
 
 const FED = '/_paracord/federation/v1';
 
@@ -34,19 +33,14 @@ let alpha: Awaited<ReturnType<typeof startInProcessNode>>;
 let beta: Awaited<ReturnType<typeof startInProcessNode>>;
 let friend: FakePeer;
 
-beforeAll(async () => {
-  [alpha, beta] = await Promise.all([startInProcessNode('alpha.test'), startInProcessNode('beta.test')]);
-  friend = await new FakePeer('friend.test').start();
+beforeAll(async ({ fileNodes }) => {
+  [alpha, beta] = await Promise.all([fileNodes.inProcess('alpha.test'), fileNodes.inProcess('beta.test')]);
+  friend = await fileNodes.fakePeer('friend.test');
   expect((await alpha.admin('POST', '/peers', { server_name: 'beta.test', endpoint: beta.started.federation_url })).status).toBe(200);
   expect((await beta.admin('POST', '/peers', { server_name: 'alpha.test', endpoint: alpha.started.federation_url })).status).toBe(200);
   expect((await beta.admin('POST', '/users', { localpart: 'bob' })).status).toBe(200);
 });
 
-afterAll(async () => {
-  await Promise.all([alpha.node.stop(), beta.node.stop()]);
-  await friend.stop();
-  removeTempDirs();
-});
 
 /** A room of alpha where the friend's user is joined; its id and that user. */
 async function roomWithFriend(name: string): Promise<{ roomId: string; user: string }> {

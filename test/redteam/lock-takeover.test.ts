@@ -12,18 +12,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from '../helpers/fixtures.ts';
 import { request } from 'undici';
 import { dataDirPaths } from '../../main/core/data-dir.ts';
-import { NodeProcess, stopAll } from '../helpers/node-process.ts';
-import { removeTempDirs, tempDir } from '../helpers/temp-dir.ts';
-
-const nodes: NodeProcess[] = [];
-afterAll(async () => {
-  for (const n of nodes) if (n.child && n.child.signalCode === null && n.child.exitCode === null) n.child.kill('SIGCONT');
-  await stopAll(nodes);
-  removeTempDirs();
-});
+import type { NodeProcess } from '../helpers/node-process.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
 const STALE = ['--lock-stale-ms', '600'];
 const alive = (n: NodeProcess) => n.child.exitCode === null && n.child.signalCode === null;
@@ -40,14 +33,12 @@ async function serving(n: NodeProcess): Promise<boolean> {
 const exited = (n: NodeProcess) => new Promise<number | null>((r) => (alive(n) ? n.child.once('exit', (code) => r(code)) : r(n.child.exitCode)));
 
 describe('red team: the data-dir lock and a suspended node', () => {
-  it('a suspended node (SIGSTOP, past the staleness window) keeps its data dir: the second serve is refused', async () => {
-    const first = new NodeProcess({ serverName: 'lock.test', args: STALE });
-    nodes.push(first);
+  it('a suspended node (SIGSTOP, past the staleness window) keeps its data dir: the second serve is refused', async ({ fileNodes }) => {
+    const first = fileNodes.process({ serverName: 'lock.test', args: STALE });
     await first.start();
     first.child.kill('SIGSTOP'); // Ctrl-Z
     await new Promise((r) => setTimeout(r, 1_500)); // 2.5 × the staleness window, no refresh
-    const second = new NodeProcess({ serverName: 'lock.test', dataDir: first.dataDir, args: STALE });
-    nodes.push(second);
+    const second = fileNodes.process({ serverName: 'lock.test', dataDir: first.dataDir, args: STALE });
     let refusal = '';
     try {
       await second.start();
@@ -59,9 +50,8 @@ describe('red team: the data-dir lock and a suspended node', () => {
     expect(await serving(first)).toBe(true);
   }, 60_000);
 
-  it('a node whose lock is taken away stops serving: exit 1 with one line', async () => {
-    const node = new NodeProcess({ serverName: 'lost.test', args: STALE });
-    nodes.push(node);
+  it('a node whose lock is taken away stops serving: exit 1 with one line', async ({ fileNodes }) => {
+    const node = fileNodes.process({ serverName: 'lost.test', args: STALE });
     await node.start();
     const exit = exited(node);
     // Someone else's lock in its place (as if another node had taken it over).

@@ -10,11 +10,9 @@
  * A key id is never re-bound, not even by the owner's `peer add`.
  */
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from '../helpers/fixtures.ts';
 import { canonicalJson } from '../../main/core/crypto/canonical-json.ts';
 import { Identity } from '../../main/core/identity/identity.ts';
 import { encodeLink, parseLink } from '../../main/core/peering/invite-link.ts';
@@ -22,44 +20,10 @@ import { PEERING_PATH } from '../../main/core/peering/peering-service.ts';
 import { startInProcessNode } from '../helpers/in-process-node.ts';
 import { enc, eventually, inviteAndJoin, messages, send } from '../helpers/rooms.ts';
 import { sendSigned } from '../helpers/signed-request.ts';
-import { removeTempDirs, tempDir } from '../helpers/temp-dir.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
 type Node = Awaited<ReturnType<typeof startInProcessNode>>;
 const FED = '/_paracord/federation/v1';
-
-/** Somebody else's server answering as bob.test: discovery and a self-signed keys document of its own making. */
-class Impostor {
-  readonly requests: string[] = [];
-  url = '';
-  keysDocument: () => unknown;
-  private server!: Server;
-  readonly identity: Identity;
-  constructor(identity: Identity) {
-    this.identity = identity;
-    this.keysDocument = () => identity.keysDocument();
-  }
-  async start(): Promise<this> {
-    this.server = createServer((req, res) => {
-      this.requests.push(`${req.method} ${req.url}`);
-      const json = (status: number, body: unknown) => {
-        res.writeHead(status, { 'content-type': 'application/json' });
-        res.end(JSON.stringify(body));
-      };
-      if (req.url === '/.well-known/paracord/server') {
-        return json(200, { server_name: this.identity.serverName, federation_endpoint: this.url, enabled: true, version: 'federation-v1', capabilities: [] });
-      }
-      if (req.url === `${FED}/keys`) return json(200, this.keysDocument());
-      json(404, { error: 'not_found', message: 'impostor' });
-    });
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-    return this;
-  }
-  async stop(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((r) => this.server.close(() => r()));
-  }
-}
 
 /** A key of the attacker's under a key id it chose (bob's): an identity file written by hand. */
 function identityWithKeyId(serverName: string, keyId: string): Identity {
@@ -73,7 +37,6 @@ let bob: Node;
 let carol: Node | undefined;
 let bobKey: { key_id: string; public_key: string };
 let roomId: string;
-const impostors: Impostor[] = [];
 
 async function peerOf(node: Node, server: string) {
   return (await node.admin('GET', '/peers')).body.peers.find((p: { server_name: string }) => p.server_name === server);
@@ -108,9 +71,9 @@ async function bobAsAlphaKnowsIt() {
   return { endpoint: peer.endpoint, trust: peer.trust, keys: peer.keys.map((k: { key_id: string; public_key: string }) => `${k.key_id} ${k.public_key}`).sort() };
 }
 
-beforeAll(async () => {
-  alpha = await startInProcessNode('alpha.test');
-  bob = await startInProcessNode('bob.test');
+beforeAll(async ({ fileNodes }) => {
+  alpha = await fileNodes.inProcess('alpha.test');
+  bob = await fileNodes.inProcess('bob.test');
   const { link } = await newLink(alpha);
   const redeemed = await bob.admin('POST', '/invites/peer/redeem', { link });
   expect(redeemed.status, JSON.stringify(redeemed.body)).toBe(200);
@@ -121,19 +84,12 @@ beforeAll(async () => {
   await stillTalking('before');
 });
 
-afterAll(async () => {
-  for (const node of [alpha, bob, carol]) await node?.node.stop();
-  for (const impostor of impostors) await impostor.stop();
-  removeTempDirs();
-});
-
 describe('red team: one invite link against a peer we already have', () => {
-  it('redeeming alpha\'s link as bob.test with bob\'s key id and another key is refused 409 already_peer; bob keeps talking; the link stays usable', async () => {
+  it('redeeming alpha\'s link as bob.test with bob\'s key id and another key is refused 409 already_peer; bob keeps talking; the link stays usable', async ({ fileNodes }) => {
     const before = await bobAsAlphaKnowsIt();
     const { id, link } = await newLink(alpha);
     const token = (parseLink(link) as { ok: true; payload: { token: string } }).payload.token;
-    const impostor = await new Impostor(identityWithKeyId('bob.test', bobKey.key_id)).start();
-    impostors.push(impostor);
+    const impostor = await fileNodes.fakePeer('bob.test', { identity: identityWithKeyId('bob.test', bobKey.key_id) });
     const body = JSON.stringify({ token, server_name: 'bob.test', endpoint: impostor.url, key_id: bobKey.key_id, public_key: impostor.identity.publicKeyHex, tls_fingerprint: null });
     const answer = await sendSigned(impostor.identity, alpha.started.federation_url!, 'POST', PEERING_PATH, body);
     expect(answer.status, JSON.stringify(answer.body)).toBe(409);
@@ -148,19 +104,18 @@ describe('red team: one invite link against a peer we already have', () => {
     await stillTalking('after the impostor');
 
     // The twin: the link, unused, still peers a genuine new server.
-    carol = await startInProcessNode('carol.test');
+    carol = await fileNodes.inProcess('carol.test');
     const redeemed = await carol.admin('POST', '/invites/peer/redeem', { link });
     expect(redeemed.status, JSON.stringify(redeemed.body)).toBe(200);
     expect(await linkState(alpha, id)).toMatchObject({ state: 'used', used_by: 'carol.test' });
   });
 
-  it('a new key id whose keys document lists bob\'s pinned key as its own old key is refused too', async () => {
+  it('a new key id whose keys document lists bob\'s pinned key as its own old key is refused too', async ({ fileNodes }) => {
     const before = await bobAsAlphaKnowsIt();
     const { id, link } = await newLink(alpha);
     const token = (parseLink(link) as { ok: true; payload: { token: string } }).payload.token;
     const forged = Identity.create(join(tempDir(), 'identity.json'), 'bob.test');
-    const impostor = await new Impostor(forged).start();
-    impostors.push(impostor);
+    const impostor = await fileNodes.fakePeer('bob.test', { identity: forged });
     // Self-signed by the forged key, listing bob's public key (public information): the pinned-key rule holds.
     impostor.keysDocument = () => {
       const own = forged.keysDocument();
@@ -176,10 +131,9 @@ describe('red team: one invite link against a peer we already have', () => {
     await stillTalking('after the forged rotation');
   });
 
-  it('a link "of bob.test" made by the impostor: the preview says already_peer, redeeming is refused 409 before the impostor is contacted; bob\'s genuine link still re-peers', async () => {
+  it('a link "of bob.test" made by the impostor: the preview says already_peer, redeeming is refused 409 before the impostor is contacted; bob\'s genuine link still re-peers', async ({ fileNodes }) => {
     const before = await bobAsAlphaKnowsIt();
-    const impostor = await new Impostor(identityWithKeyId('bob.test', bobKey.key_id)).start();
-    impostors.push(impostor);
+    const impostor = await fileNodes.fakePeer('bob.test', { identity: identityWithKeyId('bob.test', bobKey.key_id) });
     const unsigned = {
       v: 1 as const, server_name: 'bob.test', endpoint: impostor.url, key_id: bobKey.key_id, public_key: impostor.identity.publicKeyHex,
       tls_fingerprint: null, token: randomBytes(32).toString('base64url'), expires_at: Date.now() + 3_600_000,
@@ -204,10 +158,9 @@ describe('red team: one invite link against a peer we already have', () => {
     await stillTalking('after peering again');
   });
 
-  it('the owner\'s own `peer add` cannot re-bind bob\'s key id either (409 already_peer; confirmed, 409 key_id_bound; nothing changed)', async () => {
+  it('the owner\'s own `peer add` cannot re-bind bob\'s key id either (409 already_peer; confirmed, 409 key_id_bound; nothing changed)', async ({ fileNodes }) => {
     const before = await bobAsAlphaKnowsIt();
-    const impostor = await new Impostor(identityWithKeyId('bob.test', bobKey.key_id)).start();
-    impostors.push(impostor);
+    const impostor = await fileNodes.fakePeer('bob.test', { identity: identityWithKeyId('bob.test', bobKey.key_id) });
     const input = { server_name: 'bob.test', endpoint: impostor.url, key_id: bobKey.key_id, public_key: impostor.identity.publicKeyHex };
     const added = await alpha.admin('POST', '/peers', input);
     expect(added.status, JSON.stringify(added.body)).toBe(409);
@@ -219,11 +172,10 @@ describe('red team: one invite link against a peer we already have', () => {
     await stillTalking('after the owner\'s mistake');
   });
 
-  it('the owner\'s `peer add` of bob at another endpoint (serving a forged rotation) is refused 409 already_peer unless confirmed; nothing changed; the same endpoint still re-adds', async () => {
+  it('the owner\'s `peer add` of bob at another endpoint (serving a forged rotation) is refused 409 already_peer unless confirmed; nothing changed; the same endpoint still re-adds', async ({ fileNodes }) => {
     const before = await bobAsAlphaKnowsIt();
     const forged = Identity.create(join(tempDir(), 'identity.json'), 'bob.test');
-    const impostor = await new Impostor(forged).start();
-    impostors.push(impostor);
+    const impostor = await fileNodes.fakePeer('bob.test', { identity: forged });
     // Self-signed by the forged key, listing bob's pinned key as its own expired old key.
     impostor.keysDocument = () => {
       const own = forged.keysDocument();

@@ -6,35 +6,29 @@
  * another server says of our users' membership is never taken (RoomStore.takes): it is what this
  * node did. The host's word about its own users is still taken, and a real host's room works.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from '../helpers/fixtures.ts';
 import type { Envelope } from '../../main/core/federation/envelope.ts';
 import { makeEvent, wire } from '../helpers/events.ts';
+import type { FakePeer } from '../helpers/fake-peer.ts';
 import { startInProcessNode } from '../helpers/in-process-node.ts';
 import { enc, eventually, inviteAndJoin } from '../helpers/rooms.ts';
 import { sendSigned } from '../helpers/signed-request.ts';
-import { removeTempDirs } from '../helpers/temp-dir.ts';
-import { HostileHost } from './hostile-host.ts';
 
 const FED = '/_paracord/federation/v1';
 
 let alpha: Awaited<ReturnType<typeof startInProcessNode>>;
 let beta: Awaited<ReturnType<typeof startInProcessNode>>;
-let host: HostileHost;
+let host: FakePeer;
 
-beforeAll(async () => {
-  host = await new HostileHost('plant.test').start();
-  [alpha, beta] = await Promise.all([startInProcessNode('alpha.test'), startInProcessNode('beta.test')]);
+beforeAll(async ({ fileNodes }) => {
+  host = await fileNodes.fakePeer('plant.test', { roomHost: true });
+  [alpha, beta] = await Promise.all([fileNodes.inProcess('alpha.test'), fileNodes.inProcess('beta.test')]);
   expect((await alpha.admin('POST', '/peers', { server_name: 'plant.test', endpoint: host.url })).status).toBe(200);
   expect((await alpha.admin('POST', '/peers', { server_name: 'beta.test', endpoint: beta.started.federation_url })).status).toBe(200);
   expect((await beta.admin('POST', '/peers', { server_name: 'alpha.test', endpoint: alpha.started.federation_url })).status).toBe(200);
   expect((await alpha.admin('POST', '/users', { localpart: 'bob' })).status).toBe(200);
 });
 
-afterAll(async () => {
-  await Promise.all([alpha.node.stop(), beta.node.stop()]);
-  await host.stop();
-  removeTempDirs();
-});
 
 const members = async (node: typeof alpha, roomId: string): Promise<Record<string, string>> => {
   const room = await node.admin('GET', `/rooms/${enc(roomId)}`);

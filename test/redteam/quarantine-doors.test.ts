@@ -6,7 +6,7 @@
  * goes through the one decision of the ingest chain (EventIngest.admit), with a legitimate twin
  * (an allowed server's events and invite, in the same answers) that must keep working.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from '../helpers/fixtures.ts';
 import type { Envelope } from '../../main/core/federation/envelope.ts';
 import { INVITE_WIRE_ORDER, wireJson } from '../../main/core/federation/wire-json.ts';
 import { makeEvent, wire } from '../helpers/events.ts';
@@ -15,15 +15,13 @@ import { startInProcessNode } from '../helpers/in-process-node.ts';
 import { queryNodeDb } from '../helpers/inspect-db.ts';
 import { enc, eventually } from '../helpers/rooms.ts';
 import { sendSigned } from '../helpers/signed-request.ts';
-import { removeTempDirs } from '../helpers/temp-dir.ts';
 import { ReferencePeer } from '../helpers/reference-peer.ts';
-import { HostileHost } from './hostile-host.ts';
 
 const FED = '/_paracord/federation/v1';
 
 type Node = Awaited<ReturnType<typeof startInProcessNode>>;
 let alpha: Node;
-let host: HostileHost;
+let host: FakePeer;
 /** Quarantined by alpha's owner; `legit` is its allowed twin. Both real servers with real keys. */
 let quarantined: FakePeer;
 let legit: FakePeer;
@@ -56,10 +54,10 @@ function inviteFrom(from: FakePeer, roomId: string) {
   return sendSigned(from.identity, alpha.started.federation_url!, 'POST', `${FED}/invite`, body);
 }
 
-beforeAll(async () => {
-  host = await new HostileHost('hh.test').start();
-  [quarantined, legit, blocked] = await Promise.all([new FakePeer('q.test').start(), new FakePeer('l.test').start(), new FakePeer('b.test').start()]);
-  alpha = await startInProcessNode('alpha.test');
+beforeAll(async ({ fileNodes }) => {
+  host = await fileNodes.fakePeer('hh.test', { roomHost: true });
+  [quarantined, legit, blocked] = await Promise.all([fileNodes.fakePeer('q.test'), fileNodes.fakePeer('l.test'), fileNodes.fakePeer('b.test')]);
+  alpha = await fileNodes.inProcess('alpha.test');
   for (const peer of [host, quarantined, legit, blocked]) {
     const added = await alpha.admin('POST', '/peers', { server_name: peer.serverName, endpoint: peer.url });
     expect(added.status, JSON.stringify(added.body)).toBe(200);
@@ -68,11 +66,6 @@ beforeAll(async () => {
   expect((await alpha.admin('PUT', '/peers/b.test/trust', { mode: 'block', reason: 'no' })).status).toBe(200);
 });
 
-afterAll(async () => {
-  await alpha.node.stop();
-  await Promise.all([host.stop(), quarantined.stop(), legit.stop(), blocked.stop()]);
-  removeTempDirs();
-});
 
 describe('red team: quarantine has no side doors', () => {
   it('a join snapshot: the quarantined server\'s event is held, the allowed one is shown', async () => {

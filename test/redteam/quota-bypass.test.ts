@@ -10,13 +10,12 @@
  * charged to its origin only when that origin is a peer of ours, else to the server that delivered
  * it (so minted origins share the host's quota); and one host's relayed origins are bounded (item 8).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from '../helpers/fixtures.ts';
 import { makeEvent, wire } from '../helpers/events.ts';
+import { FakePeer } from '../helpers/fake-peer.ts';
 import { startInProcessNode } from '../helpers/in-process-node.ts';
 import { queryNodeDb } from '../helpers/inspect-db.ts';
 import { sendSigned } from '../helpers/signed-request.ts';
-import { removeTempDirs } from '../helpers/temp-dir.ts';
-import { HostileHost } from './hostile-host.ts';
 
 const FED = '/_paracord/federation/v1';
 const DAY_QUOTA = 60_000;
@@ -26,30 +25,25 @@ const bulky = () => ({ body: 'x'.repeat(3_900), format: 'plain', ...pad(4_500) }
 
 type Node = Awaited<ReturnType<typeof startInProcessNode>>;
 let alpha: Node;
-let host: HostileHost;
+let host: FakePeer;
 
 /** Bytes the quota would charge for what `server` made alpha store (content + 512 per event). */
 const storedFrom = (column: 'origin_server' | 'received_from', server: string) =>
   queryNodeDb<{ b: number | null }>(alpha.dataDir, `SELECT SUM(length(CAST(content AS BLOB)) + 512) AS b FROM federation_events WHERE ${column} = ?`, server)[0]!.b ?? 0;
 
-async function joinHostRoom(roomId: string, by: HostileHost = host): Promise<void> {
+async function joinHostRoom(roomId: string, by: FakePeer = host): Promise<void> {
   expect((await by.invite(alpha.started.federation_url!, roomId, '@owner:alpha.test')).status).toBe(200);
   const invite = (await alpha.admin('GET', '/invites')).body.invites.find((i: any) => i.room_id === roomId);
   const accepted = await alpha.admin('POST', `/invites/${invite.invite_id}/accept`);
   expect(accepted.status, JSON.stringify(accepted.body)).toBe(200);
 }
 
-beforeAll(async () => {
-  host = await new HostileHost('hh.test').start();
-  alpha = await startInProcessNode('alpha.test', { config: { peerQuotaBytesPerDay: DAY_QUOTA, peerQuotaTotalBytes: 10 * DAY_QUOTA, maxRelayedOriginsPerHost: MAX_RELAYED } });
+beforeAll(async ({ fileNodes }) => {
+  host = await fileNodes.fakePeer('hh.test', { roomHost: true });
+  alpha = await fileNodes.inProcess('alpha.test', { config: { peerQuotaBytesPerDay: DAY_QUOTA, peerQuotaTotalBytes: 10 * DAY_QUOTA, maxRelayedOriginsPerHost: MAX_RELAYED } });
   expect((await alpha.admin('POST', '/peers', { server_name: 'hh.test', endpoint: host.url })).status).toBe(200);
 });
 
-afterAll(async () => {
-  await alpha.node.stop();
-  await host.stop();
-  removeTempDirs();
-});
 
 describe('red team: per-peer storage quota', () => {
   it('A. events in a join snapshot are charged to the host like any other (no quota-free 1000-event dump)', async () => {
@@ -86,7 +80,7 @@ describe('red team: per-peer storage quota', () => {
   });
 
   it(`C. one host can make us look up keys of at most ${MAX_RELAYED} servers it relays (403 too_many_relayed_origins)`, async () => {
-    const other = await new HostileHost('hh2.test').start();
+    const other = await new FakePeer('hh2.test', { roomHost: true }).start();
     try {
       expect((await alpha.admin('POST', '/peers', { server_name: 'hh2.test', endpoint: other.url })).status).toBe(200);
       const roomId = '!c:hh2.test';

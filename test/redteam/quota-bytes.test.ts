@@ -10,37 +10,24 @@
  *      warned at 80 % of the daily quota, before it bites.
  * Each attack has its legitimate twin in the same test.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, type Nodes } from '../helpers/fixtures.ts';
 import { encodeHex } from '../../main/core/crypto/hex.ts';
 import { randomBytes } from 'node:crypto';
 import type { Envelope } from '../../main/core/federation/envelope.ts';
 import { makeEvent, wire } from '../helpers/events.ts';
-import { FakePeer } from '../helpers/fake-peer.ts';
+import type { FakePeer } from '../helpers/fake-peer.ts';
 import { joinFakePeer } from '../helpers/fake-members.ts';
 import { startInProcessNode } from '../helpers/in-process-node.ts';
 import { queryNodeDb } from '../helpers/inspect-db.ts';
 import type { NodeProcess } from '../helpers/node-process.ts';
 import { enc, eventually, inviteAndJoin } from '../helpers/rooms.ts';
 import { sendSigned } from '../helpers/signed-request.ts';
-import { removeTempDirs } from '../helpers/temp-dir.ts';
-import { HostileHost } from './hostile-host.ts';
 
 const FED = '/_paracord/federation/v1';
 
 type Node = Awaited<ReturnType<typeof startInProcessNode>>;
-const nodes: Node[] = [];
-const peers: Array<FakePeer | HostileHost> = [];
-
-async function node(name: string, config: Parameters<typeof startInProcessNode>[1] = {}): Promise<Node> {
-  const started = await startInProcessNode(name, config);
-  nodes.push(started);
-  return started;
-}
-async function fake(name: string): Promise<FakePeer> {
-  const peer = await new FakePeer(name).start();
-  peers.push(peer);
-  return peer;
-}
+/** Its in-process nodes stop with a short grace (what they had in flight does not matter here). */
+const node = (nodes: Nodes, name: string, config: Parameters<typeof startInProcessNode>[1] = {}) => nodes.inProcess(name, { ...config, graceMs: 1_000 });
 const asHost = (n: Node) => ({ admin: n.admin, federationUrl: n.started.federation_url! }) as unknown as NodeProcess;
 async function hostedRoomWith(host: Node, members: FakePeer[]): Promise<string> {
   const created = await host.admin('POST', '/rooms', { name: 'bytes' });
@@ -63,11 +50,6 @@ const prose = (chars: number) => {
 let depth = Date.now();
 const nextDepth = () => (depth = Math.max(depth + 1, Date.now()));
 
-afterAll(async () => {
-  for (const n of nodes) await n.node.stop(1_000);
-  await Promise.all(peers.map((p) => p.stop()));
-  removeTempDirs();
-});
 
 describe('5. signatures are bounded, only the one that matters is kept, every byte is charged', () => {
   let alpha: Node;
@@ -77,11 +59,11 @@ describe('5. signatures are bounded, only the one that matters is kept, every by
   let watcher: FakePeer;
   let roomId: string;
 
-  beforeAll(async () => {
-    [alpha, beta] = await Promise.all([node('alpha.test'), node('beta.test')]);
+  beforeAll(async ({ fileNodes }) => {
+    [alpha, beta] = await Promise.all([node(fileNodes, 'alpha.test'), node(fileNodes, 'beta.test')]);
     expect((await alpha.admin('POST', '/peers', { server_name: 'beta.test', endpoint: beta.started.federation_url })).status).toBe(200);
     expect((await beta.admin('POST', '/peers', { server_name: 'alpha.test', endpoint: alpha.started.federation_url })).status).toBe(200);
-    [sender, watcher] = await Promise.all([fake('sig.test'), fake('watch.test')]);
+    [sender, watcher] = await Promise.all([fileNodes.fakePeer('sig.test'), fileNodes.fakePeer('watch.test')]);
     roomId = await hostedRoomWith(alpha, [sender, watcher]);
     await inviteAndJoin(alpha, roomId, beta, '@owner:beta.test');
     // beta knows sig.test only through alpha (the host's key cache), as a member of a room usually does.
@@ -163,14 +145,13 @@ describe('8. a friend\'s busy room is never cut for good', () => {
   const DAY = 100_000;
   const TOTAL = 60_000;
   let alpha: Node;
-  let friend: HostileHost;
+  let friend: FakePeer;
   let members: FakePeer[];
 
-  beforeAll(async () => {
-    alpha = await node('alpha8.test', { config: { peerQuotaBytesPerDay: DAY, peerQuotaTotalBytes: TOTAL } });
-    friend = await new HostileHost('friend.test').start();
-    peers.push(friend);
-    members = await Promise.all(['m1.test', 'm2.test', 'm3.test'].map(fake));
+  beforeAll(async ({ fileNodes }) => {
+    alpha = await node(fileNodes, 'alpha8.test', { config: { peerQuotaBytesPerDay: DAY, peerQuotaTotalBytes: TOTAL } });
+    friend = await fileNodes.fakePeer('friend.test', { roomHost: true });
+    members = await Promise.all(['m1.test', 'm2.test', 'm3.test'].map((name) => fileNodes.fakePeer(name)));
     for (const peer of [friend, ...members]) {
       const added = await alpha.admin('POST', '/peers', { server_name: peer.serverName, endpoint: peer.url });
       expect(added.status, JSON.stringify(added.body)).toBe(200);
@@ -209,8 +190,8 @@ describe('8. a friend\'s busy room is never cut for good', () => {
     expect(used(alpha, 'minted.friend.test').day_bytes).toBe(0);
   });
 
-  it('past the total nothing is refused; the owner is warned at 80 % of the day, before the daily quota makes it wait', async () => {
-    const busy = await fake('busy.test');
+  it('past the total nothing is refused; the owner is warned at 80 % of the day, before the daily quota makes it wait', async ({ fileNodes }) => {
+    const busy = await fileNodes.fakePeer('busy.test');
     const room = await hostedRoomWith(alpha, [busy]);
     const warnings = async () => ((await alpha.admin('GET', '/status')).body.warnings ?? []) as string[];
     let warnedAt: number | null = null;

@@ -14,7 +14,7 @@
  * Fixed (docs/SECURITY.md item 8, "Relayed keys"): relayed keys live apart, per host, verify only
  * that host's relayed events, and are learnt only for servers we know no key of directly.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from '../helpers/fixtures.ts';
 import { join } from 'node:path';
 import { Identity } from '../../main/core/identity/identity.ts';
 import { makeEvent, wire } from '../helpers/events.ts';
@@ -22,20 +22,19 @@ import { FakePeer } from '../helpers/fake-peer.ts';
 import { startInProcessNode } from '../helpers/in-process-node.ts';
 import { queryNodeDb } from '../helpers/inspect-db.ts';
 import { sendSigned } from '../helpers/signed-request.ts';
-import { removeTempDirs, tempDir } from '../helpers/temp-dir.ts';
-import { HostileHost } from './hostile-host.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
 const FED = '/_paracord/federation/v1';
 const AUTH_PROBE = `${FED}/keys/cache?server_name=nobody.test`; // 404 once authenticated, 401/403 before
 
 let alpha: Awaited<ReturnType<typeof startInProcessNode>>;
-let host: HostileHost;
+let host: FakePeer;
 let victim: FakePeer;
 
-beforeAll(async () => {
-  host = await new HostileHost('hh.test').start();
-  victim = await new FakePeer('victim.test').start();
-  alpha = await startInProcessNode('alpha.test');
+beforeAll(async ({ fileNodes }) => {
+  host = await fileNodes.fakePeer('hh.test', { roomHost: true });
+  victim = await fileNodes.fakePeer('victim.test');
+  alpha = await fileNodes.inProcess('alpha.test');
   expect((await alpha.admin('POST', '/peers', { server_name: 'hh.test', endpoint: host.url })).status).toBe(200);
   const pinned = await alpha.admin('POST', '/peers', { server_name: 'victim.test', endpoint: victim.url, key_id: victim.identity.keyId, public_key: victim.identity.publicKeyHex });
   expect(pinned.status, JSON.stringify(pinned.body)).toBe(200);
@@ -45,12 +44,6 @@ beforeAll(async () => {
   expect((await alpha.admin('POST', `/invites/${invite.invite_id}/accept`)).status).toBe(200);
 });
 
-afterAll(async () => {
-  await alpha.node.stop();
-  await host.stop();
-  await victim.stop();
-  removeTempDirs();
-});
 
 describe('red team: a room host plants a key for another server', () => {
   it('hh.test cannot make alpha accept requests signed "as victim.test" with a key hh.test made', async () => {
@@ -115,7 +108,7 @@ describe('red team: a room host plants a key for another server', () => {
     }
 
     // Another host relaying an event signed with that key (and serving no keys of its own for it) is refused.
-    const other = await new HostileHost('hh3.test').start();
+    const other = await new FakePeer('hh3.test', { roomHost: true }).start();
     try {
       expect((await alpha.admin('POST', '/peers', { server_name: 'hh3.test', endpoint: other.url })).status).toBe(200);
       expect((await other.invite(alpha.started.federation_url!, '!o:hh3.test', '@owner:alpha.test')).status).toBe(200);

@@ -8,30 +8,27 @@
  * free name; a link may name it only with a key every relaying host lists for it, or a key it
  * proves at https://<name>. Otherwise 409 `already_peer`, nothing changed, the link stays unused.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it, type Nodes } from '../helpers/fixtures.ts';
 import { canonicalJson } from '../../main/core/crypto/canonical-json.ts';
 import { Identity } from '../../main/core/identity/identity.ts';
 import { encodeLink, parseLink } from '../../main/core/peering/invite-link.ts';
 import { PEERING_PATH } from '../../main/core/peering/peering-service.ts';
 import { MEMBERSHIP_WIRE_ORDER, wireJson } from '../../main/core/federation/wire-json.ts';
 import { makeEvent, wire } from '../helpers/events.ts';
-import { FakePeer } from '../helpers/fake-peer.ts';
+import type { FakePeer } from '../helpers/fake-peer.ts';
 import { joinFakePeer } from '../helpers/fake-members.ts';
 import { startInProcessNode } from '../helpers/in-process-node.ts';
 import type { NodeProcess } from '../helpers/node-process.ts';
 import { enc, eventually, inviteAndJoin } from '../helpers/rooms.ts';
 import { sendSigned } from '../helpers/signed-request.ts';
-import { removeTempDirs, tempDir } from '../helpers/temp-dir.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
 type Node = Awaited<ReturnType<typeof startInProcessNode>>;
 const FED = '/_paracord/federation/v1';
 let alpha: Node | undefined;
 let beta: Node | undefined;
 let sig: FakePeer | undefined;
-let impostor: Server | undefined;
 let ghost: FakePeer | undefined;
 let roomId = '';
 let depth = Date.now() + 2_000;
@@ -48,44 +45,21 @@ async function peerOf(node: Node, server: string) {
   return (await node.admin('GET', '/peers')).body.peers.find((p: { server_name: string }) => p.server_name === server);
 }
 
-afterAll(async () => {
-  await alpha?.node.stop();
-  await beta?.node.stop();
-  await sig?.stop();
-  await ghost?.stop();
-  impostor?.closeAllConnections();
-  impostor?.close();
-  removeTempDirs();
-});
-
-/** An HTTP server answering as sig.test with a key of the attacker's. */
-async function startImpostor(forged: Identity): Promise<{ url: string; requests: string[] }> {
-  const requests: string[] = [];
-  let url = '';
-  impostor = createServer((req, res) => {
-    requests.push(`${req.method} ${req.url}`);
-    const json = (status: number, body: unknown) => {
-      res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(body));
-    };
-    if (req.url === '/.well-known/paracord/server') return json(200, { server_name: 'sig.test', federation_endpoint: url, enabled: true, version: 'federation-v1', capabilities: [] });
-    if (req.url === `${FED}/keys`) return json(200, forged.keysDocument());
-    json(404, { error: 'not_found', message: 'impostor' });
-  });
-  await new Promise<void>((r) => impostor!.listen(0, '127.0.0.1', r));
-  url = `http://127.0.0.1:${(impostor.address() as AddressInfo).port}`;
-  return { url, requests };
+/** A fake peer answering as sig.test with a key of the attacker's; `requests`: each request's method and URL. */
+async function startImpostor(nodes: Nodes, forged: Identity): Promise<{ url: string; requests: string[] }> {
+  const impostor = await nodes.fakePeer('sig.test', { identity: forged });
+  return { url: impostor.url, requests: impostor.calls };
 }
 
 describe('red team: an invite link naming a server known only through a friend\'s room', () => {
-  it('is refused 409 already_peer with another key; sig.test\'s events keep arriving through alpha, alpha stays allowed; sig.test\'s own key is taken', async () => {
+  it('is refused 409 already_peer with another key; sig.test\'s events keep arriving through alpha, alpha stays allowed; sig.test\'s own key is taken', async ({ fileNodes }) => {
     // beta's limit on peering requests per address is lifted: the bound under test is the one per name.
-    [alpha, beta] = await Promise.all([startInProcessNode('alpha.test'), startInProcessNode('beta.test', { config: { peeringRateLimit: { per_second: 100, burst: 100 } } })]);
+    [alpha, beta] = await Promise.all([fileNodes.inProcess('alpha.test'), fileNodes.inProcess('beta.test', { config: { peeringRateLimit: { per_second: 100, burst: 100 } } })]);
     const a = alpha;
     const b = beta;
     expect((await a.admin('POST', '/peers', { server_name: 'beta.test', endpoint: b.started.federation_url })).status).toBe(200);
     expect((await b.admin('POST', '/peers', { server_name: 'alpha.test', endpoint: a.started.federation_url })).status).toBe(200);
-    sig = await new FakePeer('sig.test').start();
+    sig = await fileNodes.fakePeer('sig.test');
     const s = sig;
     roomId = (await a.admin('POST', '/rooms', { name: 'r' })).body.room_id as string;
     await joinFakePeer({ admin: a.admin, federationUrl: a.started.federation_url } as unknown as NodeProcess, roomId, s);
@@ -97,7 +71,7 @@ describe('red team: an invite link naming a server known only through a friend\'
 
     // The attack: beta's link redeemed as sig.test with the attacker's key.
     const forged = Identity.create(join(tempDir(), 'identity.json'), 'sig.test');
-    const fake = await startImpostor(forged);
+    const fake = await startImpostor(fileNodes, forged);
     const { id, link } = (await b.admin('POST', '/invites/peer', {})).body;
     const token = (parseLink(link) as { ok: true; payload: { token: string } }).payload.token;
     const request = (who: Identity, endpoint: string) =>
@@ -135,13 +109,13 @@ describe('red team: an invite link naming a server known only through a friend\'
     await eventually(async () => expect(await bodies(b)).toContain('after peering'));
   }, 90_000);
 
-  it('events of a member whose keys beta cannot find are refused without blaming alpha, which relays them; a bad signature sent directly still counts', async () => {
+  it('events of a member whose keys beta cannot find are refused without blaming alpha, which relays them; a bad signature sent directly still counts', async ({ fileNodes }) => {
     const a = alpha!;
     const b = beta!;
     expect((await b.admin('PUT', '/policy', { auto_quarantine: { signature_failures: 5, rate_limited: 2000, window_seconds: 600 } })).status).toBe(200);
     // ghost.test: alpha pinned its key (no keys document fetched, so alpha's key cache has none) and
     // https://ghost.test does not answer: beta finds no key for its events.
-    ghost = await new FakePeer('ghost.test').start();
+    ghost = await fileNodes.fakePeer('ghost.test');
     const g = ghost;
     const added = await a.admin('POST', '/peers', { server_name: 'ghost.test', endpoint: g.url, key_id: g.identity.keyId, public_key: g.identity.publicKeyHex });
     expect(added.status, JSON.stringify(added.body)).toBe(200);

@@ -12,14 +12,13 @@
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from '../helpers/fixtures.ts';
 import { canonicalJson } from '../../main/core/crypto/canonical-json.ts';
 import { encodeLink } from '../../main/core/peering/invite-link.ts';
-import { FakePeer } from '../helpers/fake-peer.ts';
+import type { FakePeer } from '../helpers/fake-peer.ts';
 import { joinFakePeer } from '../helpers/fake-members.ts';
-import { CLI, NodeProcess, stopAll } from '../helpers/node-process.ts';
+import { CLI, type NodeProcess } from '../helpers/node-process.ts';
 import { eventually, send } from '../helpers/rooms.ts';
-import { removeTempDirs } from '../helpers/temp-dir.ts';
 
 /** What a terminal acts on: C0 (ESC, BEL, CR, LF…), DEL, C1, bidi overrides and isolates, line separators. */
 // eslint-disable-next-line no-control-regex -- the control characters are the point
@@ -53,18 +52,12 @@ let alpha: NodeProcess;
 let hostile: FakePeer;
 let peeringAnswer: { status: number; body: unknown } = { status: 403, body: {} };
 
-beforeAll(async () => {
-  alpha = new NodeProcess({ serverName: 'alpha-ti.test' });
-  beta = new NodeProcess({ serverName: 'beta-ti.test' });
+beforeAll(async ({ fileNodes }) => {
+  alpha = fileNodes.process({ serverName: 'alpha-ti.test' });
+  beta = fileNodes.process({ serverName: 'beta-ti.test' });
   await Promise.all([alpha.start(), beta.start()]);
-  hostile = await new FakePeer('hostile-ti.test').start();
+  hostile = await fileNodes.fakePeer('hostile-ti.test');
   hostile.routes.set('/_paracord/federation/v1/peering', () => peeringAnswer);
-});
-
-afterAll(async () => {
-  await stopAll([alpha, beta]);
-  await hostile.stop();
-  removeTempDirs();
 });
 
 describe('red team: a peer\'s words on our terminal, in our log and as our error codes', () => {

@@ -10,13 +10,12 @@
  * Secure outcome: these caches are bounded (LRU), like the buckets.
  * Fixed (docs/SECURITY.md item 11): LRUs of 2,000, and a request leaves no negative-cache entry.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from '../helpers/fixtures.ts';
 import { Agent, request } from 'undici';
 import { randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import { FakePeer } from '../helpers/fake-peer.ts';
+import type { FakePeer } from '../helpers/fake-peer.ts';
 import { startInProcessNode } from '../helpers/in-process-node.ts';
-import { removeTempDirs } from '../helpers/temp-dir.ts';
 
 const PROBE = '/_paracord/federation/v1/keys/cache?server_name=nobody.test';
 const BOUND = 2_000;
@@ -26,17 +25,14 @@ let alpha: Awaited<ReturnType<typeof startInProcessNode>>;
 let friend: FakePeer;
 const agent = new Agent({ connections: 8 });
 
-beforeAll(async () => {
-  friend = await new FakePeer('friend.test').start();
-  alpha = await startInProcessNode('alpha.test');
+beforeAll(async ({ fileNodes }) => {
+  friend = await fileNodes.fakePeer('friend.test');
+  alpha = await fileNodes.inProcess('alpha.test');
   expect((await alpha.admin('POST', '/peers', { server_name: 'friend.test', endpoint: friend.url })).status).toBe(200);
 });
 
 afterAll(async () => {
   await agent.close();
-  await alpha.node.stop();
-  await friend.stop();
-  removeTempDirs();
 });
 
 /** The largest Map or LRU held by the node's key lookup and discovery (whatever their field names). */
