@@ -687,6 +687,48 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
       CREATE INDEX IF NOT EXISTS mailbox_deposits_by_mailbox ON mailbox_deposits (mailbox, deposit_id);
     `,
   },
+  {
+    version: 27,
+    name: 'members',
+    sql: `
+      -- Members of a small server (issue #34, main/core/members/): local users who sign in from
+      -- their own devices. Passphrases only as Argon2id hashes (libsodium's crypto_pwhash_str).
+      CREATE TABLE IF NOT EXISTS member_credentials (
+        user_id               TEXT PRIMARY KEY REFERENCES local_users (user_id),
+        passphrase_hash       TEXT NOT NULL,
+        passphrase_changed_at INTEGER NOT NULL,
+        display_name          TEXT,
+        disabled_at           INTEGER,
+        last_seen_at          INTEGER
+      ) WITHOUT ROWID;
+      -- One-time member links: to join (choose a name and a passphrase) or to set a new passphrase.
+      -- Only the SHA-256 of the token is kept.
+      CREATE TABLE IF NOT EXISTS member_links (
+        id         TEXT PRIMARY KEY,
+        token_hash TEXT NOT NULL UNIQUE,
+        purpose    TEXT NOT NULL CHECK (purpose IN ('join', 'reset')),
+        user_id    TEXT,
+        note       TEXT,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        used_at    INTEGER,
+        used_by    TEXT,
+        revoked_at INTEGER
+      ) WITHOUT ROWID;
+      -- Signed-in devices: the SHA-256 of the cookie's token, bound to the host it was issued for.
+      CREATE TABLE IF NOT EXISTS member_sessions (
+        id           TEXT PRIMARY KEY,
+        token_hash   TEXT NOT NULL UNIQUE,
+        user_id      TEXT NOT NULL,
+        host         TEXT NOT NULL,
+        user_agent   TEXT,
+        created_at   INTEGER NOT NULL,
+        last_seen_at INTEGER NOT NULL,
+        expires_at   INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE INDEX IF NOT EXISTS member_sessions_by_user ON member_sessions (user_id);
+    `,
+  },
 ];
 
 export function runMigrations(db: Db): void {

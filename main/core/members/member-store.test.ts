@@ -1,0 +1,108 @@
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { openDatabase } from '../store/database.ts';
+import { removeTempDirs, tempDir } from '../../../test/helpers/temp-dir.ts';
+import { MemberStore } from './member-store.ts';
+import { passphraseProblem } from './passphrase.ts';
+import { SignInLimiter } from './sign-in-limiter.ts';
+
+afterAll(() => removeTempDirs());
+
+const GOOD = 'otter lantern quietly 1987 marmalade';
+const phone = { host: 'home.example:7447', address: '192.0.2.7', userAgent: 'phone' };
+
+function store() {
+  const db = openDatabase(join(tempDir('paracord-members-'), 'node.db'));
+  return { db, members: new MemberStore(db, () => 'home.example') };
+}
+
+const refusal = async (work: Promise<unknown>) => {
+  const error = await work.then(() => null, (e: { status?: number; code?: string; message: string }) => e);
+  return error && { status: error.status, code: error.code, message: error.message };
+};
+
+describe('members (issue #34): links, passphrases, sign-in, sessions', () => {
+  it('a join link makes a member once; the session works on its host only; bad names and weak passphrases change nothing', async () => {
+    const { members, db } = store();
+    const link = members.createLink('join', { note: 'for Sam' });
+    expect(await refusal(members.join(link.token, 'Owner', GOOD, phone))).toMatchObject({ status: 409, code: 'name_taken' });
+    expect(await refusal(members.join(link.token, 'sam!', GOOD, phone))).toMatchObject({ status: 400, code: 'invalid_name' });
+    expect(await refusal(members.join(link.token, 'sam', 'password123', phone))).toMatchObject({ status: 400, code: 'weak_passphrase' });
+    expect(await refusal(members.join(link.token, 'sam', 'short', phone))).toMatchObject({ status: 400, code: 'weak_passphrase', message: expect.stringContaining('at least 10 characters') });
+    expect(members.list()).toEqual([]);
+    const joined = await members.join(link.token, 'Sam', GOOD, phone);
+    expect(joined.user_id).toBe('@sam:home.example');
+    expect(members.session(joined.token, 'home.example:7447')).toMatchObject({ user_id: '@sam:home.example' });
+    expect(members.session(joined.token, 'evil.example')).toBeNull();
+    expect(members.session('x'.repeat(43), 'home.example:7447')).toBeNull();
+    // Single use; nothing but the token's hash is stored.
+    expect(await refusal(members.join(link.token, 'sam2', GOOD, phone))).toMatchObject({ status: 409, code: 'link_used' });
+    expect(JSON.stringify(db.prepare('SELECT * FROM member_links').all())).not.toContain(link.token);
+    expect(JSON.stringify(db.prepare('SELECT * FROM member_sessions').all())).not.toContain(joined.token);
+    expect(members.listLinks()).toMatchObject([{ id: link.id, state: 'used', used_by: '@sam:home.example', note: 'for Sam' }]);
+    // Expired and revoked links.
+    const old = members.createLink('join', { lifetimeMs: 1 }, Date.now() - 10);
+    expect(await refusal(members.join(old.token, 'kim', GOOD, phone))).toMatchObject({ status: 410, code: 'link_expired' });
+    const revoked = members.createLink('join');
+    members.revokeLink(revoked.id);
+    expect(await refusal(members.join(revoked.token, 'kim', GOOD, phone))).toMatchObject({ status: 403, code: 'link_revoked' });
+    expect(await refusal(members.join('y'.repeat(43), 'kim', GOOD, phone))).toMatchObject({ status: 403, code: 'invalid_link' });
+  });
+
+  it('sign-in answers alike for unknown names, wrong passphrases and disabled members, and is limited per account and per address', async () => {
+    const { members } = store();
+    await members.join(members.createLink('join').token, 'sam', GOOD, phone);
+    const failed = { status: 401, code: 'sign_in_failed', message: 'that user name and passphrase do not match a member of this server' };
+    expect(await refusal(members.signIn('nobody', GOOD, phone))).toEqual(failed);
+    expect(await refusal(members.signIn('sam', 'wrong wrong wrong', phone))).toEqual(failed);
+    const signedIn = await members.signIn('SAM', GOOD, phone);
+    expect(members.sessionsOf('@sam:home.example')).toHaveLength(2);
+    // Disabled: every session ends at once, and signing in fails like a wrong passphrase.
+    members.setDisabled('@sam:home.example', true);
+    expect(members.session(signedIn.token, phone.host)).toBeNull();
+    expect(members.sessionsOf('@sam:home.example')).toEqual([]);
+    expect(await refusal(members.signIn('sam', GOOD, phone))).toEqual(failed);
+    members.setDisabled('@sam:home.example', false);
+    // One failure since sam's last sign-in (while disabled): four more, then refused without checking, in words.
+    for (let i = 0; i < 4; i++) expect(await refusal(members.signIn('sam', `wrong guess ${i}`, phone))).toEqual(failed);
+    expect(await refusal(members.signIn('sam', GOOD, phone))).toMatchObject({ status: 429, code: 'too_many_attempts', message: 'too many attempts, try again in 15 minutes' });
+    // Another device of sam's elsewhere is refused too (the account is limited); others are not.
+    expect(await refusal(members.signIn('sam', GOOD, { ...phone, address: '198.51.100.1' }))).toMatchObject({ status: 429 });
+  });
+
+  it('per address: one address guessing many names is stopped', () => {
+    const limiter = new SignInLimiter({ perAccount: 5, perAddress: 3, windowMs: 60_000 });
+    for (const name of ['a', 'b', 'c']) limiter.fail(name, '203.0.113.9', 1_000);
+    expect(limiter.check('d', '203.0.113.9', 2_000)).toMatchObject({ ok: false, message: 'too many attempts, try again in 1 minute' });
+    expect(limiter.check('d', '203.0.113.10', 2_000)).toEqual({ ok: true });
+    expect(limiter.check('d', '203.0.113.9', 61_001)).toEqual({ ok: true });
+  });
+
+  it('a new passphrase ends every session; a reset link sets one without the old, once, for its member only', async () => {
+    const { members } = store();
+    const sam = await members.join(members.createLink('join').token, 'sam', GOOD, phone);
+    const kim = await members.join(members.createLink('join').token, 'kim', 'kestrel harbour violet 42 thimble', phone);
+    expect(await refusal(members.changePassphrase(sam.user_id, { current: 'not it at all' }, 'another fine long phrase 77', phone))).toMatchObject({ status: 401, code: 'wrong_passphrase' });
+    const changed = await members.changePassphrase(sam.user_id, { current: GOOD }, 'another fine long phrase 77', phone);
+    expect(members.session(sam.token, phone.host)).toBeNull();
+    expect(members.session(changed.token, phone.host)).toMatchObject({ user_id: sam.user_id });
+    // A member ends its own sessions only.
+    expect(() => members.endSession(kim.user_id, changed.session.id)).toThrow(/no such session/);
+    members.endSession(sam.user_id, changed.session.id);
+    expect(members.session(changed.token, phone.host)).toBeNull();
+    // The owner's reset link: for sam only, once.
+    const reset = members.createLink('reset', { userId: sam.user_id });
+    expect(members.inspectLink(reset.token)).toEqual({ purpose: 'reset', user_id: sam.user_id });
+    expect(await refusal(members.join(reset.token, 'lee', GOOD, phone))).toMatchObject({ status: 400, code: 'wrong_link' });
+    expect(await refusal(members.changePassphrase(kim.user_id, { token: reset.token }, 'yet another good phrase 5', phone))).toMatchObject({ status: 403, code: 'invalid_link' });
+    await members.changePassphrase(sam.user_id, { token: reset.token }, 'yet another good phrase 5', phone);
+    expect(await refusal(members.changePassphrase(sam.user_id, { token: reset.token }, 'and one more good phrase 6', phone))).toMatchObject({ status: 409, code: 'link_used' });
+    expect((await members.signIn('sam', 'yet another good phrase 5', phone)).user_id).toBe(sam.user_id);
+    expect(() => members.createLink('reset', { userId: '@nobody:home.example' })).toThrow(/not a member/);
+  });
+
+  it('passphrases people guess first are refused in words', () => {
+    for (const weak of ['password123', 'qwertyuiop', 'iloveyou2020', 'homeexample1']) expect(passphraseProblem(weak, ['home.example']), weak).toMatch(/guess first|at least/);
+    expect(passphraseProblem(GOOD)).toBeNull();
+  });
+});

@@ -1,0 +1,262 @@
+/**
+ * Members of a small server (issue #34): local users who sign in from their own devices.
+ *  - the owner issues one-time member links (to join, or to set a new passphrase), which expire
+ *    (7 days by default), work once and can be revoked; only the SHA-256 of a token is kept;
+ *  - a person redeems a join link with a user name (the localpart of `@name:<server>`) and a
+ *    passphrase, and is signed in;
+ *  - sign-in answers alike, in about the same time, whether the member exists or not, and is limited
+ *    per account and per address (sign-in-limiter.ts);
+ *  - sessions are random tokens (the cookie), bound to the host they were issued for; disabling a
+ *    member or changing its passphrase ends its sessions at once.
+ * The HTTP side (cookies, CSRF, the client API on the federation listener) is built on this.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type { Db } from '../store/database.ts';
+import { HttpError, badRequest, conflict, forbidden, notFound } from '../errors.ts';
+import { dummyHash, hashPassphrase, passphraseProblem, verifyPassphrase } from './passphrase.ts';
+import { SignInLimiter } from './sign-in-limiter.ts';
+
+export const DEFAULT_MEMBER_LINK_LIFETIME_MS = 7 * 24 * 3600_000;
+export const SESSION_LIFETIME_MS = 30 * 24 * 3600_000;
+/** The localpart of a member's user id: what people type, kept simple. */
+export const LOCALPART = /^[a-z0-9][a-z0-9._-]{0,31}$/;
+/** Names a member may not take: the owner's and what looks like the server's own. */
+const RESERVED = new Set(['owner', 'admin', 'administrator', 'root', 'server', 'system', 'paracord']);
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+const newToken = () => randomBytes(32).toString('base64url');
+
+export interface MemberLink {
+  id: string;
+  purpose: 'join' | 'reset';
+  user_id: string | null;
+  note: string | null;
+  created_at: number;
+  expires_at: number;
+  state: 'active' | 'used' | 'expired' | 'revoked';
+  used_by: string | null;
+}
+
+export interface Member {
+  user_id: string;
+  display_name: string | null;
+  created_at: number;
+  disabled: boolean;
+  last_seen_at: number | null;
+  sessions: number;
+}
+
+export interface MemberSession {
+  id: string;
+  host: string;
+  user_agent: string | null;
+  created_at: number;
+  last_seen_at: number;
+  expires_at: number;
+}
+
+interface LinkRow { id: string; token_hash: string; purpose: 'join' | 'reset'; user_id: string | null; note: string | null; created_at: number; expires_at: number; used_at: number | null; used_by: string | null; revoked_at: number | null }
+interface CredentialRow { user_id: string; passphrase_hash: string; passphrase_changed_at: number; display_name: string | null; disabled_at: number | null; last_seen_at: number | null }
+
+export interface SignedIn {
+  user_id: string;
+  /** The session's token: the cookie's value, never stored. */
+  token: string;
+  session: MemberSession;
+}
+
+export class MemberStore {
+  private readonly db: Db;
+  private readonly serverName: () => string;
+  readonly limiter: SignInLimiter;
+
+  constructor(db: Db, serverName: () => string, limiter = new SignInLimiter()) {
+    this.db = db;
+    this.serverName = serverName;
+    this.limiter = limiter;
+  }
+
+  // ——— member links ———
+
+  createLink(purpose: 'join' | 'reset', options: { userId?: string; note?: string; lifetimeMs?: number } = {}, now = Date.now()): { id: string; token: string; expires_at: number } {
+    if (purpose === 'reset') {
+      if (!options.userId || !this.credentials(options.userId)) throw notFound('unknown_member', `${options.userId ?? 'nobody'} is not a member of this server`);
+    }
+    const token = newToken();
+    const id = `mlink_${randomBytes(9).toString('base64url')}`;
+    const expiresAt = now + (options.lifetimeMs ?? DEFAULT_MEMBER_LINK_LIFETIME_MS);
+    this.db
+      .prepare('INSERT INTO member_links (id, token_hash, purpose, user_id, note, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(id, sha256(token), purpose, options.userId ?? null, options.note ?? null, now, expiresAt);
+    return { id, token, expires_at: expiresAt };
+  }
+
+  listLinks(now = Date.now()): MemberLink[] {
+    return this.db
+      .prepare<[], LinkRow>('SELECT * FROM member_links ORDER BY created_at DESC')
+      .all()
+      .map((r) => ({
+        id: r.id, purpose: r.purpose, user_id: r.user_id, note: r.note, created_at: r.created_at, expires_at: r.expires_at, used_by: r.used_by,
+        state: r.revoked_at ? 'revoked' : r.used_at ? 'used' : r.expires_at <= now ? 'expired' : 'active',
+      }));
+  }
+
+  revokeLink(id: string, now = Date.now()): MemberLink {
+    const changed = this.db.prepare('UPDATE member_links SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL AND used_at IS NULL').run(now, id).changes;
+    const view = this.listLinks(now).find((l) => l.id === id);
+    if (!view) throw notFound('unknown_link', `no member link ${id}`);
+    if (changed === 0 && view.state === 'used') throw conflict('link_used', 'this link was already used');
+    return view;
+  }
+
+  /** What a link is for, without using it (the sign-up page asks before showing its form). */
+  inspectLink(token: string, now = Date.now()): { purpose: 'join' | 'reset'; user_id: string | null } {
+    const row = this.usableLink(token, now);
+    return { purpose: row.purpose, user_id: row.user_id };
+  }
+
+  private usableLink(token: string, now: number): LinkRow {
+    const row = this.db.prepare<[string], LinkRow>('SELECT * FROM member_links WHERE token_hash = ?').get(sha256(token));
+    if (!row) throw forbidden('invalid_link', 'this member link is not valid here; ask the owner for a new one');
+    if (row.revoked_at) throw forbidden('link_revoked', 'this member link was revoked by the owner');
+    if (row.used_at) throw conflict('link_used', 'this member link was already used; ask the owner for a new one');
+    if (row.expires_at <= now) throw new HttpError(410, 'link_expired', 'this member link has expired; ask the owner for a new one');
+    return row;
+  }
+
+  // ——— joining, signing in ———
+
+  /** Redeems a join link: a new member `@localpart:<server>` with this passphrase, signed in. */
+  async join(token: string, localpart: string, passphrase: string, device: { host: string; userAgent?: string }, now = Date.now()): Promise<SignedIn> {
+    const row = this.usableLink(token, now);
+    if (row.purpose !== 'join') throw badRequest('wrong_link', 'this link sets a new passphrase; it does not make a new member');
+    const name = localpart.toLowerCase();
+    if (!LOCALPART.test(name)) throw badRequest('invalid_name', 'a user name has 1–32 characters: lowercase letters, digits, and . _ - (not first)');
+    if (RESERVED.has(name)) throw conflict('name_taken', `the name ${name} is reserved; choose another`);
+    const problem = passphraseProblem(passphrase, [name, this.serverName()]);
+    if (problem) throw badRequest('weak_passphrase', problem);
+    const hash = await hashPassphrase(passphrase);
+    const userId = `@${name}:${this.serverName()}`;
+    return this.db.transaction(() => {
+      // Checked again in the transaction: single use even under a race.
+      this.usableLink(token, now);
+      const added = this.db.prepare('INSERT OR IGNORE INTO local_users (user_id, localpart, created_at) VALUES (?, ?, ?)').run(userId, name, now).changes;
+      if (added === 0) throw conflict('name_taken', `${userId} is taken; choose another name`);
+      this.db.prepare('INSERT INTO member_credentials (user_id, passphrase_hash, passphrase_changed_at, last_seen_at) VALUES (?, ?, ?, ?)').run(userId, hash, now, now);
+      this.db.prepare('UPDATE member_links SET used_at = ?, used_by = ? WHERE id = ?').run(now, userId, row.id);
+      return this.newSession(userId, device, now);
+    })();
+  }
+
+  /**
+   * Signs a member in. Unknown names, disabled members and wrong passphrases get the same answer
+   * after the same work (a hash is verified either way); failures count per account and address.
+   */
+  async signIn(localpart: string, passphrase: string, device: { host: string; address: string; userAgent?: string }, now = Date.now()): Promise<SignedIn> {
+    const name = localpart.toLowerCase();
+    const limited = this.limiter.check(name, device.address, now);
+    if (!limited.ok) throw new HttpError(429, 'too_many_attempts', limited.message, { 'retry-after': String(Math.ceil(limited.retryAfterMs / 1000)) });
+    const userId = `@${name}:${this.serverName()}`;
+    const row = LOCALPART.test(name) ? this.credentials(userId) : undefined;
+    const matches = await verifyPassphrase(row?.passphrase_hash ?? (await dummyHash()), passphrase.slice(0, 1024));
+    if (!row || !matches || row.disabled_at !== null) {
+      this.limiter.fail(name, device.address, now);
+      throw new HttpError(401, 'sign_in_failed', 'that user name and passphrase do not match a member of this server');
+    }
+    this.limiter.succeed(name);
+    return this.db.transaction(() => this.newSession(userId, device, now))();
+  }
+
+  /** The member a session token stands for on `host`, or null (unknown, expired, another host, disabled). */
+  session(token: string, host: string, now = Date.now()): { user_id: string; session_id: string } | null {
+    const row = this.db
+      .prepare<[string], { id: string; user_id: string; host: string; expires_at: number; last_seen_at: number }>('SELECT id, user_id, host, expires_at, last_seen_at FROM member_sessions WHERE token_hash = ?')
+      .get(sha256(token));
+    if (!row || row.host !== host.toLowerCase() || row.expires_at <= now) return null;
+    if (this.credentials(row.user_id)?.disabled_at !== null) return null;
+    // Seen: written at most once a minute per session.
+    if (now - row.last_seen_at > 60_000) {
+      this.db.prepare('UPDATE member_sessions SET last_seen_at = ?, expires_at = ? WHERE id = ?').run(now, now + SESSION_LIFETIME_MS, row.id);
+      this.db.prepare('UPDATE member_credentials SET last_seen_at = ? WHERE user_id = ?').run(now, row.user_id);
+    }
+    return { user_id: row.user_id, session_id: row.id };
+  }
+
+  // ——— the member's own account ———
+
+  sessionsOf(userId: string): MemberSession[] {
+    return this.db
+      .prepare<[string], MemberSession>('SELECT id, host, user_agent, created_at, last_seen_at, expires_at FROM member_sessions WHERE user_id = ? ORDER BY last_seen_at DESC')
+      .all(userId);
+  }
+
+  /** Ends one of `userId`'s sessions (only its own: another member's id is "not found"). */
+  endSession(userId: string, sessionId: string): void {
+    if (this.db.prepare('DELETE FROM member_sessions WHERE id = ? AND user_id = ?').run(sessionId, userId).changes === 0) throw notFound('unknown_session', 'no such session of yours');
+  }
+
+  /** A new passphrase (knowing the old one, or with a reset link's token): every session ends; the caller gets a new one. */
+  async changePassphrase(userId: string, proof: { current: string } | { token: string }, next: string, device: { host: string; userAgent?: string }, now = Date.now()): Promise<SignedIn> {
+    const row = this.credentials(userId);
+    if (!row) throw notFound('unknown_member', `${userId} is not a member of this server`);
+    let link: LinkRow | null = null;
+    if ('token' in proof) {
+      link = this.usableLink(proof.token, now);
+      if (link.purpose !== 'reset' || link.user_id !== userId) throw forbidden('invalid_link', 'this link does not set a passphrase for this member');
+    } else if (!(await verifyPassphrase(row.passphrase_hash, proof.current.slice(0, 1024)))) {
+      throw new HttpError(401, 'wrong_passphrase', 'the current passphrase is not right');
+    }
+    const problem = passphraseProblem(next, [userId.slice(1).split(':')[0]!, this.serverName()]);
+    if (problem) throw badRequest('weak_passphrase', problem);
+    const hash = await hashPassphrase(next);
+    return this.db.transaction(() => {
+      if (link) {
+        this.usableLink(proof && 'token' in proof ? proof.token : '', now);
+        this.db.prepare('UPDATE member_links SET used_at = ?, used_by = ? WHERE id = ?').run(now, userId, link.id);
+      }
+      this.db.prepare('UPDATE member_credentials SET passphrase_hash = ?, passphrase_changed_at = ? WHERE user_id = ?').run(hash, now, userId);
+      this.db.prepare('DELETE FROM member_sessions WHERE user_id = ?').run(userId);
+      return this.newSession(userId, device, now);
+    })();
+  }
+
+  setDisplayName(userId: string, displayName: string | null): void {
+    if (this.db.prepare('UPDATE member_credentials SET display_name = ? WHERE user_id = ?').run(displayName, userId).changes === 0) throw notFound('unknown_member', `${userId} is not a member of this server`);
+  }
+
+  // ——— the owner's view ———
+
+  list(): Member[] {
+    return this.db
+      .prepare<[], CredentialRow & { created_at: number; sessions: number }>(
+        `SELECT c.*, u.created_at, (SELECT COUNT(*) FROM member_sessions s WHERE s.user_id = c.user_id) AS sessions
+         FROM member_credentials c JOIN local_users u ON u.user_id = c.user_id ORDER BY c.user_id`,
+      )
+      .all()
+      .map((r) => ({ user_id: r.user_id, display_name: r.display_name, created_at: r.created_at, disabled: r.disabled_at !== null, last_seen_at: r.last_seen_at, sessions: r.sessions }));
+  }
+
+  /** Disables (its sessions end at once) or enables a member. */
+  setDisabled(userId: string, disabled: boolean, now = Date.now()): Member {
+    this.db.transaction(() => {
+      if (this.db.prepare('UPDATE member_credentials SET disabled_at = ? WHERE user_id = ?').run(disabled ? now : null, userId).changes === 0) {
+        throw notFound('unknown_member', `${userId} is not a member of this server`);
+      }
+      if (disabled) this.db.prepare('DELETE FROM member_sessions WHERE user_id = ?').run(userId);
+    })();
+    return this.list().find((m) => m.user_id === userId)!;
+  }
+
+  private credentials(userId: string): CredentialRow | undefined {
+    return this.db.prepare<[string], CredentialRow>('SELECT * FROM member_credentials WHERE user_id = ?').get(userId);
+  }
+
+  private newSession(userId: string, device: { host: string; userAgent?: string }, now: number): SignedIn {
+    const token = newToken();
+    const session: MemberSession = { id: `msess_${randomBytes(9).toString('base64url')}`, host: device.host.toLowerCase(), user_agent: device.userAgent?.slice(0, 200) ?? null, created_at: now, last_seen_at: now, expires_at: now + SESSION_LIFETIME_MS };
+    this.db
+      .prepare('INSERT INTO member_sessions (id, token_hash, user_id, host, user_agent, created_at, last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(session.id, sha256(token), userId, session.host, session.user_agent, now, now, session.expires_at);
+    return { user_id: userId, token, session };
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * Members' passphrases (issue #34): checked before they are accepted (long enough, not one of the
+ * passphrases everybody tries — @zxcvbn-ts with its common-password and word lists), and stored
+ * only as Argon2id hashes (libsodium's crypto_pwhash_str, interactive limits, off the main thread).
+ */
+import sodium from 'sodium-native';
+import { ZxcvbnFactory } from '@zxcvbn-ts/core';
+import * as common from '@zxcvbn-ts/language-common';
+
+export const PASSPHRASE_MIN_CHARS = 10;
+export const PASSPHRASE_MAX_CHARS = 256;
+/** zxcvbn scores 0–4; below this a passphrase is one a guesser tries early. */
+const MIN_SCORE = 3;
+
+let strength: ZxcvbnFactory | null = null;
+
+/** Why `passphrase` cannot be used, in words, or null. `personal`: words it must not lean on (the user name, the server's). */
+export function passphraseProblem(passphrase: string, personal: readonly string[] = []): string | null {
+  const chars = [...passphrase].length;
+  if (chars < PASSPHRASE_MIN_CHARS) return `a passphrase needs at least ${PASSPHRASE_MIN_CHARS} characters (a few words are easiest to remember)`;
+  if (chars > PASSPHRASE_MAX_CHARS) return `a passphrase may have at most ${PASSPHRASE_MAX_CHARS} characters`;
+  strength ??= new ZxcvbnFactory({ dictionary: { ...common.dictionary }, graphs: common.adjacencyGraphs });
+  // "home.example" is also guessed as "home", "example" and "homeexample".
+  const words = personal.flatMap((w) => [w, w.replace(/[^\p{L}\p{N}]+/gu, ''), ...w.split(/[^\p{L}\p{N}]+/u)]).filter((w) => w.length >= 3);
+  const result = strength.check(passphrase, [...new Set(words)]);
+  if (result.score < MIN_SCORE) return 'this passphrase is among those people guess first; add a few unrelated words';
+  return null;
+}
+
+const OPS = sodium.crypto_pwhash_OPSLIMIT_INTERACTIVE;
+const MEM = sodium.crypto_pwhash_MEMLIMIT_INTERACTIVE;
+
+/** The Argon2id hash of a passphrase, as libsodium's self-describing string. */
+export async function hashPassphrase(passphrase: string): Promise<string> {
+  const out = Buffer.alloc(sodium.crypto_pwhash_STRBYTES);
+  await new Promise<void>((resolve, reject) => sodium.crypto_pwhash_str_async(out, Buffer.from(passphrase, 'utf8'), OPS, MEM, (error) => (error ? reject(error) : resolve())));
+  return out.toString('utf8').replace(/\0+$/, '');
+}
+
+/** Whether `passphrase` matches `hash` (made by hashPassphrase). */
+export async function verifyPassphrase(hash: string, passphrase: string): Promise<boolean> {
+  const stored = Buffer.alloc(sodium.crypto_pwhash_STRBYTES);
+  Buffer.from(hash, 'utf8').copy(stored);
+  return new Promise<boolean>((resolve) => sodium.crypto_pwhash_str_verify_async(stored, Buffer.from(passphrase, 'utf8'), (error, matches) => resolve(!error && matches === true)));
+}
+
+let dummy: Promise<string> | null = null;
+/**
+ * A hash nobody's passphrase matches: verified against when the user name is unknown, so a
+ * failed sign-in takes as long whether the member exists or not.
+ */
+export function dummyHash(): Promise<string> {
+  dummy ??= hashPassphrase(`no member has this ${Math.random()}`);
+  return dummy;
+}

@@ -1,0 +1,54 @@
+/**
+ * Sign-in failures, limited per account and per client address (issue #34): after too many in a
+ * window, further attempts are refused without checking the passphrase, with the time to wait in
+ * words ("too many attempts, try again in 12 minutes"). In memory: a restart forgets them, which
+ * costs a guesser a restart of someone else's machine. Bounded (LRU): addresses are the caller's
+ * to choose.
+ */
+import { LRUCache } from 'lru-cache';
+
+export interface SignInLimits {
+  perAccount: number;
+  perAddress: number;
+  windowMs: number;
+}
+
+export const DEFAULT_SIGN_IN_LIMITS: SignInLimits = { perAccount: 5, perAddress: 20, windowMs: 15 * 60_000 };
+
+export type LimitAnswer = { ok: true } | { ok: false; retryAfterMs: number; message: string };
+
+export class SignInLimiter {
+  private readonly limits: SignInLimits;
+  private readonly failures = new LRUCache<string, number[]>({ max: 20_000 });
+
+  constructor(limits: SignInLimits = DEFAULT_SIGN_IN_LIMITS) {
+    this.limits = limits;
+  }
+
+  /** Whether an attempt for `account` from `address` may be checked now. */
+  check(account: string, address: string, now = Date.now()): LimitAnswer {
+    const byAccount = this.recent(`a ${account}`, now);
+    const byAddress = this.recent(`ip ${address}`, now);
+    const full = [
+      byAccount.length >= this.limits.perAccount ? byAccount[byAccount.length - this.limits.perAccount]! : null,
+      byAddress.length >= this.limits.perAddress ? byAddress[byAddress.length - this.limits.perAddress]! : null,
+    ].filter((t): t is number => t !== null);
+    if (full.length === 0) return { ok: true };
+    const retryAfterMs = Math.max(...full.map((oldest) => oldest + this.limits.windowMs - now));
+    const minutes = Math.max(1, Math.ceil(retryAfterMs / 60_000));
+    return { ok: false, retryAfterMs, message: `too many attempts, try again in ${minutes} ${minutes === 1 ? 'minute' : 'minutes'}` };
+  }
+
+  fail(account: string, address: string, now = Date.now()): void {
+    for (const key of [`a ${account}`, `ip ${address}`]) this.failures.set(key, [...this.recent(key, now), now]);
+  }
+
+  /** A successful sign-in clears the account's failures (not the address's: it may be guessing others). */
+  succeed(account: string): void {
+    this.failures.delete(`a ${account}`);
+  }
+
+  private recent(key: string, now: number): number[] {
+    return (this.failures.get(key) ?? []).filter((t) => t > now - this.limits.windowMs);
+  }
+}
