@@ -15,7 +15,6 @@ import { enc, eventually, roomWithMembers, send } from './helpers/rooms.ts';
 import { closedPort } from './helpers/closed-port.ts';
 import { sendSigned } from './helpers/signed-request.ts';
 import { Identity } from '../main/core/identity/identity.ts';
-import { tempDir } from './helpers/temp-dir.ts';
 
 const identityOf = (n: NodeProcess) => Identity.load(`${n.dataDir}/identity.json`);
 /** Where a node listens (its published URL is a closed port): from its federation_listening log line. */
@@ -144,6 +143,11 @@ describe('a friend\'s node as a mailbox (issue #32 item 3)', () => {
     });
     expect(old.status).toBe(401);
     expect(old.body.error).toBe('stale_timestamp');
+    // A hand-over header of as many characters but more bytes is just not ours (no 500).
+    const latin = await sendSigned(alphaId, base, 'GET', '/_paracord/federation/v1/mailbox/accepts/beta.test', undefined, {
+      timestamp: Date.now() - 3600_000, destination: 'carol.test', mutateHeaders: (h) => Object.assign(h, { 'x-paracord-mailbox-dispatch': '\u00e9'.repeat(64) }),
+    });
+    expect(latin.status).toBe(401);
 
     // The owner's switch: on by default; off, carol takes nothing more and says so; bad input changes nothing.
     const view = (await carol.admin('GET', '/mailbox')).body;
@@ -198,18 +202,26 @@ describe('a friend\'s node as a mailbox (issue #32 item 3)', () => {
     const redeemed = await beta.admin('POST', '/invites/peer/redeem', { link });
     expect(redeemed.status, JSON.stringify(redeemed.body)).toBe(200);
     expect(redeemed.body).toMatchObject({ server_name: 'alpha.test', reachable: null, waiting_at: 'carol.test' });
+    // carol reads what it carries, but never the link's token: a hash and a proof bound to beta's own fields.
+    const token = JSON.parse(Buffer.from(link.slice('paracord://peer/'.length), 'base64url').toString('utf8')).token as string;
+    const carried = queryNodeDb<{ body: Buffer }>(carol.dataDir, "SELECT body FROM mailbox_items WHERE path = '/_paracord/federation/v1/peering'");
+    expect(carried).toHaveLength(1);
+    const request = JSON.parse(carried[0]!.body.toString('utf8')) as Record<string, unknown>;
+    expect(Object.keys(request).sort()).toEqual(['endpoint', 'key_id', 'proof', 'public_key', 'server_name', 'tls_fingerprint', 'token_sha256']);
+    expect(carried[0]!.body.toString('utf8')).not.toContain(token);
     const waiting = (await beta.admin('GET', '/peers')).body;
     expect(waiting.pending).toMatchObject([{ server_name: 'alpha.test', waiting_at: 'carol.test', answered_at: null, error: null }]);
     expect(waiting.peers.map((p: { server_name: string }) => p.server_name)).toEqual(['carol.test']);
-    // Answers that are not alpha's own, signed with the key its link named, change nothing.
+    // Answers that are not alpha's own, signed with the key its link named, change nothing (five:
+    // the per-address limit on peering requests lets five through at once). Another key, a bad
+    // signature, or nobody waited for: one answer, so a stranger learns nothing of who we wait for.
     const answerPath = '/_paracord/federation/v1/peering/answer';
     const betaAt = listeningAt(beta);
     const alphaId = await Identity.open(`${alpha.dataDir}/identity.json`);
-    const impostor = Identity.create(`${tempDir('paracord-impostor-')}/identity.json`, 'alpha.test');
     const good = (accepted: boolean) => JSON.stringify({ token_sha256: 'a'.repeat(64), accepted });
     const attempts: Array<[string, Promise<{ status: number; body: { error?: string } }>, number, string]> = [
       ['unsigned', fetch(`${betaAt}${answerPath}`, { method: 'POST', body: good(true), headers: { 'content-type': 'application/json' } }).then(async (r) => ({ status: r.status, body: await r.json() as { error?: string } })), 401, 'missing_auth'],
-      ['another key', sendSigned(impostor, betaAt, 'POST', answerPath, good(true), { destination: 'beta.test' }), 403, 'unknown_key'],
+      ['a bad signature', sendSigned(alphaId, betaAt, 'POST', answerPath, good(true), { destination: 'beta.test', mutateHeaders: (h) => Object.assign(h, { 'X-Paracord-Signature': '0'.repeat(128) }) }), 403, 'not_pending'],
       ['another link', sendSigned(alphaId, betaAt, 'POST', answerPath, good(true), { destination: 'beta.test' }), 403, 'wrong_token'],
       ['bad body', sendSigned(alphaId, betaAt, 'POST', answerPath, JSON.stringify({ token_sha256: 'a'.repeat(64), accepted: 'yes' }), { destination: 'beta.test' }), 400, 'invalid_request'],
       ['not waited for', sendSigned(identityOf(carol), betaAt, 'POST', answerPath, good(true), { destination: 'beta.test' }), 403, 'not_pending'],
@@ -222,6 +234,12 @@ describe('a friend\'s node as a mailbox (issue #32 item 3)', () => {
     expect((await beta.admin('GET', '/peers')).body.pending).toMatchObject([{ server_name: 'alpha.test', answered_at: null }]);
     // alpha comes back, takes the request from carol and answers the same way: peered both sides.
     await alpha.start(homeArgs(closed.alpha));
+    // What carol saw does not let carol's own server use the link: the proof is bound to beta's fields.
+    const carolId = identityOf(carol);
+    const stolen = { ...request, server_name: 'carol.test', key_id: carolId.keyId, public_key: carolId.publicKeyHex, endpoint: carol.federationUrl, tls_fingerprint: null };
+    const taken = await sendSigned(carolId, listeningAt(alpha), 'POST', '/_paracord/federation/v1/peering', JSON.stringify(stolen), { destination: 'alpha.test' });
+    expect(taken.status, JSON.stringify(taken.body)).toBe(403);
+    expect(taken.body.error).toBe('invalid_token');
     await eventually(async () => {
       const peers = (await beta.admin('GET', '/peers')).body;
       expect(peers.pending).toBeUndefined();

@@ -268,7 +268,9 @@ export function guardedConnect(
     const alternate = async (a: AlternateEndpoint): Promise<unknown> => {
       const family = isIP(a.host);
       const addresses = family !== 0 ? [{ address: a.host, family: family as 4 | 6 }] : await policy.resolveAll(a.host, a.endpoint, { vouch: 'none', pinned: context.pinned });
-      const why = family !== 0 ? policy.alternateRefusal(a.host) : null;
+      // Every address, a name's too: whatever the store says of that name elsewhere (an owner's
+      // vouch for a peer, our own URL), another endpoint a discovery lists is public or nothing.
+      const why = addresses.map((address) => policy.alternateRefusal(address.address)).find((reason) => reason !== null) ?? null;
       if (why) throw new AddressRefusedError(`refusing to connect to ${a.endpoint}: ${why}`);
       let last: unknown;
       for (const address of addresses) {

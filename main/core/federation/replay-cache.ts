@@ -4,6 +4,7 @@
  * open a window; ed25519 is deterministic, so the signature identifies the signed string.
  */
 import type { Db } from '../store/database.ts';
+import { MAILBOX_MAX_AGE_MS } from '../mailbox/mailbox-store.ts';
 import { MAX_CLOCK_SKEW_MS } from './request-signature.ts';
 
 export class ReplayCache {
@@ -31,9 +32,13 @@ export class ReplayCache {
   }
 
   /** Records a claimed signature; run inside a (group-commit) transaction. */
-  record(signature: string, origin: string, requestTimestampMs: number): void {
-    // After timestamp + skew the request is refused as stale anyway, so it can be forgotten.
-    this.insertStmt.run(signature, origin, requestTimestampMs + MAX_CLOCK_SKEW_MS + 1_000);
+  record(signature: string, origin: string, requestTimestampMs: number, now = Date.now()): void {
+    // After timestamp + skew the request is refused as stale anyway, so it can be forgotten. A
+    // request older than the skew was accepted under the mailbox window (a carried request may be
+    // 7 days old, mailbox/self-dispatch.ts): it is remembered until that window has passed too, so
+    // a hostile mailbox cannot hand the same request over again once the short entry is pruned.
+    const window = now - requestTimestampMs > MAX_CLOCK_SKEW_MS ? MAILBOX_MAX_AGE_MS + MAX_CLOCK_SKEW_MS : MAX_CLOCK_SKEW_MS;
+    this.insertStmt.run(signature, origin, requestTimestampMs + window + 1_000);
   }
 
   prune(now = Date.now()): number {

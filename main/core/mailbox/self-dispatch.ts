@@ -40,8 +40,10 @@ export class SelfDispatch {
 
   /** Whether a request carries this process's secret (it was handed over by dispatch()). */
   isDispatched(value: string): boolean {
-    if (value.length !== this.secret.length) return false;
-    return timingSafeEqual(Buffer.from(value), Buffer.from(this.secret));
+    // Compared as bytes: a header of as many characters may hold more bytes (not ASCII).
+    const given = Buffer.from(value, 'utf8');
+    const secret = Buffer.from(this.secret, 'utf8');
+    return given.length === secret.length && timingSafeEqual(given, secret);
   }
 
   async dispatch(carried: CarriedRequest): Promise<DispatchAnswer> {

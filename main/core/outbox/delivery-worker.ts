@@ -357,7 +357,8 @@ export class DeliveryWorkers {
   private async batchLimit(destination: string, state: DestinationState): Promise<number> {
     if (state.noBatchUntil > Date.now()) return 1;
     // Through a mailbox: its discovery cannot be read; every node that fetches from a mailbox takes large batches.
-    if (this.deps.mailbox?.preferred(destination)) return state.batchCapUntil > Date.now() ? Math.max(1, Math.min(LARGE_BATCH_EVENTS, state.batchCap)) : LARGE_BATCH_EVENTS;
+    // (A peer never reached is not asked even for its discovery: its endpoint is its word.)
+    if (this.deps.mailbox?.preferred(destination) || this.mailboxOnly(destination)) return state.batchCapUntil > Date.now() ? Math.max(1, Math.min(LARGE_BATCH_EVENTS, state.batchCap)) : LARGE_BATCH_EVENTS;
     try {
       const { capabilities } = await this.deps.discovery.documentOf(destination);
       if (!capabilities.includes('batch')) return 1;

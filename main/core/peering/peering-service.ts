@@ -5,7 +5,7 @@
  * who an existing peer is (name-claims.ts): it may name one only with a key that peer proved its
  * own, and a refused link stays unused.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { PeerInvite, PendingPeering } from '../../../shared/contract/admin-operations.ts';
 import { canonicalJson } from '../crypto/canonical-json.ts';
@@ -36,6 +36,8 @@ export const PEERING_ANSWER_PATH = '/_paracord/federation/v1/peering/answer';
 export const DEFAULT_LINK_LIFETIME_MS = 7 * 24 * 3600_000;
 /** A peering request waiting at a mailbox is left there again this often until answered (an answer can be lost). */
 export const PENDING_RESEND_MS = 2 * 60_000;
+/** However long a link says it lasts, a request waiting at a mailbox is left there again for at most this long. */
+const MAX_PENDING_MS = 30 * 24 * 3600_000;
 /** Refusals the inviter sends back through a mailbox: about the link itself, to its redeemer. */
 const ANSWERED_REFUSALS = new Set(['link_used', 'link_expired', 'link_revoked', 'already_peer', 'name_taken']);
 
@@ -48,13 +50,20 @@ interface PeerInviteRow {
   used_at: number | null;
   used_by: string | null;
   revoked_at: number | null;
+  proof_key: string | null;
 }
 
 export type PeerInviteView = PeerInvite;
 
-/** What a redeeming server tells the inviter about itself, signed with the key it names. */
-export interface PeeringRequest {
-  token: string;
+/**
+ * What a redeeming server tells the inviter about itself, signed with the key it names. Sent
+ * directly it carries the link's token; left at a mailbox it carries the token's hash and a proof
+ * made with a key derived from the token instead (peeringProof), so the mailbox, which can read
+ * it, cannot use the token for a server of its own.
+ */
+export type PeeringRequest = PeeringRequestFields & ({ token: string; token_sha256?: undefined; proof?: undefined } | { token?: undefined; token_sha256: string; proof: string });
+
+export interface PeeringRequestFields {
   server_name: string;
   endpoint: string;
   key_id: string;
@@ -101,6 +110,11 @@ interface PendingRow extends PendingPeering {
 }
 
 export const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
+/** The key of a link's proofs: known to the inviter (stored) and to whoever holds the link. */
+const proofKey = (token: string) => createHmac('sha256', token).update('paracord peering proof v1').digest('hex');
+/** The proof that the sender of `fields` holds the link whose proof key is `key`. */
+export const peeringProof = (key: string, fields: PeeringRequestFields) =>
+  createHmac('sha256', Buffer.from(key, 'hex')).update(canonicalJson({ server_name: fields.server_name, endpoint: fields.endpoint, key_id: fields.key_id, public_key: fields.public_key, tls_fingerprint: fields.tls_fingerprint })).digest('hex');
 
 export interface PeeringDeps {
   db: Db;
@@ -169,8 +183,8 @@ export class PeeringService {
     if (mailboxes.length > 0) unsigned.mailboxes = mailboxes;
     const payload: LinkPayload = { ...unsigned, sig: identity.signHex(Buffer.from(canonicalJson(unsigned), 'utf8')) };
     this.d.db
-      .prepare('INSERT INTO peer_invites (id, token_hash, note, created_at, expires_at) VALUES (?, ?, ?, ?, ?)')
-      .run(id, hashToken(token), note ?? null, now, expiresAt);
+      .prepare('INSERT INTO peer_invites (id, token_hash, note, created_at, expires_at, proof_key) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(id, hashToken(token), note ?? null, now, expiresAt, proofKey(token));
     this.d.log.info({ event: 'peer_invite_created', id, expires_at: expiresAt }, 'peer invite link created');
     return { id, ...encodeLink(payload), expires_at: expiresAt };
   }
@@ -280,10 +294,12 @@ export class PeeringService {
   private async redeemThroughMailbox(invite: LinkPayload): Promise<Awaited<ReturnType<PeeringService['redeem']>>> {
     const identity = this.d.identity();
     const via = this.viaOf(invite);
-    const request: PeeringRequest = {
-      token: invite.token, server_name: identity.serverName, endpoint: this.d.federationUrl(), key_id: identity.keyId,
+    const fields: PeeringRequestFields = {
+      server_name: identity.serverName, endpoint: this.d.federationUrl(), key_id: identity.keyId,
       public_key: identity.publicKeyHex, tls_fingerprint: this.d.tls()?.fingerprint256 ?? null,
     };
+    // The mailbox reads what it carries: the token stays here, a proof made with it goes.
+    const request: PeeringRequest = { ...fields, token_sha256: hashToken(invite.token), proof: peeringProof(proofKey(invite.token), fields) };
     const body = JSON.stringify(request);
     const now = Date.now();
     // Written first: the answer may come back through the mailbox before the deposit's answer does.
@@ -295,7 +311,7 @@ export class PeeringService {
            token_hash = excluded.token_hash, request = excluded.request, mailboxes = excluded.mailboxes, waiting_at = NULL, requested_at = excluded.requested_at,
            expires_at = excluded.expires_at, answered_at = NULL, error = NULL`,
       )
-      .run({ server_name: invite.server_name, key_id: invite.key_id, public_key: invite.public_key, endpoint: invite.endpoint, tls_fingerprint: invite.tls_fingerprint, token_hash: hashToken(invite.token), request: body, mailboxes: JSON.stringify(via), now, expires_at: invite.expires_at });
+      .run({ server_name: invite.server_name, key_id: invite.key_id, public_key: invite.public_key, endpoint: invite.endpoint, tls_fingerprint: invite.tls_fingerprint, token_hash: hashToken(invite.token), request: body, mailboxes: JSON.stringify(via), now, expires_at: Math.min(invite.expires_at, now + MAX_PENDING_MS) });
     const mailbox = await this.d.leaveAtMailbox?.(invite.server_name, PEERING_PATH, body, via) ?? null;
     if (mailbox === null) {
       this.d.db.prepare('DELETE FROM pending_peerings WHERE server_name = ? AND requested_at = ?').run(invite.server_name, now);
@@ -316,8 +332,8 @@ export class PeeringService {
   }
 
   /** The key a friend's answer must be signed with: the one its link named, while we wait for it. */
-  pendingKey(server: string): { key_id: string; public_key: string } | null {
-    const row = this.d.db.prepare<[string], PendingRow>('SELECT * FROM pending_peerings WHERE server_name = ? AND answered_at IS NULL').get(server);
+  pendingKey(server: string, now = Date.now()): { key_id: string; public_key: string } | null {
+    const row = this.d.db.prepare<[string, number], PendingRow>('SELECT * FROM pending_peerings WHERE server_name = ? AND answered_at IS NULL AND expires_at > ?').get(server, now);
     return row ? { key_id: row.key_id, public_key: row.public_key } : null;
   }
 
@@ -326,7 +342,7 @@ export class PeeringService {
    * pinned as a redeemed link would have); refused → its words are kept for the owner.
    */
   takeAnswer(server: string, answer: PeeringAnswerMessage, now = Date.now()): { peered: boolean } {
-    const row = this.d.db.prepare<[string], PendingRow>('SELECT * FROM pending_peerings WHERE server_name = ? AND answered_at IS NULL').get(server);
+    const row = this.d.db.prepare<[string, number], PendingRow>('SELECT * FROM pending_peerings WHERE server_name = ? AND answered_at IS NULL AND expires_at > ?').get(server, now);
     if (!row) throw notFound('not_pending', `no peering request of this server waits for ${server}`);
     if (answer.token_sha256 !== row.token_hash) throw forbidden('wrong_token', 'this answer is for another link');
     if (!answer.accepted) {
@@ -427,10 +443,10 @@ export class PeeringService {
    * revoked or expired): one indexed look-up of its hash. `POST /peering` lets such a request
    * past the limit on strangers together (issue #14, item 7).
    */
-  isRedeemable(token: string, now = Date.now()): boolean {
+  isRedeemable(tokenHash: string, now = Date.now()): boolean {
     return this.d.db
       .prepare<[string, number], { one: number }>('SELECT 1 AS one FROM peer_invites WHERE token_hash = ? AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?')
-      .get(hashToken(token), now) !== undefined;
+      .get(tokenHash, now) !== undefined;
   }
 
   /**
@@ -441,7 +457,7 @@ export class PeeringService {
     if (!viaMailbox) return this.acceptPeeringNow(request, now, false);
     // Through a mailbox the redeemer gets no answer of its own: it is sent back (sendAnswer), the
     // refusals about the link too; nothing for a token that is not one of ours.
-    const token_sha256 = hashToken(request.token);
+    const token_sha256 = request.token !== undefined ? hashToken(request.token) : request.token_sha256;
     try {
       const answer = await this.acceptPeeringNow(request, now, true);
       this.sendAnswer(request, { token_sha256, accepted: true, ...(answer.reachable !== undefined ? { reachable: answer.reachable } : {}), ...(answer.reach_error ? { reach_error: answer.reach_error } : {}), ...(answer.mailboxes ? { mailboxes: answer.mailboxes } : {}) }, answer.reachable === true);
@@ -453,11 +469,20 @@ export class PeeringService {
   }
 
   private async acceptPeeringNow(request: PeeringRequest, now: number, viaMailbox: boolean): Promise<PeeringAnswer> {
-    const row = this.d.db.prepare<[string], PeerInviteRow>('SELECT * FROM peer_invites WHERE token_hash = ?').get(hashToken(request.token));
+    const row = this.d.db.prepare<[string], PeerInviteRow>('SELECT * FROM peer_invites WHERE token_hash = ?').get(request.token !== undefined ? hashToken(request.token) : request.token_sha256);
     if (!row) throw forbidden('invalid_token', 'this invite link is not valid here');
+    // Without the token: the proof made with the link's proof key (a link made before proofs has none).
+    if (request.token === undefined) {
+      const expected = row.proof_key ? Buffer.from(peeringProof(row.proof_key, request), 'hex') : null;
+      const given = Buffer.from(request.proof, 'hex');
+      if (!expected || given.length !== expected.length || !timingSafeEqual(given, expected)) throw forbidden('invalid_token', 'this invite link is not valid here');
+    }
     // The same request again, carried by a mailbox (its redeemer leaves it again until answered):
     // the link was used by this very server and key, so the answer is the one it got.
-    if (viaMailbox && row.used_at && row.used_by === request.server_name && this.d.keys.get(request.server_name, request.key_id)?.public_key === request.public_key) {
+    // Only while that peer is allowed and the request names where it already is: an answer never
+    // goes to an endpoint this branch did not prove.
+    const known = viaMailbox && row.used_at && row.used_by === request.server_name ? this.d.trust.get(request.server_name) : undefined;
+    if (known && known.trust === 'allow' && known.endpoint === request.endpoint && known.tls_fingerprint === request.tls_fingerprint && this.d.keys.get(request.server_name, request.key_id)?.public_key === request.public_key) {
       const reason = this.d.pull.unreachedReason(request.server_name);
       const identity = this.d.identity();
       return { server_name: identity.serverName, key_id: identity.keyId, public_key: identity.publicKeyHex, reachable: reason === null, ...(reason !== null ? { reach_error: reason.reason ?? 'it could not be called back' } : {}), ...this.namedMailboxes() };

@@ -659,6 +659,9 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
       -- peering request waits at one of the mailboxes the link names. The friend is peered (bound
       -- and pinned) only when its own signed answer comes back; until then this row says where
       -- the request waits, and the request is left there again now and then.
+      -- The key of the proof a carried peering request gives instead of the link's token (a
+      -- mailbox must not learn the token): HMAC-SHA256(token, 'paracord peering proof v1').
+      ALTER TABLE peer_invites ADD COLUMN proof_key TEXT;
       CREATE TABLE IF NOT EXISTS pending_peerings (
         server_name     TEXT PRIMARY KEY,
         key_id          TEXT NOT NULL,

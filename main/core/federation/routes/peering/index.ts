@@ -6,7 +6,7 @@ import { formatZodError } from '../../../admin/format-zod-error.ts';
 import { badRequest, conflict, forbidden, unauthorized } from '../../../errors.ts';
 import { parseJsonBody, readRawBody } from '../../../http/read-body.ts';
 import { HTTPS_LINK_PATH } from '../../../peering/invite-link.ts';
-import { PEERING_ANSWER_PATH, PEERING_PATH } from '../../../peering/peering-service.ts';
+import { PEERING_ANSWER_PATH, PEERING_PATH, hashToken } from '../../../peering/peering-service.ts';
 import { DISPATCH_HEADER } from '../../../mailbox/self-dispatch.ts';
 import { MAILBOX_MAX_AGE_MS } from '../../../mailbox/mailbox-store.ts';
 import { MAX_CLOCK_SKEW_MS } from '../../request-signature.ts';
@@ -31,8 +31,7 @@ export const DEFAULT_PEERING_OVERALL_LIMIT: RateLimit = { per_second: 2, burst: 
 
 const TOKEN = /^[A-Za-z0-9_-]{43}$/;
 
-const peeringSchema = z.strictObject({
-  token: z.string().regex(TOKEN, 'token is not valid'),
+const fieldsShape = {
   server_name: z.string().refine(isServerName, 'not a server name'),
   // The same endpoint rule as the admin API and invite links (endpoint.ts): normalised, or 400.
   endpoint: z.string().transform((value, ctx) => {
@@ -46,7 +45,12 @@ const peeringSchema = z.strictObject({
   key_id: z.string().regex(KEY_ID),
   public_key: z.string().regex(HEX_PUBLIC_KEY),
   tls_fingerprint: z.string().regex(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/).nullable(),
-});
+};
+const HEX64 = /^[0-9a-f]{64}$/;
+/** Sent directly: the link's token. */
+const directSchema = z.strictObject({ token: z.string().regex(TOKEN, 'token is not valid'), ...fieldsShape });
+/** Carried by a mailbox: the token's hash and a proof made with the link's proof key (the mailbox reads it). */
+const carriedSchema = z.strictObject({ token_sha256: z.string().regex(HEX64, 'must be the sha256 (hex) of the link\'s token'), proof: z.string().regex(HEX64, 'must be 64 hex characters'), ...fieldsShape });
 
 const answerSchema = z.strictObject({
   token_sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be the sha256 (hex) of the link\'s token'),
@@ -103,12 +107,15 @@ export function peeringRoutes(deps: FederationDeps): Router {
     const raw = await readRawBody(ctx, PEERING_BODY_LIMIT);
     const json = parseJsonBody(raw);
     // The limit on everybody together, before the schema, the signature and the redeemer's keys;
-    // a token we issued and that can still be redeemed (one indexed look-up) goes past it.
+    // a token we issued and that can still be redeemed (one indexed look-up) goes past it. A
+    // carried request is not a stranger's: the mailbox took it from one of its peers, limited there.
     const token = (json as { token?: unknown } | null)?.token;
-    if (!(typeof token === 'string' && TOKEN.test(token) && deps.peering().isRedeemable(token))) {
+    if (!carried && !(typeof token === 'string' && TOKEN.test(token) && deps.peering().isRedeemable(hashToken(token)))) {
       takeOverall(limiter, 'peering', DEFAULT_PEERING_OVERALL_LIMIT, () => refused(ctx.ip, 'overall'));
     }
-    const parsed = peeringSchema.safeParse(json);
+    // A mailbox must never see a link's token: a carried request gives a proof instead.
+    if (carried && token !== undefined) throw badRequest('invalid_request', 'a peering request left at a mailbox must not carry the link\'s token (token_sha256 and proof instead)');
+    const parsed = (carried || token === undefined ? carriedSchema : directSchema).safeParse(json);
     if (!parsed.success) throw badRequest('invalid_request', formatZodError(parsed.error));
     const body = parsed.data;
     if (auth.origin !== body.server_name || auth.keyId !== body.key_id) {
@@ -131,10 +138,14 @@ export function peeringRoutes(deps: FederationDeps): Router {
   router.post(PEERING_ANSWER_PATH, limitUnlessCarried, async (ctx) => {
     const { auth } = authOf(ctx);
     const raw = await readRawBody(ctx, PEERING_BODY_LIMIT);
+    // One answer for "not waited for", "another key" and "a bad signature": a stranger learns
+    // nothing of who we wait for, or with which key.
+    const refused = () => forbidden('not_pending', `${deps.identity.serverName} waits for no answer from ${auth.origin} signed this way`);
     const key = deps.peering().pendingKey(auth.origin);
-    if (!key) throw forbidden('not_pending', `no peering request of ${deps.identity.serverName} waits for ${auth.origin}`);
-    if (auth.keyId !== key.key_id) throw forbidden('unknown_key', `the answer must be signed with the key ${auth.origin}'s link named`);
-    await checkRequestSignatureOffThread(ctx, auth, raw, key.public_key, deps.verifier);
+    if (!key || auth.keyId !== key.key_id) throw refused();
+    await checkRequestSignatureOffThread(ctx, auth, raw, key.public_key, deps.verifier).catch(() => {
+      throw refused();
+    });
     const parsed = answerSchema.safeParse(parseJsonBody(raw));
     if (!parsed.success) throw badRequest('invalid_request', formatZodError(parsed.error));
     if (deps.replay.claim(auth.signature)) throw conflict('replayed_request', 'this exact signed request was already received');
