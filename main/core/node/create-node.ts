@@ -124,8 +124,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
     stopped = true;
     housekeeping.stop();
     s.memoryTrim.stop();
-    state.running?.rooms.stop(); // running catch-ups end before the database closes
-    state.running?.peering.stop();
+    state.running?.halt(); // running catch-ups end before the database closes
     log.info({ event: 'node_stopping' }, 'stopping: finishing in-flight requests');
     await stopListening(s, admin, graceMs);
     await closeStorage(s);
@@ -170,12 +169,10 @@ async function stopListening(s: Services, admin: AdminListener | null, graceMs: 
   s.pull.wakeAll();
   s.mailboxes.wakeAll();
   await Promise.all([
-    state.running?.reachability.stop(),
-    close(state.running?.server ?? null, graceMs, () => forced('federation'), () => s.federationInFlight.size),
+    state.running?.close(graceMs, () => forced('federation')),
     close(admin?.server ?? null, graceMs, () => forced('admin'), () => s.adminInFlight.size),
     s.workers.stop(),
     s.backups.scheduler.stop(),
-    state.running?.referenceRooms.stop(),
   ]);
   clearTimeout(streamsCut);
 }

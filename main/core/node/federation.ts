@@ -24,7 +24,7 @@ import { ownEndpoints } from '../reachability/own-endpoints.ts';
 import { checkContentBulk } from '../rooms/event-types.ts';
 import { RoomService } from '../rooms/room-service.ts';
 import { ensureSelfSignedCertificate, loadCertificate, type TlsMaterial } from '../tls/certificate.ts';
-import { defaultEndpoint, listenFederation, selfBaseUrl, type FederationListener } from './listeners.ts';
+import { close, defaultEndpoint, listenFederation, selfBaseUrl, type FederationListener } from './listeners.ts';
 import type { Services } from './services.ts';
 
 /** The services that start with federation. */
@@ -37,6 +37,10 @@ export interface Running {
   reachability: Reachability;
   /** The federation listener. */
   server: Server;
+  /** Ends the work in progress (catch-ups, peering), before the database closes. */
+  halt(): void;
+  /** Stops the reachability watch, the reference poller and the listener (its requests get `graceMs`, then `onForced`). */
+  close(graceMs: number, onForced: () => void): Promise<void>;
 }
 
 /** The room service, reference rooms and peering, told of deliveries by the bus. */
@@ -223,7 +227,16 @@ export async function startFederation(s: Services, id: Identity): Promise<void> 
   await nameEndpoints(s, id, listener);
   const reachability = buildReachability(s, id, parts, listener);
   bus.on('peerNotReached', (server, error) => reachability.notReachedBy(server, error));
-  state.running = { ...parts, reachability, server: listener.server };
+  state.running = {
+    ...parts, reachability, server: listener.server,
+    halt: () => {
+      parts.rooms.stop();
+      parts.peering.stop();
+    },
+    close: async (graceMs, onForced) => {
+      await Promise.all([reachability.stop(), close(listener.server, graceMs, onForced, () => s.federationInFlight.size), parts.referenceRooms.stop()]);
+    },
+  };
   s.workers.start();
   reachability.start();
   bus.on('deliveryFailing', (peer) => reachability.peerReportsFailing(peer));

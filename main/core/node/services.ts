@@ -11,7 +11,7 @@ import { DestinationBindingMemory } from '../federation/destination-binding.ts';
 import { Discovery } from '../federation/discovery.ts';
 import { EventIngest, type IngestHooks } from '../federation/event-ingest.ts';
 import { HttpClient } from '../federation/http-client.ts';
-import { AddressPolicy } from '../federation/address-policy.ts';
+import { AddressPolicy, type LookupFn } from '../federation/address-policy.ts';
 import { ServerKeys } from '../federation/keys/server-keys.ts';
 import { NameClaims } from '../federation/name-claims.ts';
 import { ReplayCache } from '../federation/replay-cache.ts';
@@ -94,7 +94,7 @@ export function newNodeState(settings: Settings): NodeState {
 }
 
 /** Trust, where connections may go, the signed-request client, discovery, keys and the names of peers. */
-function buildPeerKnowledge({ config, log, db, settings, state }: NodeBasics, bus: NodeBus, lookup: NodeOptionsLookup) {
+function buildPeerKnowledge({ config, log, db, settings, state }: NodeBasics, bus: NodeBus, lookup: LookupFn | undefined) {
   const trust = new TrustStore(db, settings, { onQuarantineChange: () => bus.emit('quarantineChanged') });
   const policy = new AddressPolicy({
     insecureHttp: config.insecureHttp,
@@ -127,8 +127,6 @@ function buildPeerKnowledge({ config, log, db, settings, state }: NodeBasics, bu
   const claims: NameClaims = new NameClaims({ self: () => state.identity?.serverName, db, trust, keys, dialects, discovery, http });
   return { trust, http, discovery, keys, dialects, claims };
 }
-
-type NodeOptionsLookup = ConstructorParameters<typeof AddressPolicy>[0]['lookup'];
 
 /** The database's writers and what incoming events go through: group commits, the ingest, rooms, quarantine. */
 function buildStorage({ config, paths, log, db, state }: NodeBasics, peers: ReturnType<typeof buildPeerKnowledge>) {
@@ -258,7 +256,7 @@ function buildDelivery(
 }
 
 /** Every service a node has before federation starts, in dependency order. */
-export function buildServices(basics: NodeBasics, lookup: NodeOptionsLookup) {
+export function buildServices(basics: NodeBasics, lookup: LookupFn | undefined) {
   const bus = new NodeBus();
   const notifications = new NodeEvents();
   const peers = buildPeerKnowledge(basics, bus, lookup);
