@@ -11,7 +11,6 @@ import type { TlsMaterial } from './tls/certificate.ts';
 import type { TrustStore } from './trust/trust-store.ts';
 import type { LocalUsers } from './rooms/local-users.ts';
 import type { RoomStore } from './rooms/room-store.ts';
-import type { RoomService } from './rooms/room-service.ts';
 import type { Outbox } from './outbox/outbox.ts';
 import type { DeliveryWorkers } from './outbox/delivery-worker.ts';
 import type { PullQueue } from './pull/pull-queue.ts';
@@ -19,16 +18,14 @@ import type { MailboxStore } from './mailbox/mailbox-store.ts';
 import type { MailboxSourceState } from './mailbox/fetcher.ts';
 import type { MailboxDeposits } from './mailbox/deposits.ts';
 import type { NodeEvents } from './node-events.ts';
-import type { PeeringService } from './peering/peering-service.ts';
 import type { PeerDialects } from './federation/reference/peer-dialects.ts';
 import type { NameClaims } from './federation/name-claims.ts';
-import type { ReferenceRooms } from './federation/reference/reference-rooms.ts';
 import type { QuarantineStore } from './trust/quarantine.ts';
 import type { StorageQuota } from './trust/storage-quota.ts';
 import type { RateLimiters } from './trust/rate-limiter.ts';
 import type { BackupRecords } from './backup/records.ts';
 import type { BackupScheduler } from './backup/scheduler.ts';
-import type { Reachability } from './reachability/reachability.ts';
+import type { Running } from './node/federation.ts';
 
 /** The services of a running node, handed to admin operations. */
 export interface NodeContext {
@@ -52,7 +49,6 @@ export interface NodeContext {
   notifications: NodeEvents;
   startedAt: number;
   backups: { records: BackupRecords; scheduler: BackupScheduler };
-  /** The room service; throws in setup mode (the admin guard keeps callers out). */
   quarantine: QuarantineStore;
   /** Which peers speak the Paracord reference's dialect (federation/reference/). */
   dialects: PeerDialects;
@@ -63,12 +59,11 @@ export interface NodeContext {
   /** The federation listener's rate-limit buckets (per address, per server, global). */
   limiter: RateLimiters;
   releaseHeld(server: string): Promise<{ released: number; rejected: Array<{ event_id: string; error: string }> }>;
-  roomService(): RoomService;
-  /** Reachability self-test, port mapping and pull mode (issue #15); throws in setup mode. */
-  reachability(): Reachability;
-  peering(): PeeringService;
-  /** Rooms shared with Paracord reference servers: joins on them, and the poller. */
-  referenceRooms(): ReferenceRooms;
+  /**
+   * The services that start with federation (node/federation.ts): rooms, reference rooms, peering,
+   * reachability. Throws in setup mode (the admin guard keeps callers out).
+   */
+  running(): Running;
   setPaused(paused: boolean): void;
   /** How the private keys are stored at rest. */
   keyStorage(): { sealed_by: string | null; warning: string | null };

@@ -4,7 +4,8 @@
  * both served from this table; the renderer's client is generated from it.
  *
  * An operation's input is one object: path parameters, query parameters and the JSON body
- * merged. Schemas are strict: unknown fields are refused.
+ * merged. Schemas are strict: unknown fields are refused. `inSetup: true` marks the few
+ * operations a node without an identity yet answers (setup mode, main/core/node/setup-mode.ts).
  *
  * Each resource's operations, with their schemas and output types, are in shared/contract/admin/
  * (one file per resource); this file joins them into the one table and re-exports them.
@@ -60,6 +61,12 @@ export const adminOperations = {
 } as const;
 
 export type AdminOperationName = keyof typeof adminOperations;
+
+/** Whether an operation is answered in setup mode, before the node has an identity (`inSetup: true`). */
+export function answeredInSetup(name: string): boolean {
+  const operation = (adminOperations as Record<string, { inSetup?: boolean } | undefined>)[name];
+  return operation?.inSetup === true;
+}
 
 export type AdminInput<N extends AdminOperationName> = z.output<(typeof adminOperations)[N]['input']>;
 

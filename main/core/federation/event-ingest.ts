@@ -91,11 +91,20 @@ export class EventIngest {
   private readonly commit: GroupCommit;
   /** Per-server storage quota (trust/storage-quota.ts, payerOf); none in unit tests that do not need it. */
   private readonly quota: StorageQuota | undefined;
-  hooks: IngestHooks = {};
+  private assignedHooks: IngestHooks = {};
+  private readonly hooksOf: (() => IngestHooks) | undefined;
+  /** The rooms' hooks: from the constructor's `hooks` (read at each use: they exist once federation starts), or assigned (unit tests). */
+  get hooks(): IngestHooks {
+    return this.hooksOf?.() ?? this.assignedHooks;
+  }
+  set hooks(hooks: IngestHooks) {
+    this.assignedHooks = hooks;
+  }
 
   private readonly verifier: { verify(signature: Buffer, message: Buffer, publicKey: Buffer): Promise<boolean> } | undefined;
 
-  constructor(deps: { trust: TrustStore; keys: ServerKeys; events: FederationEvents; commit: GroupCommit; verifier?: EventIngest['verifier']; quota?: StorageQuota }) {
+  constructor(deps: { trust: TrustStore; keys: ServerKeys; events: FederationEvents; commit: GroupCommit; verifier?: EventIngest['verifier']; quota?: StorageQuota; hooks?: () => IngestHooks }) {
+    this.hooksOf = deps.hooks;
     this.verifier = deps.verifier;
     this.quota = deps.quota;
     this.trust = deps.trust;

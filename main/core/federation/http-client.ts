@@ -48,7 +48,7 @@ export interface HttpClientOptions {
   policy?: AddressPolicy;
   /**
    * Whether a destination server binds signed requests to their destination (it advertises the
-   * `destination_binding` capability in discovery); set by the node once Discovery exists.
+   * `destination_binding` capability in discovery); the node gives a function bound late to its Discovery.
    */
   bindsDestination?: (serverName: string) => Promise<boolean>;
   /** Drops what is known of a server's discovery (binding), so the next question asks it again. */

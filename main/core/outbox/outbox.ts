@@ -39,10 +39,17 @@ export type Outcome =
 /** Told of entries a destination acknowledged, inside the transaction that removes them. */
 export type DeliveredListener = (destination: string, delivered: ReadonlyArray<{ event_id: string; room_id: string }>) => void;
 
+/** What the node's wiring tells an outbox to report (node/node-bus.ts): given to the constructor. */
+export interface OutboxListeners {
+  onDelivered?: DeliveredListener;
+  onSettled?: (rows: ReadonlyArray<{ event_id: string; room_id: string }>) => void;
+  onQueued?: (destination: string) => void;
+}
+
 export class Outbox {
-  /** Set once by the node's wiring (rooms record when a ban reached the banned user's server). */
+  /** Given by the node's wiring (rooms record when a ban reached the banned user's server). */
   onDelivered: DeliveredListener | null = null;
-  /** Set once by the node's wiring: told, after the commit, of every entry an attempt's outcome changed (the UI shows deliveries). */
+  /** Given by the node's wiring: told, after the commit, of every entry an attempt's outcome changed (the UI shows deliveries). */
   onSettled: ((rows: ReadonlyArray<{ event_id: string; room_id: string }>) => void) | null = null;
   /**
    * Told of every row queued, inside the transaction that queues it (before its commit and before
@@ -58,8 +65,11 @@ export class Outbox {
   private readonly pacedStmt;
   private insertAttemptStmt: import('better-sqlite3').Statement<[string, string, number | null, string | null, number, number, number]> | undefined;
 
-  constructor(db: Db) {
+  constructor(db: Db, listeners: OutboxListeners = {}) {
     this.db = db;
+    this.onDelivered = listeners.onDelivered ?? null;
+    this.onSettled = listeners.onSettled ?? null;
+    this.onQueued = listeners.onQueued ?? null;
     this.enqueueStmt = db.prepare(
       `INSERT INTO federation_outbox (destination, event_id, room_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (destination, event_id) DO NOTHING`,

@@ -41,11 +41,12 @@ export class PullQueue {
   private readonly touchStmt;
   private readonly receiverAckStmt;
   private readonly ackedStmt;
-  /** Set once by the node's wiring: told of the rows an ack removes (outbox.ts DeliveredListener). */
+  /** Given by the node's wiring: told of the rows an ack removes (outbox.ts DeliveredListener). */
   onDelivered: DeliveredListener | null = null;
 
-  constructor(db: Db) {
+  constructor(db: Db, listeners: { onDelivered?: DeliveredListener } = {}) {
     this.db = db;
+    this.onDelivered = listeners.onDelivered ?? null;
     this.pageStmt = db.prepare<[string, number, number], OutboxRow>(
       "SELECT * FROM federation_outbox WHERE destination = ? AND state = 'pending' AND id > ? ORDER BY id LIMIT ?",
     );

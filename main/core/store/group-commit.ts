@@ -44,9 +44,10 @@ export class GroupCommit {
   /** One transaction (or, nested, savepoint) wrapper for every job: making one per job costs more than the savepoint. */
   private readonly inTransaction: (run: (db: Db) => unknown, db: Db) => unknown;
 
-  constructor(db: Db, options: { walSync?: WalSync } = {}) {
+  constructor(db: Db, options: { walSync?: WalSync; onRollback?: () => void } = {}) {
     this.db = db;
     this.walSync = options.walSync;
+    if (options.onRollback) this.onRollback = options.onRollback;
     this.inTransaction = db.transaction((run: (db: Db) => unknown, database: Db) => run(database));
     this.syncNormal = db.prepare('PRAGMA synchronous = NORMAL');
     this.syncFull = db.prepare('PRAGMA synchronous = FULL');

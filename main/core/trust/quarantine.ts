@@ -29,9 +29,10 @@ export class QuarantineStore {
   /** Bytes held per quarantined server (its rows as stored), read once and kept up to date; dropped on any doubt. */
   private readonly heldBytesOf = new Map<string, number>();
 
-  constructor(db: Db, quota?: StorageQuota) {
+  constructor(db: Db, quota?: StorageQuota, options: { payerOf?: (origin: string, receivedFrom: string) => string } = {}) {
     this.db = db;
     this.quota = quota;
+    if (options.payerOf) this.payerOf = options.payerOf;
   }
 
   /** Gives back to the quota of the server charged for each held row (EventIngest.chargeOf) its bytes, before they are deleted. */

@@ -93,9 +93,10 @@ export class StorageQuota {
   private readonly chargeStmt;
   private readonly freeStmt;
 
-  constructor(db: Db, limits: Partial<QuotaLimits> = {}, log?: Logger) {
+  constructor(db: Db, limits: Partial<QuotaLimits> = {}, log?: Logger, options: { isExempt?: (server: string) => boolean } = {}) {
     this.db = db;
     this.log = log;
+    if (options.isExempt) this.isExempt = options.isExempt;
     this.limits = {
       bytesPerDay: limits.bytesPerDay ?? DEFAULT_PEER_QUOTA_BYTES_PER_DAY,
       totalBytes: limits.totalBytes ?? DEFAULT_PEER_QUOTA_TOTAL_BYTES,

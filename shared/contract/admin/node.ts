@@ -7,10 +7,11 @@ import { serverNameSchema } from './schemas.ts';
 import type { Reachability } from './reachability.ts';
 
 export const nodeOperations = {
-  getStatus: { method: 'GET', path: '/status', input: z.strictObject({}) },
+  getStatus: { method: 'GET', path: '/status', input: z.strictObject({}), inSetup: true },
   setup: {
     method: 'POST',
     path: '/setup',
+    inSetup: true,
     input: z.strictObject({
       server_name: serverNameSchema,
       /** Where friends reach this node, when not https://<server_name>:<port>. */

@@ -5,11 +5,11 @@
 import { z } from 'zod';
 
 export const sessionOperations = {
-  createLoginLink: { method: 'POST', path: '/login-links', input: z.strictObject({}) },
+  createLoginLink: { method: 'POST', path: '/login-links', input: z.strictObject({}), inSetup: true },
   /** Browser sessions (issue #16 item 1): the active ones, revoke one, sign this one out. */
-  listSessions: { method: 'GET', path: '/sessions', input: z.strictObject({}) },
-  revokeSession: { method: 'DELETE', path: '/sessions/:id', input: z.strictObject({ id: z.string().regex(/^ses_[A-Za-z0-9_-]{1,32}$/, 'not a session id') }) },
-  logout: { method: 'POST', path: '/logout', input: z.strictObject({}) },
+  listSessions: { method: 'GET', path: '/sessions', input: z.strictObject({}), inSetup: true },
+  revokeSession: { method: 'DELETE', path: '/sessions/:id', input: z.strictObject({ id: z.string().regex(/^ses_[A-Za-z0-9_-]{1,32}$/, 'not a session id') }), inSetup: true },
+  logout: { method: 'POST', path: '/logout', input: z.strictObject({}), inSetup: true },
 } as const;
 
 export interface SessionOutputs {

@@ -47,6 +47,13 @@ export type KeyLookup =
   | { ok: true; key: ServerKeyRow }
   | { ok: false; code: 'unknown_key' | 'key_expired' | 'too_many_relayed_origins'; message: string };
 
+/** The node's wiring, given to the constructor (the fields below document each). */
+export interface ServerKeysOptions {
+  maxRelayedOriginsPerHost?: number;
+  mayContactRelayedOrigin?: (serverName: string) => boolean;
+  isReference?: (serverName: string) => boolean;
+}
+
 export class ServerKeys {
   private readonly db: Db;
   private readonly http: HttpClient;
@@ -76,8 +83,11 @@ export class ServerKeys {
   private readonly relayed: RelayedKeys;
   private readonly hints: ReferenceHints;
 
-  constructor(db: Db, http: HttpClient, discovery: Discovery, log: Logger, signer: () => RequestSigner | null = () => null) {
+  constructor(db: Db, http: HttpClient, discovery: Discovery, log: Logger, signer: () => RequestSigner | null = () => null, options: ServerKeysOptions = {}) {
     this.signer = signer;
+    if (options.maxRelayedOriginsPerHost !== undefined) this.maxRelayedOriginsPerHost = options.maxRelayedOriginsPerHost;
+    if (options.mayContactRelayedOrigin) this.mayContactRelayedOrigin = options.mayContactRelayedOrigin;
+    if (options.isReference) this.isReference = options.isReference;
     this.db = db;
     this.http = http;
     this.discovery = discovery;

@@ -20,8 +20,9 @@ export class PeerDialects {
   private readonly db: Db;
   private readonly cache = new Map<string, PeerDialectRow | undefined>();
 
-  constructor(db: Db) {
+  constructor(db: Db, options: { refusesAlias?: (domain: string, server: string) => boolean } = {}) {
     this.db = db;
+    if (options.refusesAlias) this.refusesAlias = options.refusesAlias;
   }
 
   get(serverName: string): PeerDialectRow | undefined {

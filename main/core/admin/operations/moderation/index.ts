@@ -9,7 +9,7 @@ import { notFound } from '../../../errors.ts';
 import type { NodeContext } from '../../../node-context.ts';
 
 export function moderationOperations(node: NodeContext): Pick<AdminHandlers, 'removeMember' | 'listBans' | 'unbanMember' | 'setMemberRole'> {
-  const rooms = () => node.roomService();
+  const rooms = () => node.running().rooms;
   const roomOrThrow = (roomId: string): void => {
     if (!node.rooms.room(roomId)) throw notFound('unknown_room', `no room ${roomId} here`);
   };

@@ -12,11 +12,11 @@ export function keyFingerprint(publicKeyHex: string): string {
 
 export function peeringOperations(node: NodeContext): Pick<AdminHandlers, 'createPeerInvite' | 'listPeerInvites' | 'revokePeerInvite' | 'redeemPeerInvite' | 'previewPeerInvite'> {
   return {
-    createPeerInvite: async ({ expires_in_seconds, note }) => node.peering().createInvite(expires_in_seconds === undefined ? undefined : expires_in_seconds * 1000, note),
-    listPeerInvites: async () => ({ invites: node.peering().listInvites() }),
-    revokePeerInvite: async ({ id }) => node.peering().revokeInvite(id),
+    createPeerInvite: async ({ expires_in_seconds, note }) => node.running().peering.createInvite(expires_in_seconds === undefined ? undefined : expires_in_seconds * 1000, note),
+    listPeerInvites: async () => ({ invites: node.running().peering.listInvites() }),
+    revokePeerInvite: async ({ id }) => node.running().peering.revokeInvite(id),
     redeemPeerInvite: async ({ link }) => {
-      const peer = await node.peering().redeem(link);
+      const peer = await node.running().peering.redeem(link);
       node.notifications.notify({ type: 'status' });
       return peer;
     },

@@ -48,7 +48,7 @@ const peerUnreachable = (message: string) => new HttpError(502, 'peer_unreachabl
 export function peerOperations(node: NodeContext): Pick<AdminHandlers, 'listPeers' | 'addPeer' | 'setPeerTrust'> {
   return {
     listPeers: async () => {
-      const pending = node.identity() ? node.peering().pendingPeerings() : [];
+      const pending = node.identity() ? node.running().peering.pendingPeerings() : [];
       return { peers: node.trust.list().map((s) => peerView(node, s)), ...(pending.length > 0 ? { pending } : {}) };
     },
 

@@ -5,13 +5,13 @@ import type { NodeContext } from '../../../node-context.ts';
 /** docs/ARCHITECTURE.md §What outside tools rely on, "Reachability": the self-test's last result, and a fresh one on demand. */
 export function reachabilityOperations(node: NodeContext): Pick<AdminHandlers, 'getReachability' | 'runReachabilityCheck'> {
   return {
-    getReachability: async () => node.reachability().status(),
+    getReachability: async () => node.running().reachability.status(),
     runReachabilityCheck: async ({ via }) => {
       if (via !== undefined && node.trust.get(via)?.trust !== 'allow') {
         throw badRequest('unknown_peer', `${via} is not an allowed peer of this node: add it first`);
       }
       // The GET fields, plus the probe's status and latency (what `reach-test` prints).
-      return node.reachability().requested(via);
+      return node.running().reachability.requested(via);
     },
   };
 }

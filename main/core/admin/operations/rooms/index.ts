@@ -8,7 +8,7 @@ type RoomOperationNames =
   | 'deleteMessage' | 'addReaction' | 'removeReaction' | 'inviteToRoom' | 'leaveRoom' | 'joinRemoteRoom';
 
 export function roomOperations(node: NodeContext): Pick<AdminHandlers, RoomOperationNames> {
-  const rooms = () => node.roomService();
+  const rooms = () => node.running().rooms;
 
   const summary = (room: RoomRow, userId: string): RoomSummary => {
     const member = node.rooms.member(room.room_id, userId);
@@ -70,13 +70,13 @@ export function roomOperations(node: NodeContext): Pick<AdminHandlers, RoomOpera
     },
     inviteToRoom: async ({ room_id, user_id, inviter, max_age_seconds }) =>
       rooms().invite(room_id, rooms().localUser(inviter), user_id, max_age_seconds),
-    joinRemoteRoom: async ({ room_id, user_id }) => node.referenceRooms().join(room_id, rooms().localUser(user_id)),
+    joinRemoteRoom: async ({ room_id, user_id }) => node.running().referenceRooms.join(room_id, rooms().localUser(user_id)),
     leaveRoom: async ({ room_id, user_id }) => {
       const userId = rooms().localUser(user_id);
       roomOrThrow(room_id);
       // A reference host takes no events from us: its /leave RPC is the leave.
-      if (node.referenceRooms().referenceHostOf(room_id)) {
-        await node.referenceRooms().leave(room_id, userId);
+      if (node.running().referenceRooms.referenceHostOf(room_id)) {
+        await node.running().referenceRooms.leave(room_id, userId);
         return { event_id: '' };
       }
       const event = await rooms().send(room_id, 'm.member.leave', userId, userId, { membership: 'leave' });

@@ -8,7 +8,7 @@ import type { NodeContext } from '../../../node-context.ts';
 import { queryWords } from '../../../rooms/search-index.ts';
 
 export function searchOperations(node: NodeContext): Pick<AdminHandlers, 'markRead' | 'searchMessages'> {
-  const rooms = () => node.roomService();
+  const rooms = () => node.running().rooms;
 
   const joinedAt = (roomId: string, userId: string) => {
     const member = node.rooms.member(roomId, userId);

@@ -35,7 +35,7 @@ export function nodeStatus(node: NodeContext): NodeStatus {
 
 function reachabilityOf(node: NodeContext): Pick<NodeStatus, 'reachability'> {
   try {
-    const reachability = node.reachability();
+    const reachability = node.running().reachability;
     return { reachability: { ...reachability.status(), summary: reachability.summary() } };
   } catch {
     return {}; // federation not started yet

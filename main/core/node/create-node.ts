@@ -1,0 +1,188 @@
+/**
+ * createNode(config) → { start, stop, admin }: the composition root, the only owner of state
+ * (docs/ARCHITECTURE.md §One owner of state). Used by the headless CLI and by the desktop app
+ * alike; never imports electron.
+ *
+ * In order: the data directory (data-dir-init.ts), the services every node has (services.ts),
+ * the context admin operations see (context.ts); start() loads the identity, starts federation
+ * when there is one (federation.ts), the admin listener (listeners.ts) and the housekeeping
+ * (housekeeping.ts). Without an identity the node is in setup mode (setup-mode.ts) until
+ * completeSetup.
+ */
+import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AdminHandlers } from '../../../shared/contract/admin-operations.ts';
+import { createAdminApp } from '../admin/admin-app.ts';
+import { DEFAULT_ADMIN_LISTEN, parseHostPort, type NodeConfig } from '../config.ts';
+import { dataDirPaths, ensureDataDir, readRuntimeInfo, type DataDirPaths, type RuntimeInfo } from '../data-dir.ts';
+import type { LookupFn } from '../federation/address-policy.ts';
+import { Identity, type KeySealer } from '../identity/identity.ts';
+import { createLogger, type Logger } from '../log/logger.ts';
+import { flushLimited } from '../log/rate-limit.ts';
+import type { NodeContext } from '../node-context.ts';
+import { Settings } from '../store/settings.ts';
+import { writeFileAtomic } from '../util/atomic-file.ts';
+import { PACKAGE_ROOT } from '../version.ts';
+import { adminHandlers, nodeContext } from './context.ts';
+import { initDataDir, openDataDir } from './data-dir-init.ts';
+import { startFederation } from './federation.ts';
+import { Housekeeping } from './housekeeping.ts';
+import { close, listenAdmin, type AdminListener } from './listeners.ts';
+import { buildServices, newNodeState, type Services } from './services.ts';
+
+export interface StartedNode {
+  mode: 'running' | 'setup';
+  federation_url: string | null;
+  admin_url: string;
+  /** One-time link that opens the UI logged in. */
+  login_url: string;
+}
+
+export interface ParacordNode {
+  start(): Promise<StartedNode>;
+  /** Stops accepting, lets in-flight requests finish (up to `graceMs`), closes the database. */
+  stop(graceMs?: number): Promise<void>;
+  readonly admin: AdminHandlers;
+  readonly log: Logger;
+  readonly context: NodeContext;
+}
+
+export interface NodeOptions {
+  log?: Logger;
+  /** Seals the private keys at rest (the desktop app's safeStorage); plaintext 0600 file without. */
+  keySealer?: KeySealer;
+  /** Shown in the status when keys cannot be protected better than a plaintext file. */
+  keyStorageWarning?: string;
+  /** Name resolution for outbound connections (address-policy.ts); the system resolver by default. */
+  lookup?: LookupFn;
+  /** Told after the node stopped itself for good (its data-dir lock was taken away); the CLI exits 1. */
+  onFatal?: (error: Error) => void;
+}
+
+export function createNode(config: NodeConfig, options: NodeOptions = {}): ParacordNode {
+  const paths = dataDirPaths(config.dataDir);
+  ensureDataDir(paths);
+  const log = options.log ?? createLogger({ level: config.logLevel, file: paths.logFile, stderr: config.logToStderr ?? false, maxBytes: config.logMaxBytes, files: config.logFiles });
+  // One node per data dir, and no silent fresh start over a lost identity or database (startup-checks.ts).
+  const { lock, db } = openDataDir(paths, config, (error) => {
+    log.error({ event: 'data_dir_lock_lost', error: error.message }, 'the data directory lock was taken away: stopping');
+    void stop().finally(() => options.onFatal?.(new Error(`stopped: the data directory lock of ${paths.root} was taken away (another node may be running on it)`)));
+  });
+  const runNonce = randomBytes(32).toString('hex');
+  const settings = new Settings(db);
+  const state = newNodeState(settings);
+  const s = buildServices({ config, paths, log, db, settings, state }, options.lookup);
+  const housekeeping = new Housekeeping(s);
+  const startedAt = Date.now();
+  let admin: AdminListener | null = null;
+  let stopped = false;
+
+  const context = nodeContext(s, {
+    startedAt,
+    adminUrl: () => admin?.url ?? '',
+    keyStorageWarning: options.keyStorageWarning,
+    completeSetup: async (serverName, setup = {}) => {
+      if (setup.public_url) settings.set('public_url', setup.public_url);
+      if (setup.tls_cert_file && setup.tls_key_file) {
+        settings.set('tls_cert_file', setup.tls_cert_file);
+        settings.set('tls_key_file', setup.tls_key_file);
+      }
+      const identity = await initDataDir(config.dataDir, serverName, setup.identity_backup, options.keySealer, config);
+      state.identity = identity;
+      log.info({ event: 'setup_complete', server_name: serverName, key_id: identity.keyId }, 'node initialized');
+      await startFederation(s, identity);
+    },
+  });
+  const guardedAdmin = adminHandlers(context, s);
+
+  async function start(): Promise<StartedNode> {
+    await loadIdentity(s, paths, options.keySealer);
+    if (state.identity) await startFederation(s, state.identity);
+    const adminListen = parseHostPort(config.adminListen ?? DEFAULT_ADMIN_LISTEN, '--admin-listen');
+    const adminApp = createAdminApp({
+      log, token: s.adminToken, handlers: () => guardedAdmin, extraHosts: [adminListen.host], notifications: s.notifications, sessions: s.sessions,
+      uiRoot: join(PACKAGE_ROOT, 'dist', 'renderer'),
+      inFlight: s.adminInFlight,
+      runNonce: () => runNonce,
+      metrics: () => s.metrics.scrape(),
+      streamLimits: config.adminStreamLimits,
+    });
+    admin = await listenAdmin(adminApp, adminListen, config, log);
+    housekeeping.start();
+    const runtime: RuntimeInfo = { pid: process.pid, federation_url: state.federationUrl, admin_url: admin.url, started_at: startedAt, nonce: runNonce };
+    writeFileAtomic(paths.runtime, JSON.stringify(runtime) + '\n');
+    const mode = state.identity ? 'running' : 'setup';
+    s.memoryTrim.start();
+    s.backups.scheduler.start();
+    log.info({ event: 'node_ready', mode, server_name: state.identity?.serverName ?? null, federation_url: state.federationUrl, admin_url: admin.url }, 'node ready');
+    return { mode, federation_url: state.federationUrl, admin_url: admin.url, login_url: context.loginUrl() };
+  }
+
+  async function stop(graceMs = 10_000): Promise<void> {
+    if (stopped) return;
+    stopped = true;
+    housekeeping.stop();
+    s.memoryTrim.stop();
+    state.running?.halt(); // running catch-ups end before the database closes
+    log.info({ event: 'node_stopping' }, 'stopping: finishing in-flight requests');
+    await stopListening(s, admin, graceMs);
+    await closeStorage(s);
+    // Only our own node.json: after a lost lock it may be another node's.
+    if (readRuntimeInfo(paths)?.nonce === runNonce) rmSync(paths.runtime, { force: true });
+    lock.release();
+    flushLimited(log);
+    log.info({ event: 'node_stopped' }, 'node stopped');
+    log.flush?.();
+  }
+
+  return { start, stop, admin: guardedAdmin, log, context };
+}
+
+/** Opens the identity, or makes one when the command line names the server (init on first start). */
+async function loadIdentity({ config, settings, state, log }: Services, paths: DataDirPaths, sealer: KeySealer | undefined): Promise<void> {
+  if (!state.identity && Identity.exists(paths.identity)) state.identity = await Identity.open(paths.identity, sealer);
+  const storedName = settings.get('server_name');
+  const initName = config.serverName ?? (config.newIdentity ? storedName : undefined);
+  if (!state.identity && initName) {
+    if (storedName && storedName !== initName) throw new Error(`${paths.root} holds the data of ${storedName}, not ${initName}`);
+    const identity = await initDataDir(config.dataDir, initName, undefined, sealer, config);
+    state.identity = identity;
+    if (config.newIdentity) log.warn({ event: 'new_identity', server_name: identity.serverName, key_id: identity.keyId }, 'made a new signing key on purpose (--new-identity); peers must accept it');
+    else log.info({ event: 'initialized', server_name: identity.serverName, key_id: identity.keyId }, 'data directory initialized');
+  } else if (state.identity && config.serverName && config.serverName !== state.identity.serverName) {
+    throw new Error(`${paths.root} is initialized as ${state.identity.serverName}, not ${config.serverName}`);
+  }
+  // The database records whose data it holds (checkDataDir compares it with identity.json); older ones learn it here.
+  if (state.identity && settings.get('server_name') === undefined) settings.set('server_name', state.identity.serverName);
+}
+
+/** Stops both listeners and what works for them: live streams end, in-flight requests get `graceMs`. */
+async function stopListening(s: Services, admin: AdminListener | null, graceMs: number): Promise<void> {
+  const { log, state, notifications } = s;
+  const forced = (name: string) =>
+    log.warn({ event: 'shutdown_forced', listener: name, grace_ms: graceMs, open_requests: name === 'federation' ? [...s.federationInFlight].slice(0, 20) : undefined }, `requests still open on the ${name} listener after the grace period; closing them`);
+  notifications.emit('close', graceMs);
+  // Admin streams close by themselves once their requests are answered; past the grace period they are cut.
+  const streamsCut = setTimeout(() => admin?.upgrades.destroyAll(), graceMs);
+  streamsCut.unref();
+  s.pull.wakeAll();
+  s.mailboxes.wakeAll();
+  await Promise.all([
+    state.running?.close(graceMs, () => forced('federation')),
+    close(admin?.server ?? null, graceMs, () => forced('admin'), () => s.adminInFlight.size),
+    s.workers.stop(),
+    s.backups.scheduler.stop(),
+  ]);
+  clearTimeout(streamsCut);
+}
+
+/** Lets any group commit scheduled by the last requests run, and reach the disk, then closes the database. */
+async function closeStorage(s: Services): Promise<void> {
+  await s.selfDispatch.close();
+  await s.commit.drained();
+  await s.walSync.close();
+  await s.verifier.close();
+  s.rooms.search.stop();
+  s.db.close();
+}

@@ -1,0 +1,262 @@
+/**
+ * What starts with federation, once the node has an identity: the room service, rooms shared
+ * with reference servers, peering, the federation listener and reachability. They come back as
+ * one `Running` object (NodeContext.running()); they hear of deliveries through the node's bus.
+ */
+import type { Server } from 'node:http';
+import type Koa from 'koa';
+import { createFederationApp } from '../federation/federation-app.ts';
+import type { IngestHooks } from '../federation/event-ingest.ts';
+import { DESTINATION_BINDING_CAPABILITY } from '../federation/request-signature.ts';
+import { verifySignedRequest } from '../federation/middleware/verify-signed-request.ts';
+import { eventEntitlement } from '../federation/routes/event/index.ts';
+import { localView } from '../federation/reference/vocabulary.ts';
+import { ReferenceRooms } from '../federation/reference/reference-rooms.ts';
+import type { Identity } from '../identity/identity.ts';
+import { warnLimited } from '../log/rate-limit.ts';
+import { MAILBOX_CAPABILITY } from '../mailbox/wire.ts';
+import { LARGE_BATCH_CAPABILITY } from '../outbox/delivery-worker.ts';
+import { PeeringService } from '../peering/peering-service.ts';
+import { Puller } from '../pull/puller.ts';
+import { Reachability } from '../reachability/reachability.ts';
+import { probeCaller } from '../reachability/probe-caller.ts';
+import { ownEndpoints } from '../reachability/own-endpoints.ts';
+import { checkContentBulk } from '../rooms/event-types.ts';
+import { RoomService } from '../rooms/room-service.ts';
+import { ensureSelfSignedCertificate, loadCertificate, type TlsMaterial } from '../tls/certificate.ts';
+import { close, defaultEndpoint, listenFederation, selfBaseUrl, type FederationListener } from './listeners.ts';
+import type { Services } from './services.ts';
+
+/** The services that start with federation. */
+export interface Running {
+  rooms: RoomService;
+  /** Rooms shared with Paracord reference servers: joins on them, and the poller. */
+  referenceRooms: ReferenceRooms;
+  peering: PeeringService;
+  /** Reachability self-test, port mapping and pull mode (issue #15). */
+  reachability: Reachability;
+  /** The federation listener. */
+  server: Server;
+  /** Ends the work in progress (catch-ups, peering), before the database closes. */
+  halt(): void;
+  /** Stops the reachability watch, the reference poller and the listener (its requests get `graceMs`, then `onForced`). */
+  close(graceMs: number, onForced: () => void): Promise<void>;
+}
+
+/** The room service, reference rooms and peering, told of deliveries by the bus. */
+function startRooms(s: Services, id: Identity) {
+  const { config, state, bus, notifications, log, mailboxSender } = s;
+  const rooms = new RoomService({
+    db: s.db, commit: s.commit, events: s.events, rooms: s.rooms, users: s.users, outbox: s.outbox, workers: s.workers, ingest: s.ingest, http: s.http, discovery: s.discovery,
+    identity: () => id, notifications, log, signer: s.verifier,
+    mailboxFor: (server) => mailboxSender.find(id, server),
+    leaveAtMailbox: async (server, path, body) => (await mailboxSender.deposit(id, server, path, body))?.response.status === 200,
+    reorderWindowMs: config.reorderWindowMs, maxPendingInvitesPerPeer: config.maxPendingInvitesPerPeer, dialects: s.dialects,
+    catchUpRequestsPerHostPerMinute: config.catchUpRequestsPerHostPerMinute, catchUpMaxPagesPerRun: config.catchUpMaxPagesPerRun,
+    onBannedSender: (server) => s.abuse.record(server, 'banned_events'),
+    onReceived: s.metrics.fetched('catch_up'),
+  });
+  bus.on('delivered', (destination, delivered) => rooms.noteDelivered(destination, delivered));
+  bus.on('deliverySettled', (rows) => rooms.noteDeliveryChanged(rows));
+  const referenceRooms = new ReferenceRooms({
+    db: s.db, commit: s.commit, rooms: s.rooms, ingest: s.ingest, http: s.http, discovery: s.discovery, trust: s.trust, dialects: s.dialects, channels: s.channels,
+    identity: () => id, notifications, log, intervalMs: config.referencePollIntervalMs,
+    keyChangePending: (peer) => s.keys.replaced.pending(peer) !== undefined,
+  });
+  const peering = new PeeringService({
+    db: s.db, identity: () => id, federationUrl: () => state.federationUrl ?? '', tls: () => state.tls, trust: s.trust, keys: s.keys, claims: s.claims, http: s.http, discovery: s.discovery, log, pull: s.pull,
+    onPeered: () => notifications.notify({ type: 'status' }),
+    onNotReached: (server, error) => bus.emit('peerNotReached', server, error),
+    // Our links name where we receive while nobody can reach us (issue #32).
+    mailboxes: s.currentMailboxes,
+    leaveAtMailbox: async (server, path, body, via) => (await mailboxSender.deposit(id, server, path, body, undefined, via))?.mailbox ?? null,
+    rememberMailbox: (server, mailboxes) => mailboxSender.remember(server, mailboxes),
+  });
+  peering.start();
+  s.mailboxDeposits.start();
+  return { rooms, referenceRooms, peering };
+}
+
+type RoomParts = ReturnType<typeof startRooms>;
+
+/** What the ingest asks of rooms and quarantine for every incoming event. */
+function ingestHooks(s: Services, rooms: RoomService): IngestHooks {
+  const { quarantine, quota, dialects, channels, notifications } = s;
+  return {
+    isHeld: (eventId) => quarantine.isHeld(eventId),
+    checkHeld: (server, bytes) => quota.checkHeld(server, quarantine.heldBytes(server), bytes),
+    hold: (server, from, verified) => {
+      const held = quarantine.hold(server, from, verified.envelope, verified.hash);
+      notifications.notify({ type: 'status' }); // the quarantine review is live (issue #16 item 12)
+      return held;
+    },
+    onAttributableFailure: (server) => s.abuse.record(server, 'signature_failures'),
+    checkRoute: (origin, event) => rooms.checkRoute(origin, event),
+    checkContent: checkContentBulk,
+    authorize: (event) => rooms.authorizeInbound(event),
+    onStored: (event, from) => {
+      channels.ensure(event.room_id, event.content); // a reference channel's first message makes its room
+      rooms.onInboundStored(event, from);
+      channels.afterMemberEvent(event);
+    },
+    onCommitted: (event) => rooms.onInboundCommitted(event),
+    onDurable: (event) => rooms.onInboundDurable(event),
+    writingBatch: (write) => s.rooms.coalescingClockUpdates(() => quota.coalescing(write)),
+    domainOf: (origin) => dialects.domainOf(origin),
+    speaksReference: (origin) => dialects.isReference(origin),
+    view: (event) => (dialects.isReference(event.origin_server) ? localView(event, s.referenceLookup) : undefined),
+  };
+}
+
+/** The command line wins; then what the setup wizard stored; then a generated certificate. */
+async function loadTls({ config, settings, paths }: Services, id: Identity): Promise<TlsMaterial | null> {
+  if (config.insecureHttp) return null;
+  const certFile = config.tlsCertFile ?? settings.get('tls_cert_file');
+  const keyFile = config.tlsKeyFile ?? settings.get('tls_key_file');
+  return certFile && keyFile ? loadCertificate(certFile, keyFile, false) : await ensureSelfSignedCertificate(paths.tlsCert, paths.tlsKey, id.serverName, paths.tlsDir);
+}
+
+/** The federation API (federation-app.ts) over this node's services. */
+function federationApp(s: Services, id: Identity, parts: RoomParts): Koa {
+  const { config, state, log, trust, keys, dialects, discovery, pull, mailboxSender, notifications } = s;
+  const isDispatched = (value: string) => s.selfDispatch.isDispatched(value);
+  return createFederationApp({
+    log, identity: id, events: s.events, ingest: s.ingest, replay: s.replay, keys,
+    rooms: () => parts.rooms,
+    peering: () => parts.peering,
+    commit: s.commit,
+    isDispatched,
+    verifySignedRequest: verifySignedRequest({
+      trust, keys, replay: s.replay, commit: s.commit, limiter: s.limiter, abuse: s.abuse, verifier: s.verifier,
+      isDispatched,
+      serverName: () => id.serverName,
+      destinationAlias: (origin) => (state.federationUrl !== null && dialects.isReference(origin) ? new URL(state.federationUrl).hostname.toLowerCase() : null),
+      // Fails closed for servers seen to bind (destination-binding.ts).
+      bindsDestination: async (origin) => dialects.referenceVersion(origin) === '3' || discovery.requiresBinding(origin),
+      onVerified: (origin) => {
+        trust.markSeen(origin);
+        s.workers.wake(origin);
+      },
+    }),
+    capabilities: ['batch', LARGE_BATCH_CAPABILITY, DESTINATION_BINDING_CAPABILITY],
+    publicUrl: () => state.federationUrl ?? '',
+    federationEndpoints: () => state.endpoints(),
+    mailboxesNamed: s.currentMailboxes,
+    isPaused: s.isPaused,
+    isEntitledToEvent: eventEntitlement((roomId, server) => s.rooms.isJoinedServer(roomId, server)),
+    referenceVersion: (server) => dialects.referenceVersion(server),
+    observe: s.metrics.federationObserver(),
+    limiter: s.limiter, verifier: s.verifier, trustedProxies: s.trustedProxies, peeringLimit: config.peeringRateLimit, bodyTimeoutMs: config.bodyTimeoutMs,
+    pull,
+    mailbox: { store: s.mailboxes, enabled: s.mailboxEnabled, ...(config.pullWaitMs !== undefined ? { waitMs: config.pullWaitMs } : {}) },
+    mailboxPeerAllowed: (server) => trust.get(server)?.trust === 'allow',
+    answerThroughMailbox: (server, path, body) => {
+      void mailboxSender.deposit(id, server, path, body).then((left) => {
+        if (left?.response.status !== 200) log.warn({ event: 'mailbox_answer_failed', server, path, status: left?.response.status ?? null }, 'could not leave an answer at a mailbox; it is sent again when the request comes again');
+      });
+    },
+    onMailboxChange: () => notifications.notify({ type: 'status', scope: 'queue' }),
+    ...(config.pullWaitMs !== undefined ? { pullWaitMs: config.pullWaitMs } : {}),
+    ...(config.reachProbeIntervalSeconds !== undefined ? { reachProbeIntervalSeconds: config.reachProbeIntervalSeconds } : {}),
+    onPullAck: () => notifications.notify({ type: 'status', scope: 'queue' }),
+    reachProbe: async (server, keyId) => {
+      const answer = await probeCaller({ trust, discovery, http: s.http, knownKey: (name, k) => keys.get(name, k)?.public_key ?? null }, server, keyId);
+      // Called back where it told us it lives: that endpoint is proven, it may be pushed to (issue #32).
+      if (answer.reachable && pull.markReached(server)) {
+        log.info({ event: 'peer_endpoint_reached', server }, `${server} was reached at its endpoint: its events are pushed again`);
+        s.workers.kick(server);
+      }
+      return answer;
+    },
+    extraCapabilities: () => [...(state.running?.reachability.capabilities() ?? []), ...(s.mailboxEnabled() ? [MAILBOX_CAPABILITY] : [])],
+    deliveryFailingTo: (server) => s.outbox.networkFailing(server),
+  }, s.federationInFlight);
+}
+
+/** Reachability (issue #15): the self-test, port mapping, and pull mode with the mailboxes while nobody can reach us. */
+function buildReachability(s: Services, id: Identity, parts: RoomParts, listener: FederationListener): Reachability {
+  const { config, state, notifications } = s;
+  return new Reachability({
+    trust: s.trust, http: s.http, discovery: s.discovery, log: s.log, identity: () => id, federationUrl: () => state.federationUrl, federationPort: () => listener.port,
+    // While nobody can reach us: pull what peers queued for us, and fetch what others left at them (mailboxes).
+    puller: receivers(
+      new Puller({
+        db: s.db, trust: s.trust, discovery: s.discovery, http: s.http, ingest: s.ingest, identity: () => id, log: s.log, isPaused: s.isPaused,
+        onChange: () => notifications.notify({ type: 'status' }), onReceived: s.metrics.fetched('pull'),
+        receiveInvite: (server, raw) => parts.rooms.receiveInviteEvent(server, raw),
+      }),
+      s.mailboxFetcher,
+    ),
+    forcePull: config.pull ?? false,
+    neverReached: (server) => s.pull.unreachedReason(server) !== null,
+    mailboxSources: s.currentMailboxes,
+    // A node listening on loopback only cannot be reached through the router: no mapping then.
+    portMapping: !(config.noPortMapping ?? false) && !/^(127\.|::1$|localhost$)/.test(listener.host),
+    listenHost: listener.host,
+    ...(config.reachabilityWatchSeconds !== undefined ? { watchSeconds: config.reachabilityWatchSeconds } : {}),
+    ...(config.reachabilityConfirmSeconds !== undefined ? { confirmSeconds: config.reachabilityConfirmSeconds } : {}),
+    ...(config.reachabilityRecheckSeconds !== undefined ? { recheckSeconds: config.reachabilityRecheckSeconds } : {}),
+    ...(config.portMappingGateway ? { gatewayAddress: config.portMappingGateway } : {}),
+    onChange: () => notifications.notify({ type: 'status' }),
+  });
+}
+
+/** Where this node is reached: its federation URL and endpoints, from the listener's address. */
+async function nameEndpoints(s: Services, id: Identity, listener: FederationListener): Promise<void> {
+  const { state, config, settings } = s;
+  const { host, port } = listener;
+  state.selfBase = selfBaseUrl(state.tls, host, port);
+  const publicUrl = config.publicUrl ?? settings.get('public_url');
+  const scheme = state.tls ? 'https' : 'http';
+  state.federationUrl = publicUrl?.replace(/\/+$/, '') ?? (await defaultEndpoint(scheme, host, port, id.serverName));
+  // Discovery is public: the machine's addresses are read at most every 5 s, however often it is asked.
+  let listed: { at: number; list: string[] } | null = null;
+  state.endpoints = () => {
+    if (!listed || Date.now() - listed.at > 5_000) listed = { at: Date.now(), list: ownEndpoints({ federationUrl: state.federationUrl ?? '', ownerGaveUrl: publicUrl !== undefined, scheme, port, listenHost: host }) };
+    return listed.list;
+  };
+  const tls = state.tls;
+  s.log.info({ event: 'federation_listening', url: state.federationUrl, listen: `${host}:${port}`, tls: tls ? { self_signed: tls.selfSigned, fingerprint256: tls.fingerprint256 } : null }, 'federation API listening');
+}
+
+/** Starts federation for an identity: the services above, in order; `state.running` once they all exist. */
+export async function startFederation(s: Services, id: Identity): Promise<void> {
+  const { state, bus, log } = s;
+  s.users.add('owner', id.serverName);
+  const parts = startRooms(s, id);
+  state.ingestHooks = ingestHooks(s, parts.rooms);
+  state.tls = await loadTls(s, id);
+  const listener = await listenFederation(federationApp(s, id, parts), state.tls, s.config, log, s.trustedProxies);
+  await nameEndpoints(s, id, listener);
+  const reachability = buildReachability(s, id, parts, listener);
+  bus.on('peerNotReached', (server, error) => reachability.notReachedBy(server, error));
+  state.running = {
+    ...parts, reachability, server: listener.server,
+    halt: () => {
+      parts.rooms.stop();
+      parts.peering.stop();
+      s.mailboxDeposits.stop();
+    },
+    close: async (graceMs, onForced) => {
+      await Promise.all([reachability.stop(), close(listener.server, graceMs, onForced, () => s.federationInFlight.size), parts.referenceRooms.stop()]);
+    },
+  };
+  s.workers.start();
+  reachability.start();
+  bus.on('deliveryFailing', (peer) => reachability.peerReportsFailing(peer));
+  parts.referenceRooms.start();
+  // Pull what we missed in remote rooms while we were away (the hosts' outboxes also resend).
+  for (const roomId of parts.rooms.remoteJoinedRooms()) {
+    parts.rooms.catchUp(roomId).catch((error: Error) => warnLimited(log, `catch_up_failed ${roomId}`, { event: 'catch_up_failed', room_id: roomId, error: error.message }, 'catch-up failed; will rely on the host resending'));
+  }
+}
+
+/** Starts and stops the ways a node nobody can reach receives: pull (issue #15) and mailboxes (issue #32). */
+function receivers(...parts: Array<{ start(): void; stop(): Promise<void> }>): { start(): void; stop(): Promise<void> } {
+  return {
+    start: () => parts.forEach((p) => p.start()),
+    stop: async () => {
+      await Promise.all(parts.map((p) => p.stop()));
+    },
+  };
+}

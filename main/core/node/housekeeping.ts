@@ -1,0 +1,58 @@
+/**
+ * The node's housekeeping: a periodic cleanup (replay cache, expired mailbox items and outbox
+ * entries, old delivery attempts, clients' transaction ids), and quarantines that lapse by
+ * themselves (trust/quarantine-lapses.ts). Started once the node listens; stopped first.
+ */
+import { DEFAULT_MAX_AGE_MS } from '../outbox/delivery-worker.ts';
+import { releaseHeld } from '../trust/quarantine-release.ts';
+import { QuarantineLapses } from '../trust/quarantine-lapses.ts';
+import type { Services } from './services.ts';
+
+const CLEANUP_EVERY_MS = 60_000;
+/** Delivery attempts are kept a week, and at most this many. */
+const ATTEMPTS_KEPT_MS = 7 * 24 * 3600_000;
+const ATTEMPTS_KEPT = 200_000;
+
+export class Housekeeping {
+  private readonly s: Services;
+  private timer: NodeJS.Timeout | null = null;
+  private readonly lapses: QuarantineLapses;
+
+  constructor(s: Services) {
+    this.s = s;
+    const { trust, log, notifications } = s;
+    // Quarantines with an end time lapse by themselves; what they held is then released.
+    this.lapses = new QuarantineLapses(trust, (server) => {
+      trust.upsert(server, { trust: 'allow', reason: 'quarantine ended', until_ms: null });
+      log.info({ event: 'quarantine_ended', server }, 'quarantine ended');
+      void releaseHeld(server, s.quarantine, s.ingest, log).finally(() => s.workers.kick(server));
+      notifications.notify({ type: 'status' });
+    });
+    s.bus.on('quarantineChanged', () => this.lapses.changed());
+  }
+
+  start(): void {
+    this.timer = setInterval(() => this.cleanUp(), CLEANUP_EVERY_MS);
+    this.timer.unref();
+    this.lapses.start();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.lapses.stop();
+  }
+
+  private cleanUp(): void {
+    const { replay, mailboxes, notifications, outbox, config, log, state } = this.s;
+    try {
+      replay.prune();
+      if (mailboxes.expire() > 0) notifications.notify({ type: 'status', scope: 'queue' });
+      const expired = outbox.expireOlderThan(config.outboxMaxAgeMs ?? DEFAULT_MAX_AGE_MS);
+      if (expired > 0) log.warn({ event: 'delivery_expired', count: expired }, 'undelivered entries expired');
+      outbox.pruneAttempts(ATTEMPTS_KEPT_MS, ATTEMPTS_KEPT);
+      state.running?.rooms.clientTxns.forget(Date.now());
+    } catch (error) {
+      log.warn({ event: 'housekeeping_failed', error: (error as Error).message }, 'periodic cleanup failed');
+    }
+  }
+}

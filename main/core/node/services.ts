@@ -1,0 +1,276 @@
+/**
+ * The services a node has from its first moment, set up or not, built in dependency order
+ * through their constructors (docs/ARCHITECTURE.md §One owner of state). What one of them must
+ * ask of a service built after it is a function bound late (it reads the other at each call);
+ * what it must tell another is an event on the node's bus (node-bus.ts). The services that
+ * start with federation, once the node has an identity, are in federation.ts.
+ */
+import type { NodeConfig } from '../config.ts';
+import { readAdminToken, type DataDirPaths } from '../data-dir.ts';
+import { DestinationBindingMemory } from '../federation/destination-binding.ts';
+import { Discovery } from '../federation/discovery.ts';
+import { EventIngest, type IngestHooks } from '../federation/event-ingest.ts';
+import { HttpClient } from '../federation/http-client.ts';
+import { AddressPolicy, type LookupFn } from '../federation/address-policy.ts';
+import { ServerKeys } from '../federation/keys/server-keys.ts';
+import { NameClaims } from '../federation/name-claims.ts';
+import { ReplayCache } from '../federation/replay-cache.ts';
+import { PeerDialects } from '../federation/reference/peer-dialects.ts';
+import { ReferenceChannels } from '../federation/reference/channel-rooms.ts';
+import { reference3Refusal } from '../federation/reference/carry.ts';
+import type { Identity } from '../identity/identity.ts';
+import type { Logger } from '../log/logger.ts';
+import { TrustedProxies } from '../http/client-address.ts';
+import { InFlightRequests } from '../http/middleware/in-flight.ts';
+import { IdleMemoryTrim } from '../memory/idle-memory-trim.ts';
+import { VerifyPool } from '../crypto/verify-pool.ts';
+import { LoginSessions } from '../admin/sessions.ts';
+import type { Db } from '../store/database.ts';
+import { FederationEvents } from '../store/federation-events.ts';
+import { GroupCommit } from '../store/group-commit.ts';
+import { WalSync } from '../store/wal-sync.ts';
+import type { Settings } from '../store/settings.ts';
+import type { TlsMaterial } from '../tls/certificate.ts';
+import { TrustStore } from '../trust/trust-store.ts';
+import { StorageQuota } from '../trust/storage-quota.ts';
+import { RateLimiters } from '../trust/rate-limiter.ts';
+import { AbuseMonitor } from '../trust/abuse-monitor.ts';
+import { QuarantineStore } from '../trust/quarantine.ts';
+import { LocalUsers } from '../rooms/local-users.ts';
+import { RoomStore } from '../rooms/room-store.ts';
+import { Outbox } from '../outbox/outbox.ts';
+import { DeliveryWorkers } from '../outbox/delivery-worker.ts';
+import { DEFAULT_REFERENCE_PUSH_LIMIT, PushPacer } from '../outbox/push-pacer.ts';
+import { DEFAULT_BACKOFF } from '../outbox/backoff.ts';
+import { BackupRecords } from '../backup/records.ts';
+import { BackupScheduler } from '../backup/scheduler.ts';
+import { NodeMetrics } from '../metrics/node-metrics.ts';
+import { MailboxStore } from '../mailbox/mailbox-store.ts';
+import { MailboxSender } from '../mailbox/sender.ts';
+import { MailboxDeposits } from '../mailbox/deposits.ts';
+import { MailboxFetcher } from '../mailbox/fetcher.ts';
+import { SelfDispatch } from '../mailbox/self-dispatch.ts';
+import { PullQueue } from '../pull/pull-queue.ts';
+import { NodeEvents } from '../node-events.ts';
+import { NodeBus } from './node-bus.ts';
+import type { Running } from './federation.ts';
+
+/**
+ * What the composition root itself holds and changes while the node runs; services read it
+ * through the late-bound functions they were given.
+ */
+export interface NodeState {
+  /** Null in setup mode (no identity yet); loaded in start() (opening sealed keys is asynchronous). */
+  identity: Identity | null;
+  /** Asked on every delivery kick and federation request (issue #17): read once, kept by setPaused. */
+  paused: boolean;
+  federationUrl: string | null;
+  /** Our own federation listener as this machine calls it: requests a mailbox carried for us go there. */
+  selfBase: string | null;
+  tls: TlsMaterial | null;
+  /** Every endpoint this node can be reached at, best first (discovery `federation_endpoints`). */
+  endpoints: () => string[];
+  /** The rooms' hooks on incoming events, once federation started (federation.ts). */
+  ingestHooks: IngestHooks;
+  /** The services that start with federation; null until then. */
+  running: Running | null;
+}
+
+export interface NodeBasics {
+  config: NodeConfig;
+  paths: DataDirPaths;
+  log: Logger;
+  db: Db;
+  settings: Settings;
+  state: NodeState;
+}
+
+export function newNodeState(settings: Settings): NodeState {
+  const state: NodeState = {
+    identity: null, paused: settings.get('federation_paused') === '1', federationUrl: null, selfBase: null, tls: null,
+    endpoints: () => (state.federationUrl ? [state.federationUrl] : []),
+    ingestHooks: {}, running: null,
+  };
+  return state;
+}
+
+/** Trust, where connections may go, the signed-request client, discovery, keys and the names of peers. */
+function buildPeerKnowledge({ config, log, db, settings, state }: NodeBasics, bus: NodeBus, lookup: LookupFn | undefined) {
+  const trust = new TrustStore(db, settings, { onQuarantineChange: () => bus.emit('quarantineChanged') });
+  const policy = new AddressPolicy({
+    insecureHttp: config.insecureHttp,
+    allowPrivateAddresses: config.allowPrivateAddresses ?? false,
+    // The owner's own federation URL (the setup wizard's self-check calls it) counts as owner-given.
+    endpointVouch: (origin) => trust.endpointVouch(origin) ?? (state.federationUrl !== null && new URL(state.federationUrl).origin === origin ? { vouch: 'owner', addresses: 'any' } : undefined),
+    ...(lookup ? { lookup } : {}),
+  });
+  const http: HttpClient = new HttpClient({
+    allowInsecureHttp: config.insecureHttp, pinFor: (url) => trust.pinnedFingerprintFor(url), policy,
+    // Peers' other endpoints (their discovery's federation_endpoints) survive a restart (issue #32 item 4).
+    failoverStore: { load: () => settings.get('endpoint_alternates'), save: (text) => settings.set('endpoint_alternates', text), keep: (origin) => trust.endpointVouch(origin) !== undefined },
+    bindsDestination: (server) => discovery.bindsDestination(server),
+    forgetDestination: (server) => discovery.forget(server),
+    referenceVersion: (server) => dialects.referenceVersion(server),
+    onReferenceBinds: (server) => {
+      if (dialects.markReference3(server)) log.info({ event: 'reference_binds', server }, `${server} refused an unbound signed request (401): it runs the Paracord reference 3.x, every request to it is bound from now on`);
+    },
+    onDeliveryFailing: (server) => bus.emit('deliveryFailing', server),
+  });
+  const discovery: Discovery = new Discovery(http, trust, new DestinationBindingMemory(db));
+  const keys: ServerKeys = new ServerKeys(db, http, discovery, log, () => state.identity, {
+    // Under the allowlist, a relayed event's unknown origin is verified with the host's key cache, not contacted.
+    ...(config.maxRelayedOriginsPerHost !== undefined ? { maxRelayedOriginsPerHost: config.maxRelayedOriginsPerHost } : {}),
+    mayContactRelayedOrigin: (server) => (trust.defaultPolicy === 'open' ? trust.get(server)?.trust !== 'block' : trust.get(server) !== undefined && trust.get(server)?.trust !== 'block'),
+    isReference: (server) => dialects.isReference(server),
+  });
+  // Every binding of a name to a peer is checked here (name-claims.ts); a stored alias is honoured only while it is the peer's alone.
+  const dialects: PeerDialects = new PeerDialects(db, { refusesAlias: (domain, server) => claims.refusesAlias(domain, server) });
+  const claims: NameClaims = new NameClaims({ self: () => state.identity?.serverName, db, trust, keys, dialects, discovery, http });
+  return { trust, http, discovery, keys, dialects, claims };
+}
+
+/** The database's writers and what incoming events go through: group commits, the ingest, rooms, quarantine. */
+function buildStorage({ config, paths, log, db, state }: NodeBasics, peers: ReturnType<typeof buildPeerKnowledge>) {
+  const { trust, keys, dialects } = peers;
+  // Group commits flush the WAL from a libuv thread, not the event loop (wal-sync.ts).
+  const walSync = new WalSync(paths.database);
+  const commit = new GroupCommit(db, {
+    walSync,
+    onRollback: () => {
+      rooms.forgetCachedMembership();
+      quarantine.forgetHeldBytes();
+    },
+  });
+  const replay = new ReplayCache(db);
+  const events = new FederationEvents(db);
+  const verifier = new VerifyPool();
+  const quota = new StorageQuota(db, { bytesPerDay: config.peerQuotaBytesPerDay, totalBytes: config.peerQuotaTotalBytes }, log, {
+    // This node itself is never charged (set up: it has an identity).
+    isExempt: (server) => server === state.identity?.serverName,
+  });
+  const ingest = new EventIngest({ trust, keys, events, commit, verifier, quota, hooks: () => state.ingestHooks });
+  const users = new LocalUsers(db);
+  const rooms = new RoomStore(db, { maxReactionsPerUserPerMessage: config.maxReactionsPerUserPerMessage, serverName: () => state.identity?.serverName ?? null });
+  const channels = new ReferenceChannels(db, rooms);
+  const referenceLookup = channels.targetLookup(events, (origin) => dialects.domainOf(origin), () => state.identity?.serverName ?? null);
+  const quarantine = new QuarantineStore(db, quota, { payerOf: (origin, receivedFrom) => ingest.payerOf(origin, receivedFrom) });
+  return { walSync, commit, replay, events, verifier, quota, ingest, users, rooms, channels, referenceLookup, quarantine };
+}
+
+/** The federation listener's guards: rate limits, trusted proxies, and the monitor that quarantines abusers. */
+function buildGuards({ config, log }: NodeBasics, trust: TrustStore, notifications: NodeEvents) {
+  const limiter = new RateLimiters({ maxAddressBuckets: config.maxAddressBuckets });
+  const trustedProxies = new TrustedProxies(config.trustedProxies ?? []);
+  const abuse = new AbuseMonitor(
+    () => ({ ...trust.autoQuarantine, ...(config.bannedEventsBeforeQuarantine !== undefined ? { banned_events: config.bannedEventsBeforeQuarantine } : {}) }),
+    (server, reason) => {
+      const current = trust.get(server)?.trust;
+      if (current === 'block' || current === 'quarantine') return;
+      trust.upsert(server, { trust: 'quarantine', reason, until_ms: null });
+      log.warn({ event: 'auto_quarantined', server, reason }, 'server auto-quarantined');
+      notifications.notify({ type: 'status' });
+    },
+  );
+  return { limiter, trustedProxies, abuse };
+}
+
+/** What the owner has of the node itself: backups, metrics, login sessions, and memory given back while idle. */
+function buildOwnerServices({ config, paths, log, db, settings, state }: NodeBasics, commit: GroupCommit, notifications: NodeEvents) {
+  const backupRecords = new BackupRecords(settings);
+  // The command line's schedule wins for this run; without the flags, an earlier run's is cleared.
+  const b = config.backup;
+  backupRecords.setCommandLineSchedule(b ? { dir: b.dir, every: b.every ?? 'daily', keep: b.keep ?? 7, ...(b.passphraseFile ? { passphrase_file: b.passphraseFile } : {}) } : null);
+  const backupScheduler = new BackupScheduler({
+    dataDir: config.dataDir, db, records: backupRecords, log,
+    serverName: () => state.identity?.serverName ?? null,
+    // Sealed keys go into the archive as a portable copy, restorable on another machine.
+    identityText: () => (state.identity?.sealedBy ? state.identity.backup() : undefined),
+    onChange: () => notifications.notify({ type: 'status' }),
+  });
+  const metrics = new NodeMetrics(
+    { db, databaseFile: paths.database, lastBackupAt: () => backupRecords.last().at, isPaused: () => state.paused, reachability: () => state.running?.reachability.status() ?? null },
+    config.metricsDestinations !== undefined ? { maxDestinations: config.metricsDestinations } : {},
+  );
+  // Read once: the token does not change while the node runs (rotate it by restarting).
+  const token = readAdminToken(paths);
+  const sessions = new LoginSessions(db, config.sessionTtlSeconds !== undefined ? config.sessionTtlSeconds * 1000 : undefined);
+  const federationInFlight = new InFlightRequests();
+  const adminInFlight = new InFlightRequests();
+  // Any write or request makes a period busy: memory is given back only when nothing happens.
+  const activity = () => commit.stats.jobs + federationInFlight.started + adminInFlight.started;
+  const memoryTrim = new IdleMemoryTrim({ log, activity, releaseCaches: () => db.pragma('shrink_memory') });
+  return { backups: { records: backupRecords, scheduler: backupScheduler }, metrics, adminToken: () => token, sessions, federationInFlight, adminInFlight, memoryTrim };
+}
+
+/** Sending: the outbox and its workers, pull mode's queue, and a friend's node as a mailbox (issue #32). */
+function buildDelivery(
+  { config, log, db, settings, state }: NodeBasics,
+  bus: NodeBus,
+  { trust, http, discovery, dialects }: ReturnType<typeof buildPeerKnowledge>,
+  { events }: ReturnType<typeof buildStorage>,
+  metrics: NodeMetrics,
+  notifications: NodeEvents,
+) {
+  const isPaused = () => state.paused;
+  const outbox = new Outbox(db, {
+    onQueued: (destination) => bus.emit('deliveryQueued', destination),
+    onDelivered: (destination, delivered) => bus.emit('delivered', destination, delivered),
+    onSettled: (rows) => bus.emit('deliverySettled', rows),
+  });
+  const pull = new PullQueue(db, {
+    onDelivered: (destination, delivered) => {
+      bus.emit('delivered', destination, delivered);
+      bus.emit('deliverySettled', delivered);
+    },
+  });
+  // A friend's node as a mailbox (issue #32): what we hold for friends, and where we leave what they cannot be sent.
+  const mailboxes = new MailboxStore(db);
+  const mailboxSender = new MailboxSender({ db, trust, discovery, http, log });
+  // Where our events wait after a mailbox took them, until their recipient fetched them.
+  const mailboxDeposits = new MailboxDeposits({
+    db, discovery, http, log, identity: () => state.identity, onChange: () => notifications.notify({ type: 'status', scope: 'queue' }),
+    ...(config.mailboxCheckSeconds !== undefined ? { checkMs: config.mailboxCheckSeconds * 1000 } : {}),
+  });
+  const mailboxEnabled = () => settings.get('mailbox_enabled') !== 'off';
+  // Requests a mailbox carried for us go to our own listener, checked like direct ones.
+  const selfDispatch = new SelfDispatch(() => state.selfBase, () => state.identity?.serverName ?? '');
+  const mailboxFetcher = new MailboxFetcher({
+    db, trust, discovery, http, identity: () => state.identity, log, isPaused,
+    dispatch: (carried) => selfDispatch.dispatch(carried),
+    onChange: () => notifications.notify({ type: 'status' }),
+  });
+  /** The friends whose mailboxes we fetched from lately (none while we are reached directly). */
+  const currentMailboxes = () => mailboxFetcher.sources().filter((m) => m.last_error === null && m.last_fetch_at !== null && Date.now() - m.last_fetch_at < 2 * 60_000).map((m) => m.server_name);
+  const pushLimit = { events: config.referencePushPerMinute ?? DEFAULT_REFERENCE_PUSH_LIMIT.events, windowMs: config.referencePushWindowMs ?? DEFAULT_REFERENCE_PUSH_LIMIT.windowMs };
+  const workers = new DeliveryWorkers({
+    outbox, events, http, discovery, log, isPaused, pull, mailbox: mailboxSender, deposits: mailboxDeposits,
+    pacer: new PushPacer((destination) => (pushLimit.events > 0 && dialects.isReference(destination) ? pushLimit : null)),
+    cannotCarry: (destination) => (dialects.referenceVersion(destination) === '3' ? (event) => reference3Refusal(event, destination) : null),
+    isHeld: (server) => {
+      const decision = trust.decide(server);
+      return decision.allowed && decision.quarantined;
+    },
+    identity: () => state.identity,
+    backoff: { initialMs: config.retryInitialMs ?? DEFAULT_BACKOFF.initialMs, maxMs: config.retryMaxMs ?? DEFAULT_BACKOFF.maxMs },
+    ...(config.outboxMaxAgeMs !== undefined ? { maxAgeMs: config.outboxMaxAgeMs } : {}),
+    onChange: () => notifications.notify({ type: 'status', scope: 'queue' }),
+    reissue: (destination, eventId, roomDepth) => state.running?.rooms.reissueRefused(destination, eventId, roomDepth) ?? Promise.resolve(false),
+    onAttempt: (destination, outcome, latencyMs, delivered) => metrics.deliveryAttempt(destination, outcome, latencyMs, delivered),
+  });
+  bus.on('deliveryQueued', (destination) => workers.noteQueued(destination));
+  return { outbox, pull, mailboxes, mailboxSender, mailboxDeposits, mailboxEnabled, selfDispatch, mailboxFetcher, currentMailboxes, workers, isPaused };
+}
+
+/** Every service a node has before federation starts, in dependency order. */
+export function buildServices(basics: NodeBasics, lookup: LookupFn | undefined) {
+  const bus = new NodeBus();
+  const notifications = new NodeEvents();
+  const peers = buildPeerKnowledge(basics, bus, lookup);
+  const storage = buildStorage(basics, peers);
+  const guards = buildGuards(basics, peers.trust, notifications);
+  const owner = buildOwnerServices(basics, storage.commit, notifications);
+  const delivery = buildDelivery(basics, bus, peers, storage, owner.metrics, notifications);
+  return { ...basics, bus, notifications, ...peers, ...storage, ...guards, ...owner, ...delivery };
+}
+
+export type Services = ReturnType<typeof buildServices>;
