@@ -29,7 +29,7 @@ import { mailboxOperations, type MailboxOutputs } from './admin/mailbox.ts';
 export { serverNameSchema } from './admin/schemas.ts';
 export type { NodeStatus } from './admin/node.ts';
 export type { AdminSession } from './admin/sessions.ts';
-export { trustModeSchema, type PeerView, type PeerQuota } from './admin/peers.ts';
+export { trustModeSchema, type PeerView, type PeerDelivery, type PeerQuota } from './admin/peers.ts';
 export { defaultPolicySchema, type Policy } from './admin/policy.ts';
 export type { HeldEvent } from './admin/quarantine.ts';
 export type { RoomSummary, RoomActions, RoomBan, RoomMember } from './admin/rooms.ts';
