@@ -78,6 +78,26 @@ describe('admin client over the stream', () => {
     transport.close();
   });
 
+  it('opens without a call (connect), brings the node\'s notifications when its URL asks for them, and says when they flow', async () => {
+    const notifications: Array<{ type: string; [key: string]: unknown }> = [];
+    const flows: string[] = [];
+    const { transport, api, opened } = streamClient({
+      url: `${streamUrl}?notifications=1`,
+      onNotification: (n) => notifications.push(n),
+      onOpen: () => flows.push('open'),
+      onClose: () => flows.push('close'),
+    });
+    transport.connect();
+    await expect.poll(() => flows).toEqual(['open']);
+    const { room_id } = await api.createRoom({ name: 'live' });
+    await api.sendMessage({ room_id, body: 'told' });
+    await expect.poll(() => notifications.some((n) => n.type === 'room' && n.room_id === room_id && n.event_type === 'm.message')).toBe(true);
+    // A notification is no answer: every call was answered, none mistaken for another.
+    expect(opened).toHaveLength(1);
+    transport.close();
+    expect(flows).toEqual(['open', 'close']);
+  });
+
   it('when the stream is cut: a read is asked again over HTTP, a change fails as ConnectionLost, and the next calls reopen it', async () => {
     const { transport, api, calls, opened } = streamClient();
     await api.getStatus({});

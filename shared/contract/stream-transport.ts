@@ -23,6 +23,10 @@
  * as a probe halfway — closes it the same way (a connection that died without a FIN: a laptop's
  * sleep, a changed network); a slow operation on a live connection is not cut.
  *
+ * Notifications: a stream whose URL asks for them (`?notifications=1`) also brings the node's live
+ * notifications (`onNotification`); `onOpen` and `onClose` say when they flow, `connect` opens the
+ * stream without a call (the browser UI's live updates, issue #35 item 3).
+ *
  * Order: a room's changes reach the node in the order they were made. Over one open stream they
  * are pipelined (the node takes a stream's frames in order); whenever a change would take another
  * way than the room's previous change (HTTP, or a new stream), it waits for that one first.
@@ -78,12 +82,23 @@ export interface StreamTransportOptions {
   /** A call unanswered this long, with nothing else heard meanwhile, closes the stream. */
   silenceMs?: number;
   now?: () => number;
+  /**
+   * The node's notifications, on a stream opened with `?notifications=1` in its URL (frames
+   * without an id, main/core/admin/stream/frames.ts): the browser UI's live updates.
+   */
+  onNotification?: (notification: { type: string; [key: string]: unknown }) => void;
+  /** A stream opened: notifications flow from now on (what happened before reached nobody). */
+  onOpen?: () => void;
+  /** The stream closed: no notification comes until `onOpen` again. */
+  onClose?: () => void;
 }
 
 export interface StreamTransport {
   call: AdminTransport;
   /** Whether calls go over the stream right now. */
   readonly streaming: boolean;
+  /** Opens the stream now if it is not open (after the back-off of a failed attempt): for its notifications. */
+  connect(): void;
   /** Closes the stream for good; calls take the fallback from then on. */
   close(): void;
 }
@@ -152,6 +167,9 @@ export function streamTransport(options: StreamTransportOptions): StreamTranspor
       lastHeard = now();
       receive(event.data);
     });
+    s.addEventListener('open', () => {
+      if (socket === s) options.onOpen?.();
+    });
     s.addEventListener('error', () => {
       // A 'close' follows.
     });
@@ -166,6 +184,7 @@ export function streamTransport(options: StreamTransportOptions): StreamTranspor
     watchdog = null;
     if (answered && code !== CLOSE_CREDENTIAL) nextTry = now();
     else backOff();
+    options.onClose?.();
     const lost = [...waiting.values()];
     waiting.clear();
     // Repeated one after another, in the order they were made.
@@ -183,10 +202,15 @@ export function streamTransport(options: StreamTransportOptions): StreamTranspor
   }
 
   function receive(data: unknown): void {
-    let answer: { id?: unknown; ok?: unknown; result?: unknown; status?: unknown; error?: unknown; message?: unknown };
+    let answer: { id?: unknown; ok?: unknown; result?: unknown; status?: unknown; error?: unknown; message?: unknown; notification?: unknown };
     try {
       answer = JSON.parse(String(data)) as typeof answer;
     } catch {
+      return;
+    }
+    const notification = answer.notification as { type?: unknown } | null | undefined;
+    if (answer.id === undefined && typeof notification?.type === 'string') {
+      options.onNotification?.(notification as { type: string; [key: string]: unknown });
       return;
     }
     if (typeof answer.id !== 'number') return;
@@ -279,6 +303,7 @@ export function streamTransport(options: StreamTransportOptions): StreamTranspor
     get streaming() {
       return openSocket() !== null;
     },
+    connect,
     close() {
       closedForGood = true;
       const s = socket;
