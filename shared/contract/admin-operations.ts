@@ -95,6 +95,8 @@ export const ADMIN_API_PREFIX = '/_paracord/admin/v1';
 
 /** The admin contract over one WebSocket (main/core/admin/stream/, shared/contract/stream-transport.ts). */
 export const ADMIN_STREAM_PATH = `${ADMIN_API_PREFIX}/stream`;
+/** The stream's subprotocol that asks for the node's notifications too (`GET /events`'s, as frames without an id). */
+export const ADMIN_STREAM_NOTIFICATIONS = 'paracord.notifications';
 
 /**
  * Whether the request's own session cookie is valid, answered without credentials:

@@ -23,7 +23,7 @@
  * as a probe halfway — closes it the same way (a connection that died without a FIN: a laptop's
  * sleep, a changed network); a slow operation on a live connection is not cut.
  *
- * Notifications: a stream whose URL asks for them (`?notifications=1`) also brings the node's live
+ * Notifications: a stream opened with the `paracord.notifications` subprotocol (`protocols`) also brings the node's live
  * notifications (`onNotification`); `onOpen` and `onClose` say when they flow, `connect` opens the
  * stream without a call (the browser UI's live updates, issue #35 item 3).
  *
@@ -74,8 +74,10 @@ export interface StreamTransportOptions {
   url: string;
   /** Where calls go while the stream is not open (HTTP). */
   fallback: AdminTransport;
-  /** Opens the socket; `new WebSocket(url)` by default (a browser sends its cookie and Origin). */
+  /** Opens the socket; `new WebSocket(url, protocols)` by default (a browser sends its cookie and Origin). */
   open?: (url: string) => SocketLike;
+  /** The subprotocols asked for: `ADMIN_STREAM_NOTIFICATIONS` for the node's notifications. */
+  protocols?: string[];
   httpOnly?: readonly AdminOperationName[];
   /** Wait after an attempt that got no answer before the next one: the first, doubled up to the max. */
   retryMs?: { first: number; max: number };
@@ -83,8 +85,8 @@ export interface StreamTransportOptions {
   silenceMs?: number;
   now?: () => number;
   /**
-   * The node's notifications, on a stream opened with `?notifications=1` in its URL (frames
-   * without an id, main/core/admin/stream/frames.ts): the browser UI's live updates.
+   * The node's notifications, on a stream opened with the `ADMIN_STREAM_NOTIFICATIONS`
+   * subprotocol (frames without an id, main/core/admin/stream/frames.ts): the browser UI's live updates.
    */
   onNotification?: (notification: { type: string; [key: string]: unknown }) => void;
   /** A stream opened: notifications flow from now on (what happened before reached nobody). */
@@ -125,7 +127,7 @@ export function repeatable(name: AdminOperationName, input: Record<string, unkno
 }
 
 export function streamTransport(options: StreamTransportOptions): StreamTransport {
-  const open = options.open ?? ((url: string) => new WebSocket(url) as unknown as SocketLike);
+  const open = options.open ?? ((url: string) => new WebSocket(url, options.protocols) as unknown as SocketLike);
   const httpOnly = new Set<AdminOperationName>(options.httpOnly ?? HTTP_ONLY_OPERATIONS);
   const retry = options.retryMs ?? { first: 1_000, max: 15_000 };
   const silenceMs = options.silenceMs ?? 15_000;

@@ -1,4 +1,4 @@
-import { ADMIN_SESSION_PATH, ADMIN_STREAM_PATH } from '../../../shared/contract/admin-operations.ts';
+import { ADMIN_SESSION_PATH, ADMIN_STREAM_NOTIFICATIONS, ADMIN_STREAM_PATH } from '../../../shared/contract/admin-operations.ts';
 import { createAdminClient, httpTransport, AdminError, type AdminTransport } from '../../../shared/contract/client.ts';
 import { ConnectionLost, streamTransport, type StreamTransport } from '../../../shared/contract/stream-transport.ts';
 import { errorSentence } from './errors.ts';
@@ -84,14 +84,15 @@ export const streamEvents = {
 /**
  * In a browser: the admin stream (one WebSocket for every call, issue #17), with HTTP whenever the
  * stream is not open (shared/contract/stream-transport.ts). It also carries the node's
- * notifications (`?notifications=1`): the page's live updates come over it (issue #35 item 3). A
+ * notifications (its subprotocol `paracord.notifications`): the page's live updates come over it (issue #35 item 3). A
  * sign-out closes it; the next call after a new sign-in opens a new one.
  */
 let stream: StreamTransport | undefined;
 function browserStream(): StreamTransport {
-  const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${ADMIN_STREAM_PATH}?notifications=1`;
+  const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${ADMIN_STREAM_PATH}`;
   return (stream ??= streamTransport({
     url,
+    protocols: [ADMIN_STREAM_NOTIFICATIONS],
     fallback: httpTransport(),
     onNotification: (notification) => streamEvents.notification(notification),
     onOpen: () => streamEvents.open(),

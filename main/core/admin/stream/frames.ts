@@ -13,7 +13,7 @@
  * answers come as operations finish, not necessarily in request order. A frame that cannot be
  * read gets an answer with `"id": null`.
  *
- * A stream opened with `?notifications=1` also carries the node's live notifications, the same
+ * A stream opened with the subprotocol `paracord.notifications` (`Sec-WebSocket-Protocol`) also carries the node's live notifications, the same
  * ones `GET /events` sends as Server-Sent Events (main/core/node-events.ts), one frame each and
  * without an id (the browser UI's live updates, issue #35 item 3):
  *

@@ -340,15 +340,16 @@ describe('admin stream frames', () => {
 });
 
 describe('notifications over the stream (the browser UI\'s live updates)', () => {
-  it('come to a stream opened with ?notifications=1, as frames without an id, and to no other stream', async () => {
+  it('come to a stream opened with the paracord.notifications subprotocol, as frames without an id, and to no other stream', async () => {
     const headers = { authorization: `Bearer ${alpha.token}` };
-    const open = async (url: string) => {
-      const ws = new WebSocket(url, { headers });
+    const open = async (protocols: string[]) => {
+      const ws = new WebSocket(streamUrl, protocols, { headers });
       await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
       return new Client(ws);
     };
-    const subscribed = await open(`${streamUrl}?notifications=1`);
-    const plain = await open(streamUrl);
+    const subscribed = await open(['paracord.notifications']);
+    const plain = await open([]);
+    expect(subscribed.ws.protocol).toBe('paracord.notifications');
     const roomId = (await subscribed.call(1, 'createRoom', { name: 'notified' })).result.room_id as string;
     await subscribed.call(2, 'sendMessage', { room_id: roomId, body: 'hello' });
     await plain.call(3, 'getStatus');

@@ -15,7 +15,7 @@ import type { Middleware, ParameterizedContext } from 'koa';
 import type { Logger } from 'pino';
 import type { WebSocket, WebSocketServer } from 'ws';
 import type { Duplex } from 'node:stream';
-import { ADMIN_STREAM_PATH, MAX_MESSAGES_PER_BATCH, type AdminCallMeta, type AdminHandlers, type AdminInput } from '../../../../shared/contract/admin-operations.ts';
+import { ADMIN_STREAM_NOTIFICATIONS, ADMIN_STREAM_PATH, MAX_MESSAGES_PER_BATCH, type AdminCallMeta, type AdminHandlers, type AdminInput } from '../../../../shared/contract/admin-operations.ts';
 import { HttpError, forbidden } from '../../errors.ts';
 import type { InFlightRequests } from '../../http/middleware/in-flight.ts';
 import type { NodeEvents, NodeNotification } from '../../node-events.ts';
@@ -99,12 +99,17 @@ export function adminStream(deps: AdminStreamDeps): Middleware {
     ctx.status = 101;
     // Loaded by the first stream: a node nobody streams to never loads it.
     const { WebSocketServer: Server } = await import('ws');
-    server ??= new Server({ noServer: true, maxPayload: STREAM_FRAME_LIMIT, perMessageDeflate: false, clientTracking: false });
+    server ??= new Server({
+      noServer: true,
+      maxPayload: STREAM_FRAME_LIMIT,
+      perMessageDeflate: false,
+      clientTracking: false,
+      // The only subprotocol: the node's notifications come over the stream too (frames.ts).
+      handleProtocols: (protocols) => (protocols.has(ADMIN_STREAM_NOTIFICATIONS) ? ADMIN_STREAM_NOTIFICATIONS : false),
+    });
     const meta: AdminCallMeta = { session_id: ctx.state.sessionId as string | undefined };
-    // `?notifications=1`: the node's live notifications come over this stream too (frames.ts).
-    const subscribed = ctx.query.notifications === '1';
     server.handleUpgrade(ctx.req, taken.socket, taken.head, (ws) => {
-      const connection = new StreamConnection(ws, taken.socket, deps, meta, () => deps.reauthorize(ctx), budget, subscribed);
+      const connection = new StreamConnection(ws, taken.socket, deps, meta, () => deps.reauthorize(ctx), budget, ws.protocol === ADMIN_STREAM_NOTIFICATIONS);
       live.add(connection);
       budget.join(connection);
       pingTimer ??= setInterval(() => {
