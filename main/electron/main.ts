@@ -20,7 +20,7 @@ import { ADMIN_CHANNEL, NOTIFY_CHANNEL, createIpcRouter } from './ipc-router.ts'
 import { linkFromArgv, parseAppLink } from './protocol-link.ts';
 import { trayModel } from './tray-model.ts';
 import { safeStorageSealer } from './safe-storage-sealer.ts';
-import { initialNotifyState, notificationsFor, type NotifyState } from './notifications-model.ts';
+import { initialNotifyState, notificationsFor, waitingOf, type NotifyState } from './notifications-model.ts';
 
 const startHidden = process.argv.includes('--hidden');
 protocol.registerSchemesAsPrivileged([{ scheme: APP_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true } }]);
@@ -85,12 +85,12 @@ if (!app.requestSingleInstanceLock()) {
   /** New peers and long-failing peers, as desktop notifications (unless turned off in the tray). */
   async function checkNotifications(): Promise<void> {
     if (!node || !status || status.setup_required) return;
-    const [{ peers }, { entries }] = await Promise.all([node.admin.listPeers({}), node.admin.getQueue({ state: 'pending', limit: 5000 })]);
+    const { peers } = await node.admin.listPeers({});
     if (!notifyState) {
       notifyState = initialNotifyState(peers);
       return;
     }
-    const notes = notificationsFor(notifyState, peers, entries);
+    const notes = notificationsFor(notifyState, peers, waitingOf(peers));
     if (notificationsOn() && Notification.isSupported()) for (const note of notes) new Notification(note).show();
   }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { PeerView, QueueEntry } from '../../shared/contract/admin-operations.ts';
-import { LONG_FAILURE_MS, initialNotifyState, notificationsFor } from './notifications-model.ts';
+import { LONG_FAILURE_MS, initialNotifyState, notificationsFor, waitingOf } from './notifications-model.ts';
 
 const peer = (server_name: string, trust: PeerView['trust'] = 'allow'): PeerView => ({
   server_name, trust, endpoint: null, tls_fingerprint: null, reason: null, until_ms: null, rate_limit: null, added_at: 0, last_seen_at: null, keys: [],
@@ -16,6 +16,17 @@ describe('desktop notifications', () => {
       { title: 'New peer', body: 'You are now peered with new.test.' },
     ]);
     expect(notificationsFor(state, [peer('old.test'), peer('new.test')], [])).toEqual([]);
+  });
+
+  it('reads a peer\'s failing delivery from what listPeers says of it (no outbox rows)', () => {
+    const now = Date.now();
+    const failing: PeerView = { ...peer('dead.test'), delivery: { mode: 'push', last_pull_at: null, waiting: 2, paced: false, retrying_since: now - LONG_FAILURE_MS - 1, next_attempt_at: now + 1000, last_error: 'ECONNREFUSED', via_mailbox: null } };
+    const sending: PeerView = { ...peer('busy.test'), delivery: { ...failing.delivery!, retrying_since: null, last_error: null } };
+    expect(waitingOf([failing, sending, peer('quiet.test')])).toEqual([{ destination: 'dead.test', attempts: 1, created_at: now - LONG_FAILURE_MS - 1, last_error: 'ECONNREFUSED' }]);
+    const state = initialNotifyState([failing, sending]);
+    expect(notificationsFor(state, [failing, sending], waitingOf([failing, sending]), now)).toEqual([
+      { title: 'dead.test is unreachable', body: 'Messages for dead.test have waited 1 h (ECONNREFUSED). They will be sent when it is back.' },
+    ]);
   });
 
   it('warns once about a peer failing for an hour, and again only after it recovered and failed again', () => {

@@ -23,8 +23,22 @@ export function initialNotifyState(peers: readonly PeerView[]): NotifyState {
   return { knownPeers: new Set(peers.map((p) => p.server_name)), warnedFailing: new Set() };
 }
 
+/** What the notifications read of a waiting event: its destination, whether it was tried, since when it waits, its error. */
+export type WaitingEntry = Pick<QueueEntry, 'destination' | 'attempts' | 'created_at' | 'last_error'>;
+
+/**
+ * The peers' waiting events as the node sums them up in `listPeers` (PeerView's `delivery`): one
+ * entry per peer retried, its oldest tried event and the last error — all `notificationsFor`
+ * reads, without asking for the outbox's rows (issue #35 item 3).
+ */
+export function waitingOf(peers: readonly PeerView[]): WaitingEntry[] {
+  return peers.flatMap((p) =>
+    p.delivery?.retrying_since != null ? [{ destination: p.server_name, attempts: 1, created_at: p.delivery.retrying_since, last_error: p.delivery.last_error }] : [],
+  );
+}
+
 /** Compares the node's peers and queue with what was seen before; returns what to tell the owner. */
-export function notificationsFor(state: NotifyState, peers: readonly PeerView[], pending: readonly QueueEntry[], now = Date.now()): DesktopNotification[] {
+export function notificationsFor(state: NotifyState, peers: readonly PeerView[], pending: readonly WaitingEntry[], now = Date.now()): DesktopNotification[] {
   const out: DesktopNotification[] = [];
   for (const peer of peers) {
     if (!state.knownPeers.has(peer.server_name) && peer.trust === 'allow') {

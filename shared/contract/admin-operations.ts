@@ -30,7 +30,7 @@ import { mailboxOperations, type MailboxOutputs } from './admin/mailbox.ts';
 export { serverNameSchema } from './admin/schemas.ts';
 export type { NodeStatus } from './admin/node.ts';
 export type { AdminSession } from './admin/sessions.ts';
-export { trustModeSchema, type PeerView, type PeerQuota } from './admin/peers.ts';
+export { trustModeSchema, type PeerView, type PeerDelivery, type PeerQuota } from './admin/peers.ts';
 export { defaultPolicySchema, type Policy } from './admin/policy.ts';
 export type { HeldEvent } from './admin/quarantine.ts';
 export type { RoomSummary, RoomActions, RoomBan, RoomMember } from './admin/rooms.ts';
@@ -102,6 +102,8 @@ export const ADMIN_API_PREFIX = '/_paracord/admin/v1';
 
 /** The admin contract over one WebSocket (main/core/admin/stream/, shared/contract/stream-transport.ts). */
 export const ADMIN_STREAM_PATH = `${ADMIN_API_PREFIX}/stream`;
+/** The stream's subprotocol that asks for the node's notifications too (`GET /events`'s, as frames without an id). */
+export const ADMIN_STREAM_NOTIFICATIONS = 'paracord.notifications';
 
 /**
  * Whether the request's own session cookie is valid, answered without credentials:

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { startInProcessNode } from '../../test/helpers/in-process-node.ts';
 import { removeTempDirs } from '../../test/helpers/temp-dir.ts';
-import { ADMIN_STREAM_PATH, type AdminOperationName } from './admin-operations.ts';
+import { ADMIN_STREAM_NOTIFICATIONS, ADMIN_STREAM_PATH, type AdminOperationName } from './admin-operations.ts';
 import { AdminError, createAdminClient, httpTransport, type AdminTransport } from './client.ts';
 import { ConnectionLost, streamTransport, type SocketLike, type StreamTransportOptions } from './stream-transport.ts';
 
@@ -76,6 +76,36 @@ describe('admin client over the stream', () => {
     await api.logout({});
     expect(calls).toEqual(['getStatus', 'logout']);
     transport.close();
+  });
+
+  it('opens without a call (connect), brings the node\'s notifications when its URL asks for them, and says when they flow', async () => {
+    const notifications: Array<{ type: string; [key: string]: unknown }> = [];
+    const flows: string[] = [];
+    const opened: WebSocket[] = [];
+    const open = (url: string) => {
+      const ws = new WebSocket(url, [ADMIN_STREAM_NOTIFICATIONS], { headers: { authorization: `Bearer ${node.token}` } });
+      opened.push(ws);
+      return ws as unknown as SocketLike;
+    };
+    const { fallback } = countedHttp();
+    const transport = streamTransport({
+      url: streamUrl,
+      fallback,
+      open,
+      onNotification: (n) => notifications.push(n),
+      onOpen: () => flows.push('open'),
+      onClose: () => flows.push('close'),
+    });
+    const api = createAdminClient(transport.call);
+    transport.connect();
+    await expect.poll(() => flows).toEqual(['open']);
+    const { room_id } = await api.createRoom({ name: 'live' });
+    await api.sendMessage({ room_id, body: 'told' });
+    await expect.poll(() => notifications.some((n) => n.type === 'room' && n.room_id === room_id && n.event_type === 'm.message')).toBe(true);
+    // A notification is no answer: every call was answered, none mistaken for another.
+    expect(opened).toHaveLength(1);
+    transport.close();
+    expect(flows).toEqual(['open', 'close']);
   });
 
   it('when the stream is cut: a read is asked again over HTTP, a change fails as ConnectionLost, and the next calls reopen it', async () => {

@@ -23,6 +23,10 @@
  * as a probe halfway — closes it the same way (a connection that died without a FIN: a laptop's
  * sleep, a changed network); a slow operation on a live connection is not cut.
  *
+ * Notifications: a stream opened with the `paracord.notifications` subprotocol (`protocols`) also brings the node's live
+ * notifications (`onNotification`); `onOpen` and `onClose` say when they flow, `connect` opens the
+ * stream without a call (the browser UI's live updates, issue #35 item 3).
+ *
  * Order: a room's changes reach the node in the order they were made. Over one open stream they
  * are pipelined (the node takes a stream's frames in order); whenever a change would take another
  * way than the room's previous change (HTTP, or a new stream), it waits for that one first.
@@ -70,20 +74,33 @@ export interface StreamTransportOptions {
   url: string;
   /** Where calls go while the stream is not open (HTTP). */
   fallback: AdminTransport;
-  /** Opens the socket; `new WebSocket(url)` by default (a browser sends its cookie and Origin). */
+  /** Opens the socket; `new WebSocket(url, protocols)` by default (a browser sends its cookie and Origin). */
   open?: (url: string) => SocketLike;
+  /** The subprotocols asked for: `ADMIN_STREAM_NOTIFICATIONS` for the node's notifications. */
+  protocols?: string[];
   httpOnly?: readonly AdminOperationName[];
   /** Wait after an attempt that got no answer before the next one: the first, doubled up to the max. */
   retryMs?: { first: number; max: number };
   /** A call unanswered this long, with nothing else heard meanwhile, closes the stream. */
   silenceMs?: number;
   now?: () => number;
+  /**
+   * The node's notifications, on a stream opened with the `ADMIN_STREAM_NOTIFICATIONS`
+   * subprotocol (frames without an id, main/core/admin/stream/frames.ts): the browser UI's live updates.
+   */
+  onNotification?: (notification: { type: string; [key: string]: unknown }) => void;
+  /** A stream opened: notifications flow from now on (what happened before reached nobody). */
+  onOpen?: () => void;
+  /** The stream closed: no notification comes until `onOpen` again. */
+  onClose?: () => void;
 }
 
 export interface StreamTransport {
   call: AdminTransport;
   /** Whether calls go over the stream right now. */
   readonly streaming: boolean;
+  /** Opens the stream now if it is not open (after the back-off of a failed attempt): for its notifications. */
+  connect(): void;
   /** Closes the stream for good; calls take the fallback from then on. */
   close(): void;
 }
@@ -110,7 +127,7 @@ export function repeatable(name: AdminOperationName, input: Record<string, unkno
 }
 
 export function streamTransport(options: StreamTransportOptions): StreamTransport {
-  const open = options.open ?? ((url: string) => new WebSocket(url) as unknown as SocketLike);
+  const open = options.open ?? ((url: string) => new WebSocket(url, options.protocols) as unknown as SocketLike);
   const httpOnly = new Set<AdminOperationName>(options.httpOnly ?? HTTP_ONLY_OPERATIONS);
   const retry = options.retryMs ?? { first: 1_000, max: 15_000 };
   const silenceMs = options.silenceMs ?? 15_000;
@@ -152,6 +169,9 @@ export function streamTransport(options: StreamTransportOptions): StreamTranspor
       lastHeard = now();
       receive(event.data);
     });
+    s.addEventListener('open', () => {
+      if (socket === s) options.onOpen?.();
+    });
     s.addEventListener('error', () => {
       // A 'close' follows.
     });
@@ -166,6 +186,7 @@ export function streamTransport(options: StreamTransportOptions): StreamTranspor
     watchdog = null;
     if (answered && code !== CLOSE_CREDENTIAL) nextTry = now();
     else backOff();
+    options.onClose?.();
     const lost = [...waiting.values()];
     waiting.clear();
     // Repeated one after another, in the order they were made.
@@ -183,10 +204,15 @@ export function streamTransport(options: StreamTransportOptions): StreamTranspor
   }
 
   function receive(data: unknown): void {
-    let answer: { id?: unknown; ok?: unknown; result?: unknown; status?: unknown; error?: unknown; message?: unknown };
+    let answer: { id?: unknown; ok?: unknown; result?: unknown; status?: unknown; error?: unknown; message?: unknown; notification?: unknown };
     try {
       answer = JSON.parse(String(data)) as typeof answer;
     } catch {
+      return;
+    }
+    const notification = answer.notification as { type?: unknown } | null | undefined;
+    if (answer.id === undefined && typeof notification?.type === 'string') {
+      options.onNotification?.(notification as { type: string; [key: string]: unknown });
       return;
     }
     if (typeof answer.id !== 'number') return;
@@ -279,6 +305,7 @@ export function streamTransport(options: StreamTransportOptions): StreamTranspor
     get streaming() {
       return openSocket() !== null;
     },
+    connect,
     close() {
       closedForGood = true;
       const s = socket;

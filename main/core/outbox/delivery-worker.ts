@@ -237,7 +237,7 @@ export class DeliveryWorkers {
     clearTimeout(timer);
   }
 
-  status(destination: string): { backing_off: boolean; paced: boolean; in_flight: boolean; waiting_to_be_pulled: boolean; never_reached: boolean; last_pull_at: number | null } {
+  status(destination: string): { backing_off: boolean; paced: boolean; in_flight: boolean; waiting_to_be_pulled: boolean; never_reached: boolean; last_pull_at: number | null; via_mailbox: string | null } {
     const state = this.destinations.get(destination);
     const pulled = this.deps.pull?.receiver(destination);
     return {
@@ -248,6 +248,8 @@ export class DeliveryWorkers {
       // Its endpoint is its word, never proven: nothing is sent there (issue #32).
       never_reached: this.deps.pull?.unreachedReason(destination) != null,
       last_pull_at: pulled?.last_pull_at ?? null,
+      // Pushes go to its mailbox (issue #32): only there, or for a while after a direct one failed.
+      via_mailbox: this.deps.mailbox && (this.mailboxOnly(destination) || this.deps.mailbox.preferred(destination)) ? this.deps.mailbox.mailboxOf(destination) : null,
     };
   }
 

@@ -28,6 +28,14 @@ export interface AttemptRow {
   attempted_at: number;
 }
 
+/** A destination's waiting rows in short (`Outbox.pendingSummary`). */
+export interface PendingSummary {
+  waiting: number;
+  retrying_since: number | null;
+  next_attempt_at: number | null;
+  last_error: string | null;
+}
+
 /** How one attempt ended for one entry. */
 export type Outcome =
   | { kind: 'delivered'; status: number }
@@ -63,6 +71,7 @@ export class Outbox {
   private readonly retryStmt;
   private readonly failStmt;
   private readonly pacedStmt;
+  private pendingSummaryStmt: import('better-sqlite3').Statement<[{ destination: string }], PendingSummary> | undefined;
   private insertAttemptStmt: import('better-sqlite3').Statement<[string, string, number | null, string | null, number, number, number]> | undefined;
 
   constructor(db: Db, listeners: OutboxListeners = {}) {
@@ -196,6 +205,26 @@ export class Outbox {
 
   pendingCount(destination: string): number {
     return this.db.prepare<[string], { n: number }>("SELECT COUNT(*) AS n FROM federation_outbox WHERE destination = ? AND state = 'pending'").get(destination)!.n;
+  }
+
+  /**
+   * What a destination's waiting rows say of its delivery, for the peer's line in the UI (issue #35
+   * item 3: the node says it, the browser only words it): how many wait; since when it is retried
+   * (the creation of the oldest waiting row already tried, null when none was); the earliest next
+   * attempt; the error of the oldest tried row that has one. Paced rows (attempts unchanged) count
+   * as waiting, not as retried.
+   */
+  pendingSummary(destination: string): PendingSummary {
+    this.pendingSummaryStmt ??= this.db.prepare<{ destination: string }, PendingSummary>(
+      `SELECT COUNT(*) AS waiting,
+              MIN(CASE WHEN attempts > 0 THEN created_at END) AS retrying_since,
+              MIN(next_attempt_at) AS next_attempt_at,
+              (SELECT last_error FROM federation_outbox
+                WHERE destination = @destination AND state = 'pending' AND attempts > 0 AND last_error IS NOT NULL
+                ORDER BY id LIMIT 1) AS last_error
+         FROM federation_outbox WHERE destination = @destination AND state = 'pending'`,
+    );
+    return this.pendingSummaryStmt.get({ destination })!;
   }
 
   /** Lets a destination be tried now (it sent us a request, so it is back). */

@@ -1,4 +1,4 @@
-import { ADMIN_SESSION_PATH, ADMIN_STREAM_PATH } from '../../../shared/contract/admin-operations.ts';
+import { ADMIN_SESSION_PATH, ADMIN_STREAM_NOTIFICATIONS, ADMIN_STREAM_PATH } from '../../../shared/contract/admin-operations.ts';
 import { createAdminClient, httpTransport, AdminError, type AdminTransport } from '../../../shared/contract/client.ts';
 import { ConnectionLost, streamTransport, type StreamTransport } from '../../../shared/contract/stream-transport.ts';
 import { errorSentence } from './errors.ts';
@@ -20,7 +20,7 @@ const ipcTransport = (bridge: DesktopBridge): AdminTransport => async (name, inp
 
 /**
  * Told whether each call reached the node (live.svelte.ts keeps the "node not reachable" state),
- * and when the session ended (live.svelte.ts closes its event stream).
+ * and when the session ended (live.svelte.ts stops waiting for notifications).
  */
 export const reachability = { ok: () => {}, failed: () => {}, signedOut: () => {} };
 
@@ -35,6 +35,7 @@ function signedOut(): void {
   if (!access.signedIn) return;
   access.signedIn = false;
   stream?.close();
+  stream = undefined;
   reachability.signedOut();
 }
 
@@ -73,16 +74,41 @@ const watched = (transport: AdminTransport): AdminTransport => async (name, inpu
   }
 };
 
+/** What the admin stream brings besides answers (live.svelte.ts sets these): the node's notifications, and when they flow. */
+export const streamEvents = {
+  notification: (_notification: { type: string; [key: string]: unknown }) => {},
+  open: () => {},
+  close: () => {},
+};
+
 /**
  * In a browser: the admin stream (one WebSocket for every call, issue #17), with HTTP whenever the
- * stream is not open (shared/contract/stream-transport.ts).
+ * stream is not open (shared/contract/stream-transport.ts). It also carries the node's
+ * notifications (its subprotocol `paracord.notifications`): the page's live updates come over it (issue #35 item 3). A
+ * sign-out closes it; the next call after a new sign-in opens a new one.
  */
 let stream: StreamTransport | undefined;
+function browserStream(): StreamTransport {
+  const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${ADMIN_STREAM_PATH}`;
+  return (stream ??= streamTransport({
+    url,
+    protocols: [ADMIN_STREAM_NOTIFICATIONS],
+    fallback: httpTransport(),
+    onNotification: (notification) => streamEvents.notification(notification),
+    onOpen: () => streamEvents.open(),
+    onClose: () => streamEvents.close(),
+  }));
+}
 function browserTransport(): AdminTransport {
   if (typeof WebSocket === 'undefined') return httpTransport();
-  const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${ADMIN_STREAM_PATH}`;
-  stream = streamTransport({ url, fallback: httpTransport() });
-  return stream.call;
+  return (name, input) => browserStream().call(name, input);
+}
+
+/** Opens the admin stream now (for its notifications) unless it is open; false where there is none (no WebSocket, signed out). */
+export function openStream(): boolean {
+  if (desktop || typeof WebSocket === 'undefined' || !access.signedIn) return false;
+  browserStream().connect();
+  return true;
 }
 
 /** The admin API, through whichever transport this window has: IPC in the desktop app, the stream or HTTP in a browser. */

@@ -26,11 +26,12 @@ describe('last known', () => {
 
   it('a peer: its state unknown, its line as it stood when the node last answered (no countdown), labelled', () => {
     const online = { trust: 'allow', last_seen_at: lastOkAt - 30_000 };
-    expect(knownPeerLine(online, [], up, lastOkAt)).toMatchObject({ state: 'online', text: 'Online · seen 30 s ago' });
+    expect(knownPeerLine(online, up, lastOkAt)).toMatchObject({ state: 'online', text: 'Online · seen 30 s ago' });
     // 28 minutes later, it would no longer be "online" at all; as last known it was, then.
-    expect(knownPeerLine(online, [], down, now)).toMatchObject({ state: 'unknown', text: `Online · seen 30 s ago (last known at ${clock(lastOkAt, now)})` });
-    const waiting = [{ attempts: 2, created_at: lastOkAt - 60_000, next_attempt_at: lastOkAt + 40_000, last_error: 'connect ECONNREFUSED 127.0.0.1:9' }];
-    const offline = knownPeerLine(online, waiting, down, now);
+    expect(knownPeerLine(online, down, now)).toMatchObject({ state: 'unknown', text: `Online · seen 30 s ago (last known at ${clock(lastOkAt, now)})` });
+    // One message waits, tried twice (as the node's PeerView says it).
+    const waiting = { mode: 'push' as const, last_pull_at: null, waiting: 1, retrying_since: lastOkAt - 60_000, next_attempt_at: lastOkAt + 40_000, last_error: 'connect ECONNREFUSED 127.0.0.1:9' };
+    const offline = knownPeerLine({ ...online, delivery: waiting }, down, now);
     expect(offline.state).toBe('unknown');
     expect(offline.text).toMatch(/^Offline since .+ — 1 message waiting, next try in 40 s \(last known at .+\)$/);
     expect(offline.cause.details).toContain('ECONNREFUSED');

@@ -4,7 +4,7 @@
  * and nothing reads as true now — not "Running", not "Online", not "next try in 40 s".
  */
 import { clock } from './format.ts';
-import { peerLine, type PeerLine, type QueueItem } from './peer-state.ts';
+import { peerLine, type PeerLine } from './peer-state.ts';
 
 /** Whether the node answers now, and when it last did (`live` in live.svelte.ts is one). */
 export interface Known {
@@ -42,13 +42,8 @@ export function notLoaded(known: Known): string {
  * last answered (a countdown to the next try would run on with nothing behind it), labelled, and
  * its state unknown.
  */
-export function knownPeerLine(
-  peer: Parameters<typeof peerLine>[0],
-  queue: readonly QueueItem[],
-  known: Known,
-  now = Date.now(),
-): PeerLine {
-  if (known.reachable) return peerLine(peer, queue, now);
-  const then = peerLine(peer, queue, known.lastOkAt || now);
+export function knownPeerLine(peer: Parameters<typeof peerLine>[0], known: Known, now = Date.now()): PeerLine {
+  if (known.reachable) return peerLine(peer, now);
+  const then = peerLine(peer, known.lastOkAt || now);
   return { state: 'unknown', text: asKnown(then.text, known, now), cause: then.cause };
 }

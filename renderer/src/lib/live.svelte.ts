@@ -1,6 +1,8 @@
 /**
- * Live updates from the node (Server-Sent Events): counters that screens depend on, so they
- * refetch when something changed — no manual refresh. Also whether the node answers at all
+ * Live updates from the node: counters that screens depend on, so they refetch when something
+ * changed — no manual refresh. In a browser they come over the admin stream the page already
+ * calls the node through (api.ts, issue #35 item 3; `GET /events` stays for outside tools), in
+ * the desktop app over IPC. Also whether the node answers at all
  * (issue #16 item 2): when the stream drops, the status is polled every 1.5 s; the screens
  * keep their last data (marked stale) until the node is back, then everything refetches.
  */
@@ -27,11 +29,10 @@ export const live = $state({
   lastOkAt: 0,
 });
 
-import { access, api, desktop, reachability } from './api.ts';
+import { access, api, desktop, openStream, reachability, streamEvents } from './api.ts';
 import { refetchGate } from './refetch-gate.ts';
 import { kindsOf, type LiveKind } from './notification-kinds.ts';
 
-let source: EventSource | undefined;
 // A burst of notifications (a peer's backlog, a quarantined flood) refetches at most every 100 ms;
 // the first of a burst at once (lib/refetch-gate.ts).
 const bump = refetchGate<LiveKind>((kinds) => {
@@ -98,7 +99,8 @@ function scheduleProbe(): void {
     try {
       await api.getStatus({});
       markReachable();
-      if (!desktop && source?.readyState === EventSource.CLOSED) connectLive();
+      // The stream closed (the node restarted, the network changed): opened again.
+      if (!live.connected) connectLive();
     } catch (error) {
       if (error instanceof TypeError) live.reachable = false;
       else markReachable(); // an error answer (e.g. signed out) still means the node is there
@@ -111,13 +113,34 @@ reachability.ok = () => {
   if (!live.reachable || Date.now() - live.lastOkAt > 1000) markReachable();
 };
 reachability.failed = () => markUnreachable();
-// The session ended: the event stream would only be refused from now on.
+// The session ended: the stream is closed (api.ts) and would only be refused from now on.
 reachability.signedOut = () => {
-  source?.close();
-  source = undefined;
   live.connected = false;
   clearTimeout(probeTimer);
   probeTimer = undefined;
+};
+
+/** A notification from the node (stream or IPC): what it names is noted, the screens that show it refetch. */
+function receive(notification: { type: string; [key: string]: unknown }): void {
+  if (notification.type === 'room') live.lastRoom = String(notification.room_id);
+  if (notification.type === 'delivery') noteDelivery(notification);
+  if (notification.type === 'open-link') live.openLink = String(notification.link);
+  else bumpFor(notification);
+}
+
+// The admin stream (api.ts) in a browser: set here once, so a stream opened by the first call,
+// before `connectLive`, is not missed.
+streamEvents.notification = receive;
+streamEvents.open = () => {
+  live.connected = true;
+  markReachable();
+  // Whatever happened before this stream opened (the first load raced it, or a reconnect left
+  // a gap) reached no screen: everything refetches on every open.
+  refetchAll();
+};
+streamEvents.close = () => {
+  live.connected = false;
+  scheduleProbe();
 };
 
 export function connectLive(): void {
@@ -126,40 +149,9 @@ export function connectLive(): void {
     // The desktop app pushes the same notifications over IPC.
     if (unsubscribe) return;
     live.connected = true;
-    unsubscribe = desktop.onNotification((notification) => {
-      if (notification.type === 'room') live.lastRoom = String(notification.room_id);
-      if (notification.type === 'delivery') noteDelivery(notification);
-      if (notification.type === 'open-link') live.openLink = String(notification.link);
-      else bumpFor(notification);
-    });
+    unsubscribe = desktop.onNotification(receive);
     return;
   }
-  // Already connected (or connecting): keep that stream, closing it would lose what it carries.
-  if (source && source.readyState !== EventSource.CLOSED) return;
-  source = new EventSource('/_paracord/admin/v1/events');
-  source.onopen = () => {
-    live.connected = true;
-    markReachable();
-    // Whatever happened before this stream opened (the first load raced it, or a reconnect left
-    // a gap) reached no screen: everything refetches on every open.
-    refetchAll();
-  };
-  source.onerror = () => {
-    live.connected = false;
-    scheduleProbe();
-  };
-  source.addEventListener('room', (event) => {
-    const notification = JSON.parse((event as MessageEvent).data) as { room_id: string; event_type?: unknown };
-    live.lastRoom = notification.room_id;
-    bumpFor({ ...notification, type: 'room' });
-  });
-  source.addEventListener('delivery', (event) => {
-    noteDelivery(JSON.parse((event as MessageEvent).data) as { [key: string]: unknown });
-    bumpFor({ type: 'delivery' });
-  });
-  source.addEventListener('status', (event) => {
-    const { scope } = JSON.parse((event as MessageEvent).data) as { scope?: unknown };
-    bumpFor({ type: 'status', scope });
-  });
-  source.addEventListener('invite', () => bumpFor({ type: 'invite' }));
+  // Already open (or opening): that stream is kept, closing it would lose what it carries.
+  openStream();
 }

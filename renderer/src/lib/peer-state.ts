@@ -15,10 +15,16 @@ import { ago, clock, fromNow, plural } from './format.ts';
  */
 export const ONLINE_WINDOW_MS = 10 * 60_000;
 
-export interface QueueItem {
-  attempts: number;
-  created_at: number;
-  next_attempt_at: number;
+/** What the node says of a peer's delivery (PeerView's `delivery`, shared/contract/admin/peers.ts). */
+export interface DeliveryState {
+  mode: 'push' | 'pull';
+  last_pull_at: number | null;
+  paced?: boolean;
+  /** Events waiting for it. */
+  waiting: number;
+  /** When the oldest waiting event already tried was queued; null when none was tried. */
+  retrying_since: number | null;
+  next_attempt_at: number | null;
   last_error: string | null;
 }
 
@@ -28,35 +34,30 @@ export interface PeerLine {
   cause: Explained;
 }
 
-export function peerLine(
-  peer: { trust: string; last_seen_at: number | null; delivery?: { mode: 'push' | 'pull'; last_pull_at: number | null; paced?: boolean } },
-  queue: readonly QueueItem[],
-  now = Date.now(),
-): PeerLine {
+/** Words only: the node computed the state (admin/operations/peers `deliveryView`). */
+export function peerLine(peer: { trust: string; last_seen_at: number | null; delivery?: DeliveryState }, now = Date.now()): PeerLine {
+  const waiting = peer.delivery?.waiting ?? 0;
   const none = { text: '', details: '' };
   if (peer.trust === 'block') return { state: 'blocked', text: 'Blocked: nothing is sent to or taken from this server', cause: none };
   // A friend nobody can reach fetches its messages itself (issue #15): they wait to be pulled.
   if (peer.delivery?.mode === 'pull') {
     const last = peer.delivery.last_pull_at ? `last fetched ${ago(peer.delivery.last_pull_at, now)}` : 'not fetched yet';
-    const waiting = queue.length > 0 ? `${plural(queue.length, 'message')} waiting to be pulled` : 'nothing waiting';
+    const what = waiting > 0 ? `${plural(waiting, 'message')} waiting to be pulled` : 'nothing waiting';
     const recent = peer.delivery.last_pull_at !== null && now - peer.delivery.last_pull_at <= ONLINE_WINDOW_MS;
-    return { state: queue.length > 0 ? 'sending' : recent ? 'online' : 'idle', text: `Receives by pull — ${waiting} (${last})`, cause: none };
+    return { state: waiting > 0 ? 'sending' : recent ? 'online' : 'idle', text: `Receives by pull — ${what} (${last})`, cause: none };
   }
-  const retrying = queue.filter((q) => q.attempts > 0);
-  if (retrying.length > 0) {
-    const since = Math.min(...retrying.map((q) => q.created_at));
-    const next = Math.min(...queue.map((q) => q.next_attempt_at));
-    const lastError = retrying.find((q) => q.last_error)?.last_error ?? null;
-    const nextText = fromNow(next, now);
+  const since = peer.delivery?.retrying_since ?? null;
+  if (waiting > 0 && since !== null) {
+    const nextText = fromNow(peer.delivery?.next_attempt_at ?? 0, now);
     return {
       state: 'offline',
-      text: `Offline since ${clock(since, now)} — ${plural(queue.length, 'message')} waiting${nextText === 'now' ? ', trying again now' : nextText ? `, next try ${nextText}` : ''}`,
-      cause: explainCause(lastError),
+      text: `Offline since ${clock(since, now)} — ${plural(waiting, 'message')} waiting${nextText === 'now' ? ', trying again now' : nextText ? `, next try ${nextText}` : ''}`,
+      cause: explainCause(peer.delivery?.last_error ?? null),
     };
   }
   // Its push limit (a Paracord reference takes 120 events a minute): slower, not failing.
-  if (queue.length > 0 && peer.delivery?.paced) return { state: 'sending', text: `Paced — ${plural(queue.length, 'message')} waiting: this server takes only so many a minute`, cause: none };
-  if (queue.length > 0) return { state: 'sending', text: `Sending ${plural(queue.length, 'message')}…`, cause: none };
+  if (waiting > 0 && peer.delivery?.paced) return { state: 'sending', text: `Paced — ${plural(waiting, 'message')} waiting: this server takes only so many a minute`, cause: none };
+  if (waiting > 0) return { state: 'sending', text: `Sending ${plural(waiting, 'message')}…`, cause: none };
   const seen = peer.last_seen_at ? ` · seen ${ago(peer.last_seen_at, now)}` : '';
   if (peer.trust === 'quarantine') return { state: 'quarantined', text: `In quarantine: what it sends waits for your review${seen}`, cause: none };
   if (!peer.last_seen_at) return { state: 'unknown', text: 'Not heard from yet', cause: none };

@@ -103,12 +103,34 @@ export interface PeerView {
    * How our events reach this peer (issue #15): pushed, or waiting to be pulled (it receives by
    * pull), with when it last pulled and how many wait.
    */
-  /** paced: pushes wait for room in its push limit (a Paracord reference takes 120 events a minute); not a failure. */
-  delivery?: { mode: 'push' | 'pull'; last_pull_at: number | null; waiting: number; paced: boolean };
+  delivery?: PeerDelivery;
   /** Which protocol dialect it speaks, from its discovery ('reference': a Paracord reference server); null when never read. */
   dialect?: 'node' | 'reference' | null;
   /** A reference peer's version ('0.8': v0.8.5, four-line signatures; '3': 3.x, bound requests); null for others. */
   reference_version?: '0.8' | '3' | null;
+}
+
+/**
+ * How our events reach a peer, as the node knows it (issue #35 item 3: the UI only puts it into
+ * words, renderer/src/lib/peer-state.ts): what waits for it in the outbox, since when it is retried,
+ * the next attempt, and the last error.
+ */
+export interface PeerDelivery {
+  /** push: sent to it; pull: it fetches them (issue #15). */
+  mode: 'push' | 'pull';
+  last_pull_at: number | null;
+  /** Events waiting for it (pending in the outbox). */
+  waiting: number;
+  /** Pushes wait for room in its push limit (a Paracord reference takes 120 events a minute); not a failure. */
+  paced: boolean;
+  /** When the oldest waiting event already tried was queued: it is retried since then. Null when none was tried. */
+  retrying_since: number | null;
+  /** The earliest next attempt among the waiting events (0: as soon as possible); null when nothing waits. */
+  next_attempt_at: number | null;
+  /** The raw error of the oldest tried event that has one (the UI words it and shows this as "details"). */
+  last_error: string | null;
+  /** The friend's node its requests go through (issue #32), when they go through a mailbox; else null. */
+  via_mailbox: string | null;
 }
 
 export interface PeerQuota {

@@ -12,6 +12,12 @@
  * `id` is the client's (a string of 1–64 characters or a safe integer), echoed in the answer;
  * answers come as operations finish, not necessarily in request order. A frame that cannot be
  * read gets an answer with `"id": null`.
+ *
+ * A stream opened with the subprotocol `paracord.notifications` (`Sec-WebSocket-Protocol`) also carries the node's live notifications, the same
+ * ones `GET /events` sends as Server-Sent Events (main/core/node-events.ts), one frame each and
+ * without an id (the browser UI's live updates, issue #35 item 3):
+ *
+ *   ← {"notification": {"type": "room", "room_id": "!…", "event_id": "$…", "event_type": "m.message", "sender": "@…"}}
  */
 import { z } from 'zod';
 import { adminOperations, type AdminOperationName } from '../../../../shared/contract/admin-operations.ts';

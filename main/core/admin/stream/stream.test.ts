@@ -339,6 +339,29 @@ describe('admin stream frames', () => {
   });
 });
 
+describe('notifications over the stream (the browser UI\'s live updates)', () => {
+  it('come to a stream opened with the paracord.notifications subprotocol, as frames without an id, and to no other stream', async () => {
+    const headers = { authorization: `Bearer ${alpha.token}` };
+    const open = async (protocols: string[]) => {
+      const ws = new WebSocket(streamUrl, protocols, { headers });
+      await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+      return new Client(ws);
+    };
+    const subscribed = await open(['paracord.notifications']);
+    const plain = await open([]);
+    expect(subscribed.ws.protocol).toBe('paracord.notifications');
+    const roomId = (await subscribed.call(1, 'createRoom', { name: 'notified' })).result.room_id as string;
+    await subscribed.call(2, 'sendMessage', { room_id: roomId, body: 'hello' });
+    await plain.call(3, 'getStatus');
+    const notifications = () => subscribed.answers.filter((a) => a.id === undefined).map((a) => (a as unknown as { notification: { type: string; room_id?: string; event_type?: string } }).notification);
+    await expect.poll(() => notifications().some((n) => n.type === 'room' && n.room_id === roomId && n.event_type === 'm.message')).toBe(true);
+    // The other stream carries answers only.
+    expect(plain.answers.every((a) => a.id !== undefined)).toBe(true);
+    subscribed.ws.close();
+    plain.ws.close();
+  });
+});
+
 describe('sends over the stream', () => {
   it('stores sends that come together in frame order, each answered with its own event id once stored', async () => {
     const client = await connect();

@@ -15,10 +15,10 @@ import type { Middleware, ParameterizedContext } from 'koa';
 import type { Logger } from 'pino';
 import type { WebSocket, WebSocketServer } from 'ws';
 import type { Duplex } from 'node:stream';
-import { ADMIN_STREAM_PATH, MAX_MESSAGES_PER_BATCH, type AdminCallMeta, type AdminHandlers, type AdminInput } from '../../../../shared/contract/admin-operations.ts';
+import { ADMIN_STREAM_NOTIFICATIONS, ADMIN_STREAM_PATH, MAX_MESSAGES_PER_BATCH, type AdminCallMeta, type AdminHandlers, type AdminInput } from '../../../../shared/contract/admin-operations.ts';
 import { HttpError, forbidden } from '../../errors.ts';
 import type { InFlightRequests } from '../../http/middleware/in-flight.ts';
-import type { NodeEvents } from '../../node-events.ts';
+import type { NodeEvents, NodeNotification } from '../../node-events.ts';
 import { StreamBudget, type BudgetMember } from './budget.ts';
 import { STREAM_FRAME_LIMIT, failureAnswer, parseFrame, type StreamAnswer, type StreamRequest } from './frames.ts';
 import { takeUpgrade, type UpgradeRequest } from './upgrade.ts';
@@ -73,6 +73,10 @@ export function adminStream(deps: AdminStreamDeps): Middleware {
   // One timer pings every stream; it runs only while a stream is open.
   let pingTimer: NodeJS.Timeout | null = null;
   const pingMs = deps.limits?.pingMs ?? PING_INTERVAL_MS;
+  // One listener for all streams: each notification goes to the streams that asked for them.
+  deps.notifications?.on('notification', (notification) => {
+    for (const connection of live) if (connection.subscribed) connection.notify(notification);
+  });
   deps.notifications?.once('close', (graceMs = STOP_GRACE_MS) => {
     stopping = true;
     stopGraceMs = graceMs;
@@ -95,10 +99,17 @@ export function adminStream(deps: AdminStreamDeps): Middleware {
     ctx.status = 101;
     // Loaded by the first stream: a node nobody streams to never loads it.
     const { WebSocketServer: Server } = await import('ws');
-    server ??= new Server({ noServer: true, maxPayload: STREAM_FRAME_LIMIT, perMessageDeflate: false, clientTracking: false });
+    server ??= new Server({
+      noServer: true,
+      maxPayload: STREAM_FRAME_LIMIT,
+      perMessageDeflate: false,
+      clientTracking: false,
+      // The only subprotocol: the node's notifications come over the stream too (frames.ts).
+      handleProtocols: (protocols) => (protocols.has(ADMIN_STREAM_NOTIFICATIONS) ? ADMIN_STREAM_NOTIFICATIONS : false),
+    });
     const meta: AdminCallMeta = { session_id: ctx.state.sessionId as string | undefined };
     server.handleUpgrade(ctx.req, taken.socket, taken.head, (ws) => {
-      const connection = new StreamConnection(ws, taken.socket, deps, meta, () => deps.reauthorize(ctx), budget);
+      const connection = new StreamConnection(ws, taken.socket, deps, meta, () => deps.reauthorize(ctx), budget, ws.protocol === ADMIN_STREAM_NOTIFICATIONS);
       live.add(connection);
       budget.join(connection);
       pingTimer ??= setInterval(() => {
@@ -148,14 +159,17 @@ class StreamConnection implements BudgetMember {
   private readonly meta: AdminCallMeta;
   private readonly reauthorize: () => Promise<void>;
   private readonly budget: StreamBudget;
+  /** The client asked for the node's notifications on this stream. */
+  readonly subscribed: boolean;
 
-  constructor(ws: WebSocket, socket: Duplex, deps: AdminStreamDeps, meta: AdminCallMeta, reauthorize: () => Promise<void>, budget: StreamBudget) {
+  constructor(ws: WebSocket, socket: Duplex, deps: AdminStreamDeps, meta: AdminCallMeta, reauthorize: () => Promise<void>, budget: StreamBudget, subscribed = false) {
     this.ws = ws;
     this.socket = socket;
     this.deps = deps;
     this.meta = meta;
     this.reauthorize = reauthorize;
     this.budget = budget;
+    this.subscribed = subscribed;
   }
 
   start(): void {
@@ -317,7 +331,17 @@ class StreamConnection implements BudgetMember {
     this.ws.terminate();
   }
 
+  /** A notification of the node (`{"notification": …}`, frames.ts); none once the credential ended or the node stops. */
+  notify(notification: NodeNotification): void {
+    if (this.credentialEnded || this.stopping) return;
+    this.write({ notification });
+  }
+
   private answer(answer: StreamAnswer): void {
+    this.write(answer);
+  }
+
+  private write(frame: StreamAnswer | { notification: NodeNotification }): void {
     if (this.ws.readyState !== this.ws.OPEN) return;
     if (this.ws.bufferedAmount > MAX_UNREAD_ANSWER_BYTES) return this.cut('its client stopped reading its answers');
     // The answers of a group of sends are written one after the other in one turn: corked, they
@@ -331,7 +355,7 @@ class StreamConnection implements BudgetMember {
         this.socket.uncork();
       });
     }
-    this.ws.send(JSON.stringify(answer));
+    this.ws.send(JSON.stringify(frame));
     if (this.ws.bufferedAmount > Math.min(UNREAD_CHECK_FROM_BYTES, this.budget.unreadPerNode / 4)) this.budget.checkUnread();
   }
 

@@ -1,4 +1,4 @@
-import type { AdminHandlers, PeerView } from '../../../../../shared/contract/admin-operations.ts';
+import type { AdminHandlers, PeerDelivery, PeerView } from '../../../../../shared/contract/admin-operations.ts';
 import { HttpError, badRequest, conflict } from '../../../errors.ts';
 import { joinUrl } from '../../../federation/http-client.ts';
 import { checkKeysDocument, type RemoteKeysDocument } from '../../../federation/keys-document.ts';
@@ -36,10 +36,23 @@ function keyChangeView(node: NodeContext, server: string): PeerView['key_change'
   return pending ? { key_id: pending.key_id, public_key: pending.public_key, seen_at: pending.seen_at, reason: pending.reason } : null;
 }
 
-/** Push, or "waiting to be pulled" (issue #15). */
-function deliveryView(node: NodeContext, server: string): NonNullable<PeerView['delivery']> {
-  const pull = node.workers.status(server);
-  return { mode: pull.waiting_to_be_pulled ? 'pull' : 'push', last_pull_at: pull.last_pull_at, waiting: node.outbox.pendingCount(server), paced: pull.paced };
+/**
+ * Push, or "waiting to be pulled" (issue #15), and what waits for it: all the UI words about a
+ * peer's delivery (renderer/src/lib/peer-state.ts), so it need not read the outbox itself.
+ */
+function deliveryView(node: NodeContext, server: string): PeerDelivery {
+  const status = node.workers.status(server);
+  const waiting = node.outbox.pendingSummary(server);
+  return {
+    mode: status.waiting_to_be_pulled ? 'pull' : 'push',
+    last_pull_at: status.last_pull_at,
+    waiting: waiting.waiting,
+    paced: status.paced,
+    retrying_since: waiting.retrying_since,
+    next_attempt_at: waiting.next_attempt_at,
+    last_error: waiting.last_error,
+    via_mailbox: status.via_mailbox,
+  };
 }
 
 /** 502: the peer could not be reached or answered something we cannot accept. */

@@ -1,0 +1,61 @@
+/**
+ * What a peer's waiting rows say of its delivery (`Outbox.pendingSummary`): the node computes the
+ * peer's "offline since / next try / last error" and the UI only words it (issue #35 item 3).
+ */
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openDatabase, type Db } from '../store/database.ts';
+import { removeTempDirs, tempDir } from '../../../test/helpers/temp-dir.ts';
+import { Outbox, type OutboxRow } from './outbox.ts';
+
+let db: Db | undefined;
+afterEach(() => {
+  db?.close();
+  db = undefined;
+  removeTempDirs();
+});
+
+function outbox(): Outbox {
+  db = openDatabase(join(tempDir('paracord-outbox-'), 'node.db'));
+  return new Outbox(db);
+}
+
+const queue = (o: Outbox, destination: string, eventId: string, at: number): OutboxRow => o.enqueue(destination, eventId, '!room:alpha.test', at)!;
+
+describe('a destination\'s waiting rows in short', () => {
+  it('says nothing waits for a destination without rows', () => {
+    expect(outbox().pendingSummary('beta.test')).toEqual({ waiting: 0, retrying_since: null, next_attempt_at: null, last_error: null });
+  });
+
+  it('counts what waits and is not retried yet (no attempt): sending, not offline', () => {
+    const o = outbox();
+    queue(o, 'beta.test', '$a', 1_000);
+    queue(o, 'beta.test', '$b', 2_000);
+    queue(o, 'gamma.test', '$c', 3_000);
+    expect(o.pendingSummary('beta.test')).toEqual({ waiting: 2, retrying_since: null, next_attempt_at: 0, last_error: null });
+  });
+
+  it('retried since the oldest tried row was queued, the earliest next attempt, the error of the oldest tried row', () => {
+    const o = outbox();
+    const a = queue(o, 'beta.test', '$a', 1_000);
+    const b = queue(o, 'beta.test', '$b', 2_000);
+    queue(o, 'beta.test', '$c', 3_000);
+    o.settle('beta.test', [
+      { row: a, outcome: { kind: 'retry', status: null, error: 'connect ECONNREFUSED 127.0.0.1:9', nextAttemptAt: 50_000 } },
+      { row: b, outcome: { kind: 'retry', status: 503, error: 'HTTP 503', nextAttemptAt: 40_000 } },
+    ], 5, 10_000);
+    // $c was never tried (next attempt 0: as soon as the destination's turn comes).
+    expect(o.pendingSummary('beta.test')).toEqual({ waiting: 3, retrying_since: 1_000, next_attempt_at: 0, last_error: 'connect ECONNREFUSED 127.0.0.1:9' });
+  });
+
+  it('does not count a paced row as retried (its attempts stay as they were), nor failed rows as waiting', () => {
+    const o = outbox();
+    const a = queue(o, 'beta.test', '$a', 1_000);
+    const b = queue(o, 'beta.test', '$b', 2_000);
+    o.settle('beta.test', [
+      { row: a, outcome: { kind: 'paced', status: 429, error: 'HTTP 429: paced' } },
+      { row: b, outcome: { kind: 'failed', status: 403, error: 'HTTP 403: refused' } },
+    ], 5, 10_000);
+    expect(o.pendingSummary('beta.test')).toEqual({ waiting: 1, retrying_since: null, next_attempt_at: 0, last_error: null });
+  });
+});
