@@ -47,6 +47,14 @@ describe('peerLine', () => {
     expect(peerLine(longAgo, now)).toMatchObject({ state: 'idle', text: 'Receives by pull — nothing waiting (last fetched 2 h ago)' });
   });
 
+  it('says a friend nobody reaches is sent to through a mailbox, not that it is offline (issue #32)', () => {
+    const now = Date.now();
+    const boxed = { trust: 'allow', last_seen_at: null, delivery: { ...push, via_mailbox: 'carol.example' } };
+    expect(peerLine(boxed, now)).toMatchObject({ state: 'online', text: 'Through carol.example\'s mailbox — what you send waits there for it to fetch' });
+    const busy = { ...boxed, delivery: { ...boxed.delivery, waiting: 3, retrying_since: now - 60_000, next_attempt_at: now + 1_000, last_error: 'connect ETIMEDOUT' } };
+    expect(peerLine(busy, now)).toMatchObject({ state: 'sending', text: 'Through carol.example\'s mailbox — 3 messages being left there' });
+  });
+
   it('says a paced peer (its push limit) is sending slowly, not offline', () => {
     const now = Date.now();
     // One message waits, never counted as tried (a paced answer leaves its attempts as they were).

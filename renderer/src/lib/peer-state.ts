@@ -26,6 +26,8 @@ export interface DeliveryState {
   retrying_since: number | null;
   next_attempt_at: number | null;
   last_error: string | null;
+  /** The friend's node our requests for it go to (nobody reaches it, issue #32). */
+  via_mailbox?: string | null;
 }
 
 export interface PeerLine {
@@ -45,6 +47,11 @@ export function peerLine(peer: { trust: string; last_seen_at: number | null; del
     const what = waiting > 0 ? `${plural(waiting, 'message')} waiting to be pulled` : 'nothing waiting';
     const recent = peer.delivery.last_pull_at !== null && now - peer.delivery.last_pull_at <= ONLINE_WINDOW_MS;
     return { state: waiting > 0 ? 'sending' : recent ? 'online' : 'idle', text: `Receives by pull — ${what} (${last})`, cause: none };
+  }
+  // Nobody reaches it, but a friend's node keeps its mail (issue #32): what we send waits there.
+  const mailbox = peer.delivery?.via_mailbox ?? null;
+  if (mailbox !== null) {
+    return { state: waiting > 0 ? 'sending' : 'online', text: `Through ${mailbox}'s mailbox — ${waiting > 0 ? `${plural(waiting, 'message')} being left there` : 'what you send waits there for it to fetch'}`, cause: none };
   }
   const since = peer.delivery?.retrying_since ?? null;
   if (waiting > 0 && since !== null) {
