@@ -6,7 +6,7 @@
  */
 import { afterEach, expect, it } from 'vitest';
 import { checkJsonLimits, jsonShape, WIRE_JSON_LIMITS } from '../main/core/crypto/json-limits.ts';
-import { LARGE_BATCH_CAPABILITY, LARGE_BATCH_EVENTS, MAX_BATCH_EVENTS } from '../main/core/outbox/delivery-worker.ts';
+import { LARGE_BATCH_EVENTS, MAX_BATCH_EVENTS } from '../main/core/outbox/delivery-worker.ts';
 import { makeEvent, wire } from './helpers/events.ts';
 import { FakePeer } from './helpers/fake-peer.ts';
 import { joinFakePeer } from './helpers/fake-members.ts';
@@ -16,6 +16,7 @@ import type { NodeProcess } from './helpers/node-process.ts';
 import { enc, eventually } from './helpers/rooms.ts';
 import { sendSigned, sendRaw } from './helpers/signed-request.ts';
 import { removeTempDirs } from './helpers/temp-dir.ts';
+import { LARGE_BATCH_CAPABILITY } from '../main/core/federation/paths.ts';
 
 const EVENTS = '/_paracord/federation/v1/events';
 type InProcess = Awaited<ReturnType<typeof startInProcessNode>>;

@@ -29,9 +29,8 @@ import type { PullQueue } from '../pull/pull-queue.ts';
 import type { MailboxSender } from '../mailbox/sender.ts';
 import type { PushPacer } from './push-pacer.ts';
 import { WireCache } from './wire-cache.ts';
+import { BATCH_CAPABILITY, EVENTS_PATH, EVENT_PATH, LARGE_BATCH_CAPABILITY } from '../federation/paths.ts';
 
-export const EVENT_PATH = '/_paracord/federation/v1/event';
-export const BATCH_PATH = '/_paracord/federation/v1/events';
 /** Events per `POST /events` to a peer that advertises `batch`. */
 export const MAX_BATCH_EVENTS = 100;
 /**
@@ -40,7 +39,6 @@ export const MAX_BATCH_EVENTS = 100;
  * carried 21 % more messages a second end to end, docs/PERFORMANCE.md). Receivers accept this many.
  */
 export const LARGE_BATCH_EVENTS = 500;
-export const LARGE_BATCH_CAPABILITY = 'batch_500';
 /** Batches stay well under the receivers' 1 MiB body limit. */
 const MAX_BATCH_BYTES = 512 * 1024;
 const PERMANENT = new Set([400, 403, 404, 409, 413]);
@@ -357,7 +355,7 @@ export class DeliveryWorkers {
     if (this.deps.mailbox?.preferred(destination)) return state.batchCapUntil > Date.now() ? Math.max(1, Math.min(LARGE_BATCH_EVENTS, state.batchCap)) : LARGE_BATCH_EVENTS;
     try {
       const { capabilities } = await this.deps.discovery.documentOf(destination);
-      if (!capabilities.includes('batch')) return 1;
+      if (!capabilities.includes(BATCH_CAPABILITY)) return 1;
       const limit = capabilities.includes(LARGE_BATCH_CAPABILITY) ? LARGE_BATCH_EVENTS : MAX_BATCH_EVENTS;
       return state.batchCapUntil > Date.now() ? Math.max(1, Math.min(limit, state.batchCap)) : limit;
     } catch {
@@ -435,7 +433,7 @@ export class DeliveryWorkers {
     let networkError: string | undefined;
     /** The mailbox that took the request instead of the destination (issue #32), if any. */
     let deposited: string | null = null;
-    const path = useBatch ? BATCH_PATH : EVENT_PATH;
+    const path = useBatch ? EVENTS_PATH : EVENT_PATH;
     const body = useBatch ? `{"events":[${sendable.map((s) => s.wire).join(',')}]}` : sendable[0]!.wire;
     const mailbox = this.deps.mailbox;
     try {

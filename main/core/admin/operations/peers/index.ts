@@ -6,9 +6,9 @@ import type { DiscoveryDocument } from '../../../federation/discovery.ts';
 import type { ProvenAlias } from '../../../federation/name-claims.ts';
 import { checkReferenceKeys, unsignedKeysTrust } from '../../../federation/reference/keys.ts';
 import { REFERENCE_PROTOCOL_VERSION, REFERENCE_V2 } from '../../../federation/reference/dialect.ts';
-import { KEYS_PATH } from '../../../federation/keys/server-keys.ts';
 import type { NodeContext } from '../../../node-context.ts';
 import type { FederationServer } from '../../../trust/trust-store.ts';
+import { KEYS_PATH } from '../../../federation/paths.ts';
 
 export function peerView(node: NodeContext, server: FederationServer): PeerView {
   return {
