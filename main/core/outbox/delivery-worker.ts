@@ -160,8 +160,27 @@ export class DeliveryWorkers {
   }
 
   /**
-   * New work for a destination. `fresh`: the row the caller's commit just queued for it; if the
-   * worker knows the queue was empty before, that row is the whole queue.
+   * The one way to ask for delivery to `destination`: what is queued for it is sent, now or once
+   * its backoff or pacing allows (a destination that pulls is told instead). Call it after the
+   * commit that queued its rows, or when whatever held them back changed (a quarantine released,
+   * an endpoint reached, the owner's retry).
+   * - `fresh`: the row the caller's commit just queued; if the worker knows the queue was empty
+   *   before, that row is the whole queue and is sent without reading the queue again.
+   * - `peerIsBack`: the destination talked to us: a backoff it is waiting out ends now (without
+   *   one, nothing is started: its worker is already running or has nothing to retry).
+   *
+   * The other entry points are its parts: `kick` (= deliver without `peerIsBack`), `wake`
+   * (= with it), `start` (every destination with pending rows) and `noteQueued` (counting, inside
+   * the queuing transaction, through Outbox.onQueued).
+   */
+  deliver(destination: string, why: { fresh?: FreshDelivery; peerIsBack?: boolean } = {}): void {
+    if (why.peerIsBack) this.wake(destination);
+    else this.kick(destination, why.fresh);
+  }
+
+  /**
+   * New work for a destination (deliver() without `peerIsBack`). `fresh`: the row the caller's
+   * commit just queued for it; if the worker knows the queue was empty before, that row is the whole queue.
    */
   kick(destination: string, fresh?: FreshDelivery): void {
     // Whatever happens next, the queue may not be empty any more.
@@ -202,7 +221,7 @@ export class DeliveryWorkers {
     this.deps.mailbox?.noteUnreachable(destination);
   }
 
-  /** The destination talked to us: it is reachable, so stop waiting out its backoff. */
+  /** The destination talked to us: it is reachable, so stop waiting out its backoff (deliver() with `peerIsBack`). */
   wake(destination: string): void {
     const state = this.destinations.get(destination);
     if (!state) return;

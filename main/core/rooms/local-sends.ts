@@ -150,7 +150,7 @@ export class LocalSends extends RoomPart {
           () => this.recordTxn(this.commitLocalInTransaction(roomId, type, sender, stateKey, content, depth), txnId),
           (committed) => {
             this.rememberWire(committed);
-            for (const row of committed.queued) this.d.workers.kick(row.destination, { row });
+            for (const row of committed.queued) this.d.workers.deliver(row.destination, { fresh: { row } });
           },
         ),
     );
