@@ -6,7 +6,7 @@
  */
 import { expect, it, type InProcessNode, type Nodes } from './helpers/fixtures.ts';
 import { checkJsonLimits, jsonShape, WIRE_JSON_LIMITS } from '../main/core/crypto/json-limits.ts';
-import { LARGE_BATCH_CAPABILITY, LARGE_BATCH_EVENTS, MAX_BATCH_EVENTS } from '../main/core/outbox/delivery-worker.ts';
+import { LARGE_BATCH_EVENTS, MAX_BATCH_EVENTS } from '../main/core/outbox/delivery-worker.ts';
 import { makeEvent, wire } from './helpers/events.ts';
 import type { FakePeer } from './helpers/fake-peer.ts';
 import { joinFakePeer } from './helpers/fake-members.ts';
@@ -14,6 +14,7 @@ import { queryNodeDb } from './helpers/inspect-db.ts';
 import type { NodeProcess } from './helpers/node-process.ts';
 import { enc, eventually } from './helpers/rooms.ts';
 import { sendSigned, sendRaw } from './helpers/signed-request.ts';
+import { LARGE_BATCH_CAPABILITY } from '../main/core/federation/paths.ts';
 
 const EVENTS = '/_paracord/federation/v1/events';
 type InProcess = InProcessNode;

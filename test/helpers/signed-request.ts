@@ -3,7 +3,8 @@
  * variants (stale timestamp, tampered signature, missing headers) on purpose.
  */
 import { Agent, request } from 'undici';
-import { DESTINATION_BINDING_CAPABILITY, signRequestHeaders, type RequestSigner } from '../../main/core/federation/request-signature.ts';
+import { signRequestHeaders, type RequestSigner } from '../../main/core/federation/request-signature.ts';
+import { DESTINATION_BINDING_CAPABILITY } from '../../main/core/federation/paths.ts';
 
 export interface RawResponse {
   status: number;

@@ -14,7 +14,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LookupFn } from '../../main/core/federation/address-policy.ts';
 import { Identity } from '../../main/core/identity/identity.ts';
 import { parseLink } from '../../main/core/peering/invite-link.ts';
-import { PEERING_PATH } from '../../main/core/peering/peering-service.ts';
 import { ensureSelfSignedCertificate } from '../../main/core/tls/certificate.ts';
 import Database from 'better-sqlite3';
 import { FakePeer } from '../helpers/fake-peer.ts';
@@ -24,6 +23,7 @@ import { ReferencePeer, reserialize } from '../helpers/reference-peer.ts';
 import { enc, eventually } from '../helpers/rooms.ts';
 import { sendSigned } from '../helpers/signed-request.ts';
 import { removeTempDirs, tempDir } from '../helpers/temp-dir.ts';
+import { PEERING_PATH } from '../../main/core/federation/paths.ts';
 
 type Node = Awaited<ReturnType<typeof startInProcessNode>>;
 

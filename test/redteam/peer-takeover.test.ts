@@ -16,11 +16,11 @@ import { beforeAll, describe, expect, it } from '../helpers/fixtures.ts';
 import { canonicalJson } from '../../main/core/crypto/canonical-json.ts';
 import { Identity } from '../../main/core/identity/identity.ts';
 import { encodeLink, parseLink } from '../../main/core/peering/invite-link.ts';
-import { PEERING_PATH } from '../../main/core/peering/peering-service.ts';
 import { startInProcessNode } from '../helpers/in-process-node.ts';
 import { enc, eventually, inviteAndJoin, messages, send } from '../helpers/rooms.ts';
 import { sendSigned } from '../helpers/signed-request.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
+import { PEERING_PATH } from '../../main/core/federation/paths.ts';
 
 type Node = Awaited<ReturnType<typeof startInProcessNode>>;
 const FED = '/_paracord/federation/v1';

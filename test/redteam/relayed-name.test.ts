@@ -13,7 +13,6 @@ import { describe, expect, it, type Nodes } from '../helpers/fixtures.ts';
 import { canonicalJson } from '../../main/core/crypto/canonical-json.ts';
 import { Identity } from '../../main/core/identity/identity.ts';
 import { encodeLink, parseLink } from '../../main/core/peering/invite-link.ts';
-import { PEERING_PATH } from '../../main/core/peering/peering-service.ts';
 import { MEMBERSHIP_WIRE_ORDER, wireJson } from '../../main/core/federation/wire-json.ts';
 import { makeEvent, wire } from '../helpers/events.ts';
 import type { FakePeer } from '../helpers/fake-peer.ts';
@@ -23,6 +22,7 @@ import type { NodeProcess } from '../helpers/node-process.ts';
 import { enc, eventually, inviteAndJoin } from '../helpers/rooms.ts';
 import { sendSigned } from '../helpers/signed-request.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
+import { PEERING_PATH } from '../../main/core/federation/paths.ts';
 
 type Node = Awaited<ReturnType<typeof startInProcessNode>>;
 const FED = '/_paracord/federation/v1';

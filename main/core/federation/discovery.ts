@@ -11,10 +11,9 @@ import type { TrustStore } from '../trust/trust-store.ts';
 import type { Vouch } from './address-policy.ts';
 import { REFERENCE_V2, readDiscovery, type ReadDiscovery } from './reference/dialect.ts';
 import { FederationRequestError, type HttpClient } from './http-client.ts';
-import { DESTINATION_BINDING_CAPABILITY } from './request-signature.ts';
 import type { DestinationBindingMemory } from './destination-binding.ts';
+import { DESTINATION_BINDING_CAPABILITY, WELL_KNOWN_PATH } from './paths.ts';
 
-export const WELL_KNOWN_PATH = '/.well-known/paracord/server';
 export const PROTOCOL_VERSION = 'federation-v1';
 
 /**

@@ -7,7 +7,6 @@ import { clientAddress } from '../http/middleware/client-address.ts';
 import { TrustedProxies } from '../http/client-address.ts';
 import { setBodyTimeout } from '../http/read-body.ts';
 import type { FederationDeps } from './federation-deps.ts';
-import { KEYS_PATH } from './keys/server-keys.ts';
 import { eventRoutes } from './routes/event/index.ts';
 import { keysRoutes } from './routes/keys/index.ts';
 import { wellKnownRoutes } from './routes/well-known/index.ts';
@@ -20,6 +19,7 @@ import { pullRoutes } from '../pull/routes.ts';
 import { reachProbeRoutes } from './routes/reach-probe/index.ts';
 import { mailboxRoutes } from '../mailbox/routes.ts';
 import { DELIVERY_FAILING_HEADER } from './http-client.ts';
+import { KEYS_PATH } from './paths.ts';
 
 /** The public federation API (docs/PROTOCOL.md §Endpoints). */
 export function createFederationApp(deps: FederationDeps, inFlight: InFlightRequests = new InFlightRequests()): Koa {

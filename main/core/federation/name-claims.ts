@@ -26,7 +26,8 @@ import { CertificatePinError } from './pinned-tls.ts';
 import type { PeerDialect } from './reference/dialect.ts';
 import { checkReferenceKeys } from './reference/keys.ts';
 import type { PeerDialects } from './reference/peer-dialects.ts';
-import { KEYS_PATH, type ServerKeys } from './keys/server-keys.ts';
+import type { ServerKeys } from './keys/server-keys.ts';
+import { KEYS_PATH } from './paths.ts';
 
 /** `known`: a server we are not peered with but know of (relayed keys, room members, stored events). */
 export type NameHolder = { kind: 'self' } | { kind: 'peer'; server: string } | { kind: 'alias'; server: string } | { kind: 'known'; server: string };

@@ -13,7 +13,7 @@
  * crates/paracord-federation/src/client.rs `FederationTarget::destination`, the peer's server_name
  * lowercased). The snapshots of github:Scdouglas1999/Paracord at v0.8.5 (29d7f47) and of
  * github:Scoduglas1999/Paracord at v0.9.0 (9c9aafc) still sign four lines only. We send the header
- * only to servers that advertise DESTINATION_BINDING_CAPABILITY in discovery.
+ * only to servers that advertise DESTINATION_BINDING_CAPABILITY (paths.ts) in discovery.
  */
 import { sha256Hex } from '../crypto/sha256.ts';
 
@@ -22,8 +22,6 @@ export const HEADER_KEY_ID = 'x-paracord-key-id';
 export const HEADER_TIMESTAMP = 'x-paracord-timestamp';
 export const HEADER_SIGNATURE = 'x-paracord-signature';
 export const HEADER_DESTINATION = 'x-paracord-destination';
-/** Discovery capability: "I bind my signed requests to their destination, and check yours". */
-export const DESTINATION_BINDING_CAPABILITY = 'destination_binding';
 
 /** Requests whose timestamp is further than this from our clock are refused (401). */
 export const MAX_CLOCK_SKEW_MS = 60_000;

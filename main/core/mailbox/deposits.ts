@@ -12,7 +12,8 @@ import type { Discovery } from '../federation/discovery.ts';
 import type { HttpClient } from '../federation/http-client.ts';
 import { infoLimited } from '../log/rate-limit.ts';
 import { MAILBOX_MAX_AGE_MS } from './mailbox-store.ts';
-import { MAILBOX_HELD_PATH, MAX_HELD_IDS } from './wire.ts';
+import { MAX_HELD_IDS } from './wire.ts';
+import { MAILBOX_HELD_PATH } from '../federation/paths.ts';
 
 /** How often a mailbox is asked which of our deposits it still holds, while some wait. */
 export const HELD_CHECK_MS = 30_000;

@@ -20,8 +20,9 @@ import type { FederationResponse, HttpClient } from '../federation/http-client.t
 import { cleanText } from '../util/untrusted-text.ts';
 import { PEER_TEXT_MAX } from '../federation/peer-refusal.ts';
 import { infoLimited, warnLimited } from '../log/rate-limit.ts';
-import { CARRIED_PATHS, MAILBOX_ACK_PATH, MAILBOX_PATH, MAX_MAILBOX_ITEMS } from './wire.ts';
+import { CARRIED_PATHS, MAX_MAILBOX_ITEMS } from './wire.ts';
 import type { CarriedRequest, DispatchAnswer } from './self-dispatch.ts';
+import { MAILBOX_ACK_PATH, MAILBOX_PATH } from '../federation/paths.ts';
 
 const FETCH_TIMEOUT_MS = 40_000;
 const NOT_SERVED_RETRY_MS = 10 * 60_000;

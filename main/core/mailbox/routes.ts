@@ -23,7 +23,8 @@ import type { SignedRequestState } from '../federation/middleware/verify-signed-
 import { utf8Bytes } from '../federation/page-budget.ts';
 import { cursorSchema } from '../pull/routes.ts';
 import { DEFAULT_MAILBOX_QUOTA, MAILBOX_MAX_AGE_MS, type MailboxStore } from './mailbox-store.ts';
-import { INNER_KEY_ID, INNER_SIGNATURE, INNER_TIMESTAMP, MAILBOX_ACCEPTS_PATH, MAILBOX_ACK_PATH, MAILBOX_DEPOSIT_PATH, MAILBOX_HELD_PATH, MAILBOX_PATH, CARRIED_PATHS, MAX_HELD_IDS, MAX_MAILBOX_ITEMS, type CarriedKind } from './wire.ts';
+import { INNER_KEY_ID, INNER_SIGNATURE, INNER_TIMESTAMP, CARRIED_PATHS, MAX_HELD_IDS, MAX_MAILBOX_ITEMS, type CarriedKind } from './wire.ts';
+import { MAILBOX_ACCEPTS_PATH, MAILBOX_ACK_PATH, MAILBOX_DEPOSIT_PATH, MAILBOX_HELD_PATH, MAILBOX_PATH } from '../federation/paths.ts';
 
 /** A page of items stays small (latency), like a pull page. */
 const MAX_PAGE_BYTES = 512 * 1024;

@@ -15,7 +15,8 @@ import type { Discovery } from '../federation/discovery.ts';
 import type { FederationResponse, HttpClient } from '../federation/http-client.ts';
 import { signRequestHeaders } from '../federation/request-signature.ts';
 import { infoLimited } from '../log/rate-limit.ts';
-import { INNER_KEY_ID, INNER_SIGNATURE, INNER_TIMESTAMP, MAILBOX_ACCEPTS_PATH, MAILBOX_CAPABILITY, MAILBOX_DEPOSIT_PATH, kindOfPath } from './wire.ts';
+import { INNER_KEY_ID, INNER_SIGNATURE, INNER_TIMESTAMP, kindOfPath } from './wire.ts';
+import { MAILBOX_ACCEPTS_PATH, MAILBOX_CAPABILITY, MAILBOX_DEPOSIT_PATH } from '../federation/paths.ts';
 
 /** After a network failure, the mailbox is used straight away for this long before direct is tried again. */
 export const MAILBOX_PREFERRED_MS = 60_000;

@@ -1,15 +1,6 @@
+import { EVENTS_PATH, EVENT_PATH, JOIN_ANSWER_PATH, JOIN_PATH, PEERING_ANSWER_PATH, PEERING_PATH } from '../federation/paths.ts';
 /** The mailbox extension on the wire (docs/PROTOCOL.md "Mailboxes"): paths, headers, limits. */
-import { BATCH_PATH, EVENT_PATH } from '../outbox/delivery-worker.ts';
-import { JOIN_ANSWER_PATH, JOIN_PATH } from '../rooms/room-service.ts';
-import { PEERING_ANSWER_PATH, PEERING_PATH } from '../peering/peering-service.ts';
 
-export const MAILBOX_CAPABILITY = 'mailbox';
-export const MAILBOX_PATH = '/_paracord/federation/v1/mailbox';
-export const MAILBOX_ACK_PATH = '/_paracord/federation/v1/mailbox/ack';
-export const MAILBOX_DEPOSIT_PATH = '/_paracord/federation/v1/mailbox/deposit';
-export const MAILBOX_ACCEPTS_PATH = '/_paracord/federation/v1/mailbox/accepts';
-/** A depositor asks which of its deposits are still held (not yet taken by their recipient). */
-export const MAILBOX_HELD_PATH = '/_paracord/federation/v1/mailbox/held';
 export const MAX_HELD_IDS = 500;
 export const MAX_MAILBOX_ITEMS = 100;
 
@@ -25,7 +16,7 @@ export const INNER_SIGNATURE = 'X-Paracord-Inner-Signature';
  * (a friend's link redeemed while its node cannot be reached) and the inviter's answer to it.
  */
 export const CARRIED_PATHS: Readonly<Record<string, string>> = Object.freeze({
-  event: EVENT_PATH, events: BATCH_PATH, join: JOIN_PATH, 'join-answer': JOIN_ANSWER_PATH, peering: PEERING_PATH, 'peering-answer': PEERING_ANSWER_PATH,
+  event: EVENT_PATH, events: EVENTS_PATH, join: JOIN_PATH, 'join-answer': JOIN_ANSWER_PATH, peering: PEERING_PATH, 'peering-answer': PEERING_ANSWER_PATH,
 });
 export type CarriedKind = 'event' | 'events' | 'join' | 'join-answer' | 'peering' | 'peering-answer';
 export const kindOfPath = (path: string): CarriedKind | null => (Object.entries(CARRIED_PATHS).find(([, p]) => p === path)?.[0] as CarriedKind | undefined) ?? null;

@@ -20,11 +20,10 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { Db } from '../store/database.ts';
 import type { ReceivedOutcome } from '../federation/event-ingest.ts';
 import type { Reachability } from '../../../shared/contract/admin-operations.ts';
+import { EVENTS_PATH, EVENT_PATH } from '../federation/paths.ts';
 
 export const DEFAULT_LABELLED_DESTINATIONS = 20;
 export const OTHER = 'other';
-const EVENT_PATH = '/_paracord/federation/v1/event';
-const BATCH_PATH = '/_paracord/federation/v1/events';
 const ERROR_CODE = /^[a-z][a-z0-9_]{0,47}$/;
 
 export type ReceivedResult = 'accepted' | 'duplicate' | 'held' | 'refused';
@@ -258,7 +257,7 @@ export class NodeMetrics {
         await next();
       } finally {
         if (ctx.status === 429) this.rateLimited.inc();
-        if (ctx.method === 'POST' && (ctx.path === EVENT_PATH || ctx.path === BATCH_PATH)) this.countAnswer(ctx.path === BATCH_PATH, ctx.status, ctx.body);
+        if (ctx.method === 'POST' && (ctx.path === EVENT_PATH || ctx.path === EVENTS_PATH)) this.countAnswer(ctx.path === EVENTS_PATH, ctx.status, ctx.body);
       }
     };
   }

@@ -7,15 +7,13 @@ import type { Server } from 'node:http';
 import type Koa from 'koa';
 import { createFederationApp } from '../federation/federation-app.ts';
 import type { IngestHooks } from '../federation/event-ingest.ts';
-import { DESTINATION_BINDING_CAPABILITY } from '../federation/request-signature.ts';
+import { BATCH_CAPABILITY, DESTINATION_BINDING_CAPABILITY, LARGE_BATCH_CAPABILITY, MAILBOX_CAPABILITY } from '../federation/paths.ts';
 import { verifySignedRequest } from '../federation/middleware/verify-signed-request.ts';
 import { eventEntitlement } from '../federation/routes/event/index.ts';
 import { localView } from '../federation/reference/vocabulary.ts';
 import { ReferenceRooms } from '../federation/reference/reference-rooms.ts';
 import type { Identity } from '../identity/identity.ts';
 import { warnLimited } from '../log/rate-limit.ts';
-import { MAILBOX_CAPABILITY } from '../mailbox/wire.ts';
-import { LARGE_BATCH_CAPABILITY } from '../outbox/delivery-worker.ts';
 import { PeeringService } from '../peering/peering-service.ts';
 import { Puller } from '../pull/puller.ts';
 import { Reachability } from '../reachability/reachability.ts';
@@ -135,10 +133,10 @@ function federationApp(s: Services, id: Identity, parts: RoomParts): Koa {
       bindsDestination: async (origin) => dialects.referenceVersion(origin) === '3' || discovery.requiresBinding(origin),
       onVerified: (origin) => {
         trust.markSeen(origin);
-        s.workers.wake(origin);
+        s.workers.deliver(origin, { peerIsBack: true });
       },
     }),
-    capabilities: ['batch', LARGE_BATCH_CAPABILITY, DESTINATION_BINDING_CAPABILITY],
+    capabilities: [BATCH_CAPABILITY, LARGE_BATCH_CAPABILITY, DESTINATION_BINDING_CAPABILITY],
     publicUrl: () => state.federationUrl ?? '',
     federationEndpoints: () => state.endpoints(),
     mailboxesNamed: s.currentMailboxes,
@@ -164,7 +162,7 @@ function federationApp(s: Services, id: Identity, parts: RoomParts): Koa {
       // Called back where it told us it lives: that endpoint is proven, it may be pushed to (issue #32).
       if (answer.reachable && pull.markReached(server)) {
         log.info({ event: 'peer_endpoint_reached', server }, `${server} was reached at its endpoint: its events are pushed again`);
-        s.workers.kick(server);
+        s.workers.deliver(server);
       }
       return answer;
     },

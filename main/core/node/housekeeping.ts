@@ -25,7 +25,7 @@ export class Housekeeping {
     this.lapses = new QuarantineLapses(trust, (server) => {
       trust.upsert(server, { trust: 'allow', reason: 'quarantine ended', until_ms: null });
       log.info({ event: 'quarantine_ended', server }, 'quarantine ended');
-      void releaseHeld(server, s.quarantine, s.ingest, log).finally(() => s.workers.kick(server));
+      void releaseHeld(server, s.quarantine, s.ingest, log).finally(() => s.workers.deliver(server));
       notifications.notify({ type: 'status' });
     });
     s.bus.on('quarantineChanged', () => this.lapses.changed());

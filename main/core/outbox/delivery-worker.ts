@@ -30,9 +30,8 @@ import type { MailboxSender } from '../mailbox/sender.ts';
 import type { MailboxDeposits } from '../mailbox/deposits.ts';
 import type { PushPacer } from './push-pacer.ts';
 import { WireCache } from './wire-cache.ts';
+import { BATCH_CAPABILITY, EVENTS_PATH, EVENT_PATH, LARGE_BATCH_CAPABILITY } from '../federation/paths.ts';
 
-export const EVENT_PATH = '/_paracord/federation/v1/event';
-export const BATCH_PATH = '/_paracord/federation/v1/events';
 /** Events per `POST /events` to a peer that advertises `batch`. */
 export const MAX_BATCH_EVENTS = 100;
 /**
@@ -41,7 +40,6 @@ export const MAX_BATCH_EVENTS = 100;
  * carried 21 % more messages a second end to end, docs/PERFORMANCE.md). Receivers accept this many.
  */
 export const LARGE_BATCH_EVENTS = 500;
-export const LARGE_BATCH_CAPABILITY = 'batch_500';
 /** Batches stay well under the receivers' 1 MiB body limit. */
 const MAX_BATCH_BYTES = 512 * 1024;
 const PERMANENT = new Set([400, 403, 404, 409, 413]);
@@ -165,8 +163,27 @@ export class DeliveryWorkers {
   }
 
   /**
-   * New work for a destination. `fresh`: the row the caller's commit just queued for it; if the
-   * worker knows the queue was empty before, that row is the whole queue.
+   * The one way to ask for delivery to `destination`: what is queued for it is sent, now or once
+   * its backoff or pacing allows (a destination that pulls is told instead). Call it after the
+   * commit that queued its rows, or when whatever held them back changed (a quarantine released,
+   * an endpoint reached, the owner's retry).
+   * - `fresh`: the row the caller's commit just queued; if the worker knows the queue was empty
+   *   before, that row is the whole queue and is sent without reading the queue again.
+   * - `peerIsBack`: the destination talked to us: a backoff it is waiting out ends now (without
+   *   one, nothing is started: its worker is already running or has nothing to retry).
+   *
+   * The other entry points are its parts: `kick` (= deliver without `peerIsBack`), `wake`
+   * (= with it), `start` (every destination with pending rows) and `noteQueued` (counting, inside
+   * the queuing transaction, through Outbox.onQueued).
+   */
+  deliver(destination: string, why: { fresh?: FreshDelivery; peerIsBack?: boolean } = {}): void {
+    if (why.peerIsBack) this.wake(destination);
+    else this.kick(destination, why.fresh);
+  }
+
+  /**
+   * New work for a destination (deliver() without `peerIsBack`). `fresh`: the row the caller's
+   * commit just queued for it; if the worker knows the queue was empty before, that row is the whole queue.
    */
   kick(destination: string, fresh?: FreshDelivery): void {
     // Whatever happens next, the queue may not be empty any more.
@@ -207,7 +224,7 @@ export class DeliveryWorkers {
     this.deps.mailbox?.noteUnreachable(destination);
   }
 
-  /** The destination talked to us: it is reachable, so stop waiting out its backoff. */
+  /** The destination talked to us: it is reachable, so stop waiting out its backoff (deliver() with `peerIsBack`). */
   wake(destination: string): void {
     const state = this.destinations.get(destination);
     if (!state) return;
@@ -363,7 +380,7 @@ export class DeliveryWorkers {
     if (this.deps.mailbox?.preferred(destination) || this.mailboxOnly(destination)) return state.batchCapUntil > Date.now() ? Math.max(1, Math.min(LARGE_BATCH_EVENTS, state.batchCap)) : LARGE_BATCH_EVENTS;
     try {
       const { capabilities } = await this.deps.discovery.documentOf(destination);
-      if (!capabilities.includes('batch')) return 1;
+      if (!capabilities.includes(BATCH_CAPABILITY)) return 1;
       const limit = capabilities.includes(LARGE_BATCH_CAPABILITY) ? LARGE_BATCH_EVENTS : MAX_BATCH_EVENTS;
       return state.batchCapUntil > Date.now() ? Math.max(1, Math.min(limit, state.batchCap)) : limit;
     } catch {
@@ -441,7 +458,7 @@ export class DeliveryWorkers {
     let networkError: string | undefined;
     /** The mailbox that took the request instead of the destination (issue #32), if any. */
     let deposited: string | null = null;
-    const path = useBatch ? BATCH_PATH : EVENT_PATH;
+    const path = useBatch ? EVENTS_PATH : EVENT_PATH;
     const body = useBatch ? `{"events":[${sendable.map((s) => s.wire).join(',')}]}` : sendable[0]!.wire;
     const mailbox = this.deps.mailbox;
     try {

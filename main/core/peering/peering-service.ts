@@ -17,8 +17,7 @@ import { peerRefusal } from '../federation/peer-refusal.ts';
 import { checkKeysDocument, type RemoteKeysDocument } from '../federation/keys-document.ts';
 import { CertificatePinError } from '../federation/pinned-tls.ts';
 import { AddressRefusedError } from '../federation/address-policy.ts';
-import { DESTINATION_BINDING_CAPABILITY } from '../federation/request-signature.ts';
-import { KEYS_PATH, type ServerKeys } from '../federation/keys/server-keys.ts';
+import type { ServerKeys } from '../federation/keys/server-keys.ts';
 import type { Identity } from '../identity/identity.ts';
 import type { Db } from '../store/database.ts';
 import type { TlsMaterial } from '../tls/certificate.ts';
@@ -29,10 +28,8 @@ import { cleanText } from '../util/untrusted-text.ts';
 import { isServerName } from '../../../shared/identifiers.ts';
 import { PEER_TEXT_MAX } from '../federation/peer-refusal.ts';
 import { encodeLink, parseLink, type LinkPayload } from './invite-link.ts';
+import { DESTINATION_BINDING_CAPABILITY, KEYS_PATH, PEERING_ANSWER_PATH, PEERING_PATH } from '../federation/paths.ts';
 
-export const PEERING_PATH = '/_paracord/federation/v1/peering';
-/** The inviter's answer to a peering request that came through a mailbox (issue #32). */
-export const PEERING_ANSWER_PATH = '/_paracord/federation/v1/peering/answer';
 export const DEFAULT_LINK_LIFETIME_MS = 7 * 24 * 3600_000;
 /** A peering request waiting at a mailbox is left there again this often until answered (an answer can be lost). */
 export const PENDING_RESEND_MS = 2 * 60_000;

@@ -30,9 +30,9 @@ import { receivedOutcome, type EventIngest, type ReceivedOutcome, type VerifiedE
 import type { FederationResponse, HttpClient } from '../federation/http-client.ts';
 import { PullAcks } from './pull-acks.ts';
 import { quotaWait, type QuotaWait } from '../trust/storage-quota.ts';
-import { MAX_PULL_EVENTS, PULL_ACK_PATH, PULL_PATH } from './routes.ts';
+import { MAX_PULL_EVENTS } from './routes.ts';
+import { PULL_ACK_PATH, PULL_PATH } from '../federation/paths.ts';
 
-export const PULL_CAPABILITY = 'pull';
 /** The puller's own timeout for a long-poll (the server waits at most 30 s). */
 const PULL_TIMEOUT_MS = 40_000;
 /** A peer that does not serve pull (404) is asked again after this long. */

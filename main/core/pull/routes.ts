@@ -7,9 +7,8 @@ import { envelopeWireJson } from '../federation/envelope.ts';
 import { PAGE_BYTES, utf8Bytes, withinBytes } from '../federation/page-budget.ts';
 import type { FederationDeps } from '../federation/federation-deps.ts';
 import type { SignedRequestState } from '../federation/middleware/verify-signed-request.ts';
+import { PULL_ACK_PATH, PULL_PATH } from '../federation/paths.ts';
 
-export const PULL_PATH = '/_paracord/federation/v1/pull';
-export const PULL_ACK_PATH = '/_paracord/federation/v1/pull/ack';
 export const MAX_PULL_EVENTS = 100;
 /** Pages stay well under the puller's response cap (page-budget.ts): small, for latency. */
 const MAX_PULL_BYTES = Math.min(512 * 1024, PAGE_BYTES);

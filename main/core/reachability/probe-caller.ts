@@ -9,12 +9,11 @@
  */
 import type { Discovery } from '../federation/discovery.ts';
 import { joinUrl, type HttpClient } from '../federation/http-client.ts';
-import { KEYS_PATH } from '../federation/keys/server-keys.ts';
 import { checkKeysDocument } from '../federation/keys-document.ts';
 import type { TrustStore } from '../trust/trust-store.ts';
 import { isIP } from 'node:net';
+import { KEYS_PATH } from '../federation/paths.ts';
 
-export const REACH_PROBE_PATH = '/_paracord/federation/v1/reach-probe';
 /** How long the callback may take before it counts as a timeout. */
 export const PROBE_TIMEOUT_MS = 10_000;
 

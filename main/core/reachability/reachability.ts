@@ -26,12 +26,13 @@ import type { Identity } from '../identity/identity.ts';
 import type { HttpClient } from '../federation/http-client.ts';
 import type { Discovery } from '../federation/discovery.ts';
 import type { TrustStore } from '../trust/trust-store.ts';
-import { REACH_PROBE_PATH, type ProbeStatus } from './probe-caller.ts';
+import type { ProbeStatus } from './probe-caller.ts';
 import { PortMapper, type MappingInfo } from './port-mapping.ts';
 import { cleanText } from '../util/untrusted-text.ts';
 import { PEER_TEXT_MAX } from '../federation/peer-refusal.ts';
 import { NOBODY_COULD_ASK, reachabilitySummary, testingAgainNote } from '../../../shared/reachability-words.ts';
 import type { Reachability as ReachabilityContract } from '../../../shared/contract/admin-operations.ts';
+import { PULL_CAPABILITY, REACH_PROBE_PATH } from '../federation/paths.ts';
 
 const PROBE_STATUSES = new Set<ProbeStatus>(['reachable', 'timeout', 'refused', 'tls_mismatch', 'wrong_server', 'name_not_found', 'address_refused', 'http_error', 'unreachable']);
 
@@ -113,7 +114,7 @@ export class Reachability {
 
   /** Capabilities to add to discovery (`pull` while we receive by pull). */
   capabilities(): string[] {
-    return this.mode === 'pull' ? ['pull'] : [];
+    return this.mode === 'pull' ? [PULL_CAPABILITY] : [];
   }
 
   status(): ReachabilityState {

@@ -5,7 +5,7 @@
  * nothing new is stored or delivered. So a retry can never make a copy, and a client may retry
  * such a send by itself.
  *
- * The id's row is written in the send's own transaction (rooms/room-service.ts), so it is durable
+ * The id's row is written in the send's own transaction (rooms/local-sends.ts), so it is durable
  * exactly when the message is. A send of an id still under way waits for it and answers its
  * event. Rows are kept a day (`CLIENT_TXN_RETENTION_MS`).
  */

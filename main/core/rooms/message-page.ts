@@ -21,7 +21,7 @@ type PageDeps = { db: Db; events: FederationEvents; rooms: RoomStore; server: st
 /**
  * What the viewer may do in the room as a whole (issue #16 item 7): send (and react, which needs
  * the same: joined, not banned), and leave. `readOnly`: the room's host is a Paracord reference
- * server, which takes no chat events from us (room-service.ts `refuseOnReferenceHost`).
+ * server, which takes no chat events from us (local-sends.ts `refuseOnReferenceHost`).
  */
 export function roomActions(d: PageDeps, roomId: string, viewer: string, readOnly: boolean): RoomActions {
   const now = Date.now();

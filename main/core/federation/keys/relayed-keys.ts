@@ -17,9 +17,8 @@ import type { HttpClient } from '../http-client.ts';
 import { checkKeysDocument, type RemoteKeysDocument } from '../keys-document.ts';
 import type { RequestSigner } from '../request-signature.ts';
 import type { DirectKeys, ServerKeyRow } from './direct-keys.ts';
+import { KEY_CACHE_PATH } from '../paths.ts';
 
-/** Signed: another server's keys document as cached here (for room members that cannot reach it). */
-export const KEY_CACHE_PATH = '/_paracord/federation/v1/keys/cache';
 /** Default bound on the servers (we knew no key of) one relaying host can make us look up keys of. */
 export const DEFAULT_MAX_RELAYED_ORIGINS_PER_HOST = 100;
 /** At most this many keys of one relayed document are learnt (active, next, then the newest old ones). */

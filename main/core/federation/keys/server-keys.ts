@@ -25,10 +25,10 @@ import { ReplacedKeys, pendingKeyChangeReason } from '../reference/key-replaceme
 import { DirectKeys, type ServerKeyRow } from './direct-keys.ts';
 import { ReferenceHints } from './reference-hints.ts';
 import { DEFAULT_MAX_RELAYED_ORIGINS_PER_HOST, RelayedKeys, type RelayedKeyRow } from './relayed-keys.ts';
+import { KEYS_PATH } from '../paths.ts';
 
 export type { ServerKeyRow, RelayedKeyRow };
 
-export const KEYS_PATH = '/_paracord/federation/v1/keys';
 const MIN_REFETCH_MS = 10_000;
 const ORIGIN_DEADLINE_WITH_FALLBACK_MS = 2_000;
 const NEGATIVE_TTL_MS = 5 * 60_000;

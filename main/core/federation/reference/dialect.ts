@@ -15,12 +15,10 @@
 import { z } from 'zod';
 import { isServerName } from '../../../../shared/identifiers.ts';
 import { normalizeEndpoint } from '../../../../shared/endpoint.ts';
+import { FEDERATION_PREFIX } from '../paths.ts';
 
 export type PeerDialect = 'node' | 'reference';
 
-/** The path every federation route lives under; a reference names it as its endpoint. */
-export const FEDERATION_PREFIX = '/_paracord/federation/v1';
-export const WELL_KNOWN_PATH = '/.well-known/paracord/server';
 export const REFERENCE_PROTOCOL_VERSION = 'federation-v1';
 /**
  * What the reference 3.x says in discovery (crates/paracord-federation/src/lib.rs @e6f874b0,

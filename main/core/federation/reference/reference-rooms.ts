@@ -31,11 +31,8 @@ import { guildRoomOf, parseChannelRoom, type ReferenceChannels } from './channel
 import { guildIdOfRoom, safeReferenceName } from './vocabulary.ts';
 import { referenceInviteBody, referenceMembershipBody } from './wire.ts';
 import { REFERENCE_HISTORY_MAX_BYTES } from '../page-budget.ts';
+import { EVENTS_PATH, INVITE_PATH, JOIN_PATH, LEAVE_PATH } from '../paths.ts';
 
-export const REFERENCE_EVENTS_PATH = '/_paracord/federation/v1/events';
-const INVITE_PATH = '/_paracord/federation/v1/invite';
-const JOIN_PATH = '/_paracord/federation/v1/join';
-const LEAVE_PATH = '/_paracord/federation/v1/leave';
 
 /** Defaults of the NodeConfig fields `referencePollIntervalMs` / `referencePollLimit`. */
 export const DEFAULT_REFERENCE_POLL_INTERVAL_MS = 5_000;
@@ -253,7 +250,7 @@ export class ReferenceRooms {
     try {
       const endpoint = await this.d.discovery.endpointOf(peer);
       const since = cursor.since_event_id !== null ? `&since_event_id=${encodeURIComponent(cursor.since_event_id)}` : '';
-      const path = `${REFERENCE_EVENTS_PATH}?room_id=${encodeURIComponent(roomId)}&since_depth=${cursor.since_depth}${since}&limit=${limit}`;
+      const path = `${EVENTS_PATH}?room_id=${encodeURIComponent(roomId)}&since_depth=${cursor.since_depth}${since}&limit=${limit}`;
       response = await this.d.http.signed(this.d.identity(), 'GET', endpoint, path, undefined, {
         destination: peer, signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(REQUEST_DEADLINE_MS)]),
         ...(v3 ? { maxResponseBytes: REFERENCE_HISTORY_MAX_BYTES } : {}),

@@ -34,7 +34,7 @@ export function federationOperations(node: NodeContext): Pick<AdminHandlers, Nam
       if (before.state === 'pending') throw conflict('already_pending', `entry ${id} is already waiting to be delivered`);
       const after = node.outbox.retry(id)!;
       node.log.info({ event: 'delivery_retry_requested', id, destination: after.destination, event_id: after.event_id }, 'owner asked to retry a delivery');
-      node.workers.kick(after.destination);
+      node.workers.deliver(after.destination);
       node.notifications.notify({ type: 'status' });
       return entryOf(node)(after);
     },

@@ -6,9 +6,9 @@ import type { DiscoveryDocument } from '../../../federation/discovery.ts';
 import type { ProvenAlias } from '../../../federation/name-claims.ts';
 import { checkReferenceKeys, unsignedKeysTrust } from '../../../federation/reference/keys.ts';
 import { REFERENCE_PROTOCOL_VERSION, REFERENCE_V2 } from '../../../federation/reference/dialect.ts';
-import { KEYS_PATH } from '../../../federation/keys/server-keys.ts';
 import type { NodeContext } from '../../../node-context.ts';
 import type { FederationServer } from '../../../trust/trust-store.ts';
+import { KEYS_PATH } from '../../../federation/paths.ts';
 
 export function peerView(node: NodeContext, server: FederationServer): PeerView {
   return {
@@ -163,7 +163,7 @@ export function peerOperations(node: NodeContext): Pick<AdminHandlers, 'listPeer
       })();
       node.discovery.forget(name);
       // An endpoint the owner typed is the owner's word: pushed to again even if never reached (issue #32).
-      if (input.endpoint && node.pull.markReached(name)) node.workers.kick(name);
+      if (input.endpoint && node.pull.markReached(name)) node.workers.deliver(name);
       node.log.info({ event: 'peer_added', server: name, endpoint, pinned: confirmed !== undefined, dialect: discovered?.dialect ?? 'unknown' }, 'peer added');
       node.notifications.notify({ type: 'status' });
       return peerView(node, server);
@@ -179,7 +179,7 @@ export function peerOperations(node: NodeContext): Pick<AdminHandlers, 'listPeer
       });
       node.log.info({ event: 'trust_changed', server: input.server_name, mode: input.mode, reason: input.reason }, 'peer trust changed');
       // Outbound to a server that is no longer quarantined resumes.
-      if (input.mode === 'allow') node.workers.kick(input.server_name);
+      if (input.mode === 'allow') node.workers.deliver(input.server_name);
       node.notifications.notify({ type: 'status' });
       return peerView(node, server);
     },

@@ -3,9 +3,9 @@ import { z } from 'zod';
 import { EVENT_ID, ROOM_ID } from '../../../../../shared/identifiers.ts';
 import { badRequest } from '../../../errors.ts';
 import { formatZodError } from '../../../admin/format-zod-error.ts';
-import { EVENTS_PATH } from '../../../rooms/room-service.ts';
 import type { FederationDeps } from '../../federation-deps.ts';
 import type { SignedRequestState } from '../../middleware/verify-signed-request.ts';
+import { EVENTS_PATH } from '../../paths.ts';
 
 const querySchema = z.object({
   room_id: z.string().max(255).regex(ROOM_ID, 'room_id must look like !opaque:server'),

@@ -5,8 +5,8 @@ import { parseJsonBody } from '../../../http/read-body.ts';
 import { envelopeWireJson } from '../../envelope.ts';
 import type { FederationDeps } from '../../federation-deps.ts';
 import type { SignedRequestState } from '../../middleware/verify-signed-request.ts';
+import { EVENT_PATH } from '../../paths.ts';
 
-export const EVENT_PATH = '/_paracord/federation/v1/event';
 
 /**
  * POST /_paracord/federation/v1/event — deliver one signed event (202 {event_id, inserted}).

@@ -2,10 +2,11 @@ import Router from '../../../http/router.ts';
 import { z } from 'zod';
 import { HttpError, badRequest } from '../../../errors.ts';
 import { parseJsonBody } from '../../../http/read-body.ts';
-import { BATCH_PATH, LARGE_BATCH_EVENTS, MAX_BATCH_EVENTS } from '../../../outbox/delivery-worker.ts';
+import { LARGE_BATCH_EVENTS, MAX_BATCH_EVENTS } from '../../../outbox/delivery-worker.ts';
 import type { IngestResult, VerifiedEvent } from '../../event-ingest.ts';
 import type { FederationDeps } from '../../federation-deps.ts';
 import type { SignedRequestState } from '../../middleware/verify-signed-request.ts';
+import { EVENTS_PATH } from '../../paths.ts';
 
 /** Events stored per group-commit job (about what one verification chunk holds). */
 const STORE_GROUP = 50;
@@ -26,7 +27,7 @@ type EventResult = IngestResult | { event_id: string | null; status: number; err
  */
 export function eventsBatchRoutes(deps: FederationDeps): Router {
   const router = new Router();
-  router.post(BATCH_PATH, deps.verifySignedRequest, async (ctx) => {
+  router.post(EVENTS_PATH, deps.verifySignedRequest, async (ctx) => {
     const state = ctx.state as SignedRequestState;
     const parsed = batchSchema.safeParse(parseJsonBody(state.rawBody));
     if (!parsed.success) throw badRequest('invalid_batch', `body must be {"events": [1 to ${LARGE_BATCH_EVENTS} envelopes]}`);

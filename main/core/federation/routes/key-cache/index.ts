@@ -1,8 +1,8 @@
 import Router from '../../../http/router.ts';
 import { isServerName } from '../../../../../shared/identifiers.ts';
 import { badRequest, notFound } from '../../../errors.ts';
-import { KEY_CACHE_PATH } from '../../keys/relayed-keys.ts';
 import type { FederationDeps } from '../../federation-deps.ts';
+import { KEY_CACHE_PATH } from '../../paths.ts';
 
 /**
  * `GET /keys/cache?server_name=` (signed): the keys document of another server exactly as we

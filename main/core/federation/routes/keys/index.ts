@@ -1,6 +1,6 @@
 import Router from '../../../http/router.ts';
-import { KEYS_PATH } from '../../keys/server-keys.ts';
 import type { FederationDeps } from '../../federation-deps.ts';
+import { KEYS_PATH } from '../../paths.ts';
 
 /**
  * GET /_paracord/federation/v1/keys — our self-signed keys document. `valid_until` is

@@ -4,10 +4,10 @@ import { badRequest, forbidden } from '../../../errors.ts';
 import { isUserId, serverOf } from '../../../../../shared/identifiers.ts';
 import { parseJsonBody } from '../../../http/read-body.ts';
 import { formatZodError } from '../../../admin/format-zod-error.ts';
-import { INVITE_PATH, JOIN_ANSWER_PATH, JOIN_PATH, LEAVE_PATH } from '../../../rooms/room-service.ts';
 import type { FederationDeps } from '../../federation-deps.ts';
 import type { SignedRequestState } from '../../middleware/verify-signed-request.ts';
 import { inviteBodySchema, joinAnswerSchema, membershipBodySchema } from './schema.ts';
+import { INVITE_PATH, JOIN_ANSWER_PATH, JOIN_PATH, LEAVE_PATH } from '../../paths.ts';
 
 function parseBody<S extends z.ZodType>(schema: S, state: SignedRequestState): z.output<S> {
   const parsed = schema.safeParse(parseJsonBody(state.rawBody));

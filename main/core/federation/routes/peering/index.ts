@@ -6,7 +6,7 @@ import { formatZodError } from '../../../admin/format-zod-error.ts';
 import { badRequest, conflict, forbidden, unauthorized } from '../../../errors.ts';
 import { parseJsonBody, readRawBody } from '../../../http/read-body.ts';
 import { HTTPS_LINK_PATH } from '../../../peering/invite-link.ts';
-import { PEERING_ANSWER_PATH, PEERING_PATH, hashToken } from '../../../peering/peering-service.ts';
+import { hashToken } from '../../../peering/peering-service.ts';
 import { DISPATCH_HEADER } from '../../../mailbox/self-dispatch.ts';
 import { MAILBOX_MAX_AGE_MS } from '../../../mailbox/mailbox-store.ts';
 import { MAX_CLOCK_SKEW_MS } from '../../request-signature.ts';
@@ -17,6 +17,7 @@ import { normalizeEndpoint } from '../../../../../shared/endpoint.ts';
 import { rateLimitByAddress, takeOverall } from '../../../http/middleware/rate-limit.ts';
 import { RateLimiters, type RateLimit } from '../../../trust/rate-limiter.ts';
 import { warnLimited } from '../../../log/rate-limit.ts';
+import { PEERING_ANSWER_PATH, PEERING_PATH } from '../../paths.ts';
 
 /** A peering request is a few hundred bytes; anything much larger is refused while read (413). */
 export const PEERING_BODY_LIMIT = 16 * 1024;

@@ -2,10 +2,10 @@ import Router from '../../../http/router.ts';
 import { z } from 'zod';
 import { badRequest, notFound } from '../../../errors.ts';
 import { parseJsonBody } from '../../../http/read-body.ts';
-import { REACH_PROBE_PATH } from '../../../reachability/probe-caller.ts';
 import type { FederationDeps } from '../../federation-deps.ts';
 import { perPeerLimit } from '../../middleware/peer-limit.ts';
 import type { SignedRequestState } from '../../middleware/verify-signed-request.ts';
+import { REACH_PROBE_PATH } from '../../paths.ts';
 
 /** One probe per peer per 30 s by default (each costs us two outbound requests). */
 export const DEFAULT_REACH_PROBE_INTERVAL_SECONDS = 30;

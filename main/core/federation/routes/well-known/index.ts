@@ -1,6 +1,7 @@
 import Router from '../../../http/router.ts';
-import { PROTOCOL_VERSION, WELL_KNOWN_PATH, type ServedDiscoveryDocument } from '../../discovery.ts';
+import { PROTOCOL_VERSION, type ServedDiscoveryDocument } from '../../discovery.ts';
 import type { FederationDeps } from '../../federation-deps.ts';
+import { WELL_KNOWN_PATH } from '../../paths.ts';
 
 /** GET /.well-known/paracord/server — discovery, unsigned and public. */
 export function wellKnownRoutes(deps: FederationDeps): Router {

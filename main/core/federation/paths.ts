@@ -1,0 +1,59 @@
+/**
+ * Every federation path and discovery capability name, declared once (docs/PROTOCOL.md): the
+ * routes that serve them and the clients that call them import them from here.
+ */
+
+/** The path every federation route lives under; a reference names it as its endpoint. */
+export const FEDERATION_PREFIX = '/_paracord/federation/v1';
+/** Discovery: a server's document (not under the prefix). */
+export const WELL_KNOWN_PATH = '/.well-known/paracord/server';
+
+// ——— keys ———
+export const KEYS_PATH = '/_paracord/federation/v1/keys';
+/** Keys of other servers a peer holds (relayed keys). */
+export const KEY_CACHE_PATH = '/_paracord/federation/v1/keys/cache';
+
+// ——— events ———
+/** `POST`: one signed event; `GET /event/:event_id`: fetch one. */
+export const EVENT_PATH = '/_paracord/federation/v1/event';
+/** `POST`: a batch of events (to a peer that advertises `batch`); `GET`: a room's catch-up page. */
+export const EVENTS_PATH = '/_paracord/federation/v1/events';
+
+// ——— rooms: invites, joins, leaves ———
+/** With an invitee: the host tells a server one of its users is invited; without: a join preflight. */
+export const INVITE_PATH = '/_paracord/federation/v1/invite';
+export const JOIN_PATH = '/_paracord/federation/v1/join';
+export const LEAVE_PATH = '/_paracord/federation/v1/leave';
+/** A host's answer to a join that came through a mailbox (issue #32): the snapshot, carried back. */
+export const JOIN_ANSWER_PATH = '/_paracord/federation/v1/join-answer';
+
+// ——— peering ———
+export const PEERING_PATH = '/_paracord/federation/v1/peering';
+/** The inviter's answer to a peering request that came through a mailbox (issue #32). */
+export const PEERING_ANSWER_PATH = '/_paracord/federation/v1/peering/answer';
+
+// ——— reachability, pull mode, mailboxes (issue #32) ———
+export const REACH_PROBE_PATH = '/_paracord/federation/v1/reach-probe';
+export const PULL_PATH = '/_paracord/federation/v1/pull';
+export const PULL_ACK_PATH = '/_paracord/federation/v1/pull/ack';
+export const MAILBOX_PATH = '/_paracord/federation/v1/mailbox';
+export const MAILBOX_ACK_PATH = '/_paracord/federation/v1/mailbox/ack';
+export const MAILBOX_DEPOSIT_PATH = '/_paracord/federation/v1/mailbox/deposit';
+export const MAILBOX_ACCEPTS_PATH = '/_paracord/federation/v1/mailbox/accepts';
+/** A depositor asks which of its deposits are still held (not yet taken by their recipient). */
+export const MAILBOX_HELD_PATH = '/_paracord/federation/v1/mailbox/held';
+
+// ——— discovery capabilities ———
+/** Takes `POST /events` batches of up to 100 events. */
+export const BATCH_CAPABILITY = 'batch';
+/**
+ * Takes batches of up to 500 (our nodes since issue #17: with 100, a burst paid a round trip per
+ * 100 events in which the two nodes took turns; docs/PERFORMANCE.md).
+ */
+export const LARGE_BATCH_CAPABILITY = 'batch_500';
+/** "I bind my signed requests to their destination, and check yours". */
+export const DESTINATION_BINDING_CAPABILITY = 'destination_binding';
+/** Receives by pull: its peers queue its events for it to fetch (pull/). */
+export const PULL_CAPABILITY = 'pull';
+/** Keeps mail for its peers that nobody reaches (mailbox/). */
+export const MAILBOX_CAPABILITY = 'mailbox';

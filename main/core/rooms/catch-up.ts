@@ -1,0 +1,233 @@
+/**
+ * Catch-up (docs/PROTOCOL.md §Rooms): the host serves a room's history in pages (`GET /events`);
+ * a member pulls what it missed, bounded per run, per host and per minute, and backs off a host
+ * whose pages bring nothing.
+ */
+import { warnLimited } from '../log/rate-limit.ts';
+import { EVENT_ID, serverOf } from '../../../shared/identifiers.ts';
+import { forbidden } from '../errors.ts';
+import { receivedOutcome } from '../federation/event-ingest.ts';
+import type { HttpClient } from '../federation/http-client.ts';
+import { cleanText } from '../util/untrusted-text.ts';
+import { MAX_DEPTH_GROUP } from '../store/federation-events.ts';
+import { quotaWait } from '../trust/storage-quota.ts';
+import { compareDisplayOrder } from './event-types.ts';
+import { aheadOfReference3, tooOldForReference3 } from '../federation/reference/carry.ts';
+import { PAGE_BYTES } from '../federation/page-budget.ts';
+import { EVENTS_PATH } from '../federation/paths.ts';
+import { RoomPart } from './room-part.ts';
+
+const CATCH_UP_PAGE = 200;
+/** The most events a catch-up page is taken with: what a host serves (the limit, and the rest of a depth). */
+const CATCH_UP_MAX_EVENTS = CATCH_UP_PAGE + MAX_DEPTH_GROUP;
+/** After a host's catch-up cursor stopped advancing, its rooms are not pulled again for this long. */
+const CATCH_UP_BACKOFF_MS = 10 * 60_000;
+/**
+ * Catch-up bounds (red team "catch-up crawl"): a host that keeps saying "more" while its pages
+ * bring nothing — cursor creeping forward by one, the same or already stored events — is
+ * dropped after this many such pages in a row, and backed off like a stalled host.
+ */
+const CATCH_UP_FRUITLESS_PAGES = 3;
+/** Default for NodeConfig.catchUpMaxPagesPerRun: pages (200 events each) one run asks for; the rest waits for the next run. */
+export const DEFAULT_CATCH_UP_MAX_PAGES_PER_RUN = 500;
+/** Default for NodeConfig.catchUpRequestsPerHostPerMinute (all rooms together); then the run pauses a minute. */
+export const DEFAULT_CATCH_UP_REQUESTS_PER_HOST_PER_MINUTE = 120;
+
+export class RoomCatchUp extends RoomPart {
+  /**
+   * Host side of `GET /events`: a page for a server with joined members. `sinceEventId` makes
+   * the cursor (depth, event_id) exact; without it, `since_depth` alone (older callers).
+   */
+  catchUpPage(requestOrigin: string, roomId: string, sinceDepth: number, limit: number, sinceEventId?: string) {
+    this.hostedRoom(roomId);
+    if (!this.d.rooms.isJoinedServer(roomId, requestOrigin)) throw forbidden('not_a_member_server', `${requestOrigin} has no members in ${roomId}`);
+    const page = this.d.events.since(roomId, sinceDepth, limit, sinceEventId);
+    const answer = {
+      room_id: roomId, events: page.events, complete: page.complete,
+      next_since_depth: page.last ? page.last.depth : sinceDepth,
+      ...(page.last ? { next_since_event_id: page.last.event_id } : sinceEventId ? { next_since_event_id: sinceEventId } : {}),
+    };
+    if (this.d.dialects?.referenceVersion(requestOrigin) !== '3') return answer;
+    // A reference 3.x reads its cursor as next_depth / next_event_id, and would refuse events
+    // signed more than 7 days ago, or more than 60 s ahead of its clock, without ever moving past
+    // them: they are left out, the cursor passing them (reference/carry.ts).
+    const now = Date.now();
+    return {
+      ...answer, events: page.events.filter((e) => !tooOldForReference3(e.origin_ts, now) && !aheadOfReference3(e, now)),
+      next_depth: answer.next_since_depth, next_event_id: answer.next_since_event_id ?? null,
+    };
+  }
+
+  /** Hosts whose catch-up cursor stopped advancing: not asked again until then (ms). */
+  private readonly catchUpBackoff = new Map<string, number>();
+
+  /** Per host: times of its catch-up requests in the last minute. */
+  private readonly catchUpRequests = new Map<string, number[]>();
+
+  /** Aborted by stop(): running catch-ups end (their HTTP request too) and write nothing more. */
+  private readonly stopping = new AbortController();
+
+  private readonly resumeTimers = new Set<NodeJS.Timeout>();
+
+  /** Cancels running catch-ups and scheduled resumptions (node stop, before the database closes). */
+  stop(): void {
+    this.stopping.abort();
+    for (const timer of this.resumeTimers) clearTimeout(timer);
+    this.resumeTimers.clear();
+  }
+
+  /** Takes one catch-up request from `host`'s budget for this minute; false when it is spent. */
+  private catchUpBudget(host: string): boolean {
+    const now = Date.now();
+    const recent = (this.catchUpRequests.get(host) ?? []).filter((t) => t > now - 60_000);
+    if (recent.length >= (this.d.catchUpRequestsPerHostPerMinute ?? DEFAULT_CATCH_UP_REQUESTS_PER_HOST_PER_MINUTE)) {
+      this.catchUpRequests.set(host, recent);
+      return false;
+    }
+    recent.push(now);
+    this.catchUpRequests.set(host, recent);
+    return true;
+  }
+
+  /** Runs catchUp(roomId) again in a minute (a run paused by the per-host request budget), or after `ms`. */
+  private resumeCatchUpLater(roomId: string, ms = 60_000): void {
+    const timer = setTimeout(() => {
+      this.resumeTimers.delete(timer);
+      this.catchUp(roomId).catch((error: Error) => warnLimited(this.d.log, `catch_up_failed ${serverOf(roomId)}`, { event: 'catch_up_failed', room_id: roomId, error: error.message }, 'catch-up failed'));
+    }, ms);
+    timer.unref();
+    this.resumeTimers.add(timer);
+  }
+
+  /** Pulls what we missed in a remote room from its host (on start, after a join). */
+  async catchUp(roomId: string): Promise<number> {
+    const host = serverOf(roomId);
+    if (host === this.server) return 0;
+    if ((this.catchUpBackoff.get(host) ?? 0) > Date.now()) return 0;
+    const signal = this.stopping.signal;
+    // The cursor: after (depth, event_id); a stored watermark is a depth whose events all arrived.
+    let cursor: { depth: number; eventId: string | null } = { depth: this.syncedDepth(roomId), eventId: null };
+    let stored = 0;
+    let fruitless = 0;
+    /** Event ids this run has seen: a page of events already seen in this run is no progress. */
+    const seen = new Set<string>();
+    for (let page = 0; ; page++) {
+      if (signal.aborted) return stored;
+      if (page >= (this.d.catchUpMaxPagesPerRun ?? DEFAULT_CATCH_UP_MAX_PAGES_PER_RUN)) {
+        warnLimited(this.d.log, `catch_up_page_limit ${host}`, { event: 'catch_up_page_limit', room_id: roomId, host, pages: page }, 'catch-up run reached its page limit; the rest comes with the next run');
+        break;
+      }
+      if (!this.catchUpBudget(host)) {
+        warnLimited(this.d.log, `catch_up_rate_limited ${host}`, { event: 'catch_up_rate_limited', room_id: roomId, host, per_minute: this.d.catchUpRequestsPerHostPerMinute ?? DEFAULT_CATCH_UP_REQUESTS_PER_HOST_PER_MINUTE }, 'catch-up requests to this host reached the per-minute budget; resuming in a minute');
+        this.resumeCatchUpLater(roomId);
+        break;
+      }
+      const after = cursor.eventId ? `&since_event_id=${encodeURIComponent(cursor.eventId)}` : '';
+      const path = `${EVENTS_PATH}?room_id=${encodeURIComponent(roomId)}&since_depth=${cursor.depth}${after}&limit=${CATCH_UP_PAGE}`;
+      const endpoint = await this.d.discovery.endpointOf(host);
+      let response: Awaited<ReturnType<HttpClient['signed']>>;
+      try {
+        response = await this.d.http.signed(this.d.identity(), 'GET', endpoint, path, undefined, { destination: host, signal });
+      } catch (error) {
+        if (signal.aborted) return stored;
+        throw error;
+      }
+      if (signal.aborted) return stored;
+      if (response.status !== 200) throw new Error(`catch-up from ${host}: HTTP ${response.status} ${cleanText(response.text, 200)}`);
+      const body = response.json as { events?: unknown[]; complete?: boolean; next_since_depth?: unknown; next_since_event_id?: unknown };
+      // At most what the host serves (limit, and the rest of a depth): the events past it come with
+      // the next page, asked after the last event taken here, not after the host's cursor.
+      const served = Array.isArray(body.events) ? body.events : [];
+      const events = served.length > CATCH_UP_MAX_EVENTS ? served.slice(0, CATCH_UP_MAX_EVENTS) : served;
+      let lastTaken: { depth: number; eventId: string } | null = null;
+      let storedNow = 0;
+      let newToRun = 0;
+      for (const raw of events) {
+        try {
+          const verified = await this.d.ingest.verify(host, raw);
+          if (signal.aborted) return stored;
+          if (verified.envelope.room_id !== roomId) continue;
+          lastTaken = { depth: verified.envelope.depth, eventId: verified.envelope.event_id };
+          if (!seen.has(verified.envelope.event_id)) {
+            if (seen.size >= 20_000) seen.clear(); // bounded memory; the page and rate bounds still hold
+            seen.add(verified.envelope.event_id);
+            newToRun++;
+          }
+          const result = await this.d.ingest.store(verified, host);
+          this.d.onReceived?.(receivedOutcome(result));
+          if (result.inserted) storedNow++;
+        } catch (error) {
+          if (signal.aborted) return stored;
+          const wait = quotaWait(error);
+          if (wait) {
+            // Over a quota here: the cursor and the watermark stay before this event, and the
+            // run resumes after Retry-After (the event is not lost, it waits).
+            this.catchUpBackoff.set(host, Date.now() + wait.waitMs);
+            this.resumeCatchUpLater(roomId, wait.waitMs + 1_000);
+            warnLimited(this.d.log, `catch_up_quota_wait ${host}`, { event: 'catch_up_quota_wait', room_id: roomId, host, wait_ms: wait.waitMs }, 'catch-up waits for the quota; resuming after Retry-After');
+            return stored + storedNow;
+          }
+          this.d.onReceived?.(receivedOutcome(error));
+          warnLimited(this.d.log, `catch_up_event_rejected ${host}`, { event: 'catch_up_event_rejected', room_id: roomId, host, error: (error as Error).message }, 'catch-up event rejected');
+        }
+      }
+      stored += storedNow;
+      const cut = events.length < served.length;
+      if ((body.complete !== false && !cut) || events.length === 0) break;
+      // Progress: something stored, or a fullish page (in count or in bytes) of events this run had
+      // not seen (a legit host paging through events we already got live). Otherwise the page was fruitless.
+      const newBytes = events.length > 0 ? (response.text.length * newToRun) / events.length : 0;
+      fruitless = storedNow > 0 || newToRun >= CATCH_UP_PAGE / 2 || newBytes >= PAGE_BYTES / 2 ? 0 : fruitless + 1;
+      if (fruitless >= CATCH_UP_FRUITLESS_PAGES) {
+        this.catchUpBackoff.set(host, Date.now() + CATCH_UP_BACKOFF_MS);
+        this.d.log.warn({ event: 'catch_up_fruitless', room_id: roomId, host, pages: fruitless, since_depth: cursor.depth }, 'room host keeps answering incomplete catch-up pages that bring nothing new; not asking it again for a while');
+        break;
+      }
+      const next = nextCursor(cut ? { next_since_depth: lastTaken?.depth, next_since_event_id: lastTaken?.eventId } : body, cursor);
+      if (!next) {
+        // A host that says "more" without moving its cursor would be asked the same page forever.
+        this.catchUpBackoff.set(host, Date.now() + CATCH_UP_BACKOFF_MS);
+        this.d.log.warn({ event: 'catch_up_stalled', room_id: roomId, host, since_depth: cursor.depth }, 'room host answered an incomplete catch-up page without advancing; not asking it again for a while');
+        break;
+      }
+      cursor = next;
+      if (signal.aborted) return stored;
+      // Events at the cursor's depth may continue on the next page: the watermark stays below it.
+      this.d.db.prepare('UPDATE rooms SET synced_depth = MAX(synced_depth, ?) WHERE room_id = ?').run(cursor.depth - 1, roomId);
+    }
+    if (stored > 0) this.d.log.info({ event: 'caught_up', room_id: roomId, host, stored }, 'caught up with the room host');
+    return stored;
+  }
+
+  private syncedDepth(roomId: string): number {
+    return this.d.db.prepare<[string], { synced_depth: number }>('SELECT synced_depth FROM rooms WHERE room_id = ?').get(roomId)?.synced_depth ?? 0;
+  }
+
+  /** Remote rooms where we have joined members: caught up at start. */
+  remoteJoinedRooms(): string[] {
+    return this.d.rooms
+      .rooms()
+      // Rooms of a reference host are polled (reference/reference-rooms.ts), never caught up here.
+      .filter((r) => r.host_server !== this.server && !this.isReferenceHost(r.host_server) && this.d.rooms.isJoinedServer(r.room_id, this.server))
+      .map((r) => r.room_id);
+  }
+}
+
+
+/**
+ * The cursor a catch-up page moves to, or null when it does not move forward: the host's
+ * `next_since_depth` (and `next_since_event_id`, when it gives one), which must come strictly
+ * after `current` in display order.
+ */
+function nextCursor(body: { next_since_depth?: unknown; next_since_event_id?: unknown }, current: { depth: number; eventId: string | null }) {
+  const depth = body.next_since_depth;
+  if (typeof depth !== 'number' || !Number.isSafeInteger(depth) || depth < 0) return null;
+  const id = body.next_since_event_id;
+  const eventId = typeof id === 'string' && id.length <= 255 && EVENT_ID.test(id) ? id : null;
+  if (depth > current.depth) return { depth, eventId };
+  if (depth < current.depth || eventId === null) return null;
+  if (current.eventId === null) return { depth, eventId }; // same depth, now with an exact position
+  const a = { depth, origin_server: serverOf(eventId), event_id: eventId };
+  const b = { depth: current.depth, origin_server: serverOf(current.eventId), event_id: current.eventId };
+  return compareDisplayOrder(a, b) > 0 ? { depth, eventId } : null;
+}

@@ -1,0 +1,130 @@
+/**
+ * Events that come from other servers (the hooks of EventIngest): routed, authorized and ordered
+ * by the host, applied and relayed; and what delivery tells the rooms back (a settle, an
+ * acknowledgement, a host's "too old" that makes us re-issue our event).
+ */
+import { serverOf } from '../../../shared/identifiers.ts';
+import { HttpError, forbidden, notFound } from '../errors.ts';
+import { contentHash, envelopeSigningBytes, signEnvelope, unsignedPart, type Envelope } from '../federation/envelope.ts';
+import { authorizeEvent } from './authorize.ts';
+import { believableRoomDepth, checkRelayedOrdering } from './ordering.ts';
+import { RoomPart, USER_NOTICE_TYPES } from './room-part.ts';
+
+export class InboundEvents extends RoomPart {
+  /** Before the signature check: is this the right server to send us this room's event? */
+  checkRoute(requestOrigin: string, event: Envelope): void {
+    if (this.isHost(event.room_id)) {
+      if (!this.d.rooms.room(event.room_id)) throw notFound('unknown_room', `no room ${event.room_id} here`);
+      if (event.origin_server !== requestOrigin) throw forbidden('not_origin', 'a room host accepts only events from their origin server');
+      return;
+    }
+    const host = serverOf(event.room_id);
+    // A reference peer hosts rooms under the domain its owner bound to it (`!<guild>:<domain>`).
+    if (host !== requestOrigin && !(this.d.dialects !== undefined && this.d.dialects.domainOf(requestOrigin) === host)) {
+      throw forbidden('not_room_host', `events of ${event.room_id} come from its host ${serverOf(event.room_id)}, not ${requestOrigin}`);
+    }
+    if (!this.d.rooms.room(event.room_id)) throw notFound('unknown_room', `this server is not in ${event.room_id}`);
+    // An invite does not let the host push the room's events to us: only a join does — except
+    // the host's word that one of our users was removed, banned or unbanned.
+    const aboutOurUser = USER_NOTICE_TYPES.has(event.event_type) && event.state_key !== null && serverOf(event.state_key) === this.server;
+    if (!aboutOurUser && !this.d.rooms.isJoinedServer(event.room_id, this.server)) {
+      throw forbidden('not_joined', `no user of ${this.server} has joined ${event.room_id}; events are accepted only for joined rooms`);
+    }
+  }
+
+  /** Inside the storing transaction, before the insert: the host authorizes. */
+  authorizeInbound(event: Envelope): void {
+    const now = Date.now();
+    if (this.isHost(event.room_id)) {
+      try {
+        authorizeEvent(this.d.rooms, this.d.events, event, now);
+      } catch (error) {
+        // Recorded after this transaction (which rolls back): a quarantine it causes must stay written.
+        if (error instanceof HttpError && error.code === 'banned' && event.origin_server !== this.server &&
+          this.bannedSendIsAbuse(event.origin_server, event.room_id, event.sender, event.origin_ts, now)) {
+          const origin = event.origin_server;
+          setImmediate(() => this.d.onBannedSender?.(origin));
+        }
+        throw error;
+      }
+      this.checkOrdering(event, now);
+    } else {
+      checkRelayedOrdering(event, now);
+    }
+  }
+
+  /** Inside the storing transaction, after the insert: apply and relay. */
+  onInboundStored(event: Envelope, receivedFrom: string): void {
+    this.d.rooms.apply(event);
+    this.enqueueDeliveries(event, receivedFrom, Date.now());
+  }
+
+  /** At the commit of an inbound event, before the flush: the UI hears of it. */
+  onInboundCommitted(event: Envelope): void {
+    this.notifyEvent(event);
+  }
+
+  /**
+   * Once an inbound event is durable: relays start. Not earlier: a host that relayed an event a
+   * power cut then took back would refuse its sender's copy sent again later as too old, and the
+   * sender's re-issue under the same id would conflict with the copies the members already hold.
+   */
+  onInboundDurable(event: Envelope): void {
+    this.kickDeliveries(event, null);
+  }
+
+  /**
+   * An attempt's outcome changed the delivery of events (delivered, a retry, a refusal): the UI is
+   * told of those this server made, per room, so the "waiting" and "delivered" it shows follow
+   * the outbox (rooms reload only what changed, issue #17, so nothing else would refresh them).
+   */
+  noteDeliveryChanged(rows: ReadonlyArray<{ event_id: string; room_id: string }>): void {
+    if (this.d.notifications.listenerCount('notification') === 0) return; // no UI or tray listening (a headless node under load)
+    const byRoom = new Map<string, string[]>();
+    for (const row of rows) {
+      if (serverOf(row.event_id) !== this.server) continue; // relays of others' events: no delivery shown
+      let ids = byRoom.get(row.room_id);
+      if (!ids) byRoom.set(row.room_id, (ids = []));
+      ids.push(row.event_id); // one settle is one destination: each event once
+    }
+    for (const [room_id, ids] of byRoom) {
+      for (let start = 0; start < ids.length; start += 100) this.d.notifications.notify({ type: 'delivery', room_id, event_ids: ids.slice(start, start + 100) });
+    }
+  }
+
+  /**
+   * Events acknowledged by `destination` (pushed, or pulled and acked): a ban of a room we host
+   * reaching the banned user's server is recorded (the time from which its sends count as abuse).
+   * Called inside the transaction that deletes their outbox rows.
+   */
+  noteDelivered(destination: string, delivered: ReadonlyArray<{ event_id: string; room_id: string }>): void {
+    const now = Date.now();
+    for (const row of delivered) if (this.isHost(row.room_id)) this.d.rooms.bans.noteDelivered(row.room_id, row.event_id, destination, now);
+  }
+
+  /**
+   * Member side of a 409 `depth_too_old` from a room's host (e.g. messages typed while the host
+   * was down longer than its reorder window): our event is re-issued with the same id, a fresh
+   * origin_ts and depth = max(now, room_depth + 1, our room clock + 1), signed again, and
+   * replaces our stored copy (nobody else has the refused one: members receive events only
+   * through the host). True when it was re-issued and should be delivered again.
+   */
+  async reissueRefused(destination: string, eventId: string, roomDepth: unknown): Promise<boolean> {
+    const old = this.d.events.get(eventId);
+    if (!old || old.origin_server !== this.server || this.isHost(old.room_id) || serverOf(old.room_id) !== destination) return false;
+    const hostDepth = believableRoomDepth(roomDepth, Date.now());
+    if (hostDepth === null) return false; // a host's answer must not move our room clock anywhere it likes
+    const event = await this.d.commit.run(() => {
+      const now = Date.now();
+      const depth = Math.max(now, hostDepth + 1, (this.d.rooms.room(old.room_id)?.last_depth ?? 0) + 1);
+      const reissued = signEnvelope({ ...unsignedPart(old), origin_ts: now, depth }, this.d.identity());
+      this.d.events.reissue(reissued, contentHash(envelopeSigningBytes(reissued)));
+      this.d.rooms.apply(reissued, now);
+      return reissued;
+    });
+    this.d.log.info({ event: 'event_reissued', room_id: event.room_id, event_id: eventId, old_depth: old.depth, depth: event.depth }, 'room host refused our event as too old; re-issued it after the room\'s latest events');
+    this.d.notifications.notify({ type: 'room', room_id: event.room_id, event_id: event.event_id, event_type: event.event_type, sender: event.sender });
+    return true;
+  }
+
+}

@@ -1,0 +1,243 @@
+/**
+ * Invites (docs/PROTOCOL.md §Rooms): the host's side (invite a local or remote user, a reference
+ * server's user by push) and the invitee's (an invite received, pushed or pulled, capped per peer).
+ */
+import { warnLimited } from '../log/rate-limit.ts';
+import { isSafeDisplayName, isUserId, serverOf } from '../../../shared/identifiers.ts';
+import { HttpError, badRequest, forbidden, notFound } from '../errors.ts';
+import { contentHash, envelopeSigningBytes, signEnvelope, type Envelope, type UnsignedEnvelope } from '../federation/envelope.ts';
+import { INVITE_WIRE_ORDER, wireJson } from '../federation/wire-json.ts';
+import { authorizeEvent } from './authorize.ts';
+import { newEventId, newInviteId } from './ids.ts';
+import { checkRelayedOrdering } from './ordering.ts';
+import { INVITE_PATH } from '../federation/paths.ts';
+import { RoomPart, type RoomServiceDeps } from './room-part.ts';
+import type { LocalSends } from './local-sends.ts';
+
+/** How long an invite stays valid unless the inviter says otherwise. */
+export const DEFAULT_INVITE_MAX_AGE_S = 7 * 24 * 3600;
+/** Default for NodeConfig.maxPendingInvitesPerPeer. */
+export const DEFAULT_MAX_PENDING_INVITES_PER_PEER = 50;
+
+export interface RoomInviteRow {
+  invite_id: string;
+  room_id: string;
+  room_name: string;
+  host_server: string;
+  inviter: string;
+  invitee: string;
+  event_id: string;
+  state: 'pending' | 'accepted' | 'declined';
+  expires_at: number;
+  created_at: number;
+  /** When a join was sent to the host for it (null: never). */
+  join_sent_at: number | null;
+}
+
+/** Invite rows with when a join was sent for each (room_invite_joins). */
+export const INVITE_ROWS = 'SELECT i.*, j.sent_at AS join_sent_at FROM room_invites i LEFT JOIN room_invite_joins j ON j.invite_id = i.invite_id';
+
+export class RoomInvites extends RoomPart {
+  private readonly sends: LocalSends;
+
+  constructor(deps: RoomServiceDeps, sends: LocalSends) {
+    super(deps);
+    this.sends = sends;
+  }
+
+  /** Host side: invite a user (local or remote). A remote user's server is told first; if it refuses, nothing changes. */
+  async invite(roomId: string, inviter: string, invitee: string, maxAgeSeconds = DEFAULT_INVITE_MAX_AGE_S): Promise<{ event_id: string }> {
+    const room = this.d.rooms.room(roomId);
+    if (!room) throw notFound('unknown_room', `no room ${roomId} here`);
+    if (!this.isHost(roomId)) throw badRequest('not_room_host', `invites to ${roomId} are made on its host, ${room.host_server}`);
+    const inviteeServer = serverOf(invitee);
+    if (!isUserId(invitee) && !this.speaksReference(inviteeServer)) throw badRequest('invalid_input', 'user_id: must look like @localpart:server');
+    if (inviteeServer === this.server && !this.d.users.get(invitee)) throw notFound('unknown_user', `${invitee} is not a user of this server`);
+    const expiresAt = Date.now() + maxAgeSeconds * 1000;
+    const content = { membership: 'invite', expires_at: expiresAt, room_name: room.name };
+    if (inviteeServer === this.server) {
+      const event = await this.sends.send(roomId, 'm.member.invite', inviter, invitee, content);
+      await this.d.commit.run(() => this.recordInvite(event, room.name, maxAgeSeconds));
+      return { event_id: event.event_id };
+    }
+    if (this.d.dialects?.isReference(inviteeServer)) return this.inviteReferenceUser(roomId, inviter, invitee, content);
+    // Sign the invite now, but store it only once the invitee's server has accepted it.
+    const now = Date.now();
+    const unsigned: UnsignedEnvelope = {
+      event_id: newEventId(this.server), room_id: roomId, event_type: 'm.member.invite', sender: inviter,
+      origin_server: this.server, origin_ts: now, depth: this.d.rooms.nextDepth(roomId, now), state_key: invitee, content,
+    };
+    authorizeEvent(this.d.rooms, this.d.events, unsigned, now);
+    const event = signEnvelope(unsigned, this.d.identity());
+    const body = wireJson(
+      { origin_server: this.server, room_id: roomId, sender: inviter, max_age_seconds: maxAgeSeconds, invitee, room_name: room.name, event },
+      INVITE_WIRE_ORDER,
+    );
+    // A server that receives by pull (behind a router, issue #32) cannot be called: the signed
+    // invite event waits in its queue like any event and becomes an invite there when pulled
+    // (federation/puller.ts). Its server cannot refuse it now; an invite it refuses simply expires.
+    let byPull = this.d.workers.status(inviteeServer).waiting_to_be_pulled;
+    if (!byPull) {
+      try {
+        await this.callPeer(inviteeServer, INVITE_PATH, body);
+      } catch (error) {
+        // Nobody reaches it, but a mailbox holds mail for it (issue #32): the invite goes that way.
+        if (!(error instanceof HttpError && error.code === 'peer_unreachable') || !this.d.mailboxFor || (await this.d.mailboxFor(inviteeServer)) === null) throw error;
+        this.d.workers.noteUnreachable(inviteeServer);
+        byPull = true;
+      }
+    }
+    const stored = await this.d.commit.run(() => {
+      authorizeEvent(this.d.rooms, this.d.events, event);
+      this.d.events.insert(event, contentHash(envelopeSigningBytes(event)), null);
+      this.d.rooms.apply(event);
+      const now = Date.now();
+      this.enqueueDeliveries(event, byPull ? null : inviteeServer, now);
+      if (byPull) this.d.outbox.enqueue(inviteeServer, event.event_id, roomId, now);
+      return event;
+    });
+    this.afterCommit(stored);
+    if (byPull) this.d.workers.deliver(inviteeServer);
+    this.d.log.info({ event: 'invite_sent', room_id: roomId, invitee, ...(byPull ? { by_pull: true } : {}) }, byPull ? 'invite queued: its server fetches it (by pull, or from its mailbox)' : 'invite sent');
+    return { event_id: stored.event_id };
+  }
+
+  /**
+   * A user of a reference server: its `/invite` is only a join preflight for rooms IT hosts
+   * (federation.rs:2040-2089), so it cannot be told. The invite is stored here, and the room's
+   * latest join event and the invite are pushed to its `POST /event`: an ingested m.member.join
+   * makes it create the mirror guild (federation.rs:1206-1292) whose local invite code its user
+   * accepts, which sends us its preflight and `/join` (crates/paracord-api/src/routes/invites.rs:347-369).
+   */
+  private async inviteReferenceUser(roomId: string, inviter: string, invitee: string, content: Record<string, unknown>): Promise<{ event_id: string }> {
+    const event = await this.sends.send(roomId, 'm.member.invite', inviter, invitee, content);
+    const server = serverOf(invitee);
+    await this.d.commit.run(() => {
+      const now = Date.now();
+      for (const join of this.d.events.latestOfType(roomId, 'm.member.join', 1)) this.d.outbox.enqueue(server, join.event_id, roomId, now);
+      this.d.outbox.enqueue(server, event.event_id, roomId, now);
+    });
+    this.d.workers.deliver(server);
+    this.d.log.info({ event: 'invite_sent', room_id: roomId, invitee, dialect: 'reference' }, 'invite recorded for a reference server user; its server learns the room by push');
+    return { event_id: event.event_id };
+  }
+
+  /** Invitee side: remember a pending invite for a local user (inside a transaction). */
+  private recordInvite(event: Envelope, roomName: string, maxAgeSeconds: number): string {
+    const existing = this.d.db
+      .prepare<[string, string], { invite_id: string }>('SELECT invite_id FROM room_invites WHERE room_id = ? AND invitee = ?')
+      .get(event.room_id, event.state_key!);
+    const inviteId = existing?.invite_id ?? newInviteId();
+    const expiresAt = Math.min(event.content.expires_at as number, Date.now() + maxAgeSeconds * 1000);
+    this.d.db
+      .prepare(
+        `INSERT INTO room_invites (invite_id, room_id, room_name, host_server, inviter, invitee, event_id, state, expires_at, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)
+         ON CONFLICT (room_id, invitee) DO UPDATE SET state = 'pending', event_id = excluded.event_id, inviter = excluded.inviter,
+           expires_at = excluded.expires_at, room_name = excluded.room_name`,
+      )
+      .run(inviteId, event.room_id, roomName, serverOf(event.room_id), event.sender, event.state_key, event.event_id, expiresAt, Date.now());
+    // A new invite: no join was sent for it yet.
+    if (existing) this.d.db.prepare('DELETE FROM room_invite_joins WHERE invite_id = ?').run(inviteId);
+    this.d.notifications.notify({ type: 'invite', invite_id: inviteId, room_id: event.room_id, invitee: event.state_key! });
+    return inviteId;
+  }
+
+  invites(userId?: string): RoomInviteRow[] {
+    const rows = this.d.db
+      .prepare<[], RoomInviteRow>(`${INVITE_ROWS} WHERE i.state = 'pending' ORDER BY i.created_at`)
+      .all()
+      // An invite from a host quarantined or blocked since is not offered (the chain's one decision).
+      .filter((r) => (userId === undefined || r.invitee === userId) && this.hostRefusal(r.host_server) === null);
+    return rows;
+  }
+
+  /** Federation `POST /invite` with an invitee: the host tells us one of our users is invited. */
+  async receiveInvite(requestOrigin: string, body: { room_id: string; invitee: string; room_name?: string; max_age_seconds: number; event: unknown }): Promise<{ invite_id: string }> {
+    if (serverOf(body.room_id) !== requestOrigin) throw forbidden('not_room_host', `${requestOrigin} does not host ${body.room_id}`);
+    if (serverOf(body.invitee) !== this.server || !this.d.users.get(body.invitee)) {
+      throw notFound('unknown_user', `${body.invitee} is not a user of this server`);
+    }
+    const verified = await this.d.ingest.verify(requestOrigin, body.event, { skipRoute: true });
+    const event = verified.envelope;
+    if (event.event_type !== 'm.member.invite' || event.state_key !== body.invitee || event.room_id !== body.room_id) {
+      throw badRequest('invalid_invite', 'the invite event does not match the invite (type, room or invitee)');
+    }
+    checkRelayedOrdering(event, Date.now());
+    const roomName = (event.content.room_name as string | undefined) ?? body.room_name ?? body.room_id;
+    // The name is shown to our users: no bidi override, control or invisible character (issue #14 item 10).
+    if (typeof roomName !== 'string' || roomName.length > 100 || !isSafeDisplayName(roomName)) {
+      throw badRequest('invalid_room_name', 'room_name must be at most 100 characters without control, bidi or invisible characters');
+    }
+    const inviteId = await this.d.commit.run(() => {
+      this.enforceInviteCap(requestOrigin, event.room_id, body.invitee);
+      this.d.rooms.createRoom({ room_id: event.room_id, name: roomName, host_server: requestOrigin, created_at: Date.now() });
+      // Through the ingest chain's decisions (blocked, quota); an invite cannot wait in quarantine: refused.
+      this.d.ingest.storeIn(verified, requestOrigin, { hold: false });
+      this.d.rooms.apply(event);
+      return this.recordInvite(event, roomName, body.max_age_seconds);
+    });
+    this.d.log.info({ event: 'invite_received', room_id: event.room_id, invitee: body.invitee, from: requestOrigin }, 'room invite received');
+    return { invite_id: inviteId };
+  }
+
+  /**
+   * Pull mode and mailboxes (issue #32): the host of a room queues the signed invite of one of our
+   * users instead of calling us, and we pull it, fetch it from a mailbox, or get it pushed later. Taken exactly as its `POST /invite` would be (receiveInvite:
+   * signature, the room is the sender's, our user exists, the per-peer cap): true when `raw` was
+   * such an invite (stored, or refused and logged: refusals are final, as a push's are), false when
+   * it is not one (the ingest chain takes it). A page asked again finds it stored: a no-op.
+   */
+  async receiveInviteEvent(host: string, raw: unknown): Promise<boolean> {
+    const e = raw as { event_type?: unknown; state_key?: unknown; room_id?: unknown; event_id?: unknown; content?: { expires_at?: unknown } } | null;
+    if (!e || typeof e !== 'object' || e.event_type !== 'm.member.invite' || typeof e.state_key !== 'string' || typeof e.room_id !== 'string') return false;
+    if (!isUserId(e.state_key) || serverOf(e.state_key) !== this.server || serverOf(e.room_id) !== host) return false;
+    if (typeof e.event_id === 'string' && this.d.events.get(e.event_id)) return true;
+    const expiresAt = typeof e.content?.expires_at === 'number' ? e.content.expires_at : 0;
+    const seconds = Math.ceil((expiresAt - Date.now()) / 1000);
+    try {
+      if (seconds <= 0) throw forbidden('invite_expired', 'the invite expired before it was fetched');
+      await this.receiveInvite(host, { room_id: e.room_id, invitee: e.state_key, max_age_seconds: Math.min(seconds, 30 * 24 * 3600), event: raw });
+    } catch (error) {
+      if (!(error instanceof HttpError) || error.status >= 500) throw error;
+      warnLimited(this.d.log, `pulled_invite_refused ${host}`, { event: 'pulled_invite_refused', server: host, room_id: e.room_id, status: error.status, error: error.code, message: error.message }, 'a pulled invite was refused');
+    }
+    return true;
+  }
+
+  /**
+   * Unsolicited invites are capped per peer (inside the storing transaction): at most
+   * maxPendingInvitesPerPeer pending, unexpired invites, re-invites of the same user to the
+   * same room excepted. The peer's rooms we only know from invites that are no longer pending
+   * (expired, declined) are forgotten first, so rooms a peer makes us hold stay bounded too.
+   */
+  private enforceInviteCap(peer: string, roomId: string, invitee: string): void {
+    const now = Date.now();
+    const stale = this.d.db
+      .prepare<[string, string, string, number], { room_id: string }>(
+        `SELECT r.room_id FROM rooms r WHERE r.host_server = ? AND r.room_id <> ?
+           AND NOT EXISTS (SELECT 1 FROM room_members m WHERE m.room_id = r.room_id AND m.server_name = ? AND m.membership IN ('join', 'leave'))
+           AND NOT EXISTS (SELECT 1 FROM room_invites i WHERE i.room_id = r.room_id AND i.state = 'pending'
+             AND (i.expires_at > ? OR EXISTS (SELECT 1 FROM room_invite_joins j WHERE j.invite_id = i.invite_id)))
+         LIMIT 1000`,
+      )
+      .all(peer, roomId, this.server, now);
+    for (const { room_id } of stale) {
+      this.d.db.prepare('DELETE FROM room_invite_joins WHERE invite_id IN (SELECT invite_id FROM room_invites WHERE room_id = ?)').run(room_id);
+      for (const table of ['room_invites', 'room_members', 'federation_events', 'reference_message_ids', 'reference_poll_cursors', 'reference_poll_cursor_ids', 'rooms']) this.d.db.prepare(`DELETE FROM ${table} WHERE room_id = ?`).run(room_id);
+    }
+    if (stale.length > 0) {
+      this.d.rooms.forgetCachedMembership();
+      this.d.events.noteRewrite(); // rows of federation_events went: change cursors start again (FederationEvents.changeCursor)
+    }
+    const cap = this.d.maxPendingInvitesPerPeer ?? DEFAULT_MAX_PENDING_INVITES_PER_PEER;
+    const pending = this.d.db
+      .prepare<[string, number, string, string], { n: number }>(
+        "SELECT COUNT(*) AS n FROM room_invites WHERE host_server = ? AND state = 'pending' AND expires_at > ? AND NOT (room_id = ? AND invitee = ?)",
+      )
+      .get(peer, now, roomId, invitee)!.n;
+    if (pending >= cap) {
+      throw new HttpError(429, 'too_many_invites', `${peer} already has ${pending} pending invites for users of ${this.server} (at most ${cap}); they must be accepted, declined or expire first`);
+    }
+  }
+}
