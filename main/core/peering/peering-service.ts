@@ -5,7 +5,7 @@
  * who an existing peer is (name-claims.ts): it may name one only with a key that peer proved its
  * own, and a refused link stays unused.
  */
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { PeerInvite, PendingPeering } from '../../../shared/contract/admin-operations.ts';
 import { canonicalJson } from '../crypto/canonical-json.ts';
@@ -28,13 +28,11 @@ import { cleanText } from '../util/untrusted-text.ts';
 import { isServerName } from '../../../shared/identifiers.ts';
 import { PEER_TEXT_MAX } from '../federation/peer-refusal.ts';
 import { encodeLink, parseLink, type LinkPayload } from './invite-link.ts';
+import { PendingPeerings } from './pending-peerings.ts';
+import { hashToken, peeringProof, proofKey, type PeeringAnswer, type PeeringAnswerMessage, type PeeringRequest, type PeeringRequestFields } from './peering-wire.ts';
 import { DESTINATION_BINDING_CAPABILITY, KEYS_PATH, PEERING_ANSWER_PATH, PEERING_PATH } from '../federation/paths.ts';
 
 export const DEFAULT_LINK_LIFETIME_MS = 7 * 24 * 3600_000;
-/** A peering request waiting at a mailbox is left there again this often until answered (an answer can be lost). */
-export const PENDING_RESEND_MS = 2 * 60_000;
-/** However long a link says it lasts, a request waiting at a mailbox is left there again for at most this long. */
-const MAX_PENDING_MS = 30 * 24 * 3600_000;
 /** Refusals the inviter sends back through a mailbox: about the link itself, to its redeemer. */
 const ANSWERED_REFUSALS = new Set(['link_used', 'link_expired', 'link_revoked', 'already_peer', 'name_taken']);
 
@@ -51,67 +49,8 @@ interface PeerInviteRow {
 }
 
 export type PeerInviteView = PeerInvite;
-
-/**
- * What a redeeming server tells the inviter about itself, signed with the key it names. Sent
- * directly it carries the link's token; left at a mailbox it carries the token's hash and a proof
- * made with a key derived from the token instead (peeringProof), so the mailbox, which can read
- * it, cannot use the token for a server of its own.
- */
-export type PeeringRequest = PeeringRequestFields & ({ token: string; token_sha256?: undefined; proof?: undefined } | { token?: undefined; token_sha256: string; proof: string });
-
-export interface PeeringRequestFields {
-  server_name: string;
-  endpoint: string;
-  key_id: string;
-  public_key: string;
-  tls_fingerprint: string | null;
-}
-
-/** The inviter's answer to `POST /peering`. */
-export interface PeeringAnswer {
-  server_name: string;
-  key_id: string;
-  public_key: string;
-  /** Whether the inviter could call the redeemer back at the endpoint it named (absent: an older node, which only answers when it could). */
-  reachable?: boolean;
-  /** Why not, in words. */
-  reach_error?: string;
-  /** Where the inviter receives while nobody can reach it (issue #32); absent otherwise. */
-  mailboxes?: string[];
-}
-
-/** The inviter's answer to a peering request carried by a mailbox, signed by the inviter (`POST /peering/answer`). */
-export interface PeeringAnswerMessage {
-  /** sha256 (hex) of the link's token: which request this answers. */
-  token_sha256: string;
-  accepted: boolean;
-  /** When accepted: whether the inviter could call the redeemer back. */
-  reachable?: boolean;
-  reach_error?: string;
-  /** When accepted: where the inviter receives while nobody can reach it. */
-  mailboxes?: string[];
-  /** When refused: the refusal's code and words. */
-  error?: string;
-  message?: string;
-}
-
-interface PendingRow extends PendingPeering {
-  key_id: string;
-  public_key: string;
-  endpoint: string;
-  tls_fingerprint: string | null;
-  token_hash: string;
-  request: string;
-  mailboxes: string;
-}
-
-export const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
-/** The key of a link's proofs: known to the inviter (stored) and to whoever holds the link. */
-const proofKey = (token: string) => createHmac('sha256', token).update('paracord peering proof v1').digest('hex');
-/** The proof that the sender of `fields` holds the link whose proof key is `key`. */
-export const peeringProof = (key: string, fields: PeeringRequestFields) =>
-  createHmac('sha256', Buffer.from(key, 'hex')).update(canonicalJson({ server_name: fields.server_name, endpoint: fields.endpoint, key_id: fields.key_id, public_key: fields.public_key, tls_fingerprint: fields.tls_fingerprint })).digest('hex');
+export { hashToken, type PeeringAnswer, type PeeringAnswerMessage, type PeeringRequest, type PeeringRequestFields } from './peering-wire.ts';
+export { PENDING_RESEND_MS } from './pending-peerings.ts';
 
 export interface PeeringDeps {
   db: Db;
@@ -144,20 +83,21 @@ export interface PeeringDeps {
 
 export class PeeringService {
   private readonly d: PeeringDeps;
-  private resendTimer: NodeJS.Timeout | null = null;
+  /** Links we redeemed through a mailbox, waiting for the friend's answer. */
+  private readonly pending: PendingPeerings;
 
   constructor(deps: PeeringDeps) {
     this.d = deps;
+    this.pending = new PendingPeerings({ db: deps.db, trust: deps.trust, log: deps.log, ...(deps.leaveAtMailbox ? { leaveAtMailbox: deps.leaveAtMailbox } : {}) });
   }
 
   /** Leaves the peering requests that wait for an answer at their mailboxes again, now and then. */
   start(): void {
-    this.scheduleResend();
+    this.pending.start();
   }
 
   stop(): void {
-    if (this.resendTimer) clearTimeout(this.resendTimer);
-    this.resendTimer = null;
+    this.pending.stop();
   }
 
   createInvite(lifetimeMs = DEFAULT_LINK_LIFETIME_MS, note?: string, now = Date.now()): { id: string; link: string; https_link: string; expires_at: number } {
@@ -297,40 +237,26 @@ export class PeeringService {
     };
     // The mailbox reads what it carries: the token stays here, a proof made with it goes.
     const request: PeeringRequest = { ...fields, token_sha256: hashToken(invite.token), proof: peeringProof(proofKey(invite.token), fields) };
-    const body = JSON.stringify(request);
-    const now = Date.now();
-    // Written first: the answer may come back through the mailbox before the deposit's answer does.
-    this.d.db
-      .prepare(
-        `INSERT INTO pending_peerings (server_name, key_id, public_key, endpoint, tls_fingerprint, token_hash, request, mailboxes, waiting_at, requested_at, expires_at, answered_at, error)
-         VALUES (@server_name, @key_id, @public_key, @endpoint, @tls_fingerprint, @token_hash, @request, @mailboxes, NULL, @now, @expires_at, NULL, NULL)
-         ON CONFLICT (server_name) DO UPDATE SET key_id = excluded.key_id, public_key = excluded.public_key, endpoint = excluded.endpoint, tls_fingerprint = excluded.tls_fingerprint,
-           token_hash = excluded.token_hash, request = excluded.request, mailboxes = excluded.mailboxes, waiting_at = NULL, requested_at = excluded.requested_at,
-           expires_at = excluded.expires_at, answered_at = NULL, error = NULL`,
-      )
-      .run({ server_name: invite.server_name, key_id: invite.key_id, public_key: invite.public_key, endpoint: invite.endpoint, tls_fingerprint: invite.tls_fingerprint, token_hash: hashToken(invite.token), request: body, mailboxes: JSON.stringify(via), now, expires_at: Math.min(invite.expires_at, now + MAX_PENDING_MS) });
-    const mailbox = await this.d.leaveAtMailbox?.(invite.server_name, PEERING_PATH, body, via) ?? null;
+    const mailbox = await this.pending.leave({
+      server_name: invite.server_name, key_id: invite.key_id, public_key: invite.public_key, endpoint: invite.endpoint, tls_fingerprint: invite.tls_fingerprint,
+      token_hash: hashToken(invite.token), expires_at: invite.expires_at, request: JSON.stringify(request), via,
+    });
     if (mailbox === null) {
-      this.d.db.prepare('DELETE FROM pending_peerings WHERE server_name = ? AND requested_at = ?').run(invite.server_name, now);
       throw new HttpError(502, 'peer_unreachable', `${invite.server_name} could not be reached, and none of the friends its link names as its mailboxes (${via.join(', ')}) would take the request; try again later`);
     }
-    this.d.db.prepare('UPDATE pending_peerings SET waiting_at = ? WHERE server_name = ? AND requested_at = ? AND answered_at IS NULL').run(mailbox, invite.server_name, now);
     this.d.log.info({ event: 'peering_request_left', server: invite.server_name, mailbox }, 'a friend\'s node could not be reached: the peering request waits at its mailbox');
     this.d.onPeered?.(invite.server_name);
-    this.scheduleResend();
     return { server_name: invite.server_name, endpoint: invite.endpoint, key_id: invite.key_id, tls_fingerprint: invite.tls_fingerprint, reachable: null, waiting_at: mailbox };
   }
 
   /** Peering requests of ours that wait at a mailbox, or that the friend refused. */
   pendingPeerings(): PendingPeering[] {
-    return this.d.db
-      .prepare<[], PendingPeering>('SELECT server_name, waiting_at, requested_at, expires_at, answered_at, error FROM pending_peerings ORDER BY requested_at')
-      .all();
+    return this.pending.list();
   }
 
   /** The key a friend's answer must be signed with: the one its link named, while we wait for it. */
   pendingKey(server: string, now = Date.now()): { key_id: string; public_key: string } | null {
-    const row = this.d.db.prepare<[string, number], PendingRow>('SELECT * FROM pending_peerings WHERE server_name = ? AND answered_at IS NULL AND expires_at > ?').get(server, now);
+    const row = this.pending.waiting(server, now);
     return row ? { key_id: row.key_id, public_key: row.public_key } : null;
   }
 
@@ -339,19 +265,19 @@ export class PeeringService {
    * pinned as a redeemed link would have); refused → its words are kept for the owner.
    */
   takeAnswer(server: string, answer: PeeringAnswerMessage, now = Date.now()): { peered: boolean } {
-    const row = this.d.db.prepare<[string, number], PendingRow>('SELECT * FROM pending_peerings WHERE server_name = ? AND answered_at IS NULL AND expires_at > ?').get(server, now);
+    const row = this.pending.waiting(server, now);
     if (!row) throw notFound('not_pending', `no peering request of this server waits for ${server}`);
     if (answer.token_sha256 !== row.token_hash) throw forbidden('wrong_token', 'this answer is for another link');
     if (!answer.accepted) {
       const words = cleanText(`${answer.message ?? 'it refused'}${answer.error ? ` (${answer.error})` : ''}`, PEER_TEXT_MAX);
-      this.d.db.prepare('UPDATE pending_peerings SET answered_at = ?, error = ? WHERE server_name = ?').run(now, words, server);
+      this.pending.refused(server, words, now);
       this.d.log.warn({ event: 'peering_refused_through_mailbox', server, error: answer.error ?? null }, 'a friend refused the peering request we left at its mailbox');
       this.d.onPeered?.(server);
       return { peered: false };
     }
     this.d.db.transaction(() => {
       this.bind(server, row.key_id, row.public_key, row.endpoint, row.tls_fingerprint, now);
-      this.d.db.prepare('DELETE FROM pending_peerings WHERE server_name = ?').run(server);
+      this.pending.done(server);
     })();
     this.d.discovery.forget(server);
     this.d.log.info({ event: 'peered', server, via: 'invite_link_mailbox', reachable: answer.reachable ?? null }, 'peered through an invite link, by way of a mailbox');
@@ -374,31 +300,10 @@ export class PeeringService {
     if (mailboxes.length > 0) this.d.rememberMailbox?.(server, mailboxes);
   }
 
-  /** While requests wait: leave each at its mailbox again every PENDING_RESEND_MS (the same signed body, freshly signed request). */
-  private scheduleResend(): void {
-    if (this.resendTimer) return;
-    const waiting = this.d.db.prepare<[number], { n: number }>('SELECT COUNT(*) AS n FROM pending_peerings WHERE answered_at IS NULL AND expires_at > ?').get(Date.now())?.n ?? 0;
-    if (waiting === 0) return;
-    this.resendTimer = setTimeout(() => {
-      this.resendTimer = null;
-      void this.resendPending().finally(() => this.scheduleResend());
-    }, PENDING_RESEND_MS);
-    this.resendTimer.unref();
-  }
-
-  private async resendPending(now = Date.now()): Promise<void> {
-    const rows = this.d.db.prepare<[number], PendingRow>('SELECT * FROM pending_peerings WHERE answered_at IS NULL AND expires_at > ?').all(now);
-    for (const row of rows) {
-      const via = (JSON.parse(row.mailboxes) as string[]).filter((m) => this.d.trust.get(m)?.trust === 'allow');
-      const mailbox = await this.d.leaveAtMailbox?.(row.server_name, PEERING_PATH, row.request, via).catch(() => null) ?? null;
-      if (mailbox !== null && mailbox !== row.waiting_at) this.d.db.prepare('UPDATE pending_peerings SET waiting_at = ? WHERE server_name = ? AND answered_at IS NULL').run(mailbox, row.server_name);
-    }
-  }
-
   /**
    * The answer to a peering request that came through a mailbox goes back to its redeemer: straight
    * to it when we could call it back, else left at a mailbox of it. Lost, it is sent again when the
-   * redeemer leaves its request again (resendPending).
+   * redeemer leaves its request again (pending-peerings.ts).
    */
   private sendAnswer(request: PeeringRequest, answer: PeeringAnswerMessage, reached: boolean): void {
     const identity = this.d.identity();
