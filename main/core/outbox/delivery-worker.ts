@@ -19,8 +19,6 @@ import { infoLimited, warnLimited } from '../log/rate-limit.ts';
 import type { Discovery } from '../federation/discovery.ts';
 import { envelopeWireJson, type Envelope } from '../federation/envelope.ts';
 import type { FederationResponse, HttpClient } from '../federation/http-client.ts';
-import { PEER_TEXT_MAX } from '../federation/peer-refusal.ts';
-import { cleanText, peerCode } from '../util/untrusted-text.ts';
 import type { Identity } from '../identity/identity.ts';
 import type { FederationEvents } from '../store/federation-events.ts';
 import { DEFAULT_BACKOFF, backoffDelay, parseRetryAfter, type BackoffPolicy } from './backoff.ts';
@@ -30,6 +28,7 @@ import type { MailboxSender } from '../mailbox/sender.ts';
 import type { MailboxDeposits } from '../mailbox/deposits.ts';
 import type { PushPacer } from './push-pacer.ts';
 import { WireCache } from './wire-cache.ts';
+import { batchOutcomes, logOutcomes, requestOutcomes } from './delivery-outcomes.ts';
 import { BATCH_CAPABILITY, EVENTS_PATH, EVENT_PATH, LARGE_BATCH_CAPABILITY } from '../federation/paths.ts';
 
 /** Events per `POST /events` to a peer that advertises `batch`. */
@@ -42,7 +41,6 @@ export const MAX_BATCH_EVENTS = 100;
 export const LARGE_BATCH_EVENTS = 500;
 /** Batches stay well under the receivers' 1 MiB body limit. */
 const MAX_BATCH_BYTES = 512 * 1024;
-const PERMANENT = new Set([400, 403, 404, 409, 413]);
 /** After a peer refuses a batch as a whole, send it single events for a while. */
 const BATCH_COOLDOWN_MS = 10 * 60_000;
 export const DEFAULT_MAX_AGE_MS = 7 * 24 * 3600_000;
@@ -531,8 +529,8 @@ export class DeliveryWorkers {
     // (After the whole-batch refusal: a refused batch is not re-issued, whatever its body says.)
     // A deposit answers for the whole request: stored at the mailbox, or not.
     let outcomes = useBatch && deposited === null && response && response.status >= 200 && response.status < 300
-      ? this.batchOutcomes(sendable, response, now)
-      : this.requestOutcomes(sendable, response, networkError, now);
+      ? batchOutcomes(sendable, response, now, this.deps.backoff ?? DEFAULT_BACKOFF)
+      : requestOutcomes(sendable, response, networkError, now, this.deps.backoff ?? DEFAULT_BACKOFF);
     if (this.deps.reissue && response?.status !== undefined && response.status < 500) outcomes = await this.reissueTooOld(destination, outcomes, response, now);
     outbox.settle(destination, outcomes, latency, now);
     for (const { row, outcome } of outcomes) if (outcome.kind === 'delivered' || outcome.kind === 'failed') this.wire.settled(row.event_id);
@@ -547,7 +545,7 @@ export class DeliveryWorkers {
       latency,
       delivered,
     );
-    this.logOutcomes(destination, outcomes, latency);
+    logOutcomes(this.deps.log, destination, outcomes, latency);
     this.deps.onChange?.();
     return outcomes.every((o) => o.outcome.kind === 'delivered');
   }
@@ -590,69 +588,5 @@ export class DeliveryWorkers {
     return result;
   }
 
-  /** One outcome for every event of a request that failed (or a single-event request). */
-  private requestOutcomes(sendable: Array<{ row: OutboxRow }>, response: FederationResponse | undefined, networkError: string | undefined, now: number) {
-    const status = response?.status ?? null;
-    if (status !== null && status >= 200 && status < 300) {
-      return sendable.map(({ row }) => ({ row, outcome: { kind: 'delivered', status } as Outcome }));
-    }
-    const body = response?.json as { error?: string; message?: string } | undefined;
-    const error = networkError ?? peerFailure(status, body?.error, body?.message);
-    if (status !== null && PERMANENT.has(status)) {
-      return sendable.map(({ row }) => ({ row, outcome: { kind: 'failed', status, error } as Outcome }));
-    }
-    const retryAfter = parseRetryAfter(response?.headers['retry-after'], now);
-    const attempts = sendable[0]!.row.attempts + 1;
-    const nextAttemptAt = now + Math.max(retryAfter ?? 0, backoffDelay(attempts, this.deps.backoff ?? DEFAULT_BACKOFF));
-    return sendable.map(({ row }) => ({ row, outcome: { kind: 'retry', status, error, nextAttemptAt } as Outcome }));
-  }
 
-  /** Per-event results of a batch (`{results: [{event_id, inserted} | {event_id, status, error, message}]}`). */
-  private batchOutcomes(sendable: Array<{ row: OutboxRow }>, response: FederationResponse, now: number) {
-    const results = (response.json as { results?: Array<{ event_id?: string; inserted?: boolean; status?: number; error?: string; message?: string }> } | undefined)?.results;
-    const byId = new Map((Array.isArray(results) ? results : []).map((r) => [r.event_id, r]));
-    const nextAttemptAt = now + backoffDelay(sendable[0]!.row.attempts + 1, this.deps.backoff ?? DEFAULT_BACKOFF);
-    return sendable.map(({ row }) => {
-      const result = byId.get(row.event_id);
-      let outcome: Outcome;
-      if (!result) outcome = { kind: 'retry', status: response.status, error: 'no result for this event in the batch answer', nextAttemptAt };
-      else if (typeof result.inserted === 'boolean') outcome = { kind: 'delivered', status: response.status };
-      else {
-        const status = typeof result.status === 'number' ? result.status : null;
-        const error = peerFailure(status, result.error, result.message);
-        outcome = status !== null && PERMANENT.has(status) ? { kind: 'failed', status, error } : { kind: 'retry', status, error, nextAttemptAt };
-      }
-      return { row, outcome };
-    });
-  }
-
-  private logOutcomes(destination: string, outcomes: Array<{ row: OutboxRow; outcome: Outcome }>, latency: number): void {
-    const { log } = this.deps;
-    const delivered = outcomes.filter((o) => o.outcome.kind === 'delivered').length;
-    if (delivered > 0) log.debug({ event: 'delivered', destination, count: delivered, ms: Math.round(latency) }, 'events delivered');
-    for (const { row, outcome } of outcomes) {
-      if (outcome.kind === 'failed') {
-        warnLimited(log, `delivery_failed ${destination}`, { event: 'delivery_failed', destination, event_id: row.event_id, status: outcome.status, error: outcome.error }, 'delivery refused by peer; entry marked failed');
-      }
-    }
-    const retry = outcomes.find((o) => o.outcome.kind === 'retry')?.outcome as Extract<Outcome, { kind: 'retry' }> | undefined;
-    if (retry) {
-      infoLimited(
-        log,
-        `delivery_retry ${destination}`,
-        { event: 'delivery_retry', destination, count: outcomes.filter((o) => o.outcome.kind === 'retry').length, status: retry.status, error: retry.error, retry_in_ms: retry.nextAttemptAt - Date.now() },
-        'delivery will be retried',
-      );
-    }
-  }
-}
-
-/**
- * A peer's refusal as the cause line stored, shown and logged (`HTTP 403 origin_blocked: …`):
- * its code only when it looks like one, its words cleaned and cut (util/untrusted-text.ts).
- */
-function peerFailure(status: number | null, code: unknown, message: unknown): string {
-  const theirCode = peerCode(code);
-  const words = typeof message === 'string' && message !== '' ? message : theirCode === null && typeof code === 'string' ? code : '';
-  return `HTTP ${status ?? '?'}${theirCode ? ` ${theirCode}` : ''}${words ? `: ${cleanText(words, PEER_TEXT_MAX)}` : ''}`;
 }

@@ -1,0 +1,81 @@
+/**
+ * What one delivery attempt's answer means for each event it carried (delivery-worker.ts):
+ * delivered, refused for good (a permanent status), or retried after a back-off (or the peer's
+ * Retry-After); and what that logs.
+ */
+import type { Logger } from 'pino';
+import { infoLimited, warnLimited } from '../log/rate-limit.ts';
+import type { FederationResponse } from '../federation/http-client.ts';
+import { PEER_TEXT_MAX } from '../federation/peer-refusal.ts';
+import { cleanText, peerCode } from '../util/untrusted-text.ts';
+import { backoffDelay, parseRetryAfter, type BackoffPolicy } from './backoff.ts';
+import type { OutboxRow, Outcome } from './outbox.ts';
+
+/** Statuses that will not change by asking again: the entry is marked failed. */
+const PERMANENT = new Set([400, 403, 404, 409, 413]);
+
+/** One outcome for every event of a request that failed (or a single-event request). */
+export function requestOutcomes(sendable: Array<{ row: OutboxRow }>, response: FederationResponse | undefined, networkError: string | undefined, now: number, backoff: BackoffPolicy) {
+  const status = response?.status ?? null;
+  if (status !== null && status >= 200 && status < 300) {
+    return sendable.map(({ row }) => ({ row, outcome: { kind: 'delivered', status } as Outcome }));
+  }
+  const body = response?.json as { error?: string; message?: string } | undefined;
+  const error = networkError ?? peerFailure(status, body?.error, body?.message);
+  if (status !== null && PERMANENT.has(status)) {
+    return sendable.map(({ row }) => ({ row, outcome: { kind: 'failed', status, error } as Outcome }));
+  }
+  const retryAfter = parseRetryAfter(response?.headers['retry-after'], now);
+  const attempts = sendable[0]!.row.attempts + 1;
+  const nextAttemptAt = now + Math.max(retryAfter ?? 0, backoffDelay(attempts, backoff));
+  return sendable.map(({ row }) => ({ row, outcome: { kind: 'retry', status, error, nextAttemptAt } as Outcome }));
+}
+
+/** Per-event results of a batch (`{results: [{event_id, inserted} | {event_id, status, error, message}]}`). */
+export function batchOutcomes(sendable: Array<{ row: OutboxRow }>, response: FederationResponse, now: number, backoff: BackoffPolicy) {
+  const results = (response.json as { results?: Array<{ event_id?: string; inserted?: boolean; status?: number; error?: string; message?: string }> } | undefined)?.results;
+  const byId = new Map((Array.isArray(results) ? results : []).map((r) => [r.event_id, r]));
+  const nextAttemptAt = now + backoffDelay(sendable[0]!.row.attempts + 1, backoff);
+  return sendable.map(({ row }) => {
+    const result = byId.get(row.event_id);
+    let outcome: Outcome;
+    if (!result) outcome = { kind: 'retry', status: response.status, error: 'no result for this event in the batch answer', nextAttemptAt };
+    else if (typeof result.inserted === 'boolean') outcome = { kind: 'delivered', status: response.status };
+    else {
+      const status = typeof result.status === 'number' ? result.status : null;
+      const error = peerFailure(status, result.error, result.message);
+      outcome = status !== null && PERMANENT.has(status) ? { kind: 'failed', status, error } : { kind: 'retry', status, error, nextAttemptAt };
+    }
+    return { row, outcome };
+  });
+}
+
+/** What an attempt's outcomes log: delivered (debug), refusals and retries (rate-limited). */
+export function logOutcomes(log: Logger, destination: string, outcomes: Array<{ row: OutboxRow; outcome: Outcome }>, latency: number): void {
+  const delivered = outcomes.filter((o) => o.outcome.kind === 'delivered').length;
+  if (delivered > 0) log.debug({ event: 'delivered', destination, count: delivered, ms: Math.round(latency) }, 'events delivered');
+  for (const { row, outcome } of outcomes) {
+    if (outcome.kind === 'failed') {
+      warnLimited(log, `delivery_failed ${destination}`, { event: 'delivery_failed', destination, event_id: row.event_id, status: outcome.status, error: outcome.error }, 'delivery refused by peer; entry marked failed');
+    }
+  }
+  const retry = outcomes.find((o) => o.outcome.kind === 'retry')?.outcome as Extract<Outcome, { kind: 'retry' }> | undefined;
+  if (retry) {
+    infoLimited(
+      log,
+      `delivery_retry ${destination}`,
+      { event: 'delivery_retry', destination, count: outcomes.filter((o) => o.outcome.kind === 'retry').length, status: retry.status, error: retry.error, retry_in_ms: retry.nextAttemptAt - Date.now() },
+      'delivery will be retried',
+    );
+  }
+}
+
+/**
+ * A peer's refusal as the cause line stored, shown and logged (`HTTP 403 origin_blocked: …`):
+ * its code only when it looks like one, its words cleaned and cut (util/untrusted-text.ts).
+ */
+function peerFailure(status: number | null, code: unknown, message: unknown): string {
+  const theirCode = peerCode(code);
+  const words = typeof message === 'string' && message !== '' ? message : theirCode === null && typeof code === 'string' ? code : '';
+  return `HTTP ${status ?? '?'}${theirCode ? ` ${theirCode}` : ''}${words ? `: ${cleanText(words, PEER_TEXT_MAX)}` : ''}`;
+}
