@@ -461,6 +461,11 @@ describe('fuzz: federation endpoints through the real listener', () => {
           fc.record({ to: recipient, kind, headers: inner, body }).map(({ to, kind: k, headers, body: b }) => ({ key: `POST ${V1}/mailbox/deposit/:recipient/:kind`, method: 'POST', path: `${V1}/mailbox/deposit/${to}/${k}`, headers, body: b })),
           recipient.map((to) => ({ key: `GET ${V1}/mailbox/accepts/:recipient`, method: 'GET', path: `${V1}/mailbox/accepts/${to}`, headers: {}, body: undefined })),
           body.map((b) => ({ key: `POST ${V1}/mailbox/ack`, method: 'POST', path: `${V1}/mailbox/ack`, headers: {}, body: b })),
+          fc.oneof(body, fc.record({ ids: fc.array(fc.oneof(fc.nat().map(String), fc.string({ maxLength: 20 }), nastyValue), { maxLength: 600 }) }).map((v) => JSON.stringify(v)))
+            .map((b) => ({ key: `POST ${V1}/mailbox/held`, method: 'POST', path: `${V1}/mailbox/held`, headers: {}, body: b })),
+          // An answer to a peering request nobody left: refused alike whatever it says (or 429 past the per-address limit).
+          fc.oneof(body, fc.record({ token_sha256: fc.oneof(fc.constant('a'.repeat(64)), fc.string({ maxLength: 70 })), accepted: fc.oneof(fc.boolean(), nastyValue), mailboxes: nastyValue }).map((v) => JSON.stringify(v)))
+            .map((b) => ({ key: `POST ${V1}/peering/answer`, method: 'POST', path: `${V1}/peering/answer`, headers: {}, body: b })),
           fc.oneof(body, fc.record({ origin_server: fc.constantFrom('beta.test', 'alpha.test'), room_id: fc.constantFrom('!r:beta.test', '!r:alpha.test', 'x'), answer: nastyValue }).map((v) => JSON.stringify(v)))
             .map((b) => ({ key: `POST ${V1}/join-answer`, method: 'POST', path: `${V1}/join-answer`, headers: {}, body: b })),
         ),

@@ -32,12 +32,12 @@ export class ReplayCache {
   }
 
   /** Records a claimed signature; run inside a (group-commit) transaction. */
-  record(signature: string, origin: string, requestTimestampMs: number, now = Date.now()): void {
+  record(signature: string, origin: string, requestTimestampMs: number, carried = false): void {
     // After timestamp + skew the request is refused as stale anyway, so it can be forgotten. A
-    // request older than the skew was accepted under the mailbox window (a carried request may be
-    // 7 days old, mailbox/self-dispatch.ts): it is remembered until that window has passed too, so
-    // a hostile mailbox cannot hand the same request over again once the short entry is pruned.
-    const window = now - requestTimestampMs > MAX_CLOCK_SKEW_MS ? MAILBOX_MAX_AGE_MS + MAX_CLOCK_SKEW_MS : MAX_CLOCK_SKEW_MS;
+    // request a mailbox carried (`carried`: handed over by this process, mailbox/self-dispatch.ts)
+    // was accepted under the 7-day mailbox window: it is remembered until that window has passed
+    // too, so a hostile mailbox cannot hand the same request over again once a short entry is pruned.
+    const window = carried ? MAILBOX_MAX_AGE_MS + MAX_CLOCK_SKEW_MS : MAX_CLOCK_SKEW_MS;
     this.insertStmt.run(signature, origin, requestTimestampMs + window + 1_000);
   }
 

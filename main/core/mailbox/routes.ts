@@ -105,7 +105,7 @@ export function mailboxRoutes(deps: FederationDeps): Router {
       if (used.items + 1 > quota.items || used.bytes + body.length > quota.bytes) {
         throw new HttpError(429, 'mailbox_full', `${deps.identity.serverName} holds as much as it takes for ${recipient} (${used.items} requests, ${used.bytes} bytes); try again later`, { 'retry-after': '60' });
       }
-      deps.replay.record(state.signature, state.origin, state.requestTs);
+      deps.replay.record(state.signature, state.origin, state.requestTs, state.viaMailbox === true);
       return box.store.deposit({ recipient, depositor: state.origin, path, headers: JSON.stringify({ key_id: keyId, timestamp: Number(timestamp), signature }), body, created_at: Date.now() });
     });
     state.replayRecorded = true;
@@ -166,7 +166,7 @@ export function mailboxRoutes(deps: FederationDeps): Router {
     if (!parsed.success) throw badRequest('invalid_request', `body must be {"cursor": "<cursor from a fetch>"}: ${formatZodError(parsed.error)}`);
     if (!box.store.isKnownCursor(parsed.data.cursor)) throw badRequest('unknown_cursor', 'this cursor was never given out by this server');
     const acknowledged = await deps.commit.run(() => {
-      deps.replay.record(state.signature, state.origin, state.requestTs);
+      deps.replay.record(state.signature, state.origin, state.requestTs, state.viaMailbox === true);
       return box.store.ack(state.origin, parsed.data.cursor);
     });
     state.replayRecorded = true;

@@ -119,9 +119,11 @@ export class PeeringService {
     const mailboxes = this.d.mailboxes?.().slice(0, 4) ?? [];
     if (mailboxes.length > 0) unsigned.mailboxes = mailboxes;
     const payload: LinkPayload = { ...unsigned, sig: identity.signHex(Buffer.from(canonicalJson(unsigned), 'utf8')) };
-    this.d.db
-      .prepare('INSERT INTO peer_invites (id, token_hash, note, created_at, expires_at, proof_key) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(id, hashToken(token), note ?? null, now, expiresAt, proofKey(token));
+    this.d.db.transaction(() => {
+      this.d.db.prepare('INSERT INTO peer_invites (id, token_hash, note, created_at, expires_at) VALUES (?, ?, ?, ?, ?)').run(id, hashToken(token), note ?? null, now, expiresAt);
+      // The key of the proof a request left at a mailbox gives instead of the token (peering-wire.ts).
+      this.d.db.prepare('INSERT INTO peer_invite_proofs (invite_id, proof_key) VALUES (?, ?)').run(id, proofKey(token));
+    })();
     this.d.log.info({ event: 'peer_invite_created', id, expires_at: expiresAt }, 'peer invite link created');
     return { id, ...encodeLink(payload), expires_at: expiresAt };
   }
@@ -371,7 +373,7 @@ export class PeeringService {
   }
 
   private async acceptPeeringNow(request: PeeringRequest, now: number, viaMailbox: boolean): Promise<PeeringAnswer> {
-    const row = this.d.db.prepare<[string], PeerInviteRow>('SELECT * FROM peer_invites WHERE token_hash = ?').get(request.token !== undefined ? hashToken(request.token) : request.token_sha256);
+    const row = this.d.db.prepare<[string], PeerInviteRow>('SELECT i.*, p.proof_key FROM peer_invites i LEFT JOIN peer_invite_proofs p ON p.invite_id = i.id WHERE i.token_hash = ?').get(request.token !== undefined ? hashToken(request.token) : request.token_sha256);
     if (!row) throw forbidden('invalid_token', 'this invite link is not valid here');
     // Without the token: the proof made with the link's proof key (a link made before proofs has none).
     if (request.token === undefined) {

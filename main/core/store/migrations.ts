@@ -661,7 +661,10 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
       -- the request waits, and the request is left there again now and then.
       -- The key of the proof a carried peering request gives instead of the link's token (a
       -- mailbox must not learn the token): HMAC-SHA256(token, 'paracord peering proof v1').
-      ALTER TABLE peer_invites ADD COLUMN proof_key TEXT;
+      CREATE TABLE IF NOT EXISTS peer_invite_proofs (
+        invite_id TEXT PRIMARY KEY REFERENCES peer_invites (id),
+        proof_key TEXT NOT NULL
+      ) WITHOUT ROWID;
       CREATE TABLE IF NOT EXISTS pending_peerings (
         server_name     TEXT PRIMARY KEY,
         key_id          TEXT NOT NULL,

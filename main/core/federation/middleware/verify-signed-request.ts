@@ -251,7 +251,7 @@ export function verifySignedRequest(deps: VerifySignedRequestDeps): Middleware {
       const after = ctx.state as SignedRequestState;
       if (after.replayRecorded) deps.replay.release(signature);
       else {
-        const recorded = deps.commit.run(() => deps.replay.record(signature, origin, requestTs));
+        const recorded = deps.commit.run(() => deps.replay.record(signature, origin, requestTs, dispatched));
         const release = () => deps.replay.release(signature);
         if (after.replayAnswerEarly) void recorded.then(release, release);
         else await recorded.finally(release);

@@ -80,7 +80,7 @@ export function eventsBatchRoutes(deps: FederationDeps): Router {
 
     async function storeGroup(group: Array<{ index: number; verified: VerifiedEvent }>, first: boolean): Promise<void> {
       // The replay entry is written with the first stored events: one transaction, one flush.
-      const recordReplay = first ? () => deps.replay.record(state.signature, state.origin, state.requestTs) : undefined;
+      const recordReplay = first ? () => deps.replay.record(state.signature, state.origin, state.requestTs, state.viaMailbox === true) : undefined;
       try {
         const { outcomes, beforeStoreDone } = await deps.ingest.storeMany(group.map((g) => g.verified), state.origin, recordReplay);
         if (first && beforeStoreDone) state.replayRecorded = true;

@@ -127,7 +127,7 @@ export function peeringRoutes(deps: FederationDeps): Router {
     try {
       ctx.body = await deps.peering().acceptPeering(body, Date.now(), carried);
     } finally {
-      await deps.commit.run(() => deps.replay.record(auth.signature, auth.origin, auth.requestTs));
+      await deps.commit.run(() => deps.replay.record(auth.signature, auth.origin, auth.requestTs, carried));
       deps.replay.release(auth.signature);
     }
   });
@@ -137,7 +137,7 @@ export function peeringRoutes(deps: FederationDeps): Router {
    * (issue #32). Only from a server we wait for, signed with the key its link named.
    */
   router.post(PEERING_ANSWER_PATH, limitUnlessCarried, async (ctx) => {
-    const { auth } = authOf(ctx);
+    const { auth, carried } = authOf(ctx);
     const raw = await readRawBody(ctx, PEERING_BODY_LIMIT);
     // One answer for "not waited for", "another key" and "a bad signature": a stranger learns
     // nothing of who we wait for, or with which key.
@@ -157,7 +157,7 @@ export function peeringRoutes(deps: FederationDeps): Router {
         ...(error !== undefined ? { error } : {}), ...(message !== undefined ? { message } : {}),
       });
     } finally {
-      await deps.commit.run(() => deps.replay.record(auth.signature, auth.origin, auth.requestTs));
+      await deps.commit.run(() => deps.replay.record(auth.signature, auth.origin, auth.requestTs, carried));
       deps.replay.release(auth.signature);
     }
   });
