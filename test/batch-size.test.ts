@@ -6,7 +6,7 @@
  */
 import { expect, it, type InProcessNode, type Nodes } from './helpers/fixtures.ts';
 import { checkJsonLimits, jsonShape, WIRE_JSON_LIMITS } from '../main/core/crypto/json-limits.ts';
-import { LARGE_BATCH_EVENTS, MAX_BATCH_EVENTS } from '../main/core/outbox/delivery-worker.ts';
+import { LARGE_BATCH_EVENTS, MAX_BATCH_EVENTS } from '../main/core/outbox/delivery-batches.ts';
 import { makeEvent, wire } from './helpers/events.ts';
 import type { FakePeer } from './helpers/fake-peer.ts';
 import { joinFakePeer } from './helpers/fake-members.ts';

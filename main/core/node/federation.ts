@@ -48,6 +48,7 @@ function startRooms(s: Services, id: Identity) {
     db: s.db, commit: s.commit, events: s.events, rooms: s.rooms, users: s.users, outbox: s.outbox, workers: s.workers, ingest: s.ingest, http: s.http, discovery: s.discovery,
     identity: () => id, notifications, log, signer: s.verifier,
     mailboxFor: (server) => mailboxSender.find(id, server),
+    noteUnreachable: (server) => mailboxSender.noteUnreachable(server),
     leaveAtMailbox: async (server, path, body) => (await mailboxSender.deposit(id, server, path, body))?.response.status === 200,
     reorderWindowMs: config.reorderWindowMs, maxPendingInvitesPerPeer: config.maxPendingInvitesPerPeer, dialects: s.dialects,
     catchUpRequestsPerHostPerMinute: config.catchUpRequestsPerHostPerMinute, catchUpMaxPagesPerRun: config.catchUpMaxPagesPerRun,

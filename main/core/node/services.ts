@@ -256,8 +256,8 @@ function buildDelivery(
     onChange: () => notifications.notify({ type: 'status', scope: 'queue' }),
     reissue: (destination, eventId, roomDepth) => state.running?.rooms.reissueRefused(destination, eventId, roomDepth) ?? Promise.resolve(false),
     onAttempt: (destination, outcome, latencyMs, delivered) => metrics.deliveryAttempt(destination, outcome, latencyMs, delivered),
+    subscribeQueued: (listener) => bus.on('deliveryQueued', listener),
   });
-  bus.on('deliveryQueued', (destination) => workers.noteQueued(destination));
   return { outbox, pull, mailboxes, mailboxSender, mailboxDeposits, mailboxEnabled, selfDispatch, mailboxFetcher, currentMailboxes, workers, isPaused };
 }
 

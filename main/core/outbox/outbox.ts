@@ -56,14 +56,14 @@ export interface OutboxListeners {
 
 export class Outbox {
   /** Given by the node's wiring (rooms record when a ban reached the banned user's server). */
-  onDelivered: DeliveredListener | null = null;
+  private readonly onDelivered: DeliveredListener | null;
   /** Given by the node's wiring: told, after the commit, of every entry an attempt's outcome changed (the UI shows deliveries). */
-  onSettled: ((rows: ReadonlyArray<{ event_id: string; room_id: string }>) => void) | null = null;
+  private readonly onSettled: ((rows: ReadonlyArray<{ event_id: string; room_id: string }>) => void) | null;
   /**
    * Told of every row queued, inside the transaction that queues it (before its commit and before
    * any kick): the delivery workers then know their queue is no longer empty (delivery-worker.ts).
    */
-  onQueued: ((destination: string) => void) | null = null;
+  private readonly onQueued: ((destination: string) => void) | null;
   private readonly db: Db;
   private readonly enqueueStmt;
   private readonly headStmt;

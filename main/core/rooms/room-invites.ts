@@ -83,7 +83,7 @@ export class RoomInvites extends RoomPart {
       } catch (error) {
         // Nobody reaches it, but a mailbox holds mail for it (issue #32): the invite goes that way.
         if (!(error instanceof HttpError && error.code === 'peer_unreachable') || !this.d.mailboxFor || (await this.d.mailboxFor(inviteeServer)) === null) throw error;
-        this.d.workers.noteUnreachable(inviteeServer);
+        this.d.noteUnreachable?.(inviteeServer);
         byPull = true;
       }
     }

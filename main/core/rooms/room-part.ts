@@ -29,6 +29,8 @@ import { parseChannelRoom } from '../federation/reference/channel-rooms.ts';
 export interface RoomServiceDeps {
   /** Where a request for a server nobody reaches can be left (a friend's mailbox, issue #32), or null. */
   mailboxFor?: (server: string) => Promise<string | null>;
+  /** Nobody reaches `server` (a request to it failed): its mailbox is used straight away for a while. */
+  noteUnreachable?: (server: string) => void;
   /** Leaves a request (signed by us, bound to `server`) at a mailbox of it; true once stored there. */
   leaveAtMailbox?: (server: string, path: string, body: string) => Promise<boolean>;
   db: Db;

@@ -2,7 +2,7 @@ import Router from '../../../http/router.ts';
 import { z } from 'zod';
 import { HttpError, badRequest } from '../../../errors.ts';
 import { parseJsonBody } from '../../../http/read-body.ts';
-import { LARGE_BATCH_EVENTS, MAX_BATCH_EVENTS } from '../../../outbox/delivery-worker.ts';
+import { LARGE_BATCH_EVENTS, MAX_BATCH_EVENTS } from '../../../outbox/delivery-batches.ts';
 import type { IngestResult, VerifiedEvent } from '../../event-ingest.ts';
 import type { FederationDeps } from '../../federation-deps.ts';
 import type { SignedRequestState } from '../../middleware/verify-signed-request.ts';

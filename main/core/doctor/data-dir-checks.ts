@@ -1,0 +1,123 @@
+/** The doctor's checks of this machine and the data folder (doctor.ts): Node.js, permissions, identity, writing, disk space. */
+import { randomBytes } from 'node:crypto';
+import { closeSync, constants as fsConstants, existsSync, openSync, readFileSync, statSync, statfsSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import type Database from 'better-sqlite3';
+import type { DataDirPaths } from '../data-dir.ts';
+import { note, ok, problem, warning, type CheckResult } from './check-result.ts';
+import { setting } from './read-only-db.ts';
+
+export const REQUIRED_NODE = [22, 12] as const;
+export const DEFAULT_MIN_FREE_BYTES = 256 * 1024 ** 2;
+
+export function checkNodeVersion(version = process.versions.node): CheckResult {
+  const [major, minor] = version.split('.').map(Number) as [number, number];
+  const needed = `${REQUIRED_NODE[0]}.${REQUIRED_NODE[1]}`;
+  if (major > REQUIRED_NODE[0] || (major === REQUIRED_NODE[0] && minor >= REQUIRED_NODE[1])) return ok('node_version', `Node.js ${version} (needs ${needed} or newer).`);
+  return problem('node_version', `Node.js ${version} is too old: install Node.js ${needed} or newer (for example the current LTS from nodejs.org).`);
+}
+
+export function checkPermissions(paths: DataDirPaths): CheckResult {
+  if (process.platform === 'win32') return note('data_dir', `Permissions of ${paths.root} are not checked on Windows: keep the folder in your own profile.`);
+  const wrong: string[] = [];
+  const dirMode = statSync(paths.root).mode & 0o777;
+  if (dirMode & 0o077) wrong.push(`chmod 700 ${paths.root} (it is ${dirMode.toString(8)})`);
+  const secrets = [paths.adminToken, paths.identity, paths.tlsKey, paths.database, `${paths.database}-wal`, `${paths.database}-shm`];
+  for (const file of secrets) {
+    if (!existsSync(file)) continue;
+    const mode = statSync(file).mode & 0o777;
+    if (mode & 0o077) wrong.push(`chmod 600 ${file} (it is ${mode.toString(8)})`);
+  }
+  if (wrong.length > 0) return problem('data_dir', `Other users of this machine can read the node's secrets: run ${wrong.join('; ')}.`);
+  return ok('data_dir', `${paths.root} and its secrets are private to you (0700 / 0600).`);
+}
+
+/** Whether identity.json is this database's server (the node refuses another server's: startup-checks.ts). */
+export function checkIdentity(paths: DataDirPaths, db: Database.Database | null): CheckResult | null {
+  const stored = db ? setting(db, 'server_name') ?? null : null;
+  if (!existsSync(paths.identity)) {
+    return stored ? problem('identity', `${paths.identity} is missing but the database holds the data of ${stored}: the node will not start; put back the identity.json of ${stored} from a backup of ${stored}.`) : null;
+  }
+  let name: unknown;
+  try {
+    name = (JSON.parse(readFileSync(paths.identity, 'utf8')) as { server_name?: unknown }).server_name;
+  } catch (error) {
+    return problem('identity', `${paths.identity} cannot be read (${(error as Error).message}): put it back from a backup.`);
+  }
+  if (typeof name !== 'string') return problem('identity', `${paths.identity} is not an identity file: put it back from a backup.`);
+  if (stored && stored !== name) {
+    return problem('identity', `${paths.identity} is the identity of ${name}, but the database holds the data of ${stored}: the node will not start; put back the identity.json of ${stored} (from a backup of ${stored}).`);
+  }
+  return ok('identity', `The signing identity is ${name}'s${stored ? ', the server whose data the database holds' : ''}.`);
+}
+
+/** What an error of a write probe means, in words. */
+function whyNotWritable(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'EPERM') return 'the system forbids it: an immutable or append-only attribute (lsattr shows i or a; remove it with chattr -i / chattr -a) or a security policy';
+  if (code === 'EACCES') return 'permission denied (ls -l: it belongs to another user or is read-only; fix it with chown or chmod)';
+  if (code === 'EROFS') return 'the disk is mounted read-only';
+  if (code === 'ENOSPC' || code === 'EDQUOT') return 'the disk is full';
+  if (code === 'ENOENT') return 'it does not exist';
+  return (error as Error).message;
+}
+
+/**
+ * Whether the node's user can really write where the node must: the data folder, the database
+ * and its WAL, the logs and the backup folder. A real probe (a file created and removed, files
+ * opened for writing), so an immutable attribute or a read-only mount shows even to root.
+ * Run as root for a folder another user owns, also checks that the files are that user's.
+ */
+export function checkWritable(paths: DataDirPaths, backupDir: string | null): CheckResult {
+  const wrong: string[] = [];
+  const probeFolder = (dir: string, what: string) => {
+    const probe = join(dir, `.paracord-doctor-${randomBytes(6).toString('hex')}`);
+    try {
+      closeSync(openSync(probe, fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_WRONLY, 0o600));
+    } catch (error) {
+      wrong.push(`cannot create files in ${what} ${dir}: ${whyNotWritable(error)}`);
+      return;
+    }
+    try {
+      unlinkSync(probe);
+    } catch (error) {
+      wrong.push(`cannot remove files in ${what} ${dir} (${probe} is left): ${whyNotWritable(error)}`);
+    }
+  };
+  const probeFile = (file: string, what: string) => {
+    if (!existsSync(file)) return;
+    try {
+      closeSync(openSync(file, 'r+'));
+    } catch (error) {
+      wrong.push(`cannot write ${what} ${file}: ${whyNotWritable(error)}`);
+    }
+  };
+  probeFolder(paths.root, 'the data folder');
+  probeFile(paths.database, 'the database');
+  probeFile(`${paths.database}-wal`, 'the database\'s write-ahead log');
+  probeFile(`${paths.database}-shm`, 'the database\'s shared-memory file');
+  if (existsSync(paths.logsDir)) probeFolder(paths.logsDir, 'the log folder');
+  probeFile(paths.logFile, 'the log');
+  if (backupDir) probeFolder(backupDir, 'the backup folder');
+  // Root passes the probes: a node running as the folder's owner may not (files left by `sudo …`).
+  const owner = process.platform === 'win32' || process.getuid?.() !== 0 ? null : statSync(paths.root).uid;
+  if (owner !== null && owner !== 0) {
+    for (const file of [paths.root, paths.database, `${paths.database}-wal`, `${paths.database}-shm`, paths.logsDir, paths.logFile, paths.identity, paths.adminToken]) {
+      if (!existsSync(file)) continue;
+      const stat = statSync(file);
+      if (stat.uid !== owner) wrong.push(`${file} belongs to uid ${stat.uid}, not to the node's user (uid ${owner}, the data folder's owner): chown ${owner} ${file}`);
+      else if (!(stat.mode & 0o200)) wrong.push(`${file} is read-only for its owner: chmod u+w ${file}`);
+    }
+  }
+  if (wrong.length > 0) return problem('writable', `The node cannot save its data: it ${wrong.join('; it ')}.`);
+  return ok('writable', `The node can write its data folder, database, log${backupDir ? ' and backup folder' : ''} (checked by writing).`);
+}
+
+export function checkDisk(paths: DataDirPaths, minFreeBytes = DEFAULT_MIN_FREE_BYTES): CheckResult {
+  const stat = statfsSync(paths.root);
+  const free = Number(stat.bavail) * Number(stat.bsize);
+  const gib = (free / 1024 ** 3).toFixed(1);
+  if (free < minFreeBytes) return problem('disk_space', `Only ${gib} GiB free where ${paths.root} is: the database cannot grow; free some space now.`);
+  if (free < 8 * minFreeBytes) return warning('disk_space', `${gib} GiB free where ${paths.root} is: free some space before the disk fills.`);
+  return ok('disk_space', `${gib} GiB free.`);
+}

@@ -1,0 +1,78 @@
+/**
+ * Where a destination's requests go (delivery-worker.ts): nowhere while it pulls from us (its
+ * rows wait for its GET /pull, pull-queue.ts); only to its mailbox when its endpoint was never
+ * reached (issue #32); otherwise straight to it, or to its mailbox for a while after a direct one
+ * failed, and to its mailbox when the direct request fails.
+ */
+import { infoLimited } from '../log/rate-limit.ts';
+import type { FederationResponse } from '../federation/http-client.ts';
+import type { Identity } from '../identity/identity.ts';
+import type { DeliveryDeps } from './delivery-deps.ts';
+
+/** What one request came to: the destination's (or a mailbox's) answer, or the network error. */
+export interface SentRequest {
+  response: FederationResponse | undefined;
+  networkError: string | undefined;
+  /** The mailbox that took the request instead of the destination (issue #32), if any. */
+  deposited: string | null;
+}
+
+/**
+ * Whether `destination`'s rows wait for its GET /pull (pull-queue.ts). Not a peer whose endpoint
+ * was never reached, that does not pull from us and that has a mailbox (it peered through one,
+ * issue #32): its requests go to that mailbox only, never to the endpoint it named.
+ */
+export function waitsForPull(deps: DeliveryDeps, destination: string): boolean {
+  const pull = deps.pull;
+  if (!pull?.isPullDestination(destination)) return false;
+  return !mailboxOnly(deps, destination);
+}
+
+export function mailboxOnly(deps: DeliveryDeps, destination: string): boolean {
+  const pull = deps.pull;
+  return pull !== undefined && pull.unreachedReason(destination) !== null && !pull.pulledRecently(destination) && deps.mailbox?.mailboxOf(destination) != null;
+}
+
+/** The mailbox pushes go to (issue #32): only there, or for a while after a direct one failed; null when they go straight to it. */
+export function viaMailbox(deps: DeliveryDeps, destination: string): string | null {
+  return deps.mailbox && (mailboxOnly(deps, destination) || deps.mailbox.preferred(destination)) ? deps.mailbox.mailboxOf(destination) : null;
+}
+
+/** Sends one request to `destination`, or leaves it at a mailbox of it; never throws. */
+export async function sendRequest(deps: DeliveryDeps, identity: Identity, destination: string, path: string, body: string, count: number, abort: AbortController): Promise<SentRequest> {
+  const { log } = deps;
+  let response: FederationResponse | undefined;
+  let networkError: string | undefined;
+  let deposited: string | null = null;
+  const mailbox = deps.mailbox;
+  try {
+    // Never pushed to an endpoint we never reached (issue #32): only its mailbox.
+    const onlyMailbox = mailboxOnly(deps, destination);
+    let left = mailbox && (onlyMailbox || mailbox.preferred(destination)) ? await mailbox.deposit(identity, destination, path, body, abort.signal) : null;
+    if (left === null && onlyMailbox) networkError = `no mailbox of ${destination} took the request (it was never reached directly)`;
+    else if (left === null) {
+      try {
+        const endpoint = await deps.discovery.endpointOf(destination);
+        response = await deps.http.signed(identity, 'POST', endpoint, path, body, { signal: abort.signal, destination });
+      } catch (error) {
+        networkError = (error as Error).message;
+        // Nobody reaches it: leave the same request at a mailbox of it.
+        if (mailbox && !abort.signal.aborted) {
+          mailbox.noteUnreachable(destination);
+          left = await mailbox.deposit(identity, destination, path, body, abort.signal);
+        }
+      }
+    }
+    if (left !== null) {
+      response = left.response;
+      deposited = left.mailbox;
+      networkError = undefined;
+    }
+  } catch (error) {
+    networkError ??= (error as Error).message;
+  }
+  if (deposited !== null && response?.status === 200) {
+    infoLimited(log, `delivery_deposited ${destination}`, { event: 'delivery_deposited', destination, mailbox: deposited, count }, `left at ${deposited}'s mailbox for ${destination} to fetch`);
+  }
+  return { response, networkError, deposited };
+}
