@@ -1,5 +1,5 @@
 /**
- * The admin contract (DESIGN.md §2): every admin operation defined once — name, HTTP method
+ * The admin contract (docs/ARCHITECTURE.md "The admin contract"): every admin operation defined once — name, HTTP method
  * and path, input schema, output type. The HTTP admin API and the Electron IPC bridge are
  * both served from this table; the renderer's client is generated from it.
  *

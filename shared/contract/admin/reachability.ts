@@ -16,7 +16,7 @@ export interface ReachabilityOutputs {
   runReachabilityCheck: Reachability & { status: string | null; latency_ms: number | null };
 }
 
-/** CONTRACT.md "Reachability": can peers reach this node, and how it receives. */
+/** docs/ARCHITECTURE.md "What outside tools rely on": can peers reach this node, and how it receives. */
 export interface Reachability {
   /** null: not tested yet, or no peer could be asked (`error` says why). */
   reachable: boolean | null;
