@@ -4,8 +4,8 @@ import { configDefaults, defineConfig } from 'vitest/config';
  * Files that must not share the machine with another test file: the browser tests (Chromium is
  * the heaviest process we start), the network-namespace tests (fixed namespace names and
  * addresses), the benchmark harness, and the tests whose waits are the shortest for what they
- * wait on (self-tests and retry timers with second-long settings; the relayed-name red team, which
- * failed under load). They run one at a time, after the others.
+ * wait on (self-tests and retry timers with second-long settings). They run one at a time, after
+ * the others.
  */
 const ALONE = [
   'test/ui/**/*.test.ts',
@@ -16,7 +16,6 @@ const ALONE = [
   'test/port-mapping.test.ts',
   'test/reachability*.test.ts',
   'test/outbox-faults.test.ts',
-  'test/redteam/relayed-name.test.ts',
 ];
 
 export default defineConfig({

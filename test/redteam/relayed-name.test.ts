@@ -31,10 +31,20 @@ let beta: Node | undefined;
 let sig: FakePeer | undefined;
 let ghost: FakePeer | undefined;
 let roomId = '';
-let depth = Date.now() + 2_000;
+let depth = 0;
+/**
+ * The depth of the fake servers' next event: later than anything alpha has stamped since their last
+ * one (alpha's room clock is max(its time, the room's depth + 1)), even when the machine is slow:
+ * a join older than the invite it answers loses to that invite (the red team failed that way under
+ * load, when it counted up from the time the file was loaded).
+ */
+function nextDepth(): number {
+  depth = Math.max(depth + 100, Date.now() + 2_000);
+  return depth;
+}
 /** A message of `from` (a member server of alpha's room) sent to alpha, which relays it to beta. */
 async function say(from: FakePeer, body: string): Promise<void> {
-  const event = makeEvent(from.identity, { room_id: roomId, sender: `@u:${from.serverName}`, depth: depth++, content: { body, format: 'plain' } });
+  const event = makeEvent(from.identity, { room_id: roomId, sender: `@u:${from.serverName}`, depth: nextDepth(), content: { body, format: 'plain' } });
   const sent = await sendSigned(from.identity, alpha!.started.federation_url!, 'POST', `${FED}/event`, wire(event));
   expect(sent.status, sent.text).toBe(202);
 }
@@ -120,7 +130,7 @@ describe('red team: an invite link naming a server known only through a friend\'
     const added = await a.admin('POST', '/peers', { server_name: 'ghost.test', endpoint: g.url, key_id: g.identity.keyId, public_key: g.identity.publicKeyHex });
     expect(added.status, JSON.stringify(added.body)).toBe(200);
     expect((await a.admin('POST', `/rooms/${enc(roomId)}/invites`, { user_id: '@u:ghost.test' })).status).toBe(200);
-    const joinEvent = makeEvent(g.identity, { room_id: roomId, event_type: 'm.member.join', sender: '@u:ghost.test', state_key: '@u:ghost.test', content: { membership: 'join' }, depth: depth++ });
+    const joinEvent = makeEvent(g.identity, { room_id: roomId, event_type: 'm.member.join', sender: '@u:ghost.test', state_key: '@u:ghost.test', content: { membership: 'join' }, depth: nextDepth() });
     const joined = await sendSigned(g.identity, a.started.federation_url!, 'POST', `${FED}/join`,
       wireJson({ origin_server: 'ghost.test', room_id: roomId, user_id: '@u:ghost.test', event: joinEvent }, MEMBERSHIP_WIRE_ORDER));
     expect(joined.status, JSON.stringify(joined.body)).toBe(200);
@@ -135,7 +145,7 @@ describe('red team: an invite link naming a server known only through a friend\'
     // A signature that fails against the origin's own key, sent by the origin itself (alpha, the host), still counts.
     const alphaId = Identity.load(join(a.dataDir, 'identity.json'));
     for (let i = 0; i < 6; i++) {
-      const event = makeEvent(alphaId, { room_id: roomId, sender: '@owner:alpha.test', depth: depth++, content: { body: `forged ${i}`, format: 'plain' } });
+      const event = makeEvent(alphaId, { room_id: roomId, sender: '@owner:alpha.test', depth: nextDepth(), content: { body: `forged ${i}`, format: 'plain' } });
       const sigs = event.signatures['alpha.test']!;
       for (const k of Object.keys(sigs)) sigs[k] = '00'.repeat(64);
       const sent = await sendSigned(alphaId, b.started.federation_url!, 'POST', `${FED}/event`, wire(event));
