@@ -26,6 +26,7 @@ import { queueOperations, type QueueOutputs } from './admin/queue.ts';
 import { backupOperations, type BackupOutputs } from './admin/backups.ts';
 import { reachabilityOperations, type ReachabilityOutputs } from './admin/reachability.ts';
 import { mailboxOperations, type MailboxOutputs } from './admin/mailbox.ts';
+import { memberOperations, type MemberOutputs } from './admin/members.ts';
 
 export { serverNameSchema } from './admin/schemas.ts';
 export type { NodeStatus } from './admin/node.ts';
@@ -41,6 +42,7 @@ export { type DeliveryAttempt, type QueueEntry, queueEntryWords } from './admin/
 export type { BackupSchedule, BackupRun } from './admin/backups.ts';
 export type { Reachability } from './admin/reachability.ts';
 export type { MailboxView } from './admin/mailbox.ts';
+export type { MemberInvite, MemberView, MemberLinkCreated } from './admin/members.ts';
 
 export const adminOperations = {
   ...nodeOperations,
@@ -58,6 +60,7 @@ export const adminOperations = {
   ...backupOperations,
   ...reachabilityOperations,
   ...mailboxOperations,
+  ...memberOperations,
 } as const;
 
 export type AdminOperationName = keyof typeof adminOperations;
@@ -86,7 +89,8 @@ export interface AdminOutputs
     QueueOutputs,
     BackupOutputs,
     ReachabilityOutputs,
-    MailboxOutputs {}
+    MailboxOutputs,
+    MemberOutputs {}
 
 export type AdminOutput<N extends AdminOperationName> = AdminOutputs[N];
 
