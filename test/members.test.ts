@@ -7,11 +7,15 @@
  * guessed passphrase (limited per account and per real client address behind a trusted proxy),
  * a used link and a disabled member's session are all refused.
  */
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminOperations, memberUse, CLIENT_API_PREFIX, ADMIN_API_PREFIX, type AdminOperationName } from '../shared/contract/admin-operations.ts';
 import { startInProcessNode } from './helpers/in-process-node.ts';
 import { removeTempDirs } from './helpers/temp-dir.ts';
+import { REPO_ROOT } from './helpers/node-process.ts';
 
 const SERVER = 'home.test';
 const SAM = `@sam:${SERVER}`;
@@ -256,13 +260,35 @@ describe('signing in', () => {
   });
 });
 
+describe('the CLI', () => {
+  it('prints a member link (member invite) and lists the members (member list)', async () => {
+    const cli = (...args: string[]) => promisify(execFile)(process.execPath, [join(REPO_ROOT, 'bin', 'paracord-node.js'), 'member', ...args, '--data', home.dataDir]);
+    const invited = await cli('invite', '--note', 'for Kim');
+    expect(invited.stdout.trim()).toMatch(new RegExp(`^${base}/app/#/join/[A-Za-z0-9_-]+$`));
+    const listed = JSON.parse((await cli('list')).stdout) as { members: Array<{ user_id: string }> };
+    expect(listed.members.map((m) => m.user_id)).toEqual([SAM]);
+    const links = (await home.admin('GET', '/members/invites')).body.invites as Array<{ note: string | null; state: string }>;
+    expect(links[0]).toMatchObject({ note: 'for Kim', state: 'active' });
+  });
+});
+
 describe('the member app', () => {
   it('is served at /app/ on the federation listener, next to the federation API', async () => {
     const app = await request(`${base}/app/`, { reset: true });
     const text = await app.body.text();
-    // 503 "not built" when dist/renderer is missing (vitest without a build): the route is there either way.
-    expect([200, 503]).toContain(app.statusCode);
-    if (app.statusCode === 200) expect(text).toMatch(/<!doctype html>/i);
+    expect(app.statusCode).toBe(200); // the test suite runs after `npm run build`
+    expect(text).toMatch(/<!doctype html>/i);
+    expect(app.headers['content-security-policy']).toMatch(/frame-ancestors 'none'/);
+    // Its scripts, at /assets/ (vite base '/'), are served too; nothing else of the UI's folder outside /app/.
+    const script = text.match(/src="(\/assets\/[^"]+\.js)"/)?.[1];
+    if (script) {
+      const asset = await request(`${base}${script}`, { reset: true });
+      await asset.body.dump();
+      expect(asset.statusCode).toBe(200);
+    }
+    const missing = await request(`${base}/assets/nothing.js`, { reset: true });
+    await missing.body.dump();
+    expect(missing.statusCode).toBe(404);
     const redirect = await request(`${base}/app`, { reset: true });
     await redirect.body.dump();
     expect(redirect.statusCode).toBe(302);
