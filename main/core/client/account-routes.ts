@@ -4,7 +4,7 @@
  * passphrase, sessions). Everything else a member does is an admin-contract operation served by
  * operation-routes.ts.
  */
-import type { Context } from 'koa';
+import type { Context, Middleware } from 'koa';
 import { z } from 'zod';
 import type { Logger } from 'pino';
 import Router from '../http/router.ts';
@@ -14,6 +14,8 @@ import type { TrustedProxies } from '../http/client-address.ts';
 import { requestInput } from '../admin/admin-router.ts';
 import { formatZodError } from '../admin/format-zod-error.ts';
 import { warnLimited } from '../log/rate-limit.ts';
+import { rateLimitByAddress, takeOverall } from '../http/middleware/rate-limit.ts';
+import type { RateLimit, RateLimiters } from '../trust/rate-limiter.ts';
 import type { MemberStore, SignedIn } from '../members/member-store.ts';
 import { PASSPHRASE_MAX_CHARS } from '../members/passphrase.ts';
 import { isSafeDisplayName } from '../../../shared/identifiers.ts';
@@ -25,7 +27,19 @@ export interface AccountDeps {
   serverName: () => string;
   mayCreateRooms: () => boolean;
   trustedProxies: TrustedProxies;
+  /** The federation listener's rate-limit buckets: signing in, joining and link look-ups take from them. */
+  limiter?: RateLimiters;
+  /** Who is signed in changed (the dashboard's and the tray's count). */
+  onSessionsChange?: () => void;
 }
+
+/**
+ * Requests anybody may make (sign-in, join, reset, a link's look-up), per client address and for
+ * everybody together: each sign-in costs an Argon2id hash. Failed sign-ins have their own, smaller
+ * limits (members/sign-in-limiter.ts).
+ */
+const ANONYMOUS_PER_ADDRESS: RateLimit = { per_second: 0.5, burst: 30 };
+const ANONYMOUS_OVERALL: RateLimit = { per_second: 10, burst: 100 };
 
 const token = z.string().min(1).max(200);
 const passphrase = z.string().min(1).max(PASSPHRASE_MAX_CHARS * 4);
@@ -57,10 +71,19 @@ async function withLink<T>(work: () => T | Promise<T>): Promise<T> {
 export function accountRoutes(deps: AccountDeps): Router {
   const { members, trustedProxies, log } = deps;
   const router = new Router();
+  const limiter = deps.limiter;
+  const anonymous: Middleware = limiter
+    ? async (ctx, next) => {
+        takeOverall(limiter, 'member sign-in', ANONYMOUS_OVERALL);
+        await rateLimitByAddress({ limiter, name: 'member sign-in', perAddress: ANONYMOUS_PER_ADDRESS })(ctx, next);
+      }
+    : async (_ctx, next) => next();
+  const changed = () => deps.onSessionsChange?.();
   const device = (ctx: Context) => ({ host: requestHost(ctx), ...(ctx.get('user-agent') ? { userAgent: ctx.get('user-agent') } : {}) });
   const signedInAs = (ctx: Context, session: SignedIn) => {
     setSessionCookie(ctx, trustedProxies, session.token);
     ctx.body = { user_id: session.user_id };
+    changed();
   };
   const me = (ctx: Context) => {
     const { user_id } = signedIn(ctx);
@@ -68,17 +91,17 @@ export function accountRoutes(deps: AccountDeps): Router {
     return { user_id, display_name: member?.display_name ?? null, server_name: deps.serverName(), may_create_rooms: deps.mayCreateRooms(), secure: isSecure(ctx, trustedProxies) };
   };
 
-  router.get('/links/:token', async (ctx) => {
+  router.get('/links/:token', anonymous, async (ctx) => {
     const link = await withLink(() => members.inspectLink(ctx.params.token ?? ''));
     ctx.body = { purpose: link.purpose, user_id: link.user_id, server_name: deps.serverName() };
   });
-  router.post('/join', async (ctx) => {
+  router.post('/join', anonymous, async (ctx) => {
     const body = await input(ctx, schemas.join);
     const session = await withLink(() => members.join(body.token, body.localpart, body.passphrase, device(ctx)));
     log.info({ event: 'member_joined', user_id: session.user_id }, 'a new member joined with a member link');
     signedInAs(ctx, session);
   });
-  router.post('/reset', async (ctx) => {
+  router.post('/reset', anonymous, async (ctx) => {
     const body = await input(ctx, schemas.reset);
     const session = await withLink(async () => {
       const link = members.inspectLink(body.token);
@@ -88,7 +111,7 @@ export function accountRoutes(deps: AccountDeps): Router {
     log.info({ event: 'member_passphrase_reset', user_id: session.user_id }, 'a member set a new passphrase with a reset link; its other sessions ended');
     signedInAs(ctx, session);
   });
-  router.post('/sign-in', async (ctx) => {
+  router.post('/sign-in', anonymous, async (ctx) => {
     const body = await input(ctx, schemas.signIn);
     const address = addressKey(ctx.ip);
     try {
@@ -106,6 +129,7 @@ export function accountRoutes(deps: AccountDeps): Router {
     if (member) members.endSession(member.user_id, member.session_id);
     clearSessionCookie(ctx, trustedProxies);
     ctx.body = {};
+    changed();
   });
   router.get('/me', async (ctx) => {
     ctx.body = me(ctx);
@@ -123,6 +147,7 @@ export function accountRoutes(deps: AccountDeps): Router {
     log.info({ event: 'member_passphrase_changed', user_id }, 'a member changed its passphrase; its other sessions ended');
     setSessionCookie(ctx, trustedProxies, session.token);
     ctx.body = {};
+    changed();
   });
   router.get('/me/sessions', async (ctx) => {
     const { user_id, session_id } = signedIn(ctx);
@@ -135,6 +160,7 @@ export function accountRoutes(deps: AccountDeps): Router {
     members.endSession(user_id, ctx.params.id ?? '');
     if (ctx.params.id === session_id) clearSessionCookie(ctx, trustedProxies);
     ctx.body = {};
+    changed();
   });
   return router;
 }

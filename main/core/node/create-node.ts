@@ -82,7 +82,8 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
   const uiRoot = join(PACKAGE_ROOT, 'dist', 'renderer');
   // The members' app and API on the federation listener (issue #34): the admin operations a member may use, as that member.
   const members = memberClient({
-    log, members: s.members, trustedProxies: s.trustedProxies, uiRoot,
+    log, members: s.members, trustedProxies: s.trustedProxies, limiter: s.limiter, uiRoot,
+    onSessionsChange: () => s.notifications.notify({ type: 'status' }),
     serverName: () => state.identity?.serverName ?? '',
     mayCreateRooms: () => membersMayCreateRooms(settings),
     membership: (roomId, userId) => s.rooms.member(roomId, userId)?.membership ?? null,
