@@ -224,6 +224,18 @@ describe('signing in', () => {
     expect((await client('GET', '/me', { cookie: second })).status).toBe(401);
   });
 
+  it('marks the cookie Secure behind a trusted proxy that speaks HTTPS to the browser', async () => {
+    const https = { 'x-forwarded-proto': 'https', origin: origin.replace(/^http:/, 'https:') };
+    const answer = await client('POST', '/sign-in', { body: { localpart: 'sam', passphrase: PASSPHRASE }, from: '198.51.100.50', headers: https });
+    expect(answer.status).toBe(200);
+    expect(String(answer.headers['set-cookie'])).toMatch(/;\s*secure/i);
+    const me = await client('GET', '/me', { cookie: cookieOf(answer), headers: https });
+    expect(me.body.secure).toBe(true);
+    // The plain-HTTP origin is not this request's origin any more.
+    expect((await client('POST', '/sign-out', { cookie: cookieOf(answer), body: {}, headers: { 'x-forwarded-proto': 'https' } })).body.error).toBe('cross_site');
+    expect((await client('POST', '/sign-out', { cookie: cookieOf(answer), body: {}, headers: https })).status).toBe(200);
+  });
+
   it('ends a disabled member\'s sessions at once and refuses its sign-in until enabled', async () => {
     expect((await client('GET', '/rooms', { cookie: sam })).status).toBe(200);
     const disabled = await home.admin('POST', `/members/${SAM}/disable`, {});
