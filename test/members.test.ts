@@ -11,8 +11,9 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { request } from 'undici';
+import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminOperations, memberUse, CLIENT_API_PREFIX, ADMIN_API_PREFIX, type AdminOperationName } from '../shared/contract/admin-operations.ts';
+import { adminOperations, memberUse, CLIENT_API_PREFIX, CLIENT_STREAM_PATH, ADMIN_API_PREFIX, ADMIN_STREAM_NOTIFICATIONS, type AdminOperationName } from '../shared/contract/admin-operations.ts';
 import { startInProcessNode } from './helpers/in-process-node.ts';
 import { removeTempDirs } from './helpers/temp-dir.ts';
 import { REPO_ROOT } from './helpers/node-process.ts';
@@ -269,6 +270,63 @@ describe('signing in', () => {
     expect(revoked.body).toMatchObject({ id: created.body.id, state: 'revoked' });
     const token = (created.body.link as string).split('#/join/')[1]!;
     expect((await client('POST', '/join', { body: { token, localpart: 'eve', passphrase: PASSPHRASE } })).body.error).toBe('link_unusable');
+  });
+});
+
+type Frame = { id?: number | string | null; ok?: boolean; result?: Record<string, unknown>; status?: number; error?: string; notification?: { type: string; room_id?: string; sender?: string } };
+
+describe('the members\' stream', () => {
+  it('runs the member\'s operations as the member, carries only its rooms\' notifications, and ends with its session', async () => {
+    const cookie = cookieOf(await signIn('sam', 'violet harbour thimble ninety', '198.51.100.60'))!;
+    const ws = new WebSocket(`${base.replace(/^http/, 'ws')}${CLIENT_STREAM_PATH}`, ADMIN_STREAM_NOTIFICATIONS, { headers: { cookie: `paracord_member=${cookie}`, origin } });
+    const frames: Frame[] = [];
+    const waiters: Array<() => void> = [];
+    ws.on('message', (data) => {
+      frames.push(JSON.parse(String(data)) as Frame);
+      waiters.splice(0).forEach((w) => w());
+    });
+    const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    const next = async (match: (f: Frame) => boolean): Promise<Frame> => {
+      for (;;) {
+        const found = frames.find(match);
+        if (found) return found;
+        await new Promise<void>((resolve) => waiters.push(resolve));
+      }
+    };
+    ws.send(JSON.stringify({ id: 1, op: 'listRooms', input: {} }));
+    ws.send(JSON.stringify({ id: 2, op: 'getStatus', input: {} }));
+    ws.send(JSON.stringify({ id: 3, op: 'listRooms', input: { user_id: OWNER } }));
+    const rooms = (await next((f) => f.id === 1)).result!.rooms as Array<{ room_id: string }>;
+    expect(rooms.map((r) => r.room_id)).toContain(roomId);
+    expect(await next((f) => f.id === 2)).toMatchObject({ ok: false, status: 403, error: 'owner_only' });
+    expect(await next((f) => f.id === 3)).toMatchObject({ ok: false, status: 403, error: 'not_yours' });
+    // The owner writes in a room Sam is not in, then in Sam's: Sam hears of the second only.
+    const owners = (await home.admin('POST', '/rooms', { name: 'Owner again' })).body.room_id as string;
+    await home.admin('POST', `/rooms/${owners}/messages`, { body: 'private' });
+    await home.admin('POST', `/rooms/${roomId}/messages`, { body: 'for everyone' });
+    const heard = await next((f) => f.notification?.type === 'room' && f.notification.room_id === roomId);
+    expect(heard.notification!.sender).toBe(OWNER);
+    expect(frames.filter((f) => f.notification && f.notification.room_id !== roomId)).toEqual([]);
+    ws.send(JSON.stringify({ id: 4, op: 'sendMessage', input: { room_id: roomId, body: 'over the stream' } }));
+    expect((await next((f) => f.id === 4)).ok).toBe(true);
+    expect(((await home.admin('GET', `/rooms/${roomId}/messages`)).body.messages as Array<{ sender: string; body: string }>).at(-1)).toMatchObject({ sender: SAM, body: 'over the stream' });
+    // Signed out elsewhere (the session ended): the next request is refused and the stream closes.
+    await client('DELETE', `/me/sessions/${((await client('GET', '/me/sessions', { cookie })).body.sessions as Array<{ id: string; current: boolean }>).find((x) => x.current)!.id}`, { cookie, body: {} });
+    ws.send(JSON.stringify({ id: 5, op: 'listRooms', input: {} }));
+    expect(await next((f) => f.id === 5)).toMatchObject({ ok: false, status: 401 });
+    expect(await closed).toBe(1008);
+  });
+
+  it('is refused without a session', async () => {
+    const ws = new WebSocket(`${base.replace(/^http/, 'ws')}${CLIENT_STREAM_PATH}`, { headers: { origin } });
+    ws.on('error', () => undefined);
+    const status = await new Promise<number>((resolve) => ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)));
+    expect(status).toBe(401);
+    ws.terminate();
   });
 });
 

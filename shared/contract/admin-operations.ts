@@ -84,6 +84,8 @@ export function memberUse(name: string): MemberUse | undefined {
 
 /** Where the members' API is served, on the federation listener (main/core/client/): the flagged operations at their same paths. */
 export const CLIENT_API_PREFIX = '/_paracord/client/v1';
+/** The members' stream: the admin stream's frames and subprotocol, the member's operations and the notifications of its rooms only. */
+export const CLIENT_STREAM_PATH = `${CLIENT_API_PREFIX}/stream`;
 
 export type AdminInput<N extends AdminOperationName> = z.output<(typeof adminOperations)[N]['input']>;
 

@@ -184,6 +184,11 @@ export class MemberStore {
     return { user_id: row.user_id, session_id: row.id };
   }
 
+  /** Whether a session still exists and has not expired (a disabled member's and a signed-out one's do not). */
+  isLive(sessionId: string, now = Date.now()): boolean {
+    return this.db.prepare<[string, number], { id: string }>('SELECT id FROM member_sessions WHERE id = ? AND expires_at > ?').get(sessionId, now) !== undefined;
+  }
+
   // ——— the member's own account ———
 
   sessionsOf(userId: string): MemberSession[] {

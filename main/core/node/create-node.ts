@@ -84,6 +84,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
   const members = memberClient({
     log, members: s.members, trustedProxies: s.trustedProxies, limiter: s.limiter, uiRoot,
     onSessionsChange: () => s.notifications.notify({ type: 'status' }),
+    notifications: s.notifications, inFlight: s.federationInFlight,
     serverName: () => state.identity?.serverName ?? '',
     mayCreateRooms: () => membersMayCreateRooms(settings),
     membership: (roomId, userId) => s.rooms.member(roomId, userId)?.membership ?? null,

@@ -241,7 +241,11 @@ export async function startFederation(s: Services, id: Identity, memberClient?: 
       s.mailboxDeposits.stop();
     },
     close: async (graceMs, onForced) => {
+      // Members' streams close by themselves once their requests are answered; past the grace period they are cut.
+      const streamsCut = setTimeout(() => listener.upgrades.destroyAll(), graceMs);
+      streamsCut.unref();
       await Promise.all([reachability.stop(), close(listener.server, graceMs, onForced, () => s.federationInFlight.size), parts.referenceRooms.stop()]);
+      clearTimeout(streamsCut);
     },
   };
   s.workers.start();
