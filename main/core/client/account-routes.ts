@@ -118,8 +118,8 @@ export function accountRoutes(deps: AccountDeps): Router {
       signedInAs(ctx, await members.signIn(body.localpart, body.passphrase, { ...device(ctx), address }));
     } catch (error) {
       if (!(error instanceof HttpError)) throw error;
-      // Logged for the owner, at most a few lines a minute per address (a guesser writes no more).
-      warnLimited(log, `member_sign_in_failed ${address}`, { event: 'member_sign_in_failed', localpart: body.localpart.slice(0, 64), address: ctx.ip, limited: error.status === 429 }, 'a member sign-in failed');
+      // Logged for the owner, a few lines a minute at most (guessers from many addresses write no more).
+      warnLimited(log, 'member_sign_in_failed', { event: 'member_sign_in_failed', localpart: body.localpart.slice(0, 64), address: ctx.ip, limited: error.status === 429 }, 'a member sign-in failed');
       if (error.code === 'sign_in_failed') throw new HttpError(401, 'bad_credentials', error.message);
       throw error;
     }
