@@ -14,6 +14,7 @@ import { register as registerBackup } from './cli/backup.ts';
 import { register as registerService } from './cli/service.ts';
 import { register as registerDoctor } from './cli/doctor.ts';
 import { register as registerReachTest } from './cli/reach-test.ts';
+import { register as registerMembers } from './cli/members.ts';
 
 export function buildProgram(): Command {
   const program = new Command('paracord-node')
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerService(program);
   registerDoctor(program);
   registerReachTest(program);
+  registerMembers(program);
   return program;
 }
 

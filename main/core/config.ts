@@ -116,6 +116,8 @@ export interface NodeConfig {
    * slides it on. Default 2592000 (30 days). Flag --session-ttl-seconds; env PARACORD_SESSION_TTL_SECONDS.
    */
   sessionTtlSeconds?: number;
+  /** Members' sign-in failures allowed per account and per address in a window (issue #34); tests set small ones. Default 5, 20, 15 minutes. */
+  signInLimits?: { perAccount: number; perAddress: number; windowMs: number };
   /**
    * Scheduled backups of this run: every hour/day/week into `dir` (not inside the data dir),
    * keeping the newest `keep`. While given it wins over a schedule set through the admin API

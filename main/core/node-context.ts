@@ -26,6 +26,7 @@ import type { RateLimiters } from './trust/rate-limiter.ts';
 import type { BackupRecords } from './backup/records.ts';
 import type { BackupScheduler } from './backup/scheduler.ts';
 import type { Running } from './node/federation.ts';
+import type { MemberStore } from './members/member-store.ts';
 
 /** The services of a running node, handed to admin operations. */
 export interface NodeContext {
@@ -56,6 +57,8 @@ export interface NodeContext {
   claims: NameClaims;
   /** Per-peer storage quota (bytes stored per origin server). */
   quota: StorageQuota;
+  /** Members of this server (issue #34): their links, accounts and sessions. */
+  members: MemberStore;
   /** The federation listener's rate-limit buckets (per address, per server, global). */
   limiter: RateLimiters;
   releaseHeld(server: string): Promise<{ released: number; rejected: Array<{ event_id: string; error: string }> }>;

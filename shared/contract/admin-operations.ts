@@ -5,12 +5,14 @@
  *
  * An operation's input is one object: path parameters, query parameters and the JSON body
  * merged. Schemas are strict: unknown fields are refused. `inSetup: true` marks the few
- * operations a node without an identity yet answers (setup mode, main/core/node/setup-mode.ts).
+ * operations a node without an identity yet answers (setup mode, main/core/node/setup-mode.ts);
+ * `member: …` the operations a member of this server may use too (memberUse below).
  *
  * Each resource's operations, with their schemas and output types, are in shared/contract/admin/
  * (one file per resource); this file joins them into the one table and re-exports them.
  */
 import type { z } from 'zod';
+import type { MemberUse } from './admin/schemas.ts';
 import { nodeOperations, type NodeOutputs } from './admin/node.ts';
 import { sessionOperations, type SessionOutputs } from './admin/sessions.ts';
 import { peerOperations, type PeerOutputs } from './admin/peers.ts';
@@ -26,8 +28,9 @@ import { queueOperations, type QueueOutputs } from './admin/queue.ts';
 import { backupOperations, type BackupOutputs } from './admin/backups.ts';
 import { reachabilityOperations, type ReachabilityOutputs } from './admin/reachability.ts';
 import { mailboxOperations, type MailboxOutputs } from './admin/mailbox.ts';
+import { memberOperations, type MemberOutputs } from './admin/members.ts';
 
-export { serverNameSchema } from './admin/schemas.ts';
+export { serverNameSchema, type MemberUse } from './admin/schemas.ts';
 export type { NodeStatus } from './admin/node.ts';
 export type { AdminSession } from './admin/sessions.ts';
 export { trustModeSchema, type PeerView, type PeerDelivery, type PeerQuota } from './admin/peers.ts';
@@ -41,6 +44,7 @@ export { type DeliveryAttempt, type QueueEntry, queueEntryWords } from './admin/
 export type { BackupSchedule, BackupRun } from './admin/backups.ts';
 export type { Reachability } from './admin/reachability.ts';
 export type { MailboxView } from './admin/mailbox.ts';
+export type { MemberInvite, MemberView, MemberLinkCreated } from './admin/members.ts';
 
 export const adminOperations = {
   ...nodeOperations,
@@ -58,6 +62,7 @@ export const adminOperations = {
   ...backupOperations,
   ...reachabilityOperations,
   ...mailboxOperations,
+  ...memberOperations,
 } as const;
 
 export type AdminOperationName = keyof typeof adminOperations;
@@ -67,6 +72,20 @@ export function answeredInSetup(name: string): boolean {
   const operation = (adminOperations as Record<string, { inSetup?: boolean } | undefined>)[name];
   return operation?.inSetup === true;
 }
+
+/**
+ * Whether a member of this server (issue #34) may use an operation, and as which input field
+ * (`member: …`, shared/contract/admin/schemas.ts MemberUse); undefined: the owner's only.
+ */
+export function memberUse(name: string): MemberUse | undefined {
+  const operation = (adminOperations as Record<string, { member?: MemberUse } | undefined>)[name];
+  return operation?.member;
+}
+
+/** Where the members' API is served, on the federation listener (main/core/client/): the flagged operations at their same paths. */
+export const CLIENT_API_PREFIX = '/_paracord/client/v1';
+/** The members' stream: the admin stream's frames and subprotocol, the member's operations and the notifications of its rooms only. */
+export const CLIENT_STREAM_PATH = `${CLIENT_API_PREFIX}/stream`;
 
 export type AdminInput<N extends AdminOperationName> = z.output<(typeof adminOperations)[N]['input']>;
 
@@ -86,7 +105,8 @@ export interface AdminOutputs
     QueueOutputs,
     BackupOutputs,
     ReachabilityOutputs,
-    MailboxOutputs {}
+    MailboxOutputs,
+    MemberOutputs {}
 
 export type AdminOutput<N extends AdminOperationName> = AdminOutputs[N];
 

@@ -52,6 +52,8 @@ export function createFederationApp(deps: FederationDeps, inFlight: InFlightRequ
     const origin = (ctx.state as { origin?: string }).origin;
     if (origin && deps.deliveryFailingTo?.(origin)) ctx.set(DELIVERY_FAILING_HEADER, 'network');
   });
+  // The members' app and API (issue #34): past the same client address, limits and path checks.
+  if (deps.memberClient) app.use(deps.memberClient);
   for (const router of [wellKnownRoutes(deps), keysRoutes(deps), keyCacheRoutes(deps), eventRoutes(deps), eventsBatchRoutes(deps), membershipRoutes(deps), catchUpRoutes(deps), peeringRoutes(deps), pullRoutes(deps), reachProbeRoutes(deps), mailboxRoutes(deps)]) {
     app.use(router.routes());
     app.use(router.allowedMethods());

@@ -71,6 +71,8 @@ export interface FederationDeps {
   reachProbeIntervalSeconds?: number;
   /** Whether our deliveries to `server` fail for network reasons (told to it in a response header). */
   deliveryFailingTo?: (server: string) => boolean;
+  /** The members' app and API (issue #34, client/client-app.ts): /app/ and /_paracord/client/v1 on this listener. */
+  memberClient?: Middleware;
   /** Capabilities that come and go (`pull` while this node receives by pull). */
   extraCapabilities?: () => string[];
 }

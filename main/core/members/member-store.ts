@@ -34,7 +34,9 @@ export interface MemberLink {
   created_at: number;
   expires_at: number;
   state: 'active' | 'used' | 'expired' | 'revoked';
+  used_at: number | null;
   used_by: string | null;
+  revoked_at: number | null;
 }
 
 export interface Member {
@@ -96,7 +98,7 @@ export class MemberStore {
       .prepare<[], LinkRow>('SELECT * FROM member_links ORDER BY created_at DESC')
       .all()
       .map((r) => ({
-        id: r.id, purpose: r.purpose, user_id: r.user_id, note: r.note, created_at: r.created_at, expires_at: r.expires_at, used_by: r.used_by,
+        id: r.id, purpose: r.purpose, user_id: r.user_id, note: r.note, created_at: r.created_at, expires_at: r.expires_at, used_at: r.used_at, used_by: r.used_by, revoked_at: r.revoked_at,
         state: r.revoked_at ? 'revoked' : r.used_at ? 'used' : r.expires_at <= now ? 'expired' : 'active',
       }));
   }
@@ -182,6 +184,11 @@ export class MemberStore {
     return { user_id: row.user_id, session_id: row.id };
   }
 
+  /** Whether a session still exists and has not expired (a disabled member's and a signed-out one's do not). */
+  isLive(sessionId: string, now = Date.now()): boolean {
+    return this.db.prepare<[string, number], { id: string }>('SELECT id FROM member_sessions WHERE id = ? AND expires_at > ?').get(sessionId, now) !== undefined;
+  }
+
   // ——— the member's own account ———
 
   sessionsOf(userId: string): MemberSession[] {
@@ -234,6 +241,16 @@ export class MemberStore {
       )
       .all()
       .map((r) => ({ user_id: r.user_id, display_name: r.display_name, created_at: r.created_at, disabled: r.disabled_at !== null, last_seen_at: r.last_seen_at, sessions: r.sessions }));
+  }
+
+  /** How many members have a session now (the tray's and the dashboard's count). */
+  signedInCount(now = Date.now()): number {
+    return this.db
+      .prepare<[number], { n: number }>(
+        `SELECT COUNT(DISTINCT s.user_id) AS n FROM member_sessions s JOIN member_credentials c ON c.user_id = s.user_id
+         WHERE s.expires_at > ? AND c.disabled_at IS NULL`,
+      )
+      .get(now)!.n;
   }
 
   /** Disables (its sessions end at once) or enables a member. */

@@ -30,10 +30,29 @@ export function passphraseProblem(passphrase: string, personal: readonly string[
 const OPS = sodium.crypto_pwhash_OPSLIMIT_INTERACTIVE;
 const MEM = sodium.crypto_pwhash_MEMLIMIT_INTERACTIVE;
 
+/**
+ * Hashes run at most two at a time: each takes 64 MiB and a thread of libuv's pool (4 threads,
+ * which the WAL flush and file work share); sign-ins from many addresses at once wait their turn
+ * instead of filling memory and the pool.
+ */
+const MAX_CONCURRENT_HASHES = 2;
+let running = 0;
+const waiting: Array<() => void> = [];
+async function oneAtATime<T>(work: () => Promise<T>): Promise<T> {
+  if (running >= MAX_CONCURRENT_HASHES) await new Promise<void>((resolve) => waiting.push(resolve));
+  running++;
+  try {
+    return await work();
+  } finally {
+    running--;
+    waiting.shift()?.();
+  }
+}
+
 /** The Argon2id hash of a passphrase, as libsodium's self-describing string. */
 export async function hashPassphrase(passphrase: string): Promise<string> {
   const out = Buffer.alloc(sodium.crypto_pwhash_STRBYTES);
-  await new Promise<void>((resolve, reject) => sodium.crypto_pwhash_str_async(out, Buffer.from(passphrase, 'utf8'), OPS, MEM, (error) => (error ? reject(error) : resolve())));
+  await oneAtATime(() => new Promise<void>((resolve, reject) => sodium.crypto_pwhash_str_async(out, Buffer.from(passphrase, 'utf8'), OPS, MEM, (error) => (error ? reject(error) : resolve()))));
   return out.toString('utf8').replace(/\0+$/, '');
 }
 
@@ -41,7 +60,7 @@ export async function hashPassphrase(passphrase: string): Promise<string> {
 export async function verifyPassphrase(hash: string, passphrase: string): Promise<boolean> {
   const stored = Buffer.alloc(sodium.crypto_pwhash_STRBYTES);
   Buffer.from(hash, 'utf8').copy(stored);
-  return new Promise<boolean>((resolve) => sodium.crypto_pwhash_str_verify_async(stored, Buffer.from(passphrase, 'utf8'), (error, matches) => resolve(!error && matches === true)));
+  return oneAtATime(() => new Promise<boolean>((resolve) => sodium.crypto_pwhash_str_verify_async(stored, Buffer.from(passphrase, 'utf8'), (error, matches) => resolve(!error && matches === true))));
 }
 
 let dummy: Promise<string> | null = null;

@@ -18,6 +18,7 @@ import { keyOperations } from '../admin/operations/keys/index.ts';
 import { backupOperations } from '../admin/operations/backups/index.ts';
 import { reachabilityOperations } from '../admin/operations/reachability/index.ts';
 import { mailboxOperations } from '../admin/operations/mailbox/index.ts';
+import { memberOperations } from '../admin/operations/members/index.ts';
 import type { NodeContext } from '../node-context.ts';
 import { releaseHeld } from '../trust/quarantine-release.ts';
 import type { Services } from './services.ts';
@@ -36,7 +37,7 @@ export function nodeContext(s: Services, extras: ContextExtras): NodeContext {
   return {
     config, paths, log, db, settings, trust, http, discovery, keys, users, rooms, outbox, workers, pull, notifications,
     mailbox: { store: s.mailboxes, sources: () => s.mailboxFetcher.sources(), deposits: s.mailboxDeposits },
-    startedAt: extras.startedAt, quarantine: s.quarantine, quota: s.quota, dialects: s.dialects, claims: s.claims, limiter: s.limiter,
+    startedAt: extras.startedAt, quarantine: s.quarantine, quota: s.quota, dialects: s.dialects, claims: s.claims, limiter: s.limiter, members: s.members,
     backups: s.backups,
     releaseHeld: (server) => releaseHeld(server, s.quarantine, s.ingest, log),
     identity: () => state.identity,
@@ -77,6 +78,7 @@ export function adminHandlers(context: NodeContext, s: Services): AdminHandlers 
     ...backupOperations(context),
     ...reachabilityOperations(context),
     ...mailboxOperations(context),
+    ...memberOperations(context),
     ...sessionOperations(s.sessions),
   };
   return guardSetupMode(admin, () => s.state.identity !== null);

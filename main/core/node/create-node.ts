@@ -14,6 +14,8 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AdminHandlers } from '../../../shared/contract/admin-operations.ts';
 import { createAdminApp } from '../admin/admin-app.ts';
+import { memberClient } from '../client/client-app.ts';
+import { membersMayCreateRooms } from '../members/member-policy.ts';
 import { DEFAULT_ADMIN_LISTEN, parseHostPort, type NodeConfig } from '../config.ts';
 import { dataDirPaths, ensureDataDir, readRuntimeInfo, type DataDirPaths, type RuntimeInfo } from '../data-dir.ts';
 import type { LookupFn } from '../federation/address-policy.ts';
@@ -77,6 +79,17 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
   const startedAt = Date.now();
   let admin: AdminListener | null = null;
   let stopped = false;
+  const uiRoot = join(PACKAGE_ROOT, 'dist', 'renderer');
+  // The members' app and API on the federation listener (issue #34): the admin operations a member may use, as that member.
+  const members = memberClient({
+    log, members: s.members, trustedProxies: s.trustedProxies, limiter: s.limiter, uiRoot,
+    onSessionsChange: () => s.notifications.notify({ type: 'status' }),
+    notifications: s.notifications, inFlight: s.federationInFlight,
+    serverName: () => state.identity?.serverName ?? '',
+    mayCreateRooms: () => membersMayCreateRooms(settings),
+    membership: (roomId, userId) => s.rooms.member(roomId, userId)?.membership ?? null,
+    handlers: () => guardedAdmin,
+  });
 
   const context = nodeContext(s, {
     startedAt,
@@ -91,18 +104,18 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
       const identity = await initDataDir(config.dataDir, serverName, setup.identity_backup, options.keySealer, config);
       state.identity = identity;
       log.info({ event: 'setup_complete', server_name: serverName, key_id: identity.keyId }, 'node initialized');
-      await startFederation(s, identity);
+      await startFederation(s, identity, members);
     },
   });
   const guardedAdmin = adminHandlers(context, s);
 
   async function start(): Promise<StartedNode> {
     await loadIdentity(s, paths, options.keySealer);
-    if (state.identity) await startFederation(s, state.identity);
+    if (state.identity) await startFederation(s, state.identity, members);
     const adminListen = parseHostPort(config.adminListen ?? DEFAULT_ADMIN_LISTEN, '--admin-listen');
     const adminApp = createAdminApp({
       log, token: s.adminToken, handlers: () => guardedAdmin, extraHosts: [adminListen.host], notifications: s.notifications, sessions: s.sessions,
-      uiRoot: join(PACKAGE_ROOT, 'dist', 'renderer'),
+      uiRoot,
       inFlight: s.adminInFlight,
       runNonce: () => runNonce,
       metrics: () => s.metrics.scrape(),

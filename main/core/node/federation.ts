@@ -5,6 +5,7 @@
  */
 import type { Server } from 'node:http';
 import type Koa from 'koa';
+import type { Middleware } from 'koa';
 import { createFederationApp } from '../federation/federation-app.ts';
 import type { IngestHooks } from '../federation/event-ingest.ts';
 import { BATCH_CAPABILITY, DESTINATION_BINDING_CAPABILITY, LARGE_BATCH_CAPABILITY, MAILBOX_CAPABILITY } from '../federation/paths.ts';
@@ -116,7 +117,7 @@ async function loadTls({ config, settings, paths }: Services, id: Identity): Pro
 }
 
 /** The federation API (federation-app.ts) over this node's services. */
-function federationApp(s: Services, id: Identity, parts: RoomParts): Koa {
+function federationApp(s: Services, id: Identity, parts: RoomParts, memberClient: Middleware | undefined): Koa {
   const { config, state, log, trust, keys, dialects, discovery, pull, mailboxSender, notifications } = s;
   const isDispatched = (value: string) => s.selfDispatch.isDispatched(value);
   return createFederationApp({
@@ -169,6 +170,7 @@ function federationApp(s: Services, id: Identity, parts: RoomParts): Koa {
     },
     extraCapabilities: () => [...(state.running?.reachability.capabilities() ?? []), ...(s.mailboxEnabled() ? [MAILBOX_CAPABILITY] : [])],
     deliveryFailingTo: (server) => s.outbox.networkFailing(server),
+    ...(memberClient ? { memberClient } : {}),
   }, s.federationInFlight);
 }
 
@@ -218,14 +220,17 @@ async function nameEndpoints(s: Services, id: Identity, listener: FederationList
   s.log.info({ event: 'federation_listening', url: state.federationUrl, listen: `${host}:${port}`, tls: tls ? { self_signed: tls.selfSigned, fingerprint256: tls.fingerprint256 } : null }, 'federation API listening');
 }
 
-/** Starts federation for an identity: the services above, in order; `state.running` once they all exist. */
-export async function startFederation(s: Services, id: Identity): Promise<void> {
+/**
+ * Starts federation for an identity: the services above, in order; `state.running` once they all
+ * exist. `memberClient`: the members' app and API, served on the federation listener (issue #34).
+ */
+export async function startFederation(s: Services, id: Identity, memberClient?: Middleware): Promise<void> {
   const { state, bus, log } = s;
   s.users.add('owner', id.serverName);
   const parts = startRooms(s, id);
   state.ingestHooks = ingestHooks(s, parts.rooms);
   state.tls = await loadTls(s, id);
-  const listener = await listenFederation(federationApp(s, id, parts), state.tls, s.config, log, s.trustedProxies);
+  const listener = await listenFederation(federationApp(s, id, parts, memberClient), state.tls, s.config, log, s.trustedProxies);
   await nameEndpoints(s, id, listener);
   const reachability = buildReachability(s, id, parts, listener);
   bus.on('peerNotReached', (server, error) => reachability.notReachedBy(server, error));
@@ -237,7 +242,11 @@ export async function startFederation(s: Services, id: Identity): Promise<void> 
       s.mailboxDeposits.stop();
     },
     close: async (graceMs, onForced) => {
+      // Members' streams close by themselves once their requests are answered; past the grace period they are cut.
+      const streamsCut = setTimeout(() => listener.upgrades.destroyAll(), graceMs);
+      streamsCut.unref();
       await Promise.all([reachability.stop(), close(listener.server, graceMs, onForced, () => s.federationInFlight.size), parts.referenceRooms.stop()]);
+      clearTimeout(streamsCut);
     },
   };
   s.workers.start();

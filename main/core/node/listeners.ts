@@ -47,11 +47,12 @@ export async function close(server: Server | null, graceMs: number, onForced: ()
   clearInterval(poll);
 }
 
-/** The federation listener, listening: where (`host`, the `port` it got). */
+/** The federation listener, listening: where (`host`, the `port` it got), and its upgraded connections (members' streams). */
 export interface FederationListener {
   server: Server;
   host: string;
   port: number;
+  upgrades: UpgradedSockets;
 }
 
 /** Starts the federation listener; on a host without IPv6, the default dual-stack address falls back to IPv4 (issue #32 item 4). */
@@ -61,7 +62,9 @@ export async function listenFederation(app: Koa, tls: TlsMaterial | null, config
   const server = tls
     ? createHttpsServer({ ...serverOptions(limits), cert: tls.cert, key: tls.key }, app.callback())
     : createHttpServer(serverOptions(limits), app.callback());
-  limitConnections(server, limits, { log, listener: 'federation', exempt: (address) => trustedProxies.isTrusted(address) });
+  // The members' stream (issue #34, client/client-app.ts) is a WebSocket on this listener.
+  const upgrades = passUpgradesThrough(server, app.callback());
+  limitConnections(server, limits, { log, listener: 'federation', exempt: (address) => trustedProxies.isTrusted(address), upgrades: true });
   try {
     await listen(server, port, host);
   } catch (error) {
@@ -71,7 +74,7 @@ export async function listenFederation(app: Koa, tls: TlsMaterial | null, config
     ({ host, port } = parseHostPort(config.listenFallback, '--listen'));
     await listen(server, port, host);
   }
-  return { server, host, port: (server.address() as AddressInfo).port };
+  return { server, host, port: (server.address() as AddressInfo).port, upgrades };
 }
 
 /** The admin listener, listening: its URL, and its upgraded connections (admin streams), which the server does not close itself. */

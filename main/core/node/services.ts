@@ -25,6 +25,8 @@ import { InFlightRequests } from '../http/middleware/in-flight.ts';
 import { IdleMemoryTrim } from '../memory/idle-memory-trim.ts';
 import { VerifyPool } from '../crypto/verify-pool.ts';
 import { LoginSessions } from '../admin/sessions.ts';
+import { MemberStore } from '../members/member-store.ts';
+import { SignInLimiter } from '../members/sign-in-limiter.ts';
 import type { Db } from '../store/database.ts';
 import { FederationEvents } from '../store/federation-events.ts';
 import { GroupCommit } from '../store/group-commit.ts';
@@ -194,12 +196,14 @@ function buildOwnerServices({ config, paths, log, db, settings, state }: NodeBas
   // Read once: the token does not change while the node runs (rotate it by restarting).
   const token = readAdminToken(paths);
   const sessions = new LoginSessions(db, config.sessionTtlSeconds !== undefined ? config.sessionTtlSeconds * 1000 : undefined);
+  // Members (issue #34): their accounts and sessions; sign-in failures limited per account and address.
+  const members = new MemberStore(db, () => state.identity?.serverName ?? '', new SignInLimiter(config.signInLimits));
   const federationInFlight = new InFlightRequests();
   const adminInFlight = new InFlightRequests();
   // Any write or request makes a period busy: memory is given back only when nothing happens.
   const activity = () => commit.stats.jobs + federationInFlight.started + adminInFlight.started;
   const memoryTrim = new IdleMemoryTrim({ log, activity, releaseCaches: () => db.pragma('shrink_memory') });
-  return { backups: { records: backupRecords, scheduler: backupScheduler }, metrics, adminToken: () => token, sessions, federationInFlight, adminInFlight, memoryTrim };
+  return { backups: { records: backupRecords, scheduler: backupScheduler }, metrics, adminToken: () => token, sessions, members, federationInFlight, adminInFlight, memoryTrim };
 }
 
 /** Sending: the outbox and its workers, pull mode's queue, and a friend's node as a mailbox (issue #32). */

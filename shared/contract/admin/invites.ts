@@ -3,18 +3,22 @@
  * Part of the admin contract (shared/contract/admin-operations.ts).
  */
 import { z } from 'zod';
-import { actingUser } from './schemas.ts';
+import { actingUser, type MemberUse } from './schemas.ts';
+
+const asUser: MemberUse = { acting: 'user_id' };
 
 export const inviteOperations = {
-  listInvites: { method: 'GET', path: '/invites', input: z.strictObject({ ...actingUser }) },
+  listInvites: { method: 'GET', path: '/invites', input: z.strictObject({ ...actingUser }), member: asUser },
   declineInvite: {
     method: 'POST',
     path: '/invites/:invite_id/decline',
+    member: asUser,
     input: z.strictObject({ invite_id: z.string().regex(/^inv_[A-Za-z0-9_-]{1,64}$/, 'not an invite id'), ...actingUser }),
   },
   acceptInvite: {
     method: 'POST',
     path: '/invites/:invite_id/accept',
+    member: asUser,
     input: z.strictObject({ invite_id: z.string().regex(/^inv_[A-Za-z0-9_-]{1,64}$/, 'not an invite id'), ...actingUser }),
   },
 } as const;

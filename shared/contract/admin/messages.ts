@@ -4,7 +4,9 @@
  */
 import { z } from 'zod';
 import { atMostCodePoints, isSafeReactionKey } from '../../identifiers.ts';
-import { actingUser, eventId, roomId } from './schemas.ts';
+import { actingUser, eventId, roomId, type MemberUse } from './schemas.ts';
+
+const asUser: MemberUse = { acting: 'user_id' };
 
 /** Messages one `POST /rooms/:room_id/messages/batch` may carry. */
 export const MAX_MESSAGES_PER_BATCH = 100;
@@ -31,6 +33,7 @@ export const messageOperations = {
   listMessages: {
     method: 'GET',
     path: '/rooms/:room_id/messages',
+    member: asUser,
     input: z.strictObject({
       room_id: roomId,
       limit: z.coerce.number().int().min(1).max(500).default(50),
@@ -54,7 +57,7 @@ export const messageOperations = {
       .refine((x) => !(x.since !== undefined && x.before !== undefined), { message: 'give either before or since, not both', path: ['since'] })
       .refine((x) => x.also === undefined || x.since !== undefined, { message: 'also needs since', path: ['also'] }),
   },
-  sendMessage: { method: 'POST', path: '/rooms/:room_id/messages', input: z.strictObject({ room_id: roomId, body: messageBody, txn_id: txnId.optional(), ...actingUser }) },
+  sendMessage: { method: 'POST', path: '/rooms/:room_id/messages', member: asUser, input: z.strictObject({ room_id: roomId, body: messageBody, txn_id: txnId.optional(), ...actingUser }) },
   /**
    * Several messages in one request and one transaction (issue #17: a client that has more than
    * one message to send — a paste of lines, a queue flushed after reconnecting, a pipelining
@@ -63,31 +66,37 @@ export const messageOperations = {
   sendMessages: {
     method: 'POST',
     path: '/rooms/:room_id/messages/batch',
+    member: asUser,
     input: z.strictObject({ room_id: roomId, messages: z.array(z.strictObject({ body: messageBody, txn_id: txnId.optional() })).min(1).max(MAX_MESSAGES_PER_BATCH), ...actingUser }),
   },
   editMessage: {
     method: 'PATCH',
     path: '/rooms/:room_id/messages/:event_id',
+    member: asUser,
     input: z.strictObject({ room_id: roomId, event_id: eventId, body: messageBody, ...actingUser }),
   },
   deleteMessage: {
     method: 'DELETE',
     path: '/rooms/:room_id/messages/:event_id',
+    member: asUser,
     input: z.strictObject({ room_id: roomId, event_id: eventId, reason: z.string().max(500).optional(), ...actingUser }),
   },
   addReaction: {
     method: 'PUT',
     path: '/rooms/:room_id/messages/:event_id/reactions/:key',
+    member: asUser,
     input: z.strictObject({ room_id: roomId, event_id: eventId, key: reactionKey, ...actingUser }),
   },
   removeReaction: {
     method: 'DELETE',
     path: '/rooms/:room_id/messages/:event_id/reactions/:key',
+    member: asUser,
     input: z.strictObject({ room_id: roomId, event_id: eventId, key: reactionKey, ...actingUser }),
   },
   searchMessages: {
     method: 'GET',
     path: '/search',
+    member: asUser,
     input: z.strictObject({
       q: z.string().max(500, 'must be at most 500 characters').default(''),
       room_id: roomId.optional(),

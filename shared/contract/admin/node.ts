@@ -58,4 +58,6 @@ export interface NodeStatus {
   warnings?: string[];
   /** Can friends reach this node (issue #15); absent in setup mode. `summary`: the tray's line. */
   reachability?: Reachability & { summary: string };
+  /** Members (issue #34) with a session now: the tray's and the dashboard's count. */
+  members_signed_in?: number;
 }

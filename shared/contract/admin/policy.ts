@@ -23,8 +23,10 @@ export const policyOperations = {
             window_seconds: z.number().int().min(1).max(7 * 24 * 3600),
           })
           .optional(),
+        /** Whether members (issue #34) may create rooms; the owner always may. */
+        members_may_create_rooms: z.boolean().optional(),
       })
-      .refine((p) => Object.keys(p).length > 0, 'give at least one of default, rate_limit, auto_quarantine'),
+      .refine((p) => Object.keys(p).length > 0, 'give at least one of default, rate_limit, auto_quarantine, members_may_create_rooms'),
   },
 } as const;
 
@@ -37,4 +39,6 @@ export interface Policy {
   default: z.infer<typeof defaultPolicySchema>;
   rate_limit: { per_second: number; burst: number };
   auto_quarantine: { signature_failures: number; rate_limited: number; window_seconds: number };
+  /** Whether members (issue #34) may create rooms (default true). */
+  members_may_create_rooms: boolean;
 }

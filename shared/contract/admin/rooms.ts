@@ -4,22 +4,27 @@
  */
 import { z } from 'zod';
 import { isSafeDisplayName } from '../../identifiers.ts';
-import { actingUser, anyDialectUserId, eventId, roomId, userId } from './schemas.ts';
+import { actingUser, anyDialectUserId, eventId, roomId, userId, type MemberUse } from './schemas.ts';
+
+const asUser: MemberUse = { acting: 'user_id' };
+const asActor: MemberUse = { acting: 'actor' };
 
 export const roomOperations = {
-  listRooms: { method: 'GET', path: '/rooms', input: z.strictObject({ ...actingUser }) },
+  listRooms: { method: 'GET', path: '/rooms', input: z.strictObject({ ...actingUser }), member: asUser },
   createRoom: {
     method: 'POST',
     path: '/rooms',
+    member: asUser,
     input: z.strictObject({
       name: z.string().trim().min(1, 'must not be empty').max(100).refine(isSafeDisplayName, 'must not contain control, bidi or invisible characters'),
       ...actingUser,
     }),
   },
-  getRoom: { method: 'GET', path: '/rooms/:room_id', input: z.strictObject({ room_id: roomId }) },
+  getRoom: { method: 'GET', path: '/rooms/:room_id', input: z.strictObject({ room_id: roomId, ...actingUser }), member: { acting: 'user_id', room: 'seen' } satisfies MemberUse },
   inviteToRoom: {
     method: 'POST',
     path: '/rooms/:room_id/invites',
+    member: { acting: 'inviter' } satisfies MemberUse,
     input: z.strictObject({
       room_id: roomId,
       // A Paracord reference server's users may have Unicode names (the node checks that server's dialect).
@@ -28,28 +33,31 @@ export const roomOperations = {
       max_age_seconds: z.number().int().min(1).max(30 * 24 * 3600).optional(),
     }),
   },
-  leaveRoom: { method: 'POST', path: '/rooms/:room_id/leave', input: z.strictObject({ room_id: roomId, ...actingUser }) },
+  leaveRoom: { method: 'POST', path: '/rooms/:room_id/leave', input: z.strictObject({ room_id: roomId, ...actingUser }), member: asUser },
   /** Join a room hosted on another server that admits us (a Paracord reference server's federated guild). */
-  joinRemoteRoom: { method: 'POST', path: '/rooms/join', input: z.strictObject({ room_id: roomId, ...actingUser }) },
+  joinRemoteRoom: { method: 'POST', path: '/rooms/join', input: z.strictObject({ room_id: roomId, ...actingUser }), member: { acting: 'user_id', room: 'unchecked' } satisfies MemberUse },
   // Moderation (issue #20): `actor` is the local user acting (the owner when absent); the subject
   // may be a user of a Paracord reference peer, whose ids follow its grammar (issue #20 item 8).
   removeMember: {
     method: 'POST',
     path: '/rooms/:room_id/members/:user_id/remove',
+    member: asActor,
     input: z.strictObject({ room_id: roomId, user_id: anyDialectUserId, reason: z.string().max(500).optional(), ban: z.boolean().optional(), actor: userId.optional() }),
   },
-  listBans: { method: 'GET', path: '/rooms/:room_id/bans', input: z.strictObject({ room_id: roomId }) },
+  listBans: { method: 'GET', path: '/rooms/:room_id/bans', input: z.strictObject({ room_id: roomId }), member: { acting: null } satisfies MemberUse },
   unbanMember: {
     method: 'DELETE',
     path: '/rooms/:room_id/bans/:user_id',
+    member: asActor,
     input: z.strictObject({ room_id: roomId, user_id: anyDialectUserId, reason: z.string().max(500).optional(), actor: userId.optional() }),
   },
   setMemberRole: {
     method: 'PUT',
     path: '/rooms/:room_id/members/:user_id/role',
+    member: asActor,
     input: z.strictObject({ room_id: roomId, user_id: anyDialectUserId, role: z.enum(['moderator', 'member']), actor: userId.optional() }),
   },
-  markRead: { method: 'POST', path: '/rooms/:room_id/read', input: z.strictObject({ room_id: roomId, event_id: eventId, ...actingUser }) },
+  markRead: { method: 'POST', path: '/rooms/:room_id/read', input: z.strictObject({ room_id: roomId, event_id: eventId, ...actingUser }), member: asUser },
 } as const;
 
 export interface RoomOutputs {

@@ -23,6 +23,20 @@ export const roomId = z.string().max(255).regex(ROOM_ID, 'must look like !opaque
 
 export const eventId = z.string().max(255).regex(EVENT_ID, 'must look like $opaque:server');
 
+/**
+ * An operation a member of this server (issue #34) may use too, as themselves: the client API on the
+ * federation listener (main/core/client/) serves exactly the operations that carry it, at the same
+ * path. `acting` names the input field that holds the acting user (the client API sets it to the
+ * session's user and refuses a request naming another); null: the operation acts as nobody.
+ * `room`: the room of the input's `room_id` must be one the member has joined ('joined', the
+ * default), joined or been invited to ('seen'), or is not checked ('unchecked': joining a room
+ * hosted on another server, whose host decides).
+ */
+export interface MemberUse {
+  readonly acting: 'user_id' | 'inviter' | 'actor' | null;
+  readonly room?: 'joined' | 'seen' | 'unchecked';
+}
+
 /** The local user an operation acts as; the owner when absent. */
 export const actingUser = { user_id: userId.optional() };
 

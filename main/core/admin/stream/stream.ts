@@ -57,6 +57,15 @@ export interface AdminStreamDeps {
   reauthorize: (ctx: ParameterizedContext) => Promise<void>;
   /** Tests set smaller limits; the constants above by default. */
   limits?: { pingMs?: number; perStream?: number; perNode?: number; unreadPerNode?: number };
+  /** Where the stream answers: the admin API's by default (the members' stream is at its own path, client/client-app.ts). */
+  path?: string;
+  /** Who is on each stream (the members' stream, issue #34): the handlers its requests run with and the notifications it gets; by default every handler and every notification. */
+  viewer?: (ctx: ParameterizedContext) => StreamViewer;
+}
+
+export interface StreamViewer {
+  handlers: () => AdminHandlers;
+  sees: (notification: NodeNotification) => boolean;
 }
 
 export function adminStream(deps: AdminStreamDeps): Middleware {
@@ -75,15 +84,16 @@ export function adminStream(deps: AdminStreamDeps): Middleware {
   const pingMs = deps.limits?.pingMs ?? PING_INTERVAL_MS;
   // One listener for all streams: each notification goes to the streams that asked for them.
   deps.notifications?.on('notification', (notification) => {
-    for (const connection of live) if (connection.subscribed) connection.notify(notification);
+    for (const connection of live) if (connection.subscribed && connection.viewer.sees(notification)) connection.notify(notification);
   });
   deps.notifications?.once('close', (graceMs = STOP_GRACE_MS) => {
     stopping = true;
     stopGraceMs = graceMs;
     for (const connection of live) connection.stop(graceMs);
   });
+  const path = deps.path ?? STREAM_PATH;
   return async (ctx, next) => {
-    if (ctx.path !== STREAM_PATH) return next();
+    if (ctx.path !== path) return next();
     if (ctx.method !== 'GET') {
       ctx.set('allow', 'GET');
       throw new HttpError(405, 'method_not_allowed', `${ctx.method} is not allowed on ${ctx.path}`);
@@ -108,8 +118,9 @@ export function adminStream(deps: AdminStreamDeps): Middleware {
       handleProtocols: (protocols) => (protocols.has(ADMIN_STREAM_NOTIFICATIONS) ? ADMIN_STREAM_NOTIFICATIONS : false),
     });
     const meta: AdminCallMeta = { session_id: ctx.state.sessionId as string | undefined };
+    const viewer = deps.viewer?.(ctx) ?? { handlers: deps.handlers, sees: () => true };
     server.handleUpgrade(ctx.req, taken.socket, taken.head, (ws) => {
-      const connection = new StreamConnection(ws, taken.socket, deps, meta, () => deps.reauthorize(ctx), budget, ws.protocol === ADMIN_STREAM_NOTIFICATIONS);
+      const connection = new StreamConnection(ws, taken.socket, deps, meta, () => deps.reauthorize(ctx), budget, viewer, ws.protocol === ADMIN_STREAM_NOTIFICATIONS);
       live.add(connection);
       budget.join(connection);
       pingTimer ??= setInterval(() => {
@@ -161,14 +172,17 @@ class StreamConnection implements BudgetMember {
   private readonly budget: StreamBudget;
   /** The client asked for the node's notifications on this stream. */
   readonly subscribed: boolean;
+  /** Who is on the stream: its handlers, the notifications it sees. */
+  readonly viewer: StreamViewer;
 
-  constructor(ws: WebSocket, socket: Duplex, deps: AdminStreamDeps, meta: AdminCallMeta, reauthorize: () => Promise<void>, budget: StreamBudget, subscribed = false) {
+  constructor(ws: WebSocket, socket: Duplex, deps: AdminStreamDeps, meta: AdminCallMeta, reauthorize: () => Promise<void>, budget: StreamBudget, viewer: StreamViewer, subscribed = false) {
     this.ws = ws;
     this.socket = socket;
     this.deps = deps;
     this.meta = meta;
     this.reauthorize = reauthorize;
     this.budget = budget;
+    this.viewer = viewer;
     this.subscribed = subscribed;
   }
 
@@ -270,10 +284,10 @@ class StreamConnection implements BudgetMember {
   }
 
   private dispatch(requests: StreamRequest[]): Promise<void> {
-    const handlers = this.deps.handlers();
+    const handlers = this.viewer.handlers();
     this.deps.log.debug({ event: 'stream_requests', op: requests.length > 1 ? 'sendMessages' : requests[0]!.op, count: requests.length }, 'admin stream requests dispatched');
     const inFlight = this.deps.inFlight;
-    const entry = inFlight ? `WS ${STREAM_PATH} ${requests[0]!.op}${requests.length > 1 ? ` ×${requests.length}` : ''} at ${new Date().toISOString()} #${++inFlight.started}` : '';
+    const entry = inFlight ? `WS ${this.deps.path ?? STREAM_PATH} ${requests[0]!.op}${requests.length > 1 ? ` ×${requests.length}` : ''} at ${new Date().toISOString()} #${++inFlight.started}` : '';
     inFlight?.add(entry);
     let call: Promise<unknown[]>;
     try {
@@ -303,7 +317,7 @@ class StreamConnection implements BudgetMember {
 
   private fail(requests: StreamRequest[], error: unknown): void {
     const failure = failureAnswer(error);
-    if (failure.status === 500) this.deps.log.error({ event: 'request_failed', method: 'WS', path: STREAM_PATH, op: requests[0]?.op, err: error }, 'unexpected error while handling a stream request');
+    if (failure.status === 500) this.deps.log.error({ event: 'request_failed', method: 'WS', path: this.deps.path ?? STREAM_PATH, op: requests[0]?.op, err: error }, 'unexpected error while handling a stream request');
     for (const request of requests) this.answer({ ...failure, id: request.id });
   }
 

@@ -12,7 +12,8 @@ export function requestLog(log: Logger, component: string): Middleware {
         event: 'http_request',
         component,
         method: ctx.method,
-        path: ctx.path,
+        // A member link's token is a secret (GET /_paracord/client/v1/links/<token>): not logged.
+        path: ctx.path.replace(/^(\/_paracord\/client\/v1\/links\/)[^/]+/, '$1…'),
         status: ctx.status,
         ms: Math.round((performance.now() - started) * 10) / 10,
         origin: (ctx.state as { origin?: string }).origin,

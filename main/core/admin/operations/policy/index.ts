@@ -1,17 +1,19 @@
 import type { AdminHandlers, HeldEvent, Policy } from '../../../../../shared/contract/admin-operations.ts';
 import { conflict } from '../../../errors.ts';
 import type { NodeContext } from '../../../node-context.ts';
+import { membersMayCreateRooms, setMembersMayCreateRooms } from '../../../members/member-policy.ts';
 
 type Names = 'getPolicy' | 'setPolicy' | 'listQuarantine' | 'releaseQuarantine' | 'purgeQuarantine';
 
 export function policyOperations(node: NodeContext): Pick<AdminHandlers, Names> {
-  const policy = (): Policy => ({ default: node.trust.defaultPolicy, rate_limit: node.trust.defaultRateLimit, auto_quarantine: node.trust.autoQuarantine });
+  const policy = (): Policy => ({ default: node.trust.defaultPolicy, rate_limit: node.trust.defaultRateLimit, auto_quarantine: node.trust.autoQuarantine, members_may_create_rooms: membersMayCreateRooms(node.settings) });
   return {
     getPolicy: async () => policy(),
     setPolicy: async (input) => {
       if (input.default) node.trust.setDefaultPolicy(input.default);
       if (input.rate_limit) node.trust.setDefaultRateLimit(input.rate_limit);
       if (input.auto_quarantine) node.trust.setAutoQuarantine(input.auto_quarantine);
+      if (input.members_may_create_rooms !== undefined) setMembersMayCreateRooms(node.settings, input.members_may_create_rooms);
       node.log.info({ event: 'policy_changed', ...input }, 'federation policy changed');
       return policy();
     },

@@ -37,9 +37,9 @@ export function roomOperations(node: NodeContext): Pick<AdminHandlers, RoomOpera
       return { rooms: node.rooms.rooms().map((r) => summary(r, userId)) };
     },
     createRoom: async ({ name, user_id }) => ({ room_id: await rooms().createRoom(name, rooms().localUser(user_id)) }),
-    getRoom: async ({ room_id }) => {
+    getRoom: async ({ room_id, user_id }) => {
       const room = roomOrThrow(room_id);
-      const viewer = rooms().localUser(undefined);
+      const viewer = rooms().localUser(user_id);
       return {
         ...summary(room, viewer),
         ...rooms().roomActions(room_id, viewer),

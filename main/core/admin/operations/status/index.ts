@@ -30,6 +30,7 @@ export function nodeStatus(node: NodeContext): NodeStatus {
     key_storage: node.keyStorage(),
     warnings: [...node.quota.warnings(Date.now(), node.quarantine.heldBytesByServer()), ...logWarnings(node.log)],
     ...(identity ? reachabilityOf(node) : {}),
+    members_signed_in: node.members.signedInCount(),
   };
 }
 

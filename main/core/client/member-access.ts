@@ -1,0 +1,60 @@
+/**
+ * What a member may do (issue #34, docs/SECURITY.md "Members"): the one place that decides, for
+ * every transport of the client API (HTTP, operation-routes.ts; the stream, member-stream.ts).
+ *  - an operation without the contract's `member` flag answers 403 owner_only;
+ *  - the input field the flag names (user_id, inviter or actor) is the session's user: a request
+ *    naming another answers 403 not_yours;
+ *  - the room of the input's `room_id` must be one the member is in (or invited to, where the flag
+ *    says 'seen'), else 404 room_not_found, the same answer as a room that does not exist;
+ *  - creating rooms follows the owner's `members_may_create_rooms`;
+ *  - a member lists only its own rooms (joined or invited to).
+ * Past these checks the operation runs exactly as on the admin API, as that user; the rooms' own
+ * rules (rooms/authorize.ts) then decide, e.g. who may moderate.
+ */
+import { adminOperations, memberUse, type AdminCallMeta, type AdminHandlers, type AdminOperationName, type AdminOutputs } from '../../../shared/contract/admin-operations.ts';
+import { forbidden, notFound } from '../errors.ts';
+
+export interface MemberAccessDeps {
+  handlers: () => AdminHandlers;
+  /** The membership of a user in a room of this node (null: none, or no such room). */
+  membership: (roomId: string, userId: string) => 'invite' | 'join' | 'leave' | null;
+  mayCreateRooms: () => boolean;
+}
+
+/** Refuses an operation that is the owner's only (before its input is read). */
+export function checkMemberMay(name: AdminOperationName): void {
+  if (!memberUse(name)) throw forbidden('owner_only', 'only the owner of this server may do that');
+}
+
+/** Runs operation `name` with its checked `input` as member `userId`, or refuses it. */
+export async function callAsMember(deps: MemberAccessDeps, userId: string, name: AdminOperationName, checked: unknown): Promise<unknown> {
+  checkMemberMay(name);
+  const use = memberUse(name)!;
+  const input = { ...(checked as Record<string, unknown>) };
+  if (use.acting) {
+    const named = input[use.acting];
+    if (named !== undefined && named !== userId) throw forbidden('not_yours', `you act as ${userId} here; ${use.acting} may only name you`);
+    input[use.acting] = userId;
+  }
+  if (typeof input.room_id === 'string' && use.room !== 'unchecked') {
+    const membership = deps.membership(input.room_id, userId);
+    const allowed = membership === 'join' || (use.room === 'seen' && membership === 'invite');
+    if (!allowed) throw notFound('room_not_found', `there is no room ${input.room_id} that you are in`);
+  }
+  if (name === 'createRoom' && !deps.mayCreateRooms()) throw forbidden('room_creation_off', 'the owner of this server does not let members create rooms');
+  const handler = deps.handlers()[name] as (input: unknown, meta?: AdminCallMeta) => Promise<unknown>;
+  const output = await handler(input, {});
+  return name === 'listRooms' ? ownRooms(output as AdminOutputs['listRooms']) : output;
+}
+
+/** Every operation of the contract, each run as member `userId` through callAsMember (the stream's handlers). */
+export function memberHandlers(deps: MemberAccessDeps, userId: string): AdminHandlers {
+  const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
+  for (const name of Object.keys(adminOperations) as AdminOperationName[]) handlers[name] = (input) => callAsMember(deps, userId, name, input);
+  return handlers as unknown as AdminHandlers;
+}
+
+/** The rooms a member sees: those it is in or invited to (the node's other rooms are not its business). */
+function ownRooms(output: AdminOutputs['listRooms']): AdminOutputs['listRooms'] {
+  return { rooms: output.rooms.filter((r) => r.membership === 'join' || r.membership === 'invite') };
+}

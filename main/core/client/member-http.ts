@@ -1,0 +1,81 @@
+/**
+ * The HTTP guards of the members' API (issue #34, docs/SECURITY.md "Members"): whether the
+ * connection is private (HTTPS, or HTTPS at a trusted reverse proxy), the session cookie
+ * (HttpOnly, SameSite=Strict, Secure over HTTPS, bound to the Host it was issued for), and the
+ * cross-site check every state-changing request passes (Fetch Metadata, else Origin).
+ */
+import type { Context, Middleware } from 'koa';
+import type { TLSSocket } from 'node:tls';
+import { forbidden, unauthorized } from '../errors.ts';
+import type { TrustedProxies } from '../http/client-address.ts';
+import type { MemberStore } from '../members/member-store.ts';
+import { SESSION_LIFETIME_MS } from '../members/member-store.ts';
+
+export const MEMBER_COOKIE = 'paracord_member';
+
+/** The member a request is signed in as (set by memberSession). */
+export interface SignedInMember {
+  user_id: string;
+  session_id: string;
+}
+
+/** Over HTTPS: our own TLS, or a trusted reverse proxy that says the client spoke HTTPS to it. */
+export function isSecure(ctx: Context, proxies: TrustedProxies): boolean {
+  if ((ctx.req.socket as Partial<TLSSocket>).encrypted === true) return true;
+  const remote = ctx.req.socket.remoteAddress ?? '';
+  const proto = String(ctx.get('x-forwarded-proto')).split(',').at(-1)?.trim().toLowerCase();
+  return proxies.isTrusted(remote) && proto === 'https';
+}
+
+/** The Host a session is bound to: the request's Host header, lowercased. */
+export function requestHost(ctx: Context): string {
+  return ctx.get('host').toLowerCase();
+}
+
+/**
+ * Refuses a state-changing request (anything but GET and HEAD) a page of another site made:
+ * `Sec-Fetch-Site: same-origin` when the browser sends Fetch Metadata, otherwise an Origin
+ * equal to this request's own origin. Neither: 403 cross_site (a client that is not a browser
+ * sends Origin).
+ */
+export function crossSiteCheck(proxies: TrustedProxies): Middleware {
+  return async (ctx, next) => {
+    if (ctx.method === 'GET' || ctx.method === 'HEAD') return next();
+    const site = ctx.get('sec-fetch-site');
+    const origin = ctx.get('origin');
+    const own = `${isSecure(ctx, proxies) ? 'https' : 'http'}://${requestHost(ctx)}`;
+    const sameOrigin = site ? site === 'same-origin' : origin !== '' && origin.toLowerCase() === own;
+    if (!sameOrigin) throw forbidden('cross_site', 'this request did not come from this server\'s own page; refused');
+    await next();
+  };
+}
+
+/** Reads the session cookie: `ctx.state.member` when it names a live session of an enabled member on this Host. */
+export function memberSession(members: MemberStore): Middleware {
+  return async (ctx, next) => {
+    const token = ctx.cookies.get(MEMBER_COOKIE);
+    const found = token ? members.session(token, requestHost(ctx)) : null;
+    if (found) ctx.state.member = found satisfies SignedInMember;
+    await next();
+  };
+}
+
+/** The signed-in member, or 401 not_signed_in. */
+export function signedIn(ctx: Context): SignedInMember {
+  const member = ctx.state.member as SignedInMember | undefined;
+  if (!member) throw unauthorized('not_signed_in', 'you are not signed in (or your session ended): sign in again');
+  return member;
+}
+
+export function setSessionCookie(ctx: Context, proxies: TrustedProxies, token: string): void {
+  const secure = isSecure(ctx, proxies);
+  // Behind a trusted proxy that terminates TLS the socket is plain HTTP: tell the cookie library it is not.
+  if (secure) (ctx.cookies as unknown as { secure: boolean }).secure = true;
+  ctx.cookies.set(MEMBER_COOKIE, token, { httpOnly: true, sameSite: 'strict', path: '/', secure, overwrite: true, maxAge: SESSION_LIFETIME_MS });
+}
+
+export function clearSessionCookie(ctx: Context, proxies: TrustedProxies): void {
+  const secure = isSecure(ctx, proxies);
+  if (secure) (ctx.cookies as unknown as { secure: boolean }).secure = true;
+  ctx.cookies.set(MEMBER_COOKIE, '', { httpOnly: true, sameSite: 'strict', path: '/', secure, overwrite: true, maxAge: 0 });
+}

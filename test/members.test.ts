@@ -1,0 +1,370 @@
+/**
+ * Members (issue #34) through the real listeners of one in-process node on 127.0.0.1: the owner
+ * invites on the admin API; the person joins with the link on the federation listener, signs in
+ * with a cookie and chats in a room the owner invited them to — and may do nothing else: every
+ * owner-only operation of the admin contract is refused on the client API, a member cookie opens
+ * nothing on the admin API, another user's id, a room they are not in, a cross-site request, a
+ * guessed passphrase (limited per account and per real client address behind a trusted proxy),
+ * a used link and a disabled member's session are all refused.
+ */
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { request } from 'undici';
+import WebSocket from 'ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { adminOperations, memberUse, CLIENT_API_PREFIX, CLIENT_STREAM_PATH, ADMIN_API_PREFIX, ADMIN_STREAM_NOTIFICATIONS, type AdminOperationName } from '../shared/contract/admin-operations.ts';
+import { startInProcessNode } from './helpers/in-process-node.ts';
+import { removeTempDirs } from './helpers/temp-dir.ts';
+import { REPO_ROOT } from './helpers/node-process.ts';
+
+const SERVER = 'home.test';
+const SAM = `@sam:${SERVER}`;
+const OWNER = `@owner:${SERVER}`;
+const PASSPHRASE = 'lantern orbit pickle seventeen';
+
+let home: Awaited<ReturnType<typeof startInProcessNode>>;
+let base: string;
+let origin: string;
+
+beforeAll(async () => {
+  home = await startInProcessNode(SERVER, {
+    // Requests from this process come from 127.0.0.1: as a trusted proxy, its X-Forwarded-For names the client.
+    config: { trustedProxies: ['127.0.0.1'], signInLimits: { perAccount: 3, perAddress: 4, windowMs: 10 * 60_000 } },
+  });
+  base = home.started.federation_url!;
+  origin = new URL(base).origin;
+});
+afterAll(async () => {
+  await home?.node.stop();
+  removeTempDirs();
+});
+
+interface Answer { status: number; headers: Record<string, string | string[] | undefined>; body: { error?: string; message?: string } & Record<string, unknown> }
+
+/** A request to the client API as a browser page of this origin would make it (Origin set), with the member's cookie if given. */
+async function client(method: string, path: string, options: { cookie?: string | undefined; body?: unknown; headers?: Record<string, string>; from?: string } = {}): Promise<Answer> {
+  const response = await request(`${base}${CLIENT_API_PREFIX}${path}`, {
+    method: method as 'GET',
+    reset: true,
+    headers: {
+      ...(method === 'GET' ? {} : { origin }),
+      ...(options.cookie ? { cookie: `paracord_member=${options.cookie}` } : {}),
+      ...(options.body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...(options.from ? { 'x-forwarded-for': options.from } : {}),
+      ...options.headers,
+    },
+    body: options.body === undefined ? undefined : JSON.stringify(options.body),
+  });
+  const text = await response.body.text();
+  return { status: response.statusCode, headers: response.headers, body: text ? JSON.parse(text) : {} };
+}
+
+const cookieOf = (answer: Answer) => String(answer.headers['set-cookie']).match(/paracord_member=([^;]*)/)?.[1];
+
+async function memberLink(): Promise<string> {
+  const created = await home.admin('POST', '/members/invites', { note: 'for Sam' });
+  expect(created.status).toBe(200);
+  expect(created.body.link).toMatch(new RegExp(`^${base}/app/#/join/[A-Za-z0-9_-]+$`));
+  return (created.body.link as string).split('/').pop()!;
+}
+
+async function signIn(localpart: string, passphrase: string, from = '198.51.100.1'): Promise<Answer> {
+  return client('POST', '/sign-in', { body: { localpart, passphrase }, from });
+}
+
+let sam: string;
+let roomId: string;
+
+describe('a member joins by link and chats', () => {
+  it('joins once with the link, over the federation listener, and gets a session cookie', async () => {
+    const token = await memberLink();
+    expect((await client('GET', `/links/${token}`)).body).toEqual({ purpose: 'join', user_id: null, server_name: SERVER });
+    const joined = await client('POST', '/join', { body: { token, localpart: 'sam', passphrase: PASSPHRASE } });
+    expect(joined.status).toBe(200);
+    expect(joined.body).toEqual({ user_id: SAM });
+    const setCookie = String(joined.headers['set-cookie']);
+    expect(setCookie).toMatch(/httponly/i);
+    expect(setCookie).toMatch(/samesite=strict/i);
+    expect(setCookie).not.toMatch(/secure/i); // plain HTTP here (--insecure-http)
+    sam = cookieOf(joined)!;
+    const me = await client('GET', '/me', { cookie: sam });
+    expect(me.body).toEqual({ user_id: SAM, display_name: null, server_name: SERVER, may_create_rooms: true, secure: false });
+    // The link works once.
+    const again = await client('POST', '/join', { body: { token, localpart: 'sam2', passphrase: PASSPHRASE } });
+    expect(again.status).toBe(404);
+    expect(again.body.error).toBe('link_unusable');
+    expect((await client('GET', `/links/${token}`)).status).toBe(404);
+    const listed = (await home.admin('GET', '/members')).body.members as Array<{ user_id: string; sessions: number }>;
+    expect(listed).toMatchObject([{ user_id: SAM, sessions: 1, disabled: false }]);
+    expect((await home.admin('GET', '/status')).body.members_signed_in).toBe(1);
+  });
+
+  it('accepts the owner\'s room invitation, lists its rooms, sends a message the owner sees', async () => {
+    roomId = (await home.admin('POST', '/rooms', { name: 'Family' })).body.room_id as string;
+    expect((await home.admin('POST', `/rooms/${roomId}/invites`, { user_id: SAM })).status).toBe(200);
+    const invites = (await client('GET', '/invites', { cookie: sam })).body.invites as Array<{ invite_id: string; room_id: string }>;
+    expect(invites).toMatchObject([{ room_id: roomId }]);
+    expect((await client('POST', `/invites/${invites[0]!.invite_id}/accept`, { cookie: sam, body: {} })).status).toBe(200);
+    const rooms = await client('GET', '/rooms', { cookie: sam });
+    expect(rooms.body.rooms).toMatchObject([{ room_id: roomId, name: 'Family', membership: 'join' }]);
+    const sent = await client('POST', `/rooms/${roomId}/messages`, { cookie: sam, body: { body: 'hello from my phone' } });
+    expect(sent.status).toBe(200);
+    const seen = (await home.admin('GET', `/rooms/${roomId}/messages`)).body.messages as Array<{ sender: string; body: string }>;
+    expect(seen.at(-1)).toMatchObject({ sender: SAM, body: 'hello from my phone' });
+    const room = await client('GET', `/rooms/${roomId}`, { cookie: sam });
+    expect(room.body).toMatchObject({ room_id: roomId, membership: 'join', can_send: true });
+  });
+
+  it('acts only as itself: another user in the acting field is refused', async () => {
+    expect((await client('GET', `/rooms?user_id=${encodeURIComponent(OWNER)}`, { cookie: sam })).body.error).toBe('not_yours');
+    const asOwner = await client('POST', `/rooms/${roomId}/messages`, { cookie: sam, body: { body: 'as the owner', user_id: OWNER } });
+    expect(asOwner.status).toBe(403);
+    expect(asOwner.body.error).toBe('not_yours');
+    const invite = await client('POST', `/rooms/${roomId}/invites`, { cookie: sam, body: { user_id: OWNER, inviter: OWNER } });
+    expect(invite.body.error).toBe('not_yours');
+    expect(((await home.admin('GET', `/rooms/${roomId}/messages`)).body.messages as Array<{ body: string }>).map((m) => m.body)).not.toContain('as the owner');
+  });
+
+  it('does not see or touch a room it is not in (404, as a room that does not exist)', async () => {
+    const owners = (await home.admin('POST', '/rooms', { name: 'Owner only' })).body.room_id as string;
+    for (const [method, path, body] of [['GET', `/rooms/${owners}/messages`], ['GET', `/rooms/${owners}`], ['POST', `/rooms/${owners}/messages`, { body: 'hi' }], ['POST', `/rooms/${owners}/leave`, {}], ['GET', `/rooms/!nosuchroom:${SERVER}/messages`]] as const) {
+      const answer = await client(method, path, { cookie: sam, body });
+      expect(answer.status, `${method} ${path}`).toBe(404);
+      expect(answer.body.error).toBe('room_not_found');
+    }
+    const rooms = (await client('GET', '/rooms', { cookie: sam })).body.rooms as Array<{ room_id: string }>;
+    expect(rooms.map((r) => r.room_id)).toEqual([roomId]);
+  });
+
+  it('creates rooms only while the owner allows it', async () => {
+    expect((await home.admin('PUT', '/policy', { members_may_create_rooms: false })).body.members_may_create_rooms).toBe(false);
+    const refused = await client('POST', '/rooms', { cookie: sam, body: { name: 'Mine' } });
+    expect(refused.status).toBe(403);
+    expect(refused.body.error).toBe('room_creation_off');
+    expect((await client('GET', '/me', { cookie: sam })).body.may_create_rooms).toBe(false);
+    expect((await home.admin('PUT', '/policy', { members_may_create_rooms: true })).status).toBe(200);
+    const created = await client('POST', '/rooms', { cookie: sam, body: { name: 'Mine' } });
+    expect(created.status).toBe(200);
+    expect(((await client('GET', `/rooms/${created.body.room_id as string}`, { cookie: sam })).body.members as Array<{ user_id: string; role: string }>)).toEqual([{ user_id: SAM, membership: 'join', role: 'owner' }]);
+  });
+});
+
+/** A path of the contract with every parameter filled (the answer is decided before the input is read). */
+const pathOf = (path: string) => path.replace(/:([a-z_]+)/g, (_, name: string) => ({ room_id: `!r:${SERVER}`, event_id: `$e:${SERVER}`, user_id: SAM, key: 'x' })[name] ?? 'x');
+
+describe('what a member may not do', () => {
+  it('is refused every owner-only operation of the admin contract on the client API (403 owner_only)', async () => {
+    const ownerOnly = (Object.keys(adminOperations) as AdminOperationName[]).filter((name) => !memberUse(name));
+    // What a member may use, named here: a new operation is the owner's until someone decides otherwise.
+    expect((Object.keys(adminOperations) as AdminOperationName[]).filter((name) => memberUse(name)).sort()).toEqual([
+      'acceptInvite', 'addReaction', 'createRoom', 'declineInvite', 'deleteMessage', 'editMessage', 'getRoom', 'inviteToRoom', 'joinRemoteRoom', 'leaveRoom', 'listBans',
+      'listInvites', 'listMessages', 'listRooms', 'markRead', 'removeMember', 'removeReaction', 'searchMessages', 'sendMessage', 'sendMessages', 'setMemberRole', 'unbanMember',
+    ]);
+    expect(ownerOnly.length).toBeGreaterThan(40);
+    for (const name of ownerOnly) {
+      const { method, path } = adminOperations[name];
+      const answer = await client(method, pathOf(path), { cookie: sam, ...(method === 'GET' ? {} : { body: {} }) });
+      expect([answer.status, answer.body.error], `${name}: ${method} ${path}`).toEqual([403, 'owner_only']);
+    }
+    // Not signed in: nothing at all.
+    for (const name of Object.keys(adminOperations) as AdminOperationName[]) {
+      const { method, path } = adminOperations[name];
+      expect((await client(method, pathOf(path), method === 'GET' ? {} : { body: {} })).status, name).toBe(401);
+    }
+  });
+
+  it('opens nothing on the admin API (loopback) with its cookie', async () => {
+    for (const name of Object.keys(adminOperations) as AdminOperationName[]) {
+      const { method, path } = adminOperations[name];
+      const answer = await home.admin(method, pathOf(path), method === 'GET' ? undefined : {}, { authorization: '', cookie: `paracord_member=${sam}`, 'x-paracord-request': '1' });
+      expect(answer.status, `${name}: ${method} ${path}`).toBe(401);
+    }
+  });
+
+  it('cannot be made to act by another site (state-changing requests need same-origin)', async () => {
+    const send = (headers: Record<string, string>) => client('POST', `/rooms/${roomId}/messages`, { cookie: sam, body: { body: 'forged' }, headers });
+    const attempts: Array<Record<string, string>> = [{ origin: 'https://evil.example' }, { origin: '' }, { origin, 'sec-fetch-site': 'cross-site' }, { origin: '', 'sec-fetch-site': 'same-site' }];
+    for (const headers of attempts) {
+      const answer = await send(headers);
+      expect([answer.status, answer.body.error], JSON.stringify(headers)).toEqual([403, 'cross_site']);
+    }
+    expect((await send({ origin: '', 'sec-fetch-site': 'same-origin' })).status).toBe(200);
+    expect((await client('POST', '/sign-in', { body: { localpart: 'sam', passphrase: PASSPHRASE }, headers: { origin: 'https://evil.example' } })).body.error).toBe('cross_site');
+  });
+
+  it('keeps a session to the Host it was issued for', async () => {
+    const answer = await client('GET', '/me', { cookie: sam, headers: { host: `localhost:${new URL(base).port}` } });
+    expect([answer.status, answer.body.error]).toEqual([401, 'not_signed_in']);
+  });
+});
+
+describe('signing in', () => {
+  it('answers a wrong passphrase 401, then 429 per account with the time to wait; the real client address behind the proxy is what counts', async () => {
+    const wrong = await signIn('sam', 'not the passphrase at all', '198.51.100.7');
+    expect([wrong.status, wrong.body.error]).toEqual([401, 'bad_credentials']);
+    const nobody = await signIn('nobody', 'not the passphrase at all', '198.51.100.7');
+    expect(nobody.body).toEqual(wrong.body); // the same answer whether the member exists
+    // Per account: 3 failures (from anywhere), then refused without checking.
+    await signIn('nobody', 'still wrong passphrase', '198.51.100.8');
+    await signIn('nobody', 'still wrong passphrase', '198.51.100.9');
+    const limited = await signIn('nobody', 'still wrong passphrase', '198.51.100.10');
+    expect(limited.status).toBe(429);
+    expect(limited.body).toMatchObject({ error: 'too_many_attempts', message: expect.stringMatching(/^too many attempts, try again in \d+ minutes?$/) });
+    // Per address: 198.51.100.7 failed twice; two more (other names), then that address is refused, others are not.
+    await signIn('alice', 'wrong wrong wrong', '198.51.100.7');
+    await signIn('bob', 'wrong wrong wrong', '198.51.100.7');
+    expect((await signIn('sam', PASSPHRASE, '198.51.100.7')).status).toBe(429);
+    const ok = await signIn('sam', PASSPHRASE, '198.51.100.20');
+    expect(ok.status).toBe(200);
+    const second = cookieOf(ok)!;
+    const sessions = (await client('GET', '/me/sessions', { cookie: second })).body.sessions as Array<{ id: string; current: boolean }>;
+    expect(sessions).toHaveLength(2);
+    expect(sessions.filter((s) => s.current)).toHaveLength(1);
+    expect((await client('POST', '/sign-out', { cookie: second, body: {} })).status).toBe(200);
+    expect((await client('GET', '/me', { cookie: second })).status).toBe(401);
+  });
+
+  it('marks the cookie Secure behind a trusted proxy that speaks HTTPS to the browser', async () => {
+    const https = { 'x-forwarded-proto': 'https', origin: origin.replace(/^http:/, 'https:') };
+    const answer = await client('POST', '/sign-in', { body: { localpart: 'sam', passphrase: PASSPHRASE }, from: '198.51.100.50', headers: https });
+    expect(answer.status).toBe(200);
+    expect(String(answer.headers['set-cookie'])).toMatch(/;\s*secure/i);
+    const me = await client('GET', '/me', { cookie: cookieOf(answer), headers: https });
+    expect(me.body.secure).toBe(true);
+    // The plain-HTTP origin is not this request's origin any more.
+    expect((await client('POST', '/sign-out', { cookie: cookieOf(answer), body: {}, headers: { 'x-forwarded-proto': 'https' } })).body.error).toBe('cross_site');
+    expect((await client('POST', '/sign-out', { cookie: cookieOf(answer), body: {}, headers: https })).status).toBe(200);
+  });
+
+  it('ends a disabled member\'s sessions at once and refuses its sign-in until enabled', async () => {
+    expect((await client('GET', '/rooms', { cookie: sam })).status).toBe(200);
+    const disabled = await home.admin('POST', `/members/${SAM}/disable`, {});
+    expect(disabled.body).toMatchObject({ user_id: SAM, disabled: true, sessions: 0 });
+    expect((await client('GET', '/rooms', { cookie: sam })).status).toBe(401);
+    expect((await client('POST', `/rooms/${roomId}/messages`, { cookie: sam, body: { body: 'after' } })).status).toBe(401);
+    expect((await signIn('sam', PASSPHRASE, '198.51.100.30')).body.error).toBe('bad_credentials');
+    expect((await home.admin('GET', '/status')).body.members_signed_in).toBe(0);
+    expect((await home.admin('POST', `/members/${SAM}/enable`, {})).body.disabled).toBe(false);
+    expect((await signIn('sam', PASSPHRASE, '198.51.100.30')).status).toBe(200);
+  });
+
+  it('sets a new passphrase with a reset link (once), which ends the other sessions', async () => {
+    const before = cookieOf(await signIn('sam', PASSPHRASE, '198.51.100.40'))!;
+    const reset = await home.admin('POST', `/members/${SAM}/reset`, {});
+    const token = (reset.body.link as string).split('#/reset/')[1]!;
+    expect((await client('GET', `/links/${token}`)).body).toEqual({ purpose: 'reset', user_id: SAM, server_name: SERVER });
+    const next = 'violet harbour thimble ninety';
+    const answer = await client('POST', '/reset', { body: { token, passphrase: next } });
+    expect(answer.body).toEqual({ user_id: SAM });
+    expect((await client('GET', '/me', { cookie: before })).status).toBe(401);
+    expect((await client('GET', '/me', { cookie: cookieOf(answer) })).status).toBe(200);
+    expect((await client('POST', '/reset', { body: { token, passphrase: next } })).body.error).toBe('link_unusable');
+    const links = (await home.admin('GET', '/members/invites')).body.invites as Array<{ purpose: string; state: string }>;
+    expect(links.map((l) => [l.purpose, l.state])).toEqual([['reset', 'used'], ['join', 'used']]);
+  });
+
+  it('revokes an unused member link', async () => {
+    const created = await home.admin('POST', '/members/invites', {});
+    const revoked = await home.admin('DELETE', `/members/invites/${created.body.id as string}`);
+    expect(revoked.body).toMatchObject({ id: created.body.id, state: 'revoked' });
+    const token = (created.body.link as string).split('#/join/')[1]!;
+    expect((await client('POST', '/join', { body: { token, localpart: 'eve', passphrase: PASSPHRASE } })).body.error).toBe('link_unusable');
+  });
+});
+
+type Frame = { id?: number | string | null; ok?: boolean; result?: Record<string, unknown>; status?: number; error?: string; notification?: { type: string; room_id?: string; sender?: string } };
+
+describe('the members\' stream', () => {
+  it('runs the member\'s operations as the member, carries only its rooms\' notifications, and ends with its session', async () => {
+    const cookie = cookieOf(await signIn('sam', 'violet harbour thimble ninety', '198.51.100.60'))!;
+    const ws = new WebSocket(`${base.replace(/^http/, 'ws')}${CLIENT_STREAM_PATH}`, ADMIN_STREAM_NOTIFICATIONS, { headers: { cookie: `paracord_member=${cookie}`, origin } });
+    const frames: Frame[] = [];
+    const waiters: Array<() => void> = [];
+    ws.on('message', (data) => {
+      frames.push(JSON.parse(String(data)) as Frame);
+      waiters.splice(0).forEach((w) => w());
+    });
+    const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    const next = async (match: (f: Frame) => boolean): Promise<Frame> => {
+      for (;;) {
+        const found = frames.find(match);
+        if (found) return found;
+        await new Promise<void>((resolve) => waiters.push(resolve));
+      }
+    };
+    ws.send(JSON.stringify({ id: 1, op: 'listRooms', input: {} }));
+    ws.send(JSON.stringify({ id: 2, op: 'getStatus', input: {} }));
+    ws.send(JSON.stringify({ id: 3, op: 'listRooms', input: { user_id: OWNER } }));
+    const rooms = (await next((f) => f.id === 1)).result!.rooms as Array<{ room_id: string }>;
+    expect(rooms.map((r) => r.room_id)).toContain(roomId);
+    expect(await next((f) => f.id === 2)).toMatchObject({ ok: false, status: 403, error: 'owner_only' });
+    expect(await next((f) => f.id === 3)).toMatchObject({ ok: false, status: 403, error: 'not_yours' });
+    // The owner writes in a room Sam is not in, then in Sam's: Sam hears of the second only.
+    const owners = (await home.admin('POST', '/rooms', { name: 'Owner again' })).body.room_id as string;
+    await home.admin('POST', `/rooms/${owners}/messages`, { body: 'private' });
+    await home.admin('POST', `/rooms/${roomId}/messages`, { body: 'for everyone' });
+    const heard = await next((f) => f.notification?.type === 'room' && f.notification.room_id === roomId);
+    expect(heard.notification!.sender).toBe(OWNER);
+    expect(frames.filter((f) => f.notification && f.notification.room_id !== roomId)).toEqual([]);
+    ws.send(JSON.stringify({ id: 4, op: 'sendMessage', input: { room_id: roomId, body: 'over the stream' } }));
+    expect((await next((f) => f.id === 4)).ok).toBe(true);
+    expect(((await home.admin('GET', `/rooms/${roomId}/messages`)).body.messages as Array<{ sender: string; body: string }>).at(-1)).toMatchObject({ sender: SAM, body: 'over the stream' });
+    // Signed out elsewhere (the session ended): the next request is refused and the stream closes.
+    await client('DELETE', `/me/sessions/${((await client('GET', '/me/sessions', { cookie })).body.sessions as Array<{ id: string; current: boolean }>).find((x) => x.current)!.id}`, { cookie, body: {} });
+    ws.send(JSON.stringify({ id: 5, op: 'listRooms', input: {} }));
+    expect(await next((f) => f.id === 5)).toMatchObject({ ok: false, status: 401 });
+    expect(await closed).toBe(1008);
+  });
+
+  it('is refused without a session', async () => {
+    const ws = new WebSocket(`${base.replace(/^http/, 'ws')}${CLIENT_STREAM_PATH}`, { headers: { origin } });
+    ws.on('error', () => undefined);
+    const status = await new Promise<number>((resolve) => ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)));
+    expect(status).toBe(401);
+    ws.terminate();
+  });
+});
+
+describe('the CLI', () => {
+  it('prints a member link (member invite) and lists the members (member list)', async () => {
+    const cli = (...args: string[]) => promisify(execFile)(process.execPath, [join(REPO_ROOT, 'bin', 'paracord-node.js'), 'member', ...args, '--data', home.dataDir]);
+    const invited = await cli('invite', '--note', 'for Kim');
+    expect(invited.stdout.trim()).toMatch(new RegExp(`^${base}/app/#/join/[A-Za-z0-9_-]+$`));
+    const listed = JSON.parse((await cli('list')).stdout) as { members: Array<{ user_id: string }> };
+    expect(listed.members.map((m) => m.user_id)).toEqual([SAM]);
+    const links = (await home.admin('GET', '/members/invites')).body.invites as Array<{ note: string | null; state: string }>;
+    expect(links[0]).toMatchObject({ note: 'for Kim', state: 'active' });
+  });
+});
+
+describe('the member app', () => {
+  it('is served at /app/ on the federation listener, next to the federation API', async () => {
+    const app = await request(`${base}/app/`, { reset: true });
+    const text = await app.body.text();
+    expect(app.statusCode).toBe(200); // the test suite runs after `npm run build`
+    expect(text).toMatch(/<!doctype html>/i);
+    expect(app.headers['content-security-policy']).toMatch(/frame-ancestors 'none'/);
+    // Its scripts, at /assets/ (vite base '/'), are served too; nothing else of the UI's folder outside /app/.
+    const script = text.match(/src="(\/assets\/[^"]+\.js)"/)?.[1];
+    if (script) {
+      const asset = await request(`${base}${script}`, { reset: true });
+      await asset.body.dump();
+      expect(asset.statusCode).toBe(200);
+    }
+    const missing = await request(`${base}/assets/nothing.js`, { reset: true });
+    await missing.body.dump();
+    expect(missing.statusCode).toBe(404);
+    const redirect = await request(`${base}/app`, { reset: true });
+    await redirect.body.dump();
+    expect(redirect.statusCode).toBe(302);
+    const unknown = await request(`${base}${CLIENT_API_PREFIX}/nothing-here`, { reset: true });
+    expect(unknown.statusCode).toBe(404);
+    await unknown.body.dump();
+    expect(ADMIN_API_PREFIX).not.toBe(CLIENT_API_PREFIX);
+  });
+});
