@@ -21,13 +21,22 @@ export function titleFor(rooms: RoomSummary[]): string {
   return `(${total > 999 ? '999+' : total}${mentions > 0 ? ` · @${mentions}` : ''}) ${BASE_TITLE}`;
 }
 
+/** A member's title (issue #34 item 5): the unread mentions only, "(2) Paracord". */
+export function mentionTitleFor(rooms: RoomSummary[]): string {
+  const mentions = rooms.reduce((n, r) => n + (r.membership === 'join' ? (r.mentions ?? 0) : 0), 0);
+  return mentions > 0 ? `(${mentions > 999 ? '999+' : mentions}) ${BASE_TITLE}` : BASE_TITLE;
+}
+
+/** Which title the window shows: the owner's (unread and mentions) or a member's (mentions). */
+export const attentionTitle = { of: titleFor };
+
 export function notificationsAvailable(): boolean {
   return typeof Notification !== 'undefined';
 }
 
 /** Updates the title; notifies of rooms whose mention count grew since the last call (not on the first). */
 export function updateAttention(rooms: RoomSummary[], openRoomId: string): void {
-  document.title = titleFor(rooms);
+  document.title = attentionTitle.of(rooms);
   for (const room of rooms) {
     const now = room.mentions ?? 0;
     const before = seenMentions.get(room.room_id) ?? 0;

@@ -76,3 +76,15 @@ describe('explainBackupWarning', () => {
     expect(explainBackupWarning('No backup yet.')).toEqual({ text: 'No backup yet.', details: '' });
   });
 });
+
+describe('members (issue #34)', () => {
+  it("keeps the server's wait in the words of too many attempts", async () => {
+    const { explainError, tooManyAttemptsText } = await import('./errors.ts');
+    const { AdminError } = await import('../../../shared/contract/client.ts');
+    expect(explainError(new AdminError(429, 'too_many_attempts', 'too many attempts, try again in 12 minutes')).text).toBe('Too many attempts to sign in. Try again in 12 minutes.');
+    expect(tooManyAttemptsText('too many attempts, try again in 1 minute')).toBe('Too many attempts to sign in. Try again in 1 minute.');
+    expect(tooManyAttemptsText('slow down')).toBe('Too many attempts to sign in. Wait a few minutes, then try again.');
+    expect(explainError(new AdminError(401, 'bad_credentials', 'bad credentials')).text).toMatch(/do not match/);
+    expect(explainError(new AdminError(404, 'link_unusable', 'x')).text).toMatch(/cannot be used/);
+  });
+});

@@ -70,6 +70,13 @@ export const ERROR_SENTENCES: Readonly<Record<string, string>> = {
   wrong_link: 'This link is for something else (joining, or setting a new passphrase).',
   sign_in_failed: 'That user name and passphrase do not match a member of this server.',
   too_many_attempts: 'Too many attempts to sign in. Wait a few minutes, then try again.',
+  bad_credentials: 'That user name and passphrase do not match a member of this server.',
+  link_unusable: 'This link cannot be used: it was used already, it expired, or it was cancelled. Ask the owner of the server for a new one.',
+  not_signed_in: 'You are signed out. Sign in again.',
+  owner_only: 'Only the owner of this server can do that.',
+  cross_site: 'The server refused a request that did not come from its own page. Reload the page.',
+  not_yours: 'You can only do that as yourself.',
+  room_not_found: 'This room is not here, or you are not in it.',
   wrong_passphrase: 'The current passphrase is not right.',
   unknown_link: 'There is no such member link.',
   unknown_session: 'That session has already ended.',
@@ -267,6 +274,8 @@ function statusSentence(status: number): string {
 export function explainError(error: unknown): Explained {
   if (error instanceof AdminError) {
     const details = `${error.code} (${error.status}): ${error.message}`;
+    // The server says when to try again ("too many attempts, try again in 12 minutes"): kept, in words.
+    if (error.code === 'too_many_attempts') return { text: tooManyAttemptsText(error.message), details };
     if (ERROR_SENTENCES[error.code]) {
       // For input errors the node's message names the field: keep it, without the schema path noise.
       if (error.code === 'invalid_input') return { text: `${ERROR_SENTENCES.invalid_input} ${fieldHint(error.message)}`.trim(), details };
@@ -284,6 +293,14 @@ export function explainError(error: unknown): Explained {
   const details = error instanceof Error ? error.message : String(error);
   const cause = explainCause(details);
   return { text: cause.text || 'Something went wrong.', details };
+}
+
+/** The server's "too many attempts, try again in N minutes", in the UI's words (the wait kept). */
+export function tooManyAttemptsText(message: string): string {
+  const minutes = /(\d+)\s*minute/.exec(message)?.[1];
+  const seconds = /(\d+)\s*second/.exec(message)?.[1];
+  const wait = minutes ? `${minutes} ${minutes === '1' ? 'minute' : 'minutes'}` : seconds ? `${seconds} ${seconds === '1' ? 'second' : 'seconds'}` : '';
+  return wait ? `Too many attempts to sign in. Try again in ${wait}.` : ERROR_SENTENCES.too_many_attempts!;
 }
 
 /** "rate_limit.per_second: Too small: expected number to be >0" → "Per second: must be above 0." (no schema paths, no zod wording). */
