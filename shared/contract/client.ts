@@ -36,7 +36,7 @@ export interface HttpTransportOptions<N extends string> {
   /** The API's path prefix: the admin API's by default; a member's browser uses the client API's (issue #34). */
   prefix?: string;
   /** Whether the browser sends its cookies (fetch's default, 'same-origin', unless set). */
-  credentials?: RequestCredentials;
+  credentials?: RequestInit['credentials'];
   /** The operations by name: the admin contract's by default. */
   operations?: Readonly<Record<N, HttpOperation>>;
   headers?: () => Record<string, string>;

@@ -23,7 +23,7 @@ export interface ApiSettings {
   streamPath: string;
   /** The owner's browser asks this (answered without credentials); a member's asks `GET /me`. */
   sessionPath: string;
-  credentials: RequestCredentials | undefined;
+  credentials: RequestInit['credentials'] | undefined;
 }
 
 export function apiSettings(mode: AppMode): ApiSettings {
