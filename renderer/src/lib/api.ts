@@ -1,11 +1,11 @@
-import { ADMIN_STREAM_NOTIFICATIONS } from '../../../shared/contract/admin-operations.ts';
+import { ADMIN_STREAM_NOTIFICATIONS, type AdminOperationName } from '../../../shared/contract/admin-operations.ts';
 import { createAdminClient, httpTransport, AdminError, type AdminTransport } from '../../../shared/contract/client.ts';
 import { ConnectionLost, streamTransport, type StreamTransport } from '../../../shared/contract/stream-transport.ts';
 import { memberOperations } from '../../../shared/contract/admin/members.ts';
 import { errorSentence } from './errors.ts';
 import { apiSettings, modeFor } from './mode.ts';
 import { memberAccount, type Me } from './member-api.ts';
-import { createMemberAdmin } from './member-admin.ts';
+import { createMemberAdmin, type MemberOperationName } from './member-admin.ts';
 
 /**
  * The owner's UI, or a member's (served at /app/ on the federation listener, issue #34): a
@@ -23,7 +23,7 @@ interface DesktopBridge {
 /** In the desktop app the preload script provides this bridge; in a browser it is absent. */
 export const desktop = mode === 'owner' ? (window as unknown as { paracord?: DesktopBridge }).paracord : undefined;
 
-const ipcTransport = (bridge: DesktopBridge): AdminTransport => async (name, input) => {
+const ipcTransport = <N extends string = AdminOperationName>(bridge: DesktopBridge) => async (name: N, input: unknown): Promise<unknown> => {
   const result = await bridge.invoke(name, input);
   if (!result.ok) throw new AdminError(result.status, result.error, result.message);
   return result.value;
@@ -153,7 +153,7 @@ export const api = createAdminClient(watched(desktop ? ipcTransport(desktop) : b
  * The owner's member operations (issue #34: the Members card), over HTTP: not in the admin
  * contract's table until the node serves them (shared/contract/admin/members.ts).
  */
-export const memberAdmin = createMemberAdmin(watched(httpTransport({ operations: memberOperations })));
+export const memberAdmin = createMemberAdmin(watched(desktop ? ipcTransport<MemberOperationName>(desktop) : httpTransport({ operations: memberOperations })));
 
 export { AdminError };
 
