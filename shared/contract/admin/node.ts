@@ -58,4 +58,6 @@ export interface NodeStatus {
   warnings?: string[];
   /** Can friends reach this node (issue #15); absent in setup mode. `summary`: the tray's line. */
   reachability?: Reachability & { summary: string };
+  /** Members' devices signed in now (issue #34; the tray and the dashboard); absent on a node without members. */
+  members_signed_in?: number;
 }
