@@ -41,6 +41,12 @@ export { type DeliveryAttempt, type QueueEntry, queueEntryWords } from './admin/
 export type { BackupSchedule, BackupRun } from './admin/backups.ts';
 export type { Reachability } from './admin/reachability.ts';
 export type { MailboxView } from './admin/mailbox.ts';
+/**
+ * The owner's member operations (issue #34, shared/contract/admin/members.ts): they join
+ * `adminOperations` and `AdminOutputs` below together with the node's handlers for them; until
+ * then the renderer calls them through its own typed client (renderer/src/lib/member-admin.ts).
+ */
+export { memberOperations, type MemberOutputs, type MemberView, type MemberInvite, type MemberLinkCreated } from './admin/members.ts';
 
 export const adminOperations = {
   ...nodeOperations,

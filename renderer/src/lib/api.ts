@@ -1,7 +1,6 @@
-import { ADMIN_STREAM_NOTIFICATIONS, type AdminOperationName } from '../../../shared/contract/admin-operations.ts';
+import { ADMIN_STREAM_NOTIFICATIONS, memberOperations, type AdminOperationName } from '../../../shared/contract/admin-operations.ts';
 import { createAdminClient, httpTransport, AdminError, type AdminTransport } from '../../../shared/contract/client.ts';
 import { ConnectionLost, streamTransport, type StreamTransport } from '../../../shared/contract/stream-transport.ts';
-import { memberOperations } from '../../../shared/contract/admin/members.ts';
 import { errorSentence } from './errors.ts';
 import { apiSettings, modeFor } from './mode.ts';
 import { memberAccount, type Me } from './member-api.ts';

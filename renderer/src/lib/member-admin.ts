@@ -4,7 +4,7 @@
  * shared/contract/admin/members.ts. They join the admin contract's table once the node serves them.
  */
 import type { z } from 'zod';
-import { memberOperations, type MemberOutputs } from '../../../shared/contract/admin/members.ts';
+import { memberOperations, type MemberOutputs } from '../../../shared/contract/admin-operations.ts';
 
 export type MemberOperationName = keyof typeof memberOperations;
 export type MemberAdmin = {

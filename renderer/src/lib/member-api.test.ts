@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AdminError } from '../../../shared/contract/client.ts';
-import { localpartOf, memberAccount } from './member-api.ts';
+import { localpartOf, MEMBER_NAME, memberAccount } from './member-api.ts';
 
 function fakeFetch(answers: Array<{ status: number; body: unknown }>) {
   const calls: Array<{ url: string; init: RequestInit }> = [];
@@ -49,5 +49,10 @@ describe("a member's own API (issue #34)", () => {
     expect(localpartOf(' Ann ')).toBe('ann');
     expect(localpartOf('@ann:home.example')).toBe('ann');
     expect(localpartOf('ann:home.example')).toBe('ann');
+  });
+
+  it('checks a new user name as the node does', () => {
+    for (const ok of ['ann', 'a', 'ann.b_c-d', '9lives', 'x'.repeat(32)]) expect(MEMBER_NAME.test(ok), ok).toBe(true);
+    for (const bad of ['', 'Ann', '.ann', '-ann', 'ann b', 'ann:home', 'x'.repeat(33), 'añn']) expect(MEMBER_NAME.test(bad), bad).toBe(false);
   });
 });

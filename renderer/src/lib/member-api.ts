@@ -66,3 +66,6 @@ export function localpartOf(typed: string): string {
 }
 
 export const PASSPHRASE_MIN_CHARS = 10;
+
+/** A member's user name as the node takes it (main/core/members/: 1–32 of a-z 0-9 . _ -, a letter or digit first). */
+export const MEMBER_NAME = /^[a-z0-9][a-z0-9._-]{0,31}$/;
