@@ -134,13 +134,13 @@ function browserStream(): StreamTransport {
   }));
 }
 function browserTransport(): AdminTransport {
-  if (typeof WebSocket === 'undefined') return http();
+  if (typeof WebSocket === 'undefined' || !settings.streamPath) return http();
   return (name, input) => browserStream().call(name, input);
 }
 
 /** Opens the admin stream now (for its notifications) unless it is open; false where there is none (no WebSocket, signed out). */
 export function openStream(): boolean {
-  if (desktop || typeof WebSocket === 'undefined' || !access.signedIn) return false;
+  if (desktop || typeof WebSocket === 'undefined' || !settings.streamPath || !access.signedIn) return false;
   browserStream().connect();
   return true;
 }

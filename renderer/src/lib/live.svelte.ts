@@ -187,5 +187,6 @@ export function connectLive(): void {
     return;
   }
   // Already open (or opening): that stream is kept, closing it would lose what it carries.
-  openStream();
+  // A member's page without a stream asks again every few seconds instead (`poll`).
+  if (!openStream() && mode === 'member') scheduleProbe();
 }

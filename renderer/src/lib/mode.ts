@@ -13,6 +13,9 @@ export const MEMBER_APP_PATH = '/app/';
 /** The members' API on the federation listener (same origin as the app, issue #34 item 2). */
 export const CLIENT_API_PREFIX = '/_paracord/client/v1';
 
+/** Whether the node offers members a live stream (issue #34: the server side says which it built). */
+export const MEMBER_STREAM = true;
+
 export function modeFor(pathname: string): AppMode {
   return pathname === '/app' || pathname.startsWith(MEMBER_APP_PATH) ? 'member' : 'owner';
 }
@@ -20,7 +23,8 @@ export function modeFor(pathname: string): AppMode {
 /** How this page reaches its API: the prefix of every operation, the live stream, whether it sends its cookie. */
 export interface ApiSettings {
   prefix: string;
-  streamPath: string;
+  /** The live stream's path; null where the node offers none (the page then polls: live.svelte.ts). */
+  streamPath: string | null;
   /** The owner's browser asks this (answered without credentials); a member's asks `GET /me`. */
   sessionPath: string;
   credentials: RequestInit['credentials'] | undefined;
@@ -29,7 +33,9 @@ export interface ApiSettings {
 export function apiSettings(mode: AppMode): ApiSettings {
   if (mode === 'member') {
     // The member session is a cookie (HttpOnly, SameSite=Strict): never a bearer token in the page.
-    return { prefix: CLIENT_API_PREFIX, streamPath: `${CLIENT_API_PREFIX}/stream`, sessionPath: `${CLIENT_API_PREFIX}/me`, credentials: 'same-origin' };
+    // The members' stream (the admin stream's equivalent, carrying only their rooms' events) is
+    // tried; without it the page polls (MEMBER_STREAM false stops even the attempts).
+    return { prefix: CLIENT_API_PREFIX, streamPath: MEMBER_STREAM ? `${CLIENT_API_PREFIX}/stream` : null, sessionPath: `${CLIENT_API_PREFIX}/me`, credentials: 'same-origin' };
   }
   return { prefix: ADMIN_API_PREFIX, streamPath: ADMIN_STREAM_PATH, sessionPath: ADMIN_SESSION_PATH, credentials: undefined };
 }
