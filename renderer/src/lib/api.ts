@@ -1,7 +1,7 @@
 import { ADMIN_STREAM_NOTIFICATIONS, memberOperations, type AdminOperationName } from '../../../shared/contract/admin-operations.ts';
 import { createAdminClient, httpTransport, AdminError, type AdminTransport } from '../../../shared/contract/client.ts';
 import { ConnectionLost, streamTransport, type StreamTransport } from '../../../shared/contract/stream-transport.ts';
-import { errorSentence } from './errors.ts';
+import { errorSentence, wording } from './errors.ts';
 import { apiSettings, modeFor } from './mode.ts';
 import { memberAccount, type Me } from './member-api.ts';
 import { createMemberAdmin, type MemberOperationName } from './member-admin.ts';
@@ -12,6 +12,7 @@ import { createMemberAdmin, type MemberOperationName } from './member-admin.ts';
  */
 export const mode = modeFor(location.pathname);
 const settings = apiSettings(mode);
+wording.member = mode === 'member';
 
 type IpcResult = { ok: true; value: unknown } | { ok: false; status: number; error: string; message: string };
 interface DesktopBridge {

@@ -88,3 +88,21 @@ describe('members (issue #34)', () => {
     expect(explainError(new AdminError(404, 'link_unusable', 'x')).text).toMatch(/cannot be used/);
   });
 });
+
+describe("a member's words (issue #34)", () => {
+  it('speak of the server, not of "your node", and of signing in, not of login links', async () => {
+    const { explainError, wording } = await import('./errors.ts');
+    const { AdminError } = await import('../../../shared/contract/client.ts');
+    try {
+      wording.member = true;
+      expect(explainError(new TypeError('Failed to fetch')).text).toBe('The server does not answer. Are you online?');
+      expect(explainError(new AdminError(401, 'session_ended', 'x')).text).toBe('You were signed out on this device. Sign in again.');
+      expect(explainError(new AdminError(500, 'weird', 'x')).text).toBe('The server had a problem doing that. Try again later.');
+      expect(explainError(new AdminError(403, 'owner_only', 'x')).text).toBe('Only the owner of this server can do that.');
+      wording.member = false;
+      expect(explainError(new TypeError('Failed to fetch')).text).toBe('Your node does not answer. Is it still running?');
+    } finally {
+      wording.member = false;
+    }
+  });
+});
