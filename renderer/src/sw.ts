@@ -11,12 +11,21 @@ interface FetchEventLike extends Event {
   respondWith(answer: Promise<Response>): void;
   waitUntil(work: Promise<unknown>): void;
 }
+interface NotificationEventLike extends Event {
+  notification: { close(): void; data?: { hash?: unknown } };
+  waitUntil(work: Promise<unknown>): void;
+}
+interface WindowClientLike {
+  focus(): Promise<unknown>;
+  navigate(url: string): Promise<unknown>;
+}
 interface WorkerScope {
   registration: { scope: string };
   skipWaiting(): Promise<void>;
-  clients: { claim(): Promise<void> };
+  clients: { claim(): Promise<void>; matchAll(options: { type: 'window' }): Promise<WindowClientLike[]>; openWindow(url: string): Promise<unknown> };
   addEventListener(type: 'install' | 'activate', listener: (event: FetchEventLike) => void): void;
   addEventListener(type: 'fetch', listener: (event: FetchEventLike) => void): void;
+  addEventListener(type: 'notificationclick', listener: (event: NotificationEventLike) => void): void;
 }
 const worker = self as unknown as WorkerScope;
 const CACHE = 'paracord-app-shell';
@@ -66,4 +75,19 @@ worker.addEventListener('fetch', (event) => {
   const action = shellAction(request, scope());
   if (action === 'pass') return;
   event.respondWith(action === 'asset' ? cacheFirst(request) : networkFirst(request, shellKey(request.url, scope(), request.mode === 'navigate')));
+});
+
+// A mention's notification shown by this worker (phones, lib/attention.ts): opens the room in the app.
+worker.addEventListener('notificationclick', (event) => {
+  event.notification.close();
+  const hash = typeof event.notification.data?.hash === 'string' && event.notification.data.hash.startsWith('#/') ? event.notification.data.hash : '';
+  const url = new URL(hash, scope()).href;
+  event.waitUntil(
+    worker.clients.matchAll({ type: 'window' }).then(async (open) => {
+      const client = open[0];
+      if (!client) return worker.clients.openWindow(url);
+      await client.focus();
+      return client.navigate(url);
+    }),
+  );
 });

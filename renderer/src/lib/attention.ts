@@ -34,6 +34,22 @@ export function notificationsAvailable(): boolean {
   return typeof Notification !== 'undefined';
 }
 
+/**
+ * Shows a notification that opens `hash` when clicked. A phone's browser (Chrome on Android) has
+ * no `new Notification`: there the member app's service worker shows it (sw.ts opens the room).
+ */
+function notify(title: string, options: NotificationOptions, hash: string): void {
+  try {
+    const note = new Notification(title, options);
+    note.onclick = () => {
+      window.focus();
+      location.hash = hash;
+    };
+  } catch {
+    void navigator.serviceWorker?.getRegistration().then((registration) => registration?.showNotification(title, { ...options, data: { hash } })).catch(() => undefined);
+  }
+}
+
 /** Updates the title; notifies of rooms whose mention count grew since the last call (not on the first). */
 export function updateAttention(rooms: RoomSummary[], openRoomId: string): void {
   document.title = attentionTitle.of(rooms);
@@ -44,11 +60,7 @@ export function updateAttention(rooms: RoomSummary[], openRoomId: string): void 
     const visibleNow = room.room_id === openRoomId && document.visibilityState === 'visible';
     if (!primed || now <= before || visibleNow) continue;
     if (notificationsAvailable() && Notification.permission === 'granted') {
-      const note = new Notification(`You were mentioned in ${room.name}`, { body: `${now} unread mention${now === 1 ? '' : 's'}`, tag: room.room_id });
-      note.onclick = () => {
-        window.focus();
-        location.hash = `#/rooms/${encodeURIComponent(room.room_id)}`;
-      };
+      notify(`You were mentioned in ${room.name}`, { body: `${now} unread mention${now === 1 ? '' : 's'}`, tag: room.room_id }, `#/rooms/${encodeURIComponent(room.room_id)}`);
     }
   }
   primed = true;
