@@ -349,16 +349,15 @@ describe('the member app', () => {
     expect(app.statusCode).toBe(200); // the test suite runs after `npm run build`
     expect(text).toMatch(/<!doctype html>/i);
     expect(app.headers['content-security-policy']).toMatch(/frame-ancestors 'none'/);
-    // Its scripts, at /assets/ (vite base '/'), are served too; nothing else of the UI's folder outside /app/.
-    const script = text.match(/src="(\/assets\/[^"]+\.js)"/)?.[1];
-    if (script) {
-      const asset = await request(`${base}${script}`, { reset: true });
-      await asset.body.dump();
-      expect(asset.statusCode).toBe(200);
-    }
-    const missing = await request(`${base}/assets/nothing.js`, { reset: true });
-    await missing.body.dump();
-    expect(missing.statusCode).toBe(404);
+    // Its scripts, next to it at /app/assets/ (vite base './'), are served; nothing of the UI's folder outside /app/.
+    const script = text.match(/src="\.\/(assets\/[^"]+\.js)"/)?.[1];
+    expect(script, 'the page names its script relative to /app/').toBeTruthy();
+    const asset = await request(`${base}/app/${script}`, { reset: true });
+    await asset.body.dump();
+    expect(asset.statusCode).toBe(200);
+    const outside = await request(`${base}/${script}`, { reset: true });
+    await outside.body.dump();
+    expect(outside.statusCode).toBe(404);
     const redirect = await request(`${base}/app`, { reset: true });
     await redirect.body.dump();
     expect(redirect.statusCode).toBe(302);

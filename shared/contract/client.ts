@@ -25,19 +25,40 @@ export function createAdminClient(transport: AdminTransport): AdminHandlers {
   return client as unknown as AdminHandlers;
 }
 
+/** An operation as the HTTP transport needs it: its method and path (under the prefix). */
+export interface HttpOperation {
+  method: string;
+  path: string;
+}
+
+export interface HttpTransportOptions<N extends string> {
+  baseUrl?: string;
+  /** The API's path prefix: the admin API's by default; a member's browser uses the client API's (issue #34). */
+  prefix?: string;
+  /** Whether the browser sends its cookies (fetch's default, 'same-origin', unless set). */
+  credentials?: RequestInit['credentials'];
+  /** The operations by name: the admin contract's by default. */
+  operations?: Readonly<Record<N, HttpOperation>>;
+  headers?: () => Record<string, string>;
+  fetch?: typeof fetch;
+}
+
 /** HTTP transport: path parameters into the path, the rest as query (GET) or JSON body. */
-export function httpTransport(options: { baseUrl?: string; headers?: () => Record<string, string>; fetch?: typeof fetch } = {}): AdminTransport {
+export function httpTransport<N extends string = AdminOperationName>(options: HttpTransportOptions<N> = {}): (name: N, input: Record<string, unknown>) => Promise<unknown> {
   const doFetch = options.fetch ?? ((...args: Parameters<typeof fetch>) => fetch(...args));
+  const operations = (options.operations ?? adminOperations) as Readonly<Record<N, HttpOperation>>;
+  const prefix = options.prefix ?? ADMIN_API_PREFIX;
   return async (name, input) => {
-    const operation = adminOperations[name];
+    const operation = operations[name];
     const rest: Record<string, unknown> = { ...input };
     const path = operation.path.replace(/:([a-z_]+)/g, (_, param: string) => {
       const value = rest[param];
       delete rest[param];
       return encodeURIComponent(String(value));
     });
-    let url = `${options.baseUrl ?? ''}${ADMIN_API_PREFIX}${path}`;
+    let url = `${options.baseUrl ?? ''}${prefix}${path}`;
     const init: RequestInit = { method: operation.method, headers: { 'x-paracord-request': '1', ...(options.headers?.() ?? {}) } };
+    if (options.credentials) init.credentials = options.credentials;
     if (operation.method === 'GET') {
       const query = new URLSearchParams();
       for (const [key, value] of Object.entries(rest)) if (value !== undefined) query.set(key, String(value));

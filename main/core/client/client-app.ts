@@ -85,8 +85,6 @@ export function memberClient(deps: MemberClientDeps): Middleware {
     if (!uiRoot || (ctx.method !== 'GET' && ctx.method !== 'HEAD')) return next();
     if (ctx.path === '/app') return ctx.redirect(MEMBER_APP_PATH);
     if (ctx.path.startsWith(MEMBER_APP_PATH)) return sendUiFile(ctx, uiRoot, ctx.path.slice(MEMBER_APP_PATH.length - 1));
-    // The built UI names its scripts and styles at /assets/ (vite `base: '/'`): those files only.
-    if (ctx.path.startsWith('/assets/')) return sendUiFile(ctx, uiRoot, ctx.path, false);
     return next();
   };
 }

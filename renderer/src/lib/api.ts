@@ -1,7 +1,17 @@
-import { ADMIN_SESSION_PATH, ADMIN_STREAM_NOTIFICATIONS, ADMIN_STREAM_PATH } from '../../../shared/contract/admin-operations.ts';
+import { ADMIN_STREAM_NOTIFICATIONS, type AdminOperationName } from '../../../shared/contract/admin-operations.ts';
 import { createAdminClient, httpTransport, AdminError, type AdminTransport } from '../../../shared/contract/client.ts';
 import { ConnectionLost, streamTransport, type StreamTransport } from '../../../shared/contract/stream-transport.ts';
-import { errorSentence } from './errors.ts';
+import { errorSentence, wording } from './errors.ts';
+import { apiSettings, modeFor } from './mode.ts';
+import { memberAccount, type Me } from './member-api.ts';
+
+/**
+ * The owner's UI, or a member's (served at /app/ on the federation listener, issue #34): a
+ * member's page calls the client API with its session cookie (lib/mode.ts).
+ */
+export const mode = modeFor(location.pathname);
+const settings = apiSettings(mode);
+wording.member = mode === 'member';
 
 type IpcResult = { ok: true; value: unknown } | { ok: false; status: number; error: string; message: string };
 interface DesktopBridge {
@@ -10,9 +20,9 @@ interface DesktopBridge {
 }
 
 /** In the desktop app the preload script provides this bridge; in a browser it is absent. */
-export const desktop = (window as unknown as { paracord?: DesktopBridge }).paracord;
+export const desktop = mode === 'owner' ? (window as unknown as { paracord?: DesktopBridge }).paracord : undefined;
 
-const ipcTransport = (bridge: DesktopBridge): AdminTransport => async (name, input) => {
+const ipcTransport = <N extends string = AdminOperationName>(bridge: DesktopBridge) => async (name: N, input: unknown): Promise<unknown> => {
   const result = await bridge.invoke(name, input);
   if (!result.ok) throw new AdminError(result.status, result.error, result.message);
   return result.value;
@@ -47,7 +57,8 @@ export type SessionState = 'valid' | 'ended' | 'none';
  */
 export async function checkSession(): Promise<SessionState> {
   if (desktop) return 'valid';
-  const response = await fetch(ADMIN_SESSION_PATH, { cache: 'no-store' });
+  if (mode === 'member') return (await checkMember()) ? 'valid' : 'none';
+  const response = await fetch(settings.sessionPath, { cache: 'no-store' });
   const body = (await response.json().catch(() => ({}))) as { session?: unknown; error?: unknown; message?: unknown };
   if (!response.ok) throw new AdminError(response.status, String(body.error ?? 'error'), String(body.message ?? `HTTP ${response.status}`));
   const state: SessionState = body.session === 'valid' || body.session === 'ended' ? body.session : 'none';
@@ -56,7 +67,29 @@ export async function checkSession(): Promise<SessionState> {
   return state;
 }
 
-const watched = (transport: AdminTransport): AdminTransport => async (name, input) => {
+/** A member's own API: sign-in, joining by link, the account (member-api.ts). */
+export const account = memberAccount((...args) => fetch(...args));
+
+/** The signed-in member, as `GET /me` said (member mode only). */
+export const member = { me: null as Me | null };
+
+/** A member's page: whether its cookie is a session (`GET /me`); null when it is not. Throws when the node does not answer. */
+export async function checkMember(): Promise<Me | null> {
+  try {
+    const me = await account.me();
+    member.me = me;
+    access.signedIn = true;
+    return me;
+  } catch (error) {
+    if (error instanceof AdminError && error.status === 401) {
+      signedOut();
+      return null;
+    }
+    throw error;
+  }
+}
+
+const watched = <N extends string>(transport: (name: N, input: Record<string, unknown>) => Promise<unknown>) => async (name: N, input: Record<string, unknown>): Promise<unknown> => {
   if (!access.signedIn) throw new AdminError(401, 'not_signed_in', 'this page is not signed in: open a login link (run `paracord-node login`)');
   try {
     const value = await transport(name, input);
@@ -88,31 +121,33 @@ export const streamEvents = {
  * sign-out closes it; the next call after a new sign-in opens a new one.
  */
 let stream: StreamTransport | undefined;
+const http = () => httpTransport({ prefix: settings.prefix, credentials: settings.credentials });
 function browserStream(): StreamTransport {
-  const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${ADMIN_STREAM_PATH}`;
+  const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${settings.streamPath}`;
   return (stream ??= streamTransport({
     url,
     protocols: [ADMIN_STREAM_NOTIFICATIONS],
-    fallback: httpTransport(),
+    fallback: http(),
     onNotification: (notification) => streamEvents.notification(notification),
     onOpen: () => streamEvents.open(),
     onClose: () => streamEvents.close(),
   }));
 }
 function browserTransport(): AdminTransport {
-  if (typeof WebSocket === 'undefined') return httpTransport();
+  if (typeof WebSocket === 'undefined' || !settings.streamPath) return http();
   return (name, input) => browserStream().call(name, input);
 }
 
 /** Opens the admin stream now (for its notifications) unless it is open; false where there is none (no WebSocket, signed out). */
 export function openStream(): boolean {
-  if (desktop || typeof WebSocket === 'undefined' || !access.signedIn) return false;
+  if (desktop || typeof WebSocket === 'undefined' || !settings.streamPath || !access.signedIn) return false;
   browserStream().connect();
   return true;
 }
 
 /** The admin API, through whichever transport this window has: IPC in the desktop app, the stream or HTTP in a browser. */
 export const api = createAdminClient(watched(desktop ? ipcTransport(desktop) : browserTransport()));
+
 
 export { AdminError };
 

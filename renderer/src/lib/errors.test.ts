@@ -76,3 +76,33 @@ describe('explainBackupWarning', () => {
     expect(explainBackupWarning('No backup yet.')).toEqual({ text: 'No backup yet.', details: '' });
   });
 });
+
+describe('members (issue #34)', () => {
+  it("keeps the server's wait in the words of too many attempts", async () => {
+    const { explainError, tooManyAttemptsText } = await import('./errors.ts');
+    const { AdminError } = await import('../../../shared/contract/client.ts');
+    expect(explainError(new AdminError(429, 'too_many_attempts', 'too many attempts, try again in 12 minutes')).text).toBe('Too many attempts to sign in. Try again in 12 minutes.');
+    expect(tooManyAttemptsText('too many attempts, try again in 1 minute')).toBe('Too many attempts to sign in. Try again in 1 minute.');
+    expect(tooManyAttemptsText('slow down')).toBe('Too many attempts to sign in. Wait a few minutes, then try again.');
+    expect(explainError(new AdminError(401, 'bad_credentials', 'bad credentials')).text).toMatch(/do not match/);
+    expect(explainError(new AdminError(404, 'link_unusable', 'x')).text).toMatch(/cannot be used/);
+  });
+});
+
+describe("a member's words (issue #34)", () => {
+  it('speak of the server, not of "your node", and of signing in, not of login links', async () => {
+    const { explainError, wording } = await import('./errors.ts');
+    const { AdminError } = await import('../../../shared/contract/client.ts');
+    try {
+      wording.member = true;
+      expect(explainError(new TypeError('Failed to fetch')).text).toBe('The server does not answer. Are you online?');
+      expect(explainError(new AdminError(401, 'session_ended', 'x')).text).toBe('You were signed out on this device. Sign in again.');
+      expect(explainError(new AdminError(500, 'weird', 'x')).text).toBe('The server had a problem doing that. Try again later.');
+      expect(explainError(new AdminError(403, 'owner_only', 'x')).text).toBe('Only the owner of this server can do that.');
+      wording.member = false;
+      expect(explainError(new TypeError('Failed to fetch')).text).toBe('Your node does not answer. Is it still running?');
+    } finally {
+      wording.member = false;
+    }
+  });
+});

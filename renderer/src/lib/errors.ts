@@ -70,16 +70,16 @@ export const ERROR_SENTENCES: Readonly<Record<string, string>> = {
   wrong_link: 'This link is for something else (joining, or setting a new passphrase).',
   sign_in_failed: 'That user name and passphrase do not match a member of this server.',
   too_many_attempts: 'Too many attempts to sign in. Wait a few minutes, then try again.',
+  bad_credentials: 'That user name and passphrase do not match a member of this server.',
+  link_unusable: 'This link cannot be used: it was used already, it expired, or it was cancelled. Ask the owner of the server for a new one.',
+  not_signed_in: 'You are signed out. Sign in again.',
+  owner_only: 'Only the owner of this server can do that.',
+  cross_site: 'The server refused a request that did not come from its own page. Reload the page.',
+  not_yours: 'You can only do that as yourself.',
+  room_not_found: 'This room is not here, or you are not in it.',
   wrong_passphrase: 'The current passphrase is not right.',
   unknown_link: 'There is no such member link.',
   unknown_session: 'That session has already ended.',
-  bad_credentials: 'That user name and passphrase do not match a member of this server.',
-  not_signed_in: 'You are signed out. Sign in again with your user name and passphrase.',
-  owner_only: 'Only the owner of this server can do that.',
-  not_yours: 'You can only do that as yourself.',
-  room_not_found: 'This room does not exist, or you are not in it.',
-  cross_site: 'The request did not come from this server\'s own page and was refused. Reload the page.',
-  link_unusable: 'This link cannot be used: it was already used, has expired or was cancelled. Ask the owner for a new one.',
   federation_not_running: 'Your node has no address for others yet. Finish the setup first.',
   room_creation_off: 'The owner of this server does not let members create rooms.',
   not_the_sender: 'Only the person who wrote a message can edit it.',
@@ -186,6 +186,23 @@ export const ERROR_SENTENCES: Readonly<Record<string, string>> = {
   EACCES: 'The node may not read or write a file it needs.',
 };
 
+/**
+ * A member's page (issue #34) talks to a server someone else runs, not to "your node", and signs
+ * in with a passphrase, not a login link: these codes read differently there (`wording.member`,
+ * set by api.ts in member mode).
+ */
+export const MEMBER_SENTENCES: Readonly<Record<string, string>> = {
+  node_unreachable: 'The server does not answer. Are you online?',
+  connection_lost: 'The connection to the server closed before it answered, so it may have been done. Look before you try again.',
+  missing_token: 'You are signed out. Sign in again.',
+  invalid_token: 'You are signed out. Sign in again.',
+  session_ended: 'You were signed out on this device. Sign in again.',
+  internal_error: 'The server had a problem doing that. Try again later.',
+  unknown_room: 'This room is not here, or you are not in it.',
+  unknown_user: 'There is no such user on this server.',
+};
+export const wording = { member: false };
+
 const NETWORK_CODES = ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOENT', 'EACCES'];
 
 /** Why a friend's server could not call this node back (main/core/reachability/probe-caller.ts `classify`), in words. */
@@ -276,6 +293,9 @@ function statusSentence(status: number): string {
 export function explainError(error: unknown): Explained {
   if (error instanceof AdminError) {
     const details = `${error.code} (${error.status}): ${error.message}`;
+    // The server says when to try again ("too many attempts, try again in 12 minutes"): kept, in words.
+    if (error.code === 'too_many_attempts') return { text: tooManyAttemptsText(error.message), details };
+    if (wording.member && MEMBER_SENTENCES[error.code]) return { text: MEMBER_SENTENCES[error.code]!, details };
     if (ERROR_SENTENCES[error.code]) {
       // For input errors the node's message names the field: keep it, without the schema path noise.
       if (error.code === 'invalid_input') return { text: `${ERROR_SENTENCES.invalid_input} ${fieldHint(error.message)}`.trim(), details };
@@ -283,16 +303,25 @@ export function explainError(error: unknown): Explained {
     }
     const cause = explainCause(error.message);
     if (cause.text !== 'Something went wrong.') return { text: cause.text, details };
-    if (error.status >= 500) return { text: 'Your node had a problem doing that. Try again; if it keeps happening, look at the node\'s log.', details };
-    return { text: 'Your node refused that.', details };
+    if (error.status >= 500) return { text: wording.member ? MEMBER_SENTENCES.internal_error! : 'Your node had a problem doing that. Try again; if it keeps happening, look at the node\'s log.', details };
+    return { text: wording.member ? 'The server refused that.' : 'Your node refused that.', details };
   }
-  if (error instanceof ConnectionLost) return { text: ERROR_SENTENCES.connection_lost!, details: error.message };
+  const sentences = wording.member ? { ...ERROR_SENTENCES, ...MEMBER_SENTENCES } : ERROR_SENTENCES;
+  if (error instanceof ConnectionLost) return { text: sentences.connection_lost!, details: error.message };
   if (error instanceof TypeError || (error instanceof Error && /fetch|network|Failed to fetch/i.test(error.message))) {
-    return { text: ERROR_SENTENCES.node_unreachable!, details: error instanceof Error ? error.message : String(error) };
+    return { text: sentences.node_unreachable!, details: error instanceof Error ? error.message : String(error) };
   }
   const details = error instanceof Error ? error.message : String(error);
   const cause = explainCause(details);
   return { text: cause.text || 'Something went wrong.', details };
+}
+
+/** The server's "too many attempts, try again in N minutes", in the UI's words (the wait kept). */
+export function tooManyAttemptsText(message: string): string {
+  const minutes = /(\d+)\s*minute/.exec(message)?.[1];
+  const seconds = /(\d+)\s*second/.exec(message)?.[1];
+  const wait = minutes ? `${minutes} ${minutes === '1' ? 'minute' : 'minutes'}` : seconds ? `${seconds} ${seconds === '1' ? 'second' : 'seconds'}` : '';
+  return wait ? `Too many attempts to sign in. Try again in ${wait}.` : ERROR_SENTENCES.too_many_attempts!;
 }
 
 /** "rate_limit.per_second: Too small: expected number to be >0" → "Per second: must be above 0." (no schema paths, no zod wording). */

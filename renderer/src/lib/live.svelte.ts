@@ -27,9 +27,11 @@ export const live = $state({
   /** False while the node does not answer; `lastOkAt` is when it last did. */
   reachable: true,
   lastOkAt: 0,
+  /** The session ended under the page (a member's: disabled, signed out elsewhere, passphrase changed). */
+  sessionEnded: false,
 });
 
-import { access, api, desktop, openStream, reachability, streamEvents } from './api.ts';
+import { access, api, checkMember, desktop, mode, openStream, reachability, streamEvents } from './api.ts';
 import { refetchGate } from './refetch-gate.ts';
 import { kindsOf, type LiveKind } from './notification-kinds.ts';
 
@@ -90,23 +92,40 @@ export function markUnreachable(): void {
   scheduleProbe();
 }
 
+/**
+ * A member's page without its stream (the node may not offer members one, docs: issue #34) asks
+ * again for what the stream would have announced, every few seconds: the rooms list, the open
+ * room's changes and the invitations (cheap: each answers only what changed or a short list).
+ */
+const MEMBER_POLL_MS = 5000;
+function poll(): void {
+  live.room++;
+  live.messages++;
+  live.invites++;
+}
+
 function scheduleProbe(): void {
   // Signed out: no call may go out (api.ts `access`), so there is nothing to probe with.
   if (probeTimer || !access.signedIn) return;
+  const polling = mode === 'member' && live.reachable && !live.connected;
   probeTimer = setTimeout(async () => {
     probeTimer = undefined;
     if (!access.signedIn) return;
     try {
-      await api.getStatus({});
+      // A member may not read the node's status: their own account says as much of the node.
+      if (mode === 'member') {
+        if (!(await checkMember())) return; // signed out (api.ts told live through reachability.signedOut)
+      } else await api.getStatus({});
       markReachable();
       // The stream closed (the node restarted, the network changed): opened again.
       if (!live.connected) connectLive();
+      if (polling && !live.connected) poll();
     } catch (error) {
       if (error instanceof TypeError) live.reachable = false;
       else markReachable(); // an error answer (e.g. signed out) still means the node is there
     }
     if (!live.reachable || !live.connected) scheduleProbe();
-  }, 1500);
+  }, polling ? MEMBER_POLL_MS : 1500);
 }
 
 reachability.ok = () => {
@@ -115,6 +134,7 @@ reachability.ok = () => {
 reachability.failed = () => markUnreachable();
 // The session ended: the stream is closed (api.ts) and would only be refused from now on.
 reachability.signedOut = () => {
+  live.sessionEnded = true;
   live.connected = false;
   clearTimeout(probeTimer);
   probeTimer = undefined;
@@ -143,6 +163,20 @@ streamEvents.close = () => {
   scheduleProbe();
 };
 
+// A member's phone going offline is known before any call fails; back online, the probe asks at once.
+if (mode === 'member' && typeof window !== 'undefined') {
+  window.addEventListener('offline', () => markUnreachable());
+  window.addEventListener('online', () => {
+    clearTimeout(probeTimer);
+    probeTimer = undefined;
+    void checkMember().then((me) => {
+      if (!me) return;
+      markReachable();
+      connectLive();
+    }, () => scheduleProbe());
+  });
+}
+
 export function connectLive(): void {
   if (!access.signedIn) return;
   if (desktop) {
@@ -153,5 +187,6 @@ export function connectLive(): void {
     return;
   }
   // Already open (or opening): that stream is kept, closing it would lose what it carries.
-  openStream();
+  // A member's page without a stream asks again every few seconds instead (`poll`).
+  if (!openStream() && mode === 'member') scheduleProbe();
 }

@@ -84,6 +84,9 @@ export function adminStream(deps: AdminStreamDeps): Middleware {
   const pingMs = deps.limits?.pingMs ?? PING_INTERVAL_MS;
   // One listener for all streams: each notification goes to the streams that asked for them.
   deps.notifications?.on('notification', (notification) => {
+    // A status change may be a session that ended (signed out elsewhere, a member disabled, a new
+    // passphrase): every stream looks again at once whether its credential still holds.
+    if (notification.type === 'status') for (const connection of live) void connection.recheckCredential();
     for (const connection of live) if (connection.subscribed && connection.viewer.sees(notification)) connection.notify(notification);
   });
   deps.notifications?.once('close', (graceMs = STOP_GRACE_MS) => {
@@ -385,6 +388,17 @@ class StreamConnection implements BudgetMember {
     }
     if (this.pending === 0) this.closeForStop();
     else this.later(graceMs);
+  }
+
+  /** The credential is looked at again now (not only before the next request): ended, the stream closes (1008) once nothing is under way. */
+  async recheckCredential(): Promise<void> {
+    if (this.credentialEnded || this.stopping) return;
+    try {
+      await this.reauthorize();
+    } catch {
+      this.credentialEnded = true;
+      if (this.pending === 0) this.closeForCredential();
+    }
   }
 
   private closeForCredential(): void {
