@@ -55,7 +55,10 @@ async function measure(pids: number[], seconds: number): Promise<Idle[]> {
 const line = (name: string, r: Idle) => `  ${name.padEnd(12)} ${r.wakeups.toFixed(2)} wake-ups/s, ${r.cpu.toFixed(2)} % of a core (wake-ups/s by thread: ${r.perThread || 'none'})\n`;
 
 export async function idleBench(quick: boolean, record: (row: IdleRow) => void, say: (line: string) => void): Promise<void> {
-  const settleMs = quick ? 2_000 : 20_000;
+  // The idle state is what a node is in for hours: past its start-up work (the last deliveries'
+  // retries, the first memory trim, V8's background compilation and collections), which on a
+  // busy machine outlasts 20 s.
+  const settleMs = quick ? 2_000 : 60_000;
   const windowS = quick ? 3 : 60;
   const nodes = ['alpha.test', 'beta.test', 'gamma.test'].map((serverName) => new NodeProcess({ serverName }));
   try {
