@@ -14,30 +14,51 @@ import { cpuSeconds } from './prosody/compare.ts';
 
 interface IdleRow { name: string; value: number; unit: string; target?: string; ratio?: number; pass?: boolean }
 
-/** Voluntary + involuntary context switches of every thread of a process so far. */
-export function wakeups(pid: number): number {
-  let total = 0;
+/** Voluntary + involuntary context switches so far of every thread, by thread name (threads of one name summed; "main" the process's own). */
+function threads(pid: number): Map<string, number> {
+  const byName = new Map<string, number>();
   for (const task of readdirSync(`/proc/${pid}/task`)) {
     try {
-      for (const m of readFileSync(`/proc/${pid}/task/${task}/status`, 'utf8').matchAll(/ctxt_switches:\s+(\d+)/g)) total += Number(m[1]);
+      const status = readFileSync(`/proc/${pid}/task/${task}/status`, 'utf8');
+      const name = task === String(pid) ? 'main' : (/^Name:\s+(.*)$/m.exec(status)?.[1] ?? '?');
+      let switches = byName.get(name) ?? 0;
+      for (const m of status.matchAll(/ctxt_switches:\s+(\d+)/g)) switches += Number(m[1]);
+      byName.set(name, switches);
     } catch {
       // a thread that ended meanwhile
     }
   }
-  return total;
+  return byName;
 }
 
-/** Wake-ups per second and share of one core (%) of each process over the same window. */
-async function measure(pids: number[], seconds: number): Promise<Array<{ wakeups: number; cpu: number }>> {
-  const before = pids.map((pid) => ({ w: wakeups(pid), c: cpuSeconds(pid) }));
+interface Idle { wakeups: number; cpu: number; perThread: string }
+
+/** Wake-ups per second and share of one core (%) of each process over the same window, and the threads that woke. */
+async function measure(pids: number[], seconds: number): Promise<Idle[]> {
+  const before = pids.map((pid) => ({ threads: threads(pid), c: cpuSeconds(pid) }));
   const started = performance.now();
   await new Promise((r) => setTimeout(r, seconds * 1000));
   const elapsed = (performance.now() - started) / 1000;
-  return pids.map((pid, i) => ({ wakeups: (wakeups(pid) - before[i]!.w) / elapsed, cpu: ((cpuSeconds(pid) - before[i]!.c) / elapsed) * 100 }));
+  return pids.map((pid, i) => {
+    const after = threads(pid);
+    let total = 0;
+    const woke: string[] = [];
+    for (const [name, switches] of after) {
+      const perSecond = (switches - (before[i]!.threads.get(name) ?? 0)) / elapsed;
+      total += perSecond;
+      if (perSecond >= 0.05) woke.push(`${name} ${perSecond.toFixed(2)}`);
+    }
+    return { wakeups: total, cpu: ((cpuSeconds(pid) - before[i]!.c) / elapsed) * 100, perThread: woke.join(', ') };
+  });
 }
 
+const line = (name: string, r: Idle) => `  ${name.padEnd(12)} ${r.wakeups.toFixed(2)} wake-ups/s, ${r.cpu.toFixed(2)} % of a core (wake-ups/s by thread: ${r.perThread || 'none'})\n`;
+
 export async function idleBench(quick: boolean, record: (row: IdleRow) => void, say: (line: string) => void): Promise<void> {
-  const settleMs = quick ? 2_000 : 20_000;
+  // The idle state is what a node is in for hours: past its start-up work (the last deliveries'
+  // retries, the first memory trim, V8's background compilation and collections), which on a
+  // busy machine outlasts 20 s.
+  const settleMs = quick ? 2_000 : 60_000;
   const windowS = quick ? 3 : 60;
   const nodes = ['alpha.test', 'beta.test', 'gamma.test'].map((serverName) => new NodeProcess({ serverName }));
   try {
@@ -56,13 +77,15 @@ export async function idleBench(quick: boolean, record: (row: IdleRow) => void, 
     await new Promise((r) => setTimeout(r, settleMs));
     say(`  (three peered nodes, one room; ${settleMs / 1000} s to settle, then ${windowS} s from /proc)\n`);
     const results = await measure(nodes.map((n) => n.child.pid!), windowS);
+    nodes.forEach((n, i) => say(line(n.serverName!, results[i]!)));
     const worst = { wakeups: Math.max(...results.map((r) => r.wakeups)), cpu: Math.max(...results.map((r) => r.cpu)) };
-    let prosody: { wakeups: number; cpu: number } | null = null;
+    let prosody: Idle | null = null;
     if (prosodyAvailable()) {
       const pair = await startPair(tempDir('prosody-idle-'), 'plain');
       try {
         await new Promise((r) => setTimeout(r, settleMs));
         prosody = (await measure([pair.a.pid], windowS))[0]!;
+        say(line('Prosody', prosody));
       } finally {
         await pair.stop();
       }

@@ -86,6 +86,52 @@ export function serverOptions(limits: ConnectionLimits): ServerOptions & { hands
   };
 }
 
+/**
+ * Node checks every listener's headers and request timeouts on an interval that runs from
+ * `listen` on, connections or not (a wake-up every `connectionsCheckingInterval` of an idle node,
+ * issue #36). Node's own check (the same function, same period) is run here only while the
+ * listener has a connection open that Node times (not an upgraded one: Node stopped timing it);
+ * with a Node that does not keep its interval where we look, that interval stays as it is.
+ * Returns what to call with the count of such connections when it changes.
+ */
+function checkTimeoutsWhileConnected(server: NetServer): (open: number) => void {
+  let slot: symbol | undefined;
+  let check: (() => void) | null = null;
+  let period = 0;
+  let timer: NodeJS.Timeout | null = null;
+  let connected = 0;
+  const sync = () => {
+    if (!check || !slot) return;
+    if (connected > 0 && !timer) {
+      timer = setInterval(check, period);
+      timer.unref();
+      // Where Node looks for it when the server closes (it clears it then).
+      (server as unknown as Record<symbol, unknown>)[slot] = timer;
+    } else if (connected === 0 && timer) {
+      clearInterval(timer);
+      timer = null;
+    }
+  };
+  const takeOver = () => {
+    // Node sets it at 'listening', not before.
+    slot = Object.getOwnPropertySymbols(server).find((s) => s.description === 'http.server.connectionsCheckingInterval');
+    const nodes = slot && ((server as unknown as Record<symbol, unknown>)[slot] as { _onTimeout?: unknown; _idleTimeout?: unknown } | undefined);
+    if (!nodes || nodes === timer || typeof nodes._onTimeout !== 'function' || typeof nodes._idleTimeout !== 'number' || nodes._idleTimeout <= 0) return;
+    check = nodes._onTimeout as () => void;
+    period = nodes._idleTimeout;
+    clearInterval(nodes as unknown as NodeJS.Timeout);
+    timer = null;
+    sync();
+  };
+  // Node starts its interval on 'listening' (its listener comes first: it was added when the server was made).
+  server.on('listening', takeOver);
+  if (server.listening) takeOver();
+  return (open) => {
+    connected = open;
+    sync();
+  };
+}
+
 export interface ConnectionStats {
   /** Connections open now. */
   readonly open: number;
@@ -102,6 +148,8 @@ interface Tracked {
   idleSince: number;
   /** Since when it has had a request in flight (meaningful while busy > 0). */
   busySince: number;
+  /** Upgraded (an admin stream): Node no longer times it, so it needs no timeout checks. */
+  upgraded: boolean;
   countOut: () => void;
 }
 
@@ -131,7 +179,11 @@ export function limitConnections(
   },
 ): ConnectionStats {
   const perAddress = new Map<string, number>();
+  /** Told how many open connections Node times (all but the upgraded ones). */
+  const openChanged = checkTimeoutsWhileConnected(server);
   let open = 0;
+  /** Open connections that were upgraded (counted in `open`). */
+  let upgraded = 0;
   let refused = 0;
   let evicted = 0;
   // The total is enforced here (by closing an idle connection first), not by Node's server.maxConnections.
@@ -154,7 +206,12 @@ export function limitConnections(
   if (deps.upgrades) {
     server.on('upgrade', (req: IncomingMessage) => {
       const entry = entryOf(req.socket);
-      if (entry && entry.busy++ === 0) entry.busySince = Date.now();
+      if (!entry) return;
+      if (entry.busy++ === 0) entry.busySince = Date.now();
+      if (!entry.upgraded) {
+        entry.upgraded = true;
+        openChanged(open - ++upgraded);
+      }
     });
   }
   /** Closes the connection idle the longest (from `key` only, when given); false if none is idle. */
@@ -230,17 +287,18 @@ export function limitConnections(
       return;
     }
     if (key !== null) perAddress.set(key, (perAddress.get(key) ?? 0) + 1);
-    open++;
+    openChanged(++open - upgraded);
     const id = remoteId(socket);
     let counted = true;
     const entry: Tracked = {
-      key, busy: 0, idleSince: Date.now(), busySince: 0,
+      key, busy: 0, idleSince: Date.now(), busySince: 0, upgraded: false,
       countOut: () => {
         if (!counted) return;
         counted = false;
         tracked.delete(socket);
         if (id !== null && byRemote.get(id) === entry) byRemote.delete(id);
-        open--;
+        if (entry.upgraded) upgraded--;
+        openChanged(--open - upgraded);
         if (key === null) return;
         const left = (perAddress.get(key) ?? 1) - 1;
         if (left <= 0) perAddress.delete(key);

@@ -73,6 +73,7 @@ export class MailboxFetcher {
       () => deps.trust.list().filter((s) => s.trust === 'allow').map((s) => s.server_name),
       (server, signal) => this.loop(server, signal),
       (server, error) => deps.log.error({ event: 'mailbox_fetcher_crashed', server, err: error }, 'mailbox fetch loop failed'),
+      (listener) => deps.trust.onPeersChange(listener),
     );
     this.saveCursor = deps.db.prepare(
       `INSERT INTO mailbox_sources (server_name, cursor, last_fetch_at, last_error, updated_at) VALUES (@server, @cursor, @now, NULL, @now)

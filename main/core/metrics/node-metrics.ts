@@ -73,18 +73,35 @@ export function topWithOther(rows: Array<{ key: string; value: number }>, max: n
 
 /** How often the event loop's delay is sampled (prom-client's default is 10 ms: 100 wake-ups a second). */
 export const EVENT_LOOP_SAMPLE_MS = 1_000;
+/** The sampler stops when no scrape came for this long: an idle node nobody watches does not wake for it (issue #36). */
+export const EVENT_LOOP_WATCHED_MS = 10 * 60_000;
 /** The longest timer period libuv takes: prom-client's own delay sampler then never wakes the node. */
 const PARKED_SAMPLER_MS = 2 ** 31 - 1;
 const DELAY_FIGURES = { min: 'min', max: 'max', mean: 'mean', stddev: 'stddev', p50: 50, p90: 90, p99: 99 } as const;
 
 /**
- * prom-client's event-loop delay gauges (same names), fed by a sampler that wakes once a second.
- * A scrape that finds no new sample keeps the last figures: prom-client would print an empty
- * histogram's NaN as "Nan", which is not Prometheus text.
+ * prom-client's event-loop delay gauges (same names), fed by a sampler that wakes once a second
+ * while someone scrapes: it starts at a scrape and stops EVENT_LOOP_WATCHED_MS after the last one.
+ * A scrape that finds no new sample keeps the last figures (0 before the first sample):
+ * prom-client would print an empty histogram's NaN as "Nan", which is not Prometheus text.
+ * Returns what a scrape calls first.
  */
-function eventLoopDelayMetrics(registry: Registry): void {
+function eventLoopDelayMetrics(registry: Registry): () => void {
   const histogram = monitorEventLoopDelay({ resolution: EVENT_LOOP_SAMPLE_MS });
-  histogram.enable();
+  let stopTimer: NodeJS.Timeout | null = null;
+  const watched = () => {
+    if (stopTimer) {
+      stopTimer.refresh();
+      return;
+    }
+    histogram.enable();
+    stopTimer = setTimeout(() => {
+      histogram.disable();
+      histogram.reset();
+      stopTimer = null;
+    }, EVENT_LOOP_WATCHED_MS);
+    stopTimer.unref();
+  };
   const gauges: Array<{ figure: (typeof DELAY_FIGURES)[keyof typeof DELAY_FIGURES]; gauge: Gauge }> = [];
   // One gauge's collect (run at each scrape) sets all of them, as prom-client's does.
   const collect = () => {
@@ -94,9 +111,10 @@ function eventLoopDelayMetrics(registry: Registry): void {
   };
   for (const [name, figure] of Object.entries(DELAY_FIGURES)) {
     registry.removeSingleMetric(`nodejs_eventloop_lag_${name}_seconds`);
-    const help = `The ${name} of the event loop's delay in seconds, sampled every ${EVENT_LOOP_SAMPLE_MS / 1000} s.`;
+    const help = `The ${name} of the event loop's delay in seconds, sampled every ${EVENT_LOOP_SAMPLE_MS / 1000} s while scraped.`;
     gauges.push({ figure, gauge: new Gauge({ name: `nodejs_eventloop_lag_${name}_seconds`, help, registers: [registry], ...(gauges.length === 0 ? { collect } : {}) }) });
   }
+  return watched;
 }
 
 export class NodeMetrics {
@@ -107,6 +125,7 @@ export class NodeMetrics {
   private readonly attempts: Counter<'destination' | 'outcome'>;
   private readonly delivered: Counter<'destination'>;
   private readonly latency: Histogram<'destination'>;
+  private readonly scraped: () => void;
 
   constructor(sources: MetricsSources, options: { maxDestinations?: number } = {}) {
     const max = options.maxDestinations ?? DEFAULT_LABELLED_DESTINATIONS;
@@ -114,9 +133,9 @@ export class NodeMetrics {
     const registers = [this.registry];
     // prom-client samples the event loop's delay every 10 ms by default: 100 wake-ups a second
     // of an idle node (issue #36). Its sampler is parked (one tick in ~24 days) and the delay
-    // figures come from our own, one sample a second (eventLoopDelayMetrics).
+    // figures come from our own, one sample a second while scraped (eventLoopDelayMetrics).
     collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: PARKED_SAMPLER_MS });
-    eventLoopDelayMetrics(this.registry);
+    this.scraped = eventLoopDelayMetrics(this.registry);
 
     this.received = new Counter({
       name: 'paracord_federation_events_received_total',
@@ -287,6 +306,7 @@ export class NodeMetrics {
   }
 
   async scrape(): Promise<{ contentType: string; body: string }> {
+    this.scraped();
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
   }
 }

@@ -87,6 +87,7 @@ export class Puller {
       () => deps.trust.list().filter((s) => s.trust === 'allow' || s.trust === 'quarantine').map((s) => s.server_name),
       (server, signal) => this.loop(server, signal),
       (server, error) => deps.log.error({ event: 'puller_crashed', server, err: error }, 'pull loop failed'),
+      (listener) => deps.trust.onPeersChange(listener),
     );
     this.saveCursor = deps.db.prepare(
       `INSERT INTO pull_sources (server_name, cursor, last_pull_at, last_error, updated_at) VALUES (@server, @cursor, @now, NULL, @now)

@@ -55,3 +55,22 @@ describe('TrustStore.endpointVouch', () => {
     expect(trust.get('old-none.test')?.endpoint_source).toBeNull();
   });
 });
+
+describe('TrustStore.onPeersChange (issue #36: the loops per peer are told, not polling)', () => {
+  it('tells of a server added and of a trust change, not of other updates; unsubscribes', () => {
+    db = openDatabase(join(tempDir(), 'node.db'));
+    const trust = new TrustStore(db, new Settings(db));
+    let told = 0;
+    const unsubscribe = trust.onPeersChange(() => told++);
+    trust.upsert('a.test', { endpoint: 'https://a.test', endpoint_source: 'owner' });
+    expect(told).toBe(1);
+    trust.upsert('a.test', { endpoint: 'https://a2.test', endpoint_source: 'owner' });
+    trust.upsert('a.test', { trust: 'allow' });
+    expect(told).toBe(1);
+    trust.upsert('a.test', { trust: 'block' });
+    expect(told).toBe(2);
+    unsubscribe();
+    trust.upsert('b.test', {});
+    expect(told).toBe(2);
+  });
+});

@@ -53,6 +53,7 @@ export class TrustStore {
 
   /** Told when a server's trust or quarantine end changes (QuarantineLapses re-arms its timer). */
   private readonly onQuarantineChange: (() => void) | undefined;
+  private readonly peerListeners = new Set<() => void>();
 
   constructor(db: Db, settings: Settings, options: { onQuarantineChange?: () => void } = {}) {
     this.db = db;
@@ -191,7 +192,18 @@ export class TrustStore {
       )
       .run(merged);
     if (fields.trust !== undefined || fields.until_ms !== undefined) this.onQuarantineChange?.();
+    if (!existing || merged.trust !== existing.trust) for (const listener of this.peerListeners) listener();
     return merged;
+  }
+
+  /**
+   * Calls `listener` after a server is added or its trust changes (the loops per peer start or
+   * stop then: util/peer-loops.ts); returns what unsubscribes. Called synchronously, possibly
+   * inside the caller's transaction.
+   */
+  onPeersChange(listener: () => void): () => void {
+    this.peerListeners.add(listener);
+    return () => this.peerListeners.delete(listener);
   }
 
   /** Records that a server talked to us; written at most every 10 s per server (no fsync per request). */

@@ -1,7 +1,11 @@
+/** How often the peer list is read again without being told of a change (a safety net). */
+const REFRESH_EVERY_MS = 60_000;
+
 /**
  * One long-running loop per peer (the Puller, the mailbox fetcher): started for every peer the
- * list gives (asked again every 5 s, so peers added later get one), stopped for peers that left
- * it, all stopped together.
+ * list gives, stopped for peers that left it, all stopped together. The list is read again when
+ * `changes` says it changed (a peer added, its trust changed), and once a minute besides: an idle
+ * node does not wake every few seconds for it (issue #36; it was read every 5 s).
  */
 export class PeerLoops {
   private readonly loops = new Map<string, { abort: AbortController; done: Promise<void> }>();
@@ -10,11 +14,20 @@ export class PeerLoops {
   private readonly peers: () => Iterable<string>;
   private readonly run: (server: string, signal: AbortSignal) => Promise<void>;
   private readonly crashed: (server: string, error: Error) => void;
+  private readonly changes: (listener: () => void) => () => void;
+  private unsubscribe: (() => void) | null = null;
+  private refreshSoon: NodeJS.Immediate | null = null;
 
-  constructor(peers: () => Iterable<string>, run: (server: string, signal: AbortSignal) => Promise<void>, crashed: (server: string, error: Error) => void) {
+  constructor(
+    peers: () => Iterable<string>,
+    run: (server: string, signal: AbortSignal) => Promise<void>,
+    crashed: (server: string, error: Error) => void,
+    changes: (listener: () => void) => () => void,
+  ) {
     this.peers = peers;
     this.run = run;
     this.crashed = crashed;
+    this.changes = changes;
   }
 
   get active(): boolean {
@@ -25,8 +38,15 @@ export class PeerLoops {
     if (this.running) return;
     this.running = true;
     this.refresh();
-    this.refreshTimer = setInterval(() => this.refresh(), 5_000);
+    this.refreshTimer = setInterval(() => this.refresh(), REFRESH_EVERY_MS);
     this.refreshTimer.unref();
+    // Read after the change's transaction (a rolled-back one changes nothing).
+    this.unsubscribe = this.changes(() => {
+      this.refreshSoon ??= setImmediate(() => {
+        this.refreshSoon = null;
+        this.refresh();
+      });
+    });
   }
 
   /** Stops every loop and waits for each to end (a page being stored finishes first). */
@@ -34,6 +54,10 @@ export class PeerLoops {
     this.running = false;
     if (this.refreshTimer) clearInterval(this.refreshTimer);
     this.refreshTimer = null;
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+    if (this.refreshSoon) clearImmediate(this.refreshSoon);
+    this.refreshSoon = null;
     const loops = [...this.loops.values()];
     this.loops.clear();
     for (const loop of loops) loop.abort.abort();

@@ -19,6 +19,7 @@ export interface PeerDialectRow {
 export class PeerDialects {
   private readonly db: Db;
   private readonly cache = new Map<string, PeerDialectRow | undefined>();
+  private readonly referenceListeners = new Set<() => void>();
 
   constructor(db: Db, options: { refusesAlias?: (domain: string, server: string) => boolean } = {}) {
     this.db = db;
@@ -96,6 +97,12 @@ export class PeerDialects {
   }
   private readonly soleHolder = new Map<string, string | null>();
 
+  /** Calls `listener` each time a peer is recorded as a reference (its rooms' poller starts then); returns what unsubscribes. */
+  onReference(listener: () => void): () => void {
+    this.referenceListeners.add(listener);
+    return () => this.referenceListeners.delete(listener);
+  }
+
   references(): PeerDialectRow[] {
     return this.db.prepare<[], PeerDialectRow>("SELECT * FROM peer_dialects WHERE dialect = 'reference' ORDER BY server_name").all();
   }
@@ -112,5 +119,6 @@ export class PeerDialects {
          ON CONFLICT (server_name) DO UPDATE SET dialect = excluded.dialect, domain = excluded.domain, version = excluded.version, updated_at = excluded.updated_at`,
       )
       .run(serverName, dialect, domain, version, now);
+    if (dialect === 'reference') for (const listener of this.referenceListeners) listener();
   }
 }

@@ -76,6 +76,8 @@ export interface ReferenceRoomsDeps {
 export class ReferenceRooms {
   private readonly d: ReferenceRoomsDeps;
   private timer: NodeJS.Timeout | null = null;
+  /** Set while started: stops listening for new reference peers. */
+  private unsubscribe: (() => void) | null = null;
   private running: Promise<void> | null = null;
   private readonly abort = new AbortController();
 
@@ -365,11 +367,26 @@ export class ReferenceRooms {
     }
   }
 
-  /** The poller: one round every interval, never two at once; stopped with the node. */
+  /**
+   * The poller: one round every interval, never two at once, while a reference peer is known
+   * (with none it does not run: an idle node does not wake for it, issue #36; it starts when a
+   * peer is recorded as a reference); stopped with the node.
+   */
   start(): void {
-    if (this.timer) return;
+    if (this.unsubscribe) return;
+    this.unsubscribe = this.d.dialects.onReference(() => this.arm());
+    this.arm();
+  }
+
+  private arm(): void {
+    if (this.timer || !this.unsubscribe || this.d.dialects.references().length === 0) return;
     this.timer = setInterval(() => {
       if (this.running) return;
+      if (this.d.dialects.references().length === 0) {
+        clearInterval(this.timer!);
+        this.timer = null;
+        return;
+      }
       this.running = this.pollOnce()
         .then(() => undefined)
         .catch((error: Error) => this.d.log.warn({ event: 'reference_poll_round_failed', error: error.message }, 'reference poll round failed'))
@@ -381,6 +398,8 @@ export class ReferenceRooms {
   }
 
   async stop(): Promise<void> {
+    this.unsubscribe?.();
+    this.unsubscribe = null;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     this.abort.abort();
