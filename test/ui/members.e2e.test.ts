@@ -95,4 +95,35 @@ describe.skipIf(!HAVE_CHROMIUM)('members: the member app (real Chromium, a real 
     await owner.reload();
     await expect.poll(() => owner.getByTestId('member-@ann:home.test').textContent()).toContain('disabled');
   });
+
+  it('registers a passkey on the Account page at http://localhost and signs in with it after signing out', async () => {
+    const node = await suite.start({ serverName: 'keys.test' });
+    const token = String((await node.admin('POST', '/members/invites', {})).body.link).split('#/join/')[1]!;
+    // http://localhost is a secure context: the browser lets the page use passkeys (http://<ip> has none: a passkey needs a name).
+    const app = `http://localhost:${new URL(node.federationUrl).port}/app/`;
+    const context = await suite.browser.newContext();
+    const page = await context.newPage();
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('WebAuthn.enable', { enableUI: false });
+    await cdp.send('WebAuthn.addVirtualAuthenticator', {
+      options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+    });
+    await page.goto(app);
+    await page.getByTestId('passkey-sign-in').waitFor();
+    const joined = await page.evaluate(
+      async ([t, p]) => (await fetch('/_paracord/client/v1/join', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: t, localpart: 'kai', passphrase: p }) })).status,
+      [token, PASSPHRASE],
+    );
+    expect(joined).toBe(200);
+    await page.goto(`${app}#/account`);
+    await page.reload(); // signed in now (the same document: only its hash changed)
+    await page.getByTestId('passkey-name').fill('Laptop');
+    await page.getByRole('button', { name: 'Add a passkey' }).click();
+    await expect.poll(() => page.getByTestId('passkeys').textContent()).toContain('Laptop');
+    await page.getByTestId('sign-out').click();
+    await page.getByTestId('passkey-sign-in').click();
+    await page.getByRole('heading', { name: 'Rooms' }).waitFor();
+    expect(await page.getByTestId('signed-in-as').textContent()).toBe('@kai:keys.test');
+    expect((await node.admin('GET', '/members')).body.members).toMatchObject([{ user_id: '@kai:keys.test', sessions: 1 }]);
+  });
 });
