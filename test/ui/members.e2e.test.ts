@@ -2,7 +2,8 @@
  * Issue #34 items 5 and 6, the member app in a real browser: the owner invites someone through the
  * admin API, the person opens the link on a phone-sized page at the federation listener's /app/,
  * joins, sees only their pages, chats with the owner, is told of a mention in the title, keeps
- * unsent text (offline and across a reload), and is signed out when the owner disables them.
+ * unsent text (offline and across a reload), and is signed out when the owner disables them; the
+ * owner's switch for members creating rooms; a passkey made and used at http://localhost.
  */
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
@@ -86,6 +87,11 @@ describe.skipIf(!HAVE_CHROMIUM)('members: the member app (real Chromium, a real 
     const owner = await (await suite.browser.newContext()).newPage();
     await owner.goto(node.ready.login_url);
     await owner.getByTestId('member-@ann:home.test').waitFor();
+    // The owner's switch for members' rooms, on the same card.
+    await owner.getByTestId('members-may-create-rooms').uncheck();
+    await expect.poll(async () => (await node.admin('GET', '/policy')).body.members_may_create_rooms).toBe(false);
+    await owner.reload();
+    expect(await owner.getByTestId('members-may-create-rooms').isChecked()).toBe(false);
     expect((await node.admin('POST', `/members/${enc('@ann:home.test')}/disable`)).status).toBe(200);
     await page.getByTestId('session-ended').waitFor();
     await page.getByLabel('User name').fill('ann');
