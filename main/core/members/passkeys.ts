@@ -169,11 +169,11 @@ export class MemberPasskeys {
 
   /** The member's WebAuthn user handle: random (nothing personal in it), made on its first passkey. */
   private userHandle(userId: string): Uint8Array<ArrayBuffer> {
-    const row = this.db.prepare<[string], { passkey_user_handle: string | null }>('SELECT passkey_user_handle FROM member_credentials WHERE user_id = ?').get(userId);
-    if (!row) throw notFound('unknown_member', `${userId} is not a member of this server`);
-    if (row.passkey_user_handle) return new Uint8Array(Buffer.from(row.passkey_user_handle, 'base64url'));
+    const row = this.db.prepare<[string], { handle: string }>('SELECT handle FROM member_passkey_handles WHERE user_id = ?').get(userId);
+    if (row) return new Uint8Array(Buffer.from(row.handle, 'base64url'));
+    if (!this.members.isEnabled(userId)) throw notFound('unknown_member', `${userId} is not a member of this server`);
     const handle = randomBytes(16);
-    this.db.prepare('UPDATE member_credentials SET passkey_user_handle = ? WHERE user_id = ?').run(handle.toString('base64url'), userId);
+    this.db.prepare('INSERT INTO member_passkey_handles (user_id, handle) VALUES (?, ?)').run(userId, handle.toString('base64url'));
     return new Uint8Array(handle);
   }
 }

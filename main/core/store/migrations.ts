@@ -741,8 +741,12 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
     sql: `
       -- Members' passkeys (WebAuthn, issue #34, main/core/members/passkeys.ts): the public key of
       -- each credential, for the relying party (the host) it was made for; the private key never
-      -- leaves the member's device. A member's user handle is random, the same for all its passkeys.
-      ALTER TABLE member_credentials ADD COLUMN passkey_user_handle TEXT;
+      -- leaves the member's device. A member's user handle is random, the same for all its passkeys
+      -- (its own table, not a column: every statement here may run again on a database that had it).
+      CREATE TABLE IF NOT EXISTS member_passkey_handles (
+        user_id TEXT PRIMARY KEY REFERENCES local_users (user_id),
+        handle  TEXT NOT NULL UNIQUE
+      ) WITHOUT ROWID;
       CREATE TABLE IF NOT EXISTS member_passkeys (
         id           TEXT PRIMARY KEY,
         user_id      TEXT NOT NULL REFERENCES local_users (user_id),
