@@ -88,4 +88,13 @@ describe('tray model', () => {
     expect(line({ ...reach, reachable: null, mode: 'push', via: null, error: `${NOBODY_COULD_ASK}: beta.test answered HTTP 429` })).toContain('Reachability: not tested — no friend could run the test just now');
     expect(trayModel(base, { startAtLogin: false }, actions).menu.some((i) => i.label?.startsWith('Reach'))).toBe(false);
   });
+
+  it('shows how many members are signed in on their own devices (issue #34), only when some are', () => {
+    const labels = (n: number | undefined) => trayModel({ ...base, ...(n === undefined ? {} : { members_signed_in: n }) }, { startAtLogin: false }, actions).menu.map((i) => i.label);
+    expect(labels(2)).toContain('2 members signed in');
+    expect(labels(1)).toContain('1 member signed in');
+    expect(labels(0).some((l) => l?.includes('signed in'))).toBe(false);
+    expect(labels(undefined).some((l) => l?.includes('signed in'))).toBe(false);
+    expect(trayModel(null, { startAtLogin: false }, actions).menu.some((i) => i.label?.includes('signed in'))).toBe(false);
+  });
 });

@@ -57,6 +57,12 @@ export function unreadLine(unread: { unread: number; mentions: number } | undefi
   return `${unread.unread} unread${unread.mentions > 0 ? `, ${unread.mentions} mention${unread.mentions === 1 ? '' : 's'}` : ''}`;
 }
 
+/** How many members (issue #34) are signed in on their own devices: "2 members signed in", or nothing when none is. */
+export function membersLine(signedIn: number | undefined): string | null {
+  if (!signedIn || signedIn <= 0) return null;
+  return `${signedIn} ${signedIn === 1 ? 'member' : 'members'} signed in`;
+}
+
 export function trayModel(
   status: NodeStatus | null,
   options: { startAtLogin: boolean; notifications?: boolean; lastError?: string; unread?: { unread: number; mentions: number } },
@@ -70,6 +76,8 @@ export function trayModel(
     if (status.reachability) lines.push({ label: status.reachability.summary, enabled: false });
     lines.push({ label: `Waiting to send: ${status.queue.pending}`, enabled: false });
     if (status.queue.failed > 0) lines.push({ label: `Failed deliveries: ${status.queue.failed}`, enabled: false });
+    const members = membersLine(status.members_signed_in);
+    if (members) lines.push({ label: members, enabled: false });
   }
   if (options.lastError) lines.push({ label: `Last error: ${truncate(options.lastError, 60)}`, enabled: false });
   const running = status !== null && !status.setup_required;

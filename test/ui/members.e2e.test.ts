@@ -2,7 +2,8 @@
  * Issue #34 items 5 and 6, the member app in a real browser: the owner invites someone through the
  * admin API, the person opens the link on a phone-sized page at the federation listener's /app/,
  * joins, sees only their pages, chats with the owner, is told of a mention in the title, keeps
- * unsent text (offline and across a reload), and is signed out when the owner disables them.
+ * unsent text (offline and across a reload), and is signed out when the owner disables them; the
+ * owner's switch for members creating rooms; a passkey made and used at http://localhost.
  */
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
@@ -86,6 +87,11 @@ describe.skipIf(!HAVE_CHROMIUM)('members: the member app (real Chromium, a real 
     const owner = await (await suite.browser.newContext()).newPage();
     await owner.goto(node.ready.login_url);
     await owner.getByTestId('member-@ann:home.test').waitFor();
+    // The owner's switch for members' rooms, on the same card.
+    await owner.getByTestId('members-may-create-rooms').uncheck();
+    await expect.poll(async () => (await node.admin('GET', '/policy')).body.members_may_create_rooms).toBe(false);
+    await owner.reload();
+    expect(await owner.getByTestId('members-may-create-rooms').isChecked()).toBe(false);
     expect((await node.admin('POST', `/members/${enc('@ann:home.test')}/disable`)).status).toBe(200);
     await page.getByTestId('session-ended').waitFor();
     await page.getByLabel('User name').fill('ann');
@@ -94,5 +100,36 @@ describe.skipIf(!HAVE_CHROMIUM)('members: the member app (real Chromium, a real 
     await page.getByRole('alert').first().waitFor();
     await owner.reload();
     await expect.poll(() => owner.getByTestId('member-@ann:home.test').textContent()).toContain('disabled');
+  });
+
+  it('registers a passkey on the Account page at http://localhost and signs in with it after signing out', async () => {
+    const node = await suite.start({ serverName: 'keys.test' });
+    const token = String((await node.admin('POST', '/members/invites', {})).body.link).split('#/join/')[1]!;
+    // http://localhost is a secure context: the browser lets the page use passkeys (http://<ip> has none: a passkey needs a name).
+    const app = `http://localhost:${new URL(node.federationUrl).port}/app/`;
+    const context = await suite.browser.newContext();
+    const page = await context.newPage();
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('WebAuthn.enable', { enableUI: false });
+    await cdp.send('WebAuthn.addVirtualAuthenticator', {
+      options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+    });
+    await page.goto(app);
+    await page.getByTestId('passkey-sign-in').waitFor();
+    const joined = await page.evaluate(
+      async ([t, p]) => (await fetch('/_paracord/client/v1/join', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: t, localpart: 'kai', passphrase: p }) })).status,
+      [token, PASSPHRASE],
+    );
+    expect(joined).toBe(200);
+    await page.goto(`${app}#/account`);
+    await page.reload(); // signed in now (the same document: only its hash changed)
+    await page.getByTestId('passkey-name').fill('Laptop');
+    await page.getByRole('button', { name: 'Add a passkey' }).click();
+    await expect.poll(() => page.getByTestId('passkeys').textContent()).toContain('Laptop');
+    await page.getByTestId('sign-out').click();
+    await page.getByTestId('passkey-sign-in').click();
+    await page.getByRole('heading', { name: 'Rooms' }).waitFor();
+    expect(await page.getByTestId('signed-in-as').textContent()).toBe('@kai:keys.test');
+    expect((await node.admin('GET', '/members')).body.members).toMatchObject([{ user_id: '@kai:keys.test', sessions: 1 }]);
   });
 });

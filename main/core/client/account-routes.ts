@@ -1,8 +1,8 @@
 /**
  * A member's own routes on the client API (issue #34, members-api in docs/ARCHITECTURE.md
  * "Members"): redeeming a member link (join, reset), signing in and out, their account (name,
- * passphrase, sessions). Everything else a member does is an admin-contract operation served by
- * operation-routes.ts.
+ * passphrase, sessions; passkeys: passkey-routes.ts). Everything else a member does is an
+ * admin-contract operation served by operation-routes.ts.
  */
 import type { Context, Middleware } from 'koa';
 import { z } from 'zod';
@@ -19,6 +19,7 @@ import type { RateLimit, RateLimiters } from '../trust/rate-limiter.ts';
 import type { MemberStore, SignedIn } from '../members/member-store.ts';
 import { PASSPHRASE_MAX_CHARS } from '../members/passphrase.ts';
 import { isSafeDisplayName } from '../../../shared/identifiers.ts';
+import { passkeyRoutes } from './passkey-routes.ts';
 import { clearSessionCookie, isSecure, requestHost, setSessionCookie, signedIn } from './member-http.ts';
 
 export interface AccountDeps {
@@ -162,5 +163,6 @@ export function accountRoutes(deps: AccountDeps): Router {
     ctx.body = {};
     changed();
   });
+  passkeyRoutes(router, { log, members, trustedProxies, input, anonymous, device, signedInAs });
   return router;
 }

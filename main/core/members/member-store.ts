@@ -15,6 +15,7 @@ import type { Db } from '../store/database.ts';
 import { HttpError, badRequest, conflict, forbidden, notFound } from '../errors.ts';
 import { dummyHash, hashPassphrase, passphraseProblem, verifyPassphrase } from './passphrase.ts';
 import { SignInLimiter } from './sign-in-limiter.ts';
+import { MemberPasskeys } from './passkeys.ts';
 
 export const DEFAULT_MEMBER_LINK_LIFETIME_MS = 7 * 24 * 3600_000;
 export const SESSION_LIFETIME_MS = 30 * 24 * 3600_000;
@@ -71,11 +72,14 @@ export class MemberStore {
   private readonly db: Db;
   private readonly serverName: () => string;
   readonly limiter: SignInLimiter;
+  /** Members' passkeys (WebAuthn): another way to sign in, under the same limits. */
+  readonly passkeys: MemberPasskeys;
 
   constructor(db: Db, serverName: () => string, limiter = new SignInLimiter()) {
     this.db = db;
     this.serverName = serverName;
     this.limiter = limiter;
+    this.passkeys = new MemberPasskeys(db, this, serverName);
   }
 
   // ——— member links ———
@@ -167,6 +171,19 @@ export class MemberStore {
     }
     this.limiter.succeed(name);
     return this.db.transaction(() => this.newSession(userId, device, now))();
+  }
+
+  /** A new session for a member whose proof (a passkey) was checked elsewhere; null when it is not an enabled member. */
+  openSession(userId: string, device: { host: string; userAgent?: string }, now = Date.now()): SignedIn | null {
+    const row = this.credentials(userId);
+    if (!row || row.disabled_at !== null) return null;
+    return this.db.transaction(() => this.newSession(userId, device, now))();
+  }
+
+  /** Whether `userId` is a member that is not disabled. */
+  isEnabled(userId: string): boolean {
+    const row = this.credentials(userId);
+    return row !== undefined && row.disabled_at === null;
   }
 
   /** The member a session token stands for on `host`, or null (unknown, expired, another host, disabled). */

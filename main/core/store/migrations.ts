@@ -735,6 +735,32 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
       CREATE INDEX IF NOT EXISTS member_sessions_by_user ON member_sessions (user_id);
     `,
   },
+  {
+    version: 28,
+    name: 'member passkeys',
+    sql: `
+      -- Members' passkeys (WebAuthn, issue #34, main/core/members/passkeys.ts): the public key of
+      -- each credential, for the relying party (the host) it was made for; the private key never
+      -- leaves the member's device. A member's user handle is random, the same for all its passkeys
+      -- (its own table, not a column: every statement here may run again on a database that had it).
+      CREATE TABLE IF NOT EXISTS member_passkey_handles (
+        user_id TEXT PRIMARY KEY REFERENCES local_users (user_id),
+        handle  TEXT NOT NULL UNIQUE
+      ) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS member_passkeys (
+        id           TEXT PRIMARY KEY,
+        user_id      TEXT NOT NULL REFERENCES local_users (user_id),
+        rp_id        TEXT NOT NULL,
+        public_key   BLOB NOT NULL,
+        counter      INTEGER NOT NULL,
+        transports   TEXT,
+        name         TEXT,
+        created_at   INTEGER NOT NULL,
+        last_used_at INTEGER
+      ) WITHOUT ROWID;
+      CREATE INDEX IF NOT EXISTS member_passkeys_by_user ON member_passkeys (user_id);
+    `,
+  },
 ];
 
 export function runMigrations(db: Db): void {

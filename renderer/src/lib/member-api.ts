@@ -5,6 +5,8 @@
  * (api.ts) with the same prefix. `memberAccount(fetch)` is tested with a fake fetch (member-api.test.ts).
  */
 import { AdminError } from '../../../shared/contract/client.ts';
+import type { AuthenticationResponseJSON, PublicKeyCredentialCreationOptionsJSON, PublicKeyCredentialRequestOptionsJSON, RegistrationResponseJSON } from '@simplewebauthn/browser';
+import type { PasskeyView } from '../../../shared/contract/admin/members.ts';
 import { CLIENT_API_PREFIX } from './mode.ts';
 
 export interface LinkInfo {
@@ -30,6 +32,7 @@ export interface MemberSessionView {
   current: boolean;
 }
 
+export type { PasskeyView };
 export type MemberAccount = ReturnType<typeof memberAccount>;
 
 export function memberAccount(doFetch: typeof fetch) {
@@ -55,6 +58,13 @@ export function memberAccount(doFetch: typeof fetch) {
     changePassphrase: (current: string, next: string) => call<Record<string, never>>('POST', '/me/passphrase', { current, next }),
     sessions: () => call<{ sessions: MemberSessionView[] }>('GET', '/me/sessions'),
     endSession: (id: string) => call<Record<string, never>>('DELETE', `/me/sessions/${encodeURIComponent(id)}`),
+    // Passkeys (passkeys.ts runs the browser's side): options from the node, the browser's answer back.
+    passkeys: () => call<{ passkeys: PasskeyView[] }>('GET', '/me/passkeys'),
+    removePasskey: (id: string) => call<Record<string, never>>('DELETE', `/me/passkeys/${encodeURIComponent(id)}`),
+    passkeyRegisterOptions: () => call<PublicKeyCredentialCreationOptionsJSON>('POST', '/passkeys/register-options', {}),
+    registerPasskey: (response: RegistrationResponseJSON, name: string) => call<PasskeyView>('POST', '/passkeys/register', { response, ...(name ? { name } : {}) }),
+    passkeySignInOptions: () => call<{ attempt: string; options: PublicKeyCredentialRequestOptionsJSON }>('POST', '/passkeys/sign-in-options', {}),
+    passkeySignIn: (attempt: string, response: AuthenticationResponseJSON) => call<{ user_id: string }>('POST', '/passkeys/sign-in', { attempt, response }),
   };
 }
 

@@ -75,3 +75,16 @@ export interface MemberView {
   /** Sessions (signed-in devices) it has now. */
   sessions: number;
 }
+
+/**
+ * One of a member's passkeys, as the client API shows it to its member (GET /me/passkeys; not an
+ * admin operation: the owner does not see them). `id` is the WebAuthn credential id.
+ */
+export interface PasskeyView {
+  id: string;
+  name: string | null;
+  /** The host name it was made for (a passkey works there only). */
+  rp_id: string;
+  created_at: number;
+  last_used_at: number | null;
+}
