@@ -86,7 +86,6 @@ export class Reachability {
   private state: CheckResult;
   private running: Promise<CheckResult> | null = null;
   private watchTimer: NodeJS.Timeout | null = null;
-  private stopPeerWatch: (() => void) | null = null;
   private lastAddresses = '';
   private lastCheckAt = 0;
   private lastReportAt = 0;
@@ -146,19 +145,10 @@ export class Reachability {
       this.watchTimer = setInterval(() => this.tick(), watch);
       this.watchTimer.unref();
     }
-    // The first peer: the self-test runs at once (the dashboard said it would), not at the next
-    // watch tick up to 30 s later. Told inside the caller's transaction: looked at afterwards.
-    this.stopPeerWatch ??= this.deps.trust.onPeersChange(() =>
-      setImmediate(() => {
-        if (!this.stopped && !this.running && this.state.status === 'no_peer' && this.candidates().length > 0) void this.check().catch(() => undefined);
-      }),
-    );
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.stopPeerWatch?.();
-    this.stopPeerWatch = null;
     if (this.watchTimer) clearInterval(this.watchTimer);
     this.watchTimer = null;
     if (this.confirmTimer) clearTimeout(this.confirmTimer);
