@@ -1,41 +1,14 @@
-import { configDefaults, defineConfig } from 'vitest/config';
-
-/**
- * Files that must not share the machine with another test file: the browser tests (Chromium is
- * the heaviest process we start), the network-namespace tests (fixed namespace names and
- * addresses), the benchmark harness, and the tests whose waits are the shortest for what they
- * wait on (self-tests and retry timers with second-long settings). They run one at a time, after
- * the others.
- */
-const ALONE = [
-  'test/ui/**/*.test.ts',
-  'test/electron/**/*.test.ts',
-  'test/bench/**/*.test.ts',
-  'test/ipv6.test.ts',
-  'test/nat-*.test.ts',
-  'test/port-mapping.test.ts',
-  'test/reachability*.test.ts',
-  'test/outbox-faults.test.ts',
-];
+import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
+    include: ['main/**/*.test.ts', 'shared/**/*.test.ts', 'renderer/src/**/*.test.ts', 'test/**/*.test.ts'],
     // Integration tests start real nodes (child processes, SQLite files, sockets).
     testTimeout: 120_000,
     hookTimeout: 60_000,
     pool: 'forks',
-    // Most integration tests spend their time waiting on real processes and timers, so two files
-    // share the machine (vitest's default on two cores is one); ALONE runs one at a time.
-    maxWorkers: 2,
     // expect.poll waits on real processes and a real browser: its default (1 s) is shorter than a
     // page load on a busy 2-core CI machine, which made browser tests fail at random.
     expect: { poll: { timeout: 15_000, interval: 50 } },
-    projects: [
-      { extends: true, test: {
-          name: 'shared',
-          include: ['main/**/*.test.ts', 'shared/**/*.test.ts', 'renderer/src/**/*.test.ts', 'test/**/*.test.ts'],
-          exclude: [...configDefaults.exclude, ...ALONE], sequence: { groupOrder: 0 } } },
-      { extends: true, test: { name: 'alone', include: ALONE, maxWorkers: 1, sequence: { groupOrder: 1 } } },
-    ],
   },
 });

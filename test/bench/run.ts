@@ -41,8 +41,8 @@ const vsIndex = process.argv.indexOf('--vs');
 const vs = process.argv.find((a) => a.startsWith('--vs='))?.slice('--vs='.length) ?? (vsIndex >= 0 ? process.argv[vsIndex + 1] : undefined);
 const versusProsody = vs === 'prosody' || (only?.includes('prosody') ?? false);
 const size = quick
-  ? { ceilingMs: 300, single: 500, batch: 2_000, saturation: 1_000, latencySeconds: 1, history: 20_000, backlog: 5_000, pages: 50, searchMessages: 10_000, searches: 30 }
-  : { ceilingMs: 2_000, single: 5_000, batch: 30_000, saturation: 20_000, latencySeconds: 5, history: 1_000_000, backlog: 100_000, pages: 1_000, searchMessages: 200_000, searches: 200 };
+  ? { ceilingMs: 300, single: 500, batch: 2_000, batchRounds: 1, saturation: 1_000, latencySeconds: 1, history: 20_000, backlog: 5_000, pages: 50, searchMessages: 10_000, searches: 30 }
+  : { ceilingMs: 2_000, single: 5_000, batch: 30_000, batchRounds: 3, saturation: 20_000, latencySeconds: 5, history: 1_000_000, backlog: 100_000, pages: 1_000, searchMessages: 200_000, searches: 200 };
 
 interface Row { name: string; value: number; unit: string; target?: string; ratio?: number; pass?: boolean }
 const rows: Row[] = [];
@@ -87,7 +87,8 @@ function loadgen(options: object): Promise<{ events_per_second: number; failures
 
 async function ingest(ceilingPerSecond: number) {
   section('Inbound ingest (load generator in its own process, durable commits)');
-  const sink = node('sink.test');
+  // Three batch rounds store more than a peer's default daily quota (50 MiB) allows.
+  const sink = node('sink.test', ['--peer-quota-day', String(4 * 1024 ** 3)]);
   await sink.start();
   const peer = await new FakePeer('loadgen.test').start();
   fakes.push(peer);
@@ -98,7 +99,7 @@ async function ingest(ceilingPerSecond: number) {
   const base = { url: sink.federationUrl, identityFile, roomId, sender, batchSize: 100 };
   const pid = sink.child.pid!;
   // Where the two cores go: the node's threads and the load generator, in CPU µs per event.
-  const measured = async (options: { mode: 'single' | 'batch'; count: number; concurrency: number }) => {
+  const measured = async (options: { mode: 'single' | 'batch'; count: number; concurrency: number; roomId?: string }) => {
     const before = cpuByThread(pid);
     const result = await loadgen({ ...base, ...options });
     process.stdout.write(`    CPU per event: node ${cpuPerUnit(before, cpuByThread(pid), result.accepted)}; load generator ${((result.cpu_seconds * 1e6) / result.accepted).toFixed(0)} µs\n`);
@@ -123,16 +124,29 @@ async function ingest(ceilingPerSecond: number) {
     );
     record({ name: 'floor: node CPU per single-event request that 0.2 x ceiling leaves', value: nodeBudgetUs, unit: 'µs' });
   }
-  const batch = await measured({ mode: 'batch', count: size.batch, concurrency: 16 });
-  failures += batch.failures;
-  const ratio = batch.events_per_second / ceilingPerSecond;
-  // Issue #17 goal 5 (was 0.7 ×): batch ingest ≥ 1.0 × the one-core verify ceiling, the second core helping.
-  record({ name: 'batch POST /events (100 per request)', value: batch.events_per_second, unit: 'events/s', target: '>= 1.0 x ceiling', pass: ratio >= 1.0, ratio });
-  // At 1.0 × the ceiling one core is the verifications; the rest of each event (the node's and the load generator's) must fit in the other.
+  // Issue #36 goal 6: batch ingest ≥ 0.8 × the one-core verify ceiling, the median of three rounds
+  // in which the ceiling and the ingest alternate, so that each ratio's two figures saw the same
+  // minute of this machine (its speed moves between minutes; one ceiling for all rounds did not).
+  const rounds: Array<{ batch: Awaited<ReturnType<typeof measured>>; ceiling: number; ratio: number }> = [];
+  for (let round = 0; round < size.batchRounds; round++) {
+    const roundCeiling = round === 0 ? ceilingPerSecond : ceiling();
+    // A room of its own per round: the load generator's depths count up from its start time, and
+    // a room refuses events older than what it has accepted.
+    const roundRoom = round === 0 ? {} : { roomId: await roomWith(sink) };
+    if (roundRoom.roomId) await joinFake(sink, roundRoom.roomId, peer);
+    const batch = await measured({ mode: 'batch', count: size.batch, concurrency: 16, ...roundRoom });
+    failures += batch.failures;
+    rounds.push({ batch, ceiling: roundCeiling, ratio: batch.events_per_second / roundCeiling });
+    process.stdout.write(`    round ${round + 1}: ceiling ${roundCeiling.toFixed(0)} verify/s, batch ${batch.events_per_second.toFixed(0)} events/s = ${(batch.events_per_second / roundCeiling).toFixed(2)} ×\n`);
+  }
+  const median = [...rounds].sort((x, y) => x.ratio - y.ratio)[Math.floor(rounds.length / 2)]!;
+  const { batch, ratio } = median;
+  record({ name: 'batch POST /events (100 per request), median of interleaved rounds', value: batch.events_per_second, unit: 'events/s', target: '>= 0.8 x ceiling', pass: ratio >= 0.8, ratio });
+  // At 0.8 × the ceiling, 0.8 of one core is the verifications; the rest of each event (the node's and the load generator's) must fit in what is left.
   const batchLoadgenUs = (batch.cpu_seconds * 1e6) / Math.max(1, batch.accepted);
-  const batchBudgetUs = (availableParallelism() * 1e6) / ceilingPerSecond - 1e6 / ceilingPerSecond - batchLoadgenUs;
-  process.stdout.write(`    floor: at 1.0 × the ceiling each event leaves the node ${batchBudgetUs.toFixed(0)} µs for everything but its signature check (the load generator takes ${batchLoadgenUs.toFixed(0)} µs of the same cores)\n`);
-  record({ name: 'floor: node CPU per batched event, besides its verification, that 1.0 x ceiling leaves', value: batchBudgetUs, unit: 'µs' });
+  const batchBudgetUs = (availableParallelism() * 1e6) / (0.8 * median.ceiling) - 1e6 / median.ceiling - batchLoadgenUs;
+  process.stdout.write(`    floor: at 0.8 × the ceiling each event leaves the node ${batchBudgetUs.toFixed(0)} µs for everything but its signature check (the load generator takes ${batchLoadgenUs.toFixed(0)} µs of the same cores)\n`);
+  record({ name: 'floor: node CPU per batched event, besides its verification, that 0.8 x ceiling leaves', value: batchBudgetUs, unit: 'µs' });
   if (failures > 0) process.stdout.write(`  (!) ${failures} requests failed\n`);
   await sink.stop();
 }
