@@ -16,11 +16,12 @@ export const NO_CHROMIUM = `UI tests skipped: no Chromium at ${CHROMIUM} (apt-ge
 if (!HAVE_CHROMIUM) console.warn(NO_CHROMIUM);
 export const ARTIFACTS = join(REPO_ROOT, 'test-artifacts', 'screenshots');
 
-export async function launchBrowser(): Promise<Browser> {
+/** `extraArgs`: more Chromium switches (e.g. `--host-resolver-rules=MAP home.test 127.0.0.1`, a name that is not loopback). */
+export async function launchBrowser(extraArgs: string[] = []): Promise<Browser> {
   mkdirSync(ARTIFACTS, { recursive: true });
   return chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic', ...extraArgs],
   });
 }
 
@@ -36,12 +37,13 @@ export async function signedIn(browser: Browser, node: NodeProcess, viewport = {
 /**
  * The hooks every browser test file needs: Chromium launched before (when installed), and after
  * all tests the browser closed, every node in `nodes` stopped and the temp dirs removed.
+ * `chromiumArgs`: more switches for this file's Chromium (launchBrowser).
  */
-export function browserSuite(): { readonly browser: Browser; readonly nodes: NodeProcess[]; start(options: ConstructorParameters<typeof NodeProcess>[0]): Promise<NodeProcess> } {
+export function browserSuite(options: { chromiumArgs?: string[] } = {}): { readonly browser: Browser; readonly nodes: NodeProcess[]; start(options: ConstructorParameters<typeof NodeProcess>[0]): Promise<NodeProcess> } {
   const nodes: NodeProcess[] = [];
   let browser: Browser | undefined;
   beforeAll(async () => {
-    if (HAVE_CHROMIUM) browser = await launchBrowser();
+    if (HAVE_CHROMIUM) browser = await launchBrowser(options.chromiumArgs);
   });
   afterAll(async () => {
     await browser?.close();

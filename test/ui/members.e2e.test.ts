@@ -1,33 +1,61 @@
 /**
  * Issue #34 items 5 and 6, the member app in a real browser: the owner invites someone through the
- * admin API, the person opens the link on a phone-sized page at the federation listener's /app/,
- * joins, sees only their pages, chats with the owner, is told of a mention in the title, keeps
- * unsent text (offline and across a reload), and is signed out when the owner disables them; the
- * owner's switch for members creating rooms; a passkey made and used at http://localhost.
+ * admin API, the person opens the link on a phone-sized page at the federation listener's /app/
+ * (by the server's name over plain HTTP, so the link and sign-in pages say the connection is not
+ * private), joins, sees only their pages, chats with the owner and with a user of another real
+ * node peered with this one (both ways), is told of a mention in the title, keeps unsent text
+ * (offline and across a reload), and is signed out when the owner disables them; the owner's
+ * switch for members creating rooms; at http://localhost the service worker registers and a
+ * passkey is made and used. The phone's Rooms, room, Account and sign-in pages are screenshots
+ * (test-artifacts/screenshots; README "Members" shows copies in docs/screenshots).
  */
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { ARTIFACTS, HAVE_CHROMIUM, browserSuite } from '../helpers/browser.ts';
-import { NodeProcess } from '../helpers/node-process.ts';
-import { enc } from '../helpers/rooms.ts';
+import { NodeProcess, startPeered } from '../helpers/node-process.ts';
+import { enc, inviteAndJoin, send } from '../helpers/rooms.ts';
 
-const suite = browserSuite();
+// The phone reaches home.test by name, as on a LAN: a host that is not loopback, where plain HTTP
+// is not private (the app says so). Chromium resolves it to the node's 127.0.0.1 listener.
+const suite = browserSuite({ chromiumArgs: ['--host-resolver-rules=MAP home.test 127.0.0.1'] });
 const PASSPHRASE = 'kettle orbit lantern mosaic';
+const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true };
+const BOB = '@bob:away.test';
+let home: NodeProcess;
+let away: NodeProcess;
 
-describe.skipIf(!HAVE_CHROMIUM)('members: the member app (real Chromium, a real node)', () => {
-  it('joins by link at 390 px, chats, sees a mention, keeps unsent text, and is signed out when disabled', async () => {
-    const node = new NodeProcess({ serverName: 'home.test' });
-    suite.nodes.push(node);
-    await node.start();
+beforeAll(async () => {
+  if (!HAVE_CHROMIUM) return;
+  home = new NodeProcess({ serverName: 'home.test' });
+  away = new NodeProcess({ serverName: 'away.test' });
+  suite.nodes.push(home, away);
+  await startPeered([home, away]);
+  expect((await away.admin('POST', '/users', { localpart: 'bob' })).status).toBe(200);
+}, 60_000);
+
+/** A room's messages as `sender: body`, newest last, as `node` holds them (for `as`, a user of that node). */
+async function lines(node: NodeProcess, roomId: string, as?: string): Promise<string[]> {
+  const answer = await node.admin('GET', `/rooms/${enc(roomId)}/messages?limit=20${as ? `&user_id=${enc(as)}` : ''}`);
+  expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+  return answer.body.messages.map((m: { sender: string; body: string }) => `${m.sender}: ${m.body}`);
+}
+
+describe.skipIf(!HAVE_CHROMIUM)('members: the member app (real Chromium, two real nodes)', () => {
+  it('joins by link at 390 px, chats with a remote user, sees a mention, keeps unsent text, and is signed out when disabled', async () => {
+    const node = home;
     const made = await node.admin('POST', '/members/invites', { note: 'Ann' });
     expect(made.status, JSON.stringify(made.body)).toBe(200);
     const link = String(made.body.link);
     expect(link).toMatch(/\/app\/#\/join\/[^/]+$/);
+    const byName = new URL(link);
+    byName.hostname = 'home.test';
 
-    const phone = await suite.browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+    const phone = await suite.browser.newContext(PHONE);
     const page = await phone.newPage();
-    await page.goto(link);
+    await page.goto(byName.href);
     await page.getByRole('heading', { name: 'Join home.test' }).waitFor();
+    // Plain HTTP to another machine: the page where a passphrase is chosen says it is not private.
+    expect(await page.getByTestId('not-private').textContent()).toContain('This connection is not private: it is plain HTTP');
     await page.getByLabel('User name').fill('ann');
     await page.getByTestId('new-passphrase').fill('password12');
     await expect.poll(() => page.getByTestId('passphrase-hint').textContent()).toMatch(/easy to guess|more character/);
@@ -52,10 +80,27 @@ describe.skipIf(!HAVE_CHROMIUM)('members: the member app (real Chromium, a real 
     expect((await node.admin('POST', `/rooms/${enc(roomId)}/invites`, { user_id: '@ann:home.test' })).status).toBe(200);
     await page.getByTestId('room-invite').getByRole('button', { name: 'Accept' }).click();
     await page.getByTestId('composer').waitFor();
+    // A user of the peered node away.test joins the room too.
+    await inviteAndJoin(node, roomId, away, BOB);
     await page.getByTestId('composer').fill('hello from ann');
     await page.keyboard.press('Enter');
-    await expect.poll(async () => (await node.admin('GET', `/rooms/${enc(roomId)}/messages?limit=10`)).body.messages.map((m: { sender: string; body: string }) => `${m.sender}: ${m.body}`)).toContain('@ann:home.test: hello from ann');
+    await expect.poll(() => lines(node, roomId)).toContain('@ann:home.test: hello from ann');
+    // The member's message reaches the remote user's copy of the room on the other node...
+    await expect.poll(() => lines(away, roomId, BOB), { timeout: 20_000 }).toContain('@ann:home.test: hello from ann');
+    // ...and the remote user's answer shows on the member's phone.
+    await send(away, roomId, 'hi Ann, Bob here from away.test', BOB);
+    const fromBob = page.getByTestId('message').filter({ hasText: 'hi Ann, Bob here from away.test' });
+    await fromBob.waitFor({ timeout: 20_000 });
+    expect(await fromBob.textContent()).toContain(BOB);
+    await page.evaluate(() => scrollTo(0, 0)); // the room's name in view (sending scrolled the composer into view)
     await page.screenshot({ path: join(ARTIFACTS, 'member-phone-room.png') });
+
+    // The Rooms screen, with an invitation waiting beside the room.
+    const club = await node.admin('POST', '/rooms', { name: 'Book club' });
+    expect((await node.admin('POST', `/rooms/${enc(String(club.body.room_id))}/invites`, { user_id: '@ann:home.test' })).status).toBe(200);
+    await page.evaluate(() => (location.hash = '#/rooms'));
+    await page.getByTestId('room-invite').filter({ hasText: 'Book club' }).waitFor();
+    await page.screenshot({ path: join(ARTIFACTS, 'member-phone-rooms.png') });
 
     // A mention while the member is elsewhere: the window title counts it.
     await page.evaluate(() => (location.hash = '#/account'));
@@ -75,7 +120,7 @@ describe.skipIf(!HAVE_CHROMIUM)('members: the member app (real Chromium, a real 
     expect(await page.getByTestId('offline').textContent()).toContain('You are offline — your message will be sent when you are back');
     expect(await page.getByTestId('composer').inputValue()).toBe('sent when back');
     await phone.setOffline(false);
-    await expect.poll(async () => (await node.admin('GET', `/rooms/${enc(roomId)}/messages?limit=10`)).body.messages.filter((m: { body: string }) => m.body === 'sent when back').length).toBe(1);
+    await expect.poll(async () => (await lines(node, roomId)).filter((l) => l === '@ann:home.test: sent when back').length).toBe(1);
     await expect.poll(() => page.getByTestId('composer').inputValue()).toBe('');
     // An unsent text outlives a reload.
     await page.getByTestId('composer').fill('a draft');
@@ -94,20 +139,21 @@ describe.skipIf(!HAVE_CHROMIUM)('members: the member app (real Chromium, a real 
     expect(await owner.getByTestId('members-may-create-rooms').isChecked()).toBe(false);
     expect((await node.admin('POST', `/members/${enc('@ann:home.test')}/disable`)).status).toBe(200);
     await page.getByTestId('session-ended').waitFor();
+    await page.getByTestId('not-private').waitFor(); // the sign-in page over plain HTTP says it too
     await page.getByLabel('User name').fill('ann');
     await page.getByLabel('Passphrase').fill(PASSPHRASE);
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('alert').first().waitFor();
+    await page.getByTestId('sign-in').getByRole('alert').waitFor();
     await owner.reload();
     await expect.poll(() => owner.getByTestId('member-@ann:home.test').textContent()).toContain('disabled');
   });
 
-  it('registers a passkey on the Account page at http://localhost and signs in with it after signing out', async () => {
-    const node = await suite.start({ serverName: 'keys.test' });
+  it('registers the service worker and a passkey at http://localhost and signs in with the passkey after signing out', async () => {
+    const node = away; // the other node of the file: a member of its own
     const token = String((await node.admin('POST', '/members/invites', {})).body.link).split('#/join/')[1]!;
     // http://localhost is a secure context: the browser lets the page use passkeys (http://<ip> has none: a passkey needs a name).
     const app = `http://localhost:${new URL(node.federationUrl).port}/app/`;
-    const context = await suite.browser.newContext();
+    const context = await suite.browser.newContext(PHONE);
     const page = await context.newPage();
     const cdp = await context.newCDPSession(page);
     await cdp.send('WebAuthn.enable', { enableUI: false });
@@ -116,6 +162,10 @@ describe.skipIf(!HAVE_CHROMIUM)('members: the member app (real Chromium, a real 
     });
     await page.goto(app);
     await page.getByTestId('passkey-sign-in').waitFor();
+    // On the same machine nothing crosses a network: no warning. The app shell's worker registers here (a secure context).
+    expect(await page.getByTestId('not-private').count()).toBe(0);
+    await page.screenshot({ path: join(ARTIFACTS, 'member-phone-sign-in.png') });
+    expect(await page.evaluate(async () => (await navigator.serviceWorker.ready).scope)).toBe(app);
     const joined = await page.evaluate(
       async ([t, p]) => (await fetch('/_paracord/client/v1/join', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: t, localpart: 'kai', passphrase: p }) })).status,
       [token, PASSPHRASE],
@@ -129,7 +179,7 @@ describe.skipIf(!HAVE_CHROMIUM)('members: the member app (real Chromium, a real 
     await page.getByTestId('sign-out').click();
     await page.getByTestId('passkey-sign-in').click();
     await page.getByRole('heading', { name: 'Rooms' }).waitFor();
-    expect(await page.getByTestId('signed-in-as').textContent()).toBe('@kai:keys.test');
-    expect((await node.admin('GET', '/members')).body.members).toMatchObject([{ user_id: '@kai:keys.test', sessions: 1 }]);
+    expect(await page.getByTestId('signed-in-as').textContent()).toBe('@kai:away.test');
+    expect((await node.admin('GET', '/members')).body.members).toMatchObject([{ user_id: '@kai:away.test', sessions: 1 }]);
   });
 });
