@@ -44,12 +44,13 @@ afterAll(async () => {
 interface Answer { status: number; headers: Record<string, string | string[] | undefined>; body: { error?: string; message?: string } & Record<string, unknown> }
 
 /** A request to the client API as a browser page of this origin would make it (Origin set), with the member's cookie if given. */
-async function client(method: string, path: string, options: { cookie?: string | undefined; body?: unknown; headers?: Record<string, string>; from?: string } = {}): Promise<Answer> {
-  const response = await request(`${base}${CLIENT_API_PREFIX}${path}`, {
+async function client(method: string, path: string, options: { cookie?: string | undefined; body?: unknown; headers?: Record<string, string>; from?: string; at?: string } = {}): Promise<Answer> {
+  const root = options.at ?? base;
+  const response = await request(`${root}${CLIENT_API_PREFIX}${path}`, {
     method: method as 'GET',
     reset: true,
     headers: {
-      ...(method === 'GET' ? {} : { origin }),
+      ...(method === 'GET' ? {} : { origin: new URL(root).origin }),
       ...(options.cookie ? { cookie: `paracord_member=${options.cookie}` } : {}),
       ...(options.body === undefined ? {} : { 'content-type': 'application/json' }),
       ...(options.from ? { 'x-forwarded-for': options.from } : {}),
@@ -274,30 +275,44 @@ describe('signing in', () => {
   });
 });
 
-type Frame = { id?: number | string | null; ok?: boolean; result?: Record<string, unknown>; status?: number; error?: string; notification?: { type: string; room_id?: string; sender?: string } };
+type Frame = { id?: number | string | null; ok?: boolean; result?: Record<string, unknown>; status?: number; error?: string; message?: string; retry_after?: number; notification?: { type: string; room_id?: string; sender?: string } };
+
+/** Opens the members' stream as a browser page of the node's origin would (the answer's status: 101 when it opened). */
+async function openStream(cookie: string | undefined, options: { at?: string; from?: string } = {}) {
+  const root = options.at ?? base;
+  const headers = { origin: new URL(root).origin, ...(cookie ? { cookie: `paracord_member=${cookie}` } : {}), ...(options.from ? { 'x-forwarded-for': options.from } : {}) };
+  const ws = new WebSocket(`${root.replace(/^http/, 'ws')}${CLIENT_STREAM_PATH}`, ADMIN_STREAM_NOTIFICATIONS, { headers });
+  const frames: Frame[] = [];
+  const waiters: Array<() => void> = [];
+  ws.on('message', (data) => {
+    frames.push(JSON.parse(String(data)) as Frame);
+    waiters.splice(0).forEach((w) => w());
+  });
+  const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
+  const status = await new Promise<number>((resolve, reject) => {
+    ws.once('open', () => resolve(101));
+    ws.once('error', reject);
+    ws.once('unexpected-response', (_req, res) => {
+      res.resume();
+      ws.on('error', () => undefined);
+      ws.terminate();
+      resolve(res.statusCode ?? 0);
+    });
+  });
+  const next = async (match: (f: Frame) => boolean): Promise<Frame> => {
+    for (;;) {
+      const found = frames.find(match);
+      if (found) return found;
+      await new Promise<void>((resolve) => waiters.push(resolve));
+    }
+  };
+  return { ws, frames, next, closed, status };
+}
 
 describe('the members\' stream', () => {
   it('runs the member\'s operations as the member, carries only its rooms\' notifications, and ends with its session', async () => {
     const cookie = cookieOf(await signIn('sam', 'violet harbour thimble ninety', '198.51.100.60'))!;
-    const ws = new WebSocket(`${base.replace(/^http/, 'ws')}${CLIENT_STREAM_PATH}`, ADMIN_STREAM_NOTIFICATIONS, { headers: { cookie: `paracord_member=${cookie}`, origin } });
-    const frames: Frame[] = [];
-    const waiters: Array<() => void> = [];
-    ws.on('message', (data) => {
-      frames.push(JSON.parse(String(data)) as Frame);
-      waiters.splice(0).forEach((w) => w());
-    });
-    const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
-    await new Promise<void>((resolve, reject) => {
-      ws.once('open', () => resolve());
-      ws.once('error', reject);
-    });
-    const next = async (match: (f: Frame) => boolean): Promise<Frame> => {
-      for (;;) {
-        const found = frames.find(match);
-        if (found) return found;
-        await new Promise<void>((resolve) => waiters.push(resolve));
-      }
-    };
+    const { ws, next, frames, closed } = await openStream(cookie);
     ws.send(JSON.stringify({ id: 1, op: 'listRooms', input: {} }));
     ws.send(JSON.stringify({ id: 2, op: 'getStatus', input: {} }));
     ws.send(JSON.stringify({ id: 3, op: 'listRooms', input: { user_id: OWNER } }));
@@ -324,11 +339,7 @@ describe('the members\' stream', () => {
   });
 
   it('is refused without a session', async () => {
-    const ws = new WebSocket(`${base.replace(/^http/, 'ws')}${CLIENT_STREAM_PATH}`, { headers: { origin } });
-    ws.on('error', () => undefined);
-    const status = await new Promise<number>((resolve) => ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)));
-    expect(status).toBe(401);
-    ws.terminate();
+    expect((await openStream(undefined)).status).toBe(401);
   });
 });
 
@@ -446,5 +457,70 @@ describe('passkeys', () => {
     expect((await client('DELETE', `/me/passkeys/${passkeyId}`, { cookie, body: {}, headers: at() })).status).toBe(200);
     expect((await client('GET', '/me/passkeys', { cookie, headers: at() })).body.passkeys).toEqual([]);
     expect((await passkeySignIn(key, '198.51.100.77')).answer.status).toBe(401);
+  });
+});
+
+describe('the members\' rate limits', () => {
+  // A node of its own with small limits (the defaults are far above what a person does); a token
+  // comes back every 1000 s, so none does during the test.
+  let tight: Awaited<ReturnType<typeof startInProcessNode>>;
+  let at = '';
+  beforeAll(async () => {
+    tight = await startInProcessNode('limits.test', {
+      config: { trustedProxies: ['127.0.0.1'], memberRequestLimits: { perMember: { per_second: 0.001, burst: 6 }, perAddress: { per_second: 0.001, burst: 4 } } },
+    });
+    at = tight.started.federation_url!;
+  });
+  afterAll(async () => {
+    await tight?.node.stop();
+  });
+  let addresses = 0;
+  /** An address no request came from yet (behind the trusted proxy). */
+  const fresh = () => `203.0.113.${++addresses}`;
+  const join = async (localpart: string): Promise<string> => {
+    const token = ((await tight.admin('POST', '/members/invites', {})).body.link as string).split('#/join/')[1]!;
+    const joined = await client('POST', '/join', { at, from: fresh(), body: { token, localpart, passphrase: PASSPHRASE } });
+    expect(joined.status).toBe(200);
+    return cookieOf(joined)!;
+  };
+
+  it('refuses a member past its own limit from any address: 429 rate_limited with Retry-After, and nothing changes', async () => {
+    const ann = await join('ann');
+    expect((await client('POST', '/rooms', { at, cookie: ann, body: { name: 'Busy' }, from: fresh() })).status).toBe(200);
+    for (let i = 0; i < 5; i++) expect((await client('GET', '/me', { at, cookie: ann, from: fresh() })).status).toBe(200);
+    const refused = await client('PUT', '/me', { at, cookie: ann, body: { display_name: 'Too Many' }, from: fresh() });
+    expect([refused.status, refused.body.error]).toEqual([429, 'rate_limited']);
+    expect(refused.body.message).toMatch(/^too many requests from you \(@ann:limits\.test\); retry in \d+ s$/);
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+    const listed = (await tight.admin('GET', '/members')).body.members as Array<{ user_id: string; display_name: string | null }>;
+    expect(listed.find((m) => m.user_id === '@ann:limits.test')?.display_name).toBeNull();
+    // Nor does its stream open.
+    expect((await openStream(ann, { at, from: fresh() })).status).toBe(429);
+  });
+
+  it('refuses an address past its limit, signed in or not, while the member goes on from elsewhere', async () => {
+    const bea = await join('bea');
+    const shared = fresh();
+    for (let i = 0; i < 4; i++) expect((await client('GET', '/me', { at, cookie: bea, from: shared })).status).toBe(200);
+    const refused = await client('GET', '/me', { at, cookie: bea, from: shared });
+    expect([refused.status, refused.body.error]).toEqual([429, 'rate_limited']);
+    expect(refused.body.message).toMatch(new RegExp(`^too many requests from ${shared.replace(/\./g, '\\.')}; retry in \\d+ s$`));
+    expect((await client('POST', '/sign-in', { at, body: { localpart: 'bea', passphrase: PASSPHRASE }, from: shared })).status).toBe(429);
+    expect((await client('GET', '/me', { at, cookie: bea, from: fresh() })).status).toBe(200);
+  });
+
+  it('limits the stream\'s frames too: past the limit a frame is answered 429 and not run', async () => {
+    const cy = await join('cy');
+    const room = (await client('POST', '/rooms', { at, cookie: cy, body: { name: 'Cy' }, from: fresh() })).body.room_id as string;
+    // The set-up takes a token from the member and its address, each frame one more: the address's fifth is refused.
+    const stream = await openStream(cy, { at, from: fresh() });
+    expect(stream.status).toBe(101);
+    for (let id = 1; id <= 3; id++) stream.ws.send(JSON.stringify({ id, op: 'listRooms', input: {} }));
+    stream.ws.send(JSON.stringify({ id: 4, op: 'sendMessage', input: { room_id: room, body: 'over the limit' } }));
+    for (let id = 1; id <= 3; id++) expect((await stream.next((f) => f.id === id)).ok).toBe(true);
+    expect(await stream.next((f) => f.id === 4)).toMatchObject({ ok: false, status: 429, error: 'rate_limited', retry_after: expect.any(Number) });
+    stream.ws.close();
+    const messages = (await client('GET', `/rooms/${room}/messages`, { at, cookie: cy, from: fresh() })).body.messages as Array<{ body?: string }>;
+    expect(messages.map((m) => m.body)).not.toContain('over the limit');
   });
 });
