@@ -150,6 +150,26 @@ describe('a member joins by link and chats', () => {
     expect(created.status).toBe(200);
     expect(((await client('GET', `/rooms/${created.body.room_id as string}`, { cookie: sam })).body.members as Array<{ user_id: string; role: string }>)).toEqual([{ user_id: SAM, membership: 'join', role: 'owner' }]);
   });
+  it('invites others only to rooms it owns or moderates (403 not_room_moderator otherwise)', async () => {
+    const kim = (await home.admin('POST', '/users', { localpart: 'kim' })).body.user_id as string;
+    const refused = await client('POST', `/rooms/${roomId}/invites`, { cookie: sam, body: { user_id: kim } });
+    expect([refused.status, refused.body.error]).toEqual([403, 'not_room_moderator']);
+    expect(refused.body.message).toBe('only the room\'s owner or one of its moderators may invite people to it');
+    const members = async (room: string) => ((await home.admin('GET', `/rooms/${room}`)).body.members as Array<{ user_id: string }>).map((m) => m.user_id);
+    expect(await members(roomId)).not.toContain(kim);
+    // Made a moderator of the owner's room by its owner, it may.
+    expect((await home.admin('PUT', `/rooms/${roomId}/members/${SAM}/role`, { role: 'moderator' })).status).toBe(200);
+    expect((await client('POST', `/rooms/${roomId}/invites`, { cookie: sam, body: { user_id: kim } })).status).toBe(200);
+    expect(await members(roomId)).toContain(kim);
+    expect((await home.admin('PUT', `/rooms/${roomId}/members/${SAM}/role`, { role: 'member' })).status).toBe(200);
+    // In a room of its own (it is the room's owner), it may too.
+    const mine = (await client('GET', '/rooms', { cookie: sam })).body.rooms as Array<{ room_id: string; name: string }>;
+    const own = mine.find((r) => r.name === 'Mine')!.room_id;
+    expect((await client('POST', `/rooms/${own}/invites`, { cookie: sam, body: { user_id: kim } })).status).toBe(200);
+    // The owner of the server, on the admin API, invites as before.
+    const lee = (await home.admin('POST', '/users', { localpart: 'lee' })).body.user_id as string;
+    expect((await home.admin('POST', `/rooms/${roomId}/invites`, { user_id: lee })).status).toBe(200);
+  });
 });
 
 /** A path of the contract with every parameter filled (the answer is decided before the input is read). */

@@ -56,7 +56,7 @@ export function memberClient(deps: MemberClientDeps): Middleware {
       // Each frame takes from the member's and the address's buckets, as a request over HTTP does.
       const handlers = limitedHandlers(memberHandlers(deps, user_id), deps.limiter, deps.memberLimits ?? DEFAULT_MEMBER_REQUEST_LIMITS, ctx.ip, user_id);
       const inRoom = (roomId: string) => {
-        const membership = deps.membership(roomId, user_id);
+        const membership = deps.membership(roomId, user_id)?.membership;
         return membership === 'join' || membership === 'invite';
       };
       return {

@@ -88,7 +88,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
     notifications: s.notifications, inFlight: s.federationInFlight,
     serverName: () => state.identity?.serverName ?? '',
     mayCreateRooms: () => membersMayCreateRooms(settings),
-    membership: (roomId, userId) => s.rooms.member(roomId, userId)?.membership ?? null,
+    membership: (roomId, userId) => s.rooms.member(roomId, userId) ?? null,
     handlers: () => guardedAdmin,
   });
 
