@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { request } from 'undici';
 import WebSocket from 'ws';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { adminOperations, memberUse, CLIENT_API_PREFIX, CLIENT_STREAM_PATH, ADMIN_API_PREFIX, ADMIN_STREAM_NOTIFICATIONS, type AdminOperationName } from '../shared/contract/admin-operations.ts';
 import { startInProcessNode } from './helpers/in-process-node.ts';
 import { removeTempDirs } from './helpers/temp-dir.ts';
@@ -399,6 +399,19 @@ describe('the member app', () => {
     await unknown.body.dump();
     expect(ADMIN_API_PREFIX).not.toBe(CLIENT_API_PREFIX);
   });
+
+  it('serves its service worker and manifest at /app/, with their content types, so a phone can install it', async () => {
+    const sw = await request(`${base}/app/sw.js`, { reset: true });
+    const script = await sw.body.text();
+    expect(sw.statusCode).toBe(200);
+    expect(sw.headers['content-type']).toBe('text/javascript; charset=utf-8');
+    expect(sw.headers['cache-control']).toBe('no-cache'); // a new version is seen at the next visit
+    expect(script).toContain('manifest.webmanifest'); // the shell it caches (not the built index.html)
+    const manifest = await request(`${base}/app/manifest.webmanifest`, { reset: true });
+    expect(manifest.statusCode).toBe(200);
+    expect(manifest.headers['content-type']).toMatch(/^application\/manifest\+json(;|$)/);
+    expect(JSON.parse(await manifest.body.text())).toMatchObject({ name: 'Paracord', start_url: '/app/', scope: '/app/', display: 'standalone' });
+  });
 });
 
 describe('passkeys', () => {
@@ -477,6 +490,78 @@ describe('passkeys', () => {
     expect((await client('DELETE', `/me/passkeys/${passkeyId}`, { cookie, body: {}, headers: at() })).status).toBe(200);
     expect((await client('GET', '/me/passkeys', { cookie, headers: at() })).body.passkeys).toEqual([]);
     expect((await passkeySignIn(key, '198.51.100.77')).answer.status).toBe(401);
+  });
+});
+
+describe('member links and the account', () => {
+  const DEE = `@dee:${SERVER}`;
+  let dee: string;
+
+  it('makes a link that works for 7 days by default', async () => {
+    const before = Date.now();
+    const created = await home.admin('POST', '/members/invites', { note: 'for Dee' });
+    const after = Date.now();
+    const week = 7 * 24 * 3600 * 1000;
+    expect(created.body.expires_at).toBeGreaterThanOrEqual(before + week - 1000);
+    expect(created.body.expires_at).toBeLessThanOrEqual(after + week + 1000);
+    const token = (created.body.link as string).split('#/join/')[1]!;
+    const joined = await client('POST', '/join', { body: { token, localpart: 'dee', passphrase: PASSPHRASE }, from: '198.51.100.80' });
+    expect(joined.body).toEqual({ user_id: DEE });
+    dee = cookieOf(joined)!;
+  });
+
+  it('refuses a link past its lifetime (404 link_unusable, saying it expired)', async () => {
+    const created = await home.admin('POST', '/members/invites', { lifetime_seconds: 60 });
+    expect(Math.abs((created.body.expires_at as number) - (Date.now() + 60_000))).toBeLessThan(5_000);
+    const token = (created.body.link as string).split('#/join/')[1]!;
+    expect((await client('GET', `/links/${token}`)).status).toBe(200);
+    // The node runs in this process: its clock is moved past the link's end (only Date; timers run as they do).
+    vi.useFakeTimers({ toFake: ['Date'], now: (created.body.expires_at as number) + 1 });
+    try {
+      const looked = await client('GET', `/links/${token}`);
+      expect([looked.status, looked.body.error, looked.body.message]).toEqual([404, 'link_unusable', 'this member link has expired; ask the owner for a new one']);
+      const joined = await client('POST', '/join', { body: { token, localpart: 'late', passphrase: PASSPHRASE }, from: '198.51.100.81' });
+      expect([joined.status, joined.body.error]).toEqual([404, 'link_unusable']);
+    } finally {
+      vi.useRealTimers();
+    }
+    const listed = (await home.admin('GET', '/members')).body.members as Array<{ user_id: string }>;
+    expect(listed.map((m) => m.user_id)).not.toContain(`@late:${SERVER}`);
+  });
+
+  it('changes its display name (PUT /me); bad input is refused and changes nothing', async () => {
+    const named = await client('PUT', '/me', { cookie: dee, body: { display_name: '  Dee Dee  ' } });
+    expect([named.status, named.body.display_name]).toEqual([200, 'Dee Dee']);
+    const listed = async () => ((await home.admin('GET', '/members')).body.members as Array<{ user_id: string; display_name: string | null }>).find((m) => m.user_id === DEE)?.display_name;
+    expect(await listed()).toBe('Dee Dee');
+    for (const body of [{ display_name: 'Dee\u202eevil' }, { display_name: 'x'.repeat(101) }, { display_name: 42 }, {}, { display_name: 'Dee', user_id: OWNER }]) {
+      const answer = await client('PUT', '/me', { cookie: dee, body });
+      expect([answer.status, answer.body.error], JSON.stringify(body)).toEqual([400, 'invalid_input']);
+      expect(answer.body.message).toEqual(expect.any(String));
+    }
+    expect((await client('GET', '/me', { cookie: dee })).body.display_name).toBe('Dee Dee');
+    expect(await listed()).toBe('Dee Dee');
+    expect((await client('PUT', '/me', { cookie: dee, body: { display_name: '' } })).body.display_name).toBeNull();
+  });
+
+  it('changes its passphrase (POST /me/passphrase): every other session ends, this device goes on with a new cookie', async () => {
+    const other = cookieOf(await signIn('dee', PASSPHRASE, '198.51.100.82'))!;
+    const next = 'marble falcon tundra fourteen';
+    // A wrong current passphrase, or a weak new one: refused, nothing changes.
+    const wrong = await client('POST', '/me/passphrase', { cookie: dee, body: { current: 'not my passphrase at all', next } });
+    expect([wrong.status, wrong.body.error]).toEqual([401, 'wrong_passphrase']);
+    const weak = await client('POST', '/me/passphrase', { cookie: dee, body: { current: PASSPHRASE, next: 'password123' } });
+    expect([weak.status, weak.body.error]).toEqual([400, 'weak_passphrase']);
+    expect((await client('GET', '/me', { cookie: other })).status).toBe(200);
+    const changed = await client('POST', '/me/passphrase', { cookie: dee, body: { current: PASSPHRASE, next } });
+    expect(changed.status).toBe(200);
+    const renewed = cookieOf(changed)!;
+    expect(renewed).not.toBe(dee);
+    expect((await client('GET', '/me', { cookie: renewed })).body.user_id).toBe(DEE);
+    expect(((await client('GET', '/me/sessions', { cookie: renewed })).body.sessions as unknown[])).toHaveLength(1);
+    for (const ended of [other, dee]) expect((await client('GET', '/me', { cookie: ended })).body.error).toBe('not_signed_in');
+    expect((await signIn('dee', PASSPHRASE, '198.51.100.83')).body.error).toBe('bad_credentials');
+    expect((await signIn('dee', next, '198.51.100.84')).status).toBe(200);
   });
 });
 
