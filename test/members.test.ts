@@ -364,14 +364,31 @@ describe('the members\' stream', () => {
 });
 
 describe('the CLI', () => {
+  const cli = (...args: string[]) => promisify(execFile)(process.execPath, [join(REPO_ROOT, 'bin', 'paracord-node.js'), 'member', ...args, '--data', home.dataDir]);
+
   it('prints a member link (member invite) and lists the members (member list)', async () => {
-    const cli = (...args: string[]) => promisify(execFile)(process.execPath, [join(REPO_ROOT, 'bin', 'paracord-node.js'), 'member', ...args, '--data', home.dataDir]);
     const invited = await cli('invite', '--note', 'for Kim');
     expect(invited.stdout.trim()).toMatch(new RegExp(`^${base}/app/#/join/[A-Za-z0-9_-]+$`));
     const listed = JSON.parse((await cli('list')).stdout) as { members: Array<{ user_id: string }> };
     expect(listed.members.map((m) => m.user_id)).toEqual([SAM]);
     const links = (await home.admin('GET', '/members/invites')).body.invites as Array<{ note: string | null; state: string }>;
     expect(links[0]).toMatchObject({ note: 'for Kim', state: 'active' });
+  });
+
+  it('disables and enables a member and prints a new-passphrase link (member disable|enable|reset), by user name or id', async () => {
+    const cookie = cookieOf(await signIn('sam', 'violet harbour thimble ninety', '198.51.100.90'))!;
+    expect(JSON.parse((await cli('disable', 'sam')).stdout)).toMatchObject({ user_id: SAM, disabled: true, sessions: 0 });
+    expect((await client('GET', '/me', { cookie })).status).toBe(401);
+    expect(JSON.parse((await cli('enable', SAM)).stdout)).toMatchObject({ user_id: SAM, disabled: false });
+    const link = (await cli('reset', 'sam', '--expires-in', '1')).stdout.trim();
+    expect(link).toMatch(new RegExp(`^${base}/app/#/reset/[A-Za-z0-9_-]+$`));
+    expect((await client('GET', `/links/${link.split('#/reset/')[1]!}`)).body).toEqual({ purpose: 'reset', user_id: SAM, server_name: SERVER });
+    const unknown = await cli('disable', 'nobody').then(() => null, (error: { code: number; stderr: string }) => error);
+    expect(unknown?.code).toBe(1);
+    expect(unknown?.stderr).toMatch(/nobody is not a member of this server/);
+    // The unused reset link does not stay about.
+    const reset = ((await home.admin('GET', '/members/invites')).body.invites as Array<{ id: string; purpose: string; state: string }>).find((l) => l.purpose === 'reset' && l.state === 'active')!;
+    expect((await home.admin('DELETE', `/members/invites/${reset.id}`)).status).toBe(200);
   });
 });
 
