@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { request } from 'undici';
 import WebSocket from 'ws';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { adminOperations, memberUse, CLIENT_API_PREFIX, CLIENT_STREAM_PATH, ADMIN_API_PREFIX, ADMIN_STREAM_NOTIFICATIONS, type AdminOperationName } from '../shared/contract/admin-operations.ts';
 import { startInProcessNode } from './helpers/in-process-node.ts';
 import { removeTempDirs } from './helpers/temp-dir.ts';
@@ -44,12 +44,13 @@ afterAll(async () => {
 interface Answer { status: number; headers: Record<string, string | string[] | undefined>; body: { error?: string; message?: string } & Record<string, unknown> }
 
 /** A request to the client API as a browser page of this origin would make it (Origin set), with the member's cookie if given. */
-async function client(method: string, path: string, options: { cookie?: string | undefined; body?: unknown; headers?: Record<string, string>; from?: string } = {}): Promise<Answer> {
-  const response = await request(`${base}${CLIENT_API_PREFIX}${path}`, {
+async function client(method: string, path: string, options: { cookie?: string | undefined; body?: unknown; headers?: Record<string, string>; from?: string; at?: string } = {}): Promise<Answer> {
+  const root = options.at ?? base;
+  const response = await request(`${root}${CLIENT_API_PREFIX}${path}`, {
     method: method as 'GET',
     reset: true,
     headers: {
-      ...(method === 'GET' ? {} : { origin }),
+      ...(method === 'GET' ? {} : { origin: new URL(root).origin }),
       ...(options.cookie ? { cookie: `paracord_member=${options.cookie}` } : {}),
       ...(options.body === undefined ? {} : { 'content-type': 'application/json' }),
       ...(options.from ? { 'x-forwarded-for': options.from } : {}),
@@ -148,6 +149,26 @@ describe('a member joins by link and chats', () => {
     const created = await client('POST', '/rooms', { cookie: sam, body: { name: 'Mine' } });
     expect(created.status).toBe(200);
     expect(((await client('GET', `/rooms/${created.body.room_id as string}`, { cookie: sam })).body.members as Array<{ user_id: string; role: string }>)).toEqual([{ user_id: SAM, membership: 'join', role: 'owner' }]);
+  });
+  it('invites others only to rooms it owns or moderates (403 not_room_moderator otherwise)', async () => {
+    const kim = (await home.admin('POST', '/users', { localpart: 'kim' })).body.user_id as string;
+    const refused = await client('POST', `/rooms/${roomId}/invites`, { cookie: sam, body: { user_id: kim } });
+    expect([refused.status, refused.body.error]).toEqual([403, 'not_room_moderator']);
+    expect(refused.body.message).toBe('only the room\'s owner or one of its moderators may invite people to it');
+    const members = async (room: string) => ((await home.admin('GET', `/rooms/${room}`)).body.members as Array<{ user_id: string }>).map((m) => m.user_id);
+    expect(await members(roomId)).not.toContain(kim);
+    // Made a moderator of the owner's room by its owner, it may.
+    expect((await home.admin('PUT', `/rooms/${roomId}/members/${SAM}/role`, { role: 'moderator' })).status).toBe(200);
+    expect((await client('POST', `/rooms/${roomId}/invites`, { cookie: sam, body: { user_id: kim } })).status).toBe(200);
+    expect(await members(roomId)).toContain(kim);
+    expect((await home.admin('PUT', `/rooms/${roomId}/members/${SAM}/role`, { role: 'member' })).status).toBe(200);
+    // In a room of its own (it is the room's owner), it may too.
+    const mine = (await client('GET', '/rooms', { cookie: sam })).body.rooms as Array<{ room_id: string; name: string }>;
+    const own = mine.find((r) => r.name === 'Mine')!.room_id;
+    expect((await client('POST', `/rooms/${own}/invites`, { cookie: sam, body: { user_id: kim } })).status).toBe(200);
+    // The owner of the server, on the admin API, invites as before.
+    const lee = (await home.admin('POST', '/users', { localpart: 'lee' })).body.user_id as string;
+    expect((await home.admin('POST', `/rooms/${roomId}/invites`, { user_id: lee })).status).toBe(200);
   });
 });
 
@@ -274,30 +295,44 @@ describe('signing in', () => {
   });
 });
 
-type Frame = { id?: number | string | null; ok?: boolean; result?: Record<string, unknown>; status?: number; error?: string; notification?: { type: string; room_id?: string; sender?: string } };
+type Frame = { id?: number | string | null; ok?: boolean; result?: Record<string, unknown>; status?: number; error?: string; message?: string; retry_after?: number; notification?: { type: string; room_id?: string; sender?: string } };
+
+/** Opens the members' stream as a browser page of the node's origin would (the answer's status: 101 when it opened). */
+async function openStream(cookie: string | undefined, options: { at?: string; from?: string } = {}) {
+  const root = options.at ?? base;
+  const headers = { origin: new URL(root).origin, ...(cookie ? { cookie: `paracord_member=${cookie}` } : {}), ...(options.from ? { 'x-forwarded-for': options.from } : {}) };
+  const ws = new WebSocket(`${root.replace(/^http/, 'ws')}${CLIENT_STREAM_PATH}`, ADMIN_STREAM_NOTIFICATIONS, { headers });
+  const frames: Frame[] = [];
+  const waiters: Array<() => void> = [];
+  ws.on('message', (data) => {
+    frames.push(JSON.parse(String(data)) as Frame);
+    waiters.splice(0).forEach((w) => w());
+  });
+  const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
+  const status = await new Promise<number>((resolve, reject) => {
+    ws.once('open', () => resolve(101));
+    ws.once('error', reject);
+    ws.once('unexpected-response', (_req, res) => {
+      res.resume();
+      ws.on('error', () => undefined);
+      ws.terminate();
+      resolve(res.statusCode ?? 0);
+    });
+  });
+  const next = async (match: (f: Frame) => boolean): Promise<Frame> => {
+    for (;;) {
+      const found = frames.find(match);
+      if (found) return found;
+      await new Promise<void>((resolve) => waiters.push(resolve));
+    }
+  };
+  return { ws, frames, next, closed, status };
+}
 
 describe('the members\' stream', () => {
   it('runs the member\'s operations as the member, carries only its rooms\' notifications, and ends with its session', async () => {
     const cookie = cookieOf(await signIn('sam', 'violet harbour thimble ninety', '198.51.100.60'))!;
-    const ws = new WebSocket(`${base.replace(/^http/, 'ws')}${CLIENT_STREAM_PATH}`, ADMIN_STREAM_NOTIFICATIONS, { headers: { cookie: `paracord_member=${cookie}`, origin } });
-    const frames: Frame[] = [];
-    const waiters: Array<() => void> = [];
-    ws.on('message', (data) => {
-      frames.push(JSON.parse(String(data)) as Frame);
-      waiters.splice(0).forEach((w) => w());
-    });
-    const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
-    await new Promise<void>((resolve, reject) => {
-      ws.once('open', () => resolve());
-      ws.once('error', reject);
-    });
-    const next = async (match: (f: Frame) => boolean): Promise<Frame> => {
-      for (;;) {
-        const found = frames.find(match);
-        if (found) return found;
-        await new Promise<void>((resolve) => waiters.push(resolve));
-      }
-    };
+    const { ws, next, frames, closed } = await openStream(cookie);
     ws.send(JSON.stringify({ id: 1, op: 'listRooms', input: {} }));
     ws.send(JSON.stringify({ id: 2, op: 'getStatus', input: {} }));
     ws.send(JSON.stringify({ id: 3, op: 'listRooms', input: { user_id: OWNER } }));
@@ -324,23 +359,36 @@ describe('the members\' stream', () => {
   });
 
   it('is refused without a session', async () => {
-    const ws = new WebSocket(`${base.replace(/^http/, 'ws')}${CLIENT_STREAM_PATH}`, { headers: { origin } });
-    ws.on('error', () => undefined);
-    const status = await new Promise<number>((resolve) => ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)));
-    expect(status).toBe(401);
-    ws.terminate();
+    expect((await openStream(undefined)).status).toBe(401);
   });
 });
 
 describe('the CLI', () => {
+  const cli = (...args: string[]) => promisify(execFile)(process.execPath, [join(REPO_ROOT, 'bin', 'paracord-node.js'), 'member', ...args, '--data', home.dataDir]);
+
   it('prints a member link (member invite) and lists the members (member list)', async () => {
-    const cli = (...args: string[]) => promisify(execFile)(process.execPath, [join(REPO_ROOT, 'bin', 'paracord-node.js'), 'member', ...args, '--data', home.dataDir]);
     const invited = await cli('invite', '--note', 'for Kim');
     expect(invited.stdout.trim()).toMatch(new RegExp(`^${base}/app/#/join/[A-Za-z0-9_-]+$`));
     const listed = JSON.parse((await cli('list')).stdout) as { members: Array<{ user_id: string }> };
     expect(listed.members.map((m) => m.user_id)).toEqual([SAM]);
     const links = (await home.admin('GET', '/members/invites')).body.invites as Array<{ note: string | null; state: string }>;
     expect(links[0]).toMatchObject({ note: 'for Kim', state: 'active' });
+  });
+
+  it('disables and enables a member and prints a new-passphrase link (member disable|enable|reset), by user name or id', async () => {
+    const cookie = cookieOf(await signIn('sam', 'violet harbour thimble ninety', '198.51.100.90'))!;
+    expect(JSON.parse((await cli('disable', 'sam')).stdout)).toMatchObject({ user_id: SAM, disabled: true, sessions: 0 });
+    expect((await client('GET', '/me', { cookie })).status).toBe(401);
+    expect(JSON.parse((await cli('enable', SAM)).stdout)).toMatchObject({ user_id: SAM, disabled: false });
+    const link = (await cli('reset', 'sam', '--expires-in', '1')).stdout.trim();
+    expect(link).toMatch(new RegExp(`^${base}/app/#/reset/[A-Za-z0-9_-]+$`));
+    expect((await client('GET', `/links/${link.split('#/reset/')[1]!}`)).body).toEqual({ purpose: 'reset', user_id: SAM, server_name: SERVER });
+    const unknown = await cli('disable', 'nobody').then(() => null, (error: { code: number; stderr: string }) => error);
+    expect(unknown?.code).toBe(1);
+    expect(unknown?.stderr).toMatch(/nobody is not a member of this server/);
+    // The unused reset link does not stay about.
+    const reset = ((await home.admin('GET', '/members/invites')).body.invites as Array<{ id: string; purpose: string; state: string }>).find((l) => l.purpose === 'reset' && l.state === 'active')!;
+    expect((await home.admin('DELETE', `/members/invites/${reset.id}`)).status).toBe(200);
   });
 });
 
@@ -367,6 +415,19 @@ describe('the member app', () => {
     expect(unknown.statusCode).toBe(404);
     await unknown.body.dump();
     expect(ADMIN_API_PREFIX).not.toBe(CLIENT_API_PREFIX);
+  });
+
+  it('serves its service worker and manifest at /app/, with their content types, so a phone can install it', async () => {
+    const sw = await request(`${base}/app/sw.js`, { reset: true });
+    const script = await sw.body.text();
+    expect(sw.statusCode).toBe(200);
+    expect(sw.headers['content-type']).toBe('text/javascript; charset=utf-8');
+    expect(sw.headers['cache-control']).toBe('no-cache'); // a new version is seen at the next visit
+    expect(script).toContain('manifest.webmanifest'); // the shell it caches (not the built index.html)
+    const manifest = await request(`${base}/app/manifest.webmanifest`, { reset: true });
+    expect(manifest.statusCode).toBe(200);
+    expect(manifest.headers['content-type']).toMatch(/^application\/manifest\+json(;|$)/);
+    expect(JSON.parse(await manifest.body.text())).toMatchObject({ name: 'Paracord', start_url: '/app/', scope: '/app/', display: 'standalone' });
   });
 });
 
@@ -446,5 +507,142 @@ describe('passkeys', () => {
     expect((await client('DELETE', `/me/passkeys/${passkeyId}`, { cookie, body: {}, headers: at() })).status).toBe(200);
     expect((await client('GET', '/me/passkeys', { cookie, headers: at() })).body.passkeys).toEqual([]);
     expect((await passkeySignIn(key, '198.51.100.77')).answer.status).toBe(401);
+  });
+});
+
+describe('member links and the account', () => {
+  const DEE = `@dee:${SERVER}`;
+  let dee: string;
+
+  it('makes a link that works for 7 days by default', async () => {
+    const before = Date.now();
+    const created = await home.admin('POST', '/members/invites', { note: 'for Dee' });
+    const after = Date.now();
+    const week = 7 * 24 * 3600 * 1000;
+    expect(created.body.expires_at).toBeGreaterThanOrEqual(before + week - 1000);
+    expect(created.body.expires_at).toBeLessThanOrEqual(after + week + 1000);
+    const token = (created.body.link as string).split('#/join/')[1]!;
+    const joined = await client('POST', '/join', { body: { token, localpart: 'dee', passphrase: PASSPHRASE }, from: '198.51.100.80' });
+    expect(joined.body).toEqual({ user_id: DEE });
+    dee = cookieOf(joined)!;
+  });
+
+  it('refuses a link past its lifetime (404 link_unusable, saying it expired)', async () => {
+    const created = await home.admin('POST', '/members/invites', { lifetime_seconds: 60 });
+    expect(Math.abs((created.body.expires_at as number) - (Date.now() + 60_000))).toBeLessThan(5_000);
+    const token = (created.body.link as string).split('#/join/')[1]!;
+    expect((await client('GET', `/links/${token}`)).status).toBe(200);
+    // The node runs in this process: its clock is moved past the link's end (only Date; timers run as they do).
+    vi.useFakeTimers({ toFake: ['Date'], now: (created.body.expires_at as number) + 1 });
+    try {
+      const looked = await client('GET', `/links/${token}`);
+      expect([looked.status, looked.body.error, looked.body.message]).toEqual([404, 'link_unusable', 'this member link has expired; ask the owner for a new one']);
+      const joined = await client('POST', '/join', { body: { token, localpart: 'late', passphrase: PASSPHRASE }, from: '198.51.100.81' });
+      expect([joined.status, joined.body.error]).toEqual([404, 'link_unusable']);
+    } finally {
+      vi.useRealTimers();
+    }
+    const listed = (await home.admin('GET', '/members')).body.members as Array<{ user_id: string }>;
+    expect(listed.map((m) => m.user_id)).not.toContain(`@late:${SERVER}`);
+  });
+
+  it('changes its display name (PUT /me); bad input is refused and changes nothing', async () => {
+    const named = await client('PUT', '/me', { cookie: dee, body: { display_name: '  Dee Dee  ' } });
+    expect([named.status, named.body.display_name]).toEqual([200, 'Dee Dee']);
+    const listed = async () => ((await home.admin('GET', '/members')).body.members as Array<{ user_id: string; display_name: string | null }>).find((m) => m.user_id === DEE)?.display_name;
+    expect(await listed()).toBe('Dee Dee');
+    for (const body of [{ display_name: 'Dee\u202eevil' }, { display_name: 'x'.repeat(101) }, { display_name: 42 }, {}, { display_name: 'Dee', user_id: OWNER }]) {
+      const answer = await client('PUT', '/me', { cookie: dee, body });
+      expect([answer.status, answer.body.error], JSON.stringify(body)).toEqual([400, 'invalid_input']);
+      expect(answer.body.message).toEqual(expect.any(String));
+    }
+    expect((await client('GET', '/me', { cookie: dee })).body.display_name).toBe('Dee Dee');
+    expect(await listed()).toBe('Dee Dee');
+    expect((await client('PUT', '/me', { cookie: dee, body: { display_name: '' } })).body.display_name).toBeNull();
+  });
+
+  it('changes its passphrase (POST /me/passphrase): every other session ends, this device goes on with a new cookie', async () => {
+    const other = cookieOf(await signIn('dee', PASSPHRASE, '198.51.100.82'))!;
+    const next = 'marble falcon tundra fourteen';
+    // A wrong current passphrase, or a weak new one: refused, nothing changes.
+    const wrong = await client('POST', '/me/passphrase', { cookie: dee, body: { current: 'not my passphrase at all', next } });
+    expect([wrong.status, wrong.body.error]).toEqual([401, 'wrong_passphrase']);
+    const weak = await client('POST', '/me/passphrase', { cookie: dee, body: { current: PASSPHRASE, next: 'password123' } });
+    expect([weak.status, weak.body.error]).toEqual([400, 'weak_passphrase']);
+    expect((await client('GET', '/me', { cookie: other })).status).toBe(200);
+    const changed = await client('POST', '/me/passphrase', { cookie: dee, body: { current: PASSPHRASE, next } });
+    expect(changed.status).toBe(200);
+    const renewed = cookieOf(changed)!;
+    expect(renewed).not.toBe(dee);
+    expect((await client('GET', '/me', { cookie: renewed })).body.user_id).toBe(DEE);
+    expect(((await client('GET', '/me/sessions', { cookie: renewed })).body.sessions as unknown[])).toHaveLength(1);
+    for (const ended of [other, dee]) expect((await client('GET', '/me', { cookie: ended })).body.error).toBe('not_signed_in');
+    expect((await signIn('dee', PASSPHRASE, '198.51.100.83')).body.error).toBe('bad_credentials');
+    expect((await signIn('dee', next, '198.51.100.84')).status).toBe(200);
+  });
+});
+
+describe('the members\' rate limits', () => {
+  // A node of its own with small limits (the defaults are far above what a person does); a token
+  // comes back every 1000 s, so none does during the test.
+  let tight: Awaited<ReturnType<typeof startInProcessNode>>;
+  let at = '';
+  beforeAll(async () => {
+    tight = await startInProcessNode('limits.test', {
+      config: { trustedProxies: ['127.0.0.1'], memberRequestLimits: { perMember: { per_second: 0.001, burst: 6 }, perAddress: { per_second: 0.001, burst: 4 } } },
+    });
+    at = tight.started.federation_url!;
+  });
+  afterAll(async () => {
+    await tight?.node.stop();
+  });
+  let addresses = 0;
+  /** An address no request came from yet (behind the trusted proxy). */
+  const fresh = () => `203.0.113.${++addresses}`;
+  const join = async (localpart: string): Promise<string> => {
+    const token = ((await tight.admin('POST', '/members/invites', {})).body.link as string).split('#/join/')[1]!;
+    const joined = await client('POST', '/join', { at, from: fresh(), body: { token, localpart, passphrase: PASSPHRASE } });
+    expect(joined.status).toBe(200);
+    return cookieOf(joined)!;
+  };
+
+  it('refuses a member past its own limit from any address: 429 rate_limited with Retry-After, and nothing changes', async () => {
+    const ann = await join('ann');
+    expect((await client('POST', '/rooms', { at, cookie: ann, body: { name: 'Busy' }, from: fresh() })).status).toBe(200);
+    for (let i = 0; i < 5; i++) expect((await client('GET', '/me', { at, cookie: ann, from: fresh() })).status).toBe(200);
+    const refused = await client('PUT', '/me', { at, cookie: ann, body: { display_name: 'Too Many' }, from: fresh() });
+    expect([refused.status, refused.body.error]).toEqual([429, 'rate_limited']);
+    expect(refused.body.message).toMatch(/^too many requests from you \(@ann:limits\.test\); retry in \d+ s$/);
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+    const listed = (await tight.admin('GET', '/members')).body.members as Array<{ user_id: string; display_name: string | null }>;
+    expect(listed.find((m) => m.user_id === '@ann:limits.test')?.display_name).toBeNull();
+    // Nor does its stream open.
+    expect((await openStream(ann, { at, from: fresh() })).status).toBe(429);
+  });
+
+  it('refuses an address past its limit, signed in or not, while the member goes on from elsewhere', async () => {
+    const bea = await join('bea');
+    const shared = fresh();
+    for (let i = 0; i < 4; i++) expect((await client('GET', '/me', { at, cookie: bea, from: shared })).status).toBe(200);
+    const refused = await client('GET', '/me', { at, cookie: bea, from: shared });
+    expect([refused.status, refused.body.error]).toEqual([429, 'rate_limited']);
+    expect(refused.body.message).toMatch(new RegExp(`^too many requests from ${shared.replace(/\./g, '\\.')}; retry in \\d+ s$`));
+    expect((await client('POST', '/sign-in', { at, body: { localpart: 'bea', passphrase: PASSPHRASE }, from: shared })).status).toBe(429);
+    expect((await client('GET', '/me', { at, cookie: bea, from: fresh() })).status).toBe(200);
+  });
+
+  it('limits the stream\'s frames too: past the limit a frame is answered 429 and not run', async () => {
+    const cy = await join('cy');
+    const room = (await client('POST', '/rooms', { at, cookie: cy, body: { name: 'Cy' }, from: fresh() })).body.room_id as string;
+    // The set-up takes a token from the member and its address, each frame one more: the address's fifth is refused.
+    const stream = await openStream(cy, { at, from: fresh() });
+    expect(stream.status).toBe(101);
+    for (let id = 1; id <= 3; id++) stream.ws.send(JSON.stringify({ id, op: 'listRooms', input: {} }));
+    stream.ws.send(JSON.stringify({ id: 4, op: 'sendMessage', input: { room_id: room, body: 'over the limit' } }));
+    for (let id = 1; id <= 3; id++) expect((await stream.next((f) => f.id === id)).ok).toBe(true);
+    expect(await stream.next((f) => f.id === 4)).toMatchObject({ ok: false, status: 429, error: 'rate_limited', retry_after: expect.any(Number) });
+    stream.ws.close();
+    const messages = (await client('GET', `/rooms/${room}/messages`, { at, cookie: cy, from: fresh() })).body.messages as Array<{ body?: string }>;
+    expect(messages.map((m) => m.body)).not.toContain('over the limit');
   });
 });

@@ -1,6 +1,24 @@
-/** `paracord-node member invite|list`: the people of this server (issue #34), through the admin API. */
+/** `paracord-node member invite|list|disable|enable|reset`: the people of this server (issue #34), through the admin API. */
 import { Option, type Command } from 'commander';
 import { adminCall, dataOption, positiveNumber, printJson } from './common.ts';
+
+/** A member named by its user id (`@sam:home.example`) or its user name (`sam`), as the node knows it. */
+async function memberId(data: string, named: string): Promise<string> {
+  if (named.startsWith('@')) return named;
+  const { members } = (await adminCall(data, 'GET', '/members')) as { members: Array<{ user_id: string }> };
+  const found = members.find((m) => m.user_id.slice(1, m.user_id.indexOf(':')) === named.toLowerCase());
+  if (!found) throw new Error(`${named} is not a member of this server (see: paracord-node member list)`);
+  return found.user_id;
+}
+
+/** Days (a positive number) to the link lifetime the admin API takes, in seconds. */
+const lifetime = (days: string) => Math.round(positiveNumber(days, '--expires-in') * 24 * 3600);
+
+/** A member link made: the link alone on a line, or all of it as JSON. */
+function printLink(created: unknown, json: boolean | undefined): void {
+  if (json) printJson(created);
+  else process.stdout.write(`${(created as { link: string }).link}\n`);
+}
 
 export function register(program: Command): void {
   const member = program.command('member').description('members: people who sign in to this server from their own devices');
@@ -12,14 +30,31 @@ export function register(program: Command): void {
     .addOption(new Option('--expires-in <days>', 'days until the link expires').default('7'))
     .addOption(new Option('--json', 'print {id, link, expires_at} instead of the link'))
     .action(async (opts: { data: string; note?: string; expiresIn: string; json?: boolean }) => {
-      const seconds = Math.round(positiveNumber(opts.expiresIn, '--expires-in') * 24 * 3600);
-      const created = (await adminCall(opts.data, 'POST', '/members/invites', { lifetime_seconds: seconds, ...(opts.note ? { note: opts.note } : {}) })) as { link: string };
-      if (opts.json) printJson(created);
-      else process.stdout.write(`${created.link}\n`);
+      printLink(await adminCall(opts.data, 'POST', '/members/invites', { lifetime_seconds: lifetime(opts.expiresIn), ...(opts.note ? { note: opts.note } : {}) }), opts.json);
     });
   member
     .command('list')
     .description('list the members: who, disabled or not, last seen, sessions')
     .addOption(dataOption())
     .action(async (opts: { data: string }) => printJson(await adminCall(opts.data, 'GET', '/members')));
+  for (const [verb, what] of [['disable', 'sign a member out everywhere at once and refuse its sign-in until enabled again'], ['enable', 'let a disabled member sign in again']] as const) {
+    member
+      .command(`${verb} <member>`)
+      .description(`${what} (the member by user name or user id); prints the member`)
+      .addOption(dataOption())
+      .action(async (named: string, opts: { data: string }) => {
+        const userId = await memberId(opts.data, named);
+        printJson(await adminCall(opts.data, 'POST', `/members/${encodeURIComponent(userId)}/${verb}`, {}));
+      });
+  }
+  member
+    .command('reset <member>')
+    .description('print a one-time link that sets a new passphrase for a member (its old one works until the link is used; then its other devices are signed out)')
+    .addOption(dataOption())
+    .addOption(new Option('--expires-in <days>', 'days until the link expires').default('7'))
+    .addOption(new Option('--json', 'print {id, link, expires_at} instead of the link'))
+    .action(async (named: string, opts: { data: string; expiresIn: string; json?: boolean }) => {
+      const userId = await memberId(opts.data, named);
+      printLink(await adminCall(opts.data, 'POST', `/members/${encodeURIComponent(userId)}/reset`, { lifetime_seconds: lifetime(opts.expiresIn) }), opts.json);
+    });
 }

@@ -119,6 +119,12 @@ export interface NodeConfig {
   /** Members' sign-in failures allowed per account and per address in a window (issue #34); tests set small ones. Default 5, 20, 15 minutes. */
   signInLimits?: { perAccount: number; perAddress: number; windowMs: number };
   /**
+   * Members' requests (issue #34, client/member-limits.ts): token buckets per signed-in member and
+   * per client address, on the members' API and stream; tests set small ones. Default 10/s (burst
+   * 600) per member, 40/s (burst 2000) per address.
+   */
+  memberRequestLimits?: { perMember: { per_second: number; burst: number }; perAddress: { per_second: number; burst: number } };
+  /**
    * Scheduled backups of this run: every hour/day/week into `dir` (not inside the data dir),
    * keeping the newest `keep`. While given it wins over a schedule set through the admin API
    * (which is kept, and used again by a run without it); it is not saved. Flags --backup-dir,

@@ -3,7 +3,8 @@
  * the member app at /app/ (the same built UI the admin listener serves) and its API under
  * /_paracord/client/v1 — a member's own routes (account-routes.ts), the admin-contract
  * operations a member may use (operation-routes.ts), and the same over one WebSocket with the
- * notifications of the member's rooms (`/stream`, the admin stream's code: admin/stream/). One middleware, mounted by the federation
+ * notifications of the member's rooms (`/stream`, the admin stream's code: admin/stream/), all
+ * under the members' rate limits (member-limits.ts). One middleware, mounted by the federation
  * app after its client-address, limits and path checks; every other path goes on to federation.
  */
 import type { Context, Middleware, Next } from 'koa';
@@ -16,6 +17,7 @@ import { memberHandlers } from './member-access.ts';
 import { sendUiFile } from '../admin/middleware/static-ui.ts';
 import { accountRoutes, type AccountDeps } from './account-routes.ts';
 import { operationRoutes, type OperationDeps } from './operation-routes.ts';
+import { DEFAULT_MEMBER_REQUEST_LIMITS, limitedHandlers, memberRequestLimit } from './member-limits.ts';
 import { MEMBER_COOKIE, crossSiteCheck, memberSession, requestHost, signedIn } from './member-http.ts';
 
 export interface MemberClientDeps extends AccountDeps, OperationDeps {
@@ -51,9 +53,10 @@ export function memberClient(deps: MemberClientDeps): Middleware {
     reauthorize: async (ctx) => stillSignedIn(ctx),
     viewer: (ctx) => {
       const { user_id, session_id } = signedIn(ctx);
-      const handlers = memberHandlers(deps, user_id);
+      // Each frame takes from the member's and the address's buckets, as a request over HTTP does.
+      const handlers = limitedHandlers(memberHandlers(deps, user_id), deps.limiter, deps.memberLimits ?? DEFAULT_MEMBER_REQUEST_LIMITS, ctx.ip, user_id);
       const inRoom = (roomId: string) => {
-        const membership = deps.membership(roomId, user_id);
+        const membership = deps.membership(roomId, user_id)?.membership;
         return membership === 'join' || membership === 'invite';
       };
       return {
@@ -72,6 +75,8 @@ export function memberClient(deps: MemberClientDeps): Middleware {
     },
     crossSiteCheck(deps.trustedProxies),
     memberSession(deps.members),
+    // Every request (the stream's set-up too) per address, and per member when signed in (member-limits.ts).
+    memberRequestLimit(deps.limiter, deps.memberLimits ?? DEFAULT_MEMBER_REQUEST_LIMITS),
     async (ctx, next) => {
       if (ctx.path !== CLIENT_STREAM_PATH) return next();
       signedIn(ctx);

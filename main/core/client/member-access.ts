@@ -1,11 +1,14 @@
 /**
  * What a member may do (issue #34, docs/SECURITY.md "Members"): the one place that decides, for
- * every transport of the client API (HTTP, operation-routes.ts; the stream, member-stream.ts).
+ * every transport of the client API (HTTP, operation-routes.ts; the stream, the admin stream's
+ * code with these handlers: client-app.ts).
  *  - an operation without the contract's `member` flag answers 403 owner_only;
  *  - the input field the flag names (user_id, inviter or actor) is the session's user: a request
  *    naming another answers 403 not_yours;
  *  - the room of the input's `room_id` must be one the member is in (or invited to, where the flag
  *    says 'seen'), else 404 room_not_found, the same answer as a room that does not exist;
+ *  - where the flag says 'moderated' (inviting others), the member must be the room's owner or a
+ *    moderator of it, else 403 not_room_moderator;
  *  - creating rooms follows the owner's `members_may_create_rooms`;
  *  - a member lists only its own rooms (joined or invited to).
  * Past these checks the operation runs exactly as on the admin API, as that user; the rooms' own
@@ -16,8 +19,8 @@ import { forbidden, notFound } from '../errors.ts';
 
 export interface MemberAccessDeps {
   handlers: () => AdminHandlers;
-  /** The membership of a user in a room of this node (null: none, or no such room). */
-  membership: (roomId: string, userId: string) => 'invite' | 'join' | 'leave' | null;
+  /** The membership of a user in a room of this node and its role there (null: none, or no such room). */
+  membership: (roomId: string, userId: string) => { membership: 'invite' | 'join' | 'leave'; role: 'owner' | 'moderator' | 'member' } | null;
   mayCreateRooms: () => boolean;
 }
 
@@ -37,9 +40,12 @@ export async function callAsMember(deps: MemberAccessDeps, userId: string, name:
     input[use.acting] = userId;
   }
   if (typeof input.room_id === 'string' && use.room !== 'unchecked') {
-    const membership = deps.membership(input.room_id, userId);
-    const allowed = membership === 'join' || (use.room === 'seen' && membership === 'invite');
+    const member = deps.membership(input.room_id, userId);
+    const allowed = member?.membership === 'join' || (use.room === 'seen' && member?.membership === 'invite');
     if (!allowed) throw notFound('room_not_found', `there is no room ${input.room_id} that you are in`);
+    if (use.room === 'moderated' && member.role !== 'owner' && member.role !== 'moderator') {
+      throw forbidden('not_room_moderator', 'only the room\'s owner or one of its moderators may invite people to it');
+    }
   }
   if (name === 'createRoom' && !deps.mayCreateRooms()) throw forbidden('room_creation_off', 'the owner of this server does not let members create rooms');
   const handler = deps.handlers()[name] as (input: unknown, meta?: AdminCallMeta) => Promise<unknown>;

@@ -83,11 +83,12 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
   // The members' app and API on the federation listener (issue #34): the admin operations a member may use, as that member.
   const members = memberClient({
     log, members: s.members, trustedProxies: s.trustedProxies, limiter: s.limiter, uiRoot,
+    ...(config.memberRequestLimits ? { memberLimits: config.memberRequestLimits } : {}),
     onSessionsChange: () => s.notifications.notify({ type: 'status' }),
     notifications: s.notifications, inFlight: s.federationInFlight,
     serverName: () => state.identity?.serverName ?? '',
     mayCreateRooms: () => membersMayCreateRooms(settings),
-    membership: (roomId, userId) => s.rooms.member(roomId, userId)?.membership ?? null,
+    membership: (roomId, userId) => s.rooms.member(roomId, userId) ?? null,
     handlers: () => guardedAdmin,
   });
 

@@ -10,9 +10,10 @@
  *
  * Each kind of key has an LRU of its own (RateLimiters): per client address (anybody can make
  * new ones, one unsigned request each), per authenticated server (only after its signature
- * verified), and global buckets (a fixed set named in code). So a flood of cheap requests from
- * many addresses only pushes out other addresses' buckets, never a server's own limit or a
- * global one.
+ * verified), per signed-in member of this server (only after its session cookie checked; issue
+ * #34), and global buckets (a fixed set named in code). So a flood of cheap requests from many
+ * addresses only pushes out other addresses' buckets, never a server's or a member's own limit or
+ * a global one.
  */
 import { LRUCache } from 'lru-cache';
 
@@ -29,6 +30,8 @@ export const DEFAULT_MAX_BUCKETS = 10_000;
 export const DEFAULT_MAX_ADDRESS_BUCKETS = 10_000;
 /** Per-server buckets kept: a server's general allowance and its per-endpoint ones. */
 export const DEFAULT_MAX_SERVER_BUCKETS = 10_000;
+/** Per-member buckets kept: members are the people the owner invited, far fewer than this. */
+export const DEFAULT_MAX_MEMBER_BUCKETS = 10_000;
 /** Global buckets have fixed names (one per limited route), so they are never pushed out. */
 const MAX_GLOBAL_BUCKETS = 100;
 
@@ -78,12 +81,15 @@ export class RateLimiters {
   readonly address: RateLimiter;
   /** Keyed by authenticated origin server, taken only after its signature verified. */
   readonly server: RateLimiter;
+  /** Keyed by signed-in member (client/member-limits.ts), taken only after its session checked: as many as the owner let in. */
+  readonly member: RateLimiter;
   /** A few fixed keys, for limits on everybody together. */
   readonly global: RateLimiter;
 
   constructor(options: { maxAddressBuckets?: number; maxServerBuckets?: number } = {}) {
     this.address = new RateLimiter({ maxBuckets: options.maxAddressBuckets ?? DEFAULT_MAX_ADDRESS_BUCKETS });
     this.server = new RateLimiter({ maxBuckets: options.maxServerBuckets ?? DEFAULT_MAX_SERVER_BUCKETS });
+    this.member = new RateLimiter({ maxBuckets: DEFAULT_MAX_MEMBER_BUCKETS });
     this.global = new RateLimiter({ maxBuckets: MAX_GLOBAL_BUCKETS });
   }
 }

@@ -24,7 +24,8 @@ export const roomOperations = {
   inviteToRoom: {
     method: 'POST',
     path: '/rooms/:room_id/invites',
-    member: { acting: 'inviter' } satisfies MemberUse,
+    // A member invites others only to rooms it owns or moderates (the owner of the server to any room it is in).
+    member: { acting: 'inviter', room: 'moderated' } satisfies MemberUse,
     input: z.strictObject({
       room_id: roomId,
       // A Paracord reference server's users may have Unicode names (the node checks that server's dialect).

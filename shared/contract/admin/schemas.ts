@@ -29,12 +29,13 @@ export const eventId = z.string().max(255).regex(EVENT_ID, 'must look like $opaq
  * path. `acting` names the input field that holds the acting user (the client API sets it to the
  * session's user and refuses a request naming another); null: the operation acts as nobody.
  * `room`: the room of the input's `room_id` must be one the member has joined ('joined', the
- * default), joined or been invited to ('seen'), or is not checked ('unchecked': joining a room
- * hosted on another server, whose host decides).
+ * default), joined or been invited to ('seen'), joined as the room's owner or a moderator
+ * ('moderated': inviting others, issue #34 "rooms they host or moderate"), or is not checked
+ * ('unchecked': joining a room hosted on another server, whose host decides).
  */
 export interface MemberUse {
   readonly acting: 'user_id' | 'inviter' | 'actor' | null;
-  readonly room?: 'joined' | 'seen' | 'unchecked';
+  readonly room?: 'joined' | 'seen' | 'moderated' | 'unchecked';
 }
 
 /** The local user an operation acts as; the owner when absent. */
