@@ -66,6 +66,19 @@ const reachability = async (n: NodeProcess) => (await n.admin('GET', '/reachabil
 const summary = async (n: NodeProcess) => (await n.admin('GET', '/status')).body.reachability.summary as string;
 const capabilities = async (n: NodeProcess) => (await sendRaw(`${n.federationUrl}/.well-known/paracord/server`, 'GET', {})).body.capabilities as string[];
 const pullSwitches = (n: NodeProcess) => n.stderr.split('\n').filter((l) => l.includes('"pull_mode_on"')).length;
+/**
+ * "Test now" after the router changed. An answer that still says the old state is one the node
+ * gave without testing the new one: a test already under way (joined), or, when the peers' probe
+ * limits refused every probe, the conclusive result of a test a moment ago (Reachability.requested).
+ * Asked again until the answer is the new state; one that never comes fails the test.
+ */
+async function testNow(n: NodeProcess, reachable: boolean) {
+  return eventually(async () => {
+    const r = (await n.admin('POST', '/reachability/check', {})).body;
+    expect(r.reachable).toBe(reachable);
+    return r;
+  }, 30_000, 500);
+}
 
 describe('pull mode hysteresis', () => {
   it('a transient failure does not switch to pull mode; a confirmed one does (through the other peer); one success switches back', async () => {
@@ -75,7 +88,7 @@ describe('pull mode hysteresis', () => {
 
     // The router stops forwarding for a moment: one failed test, not yet believed.
     router.close();
-    const failed = (await beta.admin('POST', '/reachability/check', {})).body;
+    const failed = await testNow(beta, false);
     expect(failed).toMatchObject({ reachable: false, mode: 'push', mapping: null });
     const other = failed.via === 'alpha.test' ? 'gamma.test' : 'alpha.test';
     expect(failed.error).toMatch(new RegExp(`could not reach this node: .*Testing again through ${other.replace('.', '\\.')} in 6 s before switching to pull mode\\.$`));
@@ -96,7 +109,7 @@ describe('pull mode hysteresis', () => {
 
     // Now it stays closed: the confirming test fails too, and beta receives by pull.
     router.close();
-    const again = (await beta.admin('POST', '/reachability/check', {})).body;
+    const again = await testNow(beta, false);
     expect(again).toMatchObject({ reachable: false, mode: 'push' });
     const confirmedVia = again.via === 'alpha.test' ? 'gamma.test' : 'alpha.test';
     const confirmed = await eventually(async () => {
@@ -112,7 +125,7 @@ describe('pull mode hysteresis', () => {
 
     // One successful test switches pull mode off.
     router.open();
-    const back = (await beta.admin('POST', '/reachability/check', {})).body;
+    const back = await testNow(beta, true);
     expect(back).toMatchObject({ reachable: true, mode: 'push', error: null });
     expect(await capabilities(beta)).not.toContain('pull');
     expect(await summary(beta)).toBe('Reachable from friends');

@@ -80,6 +80,11 @@ describe.skipIf(!HAVE_CHROMIUM)('members: the member app (real Chromium, two rea
     expect((await node.admin('POST', `/rooms/${enc(roomId)}/invites`, { user_id: '@ann:home.test' })).status).toBe(200);
     await page.getByTestId('room-invite').getByRole('button', { name: 'Accept' }).click();
     await page.getByTestId('composer').waitFor();
+    // A plain member of the owner's room is offered no invitation form (the server refuses it: not_room_moderator).
+    await page.getByText('Members and invitations').click();
+    await page.getByText('@ann:home.test').first().waitFor();
+    expect(await page.getByTestId('invitee').count()).toBe(0);
+    await page.getByText('Members and invitations').click();
     // A user of the peered node away.test joins the room too.
     await inviteAndJoin(node, roomId, away, BOB);
     await page.getByTestId('composer').fill('hello from ann');
