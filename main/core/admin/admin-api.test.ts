@@ -1,17 +1,11 @@
 /** The admin API's guards: token, Host header, no CORS, input validation. */
 import { request } from 'undici';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startInProcessNode } from '../../../test/helpers/in-process-node.ts';
-import { removeTempDirs } from '../../../test/helpers/temp-dir.ts';
+import { beforeAll, describe, expect, it, type InProcessNode } from '../../../test/helpers/fixtures.ts';
 
-let alpha: Awaited<ReturnType<typeof startInProcessNode>>;
+let alpha: InProcessNode;
 
-beforeAll(async () => {
-  alpha = await startInProcessNode('alpha.test');
-});
-afterAll(async () => {
-  await alpha.node.stop();
-  removeTempDirs();
+beforeAll(async ({ fileNodes }) => {
+  alpha = await fileNodes.inProcess('alpha.test');
 });
 
 describe('admin API guards', () => {

@@ -16,6 +16,7 @@ import { HttpError, badRequest, conflict, forbidden, notFound } from '../errors.
 import { dummyHash, hashPassphrase, passphraseProblem, verifyPassphrase } from './passphrase.ts';
 import { SignInLimiter } from './sign-in-limiter.ts';
 import { MemberPasskeys } from './passkeys.ts';
+import type { MemberInvite } from '../../../shared/contract/admin/members.ts';
 
 export const DEFAULT_MEMBER_LINK_LIFETIME_MS = 7 * 24 * 3600_000;
 export const SESSION_LIFETIME_MS = 30 * 24 * 3600_000;
@@ -27,18 +28,8 @@ const RESERVED = new Set(['owner', 'admin', 'administrator', 'root', 'server', '
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 const newToken = () => randomBytes(32).toString('base64url');
 
-export interface MemberLink {
-  id: string;
-  purpose: 'join' | 'reset';
-  user_id: string | null;
-  note: string | null;
-  created_at: number;
-  expires_at: number;
-  state: 'active' | 'used' | 'expired' | 'revoked';
-  used_at: number | null;
-  used_by: string | null;
-  revoked_at: number | null;
-}
+/** A member link as the owner lists it: the contract's shape (shared/contract/admin/members.ts). */
+export type MemberLink = MemberInvite;
 
 export interface Member {
   user_id: string;

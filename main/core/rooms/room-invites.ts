@@ -13,22 +13,17 @@ import { checkRelayedOrdering } from './ordering.ts';
 import { INVITE_PATH } from '../federation/paths.ts';
 import { RoomPart, type RoomServiceDeps } from './room-part.ts';
 import type { LocalSends } from './local-sends.ts';
+import type { RoomInvite } from '../../../shared/contract/admin/invites.ts';
 
 /** How long an invite stays valid unless the inviter says otherwise. */
 export const DEFAULT_INVITE_MAX_AGE_S = 7 * 24 * 3600;
 /** Default for NodeConfig.maxPendingInvitesPerPeer. */
 export const DEFAULT_MAX_PENDING_INVITES_PER_PEER = 50;
 
-export interface RoomInviteRow {
-  invite_id: string;
-  room_id: string;
-  room_name: string;
-  host_server: string;
-  inviter: string;
-  invitee: string;
+/** A stored invite: what the contract lists (RoomInvite) and what only the node keeps. */
+export interface RoomInviteRow extends RoomInvite {
   event_id: string;
   state: 'pending' | 'accepted' | 'declined';
-  expires_at: number;
   created_at: number;
   /** When a join was sent to the host for it (null: never). */
   join_sent_at: number | null;

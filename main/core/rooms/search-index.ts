@@ -23,15 +23,10 @@
 import type { Envelope } from '../federation/envelope.ts';
 import { jsonStringBytes, utf8Bytes, withinBytes } from '../federation/page-budget.ts';
 import { transactionWithoutFsync, type Db } from '../store/database.ts';
+import type { SearchResult } from '../../../shared/contract/admin/messages.ts';
 
-export interface SearchHit {
-  room_id: string;
-  event_id: string;
-  sender: string;
-  body: string;
-  origin_ts: number;
-  highlight: string;
-}
+/** One hit: the contract's SearchResult (shared/contract/admin/messages.ts). */
+export type SearchHit = SearchResult;
 
 /** Words as FTS5's unicode61 tokenizer sees them (letters, digits, combining marks). */
 const WORD = /[\p{L}\p{N}\p{M}]+/gu;

@@ -1,17 +1,11 @@
 /** GET /session (issue #37 item 16): whether the request's own cookie is a session, without credentials. */
 import { request } from 'undici';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startInProcessNode } from '../../../../test/helpers/in-process-node.ts';
-import { removeTempDirs } from '../../../../test/helpers/temp-dir.ts';
+import { beforeAll, describe, expect, it, type InProcessNode } from '../../../../test/helpers/fixtures.ts';
 
-let alpha: Awaited<ReturnType<typeof startInProcessNode>>;
+let alpha: InProcessNode;
 
-beforeAll(async () => {
-  alpha = await startInProcessNode('alpha.test');
-});
-afterAll(async () => {
-  await alpha.node.stop();
-  removeTempDirs();
+beforeAll(async ({ fileNodes }) => {
+  alpha = await fileNodes.inProcess('alpha.test');
 });
 
 const ask = async (headers: Record<string, string> = {}, method = 'GET') => {
