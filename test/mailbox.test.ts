@@ -331,13 +331,13 @@ describe('a friend\'s node as a mailbox (issue #32 item 3)', () => {
         const before = asked;
         // alpha asks mallory again (its retries), refuses each time, and says why in its queue.
         await eventually(async () => {
+          expect(mallory.requests.filter((p) => p.includes('/mailbox/deposit')), what).toEqual([]);
           expect(asked, what).toBeGreaterThan(before + 1);
           const entries = (await alpha.admin('GET', '/queue?destination=beta.test')).body.entries as Array<{ last_error: string | null; state: string }>;
           expect(entries.map((e) => e.state), what).toEqual(['pending']);
           expect(entries[0]!.last_error, what).toContain('no mailbox beta.test chose would take it');
           expect(entries[0]!.last_error, what).toContain(words);
         }, 30_000, 100);
-        expect(mallory.requests.filter((p) => p.includes('/mailbox/deposit')), what).toEqual([]);
       }
       expect(alpha.stderr).toContain('"event":"mailbox_not_chosen"');
       // beta's real mailbox opens again: the message was never lost, and arrives through carol.
