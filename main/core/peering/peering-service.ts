@@ -281,6 +281,9 @@ export class PeeringService {
     this.d.db.transaction(() => {
       this.bind(server, row.key_id, row.public_key, row.endpoint, row.tls_fingerprint, now);
       this.pending.done(server);
+      // We redeemed through a mailbox because its endpoint could not be reached: its first invite or
+      // join goes to its mailbox at once, not after a direct attempt times out (until a reach-probe proves it).
+      this.d.pull.markUnreached(server, row.endpoint, 'it could not be reached when its link was redeemed; it answered through a mailbox', now);
     })();
     this.d.discovery.forget(server);
     this.d.log.info({ event: 'peered', server, via: 'invite_link_mailbox', reachable: answer.reachable ?? null }, 'peered through an invite link, by way of a mailbox');
