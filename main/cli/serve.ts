@@ -45,6 +45,8 @@ const LIMIT_OPTIONS = [
   { flag: '--max-relayed-origins', env: 'PARACORD_MAX_RELAYED_ORIGINS', key: 'maxRelayedOriginsPerHost', help: 'servers one room host may make this node learn keys of through its key cache (default 100)' },
   { flag: '--reorder-window-ms', env: 'PARACORD_REORDER_WINDOW_MS', key: 'reorderWindowMs', help: 'how far behind its latest event a hosted room accepts an event (default 60000)' },
   { flag: '--mailbox-check-seconds', env: 'PARACORD_MAILBOX_CHECK_SECONDS', key: 'mailboxCheckSeconds', help: 'while messages wait at a friend\'s mailbox, how often it is asked which its recipient took (default 30)' },
+  { flag: '--mailbox-quota-items', env: 'PARACORD_MAILBOX_QUOTA_ITEMS', key: 'mailboxQuotaItems', help: 'as a friend\'s mailbox: requests kept for one friend; one server may leave at most half of them (default 20000)' },
+  { flag: '--mailbox-deposits-per-minute', env: 'PARACORD_MAILBOX_DEPOSITS_PER_MINUTE', key: 'mailboxDepositsPerMinute', help: 'as a friend\'s mailbox: requests one server may leave per minute (default 3000)' },
   { flag: '--reach-probe-interval', env: 'PARACORD_REACH_PROBE_INTERVAL_SECONDS', key: 'reachProbeIntervalSeconds', help: 'seconds one peer must wait between two reachability probes it asks of this node (default 30)' },
   { flag: '--reachability-confirm-seconds', env: 'PARACORD_REACHABILITY_CONFIRM_SECONDS', key: 'reachabilityConfirmSeconds', help: 'seconds after a failed reachability self-test before the second test that confirms it; only then does the node switch to pull mode (default 31)' },
   { flag: '--max-connections', env: 'PARACORD_MAX_CONNECTIONS', key: 'maxConnections', help: 'open federation connections in all (default 1024)' },

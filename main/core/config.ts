@@ -172,6 +172,13 @@ export interface NodeConfig {
    * recipient took (mailbox/deposits.ts). Default 30. CLI --mailbox-check-seconds, env PARACORD_MAILBOX_CHECK_SECONDS.
    */
   mailboxCheckSeconds?: number;
+  /**
+   * As a friend's mailbox: requests kept for one friend (one depositor may leave at most half).
+   * Default 20 000. CLI --mailbox-quota-items, env PARACORD_MAILBOX_QUOTA_ITEMS.
+   */
+  mailboxQuotaItems?: number;
+  /** As a friend's mailbox: deposits one server may make per minute. Default 3000. CLI --mailbox-deposits-per-minute, env PARACORD_MAILBOX_DEPOSITS_PER_MINUTE. */
+  mailboxDepositsPerMinute?: number;
   /** How long an empty GET /pull waits for new events, ms (default 25 000; at most 30 000). */
   pullWaitMs?: number;
   logLevel?: string;

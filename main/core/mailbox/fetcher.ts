@@ -23,6 +23,7 @@ import { infoLimited, warnLimited } from '../log/rate-limit.ts';
 import { CARRIED_PATHS, MAX_MAILBOX_ITEMS } from './wire.ts';
 import type { CarriedRequest, DispatchAnswer } from './self-dispatch.ts';
 import { MAILBOX_ACK_PATH, MAILBOX_PATH } from '../federation/paths.ts';
+import { ChoiceSigner, MAILBOX_CHOICE_HEADER } from './choice.ts';
 
 const FETCH_TIMEOUT_MS = 40_000;
 const NOT_SERVED_RETRY_MS = 10 * 60_000;
@@ -64,6 +65,8 @@ export interface MailboxSourceState {
 export class MailboxFetcher {
   private readonly deps: MailboxFetcherDeps;
   private readonly loops: PeerLoops;
+  /** Our signed statement that we chose each mailbox we fetch from (choice.ts), sent with every fetch. */
+  private readonly choices = new ChoiceSigner();
   private readonly saveCursor;
   private readonly saveState;
 
@@ -112,7 +115,7 @@ export class MailboxFetcher {
     };
     const ask = (identity: Identity, endpoint: string, cursor: number) => {
       const abort = new AbortController();
-      const response = this.deps.http.signed(identity, 'GET', endpoint, `${MAILBOX_PATH}?cursor=${cursor}&limit=${MAX_MAILBOX_ITEMS}`, undefined, { signal: AbortSignal.any([signal, abort.signal]), destination: server, timeoutMs: FETCH_TIMEOUT_MS });
+      const response = this.deps.http.signed(identity, 'GET', endpoint, `${MAILBOX_PATH}?cursor=${cursor}&limit=${MAX_MAILBOX_ITEMS}`, undefined, { signal: AbortSignal.any([signal, abort.signal]), destination: server, timeoutMs: FETCH_TIMEOUT_MS, headers: { [MAILBOX_CHOICE_HEADER]: this.choices.header(identity, server) } });
       response.catch(() => undefined);
       return { cursor, abort, response };
     };

@@ -15,6 +15,8 @@ export const MAILBOX_MAX_AGE_MS = 7 * 24 * 3600_000;
 export const CLIENT_STALE_MS = MAILBOX_MAX_AGE_MS;
 /** Per recipient: at most this many items and bytes wait (a depositor beyond it gets 429). */
 export const DEFAULT_MAILBOX_QUOTA = { items: 20_000, bytes: 64 * 1024 * 1024 };
+/** One depositor's share of a recipient's quota: it cannot fill it and block everyone else's mail. */
+export const depositorShare = (quota: { items: number; bytes: number }) => ({ items: Math.ceil(quota.items / 2), bytes: Math.ceil(quota.bytes / 2) });
 
 export interface MailboxItem {
   id: number;
@@ -42,6 +44,10 @@ export class MailboxStore {
   private readonly pageStmt;
   private readonly ackStmt;
   private readonly usageStmt;
+  private readonly usageByStmt;
+  private readonly chooseStmt;
+  /** Each client's current statement that it chose us (choice.ts), as its canonical JSON. */
+  private readonly choices = new Map<string, { statement: string; expires_at: number }>();
   private readonly touchStmt;
 
   constructor(db: Db) {
@@ -50,6 +56,9 @@ export class MailboxStore {
     this.pageStmt = db.prepare<[string, number, number], MailboxItem>('SELECT * FROM mailbox_items WHERE recipient = ? AND id > ? ORDER BY id LIMIT ?');
     this.ackStmt = db.prepare('DELETE FROM mailbox_items WHERE recipient = ? AND id <= ?');
     this.usageStmt = db.prepare<[string], { items: number; bytes: number | null }>('SELECT COUNT(*) AS items, SUM(LENGTH(body)) AS bytes FROM mailbox_items WHERE recipient = ?');
+    this.usageByStmt = db.prepare<[string, string], { items: number; bytes: number | null }>('SELECT COUNT(*) AS items, SUM(LENGTH(body)) AS bytes FROM mailbox_items WHERE recipient = ? AND depositor = ?');
+    this.chooseStmt = db.prepare('INSERT INTO mailbox_choices (recipient, statement, expires_at) VALUES (?, ?, ?) ON CONFLICT (recipient) DO UPDATE SET statement = excluded.statement, expires_at = excluded.expires_at');
+    for (const row of db.prepare<[], { recipient: string; statement: string; expires_at: number }>('SELECT * FROM mailbox_choices').all()) this.choices.set(row.recipient, row);
     this.touchStmt = db.prepare('INSERT INTO mailbox_clients (server_name, last_fetch_at) VALUES (?, ?) ON CONFLICT (server_name) DO UPDATE SET last_fetch_at = excluded.last_fetch_at');
     for (const row of db.prepare<[], { server_name: string; last_fetch_at: number }>('SELECT * FROM mailbox_clients').all()) this.clients.set(row.server_name, row.last_fetch_at);
   }
@@ -71,6 +80,26 @@ export class MailboxStore {
   usage(recipient: string): { items: number; bytes: number } {
     const row = this.usageStmt.get(recipient)!;
     return { items: row.items, bytes: row.bytes ?? 0 };
+  }
+
+  /** What one depositor left for `recipient` (its share of the recipient's quota). */
+  usageBy(recipient: string, depositor: string): { items: number; bytes: number } {
+    const row = this.usageByStmt.get(recipient, depositor)!;
+    return { items: row.items, bytes: row.bytes ?? 0 };
+  }
+
+  /** The client's statement that it chose us (checked by the caller), kept until a newer one comes. */
+  choose(recipient: string, statement: string, expiresAt: number): void {
+    const held = this.choices.get(recipient);
+    if (held?.statement === statement) return;
+    this.chooseStmt.run(recipient, statement, expiresAt);
+    this.choices.set(recipient, { statement, expires_at: expiresAt });
+  }
+
+  /** The client's current statement (its canonical JSON), or null when it gave none or it expired. */
+  choiceOf(recipient: string, now = Date.now()): string | null {
+    const held = this.choices.get(recipient);
+    return held && held.expires_at > now ? held.statement : null;
   }
 
   /** Stores one carried request (in the caller's transaction); its id. */

@@ -1,12 +1,15 @@
 /**
  * The mailbox's federation routes (issue #32, docs/PROTOCOL.md "Mailboxes"), all signed:
- *  - `GET  /mailbox/accepts/{recipient}`: whether we hold mail for that peer (asked before any
- *    content is sent, so a sender shows a request's content only to a mailbox its recipient chose);
+ *  - `GET  /mailbox/accepts/{recipient}`: whether we hold mail for that peer, with its signed
+ *    statement that it chose us (choice.ts; asked before any content is sent: a sender shows a
+ *    request's content only to a mailbox whose statement it checked);
  *  - `POST /mailbox/deposit/{recipient}/{event|events}`: a depositor leaves one signed request for
  *    the recipient: the raw body it would have pushed, its own signature of that request bound to
- *    the recipient in `X-Paracord-Inner-*` headers; stored, answered `{id}` once durable;
+ *    the recipient in `X-Paracord-Inner-*` headers; stored, answered `{id}` once durable; one
+ *    depositor may fill at most half of what we keep for a recipient, and deposit at a limited rate;
  *  - `GET  /mailbox?cursor=&limit=`: the caller's items after the cursor (long-polled when empty);
- *    the first fetch makes the caller a client (it chose us);
+ *    the first fetch makes the caller a client (it chose us); its `X-Paracord-Mailbox-Choice`
+ *    header carries its signed statement of that choice, kept to show senders;
  *  - `POST /mailbox/ack {cursor}`: deletes the caller's items up to the cursor;
  *  - `POST /mailbox/held {ids}`: which of the caller's own deposits are still held here.
  */
@@ -22,7 +25,11 @@ import type { FederationDeps } from '../federation/federation-deps.ts';
 import type { SignedRequestState } from '../federation/middleware/verify-signed-request.ts';
 import { utf8Bytes } from '../federation/page-budget.ts';
 import { cursorSchema } from '../pull/routes.ts';
-import { DEFAULT_MAILBOX_QUOTA, MAILBOX_MAX_AGE_MS, type MailboxStore } from './mailbox-store.ts';
+import { DEFAULT_MAILBOX_QUOTA, MAILBOX_MAX_AGE_MS, depositorShare, type MailboxStore } from './mailbox-store.ts';
+import { MAILBOX_CHOICE_HEADER, checkChoice, decodeChoice } from './choice.ts';
+import { canonicalJson } from '../crypto/canonical-json.ts';
+import { perPeerLimit } from '../federation/middleware/peer-limit.ts';
+import type { RateLimit } from '../trust/rate-limiter.ts';
 import { INNER_KEY_ID, INNER_SIGNATURE, INNER_TIMESTAMP, CARRIED_PATHS, MAX_HELD_IDS, MAX_MAILBOX_ITEMS, type CarriedKind } from './wire.ts';
 import { MAILBOX_ACCEPTS_PATH, MAILBOX_ACK_PATH, MAILBOX_DEPOSIT_PATH, MAILBOX_HELD_PATH, MAILBOX_PATH } from '../federation/paths.ts';
 
@@ -37,8 +44,13 @@ export interface MailboxRouteDeps {
   /** The owner's choice: let friends use this node as their mailbox (on by default). */
   enabled: () => boolean;
   quota?: { items: number; bytes: number };
+  /** Deposits per depositor (all recipients together); more answer 429 with Retry-After. */
+  depositLimit?: RateLimit;
   waitMs?: number;
 }
+
+/** Per depositor: 3,000 deposits a minute at most (a batch of events is one deposit). */
+export const DEFAULT_DEPOSIT_LIMIT: RateLimit = { per_second: 50, burst: 3000 };
 
 const querySchema = z.strictObject({
   cursor: z.union([z.literal(''), cursorSchema]).optional().transform((c) => (c === '' || c === undefined ? 0 : c)),
@@ -66,10 +78,13 @@ export function mailboxRoutes(deps: FederationDeps): Router {
     state.replayAnswerEarly = true;
     const recipient = String(ctx.params.recipient ?? '').toLowerCase();
     if (!isServerName(recipient)) throw badRequest('invalid_request', 'recipient: not a server name');
-    ctx.body = { accepts: serves(box, recipient, state.origin) };
+    const accepts = serves(box, recipient, state.origin);
+    // The recipient's own signed word that it chose us: a sender leaves nothing here without it.
+    const choice = accepts ? box.store.choiceOf(recipient) : null;
+    ctx.body = { accepts, ...(choice !== null ? { choice: JSON.parse(choice) as unknown } : {}) };
   });
 
-  router.post(`${MAILBOX_DEPOSIT_PATH}/:recipient/:kind`, deps.verifySignedRequest, async (ctx) => {
+  router.post(`${MAILBOX_DEPOSIT_PATH}/:recipient/:kind`, deps.verifySignedRequest, perPeerLimit(deps.limiter, 'mailbox-deposit', mailbox?.depositLimit ?? DEFAULT_DEPOSIT_LIMIT, 'mailbox deposits'), async (ctx) => {
     const box = need();
     const state = ctx.state as SignedRequestState;
     const recipient = String(ctx.params.recipient ?? '').toLowerCase();
@@ -100,10 +115,16 @@ export function mailboxRoutes(deps: FederationDeps): Router {
       throw forbidden('bad_signature', `the carried request's signature does not verify with ${state.origin}'s key ${keyId}`);
     }
     const quota = box.quota ?? DEFAULT_MAILBOX_QUOTA;
+    const share = depositorShare(quota);
     const id = await deps.commit.run(() => {
       const used = box.store.usage(recipient);
       if (used.items + 1 > quota.items || used.bytes + body.length > quota.bytes) {
         throw new HttpError(429, 'mailbox_full', `${deps.identity.serverName} holds as much as it takes for ${recipient} (${used.items} requests, ${used.bytes} bytes); try again later`, { 'retry-after': '60' });
+      }
+      // Each depositor a share: one cannot fill the recipient's mailbox and block everyone else's mail.
+      const mine = box.store.usageBy(recipient, state.origin);
+      if (mine.items + 1 > share.items || mine.bytes + body.length > share.bytes) {
+        throw new HttpError(429, 'mailbox_share_full', `${deps.identity.serverName} holds as much as one server may leave for ${recipient} (${mine.items} requests, ${mine.bytes} bytes of yours: half of what it keeps for ${recipient}); try again later`, { 'retry-after': '60' });
       }
       deps.replay.record(state.signature, state.origin, state.requestTs, state.viaMailbox === true);
       return box.store.deposit({ recipient, depositor: state.origin, path, headers: JSON.stringify({ key_id: keyId, timestamp: Number(timestamp), signature }), body, created_at: Date.now() });
@@ -120,6 +141,16 @@ export function mailboxRoutes(deps: FederationDeps): Router {
     const parsed = querySchema.safeParse(ctx.query);
     if (!parsed.success) throw badRequest('invalid_request', formatZodError(parsed.error));
     const { cursor, limit } = parsed.data;
+    // The caller's statement that it chose us (checked before anything changes): kept to show senders.
+    const offered = ctx.get(MAILBOX_CHOICE_HEADER);
+    if (offered !== '') {
+      const checked = checkChoice(decodeChoice(offered), state.origin, deps.identity.serverName, (keyId) => {
+        const found = deps.keys.lookupNow(state.origin, keyId, { purpose: 'request' });
+        return found?.ok ? found.key.public_key : null;
+      });
+      if (!checked.ok) throw badRequest('invalid_mailbox_choice', `${MAILBOX_CHOICE_HEADER}: ${checked.reason}`);
+      box.store.choose(state.origin, canonicalJson(checked.choice), checked.choice.expires_at);
+    }
     state.replayAnswerEarly = true;
     box.store.touch(state.origin);
     let items = box.store.page(state.origin, cursor, limit);

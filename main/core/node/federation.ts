@@ -9,6 +9,7 @@ import type { Middleware } from 'koa';
 import { createFederationApp } from '../federation/federation-app.ts';
 import type { IngestHooks } from '../federation/event-ingest.ts';
 import { BATCH_CAPABILITY, DESTINATION_BINDING_CAPABILITY, LARGE_BATCH_CAPABILITY, MAILBOX_CAPABILITY } from '../federation/paths.ts';
+import { DEFAULT_MAILBOX_QUOTA } from '../mailbox/mailbox-store.ts';
 import { verifySignedRequest } from '../federation/middleware/verify-signed-request.ts';
 import { eventEntitlement } from '../federation/routes/event/index.ts';
 import { localView } from '../federation/reference/vocabulary.ts';
@@ -69,7 +70,7 @@ function startRooms(s: Services, id: Identity) {
     onNotReached: (server, error) => bus.emit('peerNotReached', server, error),
     // Our links name where we receive while nobody can reach us (issue #32).
     mailboxes: s.currentMailboxes,
-    leaveAtMailbox: async (server, path, body, via) => (await mailboxSender.deposit(id, server, path, body, undefined, via))?.mailbox ?? null,
+    leaveAtMailbox: async (server, path, body, link) => (await mailboxSender.deposit(id, server, path, body, undefined, link))?.mailbox ?? null,
     rememberMailbox: (server, mailboxes) => mailboxSender.remember(server, mailboxes),
   });
   peering.start();
@@ -148,7 +149,11 @@ function federationApp(s: Services, id: Identity, parts: RoomParts, memberClient
     observe: s.metrics.federationObserver(),
     limiter: s.limiter, verifier: s.verifier, trustedProxies: s.trustedProxies, peeringLimit: config.peeringRateLimit, bodyTimeoutMs: config.bodyTimeoutMs,
     pull,
-    mailbox: { store: s.mailboxes, enabled: s.mailboxEnabled, ...(config.pullWaitMs !== undefined ? { waitMs: config.pullWaitMs } : {}) },
+    mailbox: {
+      store: s.mailboxes, enabled: s.mailboxEnabled, ...(config.pullWaitMs !== undefined ? { waitMs: config.pullWaitMs } : {}),
+      ...(config.mailboxQuotaItems !== undefined ? { quota: { ...DEFAULT_MAILBOX_QUOTA, items: config.mailboxQuotaItems } } : {}),
+      ...(config.mailboxDepositsPerMinute !== undefined ? { depositLimit: { per_second: config.mailboxDepositsPerMinute / 60, burst: config.mailboxDepositsPerMinute } } : {}),
+    },
     mailboxPeerAllowed: (server) => trust.get(server)?.trust === 'allow',
     answerThroughMailbox: (server, path, body) => {
       void mailboxSender.deposit(id, server, path, body).then((left) => {

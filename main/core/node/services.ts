@@ -210,7 +210,7 @@ function buildOwnerServices({ config, paths, log, db, settings, state }: NodeBas
 function buildDelivery(
   { config, log, db, settings, state }: NodeBasics,
   bus: NodeBus,
-  { trust, http, discovery, dialects }: ReturnType<typeof buildPeerKnowledge>,
+  { trust, http, discovery, dialects, keys }: ReturnType<typeof buildPeerKnowledge>,
   { events }: ReturnType<typeof buildStorage>,
   metrics: NodeMetrics,
   notifications: NodeEvents,
@@ -229,7 +229,7 @@ function buildDelivery(
   });
   // A friend's node as a mailbox (issue #32): what we hold for friends, and where we leave what they cannot be sent.
   const mailboxes = new MailboxStore(db);
-  const mailboxSender = new MailboxSender({ db, trust, discovery, http, log });
+  const mailboxSender = new MailboxSender({ db, trust, discovery, http, keys, log });
   // Where our events wait after a mailbox took them, until their recipient fetched them.
   const mailboxDeposits = new MailboxDeposits({
     db, discovery, http, log, identity: () => state.identity, onChange: () => notifications.notify({ type: 'status', scope: 'queue' }),

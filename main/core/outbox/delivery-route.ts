@@ -49,7 +49,7 @@ export async function sendRequest(deps: DeliveryDeps, identity: Identity, destin
     // Never pushed to an endpoint we never reached (issue #32): only its mailbox.
     const onlyMailbox = mailboxOnly(deps, destination);
     let left = mailbox && (onlyMailbox || mailbox.preferred(destination)) ? await mailbox.deposit(identity, destination, path, body, abort.signal) : null;
-    if (left === null && onlyMailbox) networkError = `no mailbox of ${destination} took the request (it was never reached directly)`;
+    if (left === null && onlyMailbox) networkError = `${destination} was never reached directly, and ${mailbox!.whyNot(destination)}`;
     else if (left === null) {
       try {
         const endpoint = await deps.discovery.endpointOf(destination);
@@ -60,6 +60,7 @@ export async function sendRequest(deps: DeliveryDeps, identity: Identity, destin
         if (mailbox && !abort.signal.aborted) {
           mailbox.noteUnreachable(destination);
           left = await mailbox.deposit(identity, destination, path, body, abort.signal);
+          if (left === null && !abort.signal.aborted) networkError = `${networkError}; ${mailbox.whyNot(destination)}`;
         }
       }
     }

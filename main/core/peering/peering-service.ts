@@ -29,6 +29,7 @@ import { isServerName } from '../../../shared/identifiers.ts';
 import { PEER_TEXT_MAX } from '../federation/peer-refusal.ts';
 import { encodeLink, parseLink, type LinkPayload } from './invite-link.ts';
 import { PendingPeerings } from './pending-peerings.ts';
+import type { LinkMailboxes } from '../mailbox/choice.ts';
 import { hashToken, peeringProof, proofKey, type PeeringAnswer, type PeeringAnswerMessage, type PeeringRequest, type PeeringRequestFields } from './peering-wire.ts';
 import { DESTINATION_BINDING_CAPABILITY, KEYS_PATH, PEERING_ANSWER_PATH, PEERING_PATH } from '../federation/paths.ts';
 
@@ -73,10 +74,10 @@ export interface PeeringDeps {
   /** The friends whose nodes keep our mail now (named in our links), none while we can be reached. */
   mailboxes?: () => string[];
   /**
-   * Leaves a signed request for `server` at one of its mailboxes (only those of `via` when given):
-   * the mailbox that took it, or null.
+   * Leaves a signed request for `server` at one of its mailboxes (only those its link names, checked
+   * with the key it names, when given): the mailbox that took it, or null.
    */
-  leaveAtMailbox?: (server: string, path: string, body: string, via?: readonly string[]) => Promise<string | null>;
+  leaveAtMailbox?: (server: string, path: string, body: string, link?: LinkMailboxes) => Promise<string | null>;
   /** A friend named where it receives while nobody can reach it (its peering answer). */
   rememberMailbox?: (server: string, mailboxes: readonly string[]) => void;
 }
@@ -280,6 +281,9 @@ export class PeeringService {
     this.d.db.transaction(() => {
       this.bind(server, row.key_id, row.public_key, row.endpoint, row.tls_fingerprint, now);
       this.pending.done(server);
+      // We redeemed through a mailbox because its endpoint could not be reached: its first invite or
+      // join goes to its mailbox at once, not after a direct attempt times out (until a reach-probe proves it).
+      this.d.pull.markUnreached(server, row.endpoint, 'it could not be reached when its link was redeemed; it answered through a mailbox', now);
     })();
     this.d.discovery.forget(server);
     this.d.log.info({ event: 'peered', server, via: 'invite_link_mailbox', reachable: answer.reachable ?? null }, 'peered through an invite link, by way of a mailbox');

@@ -9,6 +9,7 @@ import type { PendingPeering } from '../../../shared/contract/admin-operations.t
 import type { Db } from '../store/database.ts';
 import type { TrustStore } from '../trust/trust-store.ts';
 import { PEERING_PATH } from '../federation/paths.ts';
+import type { LinkMailboxes } from '../mailbox/choice.ts';
 
 /** A peering request waiting at a mailbox is left there again this often until answered (an answer can be lost). */
 export const PENDING_RESEND_MS = 2 * 60_000;
@@ -42,8 +43,8 @@ export interface PendingPeeringsDeps {
   db: Db;
   trust: TrustStore;
   log: Logger;
-  /** Leaves a signed request for `server` at one of `via`: the mailbox that took it, or null. */
-  leaveAtMailbox?: (server: string, path: string, body: string, via?: readonly string[]) => Promise<string | null>;
+  /** Leaves a signed request for `server` at one of the mailboxes its link names (their statements checked with its key): the mailbox that took it, or null. */
+  leaveAtMailbox?: (server: string, path: string, body: string, link?: LinkMailboxes) => Promise<string | null>;
 }
 
 export class PendingPeerings {
@@ -80,7 +81,7 @@ export class PendingPeerings {
         server_name: pending.server_name, key_id: pending.key_id, public_key: pending.public_key, endpoint: pending.endpoint, tls_fingerprint: pending.tls_fingerprint,
         token_hash: pending.token_hash, request: pending.request, mailboxes: JSON.stringify(pending.via), now, expires_at: Math.min(pending.expires_at, now + MAX_PENDING_MS),
       });
-    const mailbox = await this.d.leaveAtMailbox?.(pending.server_name, PEERING_PATH, pending.request, pending.via) ?? null;
+    const mailbox = await this.d.leaveAtMailbox?.(pending.server_name, PEERING_PATH, pending.request, { via: pending.via, key_id: pending.key_id, public_key: pending.public_key }) ?? null;
     if (mailbox === null) {
       this.d.db.prepare('DELETE FROM pending_peerings WHERE server_name = ? AND requested_at = ?').run(pending.server_name, now);
       return null;
@@ -128,7 +129,7 @@ export class PendingPeerings {
     const rows = this.d.db.prepare<[number], PendingRow>('SELECT * FROM pending_peerings WHERE answered_at IS NULL AND expires_at > ?').all(now);
     for (const row of rows) {
       const via = (JSON.parse(row.mailboxes) as string[]).filter((m) => this.d.trust.get(m)?.trust === 'allow');
-      const mailbox = await this.d.leaveAtMailbox?.(row.server_name, PEERING_PATH, row.request, via).catch(() => null) ?? null;
+      const mailbox = await this.d.leaveAtMailbox?.(row.server_name, PEERING_PATH, row.request, { via, key_id: row.key_id, public_key: row.public_key }).catch(() => null) ?? null;
       if (mailbox !== null && mailbox !== row.waiting_at) this.d.db.prepare('UPDATE pending_peerings SET waiting_at = ? WHERE server_name = ? AND answered_at IS NULL').run(mailbox, row.server_name);
     }
   }

@@ -761,6 +761,21 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
       CREATE INDEX IF NOT EXISTS member_passkeys_by_user ON member_passkeys (user_id);
     `,
   },
+  {
+    version: 29,
+    name: 'mailbox choices',
+    sql: `
+      -- As a mailbox (issue #32, main/core/mailbox/choice.ts): each client's statement, signed with
+      -- its own key, that it chose us; shown to senders, who leave nothing without it. And what one
+      -- depositor left for one recipient, counted for its share of the recipient's quota.
+      CREATE TABLE IF NOT EXISTS mailbox_choices (
+        recipient  TEXT PRIMARY KEY,
+        statement  TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE INDEX IF NOT EXISTS mailbox_items_by_depositor ON mailbox_items (recipient, depositor);
+    `,
+  },
 ];
 
 export function runMigrations(db: Db): void {
