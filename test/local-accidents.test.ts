@@ -3,7 +3,7 @@
  * nodes on one data directory, a stale node.json, a too-old Node.js. Real processes through
  * bin/paracord-node.js, real files, real sockets.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -14,7 +14,7 @@ import { describe, expect, it, type Nodes } from './helpers/fixtures.ts';
 import { compareVersions, nodeVersionProblem, REQUIRED_NODE } from '../bin/node-version.js';
 import { dataDirPaths } from '../main/core/data-dir.ts';
 import { lockDataDir, StartupRefusedError } from '../main/core/data-dir-lock.ts';
-import { CLI, REPO_ROOT } from './helpers/node-process.ts';
+import { CLI, REPO_ROOT, runCli } from './helpers/node-process.ts';
 import { startInProcessNode } from './helpers/in-process-node.ts';
 import { queryNodeDb } from './helpers/inspect-db.ts';
 import { tempDir } from './helpers/temp-dir.ts';
@@ -22,18 +22,6 @@ import { tempDir } from './helpers/temp-dir.ts';
 function run(args: string[], node = process.execPath) {
   const result = spawnSync(node, [CLI, ...args], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, PARACORD_LOG_LEVEL: 'warn' } });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
-
-/** As `run`, without blocking this process (which serves the fake listeners). */
-function runAsync(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
 }
 
 /** `serve` that is expected to refuse: it must exit by itself. */
@@ -282,7 +270,7 @@ describe('19. a stale node.json does not get the admin token', () => {
     try {
       const runtime = JSON.parse(readFileSync(join(node.dataDir, 'node.json'), 'utf8'));
       writeFileSync(join(node.dataDir, 'node.json'), JSON.stringify({ ...runtime, admin_url: fake.url }));
-      const status = await runAsync(['status', '--data', node.dataDir]);
+      const status = await runCli(['status', '--data', node.dataDir]);
       expect(status.code).toBe(1);
       expect(oneLine(status.stderr)).toBe(`paracord-node: no node is running for ${node.dataDir} (stale node.json from pid ${deadPid})`);
       expect(fake.seen.filter((r) => r.headers.authorization !== undefined)).toEqual([]);
@@ -301,12 +289,12 @@ describe('19. a stale node.json does not get the admin token', () => {
         // process.pid: certainly alive, and certainly not a node for this directory.
         writeFileSync(join(dataDir, 'node.json'), JSON.stringify({ pid: process.pid, federation_url: null, admin_url: fake.url, started_at: 0, nonce: 'b'.repeat(64) }), { mode: 0o600 });
         for (const command of [['status'], ['peer', 'list'], ['keys', 'rotate']]) {
-          const result = await runAsync([...command, '--data', dataDir]);
+          const result = await runCli([...command, '--data', dataDir]);
           expect(result.code).toBe(1);
           expect(oneLine(result.stderr)).toContain(`no node is running for ${dataDir} (stale node.json from pid ${process.pid})`);
         }
         // doctor asks the same proof before it sends the token (for /status and /reachability).
-        const doctor = await runAsync(['doctor', '--json', '--data', dataDir, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0']);
+        const doctor = await runCli(['doctor', '--json', '--data', dataDir, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0']);
         const running = (JSON.parse(doctor.stdout) as Array<{ check: string; status: string; message: string }>).find((r) => r.check === 'node_running');
         expect(running?.status).toBe('warning');
         expect(running?.message).toContain(`node.json names pid ${process.pid}, but that is not this node running`);

@@ -5,12 +5,11 @@
  * address from the request: a trap listener named in a probe gets no connection), the probe is
  * rate-limited per peer, and bad input gets a clear 4xx JSON error.
  */
-import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Identity } from '../main/core/identity/identity.ts';
-import { CLI } from './helpers/node-process.ts';
+import { runCli } from './helpers/node-process.ts';
 import { eventually, messages, roomWithMembers, send } from './helpers/rooms.ts';
 import { sendRaw, sendSigned } from './helpers/signed-request.ts';
 import { nodesPerTest } from './helpers/node-suite.ts';
@@ -33,18 +32,6 @@ async function closedPort(): Promise<number> {
   const port = (server.address() as { port: number }).port;
   await new Promise((resolve) => server.close(resolve));
   return port;
-}
-
-/** Runs the CLI without blocking the test's event loop; resolves with exit code and output. */
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
 }
 
 /** Three nodes: alpha and gamma reachable; beta publishes a closed port and they know it only there. */
@@ -94,7 +81,7 @@ describe('reachability self-test', () => {
 
     // On demand, through the CLI: exit 1, the same words.
     await new Promise((r) => setTimeout(r, 1_100));
-    const run = await cli(['reach-test', '--data', beta.dataDir, '--via', 'gamma.test']);
+    const run = await runCli(['reach-test', '--data', beta.dataDir, '--via', 'gamma.test']);
     expect(run.code, run.stderr + run.stdout).toBe(1);
     const printed = JSON.parse(run.stdout);
     expect(printed).toMatchObject({ reachable: false, via: 'gamma.test', status: 'refused', mode: 'pull' });
@@ -102,8 +89,8 @@ describe('reachability self-test', () => {
     expect(printed.error).toMatch(/connection refused/);
 
     // alpha twice within 30 s: the second is refused by alpha's per-peer limit (429), so nobody was asked: exit 2.
-    await cli(['reach-test', '--data', beta.dataDir, '--via', 'alpha.test']);
-    const again = await cli(['reach-test', '--data', beta.dataDir, '--via', 'alpha.test']);
+    await runCli(['reach-test', '--data', beta.dataDir, '--via', 'alpha.test']);
+    const again = await runCli(['reach-test', '--data', beta.dataDir, '--via', 'alpha.test']);
     expect(again.code, again.stderr + again.stdout).toBe(2);
     expect(JSON.parse(again.stdout).error).toMatch(/429.*at most 1 per 30 s/);
     // The last conclusion stands (a refused probe says nothing new).
@@ -148,7 +135,7 @@ describe('reachability self-test', () => {
     expect(lonely.status).toBe(200);
     expect(lonely.body).toMatchObject({ reachable: null, mode: 'push' });
     expect(lonely.body.error).toMatch(/once the first peer is added/);
-    expect((await cli(['reach-test', '--data', alpha.dataDir])).code).toBe(2);
+    expect((await runCli(['reach-test', '--data', alpha.dataDir])).code).toBe(2);
 
     await alpha.addPeer(gamma);
     await gamma.addPeer(alpha);

@@ -13,6 +13,18 @@ import { tempDir } from './temp-dir.ts';
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const CLI = join(REPO_ROOT, 'bin/paracord-node.js');
 /** Extra V8 flags for the node processes (PARACORD_NODE_FLAGS), for memory/speed experiments. */
+/** Runs the CLI without blocking this process (which may serve the listeners it talks to); its exit code and output. */
+export function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('close', (code) => done({ code, stdout, stderr }));
+  });
+}
+
 export const NODE_FLAGS = (process.env.PARACORD_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 
 export interface ReadyLine {

@@ -9,7 +9,6 @@
  * peer's code and words only a detail of the message. Real node processes, the real CLI, a
  * hostile server on 127.0.0.1 (somebody else's, not a component of ours).
  */
-import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from '../helpers/fixtures.ts';
@@ -17,7 +16,7 @@ import { canonicalJson } from '../../main/core/crypto/canonical-json.ts';
 import { encodeLink } from '../../main/core/peering/invite-link.ts';
 import type { FakePeer } from '../helpers/fake-peer.ts';
 import { joinFakePeer } from '../helpers/fake-members.ts';
-import { CLI, type NodeProcess } from '../helpers/node-process.ts';
+import { type NodeProcess, runCli } from '../helpers/node-process.ts';
 import { eventually, send } from '../helpers/rooms.ts';
 
 /** What a terminal acts on: C0 (ESC, BEL, CR, LF…), DEL, C1, bidi overrides and isolates, line separators. */
@@ -25,18 +24,6 @@ import { eventually, send } from '../helpers/rooms.ts';
 const TERMINAL_CONTROLS = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
 const CLIPBOARD = '\u001b]52;c;cm0gLXJmIH4vKg==\u0007';
 const HOSTILE_WORDS = `${CLIPBOARD}\u001b[2J\u001b[H\rOK: peered with hostile.test\n\u202eevil\u202c`;
-
-/** The CLI without blocking this process (the hostile server answers from here). */
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 /** A link to `fake`, signed with its real key: redeeming it reaches its POST /peering. */
 function linkTo(fake: FakePeer): string {
@@ -63,7 +50,7 @@ beforeAll(async ({ fileNodes }) => {
 describe('red team: a peer\'s words on our terminal, in our log and as our error codes', () => {
   it('peer redeem prints a hostile refusal as one clean line with our code; a real redeem and a used link still read as before', async () => {
     peeringAnswer = { status: 403, body: { error: `${CLIPBOARD}owned`, message: HOSTILE_WORDS } };
-    const refused = await cli(['peer', 'redeem', linkTo(hostile), '--data', beta.dataDir]);
+    const refused = await runCli(['peer', 'redeem', linkTo(hostile), '--data', beta.dataDir]);
     expect(refused.code).toBe(1);
     expect(refused.stdout).toBe('');
     expect(refused.stderr.endsWith('\n')).toBe(true);
@@ -78,10 +65,10 @@ describe('red team: a peer\'s words on our terminal, in our log and as our error
 
     // The legitimate twin: a friend's real link is redeemed; used again, its own words and code come through.
     const link = (await alpha.admin('POST', '/invites/peer', { expires_in_seconds: 3600 })).body.link as string;
-    const redeemed = await cli(['peer', 'redeem', link, '--data', beta.dataDir]);
+    const redeemed = await runCli(['peer', 'redeem', link, '--data', beta.dataDir]);
     expect(redeemed.code, redeemed.stderr).toBe(0);
     expect(JSON.parse(redeemed.stdout)).toMatchObject({ server_name: 'alpha-ti.test' });
-    const again = await cli(['peer', 'redeem', link, '--data', beta.dataDir]);
+    const again = await runCli(['peer', 'redeem', link, '--data', beta.dataDir]);
     expect(again.code).toBe(1);
     expect(again.stderr.trim().split('\n')).toHaveLength(1);
     expect(again.stderr).toMatch(/\(link_used\)$/m);
