@@ -1,7 +1,8 @@
 /**
  * What starts with federation, once the node has an identity: the room service, rooms shared
  * with reference servers, peering, the federation listener and reachability. They come back as
- * one `Running` object (NodeContext.running()); they hear of deliveries through the node's bus.
+ * one `Running` object (the bus event federationStarted, NodeContext.running()); they hear of
+ * deliveries through the node's bus.
  */
 import type { Server } from 'node:http';
 import type Koa from 'koa';
@@ -220,6 +221,7 @@ export async function startFederation(s: Services, id: Identity, memberClient?: 
       clearTimeout(streamsCut);
     },
   };
+  bus.emit('federationStarted', state.running);
   s.workers.start();
   reachability.start();
   bus.on('deliveryFailing', (peer) => reachability.peerReportsFailing(peer));

@@ -14,6 +14,7 @@
 import { EventEmitter } from 'node:events';
 import type { Envelope } from '../federation/envelope.ts';
 import type { FederationWhere } from '../reachability/own-endpoints.ts';
+import type { Running } from './federation.ts';
 
 type Rows = ReadonlyArray<{ event_id: string; room_id: string }>;
 
@@ -30,6 +31,8 @@ export interface NodeBusEvents {
   peerNotReached: [server: string, error: string];
   /** A server's quarantine was set, changed or ended (trust-store.ts onQuarantineChange). */
   quarantineChanged: [];
+  /** Federation started (federation.ts): the services that start with it, for those that work on them (the admin operations). */
+  federationStarted: [running: Running];
   /** The federation listener listens: where this node is reached from now on (published-endpoints.ts). */
   federationListening: [where: FederationWhere];
   /** An incoming event was stored, inside its storing transaction (event-ingest.ts onStored): rooms apply and relay it. */
