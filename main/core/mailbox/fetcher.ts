@@ -7,15 +7,9 @@
  * from the stored cursor after a failure or a restart, so nothing is lost; what was taken already
  * is a no-op the second time (an event stored once is not stored again).
  */
-import type { Logger } from 'pino';
 import { z } from 'zod';
 import { HEX_SIGNATURE, KEY_ID, isServerName } from '../../../shared/identifiers.ts';
-import type { Db } from '../store/database.ts';
-import type { Identity } from '../identity/identity.ts';
-import type { TrustStore } from '../trust/trust-store.ts';
-import type { Discovery } from '../federation/discovery.ts';
-import type { HttpClient } from '../federation/http-client.ts';
-import { SignedPageLoop } from '../federation/signed-page-loop.ts';
+import { SignedPageLoop, type SignedPageLoopDeps } from '../federation/signed-page-loop.ts';
 import { cleanText } from '../util/untrusted-text.ts';
 import { PEER_TEXT_MAX } from '../federation/peer-refusal.ts';
 import { infoLimited, warnLimited } from '../log/rate-limit.ts';
@@ -38,17 +32,9 @@ const itemSchema = z.strictObject({
 });
 const pageSchema = z.strictObject({ items: z.array(itemSchema).max(MAX_MAILBOX_ITEMS), cursor: z.string().regex(/^[0-9]{1,15}$/) });
 
-export interface MailboxFetcherDeps {
-  db: Db;
-  trust: TrustStore;
-  discovery: Discovery;
-  http: HttpClient;
-  identity: () => Identity | null;
-  log: Logger;
-  isPaused: () => boolean;
+export interface MailboxFetcherDeps extends SignedPageLoopDeps {
   /** Hands one carried request to our own federation listener. */
   dispatch: (request: CarriedRequest) => Promise<DispatchAnswer>;
-  onChange?: () => void;
 }
 
 export interface MailboxSourceState {

@@ -17,16 +17,10 @@
  */
 import { cleanText } from '../util/untrusted-text.ts';
 import { PEER_TEXT_MAX } from '../federation/peer-refusal.ts';
-import type { Logger } from 'pino';
-import type { Db } from '../store/database.ts';
 import { HttpError } from '../errors.ts';
 import { infoLimited, warnLimited } from '../log/rate-limit.ts';
-import type { Identity } from '../identity/identity.ts';
-import type { TrustStore } from '../trust/trust-store.ts';
-import type { Discovery } from '../federation/discovery.ts';
 import { receivedOutcome, type EventIngest, type ReceivedOutcome, type VerifiedEvent } from '../federation/event-ingest.ts';
-import type { HttpClient } from '../federation/http-client.ts';
-import { SignedPageLoop, type PageTaker } from '../federation/signed-page-loop.ts';
+import { SignedPageLoop, type PageTaker, type SignedPageLoopDeps } from '../federation/signed-page-loop.ts';
 import { PullAcks } from './pull-acks.ts';
 import { quotaWait, type QuotaWait } from '../trust/storage-quota.ts';
 import { MAX_PULL_EVENTS } from './routes.ts';
@@ -35,16 +29,8 @@ import { PULL_ACK_PATH, PULL_PATH } from '../federation/paths.ts';
 /** A pulling peer that fails is asked again after at most this long. */
 const MAX_BACKOFF_MS = 60_000;
 
-export interface PullerDeps {
-  db: Db;
-  trust: TrustStore;
-  discovery: Discovery;
-  http: HttpClient;
+export interface PullerDeps extends SignedPageLoopDeps {
   ingest: EventIngest;
-  identity: () => Identity | null;
-  log: Logger;
-  isPaused: () => boolean;
-  onChange?: () => void;
   /**
    * Takes a pulled event that invites one of our users (true), or leaves it to the ingest chain
    * (false); throws when it could not be stored now (the page is asked again).
