@@ -64,9 +64,10 @@ export interface NodeContext {
   releaseHeld(server: string): Promise<{ released: number; rejected: Array<{ event_id: string; error: string }> }>;
   /**
    * The services that start with federation (node/federation.ts): rooms, reference rooms, peering,
-   * reachability. Throws in setup mode (the admin guard keeps callers out).
+   * reachability; null until federation started (in setup mode, and while it starts). The
+   * operations that need them are given them when it starts (node/context.ts adminHandlers).
    */
-  running(): Running;
+  running(): Running | null;
   setPaused(paused: boolean): void;
   /** How the private keys are stored at rest. */
   keyStorage(): { sealed_by: string | null; warning: string | null };

@@ -2,6 +2,7 @@
 import type Database from 'better-sqlite3';
 import { AddressPolicy } from '../federation/address-policy.ts';
 import { HttpClient } from '../federation/http-client.ts';
+import { KEYS_PATH } from '../federation/paths.ts';
 import { Settings } from '../store/settings.ts';
 import { TrustStore } from '../trust/trust-store.ts';
 import { note, ok, problem, warning, type CheckResult } from './check-result.ts';
@@ -24,7 +25,7 @@ export async function checkClockSkew(db: Database.Database | null, http: HttpCli
       const sent = Date.now();
       try {
         // Through the node's outbound address policy and certificate pins, as the node itself calls.
-        const response = await http.send('GET', `${peer.endpoint.replace(/\/+$/, '')}/_paracord/federation/v1/keys`, {}, undefined, { timeoutMs });
+        const response = await http.send('GET', `${peer.endpoint.replace(/\/+$/, '')}${KEYS_PATH}`, {}, undefined, { timeoutMs });
         const received = Date.now();
         const date = Date.parse(String(response.headers.date ?? ''));
         if (Number.isNaN(date)) return { peer: peer.server_name, skew: null, refused: null, failed: 'no Date header' };

@@ -10,6 +10,7 @@ import { Agent, request } from 'undici';
 import { ADMIN_API_PREFIX } from '../../../shared/contract/admin-operations.ts';
 import { DEFAULT_ADMIN_LISTEN, DEFAULT_LISTEN, parseHostPort } from '../config.ts';
 import { readRuntimeInfo, type DataDirPaths } from '../data-dir.ts';
+import { WELL_KNOWN_PATH } from '../federation/paths.ts';
 import { checkRunningNode, StaleRuntimeError } from '../admin/running-node.ts';
 import { ago, note, ok, problem, warning, type CheckResult } from './check-result.ts';
 import type { DoctorOptions } from './doctor.ts';
@@ -65,7 +66,7 @@ export async function checkFederation(running: RunningNode, timeoutMs: number): 
   if (!url) return { result: note('federation_listener', 'Federation is not running yet (setup mode): finish the setup in the web UI.'), servedFingerprint: null };
   let servedFingerprint: string | null = null;
   try {
-    const response = await request(`${url}/.well-known/paracord/server`, {
+    const response = await request(`${url}${WELL_KNOWN_PATH}`, {
       dispatcher: insecureAgent,
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,

@@ -11,7 +11,7 @@ import { TrustStore } from '../trust/trust-store.ts';
 import { removeTempDirs, tempDir } from '../../../test/helpers/temp-dir.ts';
 import { Discovery } from './discovery.ts';
 import { contentHash, envelopeSigningParts, signEnvelope } from './envelope.ts';
-import { EventIngest, type VerifiedEvent } from './event-ingest.ts';
+import { EventIngest, type IngestHooks, type VerifiedEvent } from './event-ingest.ts';
 import { HttpClient } from './http-client.ts';
 import { ServerKeys } from './keys/server-keys.ts';
 
@@ -21,7 +21,7 @@ afterEach(() => {
   removeTempDirs();
 });
 
-function setup(options: { walSync?: boolean } = {}) {
+function setup(options: { walSync?: boolean; hooks?: IngestHooks } = {}) {
   const dir = tempDir('paracord-ingest-');
   db = openDatabase(join(dir, 'node.db'));
   const wal = options.walSync ? new WalSync(join(dir, 'node.db')) : undefined;
@@ -30,7 +30,7 @@ function setup(options: { walSync?: boolean } = {}) {
   const http = new HttpClient({ allowInsecureHttp: true });
   const keys = new ServerKeys(db, http, new Discovery(http, trust), pino({ level: 'silent' }));
   const events = new FederationEvents(db);
-  const ingest = new EventIngest({ trust, keys, events, commit, verifier: undefined });
+  const ingest = new EventIngest({ trust, keys, events, commit, verifier: undefined, ...(options.hooks ? { hooks: options.hooks } : {}) });
   const identity = Identity.create(join(dir, 'peer.json'), 'peer.test');
   const event = (n: number): VerifiedEvent => {
     const envelope = signEnvelope(
@@ -48,9 +48,8 @@ const insertionOrder = () => db.prepare('SELECT event_id FROM federation_events 
 
 describe('EventIngest.storeMany', () => {
   it('stores a batch in one job; a refused event gets its own error, the rest are stored in order', async () => {
-    const { ingest, event } = setup();
+    const { ingest, event } = setup({ hooks: { authorize: (e) => { if (e.event_id === '$e2:peer.test') throw new Error('not allowed'); } } });
     const refused = event(2);
-    ingest.hooks = { authorize: (e) => { if (e.event_id === refused.envelope.event_id) throw new Error('not allowed'); } };
     let replayWritten = false;
     const { outcomes, beforeStoreDone } = await ingest.storeMany([event(1), refused, event(3), event(1)], 'peer.test', () => (replayWritten = true));
     expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
@@ -60,16 +59,17 @@ describe('EventIngest.storeMany', () => {
   });
 
   it('when a write fails, rolls the batch back and stores the events one by one', async () => {
-    const { ingest, event } = setup();
-    const failing = event(2);
     const committed: string[] = [];
-    ingest.hooks = {
-      onStored: (e) => {
-        if (e.event_id === failing.envelope.event_id) throw new Error('disk trouble for this one');
+    const { ingest, event } = setup({
+      hooks: {
+        onStored: (e) => {
+          if (e.event_id === '$e2:peer.test') throw new Error('disk trouble for this one');
+        },
+        onCommitted: (e) => committed.push(e.event_id),
+        writingBatch: (write) => write(),
       },
-      onCommitted: (e) => committed.push(e.event_id),
-      writingBatch: (write) => write(),
-    };
+    });
+    const failing = event(2);
     // A second batch queued behind it in the same turn: the retry must not let it overtake.
     const [first, second] = await Promise.all([
       ingest.storeMany([event(1), failing, event(3)], 'peer.test', () => undefined),
@@ -87,12 +87,14 @@ describe('EventIngest.storeMany', () => {
   });
 
   it('tells the UI at the commit, but relays (onDurable) only once the WAL flush made the events durable', async () => {
-    const { ingest, event, commit } = setup({ walSync: true });
     const seen: Array<{ hook: string; syncs: number }> = [];
-    ingest.hooks = {
-      onCommitted: () => seen.push({ hook: 'committed', syncs: commit.stats.syncs }),
-      onDurable: () => seen.push({ hook: 'durable', syncs: commit.stats.syncs }),
-    };
+    const { ingest, event, commit } = setup({
+      walSync: true,
+      hooks: {
+        onCommitted: () => seen.push({ hook: 'committed', syncs: commit.stats.syncs }),
+        onDurable: () => seen.push({ hook: 'durable', syncs: commit.stats.syncs }),
+      },
+    });
     const before = commit.stats.syncs;
     await ingest.storeMany([event(1), event(2)], 'peer.test');
     await ingest.store(event(3), 'peer.test');

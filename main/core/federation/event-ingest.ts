@@ -84,6 +84,15 @@ export interface IngestHooks {
   writingBatch?<T>(write: () => T): T;
 }
 
+/**
+ * Who is charged for an event (trust/storage-quota.ts): its origin when it delivers it itself or
+ * is a peer of ours (it answers for its own events, whoever relays them); else the server that
+ * delivered it, which vouches for an origin we do not know (its minted names share its quota).
+ */
+export function payerOf(trust: Pick<TrustStore, 'get'>, origin: string, receivedFrom: string): string {
+  return origin === receivedFrom || trust.get(origin) !== undefined ? origin : receivedFrom;
+}
+
 export class EventIngest {
   private readonly trust: TrustStore;
   private readonly keys: ServerKeys;
@@ -91,20 +100,13 @@ export class EventIngest {
   private readonly commit: GroupCommit;
   /** Per-server storage quota (trust/storage-quota.ts, payerOf); none in unit tests that do not need it. */
   private readonly quota: StorageQuota | undefined;
-  private assignedHooks: IngestHooks = {};
-  private readonly hooksOf: (() => IngestHooks) | undefined;
-  /** The rooms' hooks: from the constructor's `hooks` (read at each use: they exist once federation starts), or assigned (unit tests). */
-  get hooks(): IngestHooks {
-    return this.hooksOf?.() ?? this.assignedHooks;
-  }
-  set hooks(hooks: IngestHooks) {
-    this.assignedHooks = hooks;
-  }
+  /** What rooms and quarantine add (IngestHooks), given when the ingest is built. */
+  private readonly hooks: IngestHooks;
 
   private readonly verifier: { verify(signature: Buffer, message: Buffer, publicKey: Buffer): Promise<boolean> } | undefined;
 
-  constructor(deps: { trust: TrustStore; keys: ServerKeys; events: FederationEvents; commit: GroupCommit; verifier?: EventIngest['verifier']; quota?: StorageQuota; hooks?: () => IngestHooks }) {
-    this.hooksOf = deps.hooks;
+  constructor(deps: { trust: TrustStore; keys: ServerKeys; events: FederationEvents; commit: GroupCommit; verifier?: EventIngest['verifier']; quota?: StorageQuota; hooks?: IngestHooks }) {
+    this.hooks = deps.hooks ?? {};
     this.verifier = deps.verifier;
     this.quota = deps.quota;
     this.trust = deps.trust;
@@ -344,13 +346,9 @@ export class EventIngest {
     return byDeliverer.allowed && byDeliverer.quarantined ? receivedFrom : null;
   }
 
-  /**
-   * Who is charged for an event (trust/storage-quota.ts): its origin when it delivers it itself or
-   * is a peer of ours (it answers for its own events, whoever relays them); else the server that
-   * delivered it, which vouches for an origin we do not know (its minted names share its quota).
-   */
+  /** Who is charged for an event (payerOf above). */
   payerOf(origin: string, receivedFrom: string): string {
-    return origin === receivedFrom || this.trust.get(origin) !== undefined ? origin : receivedFrom;
+    return payerOf(this.trust, origin, receivedFrom);
   }
 
   /**

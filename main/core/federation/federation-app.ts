@@ -19,7 +19,7 @@ import { pullRoutes } from '../pull/routes.ts';
 import { reachProbeRoutes } from './routes/reach-probe/index.ts';
 import { mailboxRoutes } from '../mailbox/routes.ts';
 import { DELIVERY_FAILING_HEADER } from './http-client.ts';
-import { KEYS_PATH } from './paths.ts';
+import { FEDERATION_ROOT, KEYS_PATH } from './paths.ts';
 
 /** The public federation API (docs/PROTOCOL.md §Endpoints). */
 export function createFederationApp(deps: FederationDeps, inFlight: InFlightRequests = new InFlightRequests()): Koa {
@@ -37,7 +37,7 @@ export function createFederationApp(deps: FederationDeps, inFlight: InFlightRequ
   app.use(canonicalPath());
   app.use(async (ctx, next) => {
     // Pausing stops traffic, not identity: the keys document stays available.
-    if (deps.isPaused() && ctx.path.startsWith('/_paracord/federation/') && ctx.path !== KEYS_PATH) {
+    if (deps.isPaused() && ctx.path.startsWith(`${FEDERATION_ROOT}/`) && ctx.path !== KEYS_PATH) {
       ctx.status = 503;
       ctx.set('retry-after', '60');
       ctx.body = { error: 'federation_paused', message: 'federation is paused on this server; try again later' };

@@ -27,7 +27,7 @@ import type { PeerDialect } from './reference/dialect.ts';
 import { checkReferenceKeys } from './reference/keys.ts';
 import type { PeerDialects } from './reference/peer-dialects.ts';
 import type { ServerKeys } from './keys/server-keys.ts';
-import { KEYS_PATH } from './paths.ts';
+import { KEYS_PATH, WELL_KNOWN_PATH } from './paths.ts';
 
 /** `known`: a server we are not peered with but know of (relayed keys, room members, stored events). */
 export type NameHolder = { kind: 'self' } | { kind: 'peer'; server: string } | { kind: 'alias'; server: string } | { kind: 'known'; server: string };
@@ -191,7 +191,7 @@ export class NameClaims {
     throw badRequest(
       'unproven_domain',
       `${server} names its ids with the domain ${domain}, which it does not prove its own (${reason}). ` +
-        `Ask its admin to serve its discovery at https://${domain}/.well-known/paracord/server, or to set its domain to ${server}`,
+        `Ask its admin to serve its discovery at https://${domain}${WELL_KNOWN_PATH}, or to set its domain to ${server}`,
     );
   }
 

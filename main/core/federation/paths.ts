@@ -3,8 +3,10 @@
  * routes that serve them and the clients that call them import them from here.
  */
 
+/** Every version of the federation API lives under it (pausing federation closes it all, keys aside). */
+export const FEDERATION_ROOT = '/_paracord/federation';
 /** The path every federation route lives under; a reference names it as its endpoint. */
-export const FEDERATION_PREFIX = '/_paracord/federation/v1';
+export const FEDERATION_PREFIX = `${FEDERATION_ROOT}/v1`;
 /** Discovery: a server's document (not under the prefix). */
 export const WELL_KNOWN_PATH = '/.well-known/paracord/server';
 
@@ -28,6 +30,8 @@ export const LEAVE_PATH = '/_paracord/federation/v1/leave';
 export const JOIN_ANSWER_PATH = '/_paracord/federation/v1/join-answer';
 
 // ——— peering ———
+/** The https form of a peer invite link (`https://<endpoint>/_paracord/peer#<payload>`): a page that says to paste it into Paracord. */
+export const PEER_LINK_PATH = '/_paracord/peer';
 export const PEERING_PATH = '/_paracord/federation/v1/peering';
 /** The inviter's answer to a peering request that came through a mailbox (issue #32). */
 export const PEERING_ANSWER_PATH = '/_paracord/federation/v1/peering/answer';

@@ -44,10 +44,7 @@ export function nodeContext(s: Services, extras: ContextExtras): NodeContext {
     federationUrl: () => state.federationUrl,
     tls: () => state.tls,
     isPaused: s.isPaused,
-    running: () => {
-      if (!state.running) throw new Error('the node has no identity yet');
-      return state.running;
-    },
+    running: () => state.running,
     loginUrl: (validForMs) => `${extras.adminUrl()}/login?code=${s.sessions.newLoginCode(Date.now(), validForMs)}`,
     setPaused: (pause) => {
       settings.set('federation_paused', pause ? '1' : '0');
@@ -61,25 +58,36 @@ export function nodeContext(s: Services, extras: ContextExtras): NodeContext {
   };
 }
 
-/** Every admin operation over the context; in setup mode only those the contract marks `inSetup`. */
+/**
+ * Every admin operation over the context. Those that work on the services that start with
+ * federation (rooms, peering, reachability: `Running`) are built when it starts (the bus event
+ * `federationStarted`), with those services; until then the setup guard (setup-mode.ts) answers
+ * them with a refusal in words, and in setup mode it answers only what the contract marks `inSetup`.
+ */
 export function adminHandlers(context: NodeContext, s: Services): AdminHandlers {
-  const admin: AdminHandlers = {
+  const always = {
     ...statusOperations(context),
-    ...peerOperations(context),
     ...policyOperations(context),
     ...userOperations(context),
-    ...roomOperations(context),
-    ...inviteOperations(context),
-    ...moderationOperations(context),
-    ...searchOperations(context),
     ...federationOperations(context),
-    ...peeringOperations(context),
     ...keyOperations(context),
     ...backupOperations(context),
-    ...reachabilityOperations(context),
     ...mailboxOperations(context),
     ...memberOperations(context),
     ...sessionOperations(s.sessions),
   };
-  return guardSetupMode(admin, () => s.state.identity !== null);
+  let withFederation: AdminHandlers | null = null;
+  s.bus.on('federationStarted', (running) => {
+    withFederation = {
+      ...always,
+      ...peerOperations(context, running),
+      ...roomOperations(context, running),
+      ...inviteOperations(context, running),
+      ...moderationOperations(context, running),
+      ...searchOperations(context, running),
+      ...peeringOperations(context, running),
+      ...reachabilityOperations(context, running),
+    };
+  });
+  return guardSetupMode(always, () => withFederation, () => s.state.identity !== null);
 }

@@ -1,18 +1,17 @@
 /**
  * What starts with federation, once the node has an identity: the room service, rooms shared
  * with reference servers, peering, the federation listener and reachability. They come back as
- * one `Running` object (NodeContext.running()); they hear of deliveries through the node's bus.
+ * one `Running` object (the bus event federationStarted, NodeContext.running()); they hear of
+ * deliveries through the node's bus.
  */
 import type { Server } from 'node:http';
 import type Koa from 'koa';
 import type { Middleware } from 'koa';
 import { createFederationApp } from '../federation/federation-app.ts';
-import type { IngestHooks } from '../federation/event-ingest.ts';
 import { BATCH_CAPABILITY, DESTINATION_BINDING_CAPABILITY, LARGE_BATCH_CAPABILITY, MAILBOX_CAPABILITY } from '../federation/paths.ts';
 import { DEFAULT_MAILBOX_QUOTA } from '../mailbox/mailbox-store.ts';
 import { verifySignedRequest } from '../federation/middleware/verify-signed-request.ts';
 import { eventEntitlement } from '../federation/routes/event/index.ts';
-import { localView } from '../federation/reference/vocabulary.ts';
 import { ReferenceRooms } from '../federation/reference/reference-rooms.ts';
 import type { Identity } from '../identity/identity.ts';
 import { warnLimited } from '../log/rate-limit.ts';
@@ -20,8 +19,7 @@ import { PeeringService } from '../peering/peering-service.ts';
 import { Puller } from '../pull/puller.ts';
 import { Reachability } from '../reachability/reachability.ts';
 import { probeCaller } from '../reachability/probe-caller.ts';
-import { ownEndpoints } from '../reachability/own-endpoints.ts';
-import { checkContentBulk } from '../rooms/event-types.ts';
+import { PublishedEndpoints } from '../reachability/published-endpoints.ts';
 import { RoomService } from '../rooms/room-service.ts';
 import { ensureSelfSignedCertificate, loadCertificate, type TlsMaterial } from '../tls/certificate.ts';
 import { close, defaultEndpoint, listenFederation, selfBaseUrl, type FederationListener } from './listeners.ts';
@@ -59,6 +57,13 @@ function startRooms(s: Services, id: Identity) {
   });
   bus.on('delivered', (destination, delivered) => rooms.noteDelivered(destination, delivered));
   bus.on('deliverySettled', (rows) => rooms.noteDeliveryChanged(rows));
+  // Incoming events (ingest-hooks.ts): routed and authorized by the rooms, then applied and relayed.
+  bus.answer('routeInbound', (origin, event) => rooms.checkRoute(origin, event));
+  bus.answer('authorizeInbound', (event) => rooms.authorizeInbound(event));
+  bus.on('inboundStored', (event, from) => rooms.onInboundStored(event, from));
+  bus.on('inboundCommitted', (event) => rooms.onInboundCommitted(event));
+  bus.on('inboundDurable', (event) => rooms.onInboundDurable(event));
+  bus.answer('reissueRefused', (destination, eventId, roomDepth) => rooms.reissueRefused(destination, eventId, roomDepth));
   const referenceRooms = new ReferenceRooms({
     db: s.db, commit: s.commit, rooms: s.rooms, ingest: s.ingest, http: s.http, discovery: s.discovery, trust: s.trust, dialects: s.dialects, channels: s.channels,
     identity: () => id, notifications, log, intervalMs: config.referencePollIntervalMs,
@@ -80,35 +85,6 @@ function startRooms(s: Services, id: Identity) {
 
 type RoomParts = ReturnType<typeof startRooms>;
 
-/** What the ingest asks of rooms and quarantine for every incoming event. */
-function ingestHooks(s: Services, rooms: RoomService): IngestHooks {
-  const { quarantine, quota, dialects, channels, notifications } = s;
-  return {
-    isHeld: (eventId) => quarantine.isHeld(eventId),
-    checkHeld: (server, bytes) => quota.checkHeld(server, quarantine.heldBytes(server), bytes),
-    hold: (server, from, verified) => {
-      const held = quarantine.hold(server, from, verified.envelope, verified.hash);
-      notifications.notify({ type: 'status' }); // the quarantine review is live (issue #16 item 12)
-      return held;
-    },
-    onAttributableFailure: (server) => s.abuse.record(server, 'signature_failures'),
-    checkRoute: (origin, event) => rooms.checkRoute(origin, event),
-    checkContent: checkContentBulk,
-    authorize: (event) => rooms.authorizeInbound(event),
-    onStored: (event, from) => {
-      channels.ensure(event.room_id, event.content); // a reference channel's first message makes its room
-      rooms.onInboundStored(event, from);
-      channels.afterMemberEvent(event);
-    },
-    onCommitted: (event) => rooms.onInboundCommitted(event),
-    onDurable: (event) => rooms.onInboundDurable(event),
-    writingBatch: (write) => s.rooms.coalescingClockUpdates(() => quota.coalescing(write)),
-    domainOf: (origin) => dialects.domainOf(origin),
-    speaksReference: (origin) => dialects.isReference(origin),
-    view: (event) => (dialects.isReference(event.origin_server) ? localView(event, s.referenceLookup) : undefined),
-  };
-}
-
 /** The command line wins; then what the setup wizard stored; then a generated certificate. */
 async function loadTls({ config, settings, paths }: Services, id: Identity): Promise<TlsMaterial | null> {
   if (config.insecureHttp) return null;
@@ -118,7 +94,7 @@ async function loadTls({ config, settings, paths }: Services, id: Identity): Pro
 }
 
 /** The federation API (federation-app.ts) over this node's services. */
-function federationApp(s: Services, id: Identity, parts: RoomParts, memberClient: Middleware | undefined): Koa {
+function federationApp(s: Services, id: Identity, parts: RoomParts, endpoints: PublishedEndpoints, memberClient: Middleware | undefined): Koa {
   const { config, state, log, trust, keys, dialects, discovery, pull, mailboxSender, notifications } = s;
   const isDispatched = (value: string) => s.selfDispatch.isDispatched(value);
   return createFederationApp({
@@ -141,7 +117,7 @@ function federationApp(s: Services, id: Identity, parts: RoomParts, memberClient
     }),
     capabilities: [BATCH_CAPABILITY, LARGE_BATCH_CAPABILITY, DESTINATION_BINDING_CAPABILITY],
     publicUrl: () => state.federationUrl ?? '',
-    federationEndpoints: () => state.endpoints(),
+    federationEndpoints: () => endpoints.list(),
     mailboxesNamed: s.currentMailboxes,
     isPaused: s.isPaused,
     isEntitledToEvent: eventEntitlement((roomId, server) => s.rooms.isJoinedServer(roomId, server)),
@@ -214,13 +190,9 @@ async function nameEndpoints(s: Services, id: Identity, listener: FederationList
   state.selfBase = selfBaseUrl(state.tls, host, port);
   const publicUrl = config.publicUrl ?? settings.get('public_url');
   const scheme = state.tls ? 'https' : 'http';
-  state.federationUrl = publicUrl?.replace(/\/+$/, '') ?? (await defaultEndpoint(scheme, host, port, id.serverName));
-  // Discovery is public: the machine's addresses are read at most every 5 s, however often it is asked.
-  let listed: { at: number; list: string[] } | null = null;
-  state.endpoints = () => {
-    if (!listed || Date.now() - listed.at > 5_000) listed = { at: Date.now(), list: ownEndpoints({ federationUrl: state.federationUrl ?? '', ownerGaveUrl: publicUrl !== undefined, scheme, port, listenHost: host }) };
-    return listed.list;
-  };
+  const federationUrl = publicUrl?.replace(/\/+$/, '') ?? (await defaultEndpoint(scheme, host, port, id.serverName));
+  state.federationUrl = federationUrl;
+  s.bus.emit('federationListening', { federationUrl, ownerGaveUrl: publicUrl !== undefined, scheme, port, listenHost: host });
   const tls = state.tls;
   s.log.info({ event: 'federation_listening', url: state.federationUrl, listen: `${host}:${port}`, tls: tls ? { self_signed: tls.selfSigned, fingerprint256: tls.fingerprint256 } : null }, 'federation API listening');
 }
@@ -233,9 +205,9 @@ export async function startFederation(s: Services, id: Identity, memberClient?: 
   const { state, bus, log } = s;
   s.users.add('owner', id.serverName);
   const parts = startRooms(s, id);
-  state.ingestHooks = ingestHooks(s, parts.rooms);
   state.tls = await loadTls(s, id);
-  const listener = await listenFederation(federationApp(s, id, parts, memberClient), state.tls, s.config, log, s.trustedProxies);
+  const endpoints = new PublishedEndpoints((listener) => bus.on('federationListening', listener));
+  const listener = await listenFederation(federationApp(s, id, parts, endpoints, memberClient), state.tls, s.config, log, s.trustedProxies);
   await nameEndpoints(s, id, listener);
   const reachability = buildReachability(s, id, parts, listener);
   bus.on('peerNotReached', (server, error) => reachability.notReachedBy(server, error));
@@ -254,6 +226,7 @@ export async function startFederation(s: Services, id: Identity, memberClient?: 
       clearTimeout(streamsCut);
     },
   };
+  bus.emit('federationStarted', state.running);
   s.workers.start();
   reachability.start();
   bus.on('deliveryFailing', (peer) => reachability.peerReportsFailing(peer));

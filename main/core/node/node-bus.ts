@@ -5,9 +5,16 @@
  * of having a callback assigned into its fields. Listeners run synchronously, in the emitter's
  * call (inside its transaction, when it emits in one), and their errors reach the emitter.
  *
+ * Besides events (any number of listeners, no answer), a few questions: one service answers
+ * each (`answer`), and the one that asks (`answererOf`) finds none until that service exists —
+ * the rooms answer once federation starts.
+ *
  * Not the UI's notifications: those are NodeEvents (node-events.ts).
  */
 import { EventEmitter } from 'node:events';
+import type { Envelope } from '../federation/envelope.ts';
+import type { FederationWhere } from '../reachability/own-endpoints.ts';
+import type { Running } from './federation.ts';
 
 type Rows = ReadonlyArray<{ event_id: string; room_id: string }>;
 
@@ -24,6 +31,38 @@ export interface NodeBusEvents {
   peerNotReached: [server: string, error: string];
   /** A server's quarantine was set, changed or ended (trust-store.ts onQuarantineChange). */
   quarantineChanged: [];
+  /** Federation started (federation.ts): the services that start with it, for those that work on them (the admin operations). */
+  federationStarted: [running: Running];
+  /** The federation listener listens: where this node is reached from now on (published-endpoints.ts). */
+  federationListening: [where: FederationWhere];
+  /** An incoming event was stored, inside its storing transaction (event-ingest.ts onStored): rooms apply and relay it. */
+  inboundStored: [event: Envelope, receivedFrom: string];
+  /** An incoming event's transaction committed, before the WAL flush (event-ingest.ts onCommitted). */
+  inboundCommitted: [event: Envelope];
+  /** An incoming event is durable (event-ingest.ts onDurable): relays may leave. */
+  inboundDurable: [event: Envelope];
 }
 
-export class NodeBus extends EventEmitter<NodeBusEvents> {}
+export interface NodeBusQuestions {
+  /** Before the signature check: may `requestOrigin` send us this room's event? Refuses by throwing (an HttpError). */
+  routeInbound: (requestOrigin: string, event: Envelope) => void;
+  /** Inside the storing transaction, before the insert: does the room's host authorize the event? Refuses by throwing. */
+  authorizeInbound: (event: Envelope) => void;
+  /** A room's host refused our event as too old: true when it was re-issued and is to be delivered again. */
+  reissueRefused: (destination: string, eventId: string, roomDepth: unknown) => Promise<boolean>;
+}
+
+export class NodeBus extends EventEmitter<NodeBusEvents> {
+  private readonly answerers: Partial<NodeBusQuestions> = {};
+
+  /** `answerer` answers `question` from now on; a question has one answerer. */
+  answer<K extends keyof NodeBusQuestions>(question: K, answerer: NodeBusQuestions[K]): void {
+    if (this.answerers[question]) throw new Error(`the node bus question ${question} has an answerer already`);
+    this.answerers[question] = answerer;
+  }
+
+  /** Who answers `question`; undefined while nobody does. */
+  answererOf<K extends keyof NodeBusQuestions>(question: K): NodeBusQuestions[K] | undefined {
+    return this.answerers[question];
+  }
+}

@@ -1,15 +1,16 @@
 /**
  * The services a node has from its first moment, set up or not, built in dependency order
  * through their constructors (docs/ARCHITECTURE.md §One owner of state). What one of them must
- * ask of a service built after it is a function bound late (it reads the other at each call);
- * what it must tell another is an event on the node's bus (node-bus.ts). The services that
- * start with federation, once the node has an identity, are in federation.ts.
+ * ask of a service built after it is a question on the node's bus, and what it must tell another
+ * is an event there (node-bus.ts); what it reads of the root's own state (identity, federation
+ * URL) is a function given to it. The services that start with federation, once the node has an
+ * identity, are in federation.ts.
  */
 import type { NodeConfig } from '../config.ts';
 import { readAdminToken, type DataDirPaths } from '../data-dir.ts';
 import { DestinationBindingMemory } from '../federation/destination-binding.ts';
 import { Discovery } from '../federation/discovery.ts';
-import { EventIngest, type IngestHooks } from '../federation/event-ingest.ts';
+import { EventIngest, payerOf } from '../federation/event-ingest.ts';
 import { HttpClient } from '../federation/http-client.ts';
 import { AddressPolicy, type LookupFn } from '../federation/address-policy.ts';
 import { ServerKeys } from '../federation/keys/server-keys.ts';
@@ -54,6 +55,7 @@ import { MailboxFetcher } from '../mailbox/fetcher.ts';
 import { SelfDispatch } from '../mailbox/self-dispatch.ts';
 import { PullQueue } from '../pull/pull-queue.ts';
 import { NodeEvents } from '../node-events.ts';
+import { ingestHooks } from './ingest-hooks.ts';
 import { NodeBus } from './node-bus.ts';
 import type { Running } from './federation.ts';
 
@@ -70,10 +72,6 @@ export interface NodeState {
   /** Our own federation listener as this machine calls it: requests a mailbox carried for us go there. */
   selfBase: string | null;
   tls: TlsMaterial | null;
-  /** Every endpoint this node can be reached at, best first (discovery `federation_endpoints`). */
-  endpoints: () => string[];
-  /** The rooms' hooks on incoming events, once federation started (federation.ts). */
-  ingestHooks: IngestHooks;
   /** The services that start with federation; null until then. */
   running: Running | null;
 }
@@ -88,12 +86,7 @@ export interface NodeBasics {
 }
 
 export function newNodeState(settings: Settings): NodeState {
-  const state: NodeState = {
-    identity: null, paused: settings.get('federation_paused') === '1', federationUrl: null, selfBase: null, tls: null,
-    endpoints: () => (state.federationUrl ? [state.federationUrl] : []),
-    ingestHooks: {}, running: null,
-  };
-  return state;
+  return { identity: null, paused: settings.get('federation_paused') === '1', federationUrl: null, selfBase: null, tls: null, running: null };
 }
 
 /** Trust, where connections may go, the signed-request client, discovery, keys and the names of peers. */
@@ -132,8 +125,13 @@ function buildPeerKnowledge({ config, log, db, settings, state }: NodeBasics, bu
 }
 
 /** The database's writers and what incoming events go through: group commits, the ingest, rooms, quarantine. */
-function buildStorage({ config, paths, log, db, state }: NodeBasics, peers: ReturnType<typeof buildPeerKnowledge>) {
-  const { trust, keys, dialects } = peers;
+function buildStorage(
+  { config, paths, log, db, state }: NodeBasics,
+  bus: NodeBus,
+  { trust, keys, dialects }: ReturnType<typeof buildPeerKnowledge>,
+  { abuse }: ReturnType<typeof buildGuards>,
+  notifications: NodeEvents,
+) {
   // Group commits flush the WAL from a libuv thread, not the event loop (wal-sync.ts).
   const walSync = new WalSync(paths.database);
   const commit = new GroupCommit(db, {
@@ -150,12 +148,13 @@ function buildStorage({ config, paths, log, db, state }: NodeBasics, peers: Retu
     // This node itself is never charged (set up: it has an identity).
     isExempt: (server) => server === state.identity?.serverName,
   });
-  const ingest = new EventIngest({ trust, keys, events, commit, verifier, quota, hooks: () => state.ingestHooks });
   const users = new LocalUsers(db);
   const rooms = new RoomStore(db, { maxReactionsPerUserPerMessage: config.maxReactionsPerUserPerMessage, serverName: () => state.identity?.serverName ?? null });
   const channels = new ReferenceChannels(db, rooms);
   const referenceLookup = channels.targetLookup(events, (origin) => dialects.domainOf(origin), () => state.identity?.serverName ?? null);
-  const quarantine = new QuarantineStore(db, quota, { payerOf: (origin, receivedFrom) => ingest.payerOf(origin, receivedFrom) });
+  const quarantine = new QuarantineStore(db, quota, { payerOf: (origin, receivedFrom) => payerOf(trust, origin, receivedFrom) });
+  const hooks = ingestHooks({ bus, quarantine, quota, dialects, channels, rooms, referenceLookup, abuse, notifications });
+  const ingest = new EventIngest({ trust, keys, events, commit, verifier, quota, hooks });
   return { walSync, commit, replay, events, verifier, quota, ingest, users, rooms, channels, referenceLookup, quarantine };
 }
 
@@ -258,7 +257,8 @@ function buildDelivery(
     backoff: { initialMs: config.retryInitialMs ?? DEFAULT_BACKOFF.initialMs, maxMs: config.retryMaxMs ?? DEFAULT_BACKOFF.maxMs },
     ...(config.outboxMaxAgeMs !== undefined ? { maxAgeMs: config.outboxMaxAgeMs } : {}),
     onChange: () => notifications.notify({ type: 'status', scope: 'queue' }),
-    reissue: (destination, eventId, roomDepth) => state.running?.rooms.reissueRefused(destination, eventId, roomDepth) ?? Promise.resolve(false),
+    // The rooms answer once federation starts (federation.ts): no room event is sent before.
+    reissue: (destination, eventId, roomDepth) => bus.answererOf('reissueRefused')?.(destination, eventId, roomDepth) ?? Promise.resolve(false),
     onAttempt: (destination, outcome, latencyMs, delivered) => metrics.deliveryAttempt(destination, outcome, latencyMs, delivered),
     subscribeQueued: (listener) => bus.on('deliveryQueued', listener),
   });
@@ -270,8 +270,8 @@ export function buildServices(basics: NodeBasics, lookup: LookupFn | undefined) 
   const bus = new NodeBus();
   const notifications = new NodeEvents();
   const peers = buildPeerKnowledge(basics, bus, lookup);
-  const storage = buildStorage(basics, peers);
   const guards = buildGuards(basics, peers.trust, notifications);
+  const storage = buildStorage(basics, bus, peers, guards, notifications);
   const owner = buildOwnerServices(basics, storage.commit, notifications);
   const delivery = buildDelivery(basics, bus, peers, storage, owner.metrics, notifications);
   return { ...basics, bus, notifications, ...peers, ...storage, ...guards, ...owner, ...delivery };

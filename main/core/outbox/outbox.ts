@@ -2,31 +2,15 @@
  * The outbound queue (docs/ARCHITECTURE.md §Outbound delivery: the outbox): one row per (destination, event), written in the same
  * transaction as the event, removed only once the destination acknowledged it (2xx).
  */
+import type { DeliveryAttempt, QueuedRow } from '../../../shared/contract/admin/queue.ts';
 import { transactionWithoutFsync, type Db } from '../store/database.ts';
 
-export interface OutboxRow {
-  id: number;
-  destination: string;
-  event_id: string;
-  room_id: string;
-  state: 'pending' | 'failed' | 'expired';
-  attempts: number;
-  next_attempt_at: number;
-  last_error: string | null;
-  created_at: number;
+export interface OutboxRow extends QueuedRow {
   updated_at: number;
 }
 
-export interface AttemptRow {
-  id: number;
-  destination: string;
-  event_id: string;
-  status: number | null;
-  error: string | null;
-  latency_ms: number;
-  batch_size: number;
-  attempted_at: number;
-}
+/** One delivery attempt, as the admin contract lists it. */
+export type AttemptRow = DeliveryAttempt;
 
 /** A destination's waiting rows in short (`Outbox.pendingSummary`). */
 export interface PendingSummary {

@@ -12,9 +12,9 @@ import { HEX_PUBLIC_KEY, HEX_SIGNATURE, KEY_ID, isServerName } from '../../../sh
 import { canonicalJson } from '../crypto/canonical-json.ts';
 import { verify } from '../crypto/ed25519.ts';
 import { normalizeEndpoint } from '../../../shared/endpoint.ts';
+import { PEER_LINK_PATH } from '../federation/paths.ts';
 
 export const LINK_SCHEME_PREFIX = 'paracord://peer/';
-export const HTTPS_LINK_PATH = '/_paracord/peer';
 
 export const linkPayloadSchema = z.strictObject({
   v: z.literal(1),
@@ -42,7 +42,7 @@ export type LinkPayload = z.infer<typeof linkPayloadSchema>;
 
 export function encodeLink(payload: LinkPayload): { link: string; https_link: string } {
   const encoded = Buffer.from(canonicalJson(payload), 'utf8').toString('base64url');
-  return { link: `${LINK_SCHEME_PREFIX}${encoded}`, https_link: `${payload.endpoint.replace(/\/+$/, '')}${HTTPS_LINK_PATH}#${encoded}` };
+  return { link: `${LINK_SCHEME_PREFIX}${encoded}`, https_link: `${payload.endpoint.replace(/\/+$/, '')}${PEER_LINK_PATH}#${encoded}` };
 }
 
 export type ParsedLink = { ok: true; payload: LinkPayload } | { ok: false; reason: string };
@@ -55,7 +55,7 @@ export function parseLink(link: string): ParsedLink {
   else {
     try {
       const url = new URL(text);
-      if ((url.protocol === 'https:' || url.protocol === 'http:') && url.pathname.endsWith(HTTPS_LINK_PATH)) encoded = url.hash.slice(1);
+      if ((url.protocol === 'https:' || url.protocol === 'http:') && url.pathname.endsWith(PEER_LINK_PATH)) encoded = url.hash.slice(1);
     } catch {
       // not a URL
     }

@@ -63,7 +63,17 @@ export async function nameResolves(name: string, timeoutMs = 2_000): Promise<boo
  * address: then that is where the owner says the node lives). No duplicates, at most
  * MAX_FEDERATION_ENDPOINTS.
  */
-export function ownEndpoints(options: { federationUrl: string; ownerGaveUrl: boolean; scheme: 'http' | 'https'; port: number; listenHost: string; interfaces?: ReturnType<typeof networkInterfaces> }): string[] {
+/** Where the federation listener listens, and the URL it is known by. */
+export interface FederationWhere {
+  federationUrl: string;
+  /** Whether the owner gave the URL (else it was derived from the listener's address). */
+  ownerGaveUrl: boolean;
+  scheme: 'http' | 'https';
+  port: number;
+  listenHost: string;
+}
+
+export function ownEndpoints(options: FederationWhere & { interfaces?: ReturnType<typeof networkInterfaces> }): string[] {
   const first = normalizeEndpoint(options.federationUrl);
   const list = [first.ok ? first.endpoint : options.federationUrl];
   const firstHost = first.ok ? first.url.hostname : '';

@@ -22,6 +22,7 @@ import type { Logger } from 'pino';
 import { HttpError } from '../errors.ts';
 import type { Envelope } from '../federation/envelope.ts';
 import type { Db } from '../store/database.ts';
+import type { PeerQuota } from '../../../shared/contract/admin/peers.ts';
 
 export const DEFAULT_PEER_QUOTA_BYTES_PER_DAY = 50 * 1024 * 1024;
 export const DEFAULT_PEER_QUOTA_TOTAL_BYTES = 1024 * 1024 * 1024;
@@ -38,17 +39,8 @@ export interface QuotaLimits {
   totalBytes: number;
 }
 
-export interface PeerQuotaView {
-  day_bytes: number;
-  day_limit: number;
-  total_bytes: number;
-  total_limit: number;
-  /** Which limit refuses this peer's events now (or refused some since the node started). */
-  exceeded: 'day' | 'total' | null;
-  /** Events refused for the quota since the node started. */
-  refused_events: number;
-  last_refused_at: number | null;
-}
+/** A peer's usage and limits, as the admin contract shows them (PeerView `quota`). */
+export type PeerQuotaView = PeerQuota;
 
 interface Row {
   server_name: string;

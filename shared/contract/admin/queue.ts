@@ -55,7 +55,8 @@ export interface WaitingAtMailbox {
   waiting: string;
 }
 
-export interface QueueEntry {
+/** A row of the outbound queue (the node's outbox, main/core/outbox/outbox.ts). */
+export interface QueuedRow {
   id: number;
   destination: string;
   event_id: string;
@@ -65,6 +66,9 @@ export interface QueueEntry {
   next_attempt_at: number;
   last_error: string | null;
   created_at: number;
+}
+
+export interface QueueEntry extends QueuedRow {
   /** How it reaches its destination: pushed, or fetched by it (pull mode, issue #32). */
   delivery: 'push' | 'pull';
   /** Where it waits, in words ("waiting for bob.example to fetch it"). */

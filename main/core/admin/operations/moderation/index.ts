@@ -7,9 +7,9 @@ import { serverOf } from '../../../../../shared/identifiers.ts';
 import type { AdminHandlers } from '../../../../../shared/contract/admin-operations.ts';
 import { notFound } from '../../../errors.ts';
 import type { NodeContext } from '../../../node-context.ts';
+import type { Running } from '../../../node/federation.ts';
 
-export function moderationOperations(node: NodeContext): Pick<AdminHandlers, 'removeMember' | 'listBans' | 'unbanMember' | 'setMemberRole'> {
-  const rooms = () => node.running().rooms;
+export function moderationOperations(node: NodeContext, running: Running): Pick<AdminHandlers, 'removeMember' | 'listBans' | 'unbanMember' | 'setMemberRole'> {
   const roomOrThrow = (roomId: string): void => {
     if (!node.rooms.room(roomId)) throw notFound('unknown_room', `no room ${roomId} here`);
   };
@@ -22,11 +22,11 @@ export function moderationOperations(node: NodeContext): Pick<AdminHandlers, 're
   return {
     removeMember: async ({ room_id, user_id, reason, ban, actor }) => {
       roomOrThrow(room_id);
-      const acting = rooms().localUser(actor);
+      const acting = running.rooms.localUser(actor);
       knownUser(user_id);
       const event = ban
-        ? await rooms().send(room_id, 'm.member.ban', acting, user_id, { membership: 'ban', ...withReason(reason) })
-        : await rooms().send(room_id, 'm.member.leave', acting, user_id, { membership: 'leave', ...withReason(reason) });
+        ? await running.rooms.send(room_id, 'm.member.ban', acting, user_id, { membership: 'ban', ...withReason(reason) })
+        : await running.rooms.send(room_id, 'm.member.leave', acting, user_id, { membership: 'leave', ...withReason(reason) });
       return { event_id: event.event_id };
     },
     listBans: async ({ room_id }) => {
@@ -35,16 +35,16 @@ export function moderationOperations(node: NodeContext): Pick<AdminHandlers, 're
     },
     unbanMember: async ({ room_id, user_id, reason, actor }) => {
       roomOrThrow(room_id);
-      const acting = rooms().localUser(actor);
+      const acting = running.rooms.localUser(actor);
       knownUser(user_id);
-      const event = await rooms().send(room_id, 'm.member.unban', acting, user_id, { membership: 'leave', ...withReason(reason) });
+      const event = await running.rooms.send(room_id, 'm.member.unban', acting, user_id, { membership: 'leave', ...withReason(reason) });
       return { event_id: event.event_id };
     },
     setMemberRole: async ({ room_id, user_id, role, actor }) => {
       roomOrThrow(room_id);
-      const acting = rooms().localUser(actor);
+      const acting = running.rooms.localUser(actor);
       knownUser(user_id);
-      const event = await rooms().send(room_id, 'm.room.role', acting, user_id, { role });
+      const event = await running.rooms.send(room_id, 'm.room.role', acting, user_id, { role });
       return { event_id: event.event_id };
     },
   };

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { AdminHandlers } from '../../../../../shared/contract/admin-operations.ts';
 import type { NodeContext } from '../../../node-context.ts';
+import type { Running } from '../../../node/federation.ts';
 import { HttpError, badRequest } from '../../../errors.ts';
 import { parseLink } from '../../../peering/invite-link.ts';
 
@@ -10,13 +11,13 @@ export function keyFingerprint(publicKeyHex: string): string {
   return digest.slice(0, 32).match(/../g)!.join(':');
 }
 
-export function peeringOperations(node: NodeContext): Pick<AdminHandlers, 'createPeerInvite' | 'listPeerInvites' | 'revokePeerInvite' | 'redeemPeerInvite' | 'previewPeerInvite'> {
+export function peeringOperations(node: NodeContext, running: Running): Pick<AdminHandlers, 'createPeerInvite' | 'listPeerInvites' | 'revokePeerInvite' | 'redeemPeerInvite' | 'previewPeerInvite'> {
   return {
-    createPeerInvite: async ({ expires_in_seconds, note }) => node.running().peering.createInvite(expires_in_seconds === undefined ? undefined : expires_in_seconds * 1000, note),
-    listPeerInvites: async () => ({ invites: node.running().peering.listInvites() }),
-    revokePeerInvite: async ({ id }) => node.running().peering.revokeInvite(id),
+    createPeerInvite: async ({ expires_in_seconds, note }) => running.peering.createInvite(expires_in_seconds === undefined ? undefined : expires_in_seconds * 1000, note),
+    listPeerInvites: async () => ({ invites: running.peering.listInvites() }),
+    revokePeerInvite: async ({ id }) => running.peering.revokeInvite(id),
     redeemPeerInvite: async ({ link }) => {
-      const peer = await node.running().peering.redeem(link);
+      const peer = await running.peering.redeem(link);
       node.notifications.notify({ type: 'status' });
       return peer;
     },

@@ -7,6 +7,7 @@ import type { ProvenAlias } from '../../../federation/name-claims.ts';
 import { checkReferenceKeys, unsignedKeysTrust } from '../../../federation/reference/keys.ts';
 import { REFERENCE_PROTOCOL_VERSION, REFERENCE_V2 } from '../../../federation/reference/dialect.ts';
 import type { NodeContext } from '../../../node-context.ts';
+import type { Running } from '../../../node/federation.ts';
 import type { FederationServer } from '../../../trust/trust-store.ts';
 import { KEYS_PATH } from '../../../federation/paths.ts';
 
@@ -58,10 +59,10 @@ function deliveryView(node: NodeContext, server: string): PeerDelivery {
 /** 502: the peer could not be reached or answered something we cannot accept. */
 const peerUnreachable = (message: string) => new HttpError(502, 'peer_unreachable', message);
 
-export function peerOperations(node: NodeContext): Pick<AdminHandlers, 'listPeers' | 'addPeer' | 'setPeerTrust'> {
+export function peerOperations(node: NodeContext, running: Running): Pick<AdminHandlers, 'listPeers' | 'addPeer' | 'setPeerTrust'> {
   return {
     listPeers: async () => {
-      const pending = node.identity() ? node.running().peering.pendingPeerings() : [];
+      const pending = running.peering.pendingPeerings();
       return { peers: node.trust.list().map((s) => peerView(node, s)), ...(pending.length > 0 ? { pending } : {}) };
     },
 

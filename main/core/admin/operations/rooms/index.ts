@@ -1,14 +1,14 @@
 import type { AdminHandlers, RoomSummary } from '../../../../../shared/contract/admin-operations.ts';
 import { notFound } from '../../../errors.ts';
 import type { NodeContext } from '../../../node-context.ts';
+import type { Running } from '../../../node/federation.ts';
 import type { RoomRow } from '../../../rooms/room-store.ts';
 
 type RoomOperationNames =
   | 'listRooms' | 'createRoom' | 'getRoom' | 'listMessages' | 'sendMessage' | 'sendMessages' | 'editMessage'
   | 'deleteMessage' | 'addReaction' | 'removeReaction' | 'inviteToRoom' | 'leaveRoom' | 'joinRemoteRoom';
 
-export function roomOperations(node: NodeContext): Pick<AdminHandlers, RoomOperationNames> {
-  const rooms = () => node.running().rooms;
+export function roomOperations(node: NodeContext, running: Running): Pick<AdminHandlers, RoomOperationNames> {
 
   const summary = (room: RoomRow, userId: string): RoomSummary => {
     const member = node.rooms.member(room.room_id, userId);
@@ -33,53 +33,53 @@ export function roomOperations(node: NodeContext): Pick<AdminHandlers, RoomOpera
 
   return {
     listRooms: async ({ user_id }) => {
-      const userId = rooms().localUser(user_id);
+      const userId = running.rooms.localUser(user_id);
       return { rooms: node.rooms.rooms().map((r) => summary(r, userId)) };
     },
-    createRoom: async ({ name, user_id }) => ({ room_id: await rooms().createRoom(name, rooms().localUser(user_id)) }),
+    createRoom: async ({ name, user_id }) => ({ room_id: await running.rooms.createRoom(name, running.rooms.localUser(user_id)) }),
     getRoom: async ({ room_id, user_id }) => {
       const room = roomOrThrow(room_id);
-      const viewer = rooms().localUser(user_id);
+      const viewer = running.rooms.localUser(user_id);
       return {
         ...summary(room, viewer),
-        ...rooms().roomActions(room_id, viewer),
+        ...running.rooms.roomActions(room_id, viewer),
         members: node.rooms.members(room_id).map((m) => ({ user_id: m.user_id, membership: m.membership, role: m.role })),
       };
     },
-    listMessages: async ({ room_id, limit, before, since, also, user_id }) => ({ room_id, ...rooms().messagePage(room_id, rooms().localUser(user_id), limit, before, since, also) }),
+    listMessages: async ({ room_id, limit, before, since, also, user_id }) => ({ room_id, ...running.rooms.messagePage(room_id, running.rooms.localUser(user_id), limit, before, since, also) }),
     sendMessage: async ({ room_id, body, txn_id, user_id }) => {
-      const [event_id] = await rooms().sendMessages(room_id, rooms().localUser(user_id), [{ body, txn_id }]);
+      const [event_id] = await running.rooms.sendMessages(room_id, running.rooms.localUser(user_id), [{ body, txn_id }]);
       return { event_id: event_id! };
     },
-    sendMessages: async ({ room_id, messages, user_id }) => ({ event_ids: await rooms().sendMessages(room_id, rooms().localUser(user_id), messages) }),
+    sendMessages: async ({ room_id, messages, user_id }) => ({ event_ids: await running.rooms.sendMessages(room_id, running.rooms.localUser(user_id), messages) }),
     editMessage: async ({ room_id, event_id, body, user_id }) => {
-      const event = await rooms().send(room_id, 'm.message.edit', rooms().localUser(user_id), null, { target: event_id, body });
+      const event = await running.rooms.send(room_id, 'm.message.edit', running.rooms.localUser(user_id), null, { target: event_id, body });
       return { event_id: event.event_id };
     },
     deleteMessage: async ({ room_id, event_id, reason, user_id }) => {
-      const event = await rooms().send(room_id, 'm.message.delete', rooms().localUser(user_id), null, { target: event_id, ...(reason ? { reason } : {}) });
+      const event = await running.rooms.send(room_id, 'm.message.delete', running.rooms.localUser(user_id), null, { target: event_id, ...(reason ? { reason } : {}) });
       return { event_id: event.event_id };
     },
     addReaction: async ({ room_id, event_id, key, user_id }) => {
-      const event = await rooms().send(room_id, 'm.reaction.add', rooms().localUser(user_id), null, { target: event_id, key });
+      const event = await running.rooms.send(room_id, 'm.reaction.add', running.rooms.localUser(user_id), null, { target: event_id, key });
       return { event_id: event.event_id };
     },
     removeReaction: async ({ room_id, event_id, key, user_id }) => {
-      const event = await rooms().send(room_id, 'm.reaction.remove', rooms().localUser(user_id), null, { target: event_id, key });
+      const event = await running.rooms.send(room_id, 'm.reaction.remove', running.rooms.localUser(user_id), null, { target: event_id, key });
       return { event_id: event.event_id };
     },
     inviteToRoom: async ({ room_id, user_id, inviter, max_age_seconds }) =>
-      rooms().invite(room_id, rooms().localUser(inviter), user_id, max_age_seconds),
-    joinRemoteRoom: async ({ room_id, user_id }) => node.running().referenceRooms.join(room_id, rooms().localUser(user_id)),
+      running.rooms.invite(room_id, running.rooms.localUser(inviter), user_id, max_age_seconds),
+    joinRemoteRoom: async ({ room_id, user_id }) => running.referenceRooms.join(room_id, running.rooms.localUser(user_id)),
     leaveRoom: async ({ room_id, user_id }) => {
-      const userId = rooms().localUser(user_id);
+      const userId = running.rooms.localUser(user_id);
       roomOrThrow(room_id);
       // A reference host takes no events from us: its /leave RPC is the leave.
-      if (node.running().referenceRooms.referenceHostOf(room_id)) {
-        await node.running().referenceRooms.leave(room_id, userId);
+      if (running.referenceRooms.referenceHostOf(room_id)) {
+        await running.referenceRooms.leave(room_id, userId);
         return { event_id: '' };
       }
-      const event = await rooms().send(room_id, 'm.member.leave', userId, userId, { membership: 'leave' });
+      const event = await running.rooms.send(room_id, 'm.member.leave', userId, userId, { membership: 'leave' });
       return { event_id: event.event_id };
     },
   };

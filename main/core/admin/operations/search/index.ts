@@ -5,10 +5,10 @@
 import type { AdminHandlers } from '../../../../../shared/contract/admin-operations.ts';
 import { badRequest, forbidden, notFound } from '../../../errors.ts';
 import type { NodeContext } from '../../../node-context.ts';
+import type { Running } from '../../../node/federation.ts';
 import { queryWords } from '../../../rooms/search-index.ts';
 
-export function searchOperations(node: NodeContext): Pick<AdminHandlers, 'markRead' | 'searchMessages'> {
-  const rooms = () => node.running().rooms;
+export function searchOperations(node: NodeContext, running: Running): Pick<AdminHandlers, 'markRead' | 'searchMessages'> {
 
   const joinedAt = (roomId: string, userId: string) => {
     const member = node.rooms.member(roomId, userId);
@@ -17,11 +17,11 @@ export function searchOperations(node: NodeContext): Pick<AdminHandlers, 'markRe
 
   return {
     markRead: async ({ room_id, event_id, user_id }) => {
-      const userId = rooms().localUser(user_id);
+      const userId = running.rooms.localUser(user_id);
       if (!node.rooms.room(room_id)) throw notFound('unknown_room', `no room ${room_id} here`);
       const joined = joinedAt(room_id, userId);
       if (!joined) throw forbidden('not_a_member', `${userId} is not a member of ${room_id}`);
-      const event = rooms().roomEvent(room_id, event_id);
+      const event = running.rooms.roomEvent(room_id, event_id);
       if (!event) throw notFound('unknown_event', `no event ${event_id} in ${room_id}`);
       if (node.rooms.readMarkers.markRead(room_id, userId, event)) {
         node.notifications.notify({ type: 'room', room_id, event_id, event_type: 'm.read', sender: userId });
@@ -29,7 +29,7 @@ export function searchOperations(node: NodeContext): Pick<AdminHandlers, 'markRe
       return { room_id, event_id, ...node.rooms.readMarkers.counts(room_id, userId, joined) };
     },
     searchMessages: async ({ q, room_id, limit, user_id }) => {
-      const userId = rooms().localUser(user_id);
+      const userId = running.rooms.localUser(user_id);
       if (q.trim() === '') throw badRequest('empty_query', 'give some words to search for (q)');
       const words = queryWords(q);
       if (words.length === 0) throw badRequest('empty_query', 'the query has no words to search for (letters or digits)');

@@ -35,12 +35,9 @@ export function nodeStatus(node: NodeContext): NodeStatus {
 }
 
 function reachabilityOf(node: NodeContext): Pick<NodeStatus, 'reachability'> {
-  try {
-    const reachability = node.running().reachability;
-    return { reachability: { ...reachability.status(), summary: reachability.summary() } };
-  } catch {
-    return {}; // federation not started yet
-  }
+  const reachability = node.running()?.reachability;
+  if (!reachability) return {}; // federation not started yet
+  return { reachability: { ...reachability.status(), summary: reachability.summary() } };
 }
 
 export function statusOperations(node: NodeContext): Pick<AdminHandlers, 'getStatus' | 'setup' | 'createLoginLink' | 'checkReachability' | 'backupIdentity'> {

@@ -5,7 +5,6 @@ import { HEX_PUBLIC_KEY, KEY_ID, isServerName } from '../../../../../shared/iden
 import { formatZodError } from '../../../admin/format-zod-error.ts';
 import { badRequest, conflict, forbidden, unauthorized } from '../../../errors.ts';
 import { parseJsonBody, readRawBody } from '../../../http/read-body.ts';
-import { HTTPS_LINK_PATH } from '../../../peering/invite-link.ts';
 import { hashToken } from '../../../peering/peering-service.ts';
 import { DISPATCH_HEADER } from '../../../mailbox/self-dispatch.ts';
 import { MAILBOX_MAX_AGE_MS } from '../../../mailbox/mailbox-store.ts';
@@ -17,7 +16,7 @@ import { normalizeEndpoint } from '../../../../../shared/endpoint.ts';
 import { rateLimitByAddress, takeOverall } from '../../../http/middleware/rate-limit.ts';
 import { RateLimiters, type RateLimit } from '../../../trust/rate-limiter.ts';
 import { warnLimited } from '../../../log/rate-limit.ts';
-import { PEERING_ANSWER_PATH, PEERING_PATH } from '../../paths.ts';
+import { PEERING_ANSWER_PATH, PEERING_PATH, PEER_LINK_PATH } from '../../paths.ts';
 
 /** A peering request is a few hundred bytes; anything much larger is refused while read (413). */
 export const PEERING_BODY_LIMIT = 16 * 1024;
@@ -161,7 +160,7 @@ export function peeringRoutes(deps: FederationDeps): Router {
       deps.replay.release(auth.signature);
     }
   });
-  router.get(HTTPS_LINK_PATH, (ctx) => {
+  router.get(PEER_LINK_PATH, (ctx) => {
     ctx.set('content-security-policy', `default-src 'none'; style-src 'unsafe-inline'; script-src 'sha256-${LANDING_SCRIPT_HASH}'`);
     ctx.set('referrer-policy', 'no-referrer');
     ctx.type = 'text/html';

@@ -1,0 +1,234 @@
+/**
+ * One signed long-poll page source per peer: what pull mode (pull/puller.ts, `GET /pull`) and
+ * the mailbox fetcher (mailbox/fetcher.ts, `GET /mailbox`) share. For each peer, in a loop: wait
+ * while there is no identity or federation is paused; acknowledge once at start what was taken
+ * before a restart; ask the page after the stored cursor (or take the one asked ahead); ask the
+ * next page while this one is taken; save the cursor once it was taken, then tell the source
+ * (which acknowledges it); on a failure, record it and back off (the first retry at once: a page
+ * is only a read). The peer deletes only on an acknowledgement, and an acknowledgement names only
+ * a cursor saved here, so nothing is lost and a page asked again is taken again as a no-op.
+ *
+ * The source says what differs: its paths, its table of cursors, how a page reads, how it is
+ * taken, and its log lines.
+ */
+import type { Logger } from 'pino';
+import type { Identity } from '../identity/identity.ts';
+import type { Db } from '../store/database.ts';
+import type { TrustStore } from '../trust/trust-store.ts';
+import { sleep } from '../util/abortable-sleep.ts';
+import { PeerLoops } from '../util/peer-loops.ts';
+import type { Discovery } from './discovery.ts';
+import type { FederationResponse, HttpClient } from './http-client.ts';
+
+/** Its own timeout for a long-poll (the server waits at most 30 s). */
+const PAGE_TIMEOUT_MS = 40_000;
+/** A peer that does not serve the source is asked again after this long. */
+const NOT_SERVED_RETRY_MS = 10 * 60_000;
+
+export interface SignedPageLoopDeps {
+  db: Db;
+  trust: TrustStore;
+  discovery: Discovery;
+  http: HttpClient;
+  identity: () => Identity | null;
+  log: Logger;
+  isPaused: () => boolean;
+  onChange?: () => void;
+}
+
+/** What a page source tells the loop after taking a page: taken, or wait (nothing saved, asked again after `waitMs`). */
+export type PageTaken = { taken: true } | { taken: false; waitMs: number; error: string };
+
+/** One peer's pages, taken in order (one per loop). */
+export interface PageTaker<P> {
+  /** Takes a page; throws when it must be asked again after a backoff. The cursor is saved after. */
+  take(page: P, next: number): Promise<PageTaken>;
+  /** The page up to `next` was taken and its cursor saved: acknowledge it (`ack`), log. */
+  taken(page: P, next: number): void;
+  /** The loop ends. */
+  close?(): Promise<void>;
+}
+
+export interface PageSource<P> {
+  /** What it is called in messages ("pull", "mailbox"). */
+  name: string;
+  /** Where the cursors and last errors are kept, and the name of its "last fetched" column. */
+  table: 'pull_sources' | 'mailbox_sources';
+  fetchedColumn: 'last_pull_at' | 'last_fetch_at';
+  pagePath: string;
+  ackPath: string;
+  /** Headers sent with each page request, besides the signature's (the mailbox's: our choice of it). */
+  headers?: (identity: Identity, server: string) => Record<string, string>;
+  /** The most a page is asked to hold. */
+  limit: number;
+  maxBackoffMs: number;
+  /** The peers a loop runs for. */
+  peers(): string[];
+  crashed(server: string, error: Error): void;
+  /** Why the answer says the peer does not serve this source (asked again in 10 min), or null. */
+  notServed(server: string, response: FederationResponse): string | null;
+  /** A 200 answer's page, or throws; `empty` when nothing new came. */
+  read(response: FederationResponse): { page: P; cursor: number; empty: boolean };
+  /** A page taker for one peer's loop; `ack` acknowledges a cursor at the peer. */
+  taker(server: string, ack: (cursor: number) => Promise<void>, signal: AbortSignal): PageTaker<P>;
+  /** Logs a failure; the message to record. */
+  failed(server: string, error: Error, failures: number): string;
+}
+
+interface PageRequest {
+  cursor: number;
+  abort: AbortController;
+  response: Promise<FederationResponse>;
+}
+
+export interface PageSourceState {
+  server_name: string;
+  cursor: number;
+  last_error: string | null;
+}
+
+export class SignedPageLoop<P> {
+  private readonly deps: SignedPageLoopDeps;
+  private readonly source: PageSource<P>;
+  private readonly loops: PeerLoops;
+  private readonly saveCursor;
+  private readonly saveState;
+
+  constructor(deps: SignedPageLoopDeps, source: PageSource<P>) {
+    this.deps = deps;
+    this.source = source;
+    this.loops = new PeerLoops(() => source.peers(), (server, signal) => this.loop(server, signal), (server, error) => source.crashed(server, error), (listener) => deps.trust.onPeersChange(listener));
+    const { table, fetchedColumn: at } = source;
+    this.saveCursor = deps.db.prepare(
+      `INSERT INTO ${table} (server_name, cursor, ${at}, last_error, updated_at) VALUES (@server, @cursor, @now, NULL, @now)
+       ON CONFLICT (server_name) DO UPDATE SET cursor = excluded.cursor, ${at} = excluded.${at}, last_error = NULL, updated_at = excluded.updated_at`,
+    );
+    this.saveState = deps.db.prepare(
+      `INSERT INTO ${table} (server_name, cursor, ${at}, last_error, updated_at) VALUES (@server, 0, @fetched, @error, @now)
+       ON CONFLICT (server_name) DO UPDATE SET ${at} = COALESCE(excluded.${at}, ${at}), last_error = excluded.last_error, updated_at = excluded.updated_at`,
+    );
+  }
+
+  get active(): boolean {
+    return this.loops.active;
+  }
+
+  /** Starts a loop for every peer (and for peers added later). */
+  start(): void {
+    this.loops.start();
+  }
+
+  /** Stops every loop; a page being taken finishes first. */
+  stop(): Promise<void> {
+    return this.loops.stop();
+  }
+
+  /** Every peer's cursor, last error and time of the last page. */
+  sources<S extends PageSourceState>(): S[] {
+    const { table, fetchedColumn } = this.source;
+    return this.deps.db.prepare<[], S>(`SELECT server_name, cursor, ${fetchedColumn}, last_error FROM ${table} ORDER BY server_name`).all();
+  }
+
+  private cursorOf(server: string): number {
+    return this.deps.db.prepare<[string], { cursor: number }>(`SELECT cursor FROM ${this.source.table} WHERE server_name = ?`).get(server)?.cursor ?? 0;
+  }
+
+  private async loop(server: string, signal: AbortSignal): Promise<void> {
+    const { source } = this;
+    let failures = 0;
+    let acked = false;
+    let ahead: PageRequest | null = null;
+    let endpoint = '';
+    const taker = source.taker(server, (cursor) => this.ack(this.deps.identity()!, server, endpoint, cursor, signal), signal);
+    const drop = () => {
+      ahead?.abort.abort();
+      ahead = null;
+    };
+    try {
+      while (!signal.aborted) {
+        const identity = this.deps.identity();
+        if (!identity || this.deps.isPaused()) {
+          drop();
+          await sleep(200, signal);
+          continue;
+        }
+        try {
+          endpoint = await this.deps.discovery.endpointOf(server, Date.now(), signal);
+          const cursor = this.cursorOf(server);
+          // What was taken before a restart may not have been acknowledged yet.
+          if (!acked && cursor > 0) await this.ack(identity, server, endpoint, cursor, signal);
+          acked = true;
+          // The page asked ahead is the one wanted unless the last page could not be taken.
+          const request = ahead?.cursor === cursor ? ahead : this.ask(identity, server, endpoint, cursor, signal);
+          if (ahead !== request) drop();
+          ahead = null;
+          const response = await request.response;
+          const notServed = source.notServed(server, response);
+          if (notServed !== null) {
+            this.record(server, null, notServed);
+            await sleep(NOT_SERVED_RETRY_MS, signal);
+            continue;
+          }
+          const { page, cursor: next, empty } = source.read(response);
+          if (empty && next === cursor) {
+            this.record(server, Date.now(), null);
+            failures = 0;
+            continue;
+          }
+          // The next page is asked for while this one is taken.
+          ahead = this.ask(identity, server, endpoint, next, signal);
+          const taken = await taker.take(page, next);
+          if (!taken.taken) {
+            // Nothing saved nor acknowledged: the peer keeps the page, asked again after the wait.
+            drop();
+            this.record(server, null, taken.error);
+            failures = 0;
+            await sleep(taken.waitMs, signal);
+            continue;
+          }
+          this.saveCursor.run({ server, cursor: next, now: Date.now() });
+          taker.taken(page, next);
+          failures = 0;
+          this.deps.onChange?.();
+        } catch (error) {
+          drop();
+          if (signal.aborted) return;
+          failures += 1;
+          this.record(server, null, source.failed(server, error as Error, failures));
+          // The first retry at once (a keep-alive connection closed under the request, a page that
+          // raced a write): a page is only a read. Then exponential backoff with jitter.
+          await sleep(failures === 1 ? 50 : Math.min(source.maxBackoffMs, 500 * 2 ** Math.min(failures, 7)) * (0.5 + Math.random() / 2), signal);
+        }
+      }
+    } finally {
+      drop();
+      await taker.close?.();
+    }
+  }
+
+  /** Asks for the page after `cursor` (answered at once, or long-polled when empty). */
+  private ask(identity: Identity, server: string, endpoint: string, cursor: number, signal: AbortSignal): PageRequest {
+    const abort = new AbortController();
+    const response = this.deps.http.signed(identity, 'GET', endpoint, `${this.source.pagePath}?cursor=${cursor}&limit=${this.source.limit}`, undefined, {
+      signal: AbortSignal.any([signal, abort.signal]),
+      destination: server,
+      timeoutMs: PAGE_TIMEOUT_MS,
+      ...(this.source.headers ? { headers: this.source.headers(identity, server) } : {}),
+    });
+    response.catch(() => undefined);
+    return { cursor, abort, response };
+  }
+
+  private async ack(identity: Identity, server: string, endpoint: string, cursor: number, signal: AbortSignal): Promise<void> {
+    const response = await this.deps.http.signed(identity, 'POST', endpoint, this.source.ackPath, JSON.stringify({ cursor: String(cursor) }), { signal, destination: server });
+    if (response.status !== 200) throw new Error(`${this.source.name} ack answered HTTP ${response.status}`);
+  }
+
+  private record(server: string, fetchedAt: number | null, error: string | null): void {
+    try {
+      this.saveState.run({ server, fetched: fetchedAt, error, now: Date.now() });
+    } catch {
+      // the database is closing
+    }
+  }
+}
