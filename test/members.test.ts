@@ -12,7 +12,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { request } from 'undici';
 import WebSocket from 'ws';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { LOG_LINES_PER_WINDOW } from '../main/core/log/rate-limit.ts';
 import { adminOperations, memberUse, CLIENT_API_PREFIX, CLIENT_STREAM_PATH, ADMIN_API_PREFIX, ADMIN_STREAM_NOTIFICATIONS, type AdminOperationName } from '../shared/contract/admin-operations.ts';
 import { startInProcessNode } from './helpers/in-process-node.ts';
 import { removeTempDirs } from './helpers/temp-dir.ts';
@@ -26,10 +28,13 @@ const PASSPHRASE = 'lantern orbit pickle seventeen';
 
 let home: Awaited<ReturnType<typeof startInProcessNode>>;
 let base: string;
+/** The node's log lines (warnings and up), as the owner's log file would have them. */
+const logged: Array<Record<string, unknown>> = [];
 let origin: string;
 
 beforeAll(async () => {
   home = await startInProcessNode(SERVER, {
+    log: pino({ level: 'warn' }, { write: (line: string) => void logged.push(JSON.parse(line) as Record<string, unknown>) }),
     // Requests from this process come from 127.0.0.1: as a trusted proxy, its X-Forwarded-For names the client.
     config: { trustedProxies: ['127.0.0.1'], signInLimits: { perAccount: 3, perAddress: 4, windowMs: 10 * 60_000 } },
   });
@@ -245,6 +250,12 @@ describe('signing in', () => {
     expect(sessions.filter((s) => s.current)).toHaveLength(1);
     expect((await client('POST', '/sign-out', { cookie: second, body: {} })).status).toBe(200);
     expect((await client('GET', '/me', { cookie: second })).status).toBe(401);
+    // Logged for the owner, rate-limited: eight failures above, at most a window's lines in all; never the passphrase.
+    const lines = logged.filter((line) => line.event === 'member_sign_in_failed');
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines.length).toBeLessThanOrEqual(LOG_LINES_PER_WINDOW);
+    expect(lines[0]).toMatchObject({ localpart: expect.any(String), address: expect.any(String) });
+    expect(JSON.stringify(logged)).not.toMatch(/passphrase at all|still wrong passphrase|wrong wrong wrong|lantern orbit/);
   });
 
   it('marks the cookie Secure behind a trusted proxy that speaks HTTPS to the browser', async () => {

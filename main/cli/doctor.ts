@@ -1,7 +1,6 @@
 /** `paracord-node doctor` (README "Keep it running"); the checks live in main/core/doctor. */
 import { Command, Option } from 'commander';
 import { defaultDataDir } from '../core/data-dir.ts';
-import { runDoctor } from '../core/doctor/doctor.ts';
 import { envFlag, positiveNumber } from './common.ts';
 import { cleanText, terminalJson } from '../core/util/untrusted-text.ts';
 
@@ -20,6 +19,7 @@ export function register(program: Command): void {
     .addOption(new Option('--allow-private-addresses', 'as serve: peers on private (LAN) addresses may be asked for their clocks'))
     .addOption(new Option('--json', 'print a JSON array of {check, status, message}'))
     .action(async (opts: { data: string; listen?: string; adminListen?: string; json?: boolean; minFreeMib?: string; maxBacklog?: string; insecureHttp?: boolean; allowPrivateAddresses?: boolean }) => {
+      const { runDoctor } = await import('../core/doctor/doctor.ts'); // loaded only for this command
       const results = await runDoctor({
         dataDir: opts.data,
         ...(opts.listen ? { listen: opts.listen } : {}),

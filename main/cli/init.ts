@@ -1,6 +1,5 @@
 /** `paracord-node init`: create the data directory, the signing identity and the admin token. */
 import { Option, type Command } from 'commander';
-import { initDataDir } from '../core/node.ts';
 import { dataDirPaths, ensureDataDir } from '../core/data-dir.ts';
 import { lockDataDir } from '../core/data-dir-lock.ts';
 import { checkServerName, dataOption, printJson } from './common.ts';
@@ -18,6 +17,7 @@ export function register(program: Command): void {
       ensureDataDir(paths);
       const lock = lockDataDir(paths);
       try {
+        const { initDataDir } = await import('../core/node.ts'); // loaded only for this command (see serve.ts)
         const identity = await initDataDir(opts.data, serverName);
         printJson({ server_name: identity.serverName, key_id: identity.keyId, public_key: identity.publicKeyHex });
       } finally {

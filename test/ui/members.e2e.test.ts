@@ -4,8 +4,9 @@
  * (by the server's name over plain HTTP, so the link and sign-in pages say the connection is not
  * private), joins, sees only their pages, chats with the owner and with a user of another real
  * node peered with this one (both ways), is told of a mention in the title, keeps unsent text
- * (offline and across a reload), and is signed out when the owner disables them; the owner's
- * switch for members creating rooms; at http://localhost the service worker registers and a
+ * (offline and across a reload), and is signed out when the owner disables them on the Members
+ * card; the card's Enable, new-passphrase link and invitation buttons; the owner's switch for
+ * members creating rooms; at http://localhost the service worker registers and a
  * passkey is made and used. The phone's Rooms, room, Account and sign-in pages are screenshots
  * (test-artifacts/screenshots; README "Members" shows copies in docs/screenshots).
  */
@@ -142,7 +143,10 @@ describe.skipIf(!HAVE_CHROMIUM)('members: the member app (real Chromium, two rea
     await expect.poll(async () => (await node.admin('GET', '/policy')).body.members_may_create_rooms).toBe(false);
     await owner.reload();
     expect(await owner.getByTestId('members-may-create-rooms').isChecked()).toBe(false);
-    expect((await node.admin('POST', `/members/${enc('@ann:home.test')}/disable`)).status).toBe(200);
+    // Disable from the card (it asks first).
+    owner.on('dialog', (dialog) => void dialog.accept());
+    const annRow = owner.getByTestId('member-@ann:home.test');
+    await annRow.getByRole('button', { name: 'Disable' }).click();
     await page.getByTestId('session-ended').waitFor();
     await page.getByTestId('not-private').waitFor(); // the sign-in page over plain HTTP says it too
     await page.getByLabel('User name').fill('ann');
@@ -151,6 +155,17 @@ describe.skipIf(!HAVE_CHROMIUM)('members: the member app (real Chromium, two rea
     await page.getByTestId('sign-in').getByRole('alert').waitFor();
     await owner.reload();
     await expect.poll(() => owner.getByTestId('member-@ann:home.test').textContent()).toContain('disabled');
+    // Enable, a new-passphrase link and an invitation, each from the card's buttons.
+    await owner.getByTestId('member-@ann:home.test').getByRole('button', { name: 'Enable' }).click();
+    await expect.poll(async () => (await node.admin('GET', '/members')).body.members.find((m: { user_id: string }) => m.user_id === '@ann:home.test')?.disabled).toBe(false);
+    await owner.getByTestId('member-@ann:home.test').getByRole('button', { name: 'New passphrase link' }).click();
+    await expect.poll(() => owner.getByTestId('member-link').inputValue()).toMatch(/\/app\/#\/reset\/[^/]+$/);
+    await owner.getByTestId('invite-member').click();
+    await expect.poll(() => owner.getByTestId('member-link').inputValue()).toMatch(/\/app\/#\/join\/[^/]+$/);
+    // Enabled again: the phone signs in with the old passphrase (it holds until the reset link is used).
+    await page.getByLabel('Passphrase').fill(PASSPHRASE);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Rooms' }).waitFor();
   });
 
   it('registers the service worker and a passkey at http://localhost and signs in with the passkey after signing out', async () => {

@@ -13,7 +13,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Db } from '../store/database.ts';
 import { HttpError, badRequest, conflict, forbidden, notFound } from '../errors.ts';
-import { dummyHash, hashPassphrase, passphraseProblem, verifyPassphrase } from './passphrase.ts';
+import { hashPassphrase, verifyNobody, passphraseProblem, verifyPassphrase } from './passphrase.ts';
 import { SignInLimiter } from './sign-in-limiter.ts';
 import { MemberPasskeys } from './passkeys.ts';
 import type { MemberInvite } from '../../../shared/contract/admin/members.ts';
@@ -155,7 +155,7 @@ export class MemberStore {
     if (!limited.ok) throw new HttpError(429, 'too_many_attempts', limited.message, { 'retry-after': String(Math.ceil(limited.retryAfterMs / 1000)) });
     const userId = `@${name}:${this.serverName()}`;
     const row = LOCALPART.test(name) ? this.credentials(userId) : undefined;
-    const matches = await verifyPassphrase(row?.passphrase_hash ?? (await dummyHash()), passphrase.slice(0, 1024));
+    const matches = row ? await verifyPassphrase(row.passphrase_hash, passphrase.slice(0, 1024)) : await verifyNobody(passphrase.slice(0, 1024));
     if (!row || !matches || row.disabled_at !== null) {
       this.limiter.fail(name, device.address, now);
       throw new HttpError(401, 'sign_in_failed', 'that user name and passphrase do not match a member of this server');

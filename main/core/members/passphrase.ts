@@ -72,3 +72,14 @@ export function dummyHash(): Promise<string> {
   dummy ??= hashPassphrase(`no member has this ${Math.random()}`);
   return dummy;
 }
+
+/**
+ * The work of checking a passphrase for a user name nobody has: a verification against the dummy
+ * hash, or, the first time (no dummy yet), making the dummy itself — one Argon2id run with the same
+ * limits either way, so even the first unknown name costs what a real check costs (not two runs).
+ */
+export async function verifyNobody(passphrase: string): Promise<false> {
+  if (dummy === null) await dummyHash();
+  else await verifyPassphrase(await dummy, passphrase);
+  return false;
+}

@@ -63,6 +63,9 @@ export const ERROR_SENTENCES: Readonly<Record<string, string>> = {
   not_a_mailbox_for: 'That friend\'s node does not keep messages for this server.',
   no_join_sent: 'This server never asked to join that room.',
   not_pending: 'This server is not waiting for that friend to answer a link.',
+  mailbox_share_full: 'The friend\'s node that keeps messages for that server holds as much from this server as it allows for now; they wait here and are sent later.',
+  invalid_mailbox_choice: 'A mailbox was shown a choice of mailbox that is not valid (wrong server, expired or not signed by it); nothing was kept.',
+  federation_starting: 'Your node is still starting its connection to friends. Try again in a moment.',
   wrong_token: 'That answer is for another invite link.',
   // Members (issue #34).
   invalid_name: 'A user name has up to 32 characters: lowercase letters, digits, and . _ - (not first).',
@@ -77,6 +80,7 @@ export const ERROR_SENTENCES: Readonly<Record<string, string>> = {
   cross_site: 'The server refused a request that did not come from its own page. Reload the page.',
   not_yours: 'You can only do that as yourself.',
   room_not_found: 'This room is not here, or you are not in it.',
+  not_room_moderator: 'Only the room\'s owner or one of its moderators can invite people to it.',
   wrong_passphrase: 'The current passphrase is not right.',
   unknown_link: 'There is no such member link.',
   unknown_session: 'That session has already ended.',
