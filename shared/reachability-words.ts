@@ -13,9 +13,12 @@ export function reachabilitySummary(state: Reachability, port: number | null): s
   if (isTestingAgain(state)) return 'Not reachable: testing again';
   if (state.reachable === true) {
     const over = familyWords(state.families);
-    return state.mapping
-      ? `Reachable from friends${over} (through the router's automatic port mapping, ${state.mapping.external_address}:${state.mapping.external_port})`
-      : `Reachable from friends${over}`;
+    const through = [
+      ...(state.mapping ? [`the router's automatic port mapping, ${state.mapping.external_address}:${state.mapping.external_port}`] : []),
+      // The pinhole is named only when IPv6 is what reached the node.
+      ...(state.pinhole && state.families?.ipv6 === true ? [`the router's IPv6 pinhole`] : []),
+    ];
+    return through.length > 0 ? `Reachable from friends${over} (through ${through.join(' and ')})` : `Reachable from friends${over}`;
   }
   if (state.reachable === false) return `Not reachable: your router does not forward port ${port ?? 7447} — trying automatic setup`;
   if (state.checked_at === null) return 'Reachability: not tested yet';

@@ -13,9 +13,8 @@
  *    "over IPv6 only". Its twin, before the cut: the same friend reaches the IPv4 endpoint first.
  * Skipped, with the reason, where network namespaces are not available.
  */
-import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { admin, routerPerSuite, serveIn, stopChild } from './helpers/netns-node.ts';
+import { admin, fetchIn, routerPerSuite, serveIn, stopChild } from './helpers/netns-node.ts';
 import { LAN_NODE, LAN_NODE_V6, ROUTER_WAN, WAN_NODE, routerUnavailable } from './helpers/netns-router.ts';
 import { enc } from './helpers/rooms.ts';
 import { tempDir } from './helpers/temp-dir.ts';
@@ -33,13 +32,6 @@ async function poll<T>(check: () => T, timeoutMs = 30_000): Promise<T> {
       await new Promise((r) => setTimeout(r, 250));
     }
   }
-}
-
-/** An https GET from inside a namespace, certificate not checked (a stranger's view): status and JSON, or the error code. */
-function fetchIn(ns: string, url: string): { status?: number; body?: any; error?: string } {
-  const script = `fetch(process.argv[1], { signal: AbortSignal.timeout(5000) }).then(async (r) => console.log(JSON.stringify({ status: r.status, body: await r.json() })), (e) => console.log(JSON.stringify({ error: String(e.cause?.code ?? e.cause?.name ?? e.name) })));`;
-  const out = execFileSync('ip', ['netns', 'exec', ns, process.execPath, '-e', script, url], { env: { ...process.env, NODE_TLS_REJECT_UNAUTHORIZED: '0', NODE_NO_WARNINGS: '1' }, timeout: 30_000 });
-  return JSON.parse(out.toString());
 }
 
 describe.skipIf(unavailable !== null)('a home node whose IPv4 cannot be reached, with a global IPv6 address', () => {

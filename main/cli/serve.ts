@@ -94,7 +94,7 @@ function serveOptions(): Option[] {
     new Option('--backup-keep <n>', 'scheduled backups to keep (default 7)').env('PARACORD_BACKUP_KEEP'),
     new Option('--backup-passphrase-file <file>', 'encrypt scheduled backups with the passphrase in this file (without it they hold the keys in the clear)').env('PARACORD_BACKUP_PASSPHRASE_FILE'),
     new Option('--pull', 'receive by pull: peers keep this node\'s events until it pulls them (for a node nobody can reach)').env('PARACORD_PULL'),
-    new Option('--no-port-mapping', 'never ask the router (UPnP-IGD, NAT-PMP/PCP) to forward the federation port').env('PARACORD_NO_PORT_MAPPING'),
+    new Option('--no-port-mapping', 'never ask the router (UPnP-IGD, NAT-PMP/PCP) to forward the federation port or (UPnP IGDv2) to open its IPv6 firewall to it').env('PARACORD_NO_PORT_MAPPING'),
     new Option('--metrics-destinations <n>', 'destinations with their own label in /metrics (default 20)').env('PARACORD_METRICS_DESTINATIONS'),
     new Option('--open', 'open the UI in the default browser once ready (signed in: a login link valid 60 seconds; a browser already signed in just opens the UI); PARACORD_OPEN_COMMAND names another program to open it with').env('PARACORD_OPEN'),
     new Option('--log-level <level>', 'fatal, error, warn, info, debug or trace').env('PARACORD_LOG_LEVEL').default('info'),

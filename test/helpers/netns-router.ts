@@ -55,7 +55,11 @@ export class NetnsRouter {
    * route from the wan back into the lan: nothing on the wan side can open a connection to the lan.
    */
   private readonly options: { upnp?: boolean; ipv6?: boolean };
-  /** `ipv6: true`: the namespaces also get IPv6 (LAN_NODE_V6 …), and the router lets IPv6 in to the home node (its firewall pinhole). */
+  /**
+   * `ipv6: true`: the namespaces also get IPv6 (LAN_NODE_V6 …). Without miniupnpd the router lets
+   * IPv6 in to the home node (a pinhole the owner made); with it, the router's IPv6 firewall drops
+   * new inbound connections except those miniupnpd's IGDv2 pinholes allow (its `miniupnpd` chain).
+   */
   constructor(options: { upnp?: boolean; ipv6?: boolean } = {}) {
     this.options = options;
   }
@@ -132,6 +136,7 @@ export class NetnsRouter {
       [
         `ext_ifname=re-${id}`, `listening_ip=ri-${id}`, 'http_port=0', 'enable_natpmp=yes', 'enable_upnp=yes', 'secure_mode=yes',
         'system_uptime=yes', `lease_file=${join(this.dir, 'leases')}`, 'uuid=a450165c-06eb-4c2a-bd8b-1dff4efd27ad',
+        ...(this.options.ipv6 ? ['ipv6_disable=no'] : []),
         'allow 1024-65535 10.77.0.0/24 1024-65535', 'deny 0-65535 0.0.0.0/0 0-65535', '',
       ].join('\n'),
     );
@@ -167,6 +172,21 @@ export class NetnsRouter {
     return execFileSync('ip', ['netns', 'exec', this.router, 'nft', 'list', 'chain', 'inet', 'filter', 'prerouting_miniupnpd']).toString();
   }
 
+  /**
+   * Whether miniupnpd's chain lets TCP in to `address`:`port` (IPv6 pinholes: nftables shows the
+   * address as the raw 16 bytes of the IPv6 header's destination, `@nh,192,128 0x…`).
+   */
+  hasPinhole(address: string, port: number): boolean {
+    const chain = execFileSync('ip', ['netns', 'exec', this.router, 'nft', 'list', 'chain', 'inet', 'filter', 'miniupnpd']).toString();
+    const hex = `0x${expandIpv6(address)}`;
+    return chain.split('\n').some((line) => line.includes(`th dport ${port} `) && line.includes(hex) && line.includes('accept'));
+  }
+
+  /** miniupnpd's forward chain, as text (for messages). */
+  pinholeRules(): string {
+    return execFileSync('ip', ['netns', 'exec', this.router, 'nft', 'list', 'chain', 'inet', 'filter', 'miniupnpd']).toString();
+  }
+
   /** Stops miniupnpd (if any, by its pid) and deletes the namespaces (their veth links go with them). */
   async stop(): Promise<void> {
     const daemon = this.daemon;
@@ -185,4 +205,13 @@ export class NetnsRouter {
     }
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** The 32 hex digits of an IPv6 address (no colons). */
+function expandIpv6(address: string): string {
+  const [head, tail = ''] = address.split('::');
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  const groups = address.includes('::') ? [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t] : h;
+  return groups.map((g) => g.padStart(4, '0')).join('').toLowerCase();
 }

@@ -26,6 +26,12 @@ export interface Reachability {
   mode: 'push' | 'pull';
   mapping: { protocol: string; external_address: string; external_port: number; expires_at: number } | null;
   error: string | null;
+  /**
+   * The router's IPv6 firewall pinhole to this node (issue #32 item 4: UPnP IGDv2
+   * WANIPv6FirewallControl), null when there is none; `address` is this node's global IPv6
+   * address, `port` its federation port. Absent from nodes older than it.
+   */
+  pinhole?: { protocol: string; address: string; port: number; expires_at: number } | null;
   /** In pull mode: the friends whose mailboxes this node fetched from in the last 2 minutes (issue #32). */
   mailboxes?: string[];
   /**

@@ -1,0 +1,240 @@
+/**
+ * An IPv6 firewall pinhole (issue #32 item 4): a node with a global IPv6 address needs no NAT,
+ * but home routers drop incoming IPv6 connections unless told otherwise. UPnP IGDv2 routers
+ * (miniupnpd, most that say "IGD2") offer the WANIPv6FirewallControl:1 service for that: the
+ * node asks it, as it asks for a port mapping (port-mapping.ts), to let TCP in to its own global
+ * IPv6 address and federation port (AddPinhole), renews the lease before it ends
+ * (UpdatePinhole), and closes it on a clean stop (DeletePinhole).
+ *
+ * The router is found with @achingbrain/nat-port-mapper (SSDP over IPv6, or a description URL
+ * given), but the three SOAP calls are our own, because the library's pinhole code
+ * (upnp/internet-gateway-service-6.js, 4.0.5) cannot serve us:
+ *  - it sends AddPinhole to the WANIPConnection:2 service, which has no such action in the IGD2
+ *    specification (miniupnpd happens to dispatch on the action name alone; a router following
+ *    the specification answers 401 Invalid Action);
+ *  - it sends the wanted external port as RemotePort, the port the *remote* side connects FROM:
+ *    against miniupnpd 2.3.1 the rule it opens is `th dport 7447 th sport 7447`, so a friend
+ *    connecting from an ordinary ephemeral port is still dropped (tried in namespaces: only a
+ *    connection bound to source port 7447 got through);
+ *  - it lets the kernel choose the request's source address, and the router accepts a pinhole
+ *    only for the address the request comes from (miniupnpd's PinholeVerification answers
+ *    606 Action not authorized otherwise): a machine with several IPv6 addresses (temporary
+ *    privacy addresses are preferred for outgoing connections) would be refused. We send from the
+ *    address the pinhole is for.
+ *
+ * Like port mapping, this talks to the router on our own link, not to a peer, and does not go
+ * through the peer address policy (address-policy.ts). PCP's IPv6 firewall control is not asked:
+ * the library speaks NAT-PMP only, which has no IPv6.
+ */
+import { request } from 'node:http';
+import { isIP } from 'node:net';
+
+export const PINHOLE_TTL_MS = 3600_000;
+const DISCOVERY_TIMEOUT_MS = 5_000;
+const REQUEST_TIMEOUT_MS = 5_000;
+const MAX_ANSWER_BYTES = 64 * 1024;
+const FIREWALL_SERVICE = 'urn:schemas-upnp-org:service:WANIPv6FirewallControl:1';
+/** IANA protocol number of TCP, as the service wants it. */
+const TCP = 6;
+
+export interface PinholeInfo {
+  protocol: 'upnp-igd';
+  /** Our global IPv6 address the router lets TCP in to. */
+  address: string;
+  port: number;
+  expires_at: number;
+}
+
+export interface PinholeOptions {
+  /** Skip SSDP and use this UPnP device description URL, at an IPv6 address (tests, or an owner who knows it). */
+  upnpDescriptionUrl?: string;
+  /** Lease asked for (default one hour); renewed a minute before it ends. */
+  ttlMs?: number;
+  log?: { info: (o: object, m: string) => void; warn: (o: object, m: string) => void };
+}
+
+/** What the library's UPnP device object gives us: the description it fetched, resolved. */
+interface UpnpDevice {
+  getService(type: string): { controlURL: string };
+}
+
+export class Ipv6Pinhole {
+  private readonly options: PinholeOptions;
+  private current: (PinholeInfo & { controlUrl: string; uniqueId: string }) | null = null;
+  private renewTimer: NodeJS.Timeout | null = null;
+
+  constructor(options: PinholeOptions = {}) {
+    this.options = options;
+  }
+
+  private get ttl(): number {
+    return this.options.ttlMs ?? PINHOLE_TTL_MS;
+  }
+
+  get pinhole(): PinholeInfo | null {
+    const c = this.current;
+    return c ? { protocol: c.protocol, address: c.address, port: c.port, expires_at: c.expires_at } : null;
+  }
+
+  /** Asks the router to let TCP in to `address`:`port`; the error in plain words when it does not. */
+  async open(address: string, port: number): Promise<{ ok: true; pinhole: PinholeInfo } | { ok: false; error: string }> {
+    if (this.current) return { ok: true, pinhole: this.pinhole! };
+    try {
+      const controlUrl = await this.findFirewallControl();
+      const answer = await soap(controlUrl, 'AddPinhole', [
+        // Any remote host and port: friends connect from wherever they are.
+        ['RemoteHost', ''], ['RemotePort', 0], ['InternalClient', address], ['InternalPort', port], ['Protocol', TCP], ['LeaseTime', this.leaseSeconds()],
+      ], address);
+      const uniqueId = /<UniqueID>\s*(\d+)\s*<\/UniqueID>/.exec(answer)?.[1];
+      if (uniqueId === undefined) throw new Error('the router accepted AddPinhole but named no UniqueID');
+      this.current = { protocol: 'upnp-igd', address, port, expires_at: Date.now() + this.ttl, controlUrl, uniqueId };
+      this.scheduleRenewal();
+      this.options.log?.info({ event: 'ipv6_pinhole_opened', ...this.pinhole, unique_id: uniqueId }, 'the router\'s IPv6 firewall lets friends in to the federation port');
+      return { ok: true, pinhole: this.pinhole! };
+    } catch (error) {
+      return { ok: false, error: `the router did not open an IPv6 pinhole (UPnP-IGD: ${plain(error)})` };
+    }
+  }
+
+  /** LeaseTime in seconds: the service takes 1 to 86400. */
+  private leaseSeconds(): number {
+    return Math.min(86_400, Math.max(1, Math.round(this.ttl / 1000)));
+  }
+
+  /** The WANIPv6FirewallControl:1 control URL of the first IGDv2 router that answers over IPv6. */
+  private async findFirewallControl(): Promise<string> {
+    const lib = await import('@achingbrain/nat-port-mapper');
+    const client = lib.upnpNat({ autoRefresh: false });
+    const problems: string[] = [];
+    const candidates: Array<{ family: string; stop: () => Promise<void> }> = [];
+    if (this.options.upnpDescriptionUrl) {
+      candidates.push(await client.getGateway(new URL(this.options.upnpDescriptionUrl), { signal: AbortSignal.timeout(DISCOVERY_TIMEOUT_MS) }));
+    } else {
+      // The router answers SSDP over IPv4 and IPv6 alike; only one found over IPv6 has a control URL we can send from our IPv6 address to.
+      for await (const found of client.findGateways({ signal: AbortSignal.timeout(DISCOVERY_TIMEOUT_MS) })) {
+        candidates.push(found);
+        if (found.family === 'IPv6') break;
+      }
+    }
+    try {
+      for (const gateway of candidates) {
+        if (gateway.family !== 'IPv6') continue;
+        // The library keeps the device (and the description it fetched) in a private field; checked before use.
+        const device = (gateway as unknown as { gateway?: Partial<UpnpDevice> }).gateway;
+        if (typeof device?.getService !== 'function') throw new Error('this version of @achingbrain/nat-port-mapper does not expose the UPnP device');
+        try {
+          const { controlURL } = (device as UpnpDevice).getService(FIREWALL_SERVICE);
+          if (isIP(bare(new URL(controlURL).hostname)) !== 6) throw new Error(`its control URL is not at an IPv6 address (${controlURL})`);
+          return controlURL;
+        } catch (error) {
+          problems.push(`the router has no IPv6 firewall control (${plain(error)})`);
+        }
+      }
+    } finally {
+      await Promise.all(candidates.map((g) => g.stop().catch(() => undefined)));
+    }
+    throw new Error(problems[0] ?? 'no UPnP IGDv2 router answered over IPv6 on the local network');
+  }
+
+  private scheduleRenewal(): void {
+    if (this.renewTimer) clearTimeout(this.renewTimer);
+    this.renewTimer = setTimeout(() => void this.renew(), Math.max(5_000, this.ttl - 60_000));
+    this.renewTimer.unref();
+  }
+
+  /** UpdatePinhole one minute before the lease ends; a router that forgot it (restarted) gets AddPinhole again. */
+  private async renew(): Promise<void> {
+    const c = this.current;
+    if (!c) return;
+    try {
+      try {
+        await soap(c.controlUrl, 'UpdatePinhole', [['UniqueID', c.uniqueId], ['NewLeaseTime', this.leaseSeconds()]], c.address);
+      } catch (error) {
+        if (!(error instanceof UpnpFault)) throw error;
+        const answer = await soap(c.controlUrl, 'AddPinhole', [
+          ['RemoteHost', ''], ['RemotePort', 0], ['InternalClient', c.address], ['InternalPort', c.port], ['Protocol', TCP], ['LeaseTime', this.leaseSeconds()],
+        ], c.address);
+        c.uniqueId = /<UniqueID>\s*(\d+)\s*<\/UniqueID>/.exec(answer)?.[1] ?? c.uniqueId;
+      }
+      if (this.current !== c) return;
+      c.expires_at = Date.now() + this.ttl;
+      this.options.log?.info({ event: 'ipv6_pinhole_renewed', expires_at: c.expires_at }, 'IPv6 pinhole renewed');
+    } catch (error) {
+      if (this.current !== c) return;
+      this.options.log?.warn({ event: 'ipv6_pinhole_renewal_failed', error: plain(error) }, 'could not renew the IPv6 pinhole; trying again in a minute');
+      this.renewTimer = setTimeout(() => void this.renew(), 60_000);
+      this.renewTimer.unref();
+      return;
+    }
+    this.scheduleRenewal();
+  }
+
+  /** Closes the pinhole (clean shutdown, a new network, or it did not help). */
+  async remove(): Promise<void> {
+    if (this.renewTimer) clearTimeout(this.renewTimer);
+    this.renewTimer = null;
+    const c = this.current;
+    this.current = null;
+    if (!c) return;
+    try {
+      await soap(c.controlUrl, 'DeletePinhole', [['UniqueID', c.uniqueId]], c.address);
+      this.options.log?.info({ event: 'ipv6_pinhole_closed', address: c.address, port: c.port }, 'IPv6 pinhole closed on the router');
+    } catch (error) {
+      this.options.log?.warn({ event: 'ipv6_pinhole_close_failed', error: plain(error) }, 'could not close the IPv6 pinhole (it lapses by itself)');
+    }
+  }
+}
+
+/** A UPnP error the router answered (SOAP fault with errorCode). */
+class UpnpFault extends Error {}
+
+/**
+ * One SOAP action of WANIPv6FirewallControl:1, sent from `from` (the router checks that the
+ * request comes from the pinhole's address). The answer's body, or a thrown error naming the
+ * router's UPnP error code.
+ */
+function soap(controlUrl: string, action: string, args: Array<[string, string | number]>, from: string): Promise<string> {
+  const body = `<?xml version="1.0"?>
+<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" s:encodingStyle="http://schemas.xmlsoap.org/soap/encoding/"><s:Body><u:${action} xmlns:u="${FIREWALL_SERVICE}">${args.map(([k, v]) => `<${k}>${escapeXml(String(v))}</${k}>`).join('')}</u:${action}></s:Body></s:Envelope>`;
+  const url = new URL(controlUrl);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: decodeURIComponent(bare(url.hostname)), port: url.port || 80, path: `${url.pathname}${url.search}`, method: 'POST', family: 6, localAddress: from,
+        headers: { 'content-type': 'text/xml; charset="utf-8"', 'content-length': Buffer.byteLength(body), soapaction: `"${FIREWALL_SERVICE}#${action}"` },
+        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size > MAX_ANSWER_BYTES) return void req.destroy(new Error('the router\'s answer is too large'));
+          chunks.push(c);
+        });
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          if (res.statusCode === 200) return resolve(text);
+          const code = /<errorCode>\s*(\d+)\s*<\/errorCode>/.exec(text)?.[1];
+          const words = /<errorDescription>([^<]{0,100})<\/errorDescription>/.exec(text)?.[1];
+          reject(code ? new UpnpFault(`${action} refused: UPnP error ${code}${words ? ` ${words}` : ''}`) : new Error(`${action}: HTTP ${res.statusCode}`));
+        });
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+function escapeXml(s: string): string {
+  return s.replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+const bare = (host: string) => host.replace(/^\[|\]$/g, '');
+
+function plain(error: unknown): string {
+  const e = error as Error & { code?: string };
+  if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return 'no answer in time';
+  return (e?.message ?? String(error)).slice(0, 200);
+}
