@@ -10,10 +10,8 @@
  *    that test passes; a mapping that does not help is removed. A node whose own addresses are
  *    all private (RFC 1918, CGNAT, unique-local) asks at start, before it has a peer to test
  *    through (issue #32): the first self-test with a peer keeps that mapping only if it passes.
- *  - IPv6 pinhole (issue #32 item 4): a node with a global IPv6 address its listener accepts asks
- *    the router's IPv6 firewall (UPnP IGDv2 WANIPv6FirewallControl, ipv6-pinhole.ts) at start to
- *    let friends in to it; the first self-test that tried IPv6 keeps it only if IPv6 was reached.
- *    Closed on stop, and asked again for the new address when the network changes.
+ *  - IPv6 pinhole (issue #32 item 4; pinhole-keeper.ts): asked for at start and on a new network,
+ *    kept only if the first self-test that tried IPv6 reached us, closed on stop.
  *  - Pull mode: `--pull`, or unreachable with no working mapping → the Puller pulls our events
  *    from our peers, and our discovery advertises the `pull` capability.
  *  - Hysteresis: one failed test does not switch to pull mode (a peer slow to answer, a network
@@ -32,8 +30,7 @@ import type { Discovery } from '../federation/discovery.ts';
 import type { TrustStore } from '../trust/trust-store.ts';
 import type { ProbeStatus } from './probe-caller.ts';
 import { PortMapper, type MappingInfo } from './port-mapping.ts';
-import { Ipv6Pinhole } from './ipv6-pinhole.ts';
-import { globalIpv6Addresses } from './own-endpoints.ts';
+import { PinholeKeeper } from './pinhole-keeper.ts';
 import { cleanText } from '../util/untrusted-text.ts';
 import { PEER_TEXT_MAX } from '../federation/peer-refusal.ts';
 import { NOBODY_COULD_ASK, reachabilitySummary, testingAgainNote } from '../../../shared/reachability-words.ts';
@@ -107,16 +104,18 @@ export class Reachability {
   private earlyMapping: Promise<void> | null = null;
   /** The current mapping was made at start and no self-test through it has passed yet. */
   private mappingUntested = false;
-  private readonly pinholer: Ipv6Pinhole;
-  /** The pinhole asked for at start: the first self-test waits for it. */
-  private earlyPinhole: Promise<void> | null = null;
-  /** The pinhole was opened and no self-test that tried IPv6 has passed through it yet. */
-  private pinholeUntested = false;
+  private readonly pinholes: PinholeKeeper;
 
   constructor(deps: ReachabilityDeps) {
     this.deps = deps;
     this.mapper = new PortMapper({ ...(deps.gatewayAddress ? { gatewayAddress: deps.gatewayAddress } : {}), log: deps.log });
-    this.pinholer = new Ipv6Pinhole({ log: deps.log });
+    this.pinholes = new PinholeKeeper({
+      log: deps.log,
+      ...(deps.listenHost ? { listenHost: deps.listenHost } : {}),
+      federationPort: deps.federationPort,
+      allowed: () => !deps.forcePull && deps.portMapping,
+      onChange: deps.onChange,
+    });
     this.state = { reachable: null, checked_at: null, via: null, endpoint: null, mode: deps.forcePull ? 'pull' : 'push', mapping: null, error: null, status: null, latency_ms: null };
   }
 
@@ -132,7 +131,7 @@ export class Reachability {
   status(): ReachabilityState {
     const { status: _s, latency_ms: _l, ...state } = this.state;
     const mailboxes = this.mode === 'pull' ? (this.deps.mailboxSources?.() ?? []) : [];
-    return { ...state, mode: this.mode, mapping: this.mappingView(), pinhole: this.pinholer.pinhole, ...(mailboxes.length > 0 ? { mailboxes } : {}) };
+    return { ...state, mode: this.mode, mapping: this.mappingView(), pinhole: this.pinholes.pinhole, ...(mailboxes.length > 0 ? { mailboxes } : {}) };
   }
 
   /** Short words for the tray and the dashboard. */
@@ -150,7 +149,7 @@ export class Reachability {
     if (this.mode === 'pull') this.deps.puller.start();
     this.lastAddresses = addressFingerprint();
     this.mapAtStart();
-    this.pinholeAtStart();
+    this.pinholes.atStart();
     const watch = (this.deps.watchSeconds ?? 30) * 1000;
     if (watch > 0) {
       const first = setTimeout(() => void this.check().catch(() => undefined), 1_000);
@@ -168,33 +167,7 @@ export class Reachability {
     this.confirmTimer = null;
     // A self-test under way is not waited for (it may wait on a slow peer); a mapping it makes
     // after this point is removed by itself (see run()).
-    await Promise.all([this.deps.puller.stop(), this.mapper.remove(), this.pinholer.remove()]);
-  }
-
-  /**
-   * A global IPv6 address needs no mapping, but the router's IPv6 firewall usually drops what
-   * comes in unasked: ask it for a pinhole to the first global IPv6 address the listener accepts
-   * connections at (the first IPv6 endpoint discovery publishes). Kept until a self-test that
-   * tried IPv6 says it did not help.
-   */
-  private pinholeAtStart(): void {
-    const port = this.deps.federationPort();
-    if (this.deps.forcePull || !this.deps.portMapping || !port || this.pinholer.pinhole || this.earlyPinhole) return;
-    const address = globalIpv6Addresses(this.deps.listenHost ?? '0.0.0.0')[0];
-    if (!address) return;
-    this.earlyPinhole = this.pinholer
-      .open(address, port)
-      .then(async (opened) => {
-        if (this.stopped) return void (await this.pinholer.remove());
-        if (opened.ok) {
-          this.pinholeUntested = true;
-          this.deps.onChange();
-        } else {
-          this.deps.log.info({ event: 'ipv6_pinhole_at_start_failed', error: opened.error }, 'the router did not open its IPv6 firewall to the federation port');
-        }
-      })
-      .catch(() => undefined)
-      .finally(() => (this.earlyPinhole = null));
+    await Promise.all([this.deps.puller.stop(), this.mapper.remove(), this.pinholes.stop()]);
   }
 
   /**
@@ -234,9 +207,9 @@ export class Reachability {
     if (changed) this.deps.log.info({ event: 'network_changed' }, 'network addresses changed: testing reachability again');
     // A new network: a mapping made on the old one points at an address we may no longer have.
     const ready = changed
-      ? Promise.all([this.mapper.remove(), this.pinholer.remove()]).then(() => {
+      ? Promise.all([this.mapper.remove(), this.pinholes.remove()]).then(() => {
           this.mapAtStart();
-          this.pinholeAtStart();
+          this.pinholes.atStart();
         })
       : Promise.resolve();
     if (changed || firstPeer || recheck) void ready.then(() => this.check()).catch(() => undefined);
@@ -299,7 +272,7 @@ export class Reachability {
     const before = this.state;
     const result = await this.check(via);
     if (result.reachable === null && this.lastProbeOnlyRateLimited && matches(before) && before.checked_at !== null && Date.now() - before.checked_at < RECENT_RESULT_MS) {
-      return { ...before, mode: this.mode, mapping: this.mappingView(), pinhole: this.pinholer.pinhole };
+      return { ...before, mode: this.mode, mapping: this.mappingView(), pinhole: this.pinholes.pinhole };
     }
     return result;
   }
@@ -317,7 +290,7 @@ export class Reachability {
     this.lastCheckAt = Date.now();
     // The mapping asked for at start is part of what this test tests.
     if (this.earlyMapping) await this.earlyMapping;
-    if (this.earlyPinhole) await this.earlyPinhole;
+    await this.pinholes.settled();
     // Confirming an earlier failure: through the other peers first, the one that answered last.
     const confirming = this.unconfirmed;
     let result = await this.probe(via, confirming ? this.confirmationOrder(confirming.via) : undefined);
@@ -334,17 +307,9 @@ export class Reachability {
         result = { ...result, error: `${result.error} A port mapping was made at start (${made}) but did not help, so it was removed.` };
       }
     }
-    // The pinhole is judged by the IPv6 part of the test alone (a peer without IPv6 tries none: kept).
-    if (this.pinholeUntested && result.families && result.families.ipv6 !== null) {
-      this.pinholeUntested = false;
-      const pinhole = this.pinholer.pinhole;
-      if (result.families.ipv6 === false && pinhole) {
-        await this.pinholer.remove();
-        const words = `An IPv6 pinhole was opened at start ([${pinhole.address}]:${pinhole.port}) but did not help, so it was closed.`;
-        this.deps.log.info({ event: 'ipv6_pinhole_did_not_help', via: result.via }, words);
-        if (result.error) result = { ...result, error: `${result.error} ${words}` };
-      }
-    }
+    // The pinhole is judged by the IPv6 part of the test alone (pinhole-keeper.ts).
+    const closed = await this.pinholes.judge(result);
+    if (closed && result.error) result = { ...result, error: `${result.error} ${closed}` };
     // (The router was asked moments ago when this confirms an earlier failure.)
     if (result.reachable === false && !confirming && !failedTwice && !this.deps.forcePull && this.deps.portMapping && !this.mapper.mapping && this.deps.federationPort()) {
       // Say so while the router is asked ("Not reachable: … trying automatic setup").
@@ -370,7 +335,7 @@ export class Reachability {
         result = { ...result, error: `${result.error} Automatic setup failed: ${mapped.error}.` };
       }
     }
-    if (this.stopped) return { ...result, mode: this.mode, mapping: this.mappingView(), pinhole: this.pinholer.pinhole };
+    if (this.stopped) return { ...result, mode: this.mode, mapping: this.mappingView(), pinhole: this.pinholes.pinhole };
     const wasPull = this.mode === 'pull';
     result = this.conclude(result, confirming !== null || failedTwice);
     if (this.mode === 'pull' && !wasPull) {
@@ -381,7 +346,7 @@ export class Reachability {
       this.deps.log.info({ event: 'pull_mode_off' }, 'reachable again: peers push to this node');
       void this.deps.puller.stop();
     }
-    const answered = { ...result, mode: this.mode, mapping: this.mappingView(), pinhole: this.pinholer.pinhole };
+    const answered = { ...result, mode: this.mode, mapping: this.mappingView(), pinhole: this.pinholes.pinhole };
     // Peers exist but none could be asked (rate limit, a peer down): the last conclusion stands.
     const inconclusive = result.reachable === null && this.state.reachable !== null && this.candidates().length > 0;
     if (!inconclusive) this.state = answered;
@@ -467,7 +432,7 @@ export class Reachability {
 
   /** Asks one peer (the given one, or the first of `order` — by default our allowed peers — that answers). */
   private async probe(via?: string, order?: string[]): Promise<CheckResult> {
-    const base = { checked_at: Date.now(), endpoint: this.deps.federationUrl(), mode: this.mode, mapping: this.mappingView(), pinhole: this.pinholer.pinhole };
+    const base = { checked_at: Date.now(), endpoint: this.deps.federationUrl(), mode: this.mode, mapping: this.mappingView(), pinhole: this.pinholes.pinhole };
     const identity = this.deps.identity();
     const candidates = via ? [via] : (order ?? this.candidates()).slice(0, 3);
     if (!identity || candidates.length === 0) {
