@@ -8,11 +8,11 @@
  * - A room WE host: a reference member's delete of someone else's message is refused unless that
  *   user is an owner/moderator here (roles are ours; authorization in rooms/authorize.ts).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { startInProcessNode } from './helpers/in-process-node.ts';
+import { messagesOn, pushedTo, stopAfterAll } from './helpers/interop.ts';
 import { ReferencePeer, reserialize, type RefEnvelope } from './helpers/reference-peer.ts';
 import { eventually } from './helpers/rooms.ts';
-import { removeTempDirs } from './helpers/temp-dir.ts';
 
 type Node = Awaited<ReturnType<typeof startInProcessNode>>;
 let ours: Node;
@@ -29,16 +29,9 @@ beforeAll(async () => {
   await ref.addServer('ours.test', 'ours.test', `${ours.started.federation_url!}/_paracord/federation/v1`);
 });
 
-afterAll(async () => {
-  await ours?.node.stop();
-  await ref?.stop();
-  removeTempDirs();
-});
+stopAfterAll(() => ({ ours, peers: [ref] }));
 
-async function messagesOf(roomId: string): Promise<any[]> {
-  const answer = await ours.admin('GET', `/rooms/${enc(roomId)}/messages?limit=100`);
-  return answer.status === 200 ? answer.body.messages : [];
-}
+const messagesOf = (roomId: string) => messagesOn(ours, roomId);
 
 async function membersOf(roomId: string): Promise<any[]> {
   return (await ours.admin('GET', `/rooms/${enc(roomId)}`)).body.members;
@@ -137,11 +130,7 @@ describe('a room we host, with reference members', () => {
     await admit('@Bob:ref.test');
     const ourSent = await ours.admin('POST', `/rooms/${enc(roomId)}/messages`, { body: 'house rules: be nice' });
     expect(ourSent.status).toBe(200);
-    const pushed = await eventually(async () => {
-      const e = ref.events.find((x) => x.event_id === ourSent.body.event_id);
-      if (!e) throw new Error('not pushed yet');
-      return e;
-    });
+    const pushed = await pushedTo(ref, ourSent.body.event_id);
     ourMessageId = String(pushed.content.message_id);
     bobMessage = ref.say(roomId, 'Bob', 'spam spam spam', { mirrored: true });
     await polled(roomId, bobMessage);

@@ -4,13 +4,13 @@
  * a real node of ours (in-process, real SQLite and sockets) and the reference-shaped peer playing
  * 3.x (test/helpers/reference-peer.ts, `version: '3'`). v0.8.5 stays in interop-reference.test.ts.
  */
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { startInProcessNode } from './helpers/in-process-node.ts';
+import { messagesOn, pushedTo, shownMessage, stopAfterAll } from './helpers/interop.ts';
 import { ReferencePeer, reserialize, type RefEnvelope } from './helpers/reference-peer.ts';
 import { sendRaw } from './helpers/signed-request.ts';
 import { eventually } from './helpers/rooms.ts';
 import { queryNodeDb } from './helpers/inspect-db.ts';
-import { removeTempDirs } from './helpers/temp-dir.ts';
 import { CLI } from './helpers/node-process.ts';
 import { execFile } from 'node:child_process';
 
@@ -51,16 +51,9 @@ beforeAll(async () => {
   ref = await reference3('ref3.test');
 });
 
-afterAll(async () => {
-  await ours?.node.stop();
-  for (const peer of peers) await peer.stop();
-  removeTempDirs();
-});
+stopAfterAll(() => ({ ours, peers }));
 
-async function messagesOf(roomId: string): Promise<any[]> {
-  const answer = await ours.admin('GET', `/rooms/${enc(roomId)}/messages?limit=100`);
-  return answer.status === 200 ? answer.body.messages : [];
-}
+const messagesOf = (roomId: string) => messagesOn(ours, roomId);
 const membersOf = async (roomId: string) => ((await ours.admin('GET', `/rooms/${enc(roomId)}`)).body?.members ?? []) as any[];
 const membershipOf = async (roomId: string, user: string) => (await membersOf(roomId)).find((m) => m.user_id === user)?.membership as string | undefined;
 const pushEvent = (from: ReferencePeer, e: RefEnvelope) => from.call('ours.test', 'POST', '/event', reserialize('event', e)!);
@@ -103,11 +96,7 @@ describe('signed requests to a 3.x reference are bound (five lines, X-Paracord-D
     expect(posts.map((b) => b.path)).toEqual(['/_paracord/federation/v1/invite', '/_paracord/federation/v1/join']);
     for (const post of posts) expect(post.headers['x-paracord-destination']).toBe('ref3.test');
     expect(ref.joined.get(roomId)?.has('@owner:ours.test')).toBe(true);
-    const found = await eventually(async () => {
-      const m = (await messagesOf(roomId)).find((x) => x.event_id === hello.event_id);
-      if (!m) throw new Error('not polled yet');
-      return m;
-    });
+    const found = await shownMessage(ours, roomId, hello.event_id);
     expect(found).toMatchObject({ body: 'welcome to 3.x', sender: '@Ada:ref3.test' });
   });
 });
@@ -440,11 +429,7 @@ describe('sending into a guild room a 3.x reference hosts (it takes other server
     expect(await membershipOf(roomId, '@owner:ours.test')).toBe('join');
     const sent = await ours.admin('POST', `/rooms/${enc(roomId)}/messages`, { body: 'hello from ours' });
     expect(sent.status).toBe(200);
-    const stored = await eventually(async () => {
-      const e = ref.events.find((x) => x.event_id === sent.body.event_id);
-      if (!e) throw new Error('not pushed yet');
-      return e;
-    });
+    const stored = await pushedTo(ref, sent.body.event_id);
     expect(stored).toMatchObject({ room_id: roomId, sender: '@owner:ours.test', origin_server: 'ours.test', content: { body: 'hello from ours', guild_id: '4242', channel_id: '424201' } });
     expect(stored.event_id.endsWith(':ours.test')).toBe(true);
     expect(ref.droppedBodies.some((e) => e.event_id === sent.body.event_id)).toBe(false);
@@ -455,10 +440,7 @@ describe('sending into a guild room a 3.x reference hosts (it takes other server
   it('its other channels\' rooms stay read-only (409 with the reason), and nothing is sent', async () => {
     const other = ref.say(roomId, 'Ada', 'in the second channel', { channel: { id: '424202', name: 'second' } });
     const channelRoom = '!4242~424202:ref3.test';
-    await eventually(async () => {
-      if (!(await messagesOf(channelRoom)).some((m) => m.event_id === other.event_id)) throw new Error('not polled yet');
-      return true;
-    });
+    await shownMessage(ours, channelRoom, other.event_id);
     const before = ref.received.length;
     const answer = await ours.admin('POST', `/rooms/${enc(channelRoom)}/messages`, { body: 'into a channel room' });
     expect(answer.status).toBe(409);

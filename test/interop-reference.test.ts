@@ -5,11 +5,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startInProcessNode } from './helpers/in-process-node.ts';
+import { messagesOn, pushedTo, shownMessage, stopAfterAll } from './helpers/interop.ts';
 import { ReferencePeer, reserialize } from './helpers/reference-peer.ts';
 import { sendRaw } from './helpers/signed-request.ts';
 import { eventually } from './helpers/rooms.ts';
 import { queryNodeDb } from './helpers/inspect-db.ts';
-import { removeTempDirs, tempDir } from './helpers/temp-dir.ts';
+import { tempDir } from './helpers/temp-dir.ts';
 import { join } from 'node:path';
 import { ensureSelfSignedCertificate } from '../main/core/tls/certificate.ts';
 
@@ -28,16 +29,9 @@ beforeAll(async () => {
   ourUrl = ours.started.federation_url!;
 });
 
-afterAll(async () => {
-  await ours?.node.stop();
-  await ref?.stop();
-  removeTempDirs();
-});
+stopAfterAll(() => ({ ours, peers: [ref] }));
 
-async function messagesOf(roomId: string): Promise<any[]> {
-  const answer = await ours.admin('GET', `/rooms/${enc(roomId)}/messages?limit=100`);
-  return answer.status === 200 ? answer.body.messages : [];
-}
+const messagesOf = (roomId: string) => messagesOn(ours, roomId);
 
 describe('discovery and keys we serve (read by a reference)', () => {
   it('discovery parses as its ServerInfo (protocol.rs:53-60) and keeps our extras', async () => {
@@ -153,22 +147,14 @@ describe('a reference user in a room we host', () => {
   it('what its user says in our room (never pushed) is polled from its /events', async () => {
     const said = ref.say(roomId, 'Zoë', 'hello from the reference', { mirrored: true });
     refMessage = said;
-    const found = await eventually(async () => {
-      const m = (await messagesOf(roomId)).find((x) => x.event_id === said.event_id);
-      if (!m) throw new Error('not polled yet');
-      return m;
-    });
+    const found = await shownMessage(ours, roomId, said.event_id);
     expect(found).toMatchObject({ sender: '@Zoë:ref.test', body: 'hello from the reference', origin_server: 'ref.test' });
   });
 
   it('its attachment-only message (empty body, CH:2397-2412) is shown as such', async () => {
     const attachment = { id: '5', filename: 'cat.png', size: 10, content_type: 'image/png', content_hash: 'ab', origin_url: '/_paracord/federation/v1/file/5' };
     const said = ref.say(roomId, 'Zoë', '', { mirrored: true, extra: { attachments: [attachment] } });
-    const found = await eventually(async () => {
-      const m = (await messagesOf(roomId)).find((x) => x.event_id === said.event_id);
-      if (!m) throw new Error('not polled yet');
-      return m;
-    });
+    const found = await shownMessage(ours, roomId, said.event_id);
     expect(found.body).toBe('[1 attachment]');
   });
 
@@ -187,11 +173,7 @@ describe('a reference user in a room we host', () => {
   it('our message reaches it by push with the vocabulary it reads; its poll of our /events verifies every event', async () => {
     const sent = await ours.admin('POST', `/rooms/${enc(roomId)}/messages`, { body: 'hi Zoë' });
     expect(sent.status).toBe(200);
-    const pushed = await eventually(async () => {
-      const e = ref.events.find((x) => x.event_id === sent.body.event_id);
-      if (!e) throw new Error('not pushed yet');
-      return e;
-    });
+    const pushed = await pushedTo(ref, sent.body.event_id);
     const guild = roomId.slice(1, roomId.indexOf(':'));
     expect(pushed.content).toMatchObject({ body: 'hi Zoë', msgtype: 'm.text', guild_id: guild, channel_id: guild });
     expect(pushed.content.message_id).toMatch(/^[1-9][0-9]*$/);
@@ -206,11 +188,7 @@ describe('a reference user in a room we host', () => {
   it('our reaction to its message names the target as it does: its message_id, target_event_id, emoji', async () => {
     const reacted = await ours.admin('PUT', `/rooms/${enc(roomId)}/messages/${enc(refMessage.event_id)}/reactions/${enc('🎉')}`);
     expect(reacted.status).toBe(200);
-    const pushed = await eventually(async () => {
-      const e = ref.events.find((x) => x.event_id === reacted.body.event_id);
-      if (!e) throw new Error('not pushed yet');
-      return e;
-    });
+    const pushed = await pushedTo(ref, reacted.body.event_id);
     expect(pushed.content).toMatchObject({ message_id: refMessage.content.message_id, target_event_id: refMessage.event_id, emoji: '🎉', key: '🎉' });
   });
 
@@ -270,11 +248,7 @@ describe('our user joins a room hosted on the reference', () => {
     expect(bodies[0]!.body).toBe('{"origin_server":"ours.test","room_id":"!4242:ref.test","sender":"@owner:ours.test","max_age_seconds":null}');
     expect(bodies[1]!.body).toBe('{"origin_server":"ours.test","room_id":"!4242:ref.test","user_id":"@owner:ours.test"}');
     expect(ref.joined.get(roomId)?.has('@owner:ours.test')).toBe(true);
-    const found = await eventually(async () => {
-      const m = (await messagesOf(roomId)).find((x) => x.event_id === hello.event_id);
-      if (!m) throw new Error('not polled yet');
-      return m;
-    });
+    const found = await shownMessage(ours, roomId, hello.event_id);
     expect(found).toMatchObject({ body: 'welcome to the lounge', sender: '@Ada:ref.test' });
     const room = (await ours.admin('GET', `/rooms/${enc(roomId)}`)).body;
     expect(room.name).toBe('Ref lounge');
@@ -348,11 +322,7 @@ describe('a reference whose domain differs from its server_name (ids use the dom
     expect(hello.event_id.endsWith(`:${domain}`)).toBe(true);
     const joined = await ours.admin('POST', '/rooms/join', { room_id: roomId });
     expect(joined.status).toBe(200);
-    const found = await eventually(async () => {
-      const m = (await messagesOf(roomId)).find((x) => x.event_id === hello.event_id);
-      if (!m) throw new Error('not polled yet');
-      return m;
-    });
+    const found = await shownMessage(ours, roomId, hello.event_id);
     expect(found).toMatchObject({ sender: `@Ada:${domain}`, origin_server: 'ref3.test' });
   });
 
@@ -376,10 +346,7 @@ describe('a reference whose domain differs from its server_name (ids use the dom
     expect(failing.last_error).toMatch(/HTTP 500/);
     aliased.failEvents = null;
     const later = aliased.say(roomId, 'Ada', 'back again');
-    await eventually(async () => {
-      if (!(await messagesOf(roomId)).some((m) => m.event_id === later.event_id)) throw new Error('not polled yet');
-      return true;
-    }, 60_000);
+    await shownMessage(ours, roomId, later.event_id, undefined, 60_000);
     const resumed = await eventually(async () => {
       const c = cursor();
       if (c.since_depth < later.depth) throw new Error('cursor not moved yet');
@@ -417,12 +384,7 @@ describe('a reference guild with several channels: one room per channel', () => 
   });
   afterAll(() => chan?.stop());
   const roomOf = async (roomId: string) => (await ours.admin('GET', `/rooms/${enc(roomId)}`)).body;
-  const found = (roomId: string, eventId: string, ready: (m: any) => boolean = () => true) =>
-    eventually(async () => {
-      const m = (await messagesOf(roomId)).find((x) => x.event_id === eventId);
-      if (!m || !ready(m)) throw new Error('not polled yet');
-      return m;
-    });
+  const found = (roomId: string, eventId: string, ready?: (m: any) => boolean) => shownMessage(ours, roomId, eventId, ready);
 
   it('joining the guild shows its channels as rooms: the default channel in the guild room, another in !<gid>~<cid>:<domain> named from channel_name', async () => {
     chan.memberJoin(guildRoom, 'Ada');
@@ -499,11 +461,7 @@ describe('its key replaced behind the same key id (ed25519:auto)', () => {
     return e;
   };
   const peerOf = async (name: string) => (await ours.admin('GET', '/peers')).body.peers.find((p: any) => p.server_name === name);
-  const arrives = (roomId: string, eventId: string) =>
-    eventually(async () => {
-      if (!(await messagesOf(roomId)).some((m) => m.event_id === eventId)) throw new Error('not polled yet');
-      return true;
-    });
+  const arrives = (roomId: string, eventId: string) => shownMessage(ours, roomId, eventId);
 
   it('over plain http: the new key waits for the owner (reason in the peer status, room paused there); confirmed, the room resumes; the old key verifies nothing newer', async () => {
     const rot = await new ReferencePeer({ serverName: 'rot-ref.test', allowedGuilds: ['31'] }).start();

@@ -14,25 +14,13 @@
  * Skipped, with the reason, where network namespaces are not available.
  */
 import { describe, expect, it } from 'vitest';
-import { admin, fetchIn, routerPerSuite, serveIn, stopChild } from './helpers/netns-node.ts';
+import { fetchIn, inviteAcross, poll, roomBodies, routerPerSuite, serveIn, stopChild, talkBothWays } from './helpers/netns-node.ts';
 import { LAN_NODE, LAN_NODE_V6, ROUTER_WAN, WAN_NODE, routerUnavailable } from './helpers/netns-router.ts';
 import { enc } from './helpers/rooms.ts';
 import { tempDir } from './helpers/temp-dir.ts';
 
 const unavailable = routerUnavailable({ upnp: false });
 if (unavailable) console.warn(`IPv6 tests skipped: ${unavailable}`);
-
-async function poll<T>(check: () => T, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return check();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
-}
 
 describe.skipIf(unavailable !== null)('a home node whose IPv4 cannot be reached, with a global IPv6 address', () => {
   const router = routerPerSuite({ upnp: false, ipv6: true });
@@ -46,9 +34,9 @@ describe.skipIf(unavailable !== null)('a home node whose IPv4 cannot be reached,
     // No --listen, no --public-url: the default listener, and a server name that resolves nowhere.
     const home = await serveIn(router.lan, homeDir, 'home.test', null, [], true);
     try {
-      const homeAdmin = (method: string, path: string, body?: unknown) => admin(router.lan, homeDir, home.ready.admin_url, method, path, body);
-      const friendAdmin = (method: string, path: string, body?: unknown) => admin(router.wan, friendDir, friend.ready.admin_url, method, path, body);
-      const otherAdmin = (method: string, path: string, body?: unknown) => admin(router.wan, otherDir, other.ready.admin_url, method, path, body);
+      const homeAdmin = home.admin;
+      const friendAdmin = friend.admin;
+      const otherAdmin = other.admin;
       const v6Url = `https://[${LAN_NODE_V6}]:7447`;
       expect(home.ready.federation_url, home.run.output()).toBe(v6Url);
       expect(home.run.output()).toMatch(/"listen":"::(:7447)?"/);
@@ -85,24 +73,9 @@ describe.skipIf(unavailable !== null)('a home node whose IPv4 cannot be reached,
       expect(status.reachability.summary).toMatch(/^Reachable from friends over IPv6/);
 
       const roomId: string = friendAdmin('POST', '/rooms', { name: 'over IPv6' }).body.room_id;
-      expect(friendAdmin('POST', `/rooms/${enc(roomId)}/invites`, { user_id: '@owner:home.test' }).status).toBe(200);
-      const invite = await poll(() => {
-        const list = homeAdmin('GET', `/invites?user_id=${enc('@owner:home.test')}`).body.invites as Array<{ invite_id: string; room_id: string }>;
-        expect(list.map((i) => i.room_id), home.run.output()).toEqual([roomId]);
-        return list[0]!;
-      });
+      const invite = await inviteAcross(friendAdmin, homeAdmin, roomId, '@owner:home.test', home.run.output);
       expect(homeAdmin('POST', `/invites/${invite.invite_id}/accept`, { user_id: '@owner:home.test' }).status).toBe(200);
-      for (let i = 0; i < 10; i++) {
-        expect(friendAdmin('POST', `/rooms/${enc(roomId)}/messages`, { body: `from friend ${i}` }).status).toBe(200);
-        expect(homeAdmin('POST', `/rooms/${enc(roomId)}/messages`, { body: `from home ${i}` }).status).toBe(200);
-      }
-      const bodies = (get: typeof homeAdmin) => (get('GET', `/rooms/${enc(roomId)}/messages?limit=100`).body.messages as Array<{ body: string }>).map((m) => m.body);
-      const onFriend = await poll(() => {
-        const seen = bodies(friendAdmin);
-        expect(seen.filter((b) => b.startsWith('from '))).toHaveLength(20);
-        return seen;
-      });
-      await poll(() => expect(bodies(homeAdmin)).toEqual(onFriend));
+      await talkBothWays(homeAdmin, friendAdmin, roomId);
       expect(friendAdmin('GET', '/queue?destination=home.test').body.entries).toEqual([]);
       // The home was never in pull mode: everything reached it by push.
       expect(homeAdmin('GET', '/reachability').body.mode).toBe('push');
@@ -122,8 +95,8 @@ describe.skipIf(unavailable !== null)('a home node whose IPv4 cannot be reached,
     // The home publishes the router's IPv4 address (forwarded for now), and the listener's IPv6 address after it.
     const home = await serveIn(router.lan, homeDir, 'home.test', `[::]:${port}`, ['--public-url', `https://${ROUTER_WAN}:${port}`], true);
     try {
-      const homeAdmin = (method: string, path: string, body?: unknown) => admin(router.lan, homeDir, home.ready.admin_url, method, path, body);
-      const friendAdmin = (method: string, path: string, body?: unknown) => admin(router.wan, friendDir, friend.ready.admin_url, method, path, body);
+      const homeAdmin = home.admin;
+      const friendAdmin = friend.admin;
       const v4Url = `https://${ROUTER_WAN}:${port}`;
       const v6Url = `https://[${LAN_NODE_V6}]:${port}`;
       expect(fetchIn(router.wan, `${v4Url}/.well-known/paracord/server`).body).toMatchObject({ federation_endpoint: v4Url, federation_endpoints: [v4Url, v6Url] });
@@ -141,14 +114,9 @@ describe.skipIf(unavailable !== null)('a home node whose IPv4 cannot be reached,
       expect(homeAdmin('GET', '/status').body.reachability.summary).toMatch(/^Reachable from friends over IPv4 and IPv6/);
 
       const roomId: string = friendAdmin('POST', '/rooms', { name: 'losing IPv4' }).body.room_id;
-      expect(friendAdmin('POST', `/rooms/${enc(roomId)}/invites`, { user_id: '@owner:home.test' }).status).toBe(200);
-      const invite = await poll(() => {
-        const list = homeAdmin('GET', `/invites?user_id=${enc('@owner:home.test')}`).body.invites as Array<{ invite_id: string; room_id: string }>;
-        expect(list.map((i) => i.room_id), home.run.output()).toEqual([roomId]);
-        return list[0]!;
-      });
+      const invite = await inviteAcross(friendAdmin, homeAdmin, roomId, '@owner:home.test', home.run.output);
       expect(homeAdmin('POST', `/invites/${invite.invite_id}/accept`, { user_id: '@owner:home.test' }).status).toBe(200);
-      const bodies = (get: typeof homeAdmin) => (get('GET', `/rooms/${enc(roomId)}/messages?limit=100`).body.messages as Array<{ body: string }>).map((m) => m.body);
+      const bodies = (get: typeof homeAdmin) => roomBodies(get, roomId);
       expect(friendAdmin('POST', `/rooms/${enc(roomId)}/messages`, { body: 'over IPv4' }).status).toBe(200);
       await poll(() => expect(bodies(homeAdmin)).toContain('over IPv4'));
 

@@ -7,7 +7,7 @@
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { NodeProcess, stopAll } from './helpers/node-process.ts';
+import { NodeProcess, startPeered, stopAll } from './helpers/node-process.ts';
 import { parsePrometheusText, sampleValue } from './helpers/prom-text.ts';
 import { eventually, messages, roomWithMembers, send } from './helpers/rooms.ts';
 import { removeTempDirs } from './helpers/temp-dir.ts';
@@ -93,9 +93,7 @@ describe('GET /metrics on a node with more destinations than --metrics-destinati
     const host = new NodeProcess({ serverName: 'host.test', args: ['--retry-initial', '200', '--retry-max', '2000'] });
     const beta = new NodeProcess({ serverName: 'beta.test' });
     others.push(host, beta);
-    await Promise.all([host.start(), beta.start()]);
-    await host.addPeer(beta);
-    await beta.addPeer(host);
+    await startPeered([host, beta]);
     const roomId = await roomWithMembers(host, 'pull', [[beta, '@owner:beta.test']]);
     const status = (await beta.admin('GET', '/status')).body;
     expect(await beta.stop()).toBe(0);

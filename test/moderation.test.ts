@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Identity } from '../main/core/identity/identity.ts';
 import { MEMBERSHIP_WIRE_ORDER, wireJson } from '../main/core/federation/wire-json.ts';
 import { makeEvent, wire } from './helpers/events.ts';
-import { NodeProcess, stopAll } from './helpers/node-process.ts';
+import { NodeProcess, startAround, stopAll } from './helpers/node-process.ts';
 import { enc, eventually, inviteAndJoin, messages, roomWithMembers, send } from './helpers/rooms.ts';
 import { sendSigned } from './helpers/signed-request.ts';
 import { removeTempDirs } from './helpers/temp-dir.ts';
@@ -41,11 +41,7 @@ beforeAll(async () => {
   alpha = new NodeProcess({ serverName: 'alpha.test', args: ['--banned-events-before-quarantine', '3'] });
   beta = new NodeProcess({ serverName: 'beta.test' });
   gamma = new NodeProcess({ serverName: 'gamma.test' });
-  await Promise.all([alpha.start(), beta.start(), gamma.start()]);
-  await alpha.addPeer(beta);
-  await beta.addPeer(alpha);
-  await alpha.addPeer(gamma);
-  await gamma.addPeer(alpha);
+  await startAround(alpha, [beta, gamma]);
   for (const localpart of ['bob', 'dave']) expect((await beta.admin('POST', '/users', { localpart })).status).toBe(200);
   betaSigner = Identity.load(join(beta.dataDir, 'identity.json'));
   roomId = await roomWithMembers(alpha, 'civil room', [

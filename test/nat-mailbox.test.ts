@@ -9,7 +9,7 @@
  * Skipped, with the reason, where network namespaces are not available.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { admin, poll, sendMany, serveIn } from './helpers/netns-node.ts';
+import { admin, inviteAcross, poll, sendMany, serveIn } from './helpers/netns-node.ts';
 import { routerUnavailable } from './helpers/netns-router.ts';
 import { FRIEND, TwoHomes, homeAddress } from './helpers/netns-two-homes.ts';
 import { queryNodeDb } from './helpers/inspect-db.ts';
@@ -75,12 +75,7 @@ describe.skipIf(unavailable !== null)('two homes behind two NAT routers and a pu
       expect(on.alpha('GET', '/invites/peer').body.invites).toMatchObject([{ state: 'used', used_by: 'beta.test' }]);
 
       const roomId: string = on.alpha('POST', '/rooms', { name: 'two routers' }).body.room_id;
-      expect(on.alpha('POST', `/rooms/${enc(roomId)}/invites`, { user_id: '@owner:beta.test' }).status).toBe(200);
-      const invite = await poll(() => {
-        const list = on.beta('GET', `/invites?user_id=${enc('@owner:beta.test')}`).body.invites as Array<{ invite_id: string; room_id: string }>;
-        expect(list.map((i) => i.room_id)).toEqual([roomId]);
-        return list[0]!;
-      }, 60_000);
+      const invite = await inviteAcross(on.alpha, on.beta, roomId, '@owner:beta.test', undefined, 60_000);
       const accepted = on.beta('POST', `/invites/${invite.invite_id}/accept`, { user_id: '@owner:beta.test' });
       expect(accepted.body, JSON.stringify(accepted.body)).toEqual({ room_id: roomId, waiting_for_host: true });
       await poll(() => expect((on.beta('GET', `/rooms/${enc(roomId)}`).body.members as Array<{ membership: string }>).filter((m) => m.membership === 'join')).toHaveLength(2), 60_000);

@@ -8,9 +8,8 @@
  * Skipped, with the reason, where network namespaces are not available.
  */
 import { describe, expect, it } from 'vitest';
-import { admin, poll, routerPerSuite, serveIn, stopChild } from './helpers/netns-node.ts';
+import { inviteAcross, routerPerSuite, serveIn, stopChild, talkBothWays } from './helpers/netns-node.ts';
 import { LAN_NODE, WAN_NODE, routerUnavailable } from './helpers/netns-router.ts';
-import { enc } from './helpers/rooms.ts';
 import { tempDir } from './helpers/temp-dir.ts';
 
 const unavailable = routerUnavailable({ upnp: false });
@@ -27,8 +26,8 @@ describe.skipIf(unavailable !== null)('a home node behind a NAT router without U
     // What a home node publishes by itself: its own (private) address, which nobody outside reaches.
     const home = await serveIn(router.lan, homeDir, 'home.test', `${LAN_NODE}:${port}`, ['--public-url', `https://${LAN_NODE}:${port}`], true);
     try {
-      const homeAdmin = (method: string, path: string, body?: unknown) => admin(router.lan, homeDir, home.ready.admin_url, method, path, body);
-      const friendAdmin = (method: string, path: string, body?: unknown) => admin(router.wan, friendDir, friend.ready.admin_url, method, path, body);
+      const homeAdmin = home.admin;
+      const friendAdmin = friend.admin;
       const link = friendAdmin('POST', '/invites/peer', {});
       expect(link.status, JSON.stringify(link.body)).toBe(200);
       const redeemed = homeAdmin('POST', '/invites/peer/redeem', { link: link.body.link });
@@ -38,27 +37,11 @@ describe.skipIf(unavailable !== null)('a home node behind a NAT router without U
       expect(friendAdmin('GET', '/peers').body.peers[0]).toMatchObject({ server_name: 'home.test', delivery: { mode: 'pull' } });
 
       const roomId: string = friendAdmin('POST', '/rooms', { name: 'across the NAT' }).body.room_id;
-      const invited = friendAdmin('POST', `/rooms/${enc(roomId)}/invites`, { user_id: '@owner:home.test' });
-      expect(invited.status, JSON.stringify(invited.body)).toBe(200);
-      const invite = await poll(() => {
-        const list = homeAdmin('GET', `/invites?user_id=${enc('@owner:home.test')}`).body.invites as Array<{ invite_id: string; room_id: string }>;
-        expect(list.map((i) => i.room_id), home.run.output()).toEqual([roomId]);
-        return list[0]!;
-      });
+      const invite = await inviteAcross(friendAdmin, homeAdmin, roomId, '@owner:home.test', home.run.output);
       const accepted = homeAdmin('POST', `/invites/${invite.invite_id}/accept`, { user_id: '@owner:home.test' });
       expect(accepted.status, JSON.stringify(accepted.body)).toBe(200);
 
-      for (let i = 0; i < 10; i++) {
-        expect(friendAdmin('POST', `/rooms/${enc(roomId)}/messages`, { body: `from friend ${i}` }).status).toBe(200);
-        expect(homeAdmin('POST', `/rooms/${enc(roomId)}/messages`, { body: `from home ${i}` }).status).toBe(200);
-      }
-      const bodies = (get: typeof homeAdmin) => (get('GET', `/rooms/${enc(roomId)}/messages?limit=100`).body.messages as Array<{ body: string }>).map((m) => m.body);
-      const onFriend = await poll(() => {
-        const seen = bodies(friendAdmin);
-        expect(seen.filter((b) => b.startsWith('from '))).toHaveLength(20);
-        return seen;
-      });
-      await poll(() => expect(bodies(homeAdmin)).toEqual(onFriend));
+      await talkBothWays(homeAdmin, friendAdmin, roomId);
       expect(friendAdmin('GET', '/queue?destination=home.test').body.entries).toEqual([]);
     } finally {
       await stopChild(home.run.child);

@@ -12,7 +12,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from './helpers/node-process.ts';
-import { admin, inNamespace, poll, routerPerSuite, serveIn, stopChild } from './helpers/netns-node.ts';
+import { inNamespace, inviteAcross, poll, roomBodies, routerPerSuite, serveIn, stopChild } from './helpers/netns-node.ts';
 import { LAN_NODE, ROUTER_WAN, WAN_NODE, routerUnavailable } from './helpers/netns-router.ts';
 import { tempDir } from './helpers/temp-dir.ts';
 
@@ -52,8 +52,8 @@ describe.skipIf(unavailable !== null)('automatic port mapping against miniupnpd 
     // The home node publishes the router's external address: only a mapping makes it true.
     const home = await serveIn(router.lan, homeDir, 'home.test', `${LAN_NODE}:${port}`, ['--public-url', `http://${ROUTER_WAN}:${port}`]);
     try {
-      const homeAdmin = (method: string, path: string, body?: unknown) => admin(router.lan, homeDir, home.ready.admin_url, method, path, body);
-      const friendAdmin = (method: string, path: string, body?: unknown) => admin(router.wan, friendDir, friend.ready.admin_url, method, path, body);
+      const homeAdmin = home.admin;
+      const friendAdmin = friend.admin;
       // No peer yet, so no self-test can run: its addresses are private, so it asks the router at start (issue #32).
       await expect.poll(() => router.natRules(), { timeout: 30_000 }).toContain(`${LAN_NODE}:${port}`);
       await expect.poll(() => homeAdmin('GET', '/reachability').body, { timeout: 10_000 }).toMatchObject({
@@ -69,16 +69,11 @@ describe.skipIf(unavailable !== null)('automatic port mapping against miniupnpd 
       expect(redeemed.body).toMatchObject({ server_name: 'friend.test', reachable: true });
       // A room on the friend's node, with the home's owner: a message each way, pushed both ways.
       const roomId = friendAdmin('POST', '/rooms', { name: 'through the mapping' }).body.room_id as string;
-      expect(friendAdmin('POST', `/rooms/${encodeURIComponent(roomId)}/invites`, { user_id: '@owner:home.test' }).status).toBe(200);
-      const invite = await poll(() => {
-        const list = homeAdmin('GET', `/invites?user_id=${encodeURIComponent('@owner:home.test')}`).body.invites as Array<{ invite_id: string }>;
-        expect(list).toHaveLength(1);
-        return list[0]!;
-      });
+      const invite = await inviteAcross(friendAdmin, homeAdmin, roomId, '@owner:home.test');
       expect(homeAdmin('POST', `/invites/${invite.invite_id}/accept`, { user_id: '@owner:home.test' }).body).toEqual({ room_id: roomId });
       expect(homeAdmin('POST', `/rooms/${encodeURIComponent(roomId)}/messages`, { body: 'from home' }).status).toBe(200);
       expect(friendAdmin('POST', `/rooms/${encodeURIComponent(roomId)}/messages`, { body: 'from the friend' }).status).toBe(200);
-      const bodies = (who: typeof homeAdmin) => (who('GET', `/rooms/${encodeURIComponent(roomId)}/messages?limit=10`).body.messages as Array<{ body: string }>).map((m) => m.body).sort();
+      const bodies = (who: typeof homeAdmin) => roomBodies(who, roomId).sort();
       await poll(() => {
         expect(bodies(homeAdmin)).toEqual(['from home', 'from the friend']);
         expect(bodies(friendAdmin)).toEqual(['from home', 'from the friend']);
@@ -114,8 +109,8 @@ describe.skipIf(unavailable !== null)('automatic port mapping against miniupnpd 
     const home = await serveIn(router.lan, homeDir, 'home.test', `${LAN_NODE}:${port}`, ['--public-url', `http://${ROUTER_WAN}:${port}`]);
     let plain: Awaited<ReturnType<typeof serveIn>> | null = null;
     try {
-      const homeAdmin = (method: string, path: string, body?: unknown) => admin(router.lan, homeDir, home.ready.admin_url, method, path, body);
-      const friendAdmin = (method: string, path: string, body?: unknown) => admin(router.wan, friendDir, friend.ready.admin_url, method, path, body);
+      const homeAdmin = home.admin;
+      const friendAdmin = friend.admin;
       await expect.poll(() => router.natRules(), { timeout: 30_000 }).toContain(`${LAN_NODE}:${port}`);
       const status = homeAdmin('GET', '/status').body;
       // The friend knows the home node under a port the router does not forward: the mapping cannot help.

@@ -9,7 +9,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { NodeProcess, stopAll } from './helpers/node-process.ts';
+import { NodeProcess, startAround, stopAll } from './helpers/node-process.ts';
 import { enc, eventually, inviteAndJoin, messages, roomWithMembers, send } from './helpers/rooms.ts';
 import { removeTempDirs } from './helpers/temp-dir.ts';
 
@@ -22,11 +22,8 @@ beforeAll(async () => {
   alpha = new NodeProcess({ serverName: 'alpha.test' });
   beta = new NodeProcess({ serverName: 'beta.test' });
   gamma = new NodeProcess({ serverName: 'gamma.test' });
-  await Promise.all([alpha.start(), beta.start(), gamma.start()]);
-  await alpha.addPeer(beta);
-  await beta.addPeer(alpha);
-  await alpha.addPeer(gamma);
-  await gamma.addPeer(alpha);
+  // beta and gamma do not peer: each knows the other only through alpha.
+  await startAround(alpha, [beta, gamma]);
   expect((await beta.admin('POST', '/users', { localpart: 'bob' })).status).toBe(200);
 });
 

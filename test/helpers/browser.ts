@@ -1,8 +1,9 @@
+/// <reference lib="dom" />
 /**
  * Debian's Chromium driven by playwright-core (no browser download). `.ci/run` installs it
  * when missing; without it the browser tests say so and are skipped.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll } from 'vitest';
@@ -15,6 +16,22 @@ export const HAVE_CHROMIUM = existsSync(CHROMIUM);
 export const NO_CHROMIUM = `UI tests skipped: no Chromium at ${CHROMIUM} (apt-get install -y chromium; .ci/run does it)`;
 if (!HAVE_CHROMIUM) console.warn(NO_CHROMIUM);
 export const ARTIFACTS = join(REPO_ROOT, 'test-artifacts', 'screenshots');
+
+/** A screenshot of the page into ARTIFACTS as `name`.png. */
+export const shot = (page: Page, name: string, fullPage = false) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage });
+
+let axeSource: string | undefined;
+/** Serious or critical axe violations of the page as it is now. */
+export async function axeViolations(page: Page): Promise<string[]> {
+  // Evaluated through the DevTools protocol: the page's CSP (script-src 'self') stays on.
+  axeSource ??= readFileSync(join(REPO_ROOT, 'node_modules/axe-core/axe.min.js'), 'utf8');
+  if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(axeSource);
+  const result = await page.evaluate(async () => {
+    const axe = (window as unknown as { axe: { run: (ctx: Document, opts: object) => Promise<{ violations: Array<{ id: string; impact: string; nodes: Array<{ target: string[] }> }> }> } }).axe;
+    return axe.run(document, { resultTypes: ['violations'] });
+  });
+  return result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(', ')}`);
+}
 
 /** `extraArgs`: more Chromium switches (e.g. `--host-resolver-rules=MAP home.test 127.0.0.1`, a name that is not loopback). */
 export async function launchBrowser(extraArgs: string[] = []): Promise<Browser> {

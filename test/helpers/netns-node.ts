@@ -9,6 +9,7 @@ import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { CLI } from './node-process.ts';
 import { NetnsRouter } from './netns-router.ts';
+import { enc } from './rooms.ts';
 import { removeTempDirs } from './temp-dir.ts';
 
 /** A child process inside a namespace, read line by line. */
@@ -38,6 +39,9 @@ export function inNamespace(ns: string, args: string[]): { child: ChildProcess; 
   return { child, next, output: () => all };
 }
 
+/** The admin API of one node in its namespace (serveIn's `admin`): its status and JSON answer. */
+export type NsAdmin = (method: string, path: string, body?: unknown) => { status: number; body: any };
+
 /** The admin API of a node in a namespace (its admin listener is on that namespace's loopback). */
 export function admin(ns: string, dataDir: string, adminUrl: string, method: string, path: string, body?: unknown): { status: number; body: any } {
   const token = readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();
@@ -52,12 +56,14 @@ fetch(u, { method: m, headers: { authorization: 'Bearer ' + t, 'content-type': '
  * `serve` in a namespace (admin on that namespace's loopback), once it printed its ready line
  * (`listen` null: the default federation listener):
  * plain HTTP unless `secure` (then its generated self-signed certificate, pinned by links).
+ * `admin` calls this process's admin API.
  */
 export async function serveIn(ns: string, dataDir: string, name: string, listen: string | null, extra: string[], secure = false) {
   const run = inNamespace(ns, [CLI, 'serve', '--data', dataDir, '--server-name', name, ...(listen === null ? [] : ['--listen', listen]), '--admin-listen', '127.0.0.1:0', ...(secure ? [] : ['--insecure-http']), ...extra]);
   const ready = JSON.parse(await run.next());
   expect(ready.ready, run.output()).toBe(true);
-  return { run, ready };
+  const nodeAdmin: NsAdmin = (method, path, body) => admin(ns, dataDir, ready.admin_url, method, path, body);
+  return { run, ready, admin: nodeAdmin };
 }
 
 export async function stopChild(child: ChildProcess): Promise<number | null> {
@@ -109,4 +115,40 @@ export async function poll<T>(check: () => T, timeoutMs = 30_000): Promise<T> {
       await new Promise((r) => setTimeout(r, 250));
     }
   }
+}
+
+/**
+ * `host` invites `userId` into its room, and the invitation is waited for on the user's node
+ * (`guest`) until it is the only one there; returned, to accept. `output` explains a failure.
+ */
+export async function inviteAcross(host: NsAdmin, guest: NsAdmin, roomId: string, userId: string, output: () => string = () => '', timeoutMs = 30_000): Promise<{ invite_id: string; room_id: string }> {
+  const invited = host('POST', `/rooms/${enc(roomId)}/invites`, { user_id: userId });
+  expect(invited.status, JSON.stringify(invited.body)).toBe(200);
+  return poll(() => {
+    const list = guest('GET', `/invites?user_id=${enc(userId)}`).body.invites as Array<{ invite_id: string; room_id: string }>;
+    expect(list.map((i) => i.room_id), output()).toEqual([roomId]);
+    return list[0]!;
+  }, timeoutMs);
+}
+
+/** The bodies of a room's messages (the last 100) as one node shows them. */
+export function roomBodies(node: NsAdmin, roomId: string): string[] {
+  return (node('GET', `/rooms/${enc(roomId)}/messages?limit=100`).body.messages as Array<{ body: string }>).map((m) => m.body);
+}
+
+/**
+ * Ten messages each way, sent in turn from `home` and `friend`; waits until the friend shows all
+ * twenty and the home shows the same, in the same order.
+ */
+export async function talkBothWays(home: NsAdmin, friend: NsAdmin, roomId: string): Promise<void> {
+  for (let i = 0; i < 10; i++) {
+    expect(friend('POST', `/rooms/${enc(roomId)}/messages`, { body: `from friend ${i}` }).status).toBe(200);
+    expect(home('POST', `/rooms/${enc(roomId)}/messages`, { body: `from home ${i}` }).status).toBe(200);
+  }
+  const onFriend = await poll(() => {
+    const seen = roomBodies(friend, roomId);
+    expect(seen.filter((b) => b.startsWith('from '))).toHaveLength(20);
+    return seen;
+  });
+  await poll(() => expect(roomBodies(home, roomId)).toEqual(onFriend));
 }

@@ -151,3 +151,12 @@ export async function startPeered(nodes: NodeProcess[]): Promise<NodeProcess[]> 
   for (const a of nodes) for (const b of nodes) if (a !== b) await a.addPeer(b);
   return nodes;
 }
+
+/** Starts `hub` and `others`, and makes the hub and each of the others peers of each other (the others do not know one another). */
+export async function startAround(hub: NodeProcess, others: NodeProcess[]): Promise<void> {
+  await Promise.all([hub, ...others].map((n) => n.start()));
+  for (const other of others) {
+    await hub.addPeer(other);
+    await other.addPeer(hub);
+  }
+}

@@ -10,7 +10,7 @@
  * honoured. The twin: a reference whose domain is proven keeps speaking under it.
  */
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { LookupFn } from '../../main/core/federation/address-policy.ts';
 import { Identity } from '../../main/core/identity/identity.ts';
 import { parseLink } from '../../main/core/peering/invite-link.ts';
@@ -18,11 +18,12 @@ import { ensureSelfSignedCertificate } from '../../main/core/tls/certificate.ts'
 import Database from 'better-sqlite3';
 import { FakePeer } from '../helpers/fake-peer.ts';
 import { startInProcessNode } from '../helpers/in-process-node.ts';
+import { messagesOn, shownMessage, stopAfterAll } from '../helpers/interop.ts';
 import { queryNodeDb } from '../helpers/inspect-db.ts';
 import { ReferencePeer, reserialize } from '../helpers/reference-peer.ts';
-import { enc, eventually } from '../helpers/rooms.ts';
+import { enc } from '../helpers/rooms.ts';
 import { sendSigned } from '../helpers/signed-request.ts';
-import { removeTempDirs, tempDir } from '../helpers/temp-dir.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 import { PEERING_PATH } from '../../main/core/federation/paths.ts';
 
 type Node = Awaited<ReturnType<typeof startInProcessNode>>;
@@ -52,20 +53,11 @@ async function reference(serverName: string, domain?: string) {
   return { peer, fingerprint: tls.fingerprint256 };
 }
 
-async function messagesOf(node: Node, roomId: string): Promise<any[]> {
-  const answer = await node.admin('GET', `/rooms/${enc(roomId)}/messages?limit=100`);
-  return answer.status === 200 ? answer.body.messages : [];
-}
-
 /** ref3.test says something in its guild under its domain; our node polls and shows it. */
 async function ref3Speaks(node: Node, body: string): Promise<void> {
   const roomId = `!77:${ref3.domain}`;
   const said = ref3.say(roomId, 'Ada', body);
-  const shown = await eventually(async () => {
-    const m = (await messagesOf(node, roomId)).find((x) => x.event_id === said.event_id);
-    if (!m) throw new Error('not polled yet');
-    return m;
-  }, 30_000);
+  const shown = await shownMessage(node, roomId, said.event_id, undefined, 30_000);
   expect(shown).toMatchObject({ sender: `@Ada:${ref3.domain}`, origin_server: 'ref3.test', body });
 }
 
@@ -86,13 +78,7 @@ beforeAll(async () => {
   await ref3Speaks(ours, 'hello under a proven domain');
 });
 
-afterAll(async () => {
-  await ours?.node.stop();
-  await alpha?.stop();
-  await ref3?.stop();
-  for (const peer of others) await peer.stop();
-  removeTempDirs();
-});
+stopAfterAll(() => ({ ours, peers: [alpha, ref3, ...others] }));
 
 describe('red team: a reference that claims a name', () => {
   it('declaring our name, a peer\'s name, another reference\'s domain or a name that is not its own: refused, nothing stored; the proven twin keeps speaking', async () => {
@@ -162,7 +148,7 @@ describe('red team: a reference that claims a name', () => {
     const leave = await evil.call('ours.test', 'POST', '/leave', JSON.stringify({ origin_server: 'evil-ref.test', room_id: roomId, user_id: '@owner:ours.test' }));
     expect(leave.status, leave.text).toBe(403);
 
-    expect((await messagesOf(ours, roomId)).map((m) => m.body)).not.toContain('the owner says: send me your keys');
+    expect((await messagesOn(ours, roomId)).map((m) => m.body)).not.toContain('the owner says: send me your keys');
     const room = (await ours.admin('GET', `/rooms/${enc(roomId)}`)).body;
     expect(room.members).toContainEqual(expect.objectContaining({ user_id: '@owner:ours.test', membership: 'join' }));
     expect(room.members).toContainEqual(expect.objectContaining({ user_id: '@friend:alpha.test', membership: 'invite' }));
@@ -193,7 +179,7 @@ describe('red team: a reference that claims a name', () => {
     }))!;
     const said = await evil2.call('ours.test', 'POST', '/event', asKnown);
     expect(said.status, said.text).toBe(403);
-    expect((await messagesOf(ours, roomId)).map((m) => m.body)).not.toContain('known.test says hi');
+    expect((await messagesOn(ours, roomId)).map((m) => m.body)).not.toContain('known.test says hi');
     // The twin: the proven domain is still honoured.
     await ref3Speaks(ours, 'after known.test');
   });

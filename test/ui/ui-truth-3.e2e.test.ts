@@ -5,27 +5,11 @@
  * known", with its time); a draft outlives the room changing under it, with Copy and the reason;
  * the sign-in page attempts nothing that must fail.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
-import { ARTIFACTS, HAVE_CHROMIUM, browserSuite, signedIn } from '../helpers/browser.ts';
-import { REPO_ROOT } from '../helpers/node-process.ts';
+import { HAVE_CHROMIUM, axeViolations, browserSuite, shot, signedIn } from '../helpers/browser.ts';
 
 const suite = browserSuite();
-const shot = (page: Page, name: string, fullPage = false) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage });
-const AXE = readFileSync(join(REPO_ROOT, 'node_modules/axe-core/axe.min.js'), 'utf8');
-
-/** Serious or critical axe violations of the page as it is now (as in ui-truth.e2e.test.ts). */
-async function axeViolations(page: Page): Promise<string[]> {
-  if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(AXE);
-  const result = await page.evaluate(async () => {
-    const axe = (window as unknown as { axe: { run: (ctx: Document, opts: object) => Promise<{ violations: Array<{ id: string; impact: string; nodes: Array<{ target: string[] }> }> }> } }).axe;
-    return axe.run(document, { resultTypes: ['violations'] });
-  });
-  return result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(', ')}`);
-}
-
 /** Console errors and failed requests (no answer, or an error status) of a page from now on, and the WebSockets it opened. */
 function watch(page: Page): { failures: string[]; sockets: string[] } {
   const failures: string[] = [];

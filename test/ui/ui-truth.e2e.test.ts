@@ -11,29 +11,16 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Locator, Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
-import { ARTIFACTS, HAVE_CHROMIUM, browserSuite, signedIn } from '../helpers/browser.ts';
-import { NodeProcess, REPO_ROOT } from '../helpers/node-process.ts';
+import { ARTIFACTS, HAVE_CHROMIUM, axeViolations, browserSuite, shot, signedIn } from '../helpers/browser.ts';
+import { NodeProcess } from '../helpers/node-process.ts';
 import { queryNodeDb } from '../helpers/inspect-db.ts';
 import { ReferencePeer } from '../helpers/reference-peer.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 
-const AXE = readFileSync(join(REPO_ROOT, 'node_modules/axe-core/axe.min.js'), 'utf8');
 const suite = browserSuite();
 const startNode = (options: ConstructorParameters<typeof NodeProcess>[0]) => suite.start(options);
 
 
-const shot = (page: Page, name: string, fullPage = false) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage });
-
-/** Serious or critical axe violations of the page as it is now. */
-async function axeViolations(page: Page): Promise<string[]> {
-  // Evaluated through the DevTools protocol: the page's CSP (script-src 'self') stays on.
-  if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(AXE);
-  const result = await page.evaluate(async () => {
-    const axe = (window as unknown as { axe: { run: (ctx: Document, opts: object) => Promise<{ violations: Array<{ id: string; impact: string; nodes: Array<{ target: string[] }> }> }> } }).axe;
-    return axe.run(document, { resultTypes: ['violations'] });
-  });
-  return result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(', ')}`);
-}
 
 /** The page's computed background: differs between light and dark only when the dark colours apply. */
 const background = (page: Page) => page.evaluate(() => getComputedStyle(document.body).backgroundColor);

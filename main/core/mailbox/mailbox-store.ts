@@ -8,6 +8,7 @@
  * recipient, which the recipient checks as if the request had come directly.
  */
 import type { Db } from '../store/database.ts';
+import { KeyedWaiters } from '../util/keyed-waiters.ts';
 
 /** What waits in a mailbox expires like an outbox entry. */
 export const MAILBOX_MAX_AGE_MS = 7 * 24 * 3600_000;
@@ -38,7 +39,7 @@ export interface HeldFor {
 
 export class MailboxStore {
   private readonly db: Db;
-  private readonly waiters = new Map<string, Set<() => void>>();
+  private readonly waiters = new KeyedWaiters();
   private readonly clients = new Map<string, number>();
   private readonly insertStmt;
   private readonly pageStmt;
@@ -144,28 +145,14 @@ export class MailboxStore {
   }
 
   wait(recipient: string, ms: number, signal?: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      let set = this.waiters.get(recipient);
-      if (!set) this.waiters.set(recipient, (set = new Set()));
-      const done = () => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', done);
-        set.delete(done);
-        if (set.size === 0 && this.waiters.get(recipient) === set) this.waiters.delete(recipient);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      timer.unref();
-      signal?.addEventListener('abort', done, { once: true });
-      set.add(done);
-    });
+    return this.waiters.wait(recipient, ms, signal);
   }
 
   notify(recipient: string): void {
-    for (const wake of [...(this.waiters.get(recipient) ?? [])]) wake();
+    this.waiters.notify(recipient);
   }
 
   wakeAll(): void {
-    for (const recipient of [...this.waiters.keys()]) this.notify(recipient);
+    this.waiters.notifyAll();
   }
 }

@@ -10,6 +10,7 @@
  */
 import type { Db } from '../store/database.ts';
 import type { DeliveredListener, OutboxRow } from '../outbox/outbox.ts';
+import { KeyedWaiters } from '../util/keyed-waiters.ts';
 
 /** A destination that has not pulled for this long is pushed to again (it may be reachable now). */
 export const PULL_STALE_MS = 2 * 60_000;
@@ -33,7 +34,7 @@ export interface UnreachedPeer {
 
 export class PullQueue {
   private readonly db: Db;
-  private readonly waiters = new Map<string, Set<() => void>>();
+  private readonly waiters = new KeyedWaiters();
   private readonly receivers = new Map<string, PullReceiver>();
   private readonly unreached = new Map<string, UnreachedPeer>();
   private readonly pageStmt;
@@ -156,32 +157,16 @@ export class PullQueue {
 
   /** Waits until new events are queued for `destination`, the time is up, or the signal fires. */
   wait(destination: string, ms: number, signal?: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      let set = this.waiters.get(destination);
-      if (!set) this.waiters.set(destination, (set = new Set()));
-      const done = () => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', done);
-        set.delete(done);
-        if (set.size === 0 && this.waiters.get(destination) === set) this.waiters.delete(destination);
-        resolve();
-      };
-      const timer = setTimeout(done, Math.min(ms, MAX_PULL_WAIT_MS));
-      timer.unref();
-      signal?.addEventListener('abort', done, { once: true });
-      set.add(done);
-    });
+    return this.waiters.wait(destination, Math.min(ms, MAX_PULL_WAIT_MS), signal);
   }
 
   /** New events for `destination`: wakes its waiting pulls. */
   notify(destination: string): void {
-    const set = this.waiters.get(destination);
-    if (!set) return;
-    for (const wake of [...set]) wake();
+    this.waiters.notify(destination);
   }
 
   /** Wakes every waiting pull (the node is stopping). */
   wakeAll(): void {
-    for (const destination of [...this.waiters.keys()]) this.notify(destination);
+    this.waiters.notifyAll();
   }
 }

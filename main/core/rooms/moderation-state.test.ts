@@ -3,12 +3,9 @@
  * same whatever order the events arrive in (as every server must compute the same), and the
  * search/mention helpers treat user text as text.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from '../../../test/helpers/fixtures.ts';
 import type { Envelope } from '../federation/envelope.ts';
-import { openDatabase, type Db } from '../store/database.ts';
+import type { Db } from '../store/database.ts';
 import { FederationEvents } from '../store/federation-events.ts';
 import { MAX_CLOCK_SKEW_MS } from './ordering.ts';
 import { mentions } from './read-markers.ts';
@@ -16,17 +13,9 @@ import { BANNED_BACKLOG_GRACE_MS, bannedEventIsAbuse } from './room-bans.ts';
 import { RoomStore } from './room-store.ts';
 import { escapeHtml, highlight, matchExpression, queryWords } from './search-index.ts';
 
-let dir: string;
 let db: Db;
-
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'paracord-moderation-'));
-  db = openDatabase(join(dir, 'paracord.db'));
-});
-
-afterEach(() => {
-  db.close();
-  rmSync(dir, { recursive: true, force: true });
+beforeEach(({ tempDb }) => {
+  db = tempDb.db;
 });
 
 const ROOM = '!r:alpha.test';

@@ -1,23 +1,12 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from '../../../test/helpers/fixtures.ts';
 import type { Envelope } from '../federation/envelope.ts';
-import { openDatabase, type Db } from '../store/database.ts';
+import type { Db } from '../store/database.ts';
 import { MIGRATIONS } from '../store/migrations.ts';
 import { ReactionIndex } from './reaction-index.ts';
 
-let dir: string;
 let db: Db;
-
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'paracord-reactions-'));
-  db = openDatabase(join(dir, 'paracord.db'));
-});
-
-afterEach(() => {
-  db.close();
-  rmSync(dir, { recursive: true, force: true });
+beforeEach(({ tempDb }) => {
+  db = tempDb.db;
 });
 
 const ROOM = '!r:alpha.test';

@@ -1,6 +1,7 @@
 import type { Middleware } from 'koa';
 import { ADMIN_SESSION_PATH } from '../../../../shared/contract/admin-operations.ts';
 import type { LoginSessions } from '../sessions.ts';
+import { getOnly } from './get-only.ts';
 
 /** What `GET /session` answers: the request's own cookie is a valid session, an ended one, or absent. */
 export type SessionState = 'valid' | 'ended' | 'none';
@@ -12,16 +13,9 @@ export type SessionState = 'valid' | 'ended' | 'none';
  * Host check and before the credential check.
  */
 export function sessionState(sessions: LoginSessions, cookieName: string): Middleware {
-  return async (ctx, next) => {
-    if (ctx.path !== ADMIN_SESSION_PATH) return next();
-    if (ctx.method !== 'GET') {
-      ctx.status = 405;
-      ctx.set('allow', 'GET');
-      ctx.body = { error: 'method_not_allowed', message: 'session only answers GET' };
-      return;
-    }
+  return getOnly(ADMIN_SESSION_PATH, 'session', (ctx) => {
     const cookie = ctx.cookies.get(cookieName);
     const state: SessionState = sessions.isValid(cookie) ? 'valid' : cookie ? 'ended' : 'none';
     ctx.body = { session: state };
-  };
+  });
 }

@@ -3,6 +3,7 @@ import type { Middleware } from 'koa';
 import { z } from 'zod';
 import { ADMIN_API_PREFIX } from '../../../../shared/contract/admin-operations.ts';
 import { badRequest } from '../../errors.ts';
+import { getOnly } from './get-only.ts';
 
 /** Unauthenticated on purpose: the CLI asks it before it sends the bearer token anywhere. */
 export const WHOAMI_PATH = `${ADMIN_API_PREFIX}/whoami`;
@@ -20,16 +21,9 @@ export function whoamiProof(nonce: string, challenge: string): string {
  * run that wrote node.json. Mounted after the Host check and before the bearer token check.
  */
 export function whoami(nonce: () => string): Middleware {
-  return async (ctx, next) => {
-    if (ctx.path !== WHOAMI_PATH) return next();
-    if (ctx.method !== 'GET') {
-      ctx.status = 405;
-      ctx.set('allow', 'GET');
-      ctx.body = { error: 'method_not_allowed', message: 'whoami only answers GET' };
-      return;
-    }
+  return getOnly(WHOAMI_PATH, 'whoami', (ctx) => {
     const challenge = challengeSchema.safeParse(ctx.query.challenge);
     if (!challenge.success) throw badRequest('bad_challenge', 'challenge must be 32 to 128 lowercase hex digits');
     ctx.body = { proof: whoamiProof(nonce(), challenge.data), pid: process.pid };
-  };
+  });
 }

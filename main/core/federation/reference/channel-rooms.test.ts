@@ -1,22 +1,13 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openDatabase, type Db } from '../../store/database.ts';
+import { beforeEach, describe, expect, it } from '../../../../test/helpers/fixtures.ts';
+import type { Db } from '../../store/database.ts';
 import { FederationEvents } from '../../store/federation-events.ts';
 import { runMigrations } from '../../store/migrations.ts';
 import { RoomStore } from '../../rooms/room-store.ts';
 import { MAX_CHANNEL_ROOMS_PER_GUILD, ReferenceChannels, channelIdOf, channelRoomId, guildRoomOf, parseChannelRoom } from './channel-rooms.ts';
 
-let dir: string;
 let db: Db;
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'paracord-channels-'));
-  db = openDatabase(join(dir, 'paracord.db'));
-});
-afterEach(() => {
-  db.close();
-  rmSync(dir, { recursive: true, force: true });
+beforeEach(({ tempDb }) => {
+  db = tempDb.db;
 });
 
 describe('channel room ids', () => {

@@ -1,19 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openDatabase, type Db } from '../../store/database.ts';
+import { beforeEach, describe, expect, it } from '../../../../test/helpers/fixtures.ts';
+import type { Db } from '../../store/database.ts';
 import { MAX_REPLACED_KEYS_PER_SERVER, ReplacedKeys } from './key-replacement.ts';
 
-let dir: string;
 let db: Db;
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'paracord-replaced-keys-'));
-  db = openDatabase(join(dir, 'paracord.db'));
-});
-afterEach(() => {
-  db.close();
-  rmSync(dir, { recursive: true, force: true });
+beforeEach(({ tempDb }) => {
+  db = tempDb.db;
 });
 
 describe('keys a reference replaced under the same id', () => {

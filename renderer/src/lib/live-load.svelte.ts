@@ -1,0 +1,59 @@
+/**
+ * What the Dashboard and the Peers screen do alike to stay current: "N s ago" lines that age, and
+ * their data loaded in two parts that follow the live counters (live.svelte.ts).
+ * Both are made while a screen's component initialises (their effects live as long as it).
+ */
+import { untrack } from 'svelte';
+import { live } from './live.svelte.ts';
+
+/** The time for lines such as "last delivered 20 s ago": `now` moves on every 5 s. */
+export function ticking(): { readonly now: number } {
+  const clock = $state({ now: Date.now() });
+  $effect(() => {
+    const timer = setInterval(() => (clock.now = Date.now()), 5000);
+    return () => clearInterval(timer);
+  });
+  return clock;
+}
+
+export interface LiveLoadParts {
+  delivery: () => Promise<void>;
+  rest: () => Promise<void>;
+  failed: (error: unknown) => void;
+  succeeded?: () => void;
+}
+
+/**
+ * A screen's data in two parts (issue #35 item 3): a delivery attempt (`live.queue`, one per
+ * attempt) changes only what `delivery` loads (the peers' lines, refused messages), so only that
+ * is asked again then; any other change (`live.status`, `live.room`) asks for both.
+ */
+export class LiveLoad {
+  /** Until the first whole answer the lists are not known to be empty. */
+  loaded = $state(false);
+  readonly #parts: LiveLoadParts;
+
+  constructor(parts: LiveLoadParts) {
+    this.#parts = parts;
+    /** The counters the last load saw: when only `live.queue` moved since, only the delivery part is asked again. */
+    let seen = { status: -1, room: -1 };
+    $effect(() => {
+      const counts = { status: live.status, room: live.room };
+      void live.queue;
+      const onlyDelivery = untrack(() => this.loaded) && counts.status === seen.status && counts.room === seen.room;
+      seen = counts;
+      void this.load(onlyDelivery);
+    });
+  }
+
+  /** Both parts (after an action), or only the delivery part; a failure goes to `failed`, a success to `succeeded`. */
+  async load(onlyDelivery = false): Promise<void> {
+    try {
+      await Promise.all(onlyDelivery ? [this.#parts.delivery()] : [this.#parts.delivery(), this.#parts.rest()]);
+      if (!onlyDelivery) this.loaded = true;
+      this.#parts.succeeded?.();
+    } catch (error) {
+      this.#parts.failed(error);
+    }
+  }
+}
