@@ -72,7 +72,7 @@ describe('reachability self-test', () => {
     expect(['alpha.test', 'gamma.test']).toContain(automatic.via);
     expect(automatic.error).toMatch(/could not reach this node: connection refused at http:\/\/127\.0\.0\.1:\d+/);
     expect(automatic.error).toContain(closed);
-    expect(Object.keys(automatic).sort()).toEqual(['checked_at', 'endpoint', 'error', 'families', 'mapping', 'mode', 'reachable', 'via']);
+    expect(Object.keys(automatic).sort()).toEqual(['checked_at', 'endpoint', 'error', 'families', 'mapping', 'mode', 'pinhole', 'reachable', 'via']);
     // The peer tried beta's IPv4 endpoint; beta publishes no IPv6 one (issue #32 item 4).
     expect(automatic.families).toEqual({ ipv4: false, ipv6: null });
     // It now advertises that it receives by pull.
