@@ -130,7 +130,7 @@ export class MemberStore {
     const name = localpart.toLowerCase();
     if (!LOCALPART.test(name)) throw badRequest('invalid_name', 'a user name has 1–32 characters: lowercase letters, digits, and . _ - (not first)');
     if (RESERVED.has(name)) throw conflict('name_taken', `the name ${name} is reserved; choose another`);
-    const problem = passphraseProblem(passphrase, [name, this.serverName()]);
+    const problem = await passphraseProblem(passphrase, [name, this.serverName()]);
     if (problem) throw badRequest('weak_passphrase', problem);
     const hash = await hashPassphrase(passphrase);
     const userId = `@${name}:${this.serverName()}`;
@@ -221,7 +221,7 @@ export class MemberStore {
     } else if (!(await verifyPassphrase(row.passphrase_hash, proof.current.slice(0, 1024)))) {
       throw new HttpError(401, 'wrong_passphrase', 'the current passphrase is not right');
     }
-    const problem = passphraseProblem(next, [userId.slice(1).split(':')[0]!, this.serverName()]);
+    const problem = await passphraseProblem(next, [userId.slice(1).split(':')[0]!, this.serverName()]);
     if (problem) throw badRequest('weak_passphrase', problem);
     const hash = await hashPassphrase(next);
     return this.db.transaction(() => {

@@ -13,21 +13,25 @@
  */
 import { randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import {
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  verifyAuthenticationResponse,
-  verifyRegistrationResponse,
-  type AuthenticationResponseJSON,
-  type AuthenticatorTransport,
-  type PublicKeyCredentialCreationOptionsJSON,
-  type PublicKeyCredentialRequestOptionsJSON,
-  type RegistrationResponseJSON,
+import type {
+  AuthenticationResponseJSON,
+  AuthenticatorTransport,
+  PublicKeyCredentialCreationOptionsJSON,
+  PublicKeyCredentialRequestOptionsJSON,
+  RegistrationResponseJSON,
 } from '@simplewebauthn/server';
 import type { Db } from '../store/database.ts';
 import type { PasskeyView } from '../../../shared/contract/admin/members.ts';
 import { HttpError, badRequest, conflict, notFound } from '../errors.ts';
 import type { MemberStore, SignedIn } from './member-store.ts';
+
+/**
+ * @simplewebauthn/server is loaded at the first passkey request, not with the node: it adds ~26 MB
+ * of RSS to a process, which every node would carry idle for a feature most never use (issue #36
+ * goal 5).
+ */
+let webauthnModule: Promise<typeof import('@simplewebauthn/server')> | null = null;
+const webauthn = () => (webauthnModule ??= import('@simplewebauthn/server'));
 
 /** How long a challenge may be answered (the browser's prompt gets the same time). */
 export const PASSKEY_CHALLENGE_MS = 120_000;
@@ -71,7 +75,7 @@ export class MemberPasskeys {
   async registrationOptions(userId: string, sessionId: string, displayName: string | null, site: PasskeySite): Promise<PublicKeyCredentialCreationOptionsJSON> {
     const own = this.rows(userId).filter((r) => r.rp_id === site.rpId);
     if (own.length >= MAX_PASSKEYS_PER_MEMBER) throw conflict('too_many_passkeys', `you have ${MAX_PASSKEYS_PER_MEMBER} passkeys already; remove one first`);
-    const options = await generateRegistrationOptions({
+    const options = await (await webauthn()).generateRegistrationOptions({
       rpName: this.serverName() || site.rpId,
       rpID: site.rpId,
       userName: userId,
@@ -92,7 +96,7 @@ export class MemberPasskeys {
     if (!challenge) throw badRequest('passkey_not_accepted', 'this passkey request expired or was already answered; try again');
     let verified;
     try {
-      verified = await verifyRegistrationResponse({ response, expectedChallenge: challenge.challenge, expectedOrigin: site.origin, expectedRPID: site.rpId, requireUserVerification: true });
+      verified = await (await webauthn()).verifyRegistrationResponse({ response, expectedChallenge: challenge.challenge, expectedOrigin: site.origin, expectedRPID: site.rpId, requireUserVerification: true });
     } catch (error) {
       throw badRequest('passkey_not_accepted', `this passkey could not be checked: ${(error as Error).message}`);
     }
@@ -118,7 +122,7 @@ export class MemberPasskeys {
 
   /** Options for a sign-in, and the attempt id the answer must come back with. */
   async signInOptions(site: PasskeySite): Promise<{ attempt: string; options: PublicKeyCredentialRequestOptionsJSON }> {
-    const options = await generateAuthenticationOptions({ rpID: site.rpId, userVerification: 'required', timeout: PASSKEY_CHALLENGE_MS / 2 });
+    const options = await (await webauthn()).generateAuthenticationOptions({ rpID: site.rpId, userVerification: 'required', timeout: PASSKEY_CHALLENGE_MS / 2 });
     const attempt = randomBytes(18).toString('base64url');
     this.challenges.set(`sign-in ${attempt}`, { challenge: options.challenge, site });
     return { attempt, options };
@@ -142,7 +146,7 @@ export class MemberPasskeys {
     if (!challenge || !row || row.rp_id !== site.rpId || !this.members.isEnabled(row.user_id)) throw fail();
     let verified;
     try {
-      verified = await verifyAuthenticationResponse({
+      verified = await (await webauthn()).verifyAuthenticationResponse({
         response,
         expectedChallenge: challenge.challenge,
         expectedOrigin: site.origin,

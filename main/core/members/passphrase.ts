@@ -4,25 +4,33 @@
  * only as Argon2id hashes (libsodium's crypto_pwhash_str, interactive limits, off the main thread).
  */
 import sodium from 'sodium-native';
-import { ZxcvbnFactory } from '@zxcvbn-ts/core';
-import * as common from '@zxcvbn-ts/language-common';
+import type { ZxcvbnFactory } from '@zxcvbn-ts/core';
 
 export const PASSPHRASE_MIN_CHARS = 10;
 export const PASSPHRASE_MAX_CHARS = 256;
 /** zxcvbn scores 0–4; below this a passphrase is one a guesser tries early. */
 const MIN_SCORE = 3;
 
-let strength: ZxcvbnFactory | null = null;
+/**
+ * The scorer and its lists are loaded at the first passphrase checked, not with the node: they add
+ * ~28 MB of RSS to a process, which every node would carry idle (issue #36 goal 5).
+ */
+let strength: Promise<ZxcvbnFactory> | null = null;
+function scorer(): Promise<ZxcvbnFactory> {
+  strength ??= Promise.all([import('@zxcvbn-ts/core'), import('@zxcvbn-ts/language-common')]).then(
+    ([{ ZxcvbnFactory: Factory }, common]) => new Factory({ dictionary: { ...common.dictionary }, graphs: common.adjacencyGraphs }),
+  );
+  return strength;
+}
 
 /** Why `passphrase` cannot be used, in words, or null. `personal`: words it must not lean on (the user name, the server's). */
-export function passphraseProblem(passphrase: string, personal: readonly string[] = []): string | null {
+export async function passphraseProblem(passphrase: string, personal: readonly string[] = []): Promise<string | null> {
   const chars = [...passphrase].length;
   if (chars < PASSPHRASE_MIN_CHARS) return `a passphrase needs at least ${PASSPHRASE_MIN_CHARS} characters (a few words are easiest to remember)`;
   if (chars > PASSPHRASE_MAX_CHARS) return `a passphrase may have at most ${PASSPHRASE_MAX_CHARS} characters`;
-  strength ??= new ZxcvbnFactory({ dictionary: { ...common.dictionary }, graphs: common.adjacencyGraphs });
   // "home.example" is also guessed as "home", "example" and "homeexample".
   const words = personal.flatMap((w) => [w, w.replace(/[^\p{L}\p{N}]+/gu, ''), ...w.split(/[^\p{L}\p{N}]+/u)]).filter((w) => w.length >= 3);
-  const result = strength.check(passphrase, [...new Set(words)]);
+  const result = (await scorer()).check(passphrase, [...new Set(words)]);
   if (result.score < MIN_SCORE) return 'this passphrase is among those people guess first; add a few unrelated words';
   return null;
 }
