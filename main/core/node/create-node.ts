@@ -4,10 +4,11 @@
  * alike; never imports electron.
  *
  * In order: the data directory (data-dir-init.ts), the services every node has (services.ts),
- * the context admin operations see (context.ts); start() loads the identity, starts federation
- * when there is one (federation.ts), the admin listener (listeners.ts) and the housekeeping
- * (housekeeping.ts). Without an identity the node is in setup mode (setup-mode.ts) until
- * completeSetup.
+ * the context admin operations see (context.ts), and the capabilities that run, each with its
+ * own start and stop (lifecycle.ts). start() loads the identity, then starts federation when
+ * there is one (federation.ts), the admin listener (listeners.ts), the housekeeping
+ * (housekeeping.ts), memory trim and backups; stop() stops them in reverse, storage last.
+ * Without an identity the node is in setup mode (setup-mode.ts) until completeSetup.
  */
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
@@ -28,9 +29,10 @@ import { writeFileAtomic } from '../util/atomic-file.ts';
 import { PACKAGE_ROOT } from '../version.ts';
 import { adminHandlers, nodeContext } from './context.ts';
 import { initDataDir, openDataDir } from './data-dir-init.ts';
-import { startFederation } from './federation.ts';
+import { federationCapability } from './federation.ts';
 import { Housekeeping } from './housekeeping.ts';
-import { close, listenAdmin, type AdminListener } from './listeners.ts';
+import { type Capability, Lifecycle } from './lifecycle.ts';
+import { close, forcedClose, listenAdmin, type AdminListener } from './listeners.ts';
 import { buildServices, newNodeState, type Services } from './services.ts';
 
 export interface StartedNode {
@@ -105,43 +107,47 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
       const identity = await initDataDir(config.dataDir, serverName, setup.identity_backup, options.keySealer, config);
       state.identity = identity;
       log.info({ event: 'setup_complete', server_name: serverName, key_id: identity.keyId }, 'node initialized');
-      await startFederation(s, identity, members);
+      await lifecycle.start(federationCapability(s, identity, members));
     },
   });
   const guardedAdmin = adminHandlers(context, s);
 
+  // What runs, each with its own start and stop (lifecycle.ts): storage first, so it closes last.
+  const lifecycle = new Lifecycle();
+  const storage: Capability = { name: 'storage', close: () => closeStorage(s) };
+  const deliveries: Capability = { name: 'deliveries', drain: () => s.workers.stop() };
+  lifecycle.hold(storage, deliveries);
+  const adminListener: Capability = {
+    name: 'admin listener',
+    start: async () => {
+      const address = parseHostPort(config.adminListen ?? DEFAULT_ADMIN_LISTEN, '--admin-listen');
+      admin = await listenAdmin(adminApp(s, address.host, runNonce, uiRoot, () => guardedAdmin), address, config, log);
+    },
+    drain: (graceMs) => closeAdmin(s, admin, graceMs),
+  };
+  const liveStreams: Capability = { name: 'live streams', drain: (graceMs) => void s.notifications.emit('close', graceMs) };
+  const housekeepingTimers: Capability = { name: 'housekeeping', start: () => housekeeping.start(), halt: () => housekeeping.stop() };
+  const memoryTrim: Capability = { name: 'memory trim', start: () => s.memoryTrim.start(), halt: () => s.memoryTrim.stop() };
+  const backups: Capability = { name: 'backups', start: () => s.backups.scheduler.start(), drain: () => s.backups.scheduler.stop() };
+
   async function start(): Promise<StartedNode> {
     await loadIdentity(s, paths, options.keySealer);
-    if (state.identity) await startFederation(s, state.identity, members);
-    const adminListen = parseHostPort(config.adminListen ?? DEFAULT_ADMIN_LISTEN, '--admin-listen');
-    const adminApp = createAdminApp({
-      log, token: s.adminToken, handlers: () => guardedAdmin, extraHosts: [adminListen.host], notifications: s.notifications, sessions: s.sessions,
-      uiRoot,
-      inFlight: s.adminInFlight,
-      runNonce: () => runNonce,
-      metrics: () => s.metrics.scrape(),
-      streamLimits: config.adminStreamLimits,
-    });
-    admin = await listenAdmin(adminApp, adminListen, config, log);
-    housekeeping.start();
-    const runtime: RuntimeInfo = { pid: process.pid, federation_url: state.federationUrl, admin_url: admin.url, started_at: startedAt, nonce: runNonce };
+    if (state.identity) await lifecycle.start(federationCapability(s, state.identity, members));
+    await lifecycle.start(adminListener, liveStreams, housekeepingTimers);
+    const adminUrl = admin?.url ?? '';
+    const runtime: RuntimeInfo = { pid: process.pid, federation_url: state.federationUrl, admin_url: adminUrl, started_at: startedAt, nonce: runNonce };
     writeFileAtomic(paths.runtime, JSON.stringify(runtime) + '\n');
+    await lifecycle.start(memoryTrim, backups);
     const mode = state.identity ? 'running' : 'setup';
-    s.memoryTrim.start();
-    s.backups.scheduler.start();
-    log.info({ event: 'node_ready', mode, server_name: state.identity?.serverName ?? null, federation_url: state.federationUrl, admin_url: admin.url }, 'node ready');
-    return { mode, federation_url: state.federationUrl, admin_url: admin.url, login_url: context.loginUrl() };
+    log.info({ event: 'node_ready', mode, server_name: state.identity?.serverName ?? null, federation_url: state.federationUrl, admin_url: adminUrl }, 'node ready');
+    return { mode, federation_url: state.federationUrl, admin_url: adminUrl, login_url: context.loginUrl() };
   }
 
   async function stop(graceMs = 10_000): Promise<void> {
     if (stopped) return;
     stopped = true;
-    housekeeping.stop();
-    s.memoryTrim.stop();
-    state.running?.halt(); // running catch-ups end before the database closes
     log.info({ event: 'node_stopping' }, 'stopping: finishing in-flight requests');
-    await stopListening(s, admin, graceMs);
-    await closeStorage(s);
+    await lifecycle.stop(graceMs);
     // Only our own node.json: after a lost lock it may be another node's.
     if (readRuntimeInfo(paths)?.nonce === runNonce) rmSync(paths.runtime, { force: true });
     lock.release();
@@ -171,23 +177,23 @@ async function loadIdentity({ config, settings, state, log }: Services, paths: D
   if (state.identity && settings.get('server_name') === undefined) settings.set('server_name', state.identity.serverName);
 }
 
-/** Stops both listeners and what works for them: live streams end, in-flight requests get `graceMs`. */
-async function stopListening(s: Services, admin: AdminListener | null, graceMs: number): Promise<void> {
-  const { log, state, notifications } = s;
-  const forced = (name: string) =>
-    log.warn({ event: 'shutdown_forced', listener: name, grace_ms: graceMs, open_requests: name === 'federation' ? [...s.federationInFlight].slice(0, 20) : undefined }, `requests still open on the ${name} listener after the grace period; closing them`);
-  notifications.emit('close', graceMs);
-  // Admin streams close by themselves once their requests are answered; past the grace period they are cut.
+/** The admin app (admin/admin-app.ts) over the node's services. */
+function adminApp(s: Services, host: string, runNonce: string, uiRoot: string, handlers: () => AdminHandlers) {
+  return createAdminApp({
+    log: s.log, token: s.adminToken, handlers, extraHosts: [host], notifications: s.notifications, sessions: s.sessions,
+    uiRoot,
+    inFlight: s.adminInFlight,
+    runNonce: () => runNonce,
+    metrics: () => s.metrics.scrape(),
+    streamLimits: s.config.adminStreamLimits,
+  });
+}
+
+/** Closes the admin listener: its streams close by themselves once their requests are answered; past `graceMs` they are cut. */
+async function closeAdmin(s: Services, admin: AdminListener | null, graceMs: number): Promise<void> {
   const streamsCut = setTimeout(() => admin?.upgrades.destroyAll(), graceMs);
   streamsCut.unref();
-  s.pull.wakeAll();
-  s.mailboxes.wakeAll();
-  await Promise.all([
-    state.running?.close(graceMs, () => forced('federation')),
-    close(admin?.server ?? null, graceMs, () => forced('admin'), () => s.adminInFlight.size),
-    s.workers.stop(),
-    s.backups.scheduler.stop(),
-  ]);
+  await close(admin?.server ?? null, graceMs, () => forcedClose(s.log, 'admin', graceMs), () => s.adminInFlight.size);
   clearTimeout(streamsCut);
 }
 

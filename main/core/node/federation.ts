@@ -22,7 +22,8 @@ import { probeCaller } from '../reachability/probe-caller.ts';
 import { PublishedEndpoints } from '../reachability/published-endpoints.ts';
 import { RoomService } from '../rooms/room-service.ts';
 import { ensureSelfSignedCertificate, loadCertificate, type TlsMaterial } from '../tls/certificate.ts';
-import { close, defaultEndpoint, listenFederation, selfBaseUrl, type FederationListener } from './listeners.ts';
+import type { Capability } from './lifecycle.ts';
+import { close, defaultEndpoint, forcedClose, listenFederation, selfBaseUrl, type FederationListener } from './listeners.ts';
 import type { Services } from './services.ts';
 
 /** The services that start with federation. */
@@ -235,6 +236,24 @@ export async function startFederation(s: Services, id: Identity, memberClient?: 
   for (const roomId of parts.rooms.remoteJoinedRooms()) {
     parts.rooms.catchUp(roomId).catch((error: Error) => warnLimited(log, `catch_up_failed ${roomId}`, { event: 'catch_up_failed', room_id: roomId, error: error.message }, 'catch-up failed; will rely on the host resending'));
   }
+}
+
+/**
+ * Federation as one capability of the node's lifecycle (lifecycle.ts): started with an identity
+ * (at start, or at the end of setup); on the way down catch-ups and peering halt, then the pull
+ * and mailbox waits are woken and the listener, reachability and reference poller close.
+ */
+export function federationCapability(s: Services, id: Identity, memberClient?: Middleware): Capability {
+  return {
+    name: 'federation',
+    start: () => startFederation(s, id, memberClient),
+    halt: () => s.state.running?.halt(),
+    drain: async (graceMs) => {
+      s.pull.wakeAll();
+      s.mailboxes.wakeAll();
+      await s.state.running?.close(graceMs, () => forcedClose(s.log, 'federation', graceMs, s.federationInFlight));
+    },
+  };
 }
 
 /** Starts and stops the ways a node nobody can reach receives: pull (issue #15) and mailboxes (issue #32). */

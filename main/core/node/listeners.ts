@@ -47,6 +47,14 @@ export async function close(server: Server | null, graceMs: number, onForced: ()
   clearInterval(poll);
 }
 
+/** Said when a listener's requests outlived the grace period (`open`: what the federation listener was still handling). */
+export function forcedClose(log: Logger, name: 'admin' | 'federation', graceMs: number, open?: Iterable<string>): void {
+  log.warn(
+    { event: 'shutdown_forced', listener: name, grace_ms: graceMs, open_requests: open ? [...open].slice(0, 20) : undefined },
+    `requests still open on the ${name} listener after the grace period; closing them`,
+  );
+}
+
 /** The federation listener, listening: where (`host`, the `port` it got), and its upgraded connections (members' streams). */
 export interface FederationListener {
   server: Server;
