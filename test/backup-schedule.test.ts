@@ -5,24 +5,18 @@
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, type InProcessNode } from './helpers/fixtures.ts';
 import { request } from 'undici';
-import { startInProcessNode } from './helpers/in-process-node.ts';
-import { removeTempDirs, tempDir } from './helpers/temp-dir.ts';
+import { tempDir } from './helpers/temp-dir.ts';
 import { verifyBackup } from '../main/core/backup/restore.ts';
 import { pino } from 'pino';
 
-let alpha: Awaited<ReturnType<typeof startInProcessNode>>;
+let alpha: InProcessNode;
 /** alpha's warnings and errors, one JSON object a line. */
 const logLines: string[] = [];
 
-beforeAll(async () => {
-  alpha = await startInProcessNode('alpha.test', { log: pino({ level: 'warn' }, { write: (line: string) => void logLines.push(line) }) });
-});
-
-afterAll(async () => {
-  await alpha.node.stop();
-  removeTempDirs();
+beforeAll(async ({ fileNodes }) => {
+  alpha = await fileNodes.inProcess('alpha.test', { log: pino({ level: 'warn' }, { write: (line: string) => void logLines.push(line) }) });
 });
 
 describe('backup schedule (admin API)', () => {
@@ -117,7 +111,7 @@ describe('backup schedule (admin API)', () => {
 });
 
 describe('a schedule from serve --backup-dir', () => {
-  it('wins for the run that gives it, and a later start with another folder or without the flag follows the command line', async () => {
+  it('wins for the run that gives it, and a later start with another folder or without the flag follows the command line', async ({ nodes }) => {
     const dataDir = tempDir('paracord-inproc-');
     const [saved, first, second] = ['saved', 'first', 'second'].map((name) => {
       const dir = join(tempDir(), name);
@@ -125,7 +119,7 @@ describe('a schedule from serve --backup-dir', () => {
       return dir;
     }) as [string, string, string];
     const start = (backup?: { dir: string; every?: 'hourly' | 'daily' | 'weekly'; keep?: number }) =>
-      startInProcessNode('flags.test', { dataDir, ...(backup ? { config: { backup } } : {}) });
+      nodes.inProcess('flags.test', { dataDir, ...(backup ? { config: { backup } } : {}) });
 
     // A schedule saved through the API (the dashboard).
     let node = await start();
@@ -157,6 +151,5 @@ describe('a schedule from serve --backup-dir', () => {
     node = await start();
     expect((await node.admin('GET', '/backups/schedule')).body).toEqual({ schedule: null });
     expect((await node.admin('GET', '/status')).body.backup.scheduled).toBe(false);
-    await node.node.stop();
   });
 });

@@ -14,7 +14,7 @@ import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, type InProcessNode } from './helpers/fixtures.ts';
 import { CanonicalJsonError, canonicalJson } from '../main/core/crypto/canonical-json.ts';
 import { envelopeWireJson, signEnvelope, type Envelope, type UnsignedEnvelope } from '../main/core/federation/envelope.ts';
 import { createFederationApp } from '../main/core/federation/federation-app.ts';
@@ -23,9 +23,7 @@ import { parseLink } from '../main/core/peering/invite-link.ts';
 import { INVITE_WIRE_ORDER, MEMBERSHIP_WIRE_ORDER, wireJson } from '../main/core/federation/wire-json.ts';
 import { makeEvent } from './helpers/events.ts';
 import { FakePeer } from './helpers/fake-peer.ts';
-import { startInProcessNode } from './helpers/in-process-node.ts';
 import { sendRaw, sendSigned, type RawResponse } from './helpers/signed-request.ts';
-import { removeTempDirs } from './helpers/temp-dir.ts';
 
 const V1 = '/_paracord/federation/v1';
 /** Per property: a bound on runs and on wall time (the suite must stay well under CI's limit). */
@@ -47,7 +45,7 @@ function timeBound<A extends unknown[]>(run: (...args: A) => Promise<void>): (..
   };
 }
 
-let host: Awaited<ReturnType<typeof startInProcessNode>>;
+let host: InProcessNode;
 let peer: FakePeer;
 let roomId: string;
 let peerUser: string;
@@ -237,15 +235,15 @@ function buildEvent(m: Mutation): { body: string; event: unknown } {
   return { body, event };
 }
 
-beforeAll(async () => {
-  host = await startInProcessNode('alpha.test', {
+beforeAll(async ({ fileNodes }) => {
+  host = await fileNodes.inProcess('alpha.test', {
     // An empty pull answers after 20 ms instead of 25 s; the per-address peering limit is lifted so
     // signed peering bodies reach the schema, the signature and the token checks.
     config: { pullWaitMs: 20, peeringRateLimit: { per_second: 1_000, burst: 1_000 } },
   });
   baseUrl = host.started.federation_url!;
-  peer = await new FakePeer('beta.test').start();
-  gamma = await new FakePeer('gamma.test').start();
+  peer = await fileNodes.fakePeer('beta.test');
+  gamma = await fileNodes.fakePeer('gamma.test');
   expect((await host.admin('POST', '/peers', { server_name: peer.serverName, endpoint: peer.url })).status).toBe(200);
   // The peer signs badly on purpose: no auto-quarantine (tested in its own file), so its accepted
   // events are applied and checked as stored, not held.
@@ -260,13 +258,6 @@ beforeAll(async () => {
   const joined = await sendSigned(peer.identity, baseUrl, 'POST', `${V1}/join`, body);
   expect(joined.status, joined.text).toBe(200);
 }, 60_000);
-
-afterAll(async () => {
-  await host?.node.stop();
-  await peer?.stop();
-  await gamma?.stop();
-  removeTempDirs();
-});
 
 describe('fuzz: canonical JSON', () => {
   it('either refuses with CanonicalJsonError or produces a sorted, idempotent, faithful encoding', () => {

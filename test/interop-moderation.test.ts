@@ -8,28 +8,24 @@
  * - A room WE host: a reference member's delete of someone else's message is refused unless that
  *   user is an owner/moderator here (roles are ours; authorization in rooms/authorize.ts).
  */
-import { beforeAll, describe, expect, it } from 'vitest';
-import { startInProcessNode } from './helpers/in-process-node.ts';
-import { messagesOn, pushedTo, stopAfterAll } from './helpers/interop.ts';
+import { beforeAll, describe, expect, it, type InProcessNode } from './helpers/fixtures.ts';
+import { messagesOn, pushedTo } from './helpers/interop.ts';
 import { ReferencePeer, reserialize, type RefEnvelope } from './helpers/reference-peer.ts';
 import { eventually } from './helpers/rooms.ts';
 
-type Node = Awaited<ReturnType<typeof startInProcessNode>>;
-let ours: Node;
+let ours: InProcessNode;
 let ref: ReferencePeer;
 const enc = encodeURIComponent;
 const OWNER = '@owner:ours.test';
 
-beforeAll(async () => {
-  ref = await new ReferencePeer({ serverName: 'ref.test', allowedGuilds: ['4343'] }).start();
+beforeAll(async ({ fileNodes }) => {
+  ref = await fileNodes.referencePeer({ serverName: 'ref.test', allowedGuilds: ['4343'] });
   ref.guilds.set('4343', 'Ref hall');
-  ours = await startInProcessNode('ours.test', { config: { referencePollIntervalMs: 150 } });
+  ours = await fileNodes.inProcess('ours.test', { config: { referencePollIntervalMs: 150 } });
   const added = await ours.admin('POST', '/peers', { endpoint: ref.url, key_id: ref.keyId, public_key: ref.publicKeyHex });
   expect(added.status).toBe(200);
   await ref.addServer('ours.test', 'ours.test', `${ours.started.federation_url!}/_paracord/federation/v1`);
 });
-
-stopAfterAll(() => ({ ours, peers: [ref] }));
 
 const messagesOf = (roomId: string) => messagesOn(ours, roomId);
 

@@ -4,9 +4,9 @@
  * a real node of ours (in-process, real SQLite and sockets) and the reference-shaped peer playing
  * 3.x (test/helpers/reference-peer.ts, `version: '3'`). v0.8.5 stays in interop-reference.test.ts.
  */
-import { beforeAll, describe, expect, it, vi } from 'vitest';
-import { startInProcessNode } from './helpers/in-process-node.ts';
-import { messagesOn, pushedTo, shownMessage, stopAfterAll } from './helpers/interop.ts';
+import { vi } from 'vitest';
+import { beforeAll, describe, expect, it, type InProcessNode, type Nodes } from './helpers/fixtures.ts';
+import { messagesOn, pushedTo, shownMessage } from './helpers/interop.ts';
 import { ReferencePeer, reserialize, type RefEnvelope } from './helpers/reference-peer.ts';
 import { sendRaw } from './helpers/signed-request.ts';
 import { eventually } from './helpers/rooms.ts';
@@ -23,35 +23,30 @@ function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: st
   });
 }
 
-type Node = Awaited<ReturnType<typeof startInProcessNode>>;
-let ours: Node;
+let ours: InProcessNode;
 let ourUrl: string;
 let ourKey: { key_id: string; public_key: string };
 let ref: ReferencePeer;
 const enc = encodeURIComponent;
-const peers: ReferencePeer[] = [];
 
 /** A 3.x reference peer, started; its admin pins our key by hand (discover: false) when `pin`. */
-async function reference3(serverName: string, options: { allowDiscovery?: boolean; pin?: boolean } = {}): Promise<ReferencePeer> {
-  const peer = await new ReferencePeer({ serverName, version: '3', allowedGuilds: ['4242', '4343'], allowDiscovery: options.allowDiscovery ?? false }).start();
+async function reference3(nodes: Nodes, serverName: string, options: { allowDiscovery?: boolean; pin?: boolean } = {}): Promise<ReferencePeer> {
+  const peer = await nodes.referencePeer({ serverName, version: '3', allowedGuilds: ['4242', '4343'], allowDiscovery: options.allowDiscovery ?? false });
   peer.guilds.set('4242', 'Ref3 lounge');
   peer.guilds.set('4343', 'Ref3 second');
   peer.defaultChannels.set('4242', '424201');
   if (options.pin !== false) peer.pinServer('ours.test', 'ours.test', `${ourUrl}/_paracord/federation/v1`, ourKey.key_id, ourKey.public_key);
-  peers.push(peer);
   return peer;
 }
 
-beforeAll(async () => {
+beforeAll(async ({ fileNodes }) => {
   // Queue entries kept 30 days (not 7): an entry waiting longer than 7 days is what the 3.x age check is about.
-  ours = await startInProcessNode('ours.test', { config: { referencePollIntervalMs: 150, outboxMaxAgeMs: 30 * 86_400_000, retryInitialMs: 200, retryMaxMs: 1_000 } });
+  ours = await fileNodes.inProcess('ours.test', { config: { referencePollIntervalMs: 150, outboxMaxAgeMs: 30 * 86_400_000, retryInitialMs: 200, retryMaxMs: 1_000 } });
   ourUrl = ours.started.federation_url!;
   const keys = (await sendRaw(`${ourUrl}/_paracord/federation/v1/keys`, 'GET', {})).body;
   ourKey = { key_id: keys.active_key.key_id, public_key: keys.active_key.public_key };
-  ref = await reference3('ref3.test');
+  ref = await reference3(fileNodes, 'ref3.test');
 });
-
-stopAfterAll(() => ({ ours, peers }));
 
 const messagesOf = (roomId: string) => messagesOn(ours, roomId);
 const membersOf = async (roomId: string) => ((await ours.admin('GET', `/rooms/${enc(roomId)}`)).body?.members ?? []) as any[];
@@ -175,8 +170,8 @@ describe('membership endorsements (sender @server:<domain>, content {guild_id, m
     expect(await membershipOf(roomId, '@bystander:ours.test')).toBeUndefined();
   });
 
-  it('bad input: an endorsement from a server that does not host the room is a 403, and changes nothing', async () => {
-    const other = await reference3('stranger3.test');
+  it('bad input: an endorsement from a server that does not host the room is a 403, and changes nothing', async ({ fileNodes }) => {
+    const other = await reference3(fileNodes, 'stranger3.test');
     expect((await ours.admin('POST', '/peers', { server_name: 'stranger3.test', endpoint: other.url, key_id: other.keyId, public_key: other.publicKeyHex, reference_version: '3' })).status).toBe(200);
     const ts = Date.now();
     const forged = other.signEnvelope({
@@ -451,8 +446,8 @@ describe('sending into a guild room a 3.x reference hosts (it takes other server
 
 describe('a reference added as v0.8.5 that now runs 3.x: its 401 makes us sign bound, once, and remember', () => {
   let upgraded: ReferencePeer;
-  beforeAll(async () => {
-    upgraded = await reference3('upgraded.test');
+  beforeAll(async ({ fileNodes }) => {
+    upgraded = await reference3(fileNodes, 'upgraded.test');
   });
 
   it('the first four-line request is refused 401, the bound retry is taken, and the peer is 3.x from then on (persisted)', async () => {
@@ -470,8 +465,8 @@ describe('a reference added as v0.8.5 that now runs 3.x: its 401 makes us sign b
 });
 
 describe('the CLI: peer add --reference', () => {
-  it('adds a 3.x whose discovery is off with its key; an unknown version is refused before anything is sent', async () => {
-    const cliRef = await reference3('cli3.test');
+  it('adds a 3.x whose discovery is off with its key; an unknown version is refused before anything is sent', async ({ fileNodes }) => {
+    const cliRef = await reference3(fileNodes, 'cli3.test');
     const bad = await cli(['peer', 'add', 'cli3.test', '--endpoint', cliRef.url, '--key-id', cliRef.keyId, '--public-key', cliRef.publicKeyHex, '--reference', '4', '--data', ours.dataDir]);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/--reference/);
@@ -484,8 +479,8 @@ describe('the CLI: peer add --reference', () => {
 
 describe('discovery v2 (when its admin enables it)', () => {
   let open: ReferencePeer;
-  beforeAll(async () => {
-    open = await reference3('open3.test', { allowDiscovery: true });
+  beforeAll(async ({ fileNodes }) => {
+    open = await reference3(fileNodes, 'open3.test', { allowDiscovery: true });
   });
 
   it('federation-v2 with supported_versions is read: added as a reference 3.x by its discovery alone', async () => {
@@ -495,8 +490,8 @@ describe('discovery v2 (when its admin enables it)', () => {
     expect(peerRow('open3.test')).toEqual({ dialect: 'reference', version: 'federation-v2' });
   });
 
-  it('bad input: a discovery speaking only a version we do not know is refused with the reason, and nothing is stored', async () => {
-    const odd = await reference3('odd3.test', { allowDiscovery: true });
+  it('bad input: a discovery speaking only a version we do not know is refused with the reason, and nothing is stored', async ({ fileNodes }) => {
+    const odd = await reference3(fileNodes, 'odd3.test', { allowDiscovery: true });
     odd.discoveryOverride = { server_name: 'odd3.test', domain: 'odd3.test', federation_endpoint: '/_paracord/federation/v1', enabled: true, version: 'federation-v9', supported_versions: ['federation-v9'] };
     const answer = await ours.admin('POST', '/peers', { endpoint: odd.url, key_id: odd.keyId, public_key: odd.publicKeyHex });
     expect(answer.status).toBe(502);
@@ -507,17 +502,13 @@ describe('discovery v2 (when its admin enables it)', () => {
     expect((await ours.admin('GET', '/peers')).body.peers.find((p: any) => p.server_name === 'odd3.test')).toBeUndefined();
   });
 
-  it('the owner\'s reference_version for a server whose discovery says it is one of ours is refused', async () => {
-    const node2 = await startInProcessNode('node2.test');
-    try {
-      const keys = (await sendRaw(`${node2.started.federation_url}/_paracord/federation/v1/keys`, 'GET', {})).body;
-      const answer = await ours.admin('POST', '/peers', { server_name: 'node2.test', endpoint: node2.started.federation_url, key_id: keys.active_key.key_id, public_key: keys.active_key.public_key, reference_version: '3' });
-      expect(answer.status).toBe(400);
-      expect(answer.body.message).toMatch(/not a Paracord reference server/);
-      expect(peerRow('node2.test')).toBeUndefined();
-    } finally {
-      await node2.node.stop();
-    }
+  it('the owner\'s reference_version for a server whose discovery says it is one of ours is refused', async ({ nodes }) => {
+    const node2 = await nodes.inProcess('node2.test');
+    const keys = (await sendRaw(`${node2.started.federation_url}/_paracord/federation/v1/keys`, 'GET', {})).body;
+    const answer = await ours.admin('POST', '/peers', { server_name: 'node2.test', endpoint: node2.started.federation_url, key_id: keys.active_key.key_id, public_key: keys.active_key.public_key, reference_version: '3' });
+    expect(answer.status).toBe(400);
+    expect(answer.body.message).toMatch(/not a Paracord reference server/);
+    expect(peerRow('node2.test')).toBeUndefined();
   });
 });
 

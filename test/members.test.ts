@@ -13,11 +13,10 @@ import { promisify } from 'node:util';
 import { request } from 'undici';
 import WebSocket from 'ws';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { vi } from 'vitest';
+import { beforeAll, describe, expect, it, type InProcessNode } from './helpers/fixtures.ts';
 import { LOG_LINES_PER_WINDOW } from '../main/core/log/rate-limit.ts';
 import { adminOperations, memberUse, CLIENT_API_PREFIX, CLIENT_STREAM_PATH, ADMIN_API_PREFIX, ADMIN_STREAM_NOTIFICATIONS, type AdminOperationName } from '../shared/contract/admin-operations.ts';
-import { startInProcessNode } from './helpers/in-process-node.ts';
-import { removeTempDirs } from './helpers/temp-dir.ts';
 import { REPO_ROOT } from './helpers/node-process.ts';
 import { SoftAuthenticator } from './helpers/soft-authenticator.ts';
 
@@ -26,24 +25,20 @@ const SAM = `@sam:${SERVER}`;
 const OWNER = `@owner:${SERVER}`;
 const PASSPHRASE = 'lantern orbit pickle seventeen';
 
-let home: Awaited<ReturnType<typeof startInProcessNode>>;
+let home: InProcessNode;
 let base: string;
 /** The node's log lines (warnings and up), as the owner's log file would have them. */
 const logged: Array<Record<string, unknown>> = [];
 let origin: string;
 
-beforeAll(async () => {
-  home = await startInProcessNode(SERVER, {
+beforeAll(async ({ fileNodes }) => {
+  home = await fileNodes.inProcess(SERVER, {
     log: pino({ level: 'warn' }, { write: (line: string) => void logged.push(JSON.parse(line) as Record<string, unknown>) }),
     // Requests from this process come from 127.0.0.1: as a trusted proxy, its X-Forwarded-For names the client.
     config: { trustedProxies: ['127.0.0.1'], signInLimits: { perAccount: 3, perAddress: 4, windowMs: 10 * 60_000 } },
   });
   base = home.started.federation_url!;
   origin = new URL(base).origin;
-});
-afterAll(async () => {
-  await home?.node.stop();
-  removeTempDirs();
 });
 
 interface Answer { status: number; headers: Record<string, string | string[] | undefined>; body: { error?: string; message?: string } & Record<string, unknown> }
@@ -596,16 +591,13 @@ describe('member links and the account', () => {
 describe('the members\' rate limits', () => {
   // A node of its own with small limits (the defaults are far above what a person does); a token
   // comes back every 1000 s, so none does during the test.
-  let tight: Awaited<ReturnType<typeof startInProcessNode>>;
+  let tight: InProcessNode;
   let at = '';
-  beforeAll(async () => {
-    tight = await startInProcessNode('limits.test', {
+  beforeAll(async ({ fileNodes }) => {
+    tight = await fileNodes.inProcess('limits.test', {
       config: { trustedProxies: ['127.0.0.1'], memberRequestLimits: { perMember: { per_second: 0.001, burst: 6 }, perAddress: { per_second: 0.001, burst: 4 } } },
     });
     at = tight.started.federation_url!;
-  });
-  afterAll(async () => {
-    await tight?.node.stop();
   });
   let addresses = 0;
   /** An address no request came from yet (behind the trusted proxy). */

@@ -5,24 +5,17 @@
  * each, which gets a 4xx JSON error and changes nothing.
  */
 import { request } from 'undici';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startInProcessNode } from './helpers/in-process-node.ts';
+import { beforeAll, describe, expect, it, type InProcessNode } from './helpers/fixtures.ts';
 import { queryNodeDb } from './helpers/inspect-db.ts';
-import { removeTempDirs } from './helpers/temp-dir.ts';
 
-let alpha: Awaited<ReturnType<typeof startInProcessNode>>;
-let beta: Awaited<ReturnType<typeof startInProcessNode>>;
+let alpha: InProcessNode;
+let beta: InProcessNode;
 
-beforeAll(async () => {
-  alpha = await startInProcessNode('alpha.test');
-  beta = await startInProcessNode('beta.test');
+beforeAll(async ({ fileNodes }) => {
+  alpha = await fileNodes.inProcess('alpha.test');
+  beta = await fileNodes.inProcess('beta.test');
   await alpha.admin('POST', '/peers', { server_name: 'beta.test', endpoint: beta.started.federation_url });
   await beta.admin('POST', '/peers', { server_name: 'alpha.test', endpoint: alpha.started.federation_url });
-});
-afterAll(async () => {
-  await alpha?.node.stop();
-  await beta?.node.stop();
-  removeTempDirs();
 });
 
 async function login(node: typeof alpha): Promise<string> {
@@ -223,42 +216,34 @@ describe('changes since a cursor (issue #17: the open room reads only what chang
 });
 
 describe('invites and links (items 8, 9)', () => {
-  it('declines an invite (gone from the list), and refuses unknown or malformed ids', async () => {
-    const gamma = await startInProcessNode('gamma.test');
-    try {
-      const room = (await gamma.admin('POST', '/rooms', { name: 'to decline' })).body.room_id as string;
-      await gamma.admin('POST', '/users', { localpart: 'friend' });
-      await gamma.admin('POST', `/rooms/${encodeURIComponent(room)}/invites`, { user_id: '@friend:gamma.test' });
-      const invite = (await gamma.admin('GET', '/invites?user_id=%40friend%3Agamma.test')).body.invites[0];
-      expect((await gamma.admin('POST', `/invites/${invite.invite_id}/decline`, { user_id: '@owner:gamma.test' })).status).toBe(404);
-      expect((await gamma.admin('POST', `/invites/${invite.invite_id}/decline`, { user_id: '@friend:gamma.test' })).body).toEqual({ declined: true });
-      expect((await gamma.admin('GET', '/invites?user_id=%40friend%3Agamma.test')).body.invites).toEqual([]);
-      expect((await gamma.admin('POST', `/invites/${invite.invite_id}/decline`, {})).status).toBe(404);
-      expect((await gamma.admin('POST', '/invites/bogus/decline', {})).status).toBe(400);
-    } finally {
-      await gamma.node.stop();
-    }
+  it('declines an invite (gone from the list), and refuses unknown or malformed ids', async ({ nodes }) => {
+    const gamma = await nodes.inProcess('gamma.test');
+    const room = (await gamma.admin('POST', '/rooms', { name: 'to decline' })).body.room_id as string;
+    await gamma.admin('POST', '/users', { localpart: 'friend' });
+    await gamma.admin('POST', `/rooms/${encodeURIComponent(room)}/invites`, { user_id: '@friend:gamma.test' });
+    const invite = (await gamma.admin('GET', '/invites?user_id=%40friend%3Agamma.test')).body.invites[0];
+    expect((await gamma.admin('POST', `/invites/${invite.invite_id}/decline`, { user_id: '@owner:gamma.test' })).status).toBe(404);
+    expect((await gamma.admin('POST', `/invites/${invite.invite_id}/decline`, { user_id: '@friend:gamma.test' })).body).toEqual({ declined: true });
+    expect((await gamma.admin('GET', '/invites?user_id=%40friend%3Agamma.test')).body.invites).toEqual([]);
+    expect((await gamma.admin('POST', `/invites/${invite.invite_id}/decline`, {})).status).toBe(404);
+    expect((await gamma.admin('POST', '/invites/bogus/decline', {})).status).toBe(400);
   });
 
-  it('previews a link without redeeming it: who, with the key fingerprint; bad links are refused and nothing is stored', async () => {
+  it('previews a link without redeeming it: who, with the key fingerprint; bad links are refused and nothing is stored', async ({ nodes }) => {
     const link = (await alpha.admin('POST', '/invites/peer', {})).body.link as string;
-    const delta = await startInProcessNode('delta.test');
-    try {
-      const preview = await delta.admin('POST', '/invites/peer/preview', { link });
-      expect(preview.status).toBe(200);
-      expect(preview.body).toMatchObject({ server_name: 'alpha.test', already_peer: false, key_fingerprint: (await alpha.admin('GET', '/status')).body.key_fingerprint });
-      expect(preview.body.key_fingerprint).toMatch(/^([0-9A-F]{2}:){15}[0-9A-F]{2}$/);
-      expect((await delta.admin('GET', '/peers')).body.peers).toEqual([]);
-      expect((await alpha.admin('GET', '/invites/peer')).body.invites.find((i: { state: string }) => i.state === 'active')).toBeDefined();
-      const damaged = await delta.admin('POST', '/invites/peer/preview', { link: `${link.slice(0, -4)}AAAA` });
-      expect(damaged.status).toBe(400);
-      expect(damaged.body.error).toBe('invalid_link');
-      expect((await alpha.admin('POST', '/invites/peer/preview', { link })).body.error).toBe('invalid_link'); // own link
-      expect((await delta.admin('POST', '/invites/peer/preview', { link: '' })).status).toBe(400);
-      expect((await delta.admin('GET', '/peers')).body.peers).toEqual([]);
-    } finally {
-      await delta.node.stop();
-    }
+    const delta = await nodes.inProcess('delta.test');
+    const preview = await delta.admin('POST', '/invites/peer/preview', { link });
+    expect(preview.status).toBe(200);
+    expect(preview.body).toMatchObject({ server_name: 'alpha.test', already_peer: false, key_fingerprint: (await alpha.admin('GET', '/status')).body.key_fingerprint });
+    expect(preview.body.key_fingerprint).toMatch(/^([0-9A-F]{2}:){15}[0-9A-F]{2}$/);
+    expect((await delta.admin('GET', '/peers')).body.peers).toEqual([]);
+    expect((await alpha.admin('GET', '/invites/peer')).body.invites.find((i: { state: string }) => i.state === 'active')).toBeDefined();
+    const damaged = await delta.admin('POST', '/invites/peer/preview', { link: `${link.slice(0, -4)}AAAA` });
+    expect(damaged.status).toBe(400);
+    expect(damaged.body.error).toBe('invalid_link');
+    expect((await alpha.admin('POST', '/invites/peer/preview', { link })).body.error).toBe('invalid_link'); // own link
+    expect((await delta.admin('POST', '/invites/peer/preview', { link: '' })).status).toBe(400);
+    expect((await delta.admin('GET', '/peers')).body.peers).toEqual([]);
   });
 
   it('resets a peer rate limit to the default with null', async () => {

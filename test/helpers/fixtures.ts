@@ -21,6 +21,7 @@ import type { Db } from '../../main/core/store/database.ts';
 import type { FakePeer, FakePeerOptions } from './fake-peer.ts';
 import type { startInProcessNode } from './in-process-node.ts';
 import { NodeProcess, startPeered, stopAll } from './node-process.ts';
+import type { ReferencePeer, ReferencePeerOptions } from './reference-peer.ts';
 import { removeTempDirs, tempDir, tempDirMark } from './temp-dir.ts';
 
 export type InProcessNode = Awaited<ReturnType<typeof startInProcessNode>>;
@@ -37,6 +38,8 @@ export class Nodes {
   /** In-process nodes, in the order they were started. */
   readonly inProcessNodes: InProcessNode[] = [];
   readonly fakes: FakePeer[] = [];
+  /** Reference-shaped peers (test/helpers/reference-peer.ts). */
+  readonly references: ReferencePeer[] = [];
   /** Plain servers (forwarders, traps) of the test, closed at the end. */
   readonly servers: Server[] = [];
   private readonly graces = new Map<InProcessNode, number | undefined>();
@@ -86,7 +89,15 @@ export class Nodes {
     return fake;
   }
 
-  /** Stops every node, fake and server (a node the test stopped already is no matter), then removes the temp dirs made since this set began. */
+  /** A reference-shaped peer (test/helpers/reference-peer.ts), started. */
+  async referencePeer(options: ReferencePeerOptions): Promise<ReferencePeer> {
+    const { ReferencePeer } = await import('./reference-peer.ts');
+    const peer = await new ReferencePeer(options).start();
+    this.references.push(peer);
+    return peer;
+  }
+
+  /** Stops every node, fake, reference peer and server (a node the test stopped already is no matter), then removes the temp dirs made since this set began. */
   async stop(): Promise<void> {
     // A node a test paused (SIGSTOP) has to run again to hear its SIGTERM.
     for (const n of this.processes) if (n.child && n.child.exitCode === null && n.child.signalCode === null) n.child.kill('SIGCONT');
@@ -94,6 +105,7 @@ export class Nodes {
     await Promise.all(this.inProcessNodes.splice(0).map((n) => n.node.stop(this.graces.get(n))));
     this.graces.clear();
     await Promise.all(this.fakes.splice(0).map((f) => f.stop()));
+    await Promise.all(this.references.splice(0).map((r) => r.stop()));
     await Promise.all(this.servers.splice(0).map((s) => new Promise((r) => s.close(r))));
     removeTempDirs(this.mark);
   }

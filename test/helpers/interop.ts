@@ -1,13 +1,11 @@
 /**
  * What the tests against reference-shaped peers (reference-peer.ts) share: a room as our
- * in-process node shows it, waiting for an event to be shown here or pushed there, and the file's
- * teardown.
+ * in-process node shows it, waiting for an event to be shown here or pushed there (the files start
+ * and stop their nodes and peers through the fixtures, test/helpers/fixtures.ts).
  */
-import { afterAll } from 'vitest';
 import type { startInProcessNode } from './in-process-node.ts';
 import type { RefEnvelope, ReferencePeer } from './reference-peer.ts';
 import { enc, eventually } from './rooms.ts';
-import { removeTempDirs } from './temp-dir.ts';
 
 export type OurNode = Awaited<ReturnType<typeof startInProcessNode>>;
 
@@ -32,15 +30,5 @@ export function pushedTo(ref: ReferencePeer, eventId: string): Promise<RefEnvelo
     const e = ref.events.find((x) => x.event_id === eventId);
     if (!e) throw new Error('not pushed yet');
     return e;
-  });
-}
-
-/** After the file's tests: our node stopped, then each peer started (in order), and the temp dirs removed. */
-export function stopAfterAll(started: () => { ours: OurNode | undefined; peers: Array<{ stop(): Promise<void> } | undefined> }): void {
-  afterAll(async () => {
-    const { ours, peers } = started();
-    await ours?.node.stop();
-    for (const peer of peers) await peer?.stop();
-    removeTempDirs();
   });
 }

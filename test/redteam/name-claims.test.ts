@@ -10,15 +10,14 @@
  * honoured. The twin: a reference whose domain is proven keeps speaking under it.
  */
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, type InProcessNode, type Nodes } from '../helpers/fixtures.ts';
 import type { LookupFn } from '../../main/core/federation/address-policy.ts';
 import { Identity } from '../../main/core/identity/identity.ts';
 import { parseLink } from '../../main/core/peering/invite-link.ts';
 import { ensureSelfSignedCertificate } from '../../main/core/tls/certificate.ts';
 import Database from 'better-sqlite3';
 import { FakePeer } from '../helpers/fake-peer.ts';
-import { startInProcessNode } from '../helpers/in-process-node.ts';
-import { messagesOn, shownMessage, stopAfterAll } from '../helpers/interop.ts';
+import { messagesOn, shownMessage } from '../helpers/interop.ts';
 import { queryNodeDb } from '../helpers/inspect-db.ts';
 import { ReferencePeer, reserialize } from '../helpers/reference-peer.ts';
 import { enc } from '../helpers/rooms.ts';
@@ -26,19 +25,16 @@ import { sendSigned } from '../helpers/signed-request.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 import { PEERING_PATH } from '../../main/core/federation/paths.ts';
 
-type Node = Awaited<ReturnType<typeof startInProcessNode>>;
-
 /** DNS that knows no name (stands in for the resolver): a name is proven only by what answers at it. */
 const noNames: LookupFn = async (hostname) => {
   throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' });
 };
 const options = { lookup: noNames, config: { referencePollIntervalMs: 150 } };
 
-let ours: Node;
+let ours: InProcessNode;
 let alpha: FakePeer;
 let ref3: ReferencePeer;
 let ref3Fingerprint = '';
-const others: ReferencePeer[] = [];
 
 async function tlsFor(name: string) {
   const dir = tempDir(`${name}-tls-`);
@@ -46,29 +42,28 @@ async function tlsFor(name: string) {
 }
 
 /** A reference server over https (its certificate pinned by the owner), its discovery declaring `domain`. */
-async function reference(serverName: string, domain?: string) {
+async function reference(nodes: Nodes, serverName: string, domain?: string) {
   const tls = await tlsFor(serverName);
-  const peer = await new ReferencePeer({ serverName, ...(domain ? { domain } : {}), tls, allowedGuilds: ['77'] }).start();
-  others.push(peer);
+  const peer = await nodes.referencePeer({ serverName, ...(domain ? { domain } : {}), tls, allowedGuilds: ['77'] });
   return { peer, fingerprint: tls.fingerprint256 };
 }
 
 /** ref3.test says something in its guild under its domain; our node polls and shows it. */
-async function ref3Speaks(node: Node, body: string): Promise<void> {
+async function ref3Speaks(node: InProcessNode, body: string): Promise<void> {
   const roomId = `!77:${ref3.domain}`;
   const said = ref3.say(roomId, 'Ada', body);
   const shown = await shownMessage(node, roomId, said.event_id, undefined, 30_000);
   expect(shown).toMatchObject({ sender: `@Ada:${ref3.domain}`, origin_server: 'ref3.test', body });
 }
 
-beforeAll(async () => {
-  ours = await startInProcessNode('ours.test', options);
-  alpha = await new FakePeer('alpha.test').start();
+beforeAll(async ({ fileNodes }) => {
+  ours = await fileNodes.inProcess('ours.test', options);
+  alpha = await fileNodes.fakePeer('alpha.test');
   expect((await ours.admin('POST', '/peers', { server_name: 'alpha.test', endpoint: alpha.url })).status).toBe(200);
   // The twin: a reference whose domain is an address serving the same server (proven).
   const tls = await tlsFor('ref3.test');
   ref3Fingerprint = tls.fingerprint256;
-  ref3 = await new ReferencePeer({ serverName: 'ref3.test', allowedGuilds: ['77'], tls }).start();
+  ref3 = await fileNodes.referencePeer({ serverName: 'ref3.test', allowedGuilds: ['77'], tls });
   await ref3.serveDomain();
   ref3.guilds.set('77', 'Aliased');
   const added = await ours.admin('POST', '/peers', { endpoint: ref3.url, tls_fingerprint: tls.fingerprint256 });
@@ -78,11 +73,9 @@ beforeAll(async () => {
   await ref3Speaks(ours, 'hello under a proven domain');
 });
 
-stopAfterAll(() => ({ ours, peers: [alpha, ref3, ...others] }));
-
 describe('red team: a reference that claims a name', () => {
-  it('declaring our name, a peer\'s name, another reference\'s domain or a name that is not its own: refused, nothing stored; the proven twin keeps speaking', async () => {
-    const unrelated = await reference('other-ref.test');
+  it('declaring our name, a peer\'s name, another reference\'s domain or a name that is not its own: refused, nothing stored; the proven twin keeps speaking', async ({ fileNodes }) => {
+    const unrelated = await reference(fileNodes, 'other-ref.test');
     await unrelated.peer.serveDomain(); // a real address, serving another server
     const claims: Array<[string, string, number, string]> = [
       ['claims-self.test', 'ours.test', 409, 'name_taken'],
@@ -92,7 +85,7 @@ describe('red team: a reference that claims a name', () => {
       ['claims-other.test', unrelated.peer.domain, 400, 'unproven_domain'],
     ];
     for (const [name, domain, status, code] of claims) {
-      const { peer, fingerprint } = await reference(name, domain);
+      const { peer, fingerprint } = await reference(fileNodes, name, domain);
       const answer = await ours.admin('POST', '/peers', { endpoint: peer.url, tls_fingerprint: fingerprint });
       expect(answer.status, `${name} declaring ${domain}: ${JSON.stringify(answer.body)}`).toBe(status);
       expect(answer.body.error).toBe(code);
@@ -122,8 +115,8 @@ describe('red team: a reference that claims a name', () => {
     await ref3Speaks(ours, 'still mine');
   });
 
-  it('a database from before, where a reference was bound to our name: its events as our owner, its ban "by the owner" and its /leave of our owner are refused', async () => {
-    const { peer: evil, fingerprint } = await reference('evil-ref.test');
+  it('a database from before, where a reference was bound to our name: its events as our owner, its ban "by the owner" and its /leave of our owner are refused', async ({ fileNodes }) => {
+    const { peer: evil, fingerprint } = await reference(fileNodes, 'evil-ref.test');
     expect((await ours.admin('POST', '/peers', { endpoint: evil.url, tls_fingerprint: fingerprint })).status).toBe(200);
     const roomId = (await ours.admin('POST', '/rooms', { name: 'ours' })).body.room_id as string;
     expect((await ours.admin('POST', `/rooms/${enc(roomId)}/invites`, { user_id: '@friend:alpha.test' })).status).toBe(200);
@@ -133,7 +126,7 @@ describe('red team: a reference that claims a name', () => {
     const db = new Database(join(ours.dataDir, 'paracord.db'));
     db.prepare("UPDATE peer_dialects SET domain = 'ours.test' WHERE server_name = 'evil-ref.test'").run();
     db.close();
-    ours = await startInProcessNode('ours.test', { ...options, dataDir: ours.dataDir });
+    ours = await fileNodes.inProcess('ours.test', { ...options, dataDir: ours.dataDir });
     const endpoint = `${ours.started.federation_url}/_paracord/federation/v1`;
     await evil.addServer('ours.test', 'ours.test', endpoint);
     await ref3.addServer('ours.test', 'ours.test', endpoint);
@@ -156,8 +149,8 @@ describe('red team: a reference that claims a name', () => {
     await ref3Speaks(ours, 'after the restart');
   });
 
-  it('a stored alias naming a server we hold keys of (no trust row) is not honoured: its events under that name are refused', async () => {
-    const { peer: evil2, fingerprint } = await reference('evil2-ref.test');
+  it('a stored alias naming a server we hold keys of (no trust row) is not honoured: its events under that name are refused', async ({ fileNodes }) => {
+    const { peer: evil2, fingerprint } = await reference(fileNodes, 'evil2-ref.test');
     expect((await ours.admin('POST', '/peers', { endpoint: evil2.url, tls_fingerprint: fingerprint })).status).toBe(200);
     const roomId = (await ours.admin('POST', '/rooms', { name: 'known' })).body.room_id as string;
     // known.test: keys fetched from it directly (an event origin we looked up), a member of our room, never a peer.
@@ -169,7 +162,7 @@ describe('red team: a reference that claims a name', () => {
     // What an earlier version may have stored for a reference declaring `domain: known.test`.
     db.prepare("UPDATE peer_dialects SET domain = 'known.test' WHERE server_name = 'evil2-ref.test'").run();
     db.close();
-    ours = await startInProcessNode('ours.test', { ...options, dataDir: ours.dataDir });
+    ours = await fileNodes.inProcess('ours.test', { ...options, dataDir: ours.dataDir });
     const endpoint = `${ours.started.federation_url}/_paracord/federation/v1`;
     await evil2.addServer('ours.test', 'ours.test', endpoint);
     await ref3.addServer('ours.test', 'ours.test', endpoint);
