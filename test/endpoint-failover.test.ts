@@ -14,17 +14,14 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
 import { AddressPolicy } from '../main/core/federation/address-policy.ts';
 import { Discovery } from '../main/core/federation/discovery.ts';
 import { HttpClient } from '../main/core/federation/http-client.ts';
-import { openDatabase } from '../main/core/store/database.ts';
 import { Settings } from '../main/core/store/settings.ts';
 import { ensureSelfSignedCertificate, type TlsMaterial } from '../main/core/tls/certificate.ts';
 import { TrustStore } from '../main/core/trust/trust-store.ts';
-import { removeTempDirs, tempDir } from './helpers/temp-dir.ts';
-
-afterAll(() => removeTempDirs());
+import { describe, expect, it } from './helpers/fixtures.ts';
+import { tempDir } from './helpers/temp-dir.ts';
 
 async function certificate(name: string): Promise<TlsMaterial> {
   const dir = tempDir('paracord-cert-');
@@ -47,7 +44,7 @@ async function serve(host: string, tls: TlsMaterial, answer: (path: string) => u
 }
 
 describe('a peer reachable at several endpoints (issue #32 item 4)', () => {
-  it('tries the next endpoint its discovery lists when the first is refused, with the same pin: a bystander listed there gets no request', async () => {
+  it('tries the next endpoint its discovery lists when the first is refused, with the same pin: a bystander listed there gets no request', async ({ tempDb }) => {
     const [peerCert, otherCert] = await Promise.all([certificate('peer.test'), certificate('bystander.test')]);
     const bystander = await serve('127.0.0.1', otherCert, () => ({ served_by: 'bystander' }));
     let endpoints: string[] = [];
@@ -59,7 +56,7 @@ describe('a peer reachable at several endpoints (issue #32 item 4)', () => {
     const v6 = await serve('::1', peerCert, answer('ipv6'));
     endpoints = [v4.origin, bystander.origin, v6.origin];
     try {
-      const db = openDatabase(join(tempDir('paracord-db-'), 'node.db'));
+      const { db } = tempDb;
       const trust = new TrustStore(db, new Settings(db));
       // The owner added the peer by its IPv4 endpoint, with its certificate.
       trust.upsert('peer.test', { trust: 'allow', endpoint: v4.origin, endpoint_source: 'owner', tls_fingerprint: peerCert.fingerprint256 });
@@ -114,7 +111,6 @@ describe('a peer reachable at several endpoints (issue #32 item 4)', () => {
       for (const ip of ['10.0.0.1', '192.168.1.1', '100.64.0.1', 'fe80::1', 'fd00::1', '169.254.169.254', '127.0.0.1', '::1']) expect(strict.alternateRefusal(ip), ip).toMatch(/tried at a public address only/);
       expect(strict.alternateRefusal('1.1.1.1')).toBeNull();
       expect(new AddressPolicy({ insecureHttp: false, allowPrivateAddresses: true }).alternateRefusal('192.168.1.1')).toBeNull();
-      db.close();
     } finally {
       await Promise.all([v4.close(), v6.close(), bystander.close()]);
     }

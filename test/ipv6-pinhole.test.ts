@@ -45,7 +45,7 @@ describe.skipIf(unavailable !== null)('an IPv6 pinhole through miniupnpd (UPnP I
       expect(tcpConnects(router.wan, LAN_NODE_V6, port)).toBe(false);
 
       // A 65 s lease: renewed 60 s before the end, so after 5 s.
-      const run = inNamespace(router.lan, [join(REPO_ROOT, 'test/helpers/pinhole-run.ts'), LAN_NODE_V6, String(port), '65000']);
+      const run = inNamespace(router.lan, [join(REPO_ROOT, 'test/helpers/reachability-run.ts'), 'pinhole', LAN_NODE_V6, String(port), '65000']);
       const opened = JSON.parse(await run.next());
       expect(opened, `${run.output()}\n${router.log}`).toMatchObject({ ok: true, pinhole: { protocol: 'upnp-igd', address: LAN_NODE_V6, port } });
       expect(router.hasPinhole(LAN_NODE_V6, port), router.pinholeRules()).toBe(true);

@@ -26,7 +26,7 @@ describe.skipIf(unavailable !== null)('automatic port mapping against miniupnpd 
     it(`maps, renews and removes a port with ${method === 'upnp' ? 'UPnP-IGD' : 'NAT-PMP'}`, async () => {
       const port = method === 'upnp' ? 17447 : 17448;
       // A 65 s lease: the mapper renews it 60 s before the end, so after 5 s.
-      const run = inNamespace(router.lan, [join(REPO_ROOT, 'test/helpers/port-mapper-run.ts'), method, String(port), '65000']);
+      const run = inNamespace(router.lan, [join(REPO_ROOT, 'test/helpers/reachability-run.ts'), 'port-mapper', method, String(port), '65000']);
       const mapped = JSON.parse(await run.next());
       expect(mapped, run.output()).toMatchObject({
         ok: true,

@@ -1,16 +1,16 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
-import { removeTempDirs, tempDir } from '../../../test/helpers/temp-dir.ts';
+import { describe, expect, it } from '../../../test/helpers/fixtures.ts';
+import { tempDir } from '../../../test/helpers/temp-dir.ts';
 import { initDataDir } from '../node.ts';
 import { openDatabase } from '../store/database.ts';
 import { BackupError } from './archive.ts';
 import { backupFileName, createBackup, sideFiles } from './create.ts';
 import { restoreBackup, verifyBackup } from './restore.ts';
 
-afterAll(() => removeTempDirs());
-
+// A whole data dir as initDataDir makes it (a directory, not tempDb); the temp dirs are removed at
+// the file's end (the fileNodes fixture).
 async function dataDir(): Promise<string> {
   const dir = join(tempDir(), 'data');
   await initDataDir(dir, 'alpha.test');

@@ -1,37 +1,35 @@
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, type TempDb } from '../../../test/helpers/fixtures.ts';
 import { Identity } from '../identity/identity.ts';
-import { openDatabase, type Db } from '../store/database.ts';
+import type { Db } from '../store/database.ts';
 import { FederationEvents } from '../store/federation-events.ts';
 import { GroupCommit } from '../store/group-commit.ts';
 import { WalSync } from '../store/wal-sync.ts';
 import { Settings } from '../store/settings.ts';
 import { TrustStore } from '../trust/trust-store.ts';
-import { removeTempDirs, tempDir } from '../../../test/helpers/temp-dir.ts';
 import { Discovery } from './discovery.ts';
 import { contentHash, envelopeSigningParts, signEnvelope } from './envelope.ts';
 import { EventIngest, type IngestHooks, type VerifiedEvent } from './event-ingest.ts';
 import { HttpClient } from './http-client.ts';
 import { ServerKeys } from './keys/server-keys.ts';
 
+let temp: TempDb;
 let db: Db;
-afterEach(() => {
-  db?.close();
-  removeTempDirs();
+beforeEach(({ tempDb }) => {
+  temp = tempDb;
+  db = tempDb.db;
 });
 
 function setup(options: { walSync?: boolean; hooks?: IngestHooks } = {}) {
-  const dir = tempDir('paracord-ingest-');
-  db = openDatabase(join(dir, 'node.db'));
-  const wal = options.walSync ? new WalSync(join(dir, 'node.db')) : undefined;
+  const wal = options.walSync ? new WalSync(temp.file) : undefined;
   const commit = new GroupCommit(db, wal ? { walSync: wal } : {});
   const trust = new TrustStore(db, new Settings(db));
   const http = new HttpClient({ allowInsecureHttp: true });
   const keys = new ServerKeys(db, http, new Discovery(http, trust), pino({ level: 'silent' }));
   const events = new FederationEvents(db);
   const ingest = new EventIngest({ trust, keys, events, commit, verifier: undefined, ...(options.hooks ? { hooks: options.hooks } : {}) });
-  const identity = Identity.create(join(dir, 'peer.json'), 'peer.test');
+  const identity = Identity.create(join(dirname(temp.file), 'peer.json'), 'peer.test');
   const event = (n: number): VerifiedEvent => {
     const envelope = signEnvelope(
       { event_id: `$e${n}:peer.test`, room_id: '!r:host.test', event_type: 'm.message', sender: '@u:peer.test', origin_server: 'peer.test', origin_ts: 1, depth: n, state_key: null, content: { body: `m${n}` } },

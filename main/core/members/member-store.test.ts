@@ -1,18 +1,12 @@
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { openDatabase } from '../store/database.ts';
-import { removeTempDirs, tempDir } from '../../../test/helpers/temp-dir.ts';
+import { describe, expect, it, type TempDb } from '../../../test/helpers/fixtures.ts';
 import { MemberStore } from './member-store.ts';
 import { passphraseProblem } from './passphrase.ts';
 import { SignInLimiter } from './sign-in-limiter.ts';
 
-afterAll(() => removeTempDirs());
-
 const GOOD = 'otter lantern quietly 1987 marmalade';
 const phone = { host: 'home.example:7447', address: '192.0.2.7', userAgent: 'phone' };
 
-function store() {
-  const db = openDatabase(join(tempDir('paracord-members-'), 'node.db'));
+function store({ db }: TempDb) {
   return { db, members: new MemberStore(db, () => 'home.example') };
 }
 
@@ -22,8 +16,8 @@ const refusal = async (work: Promise<unknown>) => {
 };
 
 describe('members (issue #34): links, passphrases, sign-in, sessions', () => {
-  it('a join link makes a member once; the session works on its host only; bad names and weak passphrases change nothing', async () => {
-    const { members, db } = store();
+  it('a join link makes a member once; the session works on its host only; bad names and weak passphrases change nothing', async ({ tempDb }) => {
+    const { members, db } = store(tempDb);
     const link = members.createLink('join', { note: 'for Sam' });
     expect(await refusal(members.join(link.token, 'Owner', GOOD, phone))).toMatchObject({ status: 409, code: 'name_taken' });
     expect(await refusal(members.join(link.token, 'sam!', GOOD, phone))).toMatchObject({ status: 400, code: 'invalid_name' });
@@ -49,8 +43,8 @@ describe('members (issue #34): links, passphrases, sign-in, sessions', () => {
     expect(await refusal(members.join('y'.repeat(43), 'kim', GOOD, phone))).toMatchObject({ status: 403, code: 'invalid_link' });
   });
 
-  it('sign-in answers alike for unknown names, wrong passphrases and disabled members, and is limited per account and per address', async () => {
-    const { members } = store();
+  it('sign-in answers alike for unknown names, wrong passphrases and disabled members, and is limited per account and per address', async ({ tempDb }) => {
+    const { members } = store(tempDb);
     await members.join(members.createLink('join').token, 'sam', GOOD, phone);
     const failed = { status: 401, code: 'sign_in_failed', message: 'that user name and passphrase do not match a member of this server' };
     expect(await refusal(members.signIn('nobody', GOOD, phone))).toEqual(failed);
@@ -78,8 +72,8 @@ describe('members (issue #34): links, passphrases, sign-in, sessions', () => {
     expect(limiter.check('d', '203.0.113.9', 61_001)).toEqual({ ok: true });
   });
 
-  it('a new passphrase ends every session; a reset link sets one without the old, once, for its member only', async () => {
-    const { members } = store();
+  it('a new passphrase ends every session; a reset link sets one without the old, once, for its member only', async ({ tempDb }) => {
+    const { members } = store(tempDb);
     const sam = await members.join(members.createLink('join').token, 'sam', GOOD, phone);
     const kim = await members.join(members.createLink('join').token, 'kim', 'kestrel harbour violet 42 thimble', phone);
     expect(await refusal(members.changePassphrase(sam.user_id, { current: 'not it at all' }, 'another fine long phrase 77', phone))).toMatchObject({ status: 401, code: 'wrong_passphrase' });

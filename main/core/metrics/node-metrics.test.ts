@@ -1,7 +1,4 @@
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { openDatabase } from '../store/database.ts';
-import { removeTempDirs, tempDir } from '../../../test/helpers/temp-dir.ts';
+import { describe, expect, it } from '../../../test/helpers/fixtures.ts';
 import { parsePrometheusText } from '../../../test/helpers/prom-text.ts';
 import { DestinationLabels, EVENT_LOOP_SAMPLE_MS, NodeMetrics, OTHER, topWithOther } from './node-metrics.ts';
 
@@ -19,10 +16,8 @@ describe('bounded destination labels', () => {
 });
 
 describe('event-loop delay figures (issue #36: no 10 ms sampler)', () => {
-  afterAll(() => removeTempDirs());
-  it('are valid Prometheus text at every scrape, also when no sample came since the last one, and follow the 1 s sampler', async () => {
-    const file = join(tempDir('paracord-metrics-'), 'paracord.db');
-    const metrics = new NodeMetrics({ db: openDatabase(file), databaseFile: file, lastBackupAt: () => null, isPaused: () => false });
+  it('are valid Prometheus text at every scrape, also when no sample came since the last one, and follow the 1 s sampler', async ({ tempDb }) => {
+    const metrics = new NodeMetrics({ db: tempDb.db, databaseFile: tempDb.file, lastBackupAt: () => null, isPaused: () => false });
     const names = ['min', 'max', 'mean', 'stddev', 'p50', 'p90', 'p99'].map((n) => `nodejs_eventloop_lag_${n}_seconds`);
     // Two scrapes in a row: the second finds no new sample (prom-client printed that as "Nan").
     for (const body of [(await metrics.scrape()).body, (await metrics.scrape()).body]) {

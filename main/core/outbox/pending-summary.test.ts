@@ -2,21 +2,16 @@
  * What a peer's waiting rows say of its delivery (`Outbox.pendingSummary`): the node computes the
  * peer's "offline since / next try / last error" and the UI only words it (issue #35 item 3).
  */
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { openDatabase, type Db } from '../store/database.ts';
-import { removeTempDirs, tempDir } from '../../../test/helpers/temp-dir.ts';
+import { beforeEach, describe, expect, it } from '../../../test/helpers/fixtures.ts';
+import type { Db } from '../store/database.ts';
 import { Outbox, type OutboxRow } from './outbox.ts';
 
-let db: Db | undefined;
-afterEach(() => {
-  db?.close();
-  db = undefined;
-  removeTempDirs();
+let db: Db;
+beforeEach(({ tempDb }) => {
+  db = tempDb.db;
 });
 
 function outbox(): Outbox {
-  db = openDatabase(join(tempDir('paracord-outbox-'), 'node.db'));
   return new Outbox(db);
 }
 

@@ -4,27 +4,21 @@
  * catches up by itself a moment later, and a restart (a new SearchIndex on the same file)
  * continues from the watermark without indexing anything twice.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, beforeEach, expect, it } from 'vitest';
+import { afterEach, beforeEach, expect, it } from '../../../test/helpers/fixtures.ts';
 import type { Envelope } from '../federation/envelope.ts';
-import { openDatabase, type Db } from '../store/database.ts';
+import type { Db } from '../store/database.ts';
 import { FederationEvents } from '../store/federation-events.ts';
 import { RoomStore } from './room-store.ts';
 import { SearchIndex, queryWords } from './search-index.ts';
 
-let dir: string;
 let db: Db;
 const stores: RoomStore[] = [];
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'paracord-search-'));
-  db = openDatabase(join(dir, 'paracord.db'));
+beforeEach(({ tempDb }) => {
+  db = tempDb.db;
 });
+// Before tempDb closes the database.
 afterEach(() => {
   for (const s of stores.splice(0)) s.search.stop();
-  db.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 const ROOM = '!1:alpha.test';
@@ -96,7 +90,7 @@ it('continues from its watermark after a restart, indexing nothing twice', async
   second.stop();
 });
 
-it('an index from before version 19 (keyed by the event rowid) is re-keyed by time on upgrade, and keeps following edits', () => {
+it('an index from before version 19 (keyed by the event rowid) is re-keyed by time on upgrade, and keeps following edits', ({ tempDb }) => {
   const { rooms, store } = room();
   store(event('m.member.join', 'j', { membership: 'join', role: 'owner' }, OWNER));
   // Stored out of display order (the older message arrived last), as a catch-up would.
@@ -113,8 +107,7 @@ it('an index from before version 19 (keyed by the event rowid) is re-keyed by ti
       SELECT rowid, json_extract(content, '$.body'), room_id, event_id FROM federation_events WHERE event_type = 'm.message';
   `);
   db.pragma('user_version = 19');
-  db.close();
-  db = openDatabase(join(dir, 'paracord.db'));
+  db = tempDb.reopen();
   expect(db.pragma('user_version', { simple: true })).toBeGreaterThanOrEqual(20);
   const upgraded = room();
   const found = () => upgraded.rooms.search.search(OWNER, queryWords('guava'), null, 10).map((h) => [h.event_id, h.body]);

@@ -1,7 +1,4 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, type TempDb } from '../../../test/helpers/fixtures.ts';
 import { inOneRead, openDatabase, type Db } from './database.ts';
 
 const opened: Db[] = [];
@@ -9,21 +6,20 @@ afterEach(() => {
   for (const db of opened.splice(0)) db.close();
 });
 
-function twoConnections() {
-  const file = join(mkdtempSync(join(tmpdir(), 'paracord-db-')), 'node.db');
-  const db = openDatabase(file);
+/** The test's database and a second connection to its file (closed after the test, before the first). */
+function twoConnections({ db, file }: TempDb) {
   db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)');
   db.prepare("INSERT INTO t (v) VALUES ('first')").run();
   const other = openDatabase(file);
-  opened.push(db, other);
+  opened.push(other);
   return { db, other };
 }
 
 const count = (db: Db) => (db.prepare('SELECT COUNT(*) AS n FROM t').get() as { n: number }).n;
 
 describe('inOneRead', () => {
-  it('runs its reads in one read transaction: a commit made in between by another connection is not seen until it ends', () => {
-    const { db, other } = twoConnections();
+  it('runs its reads in one read transaction: a commit made in between by another connection is not seen until it ends', ({ tempDb }) => {
+    const { db, other } = twoConnections(tempDb);
     const seen = inOneRead(db, () => {
       const before = count(db);
       other.prepare("INSERT INTO t (v) VALUES ('second')").run();
@@ -34,8 +30,8 @@ describe('inOneRead', () => {
     expect(count(db)).toBe(2);
   });
 
-  it('ends its transaction when a read throws, and passes the error on', () => {
-    const { db } = twoConnections();
+  it('ends its transaction when a read throws, and passes the error on', ({ tempDb }) => {
+    const { db } = twoConnections(tempDb);
     expect(() =>
       inOneRead(db, () => {
         count(db);
@@ -48,8 +44,8 @@ describe('inOneRead', () => {
     expect(count(db)).toBe(2);
   });
 
-  it('inside a transaction is part of it (sees its uncommitted writes, leaves it open)', () => {
-    const { db, other } = twoConnections();
+  it('inside a transaction is part of it (sees its uncommitted writes, leaves it open)', ({ tempDb }) => {
+    const { db, other } = twoConnections(tempDb);
     db.transaction(() => {
       db.prepare("INSERT INTO t (v) VALUES ('uncommitted')").run();
       expect(inOneRead(db, () => count(db))).toBe(2);

@@ -1,34 +1,27 @@
 import { pbkdf2 } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { openDatabase, type Db } from './database.ts';
+import { afterEach, describe, expect, it, type TempDb } from '../../../test/helpers/fixtures.ts';
+import type { Db } from './database.ts';
 import { GroupCommit } from './group-commit.ts';
 import { WalSync } from './wal-sync.ts';
 
-const opened: Array<{ db: Db; wal: WalSync }> = [];
+const opened: WalSync[] = [];
+// Before tempDb closes the database.
 afterEach(async () => {
-  for (const { db, wal } of opened.splice(0)) {
-    await wal.close();
-    db.close();
-  }
+  for (const wal of opened.splice(0)) await wal.close();
 });
 
-function setup() {
-  const file = join(mkdtempSync(join(tmpdir(), 'paracord-commit-')), 'node.db');
-  const db = openDatabase(file);
+function setup({ db, file }: TempDb) {
   db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL UNIQUE)');
   const wal = new WalSync(file);
-  opened.push({ db, wal });
+  opened.push(wal);
   return { db, wal, commit: new GroupCommit(db, { walSync: wal }) };
 }
 
 const synchronous = (db: Db) => db.pragma('synchronous', { simple: true });
 
 describe('GroupCommit with the WAL flushed off the event loop', () => {
-  it('shares one transaction per turn, and settles jobs only after a WAL flush that followed their commit', async () => {
-    const { db, commit } = setup();
+  it('shares one transaction per turn, and settles jobs only after a WAL flush that followed their commit', async ({ tempDb }) => {
+    const { db, commit } = setup(tempDb);
     const settledAfter: number[] = [];
     const jobs = ['a', 'b', 'c'].map((v) =>
       commit.run((d) => d.prepare('INSERT INTO t (v) VALUES (?)').run(v).lastInsertRowid).then((id) => {
@@ -43,8 +36,8 @@ describe('GroupCommit with the WAL flushed off the event loop', () => {
     expect(synchronous(db)).toBe(2);
   });
 
-  it('keeps a failing job to itself: its writes roll back, the others commit', async () => {
-    const { db, commit } = setup();
+  it('keeps a failing job to itself: its writes roll back, the others commit', async ({ tempDb }) => {
+    const { db, commit } = setup(tempDb);
     const results = await Promise.allSettled([
       commit.run((d) => d.prepare('INSERT INTO t (v) VALUES (?)').run('x')),
       commit.run((d) => {
@@ -57,8 +50,8 @@ describe('GroupCommit with the WAL flushed off the event loop', () => {
     expect(db.prepare('SELECT v FROM t ORDER BY v').pluck().all()).toEqual(['x', 'z']);
   });
 
-  it('commits made while a flush runs share the next one', async () => {
-    const { commit } = setup();
+  it('commits made while a flush runs share the next one', async ({ tempDb }) => {
+    const { commit } = setup(tempDb);
     const first = commit.run((d) => d.prepare('INSERT INTO t (v) VALUES (?)').run('1'));
     await new Promise((resolve) => setImmediate(resolve)); // committed; its flush is in flight
     const later = [2, 3, 4].map(async (n) => {
@@ -71,8 +64,8 @@ describe('GroupCommit with the WAL flushed off the event loop', () => {
     expect(commit.stats.syncs).toBeGreaterThanOrEqual(1);
   });
 
-  it('does not acknowledge a commit whose flush failed', async () => {
-    const { db, wal, commit } = setup();
+  it('does not acknowledge a commit whose flush failed', async ({ tempDb }) => {
+    const { db, wal, commit } = setup(tempDb);
     await commit.run((d) => d.prepare('INSERT INTO t (v) VALUES (?)').run('before'));
     await wal.close(); // every later flush fails
     await expect(commit.run((d) => d.prepare('INSERT INTO t (v) VALUES (?)').run('after'))).rejects.toThrow(/closed/);
@@ -83,8 +76,8 @@ describe('GroupCommit with the WAL flushed off the event loop', () => {
 });
 
 describe('WalSync when libuv\'s thread pool is busy (slow DNS lookups share it)', () => {
-  it('acknowledges a commit before the pool is free again, by flushing on the main thread', async () => {
-    const { commit, wal } = setup();
+  it('acknowledges a commit before the pool is free again, by flushing on the main thread', async ({ tempDb }) => {
+    const { commit, wal } = setup(tempDb);
     await commit.run((d) => d.prepare('INSERT INTO t (v) VALUES (?)').run('warm')); // WAL open
     const order: string[] = [];
     const poolSize = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
@@ -99,8 +92,8 @@ describe('WalSync when libuv\'s thread pool is busy (slow DNS lookups share it)'
     expect(wal.fallbacks).toBeGreaterThanOrEqual(1);
   });
 
-  it('while a flush runs, commits the first job at once and gathers the rest into one transaction after it; `committed` runs before the flush', async () => {
-    const { commit } = setup();
+  it('while a flush runs, commits the first job at once and gathers the rest into one transaction after it; `committed` runs before the flush', async ({ tempDb }) => {
+    const { commit } = setup(tempDb);
     await commit.run((d) => d.prepare('INSERT INTO t (v) VALUES (?)').run('warm')); // WAL open
     // The pool busy: the next flush takes its fallback (FALLBACK_MS), long enough to queue jobs during it.
     const poolSize = Number(process.env.UV_THREADPOOL_SIZE ?? 4);

@@ -2,11 +2,7 @@
  * Held bytes kept by QuarantineStore (issue #37 review): a savepoint of the storing transaction
  * that held an event and was rolled back must not leave the event counted; a retry counts it once.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { openDatabase } from '../store/database.ts';
+import { describe, expect, it } from '../../../test/helpers/fixtures.ts';
 import { GroupCommit } from '../store/group-commit.ts';
 import { QuarantineStore } from './quarantine.ts';
 import type { Envelope } from '../federation/envelope.ts';
@@ -17,8 +13,8 @@ const event = (id: string): Envelope => ({
 });
 
 describe('quarantine held bytes', () => {
-  it('a rolled back savepoint does not count its held event; a retry counts it once, as the table does', async () => {
-    const db = openDatabase(join(mkdtempSync(join(tmpdir(), 'held-')), 'db.sqlite'));
+  it('a rolled back savepoint does not count its held event; a retry counts it once, as the table does', async ({ tempDb }) => {
+    const { db } = tempDb;
     const commit = new GroupCommit(db);
     const quarantine = new QuarantineStore(db);
     commit.onRollback = () => quarantine.forgetHeldBytes();
@@ -40,6 +36,5 @@ describe('quarantine held bytes', () => {
     // The legitimate twin: a hold that commits is counted at once.
     await commit.run(() => quarantine.hold('q.test', 'q.test', event('c'), 'h3'));
     expect(quarantine.heldBytes('q.test')).toBe(3 * one);
-    db.close();
   });
 });

@@ -2,27 +2,25 @@
  * Quarantines with an end time lapse by themselves without a poll (issue #36): real SQLite, the
  * real TrustStore; one timer for the soonest end, none without one.
  */
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { openDatabase, type Db } from '../store/database.ts';
+import { afterEach, beforeEach, describe, expect, it } from '../../../test/helpers/fixtures.ts';
+import type { Db } from '../store/database.ts';
 import { runMigrations } from '../store/migrations.ts';
 import { Settings } from '../store/settings.ts';
 import { TrustStore } from './trust-store.ts';
 import { MAX_WAIT_MS, QuarantineLapses } from './quarantine-lapses.ts';
-import { removeTempDirs, tempDir } from '../../../test/helpers/temp-dir.ts';
 
-let db: Db | undefined;
+let db: Db;
 let lapses: QuarantineLapses | undefined;
+beforeEach(({ tempDb }) => {
+  db = tempDb.db;
+});
+// Before tempDb closes the database.
 afterEach(() => {
   lapses?.stop();
-  db?.close();
-  db = undefined;
-  removeTempDirs();
 });
 
 describe('QuarantineLapses', () => {
   it('arms no timer without a quarantine end, one for the soonest end once set, and ends each quarantine when due', async () => {
-    db = openDatabase(join(tempDir(), 'node.db'));
     runMigrations(db);
     const ended: string[] = [];
     let onChange = () => {};
@@ -53,7 +51,6 @@ describe('QuarantineLapses', () => {
   });
 
   it('cuts a very long wait into steps, and ends a quarantine already due at start', () => {
-    db = openDatabase(join(tempDir(), 'node.db'));
     runMigrations(db);
     const ended: string[] = [];
     const trust = new TrustStore(db, new Settings(db));

@@ -1,20 +1,15 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { openDatabase, type Db } from '../store/database.ts';
+import { beforeEach, describe, expect, it } from '../../../test/helpers/fixtures.ts';
+import type { Db } from '../store/database.ts';
 import { runMigrations } from '../store/migrations.ts';
 import { StorageQuota } from './storage-quota.ts';
 
-const opened: Db[] = [];
-afterEach(() => {
-  for (const db of opened.splice(0)) db.close();
+let db: Db;
+beforeEach(({ tempDb }) => {
+  db = tempDb.db;
 });
 
 function quotaDb(limits: { bytesPerDay: number; totalBytes: number }) {
-  const db = openDatabase(join(mkdtempSync(join(tmpdir(), 'paracord-quota-')), 'node.db'));
   runMigrations(db);
-  opened.push(db);
   const rows = () => db.prepare('SELECT server_name, day_bytes, total_bytes FROM peer_storage ORDER BY server_name').all();
   return { db, quota: new StorageQuota(db, limits), rows };
 }

@@ -2,24 +2,19 @@
  * Who named a peer's endpoint (issue #14 item 8), as the address policy reads it from the store:
  * real SQLite, the real migrations.
  */
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { openDatabase, type Db } from '../store/database.ts';
+import { beforeEach, describe, expect, it } from '../../../test/helpers/fixtures.ts';
+import type { Db } from '../store/database.ts';
 import { runMigrations } from '../store/migrations.ts';
 import { Settings } from '../store/settings.ts';
 import { TrustStore } from './trust-store.ts';
-import { removeTempDirs, tempDir } from '../../../test/helpers/temp-dir.ts';
 
-let db: Db | undefined;
-afterEach(() => {
-  db?.close();
-  db = undefined;
-  removeTempDirs();
+let db: Db;
+beforeEach(({ tempDb }) => {
+  db = tempDb.db;
 });
 
 describe('TrustStore.endpointVouch', () => {
   it('an owner endpoint vouches for its literal address and the addresses recorded when added; a peer endpoint only as a peer\'s word', () => {
-    db = openDatabase(join(tempDir(), 'node.db'));
     const trust = new TrustStore(db, new Settings(db));
     trust.upsert('lan.test', { endpoint: 'http://lan.test:7447', endpoint_source: 'owner', endpoint_addresses: ['192.168.1.20'] });
     trust.upsert('literal.test', { endpoint: 'http://10.0.0.5:7447', endpoint_source: 'owner' });
@@ -39,7 +34,6 @@ describe('TrustStore.endpointVouch', () => {
   });
 
   it('migration 18: rows from before count as the owner\'s, vouching for a literal address only', () => {
-    db = openDatabase(join(tempDir(), 'node.db'));
     db.exec('ALTER TABLE federation_servers DROP COLUMN endpoint_source; ALTER TABLE federation_servers DROP COLUMN endpoint_addresses; DROP TABLE destination_binding_peers');
     // …and what migrations 19 and 20 added (they run again: a column cannot be added twice).
     db.exec('ALTER TABLE room_bans DROP COLUMN known_at; DROP TABLE message_search_rows');
@@ -58,7 +52,6 @@ describe('TrustStore.endpointVouch', () => {
 
 describe('TrustStore.onPeersChange (issue #36: the loops per peer are told, not polling)', () => {
   it('tells of a server added and of a trust change, not of other updates; unsubscribes', () => {
-    db = openDatabase(join(tempDir(), 'node.db'));
     const trust = new TrustStore(db, new Settings(db));
     let told = 0;
     const unsubscribe = trust.onPeersChange(() => told++);

@@ -8,7 +8,6 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import Koa from 'koa';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Identity } from '../../identity/identity.ts';
 import { errorHandler } from '../../http/middleware/error-handler.ts';
 import { openDatabase, type Db } from '../../store/database.ts';
@@ -22,7 +21,8 @@ import { ReplayCache } from '../replay-cache.ts';
 import { ServerKeys } from '../keys/server-keys.ts';
 import { verifySignedRequest, type SignedRequestState } from './verify-signed-request.ts';
 import { sendRaw, sendSigned } from '../../../../test/helpers/signed-request.ts';
-import { removeTempDirs, tempDir } from '../../../../test/helpers/temp-dir.ts';
+import { afterAll, beforeAll, describe, expect, it } from '../../../../test/helpers/fixtures.ts';
+import { tempDir } from '../../../../test/helpers/temp-dir.ts';
 
 const log = pino({ level: 'silent' });
 let db: Db;
@@ -44,6 +44,8 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => keysServer.listen(0, '127.0.0.1', r));
 
+  // One database for the whole file, not a test's tempDb: the tests go on from each other's
+  // fetched keys, negative cache and replay rows.
   db = openDatabase(join(dir, 'node.db'));
   const settings = new Settings(db);
   const trust = new TrustStore(db, settings);
@@ -67,8 +69,8 @@ beforeAll(async () => {
 afterAll(async () => {
   app.close();
   keysServer.close();
+  // The temp dir goes with the file's fixtures (fileNodes), after this.
   db.close();
-  removeTempDirs();
 });
 
 describe('verifySignedRequest', () => {
