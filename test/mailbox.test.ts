@@ -7,10 +7,9 @@
  * a deposit carol changed, or one it never had, is refused.
  */
 import { writeFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, type Nodes } from './helpers/fixtures.ts';
 import { queryNodeDb } from './helpers/inspect-db.ts';
 import type { NodeProcess } from './helpers/node-process.ts';
-import { nodesPerTest } from './helpers/node-suite.ts';
 import { enc, eventually, roomWithMembers, send } from './helpers/rooms.ts';
 import { closedPort } from './helpers/closed-port.ts';
 import { sendSigned } from './helpers/signed-request.ts';
@@ -26,8 +25,6 @@ const identityOf = (n: NodeProcess) => Identity.load(`${n.dataDir}/identity.json
 /** Where a node listens (its published URL is a closed port): from its federation_listening log line. */
 const listeningAt = (n: NodeProcess) => `http://${[...n.stderr.matchAll(/"event":"federation_listening".*?"listen":"([^"]+)"/g)].at(-1)![1]}`;
 
-const { node } = nodesPerTest();
-
 const arrivalOrder = (n: NodeProcess, roomId: string, origin: string) =>
   queryNodeDb<{ event_id: string }>(n.dataDir, "SELECT event_id FROM federation_events WHERE room_id = ? AND event_type = 'm.message' AND origin_server = ? ORDER BY rowid", roomId, origin).map((r) => r.event_id);
 const sentOrder = (n: NodeProcess, roomId: string, origin: string) =>
@@ -37,10 +34,10 @@ const sentOrder = (n: NodeProcess, roomId: string, origin: string) =>
  * alpha hosts a room with beta in it; then neither can reach the other; carol reaches both.
  * Without `homesPeered`, alpha and beta are peers of carol only (no room).
  */
-async function twoHomesAndAFriend(withRoom = true, homesPeered = true, carolArgs: string[] = []) {
-  const alpha = node('alpha.test', ['--retry-initial', '200', '--retry-max', '2000', '--mailbox-check-seconds', '1']);
-  const beta = node('beta.test', ['--retry-initial', '200', '--retry-max', '2000']);
-  const carol = node('carol.test', carolArgs);
+async function twoHomesAndAFriend(nodes: Nodes, withRoom = true, homesPeered = true, carolArgs: string[] = []) {
+  const alpha = nodes.process({ serverName: 'alpha.test', args: ['--retry-initial', '200', '--retry-max', '2000', '--mailbox-check-seconds', '1'] });
+  const beta = nodes.process({ serverName: 'beta.test', args: ['--retry-initial', '200', '--retry-max', '2000'] });
+  const carol = nodes.process({ serverName: 'carol.test', args: carolArgs });
   await Promise.all([alpha.start(), beta.start(), carol.start()]);
   for (const a of [alpha, beta, carol]) for (const b of [alpha, beta, carol]) if (a !== b && (homesPeered || a === carol || b === carol)) await a.addPeer(b);
   const roomId = withRoom ? await roomWithMembers(alpha, 'homes', [[beta, '@owner:beta.test']]) : '';
@@ -64,8 +61,8 @@ async function twoHomesAndAFriend(withRoom = true, homesPeered = true, carolArgs
 const homeArgs = (closed: string) => ['--listen', '127.0.0.1:0', '--public-url', closed, '--pull'];
 
 describe('a friend\'s node as a mailbox (issue #32 item 3)', () => {
-  it('100 messages each way between two nodes that cannot reach each other, through a common friend, in order, once, with the mailbox SIGKILLed in the middle, then one of the two (a sender and a receiver) (200 behind real routers: nat-mailbox.test.ts)', async () => {
-    const { alpha, beta, carol, roomId, closed } = await twoHomesAndAFriend();
+  it('100 messages each way between two nodes that cannot reach each other, through a common friend, in order, once, with the mailbox SIGKILLed in the middle, then one of the two (a sender and a receiver) (200 behind real routers: nat-mailbox.test.ts)', async ({ nodes }) => {
+    const { alpha, beta, carol, roomId, closed } = await twoHomesAndAFriend(nodes);
     const total = 100;
     const sendBoth = async (from: number, to: number) => {
       for (let i = from; i < to; i++) {
@@ -105,8 +102,8 @@ describe('a friend\'s node as a mailbox (issue #32 item 3)', () => {
     await eventually(async () => expect(queryNodeDb<{ n: number }>(carol.dataDir, 'SELECT COUNT(*) AS n FROM mailbox_items')[0]!.n).toBe(0), 60_000);
   }, 300_000);
 
-  it('a mailbox serves only friends that chose it, and cannot change what it carries', async () => {
-    const { alpha, beta, carol, roomId, closed } = await twoHomesAndAFriend();
+  it('a mailbox serves only friends that chose it, and cannot change what it carries', async ({ nodes }) => {
+    const { alpha, beta, carol, roomId, closed } = await twoHomesAndAFriend(nodes);
     // The legitimate twin: a message goes through.
     await send(alpha, roomId, 'through carol');
     await eventually(async () => expect(arrivalOrder(beta, roomId, 'alpha.test')).toHaveLength(1), 60_000);
@@ -193,8 +190,8 @@ describe('a friend\'s node as a mailbox (issue #32 item 3)', () => {
     }, 30_000, 200);
   }, 120_000);
 
-  it('two nodes nobody reaches peer by a link through their common friend\'s mailbox; then a room hosted on one, with the other\'s user: the invite, the join, its answer and the messages all go through the mailbox', async () => {
-    const { alpha, beta, carol, closed } = await twoHomesAndAFriend(false, false);
+  it('two nodes nobody reaches peer by a link through their common friend\'s mailbox; then a room hosted on one, with the other\'s user: the invite, the join, its answer and the messages all go through the mailbox', async ({ nodes }) => {
+    const { alpha, beta, carol, closed } = await twoHomesAndAFriend(nodes, false, false);
     // Both fetch from carol (they chose it).
     await eventually(async () => expect(queryNodeDb<{ n: number }>(carol.dataDir, 'SELECT COUNT(*) AS n FROM mailbox_clients')[0]!.n).toBe(2), 30_000);
     await eventually(async () => expect(queryNodeDb<{ n: number }>(alpha.dataDir, 'SELECT COUNT(*) AS n FROM mailbox_sources WHERE last_error IS NULL AND last_fetch_at IS NOT NULL')[0]!.n).toBe(1), 30_000);
@@ -291,8 +288,8 @@ describe('a friend\'s node as a mailbox (issue #32 item 3)', () => {
       expect(members.find((m) => m.user_id === '@owner:beta.test')?.membership).toBe('leave');
     }, 60_000, 200);
   }, 180_000);
-  it('a peer of the sender that the recipient never chose gets nothing, whatever it answers: only a mailbox that shows the recipient\'s own current statement naming it takes the request, which then arrives', async () => {
-    const { alpha, beta, carol, roomId } = await twoHomesAndAFriend();
+  it('a peer of the sender that the recipient never chose gets nothing, whatever it answers: only a mailbox that shows the recipient\'s own current statement naming it takes the request, which then arrives', async ({ nodes }) => {
+    const { alpha, beta, carol, roomId } = await twoHomesAndAFriend(nodes);
     const alphaId = identityOf(alpha);
     // beta gave carol, where it fetches, its signed statement; carol shows it to senders.
     const real = await eventually(async () => {
@@ -349,8 +346,8 @@ describe('a friend\'s node as a mailbox (issue #32 item 3)', () => {
     }
   }, 180_000);
 
-  it('each depositor gets a share of what a mailbox keeps for a recipient, and a deposit rate: over either, 429 with Retry-After while other depositors\' mail still goes in; a bad statement changes nothing', async () => {
-    const { alpha, beta, carol, closed } = await twoHomesAndAFriend(false, true, ['--mailbox-quota-items', '4', '--mailbox-deposits-per-minute', '4']);
+  it('each depositor gets a share of what a mailbox keeps for a recipient, and a deposit rate: over either, 429 with Retry-After while other depositors\' mail still goes in; a bad statement changes nothing', async ({ nodes }) => {
+    const { alpha, beta, carol, closed } = await twoHomesAndAFriend(nodes, false, true, ['--mailbox-quota-items', '4', '--mailbox-deposits-per-minute', '4']);
     // beta chose carol (it fetched), then goes away: what is left for it stays.
     await eventually(async () => expect(queryNodeDb<{ server_name: string }>(carol.dataDir, 'SELECT server_name FROM mailbox_clients').map((r) => r.server_name)).toContain('beta.test'), 30_000);
     expect(await beta.stop()).toBe(0);

@@ -9,14 +9,11 @@
  * callback: no event is ever pushed there.
  */
 import { createServer, type IncomingMessage } from 'node:http';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, type Nodes } from './helpers/fixtures.ts';
 import { enc, eventually, messages, send } from './helpers/rooms.ts';
-import { nodesPerTest } from './helpers/node-suite.ts';
-
-const { node, servers } = nodesPerTest();
 
 /** Someone else's web server: answers 404 to everything, and remembers what it was asked. */
-async function bystander(): Promise<{ url: string; seen: string[] }> {
+async function bystander(nodes: Nodes): Promise<{ url: string; seen: string[] }> {
   const seen: string[] = [];
   const server = createServer((req: IncomingMessage, res) => {
     seen.push(`${req.method} ${req.url}`);
@@ -24,15 +21,15 @@ async function bystander(): Promise<{ url: string; seen: string[] }> {
     res.writeHead(404, { 'content-type': 'text/plain' }).end('not here');
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  servers.push(server);
+  nodes.servers.push(server);
   return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, seen };
 }
 
 describe('redeeming an invite link from behind a router (issue #32 item 1)', () => {
-  it('peers although the inviter cannot call the redeemer back; the redeemer receives by pull at once; a room on the inviter works both ways; the named endpoint gets no pushes', async () => {
-    const elsewhere = await bystander();
-    const alpha = node('alpha.test', ['--retry-initial', '200', '--retry-max', '2000']);
-    const beta = node('beta.test', ['--public-url', elsewhere.url]);
+  it('peers although the inviter cannot call the redeemer back; the redeemer receives by pull at once; a room on the inviter works both ways; the named endpoint gets no pushes', async ({ nodes }) => {
+    const elsewhere = await bystander(nodes);
+    const alpha = nodes.process({ serverName: 'alpha.test', args: ['--retry-initial', '200', '--retry-max', '2000'] });
+    const beta = nodes.process({ serverName: 'beta.test', args: ['--public-url', elsewhere.url] });
     await Promise.all([alpha.start(), beta.start()]);
     expect((await beta.admin('GET', '/reachability')).body.mode).toBe('push');
 
@@ -90,11 +87,11 @@ describe('redeeming an invite link from behind a router (issue #32 item 1)', () 
     expect(elsewhere.seen.filter((s) => s.includes('/event'))).toEqual([]);
   }, 120_000);
 
-  it('a redeemer naming an endpoint where another node answers, with another key, is refused and the link stays unused', async () => {
-    const alpha = node('alpha.test');
-    const other = node('other.test');
+  it('a redeemer naming an endpoint where another node answers, with another key, is refused and the link stays unused', async ({ nodes }) => {
+    const alpha = nodes.process({ serverName: 'alpha.test' });
+    const other = nodes.process({ serverName: 'other.test' });
     await Promise.all([alpha.start(), other.start()]);
-    const beta = node('beta.test', ['--public-url', other.federationUrl]);
+    const beta = nodes.process({ serverName: 'beta.test', args: ['--public-url', other.federationUrl] });
     await beta.start();
     const invite = await alpha.admin('POST', '/invites/peer', {});
     const redeemed = await beta.admin('POST', '/invites/peer/redeem', { link: invite.body.link });

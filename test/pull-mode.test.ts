@@ -7,22 +7,19 @@
 import { closedPort } from './helpers/closed-port.ts';
 import { join } from 'node:path';
 import { Identity } from '../main/core/identity/identity.ts';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, type Nodes } from './helpers/fixtures.ts';
 import { queryNodeDb } from './helpers/inspect-db.ts';
 import { startPeered, type NodeProcess } from './helpers/node-process.ts';
 import { eventually, messages, roomWithMembers, send } from './helpers/rooms.ts';
 import { sendSigned } from './helpers/signed-request.ts';
-import { nodesPerTest } from './helpers/node-suite.ts';
-
-const { node } = nodesPerTest();
 
 /**
  * alpha hosts a room with beta in it; then beta restarts unreachable: it publishes a closed port
  * and alpha knows it only there (pinned key, so alpha never needs to contact it).
  */
-export async function unreachableBeta(betaArgs: string[]) {
-  const alpha = node('alpha.test', ['--retry-initial', '200', '--retry-max', '2000']);
-  const beta = node('beta.test');
+export async function unreachableBeta(nodes: Nodes, betaArgs: string[]) {
+  const alpha = nodes.process({ serverName: 'alpha.test', args: ['--retry-initial', '200', '--retry-max', '2000'] });
+  const beta = nodes.process({ serverName: 'beta.test' });
   await startPeered([alpha, beta]);
   const roomId = await roomWithMembers(alpha, 'pull', [[beta, '@owner:beta.test']]);
   const status = (await beta.admin('GET', '/status')).body;
@@ -42,8 +39,8 @@ const pendingFor = (n: NodeProcess, destination: string) =>
   queryNodeDb<{ n: number }>(n.dataDir, "SELECT COUNT(*) AS n FROM federation_outbox WHERE destination = ? AND state = 'pending'", destination)[0]!.n;
 
 describe('pull mode', () => {
-  it('1,000 messages reach a node nobody can reach, in order, once, with SIGKILL of each side in the middle', async () => {
-    const { alpha, beta, roomId, closed } = await unreachableBeta(['--pull']);
+  it('1,000 messages reach a node nobody can reach, in order, once, with SIGKILL of each side in the middle', async ({ nodes }) => {
+    const { alpha, beta, roomId, closed } = await unreachableBeta(nodes, ['--pull']);
     // beta advertises that it receives by pull, and says so in its reachability status.
     const reach = (await beta.admin('GET', '/reachability')).body;
     expect(reach.mode).toBe('pull');
@@ -89,8 +86,8 @@ describe('pull mode', () => {
     expect(peers.find((p) => p.server_name === 'beta.test')?.delivery).toMatchObject({ mode: 'pull' });
   }, 300_000);
 
-  it('events over the receiver\'s quota wait on the sender (pull) or the host (catch-up): none is lost', async () => {
-    const { alpha, beta, roomId, closed } = await unreachableBeta(['--pull']);
+  it('events over the receiver\'s quota wait on the sender (pull) or the host (catch-up): none is lost', async ({ nodes }) => {
+    const { alpha, beta, roomId, closed } = await unreachableBeta(nodes, ['--pull']);
     // The legitimate twin: under the quota, a pulled event arrives at once.
     await send(alpha, roomId, 'under the quota');
     await eventually(async () => expect(arrivalOrder(beta, roomId)).toHaveLength(1), 60_000);
@@ -129,8 +126,8 @@ describe('pull mode', () => {
     await eventually(async () => expect(arrivalOrder(beta, roomId)).toHaveLength(291), 60_000, 250);
   }, 300_000);
 
-  it('bad input to /pull and /pull/ack gets a clear 4xx JSON error and changes nothing', async () => {
-    const { alpha, beta, roomId } = await unreachableBeta(['--pull']);
+  it('bad input to /pull and /pull/ack gets a clear 4xx JSON error and changes nothing', async ({ nodes }) => {
+    const { alpha, beta, roomId } = await unreachableBeta(nodes, ['--pull']);
     await beta.stop();
     for (let i = 0; i < 5; i++) await send(alpha, roomId, `kept ${i}`);
     const before = pendingFor(alpha, 'beta.test');

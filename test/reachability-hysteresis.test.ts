@@ -7,16 +7,13 @@
  * mode; one successful test switches it back.
  */
 import { connect, createServer, type Socket } from 'node:net';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, type Nodes } from './helpers/fixtures.ts';
 import type { NodeProcess } from './helpers/node-process.ts';
 import { eventually } from './helpers/rooms.ts';
 import { sendRaw } from './helpers/signed-request.ts';
-import { nodesPerTest } from './helpers/node-suite.ts';
-
-const { node, servers } = nodesPerTest();
 
 /** A TCP forwarder to `port`; while closed it drops every connection (existing ones too). */
-async function forwarder(port: number) {
+async function forwarder(nodes: Nodes, port: number) {
   const sockets = new Set<Socket>();
   let open = true;
   const server = createServer((socket) => {
@@ -33,7 +30,7 @@ async function forwarder(port: number) {
     }
     socket.pipe(upstream).pipe(socket);
   });
-  servers.push(server);
+  nodes.servers.push(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
@@ -48,12 +45,12 @@ async function forwarder(port: number) {
 }
 
 /** beta and its peers; the peers know beta only through the forwarder. */
-async function setUp(peers: Array<[string, string[]]>, confirmSeconds: number) {
-  const beta = node('beta.test', ['--reachability-confirm-seconds', String(confirmSeconds)]);
-  const others = peers.map(([name, args]) => node(name, args));
+async function setUp(nodes: Nodes, peers: Array<[string, string[]]>, confirmSeconds: number) {
+  const beta = nodes.process({ serverName: 'beta.test', args: ['--reachability-confirm-seconds', String(confirmSeconds)] });
+  const others = peers.map(([name, args]) => nodes.process({ serverName: name, args }));
   await Promise.all([beta.start(), ...others.map((n) => n.start())]);
   const status = (await beta.admin('GET', '/status')).body;
-  const router = await forwarder(Number(new URL(beta.federationUrl).port));
+  const router = await forwarder(nodes, Number(new URL(beta.federationUrl).port));
   for (const peer of others) {
     await beta.addPeer(peer);
     const added = await peer.admin('POST', '/peers', { server_name: 'beta.test', endpoint: router.url, key_id: status.key_id, public_key: status.public_key });
@@ -81,8 +78,8 @@ async function testNow(n: NodeProcess, reachable: boolean) {
 }
 
 describe('pull mode hysteresis', () => {
-  it('a transient failure does not switch to pull mode; a confirmed one does (through the other peer); one success switches back', async () => {
-    const { beta, router } = await setUp([['alpha.test', ['--reach-probe-interval', '1']], ['gamma.test', ['--reach-probe-interval', '1']]], 6);
+  it('a transient failure does not switch to pull mode; a confirmed one does (through the other peer); one success switches back', async ({ nodes }) => {
+    const { beta, router } = await setUp(nodes, [['alpha.test', ['--reach-probe-interval', '1']], ['gamma.test', ['--reach-probe-interval', '1']]], 6);
     const first = await beta.admin('POST', '/reachability/check', {});
     expect(first.body).toMatchObject({ reachable: true, mode: 'push' });
 
@@ -131,9 +128,9 @@ describe('pull mode hysteresis', () => {
     expect(await summary(beta)).toBe('Reachable from friends');
   }, 120_000);
 
-  it('with one peer the same peer confirms once its per-peer probe limit allows; a refused probe leaves the failure unconfirmed', async () => {
+  it('with one peer the same peer confirms once its per-peer probe limit allows; a refused probe leaves the failure unconfirmed', async ({ nodes }) => {
     // alpha answers one probe per 8 s; beta confirms 3 s after the failure (refused: 429), then 6 s later, ...
-    const { beta, router } = await setUp([['alpha.test', ['--reach-probe-interval', '8']]], 3);
+    const { beta, router } = await setUp(nodes, [['alpha.test', ['--reach-probe-interval', '8']]], 3);
     router.close();
     const failed = (await beta.admin('POST', '/reachability/check', {})).body;
     expect(failed).toMatchObject({ reachable: false, mode: 'push', via: 'alpha.test' });

@@ -7,21 +7,18 @@
  */
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, type Nodes } from './helpers/fixtures.ts';
 import { Identity } from '../main/core/identity/identity.ts';
 import { runCli } from './helpers/node-process.ts';
 import { eventually, messages, roomWithMembers, send } from './helpers/rooms.ts';
 import { sendRaw, sendSigned } from './helpers/signed-request.ts';
-import { nodesPerTest } from './helpers/node-suite.ts';
 
-const { node, servers } = nodesPerTest();
-
-async function listening(onConnection: () => void = () => undefined): Promise<number> {
+async function listening(nodes: Nodes, onConnection: () => void = () => undefined): Promise<number> {
   const server = createServer((socket) => {
     onConnection();
     socket.destroy();
   });
-  servers.push(server);
+  nodes.servers.push(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return (server.address() as { port: number }).port;
 }
@@ -35,11 +32,11 @@ async function closedPort(): Promise<number> {
 }
 
 /** Three nodes: alpha and gamma reachable; beta publishes a closed port and they know it only there. */
-async function threeNodes() {
-  const alpha = node('alpha.test');
-  const beta = node('beta.test');
+async function threeNodes(nodes: Nodes) {
+  const alpha = nodes.process({ serverName: 'alpha.test' });
+  const beta = nodes.process({ serverName: 'beta.test' });
   // gamma lets a peer probe it every second; alpha keeps the default (one per 30 s).
-  const gamma = node('gamma.test', ['--reach-probe-interval', '1']);
+  const gamma = nodes.process({ serverName: 'gamma.test', args: ['--reach-probe-interval', '1'] });
   await Promise.all([alpha.start(), beta.start(), gamma.start()]);
   for (const [a, b] of [[alpha, beta], [beta, alpha], [gamma, beta], [beta, gamma], [alpha, gamma], [gamma, alpha]] as const) await a.addPeer(b);
   const status = (await beta.admin('GET', '/status')).body;
@@ -57,10 +54,10 @@ async function threeNodes() {
 }
 
 describe('reachability self-test', () => {
-  it('a node nobody can reach is told so in words, switches to pull mode, and the CLI exits 1', async () => {
-    const { alpha, beta, gamma, closed, betaListens } = await threeNodes();
+  it('a node nobody can reach is told so in words, switches to pull mode, and the CLI exits 1', async ({ nodes }) => {
+    const { alpha, beta, gamma, closed, betaListens } = await threeNodes(nodes);
     let trapped = 0;
-    const trap = await listening(() => trapped++);
+    const trap = await listening(nodes, () => trapped++);
 
     // At start beta asked a peer to call it back: the answer is "refused", in words (and confirmed).
     const automatic = await eventually(async () => {
@@ -127,9 +124,9 @@ describe('reachability self-test', () => {
     expect(trapped).toBe(0);
   }, 120_000);
 
-  it('a reachable node is told it is reachable; a node with no peers says it will test once the first is added', async () => {
-    const alpha = node('alpha.test');
-    const gamma = node('gamma.test');
+  it('a reachable node is told it is reachable; a node with no peers says it will test once the first is added', async ({ nodes }) => {
+    const alpha = nodes.process({ serverName: 'alpha.test' });
+    const gamma = nodes.process({ serverName: 'gamma.test' });
     await Promise.all([alpha.start(), gamma.start()]);
     const lonely = await alpha.admin('POST', '/reachability/check', {});
     expect(lonely.status).toBe(200);
@@ -148,9 +145,9 @@ describe('reachability self-test', () => {
     expect(discovery.body.capabilities).not.toContain('pull');
   }, 60_000);
 
-  it('a peer whose deliveries time out says so; the node tests itself again, switches to pull, and the messages arrive', async () => {
-    const alpha = node('alpha.test', ['--reach-probe-interval', '1', '--retry-initial', '200', '--retry-max', '1000']);
-    const beta = node('beta.test', ['--no-port-mapping', '--reachability-confirm-seconds', '2']);
+  it('a peer whose deliveries time out says so; the node tests itself again, switches to pull, and the messages arrive', async ({ nodes }) => {
+    const alpha = nodes.process({ serverName: 'alpha.test', args: ['--reach-probe-interval', '1', '--retry-initial', '200', '--retry-max', '1000'] });
+    const beta = nodes.process({ serverName: 'beta.test', args: ['--no-port-mapping', '--reachability-confirm-seconds', '2'] });
     await Promise.all([alpha.start(), beta.start()]);
     await alpha.addPeer(beta);
     await beta.addPeer(alpha);

@@ -1,14 +1,13 @@
 /// <reference lib="dom" />
 /**
  * Debian's Chromium driven by playwright-core (no browser download). `.ci/run` installs it
- * when missing; without it the browser tests say so and are skipped.
+ * when missing; without it the browser tests say so and are skipped. A test file gets the
+ * browser from the `browser` fixture (test/helpers/fixtures.ts), launched once for the file.
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { afterAll, beforeAll } from 'vitest';
-import { NodeProcess, REPO_ROOT, stopAll } from './node-process.ts';
-import { removeTempDirs } from './temp-dir.ts';
+import { REPO_ROOT, type NodeProcess } from './node-process.ts';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const HAVE_CHROMIUM = existsSync(CHROMIUM);
@@ -49,36 +48,4 @@ export async function signedIn(browser: Browser, node: NodeProcess, viewport = {
   const fresh = await node.admin<{ login_url: string }>('POST', '/login-links', {});
   await page.goto(fresh.status === 200 ? fresh.body.login_url : node.ready.login_url);
   return { context, page };
-}
-
-/**
- * The hooks every browser test file needs: Chromium launched before (when installed), and after
- * all tests the browser closed, every node in `nodes` stopped and the temp dirs removed.
- * `chromiumArgs`: more switches for this file's Chromium (launchBrowser).
- */
-export function browserSuite(options: { chromiumArgs?: string[] } = {}): { readonly browser: Browser; readonly nodes: NodeProcess[]; start(options: ConstructorParameters<typeof NodeProcess>[0]): Promise<NodeProcess> } {
-  const nodes: NodeProcess[] = [];
-  let browser: Browser | undefined;
-  beforeAll(async () => {
-    if (HAVE_CHROMIUM) browser = await launchBrowser(options.chromiumArgs);
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await stopAll(nodes);
-    removeTempDirs();
-  });
-  return {
-    nodes,
-    /** A started node, stopped after the file's tests. */
-    async start(options) {
-      const node = new NodeProcess(options);
-      nodes.push(node);
-      await node.start();
-      return node;
-    },
-    get browser(): Browser {
-      if (!browser) throw new Error(NO_CHROMIUM);
-      return browser;
-    },
-  };
 }

@@ -9,6 +9,8 @@
  *   temp dir the file made (test/helpers/temp-dir.ts).
  * - `pair`: alpha.test and beta.test, child processes peered with each other, for the file.
  * - `tempDb`: a migrated SQLite database in a temp dir, closed and removed after the test.
+ * - `browser`: Chromium for the file (test/helpers/browser.ts), closed after its last test (before
+ *   the nodes of `fileNodes` stop); `chromiumArgs`, more switches for it, set with `test.override`.
  *
  * `adminApi(node)` (test/helpers/admin-api.ts) is the typed admin client of any of these nodes.
  * This module loads the node's code only when a test starts a node in its process or opens a
@@ -154,6 +156,18 @@ export const test = base
       removeTempDirs(mark);
     });
     return handle;
+  })
+  // More Chromium switches for the file's `browser` (launchBrowser): `test.override('chromiumArgs', [...])` at the file's top.
+  .extend('chromiumArgs', { scope: 'file' }, [] as string[])
+  // Chromium (test/helpers/browser.ts), launched for the file when a test first asks for it and closed after its last test.
+  // Without Chromium it throws NO_CHROMIUM: the browser tests are skipped then (describe.skipIf(!HAVE_CHROMIUM)).
+  .extend('browser', { scope: 'file' }, async ({ chromiumArgs }, { onCleanup }) => {
+    // Imported when first used: playwright is for the browser files only.
+    const { HAVE_CHROMIUM, NO_CHROMIUM, launchBrowser } = await import('./browser.ts');
+    if (!HAVE_CHROMIUM) throw new Error(NO_CHROMIUM);
+    const browser = await launchBrowser(chromiumArgs);
+    onCleanup(() => browser.close());
+    return browser;
   });
 /* eslint-enable no-empty-pattern */
 

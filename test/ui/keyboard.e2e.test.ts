@@ -9,14 +9,10 @@
  * on a sensible control instead of falling back to the start of the page.
  */
 import type { Locator, Page } from 'playwright-core';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { HAVE_CHROMIUM, browserSuite, signedIn } from '../helpers/browser.ts';
-import { NodeProcess } from '../helpers/node-process.ts';
+import { beforeAll, describe, expect, it } from '../helpers/fixtures.ts';
+import { HAVE_CHROMIUM, signedIn } from '../helpers/browser.ts';
+import type { NodeProcess } from '../helpers/node-process.ts';
 import { enc, eventually, inviteAndJoin, messages, roomWithMembers, send } from '../helpers/rooms.ts';
-
-const suite = browserSuite();
-const startNode = (options: ConstructorParameters<typeof NodeProcess>[0]) => suite.start(options);
-
 
 const isFocused = (target: Locator) => target.evaluate((el) => el === document.activeElement);
 
@@ -64,11 +60,11 @@ async function focusKept(page: Page): Promise<void> {
 }
 
 describe.skipIf(!HAVE_CHROMIUM)('issue #16 item 14: every action by keyboard only (real Chromium, real nodes)', () => {
-  it('the wizard, invite a friend (copy, QR), use a link (preview, confirm), chat, retry/drop a refused delivery, pause/resume, sign out', async () => {
-    const alpha = await startNode({});
-    const beta = await startNode({});
-    const { page: a, context: ac } = await signedIn(suite.browser, alpha);
-    const { page: b } = await signedIn(suite.browser, beta);
+  it('the wizard, invite a friend (copy, QR), use a link (preview, confirm), chat, retry/drop a refused delivery, pause/resume, sign out', async ({ browser, fileNodes }) => {
+    const alpha = await fileNodes.start({});
+    const beta = await fileNodes.start({});
+    const { page: a, context: ac } = await signedIn(browser, alpha);
+    const { page: b } = await signedIn(browser, beta);
     await ac.grantPermissions(['clipboard-read', 'clipboard-write']);
 
     // The wizard: the advanced part opens with Enter, the certificate choice moves with the arrow keys.
@@ -186,15 +182,15 @@ describe.skipIf(!HAVE_CHROMIUM)('issue #16 item 14: every action by keyboard onl
     const BOB = '@bob:beta.test';
     const BETA_OWNER = '@owner:beta.test';
 
-    beforeAll(async () => {
+    beforeAll(async ({ fileNodes }) => {
       if (!HAVE_CHROMIUM) return;
-      [alpha, beta] = await Promise.all([startNode({ serverName: 'alpha.test' }), startNode({ serverName: 'beta.test' })]);
+      [alpha, beta] = await Promise.all([fileNodes.start({ serverName: 'alpha.test' }), fileNodes.start({ serverName: 'beta.test' })]);
       await alpha.addPeer(beta);
       await beta.addPeer(alpha);
       expect((await beta.admin('POST', '/users', { localpart: 'bob' })).status).toBe(200);
     }, 60_000);
 
-    it('the rooms list: create a room, decline and accept invitations, join a room on a friend\'s server', async () => {
+    it('the rooms list: create a room, decline and accept invitations, join a room on a friend\'s server', async ({ browser }) => {
       const offered: string[] = [];
       for (const name of ['declined by keyboard', 'accepted by keyboard']) {
         const id = (await beta.admin('POST', '/rooms', { name })).body.room_id as string;
@@ -202,7 +198,7 @@ describe.skipIf(!HAVE_CHROMIUM)('issue #16 item 14: every action by keyboard onl
         offered.push(id);
       }
       await eventually(async () => expect((await alpha.admin('GET', '/invites')).body.invites).toHaveLength(2));
-      const { page } = await signedIn(suite.browser, alpha);
+      const { page } = await signedIn(browser, alpha);
       await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
       await press(page, page.getByRole('link', { name: /^Rooms/ }));
       await page.getByRole('complementary', { name: 'Rooms' }).waitFor();
@@ -236,7 +232,7 @@ describe.skipIf(!HAVE_CHROMIUM)('issue #16 item 14: every action by keyboard onl
       await focusKept(page);
     });
 
-    it('a room: send, edit, delete, react/unreact, load older, member menu, unban, search and jump', async () => {
+    it('a room: send, edit, delete, react/unreact, load older, member menu, unban, search and jump', async ({ browser }) => {
       const roomId = await roomWithMembers(alpha, 'civil', [[beta, BETA_OWNER], [beta, BOB]]);
       await alpha.admin('POST', '/rooms', { name: 'quiet' });
       await send(beta, roomId, 'hey, try the pineapple smoothie', BOB);
@@ -244,7 +240,7 @@ describe.skipIf(!HAVE_CHROMIUM)('issue #16 item 14: every action by keyboard onl
       // Someone else's message to react to, there before the page opens (live arrival has its own tests).
       const theirId = await send(beta, roomId, 'react to me', BOB);
       await eventually(async () => expect((await alpha.admin('GET', `/rooms/${enc(roomId)}/messages?limit=5`)).body.messages.map((m: { event_id: string }) => m.event_id)).toContain(theirId));
-      const { page } = await signedIn(suite.browser, alpha);
+      const { page } = await signedIn(browser, alpha);
       await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
       await press(page, page.getByRole('link', { name: /^Rooms/ }));
       await press(page, page.getByRole('link', { name: 'civil' }));
@@ -366,10 +362,10 @@ describe.skipIf(!HAVE_CHROMIUM)('issue #16 item 14: every action by keyboard onl
       await focusLandsOn(page, target);
     });
 
-    it('peers & trust: quarantine/block/allow, trust details with "use default", release/purge held events, revoke a link', async () => {
+    it('peers & trust: quarantine/block/allow, trust details with "use default", release/purge held events, revoke a link', async ({ browser }) => {
       const room = (await beta.admin('POST', '/rooms', { name: 'from beta' })).body.room_id as string;
       await inviteAndJoin(beta, room, alpha, '@owner:alpha.test');
-      const { page } = await signedIn(suite.browser, alpha);
+      const { page } = await signedIn(browser, alpha);
       await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
       await press(page, page.getByRole('link', { name: 'Peers & trust' }));
       await page.getByRole('heading', { name: 'Peers & trust' }).waitFor();

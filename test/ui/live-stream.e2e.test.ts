@@ -6,19 +6,13 @@
  * come over the admin stream (a WebSocket) since issue #35 item 3; they were Server-Sent Events,
  * which the page no longer opens at all.
  */
-import { describe, expect, it } from 'vitest';
-import { HAVE_CHROMIUM, browserSuite, signedIn } from '../helpers/browser.ts';
-import { NodeProcess } from '../helpers/node-process.ts';
-
-const suite = browserSuite();
-const { nodes } = suite;
+import { describe, expect, it } from '../helpers/fixtures.ts';
+import { HAVE_CHROMIUM, signedIn } from '../helpers/browser.ts';
 
 describe.skipIf(!HAVE_CHROMIUM)('the live stream', () => {
-  it('stays one connection while status changes are shown one after another', async () => {
-    const node = new NodeProcess({ serverName: 'live.test' });
-    nodes.push(node);
-    await node.start();
-    const { context, page } = await signedIn(suite.browser, node);
+  it('stays one connection while status changes are shown one after another', async ({ browser, fileNodes }) => {
+    const node = await fileNodes.start({ serverName: 'live.test' });
+    const { context, page } = await signedIn(browser, node);
     await context.addInitScript(() => {
       const w = window as unknown as { streamsOpened: number; eventSources: number };
       w.streamsOpened = 0;

@@ -10,27 +10,24 @@
  * passkey is made and used. The phone's Rooms, room, Account and sign-in pages are screenshots
  * (test-artifacts/screenshots; README "Members" shows copies in docs/screenshots).
  */
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, test } from '../helpers/fixtures.ts';
 import { join } from 'node:path';
-import { ARTIFACTS, HAVE_CHROMIUM, browserSuite } from '../helpers/browser.ts';
-import { NodeProcess, startPeered } from '../helpers/node-process.ts';
+import { ARTIFACTS, HAVE_CHROMIUM } from '../helpers/browser.ts';
+import type { NodeProcess } from '../helpers/node-process.ts';
 import { enc, inviteAndJoin, send } from '../helpers/rooms.ts';
 
 // The phone reaches home.test by name, as on a LAN: a host that is not loopback, where plain HTTP
 // is not private (the app says so). Chromium resolves it to the node's 127.0.0.1 listener.
-const suite = browserSuite({ chromiumArgs: ['--host-resolver-rules=MAP home.test 127.0.0.1'] });
+test.override('chromiumArgs', ['--host-resolver-rules=MAP home.test 127.0.0.1']);
 const PASSPHRASE = 'kettle orbit lantern mosaic';
 const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true };
 const BOB = '@bob:away.test';
 let home: NodeProcess;
 let away: NodeProcess;
 
-beforeAll(async () => {
+beforeAll(async ({ fileNodes }) => {
   if (!HAVE_CHROMIUM) return;
-  home = new NodeProcess({ serverName: 'home.test' });
-  away = new NodeProcess({ serverName: 'away.test' });
-  suite.nodes.push(home, away);
-  await startPeered([home, away]);
+  [home, away] = await fileNodes.peered('home.test', 'away.test');
   expect((await away.admin('POST', '/users', { localpart: 'bob' })).status).toBe(200);
 }, 60_000);
 
@@ -42,7 +39,7 @@ async function lines(node: NodeProcess, roomId: string, as?: string): Promise<st
 }
 
 describe.skipIf(!HAVE_CHROMIUM)('members: the member app (real Chromium, two real nodes)', () => {
-  it('joins by link at 390 px, chats with a remote user, sees a mention, keeps unsent text, and is signed out when disabled', async () => {
+  it('joins by link at 390 px, chats with a remote user, sees a mention, keeps unsent text, and is signed out when disabled', async ({ browser }) => {
     const node = home;
     const made = await node.admin('POST', '/members/invites', { note: 'Ann' });
     expect(made.status, JSON.stringify(made.body)).toBe(200);
@@ -51,7 +48,7 @@ describe.skipIf(!HAVE_CHROMIUM)('members: the member app (real Chromium, two rea
     const byName = new URL(link);
     byName.hostname = 'home.test';
 
-    const phone = await suite.browser.newContext(PHONE);
+    const phone = await browser.newContext(PHONE);
     const page = await phone.newPage();
     await page.goto(byName.href);
     await page.getByRole('heading', { name: 'Join home.test' }).waitFor();
@@ -71,7 +68,7 @@ describe.skipIf(!HAVE_CHROMIUM)('members: the member app (real Chromium, two rea
     expect(await page.getByRole('heading', { name: 'Dashboard' }).count()).toBe(0);
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
     // The link works once.
-    const again = await (await suite.browser.newContext()).newPage();
+    const again = await (await browser.newContext()).newPage();
     await again.goto(link);
     await again.getByRole('heading', { name: 'This link cannot be used' }).waitFor();
 
@@ -135,7 +132,7 @@ describe.skipIf(!HAVE_CHROMIUM)('members: the member app (real Chromium, two rea
     expect(await page.getByTestId('composer').inputValue()).toBe('a draft');
 
     // The owner's Members card lists ann; disabling signs the phone out at once.
-    const owner = await (await suite.browser.newContext()).newPage();
+    const owner = await (await browser.newContext()).newPage();
     await owner.goto(node.ready.login_url);
     await owner.getByTestId('member-@ann:home.test').waitFor();
     // The owner's switch for members' rooms, on the same card.
@@ -168,12 +165,12 @@ describe.skipIf(!HAVE_CHROMIUM)('members: the member app (real Chromium, two rea
     await page.getByRole('heading', { name: 'Rooms' }).waitFor();
   });
 
-  it('registers the service worker and a passkey at http://localhost and signs in with the passkey after signing out', async () => {
+  it('registers the service worker and a passkey at http://localhost and signs in with the passkey after signing out', async ({ browser }) => {
     const node = away; // the other node of the file: a member of its own
     const token = String((await node.admin('POST', '/members/invites', {})).body.link).split('#/join/')[1]!;
     // http://localhost is a secure context: the browser lets the page use passkeys (http://<ip> has none: a passkey needs a name).
     const app = `http://localhost:${new URL(node.federationUrl).port}/app/`;
-    const context = await suite.browser.newContext(PHONE);
+    const context = await browser.newContext(PHONE);
     const page = await context.newPage();
     const cdp = await context.newCDPSession(page);
     await cdp.send('WebAuthn.enable', { enableUI: false });

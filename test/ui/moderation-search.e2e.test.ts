@@ -6,14 +6,12 @@
  * desktop width and at 390 px; the title and mention notifications on the other screens too.
  */
 import { join } from 'node:path';
-import type { BrowserContext, Page } from 'playwright-core';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { ARTIFACTS, HAVE_CHROMIUM, browserSuite } from '../helpers/browser.ts';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from '../helpers/fixtures.ts';
+import { ARTIFACTS, HAVE_CHROMIUM } from '../helpers/browser.ts';
 import type { NodeProcess } from '../helpers/node-process.ts';
 import { enc, eventually, inviteAndJoin, messages, roomWithMembers, send } from '../helpers/rooms.ts';
 
-
-const suite = browserSuite();
 let alpha: NodeProcess;
 let beta: NodeProcess;
 let roomId: string;
@@ -21,9 +19,9 @@ let otherRoom: string;
 const BOB = '@bob:beta.test';
 const SPOOF = '\u0410dmins';
 
-beforeAll(async () => {
+beforeAll(async ({ fileNodes }) => {
   if (!HAVE_CHROMIUM) return;
-  [alpha, beta] = await Promise.all([suite.start({ serverName: 'alpha.test' }), suite.start({ serverName: 'beta.test' })]);
+  [alpha, beta] = await Promise.all([fileNodes.start({ serverName: 'alpha.test' }), fileNodes.start({ serverName: 'beta.test' })]);
   await alpha.addPeer(beta);
   await beta.addPeer(alpha);
   expect((await beta.admin('POST', '/users', { localpart: 'bob' })).status).toBe(200);
@@ -35,8 +33,8 @@ beforeAll(async () => {
 
 
 /** A logged-in page; Notification is recorded instead of shown (the OS has no notification daemon here). */
-async function open(node: NodeProcess, width = 1200): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await suite.browser.newContext({ viewport: { width, height: 850 } });
+async function open(browser: Browser, node: NodeProcess, width = 1200): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({ viewport: { width, height: 850 } });
   await context.addInitScript(() => {
     const notes: string[] = [];
     const page = globalThis as unknown as { __notes: string[]; Notification: unknown };
@@ -68,12 +66,12 @@ async function unread(node: NodeProcess, room: string): Promise<{ unread: number
 }
 
 describe.skipIf(!HAVE_CHROMIUM)('moderation, unread badges and search in the UI', () => {
-  it('shows badges, moderates, searches and jumps, at 1200 px', async () => {
+  it('shows badges, moderates, searches and jumps, at 1200 px', async ({ browser }) => {
     const rude = await send(beta, roomId, 'a rude message', BOB);
     await send(beta, roomId, 'hey @owner, try the pineapple smoothie');
     await eventually(async () => expect(await unread(alpha, roomId)).toEqual({ unread: 2, mentions: 1 }));
 
-    const { context: aContext, page: a } = await open(alpha);
+    const { context: aContext, page: a } = await open(browser, alpha);
     // The owner of alpha watches another room; the room list shows the badges and the title the count.
     await a.goto(`${alpha.ready.admin_url}/#/rooms/${encodeURIComponent(otherRoom)}`);
     const civil = a.getByRole('link', { name: 'civil' }).locator('xpath=..');
@@ -127,7 +125,7 @@ describe.skipIf(!HAVE_CHROMIUM)('moderation, unread badges and search in the UI'
     await shot(a, 'room-moderation');
 
     // On beta: the delete shows as a moderator's; beta's owner (a moderator) has no menu for the room's owner.
-    const { context: bContext, page: b } = await open(beta);
+    const { context: bContext, page: b } = await open(browser, beta);
     await b.goto(`${beta.ready.admin_url}/#/rooms/${encodeURIComponent(roomId)}`);
     await b.locator(`[data-event-id="${rude}"]`).getByText('Deleted by a moderator').waitFor({ timeout: 15_000 });
     await b.getByText('Members and invitations').click();
@@ -164,10 +162,10 @@ describe.skipIf(!HAVE_CHROMIUM)('moderation, unread badges and search in the UI'
     await bContext.close();
   });
 
-  it('works at 390 px: badges, member menu and search fit the screen', async () => {
+  it('works at 390 px: badges, member menu and search fit the screen', async ({ browser }) => {
     await inviteAndJoin(alpha, roomId, beta, BOB); // back after the unban
     await send(beta, roomId, 'a message for the phone, mentioning @owner');
-    const { context, page } = await open(alpha, 390);
+    const { context, page } = await open(browser, alpha, 390);
     await page.getByRole('link', { name: 'Rooms' }).click();
     const civil = page.getByRole('link', { name: 'civil' }).locator('xpath=..');
     await civil.getByTestId('mention-count').waitFor();
@@ -192,12 +190,12 @@ describe.skipIf(!HAVE_CHROMIUM)('moderation, unread badges and search in the UI'
     await context.close(); // its open room would read the next test's messages
   });
 
-  it('the title and mention notifications follow on the Dashboard and Peers screens too', async () => {
+  it('the title and mention notifications follow on the Dashboard and Peers screens too', async ({ browser }) => {
     // Everything read so far.
     const latestMessage = (await messages(alpha, roomId)).at(-1)!.event_id;
     expect((await alpha.admin('POST', `/rooms/${enc(roomId)}/read`, { event_id: latestMessage })).status).toBe(200);
     expect(await unread(alpha, roomId)).toEqual({ unread: 0, mentions: 0 });
-    const { context, page } = await open(alpha); // on the Dashboard
+    const { context, page } = await open(browser, alpha); // on the Dashboard
     await expect.poll(() => page.title()).toBe('Paracord');
 
     await send(beta, roomId, '@owner, a question while you look at the dashboard', BOB);

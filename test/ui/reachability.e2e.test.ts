@@ -6,24 +6,14 @@
  */
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import type { Page } from 'playwright-core';
-import { describe, expect, it } from 'vitest';
-import { ARTIFACTS, HAVE_CHROMIUM, browserSuite } from '../helpers/browser.ts';
-import { NodeProcess } from '../helpers/node-process.ts';
+import type { Browser, Page } from 'playwright-core';
+import { describe, expect, it } from '../helpers/fixtures.ts';
+import { ARTIFACTS, HAVE_CHROMIUM } from '../helpers/browser.ts';
+import type { NodeProcess } from '../helpers/node-process.ts';
 import { eventually } from '../helpers/rooms.ts';
 
-
-const suite = browserSuite();
-const { nodes } = suite;
-
-function node(serverName: string, args: string[] = []): NodeProcess {
-  const n = new NodeProcess({ serverName, args });
-  nodes.push(n);
-  return n;
-}
-
-async function dashboard(n: NodeProcess): Promise<Page> {
-  const context = await suite.browser.newContext({ viewport: { width: 1200, height: 850 } });
+async function dashboard(browser: Browser, n: NodeProcess): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 1200, height: 850 } });
   const page = await context.newPage();
   await page.goto(n.ready.login_url);
   await expect.poll(() => page.getByRole('heading', { name: 'Dashboard' }).isVisible()).toBe(true);
@@ -34,14 +24,14 @@ const line = (page: Page) => page.getByTestId('reachability-status').getByRole('
 const shot = (page: Page, name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
 
 describe.skipIf(!HAVE_CHROMIUM)('reachability on the dashboard', () => {
-  it('shows each state in words', async () => {
+  it('shows each state in words', async ({ browser, fileNodes }) => {
     // alpha answers a reachability probe every second, so beta's confirming test is not refused.
-    const alpha = node('alpha.test', ['--reach-probe-interval', '1']);
-    const beta = node('beta.test');
+    const alpha = fileNodes.process({ serverName: 'alpha.test', args: ['--reach-probe-interval', '1'] });
+    const beta = fileNodes.process({ serverName: 'beta.test' });
     await Promise.all([alpha.start(), beta.start()]);
     // No peer yet.
     await eventually(async () => expect((await alpha.admin('GET', '/reachability')).body.checked_at).not.toBeNull(), 20_000);
-    const lonely = await dashboard(alpha);
+    const lonely = await dashboard(browser, alpha);
     await expect.poll(() => line(lonely), { timeout: 15_000 }).toBe('Reachability: will be tested once the first peer is added');
     await shot(lonely, 'reachability-no-peer');
 
@@ -63,7 +53,7 @@ describe.skipIf(!HAVE_CHROMIUM)('reachability on the dashboard', () => {
     // Its first failed test is confirmed by a second one 12 s later: meanwhile it says so.
     await beta.start(['--public-url', closed, '--no-port-mapping', '--reachability-confirm-seconds', '12']);
     await eventually(async () => expect((await beta.admin('GET', '/reachability')).body.reachable).toBe(false), 20_000);
-    const pulled = await dashboard(beta);
+    const pulled = await dashboard(browser, beta);
     await expect.poll(() => line(pulled), { timeout: 10_000 }).toBe('Not reachable: testing again');
     expect(await pulled.getByTestId('reachability-error').innerText()).toMatch(/Testing again through alpha\.test in 12 s before switching to pull mode\.$/);
     await shot(pulled, 'reachability-testing-again');

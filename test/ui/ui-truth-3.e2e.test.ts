@@ -6,10 +6,9 @@
  * the sign-in page attempts nothing that must fail.
  */
 import type { Page } from 'playwright-core';
-import { describe, expect, it } from 'vitest';
-import { HAVE_CHROMIUM, axeViolations, browserSuite, shot, signedIn } from '../helpers/browser.ts';
+import { describe, expect, it } from '../helpers/fixtures.ts';
+import { HAVE_CHROMIUM, axeViolations, shot, signedIn } from '../helpers/browser.ts';
 
-const suite = browserSuite();
 /** Console errors and failed requests (no answer, or an error status) of a page from now on, and the WebSockets it opened. */
 function watch(page: Page): { failures: string[]; sockets: string[] } {
   const failures: string[] = [];
@@ -34,9 +33,9 @@ function watch(page: Page): { failures: string[]; sockets: string[] } {
 }
 
 describe.skipIf(!HAVE_CHROMIUM)('issue #37: the last untruths of the UI (real Chromium, real nodes)', () => {
-  it('14: a node that does not answer is never shown as running: the node card, its friends, its reachability and a waiting message say "last known" with the time it last answered', async () => {
-    const alpha = await suite.start({ serverName: 'alpha.test', keepAdminPort: true });
-    const beta = await suite.start({ serverName: 'beta.test' });
+  it('14: a node that does not answer is never shown as running: the node card, its friends, its reachability and a waiting message say "last known" with the time it last answered', async ({ browser, fileNodes }) => {
+    const alpha = await fileNodes.start({ serverName: 'alpha.test', keepAdminPort: true });
+    const beta = await fileNodes.start({ serverName: 'beta.test' });
     await alpha.addPeer(beta);
     await beta.addPeer(alpha);
     // beta's owner in a room alpha hosts; beta goes away, so alpha's next message waits for it.
@@ -47,7 +46,7 @@ describe.skipIf(!HAVE_CHROMIUM)('issue #37: the last untruths of the UI (real Ch
     await beta.stop();
     await alpha.admin('POST', `/rooms/${encodeURIComponent(room)}/messages`, { body: 'are you there?' });
 
-    const { page } = await signedIn(suite.browser, alpha);
+    const { page } = await signedIn(browser, alpha);
     const state = page.getByTestId('node-card-state');
     const betaLine = page.getByTestId('dash-peer-beta.test').getByTestId('peer-line');
     // Twin: while the node answers, it is running and its friend's line is current.
@@ -56,7 +55,7 @@ describe.skipIf(!HAVE_CHROMIUM)('issue #37: the last untruths of the UI (real Ch
     await page.getByTestId('reachability-status').waitFor();
     expect(await page.getByTestId('reachability-status').innerText()).not.toContain('last known');
     // A second tab shows the room: the message waits for beta.
-    const { page: inRoom } = await signedIn(suite.browser, alpha);
+    const { page: inRoom } = await signedIn(browser, alpha);
     await inRoom.goto(`${alpha.ready.admin_url}/#/rooms/${encodeURIComponent(room)}`);
     const waiting = inRoom.getByTestId('message').filter({ hasText: 'are you there?' }).getByTestId('delivery');
     await expect.poll(() => waiting.textContent(), { timeout: 20_000 }).toMatch(/^Waiting for beta\.test/);
@@ -104,9 +103,9 @@ describe.skipIf(!HAVE_CHROMIUM)('issue #37: the last untruths of the UI (real Ch
     expect(await betaLine.textContent()).not.toContain('last known');
   });
 
-  it('15: a draft outlives the room changing under it (removed by the host, banned, left in another tab): its text stays with Copy, and why it cannot be sent', async () => {
-    const alpha = await suite.start({ serverName: 'alpha.test' });
-    const beta = await suite.start({ serverName: 'beta.test' });
+  it('15: a draft outlives the room changing under it (removed by the host, banned, left in another tab): its text stays with Copy, and why it cannot be sent', async ({ browser, fileNodes }) => {
+    const alpha = await fileNodes.start({ serverName: 'alpha.test' });
+    const beta = await fileNodes.start({ serverName: 'beta.test' });
     await alpha.addPeer(beta);
     await beta.addPeer(alpha);
     /** A room beta hosts, with alpha's owner in it. */
@@ -121,7 +120,7 @@ describe.skipIf(!HAVE_CHROMIUM)('issue #37: the last untruths of the UI (real Ch
     const lounge = await betaRoom('lounge');
     const notes = (await alpha.admin('POST', '/rooms', { name: 'notes' })).body.room_id as string;
 
-    const { page, context } = await signedIn(suite.browser, alpha);
+    const { page, context } = await signedIn(browser, alpha);
     await context.grantPermissions(['clipboard-read', 'clipboard-write']);
     const open = async (room: string, draft: string) => {
       await page.goto(`${alpha.ready.admin_url}/#/rooms/${encodeURIComponent(room)}`);
@@ -170,9 +169,9 @@ describe.skipIf(!HAVE_CHROMIUM)('issue #37: the last untruths of the UI (real Ch
     expect(await reason.textContent()).toBe('You are not in this room any more. Your message below was not sent.');
   });
 
-  it('16: the sign-in page attempts nothing that must fail (no call, no stream, no console error); a signed-in page opens its stream', async () => {
-    const node = await suite.start({ serverName: 'signin.test' });
-    const page = await (await suite.browser.newContext()).newPage();
+  it('16: the sign-in page attempts nothing that must fail (no call, no stream, no console error); a signed-in page opens its stream', async ({ browser, fileNodes }) => {
+    const node = await fileNodes.start({ serverName: 'signin.test' });
+    const page = await (await browser.newContext()).newPage();
     const { failures, sockets } = watch(page);
     await page.goto(node.ready.admin_url);
     await page.getByRole('heading', { name: 'Log in to your Paracord node' }).waitFor();

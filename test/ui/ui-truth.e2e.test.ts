@@ -10,17 +10,12 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Locator, Page } from 'playwright-core';
-import { describe, expect, it } from 'vitest';
-import { ARTIFACTS, HAVE_CHROMIUM, axeViolations, browserSuite, shot, signedIn } from '../helpers/browser.ts';
-import { NodeProcess } from '../helpers/node-process.ts';
+import { describe, expect, it, type Nodes } from '../helpers/fixtures.ts';
+import { ARTIFACTS, HAVE_CHROMIUM, axeViolations, shot, signedIn } from '../helpers/browser.ts';
+import type { NodeProcess } from '../helpers/node-process.ts';
 import { queryNodeDb } from '../helpers/inspect-db.ts';
 import { ReferencePeer } from '../helpers/reference-peer.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
-
-const suite = browserSuite();
-const startNode = (options: ConstructorParameters<typeof NodeProcess>[0]) => suite.start(options);
-
-
 
 /** The page's computed background: differs between light and dark only when the dark colours apply. */
 const background = (page: Page) => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
@@ -36,9 +31,9 @@ async function paste(field: Locator, text: string): Promise<void> {
 }
 
 describe.skipIf(!HAVE_CHROMIUM)('issue #16: the UI tells the truth (real Chromium, real nodes)', () => {
-  it('1, 15: a session survives a restart, is listed, can be signed out; only a hash is stored; a used login link gets a styled page', async () => {
-    const node = await startNode({ serverName: 'session.test', keepAdminPort: true });
-    const { context, page } = await signedIn(suite.browser, node);
+  it('1, 15: a session survives a restart, is listed, can be signed out; only a hash is stored; a used login link gets a styled page', async ({ browser, fileNodes }) => {
+    const node = await fileNodes.start({ serverName: 'session.test', keepAdminPort: true });
+    const { context, page } = await signedIn(browser, node);
     await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
     const cookie = (await context.cookies()).find((c) => c.name === 'paracord_session')!;
     expect(cookie.value.length).toBeGreaterThan(20);
@@ -56,7 +51,7 @@ describe.skipIf(!HAVE_CHROMIUM)('issue #16: the UI tells the truth (real Chromiu
     await page.getByTestId('sessions').getByText('this browser').waitFor();
 
     // A second browser signs in: the list shows it, and "Sign it out" ends its session at the node.
-    const { context: second } = await signedIn(suite.browser, node);
+    const { context: second } = await signedIn(browser, node);
     const secondCookie = async () => (await second.cookies()).find((c) => c.name === 'paracord_session')?.value;
     await expect.poll(secondCookie).toBeDefined();
     await page.reload();
@@ -79,7 +74,7 @@ describe.skipIf(!HAVE_CHROMIUM)('issue #16: the UI tells the truth (real Chromiu
     await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
 
     // Another browser with a used link: a styled page that says what to do.
-    const other = await (await suite.browser.newContext({ viewport: { width: 390, height: 844 } })).newPage();
+    const other = await (await browser.newContext({ viewport: { width: 390, height: 844 } })).newPage();
     const response = await other.goto(used);
     expect(response?.status()).toBe(403);
     await other.getByRole('heading', { name: 'This login link was already used or has expired' }).waitFor();
@@ -95,13 +90,13 @@ describe.skipIf(!HAVE_CHROMIUM)('issue #16: the UI tells the truth (real Chromiu
     await page.getByRole('button', { name: 'Sign out' }).first().click();
     await page.getByRole('heading', { name: 'Log in to your Paracord node' }).waitFor();
     expect(active()).toBe(before - 1);
-    const again = await (await suite.browser.newContext({ extraHTTPHeaders: { cookie: `paracord_session=${current}` } })).request.get(`${node.ready.admin_url}/_paracord/admin/v1/status`);
+    const again = await (await browser.newContext({ extraHTTPHeaders: { cookie: `paracord_session=${current}` } })).request.get(`${node.ready.admin_url}/_paracord/admin/v1/status`);
     expect(again.status()).toBe(401);
   });
 
-  it('2, 4: a stopped node shows a banner within seconds, keeps the last data, a failed send keeps the text with Retry, and all recovers by itself', async () => {
-    const node = await startNode({ serverName: 'restart.test', keepAdminPort: true });
-    const { page } = await signedIn(suite.browser, node);
+  it('2, 4: a stopped node shows a banner within seconds, keeps the last data, a failed send keeps the text with Retry, and all recovers by itself', async ({ browser, fileNodes }) => {
+    const node = await fileNodes.start({ serverName: 'restart.test', keepAdminPort: true });
+    const { page } = await signedIn(browser, node);
     await page.getByRole('link', { name: 'Rooms' }).click();
     await page.getByLabel('New room name').fill('notes');
     await page.getByRole('button', { name: 'Create room' }).click();
@@ -140,9 +135,9 @@ describe.skipIf(!HAVE_CHROMIUM)('issue #16: the UI tells the truth (real Chromiu
     await expect.poll(() => page.getByTestId('composer').inputValue()).toBe('');
   });
 
-  it('2: a send whose connection closes before the answer is sent again with its txn id and shown once; when the node cannot be reached it says "Maybe not sent", and sending again makes no copy', async () => {
-    const node = await startNode({ serverName: 'cut.test' });
-    const { page, context } = await signedIn(suite.browser, node);
+  it('2: a send whose connection closes before the answer is sent again with its txn id and shown once; when the node cannot be reached it says "Maybe not sent", and sending again makes no copy', async ({ browser, fileNodes }) => {
+    const node = await fileNodes.start({ serverName: 'cut.test' });
+    const { page, context } = await signedIn(browser, node);
     // The page's admin stream, passed through, except that the node's answer to a chosen message is
     // swallowed and the page's side of the socket closed: the message is stored, the page never hears it.
     let cutBody: string | null = null;
@@ -207,11 +202,11 @@ describe.skipIf(!HAVE_CHROMIUM)('issue #16: the UI tells the truth (real Chromiu
     expect(await page.getByTestId('message').getByText('outcome unknown').count()).toBe(1);
   });
 
-  it('first message in at most 8 clicks; 3, 5, 7, 8, 9: states in words, delivery states, only allowed actions, invites apart with a badge', async () => {
-    const alpha = await startNode({});
-    const beta = await startNode({});
-    const { page: a, context: ac } = await signedIn(suite.browser, alpha);
-    const { page: b } = await signedIn(suite.browser, beta);
+  it('first message in at most 8 clicks; 3, 5, 7, 8, 9: states in words, delivery states, only allowed actions, invites apart with a badge', async ({ browser, fileNodes }) => {
+    const alpha = await fileNodes.start({});
+    const beta = await fileNodes.start({});
+    const { page: a, context: ac } = await signedIn(browser, alpha);
+    const { page: b } = await signedIn(browser, beta);
     await ac.grantPermissions(['clipboard-read', 'clipboard-write']);
     let clicks = 0;
     const click = async (target: Locator) => {
@@ -280,11 +275,11 @@ describe.skipIf(!HAVE_CHROMIUM)('issue #16: the UI tells the truth (real Chromiu
     await shot(a, 'dashboard-peer-offline');
   });
 
-  it('7: offers only what the node would take: no composer or reactions in a read-only room (a Paracord reference host) nor after leaving, no Leave once left', async () => {
+  it('7: offers only what the node would take: no composer or reactions in a read-only room (a Paracord reference host) nor after leaving, no Leave once left', async ({ browser, fileNodes }) => {
     const ref = await new ReferencePeer({ serverName: 'ref.test', allowedGuilds: ['4242'] }).start();
     try {
       ref.guilds.set('4242', 'Ref lounge');
-      const node = await startNode({ serverName: 'reader.test' });
+      const node = await fileNodes.start({ serverName: 'reader.test' });
       const added = await node.admin('POST', '/peers', { endpoint: `${ref.url}/_paracord/federation/v1`, key_id: ref.keyId, public_key: ref.publicKeyHex });
       expect(added.status, JSON.stringify(added.body)).toBe(200);
       await ref.addServer('reader.test', 'reader.test', `${node.federationUrl}/_paracord/federation/v1`);
@@ -298,7 +293,7 @@ describe.skipIf(!HAVE_CHROMIUM)('issue #16: the UI tells the truth (real Chromiu
       const own = (await node.admin('POST', '/rooms', { name: 'leaving soon' })).body.room_id as string;
       await node.admin('POST', `/rooms/${encodeURIComponent(own)}/messages`, { body: 'written before I left' });
 
-      const { page } = await signedIn(suite.browser, node);
+      const { page } = await signedIn(browser, node);
       await page.goto(`${node.ready.admin_url}/#/rooms/${encodeURIComponent(lounge)}`);
       const hello = page.getByTestId('message').filter({ hasText: 'welcome to the lounge' });
       await hello.waitFor({ timeout: 15_000 });
@@ -326,9 +321,9 @@ describe.skipIf(!HAVE_CHROMIUM)('issue #16: the UI tells the truth (real Chromiu
     }
   });
 
-  it('11: raw causes stay behind "details": a failed scheduled backup, a reachability test no friend could run', async () => {
-    const alpha = await startNode({ serverName: 'alpha.test' });
-    const beta = await startNode({ serverName: 'beta.test' });
+  it('11: raw causes stay behind "details": a failed scheduled backup, a reachability test no friend could run', async ({ browser, fileNodes }) => {
+    const alpha = await fileNodes.start({ serverName: 'alpha.test' });
+    const beta = await fileNodes.start({ serverName: 'beta.test' });
     // beta never adds alpha: it refuses to test alpha, and says so in developer words.
     await alpha.addPeer(beta);
     const check = (await alpha.admin('POST', '/reachability/check', { via: 'beta.test' })).body;
@@ -343,7 +338,7 @@ describe.skipIf(!HAVE_CHROMIUM)('issue #16: the UI tells the truth (real Chromiu
     const rawBackup = (await alpha.admin('GET', '/status')).body.backup.warning as string;
     expect(rawBackup).toContain(`${dir}/paracord-alpha.test-`);
 
-    const { page } = await signedIn(suite.browser, alpha);
+    const { page } = await signedIn(browser, alpha);
     const warning = page.getByTestId('backup-warning');
     await warning.waitFor();
     // (The schedule has no passphrase file: that warning, a sentence already, comes first.)
@@ -361,13 +356,13 @@ describe.skipIf(!HAVE_CHROMIUM)('issue #16: the UI tells the truth (real Chromiu
     await shot(page, 'dashboard-raw-cause-details');
   });
 
-  it('6: the timeline opens at the newest, loads older without a jump, shows "new messages", groups, marks edits, toggles reactions', async () => {
-    const node = await startNode({ serverName: 'timeline.test' });
+  it('6: the timeline opens at the newest, loads older without a jump, shows "new messages", groups, marks edits, toggles reactions', async ({ browser, fileNodes }) => {
+    const node = await fileNodes.start({ serverName: 'timeline.test' });
     const room = (await node.admin('POST', '/rooms', { name: 'history' })).body.room_id as string;
     const ids: string[] = [];
     for (let i = 1; i <= 130; i++) ids.push((await node.admin('POST', `/rooms/${encodeURIComponent(room)}/messages`, { body: `message number ${i}` })).body.event_id);
     await node.admin('PATCH', `/rooms/${encodeURIComponent(room)}/messages/${encodeURIComponent(ids[128]!)}`, { body: 'message number 129, corrected' });
-    const { page } = await signedIn(suite.browser, node);
+    const { page } = await signedIn(browser, node);
     await page.goto(`${node.ready.admin_url}/#/rooms/${encodeURIComponent(room)}`);
     const timeline = page.getByTestId('timeline');
     await page.getByText('message number 130', { exact: true }).waitFor();
@@ -431,9 +426,9 @@ describe.skipIf(!HAVE_CHROMIUM)('issue #16: the UI tells the truth (real Chromiu
     await chip.waitFor({ state: 'detached' });
   });
 
-  it('10, 12: trust details validate in place and save only what the node accepted; "use default"; the quarantine review is live', async () => {
-    const alpha = await startNode({ serverName: 'alpha.test' });
-    const beta = await startNode({ serverName: 'beta.test' });
+  it('10, 12: trust details validate in place and save only what the node accepted; "use default"; the quarantine review is live', async ({ browser, fileNodes }) => {
+    const alpha = await fileNodes.start({ serverName: 'alpha.test' });
+    const beta = await fileNodes.start({ serverName: 'beta.test' });
     await alpha.addPeer(beta);
     await beta.addPeer(alpha);
     // alpha's owner is in a room beta hosts (for the quarantine part below).
@@ -441,7 +436,7 @@ describe.skipIf(!HAVE_CHROMIUM)('issue #16: the UI tells the truth (real Chromiu
     await beta.admin('POST', `/rooms/${encodeURIComponent(room)}/invites`, { user_id: '@owner:alpha.test' });
     const invite = (await alpha.admin('GET', '/invites')).body.invites[0];
     expect((await alpha.admin('POST', `/invites/${invite.invite_id}/accept`)).status).toBe(200);
-    const { page } = await signedIn(suite.browser, alpha);
+    const { page } = await signedIn(browser, alpha);
     await page.getByRole('link', { name: 'Peers & trust' }).click();
     await page.getByTestId('peer-beta.test').getByRole('button', { name: 'Details…' }).click();
     const form = page.getByRole('form', { name: 'Trust settings of beta.test' });
@@ -473,17 +468,17 @@ describe.skipIf(!HAVE_CHROMIUM)('issue #16: the UI tells the truth (real Chromiu
   });
 
   /** A node with a room and a message, and a node still in setup (the wizard). */
-  async function smallScreenNodes(): Promise<{ node: NodeProcess; room: string; setup: NodeProcess }> {
-    const node = await startNode({ serverName: 'small.test' });
+  async function smallScreenNodes(fileNodes: Nodes): Promise<{ node: NodeProcess; room: string; setup: NodeProcess }> {
+    const node = await fileNodes.start({ serverName: 'small.test' });
     const room = (await node.admin('POST', '/rooms', { name: 'phone' })).body.room_id as string;
     await node.admin('POST', `/rooms/${encodeURIComponent(room)}/messages`, { body: 'a message with a rather long line that has to wrap on a small phone screen without overflowing sideways' });
-    return { node, room, setup: await startNode({}) };
+    return { node, room, setup: await fileNodes.start({}) };
   }
 
   // One test per colour scheme, each well inside its time budget.
   for (const scheme of ['light', 'dark'] as const) {
-    it(`13, 14: every page works at 390 × 844 and has no serious or critical axe violation (${scheme})`, async () => {
-      const { node, room, setup } = await smallScreenNodes();
+    it(`13, 14: every page works at 390 × 844 and has no serious or critical axe violation (${scheme})`, async ({ browser, fileNodes }) => {
+      const { node, room, setup } = await smallScreenNodes(fileNodes);
       // Each page is checked once what it shows from the node is drawn (its headings come before the data).
       const pages: Array<[string, NodeProcess, string, (p: Page) => Promise<unknown>]> = [
         ['dashboard', node, '#/dashboard', (p) => Promise.all([p.getByText(/old keys? kept to verify past messages/).waitFor(), p.getByTestId('reachability-status').waitFor()])],
@@ -492,9 +487,9 @@ describe.skipIf(!HAVE_CHROMIUM)('issue #16: the UI tells the truth (real Chromiu
         ['peers', node, '#/peers', (p) => p.getByText(/Each server may send \d+ requests per second/).waitFor()],
         ['wizard', setup, '', (p) => p.getByLabel('Server name').waitFor()],
       ];
-      const { page } = await signedIn(suite.browser, node, { width: 390, height: 844 });
+      const { page } = await signedIn(browser, node, { width: 390, height: 844 });
       await page.emulateMedia({ colorScheme: scheme });
-      const { page: wizardPage } = await signedIn(suite.browser, setup, { width: 390, height: 844 });
+      const { page: wizardPage } = await signedIn(browser, setup, { width: 390, height: 844 });
       await wizardPage.emulateMedia({ colorScheme: scheme });
       for (const [name, owner, hash, loaded] of pages) {
         const p = owner === setup ? wizardPage : page;
@@ -511,7 +506,7 @@ describe.skipIf(!HAVE_CHROMIUM)('issue #16: the UI tells the truth (real Chromiu
       await page.emulateMedia({ colorScheme: other });
       expect(await background(page), `the ${scheme} colours apply`).not.toBe(here);
       // The login page (signed out) too.
-      const anonymous = await (await suite.browser.newContext({ viewport: { width: 390, height: 844 } })).newPage();
+      const anonymous = await (await browser.newContext({ viewport: { width: 390, height: 844 } })).newPage();
       await anonymous.emulateMedia({ colorScheme: scheme });
       await anonymous.goto(node.ready.admin_url);
       await anonymous.getByRole('heading', { name: 'Log in to your Paracord node' }).waitFor();
@@ -520,10 +515,10 @@ describe.skipIf(!HAVE_CHROMIUM)('issue #16: the UI tells the truth (real Chromiu
     });
   }
 
-  it('14: keyboard focus is visible', async () => {
-    const { node } = await smallScreenNodes();
+  it('14: keyboard focus is visible', async ({ browser, fileNodes }) => {
+    const { node } = await smallScreenNodes(fileNodes);
     // Keyboard: Tab reaches the actions, and the focused one shows an outline.
-    const { page } = await signedIn(suite.browser, node);
+    const { page } = await signedIn(browser, node);
     // The heading is drawn before the first load answers; the first-steps area (with the invite
     // button) appears above the focus once it does, and the node's card once the status is in.
     // Tab only through the page as the user sees it.

@@ -5,17 +5,13 @@
  * go to test-artifacts/screenshots (not committed).
  */
 import { join } from 'node:path';
-import type { Page } from 'playwright-core';
-import { describe, expect, it } from 'vitest';
-import { ARTIFACTS, HAVE_CHROMIUM, browserSuite } from '../helpers/browser.ts';
-import { NodeProcess } from '../helpers/node-process.ts';
+import type { Browser, Page } from 'playwright-core';
+import { describe, expect, it } from '../helpers/fixtures.ts';
+import { ARTIFACTS, HAVE_CHROMIUM } from '../helpers/browser.ts';
+import type { NodeProcess } from '../helpers/node-process.ts';
 
-
-const suite = browserSuite();
-const { nodes } = suite;
-
-async function open(node: NodeProcess, watch?: (page: Page) => void): Promise<Page> {
-  const context = await suite.browser.newContext({ viewport: { width: 1200, height: 850 } });
+async function open(browser: Browser, node: NodeProcess, watch?: (page: Page) => void): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 1200, height: 850 } });
   const page = await context.newPage();
   watch?.(page);
   await page.goto(node.ready.login_url);
@@ -25,29 +21,26 @@ async function open(node: NodeProcess, watch?: (page: Page) => void): Promise<Pa
 const shot = (page: Page, name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
 
 describe.skipIf(!HAVE_CHROMIUM)('the UI in a real browser (skipped without Chromium: see the warning above)', () => {
-  it('refuses the API without a login, and a login link works only once', async () => {
-    const node = new NodeProcess({ serverName: 'login.test' });
-    nodes.push(node);
-    await node.start();
-    const context = await suite.browser.newContext();
+  it('refuses the API without a login, and a login link works only once', async ({ browser, fileNodes }) => {
+    const node = await fileNodes.start({ serverName: 'login.test' });
+    const context = await browser.newContext();
     const page = await context.newPage();
     await page.goto(node.ready.admin_url);
     await expect.poll(() => page.getByRole('heading', { name: 'Log in to your Paracord node' }).isVisible()).toBe(true);
     await page.goto(node.ready.login_url);
     await expect.poll(() => page.getByRole('heading', { name: 'Dashboard' }).isVisible()).toBe(true);
-    const again = await (await suite.browser.newContext()).newPage();
+    const again = await (await browser.newContext()).newPage();
     const response = await again.goto(node.ready.login_url);
     expect(response?.status()).toBe(403);
     const csp = (await page.request.get(node.ready.admin_url)).headers()['content-security-policy'];
     expect(csp).toContain("script-src 'self'");
   });
 
-  it('the first-run wizard sets up an empty data directory', async () => {
-    const node = new NodeProcess({});
-    nodes.push(node);
+  it('the first-run wizard sets up an empty data directory', async ({ browser, fileNodes }) => {
+    const node = fileNodes.process({});
     const ready = await node.start();
     expect(ready.mode).toBe('setup');
-    const page = await open(node);
+    const page = await open(browser, node);
     await page.getByLabel('Server name').fill('not a name!');
     expect(await page.getByRole('button', { name: 'Create my server' }).isDisabled()).toBe(true);
     await shot(page, 'wizard-name');
@@ -65,15 +58,14 @@ describe.skipIf(!HAVE_CHROMIUM)('the UI in a real browser (skipped without Chrom
     expect((await node.admin('GET', '/status')).body).toMatchObject({ mode: 'running', server_name: 'wizard.test' });
   });
 
-  it('two nodes peer through their UIs, talk live, and a block stops a peer', async () => {
-    const alpha = new NodeProcess({ serverName: 'alpha.test' });
-    const beta = new NodeProcess({ serverName: 'beta.test' });
-    nodes.push(alpha, beta);
+  it('two nodes peer through their UIs, talk live, and a block stops a peer', async ({ browser, fileNodes }) => {
+    const alpha = fileNodes.process({ serverName: 'alpha.test' });
+    const beta = fileNodes.process({ serverName: 'beta.test' });
     await Promise.all([alpha.start(), beta.start()]);
     // What alpha's page sends over the admin stream (issue #17), and its HTTP writes of messages.
     const framesSent: string[] = [];
     const httpSends: string[] = [];
-    const a = await open(alpha, (page) => {
+    const a = await open(browser, alpha, (page) => {
       page.on('websocket', (ws) => ws.on('framesent', (frame) => framesSent.push(String(frame.payload))));
       page.on('request', (request) => {
         if (request.method() === 'POST' && /\/messages$/.test(new URL(request.url()).pathname)) httpSends.push(request.url());
@@ -82,7 +74,7 @@ describe.skipIf(!HAVE_CHROMIUM)('the UI in a real browser (skipped without Chrom
     // What beta's page asks its node (each message a friend sends should cost a few reads, not ten).
     const betaFrames: Array<{ op: string; input: { since?: string } }> = [];
     const betaOps: string[] = [];
-    const b = await open(beta, (page) =>
+    const b = await open(browser, beta, (page) =>
       page.on('websocket', (ws) =>
         ws.on('framesent', (frame) => {
           const sent = JSON.parse(String(frame.payload)) as { op: string; input: { since?: string } };
