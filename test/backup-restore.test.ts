@@ -7,10 +7,10 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync, watch, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, NodeProcess, stopAll } from './helpers/node-process.ts';
+import { beforeAll, describe, expect, it } from './helpers/fixtures.ts';
+import { CLI, type NodeProcess } from './helpers/node-process.ts';
 import { enc, eventually, messages, roomWithMembers, send } from './helpers/rooms.ts';
-import { removeTempDirs, tempDir } from './helpers/temp-dir.ts';
+import { tempDir } from './helpers/temp-dir.ts';
 
 function run(args: string[]) {
   const result = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 60_000 });
@@ -43,27 +43,21 @@ function snapshot(dir: string): Record<string, number> {
 
 let alpha: NodeProcess;
 let beta: NodeProcess;
-let restored: NodeProcess | undefined;
 const work = tempDir('paracord-backups-');
 const passFile = join(work, 'passphrase');
 const backupFile = join(work, 'alpha.pcbak');
 
-beforeAll(async () => {
+beforeAll(async ({ fileNodes }) => {
   writeFileSync(passFile, 'a long passphrase for tests\n', { mode: 0o600 });
-  alpha = new NodeProcess({ serverName: 'alpha.test' });
-  beta = new NodeProcess({ serverName: 'beta.test', args: ['--retry-initial', '200', '--retry-max', '1000'] });
+  alpha = fileNodes.process({ serverName: 'alpha.test' });
+  beta = fileNodes.process({ serverName: 'beta.test', args: ['--retry-initial', '200', '--retry-max', '1000'] });
   await Promise.all([alpha.start(), beta.start()]);
   await alpha.addPeer(beta);
   await beta.addPeer(alpha);
 });
 
-afterAll(async () => {
-  await stopAll([alpha, beta, ...(restored ? [restored] : [])]);
-  removeTempDirs();
-});
-
 describe('backup and restore of a running node', () => {
-  it('restores the same server with its rooms, catches up, and federates again', async () => {
+  it('restores the same server with its rooms, catches up, and federates again', async ({ fileNodes }) => {
     // Room A is hosted by alpha, room B by beta; both servers are in both.
     const roomA = await roomWithMembers(alpha, 'hosted by alpha', [[beta, '@owner:beta.test']]);
     const roomB = await roomWithMembers(beta, 'hosted by beta', [[alpha, '@owner:alpha.test']]);
@@ -130,7 +124,7 @@ describe('backup and restore of a running node', () => {
     expect(restoredRun.code, restoredRun.stderr).toBe(0);
     expect(JSON.parse(restoredRun.stdout)).toMatchObject({ server_name: 'alpha.test', key_id: statusBefore.key_id });
     expect(statSync(join(fresh, 'identity.json')).mode & 0o777).toBe(0o600);
-    restored = new NodeProcess({ serverName: 'alpha.test', dataDir: fresh });
+    const restored = fileNodes.process({ serverName: 'alpha.test', dataDir: fresh });
     await restored.start(['--listen', `127.0.0.1:${port}`]);
     const status = (await restored.admin('GET', '/status')).body;
     expect(status).toMatchObject({ server_name: 'alpha.test', key_id: statusBefore.key_id, public_key: statusBefore.public_key });

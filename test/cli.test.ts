@@ -2,16 +2,14 @@
 import { spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { CLI, NodeProcess } from './helpers/node-process.ts';
-import { removeTempDirs, tempDir } from './helpers/temp-dir.ts';
+import { describe, expect, it } from './helpers/fixtures.ts';
+import { CLI } from './helpers/node-process.ts';
+import { tempDir } from './helpers/temp-dir.ts';
 
 function run(args: string[], env: Record<string, string> = {}) {
   const result = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 30_000 });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
-
-afterAll(() => removeTempDirs());
 
 describe('paracord-node CLI', () => {
   it('--help works and lists the commands', () => {
@@ -62,9 +60,9 @@ describe('paracord-node CLI', () => {
     expect(result.stderr).toContain('no node is running');
   });
 
-  it('serve prints the ready line, answers status, and exits 0 on SIGTERM and SIGINT', async () => {
+  it('serve prints the ready line, answers status, and exits 0 on SIGTERM and SIGINT', async ({ nodes }) => {
     for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-      const node = new NodeProcess({ serverName: 'serve.test' });
+      const node = nodes.process({ serverName: 'serve.test' });
       const ready = await node.start();
       expect(ready).toMatchObject({ ready: true, mode: 'running' });
       expect(ready.federation_url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
@@ -77,8 +75,8 @@ describe('paracord-node CLI', () => {
     }
   });
 
-  it('serve over HTTPS by default, with a generated self-signed certificate', async () => {
-    const node = new NodeProcess({ serverName: 'tls.test' });
+  it('serve over HTTPS by default, with a generated self-signed certificate', async ({ nodes }) => {
+    const node = nodes.process({ serverName: 'tls.test' });
     // NodeProcess passes --insecure-http; start this one by hand without it.
     const { spawn } = await import('node:child_process');
     const child = spawn(process.execPath, [CLI, 'serve', '--data', node.dataDir, '--server-name', 'tls.test', '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -95,7 +93,7 @@ describe('paracord-node CLI', () => {
     expect(await exited).toBe(0);
   });
 
-  it('serve uses the certificate given with --tls-cert and --tls-key', async () => {
+  it('serve uses the certificate given with --tls-cert and --tls-key', async ({ nodes }) => {
     const { writeFileSync } = await import('node:fs');
     const { X509Certificate } = await import('node:crypto');
     const { default: selfsigned } = await import('selfsigned');
@@ -103,23 +101,18 @@ describe('paracord-node CLI', () => {
     const pems = await selfsigned.generate([{ name: 'commonName', value: 'own.test' }], { keyType: 'ec', curve: 'P-256', algorithm: 'sha256' });
     writeFileSync(join(dir, 'cert.pem'), pems.cert);
     writeFileSync(join(dir, 'key.pem'), pems.private, { mode: 0o600 });
-    const node = new NodeProcess({ serverName: 'own.test', secure: true, args: ['--tls-cert', join(dir, 'cert.pem'), '--tls-key', join(dir, 'key.pem')] });
-    await node.start();
-    try {
-      const status = (await node.admin('GET', '/status')).body;
-      expect(status.federation.tls_fingerprint).toBe(new X509Certificate(pems.cert).fingerprint256);
-      const { Agent, request } = await import('undici');
-      const response = await request(`${node.federationUrl}/.well-known/paracord/server`, { dispatcher: new Agent({ connect: { rejectUnauthorized: false } }) });
-      expect(response.statusCode).toBe(200);
-      await response.body.dump();
-    } finally {
-      await node.stop();
-    }
+    const node = await nodes.start({ serverName: 'own.test', secure: true, args: ['--tls-cert', join(dir, 'cert.pem'), '--tls-key', join(dir, 'key.pem')] });
+    const status = (await node.admin('GET', '/status')).body;
+    expect(status.federation.tls_fingerprint).toBe(new X509Certificate(pems.cert).fingerprint256);
+    const { Agent, request } = await import('undici');
+    const response = await request(`${node.federationUrl}/.well-known/paracord/server`, { dispatcher: new Agent({ connect: { rejectUnauthorized: false } }) });
+    expect(response.statusCode).toBe(200);
+    await response.body.dump();
     expect(run(['serve', '--data', tempDir(), '--tls-cert', join(dir, 'cert.pem')]).code).toBe(2);
   });
 
-  it('serve on an empty directory without a name starts in setup mode, and setup completes it', async () => {
-    const node = new NodeProcess({});
+  it('serve on an empty directory without a name starts in setup mode, and setup completes it', async ({ nodes }) => {
+    const node = nodes.process({});
     const ready = await node.start();
     expect(ready).toMatchObject({ ready: true, mode: 'setup', federation_url: null });
     const status = await node.admin('GET', '/status');
@@ -138,49 +131,45 @@ describe('paracord-node CLI', () => {
     expect(await node.stop()).toBe(0);
   });
 
-  it('invite, peer redeem, peer list, trust, keys: through the running nodes', async () => {
-    const alpha = new NodeProcess({ serverName: 'cli-alpha.test' });
-    const beta = new NodeProcess({ serverName: 'cli-beta.test' });
+  it('invite, peer redeem, peer list, trust, keys: through the running nodes', async ({ nodes }) => {
+    const alpha = nodes.process({ serverName: 'cli-alpha.test' });
+    const beta = nodes.process({ serverName: 'cli-beta.test' });
     await Promise.all([alpha.start(), beta.start()]);
-    try {
-      const invite = run(['invite', '--data', alpha.dataDir, '--note', 'for beta']);
-      expect(invite.code, invite.stderr).toBe(0);
-      const link = invite.stdout.trim();
-      expect(link).toMatch(/^paracord:\/\/peer\/[A-Za-z0-9_-]+$/);
-      const redeemed = run(['peer', 'redeem', link, '--data', beta.dataDir]);
-      expect(redeemed.code, redeemed.stderr).toBe(0);
-      expect(JSON.parse(redeemed.stdout)).toMatchObject({ server_name: 'cli-alpha.test' });
-      const again = run(['peer', 'redeem', link, '--data', beta.dataDir]);
-      expect(again.code).toBe(1);
-      expect(again.stderr.trim().split('\n')).toHaveLength(1);
-      expect(again.stderr).toContain('link_used');
-      expect(run(['peer', 'redeem', 'not-a-link', '--data', beta.dataDir]).stderr).toContain('invalid_link');
+    const invite = run(['invite', '--data', alpha.dataDir, '--note', 'for beta']);
+    expect(invite.code, invite.stderr).toBe(0);
+    const link = invite.stdout.trim();
+    expect(link).toMatch(/^paracord:\/\/peer\/[A-Za-z0-9_-]+$/);
+    const redeemed = run(['peer', 'redeem', link, '--data', beta.dataDir]);
+    expect(redeemed.code, redeemed.stderr).toBe(0);
+    expect(JSON.parse(redeemed.stdout)).toMatchObject({ server_name: 'cli-alpha.test' });
+    const again = run(['peer', 'redeem', link, '--data', beta.dataDir]);
+    expect(again.code).toBe(1);
+    expect(again.stderr.trim().split('\n')).toHaveLength(1);
+    expect(again.stderr).toContain('link_used');
+    expect(run(['peer', 'redeem', 'not-a-link', '--data', beta.dataDir]).stderr).toContain('invalid_link');
 
-      const peers = JSON.parse(run(['peer', 'list', '--data', alpha.dataDir]).stdout).peers;
-      expect(peers.map((p: { server_name: string }) => p.server_name)).toEqual(['cli-beta.test']);
-      // Another key for a server already peered: refused unless the owner confirms it (--replace).
-      const endpoint = peers[0].endpoint as string;
-      const otherKey = ['peer', 'add', 'cli-beta.test', '--endpoint', endpoint, '--key-id', 'ed25519:other', '--public-key', 'ab'.repeat(32), '--data', alpha.dataDir];
-      const refused = run(otherKey);
-      expect(refused.code).toBe(1);
-      expect(refused.stderr).toContain('already_peer');
-      expect(refused.stderr).toContain('--replace');
-      expect(JSON.parse(run(['peer', 'list', '--data', alpha.dataDir]).stdout).peers[0].keys.map((k: { key_id: string }) => k.key_id)).not.toContain('ed25519:other');
-      const replaced = run([...otherKey, '--replace']);
-      expect(replaced.code, replaced.stderr).toBe(0);
-      expect(JSON.parse(replaced.stdout).keys.map((k: { key_id: string }) => k.key_id)).toContain('ed25519:other');
-      const blocked = run(['trust', 'cli-beta.test', 'block', '--reason', 'testing', '--data', alpha.dataDir]);
-      expect(JSON.parse(blocked.stdout)).toMatchObject({ trust: 'block', reason: 'testing' });
-      expect(run(['trust', 'cli-beta.test', 'maybe', '--data', alpha.dataDir]).code).toBe(2);
+    const peers = JSON.parse(run(['peer', 'list', '--data', alpha.dataDir]).stdout).peers;
+    expect(peers.map((p: { server_name: string }) => p.server_name)).toEqual(['cli-beta.test']);
+    // Another key for a server already peered: refused unless the owner confirms it (--replace).
+    const endpoint = peers[0].endpoint as string;
+    const otherKey = ['peer', 'add', 'cli-beta.test', '--endpoint', endpoint, '--key-id', 'ed25519:other', '--public-key', 'ab'.repeat(32), '--data', alpha.dataDir];
+    const refused = run(otherKey);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('already_peer');
+    expect(refused.stderr).toContain('--replace');
+    expect(JSON.parse(run(['peer', 'list', '--data', alpha.dataDir]).stdout).peers[0].keys.map((k: { key_id: string }) => k.key_id)).not.toContain('ed25519:other');
+    const replaced = run([...otherKey, '--replace']);
+    expect(replaced.code, replaced.stderr).toBe(0);
+    expect(JSON.parse(replaced.stdout).keys.map((k: { key_id: string }) => k.key_id)).toContain('ed25519:other');
+    const blocked = run(['trust', 'cli-beta.test', 'block', '--reason', 'testing', '--data', alpha.dataDir]);
+    expect(JSON.parse(blocked.stdout)).toMatchObject({ trust: 'block', reason: 'testing' });
+    expect(run(['trust', 'cli-beta.test', 'maybe', '--data', alpha.dataDir]).code).toBe(2);
 
-      const before = JSON.parse(run(['keys', 'show', '--data', alpha.dataDir]).stdout).active_key.key_id;
-      const rotated = JSON.parse(run(['keys', 'rotate', '--data', alpha.dataDir]).stdout);
-      expect(rotated.previous_key_id).toBe(before);
-      expect(JSON.parse(run(['keys', 'show', '--data', alpha.dataDir]).stdout).old_keys[0].key_id).toBe(before);
-      const announced = JSON.parse(run(['keys', 'announce', '--data', alpha.dataDir]).stdout);
-      expect(JSON.parse(run(['keys', 'show', '--data', alpha.dataDir]).stdout).next_keys[0].key_id).toBe(announced.key_id);
-    } finally {
-      await Promise.all([alpha.stop(), beta.stop()]);
-    }
+    const before = JSON.parse(run(['keys', 'show', '--data', alpha.dataDir]).stdout).active_key.key_id;
+    const rotated = JSON.parse(run(['keys', 'rotate', '--data', alpha.dataDir]).stdout);
+    expect(rotated.previous_key_id).toBe(before);
+    expect(JSON.parse(run(['keys', 'show', '--data', alpha.dataDir]).stdout).old_keys[0].key_id).toBe(before);
+    const announced = JSON.parse(run(['keys', 'announce', '--data', alpha.dataDir]).stdout);
+    expect(JSON.parse(run(['keys', 'show', '--data', alpha.dataDir]).stdout).next_keys[0].key_id).toBe(announced.key_id);
   });
 });

@@ -5,27 +5,20 @@
  * exposition-format parser (test/helpers/prom-text.ts).
  */
 import { createServer } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { NodeProcess, startPeered, stopAll } from './helpers/node-process.ts';
+import { beforeAll, describe, expect, it } from './helpers/fixtures.ts';
+import { startPeered, stopAll, type NodeProcess } from './helpers/node-process.ts';
 import { parsePrometheusText, sampleValue } from './helpers/prom-text.ts';
 import { eventually, messages, roomWithMembers, send } from './helpers/rooms.ts';
-import { removeTempDirs } from './helpers/temp-dir.ts';
 
 let alpha: NodeProcess;
 let peers: NodeProcess[];
-const others: NodeProcess[] = [];
 
-beforeAll(async () => {
-  alpha = new NodeProcess({ serverName: 'alpha.test', args: ['--metrics-destinations', '2', '--retry-initial', '200', '--retry-max', '1000'] });
-  peers = ['b.test', 'c.test', 'd.test', 'e.test'].map((serverName) => new NodeProcess({ serverName }));
+beforeAll(async ({ fileNodes }) => {
+  alpha = fileNodes.process({ serverName: 'alpha.test', args: ['--metrics-destinations', '2', '--retry-initial', '200', '--retry-max', '1000'] });
+  peers = ['b.test', 'c.test', 'd.test', 'e.test'].map((serverName) => fileNodes.process({ serverName }));
   await Promise.all([alpha, ...peers].map((n) => n.start()));
 }, 60_000);
-
-afterAll(async () => {
-  await stopAll([alpha, ...peers, ...others]);
-  removeTempDirs();
-});
 
 async function scrape(node: NodeProcess) {
   const response = await request(`${node.ready.admin_url}/metrics`, { headers: { authorization: `Bearer ${node.adminToken}` }, reset: true });
@@ -88,11 +81,10 @@ describe('GET /metrics on a node with more destinations than --metrics-destinati
     });
   });
 
-  it('counts events a node in pull mode pulled, and shows its reachability in mode "pull"', async () => {
+  it('counts events a node in pull mode pulled, and shows its reachability in mode "pull"', async ({ nodes }) => {
     // As in test/pull-mode.test.ts: beta publishes a closed port, so it receives only by pull.
-    const host = new NodeProcess({ serverName: 'host.test', args: ['--retry-initial', '200', '--retry-max', '2000'] });
-    const beta = new NodeProcess({ serverName: 'beta.test' });
-    others.push(host, beta);
+    const host = nodes.process({ serverName: 'host.test', args: ['--retry-initial', '200', '--retry-max', '2000'] });
+    const beta = nodes.process({ serverName: 'beta.test' });
     await startPeered([host, beta]);
     const roomId = await roomWithMembers(host, 'pull', [[beta, '@owner:beta.test']]);
     const status = (await beta.admin('GET', '/status')).body;

@@ -9,14 +9,13 @@
  * server stops receiving the room.
  */
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Identity } from '../main/core/identity/identity.ts';
 import { MEMBERSHIP_WIRE_ORDER, wireJson } from '../main/core/federation/wire-json.ts';
 import { makeEvent, wire } from './helpers/events.ts';
-import { NodeProcess, startAround, stopAll } from './helpers/node-process.ts';
+import { beforeAll, describe, expect, it } from './helpers/fixtures.ts';
+import { startAround, type NodeProcess } from './helpers/node-process.ts';
 import { enc, eventually, inviteAndJoin, messages, roomWithMembers, send } from './helpers/rooms.ts';
 import { sendSigned } from './helpers/signed-request.ts';
-import { removeTempDirs } from './helpers/temp-dir.ts';
 
 let alpha: NodeProcess;
 let beta: NodeProcess;
@@ -36,11 +35,11 @@ async function members(node: NodeProcess): Promise<Record<string, { membership: 
   return Object.fromEntries(room.body.members.map((m: { user_id: string; membership: string; role: string }) => [m.user_id, { membership: m.membership, role: m.role }]));
 }
 
-beforeAll(async () => {
+beforeAll(async ({ fileNodes }) => {
   // alpha quarantines a server after 3 events of banned users (the default is 20).
-  alpha = new NodeProcess({ serverName: 'alpha.test', args: ['--banned-events-before-quarantine', '3'] });
-  beta = new NodeProcess({ serverName: 'beta.test' });
-  gamma = new NodeProcess({ serverName: 'gamma.test' });
+  alpha = fileNodes.process({ serverName: 'alpha.test', args: ['--banned-events-before-quarantine', '3'] });
+  beta = fileNodes.process({ serverName: 'beta.test' });
+  gamma = fileNodes.process({ serverName: 'gamma.test' });
   await startAround(alpha, [beta, gamma]);
   for (const localpart of ['bob', 'dave']) expect((await beta.admin('POST', '/users', { localpart })).status).toBe(200);
   betaSigner = Identity.load(join(beta.dataDir, 'identity.json'));
@@ -53,11 +52,6 @@ beforeAll(async () => {
     await eventually(async () => expect(Object.values(await members(node)).filter((m) => m.membership === 'join')).toHaveLength(4));
   }
 }, 60_000);
-
-afterAll(async () => {
-  await stopAll([alpha, beta, gamma]);
-  removeTempDirs();
-});
 
 describe('roles, moderator deletes and refusals', () => {
   it('the owner makes a remote member a moderator; every server shows the role', async () => {

@@ -8,13 +8,13 @@
  * once, although the friend (the mailbox) is SIGKILLed in the middle.
  * Skipped, with the reason, where network namespaces are not available.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from './helpers/fixtures.ts';
 import { admin, inviteAcross, poll, sendMany, serveIn } from './helpers/netns-node.ts';
 import { routerUnavailable } from './helpers/netns-router.ts';
 import { FRIEND, TwoHomes, homeAddress } from './helpers/netns-two-homes.ts';
 import { queryNodeDb } from './helpers/inspect-db.ts';
 import { enc } from './helpers/rooms.ts';
-import { removeTempDirs, tempDir } from './helpers/temp-dir.ts';
+import { tempDir } from './helpers/temp-dir.ts';
 
 const unavailable = routerUnavailable({ upnp: false });
 if (unavailable) console.warn(`NAT mailbox tests skipped: ${unavailable}`);
@@ -27,10 +27,7 @@ const sentBy = (dataDir: string, roomId: string, origin: string) =>
 describe.skipIf(unavailable !== null)('two homes behind two NAT routers and a public friend', () => {
   const net = new TwoHomes();
   beforeAll(() => net.start());
-  afterAll(() => {
-    net.stop();
-    removeTempDirs();
-  });
+  afterAll(() => net.stop());
 
   it('a room hosted on one home, with the other home\'s user: invite, join and 200 messages each way through the friend\'s mailbox, which is SIGKILLed once', async () => {
     const port = 7452;

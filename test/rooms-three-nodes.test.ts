@@ -7,29 +7,23 @@
  * beta and gamma never peer with each other: each verifies the other's events, relayed by
  * alpha, with keys that alpha serves from its cache (the origin's own address is not known).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { NodeProcess, startAround, stopAll } from './helpers/node-process.ts';
+import { beforeAll, describe, expect, it } from './helpers/fixtures.ts';
+import { startAround, type NodeProcess } from './helpers/node-process.ts';
 import { enc, eventually, inviteAndJoin, messages, roomWithMembers, send } from './helpers/rooms.ts';
-import { removeTempDirs } from './helpers/temp-dir.ts';
 
 let alpha: NodeProcess;
 let beta: NodeProcess;
 let gamma: NodeProcess;
 let roomUnderTest: string;
 
-beforeAll(async () => {
-  alpha = new NodeProcess({ serverName: 'alpha.test' });
-  beta = new NodeProcess({ serverName: 'beta.test' });
-  gamma = new NodeProcess({ serverName: 'gamma.test' });
+beforeAll(async ({ fileNodes }) => {
+  alpha = fileNodes.process({ serverName: 'alpha.test' });
+  beta = fileNodes.process({ serverName: 'beta.test' });
+  gamma = fileNodes.process({ serverName: 'gamma.test' });
   // beta and gamma do not peer: each knows the other only through alpha.
   await startAround(alpha, [beta, gamma]);
   expect((await beta.admin('POST', '/users', { localpart: 'bob' })).status).toBe(200);
-});
-
-afterAll(async () => {
-  await stopAll([alpha, beta, gamma]);
-  removeTempDirs();
 });
 
 describe('a room hosted by alpha with members on beta and gamma', () => {

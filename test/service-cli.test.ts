@@ -2,16 +2,14 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from './helpers/fixtures.ts';
 import { CLI } from './helpers/node-process.ts';
-import { removeTempDirs, tempDir } from './helpers/temp-dir.ts';
+import { tempDir } from './helpers/temp-dir.ts';
 
 function run(args: string[], env: Record<string, string> = {}) {
   const result = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 30_000 });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
-
-afterAll(() => removeTempDirs());
 
 describe('paracord-node service', () => {
   it('prints the hardened system unit with the given serve arguments', () => {

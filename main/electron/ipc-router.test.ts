@@ -1,21 +1,15 @@
 /** The IPC bridge's router with a real node's admin handlers (no Electron needed). */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startInProcessNode } from '../../test/helpers/in-process-node.ts';
-import { removeTempDirs } from '../../test/helpers/temp-dir.ts';
+import { beforeAll, describe, expect, it, type InProcessNode } from '../../test/helpers/fixtures.ts';
 import { APP_ENTRY } from './app-protocol.ts';
 import { createIpcRouter } from './ipc-router.ts';
 
-let node: Awaited<ReturnType<typeof startInProcessNode>>;
+let node: InProcessNode;
 let route: ReturnType<typeof createIpcRouter>;
 const fromApp = { url: APP_ENTRY };
 
-beforeAll(async () => {
-  node = await startInProcessNode('ipc.test');
+beforeAll(async ({ fileNodes }) => {
+  node = await fileNodes.inProcess('ipc.test');
   route = createIpcRouter({ handlers: () => node.node.admin });
-});
-afterAll(async () => {
-  await node.node.stop();
-  removeTempDirs();
 });
 
 describe('IPC router', () => {

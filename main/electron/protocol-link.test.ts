@@ -1,12 +1,10 @@
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from '../../test/helpers/fixtures.ts';
 import { canonicalJson } from '../core/crypto/canonical-json.ts';
 import { Identity } from '../core/identity/identity.ts';
 import { encodeLink } from '../core/peering/invite-link.ts';
-import { removeTempDirs, tempDir } from '../../test/helpers/temp-dir.ts';
+import { tempDir } from '../../test/helpers/temp-dir.ts';
 import { linkFromArgv, parseAppLink } from './protocol-link.ts';
-
-afterAll(() => removeTempDirs());
 
 function link(overrides: Record<string, unknown> = {}): string {
   const identity = Identity.create(join(tempDir(), 'identity.json'), 'alpha.test');

@@ -1,23 +1,17 @@
 /** The admin client over the admin stream, with HTTP as its fallback, against a real node (what the UI does in a browser). */
 import { createServer as createTcpServer, connect as connectTcp, type AddressInfo, type Socket } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { startInProcessNode } from '../../test/helpers/in-process-node.ts';
-import { removeTempDirs } from '../../test/helpers/temp-dir.ts';
+import { beforeAll, describe, expect, it, type InProcessNode } from '../../test/helpers/fixtures.ts';
 import { ADMIN_STREAM_NOTIFICATIONS, ADMIN_STREAM_PATH, type AdminOperationName } from './admin-operations.ts';
 import { AdminError, createAdminClient, httpTransport, type AdminTransport } from './client.ts';
 import { ConnectionLost, streamTransport, type SocketLike, type StreamTransportOptions } from './stream-transport.ts';
 
-let node: Awaited<ReturnType<typeof startInProcessNode>>;
+let node: InProcessNode;
 let streamUrl: string;
 
-beforeAll(async () => {
-  node = await startInProcessNode('stream-client.test');
+beforeAll(async ({ fileNodes }) => {
+  node = await fileNodes.inProcess('stream-client.test');
   streamUrl = `${node.started.admin_url.replace(/^http/, 'ws')}${ADMIN_STREAM_PATH}`;
-});
-afterAll(async () => {
-  await node.node.stop();
-  removeTempDirs();
 });
 
 /** The real HTTP transport, counting what went over it. */

@@ -14,10 +14,10 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, lstatSync, mkdirSync, readFileSync, readlinkSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from '../helpers/fixtures.ts';
 import { PWHASH_MEMLIMIT, PWHASH_OPSLIMIT } from '../../main/core/backup/archive.ts';
 import { CLI } from '../helpers/node-process.ts';
-import { removeTempDirs, tempDir } from '../helpers/temp-dir.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
 function run(args: string[]) {
   const result = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 60_000 });
@@ -41,8 +41,6 @@ beforeAll(() => {
   passFile = join(tempDir(), 'passphrase');
   writeFileSync(passFile, 'a long passphrase for tests\n', { mode: 0o600 });
 });
-
-afterAll(() => removeTempDirs());
 
 describe('red team: backup files and a local user', () => {
   it('a symbolic link or a world-readable file planted at FILE.tmp gets nothing; the backup is 0600 and whole', () => {

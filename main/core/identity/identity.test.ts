@@ -1,12 +1,10 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from '../../../test/helpers/fixtures.ts';
 import { checkKeysDocument } from '../federation/keys-document.ts';
 import { Identity, KEY_VALIDITY_MS, type KeySealer } from './identity.ts';
-import { removeTempDirs, tempDir } from '../../../test/helpers/temp-dir.ts';
-
-afterAll(() => removeTempDirs());
+import { tempDir } from '../../../test/helpers/temp-dir.ts';
 
 describe('Identity', () => {
   it('creates a 0600 key file and reloads the same key', () => {

@@ -1,13 +1,11 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { lstatSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from '../../../test/helpers/fixtures.ts';
 import { pino } from 'pino';
-import { removeTempDirs, tempDir } from '../../../test/helpers/temp-dir.ts';
+import { tempDir } from '../../../test/helpers/temp-dir.ts';
 import { createLogger } from './logger.ts';
 import { lineLimiter } from './rate-limit.ts';
-
-afterAll(() => removeTempDirs());
 
 describe('createLogger with a log file', () => {
   it('keeps a line logged just before the process exits, and exits cleanly', () => {

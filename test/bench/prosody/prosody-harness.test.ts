@@ -4,13 +4,11 @@
  * Prosody is installed) two real Prosody servers federating through it with the raw client.
  * No timings are asserted.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from '../../helpers/fixtures.ts';
 import { answer } from './dns.ts';
 import { prosodyAvailable, startPair } from './servers.ts';
 import { XmppClient } from './xmpp-client.ts';
-import { removeTempDirs, tempDir } from '../../helpers/temp-dir.ts';
-
-afterAll(() => removeTempDirs());
+import { tempDir } from '../../helpers/temp-dir.ts';
 
 function query(name: string, type: number): Buffer {
   const labels = name.split('.').map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)]));

@@ -4,28 +4,22 @@ import { Socket, connect as connectTcp } from 'node:net';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { request } from 'undici';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { startInProcessNode } from '../../../../test/helpers/in-process-node.ts';
-import { removeTempDirs } from '../../../../test/helpers/temp-dir.ts';
+import { beforeAll, describe, expect, it, type InProcessNode } from '../../../../test/helpers/fixtures.ts';
 import { HttpError } from '../../errors.ts';
 import { STREAM_FRAME_LIMIT, failureAnswer } from './frames.ts';
 
 type Answer = { id: string | number | null; ok: boolean; result?: any; status?: number; error?: string; message?: string };
 
-let alpha: Awaited<ReturnType<typeof startInProcessNode>>;
+let alpha: InProcessNode;
 let streamUrl: string;
 /** The node's debug log lines (JSON). */
 const logLines: string[] = [];
 
-beforeAll(async () => {
+beforeAll(async ({ fileNodes }) => {
   const sink = new Writable({ write: (chunk, _enc, done) => (logLines.push(...String(chunk).split('\n').filter(Boolean)), done()) });
-  alpha = await startInProcessNode('alpha.test', { log: pino({ level: 'debug' }, sink) });
+  alpha = await fileNodes.inProcess('alpha.test', { log: pino({ level: 'debug' }, sink) });
   streamUrl = `${alpha.started.admin_url.replace(/^http/, 'ws')}/_paracord/admin/v1/stream`;
-});
-afterAll(async () => {
-  await alpha.node.stop();
-  removeTempDirs();
 });
 
 /** An open stream and every answer it got, in arrival order. */
@@ -195,13 +189,12 @@ describe('admin stream, a session that ends', () => {
 });
 
 describe('admin stream limits', () => {
-  let gamma: Awaited<ReturnType<typeof startInProcessNode>>;
+  let gamma: InProcessNode;
   const gammaLog: string[] = [];
-  beforeAll(async () => {
+  beforeAll(async ({ fileNodes }) => {
     const sink = new Writable({ write: (chunk, _enc, done) => (gammaLog.push(...String(chunk).split('\n').filter(Boolean)), done()) });
-    gamma = await startInProcessNode('gamma.test', { log: pino({ level: 'debug' }, sink), config: { adminStreamLimits: { pingMs: 100, perNode: 8 } } });
+    gamma = await fileNodes.inProcess('gamma.test', { log: pino({ level: 'debug' }, sink), config: { adminStreamLimits: { pingMs: 100, perNode: 8 } } });
   });
-  afterAll(() => gamma.node.stop());
   const open = async (options: { autoPong?: boolean } = {}) => {
     const ws = new WebSocket(`${gamma.started.admin_url.replace(/^http/, 'ws')}/_paracord/admin/v1/stream`, { headers: { authorization: `Bearer ${gamma.token}` }, ...options });
     await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
@@ -245,37 +238,33 @@ describe('admin stream limits', () => {
     for (const client of clients) client.ws.close();
   });
 
-  it.each([
+  it.for([
     { cap: 'the node holds too many (past its cap across streams)', limits: { unreadPerNode: 256 * 1024 }, requests: 60, why: 'across streams' },
     { cap: 'it alone holds 16 MiB', limits: {}, requests: 110, why: 'stopped reading its answers' },
-  ])('cuts a stream whose client leaves answers unread once $cap, and only that one', async ({ limits, requests, why }) => {
+  ])('cuts a stream whose client leaves answers unread once $cap, and only that one', async ({ limits, requests, why }, { nodes }) => {
     // A node of its own: pings far apart (a client that stops reading stops answering pings too).
     const deltaLog: string[] = [];
     const sink = new Writable({ write: (chunk, _enc, done) => (deltaLog.push(...String(chunk).split('\n').filter(Boolean)), done()) });
-    const delta = await startInProcessNode('delta.test', { log: pino({ level: 'debug' }, sink), config: { adminStreamLimits: limits } });
-    try {
-      const roomId = (await delta.admin('POST', '/rooms', { name: 'big answers' })).body.room_id as string;
-      const long = 'x'.repeat(3_900);
-      await delta.admin('POST', `/rooms/${encodeURIComponent(roomId)}/messages/batch`, { messages: Array.from({ length: 50 }, (_, i) => ({ body: `${i} ${long}` })) });
-      const url = `${delta.started.admin_url.replace(/^http/, 'ws')}/_paracord/admin/v1/stream`;
-      const [reader, hoarder] = await Promise.all([0, 1].map(async () => {
-        const ws = new WebSocket(url, { headers: { authorization: `Bearer ${delta.token}` } });
-        await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
-        return new Client(ws);
-      })) as [Client, Client];
-      // The hoarder stops reading: its answers (~200 KB each) pile up in the node's memory once the kernel's buffers are full.
-      const socket = (hoarder.ws as unknown as { _socket: import('node:net').Socket })._socket;
-      socket.pause();
-      for (let i = 0; i < requests; i++) hoarder.send({ id: i, op: 'listMessages', input: { room_id: roomId, limit: 50 } });
-      await expect.poll(() => deltaLog.some((l) => l.includes('"stream_cut"') && l.includes(why)), { timeout: 20_000 }).toBe(true);
-      socket.resume();
-      expect((await hoarder.closed).code).toBe(1006);
-      // The stream that reads is untouched.
-      expect((await reader.call('after', 'listMessages', { room_id: roomId, limit: 50 })).ok).toBe(true);
-      reader.ws.close();
-    } finally {
-      await delta.node.stop();
-    }
+    const delta = await nodes.inProcess('delta.test', { log: pino({ level: 'debug' }, sink), config: { adminStreamLimits: limits } });
+    const roomId = (await delta.admin('POST', '/rooms', { name: 'big answers' })).body.room_id as string;
+    const long = 'x'.repeat(3_900);
+    await delta.admin('POST', `/rooms/${encodeURIComponent(roomId)}/messages/batch`, { messages: Array.from({ length: 50 }, (_, i) => ({ body: `${i} ${long}` })) });
+    const url = `${delta.started.admin_url.replace(/^http/, 'ws')}/_paracord/admin/v1/stream`;
+    const [reader, hoarder] = await Promise.all([0, 1].map(async () => {
+      const ws = new WebSocket(url, { headers: { authorization: `Bearer ${delta.token}` } });
+      await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+      return new Client(ws);
+    })) as [Client, Client];
+    // The hoarder stops reading: its answers (~200 KB each) pile up in the node's memory once the kernel's buffers are full.
+    const socket = (hoarder.ws as unknown as { _socket: import('node:net').Socket })._socket;
+    socket.pause();
+    for (let i = 0; i < requests; i++) hoarder.send({ id: i, op: 'listMessages', input: { room_id: roomId, limit: 50 } });
+    await expect.poll(() => deltaLog.some((l) => l.includes('"stream_cut"') && l.includes(why)), { timeout: 20_000 }).toBe(true);
+    socket.resume();
+    expect((await hoarder.closed).code).toBe(1006);
+    // The stream that reads is untouched.
+    expect((await reader.call('after', 'listMessages', { room_id: roomId, limit: 50 })).ok).toBe(true);
+    reader.ws.close();
   });
 
   it('carries a Retry-After into the answer as retry_after (seconds)', () => {
@@ -409,8 +398,8 @@ describe('sends over the stream', () => {
 });
 
 describe('a stream when its node stops', () => {
-  it('answers what is under way, closes with 1001, and every send answered ok is stored after a restart', async () => {
-    const beta = await startInProcessNode('beta.test');
+  it('answers what is under way, closes with 1001, and every send answered ok is stored after a restart', async ({ nodes }) => {
+    const beta = await nodes.inProcess('beta.test');
     const roomId = (await beta.admin('POST', '/rooms', { name: 'stopping' })).body.room_id as string;
     const ws = new WebSocket(`${beta.started.admin_url.replace(/^http/, 'ws')}/_paracord/admin/v1/stream`, { headers: { authorization: `Bearer ${beta.token}` } });
     await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
@@ -424,12 +413,8 @@ describe('a stream when its node stops', () => {
     // Requests that came after the stop began were refused in words, never silently dropped.
     // Each with its own id: the client knows which were not done.
     expect(client.answers.filter((a) => !a.ok).every((a) => a.error === 'node_stopping' && typeof a.id === 'number')).toBe(true);
-    const restarted = await startInProcessNode('beta.test', { dataDir: beta.dataDir });
-    try {
-      const stored = new Set((await messages(roomId, restarted)).map((m) => m.body));
-      for (const id of answered) expect(stored.has(`before stop ${id}`), `message ${id}`).toBe(true);
-    } finally {
-      await restarted.node.stop();
-    }
+    const restarted = await nodes.inProcess('beta.test', { dataDir: beta.dataDir });
+    const stored = new Set((await messages(roomId, restarted)).map((m) => m.body));
+    for (const id of answered) expect(stored.has(`before stop ${id}`), `message ${id}`).toBe(true);
   });
 });

@@ -1,38 +1,28 @@
 /** Setup mode's options: restore an identity backup, a public address, an own certificate — and refusals that change nothing. */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { startInProcessNode } from '../../../../../test/helpers/in-process-node.ts';
-import { removeTempDirs, tempDir } from '../../../../../test/helpers/temp-dir.ts';
+import { describe, expect, it, type Nodes } from '../../../../../test/helpers/fixtures.ts';
+import { tempDir } from '../../../../../test/helpers/temp-dir.ts';
 
-const started: Array<Awaited<ReturnType<typeof startInProcessNode>>> = [];
-afterAll(async () => {
-  await Promise.all(started.map((n) => n.node.stop()));
-  removeTempDirs();
-});
-
-async function fresh() {
-  const node = await startInProcessNode(undefined);
-  started.push(node);
-  return node;
+/** A node in setup mode (no server name yet). */
+function fresh(nodes: Nodes) {
+  return nodes.inProcess(undefined);
 }
 
 describe('setup', () => {
-  it('restores an identity from a backup, keeping its keys', async () => {
-    const original = await startInProcessNode('restored.test');
-    started.push(original);
+  it('restores an identity from a backup, keeping its keys', async ({ nodes }) => {
+    const original = await nodes.inProcess('restored.test');
     const backup = (await original.admin('GET', '/keys/backup')).body.identity as string;
     const keyId = (await original.admin('GET', '/status')).body.key_id;
-    const node = await fresh();
+    const node = await fresh(nodes);
     const setup = await node.admin('POST', '/setup', { server_name: 'restored.test', identity_backup: backup });
     expect(setup.status).toBe(200);
     expect(setup.body).toMatchObject({ mode: 'running', server_name: 'restored.test', key_id: keyId });
   });
 
-  it('refuses a broken backup, a backup of another server, and unusable certificate files — and stays in setup mode', async () => {
-    const node = await fresh();
-    const other = await startInProcessNode('other.test');
-    started.push(other);
+  it('refuses a broken backup, a backup of another server, and unusable certificate files — and stays in setup mode', async ({ nodes }) => {
+    const node = await fresh(nodes);
+    const other = await nodes.inProcess('other.test');
     const otherBackup = (await other.admin('GET', '/keys/backup')).body.identity as string;
     const refusals: Array<[unknown, string]> = [
       [{ server_name: 'x.test', identity_backup: 'not json' }, 'invalid_backup'],
@@ -50,13 +40,13 @@ describe('setup', () => {
     }
   });
 
-  it('uses the public address and the own certificate given', async () => {
+  it('uses the public address and the own certificate given', async ({ nodes }) => {
     const { default: selfsigned } = await import('selfsigned');
     const dir = tempDir();
     const pems = await selfsigned.generate([{ name: 'commonName', value: 'own.test' }], { keyType: 'ec', curve: 'P-256', algorithm: 'sha256' });
     writeFileSync(join(dir, 'cert.pem'), pems.cert);
     writeFileSync(join(dir, 'key.pem'), pems.private, { mode: 0o600 });
-    const node = await fresh();
+    const node = await fresh(nodes);
     const setup = await node.admin('POST', '/setup', { server_name: 'own.test', public_url: 'https://own.example.org:7447', tls_cert_file: join(dir, 'cert.pem'), tls_key_file: join(dir, 'key.pem') });
     expect(setup.status).toBe(200);
     expect(setup.body.federation.url).toBe('https://own.example.org:7447');
@@ -66,9 +56,8 @@ describe('setup', () => {
     expect(check.body.message).toContain('does not answer');
   });
 
-  it('says the server answers when its address works', async () => {
-    const node = await startInProcessNode('reachable.test');
-    started.push(node);
+  it('says the server answers when its address works', async ({ nodes }) => {
+    const node = await nodes.inProcess('reachable.test');
     const check = await node.admin('POST', '/setup/check');
     expect(check.body).toMatchObject({ reachable: true });
     expect(check.body.message).toContain('answers at');
