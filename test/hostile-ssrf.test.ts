@@ -19,7 +19,6 @@ import { encodeLink } from '../main/core/peering/invite-link.ts';
 import { Settings } from '../main/core/store/settings.ts';
 import { TrustStore } from '../main/core/trust/trust-store.ts';
 import type { FakePeer } from './helpers/fake-peer.ts';
-import { startInProcessNode } from './helpers/in-process-node.ts';
 import { sendRaw, sendSigned } from './helpers/signed-request.ts';
 import { tempDir } from './helpers/temp-dir.ts';
 
@@ -166,26 +165,22 @@ describe('item 8: endpoints are trusted by who named them and by address, not by
     const elsewhere = createServer((_req, res) => res.end('internal secret'));
     elsewhere.on('connection', () => movedHits++);
     await new Promise<void>((r) => elsewhere.listen(port, '127.0.0.2', r));
-    try {
-      const table = { 'moved.test': '127.0.0.1' };
-      const gamma = await nodeWithDns(fileNodes, 'gamma-ssrf.test', table);
-      const endpoint = `http://moved.test:${port}`;
-      const added = await gamma.admin('POST', '/peers', { server_name: 'moved.test', endpoint });
-      expect(added.status, JSON.stringify(added.body)).toBe(200);
-      const room = (await gamma.admin('POST', '/rooms', { name: 'moving' })).body.room_id as string;
-      const first = await gamma.admin('POST', `/rooms/${encodeURIComponent(room)}/invites`, { user_id: '@one:moved.test' });
-      expect(first.status, JSON.stringify(first.body)).toBe(200);
+    fileNodes.servers.push(elsewhere);
+    const table = { 'moved.test': '127.0.0.1' };
+    const gamma = await nodeWithDns(fileNodes, 'gamma-ssrf.test', table);
+    const endpoint = `http://moved.test:${port}`;
+    const added = await gamma.admin('POST', '/peers', { server_name: 'moved.test', endpoint });
+    expect(added.status, JSON.stringify(added.body)).toBe(200);
+    const room = (await gamma.admin('POST', '/rooms', { name: 'moving' })).body.room_id as string;
+    const first = await gamma.admin('POST', `/rooms/${encodeURIComponent(room)}/invites`, { user_id: '@one:moved.test' });
+    expect(first.status, JSON.stringify(first.body)).toBe(200);
 
-      table['moved.test'] = '127.0.0.2';
-      friend.dropConnections();
-      const second = await gamma.admin('POST', `/rooms/${encodeURIComponent(room)}/invites`, { user_id: '@two:moved.test' });
-      expect(second.status).toBeGreaterThanOrEqual(400);
-      expect(JSON.stringify(second.body)).toContain('did not vouch for this address');
-      expect(movedHits).toBe(0);
-    } finally {
-      elsewhere.closeAllConnections();
-      await new Promise<void>((r) => elsewhere.close(() => r()));
-    }
+    table['moved.test'] = '127.0.0.2';
+    friend.dropConnections();
+    const second = await gamma.admin('POST', `/rooms/${encodeURIComponent(room)}/invites`, { user_id: '@two:moved.test' });
+    expect(second.status).toBeGreaterThanOrEqual(400);
+    expect(JSON.stringify(second.body)).toContain('did not vouch for this address');
+    expect(movedHits).toBe(0);
   });
 
   it('a peer whose discovery names an internal endpoint is not contacted there', async ({ fileNodes }) => {
@@ -322,43 +317,39 @@ describe('item 14: signed requests are bound to their destination', () => {
     expect(bound.status).toBe(404);
   });
 
-  it('a server seen to bind stays bound while its discovery cannot be read, across a restart; a downgrade read from it is honoured', async ({ fileNodes }) => {
+  it('a server seen to bind stays bound while its discovery cannot be read, across a restart; a downgrade read from it is honoured', async ({ fileNodes, nodes }) => {
     const binder = await peer(fileNodes, 'binder.test', true);
     const legacy = await peer(fileNodes, 'legacy-down.test', false);
-    let d = await startInProcessNode('d-bind.test');
+    let d = await nodes.inProcess('d-bind.test');
     const dataDir = d.dataDir;
-    try {
-      for (const f of [binder, legacy]) {
-        const added = await d.admin('POST', '/peers', { server_name: f.serverName, endpoint: f.url, key_id: f.identity.keyId, public_key: f.identity.publicKeyHex });
-        expect(added.status, JSON.stringify(added.body)).toBe(200);
-      }
-      // A replay attacker makes the origin's discovery unreadable (or it is just down).
-      binder.discoveryDown = true;
-      legacy.discoveryDown = true;
-      const unbound = () => sendSigned(binder.identity, d.started.federation_url!, 'GET', PATH, undefined, { destination: null });
-      const first = await unbound();
-      expect(first.status, JSON.stringify(first.body)).toBe(403);
-      expect(first.body.error).toBe('destination_binding_required');
-      expect((await sendSigned(binder.identity, d.started.federation_url!, 'GET', PATH, undefined, { destination: 'd-bind.test' })).status).toBe(404);
-      // A server never seen to bind keeps the four-line form, reachable or not.
-      expect((await sendSigned(legacy.identity, d.started.federation_url!, 'GET', PATH, undefined, { destination: null })).status).toBe(404);
-
-      // Remembered in the store: a restart (no cache left) still refuses.
-      await d.node.stop();
-      d = await startInProcessNode('d-bind.test', { dataDir });
-      const afterRestart = await unbound();
-      expect(afterRestart.status).toBe(403);
-      expect(afterRestart.body.error).toBe('destination_binding_required');
-
-      // The server itself says it no longer binds (downgraded): its four-line requests work again.
-      binder.capabilities = [];
-      binder.discoveryDown = false;
-      await d.node.stop();
-      d = await startInProcessNode('d-bind.test', { dataDir });
-      expect((await unbound()).status).toBe(404);
-    } finally {
-      await d.node.stop();
+    for (const f of [binder, legacy]) {
+      const added = await d.admin('POST', '/peers', { server_name: f.serverName, endpoint: f.url, key_id: f.identity.keyId, public_key: f.identity.publicKeyHex });
+      expect(added.status, JSON.stringify(added.body)).toBe(200);
     }
+    // A replay attacker makes the origin's discovery unreadable (or it is just down).
+    binder.discoveryDown = true;
+    legacy.discoveryDown = true;
+    const unbound = () => sendSigned(binder.identity, d.started.federation_url!, 'GET', PATH, undefined, { destination: null });
+    const first = await unbound();
+    expect(first.status, JSON.stringify(first.body)).toBe(403);
+    expect(first.body.error).toBe('destination_binding_required');
+    expect((await sendSigned(binder.identity, d.started.federation_url!, 'GET', PATH, undefined, { destination: 'd-bind.test' })).status).toBe(404);
+    // A server never seen to bind keeps the four-line form, reachable or not.
+    expect((await sendSigned(legacy.identity, d.started.federation_url!, 'GET', PATH, undefined, { destination: null })).status).toBe(404);
+
+    // Remembered in the store: a restart (no cache left) still refuses.
+    await d.node.stop();
+    d = await nodes.inProcess('d-bind.test', { dataDir });
+    const afterRestart = await unbound();
+    expect(afterRestart.status).toBe(403);
+    expect(afterRestart.body.error).toBe('destination_binding_required');
+
+    // The server itself says it no longer binds (downgraded): its four-line requests work again.
+    binder.capabilities = [];
+    binder.discoveryDown = false;
+    await d.node.stop();
+    d = await nodes.inProcess('d-bind.test', { dataDir });
+    expect((await unbound()).status).toBe(404);
   });
 
   it('our outbound client binds to peers that advertise it, and the peer accepts', async ({ fileNodes }) => {

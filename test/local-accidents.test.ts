@@ -15,7 +15,6 @@ import { compareVersions, nodeVersionProblem, REQUIRED_NODE } from '../bin/node-
 import { dataDirPaths } from '../main/core/data-dir.ts';
 import { lockDataDir, StartupRefusedError } from '../main/core/data-dir-lock.ts';
 import { CLI, REPO_ROOT, runCli } from './helpers/node-process.ts';
-import { startInProcessNode } from './helpers/in-process-node.ts';
 import { queryNodeDb } from './helpers/inspect-db.ts';
 import { tempDir } from './helpers/temp-dir.ts';
 
@@ -248,7 +247,7 @@ describe('18. one node per data directory', () => {
 
 describe('19. a stale node.json does not get the admin token', () => {
   /** A program that took over the admin port: answers everything, records what it was sent. */
-  async function impostor(answerWhoami: (challenge: string) => unknown) {
+  async function impostor(nodes: Nodes, answerWhoami: (challenge: string) => unknown) {
     const seen: { url: string; headers: IncomingHttpHeaders }[] = [];
     const server = createServer((req, res) => {
       seen.push({ url: req.url ?? '', headers: req.headers });
@@ -257,80 +256,69 @@ describe('19. a stale node.json does not get the admin token', () => {
       if (url.pathname.endsWith('/whoami')) res.end(JSON.stringify(answerWhoami(url.searchParams.get('challenge') ?? '')));
       else res.end(JSON.stringify({ server_name: 'impostor.test', federation: { paused: false } }));
     });
+    nodes.servers.push(server);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     return { server, seen, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
   }
 
-  it('node.json of a SIGKILLed node, its port now someone else\'s: exit 1, no request with the token', async ({ fileNodes }) => {
+  it('node.json of a SIGKILLed node, its port now someone else\'s: exit 1, no request with the token', async ({ fileNodes, nodes }) => {
     const node = fileNodes.process({ serverName: 'stale.test' });
     await node.start();
     const deadPid = node.child.pid!;
     await node.stop('SIGKILL');
-    const fake = await impostor(() => ({ proof: '0'.repeat(64) }));
-    try {
-      const runtime = JSON.parse(readFileSync(join(node.dataDir, 'node.json'), 'utf8'));
-      writeFileSync(join(node.dataDir, 'node.json'), JSON.stringify({ ...runtime, admin_url: fake.url }));
-      const status = await runCli(['status', '--data', node.dataDir]);
-      expect(status.code).toBe(1);
-      expect(oneLine(status.stderr)).toBe(`paracord-node: no node is running for ${node.dataDir} (stale node.json from pid ${deadPid})`);
-      expect(fake.seen.filter((r) => r.headers.authorization !== undefined)).toEqual([]);
-    } finally {
-      fake.server.close();
-    }
+    const fake = await impostor(nodes, () => ({ proof: '0'.repeat(64) }));
+    const runtime = JSON.parse(readFileSync(join(node.dataDir, 'node.json'), 'utf8'));
+    writeFileSync(join(node.dataDir, 'node.json'), JSON.stringify({ ...runtime, admin_url: fake.url }));
+    const status = await runCli(['status', '--data', node.dataDir]);
+    expect(status.code).toBe(1);
+    expect(oneLine(status.stderr)).toBe(`paracord-node: no node is running for ${node.dataDir} (stale node.json from pid ${deadPid})`);
+    expect(fake.seen.filter((r) => r.headers.authorization !== undefined)).toEqual([]);
   });
 
-  it('a live pid (reused) and a listener that cannot prove the run\'s nonce: exit 1 (doctor: a warning), the token is never sent', async () => {
+  it('a live pid (reused) and a listener that cannot prove the run\'s nonce: exit 1 (doctor: a warning), the token is never sent', async ({ nodes }) => {
     const dataDir = tempDir();
     const token = 'a'.repeat(64);
     writeFileSync(join(dataDir, 'admin.token'), token + '\n', { mode: 0o600 });
     for (const answer of [() => ({ proof: 'f'.repeat(64) }), () => ({}), (challenge: string) => ({ proof: challenge.slice(0, 64) })]) {
-      const fake = await impostor(answer);
-      try {
-        // process.pid: certainly alive, and certainly not a node for this directory.
-        writeFileSync(join(dataDir, 'node.json'), JSON.stringify({ pid: process.pid, federation_url: null, admin_url: fake.url, started_at: 0, nonce: 'b'.repeat(64) }), { mode: 0o600 });
-        for (const command of [['status'], ['peer', 'list'], ['keys', 'rotate']]) {
-          const result = await runCli([...command, '--data', dataDir]);
-          expect(result.code).toBe(1);
-          expect(oneLine(result.stderr)).toContain(`no node is running for ${dataDir} (stale node.json from pid ${process.pid})`);
-        }
-        // doctor asks the same proof before it sends the token (for /status and /reachability).
-        const doctor = await runCli(['doctor', '--json', '--data', dataDir, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0']);
-        const running = (JSON.parse(doctor.stdout) as Array<{ check: string; status: string; message: string }>).find((r) => r.check === 'node_running');
-        expect(running?.status).toBe('warning');
-        expect(running?.message).toContain(`node.json names pid ${process.pid}, but that is not this node running`);
-        expect(doctor.stdout).not.toContain('impostor.test');
-        expect(fake.seen.length).toBeGreaterThan(0);
-        expect(fake.seen.every((r) => r.url.includes('/whoami?challenge=') && r.headers.authorization === undefined)).toBe(true);
-        expect(JSON.stringify(fake.seen)).not.toContain(token);
-      } finally {
-        fake.server.close();
+      const fake = await impostor(nodes, answer);
+      // process.pid: certainly alive, and certainly not a node for this directory.
+      writeFileSync(join(dataDir, 'node.json'), JSON.stringify({ pid: process.pid, federation_url: null, admin_url: fake.url, started_at: 0, nonce: 'b'.repeat(64) }), { mode: 0o600 });
+      for (const command of [['status'], ['peer', 'list'], ['keys', 'rotate']]) {
+        const result = await runCli([...command, '--data', dataDir]);
+        expect(result.code).toBe(1);
+        expect(oneLine(result.stderr)).toContain(`no node is running for ${dataDir} (stale node.json from pid ${process.pid})`);
       }
+      // doctor asks the same proof before it sends the token (for /status and /reachability).
+      const doctor = await runCli(['doctor', '--json', '--data', dataDir, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0']);
+      const running = (JSON.parse(doctor.stdout) as Array<{ check: string; status: string; message: string }>).find((r) => r.check === 'node_running');
+      expect(running?.status).toBe('warning');
+      expect(running?.message).toContain(`node.json names pid ${process.pid}, but that is not this node running`);
+      expect(doctor.stdout).not.toContain('impostor.test');
+      expect(fake.seen.length).toBeGreaterThan(0);
+      expect(fake.seen.every((r) => r.url.includes('/whoami?challenge=') && r.headers.authorization === undefined)).toBe(true);
+      expect(JSON.stringify(fake.seen)).not.toContain(token);
     }
   });
 
-  it('whoami answers without the token, proves the nonce, and still checks Host and input', async () => {
-    const { node, dataDir, started } = await startInProcessNode('whoami.test');
-    try {
-      const runtime = JSON.parse(readFileSync(join(dataDir, 'node.json'), 'utf8'));
-      expect(runtime.nonce).toMatch(/^[0-9a-f]{64}$/);
-      expect(statSync(join(dataDir, 'node.json')).mode & 0o777).toBe(0o600);
-      const { whoamiProof } = await import('../main/core/admin/middleware/whoami.ts');
-      const challenge = 'c'.repeat(64);
-      const url = `${started.admin_url}/_paracord/admin/v1/whoami?challenge=${challenge}`;
-      const ok = await request(url);
-      expect(ok.statusCode).toBe(200);
-      expect(await ok.body.json()).toEqual({ proof: whoamiProof(runtime.nonce, challenge), pid: process.pid });
-      const badHost = await request(url, { headers: { host: 'evil.example' } });
-      expect(badHost.statusCode).toBe(403);
-      expect(await badHost.body.json()).toMatchObject({ error: 'host_not_allowed' });
-      const bad = await request(`${started.admin_url}/_paracord/admin/v1/whoami?challenge=../../x`);
-      expect(bad.statusCode).toBe(400);
-      expect(await bad.body.json()).toMatchObject({ error: 'bad_challenge' });
-      // Nothing else is open without the token.
-      expect((await request(`${started.admin_url}/_paracord/admin/v1/status`)).statusCode).toBe(401);
-    } finally {
-      await node.stop();
-    }
+  it('whoami answers without the token, proves the nonce, and still checks Host and input', async ({ nodes }) => {
+    const { dataDir, started } = await nodes.inProcess('whoami.test');
+    const runtime = JSON.parse(readFileSync(join(dataDir, 'node.json'), 'utf8'));
+    expect(runtime.nonce).toMatch(/^[0-9a-f]{64}$/);
+    expect(statSync(join(dataDir, 'node.json')).mode & 0o777).toBe(0o600);
+    const { whoamiProof } = await import('../main/core/admin/middleware/whoami.ts');
+    const challenge = 'c'.repeat(64);
+    const url = `${started.admin_url}/_paracord/admin/v1/whoami?challenge=${challenge}`;
+    const ok = await request(url);
+    expect(ok.statusCode).toBe(200);
+    expect(await ok.body.json()).toEqual({ proof: whoamiProof(runtime.nonce, challenge), pid: process.pid });
+    const badHost = await request(url, { headers: { host: 'evil.example' } });
+    expect(badHost.statusCode).toBe(403);
+    expect(await badHost.body.json()).toMatchObject({ error: 'host_not_allowed' });
+    const bad = await request(`${started.admin_url}/_paracord/admin/v1/whoami?challenge=../../x`);
+    expect(bad.statusCode).toBe(400);
+    expect(await bad.body.json()).toMatchObject({ error: 'bad_challenge' });
+    // Nothing else is open without the token.
+    expect((await request(`${started.admin_url}/_paracord/admin/v1/status`)).statusCode).toBe(401);
   });
 });
 

@@ -14,7 +14,6 @@ import { enc, eventually, roomWithMembers, send } from './helpers/rooms.ts';
 import { closedPort } from './helpers/closed-port.ts';
 import { sendSigned } from './helpers/signed-request.ts';
 import { Identity } from '../main/core/identity/identity.ts';
-import { FakePeer } from './helpers/fake-peer.ts';
 import { signChoice } from '../main/core/mailbox/choice.ts';
 import { canonicalJson } from '../main/core/crypto/canonical-json.ts';
 import { signRequestHeaders } from '../main/core/federation/request-signature.ts';
@@ -298,52 +297,48 @@ describe('a friend\'s node as a mailbox (issue #32 item 3)', () => {
       return answer.body.choice as Record<string, unknown>;
     }, 30_000);
     // mallory: a peer of alpha (never of beta) that says it keeps beta's mail and takes any deposit.
-    const mallory = await new FakePeer('mallory.test').start();
-    try {
-      mallory.capabilities.push('mailbox');
-      let shown: unknown;
-      let asked = 0;
-      mallory.routes.set(`${FED}/mailbox/accepts/beta.test`, () => {
-        asked += 1;
-        return { status: 200, body: { accepts: true, ...(shown === undefined ? {} : { choice: shown }) } };
-      });
-      for (const kind of ['event', 'events']) mallory.routes.set(`${FED}/mailbox/deposit/beta.test/${kind}`, () => ({ status: 200, body: { id: '1' } }));
-      expect((await alpha.admin('POST', '/peers', { server_name: 'mallory.test', endpoint: mallory.url })).status).toBe(200);
-      // carol takes nothing for a while: mallory is the only peer of alpha that says it would.
-      expect((await carol.admin('PUT', '/mailbox', { enabled: false })).status).toBe(200);
-      await send(alpha, roomId, 'for beta only');
-      const betaId = identityOf(beta);
-      const unsigned = (key: Identity) => ({ v: 1, kind: 'paracord.mailbox_choice', recipient: 'beta.test', mailbox: 'mallory.test', key_id: key.keyId, issued_at: Date.now(), expires_at: Date.now() + 3600_000 });
-      const ownKey = unsigned(mallory.identity);
-      const withBetaKeyId = { ...ownKey, key_id: betaId.keyId };
-      const statements: Array<[string, unknown, string]> = [
-        ['no statement', undefined, 'mallory.test shows no statement signed by beta.test'],
-        ['a forged one (mallory\'s signature under beta\'s key id)', { ...withBetaKeyId, sig: mallory.identity.signHex(Buffer.from(canonicalJson(withBetaKeyId), 'utf8')) }, 'not signed by beta.test'],
-        ['one signed with another key', { ...ownKey, sig: mallory.identity.signHex(Buffer.from(canonicalJson(ownKey), 'utf8')) }, 'does not hold'],
-        ['beta\'s own, expired', signChoice(betaId, 'mallory.test', Date.now() - 8 * 24 * 3600_000), 'expired'],
-        ['beta\'s own current one, for carol (replayed)', real, "not beta.test's of mallory.test"],
-      ];
-      for (const [what, statement, words] of statements) {
-        shown = statement;
-        const before = asked;
-        // alpha asks mallory again (its retries), refuses each time, and says why in its queue.
-        await eventually(async () => {
-          expect(mallory.requests.filter((p) => p.includes('/mailbox/deposit')), what).toEqual([]);
-          expect(asked, what).toBeGreaterThan(before + 1);
-          const entries = (await alpha.admin('GET', '/queue?destination=beta.test')).body.entries as Array<{ last_error: string | null; state: string }>;
-          expect(entries.map((e) => e.state), what).toEqual(['pending']);
-          expect(entries[0]!.last_error, what).toContain('no mailbox beta.test chose would take it');
-          expect(entries[0]!.last_error, what).toContain(words);
-        }, 30_000, 100);
-      }
-      expect(alpha.stderr).toContain('"event":"mailbox_not_chosen"');
-      // beta's real mailbox opens again: the message was never lost, and arrives through carol.
-      expect((await carol.admin('PUT', '/mailbox', { enabled: true })).status).toBe(200);
-      await eventually(async () => expect(arrivalOrder(beta, roomId, 'alpha.test')).toHaveLength(1), 60_000, 200);
-      expect(mallory.requests.filter((p) => p.includes('/mailbox/deposit'))).toEqual([]);
-    } finally {
-      await mallory.stop();
+    const mallory = await nodes.fakePeer('mallory.test');
+    mallory.capabilities.push('mailbox');
+    let shown: unknown;
+    let asked = 0;
+    mallory.routes.set(`${FED}/mailbox/accepts/beta.test`, () => {
+      asked += 1;
+      return { status: 200, body: { accepts: true, ...(shown === undefined ? {} : { choice: shown }) } };
+    });
+    for (const kind of ['event', 'events']) mallory.routes.set(`${FED}/mailbox/deposit/beta.test/${kind}`, () => ({ status: 200, body: { id: '1' } }));
+    expect((await alpha.admin('POST', '/peers', { server_name: 'mallory.test', endpoint: mallory.url })).status).toBe(200);
+    // carol takes nothing for a while: mallory is the only peer of alpha that says it would.
+    expect((await carol.admin('PUT', '/mailbox', { enabled: false })).status).toBe(200);
+    await send(alpha, roomId, 'for beta only');
+    const betaId = identityOf(beta);
+    const unsigned = (key: Identity) => ({ v: 1, kind: 'paracord.mailbox_choice', recipient: 'beta.test', mailbox: 'mallory.test', key_id: key.keyId, issued_at: Date.now(), expires_at: Date.now() + 3600_000 });
+    const ownKey = unsigned(mallory.identity);
+    const withBetaKeyId = { ...ownKey, key_id: betaId.keyId };
+    const statements: Array<[string, unknown, string]> = [
+      ['no statement', undefined, 'mallory.test shows no statement signed by beta.test'],
+      ['a forged one (mallory\'s signature under beta\'s key id)', { ...withBetaKeyId, sig: mallory.identity.signHex(Buffer.from(canonicalJson(withBetaKeyId), 'utf8')) }, 'not signed by beta.test'],
+      ['one signed with another key', { ...ownKey, sig: mallory.identity.signHex(Buffer.from(canonicalJson(ownKey), 'utf8')) }, 'does not hold'],
+      ['beta\'s own, expired', signChoice(betaId, 'mallory.test', Date.now() - 8 * 24 * 3600_000), 'expired'],
+      ['beta\'s own current one, for carol (replayed)', real, "not beta.test's of mallory.test"],
+    ];
+    for (const [what, statement, words] of statements) {
+      shown = statement;
+      const before = asked;
+      // alpha asks mallory again (its retries), refuses each time, and says why in its queue.
+      await eventually(async () => {
+        expect(mallory.requests.filter((p) => p.includes('/mailbox/deposit')), what).toEqual([]);
+        expect(asked, what).toBeGreaterThan(before + 1);
+        const entries = (await alpha.admin('GET', '/queue?destination=beta.test')).body.entries as Array<{ last_error: string | null; state: string }>;
+        expect(entries.map((e) => e.state), what).toEqual(['pending']);
+        expect(entries[0]!.last_error, what).toContain('no mailbox beta.test chose would take it');
+        expect(entries[0]!.last_error, what).toContain(words);
+      }, 30_000, 100);
     }
+    expect(alpha.stderr).toContain('"event":"mailbox_not_chosen"');
+    // beta's real mailbox opens again: the message was never lost, and arrives through carol.
+    expect((await carol.admin('PUT', '/mailbox', { enabled: true })).status).toBe(200);
+    await eventually(async () => expect(arrivalOrder(beta, roomId, 'alpha.test')).toHaveLength(1), 60_000, 200);
+    expect(mallory.requests.filter((p) => p.includes('/mailbox/deposit'))).toEqual([]);
   }, 180_000);
 
   it('each depositor gets a share of what a mailbox keeps for a recipient, and a deposit rate: over either, 429 with Retry-After while other depositors\' mail still goes in; a bad statement changes nothing', async ({ nodes }) => {
@@ -351,55 +346,51 @@ describe('a friend\'s node as a mailbox (issue #32 item 3)', () => {
     // beta chose carol (it fetched), then goes away: what is left for it stays.
     await eventually(async () => expect(queryNodeDb<{ server_name: string }>(carol.dataDir, 'SELECT server_name FROM mailbox_clients').map((r) => r.server_name)).toContain('beta.test'), 30_000);
     expect(await beta.stop()).toBe(0);
-    const dave = await new FakePeer('dave.test').start();
-    try {
-      expect((await carol.admin('POST', '/peers', { server_name: 'dave.test', endpoint: dave.url })).status).toBe(200);
-      const deposit = (who: Identity, n: number) => {
-        const body = JSON.stringify({ n });
-        const inner = signRequestHeaders(who, 'POST', `${FED}/event`, Buffer.from(body), Date.now(), 'beta.test');
-        return sendSigned(who, carol.federationUrl, 'POST', `${FED}/mailbox/deposit/beta.test/event`, body, {
-          mutateHeaders: (h) => Object.assign(h, { 'x-paracord-inner-key-id': inner['X-Paracord-Key-Id'], 'x-paracord-inner-timestamp': inner['X-Paracord-Timestamp'], 'x-paracord-inner-signature': inner['X-Paracord-Signature'] }),
-        });
-      };
-      const alphaId = identityOf(alpha);
-      // carol keeps 4 requests for beta: alpha may leave 2 of them, and 4 a minute.
-      expect((await deposit(alphaId, 1)).status).toBe(200);
-      expect((await deposit(alphaId, 2)).status).toBe(200);
-      for (let n = 3; n <= 4; n++) {
-        const full = await deposit(alphaId, n);
-        expect(full.status).toBe(429);
-        expect(full.body.error).toBe('mailbox_share_full');
-        expect(Number(full.headers['retry-after'])).toBeGreaterThan(0);
-      }
-      const fast = await deposit(alphaId, 5);
-      expect(fast.status).toBe(429);
-      expect(fast.body.error).toBe('rate_limited');
-      expect(Number(fast.headers['retry-after'])).toBeGreaterThan(0);
-      // dave's mail to beta still goes in, up to the recipient's own quota.
-      expect((await deposit(dave.identity, 1)).status).toBe(200);
-      expect((await deposit(dave.identity, 2)).status).toBe(200);
-      const whole = await deposit(dave.identity, 3);
-      expect(whole.status).toBe(429);
-      expect(whole.body.error).toBe('mailbox_full');
-      expect(queryNodeDb<{ depositor: string; n: number }>(carol.dataDir, "SELECT depositor, COUNT(*) AS n FROM mailbox_items WHERE recipient = 'beta.test' GROUP BY depositor ORDER BY depositor")).toEqual([{ depositor: 'alpha.test', n: 2 }, { depositor: 'dave.test', n: 2 }]);
-
-      // A statement that is not the caller's own choice of carol, or no statement at all: 400, and
-      // the caller does not become a client (nothing changes).
-      const betaChoice = Buffer.from(canonicalJson(signChoice(identityOf(beta), 'carol.test')), 'utf8').toString('base64url');
-      for (const [what, header] of [['not base64url JSON', 'not a statement!'], ['beta\'s, sent by dave', betaChoice], ['too long', 'A'.repeat(5000)]] as const) {
-        const bad = await sendSigned(dave.identity, carol.federationUrl, 'GET', `${FED}/mailbox?cursor=&limit=1`, undefined, { mutateHeaders: (h) => Object.assign(h, { 'x-paracord-mailbox-choice': header }) });
-        expect(bad.status, what).toBe(400);
-        expect(bad.body.error, what).toBe('invalid_mailbox_choice');
-      }
-      expect(queryNodeDb<{ server_name: string }>(carol.dataDir, 'SELECT server_name FROM mailbox_clients').map((r) => r.server_name)).not.toContain('dave.test');
-      expect(queryNodeDb<{ recipient: string }>(carol.dataDir, 'SELECT recipient FROM mailbox_choices').map((r) => r.recipient)).not.toContain('dave.test');
-
-      // beta comes back and takes what waits; alpha's share is free again once its rate allows (15 s a deposit).
-      await beta.start(homeArgs(closed.beta));
-      await eventually(async () => expect(queryNodeDb<{ n: number }>(carol.dataDir, "SELECT COUNT(*) AS n FROM mailbox_items WHERE recipient = 'beta.test'")[0]!.n).toBe(0), 60_000);
-      await eventually(async () => expect((await deposit(alphaId, 6)).status).toBe(200), 60_000, 1000);
-    } finally {
-      await dave.stop();
+    const dave = await nodes.fakePeer('dave.test');
+    expect((await carol.admin('POST', '/peers', { server_name: 'dave.test', endpoint: dave.url })).status).toBe(200);
+    const deposit = (who: Identity, n: number) => {
+      const body = JSON.stringify({ n });
+      const inner = signRequestHeaders(who, 'POST', `${FED}/event`, Buffer.from(body), Date.now(), 'beta.test');
+      return sendSigned(who, carol.federationUrl, 'POST', `${FED}/mailbox/deposit/beta.test/event`, body, {
+        mutateHeaders: (h) => Object.assign(h, { 'x-paracord-inner-key-id': inner['X-Paracord-Key-Id'], 'x-paracord-inner-timestamp': inner['X-Paracord-Timestamp'], 'x-paracord-inner-signature': inner['X-Paracord-Signature'] }),
+      });
+    };
+    const alphaId = identityOf(alpha);
+    // carol keeps 4 requests for beta: alpha may leave 2 of them, and 4 a minute.
+    expect((await deposit(alphaId, 1)).status).toBe(200);
+    expect((await deposit(alphaId, 2)).status).toBe(200);
+    for (let n = 3; n <= 4; n++) {
+      const full = await deposit(alphaId, n);
+      expect(full.status).toBe(429);
+      expect(full.body.error).toBe('mailbox_share_full');
+      expect(Number(full.headers['retry-after'])).toBeGreaterThan(0);
     }
+    const fast = await deposit(alphaId, 5);
+    expect(fast.status).toBe(429);
+    expect(fast.body.error).toBe('rate_limited');
+    expect(Number(fast.headers['retry-after'])).toBeGreaterThan(0);
+    // dave's mail to beta still goes in, up to the recipient's own quota.
+    expect((await deposit(dave.identity, 1)).status).toBe(200);
+    expect((await deposit(dave.identity, 2)).status).toBe(200);
+    const whole = await deposit(dave.identity, 3);
+    expect(whole.status).toBe(429);
+    expect(whole.body.error).toBe('mailbox_full');
+    expect(queryNodeDb<{ depositor: string; n: number }>(carol.dataDir, "SELECT depositor, COUNT(*) AS n FROM mailbox_items WHERE recipient = 'beta.test' GROUP BY depositor ORDER BY depositor")).toEqual([{ depositor: 'alpha.test', n: 2 }, { depositor: 'dave.test', n: 2 }]);
+
+    // A statement that is not the caller's own choice of carol, or no statement at all: 400, and
+    // the caller does not become a client (nothing changes).
+    const betaChoice = Buffer.from(canonicalJson(signChoice(identityOf(beta), 'carol.test')), 'utf8').toString('base64url');
+    for (const [what, header] of [['not base64url JSON', 'not a statement!'], ['beta\'s, sent by dave', betaChoice], ['too long', 'A'.repeat(5000)]] as const) {
+      const bad = await sendSigned(dave.identity, carol.federationUrl, 'GET', `${FED}/mailbox?cursor=&limit=1`, undefined, { mutateHeaders: (h) => Object.assign(h, { 'x-paracord-mailbox-choice': header }) });
+      expect(bad.status, what).toBe(400);
+      expect(bad.body.error, what).toBe('invalid_mailbox_choice');
+    }
+    expect(queryNodeDb<{ server_name: string }>(carol.dataDir, 'SELECT server_name FROM mailbox_clients').map((r) => r.server_name)).not.toContain('dave.test');
+    expect(queryNodeDb<{ recipient: string }>(carol.dataDir, 'SELECT recipient FROM mailbox_choices').map((r) => r.recipient)).not.toContain('dave.test');
+
+    // beta comes back and takes what waits; alpha's share is free again once its rate allows (15 s a deposit).
+    await beta.start(homeArgs(closed.beta));
+    await eventually(async () => expect(queryNodeDb<{ n: number }>(carol.dataDir, "SELECT COUNT(*) AS n FROM mailbox_items WHERE recipient = 'beta.test'")[0]!.n).toBe(0), 60_000);
+    await eventually(async () => expect((await deposit(alphaId, 6)).status).toBe(200), 60_000, 1000);
   }, 180_000);
 });

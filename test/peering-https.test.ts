@@ -6,15 +6,14 @@
 import { createServer as createHttpsServer, type Server } from 'node:https';
 import { join } from 'node:path';
 import selfsigned from 'selfsigned';
-import { beforeAll, describe, expect, it } from './helpers/fixtures.ts';
+import { beforeAll, describe, expect, it, type Nodes } from './helpers/fixtures.ts';
 import { canonicalJson } from '../main/core/crypto/canonical-json.ts';
 import { Identity } from '../main/core/identity/identity.ts';
 import { encodeLink, parseLink } from '../main/core/peering/invite-link.ts';
 import { makeEvent, wire } from './helpers/events.ts';
-import { NodeProcess } from './helpers/node-process.ts';
+import type { NodeProcess } from './helpers/node-process.ts';
 import { eventually, inviteAndJoin, messages, send } from './helpers/rooms.ts';
 import { tempDir } from './helpers/temp-dir.ts';
-import { FakePeer } from './helpers/fake-peer.ts';
 import { sendSigned } from './helpers/signed-request.ts';
 
 let alpha: NodeProcess;
@@ -96,18 +95,13 @@ describe('peering through an invite link, over HTTPS with pinned self-signed cer
 });
 
 describe('attacks on links and pins are refused', () => {
-  it('a reused link', async () => {
-    const gamma = new NodeProcess({ serverName: 'gamma.test', secure: true });
-    await gamma.start();
-    try {
-      const { link } = await newLink(alpha);
-      expect((await gamma.admin('POST', '/invites/peer/redeem', { link })).status).toBe(200);
-      const again = await beta.admin('POST', '/invites/peer/redeem', { link });
-      expect(again.status).toBe(409);
-      expect(again.body.error).toBe('link_used');
-    } finally {
-      await gamma.stop();
-    }
+  it('a reused link', async ({ nodes }) => {
+    const gamma = await nodes.start({ serverName: 'gamma.test', secure: true });
+    const { link } = await newLink(alpha);
+    expect((await gamma.admin('POST', '/invites/peer/redeem', { link })).status).toBe(200);
+    const again = await beta.admin('POST', '/invites/peer/redeem', { link });
+    expect(again.status).toBe(409);
+    expect(again.body.error).toBe('link_used');
   });
 
   it('an expired link', async () => {
@@ -138,7 +132,7 @@ describe('attacks on links and pins are refused', () => {
     expect((await beta.admin('POST', '/invites/peer/redeem', { link: 'https://example.org/nothing' })).body.error).toBe('invalid_link');
   });
 
-  it('a link whose key is not the one the server serves (re-signed by an impostor)', async () => {
+  it('a link whose key is not the one the server serves (re-signed by an impostor)', async ({ nodes }) => {
     const { link } = await newLink(alpha);
     const parsed = parseLink(link);
     if (!parsed.ok) throw new Error(parsed.reason);
@@ -147,7 +141,7 @@ describe('attacks on links and pins are refused', () => {
     const unsigned = { ...rest, key_id: impostor.keyId, public_key: impostor.publicKeyHex };
     const forged = encodeLink({ ...unsigned, sig: impostor.signHex(Buffer.from(canonicalJson(unsigned))) }).link;
     // A server that does not know alpha yet asks alpha and finds another key.
-    const fresh = await newNodeRedeem(forged);
+    const fresh = await newNodeRedeem(nodes, forged);
     expect(fresh.status).toBe(403);
     expect(fresh.body.error).toBe('pin_mismatch');
     // beta peers with alpha already: a key it does not hold for alpha is refused before anything is sent.
@@ -156,7 +150,7 @@ describe('attacks on links and pins are refused', () => {
     expect(response.body.error).toBe('already_peer');
   });
 
-  it('a man in the middle on the peer\'s port with another certificate', async () => {
+  it('a man in the middle on the peer\'s port with another certificate', async ({ nodes }) => {
     const { link } = await newLink(alpha);
     const port = Number(new URL(alpha.federationUrl).port);
     expect(await alpha.stop()).toBe(0);
@@ -169,7 +163,7 @@ describe('attacks on links and pins are refused', () => {
     await new Promise<void>((r) => mitm.listen(port, '127.0.0.1', r));
     try {
       // A new link of alpha's, redeemed while the impostor answers: refused.
-      const redeem = await newNodeRedeem(link);
+      const redeem = await newNodeRedeem(nodes, link);
       expect(redeem.status).toBe(403);
       expect(redeem.body.error).toBe('pin_mismatch');
       // beta's messages to alpha's room wait in its outbox instead of going to the impostor.
@@ -190,37 +184,23 @@ describe('attacks on links and pins are refused', () => {
     await eventually(async () => expect((await messages(alpha, roomId)).map((m) => m.body)).toContain('for alpha only'), 30_000);
   });
 
-  it('a keys document with a bad self-signature', async () => {
-    const liar = await new FakePeer('liar.test').start();
-    try {
-      const document = liar.identity.keysDocument();
-      const tampered = { ...document, active_key: { ...document.active_key, valid_until: document.active_key.valid_until + 1 } };
-      (liar as unknown as { identity: { keysDocument: () => unknown } }).identity.keysDocument = () => tampered;
-      const insecureBeta = new NodeProcess({ serverName: 'delta.test' });
-      await insecureBeta.start();
-      try {
-        const added = await insecureBeta.admin('POST', '/peers', { server_name: 'liar.test', endpoint: liar.url });
-        expect(added.status).toBe(502);
-        expect(added.body.message).toContain('self-signature');
-        expect((await insecureBeta.admin('GET', '/peers')).body.peers).toEqual([]);
-      } finally {
-        await insecureBeta.stop();
-      }
-    } finally {
-      await liar.stop();
-    }
+  it('a keys document with a bad self-signature', async ({ nodes }) => {
+    const liar = await nodes.fakePeer('liar.test');
+    const document = liar.identity.keysDocument();
+    const tampered = { ...document, active_key: { ...document.active_key, valid_until: document.active_key.valid_until + 1 } };
+    (liar as unknown as { identity: { keysDocument: () => unknown } }).identity.keysDocument = () => tampered;
+    const insecureBeta = await nodes.start({ serverName: 'delta.test' });
+    const added = await insecureBeta.admin('POST', '/peers', { server_name: 'liar.test', endpoint: liar.url });
+    expect(added.status).toBe(502);
+    expect(added.body.message).toContain('self-signature');
+    expect((await insecureBeta.admin('GET', '/peers')).body.peers).toEqual([]);
   });
 });
 
 /** A fresh node redeeming `link` (so no pin of the real alpha is stored yet). */
-async function newNodeRedeem(link: string) {
-  const fresh = new NodeProcess({ serverName: 'epsilon.test', secure: true, dataDir: join(tempDir(), 'data') });
-  await fresh.start();
-  try {
-    return await fresh.admin('POST', '/invites/peer/redeem', { link });
-  } finally {
-    await fresh.stop();
-  }
+async function newNodeRedeem(nodes: Nodes, link: string) {
+  const fresh = await nodes.start({ serverName: 'epsilon.test', secure: true, dataDir: join(tempDir(), 'data') });
+  return fresh.admin('POST', '/invites/peer/redeem', { link });
 }
 
 async function fetchInsecure(url: string): Promise<string> {

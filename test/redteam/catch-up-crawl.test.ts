@@ -10,15 +10,14 @@
  */
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { beforeAll, describe, expect, it } from '../helpers/fixtures.ts';
+import { beforeAll, describe, expect, it, type InProcessNode } from '../helpers/fixtures.ts';
 import { envelopeWireJson } from '../../main/core/federation/envelope.ts';
 import { makeEvent } from '../helpers/events.ts';
 import type { FakePeer } from '../helpers/fake-peer.ts';
 import { queryNodeDb } from '../helpers/inspect-db.ts';
 import { eventually } from '../helpers/rooms.ts';
-import { startInProcessNode } from '../helpers/in-process-node.ts';
 
-let alpha: Awaited<ReturnType<typeof startInProcessNode>>;
+let alpha: InProcessNode;
 let host: FakePeer;
 
 beforeAll(async ({ fileNodes }) => {
@@ -46,10 +45,10 @@ describe('red team: a catch-up whose cursor creeps forward', () => {
     expect(host.catchUpRequests - before, 'catch-up requests').toBeLessThanOrEqual(5);
   }, 30_000);
 
-  it('stop() ends a running catch-up: no request after it, nothing written to the closed database', async () => {
+  it('stop() ends a running catch-up: no request after it, nothing written to the closed database', async ({ nodes }) => {
     const lines: string[] = [];
     const log = pino({ level: 'debug' }, new Writable({ write: (chunk: Buffer, _e, done) => { lines.push(chunk.toString()); done(); } }));
-    const beta = await startInProcessNode('alpha.test', { log });
+    const beta = await nodes.inProcess('alpha.test', { log });
     expect((await beta.admin('POST', '/peers', { server_name: 'crawl.test', endpoint: host.url })).status).toBe(200);
     const roomId = '!busy:crawl.test';
     // A host with a new event on every page (real progress), each answer a little slow.
@@ -66,9 +65,9 @@ describe('red team: a catch-up whose cursor creeps forward', () => {
     expect(failures).toEqual([]);
   }, 30_000);
 
-  it('a page of more events than a host serves is taken up to that count; the rest is asked for after the last event taken', async () => {
+  it('a page of more events than a host serves is taken up to that count; the rest is asked for after the last event taken', async ({ nodes }) => {
     // A node of its own: the tests above left crawl.test backed off on alpha.
-    const delta = await startInProcessNode('alpha.test');
+    const delta = await nodes.inProcess('alpha.test');
     expect((await delta.admin('POST', '/peers', { server_name: 'crawl.test', endpoint: host.url })).status).toBe(200);
     const roomId = '!flood:crawl.test';
     // 5,300 small events (about 2 MB, within the byte bound) in one answer that says complete.
@@ -80,36 +79,28 @@ describe('red team: a catch-up whose cursor creeps forward', () => {
       const start = after === null ? 0 : events.findIndex((e) => e.event_id === after) + 1;
       return { room_id: roomId, events: events.slice(start), complete: true };
     };
-    try {
-      await join(delta, roomId);
-      // The first page is taken up to 5,200 events (limit 200 and a depth of 5,000); the next asks after the last one taken.
-      await eventually(async () => expect(asked).toContain(events[5_199]!.event_id), 60_000);
-      // The legitimate part: every event comes, once.
-      await eventually(async () => {
-        const ids = queryNodeDb<{ event_id: string }>(delta.dataDir, 'SELECT event_id FROM federation_events WHERE room_id = ?', roomId).map((r) => r.event_id);
-        expect(new Set(ids).size).toBe(ids.length);
-        for (const event of [events[0]!, events[5_199]!, events[5_200]!, events[5_299]!]) expect(ids).toContain(event.event_id);
-        expect(ids.length).toBeGreaterThanOrEqual(5_300);
-      }, 60_000);
-    } finally {
-      await delta.node.stop();
-    }
+    await join(delta, roomId);
+    // The first page is taken up to 5,200 events (limit 200 and a depth of 5,000); the next asks after the last one taken.
+    await eventually(async () => expect(asked).toContain(events[5_199]!.event_id), 60_000);
+    // The legitimate part: every event comes, once.
+    await eventually(async () => {
+      const ids = queryNodeDb<{ event_id: string }>(delta.dataDir, 'SELECT event_id FROM federation_events WHERE room_id = ?', roomId).map((r) => r.event_id);
+      expect(new Set(ids).size).toBe(ids.length);
+      for (const event of [events[0]!, events[5_199]!, events[5_200]!, events[5_299]!]) expect(ids).toContain(event.event_id);
+      expect(ids.length).toBeGreaterThanOrEqual(5_300);
+    }, 60_000);
   }, 120_000);
 
-  it('a host whose every page brings one new event gets at most its per-minute budget of requests', async () => {
-    const gamma = await startInProcessNode('alpha.test', { config: { catchUpRequestsPerHostPerMinute: 10 } });
-    try {
-      expect((await gamma.admin('POST', '/peers', { server_name: 'crawl.test', endpoint: host.url })).status).toBe(200);
-      const roomId = '!budget:crawl.test';
-      let depth = 1;
-      host.catchUpAnswer = () => ({ room_id: roomId, events: [JSON.parse(envelopeWireJson(makeEvent(host.identity, { room_id: roomId, depth: ++depth })))], complete: false, next_since_depth: depth });
-      const before = host.catchUpRequests;
-      await join(gamma, roomId);
-      await new Promise((r) => setTimeout(r, 2_000));
-      expect(host.catchUpRequests - before).toBeLessThanOrEqual(10);
-      expect(host.catchUpRequests - before).toBeGreaterThan(3); // real progress is not cut short
-    } finally {
-      await gamma.node.stop();
-    }
+  it('a host whose every page brings one new event gets at most its per-minute budget of requests', async ({ nodes }) => {
+    const gamma = await nodes.inProcess('alpha.test', { config: { catchUpRequestsPerHostPerMinute: 10 } });
+    expect((await gamma.admin('POST', '/peers', { server_name: 'crawl.test', endpoint: host.url })).status).toBe(200);
+    const roomId = '!budget:crawl.test';
+    let depth = 1;
+    host.catchUpAnswer = () => ({ room_id: roomId, events: [JSON.parse(envelopeWireJson(makeEvent(host.identity, { room_id: roomId, depth: ++depth })))], complete: false, next_since_depth: depth });
+    const before = host.catchUpRequests;
+    await join(gamma, roomId);
+    await new Promise((r) => setTimeout(r, 2_000));
+    expect(host.catchUpRequests - before).toBeLessThanOrEqual(10);
+    expect(host.catchUpRequests - before).toBeGreaterThan(3); // real progress is not cut short
   }, 30_000);
 });

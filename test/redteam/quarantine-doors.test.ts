@@ -10,12 +10,11 @@ import { beforeAll, describe, expect, it } from '../helpers/fixtures.ts';
 import type { Envelope } from '../../main/core/federation/envelope.ts';
 import { INVITE_WIRE_ORDER, wireJson } from '../../main/core/federation/wire-json.ts';
 import { makeEvent, wire } from '../helpers/events.ts';
-import { FakePeer } from '../helpers/fake-peer.ts';
+import type { FakePeer } from '../helpers/fake-peer.ts';
 import { startInProcessNode } from '../helpers/in-process-node.ts';
 import { queryNodeDb } from '../helpers/inspect-db.ts';
 import { enc, eventually } from '../helpers/rooms.ts';
 import { sendSigned } from '../helpers/signed-request.ts';
-import { ReferencePeer } from '../helpers/reference-peer.ts';
 
 const FED = '/_paracord/federation/v1';
 
@@ -129,57 +128,49 @@ describe('red team: quarantine has no side doors', () => {
     expect(queryNodeDb<{ n: number }>(alpha.dataDir, "SELECT COUNT(*) AS n FROM federation_events WHERE room_id = '!r:q.test'")[0]!.n).toBe(0);
   });
 
-  it('an invite stored before its host was quarantined or blocked is no longer listed, and accepting it is refused', async () => {
-    const later = await new FakePeer('later.test').start();
-    try {
-      expect((await alpha.admin('POST', '/peers', { server_name: later.serverName, endpoint: later.url })).status).toBe(200);
-      expect((await inviteFrom(later, '!r:later.test')).status).toBe(200);
-      expect((await inviteFrom(legit, '!r2:l.test')).status).toBe(200);
-      const listed = async () => ((await alpha.admin('GET', '/invites')).body.invites as Array<{ room_id: string; invite_id: string }>);
-      const laterInvite = (await listed()).find((i) => i.room_id === '!r:later.test')!;
-      expect(laterInvite).toBeDefined();
-      expect((await alpha.admin('PUT', '/peers/later.test/trust', { mode: 'quarantine', reason: 'checking' })).status).toBe(200);
-      expect((await listed()).map((i) => i.room_id)).not.toContain('!r:later.test');
-      expect((await listed()).map((i) => i.room_id)).toContain('!r2:l.test'); // the allowed host's invite stays
-      const refused = await alpha.admin('POST', `/invites/${laterInvite.invite_id}/accept`);
-      expect(refused.status, JSON.stringify(refused.body)).toBe(403);
-      expect(refused.body).toMatchObject({ error: 'host_quarantined' });
-      expect((await alpha.admin('PUT', '/peers/later.test/trust', { mode: 'block', reason: 'no' })).status).toBe(200);
-      const blockedAccept = await alpha.admin('POST', `/invites/${laterInvite.invite_id}/accept`);
-      expect(blockedAccept.status).toBe(403);
-      expect(blockedAccept.body).toMatchObject({ error: 'host_blocked' });
-      expect(queryNodeDb<{ state: string }>(alpha.dataDir, "SELECT state FROM room_invites WHERE room_id = '!r:later.test'")[0]!.state).toBe('pending');
-      // Allowed again: the invite is offered again.
-      expect((await alpha.admin('PUT', '/peers/later.test/trust', { mode: 'allow' })).status).toBe(200);
-      expect((await listed()).map((i) => i.room_id)).toContain('!r:later.test');
-    } finally {
-      await later.stop();
-    }
+  it('an invite stored before its host was quarantined or blocked is no longer listed, and accepting it is refused', async ({ nodes }) => {
+    const later = await nodes.fakePeer('later.test');
+    expect((await alpha.admin('POST', '/peers', { server_name: later.serverName, endpoint: later.url })).status).toBe(200);
+    expect((await inviteFrom(later, '!r:later.test')).status).toBe(200);
+    expect((await inviteFrom(legit, '!r2:l.test')).status).toBe(200);
+    const listed = async () => ((await alpha.admin('GET', '/invites')).body.invites as Array<{ room_id: string; invite_id: string }>);
+    const laterInvite = (await listed()).find((i) => i.room_id === '!r:later.test')!;
+    expect(laterInvite).toBeDefined();
+    expect((await alpha.admin('PUT', '/peers/later.test/trust', { mode: 'quarantine', reason: 'checking' })).status).toBe(200);
+    expect((await listed()).map((i) => i.room_id)).not.toContain('!r:later.test');
+    expect((await listed()).map((i) => i.room_id)).toContain('!r2:l.test'); // the allowed host's invite stays
+    const refused = await alpha.admin('POST', `/invites/${laterInvite.invite_id}/accept`);
+    expect(refused.status, JSON.stringify(refused.body)).toBe(403);
+    expect(refused.body).toMatchObject({ error: 'host_quarantined' });
+    expect((await alpha.admin('PUT', '/peers/later.test/trust', { mode: 'block', reason: 'no' })).status).toBe(200);
+    const blockedAccept = await alpha.admin('POST', `/invites/${laterInvite.invite_id}/accept`);
+    expect(blockedAccept.status).toBe(403);
+    expect(blockedAccept.body).toMatchObject({ error: 'host_blocked' });
+    expect(queryNodeDb<{ state: string }>(alpha.dataDir, "SELECT state FROM room_invites WHERE room_id = '!r:later.test'")[0]!.state).toBe('pending');
+    // Allowed again: the invite is offered again.
+    expect((await alpha.admin('PUT', '/peers/later.test/trust', { mode: 'allow' })).status).toBe(200);
+    expect((await listed()).map((i) => i.room_id)).toContain('!r:later.test');
   });
 
-  it('a quarantined reference server\'s event-less /join changes no membership; the same join is taken once it is allowed', async () => {
-    const ref = await new ReferencePeer({ serverName: 'ref.test' }).start();
-    try {
-      const added = await alpha.admin('POST', '/peers', { endpoint: ref.url, key_id: ref.keyId, public_key: ref.publicKeyHex });
-      expect(added.status, JSON.stringify(added.body)).toBe(200);
-      await ref.addServer('alpha.test', 'alpha.test', `${alpha.started.federation_url}/_paracord/federation/v1`);
-      const roomId = (await alpha.admin('POST', '/rooms', { name: 'lounge' })).body.room_id as string;
-      expect((await alpha.admin('POST', `/rooms/${enc(roomId)}/invites`, { user_id: '@Zoë:ref.test' })).status).toBe(200);
-      expect((await alpha.admin('PUT', '/peers/ref.test/trust', { mode: 'quarantine', reason: 'checking' })).status).toBe(200);
-      const membership = () => queryNodeDb<{ membership: string }>(alpha.dataDir, 'SELECT membership FROM room_members WHERE room_id = ? AND user_id = ?', roomId, '@Zoë:ref.test')[0]?.membership;
-      const body = JSON.stringify({ origin_server: 'ref.test', room_id: roomId, user_id: '@Zoë:ref.test' });
+  it('a quarantined reference server\'s event-less /join changes no membership; the same join is taken once it is allowed', async ({ nodes }) => {
+    const ref = await nodes.referencePeer({ serverName: 'ref.test' });
+    const added = await alpha.admin('POST', '/peers', { endpoint: ref.url, key_id: ref.keyId, public_key: ref.publicKeyHex });
+    expect(added.status, JSON.stringify(added.body)).toBe(200);
+    await ref.addServer('alpha.test', 'alpha.test', `${alpha.started.federation_url}/_paracord/federation/v1`);
+    const roomId = (await alpha.admin('POST', '/rooms', { name: 'lounge' })).body.room_id as string;
+    expect((await alpha.admin('POST', `/rooms/${enc(roomId)}/invites`, { user_id: '@Zoë:ref.test' })).status).toBe(200);
+    expect((await alpha.admin('PUT', '/peers/ref.test/trust', { mode: 'quarantine', reason: 'checking' })).status).toBe(200);
+    const membership = () => queryNodeDb<{ membership: string }>(alpha.dataDir, 'SELECT membership FROM room_members WHERE room_id = ? AND user_id = ?', roomId, '@Zoë:ref.test')[0]?.membership;
+    const body = JSON.stringify({ origin_server: 'ref.test', room_id: roomId, user_id: '@Zoë:ref.test' });
 
-      const refused = await ref.call('alpha.test', 'POST', '/join', body);
-      expect(refused.status, refused.text).toBe(403);
-      expect(refused.json).toMatchObject({ error: 'origin_quarantined' });
-      expect(membership()).toBe('invite');
+    const refused = await ref.call('alpha.test', 'POST', '/join', body);
+    expect(refused.status, refused.text).toBe(403);
+    expect(refused.json).toMatchObject({ error: 'origin_quarantined' });
+    expect(membership()).toBe('invite');
 
-      expect((await alpha.admin('PUT', '/peers/ref.test/trust', { mode: 'allow' })).status).toBe(200);
-      const joined = await ref.call('alpha.test', 'POST', '/join', body);
-      expect(joined.status, joined.text).toBe(200);
-      expect(membership()).toBe('join');
-    } finally {
-      await ref.stop();
-    }
+    expect((await alpha.admin('PUT', '/peers/ref.test/trust', { mode: 'allow' })).status).toBe(200);
+    const joined = await ref.call('alpha.test', 'POST', '/join', body);
+    expect(joined.status, joined.text).toBe(200);
+    expect(membership()).toBe('join');
   });
 });

@@ -12,7 +12,7 @@
  */
 import { beforeAll, describe, expect, it } from '../helpers/fixtures.ts';
 import { makeEvent, wire } from '../helpers/events.ts';
-import { FakePeer } from '../helpers/fake-peer.ts';
+import type { FakePeer } from '../helpers/fake-peer.ts';
 import { startInProcessNode } from '../helpers/in-process-node.ts';
 import { queryNodeDb } from '../helpers/inspect-db.ts';
 import { sendSigned } from '../helpers/signed-request.ts';
@@ -79,39 +79,35 @@ describe('red team: per-peer storage quota', () => {
     expect(keyRows, 'key rows stored for minted origins').toBeLessThanOrEqual(10);
   });
 
-  it(`C. one host can make us look up keys of at most ${MAX_RELAYED} servers it relays (403 too_many_relayed_origins)`, async () => {
-    const other = await new FakePeer('hh2.test', { roomHost: true }).start();
+  it(`C. one host can make us look up keys of at most ${MAX_RELAYED} servers it relays (403 too_many_relayed_origins)`, async ({ nodes }) => {
+    const other = await nodes.fakePeer('hh2.test', { roomHost: true });
+    expect((await alpha.admin('POST', '/peers', { server_name: 'hh2.test', endpoint: other.url })).status).toBe(200);
+    const roomId = '!c:hh2.test';
+    await joinHostRoom(roomId, other);
+    const send = (name: string, body: string) => {
+      const minted = other.minted.get(name) ?? other.mint(name);
+      return sendSigned(other.identity, alpha.started.federation_url!, 'POST', `${FED}/event`, wire(makeEvent(minted, { room_id: roomId, sender: `@u:${name}`, content: { body, format: 'plain' } })));
+    };
+    const answers = [];
+    for (let i = 0; i <= MAX_RELAYED; i++) answers.push(await send(`c${i}.hh2-minted.test`, 'hi'));
+    expect(answers.slice(0, MAX_RELAYED).map((a) => a.status)).toEqual(Array(MAX_RELAYED).fill(202));
+    const over = answers[MAX_RELAYED]!;
+    expect(over.status, JSON.stringify(over.body)).toBe(403);
+    expect(over.body.error).toBe('too_many_relayed_origins');
+    const origins = queryNodeDb<{ n: number }>(alpha.dataDir, 'SELECT COUNT(DISTINCT server_name) AS n FROM federation_relayed_keys WHERE relayed_by = ?', 'hh2.test')[0]!.n;
+    expect(origins).toBe(MAX_RELAYED);
+    // The origins already learnt go on.
+    expect((await send('c0.hh2-minted.test', 'again')).status).toBe(202);
+    // Under the open policy (the origin itself would be contacted) the bound holds before any contact.
+    expect((await alpha.admin('PUT', '/policy', { default: 'open' })).status).toBe(200);
     try {
-      expect((await alpha.admin('POST', '/peers', { server_name: 'hh2.test', endpoint: other.url })).status).toBe(200);
-      const roomId = '!c:hh2.test';
-      await joinHostRoom(roomId, other);
-      const send = (name: string, body: string) => {
-        const minted = other.minted.get(name) ?? other.mint(name);
-        return sendSigned(other.identity, alpha.started.federation_url!, 'POST', `${FED}/event`, wire(makeEvent(minted, { room_id: roomId, sender: `@u:${name}`, content: { body, format: 'plain' } })));
-      };
-      const answers = [];
-      for (let i = 0; i <= MAX_RELAYED; i++) answers.push(await send(`c${i}.hh2-minted.test`, 'hi'));
-      expect(answers.slice(0, MAX_RELAYED).map((a) => a.status)).toEqual(Array(MAX_RELAYED).fill(202));
-      const over = answers[MAX_RELAYED]!;
-      expect(over.status, JSON.stringify(over.body)).toBe(403);
-      expect(over.body.error).toBe('too_many_relayed_origins');
-      const origins = queryNodeDb<{ n: number }>(alpha.dataDir, 'SELECT COUNT(DISTINCT server_name) AS n FROM federation_relayed_keys WHERE relayed_by = ?', 'hh2.test')[0]!.n;
-      expect(origins).toBe(MAX_RELAYED);
-      // The origins already learnt go on.
-      expect((await send('c0.hh2-minted.test', 'again')).status).toBe(202);
-      // Under the open policy (the origin itself would be contacted) the bound holds before any contact.
-      expect((await alpha.admin('PUT', '/policy', { default: 'open' })).status).toBe(200);
-      try {
-        const open = await send('open.hh2-minted.test', 'hi');
-        expect(open.status, JSON.stringify(open.body)).toBe(403);
-        expect(open.body.error).toBe('too_many_relayed_origins');
-      } finally {
-        expect((await alpha.admin('PUT', '/policy', { default: 'allowlist' })).status).toBe(200);
-      }
-      const introduced = queryNodeDb<{ n: number }>(alpha.dataDir, 'SELECT COUNT(*) AS n FROM federation_relayed_origins WHERE relayed_by = ?', 'hh2.test')[0]!.n;
-      expect(introduced).toBe(MAX_RELAYED);
+      const open = await send('open.hh2-minted.test', 'hi');
+      expect(open.status, JSON.stringify(open.body)).toBe(403);
+      expect(open.body.error).toBe('too_many_relayed_origins');
     } finally {
-      await other.stop();
+      expect((await alpha.admin('PUT', '/policy', { default: 'allowlist' })).status).toBe(200);
     }
+    const introduced = queryNodeDb<{ n: number }>(alpha.dataDir, 'SELECT COUNT(*) AS n FROM federation_relayed_origins WHERE relayed_by = ?', 'hh2.test')[0]!.n;
+    expect(introduced).toBe(MAX_RELAYED);
   });
 });

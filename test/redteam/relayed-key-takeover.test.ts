@@ -18,7 +18,7 @@ import { beforeAll, describe, expect, it } from '../helpers/fixtures.ts';
 import { join } from 'node:path';
 import { Identity } from '../../main/core/identity/identity.ts';
 import { makeEvent, wire } from '../helpers/events.ts';
-import { FakePeer } from '../helpers/fake-peer.ts';
+import type { FakePeer } from '../helpers/fake-peer.ts';
 import { startInProcessNode } from '../helpers/in-process-node.ts';
 import { queryNodeDb } from '../helpers/inspect-db.ts';
 import { sendSigned } from '../helpers/signed-request.ts';
@@ -87,7 +87,7 @@ describe('red team: a room host plants a key for another server', () => {
     expect(genuine.status, `relay answered ${delivered.status}; the genuine victim.test now gets ${genuine.status} ${JSON.stringify(genuine.body)}`).toBe(404);
   });
 
-  it('a key learnt from hh.test\'s cache verifies events hh.test relays — not requests, not events another host relays', async () => {
+  it('a key learnt from hh.test\'s cache verifies events hh.test relays — not requests, not events another host relays', async ({ nodes }) => {
     // A server alpha knows nothing of directly: its key comes from hh.test's cache (allowed).
     const minted = host.mint('m.hh-minted.test');
     const event = makeEvent(minted, { room_id: '!r:hh.test', sender: '@u:m.hh-minted.test', content: { body: 'hello', format: 'plain' } });
@@ -108,37 +108,29 @@ describe('red team: a room host plants a key for another server', () => {
     }
 
     // Another host relaying an event signed with that key (and serving no keys of its own for it) is refused.
-    const other = await new FakePeer('hh3.test', { roomHost: true }).start();
-    try {
-      expect((await alpha.admin('POST', '/peers', { server_name: 'hh3.test', endpoint: other.url })).status).toBe(200);
-      expect((await other.invite(alpha.started.federation_url!, '!o:hh3.test', '@owner:alpha.test')).status).toBe(200);
-      const invite = (await alpha.admin('GET', '/invites')).body.invites.find((i: any) => i.room_id === '!o:hh3.test');
-      expect((await alpha.admin('POST', `/invites/${invite.invite_id}/accept`)).status).toBe(200);
-      const elsewhere = makeEvent(minted, { room_id: '!o:hh3.test', sender: '@u:m.hh-minted.test', content: { body: 'elsewhere', format: 'plain' } });
-      const refused = await sendSigned(other.identity, alpha.started.federation_url!, 'POST', `${FED}/event`, wire(elsewhere));
-      expect(refused.status, JSON.stringify(refused.body)).toBe(403);
-      expect(refused.body.error).toBe('bad_event_signature');
-      expect(queryNodeDb(alpha.dataDir, 'SELECT 1 FROM federation_events WHERE event_id = ?', elsewhere.event_id)).toEqual([]);
-    } finally {
-      await other.stop();
-    }
+    const other = await nodes.fakePeer('hh3.test', { roomHost: true });
+    expect((await alpha.admin('POST', '/peers', { server_name: 'hh3.test', endpoint: other.url })).status).toBe(200);
+    expect((await other.invite(alpha.started.federation_url!, '!o:hh3.test', '@owner:alpha.test')).status).toBe(200);
+    const invite = (await alpha.admin('GET', '/invites')).body.invites.find((i: any) => i.room_id === '!o:hh3.test');
+    expect((await alpha.admin('POST', `/invites/${invite.invite_id}/accept`)).status).toBe(200);
+    const elsewhere = makeEvent(minted, { room_id: '!o:hh3.test', sender: '@u:m.hh-minted.test', content: { body: 'elsewhere', format: 'plain' } });
+    const refused = await sendSigned(other.identity, alpha.started.federation_url!, 'POST', `${FED}/event`, wire(elsewhere));
+    expect(refused.status, JSON.stringify(refused.body)).toBe(403);
+    expect(refused.body.error).toBe('bad_event_signature');
+    expect(queryNodeDb(alpha.dataDir, 'SELECT 1 FROM federation_events WHERE event_id = ?', elsewhere.event_id)).toEqual([]);
   });
 
-  it('direct knowledge supersedes relayed keys: once the owner pins a server, its relayed keys are gone', async () => {
+  it('direct knowledge supersedes relayed keys: once the owner pins a server, its relayed keys are gone', async ({ nodes }) => {
     const minted = host.mint('late.hh-minted.test');
     const event = makeEvent(minted, { room_id: '!r:hh.test', sender: '@u:late.hh-minted.test', content: { body: 'before', format: 'plain' } });
     expect((await sendSigned(host.identity, alpha.started.federation_url!, 'POST', `${FED}/event`, wire(event))).status).toBe(202);
-    const real = await new FakePeer('late.hh-minted.test').start();
-    try {
-      const pinned = await alpha.admin('POST', '/peers', { server_name: 'late.hh-minted.test', endpoint: real.url, key_id: real.identity.keyId, public_key: real.identity.publicKeyHex });
-      expect(pinned.status, JSON.stringify(pinned.body)).toBe(200);
-      expect(queryNodeDb(alpha.dataDir, 'SELECT 1 FROM federation_relayed_keys WHERE server_name = ?', 'late.hh-minted.test')).toEqual([]);
-      // hh.test can no longer relay events signed with the key it served.
-      const after = makeEvent(minted, { room_id: '!r:hh.test', sender: '@u:late.hh-minted.test', content: { body: 'after', format: 'plain' } });
-      const refused = await sendSigned(host.identity, alpha.started.federation_url!, 'POST', `${FED}/event`, wire(after));
-      expect(refused.status, JSON.stringify(refused.body)).toBe(403);
-    } finally {
-      await real.stop();
-    }
+    const real = await nodes.fakePeer('late.hh-minted.test');
+    const pinned = await alpha.admin('POST', '/peers', { server_name: 'late.hh-minted.test', endpoint: real.url, key_id: real.identity.keyId, public_key: real.identity.publicKeyHex });
+    expect(pinned.status, JSON.stringify(pinned.body)).toBe(200);
+    expect(queryNodeDb(alpha.dataDir, 'SELECT 1 FROM federation_relayed_keys WHERE server_name = ?', 'late.hh-minted.test')).toEqual([]);
+    // hh.test can no longer relay events signed with the key it served.
+    const after = makeEvent(minted, { room_id: '!r:hh.test', sender: '@u:late.hh-minted.test', content: { body: 'after', format: 'plain' } });
+    const refused = await sendSigned(host.identity, alpha.started.federation_url!, 'POST', `${FED}/event`, wire(after));
+    expect(refused.status, JSON.stringify(refused.body)).toBe(403);
   });
 });

@@ -14,7 +14,6 @@ import { describe, expect, it, type Nodes } from '../helpers/fixtures.ts';
 import { ARTIFACTS, HAVE_CHROMIUM, axeViolations, shot, signedIn } from '../helpers/browser.ts';
 import type { NodeProcess } from '../helpers/node-process.ts';
 import { queryNodeDb } from '../helpers/inspect-db.ts';
-import { ReferencePeer } from '../helpers/reference-peer.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 
 /** The page's computed background: differs between light and dark only when the dark colours apply. */
@@ -276,49 +275,45 @@ describe.skipIf(!HAVE_CHROMIUM)('issue #16: the UI tells the truth (real Chromiu
   });
 
   it('7: offers only what the node would take: no composer or reactions in a read-only room (a Paracord reference host) nor after leaving, no Leave once left', async ({ browser, fileNodes }) => {
-    const ref = await new ReferencePeer({ serverName: 'ref.test', allowedGuilds: ['4242'] }).start();
-    try {
-      ref.guilds.set('4242', 'Ref lounge');
-      const node = await fileNodes.start({ serverName: 'reader.test' });
-      const added = await node.admin('POST', '/peers', { endpoint: `${ref.url}/_paracord/federation/v1`, key_id: ref.keyId, public_key: ref.publicKeyHex });
-      expect(added.status, JSON.stringify(added.body)).toBe(200);
-      await ref.addServer('reader.test', 'reader.test', `${node.federationUrl}/_paracord/federation/v1`);
-      const lounge = '!4242:ref.test';
-      ref.memberJoin(lounge, 'Ada');
-      ref.say(lounge, 'Ada', 'welcome to the lounge');
-      const joined = await node.admin('POST', '/rooms/join', { room_id: lounge });
-      expect(joined.status, JSON.stringify(joined.body)).toBe(200);
-      const room = await node.admin('GET', `/rooms/${encodeURIComponent(lounge)}`);
-      expect(room.body).toMatchObject({ membership: 'join', can_send: false, can_react: false, can_leave: true, read_only: true });
-      const own = (await node.admin('POST', '/rooms', { name: 'leaving soon' })).body.room_id as string;
-      await node.admin('POST', `/rooms/${encodeURIComponent(own)}/messages`, { body: 'written before I left' });
+    const ref = await fileNodes.referencePeer({ serverName: 'ref.test', allowedGuilds: ['4242'] });
+    ref.guilds.set('4242', 'Ref lounge');
+    const node = await fileNodes.start({ serverName: 'reader.test' });
+    const added = await node.admin('POST', '/peers', { endpoint: `${ref.url}/_paracord/federation/v1`, key_id: ref.keyId, public_key: ref.publicKeyHex });
+    expect(added.status, JSON.stringify(added.body)).toBe(200);
+    await ref.addServer('reader.test', 'reader.test', `${node.federationUrl}/_paracord/federation/v1`);
+    const lounge = '!4242:ref.test';
+    ref.memberJoin(lounge, 'Ada');
+    ref.say(lounge, 'Ada', 'welcome to the lounge');
+    const joined = await node.admin('POST', '/rooms/join', { room_id: lounge });
+    expect(joined.status, JSON.stringify(joined.body)).toBe(200);
+    const room = await node.admin('GET', `/rooms/${encodeURIComponent(lounge)}`);
+    expect(room.body).toMatchObject({ membership: 'join', can_send: false, can_react: false, can_leave: true, read_only: true });
+    const own = (await node.admin('POST', '/rooms', { name: 'leaving soon' })).body.room_id as string;
+    await node.admin('POST', `/rooms/${encodeURIComponent(own)}/messages`, { body: 'written before I left' });
 
-      const { page } = await signedIn(browser, node);
-      await page.goto(`${node.ready.admin_url}/#/rooms/${encodeURIComponent(lounge)}`);
-      const hello = page.getByTestId('message').filter({ hasText: 'welcome to the lounge' });
-      await hello.waitFor({ timeout: 15_000 });
-      await page.getByTestId('cannot-send').getByText(/read-only here/).waitFor();
-      expect(await page.getByTestId('composer').count()).toBe(0);
-      await hello.hover();
-      expect(await hello.getByRole('button', { name: /^React with/ }).count()).toBe(0);
-      expect(await page.getByRole('button', { name: 'Leave' }).count()).toBe(1); // leaving goes through its /leave
-      await shot(page, 'room-read-only');
+    const { page } = await signedIn(browser, node);
+    await page.goto(`${node.ready.admin_url}/#/rooms/${encodeURIComponent(lounge)}`);
+    const hello = page.getByTestId('message').filter({ hasText: 'welcome to the lounge' });
+    await hello.waitFor({ timeout: 15_000 });
+    await page.getByTestId('cannot-send').getByText(/read-only here/).waitFor();
+    expect(await page.getByTestId('composer').count()).toBe(0);
+    await hello.hover();
+    expect(await hello.getByRole('button', { name: /^React with/ }).count()).toBe(0);
+    expect(await page.getByRole('button', { name: 'Leave' }).count()).toBe(1); // leaving goes through its /leave
+    await shot(page, 'room-read-only');
 
-      // In a room of its own: reactions are offered while in it, and gone (with Leave) once left.
-      await page.goto(`${node.ready.admin_url}/#/rooms/${encodeURIComponent(own)}`);
-      const mine = page.getByTestId('message').filter({ hasText: 'written before I left' });
-      await mine.hover();
-      await mine.getByRole('button', { name: 'React with 👍' }).waitFor();
-      page.once('dialog', (dialog) => void dialog.accept());
-      await page.getByRole('button', { name: 'Leave' }).click();
-      await page.getByTestId('cannot-send').getByText('You are not in this room any more.').waitFor();
-      await expect.poll(() => page.getByRole('button', { name: 'Leave' }).count()).toBe(0);
-      await mine.hover();
-      expect(await mine.getByRole('button', { name: /^React with/ }).count()).toBe(0);
-      expect(await page.getByTestId('composer').count()).toBe(0);
-    } finally {
-      await ref.stop();
-    }
+    // In a room of its own: reactions are offered while in it, and gone (with Leave) once left.
+    await page.goto(`${node.ready.admin_url}/#/rooms/${encodeURIComponent(own)}`);
+    const mine = page.getByTestId('message').filter({ hasText: 'written before I left' });
+    await mine.hover();
+    await mine.getByRole('button', { name: 'React with 👍' }).waitFor();
+    page.once('dialog', (dialog) => void dialog.accept());
+    await page.getByRole('button', { name: 'Leave' }).click();
+    await page.getByTestId('cannot-send').getByText('You are not in this room any more.').waitFor();
+    await expect.poll(() => page.getByRole('button', { name: 'Leave' }).count()).toBe(0);
+    await mine.hover();
+    expect(await mine.getByRole('button', { name: /^React with/ }).count()).toBe(0);
+    expect(await page.getByTestId('composer').count()).toBe(0);
   });
 
   it('11: raw causes stay behind "details": a failed scheduled backup, a reachability test no friend could run', async ({ browser, fileNodes }) => {
