@@ -3,7 +3,7 @@
  * import `test`/`it` from here instead of from vitest and ask for what a test needs.
  *
  * - `nodes`: a set that starts nodes (child processes or in this process), fake peers and plain
- *   servers for one test, and stops and removes all of them after it.
+ *   servers for one test, and stops all of them after it (their temp dirs go at the file's end).
  * - `fileNodes`: the same for a whole file, stopped after its last test (ask for it in
  *   `beforeAll(async ({ fileNodes }) => …)` or in the tests); at the end it also removes every
  *   temp dir the file made (test/helpers/temp-dir.ts).
@@ -24,7 +24,7 @@ import type { FakePeer, FakePeerOptions } from './fake-peer.ts';
 import type { startInProcessNode } from './in-process-node.ts';
 import { NodeProcess, startPeered, stopAll } from './node-process.ts';
 import type { ReferencePeer, ReferencePeerOptions } from './reference-peer.ts';
-import { removeTempDirs, tempDir, tempDirMark } from './temp-dir.ts';
+import { removeTempDir, removeTempDirs, tempDir } from './temp-dir.ts';
 
 export type InProcessNode = Awaited<ReturnType<typeof startInProcessNode>>;
 type NodeOptions = ConstructorParameters<typeof NodeProcess>[0];
@@ -45,11 +45,15 @@ export class Nodes {
   /** Plain servers (forwarders, traps) of the test, closed at the end. */
   readonly servers: Server[] = [];
   private readonly graces = new Map<InProcessNode, number | undefined>();
-  private readonly mark: number;
+  private readonly removesTempDirs: boolean;
 
-  /** `tempDirsSince`: its stop removes the temp dirs made since then (all the file's for `fileNodes`). */
-  constructor(tempDirsSince = tempDirMark()) {
-    this.mark = tempDirsSince;
+  /**
+   * `removesTempDirs`: its stop also removes every temp dir the file made (`fileNodes`). A test's
+   * own set leaves them to the file's end: a dir made during a test may be the data dir of a node
+   * the file's set started in that test, which runs on.
+   */
+  constructor(removesTempDirs = false) {
+    this.removesTempDirs = removesTempDirs;
   }
 
   /** A child-process node, not started yet. */
@@ -109,7 +113,7 @@ export class Nodes {
     await Promise.all(this.fakes.splice(0).map((f) => f.stop()));
     await Promise.all(this.references.splice(0).map((r) => r.stop()));
     await Promise.all(this.servers.splice(0).map((s) => new Promise((r) => s.close(r))));
-    removeTempDirs(this.mark);
+    if (this.removesTempDirs) removeTempDirs();
   }
 }
 
@@ -125,7 +129,7 @@ export interface TempDb {
 export const test = base
   // auto: set up in every file that uses this `test`, so the file's temp dirs are removed at its end.
   .extend('fileNodes', { scope: 'file', auto: true }, async ({}, { onCleanup }) => {
-    const nodes = new Nodes(0);
+    const nodes = new Nodes(true);
     onCleanup(() => nodes.stop());
     return nodes;
   })
@@ -140,8 +144,8 @@ export const test = base
   })
   .extend('tempDb', async ({}, { onCleanup }) => {
     const { openDatabase } = await import('../../main/core/store/database.ts');
-    const mark = tempDirMark();
-    const file = join(tempDir('paracord-db-'), 'paracord.db');
+    const dir = tempDir('paracord-db-');
+    const file = join(dir, 'paracord.db');
     const handle: TempDb = {
       db: openDatabase(file),
       file,
@@ -153,7 +157,7 @@ export const test = base
     };
     onCleanup(() => {
       if (handle.db.open) handle.db.close();
-      removeTempDirs(mark);
+      removeTempDir(dir);
     });
     return handle;
   })

@@ -10,11 +10,13 @@ export function tempDir(prefix = 'paracord-test-'): string {
   return dir;
 }
 
-/** How many temp dirs are made so far: `removeTempDirs(mark)` later removes only those made since. */
-export function tempDirMark(): number {
-  return made.length;
-}
-
 export function removeTempDirs(since = 0): void {
   for (const dir of made.splice(since)) rmSync(dir, { recursive: true, force: true });
+}
+
+/** Removes one temp dir now (a fixture's own), and forgets it. */
+export function removeTempDir(dir: string): void {
+  const at = made.indexOf(dir);
+  if (at >= 0) made.splice(at, 1);
+  rmSync(dir, { recursive: true, force: true });
 }
