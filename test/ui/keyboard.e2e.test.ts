@@ -184,9 +184,7 @@ describe.skipIf(!HAVE_CHROMIUM)('issue #16 item 14: every action by keyboard onl
 
     beforeAll(async ({ fileNodes }) => {
       if (!HAVE_CHROMIUM) return;
-      [alpha, beta] = await Promise.all([fileNodes.start({ serverName: 'alpha.test' }), fileNodes.start({ serverName: 'beta.test' })]);
-      await alpha.addPeer(beta);
-      await beta.addPeer(alpha);
+      [alpha, beta] = await fileNodes.peered('alpha.test', 'beta.test');
       expect((await beta.admin('POST', '/users', { localpart: 'bob' })).status).toBe(200);
     }, 60_000);
 

@@ -21,9 +21,7 @@ const SPOOF = '\u0410dmins';
 
 beforeAll(async ({ fileNodes }) => {
   if (!HAVE_CHROMIUM) return;
-  [alpha, beta] = await Promise.all([fileNodes.start({ serverName: 'alpha.test' }), fileNodes.start({ serverName: 'beta.test' })]);
-  await alpha.addPeer(beta);
-  await beta.addPeer(alpha);
+  [alpha, beta] = await fileNodes.peered('alpha.test', 'beta.test');
   expect((await beta.admin('POST', '/users', { localpart: 'bob' })).status).toBe(200);
   roomId = await roomWithMembers(alpha, 'civil', [[beta, '@owner:beta.test'], [beta, BOB]]);
   otherRoom = (await alpha.admin('POST', '/rooms', { name: 'quiet' })).body.room_id;
