@@ -21,6 +21,7 @@ import type { Db } from '../store/database.ts';
 import type { ReceivedOutcome } from '../federation/event-ingest.ts';
 import type { Reachability } from '../../../shared/contract/admin-operations.ts';
 import { EVENTS_PATH, EVENT_PATH } from '../federation/paths.ts';
+import type { ConnectionStats } from '../http/connection-limits.ts';
 
 export const DEFAULT_LABELLED_DESTINATIONS = 20;
 export const OTHER = 'other';
@@ -126,6 +127,9 @@ export class NodeMetrics {
   private readonly delivered: Counter<'destination'>;
   private readonly latency: Histogram<'destination'>;
   private readonly scraped: () => void;
+  /** The federation listener's connection counts (set when it listens), and those of listeners before it. */
+  private listener: ConnectionStats | null = null;
+  private readonly before = { accepted: 0, tlsHandshakes: 0 };
 
   constructor(sources: MetricsSources, options: { maxDestinations?: number } = {}) {
     const max = options.maxDestinations ?? DEFAULT_LABELLED_DESTINATIONS;
@@ -242,6 +246,36 @@ export class NodeMetrics {
         this.set((sources.lastBackupAt() ?? 0) / 1000);
       },
     });
+    // The federation listener's connections (issue #36 goal 2, the persistent link between peers):
+    // each accepted one cost a TCP handshake, and over TLS a TLS handshake on both nodes.
+    const listenerCount = (field: 'accepted' | 'tlsHandshakes') => this.before[field] + (this.listener?.[field] ?? 0);
+    const listenerOpen = () => this.listener?.open ?? 0;
+    new Counter({
+      name: 'paracord_federation_connections_accepted_total',
+      help: 'Connections the federation listener let in (peers, members, anyone)',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(listenerCount('accepted'));
+      },
+    });
+    new Counter({
+      name: 'paracord_federation_tls_handshakes_total',
+      help: 'TLS handshakes the federation listener completed',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(listenerCount('tlsHandshakes'));
+      },
+    });
+    new Gauge({
+      name: 'paracord_federation_connections_open',
+      help: 'Connections open on the federation listener now',
+      registers,
+      collect() {
+        this.set(listenerOpen());
+      },
+    });
     new Gauge({
       name: 'paracord_federation_paused',
       help: '1 while the owner has paused federation',
@@ -250,6 +284,15 @@ export class NodeMetrics {
         this.set(sources.isPaused() ? 1 : 0);
       },
     });
+  }
+
+  /** The federation listener now listening (a restarted federation has a new one: the counters go on from the last one's). */
+  federationListener(stats: ConnectionStats): void {
+    if (this.listener) {
+      this.before.accepted += this.listener.accepted;
+      this.before.tlsHandshakes += this.listener.tlsHandshakes;
+    }
+    this.listener = stats;
   }
 
   /** One delivery request to `destination`; `delivered` events were acknowledged. */

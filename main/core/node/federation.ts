@@ -208,6 +208,7 @@ export async function startFederation(s: Services, id: Identity, memberClient?: 
   state.tls = await loadTls(s, id);
   const endpoints = new PublishedEndpoints((listener) => bus.on('federationListening', listener));
   const listener = await listenFederation(federationApp(s, id, parts, endpoints, memberClient), state.tls, s.config, log, s.trustedProxies);
+  s.metrics.federationListener(listener.connections);
   await nameEndpoints(s, id, listener);
   const reachability = buildReachability(s, id, parts, listener);
   bus.on('peerNotReached', (server, error) => reachability.notReachedBy(server, error));

@@ -101,6 +101,8 @@ function buildPeerKnowledge({ config, log, db, settings, state }: NodeBasics, bu
   });
   const http: HttpClient = new HttpClient({
     allowInsecureHttp: config.insecureHttp, pinFor: (url) => trust.pinnedFingerprintFor(url), policy,
+    // The persistent link (docs/PROTOCOL.md): idle connections to peers kept as long as our listener keeps theirs.
+    ...(config.keepAliveTimeoutMs !== undefined ? { keepAliveMaxMs: config.keepAliveTimeoutMs } : {}),
     // Peers' other endpoints (their discovery's federation_endpoints) survive a restart (issue #32 item 4).
     failoverStore: { load: () => settings.get('endpoint_alternates'), save: (text) => settings.set('endpoint_alternates', text), keep: (origin) => trust.endpointVouch(origin) !== undefined },
     bindsDestination: (server) => discovery.bindsDestination(server),
