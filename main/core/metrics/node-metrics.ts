@@ -42,6 +42,8 @@ export interface MetricsSources {
   isPaused: () => boolean;
   /** The reachability self-test's last result (null before the node has an identity). */
   reachability?: () => Reachability | null;
+  /** The federation listener's connection counts (null before it listens). */
+  federationConnections?: () => ConnectionStats | null;
 }
 
 /** Sticky labels for the first `max` destinations; the rest share "other". */
@@ -127,9 +129,6 @@ export class NodeMetrics {
   private readonly delivered: Counter<'destination'>;
   private readonly latency: Histogram<'destination'>;
   private readonly scraped: () => void;
-  /** The federation listener's connection counts (set when it listens), and those of listeners before it. */
-  private listener: ConnectionStats | null = null;
-  private readonly before = { accepted: 0, tlsHandshakes: 0 };
 
   constructor(sources: MetricsSources, options: { maxDestinations?: number } = {}) {
     const max = options.maxDestinations ?? DEFAULT_LABELLED_DESTINATIONS;
@@ -248,8 +247,7 @@ export class NodeMetrics {
     });
     // The federation listener's connections (issue #36 goal 2, the persistent link between peers):
     // each accepted one cost a TCP handshake, and over TLS a TLS handshake on both nodes.
-    const listenerCount = (field: 'accepted' | 'tlsHandshakes') => this.before[field] + (this.listener?.[field] ?? 0);
-    const listenerOpen = () => this.listener?.open ?? 0;
+    const listenerCount = (field: 'accepted' | 'tlsHandshakes' | 'open') => sources.federationConnections?.()?.[field] ?? 0;
     new Counter({
       name: 'paracord_federation_connections_accepted_total',
       help: 'Connections the federation listener let in (peers, members, anyone)',
@@ -273,7 +271,7 @@ export class NodeMetrics {
       help: 'Connections open on the federation listener now',
       registers,
       collect() {
-        this.set(listenerOpen());
+        this.set(listenerCount('open'));
       },
     });
     new Gauge({
@@ -284,15 +282,6 @@ export class NodeMetrics {
         this.set(sources.isPaused() ? 1 : 0);
       },
     });
-  }
-
-  /** The federation listener now listening (a restarted federation has a new one: the counters go on from the last one's). */
-  federationListener(stats: ConnectionStats): void {
-    if (this.listener) {
-      this.before.accepted += this.listener.accepted;
-      this.before.tlsHandshakes += this.listener.tlsHandshakes;
-    }
-    this.listener = stats;
   }
 
   /** One delivery request to `destination`; `delivered` events were acknowledged. */

@@ -191,7 +191,8 @@ function buildOwnerServices({ config, paths, log, db, settings, state }: NodeBas
     onChange: () => notifications.notify({ type: 'status' }),
   });
   const metrics = new NodeMetrics(
-    { db, databaseFile: paths.database, lastBackupAt: () => backupRecords.last().at, isPaused: () => state.paused, reachability: () => state.running?.reachability.status() ?? null },
+    { db, databaseFile: paths.database, lastBackupAt: () => backupRecords.last().at, isPaused: () => state.paused, reachability: () => state.running?.reachability.status() ?? null,
+      federationConnections: () => state.running?.connections ?? null },
     config.metricsDestinations !== undefined ? { maxDestinations: config.metricsDestinations } : {},
   );
   // Read once: the token does not change while the node runs (rotate it by restarting).
