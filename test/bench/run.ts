@@ -469,7 +469,7 @@ async function main() {
       searchBench(size.searchMessages, size.searches, record);
     }
     if (versusProsody) {
-      section('End to end against Prosody (issue #17): user A on a.test -> user B on b.test');
+      section('End to end against Prosody (issue #36 goals 3-5; first built for #17): user A on a.test -> user B on b.test');
       // The comparison prints its own table (with ratios); its rows go to bench-results.json.
       await compareWithProsody(quick, (row) => rows.push(row), (line) => process.stdout.write(line));
     }
