@@ -53,7 +53,7 @@ const LIMIT_OPTIONS = [
   { flag: '--max-connections-per-address', env: 'PARACORD_MAX_CONNECTIONS_PER_ADDRESS', key: 'maxConnectionsPerAddress', help: 'open federation connections from one address (default 64)' },
   { flag: '--headers-timeout', env: 'PARACORD_HEADERS_TIMEOUT_MS', key: 'headersTimeoutMs', help: 'ms for all headers of a federation request (default 15000)' },
   { flag: '--request-timeout', env: 'PARACORD_REQUEST_TIMEOUT_MS', key: 'requestTimeoutMs', help: 'ms for a whole federation request (default 30000)' },
-  { flag: '--keep-alive-timeout', env: 'PARACORD_KEEP_ALIVE_TIMEOUT_MS', key: 'keepAliveTimeoutMs', help: 'ms an idle keep-alive connection stays open (default 10000)' },
+  { flag: '--keep-alive-timeout', env: 'PARACORD_KEEP_ALIVE_TIMEOUT_MS', key: 'keepAliveTimeoutMs', help: 'ms an idle keep-alive federation connection stays open, ours to peers and theirs to us (default 300000)' },
   { flag: '--body-timeout', env: 'PARACORD_BODY_TIMEOUT_MS', key: 'bodyTimeoutMs', help: 'ms to receive a request body (default 20000)' },
   { flag: '--log-max-bytes', env: 'PARACORD_LOG_MAX_BYTES', key: 'logMaxBytes', help: 'rotate the log file at this size (default 10 MB)' },
   { flag: '--log-files', env: 'PARACORD_LOG_FILES', key: 'logFiles', help: 'log files kept (default 5)' },

@@ -217,8 +217,9 @@ export interface NodeConfig {
   maxConnectionsPerAddress?: number;
   /**
    * Federation listener timeouts (ms): all headers of a request (default 15 s), the whole
-   * request (30 s), an idle keep-alive connection (10 s), a request body once a handler reads it
-   * (20 s). Env PARACORD_HEADERS_TIMEOUT_MS, PARACORD_REQUEST_TIMEOUT_MS,
+   * request (30 s), an idle keep-alive connection (5 min: the persistent link between peers,
+   * docs/PROTOCOL.md §Persistent link; also the longest our own requests keep an idle connection
+   * to a peer), a request body once a handler reads it (20 s). Env PARACORD_HEADERS_TIMEOUT_MS, PARACORD_REQUEST_TIMEOUT_MS,
    * PARACORD_KEEP_ALIVE_TIMEOUT_MS, PARACORD_BODY_TIMEOUT_MS; CLI --headers-timeout,
    * --request-timeout, --keep-alive-timeout, --body-timeout (ms).
    */

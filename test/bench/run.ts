@@ -6,6 +6,7 @@
  * Never asserts timings: it reports them.
  */
 import { idleBench } from './idle.ts';
+import { loneBench } from './lone.ts';
 import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -28,7 +29,9 @@ const quick = process.argv.includes('--quick');
  * batch half of ingest; `--only=deadpeer` only the dead peer's backlog (with e2e); `--only=search`
  * message search (FTS5) against a LIKE scan of the same messages (issue #20); `--only=idle` the
  * idle cost of three peered nodes against Prosody's (issue #36); `--only=pull` pull
- * mode against push (issue #15); `--only=mailbox` delivery through a friend's mailbox against push (issue #32).
+ * mode against push (issue #15); `--only=mailbox` delivery through a friend's mailbox against push (issue #32);
+ * `--only=lone` a lone message after a quiet gap, over a 10 s link against the persistent one
+ * (issue #36 goal 2; `--lone-rounds=N`, default 4, about 80 s).
  */
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
 const runs = (name: string) => !only || only.includes(name);
@@ -452,6 +455,11 @@ async function main() {
       section('Idle (issue #36): three peered nodes and a room, nothing happening');
       await idleBench(quick, record, (line) => process.stdout.write(line));
     }
+    if (runs('lone')) {
+      section('A lone message after a quiet gap (issue #36 goal 2): a 10 s link against the persistent one, HTTPS');
+      const rounds = process.argv.find((a) => a.startsWith('--lone-rounds='))?.slice('--lone-rounds='.length);
+      await loneBench({ quick, ...(rounds ? { rounds: Number(rounds) } : {}) }, record, (line) => process.stdout.write(line));
+    }
     if (runs('pull')) await pullVsPush();
     if (runs('mailbox')) await mailboxVsPush();
     if (runs('scale')) await bigRoom();
@@ -461,7 +469,7 @@ async function main() {
       searchBench(size.searchMessages, size.searches, record);
     }
     if (versusProsody) {
-      section('End to end against Prosody (issue #17): user A on a.test -> user B on b.test');
+      section('End to end against Prosody (issue #36 goals 3-5; first built for #17): user A on a.test -> user B on b.test');
       // The comparison prints its own table (with ratios); its rows go to bench-results.json.
       await compareWithProsody(quick, (row) => rows.push(row), (line) => process.stdout.write(line));
     }

@@ -169,6 +169,44 @@ describe('red team: idle connections from many addresses against the federation 
     for (const f of flood) f.s.destroy();
   }, 60_000);
 
+  it('kept-alive connections (the persistent link keeps an idle one 5 minutes) hold no slot: after its request each is idle, and closed first at a limit', async ({ fileNodes }) => {
+    // The default keep-alive (5 min): an attacker's connections, each past one cheap request, stay
+    // open for minutes where they closed after 10 s before; at the limits they are the idle ones.
+    const node = await fileNodes.inProcess('kept.test', { config: { maxConnections: 8, maxConnectionsPerAddress: 4 }, graceMs: 1_000 });
+    const url = new URL(node.started.federation_url!);
+    /** A connection from `from` that made one request and was answered (kept alive: the answer does not close it). */
+    const keptAlive = async (from: string) => {
+      const s = connect({ host: url.hostname, port: Number(url.port), localAddress: from });
+      sockets.add(s);
+      let closed = false;
+      let answer = '';
+      s.on('error', () => undefined);
+      s.on('close', () => (closed = true));
+      s.on('data', (chunk: Buffer) => (answer += chunk.toString('latin1')));
+      s.write(`GET /.well-known/paracord/server HTTP/1.1\r\nHost: ${url.host}\r\n\r\n`);
+      await eventually(async () => {
+        const [head, body] = answer.split('\r\n\r\n') as [string, string | undefined];
+        expect(head).toMatch(/^HTTP\/1\.1 200/);
+        expect(head.toLowerCase()).toContain('keep-alive');
+        expect(Buffer.byteLength(body ?? '', 'latin1')).toBe(Number(/content-length: (\d+)/i.exec(head)?.[1]));
+      });
+      return { s, closed: () => closed };
+    };
+    const first: Array<Awaited<ReturnType<typeof keptAlive>>> = [];
+    for (let i = 0; i < 4; i++) first.push(await keptAlive('127.0.7.1'));
+    // The address at its limit of 4: its fifth connection is let in, its connection idle the longest closed.
+    const fifth = await keptAlive('127.0.7.1');
+    await eventually(async () => expect(first[0]!.closed()).toBe(true));
+    expect(first.slice(1).every((c) => !c.closed()) && !fifth.closed()).toBe(true);
+    // Another address fills the listener (8 in all) with its own kept-alive connections…
+    const second: Array<Awaited<ReturnType<typeof keptAlive>>> = [];
+    for (let i = 0; i < 4; i++) second.push(await keptAlive('127.0.7.2'));
+    // …and a newcomer from a third address is answered: the connection idle the longest makes room.
+    expect(await get(node.started.federation_url!, '127.0.7.9', '/.well-known/paracord/server')).toBe(200);
+    await eventually(async () => expect(first[1]!.closed()).toBe(true));
+    for (const c of [...first, fifth, ...second]) c.s.destroy();
+  }, 60_000);
+
   it('over TLS, a request in flight is not the connection closed to make room; the idle ones are', async ({ fileNodes }) => {
     const node = await fileNodes.inProcess('tls-crowded.test', { insecureHttp: false, config: { maxConnections: 6 }, graceMs: 1_000 });
     const url = new URL(node.started.federation_url!);

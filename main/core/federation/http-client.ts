@@ -11,6 +11,7 @@ import { EndpointFailover, type FailoverStore } from './endpoint-failover.ts';
 import { LRUCache } from 'lru-cache';
 import { normalizeEndpoint } from '../../../shared/endpoint.ts';
 import { MAX_RESPONSE_BYTES } from './page-budget.ts';
+import { FEDERATION_KEEP_ALIVE_MS } from '../http/connection-limits.ts';
 
 /** undici is loaded on first use: a node with nothing to send does not pay for it (idle RSS). */
 let undici: Promise<typeof import('undici')> | undefined;
@@ -65,7 +66,21 @@ export interface HttpClientOptions {
   onDeliveryFailing?: (serverName: string) => void;
   /** Where peers' other endpoints are kept across restarts (endpoint-failover.ts); memory only without. */
   failoverStore?: FailoverStore;
+  /**
+   * The longest an idle connection to a peer is kept (ms; default FEDERATION_KEEP_ALIVE_MS, the
+   * node's keepAliveTimeoutMs): the persistent link (docs/PROTOCOL.md §Persistent link).
+   */
+  keepAliveMaxMs?: number;
 }
+
+/**
+ * An idle connection is closed this long before the time its server said it keeps it (its
+ * `Keep-Alive: timeout=` answer header), so that a request is never written to a connection the
+ * server is closing (undici's own default, said here).
+ */
+export const KEEP_ALIVE_MARGIN_MS = 2_000;
+/** A server that says nothing of its keep-alive: kept this long (undici's default), as its own timeout is unknown. */
+const KEEP_ALIVE_UNSAID_MS = 4_000;
 
 export interface SendOptions {
   signal?: AbortSignal;
@@ -142,7 +157,25 @@ export class HttpClient {
       alternates: failover ? this.failover : new EndpointFailover(),
       observer: { connected: (origin, to, failed) => this.connections.set(origin, { to, failed: [...failed], at: Date.now() }) },
     });
-    return new Agent({ connect: connect as unknown as ReturnType<typeof buildConnector> });
+    // The persistent link: kept as long as the peer says it keeps it (less the margin), at most
+    // keepAliveMaxMs. undici's keep-alive timer is a native unref'd timer: an idle link wakes nobody.
+    return new Agent({
+      connect: connect as unknown as ReturnType<typeof buildConnector>,
+      keepAliveTimeout: KEEP_ALIVE_UNSAID_MS,
+      keepAliveMaxTimeout: this.options.keepAliveMaxMs ?? FEDERATION_KEEP_ALIVE_MS,
+      keepAliveTimeoutThreshold: KEEP_ALIVE_MARGIN_MS,
+    });
+  }
+
+  /**
+   * Closes every kept connection (those in use once their requests end): a new network (the
+   * machine's addresses changed) leaves the kept ones dead, and a request written to one would
+   * wait out its timeout before the retry opens a new one.
+   */
+  dropConnections(): void {
+    const agents = [...this.agents.values()];
+    this.agents.clear();
+    for (const agent of agents) void agent.close().catch(() => undefined);
   }
 
   /** Where the last new connection to `origin` went (an address of which family, through which endpoint) and what failed before it. */

@@ -15,7 +15,8 @@
  * - refusals and evictions are logged, rate-limited (a flood of them is a handful of lines).
  *
  * Defaults a home node can live with: 1024 connections, 64 per address (a busy peer uses a few),
- * headers in 15 s, a request in 30 s, idle connections closed after 10 s.
+ * headers in 15 s, a request in 30 s, idle keep-alive connections closed after 10 s on the admin
+ * listener and after 5 minutes on the federation one (the persistent link between peers).
  */
 import type { Server as NetServer, Socket } from 'node:net';
 import type { IncomingMessage, ServerOptions, ServerResponse } from 'node:http';
@@ -40,7 +41,16 @@ export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
   keepAliveTimeoutMs: 10_000,
 };
 
-/** The federation listener's limits: NodeConfig fields over the defaults. */
+/**
+ * How long the federation listener keeps an idle keep-alive connection (issue #36 goal 2, "a
+ * persistent link between friends' nodes"; docs/PROTOCOL.md §Persistent link): a lone chat
+ * message after a quiet minute finds the connection open, and pays no TCP and TLS handshake on
+ * either node. The sender closes its side a little before (http-client.ts). An idle connection
+ * holds no slot against anyone: at a limit, the one idle the longest is closed first.
+ */
+export const FEDERATION_KEEP_ALIVE_MS = 5 * 60_000;
+
+/** The federation listener's limits: NodeConfig fields over the defaults (keep-alive: FEDERATION_KEEP_ALIVE_MS). */
 export function federationConnectionLimits(config: NodeConfig): ConnectionLimits {
   const d = DEFAULT_CONNECTION_LIMITS;
   return {
@@ -48,7 +58,7 @@ export function federationConnectionLimits(config: NodeConfig): ConnectionLimits
     maxPerAddress: config.maxConnectionsPerAddress ?? d.maxPerAddress,
     headersTimeoutMs: config.headersTimeoutMs ?? d.headersTimeoutMs,
     requestTimeoutMs: config.requestTimeoutMs ?? d.requestTimeoutMs,
-    keepAliveTimeoutMs: config.keepAliveTimeoutMs ?? d.keepAliveTimeoutMs,
+    keepAliveTimeoutMs: config.keepAliveTimeoutMs ?? FEDERATION_KEEP_ALIVE_MS,
   };
 }
 
@@ -139,6 +149,10 @@ export interface ConnectionStats {
   readonly refused: number;
   /** Idle connections closed to make room for a new one, since the start. */
   readonly evicted: number;
+  /** Connections let in, since the start (each a TCP handshake; over TLS, a TLS handshake began). */
+  readonly accepted: number;
+  /** TLS handshakes completed, since the start (0 on a plain HTTP listener). */
+  readonly tlsHandshakes: number;
 }
 
 /** A counted connection: its address key (null: a trusted proxy), requests in flight, and since when it is idle. */
@@ -186,6 +200,10 @@ export function limitConnections(
   let upgraded = 0;
   let refused = 0;
   let evicted = 0;
+  let accepted = 0;
+  let tlsHandshakes = 0;
+  // A TLS listener's handshakes ('secureConnection' is only emitted by tls.Server).
+  server.on('secureConnection', () => tlsHandshakes++);
   // The total is enforced here (by closing an idle connection first), not by Node's server.maxConnections.
   const tracked = new Map<Socket, Tracked>();
   const byRemote = new Map<string, Tracked>();
@@ -287,6 +305,7 @@ export function limitConnections(
       return;
     }
     if (key !== null) perAddress.set(key, (perAddress.get(key) ?? 0) + 1);
+    accepted++;
     openChanged(++open - upgraded);
     const id = remoteId(socket);
     let counted = true;
@@ -318,6 +337,12 @@ export function limitConnections(
     },
     get evicted() {
       return evicted;
+    },
+    get accepted() {
+      return accepted;
+    },
+    get tlsHandshakes() {
+      return tlsHandshakes;
     },
   };
 }

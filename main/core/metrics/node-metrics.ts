@@ -21,6 +21,7 @@ import type { Db } from '../store/database.ts';
 import type { ReceivedOutcome } from '../federation/event-ingest.ts';
 import type { Reachability } from '../../../shared/contract/admin-operations.ts';
 import { EVENTS_PATH, EVENT_PATH } from '../federation/paths.ts';
+import type { ConnectionStats } from '../http/connection-limits.ts';
 
 export const DEFAULT_LABELLED_DESTINATIONS = 20;
 export const OTHER = 'other';
@@ -41,6 +42,8 @@ export interface MetricsSources {
   isPaused: () => boolean;
   /** The reachability self-test's last result (null before the node has an identity). */
   reachability?: () => Reachability | null;
+  /** The federation listener's connection counts (null before it listens). */
+  federationConnections?: () => ConnectionStats | null;
 }
 
 /** Sticky labels for the first `max` destinations; the rest share "other". */
@@ -240,6 +243,35 @@ export class NodeMetrics {
       registers,
       collect() {
         this.set((sources.lastBackupAt() ?? 0) / 1000);
+      },
+    });
+    // The federation listener's connections (issue #36 goal 2, the persistent link between peers):
+    // each accepted one cost a TCP handshake, and over TLS a TLS handshake on both nodes.
+    const listenerCount = (field: 'accepted' | 'tlsHandshakes' | 'open') => sources.federationConnections?.()?.[field] ?? 0;
+    new Counter({
+      name: 'paracord_federation_connections_accepted_total',
+      help: 'Connections the federation listener let in (peers, members, anyone)',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(listenerCount('accepted'));
+      },
+    });
+    new Counter({
+      name: 'paracord_federation_tls_handshakes_total',
+      help: 'TLS handshakes the federation listener completed',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(listenerCount('tlsHandshakes'));
+      },
+    });
+    new Gauge({
+      name: 'paracord_federation_connections_open',
+      help: 'Connections open on the federation listener now',
+      registers,
+      collect() {
+        this.set(listenerCount('open'));
       },
     });
     new Gauge({

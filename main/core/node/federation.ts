@@ -13,6 +13,7 @@ import { DEFAULT_MAILBOX_QUOTA } from '../mailbox/mailbox-store.ts';
 import { verifySignedRequest } from '../federation/middleware/verify-signed-request.ts';
 import { eventEntitlement } from '../federation/routes/event/index.ts';
 import { ReferenceRooms } from '../federation/reference/reference-rooms.ts';
+import type { ConnectionStats } from '../http/connection-limits.ts';
 import type { Identity } from '../identity/identity.ts';
 import { warnLimited } from '../log/rate-limit.ts';
 import { PeeringService } from '../peering/peering-service.ts';
@@ -36,6 +37,8 @@ export interface Running {
   reachability: Reachability;
   /** The federation listener. */
   server: Server;
+  /** Its connections so far (open, accepted, TLS handshakes): /metrics reads them. */
+  connections: ConnectionStats;
   /** Ends the work in progress (catch-ups, peering), before the database closes. */
   halt(): void;
   /** Stops the reachability watch, the reference poller and the listener (its requests get `graceMs`, then `onForced`). */
@@ -213,7 +216,7 @@ export async function startFederation(s: Services, id: Identity, memberClient?: 
   const reachability = buildReachability(s, id, parts, listener);
   bus.on('peerNotReached', (server, error) => reachability.notReachedBy(server, error));
   state.running = {
-    ...parts, reachability, server: listener.server,
+    ...parts, reachability, server: listener.server, connections: listener.connections,
     halt: () => {
       parts.rooms.stop();
       parts.peering.stop();

@@ -10,7 +10,7 @@ import type Koa from 'koa';
 import type { Logger } from '../log/logger.ts';
 import { parseHostPort, type NodeConfig } from '../config.ts';
 import { createServer as createHttpServer } from '../http/node-http.ts';
-import { adminConnectionLimits, federationConnectionLimits, limitConnections, serverOptions } from '../http/connection-limits.ts';
+import { adminConnectionLimits, federationConnectionLimits, limitConnections, serverOptions, type ConnectionStats } from '../http/connection-limits.ts';
 import type { TrustedProxies } from '../http/client-address.ts';
 import { passUpgradesThrough, type UpgradedSockets } from '../admin/stream/upgrade.ts';
 import { globalIpv6Addresses, ipv6Endpoint, nameResolves } from '../reachability/own-endpoints.ts';
@@ -61,6 +61,8 @@ export interface FederationListener {
   host: string;
   port: number;
   upgrades: UpgradedSockets;
+  /** Its connections so far (open, accepted, TLS handshakes…): /metrics reads them. */
+  connections: ConnectionStats;
 }
 
 /** Starts the federation listener; on a host without IPv6, the default dual-stack address falls back to IPv4 (issue #32 item 4). */
@@ -72,7 +74,7 @@ export async function listenFederation(app: Koa, tls: TlsMaterial | null, config
     : createHttpServer(serverOptions(limits), app.callback());
   // The members' stream (issue #34, client/client-app.ts) is a WebSocket on this listener.
   const upgrades = passUpgradesThrough(server, app.callback());
-  limitConnections(server, limits, { log, listener: 'federation', exempt: (address) => trustedProxies.isTrusted(address), upgrades: true });
+  const connections = limitConnections(server, limits, { log, listener: 'federation', exempt: (address) => trustedProxies.isTrusted(address), upgrades: true });
   try {
     await listen(server, port, host);
   } catch (error) {
@@ -82,7 +84,7 @@ export async function listenFederation(app: Koa, tls: TlsMaterial | null, config
     ({ host, port } = parseHostPort(config.listenFallback, '--listen'));
     await listen(server, port, host);
   }
-  return { server, host, port: (server.address() as AddressInfo).port, upgrades };
+  return { server, host, port: (server.address() as AddressInfo).port, upgrades, connections };
 }
 
 /** The admin listener, listening: its URL, and its upgraded connections (admin streams), which the server does not close itself. */

@@ -101,6 +101,8 @@ function buildPeerKnowledge({ config, log, db, settings, state }: NodeBasics, bu
   });
   const http: HttpClient = new HttpClient({
     allowInsecureHttp: config.insecureHttp, pinFor: (url) => trust.pinnedFingerprintFor(url), policy,
+    // The persistent link (docs/PROTOCOL.md): idle connections to peers kept as long as our listener keeps theirs.
+    ...(config.keepAliveTimeoutMs !== undefined ? { keepAliveMaxMs: config.keepAliveTimeoutMs } : {}),
     // Peers' other endpoints (their discovery's federation_endpoints) survive a restart (issue #32 item 4).
     failoverStore: { load: () => settings.get('endpoint_alternates'), save: (text) => settings.set('endpoint_alternates', text), keep: (origin) => trust.endpointVouch(origin) !== undefined },
     bindsDestination: (server) => discovery.bindsDestination(server),
@@ -189,7 +191,8 @@ function buildOwnerServices({ config, paths, log, db, settings, state }: NodeBas
     onChange: () => notifications.notify({ type: 'status' }),
   });
   const metrics = new NodeMetrics(
-    { db, databaseFile: paths.database, lastBackupAt: () => backupRecords.last().at, isPaused: () => state.paused, reachability: () => state.running?.reachability.status() ?? null },
+    { db, databaseFile: paths.database, lastBackupAt: () => backupRecords.last().at, isPaused: () => state.paused, reachability: () => state.running?.reachability.status() ?? null,
+      federationConnections: () => state.running?.connections ?? null },
     config.metricsDestinations !== undefined ? { maxDestinations: config.metricsDestinations } : {},
   );
   // Read once: the token does not change while the node runs (rotate it by restarting).

@@ -205,9 +205,9 @@ export class Reachability {
     const firstPeer = this.state.status === 'no_peer' && this.candidates().length > 0;
     const recheck = Date.now() - this.lastCheckAt > (this.deps.recheckSeconds ?? 1800) * 1000;
     if (changed) this.deps.log.info({ event: 'network_changed' }, 'network addresses changed: testing reachability again');
-    // A new network: a mapping made on the old one points at an address we may no longer have.
+    // A new network: a mapping and the links kept to peers (the persistent link) made on the old one may be dead.
     const ready = changed
-      ? Promise.all([this.mapper.remove(), this.pinholes.remove()]).then(() => {
+      ? Promise.all([this.mapper.remove(), this.pinholes.remove(), this.deps.http.dropConnections()]).then(() => {
           this.mapAtStart();
           this.pinholes.atStart();
         })
