@@ -1,27 +1,28 @@
 import { expect } from 'vitest';
+import { adminApi } from './admin-api.ts';
+import type { InProcessNode } from './fixtures.ts';
+import type { NodeProcess } from './node-process.ts';
 
 export const enc = encodeURIComponent;
 
 /** What these helpers use of a node: its admin API (a NodeProcess, or an in-process node). */
 type Admin = { admin(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> };
+/** A node whose typed admin client (admin-api.ts) the set-up helpers use: a refused operation throws its AdminError. */
+type Node = NodeProcess | InProcessNode;
 
 /** Creates a room on `host` and has each `@user:server` (of the given nodes) invited and joined. */
-export async function roomWithMembers(host: Admin, name: string, members: Array<[Admin, string]>): Promise<string> {
-  const created = await host.admin('POST', '/rooms', { name });
-  expect(created.status).toBe(200);
-  const roomId: string = created.body.room_id;
+export async function roomWithMembers(host: Node, name: string, members: Array<[Node, string]>): Promise<string> {
+  const { room_id: roomId } = await adminApi(host).createRoom({ name });
   for (const [node, userId] of members) await inviteAndJoin(host, roomId, node, userId);
   return roomId;
 }
 
-export async function inviteAndJoin(host: Admin, roomId: string, node: Admin, userId: string): Promise<void> {
-  const invited = await host.admin('POST', `/rooms/${enc(roomId)}/invites`, { user_id: userId });
-  expect(invited.status, JSON.stringify(invited.body)).toBe(200);
-  const invites = (await node.admin('GET', `/invites?user_id=${enc(userId)}`)).body.invites as Array<{ invite_id: string; room_id: string }>;
+export async function inviteAndJoin(host: Node, roomId: string, node: Node, userId: string): Promise<void> {
+  await adminApi(host).inviteToRoom({ room_id: roomId, user_id: userId });
+  const { invites } = await adminApi(node).listInvites({ user_id: userId });
   const invite = invites.find((i) => i.room_id === roomId);
   expect(invite, `invite for ${userId}`).toBeDefined();
-  const accepted = await node.admin('POST', `/invites/${invite!.invite_id}/accept`, { user_id: userId });
-  expect(accepted.status, JSON.stringify(accepted.body)).toBe(200);
+  await adminApi(node).acceptInvite({ invite_id: invite!.invite_id, user_id: userId });
 }
 
 /**
@@ -34,10 +35,8 @@ export async function messages(node: Admin, roomId: string): Promise<any[]> {
   return (response.body.messages as Array<Record<string, unknown>>).map(({ can_edit: _e, can_delete: _d, delivery: _v, ...shared }) => shared);
 }
 
-export async function send(node: Admin, roomId: string, body: string, userId?: string): Promise<string> {
-  const response = await node.admin('POST', `/rooms/${enc(roomId)}/messages`, { body, ...(userId ? { user_id: userId } : {}) });
-  expect(response.status, JSON.stringify(response.body)).toBe(200);
-  return response.body.event_id;
+export async function send(node: Node, roomId: string, body: string, userId?: string): Promise<string> {
+  return (await adminApi(node).sendMessage({ room_id: roomId, body, ...(userId ? { user_id: userId } : {}) })).event_id;
 }
 
 /** Polls until `check` passes (real delivery takes real time); fails with the last error. */
