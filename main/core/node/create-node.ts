@@ -123,7 +123,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
       const address = parseHostPort(config.adminListen ?? DEFAULT_ADMIN_LISTEN, '--admin-listen');
       admin = await listenAdmin(adminApp(s, address.host, runNonce, uiRoot, () => guardedAdmin), address, config, log);
     },
-    drain: (graceMs) => closeAdmin(s, admin, graceMs),
+    drain: (graceMs) => close(admin?.server ?? null, graceMs, () => forcedClose(log, 'admin', graceMs), () => s.adminInFlight.size, admin?.upgrades),
   };
   const liveStreams: Capability = { name: 'live streams', drain: (graceMs) => void s.notifications.emit('close', graceMs) };
   const housekeepingTimers: Capability = { name: 'housekeeping', start: () => housekeeping.start(), halt: () => housekeeping.stop() };
@@ -187,14 +187,6 @@ function adminApp(s: Services, host: string, runNonce: string, uiRoot: string, h
     metrics: () => s.metrics.scrape(),
     streamLimits: s.config.adminStreamLimits,
   });
-}
-
-/** Closes the admin listener: its streams close by themselves once their requests are answered; past `graceMs` they are cut. */
-async function closeAdmin(s: Services, admin: AdminListener | null, graceMs: number): Promise<void> {
-  const streamsCut = setTimeout(() => admin?.upgrades.destroyAll(), graceMs);
-  streamsCut.unref();
-  await close(admin?.server ?? null, graceMs, () => forcedClose(s.log, 'admin', graceMs), () => s.adminInFlight.size);
-  clearTimeout(streamsCut);
 }
 
 /** Lets any group commit scheduled by the last requests run, and reach the disk, then closes the database. */

@@ -223,11 +223,8 @@ export async function startFederation(s: Services, id: Identity, memberClient?: 
       s.mailboxDeposits.stop();
     },
     close: async (graceMs, onForced) => {
-      // Members' streams close by themselves once their requests are answered; past the grace period they are cut.
-      const streamsCut = setTimeout(() => listener.upgrades.destroyAll(), graceMs);
-      streamsCut.unref();
-      await Promise.all([reachability.stop(), close(listener.server, graceMs, onForced, () => s.federationInFlight.size), parts.referenceRooms.stop()]);
-      clearTimeout(streamsCut);
+      // Members' streams are cut past the grace period with the listener's other connections.
+      await Promise.all([reachability.stop(), close(listener.server, graceMs, onForced, () => s.federationInFlight.size, listener.upgrades), parts.referenceRooms.stop()]);
     },
   };
   bus.emit('federationStarted', state.running);

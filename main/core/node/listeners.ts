@@ -29,10 +29,13 @@ export function listen(server: Server, port: number, host: string): Promise<void
 /**
  * Stops a listener: no new connections; requests being handled may finish (up to `graceMs`).
  * As soon as none is being handled, the remaining connections (keep-alive sockets that Node
- * does not count as idle) are closed, rather than waiting out the grace period.
+ * does not count as idle) are closed, rather than waiting out the grace period. Its `upgrades`
+ * (live streams) close by themselves once their requests are answered; past `graceMs` they are cut.
  */
-export async function close(server: Server | null, graceMs: number, onForced: () => void, handling: () => number): Promise<void> {
+export async function close(server: Server | null, graceMs: number, onForced: () => void, handling: () => number, upgrades?: UpgradedSockets): Promise<void> {
   if (!server) return;
+  const streamsCut = setTimeout(() => upgrades?.destroyAll(), graceMs);
+  streamsCut.unref();
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();
   const deadline = Date.now() + graceMs;
@@ -45,6 +48,7 @@ export async function close(server: Server | null, graceMs: number, onForced: ()
   }, 50);
   await closed;
   clearInterval(poll);
+  clearTimeout(streamsCut);
 }
 
 /** Said when a listener's requests outlived the grace period (`open`: what the federation listener was still handling). */
