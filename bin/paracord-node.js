@@ -11,9 +11,11 @@ if (problem) {
   process.exit(1);
 }
 
-const cli = new URL('../dist/main/cli.js', import.meta.url);
+// The program as scripts/bundle.mjs bundled it (a few minified files: less memory than the ~400
+// modules tsc writes to dist/main, docs/PERFORMANCE.md "Memory").
+const cli = new URL('../dist/bundle/cli.js', import.meta.url);
 if (!existsSync(cli)) {
-  process.stderr.write('paracord-node: not built yet (dist/ is missing); run `npm install` or `npm run build` in the project folder\n');
+  process.stderr.write('paracord-node: not built yet (dist/bundle is missing); run `npm install` or `npm run build` in the project folder\n');
   process.exit(1);
 }
 // glibc's malloc keeps what the node frees (docs/PERFORMANCE.md, "Memory"): every thread that
@@ -37,7 +39,7 @@ if (process.argv[2] === 'serve' && process.platform === 'linux' && process.env.M
 }
 // Before the program's modules load: V8's optimizing compilers wait until the node is ready
 // (main/core/memory/deferred-jit.ts: start-up would otherwise cost an idle node ~9 MB).
-import(new URL('../dist/main/core/memory/deferred-jit.js', import.meta.url).href)
+import(new URL('../dist/bundle/deferred-jit.js', import.meta.url).href)
   .then(({ deferOptimizingCompilers }) => {
     deferOptimizingCompilers();
     return import(cli.href);

@@ -54,7 +54,7 @@ export async function adminCall(dataDir: string, method: string, path: string, b
   if (!runtime) throw new Error(`no node is running for ${paths.root} (start one with: paracord-node serve --data ${dataDir})`);
   // SECURITY.md item 19: the token goes only to the node that proves it is this run.
   await checkRunningNode(paths, runtime);
-  const { request } = await import('undici');
+  const { request } = await import('../core/http/undici-request.ts');
   let response;
   try {
     response = await request(`${runtime.admin_url}${ADMIN_API_PREFIX}${path}`, {

@@ -15,6 +15,7 @@ import { LOOPBACK_HOST_NAMES, hostCheck } from './middleware/host-check.ts';
 import { whoami } from './middleware/whoami.ts';
 import { sessionState } from './middleware/session-state.ts';
 import { adminStream } from './stream/stream.ts';
+import { jsonBodies } from '../http/json-body.ts';
 
 /**
  * The loopback admin API (docs/ARCHITECTURE.md §What outside tools rely on): Host header checked, bearer token,
@@ -41,6 +42,7 @@ export function createAdminApp(deps: {
 }): Koa {
   const allowedHosts = new Set([...LOOPBACK_HOST_NAMES, ...(deps.extraHosts ?? [])]);
   const app = new Koa();
+  jsonBodies(app);
   app.silent = true;
   if (deps.inFlight) app.use(trackInFlight(deps.inFlight, (path) => path === `${ADMIN_API_PREFIX}/events`));
   app.use(errorHandler(deps.log));

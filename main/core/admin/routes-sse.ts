@@ -14,7 +14,11 @@ export function serverSentEvents(events: NodeEvents): Middleware {
     ctx.set({ 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
     const stream = new PassThrough();
     ctx.status = 200;
-    ctx.body = stream;
+    // Written here rather than by Koa: Koa's writer tests a stream body with `instanceof
+    // Response`, which loads Node's bundled undici (main/core/http/json-body.ts).
+    ctx.respond = false;
+    ctx.res.writeHead(200, ctx.response.headers);
+    stream.pipe(ctx.res);
     const send = (notification: NodeNotification) => {
       stream.write(`event: ${notification.type}\ndata: ${JSON.stringify(notification)}\n\n`);
     };

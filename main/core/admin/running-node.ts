@@ -33,7 +33,7 @@ export class NoAnswerError extends Error {
 export async function checkRunningNode(paths: DataDirPaths, runtime: RuntimeInfo, timeoutMs = 10_000): Promise<void> {
   if (!isProcessAlive(runtime.pid) || typeof runtime.nonce !== 'string') throw new StaleRuntimeError(paths, runtime);
   // Loaded here, not at the top: the CLI commands that import this start faster without it.
-  const { request } = await import('undici');
+  const { request } = await import('../http/undici-request.ts');
   const challenge = randomBytes(32).toString('hex');
   let proof: unknown;
   try {

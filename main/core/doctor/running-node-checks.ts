@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { Agent, request } from 'undici';
+import { Agent, request } from '../http/undici-request.ts';
 import { ADMIN_API_PREFIX } from '../../../shared/contract/admin-operations.ts';
 import { DEFAULT_ADMIN_LISTEN, DEFAULT_LISTEN, parseHostPort } from '../config.ts';
 import { readRuntimeInfo, type DataDirPaths } from '../data-dir.ts';

@@ -20,10 +20,12 @@ import { reachProbeRoutes } from './routes/reach-probe/index.ts';
 import { mailboxRoutes } from '../mailbox/routes.ts';
 import { DELIVERY_FAILING_HEADER } from './http-client.ts';
 import { FEDERATION_ROOT, KEYS_PATH } from './paths.ts';
+import { jsonBodies } from '../http/json-body.ts';
 
 /** The public federation API (docs/PROTOCOL.md §Endpoints). */
 export function createFederationApp(deps: FederationDeps, inFlight: InFlightRequests = new InFlightRequests()): Koa {
   const app = new Koa();
+  jsonBodies(app);
   app.proxy = false;
   app.silent = true;
   if (deps.bodyTimeoutMs !== undefined) setBodyTimeout(app, deps.bodyTimeoutMs);

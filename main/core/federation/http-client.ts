@@ -14,8 +14,8 @@ import { MAX_RESPONSE_BYTES } from './page-budget.ts';
 import { FEDERATION_KEEP_ALIVE_MS } from '../http/connection-limits.ts';
 
 /** undici is loaded on first use: a node with nothing to send does not pay for it (idle RSS). */
-let undici: Promise<typeof import('undici')> | undefined;
-const loadUndici = () => (undici ??= import('undici'));
+let undici: Promise<typeof import('../http/undici-request.ts')> | undefined;
+const loadUndici = () => (undici ??= import('../http/undici-request.ts'));
 
 /** Every page a node serves fits in it (page-budget.ts, the one definition of both). */
 export { MAX_RESPONSE_BYTES };

@@ -1,8 +1,9 @@
 /**
  * @koa/router, loaded through require: its ES module build does `import http from "http"`,
  * and Node's ES module facade of node:http reads every export, including the lazy WebSocket
- * getter, which loads Node's bundled undici — about 10 MB of memory for nothing (issue #6,
- * idle footprint). The CommonJS build requires http, which does not. Same class, same types.
+ * getter, which loads Node's bundled undici — memory for nothing (issue #6, idle footprint;
+ * node-http.ts says how much). The CommonJS build requires http, which does not. Same class,
+ * same types. test/startup-modules.test.ts checks that a serving node never loads it.
  *
  * Every router of the node is case-sensitive and strict (issue #14, item 12): a route answers
  * its one spelling, never `/_PARACORD/…` or a trailing-slash variant that other checks would

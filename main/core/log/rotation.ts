@@ -4,9 +4,9 @@
  */
 import { EventEmitter } from 'node:events';
 import { closeSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, symlinkSync, unlinkSync, writeSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
 import type { DestinationStream } from 'pino';
+import pinoRollModule from 'pino-roll';
 import type { LogHealth } from './health.ts';
 
 /** What we use of the sonic-boom stream pino-roll builds. */
@@ -17,7 +17,7 @@ interface RollStream extends EventEmitter {
   flushSync(): void;
 }
 
-const pinoRoll = createRequire(import.meta.url)('pino-roll') as (options: Record<string, unknown>) => Promise<RollStream>;
+const pinoRoll = pinoRollModule as (options: Record<string, unknown>) => Promise<RollStream>;
 const openFiles = new Set<RollingFile>();
 let exitHookInstalled = false;
 

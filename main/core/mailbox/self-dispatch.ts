@@ -7,7 +7,7 @@
  * instead of the usual clock skew; it must then be bound to us (verify-signed-request.ts).
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { Agent, request } from 'undici';
+import { Agent, request } from '../http/undici-request.ts';
 
 export const DISPATCH_HEADER = 'x-paracord-mailbox-dispatch';
 

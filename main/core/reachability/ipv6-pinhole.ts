@@ -26,7 +26,7 @@
  * through the peer address policy (address-policy.ts). PCP's IPv6 firewall control is not asked:
  * the library speaks NAT-PMP only, which has no IPv6.
  */
-import { request } from 'node:http';
+import { request } from '../http/node-http.ts';
 import { isIP } from 'node:net';
 
 export const PINHOLE_TTL_MS = 3600_000;

@@ -7,10 +7,7 @@
  */
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { createRequire } from 'node:module';
-
-// node:http through require, as node-http.ts explains (the ES facade loads Node's bundled undici).
-const { ServerResponse } = createRequire(import.meta.url)('node:http') as typeof import('node:http');
+import { ServerResponse } from '../../http/node-http.ts';
 
 /** The upgrade's socket and the bytes that came after its head, for the middleware that takes it. */
 export interface UpgradeRequest extends IncomingMessage {
