@@ -1,5 +1,4 @@
 import type { Middleware } from 'koa';
-import { PassThrough } from 'node:stream';
 import type { NodeEvents, NodeNotification } from '../node-events.ts';
 
 /**
@@ -12,27 +11,40 @@ export function serverSentEvents(events: NodeEvents): Middleware {
     ctx.req.socket.setTimeout(0);
     ctx.req.socket.setKeepAlive(true);
     ctx.set({ 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-    const stream = new PassThrough();
     ctx.status = 200;
     // Written here rather than by Koa: Koa's writer tests a stream body with `instanceof
     // Response`, which loads Node's bundled undici (main/core/http/json-body.ts).
     ctx.respond = false;
-    ctx.res.writeHead(200, ctx.response.headers);
-    stream.pipe(ctx.res);
-    const send = (notification: NodeNotification) => {
-      stream.write(`event: ${notification.type}\ndata: ${JSON.stringify(notification)}\n\n`);
+    const res = ctx.res;
+    res.writeHead(200, ctx.response.headers);
+    // What one turn of the event loop notifies goes out in one write: a batch of 500 stored
+    // events is one chunk on the wire, not 500 (issue #36: 20,000 notifications in batches of
+    // 500, stream and reader in one process, 18.7–20.3 against 20.8–23.2 µs of CPU each).
+    let corked = false;
+    const write = (text: string) => {
+      if (res.writableEnded || res.destroyed) return;
+      if (!corked) {
+        corked = true;
+        res.cork();
+        process.nextTick(() => {
+          corked = false;
+          res.uncork();
+        });
+      }
+      res.write(text);
     };
-    stream.write(': connected\n\n');
+    const send = (notification: NodeNotification) => write(`event: ${notification.type}\ndata: ${JSON.stringify(notification)}\n\n`);
+    write(': connected\n\n');
     events.on('notification', send);
-    const keepAlive = setInterval(() => stream.write(': keep-alive\n\n'), 25_000);
+    const keepAlive = setInterval(() => write(': keep-alive\n\n'), 25_000);
     const close = () => {
       clearInterval(keepAlive);
       events.off('notification', send);
       events.off('close', close);
-      stream.end();
+      if (!res.writableEnded) res.end();
     };
     ctx.req.on('close', close);
-    stream.on('error', close);
+    res.on('error', close);
     events.once('close', close);
   };
 }
