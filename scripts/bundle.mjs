@@ -7,7 +7,9 @@
 //
 // - Names of functions and classes are kept (stack traces in the log stay readable; code that
 //   reads `.name` works as before); everything is escaped to ASCII, so V8 stores each file as
-//   one byte per character (one non-ASCII character makes it two).
+//   one byte per character (one non-ASCII character makes it two). Source maps are written
+//   beside the files for whoever reads a stack trace's line and column; the node never loads
+//   them (unless started with --enable-source-maps).
 // - Left outside, loaded from node_modules as before: native addons (better-sqlite3,
 //   sodium-native, koffi) and open (it runs the xdg-open script beside it).
 // - pino-roll requires all of date-fns (245 modules, +5.6 MB of RSS in a bare process) for the
@@ -67,7 +69,7 @@ await build({
     minify: true,
     keepNames: true,
     charset: 'ascii',
-    sourcemap: false,
+    sourcemap: true,
     entryFileNames: '[name].js',
     chunkFileNames: '[name]-[hash].js',
   },
