@@ -7,7 +7,7 @@
  * instead of the usual clock skew; it must then be bound to us (verify-signed-request.ts).
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { Agent, request } from '../http/undici-request.ts';
+import type { Agent } from 'undici';
 
 export const DISPATCH_HEADER = 'x-paracord-mailbox-dispatch';
 
@@ -28,7 +28,8 @@ export interface DispatchAnswer {
 export class SelfDispatch {
   /** Never leaves this process: a request carrying it came from dispatch() below. */
   private readonly secret = randomBytes(32).toString('hex');
-  private readonly agent = new Agent({ connect: { rejectUnauthorized: false }, keepAliveTimeout: 10_000, connections: 4 });
+  /** Made at the first hand-over: a node that never holds mail for itself loads no HTTP client for it (idle RSS). */
+  private agent: Agent | null = null;
   private readonly base: () => string | null;
   private readonly self: () => string;
 
@@ -49,6 +50,8 @@ export class SelfDispatch {
   async dispatch(carried: CarriedRequest): Promise<DispatchAnswer> {
     const base = this.base();
     if (!base) return { status: 503, error: 'not listening' };
+    const { Agent: AgentClass, request } = await import('../http/undici-request.ts');
+    this.agent ??= new AgentClass({ connect: { rejectUnauthorized: false }, keepAliveTimeout: 10_000, connections: 4 });
     const response = await request(`${base}${carried.path}`, {
       method: 'POST',
       dispatcher: this.agent,
@@ -74,6 +77,8 @@ export class SelfDispatch {
   }
 
   async close(): Promise<void> {
-    await this.agent.close();
+    const agent = this.agent;
+    this.agent = null;
+    await agent?.close();
   }
 }
