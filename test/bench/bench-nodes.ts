@@ -85,32 +85,85 @@ export function rssMb(pid: number): number {
 
 export { NodeProcess };
 
-/** CPU seconds used so far by each thread of a process, summed by thread name (Linux /proc). */
-export function cpuByThread(pid: number): Map<string, number> {
+/**
+ * Two real nodes (plain HTTP, a.test and b.test) made peers, and a room of A's that B is in: the
+ * development probes' setup. `stop()` on each node is the caller's.
+ */
+export async function peeredPair(): Promise<{ a: NodeProcess; b: NodeProcess; roomId: string }> {
+  const args = ['--max-connections-per-address', '1000'];
+  const a = new NodeProcess({ serverName: 'a.test', args });
+  const b = new NodeProcess({ serverName: 'b.test', args });
+  try {
+    await Promise.all([a.start(), b.start()]);
+    await peerBothWays(a, b);
+    return { a, b, roomId: await roomWith(a, b) };
+  } catch (error) {
+    await Promise.all([a.stop().catch(() => undefined), b.stop().catch(() => undefined)]);
+    throw error;
+  }
+}
+
+/**
+ * CPU used so far by a process (/proc/<pid>/stat: it keeps the time of threads that have ended)
+ * and by each of its live threads, by thread id (a verify worker that stopped and a new one of
+ * the same name are two threads). In seconds, from 10 ms ticks.
+ */
+export interface CpuSnapshot {
+  process: number;
+  threads: Map<string, { name: string; seconds: number }>;
+}
+
+export function cpuByThread(pid: number): CpuSnapshot {
   const ticksPerSecond = 100; // USER_HZ on Linux
-  const byName = new Map<string, number>();
+  const seconds = (stat: string) => {
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond; // utime + stime
+  };
+  const threads = new Map<string, { name: string; seconds: number }>();
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     try {
       const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const seconds = (Number(fields[11]) + Number(fields[12])) / ticksPerSecond; // utime + stime
-      byName.set(name, (byName.get(name) ?? 0) + seconds);
+      threads.set(tid, { name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), seconds: seconds(stat) });
     } catch {
       // the thread ended between the listing and the read
     }
   }
-  return byName;
+  return { process: seconds(readFileSync(`/proc/${pid}/stat`, 'utf8')), threads };
 }
 
-/** CPU used by each thread name between two `cpuByThread` readings, in µs per unit of work. */
-export function cpuPerUnit(before: Map<string, number>, after: Map<string, number>, units: number): string {
-  const parts: string[] = [];
-  let total = 0;
-  for (const [name, seconds] of after) {
-    const used = seconds - (before.get(name) ?? 0);
-    total += used;
-    if (used > 0) parts.push(`${name} ${((used * 1e6) / units).toFixed(0)}`);
+/**
+ * CPU used between two `cpuByThread` readings, in µs per unit of work: the process's, then each
+ * thread name's (threads that started in between count whole), then what threads that ended in
+ * between used (the process's figure less the live threads').
+ */
+export function cpuPerUnit(before: CpuSnapshot, after: CpuSnapshot, units: number): string {
+  const byName = new Map<string, number>();
+  let live = 0;
+  for (const [tid, thread] of after.threads) {
+    const used = thread.seconds - (before.threads.get(tid)?.seconds ?? 0);
+    live += used;
+    byName.set(thread.name, (byName.get(thread.name) ?? 0) + used);
   }
-  return `${((total * 1e6) / units).toFixed(0)} µs (${parts.join(', ')})`;
+  const total = after.process - before.process;
+  const us = (seconds: number) => ((seconds * 1e6) / units).toFixed(0);
+  const parts = [...byName].filter(([, used]) => used > 0).map(([name, used]) => `${name} ${us(used)}`);
+  if (total - live >= 0.02) parts.push(`threads that ended ${us(total - live)}`);
+  return `${us(total)} µs (${parts.join(', ')})`;
+}
+
+/**
+ * Run time so far of every live thread of a process (ns), from /proc/<pid>/task/<tid>/schedstat:
+ * the scheduler's own count. /proc/<pid>/stat samples 10 ms ticks (this kernel has tick
+ * accounting), which may charge a process that wakes for short bursts by where the ticks fell.
+ */
+export function runNs(pid: number): number {
+  let total = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      total += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // a thread that ended between the listing and the read
+    }
+  }
+  return total;
 }

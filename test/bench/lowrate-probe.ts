@@ -3,7 +3,7 @@
  * which messages were slow. Two real nodes over plain HTTP; A's user sends single messages
  * (`POST /rooms/{room}/messages`) at RATE per second for SECONDS; B's client listens on its event
  * stream. Prints the latency p50/p99 and the CPU µs per message of each thread (by name) of A
- * and of B.
+ * and of B, and of each process by the scheduler's run time (schedstat) beside the ticks.
  *
  *   node --experimental-strip-types --no-warnings test/bench/lowrate-probe.ts [rate] [seconds]
  *
@@ -14,24 +14,22 @@
  *   `npm run bench -- --vs prosody` does) instead of one HTTP request per message;
  * - PROBE_WARM=n: warm-up messages before the run (default 300, one at a time 5 ms apart);
  * - PROBE_CLOCK=1: prints the run's start on the monotonic clock (µs), the clock of CPU profiles;
+ * - PROBE_STRACE=file: traces A's system calls during the run into that file (`strace -f`, with
+ *   PROBE_STRACE_ARGS or `-c`: a count per call; e.g. `-tt -e trace=pwrite64,fdatasync` for each);
  * - PROBE_GREP=regexp: prints both nodes' log lines (JSON on stderr) that match, from 1 s before
  *   the run to 2 s into it (with PARACORD_LOG_LEVEL=debug for the debug lines).
  */
+import { spawn } from 'node:child_process';
 import { request } from 'undici';
 import WebSocket from 'ws';
-import { NodeProcess, cpuByThread, cpuPerUnit, enc, peerBothWays, percentile, roomWith, watchRoomEvents } from './bench-nodes.ts';
+import { cpuByThread, cpuPerUnit, enc, peeredPair, percentile, runNs, watchRoomEvents } from './bench-nodes.ts';
 
 const rate = Number(process.argv[2] ?? 200);
 const seconds = Number(process.argv[3] ?? 10);
 const warmUp = Number(process.env.PROBE_WARM ?? 300);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const args = ['--max-connections-per-address', '1000'];
-const a = new NodeProcess({ serverName: 'a.test', args });
-const b = new NodeProcess({ serverName: 'b.test', args });
+const { a, b, roomId } = await peeredPair();
 try {
-  await Promise.all([a.start(), b.start()]);
-  await peerBothWays(a, b);
-  const roomId = await roomWith(a, b);
   const arrived = new Map<string, number>();
   const stop = await watchRoomEvents(b, (id, at) => arrived.set(id, at));
   const url = `${a.ready.admin_url}/_paracord/admin/v1/rooms/${enc(roomId)}/messages`;
@@ -68,7 +66,11 @@ try {
   await sleep(1000);
   const a0 = cpuByThread(a.child.pid!);
   const b0 = cpuByThread(b.child.pid!);
+  const ra0 = runNs(a.child.pid!);
+  const rb0 = runNs(b.child.pid!);
   const total = rate * seconds;
+  const tracer = process.env.PROBE_STRACE ? spawn('strace', [...(process.env.PROBE_STRACE_ARGS ?? '-c').split(' '), '-f', '-o', process.env.PROBE_STRACE, '-p', String(a.child.pid!)], { stdio: 'ignore' }) : undefined;
+  if (tracer) await sleep(500);
   const begun = performance.now();
   if (process.env.PROBE_CLOCK) console.log('run started at monotonic µs', Number(process.hrtime.bigint() / 1000n));
   const sends: Array<Promise<{ id: string; at: number }>> = [];
@@ -80,8 +82,14 @@ try {
   const sent = await Promise.all(sends);
   const deadline = performance.now() + 30_000;
   while (sent.some((s) => !arrived.has(s.id)) && performance.now() < deadline) await sleep(10);
+  if (tracer) {
+    tracer.kill('SIGINT');
+    await new Promise((r) => tracer.once('exit', r));
+  }
   const a1 = cpuByThread(a.child.pid!);
   const b1 = cpuByThread(b.child.pid!);
+  const ra1 = runNs(a.child.pid!);
+  const rb1 = runNs(b.child.pid!);
   const lat = sent.filter((s) => arrived.has(s.id)).map((s) => arrived.get(s.id)! - s.at);
   console.log(`${rate}/s for ${seconds} s: ${lat.length}/${total} arrived; p50 ${percentile(lat, 50).toFixed(2)} ms, p99 ${percentile(lat, 99).toFixed(2)} ms`);
   if (process.env.PROBE_SLOW) {
@@ -98,8 +106,8 @@ try {
       }
     }
   }
-  console.log(`A: ${cpuPerUnit(a0, a1, total)}`);
-  console.log(`B: ${cpuPerUnit(b0, b1, total)}`);
+  console.log(`A: ${cpuPerUnit(a0, a1, total)}; run time (schedstat) ${((ra1 - ra0) / 1000 / total).toFixed(0)} µs`);
+  console.log(`B: ${cpuPerUnit(b0, b1, total)}; run time (schedstat) ${((rb1 - rb0) / 1000 / total).toFixed(0)} µs`);
   stop();
 } finally {
   await Promise.all([a.stop().catch(() => undefined), b.stop().catch(() => undefined)]);

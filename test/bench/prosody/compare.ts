@@ -12,7 +12,7 @@
 import { readFileSync } from 'node:fs';
 import WebSocket from 'ws';
 import { NodeProcess, ok, peerBothWays, percentile, readServerSentEvents, roomWith, rssMb } from '../bench-nodes.ts';
-import { tempDir } from '../../helpers/temp-dir.ts';
+import { removeTempDir, tempDir } from '../../helpers/temp-dir.ts';
 import { PROSODY_MISSING, SQLITE_MISSING, prosodyAvailable, prosodyVersion, sqliteStorageAvailable, startPair, type Variant } from './servers.ts';
 import { XmppClient } from './xmpp-client.ts';
 import { explainFloors, measureFloors } from './floors.ts';
@@ -228,11 +228,21 @@ export async function paracordSide(secure: boolean, sizes: CompareSizes, withLat
   }
 }
 
-/** The runtime's floor: two bare Node.js processes on the same three hops, no work (bare-relay.ts). */
-export async function bareRelaySide(sizes: CompareSizes): Promise<SideResult> {
-  const relay = await startBareRelay();
+/**
+ * The runtime's floor: two bare Node.js processes on the same three hops, no work; with
+ * `minimum`, the same relay doing the protocol's minimum per message (signatures made and checked,
+ * durable storage on both sides) in that folder (bare-relay.ts). Throws if B did not take every
+ * message the workload sent.
+ */
+export async function bareRelaySide(sizes: CompareSizes, minimum?: string): Promise<SideResult> {
+  const relay = await startBareRelay({ minimum });
   try {
-    return await workload(relay.side, sizes, true, 256);
+    const result = await workload(relay.side, sizes, true, 256);
+    // The warm-up's 51 messages, the saturation's and the 200/s run's.
+    const expected = 51 + sizes.saturation + Math.round(200 * sizes.latencySeconds);
+    const stored = await relay.stored();
+    if (stored < expected - result.lost) throw new Error(`the relay's receiver took ${stored} of ${expected} messages`);
+    return result;
   } finally {
     relay.stop();
   }
@@ -322,7 +332,16 @@ export async function compareWithProsody(quick: boolean, record: (row: CompareRo
     overFloor('sending CPU per message at 200 msg/s', paracordPlain.cpuLowRateUs, bare.cpuLowRateUs, 'µs', 1.5);
     overFloor('latency at 200 msg/s p50', paracordPlain.p50, bare.p50, 'ms', 2);
   }
-  const floors = explainFloors(await measureFloors(quick), paracordPlain, prosodyPlain, availableParallelism(), bare);
+  let minimum: SideResult | undefined;
+  const minimumDir = tempDir('paracord-minimum-relay-');
+  try {
+    minimum = await bareRelaySide(sizes, minimumDir);
+  } catch (error) {
+    say(`  (the relay with the protocol's minimum failed: ${(error as Error).message.split('\n')[0]})\n`);
+  } finally {
+    removeTempDir(minimumDir);
+  }
+  const floors = explainFloors(await measureFloors(quick), paracordPlain, prosodyPlain, availableParallelism(), bare, minimum);
   say(`\n${floors.lines.join('\n')}\n`);
   for (const row of floors.rows) record(row);
   return true;
