@@ -12,25 +12,36 @@ function run(code: string, nodeArgs: string[] = []): string {
   }).trim();
 }
 
-// A fresh function made hot, and whether V8 optimized it (bits 16 and 32 of
-// %GetOptimizationStatus: optimized, by TurboFan or by Maglev).
+// A fresh function made hot, and how V8 optimized it (%GetOptimizationStatus: bit 16 optimized,
+// 32 by Maglev, 64 by TurboFan): 'none', 'maglev' or 'turbofan'.
 const probe = `
   const optimized = () => {
     const f = new Function('x', 'let s = 0; for (let i = 0; i < 100; i++) s += i * x; return s;');
     for (let i = 0; i < 300000; i++) f(i);
-    return (eval('%GetOptimizationStatus(f)') & (16 | 32)) !== 0;
+    const status = eval('%GetOptimizationStatus(f)');
+    return (status & 64) !== 0 ? 'turbofan' : (status & 32) !== 0 ? 'maglev' : 'none';
   };`;
 
 describe('deferred optimizing compilers', () => {
-  it('optimizes nothing while deferred, and optimizes again once restored', () => {
+  it('optimizes nothing while deferred, then with Maglev only once restored (TurboFan stays off)', () => {
     const out = run(`${probe}
       const jit = await import('${moduleUrl}');
+      const untouched = optimized();
       jit.deferOptimizingCompilers();
       const before = optimized();
       const wasDeferred = jit.optimizingCompilersDeferred();
       jit.restoreOptimizingCompilers();
-      console.log(JSON.stringify({ before, wasDeferred, after: optimized(), still: jit.optimizingCompilersDeferred() }));`);
-    expect(JSON.parse(out)).toEqual({ before: false, wasDeferred: true, after: true, still: false });
+      console.log(JSON.stringify({ untouched, before, wasDeferred, after: optimized(), still: jit.optimizingCompilersDeferred() }));`);
+    // The same loop reaches TurboFan in a process left alone: the probe can tell the tiers apart.
+    expect(JSON.parse(out)).toEqual({ untouched: 'turbofan', before: 'none', wasDeferred: true, after: 'maglev', still: false });
+  });
+
+  it('brings TurboFan back when the user asks for it', () => {
+    const out = run(`${probe}
+      const jit = await import('${moduleUrl}');
+      jit.deferOptimizingCompilers();
+      console.log(JSON.stringify({ deferred: jit.optimizingCompilersDeferred(), tier: optimized() }));`, ['--turbofan']);
+    expect(JSON.parse(out)).toEqual({ deferred: false, tier: 'turbofan' });
   });
 
   it('leaves the JIT alone when the user chose JIT flags of their own', () => {

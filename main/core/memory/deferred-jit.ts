@@ -6,8 +6,16 @@
  * before the modules load and on again once the node is ready, they optimize what the node
  * actually does under load, as before.
  *
+ * Once ready, only Maglev comes back; TurboFan, V8's top tier, stays off. The node's hot paths are
+ * short and varied (parse, check, store, notify) and its heavy work is native (sodium, SQLite,
+ * JSON), so TurboFan's code bought nothing measurable here, and it costs memory: its compiled
+ * code, its scratch zones and the `node` executable's pages it runs from (issue #36 goal 5:
+ * 2.5–4 MB less resident memory after 20,000 messages; saturation and CPU per message at 200/s
+ * the same within this machine's spread, docs/PERFORMANCE.md).
+ *
  * V8 reads these flags at each tiering decision, so setting them at run time takes effect.
- * Nothing is changed when the user chose JIT flags of their own (NODE_OPTIONS, node flags).
+ * Nothing is changed when the user chose JIT flags of their own (NODE_OPTIONS, node flags):
+ * `--turbofan` (or `--max-opt=3`) brings TurboFan back.
  */
 import v8 from 'node:v8';
 
@@ -33,11 +41,10 @@ export function deferOptimizingCompilers(): void {
   }
 }
 
-/** Once start-up is over (the node is ready). Safe to call more than once, or without deferring. */
+/** Once start-up is over (the node is ready): Maglev again, TurboFan still off. Safe to call more than once, or without deferring. */
 export function restoreOptimizingCompilers(): void {
   if (!deferred) return;
   deferred = false;
-  v8.setFlagsFromString('--opt');
   v8.setFlagsFromString('--maglev');
 }
 
