@@ -18,23 +18,9 @@
  * /metrics counters, read outside the measured window). Each message's window ends 300 ms after
  * its arrival (the sender's delivery has been acknowledged by then).
  */
-import { readFileSync, readdirSync } from 'node:fs';
-import { NodeProcess, enc, ok, percentile, roomWith, watchRoomEvents } from './bench-nodes.ts';
+import { NodeProcess, enc, ok, percentile, roomWith, runNs, watchRoomEvents } from './bench-nodes.ts';
 
 interface LoneRow { name: string; value: number; unit: string; target?: string; ratio?: number; pass?: boolean }
-
-/** Run time so far of every thread of a process (ns), from schedstat. */
-function runNs(pid: number): number {
-  let total = 0;
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      total += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
-    } catch {
-      // a thread that ended between the listing and the read
-    }
-  }
-  return total;
-}
 
 /** The receiver's federation listener counters (node-metrics.ts). */
 async function listenerCounts(n: NodeProcess): Promise<{ connections: number; handshakes: number }> {

@@ -10,8 +10,9 @@
  * short and varied (parse, check, store, notify) and its heavy work is native (sodium, SQLite,
  * JSON), so TurboFan's code bought nothing measurable here, and it costs memory: its compiled
  * code, its scratch zones and the `node` executable's pages it runs from (issue #36 goal 5:
- * 2.5–4 MB less resident memory after 20,000 messages; saturation and CPU per message at 200/s
- * the same within this machine's spread, docs/PERFORMANCE.md).
+ * 3.0–3.3 MB less resident memory after 20,000 messages, 1.2–1.3 MB after the Prosody
+ * comparison's exchange; saturation and CPU per message at 200/s the same within this machine's
+ * spread, docs/PERFORMANCE.md).
  *
  * V8 reads these flags at each tiering decision, so setting them at run time takes effect.
  * Nothing is changed when the user chose JIT flags of their own (NODE_OPTIONS, node flags):
