@@ -83,6 +83,17 @@ export function rssMb(pid: number): number {
   return kb / 1024;
 }
 
+/**
+ * The process's own resident memory (RssAnon: its heaps and stacks), without the pages it maps
+ * from files (the executable, libraries), which the system can take back and which an idle node
+ * gives back itself (main/core/memory/clean-pages.ts).
+ */
+export function privateMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/RssAnon:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+  return kb / 1024;
+}
+
 export { NodeProcess };
 
 /**

@@ -59,6 +59,45 @@ describe('IdleMemoryTrim', () => {
     expect(quietThen(20)).toBe(2); // nothing happened since
   });
 
+  it('gives the code pages back right after a burst, else only after a quiet idle look following the collection', () => {
+    let share = 0;
+    let resident = 100 * MB;
+    let collected = 0;
+    let released = 0;
+    const trim = new IdleMemoryTrim({ log, utilization: () => share, resident: () => resident, collect: () => collected++, nativeTrim: null, releaseCleanPages: () => ++released });
+    trim.check(); // start-up grew the process: collect and give the code back at once
+    expect([collected, released]).toEqual([1, 1]);
+    trim.check();
+    expect(released).toBe(1); // nothing ran since: nothing to give back
+    // A message now and then: the collection after ten quiet periods keeps the code mapped...
+    share = 0.3;
+    trim.check();
+    share = 0;
+    for (let i = 0; i < 10; i++) trim.check();
+    expect([collected, released]).toEqual([2, 1]);
+    // ...until the next look (30 s later) finds that whole period quiet too.
+    trim.check();
+    expect([collected, released]).toEqual([2, 2]);
+    trim.check();
+    expect(released).toBe(2);
+    // Work between the collection and that look: the code stays, the next collection starts over.
+    share = 0.3;
+    trim.check();
+    share = 0;
+    for (let i = 0; i < 10; i++) trim.check();
+    share = 0.3;
+    trim.check();
+    share = 0;
+    expect([collected, released]).toEqual([3, 2]);
+    // A burst that grew the process's own memory: collection and code at once.
+    share = 0.9;
+    resident += 200 * MB;
+    trim.check();
+    share = 0;
+    trim.check();
+    expect([collected, released]).toEqual([4, 3]);
+  });
+
   it('counts a period with work (commits) as busy even when the event loop was mostly idle', () => {
     const commits = [0, 5, 5, 9, 9, 9];
     const pending = [...commits];

@@ -14,7 +14,7 @@ describe('malloc_trim through koffi', () => {
     expect(nativeMallocTrim()).toBe(trim); // loaded once
   });
 
-  it('runs after each memory-reducing collection of the idle trim', () => {
+  it('runs after each memory-reducing collection of the idle trim, before the code pages go', () => {
     const order: string[] = [];
     const trim = new IdleMemoryTrim({
       log: pino({ level: 'silent' }),
@@ -25,14 +25,18 @@ describe('malloc_trim through koffi', () => {
         order.push('malloc_trim');
         return true;
       },
+      releaseCleanPages: () => {
+        order.push('code pages');
+        return 0;
+      },
     });
     trim.check(); // the first quiet look after start-up collects
-    expect(order).toEqual(['collect', 'malloc_trim']);
+    expect(order).toEqual(['collect', 'malloc_trim', 'code pages']);
   });
 
   it('is left out when there is none (not Linux, musl)', () => {
     let collected = 0;
-    const trim = new IdleMemoryTrim({ log: pino({ level: 'silent' }), utilization: () => 0, resident: () => 100 * 1024 * 1024, collect: () => collected++, nativeTrim: null });
+    const trim = new IdleMemoryTrim({ log: pino({ level: 'silent' }), utilization: () => 0, resident: () => 100 * 1024 * 1024, collect: () => collected++, nativeTrim: null, releaseCleanPages: null });
     trim.check();
     expect(collected).toBe(1);
   });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { removeTempDirs, tempDir } from '../../helpers/temp-dir.ts';
 import { bareRelaySide } from './compare.ts';
-import { explainFloors } from './floors.ts';
+import { explainFloors, measureFloors } from './floors.ts';
 
 const SIZES = { saturation: 300, latencySeconds: 1, archiveSaturation: 0 };
 /** What the workload sends: 51 warm-up messages, the saturation's, one second at 200/s. */
@@ -46,5 +46,17 @@ describe('bare Node.js relay (the runtime floor under goals 2 and 3 of issue #17
     expect(lines.find((l) => l.includes("the protocol's minimum"))).toContain("above goal 3's 1.5× already");
     expect(rows.find((r) => r.name === "floor: the protocol's minimum relay, latency at 200 msg/s p50")?.value).toBe(minimum.p50);
     expect(rows.find((r) => r.name === "floor: the protocol's minimum over the bare relay, sending CPU at 200 msg/s")?.value).toBeCloseTo(1.625);
+  });
+
+  it.skipIf(process.platform !== 'linux')('measures the bare runtime\'s memory, and how much of it is its own', async () => {
+    const floors = await measureFloors(true);
+    expect(floors.signUs).toBeGreaterThan(0);
+    expect(floors.bareNodeRssMb).toBeGreaterThan(10);
+    expect(floors.bareNodePrivateMb).toBeGreaterThan(1);
+    expect(floors.bareNodePrivateMb).toBeLessThan(floors.bareNodeRssMb);
+    const { lines, rows } = explainFloors(floors, { saturation: 1_000, cpuSaturationUs: 100, receiverCpuUs: 100, clientCpuUs: 10, idleRssMb: 50, idlePrivateMb: 40 }, { saturation: 2_000, cpuSaturationUs: 50, receiverCpuUs: 50, clientCpuUs: 10, idleRssMb: 17, idlePrivateMb: 5 }, 2);
+    expect(lines.join('\n')).toContain(`${floors.bareNodePrivateMb!.toFixed(1)} MB of it its own memory`);
+    expect(lines.join('\n')).toContain(`the node's own memory after the exchange is 40.0 MB = the runtime's + ${(40 - floors.bareNodePrivateMb!).toFixed(1)} MB (Prosody's 5.0 MB)`);
+    expect(rows.find((r) => r.name.startsWith('floor: idle private memory'))?.value).toBe(floors.bareNodePrivateMb);
   });
 });

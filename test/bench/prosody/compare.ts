@@ -11,7 +11,7 @@
  */
 import { readFileSync } from 'node:fs';
 import WebSocket from 'ws';
-import { NodeProcess, ok, peerBothWays, percentile, readServerSentEvents, roomWith, rssMb } from '../bench-nodes.ts';
+import { NodeProcess, ok, peerBothWays, percentile, privateMb, readServerSentEvents, roomWith, rssMb } from '../bench-nodes.ts';
 import { removeTempDir, tempDir } from '../../helpers/temp-dir.ts';
 import { PROSODY_MISSING, SQLITE_MISSING, prosodyAvailable, prosodyVersion, sqliteStorageAvailable, startPair, type Variant } from './servers.ts';
 import { XmppClient } from './xmpp-client.ts';
@@ -24,7 +24,7 @@ export interface CompareSizes { saturation: number; latencySeconds: number; arch
 export const compareSizes = (quick: boolean): CompareSizes =>
   quick ? { saturation: 300, latencySeconds: 1, archiveSaturation: 200 } : { saturation: 10_000, latencySeconds: 10, archiveSaturation: 2_000 };
 
-interface SideResult { saturation: number; cpuSaturationUs: number; receiverCpuUs: number; clientCpuUs: number; p50?: number; p99?: number; cpuLowRateUs?: number; idleRssMb?: number; lost: number }
+interface SideResult { saturation: number; cpuSaturationUs: number; receiverCpuUs: number; clientCpuUs: number; p50?: number; p99?: number; cpuLowRateUs?: number; idleRssMb?: number; idlePrivateMb?: number; lost: number }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -120,7 +120,8 @@ async function workload(side: Side, sizes: { saturation: number; latencySeconds:
   const cpuLowRateUs = ((cpuSeconds(side.senderPid) - cpu1) * 1e6) / Math.max(1, received);
   await sleep(3_000);
   const idleRssMb = rssMb(side.senderPid);
-  return { saturation, cpuSaturationUs, receiverCpuUs, clientCpuUs, p50: percentile(latencies, 50), p99: percentile(latencies, 99), cpuLowRateUs, idleRssMb, lost };
+  const idlePrivateMb = privateMb(side.senderPid);
+  return { saturation, cpuSaturationUs, receiverCpuUs, clientCpuUs, p50: percentile(latencies, 50), p99: percentile(latencies, 99), cpuLowRateUs, idleRssMb, idlePrivateMb, lost };
 }
 
 export async function prosodySide(variant: Variant, sizes: CompareSizes, withLatency: boolean): Promise<SideResult> {
@@ -310,6 +311,7 @@ export async function compareWithProsody(quick: boolean, record: (row: CompareRo
   line('sending server CPU per message, saturation', paracordPlain.cpuSaturationUs, prosodyPlain.cpuSaturationUs, 'µs', false);
   line('sending server CPU per message, 200 msg/s', paracordPlain.cpuLowRateUs, prosodyPlain.cpuLowRateUs, 'µs', false);
   line('idle RSS after the exchange', paracordPlain.idleRssMb, prosodyPlain.idleRssMb, 'MB', false);
+  line('idle private memory after the exchange (RssAnon)', paracordPlain.idlePrivateMb, prosodyPlain.idlePrivateMb, 'MB', false);
   if (paracordPlain.idleRssMb !== undefined) {
     say(`  idle RSS after the exchange: ${paracordPlain.idleRssMb.toFixed(1)} MB (goal <= 75 MB)\n`);
     record({ name: 'idle RSS after the exchange (Paracord, absolute)', value: paracordPlain.idleRssMb, unit: 'MB', target: '<= 75', pass: paracordPlain.idleRssMb <= 75 });

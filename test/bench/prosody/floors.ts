@@ -12,7 +12,8 @@
  *   each goal's allowance the protocol itself takes.
  * - Memory: the idle RSS of a Node.js process that loads only this stack's runtime (an HTTP
  *   server, better-sqlite3 with a database open, sodium-native) and none of our code, beside
- *   Prosody's idle RSS: the floor under goal 5 (idle RSS <= 75 MB).
+ *   Prosody's idle RSS, and how much of it is the process's own memory (RssAnon) rather than
+ *   pages of the executable and libraries (which an idle node gives back: clean-pages.ts).
  */
 import { spawn } from 'node:child_process';
 import { keyPairFromSeed, randomSeed, sign, verify } from '../../../main/core/crypto/ed25519.ts';
@@ -22,6 +23,8 @@ export interface Floors {
   signUs: number;
   verifyUs: number;
   bareNodeRssMb: number;
+  /** Of that, the process's own memory (RssAnon), without pages mapped from files. */
+  bareNodePrivateMb?: number;
 }
 
 /**
@@ -42,8 +45,8 @@ export function bestUs(run: () => void, ms: number): number {
   return best;
 }
 
-/** VmRSS of a Node.js process with only the stack's runtime loaded, after it idled for `idleMs`. */
-function bareNodeRssMb(idleMs: number): Promise<number> {
+/** VmRSS and RssAnon of a Node.js process with only the stack's runtime loaded, after it idled for `idleMs`. */
+function bareNodeMemory(idleMs: number): Promise<{ rss: number; private: number }> {
   const program = `
     const http = require('node:http');
     const Database = require('better-sqlite3');
@@ -54,8 +57,10 @@ function bareNodeRssMb(idleMs: number): Promise<number> {
     sodium.crypto_sign_keypair(Buffer.alloc(sodium.crypto_sign_PUBLICKEYBYTES), key);
     const server = http.createServer((_req, res) => res.end('ok'));
     server.listen(0, '127.0.0.1', () => setTimeout(() => {
-      const kb = Number(/VmRSS:\\s+(\\d+)/.exec(require('node:fs').readFileSync('/proc/self/status', 'utf8'))[1]);
-      process.stdout.write(String(kb / 1024));
+      const status = require('node:fs').readFileSync('/proc/self/status', 'utf8');
+      const rss = Number(/VmRSS:\\s+(\\d+)/.exec(status)[1]);
+      const own = Number(/RssAnon:\\s+(\\d+)/.exec(status)[1]);
+      process.stdout.write(JSON.stringify({ rss: rss / 1024, private: own / 1024 }));
       server.close();
       db.close();
     }, ${idleMs}));`;
@@ -63,7 +68,7 @@ function bareNodeRssMb(idleMs: number): Promise<number> {
     const child = spawn(process.execPath, ['-e', program], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.on('exit', (code) => (code === 0 ? resolve(Number(out)) : reject(new Error(`bare node exited ${code}`))));
+    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as { rss: number; private: number }) : reject(new Error(`bare node exited ${code}`))));
   });
 }
 
@@ -74,10 +79,11 @@ export async function measureFloors(quick: boolean): Promise<Floors> {
   const ms = quick ? 200 : 1_000;
   const signUs = bestUs(() => sign(message, pair.secretKey), ms);
   const verifyUs = bestUs(() => verify(signature, message, pair.publicKey), ms);
-  return { signUs, verifyUs, bareNodeRssMb: await bareNodeRssMb(quick ? 500 : 3_000) };
+  const bare = await bareNodeMemory(quick ? 500 : 3_000);
+  return { signUs, verifyUs, bareNodeRssMb: bare.rss, bareNodePrivateMb: bare.private };
 }
 
-export interface SideCpu { saturation: number; cpuSaturationUs: number; receiverCpuUs: number; clientCpuUs: number; idleRssMb?: number; p50?: number; p99?: number; cpuLowRateUs?: number }
+export interface SideCpu { saturation: number; cpuSaturationUs: number; receiverCpuUs: number; clientCpuUs: number; idleRssMb?: number; idlePrivateMb?: number; p50?: number; p99?: number; cpuLowRateUs?: number }
 
 /** The lines printed under the comparison's table, and the rows recorded. */
 export function explainFloors(floors: Floors, paracord: SideCpu, prosody: SideCpu, cores: number, bare?: SideCpu, minimum?: SideCpu): { lines: string[]; rows: Array<{ name: string; value: number; unit: string }> } {
@@ -91,7 +97,11 @@ export function explainFloors(floors: Floors, paracord: SideCpu, prosody: SideCp
     `  What the goals leave room for on this machine (same run):`,
     `  - signatures: ${floors.signUs.toFixed(0)} µs to sign + ${floors.verifyUs.toFixed(0)} µs to verify = ${crypto.toFixed(0)} µs per message, ${((100 * crypto) / prosodyWhole).toFixed(0)} % of the ${prosodyWhole.toFixed(0)} µs Prosody spends on the whole path (both servers, both clients); with nothing else costing anything, ${cores} cores would carry ${Math.round(cryptoOnlyRate).toLocaleString('en')} msg/s = ${(cryptoOnlyRate / prosody.saturation).toFixed(2)}× Prosody`,
     `  - saturation ≥ 0.5× Prosody (goal 4) leaves ${(2 * budgetAtParity).toFixed(0)} µs of CPU per message for both nodes and both clients (parity would leave ${budgetAtParity.toFixed(0)} µs), ${Math.max(0, 2 * budgetAtParity - crypto).toFixed(0)} µs of it for everything but the signatures; today the Paracord side spends ${ours.toFixed(0)} µs, ${Math.max(0, ours - crypto).toFixed(0)} µs of it on everything but the signatures`,
-    `  - memory: a Node.js process with only this stack's runtime loaded (HTTP server, better-sqlite3, sodium-native; none of our code) idles at ${floors.bareNodeRssMb.toFixed(1)} MB = ${prosody.idleRssMb ? (floors.bareNodeRssMb / prosody.idleRssMb).toFixed(2) : '?'}× Prosody's idle RSS; goal 5 (≤ 75 MB) leaves ${(75 - floors.bareNodeRssMb).toFixed(1)} MB for the whole application`,
+    `  - memory: a Node.js process with only this stack's runtime loaded (HTTP server, better-sqlite3, sodium-native; none of our code) idles at ${floors.bareNodeRssMb.toFixed(1)} MB = ${prosody.idleRssMb ? (floors.bareNodeRssMb / prosody.idleRssMb).toFixed(2) : '?'}× Prosody's idle RSS` +
+      (floors.bareNodePrivateMb !== undefined
+        ? `, ${floors.bareNodePrivateMb.toFixed(1)} MB of it its own memory (RssAnon; the rest are pages of the executable and libraries, which an idle node gives back: main/core/memory/clean-pages.ts)` +
+          (paracord.idlePrivateMb !== undefined ? `; the node's own memory after the exchange is ${paracord.idlePrivateMb.toFixed(1)} MB = the runtime's + ${(paracord.idlePrivateMb - floors.bareNodePrivateMb).toFixed(1)} MB${prosody.idlePrivateMb ? ` (Prosody's ${prosody.idlePrivateMb.toFixed(1)} MB)` : ''}` : '')
+        : `; goal 5 (≤ 75 MB) leaves ${(75 - floors.bareNodeRssMb).toFixed(1)} MB for the whole application`),
   ];
   // Goal 3 at 200/s: what the same three hops cost two Node.js processes that do nothing else.
   const times = (ours: number | undefined, theirs: number | undefined) => (ours !== undefined && theirs ? `${(ours / theirs).toFixed(2)}×` : '?');
@@ -141,6 +151,7 @@ export function explainFloors(floors: Floors, paracord: SideCpu, prosody: SideCp
     { name: 'floor: Paracord whole-path CPU per message (both nodes, both clients)', value: ours, unit: 'µs' },
     { name: 'floor: saturation if only the signatures cost CPU, ratio to Prosody', value: cryptoOnlyRate / prosody.saturation, unit: 'x' },
     { name: 'floor: idle RSS of Node.js with only the stack runtime', value: floors.bareNodeRssMb, unit: 'MB' },
+    ...(floors.bareNodePrivateMb !== undefined ? [{ name: 'floor: idle private memory (RssAnon) of Node.js with only the stack runtime', value: floors.bareNodePrivateMb, unit: 'MB' }] : []),
   ];
   return { lines, rows };
 }
