@@ -3,6 +3,7 @@
  * transaction, all or none, in order, delivered like single sends; bad input refused with
  * nothing stored.
  */
+import { connect } from 'node:net';
 import { beforeAll, describe, expect, it } from './helpers/fixtures.ts';
 import type { NodeProcess } from './helpers/node-process.ts';
 import { enc, eventually, messages, roomWithMembers, send } from './helpers/rooms.ts';
@@ -35,6 +36,42 @@ describe('sending several messages in one request', () => {
     await eventually(async () => expect(order(await messages(beta, roomId))).toEqual(expected));
     const shown = (await messages(beta, roomId)).filter((m) => ids.includes(m.event_id)).map((m) => m.body);
     expect(shown).toEqual(bodies);
+  });
+
+  it('notifies the UI of a batch in one chunk of its event stream', async () => {
+    // The admin event stream read raw: each HTTP chunk is one write of the stream.
+    const url = new URL(alpha.ready.admin_url);
+    const socket = connect(Number(url.port), url.hostname);
+    let raw = Buffer.alloc(0);
+    socket.on('data', (data: Buffer) => (raw = Buffer.concat([raw, data])));
+    socket.write(`GET /_paracord/admin/v1/events HTTP/1.1\r\nHost: ${url.host}\r\nAuthorization: Bearer ${alpha.adminToken}\r\n\r\n`);
+    const chunks = () => {
+      const text = raw.toString('latin1');
+      const found: string[] = [];
+      let at = text.indexOf('\r\n\r\n') + 4;
+      for (;;) {
+        const end = text.indexOf('\r\n', at);
+        if (end < 0) break;
+        const size = parseInt(text.slice(at, end), 16);
+        if (!(size > 0) || end + 2 + size + 2 > text.length) break;
+        found.push(text.slice(end + 2, end + 2 + size));
+        at = end + 2 + size + 2;
+      }
+      return found;
+    };
+    try {
+      await eventually(async () => expect(chunks().some((c) => c.includes(': connected'))).toBe(true));
+      const response = await batch(alpha, roomId, { messages: Array.from({ length: 30 }, (_, i) => ({ body: `streamed ${i}` })) });
+      expect(response.status, JSON.stringify(response.body)).toBe(200);
+      const ids: string[] = response.body.event_ids;
+      await eventually(async () => expect(ids.every((id) => chunks().some((c) => c.includes(id)))).toBe(true));
+      // The 30 room notifications (a later chunk tells of their delivery to beta).
+      const holding = chunks().filter((c) => c.includes('event: room') && ids.some((id) => c.includes(id)));
+      expect(holding).toHaveLength(1);
+      expect(ids.every((id) => holding[0]!.includes(`"event_id":"${id}"`))).toBe(true);
+    } finally {
+      socket.destroy();
+    }
   });
 
   it('a member server sends a batch through the host to everyone', async () => {
