@@ -158,8 +158,13 @@ export class EventIngest {
       throw new HttpError(413, 'content_too_large', `event content is ${contentBytes} bytes; at most ${MAX_EVENT_CONTENT_BYTES} are accepted`);
     }
     this.hooks.checkContent?.(envelope, contentBytes);
-    // A copy of an event already stored is acknowledged as before, quota or not (checkBeforeWrite).
-    if (this.quota && this.events.hashOf(envelope.event_id) === undefined) this.quota.check(this.payerOf(origin, requestOrigin), chargedBytes(envelope, contentBytes));
+    // A copy of an event already stored is acknowledged as before, quota or not (checkBeforeWrite):
+    // whether it is stored is asked only of an event the quota would refuse (a lookup per event less).
+    if (this.quota) {
+      const payer = this.payerOf(origin, requestOrigin);
+      const bytes = chargedBytes(envelope, contentBytes);
+      if (this.quota.exceeds(payer, bytes) && this.events.hashOf(envelope.event_id) === undefined) this.quota.check(payer, bytes);
+    }
     const signatures = envelope.signatures[origin] ?? {};
     const keyIds = Object.keys(signatures);
     if (keyIds.length === 0) throw forbidden('bad_event_signature', `event is not signed by its origin ${origin}`);
@@ -214,9 +219,11 @@ export class EventIngest {
   verifyAll(requestOrigin: string, raws: readonly unknown[]): Array<Promise<VerifiedEvent>> {
     const made: Array<Promise<VerifiedEvent>> = [];
     try {
-      this.events.readTogether(() => {
+      const verifyEach = () => {
         for (const raw of raws) made.push(this.verify(requestOrigin, raw));
-      });
+      };
+      // The quota's usage is read once per server for the whole batch (nothing is charged until the batch is stored).
+      this.events.readTogether(() => (this.quota ? this.quota.readingTogether(verifyEach) : verifyEach()));
     } catch (error) {
       // The read transaction failed to end: the caller gets this error, not the verifications.
       for (const verification of made) verification.catch(() => undefined);

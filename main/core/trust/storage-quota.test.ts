@@ -105,3 +105,38 @@ describe('StorageQuota limits (issue #37 item 8)', () => {
     expect(quota.view('q.test', noon).exceeded).toBe(null);
   });
 });
+
+describe('StorageQuota.readingTogether (a received batch checked before its signatures)', () => {
+  it('reads each server\'s usage once, answers as separate reads would, and forgets it after', () => {
+    const { db, quota } = quotaDb({ bytesPerDay: 1_000, totalBytes: 10_000 });
+    quota.charge('a.test', 900);
+    // Rows changed behind its back during the batch are not read again: one read per server...
+    const answers = quota.readingTogether(() => {
+      const first = [quota.exceeds('a.test', 50), quota.exceeds('a.test', 150)];
+      db.prepare("UPDATE peer_storage SET day_bytes = 0 WHERE server_name = 'a.test'").run();
+      return [...first, quota.exceeds('a.test', 150), quota.exceeds('b.test', 1_001)];
+    });
+    expect(answers).toEqual([false, true, true, true]);
+    // ...and read afresh after it.
+    expect(quota.exceeds('a.test', 150)).toBe(false);
+  });
+
+  it('sees a charge or a free made during it', () => {
+    const { quota } = quotaDb({ bytesPerDay: 1_000, totalBytes: 10_000 });
+    quota.readingTogether(() => {
+      expect(quota.exceeds('a.test', 500)).toBe(false);
+      quota.charge('a.test', 600);
+      expect(quota.exceeds('a.test', 500)).toBe(true);
+      quota.free('a.test', 600);
+    });
+  });
+
+  it('exceeds() refuses nothing and counts no refusal; check() does both', () => {
+    const { quota } = quotaDb({ bytesPerDay: 1_000, totalBytes: 10_000 });
+    quota.charge('a.test', 990);
+    expect(quota.exceeds('a.test', 20)).toBe(true);
+    expect(quota.view('a.test').refused_events).toBe(0);
+    expect(() => quota.check('a.test', 20)).toThrow(/quota/);
+    expect(quota.view('a.test').refused_events).toBe(1);
+  });
+});

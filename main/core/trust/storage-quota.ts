@@ -105,7 +105,15 @@ export class StorageQuota {
 
   private usage(server: string, now: number): { day: number; total: number } {
     const scope = this.scope;
-    if (!scope) return this.storedUsage(server, now);
+    if (!scope) {
+      if (!this.reads) return this.storedUsage(server, now);
+      let stored = this.reads.get(server);
+      if (!stored) {
+        stored = this.storedUsage(server, now);
+        this.reads.set(server, stored);
+      }
+      return stored;
+    }
     let stored = scope.stored.get(server);
     if (!stored) {
       stored = this.storedUsage(server, now);
@@ -119,6 +127,24 @@ export class StorageQuota {
     const row = this.getStmt.get(server);
     if (!row) return { day: 0, total: 0 };
     return { day: row.day === dayOf(now) ? row.day_bytes : 0, total: row.total_bytes };
+  }
+
+  /** Within readingTogether(): each server's stored usage as read once (nothing is written meanwhile). */
+  private reads: Map<string, { day: number; total: number }> | null = null;
+
+  /**
+   * Runs `read` (the checks a received batch makes before its signatures are verified, inside
+   * one read transaction) with each server's stored usage read once, not once per event: nothing
+   * is charged in between, so every check sees what it would have read itself.
+   */
+  readingTogether<T>(read: () => T): T {
+    if (this.reads || this.scope) return read();
+    this.reads = new Map();
+    try {
+      return read();
+    } finally {
+      this.reads = null;
+    }
   }
 
   /** Within coalescing(): each server's stored usage as read once, and the bytes charged since. */
@@ -144,18 +170,21 @@ export class StorageQuota {
     }
   }
 
+  /** Whether storing `bytes` more from `server` today would go over the daily quota (check() would throw); no side effect. */
+  exceeds(server: string, bytes: number, now = Date.now()): boolean {
+    return !this.isExempt(server) && this.usage(server, now).day + bytes > this.limits.bytesPerDay;
+  }
+
   /**
    * Throws 429 `quota_exceeded` when storing `bytes` more from `server` today would go over the
    * daily quota. Read-only: called before the signature check, and again in the storing transaction.
    */
   check(server: string, bytes: number, now = Date.now()): void {
-    if (this.isExempt(server)) return;
+    if (!this.exceeds(server, bytes, now)) return;
     const used = this.usage(server, now);
-    if (used.day + bytes > this.limits.bytesPerDay) {
-      const retryAfter = Math.max(1, Math.ceil(((dayOf(now) + 1) * DAY_MS - now) / 1000));
-      throw this.refuse(server, 'day', now, new HttpError(429, 'quota_exceeded',
-        `${server} stored ${used.day} bytes here today; its quota is ${this.limits.bytesPerDay} bytes per day (UTC): send the rest tomorrow`, { 'retry-after': String(retryAfter) }));
-    }
+    const retryAfter = Math.max(1, Math.ceil(((dayOf(now) + 1) * DAY_MS - now) / 1000));
+    throw this.refuse(server, 'day', now, new HttpError(429, 'quota_exceeded',
+      `${server} stored ${used.day} bytes here today; its quota is ${this.limits.bytesPerDay} bytes per day (UTC): send the rest tomorrow`, { 'retry-after': String(retryAfter) }));
   }
 
   /**
@@ -176,12 +205,14 @@ export class StorageQuota {
     if (this.isExempt(server)) return;
     if (this.scope) this.scope.pending.set(server, (this.scope.pending.get(server) ?? 0) + bytes);
     else this.chargeStmt.run({ server, day: dayOf(now), bytes, now });
+    this.reads?.delete(server);
   }
 
   /** Bytes of `server` no longer stored (held events purged or dropped). */
   free(server: string, bytes: number, now = Date.now()): void {
     if (bytes > 0) this.freeStmt.run(bytes, now, server);
     this.scope?.stored.delete(server);
+    this.reads?.delete(server);
   }
 
   view(server: string, now = Date.now()): PeerQuotaView {
