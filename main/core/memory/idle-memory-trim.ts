@@ -174,12 +174,8 @@ export class IdleMemoryTrim {
       this.log.warn({ event: 'memory_trim_code_pages_failed', error: (error as Error).message }, 'could not give back the program\'s code pages');
       return;
     }
-    this.codeReleases++;
     this.log.debug({ event: 'code_pages_released', ms: Date.now() - started, mb: Math.round(releasedKb / 102.4) / 10 }, 'gave the program\'s idle code pages back');
   }
-
-  /** Times the code pages were given back (for tests). */
-  codeReleases = 0;
 
   private trim(afterBurst: boolean): void {
     if (!this.collect) return;

@@ -104,22 +104,14 @@ export class StorageQuota {
   }
 
   private usage(server: string, now: number): { day: number; total: number } {
-    const scope = this.scope;
-    if (!scope) {
-      if (!this.reads) return this.storedUsage(server, now);
-      let stored = this.reads.get(server);
-      if (!stored) {
-        stored = this.storedUsage(server, now);
-        this.reads.set(server, stored);
-      }
-      return stored;
-    }
-    let stored = scope.stored.get(server);
+    // A batch's stored usage is read once per server (coalescing or readingTogether), else each time.
+    const cache = this.scope?.stored ?? this.reads;
+    let stored = cache?.get(server);
     if (!stored) {
       stored = this.storedUsage(server, now);
-      scope.stored.set(server, stored);
+      cache?.set(server, stored);
     }
-    const pending = scope.pending.get(server) ?? 0;
+    const pending = this.scope?.pending.get(server) ?? 0;
     return { day: stored.day + pending, total: stored.total + pending };
   }
 
