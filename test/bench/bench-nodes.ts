@@ -162,6 +162,39 @@ export function cpuPerUnit(before: CpuSnapshot, after: CpuSnapshot, units: numbe
   return `${us(total)} µs (${parts.join(', ')})`;
 }
 
+/** Context switches so far of every live thread (`name#tid`): voluntary (the thread waited) and involuntary (preempted). */
+export function switchesByThread(pid: number): Map<string, { voluntary: number; involuntary: number }> {
+  const byThread = new Map<string, { voluntary: number; involuntary: number }>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
+      const field = (name: string) => Number(new RegExp(`^${name}:\\s*(\\d+)$`, 'm').exec(status)?.[1] ?? 0);
+      byThread.set(`${/^Name:\s*(.*)$/m.exec(status)?.[1] ?? '?'}#${tid}`, { voluntary: field('voluntary_ctxt_switches'), involuntary: field('nonvoluntary_ctxt_switches') });
+    } catch {
+      // a thread that ended between the listing and the read
+    }
+  }
+  return byThread;
+}
+
+/** Context switches per unit of work between two `switchesByThread` readings, by thread name (live threads): total, then voluntary/involuntary per name. */
+export function switchesPerUnit(before: ReturnType<typeof switchesByThread>, after: ReturnType<typeof switchesByThread>, units: number): string {
+  const byName = new Map<string, { voluntary: number; involuntary: number }>();
+  let total = 0;
+  for (const [key, count] of after) {
+    const was = before.get(key) ?? { voluntary: 0, involuntary: 0 };
+    const name = key.slice(0, key.lastIndexOf('#'));
+    const sum = byName.get(name) ?? { voluntary: 0, involuntary: 0 };
+    sum.voluntary += count.voluntary - was.voluntary;
+    sum.involuntary += count.involuntary - was.involuntary;
+    total += count.voluntary - was.voluntary + count.involuntary - was.involuntary;
+    byName.set(name, sum);
+  }
+  const per = (n: number) => (n / units).toFixed(2);
+  const parts = [...byName].filter(([, n]) => n.voluntary + n.involuntary > 0).map(([name, n]) => `${name} ${per(n.voluntary)}/${per(n.involuntary)}`);
+  return `${per(total)} (voluntary/involuntary: ${parts.join(', ')})`;
+}
+
 /**
  * Run time so far of every live thread of a process (ns), from /proc/<pid>/task/<tid>/schedstat:
  * the scheduler's own count. /proc/<pid>/stat samples 10 ms ticks (this kernel has tick

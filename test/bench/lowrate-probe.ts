@@ -22,7 +22,7 @@
 import { spawn } from 'node:child_process';
 import { request } from 'undici';
 import WebSocket from 'ws';
-import { cpuByThread, cpuPerUnit, enc, peeredPair, percentile, runNs, watchRoomEvents } from './bench-nodes.ts';
+import { cpuByThread, cpuPerUnit, enc, peeredPair, percentile, runNs, switchesByThread, switchesPerUnit, watchRoomEvents } from './bench-nodes.ts';
 
 const rate = Number(process.argv[2] ?? 200);
 const seconds = Number(process.argv[3] ?? 10);
@@ -68,6 +68,8 @@ try {
   const b0 = cpuByThread(b.child.pid!);
   const ra0 = runNs(a.child.pid!);
   const rb0 = runNs(b.child.pid!);
+  const sa0 = switchesByThread(a.child.pid!);
+  const sb0 = switchesByThread(b.child.pid!);
   const total = rate * seconds;
   const tracer = process.env.PROBE_STRACE ? spawn('strace', [...(process.env.PROBE_STRACE_ARGS ?? '-c').split(' '), '-f', '-o', process.env.PROBE_STRACE, '-p', String(a.child.pid!)], { stdio: 'ignore' }) : undefined;
   if (tracer) await sleep(500);
@@ -90,6 +92,8 @@ try {
   const b1 = cpuByThread(b.child.pid!);
   const ra1 = runNs(a.child.pid!);
   const rb1 = runNs(b.child.pid!);
+  const sa1 = switchesByThread(a.child.pid!);
+  const sb1 = switchesByThread(b.child.pid!);
   const lat = sent.filter((s) => arrived.has(s.id)).map((s) => arrived.get(s.id)! - s.at);
   console.log(`${rate}/s for ${seconds} s: ${lat.length}/${total} arrived; p50 ${percentile(lat, 50).toFixed(2)} ms, p99 ${percentile(lat, 99).toFixed(2)} ms`);
   if (process.env.PROBE_SLOW) {
@@ -108,6 +112,7 @@ try {
   }
   console.log(`A: ${cpuPerUnit(a0, a1, total)}; run time (schedstat) ${((ra1 - ra0) / 1000 / total).toFixed(0)} µs`);
   console.log(`B: ${cpuPerUnit(b0, b1, total)}; run time (schedstat) ${((rb1 - rb0) / 1000 / total).toFixed(0)} µs`);
+  console.log(`wake-ups per message: A ${switchesPerUnit(sa0, sa1, total)}; B ${switchesPerUnit(sb0, sb1, total)}`);
   stop();
 } finally {
   await Promise.all([a.stop().catch(() => undefined), b.stop().catch(() => undefined)]);

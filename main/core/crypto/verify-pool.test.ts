@@ -111,7 +111,7 @@ describe('VerifyPool', () => {
     while (pool.stats.chunks === 0 && Date.now() < deadline) {
       const it = all[sent++ % all.length]!;
       expect(await pool.verify(it.signature, it.message, it.publicKey)).toBe(true);
-      if (pool.stats.inline + pool.stats.whileStarting === sent) await sleep(1);
+      if (pool.stats.inline + pool.stats.whileStarting === sent) await new Promise((resolve) => setImmediate(resolve));
     }
     expect(pool.stats.inline).toBeLessThan(sent);
     expect(pool.stats.chunks).toBeGreaterThan(0);
@@ -142,6 +142,34 @@ describe('VerifyPool', () => {
     }
     expect(pool.size).toBe(0);
     expect(pool.starts).toBe(0);
+  });
+
+  it('verifies a chat\'s rate here without starting a worker: small batches, a few requests read together now and then', async () => {
+    const pool = newPool(1);
+    const all = items(40);
+    // 200 messages/s for 2 s: a request's signature and its event every 5 ms, and every tenth
+    // time three requests read in one turn (six items).
+    for (let tick = 0; tick < 400; tick++) {
+      const batch = all.slice(tick % 30, (tick % 30) + (tick % 10 === 9 ? 6 : 2));
+      expect(await Promise.all(batch.map((it) => pool.verify(it.signature, it.message, it.publicKey)))).toEqual(batch.map((it) => it.expected));
+      await sleep(5);
+    }
+    expect(pool.starts).toBe(0);
+    expect(pool.stats.chunks).toBe(0);
+    // A batch larger than a chat's (a catch-up) starts the workers at once.
+    expect(await Promise.all(all.map((it) => pool.verify(it.signature, it.message, it.publicKey)))).toEqual(all.map((it) => it.expected));
+    expect(pool.starts).toBe(1);
+  });
+
+  it('starts its workers for a sustained rate of small batches above a chat\'s', async () => {
+    const pool = newPool(1);
+    const all = items(8);
+    // Eight items per turn, turn after turn (~a thousand messages a second and more).
+    for (let turn = 0; turn < 200 && pool.starts === 0; turn++) {
+      expect(await Promise.all(all.map((it) => pool.verify(it.signature, it.message, it.publicKey)))).toEqual(all.map((it) => it.expected));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(pool.starts).toBe(1);
   });
 
   it('stops its workers when idle and starts them again on the next load, answering correctly after the restart', async () => {

@@ -14,8 +14,8 @@
  * core, or the pool could not start one) it verifies inline.
  *
  * Workers cost memory (each is a V8 isolate with its own heap, ~14 MB of an idle node's RSS:
- * issue #17), so they run only while there is load: a few items at a time are verified here (see
- * INLINE_MAX_ITEMS), and the workers start when more arrive than that; workers that got nothing
+ * issue #17), so they run only while there is load: a chat's rate is verified here (see
+ * START_AT_ITEMS), and the workers start when more arrive than that; workers that got nothing
  * for IDLE_STOP_MS are stopped, and the next load starts them again. A worker gets chunks only
  * once it said it is loaded: until then the pool verifies here, a chunk at a time with I/O in
  * between, rather than leave a load waiting for the start-up of a thread (100–250 ms on this
@@ -66,6 +66,16 @@ const MAX_CHUNKS_PER_WORKER = 4;
 const INLINE_MAX_ITEMS = 2;
 const INLINE_WINDOW_MS = 10;
 const INLINE_PER_WINDOW = 6;
+/**
+ * With no worker running, what arrives is verified here as long as it is a chat's rate: at most
+ * START_AT_ITEMS at once and STOPPED_BUDGET_ITEMS per STOPPED_BUDGET_MS (~7 % of this VM's main
+ * thread). More starts the workers. At 200 messages/s (two verifications each, now and then a few
+ * requests read together) a receiver had started its worker for a batch of three, stopped it 3 s
+ * later and started it again: ~100 µs of CPU per message in threads that ended (issue #36).
+ */
+const START_AT_ITEMS = 24;
+const STOPPED_BUDGET_MS = 100;
+const STOPPED_BUDGET_ITEMS = 80;
 /** Workers that had nothing to do for this long are stopped (a load after that starts them again). */
 export const IDLE_STOP_MS = 3_000;
 
@@ -83,6 +93,29 @@ function defaultPoolSize(): number {
   const configured = process.env.PARACORD_VERIFY_WORKERS;
   if (configured !== undefined && /^\d+$/.test(configured)) return Math.min(Number(configured), 16);
   return Math.max(1, Math.min(4, availableParallelism() - 1));
+}
+
+/** At most `max` items per window of `windowMs` (fixed windows). */
+class ItemBudget {
+  private start = 0;
+  private used = 0;
+  private readonly windowMs: number;
+  private readonly max: number;
+  constructor(windowMs: number, max: number) {
+    this.windowMs = windowMs;
+    this.max = max;
+  }
+  /** Whether `count` more items fit the current window (and counts them if so). */
+  allows(count: number): boolean {
+    const now = performance.now();
+    if (now - this.start >= this.windowMs) {
+      this.start = now;
+      this.used = 0;
+    }
+    if (this.used + count > this.max) return false;
+    this.used += count;
+    return true;
+  }
 }
 
 /** A FIFO with O(1) removal from the front (Array#shift is O(n) on long queues). */
@@ -133,8 +166,10 @@ export class VerifyPool {
   starts = 0;
   /** Items verified on this thread because the workers were idle and there were few; chunks sent to workers; items verified here while the workers were starting. */
   readonly stats = { inline: 0, chunks: 0, whileStarting: 0 };
-  private inlineWindowStart = 0;
-  private inlineInWindow = 0;
+  /** Inline verification while workers run but are idle. */
+  private readonly inlineWindow = new ItemBudget(INLINE_WINDOW_MS, INLINE_PER_WINDOW);
+  /** Inline verification while no worker runs. */
+  private readonly stoppedWindow = new ItemBudget(STOPPED_BUDGET_MS, STOPPED_BUDGET_ITEMS);
 
   constructor(size = defaultPoolSize(), options: VerifyPoolOptions = {}) {
     this.targetSize = size;
@@ -235,7 +270,13 @@ export class VerifyPool {
   /** Sends chunks to the workers that have room, least loaded first. */
   private dispatch(): void {
     const queued = this.urgent.length + this.queue.length;
-    if (queued > 0 && queued <= INLINE_MAX_ITEMS && this.workers.every((w) => w.chunks.size === 0) && this.inlineAllowed(queued)) {
+    if (queued > 0 && this.workers.length === 0 && queued <= START_AT_ITEMS && this.stoppedWindow.allows(queued)) {
+      const items = [...this.urgent.drain(), ...this.queue.drain()];
+      this.stats.inline += items.length;
+      this.verifyHere(items);
+      return;
+    }
+    if (queued > 0 && queued <= INLINE_MAX_ITEMS && this.workers.length > 0 && this.workers.every((w) => w.chunks.size === 0) && this.inlineWindow.allows(queued)) {
       const items = [...this.urgent.drain(), ...this.queue.drain()];
       this.stats.inline += items.length;
       this.verifyHere(items);
@@ -285,18 +326,6 @@ export class VerifyPool {
       items.push(source.shift()!);
     }
     return items;
-  }
-
-  /** Whether `count` more items may be verified inline in the current window (and counts them). */
-  private inlineAllowed(count: number): boolean {
-    const now = performance.now();
-    if (now - this.inlineWindowStart >= INLINE_WINDOW_MS) {
-      this.inlineWindowStart = now;
-      this.inlineInWindow = 0;
-    }
-    if (this.inlineInWindow + count > INLINE_PER_WINDOW) return false;
-    this.inlineInWindow += count;
-    return true;
   }
 
   private send(target: PoolWorker, items: Pending[]): void {
