@@ -89,11 +89,11 @@ describe('VerifyPool', () => {
     await Promise.all(warm.map((it) => pool.verify(it.signature, it.message, it.publicKey)));
     await expect.poll(() => (pool as unknown as { workers: Array<{ ready: boolean }> }).workers[0]?.ready).toBe(true);
     const chunksBefore = pool.stats.chunks;
-    // Ten callbacks of one turn, as ten requests read in one poll of the sockets: each asks for
-    // two verifications, and the microtasks between them run (each request's own awaits).
-    const asked = items(20);
+    // Fifteen callbacks of one turn, as fifteen requests read in one poll of the sockets: each
+    // asks for two verifications, and the microtasks between them run (each request's own awaits).
+    const asked = items(30);
     const answers: Array<Promise<boolean>> = [];
-    for (let r = 0; r < 10; r++) {
+    for (let r = 0; r < 15; r++) {
       for (const it of asked.slice(r * 2, r * 2 + 2)) answers.push(pool.verify(it.signature, it.message, it.publicKey));
       await Promise.resolve();
     }
@@ -158,6 +158,41 @@ describe('VerifyPool', () => {
     expect(pool.stats.chunks).toBe(0);
     // A batch larger than a chat's (a catch-up) starts the workers at once.
     expect(await Promise.all(all.map((it) => pool.verify(it.signature, it.message, it.publicKey)))).toEqual(all.map((it) => it.expected));
+    expect(pool.starts).toBe(1);
+  });
+
+  it('sends a few long messages to the workers: the budget counts what hashing them costs, not how many they are', async () => {
+    const pool = newPool(1);
+    const long = Array.from({ length: 3 }, (_, i) => {
+      const message = Buffer.alloc(64 * 1024, i + 1);
+      return { message, signature: sign(message, pair.secretKey) };
+    });
+    expect(await Promise.all(long.map((it) => pool.verify(it.signature, it.message, pair.publicKey)))).toEqual([true, true, true]);
+    expect(pool.starts).toBe(1);
+    expect(pool.stats.inline).toBe(0);
+  });
+
+  it('lets its workers stop after a catch-up when only a chat\'s rate follows (that is not counted as their use)', async () => {
+    const pool = newPool(1, { idleStopMs: 1000 });
+    const catchUp = items(200);
+    const check = async () => expect(await Promise.all(catchUp.map((it) => pool.verify(it.signature, it.message, it.publicKey)))).toEqual(catchUp.map((it) => it.expected));
+    await check(); // starts the worker (verified here meanwhile)
+    await expect.poll(() => (pool as unknown as { workers: Array<{ ready: boolean }> }).workers[0]?.ready).toBe(true);
+    await check(); // the catch-up, by the worker
+    const chunks = pool.stats.chunks;
+    expect(chunks).toBeGreaterThan(0);
+    const chat = items(6);
+    for (let tick = 0; tick < 600 && pool.size > 0; tick++) {
+      const batch = chat.slice(0, tick % 10 === 9 ? 6 : 2);
+      expect(await Promise.all(batch.map((it) => pool.verify(it.signature, it.message, it.publicKey)))).toEqual(batch.map((it) => it.expected));
+      await sleep(5);
+    }
+    expect(pool.size).toBe(0);
+    expect(pool.starts).toBe(1);
+    // From then on a chat's rate is verified here.
+    const inline = pool.stats.inline;
+    for (const it of chat) expect(await pool.verify(it.signature, it.message, it.publicKey)).toBe(it.expected);
+    expect(pool.stats.inline).toBe(inline + chat.length);
     expect(pool.starts).toBe(1);
   });
 

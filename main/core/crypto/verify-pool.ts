@@ -15,7 +15,7 @@
  *
  * Workers cost memory (each is a V8 isolate with its own heap, ~14 MB of an idle node's RSS:
  * issue #17), so they run only while there is load: a chat's rate is verified here (see
- * START_AT_ITEMS), and the workers start when more arrive than that; workers that got nothing
+ * CHAT_RATE), and the workers start when more arrive than that; workers that got nothing
  * for IDLE_STOP_MS are stopped, and the next load starts them again. A worker gets chunks only
  * once it said it is loaded: until then the pool verifies here, a chunk at a time with I/O in
  * between, rather than leave a load waiting for the start-up of a thread (100–250 ms on this
@@ -57,25 +57,26 @@ interface PoolWorker {
 const CHUNK_ITEMS = 50;
 const MAX_CHUNKS_PER_WORKER = 4;
 /**
- * With every worker idle (or none started), this few items are verified here instead (issue #17):
- * a round trip to a worker costs about as much main-thread time as one verification, plus two
- * thread wake-ups, which on a busy machine made most of the latency of a lone message. At most
- * INLINE_PER_WINDOW items per INLINE_WINDOW_MS (a few percent of the main thread): under load, say
- * many single-event requests at once, the work goes to the workers as before.
+ * A chat's rate (issues #17, #36): while no worker runs, what arrives at it is verified here, and
+ * while workers run it does not count as their use, so they stop 3 s after the last load. At 200
+ * messages/s a receiver had started its worker whenever a few requests were read together,
+ * stopped it 3 s later and started it again (~100 µs of CPU per message in threads that ended).
+ * Items are counted in cost units (one per signature, one more per `unitBytes` of message: hashing
+ * a 64 KB event costs several small verifications): a dispatch of at most `maxUnits` while a
+ * token bucket (`unitsPerSecond`, bursts of `burstUnits`) allows it — at ~70–110 µs
+ * a unit, at most ~6 % of this VM's main thread sustained and ~10 ms in any 100 ms. Anything more
+ * goes to the workers (started if none runs), so a peer cannot turn the main thread into the
+ * verifier.
  */
-const INLINE_MAX_ITEMS = 2;
-const INLINE_WINDOW_MS = 10;
-const INLINE_PER_WINDOW = 6;
+const CHAT_RATE = { unitBytes: 8192, maxUnits: 24, unitsPerSecond: 600, burstUnits: 32 } as const;
 /**
- * With no worker running, what arrives is verified here as long as it is a chat's rate: at most
- * START_AT_ITEMS at once and STOPPED_BUDGET_ITEMS per STOPPED_BUDGET_MS (~7 % of this VM's main
- * thread). More starts the workers. At 200 messages/s (two verifications each, now and then a few
- * requests read together) a receiver had started its worker for a batch of three, stopped it 3 s
- * later and started it again: ~100 µs of CPU per message in threads that ended (issue #36).
+ * While workers run but are idle, a lone request's items (a signature and its event) are verified
+ * here (issue #17): a round trip to a worker costs about as much main-thread time as one
+ * verification, plus two thread wake-ups, which on a busy machine made most of the latency of a
+ * lone message. At most `perWindow` items per `windowMs` (a few percent of the main thread):
+ * under load the work goes to the workers.
  */
-const START_AT_ITEMS = 24;
-const STOPPED_BUDGET_MS = 100;
-const STOPPED_BUDGET_ITEMS = 80;
+const LONE = { maxItems: 2, windowMs: 10, perWindow: 6 } as const;
 /** Workers that had nothing to do for this long are stopped (a load after that starts them again). */
 export const IDLE_STOP_MS = 3_000;
 
@@ -95,27 +96,31 @@ function defaultPoolSize(): number {
   return Math.max(1, Math.min(4, availableParallelism() - 1));
 }
 
-/** At most `max` items per window of `windowMs` (fixed windows). */
-class ItemBudget {
-  private start = 0;
-  private used = 0;
-  private readonly windowMs: number;
-  private readonly max: number;
-  constructor(windowMs: number, max: number) {
-    this.windowMs = windowMs;
-    this.max = max;
+/** A token bucket of cost units: `perSecond` sustained, `burst` at once. */
+class CostBudget {
+  private tokens: number;
+  private at = performance.now();
+  private readonly perSecond: number;
+  private readonly burst: number;
+  constructor(perSecond: number, burst: number) {
+    this.perSecond = perSecond;
+    this.burst = burst;
+    this.tokens = burst;
   }
-  /** Whether `count` more items fit the current window (and counts them if so). */
-  allows(count: number): boolean {
+  /** Whether `units` more fit now (and takes them if so). */
+  allows(units: number): boolean {
     const now = performance.now();
-    if (now - this.start >= this.windowMs) {
-      this.start = now;
-      this.used = 0;
-    }
-    if (this.used + count > this.max) return false;
-    this.used += count;
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.at) * this.perSecond) / 1000);
+    this.at = now;
+    if (units > this.tokens) return false;
+    this.tokens -= units;
     return true;
   }
+}
+
+/** What an item costs here, in units of one small verification (hashing a long message costs more). */
+function costUnits(item: Pending): number {
+  return 1 + Math.floor(item.message.length / CHAT_RATE.unitBytes);
 }
 
 /** A FIFO with O(1) removal from the front (Array#shift is O(n) on long queues). */
@@ -137,6 +142,10 @@ class Fifo<T> {
       this.head = 0;
     }
     return item;
+  }
+  /** Calls `each` on the queued items in order until it returns false. */
+  forEachWhile(each: (item: T) => boolean): void {
+    for (let i = this.head; i < this.items.length; i++) if (!each(this.items[i]!)) return;
   }
   peek(): T | undefined {
     return this.head < this.items.length ? this.items[this.head] : undefined;
@@ -164,12 +173,12 @@ export class VerifyPool {
   private idleTimer: NodeJS.Timeout | null = null;
   /** Times workers were started (for tests and the log). */
   starts = 0;
-  /** Items verified on this thread because the workers were idle and there were few; chunks sent to workers; items verified here while the workers were starting. */
+  /** Items (verifications and signatures) made on this thread at a chat's rate or for a lone request; chunks sent to workers; items made here while the workers were starting. */
   readonly stats = { inline: 0, chunks: 0, whileStarting: 0 };
-  /** Inline verification while workers run but are idle. */
-  private readonly inlineWindow = new ItemBudget(INLINE_WINDOW_MS, INLINE_PER_WINDOW);
-  /** Inline verification while no worker runs. */
-  private readonly stoppedWindow = new ItemBudget(STOPPED_BUDGET_MS, STOPPED_BUDGET_ITEMS);
+  /** A chat's rate (see CHAT_RATE.maxUnits). */
+  private readonly inlineBudget = new CostBudget(CHAT_RATE.unitsPerSecond, CHAT_RATE.burstUnits);
+  /** Lone requests while workers run (see LONE.maxItems): a bucket of LONE.perWindow refilled every LONE.windowMs. */
+  private readonly loneWindow = new CostBudget((LONE.perWindow * 1000) / LONE.windowMs, LONE.perWindow);
 
   constructor(size = defaultPoolSize(), options: VerifyPoolOptions = {}) {
     this.targetSize = size;
@@ -270,20 +279,19 @@ export class VerifyPool {
   /** Sends chunks to the workers that have room, least loaded first. */
   private dispatch(): void {
     const queued = this.urgent.length + this.queue.length;
-    if (queued > 0 && this.workers.length === 0 && queued <= START_AT_ITEMS && this.stoppedWindow.allows(queued)) {
-      const items = [...this.urgent.drain(), ...this.queue.drain()];
-      this.stats.inline += items.length;
-      this.verifyHere(items);
+    // A chat's rate: few items, within the budget (which counts what arrives, wherever it goes).
+    const chatRate = queued > 0 && queued <= CHAT_RATE.maxUnits && this.withinInlineBudget();
+    if (chatRate && this.workers.length === 0) {
+      this.verifyAllHere();
       return;
     }
-    if (queued > 0 && queued <= INLINE_MAX_ITEMS && this.workers.length > 0 && this.workers.every((w) => w.chunks.size === 0) && this.inlineWindow.allows(queued)) {
-      const items = [...this.urgent.drain(), ...this.queue.drain()];
-      this.stats.inline += items.length;
-      this.verifyHere(items);
+    // Workers running and idle: a lone request's items here (no thread round trip for it).
+    if (queued > 0 && queued <= LONE.maxItems && this.workers.length > 0 && this.workers.every((w) => w.ready && w.chunks.size === 0) && this.loneWindow.allows(queued)) {
+      this.verifyAllHere();
       return;
     }
     if (queued > 0 && this.workers.length === 0) {
-      // More than a few: the workers start (on first use, or again after they were stopped when idle).
+      // More than a chat's rate: the workers start (on first use, or again after they were stopped when idle).
       if (this.canStart) this.start();
       if (this.workers.length === 0) {
         this.verifyHere([...this.urgent.drain(), ...this.queue.drain()]);
@@ -310,8 +318,24 @@ export class VerifyPool {
       let target: PoolWorker | undefined;
       for (const w of this.workers) if (w.ready && w.chunks.size < MAX_CHUNKS_PER_WORKER && (!target || w.chunks.size < target.chunks.size)) target = w;
       if (!target) return; // every worker is busy: the next answer dispatches again
-      this.send(target, this.takeChunk());
+      // A chat's rate does not count as the workers' use: they stop 3 s after the last load.
+      this.send(target, this.takeChunk(), !chatRate);
     }
+  }
+
+  private verifyAllHere(): void {
+    const items = [...this.urgent.drain(), ...this.queue.drain()];
+    this.stats.inline += items.length;
+    this.verifyHere(items);
+  }
+
+  /** Whether what is queued is at most CHAT_RATE.maxUnits and fits the budget (taken from it if so). */
+  private withinInlineBudget(): boolean {
+    let units = 0;
+    const add = (item: Pending) => (units += costUnits(item)) <= CHAT_RATE.maxUnits;
+    this.urgent.forEachWhile(add);
+    if (units <= CHAT_RATE.maxUnits) this.queue.forEachWhile(add);
+    return units <= CHAT_RATE.maxUnits && this.inlineBudget.allows(units);
   }
 
   /** Up to CHUNK_ITEMS queued items of one kind (and, for signing, one key), urgent ones first. */
@@ -328,8 +352,9 @@ export class VerifyPool {
     return items;
   }
 
-  private send(target: PoolWorker, items: Pending[]): void {
-    this.lastUsedAt = Date.now();
+  /** `use`: whether this counts as the workers' use (keeps them from being stopped when idle). */
+  private send(target: PoolWorker, items: Pending[], use: boolean): void {
+    if (use) this.lastUsedAt = Date.now();
     const first = items[0]!;
     const header = first.kind === 'verify' ? ITEM_HEADER_BYTES : SIGN_ITEM_HEADER_BYTES;
     let bytes = 0;
