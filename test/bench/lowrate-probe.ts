@@ -23,7 +23,7 @@
 import { spawn } from 'node:child_process';
 import { request } from 'undici';
 import WebSocket from 'ws';
-import { cpuByThread, cpuPerUnit, enc, peeredPair, percentile, runNs, switchesByThread, switchesPerUnit, watchRoomEvents } from './bench-nodes.ts';
+import { cpuByThread, cpuPerUnit, enc, peeredPair, percentile, rssMb, runNs, switchesByThread, switchesPerUnit, watchRoomEvents } from './bench-nodes.ts';
 
 const rate = Number(process.argv[2] ?? 200);
 const seconds = Number(process.argv[3] ?? 10);
@@ -107,6 +107,7 @@ try {
   const b1 = cpuByThread(b.child.pid!);
   const ra1 = runNs(a.child.pid!);
   const rb1 = runNs(b.child.pid!);
+  const rss = { a: rssMb(a.child.pid!), b: rssMb(b.child.pid!) };
   const sa1 = switchesByThread(a.child.pid!);
   const sb1 = switchesByThread(b.child.pid!);
   const lat = sent.filter((s) => arrived.has(s.id)).map((s) => arrived.get(s.id)! - s.at);
@@ -127,6 +128,7 @@ try {
   }
   console.log(`A: ${cpuPerUnit(a0, a1, total)}; run time (schedstat) ${((ra1 - ra0) / 1000 / total).toFixed(0)} µs`);
   console.log(`B: ${cpuPerUnit(b0, b1, total)}; run time (schedstat) ${((rb1 - rb0) / 1000 / total).toFixed(0)} µs`);
+  console.log(`RSS at the end of the run: A ${rss.a.toFixed(1)} MB, B ${rss.b.toFixed(1)} MB`);
   console.log(`wake-ups per message: A ${switchesPerUnit(sa0, sa1, total)}; B ${switchesPerUnit(sb0, sb1, total)}`);
   stop();
 } finally {
