@@ -2,14 +2,17 @@
  * Development probe (issue #17): where two nodes' CPU goes per message at a steady low rate, and
  * which messages were slow. Two real nodes over plain HTTP; A's user sends single messages
  * (`POST /rooms/{room}/messages`) at RATE per second for SECONDS; B's client listens on its event
- * stream. Prints the latency p50/p99 and the CPU µs per message of each thread (by name) of A
- * and of B, and of each process by the scheduler's run time (schedstat) beside the ticks.
+ * stream. Prints the latency p50/p99, the CPU µs per message of each thread (by name) of A
+ * and of B and of each process by the scheduler's run time (schedstat) beside the ticks, the
+ * context switches per message of each thread, both nodes' RSS at the end, and the probe's own
+ * event-loop stalls (so a slow message is not blamed on the nodes when the probe itself stalled).
  *
- *   node --experimental-strip-types --no-warnings test/bench/lowrate-probe.ts [rate] [seconds]
+ *   node --no-warnings test/bench/lowrate-probe.ts [rate] [seconds]
  *
  * after `npm run build`. Environment:
  * - PARACORD_NODE_FLAGS: V8/Node flags for both nodes (e.g. `--cpu-prof --cpu-prof-dir=DIR`);
- * - PROBE_SLOW=ms: lists the messages slower than that (send time into the run: latency);
+ * - PROBE_SLOW=ms: lists the messages slower than that (send time into the run: latency, and with
+ *   PROBE_STREAM how long A took to answer the send: a stall of A shows in both);
  * - PROBE_STREAM=1: A's client sends over the admin stream (one WebSocket frame per message, as
  *   `npm run bench -- --vs prosody` does) instead of one HTTP request per message;
  * - PROBE_WARM=n: warm-up messages before the run (default 300, one at a time 5 ms apart);
@@ -35,7 +38,7 @@ try {
   const stop = await watchRoomEvents(b, (id, at) => arrived.set(id, at));
   const url = `${a.ready.admin_url}/_paracord/admin/v1/rooms/${enc(roomId)}/messages`;
   const headers = { authorization: `Bearer ${a.adminToken}`, 'content-type': 'application/json' };
-  const sendHttp = async (i: number) => {
+  const sendHttp = async (i: number): Promise<{ id: string; at: number; ackedAt?: number }> => {
     const at = performance.now();
     const r = await request(url, { method: 'POST', headers, body: JSON.stringify({ body: `m ${i}` }) });
     const { event_id: id } = (await r.body.json()) as { event_id: string };
@@ -55,7 +58,7 @@ try {
     send = (i: number) =>
       new Promise((resolve) => {
         const at = performance.now();
-        waiting.set(i, (id) => resolve({ id, at }));
+        waiting.set(i, (id) => resolve({ id, at, ackedAt: performance.now() }));
         ws.send(JSON.stringify({ id: i, op: 'sendMessage', input: { room_id: roomId, body: `m ${i}` } }));
       });
   }
@@ -88,9 +91,17 @@ try {
   const total = rate * seconds;
   const tracer = process.env.PROBE_STRACE ? spawn('strace', [...(process.env.PROBE_STRACE_ARGS ?? '-c').split(' '), '-f', '-o', process.env.PROBE_STRACE, '-p', String(a.child.pid!)], { stdio: 'ignore' }) : undefined;
   if (tracer) await sleep(500);
+  // The probe's own stalls (its client receives the events and times them): gaps of a 2 ms timer.
+  const stalls: Array<{ at: number; ms: number }> = [];
+  let tickAt = performance.now();
+  const ticker = setInterval(() => {
+    const now = performance.now();
+    if (now - tickAt > 15) stalls.push({ at: tickAt, ms: now - tickAt });
+    tickAt = now;
+  }, 2);
   const begun = performance.now();
   if (process.env.PROBE_CLOCK) console.log('run started at monotonic µs', Number(process.hrtime.bigint() / 1000n));
-  const sends: Array<Promise<{ id: string; at: number }>> = [];
+  const sends: Array<Promise<{ id: string; at: number; ackedAt?: number }>> = [];
   for (let i = 0; i < total; i++) {
     const wait = begun + (i * 1000) / rate - performance.now();
     if (wait > 0) await sleep(wait);
@@ -112,9 +123,12 @@ try {
   const sb1 = switchesByThread(b.child.pid!);
   const lat = sent.filter((s) => arrived.has(s.id)).map((s) => arrived.get(s.id)! - s.at);
   console.log(`${rate}/s for ${seconds} s: ${lat.length}/${total} arrived; p50 ${percentile(lat, 50).toFixed(2)} ms, p99 ${percentile(lat, 99).toFixed(2)} ms`);
+  clearInterval(ticker);
+  console.log(`the probe's own event loop stalled ${stalls.length} times over 15 ms during the run${stalls.length ? `: ${stalls.map((st) => `${((st.at - begun) / 1000).toFixed(2)}s:${st.ms.toFixed(0)}`).join(' ')}` : ''}`);
   if (process.env.PROBE_SLOW) {
     const slow = sent.filter((s) => arrived.has(s.id) && arrived.get(s.id)! - s.at > Number(process.env.PROBE_SLOW));
-    console.log(`over ${process.env.PROBE_SLOW} ms:`, slow.map((s) => `${((s.at - begun) / 1000).toFixed(2)}s:${(arrived.get(s.id)! - s.at).toFixed(0)}`).join(' '));
+    // With PROBE_STREAM, /n is how long A took to answer the send (stored on A): a stall on A shows there too.
+    console.log(`over ${process.env.PROBE_SLOW} ms (sent at: latency${process.env.PROBE_STREAM ? '/A\'s answer' : ''}):`, slow.map((s) => `${((s.at - begun) / 1000).toFixed(2)}s:${(arrived.get(s.id)! - s.at).toFixed(0)}${s.ackedAt === undefined ? '' : `/${(s.ackedAt - s.at).toFixed(0)}`}`).join(' '));
   }
   if (process.env.PROBE_GREP) {
     const re = new RegExp(process.env.PROBE_GREP);
