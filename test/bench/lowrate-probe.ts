@@ -4,7 +4,8 @@
  * (`POST /rooms/{room}/messages`) at RATE per second for SECONDS; B's client listens on its event
  * stream. Prints the latency p50/p99, the CPU µs per message of each thread (by name) of A
  * and of B and of each process by the scheduler's run time (schedstat) beside the ticks, the
- * context switches per message of each thread, both nodes' RSS at the end, and the probe's own
+ * context switches per message of each thread, both nodes' garbage collections during the run (by
+ * kind, from their `/metrics`) and RSS at the end, and the probe's own
  * event-loop stalls (so a slow message is not blamed on the nodes when the probe itself stalled).
  *
  *   node --no-warnings test/bench/lowrate-probe.ts [rate] [seconds]
@@ -26,12 +27,26 @@
 import { spawn } from 'node:child_process';
 import { request } from 'undici';
 import WebSocket from 'ws';
+import type { NodeProcess } from '../helpers/node-process.ts';
 import { cpuByThread, cpuPerUnit, enc, peeredPair, percentile, rssMb, runNs, switchesByThread, switchesPerUnit, watchRoomEvents } from './bench-nodes.ts';
 
 const rate = Number(process.argv[2] ?? 200);
 const seconds = Number(process.argv[3] ?? 10);
 const warmUp = Number(process.env.PROBE_WARM ?? 300);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** A node's garbage collections so far by kind, from its `/metrics` (prom-client's GC histogram). */
+async function gcPauses(node: NodeProcess): Promise<Map<string, { count: number; seconds: number; over10ms: number }>> {
+  const text = await (await fetch(`${node.ready.admin_url}/metrics`, { headers: { authorization: `Bearer ${node.adminToken}` } })).text();
+  const byKind = new Map<string, { count: number; seconds: number; over10ms: number }>();
+  const entry = (kind: string) => byKind.get(kind) ?? byKind.set(kind, { count: 0, seconds: 0, over10ms: 0 }).get(kind)!;
+  for (const m of text.matchAll(/^nodejs_gc_duration_seconds_(count|sum)\{kind="(\w+)"\} ([0-9.e+-]+)$/gm)) {
+    if (m[1] === 'count') entry(m[2]!).count = Number(m[3]);
+    else entry(m[2]!).seconds = Number(m[3]);
+  }
+  for (const m of text.matchAll(/^nodejs_gc_duration_seconds_bucket\{le="0.01",kind="(\w+)"\} ([0-9.e+-]+)$/gm)) entry(m[1]!).over10ms = -Number(m[2]);
+  for (const v of byKind.values()) v.over10ms += v.count;
+  return byKind;
+}
 const { a, b, roomId } = await peeredPair();
 try {
   const arrived = new Map<string, number>();
@@ -91,6 +106,7 @@ try {
   const total = rate * seconds;
   const tracer = process.env.PROBE_STRACE ? spawn('strace', [...(process.env.PROBE_STRACE_ARGS ?? '-c').split(' '), '-f', '-o', process.env.PROBE_STRACE, '-p', String(a.child.pid!)], { stdio: 'ignore' }) : undefined;
   if (tracer) await sleep(500);
+  const gc0 = { a: await gcPauses(a), b: await gcPauses(b) };
   // The probe's own stalls (its client receives the events and times them): gaps of a 2 ms timer.
   const stalls: Array<{ at: number; ms: number }> = [];
   let tickAt = performance.now();
@@ -124,6 +140,14 @@ try {
   const lat = sent.filter((s) => arrived.has(s.id)).map((s) => arrived.get(s.id)! - s.at);
   console.log(`${rate}/s for ${seconds} s: ${lat.length}/${total} arrived; p50 ${percentile(lat, 50).toFixed(2)} ms, p99 ${percentile(lat, 99).toFixed(2)} ms`);
   clearInterval(ticker);
+  const gc1 = { a: await gcPauses(a), b: await gcPauses(b) };
+  for (const node of ['a', 'b'] as const) {
+    const kinds = [...gc1[node]].map(([kind, v]) => {
+      const was = gc0[node].get(kind) ?? { count: 0, seconds: 0, over10ms: 0 };
+      return `${kind} ${v.count - was.count} (${((v.seconds - was.seconds) * 1000).toFixed(0)} ms, ${v.over10ms - was.over10ms} over 10 ms)`;
+    });
+    console.log(`${node.toUpperCase()}'s garbage collections during the run: ${kinds.join(', ') || 'none'}`);
+  }
   console.log(`the probe's own event loop stalled ${stalls.length} times over 15 ms during the run${stalls.length ? `: ${stalls.map((st) => `${((st.at - begun) / 1000).toFixed(2)}s:${st.ms.toFixed(0)}`).join(' ')}` : ''}`);
   if (process.env.PROBE_SLOW) {
     const slow = sent.filter((s) => arrived.has(s.id) && arrived.get(s.id)! - s.at > Number(process.env.PROBE_SLOW));
