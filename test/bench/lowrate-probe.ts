@@ -17,7 +17,8 @@
  * - PROBE_STREAM=1: A's client sends over the admin stream (one WebSocket frame per message, as
  *   `npm run bench -- --vs prosody` does) instead of one HTTP request per message;
  * - PROBE_WARM=n: warm-up messages before the run (default 300, one at a time 5 ms apart);
- * - PROBE_BURST=n: n messages pipelined right before the run, then PROBE_BURST_GAP ms (500);
+ * - PROBE_BURST=n: n messages pipelined right before the run; once B's stream has them all,
+ *   PROBE_BURST_GAP ms (500) before the run starts;
  * - PROBE_CLOCK=1: prints the run's start on the monotonic clock (µs), the clock of CPU profiles;
  * - PROBE_STRACE=file: traces A's system calls during the run into that file (`strace -f`, with
  *   PROBE_STRACE_ARGS or `-c`: a count per call; e.g. `-tt -e trace=pwrite64,fdatasync` for each);
@@ -87,14 +88,21 @@ try {
   // (default 500), as the Prosody comparison's 200 msg/s phase follows its saturation phase.
   const burst = Number(process.env.PROBE_BURST ?? 0);
   if (burst > 0) {
-    const inFlight = new Set<Promise<unknown>>();
+    const inFlight = new Set<Promise<{ id: string }>>();
+    const ids: string[] = [];
     for (let i = 0; i < burst; i++) {
       const p = send(1_000_000 + i);
       inFlight.add(p);
-      void p.then(() => inFlight.delete(p));
+      void p.then(({ id }) => {
+        ids.push(id);
+        inFlight.delete(p);
+      });
       if (inFlight.size >= 256) await Promise.race(inFlight);
     }
     await Promise.all(inFlight);
+    // As the Prosody comparison: every message of the burst on B's stream, then the gap.
+    const until = performance.now() + 120_000;
+    while (ids.some((id) => !arrived.has(id)) && performance.now() < until) await sleep(10);
     await sleep(Number(process.env.PROBE_BURST_GAP ?? 500));
   }
   const a0 = cpuByThread(a.child.pid!);
