@@ -24,6 +24,7 @@
 import { hash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { RateLimiter, type RateLimit } from '../trust/rate-limiter.ts';
 import { sign as signInline, verify as verifyInline } from './ed25519.ts';
 import { HASH_BYTES, ITEM_HEADER_BYTES, PUBLIC_KEY_BYTES, SIGNATURE_BYTES, SIGN_ITEM_HEADER_BYTES } from './verify-chunk.ts';
 
@@ -77,6 +78,8 @@ const CHAT_RATE = { unitBytes: 8192, maxUnits: 24, unitsPerSecond: 600, burstUni
  * under load the work goes to the workers.
  */
 const LONE = { maxItems: 2, windowMs: 10, perWindow: 6 } as const;
+const CHAT_RATE_LIMIT: RateLimit = { per_second: CHAT_RATE.unitsPerSecond, burst: CHAT_RATE.burstUnits };
+const LONE_LIMIT: RateLimit = { per_second: (LONE.perWindow * 1000) / LONE.windowMs, burst: LONE.perWindow };
 /** Workers that had nothing to do for this long are stopped (a load after that starts them again). */
 export const IDLE_STOP_MS = 3_000;
 
@@ -94,28 +97,6 @@ function defaultPoolSize(): number {
   const configured = process.env.PARACORD_VERIFY_WORKERS;
   if (configured !== undefined && /^\d+$/.test(configured)) return Math.min(Number(configured), 16);
   return Math.max(1, Math.min(4, availableParallelism() - 1));
-}
-
-/** A token bucket of cost units: `perSecond` sustained, `burst` at once. */
-class CostBudget {
-  private tokens: number;
-  private at = performance.now();
-  private readonly perSecond: number;
-  private readonly burst: number;
-  constructor(perSecond: number, burst: number) {
-    this.perSecond = perSecond;
-    this.burst = burst;
-    this.tokens = burst;
-  }
-  /** Whether `units` more fit now (and takes them if so). */
-  allows(units: number): boolean {
-    const now = performance.now();
-    this.tokens = Math.min(this.burst, this.tokens + ((now - this.at) * this.perSecond) / 1000);
-    this.at = now;
-    if (units > this.tokens) return false;
-    this.tokens -= units;
-    return true;
-  }
 }
 
 /** What an item costs here, in units of one small verification (hashing a long message costs more). */
@@ -175,10 +156,8 @@ export class VerifyPool {
   starts = 0;
   /** Items (verifications and signatures) made on this thread at a chat's rate or for a lone request; chunks sent to workers; items made here while the workers were starting. */
   readonly stats = { inline: 0, chunks: 0, whileStarting: 0 };
-  /** A chat's rate (see CHAT_RATE.maxUnits). */
-  private readonly inlineBudget = new CostBudget(CHAT_RATE.unitsPerSecond, CHAT_RATE.burstUnits);
-  /** Lone requests while workers run (see LONE.maxItems): a bucket of LONE.perWindow refilled every LONE.windowMs. */
-  private readonly loneWindow = new CostBudget((LONE.perWindow * 1000) / LONE.windowMs, LONE.perWindow);
+  /** The token buckets of what is verified here: a chat's rate (CHAT_RATE) and lone requests while workers run (LONE). */
+  private readonly inlineBudgets = new RateLimiter({ maxBuckets: 2 });
 
   constructor(size = defaultPoolSize(), options: VerifyPoolOptions = {}) {
     this.targetSize = size;
@@ -279,14 +258,15 @@ export class VerifyPool {
   /** Sends chunks to the workers that have room, least loaded first. */
   private dispatch(): void {
     const queued = this.urgent.length + this.queue.length;
-    // A chat's rate: few items, within the budget (which counts what arrives, wherever it goes).
-    const chatRate = queued > 0 && queued <= CHAT_RATE.maxUnits && this.withinInlineBudget();
+    // A chat's rate: few items while no worker is busy, within the budget (which counts what
+    // arrives, wherever it goes; items waiting behind busy workers are load, and not charged again).
+    const chatRate = queued > 0 && queued <= CHAT_RATE.maxUnits && this.workers.every((w) => w.chunks.size === 0) && this.withinInlineBudget();
     if (chatRate && this.workers.length === 0) {
       this.verifyAllHere();
       return;
     }
     // Workers running and idle: a lone request's items here (no thread round trip for it).
-    if (queued > 0 && queued <= LONE.maxItems && this.workers.length > 0 && this.workers.every((w) => w.ready && w.chunks.size === 0) && this.loneWindow.allows(queued)) {
+    if (queued > 0 && queued <= LONE.maxItems && this.workers.length > 0 && this.workers.every((w) => w.ready && w.chunks.size === 0) && this.inlineBudgets.take('lone', LONE_LIMIT, performance.now(), queued).ok) {
       this.verifyAllHere();
       return;
     }
@@ -294,7 +274,7 @@ export class VerifyPool {
       // More than a chat's rate: the workers start (on first use, or again after they were stopped when idle).
       if (this.canStart) this.start();
       if (this.workers.length === 0) {
-        this.verifyHere([...this.urgent.drain(), ...this.queue.drain()]);
+        this.verifyHere(this.drainAll());
         return;
       }
     }
@@ -323,8 +303,12 @@ export class VerifyPool {
     }
   }
 
+  private drainAll(): Pending[] {
+    return [...this.urgent.drain(), ...this.queue.drain()];
+  }
+
   private verifyAllHere(): void {
-    const items = [...this.urgent.drain(), ...this.queue.drain()];
+    const items = this.drainAll();
     this.stats.inline += items.length;
     this.verifyHere(items);
   }
@@ -335,7 +319,7 @@ export class VerifyPool {
     const add = (item: Pending) => (units += costUnits(item)) <= CHAT_RATE.maxUnits;
     this.urgent.forEachWhile(add);
     if (units <= CHAT_RATE.maxUnits) this.queue.forEachWhile(add);
-    return units <= CHAT_RATE.maxUnits && this.inlineBudget.allows(units);
+    return units <= CHAT_RATE.maxUnits && this.inlineBudgets.take('chat', CHAT_RATE_LIMIT, performance.now(), units).ok;
   }
 
   /** Up to CHUNK_ITEMS queued items of one kind (and, for signing, one key), urgent ones first. */
@@ -412,7 +396,7 @@ export class VerifyPool {
     this.failed = true;
     this.verifyHere([...poolWorker.chunks.values()].flat());
     poolWorker.chunks.clear();
-    if (this.workers.length === 0) this.verifyHere([...this.urgent.drain(), ...this.queue.drain()]);
+    if (this.workers.length === 0) this.verifyHere(this.drainAll());
     else this.dispatch();
   }
 
@@ -431,7 +415,7 @@ export class VerifyPool {
     const workers = this.workers.splice(0);
     await Promise.all(workers.map((w) => w.worker.terminate()));
     this.verifyHere(workers.flatMap((w) => [...w.chunks.values()].flat()));
-    this.verifyHere([...this.urgent.drain(), ...this.queue.drain()]);
+    this.verifyHere(this.drainAll());
   }
 }
 
