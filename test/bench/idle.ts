@@ -5,10 +5,9 @@
  * window. Prosody's idle pair (two servers, one user each, s2s) is measured beside it, the same
  * way, in the same run.
  */
-import { readFileSync, readdirSync } from 'node:fs';
 import { NodeProcess } from '../helpers/node-process.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
-import { enc, ok, peerBothWays } from './bench-nodes.ts';
+import { enc, ok, peerBothWays, switchesByThread } from './bench-nodes.ts';
 import { prosodyAvailable, PROSODY_MISSING, startPair } from './prosody/servers.ts';
 import { cpuSeconds } from './prosody/compare.ts';
 
@@ -17,16 +16,10 @@ interface IdleRow { name: string; value: number; unit: string; target?: string; 
 /** Voluntary + involuntary context switches so far of every thread, by thread name (threads of one name summed; "main" the process's own). */
 function threads(pid: number): Map<string, number> {
   const byName = new Map<string, number>();
-  for (const task of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      const status = readFileSync(`/proc/${pid}/task/${task}/status`, 'utf8');
-      const name = task === String(pid) ? 'main' : (/^Name:\s+(.*)$/m.exec(status)?.[1] ?? '?');
-      let switches = byName.get(name) ?? 0;
-      for (const m of status.matchAll(/ctxt_switches:\s+(\d+)/g)) switches += Number(m[1]);
-      byName.set(name, switches);
-    } catch {
-      // a thread that ended meanwhile
-    }
+  for (const [key, count] of switchesByThread(pid)) {
+    const hash = key.lastIndexOf('#');
+    const name = key.slice(hash + 1) === String(pid) ? 'main' : key.slice(0, hash);
+    byName.set(name, (byName.get(name) ?? 0) + count.voluntary + count.involuntary);
   }
   return byName;
 }
