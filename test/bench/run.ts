@@ -18,6 +18,7 @@ import { closedPort } from '../helpers/closed-port.ts';
 import { queryNodeDb } from '../helpers/inspect-db.ts';
 import { addDeadPeerBacklog, addRoomHistory } from './fixtures.ts';
 import { searchBench } from './search.ts';
+import { startMinimumIngest } from './minimum-ingest.ts';
 import { availableParallelism } from 'node:os';
 import { compareWithProsody } from './prosody/compare.ts';
 import { bestUs } from './prosody/floors.ts';
@@ -130,7 +131,9 @@ async function ingest(ceilingPerSecond: number) {
   // Issue #36 goal 6: batch ingest ≥ 0.8 × the one-core verify ceiling, the median of three rounds
   // in which the ceiling and the ingest alternate, so that each ratio's two figures saw the same
   // minute of this machine (its speed moves between minutes; one ceiling for all rounds did not).
-  const rounds: Array<{ batch: Awaited<ReturnType<typeof measured>>; ceiling: number; ratio: number }> = [];
+  const rounds: Array<{ batch: Awaited<ReturnType<typeof measured>>; ceiling: number; ratio: number; minimumRatio: number; minimumUs: number }> = [];
+  // The protocol's minimum (minimum-ingest.ts) takes the same load in each round, right after the node.
+  const minimum = await startMinimumIngest({ dir: tempDir('paracord-minimum-ingest-'), publicKeyHex: peer.identity.publicKeyHex });
   for (let round = 0; round < size.batchRounds; round++) {
     const roundCeiling = round === 0 ? ceilingPerSecond : ceiling();
     // A room of its own per round: the load generator's depths count up from its start time, and
@@ -139,9 +142,20 @@ async function ingest(ceilingPerSecond: number) {
     if (roundRoom.roomId) await joinFake(sink, roundRoom.roomId, peer);
     const batch = await measured({ mode: 'batch', count: size.batch, concurrency: 16, ...roundRoom });
     failures += batch.failures;
-    rounds.push({ batch, ceiling: roundCeiling, ratio: batch.events_per_second / roundCeiling });
-    process.stdout.write(`    round ${round + 1}: ceiling ${roundCeiling.toFixed(0)} verify/s, batch ${batch.events_per_second.toFixed(0)} events/s = ${(batch.events_per_second / roundCeiling).toFixed(2)} ×\n`);
+    const before = cpuByThread(minimum.pid);
+    const least = await loadgen({ ...base, url: minimum.url, mode: 'batch', count: size.batch, concurrency: 16 });
+    if (least.failures > 0) throw new Error(`the minimum ingest refused ${least.failures} requests`);
+    const after = cpuByThread(minimum.pid);
+    process.stdout.write(`    the protocol's minimum: CPU per event ${cpuPerUnit(before, after, least.accepted)}; load generator ${((least.cpu_seconds * 1e6) / least.accepted).toFixed(0)} µs\n`);
+    // Its CPU per event, the load generator's included: what both cores would have to carry.
+    const minimumUs = (((after.process - before.process) + least.cpu_seconds) * 1e6) / least.accepted;
+    rounds.push({ batch, ceiling: roundCeiling, ratio: batch.events_per_second / roundCeiling, minimumRatio: least.events_per_second / roundCeiling, minimumUs });
+    process.stdout.write(
+      `    round ${round + 1}: ceiling ${roundCeiling.toFixed(0)} verify/s, batch ${batch.events_per_second.toFixed(0)} events/s = ${(batch.events_per_second / roundCeiling).toFixed(2)} ×; ` +
+        `the protocol's minimum ${least.events_per_second.toFixed(0)} events/s = ${(least.events_per_second / roundCeiling).toFixed(2)} ×\n`,
+    );
   }
+  minimum.stop();
   const median = [...rounds].sort((x, y) => x.ratio - y.ratio)[Math.floor(rounds.length / 2)]!;
   const { batch, ratio } = median;
   record({ name: 'batch POST /events (100 per request), median of interleaved rounds', value: batch.events_per_second, unit: 'events/s', target: '>= 0.8 x ceiling', pass: ratio >= 0.8, ratio });
@@ -150,6 +164,16 @@ async function ingest(ceilingPerSecond: number) {
   const batchBudgetUs = (availableParallelism() * 1e6) / (0.8 * median.ceiling) - 1e6 / median.ceiling - batchLoadgenUs;
   process.stdout.write(`    floor: at 0.8 × the ceiling each event leaves the node ${batchBudgetUs.toFixed(0)} µs for everything but its signature check (the load generator takes ${batchLoadgenUs.toFixed(0)} µs of the same cores)\n`);
   record({ name: 'floor: node CPU per batched event, besides its verification, that 0.8 x ceiling leaves', value: batchBudgetUs, unit: 'µs' });
+  // What the protocol's minimum reaches on this stack and machine, the median of the same rounds.
+  const leastRound = [...rounds].sort((x, y) => x.minimumRatio - y.minimumRatio)[Math.floor(rounds.length / 2)]!;
+  const least = leastRound.minimumRatio;
+  // Spread perfectly over every core, the minimum's work per event (and the load generator's) allows at most this.
+  const bound = (availableParallelism() * 1e6) / leastRound.minimumUs / leastRound.ceiling;
+  process.stdout.write(
+    `    floor: the protocol's minimum (minimum-ingest.ts) ingests ${least.toFixed(2)} × the ceiling (median of the rounds), the node ${(ratio / least).toFixed(2)} × as much; ` +
+      `its work per event with the load generator's (${leastRound.minimumUs.toFixed(0)} µs) would fill both cores at ${bound.toFixed(2)} × the ceiling\n`,
+  );
+  record({ name: "floor: the protocol's minimum batch ingest, ratio to the ceiling", value: least, unit: 'x', ratio: least });
   if (failures > 0) process.stdout.write(`  (!) ${failures} requests failed\n`);
   await sink.stop();
 }

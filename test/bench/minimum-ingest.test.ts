@@ -1,0 +1,52 @@
+/** The protocol's minimum for batch ingest (minimum-ingest.ts), the floor under issue #36 goal 6: it checks every signature and stores what it answers for. */
+import { join } from 'node:path';
+import { request } from 'undici';
+import { afterAll, expect, it } from 'vitest';
+import { Identity } from '../../main/core/identity/identity.ts';
+import { envelopeWireJson, signEnvelope } from '../../main/core/federation/envelope.ts';
+import { signRequestHeaders } from '../../main/core/federation/request-signature.ts';
+import { removeTempDirs, tempDir } from '../helpers/temp-dir.ts';
+import { startMinimumIngest } from './minimum-ingest.ts';
+
+afterAll(() => removeTempDirs());
+
+const PATH = '/_paracord/federation/v1/events';
+
+it('stores every event of a correctly signed batch once, and refuses a batch with a bad event or request signature, storing none of it', async () => {
+  const dir = tempDir('paracord-minimum-ingest-test-');
+  const identity = Identity.create(join(dir, 'peer.json'), 'peer.test');
+  const minimum = await startMinimumIngest({ dir, publicKeyHex: identity.publicKeyHex });
+  try {
+    const event = (i: number, tag: string) =>
+      signEnvelope(
+        { event_id: `$${tag}${i}:peer.test`, room_id: '!room:peer.test', event_type: 'm.message', sender: '@a:peer.test', origin_server: 'peer.test', origin_ts: 1_700_000_000_000, depth: i + 1, state_key: null, content: { body: `message ${i}` } },
+        identity,
+      );
+    const post = async (body: string, headers = signRequestHeaders(identity, 'POST', PATH, body)) => {
+      const response = await request(minimum.url + PATH, { method: 'POST', body, headers: { ...headers, 'content-type': 'application/json' } });
+      return { status: response.statusCode, json: (await response.body.json()) as { results?: unknown[]; error?: string } };
+    };
+    const batch = (events: string[]) => `{"events":[${events.join(',')}]}`;
+
+    const good = Array.from({ length: 120 }, (_, i) => envelopeWireJson(event(i, 'good')));
+    const accepted = await post(batch(good));
+    expect(accepted.status).toBe(200);
+    expect(accepted.json.results).toHaveLength(120);
+    // The same batch again: answered, stored once.
+    expect((await post(batch(good))).status).toBe(200);
+    expect(minimum.stored()).toBe(120);
+
+    // One event whose content was changed after signing: the whole batch is refused.
+    const tampered = event(0, 'bad');
+    const forged = [envelopeWireJson(event(1, 'bad')), envelopeWireJson({ ...tampered, content: { body: 'not what was signed' } })];
+    expect((await post(batch(forged))).status).toBe(401);
+    // A good batch under another body's request signature.
+    const other = batch([envelopeWireJson(event(2, 'bad'))]);
+    expect((await post(other, signRequestHeaders(identity, 'POST', PATH, batch(good)))).status).toBe(401);
+    // Not JSON.
+    expect((await post('{"events":[')).status).toBe(400);
+    expect(minimum.stored()).toBe(120);
+  } finally {
+    minimum.stop();
+  }
+});

@@ -1,0 +1,163 @@
+/**
+ * The protocol's minimum for batch ingest (issue #36 goal 6), measured with the benchmark's own
+ * load generator in the same run: a bare Node.js process that takes `POST /events` batches and
+ * does what the protocol requires of each and nothing else, written as plainly as it can be.
+ *
+ * Per request: the body read; the request's signature checked (ed25519 over the signing string,
+ * which carries the body's SHA-256: request-signature.ts); the body parsed; each event's signed
+ * bytes made (its canonical form: envelope.ts, the node's own code) and its signature checked. The
+ * checks run in one worker thread (the node's verify-worker.ts, which gets a packed chunk of
+ * signatures), as the node's pool has one on two cores, while the main thread reads and parses
+ * the next requests. Checked batches are committed together to SQLite (WAL, one table keyed by
+ * event id: a copy is stored once) and made durable by one fdatasync of the WAL on libuv's thread
+ * pool, as the node's group commit does; then each request is answered in the node's form.
+ *
+ * No schema, authorization, rooms, quotas, replay cache, search index, logs or metrics. Whatever
+ * this reaches, a node that keeps the protocol's promises on this stack reaches at most: its
+ * ratio to the verify ceiling is the floor printed under goal 6.
+ *
+ *   node --no-warnings test/bench/minimum-ingest.ts '{"file":…,"publicKeyHex":…}'   (prints its port)
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import http from 'node:http';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import Database from 'better-sqlite3';
+import { envelopeSigningParts, type Envelope } from '../../main/core/federation/envelope.ts';
+import { HEADER_SIGNATURE, HEADER_TIMESTAMP, signingString } from '../../main/core/federation/request-signature.ts';
+import { ITEM_HEADER_BYTES, PUBLIC_KEY_BYTES, SIGNATURE_BYTES } from '../../main/core/crypto/verify-chunk.ts';
+import { REPO_ROOT } from '../helpers/node-process.ts';
+
+/** Starts the minimum server in a process of its own (a node's own process is what it stands for). */
+export async function startMinimumIngest(options: { dir: string; publicKeyHex: string }): Promise<{ url: string; pid: number; stored: () => number; stop: () => void }> {
+  const file = join(options.dir, 'minimum-ingest.sqlite');
+  const child: ChildProcess = spawn(process.execPath, ['--no-warnings', join(REPO_ROOT, 'test/bench/minimum-ingest.ts'), JSON.stringify({ file, publicKeyHex: options.publicKeyHex })], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('\n')) resolve(Number(out.trim()));
+    });
+    child.once('exit', (code) => reject(new Error(`minimum ingest process exited ${code}`)));
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    pid: child.pid!,
+    /** Events stored (read from its database). */
+    stored: () => {
+      const db = new Database(file, { readonly: true });
+      try {
+        return (db.prepare('SELECT COUNT(*) AS n FROM events').get() as { n: number }).n;
+      } finally {
+        db.close();
+      }
+    },
+    stop: () => child.kill(),
+  };
+}
+
+interface Pending {
+  events: Envelope[];
+  signatures: Buffer[];
+  res: http.ServerResponse;
+}
+
+function serve(file: string, publicKey: Buffer): void {
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  // SQLite writes the WAL without waiting; the flush below makes it durable before any answer.
+  db.pragma('synchronous = NORMAL');
+  db.exec('CREATE TABLE IF NOT EXISTS events (event_id TEXT PRIMARY KEY, room_id TEXT NOT NULL, signed TEXT NOT NULL, signature BLOB NOT NULL)');
+  const insert = db.prepare('INSERT OR IGNORE INTO events (event_id, room_id, signed, signature) VALUES (?, ?, ?, ?)');
+  const store = db.transaction((batches: Pending[]) => {
+    for (const batch of batches) batch.events.forEach((event, i) => insert.run(event.event_id, event.room_id, JSON.stringify(event), batch.signatures[i]!));
+  });
+  let wal: fs.FileHandle | null = null;
+
+  const worker = new Worker(new URL('../../main/core/crypto/verify-worker.ts', import.meta.url));
+  const checking = new Map<number, (results: Uint8Array) => void>();
+  let nextId = 0;
+  worker.on('message', (message: { ready?: true; id?: number; results?: Uint8Array }) => {
+    if (message.id === undefined) return;
+    checking.get(message.id)?.(message.results!);
+    checking.delete(message.id);
+  });
+  const verifyAll = (items: Array<{ signature: Buffer; message: Buffer }>): Promise<Uint8Array> => {
+    const packed = new Uint8Array(items.reduce((n, item) => n + ITEM_HEADER_BYTES + item.message.length, 0));
+    const view = Buffer.from(packed.buffer);
+    let at = 0;
+    for (const item of items) {
+      view.set(item.signature, at);
+      view.set(publicKey, at + SIGNATURE_BYTES);
+      view.writeUInt32BE(item.message.length, at + SIGNATURE_BYTES + PUBLIC_KEY_BYTES);
+      view.set(item.message, at + ITEM_HEADER_BYTES);
+      at += ITEM_HEADER_BYTES + item.message.length;
+    }
+    const id = nextId++;
+    return new Promise((resolve) => {
+      checking.set(id, resolve);
+      worker.postMessage({ id, kind: 'verify', count: items.length, packed }, [packed.buffer]);
+    });
+  };
+
+  // Group commit: the batches checked meanwhile go in one transaction, then one WAL flush.
+  let ready: Pending[] = [];
+  let flushing = false;
+  const commit = async (): Promise<void> => {
+    if (flushing || ready.length === 0) return;
+    flushing = true;
+    const batches = ready;
+    ready = [];
+    store(batches);
+    wal ??= await fs.open(`${file}-wal`, 'r+');
+    await wal.datasync();
+    for (const batch of batches) {
+      batch.res.setHeader('content-type', 'application/json');
+      batch.res.end(`{"results":[${batch.events.map(() => '{"inserted":true}').join(',')}]}`);
+    }
+    flushing = false;
+    void commit();
+  };
+
+  const refuse = (res: http.ServerResponse, status: number, error: string) => {
+    res.statusCode = status;
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ error, message: error }));
+  };
+  const server = http.createServer((req, res) => {
+    if (req.method === 'GET' && req.url === '/stored') return res.end(String((db.prepare('SELECT COUNT(*) AS n FROM events').get() as { n: number }).n));
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const requestSignature = Buffer.from(String(req.headers[HEADER_SIGNATURE]), 'hex');
+      const signed = Buffer.from(signingString(req.method!, req.url!, Number(req.headers[HEADER_TIMESTAMP]), body), 'utf8');
+      let events: Envelope[];
+      const items: Array<{ signature: Buffer; message: Buffer }> = [{ signature: requestSignature, message: signed }];
+      const signatures: Buffer[] = [];
+      try {
+        events = (JSON.parse(body.toString('utf8')) as { events: Envelope[] }).events;
+        for (const event of events) {
+          const signature = Buffer.from(Object.values(Object.values(event.signatures)[0] ?? {})[0] ?? '', 'hex');
+          signatures.push(signature);
+          items.push({ signature, message: envelopeSigningParts(event).bytes });
+        }
+      } catch {
+        return refuse(res, 400, 'bad_request');
+      }
+      if (items.some((item) => item.signature.length !== SIGNATURE_BYTES)) return refuse(res, 401, 'bad_signature');
+      void verifyAll(items).then((results) => {
+        if (results.some((ok) => ok !== 1)) return refuse(res, 401, 'bad_signature');
+        ready.push({ events, signatures, res });
+        void commit();
+      });
+    });
+  });
+  server.listen(0, '127.0.0.1', () => process.stdout.write(`${(server.address() as { port: number }).port}\n`));
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { file, publicKeyHex } = JSON.parse(process.argv[2]!) as { file: string; publicKeyHex: string };
+  serve(file, Buffer.from(publicKeyHex, 'hex'));
+}
