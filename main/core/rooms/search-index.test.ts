@@ -118,3 +118,24 @@ it('an index from before version 19 (keyed by the event rowid) is re-keyed by ti
   expect(found()).toEqual([['$new:alpha.test', 'guava new'], ['$old:alpha.test', 'guava edited']]);
   expect(indexedRows()).toBe(2);
 });
+
+it('gives messages of one depth keys of their own, also when another index folded into the same database meanwhile', () => {
+  const { store } = room();
+  store(event('m.member.join', 'j', { membership: 'join', role: 'owner' }, OWNER));
+  const at = (id: string, body: string, d: number): Envelope => ({ ...event('m.message', id, { body }), depth: d, origin_ts: d });
+  const keys = () => db.prepare<[], { search_rowid: bigint }>('SELECT search_rowid FROM message_search_rows ORDER BY search_rowid').safeIntegers(true).all().map((r) => r.search_rowid);
+  const one = new SearchIndex(db);
+  // Another index on the same file (as another process's would be), made before anything was keyed.
+  const other = new SearchIndex(db);
+  store(at('s1', 'quince one', 5_000));
+  store(at('s2', 'quince two', 5_000));
+  one.catchUp();
+  expect(keys()).toEqual([5_000n * 1048576n, 5_000n * 1048576n + 1n]);
+  // A third message of the same depth, folded by the index that has not seen those keys.
+  store(at('s3', 'quince three', 5_000));
+  other.catchUp();
+  expect(keys()).toEqual([5_000n * 1048576n, 5_000n * 1048576n + 1n, 5_000n * 1048576n + 2n]);
+  expect(one.search(OWNER, queryWords('quince'), null, 10).map((h) => h.event_id).sort()).toEqual(['$s1:alpha.test', '$s2:alpha.test', '$s3:alpha.test']);
+  one.stop();
+  other.stop();
+});

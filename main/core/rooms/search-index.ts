@@ -108,6 +108,11 @@ export class SearchIndex {
   private readonly watermarkSetStmt;
   private readonly maxRowidStmt;
   private watermark: number;
+  /**
+   * The largest key given out (or more, after removals): a message whose depth's keys all lie
+   * above it is the first of its depth, and its key needs no read. -1 when none.
+   */
+  private largestKey: bigint;
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
 
@@ -145,6 +150,7 @@ export class SearchIndex {
     const stored = this.watermarkGetStmt.get(WATERMARK_KEY);
     this.watermark = stored ? Number(stored.value) : (this.maxRowidStmt.get()?.m ?? 0);
     if (!stored) this.watermarkSetStmt.run(WATERMARK_KEY, String(this.watermark));
+    this.largestKey = (db.prepare('SELECT MAX(search_rowid) FROM message_search_rows').pluck().safeIntegers(true).get() as bigint | null) ?? -1n;
     this.relatedStmt = db.prepare<[string], { one: number }>('SELECT 1 AS one FROM federation_events WHERE relates_to IS NOT NULL AND relates_to = ? LIMIT 1');
   }
 
@@ -236,10 +242,25 @@ export class SearchIndex {
   /** Indexes a message not in the index: under the next free key of its depth (depth clamped so the key fits 64 bits). */
   private insertKeyed(eventRowid: number, depth: number, body: string, roomId: string, eventId: string): void {
     const lo = BigInt(Math.min(Math.max(Math.trunc(depth), 0), 8796093022207)) * 1048576n;
-    const max = this.maxKeyStmt.get(lo, lo + 1048575n);
-    const key = max === null || max === undefined ? lo : max + 1n;
-    this.keyStmt.run(eventRowid, key);
+    // Past every key given out (the usual case: depths grow with time), the depth has none yet.
+    let key = lo;
+    if (lo <= this.largestKey) key = this.nextKeyOfDepth(lo);
+    try {
+      this.keyStmt.run(eventRowid, key);
+    } catch (error) {
+      // Taken after all (another process folded into this database meanwhile): ask the index.
+      if (key !== lo || lo <= this.largestKey) throw error;
+      key = this.nextKeyOfDepth(lo);
+      this.keyStmt.run(eventRowid, key);
+    }
     this.insertStmt.run(key, body, roomId, eventId);
+    if (key > this.largestKey) this.largestKey = key;
+  }
+
+  /** The next free key of the depth whose first key is `lo` (read from the index). */
+  private nextKeyOfDepth(lo: bigint): bigint {
+    const max = this.maxKeyStmt.get(lo, lo + 1048575n);
+    return max === null || max === undefined ? lo : max + 1n;
   }
 
   /** The message's current text from its stored events (the same fold as the timeline). */
