@@ -12,7 +12,7 @@ afterAll(() => removeTempDirs());
 
 const PATH = '/_paracord/federation/v1/events';
 
-it('stores every event of a correctly signed batch once, and refuses a batch with a bad event or request signature, storing none of it', async () => {
+it('stores every event of a correctly signed batch once, and refuses a forged or stale signature, bad JSON or an event it cannot store, storing none of it', async () => {
   const dir = tempDir('paracord-minimum-ingest-test-');
   const identity = Identity.create(join(dir, 'peer.json'), 'peer.test');
   const minimum = await startMinimumIngest({ dir, publicKeyHex: identity.publicKeyHex });
@@ -43,8 +43,11 @@ it('stores every event of a correctly signed batch once, and refuses a batch wit
     // A good batch under another body's request signature.
     const other = batch([envelopeWireJson(event(2, 'bad'))]);
     expect((await post(other, signRequestHeaders(identity, 'POST', PATH, batch(good)))).status).toBe(401);
-    // Not JSON.
+    // Not JSON; an event it cannot store (no room); a request signed two minutes ago.
     expect((await post('{"events":[')).status).toBe(400);
+    expect((await post(batch([envelopeWireJson(event(3, 'bad')).replace('"room_id":"!room:peer.test"', '"room_id":null')]))).status).toBe(400);
+    const late = batch([envelopeWireJson(event(4, 'bad'))]);
+    expect((await post(late, signRequestHeaders(identity, 'POST', PATH, late, Date.now() - 120_000))).status).toBe(401);
     expect(minimum.stored()).toBe(120);
   } finally {
     minimum.stop();

@@ -3,13 +3,15 @@
  * load generator in the same run: a bare Node.js process that takes `POST /events` batches and
  * does what the protocol requires of each and nothing else, written as plainly as it can be.
  *
- * Per request: the body read; the request's signature checked (ed25519 over the signing string,
- * which carries the body's SHA-256: request-signature.ts); the body parsed; each event's signed
- * bytes made (its canonical form: envelope.ts, the node's own code) and its signature checked. The
+ * Per request: the body read; its timestamp within the clock skew and its signature checked
+ * (ed25519 over the signing string, which carries the body's SHA-256: request-signature.ts); the
+ * body parsed; each event's signed bytes made (its canonical form: envelope.ts, the node's own
+ * code) and its signature by its origin checked (one peer, one key: the request's). The
  * checks run in one worker thread (the node's verify-worker.ts, which gets a packed chunk of
  * signatures), as the node's pool has one on two cores, while the main thread reads and parses
  * the next requests. Checked batches are committed together to SQLite (WAL, one table keyed by
- * event id: a copy is stored once) and made durable by one fdatasync of the WAL on libuv's thread
+ * event id: a copy is stored once; the node also tells a conflicting copy apart, this does not;
+ * a group that cannot be stored or flushed is answered 500) and made durable by one fdatasync of the WAL on libuv's thread
  * pool, as the node's group commit does; then each request is answered in the node's form.
  *
  * No schema, authorization, rooms, quotas, replay cache, search index, logs or metrics. Whatever
@@ -25,14 +27,14 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { envelopeSigningParts, type Envelope } from '../../main/core/federation/envelope.ts';
-import { HEADER_SIGNATURE, HEADER_TIMESTAMP, signingString } from '../../main/core/federation/request-signature.ts';
+import { HEADER_KEY_ID, HEADER_ORIGIN, HEADER_SIGNATURE, HEADER_TIMESTAMP, MAX_CLOCK_SKEW_MS, signingString } from '../../main/core/federation/request-signature.ts';
 import { ITEM_HEADER_BYTES, PUBLIC_KEY_BYTES, SIGNATURE_BYTES } from '../../main/core/crypto/verify-chunk.ts';
 import { REPO_ROOT } from '../helpers/node-process.ts';
 
 /** Starts the minimum server in a process of its own (a node's own process is what it stands for). */
 export async function startMinimumIngest(options: { dir: string; publicKeyHex: string }): Promise<{ url: string; pid: number; stored: () => number; stop: () => void }> {
   const file = join(options.dir, 'minimum-ingest.sqlite');
-  const child: ChildProcess = spawn(process.execPath, ['--no-warnings', join(REPO_ROOT, 'test/bench/minimum-ingest.ts'), JSON.stringify({ file, publicKeyHex: options.publicKeyHex })], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child: ChildProcess = spawn(process.execPath, ['--experimental-strip-types', '--no-warnings', join(REPO_ROOT, 'test/bench/minimum-ingest.ts'), JSON.stringify({ file, publicKeyHex: options.publicKeyHex })], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (d: Buffer) => {
@@ -69,7 +71,8 @@ function serve(file: string, publicKey: Buffer): void {
   // SQLite writes the WAL without waiting; the flush below makes it durable before any answer.
   db.pragma('synchronous = NORMAL');
   db.exec('CREATE TABLE IF NOT EXISTS events (event_id TEXT PRIMARY KEY, room_id TEXT NOT NULL, signed TEXT NOT NULL, signature BLOB NOT NULL)');
-  const insert = db.prepare('INSERT OR IGNORE INTO events (event_id, room_id, signed, signature) VALUES (?, ?, ?, ?)');
+  // A copy of a stored event is stored once; anything else that fails aborts the whole group.
+  const insert = db.prepare('INSERT INTO events (event_id, room_id, signed, signature) VALUES (?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING');
   const store = db.transaction((batches: Pending[]) => {
     for (const batch of batches) batch.events.forEach((event, i) => insert.run(event.event_id, event.room_id, JSON.stringify(event), batch.signatures[i]!));
   });
@@ -83,6 +86,9 @@ function serve(file: string, publicKey: Buffer): void {
     checking.get(message.id)?.(message.results!);
     checking.delete(message.id);
   });
+  // Without its verifier the process cannot answer anything truthfully: it ends (the bench sees it).
+  worker.on('error', () => process.exit(1));
+  worker.on('exit', () => process.exit(1));
   const verifyAll = (items: Array<{ signature: Buffer; message: Buffer }>): Promise<Uint8Array> => {
     const packed = new Uint8Array(items.reduce((n, item) => n + ITEM_HEADER_BYTES + item.message.length, 0));
     const view = Buffer.from(packed.buffer);
@@ -109,15 +115,21 @@ function serve(file: string, publicKey: Buffer): void {
     flushing = true;
     const batches = ready;
     ready = [];
-    store(batches);
-    wal ??= await fs.open(`${file}-wal`, 'r+');
-    await wal.datasync();
-    for (const batch of batches) {
-      batch.res.setHeader('content-type', 'application/json');
-      batch.res.end(`{"results":[${batch.events.map(() => '{"inserted":true}').join(',')}]}`);
+    try {
+      store(batches);
+      wal ??= await fs.open(`${file}-wal`, 'r+');
+      await wal.datasync();
+      for (const batch of batches) {
+        batch.res.setHeader('content-type', 'application/json');
+        batch.res.end(`{"results":[${batch.events.map(() => '{"inserted":true}').join(',')}]}`);
+      }
+    } catch {
+      // Not stored, or not known to be on disk: nobody of the group hears "stored".
+      for (const batch of batches) refuse(batch.res, 500, 'not_stored');
+    } finally {
+      flushing = false;
+      void commit();
     }
-    flushing = false;
-    void commit();
   };
 
   const refuse = (res: http.ServerResponse, status: number, error: string) => {
@@ -131,15 +143,21 @@ function serve(file: string, publicKey: Buffer): void {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = Buffer.concat(chunks);
+      // One peer, one key: its request within the clock skew, its events signed by it (origin and key id of the request).
+      const origin = String(req.headers[HEADER_ORIGIN]);
+      const keyId = String(req.headers[HEADER_KEY_ID]);
+      const timestamp = Number(req.headers[HEADER_TIMESTAMP]);
+      if (!(Math.abs(Date.now() - timestamp) <= MAX_CLOCK_SKEW_MS)) return refuse(res, 401, 'stale_request');
       const requestSignature = Buffer.from(String(req.headers[HEADER_SIGNATURE]), 'hex');
-      const signed = Buffer.from(signingString(req.method!, req.url!, Number(req.headers[HEADER_TIMESTAMP]), body), 'utf8');
+      const signed = Buffer.from(signingString(req.method!, req.url!, timestamp, body), 'utf8');
       let events: Envelope[];
       const items: Array<{ signature: Buffer; message: Buffer }> = [{ signature: requestSignature, message: signed }];
       const signatures: Buffer[] = [];
       try {
         events = (JSON.parse(body.toString('utf8')) as { events: Envelope[] }).events;
         for (const event of events) {
-          const signature = Buffer.from(Object.values(Object.values(event.signatures)[0] ?? {})[0] ?? '', 'hex');
+          if (typeof event.event_id !== 'string' || typeof event.room_id !== 'string' || event.origin_server !== origin) return refuse(res, 400, 'bad_event');
+          const signature = Buffer.from(String(event.signatures?.[origin]?.[keyId] ?? ''), 'hex');
           signatures.push(signature);
           items.push({ signature, message: envelopeSigningParts(event).bytes });
         }
