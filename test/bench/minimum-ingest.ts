@@ -28,7 +28,7 @@ import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { envelopeSigningParts, type Envelope } from '../../main/core/federation/envelope.ts';
 import { HEADER_KEY_ID, HEADER_ORIGIN, HEADER_SIGNATURE, HEADER_TIMESTAMP, MAX_CLOCK_SKEW_MS, signingString } from '../../main/core/federation/request-signature.ts';
-import { ITEM_HEADER_BYTES, PUBLIC_KEY_BYTES, SIGNATURE_BYTES } from '../../main/core/crypto/verify-chunk.ts';
+import { SIGNATURE_BYTES, packToVerify } from '../../main/core/crypto/verify-chunk.ts';
 import { REPO_ROOT } from '../helpers/node-process.ts';
 
 /** Starts the minimum server in a process of its own (a node's own process is what it stands for). */
@@ -90,16 +90,7 @@ function serve(file: string, publicKey: Buffer): void {
   worker.on('error', () => process.exit(1));
   worker.on('exit', () => process.exit(1));
   const verifyAll = (items: Array<{ signature: Buffer; message: Buffer }>): Promise<Uint8Array> => {
-    const packed = new Uint8Array(items.reduce((n, item) => n + ITEM_HEADER_BYTES + item.message.length, 0));
-    const view = Buffer.from(packed.buffer);
-    let at = 0;
-    for (const item of items) {
-      view.set(item.signature, at);
-      view.set(publicKey, at + SIGNATURE_BYTES);
-      view.writeUInt32BE(item.message.length, at + SIGNATURE_BYTES + PUBLIC_KEY_BYTES);
-      view.set(item.message, at + ITEM_HEADER_BYTES);
-      at += ITEM_HEADER_BYTES + item.message.length;
-    }
+    const packed = packToVerify(items.map((item) => ({ ...item, publicKey })));
     const id = nextId++;
     return new Promise((resolve) => {
       checking.set(id, resolve);

@@ -26,7 +26,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { RateLimiter, type RateLimit } from '../trust/rate-limiter.ts';
 import { sign as signInline, verify as verifyInline } from './ed25519.ts';
-import { HASH_BYTES, ITEM_HEADER_BYTES, PUBLIC_KEY_BYTES, SIGNATURE_BYTES, SIGN_ITEM_HEADER_BYTES } from './verify-chunk.ts';
+import { HASH_BYTES, PUBLIC_KEY_BYTES, SIGNATURE_BYTES, packToSign, packToVerify } from './verify-chunk.ts';
 
 /** A key the pool signs with: the active identity key (identity.ts `poolSigningKey`). */
 export interface PoolSigningKey {
@@ -340,21 +340,8 @@ export class VerifyPool {
   private send(target: PoolWorker, items: Pending[], use: boolean): void {
     if (use) this.lastUsedAt = Date.now();
     const first = items[0]!;
-    const header = first.kind === 'verify' ? ITEM_HEADER_BYTES : SIGN_ITEM_HEADER_BYTES;
-    let bytes = 0;
-    for (const item of items) bytes += header + item.message.length;
-    const packed = new Uint8Array(bytes);
-    const view = new DataView(packed.buffer);
-    let at = 0;
-    for (const item of items) {
-      if (item.kind === 'verify') {
-        packed.set(item.signature, at);
-        packed.set(item.publicKey, at + SIGNATURE_BYTES);
-        view.setUint32(at + SIGNATURE_BYTES + PUBLIC_KEY_BYTES, item.message.length);
-      } else view.setUint32(at, item.message.length);
-      packed.set(item.message, at + header);
-      at += header + item.message.length;
-    }
+    // A chunk holds one kind (takeChunk).
+    const packed = first.kind === 'verify' ? packToVerify(items as Array<Extract<Pending, { kind: 'verify' }>>) : packToSign(items);
     let keyId: string | undefined;
     if (first.kind === 'sign') {
       keyId = first.key.keyId;
