@@ -12,16 +12,13 @@ afterAll(() => removeTempDirs());
 
 const PATH = '/_paracord/federation/v1/events';
 
-it('stores every event of a correctly signed batch once, and refuses a forged or stale signature, bad JSON or an event it cannot store, storing none of it', async () => {
+it('stores every event of a correctly signed batch once, answers a copy as not inserted and another event under a stored id as a conflict, and refuses a forged or stale signature, bad JSON or an event it cannot store, storing none of it', async () => {
   const dir = tempDir('paracord-minimum-ingest-test-');
   const identity = Identity.create(join(dir, 'peer.json'), 'peer.test');
   const minimum = await startMinimumIngest({ dir, publicKeyHex: identity.publicKeyHex });
   try {
-    const event = (i: number, tag: string) =>
-      signEnvelope(
-        { event_id: `$${tag}${i}:peer.test`, room_id: '!room:peer.test', event_type: 'm.message', sender: '@a:peer.test', origin_server: 'peer.test', origin_ts: 1_700_000_000_000, depth: i + 1, state_key: null, content: { body: `message ${i}` } },
-        identity,
-      );
+    const unsigned = (i: number, tag: string) => ({ event_id: `$${tag}${i}:peer.test`, room_id: '!room:peer.test', event_type: 'm.message', sender: '@a:peer.test', origin_server: 'peer.test', origin_ts: 1_700_000_000_000, depth: i + 1, state_key: null, content: { body: `message ${i}` } });
+    const event = (i: number, tag: string) => signEnvelope(unsigned(i, tag), identity);
     const post = async (body: string, headers = signRequestHeaders(identity, 'POST', PATH, body)) => {
       const response = await request(minimum.url + PATH, { method: 'POST', body, headers: { ...headers, 'content-type': 'application/json' } });
       return { status: response.statusCode, json: (await response.body.json()) as { results?: unknown[]; error?: string } };
@@ -32,23 +29,32 @@ it('stores every event of a correctly signed batch once, and refuses a forged or
     const accepted = await post(batch(good));
     expect(accepted.status).toBe(200);
     expect(accepted.json.results).toHaveLength(120);
-    // The same batch again: answered, stored once.
-    expect((await post(batch(good))).status).toBe(200);
+    expect(new Set(accepted.json.results!.map((r) => JSON.stringify(r)))).toEqual(new Set(['{"inserted":true}']));
+    // The same batch again: answered "not inserted", stored once.
+    const again = await post(batch(good));
+    expect(again.status).toBe(200);
+    expect(new Set(again.json.results!.map((r) => JSON.stringify(r)))).toEqual(new Set(['{"inserted":false}']));
     expect(minimum.stored()).toBe(120);
+    // Another event, correctly signed, under a stored id: refused, the stored one kept.
+    const other = { ...unsigned(0, 'good'), content: { body: 'other content, same id' } };
+    const conflicting = await post(batch([envelopeWireJson(signEnvelope(other, identity)), envelopeWireJson(event(500, 'good'))]));
+    expect(conflicting.status).toBe(200);
+    expect(conflicting.json.results).toEqual([{ error: 'event_id_conflict', message: 'another event is stored under this id' }, { inserted: true }]);
+    expect(minimum.stored()).toBe(121);
 
     // One event whose content was changed after signing: the whole batch is refused.
     const tampered = event(0, 'bad');
     const forged = [envelopeWireJson(event(1, 'bad')), envelopeWireJson({ ...tampered, content: { body: 'not what was signed' } })];
     expect((await post(batch(forged))).status).toBe(401);
     // A good batch under another body's request signature.
-    const other = batch([envelopeWireJson(event(2, 'bad'))]);
-    expect((await post(other, signRequestHeaders(identity, 'POST', PATH, batch(good)))).status).toBe(401);
+    const another = batch([envelopeWireJson(event(2, 'bad'))]);
+    expect((await post(another, signRequestHeaders(identity, 'POST', PATH, batch(good)))).status).toBe(401);
     // Not JSON; an event it cannot store (no room); a request signed two minutes ago.
     expect((await post('{"events":[')).status).toBe(400);
     expect((await post(batch([envelopeWireJson(event(3, 'bad')).replace('"room_id":"!room:peer.test"', '"room_id":null')]))).status).toBe(400);
     const late = batch([envelopeWireJson(event(4, 'bad'))]);
     expect((await post(late, signRequestHeaders(identity, 'POST', PATH, late, Date.now() - 120_000))).status).toBe(401);
-    expect(minimum.stored()).toBe(120);
+    expect(minimum.stored()).toBe(121);
   } finally {
     minimum.stop();
   }

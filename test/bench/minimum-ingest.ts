@@ -10,8 +10,10 @@
  * checks run in one worker thread (the node's verify-worker.ts, which gets a packed chunk of
  * signatures), as the node's pool has one on two cores, while the main thread reads and parses
  * the next requests. Checked batches are committed together to SQLite (WAL, one table keyed by
- * event id: a copy is stored once; the node also tells a conflicting copy apart, this does not;
- * a group that cannot be stored or flushed is answered 500) and made durable by one fdatasync of the WAL on libuv's thread
+ * event id: a copy is stored once and answered "not inserted"; another event under a stored id is
+ * refused, `event_id_conflict`, told apart by its signature: signatures are deterministic and were
+ * checked, so the same key signing other content signs differently; a group that cannot be stored
+ * or flushed is answered 500) and made durable by one fdatasync of the WAL on libuv's thread
  * pool, as the node's group commit does; then each request is answered in the node's form.
  *
  * No schema, authorization, rooms, quotas, replay cache, search index, logs or metrics. Whatever
@@ -73,9 +75,18 @@ function serve(file: string, publicKey: Buffer): void {
   db.exec('CREATE TABLE IF NOT EXISTS events (event_id TEXT PRIMARY KEY, room_id TEXT NOT NULL, signed TEXT NOT NULL, signature BLOB NOT NULL)');
   // A copy of a stored event is stored once; anything else that fails aborts the whole group.
   const insert = db.prepare('INSERT INTO events (event_id, room_id, signed, signature) VALUES (?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING');
-  const store = db.transaction((batches: Pending[]) => {
-    for (const batch of batches) batch.events.forEach((event, i) => insert.run(event.event_id, event.room_id, JSON.stringify(event), batch.signatures[i]!));
-  });
+  const storedSignature = db.prepare('SELECT signature FROM events WHERE event_id = ?').pluck();
+  /** Each event's answer: stored, a copy of a stored one, or refused (another event under a stored id). */
+  const store = db.transaction((batches: Pending[]) =>
+    batches.map((batch) =>
+      batch.events.map((event, i) => {
+        const signature = batch.signatures[i]!;
+        if (insert.run(event.event_id, event.room_id, JSON.stringify(event), signature).changes === 1) return '{"inserted":true}';
+        if (signature.equals(storedSignature.get(event.event_id) as Buffer)) return '{"inserted":false}';
+        return '{"error":"event_id_conflict","message":"another event is stored under this id"}';
+      }),
+    ),
+  );
   let wal: fs.FileHandle | null = null;
 
   const worker = new Worker(new URL('../../main/core/crypto/verify-worker.ts', import.meta.url));
@@ -107,13 +118,13 @@ function serve(file: string, publicKey: Buffer): void {
     const batches = ready;
     ready = [];
     try {
-      store(batches);
+      const results = store(batches);
       wal ??= await fs.open(`${file}-wal`, 'r+');
       await wal.datasync();
-      for (const batch of batches) {
+      batches.forEach((batch, b) => {
         batch.res.setHeader('content-type', 'application/json');
-        batch.res.end(`{"results":[${batch.events.map(() => '{"inserted":true}').join(',')}]}`);
-      }
+        batch.res.end(`{"results":[${results[b]!.join(',')}]}`);
+      });
     } catch {
       // Not stored, or not known to be on disk: nobody of the group hears "stored".
       for (const batch of batches) refuse(batch.res, 500, 'not_stored');
