@@ -92,7 +92,7 @@ export class RoomInvites extends RoomPart {
       return event;
     });
     this.afterCommit(stored);
-    if (byPull) this.d.workers.deliver(inviteeServer);
+    if (byPull) this.d.workers.deliver(inviteeServer, { queued: true });
     this.d.log.info({ event: 'invite_sent', room_id: roomId, invitee, ...(byPull ? { by_pull: true } : {}) }, byPull ? 'invite queued: its server fetches it (by pull, or from its mailbox)' : 'invite sent');
     return { event_id: stored.event_id };
   }
@@ -112,7 +112,7 @@ export class RoomInvites extends RoomPart {
       for (const join of this.d.events.latestOfType(roomId, 'm.member.join', 1)) this.d.outbox.enqueue(server, join.event_id, roomId, now);
       this.d.outbox.enqueue(server, event.event_id, roomId, now);
     });
-    this.d.workers.deliver(server);
+    this.d.workers.deliver(server, { queued: true });
     this.d.log.info({ event: 'invite_sent', room_id: roomId, invitee, dialect: 'reference' }, 'invite recorded for a reference server user; its server learns the room by push');
     return { event_id: event.event_id };
   }

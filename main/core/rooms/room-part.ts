@@ -180,7 +180,7 @@ export class RoomPart {
 
   /** The same destinations enqueueDeliveries wrote rows for (kicking one with nothing to do is free). */
   protected kickDeliveries(event: Envelope, receivedFrom: string | null): void {
-    for (const destination of this.destinationsFor(event, receivedFrom)) this.d.workers.deliver(destination);
+    for (const destination of this.destinationsFor(event, receivedFrom)) this.d.workers.deliver(destination, { queued: true });
   }
 
   protected afterCommit(event: Envelope): void {
