@@ -48,7 +48,11 @@ export class Housekeeping {
       replay.prune();
       if (mailboxes.expire() > 0) notifications.notify({ type: 'status', scope: 'queue' });
       const expired = outbox.expireOlderThan(config.outboxMaxAgeMs ?? DEFAULT_MAX_AGE_MS);
-      if (expired > 0) log.warn({ event: 'delivery_expired', count: expired }, 'undelivered entries expired');
+      if (expired.count > 0) {
+        log.warn({ event: 'delivery_expired', count: expired.count }, 'undelivered entries expired');
+        // An expired entry may have been the head its destination waits on: that wait ends.
+        for (const destination of expired.destinations) this.s.workers.deliver(destination);
+      }
       outbox.pruneAttempts(ATTEMPTS_KEPT_MS, ATTEMPTS_KEPT);
       state.running?.rooms.clientTxns.forget(Date.now());
     } catch (error) {

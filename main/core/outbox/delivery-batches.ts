@@ -61,7 +61,7 @@ export function prepareRun(deps: DeliveryDeps, wireCache: WireCache, destination
   let bytes = 0;
   if (candidates.some((row) => row.created_at + maxAgeMs < now)) {
     const expired = outbox.expireOlderThan(maxAgeMs, now);
-    log.warn({ event: 'delivery_expired', destination, count: expired }, 'undelivered entries expired');
+    log.warn({ event: 'delivery_expired', destination, count: expired.count }, 'undelivered entries expired');
     candidates = candidates.filter((row) => row.created_at + maxAgeMs >= now);
   }
   // `{"events":[…]}` within the receivers' JSON limits (docs/PROTOCOL.md §Batch delivery): each envelope counts its

@@ -20,7 +20,7 @@
  * and re-issuing events refused as too old (reissue-too-old.ts).
  */
 import { infoLimited } from '../log/rate-limit.ts';
-import { DEFAULT_BACKOFF, parseRetryAfter } from './backoff.ts';
+import { DEFAULT_BACKOFF, MAX_RETRY_AFTER_MS, parseRetryAfter } from './backoff.ts';
 import type { OutboxRow } from './outbox.ts';
 import { WireCache } from './wire-cache.ts';
 import { batchOutcomes, logOutcomes, requestOutcomes } from './delivery-outcomes.ts';
@@ -42,8 +42,8 @@ export class DeliveryWorkers {
   private readonly deps: DeliveryDeps;
   private readonly destinations = new Map<string, DestinationState>();
   private stopped = false;
-  /** Runs started on a row a kick handed over, and reads of a destination's queue (tests, probes). */
-  readonly stats = { handed: 0, queueReads: 0 };
+  /** Runs started on a row a kick handed over, and reads of a destination's queue, in all and by destination (tests, probes). */
+  readonly stats = { handed: 0, queueReads: 0, queueReadsOf: new Map<string, number>() };
   /** The wire form of events just made here, for their delivery (wire-cache.ts). */
   readonly wire = new WireCache();
   /** Events refused as too old, re-issued (reissue-too-old.ts). */
@@ -208,6 +208,7 @@ export class DeliveryWorkers {
         state.kicked = false;
         rows = this.deps.outbox.head(destination, limit);
         this.stats.queueReads++;
+        this.stats.queueReadsOf.set(destination, (this.stats.queueReadsOf.get(destination) ?? 0) + 1);
       }
       // The handed row stands for a read that saw it alone.
       state.queuedSinceRead = 0;
@@ -229,10 +230,12 @@ export class DeliveryWorkers {
       if (wait > 0 || paced > 0) {
         state.backingOff = wait > 0;
         state.paced = paced > 0;
+        // Capped (a stored next attempt from before Retry-After was, or a clock jump): a timer past
+        // Node's limit fires at once. One that fires early reads the head and waits again.
         state.timer = setTimeout(() => {
           state.timer = null;
           this.kick(destination);
-        }, Math.max(wait, paced));
+        }, Math.min(Math.max(wait, paced), MAX_RETRY_AFTER_MS));
         state.timer.unref();
         return;
       }

@@ -135,11 +135,14 @@ export class Outbox {
     this.onSettled?.(settled.map((s) => s.row));
   }
 
-  /** Marks pending entries older than `maxAgeMs` as expired (kept, visible, never retried). */
-  expireOlderThan(maxAgeMs: number, now = Date.now()): number {
-    return this.db
-      .prepare("UPDATE federation_outbox SET state = 'expired', last_error = COALESCE(last_error, '') || ' (expired: undelivered for too long)', updated_at = ? WHERE state = 'pending' AND created_at < ?")
-      .run(now, now - maxAgeMs).changes;
+  /** Marks pending entries older than `maxAgeMs` as expired (kept, visible, never retried): how many, and their destinations. */
+  expireOlderThan(maxAgeMs: number, now = Date.now()): { count: number; destinations: string[] } {
+    const rows = this.db
+      .prepare<[number, number], { destination: string }>(
+        "UPDATE federation_outbox SET state = 'expired', last_error = COALESCE(last_error, '') || ' (expired: undelivered for too long)', updated_at = ? WHERE state = 'pending' AND created_at < ? RETURNING destination",
+      )
+      .all(now, now - maxAgeMs);
+    return { count: rows.length, destinations: [...new Set(rows.map((r) => r.destination))] };
   }
 
   get(id: number): OutboxRow | undefined {

@@ -42,6 +42,8 @@ export function federationOperations(node: NodeContext): Pick<AdminHandlers, Nam
       const row = node.outbox.get(id);
       if (!row) throw notFound('unknown_entry', `no queue entry ${id}`);
       node.outbox.drop(id);
+      // A pending entry may have been the head its destination waits on: what is behind it may go now.
+      if (row.state === 'pending') node.workers.deliver(row.destination);
       node.log.warn({ event: 'delivery_dropped', id, destination: row.destination, event_id: row.event_id, state: row.state }, 'owner dropped a delivery');
       node.notifications.notify({ type: 'status' });
       return { dropped: true };
