@@ -20,6 +20,8 @@ const messages = (n: InProcessNode, roomId: string, order: string) =>
 const pendingFor = async (n: InProcessNode, destination: string) =>
   (await n.admin('GET', `/queue?state=pending&destination=${destination}`)).body.entries as Array<{ id: number; event_id: string }>;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** No automatic reachability tests: a peer's reach-probe is a signed request, which ends a wait by itself. */
+const quiet = { config: { reachabilityWatchSeconds: 0 } };
 
 async function peered([a, aName]: [InProcessNode, string], [b, bName]: [InProcessNode, string]) {
   expect((await a.admin('POST', '/peers', { server_name: bName, endpoint: b.started.federation_url })).status).toBe(200);
@@ -27,8 +29,8 @@ async function peered([a, aName]: [InProcessNode, string], [b, bName]: [InProces
 }
 
 it('messages sent behind a backing-off destination wait without a read each, and a wait never spins', async ({ nodes }) => {
-  const alpha = await nodes.inProcess('alpha.test');
-  const beta = await nodes.inProcess('beta.test');
+  const alpha = await nodes.inProcess('alpha.test', quiet);
+  const beta = await nodes.inProcess('beta.test', quiet);
   await peered([alpha, 'alpha.test'], [beta, 'beta.test']);
   const roomId = await roomWithMembers(alpha, 'backoff-reads', [[beta, '@owner:beta.test']]);
   const workers = alpha.node.context.workers;
@@ -68,7 +70,7 @@ it('messages sent behind a backing-off destination wait without a read each, and
   expect(await pendingFor(alpha, 'beta.test')).toHaveLength(0);
 });
 
-it('a peer cannot park deliveries past a day with Retry-After, and dropping the entry a destination waits on lets the rest go at once', async ({ nodes }) => {
+it('a peer cannot park deliveries past a day with Retry-After; dropping the entry a destination waits on, or giving its address again, ends the wait', async ({ nodes }) => {
   const alpha = nodes.process({ serverName: 'alpha.test' });
   await alpha.start();
   const roomId = (await alpha.admin('POST', '/rooms', { name: 'parked' })).body.room_id as string;
@@ -98,12 +100,20 @@ it('a peer cannot park deliveries past a day with Retry-After, and dropping the 
     const attempts = (await alpha.admin('GET', '/attempts?destination=parking.test')).body.attempts as Array<{ event_id: string; status: number }>;
     expect(attempts.some((a) => a.event_id === behind.body.event_id && a.status === 202)).toBe(true);
   }
+
+  // Parked again; the owner gives the peer's address again (as after it moved): the wait ends.
+  parking.answer = { status: 503, headers: { 'retry-after': '86400' }, body: { error: 'unavailable', message: 'go away' } };
+  const again = await alpha.admin('POST', `/rooms/${enc(roomId)}/messages`, { body: 'parked again' });
+  await eventually(async () => expect((await queued()).find((e) => e.event_id === again.body.event_id)?.next_attempt_at).toBeGreaterThan(Date.now() + 3600_000));
+  parking.answer = { status: 202, body: {} };
+  expect((await alpha.admin('POST', '/peers', { server_name: 'parking.test', endpoint: parking.url })).status).toBe(200);
+  await eventually(async () => expect(await queued()).toHaveLength(0));
 });
 
 it('events a host relays to a backing-off member wait without a read each, and all go once it is back', async ({ nodes }) => {
-  const alpha = await nodes.inProcess('alpha.test');
-  const beta = await nodes.inProcess('beta.test');
-  const gamma = await nodes.inProcess('gamma.test');
+  const alpha = await nodes.inProcess('alpha.test', quiet);
+  const beta = await nodes.inProcess('beta.test', quiet);
+  const gamma = await nodes.inProcess('gamma.test', quiet);
   await peered([alpha, 'alpha.test'], [beta, 'beta.test']);
   await peered([alpha, 'alpha.test'], [gamma, 'gamma.test']);
   const roomId = await roomWithMembers(alpha, 'relay-backoff', [[beta, '@owner:beta.test'], [gamma, '@owner:gamma.test']]);

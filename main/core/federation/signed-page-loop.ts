@@ -79,7 +79,17 @@ interface PageRequest {
   cursor: number;
   abort: AbortController;
   response: Promise<FederationResponse>;
+  /** When it was asked (Date.now()). */
+  askedAt: number;
 }
+
+/**
+ * The least time between asking for a page and asking again after an empty answer. An honest
+ * peer holds an empty answer until something comes or its wait ends (pull: 25 s); one that
+ * answers empty pages at once made this loop ask again as fast as the network allowed (a signed
+ * request, a signature and a database write each time: a core, for as long as it liked).
+ */
+export const MIN_EMPTY_PAGE_GAP_MS = 500;
 
 export interface PageSourceState {
   server_name: string;
@@ -173,6 +183,8 @@ export class SignedPageLoop<P> {
           if (empty && next === cursor) {
             this.record(server, Date.now(), null);
             failures = 0;
+            const early = request.askedAt + MIN_EMPTY_PAGE_GAP_MS - Date.now();
+            if (early > 0) await sleep(early, signal);
             continue;
           }
           // The next page is asked for while this one is taken.
@@ -216,7 +228,7 @@ export class SignedPageLoop<P> {
       ...(this.source.headers ? { headers: this.source.headers(identity, server) } : {}),
     });
     response.catch(() => undefined);
-    return { cursor, abort, response };
+    return { cursor, abort, response, askedAt: Date.now() };
   }
 
   private async ack(identity: Identity, server: string, endpoint: string, cursor: number, signal: AbortSignal): Promise<void> {

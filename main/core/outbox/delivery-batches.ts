@@ -60,7 +60,9 @@ export function prepareRun(deps: DeliveryDeps, wireCache: WireCache, destination
   const sendable: Array<{ row: OutboxRow; wire: string }> = [];
   let bytes = 0;
   if (candidates.some((row) => row.created_at + maxAgeMs < now)) {
-    const expired = outbox.expireOlderThan(maxAgeMs, now);
+    // This destination's only: another's expired head would leave its wait standing (housekeeping
+    // expires the rest and ends their waits).
+    const expired = outbox.expireOlderThan(maxAgeMs, now, destination);
     log.warn({ event: 'delivery_expired', destination, count: expired.count }, 'undelivered entries expired');
     candidates = candidates.filter((row) => row.created_at + maxAgeMs >= now);
   }

@@ -135,13 +135,16 @@ export class Outbox {
     this.onSettled?.(settled.map((s) => s.row));
   }
 
-  /** Marks pending entries older than `maxAgeMs` as expired (kept, visible, never retried): how many, and their destinations. */
-  expireOlderThan(maxAgeMs: number, now = Date.now()): { count: number; destinations: string[] } {
+  /**
+   * Marks pending entries older than `maxAgeMs` as expired (kept, visible, never retried), of one
+   * destination or of all: how many, and their destinations (whose waits they may have headed).
+   */
+  expireOlderThan(maxAgeMs: number, now = Date.now(), destination: string | null = null): { count: number; destinations: string[] } {
     const rows = this.db
-      .prepare<[number, number], { destination: string }>(
-        "UPDATE federation_outbox SET state = 'expired', last_error = COALESCE(last_error, '') || ' (expired: undelivered for too long)', updated_at = ? WHERE state = 'pending' AND created_at < ? RETURNING destination",
+      .prepare<[number, number, string | null, string | null], { destination: string }>(
+        "UPDATE federation_outbox SET state = 'expired', last_error = COALESCE(last_error, '') || ' (expired: undelivered for too long)', updated_at = ? WHERE state = 'pending' AND created_at < ? AND (? IS NULL OR destination = ?) RETURNING destination",
       )
-      .all(now, now - maxAgeMs);
+      .all(now, now - maxAgeMs, destination, destination);
     return { count: rows.length, destinations: [...new Set(rows.map((r) => r.destination))] };
   }
 

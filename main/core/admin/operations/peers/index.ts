@@ -163,9 +163,13 @@ export function peerOperations(node: NodeContext, running: Running): Pick<AdminH
         return row;
       })();
       node.discovery.forget(name);
-      // An endpoint the owner typed is the owner's word: pushed to again even if never reached (issue #32).
-      if (input.endpoint) node.pull.markReached(name);
-      // Its endpoint, dialect or pacing may have changed: a wait decided on the old ones ends.
+      // An endpoint the owner typed is the owner's word: pushed to again even if never reached (issue #32),
+      // and a backoff earned at the old address ends (as when the peer talks to us).
+      if (input.endpoint) {
+        node.pull.markReached(name);
+        node.workers.deliver(name, { peerIsBack: true });
+      }
+      // Its dialect or pacing may have changed too: a wait decided on the old ones ends.
       node.workers.deliver(name);
       node.log.info({ event: 'peer_added', server: name, endpoint, pinned: confirmed !== undefined, dialect: discovered?.dialect ?? 'unknown' }, 'peer added');
       node.notifications.notify({ type: 'status' });
