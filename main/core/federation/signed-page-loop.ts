@@ -183,8 +183,7 @@ export class SignedPageLoop<P> {
           if (empty && next === cursor) {
             this.record(server, Date.now(), null);
             failures = 0;
-            const early = request.askedAt + MIN_EMPTY_PAGE_GAP_MS - Date.now();
-            if (early > 0) await sleep(early, signal);
+            await this.paced(request, signal);
             continue;
           }
           // The next page is asked for while this one is taken.
@@ -202,6 +201,9 @@ export class SignedPageLoop<P> {
           taker.taken(page, next);
           failures = 0;
           this.deps.onChange?.();
+          // An empty page whose cursor moved brings nothing either: paced the same way (a peer
+          // could move its cursor forever).
+          if (empty) await this.paced(request, signal);
         } catch (error) {
           drop();
           if (signal.aborted) return;
@@ -216,6 +218,12 @@ export class SignedPageLoop<P> {
       drop();
       await taker.close?.();
     }
+  }
+
+  /** After a page that brought nothing: not before MIN_EMPTY_PAGE_GAP_MS since it was asked. */
+  private async paced(request: PageRequest, signal: AbortSignal): Promise<void> {
+    const early = request.askedAt + MIN_EMPTY_PAGE_GAP_MS - Date.now();
+    if (early > 0) await sleep(early, signal);
   }
 
   /** Asks for the page after `cursor` (answered at once, or long-polled when empty). */

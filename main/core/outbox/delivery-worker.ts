@@ -193,6 +193,9 @@ export class DeliveryWorkers {
     while (!this.stopped && !this.deps.isPaused() && !this.deps.isHeld?.(destination)) {
       // It receives by pull now: its rows wait for its GET /pull (pull-queue.ts).
       if (waitsForPull(this.deps, destination)) return;
+      // Nothing can be signed without an identity (an attempt would fail at once, and the loop
+      // would read and try again without ever waiting): the next kick starts it again.
+      if (!this.deps.identity()) return;
       const limit = await batchLimit(this.deps, destination, state);
       const batch = limit > 1;
       // One read of the queue per request: the head decides (backoff, probe), and the same rows
