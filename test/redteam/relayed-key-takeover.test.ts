@@ -133,4 +133,18 @@ describe('red team: a room host plants a key for another server', () => {
     const refused = await sendSigned(host.identity, alpha.started.federation_url!, 'POST', `${FED}/event`, wire(after));
     expect(refused.status, JSON.stringify(refused.body)).toBe(403);
   });
+
+  it('a batch of events of a server alpha knows no key of makes alpha ask the host\'s cache once, not once per event', async () => {
+    const minted = host.mint('batch.hh-minted.test');
+    // Fifty events, each naming a key id of its own (the host chooses them): every lookup misses.
+    const events = Array.from({ length: 50 }, (_, i) => {
+      const event = makeEvent(minted, { room_id: '!r:hh.test', sender: '@u:batch.hh-minted.test', content: { body: `batch ${i}`, format: 'plain' } });
+      return { ...event, signatures: { 'batch.hh-minted.test': { [`ed25519:k${i}`]: Object.values(event.signatures['batch.hh-minted.test']!)[0]! } } };
+    });
+    const asked = () => host.requests.filter((path) => path === `${FED}/keys/cache`).length;
+    const before = asked();
+    const answer = await sendSigned(host.identity, alpha.started.federation_url!, 'POST', `${FED}/events`, `{"events":[${events.map(wire).join(',')}]}`);
+    expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+    expect(asked() - before).toBe(1);
+  });
 });

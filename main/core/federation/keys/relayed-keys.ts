@@ -23,6 +23,14 @@ import { KEY_CACHE_PATH } from '../paths.ts';
 export const DEFAULT_MAX_RELAYED_ORIGINS_PER_HOST = 100;
 /** At most this many keys of one relayed document are learnt (active, next, then the newest old ones). */
 const MAX_RELAYED_KEYS_PER_DOCUMENT = 32;
+/**
+ * At most one fetch of a server's keys from one host's cache at a time, and one per this long: a
+ * batch relayed by a host makes every event's key lookup miss at once, each with a key id of the
+ * host's choosing (up to 500 requests to the host per batch before).
+ */
+const CACHE_FETCH_GAP_MS = 10_000;
+/** Fetches remembered for that gap (origins per host are bounded, hosts are peers). */
+const MAX_REMEMBERED_CACHE_FETCHES = 1_000;
 
 export interface RelayedKeyRow {
   relayed_by: string;
@@ -53,6 +61,8 @@ export class RelayedKeys {
   private readonly log: Logger;
   private readonly signer: () => RequestSigner | null;
   private readonly options: RelayedKeysOptions;
+  /** The last fetch from each host's cache, by `origin host` (fetchFromCache). */
+  private readonly cacheFetches = new Map<string, { at: number; fetch: Promise<void> }>();
 
   constructor(db: Db, options: RelayedKeysOptions) {
     this.db = db;
@@ -118,6 +128,19 @@ export class RelayedKeys {
    * directly (the caller counted `serverName` against `via`'s bound).
    */
   async fetchFromCache(serverName: string, via: string, now: number): Promise<void> {
+    const key = `${serverName} ${via}`;
+    const last = this.cacheFetches.get(key);
+    if (last && now - last.at < CACHE_FETCH_GAP_MS) return last.fetch;
+    if (this.cacheFetches.size >= MAX_REMEMBERED_CACHE_FETCHES) {
+      for (const [k, v] of this.cacheFetches) if (now - v.at >= CACHE_FETCH_GAP_MS) this.cacheFetches.delete(k);
+      if (this.cacheFetches.size >= MAX_REMEMBERED_CACHE_FETCHES) this.cacheFetches.clear();
+    }
+    const fetch = this.fetchFromCacheNow(serverName, via, now);
+    this.cacheFetches.set(key, { at: now, fetch });
+    return fetch;
+  }
+
+  private async fetchFromCacheNow(serverName: string, via: string, now: number): Promise<void> {
     const signer = this.signer();
     if (!signer || serverName === signer.serverName) return;
     if (this.hasDirectKeys(serverName)) return;
