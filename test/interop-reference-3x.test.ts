@@ -274,6 +274,23 @@ describe('its history (GET /events) paged by next_depth / next_event_id', () => 
     expect(cursorOf().last_error).toBeNull();
   });
 
+  it('a peer answering empty pages with a cursor that moves forever is asked at most twice a round, not sixteen times', async () => {
+    let depth = cursorOf().since_depth;
+    // Each answer moves the cursor on and brings nothing (as a page of hidden events would).
+    ref.historyOverride = { events: [], get next_depth() { return ++depth; }, next_event_id: null };
+    try {
+      await eventually(async () => expect(cursorOf().since_depth).toBeGreaterThan(depth - 1));
+      const asked = () => ref.historyAsked.filter((room) => room === roomId).length;
+      const before = asked();
+      await new Promise((r) => setTimeout(r, 1_500));
+      // Rounds every 150 ms here: at most two pages of this room per round (+1 for a round under way).
+      expect(asked() - before).toBeLessThanOrEqual(2 * (1_500 / 150 + 1));
+      expect(asked() - before).toBeGreaterThan(0);
+    } finally {
+      ref.historyOverride = null;
+    }
+  });
+
   it('bad input: an answer whose cursor is not one is a failure with the reason, and the cursor does not move', async () => {
     const before = cursorOf();
     ref.historyOverride = { events: [], next_depth: -5, next_event_id: 7 };

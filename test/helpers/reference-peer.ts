@@ -150,6 +150,8 @@ export class ReferencePeer {
   historyScan = MAX_HISTORY_SCAN;
   /** When set, its GET /events answers this (bad input of its dialect). */
   historyOverride: Record<string, unknown> | null = null;
+  /** The room of every GET /events it was asked, in order. */
+  readonly historyAsked: string[] = [];
   /** 3.x: m.message events it accepted (202) but did not store as chat (a body outside 1..2000 bytes). */
   readonly droppedBodies: RefEnvelope[] = [];
   /** 3.x: what its pushes were answered (POST /event to trusted peers). */
@@ -258,6 +260,7 @@ export class ReferencePeer {
         res.writeHead(400, { 'content-type': 'text/plain' });
         return void res.end('Failed to deserialize query string: missing field `room_id`');
       }
+      this.historyAsked.push(roomId);
       const since = Math.max(0, Number(query.get('since_depth') ?? 0));
       const limit = Math.min(1000, Math.max(1, Number(query.get('limit') ?? 100)));
       if (this.version === '3' && this.historyOverride !== null) return this.reply(res, 200, this.historyOverride);

@@ -42,6 +42,12 @@ const MAX_ROOMS_PER_PEER = 64;
 const MAX_BACKOFF_MS = 10 * 60_000;
 /** Pages of one room read in a round from a 3.x (its filtered pages can be empty while more follows). */
 const MAX_PAGES_PER_ROOM = 16;
+/**
+ * Pages in a row that bring nothing new before a room waits for the next round: a 3.x filters
+ * what it hides, so a page can be empty while more follows, but a peer moving its cursor forever
+ * over empty pages got MAX_PAGES_PER_ROOM requests per room per round (1,024 per round over 64 rooms).
+ */
+const MAX_FRUITLESS_PAGES = 2;
 const REQUEST_DEADLINE_MS = 15_000;
 
 interface CursorRow {
@@ -225,14 +231,17 @@ export class ReferenceRooms {
   /**
    * A room's new history from a reference peer: one page from a v0.8.5 one; from a 3.x one, pages
    * while its cursor moves (a page it filtered can be short or empty while more follows), at most
-   * MAX_PAGES_PER_ROOM a round.
+   * MAX_PAGES_PER_ROOM a round, and no more than MAX_FRUITLESS_PAGES in a row that bring nothing.
    */
   async pollRoom(peer: string, roomId: string): Promise<number> {
     let stored = 0;
+    let fruitless = 0;
     for (let page = 0; page < MAX_PAGES_PER_ROOM; page++) {
       const result = await this.pollPage(peer, roomId);
       stored += result.stored;
       if (!result.more || this.abort.signal.aborted) break;
+      fruitless = result.stored > 0 ? 0 : fruitless + 1;
+      if (fruitless >= MAX_FRUITLESS_PAGES) break;
     }
     return stored;
   }
