@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { expect, it, type InProcessNode } from './helpers/fixtures.ts';
 import { joinFakePeer } from './helpers/fake-members.ts';
+import { sendSigned } from './helpers/signed-request.ts';
 import { queryNodeDb } from './helpers/inspect-db.ts';
 import { enc, eventually, roomWithMembers, send } from './helpers/rooms.ts';
 
@@ -141,3 +142,25 @@ it('events a host relays to a backing-off member wait without a read each, and a
   expect(stored).toHaveLength(12);
   await eventually(async () => expect(messages(gamma, roomId, 'rowid')).toEqual(stored), 20_000);
 });
+
+it('a peer that refuses our events while it sends us requests gets our backoff, not an attempt per request', async ({ nodes }) => {
+  const alpha = nodes.process({ serverName: 'alpha.test', args: ['--retry-initial', '3000', '--retry-max', '3000'] });
+  await alpha.start();
+  const roomId = (await alpha.admin('POST', '/rooms', { name: 'noisy' })).body.room_id as string;
+  const noisy = await nodes.fakePeer('noisy.test');
+  await joinFakePeer(alpha, roomId, noisy);
+  const attempts = async () => ((await alpha.admin('GET', '/attempts?destination=noisy.test&limit=500')).body.attempts as unknown[]).length;
+  noisy.answer = { status: 500, body: { error: 'internal_error', message: 'broken' } };
+  expect((await alpha.admin('POST', `/rooms/${enc(roomId)}/messages`, { body: 'refused' })).status).toBe(200);
+  await eventually(async () => expect(await attempts()).toBeGreaterThan(0));
+  // Two seconds of signed requests from it, one every 20 ms (each says "I am here").
+  const before = await attempts();
+  const until = Date.now() + 2_000;
+  while (Date.now() < until) {
+    expect((await sendSigned(noisy.identity, alpha.federationUrl, 'GET', '/_paracord/federation/v1/keys/cache?server_name=nobody.test')).status).toBe(404);
+    await sleep(20);
+  }
+  // At most one attempt for its first request, and one when the 3 s backoff runs out.
+  expect((await attempts()) - before).toBeLessThanOrEqual(2);
+});
+

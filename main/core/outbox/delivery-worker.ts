@@ -33,6 +33,13 @@ import { TooOldReissues } from './reissue-too-old.ts';
 
 export { DEFAULT_MAX_AGE_MS, type DeliveryDeps } from './delivery-deps.ts';
 
+/**
+ * The least time between two waits a destination's own requests end (wake). Its request says it is
+ * reachable, not that it takes our events: one that answers 5xx while it sends us requests would
+ * otherwise get an attempt per request it sends, whatever our backoff or its Retry-After.
+ */
+const MIN_WAKE_GAP_MS = 10_000;
+
 /** A row just committed to the outbox (what a kick may hand over; its event's wire form is in the wire cache). */
 export interface FreshDelivery {
   row: OutboxRow;
@@ -136,12 +143,16 @@ export class DeliveryWorkers {
   private wake(destination: string): void {
     const state = this.destinations.get(destination);
     if (!state) return;
+    const now = Date.now();
+    if (now - state.lastWokenAt < MIN_WAKE_GAP_MS) return;
     if (state.running) {
       // An attempt may be failing right now and about to set a fresh backoff; remember the wake.
       state.wokenDuringAttempt = true;
+      state.lastWokenAt = now;
       return;
     }
     if (!state.backingOff) return;
+    state.lastWokenAt = now;
     state.backingOff = false;
     this.deps.outbox.wake(destination);
     this.kick(destination);

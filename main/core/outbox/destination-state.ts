@@ -14,6 +14,8 @@ export interface DestinationState {
   batchCapUntil: number;
   /** The destination contacted us while an attempt was in flight: retry at once when it settles. */
   wokenDuringAttempt: boolean;
+  /** When its requests last ended a wait of ours (Date.now(); 0: never): at most one per MIN_WAKE_GAP_MS. */
+  lastWokenAt: number;
   /**
    * New work was announced (kick) since the worker last read the queue. Every row enqueued is
    * followed by a kick at its commit, so a worker that sent everything it read, and was not
@@ -38,5 +40,5 @@ export interface DestinationState {
 }
 
 export function newDestinationState(): DestinationState {
-  return { running: false, timer: null, backingOff: false, paced: false, inFlight: null, abort: null, noBatchUntil: 0, batchCap: 0, batchCapUntil: 0, wokenDuringAttempt: false, kicked: false, queueEmpty: false, queuedSinceRead: 0 };
+  return { running: false, timer: null, backingOff: false, paced: false, inFlight: null, abort: null, noBatchUntil: 0, batchCap: 0, batchCapUntil: 0, wokenDuringAttempt: false, lastWokenAt: 0, kicked: false, queueEmpty: false, queuedSinceRead: 0 };
 }

@@ -167,7 +167,7 @@ export function peerOperations(node: NodeContext, running: Running): Pick<AdminH
       // and a backoff earned at the old address ends (as when the peer talks to us).
       if (input.endpoint) {
         node.pull.markReached(name);
-        node.workers.deliver(name, { peerIsBack: true });
+        node.outbox.wake(name);
       }
       // Its dialect or pacing may have changed too: a wait decided on the old ones ends.
       node.workers.deliver(name);
