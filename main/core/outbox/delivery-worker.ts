@@ -143,15 +143,15 @@ export class DeliveryWorkers {
   private wake(destination: string): void {
     const state = this.destinations.get(destination);
     if (!state) return;
-    const now = Date.now();
-    if (now - state.lastWokenAt < MIN_WAKE_GAP_MS) return;
     if (state.running) {
-      // An attempt may be failing right now and about to set a fresh backoff; remember the wake.
+      // An attempt may be failing right now and about to set a fresh backoff; remember the wake
+      // (limited where it takes effect, in run: a healthy peer's requests during attempts are no wake).
       state.wokenDuringAttempt = true;
-      state.lastWokenAt = now;
       return;
     }
     if (!state.backingOff) return;
+    const now = Date.now();
+    if (now - state.lastWokenAt < MIN_WAKE_GAP_MS) return;
     state.lastWokenAt = now;
     state.backingOff = false;
     this.deps.outbox.wake(destination);
@@ -234,7 +234,9 @@ export class DeliveryWorkers {
       }
       if (state.wokenDuringAttempt) {
         state.wokenDuringAttempt = false;
-        if (head.next_attempt_at > Date.now()) {
+        const now = Date.now();
+        if (head.next_attempt_at > now && now - state.lastWokenAt >= MIN_WAKE_GAP_MS) {
+          state.lastWokenAt = now;
           this.deps.outbox.wake(destination);
           continue;
         }

@@ -14,7 +14,7 @@ export interface DestinationState {
   batchCapUntil: number;
   /** The destination contacted us while an attempt was in flight: retry at once when it settles. */
   wokenDuringAttempt: boolean;
-  /** When its requests last ended a wait of ours (Date.now(); 0: never): at most one per MIN_WAKE_GAP_MS. */
+  /** When its requests last ended a wait of ours, a backoff or a failing attempt's (Date.now(); 0: never): at most one per MIN_WAKE_GAP_MS. */
   lastWokenAt: number;
   /**
    * New work was announced (kick) since the worker last read the queue. Every row enqueued is
