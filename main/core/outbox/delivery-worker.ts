@@ -40,6 +40,14 @@ export { DEFAULT_MAX_AGE_MS, type DeliveryDeps } from './delivery-deps.ts';
  */
 const MIN_WAKE_GAP_MS = 10_000;
 
+/** Whether the destination's requests may end a wait now (at most once per MIN_WAKE_GAP_MS); if so, counted. */
+function wakeAllowed(state: DestinationState): boolean {
+  const now = Date.now();
+  if (now - state.lastWokenAt < MIN_WAKE_GAP_MS) return false;
+  state.lastWokenAt = now;
+  return true;
+}
+
 /** A row just committed to the outbox (what a kick may hand over; its event's wire form is in the wire cache). */
 export interface FreshDelivery {
   row: OutboxRow;
@@ -49,8 +57,8 @@ export class DeliveryWorkers {
   private readonly deps: DeliveryDeps;
   private readonly destinations = new Map<string, DestinationState>();
   private stopped = false;
-  /** Runs started on a row a kick handed over, and reads of a destination's queue, in all and by destination (tests, probes). */
-  readonly stats = { handed: 0, queueReads: 0, queueReadsOf: new Map<string, number>() };
+  /** Runs started on a row a kick handed over, and reads of each destination's queue (tests, probes). */
+  readonly stats = { handed: 0, queueReadsOf: new Map<string, number>() };
   /** The wire form of events just made here, for their delivery (wire-cache.ts). */
   readonly wire = new WireCache();
   /** Events refused as too old, re-issued (reissue-too-old.ts). */
@@ -149,10 +157,7 @@ export class DeliveryWorkers {
       state.wokenDuringAttempt = true;
       return;
     }
-    if (!state.backingOff) return;
-    const now = Date.now();
-    if (now - state.lastWokenAt < MIN_WAKE_GAP_MS) return;
-    state.lastWokenAt = now;
+    if (!state.backingOff || !wakeAllowed(state)) return;
     state.backingOff = false;
     this.deps.outbox.wake(destination);
     this.kick(destination);
@@ -221,7 +226,6 @@ export class DeliveryWorkers {
       } else {
         state.kicked = false;
         rows = this.deps.outbox.head(destination, limit);
-        this.stats.queueReads++;
         this.stats.queueReadsOf.set(destination, (this.stats.queueReadsOf.get(destination) ?? 0) + 1);
       }
       // The handed row stands for a read that saw it alone.
@@ -234,9 +238,7 @@ export class DeliveryWorkers {
       }
       if (state.wokenDuringAttempt) {
         state.wokenDuringAttempt = false;
-        const now = Date.now();
-        if (head.next_attempt_at > now && now - state.lastWokenAt >= MIN_WAKE_GAP_MS) {
-          state.lastWokenAt = now;
+        if (head.next_attempt_at > Date.now() && wakeAllowed(state)) {
           this.deps.outbox.wake(destination);
           continue;
         }
