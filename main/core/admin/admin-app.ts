@@ -1,4 +1,4 @@
-import Koa from 'koa';
+import Koa, { type ParameterizedContext } from 'koa';
 import type { Logger } from 'pino';
 import { ADMIN_API_PREFIX, type AdminHandlers } from '../../../shared/contract/admin-operations.ts';
 import { errorHandler } from '../http/middleware/error-handler.ts';
@@ -55,9 +55,6 @@ export function createAdminApp(deps: {
     ctx.set('x-content-type-options', 'nosniff');
     await next();
   });
-  const api = adminRouter(deps.handlers);
-  if (deps.notifications) api.get('/events', serverSentEvents(deps.notifications));
-  api.prefix(ADMIN_API_PREFIX);
   const sessions = deps.sessions;
   if (deps.runNonce) app.use(whoami(deps.runNonce));
   // Whether this browser is signed in, asked by the UI before any call (it answers 200 either way).
@@ -73,12 +70,16 @@ export function createAdminApp(deps: {
         }
       : undefined,
   );
+  const reauthorize = (ctx: ParameterizedContext) => auth(ctx, async () => undefined);
+  const api = adminRouter(deps.handlers);
+  if (deps.notifications) api.get('/events', serverSentEvents(deps.notifications, reauthorize));
+  api.prefix(ADMIN_API_PREFIX);
   app.use(async (ctx, next) => {
     if (ctx.path === ADMIN_API_PREFIX || ctx.path.startsWith(`${ADMIN_API_PREFIX}/`)) return auth(ctx, next);
     return next();
   });
   // The admin contract over one WebSocket (stream/stream.ts), past the same checks as every request.
-  app.use(adminStream({ handlers: deps.handlers, log: deps.log, inFlight: deps.inFlight, notifications: deps.notifications, reauthorize: (ctx) => auth(ctx, async () => undefined), limits: deps.streamLimits }));
+  app.use(adminStream({ handlers: deps.handlers, log: deps.log, inFlight: deps.inFlight, notifications: deps.notifications, reauthorize, limits: deps.streamLimits }));
   const metrics = deps.metrics;
   if (metrics) {
     app.use(async (ctx, next) => {

@@ -1,12 +1,15 @@
-import type { Middleware } from 'koa';
+import type { Middleware, ParameterizedContext } from 'koa';
 import type { NodeEvents, NodeNotification } from '../node-events.ts';
+import { CredentialGate } from './credential-gate.ts';
 
 /**
  * `GET /events`: Server-Sent Events with live room updates and status changes for the UI.
  * Each notification is one `event: <type>` message with JSON data; a comment every 25 s
- * keeps proxies and browsers from closing an idle stream.
+ * keeps proxies and browsers from closing an idle stream. After a `status` notification the
+ * request's credential is checked again (`reauthorize`, the same check it passed): a session
+ * signed out or revoked elsewhere ends its stream at once, before it is told anything more.
  */
-export function serverSentEvents(events: NodeEvents): Middleware {
+export function serverSentEvents(events: NodeEvents, reauthorize: (ctx: ParameterizedContext) => Promise<void>): Middleware {
   return (ctx) => {
     ctx.req.socket.setTimeout(0);
     ctx.req.socket.setKeepAlive(true);
@@ -33,7 +36,15 @@ export function serverSentEvents(events: NodeEvents): Middleware {
       if (pending === '') process.nextTick(flush);
       pending += text;
     };
-    const send = (notification: NodeNotification) => write(`event: ${notification.type}\ndata: ${JSON.stringify(notification)}\n\n`);
+    const gate = new CredentialGate(
+      () => reauthorize(ctx),
+      (notification) => write(`event: ${notification.type}\ndata: ${JSON.stringify(notification)}\n\n`),
+      () => close(),
+    );
+    const send = (notification: NodeNotification) => {
+      if (notification.type === 'status') gate.recheck();
+      gate.offer(notification);
+    };
     write(': connected\n\n');
     events.on('notification', send);
     const keepAlive = setInterval(() => write(': keep-alive\n\n'), 25_000);

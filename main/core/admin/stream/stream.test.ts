@@ -7,6 +7,7 @@ import { request } from 'undici';
 import WebSocket from 'ws';
 import { beforeAll, describe, expect, it, type InProcessNode } from '../../../../test/helpers/fixtures.ts';
 import { HttpError } from '../../errors.ts';
+import { ADMIN_STREAM_NOTIFICATIONS } from '../../../../shared/contract/admin-operations.ts';
 import { STREAM_FRAME_LIMIT, failureAnswer } from './frames.ts';
 
 type Answer = { id: string | number | null; ok: boolean; result?: any; status?: number; error?: string; message?: string };
@@ -185,6 +186,40 @@ describe('admin stream, a session that ends', () => {
     expect(browser.answers.find((a) => a.id === 'out')).toMatchObject({ ok: true });
     expect(browser.answers.find((a) => a.id === 'after')).toMatchObject({ ok: false, status: 401 });
     expect(await bodies(roomId)).toEqual(['sent before signing out']);
+  });
+});
+
+describe('a session revoked elsewhere', () => {
+  it("gets nothing more on its stream or its `GET /events`, not even the status change that announced its end, and both close", async () => {
+    const host = new URL(alpha.started.admin_url).host;
+    const loginUrl = (await alpha.admin('POST', '/login-links')).body.login_url as string;
+    const cookie = `paracord_session=${/paracord_session=([^;]+)/.exec(String((await request(loginUrl, { reset: true })).headers['set-cookie']))![1]!}`;
+    const ws = new WebSocket(streamUrl, ADMIN_STREAM_NOTIFICATIONS, { headers: { cookie, origin: `http://${host}` } });
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    const page = new Client(ws);
+    const events = await request(`${alpha.started.admin_url}/_paracord/admin/v1/events`, { headers: { cookie } });
+    expect(events.statusCode).toBe(200);
+    let text = '';
+    events.body.on('data', (chunk) => (text += String(chunk)));
+    const ended = new Promise((resolve) => events.body.on('end', resolve).on('error', resolve));
+    const session = ((await page.call('who', 'listSessions')).result.sessions as Array<{ id: string; current: boolean }>).find((s) => s.current)!.id;
+
+    // Twin: while the session holds, both streams are told of a new room.
+    const roomId = await newRoom('seen until revoked');
+    await alpha.admin('POST', `/rooms/${encodeURIComponent(roomId)}/messages`, { body: 'seen' });
+    const told = (frame: Answer) => (frame as { notification?: { room_id?: string } }).notification?.room_id === roomId;
+    await expect.poll(() => page.answers.some(told), { message: JSON.stringify(page.answers) + text }).toBe(true);
+    await expect.poll(() => text.includes(roomId)).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const [frames, chars] = [page.answers.length, text.length];
+
+    expect((await alpha.admin('DELETE', `/sessions/${session}`)).status).toBe(200);
+    expect((await page.closed).code).toBe(1008);
+    await ended;
+    await alpha.admin('POST', '/rooms', { name: 'after the revocation' });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(page.answers.slice(frames)).toEqual([]);
+    expect(text.slice(chars)).toBe('');
   });
 });
 

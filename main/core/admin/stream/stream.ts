@@ -17,6 +17,7 @@ import type { WebSocket, WebSocketServer } from 'ws';
 import type { Duplex } from 'node:stream';
 import { ADMIN_STREAM_NOTIFICATIONS, ADMIN_STREAM_PATH, MAX_MESSAGES_PER_BATCH, type AdminCallMeta, type AdminHandlers, type AdminInput } from '../../../../shared/contract/admin-operations.ts';
 import { HttpError, forbidden } from '../../errors.ts';
+import { CredentialGate } from '../credential-gate.ts';
 import type { InFlightRequests } from '../../http/middleware/in-flight.ts';
 import type { NodeEvents, NodeNotification } from '../../node-events.ts';
 import { StreamBudget, type BudgetMember } from './budget.ts';
@@ -85,9 +86,9 @@ export function adminStream(deps: AdminStreamDeps): Middleware {
   // One listener for all streams: each notification goes to the streams that asked for them.
   deps.notifications?.on('notification', (notification) => {
     // A status change may be a session that ended (signed out elsewhere, a member disabled, a new
-    // passphrase): every stream looks again at once whether its credential still holds.
-    if (notification.type === 'status') for (const connection of live) void connection.recheckCredential();
-    for (const connection of live) if (connection.subscribed && connection.viewer.sees(notification)) connection.notify(notification);
+    // passphrase): every stream looks again whether its credential still holds before it is told
+    // anything more (credential-gate.ts).
+    for (const connection of live) connection.offer(notification);
   });
   deps.notifications?.once('close', (graceMs = STOP_GRACE_MS) => {
     stopping = true;
@@ -163,6 +164,8 @@ class StreamConnection implements BudgetMember {
   private credentialEnded = false;
   /** Heard from since the last ping (a pong or a frame). */
   private alive = true;
+  /** Notifications pass through it: none once the credential ended, none before it was checked again after a `status`. */
+  private readonly gate: CredentialGate;
 
   private readonly ws: WebSocket;
   /** The stream's socket: answers written in one turn of the event loop leave in one write (`answer`). */
@@ -187,6 +190,10 @@ class StreamConnection implements BudgetMember {
     this.budget = budget;
     this.viewer = viewer;
     this.subscribed = subscribed;
+    this.gate = new CredentialGate(reauthorize, (notification) => this.notify(notification), () => {
+      this.credentialEnded = true;
+      if (this.pending === 0) this.closeForCredential();
+    });
   }
 
   start(): void {
@@ -391,14 +398,11 @@ class StreamConnection implements BudgetMember {
   }
 
   /** The credential is looked at again now (not only before the next request): ended, the stream closes (1008) once nothing is under way. */
-  async recheckCredential(): Promise<void> {
+  /** A notification of the node: a `status` has the credential checked again first (credential-gate.ts). */
+  offer(notification: NodeNotification): void {
     if (this.credentialEnded || this.stopping) return;
-    try {
-      await this.reauthorize();
-    } catch {
-      this.credentialEnded = true;
-      if (this.pending === 0) this.closeForCredential();
-    }
+    if (notification.type === 'status') this.gate.recheck();
+    if (this.subscribed && this.viewer.sees(notification)) this.gate.offer(notification);
   }
 
   private closeForCredential(): void {
