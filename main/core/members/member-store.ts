@@ -151,16 +151,14 @@ export class MemberStore {
    */
   async signIn(localpart: string, passphrase: string, device: { host: string; address: string; userAgent?: string }, now = Date.now()): Promise<SignedIn> {
     const name = localpart.toLowerCase();
-    const limited = this.limiter.check(name, device.address, now);
+    // Counted before the (slow) check, so guesses sent together are limited as if sent one by one.
+    const limited = this.limiter.begin(name, device.address, now);
     if (!limited.ok) throw new HttpError(429, 'too_many_attempts', limited.message, { 'retry-after': String(Math.ceil(limited.retryAfterMs / 1000)) });
     const userId = `@${name}:${this.serverName()}`;
     const row = LOCALPART.test(name) ? this.credentials(userId) : undefined;
     const matches = row ? await verifyPassphrase(row.passphrase_hash, passphrase.slice(0, 1024)) : await verifyNobody(passphrase.slice(0, 1024));
-    if (!row || !matches || row.disabled_at !== null) {
-      this.limiter.fail(name, device.address, now);
-      throw new HttpError(401, 'sign_in_failed', 'that user name and passphrase do not match a member of this server');
-    }
-    this.limiter.succeed(name);
+    if (!row || !matches || row.disabled_at !== null) throw new HttpError(401, 'sign_in_failed', 'that user name and passphrase do not match a member of this server');
+    this.limiter.succeed(name, device.address, now);
     return this.db.transaction(() => this.newSession(userId, device, now))();
   }
 

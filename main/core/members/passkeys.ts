@@ -137,13 +137,10 @@ export class MemberPasskeys {
     const challenge = this.take(`sign-in ${attempt}`, site);
     const row = this.db.prepare<[string], PasskeyRow>('SELECT * FROM member_passkeys WHERE id = ?').get(response.id);
     const account = row ? row.user_id.slice(1).split(':')[0]! : `passkey ${response.id.slice(0, 64)}`;
-    const limited = this.members.limiter.check(account, device.address, now);
+    // Counted as a failure before the (slow) check, until it succeeds (sign-in-limiter.ts begin).
+    const limited = this.members.limiter.begin(account, device.address, now);
     if (!limited.ok) throw new HttpError(429, 'too_many_attempts', limited.message, { 'retry-after': String(Math.ceil(limited.retryAfterMs / 1000)) });
-    const fail = () => {
-      this.members.limiter.fail(account, device.address, now);
-      return failed();
-    };
-    if (!challenge || !row || row.rp_id !== site.rpId || !this.members.isEnabled(row.user_id)) throw fail();
+    if (!challenge || !row || row.rp_id !== site.rpId || !this.members.isEnabled(row.user_id)) throw failed();
     let verified;
     try {
       verified = await (await webauthn()).verifyAuthenticationResponse({
@@ -155,15 +152,15 @@ export class MemberPasskeys {
         credential: { id: row.id, publicKey: new Uint8Array(row.public_key), counter: row.counter, ...(row.transports ? { transports: JSON.parse(row.transports) as AuthenticatorTransport[] } : {}) },
       });
     } catch {
-      throw fail();
+      throw failed();
     }
     // The user handle, when the authenticator sends it, must be this member's.
     const handle = response.response.userHandle;
-    if (!verified.verified || (handle && handle !== Buffer.from(this.userHandle(row.user_id)).toString('base64url'))) throw fail();
+    if (!verified.verified || (handle && handle !== Buffer.from(this.userHandle(row.user_id)).toString('base64url'))) throw failed();
     this.db.prepare('UPDATE member_passkeys SET counter = ?, last_used_at = ? WHERE id = ?').run(verified.authenticationInfo.newCounter, now, row.id);
     const session = this.members.openSession(row.user_id, device, now);
-    if (!session) throw fail();
-    this.members.limiter.succeed(account);
+    if (!session) throw failed();
+    this.members.limiter.succeed(account, device.address, now);
     return session;
   }
 

@@ -39,13 +39,33 @@ export class SignInLimiter {
     return { ok: false, retryAfterMs, message: `too many attempts, try again in ${minutes} ${minutes === 1 ? 'minute' : 'minutes'}` };
   }
 
+  /**
+   * Whether an attempt may be checked now (check) and, when it may, counts it at once as a failure
+   * until `succeed` says otherwise. A check takes a while (an Argon2id hash): attempts sent together
+   * that were counted only once they failed all passed the check before the first had failed (20
+   * guesses at once were all checked against a limit of 3).
+   */
+  begin(account: string, address: string, now = Date.now()): LimitAnswer {
+    const answer = this.check(account, address, now);
+    if (answer.ok) this.fail(account, address, now);
+    return answer;
+  }
+
   fail(account: string, address: string, now = Date.now()): void {
     for (const key of [`a ${account}`, `ip ${address}`]) this.failures.set(key, [...this.recent(key, now), now]);
   }
 
-  /** A successful sign-in clears the account's failures (not the address's: it may be guessing others). */
-  succeed(account: string): void {
+  /**
+   * The attempt begun at `startedAt` succeeded: the account's failures are cleared, and that
+   * attempt no longer counts for the address (the address's other failures stay: it may be
+   * guessing others).
+   */
+  succeed(account: string, address: string, startedAt: number): void {
     this.failures.delete(`a ${account}`);
+    const key = `ip ${address}`;
+    const times = this.failures.get(key);
+    const at = times?.lastIndexOf(startedAt) ?? -1;
+    if (times && at >= 0) this.failures.set(key, times.filter((_, i) => i !== at));
   }
 
   private recent(key: string, now: number): number[] {
