@@ -4,8 +4,9 @@
  * real HTTP; 127.0.0.1 is a trusted proxy so X-Forwarded-For names the client).
  */
 import { request } from 'undici';
+import WebSocket from 'ws';
 import { beforeAll, describe, expect, it, type InProcessNode } from '../helpers/fixtures.ts';
-import { CLIENT_API_PREFIX } from '../../shared/contract/admin-operations.ts';
+import { ADMIN_STREAM_NOTIFICATIONS, CLIENT_API_PREFIX, CLIENT_STREAM_PATH } from '../../shared/contract/admin-operations.ts';
 
 const SERVER = 'home.test';
 const PASSPHRASE = 'lantern orbit pickle seventeen';
@@ -64,4 +65,77 @@ describe('red team: guessing a member\'s passphrase', () => {
     await newMember('bea');
     for (let i = 0; i < 4; i++) expect((await client('POST', '/sign-in', { body: { localpart: 'bea', passphrase: PASSPHRASE }, from: '198.51.100.200' })).status).toBe(200);
   }, 60_000);
+});
+
+type Frame = { id?: number | string | null; ok?: boolean; result?: Record<string, unknown>; status?: number; error?: string; notification?: { type: string; room_id?: string; event_type?: string; sender?: string } };
+
+/** The members' stream as the member app opens it (with the notifications). */
+async function openStream(cookie: string) {
+  const ws = new WebSocket(`${base.replace(/^http/, 'ws')}${CLIENT_STREAM_PATH}`, ADMIN_STREAM_NOTIFICATIONS, { headers: { origin: new URL(base).origin, cookie: `paracord_member=${cookie}` } });
+  const frames: Frame[] = [];
+  const waiters: Array<() => void> = [];
+  ws.on('message', (data) => {
+    frames.push(JSON.parse(String(data)) as Frame);
+    waiters.splice(0).forEach((w) => w());
+  });
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+  const next = async (match: (f: Frame) => boolean): Promise<Frame> => {
+    for (;;) {
+      const found = frames.find(match);
+      if (found) return found;
+      await new Promise<void>((resolve) => waiters.push(resolve));
+    }
+  };
+  return { ws, frames, next };
+}
+
+describe('red team: a member and the rooms it is not in', () => {
+  it('an invitation that expired unanswered shows the room no more: not listed, not readable, no notifications', async () => {
+    const cid = await newMember('cid');
+    const cidId = `@cid:${SERVER}`;
+    const secret = (await home.admin('POST', '/rooms', { name: 'Surprise for Cid' })).body.room_id as string;
+    expect((await home.admin('POST', `/rooms/${secret}/invites`, { user_id: cidId, max_age_seconds: 1 })).status).toBe(200);
+    // While invited, Cid sees the room (its name and members) and may accept.
+    expect(((await client('GET', '/rooms', { cookie: cid })).body.rooms as Array<{ room_id: string }>).map((r) => r.room_id)).toContain(secret);
+    await new Promise((r) => setTimeout(r, 1_300));
+    // Expired: the invitation is gone from the list, and accepting it is refused …
+    expect((await client('GET', '/invites', { cookie: cid })).body.invites).toEqual([]);
+    // … and so is the room: as a room Cid is not in.
+    expect(((await client('GET', '/rooms', { cookie: cid })).body.rooms as Array<{ room_id: string }>).map((r) => r.room_id)).not.toContain(secret);
+    const room = await client('GET', `/rooms/${secret}`, { cookie: cid });
+    expect([room.status, room.body.error]).toEqual([404, 'room_not_found']);
+    // The stream tells nothing of it: the owner writes there, then in a room Cid is in.
+    const open = (await home.admin('POST', '/rooms', { name: 'Everyone' })).body.room_id as string;
+    await home.admin('POST', `/rooms/${open}/invites`, { user_id: cidId });
+    const invite = ((await client('GET', '/invites', { cookie: cid })).body.invites as Array<{ invite_id: string; room_id: string }>).find((i) => i.room_id === open)!;
+    expect((await client('POST', `/invites/${invite.invite_id}/accept`, { cookie: cid, body: {} })).status).toBe(200);
+    const { ws, frames, next } = await openStream(cid);
+    await home.admin('POST', `/rooms/${secret}/messages`, { body: 'what to buy for Cid' });
+    await home.admin('POST', `/rooms/${open}/messages`, { body: 'hello all' });
+    await next((f) => f.notification?.room_id === open && f.notification.event_type === 'm.message');
+    expect(frames.filter((f) => f.notification?.room_id === secret)).toEqual([]);
+    ws.close();
+  });
+
+  it('hears of its own read markers on the stream, never of another member\'s (no operation shows those)', async () => {
+    const dee = await newMember('dee');
+    const eli = await newMember('eli');
+    const room = (await home.admin('POST', '/rooms', { name: 'Readers' })).body.room_id as string;
+    for (const [cookie, localpart] of [[dee, 'dee'], [eli, 'eli']] as const) {
+      await home.admin('POST', `/rooms/${room}/invites`, { user_id: `@${localpart}:${SERVER}` });
+      const invite = ((await client('GET', '/invites', { cookie })).body.invites as Array<{ invite_id: string; room_id: string }>).find((i) => i.room_id === room)!;
+      expect((await client('POST', `/invites/${invite.invite_id}/accept`, { cookie, body: {} })).status).toBe(200);
+    }
+    const sent = (await home.admin('POST', `/rooms/${room}/messages`, { body: 'read me' })).body.event_id as string;
+    const { ws, frames, next } = await openStream(dee);
+    // Eli reads it, then Dee does: Dee hears of its own marker only.
+    expect((await client('POST', `/rooms/${room}/read`, { cookie: eli, body: { event_id: sent } })).status).toBe(200);
+    expect((await client('POST', `/rooms/${room}/read`, { cookie: dee, body: { event_id: sent } })).status).toBe(200);
+    await next((f) => f.notification?.event_type === 'm.read' && f.notification.sender === `@dee:${SERVER}`);
+    expect(frames.filter((f) => f.notification?.event_type === 'm.read' && f.notification.sender !== `@dee:${SERVER}`)).toEqual([]);
+    ws.close();
+  });
 });

@@ -13,7 +13,7 @@ import { unauthorized } from '../errors.ts';
 import type { InFlightRequests } from '../http/middleware/in-flight.ts';
 import type { NodeEvents, NodeNotification } from '../node-events.ts';
 import { adminStream } from '../admin/stream/stream.ts';
-import { memberHandlers } from './member-access.ts';
+import { memberHandlers, memberSees } from './member-access.ts';
 import { sendUiFile } from '../admin/middleware/static-ui.ts';
 import { accountRoutes, type AccountDeps } from './account-routes.ts';
 import { operationRoutes, type OperationDeps } from './operation-routes.ts';
@@ -55,15 +55,10 @@ export function memberClient(deps: MemberClientDeps): Middleware {
       const { user_id, session_id } = signedIn(ctx);
       // Each frame takes from the member's and the address's buckets, as a request over HTTP does.
       const handlers = limitedHandlers(memberHandlers(deps, user_id), deps.limiter, deps.memberLimits ?? DEFAULT_MEMBER_REQUEST_LIMITS, ctx.ip, user_id);
-      const inRoom = (roomId: string) => {
-        const membership = deps.membership(roomId, user_id)?.membership;
-        return membership === 'join' || membership === 'invite';
-      };
       return {
         handlers: () => handlers,
-        // Only the member's rooms and invitations, and nothing once its session ended.
-        sees: (n: NodeNotification) =>
-          deps.members.isLive(session_id) && (n.type === 'invite' ? n.invitee === user_id : n.type === 'room' || n.type === 'delivery' ? inRoom(n.room_id) : false),
+        // Only the member's rooms and invitations (member-access.ts), and nothing once its session ended.
+        sees: (n: NodeNotification) => deps.members.isLive(session_id) && memberSees(deps, user_id, n),
       };
     },
   });

@@ -6,22 +6,55 @@
  *  - the input field the flag names (user_id, inviter or actor) is the session's user: a request
  *    naming another answers 403 not_yours;
  *  - the room of the input's `room_id` must be one the member is in (or invited to, where the flag
- *    says 'seen'), else 404 room_not_found, the same answer as a room that does not exist;
+ *    says 'seen', while the invitation has not expired), else 404 room_not_found, the same answer
+ *    as a room that does not exist;
  *  - where the flag says 'moderated' (inviting others), the member must be the room's owner or a
  *    moderator of it, else 403 not_room_moderator;
  *  - creating rooms follows the owner's `members_may_create_rooms`;
- *  - a member lists only its own rooms (joined or invited to).
+ *  - a member lists only its own rooms (joined, or invited to and the invitation not expired);
+ *  - the members' stream tells a member of those rooms only, and of its own read markers only
+ *    (memberSees).
  * Past these checks the operation runs exactly as on the admin API, as that user; the rooms' own
  * rules (rooms/authorize.ts) then decide, e.g. who may moderate.
  */
 import { adminOperations, memberUse, type AdminCallMeta, type AdminHandlers, type AdminOperationName, type AdminOutputs } from '../../../shared/contract/admin-operations.ts';
+import type { NodeNotification } from '../node-events.ts';
 import { forbidden, notFound } from '../errors.ts';
+
+/** A user's membership in a room of this node, its role there, and when an invitation lapses (null: never). */
+export interface Membership {
+  membership: 'invite' | 'join' | 'leave';
+  role: 'owner' | 'moderator' | 'member';
+  invite_expires_at: number | null;
+}
 
 export interface MemberAccessDeps {
   handlers: () => AdminHandlers;
-  /** The membership of a user in a room of this node and its role there (null: none, or no such room). */
-  membership: (roomId: string, userId: string) => { membership: 'invite' | 'join' | 'leave'; role: 'owner' | 'moderator' | 'member' } | null;
+  /** The membership of a user in a room of this node (null: none, or no such room). */
+  membership: (roomId: string, userId: string) => Membership | null;
   mayCreateRooms: () => boolean;
+}
+
+/**
+ * Whether a member sees a room at all (its name, members and activity): joined, or invited while
+ * the invitation has not expired. An invitation that lapsed unanswered stays `invite` in the
+ * room's members; it shows the member nothing more (listInvites no longer lists it either).
+ */
+export function invitedOrJoined(member: Membership | null, now = Date.now()): boolean {
+  if (member?.membership === 'join') return true;
+  return member?.membership === 'invite' && (member.invite_expires_at === null || member.invite_expires_at > now);
+}
+
+/**
+ * The notifications the members' stream gives member `userId`: its invitations, and the events of
+ * rooms it sees — but read markers only its own (no operation shows another user's marker; the
+ * stream must not either).
+ */
+export function memberSees(deps: Pick<MemberAccessDeps, 'membership'>, userId: string, n: NodeNotification): boolean {
+  if (n.type === 'invite') return n.invitee === userId;
+  if (n.type === 'room' && n.event_type === 'm.read' && n.sender !== userId) return false;
+  if (n.type === 'room' || n.type === 'delivery') return invitedOrJoined(deps.membership(n.room_id, userId));
+  return false;
 }
 
 /** Refuses an operation that is the owner's only (before its input is read). */
@@ -41,8 +74,8 @@ export async function callAsMember(deps: MemberAccessDeps, userId: string, name:
   }
   if (typeof input.room_id === 'string' && use.room !== 'unchecked') {
     const member = deps.membership(input.room_id, userId);
-    const allowed = member?.membership === 'join' || (use.room === 'seen' && member?.membership === 'invite');
-    if (!allowed) throw notFound('room_not_found', `there is no room ${input.room_id} that you are in`);
+    const allowed = member?.membership === 'join' || (use.room === 'seen' && invitedOrJoined(member));
+    if (!member || !allowed) throw notFound('room_not_found', `there is no room ${input.room_id} that you are in`);
     if (use.room === 'moderated' && member.role !== 'owner' && member.role !== 'moderator') {
       throw forbidden('not_room_moderator', 'only the room\'s owner or one of its moderators may invite people to it');
     }
@@ -50,7 +83,7 @@ export async function callAsMember(deps: MemberAccessDeps, userId: string, name:
   if (name === 'createRoom' && !deps.mayCreateRooms()) throw forbidden('room_creation_off', 'the owner of this server does not let members create rooms');
   const handler = deps.handlers()[name] as (input: unknown, meta?: AdminCallMeta) => Promise<unknown>;
   const output = await handler(input, {});
-  return name === 'listRooms' ? ownRooms(output as AdminOutputs['listRooms']) : output;
+  return name === 'listRooms' ? ownRooms(deps, userId, output as AdminOutputs['listRooms']) : output;
 }
 
 /** Every operation of the contract, each run as member `userId` through callAsMember (the stream's handlers). */
@@ -61,6 +94,6 @@ export function memberHandlers(deps: MemberAccessDeps, userId: string): AdminHan
 }
 
 /** The rooms a member sees: those it is in or invited to (the node's other rooms are not its business). */
-function ownRooms(output: AdminOutputs['listRooms']): AdminOutputs['listRooms'] {
-  return { rooms: output.rooms.filter((r) => r.membership === 'join' || r.membership === 'invite') };
+function ownRooms(deps: MemberAccessDeps, userId: string, output: AdminOutputs['listRooms']): AdminOutputs['listRooms'] {
+  return { rooms: output.rooms.filter((r) => invitedOrJoined(deps.membership(r.room_id, userId))) };
 }
