@@ -69,6 +69,24 @@ describe('red team: guessing a member\'s passphrase', () => {
 
 type Frame = { id?: number | string | null; ok?: boolean; result?: Record<string, unknown>; status?: number; error?: string; notification?: { type: string; room_id?: string; event_type?: string; sender?: string } };
 
+/** The status the members' stream's opening answers (101: opened), with these headers. */
+async function streamStatus(headers: Record<string, string>): Promise<number> {
+  const ws = new WebSocket(`${base.replace(/^http/, 'ws')}${CLIENT_STREAM_PATH}`, ADMIN_STREAM_NOTIFICATIONS, { headers });
+  return new Promise<number>((resolve, reject) => {
+    ws.once('open', () => {
+      ws.close();
+      resolve(101);
+    });
+    ws.once('error', reject);
+    ws.once('unexpected-response', (_req, res) => {
+      res.resume();
+      ws.on('error', () => undefined);
+      ws.terminate();
+      resolve(res.statusCode ?? 0);
+    });
+  });
+}
+
 /** The members' stream as the member app opens it (with the notifications). */
 async function openStream(cookie: string) {
   const ws = new WebSocket(`${base.replace(/^http/, 'ws')}${CLIENT_STREAM_PATH}`, ADMIN_STREAM_NOTIFICATIONS, { headers: { origin: new URL(base).origin, cookie: `paracord_member=${cookie}` } });
@@ -137,5 +155,24 @@ describe('red team: a member and the rooms it is not in', () => {
     await next((f) => f.notification?.event_type === 'm.read' && f.notification.sender === `@dee:${SERVER}`);
     expect(frames.filter((f) => f.notification?.event_type === 'm.read' && f.notification.sender !== `@dee:${SERVER}`)).toEqual([]);
     ws.close();
+  });
+});
+
+describe('red team: another page riding a member\'s session over the stream', () => {
+  it('opens the stream for this node\'s own page only, by the same rule as every state-changing request (scheme included)', async () => {
+    const fay = await newMember('fay');
+    const own = new URL(base).origin;
+    const cookie = `paracord_member=${fay}`;
+    expect(await streamStatus({ origin: own, cookie })).toBe(101);
+    // Behind a trusted proxy that speaks HTTPS to the browser, the node's page is https://<host>: a
+    // plain-HTTP page at the same host (anyone on the path can write one) is another origin, as
+    // the HTTP API already says (cross_site); the stream runs the same operations.
+    const https = { 'x-forwarded-proto': 'https', cookie };
+    expect((await client('POST', '/sign-out', { cookie: fay, body: {}, headers: { 'x-forwarded-proto': 'https' } })).body.error).toBe('cross_site');
+    expect(await streamStatus({ ...https, origin: own })).toBe(403);
+    expect(await streamStatus({ ...https, origin: own.replace(/^http:/, 'https:') })).toBe(101);
+    // Fetch Metadata, where the browser sends it, decides as on HTTP; another site is refused.
+    expect(await streamStatus({ origin: own, cookie, 'sec-fetch-site': 'cross-site' })).toBe(403);
+    expect(await streamStatus({ origin: 'http://evil.example', cookie })).toBe(403);
   });
 });

@@ -18,7 +18,7 @@ import { sendUiFile } from '../admin/middleware/static-ui.ts';
 import { accountRoutes, type AccountDeps } from './account-routes.ts';
 import { operationRoutes, type OperationDeps } from './operation-routes.ts';
 import { DEFAULT_MEMBER_REQUEST_LIMITS, limitedHandlers, memberRequestLimit } from './member-limits.ts';
-import { MEMBER_COOKIE, crossSiteCheck, memberSession, requestHost, signedIn } from './member-http.ts';
+import { MEMBER_COOKIE, crossSiteCheck, memberSession, requestHost, requireSameOrigin, signedIn } from './member-http.ts';
 
 export interface MemberClientDeps extends AccountDeps, OperationDeps {
   /** Folder of the built UI; the app is not served without it. */
@@ -74,6 +74,9 @@ export function memberClient(deps: MemberClientDeps): Middleware {
     memberRequestLimit(deps.limiter, deps.memberLimits ?? DEFAULT_MEMBER_REQUEST_LIMITS),
     async (ctx, next) => {
       if (ctx.path !== CLIENT_STREAM_PATH) return next();
+      // The opening is a GET, but the frames that follow send, edit and delete: the cross-site rule
+      // of every state-changing request (the admin stream's own Origin check ignores the scheme).
+      requireSameOrigin(ctx, deps.trustedProxies);
       signedIn(ctx);
       await stream(ctx, next);
     },

@@ -33,19 +33,25 @@ export function requestHost(ctx: Context): string {
 }
 
 /**
- * Refuses a state-changing request (anything but GET and HEAD) a page of another site made:
- * `Sec-Fetch-Site: same-origin` when the browser sends Fetch Metadata, otherwise an Origin
- * equal to this request's own origin. Neither: 403 cross_site (a client that is not a browser
- * sends Origin).
+ * Refuses a request a page of another site made: `Sec-Fetch-Site: same-origin` when the browser
+ * sends Fetch Metadata, otherwise an Origin equal to this request's own origin (scheme, host and
+ * port). Neither: 403 cross_site (a client that is not a browser sends Origin).
+ */
+export function requireSameOrigin(ctx: Context, proxies: TrustedProxies): void {
+  const site = ctx.get('sec-fetch-site');
+  const origin = ctx.get('origin');
+  const own = `${isSecure(ctx, proxies) ? 'https' : 'http'}://${requestHost(ctx)}`;
+  const sameOrigin = site ? site === 'same-origin' : origin !== '' && origin.toLowerCase() === own;
+  if (!sameOrigin) throw forbidden('cross_site', 'this request did not come from this server\'s own page; refused');
+}
+
+/**
+ * Every state-changing request (anything but GET and HEAD) passes requireSameOrigin; so does the
+ * opening of the members' stream (a GET whose frames change things: client-app.ts).
  */
 export function crossSiteCheck(proxies: TrustedProxies): Middleware {
   return async (ctx, next) => {
-    if (ctx.method === 'GET' || ctx.method === 'HEAD') return next();
-    const site = ctx.get('sec-fetch-site');
-    const origin = ctx.get('origin');
-    const own = `${isSecure(ctx, proxies) ? 'https' : 'http'}://${requestHost(ctx)}`;
-    const sameOrigin = site ? site === 'same-origin' : origin !== '' && origin.toLowerCase() === own;
-    if (!sameOrigin) throw forbidden('cross_site', 'this request did not come from this server\'s own page; refused');
+    if (ctx.method !== 'GET' && ctx.method !== 'HEAD') requireSameOrigin(ctx, proxies);
     await next();
   };
 }
