@@ -110,6 +110,22 @@ async function openStream(cookie: string) {
   return { ws, frames, next };
 }
 
+describe('red team: guessing the passphrase with a stolen session', () => {
+  it('the current passphrase a new one needs (POST /me/passphrase) is guessed under the sign-in limits, not freely', async () => {
+    const gus = await newMember('gus');
+    const next = 'copper meadow lantern ninety';
+    const answers: Answer[] = [];
+    for (let i = 0; i < 6; i++) answers.push(await client('POST', '/me/passphrase', { cookie: gus, body: { current: `is it this one ${i}?`, next }, from: '192.0.2.150' }));
+    // Three wrong guesses (the limit per account), then refused without checking, as a sign-in is.
+    expect(answers.map((a) => a.status)).toEqual([401, 401, 401, 429, 429, 429]);
+    expect(answers[3]!.body.error).toBe('too_many_attempts');
+    // They count for the account: signing in is limited too, from anywhere, even with the right passphrase.
+    expect((await client('POST', '/sign-in', { body: { localpart: 'gus', passphrase: PASSPHRASE }, from: '192.0.2.151' })).status).toBe(429);
+    // Nothing changed: the session still works and the passphrase is the old one.
+    expect((await client('GET', '/me', { cookie: gus })).status).toBe(200);
+  });
+});
+
 describe('red team: a member and the rooms it is not in', () => {
   it('an invitation that expired unanswered shows the room no more: not listed, not readable, no notifications', async () => {
     const cid = await newMember('cid');

@@ -80,7 +80,7 @@ export function accountRoutes(deps: AccountDeps): Router {
       }
     : async (_ctx, next) => next();
   const changed = () => deps.onSessionsChange?.();
-  const device = (ctx: Context) => ({ host: requestHost(ctx), ...(ctx.get('user-agent') ? { userAgent: ctx.get('user-agent') } : {}) });
+  const device = (ctx: Context) => ({ host: requestHost(ctx), address: addressKey(ctx.ip), ...(ctx.get('user-agent') ? { userAgent: ctx.get('user-agent') } : {}) });
   const signedInAs = (ctx: Context, session: SignedIn) => {
     setSessionCookie(ctx, trustedProxies, session.token);
     ctx.body = { user_id: session.user_id };
@@ -114,9 +114,8 @@ export function accountRoutes(deps: AccountDeps): Router {
   });
   router.post('/sign-in', anonymous, async (ctx) => {
     const body = await input(ctx, schemas.signIn);
-    const address = addressKey(ctx.ip);
     try {
-      signedInAs(ctx, await members.signIn(body.localpart, body.passphrase, { ...device(ctx), address }));
+      signedInAs(ctx, await members.signIn(body.localpart, body.passphrase, device(ctx)));
     } catch (error) {
       if (!(error instanceof HttpError)) throw error;
       // Logged for the owner, a few lines a minute at most (guessers from many addresses write no more).

@@ -16,7 +16,7 @@ import { z } from 'zod';
 import type { AuthenticationResponseJSON, AuthenticatorTransport, RegistrationResponseJSON } from '@simplewebauthn/server';
 import type Router from '../http/router.ts';
 import { HttpError, badRequest } from '../errors.ts';
-import { addressKey, type TrustedProxies } from '../http/client-address.ts';
+import type { TrustedProxies } from '../http/client-address.ts';
 import { warnLimited } from '../log/rate-limit.ts';
 import type { PasskeySite } from '../members/passkeys.ts';
 import type { MemberStore, SignedIn } from '../members/member-store.ts';
@@ -65,7 +65,8 @@ export interface PasskeyRouteDeps {
   input: <T extends z.ZodType>(ctx: Context, schema: T) => Promise<z.output<T>>;
   /** The anonymous requests' rate limits (sign-in options and sign-in). */
   anonymous: Middleware;
-  device: (ctx: Context) => { host: string; userAgent?: string };
+  /** The device a session is for, and the client's address the sign-in limits count. */
+  device: (ctx: Context) => { host: string; address: string; userAgent?: string };
   signedInAs: (ctx: Context, session: SignedIn) => void;
 }
 
@@ -119,7 +120,7 @@ export function passkeyRoutes(router: Router, deps: PasskeyRouteDeps): void {
     const body = await input(ctx, schemas.signIn);
     const where = site(ctx);
     try {
-      deps.signedInAs(ctx, await members.passkeys.signIn(body.attempt, body.response as AuthenticationResponseJSON, where, { ...deps.device(ctx), address: addressKey(ctx.ip) }));
+      deps.signedInAs(ctx, await members.passkeys.signIn(body.attempt, body.response as AuthenticationResponseJSON, where, deps.device(ctx)));
     } catch (error) {
       if (!(error instanceof HttpError)) throw error;
       warnLimited(log, 'member_sign_in_failed', { event: 'member_sign_in_failed', passkey: true, address: ctx.ip, limited: error.status === 429 }, 'a member sign-in failed');

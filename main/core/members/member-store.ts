@@ -151,15 +151,23 @@ export class MemberStore {
    */
   async signIn(localpart: string, passphrase: string, device: { host: string; address: string; userAgent?: string }, now = Date.now()): Promise<SignedIn> {
     const name = localpart.toLowerCase();
-    // Counted before the (slow) check, so guesses sent together are limited as if sent one by one.
-    const limited = this.limiter.begin(name, device.address, now);
-    if (!limited.ok) throw new HttpError(429, 'too_many_attempts', limited.message, { 'retry-after': String(Math.ceil(limited.retryAfterMs / 1000)) });
+    this.beginAttempt(name, device.address, now);
     const userId = `@${name}:${this.serverName()}`;
     const row = LOCALPART.test(name) ? this.credentials(userId) : undefined;
     const matches = row ? await verifyPassphrase(row.passphrase_hash, passphrase.slice(0, 1024)) : await verifyNobody(passphrase.slice(0, 1024));
     if (!row || !matches || row.disabled_at !== null) throw new HttpError(401, 'sign_in_failed', 'that user name and passphrase do not match a member of this server');
     this.limiter.succeed(name, device.address, now);
     return this.db.transaction(() => this.newSession(userId, device, now))();
+  }
+
+  /**
+   * Every check of a member's passphrase (signing in, or the current one a new one needs) counts
+   * against the sign-in limits of its account and the client's address, before the (slow) check,
+   * so guesses sent together are limited as if sent one by one; `succeed` takes a right one back.
+   */
+  private beginAttempt(account: string, address: string, now: number): void {
+    const limited = this.limiter.begin(account, address, now);
+    if (!limited.ok) throw new HttpError(429, 'too_many_attempts', limited.message, { 'retry-after': String(Math.ceil(limited.retryAfterMs / 1000)) });
   }
 
   /** A new session for a member whose proof (a passkey) was checked elsewhere; null when it is not an enabled member. */
@@ -208,16 +216,23 @@ export class MemberStore {
     if (this.db.prepare('DELETE FROM member_sessions WHERE id = ? AND user_id = ?').run(sessionId, userId).changes === 0) throw notFound('unknown_session', 'no such session of yours');
   }
 
-  /** A new passphrase (knowing the old one, or with a reset link's token): every session ends; the caller gets a new one. */
-  async changePassphrase(userId: string, proof: { current: string } | { token: string }, next: string, device: { host: string; userAgent?: string }, now = Date.now()): Promise<SignedIn> {
+  /**
+   * A new passphrase (knowing the old one, or with a reset link's token): every session ends; the
+   * caller gets a new one. The old one is checked under the sign-in limits (`device.address`): a
+   * stolen session is no way to guess it freely.
+   */
+  async changePassphrase(userId: string, proof: { current: string } | { token: string }, next: string, device: { host: string; address: string; userAgent?: string }, now = Date.now()): Promise<SignedIn> {
     const row = this.credentials(userId);
     if (!row) throw notFound('unknown_member', `${userId} is not a member of this server`);
     let link: LinkRow | null = null;
     if ('token' in proof) {
       link = this.usableLink(proof.token, now);
       if (link.purpose !== 'reset' || link.user_id !== userId) throw forbidden('invalid_link', 'this link does not set a passphrase for this member');
-    } else if (!(await verifyPassphrase(row.passphrase_hash, proof.current.slice(0, 1024)))) {
-      throw new HttpError(401, 'wrong_passphrase', 'the current passphrase is not right');
+    } else {
+      const account = userId.slice(1).split(':')[0]!;
+      this.beginAttempt(account, device.address, now);
+      if (!(await verifyPassphrase(row.passphrase_hash, proof.current.slice(0, 1024)))) throw new HttpError(401, 'wrong_passphrase', 'the current passphrase is not right');
+      this.limiter.succeed(account, device.address, now);
     }
     const problem = await passphraseProblem(next, [userId.slice(1).split(':')[0]!, this.serverName()]);
     if (problem) throw badRequest('weak_passphrase', problem);
