@@ -106,6 +106,24 @@ export function jsonShape(text: string): { elements: number; depth: number } {
   return { elements, depth: deepest };
 }
 
+/**
+ * Whether an event, sent alone as a request body (`POST /event`), would pass the wire limits:
+ * the envelope's ten members, its signatures and its content, one level below the envelope.
+ * Events also reach a node inside answers it asked for (a pull or catch-up page, a join snapshot,
+ * a reference's history), parsed without the request-body check: the ingest asks this of every
+ * event, so none is stored, served or relayed that a peer receiving it alone would refuse.
+ */
+export function eventShapeViolation(contentJson: string, signatures: Record<string, Record<string, unknown>>, limits: JsonLimits = WIRE_JSON_LIMITS): JsonLimitViolation | null {
+  const content = jsonShape(contentJson);
+  if (content.depth + 1 > limits.maxDepth) return { kind: 'depth', message: `JSON nesting deeper than ${limits.maxDepth}` };
+  let elements = ENVELOPE_MEMBERS + content.elements;
+  for (const server in signatures) elements += 1 + Object.keys(signatures[server] ?? {}).length;
+  return elements > limits.maxElements ? tooMany(limits) : null;
+}
+
+/** The members of an event envelope (docs/PROTOCOL.md "Event envelope"). */
+const ENVELOPE_MEMBERS = 10;
+
 /** The index after the closing quote of a string whose content starts at `from` (or the end). */
 function endOfString(text: string, from: number): number {
   let at = from;

@@ -7,6 +7,7 @@
  */
 import { eventIdBelongsTo, isUserId, serverOf } from '../../../shared/identifiers.ts';
 import { canonicalJson } from '../crypto/canonical-json.ts';
+import { eventShapeViolation } from '../crypto/json-limits.ts';
 import { verify } from '../crypto/ed25519.ts';
 import { HttpError, badRequest, conflict, forbidden } from '../errors.ts';
 import type { FederationEvents } from '../store/federation-events.ts';
@@ -157,6 +158,9 @@ export class EventIngest {
     if (contentBytes > MAX_EVENT_CONTENT_BYTES) {
       throw new HttpError(413, 'content_too_large', `event content is ${contentBytes} bytes; at most ${MAX_EVENT_CONTENT_BYTES} are accepted`);
     }
+    // The wire limits a pushed body passes, for an event from any path (an answer's events were not checked).
+    const shape = eventShapeViolation(contentJson, envelope.signatures);
+    if (shape) throw badRequest('limits_exceeded', `event is not within the wire limits: ${shape.message}`);
     this.hooks.checkContent?.(envelope, contentBytes);
     // A copy of an event already stored is acknowledged as before, quota or not (checkBeforeWrite):
     // whether it is stored is asked only of an event the quota would refuse (a lookup per event less).
