@@ -58,3 +58,37 @@ describe('red team: a reference 3.x peer\'s polled events pass the wire JSON lim
   });
 });
 
+
+describe('red team: a reference 3.x peer\'s polled events over our storage quota wait, as pulled and caught-up ones do', () => {
+  it('events refused for the quota are not skipped for good: the cursor stays before them, and once the quota allows (here: raised, restarted) every one arrives', async ({ nodes }) => {
+    const quotaRef = await nodes.referencePeer({ serverName: 'refq.test', version: '3', allowedGuilds: ['4242'] });
+    quotaRef.guilds.set('4242', 'Quota lounge');
+    const node = await nodes.inProcess('ours.test', { config: { referencePollIntervalMs: 150, peerQuotaBytesPerDay: 40_000 } });
+    const keys = (await sendRaw(`${node.started.federation_url}/_paracord/federation/v1/keys`, 'GET', {})).body;
+    quotaRef.pinServer('ours.test', 'ours.test', `${node.started.federation_url}/_paracord/federation/v1`, keys.active_key.key_id, keys.active_key.public_key);
+    expect((await node.admin('POST', '/peers', { server_name: 'refq.test', endpoint: quotaRef.url, key_id: quotaRef.keyId, public_key: quotaRef.publicKeyHex, reference_version: '3' })).status).toBe(200);
+    const room = '!4242:refq.test';
+    expect((await node.admin('POST', '/rooms/join', { room_id: room })).status).toBe(200);
+    // Twenty messages of ~6.5 KB charged each: the first few fit the day's 40 KB, the rest are refused (429) for now.
+    const said = Array.from({ length: 20 }, (_, i) => quotaRef.say(room, 'Ada', `over ${i} ${'x'.repeat(1_000)}`));
+    const ids = said.map((e) => e.event_id);
+    const storedHere = (dataDir: string) => queryNodeDb<{ n: number }>(dataDir, `SELECT COUNT(*) AS n FROM federation_events WHERE event_id IN (${ids.map(() => '?').join(',')})`, ...ids)[0]!.n;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const deadline = Date.now() + 10_000;
+    while (storedHere(node.dataDir) === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    await new Promise((resolve) => setTimeout(resolve, 1_500)); // several rounds
+    const partly = storedHere(node.dataDir);
+    expect(partly).toBeGreaterThan(0);
+    expect(partly).toBeLessThan(20);
+    // The room says why it waits (the peer's status shows it), instead of moving on past them.
+    const cursor = queryNodeDb<{ last_error: string | null }>(node.dataDir, 'SELECT last_error FROM reference_poll_cursors WHERE server_name = ? AND room_id = ?', 'refq.test', room)[0];
+    expect(cursor?.last_error).toMatch(/storage quota/);
+    // The owner raises the quota (a new day does the same): the events refused meanwhile still come, in order, none lost.
+    await node.node.stop();
+    const again = await nodes.inProcess('ours.test', { dataDir: node.dataDir, config: { referencePollIntervalMs: 150, peerQuotaBytesPerDay: 10_000_000 } });
+    await shownMessage(again, room, said.at(-1)!.event_id, undefined, 10_000);
+    expect(storedHere(again.dataDir)).toBe(20);
+    const shown = (await messagesOn(again, room)).map((m) => m.event_id).filter((id) => ids.includes(id));
+    expect(shown).toEqual(ids);
+  });
+});

@@ -17,6 +17,7 @@ import { HttpError, badRequest } from '../../errors.ts';
 import { peerRefusal } from '../peer-refusal.ts';
 import { cleanText } from '../../util/untrusted-text.ts';
 import { warnLimited } from '../../log/rate-limit.ts';
+import { quotaWait } from '../../trust/storage-quota.ts';
 import type { Identity } from '../../identity/identity.ts';
 import type { RoomStore } from '../../rooms/room-store.ts';
 import type { Db } from '../../store/database.ts';
@@ -86,6 +87,11 @@ export class ReferenceRooms {
   private unsubscribe: (() => void) | null = null;
   private running: Promise<void> | null = null;
   private readonly abort = new AbortController();
+  /**
+   * Rooms whose next event was refused for a storage quota here: not polled before this time (ms).
+   * In memory, as catch-up's wait: a restart (with a quota the owner raised) asks again at once.
+   */
+  private readonly quotaWaits = new Map<string, number>();
 
   constructor(deps: ReferenceRoomsDeps) {
     this.d = deps;
@@ -221,7 +227,7 @@ export class ReferenceRooms {
       if (this.d.trust.get(peer.server_name)?.trust !== 'allow') continue;
       for (const roomId of this.roomsToPoll(peer.server_name)) {
         if (this.abort.signal.aborted) break;
-        if (this.cursor(peer.server_name, roomId).next_at > now) continue;
+        if (this.cursor(peer.server_name, roomId).next_at > now || (this.quotaWaits.get(`${peer.server_name} ${roomId}`) ?? 0) > now) continue;
         stored += await this.pollRoom(peer.server_name, roomId).catch(() => 0);
       }
     }
@@ -286,7 +292,7 @@ export class ReferenceRooms {
     }
     if (next !== null) return this.takeCursorPage(peer, roomId, cursor, events.slice(0, limit), next);
     let lastDepth = cursor.since_depth;
-    let waitingForKey: string | null = null;
+    let halted: string | null = null;
     for (const raw of events.slice(0, limit)) {
       const depth = (raw as { depth?: unknown } | null)?.depth;
       const before = lastDepth;
@@ -295,19 +301,20 @@ export class ReferenceRooms {
       if (origin === this.server) continue; // our own events, as it stored them
       const outcome = await this.ingestPolled(peer, roomId, raw, origin);
       if (outcome === 'stored') stored++;
-      // Signed with a new key the owner has not confirmed yet: the cursor stops before it, so the
-      // room resumes from here once the key is confirmed (as its own poller stops at what did not verify).
-      if (outcome === 'waiting_for_key') {
+      // Signed with a new key the owner has not confirmed yet, or over a storage quota here: the
+      // cursor stops before it, so the room resumes from here once the key is confirmed or the
+      // quota allows (as its own poller stops at what did not verify, and our catch-up at the quota).
+      if (typeof outcome === 'object') {
         lastDepth = typeof depth === 'number' && Number.isSafeInteger(depth) ? Math.max(cursor.since_depth, Math.min(before, depth - 1)) : before;
-        waitingForKey = `waiting for the owner to confirm the new key of ${peer}`;
+        halted = outcome.halt;
         break;
       }
     }
-    const full = events.length >= limit && waitingForKey === null;
+    const full = events.length >= limit && halted === null;
     const nextDepth = full && lastDepth - 1 > cursor.since_depth ? lastDepth - 1 : lastDepth;
     this.d.db
       .prepare('UPDATE reference_poll_cursors SET since_depth = MAX(since_depth, ?), failures = 0, next_at = 0, last_error = ? WHERE server_name = ? AND room_id = ?')
-      .run(nextDepth, waitingForKey, peer, roomId);
+      .run(nextDepth, halted, peer, roomId);
     return { stored, more: false };
   }
 
@@ -320,26 +327,26 @@ export class ReferenceRooms {
   private async takeCursorPage(peer: string, roomId: string, cursor: CursorRow, events: unknown[], next: HistoryPosition): Promise<{ stored: number; more: boolean }> {
     let stored = 0;
     let last: HistoryPosition = { depth: cursor.since_depth, event_id: cursor.since_event_id };
-    let waitingForKey: string | null = null;
+    let halted: string | null = null;
     for (const raw of events) {
       const position = positionOf(raw);
       const origin = (raw as { origin_server?: unknown } | null)?.origin_server;
       if (origin !== this.server) {
         const outcome = await this.ingestPolled(peer, roomId, raw, origin);
         if (outcome === 'stored') stored++;
-        if (outcome === 'waiting_for_key') {
-          waitingForKey = `waiting for the owner to confirm the new key of ${peer}`;
+        if (typeof outcome === 'object') {
+          halted = outcome.halt;
           break;
         }
       }
       if (position && isAfter(position, last)) last = position;
     }
-    const target = waitingForKey === null ? next : last;
+    const target = halted === null ? next : last;
     const moved = isAfter(target, { depth: cursor.since_depth, event_id: cursor.since_event_id });
     this.d.db.transaction(() => {
       this.d.db
         .prepare('UPDATE reference_poll_cursors SET since_depth = ?, failures = 0, next_at = 0, last_error = ? WHERE server_name = ? AND room_id = ?')
-        .run(moved ? target.depth : cursor.since_depth, waitingForKey, peer, roomId);
+        .run(moved ? target.depth : cursor.since_depth, halted, peer, roomId);
       if (!moved) return;
       if (target.event_id === null) this.d.db.prepare('DELETE FROM reference_poll_cursor_ids WHERE server_name = ? AND room_id = ?').run(peer, roomId);
       else {
@@ -348,18 +355,31 @@ export class ReferenceRooms {
           .run(peer, roomId, target.event_id);
       }
     })();
-    return { stored, more: moved && waitingForKey === null };
+    return { stored, more: moved && halted === null };
   }
 
-  /** Verifies and stores one polled event; a refusal is logged (rate-limited) and skipped. */
-  private async ingestPolled(peer: string, roomId: string, raw: unknown, origin: unknown): Promise<'stored' | 'known' | 'skipped' | 'waiting_for_key'> {
+  /**
+   * Verifies and stores one polled event; a refusal is logged (rate-limited) and skipped, except
+   * what must wait (`halt`, the reason): a new key the owner has not confirmed, or a storage quota
+   * here, which refuses an event for now, never for good (docs/SECURITY.md 5b).
+   */
+  private async ingestPolled(peer: string, roomId: string, raw: unknown, origin: unknown): Promise<'stored' | 'known' | 'skipped' | { halt: string }> {
     try {
       const verified = await this.d.ingest.verify(peer, raw);
       if (verified.envelope.room_id !== roomId) return 'skipped';
       const result = await this.d.ingest.store(verified, peer);
       return result.inserted ? 'stored' : 'known';
     } catch (error) {
-      if (error instanceof HttpError && error.code === 'bad_event_signature' && origin === peer && this.d.keyChangePending?.(peer)) return 'waiting_for_key';
+      if (error instanceof HttpError && error.code === 'bad_event_signature' && origin === peer && this.d.keyChangePending?.(peer)) {
+        return { halt: `waiting for the owner to confirm the new key of ${peer}` };
+      }
+      const wait = quotaWait(error);
+      if (wait) {
+        this.quotaWaits.set(`${peer} ${roomId}`, Date.now() + wait.waitMs);
+        if (this.quotaWaits.size > 10_000) this.quotaWaits.clear();
+        warnLimited(this.d.log, `reference_poll_quota_wait ${peer}`, { event: 'reference_poll_quota_wait', server: peer, room_id: roomId, wait_ms: wait.waitMs }, 'polling a reference server waits for the storage quota; resuming after Retry-After');
+        return { halt: `waiting for the storage quota: ${wait.message}`.slice(0, 300) };
+      }
       warnLimited(this.d.log, `reference_event_rejected ${peer}`, { event: 'reference_event_rejected', server: peer, room_id: roomId, error: (error as Error).message }, 'event polled from a reference server rejected');
       return 'skipped';
     }
