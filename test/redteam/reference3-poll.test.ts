@@ -9,6 +9,8 @@ import { messagesOn, shownMessage } from '../helpers/interop.ts';
 import { ReferencePeer, reserialize } from '../helpers/reference-peer.ts';
 import { sendRaw } from '../helpers/signed-request.ts';
 import { queryNodeDb } from '../helpers/inspect-db.ts';
+import { makeEvent } from '../helpers/events.ts';
+import { eventually } from '../helpers/rooms.ts';
 
 let ours: InProcessNode;
 let ref: ReferencePeer;
@@ -90,5 +92,42 @@ describe('red team: a reference 3.x peer\'s polled events over our storage quota
     expect(storedHere(again.dataDir)).toBe(20);
     const shown = (await messagesOn(again, room)).map((m) => m.event_id).filter((id) => ids.includes(id));
     expect(shown).toEqual(ids);
+  });
+});
+
+describe('red team: in a room a reference hosts, another server\'s event relayed by it acts only for its own sender', () => {
+  // A 3.x host checks a relayed event's sender only for messages, edits, reactions and joins, and
+  // applies edits and deletes only of their author (docs/REFERENCE-INTEROP-NOTES.md "Its inbound
+  // checks"), but stores and serves every event of a participating server: what it relays is not
+  // authorized as a native host authorizes it. A member server of its guild that we peer with
+  // (here mallory.test) sends it a removal of our user and a delete of another user's message.
+  it('a removal of our user and a delete of the host\'s user\'s message by mallory.test, polled from the host, change nothing; mallory\'s own message is shown', async ({ nodes }) => {
+    const mallory = await nodes.fakePeer('mallory.test');
+    expect((await ours.admin('POST', '/peers', { server_name: 'mallory.test', endpoint: mallory.url })).status).toBe(200);
+    const membership = async (user: string) => ((await ours.admin('GET', `/rooms/${encodeURIComponent(roomId)}`)).body.members as any[]).find((m) => m.user_id === user)?.membership;
+    expect(await membership('@owner:ours.test')).toBe('join');
+    const target = ref.say(roomId, 'Ada', 'Ada keeps this');
+    await shownMessage(ours, roomId, target.event_id);
+    // Mallory's user is a member of the guild (the host endorsed its join).
+    ref.joined.get(roomId)!.add('@mal:mallory.test');
+    ref.endorse('m.member.join', '4242', '@mal:mallory.test');
+    await eventually(async () => expect(await membership('@mal:mallory.test')).toBe('join'));
+    const now = Date.now();
+    const removal = makeEvent(mallory.identity, {
+      room_id: roomId, event_type: 'm.member.leave', sender: '@mal:mallory.test', state_key: '@owner:ours.test',
+      content: { membership: 'leave', guild_id: '4242' }, origin_ts: now, depth: now,
+    });
+    const deletion = makeEvent(mallory.identity, {
+      room_id: roomId, event_type: 'm.message.delete', sender: '@mal:mallory.test', content: { target: target.event_id, guild_id: '4242' }, origin_ts: now + 1, depth: now + 1,
+    });
+    const own = makeEvent(mallory.identity, {
+      room_id: roomId, event_type: 'm.message', sender: '@mal:mallory.test', content: { body: 'mallory speaks for itself', guild_id: '4242', channel_id: '424201' }, origin_ts: now + 2, depth: now + 2,
+    });
+    // The host stored what mallory.test pushed to it, and serves it in its history.
+    for (const e of [removal, deletion, own]) ref.events.push(e as unknown as (typeof ref.events)[number]);
+    await shownMessage(ours, roomId, own.event_id);
+    expect(await membership('@owner:ours.test')).toBe('join');
+    expect((await messagesOn(ours, roomId)).map((m) => m.event_id)).toContain(target.event_id);
+    expect(storedIds([removal.event_id, deletion.event_id])).toEqual([]);
   });
 });

@@ -50,6 +50,34 @@ export class InboundEvents extends RoomPart {
       this.checkOrdering(event, now);
     } else {
       checkRelayedOrdering(event, now);
+      this.checkReferenceRelay(event);
+    }
+  }
+
+  /**
+   * In a room a Paracord reference server hosts, an event of another origin that it relays (pushed
+   * or served in its history) was not authorized as a native host authorizes what it relays: a
+   * 3.x checks the sender of messages, edits, reactions and joins only, applies edits and deletes
+   * only of their author, and stores and serves the rest; v0.8.5 checks nothing
+   * (docs/REFERENCE-INTEROP-NOTES.md). Such an event acts only for its own sender here: a
+   * membership change of that sender, an edit or delete of that sender's message. Acting on
+   * others (removals, bans, roles, moderator deletes) stays the host's own users' (SECURITY.md
+   * "A reference peer's removals and moderator deletes").
+   */
+  private checkReferenceRelay(event: Envelope): void {
+    const host = this.d.dialects?.serverOfDomain(serverOf(event.room_id)) ?? null;
+    if (host === null || event.origin_server === host) return;
+    const refuse = (what: string) =>
+      forbidden('not_room_host', `${event.origin_server} does not host ${event.room_id}: ${what} (in a room a reference server hosts, only its own users act on others)`);
+    if (event.event_type === 'm.member.join' || event.event_type === 'm.member.leave') {
+      if (event.state_key !== event.sender) throw refuse(`its ${event.event_type} concerns ${event.state_key ?? 'nobody'}, not its sender`);
+      return;
+    }
+    if (event.event_type.startsWith('m.member.') || event.event_type === 'm.room.role') throw refuse(`${event.event_type} is the host's to send`);
+    if (event.event_type === 'm.message.edit' || event.event_type === 'm.message.delete') {
+      const target = typeof event.content.target === 'string' ? this.d.events.get(event.content.target) : undefined;
+      if (!target || target.room_id !== event.room_id) throw notFound('unknown_target', `no message ${String(event.content.target).slice(0, 255)} in this room`);
+      if (target.sender !== event.sender) throw refuse(`${event.sender} may not ${event.event_type === 'm.message.edit' ? 'edit' : 'delete'} a message of ${target.sender}`);
     }
   }
 
