@@ -150,6 +150,8 @@ export class ReferencePeer {
   historyScan = MAX_HISTORY_SCAN;
   /** When set, its GET /events answers this (bad input of its dialect). */
   historyOverride: Record<string, unknown> | null = null;
+  /** When set, fields its /join answer carries instead of its own (bad input of its dialect). */
+  joinAnswerOverride: Record<string, unknown> | null = null;
   /** The room of every GET /events it was asked, in order. */
   readonly historyAsked: string[] = [];
   /** 3.x: m.message events it accepted (202) but did not store as chat (a body outside 1..2000 bytes). */
@@ -383,7 +385,7 @@ export class ReferencePeer {
       this.localIds.set(user, localId);
       // 3.x: the membership is endorsed by an event pushed to every trusted peer (F publish_membership_endorsement).
       if (this.version === '3') this.endorse('m.member.join', guild, user);
-      return this.reply(res, 200, { joined: true, room_id: room, guild_id: guild, local_user_id: localId });
+      return this.reply(res, 200, { joined: true, room_id: room, guild_id: guild, local_user_id: localId, ...this.joinAnswerOverride });
     }
     const left = members.delete(user);
     if (this.version === '3') this.endorse('m.member.leave', guild, user);

@@ -131,3 +131,18 @@ describe('red team: in a room a reference hosts, another server\'s event relayed
     expect(storedIds([removal.event_id, deletion.event_id])).toEqual([]);
   });
 });
+
+describe('red team: what a 3.x reference answers to our /join is bounded before it is stored', () => {
+  it('bad input: a guild_id of 3 MB (or not an id) in its /join answer is not stored; the room\'s own guild id is', async () => {
+    ref.guilds.set('4343', 'Ref3 second');
+    ref.allowedGuilds.add('4343');
+    ref.joinAnswerOverride = { guild_id: '9'.repeat(3_000_000) };
+    try {
+      expect((await ours.admin('POST', '/rooms/join', { room_id: '!4343:ref3.test' })).status).toBe(200);
+    } finally {
+      ref.joinAnswerOverride = null;
+    }
+    const rows = queryNodeDb<{ guild_id: string }>(ours.dataDir, 'SELECT guild_id FROM reference_joins WHERE room_id = ?', '!4343:ref3.test');
+    expect(rows.map((r) => r.guild_id)).toEqual(['4343']);
+  });
+});

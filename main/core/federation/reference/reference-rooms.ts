@@ -29,7 +29,7 @@ import type { EventIngest } from '../event-ingest.ts';
 import type { HttpClient, FederationResponse } from '../http-client.ts';
 import type { PeerDialects } from './peer-dialects.ts';
 import { guildRoomOf, parseChannelRoom, type ReferenceChannels } from './channel-rooms.ts';
-import { guildIdOfRoom, safeReferenceName } from './vocabulary.ts';
+import { guildIdOfRoom, isCanonicalI64, safeReferenceName } from './vocabulary.ts';
 import { referenceInviteBody, referenceMembershipBody } from './wire.ts';
 import { REFERENCE_HISTORY_MAX_BYTES } from '../page-budget.ts';
 import { EVENTS_PATH, INVITE_PATH, JOIN_PATH, LEAVE_PATH } from '../paths.ts';
@@ -144,7 +144,7 @@ export class ReferenceRooms {
           `INSERT INTO reference_joins (room_id, user_id, host_server, guild_id, local_user_id, joined_at) VALUES (?, ?, ?, ?, ?, ?)
            ON CONFLICT (room_id, user_id) DO UPDATE SET local_user_id = excluded.local_user_id, joined_at = excluded.joined_at`,
         )
-        .run(roomId, userId, host, String(joined?.guild_id ?? guildIdOfRoom(roomId)), typeof joined?.local_user_id === 'string' ? joined.local_user_id.slice(0, 64) : '', now);
+        .run(roomId, userId, host, answeredGuild(joined?.guild_id) ?? guildIdOfRoom(roomId), typeof joined?.local_user_id === 'string' ? joined.local_user_id.slice(0, 64) : '', now);
       this.ensureCursor(host, roomId);
     });
     this.d.log.info({ event: 'room_joined', room_id: roomId, user_id: userId, host, dialect: 'reference' }, 'joined a room on a reference server');
@@ -434,6 +434,12 @@ export class ReferenceRooms {
     this.abort.abort();
     await this.running?.catch(() => undefined);
   }
+}
+
+/** The guild id a /join answer names (a number or numeric string, as it writes ids), or null when it is not one. */
+function answeredGuild(value: unknown): string | null {
+  const text = typeof value === 'number' && Number.isSafeInteger(value) ? String(value) : typeof value === 'string' ? value : '';
+  return isCanonicalI64(text) ? text : null;
 }
 
 /** A position in a 3.x room's history: (depth, event_id), event ids in byte order (lib.rs list_room_events_after @e6f874b0). */
