@@ -154,6 +154,33 @@ describe('red team: a member and the rooms it is not in', () => {
     ws.close();
   });
 
+  it('an invitation it declined shows the room no more: not listed, not readable, no notifications; a new invitation shows it again', async () => {
+    const flo = await newMember('flo');
+    const floId = `@flo:${SERVER}`;
+    const room = (await home.admin('POST', '/rooms', { name: 'Declined by Flo' })).body.room_id as string;
+    const invited = async () => {
+      expect((await home.admin('POST', `/rooms/${room}/invites`, { user_id: floId })).status).toBe(200);
+      return ((await client('GET', '/invites', { cookie: flo })).body.invites as Array<{ invite_id: string; room_id: string }>).find((i) => i.room_id === room)!;
+    };
+    const listed = async () => ((await client('GET', '/rooms', { cookie: flo })).body.rooms as Array<{ room_id: string }>).map((r) => r.room_id);
+    const invite = await invited();
+    expect(await listed()).toContain(room);
+    expect((await client('POST', `/invites/${invite.invite_id}/decline`, { cookie: flo, body: {} })).status).toBe(200);
+    expect(await listed()).not.toContain(room);
+    const read = await client('GET', `/rooms/${room}`, { cookie: flo });
+    expect([read.status, read.body.error]).toEqual([404, 'room_not_found']);
+    const { ws, frames, next } = await openStream(flo);
+    await home.admin('POST', `/rooms/${room}/messages`, { body: 'after Flo declined' });
+    // Twin: invited again, Flo sees the room and hears of it.
+    const again = await invited();
+    expect(again.invite_id).toBeTruthy();
+    expect(await listed()).toContain(room);
+    await home.admin('POST', `/rooms/${room}/messages`, { body: 'invited again' });
+    await next((f) => f.notification?.room_id === room && f.notification.event_type === 'm.message');
+    expect(frames.filter((f) => f.notification?.room_id === room && f.notification.event_type === 'm.message')).toHaveLength(1);
+    ws.close();
+  });
+
   it('hears of its own read markers on the stream, never of another member\'s (no operation shows those)', async () => {
     const dee = await newMember('dee');
     const eli = await newMember('eli');

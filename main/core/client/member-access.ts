@@ -20,12 +20,15 @@
 import { adminOperations, memberUse, type AdminCallMeta, type AdminHandlers, type AdminOperationName, type AdminOutputs } from '../../../shared/contract/admin-operations.ts';
 import type { NodeNotification } from '../node-events.ts';
 import { forbidden, notFound } from '../errors.ts';
+import type { Db } from '../store/database.ts';
 
 /** A user's membership in a room of this node, its role there, and when an invitation lapses (null: never). */
 export interface Membership {
   membership: 'invite' | 'join' | 'leave';
   role: 'owner' | 'moderator' | 'member';
   invite_expires_at: number | null;
+  /** The user declined the invitation (declining is local: the room's members still list it as `invite` until it lapses). */
+  declined?: boolean;
 }
 
 export interface MemberAccessDeps {
@@ -36,13 +39,28 @@ export interface MemberAccessDeps {
 }
 
 /**
+ * The membership the member client goes by: the room's own (`member`), marked `declined` where the
+ * user declined its invitation here (room_invites; a new invitation makes it pending again).
+ */
+export function memberMembership(db: Db, member: (roomId: string, userId: string) => Membership | undefined): (roomId: string, userId: string) => Membership | null {
+  let declinedStmt: import('better-sqlite3').Statement<[string, string], { one: number }> | undefined;
+  return (roomId, userId) => {
+    const row = member(roomId, userId);
+    if (!row) return null;
+    if (row.membership !== 'invite') return row;
+    declinedStmt ??= db.prepare("SELECT 1 AS one FROM room_invites WHERE room_id = ? AND invitee = ? AND state = 'declined'");
+    return declinedStmt.get(roomId, userId) ? { ...row, declined: true } : row;
+  };
+}
+
+/**
  * Whether a member sees a room at all (its name, members and activity): joined, or invited while
- * the invitation has not expired. An invitation that lapsed unanswered stays `invite` in the
+ * the invitation has not expired and was not declined. An invitation that lapsed unanswered stays `invite` in the
  * room's members; it shows the member nothing more (listInvites no longer lists it either).
  */
 export function invitedOrJoined(member: Membership | null, now = Date.now()): boolean {
   if (member?.membership === 'join') return true;
-  return member?.membership === 'invite' && (member.invite_expires_at === null || member.invite_expires_at > now);
+  return member?.membership === 'invite' && member.declined !== true && (member.invite_expires_at === null || member.invite_expires_at > now);
 }
 
 /**

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import type { AdminHandlers } from '../../../shared/contract/admin-operations.ts';
 import { createAdminApp } from '../admin/admin-app.ts';
 import { memberClient } from '../client/client-app.ts';
+import { memberMembership } from '../client/member-access.ts';
 import { membersMayCreateRooms } from '../members/member-policy.ts';
 import { DEFAULT_ADMIN_LISTEN, parseHostPort, type NodeConfig } from '../config.ts';
 import { dataDirPaths, ensureDataDir, readRuntimeInfo, type DataDirPaths, type RuntimeInfo } from '../data-dir.ts';
@@ -90,7 +91,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
     notifications: s.notifications, inFlight: s.federationInFlight,
     serverName: () => state.identity?.serverName ?? '',
     mayCreateRooms: () => membersMayCreateRooms(settings),
-    membership: (roomId, userId) => s.rooms.member(roomId, userId) ?? null,
+    membership: memberMembership(s.db, (roomId, userId) => s.rooms.member(roomId, userId)),
     handlers: () => guardedAdmin,
   });
 
