@@ -27,7 +27,12 @@ import { lookup as dnsLookup } from 'node:dns/promises';
 import ipaddr from 'ipaddr.js';
 import type { AlternateEndpoint, EndpointFailover } from './endpoint-failover.ts';
 
-export type Vouch = 'none' | 'peering' | 'owner';
+/**
+ * Who named an endpoint: nobody we trust, a token-holding friend (`peering`), the owner, or a
+ * server's discovery listing its other endpoints (`listed`: public addresses only, whatever the
+ * store says of that origin elsewhere; alternateRefusal).
+ */
+export type Vouch = 'none' | 'peering' | 'owner' | 'listed';
 
 /**
  * What the store says about who named an endpoint (TrustStore.endpointVouch): the owner (with the
@@ -95,7 +100,7 @@ export interface ConnectContext {
 
 /** The context a connection gets: the caller's, raised by what the store says of the origin. */
 function withStoredVouch(context: ConnectContext, stored: EndpointVouch | undefined): ConnectContext {
-  if (context.vouch === 'owner' || !stored) return context;
+  if (context.vouch === 'owner' || context.vouch === 'listed' || !stored) return context;
   if (stored.vouch === 'owner') return { ...context, vouch: 'owner', addresses: stored.addresses };
   return { ...context, vouch: 'peering' };
 }
@@ -180,7 +185,8 @@ export class AddressPolicy {
     const addresses = family !== 0 ? [{ address: bare, family: family as 4 | 6 }] : await (this.options.lookup ?? defaultLookup)(bare);
     if (addresses.length === 0) throw new AddressRefusedError(`${hostname} has no address`);
     for (const candidate of addresses) {
-      const why = this.refusal(candidate.address, vouched, family !== 0);
+      // Another endpoint a discovery lists: public or nothing, every address of a name too.
+      const why = vouched.vouch === 'listed' ? this.alternateRefusal(candidate.address) : this.refusal(candidate.address, vouched, family !== 0);
       if (why) throw new AddressRefusedError(`refusing to connect to ${origin}: ${why}`);
     }
     return addresses;
@@ -266,12 +272,9 @@ export function guardedConnect(
     };
     // Another endpoint of the server: its discovery's word, read unasked: public addresses only.
     const alternate = async (a: AlternateEndpoint): Promise<unknown> => {
-      const family = isIP(a.host);
-      const addresses = family !== 0 ? [{ address: a.host, family: family as 4 | 6 }] : await policy.resolveAll(a.host, a.endpoint, { vouch: 'none', pinned: context.pinned });
       // Every address, a name's too: whatever the store says of that name elsewhere (an owner's
       // vouch for a peer, our own URL), another endpoint a discovery lists is public or nothing.
-      const why = addresses.map((address) => policy.alternateRefusal(address.address)).find((reason) => reason !== null) ?? null;
-      if (why) throw new AddressRefusedError(`refusing to connect to ${a.endpoint}: ${why}`);
+      const addresses = await policy.resolveAll(a.host, a.endpoint, { vouch: 'listed', pinned: context.pinned });
       let last: unknown;
       for (const address of addresses) {
         try {

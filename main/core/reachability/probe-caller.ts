@@ -104,8 +104,11 @@ function note(families: Families, family: 4 | 6, reached: boolean): void {
 /**
  * The caller was reached over one family; when its discovery lists an endpoint of the other
  * (an IPv6 or IPv4 address), its keys are fetched there too, with the certificate pinned for the
- * caller (it can only reach the holder of that certificate) and the caller's word as the vouch,
- * so the answer says whether both families work.
+ * caller (it can only reach the holder of that certificate), so the answer says whether both
+ * families work. That endpoint is its discovery's word, read without the owner asking: dialled
+ * as another endpoint a discovery lists (vouch `listed`: a public address only, address-policy.ts),
+ * never as a link's literal address (red team 2026-11-26: a friend listing `https://[::1]:<port>`
+ * made every probe of its open a connection there).
  */
 async function tryOtherFamily(deps: ProbeDeps, caller: string, base: string, endpoints: readonly string[], families: Families, holdsKey: (publicKey: string) => boolean, signal: AbortSignal): Promise<void> {
   const pin = deps.trust.pinnedFingerprintFor(new URL(base)) ?? undefined;
@@ -114,7 +117,7 @@ async function tryOtherFamily(deps: ProbeDeps, caller: string, base: string, end
     const other = endpoints.find((e) => isIP(new URL(e).hostname.replace(/^\[|\]$/g, '')) === family);
     if (!other || (other.startsWith('https:') && !pin)) continue;
     try {
-      const response = await deps.http.send('GET', joinUrl(other, KEYS_PATH), { accept: 'application/json' }, undefined, { signal, timeoutMs: PROBE_TIMEOUT_MS, vouch: 'peering', fresh: 'direct', ...(pin ? { pin } : {}) });
+      const response = await deps.http.send('GET', joinUrl(other, KEYS_PATH), { accept: 'application/json' }, undefined, { signal, timeoutMs: PROBE_TIMEOUT_MS, vouch: 'listed', fresh: 'direct', ...(pin ? { pin } : {}) });
       const keys = response.status === 200 ? checkKeysDocument(response.json, caller) : null;
       const reached = keys?.ok === true && [keys.document.active_key, ...keys.document.next_keys, ...keys.document.old_keys].some((k) => holdsKey(k.public_key));
       note(families, family, reached);
