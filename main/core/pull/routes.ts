@@ -8,12 +8,19 @@ import { PAGE_BYTES, utf8Bytes, withinBytes } from '../federation/page-budget.ts
 import type { FederationDeps } from '../federation/federation-deps.ts';
 import type { SignedRequestState } from '../federation/middleware/verify-signed-request.ts';
 import { PULL_ACK_PATH, PULL_PATH } from '../federation/paths.ts';
+import { serverOf } from '../../../shared/identifiers.ts';
 
 export const MAX_PULL_EVENTS = 100;
 /** Pages stay well under the puller's response cap (page-budget.ts): small, for latency. */
 const MAX_PULL_BYTES = Math.min(512 * 1024, PAGE_BYTES);
 /** How long an empty pull waits for new events by default (at most 30 s: docs/PROTOCOL.md §Reachability: reach-probe and pull mode). */
 export const DEFAULT_PULL_WAIT_MS = 25_000;
+/**
+ * A room's host refuses an event signed more than 60 s before it takes it (409 depth_too_old);
+ * our own events for a room the puller hosts are signed again when older than this, leaving it
+ * the other half of that minute to store the page.
+ */
+export const REISSUE_PULLED_AFTER_MS = 30_000;
 
 /** A cursor a previous page gave out (a decimal string, or a number). */
 export const cursorSchema = z.union([z.string().regex(/^[0-9]{1,15}$/, 'cursor must be a number from a previous pull'), z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)]).transform(Number);
@@ -54,7 +61,18 @@ export function pullRoutes(deps: FederationDeps): Router {
       }
       if (!state.quarantined) rows = pull.page(state.origin, cursor, limit);
     }
-    const loaded = deps.events.getMany(rows.map((r) => r.event_id));
+    let loaded = deps.events.getMany(rows.map((r) => r.event_id));
+    // Our own events for a room the puller hosts, waiting since before its 60-s window: signed
+    // again now (as a push refused 409 depth_too_old has them re-issued). A pulled event is
+    // acknowledged whatever the host answered, so this is the last moment we can.
+    const now = Date.now();
+    const stale = rows.filter((row) => {
+      const event = loaded.get(row.event_id);
+      return event !== undefined && event.origin_server === deps.identity.serverName && serverOf(event.room_id) === state.origin && event.origin_ts < now - REISSUE_PULLED_AFTER_MS;
+    });
+    let reissued = false;
+    for (const row of stale) reissued = (await deps.rooms().reissueRefused(state.origin, row.event_id, 0).catch(() => false)) || reissued;
+    if (reissued) loaded = deps.events.getMany(rows.map((r) => r.event_id));
     // A row whose event is gone from the store is skipped (acknowledging the cursor drops it).
     const wires = new Map<number, string>();
     const page = withinBytes(rows, (row) => {
