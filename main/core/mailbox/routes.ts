@@ -163,6 +163,8 @@ export function mailboxRoutes(deps: FederationDeps): Router {
       } finally {
         ctx.req.off('close', onClose);
       }
+      // A caller blocked while it waited gets no more (403, as any new request of it).
+      state.recheck();
       items = box.store.page(state.origin, cursor, limit);
     }
     const out: string[] = [];

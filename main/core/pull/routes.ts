@@ -59,6 +59,9 @@ export function pullRoutes(deps: FederationDeps): Router {
       } finally {
         ctx.req.off('close', onClose);
       }
+      // The owner may have blocked or quarantined the caller while it waited: asked again, so
+      // nothing queued after that is served to it (a block answers 403 as any new request would).
+      state.recheck();
       if (!state.quarantined) rows = pull.page(state.origin, cursor, limit);
     }
     let loaded = deps.events.getMany(rows.map((r) => r.event_id));

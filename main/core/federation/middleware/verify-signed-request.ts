@@ -38,7 +38,15 @@ export interface SignedRequestState {
   requestTs: number;
   signature: string;
   rawBody: Buffer;
+  /** Whether the origin was quarantined when the request arrived (or at its last `recheck`). */
   quarantined: boolean;
+  /**
+   * The trust decision made again, now: a request that waited (a long poll) asks it before it
+   * answers, since the owner may have blocked or quarantined its origin meanwhile. Throws 403
+   * (`origin_blocked`, `origin_not_allowed`) when the origin may no longer be answered; else
+   * updates `quarantined`.
+   */
+  recheck(): void;
   /** Set by a route that recorded the replay entry in its own transaction. */
   replayRecorded: boolean;
   /**
@@ -242,7 +250,12 @@ export function verifySignedRequest(deps: VerifySignedRequestDeps): Middleware {
     if (deps.replay.claim(signature)) {
       throw conflict('replayed_request', 'this exact signed request was already received; sign each request afresh');
     }
-    const state: SignedRequestState = { origin, keyId, requestTs, signature, rawBody, quarantined: decision.quarantined, replayRecorded: false, chargeMore: charge, ...(dispatched ? { viaMailbox: true } : {}) };
+    const recheck = (): void => {
+      const now = deps.trust.decide(origin);
+      if (!now.allowed) throw forbidden(now.code, now.message);
+      (ctx.state as SignedRequestState).quarantined = now.quarantined;
+    };
+    const state: SignedRequestState = { origin, keyId, requestTs, signature, rawBody, quarantined: decision.quarantined, recheck, replayRecorded: false, chargeMore: charge, ...(dispatched ? { viaMailbox: true } : {}) };
     Object.assign(ctx.state, state);
     deps.onVerified?.(origin);
     try {

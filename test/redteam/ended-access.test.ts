@@ -1,0 +1,77 @@
+/**
+ * Red team: access checked when something long-lived starts, and not again when the permission
+ * behind it ends (the class of main/core/admin/credential-gate.ts).
+ *
+ * A pull (`GET /pull`) that found nothing waits up to 25 s for new events; whether its caller was
+ * allowed, and not quarantined, was decided once, when the request arrived. A peer the owner
+ * quarantined or blocked during that wait was served the events queued after it: "nothing is sent
+ * to it" (docs/PROTOCOL.md §Rate limits and trust) held only for pulls that started afterwards.
+ */
+import { join } from 'node:path';
+import { Identity } from '../../main/core/identity/identity.ts';
+import { describe, expect, it } from '../helpers/fixtures.ts';
+import { queryNodeDb } from '../helpers/inspect-db.ts';
+import { roomWithMembers, send } from '../helpers/rooms.ts';
+import { sendSigned } from '../helpers/signed-request.ts';
+
+const PULL = '/_paracord/federation/v1/pull';
+
+describe('a pull waiting when its peer is quarantined or blocked', () => {
+  it('is served nothing queued after the owner quarantined or blocked the peer (served at once while allowed)', async ({ nodes }) => {
+    const [alpha, beta] = await nodes.peered('alpha.test', 'beta.test');
+    const roomId = await roomWithMembers(alpha, 'pulled', [[beta, '@owner:beta.test']]);
+    // beta is gone; its key pulls by hand (as its puller would).
+    expect(await beta.stop()).toBe(0);
+    const key = await Identity.open(join(beta.dataDir, 'identity.json'));
+    const pendingForBeta = () => queryNodeDb<{ n: number }>(alpha.dataDir, "SELECT COUNT(*) AS n FROM federation_outbox WHERE destination = 'beta.test' AND state = 'pending'")[0]!.n;
+
+    // Whatever waits for beta now is taken and acknowledged: the next pull finds nothing and waits.
+    let cursor = '0';
+    const drain = async () => {
+      while (pendingForBeta() > 0) {
+        const page = await sendSigned(key, alpha.federationUrl, 'GET', `${PULL}?cursor=${cursor}&limit=100`);
+        expect(page.status, page.text).toBe(200);
+        cursor = page.body.cursor;
+        const acked = await sendSigned(key, alpha.federationUrl, 'POST', `${PULL}/ack`, JSON.stringify({ cursor }));
+        expect(acked.status, acked.text).toBe(200);
+      }
+    };
+    await drain();
+    const bodiesOf = (page: { body: { events: Array<{ content?: { body?: string } }> } }) => page.body.events.map((e) => e.content?.body);
+    const waitingPull = async (then: () => Promise<void>) => {
+      const pulled = sendSigned(key, alpha.federationUrl, 'GET', `${PULL}?cursor=${cursor}&limit=100`);
+      // The pull is waiting (nothing was queued for beta).
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      await then();
+      return pulled;
+    };
+
+    // Twin: while beta is allowed, the waiting pull is woken by a new message and served it.
+    const allowed = await waitingPull(async () => void (await send(alpha, roomId, 'while allowed')));
+    expect(allowed.status, allowed.text).toBe(200);
+    expect(bodiesOf(allowed)).toEqual(['while allowed']);
+    await drain();
+
+    // Quarantined while its pull waits: the message queued after it is not served.
+    const quarantined = await waitingPull(async () => {
+      expect((await alpha.admin('PUT', '/peers/beta.test/trust', { mode: 'quarantine', reason: 'red team' })).status).toBe(200);
+      await send(alpha, roomId, 'after the quarantine');
+    });
+    expect(quarantined.status, quarantined.text).toBe(200);
+    expect.soft(bodiesOf(quarantined)).toEqual([]);
+    // It waits for the release (nothing lost).
+    expect.soft(pendingForBeta()).toBe(1);
+
+    // Released, it gets what waited; then blocked while its pull waits: nothing more.
+    expect((await alpha.admin('PUT', '/peers/beta.test/trust', { mode: 'allow' })).status).toBe(200);
+    await drain();
+    const blocked = await waitingPull(async () => {
+      expect((await alpha.admin('PUT', '/peers/beta.test/trust', { mode: 'block', reason: 'red team' })).status).toBe(200);
+      await send(alpha, roomId, 'after the block');
+    });
+    // As any request of a blocked server: 403 origin_blocked, nothing served.
+    expect(blocked.status, blocked.text).toBe(403);
+    expect(blocked.body).toMatchObject({ error: 'origin_blocked' });
+    expect(blocked.text).not.toContain('after the block');
+  }, 120_000);
+});
