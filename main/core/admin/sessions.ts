@@ -41,10 +41,18 @@ export class LoginSessions {
   readonly ttlMs: number;
   private readonly touchEveryMs: number;
 
-  constructor(db?: Db, ttlMs = SESSION_TTL_MS) {
+  /**
+   * Told after a session was revoked or signed out: the node's `status` notification, on which
+   * every open stream checks its credential again (credential-gate.ts). Without it a revoked
+   * page's streams heard everything until some unrelated status change came.
+   */
+  private readonly onEnded: (() => void) | undefined;
+
+  constructor(db?: Db, ttlMs = SESSION_TTL_MS, onEnded?: () => void) {
     this.db = db;
     this.ttlMs = ttlMs;
     this.touchEveryMs = Math.min(TOUCH_EVERY_MS, ttlMs / 10);
+    this.onEnded = onEnded;
   }
 
   /** A one-time login code, valid 15 minutes or `validForMs` when that is shorter. */
@@ -118,7 +126,12 @@ export class LoginSessions {
 
   /** Revokes a session by id; false when there is no such active session. */
   revoke(id: string, now = Date.now()): boolean {
-    if (this.db) return this.db.prepare('UPDATE admin_sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(now, id).changes > 0;
+    const revoked = this.db ? this.db.prepare('UPDATE admin_sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(now, id).changes > 0 : this.revokeInMemory(id, now);
+    if (revoked) this.onEnded?.();
+    return revoked;
+  }
+
+  private revokeInMemory(id: string, now: number): boolean {
     for (const row of this.memory.values()) {
       if (row.id === id && row.revoked_at === null) {
         row.revoked_at = now;

@@ -197,7 +197,8 @@ function buildOwnerServices({ config, paths, log, db, settings, state }: NodeBas
   );
   // Read once: the token does not change while the node runs (rotate it by restarting).
   const token = readAdminToken(paths);
-  const sessions = new LoginSessions(db, config.sessionTtlSeconds !== undefined ? config.sessionTtlSeconds * 1000 : undefined);
+  // A session revoked or signed out: every open stream checks its credential again (credential-gate.ts).
+  const sessions = new LoginSessions(db, config.sessionTtlSeconds !== undefined ? config.sessionTtlSeconds * 1000 : undefined, () => notifications.notify({ type: 'status' }));
   // Members (issue #34): their accounts and sessions; sign-in failures limited per account and address.
   const members = new MemberStore(db, () => state.identity?.serverName ?? '', new SignInLimiter(config.signInLimits));
   const federationInFlight = new InFlightRequests();

@@ -149,9 +149,12 @@ describe('admin stream guards (the same as every admin request)', () => {
     const browser = await connect({ cookie: `paracord_session=${cookie}`, origin: `http://${host}` });
     expect((await browser.call('a', 'getStatus')).ok).toBe(true);
     expect(await browser.call('b', 'logout', {})).toMatchObject({ ok: true, result: { signed_out: true } });
-    // The session ended: the next request is refused and the stream closed.
-    expect(await browser.call('c', 'getStatus')).toMatchObject({ ok: false, status: 401, error: 'session_ended' });
+    // The session ended: the stream closes once the sign-out is answered (its status notification
+    // has every stream check its credential again), and the cookie is refused.
     expect((await browser.closed).code).toBe(1008);
+    const after = await request(`${alpha.started.admin_url}/_paracord/admin/v1/status`, { headers: { cookie: `paracord_session=${cookie}` } });
+    expect(after.statusCode).toBe(401);
+    expect(await after.body.json()).toMatchObject({ error: 'session_ended' });
   });
 
   it('runs a logout alone: frames read with it wait for it and are refused once the session ended', async () => {
@@ -190,7 +193,7 @@ describe('admin stream, a session that ends', () => {
 });
 
 describe('a session revoked elsewhere', () => {
-  it("gets nothing more on its stream or its `GET /events`, not even the status change that announced its end, and both close", async () => {
+  it("gets nothing more on its stream or its `GET /events`, not even the status change that announced its end, and both close", { timeout: 8000 }, async () => {
     const host = new URL(alpha.started.admin_url).host;
     const loginUrl = (await alpha.admin('POST', '/login-links')).body.login_url as string;
     const cookie = `paracord_session=${/paracord_session=([^;]+)/.exec(String((await request(loginUrl, { reset: true })).headers['set-cookie']))![1]!}`;
@@ -220,6 +223,42 @@ describe('a session revoked elsewhere', () => {
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(page.answers.slice(frames)).toEqual([]);
     expect(text.slice(chars)).toBe('');
+  });
+});
+
+describe('a session revoked or signed out, and nothing else changes', () => {
+  it.for(['revoked elsewhere', 'signed out on another stream'])('%s: its streams hear nothing of the next message and close', async (how) => {
+    const host = new URL(alpha.started.admin_url).host;
+    const roomId = await newRoom(`quiet after ${how}`);
+    const loginUrl = (await alpha.admin('POST', '/login-links')).body.login_url as string;
+    const cookie = `paracord_session=${/paracord_session=([^;]+)/.exec(String((await request(loginUrl, { reset: true })).headers['set-cookie']))![1]!}`;
+    const ws = new WebSocket(streamUrl, ADMIN_STREAM_NOTIFICATIONS, { headers: { cookie, origin: `http://${host}` } });
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    const page = new Client(ws);
+    const events = await request(`${alpha.started.admin_url}/_paracord/admin/v1/events`, { headers: { cookie } });
+    let text = '';
+    events.body.on('data', (chunk) => (text += String(chunk)));
+    let ended = false;
+    events.body.on('end', () => (ended = true)).on('error', () => (ended = true));
+    const session = ((await page.call('who', 'listSessions')).result.sessions as Array<{ id: string; current: boolean }>).find((s) => s.current)!.id;
+    const told = (eventId: string) => () => page.answers.some((frame) => JSON.stringify(frame).includes(eventId)) || text.includes(eventId);
+
+    // Twin: while the session holds, both streams are told of a message.
+    const seen = (await alpha.admin('POST', `/rooms/${encodeURIComponent(roomId)}/messages`, { body: 'seen' })).body.event_id as string;
+    await expect.poll(() => page.answers.some((frame) => JSON.stringify(frame).includes(seen)) && text.includes(seen)).toBe(true);
+
+    if (how === 'revoked elsewhere') expect((await alpha.admin('DELETE', `/sessions/${session}`)).status).toBe(200);
+    else {
+      // The same browser session, signed out from another tab's stream.
+      const other = await connect({ cookie, origin: `http://${host}` });
+      expect(await other.call('out', 'logout', {})).toMatchObject({ ok: true, result: { signed_out: true } });
+    }
+    // Nothing else happens on the node but one message: the ended session is told nothing of it.
+    const unseen = (await alpha.admin('POST', `/rooms/${encodeURIComponent(roomId)}/messages`, { body: 'not for a revoked session' })).body.event_id as string;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(told(unseen)()).toBe(false);
+    await expect.poll(() => ws.readyState === WebSocket.CLOSED && ended).toBe(true);
+    expect((await page.closed).code).toBe(1008);
   });
 });
 
