@@ -79,10 +79,15 @@ export class StreamBudget {
     for (const member of this.paused) member.resumeIfRoom();
   }
 
-  /** Resolves once one more handler call may start on the node. */
-  async slot(): Promise<void> {
-    while (this.running >= this.perNode) await new Promise<void>((resolve) => this.waiting.push(resolve));
+  /** Resolves once one more handler call may start on the node: true when it had to wait for one. */
+  async slot(): Promise<boolean> {
+    let waited = false;
+    while (this.running >= this.perNode) {
+      waited = true;
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    }
     this.running++;
+    return waited;
   }
 
   /** A handler call ended: the streams waiting for a slot try again, in the order they waited. */

@@ -1,6 +1,6 @@
 /** The admin stream (GET /_paracord/admin/v1/stream): its guards, its frames, grouped sends, shutdown. */
 import type { IncomingMessage } from 'node:http';
-import { Socket, connect as connectTcp } from 'node:net';
+import { type AddressInfo, Socket, connect as connectTcp, createServer } from 'node:net';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { request } from 'undici';
@@ -259,6 +259,56 @@ describe('a session revoked or signed out, and nothing else changes', () => {
     expect(told(unseen)()).toBe(false);
     await expect.poll(() => ws.readyState === WebSocket.CLOSED && ended).toBe(true);
     expect((await page.closed).code).toBe(1008);
+  });
+});
+
+describe('a session that ends while its requests wait for a free slot of the node', () => {
+  it('runs none of them afterwards (the twin, not revoked, runs them)', async ({ nodes }) => {
+    // One handler call at a time on this node: a slow one holds the slot, the next request waits.
+    const epsilon = await nodes.inProcess('epsilon.test', { config: { adminStreamLimits: { perNode: 1 } } });
+    const held = new Set<Socket>();
+    const hanging = createServer((socket) => held.add(socket.on('close', () => held.delete(socket))));
+    await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve));
+    nodes.servers.push(hanging);
+    const endpoint = `http://127.0.0.1:${(hanging.address() as AddressInfo).port}`;
+    const host = new URL(epsilon.started.admin_url).host;
+    const roomId = (await epsilon.admin('POST', '/rooms', { name: 'queued behind a slow request' })).body.room_id as string;
+    const said = async () => ((await epsilon.admin('GET', `/rooms/${encodeURIComponent(roomId)}/messages?limit=200`)).body.messages as Array<{ body: string }>).map((m) => m.body);
+
+    const run = async (body: string, revoke: boolean) => {
+      const loginUrl = (await epsilon.admin('POST', '/login-links')).body.login_url as string;
+      const cookie = /paracord_session=([^;]+)/.exec(String((await request(loginUrl, { reset: true })).headers['set-cookie']))![1]!;
+      const ws = new WebSocket(`${epsilon.started.admin_url.replace(/^http/, 'ws')}/_paracord/admin/v1/stream`, { headers: { cookie: `paracord_session=${cookie}`, origin: `http://${host}` } });
+      await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+      const page = new Client(ws);
+      const session = ((await page.call('who', 'listSessions')).result.sessions as Array<{ id: string; current: boolean }>).find((s) => s.current)!.id;
+      const socket = (ws as unknown as { _socket: Socket })._socket;
+      socket.cork();
+      // Read together: the credential is checked once for both; the second waits for the first's slot.
+      page.send({ id: 'slow', op: 'addPeer', input: { endpoint } });
+      page.send({ id: 'queued', op: 'sendMessage', input: { room_id: roomId, body } });
+      socket.uncork();
+      await expect.poll(() => held.size).toBeGreaterThan(0);
+      if (revoke) {
+        expect((await epsilon.admin('DELETE', `/sessions/${session}`)).status).toBe(200);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      for (const s of held) s.destroy();
+      expect(await page.answerTo('slow')).toMatchObject({ ok: false, status: 502 });
+      return { page, queued: await page.answerTo('queued') };
+    };
+
+    // Twin: while the session holds, the queued message is sent once the slot is free.
+    const twin = await run('sent while signed in', false);
+    expect(twin.queued).toMatchObject({ ok: true });
+    twin.page.ws.close();
+    expect(await said()).toEqual(['sent while signed in']);
+
+    // Revoked elsewhere while the message waited: refused, not sent, and the stream closes.
+    const revoked = await run('sent after the revocation', true);
+    expect(revoked.queued).toMatchObject({ ok: false, status: 401 });
+    expect((await revoked.page.closed).code).toBe(1008);
+    expect(await said()).toEqual(['sent while signed in']);
   });
 });
 

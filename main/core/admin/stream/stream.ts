@@ -270,7 +270,22 @@ class StreamConnection implements BudgetMember {
       while (i < requests.length) {
         const first = requests[i]!;
         // A free slot of the node's handler calls first (budget.ts); the order is kept.
-        await this.budget.slot();
+        const waited = await this.budget.slot();
+        // The credential was checked before the group; a request that waited for its slot (the
+        // node busy) has it checked again: it may have ended meanwhile (revoked elsewhere, a
+        // member disabled), and what waited is then refused, not run.
+        if (waited || this.credentialEnded) {
+          try {
+            await this.reauthorize();
+          } catch (error) {
+            this.budget.release();
+            this.credentialEnded = true;
+            const rest = requests.slice(i);
+            this.fail(rest, error);
+            this.settled(rest.length);
+            break;
+          }
+        }
         if (CREDENTIAL_OPERATIONS.has(first.op)) {
           // The rest waits for it, then for the credential check at the top of the loop.
           await this.dispatch([first]);
