@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Identity } from '../../main/core/identity/identity.ts';
 import { describe, expect, it } from '../helpers/fixtures.ts';
 import { queryNodeDb } from '../helpers/inspect-db.ts';
-import { roomWithMembers, send } from '../helpers/rooms.ts';
+import { eventually, messages, roomWithMembers, send } from '../helpers/rooms.ts';
 import { sendSigned } from '../helpers/signed-request.ts';
 
 const PULL = '/_paracord/federation/v1/pull';
@@ -73,5 +73,30 @@ describe('a pull waiting when its peer is quarantined or blocked', () => {
     expect(blocked.status, blocked.text).toBe(403);
     expect(blocked.body).toMatchObject({ error: 'origin_blocked' });
     expect(blocked.text).not.toContain('after the block');
+  }, 120_000);
+});
+
+/**
+ * A member server of our room that the owner blocked kept receiving the room's messages: inbound
+ * it got 403 origin_blocked, but the delivery worker held back only quarantined destinations, so
+ * everything queued for it (before the block or after) was still pushed (or left at its mailbox).
+ */
+describe('a room member server the owner blocked', () => {
+  it('is sent nothing more while blocked (the twin before the block is), and gets what waited once allowed again', async ({ nodes }) => {
+    const [alpha, beta] = await nodes.peered('alpha.test', 'beta.test');
+    const roomId = await roomWithMembers(alpha, 'blocked member', [[beta, '@owner:beta.test']]);
+    const bodies = async () => (await messages(beta, roomId)).map((m) => m.body as string).filter((b) => typeof b === 'string');
+    await send(alpha, roomId, 'before the block');
+    await eventually(async () => expect(await bodies()).toContain('before the block'));
+
+    expect((await alpha.admin('PUT', '/peers/beta.test/trust', { mode: 'block', reason: 'red team' })).status).toBe(200);
+    await send(alpha, roomId, 'while blocked');
+    // Time for the delivery (the twin above took well under this).
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    expect(await bodies()).not.toContain('while blocked');
+
+    // Nothing lost: allowed again, what waited is delivered.
+    expect((await alpha.admin('PUT', '/peers/beta.test/trust', { mode: 'allow' })).status).toBe(200);
+    await eventually(async () => expect(await bodies()).toContain('while blocked'));
   }, 120_000);
 });

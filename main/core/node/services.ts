@@ -253,9 +253,11 @@ function buildDelivery(
     outbox, events, http, discovery, log, isPaused, pull, mailbox: mailboxSender, deposits: mailboxDeposits,
     pacer: new PushPacer((destination) => (pushLimit.events > 0 && dialects.isReference(destination) ? pushLimit : null)),
     cannotCarry: (destination) => (dialects.referenceVersion(destination) === '3' ? (event) => reference3Refusal(event, destination) : null),
+    // Nothing is sent to a server the owner quarantined or blocked, whatever was queued for it
+    // before: held until it is allowed again (setPeerTrust 'allow' resumes it).
     isHeld: (server) => {
       const decision = trust.decide(server);
-      return decision.allowed && decision.quarantined;
+      return decision.allowed ? decision.quarantined : decision.code === 'origin_blocked';
     },
     identity: () => state.identity,
     backoff: { initialMs: config.retryInitialMs ?? DEFAULT_BACKOFF.initialMs, maxMs: config.retryMaxMs ?? DEFAULT_BACKOFF.maxMs },

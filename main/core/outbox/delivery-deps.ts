@@ -22,7 +22,7 @@ export interface DeliveryDeps {
   identity: () => Identity | null;
   log: Logger;
   isPaused: () => boolean;
-  /** Outbound to a quarantined server is paused until it is released. */
+  /** Outbound to a quarantined or blocked server is paused until it is allowed again. */
   isHeld?: (destination: string) => boolean;
   backoff?: BackoffPolicy;
   maxAgeMs?: number;
