@@ -71,15 +71,21 @@ export function createAdminApp(deps: {
       : undefined,
   );
   const reauthorize = (ctx: ParameterizedContext) => auth(ctx, async () => undefined);
+  // A browser session can end by time with nothing notified (its expiry): a stream opened with one
+  // looks before each notification (the token does not expire).
+  const live = (ctx: ParameterizedContext) => {
+    const id = ctx.state.sessionId as string | undefined;
+    return () => id === undefined || sessions === undefined || sessions.isLive(id);
+  };
   const api = adminRouter(deps.handlers);
-  if (deps.notifications) api.get('/events', serverSentEvents(deps.notifications, reauthorize));
+  if (deps.notifications) api.get('/events', serverSentEvents(deps.notifications, reauthorize, live));
   api.prefix(ADMIN_API_PREFIX);
   app.use(async (ctx, next) => {
     if (ctx.path === ADMIN_API_PREFIX || ctx.path.startsWith(`${ADMIN_API_PREFIX}/`)) return auth(ctx, next);
     return next();
   });
   // The admin contract over one WebSocket (stream/stream.ts), past the same checks as every request.
-  app.use(adminStream({ handlers: deps.handlers, log: deps.log, inFlight: deps.inFlight, notifications: deps.notifications, reauthorize, limits: deps.streamLimits }));
+  app.use(adminStream({ handlers: deps.handlers, log: deps.log, inFlight: deps.inFlight, notifications: deps.notifications, reauthorize, live, limits: deps.streamLimits }));
   const metrics = deps.metrics;
   if (metrics) {
     app.use(async (ctx, next) => {

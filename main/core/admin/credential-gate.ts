@@ -10,6 +10,10 @@ import type { NodeNotification } from '../node-events.ts';
  *
  * The check is asynchronous in form; while it runs, notifications wait here in order. A `status`
  * during a check asks for one more check after it (the credential may have ended in between).
+ *
+ * A credential can also end by time, with no notification at all (a browser session's expiry):
+ * `live`, when given, is asked before each notification is passed on (cheap, changes nothing),
+ * and a stream whose credential it no longer finds gets nothing more either.
  */
 export class CredentialGate {
   private held: NodeNotification[] | null = null;
@@ -18,18 +22,28 @@ export class CredentialGate {
   private readonly check: () => Promise<void>;
   private readonly pass: (notification: NodeNotification) => void;
   private readonly onEnded: () => void;
+  private readonly live: (() => boolean) | undefined;
 
-  constructor(check: () => Promise<void>, pass: (notification: NodeNotification) => void, onEnded: () => void) {
+  constructor(check: () => Promise<void>, pass: (notification: NodeNotification) => void, onEnded: () => void, live?: () => boolean) {
     this.check = check;
     this.pass = pass;
     this.onEnded = onEnded;
+    this.live = live;
   }
 
   /** A notification the stream's reader may see: passed on now, after the running check, or never once the credential ended. */
   offer(notification: NodeNotification): void {
     if (this.ended) return;
+    if (this.live && !this.live()) return this.end();
     if (this.held) this.held.push(notification);
     else this.pass(notification);
+  }
+
+  private end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.held = null;
+    this.onEnded();
   }
 
   /** Checks the credential again before anything more is passed on. */
@@ -49,12 +63,11 @@ export class CredentialGate {
       try {
         await this.check();
       } catch {
-        this.ended = true;
-        this.held = null;
-        this.onEnded();
+        this.end();
         return;
       }
     } while (this.again);
+    if (this.ended) return;
     const held = this.held ?? [];
     this.held = null;
     for (const notification of held) this.pass(notification);

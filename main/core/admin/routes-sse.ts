@@ -9,7 +9,7 @@ import { CredentialGate } from './credential-gate.ts';
  * request's credential is checked again (`reauthorize`, the same check it passed): a session
  * signed out or revoked elsewhere ends its stream at once, before it is told anything more.
  */
-export function serverSentEvents(events: NodeEvents, reauthorize: (ctx: ParameterizedContext) => Promise<void>): Middleware {
+export function serverSentEvents(events: NodeEvents, reauthorize: (ctx: ParameterizedContext) => Promise<void>, live?: (ctx: ParameterizedContext) => () => boolean): Middleware {
   return (ctx) => {
     ctx.req.socket.setTimeout(0);
     ctx.req.socket.setKeepAlive(true);
@@ -40,6 +40,7 @@ export function serverSentEvents(events: NodeEvents, reauthorize: (ctx: Paramete
       () => reauthorize(ctx),
       (notification) => write(`event: ${notification.type}\ndata: ${JSON.stringify(notification)}\n\n`),
       () => close(),
+      live?.(ctx),
     );
     const send = (notification: NodeNotification) => {
       if (notification.type === 'status') gate.recheck();

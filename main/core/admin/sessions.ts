@@ -112,6 +112,14 @@ export class LoginSessions {
     return row.id;
   }
 
+  /** Whether the session of this id is still valid (not revoked, not expired); changes nothing (no sliding refresh). */
+  isLive(id: string, now = Date.now()): boolean {
+    const row = this.db
+      ? this.db.prepare<[string], SessionRow>('SELECT * FROM admin_sessions WHERE id = ?').get(id)
+      : [...this.memory.values()].find((r) => r.id === id);
+    return row !== undefined && row.revoked_at === null && row.expires_at > now;
+  }
+
   isValid(token: string | undefined, now = Date.now()): boolean {
     return this.check(token, now) !== undefined;
   }

@@ -262,6 +262,41 @@ describe('a session revoked or signed out, and nothing else changes', () => {
   });
 });
 
+describe('a session that expires while its streams are open', () => {
+  it('is told nothing after its expiry, and both streams close (the twin before it is told)', async ({ nodes }) => {
+    const zeta = await nodes.inProcess('zeta.test', { config: { sessionTtlSeconds: 2 } });
+    const host = new URL(zeta.started.admin_url).host;
+    const roomId = (await zeta.admin('POST', '/rooms', { name: 'until it expires' })).body.room_id as string;
+    const loginUrl = (await zeta.admin('POST', '/login-links')).body.login_url as string;
+    const cookie = `paracord_session=${/paracord_session=([^;]+)/.exec(String((await request(loginUrl, { reset: true })).headers['set-cookie']))![1]!}`;
+    const ws = new WebSocket(`${zeta.started.admin_url.replace(/^http/, 'ws')}/_paracord/admin/v1/stream`, ADMIN_STREAM_NOTIFICATIONS, { headers: { cookie, origin: `http://${host}` } });
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    const page = new Client(ws);
+    const events = await request(`${zeta.started.admin_url}/_paracord/admin/v1/events`, { headers: { cookie } });
+    let text = '';
+    events.body.on('data', (chunk) => (text += String(chunk)));
+    let ended = false;
+    events.body.on('end', () => (ended = true)).on('error', () => (ended = true));
+    const heard = (eventId: string) => page.answers.some((frame) => JSON.stringify(frame).includes(eventId)) || text.includes(eventId);
+    const say = async (body: string) => (await zeta.admin('POST', `/rooms/${encodeURIComponent(roomId)}/messages`, { body })).body.event_id as string;
+
+    // Twin: while the session holds, both streams are told.
+    const seen = await say('before the expiry');
+    await expect.poll(() => page.answers.some((frame) => JSON.stringify(frame).includes(seen)) && text.includes(seen)).toBe(true);
+    // (The status change that follows a message has the credential checked, which counts as a use.)
+    await expect.poll(() => text.includes('event: status')).toBe(true);
+
+    // Unused past its lifetime: the cookie is refused, and the streams hear nothing more.
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    expect((await request(`${zeta.started.admin_url}/_paracord/admin/v1/status`, { headers: { cookie } })).statusCode).toBe(401);
+    const unseen = await say('after the expiry');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(heard(unseen)).toBe(false);
+    await expect.poll(() => ws.readyState === WebSocket.CLOSED && ended).toBe(true);
+    expect((await page.closed).code).toBe(1008);
+  });
+});
+
 describe('a session that ends while its requests wait for a free slot of the node', () => {
   it('runs none of them afterwards (the twin, not revoked, runs them)', async ({ nodes }) => {
     // One handler call at a time on this node: a slow one holds the slot, the next request waits.
