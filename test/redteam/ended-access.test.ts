@@ -100,3 +100,36 @@ describe('a room member server the owner blocked', () => {
     await eventually(async () => expect(await bodies()).toContain('while blocked'));
   }, 120_000);
 });
+
+/**
+ * A quarantined member server is sent nothing (PROTOCOL.md §Rate limits and trust) and its pull
+ * returns nothing, but its catch-up (`GET /events`) and `GET /event/{id}` still answered with the
+ * room's messages written after the quarantine: the side door around "nothing is sent to it".
+ */
+describe('a room member server the owner quarantined', () => {
+  it('reads nothing of the room through catch-up or GET /event while quarantined (the twin before it does)', async ({ nodes }) => {
+    const [alpha, beta] = await nodes.peered('alpha.test', 'beta.test');
+    const roomId = await roomWithMembers(alpha, 'quarantined member', [[beta, '@owner:beta.test']]);
+    expect(await beta.stop()).toBe(0);
+    const key = await Identity.open(join(beta.dataDir, 'identity.json'));
+    const catchUp = () => sendSigned(key, alpha.federationUrl, 'GET', `/_paracord/federation/v1/events?room_id=${encodeURIComponent(roomId)}&since_depth=0&limit=500`);
+    const getEvent = (eventId: string) => sendSigned(key, alpha.federationUrl, 'GET', `/_paracord/federation/v1/event/${encodeURIComponent(eventId)}`);
+
+    // Twin: allowed, beta catches up and fetches the message.
+    const before = await send(alpha, roomId, 'before the quarantine');
+    const allowed = await catchUp();
+    expect(allowed.status, allowed.text).toBe(200);
+    expect(allowed.text).toContain('before the quarantine');
+    expect((await getEvent(before)).status).toBe(200);
+
+    expect((await alpha.admin('PUT', '/peers/beta.test/trust', { mode: 'quarantine', reason: 'red team' })).status).toBe(200);
+    const during = await send(alpha, roomId, 'during the quarantine');
+    const quarantined = await catchUp();
+    expect(quarantined.text).not.toContain('during the quarantine');
+    expect(quarantined.status).toBe(403);
+    expect(quarantined.body).toMatchObject({ error: 'origin_quarantined' });
+    const fetched = await getEvent(during);
+    expect(fetched.text).not.toContain('during the quarantine');
+    expect(fetched.status).toBe(403);
+  }, 120_000);
+});

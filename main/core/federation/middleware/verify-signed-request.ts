@@ -64,6 +64,15 @@ export interface SignedRequestState {
   chargeMore(tokens: number): boolean;
 }
 
+/**
+ * For the routes that read a room's content out to the caller (catch-up, `GET /event/{id}`):
+ * nothing is sent to a quarantined server (docs/PROTOCOL.md §Rate limits and trust), pushed,
+ * pulled or asked for; 403 `origin_quarantined` until the owner ends the quarantine.
+ */
+export function refuseQuarantinedReader(state: SignedRequestState): void {
+  if (state.quarantined) throw forbidden('origin_quarantined', `${state.origin} is quarantined by this server: nothing of its rooms is served to it until the owner ends the quarantine`);
+}
+
 export interface VerifySignedRequestDeps {
   trust: TrustStore;
   limiter?: RateLimiters;

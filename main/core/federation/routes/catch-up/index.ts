@@ -4,7 +4,7 @@ import { EVENT_ID, ROOM_ID } from '../../../../../shared/identifiers.ts';
 import { badRequest } from '../../../errors.ts';
 import { formatZodError } from '../../../admin/format-zod-error.ts';
 import type { FederationDeps } from '../../federation-deps.ts';
-import type { SignedRequestState } from '../../middleware/verify-signed-request.ts';
+import { refuseQuarantinedReader, type SignedRequestState } from '../../middleware/verify-signed-request.ts';
 import { EVENTS_PATH } from '../../paths.ts';
 
 const querySchema = z.object({
@@ -20,6 +20,7 @@ export function catchUpRoutes(deps: FederationDeps): Router {
   const router = new Router();
   router.get(EVENTS_PATH, deps.verifySignedRequest, (ctx) => {
     const state = ctx.state as SignedRequestState;
+    refuseQuarantinedReader(state);
     const parsed = querySchema.safeParse(ctx.query);
     if (!parsed.success) throw badRequest('invalid_request', formatZodError(parsed.error));
     const { room_id, since_depth, limit, since_event_id } = parsed.data;

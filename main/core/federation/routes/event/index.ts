@@ -4,7 +4,7 @@ import { HttpError, notFound } from '../../../errors.ts';
 import { parseJsonBody } from '../../../http/read-body.ts';
 import { envelopeWireJson } from '../../envelope.ts';
 import type { FederationDeps } from '../../federation-deps.ts';
-import type { SignedRequestState } from '../../middleware/verify-signed-request.ts';
+import { refuseQuarantinedReader, type SignedRequestState } from '../../middleware/verify-signed-request.ts';
 import { EVENT_PATH } from '../../paths.ts';
 
 
@@ -47,6 +47,7 @@ export function eventRoutes(deps: FederationDeps): Router {
 
   router.get(`${EVENT_PATH}/:event_id`, deps.verifySignedRequest, (ctx) => {
     const state = ctx.state as SignedRequestState;
+    refuseQuarantinedReader(state);
     const eventId = ctx.params.event_id ?? '';
     const event = deps.events.get(eventId);
     // Not entitled looks the same as absent: the id's existence is not disclosed.
