@@ -70,7 +70,7 @@ export class ReadMarkers {
         `SELECT m.event_id, m.sender, json_extract(m.content, '$.body') AS body FROM federation_events m
          WHERE m.room_id = ? AND m.event_type = 'm.message' AND m.sender <> ?
            AND (m.depth, m.origin_server, m.event_id) > (?, ?, ?)
-           AND NOT EXISTS (SELECT 1 FROM federation_events d WHERE d.relates_to = m.event_id AND d.event_type = 'm.message.delete')
+           AND NOT EXISTS (SELECT 1 FROM federation_events d WHERE d.relates_to = m.event_id AND d.event_type = 'm.message.delete' AND d.room_id = m.room_id)
          LIMIT ?`,
       )
       .all(roomId, userId, after.depth, after.origin_server, after.event_id, MAX_UNREAD_COUNTED);

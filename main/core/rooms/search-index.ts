@@ -121,12 +121,14 @@ export class SearchIndex {
     this.messageStmt = db.prepare<[string], MessageRow>(
       "SELECT rowid, depth, room_id, sender, event_type, json_extract(content, '$.body') AS body FROM federation_events WHERE event_id = ?",
     );
-    this.deletedStmt = db.prepare<[string], { one: number }>(
-      "SELECT 1 AS one FROM federation_events WHERE relates_to IS NOT NULL AND relates_to = ? AND event_type = 'm.message.delete' LIMIT 1",
+    // A relation counts only in its own room (as in the timeline, FederationEvents.relatedOfTypes):
+    // a host relays what it likes in a room it hosts, naming a message of any other room.
+    this.deletedStmt = db.prepare<[string, string], { one: number }>(
+      "SELECT 1 AS one FROM federation_events WHERE relates_to IS NOT NULL AND relates_to = ? AND event_type = 'm.message.delete' AND room_id = ? LIMIT 1",
     );
-    this.latestEditStmt = db.prepare<[string, string], { body: unknown }>(
+    this.latestEditStmt = db.prepare<[string, string, string], { body: unknown }>(
       `SELECT json_extract(content, '$.body') AS body FROM federation_events
-       WHERE relates_to IS NOT NULL AND relates_to = ? AND event_type = 'm.message.edit' AND sender = ?
+       WHERE relates_to IS NOT NULL AND relates_to = ? AND event_type = 'm.message.edit' AND room_id = ? AND sender = ?
        ORDER BY depth DESC, origin_server DESC, event_id DESC LIMIT 1`,
     );
     this.removeStmt = db.prepare('DELETE FROM message_search WHERE rowid = (SELECT search_rowid FROM message_search_rows WHERE event_rowid = ?)');
@@ -267,11 +269,11 @@ export class SearchIndex {
   private reindex(messageId: string): void {
     const message = this.messageStmt.get(messageId);
     if (!message || message.event_type !== 'm.message') return;
-    if (this.deletedStmt.get(messageId)) {
+    if (this.deletedStmt.get(messageId, message.room_id)) {
       this.remove(message.rowid);
       return;
     }
-    const edit = this.latestEditStmt.get(messageId, message.sender);
+    const edit = this.latestEditStmt.get(messageId, message.room_id, message.sender);
     const body = typeof edit?.body === 'string' ? edit.body : message.body;
     if (typeof body !== 'string') {
       this.remove(message.rowid);
