@@ -72,3 +72,21 @@ describe('red team: a hostile host of another room', () => {
     expect(await unreadIn(alpha, roomA)).toMatchObject({ unread: 1, mentions: 1 });
   });
 });
+
+describe('red team: what a host relays is shaped as the room types say', () => {
+  it('a relayed message whose body is not text does not break the room page (pushed, or in the join snapshot)', async () => {
+    const roomId = '!shapes:evilhost.test';
+    host.snapshotEvents = () => [makeEvent(host.identity, { room_id: roomId, content: { body: 7 } })];
+    await joinHostileRoom(roomId);
+    host.snapshotEvents = () => [];
+    const before = await alpha.admin('GET', `/rooms/${enc(roomId)}/messages`);
+    expect(before.status).toBe(200);
+    for (const content of [{ body: 42 }, { body: { text: 'x' } }, { body: ['a'] }, { body: null }]) {
+      const pushed = await push(makeEvent(host.identity, { room_id: roomId, content: content as Record<string, unknown> }));
+      expect(pushed.body, JSON.stringify(pushed.body)).toMatchObject({ error: 'invalid_content' });
+    }
+    const page = await alpha.admin('GET', `/rooms/${enc(roomId)}/messages`);
+    expect(page.status, JSON.stringify(page.body)).toBe(200);
+    for (const m of page.body.messages) if (!m.deleted) expect(typeof m.body).toBe('string');
+  });
+});

@@ -9,7 +9,7 @@ import { localView, type TargetLookup } from '../federation/reference/vocabulary
 import type { ReferenceChannels } from '../federation/reference/channel-rooms.ts';
 import type { PeerDialects } from '../federation/reference/peer-dialects.ts';
 import type { NodeEvents } from '../node-events.ts';
-import { checkContentBulk } from '../rooms/event-types.ts';
+import { checkReceivedContent } from '../rooms/authorize.ts';
 import type { RoomStore } from '../rooms/room-store.ts';
 import type { AbuseMonitor } from '../trust/abuse-monitor.ts';
 import type { QuarantineStore } from '../trust/quarantine.ts';
@@ -39,7 +39,7 @@ export function ingestHooks({ bus, quarantine, quota, dialects, channels, rooms,
     },
     onAttributableFailure: (server) => abuse.record(server, 'signature_failures'),
     checkRoute: (origin, event) => bus.answererOf('routeInbound')?.(origin, event),
-    checkContent: checkContentBulk,
+    checkContent: (event, bytes) => checkReceivedContent(event, bytes, dialects.isReference(event.origin_server)),
     authorize: (event) => bus.answererOf('authorizeInbound')?.(event),
     onStored: (event, from) => {
       channels.ensure(event.room_id, event.content); // a reference channel's first message makes its room

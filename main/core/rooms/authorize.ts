@@ -7,7 +7,7 @@ import { isUserIdOfAnyDialect, serverOf } from '../../../shared/identifiers.ts';
 import { HttpError, badRequest, conflict, forbidden, notFound } from '../errors.ts';
 import type { Envelope, UnsignedEnvelope } from '../federation/envelope.ts';
 import type { FederationEvents } from '../store/federation-events.ts';
-import { CONTENT_SCHEMAS, isRoomEventType, isWellFormedMessageContent } from './event-types.ts';
+import { CONTENT_SCHEMAS, checkContentBulk, isRoomEventType, isWellFormedMessageContent } from './event-types.ts';
 import type { RoomStore } from './room-store.ts';
 
 export function checkContent(event: UnsignedEnvelope | Envelope): void {
@@ -25,6 +25,21 @@ export function checkContent(event: UnsignedEnvelope | Envelope): void {
   // A reference peer's member event is read with state_key = its sender (reference/vocabulary.ts), whose dialect ingest checked.
   if (membershipEvent && !isUserIdOfAnyDialect(event.state_key)) throw badRequest('invalid_content', `${event.event_type} state_key must be a user id (@localpart:server)`);
   if (!membershipEvent && event.state_key !== null) throw badRequest('invalid_content', `${event.event_type} must have state_key null`);
+}
+
+/**
+ * What every event received from another server passes, on every path (push, batch, relay, pull,
+ * catch-up, join snapshot, invite), before its signature check (EventIngest's `checkContent`
+ * hook): the bulk limits, and for a room event type of our dialect its content schema — the same
+ * check a host makes (checkContent). A member applies what its host relays without authorizing it,
+ * and the read model takes a message's body for text: a host's `{"body": 42}` made the room's page
+ * answer 500 for good. Unknown types are bounded only (a newer host may relay them; nothing shows
+ * them). A reference peer's events are in its vocabulary (federation/reference/vocabulary.ts), read
+ * through its dialect's local view.
+ */
+export function checkReceivedContent(event: Envelope, contentBytes: number, speaksReference: boolean): void {
+  checkContentBulk(event, contentBytes);
+  if (!speaksReference && isRoomEventType(event.event_type)) checkContent(event);
 }
 
 export function authorizeEvent(rooms: RoomStore, events: FederationEvents, event: UnsignedEnvelope | Envelope, now = Date.now()): void {
