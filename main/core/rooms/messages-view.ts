@@ -1,9 +1,10 @@
 /**
  * The read model of a room's messages (`GET /rooms/{id}/messages`: docs/ARCHITECTURE.md §What outside tools rely on): messages in
  * display order with edits applied, deletes shown without body, and reactions aggregated.
- * Edits and deletes are folded from the stored events in display order at read time; reactions
- * come from the reaction index (the same fold, kept as events are applied), so a message with
- * thousands of reaction events costs no more to show than one with a few. Every server holding
+ * A message's first delete and its author's latest edit (in display order) are found at read time
+ * by index lookups (FederationEvents.messageRelations); reactions come from the reaction index
+ * (the fold of adds and removes, kept as events are applied), so a message with thousands of
+ * edits or reaction events costs no more to show than one with a few. Every server holding
  * the same events shows exactly the same thing, whatever order the events arrived in.
  */
 import type { Envelope } from '../federation/envelope.ts';
@@ -37,18 +38,10 @@ export function messageViews(
 ): MessageView[] {
   if (loaded) for (const message of messages) loaded.set(message.event_id, message);
   const targets = messages.map((m) => m.event_id);
-  const related = events.relatedOfTypes(roomId, targets, ['m.message.edit', 'm.message.delete']);
   const reactions = rooms.reactions.aggregate(roomId, targets);
-  const byTarget = new Map<string, Envelope[]>();
-  for (const event of related) {
-    // A reference peer's edit/delete names its target by message_id: the indexed target then.
-    const target = typeof event.content.target === 'string' ? event.content.target : events.relatesToOf(event.event_id);
-    if (target === undefined) continue;
-    let list = byTarget.get(target);
-    if (!list) byTarget.set(target, (list = []));
-    list.push(event);
-  }
-  return messages.map((message) => foldMessage(message, byTarget.get(message.event_id) ?? [], reactions.get(message.event_id) ?? {}));
+  // Per message, its first delete and its author's latest edit (index lookups): never a fold of
+  // every edit, however many a peer sent (red team 2026-11-26).
+  return messages.map((message) => foldMessage(message, events.messageRelations(roomId, message), reactions.get(message.event_id) ?? {}));
 }
 
 /**
@@ -56,30 +49,15 @@ export function messageViews(
  * users): the sender's own, or a moderator's at that time. A moderator's delete stays in force
  * after they are demoted or leave (issue #20), and shows who made it as `deleted_by`.
  */
-function foldMessage(message: Envelope, related: Envelope[], aggregated: Record<string, string[]>): MessageView {
+function foldMessage(message: Envelope, related: { delete?: Envelope; edit?: Envelope }, aggregated: Record<string, string[]>): MessageView {
   let body = message.content.body as string;
   // A reference's attachment-only message has an empty body (its attachments are not federated here).
   if (body === '' && Array.isArray(message.content.attachments)) body = `[${message.content.attachments.length} attachment${message.content.attachments.length === 1 ? '' : 's'}]`;
-  let edited = false;
-  let deleted = false;
-  let deletedBy: string | undefined;
-  for (const event of related) {
-    const content = event.content as { body?: string };
-    switch (event.event_type) {
-      case 'm.message.edit':
-        if (!deleted && event.sender === message.sender && typeof content.body === 'string') {
-          body = content.body;
-          edited = true;
-        }
-        break;
-      case 'm.message.delete':
-        if (!deleted) {
-          deleted = true;
-          if (event.sender !== message.sender) deletedBy = event.sender;
-        }
-        break;
-    }
-  }
+  // The author's latest edit (display order) is the text; a delete hides it, and says who deleted.
+  const deleted = related.delete !== undefined;
+  const deletedBy = related.delete && related.delete.sender !== message.sender ? related.delete.sender : undefined;
+  const edited = !deleted && related.edit !== undefined;
+  if (edited) body = related.edit!.content.body as string;
   return {
     event_id: message.event_id,
     sender: message.sender,

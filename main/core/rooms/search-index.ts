@@ -121,7 +121,7 @@ export class SearchIndex {
     this.messageStmt = db.prepare<[string], MessageRow>(
       "SELECT rowid, depth, room_id, sender, event_type, json_extract(content, '$.body') AS body FROM federation_events WHERE event_id = ?",
     );
-    // A relation counts only in its own room (as in the timeline, FederationEvents.relatedOfTypes):
+    // A relation counts only in its own room (as in the timeline, FederationEvents.messageRelations):
     // a host relays what it likes in a room it hosts, naming a message of any other room.
     this.deletedStmt = db.prepare<[string, string], { one: number }>(
       "SELECT 1 AS one FROM federation_events WHERE relates_to IS NOT NULL AND relates_to = ? AND event_type = 'm.message.delete' AND room_id = ? LIMIT 1",
@@ -129,6 +129,7 @@ export class SearchIndex {
     this.latestEditStmt = db.prepare<[string, string, string], { body: unknown }>(
       `SELECT json_extract(content, '$.body') AS body FROM federation_events
        WHERE relates_to IS NOT NULL AND relates_to = ? AND event_type = 'm.message.edit' AND room_id = ? AND sender = ?
+         AND typeof(json_extract(content, '$.body')) = 'text'
        ORDER BY depth DESC, origin_server DESC, event_id DESC LIMIT 1`,
     );
     this.removeStmt = db.prepare('DELETE FROM message_search WHERE rowid = (SELECT search_rowid FROM message_search_rows WHERE event_rowid = ?)');

@@ -7,7 +7,6 @@ import { randomInt } from 'node:crypto';
 import { canonicalJson } from '../crypto/canonical-json.ts';
 import { conflict } from '../errors.ts';
 import type { Envelope } from '../federation/envelope.ts';
-import { compareDisplayOrder } from '../../../shared/display-order.ts';
 import { serverOf } from '../../../shared/identifiers.ts';
 import { inOneRead, type Db } from './database.ts';
 import { PAGE_BYTES, utf8Bytes, withinBytes } from '../federation/page-budget.ts';
@@ -254,27 +253,30 @@ export class FederationEvents {
       .map(rowToEnvelope);
   }
 
+  private firstDeleteStmt: import('better-sqlite3').Statement<[string, string], EventRow> | undefined;
+  private latestEditStmt: import('better-sqlite3').Statement<[string, string, string], EventRow> | undefined;
+
   /**
-   * Events of the given types relating to any of `targets` (edits and deletes of messages), in
-   * display order, found by the (relates_to, event_type) index: reactions are not visited.
+   * What a message shows of its edits and deletes (messages-view.ts): its first delete in display
+   * order, and the latest edit by its author with a text body. Two lookups in the relations index
+   * (relates_to, event_type, depth, origin_server, event_id) per message, however many relations
+   * name it: a fold of every edit made one message with 20,000 edits cost its page 270 ms.
    */
-  relatedOfTypes(roomId: string, targets: readonly string[], types: readonly string[]): Envelope[] {
-    const found: Envelope[] = [];
-    for (let start = 0; start < targets.length; start += 100) {
-      const chunk = targets.slice(start, start + 100);
-      found.push(
-        ...this.db
-          .prepare<unknown[], EventRow>(
-            `SELECT * FROM federation_events INDEXED BY federation_events_relates_type
-             WHERE relates_to IS NOT NULL AND relates_to IN (${chunk.map(() => '?').join(',')})
-               AND event_type IN (${types.map(() => '?').join(',')}) AND room_id = ?
-             ORDER BY depth, origin_server, event_id`,
-          )
-          .all(...chunk, ...types, roomId)
-          .map(rowToEnvelope),
-      );
-    }
-    return targets.length > 100 ? found.sort(compareDisplayOrder) : found;
+  messageRelations(roomId: string, message: { event_id: string; sender: string }): { delete?: Envelope; edit?: Envelope } {
+    this.firstDeleteStmt ??= this.db.prepare<[string, string], EventRow>(
+      `SELECT * FROM federation_events INDEXED BY federation_events_relates_type
+       WHERE relates_to = ? AND event_type = 'm.message.delete' AND room_id = ?
+       ORDER BY depth, origin_server, event_id LIMIT 1`,
+    );
+    this.latestEditStmt ??= this.db.prepare<[string, string, string], EventRow>(
+      `SELECT * FROM federation_events INDEXED BY federation_events_relates_type
+       WHERE relates_to = ? AND event_type = 'm.message.edit' AND room_id = ? AND sender = ? AND typeof(json_extract(content, '$.body')) = 'text'
+       ORDER BY depth DESC, origin_server DESC, event_id DESC LIMIT 1`,
+    );
+    const deleted = this.firstDeleteStmt.get(message.event_id, roomId);
+    if (deleted) return { delete: rowToEnvelope(deleted) };
+    const edit = this.latestEditStmt.get(message.event_id, roomId, message.sender);
+    return edit ? { edit: rowToEnvelope(edit) } : {};
   }
 
   /** Whether an event of `type` relates to `target` (a delete of a message), by index. */
