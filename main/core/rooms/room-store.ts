@@ -224,12 +224,14 @@ export class RoomStore {
    * m.room.role: the member's role changes (the host checked the owner sent it); the owner's never
    * does. Like membership, independent of arrival order: only the latest role event of that user
    * (in display order, among the stored ones — this one is stored already) counts, and only when
-   * it comes after the user's current membership event (a leave ends a role).
+   * it comes after the user's current membership event and that is a join (a leave ends a role; a
+   * role given to someone who had left by then in display order gives nothing, as the host, which
+   * applied it while they were in, reset it at the leave: red team 2026-11-26).
    */
   private applyRole(event: Envelope, now: number): void {
     const existing = event.state_key === null ? undefined : this.member(event.room_id, event.state_key);
     const role = event.content.role;
-    if (!existing || existing.role === 'owner' || (role !== 'moderator' && role !== 'member')) return;
+    if (!existing || existing.membership !== 'join' || existing.role === 'owner' || (role !== 'moderator' && role !== 'member')) return;
     if (compareDisplayOrder({ depth: existing.event_depth, origin_server: existing.event_origin, event_id: existing.event_id }, event) > 0) return;
     const latest = this.latestRoleStmt.get(event.room_id, event.state_key!);
     if (latest && compareDisplayOrder(latest, event) > 0) return;
