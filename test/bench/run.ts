@@ -17,6 +17,7 @@ import { removeTempDirs, tempDir } from '../helpers/temp-dir.ts';
 import { closedPort } from '../helpers/closed-port.ts';
 import { queryNodeDb } from '../helpers/inspect-db.ts';
 import { addDeadPeerBacklog, addRoomHistory } from './fixtures.ts';
+import { relationsBench } from './relations.ts';
 import { searchBench } from './search.ts';
 import { startMinimumIngest } from './minimum-ingest.ts';
 import { availableParallelism } from 'node:os';
@@ -28,7 +29,8 @@ const quick = process.argv.includes('--quick');
 /**
  * `--only=ingest,e2e,footprint,scale` runs some sections (scale needs e2e); `--only=batch` only the
  * batch half of ingest; `--only=deadpeer` only the dead peer's backlog (with e2e); `--only=search`
- * message search (FTS5) against a LIKE scan of the same messages (issue #20); `--only=idle` the
+ * message search (FTS5) against a LIKE scan of the same messages (issue #20); `--only=relations`
+ * a page's reads with one message edited 20,000 times against none (relations.ts); `--only=idle` the
  * idle cost of three peered nodes against Prosody's (issue #36); `--only=pull` pull
  * mode against push (issue #15); `--only=mailbox` delivery through a friend's mailbox against push (issue #32);
  * `--only=lone` a lone message after a quiet gap, over a 10 s link against the persistent one
@@ -45,8 +47,8 @@ const vsIndex = process.argv.indexOf('--vs');
 const vs = process.argv.find((a) => a.startsWith('--vs='))?.slice('--vs='.length) ?? (vsIndex >= 0 ? process.argv[vsIndex + 1] : undefined);
 const versusProsody = vs === 'prosody' || (only?.includes('prosody') ?? false);
 const size = quick
-  ? { ceilingMs: 300, single: 500, batch: 2_000, batchRounds: 1, saturation: 1_000, latencySeconds: 1, history: 20_000, backlog: 5_000, pages: 50, searchMessages: 10_000, searches: 30 }
-  : { ceilingMs: 2_000, single: 5_000, batch: 30_000, batchRounds: 3, saturation: 20_000, latencySeconds: 5, history: 1_000_000, backlog: 100_000, pages: 1_000, searchMessages: 200_000, searches: 200 };
+  ? { ceilingMs: 300, single: 500, batch: 2_000, batchRounds: 1, saturation: 1_000, latencySeconds: 1, history: 20_000, backlog: 5_000, pages: 50, searchMessages: 10_000, searches: 30, edits: 2_000 }
+  : { ceilingMs: 2_000, single: 5_000, batch: 30_000, batchRounds: 3, saturation: 20_000, latencySeconds: 5, history: 1_000_000, backlog: 100_000, pages: 1_000, searchMessages: 200_000, searches: 200, edits: 20_000 };
 
 interface Row { name: string; value: number; unit: string; target?: string; ratio?: number; pass?: boolean }
 const rows: Row[] = [];
@@ -508,6 +510,10 @@ async function main() {
     if (runs('search')) {
       section(`Search: ${size.searchMessages.toLocaleString('en')} messages`);
       searchBench(size.searchMessages, size.searches, record);
+    }
+    if (runs('relations')) {
+      section(`A flood of edits: ${size.edits.toLocaleString('en')} edits of one message`);
+      relationsBench(size.edits, quick ? 10 : 50, record);
     }
     if (versusProsody) {
       section('End to end against Prosody (issue #36 goals 3-5; first built for #17): user A on a.test -> user B on b.test');

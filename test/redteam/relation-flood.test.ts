@@ -5,7 +5,7 @@
  * them per edit: 20,000 edits (16 s of sending, a fraction of a day's quota) made the room's page
  * 48 times slower (5.6 → 271 ms) and the room list 14 times (6 → 86 ms), for every user of every
  * server in the room. Now a message's first delete and its author's latest edit are index lookups
- * (FederationEvents.messageRelations, migration 30).
+ * (FederationEvents.messageRelations, migration 30); the cost is `npm run bench -- --only=relations`.
  */
 import { beforeAll, describe, expect, it, type InProcessNode } from '../helpers/fixtures.ts';
 import { makeEvent } from '../helpers/events.ts';
@@ -26,36 +26,14 @@ beforeAll(async ({ fileNodes }) => {
   fake = await fileNodes.fakePeer('editor.test');
 });
 
-/** Median time of `runs` calls, in ms. */
-async function median(runs: number, call: () => Promise<void>): Promise<number> {
-  const times: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const start = performance.now();
-    await call();
-    times.push(performance.now() - start);
-  }
-  return times.sort((a, b) => a - b)[Math.floor(runs / 2)]!;
-}
-
 describe('red team: a flood of edits of one message', () => {
-  it('costs the room page and the unread counts no more than a message without edits; the view is the latest edit', async () => {
+  it('shows the author\'s latest edit and counts it once among the unread; a delete after them hides it', async () => {
     const roomId = (await host.admin('POST', '/rooms', { name: 'edits' })).body.room_id as string;
     const userId = await joinFakePeer({ admin: host.admin, federationUrl: host.started.federation_url! } as unknown as NodeProcess, roomId, fake);
     let depth = Date.now() + 2_000;
     const target = makeEvent(fake.identity, { room_id: roomId, sender: userId, depth: ++depth, content: { body: 'original' } });
     expect((await sendSigned(fake.identity, host.started.federation_url!, 'POST', `${FED}/event`, JSON.stringify(target))).status).toBe(202);
     for (let i = 0; i < 20; i++) expect((await host.admin('POST', `/rooms/${enc(roomId)}/messages`, { body: `m${i}` })).status).toBe(200);
-
-    const page = async () => {
-      const r = await host.admin('GET', `/rooms/${enc(roomId)}/messages?limit=50`);
-      expect(r.status).toBe(200);
-    };
-    const list = async () => {
-      expect((await host.admin('GET', '/rooms')).status).toBe(200);
-    };
-    await page();
-    const pageBefore = await median(7, page);
-    const listBefore = await median(7, list);
 
     for (let start = 0; start < EDITS; start += 500) {
       const batch = Array.from({ length: Math.min(500, EDITS - start) }, (_, i) =>
@@ -74,11 +52,8 @@ describe('red team: a flood of edits of one message', () => {
     const listed = (await host.admin('GET', '/rooms')).body.rooms.find((r: any) => r.room_id === roomId);
     expect(listed).toMatchObject({ unread: 1, mentions: 1 });
 
-    const pageAfter = await median(7, page);
-    const listAfter = await median(7, list);
-    // Index lookups: the same cost within noise (a fold of every edit: 20 times and more).
-    expect(pageAfter, `page ${pageBefore.toFixed(1)} → ${pageAfter.toFixed(1)} ms`).toBeLessThan(Math.max(4 * pageBefore, 25));
-    expect(listAfter, `room list ${listBefore.toFixed(1)} → ${listAfter.toFixed(1)} ms`).toBeLessThan(Math.max(4 * listBefore, 25));
+    // What the flood costs the page and the room list is measured by `npm run bench --
+    // --only=relations` (a ratio, never asserted here: tests do not time).
 
     // The author deletes it: gone, whatever came before.
     const gone = makeEvent(fake.identity, { room_id: roomId, sender: userId, event_type: 'm.message.delete', depth: ++depth, content: { target: target.event_id } });
