@@ -25,6 +25,22 @@ describe('peerLine', () => {
     expect(peerLine({ trust: 'allow', last_seen_at: now, delivery: { ...push, waiting: 1, next_attempt_at: 0 } }, now)).toMatchObject({ state: 'sending', text: 'Sending 1 message…' });
   });
 
+  it('says what waits for a blocked or quarantined server is held, never that it is being sent or that the server is offline', () => {
+    const now = Date.now();
+    // Held by the node: no attempt, so nothing says it failed; the words must not say "Sending".
+    const held = { ...push, waiting: 3, next_attempt_at: 0 };
+    expect(peerLine({ trust: 'quarantine', last_seen_at: now, delivery: held }, now)).toMatchObject({
+      state: 'quarantined', text: 'In quarantine: nothing is sent to it, and what it sends waits for your review — 3 messages held until you allow it',
+    });
+    expect(peerLine({ trust: 'block', last_seen_at: now, delivery: held }, now)).toMatchObject({
+      state: 'blocked', text: 'Blocked: nothing is sent to or taken from this server — 3 messages held until you allow it',
+    });
+    // A quarantined friend that receives by pull gets nothing either (its pull answers empty).
+    expect(peerLine({ trust: 'quarantine', last_seen_at: now, delivery: { ...held, mode: 'pull' } }, now).state).toBe('quarantined');
+    // Twin: allowed, the same queue is being sent.
+    expect(peerLine({ trust: 'allow', last_seen_at: now, delivery: held }, now)).toMatchObject({ state: 'sending', text: 'Sending 3 messages…' });
+  });
+
   it('does not call a quiet friend online: nothing waits, not heard from for a while → "last seen …"', () => {
     const now = Date.now();
     const quiet = peerLine({ trust: 'allow', last_seen_at: now - 3 * 86_400_000 }, now);

@@ -40,7 +40,11 @@ export interface PeerLine {
 export function peerLine(peer: { trust: string; last_seen_at: number | null; delivery?: DeliveryState }, now = Date.now()): PeerLine {
   const waiting = peer.delivery?.waiting ?? 0;
   const none = { text: '', details: '' };
-  if (peer.trust === 'block') return { state: 'blocked', text: 'Blocked: nothing is sent to or taken from this server', cause: none };
+  // Nothing is sent to a blocked or quarantined server (the node holds its queue): neither is
+  // "sending", "offline" or "waiting to be pulled", whatever waits for it.
+  const held = waiting > 0 ? ` — ${plural(waiting, 'message')} held until you allow it` : '';
+  if (peer.trust === 'block') return { state: 'blocked', text: `Blocked: nothing is sent to or taken from this server${held}`, cause: none };
+  if (peer.trust === 'quarantine' && waiting > 0) return { state: 'quarantined', text: `In quarantine: nothing is sent to it, and what it sends waits for your review${held}`, cause: none };
   // A friend nobody can reach fetches its messages itself (issue #15): they wait to be pulled.
   if (peer.delivery?.mode === 'pull') {
     const last = peer.delivery.last_pull_at ? `last fetched ${ago(peer.delivery.last_pull_at, now)}` : 'not fetched yet';
