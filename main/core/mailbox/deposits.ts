@@ -3,7 +3,12 @@
  * bob.example to fetch it". A deposit settles the outbox row (the mailbox stored the request
  * durably), so the outbox no longer knows; this table does, until the mailbox says the recipient
  * took them (`POST /mailbox/held` with our deposit ids, asked every 30 s while any wait) or the 7
- * days a mailbox keeps things pass. Only for the owner's view: nothing is sent again from here.
+ * days a mailbox keeps things pass. Only for the owner's view, with one exception: a room's host
+ * refuses our event once it was signed more than a minute before it takes it (409 depth_too_old),
+ * and nothing tells us when it takes a deposit from a mailbox. So a deposit made, or seen still held
+ * at the mailbox, when its event was already STALE_AFTER_MS old, and gone since, was taken too late: it is
+ * reported (`onTakenLate`), and the rooms re-issue the event and send it again (a host that took
+ * it in time after all refuses the re-issued copy as a conflict and keeps its own).
  */
 import type { Logger } from 'pino';
 import type { Db } from '../store/database.ts';
@@ -17,6 +22,18 @@ import { MAILBOX_HELD_PATH } from '../federation/paths.ts';
 
 /** How often a mailbox is asked which of our deposits it still holds, while some wait. */
 export const HELD_CHECK_MS = 30_000;
+/**
+ * A deposit seen held when its event was older than this, and taken since, was taken too late for
+ * a room's host (it refuses events signed over 60 s before: rooms/ordering.ts): half that minute,
+ * so that clocks apart and the time between two checks do not hide one.
+ */
+export const STALE_AFTER_MS = 30_000;
+
+/** A deposit its recipient took after our event in it was too old for a room's host. */
+export interface TakenLate {
+  event_id: string;
+  destination: string;
+}
 
 import type { WaitingAtMailbox } from '../../../shared/contract/admin/queue.ts';
 
@@ -30,6 +47,8 @@ export interface MailboxDepositsDeps {
   onChange?: () => void;
   /** How often mailboxes are asked (default HELD_CHECK_MS). */
   checkMs?: number;
+  /** Deposits taken after their event was too old for a room's host (see above): sent again by the rooms. */
+  onTakenLate?: (late: TakenLate[]) => void;
 }
 
 export const waitingAtWords = (mailbox: string, destination: string, count = 1) =>
@@ -105,6 +124,7 @@ export class MailboxDeposits {
     let changed = this.deps.db.prepare('DELETE FROM mailbox_deposits WHERE deposited_at < ?').run(now - MAILBOX_MAX_AGE_MS).changes;
     const byMailbox = this.deps.db.prepare<[], { mailbox: string; deposit_id: number }>('SELECT DISTINCT mailbox, deposit_id FROM mailbox_deposits ORDER BY mailbox, deposit_id').all();
     const ids = new Map<string, number[]>();
+    const late: TakenLate[] = [];
     for (const row of byMailbox) ids.set(row.mailbox, [...(ids.get(row.mailbox) ?? []), row.deposit_id]);
     for (const [mailbox, all] of ids) {
       if (this.stopped) return;
@@ -116,16 +136,26 @@ export class MailboxDeposits {
           const held = (response.json as { held?: unknown } | undefined)?.held;
           if (response.status !== 200 || !Array.isArray(held)) continue;
           const still = new Set(held.filter((h): h is string => typeof h === 'string').map(Number));
+          const kept = asked.filter((id) => still.has(id));
           const gone = asked.filter((id) => !still.has(id));
-          if (gone.length === 0) continue;
-          changed += this.deps.db
-            .prepare(`DELETE FROM mailbox_deposits WHERE mailbox = ? AND deposit_id IN (${gone.map(() => '?').join(',')})`)
-            .run(mailbox, ...gone).changes;
+          const db = this.deps.db;
+          db.transaction(() => {
+            if (kept.length > 0) db.prepare(`UPDATE mailbox_deposits SET held_seen_at = ? WHERE mailbox = ? AND deposit_id IN (${kept.map(() => '?').join(',')})`).run(now, mailbox, ...kept);
+            if (gone.length === 0) return;
+            late.push(...db
+              .prepare<unknown[], TakenLate>(
+                `SELECT d.event_id, d.destination FROM mailbox_deposits d JOIN federation_events e ON e.event_id = d.event_id
+                 WHERE d.mailbox = ? AND d.deposit_id IN (${gone.map(() => '?').join(',')}) AND MAX(COALESCE(d.held_seen_at, 0), d.deposited_at) - e.origin_ts > ?`,
+              )
+              .all(mailbox, ...gone, STALE_AFTER_MS));
+            changed += db.prepare(`DELETE FROM mailbox_deposits WHERE mailbox = ? AND deposit_id IN (${gone.map(() => '?').join(',')})`).run(mailbox, ...gone).changes;
+          })();
         } catch {
           // that mailbox is not reachable now: asked again next time
         }
       }
     }
+    if (late.length > 0) this.deps.onTakenLate?.(late);
     if (changed > 0) this.deps.onChange?.();
   }
 }

@@ -50,6 +50,8 @@ export interface NodeBusQuestions {
   authorizeInbound: (event: Envelope) => void;
   /** A room's host refused our event as too old: true when it was re-issued and is to be delivered again. */
   reissueRefused: (destination: string, eventId: string, roomDepth: unknown) => Promise<boolean>;
+  /** Deposits a room's host took from a mailbox after our events in them were too old for it (mailbox/deposits.ts): re-issued and sent again. */
+  resendTakenLate: (late: ReadonlyArray<{ event_id: string; destination: string }>) => Promise<void>;
 }
 
 export class NodeBus extends EventEmitter<NodeBusEvents> {

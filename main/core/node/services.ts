@@ -236,6 +236,8 @@ function buildDelivery(
   // Where our events wait after a mailbox took them, until their recipient fetched them.
   const mailboxDeposits = new MailboxDeposits({
     db, discovery, http, log, identity: () => state.identity, onChange: () => notifications.notify({ type: 'status', scope: 'queue' }),
+    // The rooms answer once federation starts (federation.ts).
+    onTakenLate: (late) => void bus.answererOf('resendTakenLate')?.(late),
     ...(config.mailboxCheckSeconds !== undefined ? { checkMs: config.mailboxCheckSeconds * 1000 } : {}),
   });
   const mailboxEnabled = () => settings.get('mailbox_enabled') !== 'off';

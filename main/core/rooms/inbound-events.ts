@@ -155,4 +155,21 @@ export class InboundEvents extends RoomPart {
     return true;
   }
 
+  /**
+   * Our events a room's host took from a friend's mailbox after they were too old for it
+   * (mailbox/deposits.ts `onTakenLate`): it refused them, and a carried request's refusal reaches
+   * nobody. Each is re-issued as for a refused push and queued for the host again (a deposit again
+   * while it is still reached only there). Events of rooms the destination does not host are left.
+   */
+  async resendTakenLate(late: ReadonlyArray<{ event_id: string; destination: string }>): Promise<void> {
+    for (const { event_id: eventId, destination } of late) {
+      if (!(await this.reissueRefused(destination, eventId, 0).catch(() => false))) continue;
+      const event = this.d.events.get(eventId);
+      if (!event) continue;
+      this.d.db.transaction(() => this.d.outbox.enqueue(destination, eventId, event.room_id))();
+      this.d.log.info({ event: 'mailbox_taken_late', destination, event_id: eventId }, 'a room host took our event from a mailbox too late to accept it; re-issued and sent again');
+      this.d.workers.deliver(destination, { queued: true });
+    }
+  }
+
 }

@@ -252,6 +252,11 @@ export class RoomService extends RoomPart {
     return this.inbound.reissueRefused(destination, eventId, roomDepth);
   }
 
+  /** Our events a room's host took from a mailbox too late (mailbox/deposits.ts): re-issued and queued for it again. */
+  resendTakenLate(late: ReadonlyArray<{ event_id: string; destination: string }>): Promise<void> {
+    return this.inbound.resendTakenLate(late);
+  }
+
   // ——— catch-up (catch-up.ts) ———
 
   /**

@@ -788,6 +788,15 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
         WHERE relates_to IS NOT NULL;
     `,
   },
+  {
+    version: 31,
+    name: 'deposits seen held',
+    sql: `
+      -- When a mailbox last said it still held a deposit (mailbox/deposits.ts): one its recipient
+      -- takes once our event in it is too old for a room's host is sent again, re-signed.
+      ALTER TABLE mailbox_deposits ADD COLUMN held_seen_at INTEGER;
+    `,
+  },
 ];
 
 export function runMigrations(db: Db): void {
