@@ -173,9 +173,6 @@ export class EventIngest {
     const keyIds = Object.keys(signatures);
     if (keyIds.length === 0) throw forbidden('bad_event_signature', `event is not signed by its origin ${origin}`);
     let lastFailure = '';
-    // Whether a signature failed against a key found for the origin: only that is the deliverer's
-    // fault when it relays (no key at all may be the origin's doing, e.g. a hostile room member).
-    let failedWithKey = false;
     // A reference peer reuses its key id when its key changes: a signature that fails with the
     // keys we hold makes us fetch its keys once more (rate limited), then try once again.
     for (let round = 0; round < 2; round++) {
@@ -207,11 +204,13 @@ export class EventIngest {
           }
         }
         lastFailure = `signature by ${keyId} does not verify`;
-        failedWithKey = true;
       }
       if (round > 0 || !(await this.keys.refetchAfterFailure(origin))) break;
     }
-    if (origin === requestOrigin || failedWithKey) this.hooks.onAttributableFailure?.(requestOrigin, 'bad_event_signature');
+    // Only the signer's own events prove a bad signature is its doing. A relayed event's failure
+    // is not the relaying host's: the origin decides what each server learns of its keys (it can
+    // bind one key id to two public keys, for the host and for us), so the host verified it.
+    if (origin === requestOrigin) this.hooks.onAttributableFailure?.(requestOrigin, 'bad_event_signature');
     throw forbidden('bad_event_signature', `event signature of ${origin} does not verify: ${lastFailure}`);
   }
 
