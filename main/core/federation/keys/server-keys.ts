@@ -26,6 +26,7 @@ import { DirectKeys, type ServerKeyRow } from './direct-keys.ts';
 import { ReferenceHints } from './reference-hints.ts';
 import { DEFAULT_MAX_RELAYED_ORIGINS_PER_HOST, RelayedKeys, type RelayedKeyRow } from './relayed-keys.ts';
 import { KEYS_PATH } from '../paths.ts';
+import { KEY_VALIDITY_MS } from '../../identity/identity.ts';
 
 export type { ServerKeyRow, RelayedKeyRow };
 
@@ -41,6 +42,15 @@ export type KeyUse = { purpose: 'request' } | { purpose: 'event'; originTs: numb
 /** The host relaying an event of another origin (events only), whose key cache may then serve. */
 function relayingHost(serverName: string, use: KeyUse, options: { via?: string }): string | undefined {
   return use.purpose === 'event' && options.via !== undefined && options.via !== serverName ? options.via : undefined;
+}
+
+/**
+ * `via`: the host relaying an event. `refreshStale`: a request's key read from its server too long
+ * ago (ServerKeys.stale) is read again first (one fetch per server per 10 s), so a rotation is learnt.
+ */
+export interface LookupOptions {
+  via?: string;
+  refreshStale?: boolean;
 }
 
 export type KeyLookup =
@@ -143,7 +153,7 @@ export class ServerKeys {
    * the origin directly, may a key come from that host's key cache — and it verifies only the
    * events that host relays. A request is verified with directly known keys only.
    */
-  async lookup(serverName: string, keyId: string, use: KeyUse, options: { via?: string } = {}, now = Date.now()): Promise<KeyLookup> {
+  async lookup(serverName: string, keyId: string, use: KeyUse, options: LookupOptions = {}, now = Date.now()): Promise<KeyLookup> {
     const known = this.lookupNow(serverName, keyId, use, options, now);
     if (known) return known;
     // lookupNow answers for our own keys, so from here on the key is another server's.
@@ -188,7 +198,7 @@ export class ServerKeys {
    * `lookup`). Every signed request and received event asks (issue #17: an asynchronous lookup
    * per event was a promise and a suspended call each).
    */
-  lookupNow(serverName: string, keyId: string, use: KeyUse, options: { via?: string } = {}, now = Date.now()): KeyLookup | null {
+  lookupNow(serverName: string, keyId: string, use: KeyUse, options: LookupOptions = {}, now = Date.now()): KeyLookup | null {
     // Our own events (in a host's snapshot or catch-up page): verified with our own keys, never
     // looked up over the network (our own address may not even be reachable from here).
     const self = this.signer() as (RequestSigner & { allPublicKeys?: () => Array<{ key_id: string; public_key: string; expired_at: number | null }> }) | null;
@@ -203,10 +213,32 @@ export class ServerKeys {
     }
     const relayedBy = relayingHost(serverName, use, options);
     const key = this.findKey(serverName, keyId, relayedBy);
+    // A request's key read too long ago is read again first (lookup: one fetch per server per 10 s):
+    // a server's rotation is learnt here only from its keys, and the key it rotated away from
+    // (leaked, say) must not keep signing its requests while it sends nothing with the new one.
+    // Only for a caller that can wait for the fetch (`refreshStale`: the signed-request check).
+    if (key && options.refreshStale === true && use.purpose === 'request' && this.stale(serverName, key, now) && !this.inRefetchGap(serverName, now)) return null;
     if (key) return this.usable(serverName, keyId, key, use, now);
     const negativeUntil = this.negative.get(`${serverName} ${keyId} ${relayedBy ?? ''}`);
     if (negativeUntil === undefined || negativeUntil <= now) return null;
     return { ok: false, code: 'unknown_key', message: `${serverName} does not publish key ${keyId}` };
+  }
+
+  /**
+   * Whether a native server's key was read from it longer ago than a keys document is valid
+   * (a day), or past the valid_until it was served with. A reference's valid_until is only a
+   * hint (reference-hints.ts).
+   */
+  private stale(serverName: string, key: ServerKeyRow, now: number): boolean {
+    if (this.isReference(serverName)) return false;
+    return Math.min(key.valid_until, key.fetched_at + KEY_VALIDITY_MS) <= now;
+  }
+
+  /** Whether the keys of `serverName` were fetched (or a fetch is running) within the per-server gap. */
+  private inRefetchGap(serverName: string, now: number): boolean {
+    if (this.inFlight.has(serverName)) return false;
+    const last = this.lastFetch.get(serverName);
+    return last !== undefined && now - last < MIN_REFETCH_MS;
   }
 
   /** A key found directly, or (for an event a host relays, of an origin we know no key of) in that host's cache. */

@@ -216,7 +216,8 @@ export function verifySignedRequest(deps: VerifySignedRequestDeps): Middleware {
     const decision = deps.trust.decide(origin);
     if (!decision.allowed) throw forbidden(decision.code, decision.message);
 
-    const key = deps.keys.lookupNow(origin, keyId, { purpose: 'request' }) ?? (await deps.keys.lookup(origin, keyId, { purpose: 'request' }));
+    // A key read from its server over a day ago (or past its valid_until) is read again first: a rotation is learnt.
+    const key = deps.keys.lookupNow(origin, keyId, { purpose: 'request' }, { refreshStale: true }) ?? (await deps.keys.lookup(origin, keyId, { purpose: 'request' }, { refreshStale: true }));
     if (!key.ok) throw forbidden(key.code, key.message);
 
     const rawBody = await readRawBody(ctx);
