@@ -171,7 +171,9 @@ export class ServerKeys {
     if (!relayedBy || this.mayContactRelayedOrigin(serverName)) {
       // With a relaying host to fall back on, the origin gets a short deadline: an unreachable
       // origin (no address, a DNS name that never answers) must not hold the event for long.
-      await this.refresh(serverName, now, relayedBy ? ORIGIN_DEADLINE_WITH_FALLBACK_MS : undefined).catch((error: Error) => {
+      // So does a refresh of a key we hold (refreshStale): the request goes on with it if the keys cannot be read.
+      const holding = relayedBy === undefined && this.get(serverName, keyId) !== undefined;
+      await this.refresh(serverName, now, relayedBy || holding ? ORIGIN_DEADLINE_WITH_FALLBACK_MS : undefined).catch((error: Error) => {
         warnLimited(this.log, `keys_fetch_failed ${serverName}`, { event: 'keys_fetch_failed', server: serverName, error: error.message }, 'could not fetch keys');
       });
       key = this.findKey(serverName, keyId, relayedBy);
