@@ -2,7 +2,7 @@
  * Koa middleware verifying a signed federation request (docs/PROTOCOL.md §Request signatures), in this order:
  * auth headers → clock skew → per-address rate limit → origin allowed → key known (fetching
  * the origin's keys once when the id is unknown) → body read with the size limit → request
- * signature → per-server rate limit → replay.
+ * signature → replay → per-server rate limit (a copy of a request already seen is charged nothing).
  * The body has to be read before the signature can be checked, so the 1 MiB limit (413)
  * is enforced there; the depth/collection limits follow in the route, after the replay check.
  */
@@ -255,28 +255,37 @@ export function verifySignedRequest(deps: VerifySignedRequestDeps): Middleware {
       charged += tokens;
       return true;
     };
-    charge(1);
-
+    // Replay before the charge: a copy of a request already seen (held by a mailbox, an observer)
+    // spends nothing of its origin's allowance and counts nothing towards its quarantine.
     if (deps.replay.claim(signature)) {
       throw conflict('replayed_request', 'this exact signed request was already received; sign each request afresh');
     }
+    // Refused over the limit, the request is still recorded (so no copy of it is charged again);
+    // it changed nothing, so its answer does not wait for the entry's fsync.
+    let refusedEarly = false;
     const recheck = (): void => {
       const now = deps.trust.decide(origin);
       if (!now.allowed) throw forbidden(now.code, now.message);
       (ctx.state as SignedRequestState).quarantined = now.quarantined;
     };
-    const state: SignedRequestState = { origin, keyId, requestTs, signature, rawBody, quarantined: decision.quarantined, recheck, replayRecorded: false, chargeMore: charge, ...(dispatched ? { viaMailbox: true } : {}) };
-    Object.assign(ctx.state, state);
-    deps.onVerified?.(origin);
     try {
+      try {
+        charge(1);
+      } catch (error) {
+        refusedEarly = true;
+        throw error;
+      }
+      const state: SignedRequestState = { origin, keyId, requestTs, signature, rawBody, quarantined: decision.quarantined, recheck, replayRecorded: false, chargeMore: charge, ...(dispatched ? { viaMailbox: true } : {}) };
+      Object.assign(ctx.state, state);
+      deps.onVerified?.(origin);
       await next();
     } finally {
-      const after = ctx.state as SignedRequestState;
-      if (after.replayRecorded) deps.replay.release(signature);
+      const after = ctx.state as Partial<SignedRequestState>;
+      if (after.replayRecorded === true) deps.replay.release(signature);
       else {
         const recorded = deps.commit.run(() => deps.replay.record(signature, origin, requestTs, dispatched));
         const release = () => deps.replay.release(signature);
-        if (after.replayAnswerEarly) void recorded.then(release, release);
+        if (after.replayAnswerEarly === true || refusedEarly) void recorded.then(release, release);
         else await recorded.finally(release);
       }
     }
