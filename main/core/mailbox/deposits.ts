@@ -122,6 +122,9 @@ export class MailboxDeposits {
     const identity = this.deps.identity();
     if (!identity) return;
     let changed = this.deps.db.prepare('DELETE FROM mailbox_deposits WHERE deposited_at < ?').run(now - MAILBOX_MAX_AGE_MS).changes;
+    if (changed > 0) {
+      this.deps.db.prepare('DELETE FROM mailbox_deposits_held WHERE NOT EXISTS (SELECT 1 FROM mailbox_deposits d WHERE d.mailbox = mailbox_deposits_held.mailbox AND d.deposit_id = mailbox_deposits_held.deposit_id)').run();
+    }
     const byMailbox = this.deps.db.prepare<[], { mailbox: string; deposit_id: number }>('SELECT DISTINCT mailbox, deposit_id FROM mailbox_deposits ORDER BY mailbox, deposit_id').all();
     const ids = new Map<string, number[]>();
     const late: TakenLate[] = [];
@@ -140,15 +143,19 @@ export class MailboxDeposits {
           const gone = asked.filter((id) => !still.has(id));
           const db = this.deps.db;
           db.transaction(() => {
-            if (kept.length > 0) db.prepare(`UPDATE mailbox_deposits SET held_seen_at = ? WHERE mailbox = ? AND deposit_id IN (${kept.map(() => '?').join(',')})`).run(now, mailbox, ...kept);
+            const seen = db.prepare('INSERT INTO mailbox_deposits_held (mailbox, deposit_id, seen_at) VALUES (?, ?, ?) ON CONFLICT (mailbox, deposit_id) DO UPDATE SET seen_at = excluded.seen_at');
+            for (const id of kept) seen.run(mailbox, id, now);
             if (gone.length === 0) return;
+            const list = gone.map(() => '?').join(',');
             late.push(...db
               .prepare<unknown[], TakenLate>(
                 `SELECT d.event_id, d.destination FROM mailbox_deposits d JOIN federation_events e ON e.event_id = d.event_id
-                 WHERE d.mailbox = ? AND d.deposit_id IN (${gone.map(() => '?').join(',')}) AND MAX(COALESCE(d.held_seen_at, 0), d.deposited_at) - e.origin_ts > ?`,
+                   LEFT JOIN mailbox_deposits_held h ON h.mailbox = d.mailbox AND h.deposit_id = d.deposit_id
+                 WHERE d.mailbox = ? AND d.deposit_id IN (${list}) AND MAX(COALESCE(h.seen_at, 0), d.deposited_at) - e.origin_ts > ?`,
               )
               .all(mailbox, ...gone, STALE_AFTER_MS));
-            changed += db.prepare(`DELETE FROM mailbox_deposits WHERE mailbox = ? AND deposit_id IN (${gone.map(() => '?').join(',')})`).run(mailbox, ...gone).changes;
+            changed += db.prepare(`DELETE FROM mailbox_deposits WHERE mailbox = ? AND deposit_id IN (${list})`).run(mailbox, ...gone).changes;
+            db.prepare(`DELETE FROM mailbox_deposits_held WHERE mailbox = ? AND deposit_id IN (${list})`).run(mailbox, ...gone);
           })();
         } catch {
           // that mailbox is not reachable now: asked again next time

@@ -792,9 +792,14 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
     version: 31,
     name: 'deposits seen held',
     sql: `
-      -- When a mailbox last said it still held a deposit (mailbox/deposits.ts): one its recipient
-      -- takes once our event in it is too old for a room's host is sent again, re-signed.
-      ALTER TABLE mailbox_deposits ADD COLUMN held_seen_at INTEGER;
+      -- When a mailbox last said it still held a deposit of ours (mailbox/deposits.ts): one its
+      -- recipient takes once our event in it is too old for a room's host is sent again, re-signed.
+      CREATE TABLE IF NOT EXISTS mailbox_deposits_held (
+        mailbox     TEXT NOT NULL,
+        deposit_id  INTEGER NOT NULL,
+        seen_at     INTEGER NOT NULL,
+        PRIMARY KEY (mailbox, deposit_id)
+      ) WITHOUT ROWID;
     `,
   },
 ];
