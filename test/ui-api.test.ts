@@ -102,6 +102,12 @@ describe('the message page (items 5, 6, 7)', () => {
     await expect
       .poll(async () => ((await alpha.admin('GET', `${path}/messages?limit=50`)).body.messages as Array<{ event_id: string; delivery?: { state: string; pending_servers: string[] } }>).find((m) => m.event_id === waiting)?.delivery, { timeout: 10_000 })
       .toMatchObject({ state: 'waiting', pending_servers: ['beta.test'] });
+    // alpha's owner quarantines beta: nothing is sent to it, so the page names it held (not being tried); allowed, it is not.
+    const deliveryOf = async () => ((await alpha.admin('GET', `${path}/messages?limit=50`)).body.messages as Array<{ event_id: string; delivery?: { held?: string[] } }>).find((m) => m.event_id === waiting)?.delivery;
+    expect((await alpha.admin('PUT', '/peers/beta.test/trust', { mode: 'quarantine' })).status).toBe(200);
+    expect(await deliveryOf()).toMatchObject({ state: 'waiting', pending_servers: ['beta.test'], held: ['beta.test'] });
+    expect((await alpha.admin('PUT', '/peers/beta.test/trust', { mode: 'allow' })).status).toBe(200);
+    expect((await deliveryOf())?.held).toBeUndefined();
   });
 
   it('refuses a bad or foreign before cursor with a 4xx JSON error', async () => {

@@ -54,6 +54,7 @@ function startRooms(s: Services, id: Identity) {
     mailboxFor: (server) => mailboxSender.find(id, server),
     noteUnreachable: (server) => mailboxSender.noteUnreachable(server),
     leaveAtMailbox: async (server, path, body) => (await mailboxSender.deposit(id, server, path, body))?.response.status === 200,
+    isHeldDestination: s.isHeldDestination,
     reorderWindowMs: config.reorderWindowMs, maxPendingInvitesPerPeer: config.maxPendingInvitesPerPeer, dialects: s.dialects,
     catchUpRequestsPerHostPerMinute: config.catchUpRequestsPerHostPerMinute, catchUpMaxPagesPerRun: config.catchUpMaxPagesPerRun,
     onBannedSender: (server) => s.abuse.record(server, 'banned_events'),

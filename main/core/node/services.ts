@@ -251,16 +251,18 @@ function buildDelivery(
   /** The friends whose mailboxes we fetched from lately (none while we are reached directly). */
   const currentMailboxes = () => mailboxFetcher.sources().filter((m) => m.last_error === null && m.last_fetch_at !== null && Date.now() - m.last_fetch_at < 2 * 60_000).map((m) => m.server_name);
   const pushLimit = { events: config.referencePushPerMinute ?? DEFAULT_REFERENCE_PUSH_LIMIT.events, windowMs: config.referencePushWindowMs ?? DEFAULT_REFERENCE_PUSH_LIMIT.windowMs };
+  // Nothing is sent to a server the owner quarantined or blocked, whatever was queued for it
+  // before: held until it is allowed again (setPeerTrust 'allow' resumes it). The message page
+  // names such servers as held (rooms/message-delivery.ts).
+  const isHeldDestination = (server: string): boolean => {
+    const decision = trust.decide(server);
+    return decision.allowed ? decision.quarantined : decision.code === 'origin_blocked';
+  };
   const workers = new DeliveryWorkers({
     outbox, events, http, discovery, log, isPaused, pull, mailbox: mailboxSender, deposits: mailboxDeposits,
     pacer: new PushPacer((destination) => (pushLimit.events > 0 && dialects.isReference(destination) ? pushLimit : null)),
     cannotCarry: (destination) => (dialects.referenceVersion(destination) === '3' ? (event) => reference3Refusal(event, destination) : null),
-    // Nothing is sent to a server the owner quarantined or blocked, whatever was queued for it
-    // before: held until it is allowed again (setPeerTrust 'allow' resumes it).
-    isHeld: (server) => {
-      const decision = trust.decide(server);
-      return decision.allowed ? decision.quarantined : decision.code === 'origin_blocked';
-    },
+    isHeld: isHeldDestination,
     identity: () => state.identity,
     backoff: { initialMs: config.retryInitialMs ?? DEFAULT_BACKOFF.initialMs, maxMs: config.retryMaxMs ?? DEFAULT_BACKOFF.maxMs },
     ...(config.outboxMaxAgeMs !== undefined ? { maxAgeMs: config.outboxMaxAgeMs } : {}),
@@ -270,7 +272,7 @@ function buildDelivery(
     onAttempt: (destination, outcome, latencyMs, delivered) => metrics.deliveryAttempt(destination, outcome, latencyMs, delivered),
     subscribeQueued: (listener) => bus.on('deliveryQueued', listener),
   });
-  return { outbox, pull, mailboxes, mailboxSender, mailboxDeposits, mailboxEnabled, selfDispatch, mailboxFetcher, currentMailboxes, workers, isPaused };
+  return { outbox, pull, mailboxes, mailboxSender, mailboxDeposits, mailboxEnabled, selfDispatch, mailboxFetcher, currentMailboxes, workers, isPaused, isHeldDestination };
 }
 
 /** Every service a node has before federation starts, in dependency order. */

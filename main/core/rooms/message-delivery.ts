@@ -5,6 +5,8 @@
  * rows are servers still to reach; failed or expired rows are refusals, with their reason.
  * Events a friend's mailbox took for a server nobody reaches wait there until that server takes
  * them (mailbox_deposits, mailbox/deposits.ts): `at_mailbox`, and the message is still waiting.
+ * Pending rows for a server the owner blocked or quarantined are not tried (the delivery worker
+ * holds them, `isHeld`): `held` names those servers.
  */
 import type { Db } from '../store/database.ts';
 import type { MessageDelivery } from '../../../shared/contract/admin-operations.ts';
@@ -17,7 +19,7 @@ interface Row {
   last_error: string | null;
 }
 
-export function messageDeliveries(db: Db, eventIds: readonly string[]): Map<string, MessageDelivery> {
+export function messageDeliveries(db: Db, eventIds: readonly string[], isHeld?: (server: string) => boolean): Map<string, MessageDelivery> {
   const result = new Map<string, MessageDelivery>();
   for (const id of eventIds) result.set(id, { state: 'delivered', pending_servers: [], refused: [], next_attempt_at: null, last_error: null });
   for (let start = 0; start < eventIds.length; start += 200) {
@@ -29,6 +31,7 @@ export function messageDeliveries(db: Db, eventIds: readonly string[]): Map<stri
       const delivery = result.get(row.event_id)!;
       if (row.state === 'pending') {
         delivery.pending_servers.push(row.destination);
+        if (isHeld?.(row.destination)) (delivery.held ??= []).push(row.destination);
         if (delivery.next_attempt_at === null || row.next_attempt_at < delivery.next_attempt_at) delivery.next_attempt_at = row.next_attempt_at;
       } else {
         delivery.refused.push({ server: row.destination, reason: row.state === 'expired' ? 'expired' : (row.last_error ?? 'refused') });

@@ -16,7 +16,8 @@ import { messageViews, roomMessages } from './messages-view.ts';
 import type { RoomStore } from './room-store.ts';
 import { jsonStringBytes, utf8Bytes, withinBytes } from '../federation/page-budget.ts';
 
-type PageDeps = { db: Db; events: FederationEvents; rooms: RoomStore; server: string };
+/** `isHeld`: a destination the delivery worker sends nothing to (blocked or quarantined). */
+type PageDeps = { db: Db; events: FederationEvents; rooms: RoomStore; server: string; isHeld?: ((server: string) => boolean) | undefined };
 
 /**
  * What the viewer may do in the room as a whole (issue #16 item 7): send (and react, which needs
@@ -133,7 +134,7 @@ function decorate(d: PageDeps, roomId: string, viewer: string, messages: Message
   };
   const now = Date.now();
   const own = messages.filter((m) => m.origin_server === d.server).map((m) => m.event_id);
-  const deliveries = messageDeliveries(d.db, own);
+  const deliveries = messageDeliveries(d.db, own, d.isHeld);
   // Someone not in the room may do nothing (authorize.ts refuses every edit and delete then): skip the checks.
   // A read-only room (its host is a Paracord reference server) refuses edits and deletes too.
   const joined = !readOnly && d.rooms.member(roomId, viewer)?.membership === 'join';

@@ -33,6 +33,8 @@ export interface RoomServiceDeps {
   noteUnreachable?: (server: string) => void;
   /** Leaves a request (signed by us, bound to `server`) at a mailbox of it; true once stored there. */
   leaveAtMailbox?: (server: string, path: string, body: string) => Promise<boolean>;
+  /** Nothing is sent to `server` (the owner blocked or quarantined it): what waits for it is held (the message page says so). */
+  isHeldDestination?: ((server: string) => boolean) | undefined;
   db: Db;
   commit: GroupCommit;
   events: FederationEvents;

@@ -80,7 +80,7 @@ export class RoomService extends RoomPart {
     return inOneRead(this.d.db, () => {
       if (!this.d.rooms.room(roomId)) throw notFound('unknown_room', `no room ${roomId} here`);
       const cursor = this.d.events.changeCursor();
-      const deps = { db: this.d.db, events: this.d.events, rooms: this.d.rooms, server: this.server };
+      const deps = { db: this.d.db, events: this.d.events, rooms: this.d.rooms, server: this.server, isHeld: this.d.isHeldDestination };
       if (since !== undefined) {
         const changed = messageChanges(deps, roomId, viewer, limit, since, also ?? [], this.readOnlyHere(roomId));
         if (changed) return { messages: changed, cursor, changes: true };

@@ -167,4 +167,9 @@ export interface MessageDelivery {
   last_error: string | null;
   /** Left at a friend's mailbox for a server nobody reaches, and not yet fetched by it (issue #32). */
   at_mailbox?: Array<{ server: string; mailbox: string }>;
+  /**
+   * Of `pending_servers`, those this server sends nothing to while its owner blocks them or keeps
+   * them in quarantine: the message waits here, untried, until the owner allows them.
+   */
+  held?: string[];
 }

@@ -1,0 +1,30 @@
+/**
+ * The words under an own message that still waits for some server (issue #16 item 5), from what
+ * the node says of it (`MessageDelivery`): the servers it is being sent to, and apart, those it is
+ * held for — nothing is sent to a server the owner blocked or put in quarantine (the node holds its
+ * queue), so no "Waiting for …" or "next try" for them. Pure: lib/delivery-line.test.ts.
+ */
+import type { MessageDelivery } from '../../../shared/contract/admin-operations.ts';
+import { fromNow, plural } from './format.ts';
+
+export interface WaitingLine {
+  /** "Waiting for bob.example — next try in 40 s." for the servers it is being sent to; '' when none. */
+  waiting: string;
+  /** Why it is not sent to the others at all; '' when none is held. */
+  held: string;
+}
+
+const names = (servers: readonly string[]): string => (servers.length === 1 ? servers[0]! : plural(servers.length, 'server'));
+
+export function waitingLine(delivery: Pick<MessageDelivery, 'pending_servers' | 'next_attempt_at' | 'held'>, opts: { member: boolean; reachable: boolean; now?: number }): WaitingLine {
+  const now = opts.now ?? Date.now();
+  const heldServers = delivery.held ?? [];
+  const sending = delivery.pending_servers.filter((s) => !heldServers.includes(s));
+  // The soonest next try belongs to the servers it is being sent to; a held one is not tried.
+  const next = sending.length > 0 && opts.reachable && delivery.next_attempt_at && delivery.next_attempt_at > now + 1000 ? ` — next try ${fromNow(delivery.next_attempt_at, now)}.` : '…';
+  const waiting = sending.length > 0 ? `Waiting for ${names(sending)}${next}` : '';
+  const held = heldServers.length === 0 ? ''
+    : opts.member ? `Not sent to ${names(heldServers)}: the owner of this server has stopped sending there for now.`
+    : `Not sent to ${names(heldServers)}: nothing goes to a server you blocked or put in quarantine. It waits here until you allow ${heldServers.length === 1 ? 'it' : 'them'} (Peers).`;
+  return { waiting, held };
+}
