@@ -37,6 +37,12 @@ describe('peerLine', () => {
     });
     // A quarantined friend that receives by pull gets nothing either (its pull answers empty).
     expect(peerLine({ trust: 'quarantine', last_seen_at: now, delivery: { ...held, mode: 'pull' } }, now).state).toBe('quarantined');
+    // Nothing waiting: a quarantined friend by pull or through a mailbox is still in quarantine, not "online", and nothing it is sent waits at a mailbox.
+    const empty = { ...push, waiting: 0 };
+    expect(peerLine({ trust: 'quarantine', last_seen_at: now, delivery: { ...empty, mode: 'pull', last_pull_at: now } }, now).state).toBe('quarantined');
+    const viaMailbox = peerLine({ trust: 'quarantine', last_seen_at: now, delivery: { ...empty, via_mailbox: 'carol.test' } }, now);
+    expect(viaMailbox.state).toBe('quarantined');
+    expect(viaMailbox.text).not.toMatch(/waits there/);
     // Twin: allowed, the same queue is being sent.
     expect(peerLine({ trust: 'allow', last_seen_at: now, delivery: held }, now)).toMatchObject({ state: 'sending', text: 'Sending 3 messages…' });
   });

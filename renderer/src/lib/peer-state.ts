@@ -45,6 +45,9 @@ export function peerLine(peer: { trust: string; last_seen_at: number | null; del
   const held = waiting > 0 ? ` — ${plural(waiting, 'message')} held until you allow it` : '';
   if (peer.trust === 'block') return { state: 'blocked', text: `Blocked: nothing is sent to or taken from this server${held}`, cause: none };
   if (peer.trust === 'quarantine' && waiting > 0) return { state: 'quarantined', text: `In quarantine: nothing is sent to it, and what it sends waits for your review${held}`, cause: none };
+  // Nothing waits, but it is still in quarantine, however it receives (pull, a mailbox): not "online", nothing "waits there".
+  const seen = peer.last_seen_at ? ` · seen ${ago(peer.last_seen_at, now)}` : '';
+  if (peer.trust === 'quarantine') return { state: 'quarantined', text: `In quarantine: what it sends waits for your review${seen}`, cause: none };
   // A friend nobody can reach fetches its messages itself (issue #15): they wait to be pulled.
   if (peer.delivery?.mode === 'pull') {
     const last = peer.delivery.last_pull_at ? `last fetched ${ago(peer.delivery.last_pull_at, now)}` : 'not fetched yet';
@@ -69,8 +72,6 @@ export function peerLine(peer: { trust: string; last_seen_at: number | null; del
   // Its push limit (a Paracord reference takes 120 events a minute): slower, not failing.
   if (waiting > 0 && peer.delivery?.paced) return { state: 'sending', text: `Paced — ${plural(waiting, 'message')} waiting: this server takes only so many a minute`, cause: none };
   if (waiting > 0) return { state: 'sending', text: `Sending ${plural(waiting, 'message')}…`, cause: none };
-  const seen = peer.last_seen_at ? ` · seen ${ago(peer.last_seen_at, now)}` : '';
-  if (peer.trust === 'quarantine') return { state: 'quarantined', text: `In quarantine: what it sends waits for your review${seen}`, cause: none };
   if (!peer.last_seen_at) return { state: 'unknown', text: 'Not heard from yet', cause: none };
   // Nothing to send, so no failing attempt says it is offline; only a recent request from it says it is online.
   if (now - peer.last_seen_at <= ONLINE_WINDOW_MS) return { state: 'online', text: `Online${seen}`, cause: none };
