@@ -72,7 +72,10 @@ describe('peerLine', () => {
   it('says a friend nobody reaches is sent to through a mailbox, not that it is offline (issue #32)', () => {
     const now = Date.now();
     const boxed = { trust: 'allow', last_seen_at: null, delivery: { ...push, via_mailbox: 'carol.example' } };
-    expect(peerLine(boxed, now)).toMatchObject({ state: 'online', text: 'Through carol.example\'s mailbox — what you send waits there for it to fetch' });
+    // Not heard from: not called online (only a request within ONLINE_WINDOW_MS says that), whatever route it takes.
+    expect(peerLine(boxed, now)).toMatchObject({ state: 'unknown', text: 'Through carol.example\'s mailbox — what you send waits there for it to fetch' });
+    expect(peerLine({ ...boxed, last_seen_at: now - 3 * 86_400_000 }, now).state).toBe('idle');
+    expect(peerLine({ ...boxed, last_seen_at: now - 30_000 }, now).state).toBe('online');
     const busy = { ...boxed, delivery: { ...boxed.delivery, waiting: 3, retrying_since: now - 60_000, next_attempt_at: now + 1_000, last_error: 'connect ETIMEDOUT' } };
     expect(peerLine(busy, now)).toMatchObject({ state: 'sending', text: 'Through carol.example\'s mailbox — 3 messages being left there' });
   });

@@ -58,7 +58,8 @@ export function peerLine(peer: { trust: string; last_seen_at: number | null; del
   // Nobody reaches it, but a friend's node keeps its mail (issue #32): what we send waits there.
   const mailbox = peer.delivery?.via_mailbox ?? null;
   if (mailbox !== null) {
-    return { state: waiting > 0 ? 'sending' : 'online', text: `Through ${mailbox}'s mailbox — ${waiting > 0 ? `${plural(waiting, 'message')} being left there` : 'what you send waits there for it to fetch'}`, cause: none };
+    const heard = peer.last_seen_at === null ? 'unknown' : now - peer.last_seen_at <= ONLINE_WINDOW_MS ? 'online' : 'idle';
+    return { state: waiting > 0 ? 'sending' : heard, text: `Through ${mailbox}'s mailbox — ${waiting > 0 ? `${plural(waiting, 'message')} being left there` : 'what you send waits there for it to fetch'}`, cause: none };
   }
   const since = peer.delivery?.retrying_since ?? null;
   if (waiting > 0 && since !== null) {
