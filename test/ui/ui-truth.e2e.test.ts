@@ -272,6 +272,13 @@ describe.skipIf(!HAVE_CHROMIUM)('issue #16: the UI tells the truth (real Chromiu
     await a.getByTestId('dash-peer-beta.test').getByText('details').click();
     expect(await a.getByTestId('dash-peer-beta.test').innerText()).toContain('ECONNREFUSED');
     await shot(a, 'dashboard-peer-offline');
+
+    // Quarantined: nothing is sent to beta any more, so the message says it is held, not that it waits for a next try.
+    expect((await alpha.admin('PUT', '/peers/beta.test/trust', { mode: 'quarantine' })).status).toBe(200);
+    await a.goBack();
+    const held = a.getByTestId('message').filter({ hasText: 'are you there?' }).getByTestId('delivery');
+    await held.getByText(/^Not sent to beta\.test: nothing goes to a server you blocked or put in quarantine/).waitFor({ timeout: 15_000 });
+    expect(await held.innerText()).not.toMatch(/Waiting for|next try/);
   });
 
   it('7: offers only what the node would take: no composer or reactions in a read-only room (a Paracord reference host) nor after leaving, no Leave once left', async ({ browser, fileNodes }) => {
