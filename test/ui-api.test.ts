@@ -106,6 +106,8 @@ describe('the message page (items 5, 6, 7)', () => {
     const deliveryOf = async () => ((await alpha.admin('GET', `${path}/messages?limit=50`)).body.messages as Array<{ event_id: string; delivery?: { held?: string[] } }>).find((m) => m.event_id === waiting)?.delivery;
     expect((await alpha.admin('PUT', '/peers/beta.test/trust', { mode: 'quarantine' })).status).toBe(200);
     expect(await deliveryOf()).toMatchObject({ state: 'waiting', pending_servers: ['beta.test'], held: ['beta.test'] });
+    const queued = (await alpha.admin('GET', '/queue?destination=beta.test')).body.entries as Array<{ event_id: string; waiting: string }>;
+    expect(queued.find((e) => e.event_id === waiting)?.waiting).toBe('held: nothing is sent to beta.test until you allow it');
     expect((await alpha.admin('PUT', '/peers/beta.test/trust', { mode: 'allow' })).status).toBe(200);
     expect((await deliveryOf())?.held).toBeUndefined();
   });

@@ -254,10 +254,7 @@ function buildDelivery(
   // Nothing is sent to a server the owner quarantined or blocked, whatever was queued for it
   // before: held until it is allowed again (setPeerTrust 'allow' resumes it). The message page
   // names such servers as held (rooms/message-delivery.ts).
-  const isHeldDestination = (server: string): boolean => {
-    const decision = trust.decide(server);
-    return decision.allowed ? decision.quarantined : decision.code === 'origin_blocked';
-  };
+  const isHeldDestination = (server: string): boolean => trust.holdsDeliveryTo(server);
   const workers = new DeliveryWorkers({
     outbox, events, http, discovery, log, isPaused, pull, mailbox: mailboxSender, deposits: mailboxDeposits,
     pacer: new PushPacer((destination) => (pushLimit.events > 0 && dialects.isReference(destination) ? pushLimit : null)),

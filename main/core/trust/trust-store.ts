@@ -133,6 +133,15 @@ export class TrustStore {
     return this.db.prepare<[], FederationServer>('SELECT * FROM federation_servers ORDER BY server_name').all();
   }
 
+  /**
+   * Whether nothing is sent to `server`: the owner blocked it or keeps it in quarantine. What waits
+   * for it is held (the delivery worker), and every place that words the queue says so.
+   */
+  holdsDeliveryTo(server: string, now = Date.now()): boolean {
+    const decision = this.decide(server, now);
+    return decision.allowed ? decision.quarantined : decision.code === 'origin_blocked';
+  }
+
   /** Whether requests (and events) from `origin` may be processed at all. */
   decide(origin: string, now = Date.now()): OriginDecision {
     const server = this.get(origin);

@@ -76,9 +76,11 @@ export interface QueueEntry extends QueuedRow {
 }
 
 /** Where a queue entry waits, in words (GET /queue `waiting`, the dashboard). */
-export function queueEntryWords(entry: Pick<QueueEntry, 'destination' | 'state' | 'attempts'>, delivery: 'push' | 'pull'): string {
+export function queueEntryWords(entry: Pick<QueueEntry, 'destination' | 'state' | 'attempts'>, delivery: 'push' | 'pull', held = false): string {
   if (entry.state === 'failed') return `not delivered: ${entry.destination} refused it`;
   if (entry.state === 'expired') return `not delivered: ${entry.destination} could not be reached for too long`;
+  // Nothing is sent to (or pulled by) a server the owner blocked or quarantined: not "being sent".
+  if (held) return `held: nothing is sent to ${entry.destination} until you allow it`;
   if (delivery === 'pull') return `waiting for ${entry.destination} to fetch it`;
   return entry.attempts > 0 ? `waiting to be sent to ${entry.destination} again (tried ${entry.attempts} ${entry.attempts === 1 ? 'time' : 'times'})` : `being sent to ${entry.destination}`;
 }

@@ -7,13 +7,16 @@ type Names = 'getQueue' | 'retryQueueEntry' | 'dropQueueEntry' | 'listAttempts' 
 
 const entryOf = (node: NodeContext) => {
   const byPull = new Map<string, 'push' | 'pull'>();
+  const held = new Map<string, boolean>();
   return (r: OutboxRow): QueueEntry => {
     let delivery = byPull.get(r.destination);
     if (!delivery) byPull.set(r.destination, (delivery = node.pull.isPullDestination(r.destination) ? 'pull' : 'push'));
+    let isHeld = held.get(r.destination);
+    if (isHeld === undefined) held.set(r.destination, (isHeld = node.trust.holdsDeliveryTo(r.destination)));
     return {
       id: r.id, destination: r.destination, event_id: r.event_id, room_id: r.room_id, state: r.state,
       attempts: r.attempts, next_attempt_at: r.next_attempt_at, last_error: r.last_error, created_at: r.created_at,
-      delivery, waiting: queueEntryWords(r, delivery),
+      delivery, waiting: queueEntryWords(r, delivery, isHeld),
     };
   };
 };
