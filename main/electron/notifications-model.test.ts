@@ -25,8 +25,25 @@ describe('desktop notifications', () => {
     expect(waitingOf([failing, sending, peer('quiet.test')])).toEqual([{ destination: 'dead.test', attempts: 1, created_at: now - LONG_FAILURE_MS - 1, last_error: 'ECONNREFUSED' }]);
     const state = initialNotifyState([failing, sending]);
     expect(notificationsFor(state, [failing, sending], waitingOf([failing, sending]), now)).toEqual([
-      { title: 'dead.test is unreachable', body: 'Messages for dead.test have waited 1 h (ECONNREFUSED). They will be sent when it is back.' },
+      { title: 'dead.test is unreachable', body: 'Messages for dead.test have waited 1 h. They will be sent when it is back; the dashboard says why they wait.' },
     ]);
+  });
+
+  it('does not call a server the owner blocked or quarantined unreachable, nor promise its messages go when it is back: they are held', () => {
+    const now = Date.now();
+    const failing: PeerView = { ...peer('dead.test'), delivery: { mode: 'push', last_pull_at: null, waiting: 2, paced: false, retrying_since: now - LONG_FAILURE_MS - 1, next_attempt_at: now + 1000, last_error: 'ECONNREFUSED', via_mailbox: null } };
+    const held = [{ ...failing, server_name: 'blocked.test', trust: 'block' as const }, { ...failing, server_name: 'held.test', trust: 'quarantine' as const }];
+    expect(waitingOf(held)).toEqual([]);
+    expect(notificationsFor(initialNotifyState(held), held, waitingOf(held), now)).toEqual([]);
+  });
+
+  it('never shows the raw error (a desktop notification has no "details"): the dashboard says why, in words', () => {
+    const now = Date.now();
+    const failing: PeerView = { ...peer('dead.test'), delivery: { mode: 'push', last_pull_at: null, waiting: 2, paced: false, retrying_since: now - LONG_FAILURE_MS - 1, next_attempt_at: now + 1000, last_error: 'ECONNREFUSED', via_mailbox: null } };
+    const raw = { ...failing, delivery: { ...failing.delivery!, last_error: 'connect ECONNREFUSED 127.0.0.1:9' } };
+    const [note] = notificationsFor(initialNotifyState([raw]), [raw], waitingOf([raw]), now);
+    expect(note!.body).not.toMatch(/ECONNREFUSED|127\.0\.0\.1/);
+    expect(note!.body).toContain('the dashboard says why');
   });
 
   it('warns once about a peer failing for an hour, and again only after it recovered and failed again', () => {
@@ -36,7 +53,7 @@ describe('desktop notifications', () => {
     const warned = notificationsFor(state, [], [entry('dead.test', now - LONG_FAILURE_MS - 1), entry('dead.test', now - 1000)], now);
     expect(warned).toHaveLength(1);
     expect(warned[0]!.title).toBe('dead.test is unreachable');
-    expect(warned[0]!.body).toContain('ECONNREFUSED');
+    expect(warned[0]!.body).not.toContain('ECONNREFUSED');
     expect(notificationsFor(state, [], [entry('dead.test', now - LONG_FAILURE_MS - 1)], now)).toEqual([]);
     expect(notificationsFor(state, [], [], now)).toEqual([]);
     expect(notificationsFor(state, [], [entry('dead.test', now - LONG_FAILURE_MS - 5)], now)).toHaveLength(1);

@@ -32,8 +32,10 @@ export type WaitingEntry = Pick<QueueEntry, 'destination' | 'attempts' | 'create
  * reads, without asking for the outbox's rows (issue #35 item 3).
  */
 export function waitingOf(peers: readonly PeerView[]): WaitingEntry[] {
+  // Nothing is sent to a server the owner blocked or quarantined (its queue is held): it is not
+  // failing, and its messages do not go "when it is back".
   return peers.flatMap((p) =>
-    p.delivery?.retrying_since != null ? [{ destination: p.server_name, attempts: 1, created_at: p.delivery.retrying_since, last_error: p.delivery.last_error }] : [],
+    p.trust === 'allow' && p.delivery?.retrying_since != null ? [{ destination: p.server_name, attempts: 1, created_at: p.delivery.retrying_since, last_error: p.delivery.last_error }] : [],
   );
 }
 
@@ -47,17 +49,18 @@ export function notificationsFor(state: NotifyState, peers: readonly PeerView[],
   }
   state.knownPeers = new Set(peers.map((p) => p.server_name));
 
-  const failingSince = new Map<string, { since: number; error: string | null }>();
+  const failingSince = new Map<string, { since: number }>();
   for (const entry of pending) {
     if (entry.attempts === 0) continue;
     const current = failingSince.get(entry.destination);
-    if (!current || entry.created_at < current.since) failingSince.set(entry.destination, { since: entry.created_at, error: entry.last_error });
+    if (!current || entry.created_at < current.since) failingSince.set(entry.destination, { since: entry.created_at });
   }
-  for (const [server, { since, error }] of failingSince) {
+  // The raw error stays out: a notification has no "details" to hold it (the dashboard shows it, in words).
+  for (const [server, { since }] of failingSince) {
     if (now - since >= LONG_FAILURE_MS && !state.warnedFailing.has(server)) {
       state.warnedFailing.add(server);
       const hours = Math.floor((now - since) / 3600_000);
-      out.push({ title: `${server} is unreachable`, body: `Messages for ${server} have waited ${hours >= 1 ? `${hours} h` : 'an hour'}${error ? ` (${error.slice(0, 80)})` : ''}. They will be sent when it is back.` });
+      out.push({ title: `${server} is unreachable`, body: `Messages for ${server} have waited ${hours >= 1 ? `${hours} h` : 'an hour'}. They will be sent when it is back; the dashboard says why they wait.` });
     }
   }
   // A peer that recovered may be announced again if it fails again later.
