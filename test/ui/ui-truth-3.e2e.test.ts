@@ -198,4 +198,16 @@ describe.skipIf(!HAVE_CHROMIUM)('issue #37: the last untruths of the UI (real Ch
     expect(failures).toEqual([]);
     expect(sockets.length).toBe(before);
   });
+
+  it('16: an open page whose session is signed out elsewhere says so, without a reload, and stops showing the dashboard as if it were live', async ({ browser, fileNodes }) => {
+    const node = await fileNodes.start({ serverName: 'revoked.test' });
+    const { page } = await signedIn(browser, node);
+    await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+    await page.getByTestId('sessions').getByText('this browser').waitFor();
+    const session = (await node.admin<{ sessions: Array<{ id: string }> }>('GET', '/sessions')).body.sessions[0]!.id;
+    expect((await node.admin('DELETE', `/sessions/${session}`)).status).toBe(200);
+    // Its stream closes (ad262ad) and the next call is refused 401: the page shows the sign-in page, saying why.
+    await page.getByTestId('session-ended').waitFor({ timeout: 15_000 });
+    expect(await page.getByRole('heading', { name: 'Dashboard' }).count()).toBe(0);
+  });
 });
