@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { waitingLine } from './delivery-line.ts';
+import { refusalLine, waitingLine } from './delivery-line.ts';
 
 describe('waitingLine: an own message still waiting for some server', () => {
   const now = 1_000_000;
@@ -17,5 +17,16 @@ describe('waitingLine: an own message still waiting for some server', () => {
     // A member does not manage peers: the words say who holds it, not what to press.
     expect(waitingLine({ pending_servers: ['bad.test'], next_attempt_at: 0, held: ['bad.test'] }, { member: true, reachable: true, now }).held)
       .toBe('Not sent to bad.test: the owner of this server has stopped sending there for now.');
+  });
+});
+
+describe('refusalLine: an own message a server did not get', () => {
+  it('says a server refused it only when it did; an entry given up after waiting too long was never refused', () => {
+    expect(refusalLine({ server: 'bob.test', reason: 'HTTP 403 origin_blocked: alpha.test is blocked' })).toEqual({
+      text: 'Not delivered: refused by bob.test. The other server blocks yours.', details: 'HTTP 403 origin_blocked: alpha.test is blocked',
+    });
+    const expired = refusalLine({ server: 'bob.test', reason: 'expired' });
+    expect(expired.text).toBe('Not delivered to bob.test: it waited too long and was given up.');
+    expect(expired.text).not.toMatch(/refused/);
   });
 });

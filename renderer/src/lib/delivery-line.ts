@@ -5,6 +5,7 @@
  * queue), so no "Waiting for …" or "next try" for them. Pure: lib/delivery-line.test.ts.
  */
 import type { MessageDelivery } from '../../../shared/contract/admin-operations.ts';
+import { explainCause, type Explained } from './errors.ts';
 import { fromNow, plural } from './format.ts';
 
 export interface WaitingLine {
@@ -27,4 +28,15 @@ export function waitingLine(delivery: Pick<MessageDelivery, 'pending_servers' | 
     : opts.member ? `Not sent to ${names(heldServers)}: the owner of this server has stopped sending there for now.`
     : `Not sent to ${names(heldServers)}: nothing goes to a server you blocked or put in quarantine. It waits here until you allow ${heldServers.length === 1 ? 'it' : 'them'} (Peers).`;
   return { waiting, held };
+}
+
+/**
+ * A message not delivered to a server, in words: refused by it (its reason as a sentence, the raw
+ * reason as details), or given up after waiting too long (`expired`), which that server never saw,
+ * so it did not refuse anything (it was offline, or held while blocked or in quarantine).
+ */
+export function refusalLine(refusal: { server: string; reason: string }): Explained {
+  if (refusal.reason === 'expired') return { text: `Not delivered to ${refusal.server}: it waited too long and was given up.`, details: '' };
+  const cause = explainCause(refusal.reason);
+  return { text: `Not delivered: refused by ${refusal.server}. ${cause.text}`, details: refusal.reason };
 }
