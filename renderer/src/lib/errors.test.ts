@@ -106,3 +106,11 @@ describe("a member's words (issue #34)", () => {
     }
   });
 });
+
+describe('why a signed-in page shows the sign-in page again', () => {
+  it('names expiry among the reasons for a member too (member sessions expire by themselves, no one signs them out)', async () => {
+    const { SESSION_ENDED_WHY } = await import('./errors.ts');
+    expect(SESSION_ENDED_WHY.member).toMatch(/expired/);
+    expect(SESSION_ENDED_WHY.owner).toMatch(/expired/);
+  });
+});

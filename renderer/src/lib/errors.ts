@@ -212,6 +212,16 @@ export const MEMBER_SENTENCES: Readonly<Record<string, string>> = {
 };
 export const wording = { member: false };
 
+/**
+ * Why the sign-in page shows again on a page that was signed in (its session ended under it): a
+ * member's session also ends by itself when it expires (member_sessions.expires_at), as the
+ * owner's does.
+ */
+export const SESSION_ENDED_WHY = {
+  owner: 'This browser\'s session ended (it expired, or it was signed out).',
+  member: 'You were signed out on this device (the session expired, you signed out elsewhere, your passphrase changed, or the owner of the server ended it).',
+} as const;
+
 const NETWORK_CODES = ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOENT', 'EACCES'];
 
 /** Why a friend's server could not call this node back (main/core/reachability/probe-caller.ts `classify`), in words. */
