@@ -99,6 +99,8 @@ describe("a member's words (issue #34)", () => {
       expect(explainError(new AdminError(401, 'session_ended', 'x')).text).toBe('You were signed out on this device. Sign in again.');
       expect(explainError(new AdminError(500, 'weird', 'x')).text).toBe('The server had a problem doing that. Try again later.');
       expect(explainError(new AdminError(403, 'owner_only', 'x')).text).toBe('Only the owner of this server can do that.');
+      // Accepting an invitation whose host the owner blocked or quarantined since it was listed: the member did neither.
+      for (const code of ['host_blocked', 'host_quarantined']) expect(explainError(new AdminError(403, code, 'x')).text).toMatch(/^The owner of this server /);
       wording.member = false;
       expect(explainError(new TypeError('Failed to fetch')).text).toBe('Your node does not answer. Is it still running?');
     } finally {

@@ -209,6 +209,9 @@ export const MEMBER_SENTENCES: Readonly<Record<string, string>> = {
   internal_error: 'The server had a problem doing that. Try again later.',
   unknown_room: 'This room is not here, or you are not in it.',
   unknown_user: 'There is no such user on this server.',
+  // The owner's trust decisions: a member made none of them.
+  host_quarantined: 'The owner of this server has put the server that hosts this room on hold for review: its invitations wait until the owner ends that.',
+  host_blocked: 'The owner of this server blocked the server that hosts this room: its invitations cannot be accepted.',
 };
 export const wording = { member: false };
 
