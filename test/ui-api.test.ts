@@ -104,8 +104,10 @@ describe('the message page (items 5, 6, 7)', () => {
       .toMatchObject({ state: 'waiting', pending_servers: ['beta.test'] });
     // alpha's owner quarantines beta: nothing is sent to it, so the page names it held (not being tried); allowed, it is not.
     const deliveryOf = async () => ((await alpha.admin('GET', `${path}/messages?limit=50`)).body.messages as Array<{ event_id: string; delivery?: { held?: string[] } }>).find((m) => m.event_id === waiting)?.delivery;
+    // Tried and refused (beta is paused): the error shows while it is being sent; held, an error from before the hold does not.
+    await expect.poll(async () => ((await deliveryOf()) as { last_error?: string | null } | undefined)?.last_error ?? null, { timeout: 10_000 }).not.toBeNull();
     expect((await alpha.admin('PUT', '/peers/beta.test/trust', { mode: 'quarantine' })).status).toBe(200);
-    expect(await deliveryOf()).toMatchObject({ state: 'waiting', pending_servers: ['beta.test'], held: ['beta.test'] });
+    expect(await deliveryOf()).toMatchObject({ state: 'waiting', pending_servers: ['beta.test'], held: ['beta.test'], last_error: null });
     const queued = (await alpha.admin('GET', '/queue?destination=beta.test')).body.entries as Array<{ event_id: string; waiting: string }>;
     expect(queued.find((e) => e.event_id === waiting)?.waiting).toBe('held: nothing is sent to beta.test until you allow it');
     expect((await alpha.admin('PUT', '/peers/beta.test/trust', { mode: 'allow' })).status).toBe(200);

@@ -31,7 +31,11 @@ export function messageDeliveries(db: Db, eventIds: readonly string[], isHeld?: 
       const delivery = result.get(row.event_id)!;
       if (row.state === 'pending') {
         delivery.pending_servers.push(row.destination);
-        if (isHeld?.(row.destination)) (delivery.held ??= []).push(row.destination);
+        // Held: not tried, so neither its next attempt nor an error from before the hold says anything now.
+        if (isHeld?.(row.destination)) {
+          (delivery.held ??= []).push(row.destination);
+          continue;
+        }
         if (delivery.next_attempt_at === null || row.next_attempt_at < delivery.next_attempt_at) delivery.next_attempt_at = row.next_attempt_at;
       } else {
         delivery.refused.push({ server: row.destination, reason: row.state === 'expired' ? 'expired' : (row.last_error ?? 'refused') });
