@@ -6,8 +6,9 @@
  * is never restored over a live node's data.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, rmdirSync, statSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, rmdirSync, statSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
+import Database from 'better-sqlite3';
 import { z } from 'zod';
 import { ARCHIVE_FORMAT, ArchiveReader, BackupError, FORMAT_VERSION, openForReading, type Manifest } from './archive.ts';
 import { syncDir } from './create.ts';
@@ -57,6 +58,10 @@ function readArchive(input: string, passphrase: Buffer | null, sink?: Sink): Man
     }
     const paths = new Set(manifest.files.map((f) => f.path));
     if (paths.size !== manifest.files.length) throw new BackupError('the backup manifest lists a file twice: the file is damaged');
+    for (const path of paths) {
+      const folder = path.split('/')[0]!;
+      if (folder !== path && paths.has(folder)) throw new BackupError(`the backup manifest lists ${folder} both as a file and as a folder: the file is damaged`);
+    }
     for (const required of ['paracord.db', 'identity.json']) {
       if (!paths.has(required)) throw new BackupError(`the backup has no ${required}: it cannot restore a node`);
     }
@@ -77,6 +82,53 @@ function readArchive(input: string, passphrase: Buffer | null, sink?: Sink): Man
     return manifest;
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * Checks that what a restore wrote into `dir` is the node its manifest names, before it is
+ * renamed into place: identity.json of the manifest's server and key, and a database SQLite can
+ * read, of a schema this version knows, holding that server's data (or none yet). An archive
+ * whose frames and checksums are whole can still carry something else (made by hand, or the
+ * copy of a damaged database); the node would then refuse to start on the restored folder.
+ */
+function readIdentity(file: string): { server_name?: unknown; active?: { key_id?: unknown } } | null {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as { server_name?: unknown; active?: { key_id?: unknown } } | null;
+  } catch {
+    return null;
+  }
+}
+
+function checkRestoredNode(dir: string, manifest: Manifest): void {
+  const identity = readIdentity(join(dir, 'identity.json'));
+  const name = identity?.server_name;
+  const keyId = identity?.active?.key_id;
+  if (typeof name !== 'string' || typeof keyId !== 'string') throw new BackupError('the identity.json in the backup is not an identity file: the backup is damaged');
+  if (name !== manifest.server_name || keyId !== manifest.key_id) {
+    throw new BackupError(`the identity.json in the backup is ${name}'s (key ${keyId}), but the backup says it is ${manifest.server_name}'s (key ${manifest.key_id}): the backup is damaged or was not made by paracord-node`);
+  }
+  let db: Database.Database | null = null;
+  try {
+    // Read-write (nothing is written): the last connection to close removes the -wal and -shm
+    // files it made, so the folder holds what the archive held and nothing more.
+    db = new Database(join(dir, 'paracord.db'), { fileMustExist: true });
+    const check = db.pragma('quick_check', { simple: true });
+    if (check !== 'ok') throw new BackupError(`the database in the backup is damaged (${String(check)})`);
+    const schema = db.pragma('user_version', { simple: true }) as number;
+    if (schema > LATEST_SCHEMA) {
+      throw new BackupError(`the database in the backup has schema ${schema}; this paracord-node reads schema ${LATEST_SCHEMA} at most: upgrade paracord-node first`);
+    }
+    const hasSettings = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'settings'`).get() !== undefined;
+    const stored = hasSettings ? (db.prepare(`SELECT value FROM settings WHERE key = 'server_name'`).get() as { value: string } | undefined)?.value : undefined;
+    if (stored !== undefined && stored !== name) {
+      throw new BackupError(`the database in the backup holds the data of ${stored}, but its identity.json is ${name}'s: the backup is damaged or was not made by paracord-node`);
+    }
+  } catch (error) {
+    if (error instanceof BackupError) throw error;
+    throw new BackupError(`the database in the backup cannot be read (${(error as Error).message}): the backup is damaged`);
+  } finally {
+    db?.close();
   }
 }
 
@@ -127,6 +179,7 @@ export function restoreBackup(options: { dataDir: string; input: string; passphr
   };
   try {
     const manifest = readArchive(input, options.passphrase, sink);
+    checkRestoredNode(staging, manifest);
     // Checked again: someone may have put files there while we were reading.
     const { exists } = checkTarget(target);
     if (exists) rmdirSync(target);
