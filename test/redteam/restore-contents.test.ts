@@ -8,6 +8,9 @@
  *    wrote before renaming it into place: one line, exit 1, nothing left.
  *  - A manifest naming `tls` as a file and `tls/key.pem` was refused with a raw EEXIST naming
  *    a temporary folder; now it is one clear line.
+ *  - Restore created the missing parent folders of the target with the process umask (0777
+ *    under `umask 000`: any local user could rename the restored data folder away and put
+ *    their own in its place); `init` and `serve` make them 0700, and now restore does too.
  * Real CLI processes through bin/paracord-node.js, real files; archives written by the node's
  * own ArchiveWriter.
  */
@@ -129,5 +132,18 @@ describe('red team: restore checks what it restores', () => {
     expect(JSON.parse(restored.stdout)).toMatchObject({ server_name: 'alpha.test', key_id: alpha.keyId });
     expect(readFileSync(join(target, 'identity.json'))).toEqual(alpha.identity);
     expect(statSync(join(target, 'paracord.db')).size).toBeGreaterThan(0);
+  });
+
+  it('under umask 000, the folders restore creates are 0700 and its files 0600', () => {
+    const out = join(tempDir(), 'alpha.pcbak');
+    expect(run(['backup', '--data', alpha.dir, '--out', out]).code).toBe(0);
+    const base = tempDir();
+    const target = join(base, 'new', 'nested', 'restored');
+    const restored = run(['restore', '--data', target, '--in', out], 'umask 000');
+    expect(restored.code, restored.stderr).toBe(0);
+    for (const dir of [join(base, 'new'), join(base, 'new', 'nested'), target, join(target, 'tls')]) {
+      if (existsSync(dir)) expect((statSync(dir).mode & 0o777).toString(8), dir).toBe('700');
+    }
+    for (const file of ['identity.json', 'paracord.db', 'admin.token']) expect((statSync(join(target, file)).mode & 0o777).toString(8), file).toBe('600');
   });
 });

@@ -157,7 +157,9 @@ export function restoreBackup(options: { dataDir: string; input: string; passphr
   const input = resolve(options.input);
   checkTarget(target);
   const parent = dirname(target);
-  mkdirSync(parent, { recursive: true });
+  // Folders it creates are private whatever the umask (as ensureDataDir makes them): in a
+  // folder others may write into, they could rename the restored data folder and put theirs there.
+  mkdirSync(parent, { recursive: true, mode: 0o700 });
   const staging = join(parent, `.${basename(target)}.restoring-${randomBytes(4).toString('hex')}`);
   mkdirSync(staging, { mode: 0o700 });
   let fd: number | null = null;
