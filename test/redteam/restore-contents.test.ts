@@ -15,7 +15,7 @@
  * own ArchiveWriter.
  */
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -145,5 +145,24 @@ describe('red team: restore checks what it restores', () => {
       if (existsSync(dir)) expect((statSync(dir).mode & 0o777).toString(8), dir).toBe('700');
     }
     for (const file of ['identity.json', 'paracord.db', 'admin.token']) expect((statSync(join(target, file)).mode & 0o777).toString(8), file).toBe('600');
+  });
+
+  it('a folder given as the backup file (backup --out, restore --in, verify-backup --in) is one clear line, nothing written', () => {
+    const parent = tempDir();
+    const folder = join(parent, 'backups');
+    mkdirSync(folder, { mode: 0o700 });
+    for (const out of [folder, `${folder}/`]) {
+      const line = oneLine(run(['backup', '--data', alpha.dir, '--out', out]));
+      expect(line).toMatch(/folder/);
+      expect(line).not.toMatch(/EISDIR|\.tmp/);
+      expect(readdirSync(parent)).toEqual(['backups']);
+      expect(readdirSync(folder)).toEqual([]);
+    }
+    const target = join(tempDir(), 'restored');
+    const restore = oneLine(run(['restore', '--data', target, '--in', folder]));
+    expect(restore).toMatch(/folder/);
+    expect(restore).not.toMatch(/EISDIR/);
+    expect(existsSync(target)).toBe(false);
+    expect(oneLine(run(['verify-backup', '--in', folder]))).not.toMatch(/EISDIR/);
   });
 });

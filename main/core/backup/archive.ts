@@ -15,7 +15,7 @@
  * derived from the passphrase with Argon2id (crypto_pwhash) and a random salt.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import sodium from 'sodium-native';
 
 export const MAGIC = Buffer.from('PARACBAK', 'latin1');
@@ -272,11 +272,17 @@ export class ArchiveReader {
 }
 
 export function openForReading(file: string): number {
+  let fd: number;
   try {
-    return openSync(file, 'r');
+    fd = openSync(file, 'r');
   } catch (error) {
     throw new BackupError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
   }
+  if (fstatSync(fd).isDirectory()) {
+    closeSync(fd);
+    throw new BackupError(`${file} is a folder, not a backup file: give the backup file's name`);
+  }
+  return fd;
 }
 
 export { closeSync };

@@ -252,6 +252,10 @@ export async function createBackup(options: CreateBackupOptions): Promise<Backup
   }
   const inside = backupTargetProblem(paths.root, out);
   if (inside) throw new BackupError(inside);
+  // A folder is not a file name: the archive would be written next to it, then fail to replace it.
+  if (/[\\/]$/.test(options.out) || isDirectory(out)) {
+    throw new BackupError(`${out} is a folder: give the backup file's name, for example ${join(out, backupFileName(identity.server_name, options.now ?? Date.now()))}`);
+  }
   try {
     if (!statSync(dirname(out)).isDirectory()) throw new Error('not a directory');
   } catch {
@@ -350,6 +354,14 @@ export async function createBackup(options: CreateBackupOptions): Promise<Backup
     if (ownDb?.open) ownDb.close();
     rmSync(staging, { recursive: true, force: true });
     stagingHere.delete(staging);
+  }
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
   }
 }
 
