@@ -104,8 +104,12 @@ export class BackupScheduler {
 
   private prune(schedule: BackupSchedule): void {
     // Only this server's backups: another server's files in the same folder are left alone.
+    // The whole name, not its start: `paracord-home-…` also starts the backups of `home-nas`.
     const prefix = backupFileName(this.deps.serverName() ?? '', 0).replace(/-\d{8}-\d{6}\.\d{3}Z\.pcbak$/, '-');
-    const mine = listBackupFiles(schedule.dir).filter((b) => basename(b.file).startsWith(prefix));
+    const mine = listBackupFiles(schedule.dir).filter((b) => {
+      const name = basename(b.file);
+      return name.startsWith(prefix) && /^\d{8}-\d{6}\.\d{3}Z\.pcbak$/.test(name.slice(prefix.length));
+    });
     for (const old of mine.slice(schedule.keep)) {
       try {
         unlinkSync(old.file);
