@@ -1,11 +1,12 @@
 /** The doctor's checks of this machine and the data folder (doctor.ts): Node.js, permissions, identity, writing, disk space. */
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants as fsConstants, existsSync, openSync, readFileSync, statSync, statfsSync, unlinkSync } from 'node:fs';
+import { closeSync, constants as fsConstants, existsSync, openSync, statSync, statfsSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type Database from 'better-sqlite3';
 import type { DataDirPaths } from '../data-dir.ts';
 import { note, ok, problem, warning, type CheckResult } from './check-result.ts';
 import { setting } from './read-only-db.ts';
+import { readIdentityJson } from '../identity/identity.ts';
 
 export const REQUIRED_NODE = [22, 12] as const;
 export const DEFAULT_MIN_FREE_BYTES = 256 * 1024 ** 2;
@@ -40,9 +41,9 @@ export function checkIdentity(paths: DataDirPaths, db: Database.Database | null)
   }
   let name: unknown;
   try {
-    name = (JSON.parse(readFileSync(paths.identity, 'utf8')) as { server_name?: unknown }).server_name;
+    name = (readIdentityJson(paths.identity) as { server_name?: unknown } | null)?.server_name;
   } catch (error) {
-    return problem('identity', `${paths.identity} cannot be read (${(error as Error).message}): put it back from a backup.`);
+    return problem('identity', `${(error as Error).message}: put it back from a backup.`);
   }
   if (typeof name !== 'string') return problem('identity', `${paths.identity} is not an identity file: put it back from a backup.`);
   if (stored && stored !== name) {

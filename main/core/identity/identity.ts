@@ -285,13 +285,31 @@ export class Identity {
   }
 }
 
-function readIdentityFile(file: string): IdentityFile {
-  let raw: unknown;
+/**
+ * identity.json parsed, or an Error saying why not that never quotes the file: Node's JSON.parse
+ * messages show the text around the fault ("Unexpected token 'Z', ..."seed": Z"126f4fd7"..."),
+ * which is the signing key. Only the position of a syntax error is said. Every reader of the file
+ * that reports why it failed (the node, `init`, doctor) goes through here.
+ */
+export function readIdentityJson(file: string): unknown {
+  let text: string;
   try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
+    text = readFileSync(file, 'utf8');
   } catch (error) {
     throw new Error(`identity file ${file} cannot be read: ${(error as Error).message}`, { cause: error });
   }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    const where = /at position \d+(?: \(line \d+ column \d+\))?/.exec((error as Error).message)?.[0];
+    // Not attached as the cause: its message is what must not be shown or logged.
+    // eslint-disable-next-line preserve-caught-error
+    throw new Error(`identity file ${file} cannot be read: it is not valid JSON${where ? ` (${where})` : ''}`);
+  }
+}
+
+function readIdentityFile(file: string): IdentityFile {
+  const raw = readIdentityJson(file);
   const parsed = identityFileSchema.safeParse(raw);
   if (!parsed.success) throw new Error(`identity file ${file} is not valid: ${parsed.error.issues[0]?.message}`);
   return parsed.data;
