@@ -9,9 +9,9 @@
  *   logs/node.log    structured log, one JSON event per line
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { writeFileAtomic } from './util/atomic-file.ts';
 
 export interface DataDirPaths {
@@ -53,9 +53,35 @@ export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'paracord-node');
 }
 
+/**
+ * Creates the data folder (0700, and its missing parents) or checks the one there, in words:
+ * `--data` naming a file was a raw EEXIST. A folder whose parent exists is made on its own:
+ * where mkdir answers ENOENT although the parent exists (/proc), Node's recursive mkdir retries
+ * forever.
+ */
+function makeDataFolder(root: string): void {
+  const kind = (path: string) => {
+    try {
+      return statSync(path).isDirectory() ? 'folder' : 'file';
+    } catch {
+      return null;
+    }
+  };
+  const here = kind(root);
+  if (here === 'folder') return;
+  if (here === 'file') throw new Error(`${root} is a file, not a folder: --data names the node's data folder`);
+  try {
+    if (kind(dirname(root)) === 'folder') mkdirSync(root, { mode: 0o700 });
+    else mkdirSync(root, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST' && kind(root) === 'folder') return;
+    throw new Error(`cannot create the data folder ${root}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
 /** Creates the directory (0700) and the admin token (0600) if missing. */
 export function ensureDataDir(paths: DataDirPaths): void {
-  mkdirSync(paths.root, { recursive: true, mode: 0o700 });
+  makeDataFolder(paths.root);
   chmodSync(paths.root, 0o700);
   mkdirSync(paths.logsDir, { recursive: true, mode: 0o700 });
   if (!existsSync(paths.adminToken)) writeFileAtomic(paths.adminToken, randomBytes(32).toString('hex') + '\n');
