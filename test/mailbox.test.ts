@@ -7,11 +7,11 @@
  * a deposit carol changed, or one it never had, is refused.
  */
 import { writeFileSync } from 'node:fs';
-import { describe, expect, it, type Nodes } from './helpers/fixtures.ts';
+import { describe, expect, it } from './helpers/fixtures.ts';
 import { queryNodeDb } from './helpers/inspect-db.ts';
 import type { NodeProcess } from './helpers/node-process.ts';
-import { enc, eventually, roomWithMembers, send } from './helpers/rooms.ts';
-import { closedPort } from './helpers/closed-port.ts';
+import { enc, eventually, send } from './helpers/rooms.ts';
+import { homeArgs, twoHomesAndAFriend } from './helpers/mailbox-homes.ts';
 import { sendSigned } from './helpers/signed-request.ts';
 import { Identity } from '../main/core/identity/identity.ts';
 import { signChoice } from '../main/core/mailbox/choice.ts';
@@ -29,35 +29,6 @@ const arrivalOrder = (n: NodeProcess, roomId: string, origin: string) =>
 const sentOrder = (n: NodeProcess, roomId: string, origin: string) =>
   queryNodeDb<{ event_id: string }>(n.dataDir, "SELECT event_id FROM federation_events WHERE room_id = ? AND event_type = 'm.message' AND origin_server = ? ORDER BY depth, event_id", roomId, origin).map((r) => r.event_id);
 
-/**
- * alpha hosts a room with beta in it; then neither can reach the other; carol reaches both.
- * Without `homesPeered`, alpha and beta are peers of carol only (no room).
- */
-async function twoHomesAndAFriend(nodes: Nodes, withRoom = true, homesPeered = true, carolArgs: string[] = []) {
-  const alpha = nodes.process({ serverName: 'alpha.test', args: ['--retry-initial', '200', '--retry-max', '2000', '--mailbox-check-seconds', '1'] });
-  const beta = nodes.process({ serverName: 'beta.test', args: ['--retry-initial', '200', '--retry-max', '2000', '--mailbox-check-seconds', '1'] });
-  const carol = nodes.process({ serverName: 'carol.test', args: carolArgs });
-  await Promise.all([alpha.start(), beta.start(), carol.start()]);
-  for (const a of [alpha, beta, carol]) for (const b of [alpha, beta, carol]) if (a !== b && (homesPeered || a === carol || b === carol)) await a.addPeer(b);
-  const roomId = withRoom ? await roomWithMembers(alpha, 'homes', [[beta, '@owner:beta.test']]) : '';
-  const homes = [alpha, beta];
-  const known = await Promise.all(homes.map(async (home) => ({ home, status: (await home.admin('GET', '/status')).body, closed: `http://127.0.0.1:${await closedPort()}` })));
-  for (const home of homes) expect(await home.stop()).toBe(0);
-  /** `who` knows `home` only at its closed port from now on. */
-  const readd = async (who: NodeProcess, { home, status, closed }: (typeof known)[number]) => {
-    const readded = await who.admin('POST', '/peers', { server_name: home.serverName, endpoint: closed, key_id: status.key_id, public_key: status.public_key, replace: true });
-    expect(readded.status, JSON.stringify(readded.body)).toBe(200);
-  };
-  for (const k of known) await readd(carol, k);
-  for (const [i, k] of known.entries()) {
-    // A new listening port too: what knew the old one (the other home) finds nothing there.
-    await k.home.start(homeArgs(k.closed));
-    if (homesPeered) await readd(k.home, known[1 - i]!);
-  }
-  return { alpha, beta, carol, roomId, closed: { alpha: known[0]!.closed, beta: known[1]!.closed } };
-}
-/** A home nobody can reach: it publishes a closed port and receives by pull. */
-const homeArgs = (closed: string) => ['--listen', '127.0.0.1:0', '--public-url', closed, '--pull'];
 
 describe('a friend\'s node as a mailbox (issue #32 item 3)', () => {
   it('100 messages each way between two nodes that cannot reach each other, through a common friend, in order, once, with the mailbox SIGKILLed in the middle, then one of the two (a sender and a receiver) (200 behind real routers: nat-mailbox.test.ts)', async ({ nodes }) => {
@@ -100,33 +71,6 @@ describe('a friend\'s node as a mailbox (issue #32 item 3)', () => {
     expect(beta.stderr).toContain('"event":"delivery_deposited"');
     await eventually(async () => expect(queryNodeDb<{ n: number }>(carol.dataDir, 'SELECT COUNT(*) AS n FROM mailbox_items')[0]!.n).toBe(0), 60_000);
   }, 300_000);
-
-  it('a message that waits at the mailbox longer than the host accepts (it refuses events signed over a minute before it takes them) is re-issued and arrives; one taken in time is not', async ({ nodes }) => {
-    const { alpha, beta, roomId, closed } = await twoHomesAndAFriend(nodes);
-    const bodies = (n: NodeProcess) => queryNodeDb<{ body: string }>(n.dataDir, "SELECT json_extract(content, '$.body') AS body FROM federation_events WHERE room_id = ? AND event_type = 'm.message' ORDER BY depth", roomId).map((r) => r.body);
-    // Twin: taken in time, as it was signed.
-    const prompt = await send(beta, roomId, 'taken in time');
-    await eventually(async () => expect(bodies(alpha)).toContain('taken in time'), 60_000, 100);
-    // The host is away for longer than a minute while beta writes: it waits at carol for alpha.
-    expect(await alpha.stop()).toBe(0);
-    const sentAt = Date.now();
-    const late = await send(beta, roomId, 'written while the host was away');
-    await eventually(async () => expect(queryNodeDb(beta.dataDir, 'SELECT event_id FROM mailbox_deposits WHERE event_id = ?', late)).toHaveLength(1), 30_000, 100);
-    const signedTs = queryNodeDb<{ origin_ts: number }>(beta.dataDir, 'SELECT origin_ts FROM federation_events WHERE event_id = ?', late)[0]!.origin_ts;
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, sentAt + 62_000 - Date.now())));
-    await alpha.start(homeArgs(closed.alpha));
-    // alpha took the first copy from carol and refused it as too old; beta saw it taken late,
-    // signed it again and sent it again: it arrives, once, under its own id.
-    await eventually(async () => expect(bodies(alpha)).toContain('written while the host was away'), 90_000, 250);
-    expect(bodies(alpha).filter((b) => b === 'written while the host was away')).toHaveLength(1);
-    expect(queryNodeDb<{ origin_ts: number }>(alpha.dataDir, 'SELECT origin_ts FROM federation_events WHERE event_id = ?', late)[0]!.origin_ts).toBeGreaterThan(signedTs);
-    expect(beta.stderr).toContain('"event":"mailbox_taken_late"');
-    // Only that one was signed again: the one taken in time is as beta signed it, on both sides.
-    expect(beta.stderr.match(/"event":"mailbox_taken_late"/g)).toHaveLength(1);
-    const hashOf = (n: NodeProcess, id: string) => queryNodeDb<{ content_hash: string }>(n.dataDir, 'SELECT content_hash FROM federation_events WHERE event_id = ?', id)[0]!.content_hash;
-    expect(hashOf(alpha, prompt)).toBe(hashOf(beta, prompt));
-    expect(hashOf(alpha, late)).toBe(hashOf(beta, late));
-  }, 240_000);
 
   it('a mailbox serves only friends that chose it, and cannot change what it carries', async ({ nodes }) => {
     const { alpha, beta, carol, roomId, closed } = await twoHomesAndAFriend(nodes);
