@@ -86,6 +86,25 @@ async function signedInStream(): Promise<Client> {
   return connect({ cookie: `paracord_session=${cookie}`, origin: `http://${host}` });
 }
 
+/**
+ * A signed-in browser page of `node` (a fresh session): its admin stream with notifications, and
+ * its `GET /events`, read as they come (`text()`, `ended()`).
+ */
+async function pageStreams(node: InProcessNode) {
+  const host = new URL(node.started.admin_url).host;
+  const loginUrl = (await node.admin('POST', '/login-links')).body.login_url as string;
+  const cookie = `paracord_session=${/paracord_session=([^;]+)/.exec(String((await request(loginUrl, { reset: true })).headers['set-cookie']))![1]!}`;
+  const ws = new WebSocket(`${node.started.admin_url.replace(/^http/, 'ws')}/_paracord/admin/v1/stream`, ADMIN_STREAM_NOTIFICATIONS, { headers: { cookie, origin: `http://${host}` } });
+  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+  const page = new Client(ws);
+  const events = await request(`${node.started.admin_url}/_paracord/admin/v1/events`, { headers: { cookie } });
+  let text = '';
+  events.body.on('data', (chunk) => (text += String(chunk)));
+  let ended = false;
+  const end = new Promise<void>((resolve) => events.body.on('end', () => ((ended = true), resolve())).on('error', () => ((ended = true), resolve())));
+  return { page, cookie, status: events.statusCode, text: () => text, ended: () => ended, end };
+}
+
 async function newRoom(name: string): Promise<string> {
   return (await alpha.admin('POST', '/rooms', { name })).body.room_id as string;
 }
@@ -194,35 +213,27 @@ describe('admin stream, a session that ends', () => {
 
 describe('a session revoked elsewhere', () => {
   it("gets nothing more on its stream or its `GET /events`, not even the status change that announced its end, and both close", { timeout: 8000 }, async () => {
-    const host = new URL(alpha.started.admin_url).host;
-    const loginUrl = (await alpha.admin('POST', '/login-links')).body.login_url as string;
-    const cookie = `paracord_session=${/paracord_session=([^;]+)/.exec(String((await request(loginUrl, { reset: true })).headers['set-cookie']))![1]!}`;
-    const ws = new WebSocket(streamUrl, ADMIN_STREAM_NOTIFICATIONS, { headers: { cookie, origin: `http://${host}` } });
-    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
-    const page = new Client(ws);
-    const events = await request(`${alpha.started.admin_url}/_paracord/admin/v1/events`, { headers: { cookie } });
-    expect(events.statusCode).toBe(200);
-    let text = '';
-    events.body.on('data', (chunk) => (text += String(chunk)));
-    const ended = new Promise((resolve) => events.body.on('end', resolve).on('error', resolve));
+    const streams = await pageStreams(alpha);
+    const { page } = streams;
+    expect(streams.status).toBe(200);
     const session = ((await page.call('who', 'listSessions')).result.sessions as Array<{ id: string; current: boolean }>).find((s) => s.current)!.id;
 
     // Twin: while the session holds, both streams are told of a new room.
     const roomId = await newRoom('seen until revoked');
     await alpha.admin('POST', `/rooms/${encodeURIComponent(roomId)}/messages`, { body: 'seen' });
     const told = (frame: Answer) => (frame as { notification?: { room_id?: string } }).notification?.room_id === roomId;
-    await expect.poll(() => page.answers.some(told), { message: JSON.stringify(page.answers) + text }).toBe(true);
-    await expect.poll(() => text.includes(roomId)).toBe(true);
+    await expect.poll(() => page.answers.some(told), { message: JSON.stringify(page.answers) + streams.text() }).toBe(true);
+    await expect.poll(() => streams.text().includes(roomId)).toBe(true);
     await new Promise((resolve) => setTimeout(resolve, 300));
-    const [frames, chars] = [page.answers.length, text.length];
+    const [frames, chars] = [page.answers.length, streams.text().length];
 
     expect((await alpha.admin('DELETE', `/sessions/${session}`)).status).toBe(200);
     expect((await page.closed).code).toBe(1008);
-    await ended;
+    await streams.end;
     await alpha.admin('POST', '/rooms', { name: 'after the revocation' });
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(page.answers.slice(frames)).toEqual([]);
-    expect(text.slice(chars)).toBe('');
+    expect(streams.text().slice(chars)).toBe('');
   });
 });
 
@@ -230,22 +241,14 @@ describe('a session revoked or signed out, and nothing else changes', () => {
   it.for(['revoked elsewhere', 'signed out on another stream'])('%s: its streams hear nothing of the next message and close', async (how) => {
     const host = new URL(alpha.started.admin_url).host;
     const roomId = await newRoom(`quiet after ${how}`);
-    const loginUrl = (await alpha.admin('POST', '/login-links')).body.login_url as string;
-    const cookie = `paracord_session=${/paracord_session=([^;]+)/.exec(String((await request(loginUrl, { reset: true })).headers['set-cookie']))![1]!}`;
-    const ws = new WebSocket(streamUrl, ADMIN_STREAM_NOTIFICATIONS, { headers: { cookie, origin: `http://${host}` } });
-    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
-    const page = new Client(ws);
-    const events = await request(`${alpha.started.admin_url}/_paracord/admin/v1/events`, { headers: { cookie } });
-    let text = '';
-    events.body.on('data', (chunk) => (text += String(chunk)));
-    let ended = false;
-    events.body.on('end', () => (ended = true)).on('error', () => (ended = true));
+    const streams = await pageStreams(alpha);
+    const { page, cookie } = streams;
     const session = ((await page.call('who', 'listSessions')).result.sessions as Array<{ id: string; current: boolean }>).find((s) => s.current)!.id;
-    const told = (eventId: string) => () => page.answers.some((frame) => JSON.stringify(frame).includes(eventId)) || text.includes(eventId);
+    const told = (eventId: string) => () => page.answers.some((frame) => JSON.stringify(frame).includes(eventId)) || streams.text().includes(eventId);
 
     // Twin: while the session holds, both streams are told of a message.
     const seen = (await alpha.admin('POST', `/rooms/${encodeURIComponent(roomId)}/messages`, { body: 'seen' })).body.event_id as string;
-    await expect.poll(() => page.answers.some((frame) => JSON.stringify(frame).includes(seen)) && text.includes(seen)).toBe(true);
+    await expect.poll(() => page.answers.some((frame) => JSON.stringify(frame).includes(seen)) && streams.text().includes(seen)).toBe(true);
 
     if (how === 'revoked elsewhere') expect((await alpha.admin('DELETE', `/sessions/${session}`)).status).toBe(200);
     else {
@@ -257,7 +260,7 @@ describe('a session revoked or signed out, and nothing else changes', () => {
     const unseen = (await alpha.admin('POST', `/rooms/${encodeURIComponent(roomId)}/messages`, { body: 'not for a revoked session' })).body.event_id as string;
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(told(unseen)()).toBe(false);
-    await expect.poll(() => ws.readyState === WebSocket.CLOSED && ended).toBe(true);
+    await expect.poll(() => page.ws.readyState === WebSocket.CLOSED && streams.ended()).toBe(true);
     expect((await page.closed).code).toBe(1008);
   });
 });
@@ -265,26 +268,17 @@ describe('a session revoked or signed out, and nothing else changes', () => {
 describe('a session that expires while its streams are open', () => {
   it('is told nothing after its expiry, and both streams close (the twin before it is told)', async ({ nodes }) => {
     const zeta = await nodes.inProcess('zeta.test', { config: { sessionTtlSeconds: 2 } });
-    const host = new URL(zeta.started.admin_url).host;
     const roomId = (await zeta.admin('POST', '/rooms', { name: 'until it expires' })).body.room_id as string;
-    const loginUrl = (await zeta.admin('POST', '/login-links')).body.login_url as string;
-    const cookie = `paracord_session=${/paracord_session=([^;]+)/.exec(String((await request(loginUrl, { reset: true })).headers['set-cookie']))![1]!}`;
-    const ws = new WebSocket(`${zeta.started.admin_url.replace(/^http/, 'ws')}/_paracord/admin/v1/stream`, ADMIN_STREAM_NOTIFICATIONS, { headers: { cookie, origin: `http://${host}` } });
-    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
-    const page = new Client(ws);
-    const events = await request(`${zeta.started.admin_url}/_paracord/admin/v1/events`, { headers: { cookie } });
-    let text = '';
-    events.body.on('data', (chunk) => (text += String(chunk)));
-    let ended = false;
-    events.body.on('end', () => (ended = true)).on('error', () => (ended = true));
-    const heard = (eventId: string) => page.answers.some((frame) => JSON.stringify(frame).includes(eventId)) || text.includes(eventId);
+    const streams = await pageStreams(zeta);
+    const { page, cookie } = streams;
+    const heard = (eventId: string) => page.answers.some((frame) => JSON.stringify(frame).includes(eventId)) || streams.text().includes(eventId);
     const say = async (body: string) => (await zeta.admin('POST', `/rooms/${encodeURIComponent(roomId)}/messages`, { body })).body.event_id as string;
 
     // Twin: while the session holds, both streams are told.
     const seen = await say('before the expiry');
-    await expect.poll(() => page.answers.some((frame) => JSON.stringify(frame).includes(seen)) && text.includes(seen)).toBe(true);
+    await expect.poll(() => page.answers.some((frame) => JSON.stringify(frame).includes(seen)) && streams.text().includes(seen)).toBe(true);
     // (The status change that follows a message has the credential checked, which counts as a use.)
-    await expect.poll(() => text.includes('event: status')).toBe(true);
+    await expect.poll(() => streams.text().includes('event: status')).toBe(true);
 
     // Unused past its lifetime: the cookie is refused, and the streams hear nothing more.
     await new Promise((resolve) => setTimeout(resolve, 2_500));
@@ -292,7 +286,7 @@ describe('a session that expires while its streams are open', () => {
     const unseen = await say('after the expiry');
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(heard(unseen)).toBe(false);
-    await expect.poll(() => ws.readyState === WebSocket.CLOSED && ended).toBe(true);
+    await expect.poll(() => page.ws.readyState === WebSocket.CLOSED && streams.ended()).toBe(true);
     expect((await page.closed).code).toBe(1008);
   });
 });
