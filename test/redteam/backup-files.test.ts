@@ -11,32 +11,20 @@
  *    Now limits above what paracord-node writes are refused at once, in one line.
  * Real CLI processes through bin/paracord-node.js, real files.
  */
-import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, lstatSync, mkdirSync, readFileSync, readlinkSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from '../helpers/fixtures.ts';
 import { PWHASH_MEMLIMIT, PWHASH_OPSLIMIT } from '../../main/core/backup/archive.ts';
-import { CLI } from '../helpers/node-process.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
+import { oneLine, runCli } from '../helpers/cli-run.ts';
 
-function run(args: string[]) {
-  const result = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 60_000 });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
-
-function oneLine(result: { code: number | null; stderr: string }): string {
-  expect(result.code, result.stderr).toBe(1);
-  const lines = result.stderr.trim().split('\n');
-  expect(lines, result.stderr).toHaveLength(1);
-  return lines[0]!;
-}
 
 let data: string;
 let passFile: string;
 
 beforeAll(() => {
   data = join(tempDir(), 'node');
-  const init = run(['init', '--data', data, '--server-name', 'files.test']);
+  const init = runCli(['init', '--data', data, '--server-name', 'files.test']);
   expect(init.code, init.stderr).toBe(0);
   passFile = join(tempDir(), 'passphrase');
   writeFileSync(passFile, 'a long passphrase for tests\n', { mode: 0o600 });
@@ -50,24 +38,24 @@ describe('red team: backup files and a local user', () => {
     chmodSync(elsewhere, 0o666);
     symlinkSync(elsewhere, `${out}.tmp`);
 
-    const made = run(['backup', '--data', data, '--out', out, '--passphrase-file', passFile]);
+    const made = runCli(['backup', '--data', data, '--out', out, '--passphrase-file', passFile]);
     expect(made.code, made.stderr).toBe(0);
     expect(readFileSync(elsewhere, 'utf8')).toBe('the attacker\'s file\n');
     expect(readlinkSync(`${out}.tmp`)).toBe(elsewhere);
     expect(statSync(out).mode & 0o777).toBe(0o600);
-    expect(JSON.parse(run(['verify-backup', '--in', out, '--passphrase-file', passFile]).stdout)).toMatchObject({ ok: true, server_name: 'files.test' });
+    expect(JSON.parse(runCli(['verify-backup', '--in', out, '--passphrase-file', passFile]).stdout)).toMatchObject({ ok: true, server_name: 'files.test' });
 
     // A world-readable file of another user (nobody) where FILE.tmp would go.
     const plain = join(tempDir(), 'plain.pcbak');
     writeFileSync(`${plain}.tmp`, 'planted\n');
     chmodSync(`${plain}.tmp`, 0o644);
     chownSync(`${plain}.tmp`, 65534, 65534);
-    const second = run(['backup', '--data', data, '--out', plain]);
+    const second = runCli(['backup', '--data', data, '--out', plain]);
     expect(second.code, second.stderr).toBe(0);
     expect(readFileSync(`${plain}.tmp`, 'utf8')).toBe('planted\n');
     expect(lstatSync(plain)).toMatchObject({ uid: process.getuid!() });
     expect(statSync(plain).mode & 0o777).toBe(0o600);
-    expect(JSON.parse(run(['verify-backup', '--in', plain]).stdout)).toMatchObject({ ok: true, server_name: 'files.test' });
+    expect(JSON.parse(runCli(['verify-backup', '--in', plain]).stdout)).toMatchObject({ ok: true, server_name: 'files.test' });
     // No temporary file is left behind.
     expect(readdirSync(join(plain, '..')).sort()).toEqual(['plain.pcbak', 'plain.pcbak.tmp']);
   });
@@ -76,14 +64,14 @@ describe('red team: backup files and a local user', () => {
     const open = join(tempDir(), 'shared');
     mkdirSync(open);
     chmodSync(open, 0o777);
-    const refused = run(['backup', '--data', data, '--out', join(open, 'node.pcbak'), '--passphrase-file', passFile]);
+    const refused = runCli(['backup', '--data', data, '--out', join(open, 'node.pcbak'), '--passphrase-file', passFile]);
     expect(oneLine(refused)).toContain('can be written by every user of this machine');
     expect(readdirSync(open)).toEqual([]);
 
     const sticky = join(tempDir(), 'sticky');
     mkdirSync(sticky);
     chmodSync(sticky, 0o1777);
-    const made = run(['backup', '--data', data, '--out', join(sticky, 'node.pcbak'), '--passphrase-file', passFile]);
+    const made = runCli(['backup', '--data', data, '--out', join(sticky, 'node.pcbak'), '--passphrase-file', passFile]);
     expect(made.code, made.stderr).toBe(0);
     expect(readdirSync(sticky)).toEqual(['node.pcbak']);
 
@@ -92,7 +80,7 @@ describe('red team: backup files and a local user', () => {
       const theirs = join(tempDir(), 'theirs');
       mkdirSync(theirs);
       chownSync(theirs, 65534, 65534);
-      const foreign = run(['backup', '--data', data, '--out', join(theirs, 'node.pcbak'), '--passphrase-file', passFile]);
+      const foreign = runCli(['backup', '--data', data, '--out', join(theirs, 'node.pcbak'), '--passphrase-file', passFile]);
       expect(oneLine(foreign)).toContain('belongs to another user (uid 65534)');
       expect(readdirSync(theirs)).toEqual([]);
     }
@@ -100,7 +88,7 @@ describe('red team: backup files and a local user', () => {
 
   it('verify-backup refuses key-derivation limits above what paracord-node writes, before deriving; a real backup verifies', () => {
     const out = join(tempDir(), 'real.pcbak');
-    expect(run(['backup', '--data', data, '--out', out, '--passphrase-file', passFile]).code).toBe(0);
+    expect(runCli(['backup', '--data', data, '--out', out, '--passphrase-file', passFile]).code).toBe(0);
     const good = readFileSync(out);
     // header: magic (8) | version | mode | salt (16) | opslimit (u32 LE) | memlimit (u32 LE) | …
     expect(good.readUInt32LE(26)).toBe(PWHASH_OPSLIMIT);
@@ -111,9 +99,9 @@ describe('red team: backup files and a local user', () => {
       hostile.writeUInt32LE(mem, 30);
       const file = join(tempDir(), 'hostile.pcbak');
       writeFileSync(file, hostile);
-      expect(oneLine(run(['verify-backup', '--in', file, '--passphrase-file', passFile]))).toContain('key-derivation limits paracord-node never writes');
-      expect(oneLine(run(['restore', '--data', join(tempDir(), 'target'), '--in', file, '--passphrase-file', passFile]))).toContain('key-derivation limits');
+      expect(oneLine(runCli(['verify-backup', '--in', file, '--passphrase-file', passFile]))).toContain('key-derivation limits paracord-node never writes');
+      expect(oneLine(runCli(['restore', '--data', join(tempDir(), 'target'), '--in', file, '--passphrase-file', passFile]))).toContain('key-derivation limits');
     }
-    expect(JSON.parse(run(['verify-backup', '--in', out, '--passphrase-file', passFile]).stdout)).toMatchObject({ ok: true, encrypted: true });
+    expect(JSON.parse(runCli(['verify-backup', '--in', out, '--passphrase-file', passFile]).stdout)).toMatchObject({ ok: true, encrypted: true });
   });
 });

@@ -14,29 +14,15 @@
  * Real CLI processes through bin/paracord-node.js, real files; archives written by the node's
  * own ArchiveWriter.
  */
-import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { beforeAll, describe, expect, it } from '../helpers/fixtures.ts';
 import { ArchiveWriter } from '../../main/core/backup/archive.ts';
-import { CLI } from '../helpers/node-process.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
+import { oneLine, runCli } from '../helpers/cli-run.ts';
 
-function run(args: string[], shell?: string) {
-  const result = shell
-    ? spawnSync('sh', ['-c', `${shell} && exec "$0" "$@"`, process.execPath, CLI, ...args], { encoding: 'utf8', timeout: 60_000 })
-    : spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 60_000 });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
-
-function oneLine(result: { code: number | null; stderr: string }): string {
-  expect(result.code, result.stderr).toBe(1);
-  const lines = result.stderr.trim().split('\n');
-  expect(lines, result.stderr).toHaveLength(1);
-  return lines[0]!;
-}
 
 /** A plain archive with these files, its manifest built from them (checksums right) plus `manifest`. */
 function craft(files: Record<string, Buffer>, manifest: Record<string, unknown>): string {
@@ -71,7 +57,7 @@ let beta: { dir: string; identity: Buffer; database: Buffer; keyId: string };
 
 function initNode(name: string) {
   const dir = join(tempDir(), 'node');
-  const init = run(['init', '--data', dir, '--server-name', name]);
+  const init = runCli(['init', '--data', dir, '--server-name', name]);
   expect(init.code, init.stderr).toBe(0);
   return { dir, identity: readFileSync(join(dir, 'identity.json')), database: readFileSync(join(dir, 'paracord.db')), keyId: JSON.parse(init.stdout).key_id as string };
 }
@@ -85,7 +71,7 @@ beforeAll(() => {
 function refused(archive: string): string {
   const parent = tempDir();
   const target = join(parent, 'restored');
-  const line = oneLine(run(['restore', '--data', target, '--in', archive]));
+  const line = oneLine(runCli(['restore', '--data', target, '--in', archive]));
   expect(existsSync(target)).toBe(false);
   expect(readdirSync(parent)).toEqual([]);
   return line;
@@ -125,9 +111,9 @@ describe('red team: restore checks what it restores', () => {
 
   it('a real backup still restores and starts as its server', () => {
     const out = join(tempDir(), 'alpha.pcbak');
-    expect(run(['backup', '--data', alpha.dir, '--out', out]).code).toBe(0);
+    expect(runCli(['backup', '--data', alpha.dir, '--out', out]).code).toBe(0);
     const target = join(tempDir(), 'restored');
-    const restored = run(['restore', '--data', target, '--in', out]);
+    const restored = runCli(['restore', '--data', target, '--in', out]);
     expect(restored.code, restored.stderr).toBe(0);
     expect(JSON.parse(restored.stdout)).toMatchObject({ server_name: 'alpha.test', key_id: alpha.keyId });
     expect(readFileSync(join(target, 'identity.json'))).toEqual(alpha.identity);
@@ -136,10 +122,10 @@ describe('red team: restore checks what it restores', () => {
 
   it('under umask 000, the folders restore creates are 0700 and its files 0600', () => {
     const out = join(tempDir(), 'alpha.pcbak');
-    expect(run(['backup', '--data', alpha.dir, '--out', out]).code).toBe(0);
+    expect(runCli(['backup', '--data', alpha.dir, '--out', out]).code).toBe(0);
     const base = tempDir();
     const target = join(base, 'new', 'nested', 'restored');
-    const restored = run(['restore', '--data', target, '--in', out], 'umask 000');
+    const restored = runCli(['restore', '--data', target, '--in', out], 'umask 000');
     expect(restored.code, restored.stderr).toBe(0);
     for (const dir of [join(base, 'new'), join(base, 'new', 'nested'), target, join(target, 'tls')]) {
       if (existsSync(dir)) expect((statSync(dir).mode & 0o777).toString(8), dir).toBe('700');
@@ -152,17 +138,17 @@ describe('red team: restore checks what it restores', () => {
     const folder = join(parent, 'backups');
     mkdirSync(folder, { mode: 0o700 });
     for (const out of [folder, `${folder}/`]) {
-      const line = oneLine(run(['backup', '--data', alpha.dir, '--out', out]));
+      const line = oneLine(runCli(['backup', '--data', alpha.dir, '--out', out]));
       expect(line).toMatch(/folder/);
       expect(line).not.toMatch(/EISDIR|\.tmp/);
       expect(readdirSync(parent)).toEqual(['backups']);
       expect(readdirSync(folder)).toEqual([]);
     }
     const target = join(tempDir(), 'restored');
-    const restore = oneLine(run(['restore', '--data', target, '--in', folder]));
+    const restore = oneLine(runCli(['restore', '--data', target, '--in', folder]));
     expect(restore).toMatch(/folder/);
     expect(restore).not.toMatch(/EISDIR/);
     expect(existsSync(target)).toBe(false);
-    expect(oneLine(run(['verify-backup', '--in', folder]))).not.toMatch(/EISDIR/);
+    expect(oneLine(runCli(['verify-backup', '--in', folder]))).not.toMatch(/EISDIR/);
   });
 });
