@@ -19,6 +19,7 @@ import { LOG_LINES_PER_WINDOW } from '../main/core/log/rate-limit.ts';
 import { adminOperations, memberUse, CLIENT_API_PREFIX, CLIENT_STREAM_PATH, ADMIN_API_PREFIX, ADMIN_STREAM_NOTIFICATIONS, type AdminOperationName } from '../shared/contract/admin-operations.ts';
 import { REPO_ROOT } from './helpers/node-process.ts';
 import { SoftAuthenticator } from './helpers/soft-authenticator.ts';
+import { cookieOf, memberRequest, type MemberAnswer, type MemberRequestOptions } from './helpers/member-client.ts';
 
 const SERVER = 'home.test';
 const SAM = `@sam:${SERVER}`;
@@ -41,28 +42,10 @@ beforeAll(async ({ fileNodes }) => {
   origin = new URL(base).origin;
 });
 
-interface Answer { status: number; headers: Record<string, string | string[] | undefined>; body: { error?: string; message?: string } & Record<string, unknown> }
+type Answer = MemberAnswer;
 
 /** A request to the client API as a browser page of this origin would make it (Origin set), with the member's cookie if given. */
-async function client(method: string, path: string, options: { cookie?: string | undefined; body?: unknown; headers?: Record<string, string>; from?: string; at?: string } = {}): Promise<Answer> {
-  const root = options.at ?? base;
-  const response = await request(`${root}${CLIENT_API_PREFIX}${path}`, {
-    method: method as 'GET',
-    reset: true,
-    headers: {
-      ...(method === 'GET' ? {} : { origin: new URL(root).origin }),
-      ...(options.cookie ? { cookie: `paracord_member=${options.cookie}` } : {}),
-      ...(options.body === undefined ? {} : { 'content-type': 'application/json' }),
-      ...(options.from ? { 'x-forwarded-for': options.from } : {}),
-      ...options.headers,
-    },
-    body: options.body === undefined ? undefined : JSON.stringify(options.body),
-  });
-  const text = await response.body.text();
-  return { status: response.statusCode, headers: response.headers, body: text ? JSON.parse(text) : {} };
-}
-
-const cookieOf = (answer: Answer) => String(answer.headers['set-cookie']).match(/paracord_member=([^;]*)/)?.[1];
+const client = (method: string, path: string, options: MemberRequestOptions & { at?: string } = {}): Promise<Answer> => memberRequest(options.at ?? base, method, path, options);
 
 async function memberLink(): Promise<string> {
   const created = await home.admin('POST', '/members/invites', { note: 'for Sam' });

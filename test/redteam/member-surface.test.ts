@@ -3,10 +3,10 @@
  * the internet, against the members' API of one in-process node (real listeners on 127.0.0.1,
  * real HTTP; 127.0.0.1 is a trusted proxy so X-Forwarded-For names the client).
  */
-import { request } from 'undici';
 import WebSocket from 'ws';
 import { beforeAll, describe, expect, it, type InProcessNode } from '../helpers/fixtures.ts';
-import { ADMIN_STREAM_NOTIFICATIONS, CLIENT_API_PREFIX, CLIENT_STREAM_PATH } from '../../shared/contract/admin-operations.ts';
+import { ADMIN_STREAM_NOTIFICATIONS, CLIENT_STREAM_PATH } from '../../shared/contract/admin-operations.ts';
+import { cookieOf, memberRequest, type MemberAnswer, type MemberRequestOptions } from '../helpers/member-client.ts';
 
 const SERVER = 'home.test';
 const PASSPHRASE = 'lantern orbit pickle seventeen';
@@ -21,26 +21,9 @@ beforeAll(async ({ fileNodes }) => {
   base = home.started.federation_url!;
 });
 
-interface Answer { status: number; headers: Record<string, string | string[] | undefined>; body: { error?: string; message?: string } & Record<string, unknown> }
+type Answer = MemberAnswer;
 
-async function client(method: string, path: string, options: { cookie?: string | undefined; body?: unknown; headers?: Record<string, string>; from?: string } = {}): Promise<Answer> {
-  const response = await request(`${base}${CLIENT_API_PREFIX}${path}`, {
-    method: method as 'GET',
-    reset: true,
-    headers: {
-      ...(method === 'GET' ? {} : { origin: new URL(base).origin }),
-      ...(options.cookie ? { cookie: `paracord_member=${options.cookie}` } : {}),
-      ...(options.body === undefined ? {} : { 'content-type': 'application/json' }),
-      ...(options.from ? { 'x-forwarded-for': options.from } : {}),
-      ...options.headers,
-    },
-    body: options.body === undefined ? undefined : JSON.stringify(options.body),
-  });
-  const text = await response.body.text();
-  return { status: response.statusCode, headers: response.headers, body: text ? JSON.parse(text) : {} };
-}
-
-const cookieOf = (answer: Answer) => String(answer.headers['set-cookie']).match(/paracord_member=([^;]*)/)?.[1];
+const client = (method: string, path: string, options: MemberRequestOptions = {}): Promise<Answer> => memberRequest(base, method, path, options);
 
 async function newMember(localpart: string): Promise<string> {
   const created = await home.admin('POST', '/members/invites', {});
