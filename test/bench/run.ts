@@ -30,7 +30,7 @@ const quick = process.argv.includes('--quick');
  * `--only=ingest,e2e,footprint,scale` runs some sections (scale needs e2e); `--only=batch` only the
  * batch half of ingest; `--only=deadpeer` only the dead peer's backlog (with e2e); `--only=search`
  * message search (FTS5) against a LIKE scan of the same messages (issue #20); `--only=relations`
- * a page's reads with one message edited 20,000 times against none (relations.ts); `--only=idle` the
+ * a page's reads with one message edited 20,000 times, or with 400 users x 20 reactions, against none (relations.ts); `--only=idle` the
  * idle cost of three peered nodes against Prosody's (issue #36); `--only=pull` pull
  * mode against push (issue #15); `--only=mailbox` delivery through a friend's mailbox against push (issue #32);
  * `--only=lone` a lone message after a quiet gap, over a 10 s link against the persistent one
@@ -47,8 +47,8 @@ const vsIndex = process.argv.indexOf('--vs');
 const vs = process.argv.find((a) => a.startsWith('--vs='))?.slice('--vs='.length) ?? (vsIndex >= 0 ? process.argv[vsIndex + 1] : undefined);
 const versusProsody = vs === 'prosody' || (only?.includes('prosody') ?? false);
 const size = quick
-  ? { ceilingMs: 300, single: 500, batch: 2_000, batchRounds: 1, saturation: 1_000, latencySeconds: 1, history: 20_000, backlog: 5_000, pages: 50, searchMessages: 10_000, searches: 30, edits: 2_000 }
-  : { ceilingMs: 2_000, single: 5_000, batch: 30_000, batchRounds: 3, saturation: 20_000, latencySeconds: 5, history: 1_000_000, backlog: 100_000, pages: 1_000, searchMessages: 200_000, searches: 200, edits: 20_000 };
+  ? { ceilingMs: 300, single: 500, batch: 2_000, batchRounds: 1, saturation: 1_000, latencySeconds: 1, history: 20_000, backlog: 5_000, pages: 50, searchMessages: 10_000, searches: 30, edits: 2_000, reactors: 40 }
+  : { ceilingMs: 2_000, single: 5_000, batch: 30_000, batchRounds: 3, saturation: 20_000, latencySeconds: 5, history: 1_000_000, backlog: 100_000, pages: 1_000, searchMessages: 200_000, searches: 200, edits: 20_000, reactors: 400 };
 
 interface Row { name: string; value: number; unit: string; target?: string; ratio?: number; pass?: boolean }
 const rows: Row[] = [];
@@ -512,8 +512,8 @@ async function main() {
       searchBench(size.searchMessages, size.searches, record);
     }
     if (runs('relations')) {
-      section(`A flood of edits: ${size.edits.toLocaleString('en')} edits of one message`);
-      relationsBench(size.edits, quick ? 10 : 50, record);
+      section(`A flood of edits (${size.edits.toLocaleString('en')} of one message) and of reactions (${size.reactors} users x 20 keys)`);
+      relationsBench(size.edits, size.reactors, quick ? 10 : 50, record);
     }
     if (versusProsody) {
       section('End to end against Prosody (issue #36 goals 3-5; first built for #17): user A on a.test -> user B on b.test');

@@ -52,7 +52,7 @@ export function messagePage(
   // The page's messages as stored: each check below finds its target here instead of reading it
   // again (issue #17: a page of 50 read and parsed its messages a second time, a third of its cost).
   const loaded = new Map<string, Envelope>();
-  const page = roomMessages(d.events, d.rooms, roomId, limit + 1, beforeId, loaded);
+  const page = roomMessages(d.events, d.rooms, roomId, limit + 1, beforeId, loaded, viewer);
   // The newest `limit`, within the page budget (page-budget.ts): what is cut is older, and `before`
   // the first message shown gets it.
   const newestFirst = withinBytes((page.length > limit ? page.slice(1) : page).reverse(), viewBytes);
@@ -65,7 +65,7 @@ export function messagePage(
 function viewBytes(view: MessageView): number {
   let bytes = jsonStringBytes(view.body ?? '') + utf8Bytes(view.sender) + view.event_id.length + view.origin_server.length + 400;
   for (const [key, users] of Object.entries(view.reactions)) {
-    bytes += jsonStringBytes(key) + 6;
+    bytes += jsonStringBytes(key) * 2 + 16;
     for (const user of users) bytes += jsonStringBytes(user) + 1;
   }
   return bytes;
@@ -108,7 +108,7 @@ export function messageChanges(
   // A relation may name a message this server does not hold (yet): nothing of the page changes then.
   const messages = [...found.values()].filter((e) => e.room_id === roomId && e.event_type === 'm.message').sort(compareDisplayOrder);
   const loaded = new Map<string, Envelope>();
-  const views = messageViews(d.events, d.rooms, roomId, messages, loaded);
+  const views = messageViews(d.events, d.rooms, roomId, messages, loaded, viewer);
   if (withinBytes(views, viewBytes).cut) return null; // more than a page holds: a whole (bounded) page instead
   decorate(d, roomId, viewer, views, loaded, readOnly);
   return views;

@@ -10,6 +10,7 @@
 import type { Envelope } from '../federation/envelope.ts';
 import type { FederationEvents } from '../store/federation-events.ts';
 import type { RoomStore } from './room-store.ts';
+import type { AggregatedReactions } from './reaction-index.ts';
 import type { MessageView } from '../../../shared/contract/admin-operations.ts';
 
 export type { MessageView };
@@ -23,9 +24,11 @@ export function roomMessages(
   beforeId?: string,
   /** Filled with the page's messages as stored, by event id (message-page.ts checks rights against them). */
   loaded?: Map<string, Envelope>,
+  /** Whose own reactions are always among those shown (reaction-index.ts aggregate). */
+  viewer?: string,
 ): MessageView[] {
   const messages = beforeId ? events.latestOfTypeBefore(roomId, 'm.message', limit, beforeId) : events.latestOfType(roomId, 'm.message', limit);
-  return messageViews(events, rooms, roomId, messages, loaded);
+  return messageViews(events, rooms, roomId, messages, loaded, viewer);
 }
 
 /** Stored messages of a room (in the order given) as the timeline shows them: edits, deletes and reactions folded in. */
@@ -35,13 +38,14 @@ export function messageViews(
   roomId: string,
   messages: readonly Envelope[],
   loaded?: Map<string, Envelope>,
+  viewer?: string,
 ): MessageView[] {
   if (loaded) for (const message of messages) loaded.set(message.event_id, message);
   const targets = messages.map((m) => m.event_id);
-  const reactions = rooms.reactions.aggregate(roomId, targets);
+  const reactions = rooms.reactions.aggregate(roomId, targets, viewer);
   // Per message, its first delete and its author's latest edit (index lookups): never a fold of
   // every edit, however many a peer sent (red team 2026-11-26).
-  return messages.map((message) => foldMessage(message, events.messageRelations(roomId, message), reactions.get(message.event_id) ?? {}));
+  return messages.map((message) => foldMessage(message, events.messageRelations(roomId, message), reactions.get(message.event_id)));
 }
 
 /**
@@ -49,7 +53,7 @@ export function messageViews(
  * users): the sender's own, or a moderator's at that time. A moderator's delete stays in force
  * after they are demoted or leave (issue #20), and shows who made it as `deleted_by`.
  */
-function foldMessage(message: Envelope, related: { delete?: Envelope; edit?: Envelope }, aggregated: Record<string, string[]>): MessageView {
+function foldMessage(message: Envelope, related: { delete?: Envelope; edit?: Envelope }, aggregated: AggregatedReactions | undefined): MessageView {
   let body = message.content.body as string;
   // A reference's attachment-only message has an empty body (its attachments are not federated here).
   if (body === '' && Array.isArray(message.content.attachments)) body = `[${message.content.attachments.length} attachment${message.content.attachments.length === 1 ? '' : 's'}]`;
@@ -68,6 +72,7 @@ function foldMessage(message: Envelope, related: { delete?: Envelope; edit?: Env
     edited: edited && !deleted,
     deleted,
     ...(deletedBy ? { deleted_by: deletedBy } : {}),
-    reactions: deleted ? {} : aggregated,
+    reactions: deleted || !aggregated ? {} : aggregated.users,
+    reaction_counts: deleted || !aggregated ? {} : aggregated.counts,
   };
 }

@@ -19,6 +19,13 @@ function reaction(type: 'm.reaction.add' | 'm.reaction.remove', sender: string, 
   };
 }
 
+/** The INSERT … SELECT of a migration that fills `table` from what was stored before it. */
+function backfillOf(version: number, table: string): string {
+  const sql = MIGRATIONS.find((m) => m.version === version)!.sql;
+  const start = sql.indexOf(`INSERT INTO ${table}`);
+  return sql.slice(start, sql.indexOf(';', start) + 1);
+}
+
 function plan(sql: string, ...params: unknown[]): string {
   return db
     .prepare(`EXPLAIN QUERY PLAN ${sql}`)
@@ -39,13 +46,13 @@ describe('ReactionIndex', () => {
     ];
     const orders = [events, [...events].reverse(), [events[2]!, events[0]!, events[5]!, events[1]!, events[4]!, events[3]!]];
     const results = orders.map((order, n) => {
-      db.exec('DELETE FROM room_reactions');
+      db.exec('DELETE FROM room_reactions; DELETE FROM room_reaction_counts');
       const index = new ReactionIndex(db);
       for (const event of order) index.apply(event);
       return { n, aggregate: index.aggregate(ROOM, [TARGET]).get(TARGET), a: index.has(ROOM, TARGET, '@a:alpha.test', '👍') };
     });
     for (const result of results) {
-      expect(result.aggregate).toEqual({ '👍': ['@a:alpha.test', '@b:alpha.test'] });
+      expect(result.aggregate).toEqual({ users: { '👍': ['@a:alpha.test', '@b:alpha.test'] }, counts: { '👍': 2 } });
       expect(result.a).toBe(true);
     }
   });
@@ -62,7 +69,8 @@ describe('ReactionIndex', () => {
   it('authorizes and aggregates with index searches, never a scan of the reactions', () => {
     const has = plan('SELECT present, event_id, event_depth, event_origin FROM room_reactions WHERE room_id = ? AND target = ? AND sender = ? AND key = ?', ROOM, TARGET, '@a:x', 'k');
     const count = plan('SELECT COUNT(*) AS n FROM room_reactions WHERE room_id = ? AND target = ? AND sender = ? AND present = 1', ROOM, TARGET, '@a:x');
-    const aggregate = plan('SELECT target, key, sender FROM room_reactions WHERE room_id = ? AND target IN (?, ?) AND present = 1', ROOM, TARGET, '$n:x');
+    const topKeys = plan('SELECT key, n FROM room_reaction_counts WHERE room_id = ? AND target = ? ORDER BY n DESC, key LIMIT ?', ROOM, TARGET, 20);
+    const users = plan('SELECT sender FROM room_reactions WHERE room_id = ? AND target = ? AND present = 1 AND key = ? ORDER BY sender LIMIT ?', ROOM, TARGET, 'k', 10);
     const deleted = plan(
       `SELECT 1 AS one FROM federation_events INDEXED BY federation_events_relates_type
        WHERE relates_to IS NOT NULL AND relates_to = ? AND event_type = ? AND room_id = ? LIMIT 1`,
@@ -70,9 +78,13 @@ describe('ReactionIndex', () => {
     );
     expect(has).toMatch(/SEARCH room_reactions USING PRIMARY KEY \(room_id=\? AND target=\? AND sender=\? AND key=\?\)/);
     expect(count).toMatch(/SEARCH room_reactions USING COVERING INDEX room_reactions_by_sender \(room_id=\? AND target=\? AND sender=\? AND present=\?\)/);
-    expect(aggregate).toMatch(/SEARCH room_reactions USING COVERING INDEX room_reactions_present \(room_id=\? AND target=\? AND present=\?\)/);
+    // A page reads a message's most used keys and a few users of each: never all its reactions.
+    expect(topKeys).toMatch(/SEARCH room_reaction_counts USING COVERING INDEX room_reaction_counts_by_n \(room_id=\? AND target=\?\)/);
+    expect(topKeys).not.toMatch(/TEMP B-TREE/);
+    expect(users).toMatch(/SEARCH room_reactions USING COVERING INDEX room_reactions_present \(room_id=\? AND target=\? AND present=\? AND key=\?\)/);
+    expect(users).not.toMatch(/TEMP B-TREE/);
     expect(deleted).toMatch(/SEARCH federation_events USING INDEX federation_events_relates_type \(relates_to=\? AND event_type=\?\)/);
-    for (const detail of [has, count, aggregate, deleted]) expect(detail).not.toMatch(/\bSCAN\b/);
+    for (const detail of [has, count, topKeys, users, deleted]) expect(detail).not.toMatch(/\bSCAN\b/);
   });
 
   it('migration 6 rebuilt the index from reactions stored before it', () => {
@@ -87,11 +99,61 @@ describe('ReactionIndex', () => {
       ['$x3:alpha.test', 'm.reaction.add', '@b:alpha.test', 3],
     ];
     for (const [id, type, sender, depth] of rows) insert.run(id, ROOM, type, sender, depth, depth, JSON.stringify({ key: '👍', target: TARGET }), TARGET);
-    const sql = MIGRATIONS.find((m) => m.version === 6)!.sql;
-    const backfill = sql.slice(sql.indexOf('INSERT INTO room_reactions'), sql.indexOf(';', sql.indexOf('INSERT INTO room_reactions')) + 1);
-    db.exec(backfill);
+    db.exec(backfillOf(6, 'room_reactions'));
+    db.exec(backfillOf(32, 'room_reaction_counts'));
     const index = new ReactionIndex(db);
-    expect(index.aggregate(ROOM, [TARGET]).get(TARGET)).toEqual({ '👍': ['@b:alpha.test'] });
+    expect(index.aggregate(ROOM, [TARGET]).get(TARGET)).toEqual({ users: { '👍': ['@b:alpha.test'] }, counts: { '👍': 1 } });
     expect(index.has(ROOM, TARGET, '@a:alpha.test', '👍')).toBe(false);
+  });
+
+  it('a page shows a message\'s 20 most used keys and 10 users of each, with every count: many users cost it no more than a few', () => {
+    const index = new ReactionIndex(db);
+    let n = 0;
+    // 30 keys; key kNN has NN + 1 users (k29 the most used). 465 reactions in all.
+    for (let k = 0; k < 30; k++) {
+      for (let u = 0; u <= k; u++) index.apply(reaction('m.reaction.add', `@u${String(u).padStart(2, '0')}:beta.test`, `k${String(k).padStart(2, '0')}`, ++n, `x${n}`));
+    }
+    // The viewer reacted with the least used key, and is not among the first ten users of k29.
+    index.apply(reaction('m.reaction.add', '@viewer:alpha.test', 'k00', ++n, `x${n}`));
+    index.apply(reaction('m.reaction.add', '@viewer:alpha.test', 'k29', ++n, `x${n}`));
+    const shown = index.aggregate(ROOM, [TARGET], '@viewer:alpha.test').get(TARGET)!;
+    const expectedKeys = ['k00', ...Array.from({ length: 20 }, (_, i) => `k${i + 10}`)];
+    expect(Object.keys(shown.users)).toEqual(expectedKeys);
+    expect(Object.keys(shown.counts)).toEqual(expectedKeys);
+    expect(shown.counts.k29).toBe(31);
+    expect(shown.counts.k10).toBe(11);
+    expect(shown.counts.k00).toBe(2);
+    expect(shown.users.k10).toHaveLength(10);
+    expect(shown.users.k29).toHaveLength(10);
+    expect(shown.users.k29).toContain('@viewer:alpha.test');
+    expect(shown.users.k00).toEqual(['@u00:beta.test', '@viewer:alpha.test']);
+    // Without a viewer: the 20 most used keys only, the first ten users of each.
+    const anyone = index.aggregate(ROOM, [TARGET]).get(TARGET)!;
+    expect(Object.keys(anyone.users)).toEqual(expectedKeys.slice(1));
+    expect(anyone.users.k29).toEqual(Array.from({ length: 10 }, (_, i) => `@u0${i}:beta.test`));
+  });
+
+  it('counts follow removes, re-adds and late events, and equal the index itself whatever the arrival order', () => {
+    const events: Envelope[] = [];
+    let n = 0;
+    for (let u = 0; u < 6; u++) {
+      for (const key of ['👍', '❤️', 'x']) {
+        events.push(reaction('m.reaction.add', `@u${u}:beta.test`, key, ++n, `y${n}`));
+        if ((u + key.length) % 2 === 0) events.push(reaction('m.reaction.remove', `@u${u}:beta.test`, key, ++n, `y${n}`));
+        if (u % 3 === 0) events.push(reaction('m.reaction.add', `@u${u}:beta.test`, key, ++n, `y${n}`));
+      }
+    }
+    const orders = [events, [...events].reverse(), events.map((e, i) => [e, (i * 7919) % events.length] as const).sort((a, b) => a[1] - b[1]).map(([e]) => e)];
+    for (const order of orders) {
+      db.exec('DELETE FROM room_reactions; DELETE FROM room_reaction_counts');
+      const index = new ReactionIndex(db);
+      for (const event of order) index.apply(event);
+      // A replayed copy changes nothing.
+      for (const event of order.slice(0, 5)) index.apply(event);
+      const truth = db.prepare("SELECT key, COUNT(*) AS n FROM room_reactions WHERE present = 1 GROUP BY key ORDER BY key").all() as Array<{ key: string; n: number }>;
+      const counts = db.prepare('SELECT key, n FROM room_reaction_counts ORDER BY key').all();
+      expect(counts).toEqual(truth);
+      expect(truth.length).toBeGreaterThan(0);
+    }
   });
 });

@@ -11,6 +11,16 @@ import { compareDisplayOrder } from './event-types.ts';
 
 /** Distinct reaction keys one user may have on one message at once. */
 export const DEFAULT_MAX_REACTIONS_PER_USER_PER_MESSAGE = 20;
+/** A message's most used reaction keys a page shows (the viewer's own besides). */
+export const SHOWN_KEYS = 20;
+/** Users named per reaction key on a page (the count says how many in all). */
+export const SHOWN_USERS = 10;
+
+/** A message's reactions on a page: the users named per key (at most SHOWN_USERS) and how many in all. */
+export interface AggregatedReactions {
+  users: Record<string, string[]>;
+  counts: Record<string, number>;
+}
 
 interface ReactionRow {
   present: number;
@@ -21,10 +31,16 @@ interface ReactionRow {
 
 export class ReactionIndex {
   readonly maxPerUserPerMessage: number;
-  private readonly db: Db;
   private readonly getStmt;
   private readonly countStmt;
   private readonly upsertStmt;
+  private readonly topKeysStmt;
+  private readonly ownKeysStmt;
+  private readonly countOfKeyStmt;
+  private readonly usersOfKeyStmt;
+  private readonly countUpStmt;
+  private readonly countDownStmt;
+  private readonly countDropStmt;
 
   constructor(db: Db, maxPerUserPerMessage = DEFAULT_MAX_REACTIONS_PER_USER_PER_MESSAGE) {
     this.maxPerUserPerMessage = maxPerUserPerMessage;
@@ -40,7 +56,21 @@ export class ReactionIndex {
        ON CONFLICT (room_id, target, sender, key) DO UPDATE SET present = excluded.present, event_id = excluded.event_id,
          event_depth = excluded.event_depth, event_origin = excluded.event_origin`,
     );
-    this.db = db;
+    this.topKeysStmt = db.prepare<[string, string], { key: string; n: number }>(
+      `SELECT key, n FROM room_reaction_counts WHERE room_id = ? AND target = ? ORDER BY n DESC, key LIMIT ${SHOWN_KEYS}`,
+    );
+    this.ownKeysStmt = db.prepare<[string, string, string], string>(
+      'SELECT key FROM room_reactions WHERE room_id = ? AND target = ? AND sender = ? AND present = 1',
+    ).pluck();
+    this.countOfKeyStmt = db.prepare<[string, string, string], number>('SELECT n FROM room_reaction_counts WHERE room_id = ? AND target = ? AND key = ?').pluck();
+    this.usersOfKeyStmt = db.prepare<[string, string, string], string>(
+      `SELECT sender FROM room_reactions WHERE room_id = ? AND target = ? AND present = 1 AND key = ? ORDER BY sender LIMIT ${SHOWN_USERS}`,
+    ).pluck();
+    this.countUpStmt = db.prepare<[string, string, string]>(
+      'INSERT INTO room_reaction_counts (room_id, target, key, n) VALUES (?, ?, ?, 1) ON CONFLICT (room_id, target, key) DO UPDATE SET n = n + 1',
+    );
+    this.countDownStmt = db.prepare<[string, string, string]>('UPDATE room_reaction_counts SET n = n - 1 WHERE room_id = ? AND target = ? AND key = ? AND n > 1');
+    this.countDropStmt = db.prepare<[string, string, string]>('DELETE FROM room_reaction_counts WHERE room_id = ? AND target = ? AND key = ? AND n <= 1');
   }
 
   /** Whether `sender` currently has reaction `key` on `target`. */
@@ -53,28 +83,32 @@ export class ReactionIndex {
     return this.countStmt.get(roomId, target, sender)!.n;
   }
 
-  /** Current reactions of the given messages: target → key → senders (keys and senders sorted). */
-  aggregate(roomId: string, targets: readonly string[]): Map<string, Record<string, string[]>> {
-    const result = new Map<string, Record<string, string[]>>();
-    for (let start = 0; start < targets.length; start += 100) {
-      const chunk = targets.slice(start, start + 100);
-      const rows = this.db
-        .prepare<unknown[], { target: string; key: string; sender: string }>(
-          `SELECT target, key, sender FROM room_reactions
-           WHERE room_id = ? AND target IN (${chunk.map(() => '?').join(',')}) AND present = 1`,
-        )
-        .all(roomId, ...chunk);
-      for (const row of rows) {
-        let byKey = result.get(row.target);
-        if (!byKey) result.set(row.target, (byKey = {}));
-        (byKey[row.key] ??= []).push(row.sender);
+  /**
+   * Current reactions of the given messages, as a page shows them: target → key → count, and a
+   * few of the users (sorted) per key. Bounded per message whatever the number of users: the
+   * SHOWN_KEYS most used keys (ties by key) and those of `viewer`, SHOWN_USERS users per key and
+   * `viewer` among them when it reacted. Each message costs index lookups in room_reaction_counts
+   * and room_reactions, never a read of all its reactions.
+   */
+  aggregate(roomId: string, targets: readonly string[], viewer?: string): Map<string, AggregatedReactions> {
+    const result = new Map<string, AggregatedReactions>();
+    for (const target of targets) {
+      const counts = new Map<string, number>();
+      for (const row of this.topKeysStmt.all(roomId, target)) counts.set(row.key, row.n);
+      if (counts.size === 0) continue;
+      const own = viewer === undefined ? [] : this.ownKeysStmt.all(roomId, target, viewer);
+      for (const key of own) if (!counts.has(key)) counts.set(key, this.countOfKeyStmt.get(roomId, target, key) ?? 1);
+      const users: Record<string, string[]> = {};
+      const shownCounts: Record<string, number> = {};
+      // The order the read model always had: keys and users sorted as JavaScript sorts strings.
+      for (const key of [...counts.keys()].sort()) {
+        const n = counts.get(key)!;
+        const names = this.usersOfKeyStmt.all(roomId, target, key);
+        if (viewer !== undefined && n > names.length && own.includes(key) && !names.includes(viewer)) names[names.length - 1] = viewer;
+        users[key] = names.sort();
+        shownCounts[key] = n;
       }
-    }
-    // The order the read model always had: keys and senders sorted as JavaScript sorts strings.
-    for (const [target, byKey] of result) {
-      const sorted: Record<string, string[]> = {};
-      for (const key of Object.keys(byKey).sort()) sorted[key] = byKey[key]!.sort();
-      result.set(target, sorted);
+      result.set(target, { users, counts: shownCounts });
     }
     return result;
   }
@@ -88,9 +122,14 @@ export class ReactionIndex {
     if (existing && compareDisplayOrder({ depth: existing.event_depth, origin_server: existing.event_origin, event_id: existing.event_id }, event) >= 0) {
       return; // a later add or remove (in display order) already decided this reaction
     }
+    const present = event.event_type === 'm.reaction.add' ? 1 : 0;
     this.upsertStmt.run({
-      room_id: event.room_id, target, sender: event.sender, key, present: event.event_type === 'm.reaction.add' ? 1 : 0,
+      room_id: event.room_id, target, sender: event.sender, key, present,
       event_id: event.event_id, event_depth: event.depth, event_origin: event.origin_server,
     });
+    // The count follows the reaction's presence (room_reaction_counts, migration 32).
+    const was = existing?.present === 1 ? 1 : 0;
+    if (present > was) this.countUpStmt.run(event.room_id, target, key);
+    else if (present < was && this.countDownStmt.run(event.room_id, target, key).changes === 0) this.countDropStmt.run(event.room_id, target, key);
   }
 }

@@ -802,6 +802,26 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 32,
+    name: 'reaction counts',
+    sql: `
+      -- How many users have each reaction key on a message (rooms/reaction-index.ts): a page
+      -- shows a message's most used keys with their counts and a few names each, read from here,
+      -- so many users reacting (a member server may bring as many as it likes) cost a page no more
+      -- than a few (red team 2026-11-26: 400 users x 20 keys took a page 11 -> 77 ms, 459 B -> 408 KB).
+      CREATE TABLE IF NOT EXISTS room_reaction_counts (
+        room_id  TEXT NOT NULL,
+        target   TEXT NOT NULL,
+        key      TEXT NOT NULL,
+        n        INTEGER NOT NULL CHECK (n > 0),
+        PRIMARY KEY (room_id, target, key)
+      ) WITHOUT ROWID;
+      CREATE INDEX IF NOT EXISTS room_reaction_counts_by_n ON room_reaction_counts (room_id, target, n DESC, key);
+      INSERT INTO room_reaction_counts (room_id, target, key, n)
+        SELECT room_id, target, key, COUNT(*) FROM room_reactions WHERE present = 1 GROUP BY room_id, target, key;
+    `,
+  },
 ];
 
 export function runMigrations(db: Db): void {

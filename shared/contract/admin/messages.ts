@@ -148,7 +148,13 @@ export interface MessageView {
   deleted: boolean;
   /** Who deleted the message, when it was not its sender (a moderator). */
   deleted_by?: string;
+  /**
+   * Reaction key → users who have it, sorted: the message's 20 most used keys (and the viewing
+   * user's own), at most 10 users named per key (the viewing user among them when it reacted).
+   */
   reactions: Record<string, string[]>;
+  /** Reaction key → how many users have it, for every key in `reactions`. */
+  reaction_counts: Record<string, number>;
   /** What the acting user may do with it, by the same rules the node enforces (issue #16 item 7). */
   can_edit?: boolean;
   can_delete?: boolean;

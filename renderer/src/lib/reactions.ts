@@ -1,0 +1,19 @@
+/**
+ * How a message's reaction reads on screen: its count and who has it. A page names at most a few
+ * users per key (the node's reaction-index.ts); the count covers everyone, and the names end with
+ * how many more there are, so a reaction of 400 users never reads as 10.
+ */
+import { visible } from './display.ts';
+
+export interface ReactionSummary {
+  count: number;
+  /** The names shown (visible()), then "and N others" when the page named only some. */
+  title: string;
+}
+
+export function reactionSummary(users: readonly string[], count: number | undefined): ReactionSummary {
+  const total = Math.max(count ?? users.length, users.length);
+  const names = users.map(visible).join(', ');
+  const more = total - users.length;
+  return { count: total, title: more > 0 ? `${names} and ${more} ${more === 1 ? 'other' : 'others'}` : names };
+}
