@@ -54,3 +54,31 @@ describe('inOneRead', () => {
     expect(count(other)).toBe(2);
   });
 });
+
+describe('openDatabase', () => {
+  it('keeps the planner\'s statistics but none of their per-value samples (each would make statements compile again on every run)', ({ tempDb }) => {
+    const { db, file } = tempDb;
+    db.exec('CREATE TABLE w (a TEXT NOT NULL, b INTEGER NOT NULL); CREATE INDEX w_a ON w (a, b)');
+    const insert = db.prepare('INSERT INTO w (a, b) VALUES (?, ?)');
+    db.transaction(() => {
+      for (let i = 0; i < 5_000; i++) insert.run(`k${i % 50}`, i);
+    })();
+    // What a restart does: the optimize at open analyzes the grown table.
+    const again = openDatabase(file);
+    opened.push(again);
+    const stat1 = again.prepare("SELECT stat FROM sqlite_stat1 WHERE idx = 'w_a'").pluck().get();
+    expect(stat1).toMatch(/^5000 /);
+    expect(again.prepare('SELECT COUNT(*) FROM sqlite_stat4').pluck().get()).toBe(0);
+  });
+
+  it('compiles every SQL text once, as stablePlanSql writes it (no run compiles it again: stable-plans.ts)', ({ tempDb }) => {
+    const { db } = tempDb;
+    db.exec('CREATE TABLE w (a TEXT NOT NULL, b INTEGER NOT NULL)');
+    const sql = 'SELECT b FROM w WHERE a = ? ORDER BY b LIMIT ?';
+    const statement = db.prepare(sql);
+    expect(statement.source).toBe('SELECT b FROM w WHERE a = +? ORDER BY b LIMIT +?');
+    expect(db.prepare(sql)).toBe(statement);
+    db.prepare('INSERT INTO w (a, b) VALUES (?, ?)').run('x', 2);
+    expect(statement.all('x', 5)).toEqual([{ b: 2 }]);
+  });
+});

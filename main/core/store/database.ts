@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { chmodSync, existsSync } from 'node:fs';
 import { runMigrations } from './migrations.ts';
+import { stablePlanSql } from './stable-plans.ts';
 
 export type Db = Database.Database;
 
@@ -11,7 +12,8 @@ export type Db = Database.Database;
 /**
  * Every SQL text is compiled once: `prepare` returns the same statement for the same text.
  * Preparing is far costlier than running a simple statement, and the hot paths (ingest,
- * delivery) would otherwise prepare on every event.
+ * delivery) would otherwise prepare on every event. Compiled as stablePlanSql writes it, so that
+ * no run compiles it again (stable-plans.ts).
  */
 function cacheStatements(db: Db): void {
   const prepare = db.prepare.bind(db);
@@ -19,7 +21,7 @@ function cacheStatements(db: Db): void {
   db.prepare = ((sql: string) => {
     let statement = cache.get(sql);
     if (!statement) {
-      statement = prepare(sql);
+      statement = prepare(stablePlanSql(sql));
       cache.set(sql, statement);
     }
     return statement;
@@ -79,5 +81,23 @@ export function openDatabase(file: string): Db {
   runMigrations(db);
   // Keeps the query planner's statistics current (cheap; analyses only what needs it).
   db.pragma('optimize=0x10002');
+  dropValueSamples(db);
   return db;
+}
+
+/**
+ * Keeps the planner's statistics (sqlite_stat1: rows per index key) without their per-value
+ * samples (sqlite_stat4, which better-sqlite3's SQLite gathers with every ANALYZE). With samples,
+ * a statement comparing an indexed column to a parameter is planned for the value bound, so
+ * SQLite marks it to be compiled again whenever that parameter is bound anew — and better-sqlite3
+ * binds anew on every run. A node restarted with a history paid that on its hottest statements
+ * (the membership check of every received event: 19.7 against 2.5 µs a run; docs/PERFORMANCE.md).
+ * The node's queries name their indexes or are plain key lookups: the samples chose nothing better.
+ */
+function dropValueSamples(db: Db): void {
+  if (!db.prepare("SELECT 1 FROM sqlite_schema WHERE name = 'sqlite_stat4'").get()) return;
+  if (!db.prepare('SELECT 1 FROM sqlite_stat4 LIMIT 1').get()) return;
+  db.exec('DELETE FROM sqlite_stat4');
+  // Loads the statistics again: the connection forgets the samples it read.
+  db.exec('ANALYZE sqlite_schema');
 }
