@@ -19,6 +19,7 @@ import { APP_ENTRY, APP_HOST, APP_SCHEME, appPathToFile } from './app-protocol.t
 import { ADMIN_CHANNEL, NOTIFY_CHANNEL, createIpcRouter } from './ipc-router.ts';
 import { linkFromArgv, parseAppLink } from './protocol-link.ts';
 import { trayModel } from './tray-model.ts';
+import type { TrayProblem, TrayProblemSource } from './tray-problem.ts';
 import { safeStorageSealer } from './safe-storage-sealer.ts';
 import { initialNotifyState, notificationsFor, waitingOf, type NotifyState } from './notifications-model.ts';
 
@@ -32,7 +33,8 @@ if (!app.requestSingleInstanceLock()) {
   let window: BrowserWindow | undefined;
   let tray: Tray | undefined;
   let status: NodeStatus | null = null;
-  let lastError: string | undefined;
+  /** What is wrong, for the tray (tray-problem.ts), by where it was met; a failed status request is cleared when the node answers again. */
+  const problems: Partial<Record<TrayProblemSource, TrayProblem>> = {};
   let quitting = false;
   let pendingLink: string | undefined = linkFromArgv(process.argv);
   let notifyState: NotifyState | undefined;
@@ -99,15 +101,18 @@ if (!app.requestSingleInstanceLock()) {
   async function refreshTray(): Promise<void> {
     try {
       status = node ? await node.admin.getStatus({}) : null;
+      delete problems.status;
     } catch (error) {
       status = null;
-      lastError = (error as Error).message;
+      problems.status = { source: 'status', raw: (error as Error).message };
     }
     void checkNotifications().catch(() => undefined);
     // Unread messages and mentions of the owner across rooms (issue #20), for the tooltip.
     const rooms = status && !status.setup_required ? await node!.admin.listRooms({}).then((r) => r.rooms, () => []) : [];
     const unread = rooms.reduce((t, r) => ({ unread: t.unread + (r.unread ?? 0), mentions: t.mentions + (r.mentions ?? 0) }), { unread: 0, mentions: 0 });
-    const model = trayModel(status, { startAtLogin: app.getLoginItemSettings().openAtLogin, notifications: notificationsOn(), unread, ...(lastError ? { lastError } : {}) }, {
+    // One line in the tray: a failed start says most, then a node that does not answer, then the keychain warning.
+    const problem = problems.start ?? problems.status ?? problems.key_storage;
+    const model = trayModel(status, { startAtLogin: app.getLoginItemSettings().openAtLogin, notifications: notificationsOn(), unread, ...(problem ? { problem } : {}) }, {
       openDashboard: showWindow,
       copyInviteLink: async () => clipboard.writeText((await node!.admin.createPeerInvite({})).link),
       setPaused: async (paused) => {
@@ -169,7 +174,7 @@ if (!app.requestSingleInstanceLock()) {
     });
 
     const keys = await safeStorageSealer();
-    if (keys.warning) lastError = keys.warning;
+    if (keys.warning) problems.key_storage = { source: 'key_storage', raw: keys.warning };
     try {
       node = createNode({
         dataDir: join(app.getPath('userData'), 'node'),
@@ -204,7 +209,7 @@ if (!app.requestSingleInstanceLock()) {
     try {
       await node.start();
     } catch (error) {
-      lastError = (error as Error).message;
+      problems.start = { source: 'start', raw: (error as Error).message };
     }
     createWindow();
     await refreshTray();

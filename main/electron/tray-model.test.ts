@@ -36,10 +36,10 @@ describe('tray model', () => {
   });
 
   it('builds the menu from the status: status lines, actions, pause or resume', () => {
-    const model = trayModel({ ...base, queue: { pending: 2, failed: 1 } }, { startAtLogin: true, lastError: 'beta.test refused: origin_blocked' }, actions);
+    const model = trayModel({ ...base, queue: { pending: 2, failed: 1 } }, { startAtLogin: true }, actions);
     const labels = model.menu.map((i) => i.label ?? `—${i.type}`);
     expect(labels).toEqual([
-      'alpha.test — degraded', 'Peers: 3', 'Waiting to send: 2', 'Failed deliveries: 1', 'Last error: beta.test refused: origin_blocked', '—separator',
+      'alpha.test — degraded', 'Peers: 3', 'Waiting to send: 2', 'Failed deliveries: 1', '—separator',
       'Open dashboard', 'Copy invite link', 'Pause federation', '—separator', 'Start at login', 'Notifications', 'Open logs folder', '—separator', 'Quit Paracord',
     ]);
     expect(model.menu.find((i) => i.label === 'Start at login')).toMatchObject({ type: 'checkbox', checked: true });
@@ -50,6 +50,24 @@ describe('tray model', () => {
       model.menu.find((i) => i.label === label)!.click!();
     }
     expect(calls).toEqual(['open', 'copy', 'paused:true', 'login:false', 'notify:false', 'logs', 'quit']);
+  });
+
+  it('says what is wrong in words, and keeps the raw error text under a Details submenu only', () => {
+    const raw = 'listen EADDRINUSE: address already in use :::8448';
+    const model = trayModel(base, { startAtLogin: false, problem: { source: 'start', raw } }, actions);
+    const labels = model.menu.map((i) => i.label ?? `—${i.type}`);
+    expect(labels.slice(0, 6)).toEqual(['alpha.test — running', 'Peers: 3', 'Waiting to send: 2', 'Could not start: another program uses its port', 'Details', '—separator']);
+    // No line of the menu itself carries the raw text, nor "Last error".
+    expect(labels.some((l) => l.includes('EADDRINUSE') || l.startsWith('Last error'))).toBe(false);
+    expect(model.menu.find((i) => i.label === 'Details')!.submenu!.map((i) => i.label).join(' ')).toBe(raw);
+    // The keychain warning, which is long: a short line, the whole sentence under Details (not cut at 60 characters).
+    const keys = 'No system keychain is available, so your server\'s private key is kept in a file only your user can read (not encrypted). Install a keyring (GNOME Keyring or KWallet) and restart Paracord to protect it.';
+    const warned = trayModel(base, { startAtLogin: false, problem: { source: 'key_storage', raw: keys } }, actions).menu;
+    expect(warned.map((i) => i.label)).toContain('Private key not encrypted (no system keychain)');
+    expect(warned.find((i) => i.label === 'Details')!.submenu!.map((i) => i.label).join(' ')).toBe(keys);
+    // A node that does not answer: said so, with the tray offline.
+    const silent = trayModel(null, { startAtLogin: false, problem: { source: 'status', raw: 'connect ECONNREFUSED 127.0.0.1:9' } }, actions).menu.map((i) => i.label);
+    expect(silent.slice(0, 3)).toEqual(['Paracord — not running', 'The node does not answer', 'Details']);
   });
 
   it('shows unread messages and mentions in the tooltip and the menu (issue #20)', () => {

@@ -4,6 +4,7 @@
  * is tested under plain Node; main.ts turns the template into a Menu.
  */
 import type { NodeStatus } from '../../shared/contract/admin-operations.ts';
+import { detailLines, trayProblemWords, type TrayProblem } from './tray-problem.ts';
 
 export const TrayState = Object.freeze({
   Running: 'running',
@@ -42,6 +43,8 @@ export interface TrayMenuItem {
   enabled?: boolean;
   checked?: boolean;
   click?: () => void;
+  /** A submenu ("Details": a problem's raw text, which the menu itself does not show). */
+  submenu?: TrayMenuItem[];
 }
 
 export interface TrayModel {
@@ -65,7 +68,7 @@ export function membersLine(signedIn: number | undefined): string | null {
 
 export function trayModel(
   status: NodeStatus | null,
-  options: { startAtLogin: boolean; notifications?: boolean; lastError?: string; unread?: { unread: number; mentions: number } },
+  options: { startAtLogin: boolean; notifications?: boolean; problem?: TrayProblem; unread?: { unread: number; mentions: number } },
   actions: TrayActions,
 ): TrayModel {
   const state = trayStateOf(status);
@@ -79,7 +82,12 @@ export function trayModel(
     const members = membersLine(status.members_signed_in);
     if (members) lines.push({ label: members, enabled: false });
   }
-  if (options.lastError) lines.push({ label: `Last error: ${truncate(options.lastError, 60)}`, enabled: false });
+  // What is wrong, in words; the raw error text only under "Details" (tray-problem.ts).
+  if (options.problem) {
+    const words = trayProblemWords(options.problem);
+    lines.push({ label: words.text, enabled: false });
+    if (words.details) lines.push({ label: 'Details', submenu: detailLines(words.details).map((line) => ({ label: line, enabled: false })) });
+  }
   const running = status !== null && !status.setup_required;
   const unread = running ? unreadLine(options.unread) : null;
   if (unread) lines.push({ label: unread, enabled: false });
@@ -103,8 +111,4 @@ export function trayModel(
       { label: 'Quit Paracord', click: actions.quit },
     ],
   };
-}
-
-function truncate(text: string, max: number): string {
-  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
