@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ONLINE_WINDOW_MS, peerLine } from './peer-state.ts';
+import { ONLINE_WINDOW_MS, PULL_LATE_MS, peerLine } from './peer-state.ts';
 
 /** Nothing waits: the node's `delivery` of a peer it pushes to. */
 const push = { mode: 'push' as const, last_pull_at: null, waiting: 0, retrying_since: null, next_attempt_at: null, last_error: null };
@@ -67,6 +67,23 @@ describe('peerLine', () => {
     expect(peerLine(pulled, now)).toMatchObject({ state: 'online', text: 'Receives by pull — nothing waiting (last fetched 5 s ago)' });
     const longAgo = { ...pulled, delivery: { ...pulled.delivery, last_pull_at: now - 2 * 3600_000 } };
     expect(peerLine(longAgo, now)).toMatchObject({ state: 'idle', text: 'Receives by pull — nothing waiting (last fetched 2 h ago)' });
+  });
+
+  it('says messages wait for a friend that receives by pull to fetch them, and since when, once it has not fetched for PULL_LATE_MS: not "sending"', () => {
+    const now = Date.now();
+    const pull = { ...push, mode: 'pull' as const, waiting: 12 };
+    const silent = peerLine({ server_name: 'bob.example', trust: 'allow', last_seen_at: now - 3 * 86_400_000, delivery: { ...pull, last_pull_at: now - 3 * 86_400_000 } }, now);
+    expect(silent).toMatchObject({ state: 'waiting', text: 'Waiting for bob.example to fetch 12 messages — last fetched 3 days ago' });
+    expect(silent.text).not.toMatch(/sending/i);
+    // A friend that never fetched (its endpoint was never reached: it is served by pull only).
+    expect(peerLine({ server_name: 'bob.example', trust: 'allow', last_seen_at: null, delivery: { ...pull, waiting: 1, last_pull_at: null } }, now))
+      .toMatchObject({ state: 'waiting', text: 'Waiting for bob.example to fetch 1 message — it has not fetched any yet' });
+    // At the threshold it is still fetching (a long-poll, a retry): its messages are on their way.
+    expect(peerLine({ server_name: 'bob.example', trust: 'allow', last_seen_at: now, delivery: { ...pull, last_pull_at: now - PULL_LATE_MS } }, now))
+      .toMatchObject({ state: 'sending', text: 'Receives by pull — 12 messages waiting to be pulled (last fetched 2 min ago)' });
+    expect(peerLine({ server_name: 'bob.example', trust: 'allow', last_seen_at: now, delivery: { ...pull, last_pull_at: now - PULL_LATE_MS - 1_000 } }, now).state).toBe('waiting');
+    // Nothing waits: a quiet puller is idle, as before.
+    expect(peerLine({ server_name: 'bob.example', trust: 'allow', last_seen_at: null, delivery: { ...pull, waiting: 0, last_pull_at: now - 3 * 86_400_000 } }, now).state).toBe('idle');
   });
 
   it('says a friend nobody reaches is sent to through a mailbox, not that it is offline (issue #32)', () => {

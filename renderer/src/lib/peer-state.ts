@@ -15,6 +15,17 @@ import { ago, clock, fromNow, plural } from './format.ts';
  */
 export const ONLINE_WINDOW_MS = 10 * 60_000;
 
+/**
+ * How long a friend that receives by pull may go without fetching, while messages wait for it,
+ * before its line stops saying they are being sent and says they wait for it to fetch them. A
+ * pulling node asks again as soon as an answer ends: an empty long-poll ends within 30 s
+ * (MAX_PULL_WAIT_MS, main/core/pull/pull-queue.ts), a failing one is retried within 60 s
+ * (main/core/pull/puller.ts), and with messages waiting it is answered at once. Two minutes is
+ * four such waits missed, and the node's own limit for calling a destination a live puller
+ * (PULL_STALE_MS): past it, nothing is on its way.
+ */
+export const PULL_LATE_MS = 2 * 60_000;
+
 /** What the node says of a peer's delivery (PeerView's `delivery`, shared/contract/admin/peers.ts). */
 export interface DeliveryState {
   mode: 'push' | 'pull';
@@ -31,13 +42,14 @@ export interface DeliveryState {
 }
 
 export interface PeerLine {
-  state: 'online' | 'idle' | 'offline' | 'sending' | 'blocked' | 'quarantined' | 'unknown';
+  /** `waiting`: messages wait for a friend that receives by pull, and it has not fetched lately. */
+  state: 'online' | 'idle' | 'offline' | 'sending' | 'waiting' | 'blocked' | 'quarantined' | 'unknown';
   text: string;
   cause: Explained;
 }
 
 /** Words only: the node computed the state (admin/operations/peers `deliveryView`). */
-export function peerLine(peer: { trust: string; last_seen_at: number | null; delivery?: DeliveryState }, now = Date.now()): PeerLine {
+export function peerLine(peer: { server_name?: string; trust: string; last_seen_at: number | null; delivery?: DeliveryState }, now = Date.now()): PeerLine {
   const waiting = peer.delivery?.waiting ?? 0;
   const none = { text: '', details: '' };
   // Nothing is sent to a blocked or quarantined server (the node holds its queue): neither is
@@ -50,7 +62,13 @@ export function peerLine(peer: { trust: string; last_seen_at: number | null; del
   if (peer.trust === 'quarantine') return { state: 'quarantined', text: `In quarantine: what it sends waits for your review${seen}`, cause: none };
   // A friend nobody can reach fetches its messages itself (issue #15): they wait to be pulled.
   if (peer.delivery?.mode === 'pull') {
-    const last = peer.delivery.last_pull_at ? `last fetched ${ago(peer.delivery.last_pull_at, now)}` : 'not fetched yet';
+    const lastPull = peer.delivery.last_pull_at;
+    // Messages wait and it has not come for them lately: nothing is on its way until it fetches, so not "sending".
+    if (waiting > 0 && (lastPull === null || now - lastPull > PULL_LATE_MS)) {
+      const since = lastPull === null ? 'it has not fetched any yet' : `last fetched ${ago(lastPull, now)}`;
+      return { state: 'waiting', text: `Waiting for ${peer.server_name ?? 'this server'} to fetch ${plural(waiting, 'message')} — ${since}`, cause: none };
+    }
+    const last = lastPull ? `last fetched ${ago(lastPull, now)}` : 'not fetched yet';
     const what = waiting > 0 ? `${plural(waiting, 'message')} waiting to be pulled` : 'nothing waiting';
     const recent = peer.delivery.last_pull_at !== null && now - peer.delivery.last_pull_at <= ONLINE_WINDOW_MS;
     return { state: waiting > 0 ? 'sending' : recent ? 'online' : 'idle', text: `Receives by pull — ${what} (${last})`, cause: none };
