@@ -36,7 +36,7 @@ export type { AdminSession } from './admin/sessions.ts';
 export { trustModeSchema, type PeerView, type PeerDelivery, type PeerQuota } from './admin/peers.ts';
 export { defaultPolicySchema, type Policy } from './admin/policy.ts';
 export type { HeldEvent } from './admin/quarantine.ts';
-export type { RoomSummary, RoomActions, RoomBan, RoomMember } from './admin/rooms.ts';
+export type { RoomSummary, RoomActions, RoomBan, RoomMember, RoomWait } from './admin/rooms.ts';
 export { MAX_MESSAGES_PER_BATCH, type SearchResult, type MessageView, type MessageDelivery } from './admin/messages.ts';
 export type { RoomInvite } from './admin/invites.ts';
 export type { PeerInvitePreview, PeerInvite, PendingPeering } from './admin/peer-invites.ts';

@@ -86,6 +86,25 @@ export interface RoomSummary {
   unread?: number;
   /** How many of the unread messages mention the acting user. */
   mentions?: number;
+  /** What the room waits for on other servers, when it waits (absent when nothing does): the UI says it in words. */
+  waits?: RoomWait[];
+}
+
+/**
+ * A room waiting on a server's limit (not failing: it goes on by itself):
+ * - `storage_quota`: what `server` holds of the room (a Paracord reference server, whose events
+ *   this node polls) is over this node's daily storage quota for that server: it is fetched again
+ *   at `until` (ms), or when the owner raises the quota and restarts;
+ * - `send_limit`: `messages` of this room wait to go to `server`, which takes only so many a
+ *   minute (a Paracord reference server's push limit): they go out as it allows, the next at
+ *   `until` when known.
+ */
+export interface RoomWait {
+  server: string;
+  reason: 'storage_quota' | 'send_limit';
+  /** Messages of this room waiting to go to `server` (send_limit); 0 for storage_quota. */
+  messages: number;
+  until: number | null;
 }
 
 /**

@@ -108,6 +108,20 @@ export class ReferenceRooms {
     return this.d.dialects.serverOfDomain(named);
   }
 
+  /**
+   * The reference peers whose events of a room wait for this node's storage quota (the room
+   * polled is its guild room for a channel room), and until when: the room's view says so.
+   */
+  quotaWaitsOf(roomId: string, now = Date.now()): Array<{ server: string; until: number }> {
+    const guild = guildRoomOf(roomId);
+    const waits: Array<{ server: string; until: number }> = [];
+    for (const peer of this.d.dialects.references()) {
+      const until = this.quotaWaits.get(`${peer.server_name} ${guild}`) ?? 0;
+      if (until > now) waits.push({ server: peer.server_name, until });
+    }
+    return waits;
+  }
+
   // ——— our user joins a room a reference hosts ———
 
   async join(roomId: string, userId: string): Promise<{ room_id: string }> {

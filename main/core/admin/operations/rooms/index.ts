@@ -3,6 +3,7 @@ import { notFound } from '../../../errors.ts';
 import type { NodeContext } from '../../../node-context.ts';
 import type { Running } from '../../../node/federation.ts';
 import type { RoomRow } from '../../../rooms/room-store.ts';
+import { roomWaits } from './room-waits.ts';
 
 type RoomOperationNames =
   | 'listRooms' | 'createRoom' | 'getRoom' | 'listMessages' | 'sendMessage' | 'sendMessages' | 'editMessage'
@@ -16,6 +17,7 @@ export function roomOperations(node: NodeContext, running: Running): Pick<AdminH
     const counts = member?.membership === 'join'
       ? node.rooms.readMarkers.counts(room.room_id, userId, { depth: member.event_depth, origin_server: member.event_origin, event_id: member.event_id })
       : { unread: 0, mentions: 0 };
+    const waits = roomWaits(node, running, room.room_id);
     return {
       room_id: room.room_id,
       name: room.name,
@@ -23,6 +25,7 @@ export function roomOperations(node: NodeContext, running: Running): Pick<AdminH
       membership: member?.membership ?? null,
       joined_members: node.rooms.members(room.room_id).filter((m) => m.membership === 'join').length,
       ...counts,
+      ...(waits.length > 0 ? { waits } : {}),
     };
   };
   const roomOrThrow = (roomId: string): RoomRow => {
