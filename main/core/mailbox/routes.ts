@@ -153,7 +153,9 @@ export function mailboxRoutes(deps: FederationDeps): Router {
     }
     state.replayAnswerEarly = true;
     box.store.touch(state.origin);
-    let items = box.store.page(state.origin, cursor, limit);
+    // A quarantined caller is served nothing, as by pull (pull/routes.ts): what others left for it
+    // stays here until the owner ends the quarantine (docs/PROTOCOL.md §Rate limits and trust).
+    let items = state.quarantined ? [] : box.store.page(state.origin, cursor, limit);
     if (items.length === 0) {
       const gone = new AbortController();
       const onClose = () => gone.abort();
@@ -165,7 +167,7 @@ export function mailboxRoutes(deps: FederationDeps): Router {
       }
       // A caller blocked while it waited gets no more (403, as any new request of it).
       state.recheck();
-      items = box.store.page(state.origin, cursor, limit);
+      items = state.quarantined ? [] : box.store.page(state.origin, cursor, limit);
     }
     const out: string[] = [];
     let bytes = 0;
