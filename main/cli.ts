@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { VERSION } from './core/version.ts';
 import { say, UsageError } from './cli/common.ts';
+import { fsErrorCode, fsReason } from './core/util/fs-reason.ts';
 import { register as registerInit } from './cli/init.ts';
 import { register as registerServe } from './cli/serve.ts';
 import { register as registerStatus } from './cli/status.ts';
@@ -35,6 +36,17 @@ export function buildProgram(): Command {
   return program;
 }
 
+/**
+ * The line for a failure. Every command says in words what went wrong with a path it was given;
+ * a raw file system error that still gets here ("ENOENT: no such file or directory, open …")
+ * is put in words too, with the path it names.
+ */
+function failureLine(error: unknown): string {
+  if (fsErrorCode(error) === null) return (error as Error).message;
+  const { path, dest } = error as NodeJS.ErrnoException & { dest?: string };
+  return `cannot use ${path ?? 'a file'}${dest ? ` (to ${dest})` : ''}: ${fsReason(error)}`;
+}
+
 /** Runs the CLI; resolves with the exit code, or 'serving' while `serve` keeps the process up. */
 export async function main(argv: string[]): Promise<number | 'serving'> {
   const program = buildProgram();
@@ -54,7 +66,7 @@ export async function main(argv: string[]): Promise<number | 'serving'> {
       say(error.message);
       return 2;
     }
-    say((error as Error).message);
+    say(failureLine(error));
     return 1;
   }
 }

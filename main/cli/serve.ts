@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
 /**
  * `paracord-node serve`: run the node until SIGINT/SIGTERM. Every serve option lives here:
  * `serveOptions` declares them, `configFromOptions` turns them into a NodeConfig.
@@ -7,6 +8,8 @@ import { Option, type Command } from 'commander';
 import { DEFAULT_ADMIN_LISTEN, DEFAULT_LISTEN, DEFAULT_LISTEN_IPV4, parseHostPort, parseTrustedProxyList, type NodeConfig } from '../core/config.ts';
 import { restoreOptimizingCompilers } from '../core/memory/deferred-jit.ts';
 import { backupTargetProblem } from '../core/backup/create.ts';
+import { readPassphraseFile } from '../core/backup/passphrase-file.ts';
+import { loadCertificate } from '../core/tls/certificate.ts';
 import { checkServerName, dataOption, envFlag, positiveNumber, printJson, say, UsageError } from './common.ts';
 
 /** The parsed `serve` options (commander camel-cases the flag names). */
@@ -128,6 +131,15 @@ function backupFromOptions(opts: ServeOptions): Partial<NodeConfig> {
   }
   const inside = backupTargetProblem(opts.data, dir, true);
   if (inside) throw new UsageError(`--backup-dir: ${inside}`);
+  // A folder not there yet (a disk mounted later) is the scheduler's to report; a file never becomes one.
+  if (existsSync(dir) && !statSync(dir).isDirectory()) throw new Error(`--backup-dir ${dir} is a file, not a folder`);
+  if (typeof opts.backupPassphraseFile === 'string') {
+    try {
+      readPassphraseFile(opts.backupPassphraseFile);
+    } catch (error) {
+      throw new Error(`--backup-passphrase-file: ${(error as Error).message}`, { cause: error });
+    }
+  }
   return {
     backup: {
       dir,
@@ -155,6 +167,8 @@ export function configFromOptions(opts: ServeOptions): NodeConfig {
     throw new UsageError(`--public-url "${opts.publicUrl}" must be an http(s) URL`);
   }
   if ((opts.tlsCert === undefined) !== (opts.tlsKey === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
+  // Read now, so a missing or wrong file is one line naming its option (and nothing starts).
+  if (opts.tlsCert !== undefined && opts.tlsKey !== undefined) loadCertificate(opts.tlsCert, opts.tlsKey, false, { cert: '--tls-cert', key: '--tls-key' });
   return {
     dataDir: opts.data,
     ...(opts.serverName ? { serverName: checkServerName(opts.serverName) } : {}),

@@ -11,8 +11,9 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { writeFileAtomic } from './util/atomic-file.ts';
+import { createReason, makeFolders } from './util/fs-reason.ts';
 
 export interface DataDirPaths {
   root: string;
@@ -55,9 +56,8 @@ export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
 
 /**
  * Creates the data folder (0700, and its missing parents) or checks the one there, in words:
- * `--data` naming a file was a raw EEXIST. A folder whose parent exists is made on its own:
- * where mkdir answers ENOENT although the parent exists (/proc), Node's recursive mkdir retries
- * forever.
+ * `--data` naming a file was a raw EEXIST. Folders are made one at a time (makeFolders): where
+ * mkdir answers ENOENT although the parent exists (/proc), Node's recursive mkdir retries forever.
  */
 function makeDataFolder(root: string): void {
   const kind = (path: string) => {
@@ -71,11 +71,9 @@ function makeDataFolder(root: string): void {
   if (here === 'folder') return;
   if (here === 'file') throw new Error(`${root} is a file, not a folder: --data names the node's data folder`);
   try {
-    if (kind(dirname(root)) === 'folder') mkdirSync(root, { mode: 0o700 });
-    else mkdirSync(root, { recursive: true, mode: 0o700 });
+    makeFolders(root, 0o700);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST' && kind(root) === 'folder') return;
-    throw new Error(`cannot create the data folder ${root}: ${(error as Error).message}`, { cause: error });
+    throw new Error(`cannot create the data folder ${root}: ${createReason(error)}`, { cause: error });
   }
 }
 

@@ -17,6 +17,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import sodium from 'sodium-native';
+import { fsReason } from '../util/fs-reason.ts';
 
 export const MAGIC = Buffer.from('PARACBAK', 'latin1');
 export const FORMAT_VERSION = 1;
@@ -276,7 +277,7 @@ export function openForReading(file: string): number {
   try {
     fd = openSync(file, 'r');
   } catch (error) {
-    throw new BackupError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
+    throw new BackupError(`cannot read ${file}: ${fsReason(error)}`);
   }
   if (fstatSync(fd).isDirectory()) {
     closeSync(fd);

@@ -26,6 +26,7 @@ import { closeSync, fsyncSync, lstatSync, mkdtempSync, openSync, readFileSync, r
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { isProcessAlive } from '../util/process-alive.ts';
 import { createTempNextTo } from '../util/atomic-file.ts';
+import { createReason, fsErrorCode, fsReason } from '../util/fs-reason.ts';
 import Database from 'better-sqlite3';
 import { dataDirPaths } from '../data-dir.ts';
 import { VERSION } from '../version.ts';
@@ -305,7 +306,12 @@ export async function createBackup(options: CreateBackupOptions): Promise<Backup
       files: files.map(({ path, size, sha256 }) => ({ path, size, sha256 })),
     };
 
-    const created = createTempNextTo(out);
+    let created;
+    try {
+      created = createTempNextTo(out);
+    } catch (error) {
+      throw new BackupError(`cannot write ${out}: ${createReason(error)}`);
+    }
     temp = created.temp;
     const fd = created.fd;
     try {
@@ -349,6 +355,8 @@ export async function createBackup(options: CreateBackupOptions): Promise<Backup
     } catch {
       // renamed, or already gone
     }
+    // The disk filling up while the archive is written, or the rename refused: said in words.
+    if (temp && fsErrorCode(error) !== null) throw new BackupError(`cannot write ${out}: ${fsReason(error)}`);
     throw error;
   } finally {
     if (ownDb?.open) ownDb.close();

@@ -13,6 +13,7 @@ import { z } from 'zod';
 import { ARCHIVE_FORMAT, ArchiveReader, BackupError, FORMAT_VERSION, openForReading, type Manifest } from './archive.ts';
 import { syncDir } from './create.ts';
 import { MIGRATIONS } from '../store/migrations.ts';
+import { createReason, fsErrorCode, fsReason, makeFolders } from '../util/fs-reason.ts';
 
 const LATEST_SCHEMA = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
 
@@ -159,9 +160,17 @@ export function restoreBackup(options: { dataDir: string; input: string; passphr
   const parent = dirname(target);
   // Folders it creates are private whatever the umask (as ensureDataDir makes them): in a
   // folder others may write into, they could rename the restored data folder and put theirs there.
-  mkdirSync(parent, { recursive: true, mode: 0o700 });
+  try {
+    makeFolders(parent, 0o700);
+  } catch (error) {
+    throw new BackupError(`cannot restore into ${target}: cannot create the folder ${parent}: ${createReason(error)}`);
+  }
   const staging = join(parent, `.${basename(target)}.restoring-${randomBytes(4).toString('hex')}`);
-  mkdirSync(staging, { mode: 0o700 });
+  try {
+    mkdirSync(staging, { mode: 0o700 });
+  } catch (error) {
+    throw new BackupError(`cannot restore into ${target}: ${createReason(error)}`);
+  }
   let fd: number | null = null;
   const sink: Sink = {
     open(path) {
@@ -192,6 +201,8 @@ export function restoreBackup(options: { dataDir: string; input: string; passphr
   } catch (error) {
     if (fd !== null) closeSync(fd);
     rmSync(staging, { recursive: true, force: true });
+    // The disk filling up (or refusing a file) while the archive is written out: said in words.
+    if (fsErrorCode(error) !== null) throw new BackupError(`cannot restore into ${target}: ${fsReason(error)}`);
     throw error;
   }
 }

@@ -3,10 +3,11 @@
  * self-signed one generated on first start whose fingerprint peers pin through invite links
  * (home servers rarely have a CA-signed certificate: docs/PROTOCOL.md §Peering links and pinning).
  */
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { writeFileAtomic } from '../util/atomic-file.ts';
+import { fsReason } from '../util/fs-reason.ts';
 
 export interface TlsMaterial {
   cert: string;
@@ -47,8 +48,41 @@ export async function ensureSelfSignedCertificate(certFile: string, keyFile: str
   return loadCertificate(certFile, keyFile, true);
 }
 
-export function loadCertificate(certFile: string, keyFile: string, selfSigned: boolean): TlsMaterial {
-  const cert = readFileSync(certFile, 'utf8');
-  const key = readFileSync(keyFile, 'utf8');
-  return { cert, key, fingerprint256: new X509Certificate(cert).fingerprint256, selfSigned };
+/** How the two files are named in errors: the CLI names its options, the node what they are. */
+export interface CertificateNames {
+  cert: string;
+  key: string;
+}
+
+const STORED_NAMES: CertificateNames = { cert: 'the TLS certificate', key: 'the TLS private key' };
+
+function readPem(file: string, name: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new Error(`${name} ${file}: cannot read it: ${fsReason(error)}`, { cause: error });
+  }
+}
+
+/**
+ * Reads a certificate and its private key, in words when they are missing, unreadable, not PEM
+ * or not a pair (Node's own errors were "ENOENT: …, open '/x'" or "error:0480006C:PEM routines::no start line").
+ */
+export function loadCertificate(certFile: string, keyFile: string, selfSigned: boolean, names: CertificateNames = STORED_NAMES): TlsMaterial {
+  const cert = readPem(certFile, names.cert);
+  const key = readPem(keyFile, names.key);
+  let x509: X509Certificate;
+  try {
+    x509 = new X509Certificate(cert);
+  } catch {
+    throw new Error(`${names.cert} ${certFile} is not a PEM certificate (-----BEGIN CERTIFICATE-----)`);
+  }
+  let privateKey: KeyObject;
+  try {
+    privateKey = createPrivateKey(key);
+  } catch {
+    throw new Error(`${names.key} ${keyFile} is not a PEM private key (-----BEGIN PRIVATE KEY-----), or it is encrypted`);
+  }
+  if (!x509.checkPrivateKey(privateKey)) throw new Error(`${names.key} ${keyFile} is not the private key of ${names.cert} ${certFile}`);
+  return { cert, key, fingerprint256: x509.fingerprint256, selfSigned };
 }
