@@ -1,6 +1,7 @@
 import { dirname, join } from 'node:path';
 import { pino } from 'pino';
 import { beforeEach, describe, expect, it, type TempDb } from '../../../test/helpers/fixtures.ts';
+import { vi } from 'vitest';
 import { Identity } from '../identity/identity.ts';
 import type { Db } from '../store/database.ts';
 import { FederationEvents } from '../store/federation-events.ts';
@@ -125,6 +126,14 @@ describe('EventIngest.storeMany', () => {
     keys.replaced.retire('peer.test', identity.keyId, identity.publicKeyHex, Date.now());
     const old = event(1);
     await expect(ingest.verify('peer.test', old.envelope)).resolves.toMatchObject({ hash: old.hash });
-    await expect(ingest.verify('host.test', old.envelope)).rejects.toMatchObject({ code: 'bad_event_signature' });
+    // Within 10 s of the lookup above, peer.test's keys are not read again: the relayed copy is not
+    // checked yet (503 keys_recently_fetched, retried by its sender); once they may be, it is refused.
+    await expect(ingest.verify('host.test', old.envelope)).rejects.toMatchObject({ code: 'keys_recently_fetched', status: 503 });
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 11_000 });
+    try {
+      await expect(ingest.verify('host.test', old.envelope)).rejects.toMatchObject({ code: 'bad_event_signature' });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -3,7 +3,9 @@
  * - a request must be signed by a current key (not expired);
  * - an event may be signed by an old key if its origin_ts is before the key's expired_at.
  * An unknown key id triggers one fetch of the origin's keys document (single-flight per
- * server, at most one fetch per server per MIN_REFETCH_MS, negative cache per key id).
+ * server, at most one fetch per server per MIN_REFETCH_MS, negative cache per key id). An id
+ * met within that gap after a fetch is not refused as unknown (the server may have rotated just
+ * after): the caller is told when a fetch is allowed again (503 Retry-After), and nothing is cached.
  *
  * The keys themselves live in direct-keys.ts (pinned by the owner or fetched from the server
  * itself), relayed-keys.ts (learnt from a relaying host's key cache, for that host's events only)
@@ -13,6 +15,7 @@
  */
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
+import { HttpError } from '../../errors.ts';
 import { warnLimited } from '../../log/rate-limit.ts';
 import type { Db } from '../../store/database.ts';
 import type { Discovery } from '../discovery.ts';
@@ -55,7 +58,19 @@ export interface LookupOptions {
 
 export type KeyLookup =
   | { ok: true; key: ServerKeyRow }
-  | { ok: false; code: 'unknown_key' | 'key_expired' | 'too_many_relayed_origins'; message: string };
+  | { ok: false; code: 'unknown_key' | 'key_expired' | 'too_many_relayed_origins'; message: string }
+  /**
+   * An unknown key id that could not be checked: the server's keys were read within the
+   * per-server gap (MIN_REFETCH_MS), before it may have rotated to it. Not a verdict: the caller
+   * answers "retry in `retryAfterMs`" (503), when a fetch is allowed again and learns a new key.
+   */
+  | { ok: false; code: 'keys_recently_fetched'; message: string; retryAfterMs: number };
+
+/** The answer to a key id `lookup` could not check yet (keys_recently_fetched): 503 and when to retry. */
+export function keysRecentlyFetched(lookup: { message: string; retryAfterMs: number }): HttpError {
+  const seconds = Math.max(1, Math.ceil(lookup.retryAfterMs / 1000));
+  return new HttpError(503, 'keys_recently_fetched', `${lookup.message}; retry in ${seconds} s`, { 'retry-after': String(seconds) });
+}
 
 /** The node's wiring, given to the constructor (the fields below document each). */
 export interface ServerKeysOptions {
@@ -168,7 +183,10 @@ export class ServerKeys {
       };
     }
     let key: ServerKeyRow | undefined;
+    // Whether the fetch below is skipped by the per-server gap: the id is then not known to be unknown.
+    let gapLeft = 0;
     if (!relayedBy || this.mayContactRelayedOrigin(serverName)) {
+      gapLeft = this.refetchGapLeft(serverName, now);
       // With a relaying host to fall back on, the origin gets a short deadline: an unreachable
       // origin (no address, a DNS name that never answers) must not hold the event for long.
       // So does a refresh of a key we hold (refreshStale): the request goes on with it if the keys cannot be read.
@@ -186,6 +204,14 @@ export class ServerKeys {
         warnLimited(this.log, `keys_cache_fetch_failed ${relayedBy}`, { event: 'keys_cache_fetch_failed', server: serverName, via: relayedBy, error: (error as Error).message }, 'could not fetch keys from the relaying host');
       }
       key = this.findKey(serverName, keyId, relayedBy);
+    }
+    // A server that rotated just after we read its keys: its new key id is fetched for once the
+    // gap has passed (the caller says when), not refused, nor remembered as unknown for minutes.
+    if (!key && gapLeft > 0) {
+      return {
+        ok: false, code: 'keys_recently_fetched', retryAfterMs: gapLeft,
+        message: `${serverName}'s keys were read here less than ${MIN_REFETCH_MS / 1000} s ago, without key ${keyId}; they are read again (for a new key) in ${Math.ceil(gapLeft / 1000)} s`,
+      };
     }
     // Only for events (authenticated deliveries): an unauthenticated request naming a fresh key
     // id leaves no entry (the fetch above is rate limited per server anyway).
@@ -234,6 +260,13 @@ export class ServerKeys {
   private stale(serverName: string, key: ServerKeyRow, now: number): boolean {
     if (this.isReference(serverName)) return false;
     return Math.min(key.valid_until, key.fetched_at + KEY_VALIDITY_MS) <= now;
+  }
+
+  /** How long until the keys of `serverName` may be fetched again (0: now, or a fetch is running, which is joined). */
+  private refetchGapLeft(serverName: string, now: number): number {
+    if (this.inFlight.has(serverName)) return 0;
+    const last = this.lastFetch.get(serverName);
+    return last === undefined ? 0 : Math.max(0, MIN_REFETCH_MS - (now - last));
   }
 
   /** Whether the keys of `serverName` were fetched (or a fetch is running) within the per-server gap. */
