@@ -3,11 +3,12 @@
  * The units come from main/core/service/units.ts.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { defaultDataDir } from '../core/data-dir.ts';
 import { PACKAGE_ROOT } from '../core/version.ts';
+import { createReason, makeFolders } from '../core/util/fs-reason.ts';
 import { SYSTEM_DATA_DIR, UNIT_NAME, launchdPlist, systemdSystemUnit, systemdUserUnit, userUnitPath, type UnitOptions } from '../core/service/units.ts';
 
 function unitOptions(dataDir: string, serveArgs: string[], user?: string): UnitOptions {
@@ -53,8 +54,13 @@ export function register(program: Command): void {
       const existed = existsSync(file);
       if (existed && readFileSync(file, 'utf8') === unit) process.stderr.write(`paracord-node: ${file} is already up to date\n`);
       else {
-        mkdirSync(dirname(file), { recursive: true });
-        writeFileSync(file, unit, { mode: 0o644 });
+        try {
+          // One folder at a time: Node's recursive mkdir never returns where mkdir answers ENOENT (/proc).
+          makeFolders(dirname(file), 0o755);
+          writeFileSync(file, unit, { mode: 0o644 });
+        } catch (error) {
+          throw new Error(`cannot write the unit file ${file}: ${createReason(error)}`, { cause: error });
+        }
         process.stderr.write(`paracord-node: ${existed ? 'updated' : 'wrote'} ${file}\n`);
       }
       const commands = [['systemctl', '--user', 'daemon-reload'], ['systemctl', '--user', 'enable', '--now', UNIT_NAME]];

@@ -10,6 +10,8 @@
  *    another certificate was not noticed at all.
  *  - `serve --backup-passphrase-file /missing` and `--backup-dir FILE` started, and every
  *    scheduled backup then failed.
+ *  - `service install --user` with a config folder under /proc hung the same way as restore; with
+ *    a file in the way it answered "ENOTDIR: not a directory, mkdir …".
  * Now each is one line naming what was given and what is wrong, exit 1, and nothing is created.
  * Real CLI processes through bin/paracord-node.js, real files.
  */
@@ -92,6 +94,17 @@ describe('red team: paths on the command line that cannot be used', () => {
     clear(serve(one.cert, notPem), '--tls-key', notPem, 'not a PEM private key');
     clear(serve(one.cert, two.key), '--tls-key', two.key, `not the private key of --tls-cert ${one.cert}`);
     expect(existsSync(fresh)).toBe(false);
+  });
+
+  it('service install --user where the unit file cannot be written is one line, not a raw error or a hang', () => {
+    const file = join(tempDir(), 'config');
+    writeFileSync(file, 'x');
+    const configs = PROC ? [file, '/proc/paracord-red-team'] : [file];
+    for (const config of configs) {
+      const line = oneLine(runCli(['service', 'install', '--user', '--no-enable', '--data', join(tempDir(), 'node')], `export XDG_CONFIG_HOME=${config}`));
+      clear(line, `cannot write the unit file ${config}/systemd/user/paracord-node.service`);
+    }
+    expect(existsSync('/proc/paracord-red-team')).toBe(false);
   });
 
   it('serve: a --backup-passphrase-file that cannot be read, or a --backup-dir that is a file, is one line; nothing starts', () => {
