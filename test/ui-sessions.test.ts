@@ -52,6 +52,41 @@ describe('sessions end (item 1)', () => {
     expect((await request(`${node.ready.admin_url}/_paracord/admin/v1/status`, { reset: true }).then(async (r) => (await r.body.json()) as { error: string })).error).toBe('missing_token');
   });
 
+  it('a page left open does not keep its session alive: its event stream hears a busy node, which is not a use, and ends with the session', async ({ fileNodes }) => {
+    const node = await fileNodes.start({ serverName: 'gamma.test', args: ['--session-ttl-seconds', '4'] });
+    const { cookie } = await openLink(node.ready.login_url);
+    const [id] = await sessionIds(node);
+    const expiresAt = () => queryNodeDb<{ expires_at: number }>(node.dataDir, 'SELECT expires_at FROM admin_sessions WHERE id = ?', id)[0]?.expires_at;
+    const created = expiresAt();
+    const stream = await request(`${node.ready.admin_url}/_paracord/admin/v1/events`, { headers: { cookie: `paracord_session=${cookie}` } });
+    expect(stream.statusCode).toBe(200);
+    let heard = '';
+    let ended = false;
+    stream.body.on('data', (chunk: Buffer) => (heard += chunk.toString('utf8')));
+    stream.body.on('end', () => (ended = true)).on('error', () => (ended = true));
+    // A busy node: a status notification every 200 ms (the owner's token pauses and resumes; the session is not used).
+    let busy = true;
+    const churn = (async () => {
+      while (busy) {
+        await node.admin('POST', '/federation/pause', {});
+        await node.admin('POST', '/federation/resume', {});
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    })();
+    try {
+      // The stream hears them: each is checked against the session before it is passed on…
+      await expect.poll(() => (heard.match(/event: status/g) ?? []).length).toBeGreaterThan(3);
+      // …which does not slide its expiry: unused, it ends on time, and the stream with it.
+      await expect.poll(async () => (await sessionIds(node)).includes(id!), { timeout: 20_000, interval: 250 }).toBe(false);
+      expect(expiresAt()).toBe(created);
+      await expect.poll(() => ended).toBe(true);
+      expect((await withCookie(node, cookie!, '/status')).status).toBe(401);
+    } finally {
+      busy = false;
+      await churn;
+    }
+  });
+
   it('a revoked session is refused at once', async ({ fileNodes }) => {
     const node = await fileNodes.start({ serverName: 'beta.test' });
     const { cookie } = await openLink(node.ready.login_url);

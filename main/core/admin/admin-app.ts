@@ -59,18 +59,25 @@ export function createAdminApp(deps: {
   if (deps.runNonce) app.use(whoami(deps.runNonce));
   // Whether this browser is signed in, asked by the UI before any call (it answers 200 either way).
   if (sessions) app.use(sessionState(sessions, SESSION_COOKIE));
-  const auth = bearerAuth(
-    deps.token,
-    sessions
-      ? (ctx) => {
-          const cookie = ctx.cookies.get(SESSION_COOKIE);
-          const id = sessions.check(cookie);
-          ctx.state.sessionId = id;
-          return id !== undefined ? 'valid' : cookie ? 'ended' : 'none';
-        }
-      : undefined,
-  );
+  // `use`: whether passing counts as a use of a browser session (slides its expiry on).
+  const authWith = (use: boolean) =>
+    bearerAuth(
+      deps.token,
+      sessions
+        ? (ctx) => {
+            const cookie = ctx.cookies.get(SESSION_COOKIE);
+            const id = sessions.check(cookie, Date.now(), use);
+            ctx.state.sessionId = id;
+            return id !== undefined ? 'valid' : cookie ? 'ended' : 'none';
+          }
+        : undefined,
+    );
+  const auth = authWith(true);
+  const quietAuth = authWith(false);
+  // Before a group of a stream's requests: a use. Before a notification is passed on: the same
+  // check, but not a use, or a page left open on a busy node would never expire.
   const reauthorize = (ctx: ParameterizedContext) => auth(ctx, async () => undefined);
+  const recheck = (ctx: ParameterizedContext) => quietAuth(ctx, async () => undefined);
   // A browser session can end by time with nothing notified (its expiry): a stream opened with one
   // looks before each notification (the token does not expire).
   const live = (ctx: ParameterizedContext) => {
@@ -78,14 +85,14 @@ export function createAdminApp(deps: {
     return () => id === undefined || sessions === undefined || sessions.isLive(id);
   };
   const api = adminRouter(deps.handlers);
-  if (deps.notifications) api.get('/events', serverSentEvents(deps.notifications, reauthorize, live));
+  if (deps.notifications) api.get('/events', serverSentEvents(deps.notifications, recheck, live));
   api.prefix(ADMIN_API_PREFIX);
   app.use(async (ctx, next) => {
     if (ctx.path === ADMIN_API_PREFIX || ctx.path.startsWith(`${ADMIN_API_PREFIX}/`)) return auth(ctx, next);
     return next();
   });
   // The admin contract over one WebSocket (stream/stream.ts), past the same checks as every request.
-  app.use(adminStream({ handlers: deps.handlers, log: deps.log, inFlight: deps.inFlight, notifications: deps.notifications, reauthorize, live, limits: deps.streamLimits }));
+  app.use(adminStream({ handlers: deps.handlers, log: deps.log, inFlight: deps.inFlight, notifications: deps.notifications, reauthorize, recheck, live, limits: deps.streamLimits }));
   const metrics = deps.metrics;
   if (metrics) {
     app.use(async (ctx, next) => {

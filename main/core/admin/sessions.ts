@@ -101,11 +101,14 @@ export class LoginSessions {
     return this.memory.get(hash.toString('hex'));
   }
 
-  /** The session id of a valid (known, unexpired, unrevoked) token; refreshes its sliding expiry. */
-  check(token: string | undefined, now = Date.now()): string | undefined {
+  /**
+   * The session id of a valid (known, unexpired, unrevoked) token; refreshes its sliding expiry
+   * unless `use` is false (a live stream's check before it passes a notification on: not a use).
+   */
+  check(token: string | undefined, now = Date.now(), use = true): string | undefined {
     const row = this.find(token);
     if (!row || row.revoked_at !== null || row.expires_at <= now) return undefined;
-    if (now - row.last_used_at >= this.touchEveryMs) {
+    if (use && now - row.last_used_at >= this.touchEveryMs) {
       if (this.db) this.db.prepare('UPDATE admin_sessions SET last_used_at = ?, expires_at = ? WHERE id = ?').run(now, now + this.ttlMs, row.id);
       else Object.assign(row, { last_used_at: now, expires_at: now + this.ttlMs });
     }

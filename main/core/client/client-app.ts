@@ -43,14 +43,17 @@ export function memberClient(deps: MemberClientDeps): Middleware {
   const operations = operationRoutes(deps);
   account.prefix(CLIENT_API_PREFIX);
   operations.prefix(CLIENT_API_PREFIX);
-  const stillSignedIn = (ctx: Context): void => {
+  /** `use`: whether this check counts as a use of the session (slides its expiry on). */
+  const stillSignedIn = (ctx: Context, use = true): void => {
     const token = ctx.cookies.get(MEMBER_COOKIE);
-    if (!token || !deps.members.session(token, requestHost(ctx))) throw unauthorized('not_signed_in', 'your session ended: sign in again');
+    if (!token || !deps.members.session(token, requestHost(ctx), Date.now(), use)) throw unauthorized('not_signed_in', 'your session ended: sign in again');
   };
   const stream = adminStream({
     path: CLIENT_STREAM_PATH, handlers: deps.handlers, log: deps.log, inFlight: deps.inFlight, notifications: deps.notifications,
     // Before each group of requests: a disabled member, a new passphrase or a sign-out elsewhere ends the stream.
     reauthorize: async (ctx) => stillSignedIn(ctx),
+    // Before a notification is passed on: not a use (a page left open would never expire).
+    recheck: async (ctx) => stillSignedIn(ctx, false),
     viewer: (ctx) => {
       const { user_id, session_id } = signedIn(ctx);
       // Each frame takes from the member's and the address's buckets, as a request over HTTP does.

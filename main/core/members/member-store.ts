@@ -184,14 +184,14 @@ export class MemberStore {
   }
 
   /** The member a session token stands for on `host`, or null (unknown, expired, another host, disabled). */
-  session(token: string, host: string, now = Date.now()): { user_id: string; session_id: string } | null {
+  session(token: string, host: string, now = Date.now(), use = true): { user_id: string; session_id: string } | null {
     const row = this.db
       .prepare<[string], { id: string; user_id: string; host: string; expires_at: number; last_seen_at: number }>('SELECT id, user_id, host, expires_at, last_seen_at FROM member_sessions WHERE token_hash = ?')
       .get(sha256(token));
     if (!row || row.host !== host.toLowerCase() || row.expires_at <= now) return null;
     if (this.credentials(row.user_id)?.disabled_at !== null) return null;
-    // Seen: written at most once a minute per session.
-    if (now - row.last_seen_at > 60_000) {
+    // Seen: written at most once a minute per session (a live stream's check before a notification is not a use).
+    if (use && now - row.last_seen_at > 60_000) {
       this.db.prepare('UPDATE member_sessions SET last_seen_at = ?, expires_at = ? WHERE id = ?').run(now, now + SESSION_LIFETIME_MS, row.id);
       this.db.prepare('UPDATE member_credentials SET last_seen_at = ? WHERE user_id = ?').run(now, row.user_id);
     }

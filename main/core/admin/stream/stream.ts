@@ -56,6 +56,8 @@ export interface AdminStreamDeps {
   notifications?: NodeEvents | undefined;
   /** The credential check the upgrade passed, run again before each group of requests (a rotated token, an ended session). */
   reauthorize: (ctx: ParameterizedContext) => Promise<void>;
+  /** The same check, not counted as a use of the credential, run before notifications are passed on (a stream's credential gate); `reauthorize` when absent. */
+  recheck?: (ctx: ParameterizedContext) => Promise<void>;
   /** Whether the stream's credential still holds, asked before each notification (a session's expiry is notified by nothing); cheap, changes nothing. */
   live?: (ctx: ParameterizedContext) => () => boolean;
   /** Tests set smaller limits; the constants above by default. */
@@ -126,7 +128,8 @@ export function adminStream(deps: AdminStreamDeps): Middleware {
     const meta: AdminCallMeta = { session_id: ctx.state.sessionId as string | undefined };
     const viewer = deps.viewer?.(ctx) ?? { handlers: deps.handlers, sees: () => true };
     server.handleUpgrade(ctx.req, taken.socket, taken.head, (ws) => {
-      const connection = new StreamConnection(ws, taken.socket, deps, meta, () => deps.reauthorize(ctx), budget, viewer, ws.protocol === ADMIN_STREAM_NOTIFICATIONS, deps.live?.(ctx));
+      const recheck = deps.recheck ?? deps.reauthorize;
+      const connection = new StreamConnection(ws, taken.socket, deps, meta, { reauthorize: () => deps.reauthorize(ctx), recheck: () => recheck(ctx) }, budget, viewer, ws.protocol === ADMIN_STREAM_NOTIFICATIONS, deps.live?.(ctx));
       live.add(connection);
       budget.join(connection);
       pingTimer ??= setInterval(() => {
@@ -183,16 +186,16 @@ class StreamConnection implements BudgetMember {
   /** Who is on the stream: its handlers, the notifications it sees. */
   readonly viewer: StreamViewer;
 
-  constructor(ws: WebSocket, socket: Duplex, deps: AdminStreamDeps, meta: AdminCallMeta, reauthorize: () => Promise<void>, budget: StreamBudget, viewer: StreamViewer, subscribed = false, live?: () => boolean) {
+  constructor(ws: WebSocket, socket: Duplex, deps: AdminStreamDeps, meta: AdminCallMeta, checks: { reauthorize: () => Promise<void>; recheck: () => Promise<void> }, budget: StreamBudget, viewer: StreamViewer, subscribed = false, live?: () => boolean) {
     this.ws = ws;
     this.socket = socket;
     this.deps = deps;
     this.meta = meta;
-    this.reauthorize = reauthorize;
+    this.reauthorize = checks.reauthorize;
     this.budget = budget;
     this.viewer = viewer;
     this.subscribed = subscribed;
-    this.gate = new CredentialGate(reauthorize, (notification) => this.notify(notification), () => {
+    this.gate = new CredentialGate(checks.recheck, (notification) => this.notify(notification), () => {
       this.credentialEnded = true;
       if (this.pending === 0) this.closeForCredential();
     }, live);
