@@ -71,9 +71,12 @@ export function classifyAddress(ip: string): { class: AddressClass; range: strin
 }
 
 export class AddressRefusedError extends Error {
-  constructor(message: string) {
+  /** Refused by the policy (an address we never connect to), not for want of an address (DNS answered none). */
+  readonly byPolicy: boolean;
+  constructor(message: string, options: { byPolicy?: boolean } = {}) {
     super(message);
     this.name = 'AddressRefusedError';
+    this.byPolicy = options.byPolicy ?? true;
   }
 }
 
@@ -183,7 +186,7 @@ export class AddressPolicy {
     const vouched = withStoredVouch(context, this.options.endpointVouch?.(origin));
     const family = isIP(bare);
     const addresses = family !== 0 ? [{ address: bare, family: family as 4 | 6 }] : await (this.options.lookup ?? defaultLookup)(bare);
-    if (addresses.length === 0) throw new AddressRefusedError(`${hostname} has no address`);
+    if (addresses.length === 0) throw new AddressRefusedError(`${hostname} has no address`, { byPolicy: false });
     for (const candidate of addresses) {
       // Another endpoint a discovery lists: public or nothing, every address of a name too.
       const why = vouched.vouch === 'listed' ? this.alternateRefusal(candidate.address) : this.refusal(candidate.address, vouched, family !== 0);

@@ -43,7 +43,7 @@ const EXPLICIT_FAILURE_TTL_MS = 60 * 1000;
 /** A receiver asks whether an origin binds with this deadline (the answer is cached like any discovery). */
 const BINDING_LOOKUP_DEADLINE_MS = 3_000;
 
-type CacheEntry = { expires: number; document?: DiscoveryDocument; error?: string };
+type CacheEntry = { expires: number; document?: DiscoveryDocument; error?: string; cause?: unknown };
 /** Names are chosen by whoever sends a request (open policy): the cache is bounded (LRU). */
 const MAX_CACHED_SERVERS = 2_000;
 
@@ -93,7 +93,8 @@ export class Discovery {
     const cached = this.cache.get(serverName);
     if (cached && cached.expires > now) {
       if (cached.document) return cached.document;
-      throw new FederationRequestError(cached.error ?? 'discovery failed recently', serverName);
+      // With its cause, so a caller can tell a refusal by our address policy from a failure that may pass (server-keys.ts).
+      throw new FederationRequestError(cached.error ?? 'discovery failed recently', serverName, { cause: cached.cause });
     }
     const base = this.trust.get(serverName)?.endpoint ?? `https://${serverName}`;
     try {
@@ -108,7 +109,7 @@ export class Discovery {
     } catch (error) {
       // A peer with an explicit endpoint (LAN) is asked again sooner: it is likely just restarting.
       const ttl = this.trust.get(serverName)?.endpoint ? EXPLICIT_FAILURE_TTL_MS : FAILURE_TTL_MS;
-      this.cache.set(serverName, { expires: now + ttl, error: (error as Error).message });
+      this.cache.set(serverName, { expires: now + ttl, error: (error as Error).message, cause: error });
       throw error;
     }
   }

@@ -1,6 +1,8 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { pino } from 'pino';
-import { beforeEach, describe, expect, it, type TempDb } from '../../../test/helpers/fixtures.ts';
+import { afterEach, beforeEach, describe, expect, it, type TempDb } from '../../../test/helpers/fixtures.ts';
 import { vi } from 'vitest';
 import { Identity } from '../identity/identity.ts';
 import type { Db } from '../store/database.ts';
@@ -12,6 +14,7 @@ import { TrustStore } from '../trust/trust-store.ts';
 import { Discovery } from './discovery.ts';
 import { contentHash, envelopeSigningParts, signEnvelope } from './envelope.ts';
 import { EventIngest, type IngestHooks, type VerifiedEvent } from './event-ingest.ts';
+import { AddressPolicy } from './address-policy.ts';
 import { HttpClient } from './http-client.ts';
 import { ServerKeys } from './keys/server-keys.ts';
 
@@ -22,11 +25,46 @@ beforeEach(({ tempDb }) => {
   db = tempDb.db;
 });
 
-function setup(options: { walSync?: boolean; hooks?: IngestHooks } = {}) {
+/**
+ * peer.test's federation endpoint on loopback (as the owner gave it): `answer` says what its keys
+ * endpoint answers, the keys document it is given or an outage (500, a malformed body).
+ */
+interface PeerEndpoint {
+  url: string;
+  answer: { document: unknown } | 'error_500' | 'malformed';
+  fetches: number;
+}
+const servers: Server[] = [];
+afterEach(() => {
+  for (const server of servers.splice(0)) server.close();
+});
+async function peerEndpoint(document: unknown): Promise<PeerEndpoint> {
+  const endpoint: PeerEndpoint = { url: '', answer: { document }, fetches: 0 };
+  const server = createServer((req, res) => {
+    if (req.url !== '/_paracord/federation/v1/keys') {
+      res.statusCode = 404;
+      res.end();
+      return;
+    }
+    endpoint.fetches++;
+    const answer = endpoint.answer;
+    res.setHeader('content-type', 'application/json');
+    if (answer === 'error_500') res.statusCode = 500;
+    res.end(answer === 'error_500' ? '{"error":"internal_error"}' : answer === 'malformed' ? '{"server_name": "peer.test", "active_ke' : JSON.stringify(answer.document));
+  });
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  endpoint.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return endpoint;
+}
+
+function setup(options: { walSync?: boolean; hooks?: IngestHooks; peerEndpoint?: string } = {}) {
   const wal = options.walSync ? new WalSync(temp.file) : undefined;
   const commit = new GroupCommit(db, wal ? { walSync: wal } : {});
   const trust = new TrustStore(db, new Settings(db));
-  const http = new HttpClient({ allowInsecureHttp: true });
+  if (options.peerEndpoint) trust.upsert('peer.test', { trust: 'allow', endpoint_source: 'owner', endpoint: options.peerEndpoint });
+  // As the node wires it: a peer's stored endpoint (loopback here) is vouched for by the owner.
+  const http = new HttpClient({ allowInsecureHttp: true, policy: new AddressPolicy({ insecureHttp: true, allowPrivateAddresses: false, endpointVouch: (o) => trust.endpointVouch(o) }) });
   const keys = new ServerKeys(db, http, new Discovery(http, trust), pino({ level: 'silent' }));
   const events = new FederationEvents(db);
   const ingest = new EventIngest({ trust, keys, events, commit, verifier: undefined, ...(options.hooks ? { hooks: options.hooks } : {}) });
@@ -104,14 +142,16 @@ describe('EventIngest.storeMany', () => {
   });
 
   it('a key it holds is answered without a wait; an unknown one needs the fetch, and once found unknown is answered at once', async () => {
-    const { ingest, event, keys, identity } = setup();
+    const served = await peerEndpoint(null);
+    const { ingest, event, keys, identity } = setup({ peerEndpoint: served.url });
+    served.answer = { document: identity.keysDocument() };
     const use = { purpose: 'event', originTs: 1 } as const;
     // Not held: lookupNow cannot answer (the keys are to be fetched first).
     expect(keys.lookupNow('peer.test', identity.keyId, use)).toBeNull();
     keys.pin('peer.test', identity.keyId, identity.publicKeyHex);
     expect(keys.lookupNow('peer.test', identity.keyId, use)).toMatchObject({ ok: true, key: { public_key: identity.publicKeyHex } });
     await expect(ingest.verify('peer.test', event(1).envelope)).resolves.toMatchObject({ hash: event(1).hash });
-    // A key id nobody publishes: looked up once (peer.test does not answer here), then remembered as unknown.
+    // A key id peer.test does not publish (its keys document was read): looked up once, then remembered as unknown.
     expect(keys.lookupNow('peer.test', 'ed25519:gone', use)).toBeNull();
     await expect(keys.lookup('peer.test', 'ed25519:gone', use)).resolves.toMatchObject({ ok: false, code: 'unknown_key' });
     expect(keys.lookupNow('peer.test', 'ed25519:gone', use)).toMatchObject({ ok: false, code: 'unknown_key' });
@@ -119,16 +159,92 @@ describe('EventIngest.storeMany', () => {
     expect(keys.lookupNow('peer.test', 'ed25519:other', { purpose: 'request' })).toBeNull();
   });
 
+  it('an event whose origin\'s keys cannot be read (500, malformed) is retried later (503 keys_unavailable), not blamed nor remembered; accepted once they can be read', async () => {
+    const served = await peerEndpoint(null);
+    const blamed: string[] = [];
+    const { ingest, event, keys, identity } = setup({ peerEndpoint: served.url, hooks: { onAttributableFailure: (server, code) => blamed.push(`${server} ${code}`) } });
+    const use = { purpose: 'event', originTs: 1 } as const;
+    let now = Date.now();
+    vi.useFakeTimers({ toFake: ['Date'], now });
+    try {
+      for (const [n, outage] of [[1, 'error_500'], [2, 'malformed']] as const) {
+        // A first contact (or a rotation) while the origin's keys endpoint is failing.
+        served.answer = outage;
+        const fetches = served.fetches;
+        const refused = await ingest.verify('peer.test', event(n).envelope).catch((e: unknown) => e);
+        expect(refused, outage).toMatchObject({ status: 503, code: 'keys_unavailable' });
+        const retryAfter = Number((refused as { headers: Record<string, string> }).headers['retry-after']);
+        expect(retryAfter).toBeGreaterThanOrEqual(1);
+        expect(retryAfter).toBeLessThanOrEqual(10);
+        expect(served.fetches - fetches).toBe(1);
+        // Sent again at once: the same answer, at once, without another fetch (the 10-s limit holds).
+        expect(keys.lookupNow('peer.test', identity.keyId, use)).toMatchObject({ ok: false, code: 'keys_unavailable' });
+        await expect(ingest.verify('peer.test', event(n).envelope)).rejects.toMatchObject({ status: 503, code: 'keys_unavailable' });
+        expect(served.fetches - fetches).toBe(1);
+        // Nobody blamed, and the key id is not remembered as unknown: after the gap it is looked up again.
+        expect(blamed).toEqual([]);
+        now += 11_000;
+        vi.setSystemTime(now);
+        expect(keys.lookupNow('peer.test', identity.keyId, use)).toBeNull();
+      }
+      // The keys can be read again: the same event is accepted.
+      served.answer = { document: identity.keysDocument(now) };
+      await expect(ingest.verify('peer.test', event(2).envelope)).resolves.toMatchObject({ hash: event(2).hash });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('an event whose origin cannot be reached at all is retried later (503 keys_unavailable), directly and relayed, and accepted once it can', async () => {
+    const served = await peerEndpoint(null);
+    // Nothing listens at peer.test's endpoint (connection refused); host.test, relaying, is unknown here too.
+    const closed = servers.pop()!;
+    await new Promise<void>((r) => closed.close(() => r()));
+    const blamed: string[] = [];
+    const { ingest, event, identity } = setup({ peerEndpoint: served.url, hooks: { onAttributableFailure: (server, code) => blamed.push(`${server} ${code}`) } });
+    let now = Date.now();
+    vi.useFakeTimers({ toFake: ['Date'], now });
+    try {
+      await expect(ingest.verify('peer.test', event(1).envelope)).rejects.toMatchObject({ status: 503, code: 'keys_unavailable' });
+      now += 11_000;
+      vi.setSystemTime(now);
+      // Relayed by its room's host: the origin's keys cannot be read (nor the host's cache): not a verdict either.
+      await expect(ingest.verify('host.test', event(2).envelope)).rejects.toMatchObject({ status: 503, code: 'keys_unavailable' });
+      expect(blamed).toEqual([]);
+      // peer.test is back (same endpoint): both are accepted once its keys may be read again.
+      const back = createServer((req, res) => {
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify(identity.keysDocument(now)));
+      });
+      servers.push(back);
+      await new Promise<void>((r) => back.listen(Number(new URL(served.url).port), '127.0.0.1', r));
+      now += 11_000;
+      vi.setSystemTime(now);
+      await expect(ingest.verify('host.test', event(2).envelope)).resolves.toMatchObject({ hash: event(2).hash });
+      await expect(ingest.verify('peer.test', event(1).envelope)).resolves.toMatchObject({ hash: event(1).hash });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('a replaced key verifies old events only as their origin sends them, never relayed by another server', async () => {
-    const { ingest, event, keys, identity } = setup();
+    const served = await peerEndpoint(null);
+    const { ingest, event, keys, identity } = setup({ peerEndpoint: served.url });
+    // peer.test serves its keys (a new key: the old one is not in them).
+    served.answer = { document: Identity.create(join(dirname(temp.file), 'peer-new.json'), 'peer.test').keysDocument() };
     // A reference-dialect origin whose key is known only as replaced (after the events were made).
     keys.isReference = (server) => server === 'peer.test';
     keys.replaced.retire('peer.test', identity.keyId, identity.publicKeyHex, Date.now());
     const old = event(1);
     await expect(ingest.verify('peer.test', old.envelope)).resolves.toMatchObject({ hash: old.hash });
-    // Within 10 s of the lookup above, peer.test's keys are not read again: the relayed copy is not
-    // checked yet (503 keys_recently_fetched, retried by its sender); once they may be, it is refused.
-    await expect(ingest.verify('host.test', old.envelope)).rejects.toMatchObject({ code: 'keys_recently_fetched', status: 503 });
+    // The relayed copy: within 10 s of the lookup above its key id is not checked by the routine
+    // lookup (keys_recently_fetched), but a reference's failed signature makes us read its keys once
+    // more (refetchAfterFailure, its own limit) — read after the event arrived and without the old
+    // key, they are a verdict: refused, not "retry later".
+    const fetches = served.fetches;
+    await expect(ingest.verify('host.test', old.envelope)).rejects.toMatchObject({ code: 'bad_event_signature' });
+    expect(served.fetches - fetches).toBe(1);
+    // Once the keys may be read again: refused as well.
     vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 11_000 });
     try {
       await expect(ingest.verify('host.test', old.envelope)).rejects.toMatchObject({ code: 'bad_event_signature' });

@@ -15,7 +15,7 @@ import type { GroupCommit } from '../store/group-commit.ts';
 import { chargedBytes, type StorageQuota } from '../trust/storage-quota.ts';
 import type { TrustStore } from '../trust/trust-store.ts';
 import { MAX_EVENT_CONTENT_BYTES, contentHash, envelopeSigningParts, parseEnvelope, type Envelope } from './envelope.ts';
-import { keysRecentlyFetched, type ServerKeys } from './keys/server-keys.ts';
+import { isUncheckedKey, keysNotChecked, type ServerKeys, type UncheckedKeyLookup } from './keys/server-keys.ts';
 
 export interface VerifiedEvent {
   envelope: Envelope;
@@ -173,10 +173,12 @@ export class EventIngest {
     const keyIds = Object.keys(signatures);
     if (keyIds.length === 0) throw forbidden('bad_event_signature', `event is not signed by its origin ${origin}`);
     let lastFailure = '';
-    let unchecked: { message: string; retryAfterMs: number } | null = null;
+    let unchecked: UncheckedKeyLookup | null = null;
     // A reference peer reuses its key id when its key changes: a signature that fails with the
     // keys we hold makes us fetch its keys once more (rate limited), then try once again.
     for (let round = 0; round < 2; round++) {
+      // What the round before could not check, the refetch between the rounds has read (or not): asked again.
+      unchecked = null;
       for (const keyId of keyIds) {
         // A relayed event's origin may be unreachable: its keys can then come from the relaying host.
         const via = origin !== requestOrigin ? requestOrigin : undefined;
@@ -184,7 +186,9 @@ export class EventIngest {
         // A key we hold needs no wait (the common case: a promise fewer per event).
         const lookup = this.keys.lookupNow(origin, keyId, use, { via }) ?? (await this.keys.lookup(origin, keyId, use, { via }));
         if (!lookup.ok && lookup.code === 'too_many_relayed_origins') throw forbidden('too_many_relayed_origins', lookup.message);
-        if (!lookup.ok && lookup.code === 'keys_recently_fetched') unchecked = lookup;
+        // After the refetch of round 0 (made after this event arrived), "read a moment ago" is a verdict:
+        // they were read since the event was signed. Keys that could not be read are not.
+        if (isUncheckedKey(lookup) && !(round > 0 && lookup.code === 'keys_recently_fetched')) unchecked = lookup;
         // A key it replaced verifies only events made before the replacement (reference/key-replacement.ts),
         // and only as the origin itself sends them: the time is the signer's claim, and a relayed,
         // backdated event signed with a stolen old key must not pass (review of this change).
@@ -210,8 +214,9 @@ export class EventIngest {
       if (round > 0 || !(await this.keys.refetchAfterFailure(origin))) break;
     }
     // A key id that could not be checked yet (its server's keys were read a moment ago, it may
-    // have rotated since): the sender retries when they may be read again; nobody is blamed.
-    if (unchecked) throw keysRecentlyFetched(unchecked);
+    // have rotated since; or they could not be read at all): the sender retries when they may be
+    // read again; nobody is blamed, nothing is remembered as unknown.
+    if (unchecked) throw keysNotChecked(unchecked);
     // Only the signer's own events prove a bad signature is its doing. A relayed event's failure
     // is not the relaying host's: the origin decides what each server learns of its keys (it can
     // bind one key id to two public keys, for the host and for us), so the host verified it.

@@ -147,6 +147,7 @@ export const ERROR_SENTENCES: Readonly<Record<string, string>> = {
   unknown_cursor: 'The other server lost track of what your server already fetched. It starts over by itself.',
   unknown_key: 'The other server does not know the key your server signed with. Your keys may have changed: ask your friend to peer again.',
   keys_recently_fetched: 'The other server has not read your server\'s new key yet (it read your keys a few seconds ago). It retries by itself in a few seconds.',
+  keys_unavailable: 'The other server could not read your server\'s keys just now, so it could not check this yet. Nothing is lost: it is sent again by itself in a few seconds.',
   key_expired: 'Your server signed with a key that has expired. It uses its current key when it tries again.',
   unknown_event_type: 'The other server does not know this kind of message.',
   unknown_operation: 'This page asked your node for something it does not know. Update the app.',

@@ -146,6 +146,12 @@ export class RelayedKeys {
     if (this.hasDirectKeys(serverName)) return;
     const endpoint = await this.discovery.endpointOf(via);
     const response = await this.http.signed(signer, 'GET', endpoint, `${KEY_CACHE_PATH}?server_name=${encodeURIComponent(serverName)}`, undefined, { destination: via });
+    // 404: the host holds no keys of it (its cache was read): nothing learnt, and that is an answer,
+    // not a failure to read (server-keys.ts answers a key id it could not check 503 keys_unavailable).
+    if (response.status === 404) {
+      this.log.info({ event: 'keys_not_in_cache', server: serverName, via }, 'the relaying host holds no keys of this server');
+      return;
+    }
     if (response.status !== 200) throw new Error(`HTTP ${response.status}`);
     const check = checkKeysDocument(response.json, serverName);
     if (!check.ok) throw new Error(check.reason);

@@ -6,6 +6,9 @@
  * server, at most one fetch per server per MIN_REFETCH_MS, negative cache per key id). An id
  * met within that gap after a fetch is not refused as unknown (the server may have rotated just
  * after): the caller is told when a fetch is allowed again (503 Retry-After), and nothing is cached.
+ * Nor is an id met when the keys could not be read (the fetch failed: network, timeout, DNS, 5xx,
+ * a malformed document): keys_unavailable, 503 with Retry-After, nothing cached, nobody blamed. Only
+ * a document that was read and does not list the id (or an address our policy refuses) is a verdict.
  *
  * The keys themselves live in direct-keys.ts (pinned by the owner or fetched from the server
  * itself), relayed-keys.ts (learnt from a relaying host's key cache, for that host's events only)
@@ -16,6 +19,7 @@
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import { HttpError } from '../../errors.ts';
+import { AddressRefusedError } from '../address-policy.ts';
 import { warnLimited } from '../../log/rate-limit.ts';
 import type { Db } from '../../store/database.ts';
 import type { Discovery } from '../discovery.ts';
@@ -36,6 +40,8 @@ export type { ServerKeyRow, RelayedKeyRow };
 const MIN_REFETCH_MS = 10_000;
 const ORIGIN_DEADLINE_WITH_FALLBACK_MS = 2_000;
 const NEGATIVE_TTL_MS = 5 * 60_000;
+/** The Retry-After for a relaying host's key cache that could not be read (relayed-keys.ts reads it at most once per 10 s). */
+const CACHE_RETRY_MS = 10_000;
 /** Bounds of the in-memory state keyed by names and key ids that strangers choose. */
 const MAX_NEGATIVE_ENTRIES = 2_000;
 const MAX_FETCH_ENTRIES = 2_000;
@@ -64,12 +70,37 @@ export type KeyLookup =
    * per-server gap (MIN_REFETCH_MS), before it may have rotated to it. Not a verdict: the caller
    * answers "retry in `retryAfterMs`" (503), when a fetch is allowed again and learns a new key.
    */
-  | { ok: false; code: 'keys_recently_fetched'; message: string; retryAfterMs: number };
+  | { ok: false; code: 'keys_recently_fetched'; message: string; retryAfterMs: number }
+  /**
+   * An unknown key id that could not be checked because the server's keys could not be read (the
+   * fetch failed: unreachable, timed out, DNS, an error status, a malformed document). Not a
+   * verdict either: 503 "retry in `retryAfterMs`" (when a fetch is allowed again), nothing cached.
+   */
+  | { ok: false; code: 'keys_unavailable'; message: string; retryAfterMs: number };
 
-/** The answer to a key id `lookup` could not check yet (keys_recently_fetched): 503 and when to retry. */
-export function keysRecentlyFetched(lookup: { message: string; retryAfterMs: number }): HttpError {
+/** A lookup that is no verdict: the key id could not be checked yet, the caller answers 503 (keysNotChecked). */
+export type UncheckedKeyLookup = Extract<KeyLookup, { code: 'keys_recently_fetched' | 'keys_unavailable' }>;
+
+export function isUncheckedKey(lookup: KeyLookup): lookup is UncheckedKeyLookup {
+  return !lookup.ok && (lookup.code === 'keys_recently_fetched' || lookup.code === 'keys_unavailable');
+}
+
+/** The answer to a key id `lookup` could not check yet (keys_recently_fetched, keys_unavailable): 503 and when to retry. */
+export function keysNotChecked(lookup: UncheckedKeyLookup): HttpError {
   const seconds = Math.max(1, Math.ceil(lookup.retryAfterMs / 1000));
-  return new HttpError(503, 'keys_recently_fetched', `${lookup.message}; retry in ${seconds} s`, { 'retry-after': String(seconds) });
+  return new HttpError(503, lookup.code, `${lookup.message}; retry in ${seconds} s`, { 'retry-after': String(seconds) });
+}
+
+/**
+ * Whether a failed keys fetch is a refusal by our own address policy (a server named by an address
+ * we never connect to): that does not change by asking again, and stays a verdict (unknown_key).
+ * Anything else (no route, timeout, DNS, an error status, a malformed document) may pass.
+ */
+function refusedByPolicy(error: unknown): boolean {
+  for (let e = error as (Error & { cause?: unknown }) | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+    if (e instanceof AddressRefusedError) return e.byPolicy;
+  }
+  return false;
 }
 
 /** The node's wiring, given to the constructor (the fields below document each). */
@@ -87,6 +118,11 @@ export class ServerKeys {
   private readonly inFlight = new Map<string, Promise<void>>();
   private readonly lastFetch = new LRUCache<string, number>({ max: MAX_FETCH_ENTRIES });
   private readonly negative = new LRUCache<string, number>({ max: MAX_NEGATIVE_ENTRIES });
+  /**
+   * The servers whose last keys fetch failed (not by our address policy): the time of that fetch
+   * (its lastFetch) and why. Cleared by a fetch that succeeds. An id met then is keys_unavailable.
+   */
+  private readonly fetchFailed = new LRUCache<string, { at: number; error: string }>({ max: MAX_FETCH_ENTRIES });
   /** How many servers one relaying host can make us look up keys of (docs/SECURITY.md item 8). */
   maxRelayedOriginsPerHost = DEFAULT_MAX_RELAYED_ORIGINS_PER_HOST;
 
@@ -185,7 +221,10 @@ export class ServerKeys {
     let key: ServerKeyRow | undefined;
     // Whether the fetch below is skipped by the per-server gap: the id is then not known to be unknown.
     let gapLeft = 0;
-    if (!relayedBy || this.mayContactRelayedOrigin(serverName)) {
+    // Whether the origin itself was asked (else only the relaying host's cache), and why the cache could not be read.
+    const contacted = !relayedBy || this.mayContactRelayedOrigin(serverName);
+    let cacheFailure: string | null = null;
+    if (contacted) {
       gapLeft = this.refetchGapLeft(serverName, now);
       // With a relaying host to fall back on, the origin gets a short deadline: an unreachable
       // origin (no address, a DNS name that never answers) must not hold the event for long.
@@ -201,9 +240,23 @@ export class ServerKeys {
       try {
         await this.relayed.fetchFromCache(serverName, relayedBy, now);
       } catch (error) {
+        if (!refusedByPolicy(error)) cacheFailure = (error as Error).message;
         warnLimited(this.log, `keys_cache_fetch_failed ${relayedBy}`, { event: 'keys_cache_fetch_failed', server: serverName, via: relayedBy, error: (error as Error).message }, 'could not fetch keys from the relaying host');
       }
       key = this.findKey(serverName, keyId, relayedBy);
+    }
+    // The keys could not be read (the origin's fetch failed, or the host's cache, when the origin is
+    // not contacted): the id is not known to be unknown. Retried when a fetch is allowed again; not
+    // cached, not a verdict (its sender's outbox takes a 403 as final and the message would be lost).
+    if (!key) {
+      const unreadable = contacted ? this.unreadable(serverName) : cacheFailure;
+      if (unreadable !== null) {
+        const retryAfterMs = Math.max(1_000, contacted ? this.refetchGapLeft(serverName, Date.now()) : CACHE_RETRY_MS);
+        return {
+          ok: false, code: 'keys_unavailable', retryAfterMs,
+          message: `${serverName}'s keys could not be read${contacted ? '' : ` from ${relayedBy ?? serverName}'s key cache`} to check key ${keyId} (${unreadable}); they are read again in ${Math.ceil(retryAfterMs / 1000)} s`,
+        };
+      }
     }
     // A server that rotated just after we read its keys: its new key id is fetched for once the
     // gap has passed (the caller says when), not refused, nor remembered as unknown for minutes.
@@ -247,6 +300,19 @@ export class ServerKeys {
     // Only for a caller that can wait for the fetch (`refreshStale`: the signed-request check).
     if (key && options.refreshStale === true && use.purpose === 'request' && this.stale(serverName, key, now) && !this.inRefetchGap(serverName, now)) return null;
     if (key) return this.usable(serverName, keyId, key, use, now);
+    // Its keys could not be read and may not be fetched again yet: told at once, as a 403 from the
+    // negative cache was (a sender's retries inside the gap cost no more than its refusals did).
+    if (relayedBy === undefined) {
+      const unreadable = this.unreadable(serverName);
+      const gapLeft = this.refetchGapLeft(serverName, now);
+      if (unreadable !== null && gapLeft > 0) {
+        const retryAfterMs = Math.max(1_000, gapLeft);
+        return {
+          ok: false, code: 'keys_unavailable', retryAfterMs,
+          message: `${serverName}'s keys could not be read to check key ${keyId} (${unreadable}); they are read again in ${Math.ceil(retryAfterMs / 1000)} s`,
+        };
+      }
+    }
     const negativeUntil = this.negative.get(`${serverName} ${keyId} ${relayedBy ?? ''}`);
     if (negativeUntil === undefined || negativeUntil <= now) return null;
     return { ok: false, code: 'unknown_key', message: `${serverName} does not publish key ${keyId}` };
@@ -260,6 +326,30 @@ export class ServerKeys {
   private stale(serverName: string, key: ServerKeyRow, now: number): boolean {
     if (this.isReference(serverName)) return false;
     return Math.min(key.valid_until, key.fetched_at + KEY_VALIDITY_MS) <= now;
+  }
+
+  /**
+   * Why the last fetch of `serverName`'s keys failed, if it did (and not by our address policy):
+   * its keys are then unreadable until a fetch succeeds. Null when the last fetch read them.
+   */
+  private unreadable(serverName: string): string | null {
+    const failed = this.fetchFailed.get(serverName);
+    return failed !== undefined && failed.at === this.lastFetch.get(serverName) ? failed.error : null;
+  }
+
+  /** Records how a fetch of `serverName`'s keys started at `at` (its lastFetch) ended: unreadable, or read. */
+  private settled(serverName: string, at: number, task: Promise<unknown>): Promise<unknown> {
+    return task.then(
+      (value) => {
+        this.fetchFailed.delete(serverName);
+        return value;
+      },
+      (error: unknown) => {
+        if (refusedByPolicy(error)) this.fetchFailed.delete(serverName);
+        else this.fetchFailed.set(serverName, { at, error: (error as Error).message });
+        throw error;
+      },
+    );
   }
 
   /** How long until the keys of `serverName` may be fetched again (0: now, or a fetch is running, which is joined). */
@@ -309,7 +399,7 @@ export class ServerKeys {
     if (last !== undefined && now - last < MIN_REFETCH_MS) return false;
     this.lastFailureFetch.set(serverName, now);
     this.lastFetch.set(serverName, now);
-    const task = (this.inFlight.get(serverName) ?? this.fetchAndStore(serverName, now)).then(() => undefined);
+    const task = (this.inFlight.get(serverName) ?? this.settled(serverName, now, this.fetchAndStore(serverName, now))).then(() => undefined);
     await task.catch((error: Error) => {
       warnLimited(this.log, `keys_fetch_failed ${serverName}`, { event: 'keys_fetch_failed', server: serverName, error: error.message }, 'could not refetch the keys of a reference server');
     });
@@ -332,7 +422,7 @@ export class ServerKeys {
     const last = this.lastFetch.get(serverName);
     if (!options.unlimited && last !== undefined && now - last < MIN_REFETCH_MS) return Promise.resolve();
     this.lastFetch.set(serverName, now);
-    const task = this.fetchAndStore(serverName, now, deadlineMs)
+    const task = this.settled(serverName, now, this.fetchAndStore(serverName, now, deadlineMs))
       .then(() => undefined)
       .finally(() => this.inFlight.delete(serverName));
     this.inFlight.set(serverName, task);

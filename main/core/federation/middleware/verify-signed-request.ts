@@ -28,7 +28,7 @@ import {
   MAX_CLOCK_SKEW_MS,
   signingString,
 } from '../request-signature.ts';
-import { keysRecentlyFetched, type ServerKeys } from '../keys/server-keys.ts';
+import { isUncheckedKey, keysNotChecked, type ServerKeys } from '../keys/server-keys.ts';
 
 export interface SignedRequestState {
   /** Carried by a mailbox and handed over by this process (mailbox/self-dispatch.ts). */
@@ -218,8 +218,9 @@ export function verifySignedRequest(deps: VerifySignedRequestDeps): Middleware {
 
     // A key read from its server over a day ago (or past its valid_until) is read again first: a rotation is learnt.
     const key = deps.keys.lookupNow(origin, keyId, { purpose: 'request' }, { refreshStale: true }) ?? (await deps.keys.lookup(origin, keyId, { purpose: 'request' }, { refreshStale: true }));
-    // A key id met just after we read the server's keys (it may have rotated since): retried, not refused for good.
-    if (!key.ok && key.code === 'keys_recently_fetched') throw keysRecentlyFetched(key);
+    // A key id met just after we read the server's keys (it may have rotated since), or when its keys
+    // could not be read: 503 with Retry-After, retried by the sender, not refused for good (nor blamed).
+    if (isUncheckedKey(key)) throw keysNotChecked(key);
     if (!key.ok) throw forbidden(key.code, key.message);
 
     const rawBody = await readRawBody(ctx);

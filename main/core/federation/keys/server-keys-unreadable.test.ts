@@ -1,0 +1,133 @@
+/**
+ * A signed request naming a key id we do not hold, met when the origin's keys cannot be read
+ * (its keys endpoint answers 500, drops the connection, serves a malformed document). That was
+ * answered 403 unknown_key, which the sender's outbox takes as final: a message sent by a friend
+ * who had just rotated (or a first contact) during a network problem was lost for good. Now it is
+ * 503 keys_unavailable with Retry-After (when a fetch is allowed again): the sender retries, and
+ * once the keys can be read the same request passes. A keys document that was read and does not
+ * list the id is still a 403 verdict. The fetch limit (one per server per 10 s) is unchanged.
+ * Real Koa app and keys server on 127.0.0.1, real SQLite; Date is faked to step over the 10-s gap.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import Koa from 'koa';
+import { pino } from 'pino';
+import { vi } from 'vitest';
+import { Identity } from '../../identity/identity.ts';
+import { errorHandler } from '../../http/middleware/error-handler.ts';
+import { openDatabase, type Db } from '../../store/database.ts';
+import { GroupCommit } from '../../store/group-commit.ts';
+import { Settings } from '../../store/settings.ts';
+import { TrustStore } from '../../trust/trust-store.ts';
+import { AddressPolicy } from '../address-policy.ts';
+import { Discovery } from '../discovery.ts';
+import { HttpClient } from '../http-client.ts';
+import { ReplayCache } from '../replay-cache.ts';
+import { verifySignedRequest } from '../middleware/verify-signed-request.ts';
+import { ServerKeys } from './server-keys.ts';
+import { sendSigned } from '../../../../test/helpers/signed-request.ts';
+import { afterAll, beforeAll, describe, expect, it } from '../../../../test/helpers/fixtures.ts';
+import { tempDir } from '../../../../test/helpers/temp-dir.ts';
+
+const log = pino({ level: 'silent' });
+let db: Db;
+let app: Server;
+let keysServer: Server;
+let baseUrl: string;
+let origin: Identity;
+let keys: ServerKeys;
+let fetches = 0;
+/** What origin.test's keys endpoint answers: its keys, or an outage. */
+let answer: 'keys' | 'error_500' | 'dropped' | 'malformed' = 'keys';
+
+beforeAll(async () => {
+  const dir = tempDir();
+  origin = Identity.create(join(dir, 'origin.json'), 'origin.test');
+  keysServer = createServer((req, res) => {
+    if (req.url !== '/_paracord/federation/v1/keys') {
+      res.statusCode = 404;
+      res.end();
+      return;
+    }
+    fetches++;
+    if (answer === 'dropped') {
+      req.socket.destroy();
+      return;
+    }
+    res.setHeader('content-type', 'application/json');
+    if (answer === 'error_500') res.statusCode = 500;
+    res.end(answer === 'keys' ? JSON.stringify(origin.keysDocument()) : answer === 'malformed' ? '{"server_name":"origin.test","active_key":' : '{"error":"internal_error"}');
+  });
+  await new Promise<void>((r) => keysServer.listen(0, '127.0.0.1', r));
+  db = openDatabase(join(dir, 'node.db'));
+  const trust = new TrustStore(db, new Settings(db));
+  trust.upsert('origin.test', { trust: 'allow', endpoint_source: 'owner', endpoint: `http://127.0.0.1:${(keysServer.address() as AddressInfo).port}` });
+  const http = new HttpClient({ allowInsecureHttp: true, policy: new AddressPolicy({ insecureHttp: true, allowPrivateAddresses: false, endpointVouch: (o) => trust.endpointVouch(o) }) });
+  keys = new ServerKeys(db, http, new Discovery(http, trust), log);
+  const koa = new Koa();
+  koa.use(errorHandler(log));
+  koa.use(verifySignedRequest({ trust, keys, replay: new ReplayCache(db), commit: new GroupCommit(db) }));
+  koa.use((ctx) => {
+    ctx.body = { ok: true };
+  });
+  app = createServer(koa.callback());
+  await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
+  baseUrl = `http://127.0.0.1:${(app.address() as AddressInfo).port}`;
+});
+
+afterAll(() => {
+  vi.useRealTimers();
+  app.close();
+  keysServer.close();
+  db.close();
+});
+
+describe('a key id met when the origin\'s keys cannot be read', () => {
+  it('is answered 503 keys_unavailable with Retry-After (not 403), fetched for at most once per 10 s, and passes once the keys can be read', async () => {
+    let now = Date.now();
+    vi.useFakeTimers({ toFake: ['Date'], now });
+    const later = (ms: number) => {
+      now += ms;
+      vi.setSystemTime(now);
+    };
+    try {
+      // Known before the rotation.
+      expect((await sendSigned(origin, baseUrl, 'GET', '/before', undefined, { destination: null })).status).toBe(200);
+      await origin.rotate(now);
+      let n = 0;
+      for (const outage of ['error_500', 'dropped', 'malformed'] as const) {
+        later(11_000);
+        answer = outage;
+        const before = fetches;
+        const refused = await sendSigned(origin, baseUrl, 'GET', `/r${n++}`, undefined, { destination: null });
+        expect(refused.status, `${outage}: ${refused.text}`).toBe(503);
+        expect(refused.body.error).toBe('keys_unavailable');
+        expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+        expect(Number(refused.headers['retry-after'])).toBeLessThanOrEqual(10);
+        expect(fetches - before).toBe(1);
+        // Sent again (and a stranger naming other ids): the same answer, no other fetch.
+        const again = await sendSigned(origin, baseUrl, 'GET', `/r${n++}`, undefined, { destination: null });
+        expect(again.status).toBe(503);
+        expect(again.body.error).toBe('keys_unavailable');
+        const ghost = { serverName: 'origin.test', keyId: 'ed25519:ghost', signHex: (m: Buffer) => origin.signHex(m) };
+        expect((await sendSigned(ghost, baseUrl, 'GET', `/g${n}`, undefined, { destination: null })).status).toBe(503);
+        expect(fetches - before).toBe(1);
+      }
+      // The keys can be read again: the next attempt, once a fetch is allowed, passes.
+      answer = 'keys';
+      later(11_000);
+      const delivered = await sendSigned(origin, baseUrl, 'GET', '/after', undefined, { destination: null });
+      expect(delivered.status, delivered.text).toBe(200);
+      expect(keys.get('origin.test', origin.keyId)).toBeDefined();
+      // A document that was read and does not list an id is still a verdict.
+      later(11_000);
+      const ghost = { serverName: 'origin.test', keyId: 'ed25519:ghost2', signHex: (m: Buffer) => origin.signHex(m) };
+      const unknown = await sendSigned(ghost, baseUrl, 'GET', '/ghost', undefined, { destination: null });
+      expect(unknown.status).toBe(403);
+      expect(unknown.body.error).toBe('unknown_key');
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
