@@ -185,8 +185,13 @@ export function peerOperations(node: NodeContext, running: Running): Pick<AdminH
         ...(input.rate_limit === null ? { rate_per_second: null, rate_burst: null } : {}),
       });
       node.log.info({ event: 'trust_changed', server: input.server_name, mode: input.mode, reason: input.reason }, 'peer trust changed');
-      // Outbound to a server that is no longer quarantined resumes.
-      if (input.mode === 'allow') node.workers.deliver(input.server_name);
+      // Outbound to a server that is no longer quarantined or blocked resumes, and a fetch of it
+      // waiting here (pull, our mailbox) is answered at once with what waited for it.
+      if (input.mode === 'allow') {
+        node.workers.deliver(input.server_name);
+        node.pull.notify(input.server_name);
+        node.mailbox.store.notify(input.server_name);
+      }
       node.notifications.notify({ type: 'status' });
       return peerView(node, server);
     },
