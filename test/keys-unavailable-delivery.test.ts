@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it } from './helpers/fixtures.ts';
 import { queryNodeDb } from './helpers/inspect-db.ts';
 import { eventually, inviteAndJoin, messages, send } from './helpers/rooms.ts';
+import { expectArrivedAfterRotation } from './helpers/rotated-delivery.ts';
 
 const KEYS_PATH = '/_paracord/federation/v1/keys';
 
@@ -80,10 +81,6 @@ describe('a message signed by a key the receiver cannot read yet', () => {
 
     // The keys can be read again: the message arrives, and nothing was given up on the way.
     state.keysDown = false;
-    await eventually(async () => expect((await messages(beta, roomId)).map((m) => m.event_id)).toContain(after), 90_000, 250);
-    const failed = queryNodeDb<{ event_id: string; last_error: string }>(alpha.dataDir, "SELECT event_id, last_error FROM federation_outbox WHERE state IN ('failed', 'expired')");
-    expect(failed).toEqual([]);
-    const keys = (await beta.admin('GET', '/peers')).body.peers.find((p: { server_name: string }) => p.server_name === 'alpha.test').keys;
-    expect(keys).toContainEqual(expect.objectContaining({ key_id: rotated.body.key_id, expired_at: null }));
+    await expectArrivedAfterRotation(alpha, beta, roomId, after, rotated.body.key_id, 90_000);
   }, 180_000);
 });
