@@ -7,46 +7,30 @@
  * retries, and once beta can read the keys the message arrives; nothing is marked failed.
  * Real child-process nodes (plain http on loopback), real rotation through the admin API.
  */
-import { createServer, request, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it } from './helpers/fixtures.ts';
 import { queryNodeDb } from './helpers/inspect-db.ts';
 import { eventually, inviteAndJoin, messages, send } from './helpers/rooms.ts';
 import { expectArrivedAfterRotation } from './helpers/rotated-delivery.ts';
+import { switchProxy } from './helpers/switch-proxy.ts';
 
 const KEYS_PATH = '/_paracord/federation/v1/keys';
 
-let proxy: Server | undefined;
+let proxy: Awaited<ReturnType<typeof switchProxy>> | undefined;
 afterAll(() => {
   proxy?.close();
 });
 
 /** A proxy to `target` (beta's way to alpha); its keys endpoint answers 500 while `state.keysDown`. */
 async function keysProxy(target: string, state: { keysDown: boolean; keysFetches: number; refused: number }): Promise<string> {
-  const to = new URL(target);
-  proxy = createServer((req, res) => {
-    if (req.url?.split('?')[0] === KEYS_PATH) {
-      state.keysFetches++;
-      if (state.keysDown) {
-        state.refused++;
-        res.statusCode = 500;
-        res.setHeader('content-type', 'application/json');
-        res.end('{"error":"internal_error","message":"down"}');
-        return;
-      }
-    }
-    const forwarded = request({ host: to.hostname, port: to.port, method: req.method, path: req.url, headers: { ...req.headers, host: to.host } }, (answer) => {
-      res.writeHead(answer.statusCode ?? 502, answer.headers);
-      answer.pipe(res);
-    });
-    forwarded.on('error', () => {
-      res.statusCode = 502;
-      res.end();
-    });
-    req.pipe(forwarded);
+  const started = await switchProxy(target, (req) => {
+    if (req.url?.split('?')[0] !== KEYS_PATH) return null;
+    state.keysFetches++;
+    if (!state.keysDown) return null;
+    state.refused++;
+    return { status: 500, body: '{"error":"internal_error","message":"down"}' };
   });
-  await new Promise<void>((r) => proxy!.listen(0, '127.0.0.1', r));
-  return `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+  proxy = started;
+  return started.url;
 }
 
 describe('a message signed by a key the receiver cannot read yet', () => {

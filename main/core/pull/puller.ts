@@ -22,7 +22,8 @@ import { infoLimited, warnLimited } from '../log/rate-limit.ts';
 import { receivedOutcome, type EventIngest, type ReceivedOutcome, type VerifiedEvent } from '../federation/event-ingest.ts';
 import { SignedPageLoop, type PageTaker, type SignedPageLoopDeps } from '../federation/signed-page-loop.ts';
 import { PullAcks } from './pull-acks.ts';
-import { quotaWait, type QuotaWait } from '../trust/storage-quota.ts';
+import type { QuotaWait } from '../trust/storage-quota.ts';
+import { fetchedEventFailure, fetchedEventId, UncheckedRetries } from '../federation/fetched-event-failure.ts';
 import { MAX_PULL_EVENTS } from './routes.ts';
 import { PULL_ACK_PATH, PULL_PATH } from '../federation/paths.ts';
 
@@ -56,6 +57,8 @@ type PullPage = { events: unknown[] };
 export class Puller {
   private readonly deps: PullerDeps;
   private readonly pages: SignedPageLoop<PullPage>;
+  /** Pulled events that could not be checked yet: the page is asked again while their window lasts. */
+  private readonly unchecked = new UncheckedRetries();
 
   constructor(deps: PullerDeps) {
     this.deps = deps;
@@ -161,14 +164,14 @@ export class Puller {
       try {
         verified.push(await verifications[i]!);
       } catch (error) {
-        const wait = quotaWait(error);
-        if (wait) return wait;
-        if (!(error instanceof HttpError) || error.status >= 500) {
+        const failure = fetchedEventFailure(error);
+        if (failure.kind === 'quota') return failure;
+        if (failure.kind === 'unchecked' && this.stillUnchecked(server, raws[i], failure.message)) {
           retry = true;
           break;
         }
         this.deps.onReceived?.(receivedOutcome(error));
-        warnLimited(log, `pulled_event_refused ${server}`, { event: 'pulled_event_refused', server, status: error.status, error: error.code, message: error.message }, 'a pulled event was refused');
+        warnLimited(log, `pulled_event_refused ${server}`, refusedFields(server, error), 'a pulled event was refused');
       }
     }
     if (verified.length === 0) return !retry;
@@ -177,20 +180,38 @@ export class Puller {
     // asked again: what was stored is a no-op).
     const { outcomes } = await ingest.storeMany(verified, server);
     let wait: QuotaWait | null = null;
-    for (const outcome of outcomes) {
+    for (const [j, outcome] of outcomes.entries()) {
       if (outcome.status === 'fulfilled') this.deps.onReceived?.(receivedOutcome(outcome.value));
       if (outcome.status === 'rejected') {
         const e = outcome.reason as Error;
-        wait ??= quotaWait(e);
+        const failure = fetchedEventFailure(e);
+        if (failure.kind === 'quota') wait ??= failure;
         if (wait) continue;
-        if (!(e instanceof HttpError) || e.status >= 500) retry = true;
+        if (failure.kind === 'unchecked' && this.stillUnchecked(server, verified[j]!.envelope, failure.message)) retry = true;
         else {
           this.deps.onReceived?.(receivedOutcome(e));
-          warnLimited(log, `pulled_event_refused ${server}`, { event: 'pulled_event_refused', server, status: e.status, error: e.code, message: e.message }, 'a pulled event was refused');
+          warnLimited(log, `pulled_event_refused ${server}`, refusedFields(server, e), 'a pulled event was refused');
         }
       }
     }
     if (wait) return wait;
     return !retry;
   }
+
+  /**
+   * An event of the page that could not be checked or stored now: the page is asked again while
+   * its window lasts (fetched-event-failure.ts), then it is refused (logged) and the cursor moves on.
+   */
+  private stillUnchecked(server: string, raw: unknown, message: string): boolean {
+    const id = fetchedEventId(raw);
+    if (id === null || this.unchecked.retry(id)) return true;
+    this.deps.log.warn({ event: 'pulled_event_given_up', server, event_id: id, error: message }, 'a pulled event could not be checked for hours; given up');
+    return false;
+  }
+}
+
+/** The log fields of a pulled event refused (an HttpError's status and code; another error's text). */
+function refusedFields(server: string, error: unknown) {
+  const http = error instanceof HttpError ? { status: error.status, error: error.code } : {};
+  return { event: 'pulled_event_refused', server, ...http, message: (error as Error).message };
 }

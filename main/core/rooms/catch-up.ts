@@ -10,7 +10,7 @@ import { receivedOutcome } from '../federation/event-ingest.ts';
 import type { HttpClient } from '../federation/http-client.ts';
 import { cleanText } from '../util/untrusted-text.ts';
 import { MAX_DEPTH_GROUP } from '../store/federation-events.ts';
-import { quotaWait } from '../trust/storage-quota.ts';
+import { fetchedEventFailure, fetchedEventId, UncheckedRetries } from '../federation/fetched-event-failure.ts';
 import { compareDisplayOrder } from './event-types.ts';
 import { aheadOfReference3, tooOldForReference3 } from '../federation/reference/carry.ts';
 import { PAGE_BYTES } from '../federation/page-budget.ts';
@@ -69,6 +69,12 @@ export class RoomCatchUp extends RoomPart {
 
   private readonly resumeTimers = new Set<NodeJS.Timeout>();
 
+  /** Events a run could not check yet (their signer's keys unreadable): tried again while their window lasts. */
+  private readonly unchecked = new UncheckedRetries();
+
+  /** Per room: runs in a row that left an event unchecked (their resumptions wait longer each time). */
+  private readonly uncheckedRuns = new Map<string, number>();
+
   /** Cancels running catch-ups and scheduled resumptions (node stop, before the database closes). */
   stop(): void {
     this.stopping.abort();
@@ -111,6 +117,9 @@ export class RoomCatchUp extends RoomPart {
     let fruitless = 0;
     /** Event ids this run has seen: a page of events already seen in this run is no progress. */
     const seen = new Set<string>();
+    /** The lowest depth of an event this run could not check yet: the watermark stays below it. */
+    let held: number | null = null;
+    let heldRetryMs = Infinity;
     for (let page = 0; ; page++) {
       if (signal.aborted) return stored;
       if (page >= (this.d.catchUpMaxPagesPerRun ?? DEFAULT_CATCH_UP_MAX_PAGES_PER_RUN)) {
@@ -156,17 +165,37 @@ export class RoomCatchUp extends RoomPart {
           const result = await this.d.ingest.store(verified, host);
           this.d.onReceived?.(receivedOutcome(result));
           if (result.inserted) storedNow++;
+          this.unchecked.settled(verified.envelope.event_id);
         } catch (error) {
           if (signal.aborted) return stored;
-          const wait = quotaWait(error);
-          if (wait) {
+          const failure = fetchedEventFailure(error);
+          if (failure.kind === 'quota') {
             // Over a quota here: the cursor and the watermark stay before this event, and the
             // run resumes after Retry-After (the event is not lost, it waits).
-            this.catchUpBackoff.set(host, Date.now() + wait.waitMs);
-            this.resumeCatchUpLater(roomId, wait.waitMs + 1_000);
-            warnLimited(this.d.log, `catch_up_quota_wait ${host}`, { event: 'catch_up_quota_wait', room_id: roomId, host, wait_ms: wait.waitMs }, 'catch-up waits for the quota; resuming after Retry-After');
+            this.catchUpBackoff.set(host, Date.now() + failure.waitMs);
+            this.resumeCatchUpLater(roomId, failure.waitMs + 1_000);
+            warnLimited(this.d.log, `catch_up_quota_wait ${host}`, { event: 'catch_up_quota_wait', room_id: roomId, host, wait_ms: failure.waitMs }, 'catch-up waits for the quota; resuming after Retry-After');
             return stored + storedNow;
           }
+          const id = fetchedEventId(raw);
+          const { depth, room_id: eventRoom } = (raw ?? {}) as { depth?: unknown; room_id?: unknown };
+          if (failure.kind === 'unchecked' && id !== null && EVENT_ID.test(id) && eventRoom === roomId && typeof depth === 'number' && Number.isSafeInteger(depth) && depth >= 0) {
+            if (this.unchecked.retry(id)) {
+              // Could not be checked now (its signer's keys unreadable, a failure of ours): the run
+              // goes on, but the watermark stays below it and a later run asks for it again.
+              held = held === null ? depth : Math.min(held, depth);
+              heldRetryMs = Math.min(heldRetryMs, failure.waitMs);
+              lastTaken = { depth, eventId: id };
+              if (!seen.has(id)) {
+                seen.add(id);
+                newToRun++;
+              }
+              warnLimited(this.d.log, `catch_up_event_unchecked ${host}`, { event: 'catch_up_event_unchecked', room_id: roomId, host, event_id: id, error: failure.message }, 'a caught-up event could not be checked yet; asked again later');
+              continue;
+            }
+            this.d.log.warn({ event: 'catch_up_event_given_up', room_id: roomId, host, event_id: id, error: failure.message }, 'a caught-up event could not be checked for hours; given up');
+          }
+          if (id !== null) this.unchecked.settled(id);
           this.d.onReceived?.(receivedOutcome(error));
           warnLimited(this.d.log, `catch_up_event_rejected ${host}`, { event: 'catch_up_event_rejected', room_id: roomId, host, error: (error as Error).message }, 'catch-up event rejected');
         }
@@ -192,11 +221,27 @@ export class RoomCatchUp extends RoomPart {
       }
       cursor = next;
       if (signal.aborted) return stored;
-      // Events at the cursor's depth may continue on the next page: the watermark stays below it.
-      this.d.db.prepare('UPDATE rooms SET synced_depth = MAX(synced_depth, ?) WHERE room_id = ?').run(cursor.depth - 1, roomId);
+      // Events at the cursor's depth may continue on the next page: the watermark stays below it
+      // (and below an event not checked yet).
+      this.d.db.prepare('UPDATE rooms SET synced_depth = MAX(synced_depth, ?) WHERE room_id = ?').run(Math.min(cursor.depth, held ?? Infinity) - 1, roomId);
     }
+    if (held !== null) this.resumeUnchecked(roomId, host, heldRetryMs);
+    else this.uncheckedRuns.delete(roomId);
     if (stored > 0) this.d.log.info({ event: 'caught_up', room_id: roomId, host, stored }, 'caught up with the room host');
     return stored;
+  }
+
+  /**
+   * A run left events it could not check: the next run asks for them again after their
+   * Retry-After, doubled with each such run in a row (at most 10 minutes), and not before a backoff
+   * of the host ends (a run then would do nothing).
+   */
+  private resumeUnchecked(roomId: string, host: string, retryMs: number): void {
+    const runs = Math.min((this.uncheckedRuns.get(roomId) ?? 0) + 1, 20);
+    if (this.uncheckedRuns.size >= 10_000 && !this.uncheckedRuns.has(roomId)) this.uncheckedRuns.clear();
+    this.uncheckedRuns.set(roomId, runs);
+    const backoffLeft = (this.catchUpBackoff.get(host) ?? 0) - Date.now();
+    this.resumeCatchUpLater(roomId, Math.max(Math.min(retryMs * 2 ** (runs - 1), 10 * 60_000), backoffLeft) + 1_000);
   }
 
   private syncedDepth(roomId: string): number {

@@ -17,7 +17,7 @@ import { HttpError, badRequest } from '../../errors.ts';
 import { peerRefusal } from '../peer-refusal.ts';
 import { cleanText } from '../../util/untrusted-text.ts';
 import { warnLimited } from '../../log/rate-limit.ts';
-import { quotaWait } from '../../trust/storage-quota.ts';
+import { fetchedEventFailure, fetchedEventId, UncheckedRetries } from '../fetched-event-failure.ts';
 import type { Identity } from '../../identity/identity.ts';
 import type { RoomStore } from '../../rooms/room-store.ts';
 import type { Db } from '../../store/database.ts';
@@ -92,6 +92,8 @@ export class ReferenceRooms {
    * In memory, as catch-up's wait: a restart (with a quota the owner raised) asks again at once.
    */
   private readonly quotaWaits = new Map<string, number>();
+  /** Polled events that could not be checked yet: asked again while their window lasts. */
+  private readonly unchecked = new UncheckedRetries();
 
   constructor(deps: ReferenceRoomsDeps) {
     this.d = deps;
@@ -382,18 +384,30 @@ export class ReferenceRooms {
       const verified = await this.d.ingest.verify(peer, raw);
       if (verified.envelope.room_id !== roomId) return 'skipped';
       const result = await this.d.ingest.store(verified, peer);
+      this.unchecked.settled(verified.envelope.event_id);
       return result.inserted ? 'stored' : 'known';
     } catch (error) {
       if (error instanceof HttpError && error.code === 'bad_event_signature' && origin === peer && this.d.keyChangePending?.(peer)) {
         return { halt: `waiting for the owner to confirm the new key of ${peer}` };
       }
-      const wait = quotaWait(error);
-      if (wait) {
-        this.quotaWaits.set(`${peer} ${roomId}`, Date.now() + wait.waitMs);
+      const failure = fetchedEventFailure(error);
+      if (failure.kind === 'quota') {
+        this.quotaWaits.set(`${peer} ${roomId}`, Date.now() + failure.waitMs);
         if (this.quotaWaits.size > 10_000) this.quotaWaits.clear();
-        warnLimited(this.d.log, `reference_poll_quota_wait ${peer}`, { event: 'reference_poll_quota_wait', server: peer, room_id: roomId, wait_ms: wait.waitMs }, 'polling a reference server waits for the storage quota; resuming after Retry-After');
-        return { halt: `waiting for the storage quota: ${wait.message}`.slice(0, 300) };
+        warnLimited(this.d.log, `reference_poll_quota_wait ${peer}`, { event: 'reference_poll_quota_wait', server: peer, room_id: roomId, wait_ms: failure.waitMs }, 'polling a reference server waits for the storage quota; resuming after Retry-After');
+        return { halt: `waiting for the storage quota: ${failure.message}`.slice(0, 300) };
       }
+      // Not checked yet (its signer's keys could not be read, a failure of ours): the cursor stops
+      // before it and the next round asks again, for as long as its window lasts (then skipped).
+      const id = fetchedEventId(raw);
+      if (failure.kind === 'unchecked' && id !== null) {
+        if (this.unchecked.retry(id)) {
+          warnLimited(this.d.log, `reference_event_unchecked ${peer}`, { event: 'reference_event_unchecked', server: peer, room_id: roomId, event_id: id, error: failure.message }, 'an event polled from a reference server could not be checked yet; asked again');
+          return { halt: `waiting to check an event: ${failure.message}`.slice(0, 300) };
+        }
+        this.d.log.warn({ event: 'reference_event_given_up', server: peer, room_id: roomId, event_id: id, error: failure.message }, 'an event polled from a reference server could not be checked for hours; given up');
+      }
+      if (id !== null) this.unchecked.settled(id);
       warnLimited(this.d.log, `reference_event_rejected ${peer}`, { event: 'reference_event_rejected', server: peer, room_id: roomId, error: (error as Error).message }, 'event polled from a reference server rejected');
       return 'skipped';
     }

@@ -1,0 +1,78 @@
+/**
+ * What a failure to take a fetched event means, decided in one place for every path that fetches
+ * events and keeps a cursor (catch-up from a room's host, pull from our pull host, polls of a
+ * reference server): none of them may move its cursor past an event that was not refused.
+ *
+ * - `refused`: a verdict on the event (4xx other than 429): skipped, as a push of it would fail.
+ * - `quota`: over a storage quota here (429): waits for its Retry-After; never skipped.
+ * - `unchecked`: it could not be checked or stored now — its signer's keys could not be read (503
+ *   `keys_unavailable`, `keys_recently_fetched`), or a failure of ours (the database, a 5xx):
+ *   tried again after `waitMs`, while its `UncheckedRetries` window lasts.
+ */
+import { HttpError } from '../errors.ts';
+import { quotaWait } from '../trust/storage-quota.ts';
+
+export type FetchedEventFailure =
+  | { kind: 'refused'; message: string }
+  | { kind: 'quota'; waitMs: number; message: string }
+  | { kind: 'unchecked'; waitMs: number; message: string };
+
+/** How long an unchecked event without a Retry-After waits (a failure of ours). */
+const UNCHECKED_DEFAULT_WAIT_MS = 30_000;
+/** The longest Retry-After taken for an unchecked event. */
+const UNCHECKED_MAX_WAIT_MS = 10 * 60_000;
+
+export function fetchedEventFailure(error: unknown): FetchedEventFailure {
+  const message = error instanceof Error ? error.message : String(error);
+  const quota = quotaWait(error);
+  if (quota) return { kind: 'quota', ...quota };
+  if (error instanceof HttpError && error.status < 500) return { kind: 'refused', message };
+  const seconds = error instanceof HttpError ? Number(error.headers['retry-after']) : NaN;
+  const waitMs = Number.isFinite(seconds) && seconds >= 1 ? Math.min(seconds * 1000, UNCHECKED_MAX_WAIT_MS) : UNCHECKED_DEFAULT_WAIT_MS;
+  return { kind: 'unchecked', waitMs, message };
+}
+
+/**
+ * How long an event that cannot be checked is tried again before it is given up as refused. Longer
+ * than a failed discovery is remembered (an hour: keys_unavailable that long), bounded so that an
+ * origin whose keys are never readable (or a hostile host naming one) cannot hold a room's cursor
+ * for good.
+ */
+export const UNCHECKED_RETRY_FOR_MS = 2 * 60 * 60_000;
+/** Event ids remembered at most (the oldest forgotten first: its window starts again). */
+const MAX_TRACKED = 10_000;
+
+/** When each unchecked event was first met: whether it is still tried again. In memory (a restart starts each window again). */
+export class UncheckedRetries {
+  private readonly firstMet = new Map<string, number>();
+
+  private readonly forMs: number;
+
+  constructor(forMs = UNCHECKED_RETRY_FOR_MS) {
+    this.forMs = forMs;
+  }
+
+  /** True while `eventId` is still to be tried again; false once its window is over (then forgotten). */
+  retry(eventId: string, now = Date.now()): boolean {
+    const first = this.firstMet.get(eventId);
+    if (first === undefined) {
+      if (this.firstMet.size >= MAX_TRACKED) this.firstMet.delete(this.firstMet.keys().next().value!);
+      this.firstMet.set(eventId, now);
+      return true;
+    }
+    if (now - first < this.forMs) return true;
+    this.firstMet.delete(eventId);
+    return false;
+  }
+
+  /** The event was taken (or refused for good): forgotten. */
+  settled(eventId: string): void {
+    this.firstMet.delete(eventId);
+  }
+}
+
+/** The event id of a fetched event not yet checked, when it names one (else null: nothing to track it by). */
+export function fetchedEventId(raw: unknown): string | null {
+  const id = (raw as { event_id?: unknown } | null)?.event_id;
+  return typeof id === 'string' && id.length > 0 && id.length <= 255 ? id : null;
+}
