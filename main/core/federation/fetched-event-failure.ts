@@ -22,6 +22,11 @@ const UNCHECKED_DEFAULT_WAIT_MS = 30_000;
 /** The longest Retry-After taken for an unchecked event. */
 const UNCHECKED_MAX_WAIT_MS = 10 * 60_000;
 
+/** An answer status that is no verdict, only "not yet": 429 (a limit here) or 5xx (not checkable now, a failure here). */
+export function isNotYetStatus(status: number): boolean {
+  return status === 429 || status >= 500;
+}
+
 export function fetchedEventFailure(error: unknown): FetchedEventFailure {
   const message = error instanceof Error ? error.message : String(error);
   const quota = quotaWait(error);

@@ -8,6 +8,7 @@
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Agent } from 'undici';
+import { isNotYetStatus } from '../federation/fetched-event-failure.ts';
 
 export const DISPATCH_HEADER = 'x-paracord-mailbox-dispatch';
 
@@ -23,6 +24,13 @@ export interface CarriedRequest {
 export interface DispatchAnswer {
   status: number;
   error: string | null;
+  /**
+   * Not wholly taken: "not yet" (the answer, or an event of a batch, 429 or 5xx). `unchecked` when
+   * something could not be checked or stored now (5xx), `limit` when only a limit here (429) held it.
+   */
+  notYet: 'unchecked' | 'limit' | null;
+  /** With `notYet`: the answer's Retry-After (ms), when it gave one. */
+  retryAfterMs?: number;
 }
 
 export class SelfDispatch {
@@ -49,7 +57,7 @@ export class SelfDispatch {
 
   async dispatch(carried: CarriedRequest): Promise<DispatchAnswer> {
     const base = this.base();
-    if (!base) return { status: 503, error: 'not listening' };
+    if (!base) return { status: 503, error: 'not listening', notYet: 'unchecked' };
     const { Agent: AgentClass, request } = await import('../http/undici-request.ts');
     this.agent ??= new AgentClass({ connect: { rejectUnauthorized: false }, keepAliveTimeout: 10_000, connections: 4 });
     const response = await request(`${base}${carried.path}`, {
@@ -67,13 +75,24 @@ export class SelfDispatch {
       body: Buffer.from(carried.body, 'utf8'),
     });
     const text = await response.body.text();
-    let error: string | null = null;
+    type Body = { error?: unknown; results?: unknown } | null;
+    let body: Body = null;
     try {
-      error = (JSON.parse(text) as { error?: string }).error ?? null;
+      body = JSON.parse(text) as Body;
     } catch {
       // not JSON
     }
-    return { status: response.statusCode, error };
+    // A batch answers 200 with a result per event: some may be "not yet".
+    const statuses = [response.statusCode];
+    if (response.statusCode === 200 && Array.isArray(body?.results)) {
+      for (const result of body.results) if (typeof (result as { status?: unknown })?.status === 'number') statuses.push((result as { status: number }).status);
+    }
+    const notYet = statuses.some((s) => s >= 500) ? 'unchecked' : statuses.some(isNotYetStatus) ? 'limit' : null;
+    const seconds = Number(response.headers['retry-after']);
+    return {
+      status: response.statusCode, error: typeof body?.error === 'string' ? body.error : null, notYet,
+      ...(notYet && Number.isFinite(seconds) && seconds >= 1 ? { retryAfterMs: Math.min(seconds, 86_400) * 1000 } : {}),
+    };
   }
 
   async close(): Promise<void> {

@@ -28,6 +28,7 @@ import {
   MAX_CLOCK_SKEW_MS,
   signingString,
 } from '../request-signature.ts';
+import { isNotYetStatus } from '../fetched-event-failure.ts';
 import { isUncheckedKey, keysNotChecked, type ServerKeys } from '../keys/server-keys.ts';
 
 export interface SignedRequestState {
@@ -49,6 +50,12 @@ export interface SignedRequestState {
   recheck(): void;
   /** Set by a route that recorded the replay entry in its own transaction. */
   replayRecorded: boolean;
+  /**
+   * Set by a route when a request a mailbox carried was not wholly taken: an event of it was
+   * answered "not yet" (5xx, 429). Its replay entry is then not written, so the copy the mailbox
+   * still holds can be handed over again (the events stored already answer `inserted: false`).
+   */
+  notTaken?: boolean;
   /**
    * Set by a read-only route (GET /pull): answer without waiting for the replay entry's fsync.
    * The entry is still written (group commit), and the request stays claimed in memory until it
@@ -252,7 +259,8 @@ export function verifySignedRequest(deps: VerifySignedRequestDeps): Middleware {
       if (charged > 0 && charged + tokens > limit.burst) return false;
       const byServer = deps.limiter?.server.take(origin, limit, Date.now(), tokens);
       if (byServer && !byServer.ok) {
-        deps.abuse?.record(origin, 'rate_limited');
+        // A carried request comes when our own fetcher takes it, not when its origin chose to send.
+        if (!dispatched) deps.abuse?.record(origin, 'rate_limited');
         throw rateLimited(`${origin} is over its rate limit here`, byServer.retryAfterMs);
       }
       charged += tokens;
@@ -266,6 +274,7 @@ export function verifySignedRequest(deps: VerifySignedRequestDeps): Middleware {
     // Refused over the limit, the request is still recorded (so no copy of it is charged again);
     // it changed nothing, so its answer does not wait for the entry's fsync.
     let refusedEarly = false;
+    let failure: unknown;
     const recheck = (): void => {
       const now = deps.trust.decide(origin);
       if (!now.allowed) throw forbidden(now.code, now.message);
@@ -282,9 +291,15 @@ export function verifySignedRequest(deps: VerifySignedRequestDeps): Middleware {
       Object.assign(ctx.state, state);
       deps.onVerified?.(origin);
       await next();
+    } catch (error) {
+      failure = error;
+      throw error;
     } finally {
       const after = ctx.state as Partial<SignedRequestState>;
       if (after.replayRecorded === true) deps.replay.release(signature);
+      // A request a mailbox carried that was answered "not yet" changed nothing (or, a batch, not
+      // all of it): no entry, so its copy is taken when our fetcher hands it over again.
+      else if (dispatched && (after.notTaken === true || answeredNotYet(failure))) deps.replay.release(signature);
       else {
         const recorded = deps.commit.run(() => deps.replay.record(signature, origin, requestTs, dispatched));
         const release = () => deps.replay.release(signature);
@@ -293,4 +308,10 @@ export function verifySignedRequest(deps: VerifySignedRequestDeps): Middleware {
       }
     }
   };
+}
+
+/** Whether an error answers "not yet" (429, or 5xx: a failure here, keys not readable now) rather than a verdict. */
+function answeredNotYet(error: unknown): boolean {
+  if (error === undefined) return false;
+  return !(error instanceof HttpError) || isNotYetStatus(error.status);
 }

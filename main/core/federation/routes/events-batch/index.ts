@@ -5,6 +5,7 @@ import { parseJsonBody } from '../../../http/read-body.ts';
 import { LARGE_BATCH_EVENTS, MAX_BATCH_EVENTS } from '../../../outbox/delivery-batches.ts';
 import type { IngestResult, VerifiedEvent } from '../../event-ingest.ts';
 import type { FederationDeps } from '../../federation-deps.ts';
+import { isNotYetStatus } from '../../fetched-event-failure.ts';
 import type { SignedRequestState } from '../../middleware/verify-signed-request.ts';
 import { EVENTS_PATH } from '../../paths.ts';
 
@@ -79,11 +80,12 @@ export function eventsBatchRoutes(deps: FederationDeps): Router {
     }
 
     async function storeGroup(group: Array<{ index: number; verified: VerifiedEvent }>, first: boolean): Promise<void> {
-      // The replay entry is written with the first stored events: one transaction, one flush.
-      const recordReplay = first ? () => deps.replay.record(state.signature, state.origin, state.requestTs, state.viaMailbox === true) : undefined;
+      // The replay entry is written with the first stored events: one transaction, one flush. Not
+      // for a batch a mailbox carried: its entry waits until every event has its final answer.
+      const recordReplay = first && state.viaMailbox !== true ? () => deps.replay.record(state.signature, state.origin, state.requestTs, false) : undefined;
       try {
         const { outcomes, beforeStoreDone } = await deps.ingest.storeMany(group.map((g) => g.verified), state.origin, recordReplay);
-        if (first && beforeStoreDone) state.replayRecorded = true;
+        if (recordReplay && beforeStoreDone) state.replayRecorded = true;
         outcomes.forEach((outcome, n) => {
           const { index, verified } = group[n]!;
           results[index] = outcome.status === 'fulfilled' ? outcome.value : failure(verified.envelope, outcome.reason);
@@ -97,6 +99,8 @@ export function eventsBatchRoutes(deps: FederationDeps): Router {
       if (results[i] !== undefined && !order.includes(i)) continue; // an invite, taken already
       results[i] = { event_id: eventIdOf(raws[i]), status: 503, error: 'not_processed', message: 'an earlier event of this batch failed; send again from there' };
     }
+    // A carried batch with an event answered "not yet" is not wholly taken: its copy may come again.
+    if (state.viaMailbox === true && results.some((r) => notYet(r))) state.notTaken = true;
     ctx.body = { results };
   });
   return router;
@@ -110,4 +114,10 @@ function eventIdOf(raw: unknown): string | null {
 function failure(raw: unknown, error: unknown): EventResult {
   if (error instanceof HttpError) return { ...error.details, event_id: eventIdOf(raw), status: error.status, error: error.code, message: error.message };
   return { event_id: eventIdOf(raw), status: 500, error: 'internal_error', message: 'the server failed to store this event' };
+}
+
+/** A result that is no final answer for its event: 429 (a limit) or 5xx (not checkable now, a failure here). */
+function notYet(result: EventResult | undefined): boolean {
+  const status = (result as { status?: number } | undefined)?.status;
+  return status !== undefined && isNotYetStatus(status);
 }

@@ -1,0 +1,36 @@
+/**
+ * A request a mailbox carried that could not be taken yet (2026-11-27). alpha, the room's host, is
+ * reached only through carol's mailbox; beta's messages wait there for it. When alpha takes the
+ * backlog at once, some are answered "not yet" (over beta's rate limit at alpha: 429). The page
+ * was asked again, but the refused request had been recorded as seen, so its copy was answered
+ * 409 replayed_request, which the fetcher takes as "taken before": the message was dropped, at
+ * alpha and at carol. Now a carried request answered "not yet" (429, 5xx, or a batch with such an
+ * event) leaves no replay entry, the page waits for the Retry-After, and everything arrives.
+ */
+import { describe, expect, it } from './helpers/fixtures.ts';
+import { queryNodeDb } from './helpers/inspect-db.ts';
+import type { NodeProcess } from './helpers/node-process.ts';
+import { eventually, send } from './helpers/rooms.ts';
+import { homeArgs, twoHomesAndAFriend } from './helpers/mailbox-homes.ts';
+
+describe('a carried request answered "not yet" when taken from a mailbox', () => {
+  it('is taken again later, not dropped as a copy already seen', async ({ nodes }) => {
+    const { alpha, beta, carol, roomId, closed } = await twoHomesAndAFriend(nodes);
+    const bodies = (n: NodeProcess) => queryNodeDb<{ body: string }>(n.dataDir, "SELECT json_extract(content, '$.body') AS body FROM federation_events WHERE room_id = ? AND event_type = 'm.message' ORDER BY depth", roomId).map((r) => r.body);
+    // A small rate limit for beta at alpha: taking a backlog at once goes over it.
+    expect((await alpha.admin('PUT', '/peers/beta.test/trust', { mode: 'allow', rate_limit: { per_second: 1, burst: 2 } })).status).toBe(200);
+    // alpha is away while beta writes: everything waits at carol.
+    expect(await alpha.stop()).toBe(0);
+    const sent: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      sent.push(`while away ${i}`);
+      await send(beta, roomId, `while away ${i}`);
+    }
+    await eventually(async () => expect(queryNodeDb<{ n: number }>(beta.dataDir, 'SELECT COUNT(*) AS n FROM mailbox_deposits')[0]!.n).toBeGreaterThanOrEqual(1), 30_000, 100);
+    await alpha.start(homeArgs(closed.alpha));
+    await eventually(async () => expect(bodies(alpha).filter((b) => b.startsWith('while away'))).toEqual(sent), 60_000, 250);
+    // They were held by the limit on the way (the case this test is about), and carol keeps nothing.
+    expect(alpha.stderr).toMatch(/"event":"mailbox_item_not_yet"[^\n]*"status":429/);
+    await eventually(async () => expect(queryNodeDb<{ n: number }>(carol.dataDir, 'SELECT COUNT(*) AS n FROM mailbox_items')[0]!.n).toBe(0), 30_000);
+  }, 180_000);
+});
