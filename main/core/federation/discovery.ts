@@ -38,12 +38,18 @@ export interface ServedDiscoveryDocument {
 }
 
 const SUCCESS_TTL_MS = 24 * 60 * 60 * 1000;
+/**
+ * A failed discovery is asked again after a minute, doubling with each failure in a row up to an
+ * hour: one network blip must not leave a server's keys unreadable (503 keys_unavailable, its
+ * events held) for an hour, while a server that is gone is asked about a few times an hour.
+ */
+const FIRST_FAILURE_TTL_MS = 60 * 1000;
 const FAILURE_TTL_MS = 60 * 60 * 1000;
 const EXPLICIT_FAILURE_TTL_MS = 60 * 1000;
 /** A receiver asks whether an origin binds with this deadline (the answer is cached like any discovery). */
 const BINDING_LOOKUP_DEADLINE_MS = 3_000;
 
-type CacheEntry = { expires: number; document?: DiscoveryDocument; error?: string; cause?: unknown };
+type CacheEntry = { expires: number; document?: DiscoveryDocument; error?: string; cause?: unknown; failures?: number };
 /** Names are chosen by whoever sends a request (open policy): the cache is bounded (LRU). */
 const MAX_CACHED_SERVERS = 2_000;
 
@@ -108,8 +114,9 @@ export class Discovery {
       return document;
     } catch (error) {
       // A peer with an explicit endpoint (LAN) is asked again sooner: it is likely just restarting.
-      const ttl = this.trust.get(serverName)?.endpoint ? EXPLICIT_FAILURE_TTL_MS : FAILURE_TTL_MS;
-      this.cache.set(serverName, { expires: now + ttl, error: (error as Error).message, cause: error });
+      const failures = (cached?.document ? 0 : (cached?.failures ?? 0)) + 1;
+      const ttl = this.trust.get(serverName)?.endpoint ? EXPLICIT_FAILURE_TTL_MS : Math.min(FAILURE_TTL_MS, FIRST_FAILURE_TTL_MS * 2 ** Math.min(failures - 1, 10));
+      this.cache.set(serverName, { expires: now + ttl, error: (error as Error).message, cause: error, failures });
       throw error;
     }
   }

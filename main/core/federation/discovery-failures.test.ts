@@ -1,0 +1,56 @@
+/**
+ * A failed discovery is remembered for a minute, doubling with each failure in a row up to an
+ * hour (2026-11-27). It was an hour from the first failure: a server without an endpoint of its own
+ * (a room member's, whose events its host relays) hit by one network blip had its keys unreadable
+ * for an hour (503 keys_unavailable: its events, and the host's queue to us behind them, held).
+ * A real Discovery and HttpClient over real SQLite; the name lookup stands in for DNS (it fails),
+ * and the cache's clock is the `now` each call is given.
+ */
+import { Settings } from '../store/settings.ts';
+import { TrustStore } from '../trust/trust-store.ts';
+import { AddressPolicy } from './address-policy.ts';
+import { Discovery } from './discovery.ts';
+import { HttpClient } from './http-client.ts';
+import { describe, expect, it } from '../../../test/helpers/fixtures.ts';
+
+describe('a server whose discovery fails', () => {
+  it('is asked again after 1, then 2, then 4 minutes (at most an hour), not an hour after the first failure', async ({ tempDb }) => {
+    const { db } = tempDb;
+    const trust = new TrustStore(db, new Settings(db));
+    let lookups = 0;
+    const lookup = async () => {
+      lookups++;
+      throw Object.assign(new Error('getaddrinfo ENOTFOUND member.test'), { code: 'ENOTFOUND' });
+    };
+    const http = new HttpClient({ allowInsecureHttp: false, policy: new AddressPolicy({ insecureHttp: false, allowPrivateAddresses: false, lookup }) });
+    const discovery = new Discovery(http, trust);
+    const minute = 60_000;
+    const t0 = Date.now();
+    const ask = (at: number) => discovery.documentOf('member.test', at).then(() => 'found', (error: Error) => error.message);
+
+    expect(await ask(t0)).toMatch(/member\.test/);
+    expect(lookups).toBe(1);
+    // Within the first minute: the failure is remembered, nothing is asked.
+    expect(await ask(t0 + 59_000)).toMatch(/member\.test/);
+    expect(lookups).toBe(1);
+    // After it: asked again (it was an hour).
+    await ask(t0 + minute + 1);
+    expect(lookups).toBe(2);
+    // Failed twice in a row: two minutes.
+    const t1 = t0 + minute + 1;
+    await ask(t1 + 2 * minute - 1);
+    expect(lookups).toBe(2);
+    await ask(t1 + 2 * minute);
+    expect(lookups).toBe(3);
+    // Then four; and never longer than an hour.
+    const t2 = t1 + 2 * minute;
+    await ask(t2 + 4 * minute - 1);
+    expect(lookups).toBe(3);
+    let at = t2 + 4 * minute;
+    for (let i = 0; i < 10; i++) {
+      await ask(at);
+      at += 60 * minute;
+    }
+    expect(lookups).toBe(13);
+  });
+});
