@@ -35,6 +35,13 @@ describe('backup schedule (admin API)', () => {
       expect(answer.status, JSON.stringify(body)).toBe(400);
       expect(answer.body.error).toBe(code);
     }
+    // Why a folder cannot be used, in words (not Node's "ENOTDIR: not a directory, stat …").
+    const file = join(tempDir(), 'a-file');
+    writeFileSync(file, 'x');
+    for (const [dir, why] of [[file, 'not a folder'], [join(file, 'below'), 'a part of the path is a file, not a folder'], ['/no/such/folder/here', 'no such folder']]) {
+      const answer = await alpha.admin('PUT', '/backups/schedule', { dir });
+      expect(answer.body, dir).toEqual({ error: 'invalid_backup_dir', message: `the node cannot write backups into ${dir}: ${why}` });
+    }
     // Backups into the data folder itself: refused (a file there could replace the live database).
     for (const dir of [alpha.dataDir, join(alpha.dataDir, 'logs')]) {
       const answer = await alpha.admin('PUT', '/backups/schedule', { dir });

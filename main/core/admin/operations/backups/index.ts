@@ -7,13 +7,14 @@ import { readPassphraseFile } from '../../../backup/passphrase-file.ts';
 import type { BackupSchedule } from '../../../backup/records.ts';
 import { HttpError, badRequest, conflict } from '../../../errors.ts';
 import type { NodeContext } from '../../../node-context.ts';
+import { fsErrorCode, fsReason } from '../../../util/fs-reason.ts';
 
 function checkWritableDir(dir: string): void {
   try {
     if (!statSync(dir).isDirectory()) throw new Error('not a folder');
     accessSync(dir, constants.W_OK);
   } catch (error) {
-    throw badRequest('invalid_backup_dir', `the node cannot write backups into ${dir}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such folder' : (error as Error).message}`);
+    throw badRequest('invalid_backup_dir', `the node cannot write backups into ${dir}: ${fsErrorCode(error) === 'ENOENT' ? 'no such folder' : fsReason(error)}`);
   }
   // Another local user could swap the archives there (SECURITY.md item 21).
   const unsafe = unsafeFolderProblem(dir);
