@@ -121,6 +121,10 @@ describe('pull mode', () => {
     const partly = arrivalOrder(beta, roomId).length;
     expect(partly).toBeGreaterThan(31);
     expect(partly).toBeLessThan(291);
+    // The room says it waits, on alpha's share of the quota, and until when (the UI's words come from this).
+    const view = (await beta.admin('GET', `/rooms/${encodeURIComponent(roomId)}`)).body;
+    expect(view.waits).toEqual([{ server: 'alpha.test', reason: 'storage_quota', messages: 0, until: expect.any(Number) }]);
+    expect(view.waits[0].until).toBeGreaterThan(Date.now());
     await beta.stop();
     await beta.start(['--public-url', closed]);
     await eventually(async () => expect(arrivalOrder(beta, roomId)).toHaveLength(291), 60_000, 250);

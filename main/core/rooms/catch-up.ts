@@ -72,6 +72,15 @@ export class RoomCatchUp extends RoomPart {
   /** Events a run could not check yet (their signer's keys unreadable): tried again while their window lasts. */
   private readonly unchecked = new UncheckedRetries();
 
+  /** Per room: its host and until when its catch-up waits for the storage quota here (the room's view says so). */
+  private readonly quotaWaits = new Map<string, { host: string; until: number }>();
+
+  /** A room whose catch-up waits for the storage quota here: from which host, until when (RoomSummary `waits`). */
+  quotaWaitOf(roomId: string, now = Date.now()): { server: string; until: number } | null {
+    const wait = this.quotaWaits.get(roomId);
+    return wait && wait.until > now ? { server: wait.host, until: wait.until } : null;
+  }
+
   /** Per room: runs in a row that left an event unchecked (their resumptions wait longer each time). */
   private readonly uncheckedRuns = new Map<string, number>();
 
@@ -173,6 +182,8 @@ export class RoomCatchUp extends RoomPart {
             // Over a quota here: the cursor and the watermark stay before this event, and the
             // run resumes after Retry-After (the event is not lost, it waits).
             this.catchUpBackoff.set(host, Date.now() + failure.waitMs);
+            if (this.quotaWaits.size >= 10_000) this.quotaWaits.clear();
+            this.quotaWaits.set(roomId, { host, until: Date.now() + failure.waitMs });
             this.resumeCatchUpLater(roomId, failure.waitMs + 1_000);
             warnLimited(this.d.log, `catch_up_quota_wait ${host}`, { event: 'catch_up_quota_wait', room_id: roomId, host, wait_ms: failure.waitMs }, 'catch-up waits for the quota; resuming after Retry-After');
             return stored + storedNow;
@@ -225,6 +236,7 @@ export class RoomCatchUp extends RoomPart {
       // (and below an event not checked yet).
       this.d.db.prepare('UPDATE rooms SET synced_depth = MAX(synced_depth, ?) WHERE room_id = ?').run(Math.min(cursor.depth, held ?? Infinity) - 1, roomId);
     }
+    this.quotaWaits.delete(roomId);
     if (held !== null) this.resumeUnchecked(roomId, host, heldRetryMs);
     else this.uncheckedRuns.delete(roomId);
     if (stored > 0) this.d.log.info({ event: 'caught_up', room_id: roomId, host, stored }, 'caught up with the room host');

@@ -277,6 +277,11 @@ export class RoomService extends RoomPart {
     return this.history.catchUp(roomId);
   }
 
+  /** Whether the room's catch-up waits for the storage quota here: its host, until when. */
+  catchUpQuotaWait(roomId: string, now = Date.now()): { server: string; until: number } | null {
+    return this.history.quotaWaitOf(roomId, now);
+  }
+
   /** Remote rooms where we have joined members: caught up at start. */
   remoteJoinedRooms(): string[] {
     return this.history.remoteJoinedRooms();

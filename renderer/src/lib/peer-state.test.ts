@@ -103,4 +103,17 @@ describe('peerLine', () => {
     const paced = { trust: 'allow', last_seen_at: now, delivery: { ...push, paced: true, waiting: 1, next_attempt_at: 0 } };
     expect(peerLine(paced, now)).toMatchObject({ state: 'sending', text: 'Paced — 1 message waiting: this server takes only so many a minute' });
   });
+
+  it('says a peer that asked us to wait (its rate limit, our new key not read yet) is taking them later, not offline', () => {
+    const now = Date.now();
+    const waits = (lastError: string) => ({ server_name: 'friend.example', trust: 'allow', last_seen_at: now - 5_000, delivery: { ...push, waiting: 4, retrying_since: now - 20_000, next_attempt_at: now + 30_000, last_error: lastError } });
+    expect(peerLine(waits('HTTP 429 rate_limited: beta.test is over its rate limit here'), now)).toMatchObject({
+      state: 'sending', text: 'Asked to wait — 4 messages waiting: friend.example takes them a little later (next try in 30 s)',
+      cause: { text: 'Too many requests at once. It retries by itself.', details: 'HTTP 429 rate_limited: beta.test is over its rate limit here' },
+    });
+    expect(peerLine(waits('HTTP 503 keys_unavailable: our keys could not be read'), now)).toMatchObject({ state: 'sending', cause: { text: expect.stringContaining('could not read your server\'s keys') } });
+    // Twin: a server error or no answer at all is still "offline".
+    expect(peerLine(waits('HTTP 503 internal_error: disk'), now).state).toBe('offline');
+    expect(peerLine(waits('connect ECONNREFUSED 10.0.0.2:7447'), now).state).toBe('offline');
+  });
 });

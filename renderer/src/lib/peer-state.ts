@@ -9,7 +9,8 @@ import { ago, clock, fromNow, plural } from './format.ts';
 /**
  * How a peer's state is decided (issue #16 item 3):
  * - a message to it failed at least once and waits: "offline since <first failure>", with the count and the next try;
- * - messages wait that were not tried yet, or it is paced: "sending" / "paced";
+ * - messages wait that were not tried yet, or it is paced, or it asked us to wait (429, its keys
+ *   check: 503): "sending" / "paced" / "asked to wait";
  * - nothing waits: "online" only when it sent this node a request within ONLINE_WINDOW_MS; otherwise
  *   "last seen <relative time>" (state idle): a quiet friend is not known to be offline, nor online.
  */
@@ -80,6 +81,16 @@ export function peerLine(peer: { server_name?: string; trust: string; last_seen_
     return { state: waiting > 0 ? 'sending' : heard, text: `Through ${mailbox}'s mailbox — ${waiting > 0 ? `${plural(waiting, 'message')} being left there` : 'what you send waits there for it to fetch'}`, cause: none };
   }
   const since = peer.delivery?.retrying_since ?? null;
+  // It answered, asking us to wait (its rate limit: 429; it could not read our keys yet: 503):
+  // it is there and takes them soon, it is not offline.
+  if (waiting > 0 && since !== null && askedToWait(peer.delivery?.last_error ?? null)) {
+    const nextText = fromNow(peer.delivery?.next_attempt_at ?? 0, now);
+    return {
+      state: 'sending',
+      text: `Asked to wait — ${plural(waiting, 'message')} waiting: ${peer.server_name ?? 'this server'} takes them a little later${nextText && nextText !== 'now' ? ` (next try ${nextText})` : ''}`,
+      cause: explainCause(peer.delivery?.last_error ?? null),
+    };
+  }
   if (waiting > 0 && since !== null) {
     const nextText = fromNow(peer.delivery?.next_attempt_at ?? 0, now);
     return {
@@ -95,4 +106,9 @@ export function peerLine(peer: { server_name?: string; trust: string; last_seen_
   // Nothing to send, so no failing attempt says it is offline; only a recent request from it says it is online.
   if (now - peer.last_seen_at <= ONLINE_WINDOW_MS) return { state: 'online', text: `Online${seen}`, cause: none };
   return { state: 'idle', text: `Last seen ${ago(peer.last_seen_at, now)} — nothing waiting to be sent`, cause: none };
+}
+
+/** A last error where the peer answered "not yet" (its rate limit, or our keys not readable there yet), not a failure to reach it. */
+function askedToWait(lastError: string | null): boolean {
+  return lastError !== null && /^HTTP (429\b|503 (keys_unavailable|keys_recently_fetched)\b)/.test(lastError);
 }

@@ -3,7 +3,8 @@
  * instead of showing nothing: events a Paracord reference server holds of the room that wait for
  * this node's storage quota for it (the poller halts there: reference-rooms.ts `quotaWaits`), and
  * our messages of the room that wait for a reference's push limit (delivery-worker.ts `paced`).
- * Only reference peers are polled and paced, so only they are asked.
+ * Only reference peers are polled and paced, so only they are asked; a room another node of ours
+ * hosts waits for the quota when its catch-up does (rooms/catch-up.ts).
  */
 import type { RoomWait } from '../../../../../shared/contract/admin-operations.ts';
 import type { NodeContext } from '../../../node-context.ts';
@@ -11,6 +12,9 @@ import type { Running } from '../../../node/federation.ts';
 
 export function roomWaits(node: NodeContext, running: Running, roomId: string, now = Date.now()): RoomWait[] {
   const waits: RoomWait[] = running.referenceRooms.quotaWaitsOf(roomId, now).map(({ server, until }) => ({ server, reason: 'storage_quota', messages: 0, until }));
+  // A room our peer hosts whose catch-up waits for the quota (rooms/catch-up.ts).
+  const catchUp = running.rooms.catchUpQuotaWait(roomId, now);
+  if (catchUp) waits.push({ server: catchUp.server, reason: 'storage_quota', messages: 0, until: catchUp.until });
   for (const peer of node.dialects.references()) {
     if (!node.workers.status(peer.server_name).paced) continue;
     const pending = node.outbox.pendingForRoom(peer.server_name, roomId);
