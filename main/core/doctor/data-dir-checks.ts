@@ -7,6 +7,7 @@ import type { DataDirPaths } from '../data-dir.ts';
 import { note, ok, problem, warning, type CheckResult } from './check-result.ts';
 import { setting } from './read-only-db.ts';
 import { readIdentityJson } from '../identity/identity.ts';
+import { fsErrorCode, fsReason } from '../util/fs-reason.ts';
 
 export const REQUIRED_NODE = [22, 12] as const;
 export const DEFAULT_MIN_FREE_BYTES = 256 * 1024 ** 2;
@@ -53,14 +54,13 @@ export function checkIdentity(paths: DataDirPaths, db: Database.Database | null)
 }
 
 /** What an error of a write probe means, in words. */
+/** Why a path cannot be written, in words with the fix where there is one (fs-reason.ts words the rest). */
 function whyNotWritable(error: unknown): string {
-  const code = (error as NodeJS.ErrnoException).code;
+  const code = fsErrorCode(error);
   if (code === 'EPERM') return 'the system forbids it: an immutable or append-only attribute (lsattr shows i or a; remove it with chattr -i / chattr -a) or a security policy';
   if (code === 'EACCES') return 'permission denied (ls -l: it belongs to another user or is read-only; fix it with chown or chmod)';
-  if (code === 'EROFS') return 'the disk is mounted read-only';
-  if (code === 'ENOSPC' || code === 'EDQUOT') return 'the disk is full';
   if (code === 'ENOENT') return 'it does not exist';
-  return (error as Error).message;
+  return fsReason(error);
 }
 
 /**
