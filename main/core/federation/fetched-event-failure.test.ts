@@ -3,15 +3,17 @@ import { HttpError } from '../errors.ts';
 import { fetchedEventFailure, fetchedEventId, UncheckedRetries } from './fetched-event-failure.ts';
 
 describe('fetchedEventFailure', () => {
-  it('a 4xx is a refusal, a 429 a quota wait, a 503 or a failure of ours is tried again', () => {
+  it('a 4xx is a refusal, a 429 a quota wait, keys not readable (503) tried again for a while, a failure of ours for as long as it lasts', () => {
     expect(fetchedEventFailure(new HttpError(403, 'bad_event_signature', 'no'))).toEqual({ kind: 'refused', message: 'no' });
     expect(fetchedEventFailure(new HttpError(429, 'quota_exceeded', 'full', { 'retry-after': '120' }))).toEqual({ kind: 'quota', waitMs: 120_000, message: 'full' });
     expect(fetchedEventFailure(new HttpError(503, 'keys_unavailable', 'unreadable', { 'retry-after': '7' }))).toEqual({ kind: 'unchecked', waitMs: 7_000, message: 'unreadable' });
     // A Retry-After out of bounds or missing: at most 10 minutes, 30 s by default.
     expect(fetchedEventFailure(new HttpError(503, 'keys_unavailable', 'x', { 'retry-after': '999999' }))).toMatchObject({ kind: 'unchecked', waitMs: 600_000 });
-    expect(fetchedEventFailure(new HttpError(502, 'bad_gateway', 'x'))).toMatchObject({ kind: 'unchecked', waitMs: 30_000 });
-    expect(fetchedEventFailure(new Error('SQLITE_BUSY: database is locked'))).toEqual({ kind: 'unchecked', waitMs: 30_000, message: 'SQLITE_BUSY: database is locked' });
-    expect(fetchedEventFailure('thrown text')).toMatchObject({ kind: 'unchecked' });
+    expect(fetchedEventFailure(new HttpError(503, 'keys_recently_fetched', 'x', { 'retry-after': '4' }))).toMatchObject({ kind: 'unchecked', waitMs: 4_000 });
+    // A failure of ours (another 5xx, not an HttpError): waited out however long it lasts, never given up.
+    expect(fetchedEventFailure(new HttpError(502, 'bad_gateway', 'x'))).toMatchObject({ kind: 'failure', waitMs: 30_000 });
+    expect(fetchedEventFailure(new Error('SQLITE_BUSY: database is locked'))).toEqual({ kind: 'failure', waitMs: 30_000, message: 'SQLITE_BUSY: database is locked' });
+    expect(fetchedEventFailure('thrown text')).toMatchObject({ kind: 'failure' });
   });
 
   it('reads an event id only where a fetched event names one', () => {
@@ -40,5 +42,13 @@ describe('UncheckedRetries', () => {
     // $0 was forgotten when the 10,001st came: met again, its window starts again.
     expect(retries.retry('$0', 5_000)).toBe(true);
     expect(retries.retry('$10000', 5_000)).toBe(false);
+  });
+
+  it('start() opens a window only where there is none', () => {
+    const retries = new UncheckedRetries(1_000);
+    retries.start('$a', 0);
+    retries.start('$a', 900);
+    expect(retries.retry('$a', 999)).toBe(true);
+    expect(retries.retry('$a', 1_000)).toBe(false);
   });
 });

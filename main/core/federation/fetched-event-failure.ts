@@ -5,9 +5,11 @@
  *
  * - `refused`: a verdict on the event (4xx other than 429): skipped, as a push of it would fail.
  * - `quota`: over a storage quota here (429): waits for its Retry-After; never skipped.
- * - `unchecked`: it could not be checked or stored now — its signer's keys could not be read (503
- *   `keys_unavailable`, `keys_recently_fetched`), or a failure of ours (the database, a 5xx):
- *   tried again after `waitMs`, while its `UncheckedRetries` window lasts.
+ * - `unchecked`: it could not be checked now — its signer's keys could not be read (503
+ *   `keys_unavailable`, `keys_recently_fetched`): tried again after `waitMs`, while its
+ *   `UncheckedRetries` window lasts (a peer can name keys that are never readable).
+ * - `failure`: a failure of ours (the database, another 5xx): tried again after `waitMs`, for as
+ *   long as it lasts (nothing a peer chooses; giving up would lose events to a local outage).
  */
 import { HttpError } from '../errors.ts';
 import { quotaWait } from '../trust/storage-quota.ts';
@@ -15,16 +17,22 @@ import { quotaWait } from '../trust/storage-quota.ts';
 export type FetchedEventFailure =
   | { kind: 'refused'; message: string }
   | { kind: 'quota'; waitMs: number; message: string }
-  | { kind: 'unchecked'; waitMs: number; message: string };
+  | { kind: 'unchecked'; waitMs: number; message: string }
+  | { kind: 'failure'; waitMs: number; message: string };
 
-/** How long an unchecked event without a Retry-After waits (a failure of ours). */
+/** How long an event not taken waits without a Retry-After (a failure of ours). */
 const UNCHECKED_DEFAULT_WAIT_MS = 30_000;
-/** The longest Retry-After taken for an unchecked event. */
+/** The longest Retry-After taken for an event not taken. */
 const UNCHECKED_MAX_WAIT_MS = 10 * 60_000;
 
 /** An answer status that is no verdict, only "not yet": 429 (a limit here) or 5xx (not checkable now, a failure here). */
 export function isNotYetStatus(status: number): boolean {
   return status === 429 || status >= 500;
+}
+
+/** Whether a thrown error answers "not yet" (429, or 5xx / not an HttpError: a failure here) rather than a verdict. */
+export function isNotYetError(error: unknown): boolean {
+  return !(error instanceof HttpError) || isNotYetStatus(error.status);
 }
 
 export function fetchedEventFailure(error: unknown): FetchedEventFailure {
@@ -34,7 +42,8 @@ export function fetchedEventFailure(error: unknown): FetchedEventFailure {
   if (error instanceof HttpError && error.status < 500) return { kind: 'refused', message };
   const seconds = error instanceof HttpError ? Number(error.headers['retry-after']) : NaN;
   const waitMs = Number.isFinite(seconds) && seconds >= 1 ? Math.min(seconds * 1000, UNCHECKED_MAX_WAIT_MS) : UNCHECKED_DEFAULT_WAIT_MS;
-  return { kind: 'unchecked', waitMs, message };
+  const keys = error instanceof HttpError && (error.code === 'keys_unavailable' || error.code === 'keys_recently_fetched');
+  return { kind: keys ? 'unchecked' : 'failure', waitMs, message };
 }
 
 /**
@@ -68,6 +77,11 @@ export class UncheckedRetries {
     if (now - first < this.forMs) return true;
     this.firstMet.delete(eventId);
     return false;
+  }
+
+  /** Starts `eventId`'s window if it has none (an event met behind another one that stops the page). */
+  start(eventId: string, now = Date.now()): void {
+    if (!this.firstMet.has(eventId)) this.retry(eventId, now);
   }
 
   /** The event was taken (or refused for good): forgotten. */

@@ -17,7 +17,7 @@ import { CARRIED_PATHS, MAX_MAILBOX_ITEMS } from './wire.ts';
 import type { CarriedRequest, DispatchAnswer } from './self-dispatch.ts';
 import { MAILBOX_ACK_PATH, MAILBOX_PATH } from '../federation/paths.ts';
 import { ChoiceSigner, MAILBOX_CHOICE_HEADER } from './choice.ts';
-import { UncheckedRetries } from '../federation/fetched-event-failure.ts';
+import { CarriedRetries } from './carried-retries.ts';
 
 /** A mailbox that restarted is asked again within this long (a failed fetch costs one connection attempt). */
 const MAX_BACKOFF_MS = 10_000;
@@ -37,12 +37,9 @@ const pageSchema = z.strictObject({ items: z.array(itemSchema).max(MAX_MAILBOX_I
 export interface MailboxFetcherDeps extends SignedPageLoopDeps {
   /** Hands one carried request to our own federation listener. */
   dispatch: (request: CarriedRequest) => Promise<DispatchAnswer>;
+  /** Runs a write and resolves once it is on disk (the group commit). */
+  durably: (write: () => void) => Promise<void>;
 }
-
-/** How long a page waits after a carried request was held by a limit here without a Retry-After (an event's quota, in a batch). */
-const NOT_YET_LIMIT_WAIT_MS = 60_000;
-/** How long a page waits after a carried request could not be checked now, without a Retry-After. */
-const NOT_YET_UNCHECKED_WAIT_MS = 30_000;
 
 export interface MailboxSourceState {
   server_name: string;
@@ -58,12 +55,13 @@ export class MailboxFetcher {
   private readonly pages: SignedPageLoop<MailboxPage>;
   /** Our signed statement that we chose each mailbox we fetch from (choice.ts), sent with every fetch. */
   private readonly choices = new ChoiceSigner();
-  /** Carried requests that could not be checked yet (by signature): asked again while their window lasts. */
-  private readonly unchecked = new UncheckedRetries();
+  /** Carried requests answered "not yet", kept here and handed over again (carried-retries.ts). */
+  private readonly retries: CarriedRetries;
 
   constructor(deps: MailboxFetcherDeps) {
     this.deps = deps;
     const { log } = deps;
+    this.retries = new CarriedRetries({ db: deps.db, log, dispatch: deps.dispatch, durably: deps.durably });
     this.pages = new SignedPageLoop(deps, {
       name: 'mailbox', table: 'mailbox_sources', fetchedColumn: 'last_fetch_at', pagePath: MAILBOX_PATH, ackPath: MAILBOX_ACK_PATH, limit: MAX_MAILBOX_ITEMS, maxBackoffMs: MAX_BACKOFF_MS,
       headers: (identity, server) => ({ [MAILBOX_CHOICE_HEADER]: this.choices.header(identity, server) }),
@@ -84,19 +82,19 @@ export class MailboxFetcher {
         // In order: one page at a time is taken.
         take: async (page) => {
           for (const item of page.items) {
-            const answer = await deps.dispatch({ from: item.from, path: item.path, keyId: item.key_id, timestamp: item.timestamp, signature: item.signature, body: item.body });
-            // Not yet (over a limit here, not checkable now, a failure here): the page is asked
-            // again (what was taken answers 409, taken before). Over a limit it waits as long as
-            // it takes; what cannot be checked, for as long as its window lasts (fetched-event-failure.ts).
-            if (answer.notYet === 'limit' || (answer.notYet === 'unchecked' && this.unchecked.retry(item.signature))) {
-              const waitMs = answer.retryAfterMs ?? (answer.notYet === 'limit' ? NOT_YET_LIMIT_WAIT_MS : NOT_YET_UNCHECKED_WAIT_MS);
-              infoLimited(log, `mailbox_item_not_yet ${item.from}`, { event: 'mailbox_item_not_yet', mailbox: server, from: item.from, path: item.path, status: answer.status, error: answer.error, wait_ms: waitMs }, 'a request carried by a mailbox could not be taken yet; the page is asked again after the wait');
-              return { taken: false, waitMs, error: `a carried request could not be taken yet (HTTP ${answer.status}${answer.status === 200 ? ' for an event of its batch' : ''}); asked again in ${Math.ceil(waitMs / 1000)} s` };
+            const carried: CarriedRequest = { from: item.from, path: item.path, keyId: item.key_id, timestamp: item.timestamp, signature: item.signature, body: item.body };
+            // Behind requests of its depositor that wait here: it waits too (the depositor's order is kept).
+            if (this.retries.waiting(item.from)) {
+              await this.retries.keep(server, carried, null);
+              continue;
             }
-            if (answer.notYet === 'unchecked') {
-              log.warn({ event: 'mailbox_item_given_up', mailbox: server, from: item.from, status: answer.status }, 'a request carried by a mailbox could not be taken for hours; given up');
+            const answer = await deps.dispatch(carried);
+            // Not yet (a limit here, not checkable now, a failure here): kept here and handed over
+            // again after the wait, without holding the other depositors' requests (carried-retries.ts).
+            if (answer.notYet) {
+              await this.retries.keep(server, carried, answer);
+              continue;
             }
-            this.unchecked.settled(item.signature);
             // Final either way: a refusal here is what a direct push would have got (409: taken before).
             if (answer.status >= 400 && answer.status !== 409) {
               warnLimited(log, `mailbox_item_refused ${item.from}`, { event: 'mailbox_item_refused', mailbox: server, from: item.from, status: answer.status, error: answer.error }, 'a request carried by a mailbox was refused');
@@ -127,9 +125,10 @@ export class MailboxFetcher {
 
   start(): void {
     this.pages.start();
+    this.retries.start();
   }
 
-  stop(): Promise<void> {
-    return this.pages.stop();
+  async stop(): Promise<void> {
+    await Promise.all([this.pages.stop(), this.retries.stop()]);
   }
 }

@@ -21,14 +21,24 @@ export interface CarriedRequest {
   body: string;
 }
 
+export type NotYet = 'limit' | 'unchecked' | 'failure';
+
+/** What a status (and error code) that is no final answer asks for, or null for a final one. */
+export function notYetOf(status: number, error: unknown): NotYet | null {
+  if (!isNotYetStatus(status)) return null;
+  if (status === 429) return 'limit';
+  return status === 503 && (error === 'keys_unavailable' || error === 'keys_recently_fetched') ? 'unchecked' : 'failure';
+}
+
 export interface DispatchAnswer {
   status: number;
   error: string | null;
   /**
-   * Not wholly taken: "not yet" (the answer, or an event of a batch, 429 or 5xx). `unchecked` when
-   * something could not be checked or stored now (5xx), `limit` when only a limit here (429) held it.
+   * Not wholly taken: "not yet" (the answer, or the first such event of a batch): `limit` (429: a
+   * rate limit or a daily quota here), `unchecked` (503 keys_*: its signer's keys not readable
+   * now), `failure` (another 5xx: a failure here). Null when every answer is final.
    */
-  notYet: 'unchecked' | 'limit' | null;
+  notYet: NotYet | null;
   /** With `notYet`: the answer's Retry-After (ms), when it gave one. */
   retryAfterMs?: number;
 }
@@ -57,7 +67,7 @@ export class SelfDispatch {
 
   async dispatch(carried: CarriedRequest): Promise<DispatchAnswer> {
     const base = this.base();
-    if (!base) return { status: 503, error: 'not listening', notYet: 'unchecked' };
+    if (!base) return { status: 503, error: 'not listening', notYet: 'failure' };
     const { Agent: AgentClass, request } = await import('../http/undici-request.ts');
     this.agent ??= new AgentClass({ connect: { rejectUnauthorized: false }, keepAliveTimeout: 10_000, connections: 4 });
     const response = await request(`${base}${carried.path}`, {
@@ -82,12 +92,14 @@ export class SelfDispatch {
     } catch {
       // not JSON
     }
-    // A batch answers 200 with a result per event: some may be "not yet".
-    const statuses = [response.statusCode];
+    // A batch answers 200 with a result per event: the first "not yet" one says what the batch waits for.
+    let notYet = notYetOf(response.statusCode, body?.error);
     if (response.statusCode === 200 && Array.isArray(body?.results)) {
-      for (const result of body.results) if (typeof (result as { status?: unknown })?.status === 'number') statuses.push((result as { status: number }).status);
+      for (const result of body.results as Array<{ status?: unknown; error?: unknown } | null>) {
+        notYet = typeof result?.status === 'number' ? notYetOf(result.status, result.error) : null;
+        if (notYet) break;
+      }
     }
-    const notYet = statuses.some((s) => s >= 500) ? 'unchecked' : statuses.some(isNotYetStatus) ? 'limit' : null;
     const seconds = Number(response.headers['retry-after']);
     return {
       status: response.statusCode, error: typeof body?.error === 'string' ? body.error : null, notYet,

@@ -214,7 +214,7 @@ function buildDelivery(
   { config, log, db, settings, state }: NodeBasics,
   bus: NodeBus,
   { trust, http, discovery, dialects, keys }: ReturnType<typeof buildPeerKnowledge>,
-  { events }: ReturnType<typeof buildStorage>,
+  { events, commit }: ReturnType<typeof buildStorage>,
   metrics: NodeMetrics,
   notifications: NodeEvents,
 ) {
@@ -246,6 +246,7 @@ function buildDelivery(
   const mailboxFetcher = new MailboxFetcher({
     db, trust, discovery, http, identity: () => state.identity, log, isPaused,
     dispatch: (carried) => selfDispatch.dispatch(carried),
+    durably: (write) => commit.run(write),
     onChange: () => notifications.notify({ type: 'status' }),
   });
   /** The friends whose mailboxes we fetched from lately (none while we are reached directly). */

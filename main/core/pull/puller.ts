@@ -166,7 +166,14 @@ export class Puller {
       } catch (error) {
         const failure = fetchedEventFailure(error);
         if (failure.kind === 'quota') return failure;
-        if (failure.kind === 'unchecked' && this.stillUnchecked(server, raws[i], failure.message)) {
+        if (failure.kind === 'failure' || (failure.kind === 'unchecked' && this.stillUnchecked(server, raws[i], failure.message))) {
+          // The page is asked again from here; the windows of the page's other unchecked events
+          // start now too (their windows run side by side, not one after another).
+          for (let j = i + 1; j < verifications.length; j++) {
+            const later = await verifications[j]!.then(() => null, (e: unknown) => fetchedEventFailure(e));
+            const laterId = later?.kind === 'unchecked' ? fetchedEventId(raws[j]) : null;
+            if (laterId !== null) this.unchecked.start(laterId);
+          }
           retry = true;
           break;
         }
@@ -187,7 +194,7 @@ export class Puller {
         const failure = fetchedEventFailure(e);
         if (failure.kind === 'quota') wait ??= failure;
         if (wait) continue;
-        if (failure.kind === 'unchecked' && this.stillUnchecked(server, verified[j]!.envelope, failure.message)) retry = true;
+        if (failure.kind === 'failure' || (failure.kind === 'unchecked' && this.stillUnchecked(server, verified[j]!.envelope, failure.message))) retry = true;
         else {
           this.deps.onReceived?.(receivedOutcome(e));
           warnLimited(log, `pulled_event_refused ${server}`, refusedFields(server, e), 'a pulled event was refused');

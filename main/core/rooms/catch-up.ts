@@ -10,7 +10,7 @@ import { receivedOutcome } from '../federation/event-ingest.ts';
 import type { HttpClient } from '../federation/http-client.ts';
 import { cleanText } from '../util/untrusted-text.ts';
 import { MAX_DEPTH_GROUP } from '../store/federation-events.ts';
-import { fetchedEventFailure, fetchedEventId, UncheckedRetries } from '../federation/fetched-event-failure.ts';
+import { fetchedEventFailure, fetchedEventId, UncheckedRetries, UNCHECKED_RETRY_FOR_MS } from '../federation/fetched-event-failure.ts';
 import { compareDisplayOrder } from './event-types.ts';
 import { aheadOfReference3, tooOldForReference3 } from '../federation/reference/carry.ts';
 import { PAGE_BYTES } from '../federation/page-budget.ts';
@@ -67,7 +67,7 @@ export class RoomCatchUp extends RoomPart {
   /** Aborted by stop(): running catch-ups end (their HTTP request too) and write nothing more. */
   private readonly stopping = new AbortController();
 
-  private readonly resumeTimers = new Set<NodeJS.Timeout>();
+  private readonly resumeTimers = new Map<string, { timer: NodeJS.Timeout; at: number }>();
 
   /** Events a run could not check yet (their signer's keys unreadable): tried again while their window lasts. */
   private readonly unchecked = new UncheckedRetries();
@@ -81,13 +81,25 @@ export class RoomCatchUp extends RoomPart {
     return wait && wait.until > now ? { server: wait.host, until: wait.until } : null;
   }
 
+  /**
+   * Per room: since when its runs keep its watermark held for events they could not check. Past
+   * UNCHECKED_RETRY_FOR_MS, unchecked events are given up (a host that keeps serving new events
+   * with unreadable keys must not hold a room's watermark for good, nor have it re-paged forever).
+   */
+  private readonly heldSince = new Map<string, number>();
+
+  private heldTooLong(roomId: string, now = Date.now()): boolean {
+    const since = this.heldSince.get(roomId);
+    return since !== undefined && now - since >= UNCHECKED_RETRY_FOR_MS;
+  }
+
   /** Per room: runs in a row that left an event unchecked (their resumptions wait longer each time). */
   private readonly uncheckedRuns = new Map<string, number>();
 
   /** Cancels running catch-ups and scheduled resumptions (node stop, before the database closes). */
   stop(): void {
     this.stopping.abort();
-    for (const timer of this.resumeTimers) clearTimeout(timer);
+    for (const { timer } of this.resumeTimers.values()) clearTimeout(timer);
     this.resumeTimers.clear();
   }
 
@@ -104,14 +116,21 @@ export class RoomCatchUp extends RoomPart {
     return true;
   }
 
-  /** Runs catchUp(roomId) again in a minute (a run paused by the per-host request budget), or after `ms`. */
+  /**
+   * Runs catchUp(roomId) again in a minute (a run paused by the per-host request budget), or after
+   * `ms`. One resumption per room: an earlier one already set stands (no second chain of runs).
+   */
   private resumeCatchUpLater(roomId: string, ms = 60_000): void {
+    const at = Date.now() + ms;
+    const pending = this.resumeTimers.get(roomId);
+    if (pending && pending.at <= at) return;
+    if (pending) clearTimeout(pending.timer);
     const timer = setTimeout(() => {
-      this.resumeTimers.delete(timer);
+      this.resumeTimers.delete(roomId);
       this.catchUp(roomId).catch((error: Error) => warnLimited(this.d.log, `catch_up_failed ${serverOf(roomId)}`, { event: 'catch_up_failed', room_id: roomId, error: error.message }, 'catch-up failed'));
     }, ms);
     timer.unref();
-    this.resumeTimers.add(timer);
+    this.resumeTimers.set(roomId, { timer, at });
   }
 
   /** Pulls what we missed in a remote room from its host (on start, after a join). */
@@ -190,14 +209,17 @@ export class RoomCatchUp extends RoomPart {
           }
           const id = fetchedEventId(raw);
           const { depth, room_id: eventRoom } = (raw ?? {}) as { depth?: unknown; room_id?: unknown };
-          if (failure.kind === 'unchecked' && id !== null && EVENT_ID.test(id) && eventRoom === roomId && typeof depth === 'number' && Number.isSafeInteger(depth) && depth >= 0) {
-            if (this.unchecked.retry(id)) {
-              // Could not be checked now (its signer's keys unreadable, a failure of ours): the run
-              // goes on, but the watermark stays below it and a later run asks for it again.
+          if (failure.kind !== 'refused' && id !== null && EVENT_ID.test(id) && eventRoom === roomId && typeof depth === 'number' && Number.isSafeInteger(depth) && depth >= 0) {
+            // A failure of ours is waited out however long it lasts; what cannot be checked (keys
+            // a peer names) for its window, and while the room has not been held that long.
+            if (failure.kind === 'failure' || (this.unchecked.retry(id) && !this.heldTooLong(roomId))) {
+              // Not taken now (its signer's keys unreadable, a failure of ours): the run goes on,
+              // but the watermark stays below it and a later run asks for it again.
               held = held === null ? depth : Math.min(held, depth);
               heldRetryMs = Math.min(heldRetryMs, failure.waitMs);
               lastTaken = { depth, eventId: id };
               if (!seen.has(id)) {
+                if (seen.size >= 20_000) seen.clear();
                 seen.add(id);
                 newToRun++;
               }
@@ -237,8 +259,16 @@ export class RoomCatchUp extends RoomPart {
       this.d.db.prepare('UPDATE rooms SET synced_depth = MAX(synced_depth, ?) WHERE room_id = ?').run(Math.min(cursor.depth, held ?? Infinity) - 1, roomId);
     }
     this.quotaWaits.delete(roomId);
-    if (held !== null) this.resumeUnchecked(roomId, host, heldRetryMs);
-    else this.uncheckedRuns.delete(roomId);
+    if (held !== null) {
+      if (!this.heldSince.has(roomId)) {
+        if (this.heldSince.size >= 10_000) this.heldSince.clear();
+        this.heldSince.set(roomId, Date.now());
+      }
+      this.resumeUnchecked(roomId, host, heldRetryMs);
+    } else {
+      this.uncheckedRuns.delete(roomId);
+      this.heldSince.delete(roomId);
+    }
     if (stored > 0) this.d.log.info({ event: 'caught_up', room_id: roomId, host, stored }, 'caught up with the room host');
     return stored;
   }

@@ -822,6 +822,30 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
         SELECT room_id, target, key, COUNT(*) FROM room_reactions WHERE present = 1 GROUP BY room_id, target, key;
     `,
   },
+  {
+    version: 33,
+    name: 'mailbox retries',
+    sql: `
+      -- Requests a mailbox carried for us that our listener answered "not yet" (a limit, keys not
+      -- readable now, a failure here), kept to be handed over again without holding the other
+      -- depositors' mail behind them (mailbox/carried-retries.ts); each depositor's in order.
+      CREATE TABLE IF NOT EXISTS mailbox_retries (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        from_server     TEXT NOT NULL,
+        mailbox         TEXT NOT NULL,
+        path            TEXT NOT NULL,
+        key_id          TEXT NOT NULL,
+        timestamp       TEXT NOT NULL,
+        signature       TEXT NOT NULL UNIQUE,
+        body            TEXT NOT NULL,
+        kept_at         INTEGER NOT NULL,
+        next_at         INTEGER NOT NULL,
+        unchecked_since INTEGER
+      );
+      CREATE INDEX IF NOT EXISTS mailbox_retries_by_from ON mailbox_retries (from_server, id);
+      CREATE INDEX IF NOT EXISTS mailbox_retries_by_next ON mailbox_retries (next_at);
+    `,
+  },
 ];
 
 export function runMigrations(db: Db): void {

@@ -28,7 +28,7 @@ import {
   MAX_CLOCK_SKEW_MS,
   signingString,
 } from '../request-signature.ts';
-import { isNotYetStatus } from '../fetched-event-failure.ts';
+import { isNotYetError } from '../fetched-event-failure.ts';
 import { isUncheckedKey, keysNotChecked, type ServerKeys } from '../keys/server-keys.ts';
 
 export interface SignedRequestState {
@@ -299,7 +299,7 @@ export function verifySignedRequest(deps: VerifySignedRequestDeps): Middleware {
       if (after.replayRecorded === true) deps.replay.release(signature);
       // A request a mailbox carried that was answered "not yet" changed nothing (or, a batch, not
       // all of it): no entry, so its copy is taken when our fetcher hands it over again.
-      else if (dispatched && (after.notTaken === true || answeredNotYet(failure))) deps.replay.release(signature);
+      else if (dispatched && (after.notTaken === true || (failure !== undefined && isNotYetError(failure)))) deps.replay.release(signature);
       else {
         const recorded = deps.commit.run(() => deps.replay.record(signature, origin, requestTs, dispatched));
         const release = () => deps.replay.release(signature);
@@ -308,10 +308,4 @@ export function verifySignedRequest(deps: VerifySignedRequestDeps): Middleware {
       }
     }
   };
-}
-
-/** Whether an error answers "not yet" (429, or 5xx: a failure here, keys not readable now) rather than a verdict. */
-function answeredNotYet(error: unknown): boolean {
-  if (error === undefined) return false;
-  return !(error instanceof HttpError) || isNotYetStatus(error.status);
 }

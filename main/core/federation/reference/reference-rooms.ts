@@ -400,8 +400,9 @@ export class ReferenceRooms {
       // Not checked yet (its signer's keys could not be read, a failure of ours): the cursor stops
       // before it and the next round asks again, for as long as its window lasts (then skipped).
       const id = fetchedEventId(raw);
-      if (failure.kind === 'unchecked' && id !== null) {
-        if (this.unchecked.retry(id)) {
+      if (failure.kind !== 'refused' && id !== null) {
+        // A failure of ours is waited out however long it lasts; what cannot be checked, for its window.
+        if (failure.kind === 'failure' || this.unchecked.retry(id)) {
           warnLimited(this.d.log, `reference_event_unchecked ${peer}`, { event: 'reference_event_unchecked', server: peer, room_id: roomId, event_id: id, error: failure.message }, 'an event polled from a reference server could not be checked yet; asked again');
           return { halt: `waiting to check an event: ${failure.message}`.slice(0, 300) };
         }

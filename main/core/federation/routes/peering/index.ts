@@ -17,6 +17,7 @@ import { rateLimitByAddress, takeOverall } from '../../../http/middleware/rate-l
 import { RateLimiters, type RateLimit } from '../../../trust/rate-limiter.ts';
 import { warnLimited } from '../../../log/rate-limit.ts';
 import { PEERING_ANSWER_PATH, PEERING_PATH, PEER_LINK_PATH } from '../../paths.ts';
+import { isNotYetError } from '../../fetched-event-failure.ts';
 
 /** A peering request is a few hundred bytes; anything much larger is refused while read (413). */
 export const PEERING_BODY_LIMIT = 16 * 1024;
@@ -78,6 +79,17 @@ const LANDING_PAGE = `<!doctype html><html lang="en"><head><meta charset="utf-8"
  */
 export function peeringRoutes(deps: FederationDeps): Router {
   const router = new Router();
+  /**
+   * Records the request as seen, unless a mailbox carried it and it was answered "not yet" (429,
+   * 5xx): its copy is handed over again then (mailbox/carried-retries.ts), and must not be 409.
+   */
+  const recordUnlessNotYet = async (auth: { signature: string; origin: string; requestTs: number }, carried: boolean, failure: unknown): Promise<void> => {
+    try {
+      if (!(carried && failure !== undefined && isNotYetError(failure))) await deps.commit.run(() => deps.replay.record(auth.signature, auth.origin, auth.requestTs, carried));
+    } finally {
+      deps.replay.release(auth.signature);
+    }
+  };
   // Anybody may call this: limited per address before anything is read or parsed, the body
   // capped, the signature checked off the main thread (issue #14, item 7).
   const limiter = deps.limiter ?? new RateLimiters();
@@ -123,11 +135,14 @@ export function peeringRoutes(deps: FederationDeps): Router {
     }
     await checkRequestSignatureOffThread(ctx, auth, raw, body.public_key, deps.verifier);
     if (deps.replay.claim(auth.signature)) throw conflict('replayed_request', 'this exact signed request was already received');
+    let failure: unknown;
     try {
       ctx.body = await deps.peering().acceptPeering(body, Date.now(), carried);
+    } catch (error) {
+      failure = error;
+      throw error;
     } finally {
-      await deps.commit.run(() => deps.replay.record(auth.signature, auth.origin, auth.requestTs, carried));
-      deps.replay.release(auth.signature);
+      await recordUnlessNotYet(auth, carried, failure);
     }
   });
 
@@ -149,15 +164,18 @@ export function peeringRoutes(deps: FederationDeps): Router {
     const parsed = answerSchema.safeParse(parseJsonBody(raw));
     if (!parsed.success) throw badRequest('invalid_request', formatZodError(parsed.error));
     if (deps.replay.claim(auth.signature)) throw conflict('replayed_request', 'this exact signed request was already received');
+    let failure: unknown;
     try {
       const { token_sha256, accepted, reachable, reach_error, mailboxes, error, message } = parsed.data;
       ctx.body = deps.peering().takeAnswer(auth.origin, {
         token_sha256, accepted, ...(reachable !== undefined ? { reachable } : {}), ...(reach_error !== undefined ? { reach_error } : {}), ...(mailboxes !== undefined ? { mailboxes } : {}),
         ...(error !== undefined ? { error } : {}), ...(message !== undefined ? { message } : {}),
       });
+    } catch (error) {
+      failure = error;
+      throw error;
     } finally {
-      await deps.commit.run(() => deps.replay.record(auth.signature, auth.origin, auth.requestTs, carried));
-      deps.replay.release(auth.signature);
+      await recordUnlessNotYet(auth, carried, failure);
     }
   });
   router.get(PEER_LINK_PATH, (ctx) => {

@@ -1,0 +1,159 @@
+/**
+ * Carried requests answered "not yet", kept here so that they block nobody (review 2026-11-27).
+ * A mailbox page is taken in order; a request our listener answers "not yet" (over its
+ * depositor's rate limit or daily quota here: 429; its signer's keys not readable now: 503
+ * keys_*; a failure here: 5xx) used to be dropped (its copy then answered 409, "taken before").
+ * Asking the whole page again instead made one such request hold every depositor's mail behind it.
+ * Now it is kept in `mailbox_retries` (durably, before the page is acknowledged at the mailbox)
+ * and handed over again from here when its wait is over; the depositor's later requests of the
+ * same page and later pages queue behind it, so each depositor's order is kept and the others
+ * go on. What cannot be checked is tried for UNCHECKED_RETRY_FOR_MS, then given up (logged);
+ * a limit, or a failure here, waits as long as it holds. A depositor may keep at most
+ * MAX_KEPT_PER_DEPOSITOR requests (MAX_KEPT_BYTES_PER_DEPOSITOR of bodies) waiting here: past
+ * that, its further requests are refused (logged), as a full mailbox refuses deposits.
+ */
+import type { Logger } from 'pino';
+import type { Db } from '../store/database.ts';
+import { UNCHECKED_RETRY_FOR_MS } from '../federation/fetched-event-failure.ts';
+import { infoLimited, warnLimited } from '../log/rate-limit.ts';
+import type { CarriedRequest, DispatchAnswer } from './self-dispatch.ts';
+
+export const MAX_KEPT_PER_DEPOSITOR = 5_000;
+export const MAX_KEPT_BYTES_PER_DEPOSITOR = 64 * 1024 * 1024;
+/** Waits without a Retry-After: a limit here (an event's daily quota, in a batch answer), anything else. */
+const LIMIT_WAIT_MS = 60_000;
+const OTHER_WAIT_MS = 30_000;
+const MAX_WAIT_MS = 24 * 3600_000;
+
+interface KeptRow {
+  id: number;
+  from_server: string;
+  path: string;
+  key_id: string;
+  timestamp: string;
+  signature: string;
+  body: string;
+  next_at: number;
+  unchecked_since: number | null;
+}
+
+export interface CarriedRetriesDeps {
+  db: Db;
+  log: Logger;
+  dispatch: (request: CarriedRequest) => Promise<DispatchAnswer>;
+  /** Runs a write and resolves once it is on disk (the group commit). */
+  durably: (write: () => void) => Promise<void>;
+}
+
+/** How long a "not yet" answer asks to wait. */
+function waitOf(answer: DispatchAnswer): number {
+  const fallback = answer.notYet === 'limit' ? LIMIT_WAIT_MS : OTHER_WAIT_MS;
+  return Math.min(answer.retryAfterMs ?? fallback, MAX_WAIT_MS);
+}
+
+export class CarriedRetries {
+  private readonly deps: CarriedRetriesDeps;
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private stopped = false;
+
+  constructor(deps: CarriedRetriesDeps) {
+    this.deps = deps;
+  }
+
+  /** Whether requests of `from` wait here: its next ones queue behind them (its order is kept). */
+  waiting(from: string): boolean {
+    return this.deps.db.prepare<[string], { one: number }>('SELECT 1 AS one FROM mailbox_retries WHERE from_server = ? LIMIT 1').get(from) !== undefined;
+  }
+
+  /** How many requests wait here (the status). */
+  count(): number {
+    return this.deps.db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM mailbox_retries').get()?.n ?? 0;
+  }
+
+  /**
+   * Keeps a carried request that was not taken: answered "not yet" (`answer`), or null when it
+   * queues behind its depositor's waiting ones. On disk once this resolves. False when its
+   * depositor already has its fill waiting here (the request is refused, logged).
+   */
+  async keep(mailbox: string, item: CarriedRequest, answer: DispatchAnswer | null, now = Date.now()): Promise<boolean> {
+    const held = this.deps.db
+      .prepare<[string], { n: number; bytes: number }>('SELECT COUNT(*) AS n, COALESCE(SUM(LENGTH(body)), 0) AS bytes FROM mailbox_retries WHERE from_server = ?')
+      .get(item.from)!;
+    if (held.n >= MAX_KEPT_PER_DEPOSITOR || held.bytes + item.body.length > MAX_KEPT_BYTES_PER_DEPOSITOR) {
+      warnLimited(this.deps.log, `mailbox_retries_full ${item.from}`, { event: 'mailbox_retries_full', mailbox, from: item.from, waiting: held.n }, 'a depositor has too many carried requests waiting here; its further ones are refused');
+      return false;
+    }
+    const nextAt = answer ? now + waitOf(answer) : now;
+    const uncheckedSince = answer?.notYet === 'unchecked' ? now : null;
+    await this.deps.durably(() => {
+      this.deps.db
+        .prepare('INSERT OR IGNORE INTO mailbox_retries (from_server, mailbox, path, key_id, timestamp, signature, body, kept_at, next_at, unchecked_since) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(item.from, mailbox, item.path, item.keyId, item.timestamp, item.signature, item.body, now, nextAt, uncheckedSince);
+    });
+    if (answer) infoLimited(this.deps.log, `mailbox_item_not_yet ${item.from}`, { event: 'mailbox_item_not_yet', mailbox, from: item.from, path: item.path, status: answer.status, error: answer.error, wait_ms: nextAt - now }, 'a request carried by a mailbox could not be taken yet; kept here and handed over again after the wait');
+    this.arm();
+    return true;
+  }
+
+  /** Hands over what waits here when its time comes (started with the mailbox fetcher). */
+  start(): void {
+    this.stopped = false;
+    this.arm();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.running;
+  }
+
+  /** One timer, for the earliest wait: nothing wakes while nothing waits. */
+  private arm(): void {
+    if (this.stopped || this.running) return;
+    const next = this.deps.db.prepare<[], { at: number | null }>('SELECT MIN(next_at) AS at FROM mailbox_retries').get()?.at ?? null;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (next === null) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.running = this.run().finally(() => {
+        this.running = null;
+        this.arm();
+      });
+    }, Math.max(0, Math.min(next - Date.now(), MAX_WAIT_MS)));
+    this.timer.unref();
+  }
+
+  /** Each depositor's waiting requests, oldest first, until one must wait again. */
+  private async run(): Promise<void> {
+    const { db, log } = this.deps;
+    const depositors = db.prepare<[], { from_server: string }>('SELECT DISTINCT from_server FROM mailbox_retries').all().map((r) => r.from_server);
+    for (const from of depositors) {
+      for (;;) {
+        if (this.stopped) return;
+        const row = db.prepare<[string], KeptRow>('SELECT * FROM mailbox_retries WHERE from_server = ? ORDER BY id LIMIT 1').get(from);
+        const now = Date.now();
+        if (!row || row.next_at > now) break;
+        let answer: DispatchAnswer;
+        try {
+          answer = await this.deps.dispatch({ from: row.from_server, path: row.path, keyId: row.key_id, timestamp: row.timestamp, signature: row.signature, body: row.body });
+        } catch (error) {
+          answer = { status: 500, error: (error as Error).message, notYet: 'failure' };
+        }
+        const gaveUp = answer.notYet === 'unchecked' && row.unchecked_since !== null && now - row.unchecked_since >= UNCHECKED_RETRY_FOR_MS;
+        if (answer.notYet && !gaveUp) {
+          const uncheckedSince = answer.notYet === 'unchecked' ? (row.unchecked_since ?? now) : null;
+          db.prepare('UPDATE mailbox_retries SET next_at = ?, unchecked_since = ? WHERE id = ?').run(now + waitOf(answer), uncheckedSince, row.id);
+          break;
+        }
+        if (gaveUp) log.warn({ event: 'mailbox_item_given_up', from, path: row.path, status: answer.status }, 'a request carried by a mailbox could not be checked for hours; given up');
+        else if (answer.status >= 400 && answer.status !== 409) {
+          warnLimited(log, `mailbox_item_refused ${from}`, { event: 'mailbox_item_refused', from, status: answer.status, error: answer.error }, 'a request carried by a mailbox was refused');
+        }
+        db.prepare('DELETE FROM mailbox_retries WHERE id = ?').run(row.id);
+      }
+    }
+  }
+}
