@@ -12,8 +12,12 @@ describe('fetchedEventFailure', () => {
     expect(fetchedEventFailure(new HttpError(503, 'keys_recently_fetched', 'x', { 'retry-after': '4' }))).toMatchObject({ kind: 'unchecked', waitMs: 4_000 });
     // A failure of ours (another 5xx, not an HttpError): waited out however long it lasts, never given up.
     expect(fetchedEventFailure(new HttpError(502, 'bad_gateway', 'x'))).toMatchObject({ kind: 'failure', waitMs: 30_000 });
-    expect(fetchedEventFailure(new Error('SQLITE_BUSY: database is locked'))).toEqual({ kind: 'failure', waitMs: 30_000, message: 'SQLITE_BUSY: database is locked' });
-    expect(fetchedEventFailure('thrown text')).toMatchObject({ kind: 'failure' });
+    const busy = Object.assign(new Error('database is locked'), { name: 'SqliteError', code: 'SQLITE_BUSY' });
+    expect(fetchedEventFailure(busy)).toEqual({ kind: 'failure', waitMs: 30_000, message: 'database is locked' });
+    expect(fetchedEventFailure(Object.assign(new Error('no space left on device'), { code: 'ENOSPC' }))).toMatchObject({ kind: 'failure' });
+    // Anything else thrown on a peer's input is no local outage: a refusal (a peer cannot hold a cursor with it).
+    expect(fetchedEventFailure(new TypeError('cannot read properties of undefined'))).toMatchObject({ kind: 'refused' });
+    expect(fetchedEventFailure('thrown text')).toMatchObject({ kind: 'refused' });
   });
 
   it('reads an event id only where a fetched event names one', () => {

@@ -30,6 +30,12 @@ export function isNotYetStatus(status: number): boolean {
   return status === 429 || status >= 500;
 }
 
+/** The database (SqliteError, SQLITE_* codes) or the system (errno codes: ENOSPC, EIO…) failed here. */
+function isLocalFailure(error: unknown): boolean {
+  const e = error as { name?: unknown; code?: unknown } | null;
+  return e !== null && typeof e === 'object' && (e.name === 'SqliteError' || (typeof e.code === 'string' && /^(SQLITE_|E[A-Z]+$)/.test(e.code)));
+}
+
 /** Whether a thrown error answers "not yet" (429, or 5xx / not an HttpError: a failure here) rather than a verdict. */
 export function isNotYetError(error: unknown): boolean {
   return !(error instanceof HttpError) || isNotYetStatus(error.status);
@@ -40,6 +46,9 @@ export function fetchedEventFailure(error: unknown): FetchedEventFailure {
   const quota = quotaWait(error);
   if (quota) return { kind: 'quota', ...quota };
   if (error instanceof HttpError && error.status < 500) return { kind: 'refused', message };
+  // Anything else thrown on a peer's input (a TypeError on a shape no check foresaw) is no local
+  // outage: taken as a refusal, so a hostile peer cannot hold a cursor for good with it.
+  if (!(error instanceof HttpError) && !isLocalFailure(error)) return { kind: 'refused', message };
   const seconds = error instanceof HttpError ? Number(error.headers['retry-after']) : NaN;
   const waitMs = Number.isFinite(seconds) && seconds >= 1 ? Math.min(seconds * 1000, UNCHECKED_MAX_WAIT_MS) : UNCHECKED_DEFAULT_WAIT_MS;
   const keys = error instanceof HttpError && (error.code === 'keys_unavailable' || error.code === 'keys_recently_fetched');
