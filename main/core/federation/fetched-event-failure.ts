@@ -88,6 +88,12 @@ export class UncheckedRetries {
     return false;
   }
 
+  /** How long `eventId` has been tried (0 when it is not). */
+  age(eventId: string, now = Date.now()): number {
+    const first = this.firstMet.get(eventId);
+    return first === undefined ? 0 : now - first;
+  }
+
   /** Starts `eventId`'s window if it has none (an event met behind another one that stops the page). */
   start(eventId: string, now = Date.now()): void {
     if (!this.firstMet.has(eventId)) this.retry(eventId, now);

@@ -7,10 +7,11 @@
  * Now it is kept in `mailbox_retries` (durably, before the page is acknowledged at the mailbox)
  * and handed over again from here when its wait is over; the depositor's later requests of the
  * same page and later pages queue behind it, so each depositor's order is kept and the others
- * go on. What cannot be checked is tried for UNCHECKED_RETRY_FOR_MS, then given up (logged);
- * a limit, or a failure here, waits as long as it holds. A depositor may keep at most
- * MAX_KEPT_PER_DEPOSITOR requests (MAX_KEPT_BYTES_PER_DEPOSITOR of bodies) waiting here: past
- * that, its further requests are refused (logged), as a full mailbox refuses deposits.
+ * go on. What cannot be checked is tried for UNCHECKED_RETRY_FOR_MS (for a depositor's run of such
+ * requests together, not one after another), then given up (logged); a limit, or a failure here,
+ * waits as long as it holds. A depositor may keep at most MAX_KEPT_PER_DEPOSITOR requests
+ * (MAX_KEPT_BYTES_PER_DEPOSITOR of bodies) through one mailbox, everyone MAX_KEPT (MAX_KEPT_BYTES):
+ * past that the page stays at the mailbox and is asked again later (nothing is dropped).
  */
 import type { Logger } from 'pino';
 import type { Db } from '../store/database.ts';
@@ -20,6 +21,9 @@ import type { CarriedRequest, DispatchAnswer } from './self-dispatch.ts';
 
 export const MAX_KEPT_PER_DEPOSITOR = 5_000;
 export const MAX_KEPT_BYTES_PER_DEPOSITOR = 64 * 1024 * 1024;
+/** For all mailboxes and depositors together. */
+export const MAX_KEPT = 50_000;
+export const MAX_KEPT_BYTES = 512 * 1024 * 1024;
 /** Waits without a Retry-After: a limit here (an event's daily quota, in a batch answer), anything else. */
 const LIMIT_WAIT_MS = 60_000;
 const OTHER_WAIT_MS = 30_000;
@@ -56,6 +60,8 @@ export class CarriedRetries {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private stopped = false;
+  /** Per depositor: since when its requests handed over from here could not be checked (in memory). */
+  private readonly uncheckedSince = new Map<string, number>();
 
   constructor(deps: CarriedRetriesDeps) {
     this.deps = deps;
@@ -74,14 +80,18 @@ export class CarriedRetries {
   /**
    * Keeps a carried request that was not taken: answered "not yet" (`answer`), or null when it
    * queues behind its depositor's waiting ones. On disk once this resolves. False when its
-   * depositor already has its fill waiting here (the request is refused, logged).
+   * depositor (through that mailbox), or everyone together, already has its fill waiting here:
+   * the caller leaves the page at the mailbox then, to be asked again later.
    */
   async keep(mailbox: string, item: CarriedRequest, answer: DispatchAnswer | null, now = Date.now()): Promise<boolean> {
+    // Per mailbox and depositor (a mailbox that forges a depositor's name fills only its own share
+    // for it), and for all together.
     const held = this.deps.db
-      .prepare<[string], { n: number; bytes: number }>('SELECT COUNT(*) AS n, COALESCE(SUM(LENGTH(body)), 0) AS bytes FROM mailbox_retries WHERE from_server = ?')
-      .get(item.from)!;
-    if (held.n >= MAX_KEPT_PER_DEPOSITOR || held.bytes + item.body.length > MAX_KEPT_BYTES_PER_DEPOSITOR) {
-      warnLimited(this.deps.log, `mailbox_retries_full ${item.from}`, { event: 'mailbox_retries_full', mailbox, from: item.from, waiting: held.n }, 'a depositor has too many carried requests waiting here; its further ones are refused');
+      .prepare<[string, string], { n: number; bytes: number }>('SELECT COUNT(*) AS n, COALESCE(SUM(LENGTH(body)), 0) AS bytes FROM mailbox_retries WHERE mailbox = ? AND from_server = ?')
+      .get(mailbox, item.from)!;
+    const all = this.deps.db.prepare<[], { n: number; bytes: number }>('SELECT COUNT(*) AS n, COALESCE(SUM(LENGTH(body)), 0) AS bytes FROM mailbox_retries').get()!;
+    if (held.n >= MAX_KEPT_PER_DEPOSITOR || held.bytes + item.body.length > MAX_KEPT_BYTES_PER_DEPOSITOR || all.n >= MAX_KEPT || all.bytes + item.body.length > MAX_KEPT_BYTES) {
+      warnLimited(this.deps.log, `mailbox_retries_full ${item.from}`, { event: 'mailbox_retries_full', mailbox, from: item.from, waiting: held.n }, 'too many carried requests wait here; the mailbox keeps the rest until they can be kept');
       return false;
     }
     const nextAt = answer ? now + waitOf(answer) : now;
@@ -112,7 +122,10 @@ export class CarriedRetries {
   /** One timer, for the earliest wait: nothing wakes while nothing waits. */
   private arm(): void {
     if (this.stopped || this.running) return;
-    const next = this.deps.db.prepare<[], { at: number | null }>('SELECT MIN(next_at) AS at FROM mailbox_retries').get()?.at ?? null;
+    // Only each depositor's oldest request can be handed over (the rest wait behind it, due at once).
+    const next = this.deps.db
+      .prepare<[], { at: number | null }>('SELECT MIN(next_at) AS at FROM mailbox_retries WHERE id IN (SELECT MIN(id) FROM mailbox_retries GROUP BY from_server)')
+      .get()?.at ?? null;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     if (next === null) return;
@@ -142,9 +155,14 @@ export class CarriedRetries {
         } catch (error) {
           answer = { status: 500, error: (error as Error).message, notYet: 'failure' };
         }
-        const gaveUp = answer.notYet === 'unchecked' && row.unchecked_since !== null && now - row.unchecked_since >= UNCHECKED_RETRY_FOR_MS;
+        // A depositor's requests that cannot be checked share one window (a run of them is not
+        // tried for 2 h each, one after another).
+        const since = answer.notYet === 'unchecked' ? Math.min(row.unchecked_since ?? now, this.uncheckedSince.get(from) ?? now) : null;
+        const gaveUp = since !== null && now - since >= UNCHECKED_RETRY_FOR_MS;
+        if (answer.notYet === 'unchecked') this.uncheckedSince.set(from, since!);
+        else if (!answer.notYet) this.uncheckedSince.delete(from);
         if (answer.notYet && !gaveUp) {
-          const uncheckedSince = answer.notYet === 'unchecked' ? (row.unchecked_since ?? now) : null;
+          const uncheckedSince = since;
           db.prepare('UPDATE mailbox_retries SET next_at = ?, unchecked_since = ? WHERE id = ?').run(now + waitOf(answer), uncheckedSince, row.id);
           break;
         }

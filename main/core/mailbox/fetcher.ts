@@ -41,6 +41,12 @@ export interface MailboxFetcherDeps extends SignedPageLoopDeps {
   durably: (write: () => void) => Promise<void>;
 }
 
+/**
+ * The page waits at the mailbox when what waits here is full (carried-retries.ts): asked again
+ * later (what was taken of it answers 409, taken before); nothing is dropped.
+ */
+const FULL = { taken: false, waitMs: 60_000, error: 'too many carried requests wait here to be taken; the rest stays at the mailbox for now' } as const;
+
 export interface MailboxSourceState {
   server_name: string;
   cursor: number;
@@ -85,14 +91,14 @@ export class MailboxFetcher {
             const carried: CarriedRequest = { from: item.from, path: item.path, keyId: item.key_id, timestamp: item.timestamp, signature: item.signature, body: item.body };
             // Behind requests of its depositor that wait here: it waits too (the depositor's order is kept).
             if (this.retries.waiting(item.from)) {
-              await this.retries.keep(server, carried, null);
+              if (!(await this.retries.keep(server, carried, null))) return FULL;
               continue;
             }
             const answer = await deps.dispatch(carried);
             // Not yet (a limit here, not checkable now, a failure here): kept here and handed over
             // again after the wait, without holding the other depositors' requests (carried-retries.ts).
             if (answer.notYet) {
-              await this.retries.keep(server, carried, answer);
+              if (!(await this.retries.keep(server, carried, answer))) return FULL;
               continue;
             }
             // Final either way: a refusal here is what a direct push would have got (409: taken before).

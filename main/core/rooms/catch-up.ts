@@ -28,6 +28,8 @@ const CATCH_UP_BACKOFF_MS = 10 * 60_000;
  * dropped after this many such pages in a row, and backed off like a stalled host.
  */
 const CATCH_UP_FRUITLESS_PAGES = 3;
+/** In a room held over UNCHECKED_RETRY_FOR_MS for unchecked events, how long a new one is still tried. */
+const HELD_ROOM_EVENT_GRACE_MS = 10 * 60_000;
 /** Default for NodeConfig.catchUpMaxPagesPerRun: pages (200 events each) one run asks for; the rest waits for the next run. */
 export const DEFAULT_CATCH_UP_MAX_PAGES_PER_RUN = 500;
 /** Default for NodeConfig.catchUpRequestsPerHostPerMinute (all rooms together); then the run pauses a minute. */
@@ -88,6 +90,10 @@ export class RoomCatchUp extends RoomPart {
    */
   private readonly heldSince = new Map<string, number>();
 
+  /**
+   * In a room held that long, an unchecked event is still tried for this long from when it was
+   * first met (a key read a few seconds late is not given up), not for its whole window.
+   */
   private heldTooLong(roomId: string, now = Date.now()): boolean {
     const since = this.heldSince.get(roomId);
     return since !== undefined && now - since >= UNCHECKED_RETRY_FOR_MS;
@@ -137,7 +143,13 @@ export class RoomCatchUp extends RoomPart {
   async catchUp(roomId: string): Promise<number> {
     const host = serverOf(roomId);
     if (host === this.server) return 0;
-    if ((this.catchUpBackoff.get(host) ?? 0) > Date.now()) return 0;
+    const backoffLeft = (this.catchUpBackoff.get(host) ?? 0) - Date.now();
+    if (backoffLeft > 0) {
+      // A room that waits for something (an event not taken yet, the quota) asks again once the
+      // host's backoff is over: nothing else would start its catch-up before the next restart.
+      if (this.heldSince.has(roomId) || this.uncheckedRuns.has(roomId) || this.quotaWaits.has(roomId)) this.resumeCatchUpLater(roomId, backoffLeft + 1_000);
+      return 0;
+    }
     const signal = this.stopping.signal;
     // The cursor: after (depth, event_id); a stored watermark is a depth whose events all arrived.
     let cursor: { depth: number; eventId: string | null } = { depth: this.syncedDepth(roomId), eventId: null };
@@ -147,6 +159,8 @@ export class RoomCatchUp extends RoomPart {
     const seen = new Set<string>();
     /** The lowest depth of an event this run could not check yet: the watermark stays below it. */
     let held: number | null = null;
+    /** Whether something held it is unchecked (keys a peer names), not only a failure of ours. */
+    let heldUnchecked = false;
     let heldRetryMs = Infinity;
     for (let page = 0; ; page++) {
       if (signal.aborted) return stored;
@@ -211,8 +225,9 @@ export class RoomCatchUp extends RoomPart {
           const { depth, room_id: eventRoom } = (raw ?? {}) as { depth?: unknown; room_id?: unknown };
           if (failure.kind !== 'refused' && id !== null && EVENT_ID.test(id) && eventRoom === roomId && typeof depth === 'number' && Number.isSafeInteger(depth) && depth >= 0) {
             // A failure of ours is waited out however long it lasts; what cannot be checked (keys
-            // a peer names) for its window, and while the room has not been held that long.
-            if (failure.kind === 'failure' || (this.unchecked.retry(id) && !this.heldTooLong(roomId))) {
+            // a peer names) for its window, and in a room held over 2 h for such events, for 10 minutes each.
+            if (failure.kind === 'failure' || (this.unchecked.retry(id) && !(this.heldTooLong(roomId) && this.unchecked.age(id) >= HELD_ROOM_EVENT_GRACE_MS))) {
+              if (failure.kind === 'unchecked') heldUnchecked = true;
               // Not taken now (its signer's keys unreadable, a failure of ours): the run goes on,
               // but the watermark stays below it and a later run asks for it again.
               held = held === null ? depth : Math.min(held, depth);
@@ -260,7 +275,8 @@ export class RoomCatchUp extends RoomPart {
     }
     this.quotaWaits.delete(roomId);
     if (held !== null) {
-      if (!this.heldSince.has(roomId)) {
+      if (!heldUnchecked) this.heldSince.delete(roomId);
+      else if (!this.heldSince.has(roomId)) {
         if (this.heldSince.size >= 10_000) this.heldSince.clear();
         this.heldSince.set(roomId, Date.now());
       }
