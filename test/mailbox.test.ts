@@ -112,7 +112,7 @@ describe('a friend\'s node as a mailbox (issue #32 item 3)', () => {
     expect(deposits()).toBe(before);
     // Only requests the node hands itself may be old: from outside, the hand-over header changes nothing.
     const old = await sendSigned(alphaId, base, 'GET', '/_paracord/federation/v1/mailbox/accepts/beta.test', undefined, {
-      timestamp: Date.now() - 3600_000, destination: 'carol.test', mutateHeaders: (h) => Object.assign(h, { 'x-paracord-mailbox-dispatch': 'a'.repeat(64) }),
+      timestamp: Date.now() - 3600_000, destination: 'carol.test', mutateHeaders: (h) => Object.assign(h, { 'x-paracord-mailbox-dispatch': 'a'.repeat(64), 'x-paracord-mailbox-kept-at': '0' }),
     });
     expect(old.status).toBe(401);
     expect(old.body.error).toBe('stale_timestamp');

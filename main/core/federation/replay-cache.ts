@@ -20,6 +20,11 @@ export class ReplayCache {
     this.pruneStmt = db.prepare('DELETE FROM federation_request_replay WHERE expires_at < ?');
   }
 
+  /** Whether this signature was taken before (recorded), without claiming it. */
+  seen(signature: string): boolean {
+    return this.seenStmt.get(signature) !== undefined;
+  }
+
   /** True when this signature was already seen; otherwise claims it until `release`. */
   claim(signature: string): boolean {
     if (this.inFlight.has(signature) || this.seenStmt.get(signature)) return true;

@@ -12,10 +12,15 @@
  * waits as long as it holds. A depositor may keep at most MAX_KEPT_PER_DEPOSITOR requests
  * (MAX_KEPT_BYTES_PER_DEPOSITOR of bodies) through one mailbox, everyone MAX_KEPT (MAX_KEPT_BYTES):
  * past that the page stays at the mailbox and is asked again later (nothing is dropped).
+ * A request is kept only if it is fresh (within the mailbox window) and was not taken before (no
+ * replay entry); its age is then judged from when it was kept, however long it waits here
+ * (self-dispatch.ts's kept-at header), so a long wait here does not make it stale.
  */
 import type { Logger } from 'pino';
 import type { Db } from '../store/database.ts';
 import { UNCHECKED_RETRY_FOR_MS } from '../federation/fetched-event-failure.ts';
+import { MAX_CLOCK_SKEW_MS } from '../federation/request-signature.ts';
+import { MAILBOX_MAX_AGE_MS } from './mailbox-store.ts';
 import { infoLimited, warnLimited } from '../log/rate-limit.ts';
 import type { CarriedRequest, DispatchAnswer } from './self-dispatch.ts';
 
@@ -32,13 +37,23 @@ const MAX_WAIT_MS = 24 * 3600_000;
 interface KeptRow {
   id: number;
   from_server: string;
+  mailbox: string;
   path: string;
   key_id: string;
   timestamp: string;
   signature: string;
   body: string;
+  kept_at: number;
   next_at: number;
   unchecked_since: number | null;
+}
+
+/** What keep() did: kept (or already kept), `full` (the page stays at the mailbox), `refused` (stale or taken before: final). */
+export type KeepResult = 'kept' | 'full' | 'refused';
+
+interface Held {
+  n: number;
+  bytes: number;
 }
 
 export interface CarriedRetriesDeps {
@@ -47,6 +62,8 @@ export interface CarriedRetriesDeps {
   dispatch: (request: CarriedRequest) => Promise<DispatchAnswer>;
   /** Runs a write and resolves once it is on disk (the group commit). */
   durably: (write: () => void) => Promise<void>;
+  /** Whether a request signature was taken before (the replay cache). */
+  seen: (signature: string) => boolean;
 }
 
 /** How long a "not yet" answer asks to wait. */
@@ -62,6 +79,8 @@ export class CarriedRetries {
   private stopped = false;
   /** Per depositor: since when its requests handed over from here could not be checked (in memory). */
   private readonly uncheckedSince = new Map<string, number>();
+  /** Rows and body sizes kept, per `mailbox\nfrom` and in all (totals()). */
+  private held: { by: Map<string, Held>; all: Held } | null = null;
 
   constructor(deps: CarriedRetriesDeps) {
     this.deps = deps;
@@ -72,38 +91,78 @@ export class CarriedRetries {
     return this.deps.db.prepare<[string], { one: number }>('SELECT 1 AS one FROM mailbox_retries WHERE from_server = ? LIMIT 1').get(from) !== undefined;
   }
 
-  /** How many requests wait here (the status). */
-  count(): number {
-    return this.deps.db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM mailbox_retries').get()?.n ?? 0;
-  }
-
   /**
    * Keeps a carried request that was not taken: answered "not yet" (`answer`), or null when it
-   * queues behind its depositor's waiting ones. On disk once this resolves. False when its
+   * queues behind its depositor's waiting ones. On disk once this resolves. `full` when its
    * depositor (through that mailbox), or everyone together, already has its fill waiting here:
-   * the caller leaves the page at the mailbox then, to be asked again later.
+   * the caller leaves the page at the mailbox then, to be asked again later. `refused` when it
+   * is stale or was taken before: it would be refused when handed over (and keeping it would let
+   * its age count from now, past its replay entry).
    */
-  async keep(mailbox: string, item: CarriedRequest, answer: DispatchAnswer | null, now = Date.now()): Promise<boolean> {
-    // Per mailbox and depositor (a mailbox that forges a depositor's name fills only its own share
-    // for it), and for all together.
-    const held = this.deps.db
-      .prepare<[string, string], { n: number; bytes: number }>('SELECT COUNT(*) AS n, COALESCE(SUM(LENGTH(body)), 0) AS bytes FROM mailbox_retries WHERE mailbox = ? AND from_server = ?')
-      .get(mailbox, item.from)!;
-    const all = this.deps.db.prepare<[], { n: number; bytes: number }>('SELECT COUNT(*) AS n, COALESCE(SUM(LENGTH(body)), 0) AS bytes FROM mailbox_retries').get()!;
-    if (held.n >= MAX_KEPT_PER_DEPOSITOR || held.bytes + item.body.length > MAX_KEPT_BYTES_PER_DEPOSITOR || all.n >= MAX_KEPT || all.bytes + item.body.length > MAX_KEPT_BYTES) {
-      warnLimited(this.deps.log, `mailbox_retries_full ${item.from}`, { event: 'mailbox_retries_full', mailbox, from: item.from, waiting: held.n }, 'too many carried requests wait here; the mailbox keeps the rest until they can be kept');
-      return false;
+  async keep(mailbox: string, item: CarriedRequest, answer: DispatchAnswer | null, now = Date.now()): Promise<KeepResult> {
+    const ts = Number(item.timestamp);
+    const taken = this.deps.seen(item.signature);
+    if (taken || !(ts - now <= MAX_CLOCK_SKEW_MS && now - ts <= MAILBOX_MAX_AGE_MS + MAX_CLOCK_SKEW_MS)) {
+      warnLimited(this.deps.log, `mailbox_item_refused ${item.from}`, { event: 'mailbox_item_refused', mailbox, from: item.from, error: taken ? 'replayed_request' : 'stale_timestamp' }, 'a request carried by a mailbox was refused');
+      return 'refused';
     }
+    // A copy of one kept already (the page asked again): it is there.
+    if (this.deps.db.prepare<[string], { one: number }>('SELECT 1 AS one FROM mailbox_retries WHERE signature = ?').get(item.signature)) return 'kept';
+    // Per mailbox and depositor (a mailbox that forges a depositor's name fills only its own share
+    // for it), and for all together; counted before the write waits for its commit, so keeps in
+    // flight at once cannot pass the caps together.
+    const { by, all } = this.totals();
+    const key = `${mailbox}\n${item.from}`;
+    const held = by.get(key) ?? { n: 0, bytes: 0 };
+    const size = item.body.length;
+    if (held.n >= MAX_KEPT_PER_DEPOSITOR || held.bytes + size > MAX_KEPT_BYTES_PER_DEPOSITOR || all.n >= MAX_KEPT || all.bytes + size > MAX_KEPT_BYTES) {
+      warnLimited(this.deps.log, `mailbox_retries_full ${item.from}`, { event: 'mailbox_retries_full', mailbox, from: item.from, waiting: held.n }, 'too many carried requests wait here; the mailbox keeps the rest until they can be kept');
+      return 'full';
+    }
+    this.tally(key, 1, size);
     const nextAt = answer ? now + waitOf(answer) : now;
     const uncheckedSince = answer?.notYet === 'unchecked' ? now : null;
-    await this.deps.durably(() => {
-      this.deps.db
-        .prepare('INSERT OR IGNORE INTO mailbox_retries (from_server, mailbox, path, key_id, timestamp, signature, body, kept_at, next_at, unchecked_since) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
-        .run(item.from, mailbox, item.path, item.keyId, item.timestamp, item.signature, item.body, now, nextAt, uncheckedSince);
-    });
+    let inserted = false;
+    try {
+      await this.deps.durably(() => {
+        inserted = this.deps.db
+          .prepare('INSERT OR IGNORE INTO mailbox_retries (from_server, mailbox, path, key_id, timestamp, signature, body, kept_at, next_at, unchecked_since) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+          .run(item.from, mailbox, item.path, item.keyId, item.timestamp, item.signature, item.body, now, nextAt, uncheckedSince).changes > 0;
+      });
+    } finally {
+      // Kept already (the same request twice), or not written: not counted.
+      if (!inserted) this.tally(key, -1, -size);
+    }
     if (answer) infoLimited(this.deps.log, `mailbox_item_not_yet ${item.from}`, { event: 'mailbox_item_not_yet', mailbox, from: item.from, path: item.path, status: answer.status, error: answer.error, wait_ms: nextAt - now }, 'a request carried by a mailbox could not be taken yet; kept here and handed over again after the wait');
     this.arm();
-    return true;
+    return 'kept';
+  }
+
+  /** What waits here per mailbox and depositor, and in all: read once, then kept as rows come and go. */
+  private totals(): { by: Map<string, Held>; all: Held } {
+    if (!this.held) {
+      const by = new Map<string, Held>();
+      const all = { n: 0, bytes: 0 };
+      const rows = this.deps.db.prepare<[], { mailbox: string; from_server: string; n: number; bytes: number }>('SELECT mailbox, from_server, COUNT(*) AS n, SUM(LENGTH(body)) AS bytes FROM mailbox_retries GROUP BY mailbox, from_server').all();
+      for (const row of rows) {
+        by.set(`${row.mailbox}\n${row.from_server}`, { n: row.n, bytes: row.bytes });
+        all.n += row.n;
+        all.bytes += row.bytes;
+      }
+      this.held = { by, all };
+    }
+    return this.held;
+  }
+
+  private tally(key: string, n: number, bytes: number): void {
+    const { by, all } = this.totals();
+    const held = by.get(key) ?? { n: 0, bytes: 0 };
+    held.n += n;
+    held.bytes += bytes;
+    if (held.n <= 0) by.delete(key);
+    else by.set(key, held);
+    all.n += n;
+    all.bytes += bytes;
   }
 
   /** Hands over what waits here when its time comes (started with the mailbox fetcher). */
@@ -139,39 +198,50 @@ export class CarriedRetries {
     this.timer.unref();
   }
 
-  /** Each depositor's waiting requests, oldest first, until one must wait again. */
+  /**
+   * Each depositor's waiting requests, oldest first, until one must wait again; one request of
+   * each depositor in turn, so one depositor's long backlog does not hold the others'.
+   */
   private async run(): Promise<void> {
-    const { db, log } = this.deps;
-    const depositors = db.prepare<[], { from_server: string }>('SELECT DISTINCT from_server FROM mailbox_retries').all().map((r) => r.from_server);
-    for (const from of depositors) {
-      for (;;) {
+    const { db } = this.deps;
+    let turn = db.prepare<[], { from_server: string }>('SELECT DISTINCT from_server FROM mailbox_retries').all().map((r) => r.from_server);
+    while (turn.length > 0) {
+      const again: string[] = [];
+      for (const from of turn) {
         if (this.stopped) return;
-        const row = db.prepare<[string], KeptRow>('SELECT * FROM mailbox_retries WHERE from_server = ? ORDER BY id LIMIT 1').get(from);
-        const now = Date.now();
-        if (!row || row.next_at > now) break;
-        let answer: DispatchAnswer;
-        try {
-          answer = await this.deps.dispatch({ from: row.from_server, path: row.path, keyId: row.key_id, timestamp: row.timestamp, signature: row.signature, body: row.body });
-        } catch (error) {
-          answer = { status: 500, error: (error as Error).message, notYet: 'failure' };
-        }
-        // A depositor's requests that cannot be checked share one window (a run of them is not
-        // tried for 2 h each, one after another).
-        const since = answer.notYet === 'unchecked' ? Math.min(row.unchecked_since ?? now, this.uncheckedSince.get(from) ?? now) : null;
-        const gaveUp = since !== null && now - since >= UNCHECKED_RETRY_FOR_MS;
-        if (answer.notYet === 'unchecked') this.uncheckedSince.set(from, since!);
-        else if (!answer.notYet) this.uncheckedSince.delete(from);
-        if (answer.notYet && !gaveUp) {
-          const uncheckedSince = since;
-          db.prepare('UPDATE mailbox_retries SET next_at = ?, unchecked_since = ? WHERE id = ?').run(now + waitOf(answer), uncheckedSince, row.id);
-          break;
-        }
-        if (gaveUp) log.warn({ event: 'mailbox_item_given_up', from, path: row.path, status: answer.status }, 'a request carried by a mailbox could not be checked for hours; given up');
-        else if (answer.status >= 400 && answer.status !== 409) {
-          warnLimited(log, `mailbox_item_refused ${from}`, { event: 'mailbox_item_refused', from, status: answer.status, error: answer.error }, 'a request carried by a mailbox was refused');
-        }
-        db.prepare('DELETE FROM mailbox_retries WHERE id = ?').run(row.id);
+        if (await this.handOver(from)) again.push(from);
       }
+      turn = again;
     }
+  }
+
+  /** Hands over `from`'s oldest waiting request if it is due; true when its next one may be too. */
+  private async handOver(from: string): Promise<boolean> {
+    const { db, log } = this.deps;
+    const row = db.prepare<[string], KeptRow>('SELECT * FROM mailbox_retries WHERE from_server = ? ORDER BY id LIMIT 1').get(from);
+    const now = Date.now();
+    if (!row || row.next_at > now) return false;
+    let answer: DispatchAnswer;
+    try {
+      answer = await this.deps.dispatch({ from: row.from_server, path: row.path, keyId: row.key_id, timestamp: row.timestamp, signature: row.signature, body: row.body, keptAt: row.kept_at });
+    } catch (error) {
+      answer = { status: 500, error: (error as Error).message, notYet: 'failure' };
+    }
+    // A depositor's requests that cannot be checked share one window (a run of them is not
+    // tried for 2 h each, one after another).
+    const since = answer.notYet === 'unchecked' ? Math.min(row.unchecked_since ?? now, this.uncheckedSince.get(from) ?? now) : null;
+    const gaveUp = since !== null && now - since >= UNCHECKED_RETRY_FOR_MS;
+    if (answer.notYet === 'unchecked') this.uncheckedSince.set(from, since!);
+    else if (!answer.notYet) this.uncheckedSince.delete(from);
+    if (answer.notYet && !gaveUp) {
+      db.prepare('UPDATE mailbox_retries SET next_at = ?, unchecked_since = ? WHERE id = ?').run(now + waitOf(answer), since, row.id);
+      return false;
+    }
+    if (gaveUp) log.warn({ event: 'mailbox_item_given_up', from, path: row.path, status: answer.status }, 'a request carried by a mailbox could not be checked for hours; given up');
+    else if (answer.status >= 400 && answer.status !== 409) {
+      warnLimited(log, `mailbox_item_refused ${from}`, { event: 'mailbox_item_refused', from, status: answer.status, error: answer.error }, 'a request carried by a mailbox was refused');
+    }
+    if (db.prepare('DELETE FROM mailbox_retries WHERE id = ?').run(row.id).changes > 0) this.tally(`${row.mailbox}\n${row.from_server}`, -1, -row.body.length);
+    return true;
   }
 }

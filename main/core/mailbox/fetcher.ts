@@ -39,6 +39,8 @@ export interface MailboxFetcherDeps extends SignedPageLoopDeps {
   dispatch: (request: CarriedRequest) => Promise<DispatchAnswer>;
   /** Runs a write and resolves once it is on disk (the group commit). */
   durably: (write: () => void) => Promise<void>;
+  /** Whether a request signature was taken before (the replay cache). */
+  seen: (signature: string) => boolean;
 }
 
 /**
@@ -67,7 +69,7 @@ export class MailboxFetcher {
   constructor(deps: MailboxFetcherDeps) {
     this.deps = deps;
     const { log } = deps;
-    this.retries = new CarriedRetries({ db: deps.db, log, dispatch: deps.dispatch, durably: deps.durably });
+    this.retries = new CarriedRetries({ db: deps.db, log, dispatch: deps.dispatch, durably: deps.durably, seen: deps.seen });
     this.pages = new SignedPageLoop(deps, {
       name: 'mailbox', table: 'mailbox_sources', fetchedColumn: 'last_fetch_at', pagePath: MAILBOX_PATH, ackPath: MAILBOX_ACK_PATH, limit: MAX_MAILBOX_ITEMS, maxBackoffMs: MAX_BACKOFF_MS,
       headers: (identity, server) => ({ [MAILBOX_CHOICE_HEADER]: this.choices.header(identity, server) }),
@@ -91,14 +93,14 @@ export class MailboxFetcher {
             const carried: CarriedRequest = { from: item.from, path: item.path, keyId: item.key_id, timestamp: item.timestamp, signature: item.signature, body: item.body };
             // Behind requests of its depositor that wait here: it waits too (the depositor's order is kept).
             if (this.retries.waiting(item.from)) {
-              if (!(await this.retries.keep(server, carried, null))) return FULL;
+              if ((await this.retries.keep(server, carried, null)) === 'full') return FULL;
               continue;
             }
             const answer = await deps.dispatch(carried);
             // Not yet (a limit here, not checkable now, a failure here): kept here and handed over
             // again after the wait, without holding the other depositors' requests (carried-retries.ts).
             if (answer.notYet) {
-              if (!(await this.retries.keep(server, carried, answer))) return FULL;
+              if ((await this.retries.keep(server, carried, answer)) === 'full') return FULL;
               continue;
             }
             // Final either way: a refusal here is what a direct push would have got (409: taken before).

@@ -11,6 +11,12 @@ import type { Agent } from 'undici';
 import { isNotYetStatus } from '../federation/fetched-event-failure.ts';
 
 export const DISPATCH_HEADER = 'x-paracord-mailbox-dispatch';
+/**
+ * With DISPATCH_HEADER only: when this node kept the request to hand it over again later
+ * (carried-retries.ts, unix ms). Its age is then judged from that moment: a request kept a week
+ * behind a wait here is not refused as stale for the time it waited here.
+ */
+export const DISPATCH_KEPT_AT_HEADER = 'x-paracord-mailbox-kept-at';
 
 export interface CarriedRequest {
   from: string;
@@ -19,6 +25,8 @@ export interface CarriedRequest {
   timestamp: string;
   signature: string;
   body: string;
+  /** When this node kept it (carried-retries.ts): its age is judged from then. */
+  keptAt?: number;
 }
 
 export type NotYet = 'limit' | 'unchecked' | 'failure';
@@ -81,6 +89,7 @@ export class SelfDispatch {
         'x-paracord-signature': carried.signature,
         'x-paracord-destination': this.self().toLowerCase(),
         [DISPATCH_HEADER]: this.secret,
+        ...(carried.keptAt !== undefined ? { [DISPATCH_KEPT_AT_HEADER]: String(carried.keptAt) } : {}),
       },
       body: Buffer.from(carried.body, 'utf8'),
     });

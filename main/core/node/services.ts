@@ -214,7 +214,7 @@ function buildDelivery(
   { config, log, db, settings, state }: NodeBasics,
   bus: NodeBus,
   { trust, http, discovery, dialects, keys }: ReturnType<typeof buildPeerKnowledge>,
-  { events, commit }: ReturnType<typeof buildStorage>,
+  { events, commit, replay }: ReturnType<typeof buildStorage>,
   metrics: NodeMetrics,
   notifications: NodeEvents,
 ) {
@@ -247,6 +247,7 @@ function buildDelivery(
     db, trust, discovery, http, identity: () => state.identity, log, isPaused,
     dispatch: (carried) => selfDispatch.dispatch(carried),
     durably: (write) => commit.run(write),
+    seen: (signature) => replay.seen(signature),
     onChange: () => notifications.notify({ type: 'status' }),
   });
   /** The friends whose mailboxes we fetched from lately (none while we are reached directly). */

@@ -17,7 +17,7 @@ import { addressKey } from '../../http/client-address.ts';
 import type { GroupCommit } from '../../store/group-commit.ts';
 import type { TrustStore } from '../../trust/trust-store.ts';
 import type { ReplayCache } from '../replay-cache.ts';
-import { DISPATCH_HEADER } from '../../mailbox/self-dispatch.ts';
+import { DISPATCH_HEADER, DISPATCH_KEPT_AT_HEADER } from '../../mailbox/self-dispatch.ts';
 import { MAILBOX_MAX_AGE_MS } from '../../mailbox/mailbox-store.ts';
 import {
   HEADER_DESTINATION,
@@ -205,13 +205,24 @@ function rateLimited(message: string, retryAfterMs: number): HttpError {
   return new HttpError(429, 'rate_limited', `${message}; retry in ${seconds} s`, { 'retry-after': String(seconds) });
 }
 
+/**
+ * How long a request handed over by this process waited here before (its kept-at header, set by
+ * self-dispatch.ts only with the secret): its age counts from when it was kept (carried-retries.ts
+ * checked it then: fresh, not taken before). 0 without the header.
+ */
+function keptFor(header: string, now: number): number {
+  if (!/^[0-9]{1,16}$/.test(header)) return 0;
+  return Math.max(0, now - Number(header));
+}
+
 export function verifySignedRequest(deps: VerifySignedRequestDeps): Middleware {
   const now = deps.now ?? Date.now;
   return async (ctx, next) => {
     // A request a mailbox carried, handed over by this process (mailbox/self-dispatch.ts): it may
     // be as old as a mailbox keeps things, and must be bound to us (no destination: 401).
     const dispatched = deps.isDispatched !== undefined && deps.isDispatched(ctx.get(DISPATCH_HEADER));
-    const auth = readAuthHeaders(ctx, now(), dispatched ? MAILBOX_MAX_AGE_MS + MAX_CLOCK_SKEW_MS : MAX_CLOCK_SKEW_MS);
+    const at = now();
+    const auth = readAuthHeaders(ctx, at, dispatched ? MAILBOX_MAX_AGE_MS + MAX_CLOCK_SKEW_MS + keptFor(ctx.get(DISPATCH_KEPT_AT_HEADER), at) : MAX_CLOCK_SKEW_MS);
     if (dispatched && auth.destination === undefined) throw unauthorized('invalid_auth', 'a request carried by a mailbox must be bound to its destination');
     const { origin, keyId, requestTs, signature } = auth;
     checkDestination(auth, deps.serverName?.(), deps.destinationAlias);

@@ -1,0 +1,185 @@
+/**
+ * Carried requests kept here to be handed over again (carried-retries.ts), through the real
+ * parts they go through: SelfDispatch to a real Koa listener on 127.0.0.1 running the real
+ * verification middleware (its clock set by the test), real SQLite and group commit, requests
+ * signed by real identities whose keys a small real server serves. Only the route behind the
+ * middleware is the test's: it records what it was handed and answers 200.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import Koa from 'koa';
+import { pino } from 'pino';
+import { Identity } from '../identity/identity.ts';
+import { errorHandler } from '../http/middleware/error-handler.ts';
+import { openDatabase, type Db } from '../store/database.ts';
+import { GroupCommit } from '../store/group-commit.ts';
+import { Settings } from '../store/settings.ts';
+import { TrustStore } from '../trust/trust-store.ts';
+import { Discovery } from '../federation/discovery.ts';
+import { AddressPolicy } from '../federation/address-policy.ts';
+import { HttpClient } from '../federation/http-client.ts';
+import { ReplayCache } from '../federation/replay-cache.ts';
+import { ServerKeys } from '../federation/keys/server-keys.ts';
+import { signRequestHeaders } from '../federation/request-signature.ts';
+import { verifySignedRequest, type SignedRequestState } from '../federation/middleware/verify-signed-request.ts';
+import { EVENT_PATH } from '../federation/paths.ts';
+import { afterAll, beforeAll, describe, expect, it } from '../../../test/helpers/fixtures.ts';
+import { tempDir } from '../../../test/helpers/temp-dir.ts';
+import { eventually } from '../../../test/helpers/rooms.ts';
+import { MAILBOX_MAX_AGE_MS } from './mailbox-store.ts';
+import { SelfDispatch, type CarriedRequest, type DispatchAnswer } from './self-dispatch.ts';
+import { CarriedRetries, MAX_KEPT_BYTES_PER_DEPOSITOR } from './carried-retries.ts';
+
+const DAY = 24 * 3600_000;
+const SELF = 'node.test';
+const log = pino({ level: 'silent' });
+let db: Db;
+let app: Server;
+const keysServers: Server[] = [];
+let commit: GroupCommit;
+let replay: ReplayCache;
+let dispatcher: SelfDispatch;
+/** The listener's clock (the middleware's `now`). */
+let clock = Date.now();
+/** What the route was handed, in order: `origin body`. */
+const taken: string[] = [];
+const signers = new Map<string, Identity>();
+
+beforeAll(async () => {
+  const dir = tempDir();
+  db = openDatabase(join(dir, 'node.db'));
+  const trust = new TrustStore(db, new Settings(db));
+  // Each depositor's keys document, served by a small server of its own.
+  for (const name of ['alice.test', 'bob.test']) {
+    const signer = Identity.create(join(dir, `${name}.json`), name);
+    signers.set(name, signer);
+    const server = createServer((_req, res) => {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify(signer.keysDocument()));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    keysServers.push(server);
+    trust.upsert(name, { trust: 'allow', endpoint_source: 'owner', endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
+  }
+  const http = new HttpClient({ allowInsecureHttp: true, policy: new AddressPolicy({ insecureHttp: true, allowPrivateAddresses: false, endpointVouch: (o) => trust.endpointVouch(o) }) });
+  const keys = new ServerKeys(db, http, new Discovery(http, trust), log);
+  replay = new ReplayCache(db);
+  commit = new GroupCommit(db);
+  let base: string | null = null;
+  dispatcher = new SelfDispatch(() => base, () => SELF);
+  const koa = new Koa();
+  koa.use(errorHandler(log));
+  koa.use(verifySignedRequest({ trust, keys, replay, commit, now: () => clock, serverName: () => SELF, isDispatched: (v) => dispatcher.isDispatched(v) }));
+  koa.use((ctx) => {
+    const state = ctx.state as SignedRequestState;
+    taken.push(`${state.origin} ${state.rawBody.toString('utf8')}`);
+    ctx.body = { ok: true };
+  });
+  app = createServer(koa.callback());
+  await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
+  base = `http://127.0.0.1:${(app.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  await dispatcher.close();
+  app.close();
+  for (const server of keysServers) server.close();
+  db.close();
+});
+
+/** A request `from` signed for us at `timestamp`, as a mailbox carries it. */
+function carried(from: string, body: string, timestamp = Date.now()): CarriedRequest {
+  const headers = signRequestHeaders(signers.get(from)!, 'POST', EVENT_PATH, body, timestamp, SELF);
+  return { from, path: EVENT_PATH, keyId: headers['X-Paracord-Key-Id']!, timestamp: String(timestamp), signature: headers['X-Paracord-Signature']!, body };
+}
+
+/** "Not yet" for an hour: kept, not handed over while the test fills the table. */
+const LATER: DispatchAnswer = { status: 429, error: 'rate_limited', notYet: 'limit', retryAfterMs: 3600_000 };
+
+function retries(): CarriedRetries {
+  return new CarriedRetries({ db, log, dispatch: (r) => dispatcher.dispatch(r), durably: (write) => commit.run(write), seen: (s) => replay.seen(s) });
+}
+
+const kept = () => db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM mailbox_retries').get()!.n;
+/** Makes what waits due now and hands it over (a restart of the queue). */
+async function dueNow(queue: CarriedRetries): Promise<void> {
+  await queue.stop();
+  db.prepare('UPDATE mailbox_retries SET next_at = 0').run();
+  queue.start();
+}
+
+describe('carried requests kept to be handed over again', () => {
+  it('a request that waited here for days is judged by its age when it was kept, not refused as stale', async () => {
+    clock = Date.now();
+    const queue = retries();
+    const sixDaysOld = carried('alice.test', '{"n":"waited"}', Date.now() - 6 * DAY);
+    expect(await queue.keep('carol.test', sixDaysOld, LATER)).toBe('kept');
+    // Three days later it is nine days old: handed over without its kept time it is refused.
+    clock = Date.now() + 3 * DAY;
+    const alone = await dispatcher.dispatch(carried('alice.test', '{"n":"not kept"}', Date.now() - 6 * DAY));
+    expect(alone.status).toBe(401);
+    expect(alone.error).toBe('stale_timestamp');
+    await dueNow(queue);
+    await eventually(async () => expect(kept()).toBe(0), 10_000, 20);
+    expect(taken).toContain('alice.test {"n":"waited"}');
+    await queue.stop();
+  });
+
+  it('a stale request, or one taken before, is not kept (its kept time must not extend its age past its replay entry)', async () => {
+    clock = Date.now();
+    const queue = retries();
+    expect(await queue.keep('carol.test', carried('alice.test', '{"n":"old"}', Date.now() - MAILBOX_MAX_AGE_MS - 120_000), null)).toBe('refused');
+    expect(await queue.keep('carol.test', carried('alice.test', '{"n":"future"}', Date.now() + 3600_000), LATER)).toBe('refused');
+    const once = carried('alice.test', '{"n":"once"}');
+    expect((await dispatcher.dispatch(once)).status).toBe(200);
+    expect(await queue.keep('carol.test', once, LATER)).toBe('refused');
+    expect(await queue.keep('carol.test', once, null)).toBe('refused');
+    expect(kept()).toBe(0);
+    expect(taken.filter((t) => t.includes('"once"'))).toHaveLength(1);
+    await queue.stop();
+  });
+
+  it('counts what each depositor keeps through each mailbox, frees it as it is handed over, and after a restart', async () => {
+    clock = Date.now();
+    const queue = retries();
+    // 2 MiB bodies (the largest a mailbox carries): 32 fill a depositor's share through carol.
+    const at = Date.now();
+    const big = (i: number) => carried('alice.test', JSON.stringify({ n: i, pad: 'x'.repeat(2 * 1024 * 1024 - 40) }), at);
+    const share = Math.floor(MAX_KEPT_BYTES_PER_DEPOSITOR / big(0).body.length);
+    for (let i = 0; i < share; i++) expect(await queue.keep('carol.test', big(i), LATER)).toBe('kept');
+    const over = big(share);
+    expect(await queue.keep('carol.test', over, LATER)).toBe('full');
+    // The same request kept twice is counted once: it still fits nothing more, and is not stored twice.
+    expect(await queue.keep('carol.test', big(0), null)).toBe('kept');
+    expect(kept()).toBe(share);
+    expect(await queue.keep('carol.test', over, LATER)).toBe('full');
+    // Through another mailbox, or for another depositor, there is room.
+    expect(await queue.keep('dave.test', carried('alice.test', '{"n":"via dave"}'), LATER)).toBe('kept');
+    expect(await queue.keep('carol.test', carried('bob.test', '{"n":"bob"}'), LATER)).toBe('kept');
+    // A restarted node reads what waits from the table.
+    await queue.stop();
+    const again = retries();
+    expect(await again.keep('carol.test', over, LATER)).toBe('full');
+    // Handed over, the share is free again.
+    await dueNow(again);
+    await eventually(async () => expect(kept()).toBe(0), 30_000, 50);
+    expect(await again.keep('carol.test', over, LATER)).toBe('kept');
+    await again.stop();
+    db.prepare('DELETE FROM mailbox_retries').run();
+  });
+
+  it('hands over one request of each depositor in turn: a long backlog does not hold another depositor', async () => {
+    clock = Date.now();
+    taken.length = 0;
+    const queue = retries();
+    for (let i = 0; i < 20; i++) expect(await queue.keep('carol.test', carried('alice.test', `{"n":"alice ${i}"}`), LATER)).toBe('kept');
+    expect(await queue.keep('carol.test', carried('bob.test', '{"n":"bob 0"}'), LATER)).toBe('kept');
+    await dueNow(queue);
+    await eventually(async () => expect(kept()).toBe(0), 10_000, 20);
+    // Each depositor's order kept; bob's one request among alice's first, not after all twenty.
+    expect(taken.filter((t) => t.startsWith('alice.test'))).toEqual(Array.from({ length: 20 }, (_, i) => `alice.test {"n":"alice ${i}"}`));
+    expect(taken.indexOf('bob.test {"n":"bob 0"}')).toBeLessThan(3);
+    await queue.stop();
+  });
+});
