@@ -12,6 +12,7 @@ import { queryNodeDb } from './helpers/inspect-db.ts';
 import { startPeered, type NodeProcess } from './helpers/node-process.ts';
 import { eventually, messages, roomWithMembers, send } from './helpers/rooms.ts';
 import { sendSigned } from './helpers/signed-request.ts';
+import { adminApi } from './helpers/admin-api.ts';
 
 /**
  * alpha hosts a room with beta in it; then beta restarts unreachable: it publishes a closed port
@@ -108,10 +109,18 @@ describe('pull mode', () => {
     // Nothing of the page was saved or acknowledged past what waits: alpha still holds all of it.
     expect(pullCursor()).toBe(cursorBefore);
     expect(pendingFor(alpha, 'beta.test')).toBeGreaterThanOrEqual(31 - arrived);
+    // An invite pulled while alpha's share is used up waits too (it was taken as a refusal: lost).
+    const { room_id: second } = await adminApi(alpha).createRoom({ name: 'second' });
+    await adminApi(alpha).inviteToRoom({ room_id: second, user_id: '@owner:beta.test' });
+    await beta.start(['--public-url', closed, '--pull', '--peer-quota-day', String(usedByAlpha())]);
+    await eventually(async () => expect(beta.stderr).toContain('"event":"pull_quota_wait"'), 60_000);
+    expect(beta.stderr).not.toContain('pulled_invite_refused');
+    await beta.stop();
     // The quota allows them now (a new day, or the owner raised it): every event comes, in order, once.
     await beta.start(['--public-url', closed, '--pull']);
     await eventually(async () => expect(arrivalOrder(beta, roomId)).toHaveLength(31), 60_000, 250);
     expect(arrivalOrder(beta, roomId)).toEqual(sentOrder(alpha, roomId));
+    await eventually(async () => expect((await adminApi(beta).listInvites({ user_id: '@owner:beta.test' })).invites.map((i) => i.room_id)).toContain(second), 30_000);
 
     // Catch-up (beta neither reachable nor pulling): more than one page, over the quota.
     await beta.stop();

@@ -147,13 +147,21 @@ export class Puller {
     const { ingest, log } = this.deps;
     // An invite of one of our users by the room's host comes this way when we cannot be called
     // (issue #32): taken as its POST /invite would be (RoomService.receivePulledInvite).
+    // What its failure means is decided as for any fetched event: over a quota it waits, not
+    // checkable now it is asked again for a while, a failure here is waited out, and anything else
+    // is a refusal (logged; the page goes on), so a hostile host cannot hold the page with one.
     const raws: unknown[] = [];
     for (const raw of page) {
       try {
         if (!this.deps.receiveInvite || !(await this.deps.receiveInvite(server, raw))) raws.push(raw);
       } catch (error) {
-        warnLimited(log, `pulled_invite_failed ${server}`, { event: 'pulled_invite_failed', server, error: (error as Error).message }, 'a pulled invite could not be stored yet; the page is asked again');
-        return false;
+        const failure = fetchedEventFailure(error);
+        if (failure.kind === 'quota') return failure;
+        if (failure.kind === 'failure' || (failure.kind === 'unchecked' && this.stillUnchecked(server, raw, failure.message))) {
+          warnLimited(log, `pulled_invite_failed ${server}`, { event: 'pulled_invite_failed', server, error: failure.message }, 'a pulled invite could not be stored yet; the page is asked again');
+          return false;
+        }
+        warnLimited(log, `pulled_event_refused ${server}`, refusedFields(server, error), 'a pulled invite was refused');
       }
     }
     const verifications = ingest.verifyAll(server, raws);

@@ -4,6 +4,7 @@
  */
 import { warnLimited } from '../log/rate-limit.ts';
 import { isSafeDisplayName, isUserId, serverOf } from '../../../shared/identifiers.ts';
+import { isNotYetStatus } from '../federation/fetched-event-failure.ts';
 import { HttpError, badRequest, forbidden, notFound } from '../errors.ts';
 import { contentHash, envelopeSigningBytes, signEnvelope, type Envelope, type UnsignedEnvelope } from '../federation/envelope.ts';
 import { INVITE_WIRE_ORDER, wireJson } from '../federation/wire-json.ts';
@@ -194,7 +195,10 @@ export class RoomInvites extends RoomPart {
       if (seconds <= 0) throw forbidden('invite_expired', 'the invite expired before it was fetched');
       await this.receiveInvite(host, { room_id: e.room_id, invitee: e.state_key, max_age_seconds: Math.min(seconds, 30 * 24 * 3600), event: raw });
     } catch (error) {
-      if (!(error instanceof HttpError) || error.status >= 500) throw error;
+      // Not yet (over a quota here: 429; keys not readable now, a failure here: 5xx; anything
+      // not an HttpError): thrown, for the caller to ask again (a push's sender, the puller, a
+      // mailbox hand-over), never taken as a refusal, which would drop the invite.
+      if (!(error instanceof HttpError) || isNotYetStatus(error.status)) throw error;
       warnLimited(this.d.log, `pulled_invite_refused ${host}`, { event: 'pulled_invite_refused', server: host, room_id: e.room_id, status: error.status, error: error.code, message: error.message }, 'a pulled invite was refused');
     }
     return true;
