@@ -1,0 +1,65 @@
+/// <reference lib="dom" />
+/**
+ * Waits said in words, in real Chromium against real nodes: a friend whose daily storage quota
+ * for us is used up answers 429, and our dashboard says it asked us to wait (not "offline"); on
+ * its side, the room whose messages its quota holds back says so in the room list (a few words,
+ * the whole sentence as its title) and in the room. Until now only the functions behind those
+ * words were tested.
+ */
+import { describe, expect, it } from '../helpers/fixtures.ts';
+import { HAVE_CHROMIUM, axeViolations, shot, signedIn } from '../helpers/browser.ts';
+import { queryNodeDb } from '../helpers/inspect-db.ts';
+import { eventually } from '../helpers/rooms.ts';
+
+describe.skipIf(!HAVE_CHROMIUM)('waits in words (real Chromium, real nodes)', () => {
+  it('"Asked to wait" for a friend over its quota for us, and "held back" on the room it holds back', async ({ browser, fileNodes }) => {
+    const alpha = await fileNodes.start({ serverName: 'alpha.test' });
+    const beta = await fileNodes.start({ serverName: 'beta.test' });
+    await alpha.addPeer(beta);
+    await beta.addPeer(alpha);
+    const room = (await alpha.admin('POST', '/rooms', { name: 'long letters' })).body.room_id as string;
+    await alpha.admin('POST', `/rooms/${encodeURIComponent(room)}/invites`, { user_id: '@owner:beta.test' });
+    const invite = (await beta.admin('GET', '/invites')).body.invites[0];
+    expect((await beta.admin('POST', `/invites/${invite.invite_id}/accept`)).status).toBe(200);
+    // The legitimate twin: under the quota, a message arrives and nothing waits.
+    await alpha.admin('POST', `/rooms/${encodeURIComponent(room)}/messages`, { body: 'short hello' });
+    const arrived = () => queryNodeDb<{ n: number }>(beta.dataDir, "SELECT COUNT(*) AS n FROM federation_events WHERE room_id = ? AND event_type = 'm.message'", room)[0]!.n;
+    await eventually(async () => expect(arrived()).toBe(1), 30_000);
+
+    // beta is away while alpha writes long messages; it comes back storing only a few more from alpha today.
+    await beta.stop();
+    const used = queryNodeDb<{ b: number }>(beta.dataDir, "SELECT day_bytes AS b FROM peer_storage WHERE server_name = 'alpha.test'")[0]?.b ?? 0;
+    for (let i = 0; i < 20; i++) await alpha.admin('POST', `/rooms/${encodeURIComponent(room)}/messages`, { body: `letter ${i} ${'x'.repeat(1800)}` });
+    await beta.start(['--peer-quota-day', String(used + 12_000)]);
+    await eventually(async () => expect(beta.stderr).toContain('"event":"quota_exceeded"'), 60_000);
+
+    // alpha's dashboard: beta is there and asked to wait, with what waits; not "Offline since".
+    const { page } = await signedIn(browser, alpha);
+    const betaLine = page.getByTestId('dash-peer-beta.test').getByTestId('peer-line');
+    await expect.poll(() => betaLine.textContent(), { timeout: 30_000 }).toMatch(/^Asked to wait — \d+ messages? waiting: beta\.test takes them a little later/);
+    expect(await betaLine.textContent()).not.toMatch(/Offline/);
+    await shot(page, 'dashboard-asked-to-wait');
+    expect(await axeViolations(page)).toEqual([]);
+
+    // beta's rooms: the room list says in a few words that alpha's messages are held back, the
+    // whole sentence as its title; the room says it in full, with what the owner can do.
+    const { page: rooms } = await signedIn(browser, beta);
+    await rooms.goto(`${beta.ready.admin_url}/#/rooms`);
+    const words = rooms.getByTestId('room-list-waits');
+    await expect.poll(() => words.textContent(), { timeout: 60_000 }).toBe('· waiting: messages from alpha.test held back');
+    expect(await words.getAttribute('title')).toMatch(/^Waiting: new messages from alpha\.test are held back — your node stores only so much from one server a day/);
+    await rooms.goto(`${beta.ready.admin_url}/#/rooms/${encodeURIComponent(room)}`);
+    await expect.poll(() => rooms.locator('main').innerText(), { timeout: 20_000 }).toContain('PARACORD_PEER_QUOTA_DAY_BYTES');
+    await shot(rooms, 'room-held-back');
+    expect(await axeViolations(rooms)).toEqual([]);
+
+    // The quota allows them again (the owner raised it): everything arrives (alpha's queue is
+    // taken at its next try, or by beta's catch-up) and the room's words go.
+    await beta.stop();
+    await beta.start();
+    await eventually(async () => expect(arrived()).toBe(21), 60_000, 250);
+    await rooms.goto(`${beta.ready.admin_url}/#/rooms`);
+    await rooms.getByRole('link', { name: 'long letters' }).waitFor();
+    await expect.poll(() => words.count(), { timeout: 30_000 }).toBe(0);
+  });
+});
