@@ -9,18 +9,12 @@
 import { describe, expect, it } from '../helpers/fixtures.ts';
 import { HAVE_CHROMIUM, axeViolations, shot, signedIn } from '../helpers/browser.ts';
 import { queryNodeDb } from '../helpers/inspect-db.ts';
-import { eventually } from '../helpers/rooms.ts';
+import { eventually, roomWithMembers } from '../helpers/rooms.ts';
 
 describe.skipIf(!HAVE_CHROMIUM)('waits in words (real Chromium, real nodes)', () => {
   it('"Asked to wait" for a friend over its quota for us, and "held back" on the room it holds back', async ({ browser, fileNodes }) => {
-    const alpha = await fileNodes.start({ serverName: 'alpha.test' });
-    const beta = await fileNodes.start({ serverName: 'beta.test' });
-    await alpha.addPeer(beta);
-    await beta.addPeer(alpha);
-    const room = (await alpha.admin('POST', '/rooms', { name: 'long letters' })).body.room_id as string;
-    await alpha.admin('POST', `/rooms/${encodeURIComponent(room)}/invites`, { user_id: '@owner:beta.test' });
-    const invite = (await beta.admin('GET', '/invites')).body.invites[0];
-    expect((await beta.admin('POST', `/invites/${invite.invite_id}/accept`)).status).toBe(200);
+    const [alpha, beta] = await fileNodes.peered('alpha.test', 'beta.test');
+    const room = await roomWithMembers(alpha, 'long letters', [[beta, '@owner:beta.test']]);
     // The legitimate twin: under the quota, a message arrives and nothing waits.
     await alpha.admin('POST', `/rooms/${encodeURIComponent(room)}/messages`, { body: 'short hello' });
     const arrived = () => queryNodeDb<{ n: number }>(beta.dataDir, "SELECT COUNT(*) AS n FROM federation_events WHERE room_id = ? AND event_type = 'm.message'", room)[0]!.n;
