@@ -5,28 +5,19 @@
  * signed by real identities whose keys a small real server serves. Only the route behind the
  * middleware is the test's: it records what it was handed and answers 200.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import Koa from 'koa';
 import { pino } from 'pino';
 import { Identity } from '../identity/identity.ts';
-import { errorHandler } from '../http/middleware/error-handler.ts';
-import { openDatabase, type Db } from '../store/database.ts';
-import { GroupCommit } from '../store/group-commit.ts';
-import { Settings } from '../store/settings.ts';
-import { TrustStore } from '../trust/trust-store.ts';
-import { Discovery } from '../federation/discovery.ts';
-import { AddressPolicy } from '../federation/address-policy.ts';
-import { HttpClient } from '../federation/http-client.ts';
-import { ReplayCache } from '../federation/replay-cache.ts';
-import { ServerKeys } from '../federation/keys/server-keys.ts';
+import type { Db } from '../store/database.ts';
+import type { GroupCommit } from '../store/group-commit.ts';
+import type { ReplayCache } from '../federation/replay-cache.ts';
 import { signRequestHeaders } from '../federation/request-signature.ts';
-import { verifySignedRequest, type SignedRequestState } from '../federation/middleware/verify-signed-request.ts';
+import type { SignedRequestState } from '../federation/middleware/verify-signed-request.ts';
 import { EVENT_PATH } from '../federation/paths.ts';
 import { afterAll, beforeAll, describe, expect, it } from '../../../test/helpers/fixtures.ts';
 import { tempDir } from '../../../test/helpers/temp-dir.ts';
 import { eventually } from '../../../test/helpers/rooms.ts';
+import { keysServer, verifyApp, type VerifyApp } from '../../../test/helpers/verify-app.ts';
 import { MAILBOX_MAX_AGE_MS } from './mailbox-store.ts';
 import { SelfDispatch, type CarriedRequest, type DispatchAnswer } from './self-dispatch.ts';
 import { CarriedRetries, MAX_KEPT_BYTES_PER_DEPOSITOR } from './carried-retries.ts';
@@ -34,9 +25,8 @@ import { CarriedRetries, MAX_KEPT_BYTES_PER_DEPOSITOR } from './carried-retries.
 const DAY = 24 * 3600_000;
 const SELF = 'node.test';
 const log = pino({ level: 'silent' });
+let app: VerifyApp;
 let db: Db;
-let app: Server;
-const keysServers: Server[] = [];
 let commit: GroupCommit;
 let replay: ReplayCache;
 let dispatcher: SelfDispatch;
@@ -48,44 +38,21 @@ const signers = new Map<string, Identity>();
 
 beforeAll(async () => {
   const dir = tempDir();
-  db = openDatabase(join(dir, 'node.db'));
-  const trust = new TrustStore(db, new Settings(db));
-  // Each depositor's keys document, served by a small server of its own.
-  for (const name of ['alice.test', 'bob.test']) {
-    const signer = Identity.create(join(dir, `${name}.json`), name);
-    signers.set(name, signer);
-    const server = createServer((_req, res) => {
-      res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify(signer.keysDocument()));
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    keysServers.push(server);
-    trust.upsert(name, { trust: 'allow', endpoint_source: 'owner', endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
-  }
-  const http = new HttpClient({ allowInsecureHttp: true, policy: new AddressPolicy({ insecureHttp: true, allowPrivateAddresses: false, endpointVouch: (o) => trust.endpointVouch(o) }) });
-  const keys = new ServerKeys(db, http, new Discovery(http, trust), log);
-  replay = new ReplayCache(db);
-  commit = new GroupCommit(db);
+  for (const name of ['alice.test', 'bob.test']) signers.set(name, Identity.create(join(dir, `${name}.json`), name));
   let base: string | null = null;
   dispatcher = new SelfDispatch(() => base, () => SELF);
-  const koa = new Koa();
-  koa.use(errorHandler(log));
-  koa.use(verifySignedRequest({ trust, keys, replay, commit, now: () => clock, serverName: () => SELF, isDispatched: (v) => dispatcher.isDispatched(v) }));
-  koa.use((ctx) => {
+  app = await verifyApp(dir, [...signers.values()].map((identity) => ({ identity, keys: keysServer(identity) })), (ctx) => {
     const state = ctx.state as SignedRequestState;
     taken.push(`${state.origin} ${state.rawBody.toString('utf8')}`);
     ctx.body = { ok: true };
-  });
-  app = createServer(koa.callback());
-  await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
-  base = `http://127.0.0.1:${(app.address() as AddressInfo).port}`;
+  }, () => ({ now: () => clock, serverName: () => SELF, isDispatched: (v) => dispatcher.isDispatched(v) }));
+  ({ db, commit, replay } = app);
+  base = app.url;
 });
 
 afterAll(async () => {
   await dispatcher.close();
   app.close();
-  for (const server of keysServers) server.close();
-  db.close();
 });
 
 /** A request `from` signed for us at `timestamp`, as a mailbox carries it. */

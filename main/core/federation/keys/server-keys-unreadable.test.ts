@@ -8,32 +8,16 @@
  * list the id is still a 403 verdict. The fetch limit (one per server per 10 s) is unchanged.
  * Real Koa app and keys server on 127.0.0.1, real SQLite; Date is faked to step over the 10-s gap.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import Koa from 'koa';
-import { pino } from 'pino';
 import { vi } from 'vitest';
 import { Identity } from '../../identity/identity.ts';
-import { errorHandler } from '../../http/middleware/error-handler.ts';
-import { openDatabase, type Db } from '../../store/database.ts';
-import { GroupCommit } from '../../store/group-commit.ts';
-import { Settings } from '../../store/settings.ts';
-import { TrustStore } from '../../trust/trust-store.ts';
-import { AddressPolicy } from '../address-policy.ts';
-import { Discovery } from '../discovery.ts';
-import { HttpClient } from '../http-client.ts';
-import { ReplayCache } from '../replay-cache.ts';
-import { verifySignedRequest } from '../middleware/verify-signed-request.ts';
-import { ServerKeys } from './server-keys.ts';
+import type { ServerKeys } from './server-keys.ts';
 import { sendSigned } from '../../../../test/helpers/signed-request.ts';
 import { afterAll, beforeAll, describe, expect, it } from '../../../../test/helpers/fixtures.ts';
 import { tempDir } from '../../../../test/helpers/temp-dir.ts';
+import { keysServer, verifyApp, type VerifyApp } from '../../../../test/helpers/verify-app.ts';
 
-const log = pino({ level: 'silent' });
-let db: Db;
-let app: Server;
-let keysServer: Server;
+let app: VerifyApp;
 let baseUrl: string;
 let origin: Identity;
 let keys: ServerKeys;
@@ -44,43 +28,32 @@ let answer: 'keys' | 'error_500' | 'dropped' | 'malformed' = 'keys';
 beforeAll(async () => {
   const dir = tempDir();
   origin = Identity.create(join(dir, 'origin.json'), 'origin.test');
-  keysServer = createServer((req, res) => {
+  const server = keysServer(origin, (req, res) => {
     if (req.url !== '/_paracord/federation/v1/keys') {
       res.statusCode = 404;
       res.end();
-      return;
+      return true;
     }
     fetches++;
     if (answer === 'dropped') {
       req.socket.destroy();
-      return;
+      return true;
     }
+    if (answer === 'keys') return false;
     res.setHeader('content-type', 'application/json');
     if (answer === 'error_500') res.statusCode = 500;
-    res.end(answer === 'keys' ? JSON.stringify(origin.keysDocument()) : answer === 'malformed' ? '{"server_name":"origin.test","active_key":' : '{"error":"internal_error"}');
+    res.end(answer === 'malformed' ? '{"server_name":"origin.test","active_key":' : '{"error":"internal_error"}');
+    return true;
   });
-  await new Promise<void>((r) => keysServer.listen(0, '127.0.0.1', r));
-  db = openDatabase(join(dir, 'node.db'));
-  const trust = new TrustStore(db, new Settings(db));
-  trust.upsert('origin.test', { trust: 'allow', endpoint_source: 'owner', endpoint: `http://127.0.0.1:${(keysServer.address() as AddressInfo).port}` });
-  const http = new HttpClient({ allowInsecureHttp: true, policy: new AddressPolicy({ insecureHttp: true, allowPrivateAddresses: false, endpointVouch: (o) => trust.endpointVouch(o) }) });
-  keys = new ServerKeys(db, http, new Discovery(http, trust), log);
-  const koa = new Koa();
-  koa.use(errorHandler(log));
-  koa.use(verifySignedRequest({ trust, keys, replay: new ReplayCache(db), commit: new GroupCommit(db) }));
-  koa.use((ctx) => {
+  app = await verifyApp(dir, [{ identity: origin, keys: server }], (ctx) => {
     ctx.body = { ok: true };
   });
-  app = createServer(koa.callback());
-  await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
-  baseUrl = `http://127.0.0.1:${(app.address() as AddressInfo).port}`;
+  ({ keys, url: baseUrl } = app);
 });
 
 afterAll(() => {
   vi.useRealTimers();
   app.close();
-  keysServer.close();
-  db.close();
 });
 
 describe('a key id met when the origin\'s keys cannot be read', () => {

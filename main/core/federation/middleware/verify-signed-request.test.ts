@@ -3,31 +3,20 @@
  * keys; the origin's keys document is served by a second small real server so key fetching
  * (single-flight, negative cache) is exercised for real.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import Koa from 'koa';
-import { pino } from 'pino';
 import { Identity } from '../../identity/identity.ts';
-import { errorHandler } from '../../http/middleware/error-handler.ts';
-import { openDatabase, type Db } from '../../store/database.ts';
-import { GroupCommit } from '../../store/group-commit.ts';
-import { Settings } from '../../store/settings.ts';
-import { TrustStore } from '../../trust/trust-store.ts';
-import { Discovery } from '../discovery.ts';
+import type { Db } from '../../store/database.ts';
 import { AddressPolicy } from '../address-policy.ts';
 import { HttpClient } from '../http-client.ts';
-import { ReplayCache } from '../replay-cache.ts';
-import { ServerKeys } from '../keys/server-keys.ts';
-import { verifySignedRequest, type SignedRequestState } from './verify-signed-request.ts';
+import type { ReplayCache } from '../replay-cache.ts';
+import type { SignedRequestState } from './verify-signed-request.ts';
 import { sendRaw, sendSigned } from '../../../../test/helpers/signed-request.ts';
 import { afterAll, beforeAll, describe, expect, it } from '../../../../test/helpers/fixtures.ts';
 import { tempDir } from '../../../../test/helpers/temp-dir.ts';
+import { keysServer, verifyApp, type VerifyApp } from '../../../../test/helpers/verify-app.ts';
 
-const log = pino({ level: 'silent' });
+let app: VerifyApp;
 let db: Db;
-let app: Server;
-let keysServer: Server;
 let baseUrl: string;
 let origin: Identity;
 let keysFetches = 0;
@@ -37,40 +26,22 @@ let replay: ReplayCache;
 beforeAll(async () => {
   const dir = tempDir();
   origin = Identity.create(join(dir, 'origin.json'), 'origin.test');
-  keysServer = createServer((req, res) => {
+  const keys = keysServer(origin, (req) => {
     if (req.url === '/_paracord/federation/v1/keys') keysFetches++;
-    res.setHeader('content-type', 'application/json');
-    res.end(JSON.stringify(origin.keysDocument()));
+    return false;
   });
-  await new Promise<void>((r) => keysServer.listen(0, '127.0.0.1', r));
-
   // One database for the whole file, not a test's tempDb: the tests go on from each other's
   // fetched keys, negative cache and replay rows.
-  db = openDatabase(join(dir, 'node.db'));
-  const settings = new Settings(db);
-  const trust = new TrustStore(db, settings);
-  trust.upsert('origin.test', { trust: 'allow', endpoint_source: 'owner', endpoint: `http://127.0.0.1:${(keysServer.address() as AddressInfo).port}` });
-  // As the node wires it: the peer's stored endpoint (loopback here) is vouched for by the owner.
-  const http = new HttpClient({ allowInsecureHttp: true, policy: new AddressPolicy({ insecureHttp: true, allowPrivateAddresses: false, endpointVouch: (o) => trust.endpointVouch(o) }) });
-  const keys = new ServerKeys(db, http, new Discovery(http, trust), log);
-  replay = new ReplayCache(db);
-  const koa = new Koa();
-  koa.use(errorHandler(log));
-  koa.use(verifySignedRequest({ trust, keys, replay, commit: new GroupCommit(db), now: () => clock }));
-  koa.use((ctx) => {
+  app = await verifyApp(dir, [{ identity: origin, keys }], (ctx) => {
     const state = ctx.state as SignedRequestState;
     ctx.body = { origin: state.origin, body: state.rawBody.toString('utf8') };
-  });
-  app = createServer(koa.callback());
-  await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
-  baseUrl = `http://127.0.0.1:${(app.address() as AddressInfo).port}`;
+  }, () => ({ now: () => clock }));
+  ({ db, replay, url: baseUrl } = app);
 });
 
-afterAll(async () => {
-  app.close();
-  keysServer.close();
+afterAll(() => {
   // The temp dir goes with the file's fixtures (fileNodes), after this.
-  db.close();
+  app.close();
 });
 
 describe('verifySignedRequest', () => {
