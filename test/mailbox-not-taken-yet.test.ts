@@ -34,9 +34,16 @@ describe('a carried request answered "not yet" when taken from a mailbox', () =>
     const count = (n: NodeProcess, table: string) => queryNodeDb<{ n: number }>(n.dataDir, `SELECT COUNT(*) AS n FROM ${table}`)[0]!.n;
     await eventually(async () => expect(count(carol, 'mailbox_items')).toBe(0), 30_000, 50);
     expect(count(alpha, 'mailbox_retries')).toBeGreaterThan(0);
+    // alpha's owner sees what waits there and why, in words (the dashboard shows this text).
+    await eventually(async () => {
+      const waiting = (await alpha.admin('GET', '/mailbox')).body.waiting_here;
+      expect(waiting).toEqual([expect.objectContaining({ server_name: 'beta.test', mailboxes: ['carol.test'], reason: 'rate_limit', last_error: 'rate_limited' })]);
+      expect(waiting[0].text).toMatch(/^\d+ requests? from beta\.test, fetched from carol\.test's mailbox, wait here to be taken: over the rate limit this node gives beta\.test$/);
+    }, 10_000, 20);
     // Every message arrives, in beta's order, and nothing is left waiting.
     await eventually(async () => expect(bodies(alpha).filter((b) => b.startsWith('while away'))).toEqual(sent), 60_000, 250);
     expect(alpha.stderr).toMatch(/"event":"mailbox_item_not_yet"[^\n]*"status":429/);
     await eventually(async () => expect(count(alpha, 'mailbox_retries')).toBe(0), 30_000);
+    expect((await alpha.admin('GET', '/mailbox')).body.waiting_here).toEqual([]);
   }, 180_000);
 });

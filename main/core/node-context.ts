@@ -17,6 +17,7 @@ import type { PullQueue } from './pull/pull-queue.ts';
 import type { MailboxStore } from './mailbox/mailbox-store.ts';
 import type { MailboxSourceState } from './mailbox/fetcher.ts';
 import type { MailboxDeposits } from './mailbox/deposits.ts';
+import type { WaitingHere } from './mailbox/carried-retries.ts';
 import type { NodeEvents } from './node-events.ts';
 import type { PeerDialects } from './federation/reference/peer-dialects.ts';
 import type { NameClaims } from './federation/name-claims.ts';
@@ -44,7 +45,7 @@ export interface NodeContext {
   outbox: Outbox;
   workers: DeliveryWorkers;
   /** A friend's node as a mailbox (issue #32): what we hold for friends, and where we fetch ours. */
-  mailbox: { store: MailboxStore; sources: () => MailboxSourceState[]; deposits: MailboxDeposits };
+  mailbox: { store: MailboxStore; sources: () => MailboxSourceState[]; waitingHere: () => WaitingHere[]; deposits: MailboxDeposits };
   /** Who receives from us by pull (and whose endpoint was never reached). */
   pull: PullQueue;
   notifications: NodeEvents;

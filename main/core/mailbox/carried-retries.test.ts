@@ -142,11 +142,17 @@ describe('carried requests kept to be handed over again', () => {
     const queue = retries();
     for (let i = 0; i < 20; i++) expect(await queue.keep('carol.test', carried('alice.test', `{"n":"alice ${i}"}`), LATER)).toBe('kept');
     expect(await queue.keep('carol.test', carried('bob.test', '{"n":"bob 0"}'), LATER)).toBe('kept');
+    // The owner's view: per depositor, how many, through which mailboxes, the oldest's last answer.
+    expect(queue.waitingHere()).toEqual([
+      { from_server: 'alice.test', requests: 20, mailboxes: 'carol.test', last_status: 429, last_error: 'rate_limited', next_at: expect.any(Number) },
+      { from_server: 'bob.test', requests: 1, mailboxes: 'carol.test', last_status: 429, last_error: 'rate_limited', next_at: expect.any(Number) },
+    ]);
     await dueNow(queue);
     await eventually(async () => expect(kept()).toBe(0), 10_000, 20);
     // Each depositor's order kept; bob's one request among alice's first, not after all twenty.
     expect(taken.filter((t) => t.startsWith('alice.test'))).toEqual(Array.from({ length: 20 }, (_, i) => `alice.test {"n":"alice ${i}"}`));
     expect(taken.indexOf('bob.test {"n":"bob 0"}')).toBeLessThan(3);
+    expect(queue.waitingHere()).toEqual([]);
     await queue.stop();
   });
 });

@@ -48,6 +48,18 @@ interface KeptRow {
   unchecked_since: number | null;
 }
 
+/** Requests of one depositor waiting here (waitingHere()). */
+export interface WaitingHere {
+  from_server: string;
+  requests: number;
+  /** The mailboxes they came through, comma-separated. */
+  mailboxes: string;
+  /** Our listener's last answer to the oldest (null: not handed over yet). */
+  last_status: number | null;
+  last_error: string | null;
+  next_at: number;
+}
+
 /** What keep() did: kept (or already kept), `full` (the page stays at the mailbox), `refused` (stale or taken before: final). */
 export type KeepResult = 'kept' | 'full' | 'refused';
 
@@ -64,6 +76,8 @@ export interface CarriedRetriesDeps {
   durably: (write: () => void) => Promise<void>;
   /** Whether a request signature was taken before (the replay cache). */
   seen: (signature: string) => boolean;
+  /** What waits here changed (the owner's view): a depositor's first request kept, its last taken, a round of hand-overs. */
+  onChange?: () => void;
 }
 
 /** How long a "not yet" answer asks to wait. */
@@ -84,6 +98,20 @@ export class CarriedRetries {
 
   constructor(deps: CarriedRetriesDeps) {
     this.deps = deps;
+  }
+
+  /**
+   * What waits here, per depositor (the owner's view): how many requests, through which
+   * mailboxes, and its oldest one's last answer and next try (the rest queue behind it).
+   */
+  waitingHere(): WaitingHere[] {
+    return this.deps.db
+      .prepare<[], WaitingHere>(
+        `SELECT w.from_server, w.requests, w.mailboxes, r.last_status, r.last_error, r.next_at FROM
+           (SELECT from_server, COUNT(*) AS requests, GROUP_CONCAT(DISTINCT mailbox) AS mailboxes, MIN(id) AS first FROM mailbox_retries GROUP BY from_server) w
+           JOIN mailbox_retries r ON r.id = w.first ORDER BY w.requests DESC LIMIT 100`,
+      )
+      .all();
   }
 
   /** Whether requests of `from` wait here: its next ones queue behind them (its order is kept). */
@@ -126,8 +154,8 @@ export class CarriedRetries {
     try {
       await this.deps.durably(() => {
         inserted = this.deps.db
-          .prepare('INSERT OR IGNORE INTO mailbox_retries (from_server, mailbox, path, key_id, timestamp, signature, body, kept_at, next_at, unchecked_since) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
-          .run(item.from, mailbox, item.path, item.keyId, item.timestamp, item.signature, item.body, now, nextAt, uncheckedSince).changes > 0;
+          .prepare('INSERT OR IGNORE INTO mailbox_retries (from_server, mailbox, path, key_id, timestamp, signature, body, kept_at, next_at, unchecked_since, last_status, last_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+          .run(item.from, mailbox, item.path, item.keyId, item.timestamp, item.signature, item.body, now, nextAt, uncheckedSince, answer?.status ?? null, answer?.error?.slice(0, 100) ?? null).changes > 0;
       });
     } finally {
       // Kept already (the same request twice), or not written: not counted.
@@ -157,12 +185,14 @@ export class CarriedRetries {
   private tally(key: string, n: number, bytes: number): void {
     const { by, all } = this.totals();
     const held = by.get(key) ?? { n: 0, bytes: 0 };
+    const before = held.n;
     held.n += n;
     held.bytes += bytes;
     if (held.n <= 0) by.delete(key);
     else by.set(key, held);
     all.n += n;
     all.bytes += bytes;
+    if ((before === 0) !== (held.n <= 0)) this.deps.onChange?.();
   }
 
   /** Hands over what waits here when its time comes (started with the mailbox fetcher). */
@@ -205,13 +235,17 @@ export class CarriedRetries {
   private async run(): Promise<void> {
     const { db } = this.deps;
     let turn = db.prepare<[], { from_server: string }>('SELECT DISTINCT from_server FROM mailbox_retries').all().map((r) => r.from_server);
-    while (turn.length > 0) {
-      const again: string[] = [];
-      for (const from of turn) {
-        if (this.stopped) return;
-        if (await this.handOver(from)) again.push(from);
+    try {
+      while (turn.length > 0) {
+        const again: string[] = [];
+        for (const from of turn) {
+          if (this.stopped) return;
+          if (await this.handOver(from)) again.push(from);
+        }
+        turn = again;
       }
-      turn = again;
+    } finally {
+      this.deps.onChange?.();
     }
   }
 
@@ -234,7 +268,7 @@ export class CarriedRetries {
     if (answer.notYet === 'unchecked') this.uncheckedSince.set(from, since!);
     else if (!answer.notYet) this.uncheckedSince.delete(from);
     if (answer.notYet && !gaveUp) {
-      db.prepare('UPDATE mailbox_retries SET next_at = ?, unchecked_since = ? WHERE id = ?').run(now + waitOf(answer), since, row.id);
+      db.prepare('UPDATE mailbox_retries SET next_at = ?, unchecked_since = ?, last_status = ?, last_error = ? WHERE id = ?').run(now + waitOf(answer), since, answer.status, answer.error?.slice(0, 100) ?? null, row.id);
       return false;
     }
     if (gaveUp) log.warn({ event: 'mailbox_item_given_up', from, path: row.path, status: answer.status }, 'a request carried by a mailbox could not be checked for hours; given up');

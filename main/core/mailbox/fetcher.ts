@@ -17,7 +17,7 @@ import { CARRIED_PATHS, MAX_MAILBOX_ITEMS } from './wire.ts';
 import type { CarriedRequest, DispatchAnswer } from './self-dispatch.ts';
 import { MAILBOX_ACK_PATH, MAILBOX_PATH } from '../federation/paths.ts';
 import { ChoiceSigner, MAILBOX_CHOICE_HEADER } from './choice.ts';
-import { CarriedRetries } from './carried-retries.ts';
+import { CarriedRetries, type WaitingHere } from './carried-retries.ts';
 
 /** A mailbox that restarted is asked again within this long (a failed fetch costs one connection attempt). */
 const MAX_BACKOFF_MS = 10_000;
@@ -69,7 +69,7 @@ export class MailboxFetcher {
   constructor(deps: MailboxFetcherDeps) {
     this.deps = deps;
     const { log } = deps;
-    this.retries = new CarriedRetries({ db: deps.db, log, dispatch: deps.dispatch, durably: deps.durably, seen: deps.seen });
+    this.retries = new CarriedRetries({ db: deps.db, log, dispatch: deps.dispatch, durably: deps.durably, seen: deps.seen, ...(deps.onChange ? { onChange: deps.onChange } : {}) });
     this.pages = new SignedPageLoop(deps, {
       name: 'mailbox', table: 'mailbox_sources', fetchedColumn: 'last_fetch_at', pagePath: MAILBOX_PATH, ackPath: MAILBOX_ACK_PATH, limit: MAX_MAILBOX_ITEMS, maxBackoffMs: MAX_BACKOFF_MS,
       headers: (identity, server) => ({ [MAILBOX_CHOICE_HEADER]: this.choices.header(identity, server) }),
@@ -129,6 +129,11 @@ export class MailboxFetcher {
 
   sources(): MailboxSourceState[] {
     return this.pages.sources<MailboxSourceState>();
+  }
+
+  /** Requests fetched from mailboxes that wait here to be taken, per depositor (carried-retries.ts). */
+  waitingHere(): WaitingHere[] {
+    return this.retries.waitingHere();
   }
 
   start(): void {

@@ -36,7 +36,7 @@ export function nodeContext(s: Services, extras: ContextExtras): NodeContext {
   const { config, paths, log, db, settings, trust, http, discovery, keys, users, rooms, outbox, workers, pull, notifications, state } = s;
   return {
     config, paths, log, db, settings, trust, http, discovery, keys, users, rooms, outbox, workers, pull, notifications,
-    mailbox: { store: s.mailboxes, sources: () => s.mailboxFetcher.sources(), deposits: s.mailboxDeposits },
+    mailbox: { store: s.mailboxes, sources: () => s.mailboxFetcher.sources(), waitingHere: () => s.mailboxFetcher.waitingHere(), deposits: s.mailboxDeposits },
     startedAt: extras.startedAt, quarantine: s.quarantine, quota: s.quota, dialects: s.dialects, claims: s.claims, limiter: s.limiter, members: s.members,
     backups: s.backups,
     releaseHeld: (server) => releaseHeld(server, s.quarantine, s.ingest, log),

@@ -846,6 +846,16 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
       CREATE INDEX IF NOT EXISTS mailbox_retries_by_next ON mailbox_retries (next_at);
     `,
   },
+  {
+    version: 34,
+    name: 'mailbox retries: the last answer',
+    sql: `
+      -- What our listener last answered a kept request (its status and error code; null for one
+      -- that only queues behind its depositor's earlier ones): the owner's view says why it waits.
+      ALTER TABLE mailbox_retries ADD COLUMN last_status INTEGER;
+      ALTER TABLE mailbox_retries ADD COLUMN last_error TEXT;
+    `,
+  },
 ];
 
 export function runMigrations(db: Db): void {

@@ -1,7 +1,34 @@
 import type { AdminHandlers, MailboxView } from '../../../../../shared/contract/admin-operations.ts';
 import type { NodeContext } from '../../../node-context.ts';
+import type { WaitingHere } from '../../../mailbox/carried-retries.ts';
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+type Waiting = MailboxView['waiting_here'][number];
+
+/** Why a friend's requests fetched from a mailbox wait here, from our listener's last answer to the oldest. */
+function waitingReason(status: number | null, error: string | null): Waiting['reason'] {
+  if (status === null) return 'queued';
+  if (status === 429) return error === 'quota_exceeded' ? 'quota' : 'rate_limit';
+  if (status === 503 && (error === 'keys_unavailable' || error === 'keys_recently_fetched')) return 'keys';
+  return 'failure';
+}
+
+function waitingWords(w: WaitingHere): Waiting {
+  const reason = waitingReason(w.last_status, w.last_error);
+  const mailboxes = w.mailboxes.split(',');
+  const why = {
+    rate_limit: `over the rate limit this node gives ${w.from_server}`,
+    quota: `over the daily storage quota this node gives ${w.from_server}`,
+    keys: `${w.from_server}'s keys cannot be read right now`,
+    failure: 'this node could not store them (see details)',
+    queued: 'next in line to be taken',
+  }[reason];
+  return {
+    server_name: w.from_server, requests: w.requests, mailboxes, reason, next_at: w.next_at, last_error: w.last_error,
+    text: `${plural(w.requests, 'request')} from ${w.from_server}, fetched from ${mailboxes.map((m) => `${m}'s`).join(' and ')} mailbox, wait here to be taken: ${why}`,
+  };
+}
 
 /** A friend's node as a mailbox (issue #32): what we hold for whom, where we fetch ours, the owner's switch. */
 export function mailboxOperations(node: NodeContext): Pick<AdminHandlers, 'getMailbox' | 'setMailbox'> {
@@ -12,6 +39,7 @@ export function mailboxOperations(node: NodeContext): Pick<AdminHandlers, 'getMa
       text: `Holding ${plural(h.items, 'request')} for ${h.recipient}`,
     })),
     sources: node.mailbox.sources().map((s) => ({ server_name: s.server_name, last_fetch_at: s.last_fetch_at, last_error: s.last_error })),
+    waiting_here: node.mailbox.waitingHere().map(waitingWords),
   });
   return {
     getMailbox: async () => view(),
