@@ -180,6 +180,9 @@ export class SignedPageLoop<P> {
             continue;
           }
           const { page, cursor: next, empty } = source.read(response);
+          // A page read from it is hearing from it: its line says when it was last seen (a node
+          // nobody can reach hears from the peers it fetches from only this way).
+          this.deps.trust.markSeen(server);
           if (empty && next === cursor) {
             this.record(server, Date.now(), null);
             failures = 0;
