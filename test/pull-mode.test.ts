@@ -139,6 +139,27 @@ describe('pull mode', () => {
     await eventually(async () => expect(arrivalOrder(beta, roomId)).toHaveLength(291), 60_000, 250);
   }, 300_000);
 
+  it('an invite over the cap of pending invites is refused, not waited for: the host\'s other events behind it still come', async ({ nodes }) => {
+    const { alpha, beta, roomId } = await unreachableBeta(nodes, ['--pull', '--max-pending-invites-per-peer', '1']);
+    // Once beta pulls, alpha queues what it sends beta (invites too) instead of calling it.
+    await send(alpha, roomId, 'before the invites');
+    await eventually(async () => expect(arrivalOrder(beta, roomId)).toHaveLength(1), 30_000, 100);
+    // Two rooms invite beta's owner: the second invite is over beta's cap for alpha (429 too_many_invites).
+    const invited: string[] = [];
+    for (const name of ['first', 'second']) {
+      const { room_id: room } = await adminApi(alpha).createRoom({ name });
+      await adminApi(alpha).inviteToRoom({ room_id: room, user_id: '@owner:beta.test' });
+      invited.push(room);
+    }
+    await send(alpha, roomId, 'after the invites');
+    // The message behind them arrives (it waited behind the refused invite, asked again every minute).
+    await eventually(async () => expect(arrivalOrder(beta, roomId)).toHaveLength(2), 30_000, 100);
+    expect(beta.stderr).toMatch(/"event":"pulled_invite_refused"[^\n]*"error":"too_many_invites"/);
+    const pending = (await adminApi(beta).listInvites({ user_id: '@owner:beta.test' })).invites.map((i) => i.room_id);
+    expect(pending).toEqual([invited[0]]);
+    await eventually(async () => expect(pendingFor(alpha, 'beta.test')).toBe(0), 30_000);
+  }, 120_000);
+
   it('bad input to /pull and /pull/ack gets a clear 4xx JSON error and changes nothing', async ({ nodes }) => {
     const { alpha, beta, roomId } = await unreachableBeta(nodes, ['--pull']);
     await beta.stop();

@@ -17,7 +17,11 @@ export class ReplayCache {
   constructor(db: Db) {
     this.seenStmt = db.prepare<[string], { one: number }>('SELECT 1 AS one FROM federation_request_replay WHERE signature = ?');
     this.insertStmt = db.prepare('INSERT OR IGNORE INTO federation_request_replay (signature, origin, expires_at) VALUES (?, ?, ?)');
-    this.pruneStmt = db.prepare('DELETE FROM federation_request_replay WHERE expires_at < ?');
+    // An entry whose request is still kept to be handed over again (mailbox/carried-retries.ts) is
+    // not forgotten: such a request's age counts from when it was kept, so it may be taken after
+    // its entry's time, and handed over once more if its row outlived the take (a crash, or an
+    // answer lost after the commit); the entry must still say "taken before" then.
+    this.pruneStmt = db.prepare('DELETE FROM federation_request_replay WHERE expires_at < ? AND signature NOT IN (SELECT signature FROM mailbox_retries)');
   }
 
   /** Whether this signature was taken before (recorded), without claiming it. */

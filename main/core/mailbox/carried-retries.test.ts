@@ -136,6 +136,40 @@ describe('carried requests kept to be handed over again', () => {
     db.prepare('DELETE FROM mailbox_retries').run();
   });
 
+  it('a queue is a depositor\'s requests through one mailbox: what waits through one does not hold its mail through another', async () => {
+    clock = Date.now();
+    taken.length = 0;
+    const queue = retries();
+    // Through carol: waits an hour (as requests a hostile mailbox forged in alice's name would).
+    expect(await queue.keep('carol.test', carried('alice.test', '{"n":"via carol"}'), LATER)).toBe('kept');
+    expect(queue.waiting('carol.test', 'alice.test')).toBe(true);
+    expect(queue.waiting('dave.test', 'alice.test')).toBe(false);
+    // Through dave: due now, handed over at once.
+    expect(await queue.keep('dave.test', carried('alice.test', '{"n":"via dave"}'), { status: 503, error: 'internal_error', notYet: 'failure', retryAfterMs: 1 }, Date.now() - 5_000)).toBe('kept');
+    await eventually(async () => expect(taken).toEqual(['alice.test {"n":"via dave"}']), 10_000, 20);
+    expect(queue.waitingHere()).toEqual([expect.objectContaining({ from_server: 'alice.test', requests: 1, mailboxes: 'carol.test' })]);
+    await queue.stop();
+    db.prepare('DELETE FROM mailbox_retries').run();
+  });
+
+  it('the replay entry of a request kept here outlives its time while its row is kept (taken, then handed over again, it is "taken before")', async () => {
+    clock = Date.now();
+    const queue = retries();
+    const old = carried('alice.test', '{"n":"kept long"}', Date.now() - 6 * DAY);
+    expect(await queue.keep('carol.test', old, LATER)).toBe('kept');
+    // Taken nine days after it was signed, and its row outlived the take (a crash, a lost answer):
+    // its entry's time is already over.
+    await commit.run(() => replay.record(old.signature, 'alice.test', Number(old.timestamp) - 3 * DAY, true));
+    replay.prune(Date.now());
+    expect(replay.seen(old.signature)).toBe(true);
+    // Handed over again, it is taken before: its row goes, and only then its entry.
+    await dueNow(queue);
+    await eventually(async () => expect(kept()).toBe(0), 10_000, 20);
+    replay.prune(Date.now());
+    expect(replay.seen(old.signature)).toBe(false);
+    await queue.stop();
+  });
+
   it('hands over one request of each depositor in turn: a long backlog does not hold another depositor', async () => {
     clock = Date.now();
     taken.length = 0;

@@ -5,10 +5,13 @@
  * keys_*; a failure here: 5xx) used to be dropped (its copy then answered 409, "taken before").
  * Asking the whole page again instead made one such request hold every depositor's mail behind it.
  * Now it is kept in `mailbox_retries` (durably, before the page is acknowledged at the mailbox)
- * and handed over again from here when its wait is over; the depositor's later requests of the
- * same page and later pages queue behind it, so each depositor's order is kept and the others
- * go on. What cannot be checked is tried for UNCHECKED_RETRY_FOR_MS (for a depositor's run of such
- * requests together, not one after another), then given up (logged); a limit, or a failure here,
+ * and handed over again from here when its wait is over; the depositor's later requests through
+ * that mailbox (of the same page and later pages) queue behind it, so its order is kept and the
+ * others go on. A queue is one depositor's requests through one mailbox: what a hostile mailbox
+ * hands over in a depositor's name holds only that mailbox's queue, not the depositor's mail
+ * through the others (whose order across two mailboxes was never kept). What cannot be checked
+ * is tried for UNCHECKED_RETRY_FOR_MS (for a queue's run of such requests together, not one after
+ * another), then given up (logged); a limit, or a failure here,
  * waits as long as it holds. A depositor may keep at most MAX_KEPT_PER_DEPOSITOR requests
  * (MAX_KEPT_BYTES_PER_DEPOSITOR of bodies) through one mailbox, everyone MAX_KEPT (MAX_KEPT_BYTES):
  * past that the page stays at the mailbox and is asked again later (nothing is dropped).
@@ -91,7 +94,7 @@ export class CarriedRetries {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private stopped = false;
-  /** Per depositor: since when its requests handed over from here could not be checked (in memory). */
+  /** Per queue (`mailbox\nfrom`): since when its requests handed over from here could not be checked (in memory). */
   private readonly uncheckedSince = new Map<string, number>();
   /** Rows and body sizes kept, per `mailbox\nfrom` and in all (totals()). */
   private held: { by: Map<string, Held>; all: Held } | null = null;
@@ -114,9 +117,14 @@ export class CarriedRetries {
       .all();
   }
 
-  /** Whether requests of `from` wait here: its next ones queue behind them (its order is kept). */
-  waiting(from: string): boolean {
-    return this.deps.db.prepare<[string], { one: number }>('SELECT 1 AS one FROM mailbox_retries WHERE from_server = ? LIMIT 1').get(from) !== undefined;
+  /**
+   * Whether requests of `from` carried by `mailbox` wait here: its next ones from there queue
+   * behind them (its order through that mailbox is kept). Per mailbox: what one mailbox hands over
+   * in a depositor's name (forged requests that cannot be checked) holds only that mailbox's
+   * queue for it, never what the depositor's mail brings through the others.
+   */
+  waiting(mailbox: string, from: string): boolean {
+    return this.deps.db.prepare<[string, string], { one: number }>('SELECT 1 AS one FROM mailbox_retries WHERE mailbox = ? AND from_server = ? LIMIT 1').get(mailbox, from) !== undefined;
   }
 
   /**
@@ -152,11 +160,14 @@ export class CarriedRetries {
     const uncheckedSince = answer?.notYet === 'unchecked' ? now : null;
     let inserted = false;
     try {
+      let written = false;
       await this.deps.durably(() => {
-        inserted = this.deps.db
+        written = this.deps.db
           .prepare('INSERT OR IGNORE INTO mailbox_retries (from_server, mailbox, path, key_id, timestamp, signature, body, kept_at, next_at, unchecked_since, last_status, last_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
           .run(item.from, mailbox, item.path, item.keyId, item.timestamp, item.signature, item.body, now, nextAt, uncheckedSince, answer?.status ?? null, answer?.error?.slice(0, 100) ?? null).changes > 0;
       });
+      // Counted once committed: a commit that failed (rolled back) wrote nothing.
+      inserted = written;
     } finally {
       // Kept already (the same request twice), or not written: not counted.
       if (!inserted) this.tally(key, -1, -size);
@@ -198,6 +209,9 @@ export class CarriedRetries {
   /** Hands over what waits here when its time comes (started with the mailbox fetcher). */
   start(): void {
     this.stopped = false;
+    // The totals are read before any row is handed over (and deleted): a delete counted against
+    // totals read after it would count it twice.
+    this.totals();
     this.arm();
   }
 
@@ -211,48 +225,54 @@ export class CarriedRetries {
   /** One timer, for the earliest wait: nothing wakes while nothing waits. */
   private arm(): void {
     if (this.stopped || this.running) return;
-    // Only each depositor's oldest request can be handed over (the rest wait behind it, due at once).
+    // Only each queue's oldest request can be handed over (the rest wait behind it, due at once).
     const next = this.deps.db
-      .prepare<[], { at: number | null }>('SELECT MIN(next_at) AS at FROM mailbox_retries WHERE id IN (SELECT MIN(id) FROM mailbox_retries GROUP BY from_server)')
+      .prepare<[], { at: number | null }>('SELECT MIN(next_at) AS at FROM mailbox_retries WHERE id IN (SELECT MIN(id) FROM mailbox_retries GROUP BY mailbox, from_server)')
       .get()?.at ?? null;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     if (next === null) return;
     this.timer = setTimeout(() => {
       this.timer = null;
-      this.running = this.run().finally(() => {
-        this.running = null;
-        this.arm();
-      });
+      this.running = this.run()
+        // A database error while handing over: logged, and tried again at the next wait (never an unhandled rejection).
+        .catch((error: unknown) => this.deps.log.error({ event: 'mailbox_retries_failed', err: error }, 'handing over kept carried requests failed; trying again later'))
+        .finally(() => {
+          this.running = null;
+          this.arm();
+        });
     }, Math.max(0, Math.min(next - Date.now(), MAX_WAIT_MS)));
     this.timer.unref();
   }
 
   /**
-   * Each depositor's waiting requests, oldest first, until one must wait again; one request of
-   * each depositor in turn, so one depositor's long backlog does not hold the others'.
+   * Each queue's (a depositor's requests through one mailbox) waiting requests, oldest first,
+   * until one must wait again; one request of each queue in turn, so one long backlog does not
+   * hold the others'. The queues are read again each round: one kept meanwhile takes its turn.
    */
   private async run(): Promise<void> {
     const { db } = this.deps;
-    let turn = db.prepare<[], { from_server: string }>('SELECT DISTINCT from_server FROM mailbox_retries').all().map((r) => r.from_server);
+    /** Queues whose oldest request must wait (this run is done with them). */
+    const waits = new Set<string>();
     try {
-      while (turn.length > 0) {
-        const again: string[] = [];
-        for (const from of turn) {
+      for (;;) {
+        const turn = db.prepare<[], { mailbox: string; from_server: string }>('SELECT DISTINCT mailbox, from_server FROM mailbox_retries').all()
+          .filter((q) => !waits.has(`${q.mailbox}\n${q.from_server}`));
+        if (turn.length === 0) return;
+        for (const { mailbox, from_server: from } of turn) {
           if (this.stopped) return;
-          if (await this.handOver(from)) again.push(from);
+          if (!(await this.handOver(mailbox, from))) waits.add(`${mailbox}\n${from}`);
         }
-        turn = again;
       }
     } finally {
       this.deps.onChange?.();
     }
   }
 
-  /** Hands over `from`'s oldest waiting request if it is due; true when its next one may be too. */
-  private async handOver(from: string): Promise<boolean> {
+  /** Hands over the oldest request `from` waiting here through `mailbox`, if it is due; true when its next one may be too. */
+  private async handOver(mailbox: string, from: string): Promise<boolean> {
     const { db, log } = this.deps;
-    const row = db.prepare<[string], KeptRow>('SELECT * FROM mailbox_retries WHERE from_server = ? ORDER BY id LIMIT 1').get(from);
+    const row = db.prepare<[string, string], KeptRow>('SELECT * FROM mailbox_retries WHERE mailbox = ? AND from_server = ? ORDER BY id LIMIT 1').get(mailbox, from);
     const now = Date.now();
     if (!row || row.next_at > now) return false;
     let answer: DispatchAnswer;
@@ -261,12 +281,13 @@ export class CarriedRetries {
     } catch (error) {
       answer = { status: 500, error: (error as Error).message, notYet: 'failure' };
     }
-    // A depositor's requests that cannot be checked share one window (a run of them is not
-    // tried for 2 h each, one after another).
-    const since = answer.notYet === 'unchecked' ? Math.min(row.unchecked_since ?? now, this.uncheckedSince.get(from) ?? now) : null;
+    const queue = `${mailbox}\n${from}`;
+    // A queue's requests that cannot be checked share one window (a run of them is not tried for
+    // 2 h each, one after another).
+    const since = answer.notYet === 'unchecked' ? Math.min(row.unchecked_since ?? now, this.uncheckedSince.get(queue) ?? now) : null;
     const gaveUp = since !== null && now - since >= UNCHECKED_RETRY_FOR_MS;
-    if (answer.notYet === 'unchecked') this.uncheckedSince.set(from, since!);
-    else if (!answer.notYet) this.uncheckedSince.delete(from);
+    if (answer.notYet === 'unchecked') this.uncheckedSince.set(queue, since!);
+    else if (!answer.notYet) this.uncheckedSince.delete(queue);
     if (answer.notYet && !gaveUp) {
       db.prepare('UPDATE mailbox_retries SET next_at = ?, unchecked_since = ?, last_status = ?, last_error = ? WHERE id = ?').run(now + waitOf(answer), since, answer.status, answer.error?.slice(0, 100) ?? null, row.id);
       return false;
@@ -275,7 +296,7 @@ export class CarriedRetries {
     else if (answer.status >= 400 && answer.status !== 409) {
       warnLimited(log, `mailbox_item_refused ${from}`, { event: 'mailbox_item_refused', from, status: answer.status, error: answer.error }, 'a request carried by a mailbox was refused');
     }
-    if (db.prepare('DELETE FROM mailbox_retries WHERE id = ?').run(row.id).changes > 0) this.tally(`${row.mailbox}\n${row.from_server}`, -1, -row.body.length);
+    if (db.prepare('DELETE FROM mailbox_retries WHERE id = ?').run(row.id).changes > 0) this.tally(queue, -1, -row.body.length);
     return true;
   }
 }

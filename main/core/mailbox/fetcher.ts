@@ -91,8 +91,8 @@ export class MailboxFetcher {
         take: async (page) => {
           for (const item of page.items) {
             const carried: CarriedRequest = { from: item.from, path: item.path, keyId: item.key_id, timestamp: item.timestamp, signature: item.signature, body: item.body };
-            // Behind requests of its depositor that wait here: it waits too (the depositor's order is kept).
-            if (this.retries.waiting(item.from)) {
+            // Behind requests of its depositor through this mailbox that wait here: it waits too (the order is kept).
+            if (this.retries.waiting(server, item.from)) {
               if ((await this.retries.keep(server, carried, null)) === 'full') return FULL;
               continue;
             }

@@ -4,7 +4,7 @@
  */
 import { warnLimited } from '../log/rate-limit.ts';
 import { isSafeDisplayName, isUserId, serverOf } from '../../../shared/identifiers.ts';
-import { isNotYetStatus } from '../federation/fetched-event-failure.ts';
+import { fetchedEventFailure } from '../federation/fetched-event-failure.ts';
 import { HttpError, badRequest, forbidden, notFound } from '../errors.ts';
 import { contentHash, envelopeSigningBytes, signEnvelope, type Envelope, type UnsignedEnvelope } from '../federation/envelope.ts';
 import { INVITE_WIRE_ORDER, wireJson } from '../federation/wire-json.ts';
@@ -195,11 +195,15 @@ export class RoomInvites extends RoomPart {
       if (seconds <= 0) throw forbidden('invite_expired', 'the invite expired before it was fetched');
       await this.receiveInvite(host, { room_id: e.room_id, invitee: e.state_key, max_age_seconds: Math.min(seconds, 30 * 24 * 3600), event: raw });
     } catch (error) {
-      // Not yet (over a quota here: 429; keys not readable now, a failure here: 5xx; anything
-      // not an HttpError): thrown, for the caller to ask again (a push's sender, the puller, a
-      // mailbox hand-over), never taken as a refusal, which would drop the invite.
-      if (!(error instanceof HttpError) || isNotYetStatus(error.status)) throw error;
-      warnLimited(this.d.log, `pulled_invite_refused ${host}`, { event: 'pulled_invite_refused', server: host, room_id: e.room_id, status: error.status, error: error.code, message: error.message }, 'a pulled invite was refused');
+      // Not yet (over the storage quota here: 429 quota_exceeded; keys not readable now, a failure
+      // here: 5xx, a database or system error): thrown, for the caller to ask again (a push's
+      // sender, the puller, a mailbox hand-over), never taken as a refusal, which would drop the
+      // invite. Anything else is a verdict, as for any fetched event (fetched-event-failure.ts):
+      // over the per-peer invite cap, or thrown on the host's input; logged, and the invite is
+      // not taken (it expires), so it cannot hold the host's other events behind it.
+      if (fetchedEventFailure(error).kind !== 'refused') throw error;
+      const http = error instanceof HttpError ? { status: error.status, error: error.code } : {};
+      warnLimited(this.d.log, `pulled_invite_refused ${host}`, { event: 'pulled_invite_refused', server: host, room_id: e.room_id, ...http, message: (error as Error).message }, 'a pulled invite was refused');
     }
     return true;
   }

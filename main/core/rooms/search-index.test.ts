@@ -102,6 +102,8 @@ it('an index from before version 19 (keyed by the event rowid) is re-keyed by ti
   // The version 19 layout: rowid = the message's federation_events rowid, no key table.
   db.exec(`
     DROP TABLE message_search; DROP TABLE message_search_rows;
+    -- Migration 33's table (34 adds to it).
+    DROP TABLE mailbox_retries;
     CREATE VIRTUAL TABLE message_search USING fts5 (body, room_id UNINDEXED, event_id UNINDEXED, tokenize = 'unicode61 remove_diacritics 2');
     INSERT INTO message_search (rowid, body, room_id, event_id)
       SELECT rowid, json_extract(content, '$.body'), room_id, event_id FROM federation_events WHERE event_type = 'm.message';

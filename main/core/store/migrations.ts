@@ -848,12 +848,16 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   },
   {
     version: 34,
-    name: 'mailbox retries: the last answer',
+    name: 'mailbox retries: the last answer, one queue per mailbox and depositor',
     sql: `
       -- What our listener last answered a kept request (its status and error code; null for one
       -- that only queues behind its depositor's earlier ones): the owner's view says why it waits.
       ALTER TABLE mailbox_retries ADD COLUMN last_status INTEGER;
       ALTER TABLE mailbox_retries ADD COLUMN last_error TEXT;
+      -- A queue is a depositor's requests through one mailbox (what one mailbox hands over in a
+      -- depositor's name cannot hold what comes through the others).
+      DROP INDEX IF EXISTS mailbox_retries_by_from;
+      CREATE INDEX IF NOT EXISTS mailbox_retries_by_queue ON mailbox_retries (mailbox, from_server, id);
     `,
   },
 ];

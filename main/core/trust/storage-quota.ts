@@ -286,7 +286,8 @@ export interface QuotaWait {
 
 /** The wait an error asks for when it is a quota refusal (429: the event is to be fetched again later), else null. */
 export function quotaWait(error: unknown): QuotaWait | null {
-  if (!(error instanceof HttpError) || error.status !== 429) return null;
+  // Only the daily quota's refusal waits: another 429 (an invite over the per-peer cap) is a verdict.
+  if (!(error instanceof HttpError) || error.status !== 429 || error.code !== 'quota_exceeded') return null;
   const seconds = Number(error.headers['retry-after']);
   return { waitMs: Number.isFinite(seconds) && seconds >= 1 ? Math.min(seconds, 86_400) * 1000 : 60_000, message: error.message };
 }
