@@ -37,7 +37,7 @@ describe('a carried request answered "not yet" when taken from a mailbox', () =>
     // alpha's owner sees what waits there and why, in words (the dashboard shows this text).
     await eventually(async () => {
       const waiting = (await alpha.admin('GET', '/mailbox')).body.waiting_here;
-      expect(waiting).toEqual([expect.objectContaining({ server_name: 'beta.test', mailboxes: ['carol.test'], reason: 'rate_limit', last_error: 'rate_limited' })]);
+      expect(waiting).toEqual([expect.objectContaining({ server_name: 'beta.test', mailbox: 'carol.test', reason: 'rate_limit', last_error: 'rate_limited' })]);
       expect(waiting[0].text).toMatch(/^\d+ requests? from beta\.test, fetched from carol\.test's mailbox, wait here to be taken: over the rate limit this node gives beta\.test$/);
     }, 10_000, 20);
     // Every message arrives, in beta's order, and nothing is left waiting.

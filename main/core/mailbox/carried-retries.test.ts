@@ -20,7 +20,7 @@ import { eventually } from '../../../test/helpers/rooms.ts';
 import { keysServer, verifyApp, type VerifyApp } from '../../../test/helpers/verify-app.ts';
 import { MAILBOX_MAX_AGE_MS } from './mailbox-store.ts';
 import { SelfDispatch, type CarriedRequest, type DispatchAnswer } from './self-dispatch.ts';
-import { CarriedRetries, MAX_KEPT_BYTES_PER_DEPOSITOR } from './carried-retries.ts';
+import { CarriedRetries, type KeepLimits } from './carried-retries.ts';
 
 const DAY = 24 * 3600_000;
 const SELF = 'node.test';
@@ -64,8 +64,8 @@ function carried(from: string, body: string, timestamp = Date.now()): CarriedReq
 /** "Not yet" for an hour: kept, not handed over while the test fills the table. */
 const LATER: DispatchAnswer = { status: 429, error: 'rate_limited', notYet: 'limit', retryAfterMs: 3600_000 };
 
-function retries(): CarriedRetries {
-  return new CarriedRetries({ db, log, dispatch: (r) => dispatcher.dispatch(r), durably: (write) => commit.run(write), seen: (s) => replay.seen(s) });
+function retries(limits?: Partial<KeepLimits>): CarriedRetries {
+  return new CarriedRetries({ db, log, dispatch: (r) => dispatcher.dispatch(r), durably: (write) => commit.run(write), seen: (s) => replay.seen(s), ...(limits ? { limits } : {}) });
 }
 
 const kept = () => db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM mailbox_retries').get()!.n;
@@ -107,31 +107,36 @@ describe('carried requests kept to be handed over again', () => {
     await queue.stop();
   });
 
-  it('counts what each depositor keeps through each mailbox, frees it as it is handed over, and after a restart', async () => {
+  it('counts what each queue and each mailbox keeps (a hostile mailbox fills only its own share), frees it as it is handed over, and after a restart', async () => {
     clock = Date.now();
-    const queue = retries();
-    // 2 MiB bodies (the largest a mailbox carries): 32 fill a depositor's share through carol.
+    // Small caps for the test: 3 requests (or 1,000 bytes) per queue, 5 (or 2,000 bytes) per mailbox.
+    const limits = { perQueue: 3, perQueueBytes: 1_000, perMailbox: 5, perMailboxBytes: 2_000 };
+    const queue = retries(limits);
     const at = Date.now();
-    const big = (i: number) => carried('alice.test', JSON.stringify({ n: i, pad: 'x'.repeat(2 * 1024 * 1024 - 40) }), at);
-    const share = Math.floor(MAX_KEPT_BYTES_PER_DEPOSITOR / big(0).body.length);
-    for (let i = 0; i < share; i++) expect(await queue.keep('carol.test', big(i), LATER)).toBe('kept');
-    const over = big(share);
-    expect(await queue.keep('carol.test', over, LATER)).toBe('full');
-    // The same request kept twice is counted once: it still fits nothing more, and is not stored twice.
-    expect(await queue.keep('carol.test', big(0), null)).toBe('kept');
-    expect(kept()).toBe(share);
-    expect(await queue.keep('carol.test', over, LATER)).toBe('full');
-    // Through another mailbox, or for another depositor, there is room.
-    expect(await queue.keep('dave.test', carried('alice.test', '{"n":"via dave"}'), LATER)).toBe('kept');
-    expect(await queue.keep('carol.test', carried('bob.test', '{"n":"bob"}'), LATER)).toBe('kept');
+    const request = (from: string, i: number, pad = 0) => carried(from, JSON.stringify({ n: i, pad: 'x'.repeat(pad) }), at);
+    for (let i = 0; i < 3; i++) expect(await queue.keep('carol.test', request('alice.test', i), LATER)).toBe('kept');
+    expect(await queue.keep('carol.test', request('alice.test', 3), LATER)).toBe('full');
+    // The same request kept twice is counted once, and not stored twice.
+    expect(await queue.keep('carol.test', request('alice.test', 0), null)).toBe('kept');
+    expect(kept()).toBe(3);
+    // Another depositor through carol: room for two more, then carol's share is full.
+    expect(await queue.keep('carol.test', request('bob.test', 0), LATER)).toBe('kept');
+    expect(await queue.keep('carol.test', request('bob.test', 1), LATER)).toBe('kept');
+    expect(await queue.keep('carol.test', request('bob.test', 2), LATER)).toBe('full');
+    // Through another mailbox there is room whatever carol holds.
+    expect(await queue.keep('dave.test', request('alice.test', 10), LATER)).toBe('kept');
+    // Bytes count too: one large body fills a queue's bytes.
+    expect(await queue.keep('erin.test', request('bob.test', 20, 900), LATER)).toBe('kept');
+    expect(await queue.keep('erin.test', request('bob.test', 21, 200), LATER)).toBe('full');
     // A restarted node reads what waits from the table.
     await queue.stop();
-    const again = retries();
-    expect(await again.keep('carol.test', over, LATER)).toBe('full');
-    // Handed over, the share is free again.
+    const again = retries(limits);
+    expect(await again.keep('carol.test', request('alice.test', 3), LATER)).toBe('full');
+    // Handed over, the shares are free again.
     await dueNow(again);
     await eventually(async () => expect(kept()).toBe(0), 30_000, 50);
-    expect(await again.keep('carol.test', over, LATER)).toBe('kept');
+    expect(await again.keep('carol.test', request('alice.test', 3), LATER)).toBe('kept');
+    expect(await again.keep('carol.test', request('bob.test', 2), LATER)).toBe('kept');
     await again.stop();
     db.prepare('DELETE FROM mailbox_retries').run();
   });
@@ -147,7 +152,7 @@ describe('carried requests kept to be handed over again', () => {
     // Through dave: due now, handed over at once.
     expect(await queue.keep('dave.test', carried('alice.test', '{"n":"via dave"}'), { status: 503, error: 'internal_error', notYet: 'failure', retryAfterMs: 1 }, Date.now() - 5_000)).toBe('kept');
     await eventually(async () => expect(taken).toEqual(['alice.test {"n":"via dave"}']), 10_000, 20);
-    expect(queue.waitingHere()).toEqual([expect.objectContaining({ from_server: 'alice.test', requests: 1, mailboxes: 'carol.test' })]);
+    expect(queue.waitingHere()).toEqual([expect.objectContaining({ from_server: 'alice.test', requests: 1, mailbox: 'carol.test' })]);
     await queue.stop();
     db.prepare('DELETE FROM mailbox_retries').run();
   });
@@ -176,10 +181,10 @@ describe('carried requests kept to be handed over again', () => {
     const queue = retries();
     for (let i = 0; i < 20; i++) expect(await queue.keep('carol.test', carried('alice.test', `{"n":"alice ${i}"}`), LATER)).toBe('kept');
     expect(await queue.keep('carol.test', carried('bob.test', '{"n":"bob 0"}'), LATER)).toBe('kept');
-    // The owner's view: per depositor, how many, through which mailboxes, the oldest's last answer.
+    // The owner's view: per depositor and mailbox, how many, the oldest's last answer.
     expect(queue.waitingHere()).toEqual([
-      { from_server: 'alice.test', requests: 20, mailboxes: 'carol.test', last_status: 429, last_error: 'rate_limited', next_at: expect.any(Number) },
-      { from_server: 'bob.test', requests: 1, mailboxes: 'carol.test', last_status: 429, last_error: 'rate_limited', next_at: expect.any(Number) },
+      { from_server: 'alice.test', mailbox: 'carol.test', requests: 20, last_status: 429, last_error: 'rate_limited', next_at: expect.any(Number) },
+      { from_server: 'bob.test', mailbox: 'carol.test', requests: 1, last_status: 429, last_error: 'rate_limited', next_at: expect.any(Number) },
     ]);
     await dueNow(queue);
     await eventually(async () => expect(kept()).toBe(0), 10_000, 20);

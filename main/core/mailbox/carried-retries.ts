@@ -12,9 +12,11 @@
  * through the others (whose order across two mailboxes was never kept). What cannot be checked
  * is tried for UNCHECKED_RETRY_FOR_MS (for a queue's run of such requests together, not one after
  * another), then given up (logged); a limit, or a failure here,
- * waits as long as it holds. A depositor may keep at most MAX_KEPT_PER_DEPOSITOR requests
- * (MAX_KEPT_BYTES_PER_DEPOSITOR of bodies) through one mailbox, everyone MAX_KEPT (MAX_KEPT_BYTES):
- * past that the page stays at the mailbox and is asked again later (nothing is dropped).
+ * waits as long as it holds. A queue keeps at most KEEP_LIMITS.perQueue requests (perQueueBytes
+ * of bodies), and all queues through one mailbox perMailbox (perMailboxBytes): past that the page
+ * stays at that mailbox and is asked again later (nothing is dropped), while the other mailboxes'
+ * pages go on (there is no cap for all mailboxes together that one mailbox could fill: a mailbox is
+ * a peer the owner allowed, and each has its own share).
  * A request is kept only if it is fresh (within the mailbox window) and was not taken before (no
  * replay entry); its age is then judged from when it was kept, however long it waits here
  * (self-dispatch.ts's kept-at header), so a long wait here does not make it stale.
@@ -27,15 +29,21 @@ import { MAILBOX_MAX_AGE_MS } from './mailbox-store.ts';
 import { infoLimited, warnLimited } from '../log/rate-limit.ts';
 import type { CarriedRequest, DispatchAnswer } from './self-dispatch.ts';
 
-export const MAX_KEPT_PER_DEPOSITOR = 5_000;
-export const MAX_KEPT_BYTES_PER_DEPOSITOR = 64 * 1024 * 1024;
-/** For all mailboxes and depositors together. */
-export const MAX_KEPT = 50_000;
-export const MAX_KEPT_BYTES = 512 * 1024 * 1024;
+export interface KeepLimits {
+  /** Requests (and bytes of bodies) one depositor may have kept here through one mailbox. */
+  perQueue: number;
+  perQueueBytes: number;
+  /** Requests (and bytes) kept here through one mailbox, all depositors together. */
+  perMailbox: number;
+  perMailboxBytes: number;
+}
+export const KEEP_LIMITS: Readonly<KeepLimits> = Object.freeze({ perQueue: 5_000, perQueueBytes: 64 * 1024 * 1024, perMailbox: 20_000, perMailboxBytes: 256 * 1024 * 1024 });
 /** Waits without a Retry-After: a limit here (an event's daily quota, in a batch answer), anything else. */
 const LIMIT_WAIT_MS = 60_000;
 const OTHER_WAIT_MS = 30_000;
 const MAX_WAIT_MS = 24 * 3600_000;
+/** After a round that failed on the database: the next one waits at least this long. */
+const FAILED_RUN_PAUSE_MS = 30_000;
 
 interface KeptRow {
   id: number;
@@ -51,12 +59,11 @@ interface KeptRow {
   unchecked_since: number | null;
 }
 
-/** Requests of one depositor waiting here (waitingHere()). */
+/** Requests of one depositor through one mailbox waiting here (waitingHere()). */
 export interface WaitingHere {
   from_server: string;
+  mailbox: string;
   requests: number;
-  /** The mailboxes they came through, comma-separated. */
-  mailboxes: string;
   /** Our listener's last answer to the oldest (null: not handed over yet). */
   last_status: number | null;
   last_error: string | null;
@@ -81,6 +88,8 @@ export interface CarriedRetriesDeps {
   seen: (signature: string) => boolean;
   /** What waits here changed (the owner's view): a depositor's first request kept, its last taken, a round of hand-overs. */
   onChange?: () => void;
+  /** KEEP_LIMITS unless given (tests). */
+  limits?: Partial<KeepLimits>;
 }
 
 /** How long a "not yet" answer asks to wait. */
@@ -96,22 +105,26 @@ export class CarriedRetries {
   private stopped = false;
   /** Per queue (`mailbox\nfrom`): since when its requests handed over from here could not be checked (in memory). */
   private readonly uncheckedSince = new Map<string, number>();
-  /** Rows and body sizes kept, per `mailbox\nfrom` and in all (totals()). */
-  private held: { by: Map<string, Held>; all: Held } | null = null;
+  /** Rows and body sizes kept, per `mailbox\nfrom` and per mailbox (totals()). */
+  private held: { by: Map<string, Held>; byMailbox: Map<string, Held> } | null = null;
+  private readonly limits: KeepLimits;
+  /** Not before this (a round failed on the database). */
+  private pausedUntil = 0;
 
   constructor(deps: CarriedRetriesDeps) {
     this.deps = deps;
+    this.limits = { ...KEEP_LIMITS, ...deps.limits };
   }
 
   /**
-   * What waits here, per depositor (the owner's view): how many requests, through which
-   * mailboxes, and its oldest one's last answer and next try (the rest queue behind it).
+   * What waits here, per queue (the owner's view): a depositor's requests through one mailbox,
+   * how many, and the oldest one's last answer and next try (the rest queue behind it).
    */
   waitingHere(): WaitingHere[] {
     return this.deps.db
       .prepare<[], WaitingHere>(
-        `SELECT w.from_server, w.requests, w.mailboxes, r.last_status, r.last_error, r.next_at FROM
-           (SELECT from_server, COUNT(*) AS requests, GROUP_CONCAT(DISTINCT mailbox) AS mailboxes, MIN(id) AS first FROM mailbox_retries GROUP BY from_server) w
+        `SELECT w.from_server, w.mailbox, w.requests, r.last_status, r.last_error, r.next_at FROM
+           (SELECT from_server, mailbox, COUNT(*) AS requests, MIN(id) AS first FROM mailbox_retries GROUP BY mailbox, from_server) w
            JOIN mailbox_retries r ON r.id = w.first ORDER BY w.requests DESC LIMIT 100`,
       )
       .all();
@@ -144,18 +157,20 @@ export class CarriedRetries {
     }
     // A copy of one kept already (the page asked again): it is there.
     if (this.deps.db.prepare<[string], { one: number }>('SELECT 1 AS one FROM mailbox_retries WHERE signature = ?').get(item.signature)) return 'kept';
-    // Per mailbox and depositor (a mailbox that forges a depositor's name fills only its own share
-    // for it), and for all together; counted before the write waits for its commit, so keeps in
-    // flight at once cannot pass the caps together.
-    const { by, all } = this.totals();
+    // Per queue (a mailbox that forges a depositor's name fills only its own share for it) and per
+    // mailbox (a mailbox fills only its own share of this node); counted before the write waits
+    // for its commit, so keeps in flight at once cannot pass the caps together.
+    const { by, byMailbox } = this.totals();
     const key = `${mailbox}\n${item.from}`;
     const held = by.get(key) ?? { n: 0, bytes: 0 };
+    const through = byMailbox.get(mailbox) ?? { n: 0, bytes: 0 };
     const size = item.body.length;
-    if (held.n >= MAX_KEPT_PER_DEPOSITOR || held.bytes + size > MAX_KEPT_BYTES_PER_DEPOSITOR || all.n >= MAX_KEPT || all.bytes + size > MAX_KEPT_BYTES) {
-      warnLimited(this.deps.log, `mailbox_retries_full ${item.from}`, { event: 'mailbox_retries_full', mailbox, from: item.from, waiting: held.n }, 'too many carried requests wait here; the mailbox keeps the rest until they can be kept');
+    const { limits } = this;
+    if (held.n >= limits.perQueue || held.bytes + size > limits.perQueueBytes || through.n >= limits.perMailbox || through.bytes + size > limits.perMailboxBytes) {
+      warnLimited(this.deps.log, `mailbox_retries_full ${mailbox} ${item.from}`, { event: 'mailbox_retries_full', mailbox, from: item.from, waiting: held.n, waiting_through_mailbox: through.n }, 'too many carried requests wait here; the mailbox keeps the rest until they can be kept');
       return 'full';
     }
-    this.tally(key, 1, size);
+    this.tally(mailbox, item.from, 1, size);
     const nextAt = answer ? now + waitOf(answer) : now;
     const uncheckedSince = answer?.notYet === 'unchecked' ? now : null;
     let inserted = false;
@@ -170,40 +185,45 @@ export class CarriedRetries {
       inserted = written;
     } finally {
       // Kept already (the same request twice), or not written: not counted.
-      if (!inserted) this.tally(key, -1, -size);
+      if (!inserted) this.tally(mailbox, item.from, -1, -size);
     }
     if (answer) infoLimited(this.deps.log, `mailbox_item_not_yet ${item.from}`, { event: 'mailbox_item_not_yet', mailbox, from: item.from, path: item.path, status: answer.status, error: answer.error, wait_ms: nextAt - now }, 'a request carried by a mailbox could not be taken yet; kept here and handed over again after the wait');
     this.arm();
     return 'kept';
   }
 
-  /** What waits here per mailbox and depositor, and in all: read once, then kept as rows come and go. */
-  private totals(): { by: Map<string, Held>; all: Held } {
+  /** What waits here per queue (`mailbox\nfrom`) and per mailbox: read once, then kept as rows come and go. */
+  private totals(): { by: Map<string, Held>; byMailbox: Map<string, Held> } {
     if (!this.held) {
       const by = new Map<string, Held>();
-      const all = { n: 0, bytes: 0 };
+      const byMailbox = new Map<string, Held>();
       const rows = this.deps.db.prepare<[], { mailbox: string; from_server: string; n: number; bytes: number }>('SELECT mailbox, from_server, COUNT(*) AS n, SUM(LENGTH(body)) AS bytes FROM mailbox_retries GROUP BY mailbox, from_server').all();
       for (const row of rows) {
         by.set(`${row.mailbox}\n${row.from_server}`, { n: row.n, bytes: row.bytes });
-        all.n += row.n;
-        all.bytes += row.bytes;
+        const through = byMailbox.get(row.mailbox) ?? { n: 0, bytes: 0 };
+        byMailbox.set(row.mailbox, { n: through.n + row.n, bytes: through.bytes + row.bytes });
       }
-      this.held = { by, all };
+      this.held = { by, byMailbox };
     }
     return this.held;
   }
 
-  private tally(key: string, n: number, bytes: number): void {
-    const { by, all } = this.totals();
-    const held = by.get(key) ?? { n: 0, bytes: 0 };
-    const before = held.n;
-    held.n += n;
-    held.bytes += bytes;
-    if (held.n <= 0) by.delete(key);
-    else by.set(key, held);
-    all.n += n;
-    all.bytes += bytes;
-    if ((before === 0) !== (held.n <= 0)) this.deps.onChange?.();
+  private tally(mailbox: string, from: string, n: number, bytes: number): void {
+    const { by, byMailbox } = this.totals();
+    const key = `${mailbox}\n${from}`;
+    for (const [map, k] of [[by, key], [byMailbox, mailbox]] as const) {
+      const held = map.get(k) ?? { n: 0, bytes: 0 };
+      const before = held.n;
+      held.n += n;
+      held.bytes += bytes;
+      if (held.n <= 0) map.delete(k);
+      else map.set(k, held);
+      if (map === by && (before === 0) !== (held.n <= 0)) {
+        // A queue that empties forgets its unchecked window: a later request of it gets a window of its own.
+        if (held.n <= 0) this.uncheckedSince.delete(key);
+        this.deps.onChange?.();
+      }
+    }
   }
 
   /** Hands over what waits here when its time comes (started with the mailbox fetcher). */
@@ -235,13 +255,21 @@ export class CarriedRetries {
     this.timer = setTimeout(() => {
       this.timer = null;
       this.running = this.run()
-        // A database error while handing over: logged, and tried again at the next wait (never an unhandled rejection).
-        .catch((error: unknown) => this.deps.log.error({ event: 'mailbox_retries_failed', err: error }, 'handing over kept carried requests failed; trying again later'))
+        // A database error while handing over: logged, and tried again after a pause (never a
+        // busy loop, never an unhandled rejection).
+        .catch((error: unknown) => {
+          this.pausedUntil = Date.now() + FAILED_RUN_PAUSE_MS;
+          warnLimited(this.deps.log, 'mailbox_retries_failed', { event: 'mailbox_retries_failed', err: error }, 'handing over kept carried requests failed; trying again later');
+        })
         .finally(() => {
           this.running = null;
-          this.arm();
+          try {
+            this.arm();
+          } catch (error) {
+            warnLimited(this.deps.log, 'mailbox_retries_failed', { event: 'mailbox_retries_failed', err: error }, 'handing over kept carried requests failed; trying again at the next one kept or at start');
+          }
         });
-    }, Math.max(0, Math.min(next - Date.now(), MAX_WAIT_MS)));
+    }, Math.max(0, this.pausedUntil - Date.now(), Math.min(next - Date.now(), MAX_WAIT_MS)));
     this.timer.unref();
   }
 
@@ -251,17 +279,17 @@ export class CarriedRetries {
    * hold the others'. The queues are read again each round: one kept meanwhile takes its turn.
    */
   private async run(): Promise<void> {
-    const { db } = this.deps;
     /** Queues whose oldest request must wait (this run is done with them). */
     const waits = new Set<string>();
     try {
       for (;;) {
-        const turn = db.prepare<[], { mailbox: string; from_server: string }>('SELECT DISTINCT mailbox, from_server FROM mailbox_retries').all()
-          .filter((q) => !waits.has(`${q.mailbox}\n${q.from_server}`));
+        // The queues as counted (no scan of the table each round).
+        const turn = [...this.totals().by.keys()].filter((queue) => !waits.has(queue));
         if (turn.length === 0) return;
-        for (const { mailbox, from_server: from } of turn) {
+        for (const queue of turn) {
           if (this.stopped) return;
-          if (!(await this.handOver(mailbox, from))) waits.add(`${mailbox}\n${from}`);
+          const [mailbox, from] = queue.split('\n') as [string, string];
+          if (!(await this.handOver(mailbox, from))) waits.add(queue);
         }
       }
     } finally {
@@ -296,7 +324,7 @@ export class CarriedRetries {
     else if (answer.status >= 400 && answer.status !== 409) {
       warnLimited(log, `mailbox_item_refused ${from}`, { event: 'mailbox_item_refused', from, status: answer.status, error: answer.error }, 'a request carried by a mailbox was refused');
     }
-    if (db.prepare('DELETE FROM mailbox_retries WHERE id = ?').run(row.id).changes > 0) this.tally(queue, -1, -row.body.length);
+    if (db.prepare('DELETE FROM mailbox_retries WHERE id = ?').run(row.id).changes > 0) this.tally(mailbox, from, -1, -row.body.length);
     return true;
   }
 }

@@ -103,15 +103,22 @@ export class SelfDispatch {
     }
     // A batch answers 200 with a result per event: the first "not yet" one says what the batch waits for.
     let notYet = notYetOf(response.statusCode, body?.error);
+    let status = response.statusCode;
+    let error: unknown = body?.error;
     if (response.statusCode === 200 && Array.isArray(body?.results)) {
       for (const result of body.results as Array<{ status?: unknown; error?: unknown } | null>) {
         notYet = typeof result?.status === 'number' ? notYetOf(result.status, result.error) : null;
-        if (notYet) break;
+        // The batch waits for this event: its answer is the batch's (what the owner's view words).
+        if (notYet) {
+          status = result!.status as number;
+          error = result!.error;
+          break;
+        }
       }
     }
     const seconds = Number(response.headers['retry-after']);
     return {
-      status: response.statusCode, error: typeof body?.error === 'string' ? body.error : null, notYet,
+      status, error: typeof error === 'string' ? error.slice(0, 100) : null, notYet,
       ...(notYet && Number.isFinite(seconds) && seconds >= 1 ? { retryAfterMs: Math.min(seconds, 86_400) * 1000 } : {}),
     };
   }

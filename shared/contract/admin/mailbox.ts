@@ -24,14 +24,14 @@ export interface MailboxView {
   /** The mailboxes this node fetches from while nobody can reach it. */
   sources: Array<{ server_name: string; last_fetch_at: number | null; last_error: string | null }>;
   /**
-   * Per friend: requests fetched for this node from mailboxes that it could not take yet and keeps
-   * to take later, in order (its limits or quota for that friend, keys not readable now, a failure
-   * here). `reason` in words in `text` ("12 requests from bob.example, fetched from carol.example's
-   * mailbox, wait here: over the rate limit this node gives bob.example"); `next_at` its next try;
-   * `last_error` this node's own answer's code (for "details").
+   * Per friend and mailbox: requests fetched for this node from a mailbox that it could not take
+   * yet and keeps to take later, in order (its limits or quota for that friend, keys not readable
+   * now, a failure here). `reason` in words in `text` ("12 requests from bob.example, fetched from
+   * carol.example's mailbox, wait here: over the rate limit this node gives bob.example");
+   * `next_at` its next try; `last_error` this node's own answer's code (for "details").
    */
   waiting_here: Array<{
-    server_name: string; requests: number; mailboxes: string[]; reason: 'rate_limit' | 'quota' | 'keys' | 'failure' | 'queued';
+    server_name: string; mailbox: string; requests: number; reason: 'rate_limit' | 'quota' | 'keys' | 'failure' | 'queued';
     next_at: number; last_error: string | null; text: string;
   }>;
 }

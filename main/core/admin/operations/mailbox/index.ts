@@ -16,7 +16,6 @@ function waitingReason(status: number | null, error: string | null): Waiting['re
 
 function waitingWords(w: WaitingHere): Waiting {
   const reason = waitingReason(w.last_status, w.last_error);
-  const mailboxes = w.mailboxes.split(',');
   const why = {
     rate_limit: `over the rate limit this node gives ${w.from_server}`,
     quota: `over the daily storage quota this node gives ${w.from_server}`,
@@ -25,8 +24,8 @@ function waitingWords(w: WaitingHere): Waiting {
     queued: 'next in line to be taken',
   }[reason];
   return {
-    server_name: w.from_server, requests: w.requests, mailboxes, reason, next_at: w.next_at, last_error: w.last_error,
-    text: `${plural(w.requests, 'request')} from ${w.from_server}, fetched from ${mailboxes.map((m) => `${m}'s`).join(' and ')} mailbox, wait here to be taken: ${why}`,
+    server_name: w.from_server, mailbox: w.mailbox, requests: w.requests, reason, next_at: w.next_at, last_error: w.last_error,
+    text: `${plural(w.requests, 'request')} from ${w.from_server}, fetched from ${w.mailbox}'s mailbox, wait here to be taken: ${why}`,
   };
 }
 
