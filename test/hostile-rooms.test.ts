@@ -244,6 +244,14 @@ describe('16. unsolicited invites are capped per peer', () => {
     const before = [rooms(), eventCount(target.dataDir)];
     expectError(await host.invite(target.federationUrl, '!spam3:spam.test', '@owner:target.test'), 429, 'too_many_invites');
     expect([rooms(), eventCount(target.dataDir)]).toEqual(before);
+    // The same invite queued and pushed as an event (as to a server that receives by pull): a final
+    // refusal its sender records, not "inserted" (it was answered 202 taken before), nor a 429 it retries.
+    const queued = makeEvent(host.identity, {
+      room_id: '!spam5:spam.test', event_type: 'm.member.invite', sender: '@owner:spam.test', state_key: '@owner:target.test',
+      content: { membership: 'invite', expires_at: Date.now() + 3600_000, room_name: 'hostile' },
+    });
+    expectError(await sendSigned(host.identity, target.federationUrl, 'POST', '/_paracord/federation/v1/event', wire(queued)), 403, 'too_many_invites');
+    expect([rooms(), eventCount(target.dataDir)]).toEqual(before);
     // Inviting the same user to the same room again is not a new invite.
     expect((await host.invite(target.federationUrl, '!spam0:spam.test', '@owner:target.test', 'hostile', 2)).status).toBe(200);
     await new Promise((r) => setTimeout(r, 2_100));

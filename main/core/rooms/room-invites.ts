@@ -181,8 +181,9 @@ export class RoomInvites extends RoomPart {
    * Pull mode and mailboxes (issue #32): the host of a room queues the signed invite of one of our
    * users instead of calling us, and we pull it, fetch it from a mailbox, or get it pushed later. Taken exactly as its `POST /invite` would be (receiveInvite:
    * signature, the room is the sender's, our user exists, the per-peer cap): true when `raw` was
-   * such an invite (stored, or refused and logged: refusals are final, as a push's are), false when
-   * it is not one (the ingest chain takes it). A page asked again finds it stored: a no-op.
+   * such an invite and it was stored, false when it is not one (the ingest chain takes it); throws
+   * when it is refused (a final 4xx, logged) or cannot be taken yet (429 quota, 5xx, a failure
+   * here: asked again). A page asked again finds it stored: a no-op.
    */
   async receiveInviteEvent(host: string, raw: unknown): Promise<boolean> {
     const e = raw as { event_type?: unknown; state_key?: unknown; room_id?: unknown; event_id?: unknown; content?: { expires_at?: unknown } } | null;
@@ -204,6 +205,11 @@ export class RoomInvites extends RoomPart {
       if (fetchedEventFailure(error).kind !== 'refused') throw error;
       const http = error instanceof HttpError ? { status: error.status, error: error.code } : {};
       warnLimited(this.d.log, `pulled_invite_refused ${host}`, { event: 'pulled_invite_refused', server: host, room_id: e.room_id, ...http, message: (error as Error).message }, 'a pulled invite was refused');
+      // Said to its sender as a final refusal (a push's or a carried request's answer, a batch's
+      // result; the puller logs it and goes on), never as taken: its inviter learns it did not
+      // arrive. Over the cap is 403 here, not the direct request's 429, which a sender retries.
+      if (error instanceof HttpError) throw error.status === 429 ? new HttpError(403, error.code, error.message) : error;
+      throw badRequest('invalid_invite', 'the invite could not be taken');
     }
     return true;
   }
