@@ -31,7 +31,7 @@ export function isNotYetStatus(status: number): boolean {
 }
 
 /** The database (SqliteError, SQLITE_* codes) or the system (errno codes: ENOSPC, EIO…) failed here. */
-function isLocalFailure(error: unknown): boolean {
+export function isLocalFailure(error: unknown): boolean {
   const e = error as { name?: unknown; code?: unknown } | null;
   return e !== null && typeof e === 'object' && (e.name === 'SqliteError' || (typeof e.code === 'string' && /^(SQLITE_|E[A-Z]+$)/.test(e.code)));
 }

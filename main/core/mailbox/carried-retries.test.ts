@@ -43,7 +43,11 @@ beforeAll(async () => {
   dispatcher = new SelfDispatch(() => base, () => SELF);
   app = await verifyApp(dir, [...signers.values()].map((identity) => ({ identity, keys: keysServer(identity) })), (ctx) => {
     const state = ctx.state as SignedRequestState;
-    taken.push(`${state.origin} ${state.rawBody.toString('utf8')}`);
+    const text = state.rawBody.toString('utf8');
+    // Requests that make this listener fail: on something unforeseen (a defect), or its database.
+    if (text.includes('"defect"')) throw new TypeError("Cannot read properties of undefined (reading 'x')");
+    if (text.includes('"disk"')) throw Object.assign(new Error('disk I/O error'), { name: 'SqliteError', code: 'SQLITE_IOERR' });
+    taken.push(`${state.origin} ${text}`);
     ctx.body = { ok: true };
   }, () => ({ now: () => clock, serverName: () => SELF, isDispatched: (v) => dispatcher.isDispatched(v) }));
   ({ db, commit, replay } = app);
@@ -173,6 +177,24 @@ describe('carried requests kept to be handed over again', () => {
     replay.prune(Date.now());
     expect(replay.seen(old.signature)).toBe(false);
     await queue.stop();
+  });
+
+  it('a request that fails here on something unforeseen is tried for a while (then given up, as what cannot be checked); a failure of the disk or database is waited out', async () => {
+    clock = Date.now();
+    const queue = retries();
+    const defect = carried('alice.test', '{"n":"defect"}');
+    const disk = carried('alice.test', '{"n":"disk"}');
+    const defectAnswer = await dispatcher.dispatch(defect);
+    const diskAnswer = await dispatcher.dispatch(disk);
+    expect(defectAnswer).toMatchObject({ status: 500, error: 'internal_error', notYet: 'defect' });
+    expect(diskAnswer).toMatchObject({ status: 503, error: 'storage_failed', notYet: 'failure' });
+    // Neither left a replay entry (not taken): both are kept, the defect with its window started.
+    expect(await queue.keep('carol.test', defect, defectAnswer)).toBe('kept');
+    expect(await queue.keep('dave.test', disk, diskAnswer)).toBe('kept');
+    const windows = db.prepare<[], { mailbox: string; unchecked_since: number | null }>('SELECT mailbox, unchecked_since FROM mailbox_retries ORDER BY mailbox').all();
+    expect(windows).toEqual([{ mailbox: 'carol.test', unchecked_since: expect.any(Number) }, { mailbox: 'dave.test', unchecked_since: null }]);
+    await queue.stop();
+    db.prepare('DELETE FROM mailbox_retries').run();
   });
 
   it('hands over one request of each depositor in turn: a long backlog does not hold another depositor', async () => {

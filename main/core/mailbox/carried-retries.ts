@@ -10,8 +10,9 @@
  * others go on. A queue is one depositor's requests through one mailbox: what a hostile mailbox
  * hands over in a depositor's name holds only that mailbox's queue, not the depositor's mail
  * through the others (whose order across two mailboxes was never kept). What cannot be checked
- * is tried for UNCHECKED_RETRY_FOR_MS (for a queue's run of such requests together, not one after
- * another), then given up (logged); a limit, or a failure here,
+ * (and what fails here on something unforeseen: 500 internal_error) is tried for
+ * UNCHECKED_RETRY_FOR_MS (for a queue's run of such requests together, not one after another),
+ * then given up (logged); a limit, or a failure of the disk or database here (503),
  * waits as long as it holds. A queue keeps at most KEEP_LIMITS.perQueue requests (perQueueBytes
  * of bodies), and all queues through one mailbox perMailbox (perMailboxBytes): past that the page
  * stays at that mailbox and is asked again later (nothing is dropped), while the other mailboxes'
@@ -90,6 +91,16 @@ export interface CarriedRetriesDeps {
   onChange?: () => void;
   /** KEEP_LIMITS unless given (tests). */
   limits?: Partial<KeepLimits>;
+}
+
+/**
+ * Answers tried for a while only (UNCHECKED_RETRY_FOR_MS for a queue's run of them), then given
+ * up: what cannot be checked now, and what failed here on something unforeseen (a defect met on
+ * this request would hold its queue for good). A limit, or the disk or database failing here, is
+ * waited out.
+ */
+function windowed(answer: DispatchAnswer): boolean {
+  return answer.notYet === 'unchecked' || answer.notYet === 'defect';
 }
 
 /** How long a "not yet" answer asks to wait. */
@@ -172,7 +183,7 @@ export class CarriedRetries {
     }
     this.tally(mailbox, item.from, 1, size);
     const nextAt = answer ? now + waitOf(answer) : now;
-    const uncheckedSince = answer?.notYet === 'unchecked' ? now : null;
+    const uncheckedSince = answer && windowed(answer) ? now : null;
     let inserted = false;
     try {
       let written = false;
@@ -312,15 +323,16 @@ export class CarriedRetries {
     const queue = `${mailbox}\n${from}`;
     // A queue's requests that cannot be checked share one window (a run of them is not tried for
     // 2 h each, one after another).
-    const since = answer.notYet === 'unchecked' ? Math.min(row.unchecked_since ?? now, this.uncheckedSince.get(queue) ?? now) : null;
+    const since = windowed(answer) ? Math.min(row.unchecked_since ?? now, this.uncheckedSince.get(queue) ?? now) : null;
     const gaveUp = since !== null && now - since >= UNCHECKED_RETRY_FOR_MS;
-    if (answer.notYet === 'unchecked') this.uncheckedSince.set(queue, since!);
+    if (since !== null) this.uncheckedSince.set(queue, since);
     else if (!answer.notYet) this.uncheckedSince.delete(queue);
     if (answer.notYet && !gaveUp) {
       db.prepare('UPDATE mailbox_retries SET next_at = ?, unchecked_since = ?, last_status = ?, last_error = ? WHERE id = ?').run(now + waitOf(answer), since, answer.status, answer.error?.slice(0, 100) ?? null, row.id);
       return false;
     }
-    if (gaveUp) log.warn({ event: 'mailbox_item_given_up', from, path: row.path, status: answer.status }, 'a request carried by a mailbox could not be checked for hours; given up');
+    if (gaveUp && answer.notYet === 'defect') log.error({ event: 'mailbox_item_given_up', from, path: row.path, status: answer.status, error: answer.error }, 'a request carried by a mailbox failed here on something unforeseen for hours; given up (see the request_failed errors)');
+    else if (gaveUp) log.warn({ event: 'mailbox_item_given_up', from, path: row.path, status: answer.status }, 'a request carried by a mailbox could not be checked for hours; given up');
     else if (answer.status >= 400 && answer.status !== 409) {
       warnLimited(log, `mailbox_item_refused ${from}`, { event: 'mailbox_item_refused', from, status: answer.status, error: answer.error }, 'a request carried by a mailbox was refused');
     }

@@ -29,13 +29,18 @@ export interface CarriedRequest {
   keptAt?: number;
 }
 
-export type NotYet = 'limit' | 'unchecked' | 'failure';
+export type NotYet = 'limit' | 'unchecked' | 'failure' | 'defect';
 
 /** What a status (and error code) that is no final answer asks for, or null for a final one. */
 export function notYetOf(status: number, error: unknown): NotYet | null {
   if (!isNotYetStatus(status)) return null;
   if (status === 429) return 'limit';
-  return status === 503 && (error === 'keys_unavailable' || error === 'keys_recently_fetched') ? 'unchecked' : 'failure';
+  if (status === 503 && (error === 'keys_unavailable' || error === 'keys_recently_fetched')) return 'unchecked';
+  // 500 internal_error: something unforeseen failed on this request here (a failure of the disk or
+  // the database is 503 storage_failed, http/middleware/error-handler.ts): tried for a while like
+  // what cannot be checked, then given up, so one request cannot hold its queue for good.
+  if (status === 500 && error === 'internal_error') return 'defect';
+  return 'failure';
 }
 
 export interface DispatchAnswer {
@@ -44,7 +49,8 @@ export interface DispatchAnswer {
   /**
    * Not wholly taken: "not yet" (the answer, or the first such event of a batch): `limit` (429: a
    * rate limit or a daily quota here), `unchecked` (503 keys_*: its signer's keys not readable
-   * now), `failure` (another 5xx: a failure here). Null when every answer is final.
+   * now), `defect` (500 internal_error: something unforeseen failed on it here), `failure` (another
+   * 5xx: a failure here, its disk or database). Null when every answer is final.
    */
   notYet: NotYet | null;
   /** With `notYet`: the answer's Retry-After (ms), when it gave one. */

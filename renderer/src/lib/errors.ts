@@ -153,6 +153,7 @@ export const ERROR_SENTENCES: Readonly<Record<string, string>> = {
   unknown_operation: 'This page asked your node for something it does not know. Update the app.',
   untrusted_sender: 'This window may not control your node. Open it from the Paracord app.',
   internal_error: 'Your node had a problem doing that. Try again; if it keeps happening, look at the node\'s log.',
+  storage_failed: 'Your node could not write to its disk just now (is it full?). Nothing was changed; try again, and look at the node\'s log if it keeps happening.',
   bad_request: 'Your node could not understand that request. Reload the page and try again.',
   method_not_allowed: 'Your node could not understand that request. Reload the page and try again.',
   bad_challenge: 'The page sent something your node could not read. Reload the page.',
@@ -209,6 +210,7 @@ export const MEMBER_SENTENCES: Readonly<Record<string, string>> = {
   invalid_token: 'You are signed out. Sign in again.',
   session_ended: 'You were signed out on this device. Sign in again.',
   internal_error: 'The server had a problem doing that. Try again later.',
+  storage_failed: 'The server could not store that just now. Try again later.',
   unknown_room: 'This room is not here, or you are not in it.',
   unknown_user: 'There is no such user on this server.',
   // The owner's trust decisions: a member made none of them.

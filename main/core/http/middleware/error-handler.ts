@@ -2,6 +2,7 @@ import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
 import { HttpError } from '../../errors.ts';
 import { cleanText } from '../../util/untrusted-text.ts';
+import { isLocalFailure } from '../../federation/fetched-event-failure.ts';
 
 /**
  * Turns every failure into `{error, message}` with the right status (docs/PROTOCOL.md §Status codes and error bodies). Errors
@@ -19,7 +20,7 @@ export function errorHandler(log: Logger): Middleware {
       }
     } catch (error) {
       const answer = errorAnswer(error);
-      if (answer.status === 500) log.error({ event: 'request_failed', method: ctx.method, path: ctx.path, err: error }, 'unexpected error while handling a request');
+      if (!(error instanceof HttpError) && answer.status >= 500) log.error({ event: 'request_failed', method: ctx.method, path: ctx.path, err: error }, 'unexpected error while handling a request');
       ctx.status = answer.status;
       ctx.set(answer.headers);
       ctx.body = answer.body;
@@ -48,5 +49,8 @@ export function errorAnswer(error: unknown): { status: number; headers: Record<s
   if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500 && e.expose) {
     return { status: e.status, headers: {}, body: { error: 'bad_request', message: e.message ?? 'bad request' } };
   }
+  // The disk or the database failed here: 503, asked again later (a failure of this server, not
+  // of the request). Anything else unforeseen is 500 (a defect here, met on this request).
+  if (isLocalFailure(error)) return { status: 503, headers: { 'retry-after': '30' }, body: { error: 'storage_failed', message: 'the server could not store or read this just now (its disk or database failed); try again later' } };
   return { status: 500, headers: {}, body: { error: 'internal_error', message: 'the server failed to handle this request; see its log' } };
 }

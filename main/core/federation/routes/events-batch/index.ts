@@ -5,7 +5,7 @@ import { parseJsonBody } from '../../../http/read-body.ts';
 import { LARGE_BATCH_EVENTS, MAX_BATCH_EVENTS } from '../../../outbox/delivery-batches.ts';
 import type { IngestResult, VerifiedEvent } from '../../event-ingest.ts';
 import type { FederationDeps } from '../../federation-deps.ts';
-import { isNotYetStatus } from '../../fetched-event-failure.ts';
+import { isLocalFailure, isNotYetStatus } from '../../fetched-event-failure.ts';
 import type { SignedRequestState } from '../../middleware/verify-signed-request.ts';
 import { EVENTS_PATH } from '../../paths.ts';
 
@@ -113,6 +113,7 @@ function eventIdOf(raw: unknown): string | null {
 
 function failure(raw: unknown, error: unknown): EventResult {
   if (error instanceof HttpError) return { ...error.details, event_id: eventIdOf(raw), status: error.status, error: error.code, message: error.message };
+  if (isLocalFailure(error)) return { event_id: eventIdOf(raw), status: 503, error: 'storage_failed', message: 'the server could not store this event just now (its disk or database failed)' };
   return { event_id: eventIdOf(raw), status: 500, error: 'internal_error', message: 'the server failed to store this event' };
 }
 
