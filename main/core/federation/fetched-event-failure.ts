@@ -12,6 +12,7 @@
  *   long as it lasts (nothing a peer chooses; giving up would lose events to a local outage).
  */
 import { HttpError } from '../errors.ts';
+import { isLocalFailure } from '../util/local-failure.ts';
 import { quotaWait } from '../trust/storage-quota.ts';
 
 export type FetchedEventFailure =
@@ -28,12 +29,6 @@ const UNCHECKED_MAX_WAIT_MS = 10 * 60_000;
 /** An answer status that is no verdict, only "not yet": 429 (a limit here) or 5xx (not checkable now, a failure here). */
 export function isNotYetStatus(status: number): boolean {
   return status === 429 || status >= 500;
-}
-
-/** The database (SqliteError, SQLITE_* codes) or the system (errno codes: ENOSPC, EIO…) failed here. */
-export function isLocalFailure(error: unknown): boolean {
-  const e = error as { name?: unknown; code?: unknown } | null;
-  return e !== null && typeof e === 'object' && (e.name === 'SqliteError' || (typeof e.code === 'string' && /^(SQLITE_|E[A-Z]+$)/.test(e.code)));
 }
 
 /** Whether a thrown error answers "not yet" (429, or 5xx / not an HttpError: a failure here) rather than a verdict. */

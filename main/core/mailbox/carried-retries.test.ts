@@ -14,7 +14,7 @@ import type { ReplayCache } from '../federation/replay-cache.ts';
 import { signRequestHeaders } from '../federation/request-signature.ts';
 import type { SignedRequestState } from '../federation/middleware/verify-signed-request.ts';
 import { EVENT_PATH } from '../federation/paths.ts';
-import { afterAll, beforeAll, describe, expect, it } from '../../../test/helpers/fixtures.ts';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '../../../test/helpers/fixtures.ts';
 import { tempDir } from '../../../test/helpers/temp-dir.ts';
 import { eventually } from '../../../test/helpers/rooms.ts';
 import { keysServer, verifyApp, type VerifyApp } from '../../../test/helpers/verify-app.ts';
@@ -81,8 +81,15 @@ async function dueNow(queue: CarriedRetries): Promise<void> {
 }
 
 describe('carried requests kept to be handed over again', () => {
-  it('a request that waited here for days is judged by its age when it was kept, not refused as stale', async () => {
+  beforeEach(() => {
     clock = Date.now();
+    taken.length = 0;
+  });
+  afterEach(() => {
+    db.prepare('DELETE FROM mailbox_retries').run();
+  });
+
+  it('a request that waited here for days is judged by its age when it was kept, not refused as stale', async () => {
     const queue = retries();
     const sixDaysOld = carried('alice.test', '{"n":"waited"}', Date.now() - 6 * DAY);
     expect(await queue.keep('carol.test', sixDaysOld, LATER)).toBe('kept');
@@ -98,7 +105,6 @@ describe('carried requests kept to be handed over again', () => {
   });
 
   it('a stale request, or one taken before, is not kept (its kept time must not extend its age past its replay entry)', async () => {
-    clock = Date.now();
     const queue = retries();
     expect(await queue.keep('carol.test', carried('alice.test', '{"n":"old"}', Date.now() - MAILBOX_MAX_AGE_MS - 120_000), null)).toBe('refused');
     expect(await queue.keep('carol.test', carried('alice.test', '{"n":"future"}', Date.now() + 3600_000), LATER)).toBe('refused');
@@ -112,7 +118,6 @@ describe('carried requests kept to be handed over again', () => {
   });
 
   it('counts what each queue and each mailbox keeps (a hostile mailbox fills only its own share), frees it as it is handed over, and after a restart', async () => {
-    clock = Date.now();
     // Small caps for the test: 3 requests (or 1,000 bytes) per queue, 5 (or 2,000 bytes) per mailbox.
     const limits = { perQueue: 3, perQueueBytes: 1_000, perMailbox: 5, perMailboxBytes: 2_000 };
     const queue = retries(limits);
@@ -142,12 +147,9 @@ describe('carried requests kept to be handed over again', () => {
     expect(await again.keep('carol.test', request('alice.test', 3), LATER)).toBe('kept');
     expect(await again.keep('carol.test', request('bob.test', 2), LATER)).toBe('kept');
     await again.stop();
-    db.prepare('DELETE FROM mailbox_retries').run();
   });
 
   it('a queue is a depositor\'s requests through one mailbox: what waits through one does not hold its mail through another', async () => {
-    clock = Date.now();
-    taken.length = 0;
     const queue = retries();
     // Through carol: waits an hour (as requests a hostile mailbox forged in alice's name would).
     expect(await queue.keep('carol.test', carried('alice.test', '{"n":"via carol"}'), LATER)).toBe('kept');
@@ -158,11 +160,9 @@ describe('carried requests kept to be handed over again', () => {
     await eventually(async () => expect(taken).toEqual(['alice.test {"n":"via dave"}']), 10_000, 20);
     expect(queue.waitingHere()).toEqual([expect.objectContaining({ from_server: 'alice.test', requests: 1, mailbox: 'carol.test' })]);
     await queue.stop();
-    db.prepare('DELETE FROM mailbox_retries').run();
   });
 
   it('the replay entry of a request kept here outlives its time while its row is kept (taken, then handed over again, it is "taken before")', async () => {
-    clock = Date.now();
     const queue = retries();
     const old = carried('alice.test', '{"n":"kept long"}', Date.now() - 6 * DAY);
     expect(await queue.keep('carol.test', old, LATER)).toBe('kept');
@@ -180,7 +180,6 @@ describe('carried requests kept to be handed over again', () => {
   });
 
   it('a request that fails here on something unforeseen is tried for a while (then given up, as what cannot be checked); a failure of the disk or database is waited out', async () => {
-    clock = Date.now();
     const queue = retries();
     const defect = carried('alice.test', '{"n":"defect"}');
     const disk = carried('alice.test', '{"n":"disk"}');
@@ -194,12 +193,9 @@ describe('carried requests kept to be handed over again', () => {
     const windows = db.prepare<[], { mailbox: string; unchecked_since: number | null }>('SELECT mailbox, unchecked_since FROM mailbox_retries ORDER BY mailbox').all();
     expect(windows).toEqual([{ mailbox: 'carol.test', unchecked_since: expect.any(Number) }, { mailbox: 'dave.test', unchecked_since: null }]);
     await queue.stop();
-    db.prepare('DELETE FROM mailbox_retries').run();
   });
 
   it('hands over one request of each depositor in turn: a long backlog does not hold another depositor', async () => {
-    clock = Date.now();
-    taken.length = 0;
     const queue = retries();
     for (let i = 0; i < 20; i++) expect(await queue.keep('carol.test', carried('alice.test', `{"n":"alice ${i}"}`), LATER)).toBe('kept');
     expect(await queue.keep('carol.test', carried('bob.test', '{"n":"bob 0"}'), LATER)).toBe('kept');

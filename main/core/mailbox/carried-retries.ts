@@ -103,6 +103,9 @@ function windowed(answer: DispatchAnswer): boolean {
   return answer.notYet === 'unchecked' || answer.notYet === 'defect';
 }
 
+/** A queue: one depositor's requests through one mailbox (the key of the counts and windows). */
+const queueKey = (mailbox: string, from: string) => `${mailbox}\n${from}`;
+
 /** How long a "not yet" answer asks to wait. */
 function waitOf(answer: DispatchAnswer): number {
   const fallback = answer.notYet === 'limit' ? LIMIT_WAIT_MS : OTHER_WAIT_MS;
@@ -148,7 +151,8 @@ export class CarriedRetries {
    * queue for it, never what the depositor's mail brings through the others.
    */
   waiting(mailbox: string, from: string): boolean {
-    return this.deps.db.prepare<[string, string], { one: number }>('SELECT 1 AS one FROM mailbox_retries WHERE mailbox = ? AND from_server = ? LIMIT 1').get(mailbox, from) !== undefined;
+    // From the counts (no read per carried item); a keep still waiting for its commit counts too.
+    return this.totals().by.has(queueKey(mailbox, from));
   }
 
   /**
@@ -172,8 +176,7 @@ export class CarriedRetries {
     // mailbox (a mailbox fills only its own share of this node); counted before the write waits
     // for its commit, so keeps in flight at once cannot pass the caps together.
     const { by, byMailbox } = this.totals();
-    const key = `${mailbox}\n${item.from}`;
-    const held = by.get(key) ?? { n: 0, bytes: 0 };
+    const held = by.get(queueKey(mailbox, item.from)) ?? { n: 0, bytes: 0 };
     const through = byMailbox.get(mailbox) ?? { n: 0, bytes: 0 };
     const size = item.body.length;
     const { limits } = this;
@@ -210,7 +213,7 @@ export class CarriedRetries {
       const byMailbox = new Map<string, Held>();
       const rows = this.deps.db.prepare<[], { mailbox: string; from_server: string; n: number; bytes: number }>('SELECT mailbox, from_server, COUNT(*) AS n, SUM(LENGTH(body)) AS bytes FROM mailbox_retries GROUP BY mailbox, from_server').all();
       for (const row of rows) {
-        by.set(`${row.mailbox}\n${row.from_server}`, { n: row.n, bytes: row.bytes });
+        by.set(queueKey(row.mailbox, row.from_server), { n: row.n, bytes: row.bytes });
         const through = byMailbox.get(row.mailbox) ?? { n: 0, bytes: 0 };
         byMailbox.set(row.mailbox, { n: through.n + row.n, bytes: through.bytes + row.bytes });
       }
@@ -221,7 +224,7 @@ export class CarriedRetries {
 
   private tally(mailbox: string, from: string, n: number, bytes: number): void {
     const { by, byMailbox } = this.totals();
-    const key = `${mailbox}\n${from}`;
+    const key = queueKey(mailbox, from);
     for (const [map, k] of [[by, key], [byMailbox, mailbox]] as const) {
       const held = map.get(k) ?? { n: 0, bytes: 0 };
       const before = held.n;
@@ -320,7 +323,7 @@ export class CarriedRetries {
     } catch (error) {
       answer = { status: 500, error: (error as Error).message, notYet: 'failure' };
     }
-    const queue = `${mailbox}\n${from}`;
+    const queue = queueKey(mailbox, from);
     // A queue's requests that cannot be checked share one window (a run of them is not tried for
     // 2 h each, one after another).
     const since = windowed(answer) ? Math.min(row.unchecked_since ?? now, this.uncheckedSince.get(queue) ?? now) : null;

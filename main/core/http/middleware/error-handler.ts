@@ -2,7 +2,7 @@ import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
 import { HttpError } from '../../errors.ts';
 import { cleanText } from '../../util/untrusted-text.ts';
-import { isLocalFailure } from '../../federation/fetched-event-failure.ts';
+import { isLocalFailure } from '../../util/local-failure.ts';
 
 /**
  * Turns every failure into `{error, message}` with the right status (docs/PROTOCOL.md §Status codes and error bodies). Errors

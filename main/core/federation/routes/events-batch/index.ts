@@ -5,7 +5,8 @@ import { parseJsonBody } from '../../../http/read-body.ts';
 import { LARGE_BATCH_EVENTS, MAX_BATCH_EVENTS } from '../../../outbox/delivery-batches.ts';
 import type { IngestResult, VerifiedEvent } from '../../event-ingest.ts';
 import type { FederationDeps } from '../../federation-deps.ts';
-import { isLocalFailure, isNotYetStatus } from '../../fetched-event-failure.ts';
+import { isNotYetStatus } from '../../fetched-event-failure.ts';
+import { errorAnswer } from '../../../http/middleware/error-handler.ts';
 import type { SignedRequestState } from '../../middleware/verify-signed-request.ts';
 import { EVENTS_PATH } from '../../paths.ts';
 
@@ -113,8 +114,9 @@ function eventIdOf(raw: unknown): string | null {
 
 function failure(raw: unknown, error: unknown): EventResult {
   if (error instanceof HttpError) return { ...error.details, event_id: eventIdOf(raw), status: error.status, error: error.code, message: error.message };
-  if (isLocalFailure(error)) return { event_id: eventIdOf(raw), status: 503, error: 'storage_failed', message: 'the server could not store this event just now (its disk or database failed)' };
-  return { event_id: eventIdOf(raw), status: 500, error: 'internal_error', message: 'the server failed to store this event' };
+  // Answered as the request would be (a failure of the disk or database: 503; anything else: 500).
+  const { status, body } = errorAnswer(error);
+  return { event_id: eventIdOf(raw), status, error: body.error, message: body.message };
 }
 
 /** A result that is no final answer for its event: 429 (a limit) or 5xx (not checkable now, a failure here). */
