@@ -69,14 +69,7 @@ type Snapshot = Map<string, { digest: string; rows: string[] }>;
 async function storeSnapshot(): Promise<Snapshot> {
   const db = new Database(join(host.dataDir, 'paracord.db'), { readonly: true, fileMustExist: true });
   try {
-    // The search index follows the events table a moment later, by design (search-index.ts): an
-    // event accepted earlier may still be folded in. Wait until it has caught up, so the snapshot
-    // holds only what requests wrote.
-    const behind = db.prepare<[], { behind: number }>(
-      `SELECT EXISTS (SELECT 1 FROM federation_events WHERE event_type IN ('m.message', 'm.message.edit', 'm.message.delete')
-         AND rowid > (SELECT COALESCE(MAX(CAST(value AS INTEGER)), 0) FROM settings WHERE key = 'search_indexed_rowid')) AS behind`,
-    );
-    for (let i = 0; i < 200 && behind.get()!.behind; i++) await new Promise((r) => setTimeout(r, 10));
+    // The search index is another file (rooms/search-db.ts), derived from these tables.
     const tables = db.prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").all();
     const snapshot: Snapshot = new Map();
     for (const { name } of tables) {

@@ -3,6 +3,7 @@
  *   admin.token      bearer token of the admin API (0600)
  *   identity.json    signing keys (0600)
  *   paracord.db      SQLite database, WAL (0600)
+ *   paracord-search.db  the message search index, derived from the database (0600; rooms/search-db.ts)
  *   tls/             cert.pem, key.pem (0600) — generated self-signed unless provided
  *   node.json        present while the node runs: pid, URLs and a per-run nonce (0600, used by `status`)
  *   node.lock/       held while a node runs (data-dir-lock.ts): one node per directory

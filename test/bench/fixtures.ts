@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { canonicalJson } from '../../main/core/crypto/canonical-json.ts';
 import { contentHash, envelopeSigningBytes, signEnvelope } from '../../main/core/federation/envelope.ts';
 import { Identity } from '../../main/core/identity/identity.ts';
+import { SearchIndex } from '../../main/core/rooms/search-index.ts';
 
 /** Adds `count` events to `roomId`: 90 % messages, the rest reactions and edits of recent ones. */
 export function addRoomHistory(dataDir: string, roomId: string, count: number, onProgress?: (done: number) => void): { eventIds: string[] } {
@@ -44,15 +45,12 @@ export function addRoomHistory(dataDir: string, roomId: string, count: number, o
       if (onProgress && i % 100_000 === 99_999) onProgress(i + 1);
     }
     db.prepare('UPDATE rooms SET last_depth = MAX(last_depth, ?) WHERE room_id = ?').run(start + count, roomId);
-    // Searchable, as a node that stored the history itself would have it (rooms/search-index.ts):
-    // each message's current text (its last edit's, if any), and the index's watermark past it all.
-    db.prepare(
-      `INSERT INTO message_search (rowid, body, room_id, event_id)
-       SELECT m.rowid, COALESCE((SELECT json_extract(e.content, '$.body') FROM federation_events e WHERE e.relates_to = m.event_id AND e.event_type = 'm.message.edit' ORDER BY e.depth DESC LIMIT 1), json_extract(m.content, '$.body')), m.room_id, m.event_id
-       FROM federation_events m WHERE m.room_id = ? AND m.event_type = 'm.message' AND m.event_id LIKE '$bulk%'`,
-    ).run(roomId);
-    db.prepare("INSERT INTO settings (key, value) VALUES ('search_indexed_rowid', (SELECT MAX(rowid) FROM federation_events)) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run();
   })();
+  // Searchable, as a node that stored the history itself would have it: the node's own index
+  // folds it in (rooms/search-index.ts), here rather than in the node's first minutes.
+  const search = new SearchIndex(db);
+  search.catchUp();
+  search.stop();
   // Fold the bulk write into the database now, as a node that wrote it over time would have;
   // otherwise the node's first checkpoint copies it all in the middle of a measurement.
   db.pragma('wal_checkpoint(TRUNCATE)');

@@ -119,7 +119,9 @@ describe('5. signatures are bounded, only the one that matters is kept, every by
     const room = await hostedRoomWith(alpha, []);
     // sig.test joins the second room too (so the events are its own, stored and not relayed).
     await joinFakePeer(asHost(alpha), room, sender);
-    const db = () => queryNodeDb<{ bytes: number }>(alpha.dataDir, 'SELECT (SELECT page_count FROM pragma_page_count()) * (SELECT page_size FROM pragma_page_size()) AS bytes')[0]!.bytes;
+    // The events database and the search index's file together (rooms/search-db.ts).
+    const db = () => queryNodeDb<{ bytes: number }>(alpha.dataDir,
+      "SELECT (SELECT page_count * (SELECT page_size FROM pragma_page_size) FROM pragma_page_count) + (SELECT page_count FROM pragma_page_count WHERE schema = 'search') * (SELECT page_size FROM pragma_page_size WHERE schema = 'search') AS bytes")[0]!.bytes;
     const events = Array.from({ length: 200 }, (_, i) =>
       makeEvent(sender.identity, { room_id: room, sender: '@u:sig.test', depth: nextDepth(), content: { body: `${i} ${prose(1_500)}`, format: 'plain' } }));
     const beforeDb = db();
@@ -130,7 +132,7 @@ describe('5. signatures are bounded, only the one that matters is kept, every by
       expect(answer.body.results.every((r: { inserted?: boolean }) => r.inserted === true)).toBe(true);
     }
     // The search index follows the events a moment later (rooms/search-index.ts): measured once it has them all.
-    const indexed = () => queryNodeDb<{ n: number }>(alpha.dataDir, 'SELECT COUNT(*) AS n FROM message_search_rows r JOIN federation_events e ON e.rowid = r.event_rowid WHERE e.room_id = ?', room)[0]!.n;
+    const indexed = () => queryNodeDb<{ n: number }>(alpha.dataDir, 'SELECT COUNT(*) AS n FROM search.message_search_rows r JOIN federation_events e ON e.rowid = r.event_rowid WHERE e.room_id = ?', room)[0]!.n;
     await eventually(async () => expect(indexed()).toBe(events.length));
     const grew = db() - beforeDb;
     const charged = used(alpha, 'sig.test').total_bytes - beforeCharged;

@@ -36,7 +36,8 @@ import { ARCHIVE_FORMAT, ArchiveWriter, BackupError, FORMAT_VERSION, type Manife
 export const DATABASE_ENTRY = 'paracord.db';
 /** Top-level entries of a data dir that are not part of a backup. */
 const EXCLUDED_DIRS = new Set(['logs', 'backups']);
-const EXCLUDED_FILE = /^(paracord\.db(-wal|-shm|-journal)?|node\.json)$|\.tmp|\.lock$|^\.paracord-/;
+/** The database and the search index's file (derived: rebuilt from the events after a restore). */
+const EXCLUDED_FILE = /^(paracord(-search)?\.db(-wal|-shm|-journal)?|node\.json)$|\.tmp|\.lock$|^\.paracord-/;
 /** Other files above this size are not node state (someone's stray file): refused, not archived. */
 const MAX_SIDE_FILE = 16 * 1024 * 1024;
 

@@ -9,6 +9,9 @@ import type { Envelope } from '../federation/envelope.ts';
 import type { Db } from '../store/database.ts';
 import { FederationEvents } from '../store/federation-events.ts';
 import { RoomStore } from './room-store.ts';
+import { rmSync } from 'node:fs';
+import { MIGRATIONS } from '../store/migrations.ts';
+import { searchDatabaseFile } from './search-db.ts';
 import { SearchIndex, queryWords } from './search-index.ts';
 
 let db: Db;
@@ -90,7 +93,7 @@ it('continues from its watermark after a restart, indexing nothing twice', async
   second.stop();
 });
 
-it('an index from before version 19 (keyed by the event rowid) is re-keyed by time on upgrade, and keeps following edits', ({ tempDb }) => {
+it('an index kept in the events database (before migration 35) is dropped on upgrade and rebuilt in its own file, and keeps following edits', ({ tempDb }) => {
   const { rooms, store } = room();
   store(event('m.member.join', 'j', { membership: 'join', role: 'owner' }, OWNER));
   // Stored out of display order (the older message arrived last), as a catch-up would.
@@ -99,25 +102,63 @@ it('an index from before version 19 (keyed by the event rowid) is re-keyed by ti
   depth = 100;
   store(event('m.message', 'old', { body: 'guava old' }));
   rooms.search.stop();
-  // The version 19 layout: rowid = the message's federation_events rowid, no key table.
+  // The version 34 layout: the index and its watermark in the events database, no search file.
   db.exec(`
-    DROP TABLE message_search; DROP TABLE message_search_rows;
-    -- Migration 33's table (34 adds to it).
     DROP TABLE mailbox_retries;
-    CREATE VIRTUAL TABLE message_search USING fts5 (body, room_id UNINDEXED, event_id UNINDEXED, tokenize = 'unicode61 remove_diacritics 2');
-    INSERT INTO message_search (rowid, body, room_id, event_id)
-      SELECT rowid, json_extract(content, '$.body'), room_id, event_id FROM federation_events WHERE event_type = 'm.message';
+    CREATE VIRTUAL TABLE main.message_search USING fts5 (body, room_id UNINDEXED, event_id UNINDEXED, tokenize = 'unicode61 remove_diacritics 2');
+    CREATE TABLE main.message_search_rows (event_rowid INTEGER PRIMARY KEY, search_rowid INTEGER NOT NULL UNIQUE);
+    INSERT INTO main.message_search (rowid, body, room_id, event_id) VALUES (1, 'stale text', '${ROOM}', '$old:alpha.test');
+    INSERT INTO settings (key, value) VALUES ('search_indexed_rowid', '999');
+    DELETE FROM settings WHERE key = 'database_instance';
   `);
-  db.pragma('user_version = 19');
+  db.pragma('user_version = 32');
+  db.close();
+  for (const suffix of ['', '-wal', '-shm']) rmSync(searchDatabaseFile(tempDb.file) + suffix, { force: true });
   db = tempDb.reopen();
-  expect(db.pragma('user_version', { simple: true })).toBeGreaterThanOrEqual(20);
+  expect(db.pragma('user_version', { simple: true })).toBe(MIGRATIONS[MIGRATIONS.length - 1]!.version);
+  expect(db.prepare("SELECT name FROM main.sqlite_schema WHERE name LIKE 'message_search%'").all()).toEqual([]);
   const upgraded = room();
   const found = () => upgraded.rooms.search.search(OWNER, queryWords('guava'), null, 10).map((h) => [h.event_id, h.body]);
   expect(found()).toEqual([['$new:alpha.test', 'guava new'], ['$old:alpha.test', 'guava old']]);
-  // The edit replaces the re-keyed row (no stale copy left).
+  expect(upgraded.rooms.search.search(OWNER, queryWords('stale'), null, 10)).toEqual([]);
   depth = 600;
   upgraded.store(event('m.message.edit', 'e', { target: '$old:alpha.test', body: 'guava edited' }));
   expect(found()).toEqual([['$new:alpha.test', 'guava new'], ['$old:alpha.test', 'guava edited']]);
+  expect(indexedRows()).toBe(2);
+});
+
+it('a search file made for another events database, or missing its tables, is rebuilt from the events', ({ tempDb }) => {
+  const first = room();
+  first.store(event('m.member.join', 'j', { membership: 'join', role: 'owner' }, OWNER));
+  first.store(event('m.message', 'm1', { body: 'lychee' }));
+  first.rooms.search.catchUp();
+  first.rooms.search.stop();
+  // A copied or restored paracord.db: its instance differs from the one the search file follows.
+  db.exec("UPDATE search.message_search SET body = 'planted' ; UPDATE main.settings SET value = 'another' WHERE key = 'database_instance'");
+  db = tempDb.reopen();
+  const again = room();
+  expect(again.rooms.search.search(OWNER, queryWords('lychee'), null, 10).map((h) => h.event_id)).toEqual(['$m1:alpha.test']);
+  expect(again.rooms.search.search(OWNER, queryWords('planted'), null, 10)).toEqual([]);
+  again.rooms.search.stop();
+  db.exec('DROP TABLE search.message_search_rows');
+  db = tempDb.reopen();
+  expect(room().rooms.search.search(OWNER, queryWords('lychee'), null, 10).map((h) => h.event_id)).toEqual(['$m1:alpha.test']);
+});
+
+it('forgets what it folded past the last stored event (the events file lost its last commits in a power failure)', ({ tempDb }) => {
+  const first = room();
+  first.store(event('m.member.join', 'j', { membership: 'join', role: 'owner' }, OWNER));
+  first.store(event('m.message', 'kept', { body: 'melon kept' }));
+  first.store(event('m.message', 'lost', { body: 'melon lost' }));
+  first.rooms.search.catchUp();
+  first.rooms.search.stop();
+  // The events file without its last commit; the search file as it was.
+  db.exec("DELETE FROM main.federation_events WHERE event_id = '$lost:alpha.test'");
+  db = tempDb.reopen();
+  const after = room();
+  // Another event takes the lost one's rowid: indexed, and nothing of the lost one is left.
+  after.store(event('m.message', 'next', { body: 'melon next' }));
+  expect(after.rooms.search.search(OWNER, queryWords('melon'), null, 10).map((h) => h.body)).toEqual(['melon next', 'melon kept']);
   expect(indexedRows()).toBe(2);
 });
 

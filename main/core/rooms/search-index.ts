@@ -22,7 +22,8 @@
  */
 import type { Envelope } from '../federation/envelope.ts';
 import { jsonStringBytes, utf8Bytes, withinBytes } from '../federation/page-budget.ts';
-import { transactionWithoutFsync, type Db } from '../store/database.ts';
+import type { Db } from '../store/database.ts';
+import { attachSearchDatabase, openedIndexState } from './search-db.ts';
 import type { SearchResult } from '../../../shared/contract/admin/messages.ts';
 
 /** One hit: the contract's SearchResult (shared/contract/admin/messages.ts). */
@@ -70,7 +71,7 @@ export function highlight(body: string, words: string[]): string {
 const CATCH_UP_DELAY_MS = 200;
 /** Events folded in per transaction while catching up. */
 const CATCH_UP_ROWS = 500;
-const WATERMARK_KEY = 'search_indexed_rowid';
+const WATERMARK_KEY = 'indexed_rowid';
 const INDEXED_TYPES: ReadonlySet<string> = new Set(['m.message', 'm.message.edit', 'm.message.delete']);
 
 interface PendingRow {
@@ -104,20 +105,21 @@ export class SearchIndex {
   private readonly insertStmt;
   private readonly relatedStmt;
   private readonly pendingStmt;
-  private readonly watermarkGetStmt;
   private readonly watermarkSetStmt;
   private readonly maxRowidStmt;
-  private watermark: number;
+  private watermark = 0;
   /**
    * The largest key given out (or more, after removals): a message whose depth's keys all lie
    * above it is the first of its depth, and its key needs no read. -1 when none.
    */
-  private largestKey: bigint;
+  private largestKey = -1n;
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
 
   constructor(db: Db) {
     this.db = db;
+    attachSearchDatabase(db);
+    this.watermark = openedIndexState(db);
     this.messageStmt = db.prepare<[string], MessageRow>(
       "SELECT rowid, depth, room_id, sender, event_type, json_extract(content, '$.body') AS body FROM federation_events WHERE event_id = ?",
     );
@@ -132,29 +134,34 @@ export class SearchIndex {
          AND typeof(json_extract(content, '$.body')) = 'text'
        ORDER BY depth DESC, origin_server DESC, event_id DESC LIMIT 1`,
     );
-    this.removeStmt = db.prepare('DELETE FROM message_search WHERE rowid = (SELECT search_rowid FROM message_search_rows WHERE event_rowid = ?)');
-    this.removeKeyStmt = db.prepare('DELETE FROM message_search_rows WHERE event_rowid = ?');
+    this.removeStmt = db.prepare('DELETE FROM search.message_search WHERE rowid = (SELECT search_rowid FROM search.message_search_rows WHERE event_rowid = ?)');
+    this.removeKeyStmt = db.prepare('DELETE FROM search.message_search_rows WHERE event_rowid = ?');
     // The largest key in use at a depth (keys pass 2^53: BigInt). The key is computed here and
     // both rows are plain VALUES inserts: `INSERT INTO message_search … SELECT` cost 3 × as much
     // per message (65 against 18 µs on this machine), the largest cost of a sending node at
     // saturation (issue #17, docs/PERFORMANCE.md).
-    this.maxKeyStmt = db.prepare<[bigint, bigint], bigint | null>('SELECT MAX(search_rowid) FROM message_search_rows WHERE search_rowid BETWEEN ? AND ?').pluck().safeIntegers(true);
-    this.keyStmt = db.prepare<[number, bigint]>('INSERT INTO message_search_rows (event_rowid, search_rowid) VALUES (?, ?)');
-    this.insertStmt = db.prepare<[bigint, string, string, string]>('INSERT INTO message_search (rowid, body, room_id, event_id) VALUES (?, ?, ?, ?)');
+    this.maxKeyStmt = db.prepare<[bigint, bigint], bigint | null>('SELECT MAX(search_rowid) FROM search.message_search_rows WHERE search_rowid BETWEEN ? AND ?').pluck().safeIntegers(true);
+    this.keyStmt = db.prepare<[number, bigint]>('INSERT INTO search.message_search_rows (event_rowid, search_rowid) VALUES (?, ?)');
+    this.insertStmt = db.prepare<[bigint, string, string, string]>('INSERT INTO search.message_search (rowid, body, room_id, event_id) VALUES (?, ?, ?, ?)');
     this.pendingStmt = db.prepare<[number, number], PendingRow>(
       `SELECT rowid, depth, room_id, event_id, event_type, relates_to, json_extract(content, '$.body') AS body FROM federation_events
        WHERE rowid > ? AND event_type IN ('m.message', 'm.message.edit', 'm.message.delete') ORDER BY rowid LIMIT ?`,
     );
-    this.maxRowidStmt = db.prepare<[], { m: number | null }>('SELECT MAX(rowid) AS m FROM federation_events');
-    this.watermarkGetStmt = db.prepare<[string], { value: string }>('SELECT value FROM settings WHERE key = ?');
-    this.watermarkSetStmt = db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
-    // First start with a watermark: the index was kept inside each transaction until now, so it
-    // holds everything stored so far (a new database: nothing).
-    const stored = this.watermarkGetStmt.get(WATERMARK_KEY);
-    this.watermark = stored ? Number(stored.value) : (this.maxRowidStmt.get()?.m ?? 0);
-    if (!stored) this.watermarkSetStmt.run(WATERMARK_KEY, String(this.watermark));
-    this.largestKey = (db.prepare('SELECT MAX(search_rowid) FROM message_search_rows').pluck().safeIntegers(true).get() as bigint | null) ?? -1n;
+    this.maxRowidStmt = db.prepare<[], { m: number | null }>('SELECT MAX(rowid) AS m FROM main.federation_events');
+    this.watermarkSetStmt = db.prepare('UPDATE search.search_state SET value = ? WHERE key = ?');
     this.relatedStmt = db.prepare<[string], { one: number }>('SELECT 1 AS one FROM federation_events WHERE relates_to IS NOT NULL AND relates_to = ? LIMIT 1');
+    this.load();
+    // Behind the events (a new index file, or one rebuilt): it catches up a round at a time.
+    if (this.watermark < (this.maxRowidStmt.get()?.m ?? 0)) this.schedule(0);
+  }
+
+  /**
+   * Reads where the index stands from its file: at start, and after another connection folded
+   * into it (the fold worker, search-folder.ts).
+   */
+  load(): void {
+    this.watermark = Number(this.db.prepare<[], string>("SELECT value FROM search.search_state WHERE key = 'indexed_rowid'").pluck().get());
+    this.largestKey = (this.db.prepare('SELECT MAX(search_rowid) FROM search.message_search_rows').pluck().safeIntegers(true).get() as bigint | null) ?? -1n;
   }
 
   /** A stored event was applied (inside the storing transaction): the index catches up shortly. */
@@ -198,7 +205,7 @@ export class SearchIndex {
       // too (kept in memory; written with the next fold).
       const last = rows.length < CATCH_UP_ROWS ? Math.max(this.maxRowidStmt.get()?.m ?? 0, this.watermark) : rows[rows.length - 1]!.rowid;
       if (rows.length > 0) {
-        transactionWithoutFsync(this.db, () => {
+        this.db.transaction(() => {
           for (const row of rows) {
             try {
               this.fold(row);
@@ -206,8 +213,8 @@ export class SearchIndex {
               // one row that cannot be folded (its text left out of search) never stops the index
             }
           }
-          this.watermarkSetStmt.run(WATERMARK_KEY, String(last));
-        });
+          this.watermarkSetStmt.run(String(last), WATERMARK_KEY);
+        })();
       }
       this.watermark = last;
       if (rows.length < CATCH_UP_ROWS) return false;
@@ -296,7 +303,7 @@ export class SearchIndex {
       .prepare<unknown[], { room_id: string; event_id: string; sender: string; body: string; origin_ts: number }>(
         `SELECT m.room_id AS room_id, m.event_id AS event_id, e.sender AS sender, m.body AS body, e.origin_ts AS origin_ts
          FROM (
-           SELECT rowid AS search_key, room_id, event_id, body FROM message_search
+           SELECT rowid AS search_key, room_id, event_id, body FROM search.message_search
            WHERE message_search MATCH ?
              AND room_id IN (SELECT room_id FROM room_members WHERE user_id = ? AND membership = 'join')
              ${roomId ? 'AND room_id = ?' : ''}

@@ -860,6 +860,18 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
       CREATE INDEX IF NOT EXISTS mailbox_retries_by_queue ON mailbox_retries (mailbox, from_server, id);
     `,
   },
+  {
+    version: 35,
+    name: 'the search index in a file of its own',
+    sql: `
+      -- The search index moves to paracord-search.db (rooms/search-db.ts), rebuilt there from the
+      -- events; this database names itself so that file knows which events it indexes.
+      DROP TABLE IF EXISTS main.message_search;
+      DROP TABLE IF EXISTS main.message_search_rows;
+      DELETE FROM settings WHERE key = 'search_indexed_rowid';
+      INSERT OR IGNORE INTO settings (key, value) VALUES ('database_instance', lower(hex(randomblob(16))));
+    `,
+  },
 ];
 
 export function runMigrations(db: Db): void {
