@@ -15,9 +15,9 @@
 // - pino-roll requires all of date-fns (245 modules, +5.6 MB of RSS in a bare process) for the
 //   five functions of its time-based rotation, which the node does not use (it rotates by size):
 //   it gets those five from their own files.
-// - The verify pool's worker and the start-up's deferred-JIT switch are their own entries: the
-//   pool starts `./verify-worker.js` next to its own file; bin/paracord-node.js imports the switch
-//   before the program.
+// - The verify pool's and the search index's workers and the start-up's deferred-JIT switch are
+//   their own entries: each starts its worker (`./verify-worker.js`, `./search-worker.js`) next to
+//   its own file; bin/paracord-node.js imports the switch before the program.
 // The Electron app keeps using dist/main (electron-builder packs it); tests of the CLI and every
 // node they start as a process run the bundle.
 import { readFileSync, rmSync } from 'node:fs';
@@ -54,6 +54,7 @@ await build({
   input: {
     cli: `${root}dist/main/cli.js`,
     'verify-worker': `${root}dist/main/core/crypto/verify-worker.js`,
+    'search-worker': `${root}dist/main/core/rooms/search-worker.js`,
     'deferred-jit': `${root}dist/main/core/memory/deferred-jit.js`,
   },
   platform: 'node',

@@ -32,6 +32,8 @@ beforeAll(async ({ fileNodes }) => {
 describe('paracord-node doctor', () => {
   it('names a readable identity file as a problem and exits 1', () => {
     chmodSync(join(alpha.dataDir, 'identity.json'), 0o644);
+    // The search index holds every message's text, as the database does.
+    chmodSync(join(alpha.dataDir, 'paracord-search.db'), 0o644);
     const result = doctor(alpha.dataDir, ['--json']);
     expect(result.code, result.stderr).toBe(1);
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
@@ -43,6 +45,7 @@ describe('paracord-node doctor', () => {
     }
     const byName = new Map(checks.map((c) => [c.check, c]));
     expect(byName.get('data_dir')).toMatchObject({ status: 'problem', message: expect.stringContaining(`chmod 600 ${join(alpha.dataDir, 'identity.json')}`) });
+    expect(byName.get('data_dir')?.message).toContain(`chmod 600 ${join(alpha.dataDir, 'paracord-search.db')}`);
     expect(byName.get('node_version')?.status).toBe('ok');
     expect(byName.get('node_running')).toMatchObject({ status: 'ok', message: expect.stringContaining(`pid ${alpha.child.pid}`) });
     expect(byName.get('federation_listener')?.status).toBe('ok');
@@ -55,6 +58,7 @@ describe('paracord-node doctor', () => {
 
   it('is happy once the permission is fixed (problems decide the exit code), and prints lines without --json', () => {
     chmodSync(join(alpha.dataDir, 'identity.json'), 0o600);
+    chmodSync(join(alpha.dataDir, 'paracord-search.db'), 0o600);
     const json = JSON.parse(doctor(alpha.dataDir, ['--json']).stdout) as Check[];
     expect(json.find((c) => c.check === 'data_dir')?.status).toBe('ok');
     const text = doctor(alpha.dataDir);

@@ -50,6 +50,7 @@ describe('GET /metrics', () => {
     expect(sampleValue(b, 'paracord_peers', { trust: 'allow' })).toBe(1);
     expect(sampleValue(b, 'paracord_peers', { trust: 'block' })).toBe(0);
     expect(sampleValue(b, 'paracord_sqlite_bytes', { file: 'database' })).toBeGreaterThan(0);
+    expect(sampleValue(b, 'paracord_sqlite_bytes', { file: 'search' })).toBeGreaterThan(0);
     expect(sampleValue(b, 'paracord_quarantined_events')).toBe(0);
     expect(sampleValue(b, 'paracord_last_backup_timestamp_seconds')).toBe(0);
     expect(sampleValue(b, 'process_cpu_user_seconds_total')).toBeGreaterThan(0);

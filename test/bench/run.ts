@@ -509,7 +509,7 @@ async function main() {
     if ((runs('scale') || runs('deadpeer')) && e2e) await deadPeer(e2e);
     if (runs('search')) {
       section(`Search: ${size.searchMessages.toLocaleString('en')} messages`);
-      searchBench(size.searchMessages, size.searches, record);
+      await searchBench(size.searchMessages, size.searches, record);
     }
     if (runs('relations')) {
       section(`A flood of edits (${size.edits.toLocaleString('en')} of one message) and of reactions (${size.reactors} users x 20 keys)`);

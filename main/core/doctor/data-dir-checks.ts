@@ -6,6 +6,7 @@ import type Database from 'better-sqlite3';
 import type { DataDirPaths } from '../data-dir.ts';
 import { note, ok, problem, warning, type CheckResult } from './check-result.ts';
 import { setting } from './read-only-db.ts';
+import { searchDatabaseFile } from '../rooms/search-db.ts';
 import { readIdentityJson } from '../identity/identity.ts';
 import { fsErrorCode, fsReason } from '../util/fs-reason.ts';
 
@@ -19,12 +20,18 @@ export function checkNodeVersion(version = process.versions.node): CheckResult {
   return problem('node_version', `Node.js ${version} is too old: install Node.js ${needed} or newer (for example the current LTS from nodejs.org).`);
 }
 
+/** The database's files and the search index's (rooms/search-db.ts): every message is in both. */
+function databaseFiles(paths: DataDirPaths): string[] {
+  const search = searchDatabaseFile(paths.database);
+  return [paths.database, `${paths.database}-wal`, `${paths.database}-shm`, search, `${search}-wal`, `${search}-shm`];
+}
+
 export function checkPermissions(paths: DataDirPaths): CheckResult {
   if (process.platform === 'win32') return note('data_dir', `Permissions of ${paths.root} are not checked on Windows: keep the folder in your own profile.`);
   const wrong: string[] = [];
   const dirMode = statSync(paths.root).mode & 0o777;
   if (dirMode & 0o077) wrong.push(`chmod 700 ${paths.root} (it is ${dirMode.toString(8)})`);
-  const secrets = [paths.adminToken, paths.identity, paths.tlsKey, paths.database, `${paths.database}-wal`, `${paths.database}-shm`];
+  const secrets = [paths.adminToken, paths.identity, paths.tlsKey, ...databaseFiles(paths)];
   for (const file of secrets) {
     if (!existsSync(file)) continue;
     const mode = statSync(file).mode & 0o777;
@@ -97,13 +104,16 @@ export function checkWritable(paths: DataDirPaths, backupDir: string | null): Ch
   probeFile(paths.database, 'the database');
   probeFile(`${paths.database}-wal`, 'the database\'s write-ahead log');
   probeFile(`${paths.database}-shm`, 'the database\'s shared-memory file');
+  probeFile(searchDatabaseFile(paths.database), 'the search index');
+  probeFile(`${searchDatabaseFile(paths.database)}-wal`, 'the search index\'s write-ahead log');
+  probeFile(`${searchDatabaseFile(paths.database)}-shm`, 'the search index\'s shared-memory file');
   if (existsSync(paths.logsDir)) probeFolder(paths.logsDir, 'the log folder');
   probeFile(paths.logFile, 'the log');
   if (backupDir) probeFolder(backupDir, 'the backup folder');
   // Root passes the probes: a node running as the folder's owner may not (files left by `sudo …`).
   const owner = process.platform === 'win32' || process.getuid?.() !== 0 ? null : statSync(paths.root).uid;
   if (owner !== null && owner !== 0) {
-    for (const file of [paths.root, paths.database, `${paths.database}-wal`, `${paths.database}-shm`, paths.logsDir, paths.logFile, paths.identity, paths.adminToken]) {
+    for (const file of [paths.root, ...databaseFiles(paths), paths.logsDir, paths.logFile, paths.identity, paths.adminToken]) {
       if (!existsSync(file)) continue;
       const stat = statSync(file);
       if (stat.uid !== owner) wrong.push(`${file} belongs to uid ${stat.uid}, not to the node's user (uid ${owner}, the data folder's owner): chown ${owner} ${file}`);

@@ -18,6 +18,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Middleware } from 'koa';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Db } from '../store/database.ts';
+import { searchDatabaseFile } from '../rooms/search-db.ts';
 import type { ReceivedOutcome } from '../federation/event-ingest.ts';
 import type { Reachability } from '../../../shared/contract/admin-operations.ts';
 import { EVENTS_PATH, EVENT_PATH } from '../federation/paths.ts';
@@ -226,10 +227,11 @@ export class NodeMetrics {
       labelNames: ['file'],
       registers,
       collect() {
-        for (const [file, suffix] of [['database', ''], ['wal', '-wal']] as const) {
+        const search = searchDatabaseFile(sources.databaseFile);
+        for (const [file, path] of [['database', sources.databaseFile], ['wal', `${sources.databaseFile}-wal`], ['search', search], ['search_wal', `${search}-wal`]] as const) {
           let size = 0;
           try {
-            size = statSync(sources.databaseFile + suffix).size;
+            size = statSync(path).size;
           } catch {
             // absent (no WAL yet)
           }

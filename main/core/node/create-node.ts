@@ -196,6 +196,6 @@ async function closeStorage(s: Services): Promise<void> {
   await s.commit.drained();
   await s.walSync.close();
   await s.verifier.close();
-  s.rooms.search.stop();
+  await s.rooms.search.stop();
   s.db.close();
 }

@@ -51,30 +51,30 @@ function replay(order: Envelope[]) {
     events.insert(e, `h-${e.event_id}`, null);
     rooms.apply(e);
   }
-  const search = (q: string) => rooms.search.search(OWNER, queryWords(q), null, 10).map((r) => r.event_id);
+  const search = async (q: string) => (await rooms.search.search(OWNER, queryWords(q), null, 10)).map((r) => r.event_id);
   return { bob: rooms.member(ROOM, BOB), banned: rooms.bans.isBanned(ROOM, BOB), bans: rooms.bans.list(ROOM), search, rooms };
 }
 
 describe('moderation state does not depend on arrival order', () => {
-  it('in order: the last ban wins, the ban ended the role, the index follows the edit and the delete', () => {
+  it('in order: the last ban wins, the ban ended the role, the index follows the edit and the delete', async () => {
     const state = replay(history);
     expect(state.bob).toMatchObject({ membership: 'leave', role: 'member' });
     expect(state.banned).toBe(true);
     expect(state.bans).toEqual([{ user_id: BOB, by: OWNER, reason: null, at: 13 }]);
-    expect(state.search('pineapple')).toEqual([]);
-    expect(state.search('mango')).toEqual(['$m1:alpha.test']);
+    expect(await state.search('pineapple')).toEqual([]);
+    expect(await state.search('mango')).toEqual(['$m1:alpha.test']);
   });
 
-  it('shuffled (edits and deletes before their targets, old role and ban events last): the same', () => {
+  it('shuffled (edits and deletes before their targets, old role and ban events last): the same', async () => {
     const reversed = [...history.slice(0, 3), ...history.slice(3).reverse()];
     const state = replay(reversed);
     expect(state.bob).toMatchObject({ membership: 'leave', role: 'member' });
     expect(state.banned).toBe(true);
-    expect(state.search('pineapple')).toEqual([]);
-    expect(state.search('mango')).toEqual(['$m1:alpha.test']);
+    expect(await state.search('pineapple')).toEqual([]);
+    expect(await state.search('mango')).toEqual(['$m1:alpha.test']);
   });
 
-  it('an old role event arriving after a newer one does not undo it', () => {
+  it('an old role event arriving after a newer one does not undo it', async () => {
     const upTo = (n: number) => history.slice(0, n);
     // The newest (moderator, depth 8) first, then the older moderator (5) and member (7): arrival order would say member.
     const roleOrder = [...upTo(5).filter((e) => e.event_type !== 'm.room.role'), history[7]!, history[4]!, history[6]!];
@@ -84,21 +84,21 @@ describe('moderation state does not depend on arrival order', () => {
 });
 
 describe('search and mention helpers', () => {
-  it('cuts queries into words and quotes each: operators are words, never syntax', () => {
+  it('cuts queries into words and quotes each: operators are words, never syntax', async () => {
     expect(queryWords('NEAR(pine apple) AND "x" OR y* col:z')).toEqual(['NEAR', 'pine', 'apple', 'AND', 'x', 'OR', 'y', 'col', 'z']);
     expect(matchExpression(['a"b', 'AND'])).toBe('"a""b" "AND"');
     expect(queryWords('" * ( ) :')).toEqual([]);
     expect(queryWords(Array.from({ length: 40 }, (_, i) => `w${i}`).join(' '))).toHaveLength(16);
   });
 
-  it('highlights matching words in the escaped body, folding case and diacritics', () => {
+  it('highlights matching words in the escaped body, folding case and diacritics', async () => {
     expect(highlight('<script>alert("Crème")</script> creme', ['CREME', 'script'])).toBe(
       '&lt;<mark>script</mark>&gt;alert(&quot;<mark>Crème</mark>&quot;)&lt;/<mark>script</mark>&gt; <mark>creme</mark>',
     );
     expect(escapeHtml(`&<>"'`)).toBe('&amp;&lt;&gt;&quot;&#39;');
   });
 
-  it('finds mentions by id or localpart, not of other users or servers', () => {
+  it('finds mentions by id or localpart, not of other users or servers', async () => {
     expect(mentions('hi @carol!', '@carol:alpha.test')).toBe(true);
     expect(mentions('hi @Carol:alpha.test', '@carol:alpha.test')).toBe(true);
     expect(mentions('@carol: look', '@carol:alpha.test')).toBe(true);
@@ -110,7 +110,7 @@ describe('search and mention helpers', () => {
 });
 
 describe('when events for a banned user count against their server', () => {
-  it('only once the ban reached it: signed more than the clock skew after, or arriving past the backlog grace', () => {
+  it('only once the ban reached it: signed more than the clock skew after, or arriving past the backlog grace', async () => {
     const knownAt = 1_000_000;
     expect(bannedEventIsAbuse(null, knownAt * 2, knownAt * 2)).toBe(false); // the ban has not reached it
     expect(bannedEventIsAbuse(knownAt, knownAt - 5_000, knownAt + 10)).toBe(false); // typed before it had the ban
@@ -143,21 +143,21 @@ describe('when events for a banned user count against their server', () => {
 });
 
 describe('search order', () => {
-  it('newest first in display order, whatever order the messages arrived in; the page is the newest ones', () => {
+  it('newest first in display order, whatever order the messages arrived in; the page is the newest ones', async () => {
     const kiwi = (depth: number, id: string) => event('m.message', BOB, depth, id, null, { body: `kiwi ${id}` });
     // History that arrived late (a catch-up) after newer messages, and two of the same depth.
     const order = [...history.slice(0, 3), kiwi(300, 'k3'), kiwi(100, 'k1'), kiwi(200, 'k2'), kiwi(200, 'k2b'), kiwi(50, 'k0')];
     const { rooms } = replay(order);
-    const ids = (limit: number, roomId: string | null = null) => rooms.search.search(OWNER, queryWords('kiwi'), roomId, limit).map((r) => r.event_id.slice(1, -':alpha.test'.length));
-    expect(ids(10)).toEqual(['k3', 'k2b', 'k2', 'k1', 'k0']);
-    expect(ids(2)).toEqual(['k3', 'k2b']);
-    expect(ids(10, '!other:alpha.test')).toEqual([]);
+    const ids = async (limit: number, roomId: string | null = null) => (await rooms.search.search(OWNER, queryWords('kiwi'), roomId, limit)).map((r) => r.event_id.slice(1, -':alpha.test'.length));
+    expect(await ids(10)).toEqual(['k3', 'k2b', 'k2', 'k1', 'k0']);
+    expect(await ids(2)).toEqual(['k3', 'k2b']);
+    expect(await ids(10, '!other:alpha.test')).toEqual([]);
     // An edit keeps the message in its place; a delete takes it out.
     const events = new FederationEvents(db);
     for (const e of [event('m.message.edit', BOB, 400, 'ek1', null, { target: '$k1:alpha.test', body: 'kiwi edited' }), event('m.message.delete', BOB, 401, 'dk2', null, { target: '$k2:alpha.test' })]) {
       events.insert(e, `h-${e.event_id}`, null);
       rooms.apply(e);
     }
-    expect(ids(10)).toEqual(['k3', 'k2b', 'k1', 'k0']);
+    expect(await ids(10)).toEqual(['k3', 'k2b', 'k1', 'k0']);
   });
 });

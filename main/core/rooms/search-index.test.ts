@@ -9,7 +9,7 @@ import type { Envelope } from '../federation/envelope.ts';
 import type { Db } from '../store/database.ts';
 import { FederationEvents } from '../store/federation-events.ts';
 import { RoomStore } from './room-store.ts';
-import { rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { MIGRATIONS } from '../store/migrations.ts';
 import { searchDatabaseFile } from './search-db.ts';
 import { SearchIndex, queryWords } from './search-index.ts';
@@ -20,8 +20,8 @@ beforeEach(({ tempDb }) => {
   db = tempDb.db;
 });
 // Before tempDb closes the database.
-afterEach(() => {
-  for (const s of stores.splice(0)) s.search.stop();
+afterEach(async () => {
+  await Promise.all(stores.splice(0).map((s) => s.search.stop()));
 });
 
 const ROOM = '!1:alpha.test';
@@ -49,15 +49,15 @@ it('is written after the storing transaction, and a search sees every stored mes
   store(event('m.member.join', 'j', { membership: 'join', role: 'owner' }, OWNER));
   store(event('m.message', 'm1', { body: 'pineapple upside down' }));
   expect(indexedRows()).toBe(0);
-  expect(rooms.search.search(OWNER, queryWords('pineapple'), null, 10).map((h) => h.event_id)).toEqual(['$m1:alpha.test']);
+  expect((await rooms.search.search(OWNER, queryWords('pineapple'), null, 10)).map((h) => h.event_id)).toEqual(['$m1:alpha.test']);
   expect(indexedRows()).toBe(1);
   // An edit and a delete are folded in the same way.
   store(event('m.message', 'm2', { body: 'mango' }));
   store(event('m.message.edit', 'e2', { target: '$m2:alpha.test', body: 'papaya' }));
   store(event('m.message.delete', 'd1', { target: '$m1:alpha.test' }));
-  expect(rooms.search.search(OWNER, queryWords('pineapple'), null, 10)).toEqual([]);
-  expect(rooms.search.search(OWNER, queryWords('mango'), null, 10)).toEqual([]);
-  expect(rooms.search.search(OWNER, queryWords('papaya'), null, 10).map((h) => h.event_id)).toEqual(['$m2:alpha.test']);
+  expect(await rooms.search.search(OWNER, queryWords('pineapple'), null, 10)).toEqual([]);
+  expect(await rooms.search.search(OWNER, queryWords('mango'), null, 10)).toEqual([]);
+  expect((await rooms.search.search(OWNER, queryWords('papaya'), null, 10)).map((h) => h.event_id)).toEqual(['$m2:alpha.test']);
 });
 
 it('catches up by itself shortly after new messages, without a search', async () => {
@@ -80,6 +80,36 @@ it('folds a large backlog in by itself in several turns (the event loop runs in 
   expect([...seen].some((n) => n > 0 && n < 1_200)).toBe(true);
 });
 
+it('folds a burst on a worker thread while this one goes on, answers searches from it meanwhile, and ends it once idle', async () => {
+  const { store } = room();
+  store(event('m.member.join', 'j', { membership: 'join', role: 'owner' }, OWNER));
+  const index = new SearchIndex(db, { workerIdleMs: 300 });
+  const a = Array.from({ length: 3_000 }, (_, i) => event('m.message', `w${i}`, { body: `burst ${i}` }));
+  for (const e of a) store(e);
+  for (const e of a.slice(-10)) index.apply(e);
+  // A round here, then the worker: this thread keeps running between its rounds.
+  const seen = new Set<number>();
+  const ticker = setInterval(() => seen.add(indexedRows()), 0);
+  await expect.poll(() => index.workerRunning, { timeout: 5_000 }).toBe(true);
+  expect(index.workerStarts).toBe(1);
+  // A search while the worker folds: the worker catches up before the query runs.
+  store(event('m.message', 'last', { body: 'burst finale' }));
+  const hits = await index.search(OWNER, queryWords('finale'), null, 10);
+  expect(hits.map((h) => h.event_id)).toEqual(['$last:alpha.test']);
+  expect(indexedRows()).toBe(3_001);
+  clearInterval(ticker);
+  expect([...seen].some((n) => n > 0 && n < 3_000)).toBe(true);
+  // Idle: the worker ends; this thread folds what comes next (a chat's rate), from where it left.
+  await expect.poll(() => index.workerRunning, { timeout: 5_000 }).toBe(false);
+  const next = event('m.message', 'after', { body: 'burst after' });
+  store(next);
+  index.apply(next);
+  await expect.poll(indexedRows, { timeout: 5_000 }).toBe(3_002);
+  expect(index.workerStarts).toBe(1);
+  expect((await index.search(OWNER, queryWords('burst'), null, 3)).map((h) => h.event_id)).toEqual(['$after:alpha.test', '$last:alpha.test', '$w2999:alpha.test']);
+  await index.stop();
+});
+
 it('continues from its watermark after a restart, indexing nothing twice', async () => {
   const first = room();
   first.store(event('m.member.join', 'j', { membership: 'join', role: 'owner' }, OWNER));
@@ -88,12 +118,12 @@ it('continues from its watermark after a restart, indexing nothing twice', async
   first.rooms.search.stop();
   first.store(event('m.message', 'm2', { body: 'kiwi again' })); // stored, not yet indexed
   const second = new SearchIndex(db);
-  expect(second.search(OWNER, queryWords('kiwi'), null, 10).map((h) => h.event_id).sort()).toEqual(['$m1:alpha.test', '$m2:alpha.test']);
+  expect((await second.search(OWNER, queryWords('kiwi'), null, 10)).map((h) => h.event_id).sort()).toEqual(['$m1:alpha.test', '$m2:alpha.test']);
   expect(indexedRows()).toBe(2);
   second.stop();
 });
 
-it('an index kept in the events database (before migration 35) is dropped on upgrade and rebuilt in its own file, and keeps following edits', ({ tempDb }) => {
+it('an index kept in the events database (before migration 35) is dropped on upgrade and rebuilt in its own file, and keeps following edits', async ({ tempDb }) => {
   const { rooms, store } = room();
   store(event('m.member.join', 'j', { membership: 'join', role: 'owner' }, OWNER));
   // Stored out of display order (the older message arrived last), as a catch-up would.
@@ -118,16 +148,16 @@ it('an index kept in the events database (before migration 35) is dropped on upg
   expect(db.pragma('user_version', { simple: true })).toBe(MIGRATIONS[MIGRATIONS.length - 1]!.version);
   expect(db.prepare("SELECT name FROM main.sqlite_schema WHERE name LIKE 'message_search%'").all()).toEqual([]);
   const upgraded = room();
-  const found = () => upgraded.rooms.search.search(OWNER, queryWords('guava'), null, 10).map((h) => [h.event_id, h.body]);
-  expect(found()).toEqual([['$new:alpha.test', 'guava new'], ['$old:alpha.test', 'guava old']]);
-  expect(upgraded.rooms.search.search(OWNER, queryWords('stale'), null, 10)).toEqual([]);
+  const found = async () => (await upgraded.rooms.search.search(OWNER, queryWords('guava'), null, 10)).map((h) => [h.event_id, h.body]);
+  expect(await found()).toEqual([['$new:alpha.test', 'guava new'], ['$old:alpha.test', 'guava old']]);
+  expect(await upgraded.rooms.search.search(OWNER, queryWords('stale'), null, 10)).toEqual([]);
   depth = 600;
   upgraded.store(event('m.message.edit', 'e', { target: '$old:alpha.test', body: 'guava edited' }));
-  expect(found()).toEqual([['$new:alpha.test', 'guava new'], ['$old:alpha.test', 'guava edited']]);
+  expect(await found()).toEqual([['$new:alpha.test', 'guava new'], ['$old:alpha.test', 'guava edited']]);
   expect(indexedRows()).toBe(2);
 });
 
-it('a search file made for another events database, or missing its tables, is rebuilt from the events', ({ tempDb }) => {
+it('a search file made for another events database, or missing its tables, is rebuilt from the events', async ({ tempDb }) => {
   const first = room();
   first.store(event('m.member.join', 'j', { membership: 'join', role: 'owner' }, OWNER));
   first.store(event('m.message', 'm1', { body: 'lychee' }));
@@ -137,32 +167,63 @@ it('a search file made for another events database, or missing its tables, is re
   db.exec("UPDATE search.message_search SET body = 'planted' ; UPDATE main.settings SET value = 'another' WHERE key = 'database_instance'");
   db = tempDb.reopen();
   const again = room();
-  expect(again.rooms.search.search(OWNER, queryWords('lychee'), null, 10).map((h) => h.event_id)).toEqual(['$m1:alpha.test']);
-  expect(again.rooms.search.search(OWNER, queryWords('planted'), null, 10)).toEqual([]);
+  expect((await again.rooms.search.search(OWNER, queryWords('lychee'), null, 10)).map((h) => h.event_id)).toEqual(['$m1:alpha.test']);
+  expect(await again.rooms.search.search(OWNER, queryWords('planted'), null, 10)).toEqual([]);
   again.rooms.search.stop();
   db.exec('DROP TABLE search.message_search_rows');
   db = tempDb.reopen();
-  expect(room().rooms.search.search(OWNER, queryWords('lychee'), null, 10).map((h) => h.event_id)).toEqual(['$m1:alpha.test']);
+  expect((await room().rooms.search.search(OWNER, queryWords('lychee'), null, 10)).map((h) => h.event_id)).toEqual(['$m1:alpha.test']);
 });
 
-it('forgets what it folded past the last stored event (the events file lost its last commits in a power failure)', ({ tempDb }) => {
+it('is rebuilt when the events file lost what it had folded (a power cut) or an older paracord.db was put back', async ({ tempDb }) => {
   const first = room();
   first.store(event('m.member.join', 'j', { membership: 'join', role: 'owner' }, OWNER));
   first.store(event('m.message', 'kept', { body: 'melon kept' }));
-  first.store(event('m.message', 'lost', { body: 'melon lost' }));
+  first.store(event('m.message', 'old', { body: 'melon original' }));
   first.rooms.search.catchUp();
-  first.rooms.search.stop();
-  // The events file without its last commit; the search file as it was.
-  db.exec("DELETE FROM main.federation_events WHERE event_id = '$lost:alpha.test'");
+  // Committed, folded, then lost with the events file's last commits: an edit and a delete.
+  first.store(event('m.message.edit', 'edit', { target: '$old:alpha.test', body: 'melon edited' }));
+  first.store(event('m.message.delete', 'del', { target: '$kept:alpha.test' }));
+  first.rooms.search.catchUp();
+  await first.rooms.search.stop();
+  db.exec("DELETE FROM main.federation_events WHERE event_id IN ('$edit:alpha.test', '$del:alpha.test')");
   db = tempDb.reopen();
   const after = room();
-  // Another event takes the lost one's rowid: indexed, and nothing of the lost one is left.
+  // Another event takes a lost one's rowid; the index shows the events as stored.
   after.store(event('m.message', 'next', { body: 'melon next' }));
-  expect(after.rooms.search.search(OWNER, queryWords('melon'), null, 10).map((h) => h.body)).toEqual(['melon next', 'melon kept']);
-  expect(indexedRows()).toBe(2);
+  expect((await after.rooms.search.search(OWNER, queryWords('melon'), null, 10)).map((h) => h.body)).toEqual(['melon next', 'melon original', 'melon kept']);
+  expect(await after.rooms.search.search(OWNER, queryWords('edited'), null, 10)).toEqual([]);
+  expect(indexedRows()).toBe(3);
+  await after.rooms.search.stop();
+  // The same rowids, other events (a paracord.db put back from a backup, then other messages stored).
+  db.exec("UPDATE main.federation_events SET event_id = '$other:alpha.test', content = '{\"body\":\"melon other\"}' WHERE event_id = '$next:alpha.test'");
+  db = tempDb.reopen();
+  expect((await room().rooms.search.search(OWNER, queryWords('melon'), null, 10)).map((h) => h.body)).toEqual(['melon other', 'melon original', 'melon kept']);
 });
 
-it('gives messages of one depth keys of their own, also when another index folded into the same database meanwhile', () => {
+it('a damaged search file is made again from the events; a fold the disk refused keeps nothing, its watermark neither', async ({ tempDb }) => {
+  const first = room();
+  first.store(event('m.member.join', 'j', { membership: 'join', role: 'owner' }, OWNER));
+  first.store(event('m.message', 'a', { body: 'plum one' }));
+  first.rooms.search.catchUp();
+  await first.rooms.search.stop();
+  db.close();
+  const file = searchDatabaseFile(tempDb.file);
+  for (const suffix of ['-wal', '-shm']) rmSync(file + suffix, { force: true });
+  writeFileSync(file, 'not a database at all '.repeat(300));
+  db = tempDb.reopen();
+  const again = room();
+  expect((await again.rooms.search.search(OWNER, queryWords('plum'), null, 10)).map((h) => h.event_id)).toEqual(['$a:alpha.test']);
+  // The search file may not grow (as on a full disk): the fold fails whole and is tried again.
+  again.store(event('m.message', 'b', { body: `plum two ${'x'.repeat(200_000)}` }));
+  const pages = db.pragma('search.page_count', { simple: true }) as number;
+  db.pragma(`search.max_page_count = ${pages}`);
+  expect(() => again.rooms.search.catchUp()).toThrow(/full/);
+  db.pragma('search.max_page_count = 1073741823');
+  expect((await again.rooms.search.search(OWNER, queryWords('plum'), null, 10)).map((h) => h.event_id)).toEqual(['$b:alpha.test', '$a:alpha.test']);
+});
+
+it('gives messages of one depth keys of their own, also when another index folded into the same database meanwhile', async () => {
   const { store } = room();
   store(event('m.member.join', 'j', { membership: 'join', role: 'owner' }, OWNER));
   const at = (id: string, body: string, d: number): Envelope => ({ ...event('m.message', id, { body }), depth: d, origin_ts: d });
@@ -178,7 +239,7 @@ it('gives messages of one depth keys of their own, also when another index folde
   store(at('s3', 'quince three', 5_000));
   other.catchUp();
   expect(keys()).toEqual([5_000n * 1048576n, 5_000n * 1048576n + 1n, 5_000n * 1048576n + 2n]);
-  expect(one.search(OWNER, queryWords('quince'), null, 10).map((h) => h.event_id).sort()).toEqual(['$s1:alpha.test', '$s2:alpha.test', '$s3:alpha.test']);
+  expect((await one.search(OWNER, queryWords('quince'), null, 10)).map((h) => h.event_id).sort()).toEqual(['$s1:alpha.test', '$s2:alpha.test', '$s3:alpha.test']);
   one.stop();
   other.stop();
 });

@@ -3,12 +3,14 @@
  * text of every message, kept in step with the stored events — an edit replaces the text, a
  * delete removes it — so a search never returns deleted or edited-away text.
  *
- * The index follows the events table behind a watermark (the last rowid folded in, in
- * `settings`), not inside each storing transaction (issue #17): FTS5 writes a segment per
- * transaction, ~40 µs per message when messages come one at a time. A timer folds in what is
- * new a moment later, in one transaction, and every search first catches up, so a search always
- * sees every stored message. The index is derived data: its transaction does not wait for the
- * disk, and after a crash the watermark and the index are behind together and catch up. Queries are
+ * The index is in a file of its own (search-db.ts) and follows the events table behind a
+ * watermark (the last rowid folded in, kept in that file), not inside each storing transaction
+ * (issue #17): FTS5 writes a segment per transaction, ~40 µs per message when messages come one at
+ * a time. A timer folds in what is new a moment later, in one transaction — on a worker thread
+ * when a backlog built up (search-worker.ts), else here — and every search first catches up, so
+ * a search always sees every stored message. The index is derived data: its file is flushed only
+ * at its checkpoints, and after a crash the watermark and the index are behind together and
+ * catch up (or are rebuilt, search-db.ts `openedIndexState`). Queries are
  * made of plain words: whatever the user types (quotes, NEAR(, *, AND, column filters) is cut
  * into words and each word is searched as a quoted string, never as FTS syntax.
  *
@@ -22,8 +24,9 @@
  */
 import type { Envelope } from '../federation/envelope.ts';
 import { jsonStringBytes, utf8Bytes, withinBytes } from '../federation/page-budget.ts';
+import { Worker } from 'node:worker_threads';
 import type { Db } from '../store/database.ts';
-import { attachSearchDatabase, openedIndexState } from './search-db.ts';
+import { indexedEventAt, openSearchIndex } from './search-db.ts';
 import type { SearchResult } from '../../../shared/contract/admin/messages.ts';
 
 /** One hit: the contract's SearchResult (shared/contract/admin/messages.ts). */
@@ -74,6 +77,26 @@ const CATCH_UP_ROWS = 500;
 const WATERMARK_KEY = 'indexed_rowid';
 const INDEXED_TYPES: ReadonlySet<string> = new Set(['m.message', 'm.message.edit', 'm.message.delete']);
 
+/**
+ * A backlog of at least this many events (a burst, a catch-up from a peer, a rebuilt index) is
+ * folded by a worker thread with its own connection (search-worker.ts), so the main thread keeps
+ * storing and sending meanwhile (issue #36: the fold was ~11 % of the main thread's work on
+ * ingest). A chat's rate (a few dozen messages a fold) is folded here: a thread's start costs
+ * more than that.
+ */
+const WORKER_BACKLOG = 256;
+/** The worker ends after this long with nothing to fold (its ~14 MB go with it). */
+const WORKER_IDLE_MS = 3_000;
+
+export interface SearchIndexOptions {
+  /** This index is the worker's own: it folds when asked, never by a timer or another thread. */
+  inWorker?: boolean;
+  /** Backlog (events) from which the worker folds; Infinity: never. */
+  workerBacklog?: number;
+  /** How long the worker waits for more before it ends (tests). */
+  workerIdleMs?: number;
+}
+
 interface PendingRow {
   rowid: number;
   depth: number;
@@ -106,6 +129,8 @@ export class SearchIndex {
   private readonly relatedStmt;
   private readonly pendingStmt;
   private readonly watermarkSetStmt;
+  private readonly watermarkGetStmt;
+  private readonly claimStmt;
   private readonly maxRowidStmt;
   private watermark = 0;
   /**
@@ -115,11 +140,27 @@ export class SearchIndex {
   private largestKey = -1n;
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
+  private readonly inWorker: boolean;
+  private readonly workerBacklog: number;
+  private readonly workerIdleMs: number;
+  /** Workers started so far (tests and probes). */
+  workerStarts = 0;
+  /** The fold worker while it runs (until its exit); it alone writes the index meanwhile. */
+  private worker: Worker | null = null;
+  private workerEnded: Promise<void> = Promise.resolve();
+  private workerClosing = false;
+  private workerFailed = false;
+  private workerUsedAt = 0;
+  private workerIdleTimer: NodeJS.Timeout | null = null;
+  private readonly caughtUp = new Map<number, () => void>();
+  private nextRequest = 0;
 
-  constructor(db: Db) {
+  constructor(db: Db, options: SearchIndexOptions = {}) {
     this.db = db;
-    attachSearchDatabase(db);
-    this.watermark = openedIndexState(db);
+    this.inWorker = options.inWorker ?? false;
+    this.workerBacklog = options.workerBacklog ?? WORKER_BACKLOG;
+    this.workerIdleMs = options.workerIdleMs ?? WORKER_IDLE_MS;
+    this.watermark = openSearchIndex(db, !this.inWorker);
     this.messageStmt = db.prepare<[string], MessageRow>(
       "SELECT rowid, depth, room_id, sender, event_type, json_extract(content, '$.body') AS body FROM federation_events WHERE event_id = ?",
     );
@@ -149,10 +190,12 @@ export class SearchIndex {
     );
     this.maxRowidStmt = db.prepare<[], { m: number | null }>('SELECT MAX(rowid) AS m FROM main.federation_events');
     this.watermarkSetStmt = db.prepare('UPDATE search.search_state SET value = ? WHERE key = ?');
+    this.watermarkGetStmt = db.prepare<[string], string>('SELECT value FROM search.search_state WHERE key = ?').pluck();
+    this.claimStmt = db.prepare('UPDATE search.search_state SET value = value WHERE key = ?');
     this.relatedStmt = db.prepare<[string], { one: number }>('SELECT 1 AS one FROM federation_events WHERE relates_to IS NOT NULL AND relates_to = ? LIMIT 1');
     this.load();
     // Behind the events (a new index file, or one rebuilt): it catches up a round at a time.
-    if (this.watermark < (this.maxRowidStmt.get()?.m ?? 0)) this.schedule(0);
+    if (!this.inWorker && this.watermark < (this.maxRowidStmt.get()?.m ?? 0)) this.schedule(0);
   }
 
   /**
@@ -160,13 +203,13 @@ export class SearchIndex {
    * into it (the fold worker, search-folder.ts).
    */
   load(): void {
-    this.watermark = Number(this.db.prepare<[], string>("SELECT value FROM search.search_state WHERE key = 'indexed_rowid'").pluck().get());
+    this.watermark = Number(this.watermarkGetStmt.get(WATERMARK_KEY));
     this.largestKey = (this.db.prepare('SELECT MAX(search_rowid) FROM search.message_search_rows').pluck().safeIntegers(true).get() as bigint | null) ?? -1n;
   }
 
   /** A stored event was applied (inside the storing transaction): the index catches up shortly. */
   apply(event: Envelope): void {
-    if (INDEXED_TYPES.has(event.event_type)) this.schedule(CATCH_UP_DELAY_MS);
+    if (!this.inWorker && INDEXED_TYPES.has(event.event_type)) this.schedule(CATCH_UP_DELAY_MS);
   }
 
   /**
@@ -179,7 +222,7 @@ export class SearchIndex {
     this.timer = setTimeout(() => {
       this.timer = null;
       try {
-        if (this.db.open && this.catchUp(1)) this.schedule(0);
+        this.foldSome();
       } catch {
         // the database is closing or busy: the next search or message catches up
       }
@@ -187,11 +230,127 @@ export class SearchIndex {
     this.timer.unref();
   }
 
-  /** No more timers (before the database is closed). */
-  stop(): void {
+  /** One turn of folding: the worker's while it runs or for a backlog, else a round here. */
+  private foldSome(): void {
+    if (!this.db.open || this.stopped) return;
+    if (this.worker) {
+      if (this.workerClosing) void this.workerEnded.then(() => this.schedule(0));
+      else this.toWorker({ fold: true });
+      return;
+    }
+    if (this.backlog() >= this.workerBacklog && this.startWorker()) {
+      this.toWorker({ fold: true });
+      return;
+    }
+    if (this.catchUp(1)) this.schedule(0);
+  }
+
+  /** Events stored past the watermark (of every type: an upper bound of what is left to fold). */
+  private backlog(): number {
+    return (this.maxRowidStmt.get()?.m ?? 0) - this.watermark;
+  }
+
+  private startWorker(): boolean {
+    if (this.inWorker || this.workerFailed || this.db.name === ':memory:' || this.db.name === '') return false;
+    const file = import.meta.url.endsWith('.ts') ? './search-worker.ts' : './search-worker.js';
+    let worker: Worker;
+    try {
+      worker = new Worker(new URL(file, import.meta.url), { workerData: { file: this.db.name } });
+    } catch {
+      this.workerFailed = true;
+      return false;
+    }
+    worker.unref();
+    this.worker = worker;
+    this.workerClosing = false;
+    worker.on('message', (answer: { caughtUp: number } | { ready: true }) => {
+      if (!('caughtUp' in answer)) return;
+      const done = this.caughtUp.get(answer.caughtUp);
+      this.caughtUp.delete(answer.caughtUp);
+      done?.();
+    });
+    // An error is followed by the exit; a worker that failed is not started again (folds stay here).
+    worker.on('error', () => {
+      this.workerFailed = true;
+    });
+    this.workerEnded = new Promise<void>((resolve) => {
+      worker.once('exit', () => {
+        this.worker = null;
+        this.workerClosing = false;
+        if (this.workerIdleTimer) clearTimeout(this.workerIdleTimer);
+        this.workerIdleTimer = null;
+        // Where the worker left the index: this thread folds from there on.
+        try {
+          if (this.db.open) this.load();
+        } catch {
+          // closing: nothing more is folded here
+        }
+        for (const done of this.caughtUp.values()) done();
+        this.caughtUp.clear();
+        resolve();
+      });
+    });
+    this.workerStarts++;
+    this.workerUsedAt = Date.now();
+    this.armWorkerIdle(this.workerIdleMs);
+    return true;
+  }
+
+  /** Whether the fold worker runs (tests). */
+  get workerRunning(): boolean {
+    return this.worker !== null;
+  }
+
+  private toWorker(message: { fold: true } | { catchUp: number }): void {
+    this.workerUsedAt = Date.now();
+    this.worker!.postMessage(message);
+  }
+
+  /** Ends the worker once it had nothing to do for WORKER_IDLE_MS (one timer, no polling in between). */
+  private armWorkerIdle(ms: number): void {
+    this.workerIdleTimer = setTimeout(() => {
+      this.workerIdleTimer = null;
+      if (!this.worker || this.workerClosing) return;
+      const idleFor = Date.now() - this.workerUsedAt;
+      if (idleFor < this.workerIdleMs || this.caughtUp.size > 0) this.armWorkerIdle(Math.max(this.workerIdleMs - idleFor, 100));
+      else this.closeWorker();
+    }, ms);
+    this.workerIdleTimer.unref();
+  }
+
+  private closeWorker(): void {
+    const worker = this.worker;
+    if (!worker || this.workerClosing) return;
+    this.workerClosing = true;
+    worker.postMessage({ close: true });
+    // A worker stuck in a statement is ended by force (derived data: its transaction rolls back).
+    setTimeout(() => void worker.terminate(), 5_000).unref();
+  }
+
+  /** Every stored message folded in: by the worker while it runs, else here. */
+  private async caughtUpNow(): Promise<void> {
+    while (this.worker) {
+      if (this.workerClosing) await this.workerEnded;
+      else {
+        await new Promise<void>((resolve) => {
+          const id = ++this.nextRequest;
+          this.caughtUp.set(id, resolve);
+          this.toWorker({ catchUp: id });
+        });
+        // Answered by the worker (not by its exit): the index has it all.
+        if (this.worker) return;
+      }
+    }
+    this.catchUp();
+  }
+
+  /** No more timers or worker (before the database is closed); resolves once the worker ended. */
+  stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    this.closeWorker();
+    return this.workerEnded;
   }
 
   /**
@@ -200,24 +359,35 @@ export class SearchIndex {
    */
   catchUp(rounds = Infinity): boolean {
     for (let round = 0; round < rounds; round++) {
-      const rows = this.pendingStmt.all(this.watermark, CATCH_UP_ROWS);
-      // Nothing to fold past this point: the next query starts after the events of other types
-      // too (kept in memory; written with the next fold).
-      const last = rows.length < CATCH_UP_ROWS ? Math.max(this.maxRowidStmt.get()?.m ?? 0, this.watermark) : rows[rows.length - 1]!.rowid;
-      if (rows.length > 0) {
-        this.db.transaction(() => {
-          for (const row of rows) {
-            try {
-              this.fold(row);
-            } catch {
-              // one row that cannot be folded (its text left out of search) never stops the index
-            }
+      // Nothing stored past the watermark: no transaction.
+      if ((this.maxRowidStmt.get()?.m ?? 0) <= this.watermark) return false;
+      let folded = 0;
+      this.db.transaction(() => {
+        // The index's write lock first, so the watermark read next is the latest: another
+        // connection (the fold worker, search-worker.ts) may have folded since. The one kept
+        // here may be ahead of the stored one by events of other types (never written alone).
+        this.claimStmt.run(WATERMARK_KEY);
+        this.watermark = Math.max(this.watermark, Number(this.watermarkGetStmt.get(WATERMARK_KEY)));
+        const rows = this.pendingStmt.all(this.watermark, CATCH_UP_ROWS);
+        const last = rows.length < CATCH_UP_ROWS ? Math.max(this.maxRowidStmt.get()?.m ?? 0, this.watermark) : rows[rows.length - 1]!.rowid;
+        for (const row of rows) {
+          try {
+            this.fold(row);
+          } catch (error) {
+            // SQLite ended the transaction (the disk is full, an I/O error): nothing of this round
+            // is kept, the watermark neither; the next fold tries again.
+            if (!this.db.inTransaction) throw error;
+            // one row that cannot be folded (its text left out of search) never stops the index
           }
+        }
+        if (rows.length > 0) {
           this.watermarkSetStmt.run(String(last), WATERMARK_KEY);
-        })();
-      }
-      this.watermark = last;
-      if (rows.length < CATCH_UP_ROWS) return false;
+          this.watermarkSetStmt.run(indexedEventAt(this.db, last) ?? '', 'indexed_event');
+        }
+        this.watermark = last;
+        folded = rows.length;
+      })();
+      if (folded < CATCH_UP_ROWS) return false;
     }
     return true;
   }
@@ -296,9 +466,9 @@ export class SearchIndex {
    * answers by walking its matches in descending key order and stopping at `limit` (the room
    * filter is checked on each match; nothing is sorted); only that page is joined to the events.
    */
-  search(userId: string, words: string[], roomId: string | null, limit: number): SearchHit[] {
+  async search(userId: string, words: string[], roomId: string | null, limit: number): Promise<SearchHit[]> {
     if (words.length === 0) return [];
-    this.catchUp();
+    await this.caughtUpNow();
     const rows = this.db
       .prepare<unknown[], { room_id: string; event_id: string; sender: string; body: string; origin_ts: number }>(
         `SELECT m.room_id AS room_id, m.event_id AS event_id, e.sender AS sender, m.body AS body, e.origin_ts AS origin_ts

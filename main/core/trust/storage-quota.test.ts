@@ -1,7 +1,8 @@
 import { beforeEach, describe, expect, it } from '../../../test/helpers/fixtures.ts';
+import { canonicalJson } from '../crypto/canonical-json.ts';
 import type { Db } from '../store/database.ts';
 import { runMigrations } from '../store/migrations.ts';
-import { StorageQuota } from './storage-quota.ts';
+import { StorageQuota, chargedBytes } from './storage-quota.ts';
 
 let db: Db;
 beforeEach(({ tempDb }) => {
@@ -138,5 +139,19 @@ describe('StorageQuota.readingTogether (a received batch checked before its sign
     expect(quota.view('a.test').refused_events).toBe(0);
     expect(() => quota.check('a.test', 20)).toThrow(/quota/);
     expect(quota.view('a.test').refused_events).toBe(1);
+  });
+});
+
+describe('chargedBytes', () => {
+  it('charges an edit\'s text as a message\'s: it replaces the message\'s text in the search index', () => {
+    const body = 'word '.repeat(2_000);
+    const base = { event_id: '$e:peer.test', room_id: '!r:peer.test', sender: '@u:peer.test', origin_server: 'peer.test', origin_ts: 1, depth: 1, state_key: null, signatures: {} };
+    const charged = (event_type: string, content: Record<string, unknown>) => chargedBytes({ ...base, event_type, content }, Buffer.byteLength(canonicalJson(content)));
+    const message = charged('m.message', { body, format: 'plain' });
+    const edit = charged('m.message.edit', { body, target: '$m:peer.test' });
+    const reaction = charged('m.reaction.add', { key: body, target: '$m:peer.test' });
+    expect(edit).toBeGreaterThanOrEqual(message);
+    // Text nothing indexes is charged once.
+    expect(reaction).toBeLessThan(message / 2);
   });
 });

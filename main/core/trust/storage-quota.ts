@@ -53,8 +53,8 @@ interface Row {
  * The bytes an event takes here, all charged: its canonical content and the signatures kept, its
  * ids once in the row and again in each index holding them (event id, room, origin and type are
  * in up to four: the primary key, two room orders, the search index; a relation's target in
- * three), the sender and state key, a message's body three times more in the search index (its
- * copy, and an index of words that takes up to twice the text when every word is new), and
+ * three), the sender and state key, a message's or an edit's body three times more in the search
+ * index (its copy, and an index of words that takes up to twice the text when every word is new), and
  * EVENT_OVERHEAD_BYTES; then a quarter more, as b-tree pages are kept partly empty.
  * test/redteam/quota-bytes.test.ts holds it to the database's own growth.
  */
@@ -64,7 +64,8 @@ export function chargedBytes(envelope: Envelope, contentBytes: number): number {
   if (typeof target === 'string') ids += Buffer.byteLength(target);
   let bytes = contentBytes + 5 * ids + Buffer.byteLength(envelope.sender) + (envelope.state_key === null ? 0 : Buffer.byteLength(envelope.state_key)) + EVENT_OVERHEAD_BYTES;
   const body = envelope.content.body;
-  if (envelope.event_type === 'm.message' && typeof body === 'string') bytes += 3 * Buffer.byteLength(body);
+  // An edit's text replaces its message's in the index: charged as a message's.
+  if ((envelope.event_type === 'm.message' || envelope.event_type === 'm.message.edit') && typeof body === 'string') bytes += 3 * Buffer.byteLength(body);
   // Server names, key ids and hex signatures are ASCII; 6 for the quotes, colon and comma or braces.
   for (const server in envelope.signatures) {
     bytes += server.length + 6;

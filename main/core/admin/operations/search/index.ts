@@ -37,7 +37,7 @@ export function searchOperations(node: NodeContext, running: Running): Pick<Admi
         if (!node.rooms.room(room_id)) throw notFound('unknown_room', `no room ${room_id} here`);
         if (!joinedAt(room_id, userId)) throw forbidden('not_a_member', `${userId} is not in ${room_id}; only rooms you are in are searched`);
       }
-      return { results: node.rooms.search.search(userId, words, room_id ?? null, limit) };
+      return { results: await node.rooms.search.search(userId, words, room_id ?? null, limit) };
     },
   };
 }
