@@ -5,6 +5,8 @@
  * the machine's two cores were (from /proc/stat) over the run.
  *
  *   node --experimental-strip-types --no-warnings test/bench/sat-probe.ts [count] [inflight]
+ *
+ * PROBE_RSS=1: both nodes' RSS at 1–25 s after the run.
  */
 import { readFileSync } from 'node:fs';
 import WebSocket from 'ws';
@@ -72,6 +74,15 @@ try {
     const span = (inRun.at(-1)!.at - inRun[0]!.at) / 1000;
     const busy = inRun.reduce((s, l) => s + l.ms, 0) / 1000;
     console.log(`A's requests to B: ${inRun.length}, ${(count / inRun.length).toFixed(0)} events each on average, ${((busy / span) * 100).toFixed(0)} % of the run with one in flight; sizes ${inRun.map((l) => l.count).slice(0, 40).join(' ')}; ms ${inRun.map((l) => l.ms).slice(0, 40).join(' ')}`);
+  }
+  if (process.env.PROBE_RSS) {
+    // Both nodes' RSS (MB) at these seconds after the run, as the idle trim and the workers' ends give memory back.
+    const rss = (pid: number) => (Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) / 1024).toFixed(1);
+    const t0 = performance.now();
+    for (const at of [1, 3, 6, 10, 15, 25]) {
+      await sleep(at * 1000 - (performance.now() - t0));
+      console.log(`+${at} s: RSS A ${rss(a.child.pid!)} MB, B ${rss(b.child.pid!)} MB; threads A ${readFileSync(`/proc/${a.child.pid}/status`, 'utf8').match(/Threads:\s+(\d+)/)?.[1]}`);
+    }
   }
   stop();
   ws.close();

@@ -87,7 +87,7 @@ it('folds a burst on a worker thread while this one goes on, answers searches fr
   const a = Array.from({ length: 3_000 }, (_, i) => event('m.message', `w${i}`, { body: `burst ${i}` }));
   for (const e of a) store(e);
   for (const e of a.slice(-10)) index.apply(e);
-  // A round here, then the worker: this thread keeps running between its rounds.
+  // Folded by the worker, a round at a time: this thread keeps running meanwhile.
   const seen = new Set<number>();
   const ticker = setInterval(() => seen.add(indexedRows()), 0);
   await expect.poll(() => index.workerRunning, { timeout: 5_000 }).toBe(true);

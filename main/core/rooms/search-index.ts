@@ -78,15 +78,17 @@ const WATERMARK_KEY = 'indexed_rowid';
 const INDEXED_TYPES: ReadonlySet<string> = new Set(['m.message', 'm.message.edit', 'm.message.delete']);
 
 /**
- * A backlog of at least this many events (a burst, a catch-up from a peer, a rebuilt index) is
- * folded by a worker thread with its own connection (search-worker.ts), so the main thread keeps
- * storing and sending meanwhile (issue #36: the fold was ~11 % of the main thread's work on
- * ingest). A chat's rate (a few dozen messages a fold) is folded here: a thread's start costs
- * more than that.
+ * A backlog of at least this many events (a peer's batches at full speed, a catch-up, a rebuilt
+ * index) is folded by a worker thread with its own connection (search-worker.ts), so the main
+ * thread keeps storing meanwhile (issue #36: the fold was ~11 % of the main thread's work on batch
+ * ingest). Below it — a chat, even two users at full speed (~800 events a fold) — it is folded
+ * here: the worker's thread costs CPU to start and memory after it ends (glibc keeps part of
+ * what it freed: +3–5 MB of RSS, measured with sat-probe.ts PROBE_RSS=1), and the total CPU is the
+ * same, so it only pays where this thread is the limit.
  */
-const WORKER_BACKLOG = 256;
-/** The worker ends after this long with nothing to fold (its ~14 MB go with it). */
-const WORKER_IDLE_MS = 3_000;
+const WORKER_BACKLOG = 1_000;
+/** The worker ends after this long with nothing to fold. */
+const WORKER_IDLE_MS = 1_000;
 
 export interface SearchIndexOptions {
   /** This index is the worker's own: it folds when asked, never by a timer or another thread. */
