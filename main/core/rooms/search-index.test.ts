@@ -110,6 +110,27 @@ it('folds a burst on a worker thread while this one goes on, answers searches fr
   await index.stop();
 });
 
+it('the worker ends only once it folded the whole backlog; a search on a large backlog starts it rather than folding here', async () => {
+  const { store, rooms } = room();
+  await rooms.search.stop();
+  store(event('m.member.join', 'j', { membership: 'join', role: 'owner' }, OWNER));
+  const burst = Array.from({ length: 6_000 }, (_, i) => event('m.message', `x${i}`, { body: `wave ${i}` }));
+  for (const e of burst) store(e);
+  // Idle after 20 ms: far less than the backlog takes, nothing else asked of it meanwhile.
+  const index = new SearchIndex(db, { workerIdleMs: 20 });
+  await expect.poll(indexedRows, { timeout: 20_000 }).toBe(6_000);
+  expect(index.workerStarts).toBe(1);
+  await expect.poll(() => index.workerRunning, { timeout: 5_000 }).toBe(false);
+  await index.stop();
+  // A new index on a backlog, asked before its first fold: the worker folds it, this thread waits.
+  const more = Array.from({ length: 2_000 }, (_, i) => event('m.message', `y${i}`, { body: `swell ${i}` }));
+  for (const e of more) store(e);
+  const asked = new SearchIndex(db, { workerIdleMs: 20 });
+  expect((await asked.search(OWNER, queryWords('swell'), null, 1)).map((h) => h.event_id)).toEqual(['$y1999:alpha.test']);
+  expect(asked.workerStarts).toBe(1);
+  await asked.stop();
+});
+
 it('continues from its watermark after a restart, indexing nothing twice', async () => {
   const first = room();
   first.store(event('m.member.join', 'j', { membership: 'join', role: 'owner' }, OWNER));

@@ -152,9 +152,12 @@ export class SearchIndex {
   private workerEnded: Promise<void> = Promise.resolve();
   private workerClosing = false;
   private workerFailed = false;
-  private workerUsedAt = 0;
+  /** When the worker last said it had nothing left (0 while it folds). */
+  private workerIdleSince = 0;
   private workerIdleTimer: NodeJS.Timeout | null = null;
-  private readonly caughtUp = new Map<number, () => void>();
+  private workerKillTimer: NodeJS.Timeout | null = null;
+  /** Searches waiting for the worker's catch-up: true when it folded everything. */
+  private readonly caughtUp = new Map<number, (complete: boolean) => void>();
   private nextRequest = 0;
 
   constructor(db: Db, options: SearchIndexOptions = {}) {
@@ -265,11 +268,17 @@ export class SearchIndex {
     worker.unref();
     this.worker = worker;
     this.workerClosing = false;
-    worker.on('message', (answer: { caughtUp: number } | { ready: true }) => {
+    worker.on('message', (answer: { caughtUp: number; failed: boolean } | { idle: true; failed: boolean } | { ready: true }) => {
+      if ('idle' in answer) {
+        this.workerIdleSince = Date.now();
+        // A round failed there (the disk is full, …): this thread folds again, or fails in words.
+        if (answer.failed) this.closeWorker();
+        return;
+      }
       if (!('caughtUp' in answer)) return;
       const done = this.caughtUp.get(answer.caughtUp);
       this.caughtUp.delete(answer.caughtUp);
-      done?.();
+      done?.(!answer.failed);
     });
     // An error is followed by the exit; a worker that failed is not started again (folds stay here).
     worker.on('error', () => {
@@ -279,21 +288,25 @@ export class SearchIndex {
       worker.once('exit', () => {
         this.worker = null;
         this.workerClosing = false;
-        if (this.workerIdleTimer) clearTimeout(this.workerIdleTimer);
+        for (const timer of [this.workerIdleTimer, this.workerKillTimer]) if (timer) clearTimeout(timer);
         this.workerIdleTimer = null;
-        // Where the worker left the index: this thread folds from there on.
+        this.workerKillTimer = null;
+        // Where the worker left the index: this thread folds from there on (what is left too).
         try {
-          if (this.db.open) this.load();
+          if (this.db.open) {
+            this.load();
+            if (this.backlog() > 0) this.schedule(0);
+          }
         } catch {
           // closing: nothing more is folded here
         }
-        for (const done of this.caughtUp.values()) done();
+        for (const done of this.caughtUp.values()) done(false);
         this.caughtUp.clear();
         resolve();
       });
     });
     this.workerStarts++;
-    this.workerUsedAt = Date.now();
+    this.workerIdleSince = 0;
     this.armWorkerIdle(this.workerIdleMs);
     return true;
   }
@@ -304,17 +317,20 @@ export class SearchIndex {
   }
 
   private toWorker(message: { fold: true } | { catchUp: number }): void {
-    this.workerUsedAt = Date.now();
+    this.workerIdleSince = 0;
     this.worker!.postMessage(message);
   }
 
-  /** Ends the worker once it had nothing to do for WORKER_IDLE_MS (one timer, no polling in between). */
+  /**
+   * Ends the worker once it said it had nothing left and nothing was asked of it for
+   * workerIdleMs: never part-way through a backlog (one timer, re-armed at most once a period).
+   */
   private armWorkerIdle(ms: number): void {
     this.workerIdleTimer = setTimeout(() => {
       this.workerIdleTimer = null;
       if (!this.worker || this.workerClosing) return;
-      const idleFor = Date.now() - this.workerUsedAt;
-      if (idleFor < this.workerIdleMs || this.caughtUp.size > 0) this.armWorkerIdle(Math.max(this.workerIdleMs - idleFor, 100));
+      const idleFor = this.workerIdleSince === 0 ? 0 : Date.now() - this.workerIdleSince;
+      if (idleFor < this.workerIdleMs || this.caughtUp.size > 0) this.armWorkerIdle(Math.max(this.workerIdleMs - idleFor, this.workerIdleMs / 4));
       else this.closeWorker();
     }, ms);
     this.workerIdleTimer.unref();
@@ -326,21 +342,27 @@ export class SearchIndex {
     this.workerClosing = true;
     worker.postMessage({ close: true });
     // A worker stuck in a statement is ended by force (derived data: its transaction rolls back).
-    setTimeout(() => void worker.terminate(), 5_000).unref();
+    this.workerKillTimer = setTimeout(() => void worker.terminate(), 5_000);
+    this.workerKillTimer.unref();
   }
 
-  /** Every stored message folded in: by the worker while it runs, else here. */
+  /**
+   * Every stored message folded in: by the worker while it runs (started for a backlog, as a
+   * rebuild's: the event loop goes on while the search waits), else here.
+   */
   private async caughtUpNow(): Promise<void> {
+    if (!this.worker && !this.stopped && this.backlog() >= this.workerBacklog) this.startWorker();
     while (this.worker) {
       if (this.workerClosing) await this.workerEnded;
       else {
-        await new Promise<void>((resolve) => {
+        const complete = await new Promise<boolean>((resolve) => {
           const id = ++this.nextRequest;
           this.caughtUp.set(id, resolve);
           this.toWorker({ catchUp: id });
         });
-        // Answered by the worker (not by its exit): the index has it all.
-        if (this.worker) return;
+        // Answered by the worker (not by its exit, nor a failed round): the index has it all.
+        if (complete) return;
+        if (this.worker) await this.workerEnded;
       }
     }
     this.catchUp();

@@ -2,8 +2,8 @@
  * Worker thread of the search index (search-index.ts `SearchIndex`): folds the stored messages
  * into the index file from a connection of its own while the main thread stores events, when
  * there is a backlog (a burst, a catch-up, a rebuild). It writes only the search file; it reads
- * the events. Messages: `fold` (catch up, a round at a time, answering nothing), `catchUp` (catch
- * up completely, then answer `{caughtUp: id}`), `close` (close the database and end).
+ * the events. Messages: `fold` (catch up, a round at a time), `catchUp` (the same, then answer
+ * `{caughtUp: id}`), `close` (close the database and end). Each run ends with `{idle: true}`.
  */
 import Database from 'better-sqlite3';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -18,23 +18,29 @@ const index = new SearchIndex(db, { inWorker: true });
 const waiting: number[] = [];
 let running = false;
 
-/** Folds one round per turn (messages are read in between), answering the catch-ups once none is left. */
+/**
+ * Folds one round per turn (messages are read in between) until none is left, then says so:
+ * `{idle: true}`, and `{caughtUp: id}` to each catch-up asked meanwhile — `failed` when a round
+ * threw (the disk is full, the database is closing): the main thread then folds or fails itself.
+ */
 function run(): void {
   if (running || !db.open) return;
   running = true;
+  let failed = false;
   const turn = () => {
     let left = false;
     try {
-      left = index.catchUp(1);
+      left = db.open && index.catchUp(1);
     } catch {
-      // the database is busy or closing: answered below; the main thread catches up itself
+      failed = true;
     }
-    if (left && db.open) {
+    if (left && !failed) {
       setImmediate(turn);
       return;
     }
     running = false;
-    for (const id of waiting.splice(0)) parentPort!.postMessage({ caughtUp: id });
+    for (const id of waiting.splice(0)) parentPort!.postMessage({ caughtUp: id, failed });
+    parentPort!.postMessage({ idle: true, failed });
   };
   setImmediate(turn);
 }
