@@ -5,15 +5,13 @@
  * the events. Messages: `fold` (catch up, a round at a time), `catchUp` (the same, then answer
  * `{caughtUp: id}`), `close` (close the database and end). Each run ends with `{idle: true}`.
  */
-import Database from 'better-sqlite3';
 import { parentPort, workerData } from 'node:worker_threads';
+import { openConnection } from '../store/database.ts';
 import { SearchIndex } from './search-index.ts';
 
 type Message = { fold: true } | { catchUp: number } | { close: true };
 
-const db = new Database((workerData as { file: string }).file, { fileMustExist: true });
-db.pragma('busy_timeout = 5000');
-db.pragma('temp_store = MEMORY');
+const db = openConnection((workerData as { file: string }).file);
 const index = new SearchIndex(db, { inWorker: true });
 const waiting: number[] = [];
 let running = false;

@@ -63,6 +63,18 @@ export function inOneRead<T>(db: Db, read: () => T): T {
   }
 }
 
+/**
+ * Another connection to a node's database made and migrated by openDatabase (a worker thread's:
+ * rooms/search-worker.ts): the same statement cache and pragmas, no migrations.
+ */
+export function openConnection(file: string): Db {
+  const db = new Database(file, { fileMustExist: true });
+  cacheStatements(db);
+  db.pragma('busy_timeout = 5000');
+  db.pragma('temp_store = MEMORY');
+  return db;
+}
+
 export function openDatabase(file: string): Db {
   const db = new Database(file);
   if (file !== ':memory:') {
