@@ -491,8 +491,37 @@ export class SearchIndex {
    * filter is checked on each match; nothing is sorted); only that page is joined to the events.
    */
   async search(userId: string, words: string[], roomId: string | null, limit: number): Promise<SearchHit[]> {
-    if (words.length === 0) return [];
-    await this.caughtUpNow();
+    return (await this.searchWithin(userId, words, roomId, limit, Infinity)).hits;
+  }
+
+  /**
+   * A search that waits at most `waitMs` for the index to catch up (a rebuild of a long history
+   * after an upgrade takes a while; the event loop runs meanwhile): after that it searches what is
+   * indexed, and `unindexed` says how many stored messages, edits and deletes it has not folded
+   * yet (0: the answer covers everything).
+   */
+  async searchWithin(userId: string, words: string[], roomId: string | null, limit: number, waitMs: number): Promise<{ hits: SearchHit[]; unindexed: number }> {
+    if (words.length === 0) return { hits: [], unindexed: 0 };
+    let timer: NodeJS.Timeout | undefined;
+    const complete = await Promise.race([
+      this.caughtUpNow().then(() => true),
+      ...(Number.isFinite(waitMs) ? [new Promise<boolean>((resolve) => (timer = setTimeout(resolve, waitMs, false)))] : []),
+    ]);
+    clearTimeout(timer);
+    const unindexed = complete ? 0 : this.unindexed();
+    return { hits: this.query(userId, words, roomId, limit), unindexed };
+  }
+
+  /** Messages, edits and deletes stored past the index's stored watermark (counted up to a million). */
+  private unindexed(): number {
+    const watermark = Number(this.watermarkGetStmt.get(WATERMARK_KEY));
+    return this.db
+      .prepare<[number], number>(`SELECT COUNT(*) FROM (SELECT 1 FROM main.federation_events WHERE rowid > ? AND event_type IN ('m.message', 'm.message.edit', 'm.message.delete') LIMIT 1000000)`)
+      .pluck()
+      .get(watermark) ?? 0;
+  }
+
+  private query(userId: string, words: string[], roomId: string | null, limit: number): SearchHit[] {
     const rows = this.db
       .prepare<unknown[], { room_id: string; event_id: string; sender: string; body: string; origin_ts: number }>(
         `SELECT m.room_id AS room_id, m.event_id AS event_id, e.sender AS sender, m.body AS body, e.origin_ts AS origin_ts

@@ -124,7 +124,14 @@ export interface MessageOutputs {
   deleteMessage: { event_id: string };
   addReaction: { event_id: string };
   removeReaction: { event_id: string };
-  searchMessages: { results: SearchResult[] };
+  searchMessages: {
+    results: SearchResult[];
+    /**
+     * Stored messages (and edits, deletes) the search index has not taken in yet — it is being
+     * built, as after an upgrade: the results may miss them. Absent when the answer covers all.
+     */
+    unindexed?: number;
+  };
 }
 
 export interface SearchResult {

@@ -8,6 +8,12 @@ import type { NodeContext } from '../../../node-context.ts';
 import type { Running } from '../../../node/federation.ts';
 import { queryWords } from '../../../rooms/search-index.ts';
 
+/**
+ * How long a search waits for the index to take in what is stored (a rebuild after an upgrade)
+ * before it answers from what is indexed, saying how much is not (PARACORD_SEARCH_WAIT_MS: tests).
+ */
+const SEARCH_WAIT_MS = /^\d{1,6}$/.test(process.env.PARACORD_SEARCH_WAIT_MS ?? '') ? Number(process.env.PARACORD_SEARCH_WAIT_MS) : 3_000;
+
 export function searchOperations(node: NodeContext, running: Running): Pick<AdminHandlers, 'markRead' | 'searchMessages'> {
 
   const joinedAt = (roomId: string, userId: string) => {
@@ -37,7 +43,8 @@ export function searchOperations(node: NodeContext, running: Running): Pick<Admi
         if (!node.rooms.room(room_id)) throw notFound('unknown_room', `no room ${room_id} here`);
         if (!joinedAt(room_id, userId)) throw forbidden('not_a_member', `${userId} is not in ${room_id}; only rooms you are in are searched`);
       }
-      return { results: await node.rooms.search.search(userId, words, room_id ?? null, limit) };
+      const { hits, unindexed } = await node.rooms.search.searchWithin(userId, words, room_id ?? null, limit, SEARCH_WAIT_MS);
+      return { results: hits, ...(unindexed > 0 ? { unindexed } : {}) };
     },
   };
 }
