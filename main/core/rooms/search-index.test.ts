@@ -131,6 +131,56 @@ it('the worker ends only once it folded the whole backlog; a search on a large b
   await asked.stop();
 });
 
+it('reactions or joins past the last message do not start a worker again and again: the watermark is saved past them', async () => {
+  const { store, rooms } = room();
+  await rooms.search.stop();
+  store(event('m.member.join', 'j', { membership: 'join', role: 'owner' }, OWNER));
+  store(event('m.message', 'm', { body: 'apricot' }));
+  const before = new SearchIndex(db, { workerBacklog: Infinity });
+  before.catchUp();
+  await before.stop();
+  for (let i = 0; i < 1_500; i++) store(event('m.reaction.add', `r${i}`, { target: '$m:alpha.test', key: `k${i}` }));
+  const index = new SearchIndex(db, { workerIdleMs: 20 });
+  await new Promise((resolve) => setTimeout(resolve, 1_500));
+  expect(index.workerStarts).toBeLessThanOrEqual(1);
+  expect(Number(db.prepare("SELECT value FROM search.search_state WHERE key = 'indexed_rowid'").pluck().get())).toBe(db.prepare('SELECT MAX(rowid) FROM federation_events').pluck().get());
+  await index.stop();
+  // Restarted in that state: nothing to fold, no worker.
+  const again = new SearchIndex(db, { workerIdleMs: 20 });
+  expect((await again.search(OWNER, queryWords('apricot'), null, 5)).map((h) => h.event_id)).toEqual(['$m:alpha.test']);
+  expect(again.workerStarts).toBe(0);
+  await again.stop();
+});
+
+it('a worker whose rounds fail (the disk full) is not started again at once; a search fails in words meanwhile', async () => {
+  const { store, rooms } = room();
+  await rooms.search.stop();
+  store(event('m.member.join', 'j', { membership: 'join', role: 'owner' }, OWNER));
+  for (let i = 0; i < 2_000; i++) store(event('m.message', `f${i}`, { body: `fig ${i}` }));
+  // Every fold's transaction ends as a full disk ends it.
+  db.exec("CREATE TRIGGER search.full BEFORE INSERT ON message_search_rows BEGIN SELECT RAISE(ROLLBACK, 'database or disk is full'); END");
+  const index = new SearchIndex(db, { workerIdleMs: 20 });
+  await new Promise((resolve) => setTimeout(resolve, 1_500));
+  expect(index.workerStarts).toBe(1);
+  await expect(index.search(OWNER, queryWords('fig'), null, 5)).rejects.toThrow(/full/);
+  expect(index.workerStarts).toBe(1);
+  db.exec('DROP TRIGGER search.full');
+  await index.stop();
+});
+
+it('a search that stopped waiting, then the node stopping, leaves the backlog to the next start (nothing folded here meanwhile)', async () => {
+  const { store, rooms } = room();
+  await rooms.search.stop();
+  store(event('m.member.join', 'j', { membership: 'join', role: 'owner' }, OWNER));
+  for (let i = 0; i < 20_000; i++) store(event('m.message', `s${i}`, { body: `sloe ${i}` }));
+  const index = new SearchIndex(db);
+  const answer = await index.searchWithin(OWNER, queryWords('sloe'), null, 5, 0);
+  expect(answer.unindexed).toBeGreaterThan(0);
+  await index.stop();
+  await new Promise((resolve) => setTimeout(resolve, 1_500));
+  expect(indexedRows()).toBeLessThan(20_000);
+});
+
 it('continues from its watermark after a restart, indexing nothing twice', async () => {
   const first = room();
   first.store(event('m.member.join', 'j', { membership: 'join', role: 'owner' }, OWNER));

@@ -27,7 +27,7 @@ import { jsonStringBytes, utf8Bytes, withinBytes } from '../federation/page-budg
 import { Worker } from 'node:worker_threads';
 import type { Db } from '../store/database.ts';
 import { indexedEventAt, openSearchIndex } from './search-db.ts';
-import type { SearchResult } from '../../../shared/contract/admin/messages.ts';
+import { UNINDEXED_COUNT_CAP, type SearchResult } from '../../../shared/contract/admin/messages.ts';
 
 /** One hit: the contract's SearchResult (shared/contract/admin/messages.ts). */
 export type SearchHit = SearchResult;
@@ -89,6 +89,8 @@ const INDEXED_TYPES: ReadonlySet<string> = new Set(['m.message', 'm.message.edit
 const WORKER_BACKLOG = 1_000;
 /** The worker ends after this long with nothing to fold. */
 const WORKER_IDLE_MS = 1_000;
+/** After a round failed in the worker (a full disk), no worker for this long. */
+const FAILED_FOLD_PAUSE_MS = 60_000;
 
 export interface SearchIndexOptions {
   /** This index is the worker's own: it folds when asked, never by a timer or another thread. */
@@ -152,6 +154,10 @@ export class SearchIndex {
   private workerEnded: Promise<void> = Promise.resolve();
   private workerClosing = false;
   private workerFailed = false;
+  /** After a round failed in the worker (a full disk): no worker before this time. */
+  private workerPausedUntil = 0;
+  /** The catch-up asked of the worker, shared by the searches waiting for it. */
+  private workerCatchUp: Promise<boolean> | null = null;
   /** When the worker last said it had nothing left (0 while it folds). */
   private workerIdleSince = 0;
   private workerIdleTimer: NodeJS.Timeout | null = null;
@@ -208,7 +214,7 @@ export class SearchIndex {
    * into it (the fold worker, search-folder.ts).
    */
   load(): void {
-    this.watermark = Number(this.watermarkGetStmt.get(WATERMARK_KEY));
+    this.watermark = Math.max(this.watermark, Number(this.watermarkGetStmt.get(WATERMARK_KEY)));
     this.largestKey = (this.db.prepare('SELECT MAX(search_rowid) FROM search.message_search_rows').pluck().safeIntegers(true).get() as bigint | null) ?? -1n;
   }
 
@@ -256,7 +262,7 @@ export class SearchIndex {
   }
 
   private startWorker(): boolean {
-    if (this.inWorker || this.workerFailed || this.db.name === ':memory:' || this.db.name === '') return false;
+    if (this.inWorker || this.workerFailed || Date.now() < this.workerPausedUntil || this.db.name === ':memory:' || this.db.name === '') return false;
     const file = import.meta.url.endsWith('.ts') ? './search-worker.ts' : './search-worker.js';
     let worker: Worker;
     try {
@@ -271,8 +277,12 @@ export class SearchIndex {
     worker.on('message', (answer: { caughtUp: number; failed: boolean } | { idle: true; failed: boolean } | { ready: true }) => {
       if ('idle' in answer) {
         this.workerIdleSince = Date.now();
-        // A round failed there (the disk is full, …): this thread folds again, or fails in words.
-        if (answer.failed) this.closeWorker();
+        // A round failed there (the disk is full, …): no worker for a while; this thread folds
+        // when a message or a search asks (and fails in words meanwhile).
+        if (answer.failed) {
+          this.workerPausedUntil = Date.now() + FAILED_FOLD_PAUSE_MS;
+          this.closeWorker();
+        }
         return;
       }
       if (!('caughtUp' in answer)) return;
@@ -295,7 +305,7 @@ export class SearchIndex {
         try {
           if (this.db.open) {
             this.load();
-            if (this.backlog() > 0) this.schedule(0);
+            if (this.backlog() > 0 && Date.now() >= this.workerPausedUntil) this.schedule(0);
           }
         } catch {
           // closing: nothing more is folded here
@@ -350,22 +360,26 @@ export class SearchIndex {
    * Every stored message folded in: by the worker while it runs (started for a backlog, as a
    * rebuild's: the event loop goes on while the search waits), else here.
    */
-  private async caughtUpNow(): Promise<void> {
+  private async caughtUpNow(abandoned: () => boolean = () => false): Promise<void> {
     if (!this.worker && !this.stopped && this.backlog() >= this.workerBacklog) this.startWorker();
     while (this.worker) {
       if (this.workerClosing) await this.workerEnded;
       else {
-        const complete = await new Promise<boolean>((resolve) => {
+        this.workerCatchUp ??= new Promise<boolean>((resolve) => {
           const id = ++this.nextRequest;
           this.caughtUp.set(id, resolve);
           this.toWorker({ catchUp: id });
+        }).finally(() => {
+          this.workerCatchUp = null;
         });
         // Answered by the worker (not by its exit, nor a failed round): the index has it all.
-        if (complete) return;
+        if (await this.workerCatchUp) return;
         if (this.worker) await this.workerEnded;
       }
     }
-    this.catchUp();
+    // Here, a round at a time with the event loop running in between; not for a search that
+    // stopped waiting, nor once the node stops.
+    while (!abandoned() && !this.stopped && this.db.open && this.catchUp(1)) await new Promise((resolve) => setImmediate(resolve));
   }
 
   /** No more timers or worker (before the database is closed); resolves once the worker ended. */
@@ -388,10 +402,10 @@ export class SearchIndex {
       let folded = 0;
       this.db.transaction(() => {
         // The index's write lock first, so the watermark read next is the latest: another
-        // connection (the fold worker, search-worker.ts) may have folded since. The one kept
-        // here may be ahead of the stored one by events of other types (never written alone).
+        // connection (the fold worker, search-worker.ts) may have folded since.
         this.claimStmt.run(WATERMARK_KEY);
-        this.watermark = Math.max(this.watermark, Number(this.watermarkGetStmt.get(WATERMARK_KEY)));
+        const stored = Number(this.watermarkGetStmt.get(WATERMARK_KEY));
+        this.watermark = Math.max(this.watermark, stored);
         const rows = this.pendingStmt.all(this.watermark, CATCH_UP_ROWS);
         const last = rows.length < CATCH_UP_ROWS ? Math.max(this.maxRowidStmt.get()?.m ?? 0, this.watermark) : rows[rows.length - 1]!.rowid;
         for (const row of rows) {
@@ -404,7 +418,9 @@ export class SearchIndex {
             // one row that cannot be folded (its text left out of search) never stops the index
           }
         }
-        if (rows.length > 0) {
+        // Saved whenever it moved (also past events of other types only: the claim wrote this
+        // transaction already), so another connection, or this one after a restart, starts from it.
+        if (last > stored) {
           this.watermarkSetStmt.run(String(last), WATERMARK_KEY);
           this.watermarkSetStmt.run(indexedEventAt(this.db, last) ?? '', 'indexed_event');
         }
@@ -503,22 +519,35 @@ export class SearchIndex {
   async searchWithin(userId: string, words: string[], roomId: string | null, limit: number, waitMs: number): Promise<{ hits: SearchHit[]; unindexed: number }> {
     if (words.length === 0) return { hits: [], unindexed: 0 };
     let timer: NodeJS.Timeout | undefined;
-    const complete = await Promise.race([
-      this.caughtUpNow().then(() => true),
-      ...(Number.isFinite(waitMs) ? [new Promise<boolean>((resolve) => (timer = setTimeout(resolve, waitMs, false)))] : []),
-    ]);
-    clearTimeout(timer);
-    const unindexed = complete ? 0 : this.unindexed();
-    return { hits: this.query(userId, words, roomId, limit), unindexed };
+    let gaveUp = false;
+    let complete: boolean;
+    try {
+      complete = await Promise.race([
+        this.caughtUpNow(() => gaveUp).then(() => true),
+        ...(Number.isFinite(waitMs) ? [new Promise<boolean>((resolve) => (timer = setTimeout(resolve, waitMs, false)))] : []),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+    gaveUp = !complete;
+    const hits = this.query(userId, words, roomId, limit);
+    return { hits, unindexed: complete ? 0 : this.unindexed(userId, roomId) };
   }
 
-  /** Messages, edits and deletes stored past the index's stored watermark (counted up to a million). */
-  private unindexed(): number {
+  /**
+   * Messages, edits and deletes of the user's rooms (or of `roomId`) stored past the index's
+   * stored watermark, counted up to UNINDEXED_COUNT_CAP (the count reads each of them).
+   */
+  private unindexed(userId: string, roomId: string | null): number {
     const watermark = Number(this.watermarkGetStmt.get(WATERMARK_KEY));
     return this.db
-      .prepare<[number], number>(`SELECT COUNT(*) FROM (SELECT 1 FROM main.federation_events WHERE rowid > ? AND event_type IN ('m.message', 'm.message.edit', 'm.message.delete') LIMIT 1000000)`)
+      .prepare<unknown[], number>(
+        `SELECT COUNT(*) FROM (SELECT 1 FROM main.federation_events WHERE rowid > ? AND event_type IN ('m.message', 'm.message.edit', 'm.message.delete')
+           AND room_id IN (SELECT room_id FROM room_members WHERE user_id = ? AND membership = 'join') ${roomId ? 'AND room_id = ?' : ''}
+         LIMIT ${UNINDEXED_COUNT_CAP})`,
+      )
       .pluck()
-      .get(watermark) ?? 0;
+      .get(watermark, userId, ...(roomId ? [roomId] : [])) as number;
   }
 
   private query(userId: string, words: string[], roomId: string | null, limit: number): SearchHit[] {

@@ -127,12 +127,16 @@ export interface MessageOutputs {
   searchMessages: {
     results: SearchResult[];
     /**
-     * Stored messages (and edits, deletes) the search index has not taken in yet — it is being
-     * built, as after an upgrade: the results may miss them. Absent when the answer covers all.
+     * Messages (and edits, deletes) of the searched rooms the index has not taken in yet — it is
+     * being built, as after an upgrade or a long catch-up: the results may miss them. Counted up
+     * to UNINDEXED_COUNT_CAP. Absent when the answer covers all.
      */
     unindexed?: number;
   };
 }
+
+/** A search's `unindexed` counts up to this many (more: "at least"). */
+export const UNINDEXED_COUNT_CAP = 100_000;
 
 export interface SearchResult {
   room_id: string;
