@@ -44,6 +44,19 @@ function room(): { rooms: RoomStore; store: (e: Envelope) => void } {
   return { rooms, store };
 }
 
+/** The owner's room, its own index stopped (the test makes the index it watches). */
+async function joinedWithoutIndex(): Promise<(e: Envelope) => void> {
+  const { store, rooms } = room();
+  await rooms.search.stop();
+  store(event('m.member.join', 'j', { membership: 'join', role: 'owner' }, OWNER));
+  return store;
+}
+
+/** `count` messages "`word` i" with ids "`prefix`i". */
+function storeMessages(store: (e: Envelope) => void, prefix: string, word: string, count: number): void {
+  for (let i = 0; i < count; i++) store(event('m.message', `${prefix}${i}`, { body: `${word} ${i}` }));
+}
+
 it('is written after the storing transaction, and a search sees every stored message', async () => {
   const { rooms, store } = room();
   store(event('m.member.join', 'j', { membership: 'join', role: 'owner' }, OWNER));
@@ -71,7 +84,7 @@ it('catches up by itself shortly after new messages, without a search', async ()
 it('folds a large backlog in by itself in several turns (the event loop runs in between)', async () => {
   const { store } = room();
   store(event('m.member.join', 'j', { membership: 'join', role: 'owner' }, OWNER));
-  for (let i = 0; i < 1_200; i++) store(event('m.message', `b${i}`, { body: `bulk ${i}` }));
+  storeMessages(store, 'b', 'bulk', 1_200);
   // Other work runs between the turns: it sees the index part-way.
   const seen = new Set<number>();
   const ticker = setInterval(() => seen.add(indexedRows()), 0);
@@ -111,9 +124,7 @@ it('folds a burst on a worker thread while this one goes on, answers searches fr
 });
 
 it('the worker ends only once it folded the whole backlog; a search on a large backlog starts it rather than folding here', async () => {
-  const { store, rooms } = room();
-  await rooms.search.stop();
-  store(event('m.member.join', 'j', { membership: 'join', role: 'owner' }, OWNER));
+  const store = await joinedWithoutIndex();
   const burst = Array.from({ length: 6_000 }, (_, i) => event('m.message', `x${i}`, { body: `wave ${i}` }));
   for (const e of burst) store(e);
   // Idle after 20 ms: far less than the backlog takes, nothing else asked of it meanwhile.
@@ -132,9 +143,7 @@ it('the worker ends only once it folded the whole backlog; a search on a large b
 });
 
 it('reactions or joins past the last message do not start a worker again and again: the watermark is saved past them', async () => {
-  const { store, rooms } = room();
-  await rooms.search.stop();
-  store(event('m.member.join', 'j', { membership: 'join', role: 'owner' }, OWNER));
+  const store = await joinedWithoutIndex();
   store(event('m.message', 'm', { body: 'apricot' }));
   const before = new SearchIndex(db, { workerBacklog: Infinity });
   before.catchUp();
@@ -153,10 +162,8 @@ it('reactions or joins past the last message do not start a worker again and aga
 });
 
 it('a worker whose rounds fail (the disk full) is not started again at once; a search fails in words meanwhile', async () => {
-  const { store, rooms } = room();
-  await rooms.search.stop();
-  store(event('m.member.join', 'j', { membership: 'join', role: 'owner' }, OWNER));
-  for (let i = 0; i < 2_000; i++) store(event('m.message', `f${i}`, { body: `fig ${i}` }));
+  const store = await joinedWithoutIndex();
+  storeMessages(store, 'f', 'fig', 2_000);
   // Every fold's transaction ends as a full disk ends it.
   db.exec("CREATE TRIGGER search.full BEFORE INSERT ON message_search_rows BEGIN SELECT RAISE(ROLLBACK, 'database or disk is full'); END");
   const index = new SearchIndex(db, { workerIdleMs: 20 });
@@ -169,10 +176,8 @@ it('a worker whose rounds fail (the disk full) is not started again at once; a s
 });
 
 it('a search that stopped waiting, then the node stopping, leaves the backlog to the next start (nothing folded here meanwhile)', async () => {
-  const { store, rooms } = room();
-  await rooms.search.stop();
-  store(event('m.member.join', 'j', { membership: 'join', role: 'owner' }, OWNER));
-  for (let i = 0; i < 20_000; i++) store(event('m.message', `s${i}`, { body: `sloe ${i}` }));
+  const store = await joinedWithoutIndex();
+  storeMessages(store, 's', 'sloe', 20_000);
   const index = new SearchIndex(db);
   const answer = await index.searchWithin(OWNER, queryWords('sloe'), null, 5, 0);
   expect(answer.unindexed).toBeGreaterThan(0);

@@ -24,9 +24,9 @@
  */
 import type { Envelope } from '../federation/envelope.ts';
 import { jsonStringBytes, utf8Bytes, withinBytes } from '../federation/page-budget.ts';
-import { Worker } from 'node:worker_threads';
 import type { Db } from '../store/database.ts';
 import { indexedEventAt, openSearchIndex } from './search-db.ts';
+import { SearchFoldWorker } from './search-fold-worker.ts';
 import { UNINDEXED_COUNT_CAP, type SearchResult } from '../../../shared/contract/admin/messages.ts';
 
 /** One hit: the contract's SearchResult (shared/contract/admin/messages.ts). */
@@ -89,8 +89,6 @@ const INDEXED_TYPES: ReadonlySet<string> = new Set(['m.message', 'm.message.edit
 const WORKER_BACKLOG = 1_000;
 /** The worker ends after this long with nothing to fold. */
 const WORKER_IDLE_MS = 1_000;
-/** After a round failed in the worker (a full disk), no worker for this long. */
-const FAILED_FOLD_PAUSE_MS = 60_000;
 
 export interface SearchIndexOptions {
   /** This index is the worker's own: it folds when asked, never by a timer or another thread. */
@@ -146,31 +144,14 @@ export class SearchIndex {
   private stopped = false;
   private readonly inWorker: boolean;
   private readonly workerBacklog: number;
-  private readonly workerIdleMs: number;
-  /** Workers started so far (tests and probes). */
-  workerStarts = 0;
-  /** The fold worker while it runs (until its exit); it alone writes the index meanwhile. */
-  private worker: Worker | null = null;
-  private workerEnded: Promise<void> = Promise.resolve();
-  private workerClosing = false;
-  private workerFailed = false;
-  /** After a round failed in the worker (a full disk): no worker before this time. */
-  private workerPausedUntil = 0;
-  /** The catch-up asked of the worker, shared by the searches waiting for it. */
-  private workerCatchUp: Promise<boolean> | null = null;
-  /** When the worker last said it had nothing left (0 while it folds). */
-  private workerIdleSince = 0;
-  private workerIdleTimer: NodeJS.Timeout | null = null;
-  private workerKillTimer: NodeJS.Timeout | null = null;
-  /** Searches waiting for the worker's catch-up: true when it folded everything. */
-  private readonly caughtUp = new Map<number, (complete: boolean) => void>();
-  private nextRequest = 0;
+  /** The fold worker of a backlog (none in the worker itself); while it runs, it alone writes the index. */
+  private readonly worker: SearchFoldWorker | null;
 
   constructor(db: Db, options: SearchIndexOptions = {}) {
     this.db = db;
     this.inWorker = options.inWorker ?? false;
     this.workerBacklog = options.workerBacklog ?? WORKER_BACKLOG;
-    this.workerIdleMs = options.workerIdleMs ?? WORKER_IDLE_MS;
+    this.worker = this.inWorker ? null : new SearchFoldWorker(db.name, { idleMs: options.workerIdleMs ?? WORKER_IDLE_MS, onExit: () => this.workerExited() });
     this.watermark = openSearchIndex(db, !this.inWorker);
     this.messageStmt = db.prepare<[string], MessageRow>(
       "SELECT rowid, depth, room_id, sender, event_type, json_extract(content, '$.body') AS body FROM federation_events WHERE event_id = ?",
@@ -211,7 +192,7 @@ export class SearchIndex {
 
   /**
    * Reads where the index stands from its file: at start, and after another connection folded
-   * into it (the fold worker, search-folder.ts).
+   * into it (the fold worker, search-worker.ts).
    */
   load(): void {
     this.watermark = Math.max(this.watermark, Number(this.watermarkGetStmt.get(WATERMARK_KEY)));
@@ -244,13 +225,14 @@ export class SearchIndex {
   /** One turn of folding: the worker's while it runs or for a backlog, else a round here. */
   private foldSome(): void {
     if (!this.db.open || this.stopped) return;
-    if (this.worker) {
-      if (this.workerClosing) void this.workerEnded.then(() => this.schedule(0));
-      else this.toWorker({ fold: true });
+    const worker = this.worker;
+    if (worker?.running) {
+      if (worker.closing) void worker.ended.then(() => this.schedule(0));
+      else worker.fold();
       return;
     }
-    if (this.backlog() >= this.workerBacklog && this.startWorker()) {
-      this.toWorker({ fold: true });
+    if (worker && this.backlog() >= this.workerBacklog && worker.start()) {
+      worker.fold();
       return;
     }
     if (this.catchUp(1)) this.schedule(0);
@@ -261,99 +243,26 @@ export class SearchIndex {
     return (this.maxRowidStmt.get()?.m ?? 0) - this.watermark;
   }
 
-  private startWorker(): boolean {
-    if (this.inWorker || this.workerFailed || Date.now() < this.workerPausedUntil || this.db.name === ':memory:' || this.db.name === '') return false;
-    const file = import.meta.url.endsWith('.ts') ? './search-worker.ts' : './search-worker.js';
-    let worker: Worker;
-    try {
-      worker = new Worker(new URL(file, import.meta.url), { workerData: { file: this.db.name } });
-    } catch {
-      this.workerFailed = true;
-      return false;
-    }
-    worker.unref();
-    this.worker = worker;
-    this.workerClosing = false;
-    worker.on('message', (answer: { caughtUp: number; failed: boolean } | { idle: true; failed: boolean } | { ready: true }) => {
-      if ('idle' in answer) {
-        this.workerIdleSince = Date.now();
-        // A round failed there (the disk is full, …): no worker for a while; this thread folds
-        // when a message or a search asks (and fails in words meanwhile).
-        if (answer.failed) {
-          this.workerPausedUntil = Date.now() + FAILED_FOLD_PAUSE_MS;
-          this.closeWorker();
-        }
-        return;
-      }
-      if (!('caughtUp' in answer)) return;
-      const done = this.caughtUp.get(answer.caughtUp);
-      this.caughtUp.delete(answer.caughtUp);
-      done?.(!answer.failed);
-    });
-    // An error is followed by the exit; a worker that failed is not started again (folds stay here).
-    worker.on('error', () => {
-      this.workerFailed = true;
-    });
-    this.workerEnded = new Promise<void>((resolve) => {
-      worker.once('exit', () => {
-        this.worker = null;
-        this.workerClosing = false;
-        for (const timer of [this.workerIdleTimer, this.workerKillTimer]) if (timer) clearTimeout(timer);
-        this.workerIdleTimer = null;
-        this.workerKillTimer = null;
-        // Where the worker left the index: this thread folds from there on (what is left too).
-        try {
-          if (this.db.open) {
-            this.load();
-            if (this.backlog() > 0 && Date.now() >= this.workerPausedUntil) this.schedule(0);
-          }
-        } catch {
-          // closing: nothing more is folded here
-        }
-        for (const done of this.caughtUp.values()) done(false);
-        this.caughtUp.clear();
-        resolve();
-      });
-    });
-    this.workerStarts++;
-    this.workerIdleSince = 0;
-    this.armWorkerIdle(this.workerIdleMs);
-    return true;
-  }
-
   /** Whether the fold worker runs (tests). */
   get workerRunning(): boolean {
-    return this.worker !== null;
+    return this.worker?.running ?? false;
   }
 
-  private toWorker(message: { fold: true } | { catchUp: number }): void {
-    this.workerIdleSince = 0;
-    this.worker!.postMessage(message);
+  /** Workers started so far (tests and probes). */
+  get workerStarts(): number {
+    return this.worker?.starts ?? 0;
   }
 
-  /**
-   * Ends the worker once it said it had nothing left and nothing was asked of it for
-   * workerIdleMs: never part-way through a backlog (one timer, re-armed at most once a period).
-   */
-  private armWorkerIdle(ms: number): void {
-    this.workerIdleTimer = setTimeout(() => {
-      this.workerIdleTimer = null;
-      if (!this.worker || this.workerClosing) return;
-      const idleFor = this.workerIdleSince === 0 ? 0 : Date.now() - this.workerIdleSince;
-      if (idleFor < this.workerIdleMs || this.caughtUp.size > 0) this.armWorkerIdle(Math.max(this.workerIdleMs - idleFor, this.workerIdleMs / 4));
-      else this.closeWorker();
-    }, ms);
-    this.workerIdleTimer.unref();
-  }
-
-  private closeWorker(): void {
-    const worker = this.worker;
-    if (!worker || this.workerClosing) return;
-    this.workerClosing = true;
-    worker.postMessage({ close: true });
-    // A worker stuck in a statement is ended by force (derived data: its transaction rolls back).
-    this.workerKillTimer = setTimeout(() => void worker.terminate(), 5_000);
-    this.workerKillTimer.unref();
+  /** After the worker ended: this thread folds from where it left the index (what is left too). */
+  private workerExited(): void {
+    try {
+      if (this.db.open) {
+        this.load();
+        if (this.backlog() > 0 && !this.worker!.paused) this.schedule(0);
+      }
+    } catch {
+      // closing: nothing more is folded here
+    }
   }
 
   /**
@@ -361,20 +270,14 @@ export class SearchIndex {
    * rebuild's: the event loop goes on while the search waits), else here.
    */
   private async caughtUpNow(abandoned: () => boolean = () => false): Promise<void> {
-    if (!this.worker && !this.stopped && this.backlog() >= this.workerBacklog) this.startWorker();
-    while (this.worker) {
-      if (this.workerClosing) await this.workerEnded;
+    const worker = this.worker;
+    if (worker && !worker.running && !this.stopped && this.backlog() >= this.workerBacklog) worker.start();
+    while (worker?.running) {
+      if (worker.closing) await worker.ended;
       else {
-        this.workerCatchUp ??= new Promise<boolean>((resolve) => {
-          const id = ++this.nextRequest;
-          this.caughtUp.set(id, resolve);
-          this.toWorker({ catchUp: id });
-        }).finally(() => {
-          this.workerCatchUp = null;
-        });
         // Answered by the worker (not by its exit, nor a failed round): the index has it all.
-        if (await this.workerCatchUp) return;
-        if (this.worker) await this.workerEnded;
+        if (await worker.catchUp()) return;
+        if (worker.running) await worker.ended;
       }
     }
     // Here, a round at a time with the event loop running in between; not for a search that
@@ -387,8 +290,8 @@ export class SearchIndex {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    this.closeWorker();
-    return this.workerEnded;
+    this.worker?.close();
+    return this.worker?.ended ?? Promise.resolve();
   }
 
   /**
