@@ -29,14 +29,14 @@ it.for(cursors)('a peer answering empty pull pages at once, with %s, is asked ab
   // Pulling has begun…
   for (let i = 0; i < 100 && asked() === 0; i++) await sleep(50);
   expect(asked()).toBeGreaterThan(0);
-  // …and over two seconds it asks about once per gap (+2: the page in flight, and the next page
-  // asked ahead while a page with a new cursor is taken).
+  // …and over three seconds it asks about once per gap (+1: the page in flight). An empty page
+  // with a new cursor is not asked ahead of (it was, and let two asks through each gap).
   // The bound follows the time that really passed (a busy machine sleeps longer than asked).
   const before = asked();
   const started = performance.now();
-  await sleep(2_000);
+  await sleep(3_000);
   const elapsed = performance.now() - started;
   const during = asked() - before;
-  expect(during).toBeLessThanOrEqual(Math.ceil(elapsed / MIN_EMPTY_PAGE_GAP_MS) + 2);
+  expect(during).toBeLessThanOrEqual(Math.floor(elapsed / MIN_EMPTY_PAGE_GAP_MS) + 1);
   expect(during).toBeGreaterThan(0);
 });

@@ -189,8 +189,10 @@ export class SignedPageLoop<P> {
             await this.paced(request, signal);
             continue;
           }
-          // The next page is asked for while this one is taken.
-          ahead = this.ask(identity, server, endpoint, next, signal);
+          // The next page is asked for while this one is taken, unless this one brought nothing:
+          // then the next ask waits its gap (asked ahead, it was made at once, and the pace
+          // measured from the page before let two asks through every gap).
+          if (!empty) ahead = this.ask(identity, server, endpoint, next, signal);
           const taken = await taker.take(page, next);
           if (!taken.taken) {
             // Nothing saved nor acknowledged: the peer keeps the page, asked again after the wait.
