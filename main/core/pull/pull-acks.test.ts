@@ -56,6 +56,21 @@ describe('PullAcks', () => {
     expect(acks.settled).toBe(true);
   });
 
+  it('acknowledges full pages that no page follows once `ms` has passed since the last ack (a long poll with the same cursor is no page)', async () => {
+    const t = transport();
+    const acks = new PullAcks(t.send, 'a.test', log, { events: 500, ms: 300, gapMs: 0 });
+    acks.storedUpTo(100, 100, false);
+    acks.storedUpTo(200, 100, false);
+    await tick();
+    expect(t.sent).toEqual([]);
+    await new Promise((r) => setTimeout(r, 400));
+    expect(t.sent).toEqual([200]);
+    t.answers[0]!.resolve();
+    await tick();
+    expect(acks.settled).toBe(true);
+    await acks.close();
+  });
+
   it('sends a failed acknowledgement again', async () => {
     const t = transport();
     const acks = new PullAcks(t.send, 'a.test', log, { gapMs: 0 });

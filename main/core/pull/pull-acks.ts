@@ -26,6 +26,8 @@ export class PullAcks {
   private inFlight: Promise<void> | null = null;
   /** A flush waiting: a retry, or the gap after the last ack. */
   private timer: NodeJS.Timeout | null = null;
+  /** A flush at `everyMs` after the last ack, while pages of a backlog are coalesced. */
+  private deadline: NodeJS.Timeout | null = null;
   private caughtUp = false;
   /** Acknowledgements sent (for the log line of a drained backlog). */
   sent = 0;
@@ -62,9 +64,19 @@ export class PullAcks {
   private flush(): void {
     if (this.inFlight || this.timer || this.stored <= this.acked) return;
     const now = Date.now();
-    if (!this.caughtUp && this.unackedEvents < this.everyEvents && now - this.lastSentAt < this.everyMs) return;
+    if (!this.caughtUp && this.unackedEvents < this.everyEvents && now - this.lastSentAt < this.everyMs) {
+      // Flushed again when the time is up: the page after a full one may never come (an empty
+      // long poll with the same cursor is not a page taken), and the peer would keep these rows.
+      this.deadline ??= setTimeout(() => {
+        this.deadline = null;
+        this.flush();
+      }, this.lastSentAt + this.everyMs - now).unref();
+      return;
+    }
     const wait = this.lastSentAt + this.gapMs - now;
     if (wait > 0) return this.later(wait);
+    if (this.deadline) clearTimeout(this.deadline);
+    this.deadline = null;
     const cursor = this.stored;
     const events = this.unackedEvents;
     this.unackedEvents = 0;
@@ -98,7 +110,9 @@ export class PullAcks {
   /** The loop ends: no more retries (what is stored is acknowledged again at the next start). */
   async close(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
+    if (this.deadline) clearTimeout(this.deadline);
     this.timer = null;
+    this.deadline = null;
     this.stored = this.acked;
     await this.inFlight?.catch(() => undefined);
   }
