@@ -10,6 +10,7 @@
 import { z } from 'zod';
 import { HEX_SIGNATURE, KEY_ID, isServerName } from '../../../shared/identifiers.ts';
 import { SignedPageLoop, type SignedPageLoopDeps } from '../federation/signed-page-loop.ts';
+import { PageAcks } from '../federation/page-acks.ts';
 import { cleanText } from '../util/untrusted-text.ts';
 import { PEER_TEXT_MAX } from '../federation/peer-refusal.ts';
 import { infoLimited, warnLimited } from '../log/rate-limit.ts';
@@ -86,39 +87,42 @@ export class MailboxFetcher {
         if (!parsed.success) throw new Error('mailbox answer is not {items, cursor}');
         return { page: parsed.data, cursor: Number(parsed.data.cursor), empty: parsed.data.items.length === 0 };
       },
-      taker: (server, ack, signal) => ({
-        // In order: one page at a time is taken.
-        take: async (page) => {
-          for (const item of page.items) {
-            const carried: CarriedRequest = { from: item.from, path: item.path, keyId: item.key_id, timestamp: item.timestamp, signature: item.signature, body: item.body };
-            // Behind requests of its depositor through this mailbox that wait here: it waits too (the order is kept).
-            if (this.retries.waiting(server, item.from)) {
-              if ((await this.retries.keep(server, carried, null)) === 'full') return FULL;
-              continue;
+      taker: (server, ack) => {
+        const acks = new PageAcks(ack, server, 'mailbox', log);
+        return {
+          // In order: one page at a time is taken.
+          take: async (page) => {
+            for (const item of page.items) {
+              const carried: CarriedRequest = { from: item.from, path: item.path, keyId: item.key_id, timestamp: item.timestamp, signature: item.signature, body: item.body };
+              // Behind requests of its depositor through this mailbox that wait here: it waits too (the order is kept).
+              if (this.retries.waiting(server, item.from)) {
+                if ((await this.retries.keep(server, carried, null)) === 'full') return FULL;
+                continue;
+              }
+              const answer = await deps.dispatch(carried);
+              // Not yet (a limit here, not checkable now, a failure here): kept here and handed over
+              // again after the wait, without holding the other depositors' requests (carried-retries.ts).
+              if (answer.notYet) {
+                if ((await this.retries.keep(server, carried, answer)) === 'full') return FULL;
+                continue;
+              }
+              // Final either way: a refusal here is what a direct push would have got (409: taken before).
+              if (answer.status >= 400 && answer.status !== 409) {
+                warnLimited(log, `mailbox_item_refused ${item.from}`, { event: 'mailbox_item_refused', mailbox: server, from: item.from, status: answer.status, error: answer.error }, 'a request carried by a mailbox was refused');
+              }
             }
-            const answer = await deps.dispatch(carried);
-            // Not yet (a limit here, not checkable now, a failure here): kept here and handed over
-            // again after the wait, without holding the other depositors' requests (carried-retries.ts).
-            if (answer.notYet) {
-              if ((await this.retries.keep(server, carried, answer)) === 'full') return FULL;
-              continue;
-            }
-            // Final either way: a refusal here is what a direct push would have got (409: taken before).
-            if (answer.status >= 400 && answer.status !== 409) {
-              warnLimited(log, `mailbox_item_refused ${item.from}`, { event: 'mailbox_item_refused', mailbox: server, from: item.from, status: answer.status, error: answer.error }, 'a request carried by a mailbox was refused');
-            }
-          }
-          return { taken: true };
-        },
-        taken: (page, next) => {
-          // Off the critical path: the next fetch asks after `next` whatever the mailbox deleted, and
-          // a lost ack is covered by the next one (or the one sent at start).
-          void ack(next).catch((error: Error) => {
-            if (!signal.aborted) infoLimited(log, `mailbox_ack_failed ${server}`, { event: 'mailbox_ack_failed', mailbox: server, error: cleanText(error.message, PEER_TEXT_MAX) }, 'mailbox acknowledgement failed; the next one covers it');
-          });
-          if (page.items.length > 0) infoLimited(log, `mailbox_fetched ${server}`, { event: 'mailbox_fetched', mailbox: server, items: page.items.length }, 'took requests left for this node at a mailbox');
-        },
-      }),
+            return { taken: true };
+          },
+          taken: (page, next) => {
+            // Off the critical path (the next fetch asks after `next` whatever the mailbox deleted),
+            // one at a time, and a failed one is sent again (page-acks.ts): the mailbox deletes what
+            // it carried for us only on an ack, and no page may follow to carry a later one.
+            acks.storedUpTo(next, page.items.length, true);
+            if (page.items.length > 0) infoLimited(log, `mailbox_fetched ${server}`, { event: 'mailbox_fetched', mailbox: server, items: page.items.length }, 'took requests left for this node at a mailbox');
+          },
+          close: () => acks.close(),
+        };
+      },
       failed: (server, error, failures) => {
         const message = cleanText(error.message, PEER_TEXT_MAX);
         infoLimited(log, `mailbox_fetch_failed ${server}`, { event: 'mailbox_fetch_failed', mailbox: server, error: message, failures }, 'mailbox fetch failed; retrying');

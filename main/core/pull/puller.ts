@@ -11,7 +11,7 @@
  * Throughput (docs/PERFORMANCE.md, "Pull mode"): the next page is asked for as soon as a page
  * arrives, so the peer reads and serializes it (or long-polls) while this node verifies and stores
  * the current one; acknowledgements go off the critical path and are coalesced while a backlog
- * drains (pull-acks.ts). Asking ahead is safe: the peer deletes rows only on an ack, and an ack
+ * drains (federation/page-acks.ts). Asking ahead is safe: the peer deletes rows only on an ack, and an ack
  * names only a cursor already committed here; a page that could not be stored drops the page
  * asked ahead and asks again from the stored cursor.
  */
@@ -21,7 +21,7 @@ import { HttpError } from '../errors.ts';
 import { infoLimited, warnLimited } from '../log/rate-limit.ts';
 import { receivedOutcome, type EventIngest, type ReceivedOutcome, type VerifiedEvent } from '../federation/event-ingest.ts';
 import { SignedPageLoop, type PageTaker, type SignedPageLoopDeps } from '../federation/signed-page-loop.ts';
-import { PullAcks } from './pull-acks.ts';
+import { PageAcks } from '../federation/page-acks.ts';
 import type { QuotaWait } from '../trust/storage-quota.ts';
 import { fetchedEventFailure, fetchedEventId, UncheckedRetries } from '../federation/fetched-event-failure.ts';
 import { MAX_PULL_EVENTS } from './routes.ts';
@@ -102,10 +102,10 @@ export class Puller {
     return this.pages.sources<PullSourceState>();
   }
 
-  /** One peer's pages: stored, then acknowledged off the critical path (pull-acks.ts); a drained backlog is logged. */
+  /** One peer's pages: stored, then acknowledged off the critical path (federation/page-acks.ts); a drained backlog is logged. */
   private taker(server: string, ack: (cursor: number) => Promise<void>): PageTaker<PullPage> {
     const { log } = this.deps;
-    const acks = new PullAcks(ack, server, log);
+    const acks = new PageAcks(ack, server, 'pull', log);
     /** A backlog being drained: since when, events and pages (logged once caught up). */
     let backlog = { since: 0, events: 0, pages: 0, acksBefore: 0 };
     return {

@@ -1,6 +1,6 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { PullAcks } from './pull-acks.ts';
+import { PageAcks } from './page-acks.ts';
 
 const log = pino({ level: 'silent' });
 const tick = () => new Promise((r) => setTimeout(r, 0));
@@ -16,10 +16,10 @@ function transport() {
   return { sent, answers, send };
 }
 
-describe('PullAcks', () => {
+describe('PageAcks', () => {
   it('acknowledges only stored cursors, one at a time, coalesced while a backlog drains, at once when caught up', async () => {
     const t = transport();
-    const acks = new PullAcks(t.send, 'a.test', log, { events: 300, ms: 60_000, gapMs: 0 });
+    const acks = new PageAcks(t.send, 'a.test', 'pull', log, { events: 300, ms: 60_000, gapMs: 0 });
     acks.storedUpTo(100, 100, false);
     acks.storedUpTo(200, 100, false);
     expect(t.sent).toEqual([]);
@@ -40,7 +40,7 @@ describe('PullAcks', () => {
 
   it('caught up, acknowledges a trickle of pages at most once per gap, the last one too', async () => {
     const t = transport();
-    const acks = new PullAcks(t.send, 'a.test', log, { gapMs: 1_000 });
+    const acks = new PageAcks(t.send, 'a.test', 'pull', log, { gapMs: 1_000 });
     await new Promise((r) => setTimeout(r, 1_050));
     acks.storedUpTo(1, 1, true);
     expect(t.sent).toEqual([1]);
@@ -58,7 +58,7 @@ describe('PullAcks', () => {
 
   it('acknowledges full pages that no page follows once `ms` has passed since the last ack (a long poll with the same cursor is no page)', async () => {
     const t = transport();
-    const acks = new PullAcks(t.send, 'a.test', log, { events: 500, ms: 300, gapMs: 0 });
+    const acks = new PageAcks(t.send, 'a.test', 'pull', log, { events: 500, ms: 300, gapMs: 0 });
     acks.storedUpTo(100, 100, false);
     acks.storedUpTo(200, 100, false);
     await tick();
@@ -73,7 +73,7 @@ describe('PullAcks', () => {
 
   it('sends a failed acknowledgement again', async () => {
     const t = transport();
-    const acks = new PullAcks(t.send, 'a.test', log, { gapMs: 0 });
+    const acks = new PageAcks(t.send, 'a.test', 'pull', log, { gapMs: 0 });
     acks.storedUpTo(7, 3, true);
     expect(t.sent).toEqual([7]);
     t.answers[0]!.reject(new Error('connection reset'));

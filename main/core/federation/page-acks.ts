@@ -1,23 +1,26 @@
 /**
- * Acknowledgements of a pull loop (issue #15), off its critical path. The puller notes each page
- * once it is stored durably (its cursor committed in the storing transaction); this sends
- * `POST /pull/ack` for the highest such cursor — never for one not yet stored, so the peer deletes
+ * Acknowledgements of a signed page loop (signed-page-loop.ts: pull mode, issue #15, and the
+ * mailbox fetcher, issue #32), off its critical path. The taker notes each page once it is taken
+ * durably (its cursor committed); this sends the ack (`POST /pull/ack`, `POST /mailbox/ack`) for
+ * the highest such cursor — never for one not yet stored, so the peer deletes
  * only what we hold — at most one at a time, and not for every page while a backlog drains: when
- * the puller has caught up (a short or empty page), after `everyEvents` unacknowledged events, or
- * `everyMs` after the last one; and, caught up, at most one per `gapMs` (a trickle of events, one
+ * the taker has caught up (a short or empty page), after `everyEvents` unacknowledged events, or
+ * `everyMs` after the last one (a timer: no page may follow); and, caught up, at most one per `gapMs` (a trickle of events, one
  * page each, would otherwise cost one ack each). The next page is asked for meanwhile (acknowledging is not a
  * condition for pulling: `GET /pull` serves what follows the cursor it is given). A failed ack is
  * sent again a second later; one lost in a crash is sent at the next start (the stored cursor).
  */
 import type { Logger } from 'pino';
 import { infoLimited } from '../log/rate-limit.ts';
+import { cleanText } from '../util/untrusted-text.ts';
+import { PEER_TEXT_MAX } from './peer-refusal.ts';
 
 export const ACK_EVERY_EVENTS = 500;
 export const ACK_EVERY_MS = 1_000;
 export const ACK_GAP_MS = 100;
 const RETRY_MS = 1_000;
 
-export class PullAcks {
+export class PageAcks {
   /** The highest cursor stored durably, and the highest the peer confirmed. */
   private stored = 0;
   private acked = 0;
@@ -34,14 +37,16 @@ export class PullAcks {
 
   private readonly send: (cursor: number) => Promise<void>;
   private readonly server: string;
+  private readonly name: 'pull' | 'mailbox';
   private readonly log: Logger;
   private readonly everyEvents: number;
   private readonly everyMs: number;
   private readonly gapMs: number;
 
-  constructor(send: (cursor: number) => Promise<void>, server: string, log: Logger, every: { events?: number; ms?: number; gapMs?: number } = {}) {
+  constructor(send: (cursor: number) => Promise<void>, server: string, name: 'pull' | 'mailbox', log: Logger, every: { events?: number; ms?: number; gapMs?: number } = {}) {
     this.send = send;
     this.server = server;
+    this.name = name;
     this.log = log;
     this.everyEvents = every.events ?? ACK_EVERY_EVENTS;
     this.everyMs = every.ms ?? ACK_EVERY_MS;
@@ -91,7 +96,8 @@ export class PullAcks {
       (error: Error) => {
         this.unackedEvents += events;
         this.inFlight = null;
-        infoLimited(this.log, `pull_ack_failed ${this.server}`, { event: 'pull_ack_failed', server: this.server, error: error.message }, 'pull acknowledgement failed; it is sent again');
+        const event = `${this.name}_ack_failed`;
+        infoLimited(this.log, `${event} ${this.server}`, { event, server: this.server, error: cleanText(error.message, PEER_TEXT_MAX) }, `${this.name} acknowledgement failed; it is sent again`);
         this.caughtUp = true;
         this.later(RETRY_MS);
       },
