@@ -25,13 +25,15 @@ export class PageAcks {
   private stored = 0;
   private acked = 0;
   private unackedEvents = 0;
-  private lastSentAt = Date.now();
+  private lastSentAt = performance.now();
   private inFlight: Promise<void> | null = null;
   /** A flush waiting: a retry, or the gap after the last ack. */
   private timer: NodeJS.Timeout | null = null;
   /** A flush at `everyMs` after the last ack, while pages of a backlog are coalesced. */
   private deadline: NodeJS.Timeout | null = null;
   private caughtUp = false;
+  /** The loop ended: nothing more is sent, retried or logged. */
+  private closed = false;
   /** Acknowledgements sent (for the log line of a drained backlog). */
   sent = 0;
 
@@ -67,8 +69,9 @@ export class PageAcks {
   }
 
   private flush(): void {
-    if (this.inFlight || this.timer || this.stored <= this.acked) return;
-    const now = Date.now();
+    if (this.closed || this.inFlight || this.timer || this.stored <= this.acked) return;
+    // A clock that does not step: a wall clock set back would hold every ack for as long.
+    const now = performance.now();
     if (!this.caughtUp && this.unackedEvents < this.everyEvents && now - this.lastSentAt < this.everyMs) {
       // Flushed again when the time is up: the page after a full one may never come (an empty
       // long poll with the same cursor is not a page taken), and the peer would keep these rows.
@@ -96,6 +99,8 @@ export class PageAcks {
       (error: Error) => {
         this.unackedEvents += events;
         this.inFlight = null;
+        // Aborted by the loop's end: sent again at the next start (the stored cursor), not here.
+        if (this.closed) return;
         const event = `${this.name}_ack_failed`;
         infoLimited(this.log, `${event} ${this.server}`, { event, server: this.server, error: cleanText(error.message, PEER_TEXT_MAX) }, `${this.name} acknowledgement failed; it is sent again`);
         this.caughtUp = true;
@@ -105,7 +110,7 @@ export class PageAcks {
   }
 
   private later(ms: number): void {
-    if (this.timer) return;
+    if (this.timer || this.closed) return;
     this.timer = setTimeout(() => {
       this.timer = null;
       this.flush();
@@ -115,6 +120,7 @@ export class PageAcks {
 
   /** The loop ends: no more retries (what is stored is acknowledged again at the next start). */
   async close(): Promise<void> {
+    this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     if (this.deadline) clearTimeout(this.deadline);
     this.timer = null;

@@ -2,9 +2,10 @@
  * One signed long-poll page source per peer: what pull mode (pull/puller.ts, `GET /pull`) and
  * the mailbox fetcher (mailbox/fetcher.ts, `GET /mailbox`) share. For each peer, in a loop: wait
  * while there is no identity or federation is paused; acknowledge once at start what was taken
- * before a restart; ask the page after the stored cursor (or take the one asked ahead); ask the
- * next page while this one is taken; save the cursor once it was taken, then tell the source
- * (which acknowledges it); on a failure, record it and back off (the first retry at once: a page
+ * before a restart; ask the page after the stored cursor (or take the one asked ahead); while
+ * pages bring something new, ask the next page while this one is taken (after one that brought
+ * nothing, not before MIN_EMPTY_PAGE_GAP_MS since the last ask); save the cursor once it was
+ * taken, then tell the source (which acknowledges it); on a failure, record it and back off (the first retry at once: a page
  * is only a read). The peer deletes only on an acknowledgement, and an acknowledgement names only
  * a cursor saved here, so nothing is lost and a page asked again is taken again as a no-op.
  *
@@ -36,8 +37,12 @@ export interface SignedPageLoopDeps {
   onChange?: () => void;
 }
 
-/** What a page source tells the loop after taking a page: taken, or wait (nothing saved, asked again after `waitMs`). */
-export type PageTaken = { taken: true } | { taken: false; waitMs: number; error: string };
+/**
+ * What a page source tells the loop after taking a page: taken (`fruitful` when it brought
+ * something new: an event stored, a request taken), or wait (nothing saved, asked again after
+ * `waitMs`).
+ */
+export type PageTaken = { taken: true; fruitful: boolean } | { taken: false; waitMs: number; error: string };
 
 /** One peer's pages, taken in order (one per loop). */
 export interface PageTaker<P> {
@@ -79,15 +84,17 @@ interface PageRequest {
   cursor: number;
   abort: AbortController;
   response: Promise<FederationResponse>;
-  /** When it was asked (Date.now()). */
+  /** When it was asked (performance.now(): a clock that does not step). */
   askedAt: number;
 }
 
 /**
- * The least time between asking for a page and asking again after an empty answer. An honest
- * peer holds an empty answer until something comes or its wait ends (pull: 25 s); one that
- * answers empty pages at once made this loop ask again as fast as the network allowed (a signed
- * request, a signature and a database write each time: a core, for as long as it liked).
+ * The least time between asking for a page and asking again after a page that brought nothing
+ * new (empty, or only events refused or known already) or a failure. An honest peer holds an
+ * empty answer until something comes or its wait ends (pull: 25 s); one that answers at once made
+ * this loop ask again as fast as the network allowed (a signed request, a signature and a database
+ * write each time: a core, for as long as it liked). Only a page that brought something new is
+ * followed at once, and only then is the next page asked ahead.
  */
 export const MIN_EMPTY_PAGE_GAP_MS = 500;
 
@@ -148,6 +155,9 @@ export class SignedPageLoop<P> {
     let failures = 0;
     let acked = false;
     let ahead: PageRequest | null = null;
+    /** The last page asked for, and whether the last page taken brought something new. */
+    let last: PageRequest | null = null;
+    let fruitful = false;
     let endpoint = '';
     const taker = source.taker(server, (cursor) => this.ack(this.deps.identity()!, server, endpoint, cursor, signal), signal);
     const drop = () => {
@@ -172,6 +182,7 @@ export class SignedPageLoop<P> {
           const request = ahead?.cursor === cursor ? ahead : this.ask(identity, server, endpoint, cursor, signal);
           if (ahead !== request) drop();
           ahead = null;
+          last = request;
           const response = await request.response;
           const notServed = source.notServed(server, response);
           if (notServed !== null) {
@@ -186,37 +197,48 @@ export class SignedPageLoop<P> {
           if (empty && next === cursor) {
             this.record(server, Date.now(), null);
             failures = 0;
+            fruitful = false;
             await this.paced(request, signal);
             continue;
           }
-          // The next page is asked for while this one is taken, unless this one brought nothing:
-          // then the next ask waits its gap (asked ahead, it was made at once, and the pace
-          // measured from the page before let two asks through every gap).
-          if (!empty) ahead = this.ask(identity, server, endpoint, next, signal);
+          // The next page is asked for while this one is taken, while pages bring something new
+          // (after a page that brought nothing, the next ask waits its gap: asked ahead, it was
+          // made at once, and a pace measured from the page before let two asks through a gap).
+          if (!empty && fruitful) ahead = this.ask(identity, server, endpoint, next, signal);
           const taken = await taker.take(page, next);
           if (!taken.taken) {
             // Nothing saved nor acknowledged: the peer keeps the page, asked again after the wait.
             drop();
             this.record(server, null, taken.error);
             failures = 0;
+            fruitful = false;
             await sleep(taken.waitMs, signal);
             continue;
           }
           this.saveCursor.run({ server, cursor: next, now: Date.now() });
           taker.taken(page, next);
           failures = 0;
+          fruitful = taken.fruitful;
           this.deps.onChange?.();
-          // An empty page whose cursor moved brings nothing either: paced the same way (a peer
-          // could move its cursor forever).
-          if (empty) await this.paced(request, signal);
+          // A page that brought nothing new (empty with a cursor that moved, only refused or known
+          // events) is paced as an empty one: a peer could serve such pages forever.
+          if (!fruitful) {
+            drop();
+            await this.paced(request, signal);
+          }
         } catch (error) {
           drop();
           if (signal.aborted) return;
           failures += 1;
+          const flowing = fruitful;
+          fruitful = false;
           this.record(server, null, source.failed(server, error as Error, failures));
           // The first retry at once (a keep-alive connection closed under the request, a page that
-          // raced a write): a page is only a read. Then exponential backoff with jitter.
-          await sleep(failures === 1 ? 50 : Math.min(source.maxBackoffMs, 500 * 2 ** Math.min(failures, 7)) * (0.5 + Math.random() / 2), signal);
+          // raced a write: a page is only a read) while pages brought something; after a page that
+          // brought nothing, not sooner than the gap after the last ask (a peer answering at once
+          // with errors and empty pages in turn). Then exponential backoff with jitter.
+          if (failures === 1) await (flowing ? sleep(50, signal) : this.paced(last, signal, 50));
+          else await sleep(Math.min(source.maxBackoffMs, 500 * 2 ** Math.min(failures, 7)) * (0.5 + Math.random() / 2), signal);
         }
       }
     } finally {
@@ -225,10 +247,17 @@ export class SignedPageLoop<P> {
     }
   }
 
-  /** After a page that brought nothing: not before MIN_EMPTY_PAGE_GAP_MS since it was asked. */
-  private async paced(request: PageRequest, signal: AbortSignal): Promise<void> {
-    const early = request.askedAt + MIN_EMPTY_PAGE_GAP_MS - Date.now();
-    if (early > 0) await sleep(early, signal);
+  /**
+   * After a page that brought nothing: not before MIN_EMPTY_PAGE_GAP_MS since it was asked (and
+   * at least `leastMs`). Measured again after the sleep: a timer may fire early by the work done
+   * in the turn that set it.
+   */
+  private async paced(request: PageRequest | null, signal: AbortSignal, leastMs = 0): Promise<void> {
+    if (leastMs > 0) await sleep(leastMs, signal);
+    if (!request) return;
+    for (let early = request.askedAt + MIN_EMPTY_PAGE_GAP_MS - performance.now(); early > 0 && !signal.aborted; early = request.askedAt + MIN_EMPTY_PAGE_GAP_MS - performance.now()) {
+      await sleep(Math.ceil(early), signal);
+    }
   }
 
   /** Asks for the page after `cursor` (answered at once, or long-polled when empty). */
@@ -241,7 +270,7 @@ export class SignedPageLoop<P> {
       ...(this.source.headers ? { headers: this.source.headers(identity, server) } : {}),
     });
     response.catch(() => undefined);
-    return { cursor, abort, response, askedAt: Date.now() };
+    return { cursor, abort, response, askedAt: performance.now() };
   }
 
   private async ack(identity: Identity, server: string, endpoint: string, cursor: number, signal: AbortSignal): Promise<void> {

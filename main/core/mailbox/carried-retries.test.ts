@@ -126,7 +126,7 @@ describe('carried requests kept to be handed over again', () => {
     for (let i = 0; i < 3; i++) expect(await queue.keep('carol.test', request('alice.test', i), LATER)).toBe('kept');
     expect(await queue.keep('carol.test', request('alice.test', 3), LATER)).toBe('full');
     // The same request kept twice is counted once, and not stored twice.
-    expect(await queue.keep('carol.test', request('alice.test', 0), null)).toBe('kept');
+    expect(await queue.keep('carol.test', request('alice.test', 0), null)).toBe('known');
     expect(kept()).toBe(3);
     // Another depositor through carol: room for two more, then carol's share is full.
     expect(await queue.keep('carol.test', request('bob.test', 0), LATER)).toBe('kept');

@@ -71,8 +71,8 @@ export interface WaitingHere {
   next_at: number;
 }
 
-/** What keep() did: kept (or already kept), `full` (the page stays at the mailbox), `refused` (stale or taken before: final). */
-export type KeepResult = 'kept' | 'full' | 'refused';
+/** What keep() did: kept, `known` (kept already), `full` (the page stays at the mailbox), `refused` (stale or taken before: final). */
+export type KeepResult = 'kept' | 'known' | 'full' | 'refused';
 
 interface Held {
   n: number;
@@ -171,7 +171,7 @@ export class CarriedRetries {
       return 'refused';
     }
     // A copy of one kept already (the page asked again): it is there.
-    if (this.deps.db.prepare<[string], { one: number }>('SELECT 1 AS one FROM mailbox_retries WHERE signature = ?').get(item.signature)) return 'kept';
+    if (this.deps.db.prepare<[string], { one: number }>('SELECT 1 AS one FROM mailbox_retries WHERE signature = ?').get(item.signature)) return 'known';
     // Per queue (a mailbox that forges a depositor's name fills only its own share for it) and per
     // mailbox (a mailbox fills only its own share of this node); counted before the write waits
     // for its commit, so keeps in flight at once cannot pass the caps together.
@@ -203,7 +203,7 @@ export class CarriedRetries {
     }
     if (answer) infoLimited(this.deps.log, `mailbox_item_not_yet ${item.from}`, { event: 'mailbox_item_not_yet', mailbox, from: item.from, path: item.path, status: answer.status, error: answer.error, wait_ms: nextAt - now }, 'a request carried by a mailbox could not be taken yet; kept here and handed over again after the wait');
     this.arm();
-    return 'kept';
+    return inserted ? 'kept' : 'known';
   }
 
   /** What waits here per queue (`mailbox\nfrom`) and per mailbox: read once, then kept as rows come and go. */

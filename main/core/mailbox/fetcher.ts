@@ -92,26 +92,34 @@ export class MailboxFetcher {
         return {
           // In order: one page at a time is taken.
           take: async (page) => {
+            // Something new came with it (a request taken here, or kept to be taken later): only
+            // then is the next page asked at once (signed-page-loop.ts paces the others).
+            let fruitful = false;
             for (const item of page.items) {
               const carried: CarriedRequest = { from: item.from, path: item.path, keyId: item.key_id, timestamp: item.timestamp, signature: item.signature, body: item.body };
               // Behind requests of its depositor through this mailbox that wait here: it waits too (the order is kept).
               if (this.retries.waiting(server, item.from)) {
-                if ((await this.retries.keep(server, carried, null)) === 'full') return FULL;
+                const kept = await this.retries.keep(server, carried, null);
+                if (kept === 'full') return FULL;
+                fruitful ||= kept === 'kept';
                 continue;
               }
               const answer = await deps.dispatch(carried);
               // Not yet (a limit here, not checkable now, a failure here): kept here and handed over
               // again after the wait, without holding the other depositors' requests (carried-retries.ts).
               if (answer.notYet) {
-                if ((await this.retries.keep(server, carried, answer)) === 'full') return FULL;
+                const kept = await this.retries.keep(server, carried, answer);
+                if (kept === 'full') return FULL;
+                fruitful ||= kept === 'kept';
                 continue;
               }
+              fruitful ||= answer.status < 300;
               // Final either way: a refusal here is what a direct push would have got (409: taken before).
               if (answer.status >= 400 && answer.status !== 409) {
                 warnLimited(log, `mailbox_item_refused ${item.from}`, { event: 'mailbox_item_refused', mailbox: server, from: item.from, status: answer.status, error: answer.error }, 'a request carried by a mailbox was refused');
               }
             }
-            return { taken: true };
+            return { taken: true, fruitful };
           },
           taken: (page, next) => {
             // Off the critical path (the next fetch asks after `next` whatever the mailbox deleted),

@@ -36,7 +36,7 @@ export interface PullerDeps extends SignedPageLoopDeps {
    * Takes a pulled event that invites one of our users (true), or leaves it to the ingest chain
    * (false); throws when it could not be stored now (the page is asked again).
    */
-  receiveInvite?: (server: string, raw: unknown) => Promise<boolean>;
+  receiveInvite?: (server: string, raw: unknown) => Promise<false | 'taken' | 'known'>;
   /** Told about each pulled event (metrics: received events by result). */
   onReceived?: (outcome: ReceivedOutcome) => void;
 }
@@ -111,14 +111,14 @@ export class Puller {
     return {
       take: async ({ events }) => {
         const stored = await this.storePage(server, events);
-        if (stored !== true && stored !== false) {
+        if (typeof stored === 'object') {
           // Over a quota here (429): the page is neither saved nor acknowledged, so the peer keeps
           // it; asked again from the stored cursor once the quota allows (storing again is a no-op).
           infoLimited(log, `pull_quota_wait ${server}`, { event: 'pull_quota_wait', server, wait_ms: stored.waitMs }, 'pulled events wait for the quota; the page is asked again later');
           return { taken: false, waitMs: stored.waitMs, error: `${stored.message}; asking again in ${Math.ceil(stored.waitMs / 1000)} s` };
         }
-        if (!stored) throw new Error('an event of the page could not be stored yet; the page is asked again');
-        return { taken: true };
+        if (stored === 'retry') throw new Error('an event of the page could not be stored yet; the page is asked again');
+        return { taken: true, fruitful: stored === 'fresh' };
       },
       taken: ({ events }, next) => {
         const full = events.length >= MAX_PULL_EVENTS;
@@ -137,13 +137,15 @@ export class Puller {
     };
   }
 
-/**
-   * Verifies and stores a page in order (the loop saves its cursor once it is stored). False when
+  /**
+   * Verifies and stores a page in order (the loop saves its cursor once it is stored). 'retry' when
    * an event failed for a reason worth retrying (the page is asked again: what was stored is a
    * no-op then). Refused events (4xx) are logged and acknowledged, as a push would have them fail;
    * but an event refused for a quota (429) waits: nothing is saved, and the wait is returned.
+   * Otherwise 'fresh' when an event or invite of it was new here, 'nothing' when each was refused
+   * or known already (the loop paces such pages: signed-page-loop.ts).
    */
-  private async storePage(server: string, page: unknown[]): Promise<boolean | QuotaWait> {
+  private async storePage(server: string, page: unknown[]): Promise<'fresh' | 'nothing' | 'retry' | QuotaWait> {
     const { ingest, log } = this.deps;
     // An invite of one of our users by the room's host comes this way when we cannot be called
     // (issue #32): taken as its POST /invite would be (RoomService.receivePulledInvite).
@@ -151,15 +153,18 @@ export class Puller {
     // checkable now it is asked again for a while, a failure here is waited out, and anything else
     // is a refusal (logged; the page goes on), so a hostile host cannot hold the page with one.
     const raws: unknown[] = [];
+    let fresh = false;
     for (const raw of page) {
       try {
-        if (!this.deps.receiveInvite || !(await this.deps.receiveInvite(server, raw))) raws.push(raw);
+        const invite = this.deps.receiveInvite ? await this.deps.receiveInvite(server, raw) : false;
+        if (invite === false) raws.push(raw);
+        else if (invite === 'taken') fresh = true;
       } catch (error) {
         const failure = fetchedEventFailure(error);
         if (failure.kind === 'quota') return failure;
         if (failure.kind === 'failure' || (failure.kind === 'unchecked' && this.stillUnchecked(server, raw, failure.message))) {
           warnLimited(log, `pulled_invite_failed ${server}`, { event: 'pulled_invite_failed', server, error: failure.message }, 'a pulled invite could not be stored yet; the page is asked again');
-          return false;
+          return 'retry';
         }
         warnLimited(log, `pulled_event_refused ${server}`, refusedFields(server, error), 'a pulled invite was refused');
       }
@@ -189,14 +194,18 @@ export class Puller {
         warnLimited(log, `pulled_event_refused ${server}`, refusedFields(server, error), 'a pulled event was refused');
       }
     }
-    if (verified.length === 0) return !retry;
+    if (verified.length === 0) return retry ? 'retry' : fresh ? 'fresh' : 'nothing';
     // A page may cross the quota (verify saw the stored usage only): the cursor is saved once no
     // event of the page was refused for it, after the commit (should it be lost, the page is
     // asked again: what was stored is a no-op).
     const { outcomes } = await ingest.storeMany(verified, server);
     let wait: QuotaWait | null = null;
     for (const [j, outcome] of outcomes.entries()) {
-      if (outcome.status === 'fulfilled') this.deps.onReceived?.(receivedOutcome(outcome.value));
+      if (outcome.status === 'fulfilled') {
+        const received = receivedOutcome(outcome.value);
+        if (received.result !== 'duplicate') fresh = true;
+        this.deps.onReceived?.(received);
+      }
       if (outcome.status === 'rejected') {
         const e = outcome.reason as Error;
         const failure = fetchedEventFailure(e);
@@ -210,7 +219,7 @@ export class Puller {
       }
     }
     if (wait) return wait;
-    return !retry;
+    return retry ? 'retry' : fresh ? 'fresh' : 'nothing';
   }
 
   /**

@@ -181,15 +181,16 @@ export class RoomInvites extends RoomPart {
    * Pull mode and mailboxes (issue #32): the host of a room queues the signed invite of one of our
    * users instead of calling us, and we pull it, fetch it from a mailbox, or get it pushed later. Taken exactly as its `POST /invite` would be (receiveInvite:
    * signature, the room is the sender's, our user exists, the per-peer cap): true when `raw` was
-   * such an invite and it was stored, false when it is not one (the ingest chain takes it); throws
+   * such an invite and it was stored ('taken'; 'known' when it was stored before), false when it
+   * is not one (the ingest chain takes it); throws
    * when it is refused (a final 4xx, logged) or cannot be taken yet (429 quota, 5xx, a failure
    * here: asked again). A page asked again finds it stored: a no-op.
    */
-  async receiveInviteEvent(host: string, raw: unknown): Promise<boolean> {
+  async receiveInviteEvent(host: string, raw: unknown): Promise<false | 'taken' | 'known'> {
     const e = raw as { event_type?: unknown; state_key?: unknown; room_id?: unknown; event_id?: unknown; content?: { expires_at?: unknown } } | null;
     if (!e || typeof e !== 'object' || e.event_type !== 'm.member.invite' || typeof e.state_key !== 'string' || typeof e.room_id !== 'string') return false;
     if (!isUserId(e.state_key) || serverOf(e.state_key) !== this.server || serverOf(e.room_id) !== host) return false;
-    if (typeof e.event_id === 'string' && this.d.events.get(e.event_id)) return true;
+    if (typeof e.event_id === 'string' && this.d.events.get(e.event_id)) return 'known';
     const expiresAt = typeof e.content?.expires_at === 'number' ? e.content.expires_at : 0;
     const seconds = Math.ceil((expiresAt - Date.now()) / 1000);
     try {
@@ -211,7 +212,7 @@ export class RoomInvites extends RoomPart {
       if (error instanceof HttpError) throw error.status === 429 ? new HttpError(403, error.code, error.message) : error;
       throw badRequest('invalid_invite', 'the invite could not be taken');
     }
-    return true;
+    return 'taken';
   }
 
   /**
