@@ -291,6 +291,36 @@ describe('its history (GET /events) paged by next_depth / next_event_id', () => 
     }
   });
 
+  it('a peer serving pages of events refused here (another room\'s), cursor moving on, has the room polled less often each round', async () => {
+    // Red team 2026-11-27 (a helper's audit): every such page was checked, two a round, every
+    // round, for every room; and events at or before the cursor asked from were checked too.
+    let depth = cursorOf().since_depth;
+    const ts = Date.now();
+    ref.historyOverride = {
+      get events() {
+        return [1, 2, 3].map((i) => {
+          const e = ref.say('!4343:ref3.test', 'Ada', 'another room\'s', { ts: ts + i });
+          ref.hidden.add(e.event_id);
+          return { ...e, depth: depth + i };
+        });
+      },
+      get next_depth() { return (depth += 3); },
+      next_event_id: null,
+    };
+    try {
+      const asked = () => ref.historyAsked.filter((room) => room === roomId).length;
+      const before = asked();
+      await new Promise((r) => setTimeout(r, 3_000));
+      // Rounds every 150 ms here: two pages a round would be ~40 in 3 s; waiting 0.3, 0.6, 1.2,
+      // 2.4 s after each fruitless round, at most ~5 rounds.
+      expect(asked() - before).toBeLessThanOrEqual(12);
+      expect(asked() - before).toBeGreaterThan(0);
+      expect((await messagesOf(roomId)).some((m) => m.body === 'another room\'s')).toBe(false);
+    } finally {
+      ref.historyOverride = null;
+    }
+  });
+
   it('bad input: an answer whose cursor is not one is a failure with the reason, and the cursor does not move', async () => {
     ref.historyOverride = { events: [], next_depth: -5, next_event_id: 7 };
     try {

@@ -45,6 +45,27 @@ describe('red team: a catch-up whose cursor creeps forward', () => {
     expect(host.catchUpRequests - before, 'catch-up requests').toBeLessThanOrEqual(5);
   }, 30_000);
 
+  it('fresh events it refuses on every page (depths two days ahead), cursor + 1: no progress either, the node stops after a few pages', async ({ nodes }) => {
+    // Found 2026-11-27 (a helper's audit): events were counted as new once their signature was
+    // checked, before the store refused them; a page of 150 looked like progress, run after run.
+    const beta = await nodes.inProcess('alpha.test');
+    expect((await beta.admin('POST', '/peers', { server_name: 'crawl.test', endpoint: host.url })).status).toBe(200);
+    const roomId = '!ahead:crawl.test';
+    const ahead = Date.now() + 2 * 86_400_000;
+    let n = 0;
+    host.catchUpAnswer = (q) => ({
+      room_id: roomId,
+      events: Array.from({ length: 150 }, () => JSON.parse(envelopeWireJson(makeEvent(host.identity, { room_id: roomId, depth: ahead + ++n })))),
+      complete: false,
+      next_since_depth: Number(q.get('since_depth')) + 1,
+    });
+    const before = host.catchUpRequests;
+    await join(beta, roomId);
+    await new Promise((r) => setTimeout(r, 3_000));
+    expect(host.catchUpRequests - before, 'catch-up requests').toBeLessThanOrEqual(5);
+    expect(queryNodeDb<{ n: number }>(beta.dataDir, 'SELECT COUNT(*) AS n FROM federation_events WHERE room_id = ? AND depth > ?', roomId, ahead)[0]!.n).toBe(0);
+  }, 30_000);
+
   it('stop() ends a running catch-up: no request after it, nothing written to the closed database', async ({ nodes }) => {
     const lines: string[] = [];
     const log = pino({ level: 'debug' }, new Writable({ write: (chunk: Buffer, _e, done) => { lines.push(chunk.toString()); done(); } }));

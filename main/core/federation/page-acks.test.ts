@@ -71,6 +71,24 @@ describe('PageAcks', () => {
     await acks.close();
   });
 
+  it('waits longer before each retry while acknowledgements keep failing (1 s, then 2 s)', async () => {
+    const t = transport();
+    const acks = new PageAcks(t.send, 'a.test', 'pull', log, { gapMs: 0 });
+    acks.storedUpTo(7, 3, true);
+    t.answers[0]!.reject(new Error('HTTP 400'));
+    await new Promise((r) => setTimeout(r, 1_100));
+    expect(t.sent).toEqual([7, 7]);
+    t.answers[1]!.reject(new Error('HTTP 400'));
+    await new Promise((r) => setTimeout(r, 1_100));
+    expect(t.sent).toEqual([7, 7]);
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(t.sent).toEqual([7, 7, 7]);
+    t.answers[2]!.resolve();
+    await tick();
+    expect(acks.settled).toBe(true);
+    await acks.close();
+  });
+
   it('sends a failed acknowledgement again', async () => {
     const t = transport();
     const acks = new PageAcks(t.send, 'a.test', 'pull', log, { gapMs: 0 });

@@ -8,7 +8,7 @@
  * `everyMs` after the last one (a timer: no page may follow); and, caught up, at most one per `gapMs` (a trickle of events, one
  * page each, would otherwise cost one ack each). The next page is asked for meanwhile (acknowledging is not a
  * condition for pulling: `GET /pull` serves what follows the cursor it is given). A failed ack is
- * sent again a second later; one lost in a crash is sent at the next start (the stored cursor).
+ * sent again a second later (doubling while it keeps failing, up to a minute); one lost in a crash is sent at the next start (the stored cursor).
  */
 import type { Logger } from 'pino';
 import { infoLimited } from '../log/rate-limit.ts';
@@ -18,7 +18,9 @@ import { PEER_TEXT_MAX } from './peer-refusal.ts';
 export const ACK_EVERY_EVENTS = 500;
 export const ACK_EVERY_MS = 1_000;
 export const ACK_GAP_MS = 100;
+/** A failed ack is sent again after 1 s, doubling while it keeps failing, up to a minute. */
 const RETRY_MS = 1_000;
+const MAX_RETRY_MS = 60_000;
 
 export class PageAcks {
   /** The highest cursor stored durably, and the highest the peer confirmed. */
@@ -32,6 +34,8 @@ export class PageAcks {
   /** A flush at `everyMs` after the last ack, while pages of a backlog are coalesced. */
   private deadline: NodeJS.Timeout | null = null;
   private caughtUp = false;
+  /** Acks failed in a row (the retry's wait doubles). */
+  private failures = 0;
   /** The loop ended: nothing more is sent, retried or logged. */
   private closed = false;
   /** Acknowledgements sent (for the log line of a drained backlog). */
@@ -94,6 +98,7 @@ export class PageAcks {
       () => {
         this.acked = Math.max(this.acked, cursor);
         this.inFlight = null;
+        this.failures = 0;
         this.flush();
       },
       (error: Error) => {
@@ -104,7 +109,8 @@ export class PageAcks {
         const event = `${this.name}_ack_failed`;
         infoLimited(this.log, `${event} ${this.server}`, { event, server: this.server, error: cleanText(error.message, PEER_TEXT_MAX) }, `${this.name} acknowledgement failed; it is sent again`);
         this.caughtUp = true;
-        this.later(RETRY_MS);
+        this.failures += 1;
+        this.later(Math.min(MAX_RETRY_MS, RETRY_MS * 2 ** (this.failures - 1)));
       },
     );
   }

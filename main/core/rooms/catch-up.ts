@@ -199,14 +199,17 @@ export class RoomCatchUp extends RoomPart {
           if (signal.aborted) return stored;
           if (verified.envelope.room_id !== roomId) continue;
           lastTaken = { depth: verified.envelope.depth, eventId: verified.envelope.event_id };
-          if (!seen.has(verified.envelope.event_id)) {
+          const result = await this.d.ingest.store(verified, host);
+          this.d.onReceived?.(receivedOutcome(result));
+          if (result.inserted) storedNow++;
+          // Progress only for an event taken (stored now or before: an honest host pages through
+          // events we got live) and past the cursor asked from: events it refuses, or old ones
+          // served again, would make a page of them look new run after run (red team 2026-11-27).
+          if (!seen.has(verified.envelope.event_id) && isAfter(verified.envelope, cursor)) {
             if (seen.size >= 20_000) seen.clear(); // bounded memory; the page and rate bounds still hold
             seen.add(verified.envelope.event_id);
             newToRun++;
           }
-          const result = await this.d.ingest.store(verified, host);
-          this.d.onReceived?.(receivedOutcome(result));
-          if (result.inserted) storedNow++;
           this.unchecked.settled(verified.envelope.event_id);
         } catch (error) {
           if (signal.aborted) return stored;
@@ -322,6 +325,13 @@ export class RoomCatchUp extends RoomPart {
  * `next_since_depth` (and `next_since_event_id`, when it gives one), which must come strictly
  * after `current` in display order.
  */
+/** Whether an event sorts after a catch-up cursor (display order; at the cursor's depth only with its event id). */
+function isAfter(event: { depth: number; event_id: string }, cursor: { depth: number; eventId: string | null }): boolean {
+  if (event.depth !== cursor.depth) return event.depth > cursor.depth;
+  if (cursor.eventId === null) return false;
+  return compareDisplayOrder({ depth: event.depth, origin_server: serverOf(event.event_id), event_id: event.event_id }, { depth: cursor.depth, origin_server: serverOf(cursor.eventId), event_id: cursor.eventId }) > 0;
+}
+
 function nextCursor(body: { next_since_depth?: unknown; next_since_event_id?: unknown }, current: { depth: number; eventId: string | null }) {
   const depth = body.next_since_depth;
   if (typeof depth !== 'number' || !Number.isSafeInteger(depth) || depth < 0) return null;

@@ -92,6 +92,8 @@ export class ReferenceRooms {
    * In memory, as catch-up's wait: a restart (with a quota the owner raised) asks again at once.
    */
   private readonly quotaWaits = new Map<string, number>();
+  /** Rounds in a row whose pages held events yet none was taken (each refused here), per `peer room`. */
+  private readonly fruitlessRounds = new Map<string, number>();
   /** Polled events that could not be checked yet: asked again while their window lasts. */
   private readonly unchecked = new UncheckedRetries();
 
@@ -258,13 +260,31 @@ export class ReferenceRooms {
   async pollRoom(peer: string, roomId: string): Promise<number> {
     let stored = 0;
     let fruitless = 0;
+    let offered = 0;
+    let taken = 0;
+    let halted = false;
     for (let page = 0; page < MAX_PAGES_PER_ROOM; page++) {
       const result = await this.pollPage(peer, roomId);
       stored += result.stored;
+      offered += result.offered;
+      taken += result.taken;
+      halted ||= result.halted;
       if (!result.more || this.abort.signal.aborted) break;
       fruitless = result.stored > 0 ? 0 : fruitless + 1;
       if (fruitless >= MAX_FRUITLESS_PAGES) break;
     }
+    // A round that offered events and took none (each refused here: not the room's, not allowed,
+    // a bad signature) waits longer each time, as a failure would (red team 2026-11-27: a peer
+    // serving such pages had each checked every round, for every room).
+    const key = `${peer} ${roomId}`;
+    if (offered > 0 && taken === 0 && !halted) {
+      const rounds = (this.fruitlessRounds.get(key) ?? 0) + 1;
+      if (this.fruitlessRounds.size >= 10_000) this.fruitlessRounds.clear();
+      this.fruitlessRounds.set(key, rounds);
+      const wait = Math.min(MAX_BACKOFF_MS, (this.d.intervalMs ?? DEFAULT_REFERENCE_POLL_INTERVAL_MS) * 2 ** Math.min(rounds, 10));
+      this.d.db.prepare('UPDATE reference_poll_cursors SET next_at = ? WHERE server_name = ? AND room_id = ?').run(Date.now() + wait, peer, roomId);
+      warnLimited(this.d.log, `reference_poll_fruitless ${peer}`, { event: 'reference_poll_fruitless', server: peer, room_id: roomId, offered, rounds, wait_ms: wait }, 'a reference server\'s pages bring only events refused here; polling the room less often');
+    } else if (taken > 0) this.fruitlessRounds.delete(key);
     return stored;
   }
 
@@ -274,7 +294,7 @@ export class ReferenceRooms {
    * depth (the copies we already have are acknowledged as such), unless that would not move. A 3.x
    * answers its own cursor (next_depth/next_event_id), taken as it is (takeCursorPage).
    */
-  private async pollPage(peer: string, roomId: string): Promise<{ stored: number; more: boolean }> {
+  private async pollPage(peer: string, roomId: string): Promise<PolledPage> {
     const cursor = this.cursor(peer, roomId);
     const limit = this.d.limit ?? DEFAULT_REFERENCE_POLL_LIMIT;
     const v3 = this.d.dialects.referenceVersion(peer) === '3';
@@ -294,34 +314,41 @@ export class ReferenceRooms {
       if (response.status !== 200) throw new Error(`HTTP ${response.status} ${cleanText(response.text, 200)}`);
     } catch (error) {
       this.failed(peer, roomId, cursor, (error as Error).message);
-      return { stored: 0, more: false };
+      return NOTHING_POLLED;
     }
     const events = (response.json as { events?: unknown } | undefined)?.events;
     if (!Array.isArray(events)) {
       this.failed(peer, roomId, cursor, 'the answer has no events array');
-      return { stored: 0, more: false };
+      return NOTHING_POLLED;
     }
     const next = readHistoryCursor(response.json);
     if (next === 'invalid') {
       this.failed(peer, roomId, cursor, 'the answer\'s next_depth / next_event_id are not a cursor (a depth of 0 or more, an event id or null)');
-      return { stored: 0, more: false };
+      return NOTHING_POLLED;
     }
     if (next !== null) return this.takeCursorPage(peer, roomId, cursor, events.slice(0, limit), next);
     let lastDepth = cursor.since_depth;
     let halted: string | null = null;
+    let offered = 0;
+    let taken = 0;
     for (const raw of events.slice(0, limit)) {
       const depth = (raw as { depth?: unknown } | null)?.depth;
+      // Not what was asked (`depth >` the cursor): not checked at all (served again, it would be
+      // checked again every round).
+      if (typeof depth !== 'number' || !Number.isSafeInteger(depth) || depth <= cursor.since_depth) continue;
       const before = lastDepth;
-      if (typeof depth === 'number' && Number.isSafeInteger(depth) && depth > lastDepth) lastDepth = depth;
+      if (depth > lastDepth) lastDepth = depth;
       const origin = (raw as { origin_server?: unknown } | null)?.origin_server;
       if (origin === this.server) continue; // our own events, as it stored them
+      offered++;
       const outcome = await this.ingestPolled(peer, roomId, raw, origin);
       if (outcome === 'stored') stored++;
+      if (outcome === 'stored' || outcome === 'known') taken++;
       // Signed with a new key the owner has not confirmed yet, or over a storage quota here: the
       // cursor stops before it, so the room resumes from here once the key is confirmed or the
       // quota allows (as its own poller stops at what did not verify, and our catch-up at the quota).
       if (typeof outcome === 'object') {
-        lastDepth = typeof depth === 'number' && Number.isSafeInteger(depth) ? Math.max(cursor.since_depth, Math.min(before, depth - 1)) : before;
+        lastDepth = Math.max(cursor.since_depth, Math.min(before, depth - 1));
         halted = outcome.halt;
         break;
       }
@@ -331,7 +358,7 @@ export class ReferenceRooms {
     this.d.db
       .prepare('UPDATE reference_poll_cursors SET since_depth = MAX(since_depth, ?), failures = 0, next_at = 0, last_error = ? WHERE server_name = ? AND room_id = ?')
       .run(nextDepth, halted, peer, roomId);
-    return { stored, more: false };
+    return { stored, more: false, offered, taken, halted: halted !== null };
   }
 
   /**
@@ -340,24 +367,34 @@ export class ReferenceRooms {
    * the owner to confirm a new key (then the position of the last one taken); it never moves back.
    * More may follow while it moves.
    */
-  private async takeCursorPage(peer: string, roomId: string, cursor: CursorRow, events: unknown[], next: HistoryPosition): Promise<{ stored: number; more: boolean }> {
+  private async takeCursorPage(peer: string, roomId: string, cursor: CursorRow, events: unknown[], next: HistoryPosition): Promise<PolledPage> {
     let stored = 0;
-    let last: HistoryPosition = { depth: cursor.since_depth, event_id: cursor.since_event_id };
+    let offered = 0;
+    let taken = 0;
+    const asked: HistoryPosition = { depth: cursor.since_depth, event_id: cursor.since_event_id };
+    let last: HistoryPosition = asked;
     let halted: string | null = null;
     for (const raw of events) {
       const position = positionOf(raw);
+      // Not after the cursor asked from: not what was asked, not checked (served again and again,
+      // it would be checked every page).
+      if (!position || !isAfter(position, asked)) continue;
       const origin = (raw as { origin_server?: unknown } | null)?.origin_server;
       if (origin !== this.server) {
+        offered++;
         const outcome = await this.ingestPolled(peer, roomId, raw, origin);
         if (outcome === 'stored') stored++;
+        if (outcome === 'stored' || outcome === 'known') taken++;
         if (typeof outcome === 'object') {
           halted = outcome.halt;
           break;
         }
       }
-      if (position && isAfter(position, last)) last = position;
+      if (isAfter(position, last)) last = position;
     }
-    const target = halted === null ? next : last;
+    // Past every event it served (its own cursor stays behind none of them, honestly): the same
+    // events cannot be served again.
+    const target = halted === null ? (isAfter(last, next) ? last : next) : last;
     const moved = isAfter(target, { depth: cursor.since_depth, event_id: cursor.since_event_id });
     this.d.db.transaction(() => {
       this.d.db
@@ -371,7 +408,7 @@ export class ReferenceRooms {
           .run(peer, roomId, target.event_id);
       }
     })();
-    return { stored, more: moved && halted === null };
+    return { stored, more: moved && halted === null, offered, taken, halted: halted !== null };
   }
 
   /**
@@ -487,6 +524,17 @@ function readHistoryCursor(json: unknown): HistoryPosition | null | 'invalid' {
   if (id !== null && (typeof id !== 'string' || id.length === 0 || id.length > 255)) return 'invalid';
   return { depth, event_id: id };
 }
+
+/** One page polled: events stored, offered (checked), taken (stored or held already); whether it halted the room; whether more follows. */
+interface PolledPage {
+  stored: number;
+  offered: number;
+  taken: number;
+  halted: boolean;
+  more: boolean;
+}
+
+const NOTHING_POLLED: PolledPage = Object.freeze({ stored: 0, offered: 0, taken: 0, halted: false, more: false });
 
 /** Where an event sits in a 3.x room's history (depth 0 sorts by its origin_ts). */
 function positionOf(raw: unknown): HistoryPosition | null {
