@@ -1,14 +1,12 @@
 /**
- * Red team 2026-11-27 (a helper's audit, the class of issue #14 item 15: a loop a peer can spin):
- * our event refused by its room's host as too old is re-issued (signed again, moved after the
- * room's latest events) and sent again. A push answered 409 depth_too_old did so at most 5 times
- * per event, but a host pulling from us re-signed our events on every GET /pull older than 30 s
- * for as long as it did not acknowledge, and a host taking deposits late from a mailbox made us
- * re-issue and deposit again forever. Now the count is kept where every path re-issues
- * (InboundEvents.reissueRefused, MAX_REISSUES): this guards it on the push path.
+ * Our event refused by its room's host as too old (409 depth_too_old) is re-issued (signed again,
+ * moved after the room's latest events) and sent again, at most MAX_REISSUES times per event on
+ * the push path; then it fails, shown as not delivered. (Pull and mailbox re-issues are bounded by
+ * time instead: only an event signed over 30 s before is re-issued, and re-issuing makes it new;
+ * a count there would end in a refused event acknowledged, i.e. lost: docs/SECURITY.md 15h.)
  */
 import { expect, it } from '../helpers/fixtures.ts';
-import { MAX_REISSUES } from '../../main/core/rooms/inbound-events.ts';
+import { MAX_REISSUES } from '../../main/core/outbox/reissue-too-old.ts';
 import { queryNodeDb } from '../helpers/inspect-db.ts';
 import { send } from '../helpers/rooms.ts';
 

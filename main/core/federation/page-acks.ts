@@ -8,7 +8,7 @@
  * `everyMs` after the last one (a timer: no page may follow); and, caught up, at most one per `gapMs` (a trickle of events, one
  * page each, would otherwise cost one ack each). The next page is asked for meanwhile (acknowledging is not a
  * condition for pulling: `GET /pull` serves what follows the cursor it is given). A failed ack is
- * sent again a second later (doubling while it keeps failing, up to a minute); one lost in a crash is sent at the next start (the stored cursor).
+ * sent again a second later (doubling while it keeps failing, up to 8 s); one lost in a crash is sent at the next start (the stored cursor).
  */
 import type { Logger } from 'pino';
 import { infoLimited } from '../log/rate-limit.ts';
@@ -18,9 +18,12 @@ import { PEER_TEXT_MAX } from './peer-refusal.ts';
 export const ACK_EVERY_EVENTS = 500;
 export const ACK_EVERY_MS = 1_000;
 export const ACK_GAP_MS = 100;
-/** A failed ack is sent again after 1 s, doubling while it keeps failing, up to a minute. */
+/**
+ * A failed ack is sent again after 1 s, doubling while it keeps failing, up to 8 s: well under the
+ * 30 s after which a mailbox's depositor takes a deposit still there as taken late and re-issues it.
+ */
 const RETRY_MS = 1_000;
-const MAX_RETRY_MS = 60_000;
+const MAX_RETRY_MS = 8_000;
 
 export class PageAcks {
   /** The highest cursor stored durably, and the highest the peer confirmed. */

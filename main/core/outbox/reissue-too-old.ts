@@ -1,8 +1,7 @@
 /**
  * Events a room's host refused as placed too far back (409 `depth_too_old` with its `room_depth`,
  * docs/PROTOCOL.md §Ordering) are re-issued after the room's latest events (DeliveryDeps.reissue)
- * and retried instead of failed, a few times at most per event (InboundEvents.reissueRefused
- * counts them, whatever asked; past its limit the event fails here).
+ * and retried instead of failed, a few times at most per event (delivery-worker.ts).
  */
 import { warnLimited } from '../log/rate-limit.ts';
 import type { FederationResponse } from '../federation/http-client.ts';
@@ -11,8 +10,11 @@ import type { DeliveryDeps } from './delivery-deps.ts';
 import type { OutboxRow, Outcome } from './outbox.ts';
 import type { WireCache } from './wire-cache.ts';
 
+/** How many times one event refused as too old (409 depth_too_old) is re-issued before it fails. */
+export const MAX_REISSUES = 5;
+
 export class TooOldReissues {
-  /** Re-issues per event id (since start): the backoff before each retry grows with them. */
+  /** Re-issues per event id (since start), so a host that keeps refusing cannot loop us. */
   private readonly reissues = new Map<string, number>();
 
   private readonly deps: DeliveryDeps;
@@ -38,7 +40,7 @@ export class TooOldReissues {
     for (const entry of outcomes) {
       const { row, outcome } = entry;
       const count = this.reissues.get(row.event_id) ?? 0;
-      if (outcome.kind !== 'failed' || !tooOld.has(row.event_id)) {
+      if (outcome.kind !== 'failed' || !tooOld.has(row.event_id) || count >= MAX_REISSUES) {
         result.push(entry);
         continue;
       }

@@ -236,7 +236,7 @@ export class RoomCatchUp extends RoomPart {
               held = held === null ? depth : Math.min(held, depth);
               heldRetryMs = Math.min(heldRetryMs, failure.waitMs);
               lastTaken = { depth, eventId: id };
-              if (!seen.has(id)) {
+              if (!seen.has(id) && isAfter({ depth, event_id: id }, cursor)) {
                 if (seen.size >= 20_000) seen.clear();
                 seen.add(id);
                 newToRun++;

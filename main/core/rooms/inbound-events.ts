@@ -9,14 +9,8 @@ import { contentHash, envelopeSigningBytes, signEnvelope, unsignedPart, type Env
 import { authorizeEvent } from './authorize.ts';
 import { believableRoomDepth, checkRelayedOrdering } from './ordering.ts';
 import { RoomPart, USER_NOTICE_TYPES } from './room-part.ts';
-import { warnLimited } from '../log/rate-limit.ts';
-
-/** How many times one of our events is re-issued for a host that refused it as too old. */
-export const MAX_REISSUES = 5;
 
 export class InboundEvents extends RoomPart {
-  /** Re-issues per event id since start (reissueRefused). */
-  private readonly reissues = new Map<string, number>();
   /** Before the signature check: is this the right server to send us this room's event? */
   checkRoute(requestOrigin: string, event: Envelope): void {
     if (this.isHost(event.room_id)) {
@@ -148,16 +142,6 @@ export class InboundEvents extends RoomPart {
     if (!old || old.origin_server !== this.server || this.isHost(old.room_id) || serverOf(old.room_id) !== destination) return false;
     const hostDepth = believableRoomDepth(roomDepth, Date.now());
     if (hostDepth === null) return false; // a host's answer must not move our room clock anywhere it likes
-    // A few times per event, whichever way the host asks (a 409 to a push, a pull it never
-    // acknowledges, a deposit it takes late again and again): each is a signature, a commit and
-    // the message moving to the end of the room (red team 2026-11-27).
-    const count = this.reissues.get(eventId) ?? 0;
-    if (count >= MAX_REISSUES) {
-      warnLimited(this.d.log, `reissue_limit ${destination}`, { event: 'reissue_limit', destination, event_id: eventId, reissues: count }, 'a room host keeps refusing our event as too old; not re-issued again');
-      return false;
-    }
-    if (this.reissues.size >= 10_000) this.reissues.clear();
-    this.reissues.set(eventId, count + 1);
     const event = await this.d.commit.run(() => {
       const now = Date.now();
       const depth = Math.max(now, hostDepth + 1, (this.d.rooms.room(old.room_id)?.last_depth ?? 0) + 1);

@@ -273,8 +273,8 @@ export class ReferenceRooms {
       fruitless = result.stored > 0 ? 0 : fruitless + 1;
       if (fruitless >= MAX_FRUITLESS_PAGES) break;
     }
-    // A round that offered events and took none (each refused here: not the room's, not allowed,
-    // a bad signature) waits longer each time, as a failure would (red team 2026-11-27: a peer
+    // A round that offered events of its own and took none (each refused here: not the room's,
+    // not allowed, a bad signature) waits longer each time, as a failure would (red team 2026-11-27: a peer
     // serving such pages had each checked every round, for every room).
     const key = `${peer} ${roomId}`;
     if (offered > 0 && taken === 0 && !halted) {
@@ -340,7 +340,9 @@ export class ReferenceRooms {
       if (depth > lastDepth) lastDepth = depth;
       const origin = (raw as { origin_server?: unknown } | null)?.origin_server;
       if (origin === this.server) continue; // our own events, as it stored them
-      offered++;
+      // Only its own events count toward backing the room off: in a room we host its history also
+      // holds other servers' events we relayed to it, which we refuse from it (not_origin).
+      if (origin === peer) offered++;
       const outcome = await this.ingestPolled(peer, roomId, raw, origin);
       if (outcome === 'stored') stored++;
       if (outcome === 'stored' || outcome === 'known') taken++;
@@ -381,7 +383,7 @@ export class ReferenceRooms {
       if (!position || !isAfter(position, asked)) continue;
       const origin = (raw as { origin_server?: unknown } | null)?.origin_server;
       if (origin !== this.server) {
-        offered++;
+        if (origin === peer) offered++; // as on a v0.8.5 page
         const outcome = await this.ingestPolled(peer, roomId, raw, origin);
         if (outcome === 'stored') stored++;
         if (outcome === 'stored' || outcome === 'known') taken++;
