@@ -41,6 +41,8 @@ export const DEFAULT_REFERENCE_POLL_LIMIT = 500;
 /** Rooms polled per peer per round (the reference itself polls at most 64 per peer: federation.rs:1878). */
 const MAX_ROOMS_PER_PEER = 64;
 const MAX_BACKOFF_MS = 10 * 60_000;
+/** The longest a room we host waits after rounds that brought only refused events (under the 60 s age limit). */
+const HOSTED_MAX_FRUITLESS_WAIT_MS = 20_000;
 /** Pages of one room read in a round from a 3.x (its filtered pages can be empty while more follows). */
 const MAX_PAGES_PER_ROOM = 16;
 /**
@@ -276,15 +278,19 @@ export class ReferenceRooms {
     // A round that offered events of its own and took none (each refused here: not the room's,
     // not allowed, a bad signature) waits longer each time, as a failure would (red team 2026-11-27: a peer
     // serving such pages had each checked every round, for every room).
+    // In a room we host, the wait stays well under the minute after which we refuse an event as
+    // too old (ordering.ts): a v0.8.5 peer never pushes nor re-issues, so its users' messages
+    // polled later than that would be refused for good.
     const key = `${peer} ${roomId}`;
     if (offered > 0 && taken === 0 && !halted) {
       const rounds = (this.fruitlessRounds.get(key) ?? 0) + 1;
       if (this.fruitlessRounds.size >= 10_000) this.fruitlessRounds.clear();
       this.fruitlessRounds.set(key, rounds);
-      const wait = Math.min(MAX_BACKOFF_MS, (this.d.intervalMs ?? DEFAULT_REFERENCE_POLL_INTERVAL_MS) * 2 ** Math.min(rounds, 10));
+      const most = serverOf(roomId) === this.server ? HOSTED_MAX_FRUITLESS_WAIT_MS : MAX_BACKOFF_MS;
+      const wait = Math.min(most, (this.d.intervalMs ?? DEFAULT_REFERENCE_POLL_INTERVAL_MS) * 2 ** Math.min(rounds, 10));
       this.d.db.prepare('UPDATE reference_poll_cursors SET next_at = ? WHERE server_name = ? AND room_id = ?').run(Date.now() + wait, peer, roomId);
       warnLimited(this.d.log, `reference_poll_fruitless ${peer}`, { event: 'reference_poll_fruitless', server: peer, room_id: roomId, offered, rounds, wait_ms: wait }, 'a reference server\'s pages bring only events refused here; polling the room less often');
-    } else if (taken > 0) this.fruitlessRounds.delete(key);
+    } else if (taken > 0 || offered === 0) this.fruitlessRounds.delete(key);
     return stored;
   }
 
