@@ -2,13 +2,14 @@
  * Acknowledgements of a signed page loop (signed-page-loop.ts: pull mode, issue #15, and the
  * mailbox fetcher, issue #32), off its critical path. The taker notes each page once it is taken
  * durably (its cursor committed); this sends the ack (`POST /pull/ack`, `POST /mailbox/ack`) for
- * the highest such cursor — never for one not yet stored, so the peer deletes
- * only what we hold — at most one at a time, and not for every page while a backlog drains: when
- * the taker has caught up (a short or empty page), after `everyEvents` unacknowledged events, or
- * `everyMs` after the last one (a timer: no page may follow); and, caught up, at most one per `gapMs` (a trickle of events, one
- * page each, would otherwise cost one ack each). The next page is asked for meanwhile (acknowledging is not a
- * condition for pulling: `GET /pull` serves what follows the cursor it is given). A failed ack is
- * sent again a second later (doubling while it keeps failing, up to 8 s); one lost in a crash is sent at the next start (the stored cursor).
+ * the highest such cursor — never for one not yet stored, so the peer deletes only what we hold —
+ * at most one at a time, and not for every page while a backlog drains: when the taker has caught
+ * up (a short or empty page), after `everyEvents` unacknowledged events, or `everyMs` after the
+ * last one (a timer: no page may follow); and, caught up, at most one per `gapMs` (a trickle of
+ * events, one page each, would otherwise cost one ack each). The next page is asked for meanwhile
+ * (acknowledging is not a condition for pulling: `GET /pull` serves what follows the cursor it is
+ * given). A failed ack is sent again a second later (doubling while it keeps failing, up to 8 s);
+ * one lost in a crash is sent at the next start (the stored cursor).
  */
 import type { Logger } from 'pino';
 import { infoLimited } from '../log/rate-limit.ts';

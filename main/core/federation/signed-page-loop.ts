@@ -5,8 +5,8 @@
  * before a restart; ask the page after the stored cursor (or take the one asked ahead); while
  * pages bring something new, ask the next page while this one is taken (after one that brought
  * nothing, not before MIN_EMPTY_PAGE_GAP_MS since the last ask); save the cursor once it was
- * taken, then tell the source (which acknowledges it); on a failure, record it and back off (the first retry at once: a page
- * is only a read). The peer deletes only on an acknowledgement, and an acknowledgement names only
+ * taken, then tell the source (which acknowledges it); on a failure, record it and back off (the
+ * first retry at once while pages flow: a page is only a read). The peer deletes only on an acknowledgement, and an acknowledgement names only
  * a cursor saved here, so nothing is lost and a page asked again is taken again as a no-op.
  *
  * The source says what differs: its paths, its table of cursors, how a page reads, how it is
