@@ -287,7 +287,7 @@ export class ReferenceRooms {
       if (this.fruitlessRounds.size >= 10_000) this.fruitlessRounds.clear();
       this.fruitlessRounds.set(key, rounds);
       const most = serverOf(roomId) === this.server ? HOSTED_MAX_FRUITLESS_WAIT_MS : MAX_BACKOFF_MS;
-      const wait = Math.min(most, (this.d.intervalMs ?? DEFAULT_REFERENCE_POLL_INTERVAL_MS) * 2 ** Math.min(rounds, 10));
+      const wait = this.backoffMs(rounds, most);
       this.d.db.prepare('UPDATE reference_poll_cursors SET next_at = ? WHERE server_name = ? AND room_id = ?').run(Date.now() + wait, peer, roomId);
       warnLimited(this.d.log, `reference_poll_fruitless ${peer}`, { event: 'reference_poll_fruitless', server: peer, room_id: roomId, offered, rounds, wait_ms: wait }, 'a reference server\'s pages bring only events refused here; polling the room less often');
     } else if (taken > 0 || offered === 0) this.fruitlessRounds.delete(key);
@@ -459,9 +459,14 @@ export class ReferenceRooms {
     }
   }
 
+  /** The poll interval doubled `times` times (at most 2^10), up to `most`. */
+  private backoffMs(times: number, most = MAX_BACKOFF_MS): number {
+    return Math.min(most, (this.d.intervalMs ?? DEFAULT_REFERENCE_POLL_INTERVAL_MS) * 2 ** Math.min(times, 10));
+  }
+
   private failed(peer: string, roomId: string, cursor: CursorRow, message: string): void {
     const failures = cursor.failures + 1;
-    const wait = Math.min(MAX_BACKOFF_MS, (this.d.intervalMs ?? DEFAULT_REFERENCE_POLL_INTERVAL_MS) * 2 ** Math.min(failures, 10));
+    const wait = this.backoffMs(failures);
     this.d.db
       .prepare('UPDATE reference_poll_cursors SET failures = ?, next_at = ?, last_error = ? WHERE server_name = ? AND room_id = ?')
       .run(failures, Date.now() + wait, message.slice(0, 300), peer, roomId);
