@@ -321,6 +321,22 @@ describe('its history (GET /events) paged by next_depth / next_event_id', () => 
     }
   });
 
+  it('a peer answering the cursor asked from after a page of events (its cursor lagging behind them) has them checked once: ours moves past the last one', async () => {
+    // Red team 2026-11-27: the cursor stayed where the peer left it, so the same events were
+    // served and checked again on every page of every round.
+    const asked = cursorOf();
+    const served = [1, 2].map((i) => ref.say(roomId, 'Ada', `behind its cursor ${i}`));
+    const last = served.at(-1)!;
+    ref.historyOverride = { events: served, next_depth: asked.since_depth, next_event_id: asked.since_event_id };
+    try {
+      await eventually(async () => expect(cursorOf()).toMatchObject({ since_depth: last.depth, since_event_id: last.event_id }));
+      const bodies = (await messagesOf(roomId)).map((m) => m.body);
+      expect(bodies.filter((b) => b.startsWith('behind its cursor'))).toEqual(['behind its cursor 1', 'behind its cursor 2']);
+    } finally {
+      ref.historyOverride = null;
+    }
+  });
+
   it('bad input: an answer whose cursor is not one is a failure with the reason, and the cursor does not move', async () => {
     ref.historyOverride = { events: [], next_depth: -5, next_event_id: 7 };
     try {

@@ -146,6 +146,28 @@ describe('a reference user in a room we host', () => {
     expect(found).toMatchObject({ sender: '@Zoë:ref.test', body: 'hello from the reference', origin_server: 'ref.test' });
   });
 
+  it('a peer serving again what is at or before the cursor asked from (it answers depth > since) has it left unchecked: the room is not polled less often for it', async () => {
+    // Red team 2026-11-27: such events were checked on every page and, refused here (another
+    // room's), made the room wait longer each round, as if the peer's own events were refused.
+    const cursor = () => queryNodeDb<{ since_depth: number; next_at: number }>(ours.dataDir, 'SELECT since_depth, next_at FROM reference_poll_cursors WHERE server_name = ? AND room_id = ?', 'ref.test', roomId)[0]!;
+    const since = cursor().since_depth;
+    expect(since).toBeGreaterThan(0);
+    const stale = [0, 1, 2].map((i) => ref.signEnvelope({
+      event_id: `$9${i}:ref.test`, room_id: '!999:ref.test', event_type: 'm.message', sender: '@Zoë:ref.test', origin_server: 'ref.test',
+      origin_ts: since - i, content: { body: 'served again', guild_id: '999', channel_id: '999', message_id: `9${i}` }, depth: since - i, state_key: null,
+    }));
+    ref.historyOverride = { events: stale };
+    try {
+      const asked = () => ref.historyAsked.filter((room) => room === roomId).length;
+      const before = asked();
+      await eventually(async () => expect(asked()).toBeGreaterThanOrEqual(before + 4));
+      // Each round polled it again at once (rounds every 150 ms here): no wait was set.
+      expect(cursor()).toEqual({ since_depth: since, next_at: 0 });
+    } finally {
+      ref.historyOverride = null;
+    }
+  });
+
   it('its attachment-only message (empty body, CH:2397-2412) is shown as such', async () => {
     const attachment = { id: '5', filename: 'cat.png', size: 10, content_type: 'image/png', content_hash: 'ab', origin_url: '/_paracord/federation/v1/file/5' };
     const said = ref.say(roomId, 'Zoë', '', { mirrored: true, extra: { attachments: [attachment] } });

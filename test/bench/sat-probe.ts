@@ -6,7 +6,8 @@
  *
  *   node --experimental-strip-types --no-warnings test/bench/sat-probe.ts [count] [inflight]
  *
- * PROBE_RSS=1: both nodes' RSS at 1–25 s after the run.
+ * PROBE_RSS=1: both nodes' RSS at 1–25 s after the run. PROBE_WARMUP=N, PROBE_PAUSE_MS=M: N messages
+ * before the run (300), then M ms of quiet (500); 51 and 0 are the Prosody comparison's.
  */
 import { readFileSync } from 'node:fs';
 import WebSocket from 'ws';
@@ -41,9 +42,10 @@ try {
       waiting.set(i, resolve);
       ws.send(JSON.stringify({ id: i, op: 'sendMessage', input: { room_id: roomId, body: `m ${i}` } }));
     });
-  for (let i = 0; i < 300; i++) await send(-1 - i);
-  while (received < 300) await sleep(10);
-  await sleep(500);
+  const warmUp = Number(process.env.PROBE_WARMUP ?? 300);
+  for (let i = 0; i < warmUp; i++) await send(-1 - i);
+  while (received < warmUp) await sleep(5);
+  await sleep(Number(process.env.PROBE_PAUSE_MS ?? 500));
   received = 0;
   const a0 = cpuByThread(a.child.pid!);
   const b0 = cpuByThread(b.child.pid!);

@@ -265,7 +265,7 @@ export class ReferencePeer {
       this.historyAsked.push(roomId);
       const since = Math.max(0, Number(query.get('since_depth') ?? 0));
       const limit = Math.min(1000, Math.max(1, Number(query.get('limit') ?? 100)));
-      if (this.version === '3' && this.historyOverride !== null) return this.reply(res, 200, this.historyOverride);
+      if (this.historyOverride !== null) return this.reply(res, 200, this.historyOverride);
       if (this.version === '3') return this.listEvents3(res, auth.origin, roomId, since, query.get('since_event_id'), limit);
       // L:712-719: depth > since ORDER BY depth ASC LIMIT n; no membership check (F:1789-1812).
       const page = this.events.filter((e) => e.room_id === roomId && e.depth > since).sort((a, b) => a.depth - b.depth).slice(0, limit);

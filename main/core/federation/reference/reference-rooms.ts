@@ -286,8 +286,7 @@ export class ReferenceRooms {
       const rounds = (this.fruitlessRounds.get(key) ?? 0) + 1;
       if (this.fruitlessRounds.size >= 10_000) this.fruitlessRounds.clear();
       this.fruitlessRounds.set(key, rounds);
-      const most = serverOf(roomId) === this.server ? HOSTED_MAX_FRUITLESS_WAIT_MS : MAX_BACKOFF_MS;
-      const wait = this.backoffMs(rounds, most);
+      const wait = fruitlessWaitMs(rounds, this.intervalMs, serverOf(roomId) === this.server);
       this.d.db.prepare('UPDATE reference_poll_cursors SET next_at = ? WHERE server_name = ? AND room_id = ?').run(Date.now() + wait, peer, roomId);
       warnLimited(this.d.log, `reference_poll_fruitless ${peer}`, { event: 'reference_poll_fruitless', server: peer, room_id: roomId, offered, rounds, wait_ms: wait }, 'a reference server\'s pages bring only events refused here; polling the room less often');
     } else if (taken > 0 || offered === 0) this.fruitlessRounds.delete(key);
@@ -459,14 +458,13 @@ export class ReferenceRooms {
     }
   }
 
-  /** The poll interval doubled `times` times (at most 2^10), up to `most`. */
-  private backoffMs(times: number, most = MAX_BACKOFF_MS): number {
-    return Math.min(most, (this.d.intervalMs ?? DEFAULT_REFERENCE_POLL_INTERVAL_MS) * 2 ** Math.min(times, 10));
+  private get intervalMs(): number {
+    return this.d.intervalMs ?? DEFAULT_REFERENCE_POLL_INTERVAL_MS;
   }
 
   private failed(peer: string, roomId: string, cursor: CursorRow, message: string): void {
     const failures = cursor.failures + 1;
-    const wait = this.backoffMs(failures);
+    const wait = backoffMs(failures, this.intervalMs);
     this.d.db
       .prepare('UPDATE reference_poll_cursors SET failures = ?, next_at = ?, last_error = ? WHERE server_name = ? AND room_id = ?')
       .run(failures, Date.now() + wait, message.slice(0, 300), peer, roomId);
@@ -501,7 +499,7 @@ export class ReferenceRooms {
         .finally(() => {
           this.running = null;
         });
-    }, this.d.intervalMs ?? DEFAULT_REFERENCE_POLL_INTERVAL_MS);
+    }, this.intervalMs);
     this.timer.unref();
   }
 
@@ -519,6 +517,20 @@ export class ReferenceRooms {
 function answeredGuild(value: unknown): string | null {
   const text = typeof value === 'number' && Number.isSafeInteger(value) ? String(value) : typeof value === 'string' ? value : '';
   return isCanonicalI64(text) ? text : null;
+}
+
+/** The poll interval doubled `times` times (at most 2^10), up to `most`: the wait after failures. */
+function backoffMs(times: number, intervalMs: number, most = MAX_BACKOFF_MS): number {
+  return Math.min(most, intervalMs * 2 ** Math.min(times, 10));
+}
+
+/**
+ * The wait after `rounds` rounds in a row that offered only events refused here: as after as many
+ * failures, but at most HOSTED_MAX_FRUITLESS_WAIT_MS in a room we host (`hostedHere`), where an
+ * honest message polled later than a minute after it was signed would be refused for good.
+ */
+export function fruitlessWaitMs(rounds: number, intervalMs: number, hostedHere: boolean): number {
+  return backoffMs(rounds, intervalMs, hostedHere ? HOSTED_MAX_FRUITLESS_WAIT_MS : MAX_BACKOFF_MS);
 }
 
 /** A position in a 3.x room's history: (depth, event_id), event ids in byte order (lib.rs list_room_events_after @e6f874b0). */
