@@ -13,6 +13,10 @@
 import { expect, it } from '../helpers/fixtures.ts';
 import { EVENTS_PATH, MAILBOX_PATH, PULL_PATH } from '../../main/core/federation/paths.ts';
 import { MIN_EMPTY_PAGE_GAP_MS } from '../../main/core/federation/signed-page-loop.ts';
+import { envelopeWireJson } from '../../main/core/federation/envelope.ts';
+import { makeEvent } from '../helpers/events.ts';
+import { queryNodeDb } from '../helpers/inspect-db.ts';
+import { eventually } from '../helpers/rooms.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -53,4 +57,30 @@ it.for(answers)('%s: a peer answering at once with %s is asked about twice a sec
   // when a request reaches the peer after it was made).
   const gaps = asks.slice(from - 1).slice(1).map((at, i) => at - asks[from - 1 + i]!);
   expect(Math.min(...gaps)).toBeGreaterThan(MIN_EMPTY_PAGE_GAP_MS * 0.8);
+});
+
+it('pull: a host answering at once, again and again, a copy of its event held in quarantine here (cursor moving) is paced as a page that brought nothing', async ({ nodes }) => {
+  // Found 2026-11-27 (stop 54's note): a copy of a held event was counted as new, so each such
+  // page had the next one asked at once.
+  const host = await nodes.fakePeer('held.test', { roomHost: true });
+  const alpha = await nodes.inProcess('alpha.test', { config: { pull: true } });
+  expect((await alpha.admin('POST', '/peers', { server_name: 'held.test', endpoint: host.url })).status).toBe(200);
+  const roomId = '!held:held.test';
+  expect((await host.invite(alpha.started.federation_url!, roomId, '@owner:alpha.test')).status).toBe(200);
+  const invite = (await alpha.admin('GET', '/invites')).body.invites.find((i: { room_id: string }) => i.room_id === roomId);
+  expect((await alpha.admin('POST', `/invites/${invite.invite_id}/accept`)).status).toBe(200);
+  expect((await alpha.admin('PUT', '/peers/held.test/trust', { mode: 'quarantine', reason: 'red team' })).status).toBe(200);
+  const same = JSON.parse(envelopeWireJson(makeEvent(host.identity, { room_id: roomId })));
+  const asks: number[] = [];
+  host.routes.set(PULL_PATH, () => {
+    asks.push(performance.now());
+    return { status: 200, body: { events: [same], cursor: String(++moved) } };
+  });
+  await eventually(async () => expect(queryNodeDb<{ n: number }>(alpha.dataDir, 'SELECT COUNT(*) AS n FROM quarantined_events WHERE event_id = ?', same.event_id)[0]!.n).toBe(1));
+  const from = asks.length;
+  const started = performance.now();
+  await sleep(3_000);
+  const elapsed = performance.now() - started;
+  expect(asks.length - from).toBeGreaterThan(0);
+  expect(asks.length - from).toBeLessThanOrEqual(Math.floor(elapsed / MIN_EMPTY_PAGE_GAP_MS) + 2);
 });

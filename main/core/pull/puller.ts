@@ -202,9 +202,10 @@ export class Puller {
     let wait: QuotaWait | null = null;
     for (const [j, outcome] of outcomes.entries()) {
       if (outcome.status === 'fulfilled') {
-        const received = receivedOutcome(outcome.value);
-        if (received.result !== 'duplicate') fresh = true;
-        this.deps.onReceived?.(received);
+        // New here: stored, or held in quarantine for the first time (a copy of a held event is
+        // no more news than a copy of a stored one: counted fresh, it had the next page asked at once).
+        if (outcome.value.inserted) fresh = true;
+        this.deps.onReceived?.(receivedOutcome(outcome.value));
       }
       if (outcome.status === 'rejected') {
         const e = outcome.reason as Error;
