@@ -10,8 +10,10 @@
  * MIN_EMPTY_PAGE_GAP_MS (500 ms) after the last one was made; an honest long poll is never slowed
  * (its answer comes later than that), nor a page that brought something.
  */
-import { expect, it } from '../helpers/fixtures.ts';
-import { EVENTS_PATH, MAILBOX_PATH, PULL_PATH } from '../../main/core/federation/paths.ts';
+import { expect, it, type InProcessNode, type Nodes } from '../helpers/fixtures.ts';
+import type { FakePeer } from '../helpers/fake-peer.ts';
+import { EVENT_PATH, EVENTS_PATH, MAILBOX_PATH, PULL_PATH } from '../../main/core/federation/paths.ts';
+import { signRequestHeaders } from '../../main/core/federation/request-signature.ts';
 import { MIN_EMPTY_PAGE_GAP_MS } from '../../main/core/federation/signed-page-loop.ts';
 import { envelopeWireJson } from '../../main/core/federation/envelope.ts';
 import { makeEvent } from '../helpers/events.ts';
@@ -59,28 +61,89 @@ it.for(answers)('%s: a peer answering at once with %s is asked about twice a sec
   expect(Math.min(...gaps)).toBeGreaterThan(MIN_EMPTY_PAGE_GAP_MS * 0.8);
 });
 
-it('pull: a host answering at once, again and again, a copy of its event held in quarantine here (cursor moving) is paced as a page that brought nothing', async ({ nodes }) => {
-  // Found 2026-11-27 (stop 54's note): a copy of a held event was counted as new, so each such
-  // page had the next one asked at once.
-  const host = await nodes.fakePeer('held.test', { roomHost: true });
+/** A node pulling from a fake room host whose room its owner joined; `asks`: the host's pull pages asked. */
+async function pullingFromHost(nodes: Nodes, hostName: string): Promise<{ host: FakePeer; alpha: InProcessNode; roomId: string; asks: number[] }> {
+  const host = await nodes.fakePeer(hostName, { roomHost: true });
   const alpha = await nodes.inProcess('alpha.test', { config: { pull: true } });
-  expect((await alpha.admin('POST', '/peers', { server_name: 'held.test', endpoint: host.url })).status).toBe(200);
-  const roomId = '!held:held.test';
+  expect((await alpha.admin('POST', '/peers', { server_name: hostName, endpoint: host.url })).status).toBe(200);
+  const roomId = `!room:${hostName}`;
   expect((await host.invite(alpha.started.federation_url!, roomId, '@owner:alpha.test')).status).toBe(200);
   const invite = (await alpha.admin('GET', '/invites')).body.invites.find((i: { room_id: string }) => i.room_id === roomId);
   expect((await alpha.admin('POST', `/invites/${invite.invite_id}/accept`)).status).toBe(200);
-  expect((await alpha.admin('PUT', '/peers/held.test/trust', { mode: 'quarantine', reason: 'red team' })).status).toBe(200);
-  const same = JSON.parse(envelopeWireJson(makeEvent(host.identity, { room_id: roomId })));
-  const asks: number[] = [];
-  host.routes.set(PULL_PATH, () => {
-    asks.push(performance.now());
-    return { status: 200, body: { events: [same], cursor: String(++moved) } };
-  });
-  await eventually(async () => expect(queryNodeDb<{ n: number }>(alpha.dataDir, 'SELECT COUNT(*) AS n FROM quarantined_events WHERE event_id = ?', same.event_id)[0]!.n).toBe(1));
+  return { host, alpha, roomId, asks: [] };
+}
+
+/** Over three seconds from now, the asks are at most one per gap (+2 for both ends). */
+async function pacedFromNow(asks: number[]): Promise<void> {
   const from = asks.length;
   const started = performance.now();
   await sleep(3_000);
   const elapsed = performance.now() - started;
   expect(asks.length - from).toBeGreaterThan(0);
   expect(asks.length - from).toBeLessThanOrEqual(Math.floor(elapsed / MIN_EMPTY_PAGE_GAP_MS) + 2);
+}
+
+it('pull: a host answering at once, again and again, a copy of its event held in quarantine here (cursor moving) is paced as a page that brought nothing', async ({ nodes }) => {
+  // Found 2026-11-27 (stop 54's note): a copy of a held event was counted as new, so each such
+  // page had the next one asked at once (2,180 asks in 3 s).
+  const { host, alpha, roomId, asks } = await pullingFromHost(nodes, 'held.test');
+  expect((await alpha.admin('PUT', '/peers/held.test/trust', { mode: 'quarantine', reason: 'red team' })).status).toBe(200);
+  const same = JSON.parse(envelopeWireJson(makeEvent(host.identity, { room_id: roomId })));
+  host.routes.set(PULL_PATH, () => {
+    asks.push(performance.now());
+    return { status: 200, body: { events: [same], cursor: String(++moved) } };
+  });
+  await eventually(async () => expect(queryNodeDb<{ n: number }>(alpha.dataDir, 'SELECT COUNT(*) AS n FROM quarantined_events WHERE event_id = ?', same.event_id)[0]!.n).toBe(1));
+  await pacedFromNow(asks);
+});
+
+it('pull: a host answering at once pages of one new event among nine it makes us refuse (cursor moving) is paced: most of a page must be new', async ({ nodes }) => {
+  // A helper's review, 2026-11-27: one new event made the page fruitful whatever came with it.
+  const { host, alpha, roomId, asks } = await pullingFromHost(nodes, 'mixed.test');
+  let depth = 10;
+  host.routes.set(PULL_PATH, () => {
+    asks.push(performance.now());
+    const fresh = JSON.parse(envelopeWireJson(makeEvent(host.identity, { room_id: roomId, depth: ++depth })));
+    return { status: 200, body: { events: [fresh, ...Array.from({ length: 9 }, () => ({ not: 'an event' }))], cursor: String(++moved) } };
+  });
+  await eventually(async () => expect(queryNodeDb<{ n: number }>(alpha.dataDir, 'SELECT COUNT(*) AS n FROM federation_events WHERE room_id = ? AND depth > 10', roomId)[0]!.n).toBeGreaterThan(0));
+  await pacedFromNow(asks);
+});
+
+/** A mailbox page of one request from `from` (a fake peer): signed by it, or under a key id it does not serve. */
+function carriedItem(from: FakePeer, path: string, body: string, keyId?: string) {
+  const at = Date.now() + ++moved; // each request its own signature (a replay is refused)
+  const headers = signRequestHeaders(from.identity, 'POST', path, body, at, 'alpha.test');
+  return { id: String(moved), from: from.serverName, path, key_id: keyId ?? headers['X-Paracord-Key-Id']!, timestamp: String(at), signature: headers['X-Paracord-Signature']!, body };
+}
+
+it('mailbox: a peer answering at once pages of one request carrying a copy of an invite taken already (answered 2xx) is paced: a copy is no news', async ({ nodes }) => {
+  const eager = await nodes.fakePeer('copies.test', { roomHost: true });
+  const alpha = await nodes.inProcess('alpha.test', { config: { pull: true } });
+  expect((await alpha.admin('POST', '/peers', { server_name: 'copies.test', endpoint: eager.url })).status).toBe(200);
+  const invite = makeEvent(eager.identity, {
+    room_id: '!copies:copies.test', event_type: 'm.member.invite', sender: '@owner:copies.test', state_key: '@owner:alpha.test',
+    content: { membership: 'invite', expires_at: Date.now() + 3_600_000, room_name: 'copies' },
+  });
+  const body = envelopeWireJson(invite);
+  const asks: number[] = [];
+  eager.routes.set(MAILBOX_PATH, () => {
+    asks.push(performance.now());
+    return { status: 200, body: { items: [carriedItem(eager, EVENT_PATH, body)], cursor: String(moved) } };
+  });
+  await eventually(async () => expect((await alpha.admin('GET', '/invites')).body.invites.some((i: { room_id: string }) => i.room_id === '!copies:copies.test')).toBe(true));
+  await pacedFromNow(asks);
+});
+
+it('mailbox: a peer answering at once pages of one request it signs under a key id it does not serve (kept here, unread) is paced: a kept request is no news', async ({ nodes }) => {
+  const eager = await nodes.fakePeer('kept.test');
+  const alpha = await nodes.inProcess('alpha.test', { config: { pull: true } });
+  expect((await alpha.admin('POST', '/peers', { server_name: 'kept.test', endpoint: eager.url })).status).toBe(200);
+  const asks: number[] = [];
+  eager.routes.set(MAILBOX_PATH, () => {
+    asks.push(performance.now());
+    return { status: 200, body: { items: [carriedItem(eager, EVENTS_PATH, '{"events":[]}', 'ed25519:unserved')], cursor: String(moved) } };
+  });
+  await eventually(async () => expect(queryNodeDb<{ n: number }>(alpha.dataDir, 'SELECT COUNT(*) AS n FROM mailbox_retries WHERE from_server = ?', 'kept.test')[0]!.n).toBeGreaterThan(0));
+  await pacedFromNow(asks);
 });

@@ -66,7 +66,7 @@ function carried(from: string, body: string, timestamp = Date.now()): CarriedReq
 }
 
 /** "Not yet" for an hour: kept, not handed over while the test fills the table. */
-const LATER: DispatchAnswer = { status: 429, error: 'rate_limited', notYet: 'limit', retryAfterMs: 3600_000 };
+const LATER: DispatchAnswer = { status: 429, error: 'rate_limited', notYet: 'limit', retryAfterMs: 3600_000, items: 1, taken: 0 };
 
 function retries(limits?: Partial<KeepLimits>): CarriedRetries {
   return new CarriedRetries({ db, log, dispatch: (r) => dispatcher.dispatch(r), durably: (write) => commit.run(write), seen: (s) => replay.seen(s), ...(limits ? { limits } : {}) });
@@ -156,7 +156,7 @@ describe('carried requests kept to be handed over again', () => {
     expect(queue.waiting('carol.test', 'alice.test')).toBe(true);
     expect(queue.waiting('dave.test', 'alice.test')).toBe(false);
     // Through dave: due now, handed over at once.
-    expect(await queue.keep('dave.test', carried('alice.test', '{"n":"via dave"}'), { status: 503, error: 'internal_error', notYet: 'failure', retryAfterMs: 1 }, Date.now() - 5_000)).toBe('kept');
+    expect(await queue.keep('dave.test', carried('alice.test', '{"n":"via dave"}'), { status: 503, error: 'internal_error', notYet: 'failure', retryAfterMs: 1, items: 1, taken: 0 }, Date.now() - 5_000)).toBe('kept');
     await eventually(async () => expect(taken).toEqual(['alice.test {"n":"via dave"}']), 10_000, 20);
     expect(queue.waitingHere()).toEqual([expect.objectContaining({ from_server: 'alice.test', requests: 1, mailbox: 'carol.test' })]);
     await queue.stop();

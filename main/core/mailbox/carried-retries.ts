@@ -321,7 +321,7 @@ export class CarriedRetries {
     try {
       answer = await this.deps.dispatch({ from: row.from_server, path: row.path, keyId: row.key_id, timestamp: row.timestamp, signature: row.signature, body: row.body, keptAt: row.kept_at });
     } catch (error) {
-      answer = { status: 500, error: (error as Error).message, notYet: 'failure' };
+      answer = { status: 500, error: (error as Error).message, notYet: 'failure', items: 1, taken: 0 };
     }
     const queue = queueKey(mailbox, from);
     // A queue's requests that cannot be checked share one window (a run of them is not tried for

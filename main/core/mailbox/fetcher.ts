@@ -92,16 +92,21 @@ export class MailboxFetcher {
         return {
           // In order: one page at a time is taken.
           take: async (page) => {
-            // Something new came with it (a request taken here, or kept to be taken later): only
-            // then is the next page asked at once (signed-page-loop.ts paces the others).
-            let fruitful = false;
+            // Only a page that brought mostly news (items new here at least as many as the others:
+            // copies, refusals, requests kept to be handed over later) has the next one asked at
+            // once (signed-page-loop.ts paces the others). A kept request is not news: nothing
+            // checked it yet (one behind a waiting request of its depositor is kept unread), and a
+            // mailbox serving such pages, or pages of copies answered 2xx, or of one new item
+            // among junk, had them asked without a pause (a helper's review, 2026-11-27).
+            let news = 0;
+            let rest = 0;
             for (const item of page.items) {
               const carried: CarriedRequest = { from: item.from, path: item.path, keyId: item.key_id, timestamp: item.timestamp, signature: item.signature, body: item.body };
               // Behind requests of its depositor through this mailbox that wait here: it waits too (the order is kept).
               if (this.retries.waiting(server, item.from)) {
                 const kept = await this.retries.keep(server, carried, null);
                 if (kept === 'full') return FULL;
-                fruitful ||= kept === 'kept';
+                rest++;
                 continue;
               }
               const answer = await deps.dispatch(carried);
@@ -110,16 +115,17 @@ export class MailboxFetcher {
               if (answer.notYet) {
                 const kept = await this.retries.keep(server, carried, answer);
                 if (kept === 'full') return FULL;
-                fruitful ||= kept === 'kept';
+                rest++;
                 continue;
               }
-              fruitful ||= answer.status < 300;
+              news += answer.taken;
+              rest += answer.items - answer.taken;
               // Final either way: a refusal here is what a direct push would have got (409: taken before).
               if (answer.status >= 400 && answer.status !== 409) {
                 warnLimited(log, `mailbox_item_refused ${item.from}`, { event: 'mailbox_item_refused', mailbox: server, from: item.from, status: answer.status, error: answer.error }, 'a request carried by a mailbox was refused');
               }
             }
-            return { taken: true, fruitful };
+            return { taken: true, fruitful: news > 0 && news >= rest };
           },
           taken: (page, next) => {
             // Off the critical path (the next fetch asks after `next` whatever the mailbox deleted),

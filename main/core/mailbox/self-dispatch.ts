@@ -55,6 +55,13 @@ export interface DispatchAnswer {
   notYet: NotYet | null;
   /** With `notYet`: the answer's Retry-After (ms), when it gave one. */
   retryAfterMs?: number;
+  /**
+   * What the request carried (its events for a batch, else 1) and how many of those were new here
+   * (an event or invite stored for the first time; any other request taken with a 2xx): a copy of
+   * what is stored already, answered 2xx too, is no news (fetcher.ts paces pages without any).
+   */
+  items: number;
+  taken: number;
 }
 
 export class SelfDispatch {
@@ -81,7 +88,7 @@ export class SelfDispatch {
 
   async dispatch(carried: CarriedRequest): Promise<DispatchAnswer> {
     const base = this.base();
-    if (!base) return { status: 503, error: 'not listening', notYet: 'failure' };
+    if (!base) return { status: 503, error: 'not listening', notYet: 'failure', items: 1, taken: 0 };
     const { Agent: AgentClass, request } = await import('../http/undici-request.ts');
     this.agent ??= new AgentClass({ connect: { rejectUnauthorized: false }, keepAliveTimeout: 10_000, connections: 4 });
     const response = await request(`${base}${carried.path}`, {
@@ -100,7 +107,7 @@ export class SelfDispatch {
       body: Buffer.from(carried.body, 'utf8'),
     });
     const text = await response.body.text();
-    type Body = { error?: unknown; results?: unknown } | null;
+    type Body = { error?: unknown; results?: unknown; inserted?: unknown } | null;
     let body: Body = null;
     try {
       body = JSON.parse(text) as Body;
@@ -126,6 +133,7 @@ export class SelfDispatch {
     return {
       status, error: typeof error === 'string' ? error.slice(0, 100) : null, notYet,
       ...(notYet && Number.isFinite(seconds) && seconds >= 1 ? { retryAfterMs: Math.min(seconds, 86_400) * 1000 } : {}),
+      ...newItems(response.statusCode, body),
     };
   }
 
@@ -134,4 +142,18 @@ export class SelfDispatch {
     this.agent = null;
     await agent?.close();
   }
+}
+
+/**
+ * How many items a request's answer says were new here: a batch's events answered `inserted:
+ * true`; one event (or invite) answered so; any other request taken (2xx), as one.
+ */
+function newItems(status: number, body: { results?: unknown; inserted?: unknown } | null): { items: number; taken: number } {
+  if (status < 200 || status >= 300) return { items: Array.isArray(body?.results) ? Math.max(1, body.results.length) : 1, taken: 0 };
+  if (Array.isArray(body?.results)) {
+    const results = body.results as Array<{ inserted?: unknown } | null>;
+    return { items: Math.max(1, results.length), taken: results.filter((r) => r?.inserted === true).length };
+  }
+  if (body !== null && typeof body.inserted === 'boolean') return { items: 1, taken: body.inserted ? 1 : 0 };
+  return { items: 1, taken: 1 };
 }

@@ -142,8 +142,9 @@ export class Puller {
    * an event failed for a reason worth retrying (the page is asked again: what was stored is a
    * no-op then). Refused events (4xx) are logged and acknowledged, as a push would have them fail;
    * but an event refused for a quota (429) waits: nothing is saved, and the wait is returned.
-   * Otherwise 'fresh' when an event or invite of it was new here, 'nothing' when each was refused
-   * or known already (the loop paces such pages: signed-page-loop.ts).
+   * Otherwise 'fresh' when most of it was new here (events or invites stored, or held, for the
+   * first time: at least half the page), 'nothing' when less was (the loop paces such pages:
+   * signed-page-loop.ts; one new event among junk, copies and refusals, had the next page asked at once).
    */
   private async storePage(server: string, page: unknown[]): Promise<'fresh' | 'nothing' | 'retry' | QuotaWait> {
     const { ingest, log } = this.deps;
@@ -153,12 +154,13 @@ export class Puller {
     // checkable now it is asked again for a while, a failure here is waited out, and anything else
     // is a refusal (logged; the page goes on), so a hostile host cannot hold the page with one.
     const raws: unknown[] = [];
-    let fresh = false;
+    let news = 0;
+    const fresh = () => news > 0 && news * 2 >= page.length;
     for (const raw of page) {
       try {
         const invite = this.deps.receiveInvite ? await this.deps.receiveInvite(server, raw) : false;
         if (invite === false) raws.push(raw);
-        else if (invite === 'taken') fresh = true;
+        else if (invite === 'taken') news++;
       } catch (error) {
         const failure = fetchedEventFailure(error);
         if (failure.kind === 'quota') return failure;
@@ -194,7 +196,7 @@ export class Puller {
         warnLimited(log, `pulled_event_refused ${server}`, refusedFields(server, error), 'a pulled event was refused');
       }
     }
-    if (verified.length === 0) return retry ? 'retry' : fresh ? 'fresh' : 'nothing';
+    if (verified.length === 0) return retry ? 'retry' : fresh() ? 'fresh' : 'nothing';
     // A page may cross the quota (verify saw the stored usage only): the cursor is saved once no
     // event of the page was refused for it, after the commit (should it be lost, the page is
     // asked again: what was stored is a no-op).
@@ -203,8 +205,8 @@ export class Puller {
     for (const [j, outcome] of outcomes.entries()) {
       if (outcome.status === 'fulfilled') {
         // New here: stored, or held in quarantine for the first time (a copy of a held event is
-        // no more news than a copy of a stored one: counted fresh, it had the next page asked at once).
-        if (outcome.value.inserted) fresh = true;
+        // no more news than a copy of a stored one: counted new, it had the next page asked at once).
+        if (outcome.value.inserted) news++;
         this.deps.onReceived?.(receivedOutcome(outcome.value));
       }
       if (outcome.status === 'rejected') {
@@ -220,7 +222,7 @@ export class Puller {
       }
     }
     if (wait) return wait;
-    return retry ? 'retry' : fresh ? 'fresh' : 'nothing';
+    return retry ? 'retry' : fresh() ? 'fresh' : 'nothing';
   }
 
   /**

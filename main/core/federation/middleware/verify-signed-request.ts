@@ -227,8 +227,10 @@ export function verifySignedRequest(deps: VerifySignedRequestDeps): Middleware {
     const { origin, keyId, requestTs, signature } = auth;
     checkDestination(auth, deps.serverName?.(), deps.destinationAlias);
     // Before any expensive work, a generous per-address limit: a flood of forged requests costs
-    // a map lookup each, and cannot use up the allowance of the server it pretends to be.
-    const byAddress = deps.limiter?.address.take(`ip ${addressKey(ctx.ip)}`, deps.addressLimit ?? DEFAULT_ADDRESS_LIMIT);
+    // a map lookup each, and cannot use up the allowance of the server it pretends to be. Not for
+    // what this process hands over (all from 127.0.0.1: one mailbox's junk would have used up the
+    // bucket of every other mailbox's requests); its pace is the fetch loop's (signed-page-loop.ts).
+    const byAddress = dispatched ? null : deps.limiter?.address.take(`ip ${addressKey(ctx.ip)}`, deps.addressLimit ?? DEFAULT_ADDRESS_LIMIT);
     if (byAddress && !byAddress.ok) throw rateLimited(`${ctx.ip} sends too many requests`, byAddress.retryAfterMs);
 
     const decision = deps.trust.decide(origin);

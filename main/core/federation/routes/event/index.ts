@@ -19,9 +19,11 @@ export function eventRoutes(deps: FederationDeps): Router {
     const state = ctx.state as SignedRequestState;
     const raw = parseJsonBody(state.rawBody);
     // An invite of one of our users queued by its room's host (issue #32): taken as its POST /invite.
-    if (await deps.rooms().receiveInviteEvent(state.origin, raw)) {
+    const invite = await deps.rooms().receiveInviteEvent(state.origin, raw);
+    if (invite !== false) {
       ctx.status = 202;
-      ctx.body = { event_id: (raw as { event_id: string }).event_id, inserted: true };
+      // A copy of an invite stored already is no news (a mailbox's page of such copies is paced: fetcher.ts).
+      ctx.body = { event_id: (raw as { event_id: string }).event_id, inserted: invite === 'taken' };
       return;
     }
     // verifyAll: its checks' three database reads share one read transaction (issue #17).

@@ -49,7 +49,8 @@ export function eventsBatchRoutes(deps: FederationDeps): Router {
     const order: number[] = [];
     for (const [index, raw] of raws.entries()) {
       try {
-        if (await deps.rooms().receiveInviteEvent(state.origin, raw)) results[index] = { event_id: eventIdOf(raw), inserted: true } as EventResult;
+        const invite = await deps.rooms().receiveInviteEvent(state.origin, raw);
+        if (invite !== false) results[index] = { event_id: eventIdOf(raw), inserted: invite === 'taken' } as EventResult;
         else order.push(index);
       } catch (error) {
         results[index] = failure(raw, error);

@@ -1,0 +1,69 @@
+/**
+ * Handing a carried request to our own listener (self-dispatch.ts), through the real verification
+ * middleware on 127.0.0.1: what its answer says was new here, and the per-address limit, which
+ * does not apply to what this process hands over (every mailbox's requests come from 127.0.0.1).
+ */
+import { join } from 'node:path';
+import { Identity } from '../identity/identity.ts';
+import type { SignedRequestState } from '../federation/middleware/verify-signed-request.ts';
+import { signRequestHeaders } from '../federation/request-signature.ts';
+import { EVENT_PATH, EVENTS_PATH } from '../federation/paths.ts';
+import { RateLimiters } from '../trust/rate-limiter.ts';
+import { sendSigned } from '../../../test/helpers/signed-request.ts';
+import { afterAll, beforeAll, describe, expect, it } from '../../../test/helpers/fixtures.ts';
+import { tempDir } from '../../../test/helpers/temp-dir.ts';
+import { keysServer, verifyApp, type VerifyApp } from '../../../test/helpers/verify-app.ts';
+import { SelfDispatch, type CarriedRequest } from './self-dispatch.ts';
+
+const SELF = 'node.test';
+let app: VerifyApp;
+let dispatcher: SelfDispatch;
+let alice: Identity;
+
+beforeAll(async () => {
+  const dir = tempDir();
+  alice = Identity.create(join(dir, 'alice.json'), 'alice.test');
+  let base: string | null = null;
+  dispatcher = new SelfDispatch(() => base, () => SELF);
+  // The route answers as ours do: a batch with a result per event, one event with `inserted`.
+  app = await verifyApp(dir, [{ identity: alice, keys: keysServer(alice) }], (ctx) => {
+    const { kind } = JSON.parse((ctx.state as SignedRequestState).rawBody.toString('utf8')) as { kind: string };
+    ctx.status = 202;
+    if (kind === 'batch') ctx.body = { results: [{ event_id: '$1', inserted: true }, { event_id: '$2', inserted: false }, { event_id: '$3', status: 403, error: 'forbidden' }] };
+    else if (kind === 'copy') ctx.body = { event_id: '$1', inserted: false };
+    else if (kind === 'new') ctx.body = { event_id: '$1', inserted: true };
+    else ctx.body = { ok: true };
+  }, () => ({ serverName: () => SELF, isDispatched: (v) => dispatcher.isDispatched(v), limiter: new RateLimiters(), addressLimit: { per_second: 1, burst: 2 } }));
+  base = app.url;
+});
+
+afterAll(async () => {
+  await dispatcher.close();
+  app.close();
+});
+
+function carried(path: string, body: string): CarriedRequest {
+  const at = Date.now();
+  const headers = signRequestHeaders(alice, 'POST', path, body, at, SELF);
+  return { from: 'alice.test', path, keyId: headers['X-Paracord-Key-Id']!, timestamp: String(at), signature: headers['X-Paracord-Signature']!, body };
+}
+
+describe('a carried request handed to our own listener', () => {
+  it('says how many of its items were new here: a batch\'s events inserted, one event inserted, another request taken', async () => {
+    expect(await dispatcher.dispatch(carried(EVENTS_PATH, '{"kind":"batch"}'))).toMatchObject({ status: 202, items: 3, taken: 1 });
+    expect(await dispatcher.dispatch(carried(EVENT_PATH, '{"kind":"copy"}'))).toMatchObject({ status: 202, items: 1, taken: 0 });
+    expect(await dispatcher.dispatch(carried(EVENT_PATH, '{"kind":"new"}'))).toMatchObject({ status: 202, items: 1, taken: 1 });
+    expect(await dispatcher.dispatch(carried('/_paracord/federation/v1/join', '{"kind":"join"}'))).toMatchObject({ status: 202, items: 1, taken: 1 });
+  });
+
+  it('is not charged to the per-address limit of 127.0.0.1, which a direct request from there is', async () => {
+    // The bucket (burst 2) is empty after the requests above came from here… except those were
+    // handed over: it is full, and direct requests use it up.
+    const direct = [];
+    for (let i = 0; i < 4; i++) direct.push((await sendSigned(alice, app.url, 'POST', EVENT_PATH, `{"kind":"new","i":${i}}`, { destination: SELF })).status);
+    expect(direct.slice(0, 2)).toEqual([202, 202]);
+    expect(direct.slice(2)).toEqual([429, 429]);
+    // Handed over, still taken.
+    for (let i = 0; i < 4; i++) expect((await dispatcher.dispatch(carried(EVENT_PATH, `{"kind":"new","i":${i}}`))).status).toBe(202);
+  });
+});
