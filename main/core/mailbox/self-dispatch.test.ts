@@ -9,7 +9,6 @@ import type { SignedRequestState } from '../federation/middleware/verify-signed-
 import { signRequestHeaders } from '../federation/request-signature.ts';
 import { EVENT_PATH, EVENTS_PATH } from '../federation/paths.ts';
 import { RateLimiters } from '../trust/rate-limiter.ts';
-import { ReplayCache } from '../federation/replay-cache.ts';
 import { sendSigned } from '../../../test/helpers/signed-request.ts';
 import { afterAll, beforeAll, describe, expect, it } from '../../../test/helpers/fixtures.ts';
 import { tempDir } from '../../../test/helpers/temp-dir.ts';
@@ -17,8 +16,6 @@ import { keysServer, verifyApp, type VerifyApp } from '../../../test/helpers/ver
 import { SelfDispatch, type CarriedRequest } from './self-dispatch.ts';
 
 const SELF = 'node.test';
-/** A small share of remembered carried requests per origin (MAX_CARRIED_PER_ORIGIN: 50,000). */
-const CARRIED_CAP = 12;
 let app: VerifyApp;
 let dispatcher: SelfDispatch;
 let alice: Identity;
@@ -36,7 +33,7 @@ beforeAll(async () => {
     else if (kind === 'copy') ctx.body = { event_id: '$1', inserted: false };
     else if (kind === 'new') ctx.body = { event_id: '$1', inserted: true };
     else ctx.body = { ok: true };
-  }, ({ db }) => ({ serverName: () => SELF, isDispatched: (v) => dispatcher.isDispatched(v), limiter: new RateLimiters(), addressLimit: { per_second: 1, burst: 2 }, replay: new ReplayCache(db, { maxCarriedPerOrigin: CARRIED_CAP }) }));
+  }, () => ({ serverName: () => SELF, isDispatched: (v) => dispatcher.isDispatched(v), limiter: new RateLimiters(), addressLimit: { per_second: 1, burst: 2 } }));
   base = app.url;
 });
 
@@ -68,16 +65,5 @@ describe('a carried request handed to our own listener', () => {
     expect(direct.slice(2)).toEqual([429, 429]);
     // Handed over, still taken.
     for (let i = 0; i < 4; i++) expect((await dispatcher.dispatch(carried(EVENT_PATH, `{"kind":"new","i":${i}}`))).status).toBe(202);
-  });
-
-  it('is remembered for the mailbox\'s week, up to a share per origin: past it, the rest is "not yet" (429, asked again in an hour) and nothing is remembered', async () => {
-    const carriedRows = () => (app.db.prepare('SELECT COUNT(*) AS n FROM federation_request_replay WHERE expires_at > ?').get(Date.now() + 86_400_000) as { n: number }).n;
-    const answers = [];
-    for (let i = 0; carriedRows() < CARRIED_CAP && i < 2 * CARRIED_CAP; i++) answers.push((await dispatcher.dispatch(carried(EVENT_PATH, `{"kind":"new","fill":${i}}`))).status);
-    expect(answers.every((status) => status === 202)).toBe(true);
-    expect(carriedRows()).toBe(CARRIED_CAP);
-    const over = await dispatcher.dispatch(carried(EVENT_PATH, '{"kind":"new","over":1}'));
-    expect(over).toMatchObject({ status: 429, notYet: 'limit', retryAfterMs: 3_600_000, taken: 0 });
-    expect(carriedRows()).toBe(CARRIED_CAP);
   });
 });

@@ -872,15 +872,6 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
       INSERT OR IGNORE INTO settings (key, value) VALUES ('database_instance', lower(hex(randomblob(16))));
     `,
   },
-  {
-    version: 36,
-    name: 'replay entries by origin',
-    sql: `
-      -- How many requests of a peer carried by mailboxes are remembered (federation/replay-cache.ts
-      -- MAX_CARRIED_PER_ORIGIN), counted without reading the others'.
-      CREATE INDEX IF NOT EXISTS federation_request_replay_by_origin ON federation_request_replay (origin, expires_at);
-    `,
-  },
 ];
 
 export function runMigrations(db: Db): void {

@@ -199,8 +199,6 @@ export async function checkRequestSignatureOffThread(ctx: Context, auth: AuthHea
  * limit that matters is the one per authenticated origin server, after the signature.
  */
 export const DEFAULT_ADDRESS_LIMIT: RateLimit = { per_second: 2_000, burst: 5_000 };
-/** A carried request over its origin's share of remembered ones is asked again after this (replay-cache.ts). */
-const CARRIED_FULL_RETRY_MS = 3_600_000;
 
 function rateLimited(message: string, retryAfterMs: number): HttpError {
   const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
@@ -298,11 +296,6 @@ export function verifySignedRequest(deps: VerifySignedRequestDeps): Middleware {
     try {
       try {
         charge(1);
-        // A request a mailbox carried is remembered for the mailbox's week: past a peer's share of
-        // such entries, the rest waits ("not yet": kept and handed over later, or left at the mailbox).
-        if (dispatched && !deps.replay.carriedRoom(origin)) {
-          throw rateLimited(`as many of ${origin}'s requests carried by mailboxes are remembered here as are kept; the rest waits until older ones expire`, CARRIED_FULL_RETRY_MS);
-        }
       } catch (error) {
         refusedEarly = true;
         throw error;
