@@ -13,7 +13,6 @@ import { sendSigned } from '../../../test/helpers/signed-request.ts';
 import { afterAll, beforeAll, describe, expect, it } from '../../../test/helpers/fixtures.ts';
 import { tempDir } from '../../../test/helpers/temp-dir.ts';
 import { keysServer, verifyApp, type VerifyApp } from '../../../test/helpers/verify-app.ts';
-import { HttpError } from '../errors.ts';
 import { SelfDispatch, type CarriedRequest } from './self-dispatch.ts';
 
 const SELF = 'node.test';
@@ -33,8 +32,6 @@ beforeAll(async () => {
     if (kind === 'batch') ctx.body = { results: [{ event_id: '$1', inserted: true }, { event_id: '$2', inserted: false }, { event_id: '$3', status: 403, error: 'forbidden' }] };
     else if (kind === 'copy') ctx.body = { event_id: '$1', inserted: false };
     else if (kind === 'new') ctx.body = { event_id: '$1', inserted: true };
-    else if (kind === 'refused') throw new HttpError(403, 'not_allowed', 'refused here');
-    else if (kind === 'copies') ctx.body = { results: [{ event_id: '$1', inserted: false }, { event_id: '$2', status: 403, error: 'forbidden' }] };
     else ctx.body = { ok: true };
   }, () => ({ serverName: () => SELF, isDispatched: (v) => dispatcher.isDispatched(v), limiter: new RateLimiters(), addressLimit: { per_second: 1, burst: 2 } }));
   base = app.url;
@@ -68,17 +65,5 @@ describe('a carried request handed to our own listener', () => {
     expect(direct.slice(2)).toEqual([429, 429]);
     // Handed over, still taken.
     for (let i = 0; i < 4; i++) expect((await dispatcher.dispatch(carried(EVENT_PATH, `{"kind":"new","i":${i}}`))).status).toBe(202);
-  });
-
-  it('is remembered for the mailbox\'s week only when it changed something here; refused, or bringing only copies, for the usual minute', async () => {
-    const sent = { copy: carried(EVENT_PATH, '{"kind":"copy"}'), batchOfCopies: carried(EVENTS_PATH, '{"kind":"copies"}'), refused: carried(EVENT_PATH, '{"kind":"refused"}'), taken: carried(EVENT_PATH, '{"kind":"new","week":1}'), batch: carried(EVENTS_PATH, '{"kind":"batch"}') };
-    const statuses = [];
-    for (const request of Object.values(sent)) statuses.push((await dispatcher.dispatch(request)).status);
-    expect(statuses).toEqual([202, 202, 403, 202, 202]);
-    const expiresIn = (request: CarriedRequest) => (app.db.prepare('SELECT expires_at FROM federation_request_replay WHERE signature = ?').get(request.signature) as { expires_at: number }).expires_at - Date.now();
-    for (const request of [sent.copy, sent.batchOfCopies, sent.refused]) expect(expiresIn(request)).toBeLessThan(2 * 60_000);
-    for (const request of [sent.taken, sent.batch]) expect(expiresIn(request)).toBeGreaterThan(6 * 86_400_000);
-    // Within its minute a copy is still refused as a replay.
-    expect((await dispatcher.dispatch(sent.copy)).status).toBe(409);
   });
 });

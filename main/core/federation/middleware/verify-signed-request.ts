@@ -215,21 +215,6 @@ function keptFor(header: string, now: number): number {
   return Math.max(0, now - Number(header));
 }
 
-/**
- * Whether a request a mailbox carried changed something here: then its replay entry is kept for
- * the mailbox's week (a copy handed over again must be 409). One refused, or bringing only copies,
- * is remembered for the usual minute: a copy of it would change nothing either, and week-long
- * entries for those were disk a hostile depositor (a peer acting as its own mailbox) could fill
- * at its rate limit, charged to no quota. What a taken one stored is charged to its origin's.
- */
-function tookSomething(status: number, body: unknown, failure: unknown): boolean {
-  if (failure !== undefined || status < 200 || status >= 300) return false;
-  const answer = body as { inserted?: unknown; results?: unknown } | null;
-  if (Array.isArray(answer?.results)) return (answer.results as Array<{ inserted?: unknown } | null>).some((r) => r?.inserted === true);
-  if (answer !== null && typeof answer === 'object' && typeof answer.inserted === 'boolean') return answer.inserted;
-  return true;
-}
-
 export function verifySignedRequest(deps: VerifySignedRequestDeps): Middleware {
   const now = deps.now ?? Date.now;
   return async (ctx, next) => {
@@ -329,7 +314,7 @@ export function verifySignedRequest(deps: VerifySignedRequestDeps): Middleware {
       // all of it): no entry, so its copy is taken when our fetcher hands it over again.
       else if (dispatched && (after.notTaken === true || (failure !== undefined && isNotYetError(failure)))) deps.replay.release(signature);
       else {
-        const recorded = deps.commit.run(() => deps.replay.record(signature, origin, requestTs, dispatched && tookSomething(ctx.status, ctx.body, failure)));
+        const recorded = deps.commit.run(() => deps.replay.record(signature, origin, requestTs, dispatched));
         const release = () => deps.replay.release(signature);
         if (after.replayAnswerEarly === true || refusedEarly) void recorded.then(release, release);
         else await recorded.finally(release);

@@ -40,13 +40,9 @@ export function eventRoutes(deps: FederationDeps): Router {
       }
       throw error;
     }
-    // Same transaction as the event: the replay entry is durable exactly when the event is. One a
-    // mailbox carried is recorded after the answer, for the mailbox's week only when the event was
-    // new (verify-signed-request.ts tookSomething), as a batch's is: a copy handed over again after
-    // a crash in between is a copy.
-    const carried = state.viaMailbox === true;
-    const result = await deps.ingest.store(verified, state.origin, carried ? undefined : () => deps.replay.record(state.signature, state.origin, state.requestTs, false));
-    if (!carried) state.replayRecorded = true;
+    // Same transaction as the event: the replay entry is durable exactly when the event is.
+    const result = await deps.ingest.store(verified, state.origin, () => deps.replay.record(state.signature, state.origin, state.requestTs, state.viaMailbox === true));
+    state.replayRecorded = true;
     ctx.status = 202;
     ctx.body = result;
   });

@@ -85,9 +85,7 @@ export function peeringRoutes(deps: FederationDeps): Router {
    */
   const recordUnlessNotYet = async (auth: { signature: string; origin: string; requestTs: number }, carried: boolean, failure: unknown): Promise<void> => {
     try {
-      // For the mailbox's week only when taken: a carried request refused here (any key signs one,
-      // under any name) changes nothing if handed over again (verify-signed-request.ts tookSomething).
-      if (!(carried && failure !== undefined && isNotYetError(failure))) await deps.commit.run(() => deps.replay.record(auth.signature, auth.origin, auth.requestTs, carried && failure === undefined));
+      if (!(carried && failure !== undefined && isNotYetError(failure))) await deps.commit.run(() => deps.replay.record(auth.signature, auth.origin, auth.requestTs, carried));
     } finally {
       deps.replay.release(auth.signature);
     }
