@@ -133,6 +133,8 @@ it('mailbox: a peer answering at once pages of one request carrying a copy of an
   });
   await eventually(async () => expect((await alpha.admin('GET', '/invites')).body.invites.some((i: { room_id: string }) => i.room_id === '!copies:copies.test')).toBe(true));
   await pacedFromNow(asks);
+  // Requests it carried for itself are remembered as direct ones are (a minute), not for the mailbox's week.
+  expect(queryNodeDb<{ n: number }>(alpha.dataDir, 'SELECT COUNT(*) AS n FROM federation_request_replay WHERE origin = ? AND expires_at > ?', 'copies.test', Date.now() + 86_400_000)[0]!.n).toBe(0);
 });
 
 it('mailbox: a peer answering at once pages of one request it signs under a key id it does not serve (kept here, unread) is paced: a kept request is no news', async ({ nodes }) => {

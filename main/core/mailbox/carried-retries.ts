@@ -319,7 +319,7 @@ export class CarriedRetries {
     if (!row || row.next_at > now) return false;
     let answer: DispatchAnswer;
     try {
-      answer = await this.deps.dispatch({ from: row.from_server, path: row.path, keyId: row.key_id, timestamp: row.timestamp, signature: row.signature, body: row.body, keptAt: row.kept_at });
+      answer = await this.deps.dispatch({ from: row.from_server, path: row.path, keyId: row.key_id, timestamp: row.timestamp, signature: row.signature, body: row.body, keptAt: row.kept_at, mailbox: row.mailbox });
     } catch (error) {
       answer = { status: 500, error: (error as Error).message, notYet: 'failure', items: 1, taken: 0 };
     }

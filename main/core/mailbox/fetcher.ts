@@ -101,7 +101,7 @@ export class MailboxFetcher {
             let news = 0;
             let rest = 0;
             for (const item of page.items) {
-              const carried: CarriedRequest = { from: item.from, path: item.path, keyId: item.key_id, timestamp: item.timestamp, signature: item.signature, body: item.body };
+              const carried: CarriedRequest = { from: item.from, path: item.path, keyId: item.key_id, timestamp: item.timestamp, signature: item.signature, body: item.body, mailbox: server };
               // Behind requests of its depositor through this mailbox that wait here: it waits too (the order is kept).
               if (this.retries.waiting(server, item.from)) {
                 const kept = await this.retries.keep(server, carried, null);

@@ -126,7 +126,7 @@ export function mailboxRoutes(deps: FederationDeps): Router {
       if (mine.items + 1 > share.items || mine.bytes + body.length > share.bytes) {
         throw new HttpError(429, 'mailbox_share_full', `${deps.identity.serverName} holds as much as one server may leave for ${recipient} (${mine.items} requests, ${mine.bytes} bytes of yours: half of what it keeps for ${recipient}); try again later`, { 'retry-after': '60' });
       }
-      deps.replay.record(state.signature, state.origin, state.requestTs, state.viaMailbox === true);
+      deps.replay.record(state.signature, state.origin, state.requestTs, state.replayForWeek === true);
       return box.store.deposit({ recipient, depositor: state.origin, path, headers: JSON.stringify({ key_id: keyId, timestamp: Number(timestamp), signature }), body, created_at: Date.now() });
     });
     state.replayRecorded = true;
@@ -201,7 +201,7 @@ export function mailboxRoutes(deps: FederationDeps): Router {
     if (!parsed.success) throw badRequest('invalid_request', `body must be {"cursor": "<cursor from a fetch>"}: ${formatZodError(parsed.error)}`);
     if (!box.store.isKnownCursor(parsed.data.cursor)) throw badRequest('unknown_cursor', 'this cursor was never given out by this server');
     const acknowledged = await deps.commit.run(() => {
-      deps.replay.record(state.signature, state.origin, state.requestTs, state.viaMailbox === true);
+      deps.replay.record(state.signature, state.origin, state.requestTs, state.replayForWeek === true);
       return box.store.ack(state.origin, parsed.data.cursor);
     });
     state.replayRecorded = true;

@@ -66,4 +66,15 @@ describe('a carried request handed to our own listener', () => {
     // Handed over, still taken.
     for (let i = 0; i < 4; i++) expect((await dispatcher.dispatch(carried(EVENT_PATH, `{"kind":"new","i":${i}}`))).status).toBe(202);
   });
+
+  it('is remembered for the mailbox\'s week when the mailbox carried another server\'s request; one the mailbox signed itself, as a direct request', async () => {
+    const expiresIn = (request: CarriedRequest) => (app.db.prepare('SELECT expires_at FROM federation_request_replay WHERE signature = ?').get(request.signature) as { expires_at: number }).expires_at - Date.now();
+    const viaBob = { ...carried(EVENT_PATH, '{"kind":"new","via":"bob"}'), mailbox: 'bob.test' };
+    const viaItself = { ...carried(EVENT_PATH, '{"kind":"new","via":"alice"}'), mailbox: 'Alice.test' };
+    const viaUnknown = carried(EVENT_PATH, '{"kind":"new","via":"unknown"}');
+    for (const request of [viaBob, viaItself, viaUnknown]) expect((await dispatcher.dispatch(request)).status).toBe(202);
+    expect(expiresIn(viaBob)).toBeGreaterThan(6 * 86_400_000);
+    expect(expiresIn(viaUnknown)).toBeGreaterThan(6 * 86_400_000);
+    expect(expiresIn(viaItself)).toBeLessThan(2 * 60_000);
+  });
 });

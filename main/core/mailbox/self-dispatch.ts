@@ -17,6 +17,12 @@ export const DISPATCH_HEADER = 'x-paracord-mailbox-dispatch';
  * behind a wait here is not refused as stale for the time it waited here.
  */
 export const DISPATCH_KEPT_AT_HEADER = 'x-paracord-mailbox-kept-at';
+/**
+ * With DISPATCH_HEADER only: the server name of the mailbox that carried the request. One the
+ * mailbox signed itself (its own name as origin) is remembered as a direct request is, not for the
+ * mailbox's week (verify-signed-request.ts).
+ */
+export const DISPATCH_VIA_HEADER = 'x-paracord-mailbox-via';
 
 export interface CarriedRequest {
   from: string;
@@ -27,6 +33,8 @@ export interface CarriedRequest {
   body: string;
   /** When this node kept it (carried-retries.ts): its age is judged from then. */
   keptAt?: number;
+  /** The mailbox that carried it (when known: a request the mailbox signed itself is then remembered as a direct one). */
+  mailbox?: string;
 }
 
 export type NotYet = 'limit' | 'unchecked' | 'failure' | 'defect';
@@ -103,6 +111,7 @@ export class SelfDispatch {
         'x-paracord-destination': this.self().toLowerCase(),
         [DISPATCH_HEADER]: this.secret,
         ...(carried.keptAt !== undefined ? { [DISPATCH_KEPT_AT_HEADER]: String(carried.keptAt) } : {}),
+        ...(carried.mailbox !== undefined ? { [DISPATCH_VIA_HEADER]: carried.mailbox } : {}),
       },
       body: Buffer.from(carried.body, 'utf8'),
     });

@@ -100,7 +100,7 @@ export function pullRoutes(deps: FederationDeps): Router {
     // node's other writes); answered only once durable, so an acknowledged row never comes back.
     const cursor = parsed.data.cursor;
     const acknowledged = await deps.commit.run(() => {
-      deps.replay.record(state.signature, state.origin, state.requestTs, state.viaMailbox === true);
+      deps.replay.record(state.signature, state.origin, state.requestTs, state.replayForWeek === true);
       return pull.ack(state.origin, cursor);
     });
     state.replayRecorded = true;

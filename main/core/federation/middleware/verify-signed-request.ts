@@ -17,7 +17,7 @@ import { addressKey } from '../../http/client-address.ts';
 import type { GroupCommit } from '../../store/group-commit.ts';
 import type { TrustStore } from '../../trust/trust-store.ts';
 import type { ReplayCache } from '../replay-cache.ts';
-import { DISPATCH_HEADER, DISPATCH_KEPT_AT_HEADER } from '../../mailbox/self-dispatch.ts';
+import { DISPATCH_HEADER, DISPATCH_KEPT_AT_HEADER, DISPATCH_VIA_HEADER } from '../../mailbox/self-dispatch.ts';
 import { MAILBOX_MAX_AGE_MS } from '../../mailbox/mailbox-store.ts';
 import {
   HEADER_DESTINATION,
@@ -34,6 +34,11 @@ import { isUncheckedKey, keysNotChecked, type ServerKeys } from '../keys/server-
 export interface SignedRequestState {
   /** Carried by a mailbox and handed over by this process (mailbox/self-dispatch.ts). */
   viaMailbox?: boolean;
+  /**
+   * Carried by a mailbox for another server (mailboxWeekReplay): its replay entry is kept for the
+   * mailbox's week. One a mailbox signed itself is remembered as a direct request is.
+   */
+  replayForWeek?: boolean;
   origin: string;
   keyId: string;
   requestTs: number;
@@ -215,6 +220,19 @@ function keptFor(header: string, now: number): number {
   return Math.max(0, now - Number(header));
 }
 
+/**
+ * Whether a request this process handed over (`dispatched`) keeps its replay entry for the
+ * mailbox's week: unless the mailbox that carried it signed it itself. A copy handed over again
+ * later must be refused (409) when a mailbox carries another server's request, which it could
+ * otherwise hand over again and again, charging that server's rate limit and counting its refused
+ * events towards its quarantine each time. Its own it may hand over again: that costs only itself,
+ * as sending the request again would. And its own were entries it could add at its rate limit for
+ * a week each, charged to no quota (a helper's review, 2026-11-27).
+ */
+export function mailboxWeekReplay(ctx: { get(name: string): string }, dispatched: boolean, origin: string): boolean {
+  return dispatched && ctx.get(DISPATCH_VIA_HEADER).toLowerCase() !== origin.toLowerCase();
+}
+
 export function verifySignedRequest(deps: VerifySignedRequestDeps): Middleware {
   const now = deps.now ?? Date.now;
   return async (ctx, next) => {
@@ -300,7 +318,7 @@ export function verifySignedRequest(deps: VerifySignedRequestDeps): Middleware {
         refusedEarly = true;
         throw error;
       }
-      const state: SignedRequestState = { origin, keyId, requestTs, signature, rawBody, quarantined: decision.quarantined, recheck, replayRecorded: false, chargeMore: charge, ...(dispatched ? { viaMailbox: true } : {}) };
+      const state: SignedRequestState = { origin, keyId, requestTs, signature, rawBody, quarantined: decision.quarantined, recheck, replayRecorded: false, chargeMore: charge, ...(dispatched ? { viaMailbox: true, replayForWeek: mailboxWeekReplay(ctx, true, origin) } : {}) };
       Object.assign(ctx.state, state);
       deps.onVerified?.(origin);
       await next();
@@ -314,7 +332,7 @@ export function verifySignedRequest(deps: VerifySignedRequestDeps): Middleware {
       // all of it): no entry, so its copy is taken when our fetcher hands it over again.
       else if (dispatched && (after.notTaken === true || (failure !== undefined && isNotYetError(failure)))) deps.replay.release(signature);
       else {
-        const recorded = deps.commit.run(() => deps.replay.record(signature, origin, requestTs, dispatched));
+        const recorded = deps.commit.run(() => deps.replay.record(signature, origin, requestTs, mailboxWeekReplay(ctx, dispatched, origin)));
         const release = () => deps.replay.release(signature);
         if (after.replayAnswerEarly === true || refusedEarly) void recorded.then(release, release);
         else await recorded.finally(release);

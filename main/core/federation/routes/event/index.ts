@@ -41,7 +41,7 @@ export function eventRoutes(deps: FederationDeps): Router {
       throw error;
     }
     // Same transaction as the event: the replay entry is durable exactly when the event is.
-    const result = await deps.ingest.store(verified, state.origin, () => deps.replay.record(state.signature, state.origin, state.requestTs, state.viaMailbox === true));
+    const result = await deps.ingest.store(verified, state.origin, () => deps.replay.record(state.signature, state.origin, state.requestTs, state.replayForWeek === true));
     state.replayRecorded = true;
     ctx.status = 202;
     ctx.body = result;

@@ -11,7 +11,7 @@ import { MAILBOX_MAX_AGE_MS } from '../../../mailbox/mailbox-store.ts';
 import { MAX_CLOCK_SKEW_MS } from '../../request-signature.ts';
 import type { Context, Next } from 'koa';
 import type { FederationDeps } from '../../federation-deps.ts';
-import { checkDestination, checkRequestSignatureOffThread, readAuthHeaders } from '../../middleware/verify-signed-request.ts';
+import { checkDestination, checkRequestSignatureOffThread, mailboxWeekReplay, readAuthHeaders } from '../../middleware/verify-signed-request.ts';
 import { normalizeEndpoint } from '../../../../../shared/endpoint.ts';
 import { rateLimitByAddress, takeOverall } from '../../../http/middleware/rate-limit.ts';
 import { RateLimiters, type RateLimit } from '../../../trust/rate-limiter.ts';
@@ -83,9 +83,9 @@ export function peeringRoutes(deps: FederationDeps): Router {
    * Records the request as seen, unless a mailbox carried it and it was answered "not yet" (429,
    * 5xx): its copy is handed over again then (mailbox/carried-retries.ts), and must not be 409.
    */
-  const recordUnlessNotYet = async (auth: { signature: string; origin: string; requestTs: number }, carried: boolean, failure: unknown): Promise<void> => {
+  const recordUnlessNotYet = async (ctx: Context, auth: { signature: string; origin: string; requestTs: number }, carried: boolean, failure: unknown): Promise<void> => {
     try {
-      if (!(carried && failure !== undefined && isNotYetError(failure))) await deps.commit.run(() => deps.replay.record(auth.signature, auth.origin, auth.requestTs, carried));
+      if (!(carried && failure !== undefined && isNotYetError(failure))) await deps.commit.run(() => deps.replay.record(auth.signature, auth.origin, auth.requestTs, mailboxWeekReplay(ctx, carried, auth.origin)));
     } finally {
       deps.replay.release(auth.signature);
     }
@@ -142,7 +142,7 @@ export function peeringRoutes(deps: FederationDeps): Router {
       failure = error;
       throw error;
     } finally {
-      await recordUnlessNotYet(auth, carried, failure);
+      await recordUnlessNotYet(ctx, auth, carried, failure);
     }
   });
 
@@ -175,7 +175,7 @@ export function peeringRoutes(deps: FederationDeps): Router {
       failure = error;
       throw error;
     } finally {
-      await recordUnlessNotYet(auth, carried, failure);
+      await recordUnlessNotYet(ctx, auth, carried, failure);
     }
   });
   router.get(PEER_LINK_PATH, (ctx) => {
