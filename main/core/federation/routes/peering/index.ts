@@ -3,7 +3,7 @@ import Router from '../../../http/router.ts';
 import { z } from 'zod';
 import { HEX_PUBLIC_KEY, KEY_ID, isServerName } from '../../../../../shared/identifiers.ts';
 import { formatZodError } from '../../../admin/format-zod-error.ts';
-import { badRequest, conflict, forbidden, unauthorized } from '../../../errors.ts';
+import { HttpError, badRequest, conflict, forbidden, unauthorized } from '../../../errors.ts';
 import { parseJsonBody, readRawBody } from '../../../http/read-body.ts';
 import { hashToken } from '../../../peering/peering-service.ts';
 import { DISPATCH_HEADER } from '../../../mailbox/self-dispatch.ts';
@@ -85,7 +85,11 @@ export function peeringRoutes(deps: FederationDeps): Router {
    */
   const recordUnlessNotYet = async (ctx: Context, auth: { signature: string; origin: string; requestTs: number }, carried: boolean, failure: unknown): Promise<void> => {
     try {
-      if (!(carried && failure !== undefined && isNotYetError(failure))) await deps.commit.run(() => deps.replay.record(auth.signature, auth.origin, auth.requestTs, mailboxWeekReplay(ctx, carried, auth.origin)));
+      // A carried request refused for a token that is not one of ours sends nothing back and charges
+      // no one: handed over again it changes nothing, so it is remembered as a direct one is. A
+      // mailbox could otherwise make up such requests under any name, each kept for a week.
+      const week = mailboxWeekReplay(ctx, carried, auth.origin) && !(failure instanceof HttpError && failure.code === 'invalid_token');
+      if (!(carried && failure !== undefined && isNotYetError(failure))) await deps.commit.run(() => deps.replay.record(auth.signature, auth.origin, auth.requestTs, week));
     } finally {
       deps.replay.release(auth.signature);
     }
