@@ -85,9 +85,10 @@ export function peeringRoutes(deps: FederationDeps): Router {
    */
   const recordUnlessNotYet = async (ctx: Context, auth: { signature: string; origin: string; requestTs: number }, carried: boolean, failure: unknown): Promise<void> => {
     try {
-      // A carried request refused for a token that is not one of ours sends nothing back and charges
-      // no one: handed over again it changes nothing, so it is remembered as a direct one is. A
-      // mailbox could otherwise make up such requests under any name, each kept for a week.
+      // A carried request refused `invalid_token` (no link of ours has that token, or the proof does
+      // not match it) sends nothing back and charges no one: handed over again it changes nothing,
+      // so it is remembered as a direct one is. A mailbox could otherwise make up such requests under
+      // any name, each kept for a week.
       const week = mailboxWeekReplay(ctx, carried, auth.origin) && !(failure instanceof HttpError && failure.code === 'invalid_token');
       if (!(carried && failure !== undefined && isNotYetError(failure))) await deps.commit.run(() => deps.replay.record(auth.signature, auth.origin, auth.requestTs, week));
     } finally {
