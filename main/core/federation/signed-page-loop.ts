@@ -44,6 +44,14 @@ export interface SignedPageLoopDeps {
  */
 export type PageTaken = { taken: true; fruitful: boolean } | { taken: false; waitMs: number; error: string };
 
+/**
+ * Whether a page of `total` items, `news` of them new here, is fruitful: at least half of it new.
+ * One new item among copies, refusals or items kept unread does not make the next page come at once.
+ */
+export function mostlyNew(news: number, total: number): boolean {
+  return news > 0 && news * 2 >= total;
+}
+
 /** One peer's pages, taken in order (one per loop). */
 export interface PageTaker<P> {
   /** Takes a page; throws when it must be asked again after a backoff. The cursor is saved after. */

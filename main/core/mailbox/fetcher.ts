@@ -9,7 +9,7 @@
  */
 import { z } from 'zod';
 import { HEX_SIGNATURE, KEY_ID, isServerName } from '../../../shared/identifiers.ts';
-import { SignedPageLoop, type SignedPageLoopDeps } from '../federation/signed-page-loop.ts';
+import { SignedPageLoop, mostlyNew, type SignedPageLoopDeps } from '../federation/signed-page-loop.ts';
 import { PageAcks } from '../federation/page-acks.ts';
 import { cleanText } from '../util/untrusted-text.ts';
 import { PEER_TEXT_MAX } from '../federation/peer-refusal.ts';
@@ -125,7 +125,7 @@ export class MailboxFetcher {
                 warnLimited(log, `mailbox_item_refused ${item.from}`, { event: 'mailbox_item_refused', mailbox: server, from: item.from, status: answer.status, error: answer.error }, 'a request carried by a mailbox was refused');
               }
             }
-            return { taken: true, fruitful: news > 0 && news >= rest };
+            return { taken: true, fruitful: mostlyNew(news, news + rest) };
           },
           taken: (page, next) => {
             // Off the critical path (the next fetch asks after `next` whatever the mailbox deleted),

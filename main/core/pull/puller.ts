@@ -20,7 +20,7 @@ import { PEER_TEXT_MAX } from '../federation/peer-refusal.ts';
 import { HttpError } from '../errors.ts';
 import { infoLimited, warnLimited } from '../log/rate-limit.ts';
 import { receivedOutcome, type EventIngest, type ReceivedOutcome, type VerifiedEvent } from '../federation/event-ingest.ts';
-import { SignedPageLoop, type PageTaker, type SignedPageLoopDeps } from '../federation/signed-page-loop.ts';
+import { SignedPageLoop, mostlyNew, type PageTaker, type SignedPageLoopDeps } from '../federation/signed-page-loop.ts';
 import { PageAcks } from '../federation/page-acks.ts';
 import type { QuotaWait } from '../trust/storage-quota.ts';
 import { fetchedEventFailure, fetchedEventId, UncheckedRetries } from '../federation/fetched-event-failure.ts';
@@ -155,7 +155,7 @@ export class Puller {
     // is a refusal (logged; the page goes on), so a hostile host cannot hold the page with one.
     const raws: unknown[] = [];
     let news = 0;
-    const fresh = () => news > 0 && news * 2 >= page.length;
+    const fresh = () => mostlyNew(news, page.length);
     for (const raw of page) {
       try {
         const invite = this.deps.receiveInvite ? await this.deps.receiveInvite(server, raw) : false;

@@ -244,6 +244,7 @@ export function verifySignedRequest(deps: VerifySignedRequestDeps): Middleware {
     if (dispatched && auth.destination === undefined) throw unauthorized('invalid_auth', 'a request carried by a mailbox must be bound to its destination');
     const { origin, keyId, requestTs, signature } = auth;
     checkDestination(auth, deps.serverName?.(), deps.destinationAlias);
+    const replayForWeek = mailboxWeekReplay(ctx, dispatched, origin);
     // Before any expensive work, a generous per-address limit: a flood of forged requests costs
     // a map lookup each, and cannot use up the allowance of the server it pretends to be. Not for
     // what this process hands over (all from 127.0.0.1: one mailbox's junk would have used up the
@@ -318,7 +319,7 @@ export function verifySignedRequest(deps: VerifySignedRequestDeps): Middleware {
         refusedEarly = true;
         throw error;
       }
-      const state: SignedRequestState = { origin, keyId, requestTs, signature, rawBody, quarantined: decision.quarantined, recheck, replayRecorded: false, chargeMore: charge, ...(dispatched ? { viaMailbox: true, replayForWeek: mailboxWeekReplay(ctx, true, origin) } : {}) };
+      const state: SignedRequestState = { origin, keyId, requestTs, signature, rawBody, quarantined: decision.quarantined, recheck, replayRecorded: false, chargeMore: charge, ...(dispatched ? { viaMailbox: true, replayForWeek } : {}) };
       Object.assign(ctx.state, state);
       deps.onVerified?.(origin);
       await next();
@@ -332,7 +333,7 @@ export function verifySignedRequest(deps: VerifySignedRequestDeps): Middleware {
       // all of it): no entry, so its copy is taken when our fetcher hands it over again.
       else if (dispatched && (after.notTaken === true || (failure !== undefined && isNotYetError(failure)))) deps.replay.release(signature);
       else {
-        const recorded = deps.commit.run(() => deps.replay.record(signature, origin, requestTs, mailboxWeekReplay(ctx, dispatched, origin)));
+        const recorded = deps.commit.run(() => deps.replay.record(signature, origin, requestTs, replayForWeek));
         const release = () => deps.replay.release(signature);
         if (after.replayAnswerEarly === true || refusedEarly) void recorded.then(release, release);
         else await recorded.finally(release);
