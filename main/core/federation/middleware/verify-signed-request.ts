@@ -221,6 +221,15 @@ function keptFor(header: string, now: number): number {
 }
 
 /**
+ * How old a request may be: the usual clock skew, or for one this process handed over
+ * (`dispatched`) the mailbox window counted from when it was kept here. One rule for every route
+ * a mailbox may carry (this middleware's and the peering routes', which check their own signature).
+ */
+export function requestMaxAgeMs(ctx: { get(name: string): string }, dispatched: boolean, now: number): number {
+  return dispatched ? MAILBOX_MAX_AGE_MS + MAX_CLOCK_SKEW_MS + keptFor(ctx.get(DISPATCH_KEPT_AT_HEADER), now) : MAX_CLOCK_SKEW_MS;
+}
+
+/**
  * Whether a request this process handed over (`dispatched`) keeps its replay entry for the
  * mailbox's week: unless the mailbox that carried it signed it itself. A copy handed over again
  * later must be refused (409) when a mailbox carries another server's request, which it could
@@ -240,7 +249,7 @@ export function verifySignedRequest(deps: VerifySignedRequestDeps): Middleware {
     // be as old as a mailbox keeps things, and must be bound to us (no destination: 401).
     const dispatched = deps.isDispatched !== undefined && deps.isDispatched(ctx.get(DISPATCH_HEADER));
     const at = now();
-    const auth = readAuthHeaders(ctx, at, dispatched ? MAILBOX_MAX_AGE_MS + MAX_CLOCK_SKEW_MS + keptFor(ctx.get(DISPATCH_KEPT_AT_HEADER), at) : MAX_CLOCK_SKEW_MS);
+    const auth = readAuthHeaders(ctx, at, requestMaxAgeMs(ctx, dispatched, at));
     if (dispatched && auth.destination === undefined) throw unauthorized('invalid_auth', 'a request carried by a mailbox must be bound to its destination');
     const { origin, keyId, requestTs, signature } = auth;
     checkDestination(auth, deps.serverName?.(), deps.destinationAlias);

@@ -7,11 +7,9 @@ import { HttpError, badRequest, conflict, forbidden, unauthorized } from '../../
 import { parseJsonBody, readRawBody } from '../../../http/read-body.ts';
 import { hashToken } from '../../../peering/peering-service.ts';
 import { DISPATCH_HEADER } from '../../../mailbox/self-dispatch.ts';
-import { MAILBOX_MAX_AGE_MS } from '../../../mailbox/mailbox-store.ts';
-import { MAX_CLOCK_SKEW_MS } from '../../request-signature.ts';
 import type { Context, Next } from 'koa';
 import type { FederationDeps } from '../../federation-deps.ts';
-import { checkDestination, checkRequestSignatureOffThread, mailboxWeekReplay, readAuthHeaders } from '../../middleware/verify-signed-request.ts';
+import { checkDestination, checkRequestSignatureOffThread, mailboxWeekReplay, readAuthHeaders, requestMaxAgeMs } from '../../middleware/verify-signed-request.ts';
 import { normalizeEndpoint } from '../../../../../shared/endpoint.ts';
 import { rateLimitByAddress, takeOverall } from '../../../http/middleware/rate-limit.ts';
 import { RateLimiters, type RateLimit } from '../../../trust/rate-limiter.ts';
@@ -112,7 +110,9 @@ export function peeringRoutes(deps: FederationDeps): Router {
   const dispatched = (ctx: Context) => deps.isDispatched?.(ctx.get(DISPATCH_HEADER)) === true;
   const authOf = (ctx: Context) => {
     const carried = dispatched(ctx);
-    const auth = readAuthHeaders(ctx, Date.now(), carried ? MAILBOX_MAX_AGE_MS + MAX_CLOCK_SKEW_MS : MAX_CLOCK_SKEW_MS);
+    const now = Date.now();
+    // Its age counts from when it was kept here, as on every other carried route.
+    const auth = readAuthHeaders(ctx, now, requestMaxAgeMs(ctx, carried, now));
     if (carried && auth.destination === undefined) throw unauthorized('invalid_auth', 'a request carried by a mailbox must be bound to its destination');
     checkDestination(auth, deps.identity.serverName);
     return { auth, carried };
