@@ -19,6 +19,7 @@ import { envelopeWireJson } from '../../main/core/federation/envelope.ts';
 import { makeEvent } from '../helpers/events.ts';
 import { queryNodeDb } from '../helpers/inspect-db.ts';
 import { eventually } from '../helpers/rooms.ts';
+import { pacedFromNow } from '../helpers/paced.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -71,16 +72,6 @@ async function pullingFromHost(nodes: Nodes, hostName: string): Promise<{ host: 
   const invite = (await alpha.admin('GET', '/invites')).body.invites.find((i: { room_id: string }) => i.room_id === roomId);
   expect((await alpha.admin('POST', `/invites/${invite.invite_id}/accept`)).status).toBe(200);
   return { host, alpha, roomId, asks: [] };
-}
-
-/** Over three seconds from now, the asks are at most one per gap (+2 for both ends). */
-async function pacedFromNow(asks: number[]): Promise<void> {
-  const from = asks.length;
-  const started = performance.now();
-  await sleep(3_000);
-  const elapsed = performance.now() - started;
-  expect(asks.length - from).toBeGreaterThan(0);
-  expect(asks.length - from).toBeLessThanOrEqual(Math.floor(elapsed / MIN_EMPTY_PAGE_GAP_MS) + 2);
 }
 
 it('pull: a host answering at once, again and again, a copy of its event held in quarantine here (cursor moving) is paced as a page that brought nothing', async ({ nodes }) => {

@@ -118,13 +118,25 @@ export class RoomInvites extends RoomPart {
     return { event_id: event.event_id };
   }
 
-  /** Invitee side: remember a pending invite for a local user (inside a transaction). */
-  private recordInvite(event: Envelope, roomName: string, maxAgeSeconds: number): string {
+  /**
+   * Invitee side: remember a pending invite for a local user (inside a transaction). `renewed`
+   * when the user already had this invite pending (unexpired, or a join sent for it): the host
+   * signed it again (a later expiry, another name). The row takes the new event, but nothing new is
+   * shown: no notification (each would make every screen of the invitee fetch its invites, rooms,
+   * timeline and members again, as often as a hostile host re-signs), the join sent for it stays,
+   * and it is no news to the loops that pace a peer's pages (answered `inserted: false`).
+   */
+  private recordInvite(event: Envelope, roomName: string, maxAgeSeconds: number): { inviteId: string; renewed: boolean } {
+    const now = Date.now();
     const existing = this.d.db
-      .prepare<[string, string], { invite_id: string }>('SELECT invite_id FROM room_invites WHERE room_id = ? AND invitee = ?')
-      .get(event.room_id, event.state_key!);
+      .prepare<[number, string, string], { invite_id: string; live: number }>(
+        `SELECT i.invite_id, i.state = 'pending' AND (i.expires_at > ? OR EXISTS (SELECT 1 FROM room_invite_joins j WHERE j.invite_id = i.invite_id)) AS live
+           FROM room_invites i WHERE i.room_id = ? AND i.invitee = ?`,
+      )
+      .get(now, event.room_id, event.state_key!);
     const inviteId = existing?.invite_id ?? newInviteId();
-    const expiresAt = Math.min(event.content.expires_at as number, Date.now() + maxAgeSeconds * 1000);
+    const renewed = existing?.live === 1;
+    const expiresAt = Math.min(event.content.expires_at as number, now + maxAgeSeconds * 1000);
     this.d.db
       .prepare(
         `INSERT INTO room_invites (invite_id, room_id, room_name, host_server, inviter, invitee, event_id, state, expires_at, created_at)
@@ -132,11 +144,12 @@ export class RoomInvites extends RoomPart {
          ON CONFLICT (room_id, invitee) DO UPDATE SET state = 'pending', event_id = excluded.event_id, inviter = excluded.inviter,
            expires_at = excluded.expires_at, room_name = excluded.room_name`,
       )
-      .run(inviteId, event.room_id, roomName, serverOf(event.room_id), event.sender, event.state_key, event.event_id, expiresAt, Date.now());
-    // A new invite: no join was sent for it yet.
+      .run(inviteId, event.room_id, roomName, serverOf(event.room_id), event.sender, event.state_key, event.event_id, expiresAt, now);
+    if (renewed) return { inviteId, renewed };
+    // A new invite (after a decline, an expiry, an accept): no join was sent for it yet.
     if (existing) this.d.db.prepare('DELETE FROM room_invite_joins WHERE invite_id = ?').run(inviteId);
     this.d.notifications.notify({ type: 'invite', invite_id: inviteId, room_id: event.room_id, invitee: event.state_key! });
-    return inviteId;
+    return { inviteId, renewed };
   }
 
   invites(userId?: string): RoomInviteRow[] {
@@ -149,7 +162,7 @@ export class RoomInvites extends RoomPart {
   }
 
   /** Federation `POST /invite` with an invitee: the host tells us one of our users is invited. */
-  async receiveInvite(requestOrigin: string, body: { room_id: string; invitee: string; room_name?: string; max_age_seconds: number; event: unknown }): Promise<{ invite_id: string }> {
+  async receiveInvite(requestOrigin: string, body: { room_id: string; invitee: string; room_name?: string; max_age_seconds: number; event: unknown }): Promise<{ invite_id: string; inserted: boolean }> {
     if (serverOf(body.room_id) !== requestOrigin) throw forbidden('not_room_host', `${requestOrigin} does not host ${body.room_id}`);
     if (serverOf(body.invitee) !== this.server || !this.d.users.get(body.invitee)) {
       throw notFound('unknown_user', `${body.invitee} is not a user of this server`);
@@ -165,7 +178,7 @@ export class RoomInvites extends RoomPart {
     if (typeof roomName !== 'string' || roomName.length > 100 || !isSafeDisplayName(roomName)) {
       throw badRequest('invalid_room_name', 'room_name must be at most 100 characters without control, bidi or invisible characters');
     }
-    const inviteId = await this.d.commit.run(() => {
+    const { inviteId, renewed } = await this.d.commit.run(() => {
       this.enforceInviteCap(requestOrigin, event.room_id, body.invitee);
       this.d.rooms.createRoom({ room_id: event.room_id, name: roomName, host_server: requestOrigin, created_at: Date.now() });
       // Through the ingest chain's decisions (blocked, quota); an invite cannot wait in quarantine: refused.
@@ -173,15 +186,17 @@ export class RoomInvites extends RoomPart {
       this.d.rooms.apply(event);
       return this.recordInvite(event, roomName, body.max_age_seconds);
     });
-    this.d.log.info({ event: 'invite_received', room_id: event.room_id, invitee: body.invitee, from: requestOrigin }, 'room invite received');
-    return { invite_id: inviteId };
+    if (!renewed) this.d.log.info({ event: 'invite_received', room_id: event.room_id, invitee: body.invitee, from: requestOrigin }, 'room invite received');
+    // `inserted: false`: an invite the user had pending already, signed again (recordInvite).
+    return { invite_id: inviteId, inserted: !renewed };
   }
 
   /**
    * Pull mode and mailboxes (issue #32): the host of a room queues the signed invite of one of our
    * users instead of calling us, and we pull it, fetch it from a mailbox, or get it pushed later. Taken exactly as its `POST /invite` would be (receiveInvite:
    * signature, the room is the sender's, our user exists, the per-peer cap): true when `raw` was
-   * such an invite and it was stored ('taken'; 'known' when it was stored before), false when it
+   * such an invite and it was stored ('taken'; 'known' when it was stored before, or only renewed
+   * an invite the user had pending: recordInvite), false when it
    * is not one (the ingest chain takes it); throws
    * when it is refused (a final 4xx, logged) or cannot be taken yet (429 quota, 5xx, a failure
    * here: asked again). A page asked again finds it stored: a no-op.
@@ -195,7 +210,8 @@ export class RoomInvites extends RoomPart {
     const seconds = Math.ceil((expiresAt - Date.now()) / 1000);
     try {
       if (seconds <= 0) throw forbidden('invite_expired', 'the invite expired before it was fetched');
-      await this.receiveInvite(host, { room_id: e.room_id, invitee: e.state_key, max_age_seconds: Math.min(seconds, 30 * 24 * 3600), event: raw });
+      const { inserted } = await this.receiveInvite(host, { room_id: e.room_id, invitee: e.state_key, max_age_seconds: Math.min(seconds, 30 * 24 * 3600), event: raw });
+      if (!inserted) return 'known';
     } catch (error) {
       // Not yet (over the storage quota here: 429 quota_exceeded; keys not readable now, a failure
       // here: 5xx, a database or system error): thrown, for the caller to ask again (a push's

@@ -142,7 +142,7 @@ export class RoomService extends RoomPart {
   }
 
   /** Federation `POST /invite` with an invitee: the host tells us one of our users is invited. */
-  receiveInvite(requestOrigin: string, body: { room_id: string; invitee: string; room_name?: string; max_age_seconds: number; event: unknown }): Promise<{ invite_id: string }> {
+  receiveInvite(requestOrigin: string, body: { room_id: string; invitee: string; room_name?: string; max_age_seconds: number; event: unknown }): Promise<{ invite_id: string; inserted: boolean }> {
     return this.invitations.receiveInvite(requestOrigin, body);
   }
 
