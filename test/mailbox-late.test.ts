@@ -1,9 +1,12 @@
 /**
  * Issue #32 with a room's host away: a member's message that waits at the common friend's mailbox
  * longer than the host accepts (it refuses an event signed over a minute before it takes it) is
- * re-issued by the member and arrives (docs/SECURITY.md Reachability 3b). A file of its own: it
+ * re-issued by the member and arrives (docs/SECURITY.md Reachability 3b); so is one nobody took
+ * within the mailbox's week. A file of its own: it
  * waits a minute, beside the other files rather than after test/mailbox.test.ts's tests.
  */
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
 import { describe, expect, it } from './helpers/fixtures.ts';
 import { queryNodeDb } from './helpers/inspect-db.ts';
 import type { NodeProcess } from './helpers/node-process.ts';
@@ -38,4 +41,31 @@ describe('a friend\'s node as a mailbox, the room\'s host away for over a minute
     expect(hashOf(alpha, late)).toBe(hashOf(beta, late));
   }, 240_000);
 
+  it('a message nobody took from the mailbox within its week is re-issued and sent again, never forgotten', async ({ nodes }) => {
+    const { alpha, beta, carol, roomId, closed } = await twoHomesAndAFriend(nodes);
+    const bodies = (n: NodeProcess) => queryNodeDb<{ body: string }>(n.dataDir, "SELECT json_extract(content, '$.body') AS body FROM federation_events WHERE room_id = ? AND event_type = 'm.message'", roomId).map((r) => r.body);
+    expect(await alpha.stop()).toBe(0);
+    const left = await send(beta, roomId, 'left for a week');
+    await eventually(async () => expect(queryNodeDb(beta.dataDir, 'SELECT 1 FROM mailbox_deposits WHERE event_id = ?', left)).toHaveLength(1), 30_000, 100);
+    const depositId = queryNodeDb<{ deposit_id: number }>(beta.dataDir, 'SELECT deposit_id FROM mailbox_deposits WHERE event_id = ?', left)[0]!.deposit_id;
+    // A week passes with the host away: beta's deposit dates from 8 days ago, and carol, which keeps
+    // things a week, no longer holds it (both written beside the running nodes, as the clock would).
+    const write = (dir: string, sql: string, ...params: unknown[]) => {
+      const db = new Database(join(dir, 'paracord.db'));
+      try {
+        db.prepare(sql).run(...params);
+      } finally {
+        db.close();
+      }
+    };
+    write(beta.dataDir, 'UPDATE mailbox_deposits SET deposited_at = deposited_at - ? WHERE event_id = ?', 8 * 86_400_000, left);
+    write(carol.dataDir, 'DELETE FROM mailbox_items WHERE id = ?', depositId);
+    // beta sees its deposit past the week: signed again, left at carol again.
+    await eventually(async () => expect(beta.stderr).toContain('"event":"mailbox_taken_late"'), 30_000, 100);
+    await eventually(async () => expect(queryNodeDb(beta.dataDir, 'SELECT 1 FROM mailbox_deposits WHERE event_id = ? AND deposit_id <> ?', left, depositId)).toHaveLength(1), 30_000, 100);
+    // The host comes back: the message arrives, once.
+    await alpha.start(homeArgs(closed.alpha));
+    await eventually(async () => expect(bodies(alpha)).toContain('left for a week'), 90_000, 250);
+    expect(bodies(alpha).filter((b) => b === 'left for a week')).toHaveLength(1);
+  }, 240_000);
 });

@@ -3,7 +3,8 @@
  * bob.example to fetch it". A deposit settles the outbox row (the mailbox stored the request
  * durably), so the outbox no longer knows; this table does, until the mailbox says the recipient
  * took them (`POST /mailbox/held` with our deposit ids, asked every 30 s while any wait) or the 7
- * days a mailbox keeps things pass. Only for the owner's view, with one exception: a room's host
+ * days a mailbox keeps things pass (then treated as taken late, below: nobody took it). Only for
+ * the owner's view, with one exception: a room's host
  * refuses our event once it was signed more than a minute before it takes it (409 depth_too_old),
  * and nothing tells us when it takes a deposit from a mailbox. So a deposit made, or seen still held
  * at the mailbox, when its event was already STALE_AFTER_MS old, and gone since, was taken too late: it is
@@ -121,13 +122,19 @@ export class MailboxDeposits {
   async check(now = Date.now()): Promise<void> {
     const identity = this.deps.identity();
     if (!identity) return;
+    // Past the mailbox's week, a deposit is gone there, taken or not: one nobody took is a message
+    // its destination never got. Told as taken late (the rooms re-issue it and send it again when
+    // the destination hosts its room; a member of a room we host catches up from us when back),
+    // never simply forgotten (a host that took it after all keeps its copy, as for a late one).
+    const late: TakenLate[] = this.deps.db
+      .prepare<[number], TakenLate>('SELECT DISTINCT d.event_id, d.destination FROM mailbox_deposits d JOIN federation_events e ON e.event_id = d.event_id WHERE d.deposited_at < ?')
+      .all(now - MAILBOX_MAX_AGE_MS);
     let changed = this.deps.db.prepare('DELETE FROM mailbox_deposits WHERE deposited_at < ?').run(now - MAILBOX_MAX_AGE_MS).changes;
     if (changed > 0) {
       this.deps.db.prepare('DELETE FROM mailbox_deposits_held WHERE NOT EXISTS (SELECT 1 FROM mailbox_deposits d WHERE d.mailbox = mailbox_deposits_held.mailbox AND d.deposit_id = mailbox_deposits_held.deposit_id)').run();
     }
     const byMailbox = this.deps.db.prepare<[], { mailbox: string; deposit_id: number }>('SELECT DISTINCT mailbox, deposit_id FROM mailbox_deposits ORDER BY mailbox, deposit_id').all();
     const ids = new Map<string, number[]>();
-    const late: TakenLate[] = [];
     for (const row of byMailbox) ids.set(row.mailbox, [...(ids.get(row.mailbox) ?? []), row.deposit_id]);
     for (const [mailbox, all] of ids) {
       if (this.stopped) return;
