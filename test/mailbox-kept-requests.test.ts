@@ -15,6 +15,7 @@ import { hashToken, peeringProof, proofKey } from '../main/core/peering/peering-
 import { INVITE_WIRE_ORDER, wireJson } from '../main/core/federation/wire-json.ts';
 import { makeEvent } from './helpers/events.ts';
 import { eventually } from './helpers/rooms.ts';
+import { queryNodeDb } from './helpers/inspect-db.ts';
 import type { Identity } from '../main/core/identity/identity.ts';
 
 const DAY = 86_400_000;
@@ -80,8 +81,7 @@ it('a request 8 days older than when it was kept (signed 16 days ago, kept 8 day
   const now = Date.now();
   keep(dataDir, 'box.test', [{ from: beta.identity, path: PEERING_PATH, body: redeem, signedAt: now - 16 * DAY, keptAt: now - 8 * DAY }]);
   alpha = await nodes.inProcess(undefined, { dataDir, config: { pull: true } });
-  const left = () => new Database(join(dataDir, 'paracord.db'), { readonly: true }).prepare('SELECT COUNT(*) AS n FROM mailbox_retries').get() as { n: number };
   // Handed over (a final answer: the row goes), refused.
-  await eventually(async () => expect(left().n).toBe(0), 20_000, 100);
+  await eventually(async () => expect(queryNodeDb<{ n: number }>(dataDir, 'SELECT COUNT(*) AS n FROM mailbox_retries')[0]!.n).toBe(0), 20_000, 100);
   expect((await alpha.admin('GET', '/peers')).body.peers.map((p: { server_name: string }) => p.server_name)).not.toContain('beta.test');
 });

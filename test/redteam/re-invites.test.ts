@@ -3,11 +3,14 @@
  * and room as often as it likes. Each was news: every one notified the user (every screen of the
  * invitee fetched its invites, rooms, timeline and members again) and made a pulled page count as
  * fruitful, so a host answering at once was asked again at once. Now an invite the user has
- * pending already is renewed: the row takes the new event, nothing is notified, and it is answered
- * `inserted: false`. After a decline (or an expiry) an invite is new again, as users expect.
+ * pending already is renewed: the row takes the new event (and a later expiry, never an earlier
+ * one), nothing is notified, and it is answered `inserted: false`. After a decline (or an expiry
+ * with no join sent) an invite is new again, as users expect.
  */
 import { expect, it } from '../helpers/fixtures.ts';
-import { PULL_PATH } from '../../main/core/federation/paths.ts';
+import { INVITE_PATH, PULL_PATH } from '../../main/core/federation/paths.ts';
+import { INVITE_WIRE_ORDER, wireJson } from '../../main/core/federation/wire-json.ts';
+import { sendSigned } from '../helpers/signed-request.ts';
 import { envelopeWireJson } from '../../main/core/federation/envelope.ts';
 import { makeEvent } from '../helpers/events.ts';
 import { eventually } from '../helpers/rooms.ts';
@@ -48,10 +51,10 @@ async function adminEvents(node: InProcessNode): Promise<{ names: string[]; clos
   return { names, close: () => controller.abort() };
 }
 
-const inviteEvent = (host: FakePeer, roomId: string, roomName: string) =>
+const inviteEvent = (host: FakePeer, roomId: string, roomName: string, expiresAt = Date.now() + 3600_000) =>
   makeEvent(host.identity, {
     room_id: roomId, event_type: 'm.member.invite', sender: `@owner:${host.serverName}`, state_key: '@owner:alpha.test',
-    content: { membership: 'invite', expires_at: Date.now() + 3600_000, room_name: roomName },
+    content: { membership: 'invite', expires_at: expiresAt, room_name: roomName },
   });
 
 it('a host inviting our user again and again while the invite is pending: renewed, told once; after a decline, new again', async ({ nodes }) => {
@@ -67,9 +70,21 @@ it('a host inviting our user again and again while the invite is pending: renewe
       const again = await host.invite(alpha.started.federation_url!, roomId, '@owner:alpha.test', `name ${i}`);
       expect([again.status, again.body.invite_id, again.body.inserted]).toEqual([200, first.body.invite_id, false]);
     }
-    // The row took the latest: one invite, its latest name.
-    const invites = (await alpha.admin('GET', '/invites')).body.invites as Array<{ invite_id: string; room_id: string; room_name: string }>;
-    expect(invites.filter((i) => i.room_id === roomId)).toMatchObject([{ invite_id: first.body.invite_id, room_name: 'name 19' }]);
+    // One invite, as the user was shown it: a renewal changes no name.
+    const invites = async () => (await alpha.admin('GET', '/invites')).body.invites.filter((i: { room_id: string }) => i.room_id === roomId) as Array<{ invite_id: string; room_name: string; expires_at: number }>;
+    const [shown] = await invites();
+    expect(shown).toMatchObject({ invite_id: first.body.invite_id, room_name: 'first name' });
+    // A renewal cannot end it (a helper's review: an invite made to expire, then sent anew, was
+    // news each time): an earlier expiry is not taken, one already past is refused.
+    const shorter = await host.invite(alpha.started.federation_url!, roomId, '@owner:alpha.test', 'shorter', 1);
+    expect([shorter.status, shorter.body.inserted]).toEqual([200, false]);
+    const overEvent = inviteEvent(host, roomId, 'over', Date.now() - 1_000);
+    const over = await sendSigned(host.identity, alpha.started.federation_url!, 'POST', INVITE_PATH, wireJson({ origin_server: 'again.test', room_id: roomId, sender: overEvent.sender, max_age_seconds: 3600, invitee: '@owner:alpha.test', room_name: 'over', event: overEvent }, INVITE_WIRE_ORDER));
+    expect([over.status, over.body.error]).toEqual([403, 'invite_expired']);
+    await sleep(1_200);
+    const later = await host.invite(alpha.started.federation_url!, roomId, '@owner:alpha.test', 'later');
+    expect([later.status, later.body.inserted]).toEqual([200, false]);
+    expect((await invites())[0]!.expires_at).toBeGreaterThanOrEqual(shown!.expires_at);
     await sleep(300);
     expect(stream.names.filter((n) => n === 'invite')).toHaveLength(1);
     // Declined, then invited again: news (a notification, inserted).
@@ -101,10 +116,9 @@ it('pull: a host answering at once pages of our user\'s invite, signed again eac
     await eventually(async () => expect((await alpha.admin('GET', '/invites')).body.invites.map((i: { room_id: string }) => i.room_id)).toContain(roomId));
     await pacedFromNow(asks);
     expect(stream.names.filter((n) => n === 'invite')).toHaveLength(1);
-    // Each page renewed the invite: its name is the latest taken.
+    // Each page renewed the invite: still the one the user was shown.
     const [invite] = (await alpha.admin('GET', '/invites')).body.invites.filter((i: { room_id: string }) => i.room_id === roomId);
-    expect(invite.room_name).toMatch(/^name \d+$/);
-    expect(invite.room_name).not.toBe('name 0');
+    expect(invite.room_name).toBe('name 0');
   } finally {
     stream.close();
   }

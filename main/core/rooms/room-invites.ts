@@ -121,10 +121,13 @@ export class RoomInvites extends RoomPart {
   /**
    * Invitee side: remember a pending invite for a local user (inside a transaction). `renewed`
    * when the user already had this invite pending (unexpired, or a join sent for it): the host
-   * signed it again (a later expiry, another name). The row takes the new event, but nothing new is
-   * shown: no notification (each would make every screen of the invitee fetch its invites, rooms,
-   * timeline and members again, as often as a hostile host re-signs), the join sent for it stays,
-   * and it is no news to the loops that pace a peer's pages (answered `inserted: false`).
+   * signed it again. Nothing new is shown: no notification (each would make every screen of the
+   * invitee fetch its invites, rooms, timeline and members again, as often as a hostile host
+   * re-signs), the join sent for it stays, and it is no news to the loops that pace a peer's pages
+   * (answered `inserted: false`). So a renewal changes nothing the user was shown, and never ends
+   * the invite: the row keeps its name and inviter and takes the new event and a later expiry
+   * only (an earlier one would let a host end it and invite anew, a notification each time; a
+   * screen not told of a renewal may understate an invite's time, never overstate it).
    */
   private recordInvite(event: Envelope, roomName: string, maxAgeSeconds: number): { inviteId: string; renewed: boolean } {
     const now = Date.now();
@@ -134,9 +137,12 @@ export class RoomInvites extends RoomPart {
            FROM room_invites i WHERE i.room_id = ? AND i.invitee = ?`,
       )
       .get(now, event.room_id, event.state_key!);
-    const inviteId = existing?.invite_id ?? newInviteId();
-    const renewed = existing?.live === 1;
     const expiresAt = Math.min(event.content.expires_at as number, now + maxAgeSeconds * 1000);
+    if (existing?.live === 1) {
+      this.d.db.prepare('UPDATE room_invites SET event_id = ?, expires_at = MAX(expires_at, ?) WHERE invite_id = ?').run(event.event_id, expiresAt, existing.invite_id);
+      return { inviteId: existing.invite_id, renewed: true };
+    }
+    const inviteId = existing?.invite_id ?? newInviteId();
     this.d.db
       .prepare(
         `INSERT INTO room_invites (invite_id, room_id, room_name, host_server, inviter, invitee, event_id, state, expires_at, created_at)
@@ -145,11 +151,10 @@ export class RoomInvites extends RoomPart {
            expires_at = excluded.expires_at, room_name = excluded.room_name`,
       )
       .run(inviteId, event.room_id, roomName, serverOf(event.room_id), event.sender, event.state_key, event.event_id, expiresAt, now);
-    if (renewed) return { inviteId, renewed };
-    // A new invite (after a decline, an expiry, an accept): no join was sent for it yet.
+    // A new invite (after a decline, an accept, or an expiry with no join sent): no join was sent for it yet.
     if (existing) this.d.db.prepare('DELETE FROM room_invite_joins WHERE invite_id = ?').run(inviteId);
     this.d.notifications.notify({ type: 'invite', invite_id: inviteId, room_id: event.room_id, invitee: event.state_key! });
-    return { inviteId, renewed };
+    return { inviteId, renewed: false };
   }
 
   invites(userId?: string): RoomInviteRow[] {
@@ -173,6 +178,9 @@ export class RoomInvites extends RoomPart {
       throw badRequest('invalid_invite', 'the invite event does not match the invite (type, room or invitee)');
     }
     checkRelayedOrdering(event, Date.now());
+    // An invite over before it arrived is none (as a pulled one, receiveInviteEvent).
+    const expires = event.content.expires_at;
+    if (typeof expires !== 'number' || expires <= Date.now()) throw forbidden('invite_expired', 'the invite expired before it arrived');
     const roomName = (event.content.room_name as string | undefined) ?? body.room_name ?? body.room_id;
     // The name is shown to our users: no bidi override, control or invisible character (issue #14 item 10).
     if (typeof roomName !== 'string' || roomName.length > 100 || !isSafeDisplayName(roomName)) {
