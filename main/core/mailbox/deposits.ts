@@ -3,8 +3,8 @@
  * bob.example to fetch it". A deposit settles the outbox row (the mailbox stored the request
  * durably), so the outbox no longer knows; this table does, until the mailbox says the recipient
  * took them (`POST /mailbox/held` with our deposit ids, asked every 30 s while any wait) or the 7
- * days a mailbox keeps things pass (then treated as taken late, below: nobody took it). Only for
- * the owner's view, with one exception: a room's host
+ * days a mailbox keeps things pass (then, if seen held too late, treated as taken late, below).
+ * Only for the owner's view, with one exception: a room's host
  * refuses our event once it was signed more than a minute before it takes it (409 depth_too_old),
  * and nothing tells us when it takes a deposit from a mailbox. So a deposit made, or seen still held
  * at the mailbox, when its event was already STALE_AFTER_MS old, and gone since, was taken too late: it is
@@ -122,17 +122,27 @@ export class MailboxDeposits {
   async check(now = Date.now()): Promise<void> {
     const identity = this.deps.identity();
     if (!identity) return;
-    // Past the mailbox's week, a deposit is gone there, taken or not: one nobody took is a message
-    // its destination never got. Told as taken late (the rooms re-issue it and send it again when
-    // the destination hosts its room; a member of a room we host catches up from us when back),
-    // never simply forgotten (a host that took it after all keeps its copy, as for a late one).
-    const late: TakenLate[] = this.deps.db
-      .prepare<[number], TakenLate>('SELECT DISTINCT d.event_id, d.destination FROM mailbox_deposits d JOIN federation_events e ON e.event_id = d.event_id WHERE d.deposited_at < ?')
-      .all(now - MAILBOX_MAX_AGE_MS);
+    // Past the mailbox's week, a deposit is gone there, taken or not. One the mailbox was last seen
+    // holding when its event was already too old for a host (as for a late one, below) was not
+    // taken in time: a message its destination never got. Told as taken late (the rooms re-issue
+    // it and send it again when the destination hosts its room; a member of a room we host catches
+    // up from us when back), never simply forgotten. One never seen held that late may have been
+    // taken in time (our checks failed meanwhile): re-issued, it would be refused as a conflict and
+    // shown failed, so it is forgotten as before.
+    const expired = this.deps.db
+      .prepare<[number, number], TakenLate>(
+        `SELECT DISTINCT d.event_id, d.destination FROM mailbox_deposits d JOIN federation_events e ON e.event_id = d.event_id
+           LEFT JOIN mailbox_deposits_held h ON h.mailbox = d.mailbox AND h.deposit_id = d.deposit_id
+         WHERE d.deposited_at < ? AND MAX(COALESCE(h.seen_at, 0), d.deposited_at) - e.origin_ts > ?`,
+      )
+      .all(now - MAILBOX_MAX_AGE_MS, STALE_AFTER_MS);
     let changed = this.deps.db.prepare('DELETE FROM mailbox_deposits WHERE deposited_at < ?').run(now - MAILBOX_MAX_AGE_MS).changes;
     if (changed > 0) {
       this.deps.db.prepare('DELETE FROM mailbox_deposits_held WHERE NOT EXISTS (SELECT 1 FROM mailbox_deposits d WHERE d.mailbox = mailbox_deposits_held.mailbox AND d.deposit_id = mailbox_deposits_held.deposit_id)').run();
     }
+    // Told now, before anything is awaited: a stop during the checks below must not drop them.
+    if (expired.length > 0) this.deps.onTakenLate?.(expired);
+    const late: TakenLate[] = [];
     const byMailbox = this.deps.db.prepare<[], { mailbox: string; deposit_id: number }>('SELECT DISTINCT mailbox, deposit_id FROM mailbox_deposits ORDER BY mailbox, deposit_id').all();
     const ids = new Map<string, number[]>();
     for (const row of byMailbox) ids.set(row.mailbox, [...(ids.get(row.mailbox) ?? []), row.deposit_id]);
