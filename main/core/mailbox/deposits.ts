@@ -142,7 +142,6 @@ export class MailboxDeposits {
     }
     // Told now, before anything is awaited: a stop during the checks below must not drop them.
     if (expired.length > 0) this.deps.onTakenLate?.(expired);
-    const late: TakenLate[] = [];
     const byMailbox = this.deps.db.prepare<[], { mailbox: string; deposit_id: number }>('SELECT DISTINCT mailbox, deposit_id FROM mailbox_deposits ORDER BY mailbox, deposit_id').all();
     const ids = new Map<string, number[]>();
     for (const row of byMailbox) ids.set(row.mailbox, [...(ids.get(row.mailbox) ?? []), row.deposit_id]);
@@ -159,6 +158,7 @@ export class MailboxDeposits {
           const kept = asked.filter((id) => still.has(id));
           const gone = asked.filter((id) => !still.has(id));
           const db = this.deps.db;
+          const late: TakenLate[] = [];
           db.transaction(() => {
             const seen = db.prepare('INSERT INTO mailbox_deposits_held (mailbox, deposit_id, seen_at) VALUES (?, ?, ?) ON CONFLICT (mailbox, deposit_id) DO UPDATE SET seen_at = excluded.seen_at');
             for (const id of kept) seen.run(mailbox, id, now);
@@ -174,12 +174,13 @@ export class MailboxDeposits {
             changed += db.prepare(`DELETE FROM mailbox_deposits WHERE mailbox = ? AND deposit_id IN (${list})`).run(mailbox, ...gone).changes;
             db.prepare(`DELETE FROM mailbox_deposits_held WHERE mailbox = ? AND deposit_id IN (${list})`).run(mailbox, ...gone);
           })();
+          // Told as soon as their rows are gone: a stop before the other mailboxes' checks must not drop them.
+          if (late.length > 0) this.deps.onTakenLate?.(late);
         } catch {
           // that mailbox is not reachable now: asked again next time
         }
       }
     }
-    if (late.length > 0) this.deps.onTakenLate?.(late);
     if (changed > 0) this.deps.onChange?.();
   }
 }

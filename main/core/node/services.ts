@@ -6,6 +6,7 @@
  * URL) is a function given to it. The services that start with federation, once the node has an
  * identity, are in federation.ts.
  */
+import { warnLimited } from '../log/rate-limit.ts';
 import type { NodeConfig } from '../config.ts';
 import { readAdminToken, type DataDirPaths } from '../data-dir.ts';
 import { DestinationBindingMemory } from '../federation/destination-binding.ts';
@@ -237,7 +238,11 @@ function buildDelivery(
   const mailboxDeposits = new MailboxDeposits({
     db, discovery, http, log, identity: () => state.identity, onChange: () => notifications.notify({ type: 'status', scope: 'queue' }),
     // The rooms answer once federation starts (federation.ts).
-    onTakenLate: (late) => void bus.answererOf('resendTakenLate')?.(late),
+    // A failure (the database closing) is logged, never an unhandled rejection.
+    onTakenLate: (late) =>
+      void Promise.resolve(bus.answererOf('resendTakenLate')?.(late)).catch((error: unknown) =>
+        warnLimited(log, 'mailbox_taken_late_failed', { event: 'mailbox_taken_late_failed', err: error }, 'sending again what a mailbox held too long failed'),
+      ),
     ...(config.mailboxCheckSeconds !== undefined ? { checkMs: config.mailboxCheckSeconds * 1000 } : {}),
   });
   const mailboxEnabled = () => settings.get('mailbox_enabled') !== 'off';

@@ -6,6 +6,7 @@ import { warnLimited } from '../log/rate-limit.ts';
 import { isSafeDisplayName, isUserId, serverOf } from '../../../shared/identifiers.ts';
 import { fetchedEventFailure } from '../federation/fetched-event-failure.ts';
 import { HttpError, badRequest, forbidden, notFound } from '../errors.ts';
+import { InviteNotices } from './invite-notices.ts';
 import { contentHash, envelopeSigningBytes, signEnvelope, type Envelope, type UnsignedEnvelope } from '../federation/envelope.ts';
 import { INVITE_WIRE_ORDER, wireJson } from '../federation/wire-json.ts';
 import { authorizeEvent } from './authorize.ts';
@@ -35,10 +36,12 @@ export const INVITE_ROWS = 'SELECT i.*, j.sent_at AS join_sent_at FROM room_invi
 
 export class RoomInvites extends RoomPart {
   private readonly sends: LocalSends;
+  private readonly notices: InviteNotices;
 
   constructor(deps: RoomServiceDeps, sends: LocalSends) {
     super(deps);
     this.sends = sends;
+    this.notices = new InviteNotices((notice) => deps.notifications.notify(notice));
   }
 
   /** Host side: invite a user (local or remote). A remote user's server is told first; if it refuses, nothing changes. */
@@ -121,25 +124,27 @@ export class RoomInvites extends RoomPart {
   /**
    * Invitee side: remember a pending invite for a local user (inside a transaction). `renewed`
    * when the user already had this invite pending (unexpired, or a join sent for it): the host
-   * signed it again. Nothing new is shown: no notification (each would make every screen of the
+   * signed it again. A renewal is no news: no notification (each makes every screen of the
    * invitee fetch its invites, rooms, timeline and members again, as often as a hostile host
    * re-signs), the join sent for it stays, and it is no news to the loops that pace a peer's pages
-   * (answered `inserted: false`). So a renewal changes nothing the user was shown, and never ends
-   * the invite: the row keeps its name and inviter and takes the new event and a later expiry
-   * only (an earlier one would let a host end it and invite anew, a notification each time; a
-   * screen not told of a renewal may understate an invite's time, never overstate it).
+   * (answered `inserted: false`). The row keeps the name and inviter the user was shown and takes
+   * the new event's expiry, which is what accepting meets (our membership row and the host go by
+   * the latest invite); an earlier one is told, as news is. Every notification of an invite goes
+   * through `notices` (at most one per host and invitee every 2 s, the last one never dropped).
    */
   private recordInvite(event: Envelope, roomName: string, maxAgeSeconds: number): { inviteId: string; renewed: boolean } {
     const now = Date.now();
     const existing = this.d.db
-      .prepare<[number, string, string], { invite_id: string; live: number }>(
-        `SELECT i.invite_id, i.state = 'pending' AND (i.expires_at > ? OR EXISTS (SELECT 1 FROM room_invite_joins j WHERE j.invite_id = i.invite_id)) AS live
+      .prepare<[number, string, string], { invite_id: string; expires_at: number; live: number }>(
+        `SELECT i.invite_id, i.expires_at, i.state = 'pending' AND (i.expires_at > ? OR EXISTS (SELECT 1 FROM room_invite_joins j WHERE j.invite_id = i.invite_id)) AS live
            FROM room_invites i WHERE i.room_id = ? AND i.invitee = ?`,
       )
       .get(now, event.room_id, event.state_key!);
     const expiresAt = Math.min(event.content.expires_at as number, now + maxAgeSeconds * 1000);
+    const notice = (inviteId: string) => this.notices.tell(serverOf(event.room_id), { type: 'invite', invite_id: inviteId, room_id: event.room_id, invitee: event.state_key! });
     if (existing?.live === 1) {
-      this.d.db.prepare('UPDATE room_invites SET event_id = ?, expires_at = MAX(expires_at, ?) WHERE invite_id = ?').run(event.event_id, expiresAt, existing.invite_id);
+      this.d.db.prepare('UPDATE room_invites SET event_id = ?, expires_at = ? WHERE invite_id = ?').run(event.event_id, expiresAt, existing.invite_id);
+      if (expiresAt < existing.expires_at) notice(existing.invite_id);
       return { inviteId: existing.invite_id, renewed: true };
     }
     const inviteId = existing?.invite_id ?? newInviteId();
@@ -153,8 +158,12 @@ export class RoomInvites extends RoomPart {
       .run(inviteId, event.room_id, roomName, serverOf(event.room_id), event.sender, event.state_key, event.event_id, expiresAt, now);
     // A new invite (after a decline, an accept, or an expiry with no join sent): no join was sent for it yet.
     if (existing) this.d.db.prepare('DELETE FROM room_invite_joins WHERE invite_id = ?').run(inviteId);
-    this.d.notifications.notify({ type: 'invite', invite_id: inviteId, room_id: event.room_id, invitee: event.state_key! });
+    notice(inviteId);
     return { inviteId, renewed: false };
+  }
+
+  stop(): void {
+    this.notices.stop();
   }
 
   invites(userId?: string): RoomInviteRow[] {

@@ -270,6 +270,7 @@ export class RoomService extends RoomPart {
   /** Cancels running catch-ups and scheduled resumptions (node stop, before the database closes). */
   stop(): void {
     this.history.stop();
+    this.invitations.stop();
   }
 
   /** Pulls what we missed in a remote room from its host (on start, after a join). */
