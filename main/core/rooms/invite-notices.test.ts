@@ -24,12 +24,13 @@ describe('invite notifications, paced per host and invitee', () => {
     }
   });
 
-  it('drops what waits when stopped (the node stops; nothing listens)', async () => {
+  it('drops what waits when stopped, and tells nothing after (a request still in flight while the node stops)', async () => {
     const told: string[] = [];
     const notices = new InviteNotices((n) => told.push(n.invite_id), 50);
     notices.tell('host.test', notice('x1'));
     notices.tell('host.test', notice('x2'));
     notices.stop();
+    notices.tell('other.test', notice('x3'));
     await sleep(80);
     expect(told).toEqual(['x1']);
   });

@@ -19,14 +19,19 @@ export class InviteNotices {
   private readonly waiting = new Map<string, { notice: InviteNotice; timer: NodeJS.Timeout }>();
   private readonly notify: (notice: InviteNotice) => void;
   private readonly gapMs: number;
+  private stopped = false;
 
   constructor(notify: (notice: InviteNotice) => void, gapMs = INVITE_NOTICE_GAP_MS) {
     this.notify = notify;
     this.gapMs = gapMs;
   }
 
-  /** Tells of `notice` (an invite from `host`) now, or at the end of the gap. */
-  tell(host: string, notice: InviteNotice, now = Date.now()): void {
+  /**
+   * Tells of `notice` (an invite from `host`) now, or at the end of the gap. On the monotonic
+   * clock: a wall clock stepped back must not hold notices for as long as it stepped.
+   */
+  tell(host: string, notice: InviteNotice, now = performance.now()): void {
+    if (this.stopped) return; // a request still in flight while the node stops
     const key = `${host}\n${notice.invitee}`;
     const waiting = this.waiting.get(key);
     if (waiting) {
@@ -43,7 +48,7 @@ export class InviteNotices {
       notice,
       timer: setTimeout(() => {
         this.waiting.delete(key);
-        this.sent(key, Date.now());
+        this.sent(key, performance.now());
         this.notify(entry.notice);
       }, last + this.gapMs - now),
     };
@@ -58,6 +63,7 @@ export class InviteNotices {
   }
 
   stop(): void {
+    this.stopped = true;
     for (const { timer } of this.waiting.values()) clearTimeout(timer);
     this.waiting.clear();
   }
