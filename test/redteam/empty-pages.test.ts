@@ -12,7 +12,9 @@
  */
 import { expect, it, type InProcessNode, type Nodes } from '../helpers/fixtures.ts';
 import type { FakePeer } from '../helpers/fake-peer.ts';
-import { EVENT_PATH, EVENTS_PATH, MAILBOX_PATH, PULL_PATH } from '../../main/core/federation/paths.ts';
+import { EVENT_PATH, EVENTS_PATH, JOIN_PATH, MAILBOX_PATH, PULL_PATH } from '../../main/core/federation/paths.ts';
+import { MEMBERSHIP_WIRE_ORDER, wireJson } from '../../main/core/federation/wire-json.ts';
+import { sendSigned } from '../helpers/signed-request.ts';
 import { signRequestHeaders } from '../../main/core/federation/request-signature.ts';
 import { MIN_EMPTY_PAGE_GAP_MS } from '../../main/core/federation/signed-page-loop.ts';
 import { envelopeWireJson } from '../../main/core/federation/envelope.ts';
@@ -138,5 +140,31 @@ it('mailbox: a peer answering at once pages of one request it signs under a key 
     return { status: 200, body: { items: [carriedItem(eager, EVENTS_PATH, '{"events":[]}', 'ed25519:unserved')], cursor: String(moved) } };
   });
   await eventually(async () => expect(queryNodeDb<{ n: number }>(alpha.dataDir, 'SELECT COUNT(*) AS n FROM mailbox_retries WHERE from_server = ?', 'kept.test')[0]!.n).toBeGreaterThan(0));
+  await pacedFromNow(asks);
+});
+
+it('mailbox: a member server answering at once pages of one request carrying a copy of its join taken already (answered 200 with the room) is paced: a copy is no news', async ({ nodes }) => {
+  // Stop 55's note: a join answered 2xx counted as new whatever it stored, so pages of copies of
+  // a join (each with the room's snapshot for an answer) were asked for as fast as they came.
+  const joiner = await nodes.fakePeer('joiner.test');
+  // Its mailbox serves empty pages (an honest one holds them; this one answers at once, paced) until it has joined.
+  let joined = false;
+  let body = '';
+  const asks: number[] = [];
+  joiner.routes.set(MAILBOX_PATH, () => {
+    asks.push(performance.now());
+    return { status: 200, body: { items: joined ? [carriedItem(joiner, JOIN_PATH, body)] : [], cursor: String(++moved) } };
+  });
+  const alpha = await nodes.inProcess('alpha.test', { config: { pull: true } });
+  expect((await alpha.admin('POST', '/peers', { server_name: 'joiner.test', endpoint: joiner.url })).status).toBe(200);
+  const roomId = (await alpha.admin('POST', '/rooms', { name: 'joined' })).body.room_id as string;
+  expect((await alpha.admin('POST', `/rooms/${encodeURIComponent(roomId)}/invites`, { user_id: '@u:joiner.test' })).status).toBe(200);
+  const joinEvent = makeEvent(joiner.identity, { room_id: roomId, event_type: 'm.member.join', sender: '@u:joiner.test', state_key: '@u:joiner.test', content: { membership: 'join' }, depth: Date.now() + 1_000 });
+  body = wireJson({ origin_server: 'joiner.test', room_id: roomId, user_id: '@u:joiner.test', event: joinEvent }, MEMBERSHIP_WIRE_ORDER);
+  const first = await sendSigned(joiner.identity, alpha.started.federation_url!, 'POST', JOIN_PATH, body);
+  expect([first.status, first.body.inserted]).toEqual([200, true]);
+  joined = true;
+  const from = asks.length;
+  await eventually(async () => expect(asks.length - from).toBeGreaterThan(2));
   await pacedFromNow(asks);
 });

@@ -254,10 +254,12 @@ export class RoomJoins extends RoomPart {
       // again, and the join that stands, instead of 409. A join is idempotent (docs/PROTOCOL.md).
       const standing = this.d.rooms.member(body.room_id, body.user_id);
       const joinEvent = standing?.membership === 'join' && standing.event_id !== event.event_id ? this.d.events.get(standing.event_id) : undefined;
-      if (joinEvent) return { ...this.snapshot(body.room_id), join_event: joinEvent };
+      if (joinEvent) return { ...this.snapshot(body.room_id), join_event: joinEvent, inserted: false };
     }
-    await this.d.ingest.store(verified, requestOrigin);
-    return kind === 'join' ? this.snapshot(body.room_id) : { ok: true };
+    // `inserted`: whether the event was new here (a copy is answered as the first one was, and says
+    // it was no news: a mailbox's loop paces pages of copies, mailbox/self-dispatch.ts).
+    const { inserted } = await this.d.ingest.store(verified, requestOrigin);
+    return kind === 'join' ? { ...this.snapshot(body.room_id), inserted } : { ok: true, inserted };
   }
 
   /**
