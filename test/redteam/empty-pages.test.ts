@@ -143,17 +143,19 @@ it('mailbox: a peer answering at once pages of one request it signs under a key 
   await pacedFromNow(asks);
 });
 
-it('mailbox: a member server answering at once pages of one request carrying a copy of its join taken already (answered 200 with the room) is paced: a copy is no news', async ({ nodes }) => {
+it('mailbox: a member server answering at once pages of one request carrying a copy of its join taken already, or a join without an event (answered 200 with the room), is paced: neither is news', async ({ nodes }) => {
   // Stop 55's note: a join answered 2xx counted as new whatever it stored, so pages of copies of
   // a join (each with the room's snapshot for an answer) were asked for as fast as they came.
   const joiner = await nodes.fakePeer('joiner.test');
   // Its mailbox serves empty pages (an honest one holds them; this one answers at once, paced) until it has joined.
   let joined = false;
   let body = '';
+  let eventless = '';
   const asks: number[] = [];
   joiner.routes.set(MAILBOX_PATH, () => {
     asks.push(performance.now());
-    return { status: 200, body: { items: joined ? [carriedItem(joiner, JOIN_PATH, body)] : [], cursor: String(++moved) } };
+    // Copies of its join, and joins without an event (a snapshot each, storing nothing), in turn.
+    return { status: 200, body: { items: joined ? [carriedItem(joiner, JOIN_PATH, moved % 2 === 0 ? body : eventless)] : [], cursor: String(++moved) } };
   });
   const alpha = await nodes.inProcess('alpha.test', { config: { pull: true } });
   expect((await alpha.admin('POST', '/peers', { server_name: 'joiner.test', endpoint: joiner.url })).status).toBe(200);
@@ -161,6 +163,7 @@ it('mailbox: a member server answering at once pages of one request carrying a c
   expect((await alpha.admin('POST', `/rooms/${encodeURIComponent(roomId)}/invites`, { user_id: '@u:joiner.test' })).status).toBe(200);
   const joinEvent = makeEvent(joiner.identity, { room_id: roomId, event_type: 'm.member.join', sender: '@u:joiner.test', state_key: '@u:joiner.test', content: { membership: 'join' }, depth: Date.now() + 1_000 });
   body = wireJson({ origin_server: 'joiner.test', room_id: roomId, user_id: '@u:joiner.test', event: joinEvent }, MEMBERSHIP_WIRE_ORDER);
+  eventless = wireJson({ origin_server: 'joiner.test', room_id: roomId, user_id: '@u:joiner.test' }, MEMBERSHIP_WIRE_ORDER);
   const first = await sendSigned(joiner.identity, alpha.started.federation_url!, 'POST', JOIN_PATH, body);
   expect([first.status, first.body.inserted]).toEqual([200, true]);
   joined = true;
