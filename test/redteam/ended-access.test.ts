@@ -13,6 +13,8 @@ import { describe, expect, it } from '../helpers/fixtures.ts';
 import { queryNodeDb } from '../helpers/inspect-db.ts';
 import { eventually, messages, roomWithMembers, send } from '../helpers/rooms.ts';
 import { sendSigned } from '../helpers/signed-request.ts';
+import { JOIN_PATH } from '../../main/core/federation/paths.ts';
+import { MEMBERSHIP_WIRE_ORDER, wireJson } from '../../main/core/federation/wire-json.ts';
 
 const PULL = '/_paracord/federation/v1/pull';
 
@@ -107,13 +109,15 @@ describe('a room member server the owner blocked', () => {
  * room's messages written after the quarantine: the side door around "nothing is sent to it".
  */
 describe('a room member server the owner quarantined', () => {
-  it('reads nothing of the room through catch-up or GET /event while quarantined (the twin before it does)', async ({ nodes }) => {
+  it('reads nothing of the room through catch-up, GET /event or a join while quarantined (the twin before it does)', async ({ nodes }) => {
     const [alpha, beta] = await nodes.peered('alpha.test', 'beta.test');
     const roomId = await roomWithMembers(alpha, 'quarantined member', [[beta, '@owner:beta.test']]);
     expect(await beta.stop()).toBe(0);
     const key = await Identity.open(join(beta.dataDir, 'identity.json'));
     const catchUp = () => sendSigned(key, alpha.federationUrl, 'GET', `/_paracord/federation/v1/events?room_id=${encodeURIComponent(roomId)}&since_depth=0&limit=500`);
     const getEvent = (eventId: string) => sendSigned(key, alpha.federationUrl, 'GET', `/_paracord/federation/v1/event/${encodeURIComponent(eventId)}`);
+    // A join without an event: the room's snapshot for a user already in.
+    const snapshot = () => sendSigned(key, alpha.federationUrl, 'POST', JOIN_PATH, wireJson({ origin_server: 'beta.test', room_id: roomId, user_id: '@owner:beta.test' }, MEMBERSHIP_WIRE_ORDER));
 
     // Twin: allowed, beta catches up and fetches the message.
     const before = await send(alpha, roomId, 'before the quarantine');
@@ -121,6 +125,9 @@ describe('a room member server the owner quarantined', () => {
     expect(allowed.status, allowed.text).toBe(200);
     expect(allowed.text).toContain('before the quarantine');
     expect((await getEvent(before)).status).toBe(200);
+    const joinedAnswer = await snapshot();
+    expect(joinedAnswer.status, joinedAnswer.text).toBe(200);
+    expect(joinedAnswer.text).toContain('before the quarantine');
 
     expect((await alpha.admin('PUT', '/peers/beta.test/trust', { mode: 'quarantine', reason: 'red team' })).status).toBe(200);
     const during = await send(alpha, roomId, 'during the quarantine');
@@ -131,5 +138,9 @@ describe('a room member server the owner quarantined', () => {
     const fetched = await getEvent(during);
     expect(fetched.text).not.toContain('during the quarantine');
     expect(fetched.status).toBe(403);
+    // Nor through a join (a review, 2026-11-27: it answered the room's latest events).
+    const joinedQuarantined = await snapshot();
+    expect(joinedQuarantined.text).not.toContain('during the quarantine');
+    expect([joinedQuarantined.status, joinedQuarantined.body.error]).toEqual([403, 'origin_quarantined']);
   }, 120_000);
 });

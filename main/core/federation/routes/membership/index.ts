@@ -5,7 +5,7 @@ import { isUserId, serverOf } from '../../../../../shared/identifiers.ts';
 import { parseJsonBody } from '../../../http/read-body.ts';
 import { formatZodError } from '../../../admin/format-zod-error.ts';
 import type { FederationDeps } from '../../federation-deps.ts';
-import type { SignedRequestState } from '../../middleware/verify-signed-request.ts';
+import { refuseQuarantinedReader, type SignedRequestState } from '../../middleware/verify-signed-request.ts';
 import { inviteBodySchema, joinAnswerSchema, membershipBodySchema } from './schema.ts';
 import { INVITE_PATH, JOIN_ANSWER_PATH, JOIN_PATH, LEAVE_PATH } from '../../paths.ts';
 
@@ -39,6 +39,10 @@ export function membershipRoutes(deps: FederationDeps): Router {
   for (const [path, kind] of [[JOIN_PATH, 'join'], [LEAVE_PATH, 'leave']] as const) {
     router.post(path, deps.verifySignedRequest, async (ctx) => {
       const state = ctx.state as SignedRequestState;
+      // A join is answered with the room's latest events: a quarantined server reads nothing of its
+      // rooms (as its catch-up and GET /event), so its join is refused, event or not (its held join
+      // would have been answered with them: the side door of docs/SECURITY.md 16b).
+      if (kind === 'join') refuseQuarantinedReader(state);
       const body = parseBody(membershipBodySchema, state);
       if (!isUserId(body.user_id) && !rooms().speaksReference(state.origin)) throw badRequest('invalid_request', 'user_id: must look like @localpart:server');
       ctx.body = await rooms().receiveMembership(state.origin, kind, body);
