@@ -13,7 +13,7 @@ import { describe, expect, it } from '../helpers/fixtures.ts';
 import { queryNodeDb } from '../helpers/inspect-db.ts';
 import { eventually, messages, roomWithMembers, send } from '../helpers/rooms.ts';
 import { sendSigned } from '../helpers/signed-request.ts';
-import { JOIN_PATH } from '../../main/core/federation/paths.ts';
+import { INVITE_PATH, JOIN_PATH } from '../../main/core/federation/paths.ts';
 import { MEMBERSHIP_WIRE_ORDER, wireJson } from '../../main/core/federation/wire-json.ts';
 
 const PULL = '/_paracord/federation/v1/pull';
@@ -118,6 +118,8 @@ describe('a room member server the owner quarantined', () => {
     const getEvent = (eventId: string) => sendSigned(key, alpha.federationUrl, 'GET', `/_paracord/federation/v1/event/${encodeURIComponent(eventId)}`);
     // A join without an event: the room's snapshot for a user already in.
     const snapshot = () => sendSigned(key, alpha.federationUrl, 'POST', JOIN_PATH, wireJson({ origin_server: 'beta.test', room_id: roomId, user_id: '@owner:beta.test' }, MEMBERSHIP_WIRE_ORDER));
+    // A join preflight: the room's name, members and depth.
+    const preflight = () => sendSigned(key, alpha.federationUrl, 'POST', INVITE_PATH, JSON.stringify({ origin_server: 'beta.test', room_id: roomId }));
 
     // Twin: allowed, beta catches up and fetches the message.
     const before = await send(alpha, roomId, 'before the quarantine');
@@ -128,6 +130,7 @@ describe('a room member server the owner quarantined', () => {
     const joinedAnswer = await snapshot();
     expect(joinedAnswer.status, joinedAnswer.text).toBe(200);
     expect(joinedAnswer.text).toContain('before the quarantine');
+    expect((await preflight()).body).toMatchObject({ room_id: roomId, name: 'quarantined member' });
 
     expect((await alpha.admin('PUT', '/peers/beta.test/trust', { mode: 'quarantine', reason: 'red team' })).status).toBe(200);
     const during = await send(alpha, roomId, 'during the quarantine');
@@ -142,5 +145,7 @@ describe('a room member server the owner quarantined', () => {
     const joinedQuarantined = await snapshot();
     expect(joinedQuarantined.text).not.toContain('during the quarantine');
     expect([joinedQuarantined.status, joinedQuarantined.body.error]).toEqual([403, 'origin_quarantined']);
+    const preflightQuarantined = await preflight();
+    expect([preflightQuarantined.status, preflightQuarantined.body.error]).toEqual([403, 'origin_quarantined']);
   }, 120_000);
 });

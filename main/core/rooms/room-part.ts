@@ -148,7 +148,7 @@ export class RoomPart {
       throw new HttpError(502, 'peer_unreachable', `${server} could not be reached: ${(error as Error).message}`);
     }
     if (response.status >= 200 && response.status < 300) return response.json;
-    throw peerRefusal(server, response, 'peer_refused', { keep: ['invite_expired', 'not_invited', 'unknown_user', 'too_many_invites', 'banned'] });
+    throw peerRefusal(server, response, 'peer_refused', { keep: ['invite_expired', 'not_invited', 'unknown_user', 'too_many_invites', 'banned', 'origin_quarantined', 'origin_blocked'] });
   }
 
   /** Who must receive an event that is now stored here (inside the storing transaction); the rows queued. */

@@ -126,7 +126,7 @@ export const ERROR_SENTENCES: Readonly<Record<string, string>> = {
   address_refused: 'That address is not allowed for a friend\'s server (a private or local address).',
   peer_unreachable: 'Your friend\'s server does not answer.',
   origin_blocked: 'The other server blocks yours.',
-  origin_quarantined: 'The other server has put yours on hold for review: this waits until its owner ends that.',
+  origin_quarantined: 'The other server has put yours on hold for review: try again once its owner ends that.',
   host_quarantined: 'You put the server that hosts this room on hold for review: its invitations wait until you end that (Peers).',
   host_blocked: 'You blocked the server that hosts this room: its invitations cannot be accepted.',
   rate_limited: 'Too many requests at once. It retries by itself.',

@@ -26,6 +26,8 @@ export function membershipRoutes(deps: FederationDeps): Router {
     const state = ctx.state as SignedRequestState;
     const body = parseBody(inviteBodySchema, state);
     if (body.invitee === undefined) {
+      // The room's name, members and when it was last active: nothing of its rooms for a quarantined server.
+      refuseQuarantinedReader(state);
       ctx.body = rooms().preflight(state.origin, body.room_id, body.max_age_seconds);
       return;
     }
