@@ -241,7 +241,7 @@ export class RoomJoins extends RoomPart {
     // The snapshot holds the room's history: only for this very user, invited (or already in).
     if (kind === 'join') this.requireInvited(body.room_id, body.user_id);
     if (body.event === undefined) {
-      // A join without an event (a preflight of the room) stores nothing: no news.
+      // A join without an event (reference style: the snapshot only) stores nothing: no news.
       if (kind === 'join') return { ...this.snapshot(body.room_id), inserted: false };
       throw badRequest('event_required', 'POST /leave needs the signed m.member.leave event in "event"');
     }
