@@ -84,5 +84,7 @@ describe('a friend\'s node as a mailbox, the room\'s host away for over a minute
     expect(signedAt(maybeTaken)).toBe(maybeSignedAt);
     // Shown to its sender as delivered, nothing waiting or failed.
     await eventually(async () => expect(queryNodeDb(beta.dataDir, 'SELECT 1 FROM federation_outbox WHERE event_id = ? UNION ALL SELECT 1 FROM mailbox_deposits WHERE event_id = ?', left, left)).toHaveLength(0), 60_000, 250);
+    // Settled when it was queued again (nothing left to tell the rooms at the next start).
+    expect(queryNodeDb(beta.dataDir, 'SELECT event_id FROM mailbox_taken_late')).toEqual([]);
   }, 240_000);
 });

@@ -9,7 +9,10 @@
  * and nothing tells us when it takes a deposit from a mailbox. So a deposit made, or seen still held
  * at the mailbox, when its event was already STALE_AFTER_MS old, and gone since, was taken too late: it is
  * reported (`onTakenLate`), and the rooms re-issue the event and send it again (a host that took
- * it in time after all refuses the re-issued copy as a conflict and keeps its own).
+ * it in time after all refuses the re-issued copy as a conflict and keeps its own). Such a deposit is
+ * noted (`mailbox_taken_late`) in the transaction that forgets it, and told until the rooms settle
+ * it in the transaction that queues it again: told again on the next start or check, so a crash
+ * between the two does not lose the message.
  */
 import type { Logger } from 'pino';
 import type { Db } from '../store/database.ts';
@@ -48,8 +51,11 @@ export interface MailboxDepositsDeps {
   onChange?: () => void;
   /** How often mailboxes are asked (default HELD_CHECK_MS). */
   checkMs?: number;
-  /** Deposits taken after their event was too old for a room's host (see above): sent again by the rooms. */
-  onTakenLate?: (late: TakenLate[]) => void;
+  /**
+   * Deposits taken after their event was too old for a room's host (see above): sent again by the
+   * rooms, which call `settled` for each one done with. The others are told again later.
+   */
+  onTakenLate?: (late: TakenLate[], settled: (row: TakenLate) => void) => Promise<void> | void;
 }
 
 export const waitingAtWords = (mailbox: string, destination: string, count = 1) =>
@@ -60,6 +66,8 @@ export class MailboxDeposits {
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
   private readonly recordStmt;
+  /** Late deposits told and not yet answered (`event_id destination`): not told twice at once. */
+  private readonly telling = new Set<string>();
 
   constructor(deps: MailboxDepositsDeps) {
     this.deps = deps;
@@ -89,6 +97,36 @@ export class MailboxDeposits {
   start(): void {
     this.stopped = false;
     this.schedule();
+    this.tellLate(); // what a stop or a crash left before the rooms queued it again
+  }
+
+  /** Notes late deposits, inside the transaction that forgets them. */
+  private noteLate(late: readonly TakenLate[], now: number): void {
+    const note = this.deps.db.prepare('INSERT OR IGNORE INTO mailbox_taken_late (event_id, destination, noted_at) VALUES (?, ?, ?)');
+    for (const row of late) note.run(row.event_id, row.destination, now);
+  }
+
+  /** Tells the rooms the late deposits noted and not settled (nor being told now). */
+  private tellLate(): void {
+    const onTakenLate = this.deps.onTakenLate;
+    if (!onTakenLate || this.stopped) return;
+    let rows: TakenLate[];
+    try {
+      rows = this.deps.db.prepare<[], TakenLate>('SELECT event_id, destination FROM mailbox_taken_late ORDER BY noted_at, event_id LIMIT 1000').all();
+    } catch {
+      return; // the database is closing: told on the next start
+    }
+    const key = (row: TakenLate) => `${row.event_id} ${row.destination}`;
+    const told = rows.filter((row) => !this.telling.has(key(row)));
+    if (told.length === 0) return;
+    for (const row of told) this.telling.add(key(row));
+    const forget = this.deps.db.prepare('DELETE FROM mailbox_taken_late WHERE event_id = ? AND destination = ?');
+    void Promise.resolve()
+      .then(() => onTakenLate(told, (row) => forget.run(row.event_id, row.destination)))
+      .catch((error: Error) => infoLimited(this.deps.log, 'mailbox_taken_late_failed', { event: 'mailbox_taken_late_failed', error: error.message }, 'sending again what a mailbox held too long failed; tried again later'))
+      .finally(() => {
+        for (const row of told) this.telling.delete(key(row));
+      });
   }
 
   stop(): void {
@@ -122,6 +160,7 @@ export class MailboxDeposits {
   async check(now = Date.now()): Promise<void> {
     const identity = this.deps.identity();
     if (!identity) return;
+    this.tellLate(); // any a failure left
     // Past the mailbox's week, a deposit is gone there, taken or not. One the mailbox was last seen
     // holding when its event was already too old for a host (as for a late one, below) was not
     // taken in time: a message its destination never got. Told as taken late (the rooms re-issue
@@ -129,19 +168,23 @@ export class MailboxDeposits {
     // up from us when back), never simply forgotten. One never seen held that late may have been
     // taken in time (our checks failed meanwhile): re-issued, it would be refused as a conflict and
     // shown failed, so it is forgotten as before.
-    const expired = this.deps.db
-      .prepare<[number, number], TakenLate>(
-        `SELECT DISTINCT d.event_id, d.destination FROM mailbox_deposits d JOIN federation_events e ON e.event_id = d.event_id
-           LEFT JOIN mailbox_deposits_held h ON h.mailbox = d.mailbox AND h.deposit_id = d.deposit_id
-         WHERE d.deposited_at < ? AND MAX(COALESCE(h.seen_at, 0), d.deposited_at) - e.origin_ts > ?`,
-      )
-      .all(now - MAILBOX_MAX_AGE_MS, STALE_AFTER_MS);
-    let changed = this.deps.db.prepare('DELETE FROM mailbox_deposits WHERE deposited_at < ?').run(now - MAILBOX_MAX_AGE_MS).changes;
-    if (changed > 0) {
-      this.deps.db.prepare('DELETE FROM mailbox_deposits_held WHERE NOT EXISTS (SELECT 1 FROM mailbox_deposits d WHERE d.mailbox = mailbox_deposits_held.mailbox AND d.deposit_id = mailbox_deposits_held.deposit_id)').run();
-    }
-    // Told now, before anything is awaited: a stop during the checks below must not drop them.
-    if (expired.length > 0) this.deps.onTakenLate?.(expired);
+    const db = this.deps.db;
+    let changed = db.transaction(() => {
+      const expired = db
+        .prepare<[number, number], TakenLate>(
+          `SELECT DISTINCT d.event_id, d.destination FROM mailbox_deposits d JOIN federation_events e ON e.event_id = d.event_id
+             LEFT JOIN mailbox_deposits_held h ON h.mailbox = d.mailbox AND h.deposit_id = d.deposit_id
+           WHERE d.deposited_at < ? AND MAX(COALESCE(h.seen_at, 0), d.deposited_at) - e.origin_ts > ?`,
+        )
+        .all(now - MAILBOX_MAX_AGE_MS, STALE_AFTER_MS);
+      this.noteLate(expired, now);
+      const forgotten = db.prepare('DELETE FROM mailbox_deposits WHERE deposited_at < ?').run(now - MAILBOX_MAX_AGE_MS).changes;
+      if (forgotten > 0) {
+        db.prepare('DELETE FROM mailbox_deposits_held WHERE NOT EXISTS (SELECT 1 FROM mailbox_deposits d WHERE d.mailbox = mailbox_deposits_held.mailbox AND d.deposit_id = mailbox_deposits_held.deposit_id)').run();
+      }
+      return forgotten;
+    })();
+    this.tellLate();
     const byMailbox = this.deps.db.prepare<[], { mailbox: string; deposit_id: number }>('SELECT DISTINCT mailbox, deposit_id FROM mailbox_deposits ORDER BY mailbox, deposit_id').all();
     const ids = new Map<string, number[]>();
     for (const row of byMailbox) ids.set(row.mailbox, [...(ids.get(row.mailbox) ?? []), row.deposit_id]);
@@ -157,25 +200,22 @@ export class MailboxDeposits {
           const still = new Set(held.filter((h): h is string => typeof h === 'string').map(Number));
           const kept = asked.filter((id) => still.has(id));
           const gone = asked.filter((id) => !still.has(id));
-          const db = this.deps.db;
-          const late: TakenLate[] = [];
           db.transaction(() => {
             const seen = db.prepare('INSERT INTO mailbox_deposits_held (mailbox, deposit_id, seen_at) VALUES (?, ?, ?) ON CONFLICT (mailbox, deposit_id) DO UPDATE SET seen_at = excluded.seen_at');
             for (const id of kept) seen.run(mailbox, id, now);
             if (gone.length === 0) return;
             const list = gone.map(() => '?').join(',');
-            late.push(...db
+            this.noteLate(db
               .prepare<unknown[], TakenLate>(
                 `SELECT d.event_id, d.destination FROM mailbox_deposits d JOIN federation_events e ON e.event_id = d.event_id
                    LEFT JOIN mailbox_deposits_held h ON h.mailbox = d.mailbox AND h.deposit_id = d.deposit_id
                  WHERE d.mailbox = ? AND d.deposit_id IN (${list}) AND MAX(COALESCE(h.seen_at, 0), d.deposited_at) - e.origin_ts > ?`,
               )
-              .all(mailbox, ...gone, STALE_AFTER_MS));
+              .all(mailbox, ...gone, STALE_AFTER_MS), now);
             changed += db.prepare(`DELETE FROM mailbox_deposits WHERE mailbox = ? AND deposit_id IN (${list})`).run(mailbox, ...gone).changes;
             db.prepare(`DELETE FROM mailbox_deposits_held WHERE mailbox = ? AND deposit_id IN (${list})`).run(mailbox, ...gone);
           })();
-          // Told as soon as their rows are gone: a stop before the other mailboxes' checks must not drop them.
-          if (late.length > 0) this.deps.onTakenLate?.(late);
+          this.tellLate();
         } catch {
           // that mailbox is not reachable now: asked again next time
         }

@@ -69,7 +69,7 @@ function startRooms(s: Services, id: Identity) {
   bus.on('inboundCommitted', (event) => rooms.onInboundCommitted(event));
   bus.on('inboundDurable', (event) => rooms.onInboundDurable(event));
   bus.answer('reissueRefused', (destination, eventId, roomDepth) => rooms.reissueRefused(destination, eventId, roomDepth));
-  bus.answer('resendTakenLate', (late) => rooms.resendTakenLate(late));
+  bus.answer('resendTakenLate', (late, settled) => rooms.resendTakenLate(late, settled));
   const referenceRooms = new ReferenceRooms({
     db: s.db, commit: s.commit, rooms: s.rooms, ingest: s.ingest, http: s.http, discovery: s.discovery, trust: s.trust, dialects: s.dialects, channels: s.channels,
     identity: () => id, notifications, log, intervalMs: config.referencePollIntervalMs,

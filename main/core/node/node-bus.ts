@@ -11,6 +11,7 @@
  *
  * Not the UI's notifications: those are NodeEvents (node-events.ts).
  */
+import type { TakenLate } from '../mailbox/deposits.ts';
 import { EventEmitter } from 'node:events';
 import type { Envelope } from '../federation/envelope.ts';
 import type { FederationWhere } from '../reachability/own-endpoints.ts';
@@ -50,8 +51,12 @@ export interface NodeBusQuestions {
   authorizeInbound: (event: Envelope) => void;
   /** A room's host refused our event as too old: true when it was re-issued and is to be delivered again. */
   reissueRefused: (destination: string, eventId: string, roomDepth: unknown) => Promise<boolean>;
-  /** Deposits a room's host took from a mailbox after our events in them were too old for it (mailbox/deposits.ts): re-issued and sent again. */
-  resendTakenLate: (late: ReadonlyArray<{ event_id: string; destination: string }>) => Promise<void>;
+  /**
+   * Deposits a room's host took from a mailbox after our events in them were too old for it
+   * (mailbox/deposits.ts): re-issued and sent again. `settled` is called for each one done with
+   * (queued again, in the same transaction, or not ours to send again); the others are told again later.
+   */
+  resendTakenLate: (late: ReadonlyArray<TakenLate>, settled: (row: TakenLate) => void) => Promise<void>;
 }
 
 export class NodeBus extends EventEmitter<NodeBusEvents> {

@@ -239,8 +239,8 @@ function buildDelivery(
     db, discovery, http, log, identity: () => state.identity, onChange: () => notifications.notify({ type: 'status', scope: 'queue' }),
     // The rooms answer once federation starts (federation.ts).
     // A failure (the database closing) is logged, never an unhandled rejection.
-    onTakenLate: (late) =>
-      void Promise.resolve(bus.answererOf('resendTakenLate')?.(late)).catch((error: unknown) =>
+    onTakenLate: (late, settled) =>
+      Promise.resolve(bus.answererOf('resendTakenLate')?.(late, settled)).catch((error: unknown) =>
         warnLimited(log, 'mailbox_taken_late_failed', { event: 'mailbox_taken_late_failed', err: error }, 'sending again what a mailbox held too long failed'),
       ),
     ...(config.mailboxCheckSeconds !== undefined ? { checkMs: config.mailboxCheckSeconds * 1000 } : {}),

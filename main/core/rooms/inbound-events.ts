@@ -4,6 +4,8 @@
  * acknowledgement, a host's "too old" that makes us re-issue our event).
  */
 import { serverOf } from '../../../shared/identifiers.ts';
+import { warnLimited } from '../log/rate-limit.ts';
+import type { TakenLate } from '../mailbox/deposits.ts';
 import { HttpError, forbidden, notFound } from '../errors.ts';
 import { contentHash, envelopeSigningBytes, signEnvelope, unsignedPart, type Envelope } from '../federation/envelope.ts';
 import { authorizeEvent } from './authorize.ts';
@@ -159,14 +161,27 @@ export class InboundEvents extends RoomPart {
    * Our events a room's host took from a friend's mailbox after they were too old for it
    * (mailbox/deposits.ts `onTakenLate`): it refused them, and a carried request's refusal reaches
    * nobody. Each is re-issued as for a refused push and queued for the host again (a deposit again
-   * while it is still reached only there). Events of rooms the destination does not host are left.
+   * while it is still reached only there), `settled` in the transaction that queues it, so a crash
+   * before that leaves it to be told again (re-signed again then: nobody has the first re-issue).
+   * Events of rooms the destination does not host are settled and left; one whose re-issue failed
+   * (the database closing) is not settled.
    */
-  async resendTakenLate(late: ReadonlyArray<{ event_id: string; destination: string }>): Promise<void> {
-    for (const { event_id: eventId, destination } of late) {
-      if (!(await this.reissueRefused(destination, eventId, 0).catch(() => false))) continue;
-      const event = this.d.events.get(eventId);
+  async resendTakenLate(late: ReadonlyArray<TakenLate>, settled: (row: TakenLate) => void): Promise<void> {
+    for (const row of late) {
+      const { event_id: eventId, destination } = row;
+      let reissued: boolean;
+      try {
+        reissued = await this.reissueRefused(destination, eventId, 0);
+      } catch (error) {
+        warnLimited(this.d.log, 'mailbox_taken_late_failed', { event: 'mailbox_taken_late_failed', event_id: eventId, err: error }, 'could not re-issue an event a mailbox held too long; tried again later');
+        continue;
+      }
+      const event = reissued ? this.d.events.get(eventId) : null;
+      this.d.db.transaction(() => {
+        if (event) this.d.outbox.enqueue(destination, eventId, event.room_id);
+        settled(row);
+      })();
       if (!event) continue;
-      this.d.db.transaction(() => this.d.outbox.enqueue(destination, eventId, event.room_id))();
       this.d.log.info({ event: 'mailbox_taken_late', destination, event_id: eventId }, 'a room host took our event from a mailbox too late to accept it; re-issued and sent again');
       this.d.workers.deliver(destination, { queued: true });
     }

@@ -12,6 +12,7 @@
  * (local-sends.ts), invites (room-invites.ts), joins and snapshots (room-joins.ts), inbound
  * events (inbound-events.ts), catch-up (catch-up.ts); what they share is room-part.ts.
  */
+import type { TakenLate } from '../mailbox/deposits.ts';
 import { notFound } from '../errors.ts';
 import { envelopeWireJson, type Envelope } from '../federation/envelope.ts';
 import { inOneRead } from '../store/database.ts';
@@ -253,8 +254,8 @@ export class RoomService extends RoomPart {
   }
 
   /** Our events a room's host took from a mailbox too late (mailbox/deposits.ts): re-issued and queued for it again. */
-  resendTakenLate(late: ReadonlyArray<{ event_id: string; destination: string }>): Promise<void> {
-    return this.inbound.resendTakenLate(late);
+  resendTakenLate(late: ReadonlyArray<TakenLate>, settled: (row: TakenLate) => void): Promise<void> {
+    return this.inbound.resendTakenLate(late, settled);
   }
 
   // ——— catch-up (catch-up.ts) ———

@@ -872,6 +872,21 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
       INSERT OR IGNORE INTO settings (key, value) VALUES ('database_instance', lower(hex(randomblob(16))));
     `,
   },
+  {
+    version: 36,
+    name: 'deposits taken late, until sent again',
+    sql: `
+      -- Our events a mailbox held past the point a room's host accepts them (mailbox/deposits.ts),
+      -- noted in the transaction that forgets their deposits and kept until the rooms queued them
+      -- again, re-signed: a crash between the two no longer loses the message.
+      CREATE TABLE IF NOT EXISTS mailbox_taken_late (
+        event_id     TEXT NOT NULL,
+        destination  TEXT NOT NULL,
+        noted_at     INTEGER NOT NULL,
+        PRIMARY KEY (event_id, destination)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 export function runMigrations(db: Db): void {

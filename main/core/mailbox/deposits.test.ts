@@ -1,0 +1,130 @@
+/**
+ * A deposit held at a mailbox past its week, seen held once its event was too old for the room's
+ * host (deposits.ts): told to the rooms as taken late until they settle it. Real SQLite files
+ * reopened as a restart would; no mailbox is asked (nothing else waits there), so discovery and
+ * HTTP are never reached. The rooms' side is the test's: it records what it is told.
+ */
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { Identity } from '../identity/identity.ts';
+import { openDatabase, type Db } from '../store/database.ts';
+import { FederationEvents } from '../store/federation-events.ts';
+import { contentHash, envelopeSigningBytes } from '../federation/envelope.ts';
+import type { Discovery } from '../federation/discovery.ts';
+import type { HttpClient } from '../federation/http-client.ts';
+import { describe, expect, it } from '../../../test/helpers/fixtures.ts';
+import { tempDir } from '../../../test/helpers/temp-dir.ts';
+import { makeEvent } from '../../../test/helpers/events.ts';
+import { eventually } from '../../../test/helpers/rooms.ts';
+import { MAILBOX_MAX_AGE_MS } from './mailbox-store.ts';
+import { MailboxDeposits, type TakenLate } from './deposits.ts';
+
+const log = pino({ level: 'silent' });
+const unreachable = {
+  endpointOf: () => Promise.reject(new Error('no mailbox is asked in this test')),
+} as unknown as Discovery;
+const noHttp = {} as HttpClient;
+
+/** A node's deposits over `file`; `answer` is what the rooms do with what they are told. */
+function deposits(db: Db, identity: Identity, told: TakenLate[][], answer: (late: TakenLate[], settled: (row: TakenLate) => void) => Promise<void> | void) {
+  return new MailboxDeposits({
+    db, discovery: unreachable, http: noHttp, identity: () => identity, log, checkMs: 3_600_000,
+    onTakenLate: (late, settled) => {
+      told.push(late);
+      return answer(late, settled);
+    },
+  });
+}
+
+describe('deposits taken late', () => {
+  it('one forgotten past the week is told again after a crash before the rooms queued it, until they settle it', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'paracord.db');
+    const identity = Identity.create(join(dir, 'identity.json'), 'beta.test');
+    let db = openDatabase(file);
+    const now = Date.now();
+    const week = now - MAILBOX_MAX_AGE_MS;
+    // Our message to alpha's room, left at carol 8 days ago and seen held there once it was 40 s old.
+    const late = makeEvent(identity, { room_id: '!lobby:alpha.test', origin_ts: week - 86_400_000, depth: week - 86_400_000 });
+    // Twin: left the same day but never seen held that late (the host may have taken it in time).
+    const maybe = makeEvent(identity, { room_id: '!lobby:alpha.test', origin_ts: week - 86_400_000, depth: week - 86_400_000 + 1 });
+    const events = new FederationEvents(db);
+    for (const event of [late, maybe]) events.insert(event, contentHash(envelopeSigningBytes(event)), null);
+    db.prepare('INSERT INTO mailbox_deposits (event_id, destination, mailbox, deposit_id, deposited_at) VALUES (?, ?, ?, ?, ?), (?, ?, ?, ?, ?)')
+      .run(late.event_id, 'alpha.test', 'carol.test', 7, late.origin_ts + 1_000, maybe.event_id, 'alpha.test', 'carol.test', 8, maybe.origin_ts + 1_000);
+    db.prepare('INSERT INTO mailbox_deposits_held (mailbox, deposit_id, seen_at) VALUES (?, ?, ?)').run('carol.test', 7, late.origin_ts + 40_000);
+
+    // The check forgets both deposits and tells the rooms of the late one; the process dies before
+    // the rooms queue it again (they never settle it).
+    const told: TakenLate[][] = [];
+    const first = deposits(db, identity, told, () => {});
+    await first.check(now);
+    expect(told).toEqual([[{ event_id: late.event_id, destination: 'alpha.test' }]]);
+    expect(db.prepare('SELECT COUNT(*) AS n FROM mailbox_deposits').get()).toEqual({ n: 0 });
+    first.stop();
+    db.close();
+
+    // Restarted: told again, and again at each start until settled.
+    for (let start = 0; start < 2; start++) {
+      db = openDatabase(file);
+      const again: TakenLate[][] = [];
+      // The rooms at it when the process dies (their re-issue never ends here).
+      const node = deposits(db, identity, again, () => new Promise(() => {}));
+      node.start();
+      await eventually(async () => expect(again).toEqual([[{ event_id: late.event_id, destination: 'alpha.test' }]]), 5_000, 10);
+      // Not told twice while the rooms are still at it.
+      await node.check(now);
+      expect(again).toHaveLength(1);
+      node.stop();
+      db.close();
+    }
+
+    // The rooms settle it (in the transaction that queues it again): never told again.
+    db = openDatabase(file);
+    const settling: TakenLate[][] = [];
+    const settles = deposits(db, identity, settling, (rows, settled) => {
+      db.transaction(() => rows.forEach(settled))();
+    });
+    settles.start();
+    await eventually(async () => expect(settling).toHaveLength(1), 5_000, 10);
+    settles.stop();
+    db.close();
+    db = openDatabase(file);
+    const after: TakenLate[][] = [];
+    const restarted = deposits(db, identity, after, () => {});
+    restarted.start();
+    await restarted.check(now);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(after).toEqual([]);
+    restarted.stop();
+    db.close();
+  });
+
+  it('a failed answer leaves it to be told again at the next check', async () => {
+    const dir = tempDir();
+    const identity = Identity.create(join(dir, 'identity.json'), 'beta.test');
+    const db = openDatabase(join(dir, 'paracord.db'));
+    const now = Date.now();
+    const old = now - MAILBOX_MAX_AGE_MS - 86_400_000;
+    const event = makeEvent(identity, { room_id: '!lobby:alpha.test', origin_ts: old, depth: old });
+    new FederationEvents(db).insert(event, contentHash(envelopeSigningBytes(event)), null);
+    db.prepare('INSERT INTO mailbox_deposits (event_id, destination, mailbox, deposit_id, deposited_at) VALUES (?, ?, ?, ?, ?)').run(event.event_id, 'alpha.test', 'carol.test', 1, old + 60_000);
+    const told: TakenLate[][] = [];
+    let fail = true;
+    const node = deposits(db, identity, told, (rows, settled) => {
+      if (fail) throw new Error('the database is closing');
+      db.transaction(() => rows.forEach(settled))();
+    });
+    node.start();
+    await node.check(now);
+    await eventually(async () => expect(told).toHaveLength(1), 5_000, 10);
+    fail = false;
+    await eventually(async () => {
+      await node.check(now);
+      expect(told).toHaveLength(2);
+    }, 5_000, 20);
+    expect(db.prepare('SELECT COUNT(*) AS n FROM mailbox_taken_late').get()).toEqual({ n: 0 });
+    node.stop();
+    db.close();
+  });
+});
