@@ -11,7 +11,7 @@ import { describe, expect, it } from './helpers/fixtures.ts';
 import { queryNodeDb } from './helpers/inspect-db.ts';
 import type { NodeProcess } from './helpers/node-process.ts';
 import { enc, eventually, send } from './helpers/rooms.ts';
-import { homeArgs, twoHomesAndAFriend } from './helpers/mailbox-homes.ts';
+import { homeArgs, identityOf, listeningAt, twoHomesAndAFriend } from './helpers/mailbox-homes.ts';
 import { sendSigned } from './helpers/signed-request.ts';
 import { Identity } from '../main/core/identity/identity.ts';
 import { signChoice } from '../main/core/mailbox/choice.ts';
@@ -20,9 +20,6 @@ import { signRequestHeaders } from '../main/core/federation/request-signature.ts
 
 const FED = '/_paracord/federation/v1';
 
-const identityOf = (n: NodeProcess) => Identity.load(`${n.dataDir}/identity.json`);
-/** Where a node listens (its published URL is a closed port): from its federation_listening log line. */
-const listeningAt = (n: NodeProcess) => `http://${[...n.stderr.matchAll(/"event":"federation_listening".*?"listen":"([^"]+)"/g)].at(-1)![1]}`;
 
 const arrivalOrder = (n: NodeProcess, roomId: string, origin: string) =>
   queryNodeDb<{ event_id: string }>(n.dataDir, "SELECT event_id FROM federation_events WHERE room_id = ? AND event_type = 'm.message' AND origin_server = ? ORDER BY rowid", roomId, origin).map((r) => r.event_id);

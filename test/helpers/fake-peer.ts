@@ -66,6 +66,8 @@ export class FakePeer {
   /** Room host only: the `events` and `members` of its join answers (whatever it likes to claim). */
   snapshotEvents: (roomId: string) => Envelope[] = () => [];
   snapshotMembers: (roomId: string) => unknown[] = () => [];
+  /** As a room host: the answer to every join instead of a snapshot (a refusal), while set. */
+  joinRefusal: { status: number; body: unknown } | null = null;
   /** Room host only: what GET /events (catch-up) answers, given its query; every request is counted. */
   catchUpAnswer: (query: URLSearchParams) => unknown = () => ({ events: [], complete: true });
   catchUpRequests = 0;
@@ -144,6 +146,7 @@ export class FakePeer {
       }
       if (this.roomHost) {
         if (path === `${FED}/join`) {
+          if (this.joinRefusal) return json(this.joinRefusal.status, this.joinRefusal.body);
           const body = JSON.parse(Buffer.concat(chunks).toString()) as { room_id: string; event: Envelope };
           return json(200, { room: { room_id: body.room_id, name: 'hostile', host_server: this.serverName, depth: body.event.depth }, members: this.snapshotMembers(body.room_id), events: this.snapshotEvents(body.room_id) });
         }

@@ -6,6 +6,11 @@ import { expect, type Nodes } from './fixtures.ts';
 import type { NodeProcess } from './node-process.ts';
 import { roomWithMembers } from './rooms.ts';
 import { closedPort } from './closed-port.ts';
+import { Identity } from '../../main/core/identity/identity.ts';
+
+export const identityOf = (n: NodeProcess) => Identity.load(`${n.dataDir}/identity.json`);
+/** Where a node listens (its published URL is a closed port): from its federation_listening log line. */
+export const listeningAt = (n: NodeProcess) => `http://${[...n.stderr.matchAll(/"event":"federation_listening".*?"listen":"([^"]+)"/g)].at(-1)![1]}`;
 
 /**
  * alpha hosts a room with beta in it; then neither can reach the other; carol reaches both.

@@ -164,6 +164,8 @@ describe('6. a room with more than 4 MiB of messages within the limits', () => {
       const lost = await beta.admin('POST', `/invites/${invite.invite_id}/accept`, { user_id: '@carol:beta.test' });
       expect(lost.status).toBe(502);
       expect(joins).toBe(1);
+      // Its answer was lost: shown sent and unanswered (not refused, not waiting anywhere).
+      expect(((await beta.admin('GET', '/invites?user_id=%40carol%3Abeta.test')).body.invites as Array<{ room_id: string; join?: { state: string } }>).find((i) => i.room_id === roomId)!.join).toMatchObject({ state: 'unanswered' });
       expect((await alpha.admin('GET', `/rooms/${enc(roomId)}`)).body.members).toContainEqual(expect.objectContaining({ user_id: '@carol:beta.test', membership: 'join' }));
       // Both local invites expire (the time passes while the user is away).
       const db = new Database(join(beta.dataDir, 'paracord.db'));

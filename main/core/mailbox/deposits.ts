@@ -79,7 +79,8 @@ export class MailboxDeposits {
 
   /** `mailbox` took the request carrying `eventIds` for `destination`, as its item `depositId`. */
   record(destination: string, mailbox: string, depositId: number, eventIds: readonly string[], now = Date.now()): void {
-    if (this.stopped) return;
+    // Written even once stopped: a delivery that ends as a deposit while the node shuts down has
+    // settled its outbox row, and only this row still knows the events wait (checked at the next start).
     this.deps.db.transaction(() => {
       for (const id of eventIds) this.recordStmt.run(id, destination, mailbox, depositId, now);
     })();
@@ -106,18 +107,28 @@ export class MailboxDeposits {
     for (const row of late) note.run(row.event_id, row.destination, now);
   }
 
-  /** Tells the rooms the late deposits noted and not settled (nor being told now). */
+  /**
+   * Tells the rooms the late deposits noted and not settled (nor being told now), the longest
+   * untold first (a thousand that keep failing do not keep newer ones from being told).
+   */
   private tellLate(): void {
     const onTakenLate = this.deps.onTakenLate;
     if (!onTakenLate || this.stopped) return;
-    let rows: TakenLate[];
+    let told: TakenLate[];
+    const key = (row: TakenLate) => `${row.event_id} ${row.destination}`;
     try {
-      rows = this.deps.db.prepare<[], TakenLate>('SELECT event_id, destination FROM mailbox_taken_late ORDER BY noted_at, event_id LIMIT 1000').all();
+      const db = this.deps.db;
+      told = db.transaction(() => {
+        const rows = db.prepare<[], TakenLate>('SELECT event_id, destination FROM mailbox_taken_late ORDER BY told_at, noted_at, event_id LIMIT 1000').all()
+          .filter((row) => !this.telling.has(key(row)));
+        const now = Date.now();
+        const mark = db.prepare('UPDATE mailbox_taken_late SET told_at = ? WHERE event_id = ? AND destination = ?');
+        for (const row of rows) mark.run(now, row.event_id, row.destination);
+        return rows;
+      })();
     } catch {
       return; // the database is closing: told on the next start
     }
-    const key = (row: TakenLate) => `${row.event_id} ${row.destination}`;
-    const told = rows.filter((row) => !this.telling.has(key(row)));
     if (told.length === 0) return;
     for (const row of told) this.telling.add(key(row));
     const forget = this.deps.db.prepare('DELETE FROM mailbox_taken_late WHERE event_id = ? AND destination = ?');
@@ -126,6 +137,8 @@ export class MailboxDeposits {
       .catch((error: Error) => infoLimited(this.deps.log, 'mailbox_taken_late_failed', { event: 'mailbox_taken_late_failed', error: error.message }, 'sending again what a mailbox held too long failed; tried again later'))
       .finally(() => {
         for (const row of told) this.telling.delete(key(row));
+        // One not settled (its re-issue failed) is told again at the next check.
+        if (!this.stopped && this.waiting() > 0) this.schedule();
       });
   }
 
@@ -148,9 +161,10 @@ export class MailboxDeposits {
     this.timer.unref();
   }
 
+  /** Deposits that wait, and late ones not yet queued again (told again at each check). */
   private waiting(): number {
     try {
-      return this.deps.db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM mailbox_deposits').get()?.n ?? 0;
+      return this.deps.db.prepare<[], { n: number }>('SELECT (SELECT COUNT(*) FROM mailbox_deposits) + (SELECT COUNT(*) FROM mailbox_taken_late) AS n').get()?.n ?? 0;
     } catch {
       return 0; // the database is closing
     }

@@ -53,7 +53,10 @@ function startRooms(s: Services, id: Identity) {
     identity: () => id, notifications, log, signer: s.verifier,
     mailboxFor: (server) => mailboxSender.find(id, server),
     noteUnreachable: (server) => mailboxSender.noteUnreachable(server),
-    leaveAtMailbox: async (server, path, body) => (await mailboxSender.deposit(id, server, path, body))?.response.status === 200,
+    leaveAtMailbox: async (server, path, body) => {
+      const left = await mailboxSender.deposit(id, server, path, body);
+      return left?.response.status === 200 ? left.mailbox : null;
+    },
     isHeldDestination: s.isHeldDestination,
     reorderWindowMs: config.reorderWindowMs, maxPendingInvitesPerPeer: config.maxPendingInvitesPerPeer, dialects: s.dialects,
     catchUpRequestsPerHostPerMinute: config.catchUpRequestsPerHostPerMinute, catchUpMaxPagesPerRun: config.catchUpMaxPagesPerRun,

@@ -4,7 +4,9 @@
  * acknowledged the event, so no row left means delivered to every server of the room; pending
  * rows are servers still to reach; failed or expired rows are refusals, with their reason.
  * Events a friend's mailbox took for a server nobody reaches wait there until that server takes
- * them (mailbox_deposits, mailbox/deposits.ts): `at_mailbox`, and the message is still waiting.
+ * them (mailbox_deposits, mailbox/deposits.ts): `at_mailbox`, and the message is still waiting;
+ * one taken there too late for the room's host and not yet queued again (mailbox_taken_late) waits
+ * for that server too.
  * Pending rows for a server the owner blocked or quarantined are not tried (the delivery worker
  * holds them, `isHeld`): `held` names those servers.
  */
@@ -49,6 +51,14 @@ export function messageDeliveries(db: Db, eventIds: readonly string[], isHeld?: 
     for (const row of left) {
       const delivery = result.get(row.event_id)!;
       (delivery.at_mailbox ??= []).push({ server: row.destination, mailbox: row.mailbox });
+    }
+    // Taken from a mailbox too late for the room's host, not yet queued again (mailbox/deposits.ts): still to reach it.
+    const late = db
+      .prepare<string[], { event_id: string; destination: string }>(`SELECT event_id, destination FROM mailbox_taken_late WHERE event_id IN (${chunk.map(() => '?').join(',')})`)
+      .all(...chunk);
+    for (const row of late) {
+      const delivery = result.get(row.event_id)!;
+      if (!delivery.pending_servers.includes(row.destination)) delivery.pending_servers.push(row.destination);
     }
   }
   for (const delivery of result.values()) {

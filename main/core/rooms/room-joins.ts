@@ -16,10 +16,12 @@ import { checkRelayedOrdering } from './ordering.ts';
 import type { MemberRow } from './room-store.ts';
 import { PAGE_BYTES, utf8Bytes, withinBytes } from '../federation/page-budget.ts';
 import { JOIN_PATH } from '../federation/paths.ts';
-import { RoomPart, type RoomServiceDeps } from './room-part.ts';
+import { PEER_MEMBERSHIP_CODES, RoomPart, type RoomServiceDeps } from './room-part.ts';
 import type { LocalSends } from './local-sends.ts';
 import type { RoomCatchUp } from './catch-up.ts';
 import { INVITE_ROWS, type RoomInviteRow } from './room-invites.ts';
+import { peerRefusal } from '../federation/peer-refusal.ts';
+import type { JoinRefusal } from '../federation/routes/membership/schema.ts';
 
 const SNAPSHOT_EVENTS = 100;
 /**
@@ -105,16 +107,27 @@ export class RoomJoins extends RoomPart {
     authorizeEvent(this.d.rooms, this.d.events, unsigned, now);
     const join = signEnvelope(unsigned, this.d.identity());
     const body = wireJson({ origin_server: this.server, room_id: invite.room_id, user_id: invite.invitee, event: join }, MEMBERSHIP_WIRE_ORDER);
-    this.d.db.prepare('INSERT OR IGNORE INTO room_invite_joins (invite_id, sent_at) VALUES (?, ?)').run(inviteId, now);
+    // Sent now: where it stood before (left at a mailbox, refused) is over.
+    this.d.db
+      .prepare('INSERT INTO room_invite_joins (invite_id, sent_at) VALUES (?, ?) ON CONFLICT (invite_id) DO UPDATE SET sent_at = excluded.sent_at, mailbox = NULL, refused_at = NULL, refused_error = NULL, refused_message = NULL')
+      .run(inviteId, now);
     let answer: unknown;
     try {
       answer = await this.callPeer(invite.host_server, JOIN_PATH, body);
     } catch (error) {
       // Nobody reaches the host, but a mailbox holds mail for it (issue #32): the join goes there,
       // and the host's answer comes back the same way (receiveJoinAnswer). The invite stays
-      // pending until then; accepting it again sends the join again.
-      if (!(error instanceof HttpError && error.code === 'peer_unreachable') || !this.d.leaveAtMailbox || !(await this.d.leaveAtMailbox(invite.host_server, JOIN_PATH, body))) throw error;
-      this.d.log.info({ event: 'join_left_at_mailbox', room_id: invite.room_id, host: invite.host_server, user_id: invite.invitee }, 'join left at a mailbox of the room\'s host; the room appears when its answer comes back');
+      // pending until then, shown waiting there; accepting it again sends the join again.
+      const unreachable = error instanceof HttpError && error.code === 'peer_unreachable';
+      const mailbox = unreachable && this.d.leaveAtMailbox ? await this.d.leaveAtMailbox(invite.host_server, JOIN_PATH, body) : null;
+      if (mailbox === null) {
+        // The host's own refusal (a 4xx other than a limit) is where the join stands: shown with the invite.
+        if (error instanceof HttpError && error.status >= 400 && error.status < 500 && error.status !== 429) this.noteJoinRefused(inviteId, now, error);
+        throw error;
+      }
+      this.d.db.prepare('UPDATE room_invite_joins SET mailbox = ? WHERE invite_id = ? AND sent_at = ?').run(mailbox, inviteId, now);
+      this.d.notifications.notify({ type: 'invite', invite_id: inviteId, room_id: invite.room_id, invitee: invite.invitee });
+      this.d.log.info({ event: 'join_left_at_mailbox', room_id: invite.room_id, host: invite.host_server, user_id: invite.invitee, mailbox }, 'join left at a mailbox of the room\'s host; the room appears when its answer comes back');
       return { room_id: invite.room_id, waiting_for_host: true };
     }
     await this.applySnapshot(invite.host_server, answer, join);
@@ -130,22 +143,41 @@ export class RoomJoins extends RoomPart {
    * room's snapshot, taken exactly as the answer to a direct join (applySnapshot), for an invite
    * whose join we sent to that host. Its join event must be our user's own, signed by us.
    */
-  async receiveJoinAnswer(host: string, roomId: string, answer: unknown): Promise<{ ok: true }> {
+  async receiveJoinAnswer(host: string, roomId: string, answer: Record<string, unknown>, refused?: JoinRefusal): Promise<{ ok: true }> {
     const invite = this.d.db
       .prepare<[string, string], RoomInviteRow>(`${INVITE_ROWS} WHERE i.room_id = ? AND i.host_server = ? AND i.state = 'pending' AND EXISTS (SELECT 1 FROM room_invite_joins j WHERE j.invite_id = i.invite_id)`)
       .get(roomId, host);
     if (!invite) throw notFound('no_join_sent', `no join to ${roomId} was sent to ${host} from here`);
-    const raw = (answer as { join_event?: unknown } | null)?.join_event;
+    const raw = answer.join_event;
     if (raw === undefined) throw badRequest('bad_snapshot', 'the answer carries no join event');
     const own = (await this.d.ingest.verify(host, raw, { skipRoute: true })).envelope;
     if (own.event_type !== 'm.member.join' || own.origin_server !== this.server || own.room_id !== roomId || own.sender !== invite.invitee || own.state_key !== invite.invitee) {
       throw badRequest('bad_snapshot', `the answer's join event is not ${invite.invitee}'s own`);
+    }
+    if (refused) {
+      // The host refused that join. One older than the join last sent (accepted again since) is
+      // no answer to it: ignored. The host's code and words go through peerRefusal like a direct
+      // answer's: one of our codes it may use as it is, else peer_refused, its words cleaned and cut.
+      if (invite.join_sent_at === null || own.origin_ts < invite.join_sent_at) return { ok: true };
+      const error = peerRefusal(host, { status: 403, json: refused, text: '' }, 'peer_refused', { keep: PEER_MEMBERSHIP_CODES });
+      this.noteJoinRefused(invite.invite_id, invite.join_sent_at, error);
+      this.d.log.info({ event: 'join_refused', room_id: roomId, host, user_id: invite.invitee, error: error.code, via: 'mailbox' }, 'the room\'s host refused our join (its answer came through a mailbox)');
+      return { ok: true };
     }
     await this.applySnapshot(host, answer, own);
     this.d.db.prepare("UPDATE room_invites SET state = 'accepted' WHERE invite_id = ?").run(invite.invite_id);
     this.d.log.info({ event: 'room_joined', room_id: roomId, user_id: invite.invitee, via: 'mailbox' }, 'joined a remote room (its answer came through a mailbox)');
     this.d.notifications.notify({ type: 'status' });
     return { ok: true };
+  }
+
+  /** The host refused the join sent at `sentAt` for an invite: shown with it (admin `listInvites`), the UI told. */
+  private noteJoinRefused(inviteId: string, sentAt: number, error: HttpError): void {
+    const changed = this.d.db
+      .prepare('UPDATE room_invite_joins SET refused_at = ?, refused_error = ?, refused_message = ?, mailbox = NULL WHERE invite_id = ? AND sent_at = ?')
+      .run(Date.now(), error.code, error.message, inviteId, sentAt).changes;
+    const invite = changed > 0 ? this.d.db.prepare<[string], { room_id: string; invitee: string }>('SELECT room_id, invitee FROM room_invites WHERE invite_id = ?').get(inviteId) : undefined;
+    if (invite) this.d.notifications.notify({ type: 'invite', invite_id: inviteId, room_id: invite.room_id, invitee: invite.invitee });
   }
 
   private async applySnapshot(host: string, answer: unknown, ownJoin: Envelope): Promise<void> {

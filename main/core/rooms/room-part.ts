@@ -26,13 +26,17 @@ import type { PeerDialects } from '../federation/reference/peer-dialects.ts';
 import type { PoolSignature, PoolSigningKey } from '../crypto/verify-pool.ts';
 import { parseChannelRoom } from '../federation/reference/channel-rooms.ts';
 
+/** A peer's refusal codes of an invite or a join that are ours too, shown as they are (peer-refusal.ts). */
+export const PEER_MEMBERSHIP_CODES = ['invite_expired', 'not_invited', 'unknown_user', 'too_many_invites', 'banned', 'origin_quarantined', 'origin_blocked'] as const;
+
 export interface RoomServiceDeps {
   /** Where a request for a server nobody reaches can be left (a friend's mailbox, issue #32), or null. */
   mailboxFor?: (server: string) => Promise<string | null>;
   /** Nobody reaches `server` (a request to it failed): its mailbox is used straight away for a while. */
   noteUnreachable?: (server: string) => void;
   /** Leaves a request (signed by us, bound to `server`) at a mailbox of it; true once stored there. */
-  leaveAtMailbox?: (server: string, path: string, body: string) => Promise<boolean>;
+  /** Leaves a request at a mailbox of `server` (issue #32): the mailbox that took it, or null. */
+  leaveAtMailbox?: (server: string, path: string, body: string) => Promise<string | null>;
   /** Nothing is sent to `server` (the owner blocked or quarantined it): what waits for it is held (the message page says so). */
   isHeldDestination?: ((server: string) => boolean) | undefined;
   db: Db;
@@ -148,7 +152,7 @@ export class RoomPart {
       throw new HttpError(502, 'peer_unreachable', `${server} could not be reached: ${(error as Error).message}`);
     }
     if (response.status >= 200 && response.status < 300) return response.json;
-    throw peerRefusal(server, response, 'peer_refused', { keep: ['invite_expired', 'not_invited', 'unknown_user', 'too_many_invites', 'banned', 'origin_quarantined', 'origin_blocked'] });
+    throw peerRefusal(server, response, 'peer_refused', { keep: PEER_MEMBERSHIP_CODES });
   }
 
   /** Who must receive an event that is now stored here (inside the storing transaction); the rows queued. */

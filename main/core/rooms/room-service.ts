@@ -13,6 +13,7 @@
  * events (inbound-events.ts), catch-up (catch-up.ts); what they share is room-part.ts.
  */
 import type { TakenLate } from '../mailbox/deposits.ts';
+import type { JoinRefusal } from '../federation/routes/membership/schema.ts';
 import { notFound } from '../errors.ts';
 import { envelopeWireJson, type Envelope } from '../federation/envelope.ts';
 import { inOneRead } from '../store/database.ts';
@@ -175,8 +176,8 @@ export class RoomService extends RoomPart {
    * room's snapshot, taken exactly as the answer to a direct join (applySnapshot), for an invite
    * whose join we sent to that host. Its join event must be our user's own, signed by us.
    */
-  receiveJoinAnswer(host: string, roomId: string, answer: unknown): Promise<{ ok: true }> {
-    return this.joins.receiveJoinAnswer(host, roomId, answer);
+  receiveJoinAnswer(host: string, roomId: string, answer: Record<string, unknown>, refused?: JoinRefusal): Promise<{ ok: true }> {
+    return this.joins.receiveJoinAnswer(host, roomId, answer, refused);
   }
 
   /** Host side of `POST /join` and `POST /leave`: the membership event arrives in the body. */

@@ -883,8 +883,23 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
         event_id     TEXT NOT NULL,
         destination  TEXT NOT NULL,
         noted_at     INTEGER NOT NULL,
+        told_at      INTEGER NOT NULL DEFAULT 0,
         PRIMARY KEY (event_id, destination)
       ) WITHOUT ROWID;
+    `,
+  },
+  {
+    version: 37,
+    name: 'what became of a join sent',
+    sql: `
+      -- Where a join sent for an invite stands, shown with the invite (rooms/room-joins.ts): the
+      -- mailbox it was left at while the host is away, or the host's refusal (a direct answer, or
+      -- one carried back through a mailbox), so an invite no longer looks untouched, or as if it
+      -- waits forever, once our user accepted it.
+      ALTER TABLE room_invite_joins ADD COLUMN mailbox TEXT;
+      ALTER TABLE room_invite_joins ADD COLUMN refused_at INTEGER;
+      ALTER TABLE room_invite_joins ADD COLUMN refused_error TEXT;
+      ALTER TABLE room_invite_joins ADD COLUMN refused_message TEXT;
     `,
   },
 ];

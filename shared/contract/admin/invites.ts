@@ -38,4 +38,20 @@ export interface RoomInvite {
   inviter: string;
   invitee: string;
   expires_at: number;
+  /** What became of the join our user sent for it; absent until they accept. */
+  join?: InviteJoin;
+}
+
+/**
+ * A join sent for an invite: `waiting` at `mailbox` for the host (away) to fetch it; `unanswered`
+ * (sent, no answer came: accepting again asks again); `refused` by the host (`error`, one of our
+ * admin error codes, and `message`, its words: shown behind "details"). `since`: when it was
+ * sent, or refused.
+ */
+export interface InviteJoin {
+  state: 'waiting' | 'unanswered' | 'refused';
+  since: number;
+  mailbox?: string;
+  error?: string;
+  message?: string;
 }

@@ -2,6 +2,7 @@ import type { AdminHandlers } from '../../../../../shared/contract/admin-operati
 import { notFound } from '../../../errors.ts';
 import type { NodeContext } from '../../../node-context.ts';
 import type { Running } from '../../../node/federation.ts';
+import { inviteJoin } from '../../../rooms/room-invites.ts';
 
 export function inviteOperations(node: NodeContext, running: Running): Pick<AdminHandlers, 'listInvites' | 'acceptInvite' | 'declineInvite'> {
   return {
@@ -10,7 +11,10 @@ export function inviteOperations(node: NodeContext, running: Running): Pick<Admi
         .invites(user_id)
         // An expired invite whose join was sent stays: accepting again retries that join.
         .filter((i) => i.expires_at > Date.now() || i.join_sent_at !== null)
-        .map((i) => ({ invite_id: i.invite_id, room_id: i.room_id, room_name: i.room_name, host_server: i.host_server, inviter: i.inviter, invitee: i.invitee, expires_at: i.expires_at })),
+        .map((i) => {
+          const join = inviteJoin(i);
+          return { invite_id: i.invite_id, room_id: i.room_id, room_name: i.room_name, host_server: i.host_server, inviter: i.inviter, invitee: i.invitee, expires_at: i.expires_at, ...(join ? { join } : {}) };
+        }),
     }),
     acceptInvite: async ({ invite_id, user_id }) => running.rooms.acceptInvite(invite_id, user_id),
     // Declining is local: the invite leaves the list; the host's invite lapses at its expiry.

@@ -1,12 +1,12 @@
 import Router from '../../../http/router.ts';
 import type { z } from 'zod';
-import { badRequest, forbidden } from '../../../errors.ts';
+import { HttpError, badRequest, forbidden } from '../../../errors.ts';
 import { isUserId, serverOf } from '../../../../../shared/identifiers.ts';
 import { parseJsonBody } from '../../../http/read-body.ts';
 import { formatZodError } from '../../../admin/format-zod-error.ts';
 import type { FederationDeps } from '../../federation-deps.ts';
 import { refuseQuarantinedReader, type SignedRequestState } from '../../middleware/verify-signed-request.ts';
-import { inviteBodySchema, joinAnswerSchema, membershipBodySchema } from './schema.ts';
+import { inviteBodySchema, joinAnswerSchema, joinRefusalSchema, membershipBodySchema, type JoinRefusal } from './schema.ts';
 import { INVITE_PATH, JOIN_ANSWER_PATH, JOIN_PATH, LEAVE_PATH } from '../../paths.ts';
 
 function parseBody<S extends z.ZodType>(schema: S, state: SignedRequestState): z.output<S> {
@@ -41,19 +41,31 @@ export function membershipRoutes(deps: FederationDeps): Router {
   for (const [path, kind] of [[JOIN_PATH, 'join'], [LEAVE_PATH, 'leave']] as const) {
     router.post(path, deps.verifySignedRequest, async (ctx) => {
       const state = ctx.state as SignedRequestState;
-      // A join is answered with the room's latest events: a quarantined server reads nothing of its
-      // rooms (as its catch-up and GET /event), so its join is refused, event or not (its held join
-      // would have been answered with them: the side door of docs/SECURITY.md 16b).
-      if (kind === 'join') refuseQuarantinedReader(state);
+      // A join that came through a mailbox gets no answer on its way back: the answer follows it
+      // (issue #32), the snapshot or a final refusal. It names the join it answers (the member's
+      // own signed event), which a direct answer leaves out. A join without an event, or a body
+      // refused before it is read, names none: no answer goes back.
+      const answerBack = (body: { room_id: string; event?: unknown }, answer: Record<string, unknown>) => {
+        if (kind !== 'join' || !state.viaMailbox || body.event === undefined) return;
+        deps.answerThroughMailbox?.(state.origin, JOIN_ANSWER_PATH, JSON.stringify({ origin_server: deps.identity.serverName, room_id: body.room_id, answer: { join_event: body.event, ...answer } }));
+      };
       const body = parseBody(membershipBodySchema, state);
-      if (!isUserId(body.user_id) && !rooms().speaksReference(state.origin)) throw badRequest('invalid_request', 'user_id: must look like @localpart:server');
-      ctx.body = await rooms().receiveMembership(state.origin, kind, body);
-      // A join that came through a mailbox gets no answer on its way back: the snapshot follows it (issue #32).
-      // It names the join it answers (the member's own signed event), which a direct answer leaves out.
-      if (kind === 'join' && state.viaMailbox) {
-        const answer = { join_event: body.event, ...(ctx.body as Record<string, unknown>) };
-        deps.answerThroughMailbox?.(state.origin, JOIN_ANSWER_PATH, JSON.stringify({ origin_server: deps.identity.serverName, room_id: body.room_id, answer }));
+      try {
+        // A join is answered with the room's latest events: a quarantined server reads nothing of its
+        // rooms (as its catch-up and GET /event), so its join is refused, event or not (its held join
+        // would have been answered with them: the side door of docs/SECURITY.md 16b).
+        if (kind === 'join') refuseQuarantinedReader(state);
+        if (!isUserId(body.user_id) && !rooms().speaksReference(state.origin)) throw badRequest('invalid_request', 'user_id: must look like @localpart:server');
+        ctx.body = await rooms().receiveMembership(state.origin, kind, body);
+      } catch (error) {
+        // A final refusal (a 4xx other than a limit: a mailbox's hand-over does not try it again)
+        // goes back too, or the member's invite would look as if it waited for us for good.
+        if (error instanceof HttpError && error.status >= 400 && error.status < 500 && error.status !== 429) {
+          answerBack(body, { refused: { error: error.code, message: error.message } });
+        }
+        throw error;
       }
+      answerBack(body, ctx.body as Record<string, unknown>);
     });
   }
 
@@ -61,7 +73,13 @@ export function membershipRoutes(deps: FederationDeps): Router {
     const state = ctx.state as SignedRequestState;
     const body = parseBody(joinAnswerSchema, state);
     if (serverOf(body.room_id) !== state.origin) throw forbidden('not_room_host', `${state.origin} does not host ${body.room_id}`);
-    ctx.body = await rooms().receiveJoinAnswer(state.origin, body.room_id, body.answer);
+    let refused: JoinRefusal | undefined;
+    if (body.answer.refused !== undefined) {
+      const parsed = joinRefusalSchema.safeParse(body.answer.refused);
+      if (!parsed.success) throw badRequest('invalid_request', `answer.refused: ${formatZodError(parsed.error)}`);
+      refused = parsed.data;
+    }
+    ctx.body = await rooms().receiveJoinAnswer(state.origin, body.room_id, body.answer, refused);
   });
   return router;
 }

@@ -33,3 +33,13 @@ export const joinAnswerSchema = z.strictObject({
   room_id: roomId,
   answer: z.record(z.string(), z.unknown()),
 });
+
+/**
+ * A join-answer's `answer.refused`: the host refused the join it names (`answer.join_event`),
+ * with its error code and words, as a direct answer would have said them (docs/PROTOCOL.md).
+ */
+export const joinRefusalSchema = z.strictObject({
+  error: z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'an error code: lower case letters, digits and _'),
+  message: z.string().max(1_000),
+});
+export type JoinRefusal = z.output<typeof joinRefusalSchema>;

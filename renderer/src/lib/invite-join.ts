@@ -1,0 +1,25 @@
+/**
+ * Where the join our user sent for an invite stands, in words (admin `listInvites` `join`): left
+ * at a friend's mailbox while the room's host is away, sent with no answer, or refused by the
+ * host, its reason in the same words as any error and its own text behind "details".
+ */
+import { AdminError } from '../../../shared/contract/client.ts';
+import type { RoomInvite } from '../../../shared/contract/admin-operations.ts';
+import { explainError, type Explained } from './errors.ts';
+import { ago } from './format.ts';
+
+/** The line shown under an invite our user accepted; null when they have not. */
+export function inviteJoinLine(invite: Pick<RoomInvite, 'host_server' | 'join'>, now = Date.now()): Explained | null {
+  const join = invite.join;
+  if (!join) return null;
+  const host = invite.host_server;
+  if (join.state === 'waiting') {
+    return { text: `You accepted ${ago(join.since, now)}. ${host} is away: waiting at ${join.mailbox ?? 'a friend\'s mailbox'} for ${host} to fetch it. The room appears when it answers.`, details: '' };
+  }
+  if (join.state === 'unanswered') {
+    return { text: `You accepted ${ago(join.since, now)}, but ${host} did not answer (it may not have been reached). Accept again to ask again.`, details: '' };
+  }
+  const code = join.error ?? 'peer_refused';
+  const why = code === 'peer_refused' ? null : explainError(new AdminError(403, code, join.message ?? '')).text;
+  return { text: why ? `${host} refused to let you join: ${why}` : `${host} refused to let you join.`, details: join.message ?? '' };
+}

@@ -1,0 +1,100 @@
+/**
+ * "The UI tells the truth" about an invite our user accepted (admin `listInvites` `join`): a join
+ * refused by the host directly is shown refused, in our words; one sent while the room's host is
+ * reached only through a friend's mailbox (issue #32) is shown waiting there, and the host's final
+ * refusal comes back the same way (a join-answer carrying `refused`), so the invite no longer
+ * looks as if it waited for the host for good. Real node processes on 127.0.0.1 (alpha hosts, beta
+ * joins, carol carries); a fake host (test/helpers/fake-peer.ts) for the direct refusals.
+ */
+import { describe, expect, it } from './helpers/fixtures.ts';
+import { enc, eventually } from './helpers/rooms.ts';
+import { identityOf, listeningAt, twoHomesAndAFriend } from './helpers/mailbox-homes.ts';
+import { sendSigned } from './helpers/signed-request.ts';
+import { signEnvelope } from '../main/core/federation/envelope.ts';
+
+const FED = '/_paracord/federation/v1';
+const USER = '@owner:beta.test';
+
+interface ListedInvite { invite_id: string; room_id: string; join?: { state: string; since: number; mailbox?: string; error?: string; message?: string } }
+
+describe('where a join sent for an invite stands', () => {
+  it('refused by its host directly: shown refused, in words; a limit is no verdict (shown unanswered); accepted again, it joins', async ({ nodes }) => {
+    const host = await nodes.fakePeer('refuser.test', { roomHost: true });
+    const alpha = await nodes.inProcess('alpha.test');
+    expect((await alpha.admin('POST', '/peers', { server_name: 'refuser.test', endpoint: host.url })).status).toBe(200);
+    expect((await host.invite(alpha.started.federation_url!, '!r:refuser.test', '@owner:alpha.test')).status).toBe(200);
+    const listed = async () => ((await alpha.admin('GET', '/invites')).body.invites as ListedInvite[]).find((i) => i.room_id === '!r:refuser.test');
+    const invite = (await listed())!;
+    host.joinRefusal = { status: 403, body: { error: 'banned', message: 'no \u001b[31mentry\u001b[0m' } };
+    const refused = await alpha.admin('POST', `/invites/${invite.invite_id}/accept`);
+    expect([refused.status, refused.body.error]).toEqual([403, 'banned']);
+    const join = (await listed())!.join!;
+    expect(join).toMatchObject({ state: 'refused', error: 'banned' });
+    // The host's words are kept only cleaned (no terminal escapes), as a direct answer's message.
+    expect(join.message).toContain('refuser.test refused (banned)');
+    expect(join.message).not.toContain('\u001b');
+    host.joinRefusal = { status: 429, body: { error: 'rate_limited', message: 'later' } };
+    expect((await alpha.admin('POST', `/invites/${invite.invite_id}/accept`)).status).toBe(429);
+    expect((await listed())!.join).toMatchObject({ state: 'unanswered' });
+    host.joinRefusal = null;
+    const joined = await alpha.admin('POST', `/invites/${invite.invite_id}/accept`);
+    expect(joined.status, JSON.stringify(joined.body)).toBe(200);
+    expect(await listed()).toBeUndefined();
+  });
+
+  it('left at a mailbox: shown waiting at the mailbox; the host\'s refusal comes back through it and is shown in its words; accepted again once the host allows it, the room appears', async ({ nodes }) => {
+    const { alpha, beta } = await twoHomesAndAFriend(nodes, false);
+    const invites = async () => (await beta.admin('GET', `/invites?user_id=${enc(USER)}`)).body.invites as ListedInvite[];
+    const roomId: string = (await alpha.admin('POST', '/rooms', { name: 'behind a router' })).body.room_id;
+    expect((await alpha.admin('POST', `/rooms/${enc(roomId)}/invites`, { user_id: USER })).status).toBe(200);
+    const invite = await eventually(async () => {
+      const list = await invites();
+      expect(list.map((i) => i.room_id)).toEqual([roomId]);
+      return list[0]!;
+    }, 60_000);
+    expect(invite.join).toBeUndefined();
+    // alpha's owner puts beta's server on hold before its user accepts.
+    expect((await alpha.admin('PUT', '/peers/beta.test/trust', { mode: 'quarantine', reason: 'looking into it' })).status).toBe(200);
+    const accepted = await beta.admin('POST', `/invites/${invite.invite_id}/accept`, { user_id: USER });
+    expect(accepted.body).toEqual({ room_id: roomId, waiting_for_host: true });
+    expect((await invites())[0]!.join).toMatchObject({ state: 'waiting', mailbox: 'carol.test' });
+    // alpha takes the join from carol and refuses it: the refusal comes back through carol.
+    const refused = await eventually(async () => {
+      const join = (await invites())[0]!.join!;
+      expect(join.state).toBe('refused');
+      return join;
+    }, 90_000, 250);
+    expect(refused).toMatchObject({ error: 'origin_quarantined', message: expect.stringContaining('alpha.test refused') });
+    expect(beta.stderr).toContain('"event":"join_refused"');
+    // Nothing of the room was read: no member list, no events came with the refusal.
+    expect(((await beta.admin('GET', `/rooms/${enc(roomId)}`)).body.members as Array<{ user_id: string; membership: string }> | undefined ?? []).filter((m) => m.membership === 'join')).toEqual([]);
+
+    // What a host says of a join is checked like any peer's words: only the room's host, only for
+    // a join our user sent, only naming that join, only in the refusal's shape. Each changes nothing.
+    const alphaId = identityOf(alpha);
+    const answer = (body: unknown) => sendSigned(alphaId, listeningAt(beta), 'POST', `${FED}/join-answer`, JSON.stringify(body), { destination: 'beta.test' });
+    const forged = signEnvelope({
+      event_id: `$forged:alpha.test`, room_id: roomId, event_type: 'm.member.join', sender: USER, origin_server: 'alpha.test',
+      origin_ts: Date.now(), depth: Date.now(), state_key: USER, content: { membership: 'join' },
+    }, alphaId);
+    const badShape = await answer({ origin_server: 'alpha.test', room_id: roomId, answer: { join_event: forged, refused: { error: 'Not A Code', message: 7 } } });
+    expect([badShape.status, badShape.body.error]).toEqual([400, 'invalid_request']);
+    const notOurs = await answer({ origin_server: 'alpha.test', room_id: roomId, answer: { join_event: forged, refused: { error: 'banned', message: 'go away' } } });
+    // A join event of our user's signed by alpha: refused as any event whose sender is not its signer's.
+    expect([notOurs.status, notOurs.body.error], JSON.stringify(notOurs.body)).toEqual([403, 'sender_not_origin']);
+    const otherRoom = await answer({ origin_server: 'alpha.test', room_id: '!elsewhere:alpha.test', answer: { join_event: forged, refused: { error: 'banned', message: 'go away' } } });
+    expect([otherRoom.status, otherRoom.body.error]).toEqual([404, 'no_join_sent']);
+    expect((await invites())[0]!.join).toEqual(refused);
+
+    // The owner ends the hold; the user accepts again: waiting again, then joined.
+    expect((await alpha.admin('PUT', '/peers/beta.test/trust', { mode: 'allow' })).status).toBe(200);
+    const again = await beta.admin('POST', `/invites/${invite.invite_id}/accept`, { user_id: USER });
+    expect(again.body).toEqual({ room_id: roomId, waiting_for_host: true });
+    expect((await invites())[0]!.join).toMatchObject({ state: 'waiting', mailbox: 'carol.test' });
+    await eventually(async () => {
+      const members = (await beta.admin('GET', `/rooms/${enc(roomId)}`)).body.members as Array<{ user_id: string; membership: string }>;
+      expect(members.filter((m) => m.membership === 'join').map((m) => m.user_id).sort()).toEqual(['@owner:alpha.test', USER]);
+    }, 90_000, 250);
+    expect(await invites()).toEqual([]);
+  }, 240_000);
+});
