@@ -10,7 +10,8 @@ const FAILED_FOLD_PAUSE_MS = 60_000;
 /** A worker that does not end this long after it was asked to is ended by force. */
 const KILL_AFTER_MS = 5_000;
 
-type Answer = { caughtUp: number; failed: boolean } | { idle: true; failed: boolean } | { ready: true };
+/** `seq` of an idle answer: the last request the worker had been asked when it found nothing left. */
+type Answer = { caughtUp: number; failed: boolean } | { idle: true; failed: boolean; seq: number } | { ready: true };
 
 export class SearchFoldWorker {
   private readonly file: string;
@@ -33,6 +34,8 @@ export class SearchFoldWorker {
   /** The catch-up asked, shared by everyone waiting for it. */
   private pendingCatchUp: Promise<boolean> | null = null;
   private nextRequest = 0;
+  /** Requests posted to the current worker (its idle answers name the last one they cover). */
+  private posted = 0;
   /** Workers started so far (tests and probes). */
   starts = 0;
 
@@ -68,7 +71,9 @@ export class SearchFoldWorker {
     this.closingNow = false;
     worker.on('message', (answer: Answer) => {
       if ('idle' in answer) {
-        this.idleSince = Date.now();
+        // An idle answer sent before the worker read a request posted since is no idleness: the
+        // worker is folding that request (it would be ended part-way through a backlog).
+        if (answer.seq === this.posted) this.idleSince = Date.now();
         // A round failed there (the disk is full, …): no worker for a while; the main thread
         // folds when a message or a search asks (and fails in words meanwhile).
         if (answer.failed) {
@@ -100,6 +105,7 @@ export class SearchFoldWorker {
       });
     });
     this.starts++;
+    this.posted = 0;
     this.idleSince = 0;
     this.armIdle(this.idleMs);
     return true;
@@ -140,7 +146,7 @@ export class SearchFoldWorker {
 
   private post(message: { fold: true } | { catchUp: number }): void {
     this.idleSince = 0;
-    this.worker!.postMessage(message);
+    this.worker!.postMessage({ ...message, seq: ++this.posted });
   }
 
   /**

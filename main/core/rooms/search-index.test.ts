@@ -13,6 +13,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { MIGRATIONS } from '../store/migrations.ts';
 import { searchDatabaseFile } from './search-db.ts';
 import { SearchIndex, queryWords } from './search-index.ts';
+import { SearchFoldWorker } from './search-fold-worker.ts';
 
 let db: Db;
 const stores: RoomStore[] = [];
@@ -140,6 +141,28 @@ it('the worker ends only once it folded the whole backlog; a search on a large b
   expect((await asked.search(OWNER, queryWords('swell'), null, 1)).map((h) => h.event_id)).toEqual(['$y1999:alpha.test']);
   expect(asked.workerStarts).toBe(1);
   await asked.stop();
+});
+
+it('a worker that said it was idle just before a new request is not ended while it folds that request', async () => {
+  const store = await joinedWithoutIndex();
+  storeMessages(store, 'a', 'first', 200);
+  const watermark = () => Number(db.prepare<[], string>("SELECT value FROM search.search_state WHERE key = 'indexed_rowid'").pluck().get());
+  const last = () => db.prepare<[], number>('SELECT MAX(rowid) FROM federation_events').pluck().get()!;
+  let exits = 0;
+  const worker = new SearchFoldWorker(db.name, { idleMs: 30, onExit: () => exits++ });
+  expect(worker.start()).toBe(true);
+  worker.fold();
+  // Held here (no message of the worker read) until it folded the first 200: its idle answer
+  // waits in this thread's queue while a backlog is stored and a new request posted.
+  const until = Date.now() + 10_000;
+  while (watermark() < last() && Date.now() < until) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+  expect(watermark()).toBe(last());
+  storeMessages(store, 'b', 'second', 20_000);
+  worker.fold();
+  // The stale idle answer is read now: the worker must not be ended before it folded the backlog.
+  await worker.ended;
+  expect(exits).toBe(1);
+  expect(watermark()).toBe(last());
 });
 
 it('reactions or joins past the last message do not start a worker again and again: the watermark is saved past them', async () => {

@@ -3,18 +3,21 @@
  * into the index file from a connection of its own while the main thread stores events, when
  * there is a backlog (a burst, a catch-up, a rebuild). It writes only the search file; it reads
  * the events. Messages: `fold` (catch up, a round at a time), `catchUp` (the same, then answer
- * `{caughtUp: id}`), `close` (close the database and end). Each run ends with `{idle: true}`.
+ * `{caughtUp: id}`), `close` (close the database and end). Each run ends with `{idle: true, seq}`,
+ * `seq` the last request read (each request carries one).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { openConnection } from '../store/database.ts';
 import { SearchIndex } from './search-index.ts';
 
-type Message = { fold: true } | { catchUp: number } | { close: true };
+type Message = ({ fold: true } | { catchUp: number }) & { seq: number } | { close: true };
 
 const db = openConnection((workerData as { file: string }).file);
 const index = new SearchIndex(db, { inWorker: true });
 const waiting: number[] = [];
 let running = false;
+/** The last request read (its `seq`): an idle answer covers every request up to it. */
+let seq = 0;
 
 /**
  * Folds one round per turn (messages are read in between) until none is left, then says so:
@@ -38,7 +41,7 @@ function run(): void {
     }
     running = false;
     for (const id of waiting.splice(0)) parentPort!.postMessage({ caughtUp: id, failed });
-    parentPort!.postMessage({ idle: true, failed });
+    parentPort!.postMessage({ idle: true, failed, seq });
   };
   setImmediate(turn);
 }
@@ -50,6 +53,7 @@ parentPort!.on('message', (message: Message) => {
     parentPort!.close();
     return;
   }
+  seq = message.seq;
   if ('catchUp' in message) waiting.push(message.catchUp);
   run();
 });
