@@ -68,6 +68,8 @@ export class FakePeer {
   snapshotMembers: (roomId: string) => unknown[] = () => [];
   /** As a room host: the answer to every join instead of a snapshot (a refusal), while set. */
   joinRefusal: { status: number; body: unknown } | null = null;
+  /** As a room host: the join events it was sent, in order. */
+  readonly joins: Envelope[] = [];
   /** Room host only: what GET /events (catch-up) answers, given its query; every request is counted. */
   catchUpAnswer: (query: URLSearchParams) => unknown = () => ({ events: [], complete: true });
   catchUpRequests = 0;
@@ -146,8 +148,9 @@ export class FakePeer {
       }
       if (this.roomHost) {
         if (path === `${FED}/join`) {
-          if (this.joinRefusal) return json(this.joinRefusal.status, this.joinRefusal.body);
           const body = JSON.parse(Buffer.concat(chunks).toString()) as { room_id: string; event: Envelope };
+          this.joins.push(body.event);
+          if (this.joinRefusal) return json(this.joinRefusal.status, this.joinRefusal.body);
           return json(200, { room: { room_id: body.room_id, name: 'hostile', host_server: this.serverName, depth: body.event.depth }, members: this.snapshotMembers(body.room_id), events: this.snapshotEvents(body.room_id) });
         }
         if (path === `${FED}/events` && req.method === 'GET') {

@@ -323,6 +323,29 @@ describe.skipIf(!HAVE_CHROMIUM)('issue #16: the UI tells the truth (real Chromiu
     expect(await page.getByTestId('composer').count()).toBe(0);
   });
 
+  it('3, 11: an invite whose join its host refused says so in words (the host\'s own text behind "details") and offers to accept again; then it joins', async ({ browser, fileNodes }) => {
+    const host = await fileNodes.fakePeer('refuser.test', { roomHost: true });
+    const node = await fileNodes.start({ serverName: 'joiner.test' });
+    expect((await node.admin('POST', '/peers', { server_name: 'refuser.test', endpoint: host.url })).status).toBe(200);
+    expect((await host.invite(node.federationUrl, '!r:refuser.test', '@owner:joiner.test')).status).toBe(200);
+    host.joinRefusal = { status: 403, body: { error: 'banned', message: 'banned here since <b>Tuesday</b>' } };
+    const { page } = await signedIn(browser, node);
+    const card = page.getByTestId('room-invite');
+    await card.getByRole('button', { name: 'Accept' }).click();
+    await page.getByTestId('invites').getByRole('alert').waitFor();
+    const line = card.getByTestId('invite-join');
+    await line.getByText('refuser.test refused to let you join: You are banned from this room.').waitFor();
+    expect(await line.getAttribute('data-state')).toBe('refused');
+    expect(await card.innerText()).not.toContain('Tuesday');
+    await card.getByText('details').click();
+    expect(await card.innerText()).toContain('banned here since <b>Tuesday</b>');
+    await shot(page, 'invite-refused');
+    // The host lets the user in: accepting again joins, and the invitation is gone.
+    host.joinRefusal = null;
+    await card.getByRole('button', { name: 'Accept again' }).click();
+    await expect.poll(() => page.getByTestId('room-invite').count(), { timeout: 15_000 }).toBe(0);
+  });
+
   it('11: raw causes stay behind "details": a failed scheduled backup, a reachability test no friend could run', async ({ browser, fileNodes }) => {
     const alpha = await fileNodes.start({ serverName: 'alpha.test' });
     const beta = await fileNodes.start({ serverName: 'beta.test' });

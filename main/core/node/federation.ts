@@ -103,9 +103,14 @@ async function loadTls({ config, settings, paths }: Services, id: Identity): Pro
 }
 
 /** The federation API (federation-app.ts) over this node's services. */
+/** Answers one server may have on their way through a mailbox at once (a join's snapshot or refusal). */
+const MAX_ANSWERS_IN_FLIGHT = 16;
+
 function federationApp(s: Services, id: Identity, parts: RoomParts, endpoints: PublishedEndpoints, memberClient: Middleware | undefined): Koa {
   const { config, state, log, trust, keys, dialects, discovery, pull, mailboxSender, notifications } = s;
   const isDispatched = (value: string) => s.selfDispatch.isDispatched(value);
+  /** Answers on their way to each server through a mailbox (answerThroughMailbox). */
+  const answersInFlight = new Map<string, number>();
   return createFederationApp({
     log, identity: id, events: s.events, ingest: s.ingest, replay: s.replay, keys,
     rooms: () => parts.rooms,
@@ -141,8 +146,20 @@ function federationApp(s: Services, id: Identity, parts: RoomParts, endpoints: P
     },
     mailboxPeerAllowed: (server) => trust.get(server)?.trust === 'allow',
     answerThroughMailbox: (server, path, body) => {
+      // At most MAX_ANSWERS_IN_FLIGHT answers to one server at a time: a peer handing us carried
+      // requests as fast as its limits allow does not get as many deposits started at once.
+      const inFlight = answersInFlight.get(server) ?? 0;
+      if (inFlight >= MAX_ANSWERS_IN_FLIGHT) {
+        warnLimited(log, `mailbox_answer_dropped ${server}`, { event: 'mailbox_answer_dropped', server, path }, 'too many answers to this server on their way through a mailbox; this one is not sent');
+        return;
+      }
+      answersInFlight.set(server, inFlight + 1);
       void mailboxSender.deposit(id, server, path, body).then((left) => {
         if (left?.response.status !== 200) log.warn({ event: 'mailbox_answer_failed', server, path, status: left?.response.status ?? null }, 'could not leave an answer at a mailbox; it is sent again when the request comes again');
+      }).catch(() => {}).finally(() => {
+        const left = (answersInFlight.get(server) ?? 1) - 1;
+        if (left > 0) answersInFlight.set(server, left);
+        else answersInFlight.delete(server);
       });
     },
     onMailboxChange: () => notifications.notify({ type: 'status', scope: 'queue' }),

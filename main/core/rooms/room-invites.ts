@@ -16,6 +16,7 @@ import { INVITE_PATH } from '../federation/paths.ts';
 import { RoomPart, type RoomServiceDeps } from './room-part.ts';
 import type { LocalSends } from './local-sends.ts';
 import type { InviteJoin, RoomInvite } from '../../../shared/contract/admin/invites.ts';
+import { MAILBOX_MAX_AGE_MS } from '../mailbox/mailbox-store.ts';
 
 /** How long an invite stays valid unless the inviter says otherwise. */
 export const DEFAULT_INVITE_MAX_AGE_S = 7 * 24 * 3600;
@@ -27,8 +28,9 @@ export interface RoomInviteRow extends RoomInvite {
   event_id: string;
   state: 'pending' | 'accepted' | 'declined';
   created_at: number;
-  /** When a join was sent to the host for it (null: never). */
+  /** When a join was sent to the host for it (null: never), and its event id (null before migration 37). */
   join_sent_at: number | null;
+  join_event_id: string | null;
   /** The mailbox it was left at (the host away), or null. */
   join_mailbox: string | null;
   /** The host's refusal of it: when, our error code, its words (null: none came). */
@@ -38,17 +40,20 @@ export interface RoomInviteRow extends RoomInvite {
 }
 
 /** Invite rows with where the join sent for each stands (room_invite_joins). */
-export const INVITE_ROWS = `SELECT i.*, j.sent_at AS join_sent_at, j.mailbox AS join_mailbox, j.refused_at AS join_refused_at,
+export const INVITE_ROWS = `SELECT i.*, j.sent_at AS join_sent_at, j.event_id AS join_event_id, j.mailbox AS join_mailbox, j.refused_at AS join_refused_at,
   j.refused_error AS join_refused_error, j.refused_message AS join_refused_message
   FROM room_invites i LEFT JOIN room_invite_joins j ON j.invite_id = i.invite_id`;
 
-/** Where the join sent for an invite stands, for the admin API (absent: none sent). */
-export function inviteJoin(row: RoomInviteRow): InviteJoin | undefined {
+/**
+ * Where the join sent for an invite stands, for the admin API (absent: none sent). Left at a
+ * mailbox longer than a mailbox keeps anything, it no longer waits there: unanswered.
+ */
+export function inviteJoin(row: RoomInviteRow, now = Date.now()): InviteJoin | undefined {
   if (row.join_sent_at === null) return undefined;
   if (row.join_refused_at !== null) {
     return { state: 'refused', since: row.join_refused_at, error: row.join_refused_error ?? 'peer_refused', ...(row.join_refused_message ? { message: row.join_refused_message } : {}) };
   }
-  if (row.join_mailbox !== null) return { state: 'waiting', since: row.join_sent_at, mailbox: row.join_mailbox };
+  if (row.join_mailbox !== null && now - row.join_sent_at < MAILBOX_MAX_AGE_MS) return { state: 'waiting', since: row.join_sent_at, mailbox: row.join_mailbox };
   return { state: 'unanswered', since: row.join_sent_at };
 }
 

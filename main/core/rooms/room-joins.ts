@@ -109,8 +109,11 @@ export class RoomJoins extends RoomPart {
     const body = wireJson({ origin_server: this.server, room_id: invite.room_id, user_id: invite.invitee, event: join }, MEMBERSHIP_WIRE_ORDER);
     // Sent now: where it stood before (left at a mailbox, refused) is over.
     this.d.db
-      .prepare('INSERT INTO room_invite_joins (invite_id, sent_at) VALUES (?, ?) ON CONFLICT (invite_id) DO UPDATE SET sent_at = excluded.sent_at, mailbox = NULL, refused_at = NULL, refused_error = NULL, refused_message = NULL')
-      .run(inviteId, now);
+      .prepare(
+        `INSERT INTO room_invite_joins (invite_id, sent_at, event_id) VALUES (?, ?, ?) ON CONFLICT (invite_id) DO UPDATE SET sent_at = excluded.sent_at,
+           event_id = excluded.event_id, mailbox = NULL, refused_at = NULL, refused_error = NULL, refused_message = NULL`,
+      )
+      .run(inviteId, now, join.event_id);
     let answer: unknown;
     try {
       answer = await this.callPeer(invite.host_server, JOIN_PATH, body);
@@ -122,10 +125,10 @@ export class RoomJoins extends RoomPart {
       const mailbox = unreachable && this.d.leaveAtMailbox ? await this.d.leaveAtMailbox(invite.host_server, JOIN_PATH, body) : null;
       if (mailbox === null) {
         // The host's own refusal (a 4xx other than a limit) is where the join stands: shown with the invite.
-        if (error instanceof HttpError && error.status >= 400 && error.status < 500 && error.status !== 429) this.noteJoinRefused(inviteId, now, error);
+        if (error instanceof HttpError && error.status >= 400 && error.status < 500 && error.status !== 429) this.noteJoinRefused(inviteId, join.event_id, error);
         throw error;
       }
-      this.d.db.prepare('UPDATE room_invite_joins SET mailbox = ? WHERE invite_id = ? AND sent_at = ?').run(mailbox, inviteId, now);
+      this.d.db.prepare('UPDATE room_invite_joins SET mailbox = ? WHERE invite_id = ? AND event_id = ? AND refused_at IS NULL').run(mailbox, inviteId, join.event_id);
       this.d.notifications.notify({ type: 'invite', invite_id: inviteId, room_id: invite.room_id, invitee: invite.invitee });
       this.d.log.info({ event: 'join_left_at_mailbox', room_id: invite.room_id, host: invite.host_server, user_id: invite.invitee, mailbox }, 'join left at a mailbox of the room\'s host; the room appears when its answer comes back');
       return { room_id: invite.room_id, waiting_for_host: true };
@@ -140,44 +143,59 @@ export class RoomJoins extends RoomPart {
 
   /**
    * A host's answer to a join we left at its mailbox (issue #32), carried back the same way: the
-   * room's snapshot, taken exactly as the answer to a direct join (applySnapshot), for an invite
-   * whose join we sent to that host. Its join event must be our user's own, signed by us.
+   * room's snapshot, taken exactly as the answer to a direct join (applySnapshot), or its refusal
+   * (`refused`), for an invite whose join we sent to that host. Its join event must be our user's
+   * own, signed by us, and names the invite (that user's). A snapshot that cannot be read is a
+   * final answer (400): carried again, it would not read better, and it would hold every later
+   * request from that host at the mailbox behind it.
    */
   async receiveJoinAnswer(host: string, roomId: string, answer: Record<string, unknown>, refused?: JoinRefusal): Promise<{ ok: true }> {
-    const invite = this.d.db
-      .prepare<[string, string], RoomInviteRow>(`${INVITE_ROWS} WHERE i.room_id = ? AND i.host_server = ? AND i.state = 'pending' AND EXISTS (SELECT 1 FROM room_invite_joins j WHERE j.invite_id = i.invite_id)`)
-      .get(roomId, host);
-    if (!invite) throw notFound('no_join_sent', `no join to ${roomId} was sent to ${host} from here`);
-    const raw = answer.join_event;
+    const invites = this.d.db
+      .prepare<[string, string], RoomInviteRow>(`${INVITE_ROWS} WHERE i.room_id = ? AND i.host_server = ? AND i.state = 'pending' AND j.invite_id IS NOT NULL`)
+      .all(roomId, host);
+    if (invites.length === 0) throw notFound('no_join_sent', `no join to ${roomId} was sent to ${host} from here`);
+    const raw = refused ? refused.join_event : answer.join_event;
     if (raw === undefined) throw badRequest('bad_snapshot', 'the answer carries no join event');
     const own = (await this.d.ingest.verify(host, raw, { skipRoute: true })).envelope;
-    if (own.event_type !== 'm.member.join' || own.origin_server !== this.server || own.room_id !== roomId || own.sender !== invite.invitee || own.state_key !== invite.invitee) {
-      throw badRequest('bad_snapshot', `the answer's join event is not ${invite.invitee}'s own`);
+    const invite = invites.find((i) => i.invitee === own.sender);
+    if (!invite || own.event_type !== 'm.member.join' || own.origin_server !== this.server || own.room_id !== roomId || own.state_key !== own.sender) {
+      throw badRequest('bad_snapshot', 'the answer\'s join event is not that of a user of ours who sent a join to that room');
     }
     if (refused) {
-      // The host refused that join. One older than the join last sent (accepted again since) is
-      // no answer to it: ignored. The host's code and words go through peerRefusal like a direct
+      // The host refused that join. Another than the join last sent (accepted again since) is no
+      // answer to it: ignored. The host's code and words go through peerRefusal like a direct
       // answer's: one of our codes it may use as it is, else peer_refused, its words cleaned and cut.
-      if (invite.join_sent_at === null || own.origin_ts < invite.join_sent_at) return { ok: true };
-      const error = peerRefusal(host, { status: 403, json: refused, text: '' }, 'peer_refused', { keep: PEER_MEMBERSHIP_CODES });
-      this.noteJoinRefused(invite.invite_id, invite.join_sent_at, error);
-      this.d.log.info({ event: 'join_refused', room_id: roomId, host, user_id: invite.invitee, error: error.code, via: 'mailbox' }, 'the room\'s host refused our join (its answer came through a mailbox)');
+      if (invite.join_event_id !== own.event_id) return { ok: true };
+      const error = peerRefusal(host, { status: 403, json: { error: refused.error, message: refused.message }, text: '' }, 'peer_refused', { keep: PEER_MEMBERSHIP_CODES });
+      if (this.noteJoinRefused(invite.invite_id, own.event_id, error)) {
+        this.d.log.info({ event: 'join_refused', room_id: roomId, host, user_id: invite.invitee, error: error.code, via: 'mailbox' }, 'the room\'s host refused our join (its answer came through a mailbox)');
+      }
       return { ok: true };
     }
-    await this.applySnapshot(host, answer, own);
+    try {
+      await this.applySnapshot(host, answer, own);
+    } catch (error) {
+      if (error instanceof HttpError && error.code === 'bad_snapshot') throw badRequest('bad_snapshot', error.message);
+      throw error;
+    }
     this.d.db.prepare("UPDATE room_invites SET state = 'accepted' WHERE invite_id = ?").run(invite.invite_id);
     this.d.log.info({ event: 'room_joined', room_id: roomId, user_id: invite.invitee, via: 'mailbox' }, 'joined a remote room (its answer came through a mailbox)');
     this.d.notifications.notify({ type: 'status' });
     return { ok: true };
   }
 
-  /** The host refused the join sent at `sentAt` for an invite: shown with it (admin `listInvites`), the UI told. */
-  private noteJoinRefused(inviteId: string, sentAt: number, error: HttpError): void {
+  /**
+   * The host refused the join `joinEventId` sent for an invite: shown with it (admin
+   * `listInvites`), the UI told. Once per join: the same refusal again changes and tells nothing
+   * (a host repeating it must not make every screen fetch the invites again). True when noted.
+   */
+  private noteJoinRefused(inviteId: string, joinEventId: string, error: HttpError): boolean {
     const changed = this.d.db
-      .prepare('UPDATE room_invite_joins SET refused_at = ?, refused_error = ?, refused_message = ?, mailbox = NULL WHERE invite_id = ? AND sent_at = ?')
-      .run(Date.now(), error.code, error.message, inviteId, sentAt).changes;
+      .prepare('UPDATE room_invite_joins SET refused_at = ?, refused_error = ?, refused_message = ?, mailbox = NULL WHERE invite_id = ? AND event_id = ? AND refused_at IS NULL')
+      .run(Date.now(), error.code, error.message, inviteId, joinEventId).changes;
     const invite = changed > 0 ? this.d.db.prepare<[string], { room_id: string; invitee: string }>('SELECT room_id, invitee FROM room_invites WHERE invite_id = ?').get(inviteId) : undefined;
     if (invite) this.d.notifications.notify({ type: 'invite', invite_id: inviteId, room_id: invite.room_id, invitee: invite.invitee });
+    return changed > 0;
   }
 
   private async applySnapshot(host: string, answer: unknown, ownJoin: Envelope): Promise<void> {

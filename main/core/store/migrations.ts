@@ -883,7 +883,6 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
         event_id     TEXT NOT NULL,
         destination  TEXT NOT NULL,
         noted_at     INTEGER NOT NULL,
-        told_at      INTEGER NOT NULL DEFAULT 0,
         PRIMARY KEY (event_id, destination)
       ) WITHOUT ROWID;
     `,
@@ -896,10 +895,32 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
       -- mailbox it was left at while the host is away, or the host's refusal (a direct answer, or
       -- one carried back through a mailbox), so an invite no longer looks untouched, or as if it
       -- waits forever, once our user accepted it.
-      ALTER TABLE room_invite_joins ADD COLUMN mailbox TEXT;
-      ALTER TABLE room_invite_joins ADD COLUMN refused_at INTEGER;
-      ALTER TABLE room_invite_joins ADD COLUMN refused_error TEXT;
-      ALTER TABLE room_invite_joins ADD COLUMN refused_message TEXT;
+      -- The join's event id: a refusal counts only for the join sent last. Both tables are made
+      -- anew and filled from the old ones (not ALTER TABLE … ADD COLUMN), so that running this
+      -- again over a database that has the columns (a test's older version) works too.
+      CREATE TABLE room_invite_joins_37 (
+        invite_id        TEXT PRIMARY KEY,
+        sent_at          INTEGER NOT NULL,
+        event_id         TEXT,
+        mailbox          TEXT,
+        refused_at       INTEGER,
+        refused_error    TEXT,
+        refused_message  TEXT
+      ) WITHOUT ROWID;
+      INSERT INTO room_invite_joins_37 (invite_id, sent_at) SELECT invite_id, sent_at FROM room_invite_joins;
+      DROP TABLE room_invite_joins;
+      ALTER TABLE room_invite_joins_37 RENAME TO room_invite_joins;
+      -- When each late deposit was last told to the rooms (mailbox/deposits.ts): the longest untold first.
+      CREATE TABLE mailbox_taken_late_37 (
+        event_id     TEXT NOT NULL,
+        destination  TEXT NOT NULL,
+        noted_at     INTEGER NOT NULL,
+        told_at      INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (event_id, destination)
+      ) WITHOUT ROWID;
+      INSERT INTO mailbox_taken_late_37 (event_id, destination, noted_at) SELECT event_id, destination, noted_at FROM mailbox_taken_late;
+      DROP TABLE mailbox_taken_late;
+      ALTER TABLE mailbox_taken_late_37 RENAME TO mailbox_taken_late;
     `,
   },
 ];

@@ -26,6 +26,8 @@ describe('inviteJoinLine: where the join sent for an invite stands', () => {
       details: 'alpha.test refused (origin_quarantined): beta.test is quarantined',
     });
     expect(inviteJoinLine({ host_server: host, join: { state: 'refused', since: now, error: 'invite_expired', message: 'x' } }, now)!.text).toBe('alpha.test refused to let you join: This invitation has expired. Ask for a new one.');
+    // Words that elsewhere speak of somebody else say "you" here.
+    expect(inviteJoinLine({ host_server: host, join: { state: 'refused', since: now, error: 'banned', message: 'x' } }, now)!.text).toBe('alpha.test refused to let you join: You are banned from this room.');
     // A code of the host's that is not ours is peer_refused (main/core/federation/peer-refusal.ts): no reason made up.
     const other = inviteJoinLine({ host_server: host, join: { state: 'refused', since: now, error: 'peer_refused', message: 'alpha.test refused (weird_code): <b>hi</b>' } }, now)!;
     expect(other).toEqual({ text: 'alpha.test refused to let you join.', details: 'alpha.test refused (weird_code): <b>hi</b>' });

@@ -8,6 +8,12 @@ import type { RoomInvite } from '../../../shared/contract/admin-operations.ts';
 import { explainError, type Explained } from './errors.ts';
 import { ago } from './format.ts';
 
+/** Reasons whose sentence elsewhere speaks of somebody else (a moderator's view): here it is the user. */
+const JOIN_REASONS: Readonly<Record<string, string>> = {
+  banned: 'You are banned from this room.',
+  not_invited: 'It has no invitation for you (it may have been withdrawn).',
+};
+
 /** The line shown under an invite our user accepted; null when they have not. */
 export function inviteJoinLine(invite: Pick<RoomInvite, 'host_server' | 'join'>, now = Date.now()): Explained | null {
   const join = invite.join;
@@ -20,6 +26,6 @@ export function inviteJoinLine(invite: Pick<RoomInvite, 'host_server' | 'join'>,
     return { text: `You accepted ${ago(join.since, now)}, but ${host} did not answer (it may not have been reached). Accept again to ask again.`, details: '' };
   }
   const code = join.error ?? 'peer_refused';
-  const why = code === 'peer_refused' ? null : explainError(new AdminError(403, code, join.message ?? '')).text;
+  const why = code === 'peer_refused' ? null : JOIN_REASONS[code] ?? explainError(new AdminError(403, code, join.message ?? '')).text;
   return { text: why ? `${host} refused to let you join: ${why}` : `${host} refused to let you join.`, details: join.message ?? '' };
 }

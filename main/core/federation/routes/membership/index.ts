@@ -8,6 +8,10 @@ import type { FederationDeps } from '../../federation-deps.ts';
 import { refuseQuarantinedReader, type SignedRequestState } from '../../middleware/verify-signed-request.ts';
 import { inviteBodySchema, joinAnswerSchema, joinRefusalSchema, membershipBodySchema, type JoinRefusal } from './schema.ts';
 import { INVITE_PATH, JOIN_ANSWER_PATH, JOIN_PATH, LEAVE_PATH } from '../../paths.ts';
+import { utf8Bytes } from '../../page-budget.ts';
+
+/** The largest join event a refusal sends back (ours are a few hundred bytes). */
+const MAX_ECHOED_JOIN_BYTES = 16 * 1024;
 
 function parseBody<S extends z.ZodType>(schema: S, state: SignedRequestState): z.output<S> {
   const parsed = schema.safeParse(parseJsonBody(state.rawBody));
@@ -47,7 +51,7 @@ export function membershipRoutes(deps: FederationDeps): Router {
       // refused before it is read, names none: no answer goes back.
       const answerBack = (body: { room_id: string; event?: unknown }, answer: Record<string, unknown>) => {
         if (kind !== 'join' || !state.viaMailbox || body.event === undefined) return;
-        deps.answerThroughMailbox?.(state.origin, JOIN_ANSWER_PATH, JSON.stringify({ origin_server: deps.identity.serverName, room_id: body.room_id, answer: { join_event: body.event, ...answer } }));
+        deps.answerThroughMailbox?.(state.origin, JOIN_ANSWER_PATH, JSON.stringify({ origin_server: deps.identity.serverName, room_id: body.room_id, answer }));
       };
       const body = parseBody(membershipBodySchema, state);
       try {
@@ -60,12 +64,13 @@ export function membershipRoutes(deps: FederationDeps): Router {
       } catch (error) {
         // A final refusal (a 4xx other than a limit: a mailbox's hand-over does not try it again)
         // goes back too, or the member's invite would look as if it waited for us for good.
-        if (error instanceof HttpError && error.status >= 400 && error.status < 500 && error.status !== 429) {
-          answerBack(body, { refused: { error: error.code, message: error.message } });
+        // Only for a join event of a join's size: what a peer sent is not echoed back at any size.
+        if (error instanceof HttpError && error.status >= 400 && error.status < 500 && error.status !== 429 && utf8Bytes(JSON.stringify(body.event ?? null)) <= MAX_ECHOED_JOIN_BYTES) {
+          answerBack(body, { refused: { join_event: body.event, error: error.code, message: error.message.slice(0, 1_000) } });
         }
         throw error;
       }
-      answerBack(body, ctx.body as Record<string, unknown>);
+      answerBack(body, { join_event: body.event, ...(ctx.body as Record<string, unknown>) });
     });
   }
 
@@ -75,6 +80,7 @@ export function membershipRoutes(deps: FederationDeps): Router {
     if (serverOf(body.room_id) !== state.origin) throw forbidden('not_room_host', `${state.origin} does not host ${body.room_id}`);
     let refused: JoinRefusal | undefined;
     if (body.answer.refused !== undefined) {
+      if (body.answer.join_event !== undefined) throw badRequest('invalid_request', 'answer: a refusal carries its join event inside "refused"');
       const parsed = joinRefusalSchema.safeParse(body.answer.refused);
       if (!parsed.success) throw badRequest('invalid_request', `answer.refused: ${formatZodError(parsed.error)}`);
       refused = parsed.data;

@@ -35,10 +35,14 @@ export const joinAnswerSchema = z.strictObject({
 });
 
 /**
- * A join-answer's `answer.refused`: the host refused the join it names (`answer.join_event`),
- * with its error code and words, as a direct answer would have said them (docs/PROTOCOL.md).
+ * A join-answer's `answer.refused`: the host refused the join it names (`join_event`, the
+ * member's own signed event, checked as for a snapshot), with its error code and words, as a
+ * direct answer would have said them (docs/PROTOCOL.md). Inside `refused`, not beside it: a node
+ * that does not know refusals finds no `answer.join_event` and refuses the answer for good (400),
+ * where a snapshot it could not read would be tried again. Fields added later are dropped.
  */
-export const joinRefusalSchema = z.strictObject({
+export const joinRefusalSchema = z.object({
+  join_event: z.unknown(),
   error: z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'an error code: lower case letters, digits and _'),
   message: z.string().max(1_000),
 });
