@@ -58,6 +58,8 @@ export interface FederationDeps {
   mailboxesNamed?: () => string[];
   /** Leaves a request for `server` at a mailbox of it, in the background (a join's answer, issue #32). */
   answerThroughMailbox?: (server: string, path: string, body: string) => void;
+  /** Whether `server` has as many answers on their way through a mailbox as it may (a carried join waits: 429). */
+  mailboxAnswersFull?: (server: string) => boolean;
   /** What a mailbox holds changed (dashboard). */
   onMailboxChange?: () => void;
   /** Pull mode, serving side (issue #15); absent: GET /pull answers 404. */

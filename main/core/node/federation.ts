@@ -145,18 +145,21 @@ function federationApp(s: Services, id: Identity, parts: RoomParts, endpoints: P
       ...(config.mailboxDepositsPerMinute !== undefined ? { depositLimit: { per_second: config.mailboxDepositsPerMinute / 60, burst: config.mailboxDepositsPerMinute } } : {}),
     },
     mailboxPeerAllowed: (server) => trust.get(server)?.trust === 'allow',
+    // At most MAX_ANSWERS_IN_FLIGHT answers to one server at a time: a peer handing us carried
+    // requests as fast as its limits allow does not get as many deposits started at once. A
+    // carried join past that is answered 429 before it is taken (the membership route), so the
+    // mailbox hands it over again; one past it all the same (joins taken at once) is logged.
+    mailboxAnswersFull: (server) => (answersInFlight.get(server) ?? 0) >= MAX_ANSWERS_IN_FLIGHT,
     answerThroughMailbox: (server, path, body) => {
-      // At most MAX_ANSWERS_IN_FLIGHT answers to one server at a time: a peer handing us carried
-      // requests as fast as its limits allow does not get as many deposits started at once.
       const inFlight = answersInFlight.get(server) ?? 0;
       if (inFlight >= MAX_ANSWERS_IN_FLIGHT) {
-        warnLimited(log, `mailbox_answer_dropped ${server}`, { event: 'mailbox_answer_dropped', server, path }, 'too many answers to this server on their way through a mailbox; this one is not sent');
+        warnLimited(log, `mailbox_answer_dropped ${server}`, { event: 'mailbox_answer_dropped', server, path }, 'too many answers to this server on their way through a mailbox; this one is not sent (its user may accept again)');
         return;
       }
       answersInFlight.set(server, inFlight + 1);
       void mailboxSender.deposit(id, server, path, body).then((left) => {
-        if (left?.response.status !== 200) log.warn({ event: 'mailbox_answer_failed', server, path, status: left?.response.status ?? null }, 'could not leave an answer at a mailbox; it is sent again when the request comes again');
-      }).catch(() => {}).finally(() => {
+        if (left?.response.status !== 200) log.warn({ event: 'mailbox_answer_failed', server, path, status: left?.response.status ?? null }, 'could not leave an answer at a mailbox; its user may accept again');
+      }).catch((error: unknown) => warnLimited(log, `mailbox_answer_failed ${server}`, { event: 'mailbox_answer_failed', server, path, err: error }, 'could not leave an answer at a mailbox; its user may accept again')).finally(() => {
         const left = (answersInFlight.get(server) ?? 1) - 1;
         if (left > 0) answersInFlight.set(server, left);
         else answersInFlight.delete(server);

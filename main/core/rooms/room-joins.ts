@@ -165,7 +165,8 @@ export class RoomJoins extends RoomPart {
       // The host refused that join. Another than the join last sent (accepted again since) is no
       // answer to it: ignored. The host's code and words go through peerRefusal like a direct
       // answer's: one of our codes it may use as it is, else peer_refused, its words cleaned and cut.
-      if (invite.join_event_id !== own.event_id) return { ok: true };
+      // (A join sent before migration 37 has no event id stored: one signed since it was sent counts.)
+      if (invite.join_event_id === null ? invite.join_sent_at === null || own.origin_ts < invite.join_sent_at : invite.join_event_id !== own.event_id) return { ok: true };
       const error = peerRefusal(host, { status: 403, json: { error: refused.error, message: refused.message }, text: '' }, 'peer_refused', { keep: PEER_MEMBERSHIP_CODES });
       if (this.noteJoinRefused(invite.invite_id, own.event_id, error)) {
         this.d.log.info({ event: 'join_refused', room_id: roomId, host, user_id: invite.invitee, error: error.code, via: 'mailbox' }, 'the room\'s host refused our join (its answer came through a mailbox)');

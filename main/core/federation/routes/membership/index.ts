@@ -53,6 +53,11 @@ export function membershipRoutes(deps: FederationDeps): Router {
         if (kind !== 'join' || !state.viaMailbox || body.event === undefined) return;
         deps.answerThroughMailbox?.(state.origin, JOIN_ANSWER_PATH, JSON.stringify({ origin_server: deps.identity.serverName, room_id: body.room_id, answer }));
       };
+      // Its answer could not be sent now (as many on their way to that server as it may have):
+      // "not yet", before anything is taken, so the mailbox hands the join over again later.
+      if (kind === 'join' && state.viaMailbox && deps.mailboxAnswersFull?.(state.origin)) {
+        throw new HttpError(429, 'rate_limited', `answers to ${state.origin} through a mailbox are on their way; try again in 30 s`, { 'retry-after': '30' });
+      }
       const body = parseBody(membershipBodySchema, state);
       try {
         // A join is answered with the room's latest events: a quarantined server reads nothing of its
