@@ -102,8 +102,12 @@ describe('where a join sent for an invite stands', () => {
     const beside = await answer({ origin_server: 'alpha.test', room_id: roomId, answer: { join_event: forged, refused: { join_event: forged, error: 'banned', message: 'go away' } } });
     expect([beside.status, beside.body.error]).toEqual([400, 'invalid_request']);
     const notOurs = await answer({ origin_server: 'alpha.test', room_id: roomId, answer: { refused: { join_event: forged, error: 'banned', message: 'go away' } } });
-    // A join event of our user's signed by alpha: refused as any event whose sender is not its signer's.
-    expect([notOurs.status, notOurs.body.error], JSON.stringify(notOurs.body)).toEqual([403, 'sender_not_origin']);
+    // A join event of our user's made by alpha: not one of ours, refused before any key is looked up.
+    expect([notOurs.status, notOurs.body.error], JSON.stringify(notOurs.body)).toEqual([400, 'bad_snapshot']);
+    // One that names beta as its origin but is signed by alpha: its signature does not hold.
+    const posing = { ...forged, origin_server: 'beta.test', event_id: '$posing:beta.test' };
+    const posed = await answer({ origin_server: 'alpha.test', room_id: roomId, answer: { refused: { join_event: posing, error: 'banned', message: 'go away' } } });
+    expect(posed.status, JSON.stringify(posed.body)).toBe(403);
     const otherRoom = await answer({ origin_server: 'alpha.test', room_id: '!elsewhere:alpha.test', answer: { refused: { join_event: forged, error: 'banned', message: 'go away' } } });
     expect([otherRoom.status, otherRoom.body.error]).toEqual([404, 'no_join_sent']);
     expect((await invites())[0]!.join).toEqual(refused);

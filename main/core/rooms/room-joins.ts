@@ -156,6 +156,8 @@ export class RoomJoins extends RoomPart {
     if (invites.length === 0) throw notFound('no_join_sent', `no join to ${roomId} was sent to ${host} from here`);
     const raw = refused ? refused.join_event : answer.join_event;
     if (raw === undefined) throw badRequest('bad_snapshot', 'the answer carries no join event');
+    // Ours, before anything is checked: a join event of another server's would have its keys fetched.
+    if ((raw as { origin_server?: unknown } | null)?.origin_server !== this.server) throw badRequest('bad_snapshot', 'the answer\'s join event is not one of ours');
     const own = (await this.d.ingest.verify(host, raw, { skipRoute: true })).envelope;
     const invite = invites.find((i) => i.invitee === own.sender);
     if (!invite || own.event_type !== 'm.member.join' || own.origin_server !== this.server || own.room_id !== roomId || own.state_key !== own.sender) {
