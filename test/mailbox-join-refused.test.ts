@@ -11,6 +11,7 @@ import { enc, eventually } from './helpers/rooms.ts';
 import { identityOf, listeningAt, twoHomesAndAFriend } from './helpers/mailbox-homes.ts';
 import { sendSigned } from './helpers/signed-request.ts';
 import { signEnvelope } from '../main/core/federation/envelope.ts';
+import { MAX_JOIN_RESENDS } from '../main/core/rooms/room-joins.ts';
 
 const FED = '/_paracord/federation/v1';
 const USER = '@owner:beta.test';
@@ -58,6 +59,37 @@ describe('where a join sent for an invite stands', () => {
     const joined = await alpha.admin('POST', `/invites/${invite.invite_id}/accept`);
     expect(joined.status, JSON.stringify(joined.body)).toBe(200);
     expect(await listed()).toBeUndefined();
+  });
+
+  it('taken too late by its host (it waited at a mailbox over the host\'s minute): signed again and sent again by itself, at most MAX_JOIN_RESENDS times', async ({ nodes }) => {
+    const host = await nodes.fakePeer('late.test', { roomHost: true });
+    const alpha = await nodes.inProcess('alpha.test');
+    expect((await alpha.admin('POST', '/peers', { server_name: 'late.test', endpoint: host.url })).status).toBe(200);
+    const listed = async (roomId: string) => ((await alpha.admin('GET', '/invites')).body.invites as ListedInvite[]).find((i) => i.room_id === roomId);
+    const joinsTo = (roomId: string) => host.joins.filter((e) => e.room_id === roomId);
+    const tooLate = (joinEvent: unknown, roomId: string) =>
+      sendSigned(host.identity, alpha.started.federation_url!, 'POST', `${FED}/join-answer`, JSON.stringify({ origin_server: 'late.test', room_id: roomId, answer: { refused: { join_event: joinEvent, error: 'depth_too_old', message: 'origin_ts is more than 60 s behind' } } }));
+    for (const roomId of ['!a:late.test', '!b:late.test']) expect((await host.invite(alpha.started.federation_url!, roomId, '@owner:alpha.test')).status).toBe(200);
+    // Sent, not answered (a limit): the host then says it took that join too late.
+    host.joinRefusal = { status: 429, body: { error: 'rate_limited', message: 'later' } };
+    expect((await alpha.admin('POST', `/invites/${(await listed('!a:late.test'))!.invite_id}/accept`)).status).toBe(429);
+    host.joinRefusal = null;
+    expect((await tooLate(joinsTo('!a:late.test')[0], '!a:late.test')).status).toBe(200);
+    // Signed again and sent again by itself: the host answers it, the room is joined.
+    await eventually(async () => expect(await listed('!a:late.test')).toBeUndefined(), 15_000, 50);
+    expect(joinsTo('!a:late.test')).toHaveLength(2);
+    expect(joinsTo('!a:late.test')[1]!.event_id).not.toBe(joinsTo('!a:late.test')[0]!.event_id);
+
+    // A host that says so of every join: at most MAX_JOIN_RESENDS joins sent by themselves, then shown refused.
+    host.joinRefusal = { status: 429, body: { error: 'rate_limited', message: 'later' } };
+    expect((await alpha.admin('POST', `/invites/${(await listed('!b:late.test'))!.invite_id}/accept`)).status).toBe(429);
+    for (let n = 1; n <= MAX_JOIN_RESENDS; n++) {
+      expect((await tooLate(joinsTo('!b:late.test').at(-1), '!b:late.test')).status).toBe(200);
+      await eventually(async () => expect(joinsTo('!b:late.test')).toHaveLength(1 + n), 15_000, 50);
+    }
+    expect((await tooLate(joinsTo('!b:late.test').at(-1), '!b:late.test')).status).toBe(200);
+    expect((await listed('!b:late.test'))!.join).toMatchObject({ state: 'refused', error: 'peer_refused' });
+    expect(joinsTo('!b:late.test')).toHaveLength(1 + MAX_JOIN_RESENDS);
   });
 
   it('left at a mailbox: shown waiting at the mailbox; the host\'s refusal comes back through it and is shown in its words; accepted again once the host allows it, the room appears', async ({ nodes }) => {

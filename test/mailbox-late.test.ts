@@ -14,16 +14,25 @@ import { eventually, send } from './helpers/rooms.ts';
 import { homeArgs, twoHomesAndAFriend } from './helpers/mailbox-homes.ts';
 
 describe('a friend\'s node as a mailbox, the room\'s host away for over a minute', () => {
-  it('a message that waits at the mailbox longer than the host accepts (it refuses events signed over a minute before it takes them) is re-issued and arrives; one taken in time is not', async ({ nodes }) => {
+  it('a message and a join that wait at the mailbox longer than the host accepts (it refuses events signed over a minute before it takes them) are re-issued and arrive; one taken in time is not', async ({ nodes }) => {
     const { alpha, beta, roomId, closed } = await twoHomesAndAFriend(nodes);
     const bodies = (n: NodeProcess) => queryNodeDb<{ body: string }>(n.dataDir, "SELECT json_extract(content, '$.body') AS body FROM federation_events WHERE room_id = ? AND event_type = 'm.message' ORDER BY depth", roomId).map((r) => r.body);
     // Twin: taken in time, as it was signed.
     const prompt = await send(beta, roomId, 'taken in time');
     await eventually(async () => expect(bodies(alpha)).toContain('taken in time'), 60_000, 100);
+    // bob, a second user of beta, is invited; he accepts while the host is away (below).
+    expect((await beta.admin('POST', '/users', { localpart: 'bob' })).status).toBe(200);
+    expect((await alpha.admin('POST', `/rooms/${encodeURIComponent(roomId)}/invites`, { user_id: '@bob:beta.test' })).status).toBe(200);
+    const bobInvite = await eventually(async () => {
+      const list = (await beta.admin('GET', `/invites?user_id=${encodeURIComponent('@bob:beta.test')}`)).body.invites as Array<{ invite_id: string }>;
+      expect(list).toHaveLength(1);
+      return list[0]!;
+    }, 60_000, 100);
     // The host is away for longer than a minute while beta writes: it waits at carol for alpha.
     expect(await alpha.stop()).toBe(0);
     const sentAt = Date.now();
     const late = await send(beta, roomId, 'written while the host was away');
+    expect((await beta.admin('POST', `/invites/${bobInvite.invite_id}/accept`, { user_id: '@bob:beta.test' })).body).toMatchObject({ waiting_for_host: true });
     await eventually(async () => expect(queryNodeDb(beta.dataDir, 'SELECT event_id FROM mailbox_deposits WHERE event_id = ?', late)).toHaveLength(1), 30_000, 100);
     const signedTs = queryNodeDb<{ origin_ts: number }>(beta.dataDir, 'SELECT origin_ts FROM federation_events WHERE event_id = ?', late)[0]!.origin_ts;
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, sentAt + 62_000 - Date.now())));
@@ -34,6 +43,13 @@ describe('a friend\'s node as a mailbox, the room\'s host away for over a minute
     expect(bodies(alpha).filter((b) => b === 'written while the host was away')).toHaveLength(1);
     expect(queryNodeDb<{ origin_ts: number }>(alpha.dataDir, 'SELECT origin_ts FROM federation_events WHERE event_id = ?', late)[0]!.origin_ts).toBeGreaterThan(signedTs);
     expect(beta.stderr).toContain('"event":"mailbox_taken_late"');
+    // bob's join, taken from carol too late as well (409 depth_too_old, told back through carol),
+    // is signed again and sent again by itself: bob is in the room.
+    await eventually(async () => {
+      const members = (await alpha.admin('GET', `/rooms/${encodeURIComponent(roomId)}`)).body.members as Array<{ user_id: string; membership: string }>;
+      expect(members.find((m) => m.user_id === '@bob:beta.test')?.membership).toBe('join');
+    }, 90_000, 250);
+    expect(beta.stderr).toContain('"event":"join_resent"');
     // Only that one was signed again: the one taken in time is as beta signed it, on both sides.
     expect(beta.stderr.match(/"event":"mailbox_taken_late"/g)).toHaveLength(1);
     const hashOf = (n: NodeProcess, id: string) => queryNodeDb<{ content_hash: string }>(n.dataDir, 'SELECT content_hash FROM federation_events WHERE event_id = ?', id)[0]!.content_hash;

@@ -31,6 +31,8 @@ export interface RoomInviteRow extends RoomInvite {
   /** When a join was sent to the host for it (null: never), and its event id (null before migration 37). */
   join_sent_at: number | null;
   join_event_id: string | null;
+  /** How often that join was signed again and sent by itself (room-joins.ts MAX_JOIN_RESENDS). */
+  join_resent: number | null;
   /** The mailbox it was left at (the host away), or null. */
   join_mailbox: string | null;
   /** The host's refusal of it: when, our error code, its words (null: none came). */
@@ -40,7 +42,7 @@ export interface RoomInviteRow extends RoomInvite {
 }
 
 /** Invite rows with where the join sent for each stands (room_invite_joins). */
-export const INVITE_ROWS = `SELECT i.*, j.sent_at AS join_sent_at, j.event_id AS join_event_id, j.mailbox AS join_mailbox, j.refused_at AS join_refused_at,
+export const INVITE_ROWS = `SELECT i.*, j.sent_at AS join_sent_at, j.event_id AS join_event_id, j.resent AS join_resent, j.mailbox AS join_mailbox, j.refused_at AS join_refused_at,
   j.refused_error AS join_refused_error, j.refused_message AS join_refused_message
   FROM room_invites i LEFT JOIN room_invite_joins j ON j.invite_id = i.invite_id`;
 

@@ -24,6 +24,8 @@ import { peerRefusal } from '../federation/peer-refusal.ts';
 import type { JoinRefusal } from '../federation/routes/membership/schema.ts';
 
 const SNAPSHOT_EVENTS = 100;
+/** How often one accept's join is signed again and sent by itself after its host took it too late. */
+export const MAX_JOIN_RESENDS = 5;
 /**
  * The most events of a join snapshot we verify and store (ours send SNAPSHOT_EVENTS): the rest of
  * the history comes with the catch-up, which is charged and paced like any delivery.
@@ -82,8 +84,12 @@ export class RoomJoins extends RoomPart {
     };
   }
 
-  /** Invitee side: accept a pending invite — the signed join goes to the host, which answers with a snapshot. */
-  async acceptInvite(inviteId: string, userId?: string): Promise<{ room_id: string; waiting_for_host?: boolean }> {
+  /**
+   * Invitee side: accept a pending invite — the signed join goes to the host, which answers with a
+   * snapshot. `resend`: not the user's accept, the join signed again after the host took it too
+   * late (receiveJoinAnswer); counted, where the user's accept starts the count again.
+   */
+  async acceptInvite(inviteId: string, userId?: string, resend = false): Promise<{ room_id: string; waiting_for_host?: boolean }> {
     const invite = this.d.db.prepare<[string], RoomInviteRow>(`${INVITE_ROWS} WHERE i.invite_id = ?`).get(inviteId);
     if (!invite || invite.state !== 'pending' || (userId !== undefined && invite.invitee !== userId)) {
       throw notFound('unknown_invite', `no pending invite ${inviteId}${userId ? ` for ${userId}` : ''}`);
@@ -111,7 +117,7 @@ export class RoomJoins extends RoomPart {
     this.d.db
       .prepare(
         `INSERT INTO room_invite_joins (invite_id, sent_at, event_id) VALUES (?, ?, ?) ON CONFLICT (invite_id) DO UPDATE SET sent_at = excluded.sent_at,
-           event_id = excluded.event_id, mailbox = NULL, refused_at = NULL, refused_error = NULL, refused_message = NULL`,
+           event_id = excluded.event_id, mailbox = NULL, refused_at = NULL, refused_error = NULL, refused_message = NULL, resent = ${resend ? 'resent + 1' : '0'}`,
       )
       .run(inviteId, now, join.event_id);
     let answer: unknown;
@@ -169,6 +175,15 @@ export class RoomJoins extends RoomPart {
       // answer's: one of our codes it may use as it is, else peer_refused, its words cleaned and cut.
       // (A join sent before migration 37 has no event id stored: one signed since it was sent counts.)
       if (invite.join_event_id === null ? invite.join_sent_at === null || own.origin_ts < invite.join_sent_at : invite.join_event_id !== own.event_id) return { ok: true };
+      // Taken too late (a mailbox held it over the host's minute for events, 409 depth_too_old):
+      // signed again and sent again by itself, as a message taken late is, at most
+      // MAX_JOIN_RESENDS times per accept (a host saying so of every join cannot loop us).
+      if (refused.error === 'depth_too_old' && (invite.join_resent ?? 0) < MAX_JOIN_RESENDS) {
+        this.d.log.info({ event: 'join_resent', room_id: roomId, host, user_id: invite.invitee }, 'the room\'s host took our join too late (it waited at a mailbox); signed again and sent again');
+        void this.acceptInvite(invite.invite_id, undefined, true).catch((error: Error) =>
+          warnLimited(this.d.log, `join_resend_failed ${host}`, { event: 'join_resend_failed', room_id: roomId, host, error: error.message }, 'could not send a join again; its user may accept again'));
+        return { ok: true };
+      }
       const error = peerRefusal(host, { status: 403, json: { error: refused.error, message: refused.message }, text: '' }, 'peer_refused', { keep: PEER_MEMBERSHIP_CODES });
       if (this.noteJoinRefused(invite.invite_id, own.event_id, error)) {
         this.d.log.info({ event: 'join_refused', room_id: roomId, host, user_id: invite.invitee, error: error.code, via: 'mailbox' }, 'the room\'s host refused our join (its answer came through a mailbox)');

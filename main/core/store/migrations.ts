@@ -895,7 +895,8 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
       -- mailbox it was left at while the host is away, or the host's refusal (a direct answer, or
       -- one carried back through a mailbox), so an invite no longer looks untouched, or as if it
       -- waits forever, once our user accepted it.
-      -- The join's event id: a refusal counts only for the join sent last. Both tables are made
+      -- The join's event id: a refusal counts only for the join sent last; \`resent\`: how often it
+      -- was signed again and sent by itself after the host took it too late. Both tables are made
       -- anew and filled from the old ones (not ALTER TABLE … ADD COLUMN), so that running this
       -- again over a database that has the columns (a test's older version) works too.
       CREATE TABLE room_invite_joins_37 (
@@ -905,7 +906,8 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
         mailbox          TEXT,
         refused_at       INTEGER,
         refused_error    TEXT,
-        refused_message  TEXT
+        refused_message  TEXT,
+        resent           INTEGER NOT NULL DEFAULT 0
       ) WITHOUT ROWID;
       INSERT INTO room_invite_joins_37 (invite_id, sent_at) SELECT invite_id, sent_at FROM room_invite_joins;
       DROP TABLE room_invite_joins;
