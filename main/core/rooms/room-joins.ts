@@ -117,9 +117,11 @@ export class RoomJoins extends RoomPart {
     this.d.db
       .prepare(
         `INSERT INTO room_invite_joins (invite_id, sent_at, event_id) VALUES (?, ?, ?) ON CONFLICT (invite_id) DO UPDATE SET sent_at = excluded.sent_at,
-           event_id = excluded.event_id, mailbox = NULL, refused_at = NULL, refused_error = NULL, refused_message = NULL, resent = ${resend ? 'resent + 1' : '0'}`,
+           event_id = excluded.event_id, mailbox = NULL, refused_at = NULL, refused_error = NULL, refused_message = NULL, resent = ${resend ? 'resent' : '0'}`,
       )
       .run(inviteId, now, join.event_id);
+    // Sent by itself (no user waits for this answer): the invite's screen is told where it stands.
+    if (resend) this.d.notifications.notify({ type: 'invite', invite_id: inviteId, room_id: invite.room_id, invitee: invite.invitee });
     let answer: unknown;
     try {
       answer = await this.callPeer(invite.host_server, JOIN_PATH, body);
@@ -178,10 +180,17 @@ export class RoomJoins extends RoomPart {
       // Taken too late (a mailbox held it over the host's minute for events, 409 depth_too_old):
       // signed again and sent again by itself, as a message taken late is, at most
       // MAX_JOIN_RESENDS times per accept (a host saying so of every join cannot loop us).
-      if (refused.error === 'depth_too_old' && (invite.join_resent ?? 0) < MAX_JOIN_RESENDS) {
+      // Claimed in one statement after the checks (two answers at once resend once), only for
+      // that join, not refused already, under the bound.
+      if (refused.error === 'depth_too_old' && this.d.db
+        .prepare('UPDATE room_invite_joins SET resent = resent + 1 WHERE invite_id = ? AND event_id = ? AND refused_at IS NULL AND resent < ?')
+        .run(invite.invite_id, own.event_id, MAX_JOIN_RESENDS).changes === 1) {
         this.d.log.info({ event: 'join_resent', room_id: roomId, host, user_id: invite.invitee }, 'the room\'s host took our join too late (it waited at a mailbox); signed again and sent again');
-        void this.acceptInvite(invite.invite_id, undefined, true).catch((error: Error) =>
-          warnLimited(this.d.log, `join_resend_failed ${host}`, { event: 'join_resend_failed', room_id: roomId, host, error: error.message }, 'could not send a join again; its user may accept again'));
+        void this.acceptInvite(invite.invite_id, undefined, true).catch((error: unknown) => {
+          // Not sent again (the invite is gone, the host is held here, …): that is where the join stands.
+          if (error instanceof HttpError) this.noteJoinRefused(invite.invite_id, own.event_id, error);
+          warnLimited(this.d.log, `join_resend_failed ${host}`, { event: 'join_resend_failed', room_id: roomId, host, error: (error as Error).message }, 'could not send a join again; its user may accept again');
+        });
         return { ok: true };
       }
       const error = peerRefusal(host, { status: 403, json: { error: refused.error, message: refused.message }, text: '' }, 'peer_refused', { keep: PEER_MEMBERSHIP_CODES });
@@ -278,6 +287,10 @@ export class RoomJoins extends RoomPart {
    */
   private async standingJoin(host: string, raw: unknown, ownJoin: Envelope): Promise<Envelope> {
     if (raw === undefined) return ownJoin;
+    // Ours, before anything is checked: a join event of another server's would have its keys fetched.
+    if ((raw as { origin_server?: unknown } | null)?.origin_server !== this.server) {
+      throw new HttpError(502, 'bad_snapshot', `${host} answered the join with a join event that is not one of ours`);
+    }
     const standing = (await this.d.ingest.verify(host, raw, { skipRoute: true })).envelope;
     if (standing.event_type !== 'm.member.join' || standing.origin_server !== this.server || standing.room_id !== ownJoin.room_id ||
       standing.sender !== ownJoin.sender || standing.state_key !== ownJoin.sender) {
