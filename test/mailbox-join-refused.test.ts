@@ -51,10 +51,16 @@ describe('where a join sent for an invite stands', () => {
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect((await answer(host.joins[1], 'banned')).status).toBe(200);
     expect((await listed())!.join).toEqual(noted);
-    // A snapshot that cannot be read is a final answer (400, not 502: a mailbox would carry it
-    // again and again, holding the host's later requests behind it).
-    const unreadable = await sendSigned(host.identity, alpha.started.federation_url!, 'POST', `${FED}/join-answer`, JSON.stringify({ origin_server: 'refuser.test', room_id: '!r:refuser.test', answer: { join_event: host.joins[1], room: null } }));
+    // The host invites the user again: the refused join is over, the invite is offered afresh.
+    expect((await host.invite(alpha.started.federation_url!, '!r:refuser.test', '@owner:alpha.test')).status).toBe(200);
+    expect((await listed())!.join).toBeUndefined();
+    // Sent again, not answered (a limit); then an answer that cannot be read: final (400, not 502:
+    // a mailbox would carry it again and again, holding the host's later requests behind it), and
+    // shown as such, not as waiting.
+    expect((await alpha.admin('POST', `/invites/${invite.invite_id}/accept`)).status).toBe(429);
+    const unreadable = await sendSigned(host.identity, alpha.started.federation_url!, 'POST', `${FED}/join-answer`, JSON.stringify({ origin_server: 'refuser.test', room_id: '!r:refuser.test', answer: { join_event: host.joins[2], room: null } }));
     expect([unreadable.status, unreadable.body.error]).toEqual([400, 'bad_snapshot']);
+    expect((await listed())!.join).toMatchObject({ state: 'refused', error: 'bad_snapshot' });
     host.joinRefusal = null;
     const joined = await alpha.admin('POST', `/invites/${invite.invite_id}/accept`);
     expect(joined.status, JSON.stringify(joined.body)).toBe(200);

@@ -169,7 +169,10 @@ export class RoomInvites extends RoomPart {
     const notice = (inviteId: string) => this.notices.tell(serverOf(event.room_id), { type: 'invite', invite_id: inviteId, room_id: event.room_id, invitee: event.state_key! });
     if (existing?.live === 1) {
       this.d.db.prepare('UPDATE room_invites SET event_id = ?, expires_at = ? WHERE invite_id = ?').run(event.event_id, expiresAt, existing.invite_id);
-      if (expiresAt < existing.expires_at) notice(existing.invite_id);
+      // A join the host refused is over: the invite signed again is offered afresh (its card no
+      // longer says the host refused, e.g. that it had expired).
+      const refusedJoin = this.d.db.prepare('DELETE FROM room_invite_joins WHERE invite_id = ? AND refused_at IS NOT NULL').run(existing.invite_id).changes > 0;
+      if (refusedJoin || expiresAt < existing.expires_at) notice(existing.invite_id);
       return { inviteId: existing.invite_id, renewed: true };
     }
     const inviteId = existing?.invite_id ?? newInviteId();

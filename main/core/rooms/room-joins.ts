@@ -187,8 +187,12 @@ export class RoomJoins extends RoomPart {
         .run(invite.invite_id, own.event_id, MAX_JOIN_RESENDS).changes === 1) {
         this.d.log.info({ event: 'join_resent', room_id: roomId, host, user_id: invite.invitee }, 'the room\'s host took our join too late (it waited at a mailbox); signed again and sent again');
         void this.acceptInvite(invite.invite_id, undefined, true).catch((error: unknown) => {
-          // Not sent again (the invite is gone, the host is held here, …): that is where the join stands.
-          if (error instanceof HttpError) this.noteJoinRefused(invite.invite_id, own.event_id, error);
+          // Not sent again for a reason of ours (the invite is gone, the host is held here, …): the
+          // join no longer waits at the mailbox; no answer came that counts (accepting again asks).
+          // (A refusal by the host of the join sent again is noted by acceptInvite itself.)
+          if (this.d.db.prepare('UPDATE room_invite_joins SET mailbox = NULL WHERE invite_id = ? AND event_id = ?').run(invite.invite_id, own.event_id).changes > 0) {
+            this.d.notifications.notify({ type: 'invite', invite_id: invite.invite_id, room_id: roomId, invitee: invite.invitee });
+          }
           warnLimited(this.d.log, `join_resend_failed ${host}`, { event: 'join_resend_failed', room_id: roomId, host, error: (error as Error).message }, 'could not send a join again; its user may accept again');
         });
         return { ok: true };
@@ -202,7 +206,11 @@ export class RoomJoins extends RoomPart {
     try {
       await this.applySnapshot(host, answer, own);
     } catch (error) {
-      if (error instanceof HttpError && error.code === 'bad_snapshot') throw badRequest('bad_snapshot', error.message);
+      if (error instanceof HttpError && error.code === 'bad_snapshot') {
+        // The host answered, unreadably: that is where the join stands (not waiting at the mailbox).
+        if (invite.join_event_id === own.event_id) this.noteJoinRefused(invite.invite_id, own.event_id, error);
+        throw badRequest('bad_snapshot', error.message);
+      }
       throw error;
     }
     this.d.db.prepare("UPDATE room_invites SET state = 'accepted' WHERE invite_id = ?").run(invite.invite_id);

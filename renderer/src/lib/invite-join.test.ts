@@ -10,7 +10,7 @@ describe('inviteJoinLine: where the join sent for an invite stands', () => {
 
   it('names the mailbox a join waits at while the host is away, and that the room comes with the answer', () => {
     expect(inviteJoinLine({ host_server: host, join: { state: 'waiting', since: now - 120_000, mailbox: 'carol.test' } }, now)).toEqual({
-      text: 'You accepted 2 min ago. alpha.test is away: waiting at carol.test for alpha.test to fetch it. The room appears when it answers.', details: '',
+      text: 'You accepted 2 min ago. alpha.test is away: your join was left at carol.test for it, with no answer yet. The room appears when it answers.', details: '',
     });
   });
 
@@ -26,6 +26,8 @@ describe('inviteJoinLine: where the join sent for an invite stands', () => {
       details: 'alpha.test refused (origin_quarantined): beta.test is quarantined',
     });
     expect(inviteJoinLine({ host_server: host, join: { state: 'refused', since: now, error: 'invite_expired', message: 'x' } }, now)!.text).toBe('alpha.test refused to let you join: This invitation has expired. Ask for a new one.');
+    // An answer that could not be read is no refusal.
+    expect(inviteJoinLine({ host_server: host, join: { state: 'refused', since: now, error: 'bad_snapshot', message: 'no room' } }, now)).toEqual({ text: 'alpha.test answered, but its answer could not be read. Accept again to ask again.', details: 'no room' });
     // Words that elsewhere speak of somebody else say "you" here.
     expect(inviteJoinLine({ host_server: host, join: { state: 'refused', since: now, error: 'banned', message: 'x' } }, now)!.text).toBe('alpha.test refused to let you join: You are banned from this room.');
     // A code of the host's that is not ours is peer_refused (main/core/federation/peer-refusal.ts): no reason made up.

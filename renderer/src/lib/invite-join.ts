@@ -20,12 +20,14 @@ export function inviteJoinLine(invite: Pick<RoomInvite, 'host_server' | 'join'>,
   if (!join) return null;
   const host = invite.host_server;
   if (join.state === 'waiting') {
-    return { text: `You accepted ${ago(join.since, now)}. ${host} is away: waiting at ${join.mailbox ?? 'a friend\'s mailbox'} for ${host} to fetch it. The room appears when it answers.`, details: '' };
+    return { text: `You accepted ${ago(join.since, now)}. ${host} is away: your join was left at ${join.mailbox ?? 'a friend\'s mailbox'} for it, with no answer yet. The room appears when it answers.`, details: '' };
   }
   if (join.state === 'unanswered') {
     return { text: `You accepted ${ago(join.since, now)}, but ${host} did not answer (it may not have been reached). Accept again to ask again.`, details: '' };
   }
   const code = join.error ?? 'peer_refused';
+  // Not a refusal: the host answered in a way this node could not read.
+  if (code === 'bad_snapshot') return { text: `${host} answered, but its answer could not be read. Accept again to ask again.`, details: join.message ?? '' };
   const why = code === 'peer_refused' ? null : JOIN_REASONS[code] ?? explainError(new AdminError(403, code, join.message ?? '')).text;
   return { text: why ? `${host} refused to let you join: ${why}` : `${host} refused to let you join.`, details: join.message ?? '' };
 }
