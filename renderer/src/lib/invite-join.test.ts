@@ -16,7 +16,7 @@ describe('inviteJoinLine: where the join sent for an invite stands', () => {
 
   it('never says a join sent without an answer waits somewhere: it says how to ask again', () => {
     const line = inviteJoinLine({ host_server: host, join: { state: 'unanswered', since: now - 30_000 } }, now)!;
-    expect(line.text).toBe('You accepted 30 s ago, but alpha.test did not answer (it may not have been reached). Accept again to ask again.');
+    expect(line.text).toBe('You accepted 30 s ago, but alpha.test has not let you in yet (it was not reached, asked you to wait, or its answer was lost). Accept again to ask again.');
     expect(line.text).not.toMatch(/waiting/);
   });
 

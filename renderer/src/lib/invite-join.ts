@@ -23,7 +23,7 @@ export function inviteJoinLine(invite: Pick<RoomInvite, 'host_server' | 'join'>,
     return { text: `You accepted ${ago(join.since, now)}. ${host} is away: your join was left at ${join.mailbox ?? 'a friend\'s mailbox'} for it, with no answer yet. The room appears when it answers.`, details: '' };
   }
   if (join.state === 'unanswered') {
-    return { text: `You accepted ${ago(join.since, now)}, but ${host} did not answer (it may not have been reached). Accept again to ask again.`, details: '' };
+    return { text: `You accepted ${ago(join.since, now)}, but ${host} has not let you in yet (it was not reached, asked you to wait, or its answer was lost). Accept again to ask again.`, details: '' };
   }
   const code = join.error ?? 'peer_refused';
   // Not a refusal: the host answered in a way this node could not read.

@@ -43,8 +43,9 @@ export interface RoomInvite {
 }
 
 /**
- * A join sent for an invite: `waiting` at `mailbox` for the host (away) to fetch it; `unanswered`
- * (sent, no answer came: accepting again asks again); `refused` by the host (`error`, one of our
+ * A join sent for an invite: `waiting` at `mailbox` (left there while the host is away, no answer
+ * yet); `unanswered` (sent, and no answer that let the user in or refused: the host was not
+ * reached, asked to wait (429, 5xx), or its answer was lost; accepting again asks again); `refused` by the host (`error`, one of our
  * admin error codes, and `message`, its words: shown behind "details"). `since`: when it was
  * sent, or refused.
  */
