@@ -31,6 +31,11 @@ export function isNotYetStatus(status: number): boolean {
   return status === 429 || status >= 500;
 }
 
+/** Whether a thrown error is a final refusal: an HttpError with a 4xx other than 429 (a verdict, not "not yet"). */
+export function isFinalRefusal(error: unknown): error is HttpError {
+  return error instanceof HttpError && error.status >= 400 && !isNotYetStatus(error.status);
+}
+
 /** Whether a thrown error answers "not yet" (429, or 5xx / not an HttpError: a failure here) rather than a verdict. */
 export function isNotYetError(error: unknown): boolean {
   return !(error instanceof HttpError) || isNotYetStatus(error.status);

@@ -21,6 +21,7 @@ import type { LocalSends } from './local-sends.ts';
 import type { RoomCatchUp } from './catch-up.ts';
 import { INVITE_ROWS, type RoomInviteRow } from './room-invites.ts';
 import { peerRefusal } from '../federation/peer-refusal.ts';
+import { isFinalRefusal } from '../federation/fetched-event-failure.ts';
 import type { JoinRefusal } from '../federation/routes/membership/schema.ts';
 
 const SNAPSHOT_EVENTS = 100;
@@ -121,7 +122,7 @@ export class RoomJoins extends RoomPart {
       )
       .run(inviteId, now, join.event_id);
     // Sent by itself (no user waits for this answer): the invite's screen is told where it stands.
-    if (resend) this.d.notifications.notify({ type: 'invite', invite_id: inviteId, room_id: invite.room_id, invitee: invite.invitee });
+    if (resend) this.tellInvite(inviteId, invite.room_id, invite.invitee);
     let answer: unknown;
     try {
       answer = await this.callPeer(invite.host_server, JOIN_PATH, body);
@@ -133,11 +134,11 @@ export class RoomJoins extends RoomPart {
       const mailbox = unreachable && this.d.leaveAtMailbox ? await this.d.leaveAtMailbox(invite.host_server, JOIN_PATH, body) : null;
       if (mailbox === null) {
         // The host's own refusal (a 4xx other than a limit) is where the join stands: shown with the invite.
-        if (error instanceof HttpError && error.status >= 400 && error.status < 500 && error.status !== 429) this.noteJoinRefused(inviteId, join.event_id, error);
+        if (isFinalRefusal(error)) this.noteJoinRefused(inviteId, join.event_id, error);
         throw error;
       }
       this.d.db.prepare('UPDATE room_invite_joins SET mailbox = ? WHERE invite_id = ? AND event_id = ? AND refused_at IS NULL').run(mailbox, inviteId, join.event_id);
-      this.d.notifications.notify({ type: 'invite', invite_id: inviteId, room_id: invite.room_id, invitee: invite.invitee });
+      this.tellInvite(inviteId, invite.room_id, invite.invitee);
       this.d.log.info({ event: 'join_left_at_mailbox', room_id: invite.room_id, host: invite.host_server, user_id: invite.invitee, mailbox }, 'join left at a mailbox of the room\'s host; the room appears when its answer comes back');
       return { room_id: invite.room_id, waiting_for_host: true };
     }
@@ -164,43 +165,14 @@ export class RoomJoins extends RoomPart {
     if (invites.length === 0) throw notFound('no_join_sent', `no join to ${roomId} was sent to ${host} from here`);
     const raw = refused ? refused.join_event : answer.join_event;
     if (raw === undefined) throw badRequest('bad_snapshot', 'the answer carries no join event');
-    // Ours, before anything is checked: a join event of another server's would have its keys fetched.
-    if ((raw as { origin_server?: unknown } | null)?.origin_server !== this.server) throw badRequest('bad_snapshot', 'the answer\'s join event is not one of ours');
+    if (!this.namesUs(raw)) throw badRequest('bad_snapshot', 'the answer\'s join event is not one of ours');
     const own = (await this.d.ingest.verify(host, raw, { skipRoute: true })).envelope;
     const invite = invites.find((i) => i.invitee === own.sender);
     if (!invite || own.event_type !== 'm.member.join' || own.origin_server !== this.server || own.room_id !== roomId || own.state_key !== own.sender) {
       throw badRequest('bad_snapshot', 'the answer\'s join event is not that of a user of ours who sent a join to that room');
     }
     if (refused) {
-      // The host refused that join. Another than the join last sent (accepted again since) is no
-      // answer to it: ignored. The host's code and words go through peerRefusal like a direct
-      // answer's: one of our codes it may use as it is, else peer_refused, its words cleaned and cut.
-      // (A join sent before migration 37 has no event id stored: one signed since it was sent counts.)
-      if (invite.join_event_id === null ? invite.join_sent_at === null || own.origin_ts < invite.join_sent_at : invite.join_event_id !== own.event_id) return { ok: true };
-      // Taken too late (a mailbox held it over the host's minute for events, 409 depth_too_old):
-      // signed again and sent again by itself, as a message taken late is, at most
-      // MAX_JOIN_RESENDS times per accept (a host saying so of every join cannot loop us).
-      // Claimed in one statement after the checks (two answers at once resend once), only for
-      // that join, not refused already, under the bound.
-      if (refused.error === 'depth_too_old' && this.d.db
-        .prepare('UPDATE room_invite_joins SET resent = resent + 1 WHERE invite_id = ? AND event_id = ? AND refused_at IS NULL AND resent < ?')
-        .run(invite.invite_id, own.event_id, MAX_JOIN_RESENDS).changes === 1) {
-        this.d.log.info({ event: 'join_resent', room_id: roomId, host, user_id: invite.invitee }, 'the room\'s host took our join too late (it waited at a mailbox); signed again and sent again');
-        void this.acceptInvite(invite.invite_id, undefined, true).catch((error: unknown) => {
-          // Not sent again for a reason of ours (the invite is gone, the host is held here, …): the
-          // join no longer waits at the mailbox; no answer came that counts (accepting again asks).
-          // (A refusal by the host of the join sent again is noted by acceptInvite itself.)
-          if (this.d.db.prepare('UPDATE room_invite_joins SET mailbox = NULL WHERE invite_id = ? AND event_id = ?').run(invite.invite_id, own.event_id).changes > 0) {
-            this.d.notifications.notify({ type: 'invite', invite_id: invite.invite_id, room_id: roomId, invitee: invite.invitee });
-          }
-          warnLimited(this.d.log, `join_resend_failed ${host}`, { event: 'join_resend_failed', room_id: roomId, host, error: (error as Error).message }, 'could not send a join again; its user may accept again');
-        });
-        return { ok: true };
-      }
-      const error = peerRefusal(host, { status: 403, json: { error: refused.error, message: refused.message }, text: '' }, 'peer_refused', { keep: PEER_MEMBERSHIP_CODES });
-      if (this.noteJoinRefused(invite.invite_id, own.event_id, error)) {
-        this.d.log.info({ event: 'join_refused', room_id: roomId, host, user_id: invite.invitee, error: error.code, via: 'mailbox' }, 'the room\'s host refused our join (its answer came through a mailbox)');
-      }
+      this.takeJoinRefusal(host, invite, own, refused);
       return { ok: true };
     }
     try {
@@ -220,6 +192,52 @@ export class RoomJoins extends RoomPart {
   }
 
   /**
+   * The host refused the join `own` sent for `invite` (a join-answer carrying `refused`): noted as
+   * where the join stands, or, taken too late, the join signed again and sent again.
+   */
+  private takeJoinRefusal(host: string, invite: RoomInviteRow, own: Envelope, refused: JoinRefusal): void {
+    // The host refused that join. Another than the join last sent (accepted again since) is no
+    // answer to it: ignored. The host's code and words go through peerRefusal like a direct
+    // answer's: one of our codes it may use as it is, else peer_refused, its words cleaned and cut.
+    // (A join sent before migration 37 has no event id stored: one signed since it was sent counts.)
+    if (invite.join_event_id === null ? invite.join_sent_at === null || own.origin_ts < invite.join_sent_at : invite.join_event_id !== own.event_id) return;
+    // Taken too late (a mailbox held it over the host's minute for events, 409 depth_too_old):
+    // signed again and sent again by itself, as a message taken late is, at most
+    // MAX_JOIN_RESENDS times per accept (a host saying so of every join cannot loop us).
+    // Claimed in one statement after the checks (two answers at once resend once), only for
+    // that join, not refused already, under the bound.
+    if (refused.error === 'depth_too_old' && this.d.db
+      .prepare('UPDATE room_invite_joins SET resent = resent + 1 WHERE invite_id = ? AND event_id = ? AND refused_at IS NULL AND resent < ?')
+      .run(invite.invite_id, own.event_id, MAX_JOIN_RESENDS).changes === 1) {
+      this.d.log.info({ event: 'join_resent', room_id: own.room_id, host, user_id: invite.invitee }, 'the room\'s host took our join too late (it waited at a mailbox); signed again and sent again');
+      void this.acceptInvite(invite.invite_id, undefined, true).catch((error: unknown) => {
+        // Not sent again for a reason of ours (the invite is gone, the host is held here, …): the
+        // join no longer waits at the mailbox; no answer came that counts (accepting again asks).
+        // (A refusal by the host of the join sent again is noted by acceptInvite itself.)
+        if (this.d.db.prepare('UPDATE room_invite_joins SET mailbox = NULL WHERE invite_id = ? AND event_id = ?').run(invite.invite_id, own.event_id).changes > 0) {
+          this.tellInvite(invite.invite_id, own.room_id, invite.invitee);
+        }
+        warnLimited(this.d.log, `join_resend_failed ${host}`, { event: 'join_resend_failed', room_id: own.room_id, host, error: (error as Error).message }, 'could not send a join again; its user may accept again');
+      });
+      return;
+    }
+    const error = peerRefusal(host, { status: 403, json: { error: refused.error, message: refused.message }, text: '' }, 'peer_refused', { keep: PEER_MEMBERSHIP_CODES });
+    if (this.noteJoinRefused(invite.invite_id, own.event_id, error)) {
+      this.d.log.info({ event: 'join_refused', room_id: own.room_id, host, user_id: invite.invitee, error: error.code, via: 'mailbox' }, 'the room\'s host refused our join (its answer came through a mailbox)');
+    }
+  }
+
+  /** The invite's screens are told it changed. */
+  private tellInvite(inviteId: string, roomId: string, invitee: string): void {
+    this.d.notifications.notify({ type: 'invite', invite_id: inviteId, room_id: roomId, invitee });
+  }
+
+  /** Whether a peer's copy of a join event names us as its origin: checked before it is verified (else another server's keys would be fetched for it). */
+  private namesUs(raw: unknown): boolean {
+    return (raw as { origin_server?: unknown } | null)?.origin_server === this.server;
+  }
+
+  /**
    * The host refused the join `joinEventId` sent for an invite: shown with it (admin
    * `listInvites`), the UI told. Once per join: the same refusal again changes and tells nothing
    * (a host repeating it must not make every screen fetch the invites again). True when noted.
@@ -229,7 +247,7 @@ export class RoomJoins extends RoomPart {
       .prepare('UPDATE room_invite_joins SET refused_at = ?, refused_error = ?, refused_message = ?, mailbox = NULL WHERE invite_id = ? AND event_id = ? AND refused_at IS NULL')
       .run(Date.now(), error.code, error.message, inviteId, joinEventId).changes;
     const invite = changed > 0 ? this.d.db.prepare<[string], { room_id: string; invitee: string }>('SELECT room_id, invitee FROM room_invites WHERE invite_id = ?').get(inviteId) : undefined;
-    if (invite) this.d.notifications.notify({ type: 'invite', invite_id: inviteId, room_id: invite.room_id, invitee: invite.invitee });
+    if (invite) this.tellInvite(inviteId, invite.room_id, invite.invitee);
     return changed > 0;
   }
 
@@ -295,10 +313,7 @@ export class RoomJoins extends RoomPart {
    */
   private async standingJoin(host: string, raw: unknown, ownJoin: Envelope): Promise<Envelope> {
     if (raw === undefined) return ownJoin;
-    // Ours, before anything is checked: a join event of another server's would have its keys fetched.
-    if ((raw as { origin_server?: unknown } | null)?.origin_server !== this.server) {
-      throw new HttpError(502, 'bad_snapshot', `${host} answered the join with a join event that is not one of ours`);
-    }
+    if (!this.namesUs(raw)) throw new HttpError(502, 'bad_snapshot', `${host} answered the join with a join event that is not one of ours`);
     const standing = (await this.d.ingest.verify(host, raw, { skipRoute: true })).envelope;
     if (standing.event_type !== 'm.member.join' || standing.origin_server !== this.server || standing.room_id !== ownJoin.room_id ||
       standing.sender !== ownJoin.sender || standing.state_key !== ownJoin.sender) {

@@ -9,6 +9,7 @@ import { refuseQuarantinedReader, type SignedRequestState } from '../../middlewa
 import { inviteBodySchema, joinAnswerSchema, joinRefusalSchema, membershipBodySchema, type JoinRefusal } from './schema.ts';
 import { INVITE_PATH, JOIN_ANSWER_PATH, JOIN_PATH, LEAVE_PATH } from '../../paths.ts';
 import { utf8Bytes } from '../../page-budget.ts';
+import { isFinalRefusal } from '../../fetched-event-failure.ts';
 
 /** The largest join event a refusal sends back (ours are a few hundred bytes). */
 const MAX_ECHOED_JOIN_BYTES = 16 * 1024;
@@ -70,7 +71,7 @@ export function membershipRoutes(deps: FederationDeps): Router {
         // A final refusal (a 4xx other than a limit: a mailbox's hand-over does not try it again)
         // goes back too, or the member's invite would look as if it waited for us for good.
         // Only for a join event of a join's size: what a peer sent is not echoed back at any size.
-        if (error instanceof HttpError && error.status >= 400 && error.status < 500 && error.status !== 429 && utf8Bytes(JSON.stringify(body.event ?? null)) <= MAX_ECHOED_JOIN_BYTES) {
+        if (isFinalRefusal(error) && utf8Bytes(JSON.stringify(body.event ?? null)) <= MAX_ECHOED_JOIN_BYTES) {
           answerBack(body, { refused: { join_event: body.event, error: error.code, message: error.message.slice(0, 1_000) } });
         }
         throw error;
