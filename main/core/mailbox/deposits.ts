@@ -22,16 +22,17 @@ import type { HttpClient } from '../federation/http-client.ts';
 import { infoLimited } from '../log/rate-limit.ts';
 import { MAILBOX_MAX_AGE_MS } from './mailbox-store.ts';
 import { MAX_HELD_IDS } from './wire.ts';
+import { RESIGN_AFTER_MS } from '../rooms/ordering.ts';
 import { MAILBOX_HELD_PATH } from '../federation/paths.ts';
 
 /** How often a mailbox is asked which of our deposits it still holds, while some wait. */
 export const HELD_CHECK_MS = 30_000;
 /**
  * A deposit seen held when its event was older than this, and taken since, was taken too late for
- * a room's host (it refuses events signed over 60 s before: rooms/ordering.ts): half that minute,
- * so that clocks apart and the time between two checks do not hide one.
+ * a room's host (it refuses events signed over 60 s before: rooms/ordering.ts MAX_EVENT_AGE_MS):
+ * half that minute, so that clocks apart and the time between two checks do not hide one.
  */
-export const STALE_AFTER_MS = 30_000;
+export const STALE_AFTER_MS = RESIGN_AFTER_MS;
 
 /** A deposit its recipient took after our event in it was too old for a room's host. */
 export interface TakenLate {

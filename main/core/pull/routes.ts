@@ -9,6 +9,7 @@ import type { FederationDeps } from '../federation/federation-deps.ts';
 import type { SignedRequestState } from '../federation/middleware/verify-signed-request.ts';
 import { PULL_ACK_PATH, PULL_PATH } from '../federation/paths.ts';
 import { serverOf } from '../../../shared/identifiers.ts';
+import { RESIGN_AFTER_MS } from '../rooms/ordering.ts';
 
 export const MAX_PULL_EVENTS = 100;
 /** Pages stay well under the puller's response cap (page-budget.ts): small, for latency. */
@@ -16,11 +17,11 @@ const MAX_PULL_BYTES = Math.min(512 * 1024, PAGE_BYTES);
 /** How long an empty pull waits for new events by default (at most 30 s: docs/PROTOCOL.md §Reachability: reach-probe and pull mode). */
 export const DEFAULT_PULL_WAIT_MS = 25_000;
 /**
- * A room's host refuses an event signed more than 60 s before it takes it (409 depth_too_old);
- * our own events for a room the puller hosts are signed again when older than this, leaving it
- * the other half of that minute to store the page.
+ * A room's host refuses an event signed more than 60 s before it takes it (409 depth_too_old,
+ * rooms/ordering.ts MAX_EVENT_AGE_MS); our own events for a room the puller hosts are signed again
+ * when older than half that (30 s), leaving it the other half to store the page.
  */
-export const REISSUE_PULLED_AFTER_MS = 30_000;
+export const REISSUE_PULLED_AFTER_MS = RESIGN_AFTER_MS;
 
 /** A cursor a previous page gave out (a decimal string, or a number). */
 export const cursorSchema = z.union([z.string().regex(/^[0-9]{1,15}$/, 'cursor must be a number from a previous pull'), z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)]).transform(Number);
@@ -65,7 +66,7 @@ export function pullRoutes(deps: FederationDeps): Router {
       if (!state.quarantined) rows = pull.page(state.origin, cursor, limit);
     }
     let loaded = deps.events.getMany(rows.map((r) => r.event_id));
-    // Our own events for a room the puller hosts, waiting since before its 60-s window: signed
+    // Our own events for a room the puller hosts, waiting since half its window (60 s): signed
     // again now (as a push refused 409 depth_too_old has them re-issued). A pulled event is
     // acknowledged whatever the host answered, so this is the last moment we can.
     const now = Date.now();

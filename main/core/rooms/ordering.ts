@@ -13,6 +13,26 @@ import { HttpError, badRequest } from '../errors.ts';
 export const MAX_CLOCK_SKEW_MS = 60_000;
 /** Default for NodeConfig.reorderWindowMs: how far behind the room's latest depth an event may be placed. */
 export const DEFAULT_REORDER_WINDOW_MS = 60_000;
+/**
+ * How long after it was signed (its origin_ts) a room's host still takes an event: the protocol's
+ * minute. PARACORD_EVENT_MAX_AGE_MS (tests only, set alike on every node of a test: 2,000 to
+ * 59,999) makes it shorter, never longer, so a test of an event that waited too long for its host
+ * waits seconds, not a minute.
+ */
+export const MAX_EVENT_AGE_MS = eventMaxAge(process.env.PARACORD_EVENT_MAX_AGE_MS);
+/**
+ * Where no refusal comes back to a member (its event pulled by the host, or taken from a
+ * mailbox), the member signs its own event again once it is this old: half the host's limit, so
+ * that clocks apart and the time between two looks do not hide one.
+ */
+export const RESIGN_AFTER_MS = MAX_EVENT_AGE_MS / 2;
+
+/** The host's limit from its setting (a minute unless a shorter one in range is set). */
+export function eventMaxAge(setting: string | undefined): number {
+  const ms = /^[0-9]{4,5}$/.test(setting ?? '') ? Number(setting) : NaN;
+  return ms >= 2_000 && ms < MAX_CLOCK_SKEW_MS ? ms : MAX_CLOCK_SKEW_MS;
+}
+
 /** Members refuse a relayed depth this far ahead of their own clock (no honest host makes one). */
 export const RELAYED_MAX_FUTURE_MS = 24 * 3600_000;
 
@@ -38,8 +58,8 @@ export function checkHostOrdering(event: Ordered, roomDepth: number, now: number
   if (event.depth < roomDepth - reorderWindowMs) {
     throw depthTooOld(`depth ${event.depth} would place the event more than ${reorderWindowMs} ms before the room's latest event`, roomDepth);
   }
-  if (event.origin_ts < now - MAX_CLOCK_SKEW_MS) {
-    throw depthTooOld(`origin_ts ${event.origin_ts} is more than ${MAX_CLOCK_SKEW_MS / 1000} s behind the room host's clock; sign the event again`, roomDepth);
+  if (event.origin_ts < now - MAX_EVENT_AGE_MS) {
+    throw depthTooOld(`origin_ts ${event.origin_ts} is more than ${MAX_EVENT_AGE_MS / 1000} s behind the room host's clock; sign the event again`, roomDepth);
   }
 }
 
