@@ -30,7 +30,7 @@ describe('a destination\'s waiting rows in short', () => {
     expect(o.pendingSummary('beta.test')).toEqual({ waiting: 2, retrying_since: null, next_attempt_at: 0, last_error: null });
   });
 
-  it('retried since the oldest tried row was queued, the earliest next attempt, the error of the oldest tried row', () => {
+  it('retried since the oldest tried row was queued, the next attempt of its oldest row (the destination is tried when its head is due), the error of the oldest tried row', () => {
     const o = outbox();
     const a = queue(o, 'beta.test', '$a', 1_000);
     const b = queue(o, 'beta.test', '$b', 2_000);
@@ -39,8 +39,11 @@ describe('a destination\'s waiting rows in short', () => {
       { row: a, outcome: { kind: 'retry', status: null, error: 'connect ECONNREFUSED 127.0.0.1:9', nextAttemptAt: 50_000 } },
       { row: b, outcome: { kind: 'retry', status: 503, error: 'HTTP 503', nextAttemptAt: 40_000 } },
     ], 5, 10_000);
-    // $c was never tried (next attempt 0: as soon as the destination's turn comes).
-    expect(o.pendingSummary('beta.test')).toEqual({ waiting: 3, retrying_since: 1_000, next_attempt_at: 0, last_error: 'connect ECONNREFUSED 127.0.0.1:9' });
+    // $c was never tried (its own next attempt 0), but it waits behind $a: the destination is
+    // tried again at $a's next attempt, not now (nor at $b's, sooner).
+    expect(o.pendingSummary('beta.test')).toEqual({ waiting: 3, retrying_since: 1_000, next_attempt_at: 50_000, last_error: 'connect ECONNREFUSED 127.0.0.1:9' });
+    expect(o.nextAttemptOf('beta.test')).toBe(50_000);
+    expect(o.nextAttemptOf('gamma.test')).toBeNull();
   });
 
   it('does not count a paced row as retried (its attempts stay as they were), nor failed rows as waiting', () => {

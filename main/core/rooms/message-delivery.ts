@@ -8,7 +8,9 @@
  * one taken there too late for the room's host and not yet queued again (mailbox_taken_late) waits
  * for that server too.
  * Pending rows for a server the owner blocked or quarantined are not tried (the delivery worker
- * holds them, `isHeld`): `held` names those servers.
+ * holds them, `isHeld`): `held` names those servers. A pending row is tried no sooner than its
+ * destination's oldest waiting row is due (the worker goes by its head, FIFO: Outbox.nextAttemptOf),
+ * so a message queued behind one being retried says when that is, not "now".
  */
 import type { Db } from '../store/database.ts';
 import type { MessageDelivery } from '../../../shared/contract/admin-operations.ts';
@@ -24,6 +26,13 @@ interface Row {
 export function messageDeliveries(db: Db, eventIds: readonly string[], isHeld?: (server: string) => boolean): Map<string, MessageDelivery> {
   const result = new Map<string, MessageDelivery>();
   for (const id of eventIds) result.set(id, { state: 'delivered', pending_servers: [], refused: [], next_attempt_at: null, last_error: null });
+  const heads = new Map<string, number>();
+  const headStmt = db.prepare<[string], { next_attempt_at: number }>("SELECT next_attempt_at FROM federation_outbox WHERE destination = ? AND state = 'pending' ORDER BY id LIMIT 1");
+  const headDue = (destination: string): number => {
+    let due = heads.get(destination);
+    if (due === undefined) heads.set(destination, (due = headStmt.get(destination)?.next_attempt_at ?? 0));
+    return due;
+  };
   for (let start = 0; start < eventIds.length; start += 200) {
     const chunk = eventIds.slice(start, start + 200);
     const rows = db
@@ -38,7 +47,8 @@ export function messageDeliveries(db: Db, eventIds: readonly string[], isHeld?: 
           (delivery.held ??= []).push(row.destination);
           continue;
         }
-        if (delivery.next_attempt_at === null || row.next_attempt_at < delivery.next_attempt_at) delivery.next_attempt_at = row.next_attempt_at;
+        const due = Math.max(row.next_attempt_at, headDue(row.destination));
+        if (delivery.next_attempt_at === null || due < delivery.next_attempt_at) delivery.next_attempt_at = due;
       } else {
         delivery.refused.push({ server: row.destination, reason: row.state === 'expired' ? 'expired' : (row.last_error ?? 'refused') });
       }
