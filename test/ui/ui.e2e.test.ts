@@ -95,6 +95,13 @@ describe.skipIf(!HAVE_CHROMIUM)('the UI in a real browser (skipped without Chrom
     await b.getByRole('button', { name: 'Peer with alpha.test' }).click();
     await b.getByText('You are now peered with alpha.test.').waitFor();
     await a.getByTestId('peer-beta.test').waitFor();
+    // The link, used, is no longer offered as one that "works once" (the UI check of 2026-11-27:
+    // it stayed until a reload); and each side has just heard from the other: "Online", not "Not
+    // heard from yet" (the redeem is a signed request, its answer came from the link's server).
+    await a.getByTestId('invite-link-over').filter({ hasText: 'Your link was used by beta.test' }).waitFor();
+    expect(await a.getByTestId('invite-link').count()).toBe(0);
+    await a.getByTestId('peer-beta.test').getByTestId('peer-line').filter({ hasText: /^Online/ }).waitFor();
+    await b.getByTestId('peer-alpha.test').getByTestId('peer-line').filter({ hasText: /^Online/ }).waitFor();
 
     // A room on alpha, beta's owner invited and joining from beta's UI.
     // "Add a server by its address" (issue #19) shows why an address cannot be added.

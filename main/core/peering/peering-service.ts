@@ -214,6 +214,9 @@ export class PeeringService {
     const reachable = answer?.reachable === false ? false : answer?.reachable === true ? true : null;
     const reachError = reachable === false ? cleanText(typeof answer?.reach_error === 'string' ? answer.reach_error : 'it could not call this node back', PEER_TEXT_MAX) : null;
     this.d.log.info({ event: 'peered', server: invite.server_name, via: 'invite_link', reachable }, 'peered through an invite link');
+    // It just answered our signed request, from the endpoint that serves the link's key: heard from
+    // (its line says so at once, not "not heard from yet" until its first request).
+    this.d.trust.markSeen(invite.server_name);
     if (reachError !== null) this.d.onNotReached?.(invite.server_name, reachError);
     this.noteMailboxes(invite.server_name, (answer as { mailboxes?: unknown } | undefined)?.mailboxes);
     this.d.onPeered?.(invite.server_name);
@@ -287,6 +290,7 @@ export class PeeringService {
     })();
     this.d.discovery.forget(server);
     this.d.log.info({ event: 'peered', server, via: 'invite_link_mailbox', reachable: answer.reachable ?? null }, 'peered through an invite link, by way of a mailbox');
+    this.d.trust.markSeen(server, now); // its signed answer: heard from
     if (answer.reachable === false) this.d.onNotReached?.(server, cleanText(answer.reach_error ?? 'it could not call this node back', PEER_TEXT_MAX));
     this.noteMailboxes(server, answer.mailboxes);
     this.d.onPeered?.(server);
@@ -452,6 +456,9 @@ export class PeeringService {
     if (!used) throw conflict('link_used', 'this invite link was already used');
     this.d.discovery.forget(request.server_name);
     this.d.log.info({ event: 'peered', server: request.server_name, via: 'invite_link', invite: row.id, reachable: unreached === null, ...(unreached !== null ? { reach_error: unreached } : {}) }, 'a friend redeemed our invite link');
+    // Its request, signed with the key it names and authorized by our token: heard from. (Signed
+    // requests mark their origin seen in the federation middleware, which this route does not use.)
+    this.d.trust.markSeen(request.server_name, now);
     this.d.onPeered?.(request.server_name);
     return {
       server_name: identity.serverName, key_id: identity.keyId, public_key: identity.publicKeyHex,
