@@ -56,7 +56,6 @@ export class Outbox {
   private readonly failStmt;
   private readonly pacedStmt;
   private pendingSummaryStmt: import('better-sqlite3').Statement<[{ destination: string }], PendingSummary> | undefined;
-  private nextAttemptStmt: import('better-sqlite3').Statement<[string], { next_attempt_at: number }> | undefined;
   private pendingForRoomStmt: import('better-sqlite3').Statement<[string, string], { waiting: number; next_attempt_at: number | null }> | undefined;
   private insertAttemptStmt: import('better-sqlite3').Statement<[string, string, number | null, string | null, number, number, number]> | undefined;
 
@@ -202,8 +201,9 @@ export class Outbox {
   /**
    * What a destination's waiting rows say of its delivery, for the peer's line in the UI (issue #35
    * item 3: the node says it, the browser only words it): how many wait; since when it is retried
-   * (the creation of the oldest waiting row already tried, null when none was); its next attempt
-   * (nextAttemptOf); the error of the oldest tried row that has one. Paced rows (attempts
+   * (the creation of the oldest waiting row already tried, null when none was); its next attempt,
+   * which is its oldest waiting row's (the delivery worker goes by its head, FIFO: a row queued
+   * behind it, never tried, has 0 but waits as long); the error of the oldest tried row that has one. Paced rows (attempts
    * unchanged) count as waiting, not as retried.
    */
   pendingSummary(destination: string): PendingSummary {
@@ -217,16 +217,6 @@ export class Outbox {
          FROM federation_outbox WHERE destination = @destination AND state = 'pending'`,
     );
     return this.pendingSummaryStmt.get({ destination })!;
-  }
-
-  /**
-   * When a destination is tried next: when its oldest waiting row is due (the delivery worker goes
-   * by its head, FIFO). A row queued behind it, never tried, waits as long (its own next attempt
-   * is 0). Null when nothing waits.
-   */
-  nextAttemptOf(destination: string): number | null {
-    this.nextAttemptStmt ??= this.db.prepare<[string], { next_attempt_at: number }>("SELECT next_attempt_at FROM federation_outbox WHERE destination = ? AND state = 'pending' ORDER BY id LIMIT 1");
-    return this.nextAttemptStmt.get(destination)?.next_attempt_at ?? null;
   }
 
   /** Rows of one room waiting for a destination, and the earliest next attempt among them (a room's view: admin/operations/rooms/room-waits.ts). */

@@ -9,7 +9,7 @@
  * for that server too.
  * Pending rows for a server the owner blocked or quarantined are not tried (the delivery worker
  * holds them, `isHeld`): `held` names those servers. A pending row is tried no sooner than its
- * destination's oldest waiting row is due (the worker goes by its head, FIFO: Outbox.nextAttemptOf),
+ * destination's oldest waiting row is due (the worker goes by its head, FIFO: Outbox.pendingSummary),
  * so a message queued behind one being retried says when that is, not "now".
  */
 import type { Db } from '../store/database.ts';

@@ -279,7 +279,22 @@ export async function compareWithProsody(quick: boolean, record: (row: CompareRo
     }
   } else say(`  ${SQLITE_MISSING}\n`);
 
-  const lost = [prosodyPlain, paracordPlain, prosodyTls, paracordTls, prosodyArchive].reduce((n, r) => n + (r?.lost ?? 0), 0);
+  // Goal 4 by the median of three rounds, Prosody and Paracord alternating (this machine's speed
+  // moves ±15-25 % from one minute to the next, so one pair of runs says little): the first round
+  // is the pair above, two more follow, saturation only.
+  const rounds: Array<{ prosody: SideResult; paracord: SideResult }> = [{ prosody: prosodyPlain, paracord: paracordPlain }];
+  for (let round = 1; round < (quick ? 1 : 3); round++) {
+    try {
+      const prosody = await prosodySide('plain', sizes, false);
+      rounds.push({ prosody, paracord: await paracordSide(false, sizes, false) });
+    } catch (error) {
+      say(`  (saturation round ${round + 1} failed: ${(error as Error).message.split('\n')[0]})\n`);
+    }
+  }
+  const roundRatios = rounds.map((r) => r.paracord.saturation / r.prosody.saturation);
+  const medianRound = rounds[roundRatios.indexOf([...roundRatios].sort((a, b) => a - b)[Math.floor((roundRatios.length - 1) / 2)]!)]!;
+
+  const lost = [prosodyPlain, paracordPlain, prosodyTls, paracordTls, prosodyArchive, ...rounds.slice(1).flatMap((r) => [r.prosody, r.paracord])].reduce((n, r) => n + (r?.lost ?? 0), 0);
   if (lost > 0) say(`  (!) ${lost} messages not received in time (saturation counts what arrived)\n`);
 
   const cpuLine = (label: string, r: SideResult | undefined) => {
@@ -290,6 +305,9 @@ export async function compareWithProsody(quick: boolean, record: (row: CompareRo
   cpuLine('Prosody, TLS', prosodyTls);
   cpuLine('Paracord, TLS', paracordTls);
   cpuLine('Prosody, SQLite archive', prosodyArchive);
+  if (rounds.length > 1) {
+    say(`  saturation rounds, plain (Paracord / Prosody msg/s): ${rounds.map((r, i) => `${(roundRatios[i]!).toFixed(2)}× (${Math.round(r.paracord.saturation).toLocaleString('en')} / ${Math.round(r.prosody.saturation).toLocaleString('en')})`).join(', ')}\n`);
+  }
   say(`\n  | figure | Paracord node | Prosody | ratio |\n  |---|---|---|---|\n`);
   const line = (name: string, ours: number | undefined, theirs: number | undefined, unit: string, higherIsBetter: boolean, target?: { text: string; pass: (ratio: number) => boolean }) => {
     if (ours === undefined || theirs === undefined) return;
@@ -304,7 +322,10 @@ export async function compareWithProsody(quick: boolean, record: (row: CompareRo
   };
   // Issue #36's goals: saturation >= 0.5x Prosody plain, p99 at 200 msg/s <= 2x Prosody's; the
   // sending CPU and p50 at 200 msg/s are judged against the bare relay's (the floor) further down.
-  line('saturation, plain', paracordPlain.saturation, prosodyPlain.saturation, 'msg/s', true, { text: '>= 0.5', pass: (r) => r >= 0.5 });
+  line('saturation, plain', paracordPlain.saturation, prosodyPlain.saturation, 'msg/s', true, rounds.length === 1 ? { text: '>= 0.5', pass: (r) => r >= 0.5 } : undefined);
+  if (rounds.length > 1) {
+    line(`saturation, plain, median of ${rounds.length} alternating rounds`, medianRound.paracord.saturation, medianRound.prosody.saturation, 'msg/s', true, { text: '>= 0.5', pass: (r) => r >= 0.5 });
+  }
   line('saturation, TLS', paracordTls?.saturation, prosodyTls?.saturation, 'msg/s', true);
   line('latency at 200 msg/s p50', paracordPlain.p50, prosodyPlain.p50, 'ms', false);
   line('latency at 200 msg/s p99', paracordPlain.p99, prosodyPlain.p99, 'ms', false, { text: '<= 2.0', pass: (r) => r <= 2 });
