@@ -37,7 +37,7 @@ export { trustModeSchema, type PeerView, type PeerDelivery, type PeerQuota } fro
 export { defaultPolicySchema, type Policy } from './admin/policy.ts';
 export type { HeldEvent } from './admin/quarantine.ts';
 export type { RoomSummary, RoomActions, RoomBan, RoomMember, RoomWait } from './admin/rooms.ts';
-export { MAX_MESSAGES_PER_BATCH, type SearchResult, type MessageView, type MessageDelivery } from './admin/messages.ts';
+export { MAX_MESSAGES_PER_BATCH, type SearchResult, type MessageView, type MessageDelivery, type ChangeDelivery } from './admin/messages.ts';
 export type { RoomInvite } from './admin/invites.ts';
 export type { PeerInvitePreview, PeerInvite, PendingPeering } from './admin/peer-invites.ts';
 export { type DeliveryAttempt, type QueueEntry, queueEntryWords } from './admin/queue.ts';

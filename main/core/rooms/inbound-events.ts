@@ -118,7 +118,11 @@ export class InboundEvents extends RoomPart {
       ids.push(row.event_id); // one settle is one destination: each event once
     }
     for (const [room_id, ids] of byRoom) {
-      for (let start = 0; start < ids.length; start += 100) this.d.notifications.notify({ type: 'delivery', room_id, event_ids: ids.slice(start, start + 100) });
+      // An edit, delete or reaction of ours is shown on the message it changes (its
+      // changes_not_delivered): that message is named too, so a page showing it asks for it again.
+      const targets = this.d.events.relationTargets(ids);
+      const named = targets.length > 0 ? [...new Set([...ids, ...targets])] : ids;
+      for (let start = 0; start < named.length; start += 100) this.d.notifications.notify({ type: 'delivery', room_id, event_ids: named.slice(start, start + 100) });
     }
   }
 

@@ -6,7 +6,14 @@
  */
 import { describe, expect, it } from '../../../test/helpers/fixtures.ts';
 import { Outbox } from '../outbox/outbox.ts';
-import { messageDeliveries } from './message-delivery.ts';
+import { changesNotDelivered, messageDeliveries } from './message-delivery.ts';
+import type { Db } from '../store/database.ts';
+
+/** A stored event row, as much of it as these reads look at. */
+function storeEvent(db: Db, eventId: string, type: string, origin: string, relatesTo: string | null, depth: number): void {
+  db.prepare(`INSERT INTO federation_events (event_id, room_id, event_type, sender, origin_server, origin_ts, depth, state_key, content, signatures, content_hash, received_from, received_at, relates_to)
+    VALUES (?, '!r:alpha.test', ?, ?, ?, ?, ?, NULL, '{}', '{}', 'h', NULL, 0, ?)`).run(eventId, type, `@owner:${origin}`, origin, depth, depth, relatesTo);
+}
 
 describe('when a waiting message is tried next', () => {
   it('behind a retried message: at that message\'s next attempt; alone, or to a destination not retried: now (0)', ({ tempDb }) => {
@@ -22,5 +29,31 @@ describe('when a waiting message is tried next', () => {
     expect(deliveries.get('$second')).toMatchObject({ state: 'waiting', pending_servers: ['beta.test', 'gamma.test'], next_attempt_at: 0 });
     expect(messageDeliveries(tempDb.db, ['$second'], (server) => server === 'gamma.test').get('$second')).toMatchObject({ held: ['gamma.test'], next_attempt_at: 40_000 });
     expect(deliveries.get('$third')).toMatchObject({ state: 'waiting', pending_servers: ['gamma.test'], next_attempt_at: 0 });
+  });
+});
+
+describe('own changes of a message that a server has not taken', () => {
+  it('an edit, deletion or reaction of ours still queued, or refused, is named on the message it changes; delivered ones and other servers\' are not', ({ tempDb }) => {
+    const db = tempDb.db;
+    const outbox = new Outbox(db);
+    storeEvent(db, '$mine', 'm.message', 'alpha.test', null, 1);
+    storeEvent(db, '$theirs', 'm.message', 'beta.test', null, 2);
+    storeEvent(db, '$edit', 'm.message.edit', 'alpha.test', '$mine', 3);
+    storeEvent(db, '$react', 'm.reaction.add', 'alpha.test', '$theirs', 4);
+    storeEvent(db, '$unreact', 'm.reaction.remove', 'alpha.test', '$theirs', 5);
+    storeEvent(db, '$delivered', 'm.reaction.add', 'alpha.test', '$mine', 6);
+    storeEvent(db, '$their-edit', 'm.message.edit', 'beta.test', '$theirs', 7);
+    outbox.enqueue('beta.test', '$edit', '!r:alpha.test', 1_000);
+    const react = outbox.enqueue('beta.test', '$react', '!r:alpha.test', 1_000)!;
+    outbox.enqueue('gamma.test', '$their-edit', '!r:alpha.test', 1_000); // we relay it: not ours to show
+    outbox.settle('beta.test', [{ row: react, outcome: { kind: 'failed', status: 403, error: 'HTTP 403 origin_blocked: alpha.test is blocked' } }], 5, 2_000);
+    db.prepare("INSERT INTO mailbox_deposits (destination, mailbox, deposit_id, event_id, deposited_at) VALUES ('beta.test', 'carol.test', 1, '$unreact', 1000)").run();
+    const changes = changesNotDelivered(db, 'alpha.test', ['$mine', '$theirs']);
+    expect(changes.get('$mine')).toEqual([{ event_id: '$edit', kind: 'edit', delivery: expect.objectContaining({ state: 'waiting', pending_servers: ['beta.test'] }) }]);
+    expect(changes.get('$theirs')).toEqual([
+      { event_id: '$react', kind: 'reaction', delivery: expect.objectContaining({ state: 'refused', refused: [{ server: 'beta.test', reason: 'HTTP 403 origin_blocked: alpha.test is blocked' }] }) },
+      { event_id: '$unreact', kind: 'reaction_removed', delivery: expect.objectContaining({ state: 'waiting', at_mailbox: [{ server: 'beta.test', mailbox: 'carol.test' }] }) },
+    ]);
+    expect(changesNotDelivered(db, 'alpha.test', ['$nothing']).size).toBe(0);
   });
 });

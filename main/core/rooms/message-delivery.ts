@@ -13,7 +13,7 @@
  * so a message queued behind one being retried says when that is, not "now".
  */
 import type { Db } from '../store/database.ts';
-import type { MessageDelivery } from '../../../shared/contract/admin-operations.ts';
+import type { ChangeDelivery, MessageDelivery } from '../../../shared/contract/admin-operations.ts';
 
 interface Row {
   event_id: string;
@@ -73,6 +73,51 @@ export function messageDeliveries(db: Db, eventIds: readonly string[], isHeld?: 
   }
   for (const delivery of result.values()) {
     delivery.state = delivery.refused.length > 0 ? 'refused' : delivery.pending_servers.length > 0 || (delivery.at_mailbox?.length ?? 0) > 0 ? 'waiting' : 'delivered';
+  }
+  return result;
+}
+
+const CHANGE_KINDS: Readonly<Record<string, ChangeDelivery['kind']>> = {
+  'm.message.edit': 'edit',
+  'm.message.delete': 'delete',
+  'm.reaction.add': 'reaction',
+  'm.reaction.remove': 'reaction_removed',
+};
+
+/**
+ * This server's own changes of the given messages (edits, deletes, reactions added or taken back)
+ * that a server of the room has not taken yet, or refused, per message, oldest first: a message
+ * delivered to all may have an edit that still waits (the UI check of 2026-11-27: the edited text
+ * showed "Delivered to all" while the edit waited for an offline friend).
+ */
+export function changesNotDelivered(db: Db, server: string, messageIds: readonly string[], isHeld?: (server: string) => boolean): Map<string, ChangeDelivery[]> {
+  const result = new Map<string, ChangeDelivery[]>();
+  for (let start = 0; start < messageIds.length; start += 200) {
+    const chunk = messageIds.slice(start, start + 200);
+    const marks = chunk.map(() => '?').join(',');
+    // By the (message, origin) index, named: the planner would take the covering relations index
+    // and read every change of the message by anyone. Only changes with something left to say: an
+    // outbox row (pending, failed, expired), a deposit at a mailbox not yet taken, or one taken too
+    // late and not yet queued again.
+    const changes = db
+      .prepare<unknown[], { event_id: string; event_type: string; relates_to: string }>(
+        `SELECT e.event_id, e.event_type, e.relates_to FROM federation_events e INDEXED BY federation_events_relates_origin
+          WHERE e.relates_to IN (${marks}) AND e.origin_server = ?
+            AND (EXISTS (SELECT 1 FROM federation_outbox o WHERE o.event_id = e.event_id)
+              OR EXISTS (SELECT 1 FROM mailbox_deposits m WHERE m.event_id = e.event_id)
+              OR EXISTS (SELECT 1 FROM mailbox_taken_late l WHERE l.event_id = e.event_id))
+          ORDER BY e.depth, e.event_id`,
+      )
+      .all(...chunk, server)
+      .filter((c) => CHANGE_KINDS[c.event_type] !== undefined);
+    const deliveries = messageDeliveries(db, changes.map((c) => c.event_id), isHeld);
+    for (const change of changes) {
+      const delivery = deliveries.get(change.event_id)!;
+      if (delivery.state === 'delivered') continue;
+      let list = result.get(change.relates_to);
+      if (!list) result.set(change.relates_to, (list = []));
+      list.push({ event_id: change.event_id, kind: CHANGE_KINDS[change.event_type]!, delivery });
+    }
   }
   return result;
 }

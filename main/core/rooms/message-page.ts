@@ -10,7 +10,7 @@ import type { Envelope, UnsignedEnvelope } from '../federation/envelope.ts';
 import type { Db } from '../store/database.ts';
 import type { FederationEvents } from '../store/federation-events.ts';
 import { authorizeEvent, authorizeWellFormed } from './authorize.ts';
-import { messageDeliveries } from './message-delivery.ts';
+import { changesNotDelivered, messageDeliveries } from './message-delivery.ts';
 import { compareDisplayOrder, RELATION_TYPES } from './event-types.ts';
 import { messageViews, roomMessages } from './messages-view.ts';
 import type { RoomStore } from './room-store.ts';
@@ -135,6 +135,7 @@ function decorate(d: PageDeps, roomId: string, viewer: string, messages: Message
   const now = Date.now();
   const own = messages.filter((m) => m.origin_server === d.server).map((m) => m.event_id);
   const deliveries = messageDeliveries(d.db, own, d.isHeld);
+  const changes = changesNotDelivered(d.db, d.server, messages.map((m) => m.event_id), d.isHeld);
   // Someone not in the room may do nothing (authorize.ts refuses every edit and delete then): skip the checks.
   // A read-only room (its host is a Paracord reference server) refuses edits and deletes too.
   const joined = !readOnly && d.rooms.member(roomId, viewer)?.membership === 'join';
@@ -143,5 +144,7 @@ function decorate(d: PageDeps, roomId: string, viewer: string, messages: Message
     message.can_delete = joined && allowed('m.message.delete', message, now);
     const delivery = deliveries.get(message.event_id);
     if (delivery) message.delivery = delivery;
+    const waiting = changes.get(message.event_id);
+    if (waiting) message.changes_not_delivered = waiting;
   }
 }

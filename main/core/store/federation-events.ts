@@ -150,6 +150,16 @@ export class FederationEvents {
     }
   }
 
+  /** The messages these events (edits, deletes, reactions) relate to; events that relate to none add nothing. */
+  relationTargets(eventIds: readonly string[]): string[] {
+    const targets: string[] = [];
+    for (let start = 0; start < eventIds.length; start += 100) {
+      const chunk = eventIds.slice(start, start + 100);
+      for (const row of this.db.prepare<string[], { relates_to: string }>(`SELECT relates_to FROM federation_events WHERE event_id IN (${chunk.map(() => '?').join(',')}) AND relates_to IS NOT NULL`).all(...chunk)) targets.push(row.relates_to);
+    }
+    return targets;
+  }
+
   /** Several events by id in one query (the outbox loads a batch at once); missing ids are absent. */
   getMany(eventIds: readonly string[]): Map<string, Envelope> {
     const found = new Map<string, Envelope>();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { refusalLine, waitingLine } from './delivery-line.ts';
+import { changeLine, refusalLine, waitingLine } from './delivery-line.ts';
 
 describe('waitingLine: an own message still waiting for some server', () => {
   const now = 1_000_000;
@@ -28,5 +28,23 @@ describe('refusalLine: an own message a server did not get', () => {
     const expired = refusalLine({ server: 'bob.test', reason: 'expired' });
     expect(expired.text).toBe('Not delivered to bob.test: it waited too long and was given up.');
     expect(expired.text).not.toMatch(/refused/);
+  });
+});
+
+describe('changeLine: an own edit, deletion or reaction some server has not taken (the message itself may be delivered)', () => {
+  const now = 1_000_000;
+  const waiting = { state: 'waiting' as const, pending_servers: ['bob.test'], refused: [], next_attempt_at: now + 40_000, last_error: 'connect ECONNREFUSED' };
+  it('says which change waits, for whom and until when', () => {
+    expect(changeLine({ kind: 'edit', delivery: waiting }, { member: false, reachable: true, now }).text).toBe('Your edit is not delivered yet. Waiting for bob.test — next try in 40 s.');
+    expect(changeLine({ kind: 'reaction', delivery: { ...waiting, pending_servers: [], at_mailbox: [{ server: 'bob.test', mailbox: 'carol.test' }] } }, { member: false, reachable: true, now }).text)
+      .toBe('Your reaction waits at carol.test for bob.test to fetch it.');
+    expect(changeLine({ kind: 'delete', delivery: { ...waiting, held: ['bob.test'] } }, { member: false, reachable: true, now }).text).toMatch(/^Your deletion is not delivered yet\. Not sent to bob\.test: /);
+  });
+
+  it('says a server refused it only when it did, its words under details', () => {
+    const refused = changeLine({ kind: 'reaction_removed', delivery: { ...waiting, state: 'refused', pending_servers: [], refused: [{ server: 'bob.test', reason: 'HTTP 403 origin_blocked: alpha.test is blocked' }] } }, { member: false, reachable: true, now });
+    expect(refused).toEqual({ text: 'Taking back your reaction was not delivered: refused by bob.test. The other server blocks yours.', details: 'HTTP 403 origin_blocked: alpha.test is blocked' });
+    expect(changeLine({ kind: 'edit', delivery: { ...waiting, state: 'refused', pending_servers: [], refused: [{ server: 'bob.test', reason: 'expired' }] } }, { member: false, reachable: true, now }).text)
+      .toBe('Your edit was not delivered to bob.test: it waited too long and was given up.');
   });
 });

@@ -4,7 +4,7 @@
  * held for — nothing is sent to a server the owner blocked or put in quarantine (the node holds its
  * queue), so no "Waiting for …" or "next try" for them. Pure: lib/delivery-line.test.ts.
  */
-import type { MessageDelivery } from '../../../shared/contract/admin-operations.ts';
+import type { ChangeDelivery, MessageDelivery } from '../../../shared/contract/admin-operations.ts';
 import { explainCause, type Explained } from './errors.ts';
 import { fromNow, plural } from './format.ts';
 
@@ -39,4 +39,31 @@ export function refusalLine(refusal: { server: string; reason: string }): Explai
   if (refusal.reason === 'expired') return { text: `Not delivered to ${refusal.server}: it waited too long and was given up.`, details: '' };
   const cause = explainCause(refusal.reason);
   return { text: `Not delivered: refused by ${refusal.server}. ${cause.text}`, details: refusal.reason };
+}
+
+const CHANGE_WORDS: Record<ChangeDelivery['kind'], string> = {
+  edit: 'Your edit',
+  delete: 'Your deletion',
+  reaction: 'Your reaction',
+  reaction_removed: 'Taking back your reaction',
+};
+
+/**
+ * An own change of a message (edit, delete, reaction) some server has not taken, in words, under
+ * the message: the message may be delivered to all while its edit still waits.
+ */
+export function changeLine(change: Pick<ChangeDelivery, 'kind' | 'delivery'>, opts: { member: boolean; reachable: boolean; now?: number }): Explained {
+  const what = CHANGE_WORDS[change.kind];
+  const { delivery } = change;
+  const refusal = delivery.refused[0];
+  if (delivery.state === 'refused' && refusal) {
+    if (refusal.reason === 'expired') return { text: `${what} was not delivered to ${refusal.server}: it waited too long and was given up.`, details: '' };
+    return { text: `${what} was not delivered: refused by ${refusal.server}. ${explainCause(refusal.reason).text}`, details: refusal.reason };
+  }
+  if (delivery.pending_servers.length === 0 && delivery.at_mailbox?.length) {
+    const first = delivery.at_mailbox[0]!;
+    return { text: delivery.at_mailbox.length === 1 ? `${what} waits at ${first.mailbox} for ${first.server} to fetch it.` : `${what} waits at friends' mailboxes for ${plural(delivery.at_mailbox.length, 'server')} to fetch it.`, details: '' };
+  }
+  const line = waitingLine(delivery, opts);
+  return { text: `${what} is not delivered yet.${line.waiting ? ` ${line.waiting}` : ''}${line.held ? ` ${line.held}` : ''}`, details: '' };
 }

@@ -171,6 +171,18 @@ export interface MessageView {
   can_delete?: boolean;
   /** Delivery of a message sent from this server, from its outbox rows (issue #16 item 5). */
   delivery?: MessageDelivery;
+  /**
+   * This server's own changes of the message (an edit, a delete, a reaction added or taken back)
+   * that some server of the room has not taken yet, or refused: the message itself may be
+   * delivered to all while its edit still waits. Oldest first; absent when none.
+   */
+  changes_not_delivered?: ChangeDelivery[];
+}
+
+export interface ChangeDelivery {
+  event_id: string;
+  kind: 'edit' | 'delete' | 'reaction' | 'reaction_removed';
+  delivery: MessageDelivery;
 }
 
 export interface MessageDelivery {
