@@ -226,6 +226,8 @@ describe.skipIf(!HAVE_CHROMIUM)('issue #16: the UI tells the truth (real Chromiu
     await shot(b, 'redeem-confirm');
     await click(b.getByRole('button', { name: 'Peer with alpha.test' }));
     await b.getByTestId('redeem-result').getByText('You are now peered with alpha.test.').waitFor();
+    // The wizard's link, used, is no longer offered on alpha's dashboard (it was, until a reload).
+    await a.getByTestId('invite-link-over').filter({ hasText: 'Your link was used by beta.test' }).waitFor();
     await click(a.getByRole('button', { name: 'Chat with beta.test' }));
     // The invitation shows on beta's dashboard, apart, with a badge in the top bar, live.
     await b.getByTestId('invite-badge').waitFor();
@@ -238,6 +240,14 @@ describe.skipIf(!HAVE_CHROMIUM)('issue #16: the UI tells the truth (real Chromiu
     await b.getByText('hello beta, first message').waitFor({ timeout: 15_000 });
     expect(clicks).toBeLessThanOrEqual(8);
     await expect.poll(() => b.getByTestId('invite-badge').count()).toBe(0);
+    // "Chat with alpha.test" on beta opens this chat, not a new room of the same name (the UI
+    // check of 2026-11-27: each click made another room, and the friend's click a third).
+    await b.getByRole('link', { name: 'Dashboard' }).click();
+    await b.getByRole('button', { name: 'Chat with alpha.test' }).click();
+    await b.getByRole('heading', { name: 'alpha.test + beta.test' }).waitFor();
+    await b.getByText('hello beta, first message').waitFor();
+    expect(((await beta.admin('GET', '/rooms')).body.rooms as unknown[]).length).toBe(1);
+    expect(((await alpha.admin('GET', '/rooms')).body.rooms as unknown[]).length).toBe(1);
 
     // 5: delivered to all, from what the node says.
     const mine = a.getByTestId('message').filter({ hasText: 'hello beta, first message' });
@@ -272,6 +282,22 @@ describe.skipIf(!HAVE_CHROMIUM)('issue #16: the UI tells the truth (real Chromiu
     await a.getByTestId('dash-peer-beta.test').getByText('details').click();
     expect(await a.getByTestId('dash-peer-beta.test').innerText()).toContain('ECONNREFUSED');
     await shot(a, 'dashboard-peer-offline');
+
+    // An edit of a message beta has (delivered to all) waits too: said on the message, which
+    // is not itself shown waiting; and a second message waiting says when beta is tried next, as the first
+    // does (the UI check of 2026-11-27: the edit showed nowhere, the second message no next try).
+    await a.goBack();
+    const first = a.getByTestId('message').filter({ hasText: 'hello beta, first message' });
+    await first.hover();
+    await first.getByRole('button', { name: 'Edit' }).click();
+    await a.getByLabel('Edit message').fill('hello beta, first message (edited)');
+    await a.getByRole('button', { name: 'Save' }).click();
+    await first.getByTestId('changes-not-delivered').getByText(/^Your edit is not delivered yet\. Waiting for beta\.test/).waitFor({ timeout: 15_000 });
+    // The message itself was delivered: not shown waiting (an older own message shows no state).
+    expect(await first.getByTestId('delivery').count()).toBe(0);
+    await a.getByRole('link', { name: 'Dashboard' }).click();
+    await expect.poll(() => line.textContent(), { timeout: 20_000 }).toMatch(/^Offline since .+ — 2 messages waiting, (next try in \d+ s|trying again now)/);
+    await shot(a, 'message-edit-waiting');
 
     // Quarantined: nothing is sent to beta any more, so the message says it is held, not that it waits for a next try.
     expect((await alpha.admin('PUT', '/peers/beta.test/trust', { mode: 'quarantine' })).status).toBe(200);

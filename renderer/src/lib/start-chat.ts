@@ -1,9 +1,24 @@
-/** "Chat with <server>": one click makes a room and invites the friend server's owner (issue #16 first-message path). */
+/**
+ * "Chat with <server>": one click opens the conversation with that friend's server (issue #16
+ * first-message path). The room the two owners already share is opened (whichever of the two
+ * servers made it); only when there is none is a room made and the friend's owner invited. Before,
+ * each click made another room of the same name, and the friend's "Chat with …" a third.
+ */
 import { api } from './api.ts';
+import { chatCandidates, isChatWith } from './chat-room.ts';
 
 export async function startChat(ownServer: string, peer: string): Promise<string> {
+  const { rooms } = await api.listRooms({});
+  for (const room of chatCandidates(rooms, ownServer, peer)) {
+    const { members } = await api.getRoom({ room_id: room.room_id });
+    if (isChatWith(members, ownServer, peer)) return open(room.room_id);
+  }
   const { room_id } = await api.createRoom({ name: `${ownServer} + ${peer}` });
   await api.inviteToRoom({ room_id, user_id: `@owner:${peer}` });
-  location.hash = `#/rooms/${encodeURIComponent(room_id)}`;
-  return room_id;
+  return open(room_id);
+}
+
+function open(roomId: string): string {
+  location.hash = `#/rooms/${encodeURIComponent(roomId)}`;
+  return roomId;
 }
