@@ -26,9 +26,9 @@ const unreachable = {
 const noHttp = {} as HttpClient;
 
 /** A node's deposits over `file`; `answer` is what the rooms do with what they are told. */
-function deposits(db: Db, identity: Identity, told: TakenLate[][], answer: (late: TakenLate[], settled: (row: TakenLate) => void) => Promise<void> | void, checkMs = 3_600_000) {
+function deposits(db: Db, identity: Identity, told: TakenLate[][], answer: (late: TakenLate[], settled: (row: TakenLate) => void) => Promise<void> | void, checkMs = 3_600_000, gone: Array<{ event_id: string; room_id: string }> = []) {
   return new MailboxDeposits({
-    db, discovery: unreachable, http: noHttp, identity: () => identity, log, checkMs,
+    db, discovery: unreachable, http: noHttp, identity: () => identity, log, checkMs, onChange: (rows) => gone.push(...rows),
     onTakenLate: (late, settled) => {
       told.push(late);
       return answer(late, settled);
@@ -57,9 +57,12 @@ describe('deposits taken late', () => {
     // The check forgets both deposits and tells the rooms of the late one; the process dies before
     // the rooms queue it again (they never settle it).
     const told: TakenLate[][] = [];
-    const first = deposits(db, identity, told, () => {});
+    const gone: Array<{ event_id: string; room_id: string }> = [];
+    const first = deposits(db, identity, told, () => {}, undefined, gone);
     await first.check(now);
     expect(told).toEqual([[{ event_id: late.event_id, destination: 'alpha.test' }]]);
+    // Both no longer wait at the mailbox: named with their room, so a screen showing them asks again.
+    expect(gone.sort((a, b) => a.event_id.localeCompare(b.event_id))).toEqual([late, maybe].map((e) => ({ event_id: e.event_id, room_id: '!lobby:alpha.test' })).sort((a, b) => a.event_id.localeCompare(b.event_id)));
     expect(db.prepare('SELECT COUNT(*) AS n FROM mailbox_deposits').get()).toEqual({ n: 0 });
     first.stop();
     db.close();

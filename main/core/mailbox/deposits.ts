@@ -48,8 +48,12 @@ export interface MailboxDepositsDeps {
   http: HttpClient;
   identity: () => Identity | null;
   log: Logger;
-  /** What waits at a mailbox changed (the UI's queue and message states). */
-  onChange?: () => void;
+  /**
+   * What waits at a mailbox changed (the UI's queue and message states): `gone`, our events no
+   * longer waiting there (taken, or past the mailbox's week), with their rooms, so the screens that
+   * show them ask for them again.
+   */
+  onChange?: (gone: ReadonlyArray<{ event_id: string; room_id: string }>) => void;
   /** How often mailboxes are asked (default HELD_CHECK_MS). */
   checkMs?: number;
   /**
@@ -184,6 +188,7 @@ export class MailboxDeposits {
     // taken in time (our checks failed meanwhile): re-issued, it would be refused as a conflict and
     // shown failed, so it is forgotten as before.
     const db = this.deps.db;
+    const goneIds = new Set<string>();
     let changed = db.transaction(() => {
       const expired = db
         .prepare<[number, number], TakenLate>(
@@ -193,7 +198,9 @@ export class MailboxDeposits {
         )
         .all(now - MAILBOX_MAX_AGE_MS, STALE_AFTER_MS);
       this.noteLate(expired, now);
-      const forgotten = db.prepare('DELETE FROM mailbox_deposits WHERE deposited_at < ?').run(now - MAILBOX_MAX_AGE_MS).changes;
+      const forgottenIds = db.prepare<[number], { event_id: string }>('DELETE FROM mailbox_deposits WHERE deposited_at < ? RETURNING event_id').all(now - MAILBOX_MAX_AGE_MS);
+      for (const row of forgottenIds) goneIds.add(row.event_id);
+      const forgotten = forgottenIds.length;
       if (forgotten > 0) {
         db.prepare('DELETE FROM mailbox_deposits_held WHERE NOT EXISTS (SELECT 1 FROM mailbox_deposits d WHERE d.mailbox = mailbox_deposits_held.mailbox AND d.deposit_id = mailbox_deposits_held.deposit_id)').run();
       }
@@ -227,7 +234,9 @@ export class MailboxDeposits {
                  WHERE d.mailbox = ? AND d.deposit_id IN (${list}) AND MAX(COALESCE(h.seen_at, 0), d.deposited_at) - e.origin_ts > ?`,
               )
               .all(mailbox, ...gone, STALE_AFTER_MS), now);
-            changed += db.prepare(`DELETE FROM mailbox_deposits WHERE mailbox = ? AND deposit_id IN (${list})`).run(mailbox, ...gone).changes;
+            const taken = db.prepare<unknown[], { event_id: string }>(`DELETE FROM mailbox_deposits WHERE mailbox = ? AND deposit_id IN (${list}) RETURNING event_id`).all(mailbox, ...gone);
+            for (const row of taken) goneIds.add(row.event_id);
+            changed += taken.length;
             db.prepare(`DELETE FROM mailbox_deposits_held WHERE mailbox = ? AND deposit_id IN (${list})`).run(mailbox, ...gone);
           })();
           this.tellLate();
@@ -236,6 +245,9 @@ export class MailboxDeposits {
         }
       }
     }
-    if (changed > 0) this.deps.onChange?.();
+    if (changed > 0) {
+      const gone = goneIds.size === 0 ? [] : db.prepare<[string], { event_id: string; room_id: string }>('SELECT event_id, room_id FROM federation_events WHERE event_id IN (SELECT value FROM json_each(?))').all(JSON.stringify([...goneIds]));
+      this.deps.onChange?.(gone);
+    }
   }
 }

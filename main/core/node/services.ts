@@ -236,7 +236,12 @@ function buildDelivery(
   const mailboxSender = new MailboxSender({ db, trust, discovery, http, keys, log });
   // Where our events wait after a mailbox took them, until their recipient fetched them.
   const mailboxDeposits = new MailboxDeposits({
-    db, discovery, http, log, identity: () => state.identity, onChange: () => notifications.notify({ type: 'status', scope: 'queue' }),
+    db, discovery, http, log, identity: () => state.identity,
+    onChange: (gone) => {
+      notifications.notify({ type: 'status', scope: 'queue' });
+      // A message (or a change of one) no longer waiting at a mailbox: its room's screen asks for it again.
+      if (gone.length > 0) bus.emit('deliverySettled', gone);
+    },
     // The rooms answer once federation starts (federation.ts).
     // A failure (the database closing) is logged, never an unhandled rejection.
     onTakenLate: (late, settled) =>

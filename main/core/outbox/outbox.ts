@@ -56,7 +56,7 @@ export class Outbox {
   private readonly failStmt;
   private readonly pacedStmt;
   private pendingSummaryStmt: import('better-sqlite3').Statement<[{ destination: string }], PendingSummary> | undefined;
-  private pendingForRoomStmt: import('better-sqlite3').Statement<[string, string], { waiting: number; next_attempt_at: number | null }> | undefined;
+  private pendingForRoomStmt: import('better-sqlite3').Statement<[{ destination: string; room: string }], { waiting: number; next_attempt_at: number | null }> | undefined;
   private insertAttemptStmt: import('better-sqlite3').Statement<[string, string, number | null, string | null, number, number, number]> | undefined;
 
   constructor(db: Db, listeners: OutboxListeners = {}) {
@@ -219,12 +219,17 @@ export class Outbox {
     return this.pendingSummaryStmt.get({ destination })!;
   }
 
-  /** Rows of one room waiting for a destination, and the earliest next attempt among them (a room's view: admin/operations/rooms/room-waits.ts). */
+  /**
+   * Rows of one room waiting for a destination, and the destination's next attempt (its oldest
+   * waiting row's, as pendingSummary): a room's view, admin/operations/rooms/room-waits.ts.
+   */
   pendingForRoom(destination: string, roomId: string): { waiting: number; next_attempt_at: number | null } {
-    this.pendingForRoomStmt ??= this.db.prepare<[string, string], { waiting: number; next_attempt_at: number | null }>(
-      "SELECT COUNT(*) AS waiting, MIN(next_attempt_at) AS next_attempt_at FROM federation_outbox WHERE destination = ? AND state = 'pending' AND room_id = ?",
+    this.pendingForRoomStmt ??= this.db.prepare<[{ destination: string; room: string }], { waiting: number; next_attempt_at: number | null }>(
+      `SELECT COUNT(*) AS waiting,
+              (SELECT next_attempt_at FROM federation_outbox WHERE destination = @destination AND state = 'pending' ORDER BY id LIMIT 1) AS next_attempt_at
+         FROM federation_outbox WHERE destination = @destination AND state = 'pending' AND room_id = @room`,
     );
-    return this.pendingForRoomStmt.get(destination, roomId)!;
+    return this.pendingForRoomStmt.get({ destination, room: roomId })!;
   }
 
   /** Lets a destination be tried now (it sent us a request, so it is back). */

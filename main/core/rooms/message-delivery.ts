@@ -84,39 +84,56 @@ const CHANGE_KINDS: Readonly<Record<string, ChangeDelivery['kind']>> = {
   'm.reaction.remove': 'reaction_removed',
 };
 
+/** A message's waiting changes shown at most (the latest ones). */
+export const MAX_CHANGES_SHOWN = 5;
+
 /**
- * This server's own changes of the given messages (edits, deletes, reactions added or taken back)
+ * The viewer's own changes of the given messages (edits, deletes, reactions added or taken back)
  * that a server of the room has not taken yet, or refused, per message, oldest first: a message
  * delivered to all may have an edit that still waits (the UI check of 2026-11-27: the edited text
- * showed "Delivered to all" while the edit waited for an offline friend).
+ * showed "Delivered to all" while the edit waited for an offline friend). Only the latest change
+ * of each thing counts (the last edit; per reaction key, the last add or take-back: toggling a
+ * reaction ten times is one line), at most MAX_CHANGES_SHOWN a message.
  */
-export function changesNotDelivered(db: Db, server: string, messageIds: readonly string[], isHeld?: (server: string) => boolean): Map<string, ChangeDelivery[]> {
+export function changesNotDelivered(db: Db, server: string, viewer: string, messageIds: readonly string[], isHeld?: (server: string) => boolean): Map<string, ChangeDelivery[]> {
   const result = new Map<string, ChangeDelivery[]>();
   for (let start = 0; start < messageIds.length; start += 200) {
     const chunk = messageIds.slice(start, start + 200);
     const marks = chunk.map(() => '?').join(',');
     // By the (message, origin) index, named: the planner would take the covering relations index
-    // and read every change of the message by anyone. Only changes with something left to say: an
-    // outbox row (pending, failed, expired), a deposit at a mailbox not yet taken, or one taken too
-    // late and not yet queued again.
+    // and read every change of the message by anyone. Only the viewer's changes with something left
+    // to say: an outbox row (pending, failed, expired), a deposit at a mailbox not yet taken, or one
+    // taken too late and not yet queued again.
     const changes = db
-      .prepare<unknown[], { event_id: string; event_type: string; relates_to: string }>(
-        `SELECT e.event_id, e.event_type, e.relates_to FROM federation_events e INDEXED BY federation_events_relates_origin
-          WHERE e.relates_to IN (${marks}) AND e.origin_server = ?
+      .prepare<unknown[], { event_id: string; event_type: string; relates_to: string; key: string | null }>(
+        `SELECT e.event_id, e.event_type, e.relates_to, json_extract(e.content, '$.key') AS key
+           FROM federation_events e INDEXED BY federation_events_relates_origin
+          WHERE e.relates_to IN (${marks}) AND e.relates_to IS NOT NULL AND e.origin_server = ? AND e.sender = ?
             AND (EXISTS (SELECT 1 FROM federation_outbox o WHERE o.event_id = e.event_id)
               OR EXISTS (SELECT 1 FROM mailbox_deposits m WHERE m.event_id = e.event_id)
               OR EXISTS (SELECT 1 FROM mailbox_taken_late l WHERE l.event_id = e.event_id))
           ORDER BY e.depth, e.event_id`,
       )
-      .all(...chunk, server)
+      .all(...chunk, server, viewer)
       .filter((c) => CHANGE_KINDS[c.event_type] !== undefined);
-    const deliveries = messageDeliveries(db, changes.map((c) => c.event_id), isHeld);
+    // The latest change of each thing of each message: later ones replace earlier ones.
+    const latest = new Map<string, (typeof changes)[number]>();
     for (const change of changes) {
+      const kind = CHANGE_KINDS[change.event_type]!;
+      const thing = kind === 'reaction' || kind === 'reaction_removed' ? `reaction ${String(change.key)}` : kind;
+      const key = `${change.relates_to} ${thing}`;
+      latest.delete(key); // re-inserted last: the map keeps display order
+      latest.set(key, change);
+    }
+    const kept = [...latest.values()];
+    const deliveries = messageDeliveries(db, kept.map((c) => c.event_id), isHeld);
+    for (const change of kept) {
       const delivery = deliveries.get(change.event_id)!;
       if (delivery.state === 'delivered') continue;
       let list = result.get(change.relates_to);
       if (!list) result.set(change.relates_to, (list = []));
       list.push({ event_id: change.event_id, kind: CHANGE_KINDS[change.event_type]!, delivery });
+      if (list.length > MAX_CHANGES_SHOWN) list.shift();
     }
   }
   return result;

@@ -135,7 +135,7 @@ function decorate(d: PageDeps, roomId: string, viewer: string, messages: Message
   const now = Date.now();
   const own = messages.filter((m) => m.origin_server === d.server).map((m) => m.event_id);
   const deliveries = messageDeliveries(d.db, own, d.isHeld);
-  const changes = changesNotDelivered(d.db, d.server, messages.map((m) => m.event_id), d.isHeld);
+  const changes = changesNotDelivered(d.db, d.server, viewer, messages.map((m) => m.event_id), d.isHeld);
   // Someone not in the room may do nothing (authorize.ts refuses every edit and delete then): skip the checks.
   // A read-only room (its host is a Paracord reference server) refuses edits and deletes too.
   const joined = !readOnly && d.rooms.member(roomId, viewer)?.membership === 'join';

@@ -150,14 +150,19 @@ export class FederationEvents {
     }
   }
 
-  /** The messages these events (edits, deletes, reactions) relate to; events that relate to none add nothing. */
+  private relationTargetsStmt: import('better-sqlite3').Statement<[string], { relates_to: string }> | undefined;
+
+  /**
+   * The messages these events (edits, deletes, reactions) relate to; events that relate to none
+   * add nothing. One statement for any number of ids (a JSON array), compiled once: it runs after
+   * every settled delivery while a screen listens.
+   */
   relationTargets(eventIds: readonly string[]): string[] {
-    const targets: string[] = [];
-    for (let start = 0; start < eventIds.length; start += 100) {
-      const chunk = eventIds.slice(start, start + 100);
-      for (const row of this.db.prepare<string[], { relates_to: string }>(`SELECT relates_to FROM federation_events WHERE event_id IN (${chunk.map(() => '?').join(',')}) AND relates_to IS NOT NULL`).all(...chunk)) targets.push(row.relates_to);
-    }
-    return targets;
+    if (eventIds.length === 0) return [];
+    this.relationTargetsStmt ??= this.db.prepare<[string], { relates_to: string }>(
+      'SELECT relates_to FROM federation_events WHERE event_id IN (SELECT value FROM json_each(?)) AND relates_to IS NOT NULL',
+    );
+    return this.relationTargetsStmt.all(JSON.stringify(eventIds)).map((row) => row.relates_to);
   }
 
   /** Several events by id in one query (the outbox loads a batch at once); missing ids are absent. */
