@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { RoomMember, RoomSummary } from '../../../shared/contract/admin-operations.ts';
-import { chatCandidates, isChatWith } from './chat-room.ts';
+import type { RoomInvite, RoomMember, RoomSummary } from '../../../shared/contract/admin-operations.ts';
+import { chatCandidates, chatInvite, isChatWith } from './chat-room.ts';
 
 const room = (room_id: string, host_server: string, joined_members: number, membership: RoomSummary['membership'] = 'join'): RoomSummary => ({ room_id, name: room_id, host_server, membership, joined_members });
 const member = (user_id: string, membership: RoomMember['membership']): RoomMember => ({ user_id, membership, role: 'member' });
@@ -15,10 +15,20 @@ describe('"Chat with …" opens the chat the two owners already share', () => {
     const me = member('@owner:alpha.test', 'join');
     expect(isChatWith([me, member('@owner:beta.test', 'join')], 'alpha.test', 'beta.test')).toBe(true);
     expect(isChatWith([me, member('@owner:beta.test', 'invite')], 'alpha.test', 'beta.test')).toBe(true);
-    expect(isChatWith([me, member('@owner:beta.test', 'join'), member('@carol:beta.test', 'leave')], 'alpha.test', 'beta.test')).toBe(true);
+    // Someone else was in it, or invited and declined: a group's room, not the chat.
+    expect(isChatWith([me, member('@owner:beta.test', 'join'), member('@carol:beta.test', 'leave')], 'alpha.test', 'beta.test')).toBe(false);
     expect(isChatWith([me, member('@owner:beta.test', 'leave')], 'alpha.test', 'beta.test')).toBe(false);
     expect(isChatWith([me, member('@owner:beta.test', 'join'), member('@bob:beta.test', 'invite')], 'alpha.test', 'beta.test')).toBe(false);
     expect(isChatWith([me, member('@bob:beta.test', 'join')], 'alpha.test', 'beta.test')).toBe(false);
     expect(isChatWith([me], 'alpha.test', 'beta.test')).toBe(false);
+  });
+
+  it('takes the friend\'s invitation to the chat its own "Chat with …" made, not another of its rooms', () => {
+    const invite = (over: Partial<RoomInvite>): RoomInvite => ({ invite_id: 'inv_1', room_id: '!c:beta.test', room_name: 'beta.test + alpha.test', host_server: 'beta.test', inviter: '@owner:beta.test', invitee: '@owner:alpha.test', expires_at: 0, ...over });
+    expect(chatInvite([invite({})], 'alpha.test', 'beta.test')?.invite_id).toBe('inv_1');
+    expect(chatInvite([invite({ room_name: 'Book club' })], 'alpha.test', 'beta.test')).toBeUndefined();
+    expect(chatInvite([invite({ host_server: 'gamma.test' })], 'alpha.test', 'beta.test')).toBeUndefined();
+    expect(chatInvite([invite({ inviter: '@bob:beta.test' })], 'alpha.test', 'beta.test')).toBeUndefined();
+    expect(chatInvite([invite({ join: { state: 'unanswered', since: 1 } })], 'alpha.test', 'beta.test')).toBeUndefined();
   });
 });

@@ -1,5 +1,5 @@
 /** Which room is the two owners' chat ("Chat with …", start-chat.ts). Pure: lib/chat-room.test.ts. */
-import type { RoomMember, RoomSummary } from '../../../shared/contract/admin-operations.ts';
+import type { RoomInvite, RoomMember, RoomSummary } from '../../../shared/contract/admin-operations.ts';
 
 /** Rooms looked into at most (one request each): a hobbyist's few chats. */
 const MAX_LOOKED_AT = 20;
@@ -9,8 +9,17 @@ export function chatCandidates(rooms: readonly RoomSummary[], ownServer: string,
   return rooms.filter((r) => r.membership === 'join' && r.joined_members <= 2 && (r.host_server === ownServer || r.host_server === peer)).slice(0, MAX_LOOKED_AT);
 }
 
-/** The two owners' chat: both owners joined or the friend's invited, nobody else in or invited. */
+/**
+ * The two owners' chat: both owners joined, or the friend's invited, and nobody else ever in it
+ * or invited (a room someone left or declined is a group's, not the chat).
+ */
 export function isChatWith(members: readonly RoomMember[], ownServer: string, peer: string): boolean {
-  const present = members.filter((m) => m.membership !== 'leave').map((m) => m.user_id).sort();
-  return present.length === 2 && present[0] !== present[1] && present.every((u) => u === `@owner:${ownServer}` || u === `@owner:${peer}`);
+  const owners = new Set([`@owner:${ownServer}`, `@owner:${peer}`]);
+  const present = members.filter((m) => m.membership !== 'leave').map((m) => m.user_id);
+  return members.every((m) => owners.has(m.user_id)) && present.length === 2 && new Set(present).size === 2;
+}
+
+/** The friend's invitation to the chat its own "Chat with …" made (named as that makes it), if it waits for us. */
+export function chatInvite(invites: readonly RoomInvite[], ownServer: string, peer: string): RoomInvite | undefined {
+  return invites.find((i) => i.host_server === peer && i.invitee === `@owner:${ownServer}` && i.inviter === `@owner:${peer}` && i.room_name === `${peer} + ${ownServer}` && i.join === undefined);
 }
