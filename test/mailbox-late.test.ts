@@ -1,7 +1,7 @@
 /**
  * Issue #32 with a room's host away: a member's message that waits at the common friend's mailbox
  * longer than the host accepts (it refuses an event signed over a minute before it takes it; 24 s
- * here, PARACORD_EVENT_MAX_AGE_MS on every node, so the test does not wait a minute) is re-issued
+ * here, PARACORD_TEST_EVENT_MAX_AGE_MS on every node, so the test does not wait a minute) is re-issued
  * by the member and arrives (docs/SECURITY.md Reachability 3b); so is one nobody took within the
  * mailbox's week. A file of its own: its waits run beside the other files rather than after
  * test/mailbox.test.ts's.
@@ -16,7 +16,7 @@ import { homeArgs, twoHomesAndAFriend } from './helpers/mailbox-homes.ts';
 
 /** How long after it was signed the host takes an event here (the protocol's minute otherwise); members sign theirs again at half that. */
 const HOST_MAX_AGE_MS = 24_000;
-const SHORTER_MINUTE = { PARACORD_EVENT_MAX_AGE_MS: String(HOST_MAX_AGE_MS) };
+const SHORTER_MINUTE = { PARACORD_TEST_EVENT_MAX_AGE_MS: String(HOST_MAX_AGE_MS) };
 
 describe('a friend\'s node as a mailbox, the room\'s host away for longer than it takes events', () => {
   it('a message and a join that wait at the mailbox longer than the host accepts (it refuses events signed too long before it takes them) are re-issued and arrive; one taken in time is not', async ({ nodes }) => {

@@ -14,8 +14,8 @@ import { eventually, messages, roomWithMembers, send } from '../helpers/rooms.ts
 describe('red team: a host that receives by pull', () => {
   it('gets a member\'s message that waited for it longer than it takes events (a minute by default)', async ({ nodes }) => {
     // The host takes an event at most 20 s after it was signed here (the protocol's minute
-    // otherwise: PARACORD_EVENT_MAX_AGE_MS, set alike on both), so the test waits 22 s, not 65.
-    const env = { PARACORD_EVENT_MAX_AGE_MS: '20000' };
+    // otherwise: PARACORD_TEST_EVENT_MAX_AGE_MS, set alike on both), so the test waits 22 s, not 65.
+    const env = { PARACORD_TEST_EVENT_MAX_AGE_MS: '20000' };
     const alpha = nodes.process({ serverName: 'alpha.test', env });
     const beta = nodes.process({ serverName: 'beta.test', args: ['--retry-initial', '200', '--retry-max', '2000'], env });
     await startPeered([alpha, beta]);

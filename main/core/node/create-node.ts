@@ -35,6 +35,7 @@ import { Housekeeping } from './housekeeping.ts';
 import { type Capability, Lifecycle } from './lifecycle.ts';
 import { close, forcedClose, listenAdmin, type AdminListener } from './listeners.ts';
 import { buildServices, newNodeState, type Services } from './services.ts';
+import { MAX_CLOCK_SKEW_MS, MAX_EVENT_AGE_MS } from '../rooms/ordering.ts';
 
 export interface StartedNode {
   mode: 'running' | 'setup';
@@ -141,6 +142,8 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
     await lifecycle.start(memoryTrim, backups);
     const mode = state.identity ? 'running' : 'setup';
     log.info({ event: 'node_ready', mode, server_name: state.identity?.serverName ?? null, federation_url: state.federationUrl, admin_url: adminUrl }, 'node ready');
+    // A test setting left on: members on the protocol's minute lose events this host refuses sooner (SECURITY.md 2).
+    if (MAX_EVENT_AGE_MS !== MAX_CLOCK_SKEW_MS) log.warn({ event: 'test_setting', setting: 'PARACORD_TEST_EVENT_MAX_AGE_MS', value: MAX_EVENT_AGE_MS }, 'a test setting is in effect: rooms hosted here refuse events signed more than this many ms ago, not a minute; members of other nodes may lose events');
     return { mode, federation_url: state.federationUrl, admin_url: adminUrl, login_url: context.loginUrl() };
   }
 

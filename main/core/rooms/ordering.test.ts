@@ -21,7 +21,7 @@ describe('how long after it was signed a room\'s host takes an event', () => {
     expect(RESIGN_AFTER_MS).toBe(30_000);
   });
 
-  it('tests may make it shorter (PARACORD_EVENT_MAX_AGE_MS), never longer; anything else is the minute', () => {
+  it('tests may make it shorter (PARACORD_TEST_EVENT_MAX_AGE_MS), never longer; anything else is the minute', () => {
     expect(eventMaxAge('20000')).toBe(20_000);
     expect(eventMaxAge('2000')).toBe(2_000);
     for (const setting of [undefined, '', '1999', '60000', '600000', '-5000', '20000.5', '2e4', ' 20000', 'abc']) expect(eventMaxAge(setting)).toBe(60_000);

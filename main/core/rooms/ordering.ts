@@ -15,11 +15,11 @@ export const MAX_CLOCK_SKEW_MS = 60_000;
 export const DEFAULT_REORDER_WINDOW_MS = 60_000;
 /**
  * How long after it was signed (its origin_ts) a room's host still takes an event: the protocol's
- * minute. PARACORD_EVENT_MAX_AGE_MS (tests only, set alike on every node of a test: 2,000 to
+ * minute. PARACORD_TEST_EVENT_MAX_AGE_MS (tests only, set alike on every node of a test: 2,000 to
  * 59,999) makes it shorter, never longer, so a test of an event that waited too long for its host
  * waits seconds, not a minute.
  */
-export const MAX_EVENT_AGE_MS = eventMaxAge(process.env.PARACORD_EVENT_MAX_AGE_MS);
+export const MAX_EVENT_AGE_MS = eventMaxAge(process.env.PARACORD_TEST_EVENT_MAX_AGE_MS);
 /**
  * Where no refusal comes back to a member (its event pulled by the host, or taken from a
  * mailbox), the member signs its own event again once it is this old: half the host's limit, so
