@@ -66,3 +66,14 @@ const TESTING_AGAIN = /Testing again(?: through \S+)? in \d+ s before switching 
 export function isTestingAgain(state: Pick<Reachability, 'reachable' | 'mode' | 'error'>): boolean {
   return state.reachable === false && state.mode === 'push' && TESTING_AGAIN.test(state.error ?? '');
 }
+
+/**
+ * When the node last asked a friend to test it, under the summary: "tested" only when a friend
+ * ran the test (the UI check of 2026-11-27: a fresh node said "will be tested once the first peer
+ * is added" beside "Last tested just now"). `ago`: the time already in words ("just now").
+ */
+export function lastTestedWords(state: Pick<Reachability, 'checked_at' | 'reachable' | 'via'>, ago: string): string {
+  if (state.checked_at === null) return '';
+  if (state.reachable === null) return `Last tried ${ago}: no friend could run the test.`;
+  return `Last tested ${ago}${state.via ? ` by ${state.via}` : ''}.`;
+}

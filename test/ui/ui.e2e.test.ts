@@ -60,6 +60,11 @@ describe.skipIf(!HAVE_CHROMIUM)('the UI in a real browser (skipped without Chrom
     // The wizard checks that the server answers at its address, and says so in plain words.
     expect(await page.getByTestId('reachability').textContent()).toContain('Your server answers at');
     await shot(page, 'wizard-first-peer');
+    // With no friend yet, nobody tested it: not "Last tested just now" beside "will be tested once
+    // the first peer is added" (the UI check of 2026-11-27).
+    const reach = page.getByTestId('reachability-status');
+    await reach.getByText('will be tested once the first peer is added').waitFor();
+    expect(await reach.innerText()).not.toContain('Last tested');
     expect(await page.locator('.brand').textContent()).toContain('wizard.test');
     expect((await node.admin('GET', '/status')).body).toMatchObject({ mode: 'running', server_name: 'wizard.test' });
   });
