@@ -15,7 +15,7 @@ export const listeningAt = (n: NodeProcess) => `http://${[...n.stderr.matchAll(/
 /**
  * alpha hosts a room with beta in it; then neither can reach the other; carol reaches both.
  * Without `homesPeered`, alpha and beta are peers of carol only (no room). `env`: more
- * environment for the three (e.g. PARACORD_EVENT_MAX_AGE_MS), kept across their restarts.
+ * environment for the three (e.g. PARACORD_TEST_EVENT_MAX_AGE_MS), kept across their restarts.
  */
 export async function twoHomesAndAFriend(nodes: Nodes, withRoom = true, homesPeered = true, carolArgs: string[] = [], env: Record<string, string> = {}) {
   const alpha = nodes.process({ serverName: 'alpha.test', args: ['--retry-initial', '200', '--retry-max', '2000', '--mailbox-check-seconds', '1'], env });

@@ -77,5 +77,13 @@ describe('own changes of a message that a server has not taken', () => {
       outbox.enqueue('beta.test', `$e${i}`, '!r:alpha.test', 2_000 + i);
     }
     expect(changesNotDelivered(db, 'alpha.test', '@owner:alpha.test', ['$m']).get('$m')!.map((c) => [c.event_id, c.kind])).toEqual([['$r9', 'reaction_removed'], ['$e2', 'edit']]);
+    // A later change that was delivered ends the line of an earlier one refused: a 🎉 added and
+    // refused, then taken back (delivered: no row left) says nothing.
+    storeEvent(db, '$party', 'm.reaction.add', 'alpha.test', '$m', 40, undefined, { key: '🎉' });
+    const party = outbox.enqueue('beta.test', '$party', '!r:alpha.test', 3_000)!;
+    outbox.settle('beta.test', [{ row: party, outcome: { kind: 'failed', status: 403, error: 'HTTP 403 origin_blocked' } }], 5, 3_000);
+    expect(changesNotDelivered(db, 'alpha.test', '@owner:alpha.test', ['$m']).get('$m')!.map((c) => c.event_id)).toContain('$party');
+    storeEvent(db, '$unparty', 'm.reaction.remove', 'alpha.test', '$m', 41, undefined, { key: '🎉' });
+    expect(changesNotDelivered(db, 'alpha.test', '@owner:alpha.test', ['$m']).get('$m')!.map((c) => c.event_id)).not.toContain('$party');
   });
 });

@@ -93,25 +93,24 @@ export const MAX_CHANGES_SHOWN = 5;
  * delivered to all may have an edit that still waits (the UI check of 2026-11-27: the edited text
  * showed "Delivered to all" while the edit waited for an offline friend). Only the latest change
  * of each thing counts (the last edit; per reaction key, the last add or take-back: toggling a
- * reaction ten times is one line), at most MAX_CHANGES_SHOWN a message.
+ * reaction ten times is one line; an add refused, then taken back and delivered, none), at most
+ * MAX_CHANGES_SHOWN a message. Reads the viewer's own changes of these messages only, by the
+ * (message, origin, sender) index.
  */
 export function changesNotDelivered(db: Db, server: string, viewer: string, messageIds: readonly string[], isHeld?: (server: string) => boolean): Map<string, ChangeDelivery[]> {
   const result = new Map<string, ChangeDelivery[]>();
   for (let start = 0; start < messageIds.length; start += 200) {
     const chunk = messageIds.slice(start, start + 200);
     const marks = chunk.map(() => '?').join(',');
-    // By the (message, origin) index, named: the planner would take the covering relations index
-    // and read every change of the message by anyone. Only the viewer's changes with something left
-    // to say: an outbox row (pending, failed, expired), a deposit at a mailbox not yet taken, or one
-    // taken too late and not yet queued again.
+    // By the (message, origin, sender) index, named: the planner would take the covering relations
+    // index and read every change of the message by anyone. All the viewer's changes, delivered or not:
+    // the latest of each thing decides (a reaction taken back and delivered ends the line of the
+    // earlier add that was refused), then only one with something left to say is shown.
     const changes = db
       .prepare<unknown[], { event_id: string; event_type: string; relates_to: string; key: string | null }>(
         `SELECT e.event_id, e.event_type, e.relates_to, json_extract(e.content, '$.key') AS key
-           FROM federation_events e INDEXED BY federation_events_relates_origin
+           FROM federation_events e INDEXED BY federation_events_relates_sender
           WHERE e.relates_to IN (${marks}) AND e.relates_to IS NOT NULL AND e.origin_server = ? AND e.sender = ?
-            AND (EXISTS (SELECT 1 FROM federation_outbox o WHERE o.event_id = e.event_id)
-              OR EXISTS (SELECT 1 FROM mailbox_deposits m WHERE m.event_id = e.event_id)
-              OR EXISTS (SELECT 1 FROM mailbox_taken_late l WHERE l.event_id = e.event_id))
           ORDER BY e.depth, e.event_id`,
       )
       .all(...chunk, server, viewer)

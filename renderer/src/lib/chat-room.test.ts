@@ -29,6 +29,9 @@ describe('"Chat with …" opens the chat the two owners already share', () => {
     expect(chatInvite([invite({ room_name: 'Book club' })], 'alpha.test', 'beta.test')).toBeUndefined();
     expect(chatInvite([invite({ host_server: 'gamma.test' })], 'alpha.test', 'beta.test')).toBeUndefined();
     expect(chatInvite([invite({ inviter: '@bob:beta.test' })], 'alpha.test', 'beta.test')).toBeUndefined();
-    expect(chatInvite([invite({ join: { state: 'unanswered', since: 1 } })], 'alpha.test', 'beta.test')).toBeUndefined();
+    // Accepted already, its join waiting or not answered: still the chat (not a reason for a second room); refused: not.
+    expect(chatInvite([invite({ join: { state: 'unanswered', since: 1 } })], 'alpha.test', 'beta.test')?.invite_id).toBe('inv_1');
+    expect(chatInvite([invite({ join: { state: 'waiting', since: 1, mailbox: 'carol.test' } })], 'alpha.test', 'beta.test')?.invite_id).toBe('inv_1');
+    expect(chatInvite([invite({ join: { state: 'refused', since: 1, error: 'banned' } })], 'alpha.test', 'beta.test')).toBeUndefined();
   });
 });

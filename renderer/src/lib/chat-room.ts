@@ -19,7 +19,11 @@ export function isChatWith(members: readonly RoomMember[], ownServer: string, pe
   return members.every((m) => owners.has(m.user_id)) && present.length === 2 && new Set(present).size === 2;
 }
 
-/** The friend's invitation to the chat its own "Chat with …" made (named as that makes it), if it waits for us. */
+/**
+ * The friend's invitation to the chat its own "Chat with …" made (named as that makes it), unless
+ * the friend refused our join: accepted already and still waiting for the friend's server (a join
+ * left at its mailbox, or not answered yet), it is still the chat to go to, not a reason for another.
+ */
 export function chatInvite(invites: readonly RoomInvite[], ownServer: string, peer: string): RoomInvite | undefined {
-  return invites.find((i) => i.host_server === peer && i.invitee === `@owner:${ownServer}` && i.inviter === `@owner:${peer}` && i.room_name === `${peer} + ${ownServer}` && i.join === undefined);
+  return invites.find((i) => i.host_server === peer && i.invitee === `@owner:${ownServer}` && i.inviter === `@owner:${peer}` && i.room_name === `${peer} + ${ownServer}` && i.join?.state !== 'refused');
 }

@@ -15,7 +15,9 @@ export async function startChat(ownServer: string, peer: string): Promise<string
     if (isChatWith(members, ownServer, peer)) return open(room.room_id);
   }
   // The friend clicked first: its invitation to that chat is accepted rather than answered with a second room.
+  // Its join waiting at the friend's mailbox: that room is opened (accepting again would send another).
   const invite = chatInvite((await api.listInvites({})).invites, ownServer, peer);
+  if (invite?.join?.state === 'waiting') return open(invite.room_id);
   if (invite) return open((await api.acceptInvite({ invite_id: invite.invite_id })).room_id);
   const { room_id } = await api.createRoom({ name: `${ownServer} + ${peer}` });
   await api.inviteToRoom({ room_id, user_id: `@owner:${peer}` });
