@@ -38,6 +38,15 @@ export interface OutboxListeners {
   onQueued?: (destination: string) => void;
 }
 
+/**
+ * When a destination is tried next, as SQL (`destination`: the parameter naming it): its oldest
+ * waiting row's next attempt. The delivery worker goes by its head (FIFO): a row queued behind it,
+ * never tried, has 0 but waits as long. One text for the peer's line, a room's wait and each
+ * message's (rooms/message-delivery.ts).
+ */
+export const destinationNextAttemptSql = (destination: string): string =>
+  `SELECT next_attempt_at FROM federation_outbox WHERE destination = ${destination} AND state = 'pending' ORDER BY id LIMIT 1`;
+
 export class Outbox {
   /** Given by the node's wiring (rooms record when a ban reached the banned user's server). */
   private readonly onDelivered: DeliveredListener | null;
@@ -201,16 +210,15 @@ export class Outbox {
   /**
    * What a destination's waiting rows say of its delivery, for the peer's line in the UI (issue #35
    * item 3: the node says it, the browser only words it): how many wait; since when it is retried
-   * (the creation of the oldest waiting row already tried, null when none was); its next attempt,
-   * which is its oldest waiting row's (the delivery worker goes by its head, FIFO: a row queued
-   * behind it, never tried, has 0 but waits as long); the error of the oldest tried row that has one. Paced rows (attempts
-   * unchanged) count as waiting, not as retried.
+   * (the creation of the oldest waiting row already tried, null when none was); its next attempt
+   * (destinationNextAttemptSql); the error of the oldest tried row that has one. Paced rows
+   * (attempts unchanged) count as waiting, not as retried.
    */
   pendingSummary(destination: string): PendingSummary {
     this.pendingSummaryStmt ??= this.db.prepare<{ destination: string }, PendingSummary>(
       `SELECT COUNT(*) AS waiting,
               MIN(CASE WHEN attempts > 0 THEN created_at END) AS retrying_since,
-              (SELECT next_attempt_at FROM federation_outbox WHERE destination = @destination AND state = 'pending' ORDER BY id LIMIT 1) AS next_attempt_at,
+              (${destinationNextAttemptSql('@destination')}) AS next_attempt_at,
               (SELECT last_error FROM federation_outbox
                 WHERE destination = @destination AND state = 'pending' AND attempts > 0 AND last_error IS NOT NULL
                 ORDER BY id LIMIT 1) AS last_error
@@ -226,7 +234,7 @@ export class Outbox {
   pendingForRoom(destination: string, roomId: string): { waiting: number; next_attempt_at: number | null } {
     this.pendingForRoomStmt ??= this.db.prepare<[{ destination: string; room: string }], { waiting: number; next_attempt_at: number | null }>(
       `SELECT COUNT(*) AS waiting,
-              (SELECT next_attempt_at FROM federation_outbox WHERE destination = @destination AND state = 'pending' ORDER BY id LIMIT 1) AS next_attempt_at
+              (${destinationNextAttemptSql('@destination')}) AS next_attempt_at
          FROM federation_outbox WHERE destination = @destination AND state = 'pending' AND room_id = @room`,
     );
     return this.pendingForRoomStmt.get({ destination, room: roomId })!;

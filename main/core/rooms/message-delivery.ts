@@ -9,10 +9,11 @@
  * for that server too.
  * Pending rows for a server the owner blocked or quarantined are not tried (the delivery worker
  * holds them, `isHeld`): `held` names those servers. A pending row is tried no sooner than its
- * destination's oldest waiting row is due (the worker goes by its head, FIFO: Outbox.pendingSummary),
+ * destination's oldest waiting row is due (the worker goes by its head, FIFO: outbox.ts destinationNextAttemptSql),
  * so a message queued behind one being retried says when that is, not "now".
  */
 import type { Db } from '../store/database.ts';
+import { destinationNextAttemptSql } from '../outbox/outbox.ts';
 import type { ChangeDelivery, MessageDelivery } from '../../../shared/contract/admin-operations.ts';
 
 interface Row {
@@ -26,11 +27,16 @@ interface Row {
 export function messageDeliveries(db: Db, eventIds: readonly string[], isHeld?: (server: string) => boolean): Map<string, MessageDelivery> {
   const result = new Map<string, MessageDelivery>();
   for (const id of eventIds) result.set(id, { state: 'delivered', pending_servers: [], refused: [], next_attempt_at: null, last_error: null });
+  // Each destination's next attempt, asked once per call, and only when a pending row needs it
+  // (most pages hold no waiting message: no statement is prepared for them).
   const heads = new Map<string, number>();
-  const headStmt = db.prepare<[string], { next_attempt_at: number }>("SELECT next_attempt_at FROM federation_outbox WHERE destination = ? AND state = 'pending' ORDER BY id LIMIT 1");
+  let headStmt: import('better-sqlite3').Statement<[string], { next_attempt_at: number }> | undefined;
   const headDue = (destination: string): number => {
     let due = heads.get(destination);
-    if (due === undefined) heads.set(destination, (due = headStmt.get(destination)?.next_attempt_at ?? 0));
+    if (due === undefined) {
+      headStmt ??= db.prepare<[string], { next_attempt_at: number }>(destinationNextAttemptSql('?'));
+      heads.set(destination, (due = headStmt.get(destination)?.next_attempt_at ?? 0));
+    }
     return due;
   };
   for (let start = 0; start < eventIds.length; start += 200) {
