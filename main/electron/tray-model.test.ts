@@ -5,7 +5,7 @@ import { NOBODY_COULD_ASK, reachabilitySummary, testingAgainNote } from '../../s
 
 const base: NodeStatus = {
   mode: 'running', setup_required: false, server_name: 'alpha.test', key_id: 'ed25519:a', public_key: 'a'.repeat(64),
-  federation: { paused: false, url: 'https://alpha.test:7447', tls_fingerprint: null }, peers: 3,
+  federation: { paused: false, url: 'https://alpha.test:7447', tls_fingerprint: null, scheme: 'https' }, peers: 3,
   peer_counts: { allow: 3, block: 0, quarantine: 0 }, queue: { pending: 2, failed: 0 }, version: '0.1.0', uptime_ms: 1,
   key_storage: { sealed_by: null, warning: null }, backup: { last_at: null, scheduled: false, warning: null },
 };

@@ -51,6 +51,19 @@ describe.skipIf(!HAVE_CHROMIUM)('the UI in a real browser (skipped without Chrom
     expect(await page.getByRole('button', { name: 'Create my server' }).isDisabled()).toBe(false);
     await page.getByLabel('Server name').fill('wizard.test');
     expect(await page.getByTestId('server-name-warning').count()).toBe(0);
+    // The default address and the certificate choice match how the node runs (the UI check of
+    // 2026-11-27: under --insecure-http it said https and offered certificates it never uses).
+    await page.getByText('Advanced: address, certificate, restore a backup').click();
+    expect(await page.getByTestId('public-address-hint').innerText()).toContain('Leave empty for http://<server name>:<port>');
+    await page.getByTestId('plain-http-note').getByText(/started with --insecure-http/).waitFor();
+    expect(await page.getByText('I have my own certificate').count()).toBe(0);
+    const secure = fileNodes.process({ secure: true });
+    await secure.start();
+    const securePage = await open(browser, secure);
+    await securePage.getByText('Advanced: address, certificate, restore a backup').click();
+    expect(await securePage.getByTestId('public-address-hint').innerText()).toContain('Leave empty for https://<server name>:<port>');
+    await securePage.getByText('I have my own certificate').waitFor();
+    expect(await securePage.getByTestId('plain-http-note').count()).toBe(0);
     await page.getByRole('button', { name: 'Create my server' }).click();
     // Straight to the dashboard, with a first invite link ready to send (issue #16 item 9).
     await page.getByRole('heading', { name: 'Dashboard' }).waitFor();

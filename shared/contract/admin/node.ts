@@ -44,7 +44,11 @@ export interface NodeStatus {
   public_key: string | null;
   /** The signing key as friends see it when they use your link (SHA-256, first 16 bytes). */
   key_fingerprint?: string | null;
-  federation: { paused: boolean; url: string | null; tls_fingerprint: string | null };
+  /**
+   * `scheme`: how friends' servers reach this node, known in setup mode too: 'http' only under
+   * `--insecure-http` (tests, one private network), where there is no certificate to choose.
+   */
+  federation: { paused: boolean; url: string | null; tls_fingerprint: string | null; scheme: 'https' | 'http' };
   peers: number;
   peer_counts: { allow: number; block: number; quarantine: number };
   queue: { pending: number; failed: number };
