@@ -55,6 +55,8 @@ export interface NodeConfig {
    * stream and per node. Tests only; the defaults there otherwise.
    */
   adminStreamLimits?: { pingMs?: number; perStream?: number; perNode?: number; unreadPerNode?: number };
+  /** A quiet friend's node is checked when listed after this long without news (peering/liveness.ts). Tests only; default 60 s. */
+  peerLivenessStaleMs?: number;
   /**
    * Per-server storage quota (issue #14 item 5, issue #37 item 8; trust/storage-quota.ts), charged
    * to an event's origin when it is a peer, else to the server that delivered it: bytes per UTC

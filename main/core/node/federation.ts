@@ -16,6 +16,7 @@ import { ReferenceRooms } from '../federation/reference/reference-rooms.ts';
 import type { ConnectionStats } from '../http/connection-limits.ts';
 import type { Identity } from '../identity/identity.ts';
 import { warnLimited } from '../log/rate-limit.ts';
+import { PeerLiveness } from '../peering/liveness.ts';
 import { PeeringService } from '../peering/peering-service.ts';
 import { Puller } from '../pull/puller.ts';
 import { Reachability } from '../reachability/reachability.ts';
@@ -33,6 +34,8 @@ export interface Running {
   /** Rooms shared with Paracord reference servers: joins on them, and the poller. */
   referenceRooms: ReferenceRooms;
   peering: PeeringService;
+  /** Whether quiet friends' nodes still answer, checked while the owner's screens list them. */
+  liveness: PeerLiveness;
   /** Reachability self-test, port mapping and pull mode (issue #15). */
   reachability: Reachability;
   /** The federation listener. */
@@ -89,7 +92,11 @@ function startRooms(s: Services, id: Identity) {
   });
   peering.start();
   s.mailboxDeposits.start();
-  return { rooms, referenceRooms, peering };
+  const liveness = new PeerLiveness({
+    discovery: s.discovery, changed: () => notifications.notify({ type: 'status', scope: 'queue' }),
+    ...(config.peerLivenessStaleMs !== undefined ? { staleAfterMs: config.peerLivenessStaleMs } : {}),
+  });
+  return { rooms, referenceRooms, peering, liveness };
 }
 
 type RoomParts = ReturnType<typeof startRooms>;

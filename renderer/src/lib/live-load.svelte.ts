@@ -16,6 +16,9 @@ export function ticking(): { readonly now: number } {
   return clock;
 }
 
+/** How often an open screen asks for the peers' lines again without being told of a change. */
+export const RECHECK_MS = 60_000;
+
 export interface LiveLoadParts {
   delivery: () => Promise<void>;
   rest: () => Promise<void>;
@@ -43,6 +46,15 @@ export class LiveLoad {
       const onlyDelivery = untrack(() => this.loaded) && counts.status === seen.status && counts.room === seen.room;
       seen = counts;
       void this.load(onlyDelivery);
+    });
+    // While the screen is open, the delivery part is asked again every minute even when nothing was
+    // announced: listing the peers is what has the node check whether quiet friends still answer
+    // (main/core/peering/liveness.ts), so a friend's node that stopped does not stay "Online".
+    $effect(() => {
+      const timer = setInterval(() => {
+        if (untrack(() => this.loaded)) void this.load(true);
+      }, RECHECK_MS);
+      return () => clearInterval(timer);
     });
   }
 

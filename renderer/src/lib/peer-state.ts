@@ -5,14 +5,17 @@
  */
 import { explainCause, type Explained } from './errors.ts';
 import { ago, clock, fromNow, plural } from './format.ts';
+import type { PeerLivenessView } from '../../../shared/contract/admin/peers.ts';
 
 /**
  * How a peer's state is decided (issue #16 item 3):
  * - a message to it failed at least once and waits: "offline since <first failure>", with the count and the next try;
  * - messages wait that were not tried yet, or it is paced, or it asked us to wait (429, its keys
  *   check: 503): "sending" / "paced" / "asked to wait";
- * - nothing waits: "online" only when it sent this node a request within ONLINE_WINDOW_MS; otherwise
- *   "last seen <relative time>" (state idle): a quiet friend is not known to be offline, nor online.
+ * - nothing waits: "not answering" when the last check of its node while the owner looked failed
+ *   (main/core/peering/liveness.ts) and it sent nothing since; "online" only when it sent this node
+ *   a request or answered a check within ONLINE_WINDOW_MS; otherwise "last seen <relative time>"
+ *   (state idle): a quiet friend is not known to be offline, nor online.
  */
 export const ONLINE_WINDOW_MS = 10 * 60_000;
 
@@ -50,7 +53,7 @@ export interface PeerLine {
 }
 
 /** Words only: the node computed the state (admin/operations/peers `deliveryView`). */
-export function peerLine(peer: { server_name?: string; trust: string; last_seen_at: number | null; delivery?: DeliveryState }, now = Date.now()): PeerLine {
+export function peerLine(peer: { server_name?: string; trust: string; last_seen_at: number | null; delivery?: DeliveryState; liveness?: PeerLivenessView | null }, now = Date.now()): PeerLine {
   const waiting = peer.delivery?.waiting ?? 0;
   const none = { text: '', details: '' };
   // Nothing is sent to a blocked or quarantined server (the node holds its queue): neither is
@@ -102,10 +105,17 @@ export function peerLine(peer: { server_name?: string; trust: string; last_seen_
   // Its push limit (a Paracord reference takes 120 events a minute): slower, not failing.
   if (waiting > 0 && peer.delivery?.paced) return { state: 'sending', text: `Paced — ${plural(waiting, 'message')} waiting: this server takes only so many a minute`, cause: none };
   if (waiting > 0) return { state: 'sending', text: `Sending ${plural(waiting, 'message')}…`, cause: none };
-  if (!peer.last_seen_at) return { state: 'unknown', text: 'Not heard from yet', cause: none };
-  // Nothing to send, so no failing attempt says it is offline; only a recent request from it says it is online.
-  if (now - peer.last_seen_at <= ONLINE_WINDOW_MS) return { state: 'online', text: `Online${seen}`, cause: none };
-  return { state: 'idle', text: `Last seen ${ago(peer.last_seen_at, now)} — nothing waiting to be sent`, cause: none };
+  // Nothing to send, so no failing attempt says it is offline: a check of its node while you look
+  // does (main/core/peering/liveness.ts), unless it sent us a request since.
+  const check = peer.liveness ?? null;
+  if (check?.not_answering_since != null && (peer.last_seen_at ?? 0) < check.not_answering_since) {
+    return { state: 'offline', text: `Not answering since ${clock(check.not_answering_since, now)} — nothing waiting to be sent`, cause: explainCause(check.error) };
+  }
+  // Heard from: its last request to us, or its node's last answer to a check.
+  const heard = Math.max(peer.last_seen_at ?? 0, check?.answered_at ?? 0);
+  if (heard === 0) return { state: 'unknown', text: 'Not heard from yet', cause: none };
+  if (now - heard <= ONLINE_WINDOW_MS) return { state: 'online', text: `Online · seen ${ago(heard, now)}`, cause: none };
+  return { state: 'idle', text: `Last seen ${ago(heard, now)} — nothing waiting to be sent`, cause: none };
 }
 
 /** A last error where the peer answered "not yet" (its rate limit, or our keys not readable there yet), not a failure to reach it. */

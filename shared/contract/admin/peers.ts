@@ -104,10 +104,26 @@ export interface PeerView {
    * pull), with when it last pulled and how many wait.
    */
   delivery?: PeerDelivery;
+  /**
+   * Whether its node answered when last checked (main/core/peering/liveness.ts): checked while the
+   * owner's screens list the peers, for a friend with nothing waiting that was quiet for a minute.
+   * Null: not checked yet.
+   */
+  liveness?: PeerLivenessView | null;
   /** Which protocol dialect it speaks, from its discovery ('reference': a Paracord reference server); null when never read. */
   dialect?: 'node' | 'reference' | null;
   /** A reference peer's version ('0.8': v0.8.5, four-line signatures; '3': 3.x, bound requests); null for others. */
   reference_version?: '0.8' | '3' | null;
+}
+
+/** A check of a quiet friend's node (PeerView `liveness`). */
+export interface PeerLivenessView {
+  /** When its node last answered a check. */
+  answered_at: number | null;
+  /** Since when checks found it not answering (null: the last check was answered). */
+  not_answering_since: number | null;
+  /** Why the last check failed, verbatim (for "details"). */
+  error: string | null;
 }
 
 /**

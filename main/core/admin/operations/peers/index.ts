@@ -63,7 +63,16 @@ export function peerOperations(node: NodeContext, running: Running): Pick<AdminH
   return {
     listPeers: async () => {
       const pending = running.peering.pendingPeerings();
-      return { peers: node.trust.list().map((s) => peerView(node, s)), ...(pending.length > 0 ? { pending } : {}) };
+      const peers = node.trust.list().map((s) => ({ ...peerView(node, s), liveness: running.liveness.view(s.server_name) }));
+      // A friend we push to with nothing waiting says nothing of itself: while the owner looks, its
+      // node is asked whether it still answers (peering/liveness.ts). Deliveries speak for the others.
+      running.liveness.forgetExcept(new Set(peers.map((p) => p.server_name)));
+      running.liveness.checkStale(
+        peers
+          .filter((p) => p.trust === 'allow' && p.delivery?.mode === 'push' && !p.delivery.via_mailbox && p.delivery.waiting === 0 && p.dialect !== 'reference')
+          .map((p) => ({ server: p.server_name, lastSeenAt: p.last_seen_at })),
+      );
+      return { peers, ...(pending.length > 0 ? { pending } : {}) };
     },
 
     addPeer: async (input) => {
