@@ -7,6 +7,7 @@
  * of scripts/bundle.mjs) after it has peered, made a room and delivered a message to a
  * Server-Sent Events stream.
  */
+import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { request } from 'undici';
 import { join } from 'node:path';
@@ -56,6 +57,28 @@ describe('modules a serving node loads', () => {
       const { builtins, deps } = internalDeps(node.stderr);
       expect(builtins).toBeGreaterThan(50); // the report ran and lists what was loaded
       expect(deps.filter((d) => d.startsWith('undici'))).toEqual([]);
+    }
+  });
+
+  // A worker thread compiles every module it loads again at each start, and the search fold's and
+  // the verify pool's workers start at every burst after a quiet second or three (issue #36). The
+  // search worker had loaded the migrations and zod (156 KB, ~40 ms of a start's ~100 ms of CPU)
+  // through the database module and a contract constant.
+  it("the worker threads' code is small: neither zod nor the migrations", () => {
+    const bundle = join(REPO_ROOT, 'dist/bundle');
+    for (const entry of ['search-worker.js', 'verify-worker.js']) {
+      const reached = new Set<string>();
+      const visit = (file: string) => {
+        if (reached.has(file)) return;
+        reached.add(file);
+        for (const m of readFileSync(join(bundle, file), 'utf8').matchAll(/(?:from|import)\s*["']\.\/([^"']+\.js)["']/g)) visit(m[1]!);
+      };
+      visit(entry);
+      const code = [...reached].map((file) => readFileSync(join(bundle, file), 'utf8'));
+      expect(reached.size, entry).toBeGreaterThan(1); // the walk followed its imports
+      expect(code.filter((text) => text.includes('$Zod')), entry).toEqual([]);
+      expect(code.filter((text) => /CREATE TABLE IF NOT EXISTS federation_events|CREATE TABLE federation_events/.test(text)), entry).toEqual([]);
+      expect(code.reduce((sum, text) => sum + text.length, 0), entry).toBeLessThan(48 * 1024);
     }
   });
 });

@@ -11,7 +11,7 @@
  * these do not match the events (openedIndexState), the file is emptied and rebuilt.
  */
 import { chmodSync, closeSync, existsSync, openSync, rmSync } from 'node:fs';
-import type { Db } from '../store/database.ts';
+import type { Db } from '../store/connection.ts';
 
 /** Bumped when the layout below changes: the file is then rebuilt. */
 const LAYOUT_VERSION = 2;

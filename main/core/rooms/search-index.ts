@@ -24,10 +24,11 @@
  */
 import type { Envelope } from '../federation/envelope.ts';
 import { jsonStringBytes, utf8Bytes, withinBytes } from '../federation/page-budget.ts';
-import type { Db } from '../store/database.ts';
+import type { Db } from '../store/connection.ts';
 import { indexedEventAt, openSearchIndex } from './search-db.ts';
 import { SearchFoldWorker } from './search-fold-worker.ts';
-import { UNINDEXED_COUNT_CAP, type SearchResult } from '../../../shared/contract/admin/messages.ts';
+import type { SearchResult } from '../../../shared/contract/admin/messages.ts';
+import { UNINDEXED_COUNT_CAP } from '../../../shared/contract/admin/search-limits.ts';
 
 /** One hit: the contract's SearchResult (shared/contract/admin/messages.ts). */
 export type SearchHit = SearchResult;

@@ -7,7 +7,7 @@
  * `seq` the last request read (each request carries one).
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { openConnection } from '../store/database.ts';
+import { openConnection } from '../store/connection.ts';
 import { SearchIndex } from './search-index.ts';
 
 type Message = ({ fold: true } | { catchUp: number }) & { seq: number } | { close: true };

@@ -135,8 +135,7 @@ export interface MessageOutputs {
   };
 }
 
-/** A search's `unindexed` counts up to this many (more: "at least"). */
-export const UNINDEXED_COUNT_CAP = 100_000;
+export { UNINDEXED_COUNT_CAP } from './search-limits.ts';
 
 export interface SearchResult {
   room_id: string;
