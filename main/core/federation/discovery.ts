@@ -74,11 +74,13 @@ export class Discovery {
     this.binding = binding;
   }
 
-  /** Fetches and validates a discovery document from a base URL (no cache; `fresh`: on a new connection). */
-  async fetchDocument(baseUrl: string, pin?: string, signal?: AbortSignal, vouch?: Vouch, fresh = false): Promise<DiscoveryDocument> {
+  /** Fetches and validates a discovery document from a base URL (no cache; `fresh`: on a new connection; `maxResponseBytes`: a smaller cap on the answer). */
+  async fetchDocument(baseUrl: string, pin?: string, signal?: AbortSignal, vouch?: Vouch, fresh = false, maxResponseBytes?: number): Promise<DiscoveryDocument> {
     const url = this.http.checkEndpoint(baseUrl) + WELL_KNOWN_PATH;
-    const response = await this.http.send('GET', url, { accept: 'application/json' }, undefined, { ...(pin ? { pin } : {}), ...(signal ? { signal } : {}), ...(vouch ? { vouch } : {}), ...(fresh ? { fresh } : {}) });
-    if (response.status !== 200) throw new FederationRequestError(`discovery at ${url} answered ${response.status}`, url);
+    const response = await this.http.send('GET', url, { accept: 'application/json' }, undefined, {
+      ...(pin ? { pin } : {}), ...(signal ? { signal } : {}), ...(vouch ? { vouch } : {}), ...(fresh ? { fresh } : {}), ...(maxResponseBytes ? { maxResponseBytes } : {}),
+    });
+    if (response.status !== 200) throw new FederationRequestError(`discovery at ${url} answered HTTP ${response.status}`, url);
     const read = readDiscovery(response.json, url);
     if (!read.ok) throw new FederationRequestError(`discovery at ${url} is not valid: ${read.reason}`, url);
     if (!speaksWithUs(read.document)) throw new FederationRequestError(`discovery at ${url} speaks ${read.document.version}, not ${PROTOCOL_VERSION}`, url);

@@ -47,12 +47,13 @@ export class LiveLoad {
       seen = counts;
       void this.load(onlyDelivery);
     });
-    // While the screen is open, the delivery part is asked again every minute even when nothing was
-    // announced: listing the peers is what has the node check whether quiet friends still answer
-    // (main/core/peering/liveness.ts), so a friend's node that stopped does not stay "Online".
+    // While the screen is open and visible, the delivery part is asked again every minute even when
+    // nothing was announced: listing the peers is what has the node check whether quiet friends
+    // still answer (main/core/peering/liveness.ts), so a friend's node that stopped does not stay
+    // "Online". A hidden tab or a desktop window closed to the tray asks nothing.
     $effect(() => {
       const timer = setInterval(() => {
-        if (untrack(() => this.loaded)) void this.load(true);
+        if (document.visibilityState === 'visible' && untrack(() => this.loaded)) void this.load(true);
       }, RECHECK_MS);
       return () => clearInterval(timer);
     });

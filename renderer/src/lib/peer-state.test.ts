@@ -50,7 +50,7 @@ describe('peerLine', () => {
   it('a quiet friend whose node did not answer a check is not answering, until it is heard from again (the UI check of 2026-11-27)', () => {
     const now = new Date(2026, 0, 5, 14, 30).getTime();
     const since = new Date(2026, 0, 5, 14, 2).getTime();
-    const stopped = { answered_at: since - 60_000, not_answering_since: since, error: 'connect ECONNREFUSED 127.0.0.1:9' };
+    const stopped = { answered_at: since - 60_000, not_answering_since: since, answers_wrongly: false, error: 'connect ECONNREFUSED 127.0.0.1:9' };
     // It sent a request 3 minutes before it stopped: that no longer makes it "Online".
     const line = peerLine({ trust: 'allow', last_seen_at: since - 180_000, delivery: push, liveness: stopped }, now);
     expect(line.state).toBe('offline');
@@ -58,8 +58,13 @@ describe('peerLine', () => {
     expect(line.cause.text).toBe('Their server is offline (it refused the connection).');
     // A request from it after the failed check: it is back.
     expect(peerLine({ trust: 'allow', last_seen_at: now - 10_000, delivery: push, liveness: stopped }, now)).toMatchObject({ state: 'online', text: 'Online · seen 10 s ago' });
+    // Something else answers at its address: not called silent, and not online.
+    const wrong = peerLine({ trust: 'allow', last_seen_at: null, delivery: push, liveness: { ...stopped, answers_wrongly: true, error: 'discovery at http://127.0.0.1:9/.well-known/paracord/server answered HTTP 404' } }, now);
+    expect(wrong.state).toBe('offline');
+    expect(wrong.text).toMatch(/^Its address answers, but not as its Paracord node should, since \d\d:\d\d( [AP]M)? — nothing waiting to be sent$/);
+    expect(wrong.cause.text).toBe('The other server does not know this.');
     // Answered a check: online, seen when it answered, though it sent nothing for an hour.
-    const answered = { answered_at: now - 20_000, not_answering_since: null, error: null };
+    const answered = { answered_at: now - 20_000, not_answering_since: null, answers_wrongly: false, error: null };
     expect(peerLine({ trust: 'allow', last_seen_at: now - 3_600_000, delivery: push, liveness: answered }, now)).toMatchObject({ state: 'online', text: 'Online · seen 20 s ago' });
     // Messages waiting: their attempts speak, not the check.
     const failing = { ...push, waiting: 2, retrying_since: now - 5_000, next_attempt_at: now + 30_000, last_error: 'connect ECONNREFUSED 127.0.0.1:9' };

@@ -109,7 +109,11 @@ export function peerLine(peer: { server_name?: string; trust: string; last_seen_
   // does (main/core/peering/liveness.ts), unless it sent us a request since.
   const check = peer.liveness ?? null;
   if (check?.not_answering_since != null && (peer.last_seen_at ?? 0) < check.not_answering_since) {
-    return { state: 'offline', text: `Not answering since ${clock(check.not_answering_since, now)} — nothing waiting to be sent`, cause: explainCause(check.error) };
+    const since = clock(check.not_answering_since, now);
+    const text = check.answers_wrongly
+      ? `Its address answers, but not as its Paracord node should, since ${since} — nothing waiting to be sent`
+      : `Not answering since ${since} — nothing waiting to be sent`;
+    return { state: 'offline', text, cause: explainCause(check.error) };
   }
   // Heard from: its last request to us, or its node's last answer to a check.
   const heard = Math.max(peer.last_seen_at ?? 0, check?.answered_at ?? 0);

@@ -26,7 +26,12 @@ const fingerprintSchema = z
   .transform((s) => s.toUpperCase());
 
 export const peerOperations = {
-  listPeers: { method: 'GET', path: '/peers', input: z.strictObject({}) },
+  /**
+   * `check_liveness=1` (the owner's Dashboard and Peers screens): quiet friends' nodes that were
+   * not heard from for a minute are checked (main/core/peering/liveness.ts); `liveness` says what
+   * the last check found. Without it, nothing is sent to anyone.
+   */
+  listPeers: { method: 'GET', path: '/peers', input: z.strictObject({ check_liveness: z.literal('1').optional() }) },
   addPeer: {
     method: 'POST',
     path: '/peers',
@@ -120,8 +125,13 @@ export interface PeerView {
 export interface PeerLivenessView {
   /** When its node last answered a check. */
   answered_at: number | null;
-  /** Since when checks found it not answering (null: the last check was answered). */
+  /** Since when checks failed (null: the last check was answered). */
   not_answering_since: number | null;
+  /**
+   * The failure is an answer that is not its node as it should be (an HTTP error, another
+   * server's name, a certificate other than the pinned one), not the absence of any answer.
+   */
+  answers_wrongly: boolean;
   /** Why the last check failed, verbatim (for "details"). */
   error: string | null;
 }

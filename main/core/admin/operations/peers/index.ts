@@ -61,17 +61,19 @@ const peerUnreachable = (message: string) => new HttpError(502, 'peer_unreachabl
 
 export function peerOperations(node: NodeContext, running: Running): Pick<AdminHandlers, 'listPeers' | 'addPeer' | 'setPeerTrust'> {
   return {
-    listPeers: async () => {
+    listPeers: async (input) => {
       const pending = running.peering.pendingPeerings();
       const peers = node.trust.list().map((s) => ({ ...peerView(node, s), liveness: running.liveness.view(s.server_name) }));
-      // A friend we push to with nothing waiting says nothing of itself: while the owner looks, its
-      // node is asked whether it still answers (peering/liveness.ts). Deliveries speak for the others.
-      running.liveness.forgetExcept(new Set(peers.map((p) => p.server_name)));
-      running.liveness.checkStale(
-        peers
-          .filter((p) => p.trust === 'allow' && p.delivery?.mode === 'push' && !p.delivery.via_mailbox && p.delivery.waiting === 0 && p.dialect !== 'reference')
-          .map((p) => ({ server: p.server_name, lastSeenAt: p.last_seen_at })),
-      );
+      // A friend we push to with nothing waiting says nothing of itself: while the owner looks
+      // (the Dashboard or Peers screen asks with check_liveness), its node is asked whether it
+      // still answers (peering/liveness.ts). Deliveries speak for the others.
+      if (input.check_liveness === '1') {
+        running.liveness.checkStale(
+          peers
+            .filter((p) => p.trust === 'allow' && p.delivery?.mode === 'push' && !p.delivery.via_mailbox && p.delivery.waiting === 0 && p.dialect !== 'reference')
+            .map((p) => ({ server: p.server_name, lastSeenAt: p.last_seen_at })),
+        );
+      }
       return { peers, ...(pending.length > 0 ? { pending } : {}) };
     },
 
@@ -172,6 +174,8 @@ export function peerOperations(node: NodeContext, running: Running): Pick<AdminH
         return row;
       })();
       node.discovery.forget(name);
+      // What a check found at its old address or under its old trust is no longer true.
+      running.liveness.forget(name);
       // An endpoint the owner typed is the owner's word: pushed to again even if never reached (issue #32),
       // and a backoff earned at the old address ends (as when the peer talks to us).
       if (input.endpoint) {
@@ -194,6 +198,7 @@ export function peerOperations(node: NodeContext, running: Running): Pick<AdminH
         ...(input.rate_limit === null ? { rate_per_second: null, rate_burst: null } : {}),
       });
       node.log.info({ event: 'trust_changed', server: input.server_name, mode: input.mode, reason: input.reason }, 'peer trust changed');
+      running.liveness.forget(input.server_name);
       // Outbound to a server that is no longer quarantined or blocked resumes, and a fetch of it
       // waiting here (pull, our mailbox) is answered at once with what waited for it.
       if (input.mode === 'allow') {
