@@ -132,9 +132,17 @@ describe.skipIf(!HAVE_CHROMIUM)('members: the member app (real Chromium, two rea
     expect(await page.getByTestId('composer').inputValue()).toBe('a draft');
 
     // The owner's Members card lists ann; disabling signs the phone out at once.
+    // The owner's own invitation (from away.test) shows on the owner's page; ann's to the Book club
+    // does not: it read as the owner's, and its Accept joined ann without asking (the UI check of
+    // 2026-11-27).
+    const awayRoom = await away.admin('POST', '/rooms', { name: 'Away room' });
+    expect((await away.admin('POST', `/rooms/${enc(String(awayRoom.body.room_id))}/invites`, { user_id: '@owner:home.test' })).status).toBe(200);
     const owner = await (await browser.newContext()).newPage();
     await owner.goto(node.ready.login_url);
     await owner.getByTestId('member-@ann:home.test').waitFor();
+    await owner.getByTestId('room-invite').filter({ hasText: 'Away room' }).waitFor({ timeout: 20_000 });
+    expect(await owner.getByTestId('room-invite').filter({ hasText: 'Book club' }).count()).toBe(0);
+    expect(await owner.getByTestId('room-invite').count()).toBe(1);
     // The owner's switch for members' rooms, on the same card.
     await owner.getByTestId('members-may-create-rooms').uncheck();
     await expect.poll(async () => (await node.admin('GET', '/policy')).body.members_may_create_rooms).toBe(false);
