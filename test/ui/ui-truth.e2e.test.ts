@@ -116,22 +116,31 @@ describe.skipIf(!HAVE_CHROMIUM)('issue #16: the UI tells the truth (real Chromiu
     expect(await axeViolations(page), 'node not reachable (dark)').toEqual([]);
     await page.emulateMedia({ colorScheme: 'light' });
 
-    // A send while the node is down fails at the message, the text stays, with Retry.
+    // A send while the node is down fails at the message, the text stays, with Retry, and the
+    // message says it goes out by itself once the node is back.
     await page.getByTestId('composer').fill('written while the node was down');
     await page.getByRole('button', { name: 'Send' }).click();
     const failed = page.getByTestId('outgoing');
-    await failed.getByText('Not sent.').waitFor();
+    await failed.getByText('Not sent yet: your node does not answer. It is sent by itself when your node is back (never twice).').waitFor();
     await failed.getByRole('button', { name: 'Retry' }).waitFor();
     expect(await page.getByTestId('composer').inputValue()).toBe('written while the node was down');
     await shot(page, 'send-failed-retry');
+    // Sent again from the box (which kept the text): the same message, not a second one (the UI
+    // check of 2026-11-27 got two copies, each sent once the node was back).
+    await page.getByRole('button', { name: 'Send' }).click();
+    await failed.getByRole('button', { name: 'Retry' }).waitFor();
+    expect(await page.getByTestId('outgoing').count()).toBe(1);
 
     await node.start();
     await page.getByTestId('node-unreachable').waitFor({ state: 'detached', timeout: 10_000 });
     expect(await page.getByTestId('node-state').textContent()).toBe('running');
-    await failed.getByRole('button', { name: 'Retry' }).click();
+    // Nothing to click: it went out once the node answered.
     await page.getByTestId('message').getByText('written while the node was down').waitFor();
     await expect.poll(() => page.getByTestId('outgoing').count()).toBe(0);
     await expect.poll(() => page.getByTestId('composer').inputValue()).toBe('');
+    const roomId = (await node.admin<{ rooms: Array<{ room_id: string; name: string }> }>('GET', '/rooms')).body.rooms.find((r) => r.name === 'notes')!.room_id;
+    const stored = (await node.admin<{ messages: Array<{ body: string }> }>('GET', `/rooms/${encodeURIComponent(roomId)}/messages?limit=50`)).body.messages;
+    expect(stored.filter((m) => m.body === 'written while the node was down')).toHaveLength(1);
   });
 
   it('2: a send whose connection closes before the answer is sent again with its txn id and shown once; when the node cannot be reached it says "Maybe not sent", and sending again makes no copy', async ({ browser, fileNodes }) => {
