@@ -135,6 +135,10 @@ describe('reachability self-test', () => {
     expect((await runCli(['reach-test', '--data', alpha.dataDir])).code).toBe(2);
 
     await alpha.addPeer(gamma);
+    // A peer now: not "will be tested once the first peer is added" until the next test (the UI check of 2026-11-27).
+    const meanwhile = (await alpha.admin('GET', '/status')).body.reachability;
+    expect(meanwhile.summary).not.toMatch(/first peer/);
+    expect(meanwhile.error ?? '').not.toMatch(/first peer/);
     await gamma.addPeer(alpha);
     const checked = await alpha.admin('POST', '/reachability/check', { via: 'gamma.test' });
     expect(checked.status).toBe(200);

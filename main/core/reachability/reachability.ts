@@ -129,7 +129,11 @@ export class Reachability {
   }
 
   status(): ReachabilityState {
-    const { status: _s, latency_ms: _l, ...state } = this.state;
+    const { status: _s, latency_ms: _l, ...kept } = this.state;
+    // Tried when there was no peer, and a peer was added since: not tested yet (the next tick tests
+    // it), not "will be tested once the first peer is added" beside a list of friends (the UI
+    // check of 2026-11-27).
+    const state = kept.error === NO_PEER && this.candidates().length > 0 ? { ...kept, checked_at: null, error: null } : kept;
     const mailboxes = this.mode === 'pull' ? (this.deps.mailboxSources?.() ?? []) : [];
     return { ...state, mode: this.mode, mapping: this.mappingView(), pinhole: this.pinholes.pinhole, ...(mailboxes.length > 0 ? { mailboxes } : {}) };
   }
