@@ -3,6 +3,7 @@
  * is refused and changes nothing; backups go into the folder, the oldest beyond `keep` are
  * removed, and the status, the list and /metrics show the last backup.
  */
+import { eventually } from './helpers/rooms.ts';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it, type InProcessNode } from './helpers/fixtures.ts';
@@ -73,8 +74,16 @@ describe('backup schedule (admin API)', () => {
     const set = await alpha.admin('PUT', '/backups/schedule', { dir, every: 'daily', keep: 2, passphrase_file: passFile });
     expect(set.status, JSON.stringify(set.body)).toBe(200);
     expect((await alpha.admin('GET', '/backups/schedule')).body.schedule).toEqual({ dir, every: 'daily', keep: 2, passphrase_file: passFile });
+    // No backup yet: the first is made at once, not at the next minute's check (the UI check of
+    // 2026-11-27: "never (scheduled)" beside "No backup yet: … or set a backup schedule").
+    const first = await eventually(async () => {
+      const list = (await alpha.admin('GET', '/backups')).body;
+      expect(list.last_backup_file).toEqual(expect.stringContaining(dir));
+      return list.last_backup_file as string;
+    }, 10_000, 50);
+    expect((await alpha.admin('GET', '/status')).body.backup).toMatchObject({ last_at: expect.any(Number), scheduled: true, warning: null });
 
-    const files: string[] = [];
+    const files: string[] = [first];
     for (let i = 0; i < 3; i++) {
       const run = await alpha.admin('POST', '/backups/run', {});
       expect(run.status, JSON.stringify(run.body)).toBe(200);
@@ -82,11 +91,12 @@ describe('backup schedule (admin API)', () => {
       files.push(run.body.file);
     }
     const list = (await alpha.admin('GET', '/backups')).body;
-    expect(list.backups.map((b: { file: string }) => b.file)).toEqual([files[2], files[1], foreign]);
+    expect(list.backups.map((b: { file: string }) => b.file)).toEqual([files[3], files[2], foreign]);
     expect(existsSync(files[0]!)).toBe(false);
+    expect(existsSync(files[1]!)).toBe(false);
     expect(existsSync(foreign)).toBe(true);
-    expect(list.last_backup_file).toBe(files[2]);
-    expect(verifyBackup(files[2]!, Buffer.from('schedule passphrase')).server_name).toBe('alpha.test');
+    expect(list.last_backup_file).toBe(files[3]);
+    expect(verifyBackup(files[3]!, Buffer.from('schedule passphrase')).server_name).toBe('alpha.test');
 
     expect((await alpha.admin('GET', '/status')).body.backup).toMatchObject({ last_at: expect.any(Number), scheduled: true, warning: null });
     expect(logLines.filter((line) => line.includes('backup_unencrypted'))).toEqual([]);

@@ -127,7 +127,8 @@ export class BackupRecords {
     const failed = schedule && last.error && (last.error_at ?? 0) >= (last.at ?? 0) ? `The last scheduled backup failed: ${last.error}` : null;
     if (failed) {
       // said last, below
-    } else if (last.at === null) warnings.push('No backup yet: run `paracord-node backup --out FILE --passphrase-file F`, or set a backup schedule.');
+    } else if (last.at === null && schedule) warnings.push('No backup yet: the first scheduled one is made as soon as the schedule is set, and then on schedule.');
+    else if (last.at === null) warnings.push('No backup yet: run `paracord-node backup --out FILE --passphrase-file F`, or set a backup schedule.');
     else {
       const limit = schedule ? 2 * BACKUP_INTERVALS[schedule.every] + CHECK_EVERY_MS : STALE_BACKUP_MS;
       if (now - last.at > limit) warnings.push(`The last backup is ${Math.floor((now - last.at) / (24 * 3600_000))} days old.`);

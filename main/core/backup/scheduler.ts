@@ -88,6 +88,14 @@ export class BackupScheduler {
     }
   }
 
+  /**
+   * Runs the scheduled backup now if it is due (a schedule just set with no backup yet): the
+   * owner who set it sees the first one made, not "no backup yet" until the next minute's check.
+   */
+  checkNow(): Promise<void> {
+    return this.tick();
+  }
+
   private async tick(): Promise<void> {
     const schedule = this.deps.records.schedule();
     if (!schedule || this.running) return;

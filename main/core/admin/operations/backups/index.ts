@@ -52,6 +52,8 @@ export function backupOperations(node: NodeContext): Pick<AdminHandlers, 'getBac
       records.setSchedule(schedule);
       node.log.info({ event: 'backup_schedule_set', dir: schedule.dir, every: schedule.every, keep: schedule.keep }, 'backup schedule set');
       node.notifications.notify({ type: 'status' });
+      // Due at once when no backup was made yet (or the last is older than the interval): made now.
+      void node.backups.scheduler.checkNow().catch(() => undefined);
       return { schedule };
     },
     deleteBackupSchedule: async () => {
