@@ -158,6 +158,8 @@ describe.skipIf(!HAVE_CHROMIUM)('members: the member app (real Chromium, two rea
     await page.getByLabel('Passphrase').fill(PASSPHRASE);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByTestId('sign-in').getByRole('alert').waitFor();
+    // The same words as a wrong passphrase (nothing tells a disabled account apart), naming that case too.
+    expect(await page.getByTestId('sign-in').getByRole('alert').innerText()).toContain('or the owner has turned this account off');
     await owner.reload();
     await expect.poll(() => owner.getByTestId('member-@ann:home.test').textContent()).toContain('disabled');
     // Enable, a new-passphrase link and an invitation, each from the card's buttons.

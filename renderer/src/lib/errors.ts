@@ -71,7 +71,8 @@ export const ERROR_SENTENCES: Readonly<Record<string, string>> = {
   invalid_name: 'A user name has up to 32 characters: lowercase letters, digits, and . _ - (not first).',
   weak_passphrase: 'Choose a longer passphrase that is harder to guess: a few unrelated words work well.',
   wrong_link: 'This link is for something else (joining, or setting a new passphrase).',
-  sign_in_failed: 'That user name and passphrase do not match a member of this server.',
+  // A disabled account is refused in the same words (nothing tells it apart), so they name that case too (the UI check of 2026-11-27).
+  sign_in_failed: 'That user name and passphrase do not match a member of this server, or the owner has turned this account off.',
   too_many_attempts: 'Too many attempts to sign in. Wait a few minutes, then try again.',
   bad_credentials: 'That user name and passphrase do not match a member of this server.',
   link_unusable: 'This link cannot be used: it was used already, it expired, or it was cancelled. Ask the owner of the server for a new one.',
