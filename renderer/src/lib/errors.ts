@@ -74,7 +74,7 @@ export const ERROR_SENTENCES: Readonly<Record<string, string>> = {
   // A disabled account is refused in the same words (nothing tells it apart), so they name that case too (the UI check of 2026-11-27).
   sign_in_failed: 'That user name and passphrase do not match a member of this server, or the owner has turned this account off.',
   too_many_attempts: 'Too many attempts to sign in. Wait a few minutes, then try again.',
-  bad_credentials: 'That user name and passphrase do not match a member of this server.',
+  bad_credentials: 'That user name and passphrase do not match a member of this server, or the owner has turned this account off.',
   link_unusable: 'This link cannot be used: it was used already, it expired, or it was cancelled. Ask the owner of the server for a new one.',
   not_signed_in: 'You are signed out. Sign in again.',
   owner_only: 'Only the owner of this server can do that.',
