@@ -9,6 +9,7 @@
  */
 import { readdirSync } from 'node:fs';
 import { describe, expect, it } from '../helpers/fixtures.ts';
+import { eventually } from '../helpers/rooms.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 
 describe('red team: backup retention and another server\'s backups', () => {
@@ -17,14 +18,18 @@ describe('red team: backup retention and another server\'s backups', () => {
     // Another node, its backups in the same folder (a family NAS): real archives of it.
     const nas = await nodes.inProcess('alpha.test-nas.example');
     const dir = tempDir();
+    // A schedule with no backup yet makes its first at once; one more run makes two.
+    const firstMade = async (node: typeof alpha) => eventually(async () => expect((await node.admin('GET', '/backups')).body.last_backup_file).toEqual(expect.stringContaining(dir)), 10_000, 50);
     expect((await nas.admin('PUT', '/backups/schedule', { dir, every: 'daily', keep: 5 })).status).toBe(200);
-    for (let i = 0; i < 2; i++) expect((await nas.admin('POST', '/backups/run', {})).status).toBe(200);
+    await firstMade(nas);
+    expect((await nas.admin('POST', '/backups/run', {})).status).toBe(200);
     const nasBackups = readdirSync(dir).sort();
     expect(nasBackups).toHaveLength(2);
     for (const name of nasBackups) expect(name).toMatch(/^paracord-alpha\.test-nas\.example-\d{8}-\d{6}\.\d{3}Z\.pcbak$/);
 
     expect((await alpha.admin('PUT', '/backups/schedule', { dir, every: 'daily', keep: 1 })).status).toBe(200);
-    for (let i = 0; i < 2; i++) expect((await alpha.admin('POST', '/backups/run', {})).status).toBe(200);
+    await firstMade(alpha);
+    expect((await alpha.admin('POST', '/backups/run', {})).status).toBe(200);
     const after = readdirSync(dir).sort();
     // alpha keeps its newest one; nas's two are still there.
     expect(after.filter((name) => !nasBackups.includes(name))).toHaveLength(1);

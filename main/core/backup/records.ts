@@ -81,6 +81,8 @@ export class BackupRecords {
   /** The API's schedule (PUT/DELETE /backups/schedule). */
   setSchedule(schedule: BackupSchedule | null): void {
     this.settings.set(KEYS.schedule, schedule ? JSON.stringify(schedule) : '');
+    // A failure of the schedule it replaces (another folder, a disk unplugged) is not this one's.
+    this.settings.set(KEYS.error, '');
   }
 
   /** Called at every start: the command line's schedule of this run, or null to clear an earlier one. */

@@ -43,6 +43,8 @@ export class BackupScheduler {
     }
     this.timer = setInterval(() => void this.tick(), CHECK_EVERY_MS);
     this.timer.unref();
+    // A schedule given on the command line (serve --backup-dir) with no backup yet: made now.
+    if (schedule) void this.checkNow().catch(() => undefined);
   }
 
   async stop(): Promise<void> {
@@ -53,6 +55,8 @@ export class BackupScheduler {
 
   /** Runs a backup now: to `out`, or into the scheduled folder (then old ones are pruned). */
   async run(out?: string, passphraseFile?: string): Promise<BackupResult> {
+    // "Back up now" into the schedule's folder while the scheduled one runs: that one is it.
+    if (this.running && out === undefined && passphraseFile === undefined) return this.running;
     if (this.running) throw new BackupError('a backup is already running; try again when it is done');
     const schedule = this.deps.records.schedule();
     const serverName = this.deps.serverName();
@@ -89,14 +93,15 @@ export class BackupScheduler {
   }
 
   /**
-   * Runs the scheduled backup now if it is due (a schedule just set with no backup yet): the
-   * owner who set it sees the first one made, not "no backup yet" until the next minute's check.
+   * Runs the scheduled backup now if it is due (a schedule just set, or given on the command line,
+   * with no backup yet): the owner sees the first one made, not "no backup yet" until the next
+   * minute's check. A new schedule does not wait out the retry pause of the one it replaced.
    */
   checkNow(): Promise<void> {
-    return this.tick();
+    return this.tick(true);
   }
 
-  private async tick(): Promise<void> {
+  private async tick(newSchedule = false): Promise<void> {
     const schedule = this.deps.records.schedule();
     if (!schedule || this.running) return;
     const last = this.deps.records.last();
@@ -106,7 +111,7 @@ export class BackupScheduler {
     // A failed attempt is retried after an hour (or the interval, if shorter), not every minute.
     const due = last.at === null || now - last.at >= interval;
     const retryWait = Math.min(interval, 3600_000);
-    if (!due || (last.error_at !== null && lastTry === last.error_at && now - lastTry < retryWait)) return;
+    if (!due || (!newSchedule && last.error_at !== null && lastTry === last.error_at && now - lastTry < retryWait)) return;
     await this.run().catch(() => undefined);
   }
 
