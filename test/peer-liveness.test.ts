@@ -69,15 +69,17 @@ it('a stopped friend with nothing waiting is found not answering while the owner
   }, 10_000, 200);
   expect(again.answers_wrongly).toBe(false);
 
-  // Something else answers at its address: told apart from silence.
+  // Something else answers at its address: told apart from silence, since it began to.
   const impostor = createServer((_req, res) => res.writeHead(404).end('not here'));
   await new Promise<void>((resolve) => impostor.listen(port, '127.0.0.1', resolve));
+  const impostorAt = Date.now();
   try {
     await sleep(stale + 100);
     await eventually(async () => {
       const peer = await betaOf();
       expect(peer.liveness?.answers_wrongly).toBe(true);
       expect(peer.liveness?.error).toContain('HTTP 404');
+      expect(peer.liveness?.not_answering_since).toBeGreaterThanOrEqual(impostorAt);
     }, 10_000, 200);
   } finally {
     await new Promise((resolve) => impostor.close(resolve));

@@ -105,9 +105,11 @@ export class PeerLiveness {
       entry.view = { answered_at: Date.now(), not_answering_since: null, answers_wrongly: false, error: null };
     } catch (error) {
       const since = entry.view.not_answering_since;
-      // A failure after it was heard from again (a request from it since) starts a new period.
-      const stillSince = since !== null && (lastSeenAt ?? 0) < since ? since : now;
-      entry.view = { answered_at: entry.view.answered_at, not_answering_since: stillSince, answers_wrongly: !nothingAnswered(error), error: (error as Error).message };
+      const wrongly = !nothingAnswered(error);
+      // A failure after it was heard from again (a request from it since), or of the other kind
+      // (silent, then something else answers there), starts a new period.
+      const stillSince = since !== null && (lastSeenAt ?? 0) < since && entry.view.answers_wrongly === wrongly ? since : now;
+      entry.view = { answered_at: entry.view.answered_at, not_answering_since: stillSince, answers_wrongly: wrongly, error: (error as Error).message };
     } finally {
       clearTimeout(timer);
       entry.inFlight = false;

@@ -62,7 +62,7 @@ describe('peerLine', () => {
     const wrong = peerLine({ trust: 'allow', last_seen_at: null, delivery: push, liveness: { ...stopped, answers_wrongly: true, error: 'discovery at http://127.0.0.1:9/.well-known/paracord/server answered HTTP 404' } }, now);
     expect(wrong.state).toBe('offline');
     expect(wrong.text).toMatch(/^Its address answers, but not as its Paracord node should, since \d\d:\d\d( [AP]M)? — nothing waiting to be sent$/);
-    expect(wrong.cause.text).toBe('The other server does not know this.');
+    expect(wrong.cause).toEqual({ text: '', details: 'discovery at http://127.0.0.1:9/.well-known/paracord/server answered HTTP 404' });
     // Answered a check: online, seen when it answered, though it sent nothing for an hour.
     const answered = { answered_at: now - 20_000, not_answering_since: null, answers_wrongly: false, error: null };
     expect(peerLine({ trust: 'allow', last_seen_at: now - 3_600_000, delivery: push, liveness: answered }, now)).toMatchObject({ state: 'online', text: 'Online · seen 20 s ago' });

@@ -113,7 +113,9 @@ export function peerLine(peer: { server_name?: string; trust: string; last_seen_
     const text = check.answers_wrongly
       ? `Its address answers, but not as its Paracord node should, since ${since} — nothing waiting to be sent`
       : `Not answering since ${since} — nothing waiting to be sent`;
-    return { state: 'offline', text, cause: explainCause(check.error) };
+    // What answered is not its node: a cause such as "the other server does not know this" (a 404)
+    // would put it on the friend's node; the raw answer stays under "details".
+    return { state: 'offline', text, cause: check.answers_wrongly ? { text: '', details: check.error ?? '' } : explainCause(check.error) };
   }
   // Heard from: its last request to us, or its node's last answer to a check.
   const heard = Math.max(peer.last_seen_at ?? 0, check?.answered_at ?? 0);
