@@ -53,7 +53,8 @@ export class LiveLoad {
     // "Online". A hidden tab or a desktop window closed to the tray asks nothing.
     $effect(() => {
       const timer = setInterval(() => {
-        if (document.visibilityState === 'visible' && untrack(() => this.loaded)) void this.load(true);
+        // Not while the node does not answer: the banner says so, and the page catches up when it is back.
+        if (document.visibilityState === 'visible' && live.reachable && untrack(() => this.loaded)) void this.load(true);
       }, RECHECK_MS);
       return () => clearInterval(timer);
     });
