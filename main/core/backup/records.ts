@@ -14,8 +14,9 @@
  */
 import Database from 'better-sqlite3';
 import type { Settings } from '../store/settings.ts';
+import { BACKUP_INTERVALS } from '../../../shared/contract/admin/backups.ts';
 
-export const BACKUP_INTERVALS = { hourly: 3600_000, daily: 24 * 3600_000, weekly: 7 * 24 * 3600_000 } as const;
+export { BACKUP_INTERVALS };
 export type BackupEvery = keyof typeof BACKUP_INTERVALS;
 /** Without a schedule, a last backup older than this is shown as a warning. */
 export const STALE_BACKUP_MS = 8 * 24 * 3600_000;

@@ -51,6 +51,9 @@ export interface BackupOutputs {
   runBackup: BackupRun;
 }
 
+/** How often each schedule makes a backup (main/core/backup/scheduler.ts; the dashboard's next-backup time). */
+export const BACKUP_INTERVALS = { hourly: 3600_000, daily: 24 * 3600_000, weekly: 7 * 24 * 3600_000 } as const;
+
 export interface BackupSchedule {
   dir: string;
   every: 'hourly' | 'daily' | 'weekly';
