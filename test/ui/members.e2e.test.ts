@@ -208,5 +208,11 @@ describe.skipIf(!HAVE_CHROMIUM)('members: the member app (real Chromium, two rea
     await page.getByRole('heading', { name: 'Rooms' }).waitFor();
     expect(await page.getByTestId('signed-in-as').textContent()).toBe('@kai:away.test');
     expect((await node.admin('GET', '/members')).body.members).toMatchObject([{ user_id: '@kai:away.test', sessions: 1 }]);
+    // Turned off by the owner: the passkey is refused in words about the passkey, not about a name
+    // and passphrase nobody typed (the review of 2026-11-27).
+    expect((await node.admin('POST', `/members/${encodeURIComponent('@kai:away.test')}/disable`, {})).status).toBe(200);
+    await page.getByTestId('session-ended').waitFor();
+    await page.getByTestId('passkey-sign-in').click();
+    await expect.poll(() => page.getByTestId('sign-in').getByRole('alert').innerText().catch(() => '')).toContain('This passkey does not open an account of this server any more, or the owner has turned the account off.');
   });
 });

@@ -75,6 +75,8 @@ export const ERROR_SENTENCES: Readonly<Record<string, string>> = {
   sign_in_failed: 'That user name and passphrase do not match a member of this server, or the owner has turned this account off.',
   too_many_attempts: 'Too many attempts to sign in. Wait a few minutes, then try again.',
   bad_credentials: 'That user name and passphrase do not match a member of this server, or the owner has turned this account off.',
+  /** The page's own code for a passkey refused at sign-in (SignIn.svelte): the node answers bad_credentials. */
+  passkey_refused: 'This passkey does not open an account of this server any more, or the owner has turned the account off.',
   link_unusable: 'This link cannot be used: it was used already, it expired, or it was cancelled. Ask the owner of the server for a new one.',
   not_signed_in: 'You are signed out. Sign in again.',
   owner_only: 'Only the owner of this server can do that.',
