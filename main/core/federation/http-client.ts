@@ -39,6 +39,17 @@ export class FederationRequestError extends Error {
   }
 }
 
+/**
+ * The refusal inside a failed request that is not the network's: another certificate than the
+ * pinned one, or our own address policy (the error or its cause, as undici wraps the connector's).
+ */
+export function pinOrPolicyRefusal(error: unknown): Error | null {
+  const known = (e: unknown): e is Error => e instanceof CertificatePinError || e instanceof AddressRefusedError;
+  if (known(error)) return error;
+  const cause = (error as { cause?: unknown } | null)?.cause;
+  return known(cause) ? cause : null;
+}
+
 export interface HttpClientOptions {
   /** Whether http:// endpoints may be used (`--insecure-http`, loopback/LAN testing). */
   allowInsecureHttp: boolean;
@@ -221,9 +232,7 @@ export class HttpClient {
       });
     } catch (error) {
       if (options.fresh) void dispatcher.close().catch(() => undefined);
-      const cause = error as Error & { cause?: Error };
-      const known = (e: unknown): boolean => e instanceof CertificatePinError || e instanceof AddressRefusedError;
-      const reason = known(cause) ? cause.message : known(cause.cause) ? (cause.cause as Error).message : cause.message;
+      const reason = (pinOrPolicyRefusal(error) ?? (error as Error)).message;
       throw new FederationRequestError(`${method} ${parsed.origin}${parsed.pathname} failed: ${reason}`, url, { cause: error });
     }
     const text = await readCapped(response.body, url, options.maxResponseBytes ?? MAX_RESPONSE_BYTES).finally(() => {

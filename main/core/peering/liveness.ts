@@ -17,9 +17,7 @@
  */
 import type { PeerLivenessView as LivenessView } from '../../../shared/contract/admin/peers.ts';
 import type { Discovery } from '../federation/discovery.ts';
-import { AddressRefusedError } from '../federation/address-policy.ts';
-import { FederationRequestError } from '../federation/http-client.ts';
-import { CertificatePinError } from '../federation/pinned-tls.ts';
+import { FederationRequestError, pinOrPolicyRefusal } from '../federation/http-client.ts';
 
 /** A friend may be checked when neither it nor a check was heard from for this long (tests set less). */
 export const LIVENESS_STALE_MS = 50_000;
@@ -129,9 +127,5 @@ function stateOf(view: LivenessView): string {
  * policy, and no HTTP answer came.
  */
 function nothingAnswered(error: unknown): boolean {
-  if (!(error instanceof FederationRequestError) || error.cause === undefined) return false;
-  for (let e: unknown = error.cause, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
-    if (e instanceof CertificatePinError || e instanceof AddressRefusedError) return false;
-  }
-  return true;
+  return error instanceof FederationRequestError && error.cause !== undefined && pinOrPolicyRefusal(error.cause) === null;
 }
