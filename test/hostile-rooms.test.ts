@@ -346,3 +346,34 @@ describe('migration 5 repairs a room that already holds an insane depth', () => 
     expect(verify(Buffer.from(signature, 'hex'), envelopeSigningBytes(served), Buffer.from(evil.keysDocument().active_key.public_key, 'hex'))).toBe(true);
   });
 });
+
+describe('16. an invite of our users met on a catch-up page is taken as an invite, under the same cap', () => {
+  it('one under the cap becomes the user\'s invitation; one over it stores nothing', async ({ fileNodes }) => {
+    const target = await inProcess(fileNodes, 'page.test', { maxPendingInvitesPerPeer: 2 });
+    const host = await fileNodes.fakePeer('pages.test', { roomHost: true });
+    expect((await target.admin('POST', '/peers', { server_name: 'pages.test', endpoint: host.url })).status).toBe(200);
+    const kim = (await target.admin('POST', '/users', { localpart: 'kim' })).body.user_id as string;
+    const lee = (await target.admin('POST', '/users', { localpart: 'lee' })).body.user_id as string;
+    const joined = '!joined:pages.test';
+    const inviteOf = (user: string) => makeEvent(host.identity, {
+      room_id: joined, event_type: 'm.member.invite', sender: '@owner:pages.test', state_key: user,
+      content: { membership: 'invite', expires_at: Date.now() + 3600_000, room_name: 'pages' },
+    });
+    const forKim = inviteOf(kim);
+    const forLee = inviteOf(lee);
+    const after = makeEvent(host.identity, { room_id: joined, content: { body: 'after the invites', format: 'plain' } });
+    // The history the host serves after our join: two invites of our users in the joined room, then a message.
+    host.catchUpAnswer = (query) => ({ room_id: query.get('room_id') ?? '', events: query.get('room_id') === joined ? [forKim, forLee, after] : [], complete: true });
+    expect((await host.invite(target.federationUrl, joined, '@owner:page.test')).status).toBe(200);
+    expect((await host.invite(target.federationUrl, '!other:pages.test', '@owner:page.test')).status).toBe(200);
+    const own = (await target.admin('GET', '/invites')).body.invites.find((i: any) => i.room_id === joined);
+    expect((await target.admin('POST', `/invites/${own.invite_id}/accept`)).status).toBe(200);
+    // Kim's is an invitation Kim sees (before: a membership row only, nothing to accept); the cap
+    // (2: the owner's other invite and Kim's) leaves Lee's out, stored nowhere.
+    await eventually(async () => expect((await target.admin('GET', `/invites?user_id=${enc(kim)}`)).body.invites.map((i: any) => i.room_id)).toEqual([joined]));
+    await eventually(async () => expect(await bodies(target, joined)).toContain('after the invites'));
+    expect((await target.admin('GET', `/invites?user_id=${enc(lee)}`)).body.invites).toEqual([]);
+    expect(queryNodeDb(target.dataDir, 'SELECT 1 FROM federation_events WHERE event_id = ?', forLee.event_id)).toEqual([]);
+    expect(queryNodeDb(target.dataDir, 'SELECT 1 FROM room_members WHERE user_id = ?', lee)).toEqual([]);
+  });
+});

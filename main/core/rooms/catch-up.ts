@@ -15,7 +15,7 @@ import { compareDisplayOrder } from './event-types.ts';
 import { aheadOfReference3, tooOldForReference3 } from '../federation/reference/carry.ts';
 import { PAGE_BYTES } from '../federation/page-budget.ts';
 import { EVENTS_PATH } from '../federation/paths.ts';
-import { RoomPart } from './room-part.ts';
+import { RoomPart, type RoomServiceDeps } from './room-part.ts';
 
 const CATCH_UP_PAGE = 200;
 /** The most events a catch-up page is taken with: what a host serves (the limit, and the rest of a depth). */
@@ -35,7 +35,22 @@ export const DEFAULT_CATCH_UP_MAX_PAGES_PER_RUN = 500;
 /** Default for NodeConfig.catchUpRequestsPerHostPerMinute (all rooms together); then the run pauses a minute. */
 export const DEFAULT_CATCH_UP_REQUESTS_PER_HOST_PER_MINUTE = 120;
 
+/** The invite path (RoomInvites.receiveInviteEvent): false when `raw` is no invite of one of our users. */
+export type TakeInvite = (host: string, raw: unknown) => Promise<false | 'taken' | 'known'>;
+
 export class RoomCatchUp extends RoomPart {
+  /**
+   * An invite of one of our users met on a page is taken as its `POST /invite` would be (the
+   * per-peer cap, the invitation the user sees), never as a plain room event: the ingest chain
+   * refuses those (InboundEvents.checkRoute).
+   */
+  private readonly takeInvite: TakeInvite;
+
+  constructor(deps: RoomServiceDeps, takeInvite: TakeInvite) {
+    super(deps);
+    this.takeInvite = takeInvite;
+  }
+
   /**
    * Host side of `GET /events`: a page for a server with joined members. `sinceEventId` makes
    * the cursor (depth, event_id) exact; without it, `since_depth` alone (older callers).
@@ -195,6 +210,20 @@ export class RoomCatchUp extends RoomPart {
       let newToRun = 0;
       for (const raw of events) {
         try {
+          const invite = (raw as { room_id?: unknown } | null)?.room_id === roomId ? await this.takeInvite(host, raw) : false;
+          if (invite !== false) {
+            // Taken (or known) on the invite path, which checked it: progress as any event taken.
+            const { depth, event_id: id } = raw as { depth: number; event_id: string };
+            lastTaken = { depth, eventId: id };
+            if (invite === 'taken') storedNow++;
+            if (!seen.has(id) && isAfter({ depth, event_id: id }, cursor)) {
+              if (seen.size >= 20_000) seen.clear();
+              seen.add(id);
+              newToRun++;
+            }
+            this.unchecked.settled(id);
+            continue;
+          }
           const verified = await this.d.ingest.verify(host, raw);
           if (signal.aborted) return stored;
           if (verified.envelope.room_id !== roomId) continue;

@@ -47,8 +47,8 @@ export class RoomService extends RoomPart {
     super(deps);
     this.clientTxns = new ClientTxns(deps.db);
     this.sends = new LocalSends(deps, this.clientTxns);
-    this.history = new RoomCatchUp(deps);
     this.invitations = new RoomInvites(deps, this.sends);
+    this.history = new RoomCatchUp(deps, (host, raw) => this.invitations.receiveInviteEvent(host, raw));
     this.joins = new RoomJoins(deps, this.sends, this.history);
     this.inbound = new InboundEvents(deps);
   }
