@@ -49,18 +49,18 @@ describe.skipIf(!HAVE_CHROMIUM)('issue #16: the UI tells the truth (real Chromiu
     expect(await page.getByRole('heading', { name: 'Log in to your Paracord node' }).count()).toBe(0);
     await page.getByTestId('sessions').getByText('this browser').waitFor();
 
-    // A second browser signs in: the list shows it, and "Sign it out" ends its session at the node.
+    // A second browser signs in: the list shows it, and "Sign that browser out" ends its session at the node.
     const { context: second } = await signedIn(browser, node);
     const secondCookie = async () => (await second.cookies()).find((c) => c.name === 'paracord_session')?.value;
     await expect.poll(secondCookie).toBeDefined();
     await page.reload();
     const sessionsCard = page.locator('section', { has: page.getByTestId('sessions') });
     await expect.poll(() => page.getByTestId('sessions').locator('li').count()).toBe(2);
-    await sessionsCard.getByRole('button', { name: 'Sign it out' }).waitFor();
+    await sessionsCard.getByRole('button', { name: 'Sign that browser out' }).waitFor();
     await sessionsCard.screenshot({ path: join(ARTIFACTS, 'sessions-list.png') });
     const secondStatus = () => second.request.get(`${node.ready.admin_url}/_paracord/admin/v1/status`);
     expect((await secondStatus()).status()).toBe(200);
-    await sessionsCard.getByRole('button', { name: 'Sign it out' }).click();
+    await sessionsCard.getByRole('button', { name: 'Sign that browser out' }).click();
     await expect.poll(() => page.getByTestId('sessions').locator('li').count()).toBe(1);
     const ended = await secondStatus();
     expect(ended.status()).toBe(401);
@@ -374,10 +374,20 @@ describe.skipIf(!HAVE_CHROMIUM)('issue #16: the UI tells the truth (real Chromiu
     await card.getByText('details').click();
     expect(await card.innerText()).toContain('banned here since <b>Tuesday</b>');
     await shot(page, 'invite-refused');
-    // The host lets the user in: accepting again joins, and the invitation is gone.
+    // The room opened by its address ("Chat with …" opens one whose join waits at a mailbox) says
+    // the same on its invitation's card, not only "You are not in this room."
+    await page.goto(`${node.ready.admin_url}/#/rooms/${encodeURIComponent('!r:refuser.test')}`);
+    const inRoom = page.locator('[data-room] [data-testid=room-invite]');
+    // Once, in the room's pane (the list beside it leaves it out).
+    await expect.poll(() => page.getByTestId('room-invite').count()).toBe(1);
+    await page.getByTestId('cannot-send').getByText('You are not in this room yet: where your join stands is said above.').waitFor();
+    await inRoom.getByTestId('invite-join').getByText('refuser.test refused to let you join: You are banned from this room.').waitFor();
+    // The host lets the user in: accepting again, in the room, joins; the invitation is gone and the message box is there.
     host.joinRefusal = null;
-    await card.getByRole('button', { name: 'Accept again' }).click();
+    await inRoom.getByRole('button', { name: 'Accept again' }).click();
+    await page.getByTestId('composer').waitFor({ timeout: 15_000 });
     await expect.poll(() => page.getByTestId('room-invite').count(), { timeout: 15_000 }).toBe(0);
+    expect(await page.getByTestId('cannot-send').count()).toBe(0);
   });
 
   it('11: raw causes stay behind "details": a failed scheduled backup, a reachability test no friend could run', async ({ browser, fileNodes }) => {
