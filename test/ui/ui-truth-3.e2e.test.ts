@@ -78,6 +78,9 @@ describe.skipIf(!HAVE_CHROMIUM)('issue #37: the last untruths of the UI (real Ch
     const dashboard = await page.locator('main').innerText();
     expect(dashboard).not.toMatch(/\bRunning\b|\bOnline\b/);
     expect(await page.getByTestId('node-state').textContent()).toBe('not reachable');
+    // Nothing offered that needs the node: "Chat with …" waits for it.
+    const chat = page.getByTestId('dash-peer-beta.test').getByRole('button', { name: 'Chat with beta.test' });
+    expect(await chat.isDisabled()).toBe(true);
     await shot(page, 'dashboard-last-known', true);
     expect(await axeViolations(page)).toEqual([]);
 
@@ -101,6 +104,7 @@ describe.skipIf(!HAVE_CHROMIUM)('issue #37: the last untruths of the UI (real Ch
     await expect.poll(() => state.textContent()).toBe('Running');
     await expect.poll(() => betaLine.textContent()).toMatch(/^Offline since .+ — 1 message waiting/);
     expect(await betaLine.textContent()).not.toContain('last known');
+    expect(await chat.isEnabled()).toBe(true);
   });
 
   it('15: a draft outlives the room changing under it (removed by the host, banned, left in another tab): its text stays with Copy, and why it cannot be sent', async ({ browser, fileNodes }) => {
