@@ -130,6 +130,9 @@ describe('backup and restore of a running node', () => {
     await restored.start(['--listen', `127.0.0.1:${port}`]);
     const status = (await restored.admin('GET', '/status')).body;
     expect(status).toMatchObject({ server_name: 'alpha.test', key_id: statusBefore.key_id, public_key: statusBefore.public_key });
+    // Its last backup is the one it came from (it said the first backup's time, or "No backup yet").
+    expect(status.backup).toMatchObject({ last_at: JSON.parse(restoredRun.stdout).created_at, warning: null });
+    expect((await restored.admin('GET', '/backups')).body.last_backup_file).toBe(backupFile);
     const rooms = (await restored.admin('GET', '/rooms')).body.rooms.map((r: { room_id: string }) => r.room_id);
     expect(rooms).toEqual(expect.arrayContaining([roomA, roomB]));
     const node = restored;

@@ -125,6 +125,18 @@ describe('backup schedule (admin API)', () => {
     expect((await alpha.admin('DELETE', '/backups/schedule')).body).toEqual({ schedule: null });
     expect((await alpha.admin('GET', '/status')).body.backup.scheduled).toBe(false);
   });
+
+  it('a folder corrected at once gets its first backup too (the first folder\'s, running or just made, did not count for it)', async () => {
+    const first = join(tempDir(), 'typo');
+    const second = join(tempDir(), 'meant');
+    mkdirSync(first);
+    mkdirSync(second);
+    expect((await alpha.admin('PUT', '/backups/schedule', { dir: first, every: 'weekly', keep: 2 })).status).toBe(200);
+    expect((await alpha.admin('PUT', '/backups/schedule', { dir: second, every: 'weekly', keep: 2 })).status).toBe(200);
+    await eventually(async () => expect((await alpha.admin('GET', '/backups')).body.last_backup_file).toEqual(expect.stringContaining(second)), 15_000, 50);
+    expect((await alpha.admin('GET', '/backups')).body.backups.map((b: { file: string }) => b.file)).toEqual([expect.stringContaining(second)]);
+    expect((await alpha.admin('DELETE', '/backups/schedule')).body).toEqual({ schedule: null });
+  });
 });
 
 describe('a schedule from serve --backup-dir', () => {

@@ -13,6 +13,7 @@ import { z } from 'zod';
 import { ARCHIVE_FORMAT, ArchiveReader, BackupError, FORMAT_VERSION, openForReading, type Manifest } from './archive.ts';
 import { syncDir } from './create.ts';
 import { MIGRATIONS } from '../store/migrations.ts';
+import { recordBackupInDatabase } from './records.ts';
 import { createReason, fsErrorCode, fsReason, makeFolders } from '../util/fs-reason.ts';
 
 const LATEST_SCHEMA = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
@@ -191,6 +192,9 @@ export function restoreBackup(options: { dataDir: string; input: string; passphr
   try {
     const manifest = readArchive(input, options.passphrase, sink);
     checkRestoredNode(staging, manifest);
+    // The restored node's last backup is the one it was restored from (its dashboard said "No
+    // backup yet", or named a backup older than this one).
+    recordBackupInDatabase(join(staging, 'paracord.db'), manifest.created_at, input, manifest.encrypted);
     // Checked again: someone may have put files there while we were reading.
     const { exists } = checkTarget(target);
     if (exists) rmdirSync(target);

@@ -5,7 +5,7 @@
  * clear: the log and the result of a run say so in plain words.
  */
 import { unlinkSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { Db } from '../store/database.ts';
 import { BackupError } from './archive.ts';
@@ -28,6 +28,8 @@ export interface SchedulerDeps {
 export class BackupScheduler {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<BackupResult> | null = null;
+  /** A schedule was set while a backup ran: checked again once it is done (checkNow). */
+  private checkAfterRun = false;
 
   private readonly deps: SchedulerDeps;
 
@@ -89,13 +91,18 @@ export class BackupScheduler {
     } finally {
       this.running = null;
       this.deps.onChange?.();
+      if (this.checkAfterRun) {
+        this.checkAfterRun = false;
+        void this.checkNow().catch(() => undefined);
+      }
     }
   }
 
   /**
    * Runs the scheduled backup now if it is due (a schedule just set, or given on the command line,
-   * with no backup yet): the owner sees the first one made, not "no backup yet" until the next
-   * minute's check. A new schedule does not wait out the retry pause of the one it replaced.
+   * with no backup yet, or none in its folder): the owner sees the first one made, not "no backup
+   * yet" until the next minute's check. A new schedule does not wait out the retry pause of the one
+   * it replaced; set while a backup runs (a folder corrected at once), it is checked once that is done.
    */
   checkNow(): Promise<void> {
     return this.tick(true);
@@ -103,13 +110,20 @@ export class BackupScheduler {
 
   private async tick(newSchedule = false): Promise<void> {
     const schedule = this.deps.records.schedule();
-    if (!schedule || this.running) return;
+    if (!schedule) return;
+    if (this.running) {
+      if (newSchedule) this.checkAfterRun = true;
+      return;
+    }
     const last = this.deps.records.last();
     const now = Date.now();
     const interval = BACKUP_INTERVALS[schedule.every];
     const lastTry = Math.max(last.at ?? 0, last.error_at ?? 0);
+    // A new schedule whose folder does not hold the last backup (another folder, or a one-off
+    // file) makes its first one now: its words say "the next one in 23 h" of a folder left empty.
+    const inItsFolder = last.file !== null && resolve(dirname(last.file)) === resolve(schedule.dir);
     // A failed attempt is retried after an hour (or the interval, if shorter), not every minute.
-    const due = last.at === null || now - last.at >= interval;
+    const due = last.at === null || now - last.at >= interval || (newSchedule && !inItsFolder);
     const retryWait = Math.min(interval, 3600_000);
     if (!due || (!newSchedule && last.error_at !== null && lastTry === last.error_at && now - lastTry < retryWait)) return;
     await this.run().catch(() => undefined);
