@@ -75,7 +75,7 @@ export class Outbox {
     this.onQueued = listeners.onQueued ?? null;
     this.enqueueStmt = db.prepare(
       `INSERT INTO federation_outbox (destination, event_id, room_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT (destination, event_id) DO NOTHING`,
+       ON CONFLICT (event_id, destination) DO NOTHING`,
     );
     this.headStmt = db.prepare<[string, number], OutboxRow>(
       "SELECT * FROM federation_outbox WHERE destination = ? AND state = 'pending' ORDER BY id LIMIT ?",

@@ -1,6 +1,6 @@
 /**
  * The delivery state of messages this server sent (issue #16 item 5), read from their outbox
- * rows in one indexed query (federation_outbox_event): a row is removed once its destination
+ * rows in one indexed query (the outbox's unique key, which starts with the event id): a row is removed once its destination
  * acknowledged the event, so no row left means delivered to every server of the room; pending
  * rows are servers still to reach; failed or expired rows are refusals, with their reason.
  * Events a friend's mailbox took for a server nobody reaches wait there until that server takes

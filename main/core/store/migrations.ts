@@ -936,6 +936,40 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
       CREATE INDEX IF NOT EXISTS federation_events_relates_sender ON federation_events (relates_to, origin_server, sender) WHERE relates_to IS NOT NULL;
     `,
   },
+  {
+    version: 39,
+    name: 'an outbox row in four b-trees, not six',
+    sql: `
+      -- Every queued event is written into, then removed from, each b-tree of the outbox: six made
+      -- it 12 of the ~20 pages a message wrote at a chat's rate (test/bench/wal-pages-probe.ts,
+      -- issue #36 goal 3). The unique key starts with the event id, so it also serves a page's
+      -- delivery lookup by event id (rooms/message-delivery.ts) and its own index goes; the index on
+      -- the state alone goes too (the queue's counts by state read as many entries through the
+      -- ready index). Made anew (a constraint cannot be altered) and filled from the old table.
+      CREATE TABLE federation_outbox_39 (
+        id               INTEGER PRIMARY KEY AUTOINCREMENT,
+        destination      TEXT NOT NULL,
+        event_id         TEXT NOT NULL,
+        room_id          TEXT NOT NULL,
+        state            TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'failed', 'expired')),
+        attempts         INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at  INTEGER NOT NULL DEFAULT 0,
+        last_error       TEXT,
+        created_at       INTEGER NOT NULL,
+        updated_at       INTEGER NOT NULL,
+        UNIQUE (event_id, destination)
+      );
+      INSERT INTO federation_outbox_39 (id, destination, event_id, room_id, state, attempts, next_attempt_at, last_error, created_at, updated_at)
+        SELECT id, destination, event_id, room_id, state, attempts, next_attempt_at, last_error, created_at, updated_at FROM federation_outbox ORDER BY id;
+      -- Ids never go back: a puller acknowledges up to an id (pull/pull-queue.ts), and an id the
+      -- owner saw must never name a newer entry. The old table's counter is kept, not its highest row's.
+      DELETE FROM sqlite_sequence WHERE name = 'federation_outbox_39';
+      INSERT INTO sqlite_sequence (name, seq) SELECT 'federation_outbox_39', seq FROM sqlite_sequence WHERE name = 'federation_outbox';
+      DROP TABLE federation_outbox;
+      ALTER TABLE federation_outbox_39 RENAME TO federation_outbox;
+      CREATE INDEX federation_outbox_ready ON federation_outbox (destination, state, id);
+    `,
+  },
 ];
 
 export function runMigrations(db: Db): void {

@@ -1,0 +1,44 @@
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { MIGRATIONS, runMigrations } from './migrations.ts';
+
+/** A database at `version`, as that version of the node left it. */
+function at(version: number): Database.Database {
+  const db = new Database(':memory:');
+  for (const migration of MIGRATIONS) {
+    if (migration.version > version) break;
+    db.exec(migration.sql);
+    db.pragma(`user_version = ${migration.version}`);
+  }
+  return db;
+}
+
+describe('migration 39: the outbox in four b-trees', () => {
+  it('keeps every row as it was and the id counter, so no id is ever given twice', () => {
+    const db = at(38);
+    const queue = db.prepare("INSERT INTO federation_outbox (destination, event_id, room_id, state, attempts, last_error, created_at, updated_at) VALUES (?, ?, '!r:a.test', ?, ?, ?, 1, 2)");
+    for (let i = 0; i < 10; i++) queue.run(i % 2 ? 'b.test' : 'c.test', `$e${i}:a.test`, i === 3 ? 'failed' : 'pending', i === 3 ? 2 : 0, i === 3 ? 'HTTP 403' : null);
+    // The newest entries delivered (removed): a table made anew would count from its highest row.
+    db.prepare('DELETE FROM federation_outbox WHERE id > 7').run();
+    const rows = db.prepare('SELECT * FROM federation_outbox ORDER BY id').all();
+    runMigrations(db);
+    expect(db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.at(-1)!.version);
+    expect(db.prepare('SELECT * FROM federation_outbox ORDER BY id').all()).toEqual(rows);
+    const next = db.prepare("INSERT INTO federation_outbox (destination, event_id, room_id, created_at, updated_at) VALUES ('b.test', '$new:a.test', '!r:a.test', 3, 3) ON CONFLICT (event_id, destination) DO NOTHING").run();
+    expect(next.lastInsertRowid).toBe(11);
+    // One entry per (event, destination) still.
+    expect(db.prepare("INSERT INTO federation_outbox (destination, event_id, room_id, created_at, updated_at) VALUES ('b.test', '$e1:a.test', '!r:a.test', 3, 3) ON CONFLICT (event_id, destination) DO NOTHING").run().changes).toBe(0);
+    // The b-trees a queued event is written into: the table, its unique key (serving lookups by event id), the ready index.
+    expect(db.prepare("SELECT name FROM sqlite_master WHERE tbl_name = 'federation_outbox' ORDER BY name").all()).toEqual([
+      { name: 'federation_outbox' }, { name: 'federation_outbox_ready' }, { name: 'sqlite_autoindex_federation_outbox_1' },
+    ]);
+    const plan = db.prepare("EXPLAIN QUERY PLAN SELECT * FROM federation_outbox WHERE event_id IN ('$e1:a.test', '$e2:a.test')").all() as Array<{ detail: string }>;
+    expect(plan.map((p) => p.detail).join(' ')).toContain('USING INDEX sqlite_autoindex_federation_outbox_1 (event_id=?)');
+  });
+
+  it('an empty outbox that never queued anything starts its ids at 1', () => {
+    const db = at(38);
+    runMigrations(db);
+    expect(db.prepare("INSERT INTO federation_outbox (destination, event_id, room_id, created_at, updated_at) VALUES ('b.test', '$x:a.test', '!r:a.test', 1, 1)").run().lastInsertRowid).toBe(1);
+  });
+});
