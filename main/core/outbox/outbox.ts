@@ -47,6 +47,9 @@ export interface OutboxListeners {
 export const destinationNextAttemptSql = (destination: string): string =>
   `SELECT next_attempt_at FROM federation_outbox WHERE destination = ${destination} AND state = 'pending' ORDER BY id LIMIT 1`;
 
+/** Up to how many waiting entries of a destination are told apart as messages or not (Outbox.waitingMessages). */
+export const WAITING_BY_KIND_MAX = 1_000;
+
 export class Outbox {
   /** Given by the node's wiring (rooms record when a ban reached the banned user's server). */
   private readonly onDelivered: DeliveredListener | null;
@@ -225,6 +228,24 @@ export class Outbox {
          FROM federation_outbox WHERE destination = @destination AND state = 'pending'`,
     );
     return this.pendingSummaryStmt.get({ destination })!;
+  }
+
+  private waitingMessagesStmt: import('better-sqlite3').Statement<[string], { n: number }> | undefined;
+
+  /**
+   * Of the `waiting` entries of a destination, how many are messages (the rest: edits, deletions,
+   * reactions, memberships), so a peer's line does not call 10 reactions "10 messages". Null when
+   * more than WAITING_BY_KIND_MAX wait: telling them apart reads each one's event.
+   */
+  waitingMessages(destination: string, waiting: number): number | null {
+    if (waiting === 0) return 0;
+    if (waiting > WAITING_BY_KIND_MAX) return null;
+    this.waitingMessagesStmt ??= this.db.prepare<[string], { n: number }>(
+      `SELECT COUNT(*) AS n FROM (SELECT event_id FROM federation_outbox WHERE destination = ? AND state = 'pending' ORDER BY id LIMIT ${WAITING_BY_KIND_MAX}) o
+         JOIN federation_events e ON e.event_id = o.event_id WHERE e.event_type = 'm.message'`,
+    );
+    // Read apart from `waiting`: rows queued in between are not counted twice.
+    return Math.min(this.waitingMessagesStmt.get(destination)!.n, waiting);
   }
 
   /**

@@ -4,7 +4,8 @@
  */
 import { beforeEach, describe, expect, it } from '../../../test/helpers/fixtures.ts';
 import type { Db } from '../store/database.ts';
-import { Outbox, type OutboxRow } from './outbox.ts';
+import { Outbox, WAITING_BY_KIND_MAX, type OutboxRow } from './outbox.ts';
+import { FederationEvents } from '../store/federation-events.ts';
 
 let db: Db;
 beforeEach(({ tempDb }) => {
@@ -53,5 +54,21 @@ describe('a destination\'s waiting rows in short', () => {
       { row: b, outcome: { kind: 'failed', status: 403, error: 'HTTP 403: refused' } },
     ], 5, 10_000);
     expect(o.pendingSummary('beta.test')).toEqual({ waiting: 1, retrying_since: null, next_attempt_at: 0, last_error: null });
+  });
+
+  it('tells the messages among what waits from changes (edits, reactions), up to 1,000 waiting', () => {
+    const o = outbox();
+    const events = new FederationEvents(db);
+    const store = (id: string, type: string) => events.insert({ event_id: id, room_id: '!room:alpha.test', event_type: type, sender: '@owner:alpha.test', origin_server: 'alpha.test', origin_ts: 1, depth: 1, state_key: null, content: type === 'm.message' ? { body: 'hi', format: 'plain' } : { target: '$m1', key: '👍' }, signatures: {} }, `hash-${id}`, 'alpha.test');
+    store('$m1', 'm.message');
+    store('$m2', 'm.message');
+    store('$r1', 'm.reaction.add');
+    for (const id of ['$m1', '$m2', '$r1']) queue(o, 'beta.test', id, 1_000);
+    queue(o, 'gamma.test', '$m1', 1_000);
+    expect(o.waitingMessages('beta.test', 3)).toBe(2);
+    expect(o.waitingMessages('gamma.test', 1)).toBe(1);
+    expect(o.waitingMessages('delta.test', 0)).toBe(0);
+    // Over the bound they are not told apart (each would be read).
+    expect(o.waitingMessages('beta.test', WAITING_BY_KIND_MAX + 1)).toBeNull();
   });
 });

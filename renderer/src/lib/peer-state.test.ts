@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ONLINE_WINDOW_MS, PULL_LATE_MS, peerLine } from './peer-state.ts';
+import { ONLINE_WINDOW_MS, PULL_LATE_MS, peerLine, waitingWords } from './peer-state.ts';
 
 /** Nothing waits: the node's `delivery` of a peer it pushes to. */
 const push = { mode: 'push' as const, last_pull_at: null, waiting: 0, retrying_since: null, next_attempt_at: null, last_error: null };
@@ -15,6 +15,20 @@ describe('peerLine', () => {
     expect(line.text).toMatch(/^Offline since \d\d:\d\d( [AP]M)? — 12 messages waiting, next try in 40 s$/);
     expect(line.cause.text).toBe('Their server is offline (it refused the connection).');
     expect(line.cause.details).toContain('ECONNREFUSED');
+  });
+
+  it('calls what waits messages only when they are: reactions and edits are changes (the UI check of 2026-11-27)', () => {
+    expect(waitingWords(3, 3)).toBe('3 messages');
+    expect(waitingWords(3, 2)).toBe('2 messages and 1 change');
+    expect(waitingWords(1, 0)).toBe('1 change');
+    expect(waitingWords(10, 0)).toBe('10 changes');
+    expect(waitingWords(1200, null)).toBe('1200 messages and changes');
+    // A node that does not tell them apart (before 2026-11-27): as it said.
+    expect(waitingWords(12, undefined)).toBe('12 messages');
+    const now = new Date(2026, 0, 5, 14, 30).getTime();
+    const delivery = { ...push, waiting: 10, waiting_messages: 1, retrying_since: now - 60_000, next_attempt_at: now + 40_000, last_error: 'connect ECONNREFUSED 127.0.0.1:9' };
+    expect(peerLine({ trust: 'allow', last_seen_at: null, delivery }, now).text).toMatch(/— 1 message and 9 changes waiting, next try in 40 s$/);
+    expect(peerLine({ trust: 'block', last_seen_at: null, delivery }, now).text).toBe('Blocked: nothing is sent to or taken from this server — 1 message and 9 changes held until you allow it');
   });
 
   it('says online when nothing waits and it was heard from recently, and blocked when blocked', () => {

@@ -37,6 +37,8 @@ export interface DeliveryState {
   paced?: boolean;
   /** Events waiting for it. */
   waiting: number;
+  /** Of them, the messages (the rest are changes: edits, deletions, reactions, memberships); null: not told apart (over 1,000). */
+  waiting_messages?: number | null;
   /** When the oldest waiting event already tried was queued; null when none was tried. */
   retrying_since: number | null;
   next_attempt_at: number | null;
@@ -52,13 +54,26 @@ export interface PeerLine {
   cause: Explained;
 }
 
+/**
+ * What waits for a peer, in words: "3 messages", "2 messages and 1 change", "4 changes" (edits,
+ * deletions, reactions or memberships, no message among them), and "1200 messages and changes"
+ * when the node did not tell so many apart. Ten reactions are not "10 messages".
+ */
+export function waitingWords(waiting: number, messages: number | null | undefined): string {
+  if (messages === undefined || messages === waiting) return plural(waiting, 'message');
+  if (messages === null) return `${waiting} messages and changes`;
+  if (messages === 0) return plural(waiting, 'change');
+  return `${plural(messages, 'message')} and ${plural(waiting - messages, 'change')}`;
+}
+
 /** Words only: the node computed the state (admin/operations/peers `deliveryView`). */
 export function peerLine(peer: { server_name?: string; trust: string; last_seen_at: number | null; delivery?: DeliveryState; liveness?: PeerLivenessView | null }, now = Date.now()): PeerLine {
   const waiting = peer.delivery?.waiting ?? 0;
+  const what = waitingWords(waiting, peer.delivery?.waiting_messages);
   const none = { text: '', details: '' };
   // Nothing is sent to a blocked or quarantined server (the node holds its queue): neither is
   // "sending", "offline" or "waiting to be pulled", whatever waits for it.
-  const held = waiting > 0 ? ` — ${plural(waiting, 'message')} held until you allow it` : '';
+  const held = waiting > 0 ? ` — ${what} held until you allow it` : '';
   if (peer.trust === 'block') return { state: 'blocked', text: `Blocked: nothing is sent to or taken from this server${held}`, cause: none };
   if (peer.trust === 'quarantine' && waiting > 0) return { state: 'quarantined', text: `In quarantine: nothing is sent to it, and what it sends waits for your review${held}`, cause: none };
   // Nothing waits, but it is still in quarantine, however it receives (pull, a mailbox): not "online", nothing "waits there".
@@ -70,18 +85,18 @@ export function peerLine(peer: { server_name?: string; trust: string; last_seen_
     // Messages wait and it has not come for them lately: nothing is on its way until it fetches, so not "sending".
     if (waiting > 0 && (lastPull === null || now - lastPull > PULL_LATE_MS)) {
       const since = lastPull === null ? 'it has not fetched any yet' : `last fetched ${ago(lastPull, now)}`;
-      return { state: 'waiting', text: `Waiting for ${peer.server_name ?? 'this server'} to fetch ${plural(waiting, 'message')} — ${since}`, cause: none };
+      return { state: 'waiting', text: `Waiting for ${peer.server_name ?? 'this server'} to fetch ${what} — ${since}`, cause: none };
     }
     const last = lastPull ? `last fetched ${ago(lastPull, now)}` : 'not fetched yet';
-    const what = waiting > 0 ? `${plural(waiting, 'message')} waiting to be pulled` : 'nothing waiting';
+    const pulled = waiting > 0 ? `${what} waiting to be pulled` : 'nothing waiting';
     const recent = peer.delivery.last_pull_at !== null && now - peer.delivery.last_pull_at <= ONLINE_WINDOW_MS;
-    return { state: waiting > 0 ? 'sending' : recent ? 'online' : 'idle', text: `Receives by pull — ${what} (${last})`, cause: none };
+    return { state: waiting > 0 ? 'sending' : recent ? 'online' : 'idle', text: `Receives by pull — ${pulled} (${last})`, cause: none };
   }
   // Nobody reaches it, but a friend's node keeps its mail (issue #32): what we send waits there.
   const mailbox = peer.delivery?.via_mailbox ?? null;
   if (mailbox !== null) {
     const heard = peer.last_seen_at === null ? 'unknown' : now - peer.last_seen_at <= ONLINE_WINDOW_MS ? 'online' : 'idle';
-    return { state: waiting > 0 ? 'sending' : heard, text: `Through ${mailbox}'s mailbox — ${waiting > 0 ? `${plural(waiting, 'message')} being left there` : 'what you send waits there for it to fetch'}`, cause: none };
+    return { state: waiting > 0 ? 'sending' : heard, text: `Through ${mailbox}'s mailbox — ${waiting > 0 ? `${what} being left there` : 'what you send waits there for it to fetch'}`, cause: none };
   }
   const since = peer.delivery?.retrying_since ?? null;
   // It answered, asking us to wait (its rate limit: 429; it could not read our keys yet: 503):
@@ -90,7 +105,7 @@ export function peerLine(peer: { server_name?: string; trust: string; last_seen_
     const nextText = fromNow(peer.delivery?.next_attempt_at ?? 0, now);
     return {
       state: 'sending',
-      text: `Asked to wait — ${plural(waiting, 'message')} waiting: ${peer.server_name ?? 'this server'} takes them a little later${nextText && nextText !== 'now' ? ` (next try ${nextText})` : ''}`,
+      text: `Asked to wait — ${what} waiting: ${peer.server_name ?? 'this server'} takes them a little later${nextText && nextText !== 'now' ? ` (next try ${nextText})` : ''}`,
       cause: explainCause(peer.delivery?.last_error ?? null),
     };
   }
@@ -98,13 +113,13 @@ export function peerLine(peer: { server_name?: string; trust: string; last_seen_
     const nextText = fromNow(peer.delivery?.next_attempt_at ?? 0, now);
     return {
       state: 'offline',
-      text: `Offline since ${clock(since, now)} — ${plural(waiting, 'message')} waiting${nextText === 'now' ? ', trying again now' : nextText ? `, next try ${nextText}` : ''}`,
+      text: `Offline since ${clock(since, now)} — ${what} waiting${nextText === 'now' ? ', trying again now' : nextText ? `, next try ${nextText}` : ''}`,
       cause: explainCause(peer.delivery?.last_error ?? null),
     };
   }
   // Its push limit (a Paracord reference takes 120 events a minute): slower, not failing.
-  if (waiting > 0 && peer.delivery?.paced) return { state: 'sending', text: `Paced — ${plural(waiting, 'message')} waiting: this server takes only so many a minute`, cause: none };
-  if (waiting > 0) return { state: 'sending', text: `Sending ${plural(waiting, 'message')}…`, cause: none };
+  if (waiting > 0 && peer.delivery?.paced) return { state: 'sending', text: `Paced — ${what} waiting: this server takes only so many a minute`, cause: none };
+  if (waiting > 0) return { state: 'sending', text: `Sending ${what}…`, cause: none };
   // Nothing to send, so no failing attempt says it is offline: a check of its node while you look
   // does (main/core/peering/liveness.ts), unless it sent us a request since.
   const check = peer.liveness ?? null;

@@ -147,6 +147,11 @@ export interface PeerDelivery {
   last_pull_at: number | null;
   /** Events waiting for it (pending in the outbox). */
   waiting: number;
+  /**
+   * Of `waiting`, the messages (the rest are edits, deletions, reactions and memberships); null
+   * when over 1,000 wait (they are not told apart then). Absent from nodes before 2026-11-27.
+   */
+  waiting_messages?: number | null;
   /** Pushes wait for room in its push limit (a Paracord reference takes 120 events a minute); not a failure. */
   paced: boolean;
   /** When the oldest waiting event already tried was queued: it is retried since then. Null when none was tried. */

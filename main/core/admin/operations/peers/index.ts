@@ -48,6 +48,7 @@ function deliveryView(node: NodeContext, server: string): PeerDelivery {
     mode: status.waiting_to_be_pulled ? 'pull' : 'push',
     last_pull_at: status.last_pull_at,
     waiting: waiting.waiting,
+    waiting_messages: node.outbox.waitingMessages(server, waiting.waiting),
     paced: status.paced,
     retrying_since: waiting.retrying_since,
     next_attempt_at: waiting.next_attempt_at,
