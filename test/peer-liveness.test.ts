@@ -6,9 +6,11 @@
  * heard from again starts a new period, something else answering at its address is told apart,
  * and the node is found answering once it is back.
  */
+import Database from 'better-sqlite3';
 import { createServer } from 'node:http';
+import { join } from 'node:path';
 import { expect, it } from './helpers/fixtures.ts';
-import { eventually } from './helpers/rooms.ts';
+import { eventually, roomWithMembers, send } from './helpers/rooms.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -93,4 +95,28 @@ it('a stopped friend with nothing waiting is found not answering while the owner
     expect(peer.liveness?.not_answering_since).toBeNull();
     expect(peer.liveness?.answered_at).toBeGreaterThan(again.not_answering_since!);
   }, 10_000, 200);
+});
+
+it('a friend that only receives is seen when its node takes our messages, not only when it sends us a request', async ({ nodes }) => {
+  const alpha = await nodes.inProcess('alpha.test');
+  const beta = await nodes.inProcess('beta.test');
+  expect((await alpha.admin('POST', '/peers', { server_name: 'beta.test', endpoint: beta.started.federation_url })).status).toBe(200);
+  expect((await beta.admin('POST', '/peers', { server_name: 'alpha.test', endpoint: alpha.started.federation_url })).status).toBe(200);
+  const roomId = await roomWithMembers(alpha, 'quiet friend', [[beta, '@owner:beta.test']]);
+  // Heard from long ago (its join was its last request to us), and alpha restarted since.
+  await alpha.node.stop();
+  const restarted = await nodes.inProcess('alpha.test', {
+    dataDir: alpha.dataDir,
+    prepare: (dir) => {
+      const db = new Database(join(dir, 'paracord.db'));
+      db.prepare("UPDATE federation_servers SET last_seen_at = 1 WHERE server_name = 'beta.test'").run();
+      db.close();
+    },
+  });
+  const seen = async () => ((await restarted.admin('GET', '/peers')).body.peers as Array<{ server_name: string; last_seen_at: number }>).find((p) => p.server_name === 'beta.test')!.last_seen_at;
+  expect(await seen()).toBe(1);
+  const before = Date.now();
+  await send(restarted, roomId, 'are you there?');
+  // beta's node took it (2xx): it is there, whatever it sends us (it sends nothing here).
+  await eventually(async () => expect(await seen()).toBeGreaterThanOrEqual(before), 10_000, 100);
 });

@@ -279,6 +279,7 @@ function buildDelivery(
     // The rooms answer once federation starts (federation.ts): no room event is sent before.
     reissue: (destination, eventId, roomDepth) => bus.answererOf('reissueRefused')?.(destination, eventId, roomDepth) ?? Promise.resolve(false),
     onAttempt: (destination, outcome, latencyMs, delivered) => metrics.deliveryAttempt(destination, outcome, latencyMs, delivered),
+    onAnswered: (destination) => trust.markSeen(destination),
     subscribeQueued: (listener) => bus.on('deliveryQueued', listener),
   });
   return { outbox, pull, mailboxes, mailboxSender, mailboxDeposits, mailboxEnabled, selfDispatch, mailboxFetcher, currentMailboxes, workers, isPaused, isHeldDestination };

@@ -38,6 +38,12 @@ export interface DeliveryDeps {
    * (rooms decide how); true when it did, and the event is to be sent again.
    */
   reissue?: (destination: string, eventId: string, roomDepth: unknown) => Promise<boolean>;
+  /**
+   * Its node answered a request sent straight to it (taken, or refused in the protocol's words):
+   * it is there, so "seen" (trust-store.ts markSeen) — a friend that only receives was "Last seen
+   * 3 h ago" however often it took our messages, and after a refusal.
+   */
+  onAnswered?: (destination: string) => void;
   /** Told about every delivery request (metrics): how it went, how long it took, how many events were acknowledged. */
   onAttempt?: (destination: string, outcome: 'delivered' | 'retry' | 'refused' | 'network_error', latencyMs: number, delivered: number) => void;
   /**
