@@ -347,33 +347,50 @@ describe('migration 5 repairs a room that already holds an insane depth', () => 
   });
 });
 
-describe('16. an invite of our users met on a catch-up page is taken as an invite, under the same cap', () => {
-  it('one under the cap becomes the user\'s invitation; one over it stores nothing', async ({ fileNodes }) => {
+describe('16. an invite of our users that came with a room\'s history', () => {
+  it('becomes the invitation a push would have made when it is still the user\'s latest membership, under the same cap; otherwise it stays history', async ({ fileNodes }) => {
     const target = await inProcess(fileNodes, 'page.test', { maxPendingInvitesPerPeer: 2 });
     const host = await fileNodes.fakePeer('pages.test', { roomHost: true });
     expect((await target.admin('POST', '/peers', { server_name: 'pages.test', endpoint: host.url })).status).toBe(200);
-    const kim = (await target.admin('POST', '/users', { localpart: 'kim' })).body.user_id as string;
-    const lee = (await target.admin('POST', '/users', { localpart: 'lee' })).body.user_id as string;
+    const [kim, lee, mo, ned] = (await Promise.all(['kim', 'lee', 'mo', 'ned'].map(async (localpart) => (await target.admin('POST', '/users', { localpart })).body.user_id as string))) as [string, string, string, string];
     const joined = '!joined:pages.test';
-    const inviteOf = (user: string) => makeEvent(host.identity, {
-      room_id: joined, event_type: 'm.member.invite', sender: '@owner:pages.test', state_key: user,
-      content: { membership: 'invite', expires_at: Date.now() + 3600_000, room_name: 'pages' },
+    const now = Date.now();
+    const inviteOf = (user: string, expiresAt = now + 3600_000, depth = now) => makeEvent(host.identity, {
+      room_id: joined, event_type: 'm.member.invite', sender: '@owner:pages.test', state_key: user, depth, origin_ts: depth,
+      content: { membership: 'invite', expires_at: expiresAt, room_name: 'pages' },
     });
-    const forKim = inviteOf(kim);
-    const forLee = inviteOf(lee);
+    // Sent while this node did not listen: Kim's and Lee's invites, Mo's long expired, Ned's
+    // withdrawn after (a removal later in the room), then a message.
+    const forKim = inviteOf(kim, now + 3600_000, now - 5_000);
+    const forLee = inviteOf(lee, now + 3600_000, now - 4_000);
+    const forMo = inviteOf(mo, now - 60_000, now - 3_000);
+    const forNed = inviteOf(ned, now + 3600_000, now - 2_000);
+    const nedOut = makeEvent(host.identity, { room_id: joined, event_type: 'm.member.leave', sender: '@owner:pages.test', state_key: ned, depth: now - 1_000, origin_ts: now - 1_000, content: { membership: 'leave' } });
     const after = makeEvent(host.identity, { room_id: joined, content: { body: 'after the invites', format: 'plain' } });
-    // The history the host serves after our join: two invites of our users in the joined room, then a message.
-    host.catchUpAnswer = (query) => ({ room_id: query.get('room_id') ?? '', events: query.get('room_id') === joined ? [forKim, forLee, after] : [], complete: true });
+    const history = [forKim, forLee, forMo, forNed, nedOut, after];
+    host.catchUpAnswer = (query) => ({ room_id: query.get('room_id') ?? '', events: query.get('room_id') === joined ? history : [], complete: true });
     expect((await host.invite(target.federationUrl, joined, '@owner:page.test')).status).toBe(200);
     expect((await host.invite(target.federationUrl, '!other:pages.test', '@owner:page.test')).status).toBe(200);
     const own = (await target.admin('GET', '/invites')).body.invites.find((i: any) => i.room_id === joined);
     expect((await target.admin('POST', `/invites/${own.invite_id}/accept`)).status).toBe(200);
-    // Kim's is an invitation Kim sees (before: a membership row only, nothing to accept); the cap
-    // (2: the owner's other invite and Kim's) leaves Lee's out, stored nowhere.
-    await eventually(async () => expect((await target.admin('GET', `/invites?user_id=${enc(kim)}`)).body.invites.map((i: any) => i.room_id)).toEqual([joined]));
+    const invitesOf = async (user: string) => (await target.admin('GET', `/invites?user_id=${enc(user)}`)).body.invites.map((i: any) => i.room_id);
+    // Kim's is an invitation Kim sees (before: a membership row only, nothing to accept).
+    await eventually(async () => expect(await invitesOf(kim)).toEqual([joined]));
     await eventually(async () => expect(await bodies(target, joined)).toContain('after the invites'));
-    expect((await target.admin('GET', `/invites?user_id=${enc(lee)}`)).body.invites).toEqual([]);
-    expect(queryNodeDb(target.dataDir, 'SELECT 1 FROM federation_events WHERE event_id = ?', forLee.event_id)).toEqual([]);
-    expect(queryNodeDb(target.dataDir, 'SELECT 1 FROM room_members WHERE user_id = ?', lee)).toEqual([]);
+    // The cap (2: the owner's other invite and Kim's) leaves Lee's out; Mo's expired and Ned's
+    // withdrawn one are not offered. All are the room's history, stored (no gap).
+    expect(await invitesOf(lee)).toEqual([]);
+    expect(await invitesOf(mo)).toEqual([]);
+    expect(await invitesOf(ned)).toEqual([]);
+    for (const event of history) expect(storedIds(target.dataDir).has(event.event_id), event.event_id).toBe(true);
+    // Declined, it is not offered again by the next catch-up (a restart runs one).
+    const kims = (await target.admin('GET', `/invites?user_id=${enc(kim)}`)).body.invites[0];
+    expect((await target.admin('POST', `/invites/${kims.invite_id}/decline`, { user_id: kim })).status).toBe(200);
+    const asked = host.catchUpRequests;
+    await target.node.stop();
+    const again = await inProcess(fileNodes, 'page.test', { maxPendingInvitesPerPeer: 2 }, target.dataDir);
+    await eventually(async () => expect(host.catchUpRequests).toBeGreaterThan(asked));
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await again.admin('GET', `/invites?user_id=${enc(kim)}`)).body.invites).toEqual([]);
   });
 });

@@ -35,20 +35,18 @@ export const DEFAULT_CATCH_UP_MAX_PAGES_PER_RUN = 500;
 /** Default for NodeConfig.catchUpRequestsPerHostPerMinute (all rooms together); then the run pauses a minute. */
 export const DEFAULT_CATCH_UP_REQUESTS_PER_HOST_PER_MINUTE = 120;
 
-/** The invite path (RoomInvites.receiveInviteEvent): false when `raw` is no invite of one of our users. */
-export type TakeInvite = (host: string, raw: unknown) => Promise<false | 'taken' | 'known'>;
+/**
+ * After a run: offers our users the invites that came with the room's history and are still their
+ * latest membership (RoomInvites.adoptHistoryInvites).
+ */
+export type AdoptInvites = (roomId: string) => Promise<void>;
 
 export class RoomCatchUp extends RoomPart {
-  /**
-   * An invite of one of our users met on a page is taken as its `POST /invite` would be (the
-   * per-peer cap, the invitation the user sees), never as a plain room event: the ingest chain
-   * refuses those (InboundEvents.checkRoute).
-   */
-  private readonly takeInvite: TakeInvite;
+  private readonly adoptInvites: AdoptInvites;
 
-  constructor(deps: RoomServiceDeps, takeInvite: TakeInvite) {
+  constructor(deps: RoomServiceDeps, adoptInvites: AdoptInvites) {
     super(deps);
-    this.takeInvite = takeInvite;
+    this.adoptInvites = adoptInvites;
   }
 
   /**
@@ -154,8 +152,18 @@ export class RoomCatchUp extends RoomPart {
     this.resumeTimers.set(roomId, { timer, at });
   }
 
-  /** Pulls what we missed in a remote room from its host (on start, after a join). */
+  /**
+   * Pulls what we missed in a remote room from its host (on start, after a join); then an invite
+   * of one of our users that came this way (or with the join's snapshot), missed live, becomes the
+   * invitation a push would have made.
+   */
   async catchUp(roomId: string): Promise<number> {
+    const stored = await this.catchUpPages(roomId);
+    if (!this.stopping.signal.aborted) await this.adoptInvites(roomId);
+    return stored;
+  }
+
+  private async catchUpPages(roomId: string): Promise<number> {
     const host = serverOf(roomId);
     if (host === this.server) return 0;
     const backoffLeft = (this.catchUpBackoff.get(host) ?? 0) - Date.now();
@@ -210,20 +218,6 @@ export class RoomCatchUp extends RoomPart {
       let newToRun = 0;
       for (const raw of events) {
         try {
-          const invite = (raw as { room_id?: unknown } | null)?.room_id === roomId ? await this.takeInvite(host, raw) : false;
-          if (invite !== false) {
-            // Taken (or known) on the invite path, which checked it: progress as any event taken.
-            const { depth, event_id: id } = raw as { depth: number; event_id: string };
-            lastTaken = { depth, eventId: id };
-            if (invite === 'taken') storedNow++;
-            if (!seen.has(id) && isAfter({ depth, event_id: id }, cursor)) {
-              if (seen.size >= 20_000) seen.clear();
-              seen.add(id);
-              newToRun++;
-            }
-            this.unchecked.settled(id);
-            continue;
-          }
           const verified = await this.d.ingest.verify(host, raw);
           if (signal.aborted) return stored;
           if (verified.envelope.room_id !== roomId) continue;

@@ -25,12 +25,6 @@ export class InboundEvents extends RoomPart {
     if (host !== requestOrigin && !(this.d.dialects !== undefined && this.d.dialects.domainOf(requestOrigin) === host)) {
       throw forbidden('not_room_host', `events of ${event.room_id} come from its host ${serverOf(event.room_id)}, not ${requestOrigin}`);
     }
-    // An invite of one of our users is taken only on the invite path (RoomInvites.receiveInvite:
-    // the per-peer cap, the invitation the user sees), never as a room event, whichever way it came
-    // (a push, a batch, a catch-up page, a room bound to a reference peer's domain).
-    if (event.event_type === 'm.member.invite' && event.state_key !== null && serverOf(event.state_key) === this.server) {
-      throw forbidden('invite_not_room_event', `an invite of a user of ${this.server} is taken as an invite (POST /invite), not as an event of ${event.room_id}`);
-    }
     if (!this.d.rooms.room(event.room_id)) throw notFound('unknown_room', `this server is not in ${event.room_id}`);
     // An invite does not let the host push the room's events to us: only a join does — except
     // the host's word that one of our users was removed, banned or unbanned.

@@ -59,6 +59,9 @@ export function inviteJoin(row: RoomInviteRow, now = Date.now()): InviteJoin | u
   return { state: 'unanswered', since: row.join_sent_at };
 }
 
+/** The longest an invite that was not pushed to us (pulled, fetched, or with a room's history) stays offered. */
+const MAX_HELD_INVITE_AGE_S = 30 * 24 * 3600;
+
 export class RoomInvites extends RoomPart {
   private readonly sends: LocalSends;
   private readonly notices: InviteNotices;
@@ -255,7 +258,7 @@ export class RoomInvites extends RoomPart {
     const seconds = Math.ceil((expiresAt - Date.now()) / 1000);
     try {
       if (seconds <= 0) throw forbidden('invite_expired', 'the invite expired before it was fetched');
-      const { inserted } = await this.receiveInvite(host, { room_id: e.room_id, invitee: e.state_key, max_age_seconds: Math.min(seconds, 30 * 24 * 3600), event: raw });
+      const { inserted } = await this.receiveInvite(host, { room_id: e.room_id, invitee: e.state_key, max_age_seconds: Math.min(seconds, MAX_HELD_INVITE_AGE_S), event: raw });
       if (!inserted) return 'known';
     } catch (error) {
       // Not yet (over the storage quota here: 429 quota_exceeded; keys not readable now, a failure
@@ -274,6 +277,43 @@ export class RoomInvites extends RoomPart {
       throw badRequest('invalid_invite', 'the invite could not be taken');
     }
     return 'taken';
+  }
+
+  /**
+   * Invites of our users that came with a room's history (a catch-up page, a join's snapshot: sent
+   * while we did not listen) are stored as the room's events, which make no invitation. Each one
+   * still its user's latest membership here, unexpired, and never made an invitation (a declined
+   * or accepted one stays so) becomes the invitation its push would have made, under the same
+   * per-peer cap; an invite a later join, leave or ban overtook, or an expired one, stays history.
+   */
+  async adoptHistoryInvites(roomId: string): Promise<void> {
+    const host = serverOf(roomId);
+    if (host === this.server) return;
+    const now = Date.now();
+    const rows = this.d.db
+      .prepare<[string, string, number], { user_id: string; event_id: string }>(
+        `SELECT m.user_id, m.event_id FROM room_members m
+          WHERE m.room_id = ? AND m.server_name = ? AND m.membership = 'invite' AND m.invite_expires_at > ?
+            AND NOT EXISTS (SELECT 1 FROM room_invites i WHERE i.room_id = m.room_id AND i.invitee = m.user_id AND i.event_id = m.event_id)`,
+      )
+      .all(roomId, this.server, now);
+    for (const row of rows) {
+      const event = this.d.events.get(row.event_id);
+      if (!event || event.event_type !== 'm.member.invite' || event.state_key !== row.user_id || !this.d.users.get(row.user_id)) continue;
+      const expiresAt = event.content.expires_at;
+      if (typeof expiresAt !== 'number' || expiresAt <= now) continue;
+      const name = this.d.rooms.room(roomId)?.name ?? roomId;
+      try {
+        const { inviteId, renewed } = await this.d.commit.run(() => {
+          this.enforceInviteCap(host, roomId, row.user_id);
+          return this.recordInvite(event, name, Math.min(Math.ceil((expiresAt - now) / 1000), MAX_HELD_INVITE_AGE_S));
+        });
+        if (!renewed) this.d.log.info({ event: 'invite_received', room_id: roomId, invitee: row.user_id, from: host, invite_id: inviteId, by: 'history' }, 'room invite received with the room\'s history');
+      } catch (error) {
+        // Over the cap (or a failure here): not offered now; the next run looks again.
+        warnLimited(this.d.log, `history_invite_not_taken ${host}`, { event: 'history_invite_not_taken', server: host, room_id: roomId, message: (error as Error).message }, 'an invite that came with a room\'s history was not offered');
+      }
+    }
   }
 
   /**

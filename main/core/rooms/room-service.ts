@@ -48,7 +48,7 @@ export class RoomService extends RoomPart {
     this.clientTxns = new ClientTxns(deps.db);
     this.sends = new LocalSends(deps, this.clientTxns);
     this.invitations = new RoomInvites(deps, this.sends);
-    this.history = new RoomCatchUp(deps, (host, raw) => this.invitations.receiveInviteEvent(host, raw));
+    this.history = new RoomCatchUp(deps, (roomId) => this.invitations.adoptHistoryInvites(roomId));
     this.joins = new RoomJoins(deps, this.sends, this.history);
     this.inbound = new InboundEvents(deps);
   }

@@ -53,7 +53,6 @@ export const ERROR_SENTENCES: Readonly<Record<string, string>> = {
   invite_expired: 'This invitation has expired. Ask for a new one.',
   not_a_member: 'You are not in this room any more.',
   not_joined: 'You are not in this room any more.',
-  invite_not_room_event: 'That server takes an invitation of its users only as an invitation, not as an event of a room.',
   not_invited: 'You were not invited to this room.',
   already_joined: 'You are already in this room.',
   already_pending: 'That person is already invited.',
