@@ -30,6 +30,8 @@ export class BackupScheduler {
   private running: Promise<BackupResult> | null = null;
   /** A schedule was set while a backup ran: checked again once it is done (checkNow). */
   private checkAfterRun = false;
+  /** stop() was called: nothing new starts (a check owed after a run neither). */
+  private stopped = false;
 
   private readonly deps: SchedulerDeps;
 
@@ -50,6 +52,8 @@ export class BackupScheduler {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
+    this.checkAfterRun = false;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     await this.running?.catch(() => undefined);
@@ -91,7 +95,7 @@ export class BackupScheduler {
     } finally {
       this.running = null;
       this.deps.onChange?.();
-      if (this.checkAfterRun) {
+      if (this.checkAfterRun && !this.stopped) {
         this.checkAfterRun = false;
         void this.checkNow().catch(() => undefined);
       }
@@ -110,7 +114,7 @@ export class BackupScheduler {
 
   private async tick(newSchedule = false): Promise<void> {
     const schedule = this.deps.records.schedule();
-    if (!schedule) return;
+    if (!schedule || this.stopped) return;
     if (this.running) {
       if (newSchedule) this.checkAfterRun = true;
       return;

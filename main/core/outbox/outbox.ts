@@ -48,7 +48,7 @@ export const destinationNextAttemptSql = (destination: string): string =>
   `SELECT next_attempt_at FROM federation_outbox WHERE destination = ${destination} AND state = 'pending' ORDER BY id LIMIT 1`;
 
 /** Up to how many waiting entries of a destination are told apart as messages or not (Outbox.waitingMessages). */
-export const WAITING_BY_KIND_MAX = 1_000;
+export const WAITING_BY_KIND_MAX = 500;
 
 export class Outbox {
   /** Given by the node's wiring (rooms record when a ban reached the banned user's server). */

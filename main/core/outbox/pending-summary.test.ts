@@ -56,7 +56,7 @@ describe('a destination\'s waiting rows in short', () => {
     expect(o.pendingSummary('beta.test')).toEqual({ waiting: 1, retrying_since: null, next_attempt_at: 0, last_error: null });
   });
 
-  it('tells the messages among what waits from changes (edits, reactions), up to 1,000 waiting', () => {
+  it('tells the messages among what waits from changes (edits, reactions), up to WAITING_BY_KIND_MAX (500) waiting', () => {
     const o = outbox();
     const events = new FederationEvents(db);
     const store = (id: string, type: string) => events.insert({ event_id: id, room_id: '!room:alpha.test', event_type: type, sender: '@owner:alpha.test', origin_server: 'alpha.test', origin_ts: 1, depth: 1, state_key: null, content: type === 'm.message' ? { body: 'hi', format: 'plain' } : { target: '$m1', key: '👍' }, signatures: {} }, `hash-${id}`, 'alpha.test');

@@ -37,7 +37,7 @@ export interface DeliveryState {
   paced?: boolean;
   /** Events waiting for it. */
   waiting: number;
-  /** Of them, the messages (the rest are changes: edits, deletions, reactions, memberships); null: not told apart (over 1,000). */
+  /** Of them, the messages (the rest are changes: edits, deletions, reactions, memberships); null: not told apart (over 500). */
   waiting_messages?: number | null;
   /** When the oldest waiting event already tried was queued; null when none was tried. */
   retrying_since: number | null;

@@ -149,7 +149,7 @@ export interface PeerDelivery {
   waiting: number;
   /**
    * Of `waiting`, the messages (the rest are edits, deletions, reactions and memberships); null
-   * when over 1,000 wait (they are not told apart then). Absent from nodes before 2026-11-27.
+   * when over 500 wait (they are not told apart then). Absent from nodes before 2026-11-27.
    */
   waiting_messages?: number | null;
   /** Pushes wait for room in its push limit (a Paracord reference takes 120 events a minute); not a failure. */
