@@ -292,8 +292,9 @@ describe.skipIf(!HAVE_CHROMIUM)('issue #16: the UI tells the truth (real Chromiu
     expect(await a.getByTestId('dash-peer-beta.test').innerText()).toContain('ECONNREFUSED');
     await shot(a, 'dashboard-peer-offline');
 
-    // An edit of a message beta has (delivered to all) waits too: said on the message; and a second message waiting says when beta is tried next, as the first
-    // does (the UI check of 2026-11-27: the edit showed nowhere, the second message no next try).
+    // An edit of a message beta has (delivered to all) waits too: said on the message; and the
+    // friend's line counts it as a change, not a second message, with the next try (the UI checks
+    // of 2026-11-27: the edit showed nowhere, then it was called a message).
     await a.goBack();
     const first = a.getByTestId('message').filter({ hasText: 'hello beta, first message' });
     await first.hover();
@@ -302,7 +303,7 @@ describe.skipIf(!HAVE_CHROMIUM)('issue #16: the UI tells the truth (real Chromiu
     await a.getByRole('button', { name: 'Save' }).click();
     await first.getByTestId('changes-not-delivered').getByText(/^Your edit is not delivered yet\. Waiting for beta\.test/).waitFor({ timeout: 15_000 });
     await a.getByRole('link', { name: 'Dashboard' }).click();
-    await expect.poll(() => line.textContent(), { timeout: 20_000 }).toMatch(/^Offline since .+ — 2 messages waiting, (next try in \d+ s|trying again now)/);
+    await expect.poll(() => line.textContent(), { timeout: 20_000 }).toMatch(/^Offline since .+ — 1 message and 1 change waiting, (next try in \d+ s|trying again now)/);
     await shot(a, 'message-edit-waiting');
 
     // Quarantined: nothing is sent to beta any more, so the message says it is held, not that it waits for a next try.
