@@ -383,6 +383,13 @@ describe('16. an invite of our users that came with a room\'s history', () => {
     expect(await invitesOf(mo)).toEqual([]);
     expect(await invitesOf(ned)).toEqual([]);
     for (const event of history) expect(storedIds(target.dataDir).has(event.event_id), event.event_id).toBe(true);
+    // Lee's pushed again once the cap has room (the owner declined the other invitation): the
+    // stored event is offered now, not only at the next catch-up.
+    const other = (await target.admin('GET', '/invites')).body.invites.find((i: any) => i.room_id === '!other:pages.test');
+    expect((await target.admin('POST', `/invites/${other.invite_id}/decline`)).status).toBe(200);
+    const pushed = await sendSigned(host.identity, target.federationUrl, 'POST', `${FED}/event`, wire(forLee));
+    expect(pushed.status, pushed.text).toBeLessThan(300);
+    expect(await invitesOf(lee)).toEqual([joined]);
     // Declined, it is not offered again by the next catch-up (a restart runs one).
     const kims = (await target.admin('GET', `/invites?user_id=${enc(kim)}`)).body.invites[0];
     expect((await target.admin('POST', `/invites/${kims.invite_id}/decline`, { user_id: kim })).status).toBe(200);

@@ -253,7 +253,12 @@ export class RoomInvites extends RoomPart {
     const e = raw as { event_type?: unknown; state_key?: unknown; room_id?: unknown; event_id?: unknown; content?: { expires_at?: unknown } } | null;
     if (!e || typeof e !== 'object' || e.event_type !== 'm.member.invite' || typeof e.state_key !== 'string' || typeof e.room_id !== 'string') return false;
     if (!isUserId(e.state_key) || serverOf(e.state_key) !== this.server || serverOf(e.room_id) !== host) return false;
-    if (typeof e.event_id === 'string' && this.d.events.get(e.event_id)) return 'known';
+    if (typeof e.event_id === 'string' && this.d.events.get(e.event_id)) {
+      // Stored before. As the room's history it made no invitation: offered now if it still is
+      // the user's latest membership (adoptHistoryInvites), not only at the next catch-up.
+      await this.adoptHistoryInvites(e.room_id);
+      return 'known';
+    }
     const expiresAt = typeof e.content?.expires_at === 'number' ? e.content.expires_at : 0;
     const seconds = Math.ceil((expiresAt - Date.now()) / 1000);
     try {
