@@ -32,10 +32,8 @@ export default defineConfig({
     // Two files at a time (vitest's default on two cores is one): run one by one, the suite kept
     // the machine 44 % busy (its CPU time 1,185 s over 1,338 s on two cores: the rest is waiting on
     // real processes, timers and fsync); two at a time it took 1,040 s instead of 1,270 s
-    // (2026-11-25, the same tree). Three at a time (2026-11-27, an AMD machine where the whole run
-    // took 22 min at two: the shared files 971 s of their own time, the ALONE ones 663 s one by
-    // one). ALONE runs one at a time.
-    maxWorkers: 3,
+    // (2026-11-25, the same tree). ALONE runs one at a time.
+    maxWorkers: 2,
     // expect.poll waits on real processes and a real browser: its default (1 s) is shorter than a
     // page load on a busy 2-core CI machine, which made browser tests fail at random.
     expect: { poll: { timeout: 15_000, interval: 50 } },
