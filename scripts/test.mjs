@@ -1,0 +1,75 @@
+#!/usr/bin/env node
+/**
+ * `npm test`: the whole suite in two phases, so that it fits a CI run's 20 minutes on two cores.
+ *
+ * 1. The "shared" project: every file that can share the machine, two at a time.
+ * 2. The "browser" project (Chromium) and the "alone" project (network namespaces, the benchmark
+ *    harness, short timers) side by side, each one file at a time: never two browsers and never
+ *    two namespace routers at once. One vitest run would take them one after the other (a group
+ *    of files has one worker count, and the two kinds must not meet themselves).
+ *
+ * Each run writes a blob report; vitest then merges them into one report (`--json=PATH` adds its
+ * JSON form, which .ci/run reads). Any other argument (a file filter, `--project`, a reporter)
+ * runs vitest once with that argument, as `vitest run` would, the projects in their group order.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const vitestBin = join(root, 'node_modules', 'vitest', 'vitest.mjs');
+
+let jsonOut = null;
+const rest = [];
+for (const arg of process.argv.slice(2)) {
+  const m = /^--json=(.+)$/.exec(arg);
+  if (m) jsonOut = m[1];
+  else rest.push(arg);
+}
+const jsonArgs = jsonOut ? ['--reporter=json', `--outputFile.json=${jsonOut}`] : [];
+
+/**
+ * Runs vitest with these arguments; resolves with its exit code. Its output is passed on whole
+ * lines at a time (two runs print at once in phase 2), in colour when ours is a terminal; vitest
+ * then sees a pipe, so it prints a line per file instead of redrawing a summary window.
+ */
+function vitest(args) {
+  return new Promise((resolve) => {
+    const env = process.stdout.isTTY && !process.env.NO_COLOR ? { ...process.env, FORCE_COLOR: '1' } : process.env;
+    const child = spawn(process.execPath, [vitestBin, ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    for (const [from, to] of [
+      [child.stdout, process.stdout],
+      [child.stderr, process.stderr],
+    ]) {
+      let partial = '';
+      from.setEncoding('utf8');
+      from.on('data', (chunk) => {
+        const text = partial + chunk;
+        const end = text.lastIndexOf('\n') + 1;
+        partial = text.slice(end);
+        if (end > 0) to.write(text.slice(0, end));
+      });
+      from.on('end', () => partial && to.write(partial));
+    }
+    child.on('close', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+  });
+}
+
+if (rest.length > 0) {
+  process.exit(await vitest(['run', ...rest, ...(jsonOut ? ['--reporter=default', ...jsonArgs] : [])]));
+}
+
+const blobs = join(root, 'test-artifacts', 'blob');
+rmSync(blobs, { recursive: true, force: true });
+mkdirSync(blobs, { recursive: true });
+/** One project's run: its progress as lines (two runs may print at once), and its blob report. */
+const project = (name) =>
+  vitest(['run', '--project', name, '--reporter=default', '--reporter=blob', `--outputFile.blob=${join(blobs, `${name}.json`)}`]);
+
+const started = Date.now();
+const codes = [await project('shared'), ...(await Promise.all([project('browser'), project('alone')]))];
+process.stdout.write('\nThe three runs merged (their "Duration" is the sum of the runs):\n');
+const merged = await vitest(['run', `--merge-reports=${blobs}`, '--reporter=default', ...jsonArgs]);
+process.stdout.write(`npm test: ${Math.round((Date.now() - started) / 1000)} s from the first file to the last\n`);
+process.exit(codes.some((c) => c !== 0) || merged !== 0 ? 1 : 0);
