@@ -16,13 +16,16 @@ function environOf(pid: number): Map<string, string> {
 
 describe.skipIf(!canReexec)('malloc arenas of a serving node', () => {
   it('the started process itself serves, with MALLOC_ARENA_MAX=2, and answers as before', async ({ fileNodes }) => {
-    const saved = process.env.MALLOC_ARENA_MAX;
+    // The other tests start their nodes with both set already (vitest.config.ts): not this one.
+    const saved = { arenas: process.env.MALLOC_ARENA_MAX, threshold: process.env.MALLOC_MMAP_THRESHOLD_ };
     delete process.env.MALLOC_ARENA_MAX;
+    delete process.env.MALLOC_MMAP_THRESHOLD_;
     const node = fileNodes.process({ serverName: 'arenas.test' });
     try {
       await node.start();
     } finally {
-      if (saved !== undefined) process.env.MALLOC_ARENA_MAX = saved;
+      if (saved.arenas !== undefined) process.env.MALLOC_ARENA_MAX = saved.arenas;
+      if (saved.threshold !== undefined) process.env.MALLOC_MMAP_THRESHOLD_ = saved.threshold;
     }
     expect(environOf(node.child.pid!).get('MALLOC_ARENA_MAX')).toBe('2');
     expect(environOf(node.child.pid!).get('MALLOC_MMAP_THRESHOLD_')).toBe('131072');
