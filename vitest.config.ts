@@ -40,7 +40,8 @@ export default defineConfig({
     // A `serve` runs itself again with these when they are unset (bin/paracord-node.js: glibc reads
     // them at start); set here, the nodes the tests start skip that second start-up of Node.js:
     // 940 against 1,086 ms of CPU from a fresh node's start to its ready line (ten starts each,
-    // 2026-11-27). test/malloc-arenas.test.ts unsets them to check the run again itself.
+    // 2026-11-27). test/malloc-arenas.test.ts unsets them to check the run again itself. Vitest's
+    // workers, Chromium and the other processes the tests start get them too (no test reads them).
     env: { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072' },
     projects: [
       {

@@ -13,7 +13,7 @@
  * runs vitest once with that argument, as `vitest run` would, the projects in their group order.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -29,15 +29,29 @@ for (const arg of process.argv.slice(2)) {
 }
 const jsonArgs = jsonOut ? ['--reporter=json', `--outputFile.json=${jsonOut}`] : [];
 
+/** The vitest runs going on: a signal to this script is passed on to them (npm signals only us). */
+const children = new Set();
+let stoppedBy = null;
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(signal, () => {
+    stoppedBy = signal;
+    for (const child of children) child.kill(signal);
+  });
+}
+const signalNumber = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 };
+
 /**
  * Runs vitest with these arguments; resolves with its exit code. Its output is passed on whole
- * lines at a time (two runs print at once in phase 2), in colour when ours is a terminal; vitest
- * then sees a pipe, so it prints a line per file instead of redrawing a summary window.
+ * lines at a time (two runs print at once in phase 2), in colour (`--color`, not FORCE_COLOR,
+ * which would reach the tests' own processes) when ours is a terminal; vitest then sees a pipe,
+ * so it prints a line per file instead of redrawing a summary window.
  */
 function vitest(args) {
+  if (stoppedBy) return Promise.resolve(1);
   return new Promise((resolve) => {
-    const env = process.stdout.isTTY && !process.env.NO_COLOR ? { ...process.env, FORCE_COLOR: '1' } : process.env;
-    const child = spawn(process.execPath, [vitestBin, ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const color = process.stdout.isTTY && !process.env.NO_COLOR ? ['--color'] : [];
+    const child = spawn(process.execPath, [vitestBin, ...args, ...color], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.add(child);
     for (const [from, to] of [
       [child.stdout, process.stdout],
       [child.stderr, process.stderr],
@@ -52,24 +66,38 @@ function vitest(args) {
       });
       from.on('end', () => partial && to.write(partial));
     }
-    child.on('close', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+    child.on('close', (code, signal) => {
+      children.delete(child);
+      resolve(code ?? (signal ? 1 : 0));
+    });
   });
 }
 
-if (rest.length > 0) {
-  process.exit(await vitest(['run', ...rest, ...(jsonOut ? ['--reporter=default', ...jsonArgs] : [])]));
+/** Ends with this status once the output is written (process.exit could cut a piped log short). */
+function finish(status) {
+  process.exitCode = stoppedBy ? 128 + signalNumber[stoppedBy] : status;
 }
 
-const blobs = join(root, 'test-artifacts', 'blob');
-rmSync(blobs, { recursive: true, force: true });
-mkdirSync(blobs, { recursive: true });
-/** One project's run: its progress as lines (two runs may print at once), and its blob report. */
-const project = (name) =>
-  vitest(['run', '--project', name, '--reporter=default', '--reporter=blob', `--outputFile.blob=${join(blobs, `${name}.json`)}`]);
+if (rest.length > 0) {
+  finish(await vitest(['run', ...rest, ...(jsonOut ? ['--reporter=default', ...jsonArgs] : [])]));
+} else {
+  const blobs = join(root, 'test-artifacts', 'blob');
+  rmSync(blobs, { recursive: true, force: true });
+  mkdirSync(blobs, { recursive: true });
+  if (jsonOut) rmSync(jsonOut, { force: true });
+  /** One project's run: its progress as lines (two runs may print at once), and its blob report. */
+  const project = async (name) => {
+    const blob = join(blobs, `${name}.json`);
+    const code = await vitest(['run', '--project', name, '--reporter=default', '--reporter=blob', `--outputFile.blob=${blob}`]);
+    // A run that died before its report (out of memory, killed) is missing from the merged one: said here.
+    if (code !== 0) process.stderr.write(`npm test: the "${name}" run exited with ${code}${existsSync(blob) ? '' : ' and wrote no report: its files are missing from the totals below'}\n`);
+    return code;
+  };
 
-const started = Date.now();
-const codes = [await project('shared'), ...(await Promise.all([project('browser'), project('alone')]))];
-process.stdout.write('\nThe three runs merged (their "Duration" is the sum of the runs):\n');
-const merged = await vitest(['run', `--merge-reports=${blobs}`, '--reporter=default', ...jsonArgs]);
-process.stdout.write(`npm test: ${Math.round((Date.now() - started) / 1000)} s from the first file to the last\n`);
-process.exit(codes.some((c) => c !== 0) || merged !== 0 ? 1 : 0);
+  const started = Date.now();
+  const codes = [await project('shared'), ...(await Promise.all([project('browser'), project('alone')]))];
+  process.stdout.write('\nThe three runs merged (their "Duration" is the sum of the runs):\n');
+  const merged = await vitest(['run', `--merge-reports=${blobs}`, '--reporter=default', ...jsonArgs]);
+  process.stdout.write(`npm test: ${Math.round((Date.now() - started) / 1000)} s from the first file to the last\n`);
+  finish(codes.some((c) => c !== 0) || merged !== 0 ? 1 : 0);
+}

@@ -1,6 +1,7 @@
 import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
+import { vi } from 'vitest';
 import { describe, expect, it } from '../../../test/helpers/fixtures.ts';
 import { tempDir } from '../../../test/helpers/temp-dir.ts';
 import { initDataDir } from '../node.ts';
@@ -25,33 +26,48 @@ async function scheduled() {
 }
 
 describe('backup scheduler', () => {
-  it('stopped while a backup runs, starts no other once it is done, even for a schedule corrected meanwhile', async () => {
-    const { db, records, scheduler, first, second } = await scheduled();
-    try {
-      // The scheduled backup runs; the node begins to stop; at that moment the owner corrects the
-      // folder (a new schedule is checked at once, and owed a check once the running backup ends).
-      const running = scheduler.run();
-      const stopping = scheduler.stop();
-      records.setSchedule({ dir: second, every: 'daily', keep: 7 });
-      await scheduler.checkNow();
-      await running;
-      await stopping;
-      await new Promise((resolve) => setTimeout(resolve, 500));
-      expect(readdirSync(first)).toHaveLength(1);
-      // Without the stop, the corrected folder gets its first backup once the other one is done.
-      expect(readdirSync(second)).toEqual([]);
-    } finally {
-      db.close();
-    }
-  });
+  // A second backup would start in the first one's `finally`, before its promise settles: the
+  // number of runs right after it is the answer, with no wait to guess.
+  for (const order of ['stop, then the schedule corrected', 'the schedule corrected, then stop'] as const) {
+    it(`stopped while a backup runs, starts no other once it is done (${order})`, async () => {
+      const { db, records, scheduler, first, second } = await scheduled();
+      const runs = vi.spyOn(scheduler, 'run');
+      try {
+        // The scheduled backup runs; the node begins to stop; about then the owner corrects the
+        // folder (a new schedule is checked at once, and owed a check once the running backup ends).
+        const running = scheduler.run();
+        const correct = async () => {
+          records.setSchedule({ dir: second, every: 'daily', keep: 7 });
+          await scheduler.checkNow();
+        };
+        let stopping: Promise<void>;
+        if (order === 'stop, then the schedule corrected') {
+          stopping = scheduler.stop();
+          await correct();
+        } else {
+          await correct();
+          stopping = scheduler.stop();
+        }
+        await running;
+        expect(runs).toHaveBeenCalledTimes(1);
+        await stopping;
+        expect(readdirSync(first)).toHaveLength(1);
+        expect(readdirSync(second)).toEqual([]);
+      } finally {
+        db.close();
+      }
+    });
+  }
 
   it('not stopped, the schedule corrected while a backup runs gets its first backup once that one is done', async () => {
     const { db, records, scheduler, first, second } = await scheduled();
     try {
+      const runs = vi.spyOn(scheduler, 'run');
       const running = scheduler.run();
       records.setSchedule({ dir: second, every: 'daily', keep: 7 });
       await scheduler.checkNow();
       await running;
+      expect(runs).toHaveBeenCalledTimes(2);
       await expect.poll(() => readdirSync(second).length, { timeout: 10_000 }).toBe(1);
       expect(readdirSync(first)).toHaveLength(1);
     } finally {
