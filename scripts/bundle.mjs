@@ -15,6 +15,11 @@
 // - pino-roll requires all of date-fns (245 modules, +5.6 MB of RSS in a bare process) for the
 //   five functions of its time-based rotation, which the node does not use (it rotates by size):
 //   it gets those five from their own files.
+// - iconv-lite is loaded from node_modules too: raw-body requires it, and the node never gives
+//   raw-body an encoding, so its 500 KB of code pages (bundled, compiled at every start) never run;
+//   loaded from its own files, only its index is read (its encodings only on first use).
+// - Koa 3 brings two mime-types: 3.x and, through accepts 1.3, 2.1 with its own older mime-db. Both
+//   read the one mime-db here (a superset in the same format): one table of ~190 KB, not two.
 // - The verify pool's and the search index's workers and the start-up's deferred-JIT switch are
 //   their own entries: each starts its worker (`./verify-worker.js`, `./search-worker.js`) next to
 //   its own file; bin/paracord-node.js imports the switch before the program.
@@ -25,7 +30,8 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'rolldown';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const EXTERNAL = ['better-sqlite3', 'sodium-native', 'koffi', 'open'];
+const EXTERNAL = ['better-sqlite3', 'sodium-native', 'koffi', 'open', 'iconv-lite'];
+const MIME_DB = `${root}node_modules/mime-db/index.js`;
 const DATE_FNS_SLICE = '\0date-fns-slice';
 const DATE_FNS_USED = ['format', 'addDays', 'addHours', 'parse', 'isValid'];
 
@@ -47,6 +53,13 @@ const dateFnsSlice = {
     return DATE_FNS_USED.map((name) => `export { ${name} } from 'date-fns/${name}';`).join('\n');
   },
 };
+/** Every `require('mime-db')` gets the top-level one. */
+const oneMimeDb = {
+  name: 'one-mime-db',
+  resolveId(source) {
+    return source === 'mime-db' ? MIME_DB : null;
+  },
+};
 const out = `${root}dist/bundle`;
 
 rmSync(out, { recursive: true, force: true });
@@ -58,7 +71,7 @@ await build({
     'deferred-jit': `${root}dist/main/core/memory/deferred-jit.js`,
   },
   platform: 'node',
-  plugins: [dateFnsSlice],
+  plugins: [dateFnsSlice, oneMimeDb],
   external: (id) => id.startsWith('node:') || EXTERNAL.some((name) => id === name || id.startsWith(`${name}/`)),
   // depd (under Koa) builds functions with eval on purpose; every other warning is printed.
   onLog(level, log, handler) {
