@@ -42,3 +42,23 @@ describe('migration 39: the outbox in four b-trees', () => {
     expect(db.prepare("INSERT INTO federation_outbox (destination, event_id, room_id, created_at, updated_at) VALUES ('b.test', '$x:a.test', '!r:a.test', 1, 1)").run().lastInsertRowid).toBe(1);
   });
 });
+
+describe('runMigrations', () => {
+  const broken = { version: MIGRATIONS.at(-1)!.version + 1, name: 'a step that fails', sql: 'CREATE TABLE never_made (a); SELECT * FROM no_such_table;' };
+
+  it('makes a new database in one transaction: interrupted, it is still empty', () => {
+    const db = new Database(':memory:');
+    expect(() => runMigrations(db, [...MIGRATIONS, broken])).toThrow(/no_such_table/);
+    expect(db.pragma('user_version', { simple: true })).toBe(0);
+    expect(db.prepare("SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table'").get()).toEqual({ n: 0 });
+    runMigrations(db);
+    expect(db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.at(-1)!.version);
+  });
+
+  it('migrates an existing database one version per transaction: the steps before a failing one stay', () => {
+    const db = at(37);
+    expect(() => runMigrations(db, [...MIGRATIONS, broken])).toThrow(/no_such_table/);
+    expect(db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.at(-1)!.version);
+    expect(db.prepare("SELECT COUNT(*) AS n FROM sqlite_master WHERE name = 'never_made'").get()).toEqual({ n: 0 });
+  });
+});

@@ -1,10 +1,16 @@
 import type { Db } from './database.ts';
 
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
 /**
  * Versioned schema migrations, applied in order at start. PRAGMA user_version records the
  * last one applied. Never edit a released migration: add a new one.
  */
-export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: string }> = [
+export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     name: 'federation core',
@@ -972,17 +978,27 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   },
 ];
 
-export function runMigrations(db: Db): void {
+/**
+ * Brings the database to the latest version. An existing database is migrated one version per
+ * transaction (each step lands whole, as its version says). A new one (version 0) gets every
+ * step in one transaction: one commit, and one flush to disk, instead of one per version (39
+ * then); interrupted, it is still empty and starts over.
+ */
+export function runMigrations(db: Db, migrations: readonly Migration[] = MIGRATIONS): void {
   const current = db.pragma('user_version', { simple: true }) as number;
-  const latest = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
+  const latest = migrations[migrations.length - 1]?.version ?? 0;
   if (current > latest) {
     throw new Error(`database schema version ${current} is newer than this program (${latest}); upgrade paracord-node`);
   }
-  for (const migration of MIGRATIONS) {
-    if (migration.version <= current) continue;
-    db.transaction(() => {
-      db.exec(migration.sql);
-      db.pragma(`user_version = ${migration.version}`);
-    })();
+  const step = (migration: Migration) => {
+    db.exec(migration.sql);
+    db.pragma(`user_version = ${migration.version}`);
+  };
+  if (current === 0) {
+    db.transaction(() => migrations.forEach(step))();
+    return;
+  }
+  for (const migration of migrations) {
+    if (migration.version > current) db.transaction(() => step(migration))();
   }
 }
