@@ -26,6 +26,7 @@
 // The Electron app keeps using dist/main (electron-builder packs it); tests of the CLI and every
 // node they start as a process run the bundle.
 import { readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { build } from 'rolldown';
 
@@ -88,3 +89,14 @@ await build({
     chunkFileNames: '[name]-[hash].js',
   },
 });
+
+// What is left outside is required from dist/bundle/ at run time: each must resolve from there
+// (a top-level install), or the node would fail at start instead of the build here.
+const fromBundle = createRequire(`${out}/cli.js`);
+for (const name of EXTERNAL) {
+  try {
+    fromBundle.resolve(name);
+  } catch {
+    throw new Error(`scripts/bundle.mjs: ${name} is left out of the bundle but does not resolve from dist/bundle/ (not installed at the top of node_modules)`);
+  }
+}
