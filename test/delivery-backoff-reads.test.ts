@@ -164,3 +164,29 @@ it('a peer that refuses our events while it sends us requests gets our backoff, 
   expect((await attempts()) - before).toBeLessThanOrEqual(2);
 });
 
+
+it('a request that comes too soon after the last wake ends the wait when the gap is over, instead of being dropped', async ({ nodes }) => {
+  const alpha = nodes.process({ serverName: 'alpha.test' });
+  await alpha.start();
+  const roomId = (await alpha.admin('POST', '/rooms', { name: 'back soon' })).body.room_id as string;
+  const friend = await nodes.fakePeer('friend.test');
+  await joinFakePeer(alpha, roomId, friend);
+  const attempts = async () => ((await alpha.admin('GET', '/attempts?destination=friend.test&limit=500')).body.attempts as unknown[]).length;
+  const hello = async () => expect((await sendSigned(friend.identity, alpha.federationUrl, 'GET', '/_paracord/federation/v1/keys/cache?server_name=nobody.test')).status).toBe(404);
+  // Paused, as a Paracord node answers then: 503 and ten minutes of Retry-After.
+  friend.answer = { status: 503, headers: { 'Retry-After': '600' }, body: { error: 'federation_paused', message: 'paused' } };
+  expect((await alpha.admin('POST', `/rooms/${enc(roomId)}/messages`, { body: 'while paused' })).status).toBe(200);
+  await eventually(async () => expect(await attempts()).toBe(1));
+  // Its first request ends the wait: one more attempt, refused again.
+  await hello();
+  await eventually(async () => expect(await attempts()).toBe(2));
+  // It resumes and talks to us again within the gap: no attempt at once (the limit holds)...
+  friend.answer = { status: 202, body: {} };
+  await hello();
+  await sleep(500);
+  expect(await attempts()).toBe(2);
+  // ...but one when the gap is over, not ten minutes later (before: the wake was dropped).
+  await eventually(async () => expect(friend.deliveries.filter((d) => d.path.endsWith('/event') || d.path.endsWith('/events')).length).toBe(3), 30_000);
+  await eventually(async () => expect((await alpha.admin('GET', '/status')).body.queue.pending).toBe(0));
+  expect(await attempts()).toBe(3);
+});

@@ -40,11 +40,18 @@ export { DEFAULT_MAX_AGE_MS, type DeliveryDeps } from './delivery-deps.ts';
  */
 const MIN_WAKE_GAP_MS = 10_000;
 
-/** Whether the destination's requests may end a wait now (at most once per MIN_WAKE_GAP_MS); if so, counted. */
+/**
+ * Whether the destination's requests may end a wait now (at most once per MIN_WAKE_GAP_MS); if so,
+ * counted. If not, the wake is due at the end of the gap (`wakeDue`): rate-limited, never lost.
+ */
 function wakeAllowed(state: DestinationState): boolean {
   const now = Date.now();
-  if (now - state.lastWokenAt < MIN_WAKE_GAP_MS) return false;
+  if (now - state.lastWokenAt < MIN_WAKE_GAP_MS) {
+    state.wakeDue = true;
+    return false;
+  }
   state.lastWokenAt = now;
+  state.wakeDue = false;
   return true;
 }
 
@@ -157,10 +164,34 @@ export class DeliveryWorkers {
       state.wokenDuringAttempt = true;
       return;
     }
-    if (!state.backingOff || !wakeAllowed(state)) return;
+    if (!state.backingOff) return;
+    if (!wakeAllowed(state)) {
+      // Too soon after the last wake: the backoff's timer fires at the end of the gap instead.
+      const at = state.lastWokenAt + MIN_WAKE_GAP_MS;
+      if (state.timer && state.timerAt > at) {
+        clearTimeout(state.timer);
+        this.schedule(destination, state, at - Date.now());
+      }
+      return;
+    }
     state.backingOff = false;
     this.deps.outbox.wake(destination);
     this.kick(destination);
+  }
+
+  /** The worker waits `delay` ms (a backoff, its pacing, or a wake due at the end of its gap), then reads its queue again. */
+  private schedule(destination: string, state: DestinationState, delay: number): void {
+    state.timerAt = Date.now() + delay;
+    state.timer = setTimeout(() => {
+      state.timer = null;
+      // A wake that was due: the backoff it ends is still stored on the head row.
+      if (state.wakeDue && state.backingOff && wakeAllowed(state)) {
+        state.backingOff = false;
+        this.deps.outbox.wake(destination);
+      }
+      this.kick(destination);
+    }, delay);
+    state.timer.unref();
   }
 
   /** Stops scheduling; lets requests in flight finish for up to `graceMs`, then aborts them (they stay queued). */
@@ -234,6 +265,7 @@ export class DeliveryWorkers {
       if (!head) {
         state.paced = false;
         state.queueEmpty = true;
+        state.wakeDue = false;
         return;
       }
       if (state.wokenDuringAttempt) {
@@ -250,13 +282,12 @@ export class DeliveryWorkers {
         state.paced = paced > 0;
         // Capped (a stored next attempt from before Retry-After was, or a clock jump): a timer past
         // Node's limit fires at once. One that fires early reads the head and waits again.
-        state.timer = setTimeout(() => {
-          state.timer = null;
-          this.kick(destination);
-        }, Math.min(Math.max(wait, paced), MAX_RETRY_AFTER_MS));
-        state.timer.unref();
+        const wakeIn = state.wakeDue && wait > 0 ? state.lastWokenAt + MIN_WAKE_GAP_MS - Date.now() : Infinity;
+        this.schedule(destination, state, Math.max(0, Math.min(Math.max(wait, paced), MAX_RETRY_AFTER_MS, wakeIn)));
         return;
       }
+      // An attempt now answers whatever wake was due.
+      state.wakeDue = false;
       state.backingOff = false;
       state.paced = false;
       const probing = head.attempts > 0;
@@ -280,6 +311,7 @@ export class DeliveryWorkers {
       if (sentAll && next === null && !state.kicked && state.queuedSinceRead === 0 && !state.wokenDuringAttempt) {
         state.paced = false;
         state.queueEmpty = true;
+        state.wakeDue = false;
         return;
       }
     }

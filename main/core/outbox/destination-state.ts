@@ -3,6 +3,8 @@
 export interface DestinationState {
   running: boolean;
   timer: NodeJS.Timeout | null;
+  /** When `timer` fires (Date.now() scale; meaningless without a timer). */
+  timerAt: number;
   backingOff: boolean;
   /** Waiting for room in its push window (push-pacer.ts), not failing. */
   paced: boolean;
@@ -16,6 +18,12 @@ export interface DestinationState {
   wokenDuringAttempt: boolean;
   /** When its requests last ended a wait of ours, a backoff or a failing attempt's (Date.now(); 0: never): at most one per MIN_WAKE_GAP_MS. */
   lastWokenAt: number;
+  /**
+   * Its requests asked to end a wait within MIN_WAKE_GAP_MS of the last wake they ended: that wake
+   * is due when the gap is over (the timer fires then at the latest). Dropping it instead left the
+   * worker waiting out the whole backoff — up to a minute after a paused friend resumed (CI).
+   */
+  wakeDue: boolean;
   /**
    * New work was announced (kick) since the worker last read the queue. Every row enqueued is
    * followed by a kick at its commit, so a worker that sent everything it read, and was not
@@ -40,5 +48,5 @@ export interface DestinationState {
 }
 
 export function newDestinationState(): DestinationState {
-  return { running: false, timer: null, backingOff: false, paced: false, inFlight: null, abort: null, noBatchUntil: 0, batchCap: 0, batchCapUntil: 0, wokenDuringAttempt: false, lastWokenAt: 0, kicked: false, queueEmpty: false, queuedSinceRead: 0 };
+  return { running: false, timer: null, timerAt: 0, backingOff: false, paced: false, inFlight: null, abort: null, noBatchUntil: 0, batchCap: 0, batchCapUntil: 0, wokenDuringAttempt: false, lastWokenAt: 0, wakeDue: false, kicked: false, queueEmpty: false, queuedSinceRead: 0 };
 }
