@@ -1,3 +1,5 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { configDefaults, defineConfig } from 'vitest/config';
 
 /**
@@ -42,7 +44,13 @@ export default defineConfig({
     // 940 against 1,086 ms of CPU from a fresh node's start to its ready line (ten starts each,
     // 2026-11-27). test/malloc-arenas.test.ts unsets them to check the run again itself. Vitest's
     // workers, Chromium and the other processes the tests start get them too (no test reads them).
-    env: { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072' },
+    // PARACORD_TEST_PORTS_DIR: the ports the tests reserved (test/helpers/closed-port.ts), one
+    // directory for all the runs of an `npm test` (scripts/test.mjs), else one per vitest run.
+    env: {
+      MALLOC_ARENA_MAX: '2',
+      MALLOC_MMAP_THRESHOLD_: '131072',
+      PARACORD_TEST_PORTS_DIR: process.env.PARACORD_TEST_PORTS_DIR ?? join(tmpdir(), 'paracord-test-ports', `vitest-${process.pid}`),
+    },
     projects: [
       {
         extends: true,

@@ -14,6 +14,7 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -28,6 +29,12 @@ for (const arg of process.argv.slice(2)) {
   else rest.push(arg);
 }
 const jsonArgs = jsonOut ? ['--reporter=json', `--outputFile.json=${jsonOut}`] : [];
+
+// The ports the tests reserve (test/helpers/closed-port.ts): one directory for every run below,
+// which run side by side, so that no two tests are given the same port; removed at the end.
+const ports = join(tmpdir(), 'paracord-test-ports', `npm-test-${process.pid}`);
+process.env.PARACORD_TEST_PORTS_DIR = ports;
+process.on('exit', () => rmSync(ports, { recursive: true, force: true }));
 
 /** The vitest runs going on: a signal to this script is passed on to them (npm signals only us). */
 const children = new Set();

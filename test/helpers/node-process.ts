@@ -8,6 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
+import { closedPort } from './closed-port.ts';
 import { tempDir } from './temp-dir.ts';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -76,6 +77,10 @@ export class NodeProcess {
 
   /** Starts the node and waits for its ready line. A restart reuses the same federation port. */
   async start(extraArgs: string[] = []): Promise<ReadyLine> {
+    // Ports below the kernel's ephemeral range: one a node was given on port 0 could be given to
+    // another node (of a test beside this one) between this node's stop and its restart.
+    if (this.listenPort === 0) this.listenPort = await closedPort();
+    if (this.keepAdminPort && this.adminPort === 0) this.adminPort = await closedPort();
     const args = [
       CLI, 'serve', '--data', this.dataDir,
       '--listen', `127.0.0.1:${this.listenPort}`, '--admin-listen', `127.0.0.1:${this.adminPort}`, ...(this.secure ? [] : ['--insecure-http']),
