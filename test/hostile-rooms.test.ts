@@ -401,3 +401,34 @@ describe('16. an invite of our users that came with a room\'s history', () => {
     expect((await again.admin('GET', `/invites?user_id=${enc(kim)}`)).body.invites).toEqual([]);
   });
 });
+
+it('a room joined while its host is left alone (another room of it stalled) gets its catch-up once that is over, not at the next restart', async ({ nodes }) => {
+  const alpha = await nodes.inProcess('alpha.test', { config: { catchUpBackoffMs: 2_000 } });
+  const host = await nodes.fakePeer('stall.test', { roomHost: true });
+  expect((await alpha.admin('POST', '/peers', { server_name: 'stall.test', endpoint: host.url })).status).toBe(200);
+  const stalls = '!stalls:stall.test';
+  const honest = '!honest:stall.test';
+  const asked: string[] = [];
+  host.catchUpAnswer = (query) => {
+    const roomId = query.get('room_id') ?? '';
+    asked.push(roomId);
+    return roomId === stalls
+      ? { room_id: roomId, events: [makeEvent(host.identity, { room_id: roomId })], complete: false, next_since_depth: 0 }
+      : { room_id: roomId, events: [], complete: true };
+  };
+  const accept = async (roomId: string) => {
+    expect((await host.invite(alpha.started.federation_url!, roomId, '@owner:alpha.test')).status).toBe(200);
+    const invite = (await alpha.admin('GET', '/invites')).body.invites.find((i: any) => i.room_id === roomId);
+    expect((await alpha.admin('POST', `/invites/${invite.invite_id}/accept`)).status).toBe(200);
+  };
+  await accept(stalls);
+  // Its page did not advance: the host is left alone for 2 s.
+  await eventually(async () => expect(asked).toContain(stalls));
+  await new Promise((r) => setTimeout(r, 100));
+  // Joined during the backoff: not asked now...
+  await accept(honest);
+  await new Promise((r) => setTimeout(r, 300));
+  expect(asked.filter((r) => r === honest)).toEqual([]);
+  // ...but once the host's backoff is over (before: never, until a restart).
+  await eventually(async () => expect(asked.filter((r) => r === honest).length).toBeGreaterThan(0), 10_000);
+});

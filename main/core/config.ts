@@ -24,6 +24,8 @@ export interface NodeConfig {
   /** Outbound retry backoff: first delay and cap (ms). Defaults 1 s and 5 min. */
   retryInitialMs?: number;
   retryMaxMs?: number;
+  /** A peer that pulls from us is pushed to again this long after its last pull (ms). Default 2 min; tests shorten it. */
+  pullStaleMs?: number;
   /** Undelivered outbox entries expire after this long (ms). Default 7 days. */
   outboxMaxAgeMs?: number;
   /**
@@ -107,6 +109,8 @@ export interface NodeConfig {
    */
   catchUpRequestsPerHostPerMinute?: number;
   catchUpMaxPagesPerRun?: number;
+  /** How long a room host is not asked for catch-up after pages that brought nothing (ms). Default 10 min; tests shorten it. */
+  catchUpBackoffMs?: number;
   /**
    * Events (or joins) for users banned from a room we host that one server may send within the
    * auto-quarantine window before it is quarantined (issue #20); 0 disables. Default 20.

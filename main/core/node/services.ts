@@ -230,7 +230,7 @@ function buildDelivery(
       bus.emit('delivered', destination, delivered);
       bus.emit('deliverySettled', delivered);
     },
-  });
+  }, config.pullStaleMs);
   // A friend's node as a mailbox (issue #32): what we hold for friends, and where we leave what they cannot be sent.
   const mailboxes = new MailboxStore(db);
   const mailboxSender = new MailboxSender({ db, trust, discovery, http, keys, log });

@@ -123,6 +123,7 @@ export class DeliveryWorkers {
     if (this.stopped || this.deps.isPaused()) return;
     if (waitsForPull(this.deps, destination)) {
       this.deps.pull?.notify(destination);
+      this.untilPullLapses(destination);
       return;
     }
     const state = this.state(destination);
@@ -179,6 +180,23 @@ export class DeliveryWorkers {
     this.kick(destination);
   }
 
+  /**
+   * Its rows wait for its pulls: when it stops pulling, they are pushed (a kick then; while it
+   * still pulls, that kick only wakes its pull and waits for the next end). One timer per
+   * destination, none once nothing waits for it.
+   */
+  private untilPullLapses(destination: string): void {
+    const lapsesAt = this.deps.pull?.pullLapsesAt(destination);
+    if (lapsesAt == null || this.stopped) return;
+    const state = this.state(destination);
+    if (state.pullTimer) return;
+    state.pullTimer = setTimeout(() => {
+      state.pullTimer = null;
+      if (this.deps.outbox.head(destination, 1).length > 0) this.kick(destination);
+    }, Math.max(0, lapsesAt - Date.now()) + 50);
+    state.pullTimer.unref();
+  }
+
   /** The worker waits `delay` ms (a backoff, its pacing, or a wake due at the end of its gap), then reads its queue again. */
   private schedule(destination: string, state: DestinationState, delay: number): void {
     state.timerAt = Date.now() + delay;
@@ -199,7 +217,9 @@ export class DeliveryWorkers {
     this.stopped = true;
     for (const state of this.destinations.values()) {
       if (state.timer) clearTimeout(state.timer);
+      if (state.pullTimer) clearTimeout(state.pullTimer);
       state.timer = null;
+      state.pullTimer = null;
     }
     const inFlight = [...this.destinations.values()].map((s) => s.inFlight);
     const timer = setTimeout(() => {
@@ -239,7 +259,10 @@ export class DeliveryWorkers {
     let next: Prepared | null = null;
     while (!this.stopped && !this.deps.isPaused() && !this.deps.isHeld?.(destination)) {
       // It receives by pull now: its rows wait for its GET /pull (pull-queue.ts).
-      if (waitsForPull(this.deps, destination)) return;
+      if (waitsForPull(this.deps, destination)) {
+        this.untilPullLapses(destination);
+        return;
+      }
       // Nothing can be signed without an identity (an attempt would fail at once, and the loop
       // would read and try again without ever waiting): the next kick starts it again.
       if (!this.deps.identity()) return;

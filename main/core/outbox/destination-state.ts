@@ -3,6 +3,12 @@
 export interface DestinationState {
   running: boolean;
   timer: NodeJS.Timeout | null;
+  /**
+   * Its rows wait for its GET /pull: fires when that would end (it stops pulling: it went away, or
+   * receives by push again), so that they are pushed then. Before, nothing kicked the worker when
+   * the window ended: rows queued after its last pull waited for the next message to it.
+   */
+  pullTimer: NodeJS.Timeout | null;
   /** When `timer` fires (Date.now() scale; meaningless without a timer). */
   timerAt: number;
   backingOff: boolean;
@@ -48,5 +54,5 @@ export interface DestinationState {
 }
 
 export function newDestinationState(): DestinationState {
-  return { running: false, timer: null, timerAt: 0, backingOff: false, paced: false, inFlight: null, abort: null, noBatchUntil: 0, batchCap: 0, batchCapUntil: 0, wokenDuringAttempt: false, lastWokenAt: 0, wakeDue: false, kicked: false, queueEmpty: false, queuedSinceRead: 0 };
+  return { running: false, timer: null, pullTimer: null, timerAt: 0, backingOff: false, paced: false, inFlight: null, abort: null, noBatchUntil: 0, batchCap: 0, batchCapUntil: 0, wokenDuringAttempt: false, lastWokenAt: 0, wakeDue: false, kicked: false, queueEmpty: false, queuedSinceRead: 0 };
 }

@@ -45,8 +45,12 @@ export class PullQueue {
   /** Given by the node's wiring: told of the rows an ack removes (outbox.ts DeliveredListener). */
   onDelivered: DeliveredListener | null = null;
 
-  constructor(db: Db, listeners: { onDelivered?: DeliveredListener } = {}) {
+  /** How long after its last pull a destination is still served by pull (PULL_STALE_MS; tests shorten it). */
+  private readonly staleMs: number;
+
+  constructor(db: Db, listeners: { onDelivered?: DeliveredListener } = {}, staleMs = PULL_STALE_MS) {
     this.db = db;
+    this.staleMs = staleMs;
     this.onDelivered = listeners.onDelivered ?? null;
     this.pageStmt = db.prepare<[string, number, number], OutboxRow>(
       "SELECT * FROM federation_outbox WHERE destination = ? AND state = 'pending' AND id > ? ORDER BY id LIMIT ?",
@@ -75,13 +79,23 @@ export class PullQueue {
   isPullDestination(destination: string, now = Date.now()): boolean {
     if (this.unreached.has(destination)) return true;
     const receiver = this.receivers.get(destination);
-    return receiver !== undefined && now - receiver.last_pull_at < PULL_STALE_MS;
+    return receiver !== undefined && now - receiver.last_pull_at < this.staleMs;
   }
 
   /** Whether `destination` pulled from us lately. */
   pulledRecently(destination: string, now = Date.now()): boolean {
     const receiver = this.receivers.get(destination);
-    return receiver !== undefined && now - receiver.last_pull_at < PULL_STALE_MS;
+    return receiver !== undefined && now - receiver.last_pull_at < this.staleMs;
+  }
+
+  /**
+   * When `destination` stops being served by pull unless it pulls again (its last pull plus the
+   * stale time), or null when that is not up to time: it does not pull from us, or its endpoint
+   * was never reached (it waits for a reach-probe instead).
+   */
+  pullLapsesAt(destination: string): number | null {
+    const receiver = this.receivers.get(destination);
+    return receiver === undefined || this.unreached.has(destination) ? null : receiver.last_pull_at + this.staleMs;
   }
 
   /** Why we wait for `destination` to pull (its endpoint was never reached), or null. */
@@ -112,10 +126,10 @@ export class PullQueue {
     return this.receivers.get(destination);
   }
 
-  /** Records that a destination pulls from us (persisted at most every few seconds). */
+  /** Records that a destination pulls from us (persisted at most every few seconds: well within its window). */
   touch(destination: string, now = Date.now()): void {
     const known = this.receivers.get(destination);
-    if (known && now - known.last_pull_at < 5_000) return;
+    if (known && now - known.last_pull_at < Math.min(5_000, this.staleMs / 4)) return;
     this.touchStmt.run(destination, now);
     this.receivers.set(destination, { server_name: destination, last_pull_at: now, acked_cursor: known?.acked_cursor ?? 0, last_ack_at: known?.last_ack_at ?? null });
   }

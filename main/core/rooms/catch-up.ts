@@ -168,9 +168,11 @@ export class RoomCatchUp extends RoomPart {
     if (host === this.server) return 0;
     const backoffLeft = (this.catchUpBackoff.get(host) ?? 0) - Date.now();
     if (backoffLeft > 0) {
-      // A room that waits for something (an event not taken yet, the quota) asks again once the
-      // host's backoff is over: nothing else would start its catch-up before the next restart.
-      if (this.heldSince.has(roomId) || this.uncheckedRuns.has(roomId) || this.quotaWaits.has(roomId)) this.resumeCatchUpLater(roomId, backoffLeft + 1_000);
+      // Asked again once the host's backoff is over: nothing else would start this room's
+      // catch-up before the next restart. Every room, not only one that waits for something (an
+      // event not taken yet, the quota): a room joined while its host is backed off (another
+      // room's fruitless pages, or its quota) had only the join's snapshot until a restart.
+      this.resumeCatchUpLater(roomId, backoffLeft + 1_000);
       return 0;
     }
     const signal = this.stopping.signal;
@@ -282,14 +284,14 @@ export class RoomCatchUp extends RoomPart {
       const newBytes = events.length > 0 ? (response.text.length * newToRun) / events.length : 0;
       fruitless = storedNow > 0 || newToRun >= CATCH_UP_PAGE / 2 || newBytes >= PAGE_BYTES / 2 ? 0 : fruitless + 1;
       if (fruitless >= CATCH_UP_FRUITLESS_PAGES) {
-        this.catchUpBackoff.set(host, Date.now() + CATCH_UP_BACKOFF_MS);
+        this.catchUpBackoff.set(host, Date.now() + (this.d.catchUpBackoffMs ?? CATCH_UP_BACKOFF_MS));
         this.d.log.warn({ event: 'catch_up_fruitless', room_id: roomId, host, pages: fruitless, since_depth: cursor.depth }, 'room host keeps answering incomplete catch-up pages that bring nothing new; not asking it again for a while');
         break;
       }
       const next = nextCursor(cut ? { next_since_depth: lastTaken?.depth, next_since_event_id: lastTaken?.eventId } : body, cursor);
       if (!next) {
         // A host that says "more" without moving its cursor would be asked the same page forever.
-        this.catchUpBackoff.set(host, Date.now() + CATCH_UP_BACKOFF_MS);
+        this.catchUpBackoff.set(host, Date.now() + (this.d.catchUpBackoffMs ?? CATCH_UP_BACKOFF_MS));
         this.d.log.warn({ event: 'catch_up_stalled', room_id: roomId, host, since_depth: cursor.depth }, 'room host answered an incomplete catch-up page without advancing; not asking it again for a while');
         break;
       }

@@ -62,6 +62,8 @@ export interface RoomServiceDeps {
   catchUpRequestsPerHostPerMinute?: number | undefined;
   /** Pages one catch-up run asks for at most; default 500. */
   catchUpMaxPagesPerRun?: number | undefined;
+  /** How long a host is left alone after fruitless or stalled pages; default 10 min. */
+  catchUpBackoffMs?: number | undefined;
   /** Which peers speak the reference dialect (federation/reference/). */
   dialects?: PeerDialects | undefined;
   /** Told about each event a catch-up fetched (metrics: received events by result). */
