@@ -118,6 +118,9 @@ export class SignedPageLoop<P> {
   private readonly loops: PeerLoops;
   private readonly saveCursor;
   private readonly saveState;
+  /** The loops waiting out failures, by peer: aborted when the peer is seen. */
+  private readonly failureWaits = new Map<string, AbortController>();
+  private unsubscribeSeen: (() => void) | null = null;
 
   constructor(deps: SignedPageLoopDeps, source: PageSource<P>) {
     this.deps = deps;
@@ -141,10 +144,16 @@ export class SignedPageLoop<P> {
   /** Starts a loop for every peer (and for peers added later). */
   start(): void {
     this.loops.start();
+    // A peer seen (it sent us a request, or answered one of ours) ends a wait after failures to
+    // reach it: asked again now, not after up to a minute of backoff (markSeen tells at most
+    // every 10 s per peer).
+    this.unsubscribeSeen ??= this.deps.trust.onSeen((server) => this.failureWaits.get(server)?.abort());
   }
 
   /** Stops every loop; a page being taken finishes first. */
   stop(): Promise<void> {
+    this.unsubscribeSeen?.();
+    this.unsubscribeSeen = null;
     return this.loops.stop();
   }
 
@@ -246,12 +255,23 @@ export class SignedPageLoop<P> {
           // brought nothing, not sooner than the gap after the last ask (a peer answering at once
           // with errors and empty pages in turn). Then exponential backoff with jitter.
           if (failures === 1) await (flowing ? sleep(50, signal) : this.paced(last, signal, 50));
-          else await sleep(Math.min(source.maxBackoffMs, 500 * 2 ** Math.min(failures, 7)) * (0.5 + Math.random() / 2), signal);
+          else await this.waitOutFailures(server, Math.min(source.maxBackoffMs, 500 * 2 ** Math.min(failures, 7)) * (0.5 + Math.random() / 2), signal);
         }
       }
     } finally {
       drop();
       await taker.close?.();
+    }
+  }
+
+  /** Sleeps `ms` after failures to reach `server`, or until it is seen (or the loop stops). */
+  private async waitOutFailures(server: string, ms: number, signal: AbortSignal): Promise<void> {
+    const seen = new AbortController();
+    this.failureWaits.set(server, seen);
+    try {
+      await sleep(ms, AbortSignal.any([signal, seen.signal]));
+    } finally {
+      if (this.failureWaits.get(server) === seen) this.failureWaits.delete(server);
     }
   }
 

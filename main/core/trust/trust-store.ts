@@ -54,6 +54,7 @@ export class TrustStore {
   /** Told when a server's trust or quarantine end changes (QuarantineLapses re-arms its timer). */
   private readonly onQuarantineChange: (() => void) | undefined;
   private readonly peerListeners = new Set<() => void>();
+  private readonly seenListeners = new Set<(serverName: string) => void>();
 
   constructor(db: Db, settings: Settings, options: { onQuarantineChange?: () => void } = {}) {
     this.db = db;
@@ -215,7 +216,6 @@ export class TrustStore {
     return () => this.peerListeners.delete(listener);
   }
 
-  /** Records that a server talked to us; written at most every 10 s per server (no fsync per request). */
   /** The pinned certificate fingerprint for an endpoint URL (peers added with one). */
   pinnedFingerprintFor(url: URL): string | null {
     const origin = url.origin;
@@ -281,6 +281,10 @@ export class TrustStore {
     return rows;
   }
 
+  /**
+   * Records that a server talked to us, or answered us; written at most every 10 s per server (no
+   * fsync per request), and told to the `onSeen` listeners as often.
+   */
   markSeen(serverName: string, now = Date.now()): void {
     const last = this.lastSeenWrites.get(serverName) ?? 0;
     if (now - last < 10_000) return;
@@ -288,6 +292,17 @@ export class TrustStore {
     // A hint for the owner, not worth an fsync on the event loop (issue #17: each one stopped it).
     transactionWithoutFsync(this.db, () => this.touchStmt.run(now, serverName));
     this.rowCache.delete(serverName);
+    for (const listener of this.seenListeners) listener(serverName);
+  }
+
+  /**
+   * Calls `listener` when a server is seen (markSeen: at most every 10 s per server): a loop
+   * waiting out failures to reach it asks again (federation/signed-page-loop.ts). Returns what
+   * unsubscribes.
+   */
+  onSeen(listener: (serverName: string) => void): () => void {
+    this.seenListeners.add(listener);
+    return () => this.seenListeners.delete(listener);
   }
 }
 
