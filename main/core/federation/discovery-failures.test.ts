@@ -53,4 +53,30 @@ describe('a server whose discovery fails', () => {
     }
     expect(lookups).toBe(13);
   });
+
+  it('is asked again at once when the server is seen (a request from it, an answer to ours), however long its failure was to be remembered', async ({ tempDb }) => {
+    const { db } = tempDb;
+    const trust = new TrustStore(db, new Settings(db));
+    let lookups = 0;
+    const lookup = async () => {
+      lookups++;
+      throw Object.assign(new Error('getaddrinfo ENOTFOUND member.test'), { code: 'ENOTFOUND' });
+    };
+    const http = new HttpClient({ allowInsecureHttp: false, policy: new AddressPolicy({ insecureHttp: false, allowPrivateAddresses: false, lookup }) });
+    const discovery = new Discovery(http, trust);
+    const ask = () => discovery.documentOf('member.test').then(() => 'found', (error: Error) => error.message);
+    await ask();
+    expect(lookups).toBe(1);
+    // Remembered now (a minute): asked again only after the server is seen.
+    await ask();
+    expect(lookups).toBe(1);
+    trust.markSeen('member.test');
+    await ask();
+    expect(lookups).toBe(2);
+    // Seen again within 10 s: markSeen tells at most that often, so a chatty peer cannot make us
+    // read its discovery once per request.
+    trust.markSeen('member.test');
+    await ask();
+    expect(lookups).toBe(2);
+  });
 });

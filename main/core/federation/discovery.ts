@@ -72,6 +72,14 @@ export class Discovery {
     this.http = http;
     this.trust = trust;
     this.binding = binding;
+    // A server seen (a request from it, an answer to ours: at most every 10 s per server) is there:
+    // a failure remembered for it (up to an hour) would fail the retry its request wakes at once.
+    trust.onSeen((server) => this.forgetFailure(server));
+  }
+
+  /** Forgets a remembered failure to read `serverName`'s document (not a document read). */
+  forgetFailure(serverName: string): void {
+    if (this.cache.get(serverName)?.document === undefined) this.cache.delete(serverName);
   }
 
   /** Fetches and validates a discovery document from a base URL (no cache; `fresh`: on a new connection; `maxResponseBytes`: a smaller cap on the answer). */
