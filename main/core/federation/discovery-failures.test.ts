@@ -6,6 +6,7 @@
  * A real Discovery and HttpClient over real SQLite; the name lookup stands in for DNS (it fails),
  * and the cache's clock is the `now` each call is given.
  */
+import type { Db } from '../store/database.ts';
 import { Settings } from '../store/settings.ts';
 import { TrustStore } from '../trust/trust-store.ts';
 import { AddressPolicy } from './address-policy.ts';
@@ -13,70 +14,66 @@ import { Discovery } from './discovery.ts';
 import { HttpClient } from './http-client.ts';
 import { describe, expect, it } from '../../../test/helpers/fixtures.ts';
 
+/** A real Discovery whose every name lookup fails, and how many lookups it made. */
+function failingDiscovery(db: Db) {
+  const trust = new TrustStore(db, new Settings(db));
+  let lookups = 0;
+  const lookup = async () => {
+    lookups++;
+    throw Object.assign(new Error('getaddrinfo ENOTFOUND member.test'), { code: 'ENOTFOUND' });
+  };
+  const http = new HttpClient({ allowInsecureHttp: false, policy: new AddressPolicy({ insecureHttp: false, allowPrivateAddresses: false, lookup }) });
+  return { trust, discovery: new Discovery(http, trust), lookups: () => lookups };
+}
+
 describe('a server whose discovery fails', () => {
   it('is asked again after 1, then 2, then 4 minutes (at most an hour), not an hour after the first failure', async ({ tempDb }) => {
-    const { db } = tempDb;
-    const trust = new TrustStore(db, new Settings(db));
-    let lookups = 0;
-    const lookup = async () => {
-      lookups++;
-      throw Object.assign(new Error('getaddrinfo ENOTFOUND member.test'), { code: 'ENOTFOUND' });
-    };
-    const http = new HttpClient({ allowInsecureHttp: false, policy: new AddressPolicy({ insecureHttp: false, allowPrivateAddresses: false, lookup }) });
-    const discovery = new Discovery(http, trust);
+    const { discovery, lookups } = failingDiscovery(tempDb.db);
     const minute = 60_000;
     const t0 = Date.now();
     const ask = (at: number) => discovery.documentOf('member.test', at).then(() => 'found', (error: Error) => error.message);
 
     expect(await ask(t0)).toMatch(/member\.test/);
-    expect(lookups).toBe(1);
+    expect(lookups()).toBe(1);
     // Within the first minute: the failure is remembered, nothing is asked.
     expect(await ask(t0 + 59_000)).toMatch(/member\.test/);
-    expect(lookups).toBe(1);
+    expect(lookups()).toBe(1);
     // After it: asked again (it was an hour).
     await ask(t0 + minute + 1);
-    expect(lookups).toBe(2);
+    expect(lookups()).toBe(2);
     // Failed twice in a row: two minutes.
     const t1 = t0 + minute + 1;
     await ask(t1 + 2 * minute - 1);
-    expect(lookups).toBe(2);
+    expect(lookups()).toBe(2);
     await ask(t1 + 2 * minute);
-    expect(lookups).toBe(3);
+    expect(lookups()).toBe(3);
     // Then four; and never longer than an hour.
     const t2 = t1 + 2 * minute;
     await ask(t2 + 4 * minute - 1);
-    expect(lookups).toBe(3);
+    expect(lookups()).toBe(3);
     let at = t2 + 4 * minute;
     for (let i = 0; i < 10; i++) {
       await ask(at);
       at += 60 * minute;
     }
-    expect(lookups).toBe(13);
+    expect(lookups()).toBe(13);
   });
 
   it('is asked again at once when the server is seen (a request from it, an answer to ours), however long its failure was to be remembered', async ({ tempDb }) => {
-    const { db } = tempDb;
-    const trust = new TrustStore(db, new Settings(db));
-    let lookups = 0;
-    const lookup = async () => {
-      lookups++;
-      throw Object.assign(new Error('getaddrinfo ENOTFOUND member.test'), { code: 'ENOTFOUND' });
-    };
-    const http = new HttpClient({ allowInsecureHttp: false, policy: new AddressPolicy({ insecureHttp: false, allowPrivateAddresses: false, lookup }) });
-    const discovery = new Discovery(http, trust);
+    const { trust, discovery, lookups } = failingDiscovery(tempDb.db);
     const ask = () => discovery.documentOf('member.test').then(() => 'found', (error: Error) => error.message);
     await ask();
-    expect(lookups).toBe(1);
+    expect(lookups()).toBe(1);
     // Remembered now (a minute): asked again only after the server is seen.
     await ask();
-    expect(lookups).toBe(1);
+    expect(lookups()).toBe(1);
     trust.markSeen('member.test');
     await ask();
-    expect(lookups).toBe(2);
+    expect(lookups()).toBe(2);
     // Seen again within 10 s: markSeen tells at most that often, so a chatty peer cannot make us
     // read its discovery once per request.
     trust.markSeen('member.test');
     await ask();
-    expect(lookups).toBe(2);
+    expect(lookups()).toBe(2);
   });
 });
