@@ -70,6 +70,11 @@ export interface PageSource<P> {
   fetchedColumn: 'last_pull_at' | 'last_fetch_at';
   pagePath: string;
   ackPath: string;
+  /**
+   * Whether reading a page records its time (`fetchedColumn`); false: that time stays the one of
+   * the last page read with it on (the mailbox fetcher outside pull mode, whose window it is).
+   */
+  recordsFetch?: boolean;
   /** Headers sent with each page request, besides the signature's (the mailbox's: our choice of it). */
   headers?: (identity: Identity, server: string) => Record<string, string>;
   /** The most a page is asked to hold. */
@@ -128,8 +133,8 @@ export class SignedPageLoop<P> {
     this.loops = new PeerLoops(() => source.peers(), (server, signal) => this.loop(server, signal), (server, error) => source.crashed(server, error), (listener) => deps.trust.onPeersChange(listener));
     const { table, fetchedColumn: at } = source;
     this.saveCursor = deps.db.prepare(
-      `INSERT INTO ${table} (server_name, cursor, ${at}, last_error, updated_at) VALUES (@server, @cursor, @now, NULL, @now)
-       ON CONFLICT (server_name) DO UPDATE SET cursor = excluded.cursor, ${at} = excluded.${at}, last_error = NULL, updated_at = excluded.updated_at`,
+      `INSERT INTO ${table} (server_name, cursor, ${at}, last_error, updated_at) VALUES (@server, @cursor, @fetched, NULL, @now)
+       ON CONFLICT (server_name) DO UPDATE SET cursor = excluded.cursor, ${at} = COALESCE(excluded.${at}, ${at}), last_error = NULL, updated_at = excluded.updated_at`,
     );
     this.saveState = deps.db.prepare(
       `INSERT INTO ${table} (server_name, cursor, ${at}, last_error, updated_at) VALUES (@server, 0, @fetched, @error, @now)
@@ -232,7 +237,8 @@ export class SignedPageLoop<P> {
             await sleep(taken.waitMs, signal);
             continue;
           }
-          this.saveCursor.run({ server, cursor: next, now: Date.now() });
+          const now = Date.now();
+          this.saveCursor.run({ server, cursor: next, now, fetched: source.recordsFetch === false ? null : now });
           taker.taken(page, next);
           failures = 0;
           fruitful = taken.fruitful;
@@ -308,7 +314,7 @@ export class SignedPageLoop<P> {
 
   private record(server: string, fetchedAt: number | null, error: string | null): void {
     try {
-      this.saveState.run({ server, fetched: fetchedAt, error, now: Date.now() });
+      this.saveState.run({ server, fetched: this.source.recordsFetch === false ? null : fetchedAt, error, now: Date.now() });
     } catch {
       // the database is closing
     }

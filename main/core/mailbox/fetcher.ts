@@ -6,10 +6,17 @@
  * request), and acknowledges the page once every request of it was taken. A page is asked again
  * from the stored cursor after a failure or a restart, so nothing is lost; what was taken already
  * is a no-op the second time (an event stored once is not stored again).
+ *
+ * Each fetch in pull mode carries our signed choice of that mailbox, good for a week
+ * (choice.ts): senders whose pushes to us fail leave their requests there as long as it stands,
+ * also once we receive directly again (a restart, a short outage). So outside pull mode the node
+ * goes on fetching from the mailboxes it chose in the last week, without choosing them again
+ * (no choice sent, the time of its last choice kept): before, what was left there after it went
+ * back to receiving directly waited for a week, or for good.
  */
 import { z } from 'zod';
 import { HEX_SIGNATURE, KEY_ID, isServerName } from '../../../shared/identifiers.ts';
-import { SignedPageLoop, mostlyNew, type SignedPageLoopDeps } from '../federation/signed-page-loop.ts';
+import { SignedPageLoop, mostlyNew, type PageSource, type SignedPageLoopDeps } from '../federation/signed-page-loop.ts';
 import { PageAcks } from '../federation/page-acks.ts';
 import { cleanText } from '../util/untrusted-text.ts';
 import { PEER_TEXT_MAX } from '../federation/peer-refusal.ts';
@@ -17,7 +24,7 @@ import { infoLimited, warnLimited } from '../log/rate-limit.ts';
 import { CARRIED_PATHS, MAX_MAILBOX_ITEMS } from './wire.ts';
 import type { CarriedRequest, DispatchAnswer } from './self-dispatch.ts';
 import { MAILBOX_ACK_PATH, MAILBOX_PATH } from '../federation/paths.ts';
-import { ChoiceSigner, MAILBOX_CHOICE_HEADER } from './choice.ts';
+import { CHOICE_LIFETIME_MS, ChoiceSigner, MAILBOX_CHOICE_HEADER } from './choice.ts';
 import { CarriedRetries, type WaitingHere } from './carried-retries.ts';
 
 /** A mailbox that restarted is asked again within this long (a failed fetch costs one connection attempt). */
@@ -61,7 +68,15 @@ type MailboxPage = z.infer<typeof pageSchema>;
 
 export class MailboxFetcher {
   private readonly deps: MailboxFetcherDeps;
+  /** Pull mode: every allowed peer, choosing it. */
   private readonly pages: SignedPageLoop<MailboxPage>;
+  /** Outside pull mode: the mailboxes chosen in the last week, not chosen again. */
+  private readonly chosen: SignedPageLoop<MailboxPage>;
+  /** Federation runs (open), and whether in pull mode (start/stop). */
+  private isOpen = false;
+  private pullMode = false;
+  /** The loops switching (one stops before the other starts: never two on one mailbox's cursor). */
+  private switching: Promise<void> = Promise.resolve();
   /** Our signed statement that we chose each mailbox we fetch from (choice.ts), sent with every fetch. */
   private readonly choices = new ChoiceSigner();
   /** Carried requests answered "not yet", kept here and handed over again (carried-retries.ts). */
@@ -71,10 +86,43 @@ export class MailboxFetcher {
     this.deps = deps;
     const { log } = deps;
     this.retries = new CarriedRetries({ db: deps.db, log, dispatch: deps.dispatch, durably: deps.durably, seen: deps.seen, ...(deps.onChange ? { onChange: deps.onChange } : {}) });
+    const allowed = () => deps.trust.list().filter((s) => s.trust === 'allow').map((s) => s.server_name);
+    const chosenSince = deps.db.prepare<[number], { server_name: string }>('SELECT server_name FROM mailbox_sources WHERE last_fetch_at > ?');
+    // Chosen when the choice is sent, not when a page comes back (a long-poll waits up to 25 s:
+    // a node stopped during its first one had chosen the mailbox without knowing it).
+    const noteChosen = deps.db.prepare(
+      `INSERT INTO mailbox_sources (server_name, cursor, last_fetch_at, last_error, updated_at) VALUES (@server, 0, @now, NULL, @now)
+       ON CONFLICT (server_name) DO UPDATE SET last_fetch_at = excluded.last_fetch_at`,
+    );
+    const notedAt = new Map<string, number>();
     this.pages = new SignedPageLoop(deps, {
+      ...this.source(),
+      headers: (identity, server) => {
+        const now = Date.now();
+        if (now - (notedAt.get(server) ?? 0) >= 60_000) {
+          notedAt.set(server, now);
+          noteChosen.run({ server, now });
+        }
+        return { [MAILBOX_CHOICE_HEADER]: this.choices.header(identity, server) };
+      },
+      peers: allowed,
+    });
+    this.chosen = new SignedPageLoop(deps, {
+      ...this.source(),
+      recordsFetch: false,
+      peers: () => {
+        const chosen = new Set(chosenSince.all(Date.now() - CHOICE_LIFETIME_MS).map((r) => r.server_name));
+        return allowed().filter((s) => chosen.has(s));
+      },
+    });
+  }
+
+  /** What both loops share: the page, how it is taken, the log lines. */
+  private source(): Omit<PageSource<MailboxPage>, 'peers'> {
+    const { deps } = this;
+    const { log } = deps;
+    return {
       name: 'mailbox', table: 'mailbox_sources', fetchedColumn: 'last_fetch_at', pagePath: MAILBOX_PATH, ackPath: MAILBOX_ACK_PATH, limit: MAX_MAILBOX_ITEMS, maxBackoffMs: MAX_BACKOFF_MS,
-      headers: (identity, server) => ({ [MAILBOX_CHOICE_HEADER]: this.choices.header(identity, server) }),
-      peers: () => deps.trust.list().filter((s) => s.trust === 'allow').map((s) => s.server_name),
       crashed: (server, error) => log.error({ event: 'mailbox_fetcher_crashed', server, err: error }, 'mailbox fetch loop failed'),
       notServed: (server, response) => {
         const code = (response.json as { error?: unknown } | undefined)?.error;
@@ -142,7 +190,7 @@ export class MailboxFetcher {
         infoLimited(log, `mailbox_fetch_failed ${server}`, { event: 'mailbox_fetch_failed', mailbox: server, error: message, failures }, 'mailbox fetch failed; retrying');
         return message;
       },
-    });
+    };
   }
 
   sources(): MailboxSourceState[] {
@@ -154,12 +202,41 @@ export class MailboxFetcher {
     return this.retries.waitingHere();
   }
 
-  start(): void {
-    this.pages.start();
+  /** Federation runs: fetching from the mailboxes chosen lately, unless in pull mode. */
+  open(): void {
+    this.isOpen = true;
     this.retries.start();
+    this.switchTo(this.pullMode ? this.pages : this.chosen);
   }
 
+  /** Federation stops: no more fetching; resolves once every loop ended. */
+  async close(): Promise<void> {
+    this.isOpen = false;
+    this.switchTo(null);
+    await Promise.all([this.switching, this.retries.stop()]);
+  }
+
+  /** Pull mode (nobody reaches us): from every allowed peer, choosing it. */
+  start(): void {
+    this.pullMode = true;
+    this.retries.start();
+    this.switchTo(this.pages);
+  }
+
+  /** Pull mode ends: back to the mailboxes chosen lately while federation runs. */
   async stop(): Promise<void> {
-    await Promise.all([this.pages.stop(), this.retries.stop()]);
+    this.pullMode = false;
+    this.switchTo(this.isOpen ? this.chosen : null);
+    await this.switching;
+  }
+
+  /** Stops the loop that runs (if not `next`), then starts `next`. */
+  private switchTo(next: SignedPageLoop<MailboxPage> | null): void {
+    this.switching = this.switching.then(async () => {
+      for (const loop of [this.pages, this.chosen]) if (loop !== next && loop.active) await loop.stop();
+      // Only if still wanted once the other stopped (a later switch may have changed it).
+      const wanted = !this.isOpen && !this.pullMode ? null : this.pullMode ? this.pages : this.chosen;
+      if (next !== null && next === wanted && !next.active) next.start();
+    });
   }
 }

@@ -253,15 +253,19 @@ export async function startFederation(s: Services, id: Identity, memberClient?: 
       parts.rooms.stop();
       parts.peering.stop();
       s.mailboxDeposits.stop();
+      // Before reachability stops pull mode, which would fetch from the mailboxes chosen lately instead.
+      void s.mailboxFetcher.close();
     },
     close: async (graceMs, onForced) => {
       // Members' streams are cut past the grace period with the listener's other connections.
-      await Promise.all([reachability.stop(), close(listener.server, graceMs, onForced, () => s.federationInFlight.size, listener.upgrades), parts.referenceRooms.stop()]);
+      await Promise.all([reachability.stop(), s.mailboxFetcher.close(), close(listener.server, graceMs, onForced, () => s.federationInFlight.size, listener.upgrades), parts.referenceRooms.stop()]);
     },
   };
   bus.emit('federationStarted', state.running);
   s.workers.start();
   reachability.start();
+  // Outside pull mode too: the mailboxes this node chose in the last week (mailbox/fetcher.ts).
+  s.mailboxFetcher.open();
   bus.on('deliveryFailing', (peer) => reachability.peerReportsFailing(peer));
   parts.referenceRooms.start();
   // Pull what we missed in remote rooms while we were away (the hosts' outboxes also resend).
