@@ -87,13 +87,10 @@ export class MailboxFetcher {
     const { log } = deps;
     this.retries = new CarriedRetries({ db: deps.db, log, dispatch: deps.dispatch, durably: deps.durably, seen: deps.seen, ...(deps.onChange ? { onChange: deps.onChange } : {}) });
     const allowed = () => deps.trust.list().filter((s) => s.trust === 'allow').map((s) => s.server_name);
-    const chosenSince = deps.db.prepare<[number], { server_name: string }>('SELECT server_name FROM mailbox_sources WHERE last_fetch_at > ?');
+    const chosenSince = deps.db.prepare<[number], { server_name: string }>('SELECT server_name FROM mailbox_chosen WHERE chosen_at > ?');
     // Chosen when the choice is sent, not when a page comes back (a long-poll waits up to 25 s:
     // a node stopped during its first one had chosen the mailbox without knowing it).
-    const noteChosen = deps.db.prepare(
-      `INSERT INTO mailbox_sources (server_name, cursor, last_fetch_at, last_error, updated_at) VALUES (@server, 0, @now, NULL, @now)
-       ON CONFLICT (server_name) DO UPDATE SET last_fetch_at = excluded.last_fetch_at`,
-    );
+    const noteChosen = deps.db.prepare('INSERT INTO mailbox_chosen (server_name, chosen_at) VALUES (@server, @now) ON CONFLICT (server_name) DO UPDATE SET chosen_at = excluded.chosen_at');
     const notedAt = new Map<string, number>();
     this.pages = new SignedPageLoop(deps, {
       ...this.source(),

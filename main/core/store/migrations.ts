@@ -976,6 +976,22 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX federation_outbox_ready ON federation_outbox (destination, state, id);
     `,
   },
+  {
+    version: 40,
+    name: 'mailboxes chosen',
+    sql: `
+      -- When this node last sent each mailbox its signed choice (mailbox/fetcher.ts): the choice
+      -- holds a week, and out of pull mode the node goes on fetching from the mailboxes chosen in
+      -- that week. Not mailbox_sources.last_fetch_at: that one says a page came (the mailboxes a
+      -- node names while in pull mode), and a choice is made when asked. Seeded from it.
+      CREATE TABLE IF NOT EXISTS mailbox_chosen (
+        server_name TEXT PRIMARY KEY,
+        chosen_at   INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      INSERT OR IGNORE INTO mailbox_chosen (server_name, chosen_at)
+        SELECT server_name, last_fetch_at FROM mailbox_sources WHERE last_fetch_at IS NOT NULL;
+    `,
+  },
 ];
 
 /**
