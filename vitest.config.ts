@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { configDefaults, defineConfig } from 'vitest/config';
@@ -25,6 +26,18 @@ const ALONE = [
   'test/mailbox.test.ts',
 ];
 
+/**
+ * The directory of the ports the tests reserve: the one scripts/test.mjs made for all its runs,
+ * else one for this vitest run, removed when it ends.
+ */
+function portsDir(): string {
+  const given = process.env.PARACORD_TEST_PORTS_DIR;
+  if (given) return given;
+  const dir = join(tmpdir(), 'paracord-test-ports', `vitest-${process.pid}`);
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
 export default defineConfig({
   test: {
     // Integration tests start real nodes (child processes, SQLite files, sockets).
@@ -49,7 +62,7 @@ export default defineConfig({
     env: {
       MALLOC_ARENA_MAX: '2',
       MALLOC_MMAP_THRESHOLD_: '131072',
-      PARACORD_TEST_PORTS_DIR: process.env.PARACORD_TEST_PORTS_DIR ?? join(tmpdir(), 'paracord-test-ports', `vitest-${process.pid}`),
+      PARACORD_TEST_PORTS_DIR: portsDir(),
     },
     projects: [
       {

@@ -11,7 +11,7 @@ import { eventually } from './helpers/rooms.ts';
 
 const PULL = '/_paracord/federation/v1/pull';
 
-it('a friend seen again ends the pull loop\'s wait after failures: pulled at once, not after the backoff', async ({ nodes }) => {
+it('a friend seen again ends the pull loop\'s wait after failures: pulled at once, not after the backoff; seen again sooner than 10 s later, when those are over', async ({ nodes }) => {
   const alpha = await nodes.inProcess('alpha.test', { config: { pull: true, reachabilityWatchSeconds: 0 } });
   const friend = await nodes.fakePeer('friend.test');
   let down = true;
@@ -21,8 +21,17 @@ it('a friend seen again ends the pull loop\'s wait after failures: pulled at onc
   // Five failures: the loop now waits 8-16 s before the next try.
   await eventually(async () => expect(pulls()).toBeGreaterThanOrEqual(5), 40_000);
   const before = pulls();
-  // It is back, and talks to us (a signed request alpha verifies): alpha pulls at once.
+  const hello = async () => expect((await sendSigned(friend.identity, alpha.started.federation_url!, 'GET', '/_paracord/federation/v1/keys/cache?server_name=nobody.test')).status).toBe(404);
+  // It talks to us (a signed request alpha verifies) while still starting: alpha pulls at once,
+  // which fails again (the next wait: 16-32 s).
+  await hello();
+  await eventually(async () => expect(pulls()).toBe(before + 1), 3_000);
+  // Now it is back and talks to us again, within 10 s of the first: not pulled at once (at most
+  // one wake per 10 s: its requests must not buy a page request each), but when those 10 s are
+  // over, not after the 16-32 s wait (before: a second request that soon was dropped).
   down = false;
-  expect((await sendSigned(friend.identity, alpha.started.federation_url!, 'GET', '/_paracord/federation/v1/keys/cache?server_name=nobody.test')).status).toBe(404);
-  await eventually(async () => expect(pulls()).toBeGreaterThan(before), 3_000);
+  await hello();
+  await new Promise((r) => setTimeout(r, 500));
+  expect(pulls()).toBe(before + 1);
+  await eventually(async () => expect(pulls()).toBeGreaterThan(before + 1), 14_000);
 });

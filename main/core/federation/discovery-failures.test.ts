@@ -70,10 +70,16 @@ describe('a server whose discovery fails', () => {
     trust.markSeen('member.test');
     await ask();
     expect(lookups()).toBe(2);
-    // Seen again within 10 s: markSeen tells at most that often, so a chatty peer cannot make us
-    // read its discovery once per request.
+    // Seen again within 10 s: not tried again, so a chatty peer cannot make us read its discovery
+    // once per request.
     trust.markSeen('member.test');
     await ask();
     expect(lookups()).toBe(2);
+    // The count of failures in a row stayed: this second one is remembered two minutes, not one.
+    const now = Date.now();
+    await discovery.documentOf('member.test', now + 61_000).catch(() => undefined);
+    expect(lookups()).toBe(2);
+    await discovery.documentOf('member.test', now + 121_000).catch(() => undefined);
+    expect(lookups()).toBe(3);
   });
 });

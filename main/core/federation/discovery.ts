@@ -49,7 +49,9 @@ const EXPLICIT_FAILURE_TTL_MS = 60 * 1000;
 /** A receiver asks whether an origin binds with this deadline (the answer is cached like any discovery). */
 const BINDING_LOOKUP_DEADLINE_MS = 3_000;
 
-type CacheEntry = { expires: number; document?: DiscoveryDocument; error?: string; cause?: unknown; failures?: number };
+type CacheEntry = { expires: number; document?: DiscoveryDocument; error?: string; cause?: unknown; failures?: number; seenRetryAt?: number };
+/** A failure is tried again because its server was seen at most this often (its requests must not buy a lookup each). */
+const SEEN_RETRY_GAP_MS = 10_000;
 /** Names are chosen by whoever sends a request (open policy): the cache is bounded (LRU). */
 const MAX_CACHED_SERVERS = 2_000;
 
@@ -72,14 +74,21 @@ export class Discovery {
     this.http = http;
     this.trust = trust;
     this.binding = binding;
-    // A server seen (a request from it, an answer to ours: at most every 10 s per server) is there:
-    // a failure remembered for it (up to an hour) would fail the retry its request wakes at once.
-    trust.onSeen((server) => this.forgetFailure(server));
+    // A server seen (a request from it, an answer to ours) is there: a failure remembered for it
+    // (up to an hour) would fail the retry its request wakes at once.
+    trust.onSeen((server) => this.seen(server));
   }
 
-  /** Forgets a remembered failure to read `serverName`'s document (not a document read). */
-  forgetFailure(serverName: string): void {
-    if (this.cache.get(serverName)?.document === undefined) this.cache.delete(serverName);
+  /**
+   * `serverName` was seen: a failure remembered for it is tried again at the next lookup, at most
+   * once per SEEN_RETRY_GAP_MS; its count stays (the next failure is remembered twice as long), so
+   * a peer that talks to us with a broken discovery still settles at one lookup an hour from us.
+   */
+  private seen(serverName: string, now = Date.now()): void {
+    const entry = this.cache.peek(serverName);
+    if (!entry || entry.document !== undefined || entry.expires <= now || now - (entry.seenRetryAt ?? 0) < SEEN_RETRY_GAP_MS) return;
+    entry.seenRetryAt = now;
+    entry.expires = now;
   }
 
   /** Fetches and validates a discovery document from a base URL (no cache; `fresh`: on a new connection; `maxResponseBytes`: a smaller cap on the answer). */
@@ -126,7 +135,7 @@ export class Discovery {
       // A peer with an explicit endpoint (LAN) is asked again sooner: it is likely just restarting.
       const failures = (cached?.document ? 0 : (cached?.failures ?? 0)) + 1;
       const ttl = this.trust.get(serverName)?.endpoint ? EXPLICIT_FAILURE_TTL_MS : Math.min(FAILURE_TTL_MS, FIRST_FAILURE_TTL_MS * 2 ** Math.min(failures - 1, 10));
-      this.cache.set(serverName, { expires: now + ttl, error: (error as Error).message, cause: error, failures });
+      this.cache.set(serverName, { expires: now + ttl, error: (error as Error).message, cause: error, failures, ...(cached?.seenRetryAt ? { seenRetryAt: cached.seenRetryAt } : {}) });
       throw error;
     }
   }

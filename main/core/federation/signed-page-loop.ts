@@ -23,6 +23,8 @@ import type { FederationResponse, HttpClient } from './http-client.ts';
 
 /** Its own timeout for a long-poll (the server waits at most 30 s). */
 const PAGE_TIMEOUT_MS = 40_000;
+/** The least time between two waits after failures that a peer being seen ends (as a delivery worker's wakes). */
+const SEEN_WAKE_GAP_MS = 10_000;
 /** A peer that does not serve the source is asked again after this long. */
 const NOT_SERVED_RETRY_MS = 10 * 60_000;
 
@@ -124,7 +126,9 @@ export class SignedPageLoop<P> {
   private readonly saveCursor;
   private readonly saveState;
   /** The loops waiting out failures, by peer: aborted when the peer is seen. */
-  private readonly failureWaits = new Map<string, AbortController>();
+  private readonly failureWaits = new Map<string, { seen: AbortController; due: NodeJS.Timeout | null }>();
+  /** When a peer being seen last ended such a wait: at most once per SEEN_WAKE_GAP_MS. */
+  private readonly seenWakes = new Map<string, number>();
   private unsubscribeSeen: (() => void) | null = null;
 
   constructor(deps: SignedPageLoopDeps, source: PageSource<P>) {
@@ -152,7 +156,7 @@ export class SignedPageLoop<P> {
     // A peer seen (it sent us a request, or answered one of ours) ends a wait after failures to
     // reach it: asked again now, not after up to a minute of backoff (markSeen tells at most
     // every 10 s per peer).
-    this.unsubscribeSeen ??= this.deps.trust.onSeen((server) => this.failureWaits.get(server)?.abort());
+    this.unsubscribeSeen ??= this.deps.trust.onSeen((server) => this.seen(server));
   }
 
   /** Stops every loop; a page being taken finishes first. */
@@ -272,13 +276,32 @@ export class SignedPageLoop<P> {
 
   /** Sleeps `ms` after failures to reach `server`, or until it is seen (or the loop stops). */
   private async waitOutFailures(server: string, ms: number, signal: AbortSignal): Promise<void> {
-    const seen = new AbortController();
-    this.failureWaits.set(server, seen);
+    const wait = { seen: new AbortController(), due: null as NodeJS.Timeout | null };
+    this.failureWaits.set(server, wait);
     try {
-      await sleep(ms, AbortSignal.any([signal, seen.signal]));
+      await sleep(ms, AbortSignal.any([signal, wait.seen.signal]));
     } finally {
-      if (this.failureWaits.get(server) === seen) this.failureWaits.delete(server);
+      if (wait.due) clearTimeout(wait.due);
+      if (this.failureWaits.get(server) === wait) this.failureWaits.delete(server);
     }
+  }
+
+  /**
+   * `server` was seen: a wait after failures to reach it ends, at most once per SEEN_WAKE_GAP_MS
+   * (a peer's requests must not buy one page request each); one seen sooner ends it when the gap
+   * is over instead of being dropped.
+   */
+  private seen(server: string): void {
+    const wait = this.failureWaits.get(server);
+    if (!wait || wait.due) return;
+    const wake = () => {
+      this.seenWakes.set(server, Date.now());
+      wait.seen.abort();
+    };
+    const left = (this.seenWakes.get(server) ?? 0) + SEEN_WAKE_GAP_MS - Date.now();
+    if (left <= 0) return wake();
+    wait.due = setTimeout(wake, left);
+    wait.due.unref();
   }
 
   /**

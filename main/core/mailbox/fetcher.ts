@@ -213,10 +213,9 @@ export class MailboxFetcher {
     await Promise.all([this.switching, this.retries.stop()]);
   }
 
-  /** Pull mode (nobody reaches us): from every allowed peer, choosing it. */
+  /** Pull mode (nobody reaches us): from every allowed peer, choosing it (once federation runs). */
   start(): void {
     this.pullMode = true;
-    this.retries.start();
     this.switchTo(this.pages);
   }
 
@@ -227,13 +226,19 @@ export class MailboxFetcher {
     await this.switching;
   }
 
-  /** Stops the loop that runs (if not `next`), then starts `next`. */
+  /**
+   * Stops the loop that runs (if not `next`), then starts `next`, only while federation runs (a
+   * pull mode begun before `open` starts with it; one begun during shutdown does not). A failed
+   * switch is logged and the next one still runs.
+   */
   private switchTo(next: SignedPageLoop<MailboxPage> | null): void {
-    this.switching = this.switching.then(async () => {
-      for (const loop of [this.pages, this.chosen]) if (loop !== next && loop.active) await loop.stop();
-      // Only if still wanted once the other stopped (a later switch may have changed it).
-      const wanted = !this.isOpen && !this.pullMode ? null : this.pullMode ? this.pages : this.chosen;
-      if (next !== null && next === wanted && !next.active) next.start();
-    });
+    this.switching = this.switching
+      .then(async () => {
+        for (const loop of [this.pages, this.chosen]) if (loop !== next && loop.active) await loop.stop();
+        // Only if still wanted once the other stopped (a later switch may have changed it).
+        const wanted = !this.isOpen ? null : this.pullMode ? this.pages : this.chosen;
+        if (next !== null && next === wanted && !next.active) next.start();
+      })
+      .catch((error: Error) => this.deps.log.error({ event: 'mailbox_fetcher_crashed', err: error }, 'mailbox fetch loops failed to switch'));
   }
 }

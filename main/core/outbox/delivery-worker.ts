@@ -192,16 +192,20 @@ export class DeliveryWorkers {
     if (state.pullTimer) return;
     state.pullTimer = setTimeout(() => {
       state.pullTimer = null;
-      if (this.deps.outbox.head(destination, 1).length > 0) this.kick(destination);
+      if (!this.stopped && this.deps.outbox.head(destination, 1).length > 0) this.kick(destination);
     }, Math.max(0, lapsesAt - Date.now()) + 50);
     state.pullTimer.unref();
   }
 
   /** The worker waits `delay` ms (a backoff, its pacing, or a wake due at the end of its gap), then reads its queue again. */
   private schedule(destination: string, state: DestinationState, delay: number): void {
+    // A run that was awaiting (a discovery lookup) when the workers stopped arms no timer: its
+    // callback would write to a database that may be closed by then.
+    if (this.stopped) return;
     state.timerAt = Date.now() + delay;
     state.timer = setTimeout(() => {
       state.timer = null;
+      if (this.stopped) return;
       // A wake that was due: the backoff it ends is still stored on the head row.
       if (state.wakeDue && state.backingOff && wakeAllowed(state)) {
         state.backingOff = false;

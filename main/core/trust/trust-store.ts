@@ -283,22 +283,24 @@ export class TrustStore {
 
   /**
    * Records that a server talked to us, or answered us; written at most every 10 s per server (no
-   * fsync per request), and told to the `onSeen` listeners as often.
+   * fsync per request). Each call is told to the `onSeen` listeners, which limit what it makes
+   * them do themselves (a listener told only every 10 s dropped the calls in between).
    */
   markSeen(serverName: string, now = Date.now()): void {
+    for (const listener of this.seenListeners) listener(serverName);
     const last = this.lastSeenWrites.get(serverName) ?? 0;
     if (now - last < 10_000) return;
     this.lastSeenWrites.set(serverName, now);
     // A hint for the owner, not worth an fsync on the event loop (issue #17: each one stopped it).
     transactionWithoutFsync(this.db, () => this.touchStmt.run(now, serverName));
     this.rowCache.delete(serverName);
-    for (const listener of this.seenListeners) listener(serverName);
   }
 
   /**
-   * Calls `listener` when a server is seen (markSeen: at most every 10 s per server): a loop
-   * waiting out failures to reach it asks again (federation/signed-page-loop.ts). Returns what
-   * unsubscribes.
+   * Calls `listener` whenever a server is seen (markSeen: every request of it we verified, every
+   * answer of it), synchronously: a loop waiting out failures to reach it asks again
+   * (federation/signed-page-loop.ts), a failure to read its discovery is tried again
+   * (discovery.ts); each at most once per 10 s per server. Returns what unsubscribes.
    */
   onSeen(listener: (serverName: string) => void): () => void {
     this.seenListeners.add(listener);
