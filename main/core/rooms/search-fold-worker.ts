@@ -31,8 +31,6 @@ export class SearchFoldWorker {
   private killTimer: NodeJS.Timeout | null = null;
   /** Catch-ups asked of the worker: true when it folded everything. */
   private readonly caughtUp = new Map<number, (complete: boolean) => void>();
-  /** The catch-up asked, shared by everyone waiting for it. */
-  private pendingCatchUp: Promise<boolean> | null = null;
   private nextRequest = 0;
   /** Requests posted to the current worker (its idle answers name the last one they cover). */
   private posted = 0;
@@ -121,16 +119,19 @@ export class SearchFoldWorker {
     this.post({ fold: true });
   }
 
-  /** Folds everything stored; true once done, false when the worker ended or a round failed first. */
+  /**
+   * Folds everything stored; true once done, false when the worker ended or a round failed first.
+   * Each call is a request of its own, never one asked earlier: the worker may have answered that
+   * one already (the answer waiting in this thread's queue) before a message stored since, which
+   * a search joining it would then miss. A request the worker reads during a run is answered when
+   * that run finds nothing left, so many searches at once still cost one run.
+   */
   catchUp(): Promise<boolean> {
-    this.pendingCatchUp ??= new Promise<boolean>((resolve) => {
+    return new Promise<boolean>((resolve) => {
       const id = ++this.nextRequest;
       this.caughtUp.set(id, resolve);
       this.post({ catchUp: id });
-    }).finally(() => {
-      this.pendingCatchUp = null;
     });
-    return this.pendingCatchUp;
   }
 
   /** Asks the worker to end (once); ended by force if it does not. */

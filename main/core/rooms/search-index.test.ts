@@ -165,6 +165,28 @@ it('a worker that said it was idle just before a new request is not ended while 
   expect(watermark()).toBe(last());
 });
 
+it('a catch-up asked after a message was stored covers it, also while an earlier one is answered but not yet read here', async () => {
+  const store = await joinedWithoutIndex();
+  storeMessages(store, 'a', 'early', 300);
+  const watermark = () => Number(db.prepare<[], string>("SELECT value FROM search.search_state WHERE key = 'indexed_rowid'").pluck().get());
+  const last = () => db.prepare<[], number>('SELECT MAX(rowid) FROM federation_events').pluck().get()!;
+  const worker = new SearchFoldWorker(db.name, { idleMs: 5_000, onExit: () => undefined });
+  expect(worker.start()).toBe(true);
+  const first = worker.catchUp();
+  // Held here until the worker folded all and answered: its answer waits in this thread's queue.
+  const until = Date.now() + 10_000;
+  while (watermark() < last() && Date.now() < until) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+  // A message stored now, then a search's catch-up: it must not be answered by the first one's answer.
+  store(event('m.message', 'late', { body: 'late' }));
+  const second = worker.catchUp();
+  expect(await first).toBe(true);
+  expect(await second).toBe(true);
+  expect(watermark()).toBe(last());
+  worker.close();
+  await worker.ended;
+});
+
 it('reactions or joins past the last message do not start a worker again and again: the watermark is saved past them', async () => {
   const store = await joinedWithoutIndex();
   store(event('m.message', 'm', { body: 'apricot' }));
