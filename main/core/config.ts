@@ -158,6 +158,8 @@ export interface NodeConfig {
    */
   reachabilityWatchSeconds?: number;
   reachabilityRecheckSeconds?: number;
+  /** A peer's report that its deliveries to us fail starts a self-test at most this often (default 300; tests). */
+  reachabilityReportGapSeconds?: number;
   /**
    * Hysteresis of pull mode (issue #15): a failed self-test (one port mapping did not cure) is
    * confirmed by a second test this many seconds later — through another peer when there is one,

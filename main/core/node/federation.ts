@@ -214,6 +214,7 @@ function buildReachability(s: Services, id: Identity, parts: RoomParts, listener
     ...(config.reachabilityWatchSeconds !== undefined ? { watchSeconds: config.reachabilityWatchSeconds } : {}),
     ...(config.reachabilityConfirmSeconds !== undefined ? { confirmSeconds: config.reachabilityConfirmSeconds } : {}),
     ...(config.reachabilityRecheckSeconds !== undefined ? { recheckSeconds: config.reachabilityRecheckSeconds } : {}),
+    ...(config.reachabilityReportGapSeconds !== undefined ? { reportGapSeconds: config.reachabilityReportGapSeconds } : {}),
     ...(config.portMappingGateway ? { gatewayAddress: config.portMappingGateway } : {}),
     onChange: () => notifications.notify({ type: 'status' }),
   });

@@ -61,6 +61,8 @@ export interface ReachabilityDeps {
   portMapping: boolean;
   watchSeconds?: number;
   recheckSeconds?: number;
+  /** A peer's report that its deliveries fail starts a test at most this often (default 300). */
+  reportGapSeconds?: number;
   /** The friends whose mailboxes we fetched from lately (issue #32): said in the summary while in pull mode. */
   mailboxSources?: () => string[];
   /** A peer that redeemed our link from where we could not call it back (pull-queue.ts): not asked to test us. */
@@ -92,6 +94,13 @@ export class Reachability {
   private lastAddresses = '';
   private lastCheckAt = 0;
   private lastReportAt = 0;
+  /**
+   * A peer's report that came while a test ran, or within the gap after the last one tested: it
+   * is tested once those end (the latest reporter, with when it reported), never dropped.
+   */
+  private pendingReport: { peer: string; at: number } | null = null;
+  private reportTimer: NodeJS.Timeout | null = null;
+  private reportWaitsForRun = false;
   private stopped = false;
   /** The node concluded by itself that it must receive by pull. */
   private autoPull = false;
@@ -169,6 +178,8 @@ export class Reachability {
     this.watchTimer = null;
     if (this.confirmTimer) clearTimeout(this.confirmTimer);
     this.confirmTimer = null;
+    if (this.reportTimer) clearTimeout(this.reportTimer);
+    this.reportTimer = null;
     // A self-test under way is not waited for (it may wait on a slow peer); a mapping it makes
     // after this point is removed by itself (see run()).
     await Promise.all([this.deps.puller.stop(), this.mapper.remove(), this.pinholes.stop()]);
@@ -220,15 +231,49 @@ export class Reachability {
   }
 
   /**
-   * A peer said (response header) that its deliveries to us time out or are refused: test again,
-   * at most every 5 minutes.
+   * A peer said (response header) that its deliveries to us time out or are refused: test again
+   * through it, at most once per gap (5 minutes by default; reports recur while its deliveries
+   * fail). A report that comes while a test runs, or within the gap, is tested when those end:
+   * dropped, it could be the only one for a long while (the header comes only on answers to our
+   * requests to that peer), and the node would go on waiting for pushes that cannot reach it
+   * until its routine test half an hour later. A test through that peer that concluded after the
+   * report answers it.
    */
   peerReportsFailing(peer: string): void {
-    const now = Date.now();
-    if (this.stopped || this.running || now - this.lastReportAt < 5 * 60_000) return;
-    this.lastReportAt = now;
-    this.deps.log.info({ event: 'peer_reports_delivery_failing', peer }, `${peer} says its deliveries to this node fail: testing reachability`);
-    void this.check(peer).catch(() => undefined);
+    if (this.stopped) return;
+    this.pendingReport = { peer, at: Date.now() };
+    this.testReported();
+  }
+
+  private testReported(): void {
+    const report = this.pendingReport;
+    if (this.stopped || report === null || this.reportTimer || this.reportWaitsForRun) return;
+    if (this.running) {
+      this.reportWaitsForRun = true;
+      void this.running.catch(() => undefined).then(() => {
+        this.reportWaitsForRun = false;
+        this.testReported();
+      });
+      return;
+    }
+    const state = this.state;
+    if (state.reachable !== null && state.via === report.peer && (state.checked_at ?? 0) >= report.at) {
+      this.pendingReport = null;
+      return;
+    }
+    const wait = this.lastReportAt + (this.deps.reportGapSeconds ?? 300) * 1000 - Date.now();
+    if (wait > 0) {
+      this.reportTimer = setTimeout(() => {
+        this.reportTimer = null;
+        this.testReported();
+      }, wait);
+      this.reportTimer.unref();
+      return;
+    }
+    this.pendingReport = null;
+    this.lastReportAt = Date.now();
+    this.deps.log.info({ event: 'peer_reports_delivery_failing', peer: report.peer }, `${report.peer} says its deliveries to this node fail: testing reachability`);
+    void this.check(report.peer).catch(() => undefined);
   }
 
   /**

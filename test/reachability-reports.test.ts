@@ -1,0 +1,47 @@
+/**
+ * A peer's report that its deliveries to this node fail (the `X-Paracord-Delivery-Failing` answer
+ * header, test/reachability.test.ts follows one end to end) starts a self-test through that peer,
+ * at most once per gap. A report that comes while a test runs, or within the gap, is tested when
+ * those end: dropped, it could be the last for a long while (the header comes only with answers
+ * to this node's own requests), and the node would wait for pushes that cannot reach it until
+ * its routine test half an hour later. Two real nodes in this process, real HTTP probes.
+ */
+import { pino } from 'pino';
+import { expect, it, type InProcessNode, type Nodes } from './helpers/fixtures.ts';
+import { eventually } from './helpers/rooms.ts';
+
+const nameOf = (n: InProcessNode) => n.node.context.identity()!.serverName;
+
+it('a report that comes while a test runs, or within the gap after the last, is tested once those end', async ({ nodes }: { nodes: Nodes }) => {
+  const logged: Array<Record<string, unknown>> = [];
+  const log = pino({ level: 'info' }, { write: (line: string) => void logged.push(JSON.parse(line) as Record<string, unknown>) });
+  // alpha answers a probe every second; beta tests on its own never (watch 0), a report at most every 2 s.
+  const alpha = await nodes.inProcess('alpha.test', { config: { reachProbeIntervalSeconds: 1 } });
+  const beta = await nodes.inProcess('beta.test', { log, config: { reachabilityWatchSeconds: 0, reachabilityReportGapSeconds: 2 } });
+  for (const [a, b] of [[alpha, beta], [beta, alpha]] as const) {
+    expect((await a.admin('POST', '/peers', { server_name: nameOf(b), endpoint: b.started.federation_url })).status).toBe(200);
+  }
+  const reachability = beta.node.context.running()!.reachability;
+  const tested = () => logged.filter((l) => l.event === 'reachability_checked' && l.via === 'alpha.test').length;
+  const reports = () => logged.filter((l) => l.event === 'peer_reports_delivery_failing').length;
+
+  reachability.peerReportsFailing('alpha.test');
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  // The first report's test is under way: this one waits for it, then for the gap.
+  reachability.peerReportsFailing('alpha.test');
+  await eventually(async () => expect(tested()).toBe(1), 10_000);
+  expect(reports()).toBe(1);
+  await eventually(async () => expect(tested()).toBe(2), 10_000);
+  expect(reports()).toBe(2);
+  const [first, second] = logged.filter((l) => l.event === 'peer_reports_delivery_failing').map((l) => Number(l.time));
+  expect(second! - first!).toBeGreaterThanOrEqual(2_000);
+
+  // One within the gap after that test, nothing running: tested once the gap is over.
+  reachability.peerReportsFailing('alpha.test');
+  await eventually(async () => expect(tested()).toBe(3), 10_000);
+  expect(reports()).toBe(3);
+  // Answered tests leave nothing pending: no test more.
+  await new Promise((resolve) => setTimeout(resolve, 2_500));
+  expect(tested()).toBe(3);
+  expect((await beta.admin('GET', '/reachability')).body).toMatchObject({ reachable: true, via: 'alpha.test' });
+}, 40_000);
