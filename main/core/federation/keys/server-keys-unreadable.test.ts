@@ -6,6 +6,8 @@
  * 503 keys_unavailable with Retry-After (when a fetch is allowed again): the sender retries, and
  * once the keys can be read the same request passes. A keys document that was read and does not
  * list the id is still a 403 verdict. The fetch limit (one per server per 10 s) is unchanged.
+ * Nor is a document read by a fetch that was already under way when the id was met: the origin may
+ * have rotated after it was read (503 keys_recently_fetched, the same request passes later).
  * Real Koa app and keys server on 127.0.0.1, real SQLite; Date is faked to step over the 10-s gap.
  */
 import { join } from 'node:path';
@@ -23,7 +25,9 @@ let origin: Identity;
 let keys: ServerKeys;
 let fetches = 0;
 /** What origin.test's keys endpoint answers: its keys, or an outage. */
-let answer: 'keys' | 'error_500' | 'dropped' | 'malformed' = 'keys';
+let answer: 'keys' | 'error_500' | 'dropped' | 'malformed' | 'held' = 'keys';
+/** In 'held': the document as it was when asked, answered when the test releases it. */
+let release: () => void = () => undefined;
 
 beforeAll(async () => {
   const dir = tempDir();
@@ -40,6 +44,14 @@ beforeAll(async () => {
       return true;
     }
     if (answer === 'keys') return false;
+    if (answer === 'held') {
+      const asked = JSON.stringify(origin.keysDocument());
+      release = () => {
+        res.setHeader('content-type', 'application/json');
+        res.end(asked);
+      };
+      return true;
+    }
     res.setHeader('content-type', 'application/json');
     if (answer === 'error_500') res.statusCode = 500;
     res.end(answer === 'malformed' ? '{"server_name":"origin.test","active_key":' : '{"error":"internal_error"}');
@@ -100,6 +112,37 @@ describe('a key id met when the origin\'s keys cannot be read', () => {
       expect(unknown.status).toBe(403);
       expect(unknown.body.error).toBe('unknown_key');
     } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('a key id met while a fetch begun before the rotation is under way is answered 503 to retry, not 403 unknown_key', async () => {
+    let now = Date.now();
+    vi.useFakeTimers({ toFake: ['Date'], now });
+    try {
+      answer = 'held';
+      const before = fetches;
+      // A fetch of origin.test's keys starts (a stale key read again, another request): its document is read now.
+      const fetching = keys.refresh('origin.test', now, undefined, { unlimited: true });
+      await vi.waitFor(() => expect(fetches - before).toBe(1), { timeout: 5_000 });
+      // The origin rotates, unannounced, and signs with its new key while that fetch runs.
+      await origin.rotate(now);
+      const sent = sendSigned(origin, baseUrl, 'GET', '/during', undefined, { destination: null });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      release();
+      await fetching;
+      const refused = await sent;
+      expect(refused.status, refused.text).toBe(503);
+      expect(refused.body.error).toBe('keys_recently_fetched');
+      expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+      // Sent again once a fetch is allowed: it passes.
+      answer = 'keys';
+      now += 11_000;
+      vi.setSystemTime(now);
+      const delivered = await sendSigned(origin, baseUrl, 'GET', '/during-again', undefined, { destination: null });
+      expect(delivered.status, delivered.text).toBe(200);
+    } finally {
+      answer = 'keys';
       vi.useRealTimers();
     }
   });

@@ -224,7 +224,11 @@ export class ServerKeys {
     // Whether the origin itself was asked (else only the relaying host's cache), and why the cache could not be read.
     const contacted = !relayedBy || this.mayContactRelayedOrigin(serverName);
     let cacheFailure: string | null = null;
+    // A fetch already under way is joined: it may have read the document before the origin
+    // rotated to this key id, so its missing the id is no verdict (below).
+    let joined = false;
     if (contacted) {
+      joined = this.inFlight.has(serverName);
       gapLeft = this.refetchGapLeft(serverName, now);
       // With a relaying host to fall back on, the origin gets a short deadline: an unreachable
       // origin (no address, a DNS name that never answers) must not hold the event for long.
@@ -260,10 +264,13 @@ export class ServerKeys {
     }
     // A server that rotated just after we read its keys: its new key id is fetched for once the
     // gap has passed (the caller says when), not refused, nor remembered as unknown for minutes.
-    if (!key && gapLeft > 0) {
+    // So is one that joined a fetch begun before the id was met (an unannounced rotation during
+    // a fetch): a 403 verdict there would be final for the sender's outbox, and its message lost.
+    if (!key && (gapLeft > 0 || joined)) {
+      const retryAfterMs = gapLeft > 0 ? gapLeft : Math.max(1_000, this.refetchGapLeft(serverName, Date.now()));
       return {
-        ok: false, code: 'keys_recently_fetched', retryAfterMs: gapLeft,
-        message: `${serverName}'s keys were read here less than ${MIN_REFETCH_MS / 1000} s ago, without key ${keyId}; they are read again (for a new key) in ${Math.ceil(gapLeft / 1000)} s`,
+        ok: false, code: 'keys_recently_fetched', retryAfterMs,
+        message: `${serverName}'s keys were read here less than ${MIN_REFETCH_MS / 1000} s ago, without key ${keyId}; they are read again (for a new key) in ${Math.ceil(retryAfterMs / 1000)} s`,
       };
     }
     // Only for events (authenticated deliveries): an unauthenticated request naming a fresh key
