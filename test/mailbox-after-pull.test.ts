@@ -6,7 +6,8 @@
  * pull mode never fetched, and what was left there waited a week, or for good. Three real nodes
  * in this process (sender, mailbox, recipient), real HTTP and SQLite; the recipient restarted on
  * the same port, first in pull mode, then not; the room is the recipient's, so nothing else (a
- * catch-up from a host) brings the message.
+ * catch-up from a host) brings the message. A friend with no mailbox at all (404), asked in pull
+ * mode too, is asked once more after it, not every 10 minutes for the rest of the week.
  */
 import { expect, it, type InProcessNode, type Nodes } from './helpers/fixtures.ts';
 import { closedPort } from './helpers/closed-port.ts';
@@ -35,11 +36,17 @@ it('what friends left at its mailboxes while it was down is fetched after it com
   // In pull mode (as behind a router): it fetches from its friends, choosing them as mailboxes.
   let recipient = await nodes.inProcess('recipient.test', { listen, config: { ...quick, pull: true } });
   await peerAll([sender, mailbox, recipient]);
+  // A friend with no mailbox at all (an older node, a reference server: 404), asked in pull mode too.
+  const old = await nodes.fakePeer('old.test');
+  expect((await recipient.admin('POST', '/peers', { server_name: 'old.test', endpoint: old.url })).status).toBe(200);
+  const chosenOf = (server: string) => count(recipient, 'SELECT COUNT(*) AS n FROM mailbox_chosen WHERE server_name = ?', server);
   // Its room, with the sender's user in it: what the sender writes goes to it alone (no host to catch up from).
   const roomId = await roomWithMembers(recipient, 'while away', [[sender, '@owner:sender.test']]);
   await send(sender, roomId, 'before');
   await eventually(async () => expect(bodies(recipient, roomId)).toEqual(['before']), 20_000);
   await eventually(async () => expect(count(mailbox, "SELECT COUNT(*) AS n FROM mailbox_choices WHERE recipient = 'recipient.test'")).toBe(1), 20_000);
+
+  await eventually(async () => expect(chosenOf('old.test')).toBe(1), 20_000);
 
   // It stops; the sender's push fails and is left at the mailbox it chose.
   const dataDir = recipient.dataDir;
@@ -52,6 +59,9 @@ it('what friends left at its mailboxes while it was down is fetched after it com
   expect((await recipient.admin('GET', '/status')).body.reachability?.mode ?? 'push').not.toBe('pull');
   await eventually(async () => expect(bodies(recipient, roomId)).toEqual(['before', 'while it was down']), 30_000);
   await eventually(async () => expect(count(mailbox, "SELECT COUNT(*) AS n FROM mailbox_items WHERE recipient = 'recipient.test'")).toBe(0), 20_000);
+  // The friend without a mailbox answered 404 once: not asked again for the rest of the week.
+  await eventually(async () => expect(chosenOf('old.test')).toBe(0), 20_000);
+  expect(chosenOf('mailbox.test')).toBe(1);
   // It did not choose the mailbox again: its last choice's week is not extended.
   const choices = () => queryNodeDb<{ statement: string }>(mailbox.dataDir, "SELECT statement FROM mailbox_choices WHERE recipient = 'recipient.test'").map((r) => r.statement);
   const before = choices();

@@ -104,8 +104,17 @@ export class MailboxFetcher {
       },
       peers: allowed,
     });
+    // A peer chosen in pull mode that has no mailbox at all (404: an older node, a reference
+    // server) holds nothing for us: not asked again, every 10 min for the rest of the week.
+    const forgetChosen = deps.db.prepare('DELETE FROM mailbox_chosen WHERE server_name = ?');
+    const source = this.source();
     this.chosen = new SignedPageLoop(deps, {
-      ...this.source(),
+      ...source,
+      notServed: (server, response) => {
+        const why = source.notServed(server, response);
+        if (why !== null && response.status === 404) forgetChosen.run(server);
+        return why;
+      },
       recordsFetch: false,
       peers: () => {
         const chosen = new Set(chosenSince.all(Date.now() - CHOICE_LIFETIME_MS).map((r) => r.server_name));
