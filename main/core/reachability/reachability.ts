@@ -307,17 +307,16 @@ export class Reachability {
 
   /**
    * The owner asked ("Test now", `reach-test`, `POST /reachability/check`): a fresh test. One
-   * already under way is joined. When every peer asked refused only because of its probe limit
+   * already under way began before the owner asked (before a fix of theirs, say): it is waited
+   * for, and a new one runs after it; answering with its result would say how things were before
+   * the fix. When every peer asked refused only because of its probe limit
    * (429: a peer answers one probe per 30 s by default, and the node tests itself a second after
    * start and when the first peer is added, often just before the owner asks), a conclusive
    * result younger than that window answers instead, with its own `checked_at`.
    */
   async requested(via?: string): Promise<CheckResult> {
     const matches = (r: { reachable: boolean | null; via: string | null }) => r.reachable !== null && (via === undefined || r.via === via);
-    if (this.running) {
-      const joined = await this.running.catch(() => null);
-      if (joined && matches(joined)) return joined;
-    }
+    if (this.running) await this.running.catch(() => null);
     const before = this.state;
     const result = await this.check(via);
     if (result.reachable === null && this.lastProbeOnlyRateLimited && matches(before) && before.checked_at !== null && Date.now() - before.checked_at < RECENT_RESULT_MS) {

@@ -1,10 +1,14 @@
 /**
- * A peer's report that its deliveries to this node fail (the `X-Paracord-Delivery-Failing` answer
- * header, test/reachability.test.ts follows one end to end) starts a self-test through that peer,
- * at most once per gap. A report that comes while a test runs, or within the gap, is tested when
- * those end: dropped, it could be the last for a long while (the header comes only with answers
- * to this node's own requests), and the node would wait for pushes that cannot reach it until
- * its routine test half an hour later. Two real nodes in this process, real HTTP probes.
+ * What starts a reachability self-test besides the node's own watch, with two or three real nodes
+ * in this process and real HTTP probes.
+ * - A peer's report that its deliveries to this node fail (the `X-Paracord-Delivery-Failing`
+ *   answer header; test/reachability.test.ts follows one end to end) starts a test through that
+ *   peer, at most once per gap. A report that comes while a test runs, or within the gap, is
+ *   tested when those end: dropped, it could be the last for a long while (the header comes only
+ *   with answers to this node's own requests), and the node would wait for pushes that cannot
+ *   reach it until its routine test half an hour later.
+ * - The owner's "Test now" while a test is under way: that test began before the owner asked
+ *   (before a fix of theirs, say), so a new one runs after it and answers.
  */
 import { pino } from 'pino';
 import { expect, it, type InProcessNode, type Nodes } from './helpers/fixtures.ts';
@@ -44,4 +48,24 @@ it('a report that comes while a test runs, or within the gap after the last, is 
   await new Promise((resolve) => setTimeout(resolve, 2_500));
   expect(tested()).toBe(3);
   expect((await beta.admin('GET', '/reachability')).body).toMatchObject({ reachable: true, via: 'alpha.test' });
+}, 40_000);
+
+it('"Test now" while a test is under way runs a new test after it, and answers with that one', async ({ nodes }: { nodes: Nodes }) => {
+  // Both peers answer one probe per 30 s (the default): the new test is answered by the one not asked yet.
+  const alpha = await nodes.inProcess('alpha.test');
+  const gamma = await nodes.inProcess('gamma.test');
+  const beta = await nodes.inProcess('beta.test', { config: { reachabilityWatchSeconds: 0 } });
+  for (const [a, b] of [[alpha, beta], [beta, alpha], [gamma, beta], [beta, gamma]] as const) {
+    expect((await a.admin('POST', '/peers', { server_name: nameOf(b), endpoint: b.started.federation_url })).status).toBe(200);
+  }
+  const reachability = beta.node.context.running()!.reachability;
+  // A test starts (the node's watch, a report); the owner asks while it runs.
+  const under = reachability.check();
+  const asked = await reachability.requested();
+  const earlier = await under;
+  expect(earlier.reachable).toBe(true);
+  expect(asked.reachable).toBe(true);
+  // Another probe, after the first: the peer asked first refuses a second within 30 s, the other answers.
+  expect(asked.via).not.toBe(earlier.via);
+  expect(asked.checked_at!).toBeGreaterThanOrEqual(earlier.checked_at!);
 }, 40_000);
