@@ -16,16 +16,24 @@ import { eventually } from './helpers/rooms.ts';
 
 const nameOf = (n: InProcessNode) => n.node.context.identity()!.serverName;
 
-it('a report that comes while a test runs, or within the gap after the last, is tested once those end', async ({ nodes }: { nodes: Nodes }) => {
+/**
+ * beta, which tests itself on its own never (watch 0) and for a report at most every `gapSeconds`,
+ * peered with alpha, which answers one probe per `probeSeconds`; beta's log lines.
+ */
+async function reportedPair(nodes: Nodes, probeSeconds: number, gapSeconds: number) {
   const logged: Array<Record<string, unknown>> = [];
   const log = pino({ level: 'info' }, { write: (line: string) => void logged.push(JSON.parse(line) as Record<string, unknown>) });
-  // alpha answers a probe every second; beta tests on its own never (watch 0), a report at most every 2 s.
-  const alpha = await nodes.inProcess('alpha.test', { config: { reachProbeIntervalSeconds: 1 } });
-  const beta = await nodes.inProcess('beta.test', { log, config: { reachabilityWatchSeconds: 0, reachabilityReportGapSeconds: 2 } });
+  const alpha = await nodes.inProcess('alpha.test', { config: { reachProbeIntervalSeconds: probeSeconds } });
+  const beta = await nodes.inProcess('beta.test', { log, config: { reachabilityWatchSeconds: 0, reachabilityReportGapSeconds: gapSeconds } });
   for (const [a, b] of [[alpha, beta], [beta, alpha]] as const) {
     expect((await a.admin('POST', '/peers', { server_name: nameOf(b), endpoint: b.started.federation_url })).status).toBe(200);
   }
-  const reachability = beta.node.context.running()!.reachability;
+  return { logged, beta, reachability: beta.node.context.running()!.reachability };
+}
+
+it('a report that comes while a test runs, or within the gap after the last, is tested once those end', async ({ nodes }: { nodes: Nodes }) => {
+  // alpha answers a probe every second; a report is tested at most every 2 s.
+  const { logged, beta, reachability } = await reportedPair(nodes, 1, 2);
   const tested = () => logged.filter((l) => l.event === 'reachability_checked' && l.via === 'alpha.test').length;
   const reports = () => logged.filter((l) => l.event === 'peer_reports_delivery_failing').length;
 
@@ -68,4 +76,19 @@ it('"Test now" while a test is under way runs a new test after it, and answers w
   // Another probe, after the first: the peer asked first refuses a second within 30 s, the other answers.
   expect(asked.via).not.toBe(earlier.via);
   expect(asked.checked_at!).toBeGreaterThanOrEqual(earlier.checked_at!);
+}, 40_000);
+
+it('a report whose test the reporter refused (its probe limit) is tested once more after it, not left to the routine test', async ({ nodes }: { nodes: Nodes }) => {
+  // alpha answers one probe per 2 s; a report is tested at most every 3 s.
+  const { logged, reachability } = await reportedPair(nodes, 2, 3);
+  const checked = () => logged.filter((l) => l.event === 'reachability_checked');
+  // The owner's test through alpha; alpha's report right after it: its probe is refused (429).
+  expect((await reachability.requested('alpha.test')).reachable).toBe(true);
+  reachability.peerReportsFailing('alpha.test');
+  await eventually(async () => expect(checked().length).toBe(2), 10_000);
+  expect(checked()[1]).toMatchObject({ reachable: null });
+  // Tested again once the gap is over: alpha answers.
+  await eventually(async () => expect(checked().length).toBe(3), 10_000);
+  expect(checked()[2]).toMatchObject({ reachable: true, via: 'alpha.test' });
+  expect(logged.filter((l) => l.event === 'peer_reports_delivery_failing')).toHaveLength(2);
 }, 40_000);

@@ -78,14 +78,12 @@ export class PullQueue {
    */
   isPullDestination(destination: string, now = Date.now()): boolean {
     if (this.unreached.has(destination)) return true;
-    const receiver = this.receivers.get(destination);
-    return receiver !== undefined && now - receiver.last_pull_at < this.staleMs;
+    return now - lastPullAt(this.receivers.get(destination), now) < this.staleMs;
   }
 
   /** Whether `destination` pulled from us lately. */
   pulledRecently(destination: string, now = Date.now()): boolean {
-    const receiver = this.receivers.get(destination);
-    return receiver !== undefined && now - receiver.last_pull_at < this.staleMs;
+    return now - lastPullAt(this.receivers.get(destination), now) < this.staleMs;
   }
 
   /**
@@ -93,9 +91,9 @@ export class PullQueue {
    * stale time), or null when that is not up to time: it does not pull from us, or its endpoint
    * was never reached (it waits for a reach-probe instead).
    */
-  pullLapsesAt(destination: string): number | null {
+  pullLapsesAt(destination: string, now = Date.now()): number | null {
     const receiver = this.receivers.get(destination);
-    return receiver === undefined || this.unreached.has(destination) ? null : receiver.last_pull_at + this.staleMs;
+    return receiver === undefined || this.unreached.has(destination) ? null : lastPullAt(receiver, now) + this.staleMs;
   }
 
   /** Why we wait for `destination` to pull (its endpoint was never reached), or null. */
@@ -129,7 +127,7 @@ export class PullQueue {
   /** Records that a destination pulls from us (persisted at most every few seconds: well within its window). */
   touch(destination: string, now = Date.now()): void {
     const known = this.receivers.get(destination);
-    if (known && now - known.last_pull_at < Math.min(5_000, this.staleMs / 4)) return;
+    if (known && now - lastPullAt(known, now) < Math.min(5_000, this.staleMs / 4)) return;
     this.touchStmt.run(destination, now);
     this.receivers.set(destination, { server_name: destination, last_pull_at: now, acked_cursor: known?.acked_cursor ?? 0, last_ack_at: known?.last_ack_at ?? null });
   }
@@ -183,4 +181,14 @@ export class PullQueue {
   wakeAll(): void {
     this.waiters.notifyAll();
   }
+}
+
+/**
+ * When a receiver last pulled, as this clock reads: a time ahead of it (the clock was set back, or
+ * the data directory came from a machine whose clock ran ahead) is no pull at all. Taken as
+ * "just now", it would keep the receiver a pull destination, pushed nothing, until the clock
+ * caught up, and its pulls would not be written again meanwhile.
+ */
+function lastPullAt(receiver: PullReceiver | undefined, now: number): number {
+  return receiver === undefined || receiver.last_pull_at > now ? -Infinity : receiver.last_pull_at;
 }

@@ -80,6 +80,9 @@ export const DEFAULT_CONFIRM_SECONDS = 31;
 /** An unconfirmed failure whose confirming test could not ask anybody is tested again, later each time, up to this. */
 const MAX_CONFIRM_SECONDS = 600;
 
+/** A report's test that reached no verdict is made once more this long after (a peer's default probe limit is one per 30 s). */
+const REPORT_RETRY_MS = 31_000;
+
 /** A conclusive result this young answers the owner when every peer refused a new probe with 429. */
 const RECENT_RESULT_MS = 30_000;
 
@@ -98,7 +101,7 @@ export class Reachability {
    * A peer's report that came while a test ran, or within the gap after the last one tested: it
    * is tested once those end (the latest reporter, with when it reported), never dropped.
    */
-  private pendingReport: { peer: string; at: number } | null = null;
+  private pendingReport: { peer: string; at: number; retried?: boolean } | null = null;
   private reportTimer: NodeJS.Timeout | null = null;
   private reportWaitsForRun = false;
   private stopped = false;
@@ -261,19 +264,32 @@ export class Reachability {
       this.pendingReport = null;
       return;
     }
-    const wait = this.lastReportAt + (this.deps.reportGapSeconds ?? 300) * 1000 - Date.now();
+    const gap = this.reportGapMs();
+    const wait = this.lastReportAt + gap - Date.now();
     if (wait > 0) {
+      // (At most the gap: a clock set back must not leave the report waiting for as long.)
       this.reportTimer = setTimeout(() => {
         this.reportTimer = null;
         this.testReported();
-      }, wait);
+      }, Math.min(wait, gap));
       this.reportTimer.unref();
       return;
     }
     this.pendingReport = null;
     this.lastReportAt = Date.now();
     this.deps.log.info({ event: 'peer_reports_delivery_failing', peer: report.peer }, `${report.peer} says its deliveries to this node fail: testing reachability`);
-    void this.check(report.peer).catch(() => undefined);
+    void this.check(report.peer).then((result) => {
+      // No verdict (the reporter refused the probe: its limit, our test through it a moment
+      // before): asked once more when its probe window is over, not left to the routine test.
+      if (result.reachable !== null || report.retried || this.stopped) return;
+      this.lastReportAt = Math.min(this.lastReportAt, Date.now() - gap + REPORT_RETRY_MS);
+      this.pendingReport ??= { ...report, at: Date.now(), retried: true };
+      this.testReported();
+    }, () => undefined);
+  }
+
+  private reportGapMs(): number {
+    return (this.deps.reportGapSeconds ?? 300) * 1000;
   }
 
   /**
