@@ -3,7 +3,7 @@
  * longer between tries (up to a minute). When that friend is seen again — it sends us a request,
  * or answers one of ours — the wait ends and the node pulls at once: the same rule as a delivery
  * worker's backoff (a peer's request ends it). Real node in this process in pull mode, real HTTP,
- * a fake friend whose `GET /pull` fails for a while.
+ * a fake friend whose `GET /pull` fails for a while (or hangs, as on a dead network, while it talks to us).
  */
 import { expect, it } from './helpers/fixtures.ts';
 import { sendSigned } from './helpers/signed-request.ts';
@@ -35,3 +35,24 @@ it('a friend seen again ends the pull loop\'s wait after failures: pulled at onc
   expect(pulls()).toBe(before + 1);
   await eventually(async () => expect(pulls()).toBeGreaterThan(before + 1), 14_000);
 });
+
+it('a friend seen while a pull to it hangs (a dead network) ends the wait after that pull fails, not dropped', async ({ nodes }) => {
+  const alpha = await nodes.inProcess('alpha.test', { config: { pull: true, reachabilityWatchSeconds: 0 } });
+  const friend = await nodes.fakePeer('friend.test');
+  let answer: 'down' | 'hang' | 'up' = 'down';
+  friend.routes.set(PULL, () => (answer === 'hang' ? 'hang' : answer === 'down' ? { status: 503, body: { error: 'unavailable', message: 'restarting' } } : { status: 200, body: { events: [], cursor: '0' } }));
+  expect((await alpha.admin('POST', '/peers', { server_name: 'friend.test', endpoint: friend.url })).status).toBe(200);
+  const pulls = () => friend.requests.filter((p) => p === PULL).length;
+  // Five failures, the next pull hangs: after it fails, the loop would wait 16-32 s.
+  await eventually(async () => expect(pulls()).toBeGreaterThanOrEqual(5), 40_000);
+  answer = 'hang';
+  const before = pulls();
+  await eventually(async () => expect(pulls()).toBe(before + 1), 20_000);
+  // While it hangs, the friend talks to us; then the hanging pull fails (the connection drops).
+  expect((await sendSigned(friend.identity, alpha.started.federation_url!, 'GET', '/_paracord/federation/v1/keys/cache?server_name=nobody.test')).status).toBe(404);
+  answer = 'up';
+  friend.dropConnections();
+  // Pulled again within the 10 s gap since the last wake (none yet: at once), not after the backoff.
+  await eventually(async () => expect(pulls()).toBeGreaterThan(before + 1), 8_000);
+}, 90_000);
+

@@ -43,8 +43,8 @@ export class FakePeer {
   batch = false;
   /** Further discovery capabilities to advertise (e.g. destination_binding). */
   capabilities: string[] = [];
-  /** Answers for further paths (without the query), e.g. a hostile `GET /pull`. */
-  readonly routes = new Map<string, (url: URL) => { status: number; body: unknown }>();
+  /** Answers for further paths (without the query), e.g. a hostile `GET /pull`; 'hang': never (until `dropConnections`). */
+  readonly routes = new Map<string, (url: URL) => { status: number; body: unknown } | 'hang'>();
   /** Its discovery answers 503 (cannot be read) while set. */
   discoveryDown = false;
   /** The federation_endpoint its discovery names (its own URL by default). */
@@ -174,6 +174,10 @@ export class FakePeer {
       const route = this.routes.get(path);
       if (route) {
         const answer = route(url);
+        if (answer === 'hang') {
+          this.hanging.add(res);
+          return;
+        }
         return json(answer.status, answer.body);
       }
       if (this.roomHost && path.startsWith(FED)) return json(202, {});

@@ -129,6 +129,8 @@ export class SignedPageLoop<P> {
   private readonly failureWaits = new Map<string, { seen: AbortController; due: NodeJS.Timeout | null }>();
   /** When a peer being seen last ended such a wait: at most once per SEEN_WAKE_GAP_MS. */
   private readonly seenWakes = new Map<string, number>();
+  /** When each peer was last seen (one entry per peer that talks to us): a peer seen during a failing attempt ends the wait after it too. */
+  private readonly lastSeen = new Map<string, number>();
   private unsubscribeSeen: (() => void) | null = null;
 
   constructor(deps: SignedPageLoopDeps, source: PageSource<P>) {
@@ -185,6 +187,8 @@ export class SignedPageLoop<P> {
     let last: PageRequest | null = null;
     let fruitful = false;
     let endpoint = '';
+    /** When the current attempt began: a peer seen since then ends the wait after its failure. */
+    let attemptAt = 0;
     const taker = source.taker(server, (cursor) => this.ack(this.deps.identity()!, server, endpoint, cursor, signal), signal);
     const drop = () => {
       ahead?.abort.abort();
@@ -199,6 +203,7 @@ export class SignedPageLoop<P> {
           continue;
         }
         try {
+          attemptAt = Date.now();
           endpoint = await this.deps.discovery.endpointOf(server, Date.now(), signal);
           const cursor = this.cursorOf(server);
           // What was taken before a restart may not have been acknowledged yet.
@@ -265,7 +270,7 @@ export class SignedPageLoop<P> {
           // brought nothing, not sooner than the gap after the last ask (a peer answering at once
           // with errors and empty pages in turn). Then exponential backoff with jitter.
           if (failures === 1) await (flowing ? sleep(50, signal) : this.paced(last, signal, 50));
-          else await this.waitOutFailures(server, Math.min(source.maxBackoffMs, 500 * 2 ** Math.min(failures, 7)) * (0.5 + Math.random() / 2), signal);
+          else await this.waitOutFailures(server, Math.min(source.maxBackoffMs, 500 * 2 ** Math.min(failures, 7)) * (0.5 + Math.random() / 2), signal, attemptAt);
         }
       }
     } finally {
@@ -274,10 +279,15 @@ export class SignedPageLoop<P> {
     }
   }
 
-  /** Sleeps `ms` after failures to reach `server`, or until it is seen (or the loop stops). */
-  private async waitOutFailures(server: string, ms: number, signal: AbortSignal): Promise<void> {
+  /**
+   * Sleeps `ms` after failures to reach `server`, or until it is seen (or the loop stops). Seen
+   * since the failed attempt began (a request of its own while ours hung on a dead network) counts
+   * as seen now: dropped, the loop waited out its whole backoff.
+   */
+  private async waitOutFailures(server: string, ms: number, signal: AbortSignal, attemptAt: number): Promise<void> {
     const wait = { seen: new AbortController(), due: null as NodeJS.Timeout | null };
     this.failureWaits.set(server, wait);
+    if ((this.lastSeen.get(server) ?? -1) >= attemptAt) this.endWait(server);
     try {
       await sleep(ms, AbortSignal.any([signal, wait.seen.signal]));
     } finally {
@@ -292,6 +302,12 @@ export class SignedPageLoop<P> {
    * is over instead of being dropped.
    */
   private seen(server: string): void {
+    this.lastSeen.set(server, Date.now());
+    this.endWait(server);
+  }
+
+  /** Ends `server`'s wait after failures now, or when the gap since the last such end is over. */
+  private endWait(server: string): void {
     const wait = this.failureWaits.get(server);
     if (!wait || wait.due) return;
     const wake = () => {
