@@ -7,8 +7,12 @@
  * in this process (sender, mailbox, recipient), real HTTP and SQLite; the recipient restarted on
  * the same port, first in pull mode, then not; the room is the recipient's, so nothing else (a
  * catch-up from a host) brings the message. A friend with no mailbox at all (404), asked in pull
- * mode too, is asked once more after it, not every 10 minutes for the rest of the week.
+ * mode too, is not noted as chosen, nor is one whose node is off (a choice sent is noted, and
+ * taken back unless the mailbox answers 200), and one noted is
+ * forgotten at its first 404 after, not asked every 10 minutes for the rest of the week.
  */
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
 import { expect, it, type InProcessNode, type Nodes } from './helpers/fixtures.ts';
 import { closedPort } from './helpers/closed-port.ts';
 import { queryNodeDb } from './helpers/inspect-db.ts';
@@ -40,19 +44,34 @@ it('what friends left at its mailboxes while it was down is fetched after it com
   const old = await nodes.fakePeer('old.test');
   expect((await recipient.admin('POST', '/peers', { server_name: 'old.test', endpoint: old.url })).status).toBe(200);
   const chosenOf = (server: string) => count(recipient, 'SELECT COUNT(*) AS n FROM mailbox_chosen WHERE server_name = ?', server);
+  // And one whose node is off (its requests fail at the network).
+  const gone = await nodes.fakePeer('gone.test');
+  expect((await recipient.admin('POST', '/peers', { server_name: 'gone.test', endpoint: gone.url })).status).toBe(200);
+  await gone.stop();
   // Its room, with the sender's user in it: what the sender writes goes to it alone (no host to catch up from).
   const roomId = await roomWithMembers(recipient, 'while away', [[sender, '@owner:sender.test']]);
   await send(sender, roomId, 'before');
   await eventually(async () => expect(bodies(recipient, roomId)).toEqual(['before']), 20_000);
   await eventually(async () => expect(count(mailbox, "SELECT COUNT(*) AS n FROM mailbox_choices WHERE recipient = 'recipient.test'")).toBe(1), 20_000);
 
-  await eventually(async () => expect(chosenOf('old.test')).toBe(1), 20_000);
+  // Asked in pull mode, and answered 404 (no mailbox): not noted as chosen; the mailbox is.
+  await eventually(async () => expect(count(recipient, "SELECT COUNT(*) AS n FROM mailbox_sources WHERE server_name = 'old.test' AND last_error IS NOT NULL")).toBe(1), 20_000);
+  expect(old.requests.filter((p) => p.endsWith('/mailbox')).length).toBeGreaterThanOrEqual(1);
+  expect(chosenOf('old.test')).toBe(0);
+  expect(chosenOf('mailbox.test')).toBe(1);
+  await eventually(async () => expect(count(recipient, "SELECT COUNT(*) AS n FROM mailbox_sources WHERE server_name = 'gone.test' AND last_error IS NOT NULL")).toBe(1), 20_000);
+  expect(chosenOf('gone.test')).toBe(0);
 
   // It stops; the sender's push fails and is left at the mailbox it chose.
   const dataDir = recipient.dataDir;
   await recipient.node.stop();
   await send(sender, roomId, 'while it was down');
   await eventually(async () => expect(count(sender, "SELECT COUNT(*) AS n FROM mailbox_deposits WHERE destination = 'recipient.test'")).toBeGreaterThanOrEqual(1), 30_000);
+
+  // A choice noted by an older version (or while old.test still had a mailbox), to be forgotten.
+  const db = new Database(join(dataDir, 'paracord.db'));
+  db.prepare("INSERT INTO mailbox_chosen (server_name, chosen_at) VALUES ('old.test', ?)").run(Date.now());
+  db.close();
 
   // Back, receiving directly (not in pull mode): it fetches what waits at the mailbox.
   recipient = await nodes.inProcess('recipient.test', { dataDir, listen, config: quick });

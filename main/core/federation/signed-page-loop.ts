@@ -79,6 +79,8 @@ export interface PageSource<P> {
   recordsFetch?: boolean;
   /** Headers sent with each page request, besides the signature's (the mailbox's: our choice of it). */
   headers?: (identity: Identity, server: string) => Record<string, string>;
+  /** The peer answered a page request 200 (it serves this source, and took the request's headers). */
+  answered?: (server: string) => void;
   /** The most a page is asked to hold. */
   limit: number;
   maxBackoffMs: number;
@@ -221,6 +223,7 @@ export class SignedPageLoop<P> {
             await sleep(NOT_SERVED_RETRY_MS, signal);
             continue;
           }
+          if (response.status === 200) source.answered?.(server);
           const { page, cursor: next, empty } = source.read(response);
           // A page read from it is hearing from it: its line says when it was last seen (a node
           // nobody can reach hears from the peers it fetches from only this way).
@@ -270,7 +273,7 @@ export class SignedPageLoop<P> {
           // brought nothing, not sooner than the gap after the last ask (a peer answering at once
           // with errors and empty pages in turn). Then exponential backoff with jitter.
           if (failures === 1) await (flowing ? sleep(50, signal) : this.paced(last, signal, 50));
-          else await this.waitOutFailures(server, Math.min(source.maxBackoffMs, 500 * 2 ** Math.min(failures, 7)) * (0.5 + Math.random() / 2), signal, attemptAt);
+          else await this.waitOutFailures(server, Math.min(source.maxBackoffMs, 500 * 2 ** Math.min(failures, 10)) * (0.5 + Math.random() / 2), signal, attemptAt);
         }
       }
     } finally {

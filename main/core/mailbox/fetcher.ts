@@ -29,6 +29,8 @@ import { CarriedRetries, type WaitingHere } from './carried-retries.ts';
 
 /** A mailbox that restarted is asked again within this long (a failed fetch costs one connection attempt). */
 const MAX_BACKOFF_MS = 10_000;
+/** Outside pull mode, a chosen mailbox that fails is asked again within this long (sooner once it is seen). */
+const CHOSEN_MAX_BACKOFF_MS = 5 * 60_000;
 const CARRIED = new Set(Object.values(CARRIED_PATHS));
 
 const itemSchema = z.strictObject({
@@ -88,28 +90,69 @@ export class MailboxFetcher {
     this.retries = new CarriedRetries({ db: deps.db, log, dispatch: deps.dispatch, durably: deps.durably, seen: deps.seen, ...(deps.onChange ? { onChange: deps.onChange } : {}) });
     const allowed = () => deps.trust.list().filter((s) => s.trust === 'allow').map((s) => s.server_name);
     const chosenSince = deps.db.prepare<[number], { server_name: string }>('SELECT server_name FROM mailbox_chosen WHERE chosen_at > ?');
-    // Chosen when the choice is sent, not when a page comes back (a long-poll waits up to 25 s:
-    // a node stopped during its first one had chosen the mailbox without knowing it).
+    // A mailbox is noted as chosen when our choice is sent to it, at most once a minute each (a
+    // long-poll waits up to 25 s: a node stopped during its first one has chosen it all the
+    // same). Every allowed peer is asked in pull mode, and one that does not answer 200 (offline,
+    // behind a router, no mailbox) holds nothing for us: that note is taken back, and none is
+    // made at send while its requests fail, only when it answers 200 again. Else the loop below
+    // would ask it, for the week after, every few minutes.
     const noteChosen = deps.db.prepare('INSERT INTO mailbox_chosen (server_name, chosen_at) VALUES (@server, @now) ON CONFLICT (server_name) DO UPDATE SET chosen_at = excluded.chosen_at');
+    const chosenAt = deps.db.prepare<[string], number>('SELECT chosen_at FROM mailbox_chosen WHERE server_name = ?').pluck();
+    const forgetChosen = deps.db.prepare('DELETE FROM mailbox_chosen WHERE server_name = ?');
     const notedAt = new Map<string, number>();
+    /** Noted at send, not answered yet: the time noted before (null: none). */
+    const unconfirmed = new Map<string, number | null>();
+    /** Peers whose last request failed. */
+    const failing = new Set<string>();
+    const note = (server: string): boolean => {
+      const now = Date.now();
+      if (now - (notedAt.get(server) ?? 0) < 60_000) return false;
+      notedAt.set(server, now);
+      noteChosen.run({ server, now });
+      return true;
+    };
+    const takeBack = (server: string) => {
+      failing.add(server);
+      if (!unconfirmed.has(server)) return;
+      const before = unconfirmed.get(server)!;
+      unconfirmed.delete(server);
+      notedAt.delete(server);
+      if (before === null) forgetChosen.run(server);
+      else noteChosen.run({ server, now: before });
+    };
+    const source = this.source();
     this.pages = new SignedPageLoop(deps, {
-      ...this.source(),
+      ...source,
       headers: (identity, server) => {
-        const now = Date.now();
-        if (now - (notedAt.get(server) ?? 0) >= 60_000) {
-          notedAt.set(server, now);
-          noteChosen.run({ server, now });
+        if (!failing.has(server) && !unconfirmed.has(server)) {
+          const before = chosenAt.get(server) ?? null;
+          if (note(server)) unconfirmed.set(server, before);
         }
         return { [MAILBOX_CHOICE_HEADER]: this.choices.header(identity, server) };
       },
+      answered: (server) => {
+        failing.delete(server);
+        unconfirmed.delete(server);
+        note(server);
+      },
+      notServed: (server, response) => {
+        const why = source.notServed(server, response);
+        if (why !== null) takeBack(server);
+        return why;
+      },
+      failed: (server, error, failures) => {
+        takeBack(server);
+        return source.failed(server, error, failures);
+      },
       peers: allowed,
     });
-    // A peer chosen in pull mode that has no mailbox at all (404: an older node, a reference
+    // A peer noted as chosen that has no mailbox (any more: 404, an older node, a reference
     // server) holds nothing for us: not asked again, every 10 min for the rest of the week.
-    const forgetChosen = deps.db.prepare('DELETE FROM mailbox_chosen WHERE server_name = ?');
-    const source = this.source();
     this.chosen = new SignedPageLoop(deps, {
       ...source,
+      // Deposits while our choice stands are rare, and a mailbox that is down holds none we can
+      // fetch: one that fails is asked again within 5 minutes (at once when it is seen again).
+      maxBackoffMs: CHOSEN_MAX_BACKOFF_MS,
       notServed: (server, response) => {
         const why = source.notServed(server, response);
         if (why !== null && response.status === 404) forgetChosen.run(server);
