@@ -3,6 +3,10 @@
  * hour (2026-11-27). It was an hour from the first failure: a server without an endpoint of its own
  * (a room member's, whose events its host relays) hit by one network blip had its keys unreadable
  * for an hour (503 keys_unavailable: its events, and the host's queue to us behind them, held).
+ * Seen again (a request from it, an answer to ours), it is asked again at once; seen again and
+ * again while it keeps failing, at most once per 10 s, doubling with each failure up to 5 minutes
+ * (a peer that keeps talking to us with a broken discovery, or one pointing its name at someone
+ * else's address, got a lookup per 10 s).
  * A real Discovery and HttpClient over real SQLite; the name lookup stands in for DNS (it fails),
  * and the cache's clock is the `now` each call is given.
  */
@@ -12,6 +16,7 @@ import { TrustStore } from '../trust/trust-store.ts';
 import { AddressPolicy } from './address-policy.ts';
 import { Discovery } from './discovery.ts';
 import { HttpClient } from './http-client.ts';
+import { vi } from 'vitest';
 import { describe, expect, it } from '../../../test/helpers/fixtures.ts';
 
 /** A real Discovery whose every name lookup fails, and how many lookups it made. */
@@ -81,5 +86,36 @@ describe('a server whose discovery fails', () => {
     expect(lookups()).toBe(2);
     await discovery.documentOf('member.test', now + 121_000).catch(() => undefined);
     expect(lookups()).toBe(3);
+  });
+
+  it('seen again and again while it keeps failing: asked again at most once per 10 s, doubling with each failure, up to 5 minutes', async ({ tempDb }) => {
+    const { trust, discovery, lookups } = failingDiscovery(tempDb.db);
+    let now = Date.now();
+    vi.useFakeTimers({ toFake: ['Date'], now });
+    try {
+      const at = async (ms: number) => {
+        now += ms;
+        vi.setSystemTime(now);
+        trust.markSeen('member.test');
+        await discovery.documentOf('member.test').catch(() => undefined);
+        return lookups();
+      };
+      expect(await at(0)).toBe(1);
+      // Seen: asked again at once (the second failure).
+      expect(await at(1)).toBe(2);
+      // The next after 20 s, not 10 (two failures), then 40 s, then 80 s.
+      expect(await at(11_000)).toBe(2);
+      expect(await at(9_000)).toBe(3);
+      expect(await at(39_000)).toBe(3);
+      expect(await at(1_000)).toBe(4);
+      expect(await at(79_000)).toBe(4);
+      expect(await at(1_000)).toBe(5);
+      // Never more than 5 minutes apart while it is seen (its remembered failure is longer by then).
+      for (let i = 0; i < 6; i++) expect(await at(300_000)).toBe(6 + i);
+      expect(await at(299_000)).toBe(11);
+      expect(await at(1_000)).toBe(12);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

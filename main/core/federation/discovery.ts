@@ -50,8 +50,14 @@ const EXPLICIT_FAILURE_TTL_MS = 60 * 1000;
 const BINDING_LOOKUP_DEADLINE_MS = 3_000;
 
 type CacheEntry = { expires: number; document?: DiscoveryDocument; error?: string; cause?: unknown; failures?: number; seenRetryAt?: number };
-/** A failure is tried again because its server was seen at most this often (its requests must not buy a lookup each). */
+/**
+ * A failure is tried again because its server was seen at most this often (its requests must not
+ * buy a lookup each), doubling with each failure in a row up to SEEN_RETRY_MAX_GAP_MS: a peer
+ * that keeps talking to us with a broken discovery (or one that points its name at someone else's
+ * address) gets one lookup per 5 minutes from us, not one per 10 s.
+ */
 const SEEN_RETRY_GAP_MS = 10_000;
+const SEEN_RETRY_MAX_GAP_MS = 5 * 60_000;
 /** Names are chosen by whoever sends a request (open policy): the cache is bounded (LRU). */
 const MAX_CACHED_SERVERS = 2_000;
 
@@ -81,12 +87,14 @@ export class Discovery {
 
   /**
    * `serverName` was seen: a failure remembered for it is tried again at the next lookup, at most
-   * once per SEEN_RETRY_GAP_MS; its count stays (the next failure is remembered twice as long), so
-   * a peer that talks to us with a broken discovery still settles at one lookup an hour from us.
+   * once per SEEN_RETRY_GAP_MS after the first failure, twice that after the second, … up to
+   * SEEN_RETRY_MAX_GAP_MS (its count stays: the next failure is also remembered twice as long).
    */
   private seen(serverName: string, now = Date.now()): void {
     const entry = this.cache.peek(serverName);
-    if (!entry || entry.document !== undefined || entry.expires <= now || now - (entry.seenRetryAt ?? 0) < SEEN_RETRY_GAP_MS) return;
+    if (!entry || entry.document !== undefined || entry.expires <= now) return;
+    const gap = Math.min(SEEN_RETRY_MAX_GAP_MS, SEEN_RETRY_GAP_MS * 2 ** Math.min(Math.max((entry.failures ?? 1) - 1, 0), 10));
+    if (now - (entry.seenRetryAt ?? 0) < gap) return;
     entry.seenRetryAt = now;
     entry.expires = now;
   }
