@@ -79,8 +79,8 @@ it('"Test now" while a test is under way runs a new test after it, and answers w
 }, 40_000);
 
 it('a report whose test the reporter refused (its probe limit) is tested once more after it, not left to the routine test', async ({ nodes }: { nodes: Nodes }) => {
-  // alpha answers one probe per 2 s; a report is tested at most every 3 s.
-  const { logged, reachability } = await reportedPair(nodes, 2, 3);
+  // alpha answers one probe per 5 s; a report is tested at most every 6 s.
+  const { logged, reachability } = await reportedPair(nodes, 5, 6);
   const checked = () => logged.filter((l) => l.event === 'reachability_checked');
   // The owner's test through alpha; alpha's report right after it: its probe is refused (429).
   expect((await reachability.requested('alpha.test')).reachable).toBe(true);
@@ -91,4 +91,8 @@ it('a report whose test the reporter refused (its probe limit) is tested once mo
   await eventually(async () => expect(checked().length).toBe(3), 10_000);
   expect(checked()[2]).toMatchObject({ reachable: true, via: 'alpha.test' });
   expect(logged.filter((l) => l.event === 'peer_reports_delivery_failing')).toHaveLength(2);
+  // A server that is not a peer of ours (the header comes with any answer) starts nothing.
+  reachability.peerReportsFailing('stranger.test');
+  await new Promise((resolve) => setTimeout(resolve, 7_000));
+  expect(checked()).toHaveLength(3);
 }, 40_000);

@@ -228,6 +228,8 @@ export class SignedPageLoop<P> {
           // A page read from it is hearing from it: its line says when it was last seen (a node
           // nobody can reach hears from the peers it fetches from only this way).
           this.deps.trust.markSeen(server);
+          // (That seen is this attempt's own answer: a failure taking the page is no wake.)
+          attemptAt = Infinity;
           if (empty && next === cursor) {
             this.record(server, Date.now(), null);
             failures = 0;

@@ -26,6 +26,7 @@ import type { CarriedRequest, DispatchAnswer } from './self-dispatch.ts';
 import { MAILBOX_ACK_PATH, MAILBOX_PATH } from '../federation/paths.ts';
 import { CHOICE_LIFETIME_MS, ChoiceSigner, MAILBOX_CHOICE_HEADER } from './choice.ts';
 import { CarriedRetries, type WaitingHere } from './carried-retries.ts';
+import { AddressRefusedError } from '../federation/address-policy.ts';
 
 /** A mailbox that restarted is asked again within this long (a failed fetch costs one connection attempt). */
 const MAX_BACKOFF_MS = 10_000;
@@ -79,6 +80,10 @@ export class MailboxFetcher {
   private pullMode = false;
   /** The loops switching (one stops before the other starts: never two on one mailbox's cursor). */
   private switching: Promise<void> = Promise.resolve();
+  /** Pull mode: mailboxes noted as chosen when our choice was sent, not answered yet, with the time noted before (null: none). */
+  private readonly unconfirmed = new Map<string, number | null>();
+  /** Pull mode: peers whose last request failed (no note at send until one answers 200). */
+  private readonly failing = new Set<string>();
   /** Our signed statement that we chose each mailbox we fetch from (choice.ts), sent with every fetch. */
   private readonly choices = new ChoiceSigner();
   /** Carried requests answered "not yet", kept here and handed over again (carried-retries.ts). */
@@ -100,10 +105,7 @@ export class MailboxFetcher {
     const chosenAt = deps.db.prepare<[string], number>('SELECT chosen_at FROM mailbox_chosen WHERE server_name = ?').pluck();
     const forgetChosen = deps.db.prepare('DELETE FROM mailbox_chosen WHERE server_name = ?');
     const notedAt = new Map<string, number>();
-    /** Noted at send, not answered yet: the time noted before (null: none). */
-    const unconfirmed = new Map<string, number | null>();
-    /** Peers whose last request failed. */
-    const failing = new Set<string>();
+    const { unconfirmed, failing } = this;
     const note = (server: string): boolean => {
       const now = Date.now();
       if (now - (notedAt.get(server) ?? 0) < 60_000) return false;
@@ -111,9 +113,10 @@ export class MailboxFetcher {
       noteChosen.run({ server, now });
       return true;
     };
-    const takeBack = (server: string) => {
+    /** A request that failed; one that never reached the peer (no connection) takes the note back. */
+    const takeBack = (server: string, reached: boolean) => {
       failing.add(server);
-      if (!unconfirmed.has(server)) return;
+      if (reached || !unconfirmed.has(server)) return;
       const before = unconfirmed.get(server)!;
       unconfirmed.delete(server);
       notedAt.delete(server);
@@ -137,11 +140,12 @@ export class MailboxFetcher {
       },
       notServed: (server, response) => {
         const why = source.notServed(server, response);
-        if (why !== null) takeBack(server);
+        // (It answered, so it has our choice only if it serves as a mailbox: 404, 403 mailbox_off.)
+        if (why !== null) takeBack(server, false);
         return why;
       },
       failed: (server, error, failures) => {
-        takeBack(server);
+        takeBack(server, !neverConnected(error));
         return source.failed(server, error, failures);
       },
       peers: allowed,
@@ -155,7 +159,8 @@ export class MailboxFetcher {
       maxBackoffMs: CHOSEN_MAX_BACKOFF_MS,
       notServed: (server, response) => {
         const why = source.notServed(server, response);
-        if (why !== null && response.status === 404) forgetChosen.run(server);
+        // A federation server's own 404 (JSON with an error), not a proxy's page during maintenance.
+        if (why !== null && response.status === 404 && typeof (response.json as { error?: unknown } | undefined)?.error === 'string') forgetChosen.run(server);
         return why;
       },
       recordsFetch: false,
@@ -287,10 +292,29 @@ export class MailboxFetcher {
     this.switching = this.switching
       .then(async () => {
         for (const loop of [this.pages, this.chosen]) if (loop !== next && loop.active) await loop.stop();
+        // Pull mode over: its notes stand (a request under way when it stopped may have reached
+        // its mailbox), and what failed then says nothing about the next pull mode.
+        if (!this.pages.active) {
+          this.unconfirmed.clear();
+          this.failing.clear();
+        }
         // Only if still wanted once the other stopped (a later switch may have changed it).
         const wanted = !this.isOpen ? null : this.pullMode ? this.pages : this.chosen;
         if (next !== null && next === wanted && !next.active) next.start();
       })
       .catch((error: Error) => this.deps.log.error({ event: 'mailbox_fetcher_crashed', err: error }, 'mailbox fetch loops failed to switch'));
   }
+}
+
+/**
+ * A request that failed before a connection was made (refused, no route, name not found, connect
+ * timeout): it never reached the peer, so the choice it carried was not taken. Anything else (a
+ * reset, a timeout while waiting for the answer) may have reached it.
+ */
+function neverConnected(error: unknown): boolean {
+  const CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'EAFNOSUPPORT', 'ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'UND_ERR_CONNECT_TIMEOUT']);
+  for (let e = error as (Error & { code?: string; cause?: unknown }) | undefined, depth = 0; e && depth < 4; e = e.cause as typeof e, depth++) {
+    if (e instanceof AddressRefusedError || (typeof e.code === 'string' && CODES.has(e.code))) return true;
+  }
+  return false;
 }

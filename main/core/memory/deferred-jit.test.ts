@@ -4,9 +4,14 @@ import { describe, expect, it } from 'vitest';
 
 const moduleUrl = new URL('./deferred-jit.ts', import.meta.url).href;
 
-/** Runs a snippet in a fresh node (flags are process-wide) and returns what it printed. */
+/**
+ * Runs a snippet in a fresh node (flags are process-wide) and returns what it printed. Optimized
+ * code is compiled on the main thread (`--no-concurrent-recompilation`): compiled on a background
+ * thread, it may not be ready when the probe looks on a busy machine (a CI run read "maglev" for
+ * a function TurboFan was still compiling).
+ */
 function run(code: string, nodeArgs: string[] = []): string {
-  return execFileSync(process.execPath, [...nodeArgs, '--experimental-strip-types', '--no-warnings', '--allow-natives-syntax', '--input-type=module', '-e', code], {
+  return execFileSync(process.execPath, [...nodeArgs, '--no-concurrent-recompilation', '--experimental-strip-types', '--no-warnings', '--allow-natives-syntax', '--input-type=module', '-e', code], {
     cwd: fileURLToPath(new URL('.', import.meta.url)),
     encoding: 'utf8',
   }).trim();

@@ -101,7 +101,9 @@ export class Reachability {
    * A peer's report that came while a test ran, or within the gap after the last one tested: it
    * is tested once those end (the latest reporter, with when it reported), never dropped.
    */
-  private pendingReport: { peer: string; at: number; retried?: boolean } | null = null;
+  private pendingReport: { peer: string; at: number; retry?: boolean } | null = null;
+  /** When a report of each peer was last tested again for want of a verdict: once per gap each. */
+  private readonly reportRetries = new Map<string, number>();
   private reportTimer: NodeJS.Timeout | null = null;
   private reportWaitsForRun = false;
   private stopped = false;
@@ -243,7 +245,10 @@ export class Reachability {
    * report answers it.
    */
   peerReportsFailing(peer: string): void {
-    if (this.stopped) return;
+    // Only a peer that could test us (the header comes with any answer to our requests).
+    if (this.stopped || !this.candidates().includes(peer)) return;
+    // A report again while its retry waits keeps that retry's place (not a new retry of its own).
+    if (this.pendingReport?.peer === peer && this.pendingReport.retry) return;
     this.pendingReport = { peer, at: Date.now() };
     this.testReported();
   }
@@ -280,10 +285,13 @@ export class Reachability {
     this.deps.log.info({ event: 'peer_reports_delivery_failing', peer: report.peer }, `${report.peer} says its deliveries to this node fail: testing reachability`);
     void this.check(report.peer).then((result) => {
       // No verdict (the reporter refused the probe: its limit, our test through it a moment
-      // before): asked once more when its probe window is over, not left to the routine test.
-      if (result.reachable !== null || report.retried || this.stopped) return;
-      this.lastReportAt = Math.min(this.lastReportAt, Date.now() - gap + REPORT_RETRY_MS);
-      this.pendingReport ??= { ...report, at: Date.now(), retried: true };
+      // before): asked once more when its probe window is over, not left to the routine test;
+      // once per gap for each peer, however often it reports.
+      const now = Date.now();
+      if (result.reachable !== null || report.retry || this.stopped || now - (this.reportRetries.get(report.peer) ?? -Infinity) < gap) return;
+      this.reportRetries.set(report.peer, now);
+      this.lastReportAt = Math.min(this.lastReportAt, now - gap + REPORT_RETRY_MS);
+      this.pendingReport ??= { ...report, at: now, retry: true };
       this.testReported();
     }, () => undefined);
   }
@@ -401,7 +409,7 @@ export class Reachability {
     }
     if (this.stopped) return { ...result, mode: this.mode, mapping: this.mappingView(), pinhole: this.pinholes.pinhole };
     const wasPull = this.mode === 'pull';
-    result = this.conclude(result, confirming !== null || failedTwice);
+    result = this.conclude(result, confirming !== null || failedTwice, via !== undefined);
     if (this.mode === 'pull' && !wasPull) {
       this.deps.log.warn({ event: 'pull_mode_on', reason: result.error }, 'nobody can reach this node: receiving through pull mode');
       this.deps.discovery.forget(this.deps.identity()?.serverName ?? '');
@@ -426,7 +434,12 @@ export class Reachability {
    * second failure in a row, or already in pull mode); a first failure waits for the test that
    * confirms it, and says so in its error.
    */
-  private conclude(result: CheckResult, confirmed: boolean): CheckResult {
+  /**
+   * `named`: the test asked one peer the caller named (a report, the owner's choice); without a
+   * verdict it leaves a confirmation that waits as it was (a peer refusing our probes while it
+   * reports must not put the confirmation off again and again).
+   */
+  private conclude(result: CheckResult, confirmed: boolean, named = false): CheckResult {
     if (result.reachable === true) {
       this.autoPull = false;
       this.clearUnconfirmed();
@@ -439,7 +452,7 @@ export class Reachability {
         return result;
       }
       this.unconfirmed = { via: result.via, error: result.error ?? 'not reachable', inconclusive: 0, nextInSeconds: 0 };
-    } else if (this.unconfirmed) {
+    } else if (this.unconfirmed && !named) {
       // Nobody could be asked to confirm: the failure stays unconfirmed; ask again later.
       this.unconfirmed.inconclusive += 1;
     } else {

@@ -128,7 +128,8 @@ describe('a key id met when the origin\'s keys cannot be read', () => {
       // The origin rotates, unannounced, and signs with its new key while that fetch runs.
       await origin.rotate(now);
       const sent = sendSigned(origin, baseUrl, 'GET', '/during', undefined, { destination: null });
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      // (Released once the request's lookup has surely joined the fetch.)
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
       release();
       await fetching;
       const refused = await sent;
