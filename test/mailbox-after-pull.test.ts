@@ -7,8 +7,8 @@
  * in this process (sender, mailbox, recipient), real HTTP and SQLite; the recipient restarted on
  * the same port, first in pull mode, then not; the room is the recipient's, so nothing else (a
  * catch-up from a host) brings the message. A friend with no mailbox at all (404), asked in pull
- * mode too, is not noted as chosen, nor is one whose node is off (a choice sent is noted, and
- * taken back unless the mailbox answers 200), and one noted is
+ * mode too, is not noted as chosen, nor is one whose node is off or that refuses us (a choice
+ * sent is noted, and taken back when it never connected or was refused), and one noted is
  * forgotten at its first 404 after, not asked every 10 minutes for the rest of the week.
  */
 import Database from 'better-sqlite3';
@@ -48,6 +48,10 @@ it('what friends left at its mailboxes while it was down is fetched after it com
   const gone = await nodes.fakePeer('gone.test');
   expect((await recipient.admin('POST', '/peers', { server_name: 'gone.test', endpoint: gone.url })).status).toBe(200);
   await gone.stop();
+  // And one that refuses our requests (it does not allow us: 403): it did not take our choice either.
+  const shut = await nodes.fakePeer('shut.test');
+  shut.routes.set('/_paracord/federation/v1/mailbox', () => ({ status: 403, body: { error: 'origin_not_allowed', message: 'not allowed here' } }));
+  expect((await recipient.admin('POST', '/peers', { server_name: 'shut.test', endpoint: shut.url })).status).toBe(200);
   // Its room, with the sender's user in it: what the sender writes goes to it alone (no host to catch up from).
   const roomId = await roomWithMembers(recipient, 'while away', [[sender, '@owner:sender.test']]);
   await send(sender, roomId, 'before');
@@ -61,6 +65,8 @@ it('what friends left at its mailboxes while it was down is fetched after it com
   expect(chosenOf('mailbox.test')).toBe(1);
   await eventually(async () => expect(count(recipient, "SELECT COUNT(*) AS n FROM mailbox_sources WHERE server_name = 'gone.test' AND last_error IS NOT NULL")).toBe(1), 20_000);
   expect(chosenOf('gone.test')).toBe(0);
+  await eventually(async () => expect(count(recipient, "SELECT COUNT(*) AS n FROM mailbox_sources WHERE server_name = 'shut.test' AND last_error IS NOT NULL")).toBe(1), 20_000);
+  expect(chosenOf('shut.test')).toBe(0);
 
   // It stops; the sender's push fails and is left at the mailbox it chose.
   const dataDir = recipient.dataDir;

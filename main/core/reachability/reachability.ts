@@ -452,7 +452,13 @@ export class Reachability {
         return result;
       }
       this.unconfirmed = { via: result.via, error: result.error ?? 'not reachable', inconclusive: 0, nextInSeconds: 0 };
-    } else if (this.unconfirmed && !named) {
+    } else if (this.unconfirmed) {
+      // A named peer without a verdict: the confirmation stays as scheduled (and is scheduled
+      // again if its timer fired during this test, which it then joined).
+      if (named) {
+        if (!this.confirmTimer) this.scheduleConfirmation(this.unconfirmed);
+        return result;
+      }
       // Nobody could be asked to confirm: the failure stays unconfirmed; ask again later.
       this.unconfirmed.inconclusive += 1;
     } else {
