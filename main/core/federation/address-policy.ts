@@ -26,6 +26,7 @@ import { isIP } from 'node:net';
 import { lookup as dnsLookup } from 'node:dns/promises';
 import ipaddr from 'ipaddr.js';
 import type { AlternateEndpoint, EndpointFailover } from './endpoint-failover.ts';
+import { CertificatePinError } from './pinned-tls.ts';
 
 /**
  * Who named an endpoint: nobody we trust, a token-holding friend (`peering`), the owner, or a
@@ -201,12 +202,34 @@ export class AddressPolicy {
  * endpoint of the same server may be tried): refused, no route, timed out, name not found.
  */
 export function isNetworkFailure(error: unknown): boolean {
-  const NETWORK = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EADDRNOTAVAIL', 'EAFNOSUPPORT', 'ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'ECONNRESET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET']);
-  for (let e = error as (Error & { code?: string; cause?: unknown }) | undefined, depth = 0; e && depth < 4; e = e.cause as typeof e, depth++) {
+  for (const e of causes(error)) {
     if (e instanceof AddressRefusedError) return false;
-    if (typeof e.code === 'string' && NETWORK.has(e.code)) return true;
+    if (typeof e.code === 'string' && NETWORK_CODES.has(e.code)) return true;
   }
   return false;
+}
+
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EADDRNOTAVAIL', 'EAFNOSUPPORT', 'ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'ECONNRESET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET']);
+/** Failures before a request could be written: no connection, or a TLS handshake that failed on the certificate. */
+const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'EAFNOSUPPORT', 'ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'UND_ERR_CONNECT_TIMEOUT',
+  'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID']);
+
+/**
+ * A request that failed before it was sent (refused, no route, name not found, connect timeout,
+ * an address refused here, a certificate refused): the peer never saw it. Anything else (a reset,
+ * a timeout while waiting for the answer) may have reached it.
+ */
+export function failedBeforeSending(error: unknown): boolean {
+  for (const e of causes(error)) {
+    if (e instanceof AddressRefusedError || e instanceof CertificatePinError) return true;
+    if (typeof e.code === 'string' && (NOT_SENT_CODES.has(e.code) || e.code.startsWith('ERR_TLS_') || e.code.startsWith('ERR_SSL_'))) return true;
+  }
+  return false;
+}
+
+/** An error and its causes, four deep at most. */
+function* causes(error: unknown): Generator<Error & { code?: string }> {
+  for (let e = error as (Error & { code?: string; cause?: unknown }) | undefined, depth = 0; e && depth < 4; e = e.cause as typeof e, depth++) yield e;
 }
 
 /** Where a connection went: the address and its family (for the self-test's per-family answer). */

@@ -26,8 +26,7 @@ import type { CarriedRequest, DispatchAnswer } from './self-dispatch.ts';
 import { MAILBOX_ACK_PATH, MAILBOX_PATH } from '../federation/paths.ts';
 import { CHOICE_LIFETIME_MS, ChoiceSigner, MAILBOX_CHOICE_HEADER } from './choice.ts';
 import { CarriedRetries, type WaitingHere } from './carried-retries.ts';
-import { AddressRefusedError } from '../federation/address-policy.ts';
-import { CertificatePinError } from '../federation/pinned-tls.ts';
+import { failedBeforeSending } from '../federation/address-policy.ts';
 
 /** A mailbox that restarted is asked again within this long (a failed fetch costs one connection attempt). */
 const MAX_BACKOFF_MS = 10_000;
@@ -147,7 +146,7 @@ export class MailboxFetcher {
         return why;
       },
       failed: (server, error, failures) => {
-        takeBack(server, !neverConnected(error));
+        takeBack(server, !failedBeforeSending(error));
         return source.failed(server, error, failures);
       },
       peers: allowed,
@@ -308,17 +307,3 @@ export class MailboxFetcher {
   }
 }
 
-/**
- * A request that failed before it was sent (refused, no route, name not found, connect timeout,
- * an address or a certificate refused): it never reached the peer, so the choice it carried was
- * not taken. Anything else (a reset, a timeout while waiting for the answer) may have reached it.
- */
-function neverConnected(error: unknown): boolean {
-  const CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'EAFNOSUPPORT', 'ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'UND_ERR_CONNECT_TIMEOUT',
-    'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID']);
-  for (let e = error as (Error & { code?: string; cause?: unknown }) | undefined, depth = 0; e && depth < 4; e = e.cause as typeof e, depth++) {
-    if (e instanceof AddressRefusedError || e instanceof CertificatePinError) return true;
-    if (typeof e.code === 'string' && (CODES.has(e.code) || e.code.startsWith('ERR_TLS_') || e.code.startsWith('ERR_SSL_'))) return true;
-  }
-  return false;
-}

@@ -432,12 +432,9 @@ export class Reachability {
   /**
    * Hysteresis: a success ends pull mode at once; a failure turns it on only when confirmed (a
    * second failure in a row, or already in pull mode); a first failure waits for the test that
-   * confirms it, and says so in its error.
-   */
-  /**
-   * `named`: the test asked one peer the caller named (a report, the owner's choice); without a
-   * verdict it leaves a confirmation that waits as it was (a peer refusing our probes while it
-   * reports must not put the confirmation off again and again).
+   * confirms it, and says so in its error. `named`: the test asked one peer the caller named (a
+   * report, the owner's choice); without a verdict it leaves a confirmation that waits as it was
+   * (a peer refusing our probes while it reports must not put the confirmation off again and again).
    */
   private conclude(result: CheckResult, confirmed: boolean, named = false): CheckResult {
     if (result.reachable === true) {
