@@ -114,6 +114,39 @@ describe('the message page (items 5, 6, 7)', () => {
     expect((await deliveryOf())?.held).toBeUndefined();
   });
 
+  it('says a message went to nobody when no other server was in the room as it was sent, by the room\'s history, not by who is in it now', async () => {
+    const room = (await alpha.admin('POST', '/rooms', { name: 'to whom' })).body.room_id as string;
+    const path = `/rooms/${encodeURIComponent(room)}`;
+    type Delivery = { state: string; to_nobody?: true };
+    const deliveries = async () =>
+      new Map(((await alpha.admin('GET', `${path}/messages?limit=50`)).body.messages as Array<{ body: string; delivery?: Delivery }>).map((m) => [m.body, m.delivery]));
+    // The test before left beta paused.
+    expect((await beta.admin('POST', '/federation/resume', {})).status).toBe(200);
+    await alpha.admin('POST', `${path}/messages`, { body: 'alone' });
+    expect((await deliveries()).get('alone')).toEqual({ state: 'delivered', pending_servers: [], refused: [], next_attempt_at: null, last_error: null, to_nobody: true });
+
+    await alpha.admin('POST', `${path}/invites`, { user_id: '@owner:beta.test' });
+    const invite = (await beta.admin('GET', '/invites')).body.invites.find((i: { room_id: string }) => i.room_id === room) as { invite_id: string };
+    expect((await beta.admin('POST', `/invites/${invite.invite_id}/accept`)).status).toBe(200);
+    await alpha.admin('POST', `${path}/messages`, { body: 'with beta' });
+    await expect.poll(async () => (await deliveries()).get('with beta')?.state, { timeout: 10_000 }).toBe('delivered');
+    expect((await deliveries()).get('with beta')).not.toHaveProperty('to_nobody');
+    // Someone joining later does not make the first message delivered to them.
+    expect((await deliveries()).get('alone')?.to_nobody).toBe(true);
+
+    // beta leaves: what it got stays delivered; what is sent after goes to nobody again.
+    expect((await beta.admin('POST', `${path}/leave`, {})).status).toBe(200);
+    await expect
+      .poll(async () => ((await alpha.admin('GET', path)).body.members as Array<{ user_id: string; membership: string }>).find((m) => m.user_id === '@owner:beta.test')?.membership, { timeout: 10_000 })
+      .toBe('leave');
+    await alpha.admin('POST', `${path}/messages`, { body: 'after beta left' });
+    const after = await deliveries();
+    expect(after.get('with beta')).toMatchObject({ state: 'delivered' });
+    expect(after.get('with beta')).not.toHaveProperty('to_nobody');
+    expect(after.get('after beta left')).toMatchObject({ state: 'delivered', to_nobody: true });
+    expect(after.get('alone')?.to_nobody).toBe(true);
+  });
+
   it('refuses a bad or foreign before cursor with a 4xx JSON error', async () => {
     const room = (await alpha.admin('POST', '/rooms', { name: 'cursor' })).body.room_id as string;
     const bad = await alpha.admin('GET', `/rooms/${encodeURIComponent(room)}/messages?before=nonsense`);

@@ -200,4 +200,9 @@ export interface MessageDelivery {
    * them in quarantine: the message waits here, untried, until the owner allows them.
    */
   held?: string[];
+  /**
+   * Delivered, but to no one: no other server had a member in the room when it was sent (a room
+   * of this server's own users). Shown "Sent", not "Delivered to all". Absent otherwise.
+   */
+  to_nobody?: true;
 }
