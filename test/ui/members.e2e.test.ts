@@ -148,6 +148,21 @@ describe.skipIf(!HAVE_CHROMIUM)('members: the member app (real Chromium, two rea
     await expect.poll(async () => (await node.admin('GET', '/policy')).body.members_may_create_rooms).toBe(false);
     await owner.reload();
     expect(await owner.getByTestId('members-may-create-rooms').isChecked()).toBe(false);
+    // The card's layout, wide and at 390 px (the UI check: the switch's words wrapped around a
+    // squeezed checkbox at their last line, and the invite button stretched to the field's label).
+    for (const width of [1280, 390]) {
+      await owner.setViewportSize({ width, height: 844 });
+      const box = async (testid: string) => (await owner.getByTestId(testid).boundingBox())!;
+      const check = await box('members-may-create-rooms');
+      const words = (await owner.getByTestId('members-may-create-rooms').locator('xpath=following-sibling::span').boundingBox())!;
+      expect(check.width, `checkbox at ${width} px`).toBeGreaterThanOrEqual(12);
+      expect(Math.abs(check.y - words.y), `checkbox beside the first line at ${width} px`).toBeLessThan(8);
+      const field = (await owner.getByPlaceholder("Sam's phone").boundingBox())!;
+      const invite = await box('invite-member');
+      expect(invite.height, `invite button at ${width} px`).toBeLessThan(field.height * 1.5);
+      await owner.getByTestId('members-card').screenshot({ path: join(ARTIFACTS, `members-card-${width}.png`) });
+    }
+    await owner.setViewportSize({ width: 1280, height: 720 });
     // Disable from the card (it asks first).
     owner.on('dialog', (dialog) => void dialog.accept());
     const annRow = owner.getByTestId('member-@ann:home.test');
