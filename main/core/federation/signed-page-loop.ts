@@ -18,6 +18,7 @@ import type { Db } from '../store/database.ts';
 import type { TrustStore } from '../trust/trust-store.ts';
 import { sleep } from '../util/abortable-sleep.ts';
 import { PeerLoops } from '../util/peer-loops.ts';
+import { WakeGap } from '../util/wake-gap.ts';
 import type { Discovery } from './discovery.ts';
 import type { FederationResponse, HttpClient } from './http-client.ts';
 
@@ -129,8 +130,8 @@ export class SignedPageLoop<P> {
   private readonly saveState;
   /** The loops waiting out failures, by peer: aborted when the peer is seen. */
   private readonly failureWaits = new Map<string, { seen: AbortController; due: NodeJS.Timeout | null }>();
-  /** When a peer being seen last ended such a wait: at most once per SEEN_WAKE_GAP_MS. */
-  private readonly seenWakes = new Map<string, number>();
+  /** A peer being seen ends such a wait at most once per SEEN_WAKE_GAP_MS (one entry per peer that had one). */
+  private readonly seenWakes = new Map<string, WakeGap>();
   /** When each peer was last seen (one entry per peer that talks to us): a peer seen during a failing attempt ends the wait after it too. */
   private readonly lastSeen = new Map<string, number>();
   private unsubscribeSeen: (() => void) | null = null;
@@ -315,13 +316,15 @@ export class SignedPageLoop<P> {
   private endWait(server: string): void {
     const wait = this.failureWaits.get(server);
     if (!wait || wait.due) return;
-    const wake = () => {
-      this.seenWakes.set(server, Date.now());
+    let gap = this.seenWakes.get(server);
+    if (!gap) this.seenWakes.set(server, (gap = new WakeGap(SEEN_WAKE_GAP_MS)));
+    const left = gap.take();
+    if (left === 0) return wait.seen.abort();
+    const due = gap;
+    wait.due = setTimeout(() => {
+      due.taken();
       wait.seen.abort();
-    };
-    const left = (this.seenWakes.get(server) ?? 0) + SEEN_WAKE_GAP_MS - Date.now();
-    if (left <= 0) return wake();
-    wait.due = setTimeout(wake, left);
+    }, left);
     wait.due.unref();
   }
 

@@ -33,27 +33,8 @@ import { TooOldReissues } from './reissue-too-old.ts';
 
 export { DEFAULT_MAX_AGE_MS, type DeliveryDeps } from './delivery-deps.ts';
 
-/**
- * The least time between two waits a destination's own requests end (wake). Its request says it is
- * reachable, not that it takes our events: one that answers 5xx while it sends us requests would
- * otherwise get an attempt per request it sends, whatever our backoff or its Retry-After.
- */
-const MIN_WAKE_GAP_MS = 10_000;
-
-/**
- * Whether the destination's requests may end a wait now (at most once per MIN_WAKE_GAP_MS); if so,
- * counted. If not, the wake is due at the end of the gap (`wakeDue`): rate-limited, never lost.
- */
-function wakeAllowed(state: DestinationState): boolean {
-  const now = Date.now();
-  if (now - state.lastWokenAt < MIN_WAKE_GAP_MS) {
-    state.wakeDue = true;
-    return false;
-  }
-  state.lastWokenAt = now;
-  state.wakeDue = false;
-  return true;
-}
+/** Whether the destination's requests may end a wait now (at most once per MIN_WAKE_GAP_MS); if not, the wake is due at the end of the gap (util/wake-gap.ts). */
+const wakeAllowed = (state: DestinationState): boolean => state.wake.take() === 0;
 
 /** A row just committed to the outbox (what a kick may hand over; its event's wire form is in the wire cache). */
 export interface FreshDelivery {
@@ -168,7 +149,7 @@ export class DeliveryWorkers {
     if (!state.backingOff) return;
     if (!wakeAllowed(state)) {
       // Too soon after the last wake: the backoff's timer fires at the end of the gap instead.
-      const at = state.lastWokenAt + MIN_WAKE_GAP_MS;
+      const at = Date.now() + state.wake.dueIn();
       if (state.timer && state.timerAt > at) {
         clearTimeout(state.timer);
         this.schedule(destination, state, at - Date.now());
@@ -207,7 +188,7 @@ export class DeliveryWorkers {
       state.timer = null;
       if (this.stopped) return;
       // A wake that was due: the backoff it ends is still stored on the head row.
-      if (state.wakeDue && state.backingOff && wakeAllowed(state)) {
+      if (state.wake.due && state.backingOff && wakeAllowed(state)) {
         state.backingOff = false;
         this.deps.outbox.wake(destination);
       }
@@ -292,7 +273,7 @@ export class DeliveryWorkers {
       if (!head) {
         state.paced = false;
         state.queueEmpty = true;
-        state.wakeDue = false;
+        state.wake.cancel();
         return;
       }
       if (state.wokenDuringAttempt) {
@@ -309,12 +290,12 @@ export class DeliveryWorkers {
         state.paced = paced > 0;
         // Capped (a stored next attempt from before Retry-After was, or a clock jump): a timer past
         // Node's limit fires at once. One that fires early reads the head and waits again.
-        const wakeIn = state.wakeDue && wait > 0 ? state.lastWokenAt + MIN_WAKE_GAP_MS - Date.now() : Infinity;
+        const wakeIn = wait > 0 ? state.wake.dueIn() : Infinity;
         this.schedule(destination, state, Math.max(0, Math.min(Math.max(wait, paced), MAX_RETRY_AFTER_MS, wakeIn)));
         return;
       }
       // An attempt now answers whatever wake was due.
-      state.wakeDue = false;
+      state.wake.cancel();
       state.backingOff = false;
       state.paced = false;
       const probing = head.attempts > 0;
@@ -338,7 +319,7 @@ export class DeliveryWorkers {
       if (sentAll && next === null && !state.kicked && state.queuedSinceRead === 0 && !state.wokenDuringAttempt) {
         state.paced = false;
         state.queueEmpty = true;
-        state.wakeDue = false;
+        state.wake.cancel();
         return;
       }
     }

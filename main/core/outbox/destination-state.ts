@@ -1,4 +1,12 @@
 /** What a delivery worker (delivery-worker.ts) knows of one destination between and during its runs. */
+import { WakeGap } from '../util/wake-gap.ts';
+
+/**
+ * The least time between two waits a destination's own requests end (wake). Its request says it is
+ * reachable, not that it takes our events: one that answers 5xx while it sends us requests would
+ * otherwise get an attempt per request it sends, whatever our backoff or its Retry-After.
+ */
+export const MIN_WAKE_GAP_MS = 10_000;
 
 export interface DestinationState {
   running: boolean;
@@ -22,14 +30,13 @@ export interface DestinationState {
   batchCapUntil: number;
   /** The destination contacted us while an attempt was in flight: retry at once when it settles. */
   wokenDuringAttempt: boolean;
-  /** When its requests last ended a wait of ours, a backoff or a failing attempt's (Date.now(); 0: never): at most one per MIN_WAKE_GAP_MS. */
-  lastWokenAt: number;
   /**
-   * Its requests asked to end a wait within MIN_WAKE_GAP_MS of the last wake they ended: that wake
-   * is due when the gap is over (the timer fires then at the latest). Dropping it instead left the
-   * worker waiting out the whole backoff — up to a minute after a paused friend resumed (CI).
+   * Its requests end a wait of ours (a backoff, or a failing attempt's) at most once per
+   * MIN_WAKE_GAP_MS; one asked for sooner is due when the gap is over (the timer fires then at the
+   * latest). Dropping it instead left the worker waiting out the whole backoff — up to a minute
+   * after a paused friend resumed (CI).
    */
-  wakeDue: boolean;
+  wake: WakeGap;
   /**
    * New work was announced (kick) since the worker last read the queue. Every row enqueued is
    * followed by a kick at its commit, so a worker that sent everything it read, and was not
@@ -54,5 +61,5 @@ export interface DestinationState {
 }
 
 export function newDestinationState(): DestinationState {
-  return { running: false, timer: null, pullTimer: null, timerAt: 0, backingOff: false, paced: false, inFlight: null, abort: null, noBatchUntil: 0, batchCap: 0, batchCapUntil: 0, wokenDuringAttempt: false, lastWokenAt: 0, wakeDue: false, kicked: false, queueEmpty: false, queuedSinceRead: 0 };
+  return { running: false, timer: null, pullTimer: null, timerAt: 0, backingOff: false, paced: false, inFlight: null, abort: null, noBatchUntil: 0, batchCap: 0, batchCapUntil: 0, wokenDuringAttempt: false, wake: new WakeGap(MIN_WAKE_GAP_MS), kicked: false, queueEmpty: false, queuedSinceRead: 0 };
 }
