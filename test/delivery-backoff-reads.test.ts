@@ -10,7 +10,7 @@
  */
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { expect, it, type InProcessNode } from './helpers/fixtures.ts';
+import { expect, it, type InProcessNode, type Nodes } from './helpers/fixtures.ts';
 import { joinFakePeer } from './helpers/fake-members.ts';
 import { sendSigned } from './helpers/signed-request.ts';
 import { queryNodeDb } from './helpers/inspect-db.ts';
@@ -23,6 +23,17 @@ const pendingFor = async (n: InProcessNode, destination: string) =>
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** No automatic reachability tests: a peer's reach-probe is a signed request, which ends a wait by itself. */
 const quiet = { config: { reachabilityWatchSeconds: 0 } };
+
+/** A process node alpha.test with a room of its own that a fake peer joined, and how many attempts alpha made to deliver to it. */
+async function withFakeMember(nodes: Nodes, peerName: string, args: string[] = []) {
+  const alpha = nodes.process({ serverName: 'alpha.test', args });
+  await alpha.start();
+  const roomId = (await alpha.admin('POST', '/rooms', { name: peerName })).body.room_id as string;
+  const peer = await nodes.fakePeer(peerName);
+  await joinFakePeer(alpha, roomId, peer);
+  const attempts = async () => ((await alpha.admin('GET', `/attempts?destination=${peerName}&limit=500`)).body.attempts as unknown[]).length;
+  return { alpha, roomId, peer, attempts };
+}
 
 async function peered([a, aName]: [InProcessNode, string], [b, bName]: [InProcessNode, string]) {
   expect((await a.admin('POST', '/peers', { server_name: bName, endpoint: b.started.federation_url })).status).toBe(200);
@@ -144,12 +155,7 @@ it('events a host relays to a backing-off member wait without a read each, and a
 });
 
 it('a peer that refuses our events while it sends us requests gets our backoff, not an attempt per request', async ({ nodes }) => {
-  const alpha = nodes.process({ serverName: 'alpha.test', args: ['--retry-initial', '3000', '--retry-max', '3000'] });
-  await alpha.start();
-  const roomId = (await alpha.admin('POST', '/rooms', { name: 'noisy' })).body.room_id as string;
-  const noisy = await nodes.fakePeer('noisy.test');
-  await joinFakePeer(alpha, roomId, noisy);
-  const attempts = async () => ((await alpha.admin('GET', '/attempts?destination=noisy.test&limit=500')).body.attempts as unknown[]).length;
+  const { alpha, roomId, peer: noisy, attempts } = await withFakeMember(nodes, 'noisy.test', ['--retry-initial', '3000', '--retry-max', '3000']);
   noisy.answer = { status: 500, body: { error: 'internal_error', message: 'broken' } };
   expect((await alpha.admin('POST', `/rooms/${enc(roomId)}/messages`, { body: 'refused' })).status).toBe(200);
   await eventually(async () => expect(await attempts()).toBeGreaterThan(0));
@@ -166,12 +172,7 @@ it('a peer that refuses our events while it sends us requests gets our backoff, 
 
 
 it('a request that comes too soon after the last wake ends the wait when the gap is over, instead of being dropped', async ({ nodes }) => {
-  const alpha = nodes.process({ serverName: 'alpha.test' });
-  await alpha.start();
-  const roomId = (await alpha.admin('POST', '/rooms', { name: 'back soon' })).body.room_id as string;
-  const friend = await nodes.fakePeer('friend.test');
-  await joinFakePeer(alpha, roomId, friend);
-  const attempts = async () => ((await alpha.admin('GET', '/attempts?destination=friend.test&limit=500')).body.attempts as unknown[]).length;
+  const { alpha, roomId, peer: friend, attempts } = await withFakeMember(nodes, 'friend.test');
   const hello = async () => expect((await sendSigned(friend.identity, alpha.federationUrl, 'GET', '/_paracord/federation/v1/keys/cache?server_name=nobody.test')).status).toBe(404);
   // Paused, as a Paracord node answers then: 503 and ten minutes of Retry-After.
   friend.answer = { status: 503, headers: { 'Retry-After': '600' }, body: { error: 'federation_paused', message: 'paused' } };
