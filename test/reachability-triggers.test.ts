@@ -9,10 +9,14 @@
  *   reach it until its routine test half an hour later.
  * - The owner's "Test now" while a test is under way: that test began before the owner asked
  *   (before a fix of theirs, say), so a new one runs after it and answers.
+ * - A failure's confirmation whose time comes while a test through one named peer runs joins that
+ *   test; when it gets no verdict, the confirmation is scheduled again (it was left without a timer:
+ *   the node waited for pushes that could not reach it, never switching to pull mode).
  */
 import { pino } from 'pino';
 import { expect, it, type InProcessNode, type Nodes } from './helpers/fixtures.ts';
 import { eventually } from './helpers/rooms.ts';
+import { REACH_PROBE_PATH } from '../main/core/federation/paths.ts';
 
 const nameOf = (n: InProcessNode) => n.node.context.identity()!.serverName;
 
@@ -96,3 +100,26 @@ it('a report whose test the reporter refused (its probe limit) is tested once mo
   await new Promise((resolve) => setTimeout(resolve, 7_000));
   expect(checked()).toHaveLength(3);
 }, 40_000);
+
+it('a confirmation whose time comes during a test through one named peer that gets no verdict is scheduled again, and confirms', async ({ nodes }: { nodes: Nodes }) => {
+  // fail.test answers every probe "not reachable"; slow.test's first probe hangs (until its connections drop), later ones are refused by its limit.
+  const beta = await nodes.inProcess('beta.test', { config: { reachabilityWatchSeconds: 0, reachabilityConfirmSeconds: 1 } });
+  const fail = await nodes.fakePeer('fail.test');
+  const slow = await nodes.fakePeer('slow.test');
+  fail.routes.set(REACH_PROBE_PATH, () => ({ status: 200, body: { reachable: false, status: 'refused', error: 'connect ECONNREFUSED' } }));
+  let slowProbes = 0;
+  slow.routes.set(REACH_PROBE_PATH, () => (slowProbes++ === 0 ? 'hang' : { status: 429, body: { error: 'rate_limited', message: 'one probe per 30 s' } }));
+  for (const peer of [fail, slow]) expect((await beta.admin('POST', '/peers', { server_name: peer.serverName, endpoint: peer.url })).status).toBe(200);
+  const reachability = beta.node.context.running()!.reachability;
+  // A failure, to be confirmed 1 s later.
+  expect((await reachability.check('fail.test')).reachable).toBe(false);
+  expect(reachability.mode).toBe('push');
+  // A test through slow.test (a report, the owner's choice) that hangs past the confirmation's time: the confirmation joins it.
+  const named = reachability.check('slow.test');
+  await new Promise((resolve) => setTimeout(resolve, 2_000));
+  slow.dropConnections();
+  expect((await named).reachable).toBeNull();
+  // No verdict: the confirmation is scheduled again (it was left without a timer), asks the others first, and confirms.
+  await eventually(async () => expect((await beta.admin('GET', '/reachability')).body.mode).toBe('pull'), 10_000);
+  expect(slowProbes).toBe(2);
+}, 30_000);
