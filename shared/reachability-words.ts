@@ -24,6 +24,8 @@ export function reachabilitySummary(state: Reachability, port: number | null): s
   if (state.checked_at === null) return 'Reachability: not tested yet';
   // Peers exist, but none could run the test (busy, offline, or its probe limit): say so, not "no peer".
   if (state.error?.startsWith(NOBODY_COULD_ASK)) return 'Reachability: not tested — no friend could run the test just now';
+  // Peers, but none that may be asked (blocked, in quarantine, never reached): not "the first peer".
+  if (state.error?.startsWith(NO_PEER_CAN_TEST)) return "Reachability: not tested — none of your friends' servers can run the test (blocked, in quarantine or not reached yet)";
   return 'Reachability: will be tested once the first peer is added';
 }
 
@@ -40,6 +42,8 @@ export function familyWords(families: Reachability['families']): string {
 
 /** How the node's error begins when it has peers but none answered the probe (main/core/reachability). */
 export const NOBODY_COULD_ASK = 'no peer could be asked to test this node';
+/** How it begins when it has peers but none it may ask: each blocked, in quarantine or never reached (main/core/reachability). */
+export const NO_PEER_CAN_TEST = 'no peer can run the test';
 
 /** The federation port of a URL (what the router has to forward). */
 export function portOf(url: string | null): number | null {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { NodeStatus } from '../../shared/contract/admin-operations.ts';
 import { TrayState, trayIconFile, trayModel, trayStateOf, type TrayActions } from './tray-model.ts';
-import { NOBODY_COULD_ASK, reachabilitySummary, testingAgainNote } from '../../shared/reachability-words.ts';
+import { NOBODY_COULD_ASK, NO_PEER_CAN_TEST, reachabilitySummary, testingAgainNote } from '../../shared/reachability-words.ts';
 
 const base: NodeStatus = {
   mode: 'running', setup_required: false, server_name: 'alpha.test', key_id: 'ed25519:a', public_key: 'a'.repeat(64),
@@ -104,6 +104,8 @@ describe('tray model', () => {
     expect(line({ ...reach, reachable: null, mode: 'push', via: null, error: 'no peer to ask yet' })).toContain('Reachability: will be tested once the first peer is added');
     // Peers exist but none could run the test: not "no peer".
     expect(line({ ...reach, reachable: null, mode: 'push', via: null, error: `${NOBODY_COULD_ASK}: beta.test answered HTTP 429` })).toContain('Reachability: not tested — no friend could run the test just now');
+    // Peers exist but none may be asked (blocked, in quarantine, never reached): not "the first peer".
+    expect(line({ ...reach, reachable: null, mode: 'push', via: null, error: `${NO_PEER_CAN_TEST}: every peer is blocked` })).toContain("Reachability: not tested — none of your friends' servers can run the test (blocked, in quarantine or not reached yet)");
     expect(trayModel(base, { startAtLogin: false }, actions).menu.some((i) => i.label?.startsWith('Reach'))).toBe(false);
   });
 

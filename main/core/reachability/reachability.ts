@@ -33,7 +33,7 @@ import { PortMapper, type MappingInfo } from './port-mapping.ts';
 import { PinholeKeeper } from './pinhole-keeper.ts';
 import { cleanText } from '../util/untrusted-text.ts';
 import { PEER_TEXT_MAX } from '../federation/peer-refusal.ts';
-import { NOBODY_COULD_ASK, reachabilitySummary, testingAgainNote } from '../../../shared/reachability-words.ts';
+import { NOBODY_COULD_ASK, NO_PEER_CAN_TEST, reachabilitySummary, testingAgainNote } from '../../../shared/reachability-words.ts';
 import type { Reachability as ReachabilityContract } from '../../../shared/contract/admin-operations.ts';
 import { PULL_CAPABILITY, REACH_PROBE_PATH } from '../federation/paths.ts';
 
@@ -87,6 +87,8 @@ const REPORT_RETRY_MS = 31_000;
 const RECENT_RESULT_MS = 30_000;
 
 const NO_PEER = 'no peer to ask yet: this node will test whether friends can reach it once the first peer is added';
+/** Peers, but none that may be asked: the owner's block or quarantine, or an endpoint never reached (issue #32). */
+const NO_PEER_ASKABLE = `${NO_PEER_CAN_TEST}: every peer is blocked, in quarantine or not reached yet`;
 
 export class Reachability {
   private readonly deps: ReachabilityDeps;
@@ -147,7 +149,7 @@ export class Reachability {
     // Tried when there was no peer, and a peer was added since: not tested yet (the next tick tests
     // it), not "will be tested once the first peer is added" beside a list of friends (the UI
     // check of 2026-11-27).
-    const state = kept.error === NO_PEER && this.candidates().length > 0 ? { ...kept, checked_at: null, error: null } : kept;
+    const state = (kept.error === NO_PEER || kept.error === NO_PEER_ASKABLE) && this.candidates().length > 0 ? { ...kept, checked_at: null, error: null } : kept;
     const mailboxes = this.mode === 'pull' ? (this.deps.mailboxSources?.() ?? []) : [];
     return { ...state, mode: this.mode, mapping: this.mappingView(), pinhole: this.pinholes.pinhole, ...(mailboxes.length > 0 ? { mailboxes } : {}) };
   }
@@ -516,7 +518,8 @@ export class Reachability {
     const identity = this.deps.identity();
     const candidates = via ? [via] : (order ?? this.candidates()).slice(0, 3);
     if (!identity || candidates.length === 0) {
-      return { ...base, reachable: null, via: null, error: via ? `${via} is not a peer` : NO_PEER, status: 'no_peer', latency_ms: null };
+      const error = via ? `${via} is not a peer` : this.deps.trust.list().length > 0 ? NO_PEER_ASKABLE : NO_PEER;
+      return { ...base, reachable: null, via: null, error, status: 'no_peer', latency_ms: null };
     }
     const problems: string[] = [];
     let rateLimited = 0;

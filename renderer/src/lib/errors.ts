@@ -256,8 +256,8 @@ export function explainReachability(raw: string | null | undefined): Explained {
   if (!raw) return { text: '', details };
   const parts: string[] = [];
   let m: RegExpExecArray | null;
-  // No peer yet: the status line already says it is tested once the first peer is added.
-  if (/^no peer to ask yet/.test(raw)) return { text: '', details };
+  // No peer yet, or none that may be asked: the status line already says so.
+  if (/^no peer to ask yet|^no peer can run the test/.test(raw)) return { text: '', details };
   if (/^no peer could be asked/.test(raw)) parts.push('None of your friends\' servers could run the test right now. It tests again by itself.');
   else if (/ is not a peer$/.test(raw)) parts.push(ERROR_SENTENCES.unknown_peer!);
   else if ((m = /^(\S+) could not reach this node: (.*)$/s.exec(raw))) {
