@@ -141,11 +141,13 @@ describe('reachability self-test', () => {
     expect(meanwhile.error ?? '').not.toMatch(/first peer/);
     // Its only peer blocked: none can run the test, and it says so, not "once the first peer is added" (the UI check).
     expect((await alpha.admin('PUT', '/peers/gamma.test/trust', { mode: 'block' })).status).toBe(200);
+    const summary = async () => (await alpha.admin('GET', '/status')).body.reachability.summary as string;
+    expect(await summary()).toBe("Reachability: not tested — none of your friends' servers can run the test (blocked, in quarantine or not reached yet)");
     const blocked = await alpha.admin('POST', '/reachability/check', {});
     expect(blocked.body).toMatchObject({ reachable: null, error: 'no peer can run the test: every peer is blocked, in quarantine or not reached yet' });
-    expect((await alpha.admin('GET', '/status')).body.reachability.summary).toBe("Reachability: not tested — none of your friends' servers can run the test (blocked, in quarantine or not reached yet)");
+    expect(await summary()).toBe("Reachability: not tested — none of your friends' servers can run the test (blocked, in quarantine or not reached yet)");
     expect((await alpha.admin('PUT', '/peers/gamma.test/trust', { mode: 'allow' })).status).toBe(200);
-    expect((await alpha.admin('GET', '/status')).body.reachability.summary).toBe('Reachability: not tested yet');
+    expect(await summary()).toBe('Reachability: not tested yet');
     await gamma.addPeer(alpha);
     const checked = await alpha.admin('POST', '/reachability/check', { via: 'gamma.test' });
     expect(checked.status).toBe(200);

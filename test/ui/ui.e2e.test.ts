@@ -207,6 +207,8 @@ describe.skipIf(!HAVE_CHROMIUM)('the UI in a real browser (skipped without Chrom
     expect(await a.getByText('can anyone hear me?').count()).toBe(0);
     await a.getByRole('link', { name: 'Dashboard' }).click();
     await a.getByRole('heading', { name: 'Dashboard' }).waitFor();
+    // Its only friend blocked: no friend can run the reachability test, and it says so (it said "once the first peer is added").
+    await a.getByTestId('reachability-status').getByText("Reachability: not tested — none of your friends' servers can run the test (blocked, in quarantine or not reached yet)").waitFor();
     await shot(a, 'dashboard');
 
     // The detailed trust form: a quarantine with an end time and a rate limit of its own.

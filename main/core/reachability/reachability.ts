@@ -146,12 +146,18 @@ export class Reachability {
 
   status(): ReachabilityState {
     const { status: _s, latency_ms: _l, ...kept } = this.state;
-    // Tried when there was no peer, and a peer was added since: not tested yet (the next tick tests
-    // it), not "will be tested once the first peer is added" beside a list of friends (the UI
-    // check of 2026-11-27).
-    const state = (kept.error === NO_PEER || kept.error === NO_PEER_ASKABLE) && this.candidates().length > 0 ? { ...kept, checked_at: null, error: null } : kept;
+    // A test that found no peer, or none to ask, says what holds now (peers added, blocked or
+    // allowed since): not "will be tested once the first peer is added" beside a list of friends
+    // (the UI checks of 2026-11-27 and 2026-11-28).
+    const state = kept.error === NO_PEER || kept.error === NO_PEER_ASKABLE ? { ...kept, ...this.noPeerNow(kept.checked_at) } : kept;
     const mailboxes = this.mode === 'pull' ? (this.deps.mailboxSources?.() ?? []) : [];
     return { ...state, mode: this.mode, mapping: this.mappingView(), pinhole: this.pinholes.pinhole, ...(mailboxes.length > 0 ? { mailboxes } : {}) };
+  }
+
+  /** After a test that found nobody to ask: not tested yet when someone can be asked now; otherwise why not, as it stands now. */
+  private noPeerNow(checkedAt: number | null): { checked_at: number | null; error: string | null } {
+    if (this.candidates().length > 0) return { checked_at: null, error: null };
+    return { checked_at: checkedAt, error: this.deps.trust.list().length > 0 ? NO_PEER_ASKABLE : NO_PEER };
   }
 
   /** Short words for the tray and the dashboard. */
@@ -518,7 +524,7 @@ export class Reachability {
     const identity = this.deps.identity();
     const candidates = via ? [via] : (order ?? this.candidates()).slice(0, 3);
     if (!identity || candidates.length === 0) {
-      const error = via ? `${via} is not a peer` : this.deps.trust.list().length > 0 ? NO_PEER_ASKABLE : NO_PEER;
+      const error = via ? `${via} is not a peer` : this.noPeerNow(null).error!;
       return { ...base, reachable: null, via: null, error, status: 'no_peer', latency_ms: null };
     }
     const problems: string[] = [];
