@@ -19,6 +19,10 @@ describe('fromNow and plural', () => {
     expect(fromNow(now + 40_000, now)).toBe('in 40 s');
     expect(fromNow(now + 5 * 60_000, now)).toBe('in 5 min');
     expect(fromNow(now - 5, now)).toBe('now');
+    expect(fromNow(now + 86_400_000, now)).toBe('in 1 day');
+    expect(fromNow(now + 3 * 86_400_000, now)).toBe('in 3 days');
+    expect(ago(now - 30 * 3600_000, now)).toBe('1 day ago');
+    expect(ago(now - 50 * 3600_000, now)).toBe('2 days ago');
     expect(plural(1, 'message')).toBe('1 message');
     expect(plural(12, 'message')).toBe('12 messages');
   });

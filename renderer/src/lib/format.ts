@@ -6,7 +6,7 @@ export function ago(ms: number | null | undefined, now = Date.now()): string {
   if (seconds < 60) return `${seconds} s ago`;
   if (seconds < 3600) return `${Math.round(seconds / 60)} min ago`;
   if (seconds < 86400) return `${Math.round(seconds / 3600)} h ago`;
-  return `${Math.round(seconds / 86400)} days ago`;
+  return `${days(seconds)} ago`;
 }
 
 /** "in 40 s", "in 3 min", "now" for a moment to come. */
@@ -17,8 +17,14 @@ export function fromNow(ms: number | null | undefined, now = Date.now()): string
   if (seconds < 60) return `in ${seconds} s`;
   if (seconds < 3600) return `in ${Math.round(seconds / 60)} min`;
   if (seconds < 86400) return `in ${Math.round(seconds / 3600)} h`;
-  return `in ${Math.round(seconds / 86400)} days`;
+  return `in ${days(seconds)}`;
 }
+
+/** "1 day", "3 days" (it said "1 days" from 24 h to 36 h). */
+const days = (seconds: number): string => {
+  const n = Math.round(seconds / 86400);
+  return n === 1 ? '1 day' : `${n} days`;
+};
 
 // The formats, made once: `toLocale…String` with options builds a formatter on every call, which
 // was the largest single cost of redrawing a room's timeline after each message (issue #17).
