@@ -42,6 +42,8 @@ export function familyWords(families: Reachability['families']): string {
 
 /** How the node's error begins when it has peers but none answered the probe (main/core/reachability). */
 export const NOBODY_COULD_ASK = 'no peer could be asked to test this node';
+/** How it begins when it has no peer at all (main/core/reachability). */
+export const NO_PEER_YET = 'no peer to ask yet';
 /** How it begins when it has peers but none it may ask: each blocked, in quarantine or never reached (main/core/reachability). */
 export const NO_PEER_CAN_TEST = 'no peer can run the test';
 
@@ -76,8 +78,10 @@ export function isTestingAgain(state: Pick<Reachability, 'reachable' | 'mode' | 
  * ran the test (the UI check of 2026-11-27: a fresh node said "will be tested once the first peer
  * is added" beside "Last tested just now"). `ago`: the time already in words ("just now").
  */
-export function lastTestedWords(state: Pick<Reachability, 'checked_at' | 'reachable' | 'via'>, ago: string): string {
+export function lastTestedWords(state: Pick<Reachability, 'checked_at' | 'reachable' | 'via'> & { error?: string | null }, ago: string): string {
   if (state.checked_at === null) return '';
+  // No friend at all: the summary says it is tested once the first is added ("no friend could run it" beside it read as if some had).
+  if (state.reachable === null && state.error?.startsWith(NO_PEER_YET)) return '';
   if (state.reachable === null) return `Last tried ${ago}: no friend could run the test.`;
   return `Last tested ${ago}${state.via ? ` by ${state.via}` : ''}.`;
 }

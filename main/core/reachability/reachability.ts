@@ -33,7 +33,7 @@ import { PortMapper, type MappingInfo } from './port-mapping.ts';
 import { PinholeKeeper } from './pinhole-keeper.ts';
 import { cleanText } from '../util/untrusted-text.ts';
 import { PEER_TEXT_MAX } from '../federation/peer-refusal.ts';
-import { NOBODY_COULD_ASK, NO_PEER_CAN_TEST, reachabilitySummary, testingAgainNote } from '../../../shared/reachability-words.ts';
+import { NOBODY_COULD_ASK, NO_PEER_CAN_TEST, NO_PEER_YET, reachabilitySummary, testingAgainNote } from '../../../shared/reachability-words.ts';
 import type { Reachability as ReachabilityContract } from '../../../shared/contract/admin-operations.ts';
 import { PULL_CAPABILITY, REACH_PROBE_PATH } from '../federation/paths.ts';
 
@@ -86,7 +86,7 @@ const REPORT_RETRY_MS = 31_000;
 /** A conclusive result this young answers the owner when every peer refused a new probe with 429. */
 const RECENT_RESULT_MS = 30_000;
 
-const NO_PEER = 'no peer to ask yet: this node will test whether friends can reach it once the first peer is added';
+const NO_PEER = `${NO_PEER_YET}: this node will test whether friends can reach it once the first peer is added`;
 /** Peers, but none that may be asked: the owner's block or quarantine, or an endpoint never reached (issue #32). */
 const NO_PEER_ASKABLE = `${NO_PEER_CAN_TEST}: every peer is blocked, in quarantine or not reached yet`;
 
