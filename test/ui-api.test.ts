@@ -7,6 +7,7 @@
 import { request } from 'undici';
 import { beforeAll, describe, expect, it, type InProcessNode } from './helpers/fixtures.ts';
 import { queryNodeDb } from './helpers/inspect-db.ts';
+import { eventually } from './helpers/rooms.ts';
 
 let alpha: InProcessNode;
 let beta: InProcessNode;
@@ -133,6 +134,20 @@ describe('the message page (items 5, 6, 7)', () => {
     expect((await deliveries()).get('with beta')).not.toHaveProperty('to_nobody');
     // Someone joining later does not make the first message delivered to them.
     expect((await deliveries()).get('alone')?.to_nobody).toBe(true);
+
+    // beta takes nothing in; the owner drops the entry: not delivered there, in words, not "delivered".
+    expect((await beta.admin('POST', '/federation/pause', {})).status).toBe(200);
+    const dropped = (await alpha.admin('POST', `${path}/messages`, { body: 'dropped' })).body.event_id as string;
+    const entry = await eventually(async () => {
+      const entries = (await alpha.admin('GET', '/queue?destination=beta.test')).body.entries as Array<{ id: number; event_id: string }>;
+      const found = entries.find((e) => e.event_id === dropped);
+      expect(found).toBeDefined();
+      return found!;
+    }, 10_000);
+    expect((await alpha.admin('DELETE', `/queue/${entry.id}`)).body).toEqual({ dropped: true });
+    expect((await deliveries()).get('dropped')).toMatchObject({ state: 'refused', pending_servers: [], refused: [{ server: 'beta.test', reason: 'dropped' }] });
+    expect((await deliveries()).get('dropped')).not.toHaveProperty('to_nobody');
+    expect((await beta.admin('POST', '/federation/resume', {})).status).toBe(200);
 
     // beta leaves: what it got stays delivered; what is sent after goes to nobody again.
     expect((await beta.admin('POST', `${path}/leave`, {})).status).toBe(200);

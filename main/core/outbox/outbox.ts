@@ -70,6 +70,7 @@ export class Outbox {
   private pendingSummaryStmt: import('better-sqlite3').Statement<[{ destination: string }], PendingSummary> | undefined;
   private pendingForRoomStmt: import('better-sqlite3').Statement<[{ destination: string; room: string }], { waiting: number; next_attempt_at: number | null }> | undefined;
   private insertAttemptStmt: import('better-sqlite3').Statement<[string, string, number | null, string | null, number, number, number]> | undefined;
+  private nobodyStmt: import('better-sqlite3').Statement<[string]> | undefined;
 
   constructor(db: Db, listeners: OutboxListeners = {}) {
     this.db = db;
@@ -173,9 +174,19 @@ export class Outbox {
     return this.get(id);
   }
 
-  /** Admin: give up on an entry. */
+  /** Admin: give up on an entry. Noted for its message, which then says it was not delivered there (not "delivered to all"). */
   drop(id: number): boolean {
-    return this.deleteStmt.run(id).changes === 1;
+    return this.db.transaction(() => {
+      const row = this.get(id);
+      if (!row || this.deleteStmt.run(id).changes !== 1) return false;
+      this.db.prepare("INSERT OR REPLACE INTO delivery_notes (event_id, destination, note) VALUES (?, ?, 'dropped')").run(row.event_id, row.destination);
+      return true;
+    })();
+  }
+
+  /** An own message stored with no server to send it to (inside its storing transaction): its page says "Sent", not "delivered to all". */
+  noteSentToNobody(eventId: string): void {
+    (this.nobodyStmt ??= this.db.prepare("INSERT OR IGNORE INTO delivery_notes (event_id, destination, note) VALUES (?, '', 'nobody')")).run(eventId);
   }
 
   attempts(destination: string | undefined, limit: number): AttemptRow[] {

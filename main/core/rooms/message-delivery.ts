@@ -11,11 +11,11 @@
  * holds them, `isHeld`): `held` names those servers. A pending row is tried no sooner than its
  * destination's oldest waiting row is due (the worker goes by its head, FIFO: outbox.ts destinationNextAttemptSql),
  * so a message queued behind one being retried says when that is, not "now".
+ * What the rows cannot say once gone is noted (delivery_notes): a message stored when no other
+ * server was to receive it (`to_nobody`), and an entry the owner dropped (refused, reason 'dropped').
  */
 import type { Db } from '../store/database.ts';
 import { destinationNextAttemptSql } from '../outbox/outbox.ts';
-import { compareDisplayOrder } from '../../../shared/display-order.ts';
-import { serverOf } from '../../../shared/identifiers.ts';
 import type { ChangeDelivery, MessageDelivery } from '../../../shared/contract/admin-operations.ts';
 
 interface Row {
@@ -70,6 +70,16 @@ export function messageDeliveries(db: Db, eventIds: readonly string[], isHeld?: 
       const delivery = result.get(row.event_id)!;
       (delivery.at_mailbox ??= []).push({ server: row.destination, mailbox: row.mailbox });
     }
+    // What the rows no longer say (migration 41): sent to nobody (no other server was to receive
+    // it), and entries the owner dropped (not delivered there, unless it is queued there again).
+    const notes = db
+      .prepare<string[], { event_id: string; destination: string; note: 'nobody' | 'dropped' }>(`SELECT event_id, destination, note FROM delivery_notes WHERE event_id IN (${chunk.map(() => '?').join(',')})`)
+      .all(...chunk);
+    for (const row of notes) {
+      const delivery = result.get(row.event_id)!;
+      if (row.note === 'nobody') delivery.to_nobody = true;
+      else if (!delivery.pending_servers.includes(row.destination)) delivery.refused.push({ server: row.destination, reason: 'dropped' });
+    }
     // Taken from a mailbox too late for the room's host, not yet queued again (mailbox/deposits.ts): still to reach it.
     const late = db
       .prepare<string[], { event_id: string; destination: string }>(`SELECT event_id, destination FROM mailbox_taken_late WHERE event_id IN (${chunk.map(() => '?').join(',')})`)
@@ -81,47 +91,9 @@ export function messageDeliveries(db: Db, eventIds: readonly string[], isHeld?: 
   }
   for (const delivery of result.values()) {
     delivery.state = delivery.refused.length > 0 ? 'refused' : delivery.pending_servers.length > 0 || (delivery.at_mailbox?.length ?? 0) > 0 ? 'waiting' : 'delivered';
+    if (delivery.state !== 'delivered') delete delivery.to_nobody;
   }
   return result;
-}
-
-/** Membership events, and whether each leaves its user joined. */
-const JOINS: Readonly<Record<string, boolean>> = { 'm.member.join': true, 'm.member.leave': false, 'm.member.ban': false, 'm.member.unban': false };
-
-/**
- * Of these messages of a room this server hosts, those stored while no other server had a member
- * joined: they went to nobody (the outbox queues a hosted room's event for its joined servers,
- * room-part.ts `destinationsFor`), so "delivered to all" would say what never happened. Decided
- * from the room's membership events up to the newest message, replayed in display order: a friend
- * who left later does not undo a delivery, nor does one who joined later make one (the UI decided
- * from who is in the room now: the UI check's carried-over finding). In a room hosted elsewhere
- * every message of ours goes to its host: none. One indexed read per membership type.
- */
-export function sentToNobody(db: Db, server: string, roomId: string, messages: ReadonlyArray<{ event_id: string; depth: number; origin_server: string }>): Set<string> {
-  const nobody = new Set<string>();
-  if (messages.length === 0 || serverOf(roomId) !== server) return nobody;
-  const ordered = [...messages].sort(compareDisplayOrder);
-  const newest = ordered.at(-1)!.depth;
-  const changes = db
-    .prepare<[string, number], { event_type: string; state_key: string | null; depth: number; origin_server: string; event_id: string }>(
-      `SELECT event_type, state_key, depth, origin_server, event_id FROM federation_events INDEXED BY federation_events_room_type_order
-        WHERE room_id = ? AND event_type IN ('m.member.join', 'm.member.leave', 'm.member.ban', 'm.member.unban') AND depth <= ?`,
-    )
-    .all(roomId, newest)
-    .sort(compareDisplayOrder);
-  /** Joined users of other servers, by user. */
-  const joined = new Set<string>();
-  let next = 0;
-  for (const message of ordered) {
-    for (; next < changes.length && compareDisplayOrder(changes[next]!, message) < 0; next++) {
-      const change = changes[next]!;
-      if (change.state_key === null || serverOf(change.state_key) === server) continue;
-      if (JOINS[change.event_type]) joined.add(change.state_key);
-      else joined.delete(change.state_key);
-    }
-    if (joined.size === 0) nobody.add(message.event_id);
-  }
-  return nobody;
 }
 
 const CHANGE_KINDS: Readonly<Record<string, ChangeDelivery['kind']>> = {

@@ -10,7 +10,7 @@ import type { Envelope, UnsignedEnvelope } from '../federation/envelope.ts';
 import type { Db } from '../store/database.ts';
 import type { FederationEvents } from '../store/federation-events.ts';
 import { authorizeEvent, authorizeWellFormed } from './authorize.ts';
-import { changesNotDelivered, messageDeliveries, sentToNobody } from './message-delivery.ts';
+import { changesNotDelivered, messageDeliveries } from './message-delivery.ts';
 import { compareDisplayOrder, RELATION_TYPES } from './event-types.ts';
 import { messageViews, roomMessages } from './messages-view.ts';
 import type { RoomStore } from './room-store.ts';
@@ -133,12 +133,8 @@ function decorate(d: PageDeps, roomId: string, viewer: string, messages: Message
     }
   };
   const now = Date.now();
-  const own = messages.filter((m) => m.origin_server === d.server);
-  const deliveries = messageDeliveries(d.db, own.map((m) => m.event_id), d.isHeld);
-  for (const id of sentToNobody(d.db, d.server, roomId, own)) {
-    const delivery = deliveries.get(id)!;
-    if (delivery.state === 'delivered') delivery.to_nobody = true;
-  }
+  const own = messages.filter((m) => m.origin_server === d.server).map((m) => m.event_id);
+  const deliveries = messageDeliveries(d.db, own, d.isHeld);
   const changes = changesNotDelivered(d.db, d.server, viewer, messages.map((m) => m.event_id), d.isHeld);
   // Someone not in the room may do nothing (authorize.ts refuses every edit and delete then): skip the checks.
   // A read-only room (its host is a Paracord reference server) refuses edits and deletes too.

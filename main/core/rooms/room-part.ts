@@ -160,10 +160,13 @@ export class RoomPart {
   /** Who must receive an event that is now stored here (inside the storing transaction); the rows queued. */
   protected enqueueDeliveries(event: Envelope, receivedFrom: string | null, now: number): OutboxRow[] {
     const queued: OutboxRow[] = [];
-    for (const destination of this.destinationsFor(event, receivedFrom)) {
+    const destinations = this.destinationsFor(event, receivedFrom);
+    for (const destination of destinations) {
       const row = this.d.outbox.enqueue(destination, event.event_id, event.room_id, now);
       if (row) queued.push(row);
     }
+    // An own message nobody else is to receive (a room of our own users): it says "Sent", not "delivered to all".
+    if (destinations.size === 0 && event.origin_server === this.server && event.event_type === 'm.message') this.d.outbox.noteSentToNobody(event.event_id);
     return queued;
   }
 

@@ -43,6 +43,26 @@ describe('migration 39: the outbox in four b-trees', () => {
   });
 });
 
+describe('migration 41: delivery notes', () => {
+  it('notes the own messages of rooms hosted here that never had a member of another server as sent to nobody, and no others', () => {
+    const db = at(40);
+    const event = db.prepare(`INSERT INTO federation_events (event_id, room_id, event_type, sender, origin_server, origin_ts, depth, state_key, content, signatures, content_hash, received_from, received_at)
+      VALUES (?, ?, 'm.message', ?, ?, 1, 1, NULL, '{}', '{}', 'h', ?, 1)`);
+    const member = db.prepare("INSERT INTO room_members (room_id, user_id, server_name, membership, event_id, event_depth, event_origin, updated_at) VALUES (?, ?, ?, ?, '$m', 1, ?, 1)");
+    for (const room of ['!alone:a.test', '!left:a.test', '!theirs:b.test']) db.prepare("INSERT INTO rooms (room_id, name, host_server, created_at) VALUES (?, 'r', ?, 1)").run(room, room.split(':')[1]);
+    member.run('!alone:a.test', '@owner:a.test', 'a.test', 'join', 'a.test');
+    member.run('!alone:a.test', '@kim:a.test', 'a.test', 'join', 'a.test');
+    // A friend who was here and left: what was sent then reached it.
+    member.run('!left:a.test', '@owner:b.test', 'b.test', 'leave', 'b.test');
+    event.run('$1:a.test', '!alone:a.test', '@owner:a.test', 'a.test', null);
+    event.run('$2:a.test', '!left:a.test', '@owner:a.test', 'a.test', null);
+    event.run('$3:a.test', '!theirs:b.test', '@owner:a.test', 'a.test', null); // to its host
+    event.run('$4:b.test', '!alone:a.test', '@owner:b.test', 'b.test', 'b.test'); // not ours
+    runMigrations(db);
+    expect(db.prepare('SELECT event_id, destination, note FROM delivery_notes').all()).toEqual([{ event_id: '$1:a.test', destination: '', note: 'nobody' }]);
+  });
+});
+
 describe('runMigrations', () => {
   const broken = { version: MIGRATIONS.at(-1)!.version + 1, name: 'a step that fails', sql: 'CREATE TABLE never_made (a); SELECT * FROM no_such_table;' };
 

@@ -992,6 +992,27 @@ export const MIGRATIONS: readonly Migration[] = [
         SELECT server_name, last_fetch_at FROM mailbox_sources WHERE last_fetch_at IS NOT NULL;
     `,
   },
+  {
+    version: 41,
+    name: 'delivery notes',
+    sql: `
+      -- What the outbox no longer says once its rows are gone (a row is removed when its
+      -- destination took the event, outbox/outbox.ts): an own message stored when no other server
+      -- was to receive it ('nobody', destination ''), and an entry the owner dropped ('dropped').
+      -- The message page reads them by key (rooms/message-delivery.ts): "Sent", "not delivered".
+      CREATE TABLE IF NOT EXISTS delivery_notes (
+        event_id    TEXT NOT NULL,
+        destination TEXT NOT NULL,
+        note        TEXT NOT NULL CHECK (note IN ('nobody', 'dropped')),
+        PRIMARY KEY (event_id, destination)
+      ) WITHOUT ROWID;
+      -- Own messages stored before: those of rooms hosted here that never had a member of another server.
+      INSERT OR IGNORE INTO delivery_notes (event_id, destination, note)
+        SELECT e.event_id, '', 'nobody' FROM federation_events e JOIN rooms r ON r.room_id = e.room_id AND r.host_server = e.origin_server
+         WHERE e.event_type = 'm.message' AND e.received_from IS NULL
+           AND NOT EXISTS (SELECT 1 FROM room_members m WHERE m.room_id = e.room_id AND m.server_name <> e.origin_server);
+    `,
+  },
 ];
 
 /**

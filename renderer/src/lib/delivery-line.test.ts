@@ -28,6 +28,7 @@ describe('refusalLine: an own message a server did not get', () => {
     const expired = refusalLine({ server: 'bob.test', reason: 'expired' });
     expect(expired.text).toBe('Not delivered to bob.test: it waited too long and was given up.');
     expect(expired.text).not.toMatch(/refused/);
+    expect(refusalLine({ server: 'bob.test', reason: 'dropped' })).toEqual({ text: 'Not delivered to bob.test: you dropped it from the queue.', details: '' });
   });
 });
 
@@ -46,5 +47,7 @@ describe('changeLine: an own edit, deletion or reaction some server has not take
     expect(refused).toEqual({ text: 'Taking back your reaction was not delivered: refused by bob.test. The other server blocks yours.', details: 'HTTP 403 origin_blocked: alpha.test is blocked' });
     expect(changeLine({ kind: 'edit', delivery: { ...waiting, state: 'refused', pending_servers: [], refused: [{ server: 'bob.test', reason: 'expired' }] } }, { member: false, reachable: true, now }).text)
       .toBe('Your edit was not delivered to bob.test: it waited too long and was given up.');
+    expect(changeLine({ kind: 'edit', delivery: { ...waiting, state: 'refused', pending_servers: [], refused: [{ server: 'bob.test', reason: 'dropped' }] } }, { member: false, reachable: true, now }).text)
+      .toBe('Your edit was not delivered to bob.test: you dropped it from the queue.');
   });
 });

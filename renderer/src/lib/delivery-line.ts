@@ -37,6 +37,7 @@ export function waitingLine(delivery: Pick<MessageDelivery, 'pending_servers' | 
  */
 export function refusalLine(refusal: { server: string; reason: string }): Explained {
   if (refusal.reason === 'expired') return { text: `Not delivered to ${refusal.server}: it waited too long and was given up.`, details: '' };
+  if (refusal.reason === 'dropped') return { text: `Not delivered to ${refusal.server}: you dropped it from the queue.`, details: '' };
   const cause = explainCause(refusal.reason);
   return { text: `Not delivered: refused by ${refusal.server}. ${cause.text}`, details: refusal.reason };
 }
@@ -58,6 +59,7 @@ export function changeLine(change: Pick<ChangeDelivery, 'kind' | 'delivery'>, op
   const refusal = delivery.refused[0];
   if (delivery.state === 'refused' && refusal) {
     if (refusal.reason === 'expired') return { text: `${what} was not delivered to ${refusal.server}: it waited too long and was given up.`, details: '' };
+    if (refusal.reason === 'dropped') return { text: `${what} was not delivered to ${refusal.server}: you dropped it from the queue.`, details: '' };
     return { text: `${what} was not delivered: refused by ${refusal.server}. ${explainCause(refusal.reason).text}`, details: refusal.reason };
   }
   if (delivery.pending_servers.length === 0 && delivery.at_mailbox?.length) {

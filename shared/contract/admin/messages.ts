@@ -187,7 +187,7 @@ export interface ChangeDelivery {
 export interface MessageDelivery {
   /** delivered: no server left to reach; waiting: some still to reach; refused: a server refused it for good. */
   state: 'delivered' | 'waiting' | 'refused';
-  /** Servers still to reach (pending), and those that refused it, with their reason. */
+  /** Servers still to reach (pending), and those that refused it, with their reason ('expired': it waited too long; 'dropped': the owner dropped it from the queue). */
   pending_servers: string[];
   refused: Array<{ server: string; reason: string }>;
   /** The soonest next try among the pending ones, and the last error seen. */
@@ -201,8 +201,9 @@ export interface MessageDelivery {
    */
   held?: string[];
   /**
-   * Delivered, but to no one: no other server had a member in the room when it was sent (a room
-   * of this server's own users). Shown "Sent", not "Delivered to all". Absent otherwise.
+   * Sent to no other server: none was to receive it when it was stored (a room of this server's
+   * own users; a server joining later reads it with the room's history). Shown "Sent", not
+   * "Delivered to all". Only with `delivered`; absent otherwise.
    */
   to_nobody?: true;
 }
