@@ -437,7 +437,7 @@ describe.skipIf(!HAVE_CHROMIUM)('issue #16: the UI tells the truth (real Chromiu
     expect(await page.getByTestId('backup-schedule').count()).toBe(0);
     // Scheduled again from the card's labelled fields (their placeholders were cut at the card's width).
     const again = tempDir('paracord-backups-');
-    await page.getByLabel('Back up daily into this folder').fill(again);
+    await page.getByLabel('Back up daily into this folder (absolute path)').fill(again);
     await page.getByLabel('Backups to keep').fill('3');
     await page.getByRole('button', { name: 'Schedule daily backups' }).click();
     await expect.poll(async () => (await alpha.admin('GET', '/backups/schedule')).body.schedule).toMatchObject({ dir: again, every: 'daily', keep: 3 });

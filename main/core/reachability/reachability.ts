@@ -524,7 +524,7 @@ export class Reachability {
     const identity = this.deps.identity();
     const candidates = via ? [via] : (order ?? this.candidates()).slice(0, 3);
     if (!identity || candidates.length === 0) {
-      const error = via ? `${via} is not a peer` : this.noPeerNow(null).error!;
+      const error = via ? `${via} is not a peer` : (this.noPeerNow(null).error ?? NO_PEER);
       return { ...base, reachable: null, via: null, error, status: 'no_peer', latency_ms: null };
     }
     const problems: string[] = [];
