@@ -112,6 +112,10 @@ describe.skipIf(!HAVE_CHROMIUM)('the UI in a real browser (skipped without Chrom
     await a.getByRole('link', { name: 'Peers & trust' }).click();
     await a.getByRole('button', { name: 'Create an invite link' }).click();
     const link = await a.getByTestId('invite-link').inputValue();
+    // The Copy button sits on the field's line (a label's margin put it lower).
+    const field = (await a.getByTestId('invite-link').boundingBox())!;
+    const copy = (await a.getByTestId('invite-link').locator('xpath=ancestor::*[contains(@class, "copy-field")][1]').getByRole('button', { name: 'Copy' }).boundingBox())!;
+    expect(Math.abs(field.y + field.height - (copy.y + copy.height))).toBeLessThan(4);
     await shot(a, 'peers');
     await b.getByRole('link', { name: 'Peers & trust' }).click();
     await b.getByTestId('redeem-input').fill(link);
