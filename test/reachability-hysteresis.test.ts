@@ -89,7 +89,8 @@ describe('pull mode hysteresis', () => {
     expect(failed).toMatchObject({ reachable: false, mode: 'push', mapping: null });
     const other = failed.via === 'alpha.test' ? 'gamma.test' : 'alpha.test';
     expect(failed.error).toMatch(new RegExp(`could not reach this node: .*Testing again through ${other.replace('.', '\\.')} in 6 s before switching to pull mode\\.$`));
-    expect(Object.keys(await reachability(beta)).sort()).toEqual(['checked_at', 'endpoint', 'error', 'families', 'mapping', 'mode', 'pinhole', 'reachable', 'via']);
+    // next_test_at: when the confirming test runs (the error's "in 6 s" does not count down).
+    expect(Object.keys(await reachability(beta)).sort()).toEqual(['checked_at', 'endpoint', 'error', 'families', 'mapping', 'mode', 'next_test_at', 'pinhole', 'reachable', 'via']);
     expect(await summary(beta)).toBe('Not reachable: testing again');
     expect(await capabilities(beta)).not.toContain('pull');
 

@@ -111,9 +111,13 @@ it('a confirmation whose time comes during a test through one named peer that ge
   slow.routes.set(REACH_PROBE_PATH, () => (slowProbes++ === 0 ? 'hang' : { status: 429, body: { error: 'rate_limited', message: 'one probe per 30 s' } }));
   for (const peer of [fail, slow]) expect((await beta.admin('POST', '/peers', { server_name: peer.serverName, endpoint: peer.url })).status).toBe(200);
   const reachability = beta.node.context.running()!.reachability;
-  // A failure, to be confirmed 1 s later.
+  // A failure, to be confirmed 1 s later: the node says when (the error's "in N s" does not count down).
+  const failedAt = Date.now();
   expect((await reachability.check('fail.test')).reachable).toBe(false);
   expect(reachability.mode).toBe('push');
+  const waiting = (await beta.admin('GET', '/reachability')).body as { next_test_at?: number };
+  expect(waiting.next_test_at).toBeGreaterThanOrEqual(failedAt + 1_000);
+  expect(waiting.next_test_at).toBeLessThanOrEqual(Date.now() + 1_000);
   // A test through slow.test (a report, the owner's choice) that hangs past the confirmation's time: the confirmation joins it.
   const named = reachability.check('slow.test');
   await new Promise((resolve) => setTimeout(resolve, 2_000));
@@ -122,4 +126,5 @@ it('a confirmation whose time comes during a test through one named peer that ge
   // No verdict: the confirmation is scheduled again (it was left without a timer), asks the others first, and confirms.
   await eventually(async () => expect((await beta.admin('GET', '/reachability')).body.mode).toBe('pull'), 10_000);
   expect(slowProbes).toBe(2);
+  expect((await beta.admin('GET', '/reachability')).body).not.toHaveProperty('next_test_at');
 }, 30_000);

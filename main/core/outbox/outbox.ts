@@ -133,7 +133,10 @@ export class Outbox {
     const wholeBatch = settled.length > 1 && settled.every((s) => s.outcome.kind === 'delivered');
     transactionWithoutFsync(this.db, () => {
       for (const { row, outcome } of settled) {
-        if (outcome.kind === 'delivered') this.deleteStmt.run(row.id);
+        // Delivered after the owner dropped its entry (the attempt was under way): not "not delivered" there.
+        if (outcome.kind === 'delivered') {
+          if (this.deleteStmt.run(row.id).changes === 0) this.db.prepare("DELETE FROM delivery_notes WHERE event_id = ? AND destination = ? AND note = 'dropped'").run(row.event_id, row.destination);
+        }
         else if (outcome.kind === 'retry') this.retryStmt.run(outcome.nextAttemptAt, outcome.error, now, row.id);
         else if (outcome.kind === 'paced') this.pacedStmt.run(outcome.error, now, row.id);
         else this.failStmt.run(outcome.error, now, row.id);
@@ -174,14 +177,20 @@ export class Outbox {
     return this.get(id);
   }
 
-  /** Admin: give up on an entry. Noted for its message, which then says it was not delivered there (not "delivered to all"). */
+  /**
+   * Admin: give up on an entry. Noted for its message, which then says so (not "delivered to
+   * all"); an attempt under way that is then delivered takes the note back (settle).
+   */
   drop(id: number): boolean {
-    return this.db.transaction(() => {
+    const dropped = this.db.transaction(() => {
       const row = this.get(id);
-      if (!row || this.deleteStmt.run(id).changes !== 1) return false;
+      if (!row || this.deleteStmt.run(id).changes !== 1) return null;
       this.db.prepare("INSERT OR REPLACE INTO delivery_notes (event_id, destination, note) VALUES (?, ?, 'dropped')").run(row.event_id, row.destination);
-      return true;
+      return row;
     })();
+    // Its message's delivery changed: an open room shows it (as an attempt's outcome would).
+    if (dropped) this.onSettled?.([dropped]);
+    return dropped !== null;
   }
 
   /** An own message stored with no server to send it to (inside its storing transaction): its page says "Sent", not "delivered to all". */

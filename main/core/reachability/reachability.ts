@@ -114,6 +114,8 @@ export class Reachability {
   /** A failed test waiting for the one that confirms it (hysteresis): who answered, and how often confirming found nobody to ask. */
   private unconfirmed: { via: string | null; error: string; inconclusive: number; nextInSeconds: number } | null = null;
   private confirmTimer: NodeJS.Timeout | null = null;
+  /** When `confirmTimer` fires (Date.now()). */
+  private confirmAt = 0;
   /** The last probe asked at least one peer, and every one refused with 429 (its probe limit). */
   private lastProbeOnlyRateLimited = false;
   /** The mapping asked for at start, before any self-test: the first self-test waits for it. */
@@ -151,7 +153,8 @@ export class Reachability {
     // (the UI checks of 2026-11-27 and 2026-11-28).
     const state = kept.error === NO_PEER || kept.error === NO_PEER_ASKABLE ? { ...kept, ...this.noPeerNow(kept.checked_at) } : kept;
     const mailboxes = this.mode === 'pull' ? (this.deps.mailboxSources?.() ?? []) : [];
-    return { ...state, mode: this.mode, mapping: this.mappingView(), pinhole: this.pinholes.pinhole, ...(mailboxes.length > 0 ? { mailboxes } : {}) };
+    const nextTest = this.unconfirmed && this.confirmTimer ? { next_test_at: this.confirmAt } : {};
+    return { ...state, mode: this.mode, mapping: this.mappingView(), pinhole: this.pinholes.pinhole, ...(mailboxes.length > 0 ? { mailboxes } : {}), ...nextTest };
   }
 
   /** After a test that found nobody to ask: not tested yet when someone can be asked now; otherwise why not, as it stands now. */
@@ -490,6 +493,7 @@ export class Reachability {
     const base = this.deps.confirmSeconds ?? DEFAULT_CONFIRM_SECONDS;
     const seconds = Math.min(MAX_CONFIRM_SECONDS, base * 2 ** unconfirmed.inconclusive);
     unconfirmed.nextInSeconds = seconds;
+    this.confirmAt = Date.now() + seconds * 1000;
     this.confirmTimer = setTimeout(() => {
       this.confirmTimer = null;
       if (!this.stopped && this.unconfirmed) void this.check().catch(() => undefined);

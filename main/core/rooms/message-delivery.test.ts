@@ -87,3 +87,26 @@ describe('own changes of a message that a server has not taken', () => {
     expect(changesNotDelivered(db, 'alpha.test', '@owner:alpha.test', ['$m']).get('$m')!.map((c) => c.event_id)).not.toContain('$party');
   });
 });
+
+describe('an entry the owner dropped', () => {
+  it('is named on its message, unless an attempt under way delivered it after all, or it is queued there again', ({ tempDb }) => {
+    const db = tempDb.db;
+    const settled: string[] = [];
+    const outbox = new Outbox(db, { onSettled: (rows) => settled.push(...rows.map((r) => r.event_id)) });
+    const a = outbox.enqueue('beta.test', '$a', '!r:alpha.test', 1_000)!;
+    const b = outbox.enqueue('beta.test', '$b', '!r:alpha.test', 1_000)!;
+    outbox.enqueue('gamma.test', '$a', '!r:alpha.test', 1_000);
+    expect(outbox.drop(a.id)).toBe(true);
+    expect(outbox.drop(b.id)).toBe(true);
+    expect(outbox.drop(b.id)).toBe(false);
+    // An open room hears of it, as of an attempt's outcome.
+    expect(settled).toEqual(['$a', '$b']);
+    expect(messageDeliveries(db, ['$a']).get('$a')).toMatchObject({ state: 'refused', pending_servers: ['gamma.test'], refused: [{ server: 'beta.test', reason: 'dropped' }] });
+    // $b's attempt was under way when it was dropped, and beta took it.
+    outbox.settle('beta.test', [{ row: b, outcome: { kind: 'delivered', status: 202 } }], 5, 2_000);
+    expect(messageDeliveries(db, ['$b']).get('$b')).toMatchObject({ state: 'delivered', refused: [] });
+    // Queued for beta again (a re-issue): waiting, not dropped.
+    outbox.enqueue('beta.test', '$a', '!r:alpha.test', 3_000);
+    expect(messageDeliveries(db, ['$a']).get('$a')).toMatchObject({ state: 'waiting', pending_servers: ['beta.test', 'gamma.test'], refused: [] });
+  });
+});

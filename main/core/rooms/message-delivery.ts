@@ -70,6 +70,14 @@ export function messageDeliveries(db: Db, eventIds: readonly string[], isHeld?: 
       const delivery = result.get(row.event_id)!;
       (delivery.at_mailbox ??= []).push({ server: row.destination, mailbox: row.mailbox });
     }
+    // Taken from a mailbox too late for the room's host, not yet queued again (mailbox/deposits.ts): still to reach it.
+    const late = db
+      .prepare<string[], { event_id: string; destination: string }>(`SELECT event_id, destination FROM mailbox_taken_late WHERE event_id IN (${chunk.map(() => '?').join(',')})`)
+      .all(...chunk);
+    for (const row of late) {
+      const delivery = result.get(row.event_id)!;
+      if (!delivery.pending_servers.includes(row.destination)) delivery.pending_servers.push(row.destination);
+    }
     // What the rows no longer say (migration 41): sent to nobody (no other server was to receive
     // it), and entries the owner dropped (not delivered there, unless it is queued there again).
     const notes = db
@@ -78,15 +86,8 @@ export function messageDeliveries(db: Db, eventIds: readonly string[], isHeld?: 
     for (const row of notes) {
       const delivery = result.get(row.event_id)!;
       if (row.note === 'nobody') delivery.to_nobody = true;
-      else if (!delivery.pending_servers.includes(row.destination)) delivery.refused.push({ server: row.destination, reason: 'dropped' });
-    }
-    // Taken from a mailbox too late for the room's host, not yet queued again (mailbox/deposits.ts): still to reach it.
-    const late = db
-      .prepare<string[], { event_id: string; destination: string }>(`SELECT event_id, destination FROM mailbox_taken_late WHERE event_id IN (${chunk.map(() => '?').join(',')})`)
-      .all(...chunk);
-    for (const row of late) {
-      const delivery = result.get(row.event_id)!;
-      if (!delivery.pending_servers.includes(row.destination)) delivery.pending_servers.push(row.destination);
+      // Unless a row or a late take names that server again (queued again, or it refused a copy).
+      else if (!delivery.pending_servers.includes(row.destination) && !delivery.refused.some((r) => r.server === row.destination)) delivery.refused.push({ server: row.destination, reason: 'dropped' });
     }
   }
   for (const delivery of result.values()) {

@@ -166,7 +166,8 @@ export class RoomPart {
       if (row) queued.push(row);
     }
     // An own message nobody else is to receive (a room of our own users): it says "Sent", not "delivered to all".
-    if (destinations.size === 0 && event.origin_server === this.server && event.event_type === 'm.message') this.d.outbox.noteSentToNobody(event.event_id);
+    // (Made here: one of ours that comes back from a host's history had the host as its destination.)
+    if (destinations.size === 0 && receivedFrom === null && event.origin_server === this.server && event.event_type === 'm.message') this.d.outbox.noteSentToNobody(event.event_id);
     return queued;
   }
 

@@ -1007,10 +1007,13 @@ export const MIGRATIONS: readonly Migration[] = [
         PRIMARY KEY (event_id, destination)
       ) WITHOUT ROWID;
       -- Own messages stored before: those of rooms hosted here that never had a member of another server.
+      -- (Rooms first, once each: a room with such a member is skipped without reading its events.)
       INSERT OR IGNORE INTO delivery_notes (event_id, destination, note)
-        SELECT e.event_id, '', 'nobody' FROM federation_events e JOIN rooms r ON r.room_id = e.room_id AND r.host_server = e.origin_server
-         WHERE e.event_type = 'm.message' AND e.received_from IS NULL
-           AND NOT EXISTS (SELECT 1 FROM room_members m WHERE m.room_id = e.room_id AND m.server_name <> e.origin_server);
+        SELECT e.event_id, '', 'nobody'
+          FROM (SELECT r.room_id, r.host_server FROM rooms r
+                 WHERE NOT EXISTS (SELECT 1 FROM room_members m WHERE m.room_id = r.room_id AND m.server_name <> r.host_server)) lonely
+          JOIN federation_events e INDEXED BY federation_events_room_type_order ON e.room_id = lonely.room_id AND e.event_type = 'm.message'
+         WHERE e.origin_server = lonely.host_server AND e.received_from IS NULL;
     `,
   },
 ];

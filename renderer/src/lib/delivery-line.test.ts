@@ -28,7 +28,8 @@ describe('refusalLine: an own message a server did not get', () => {
     const expired = refusalLine({ server: 'bob.test', reason: 'expired' });
     expect(expired.text).toBe('Not delivered to bob.test: it waited too long and was given up.');
     expect(expired.text).not.toMatch(/refused/);
-    expect(refusalLine({ server: 'bob.test', reason: 'dropped' })).toEqual({ text: 'Not delivered to bob.test: you dropped it from the queue.', details: '' });
+    expect(refusalLine({ server: 'bob.test', reason: 'dropped' })).toEqual({ text: 'It was dropped from the queue for bob.test: it may not have reached it.', details: '' });
+    expect(refusalLine({ server: 'bob.test', reason: 'dropped' }, { member: true }).text).toBe('It was dropped from the queue for bob.test by the owner of this server: it may not have reached it.');
   });
 });
 
@@ -48,6 +49,6 @@ describe('changeLine: an own edit, deletion or reaction some server has not take
     expect(changeLine({ kind: 'edit', delivery: { ...waiting, state: 'refused', pending_servers: [], refused: [{ server: 'bob.test', reason: 'expired' }] } }, { member: false, reachable: true, now }).text)
       .toBe('Your edit was not delivered to bob.test: it waited too long and was given up.');
     expect(changeLine({ kind: 'edit', delivery: { ...waiting, state: 'refused', pending_servers: [], refused: [{ server: 'bob.test', reason: 'dropped' }] } }, { member: false, reachable: true, now }).text)
-      .toBe('Your edit was not delivered to bob.test: you dropped it from the queue.');
+      .toBe('Your edit was dropped from the queue for bob.test: it may not have reached it.');
   });
 });

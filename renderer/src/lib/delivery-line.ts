@@ -35,11 +35,19 @@ export function waitingLine(delivery: Pick<MessageDelivery, 'pending_servers' | 
  * reason as details), or given up after waiting too long (`expired`), which that server never saw,
  * so it did not refuse anything (it was offline, or held while blocked or in quarantine).
  */
-export function refusalLine(refusal: { server: string; reason: string }): Explained {
+export function refusalLine(refusal: { server: string; reason: string }, opts: { member?: boolean } = {}): Explained {
   if (refusal.reason === 'expired') return { text: `Not delivered to ${refusal.server}: it waited too long and was given up.`, details: '' };
-  if (refusal.reason === 'dropped') return { text: `Not delivered to ${refusal.server}: you dropped it from the queue.`, details: '' };
+  if (refusal.reason === 'dropped') return { text: droppedWords('It', refusal.server, opts.member), details: '' };
   const cause = explainCause(refusal.reason);
   return { text: `Not delivered: refused by ${refusal.server}. ${cause.text}`, details: refusal.reason };
+}
+
+/**
+ * An entry the owner dropped from the queue: it may have reached the server anyway (an attempt
+ * under way, a pull, the room's history), so not "not delivered". Only the owner drops entries.
+ */
+function droppedWords(what: string, server: string, member = false): string {
+  return `${what} was dropped from the queue for ${server}${member ? ' by the owner of this server' : ''}: it may not have reached it.`;
 }
 
 const CHANGE_WORDS: Record<ChangeDelivery['kind'], string> = {
@@ -59,7 +67,7 @@ export function changeLine(change: Pick<ChangeDelivery, 'kind' | 'delivery'>, op
   const refusal = delivery.refused[0];
   if (delivery.state === 'refused' && refusal) {
     if (refusal.reason === 'expired') return { text: `${what} was not delivered to ${refusal.server}: it waited too long and was given up.`, details: '' };
-    if (refusal.reason === 'dropped') return { text: `${what} was not delivered to ${refusal.server}: you dropped it from the queue.`, details: '' };
+    if (refusal.reason === 'dropped') return { text: droppedWords(what, refusal.server, opts.member), details: '' };
     return { text: `${what} was not delivered: refused by ${refusal.server}. ${explainCause(refusal.reason).text}`, details: refusal.reason };
   }
   if (delivery.pending_servers.length === 0 && delivery.at_mailbox?.length) {

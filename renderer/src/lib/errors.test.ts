@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AdminError } from '../../../shared/contract/client.ts';
-import { ERROR_SENTENCES, explainBackupWarning, explainCause, explainError, fieldHint, plainRule } from './errors.ts';
+import { ERROR_SENTENCES, explainBackupWarning, explainCause, explainError, explainReachability, fieldHint, plainRule } from './errors.ts';
 
 describe('explainError', () => {
   it('gives every node error code a sentence, with the raw cause as details', () => {
@@ -114,5 +114,18 @@ describe('why a signed-in page shows the sign-in page again', () => {
     const { SESSION_ENDED_WHY } = await import('./errors.ts');
     expect(SESSION_ENDED_WHY.member).toMatch(/expired/);
     expect(SESSION_ENDED_WHY.owner).toMatch(/expired/);
+  });
+});
+
+describe('explainReachability', () => {
+  const raw = 'alpha.test could not reach this node: connection refused at 10.0.0.2:7447. Testing again through gamma.test in 31 s before switching to pull mode.';
+  it('says in words who could not connect, and counts down to the confirming test from when the node will run it', () => {
+    expect(explainReachability(raw).text).toBe('alpha.test could not connect to this node: connection refused (the router does not forward the port, or the node is not running). Testing again through gamma.test in 31 s before switching to pull mode.');
+    const now = 1_000_000;
+    expect(explainReachability(raw, { at: now + 12_400, now }).text).toMatch(/Testing again through gamma\.test in 12 s before switching to pull mode\.$/);
+    expect(explainReachability(raw, { at: now - 3_000, now }).text).toMatch(/Testing again through gamma\.test any moment now before switching to pull mode\.$/);
+    // Without the node's time (an older node): its sentence as written.
+    expect(explainReachability(raw, { at: undefined, now }).text).toMatch(/in 31 s before/);
+    expect(explainReachability(raw).details).toBe(raw);
   });
 });

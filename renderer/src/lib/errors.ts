@@ -251,7 +251,7 @@ const PROBE_REASONS: Array<[RegExp, string]> = [
  * names addresses and carries raw causes; that goes to `details`. Its last sentence about testing
  * again (shared/reachability-words.ts) is already plain and stays.
  */
-export function explainReachability(raw: string | null | undefined): Explained {
+export function explainReachability(raw: string | null | undefined, nextTest?: { at: number | undefined; now: number }): Explained {
   const details = raw ?? '';
   if (!raw) return { text: '', details };
   const parts: string[] = [];
@@ -267,8 +267,14 @@ export function explainReachability(raw: string | null | undefined): Explained {
   if (/A port mapping was made .* but did not help/.test(raw)) parts.push('A port forwarding was set up on the router but did not help, so it was removed.');
   if (/Automatic setup failed/.test(raw)) parts.push('The router could not be set up automatically.');
   const again = /Testing again(?: through \S+)? in \d+ s before switching to pull mode\.$/.exec(raw);
-  if (again) parts.push(again[0]);
+  // Counted down from when the node will test (its sentence says how long it was when written).
+  if (again) parts.push(nextTest?.at ? again[0].replace(/in \d+ s/, countdown(nextTest.at - nextTest.now)) : again[0]);
   return { text: parts.join(' '), details };
+}
+
+function countdown(ms: number): string {
+  const seconds = Math.round(ms / 1000);
+  return seconds >= 1 ? `in ${seconds} s` : 'any moment now';
 }
 
 /**

@@ -40,4 +40,10 @@ export interface Reachability {
    * or this node publishes none). Absent before the first test, or when the peer did not say.
    */
   families?: { ipv4: boolean | null; ipv6: boolean | null };
+  /**
+   * A failure waiting for the test that confirms it (before pull mode): when that test runs. The
+   * `error`'s "Testing again … in N s" was counted when it was written; this counts down. Absent
+   * otherwise, and from older nodes.
+   */
+  next_test_at?: number;
 }
