@@ -120,7 +120,7 @@ describe.skipIf(!HAVE_CHROMIUM)('members: the member app (real Chromium, two rea
     await page.getByTestId('composer').fill('sent when back');
     await page.keyboard.press('Enter');
     await page.getByTestId('offline').waitFor();
-    expect(await page.getByTestId('offline').textContent()).toContain('You are offline — your message will be sent when you are back');
+    expect(await page.getByTestId('offline').textContent()).toContain('You are offline — messages you send now go out when you are back');
     expect(await page.getByTestId('composer').inputValue()).toBe('sent when back');
     await phone.setOffline(false);
     await expect.poll(async () => (await lines(node, roomId)).filter((l) => l === '@ann:home.test: sent when back').length).toBe(1);

@@ -51,6 +51,11 @@ describe('members (issue #34): links, passphrases, sign-in, sessions', () => {
     expect(await refusal(members.signIn('sam', 'wrong wrong wrong', phone))).toEqual(failed);
     const signedIn = await members.signIn('SAM', GOOD, phone);
     expect(members.sessionsOf('@sam:home.example')).toHaveLength(2);
+    // Past their lifetime (30 days unused), sessions are over: not listed, not counted as devices signed in.
+    const later = Date.now() + 31 * 86_400_000;
+    expect(members.sessionsOf('@sam:home.example', later)).toEqual([]);
+    expect(members.list(later)).toMatchObject([{ user_id: '@sam:home.example', sessions: 0 }]);
+    expect(members.list()).toMatchObject([{ user_id: '@sam:home.example', sessions: 2 }]);
     // Disabled: every session ends at once, and signing in fails like a wrong passphrase.
     members.setDisabled('@sam:home.example', true);
     expect(members.session(signedIn.token, phone.host)).toBeNull();

@@ -205,10 +205,11 @@ export class MemberStore {
 
   // ——— the member's own account ———
 
-  sessionsOf(userId: string): MemberSession[] {
+  /** Where the member is signed in now: expired sessions are over (they were listed, and counted as devices signed in). */
+  sessionsOf(userId: string, now = Date.now()): MemberSession[] {
     return this.db
-      .prepare<[string], MemberSession>('SELECT id, host, user_agent, created_at, last_seen_at, expires_at FROM member_sessions WHERE user_id = ? ORDER BY last_seen_at DESC')
-      .all(userId);
+      .prepare<[string, number], MemberSession>('SELECT id, host, user_agent, created_at, last_seen_at, expires_at FROM member_sessions WHERE user_id = ? AND expires_at > ? ORDER BY last_seen_at DESC')
+      .all(userId, now);
   }
 
   /** Ends one of `userId`'s sessions (only its own: another member's id is "not found"). */
@@ -254,13 +255,13 @@ export class MemberStore {
 
   // ——— the owner's view ———
 
-  list(): Member[] {
+  list(now = Date.now()): Member[] {
     return this.db
-      .prepare<[], CredentialRow & { created_at: number; sessions: number }>(
-        `SELECT c.*, u.created_at, (SELECT COUNT(*) FROM member_sessions s WHERE s.user_id = c.user_id) AS sessions
+      .prepare<[number], CredentialRow & { created_at: number; sessions: number }>(
+        `SELECT c.*, u.created_at, (SELECT COUNT(*) FROM member_sessions s WHERE s.user_id = c.user_id AND s.expires_at > ?) AS sessions
          FROM member_credentials c JOIN local_users u ON u.user_id = c.user_id ORDER BY c.user_id`,
       )
-      .all()
+      .all(now)
       .map((r) => ({ user_id: r.user_id, display_name: r.display_name, created_at: r.created_at, disabled: r.disabled_at !== null, last_seen_at: r.last_seen_at, sessions: r.sessions }));
   }
 

@@ -124,6 +124,7 @@ describe('explainReachability', () => {
     const now = 1_000_000;
     expect(explainReachability(raw, { at: now + 12_400, now }).text).toMatch(/Testing again through gamma\.test in 12 s before switching to pull mode\.$/);
     expect(explainReachability(raw, { at: now - 3_000, now }).text).toMatch(/Testing again through gamma\.test any moment now before switching to pull mode\.$/);
+    expect(explainReachability(raw, { at: now + 600_000, now }).text).toMatch(/Testing again through gamma\.test in 10 min before switching to pull mode\.$/);
     // Without the node's time (an older node): its sentence as written.
     expect(explainReachability(raw, { at: undefined, now }).text).toMatch(/in 31 s before/);
     expect(explainReachability(raw).details).toBe(raw);

@@ -6,6 +6,7 @@
  */
 import { AdminError } from '../../../shared/contract/client.ts';
 import { ConnectionLost } from '../../../shared/contract/stream-transport.ts';
+import { fromNow } from './format.ts';
 
 /** What the user reads; `details` is the raw cause, shown only behind a "details" disclosure. */
 export interface Explained {
@@ -273,8 +274,7 @@ export function explainReachability(raw: string | null | undefined, nextTest?: {
 }
 
 function countdown(ms: number): string {
-  const seconds = Math.round(ms / 1000);
-  return seconds >= 1 ? `in ${seconds} s` : 'any moment now';
+  return ms >= 1_500 ? fromNow(ms, 0) : 'any moment now';
 }
 
 /**

@@ -20,6 +20,10 @@ describe('fromNow and plural', () => {
     expect(fromNow(now + 5 * 60_000, now)).toBe('in 5 min');
     expect(fromNow(now - 5, now)).toBe('now');
     expect(fromNow(now + 86_400_000, now)).toBe('in 1 day');
+    expect(fromNow(now + 3_580_000, now)).toBe('in 1 h');
+    expect(fromNow(now + 3_560_000, now)).toBe('in 59 min');
+    expect(ago(now - 85_000_000, now)).toBe('1 day ago');
+    expect(ago(now - 84_000_000, now)).toBe('23 h ago');
     expect(fromNow(now + 3 * 86_400_000, now)).toBe('in 3 days');
     expect(ago(now - 30 * 3600_000, now)).toBe('1 day ago');
     expect(ago(now - 50 * 3600_000, now)).toBe('2 days ago');

@@ -1,11 +1,15 @@
 /** Times in words (issue #16 item 3): relative where a person reads at a glance, a clock time where "since when" matters. */
+/** Minutes up to what rounds to 60 of them, hours up to what rounds to 24 ("in 60 min", "24 h ago" were said). */
+const MINUTES_UNTIL = 3570;
+const HOURS_UNTIL = 84_600;
+
 export function ago(ms: number | null | undefined, now = Date.now()): string {
   if (!ms) return 'never';
   const seconds = Math.round((now - ms) / 1000);
   if (seconds < 5) return 'just now';
   if (seconds < 60) return `${seconds} s ago`;
-  if (seconds < 3600) return `${Math.round(seconds / 60)} min ago`;
-  if (seconds < 86400) return `${Math.round(seconds / 3600)} h ago`;
+  if (seconds < MINUTES_UNTIL) return `${Math.round(seconds / 60)} min ago`;
+  if (seconds < HOURS_UNTIL) return `${Math.round(seconds / 3600)} h ago`;
   return `${days(seconds)} ago`;
 }
 
@@ -15,8 +19,8 @@ export function fromNow(ms: number | null | undefined, now = Date.now()): string
   const seconds = Math.round((ms - now) / 1000);
   if (seconds <= 1) return 'now';
   if (seconds < 60) return `in ${seconds} s`;
-  if (seconds < 3600) return `in ${Math.round(seconds / 60)} min`;
-  if (seconds < 86400) return `in ${Math.round(seconds / 3600)} h`;
+  if (seconds < MINUTES_UNTIL) return `in ${Math.round(seconds / 60)} min`;
+  if (seconds < HOURS_UNTIL) return `in ${Math.round(seconds / 3600)} h`;
   return `in ${days(seconds)}`;
 }
 

@@ -13,7 +13,9 @@ describe('offline (issue #34 item 5)', () => {
   });
 
   it('says so in words, and that the message waits', () => {
-    expect(offlineWords(false).title).toBe('You are offline — your message will be sent when you are back.');
+    expect(offlineWords(false).title).toBe('You are offline — messages you send now go out when you are back.');
+    // A network, but no answer: not "offline".
+    expect(offlineWords(true).title).toBe('The server does not answer — messages you send now go out when it is back.');
     expect(offlineWords(true).detail).toMatch(/server may be down/);
   });
 });

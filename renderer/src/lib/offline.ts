@@ -12,10 +12,12 @@ export function isOfflineFailure(error: unknown, online: boolean): boolean {
 
 /** The member's banner while calls get no answer: the device's network is gone, or (it has one) the server does not answer. */
 export function offlineWords(online: boolean): { title: string; detail: string } {
-  return {
-    title: 'You are offline — your message will be sent when you are back.',
-    detail: online
-      ? 'This device has a network, so the server may be down or unreachable from here. This page reconnects by itself.'
-      : 'This page reconnects by itself when this device is online again.',
-  };
+  // With a network, the device is not offline: the server does not answer (a helper's UI check:
+  // it said "You are offline" above "This device has a network").
+  return online
+    ? {
+        title: 'The server does not answer — messages you send now go out when it is back.',
+        detail: 'This device has a network, so the server may be down or unreachable from here. This page reconnects by itself.',
+      }
+    : { title: 'You are offline — messages you send now go out when you are back.', detail: 'This page reconnects by itself when this device is online again.' };
 }
