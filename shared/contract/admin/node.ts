@@ -30,7 +30,8 @@ export const nodeOperations = {
 
 export interface NodeOutputs {
   getStatus: NodeStatus;
-  checkReachability: { reachable: boolean; url: string | null; message: string };
+  /** `error`: the raw cause when it does not answer (shown behind "details"; `message` is in words). */
+  checkReachability: { reachable: boolean; url: string | null; message: string; error?: string };
   setup: NodeStatus;
   pauseFederation: { paused: boolean };
   resumeFederation: { paused: boolean };

@@ -75,9 +75,11 @@ export function statusOperations(node: NodeContext): Pick<AdminHandlers, 'getSta
           message: `Your server answers at ${url} from this computer. Friends on other networks reach it only if that address works from the internet: behind a home router, forward the port to this computer, and make the name point to your public address.`,
         };
       } catch (error) {
+        // The raw cause apart (the page shows it behind "details"); no "Settings" screen exists: the address is the wizard's, or --public-url.
         return {
           reachable: false, url,
-          message: `Your server does not answer at ${url} from this computer (${(error as Error).message}). Check the address (Settings: public address), that the name points to this computer, and that no firewall blocks the port.`,
+          message: `Your server does not answer at ${url} from this computer. Check the address (the setup's public address, or start the node with --public-url), that the name points to this computer, and that no firewall blocks the port.`,
+          error: (error as Error).message,
         };
       }
     },

@@ -54,6 +54,11 @@ describe('setup', () => {
     const check = await node.admin('POST', '/setup/check');
     expect(check.body).toMatchObject({ reachable: false, url: 'https://own.example.org:7447' });
     expect(check.body.message).toContain('does not answer');
+    // In words, with no screen that does not exist; the raw cause apart (behind "details" on the page).
+    expect(check.body.message).not.toMatch(/Settings|ENOTFOUND|fetch failed|getaddrinfo/);
+    expect(check.body.message).toContain('--public-url');
+    expect(typeof check.body.error).toBe('string');
+    expect(check.body.error.length).toBeGreaterThan(0);
   });
 
   it('says the server answers when its address works', async ({ nodes }) => {
@@ -61,5 +66,6 @@ describe('setup', () => {
     const check = await node.admin('POST', '/setup/check');
     expect(check.body).toMatchObject({ reachable: true });
     expect(check.body.message).toContain('answers at');
+    expect(check.body).not.toHaveProperty('error');
   });
 });
