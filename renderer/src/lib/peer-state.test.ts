@@ -17,6 +17,19 @@ describe('peerLine', () => {
     expect(line.cause.details).toContain('ECONNREFUSED');
   });
 
+  it('calls a peer that answers with an error it may get over (paused, our clocks, a 5xx) there but refusing, not offline', () => {
+    const now = new Date(2026, 0, 5, 14, 30).getTime();
+    const since = new Date(2026, 0, 5, 14, 2).getTime();
+    const paused = { ...push, waiting: 2, retrying_since: since, next_attempt_at: now + 40_000, last_error: 'HTTP 503 federation_paused: federation is paused on this node' };
+    const line = peerLine({ trust: 'allow', last_seen_at: since - 1000, delivery: paused }, now);
+    expect(line.state).toBe('refusing');
+    expect(line.text).toMatch(/^Answers, but takes nothing since \d\d:\d\d( [AP]M)? — 2 messages waiting, next try in 40 s$/);
+    expect(line.cause.text).toBe('The other server has paused all sending and receiving. It retries by itself.');
+    // Its rate limit, or its keys check: asked to wait, as before; no answer at all: offline.
+    expect(peerLine({ trust: 'allow', last_seen_at: null, delivery: { ...paused, last_error: 'HTTP 429 rate_limited: slow down' } }, now).state).toBe('sending');
+    expect(peerLine({ trust: 'allow', last_seen_at: null, delivery: { ...paused, last_error: 'connect ECONNREFUSED 127.0.0.1:9' } }, now).state).toBe('offline');
+  });
+
   it('calls what waits messages only when they are: reactions and edits are changes (the UI check of 2026-11-27)', () => {
     expect(waitingWords(3, 3)).toBe('3 messages');
     expect(waitingWords(3, 2)).toBe('2 messages and 1 change');
@@ -150,8 +163,9 @@ describe('peerLine', () => {
       cause: { text: 'Too many requests at once. It retries by itself.', details: 'HTTP 429 rate_limited: beta.test is over its rate limit here' },
     });
     expect(peerLine(waits('HTTP 503 keys_unavailable: our keys could not be read'), now)).toMatchObject({ state: 'sending', cause: { text: expect.stringContaining('could not read your server\'s keys') } });
-    // Twin: a server error or no answer at all is still "offline".
-    expect(peerLine(waits('HTTP 503 internal_error: disk'), now).state).toBe('offline');
+    // Twin: a server error is an answer (it is there: refusing); a proxy's 502 or no answer at all is "offline".
+    expect(peerLine(waits('HTTP 503 internal_error: disk'), now).state).toBe('refusing');
+    expect(peerLine(waits('HTTP 502 bad gateway'), now).state).toBe('offline');
     expect(peerLine(waits('connect ECONNREFUSED 10.0.0.2:7447'), now).state).toBe('offline');
   });
 });
