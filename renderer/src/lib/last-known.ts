@@ -42,8 +42,8 @@ export function notLoaded(known: Known): string {
  * last answered (a countdown to the next try would run on with nothing behind it), labelled, and
  * its state unknown.
  */
-export function knownPeerLine(peer: Parameters<typeof peerLine>[0], known: Known, now = Date.now()): PeerLine {
-  if (known.reachable) return peerLine(peer, now);
-  const then = peerLine(peer, known.lastOkAt || now);
+export function knownPeerLine(peer: Parameters<typeof peerLine>[0], known: Known, now = Date.now(), opts: { paused?: boolean } = {}): PeerLine {
+  if (known.reachable) return peerLine(peer, now, opts);
+  const then = peerLine(peer, known.lastOkAt || now, opts);
   return { state: 'unknown', text: asKnown(then.text, known, now), cause: then.cause };
 }

@@ -30,6 +30,16 @@ describe('peerLine', () => {
     expect(peerLine({ trust: 'allow', last_seen_at: null, delivery: { ...paused, last_error: 'connect ECONNREFUSED 127.0.0.1:9' } }, now).state).toBe('offline');
   });
 
+  it('says what waits for a peer waits for this node to resume federation while it is paused', () => {
+    const now = Date.now();
+    const failing = { ...push, waiting: 3, retrying_since: now - 60_000, next_attempt_at: now, last_error: 'connect ECONNREFUSED 127.0.0.1:9' };
+    expect(peerLine({ trust: 'allow', last_seen_at: null, delivery: failing }, now, { paused: true })).toEqual({ state: 'paused', text: 'Paused here — 3 messages waiting until you resume federation', cause: { text: '', details: '' } });
+    expect(peerLine({ trust: 'allow', last_seen_at: null, delivery: { ...push, waiting: 1 } }, now, { paused: true }).text).toBe('Paused here — 1 message waiting until you resume federation');
+    // Nothing waiting: as before; blocked: blocked.
+    expect(peerLine({ trust: 'allow', last_seen_at: now, delivery: push }, now, { paused: true }).state).toBe('online');
+    expect(peerLine({ trust: 'block', last_seen_at: null, delivery: failing }, now, { paused: true }).state).toBe('blocked');
+  });
+
   it('calls what waits messages only when they are: reactions and edits are changes (the UI check of 2026-11-27)', () => {
     expect(waitingWords(3, 3)).toBe('3 messages');
     expect(waitingWords(3, 2)).toBe('2 messages and 1 change');

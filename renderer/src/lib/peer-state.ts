@@ -51,7 +51,7 @@ export interface DeliveryState {
 export interface PeerLine {
   /** `waiting`: messages wait for a friend that receives by pull, and it has not fetched lately. */
   /** `refusing`: it answers our deliveries with an error it may get over (paused, our clocks, a 5xx): there, not offline. */
-  state: 'online' | 'idle' | 'offline' | 'refusing' | 'sending' | 'waiting' | 'blocked' | 'quarantined' | 'unknown';
+  state: 'online' | 'idle' | 'offline' | 'refusing' | 'sending' | 'waiting' | 'paused' | 'blocked' | 'quarantined' | 'unknown';
   text: string;
   cause: Explained;
 }
@@ -69,7 +69,7 @@ export function waitingWords(waiting: number, messages: number | null | undefine
 }
 
 /** Words only: the node computed the state (admin/operations/peers `deliveryView`). */
-export function peerLine(peer: { server_name?: string; trust: string; last_seen_at: number | null; delivery?: DeliveryState; liveness?: PeerLivenessView | null }, now = Date.now()): PeerLine {
+export function peerLine(peer: { server_name?: string; trust: string; last_seen_at: number | null; delivery?: DeliveryState; liveness?: PeerLivenessView | null }, now = Date.now(), opts: { paused?: boolean } = {}): PeerLine {
   const waiting = peer.delivery?.waiting ?? 0;
   const what = waitingWords(waiting, peer.delivery?.waiting_messages);
   const none = { text: '', details: '' };
@@ -81,6 +81,9 @@ export function peerLine(peer: { server_name?: string; trust: string; last_seen_
   // Nothing waits, but it is still in quarantine, however it receives (pull, a mailbox): not "online", nothing "waits there".
   const seen = peer.last_seen_at ? ` · seen ${ago(peer.last_seen_at, now)}` : '';
   if (peer.trust === 'quarantine') return { state: 'quarantined', text: `In quarantine: what it sends waits for your review${seen}`, cause: none };
+  // This node's federation is paused: nothing is sent (nor pulled from it), whatever the last
+  // attempt said ("Sending…", "trying again now" beside "Paused": a helper's UI check).
+  if (opts.paused && waiting > 0) return { state: 'paused', text: `Paused here — ${what} waiting until you resume federation`, cause: none };
   // A friend nobody can reach fetches its messages itself (issue #15): they wait to be pulled.
   if (peer.delivery?.mode === 'pull') {
     const lastPull = peer.delivery.last_pull_at;
