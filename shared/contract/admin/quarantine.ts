@@ -28,4 +28,6 @@ export interface HeldEvent {
   received_at: number;
   /** Message text, when the event has one, for the review screen. */
   body?: string;
+  /** A reaction's key, for the review screen. */
+  key?: string;
 }

@@ -19,11 +19,12 @@ export function policyOperations(node: NodeContext): Pick<AdminHandlers, Names> 
     },
     listQuarantine: async ({ server_name }) => ({
       held: node.quarantine.list(server_name).map((row): HeldEvent => {
-        const envelope = JSON.parse(row.envelope) as { event_type: string; room_id: string; sender: string; content: { body?: unknown } };
+        const envelope = JSON.parse(row.envelope) as { event_type: string; room_id: string; sender: string; content: { body?: unknown; key?: unknown } };
         return {
           id: row.id, origin: row.origin, received_from: row.received_from, event_id: row.event_id, received_at: row.received_at,
           event_type: envelope.event_type, room_id: envelope.room_id, sender: envelope.sender,
           ...(typeof envelope.content.body === 'string' ? { body: envelope.content.body } : {}),
+          ...(typeof envelope.content.key === 'string' ? { key: envelope.content.key } : {}),
         };
       }),
       counts: node.quarantine.counts(),
