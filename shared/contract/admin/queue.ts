@@ -66,6 +66,8 @@ export interface QueuedRow {
   next_attempt_at: number;
   last_error: string | null;
   created_at: number;
+  /** When its last outcome was recorded (a refusal's time); absent from older nodes. */
+  updated_at?: number;
 }
 
 export interface QueueEntry extends QueuedRow {

@@ -15,7 +15,7 @@ const entryOf = (node: NodeContext) => {
     if (isHeld === undefined) held.set(r.destination, (isHeld = node.trust.holdsDeliveryTo(r.destination)));
     return {
       id: r.id, destination: r.destination, event_id: r.event_id, room_id: r.room_id, state: r.state,
-      attempts: r.attempts, next_attempt_at: r.next_attempt_at, last_error: r.last_error, created_at: r.created_at,
+      attempts: r.attempts, next_attempt_at: r.next_attempt_at, last_error: r.last_error, created_at: r.created_at, updated_at: r.updated_at,
       delivery, waiting: queueEntryWords(r, delivery, isHeld),
     };
   };
