@@ -10,7 +10,8 @@ const DONE: Readonly<Record<string, string>> = {
   'm.reaction.remove': 'took back a reaction',
   'm.member.invite': 'invited someone',
   'm.member.join': 'joined the room',
-  'm.member.leave': 'left the room',
+  // (A moderator's removal is a leave too: its subject is not given here.)
+  'm.member.leave': 'left the room, or removed someone',
   'm.member.ban': 'banned someone',
   'm.member.unban': 'let someone back in',
   'm.room.role': 'changed someone\'s role',

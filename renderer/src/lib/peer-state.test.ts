@@ -23,7 +23,7 @@ describe('peerLine', () => {
     const paused = { ...push, waiting: 2, retrying_since: since, next_attempt_at: now + 40_000, last_error: 'HTTP 503 federation_paused: federation is paused on this node' };
     const line = peerLine({ trust: 'allow', last_seen_at: since - 1000, delivery: paused }, now);
     expect(line.state).toBe('refusing');
-    expect(line.text).toMatch(/^Answers, but takes nothing since \d\d:\d\d( [AP]M)? — 2 messages waiting, next try in 40 s$/);
+    expect(line.text).toMatch(/^Answers with an error since \d\d:\d\d( [AP]M)? — 2 messages waiting, next try in 40 s$/);
     expect(line.cause.text).toBe('The other server has paused all sending and receiving. It retries by itself.');
     // Its rate limit, or its keys check: asked to wait, as before; no answer at all: offline.
     expect(peerLine({ trust: 'allow', last_seen_at: null, delivery: { ...paused, last_error: 'HTTP 429 rate_limited: slow down' } }, now).state).toBe('sending');
@@ -176,6 +176,9 @@ describe('peerLine', () => {
     // Twin: a server error is an answer (it is there: refusing); a proxy's 502 or no answer at all is "offline".
     expect(peerLine(waits('HTTP 503 internal_error: disk'), now).state).toBe('refusing');
     expect(peerLine(waits('HTTP 502 bad gateway'), now).state).toBe('offline');
+    // A bare 503 (a proxy with no node behind it) or a web page: not its node's answer.
+    expect(peerLine(waits('HTTP 503'), now).state).toBe('offline');
+    expect(peerLine(waits('HTTP 404 <html>'), now).state).toBe('offline');
     expect(peerLine(waits('connect ECONNREFUSED 10.0.0.2:7447'), now).state).toBe('offline');
   });
 });

@@ -10,7 +10,7 @@ import type { PeerLivenessView } from '../../../shared/contract/admin/peers.ts';
 /**
  * How a peer's state is decided (issue #16 item 3):
  * - a message to it failed at least once and waits: "offline since <first failure>", with the count and the next try;
- *   "answers, but takes nothing since" when its last answer was an HTTP error it may get over;
+ *   "answers with an error since" when its node's last answer was an error it may get over;
  * - messages wait that were not tried yet, or it is paced, or it asked us to wait (429, its keys
  *   check: 503): "sending" / "paced" / "asked to wait";
  * - nothing waits: "not answering" when the last check of its node while the owner looked failed
@@ -114,14 +114,15 @@ export function peerLine(peer: { server_name?: string; trust: string; last_seen_
       cause: explainCause(peer.delivery?.last_error ?? null),
     };
   }
-  // It answered with an error it may get over (its federation paused: 503; our request's time
-  // refused: 401; its own failure: 500): its server is there, so not "offline" (a helper's UI
-  // check). A proxy's 502 or 504 says the node behind it does not answer: offline.
-  if (waiting > 0 && since !== null && /^HTTP (?!502\b|504\b)\d{3}\b/.test(peer.delivery?.last_error ?? '')) {
+  // Its node answered with an error it may get over (its federation paused: 503; our request's
+  // time refused: 401; its own failure: 500 internal_error): there, so not "offline" (a helper's UI
+  // check). Only an answer with a federation error code is its node's (as the delivery worker
+  // judges, delivery-worker.ts): a proxy's bare 5xx or a web page, or a 502/504, is not.
+  if (waiting > 0 && since !== null && /^HTTP (?!502\b|504\b)\d{3} [a-z][a-z0-9_]*\b/.test(peer.delivery?.last_error ?? '')) {
     const nextText = fromNow(peer.delivery?.next_attempt_at ?? 0, now);
     return {
       state: 'refusing',
-      text: `Answers, but takes nothing since ${clock(since, now)} — ${what} waiting${nextText === 'now' ? ', trying again now' : nextText ? `, next try ${nextText}` : ''}`,
+      text: `Answers with an error since ${clock(since, now)} — ${what} waiting${nextText === 'now' ? ', trying again now' : nextText ? `, next try ${nextText}` : ''}`,
       cause: explainCause(peer.delivery?.last_error ?? null),
     };
   }

@@ -13,6 +13,6 @@ describe('pendingPeeringLine', () => {
     });
     // Already peers: no "ask for a new link".
     expect(pendingPeeringLine({ ...base, error: 'you are already a peer (already_peer)' }, 70_000).cause.text).not.toMatch(/new (link|one)/);
-    expect(pendingPeeringLine(base, 100_000)).toMatchObject({ state: 'expired', text: 'Your request to bob.test expired before it fetched it: ask your friend for a new link.' });
+    expect(pendingPeeringLine(base, 100_000)).toMatchObject({ state: 'expired', text: 'Your request to bob.test expired without an answer: ask your friend for a new link.' });
   });
 });

@@ -10,7 +10,7 @@ import { explainCause, type Explained } from './errors.ts';
 
 export function pendingPeeringLine(p: PendingPeering, now: number): { state: 'refused' | 'expired' | 'waiting'; text: string; cause: Explained } {
   if (p.error !== null) return { state: 'refused', text: `${p.server_name} refused your request.`, cause: explainCause(p.error) };
-  if (p.expires_at <= now) return { state: 'expired', text: `Your request to ${p.server_name} expired before it fetched it: ask your friend for a new link.`, cause: { text: '', details: '' } };
+  if (p.expires_at <= now) return { state: 'expired', text: `Your request to ${p.server_name} expired without an answer: ask your friend for a new link.`, cause: { text: '', details: '' } };
   return {
     state: 'waiting',
     text: `${p.server_name} cannot be reached right now: your request waits${p.waiting_at ? ` at ${p.waiting_at}'s node` : ''} until ${p.server_name} fetches it.`,
