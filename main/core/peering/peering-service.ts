@@ -478,6 +478,9 @@ export class PeeringService {
     const where = { endpoint, endpoint_source: 'peer' as const, tls_fingerprint: tlsFingerprint };
     this.d.trust.upsert(server, kind === 'new' ? { trust: 'allow', ...where, reason: null, until_ms: null } : where, now);
     this.d.keys.pin(server, keyId, publicKey, now);
+    // Peered, however (a link redeemed directly, ours redeemed by it): a request of ours left at a
+    // mailbox for it is over (its row stayed, and the dashboard called it expired beside the friend).
+    this.pending.done(server);
   }
 
   /** Runs a step of accepting a link; a refusal by NameClaims is logged for the owner (the link stays unused). */
