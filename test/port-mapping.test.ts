@@ -37,6 +37,8 @@ describe.skipIf(unavailable !== null)('automatic port mapping against miniupnpd 
       run.child.stdin!.write('status\n');
       const later = JSON.parse(await run.next());
       expect(later.mapping.expires_at).toBeGreaterThan(mapped.mapping.expires_at);
+      // The node is told (the dashboard's "ends in …" follows the new end).
+      expect(later.renewed).toBeGreaterThanOrEqual(1);
       expect(router.natRules()).toContain(`${LAN_NODE}:${port}`);
       run.child.stdin!.write('remove\n');
       expect(JSON.parse(await run.next())).toEqual({ removed: true });

@@ -31,8 +31,9 @@ async function component(): Promise<Component> {
   if (kind === 'port-mapper') {
     const [method, port, ttl] = args;
     const { PortMapper } = await import('../../main/core/reachability/port-mapping.ts');
-    const mapper = new PortMapper({ methods: [method as 'upnp' | 'pmp'], ...(ttl ? { ttlMs: Number(ttl) } : {}) });
-    return { open: () => mapper.map(Number(port)), status: () => ({ mapping: mapper.mapping }), remove: () => mapper.remove() };
+    let renewed = 0;
+    const mapper = new PortMapper({ methods: [method as 'upnp' | 'pmp'], ...(ttl ? { ttlMs: Number(ttl) } : {}), onRenewed: () => renewed++ });
+    return { open: () => mapper.map(Number(port)), status: () => ({ mapping: mapper.mapping, renewed }), remove: () => mapper.remove() };
   }
   throw new Error(`usage: reachability-run.ts pinhole ADDRESS PORT [TTL_MS] | port-mapper upnp|pmp PORT [TTL_MS] (not ${kind})`);
 }

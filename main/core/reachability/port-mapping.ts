@@ -40,6 +40,8 @@ export interface PortMapperOptions {
   /** Lease asked for (default one hour); renewed a minute before it ends. */
   ttlMs?: number;
   log?: { info: (o: object, m: string) => void; warn: (o: object, m: string) => void };
+  /** A renewal moved the mapping's end: the dashboard's "renewed before it ends in …" is told (it stood at "now"). */
+  onRenewed?: () => void;
 }
 
 export class PortMapper {
@@ -146,6 +148,7 @@ export class PortMapper {
       await gateway.map(port, current.internal_address, { externalPort: current.external_port, protocol: 'tcp', ttl: this.ttl, autoRefresh: false, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
       current.expires_at = Date.now() + this.ttl;
       this.options.log?.info({ event: 'port_mapping_renewed', expires_at: current.expires_at }, 'port mapping renewed');
+      this.options.onRenewed?.();
     } catch (error) {
       this.options.log?.warn({ event: 'port_mapping_renewal_failed', error: plain(error) }, 'could not renew the port mapping; trying again in a minute');
       this.renewTimer = setTimeout(() => void this.renew(port), 60_000);

@@ -126,7 +126,7 @@ export class Reachability {
 
   constructor(deps: ReachabilityDeps) {
     this.deps = deps;
-    this.mapper = new PortMapper({ ...(deps.gatewayAddress ? { gatewayAddress: deps.gatewayAddress } : {}), log: deps.log });
+    this.mapper = new PortMapper({ ...(deps.gatewayAddress ? { gatewayAddress: deps.gatewayAddress } : {}), log: deps.log, onRenewed: deps.onChange });
     this.pinholes = new PinholeKeeper({
       log: deps.log,
       ...(deps.listenHost ? { listenHost: deps.listenHost } : {}),
