@@ -7,6 +7,7 @@
 import { AdminError } from '../../../shared/contract/client.ts';
 import { ConnectionLost } from '../../../shared/contract/stream-transport.ts';
 import { fromNow } from './format.ts';
+import { NOBODY_COULD_ASK, NO_PEER_CAN_TEST, NO_PEER_YET } from '../../../shared/reachability-words.ts';
 
 /** What the user reads; `details` is the raw cause, shown only behind a "details" disclosure. */
 export interface Explained {
@@ -258,8 +259,8 @@ export function explainReachability(raw: string | null | undefined, nextTest?: {
   const parts: string[] = [];
   let m: RegExpExecArray | null;
   // No peer yet, or none that may be asked: the status line already says so.
-  if (/^no peer to ask yet|^no peer can run the test/.test(raw)) return { text: '', details };
-  if (/^no peer could be asked/.test(raw)) parts.push('None of your friends\' servers could run the test right now. It tests again by itself.');
+  if (raw.startsWith(NO_PEER_YET) || raw.startsWith(NO_PEER_CAN_TEST)) return { text: '', details };
+  if (raw.startsWith(NOBODY_COULD_ASK)) parts.push('None of your friends\' servers could run the test right now. It tests again by itself.');
   else if (/ is not a peer$/.test(raw)) parts.push(ERROR_SENTENCES.unknown_peer!);
   else if ((m = /^(\S+) could not reach this node: (.*)$/s.exec(raw))) {
     const reason = PROBE_REASONS.find(([pattern]) => pattern.test(m![2]!))?.[1] ?? 'it could not connect';

@@ -114,24 +114,18 @@ export function peerLine(peer: { server_name?: string; trust: string; last_seen_
       cause: explainCause(peer.delivery?.last_error ?? null),
     };
   }
-  // Its node answered with an error it may get over (its federation paused: 503; our request's
-  // time refused: 401; its own failure: 500 internal_error): there, so not "offline" (a helper's UI
-  // check). Only an answer with a federation error code is its node's (as the delivery worker
-  // judges, delivery-worker.ts): a proxy's bare 5xx or a web page, or a 502/504, is not.
-  if (waiting > 0 && since !== null && /^HTTP (?!502\b|504\b)\d{3} [a-z][a-z0-9_]*\b/.test(peer.delivery?.last_error ?? '')) {
-    const nextText = fromNow(peer.delivery?.next_attempt_at ?? 0, now);
-    return {
-      state: 'refusing',
-      text: `Answers with an error since ${clock(since, now)} — ${what} waiting${nextText === 'now' ? ', trying again now' : nextText ? `, next try ${nextText}` : ''}`,
-      cause: explainCause(peer.delivery?.last_error ?? null),
-    };
-  }
+  // Failing, and waiting. Its node answered with an error it may get over (its federation paused:
+  // 503; our request's time refused: 401; its own failure: 500 internal_error): there, so not
+  // "offline" (a helper's UI check). Only an answer with a federation error code is its node's (as
+  // the delivery worker judges, delivery-worker.ts): a proxy's bare 5xx or a web page, or a 502/504, is not.
   if (waiting > 0 && since !== null) {
+    const lastError = peer.delivery?.last_error ?? null;
+    const answered = /^HTTP (?!502\b|504\b)\d{3} [a-z][a-z0-9_]*\b/.test(lastError ?? '');
     const nextText = fromNow(peer.delivery?.next_attempt_at ?? 0, now);
     return {
-      state: 'offline',
-      text: `Offline since ${clock(since, now)} — ${what} waiting${nextText === 'now' ? ', trying again now' : nextText ? `, next try ${nextText}` : ''}`,
-      cause: explainCause(peer.delivery?.last_error ?? null),
+      state: answered ? 'refusing' : 'offline',
+      text: `${answered ? 'Answers with an error' : 'Offline'} since ${clock(since, now)} — ${what} waiting${nextText === 'now' ? ', trying again now' : nextText ? `, next try ${nextText}` : ''}`,
+      cause: explainCause(lastError),
     };
   }
   // Its push limit (a Paracord reference takes 120 events a minute): slower, not failing.
