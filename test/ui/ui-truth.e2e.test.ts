@@ -312,6 +312,17 @@ describe.skipIf(!HAVE_CHROMIUM)('issue #16: the UI tells the truth (real Chromiu
     const held = a.getByTestId('message').filter({ hasText: 'are you there?' }).getByTestId('delivery');
     await held.getByText(/^Not sent to beta\.test: nothing goes to a server you blocked or put in quarantine/).waitFor({ timeout: 15_000 });
     expect(await held.innerText()).not.toMatch(/Waiting for|next try/);
+
+    // Allowed again, but alpha's own federation paused: nothing is tried, so no "next try" under
+    // the message or its edit (they counted down to attempts that never came); the open room
+    // hears of the pause and of the resume without a reload.
+    expect((await alpha.admin('PUT', '/peers/beta.test/trust', { mode: 'allow' })).status).toBe(200);
+    expect((await alpha.admin('POST', '/federation/pause', {})).status).toBe(200);
+    await held.getByText('Waiting for beta.test — paused here until you resume federation (Dashboard).').waitFor({ timeout: 15_000 });
+    await first.getByTestId('changes-not-delivered').getByText('Your edit is not delivered yet. Waiting for beta.test — paused here until you resume federation (Dashboard).').waitFor({ timeout: 15_000 });
+    expect(await held.innerText()).not.toContain('next try');
+    expect((await alpha.admin('POST', '/federation/resume', {})).status).toBe(200);
+    await expect.poll(() => held.innerText(), { timeout: 15_000 }).not.toContain('paused here');
   });
 
   it('7: offers only what the node would take: no composer or reactions in a read-only room (a Paracord reference host) nor after leaving, no Leave once left', async ({ browser, fileNodes }) => {
@@ -555,6 +566,9 @@ describe.skipIf(!HAVE_CHROMIUM)('issue #16: the UI tells the truth (real Chromiu
     // A reaction held too, said in words (it showed "m.reaction.add").
     expect((await beta.admin('PUT', `/rooms/${encodeURIComponent(room)}/messages/${encodeURIComponent(heldId)}/reactions/${encodeURIComponent('👍')}`)).status).toBe(200);
     await page.getByTestId('held-beta.test').getByText('reacted 👍').waitFor({ timeout: 15_000 });
+    // A removal held too, naming whom it removes (it read "left the room, or removed someone").
+    expect((await beta.admin('POST', `/rooms/${encodeURIComponent(room)}/members/${encodeURIComponent('@owner:alpha.test')}/remove`, {})).status).toBe(200);
+    await page.getByTestId('held-beta.test').getByText('removed @owner:alpha.test').waitFor({ timeout: 15_000 });
     expect(await page.getByTestId('held-beta.test').innerText()).not.toMatch(/m\.[a-z]+\./);
     await shot(page, 'quarantine-review', true);
   });

@@ -1,25 +1,44 @@
 /**
  * What a held event (the quarantine review, Peers) did, in words: its text for a message, "reacted
- * 👍", "joined the room"… (the review showed internal types such as "m.reaction.add", and an edit
- * looked like a new message: a helper's UI check). Pure: held-words.test.ts.
+ * 👍", "joined the room", "removed @bob:b.test"… (the review showed internal types such as
+ * "m.reaction.add", and an edit looked like a new message: a helper's UI check). The user an event
+ * is about (`subject`, its state_key) is returned apart, for the page to show as a peer-chosen name
+ * (components/Name.svelte). Pure: held-words.test.ts.
  */
 import type { HeldEvent } from '../../../shared/contract/admin/quarantine.ts';
+
+export interface HeldWords {
+  words: string;
+  /** The user the event is about, shown after `words` as a name. */
+  subject?: string;
+  /** Words after the subject ("'s role", "back in"). */
+  after?: string;
+}
 
 const DONE: Readonly<Record<string, string>> = {
   'm.message.delete': 'deleted a message',
   'm.reaction.remove': 'took back a reaction',
-  'm.member.invite': 'invited someone',
   'm.member.join': 'joined the room',
-  // (A moderator's removal is a leave too: its subject is not given here.)
-  'm.member.leave': 'left the room, or removed someone',
-  'm.member.ban': 'banned someone',
-  'm.member.unban': 'let someone back in',
-  'm.room.role': 'changed someone\'s role',
 };
 
-export function heldWords(event: Pick<HeldEvent, 'event_type' | 'body' | 'key'>): string {
-  if (event.event_type === 'm.message') return event.body ?? 'a message';
-  if (event.event_type === 'm.message.edit') return event.body === undefined ? 'edited a message' : `edited a message: ${event.body}`;
-  if (event.event_type === 'm.reaction.add') return event.key === undefined ? 'reacted' : `reacted ${event.key}`;
-  return DONE[event.event_type] ?? 'sent something this node does not show';
+/** Events about one user: the words before and after that user's name, and without one. */
+const ABOUT: Readonly<Record<string, { words: string; after?: string; alone: string }>> = {
+  'm.member.invite': { words: 'invited', alone: 'invited someone' },
+  'm.member.leave': { words: 'removed', alone: 'left the room, or removed someone' },
+  'm.member.ban': { words: 'banned', alone: 'banned someone' },
+  'm.member.unban': { words: 'let', after: ' back in', alone: 'let someone back in' },
+  'm.room.role': { words: 'changed the role of', alone: 'changed someone\'s role' },
+};
+
+export function heldWords(event: Pick<HeldEvent, 'event_type' | 'body' | 'key' | 'sender' | 'subject'>): HeldWords {
+  if (event.event_type === 'm.message') return { words: event.body ?? 'a message' };
+  if (event.event_type === 'm.message.edit') return { words: event.body === undefined ? 'edited a message' : `edited a message: ${event.body}` };
+  if (event.event_type === 'm.reaction.add') return { words: event.key === undefined ? 'reacted' : `reacted ${event.key}` };
+  const about = ABOUT[event.event_type];
+  if (about) {
+    if (event.event_type === 'm.member.leave' && event.subject === event.sender) return { words: 'left the room' };
+    if (event.subject === undefined) return { words: about.alone };
+    return { words: about.words, subject: event.subject, ...(about.after ? { after: about.after } : {}) };
+  }
+  return { words: DONE[event.event_type] ?? 'sent something this node does not show' };
 }

@@ -30,4 +30,6 @@ export interface HeldEvent {
   body?: string;
   /** A reaction's key, for the review screen. */
   key?: string;
+  /** The user a membership or role event is about (its state_key), for the review screen. */
+  subject?: string;
 }

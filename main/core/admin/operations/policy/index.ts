@@ -19,12 +19,13 @@ export function policyOperations(node: NodeContext): Pick<AdminHandlers, Names> 
     },
     listQuarantine: async ({ server_name }) => ({
       held: node.quarantine.list(server_name).map((row): HeldEvent => {
-        const envelope = JSON.parse(row.envelope) as { event_type: string; room_id: string; sender: string; content: { body?: unknown; key?: unknown } };
+        const envelope = JSON.parse(row.envelope) as { event_type: string; room_id: string; sender: string; state_key?: unknown; content: { body?: unknown; key?: unknown } };
         return {
           id: row.id, origin: row.origin, received_from: row.received_from, event_id: row.event_id, received_at: row.received_at,
           event_type: envelope.event_type, room_id: envelope.room_id, sender: envelope.sender,
           ...(typeof envelope.content.body === 'string' ? { body: envelope.content.body } : {}),
           ...(typeof envelope.content.key === 'string' ? { key: envelope.content.key } : {}),
+          ...(typeof envelope.state_key === 'string' ? { subject: envelope.state_key } : {}),
         };
       }),
       counts: node.quarantine.counts(),
