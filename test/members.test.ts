@@ -339,6 +339,18 @@ describe('the members\' stream', () => {
     ws.send(JSON.stringify({ id: 4, op: 'sendMessage', input: { room_id: roomId, body: 'over the stream' } }));
     expect((await next((f) => f.id === 4)).ok).toBe(true);
     expect(((await home.admin('GET', `/rooms/${roomId}/messages`)).body.messages as Array<{ sender: string; body: string }>).at(-1)).toMatchObject({ sender: SAM, body: 'over the stream' });
+    // The owner pauses federation: Sam hears it (no other status), and Sam's page says nothing waiting is tried.
+    expect((await home.admin('POST', '/federation/pause', {})).status).toBe(200);
+    try {
+      await next((f) => f.notification?.type === 'status');
+      expect(frames.filter((f) => f.notification?.type === 'status').map((f) => f.notification)).toEqual([{ type: 'status', scope: 'federation' }]);
+      ws.send(JSON.stringify({ id: 6, op: 'listMessages', input: { room_id: roomId } }));
+      expect((await next((f) => f.id === 6)).result).toMatchObject({ sending_paused: true });
+    } finally {
+      expect((await home.admin('POST', '/federation/resume', {})).status).toBe(200);
+    }
+    ws.send(JSON.stringify({ id: 7, op: 'listMessages', input: { room_id: roomId } }));
+    expect((await next((f) => f.id === 7)).result).not.toHaveProperty('sending_paused');
     // Signed out elsewhere (the session ended): the stream closes (1008) — at once, on the status
     // change the sign-out makes, or at the next request, which is refused.
     await client('DELETE', `/me/sessions/${((await client('GET', '/me/sessions', { cookie })).body.sessions as Array<{ id: string; current: boolean }>).find((x) => x.current)!.id}`, { cookie, body: {} });

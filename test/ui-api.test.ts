@@ -103,6 +103,9 @@ describe('the message page (items 5, 6, 7)', () => {
     await expect
       .poll(async () => ((await alpha.admin('GET', `${path}/messages?limit=50`)).body.messages as Array<{ event_id: string; delivery?: { state: string; pending_servers: string[] } }>).find((m) => m.event_id === waiting)?.delivery, { timeout: 10_000 })
       .toMatchObject({ state: 'waiting', pending_servers: ['beta.test'] });
+    // Only the sending server's own pause says "nothing is tried" on its pages.
+    expect((await alpha.admin('GET', `${path}/messages?limit=50`)).body).not.toHaveProperty('sending_paused');
+    expect((await beta.admin('GET', `${path}/messages?limit=50`)).body).toMatchObject({ sending_paused: true });
     // alpha's owner quarantines beta: nothing is sent to it, so the page names it held (not being tried); allowed, it is not.
     const deliveryOf = async () => ((await alpha.admin('GET', `${path}/messages?limit=50`)).body.messages as Array<{ event_id: string; delivery?: { held?: string[] } }>).find((m) => m.event_id === waiting)?.delivery;
     // Tried and refused (beta is paused): the error shows while it is being sent; held, an error from before the hold does not.

@@ -9,9 +9,10 @@ export type NodeNotification =
   /**
    * Something `GET /status` or a peer's state shows changed. `scope: 'queue'`: only the outbox and
    * the peers' delivery state did (a delivery attempt ended, a pull-mode peer acknowledged); one
-   * per attempt, so screens that show neither need not ask again (issue #17).
+   * per attempt, so screens that show neither need not ask again (issue #17). `scope: 'federation'`:
+   * the owner paused or resumed federation; members see it too (their waiting messages say so).
    */
-  | { type: 'status'; scope?: 'queue' };
+  | { type: 'status'; scope?: 'queue' | 'federation' };
 
 /** `close`: the node is stopping (live streams end), with the grace (ms) its requests are given. */
 export class NodeEvents extends EventEmitter<{ notification: [NodeNotification]; close: [graceMs?: number] }> {

@@ -72,7 +72,8 @@ export function memberSees(deps: Pick<MemberAccessDeps, 'membership'>, userId: s
   if (n.type === 'invite') return n.invitee === userId;
   if (n.type === 'room' && n.event_type === 'm.read' && n.sender !== userId) return false;
   if (n.type === 'room' || n.type === 'delivery') return invitedOrJoined(deps.membership(n.room_id, userId));
-  return false;
+  // Paused or resumed: a member's waiting messages say so (delivery-line.ts).
+  return n.type === 'status' && n.scope === 'federation';
 }
 
 /** Refuses an operation that is the owner's only (before its input is read). */

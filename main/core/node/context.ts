@@ -51,7 +51,7 @@ export function nodeContext(s: Services, extras: ContextExtras): NodeContext {
       state.paused = pause;
       log.info({ event: pause ? 'federation_paused' : 'federation_resumed' }, pause ? 'federation paused' : 'federation resumed');
       if (!pause) workers.start();
-      notifications.notify({ type: 'status' });
+      notifications.notify({ type: 'status', scope: 'federation' });
     },
     keyStorage: () => ({ sealed_by: state.identity?.sealedBy ?? null, warning: extras.keyStorageWarning ?? null }),
     completeSetup: extras.completeSetup,

@@ -20,6 +20,18 @@ describe('waitingLine: an own message still waiting for some server', () => {
   });
 });
 
+describe('waitingLine while this server\'s federation is paused', () => {
+  const now = 1_000_000;
+  it('promises no next try: nothing is tried until the owner resumes', () => {
+    expect(waitingLine({ pending_servers: ['bob.test'], next_attempt_at: now + 40_000 }, { member: false, reachable: true, paused: true, now }).waiting)
+      .toBe('Waiting for bob.test — paused here until you resume federation (Dashboard).');
+    expect(waitingLine({ pending_servers: ['bob.test'], next_attempt_at: now + 40_000 }, { member: true, reachable: true, paused: true, now }).waiting)
+      .toBe('Waiting for bob.test — the owner of this server has paused sending for now.');
+    expect(changeLine({ kind: 'edit', delivery: { state: 'waiting', pending_servers: ['bob.test'], refused: [], next_attempt_at: now + 40_000, last_error: null } }, { member: false, reachable: true, paused: true, now }).text)
+      .toBe('Your edit is not delivered yet. Waiting for bob.test — paused here until you resume federation (Dashboard).');
+  });
+});
+
 describe('refusalLine: an own message a server did not get', () => {
   it('says a server refused it only when it did; an entry given up after waiting too long was never refused', () => {
     expect(refusalLine({ server: 'bob.test', reason: 'HTTP 403 origin_blocked: alpha.test is blocked' })).toEqual({

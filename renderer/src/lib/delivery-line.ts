@@ -17,12 +17,17 @@ export interface WaitingLine {
 
 const names = (servers: readonly string[]): string => (servers.length === 1 ? servers[0]! : plural(servers.length, 'server'));
 
-export function waitingLine(delivery: Pick<MessageDelivery, 'pending_servers' | 'next_attempt_at' | 'held'>, opts: { member: boolean; reachable: boolean; now?: number }): WaitingLine {
+/**
+ * `paused`: this server's federation is paused (the page's `sending_paused`): nothing is tried
+ * until it resumes, so no "next try in …".
+ */
+export function waitingLine(delivery: Pick<MessageDelivery, 'pending_servers' | 'next_attempt_at' | 'held'>, opts: { member: boolean; reachable: boolean; paused?: boolean; now?: number }): WaitingLine {
   const now = opts.now ?? Date.now();
   const heldServers = delivery.held ?? [];
   const sending = delivery.pending_servers.filter((s) => !heldServers.includes(s));
   // The soonest next try belongs to the servers it is being sent to; a held one is not tried.
-  const next = sending.length > 0 && opts.reachable && delivery.next_attempt_at && delivery.next_attempt_at > now + 1000 ? ` — next try ${fromNow(delivery.next_attempt_at, now)}.` : '…';
+  const next = opts.paused ? (opts.member ? ' — the owner of this server has paused sending for now.' : ' — paused here until you resume federation (Dashboard).')
+    : sending.length > 0 && opts.reachable && delivery.next_attempt_at && delivery.next_attempt_at > now + 1000 ? ` — next try ${fromNow(delivery.next_attempt_at, now)}.` : '…';
   const waiting = sending.length > 0 ? `Waiting for ${names(sending)}${next}` : '';
   const held = heldServers.length === 0 ? ''
     : opts.member ? `Not sent to ${names(heldServers)}: the owner of this server has stopped sending there for now.`
@@ -61,7 +66,7 @@ const CHANGE_WORDS: Record<ChangeDelivery['kind'], string> = {
  * An own change of a message (edit, delete, reaction) some server has not taken, in words, under
  * the message: the message may be delivered to all while its edit still waits.
  */
-export function changeLine(change: Pick<ChangeDelivery, 'kind' | 'delivery'>, opts: { member: boolean; reachable: boolean; now?: number }): Explained {
+export function changeLine(change: Pick<ChangeDelivery, 'kind' | 'delivery'>, opts: { member: boolean; reachable: boolean; paused?: boolean; now?: number }): Explained {
   const what = CHANGE_WORDS[change.kind];
   const { delivery } = change;
   const refusal = delivery.refused[0];

@@ -36,4 +36,8 @@ describe('kindsOf', () => {
     // A scope this UI does not know counts as the whole status.
     expect(kindsOf({ type: 'status', scope: 'keys' })).toEqual(['status', 'queue']);
   });
+
+  it('federation paused or resumed also reloads the open room: its waiting messages say so', () => {
+    expect(kindsOf({ type: 'status', scope: 'federation' })).toEqual(['status', 'queue', 'timeline']);
+  });
 });

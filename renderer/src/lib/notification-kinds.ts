@@ -12,7 +12,8 @@
  * - `deliveries`: the delivery of messages this server sent changed (the notification names them);
  * - `queue`: the outbox and the peers' delivery state (`status` with `scope: 'queue'`, one per
  *   delivery attempt): only screens that show them refetch, not every screen that shows the status;
- * - `status`: anything else `getStatus` or the peers show (queue included);
+ * - `status`: anything else `getStatus` or the peers show (queue included); with `scope:
+ *   'federation'` (paused or resumed) the open room's `timeline` too;
  * - `invites`: as the node names them.
  *
  * A room event type this UI does not know counts as `room`, `timeline` and `members`: a refetch
@@ -25,7 +26,9 @@ const MESSAGES_ONLY: ReadonlySet<string> = new Set(['m.message', 'm.message.edit
 export function kindsOf(notification: { type: string; event_type?: unknown; scope?: unknown }): LiveKind[] {
   switch (notification.type) {
     case 'status':
-      return notification.scope === 'queue' ? ['queue'] : ['status', 'queue'];
+      if (notification.scope === 'queue') return ['queue'];
+      // Paused or resumed: also the open room, whose waiting messages say so.
+      return notification.scope === 'federation' ? ['status', 'queue', 'timeline'] : ['status', 'queue'];
     case 'delivery':
       return ['deliveries'];
     case 'invite':

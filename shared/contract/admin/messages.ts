@@ -116,6 +116,11 @@ export interface MessageOutputs {
     cursor: string;
     /** The answer holds only the messages that changed after `since` (merge them); absent: the newest page. */
     changes?: true;
+    /**
+     * This server's federation is paused by its owner: nothing waiting is sent until it resumes
+     * (a message's `next_attempt_at` is not a time anything happens). Absent when it runs.
+     */
+    sending_paused?: true;
   };
   sendMessage: { event_id: string };
   /** In the order of the request's `messages`. */

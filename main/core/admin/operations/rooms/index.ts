@@ -49,7 +49,10 @@ export function roomOperations(node: NodeContext, running: Running): Pick<AdminH
         members: node.rooms.members(room_id).map((m) => ({ user_id: m.user_id, membership: m.membership, role: m.role })),
       };
     },
-    listMessages: async ({ room_id, limit, before, since, also, user_id }) => ({ room_id, ...running.rooms.messagePage(room_id, running.rooms.localUser(user_id), limit, before, since, also) }),
+    listMessages: async ({ room_id, limit, before, since, also, user_id }) => ({
+      room_id, ...running.rooms.messagePage(room_id, running.rooms.localUser(user_id), limit, before, since, also),
+      ...(node.isPaused() ? { sending_paused: true as const } : {}),
+    }),
     sendMessage: async ({ room_id, body, txn_id, user_id }) => {
       const [event_id] = await running.rooms.sendMessages(room_id, running.rooms.localUser(user_id), [{ body, txn_id }]);
       return { event_id: event_id! };
