@@ -8,24 +8,34 @@ import { infoLimited, warnLimited } from '../log/rate-limit.ts';
 import type { FederationResponse } from '../federation/http-client.ts';
 import { PEER_TEXT_MAX } from '../federation/peer-refusal.ts';
 import { cleanText, peerCode } from '../util/untrusted-text.ts';
+import { mailboxAnswer } from '../../../shared/mailbox-answer.ts';
 import { backoffDelay, parseRetryAfter, type BackoffPolicy } from './backoff.ts';
 import type { OutboxRow, Outcome } from './outbox.ts';
 
 /** Statuses that will not change by asking again: the entry is marked failed. */
 const PERMANENT = new Set([400, 403, 404, 409, 413]);
 
-/** One outcome for every event of a request that failed (or a single-event request). */
-export function requestOutcomes(sendable: Array<{ row: OutboxRow }>, response: FederationResponse | undefined, networkError: string | undefined, now: number, backoff: BackoffPolicy) {
+/**
+ * One outcome for every event of a request that failed (or a single-event request). `mailbox`:
+ * the request was left at that friend's mailbox (issue #32), whose answer it is: a refusal there
+ * is not the destination's (it never saw the request), so it is retried, never failed, and its
+ * error says which mailbox answered (shared/mailbox-answer.ts).
+ */
+export function requestOutcomes(sendable: Array<{ row: OutboxRow }>, response: FederationResponse | undefined, networkError: string | undefined, now: number, backoff: BackoffPolicy, mailbox: string | null = null) {
   const status = response?.status ?? null;
   if (status !== null && status >= 200 && status < 300) {
     return sendable.map(({ row }) => ({ row, outcome: { kind: 'delivered', status } as Outcome }));
   }
   const body = response?.json as { error?: string; message?: string } | undefined;
-  const error = networkError ?? peerFailure(status, body?.error, body?.message);
-  if (status !== null && PERMANENT.has(status)) {
+  const answer = peerFailure(status, body?.error, body?.message);
+  const error = networkError ?? (mailbox !== null ? mailboxAnswer(mailbox, answer) : answer);
+  if (status !== null && PERMANENT.has(status) && mailbox === null) {
     return sendable.map(({ row }) => ({ row, outcome: { kind: 'failed', status, error } as Outcome }));
   }
-  const retryAfter = parseRetryAfter(response?.headers['retry-after'], now);
+  // A mailbox's Retry-After is kept up to the longest back-off: it speaks for itself, and the
+  // destination may be reached directly, or through another mailbox, before a day it names.
+  const asked = parseRetryAfter(response?.headers['retry-after'], now);
+  const retryAfter = mailbox !== null && asked !== undefined ? Math.min(asked, backoff.maxMs) : asked;
   const attempts = sendable[0]!.row.attempts + 1;
   const nextAttemptAt = now + Math.max(retryAfter ?? 0, backoffDelay(attempts, backoff));
   return sendable.map(({ row }) => ({ row, outcome: { kind: 'retry', status, error, nextAttemptAt } as Outcome }));

@@ -348,7 +348,8 @@ export class DeliveryWorkers {
       this.deps.onAnswered?.(destination);
     }
     this.deps.pacer?.record(destination, sendable.length, now);
-    const pacedUntil = response?.status === 429 ? (this.deps.pacer?.refused(destination, parseRetryAfter(response.headers['retry-after'], now), now) ?? null) : null;
+    // A mailbox's 429 (it is full) is the mailbox's: the destination is not paced for it (below, a retry).
+    const pacedUntil = deposited === null && response?.status === 429 ? (this.deps.pacer?.refused(destination, parseRetryAfter(response.headers['retry-after'], now), now) ?? null) : null;
     if (pacedUntil !== null) {
       // "Slow down" from a paced destination: not a failure, no growing back-off (push-pacer.ts).
       const error = `HTTP 429: paced, the peer takes at most its limit per minute; next attempt in ${Math.ceil((pacedUntil - now) / 1000)} s`;
@@ -364,8 +365,8 @@ export class DeliveryWorkers {
     // A deposit answers for the whole request: stored at the mailbox, or not.
     let outcomes = useBatch && deposited === null && response && response.status >= 200 && response.status < 300
       ? batchOutcomes(sendable, response, now, this.deps.backoff ?? DEFAULT_BACKOFF)
-      : requestOutcomes(sendable, response, networkError, now, this.deps.backoff ?? DEFAULT_BACKOFF);
-    if (this.deps.reissue && response?.status !== undefined && response.status < 500) outcomes = await this.reissues.apply(destination, outcomes, response, now);
+      : requestOutcomes(sendable, response, networkError, now, this.deps.backoff ?? DEFAULT_BACKOFF, deposited);
+    if (this.deps.reissue && deposited === null && response?.status !== undefined && response.status < 500) outcomes = await this.reissues.apply(destination, outcomes, response, now);
     outbox.settle(destination, outcomes, latency, now);
     for (const { row, outcome } of outcomes) if (outcome.kind === 'delivered' || outcome.kind === 'failed') this.wire.settled(row.event_id);
     const depositId = deposited !== null ? (response?.json as { id?: unknown } | undefined)?.id : undefined;

@@ -8,6 +8,7 @@ import { AdminError } from '../../../shared/contract/client.ts';
 import { ConnectionLost } from '../../../shared/contract/stream-transport.ts';
 import { fromNow } from './format.ts';
 import { NOBODY_COULD_ASK, NO_PEER_CAN_TEST, NO_PEER_YET } from '../../../shared/reachability-words.ts';
+import { parseMailboxAnswer } from '../../../shared/mailbox-answer.ts';
 
 /** What the user reads; `details` is the raw cause, shown only behind a "details" disclosure. */
 export interface Explained {
@@ -303,6 +304,13 @@ export function explainBackupWarning(warning: string | null | undefined): Explai
 export function explainCause(raw: string | null | undefined): Explained {
   const details = raw ?? '';
   if (!raw) return { text: '', details };
+  // A friend's mailbox answered, not the server it keeps mail for (shared/mailbox-answer.ts).
+  const carried = parseMailboxAnswer(raw);
+  if (carried) {
+    const said = explainCause(carried.answer).text;
+    const text = said.startsWith('The other server') ? said.replace('The other server', `The mailbox at ${carried.mailbox}`) : `The mailbox at ${carried.mailbox} did not take it. ${said}`;
+    return { text, details };
+  }
   for (const code of NETWORK_CODES) if (raw.includes(code)) return { text: ERROR_SENTENCES[code]!, details };
   if (/getaddrinfo/i.test(raw)) return { text: ERROR_SENTENCES.ENOTFOUND!, details };
   if (/certificate|fingerprint|self[- ]signed|CERT_/i.test(raw)) return { text: ERROR_SENTENCES.CERT!, details };

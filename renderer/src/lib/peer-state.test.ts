@@ -30,6 +30,20 @@ describe('peerLine', () => {
     expect(peerLine({ trust: 'allow', last_seen_at: null, delivery: { ...paused, last_error: 'connect ECONNREFUSED 127.0.0.1:9' } }, now).state).toBe('offline');
   });
 
+  it('does not take a friend\'s mailbox\'s answer for the peer\'s own: the peer is offline, the mailbox paused or full (note 64)', () => {
+    const now = new Date(2026, 0, 5, 14, 30).getTime();
+    const since = new Date(2026, 0, 5, 14, 2).getTime();
+    const atMailbox = { ...push, waiting: 2, retrying_since: since, next_attempt_at: now + 40_000, last_error: 'the mailbox at carol.test answered HTTP 503 federation_paused: federation is paused on this node' };
+    const line = peerLine({ trust: 'allow', last_seen_at: since - 1000, delivery: atMailbox }, now);
+    expect(line.state).toBe('offline');
+    expect(line.text).toMatch(/^Offline since /);
+    expect(line.cause.text).toBe('The mailbox at carol.test has paused all sending and receiving. It retries by itself.');
+    // The mailbox's 429 (full): not beta asking us to wait.
+    const full = peerLine({ trust: 'allow', last_seen_at: null, delivery: { ...atMailbox, last_error: 'the mailbox at carol.test answered HTTP 429 mailbox_full: carol.test holds as much as it takes' } }, now);
+    expect(full.state).toBe('offline');
+    expect(full.cause.text).toMatch(/^The mailbox at carol\.test /);
+  });
+
   it('says what waits for a peer waits for this node to resume federation while it is paused', () => {
     const now = Date.now();
     const failing = { ...push, waiting: 3, retrying_since: now - 60_000, next_attempt_at: now, last_error: 'connect ECONNREFUSED 127.0.0.1:9' };

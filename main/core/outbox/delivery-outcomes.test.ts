@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { requestOutcomes } from './delivery-outcomes.ts';
+import type { OutboxRow } from './outbox.ts';
+import type { FederationResponse } from '../federation/http-client.ts';
+import { parseMailboxAnswer } from '../../../shared/mailbox-answer.ts';
+
+const row = { id: 1, destination: 'beta.test', event_id: '$e:alpha.test', room_id: '!r:alpha.test', state: 'pending', attempts: 0, next_attempt_at: 0, last_error: null, created_at: 0 } as unknown as OutboxRow;
+const answer = (status: number, error: string, message: string, headers: Record<string, string> = {}) => ({ status, json: { error, message }, headers }) as unknown as FederationResponse;
+const backoff = { initialMs: 1000, maxMs: 60_000 };
+const now = 1_000_000;
+
+describe('requestOutcomes', () => {
+  it('fails an entry the destination refused for good (its own 400, 409, 413)', () => {
+    for (const status of [400, 409, 413]) {
+      const [outcome] = requestOutcomes([{ row }], answer(status, 'invalid_event', 'no'), undefined, now, backoff);
+      expect(outcome!.outcome).toMatchObject({ kind: 'failed', status, error: `HTTP ${status} invalid_event: no` });
+    }
+  });
+
+  it('never fails an entry for what a friend\'s mailbox answered: the destination did not see it; it is retried, its error naming the mailbox', () => {
+    for (const status of [400, 409, 413, 500, 503]) {
+      const [outcome] = requestOutcomes([{ row }], answer(status, 'invalid_request', 'no'), undefined, now, backoff, 'carol.test');
+      expect(outcome!.outcome.kind, String(status)).toBe('retry');
+      const error = (outcome!.outcome as { error: string }).error;
+      expect(parseMailboxAnswer(error)).toEqual({ mailbox: 'carol.test', answer: `HTTP ${status} invalid_request: no` });
+    }
+    // Its Retry-After (full) is kept, up to the longest back-off: a mailbox does not hold the destination's mail back for a day.
+    const [full] = requestOutcomes([{ row }], answer(429, 'mailbox_full', 'full', { 'retry-after': '30' }), undefined, now, backoff, 'carol.test');
+    expect(full!.outcome).toMatchObject({ kind: 'retry', nextAttemptAt: now + 30_000 });
+    const [day] = requestOutcomes([{ row }], answer(503, 'federation_paused', 'paused', { 'retry-after': '86400' }), undefined, now, backoff, 'carol.test');
+    expect(day!.outcome).toMatchObject({ kind: 'retry', nextAttemptAt: now + backoff.maxMs });
+    // The destination's own Retry-After is kept as it says (up to a day).
+    const [own] = requestOutcomes([{ row }], answer(503, 'federation_paused', 'paused', { 'retry-after': '86400' }), undefined, now, backoff);
+    expect(own!.outcome).toMatchObject({ kind: 'retry', nextAttemptAt: now + 86_400_000 });
+    // Stored there: delivered as before.
+    expect(requestOutcomes([{ row }], { status: 200, json: { id: '1' }, headers: {} } as unknown as FederationResponse, undefined, now, backoff, 'carol.test')[0]!.outcome.kind).toBe('delivered');
+  });
+});
