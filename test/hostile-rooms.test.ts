@@ -128,6 +128,17 @@ describe('a joined peer against a room alpha hosts', () => {
     expect((await messages(alpha, roomId)).map((m) => m.event_id)).toContain(reference.event_id);
   });
 
+  it('3. a member\'s invite that would stay open for ever (or beyond the 30 days an invite lasts) is refused 400 invalid_content; one within them is taken', async () => {
+    const invite = (user: string, expiresAt: number) => fakeMessage({ event_type: 'm.member.invite', state_key: user, content: { membership: 'invite', expires_at: expiresAt } });
+    await refused(invite('@spy:evil.test', MAX_SAFE), 400, 'invalid_content');
+    await refused(invite('@spy:evil.test', Date.now() + 40 * 24 * 3600_000), 400, 'invalid_content');
+    expect(queryNodeDb(alpha.dataDir, "SELECT * FROM room_members WHERE user_id = '@spy:evil.test'")).toEqual([]);
+    const twin = invite('@friend:evil.test', Date.now() + 7 * 24 * 3600_000);
+    const taken = await post(twin);
+    expect(taken.status, JSON.stringify(taken.body)).toBe(202);
+    expect(queryNodeDb<{ membership: string }>(alpha.dataDir, "SELECT membership FROM room_members WHERE user_id = '@friend:evil.test'")).toEqual([{ membership: 'invite' }]);
+  });
+
   it('3. POST /join for a user who was never invited is 403 not_invited, with or without an event', async () => {
     // Another user of the same server holds a pending invite: that does not open the room to everyone there.
     const invited = await alpha.admin('POST', `/rooms/${enc(roomId)}/invites`, { user_id: '@invited:evil.test' });

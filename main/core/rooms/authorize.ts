@@ -7,7 +7,8 @@ import { isUserIdOfAnyDialect, serverOf } from '../../../shared/identifiers.ts';
 import { HttpError, badRequest, conflict, forbidden, notFound } from '../errors.ts';
 import type { Envelope, UnsignedEnvelope } from '../federation/envelope.ts';
 import type { FederationEvents } from '../store/federation-events.ts';
-import { CONTENT_SCHEMAS, checkContentBulk, isRoomEventType, isWellFormedMessageContent } from './event-types.ts';
+import { CONTENT_SCHEMAS, MAX_INVITE_LIFETIME_MS, checkContentBulk, isRoomEventType, isWellFormedMessageContent } from './event-types.ts';
+import { RELAYED_MAX_FUTURE_MS } from './ordering.ts';
 import type { RoomStore } from './room-store.ts';
 
 export function checkContent(event: UnsignedEnvelope | Envelope): void {
@@ -122,6 +123,13 @@ export function authorizeWellFormed(
     }
     case 'm.member.invite': {
       if (!joined) throw notMember(event.sender);
+      // The longest an invite may be offered (the admin API's 30 days), with a relayed event's
+      // day ahead: an invite a member's server signs for "forever" kept a door open to its users
+      // after the owner removed that server (a no-event join needs only a live invite).
+      const expiresAt = (event.content as { expires_at?: unknown }).expires_at;
+      if (typeof expiresAt === 'number' && expiresAt > now + MAX_INVITE_LIFETIME_MS + RELAYED_MAX_FUTURE_MS) {
+        throw badRequest('invalid_content', `m.member.invite expires_at is more than ${MAX_INVITE_LIFETIME_MS / 86_400_000} days ahead`);
+      }
       if (rooms.bans.isBanned(event.room_id, event.state_key!)) throw banned(event.state_key!);
       const invitee = rooms.member(event.room_id, event.state_key!);
       if (invitee?.membership === 'join') throw conflict('already_joined', `${event.state_key} is already in the room`);

@@ -32,6 +32,9 @@ export const roomNameSchema = z
   .max(MAX_ROOM_NAME_CHARS)
   .refine(isSafeDisplayName, 'room name must not contain control, bidi or invisible characters');
 
+/** The longest an invite is offered (the admin API's `max_age_seconds` at most; authorize.ts refuses longer ones). */
+export const MAX_INVITE_LIFETIME_MS = 30 * 24 * 3600_000;
+
 export const CONTENT_SCHEMAS = {
   'm.message': z.object({ body, format: z.literal('plain').optional() }),
   'm.message.edit': z.object({ target, body }),

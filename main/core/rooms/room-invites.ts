@@ -10,6 +10,7 @@ import { InviteNotices } from './invite-notices.ts';
 import { contentHash, envelopeSigningBytes, signEnvelope, type Envelope, type UnsignedEnvelope } from '../federation/envelope.ts';
 import { INVITE_WIRE_ORDER, wireJson } from '../federation/wire-json.ts';
 import { authorizeEvent } from './authorize.ts';
+import { MAX_INVITE_LIFETIME_MS } from './event-types.ts';
 import { newEventId, newInviteId } from './ids.ts';
 import { checkRelayedOrdering } from './ordering.ts';
 import { INVITE_PATH } from '../federation/paths.ts';
@@ -60,7 +61,7 @@ export function inviteJoin(row: RoomInviteRow, now = Date.now()): InviteJoin | u
 }
 
 /** The longest an invite that was not pushed to us (pulled, fetched, or with a room's history) stays offered. */
-const MAX_HELD_INVITE_AGE_S = 30 * 24 * 3600;
+const MAX_HELD_INVITE_AGE_S = MAX_INVITE_LIFETIME_MS / 1000;
 
 export class RoomInvites extends RoomPart {
   private readonly sends: LocalSends;
