@@ -5,7 +5,7 @@
 import { warnLimited } from '../log/rate-limit.ts';
 import { isSafeDisplayName, isUserId, serverOf } from '../../../shared/identifiers.ts';
 import { fetchedEventFailure } from '../federation/fetched-event-failure.ts';
-import { HttpError, badRequest, forbidden, notFound } from '../errors.ts';
+import { HttpError, badRequest, conflict, forbidden, notFound } from '../errors.ts';
 import { InviteNotices } from './invite-notices.ts';
 import { contentHash, envelopeSigningBytes, signEnvelope, type Envelope, type UnsignedEnvelope } from '../federation/envelope.ts';
 import { INVITE_WIRE_ORDER, wireJson } from '../federation/wire-json.ts';
@@ -219,6 +219,10 @@ export class RoomInvites extends RoomPart {
       throw badRequest('invalid_invite', 'the invite event does not match the invite (type, room or invitee)');
     }
     checkRelayedOrdering(event, Date.now());
+    // Not over a join here (the host checks the same on its side): such an invite turned our
+    // joined user's row into an invitation, and the room, once it expired, into one "known only
+    // from invites" (enforceInviteCap), whose history was then deleted.
+    if (this.d.rooms.member(event.room_id, body.invitee)?.membership === 'join') throw conflict('already_joined', `${body.invitee} is already in ${event.room_id} here`);
     // An invite over before it arrived is none (as a pulled one, receiveInviteEvent).
     const expires = event.content.expires_at;
     if (typeof expires !== 'number' || expires <= Date.now()) throw forbidden('invite_expired', 'the invite expired before it arrived');
@@ -327,6 +331,8 @@ export class RoomInvites extends RoomPart {
    * maxPendingInvitesPerPeer pending, unexpired invites, re-invites of the same user to the
    * same room excepted. The peer's rooms we only know from invites that are no longer pending
    * (expired, declined) are forgotten first, so rooms a peer makes us hold stay bounded too.
+   * "Only from invites" is what the room holds, which the host cannot rewrite: no event but
+   * invites (a room our user was in, then banned from or re-invited to, keeps its history).
    */
   private enforceInviteCap(peer: string, roomId: string, invitee: string): void {
     const now = Date.now();
@@ -334,6 +340,7 @@ export class RoomInvites extends RoomPart {
       .prepare<[string, string, string, number], { room_id: string }>(
         `SELECT r.room_id FROM rooms r WHERE r.host_server = ? AND r.room_id <> ?
            AND NOT EXISTS (SELECT 1 FROM room_members m WHERE m.room_id = r.room_id AND m.server_name = ? AND m.membership IN ('join', 'leave'))
+           AND NOT EXISTS (SELECT 1 FROM federation_events e WHERE e.room_id = r.room_id AND e.event_type <> 'm.member.invite')
            AND NOT EXISTS (SELECT 1 FROM room_invites i WHERE i.room_id = r.room_id AND i.state = 'pending'
              AND (i.expires_at > ? OR EXISTS (SELECT 1 FROM room_invite_joins j WHERE j.invite_id = i.invite_id)))
          LIMIT 1000`,
