@@ -116,10 +116,18 @@ export interface SendOptions {
   headers?: Record<string, string>;
 }
 
+/** Kept dispatchers (HttpClient.agents): far more than the pinned peers a node has. */
+export const MAX_AGENTS = 512;
+
 export class HttpClient {
   readonly options: HttpClientOptions;
   private readonly policy: AddressPolicy;
-  private readonly agents = new Map<string, Agent>();
+  /**
+   * One dispatcher per (vouch, pin), at most MAX_AGENTS (the least used closed once its requests
+   * end): a pin can come from a peer (a peering request's `tls_fingerprint`), and a plain Map grew
+   * by one agent per fingerprint a holder of one invite link tried (a helper's review).
+   */
+  private readonly agents = new LRUCache<string, Agent>({ max: MAX_AGENTS, dispose: (agent) => void agent.close().catch(() => undefined) });
   /** Other endpoints of the servers we talk to, from their discovery (issue #32 item 4). */
   readonly failover: EndpointFailover;
   /** Where the last connection to each origin went, and what failed before it (the self-test's families). */
@@ -184,9 +192,7 @@ export class HttpClient {
    * wait out its timeout before the retry opens a new one.
    */
   dropConnections(): void {
-    const agents = [...this.agents.values()];
-    this.agents.clear();
-    for (const agent of agents) void agent.close().catch(() => undefined);
+    this.agents.clear(); // each one closed (dispose)
   }
 
   /** Where the last new connection to `origin` went (an address of which family, through which endpoint) and what failed before it. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { requestOutcomes } from './delivery-outcomes.ts';
+import { batchOutcomes, requestOutcomes } from './delivery-outcomes.ts';
 import type { OutboxRow } from './outbox.ts';
 import type { FederationResponse } from '../federation/http-client.ts';
 import { parseMailboxAnswer } from '../../../shared/mailbox-answer.ts';
@@ -34,5 +34,20 @@ describe('requestOutcomes', () => {
     expect(own!.outcome).toMatchObject({ kind: 'retry', nextAttemptAt: now + 86_400_000 });
     // Stored there: delivered as before.
     expect(requestOutcomes([{ row }], { status: 200, json: { id: '1' }, headers: {} } as unknown as FederationResponse, undefined, now, backoff, 'carol.test')[0]!.outcome.kind).toBe('delivered');
+  });
+
+  it('batchOutcomes takes a hostile batch answer apart without throwing: entries that are not objects naming an event are no result', () => {
+    const rows = [{ row }, { row: { ...row, id: 2, event_id: '$f:alpha.test' } as OutboxRow }];
+    const cases: Array<[unknown, string[]]> = [
+      [[null], ['retry', 'retry']],
+      [[null, 5, 'x', [], { event_id: 7 }], ['retry', 'retry']],
+      [null, ['retry', 'retry']],
+      ['x', ['retry', 'retry']],
+      [[{ event_id: '$f:alpha.test', inserted: true }, null], ['retry', 'delivered']],
+    ];
+    for (const [results, kinds] of cases) {
+      const outcomes = batchOutcomes(rows, { status: 200, json: { results }, headers: {} } as unknown as FederationResponse, now, backoff);
+      expect(outcomes.map((o) => o.outcome.kind), JSON.stringify(results)).toEqual(kinds);
+    }
   });
 });

@@ -44,7 +44,8 @@ export function requestOutcomes(sendable: Array<{ row: OutboxRow }>, response: F
 /** Per-event results of a batch (`{results: [{event_id, inserted} | {event_id, status, error, message}]}`). */
 export function batchOutcomes(sendable: Array<{ row: OutboxRow }>, response: FederationResponse, now: number, backoff: BackoffPolicy) {
   const results = (response.json as { results?: Array<{ event_id?: string; inserted?: boolean; status?: number; error?: string; message?: string }> } | undefined)?.results;
-  const byId = new Map((Array.isArray(results) ? results : []).map((r) => [r.event_id, r]));
+  // The peer's answer: only objects naming an event count (a null threw, and the worker crashed on every batch to that peer).
+  const byId = new Map((Array.isArray(results) ? results : []).filter((r) => typeof r === 'object' && r !== null && typeof r.event_id === 'string').map((r) => [r.event_id, r]));
   const nextAttemptAt = now + backoffDelay(sendable[0]!.row.attempts + 1, backoff);
   return sendable.map(({ row }) => {
     const result = byId.get(row.event_id);

@@ -28,7 +28,11 @@ export type Outcome =
   | { kind: 'paced'; status: number; error: string }
   | { kind: 'failed'; status: number | null; error: string };
 
-/** Told of entries a destination acknowledged, inside the transaction that removes them. */
+/**
+ * Told of entries a destination's node read, inside the transaction that settles them: those it
+ * acknowledged, and those its own answer refused for good (a ban it refused is a ban it has:
+ * rooms/room-bans.ts; a mailbox's answer or one of ours, status null, is not its).
+ */
 export type DeliveredListener = (destination: string, delivered: ReadonlyArray<{ event_id: string; room_id: string }>) => void;
 
 /** What the node's wiring tells an outbox to report (node/node-bus.ts): given to the constructor. */
@@ -145,7 +149,7 @@ export class Outbox {
       const first = settled[0];
       if (wholeBatch && first) insertAttempt.run(destination, first.row.event_id, first.outcome.status, null, Math.round(latencyMs), settled.length, now);
       if (this.onDelivered) {
-        const delivered = settled.filter((s) => s.outcome.kind === 'delivered').map((s) => s.row);
+        const delivered = settled.filter((s) => s.outcome.kind === 'delivered' || (s.outcome.kind === 'failed' && s.outcome.status !== null)).map((s) => s.row);
         if (delivered.length > 0) this.onDelivered(destination, delivered);
       }
     });

@@ -127,8 +127,9 @@ export class InboundEvents extends RoomPart {
   }
 
   /**
-   * Events acknowledged by `destination` (pushed, or pulled and acked): a ban of a room we host
-   * reaching the banned user's server is recorded (the time from which its sends count as abuse).
+   * Events `destination` read (pushed and acknowledged or refused by its answer, or pulled and
+   * acked): a ban of a room we host reaching the banned user's server is recorded (the time from
+   * which its sends count as abuse; refusing the ban does not keep it from counting).
    * Called inside the transaction that deletes their outbox rows.
    */
   noteDelivered(destination: string, delivered: ReadonlyArray<{ event_id: string; room_id: string }>): void {

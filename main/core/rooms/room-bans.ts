@@ -80,7 +80,7 @@ export class RoomBans {
   }
 
   /**
-   * `destination` acknowledged the event `eventId` of `roomId` (pushed or pulled): if it is the
+   * `destination` read the event `eventId` of `roomId` (acknowledged, refused, or pulled): if it is the
    * ban in force and `destination` is the banned user's server, that server has the ban from now.
    */
   noteDelivered(roomId: string, eventId: string, destination: string, now: number): void {

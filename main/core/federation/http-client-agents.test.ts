@@ -1,0 +1,35 @@
+/**
+ * The client keeps one dispatcher per (vouch, pin), and a pin can come from a peer (a peering
+ * request's `tls_fingerprint`, peering-service.ts): a holder of one invite link could add one
+ * agent per fingerprint it tried, for ever (a helper's review, 2026-11-28). They are an LRU of
+ * MAX_AGENTS; the least used is closed. A real loopback port with nothing listening (each request
+ * fails at once, after its agent was made).
+ */
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { HttpClient, MAX_AGENTS } from './http-client.ts';
+import { AddressPolicy } from './address-policy.ts';
+
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+describe('HttpClient dispatchers', () => {
+  it('keeps at most MAX_AGENTS, whatever pins its callers name', async () => {
+    const http = new HttpClient({ allowInsecureHttp: false, policy: new AddressPolicy({ insecureHttp: false, allowPrivateAddresses: false, endpointVouch: () => ({ vouch: 'owner', addresses: 'any' }) }) });
+    const url = `https://127.0.0.1:${await closedPort()}/x`;
+    const kept = () => (http as unknown as { agents: { size: number } }).agents.size;
+    for (let i = 0; i < MAX_AGENTS + 300; i++) {
+      await expect(http.send('GET', url, {}, undefined, { pin: randomBytes(32).toString('hex'), vouch: 'owner' })).rejects.toThrow();
+    }
+    expect(kept()).toBe(MAX_AGENTS);
+    http.dropConnections();
+    expect(kept()).toBe(0);
+  }, 60_000);
+});
