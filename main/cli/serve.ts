@@ -90,16 +90,16 @@ function serveOptions(): Option[] {
     new Option('--new-identity', 'identity.json is lost: make a new signing key for the existing database (peers must accept it)'),
     new Option('--new-database', 'paracord.db is lost or empty: start again with an empty database for the existing identity'),
     new Option('--trusted-proxy <list>', 'reverse proxies (addresses or CIDRs, comma separated) whose X-Forwarded-For is believed').env('PARACORD_TRUSTED_PROXIES'),
-    new Option('--allow-private-addresses', 'let peers\' names resolve to LAN addresses (192.168.x, 10.x, ...): for a LAN of home servers').env('PARACORD_ALLOW_PRIVATE_ADDRESSES'),
+    new Option('--allow-private-addresses', 'let peers\' names resolve to LAN addresses (192.168.x, 10.x, ...): for a LAN of home servers (env PARACORD_ALLOW_PRIVATE_ADDRESSES=1)'),
     ...LIMIT_OPTIONS.map((o) => new Option(`${o.flag} <n>`, o.help).env(o.env)),
     new Option('--backup-dir <dir>', 'make scheduled backups into this folder (outside the data folder); while given, this wins over a schedule set in the dashboard or the admin API').env('PARACORD_BACKUP_DIR'),
     new Option('--backup-every <period>', 'hourly, daily or weekly').env('PARACORD_BACKUP_EVERY').choices(['hourly', 'daily', 'weekly']),
     new Option('--backup-keep <n>', 'scheduled backups to keep (default 7)').env('PARACORD_BACKUP_KEEP'),
     new Option('--backup-passphrase-file <file>', 'encrypt scheduled backups with the passphrase in this file (without it they hold the keys in the clear)').env('PARACORD_BACKUP_PASSPHRASE_FILE'),
-    new Option('--pull', 'receive by pull: peers keep this node\'s events until it pulls them (for a node nobody can reach)').env('PARACORD_PULL'),
-    new Option('--no-port-mapping', 'never ask the router (UPnP-IGD, NAT-PMP/PCP) to forward the federation port or (UPnP IGDv2) to open its IPv6 firewall to it').env('PARACORD_NO_PORT_MAPPING'),
+    new Option('--pull', 'receive by pull: peers keep this node\'s events until it pulls them (for a node nobody can reach; env PARACORD_PULL=1)'),
+    new Option('--no-port-mapping', 'never ask the router (UPnP-IGD, NAT-PMP/PCP) to forward the federation port or (UPnP IGDv2) to open its IPv6 firewall to it (env PARACORD_NO_PORT_MAPPING=1)'),
     new Option('--metrics-destinations <n>', 'destinations with their own label in /metrics (default 20)').env('PARACORD_METRICS_DESTINATIONS'),
-    new Option('--open', 'open the UI in the default browser once ready (signed in: a login link valid 60 seconds; a browser already signed in just opens the UI); PARACORD_OPEN_COMMAND names another program to open it with').env('PARACORD_OPEN'),
+    new Option('--open', 'open the UI in the default browser once ready (signed in: a login link valid 60 seconds; a browser already signed in just opens the UI); PARACORD_OPEN_COMMAND names another program to open it with; env PARACORD_OPEN=1)'),
     new Option('--log-level <level>', 'fatal, error, warn, info, debug or trace').env('PARACORD_LOG_LEVEL').default('info'),
   ];
 }
@@ -229,7 +229,7 @@ async function serve(opts: ServeOptions, command: Command): Promise<void> {
   process.stderr.write(`paracord-node: open ${started.login_url} in your browser (the link works once; \`paracord-node login\` makes another)\n`);
   // The browser gets its own link, valid only briefly: the opener's command line is visible to
   // other local users (ps), the printed link is not (docs/SECURITY.md).
-  if (opts.open) openInBrowser(node.context.loginUrl(OPEN_LINK_VALID_MS));
+  if (opts.open === true || envFlag('PARACORD_OPEN')) openInBrowser(node.context.loginUrl(OPEN_LINK_VALID_MS));
   if (started.mode === 'setup') {
     process.stderr.write(
       `paracord-node: this data directory is not set up yet: the link above opens the setup wizard ` +
