@@ -32,4 +32,27 @@ describe('HttpClient dispatchers', () => {
     http.dropConnections();
     expect(kept()).toBe(0);
   }, 60_000);
+
+  it('requests that start together for the same pin share one kept dispatcher, none closed under the other', async () => {
+    let served = 0;
+    const { createServer: createHttpServer } = await import('node:http');
+    const server = createHttpServer((_req, res) => {
+      served++;
+      res.end('{}');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const http = new HttpClient({ allowInsecureHttp: true, policy: new AddressPolicy({ insecureHttp: true, allowPrivateAddresses: false, endpointVouch: () => ({ vouch: 'owner', addresses: 'any' }) }) });
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/x`;
+      // Several at once after a network change (dropConnections): each found no dispatcher kept.
+      http.dropConnections();
+      const answers = await Promise.all(Array.from({ length: 8 }, () => http.send('GET', url, {}, undefined, { vouch: 'owner' })));
+      expect(answers.map((a) => a.status)).toEqual(Array(8).fill(200));
+      expect(served).toBe(8);
+      expect((http as unknown as { agents: { size: number } }).agents.size).toBe(1);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  });
 });

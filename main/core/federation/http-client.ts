@@ -161,9 +161,15 @@ export class HttpClient {
   /** One dispatcher per (vouch, pin): every connection goes through the address policy. */
   private async agentFor(vouch: Vouch, pin: string | undefined): Promise<Agent> {
     const key = `${vouch} ${pin ?? ''}`;
-    let agent = this.agents.get(key);
-    if (agent) return agent;
-    agent = await this.newAgent(vouch, pin);
+    const kept = this.agents.get(key);
+    if (kept) return kept;
+    const agent = await this.newAgent(vouch, pin);
+    // Another request made one meanwhile: use that one (setting ours would close it under its request: dispose).
+    const raced = this.agents.get(key);
+    if (raced) {
+      void agent.close().catch(() => undefined);
+      return raced;
+    }
     this.agents.set(key, agent);
     return agent;
   }
