@@ -162,8 +162,10 @@ describe('a reference user in a room we host', () => {
       const asked = () => ref.historyAsked.filter((room) => room === roomId).length;
       const before = asked();
       await eventually(async () => expect(asked()).toBeGreaterThanOrEqual(before + 4));
-      // Each round polled it again at once (rounds every 150 ms here): no wait was set.
-      expect(cursor()).toEqual({ since_depth: since, next_at: 0 });
+      // Each round polled it again at once (rounds every 150 ms here): no wait was set. (The cursor
+      // may still move on past `since`: a round under way when `since` was read can write a later one.)
+      expect(cursor().next_at).toBe(0);
+      expect(cursor().since_depth).toBeGreaterThanOrEqual(since);
     } finally {
       ref.historyOverride = null;
     }

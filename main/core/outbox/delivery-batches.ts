@@ -3,6 +3,7 @@
  * destination carries, the run of entries it carries, read and serialized within the receivers'
  * limits, and what a refusal of a batch as a whole makes of the next ones.
  */
+import { mailboxAnswer } from '../../../shared/mailbox-answer.ts';
 import { jsonShape, WIRE_JSON_LIMITS } from '../crypto/json-limits.ts';
 import { warnLimited } from '../log/rate-limit.ts';
 import { envelopeWireJson, type Envelope } from '../federation/envelope.ts';
@@ -112,7 +113,7 @@ export function prepareRun(deps: DeliveryDeps, wireCache: WireCache, destination
  * The peer refused a batch as a whole (400, 404, 413): the next ones are smaller or single events
  * for a while, and the entries stay pending, their attempts not counted. True when it did.
  */
-export function wholeBatchRefused(deps: DeliveryDeps, destination: string, state: DestinationState, prepared: Prepared, response: FederationResponse | undefined, latency: number, now: number): boolean {
+export function wholeBatchRefused(deps: DeliveryDeps, destination: string, state: DestinationState, prepared: Prepared, response: FederationResponse | undefined, latency: number, now: number, mailbox: string | null = null): boolean {
   const { outbox, log } = deps;
   const { sendable, useBatch } = prepared;
   if (useBatch && response && (response.status === 400 || response.status === 404 || response.status === 413)) {
@@ -129,7 +130,9 @@ export function wholeBatchRefused(deps: DeliveryDeps, destination: string, state
     }
     const fallback = half <= 1 ? 'single events' : `batches of at most ${half} events`;
     warnLimited(log, `batch_refused ${destination}`, { event: 'batch_refused', destination, status: response.status, events: sendable.length, next: fallback }, `peer refused a batch; sending ${fallback} for a while`);
-    const error = `batch refused (${sendable.length} events): HTTP ${response.status}; sending ${fallback} for a while`;
+    // Left at a mailbox: the mailbox refused the batch, not the destination (shared/mailbox-answer.ts).
+    const refused = `batch refused (${sendable.length} events): HTTP ${response.status}; sending ${fallback} for a while`;
+    const error = mailbox !== null ? mailboxAnswer(mailbox, refused) : refused;
     outbox.settle(destination, sendable.map(({ row }) => ({ row, outcome: { kind: 'paced', status: response.status, error } })), latency, now);
     deps.onAttempt?.(destination, 'refused', latency, 0);
     return true;

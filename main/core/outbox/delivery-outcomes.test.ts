@@ -13,8 +13,11 @@ describe('requestOutcomes', () => {
   it('fails an entry the destination refused for good (its own 400, 409, 413)', () => {
     for (const status of [400, 409, 413]) {
       const [outcome] = requestOutcomes([{ row }], answer(status, 'invalid_event', 'no'), undefined, now, backoff);
-      expect(outcome!.outcome).toMatchObject({ kind: 'failed', status, error: `HTTP ${status} invalid_event: no` });
+      expect(outcome!.outcome).toEqual({ kind: 'failed', status, error: `HTTP ${status} invalid_event: no`, byDestination: true });
     }
+    // A page without a federation error code (a proxy's 404): failed, but not its node's answer.
+    const [page] = requestOutcomes([{ row }], { status: 404, json: undefined, headers: {} } as unknown as FederationResponse, undefined, now, backoff);
+    expect(page!.outcome).toEqual({ kind: 'failed', status: 404, error: 'HTTP 404' });
   });
 
   it('never fails an entry for what a friend\'s mailbox answered: the destination did not see it; it is retried, its error naming the mailbox', () => {

@@ -30,7 +30,9 @@ export function requestOutcomes(sendable: Array<{ row: OutboxRow }>, response: F
   const answer = peerFailure(status, body?.error, body?.message);
   const error = networkError ?? (mailbox !== null ? mailboxAnswer(mailbox, answer) : answer);
   if (status !== null && PERMANENT.has(status) && mailbox === null) {
-    return sendable.map(({ row }) => ({ row, outcome: { kind: 'failed', status, error } as Outcome }));
+    // Its node's own refusal when it says so in JSON (a federation error code), not a proxy's page.
+    const byDestination = typeof body?.error === 'string' ? { byDestination: true as const } : {};
+    return sendable.map(({ row }) => ({ row, outcome: { kind: 'failed', status, error, ...byDestination } as Outcome }));
   }
   // A mailbox's Retry-After is kept up to the longest back-off: it speaks for itself, and the
   // destination may be reached directly, or through another mailbox, before a day it names.
@@ -55,7 +57,7 @@ export function batchOutcomes(sendable: Array<{ row: OutboxRow }>, response: Fed
     else {
       const status = typeof result.status === 'number' ? result.status : null;
       const error = peerFailure(status, result.error, result.message);
-      outcome = status !== null && PERMANENT.has(status) ? { kind: 'failed', status, error } : { kind: 'retry', status, error, nextAttemptAt };
+      outcome = status !== null && PERMANENT.has(status) ? { kind: 'failed', status, error, byDestination: true } : { kind: 'retry', status, error, nextAttemptAt };
     }
     return { row, outcome };
   });

@@ -360,7 +360,7 @@ export class DeliveryWorkers {
       this.deps.onChange?.();
       return false;
     }
-    if (wholeBatchRefused(this.deps, destination, state, prepared, response, latency, now)) return false;
+    if (wholeBatchRefused(this.deps, destination, state, prepared, response, latency, now, deposited)) return false;
     // (After the whole-batch refusal: a refused batch is not re-issued, whatever its body says.)
     // A deposit answers for the whole request: stored at the mailbox, or not.
     let outcomes = useBatch && deposited === null && response && response.status >= 200 && response.status < 300

@@ -12,10 +12,12 @@ describe('Outbox onDelivered', () => {
   it('names the rows the destination acknowledged or refused by its answer, not those it never read', ({ tempDb }) => {
     const told: string[] = [];
     const outbox = new Outbox(tempDb.db, { onDelivered: (_destination, rows) => told.push(...rows.map((r) => r.event_id)) });
-    const rows = ['$taken', '$refused', '$ours', '$later'].map((id, i) => outbox.enqueue('beta.test', id, '!r:alpha.test', i)!);
+    const rows = ['$taken', '$refused', '$ours', '$later', '$proxy'].map((id, i) => outbox.enqueue('beta.test', id, '!r:alpha.test', i)!);
     outbox.settle('beta.test', [
       { row: rows[0]!, outcome: { kind: 'delivered', status: 200 } },
-      { row: rows[1]!, outcome: { kind: 'failed', status: 400, error: 'HTTP 400 invalid_event: no' } },
+      { row: rows[1]!, outcome: { kind: 'failed', status: 400, error: 'HTTP 400 invalid_event: no', byDestination: true } },
+      // A proxy's error page in front of it: not its node's answer.
+      { row: rows[4]!, outcome: { kind: 'failed', status: 404, error: 'HTTP 404' } },
       { row: rows[2]!, outcome: { kind: 'failed', status: null, error: 'not carried' } },
       { row: rows[3]!, outcome: { kind: 'retry', status: 503, error: 'HTTP 503', nextAttemptAt: 10 } },
     ], 1, 5);

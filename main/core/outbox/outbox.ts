@@ -26,12 +26,14 @@ export type Outcome =
   | { kind: 'retry'; status: number | null; error: string; nextAttemptAt: number }
   /** The peer asked us to slow down (push-pacer.ts): stays pending, attempts and next attempt unchanged. */
   | { kind: 'paced'; status: number; error: string }
-  | { kind: 'failed'; status: number | null; error: string };
+  /** `byDestination`: its node's own answer refused it (a federation error code in JSON), not a proxy's page, a mailbox or this node. */
+  | { kind: 'failed'; status: number | null; error: string; byDestination?: true };
 
 /**
  * Told of entries a destination's node read, inside the transaction that settles them: those it
- * acknowledged, and those its own answer refused for good (a ban it refused is a ban it has:
- * rooms/room-bans.ts; a mailbox's answer or one of ours, status null, is not its).
+ * acknowledged, and those its node's own answer refused for good (`byDestination`: a ban it
+ * refused is a ban it has, rooms/room-bans.ts; a proxy's error page, a mailbox's answer or our
+ * own refusal to carry is not its). (A deposit at a mailbox counts as acknowledged, as before.)
  */
 export type DeliveredListener = (destination: string, delivered: ReadonlyArray<{ event_id: string; room_id: string }>) => void;
 
@@ -149,7 +151,7 @@ export class Outbox {
       const first = settled[0];
       if (wholeBatch && first) insertAttempt.run(destination, first.row.event_id, first.outcome.status, null, Math.round(latencyMs), settled.length, now);
       if (this.onDelivered) {
-        const delivered = settled.filter((s) => s.outcome.kind === 'delivered' || (s.outcome.kind === 'failed' && s.outcome.status !== null)).map((s) => s.row);
+        const delivered = settled.filter((s) => s.outcome.kind === 'delivered' || (s.outcome.kind === 'failed' && s.outcome.byDestination === true)).map((s) => s.row);
         if (delivered.length > 0) this.onDelivered(destination, delivered);
       }
     });

@@ -3,6 +3,7 @@
  * may carry a few extra fields (forward compatibility, the reference server's vocabulary); the
  * known ones are checked strictly, and the whole content is bounded in size (issue #14 item 5).
  */
+import { MAX_INVITE_AGE_SECONDS } from '../../../shared/contract/admin/rooms.ts';
 import { z } from 'zod';
 import { EVENT_ID, atMostCodePoints, isSafeDisplayName, isSafeReactionKey } from '../../../shared/identifiers.ts';
 import { HttpError, badRequest } from '../errors.ts';
@@ -33,7 +34,7 @@ export const roomNameSchema = z
   .refine(isSafeDisplayName, 'room name must not contain control, bidi or invisible characters');
 
 /** The longest an invite is offered (the admin API's `max_age_seconds` at most; authorize.ts refuses longer ones). */
-export const MAX_INVITE_LIFETIME_MS = 30 * 24 * 3600_000;
+export const MAX_INVITE_LIFETIME_MS = MAX_INVITE_AGE_SECONDS * 1000;
 
 export const CONTENT_SCHEMAS = {
   'm.message': z.object({ body, format: z.literal('plain').optional() }),

@@ -6,12 +6,12 @@
 import type { Db } from '../store/database.ts';
 import type { Envelope } from '../federation/envelope.ts';
 import { serverOf } from '../../../shared/identifiers.ts';
-import { compareDisplayOrder } from './event-types.ts';
+import { MAX_INVITE_LIFETIME_MS, compareDisplayOrder } from './event-types.ts';
 import { ReactionIndex } from './reaction-index.ts';
 import { RoomBans } from './room-bans.ts';
 import { SearchIndex } from './search-index.ts';
 import { ReadMarkers } from './read-markers.ts';
-import { clockAfter } from './ordering.ts';
+import { RELAYED_MAX_FUTURE_MS, clockAfter } from './ordering.ts';
 
 export type Membership = 'invite' | 'join' | 'leave';
 export type Role = 'owner' | 'moderator' | 'member';
@@ -280,6 +280,10 @@ export class RoomStore {
     if (existing && compareDisplayOrder({ depth: existing.event_depth, origin_server: existing.event_origin, event_id: existing.event_id }, event) >= 0) {
       return; // an event later in display order already decided this membership
     }
+    // Another server's invite does not undo our user's join (room-invites.ts refuses such an
+    // invite 409 on its own path; pushed or caught up as an event, it is not applied either).
+    const ours = this.serverName();
+    if (membership === 'invite' && existing?.membership === 'join' && ours !== null && serverOf(event.state_key) === ours && event.origin_server !== ours) return;
     const content = event.content as { role?: Role; expires_at?: number };
     // Leaving (or being removed or banned) ends a moderator's role; the owner stays the owner.
     const kept = existing?.role === 'owner' || membership !== 'leave' ? (existing?.role ?? 'member') : 'member';
@@ -290,7 +294,9 @@ export class RoomStore {
       server_name: serverOf(event.state_key),
       membership,
       role,
-      invite_expires_at: membership === 'invite' ? (content.expires_at ?? null) : null,
+      // At most the longest an invite lasts after it was signed (authorize.ts refuses longer ones on
+      // the host; a member's node stores what its host sent): never "for ever".
+      invite_expires_at: membership === 'invite' && content.expires_at !== undefined ? Math.min(content.expires_at, event.origin_ts + MAX_INVITE_LIFETIME_MS + RELAYED_MAX_FUTURE_MS) : null,
       event_id: event.event_id,
       event_depth: event.depth,
       event_origin: event.origin_server,

@@ -63,6 +63,25 @@ describe('migration 41: delivery notes', () => {
   });
 });
 
+describe('migration 42: invites at most 31 days', () => {
+  it('ends the invites stored for ever 31 days from now; shorter ones and other rows stay as they were', () => {
+    const db = at(41);
+    db.prepare("INSERT INTO rooms (room_id, name, host_server, created_at) VALUES ('!r:a.test', 'r', 'a.test', 1)").run();
+    const member = db.prepare("INSERT INTO room_members (room_id, user_id, server_name, membership, invite_expires_at, event_id, event_depth, event_origin, updated_at) VALUES ('!r:a.test', ?, 'b.test', ?, ?, '$m', 1, 'b.test', 1)");
+    const soon = Date.now() + 86_400_000;
+    member.run('@spy:b.test', 'invite', Number.MAX_SAFE_INTEGER);
+    member.run('@kim:b.test', 'invite', soon);
+    member.run('@joe:b.test', 'join', null);
+    const before = Date.now();
+    runMigrations(db);
+    const rows = Object.fromEntries(db.prepare<[], { user_id: string; invite_expires_at: number | null }>('SELECT user_id, invite_expires_at FROM room_members').all().map((r) => [r.user_id, r.invite_expires_at]));
+    expect(rows['@spy:b.test']).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000 + 31 * 86_400_000);
+    expect(rows['@spy:b.test']).toBeLessThanOrEqual(Date.now() + 31 * 86_400_000);
+    expect(rows['@kim:b.test']).toBe(soon);
+    expect(rows['@joe:b.test']).toBeNull();
+  });
+});
+
 describe('runMigrations', () => {
   const broken = { version: MIGRATIONS.at(-1)!.version + 1, name: 'a step that fails', sql: 'CREATE TABLE never_made (a); SELECT * FROM no_such_table;' };
 

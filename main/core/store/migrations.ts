@@ -1016,6 +1016,17 @@ export const MIGRATIONS: readonly Migration[] = [
          WHERE e.origin_server = lonely.host_server AND e.received_from IS NULL;
     `,
   },
+  {
+    version: 42,
+    name: 'invites at most 31 days',
+    sql: `
+      -- An invite is offered at most 30 days, a relayed one a day more (rooms/authorize.ts,
+      -- RoomStore.apply): one a member's server signed for "for ever" before that limit kept a
+      -- no-event join open to its users. Those stored end 31 days from now.
+      UPDATE room_members SET invite_expires_at = CAST(unixepoch('now') AS INTEGER) * 1000 + 31 * 86400000
+       WHERE membership = 'invite' AND invite_expires_at > CAST(unixepoch('now') AS INTEGER) * 1000 + 31 * 86400000;
+    `,
+  },
 ];
 
 /**

@@ -42,6 +42,12 @@ describe('peerLine', () => {
     const full = peerLine({ trust: 'allow', last_seen_at: null, delivery: { ...atMailbox, last_error: 'the mailbox at carol.test answered HTTP 429 mailbox_full: carol.test holds as much as it takes' } }, now);
     expect(full.state).toBe('offline');
     expect(full.cause.text).toMatch(/^The mailbox at carol\.test /);
+    // While pushes go to that mailbox: not "being left there" when it does not take them.
+    const through = peerLine({ trust: 'allow', last_seen_at: null, delivery: { ...atMailbox, via_mailbox: 'carol.test' } }, now);
+    expect(through.state).toBe('waiting');
+    expect(through.text).toMatch(/^Through carol\.test's mailbox — 2 messages waiting: the mailbox has not taken them since \d\d:\d\d( [AP]M)?, next try in 40 s$/);
+    expect(through.cause.text).toBe('The mailbox at carol.test has paused all sending and receiving. It retries by itself.');
+    expect(peerLine({ trust: 'allow', last_seen_at: null, delivery: { ...atMailbox, via_mailbox: 'carol.test', last_error: null, retrying_since: null } }, now).text).toBe("Through carol.test's mailbox — 2 messages being left there");
   });
 
   it('says what waits for a peer waits for this node to resume federation while it is paused', () => {

@@ -6,6 +6,7 @@
 import { explainCause, type Explained } from './errors.ts';
 import { ago, clock, fromNow, plural } from './format.ts';
 import type { PeerLivenessView } from '../../../shared/contract/admin/peers.ts';
+import { parseMailboxAnswer } from '../../../shared/mailbox-answer.ts';
 
 /**
  * How a peer's state is decided (issue #16 item 3):
@@ -100,6 +101,17 @@ export function peerLine(peer: { server_name?: string; trust: string; last_seen_
   // Nobody reaches it, but a friend's node keeps its mail (issue #32): what we send waits there.
   const mailbox = peer.delivery?.via_mailbox ?? null;
   if (mailbox !== null) {
+    // The mailbox did not take them (paused, full): nothing is "being left there" (the session review).
+    const refusedSince = peer.delivery?.retrying_since ?? null;
+    const lastError = peer.delivery?.last_error ?? null;
+    if (waiting > 0 && refusedSince !== null && parseMailboxAnswer(lastError) !== null) {
+      const nextText = fromNow(peer.delivery?.next_attempt_at ?? 0, now);
+      return {
+        state: 'waiting',
+        text: `Through ${mailbox}'s mailbox — ${what} waiting: the mailbox has not taken them since ${clock(refusedSince, now)}${nextText === 'now' ? ', trying again now' : nextText ? `, next try ${nextText}` : ''}`,
+        cause: explainCause(lastError),
+      };
+    }
     const heard = peer.last_seen_at === null ? 'unknown' : now - peer.last_seen_at <= ONLINE_WINDOW_MS ? 'online' : 'idle';
     return { state: waiting > 0 ? 'sending' : heard, text: `Through ${mailbox}'s mailbox — ${waiting > 0 ? `${what} being left there` : 'what you send waits there for it to fetch'}`, cause: none };
   }

@@ -9,6 +9,9 @@ import { actingUser, anyDialectUserId, eventId, roomId, userId, type MemberUse }
 const asUser: MemberUse = { acting: 'user_id' };
 const asActor: MemberUse = { acting: 'actor' };
 
+/** The longest an invite to a room is offered (the node refuses longer ones from peers: rooms/authorize.ts). */
+export const MAX_INVITE_AGE_SECONDS = 30 * 24 * 3600;
+
 export const roomOperations = {
   listRooms: { method: 'GET', path: '/rooms', input: z.strictObject({ ...actingUser }), member: asUser },
   createRoom: {
@@ -31,7 +34,7 @@ export const roomOperations = {
       // A Paracord reference server's users may have Unicode names (the node checks that server's dialect).
       user_id: anyDialectUserId,
       inviter: userId.optional(),
-      max_age_seconds: z.number().int().min(1).max(30 * 24 * 3600).optional(),
+      max_age_seconds: z.number().int().min(1).max(MAX_INVITE_AGE_SECONDS).optional(),
     }),
   },
   leaveRoom: { method: 'POST', path: '/rooms/:room_id/leave', input: z.strictObject({ room_id: roomId, ...actingUser }), member: asUser },

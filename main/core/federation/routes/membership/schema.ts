@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_INVITE_AGE_SECONDS } from '../../../../../shared/contract/admin/rooms.ts';
 import { ROOM_ID, isSafeDisplayName, isServerName, isUserId, isUserIdOfAnyDialect } from '../../../../../shared/identifiers.ts';
 
 const serverName = z.string().refine(isServerName, 'not a valid server name');
@@ -13,7 +14,7 @@ export const inviteBodySchema = z.object({
   room_id: roomId,
   sender: anyDialectUserId.optional(),
   // The reference sends Option<i64>: a number or null (client.rs:423-429).
-  max_age_seconds: z.number().int().positive().max(30 * 24 * 3600).nullish().transform((v) => v ?? 7 * 24 * 3600),
+  max_age_seconds: z.number().int().positive().max(MAX_INVITE_AGE_SECONDS).nullish().transform((v) => v ?? 7 * 24 * 3600),
   invitee: userId.optional(),
   room_name: z.string().max(100).refine(isSafeDisplayName, 'room_name must not contain control, bidi or invisible characters').optional(),
   event: z.unknown().optional(),
