@@ -67,6 +67,20 @@ beforeAll(async ({ fileNodes }) => {
 
 
 describe('red team: quarantine has no side doors', () => {
+  it('inviting a user of a blocked or quarantined server sends it nothing (403 peer_held); a user of an allowed one is invited', async () => {
+    // A member who made a room may invite anyone (its room): it reached servers the owner cut off.
+    const roomId = (await alpha.admin('POST', '/rooms', { name: 'invites out' })).body.room_id as string;
+    for (const peer of [blocked, quarantined]) {
+      const before = peer.requests.filter((p) => p === `${FED}/invite`).length;
+      const refused = await alpha.admin('POST', `/rooms/${enc(roomId)}/invites`, { user_id: `@x:${peer.serverName}` });
+      expect([refused.status, refused.body.error], peer.serverName).toEqual([403, 'peer_held']);
+      expect(peer.requests.filter((p) => p === `${FED}/invite`).length, peer.serverName).toBe(before);
+    }
+    const before = legit.requests.filter((p) => p === `${FED}/invite`).length;
+    await alpha.admin('POST', `/rooms/${enc(roomId)}/invites`, { user_id: '@x:l.test' });
+    expect(legit.requests.filter((p) => p === `${FED}/invite`).length).toBe(before + 1);
+  });
+
   it('a join snapshot: the quarantined server\'s event is held, the allowed one is shown', async () => {
     const roomId = '!snap:hh.test';
     const held = messageOf(quarantined, roomId, 'quarantined in a snapshot');

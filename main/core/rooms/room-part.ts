@@ -144,6 +144,9 @@ export class RoomPart {
 
   /** A signed request to a peer; maps its refusal or absence to an admin error. */
   protected async callPeer(server: string, path: string, body: string): Promise<unknown> {
+    // Nothing is sent to a server the owner blocked or put in quarantine (PROTOCOL.md §Rate limits
+    // and trust): an invite a member made for one of its users called it (a helper's review).
+    if (this.d.isHeldDestination?.(server)) throw forbidden('peer_held', `nothing is sent to ${server}: it is blocked or in quarantine on this server`);
     // An endpoint a peer named and we never reached is not called (issue #32): through its mailbox, or by pull.
     if (this.d.workers.status(server).never_reached) throw new HttpError(502, 'peer_unreachable', `${server} could not be reached: it was never reached at the endpoint it named`);
     let response;
