@@ -16,8 +16,13 @@ const AT = 0x40;
 
 export class SoftAuthenticator {
   private readonly key = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  readonly id = b64(randomBytes(16));
+  readonly id: string;
   private counter = 0;
+
+  /** `idBytes`: the credential id's length (16; a hostile client makes it long). */
+  constructor(idBytes = 16) {
+    this.id = b64(randomBytes(idBytes));
+  }
   private userHandle: string | undefined;
 
   create(options: PublicKeyCredentialCreationOptionsJSON, origin: string): RegistrationResponseJSON {

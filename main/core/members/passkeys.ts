@@ -37,6 +37,10 @@ const webauthn = () => (webauthnModule ??= import('@simplewebauthn/server'));
 export const PASSKEY_CHALLENGE_MS = 120_000;
 /** Passkeys one member may have (one per device or security key is plenty). */
 export const MAX_PASSKEYS_PER_MEMBER = 20;
+/** A credential id is at most 1,023 bytes (WebAuthn): 1,364 base64url characters. */
+const MAX_CREDENTIAL_ID_CHARS = 1_364;
+/** A COSE public key: ~77 bytes for EC2/OKP, ~530 for RSA 4096; 1 KiB is room enough. */
+const MAX_PUBLIC_KEY_BYTES = 1_024;
 
 /** Where the page that asks is: the relying party id (the host name, no port) and the page's origin. */
 export interface PasskeySite {
@@ -73,8 +77,8 @@ export class MemberPasskeys {
   // ——— registering (signed in) ———
 
   async registrationOptions(userId: string, sessionId: string, displayName: string | null, site: PasskeySite): Promise<PublicKeyCredentialCreationOptionsJSON> {
+    this.checkRoomForOne(userId);
     const own = this.rows(userId).filter((r) => r.rp_id === site.rpId);
-    if (own.length >= MAX_PASSKEYS_PER_MEMBER) throw conflict('too_many_passkeys', `you have ${MAX_PASSKEYS_PER_MEMBER} passkeys already; remove one first`);
     const options = await (await webauthn()).generateRegistrationOptions({
       rpName: this.serverName() || site.rpId,
       rpID: site.rpId,
@@ -102,6 +106,13 @@ export class MemberPasskeys {
     }
     if (!verified.verified) throw badRequest('passkey_not_accepted', 'this passkey could not be checked');
     const { credential } = verified.registrationInfo;
+    // The id and key kept are the authenticator's, which the schema at the edge does not see: the
+    // id must be the one the browser named (WebAuthn: at most 1,023 bytes), the key a real one's size.
+    if (credential.id !== response.rawId || credential.id.length > MAX_CREDENTIAL_ID_CHARS || credential.publicKey.byteLength > MAX_PUBLIC_KEY_BYTES) {
+      throw badRequest('passkey_not_accepted', 'this passkey\'s id or key is not one a browser makes');
+    }
+    // Counted again now, over every site (the count at the options was per request: several at once, or one per host name, went past it).
+    this.checkRoomForOne(userId);
     const added = this.db
       .prepare('INSERT OR IGNORE INTO member_passkeys (id, user_id, rp_id, public_key, counter, transports, name, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
       .run(credential.id, userId, site.rpId, Buffer.from(credential.publicKey), credential.counter, credential.transports ? JSON.stringify(credential.transports) : null, name, now).changes;
@@ -110,7 +121,13 @@ export class MemberPasskeys {
   }
 
   list(userId: string): PasskeyView[] {
-    return this.rows(userId).map((r) => ({ id: r.id, name: r.name, rp_id: r.rp_id, created_at: r.created_at, last_used_at: r.last_used_at }));
+    return this.db.prepare<[string], PasskeyView>('SELECT id, name, rp_id, created_at, last_used_at FROM member_passkeys WHERE user_id = ? ORDER BY created_at').all(userId);
+  }
+
+  /** At most MAX_PASSKEYS_PER_MEMBER passkeys a member, whatever site (Host) each was made for. */
+  private checkRoomForOne(userId: string): void {
+    const { n } = this.db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM member_passkeys WHERE user_id = ?').get(userId)!;
+    if (n >= MAX_PASSKEYS_PER_MEMBER) throw conflict('too_many_passkeys', `you have ${MAX_PASSKEYS_PER_MEMBER} passkeys already; remove one first`);
   }
 
   /** Removes one of `userId`'s passkeys (another member's id is "not found"). */
@@ -164,8 +181,9 @@ export class MemberPasskeys {
     return session;
   }
 
-  private rows(userId: string): PasskeyRow[] {
-    return this.db.prepare<[string], PasskeyRow>('SELECT * FROM member_passkeys WHERE user_id = ? ORDER BY created_at').all(userId);
+  /** What registrationOptions needs of the member's passkeys (not their keys). */
+  private rows(userId: string): Array<Pick<PasskeyRow, 'id' | 'rp_id' | 'transports'>> {
+    return this.db.prepare<[string], Pick<PasskeyRow, 'id' | 'rp_id' | 'transports'>>('SELECT id, rp_id, transports FROM member_passkeys WHERE user_id = ? ORDER BY created_at').all(userId);
   }
 
   /** The member's WebAuthn user handle: random (nothing personal in it), made on its first passkey. */

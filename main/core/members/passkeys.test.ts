@@ -1,0 +1,53 @@
+/**
+ * How many passkeys a member keeps, and what of them (a helper's red-team review, 2026-11-28): the
+ * cap of 20 was counted per site (the Host a page came from, any *.localhost or any name over the
+ * node's TLS) and only when the options were asked for, so one member made rows without end; and
+ * the credential id kept was the authenticator's, of any length (~24 KB a row). Real SQLite, the
+ * real WebAuthn checks, a software authenticator.
+ */
+import { describe, expect, it } from '../../../test/helpers/fixtures.ts';
+import { SoftAuthenticator } from '../../../test/helpers/soft-authenticator.ts';
+import { MemberStore } from './member-store.ts';
+import { MAX_PASSKEYS_PER_MEMBER, MemberPasskeys } from './passkeys.ts';
+
+const GOOD = 'otter lantern quietly 1987 marmalade';
+const phone = { host: 'a.localhost', address: '192.0.2.7', userAgent: 'phone' };
+const site = (name: string) => ({ rpId: name, origin: `http://${name}` });
+
+const refusal = async (work: Promise<unknown>) => {
+  const error = await work.then(() => null, (e: { status?: number; code?: string }) => e);
+  return error && { status: error.status, code: error.code };
+};
+
+describe('member passkeys', () => {
+  it('at most 20 a member over every site, counted again when one is kept (two asked at 19 keep one)', async ({ tempDb }) => {
+    const members = new MemberStore(tempDb.db, () => 'home.example');
+    const passkeys = new MemberPasskeys(tempDb.db, members, () => 'home.example');
+    const sam = (await members.join(members.createLink('join').token, 'sam', GOOD, phone)).user_id;
+    const add = async (where: string, session: string) => {
+      const options = await passkeys.registrationOptions(sam, session, null, site(where));
+      return passkeys.register(sam, session, new SoftAuthenticator().create(options, site(where).origin), null, site(where));
+    };
+    for (let i = 0; i < MAX_PASSKEYS_PER_MEMBER - 1; i++) await add('a.localhost', 's1');
+    // Two sessions ask at 19: both may ask, only one keeps its passkey.
+    const first = await passkeys.registrationOptions(sam, 's1', null, site('a.localhost'));
+    const second = await passkeys.registrationOptions(sam, 's2', null, site('b.localhost'));
+    await passkeys.register(sam, 's1', new SoftAuthenticator().create(first, 'http://a.localhost'), null, site('a.localhost'));
+    expect(await refusal(passkeys.register(sam, 's2', new SoftAuthenticator().create(second, 'http://b.localhost'), null, site('b.localhost')))).toEqual({ status: 409, code: 'too_many_passkeys' });
+    // Another site (Host) is no way around it.
+    expect(await refusal(add('c.localhost', 's3'))).toEqual({ status: 409, code: 'too_many_passkeys' });
+    expect(passkeys.list(sam)).toHaveLength(MAX_PASSKEYS_PER_MEMBER);
+  });
+
+  it('keeps no credential id longer than WebAuthn allows (1,023 bytes); a usual one is kept', async ({ tempDb }) => {
+    const members = new MemberStore(tempDb.db, () => 'home.example');
+    const passkeys = new MemberPasskeys(tempDb.db, members, () => 'home.example');
+    const sam = (await members.join(members.createLink('join').token, 'sam', GOOD, phone)).user_id;
+    const long = await passkeys.registrationOptions(sam, 's1', null, site('a.localhost'));
+    expect(await refusal(passkeys.register(sam, 's1', new SoftAuthenticator(2_000).create(long, 'http://a.localhost'), null, site('a.localhost')))).toEqual({ status: 400, code: 'passkey_not_accepted' });
+    expect(passkeys.list(sam)).toEqual([]);
+    const usual = await passkeys.registrationOptions(sam, 's1', null, site('a.localhost'));
+    await passkeys.register(sam, 's1', new SoftAuthenticator().create(usual, 'http://a.localhost'), 'Phone', site('a.localhost'));
+    expect(passkeys.list(sam)).toMatchObject([{ name: 'Phone', rp_id: 'a.localhost' }]);
+  });
+});
