@@ -1,5 +1,5 @@
 import { describe, expect, it, type TempDb } from '../../../test/helpers/fixtures.ts';
-import { MemberStore } from './member-store.ts';
+import { MAX_SESSIONS_PER_MEMBER, MemberStore } from './member-store.ts';
 import { passphraseProblem } from './passphrase.ts';
 import { SignInLimiter } from './sign-in-limiter.ts';
 
@@ -103,5 +103,20 @@ describe('members (issue #34): links, passphrases, sign-in, sessions', () => {
   it('passphrases people guess first are refused in words', async () => {
     for (const weak of ['password123', 'qwertyuiop', 'iloveyou2020', 'homeexample1']) expect(await passphraseProblem(weak, ['home.example']), weak).toMatch(/guess first|at least/);
     expect(await passphraseProblem(GOOD)).toBeNull();
+  });
+
+  it('keeps at most 50 sessions a member (the least recently used signed out) and none that is over; refuses an absurd Host', async ({ tempDb }) => {
+    const { members, db } = store(tempDb);
+    await members.join(members.createLink('join').token, 'sam', GOOD, phone);
+    const count = () => (db.prepare("SELECT COUNT(*) AS n FROM member_sessions WHERE user_id = '@sam:home.example'").get() as { n: number }).n;
+    const first = await members.signIn('sam', GOOD, phone, Date.now() - 40 * 86_400_000); // over by now
+    expect(members.session(first.token, phone.host)).toBeNull();
+    const signedIn = [];
+    for (let i = 0; i < MAX_SESSIONS_PER_MEMBER + 5; i++) signedIn.push(await members.signIn('sam', GOOD, phone, Date.now() + i));
+    expect(count()).toBe(MAX_SESSIONS_PER_MEMBER);
+    expect(members.session(signedIn.at(-1)!.token, phone.host)).not.toBeNull();
+    expect(members.session(signedIn[0]!.token, phone.host)).toBeNull();
+    expect(await refusal(members.signIn('sam', GOOD, { ...phone, host: 'h'.repeat(15_000) }))).toMatchObject({ status: 400, code: 'invalid_host' });
+    expect(count()).toBe(MAX_SESSIONS_PER_MEMBER);
   });
 });

@@ -20,6 +20,10 @@ import type { MemberInvite } from '../../../shared/contract/admin/members.ts';
 
 export const DEFAULT_MEMBER_LINK_LIFETIME_MS = 7 * 24 * 3600_000;
 export const SESSION_LIFETIME_MS = 30 * 24 * 3600_000;
+/** A member's devices signed in at once, at most (the least recently used one is signed out). */
+export const MAX_SESSIONS_PER_MEMBER = 50;
+/** A Host header: a DNS name (253) and a port. */
+const MAX_SESSION_HOST_CHARS = 260;
 /** The localpart of a member's user id: what people type, kept simple. */
 export const LOCALPART = /^[a-z0-9][a-z0-9._-]{0,31}$/;
 /** Names a member may not take: the owner's and what looks like the server's own. */
@@ -291,11 +295,19 @@ export class MemberStore {
   }
 
   private newSession(userId: string, device: { host: string; userAgent?: string }, now: number): SignedIn {
+    // A session is bound to its Host (a name and a port): no real one is longer.
+    if (device.host.length > MAX_SESSION_HOST_CHARS) throw badRequest('invalid_host', `the address this page was opened at is longer than ${MAX_SESSION_HOST_CHARS} characters`);
     const token = newToken();
     const session: MemberSession = { id: `msess_${randomBytes(9).toString('base64url')}`, host: device.host.toLowerCase(), user_agent: device.userAgent?.slice(0, 200) ?? null, created_at: now, last_seen_at: now, expires_at: now + SESSION_LIFETIME_MS };
     this.db
       .prepare('INSERT INTO member_sessions (id, token_hash, user_id, host, user_agent, created_at, last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
       .run(session.id, sha256(token), userId, session.host, session.user_agent, now, now, session.expires_at);
+    // The member's sessions that are over go, and past MAX_SESSIONS_PER_MEMBER the least recently
+    // used (signing in again and again kept a row each, for ever: a helper's review).
+    this.db
+      .prepare(`DELETE FROM member_sessions WHERE user_id = ? AND (expires_at <= ? OR id NOT IN
+        (SELECT id FROM member_sessions WHERE user_id = ? ORDER BY last_seen_at DESC, created_at DESC LIMIT ?))`)
+      .run(userId, now, userId, MAX_SESSIONS_PER_MEMBER);
     return { user_id: userId, token, session };
   }
 }
