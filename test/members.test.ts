@@ -15,6 +15,7 @@ import WebSocket from 'ws';
 import { pino } from 'pino';
 import { vi } from 'vitest';
 import { beforeAll, describe, expect, it, type InProcessNode } from './helpers/fixtures.ts';
+import { queryNodeDb } from './helpers/inspect-db.ts';
 import { LOG_LINES_PER_WINDOW } from '../main/core/log/rate-limit.ts';
 import { adminOperations, memberUse, CLIENT_API_PREFIX, CLIENT_STREAM_PATH, ADMIN_API_PREFIX, ADMIN_STREAM_NOTIFICATIONS, type AdminOperationName } from '../shared/contract/admin-operations.ts';
 import { REPO_ROOT } from './helpers/node-process.ts';
@@ -36,7 +37,7 @@ beforeAll(async ({ fileNodes }) => {
   home = await fileNodes.inProcess(SERVER, {
     log: pino({ level: 'warn' }, { write: (line: string) => void logged.push(JSON.parse(line) as Record<string, unknown>) }),
     // Requests from this process come from 127.0.0.1: as a trusted proxy, its X-Forwarded-For names the client.
-    config: { trustedProxies: ['127.0.0.1'], signInLimits: { perAccount: 3, perAddress: 4, windowMs: 10 * 60_000 } },
+    config: { trustedProxies: ['127.0.0.1'], signInLimits: { perAccount: 3, perAddress: 4, windowMs: 10 * 60_000 }, maxRoomsPerMember: 5 },
   });
   base = home.started.federation_url!;
   origin = new URL(base).origin;
@@ -133,6 +134,18 @@ describe('a member joins by link and chats', () => {
     expect(created.status).toBe(200);
     expect(((await client('GET', `/rooms/${created.body.room_id as string}`, { cookie: sam })).body.members as Array<{ user_id: string; role: string }>)).toEqual([{ user_id: SAM, membership: 'join', role: 'owner' }]);
   });
+  it('creates at most maxRoomsPerMember rooms (409 too_many_rooms): each costs every rooms list of the node, and none can be deleted', async () => {
+    let answer;
+    for (let made = 0; made <= 10; made++) {
+      answer = await client('POST', '/rooms', { cookie: sam, body: { name: `Room ${made}` } });
+      if (answer.status !== 200) break;
+    }
+    expect([answer!.status, answer!.body.error]).toEqual([409, 'too_many_rooms']);
+    expect(queryNodeDb<{ n: number }>(home.dataDir, "SELECT COUNT(*) AS n FROM room_members WHERE user_id = ? AND role = 'owner'", SAM)[0]!.n).toBe(5);
+    // The owner is not limited.
+    expect((await home.admin('POST', '/rooms', { name: 'the owner\'s' })).status).toBe(200);
+  });
+
   it('invites others only to rooms it owns or moderates (403 not_room_moderator otherwise)', async () => {
     const kim = (await home.admin('POST', '/users', { localpart: 'kim' })).body.user_id as string;
     const refused = await client('POST', `/rooms/${roomId}/invites`, { cookie: sam, body: { user_id: kim } });

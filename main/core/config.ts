@@ -130,6 +130,8 @@ export interface NodeConfig {
    * 600) per member, 40/s (burst 2000) per address.
    */
   memberRequestLimits?: { perMember: { per_second: number; burst: number }; perAddress: { per_second: number; burst: number } };
+  /** Rooms one member may have created here (client/member-access.ts); tests set a small one. Default 100. */
+  maxRoomsPerMember?: number;
   /**
    * Scheduled backups of this run: every hour/day/week into `dir` (not inside the data dir),
    * keeping the newest `keep`. While given it wins over a schedule set through the admin API

@@ -19,7 +19,7 @@
  */
 import { adminOperations, memberUse, type AdminCallMeta, type AdminHandlers, type AdminOperationName, type AdminOutputs } from '../../../shared/contract/admin-operations.ts';
 import type { NodeNotification } from '../node-events.ts';
-import { forbidden, notFound } from '../errors.ts';
+import { conflict, forbidden, notFound } from '../errors.ts';
 import type { Db } from '../store/database.ts';
 
 /** A user's membership in a room of this node, its role there, and when an invitation lapses (null: never). */
@@ -36,7 +36,13 @@ export interface MemberAccessDeps {
   /** The membership of a user in a room of this node (null: none, or no such room). */
   membership: (roomId: string, userId: string) => Membership | null;
   mayCreateRooms: () => boolean;
+  /** Rooms hosted here that `userId` created (it is their owner), and how many a member may have. */
+  roomsCreatedBy: (userId: string) => number;
+  maxRoomsPerMember?: number | undefined;
 }
+
+/** Rooms a member may have created (each one costs every rooms list of the node a summary). */
+export const DEFAULT_MAX_ROOMS_PER_MEMBER = 100;
 
 /**
  * The membership the member client goes by: the room's own (`member`), marked `declined` where the
@@ -100,6 +106,10 @@ export async function callAsMember(deps: MemberAccessDeps, userId: string, name:
     }
   }
   if (name === 'createRoom' && !deps.mayCreateRooms()) throw forbidden('room_creation_off', 'the owner of this server does not let members create rooms');
+  if (name === 'createRoom') {
+    const most = deps.maxRoomsPerMember ?? DEFAULT_MAX_ROOMS_PER_MEMBER;
+    if (deps.roomsCreatedBy(userId) >= most) throw conflict('too_many_rooms', `you have created ${most} rooms here, the most a member may`);
+  }
   const handler = deps.handlers()[name] as (input: unknown, meta?: AdminCallMeta) => Promise<unknown>;
   const output = await handler(input, {});
   return name === 'listRooms' ? ownRooms(deps, userId, output as AdminOutputs['listRooms']) : output;

@@ -92,6 +92,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
     notifications: s.notifications, inFlight: s.federationInFlight,
     serverName: () => state.identity?.serverName ?? '',
     mayCreateRooms: () => membersMayCreateRooms(settings),
+    roomsCreatedBy: (userId) => s.rooms.roomsOwnedHere(userId), maxRoomsPerMember: config.maxRoomsPerMember,
     membership: memberMembership(s.db, (roomId, userId) => s.rooms.member(roomId, userId)),
     handlers: () => guardedAdmin,
   });

@@ -204,6 +204,16 @@ export class RoomStore {
     return membership !== 'join' || origin === ours;
   }
 
+  private ownedHereStmt: import('better-sqlite3').Statement<[string], { n: number }> | undefined;
+
+  /** Rooms hosted on this server whose owner `userId` is (the rooms it created). */
+  roomsOwnedHere(userId: string): number {
+    this.ownedHereStmt ??= this.db.prepare<[string], { n: number }>(
+      "SELECT COUNT(*) AS n FROM room_members m JOIN rooms r ON r.room_id = m.room_id AND r.host_server = m.server_name WHERE m.user_id = ? AND m.role = 'owner'",
+    );
+    return this.ownedHereStmt.get(userId)!.n;
+  }
+
   /** Writes one membership row (callers have checked it is later than the stored one). */
   private writeMember(row: MemberRow): void {
     this.joinedCache.delete(row.room_id);
