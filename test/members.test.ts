@@ -16,6 +16,7 @@ import { pino } from 'pino';
 import { vi } from 'vitest';
 import { beforeAll, describe, expect, it, type InProcessNode } from './helpers/fixtures.ts';
 import { queryNodeDb } from './helpers/inspect-db.ts';
+const enc = encodeURIComponent;
 import { LOG_LINES_PER_WINDOW } from '../main/core/log/rate-limit.ts';
 import { adminOperations, memberUse, CLIENT_API_PREFIX, CLIENT_STREAM_PATH, ADMIN_API_PREFIX, ADMIN_STREAM_NOTIFICATIONS, type AdminOperationName } from '../shared/contract/admin-operations.ts';
 import { REPO_ROOT } from './helpers/node-process.ts';
@@ -655,5 +656,39 @@ describe('the members\' rate limits', () => {
     stream.ws.close();
     const messages = (await client('GET', `/rooms/${room}/messages`, { at, cookie: cy, from: fresh() })).body.messages as Array<{ body?: string }>;
     expect(messages.map((m) => m.body)).not.toContain('over the limit');
+  });
+});
+
+describe('a member\'s day of text', () => {
+  // Requests were counted, not bytes: 10 long messages a second filled a friend's daily quota for
+  // the whole server in minutes (a helper's review). A node whose members may send 10,000 bytes a day.
+  let wordy: InProcessNode;
+  let at = '';
+  beforeAll(async ({ fileNodes }) => {
+    wordy = await fileNodes.inProcess('wordy.test', {
+      config: { trustedProxies: ['127.0.0.1'], memberRequestLimits: { perMember: { per_second: 10, burst: 600 }, perAddress: { per_second: 40, burst: 2_000 }, textBytesPerDay: 10_000 } },
+    });
+    at = wordy.started.federation_url!;
+  });
+
+  it('sends and edits up to its bytes of the day, then 429 rate_limited and nothing stored; the owner is not limited', async () => {
+    const token = ((await wordy.admin('POST', '/members/invites', {})).body.link as string).split('#/join/')[1]!;
+    const joined = await client('POST', '/join', { at, from: '203.0.113.200', body: { token, localpart: 'liz', passphrase: PASSPHRASE } });
+    const liz = cookieOf(joined)!;
+    const roomId = (await client('POST', '/rooms', { at, cookie: liz, body: { name: 'Long' } })).body.room_id as string;
+    const long = 'x'.repeat(4_000);
+    const first = await client('POST', `/rooms/${enc(roomId)}/messages`, { at, cookie: liz, body: { body: long } });
+    expect(first.status).toBe(200);
+    expect((await client('PATCH', `/rooms/${enc(roomId)}/messages/${enc(first.body.event_id as string)}`, { at, cookie: liz, body: { body: long.replace('x', 'y') } })).status).toBe(200);
+    const refused = await client('POST', `/rooms/${enc(roomId)}/messages`, { at, cookie: liz, body: { body: long } });
+    expect([refused.status, refused.body.error]).toEqual([429, 'rate_limited']);
+    expect(refused.body.message).toMatch(/as much text as a member may in a day/);
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+    // A short one still fits; nothing of the refused one was stored.
+    expect((await client('POST', `/rooms/${enc(roomId)}/messages`, { at, cookie: liz, body: { body: 'short' } })).status).toBe(200);
+    const bodies = ((await wordy.admin('GET', `/rooms/${enc(roomId)}/messages?limit=50`)).body.messages as Array<{ body: string }>).map((m) => m.body.length);
+    expect(bodies).toEqual([4_000, 5]);
+    const owners = (await wordy.admin('POST', '/rooms', { name: 'the owner\'s' })).body.room_id as string;
+    for (let i = 0; i < 4; i++) expect((await wordy.admin('POST', `/rooms/${enc(owners)}/messages`, { body: long })).status).toBe(200);
   });
 });

@@ -21,7 +21,16 @@ export interface MemberRequestLimits {
   perMember: RateLimit;
   /** Each client address, members and anonymous requests together. */
   perAddress: RateLimit;
+  /**
+   * Bytes of text (UTF-8) a member may send and edit in a day, held up (a bucket that fills over a
+   * day). Requests count, not bytes: 10 long messages a second filled a friend's daily quota for
+   * this whole server (50 MiB: docs/SECURITY.md item 5) in minutes, and everyone's messages to it
+   * then waited for its next day (a helper's review). Default 8 MiB.
+   */
+  textBytesPerDay?: number;
 }
+
+export const DEFAULT_MEMBER_TEXT_BYTES_PER_DAY = 8 * 1024 * 1024;
 
 /** 10 requests a second held up (a burst of 600): a person reading and writing makes a few a minute, an app opening a few dozen. */
 export const DEFAULT_MEMBER_REQUEST_LIMITS: MemberRequestLimits = {
@@ -32,6 +41,22 @@ export const DEFAULT_MEMBER_REQUEST_LIMITS: MemberRequestLimits = {
 /** What one request weighs: a batch of messages one per message, anything else one. */
 export function memberCost(name: AdminOperationName, input: unknown): number {
   return name === 'sendMessages' ? Math.max(1, (input as AdminInput<'sendMessages'>).messages.length) : 1;
+}
+
+/** The text an operation sends on: message bodies (new and edited), in UTF-8 bytes; 0 for anything else. */
+export function textBytes(name: AdminOperationName, input: unknown): number {
+  if (name === 'sendMessage' || name === 'editMessage') return Buffer.byteLength((input as { body: string }).body, 'utf8');
+  if (name === 'sendMessages') return (input as AdminInput<'sendMessages'>).messages.reduce((sum, m) => sum + Buffer.byteLength(m.body, 'utf8'), 0);
+  return 0;
+}
+
+/** Takes the text of a checked request from the member's day of text; 429 rate_limited when it has none left. */
+export function takeMemberText(limiter: RateLimiters, limits: MemberRequestLimits, userId: string, name: AdminOperationName, input: unknown): void {
+  const bytes = textBytes(name, input);
+  if (bytes === 0) return;
+  const perDay = limits.textBytesPerDay ?? DEFAULT_MEMBER_TEXT_BYTES_PER_DAY;
+  const taken = limiter.member.take(`text ${userId}`, { per_second: perDay / 86_400, burst: perDay }, Date.now(), bytes);
+  if (!taken.ok) throw tooManyRequests(`you (${userId}) have sent as much text as a member may in a day`, taken.retryAfterMs);
 }
 
 /** Takes `cost` tokens from the address's bucket, then the member's (when signed in); 429 rate_limited when either is empty. */
@@ -59,6 +84,7 @@ export function limitedHandlers(handlers: AdminHandlers, limiter: RateLimiters |
     const handler = handlers[name] as (input: unknown, meta?: AdminCallMeta) => Promise<unknown>;
     limited[name] = async (input, meta) => {
       takeMemberRequest(limiter, limits, address, userId, memberCost(name, input));
+      takeMemberText(limiter, limits, userId, name, input);
       return handler(input, meta);
     };
   }

@@ -9,7 +9,7 @@ import { adminOperations, type AdminOperationName } from '../../../shared/contra
 import { checkInput, requestInput } from '../admin/admin-router.ts';
 import { callAsMember, checkMemberMay, type MemberAccessDeps } from './member-access.ts';
 import { signedIn } from './member-http.ts';
-import { memberCost, takeMemberRequest, type MemberRequestLimits, DEFAULT_MEMBER_REQUEST_LIMITS } from './member-limits.ts';
+import { memberCost, takeMemberRequest, takeMemberText, type MemberRequestLimits, DEFAULT_MEMBER_REQUEST_LIMITS } from './member-limits.ts';
 import type { RateLimiters } from '../trust/rate-limiter.ts';
 
 export interface OperationDeps extends MemberAccessDeps {
@@ -31,6 +31,7 @@ export function operationRoutes(deps: OperationDeps): Router {
       // A batch of messages weighs one per message (the request took the first token already).
       const more = memberCost(name, input) - 1;
       if (more > 0 && deps.limiter) takeMemberRequest(deps.limiter, deps.memberLimits ?? DEFAULT_MEMBER_REQUEST_LIMITS, ctx.ip, member.user_id, more);
+      if (deps.limiter) takeMemberText(deps.limiter, deps.memberLimits ?? DEFAULT_MEMBER_REQUEST_LIMITS, member.user_id, name, input);
       ctx.body = await callAsMember(deps, member.user_id, name, input);
     });
   }
