@@ -66,7 +66,7 @@ function startRooms(s: Services, id: Identity) {
     onBannedSender: (server) => s.abuse.record(server, 'banned_events'),
     onReceived: s.metrics.fetched('catch_up'),
   });
-  bus.on('delivered', (destination, delivered) => rooms.noteDelivered(destination, delivered));
+  bus.on('readBy', (destination, rows) => rooms.noteRead(destination, rows));
   bus.on('deliverySettled', (rows) => rooms.noteDeliveryChanged(rows));
   // Incoming events (ingest-hooks.ts): routed and authorized by the rooms, then applied and relayed.
   bus.answer('routeInbound', (origin, event) => rooms.checkRoute(origin, event));

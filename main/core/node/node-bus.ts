@@ -22,8 +22,11 @@ type Rows = ReadonlyArray<{ event_id: string; room_id: string }>;
 export interface NodeBusEvents {
   /** A row was queued for a destination, inside the transaction that queues it (outbox.ts onQueued). */
   deliveryQueued: [destination: string];
-  /** A destination acknowledged these rows (pushed, or pulled and acked), inside the transaction that removes them. */
-  delivered: [destination: string, rows: Rows];
+  /**
+   * A destination read these rows (acknowledged, or refused by its node's own answer; pushed, or
+   * pulled and acked), inside the transaction that settles them (outbox.ts ReadListener).
+   */
+  readBy: [destination: string, rows: Rows];
   /** An attempt's outcome (or a pull acknowledgement) changed these rows: the UI shows deliveries. */
   deliverySettled: [rows: Rows];
   /** A server we sent a signed request to says its deliveries to us fail (http-client.ts). */

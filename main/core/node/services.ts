@@ -222,12 +222,12 @@ function buildDelivery(
   const isPaused = () => state.paused;
   const outbox = new Outbox(db, {
     onQueued: (destination) => bus.emit('deliveryQueued', destination),
-    onDelivered: (destination, delivered) => bus.emit('delivered', destination, delivered),
+    onRead: (destination, rows) => bus.emit('readBy', destination, rows),
     onSettled: (rows) => bus.emit('deliverySettled', rows),
   });
   const pull = new PullQueue(db, {
-    onDelivered: (destination, delivered) => {
-      bus.emit('delivered', destination, delivered);
+    onRead: (destination, delivered) => {
+      bus.emit('readBy', destination, delivered);
       bus.emit('deliverySettled', delivered);
     },
   }, config.pullStaleMs);

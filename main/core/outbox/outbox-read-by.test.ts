@@ -1,5 +1,5 @@
 /**
- * What an outbox tells as read by its destination (`onDelivered`, which records when a banned
+ * What an outbox tells as read by its destination (`onRead`, which records when a banned
  * user's server got the ban: rooms/room-bans.ts): what it acknowledged, and what its own answer
  * refused for good. A server that answered the ban 400 kept sending its banned user's events
  * without any counting against it (a helper's review, 2026-11-28). Not what never reached it: our
@@ -8,10 +8,10 @@
 import { describe, expect, it } from '../../../test/helpers/fixtures.ts';
 import { Outbox } from './outbox.ts';
 
-describe('Outbox onDelivered', () => {
+describe('Outbox onRead', () => {
   it('names the rows the destination acknowledged or refused by its answer, not those it never read', ({ tempDb }) => {
     const told: string[] = [];
-    const outbox = new Outbox(tempDb.db, { onDelivered: (_destination, rows) => told.push(...rows.map((r) => r.event_id)) });
+    const outbox = new Outbox(tempDb.db, { onRead: (_destination, rows) => told.push(...rows.map((r) => r.event_id)) });
     const rows = ['$taken', '$refused', '$ours', '$later', '$proxy'].map((id, i) => outbox.enqueue('beta.test', id, '!r:alpha.test', i)!);
     outbox.settle('beta.test', [
       { row: rows[0]!, outcome: { kind: 'delivered', status: 200 } },

@@ -35,11 +35,11 @@ export type Outcome =
  * refused is a ban it has, rooms/room-bans.ts; a proxy's error page, a mailbox's answer or our
  * own refusal to carry is not its). (A deposit at a mailbox counts as acknowledged, as before.)
  */
-export type DeliveredListener = (destination: string, delivered: ReadonlyArray<{ event_id: string; room_id: string }>) => void;
+export type ReadListener = (destination: string, rows: ReadonlyArray<{ event_id: string; room_id: string }>) => void;
 
 /** What the node's wiring tells an outbox to report (node/node-bus.ts): given to the constructor. */
 export interface OutboxListeners {
-  onDelivered?: DeliveredListener;
+  onRead?: ReadListener;
   onSettled?: (rows: ReadonlyArray<{ event_id: string; room_id: string }>) => void;
   onQueued?: (destination: string) => void;
 }
@@ -58,7 +58,7 @@ export const WAITING_BY_KIND_MAX = 500;
 
 export class Outbox {
   /** Given by the node's wiring (rooms record when a ban reached the banned user's server). */
-  private readonly onDelivered: DeliveredListener | null;
+  private readonly onRead: ReadListener | null;
   /** Given by the node's wiring: told, after the commit, of every entry an attempt's outcome changed (the UI shows deliveries). */
   private readonly onSettled: ((rows: ReadonlyArray<{ event_id: string; room_id: string }>) => void) | null;
   /**
@@ -80,7 +80,7 @@ export class Outbox {
 
   constructor(db: Db, listeners: OutboxListeners = {}) {
     this.db = db;
-    this.onDelivered = listeners.onDelivered ?? null;
+    this.onRead = listeners.onRead ?? null;
     this.onSettled = listeners.onSettled ?? null;
     this.onQueued = listeners.onQueued ?? null;
     this.enqueueStmt = db.prepare(
@@ -150,9 +150,9 @@ export class Outbox {
       }
       const first = settled[0];
       if (wholeBatch && first) insertAttempt.run(destination, first.row.event_id, first.outcome.status, null, Math.round(latencyMs), settled.length, now);
-      if (this.onDelivered) {
-        const delivered = settled.filter((s) => s.outcome.kind === 'delivered' || (s.outcome.kind === 'failed' && s.outcome.byDestination === true)).map((s) => s.row);
-        if (delivered.length > 0) this.onDelivered(destination, delivered);
+      if (this.onRead) {
+        const read = settled.filter((s) => s.outcome.kind === 'delivered' || (s.outcome.kind === 'failed' && s.outcome.byDestination === true)).map((s) => s.row);
+        if (read.length > 0) this.onRead(destination, read);
       }
     });
     this.onSettled?.(settled.map((s) => s.row));

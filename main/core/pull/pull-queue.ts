@@ -9,7 +9,7 @@
  * The cursor is the outbox row id of the last event of a page (AUTOINCREMENT: ids never go back).
  */
 import type { Db } from '../store/database.ts';
-import type { DeliveredListener, OutboxRow } from '../outbox/outbox.ts';
+import type { ReadListener, OutboxRow } from '../outbox/outbox.ts';
 import { KeyedWaiters } from '../util/keyed-waiters.ts';
 
 /** A destination that has not pulled for this long is pushed to again (it may be reachable now). */
@@ -42,16 +42,16 @@ export class PullQueue {
   private readonly touchStmt;
   private readonly receiverAckStmt;
   private readonly ackedStmt;
-  /** Given by the node's wiring: told of the rows an ack removes (outbox.ts DeliveredListener). */
-  onDelivered: DeliveredListener | null = null;
+  /** Given by the node's wiring: told of the rows an ack removes (outbox.ts ReadListener). */
+  onRead: ReadListener | null = null;
 
   /** How long after its last pull a destination is still served by pull (PULL_STALE_MS; tests shorten it). */
   private readonly staleMs: number;
 
-  constructor(db: Db, listeners: { onDelivered?: DeliveredListener } = {}, staleMs = PULL_STALE_MS) {
+  constructor(db: Db, listeners: { onRead?: ReadListener } = {}, staleMs = PULL_STALE_MS) {
     this.db = db;
     this.staleMs = staleMs;
-    this.onDelivered = listeners.onDelivered ?? null;
+    this.onRead = listeners.onRead ?? null;
     this.pageStmt = db.prepare<[string, number, number], OutboxRow>(
       "SELECT * FROM federation_outbox WHERE destination = ? AND state = 'pending' AND id > ? ORDER BY id LIMIT ?",
     );
@@ -154,9 +154,9 @@ export class PullQueue {
    */
   ack(destination: string, cursor: number, now = Date.now()): number {
     const deleted = this.db.transaction(() => {
-      if (this.onDelivered) {
+      if (this.onRead) {
         const acked = this.ackedStmt.all(destination, cursor);
-        if (acked.length > 0) this.onDelivered(destination, acked);
+        if (acked.length > 0) this.onRead(destination, acked);
       }
       const n = this.ackStmt.run(destination, cursor).changes;
       this.receiverAckStmt.run(destination, now, cursor, now);

@@ -132,9 +132,9 @@ export class InboundEvents extends RoomPart {
    * which its sends count as abuse; refusing the ban does not keep it from counting).
    * Called inside the transaction that deletes their outbox rows.
    */
-  noteDelivered(destination: string, delivered: ReadonlyArray<{ event_id: string; room_id: string }>): void {
+  noteRead(destination: string, rows: ReadonlyArray<{ event_id: string; room_id: string }>): void {
     const now = Date.now();
-    for (const row of delivered) if (this.isHost(row.room_id)) this.d.rooms.bans.noteDelivered(row.room_id, row.event_id, destination, now);
+    for (const row of rows) if (this.isHost(row.room_id)) this.d.rooms.bans.noteRead(row.room_id, row.event_id, destination, now);
   }
 
   /**

@@ -123,12 +123,12 @@ describe('when events for a banned user count against their server', () => {
   it('the ban reaches the banned user\'s server when it acknowledges the ban in force, not another event or server', () => {
     const { rooms } = replay(history); // bob@beta.test banned by b2 (from alpha.test)
     expect(rooms.bans.knownAt(ROOM, BOB)).toBeNull();
-    rooms.bans.noteDelivered(ROOM, '$b1:alpha.test', 'beta.test', 500); // an older ban, superseded
-    rooms.bans.noteDelivered(ROOM, '$b2:alpha.test', 'gamma.test', 600); // another server
+    rooms.bans.noteRead(ROOM, '$b1:alpha.test', 'beta.test', 500); // an older ban, superseded
+    rooms.bans.noteRead(ROOM, '$b2:alpha.test', 'gamma.test', 600); // another server
     expect(rooms.bans.knownAt(ROOM, BOB)).toBeNull();
-    rooms.bans.noteDelivered(ROOM, '$b2:alpha.test', 'beta.test', 700);
+    rooms.bans.noteRead(ROOM, '$b2:alpha.test', 'beta.test', 700);
     expect(rooms.bans.knownAt(ROOM, BOB)).toBe(700);
-    rooms.bans.noteDelivered(ROOM, '$b2:alpha.test', 'beta.test', 800); // a copy sent again: the first time stays
+    rooms.bans.noteRead(ROOM, '$b2:alpha.test', 'beta.test', 800); // a copy sent again: the first time stays
     expect(rooms.bans.knownAt(ROOM, BOB)).toBe(700);
     // Unbanned and banned again: the new ban has to reach beta in its turn.
     rooms.apply(event('m.member.unban', OWNER, 14, 'u2', BOB, { membership: 'leave' }));

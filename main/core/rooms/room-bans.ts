@@ -83,7 +83,7 @@ export class RoomBans {
    * `destination` read the event `eventId` of `roomId` (acknowledged, refused, or pulled): if it is the
    * ban in force and `destination` is the banned user's server, that server has the ban from now.
    */
-  noteDelivered(roomId: string, eventId: string, destination: string, now: number): void {
+  noteRead(roomId: string, eventId: string, destination: string, now: number): void {
     const row = this.deliveredStmt.get(roomId, eventId);
     if (row && serverOf(row.user_id) === destination) this.markKnownStmt.run(now, roomId, row.user_id);
   }
