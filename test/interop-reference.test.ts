@@ -256,6 +256,17 @@ describe('a reference user in a room we host', () => {
 describe('our user joins a room hosted on the reference', () => {
   const roomId = '!4242:ref.test';
 
+  it('POST /rooms/join to a guild of a reference server the owner quarantined or blocked sends it nothing (403 peer_held)', async () => {
+    for (const mode of ['quarantine', 'block']) {
+      expect((await ours.admin('PUT', '/peers/ref.test/trust', { mode, reason: 'checking' })).status).toBe(200);
+      const before = ref.received.length;
+      const answer = await ours.admin('POST', '/rooms/join', { room_id: roomId });
+      expect([answer.status, answer.body.error], mode).toEqual([403, 'peer_held']);
+      expect(ref.received.length, mode).toBe(before);
+    }
+    expect((await ours.admin('PUT', '/peers/ref.test/trust', { mode: 'allow' })).status).toBe(200);
+  });
+
   it('POST /rooms/join sends its preflight and /join with exactly its fields, then polls its history', async () => {
     const before = ref.received.length;
     ref.memberJoin(roomId, 'Ada');

@@ -129,7 +129,7 @@ export interface NodeConfig {
    * per client address, on the members' API and stream; tests set small ones. Default 10/s (burst
    * 600) per member, 40/s (burst 2000) per address.
    */
-  memberRequestLimits?: { perMember: { per_second: number; burst: number }; perAddress: { per_second: number; burst: number }; textBytesPerDay?: number };
+  memberRequestLimits?: { perMember: { per_second: number; burst: number }; perAddress: { per_second: number; burst: number }; sendBytesPerDay?: number };
   /** Rooms one member may have created here (client/member-access.ts); tests set a small one. Default 100. */
   maxRoomsPerMember?: number;
   /**

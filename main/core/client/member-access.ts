@@ -17,6 +17,8 @@
  * Past these checks the operation runs exactly as on the admin API, as that user; the rooms' own
  * rules (rooms/authorize.ts) then decide, e.g. who may moderate.
  */
+import type { RateLimiters } from '../trust/rate-limiter.ts';
+import { DEFAULT_MEMBER_REQUEST_LIMITS, takeMemberSend, type MemberRequestLimits } from './member-limits.ts';
 import { adminOperations, memberUse, type AdminCallMeta, type AdminHandlers, type AdminOperationName, type AdminOutputs } from '../../../shared/contract/admin-operations.ts';
 import type { NodeNotification } from '../node-events.ts';
 import { conflict, forbidden, notFound } from '../errors.ts';
@@ -39,7 +41,14 @@ export interface MemberAccessDeps {
   /** Rooms hosted here that `userId` created (it is their owner), and how many a member may have. */
   roomsCreatedBy: (userId: string) => number;
   maxRoomsPerMember?: number | undefined;
+  /** The federation listener's rate-limit buckets (member-limits.ts); without them nothing is limited. */
+  limiter?: RateLimiters;
+  /** The members' limits; DEFAULT_MEMBER_REQUEST_LIMITS by default (tests set small ones). */
+  memberLimits?: MemberRequestLimits;
 }
+
+/** Rooms each member is creating right now, per set of deps (a node): counted with those it made. */
+const creating = new WeakMap<MemberAccessDeps, Map<string, number>>();
 
 /** Rooms a member may have created (each one costs every rooms list of the node a summary). */
 export const DEFAULT_MAX_ROOMS_PER_MEMBER = 100;
@@ -106,12 +115,29 @@ export async function callAsMember(deps: MemberAccessDeps, userId: string, name:
     }
   }
   if (name === 'createRoom' && !deps.mayCreateRooms()) throw forbidden('room_creation_off', 'the owner of this server does not let members create rooms');
-  if (name === 'createRoom') {
-    const most = deps.maxRoomsPerMember ?? DEFAULT_MAX_ROOMS_PER_MEMBER;
-    if (deps.roomsCreatedBy(userId) >= most) throw conflict('too_many_rooms', `you have created ${most} rooms here, the most a member may`);
-  }
   const handler = deps.handlers()[name] as (input: unknown, meta?: AdminCallMeta) => Promise<unknown>;
-  const output = await handler(input, {});
+  let output: unknown;
+  if (name === 'createRoom') {
+    // Those being made count too (a room is stored a turn later: requests at once all saw 99).
+    const most = deps.maxRoomsPerMember ?? DEFAULT_MAX_ROOMS_PER_MEMBER;
+    const inFlight = creating.get(deps) ?? new Map<string, number>();
+    creating.set(deps, inFlight);
+    const now = inFlight.get(userId) ?? 0;
+    if (deps.roomsCreatedBy(userId) + now >= most) throw conflict('too_many_rooms', `you have created ${most} rooms here, the most a member may`);
+    if (deps.limiter) takeMemberSend(deps.limiter, deps.memberLimits ?? DEFAULT_MEMBER_REQUEST_LIMITS, userId, name, input);
+    inFlight.set(userId, now + 1);
+    try {
+      output = await handler(input, {});
+    } finally {
+      const left = (inFlight.get(userId) ?? 1) - 1;
+      if (left > 0) inFlight.set(userId, left);
+      else inFlight.delete(userId);
+    }
+    return output;
+  }
+  // What its events may cost friends' servers, once it is allowed (a refused one costs nothing).
+  if (deps.limiter) takeMemberSend(deps.limiter, deps.memberLimits ?? DEFAULT_MEMBER_REQUEST_LIMITS, userId, name, input);
+  output = await handler(input, {});
   return name === 'listRooms' ? ownRooms(deps, userId, output as AdminOutputs['listRooms']) : output;
 }
 

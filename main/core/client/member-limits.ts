@@ -13,6 +13,7 @@ import type { Middleware } from 'koa';
 import type { AdminCallMeta, AdminHandlers, AdminInput, AdminOperationName } from '../../../shared/contract/admin-operations.ts';
 import { addressKey } from '../http/client-address.ts';
 import { tooManyRequests } from '../http/middleware/rate-limit.ts';
+import { HttpError } from '../errors.ts';
 import type { RateLimit, RateLimiters } from '../trust/rate-limiter.ts';
 import type { SignedInMember } from './member-http.ts';
 
@@ -22,15 +23,23 @@ export interface MemberRequestLimits {
   /** Each client address, members and anonymous requests together. */
   perAddress: RateLimit;
   /**
-   * Bytes of text (UTF-8) a member may send and edit in a day, held up (a bucket that fills over a
-   * day). Requests count, not bytes: 10 long messages a second filled a friend's daily quota for
-   * this whole server (50 MiB: docs/SECURITY.md item 5) in minutes, and everyone's messages to it
-   * then waited for its next day (a helper's review). Default 8 MiB.
+   * What a member's sends may cost friends' servers in a day (estimated as they charge our server
+   * against its daily storage quota, docs/SECURITY.md item 5: each event's overhead and its body
+   * several times over), held up in a bucket that fills over a day, at most a quarter of it at
+   * once. Requests are not bytes: ten long messages a second filled a friend's quota for this
+   * whole server (50 MiB) in minutes, and everyone's messages to it waited for its next day (a
+   * helper's review). Default 10 MiB.
    */
-  textBytesPerDay?: number;
+  sendBytesPerDay?: number;
 }
 
-export const DEFAULT_MEMBER_TEXT_BYTES_PER_DAY = 8 * 1024 * 1024;
+export const DEFAULT_MEMBER_SEND_BYTES_PER_DAY = 10 * 1024 * 1024;
+/** What a friend's server charges an event beyond its body (ids, signatures, indexes: storage-quota.ts), about. */
+const EVENT_COST_BYTES = 1_600;
+/** A body is charged about five times (the content, the search index three times, a quarter more). */
+const BODY_COST_FACTOR = 5;
+
+const bodyBytes = (body: unknown) => (typeof body === 'string' ? Buffer.byteLength(body, 'utf8') : 0);
 
 /** 10 requests a second held up (a burst of 600): a person reading and writing makes a few a minute, an app opening a few dozen. */
 export const DEFAULT_MEMBER_REQUEST_LIMITS: MemberRequestLimits = {
@@ -43,20 +52,39 @@ export function memberCost(name: AdminOperationName, input: unknown): number {
   return name === 'sendMessages' ? Math.max(1, (input as AdminInput<'sendMessages'>).messages.length) : 1;
 }
 
-/** The text an operation sends on: message bodies (new and edited), in UTF-8 bytes; 0 for anything else. */
-export function textBytes(name: AdminOperationName, input: unknown): number {
-  if (name === 'sendMessage' || name === 'editMessage') return Buffer.byteLength((input as { body: string }).body, 'utf8');
-  if (name === 'sendMessages') return (input as AdminInput<'sendMessages'>).messages.reduce((sum, m) => sum + Buffer.byteLength(m.body, 'utf8'), 0);
-  return 0;
+/** What an operation's events may cost a friend's server (0 for one that makes none). */
+export function sendCost(name: AdminOperationName, input: unknown): number {
+  const event = (body?: unknown) => EVENT_COST_BYTES + BODY_COST_FACTOR * bodyBytes(body);
+  switch (name) {
+    case 'sendMessage':
+    case 'editMessage':
+      return event((input as { body?: unknown }).body);
+    case 'sendMessages':
+      return (input as AdminInput<'sendMessages'>).messages.reduce((sum, m) => sum + event(m.body), 0);
+    case 'createRoom':
+      return 2 * event((input as { name?: unknown }).name);
+    case 'deleteMessage': case 'addReaction': case 'removeReaction': case 'inviteToRoom': case 'leaveRoom':
+    case 'removeMember': case 'unbanMember': case 'setMemberRole':
+      return event();
+    default:
+      return 0;
+  }
 }
 
-/** Takes the text of a checked request from the member's day of text; 429 rate_limited when it has none left. */
-export function takeMemberText(limiter: RateLimiters, limits: MemberRequestLimits, userId: string, name: AdminOperationName, input: unknown): void {
-  const bytes = textBytes(name, input);
-  if (bytes === 0) return;
-  const perDay = limits.textBytesPerDay ?? DEFAULT_MEMBER_TEXT_BYTES_PER_DAY;
-  const taken = limiter.member.take(`text ${userId}`, { per_second: perDay / 86_400, burst: perDay }, Date.now(), bytes);
-  if (!taken.ok) throw tooManyRequests(`you (${userId}) have sent as much text as a member may in a day`, taken.retryAfterMs);
+/**
+ * Takes what a checked and allowed operation may cost friends' servers from the member's day
+ * (client/member-access.ts callAsMember, after its checks: a refused one costs nothing); 429
+ * `send_limit_reached` with Retry-After when the day is spent.
+ */
+export function takeMemberSend(limiter: RateLimiters, limits: MemberRequestLimits, userId: string, name: AdminOperationName, input: unknown): void {
+  const cost = sendCost(name, input);
+  if (cost === 0) return;
+  const perDay = limits.sendBytesPerDay ?? DEFAULT_MEMBER_SEND_BYTES_PER_DAY;
+  const taken = limiter.member.take(`send ${userId}`, { per_second: perDay / 86_400, burst: Math.max(1, Math.floor(perDay / 4)) }, Date.now(), cost);
+  if (!taken.ok) {
+    const seconds = Math.ceil(taken.retryAfterMs / 1000);
+    throw new HttpError(429, 'send_limit_reached', `you (${userId}) have sent as much as a member may for now; try again in ${seconds} s`, { 'retry-after': String(seconds) });
+  }
 }
 
 /** Takes `cost` tokens from the address's bucket, then the member's (when signed in); 429 rate_limited when either is empty. */
@@ -84,7 +112,6 @@ export function limitedHandlers(handlers: AdminHandlers, limiter: RateLimiters |
     const handler = handlers[name] as (input: unknown, meta?: AdminCallMeta) => Promise<unknown>;
     limited[name] = async (input, meta) => {
       takeMemberRequest(limiter, limits, address, userId, memberCost(name, input));
-      takeMemberText(limiter, limits, userId, name, input);
       return handler(input, meta);
     };
   }

@@ -9,15 +9,9 @@ import { adminOperations, type AdminOperationName } from '../../../shared/contra
 import { checkInput, requestInput } from '../admin/admin-router.ts';
 import { callAsMember, checkMemberMay, type MemberAccessDeps } from './member-access.ts';
 import { signedIn } from './member-http.ts';
-import { memberCost, takeMemberRequest, takeMemberText, type MemberRequestLimits, DEFAULT_MEMBER_REQUEST_LIMITS } from './member-limits.ts';
-import type { RateLimiters } from '../trust/rate-limiter.ts';
+import { memberCost, takeMemberRequest, DEFAULT_MEMBER_REQUEST_LIMITS } from './member-limits.ts';
 
-export interface OperationDeps extends MemberAccessDeps {
-  /** The federation listener's rate-limit buckets (the request itself took one token before; member-limits.ts). */
-  limiter?: RateLimiters;
-  /** The members' request limits; DEFAULT_MEMBER_REQUEST_LIMITS by default (tests set small ones). */
-  memberLimits?: MemberRequestLimits;
-}
+export type OperationDeps = MemberAccessDeps;
 
 export function operationRoutes(deps: OperationDeps): Router {
   const router = new Router();
@@ -31,7 +25,6 @@ export function operationRoutes(deps: OperationDeps): Router {
       // A batch of messages weighs one per message (the request took the first token already).
       const more = memberCost(name, input) - 1;
       if (more > 0 && deps.limiter) takeMemberRequest(deps.limiter, deps.memberLimits ?? DEFAULT_MEMBER_REQUEST_LIMITS, ctx.ip, member.user_id, more);
-      if (deps.limiter) takeMemberText(deps.limiter, deps.memberLimits ?? DEFAULT_MEMBER_REQUEST_LIMITS, member.user_id, name, input);
       ctx.body = await callAsMember(deps, member.user_id, name, input);
     });
   }

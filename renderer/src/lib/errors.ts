@@ -98,6 +98,7 @@ export const ERROR_SENTENCES: Readonly<Record<string, string>> = {
   unknown_passkey: 'That passkey is already gone.',
   room_creation_off: 'The owner of this server does not let members create rooms.',
   too_many_rooms: 'You have created as many rooms here as a member may.',
+  send_limit_reached: 'You have sent as much as a member may for now (it keeps friends\' servers from being flooded). Try again later; nothing was sent.',
   peer_held: 'Nothing is sent to that server: it is blocked or in quarantine here (Peers).',
   invalid_host: 'This page was opened at an address the server cannot use. Open it again from its link.',
   not_the_sender: 'Only the person who wrote a message can edit it.',
@@ -225,6 +226,7 @@ export const MEMBER_SENTENCES: Readonly<Record<string, string>> = {
   // The owner's trust decisions: a member made none of them.
   host_quarantined: 'The owner of this server has put the server that hosts this room on hold for review: its invitations wait until the owner ends that.',
   host_blocked: 'The owner of this server blocked the server that hosts this room: its invitations cannot be accepted.',
+  peer_held: 'The owner of this server has blocked that server or put it on hold: nothing can be sent there for now.',
 };
 export const wording = { member: false };
 

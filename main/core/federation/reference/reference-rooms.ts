@@ -13,7 +13,7 @@
  */
 import type { Logger } from 'pino';
 import { serverOf } from '../../../../shared/identifiers.ts';
-import { HttpError, badRequest } from '../../errors.ts';
+import { HttpError, badRequest, forbidden } from '../../errors.ts';
 import { peerRefusal } from '../peer-refusal.ts';
 import { cleanText } from '../../util/untrusted-text.ts';
 import { warnLimited } from '../../log/rate-limit.ts';
@@ -136,7 +136,6 @@ export class ReferenceRooms {
       throw badRequest('not_reference_host', `${serverOf(roomId)} is not a Paracord reference server peered with this one: rooms of other servers are joined by accepting their invite`);
     }
     if (!guildIdOfRoom(roomId)) throw badRequest('invalid_room_id', 'a reference room id is !<numeric guild id>:<its domain>');
-    if (this.d.trust.get(host)?.trust === 'block') throw new HttpError(403, 'origin_blocked', `${host} is blocked by this server`);
     // Preflight (FederationInviteRequest, client.rs:423-429): max_age_seconds always present.
     const preflight = await this.call(host, INVITE_PATH, referenceInviteBody({ origin_server: this.server, room_id: roomId, sender: userId, max_age_seconds: null }));
     const answer = (preflight ?? {}) as { accepted?: unknown; guild_name?: unknown; room_id?: unknown };
@@ -196,6 +195,9 @@ export class ReferenceRooms {
   }
 
   private async call(host: string, path: string, body: string): Promise<unknown> {
+    // Nothing is sent to a server the owner blocked or quarantined (as RoomPart.callPeer): a member
+    // joining its guild called it, and a block was worded as the other server's ("origin_blocked").
+    if (this.d.trust.holdsDeliveryTo(host)) throw forbidden('peer_held', `nothing is sent to ${host}: it is blocked or in quarantine on this server`);
     let response: FederationResponse;
     try {
       const endpoint = await this.d.discovery.endpointOf(host);
