@@ -2,7 +2,8 @@ import { EventEmitter } from 'node:events';
 
 /** Live notifications for the UI (admin `GET /events`, Server-Sent Events) and the tray. */
 export type NodeNotification =
-  | { type: 'room'; room_id: string; event_id: string; event_type: string; sender: string }
+  /** `subject`: the user a membership or role event is about (its state_key), when it names one. */
+  | { type: 'room'; room_id: string; event_id: string; event_type: string; sender: string; subject?: string }
   | { type: 'invite'; invite_id: string; room_id: string; invitee: string }
   /** The delivery of messages this server sent changed (an attempt's outcome): at most 100 ids per notification. */
   | { type: 'delivery'; room_id: string; event_ids: string[] }

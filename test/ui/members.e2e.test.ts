@@ -130,6 +130,15 @@ describe.skipIf(!HAVE_CHROMIUM)('members: the member app (real Chromium, two rea
     await page.reload();
     await page.getByTestId('composer').waitFor();
     expect(await page.getByTestId('composer').inputValue()).toBe('a draft');
+    // Removed by the owner while the room is open: the phone hears of it (it is no longer in the
+    // room, so it heard nothing of it and showed it joined, composer and all: a helper's UI check).
+    expect((await node.admin('POST', `/rooms/${enc(roomId)}/members/${enc('@ann:home.test')}/remove`, {})).status).toBe(200);
+    await page.getByText('You are not in this room any more.').waitFor({ timeout: 15_000 });
+    expect(await page.getByTestId('composer').count()).toBe(0);
+    expect(await page.locator('main').innerText()).not.toMatch(/not here, or you are not in it/);
+    await page.evaluate(() => (location.hash = '#/rooms'));
+    await page.getByTestId('room-invite').filter({ hasText: 'Book club' }).waitFor();
+    expect(await page.getByRole('link', { name: /Family/ }).count()).toBe(0);
 
     // The owner's Members card lists ann; disabling signs the phone out at once.
     // The owner's own invitation (from away.test) shows on the owner's page; ann's to the Book club

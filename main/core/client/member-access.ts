@@ -86,6 +86,8 @@ export function invitedOrJoined(member: Membership | null, now = Date.now()): bo
 export function memberSees(deps: Pick<MemberAccessDeps, 'membership'>, userId: string, n: NodeNotification): boolean {
   if (n.type === 'invite') return n.invitee === userId;
   if (n.type === 'room' && n.event_type === 'm.read' && n.sender !== userId) return false;
+  // Its own leave, removal or ban: told, though it is no longer in the room (its screen showed it joined).
+  if (n.type === 'room' && n.subject === userId) return true;
   if (n.type === 'room' || n.type === 'delivery') return invitedOrJoined(deps.membership(n.room_id, userId));
   // Paused or resumed: a member's waiting messages say so (delivery-line.ts).
   return n.type === 'status' && n.scope === 'federation';

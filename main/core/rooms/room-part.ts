@@ -205,7 +205,7 @@ export class RoomPart {
 
   /** The UI and the tray hear of a stored event. */
   protected notifyEvent(event: Envelope): void {
-    this.d.notifications.notify({ type: 'room', room_id: event.room_id, event_id: event.event_id, event_type: event.event_type, sender: event.sender });
+    this.d.notifications.notify({ type: 'room', room_id: event.room_id, event_id: event.event_id, event_type: event.event_type, sender: event.sender, ...(event.state_key !== null ? { subject: event.state_key } : {}) });
   }
 
   /** The host's one ordering check (ordering.ts), for every event it first accepts into a room it hosts. */
