@@ -94,6 +94,10 @@ describe('members (issue #34): links, passphrases, sign-in, sessions', () => {
     expect(members.inspectLink(reset.token)).toEqual({ purpose: 'reset', user_id: sam.user_id });
     expect(await refusal(members.join(reset.token, 'lee', GOOD, phone))).toMatchObject({ status: 400, code: 'wrong_link' });
     expect(await refusal(members.changePassphrase(kim.user_id, { token: reset.token }, 'yet another good phrase 5', phone))).toMatchObject({ status: 403, code: 'invalid_link' });
+    // Turned off by the owner: the link is refused, not used up (it was, and the sign-in after it failed unexplained).
+    members.setDisabled(sam.user_id, true);
+    expect(await refusal(members.changePassphrase(sam.user_id, { token: reset.token }, 'yet another good phrase 5', phone))).toMatchObject({ status: 403, code: 'member_disabled' });
+    members.setDisabled(sam.user_id, false);
     await members.changePassphrase(sam.user_id, { token: reset.token }, 'yet another good phrase 5', phone);
     expect(await refusal(members.changePassphrase(sam.user_id, { token: reset.token }, 'and one more good phrase 6', phone))).toMatchObject({ status: 409, code: 'link_used' });
     expect((await members.signIn('sam', 'yet another good phrase 5', phone)).user_id).toBe(sam.user_id);

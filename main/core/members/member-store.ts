@@ -233,6 +233,8 @@ export class MemberStore {
     if ('token' in proof) {
       link = this.usableLink(proof.token, now);
       if (link.purpose !== 'reset' || link.user_id !== userId) throw forbidden('invalid_link', 'this link does not set a passphrase for this member');
+      // Not used up for an account the owner turned off (it was, and the sign-in after it failed unexplained).
+      if (row.disabled_at !== null) throw forbidden('member_disabled', 'the owner of this server has turned this account off');
     } else {
       const account = userId.slice(1).split(':')[0]!;
       this.beginAttempt(account, device.address, now);

@@ -101,11 +101,26 @@ describe("a member's words (issue #34)", () => {
       expect(explainError(new AdminError(403, 'owner_only', 'x')).text).toBe('Only the owner of this server can do that.');
       // Accepting an invitation whose host the owner blocked or quarantined since it was listed: the member did neither.
       for (const code of ['host_blocked', 'host_quarantined']) expect(explainError(new AdminError(403, code, 'x')).text).toMatch(/^The owner of this server /);
+      // Words that spoke of the owner's node, servers and friends (a helper's UI check of the members' app).
+      expect(explainError(new AdminError(409, 'name_taken', 'x')).text).toBe('That user name is taken on this server, or reserved. Choose another.');
+      expect(explainError(new AdminError(503, 'node_stopping', 'x')).text).toBe('The server is restarting. Try again in a moment.');
+      expect(explainError(new AdminError(502, 'peer_unreachable', 'x')).text).toBe('The server that hosts this room does not answer. Try again later.');
+      expect(explainError(new AdminError(403, 'member_disabled', 'x')).text).toMatch(/turned this account off/);
       wording.member = false;
       expect(explainError(new TypeError('Failed to fetch')).text).toBe('Your node does not answer. Is it still running?');
     } finally {
       wording.member = false;
     }
+  });
+});
+
+describe('this node\'s own 429, and the browser\'s passkey errors', () => {
+  it('promise no retry that does not happen, and say how long to wait when the node says so', () => {
+    expect(explainError(new AdminError(429, 'rate_limited', 'too many requests from you (@ann:h.test); retry in 12 s')).text).toBe('Too many requests from this device or network just now. Try again in 12 s.');
+    expect(explainError(new AdminError(429, 'rate_limited', 'too many')).text).not.toMatch(/retries by itself/);
+    // A peer's 429 on a delivery is retried by the node: its words stay.
+    expect(explainCause('HTTP 429 rate_limited: slow down').text).toBe(ERROR_SENTENCES.rate_limited);
+    expect(explainError(new Error('The authenticator was previously registered')).text).toBe('This device already has a passkey for your account (it is in the list).');
   });
 });
 

@@ -98,6 +98,7 @@ export const ERROR_SENTENCES: Readonly<Record<string, string>> = {
   unknown_passkey: 'That passkey is already gone.',
   room_creation_off: 'The owner of this server does not let members create rooms.',
   too_many_rooms: 'You have created as many rooms here as a member may.',
+  member_disabled: 'That member\'s account is turned off: turn it on first (Members).',
   send_limit_reached: 'You have sent as much as a member may for now (it keeps friends\' servers from being flooded). Try again later; nothing was sent.',
   peer_held: 'Nothing is sent to that server: it is blocked or in quarantine here (Peers).',
   invalid_host: 'This page was opened at an address the server cannot use. Open it again from its link.',
@@ -227,6 +228,11 @@ export const MEMBER_SENTENCES: Readonly<Record<string, string>> = {
   host_quarantined: 'The owner of this server has put the server that hosts this room on hold for review: its invitations wait until the owner ends that.',
   host_blocked: 'The owner of this server blocked the server that hosts this room: its invitations cannot be accepted.',
   peer_held: 'The owner of this server has blocked that server or put it on hold: nothing can be sent there for now.',
+  // Words written for the owner, said as a member reads them (a helper's UI check of the members' app).
+  name_taken: 'That user name is taken on this server, or reserved. Choose another.',
+  node_stopping: 'The server is restarting. Try again in a moment.',
+  peer_unreachable: 'The server that hosts this room does not answer. Try again later.',
+  member_disabled: 'The owner of this server has turned this account off. Ask them to turn it on again.',
 };
 export const wording = { member: false };
 
@@ -322,6 +328,8 @@ export function explainCause(raw: string | null | undefined): Explained {
   if (/timeout|timed out/i.test(raw)) return { text: ERROR_SENTENCES.ETIMEDOUT!, details };
   if (/fetch failed|socket|network/i.test(raw)) return { text: 'Their server could not be reached.', details };
   if (raw === 'expired') return { text: 'It waited too long and was given up.', details };
+  // The browser's passkey library: this device's passkey for the account is there already.
+  if (/previously registered/i.test(raw)) return { text: 'This device already has a passkey for your account (it is in the list).', details };
   const code = /\b([a-z]+(?:_[a-z]+)+)\b/.exec(raw)?.[1];
   if (code && ERROR_SENTENCES[code]) return { text: ERROR_SENTENCES[code], details };
   const status = /HTTP (\d{3})/.exec(raw)?.[1];
@@ -344,6 +352,11 @@ export function explainError(error: unknown): Explained {
     const details = `${error.code} (${error.status}): ${error.message}`;
     // The server says when to try again ("too many attempts, try again in 12 minutes"): kept, in words.
     if (error.code === 'too_many_attempts') return { text: tooManyAttemptsText(error.message), details };
+    // This node's own limit: nothing retries a request it refused (the peers' 429, which deliveries do retry, keeps its words).
+    if (error.code === 'rate_limited') {
+      const wait = /retry in (\d+) s/.exec(error.message)?.[1];
+      return { text: `Too many requests from this device or network just now. ${wait ? `Try again in ${wait} s.` : 'Wait a moment, then try again.'}`, details };
+    }
     if (wording.member && MEMBER_SENTENCES[error.code]) return { text: MEMBER_SENTENCES[error.code]!, details };
     if (ERROR_SENTENCES[error.code]) {
       // For input errors the node's message names the field: keep it, without the schema path noise.
