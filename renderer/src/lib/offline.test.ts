@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AdminError } from '../../../shared/contract/client.ts';
-import { isOfflineFailure, offlineWords } from './offline.ts';
+import { isOfflineFailure, offlineWords, unsentWords } from './offline.ts';
 
 describe('offline (issue #34 item 5)', () => {
   it('is a request without any answer, or a browser without a network', () => {
@@ -17,5 +17,12 @@ describe('offline (issue #34 item 5)', () => {
     // A network, but no answer: not "offline".
     expect(offlineWords(true).title).toBe('The server does not answer — messages you send now go out when it is back.');
     expect(offlineWords(true).detail).toMatch(/server may be down/);
+  });
+
+  it('under an unsent message, blames the connection only without a network', () => {
+    expect(unsentWords('failed', false)).toBe('Not sent yet: there is no connection. It is sent by itself when you are back (never twice).');
+    expect(unsentWords('failed', true)).toBe('Not sent yet: the server does not answer. It is sent by itself when the server answers again (never twice).');
+    expect(unsentWords('unknown', true)).toMatch(/^Maybe not sent: .* when the server answers again/);
+    expect(unsentWords('unknown', false)).toMatch(/when you are back/);
   });
 });

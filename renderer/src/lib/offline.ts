@@ -21,3 +21,14 @@ export function offlineWords(online: boolean): { title: string; detail: string }
       }
     : { title: 'You are offline — messages you send now go out when you are back.', detail: 'This page reconnects by itself when this device is online again.' };
 }
+
+/**
+ * A member's own message that got no answer, under it: `unknown` when the connection closed under
+ * it (the server may have it), else not sent. With a network the server is what does not answer:
+ * not "there is no connection" (a helper's UI check of the members' app).
+ */
+export function unsentWords(state: 'unknown' | 'failed', online: boolean): string {
+  const when = online ? 'when the server answers again' : 'when you are back';
+  if (state === 'unknown') return `Maybe not sent: the connection closed before the server answered. It is sent again by itself ${when} (never twice).`;
+  return online ? `Not sent yet: the server does not answer. It is sent by itself ${when} (never twice).` : `Not sent yet: there is no connection. It is sent by itself ${when} (never twice).`;
+}
