@@ -114,6 +114,16 @@ describe("a member's words (issue #34)", () => {
   });
 });
 
+describe('a peer that answered "not now"', () => {
+  it('is not said to have refused, and nothing is promised to retry', () => {
+    const paused = explainError(new AdminError(502, 'peer_refused', 'host.test refused (federation_paused): federation is paused'));
+    expect(paused.text).toBe('The other server did not take it just now. The other server has paused all sending and receiving. Try again later.');
+    expect(explainError(new AdminError(502, 'peer_refused', 'host.test refused: HTTP 500')).text).toBe('The other server did not take it just now. Try again later.');
+    // A real refusal (a 4xx) keeps its words.
+    expect(explainError(new AdminError(403, 'peer_refused', 'host.test refused (not_invited): no')).text).toBe(ERROR_SENTENCES.peer_refused);
+  });
+});
+
 describe('this node\'s own 429, and the browser\'s passkey errors', () => {
   it('promise no retry that does not happen, and say how long to wait when the node says so', () => {
     expect(explainError(new AdminError(429, 'rate_limited', 'too many requests from you (@ann:h.test); retry in 12 s')).text).toBe('Too many requests from this device or network just now. Try again in 12 s.');

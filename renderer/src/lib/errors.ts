@@ -352,6 +352,13 @@ export function explainError(error: unknown): Explained {
     const details = `${error.code} (${error.status}): ${error.message}`;
     // The server says when to try again ("too many attempts, try again in 12 minutes"): kept, in words.
     if (error.code === 'too_many_attempts') return { text: tooManyAttemptsText(error.message), details };
+    // The other server answered "not now" (paused, its limit, its failure): not a refusal, and
+    // nothing retries a join or an invitation by itself (a helper's UI check of the members' app).
+    if (error.code === 'peer_refused' && (error.status >= 500 || error.status === 429)) {
+      const theirs = /\(([a-z][a-z0-9_]*)\)/.exec(error.message)?.[1];
+      const why = theirs && ERROR_SENTENCES[theirs] ? ` ${ERROR_SENTENCES[theirs].replace(/ It retries by itself\.$/, '')}` : '';
+      return { text: `The other server did not take it just now.${why} Try again later.`, details };
+    }
     // This node's own limit: nothing retries a request it refused (the peers' 429, which deliveries do retry, keeps its words).
     if (error.code === 'rate_limited') {
       const wait = /retry in (\d+) s/.exec(error.message)?.[1];
