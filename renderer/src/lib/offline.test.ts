@@ -17,6 +17,8 @@ describe('offline (issue #34 item 5)', () => {
     // A network, but no answer: not "offline".
     expect(offlineWords(true).title).toBe('The server does not answer — messages you send now go out when it is back.');
     expect(offlineWords(true).detail).toMatch(/server may be down/);
+    // Only messages wait, and only while the page is open.
+    for (const online of [true, false]) expect(offlineWords(online).detail).toMatch(/while this page stays open; edits and reactions are not kept/);
   });
 
   it('under an unsent message, blames the connection only without a network', () => {

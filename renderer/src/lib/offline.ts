@@ -10,6 +10,9 @@ export function isOfflineFailure(error: unknown, online: boolean): boolean {
   return !online || error instanceof TypeError;
 }
 
+/** What waits and what does not (a helper's UI check: an edit or a reaction made meanwhile was lost without a word). */
+const KEPT = 'Messages wait while this page stays open; edits and reactions are not kept: make them again then.';
+
 /** The member's banner while calls get no answer: the device's network is gone, or (it has one) the server does not answer. */
 export function offlineWords(online: boolean): { title: string; detail: string } {
   // With a network, the device is not offline: the server does not answer (a helper's UI check:
@@ -17,9 +20,9 @@ export function offlineWords(online: boolean): { title: string; detail: string }
   return online
     ? {
         title: 'The server does not answer — messages you send now go out when it is back.',
-        detail: 'This device has a network, so the server may be down or unreachable from here. This page reconnects by itself.',
+        detail: `This device has a network, so the server may be down or unreachable from here. This page reconnects by itself. ${KEPT}`,
       }
-    : { title: 'You are offline — messages you send now go out when you are back.', detail: 'This page reconnects by itself when this device is online again.' };
+    : { title: 'You are offline — messages you send now go out when you are back.', detail: `This page reconnects by itself when this device is online again. ${KEPT}` };
 }
 
 /**
