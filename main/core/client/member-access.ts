@@ -117,30 +117,33 @@ export async function callAsMember(deps: MemberAccessDeps, userId: string, name:
     }
   }
   if (name === 'createRoom' && !deps.mayCreateRooms()) throw forbidden('room_creation_off', 'the owner of this server does not let members create rooms');
+  const creatingRoom = name === 'createRoom' ? roomsBeingMade(deps, userId) : null;
+  // What its events may cost friends' servers, once it is allowed (a refused one costs nothing).
+  if (deps.limiter) takeMemberSend(deps.limiter, deps.memberLimits ?? DEFAULT_MEMBER_REQUEST_LIMITS, userId, name, input);
   const handler = deps.handlers()[name] as (input: unknown, meta?: AdminCallMeta) => Promise<unknown>;
-  let output: unknown;
-  if (name === 'createRoom') {
-    // Those being made count too (a room is stored a turn later: requests at once all saw 99).
-    const most = deps.maxRoomsPerMember ?? DEFAULT_MAX_ROOMS_PER_MEMBER;
-    const inFlight = creating.get(deps) ?? new Map<string, number>();
-    creating.set(deps, inFlight);
-    const now = inFlight.get(userId) ?? 0;
-    if (deps.roomsCreatedBy(userId) + now >= most) throw conflict('too_many_rooms', `you have created ${most} rooms here, the most a member may`);
-    if (deps.limiter) takeMemberSend(deps.limiter, deps.memberLimits ?? DEFAULT_MEMBER_REQUEST_LIMITS, userId, name, input);
-    inFlight.set(userId, now + 1);
+  const output = creatingRoom ? await creatingRoom(() => handler(input, {})) : await handler(input, {});
+  return name === 'listRooms' ? ownRooms(deps, userId, output as AdminOutputs['listRooms']) : output;
+}
+
+/**
+ * Refuses a room over the member's cap, counting those being made (a room is stored a turn later:
+ * requests at once all saw 99); else the wrapper that counts this one while it is made.
+ */
+function roomsBeingMade(deps: MemberAccessDeps, userId: string): <T>(make: () => Promise<T>) => Promise<T> {
+  const inFlight = creating.get(deps) ?? new Map<string, number>();
+  creating.set(deps, inFlight);
+  const most = deps.maxRoomsPerMember ?? DEFAULT_MAX_ROOMS_PER_MEMBER;
+  if (deps.roomsCreatedBy(userId) + (inFlight.get(userId) ?? 0) >= most) throw conflict('too_many_rooms', `you have created ${most} rooms here, the most a member may`);
+  return async (make) => {
+    inFlight.set(userId, (inFlight.get(userId) ?? 0) + 1);
     try {
-      output = await handler(input, {});
+      return await make();
     } finally {
       const left = (inFlight.get(userId) ?? 1) - 1;
       if (left > 0) inFlight.set(userId, left);
       else inFlight.delete(userId);
     }
-    return output;
-  }
-  // What its events may cost friends' servers, once it is allowed (a refused one costs nothing).
-  if (deps.limiter) takeMemberSend(deps.limiter, deps.memberLimits ?? DEFAULT_MEMBER_REQUEST_LIMITS, userId, name, input);
-  output = await handler(input, {});
-  return name === 'listRooms' ? ownRooms(deps, userId, output as AdminOutputs['listRooms']) : output;
+  };
 }
 
 /** Every operation of the contract, each run as member `userId` through callAsMember (the stream's handlers). */

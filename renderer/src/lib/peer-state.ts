@@ -105,10 +105,9 @@ export function peerLine(peer: { server_name?: string; trust: string; last_seen_
     const refusedSince = peer.delivery?.retrying_since ?? null;
     const lastError = peer.delivery?.last_error ?? null;
     if (waiting > 0 && refusedSince !== null && parseMailboxAnswer(lastError) !== null) {
-      const nextText = fromNow(peer.delivery?.next_attempt_at ?? 0, now);
       return {
         state: 'waiting',
-        text: `Through ${mailbox}'s mailbox — ${what} waiting: the mailbox has not taken them since ${clock(refusedSince, now)}${nextText === 'now' ? ', trying again now' : nextText ? `, next try ${nextText}` : ''}`,
+        text: `Through ${mailbox}'s mailbox — ${what} waiting: the mailbox has not taken them since ${clock(refusedSince, now)}${nextTry(peer.delivery?.next_attempt_at, now)}`,
         cause: explainCause(lastError),
       };
     }
@@ -133,10 +132,9 @@ export function peerLine(peer: { server_name?: string; trust: string; last_seen_
   if (waiting > 0 && since !== null) {
     const lastError = peer.delivery?.last_error ?? null;
     const answered = /^HTTP (?!502\b|504\b)\d{3} [a-z][a-z0-9_]*\b/.test(lastError ?? '');
-    const nextText = fromNow(peer.delivery?.next_attempt_at ?? 0, now);
     return {
       state: answered ? 'refusing' : 'offline',
-      text: `${answered ? 'Answers with an error' : 'Offline'} since ${clock(since, now)} — ${what} waiting${nextText === 'now' ? ', trying again now' : nextText ? `, next try ${nextText}` : ''}`,
+      text: `${answered ? 'Answers with an error' : 'Offline'} since ${clock(since, now)} — ${what} waiting${nextTry(peer.delivery?.next_attempt_at, now)}`,
       cause: explainCause(lastError),
     };
   }
@@ -160,6 +158,12 @@ export function peerLine(peer: { server_name?: string; trust: string; last_seen_
   if (heard === 0) return { state: 'unknown', text: 'Not heard from yet', cause: none };
   if (now - heard <= ONLINE_WINDOW_MS) return { state: 'online', text: `Online · seen ${ago(heard, now)}`, cause: none };
   return { state: 'idle', text: `Last seen ${ago(heard, now)} — nothing waiting to be sent`, cause: none };
+}
+
+/** ", trying again now" or ", next try in 40 s" after a failing line; '' when no try is due. */
+function nextTry(at: number | null | undefined, now: number): string {
+  const text = fromNow(at ?? 0, now);
+  return text === 'now' ? ', trying again now' : text ? `, next try ${text}` : '';
 }
 
 /** A last error where the peer answered "not yet" (its rate limit, or our keys not readable there yet), not a failure to reach it. */
