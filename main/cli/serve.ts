@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, fstatSync, statSync } from 'node:fs';
 /**
  * `paracord-node serve`: run the node until SIGINT/SIGTERM. Every serve option lives here:
  * `serveOptions` declares them, `configFromOptions` turns them into a NodeConfig.
@@ -223,10 +223,15 @@ async function serve(opts: ServeOptions, command: Command): Promise<void> {
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
-  const started = await node.start();
+  // Under systemd the ready line is kept in the journal, which other local users may read (the adm and
+  // systemd-journal groups): its link works for a minute there, not 15 (docs/SECURITY.md).
+  const journal = writesToJournal();
+  const started = await node.start(journal ? { loginLinkValidMs: JOURNAL_LINK_VALID_MS } : {});
   restoreOptimizingCompilers();
-  printJson({ ready: true, mode: started.mode, federation_url: started.federation_url, admin_url: started.admin_url, login_url: started.login_url });
-  process.stderr.write(`paracord-node: open ${started.login_url} in your browser (the link works once; \`paracord-node login\` makes another)\n`);
+  const validMs = journal ? JOURNAL_LINK_VALID_MS : LOGIN_LINK_VALID_MS;
+  printJson({ ready: true, mode: started.mode, federation_url: started.federation_url, admin_url: started.admin_url, login_url: started.login_url, login_valid_seconds: validMs / 1000 });
+  const lifetime = journal ? 'it works once, for one minute, as this output is kept in the system journal' : 'the link works once';
+  process.stderr.write(`paracord-node: open ${started.login_url} in your browser (${lifetime}; \`paracord-node login\` makes another)\n`);
   // The browser gets its own link, valid only briefly: the opener's command line is visible to
   // other local users (ps), the printed link is not (docs/SECURITY.md).
   if (opts.open === true || envFlag('PARACORD_OPEN')) openInBrowser(node.context.loginUrl(OPEN_LINK_VALID_MS));
@@ -246,6 +251,26 @@ export function register(program: Command): void {
 
 /** How long the login link handed to the browser by `--open` works. */
 const OPEN_LINK_VALID_MS = 60_000;
+/** How long the ready line's login link works: 15 minutes (the longest a login code lives), one under the journal. */
+const LOGIN_LINK_VALID_MS = 15 * 60_000;
+const JOURNAL_LINK_VALID_MS = 60_000;
+
+/**
+ * Whether stdout or stderr is the systemd journal: systemd names the journal stream it connected in
+ * JOURNAL_STREAM ("device:inode"); a child that inherited the variable but writes elsewhere does not match.
+ */
+export function writesToJournal(env: NodeJS.ProcessEnv = process.env): boolean {
+  const match = /^(\d+):(\d+)$/.exec(env.JOURNAL_STREAM ?? '');
+  if (!match) return false;
+  return [1, 2].some((fd) => {
+    try {
+      const stat = fstatSync(fd, { bigint: true });
+      return stat.dev === BigInt(match[1]!) && stat.ino === BigInt(match[2]!);
+    } catch {
+      return false;
+    }
+  });
+}
 
 /**
  * `--open` (issue #16 item 1): the login link in the default browser, through `open` (which knows

@@ -46,7 +46,8 @@ export interface StartedNode {
 }
 
 export interface ParacordNode {
-  start(): Promise<StartedNode>;
+  /** `loginLinkValidMs`: how long the ready line's login link works (at most 15 minutes, the default). */
+  start(options?: { loginLinkValidMs?: number }): Promise<StartedNode>;
   /** Stops accepting, lets in-flight requests finish (up to `graceMs`), closes the database. */
   stop(graceMs?: number): Promise<void>;
   readonly admin: AdminHandlers;
@@ -133,7 +134,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
   const memoryTrim: Capability = { name: 'memory trim', start: () => s.memoryTrim.start(), halt: () => s.memoryTrim.stop() };
   const backups: Capability = { name: 'backups', start: () => s.backups.scheduler.start(), drain: () => s.backups.scheduler.stop() };
 
-  async function start(): Promise<StartedNode> {
+  async function start(startOptions: { loginLinkValidMs?: number } = {}): Promise<StartedNode> {
     await loadIdentity(s, paths, options.keySealer);
     if (state.identity) await lifecycle.start(federationCapability(s, state.identity, members));
     await lifecycle.start(adminListener, liveStreams, housekeepingTimers);
@@ -145,7 +146,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
     log.info({ event: 'node_ready', mode, server_name: state.identity?.serverName ?? null, federation_url: state.federationUrl, admin_url: adminUrl }, 'node ready');
     // A test setting left on: members on the protocol's minute lose events this host refuses sooner (SECURITY.md 2).
     if (MAX_EVENT_AGE_MS !== MAX_CLOCK_SKEW_MS) log.warn({ event: 'test_setting', setting: 'PARACORD_TEST_EVENT_MAX_AGE_MS', value: MAX_EVENT_AGE_MS }, 'a test setting is in effect: rooms hosted here refuse events signed more than this many ms ago, not a minute; members of other nodes may lose events');
-    return { mode, federation_url: state.federationUrl, admin_url: adminUrl, login_url: context.loginUrl() };
+    return { mode, federation_url: state.federationUrl, admin_url: adminUrl, login_url: context.loginUrl(startOptions.loginLinkValidMs) };
   }
 
   async function stop(graceMs = 10_000): Promise<void> {
