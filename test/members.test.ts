@@ -693,4 +693,25 @@ describe('what a member\'s sends may cost friends\' servers in a day', () => {
     const owners = (await wordy.admin('POST', '/rooms', { name: 'the owner\'s' })).body.room_id as string;
     for (let i = 0; i < 4; i++) expect((await wordy.admin('POST', `/rooms/${enc(owners)}/messages`, { body: long })).status).toBe(200);
   });
+
+  it('a message sent again with its txn_id (a retry after a lost answer) costs nothing again: it answers the first event even with the share spent', async () => {
+    const token = ((await wordy.admin('POST', '/members/invites', {})).body.link as string).split('#/join/')[1]!;
+    const max = cookieOf(await client('POST', '/join', { at, from: '203.0.113.201', body: { token, localpart: 'max', passphrase: PASSPHRASE } }))!;
+    const roomId = (await client('POST', '/rooms', { at, cookie: max, body: { name: 'Retries' } })).body.room_id as string;
+    const long = 'z'.repeat(4_000);
+    const send = (txn_id: string) => client('POST', `/rooms/${enc(roomId)}/messages`, { at, cookie: max, body: { body: long, txn_id } });
+    // The room and two long messages leave less than a third of the burst.
+    const first = await send('t1');
+    const second = await send('t2');
+    expect([first.status, second.status]).toEqual([200, 200]);
+    // The retries answer the first events (before: 429 send_limit_reached, and a client retrying a lost answer was told it had sent too much).
+    for (let i = 0; i < 3; i++) {
+      const again = await send('t1');
+      expect([again.status, again.body.event_id]).toEqual([200, first.body.event_id]);
+    }
+    expect((await send('t2')).body.event_id).toBe(second.body.event_id);
+    expect((await send('t3')).body.error).toBe('send_limit_reached');
+    const bodies = ((await wordy.admin('GET', `/rooms/${enc(roomId)}/messages?limit=50`)).body.messages as Array<{ body: string }>).map((m) => m.body);
+    expect(bodies).toEqual([long, long]);
+  });
 });

@@ -41,6 +41,8 @@ export interface MemberAccessDeps {
   /** Rooms hosted here that `userId` created (it is their owner), and how many a member may have. */
   roomsCreatedBy: (userId: string) => number;
   maxRoomsPerMember?: number | undefined;
+  /** Whether the member's message `txn_id` is already stored or being sent (a resend costs no share of the day). */
+  txnKnown?: (userId: string, txnId: string) => boolean;
   /** The federation listener's rate-limit buckets (member-limits.ts); without them nothing is limited. */
   limiter?: RateLimiters;
   /** The members' limits; DEFAULT_MEMBER_REQUEST_LIMITS by default (tests set small ones). */
@@ -119,7 +121,7 @@ export async function callAsMember(deps: MemberAccessDeps, userId: string, name:
   if (name === 'createRoom' && !deps.mayCreateRooms()) throw forbidden('room_creation_off', 'the owner of this server does not let members create rooms');
   const creatingRoom = name === 'createRoom' ? roomsBeingMade(deps, userId) : null;
   // What its events may cost friends' servers, once it is allowed (a refused one costs nothing).
-  if (deps.limiter) takeMemberSend(deps.limiter, deps.memberLimits ?? DEFAULT_MEMBER_REQUEST_LIMITS, userId, name, input);
+  if (deps.limiter) takeMemberSend(deps.limiter, deps.memberLimits ?? DEFAULT_MEMBER_REQUEST_LIMITS, userId, name, input, (txnId) => deps.txnKnown?.(userId, txnId) ?? false);
   const handler = deps.handlers()[name] as (input: unknown, meta?: AdminCallMeta) => Promise<unknown>;
   const output = creatingRoom ? await creatingRoom(() => handler(input, {})) : await handler(input, {});
   return name === 'listRooms' ? ownRooms(deps, userId, output as AdminOutputs['listRooms']) : output;

@@ -53,14 +53,17 @@ export function memberCost(name: AdminOperationName, input: unknown): number {
 }
 
 /** What an operation's events may cost a friend's server (0 for one that makes none). */
-export function sendCost(name: AdminOperationName, input: unknown): number {
+export function sendCost(name: AdminOperationName, input: unknown, sentBefore: (txnId: string) => boolean = () => false): number {
   const event = (body?: unknown) => EVENT_COST_BYTES + BODY_COST_FACTOR * bodyBytes(body);
+  // A message sent again with a txn_id already stored makes no event (rooms/client-txns.ts): it costs nothing again.
+  const message = (m: { body?: unknown; txn_id?: string | undefined }) => (m.txn_id !== undefined && sentBefore(m.txn_id) ? 0 : event(m.body));
   switch (name) {
     case 'sendMessage':
+      return message(input as AdminInput<'sendMessage'>);
     case 'editMessage':
       return event((input as { body?: unknown }).body);
     case 'sendMessages':
-      return (input as AdminInput<'sendMessages'>).messages.reduce((sum, m) => sum + event(m.body), 0);
+      return (input as AdminInput<'sendMessages'>).messages.reduce((sum, m) => sum + message(m), 0);
     case 'createRoom':
       return 2 * event((input as { name?: unknown }).name);
     case 'deleteMessage': case 'addReaction': case 'removeReaction': case 'inviteToRoom': case 'leaveRoom':
@@ -76,8 +79,8 @@ export function sendCost(name: AdminOperationName, input: unknown): number {
  * (client/member-access.ts callAsMember, after its checks: a refused one costs nothing); 429
  * `send_limit_reached` with Retry-After when the day is spent.
  */
-export function takeMemberSend(limiter: RateLimiters, limits: MemberRequestLimits, userId: string, name: AdminOperationName, input: unknown): void {
-  const cost = sendCost(name, input);
+export function takeMemberSend(limiter: RateLimiters, limits: MemberRequestLimits, userId: string, name: AdminOperationName, input: unknown, sentBefore?: (txnId: string) => boolean): void {
+  const cost = sendCost(name, input, sentBefore);
   if (cost === 0) return;
   const perDay = limits.sendBytesPerDay ?? DEFAULT_MEMBER_SEND_BYTES_PER_DAY;
   const taken = limiter.member.take(`send ${userId}`, { per_second: perDay / 86_400, burst: Math.max(1, Math.floor(perDay / 4)) }, Date.now(), cost);

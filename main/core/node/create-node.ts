@@ -94,6 +94,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
     serverName: () => state.identity?.serverName ?? '',
     mayCreateRooms: () => membersMayCreateRooms(settings),
     roomsCreatedBy: (userId) => s.rooms.roomsOwnedHere(userId), maxRoomsPerMember: config.maxRoomsPerMember,
+    txnKnown: (userId, txnId) => state.running?.rooms.clientTxns.known(userId, txnId) ?? false,
     membership: memberMembership(s.db, (roomId, userId) => s.rooms.member(roomId, userId)),
     handlers: () => guardedAdmin,
   });

@@ -33,6 +33,11 @@ export class ClientTxns {
     this.insert.run(user, txnId, eventId, now);
   }
 
+  /** Whether a user's id is stored or being sent: a send with it makes nothing new. */
+  known(user: string, txnId: string): boolean {
+    return this.underWay.has(`${user}\n${txnId}`) || this.find.get(user, txnId) !== undefined;
+  }
+
   /** Forgets ids older than the retention; the number forgotten. */
   forget(now: number): number {
     return this.prune.run(now - CLIENT_TXN_RETENTION_MS).changes;
