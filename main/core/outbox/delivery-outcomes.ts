@@ -24,7 +24,8 @@ const PERMANENT = new Set([400, 403, 404, 409, 413]);
 export function requestOutcomes(sendable: Array<{ row: OutboxRow }>, response: FederationResponse | undefined, networkError: string | undefined, now: number, backoff: BackoffPolicy, mailbox: string | null = null) {
   const status = response?.status ?? null;
   if (status !== null && status >= 200 && status < 300) {
-    return sendable.map(({ row }) => ({ row, outcome: { kind: 'delivered', status } as Outcome }));
+    const atMailbox = mailbox !== null ? { atMailbox: true as const } : {};
+    return sendable.map(({ row }) => ({ row, outcome: { kind: 'delivered', status, ...atMailbox } as Outcome }));
   }
   const body = response?.json as { error?: string; message?: string } | undefined;
   const answer = peerFailure(status, body?.error, body?.message);

@@ -22,7 +22,8 @@ export interface PendingSummary {
 
 /** How one attempt ended for one entry. */
 export type Outcome =
-  | { kind: 'delivered'; status: number }
+  /** `atMailbox`: a friend's mailbox took it for the destination, which has not read it yet (mailbox/deposits.ts tells when it does). */
+  | { kind: 'delivered'; status: number; atMailbox?: true }
   | { kind: 'retry'; status: number | null; error: string; nextAttemptAt: number }
   /** The peer asked us to slow down (push-pacer.ts): stays pending, attempts and next attempt unchanged. */
   | { kind: 'paced'; status: number; error: string }
@@ -33,7 +34,8 @@ export type Outcome =
  * Told of entries a destination's node read, inside the transaction that settles them: those it
  * acknowledged, and those its node's own answer refused for good (`byDestination`: a ban it
  * refused is a ban it has, rooms/room-bans.ts; a proxy's error page, a mailbox's answer or our
- * own refusal to carry is not its). (A deposit at a mailbox counts as acknowledged, as before.)
+ * own refusal to carry is not its). A deposit at a mailbox is not read yet: the destination reads
+ * it when it fetches it (mailbox/deposits.ts `onTaken`, which reports it the same way).
  */
 export type ReadListener = (destination: string, rows: ReadonlyArray<{ event_id: string; room_id: string }>) => void;
 
@@ -151,7 +153,7 @@ export class Outbox {
       const first = settled[0];
       if (wholeBatch && first) insertAttempt.run(destination, first.row.event_id, first.outcome.status, null, Math.round(latencyMs), settled.length, now);
       if (this.onRead) {
-        const read = settled.filter((s) => s.outcome.kind === 'delivered' || (s.outcome.kind === 'failed' && s.outcome.byDestination === true)).map((s) => s.row);
+        const read = settled.filter((s) => (s.outcome.kind === 'delivered' && s.outcome.atMailbox !== true) || (s.outcome.kind === 'failed' && s.outcome.byDestination === true)).map((s) => s.row);
         if (read.length > 0) this.onRead(destination, read);
       }
     });
