@@ -177,12 +177,21 @@ export class Outbox {
     return this.db.prepare<[number], OutboxRow>('SELECT * FROM federation_outbox WHERE id = ?').get(id);
   }
 
-  /** Admin: send a failed or expired entry again (as a fresh entry: its age restarts). */
+  /**
+   * Admin: send a failed or expired entry again, as a fresh entry: a new id (after every cursor a
+   * friend that pulls from us has acknowledged: under its old id the entry sat below that cursor,
+   * never served, and deleted by the friend's next ack as if delivered) and its age restarts. The
+   * new entry, or undefined when `id` is no failed or expired entry.
+   */
   retry(id: number, now = Date.now()): OutboxRow | undefined {
-    this.db
-      .prepare("UPDATE federation_outbox SET state = 'pending', next_attempt_at = 0, created_at = ?, updated_at = ? WHERE id = ? AND state IN ('failed', 'expired')")
-      .run(now, now, id);
-    return this.get(id);
+    return this.db.transaction(() => {
+      const row = this.db
+        .prepare<[number], OutboxRow>("DELETE FROM federation_outbox WHERE id = ? AND state IN ('failed', 'expired') RETURNING *")
+        .get(id);
+      if (!row) return undefined;
+      const fresh = this.enqueue(row.destination, row.event_id, row.room_id, now);
+      return fresh ?? undefined;
+    })();
   }
 
   /**

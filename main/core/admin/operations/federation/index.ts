@@ -35,7 +35,8 @@ export function federationOperations(node: NodeContext): Pick<AdminHandlers, Nam
       const before = node.outbox.get(id);
       if (!before) throw notFound('unknown_entry', `no queue entry ${id}`);
       if (before.state === 'pending') throw conflict('already_pending', `entry ${id} is already waiting to be delivered`);
-      const after = node.outbox.retry(id)!;
+      const after = node.outbox.retry(id);
+      if (!after) throw conflict('already_pending', `entry ${id} is already waiting to be delivered`);
       node.log.info({ event: 'delivery_retry_requested', id, destination: after.destination, event_id: after.event_id }, 'owner asked to retry a delivery');
       node.workers.deliver(after.destination);
       node.notifications.notify({ type: 'status' });
