@@ -4,10 +4,10 @@
  * its pulls never served it and its next acknowledgement deleted it as if delivered. A retried
  * entry is a fresh one (a new id, after every cursor), and arrives.
  */
-import { closedPort } from './helpers/closed-port.ts';
 import { describe, expect, it } from './helpers/fixtures.ts';
 import { startPeered } from './helpers/node-process.ts';
 import { eventually, messages, roomWithMembers, send } from './helpers/rooms.ts';
+import { pullingFrom } from './helpers/pull-friend.ts';
 
 describe('retrying an expired entry for a friend that pulls', () => {
   it('reaches the friend, although it acknowledged later entries meanwhile', async ({ nodes }) => {
@@ -16,13 +16,9 @@ describe('retrying an expired entry for a friend that pulls', () => {
     const beta = nodes.process({ serverName: 'beta.test' });
     await startPeered([alpha, beta]);
     const roomId = await roomWithMembers(alpha, 'retry', [[beta, '@owner:beta.test']]);
-    const status = (await beta.admin('GET', '/status')).body;
-    expect(await beta.stop()).toBe(0);
-    // beta publishes a closed port and receives by pull from now on.
-    const closed = `http://127.0.0.1:${await closedPort()}`;
-    expect((await alpha.admin('POST', '/peers', { server_name: 'beta.test', endpoint: closed, key_id: status.key_id, public_key: status.public_key, replace: true })).status).toBe(200);
+    // beta receives by pull from now on.
+    const { restart } = await pullingFrom(alpha, beta);
     const pulled = async () => (await messages(beta, roomId)).map((m) => m.event_id);
-    await beta.start(['--public-url', closed, '--pull']);
     const first = await send(alpha, roomId, 'first');
     await eventually(async () => expect(await pulled()).toContain(first), 60_000, 100);
 
@@ -36,7 +32,7 @@ describe('retrying an expired entry for a friend that pulls', () => {
     }, 60_000, 200);
 
     // Back, beta pulls and acknowledges a later message: its cursor is past the expired entry's id.
-    await beta.start(['--public-url', closed, '--pull']);
+    await restart();
     const later = await send(alpha, roomId, 'later');
     await eventually(async () => expect(await pulled()).toContain(later), 60_000, 100);
     await eventually(async () => expect((await alpha.admin('GET', '/queue?destination=beta.test')).body.entries.filter((e: { state: string }) => e.state === 'pending')).toEqual([]), 30_000, 100);

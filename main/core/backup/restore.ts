@@ -154,6 +154,36 @@ function checkTarget(dir: string): { exists: boolean } {
   return { exists: true };
 }
 
+/**
+ * Ids friends hold as cursors: our outbox entries (a friend that pulls acknowledges up to one) and
+ * the items we keep as a mailbox (a recipient fetches after one; a depositor asks about its deposit
+ * by one). The node this backup came from went on handing ids out after it; restored, its counters
+ * would hand the same ones out again: a friend's cursor past them would skip the new entries, and its
+ * next acknowledgement delete them unserved (a helper's audit, 2026-11-28). So the restored counters
+ * start far past anything the original could have handed out since.
+ */
+export const RESTORED_ID_GAP = 1_000_000_000;
+const CURSOR_TABLES = ['federation_outbox', 'mailbox_items'] as const;
+
+function moveCursorsPastTheOriginal(databaseFile: string): void {
+  const db = new Database(databaseFile, { fileMustExist: true });
+  try {
+    db.pragma('busy_timeout = 10000');
+    const seq = db.prepare<[string], { seq: number }>('SELECT seq FROM sqlite_sequence WHERE name = ?');
+    const update = db.prepare('UPDATE sqlite_sequence SET seq = ? WHERE name = ?');
+    const insert = db.prepare('INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)');
+    db.transaction(() => {
+      for (const table of CURSOR_TABLES) {
+        const row = seq.get(table);
+        if (row) update.run(row.seq + RESTORED_ID_GAP, table);
+        else insert.run(table, RESTORED_ID_GAP);
+      }
+    })();
+  } finally {
+    db.close();
+  }
+}
+
 export function restoreBackup(options: { dataDir: string; input: string; passphrase: Buffer | null }): Manifest {
   const target = resolve(options.dataDir);
   const input = resolve(options.input);
@@ -195,6 +225,7 @@ export function restoreBackup(options: { dataDir: string; input: string; passphr
     // The restored node's last backup is the one it was restored from (its dashboard said "No
     // backup yet", or named a backup older than this one).
     recordBackupInDatabase(join(staging, 'paracord.db'), manifest.created_at, input, manifest.encrypted);
+    moveCursorsPastTheOriginal(join(staging, 'paracord.db'));
     // Checked again: someone may have put files there while we were reading.
     const { exists } = checkTarget(target);
     if (exists) rmdirSync(target);
