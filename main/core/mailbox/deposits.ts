@@ -61,12 +61,6 @@ export interface MailboxDepositsDeps {
    * rooms, which call `settled` for each one done with. The others are told again later.
    */
   onTakenLate?: (late: TakenLate[], settled: (row: TakenLate) => void) => Promise<void> | void;
-  /**
-   * Our events a destination took from a mailbox (gone from it before its week ended): read by the
-   * destination now, as a push is when its node answers (outbox.ts ReadListener; a ban it fetched is
-   * a ban it has, rooms/room-bans.ts). Not told for deposits the mailbox dropped unread at its week's end.
-   */
-  onTaken?: (destination: string, rows: ReadonlyArray<{ event_id: string; room_id: string }>) => void;
 }
 
 export const waitingAtWords = (mailbox: string, destination: string, count = 1) =>
@@ -195,8 +189,6 @@ export class MailboxDeposits {
     // shown failed, so it is forgotten as before.
     const db = this.deps.db;
     const goneIds = new Set<string>();
-    /** Taken by their destination (seen gone from the mailbox within its week), by destination. */
-    const taken = new Map<string, string[]>();
     let changed = db.transaction(() => {
       const expired = db
         .prepare<[number, number], TakenLate>(
@@ -242,12 +234,9 @@ export class MailboxDeposits {
                  WHERE d.mailbox = ? AND d.deposit_id IN (${list}) AND MAX(COALESCE(h.seen_at, 0), d.deposited_at) - e.origin_ts > ?`,
               )
               .all(mailbox, ...gone, STALE_AFTER_MS), now);
-            const fetched = db.prepare<unknown[], { event_id: string; destination: string }>(`DELETE FROM mailbox_deposits WHERE mailbox = ? AND deposit_id IN (${list}) RETURNING event_id, destination`).all(mailbox, ...gone);
-            for (const row of fetched) {
-              goneIds.add(row.event_id);
-              taken.set(row.destination, [...(taken.get(row.destination) ?? []), row.event_id]);
-            }
-            changed += fetched.length;
+            const taken = db.prepare<unknown[], { event_id: string }>(`DELETE FROM mailbox_deposits WHERE mailbox = ? AND deposit_id IN (${list}) RETURNING event_id`).all(mailbox, ...gone);
+            for (const row of taken) goneIds.add(row.event_id);
+            changed += taken.length;
             db.prepare(`DELETE FROM mailbox_deposits_held WHERE mailbox = ? AND deposit_id IN (${list})`).run(mailbox, ...gone);
           })();
           this.tellLate();
@@ -257,9 +246,8 @@ export class MailboxDeposits {
       }
     }
     if (changed > 0) {
-      const roomsOf = (ids: Iterable<string>) => db.prepare<[string], { event_id: string; room_id: string }>('SELECT event_id, room_id FROM federation_events WHERE event_id IN (SELECT value FROM json_each(?))').all(JSON.stringify([...ids]));
-      for (const [destination, ids] of taken) this.deps.onTaken?.(destination, roomsOf(ids));
-      this.deps.onChange?.(goneIds.size === 0 ? [] : roomsOf(goneIds));
+      const gone = goneIds.size === 0 ? [] : db.prepare<[string], { event_id: string; room_id: string }>('SELECT event_id, room_id FROM federation_events WHERE event_id IN (SELECT value FROM json_each(?))').all(JSON.stringify([...goneIds]));
+      this.deps.onChange?.(gone);
     }
   }
 }

@@ -248,8 +248,6 @@ function buildDelivery(
       Promise.resolve(bus.answererOf('resendTakenLate')?.(late, settled)).catch((error: unknown) =>
         warnLimited(log, 'mailbox_taken_late_failed', { event: 'mailbox_taken_late_failed', err: error }, 'sending again what a mailbox held too long failed'),
       ),
-    // Fetched from the mailbox: read by the destination now (a ban it took is a ban it has).
-    onTaken: (destination, rows) => bus.emit('readBy', destination, rows),
     ...(config.mailboxCheckSeconds !== undefined ? { checkMs: config.mailboxCheckSeconds * 1000 } : {}),
   });
   const mailboxEnabled = () => settings.get('mailbox_enabled') !== 'off';

@@ -22,7 +22,7 @@ export interface PendingSummary {
 
 /** How one attempt ended for one entry. */
 export type Outcome =
-  /** `atMailbox`: a friend's mailbox took it for the destination, which has not read it yet (mailbox/deposits.ts tells when it does). */
+  /** `atMailbox`: a friend's mailbox took it for the destination (not read by the destination: ReadListener). */
   | { kind: 'delivered'; status: number; atMailbox?: true }
   | { kind: 'retry'; status: number | null; error: string; nextAttemptAt: number }
   /** The peer asked us to slow down (push-pacer.ts): stays pending, attempts and next attempt unchanged. */
@@ -34,8 +34,9 @@ export type Outcome =
  * Told of entries a destination's node read, inside the transaction that settles them: those it
  * acknowledged, and those its node's own answer refused for good (`byDestination`: a ban it
  * refused is a ban it has, rooms/room-bans.ts; a proxy's error page, a mailbox's answer or our
- * own refusal to carry is not its). A deposit at a mailbox is not read yet: the destination reads
- * it when it fetches it (mailbox/deposits.ts `onTaken`, which reports it the same way).
+ * own refusal to carry is not its). Nor a deposit at a friend's mailbox: the mailbox's word (that it
+ * took it, or later that it is gone) is not the destination's, and a ban counted as known on a
+ * mailbox's word would count an honest server's users' events against it (red team, 2026-11-28).
  */
 export type ReadListener = (destination: string, rows: ReadonlyArray<{ event_id: string; room_id: string }>) => void;
 
