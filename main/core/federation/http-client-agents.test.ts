@@ -56,3 +56,35 @@ describe('HttpClient dispatchers', () => {
     }
   });
 });
+
+describe('HttpClient deadline', () => {
+  it('ends a request whose answer trickles in (a byte within every idle timeout) by its deadline (4 × 300 ms here, before the 5 s the answer takes), in words', async () => {
+    const { createServer: createHttpServer } = await import('node:http');
+    const timers = new Set<NodeJS.Timeout>();
+    // Headers at once, then one byte every 100 ms for 5 s: never quiet for the 300 ms timeout.
+    const server = createHttpServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      let sent = 0;
+      const timer = setInterval(() => {
+        if (++sent > 50 || res.destroyed) {
+          clearInterval(timer);
+          res.end();
+          return;
+        }
+        res.write(' ');
+      }, 100);
+      timers.add(timer);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as AddressInfo;
+    const http = new HttpClient({ allowInsecureHttp: true, policy: new AddressPolicy({ insecureHttp: true, allowPrivateAddresses: true, endpointVouch: () => ({ vouch: 'owner', addresses: 'any' }) }) });
+    try {
+      await expect(http.send('GET', `http://127.0.0.1:${port}/slow`, {}, undefined, { vouch: 'owner', timeoutMs: 300 })).rejects.toThrow(/no whole answer within 1 s/);
+    } finally {
+      for (const timer of timers) clearInterval(timer);
+      http.dropConnections();
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  }, 30_000);
+});

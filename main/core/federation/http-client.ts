@@ -108,13 +108,27 @@ export interface SendOptions {
   destination?: string;
   /** Override: bind (true) or not (false) regardless of what discovery says. */
   bind?: boolean;
-  /** Headers/body timeout of this request (a long-poll waits longer than the default 15 s). */
+  /**
+   * Headers/body timeout of this request (a long-poll waits longer than the default 15 s): how long
+   * its answer may take to begin, and to go quiet between two chunks. The whole request ends, answer
+   * read or not, by requestDeadlineMs (60 s for the default).
+   */
   timeoutMs?: number;
   /** The largest answer read (MAX_RESPONSE_BYTES unless a call needs more: page-budget.ts). */
   maxResponseBytes?: number;
   /** More headers for a signed request (a mailbox deposit's carried signature). */
   headers?: Record<string, string>;
 }
+
+/**
+ * The body timeout is idle time between chunks: a peer answering a byte every 14 s kept a request
+ * (and whatever loop awaited it: the mailbox held check, a deposit's mailbox question, a key fetch)
+ * going for the hours 4 MiB take at that pace (red team, 2026-11-28). Every request ends by its
+ * deadline: its timeout for the headers, as long again and up to this allowance more for the body
+ * (60 s in all for the default 15 s: 4 MiB in 30–60 s is 70–140 KB/s, below a slow home upload).
+ */
+export const TRICKLE_ALLOWANCE_MS = 30_000;
+export const requestDeadlineMs = (timeoutMs: number): number => 2 * timeoutMs + Math.min(TRICKLE_ALLOWANCE_MS, 2 * timeoutMs);
 
 /** Kept dispatchers (HttpClient.agents): far more than the pinned peers a node has. */
 export const MAX_AGENTS = 512;
@@ -230,7 +244,10 @@ export class HttpClient {
     const { request } = await loadUndici();
     // A fresh connection (a reachability probe): a kept-alive one proves nothing about the network now.
     const dispatcher = options.fresh ? await this.newAgent(options.vouch ?? 'none', pin, options.fresh !== 'direct') : await this.agentFor(options.vouch ?? 'none', pin);
-    const signal = options.signal;
+    const deadlineMs = requestDeadlineMs(timeout);
+    const deadline = AbortSignal.timeout(deadlineMs);
+    const signal = options.signal ? AbortSignal.any([options.signal, deadline]) : deadline;
+    const late = (error: unknown) => (deadline.aborted && !options.signal?.aborted ? new Error(`no whole answer within ${Math.round(deadlineMs / 1000)} s`) : (error as Error));
     let response: Dispatcher.ResponseData;
     try {
       response = await request(parsed, {
@@ -239,17 +256,22 @@ export class HttpClient {
         body,
         headersTimeout: timeout,
         bodyTimeout: timeout,
-        ...(signal ? { signal } : {}),
+        signal,
         dispatcher,
       });
     } catch (error) {
       if (options.fresh) void dispatcher.close().catch(() => undefined);
-      const reason = (pinOrPolicyRefusal(error) ?? (error as Error)).message;
+      const reason = (pinOrPolicyRefusal(error) ?? late(error)).message;
       throw new FederationRequestError(`${method} ${parsed.origin}${parsed.pathname} failed: ${reason}`, url, { cause: error });
     }
-    const text = await readCapped(response.body, url, options.maxResponseBytes ?? MAX_RESPONSE_BYTES).finally(() => {
-      if (options.fresh) void dispatcher.close().catch(() => undefined);
-    });
+    const text = await readCapped(response.body, url, options.maxResponseBytes ?? MAX_RESPONSE_BYTES)
+      .catch((error: unknown) => {
+        if (error instanceof FederationRequestError) throw error;
+        throw new FederationRequestError(`${method} ${parsed.origin}${parsed.pathname} failed: ${late(error).message}`, url, { cause: error });
+      })
+      .finally(() => {
+        if (options.fresh) void dispatcher.close().catch(() => undefined);
+      });
     let json: unknown;
     try {
       json = text.length > 0 ? JSON.parse(text) : undefined;

@@ -124,7 +124,8 @@ describe('carried requests kept to be handed over again', () => {
     const at = Date.now();
     const request = (from: string, i: number, pad = 0) => carried(from, JSON.stringify({ n: i, pad: 'x'.repeat(pad) }), at);
     for (let i = 0; i < 3; i++) expect(await queue.keep('carol.test', request('alice.test', i), LATER)).toBe('kept');
-    expect(await queue.keep('carol.test', request('alice.test', 3), LATER)).toBe('full');
+    // One depositor's queue full: its surplus is refused, final (the page is not held for everyone behind it).
+    expect(await queue.keep('carol.test', request('alice.test', 3), LATER)).toBe('refused');
     // The same request kept twice is counted once, and not stored twice.
     expect(await queue.keep('carol.test', request('alice.test', 0), null)).toBe('known');
     expect(kept()).toBe(3);
@@ -134,13 +135,18 @@ describe('carried requests kept to be handed over again', () => {
     expect(await queue.keep('carol.test', request('bob.test', 2), LATER)).toBe('full');
     // Through another mailbox there is room whatever carol holds.
     expect(await queue.keep('dave.test', request('alice.test', 10), LATER)).toBe('kept');
-    // Bytes count too: one large body fills a queue's bytes.
+    // Bytes count too, as bytes: 260 four-byte characters (1,040 bytes; 520 UTF-16 units) are over a queue's 1,000.
+    expect(await queue.keep('erin.test', carried('bob.test', JSON.stringify({ n: 19, pad: '😀'.repeat(260) }), at), LATER)).toBe('refused');
     expect(await queue.keep('erin.test', request('bob.test', 20, 900), LATER)).toBe('kept');
-    expect(await queue.keep('erin.test', request('bob.test', 21, 200), LATER)).toBe('full');
-    // A restarted node reads what waits from the table.
+    // 200 of them (~820 bytes, ~420 units) kept; 200 more bytes do not fit.
+    expect(await queue.keep('frank.test', carried('bob.test', JSON.stringify({ n: 30, pad: '😀'.repeat(200) }), at), LATER)).toBe('kept');
+    expect(await queue.keep('frank.test', request('bob.test', 31, 200), LATER)).toBe('refused');
+    expect(await queue.keep('erin.test', request('bob.test', 21, 200), LATER)).toBe('refused');
+    // A restarted node reads what waits from the table (in bytes: a body of 4-byte characters, stored, counts 4 a character).
     await queue.stop();
     const again = retries(limits);
-    expect(await again.keep('carol.test', request('alice.test', 3), LATER)).toBe('full');
+    expect(await again.keep('carol.test', request('alice.test', 5), LATER)).toBe('full');
+    expect(await again.keep('frank.test', request('bob.test', 31, 200), LATER)).toBe('refused');
     // Handed over, the shares are free again.
     await dueNow(again);
     await eventually(async () => expect(kept()).toBe(0), 30_000, 50);

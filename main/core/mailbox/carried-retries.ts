@@ -14,9 +14,10 @@
  * UNCHECKED_RETRY_FOR_MS (for a queue's run of such requests together, not one after another),
  * then given up (logged); a limit, or a failure of the disk or database here (503),
  * waits as long as it holds. A queue keeps at most KEEP_LIMITS.perQueue requests (perQueueBytes
- * of bodies), and all queues through one mailbox perMailbox (perMailboxBytes): past that the page
- * stays at that mailbox and is asked again later (nothing is dropped), while the other mailboxes'
- * pages go on (there is no cap for all mailboxes together that one mailbox could fill: a mailbox is
+ * of bodies, counted in bytes): past that its depositor's requests are refused (its own backlog;
+ * holding the page for it held everyone's mail). All queues through one mailbox keep at most
+ * perMailbox (perMailboxBytes): past that the page stays at that mailbox and is asked again later
+ * (nothing is dropped), while the other mailboxes' pages go on (there is no cap for all mailboxes together that one mailbox could fill: a mailbox is
  * a peer the owner allowed, and each has its own share).
  * A request is kept only if it is fresh (within the mailbox window) and was not taken before (no
  * replay entry); its age is then judged from when it was kept, however long it waits here
@@ -71,7 +72,7 @@ export interface WaitingHere {
   next_at: number;
 }
 
-/** What keep() did: kept, `known` (kept already), `full` (the page stays at the mailbox), `refused` (stale or taken before: final). */
+/** What keep() did: kept, `known` (kept already), `full` (the page stays at the mailbox), `refused` (stale, taken before, or its depositor's queue full: final). */
 export type KeepResult = 'kept' | 'known' | 'full' | 'refused';
 
 interface Held {
@@ -157,11 +158,11 @@ export class CarriedRetries {
 
   /**
    * Keeps a carried request that was not taken: answered "not yet" (`answer`), or null when it
-   * queues behind its depositor's waiting ones. On disk once this resolves. `full` when its
-   * depositor (through that mailbox), or everyone together, already has its fill waiting here:
-   * the caller leaves the page at the mailbox then, to be asked again later. `refused` when it
-   * is stale or was taken before: it would be refused when handed over (and keeping it would let
-   * its age count from now, past its replay entry).
+   * queues behind its depositor's waiting ones. On disk once this resolves. `full` when everyone
+   * together through that mailbox already has its fill waiting here: the caller leaves the page at
+   * the mailbox then, to be asked again later. `refused` when it is stale or was taken before (it
+   * would be refused when handed over, and keeping it would let its age count from now, past its
+   * replay entry), or its depositor already has its fill waiting here through that mailbox.
    */
   async keep(mailbox: string, item: CarriedRequest, answer: DispatchAnswer | null, now = Date.now()): Promise<KeepResult> {
     const ts = Number(item.timestamp);
@@ -178,11 +179,20 @@ export class CarriedRetries {
     const { by, byMailbox } = this.totals();
     const held = by.get(queueKey(mailbox, item.from)) ?? { n: 0, bytes: 0 };
     const through = byMailbox.get(mailbox) ?? { n: 0, bytes: 0 };
-    const size = item.body.length;
+    // Bytes, not characters: a body of 4-byte characters is counted as what it takes on disk.
+    const size = Buffer.byteLength(item.body, 'utf8');
     const { limits } = this;
-    if (held.n >= limits.perQueue || held.bytes + size > limits.perQueueBytes || through.n >= limits.perMailbox || through.bytes + size > limits.perMailboxBytes) {
-      warnLimited(this.deps.log, `mailbox_retries_full ${mailbox} ${item.from}`, { event: 'mailbox_retries_full', mailbox, from: item.from, waiting: held.n, waiting_through_mailbox: through.n }, 'too many carried requests wait here; the mailbox keeps the rest until they can be kept');
+    if (through.n >= limits.perMailbox || through.bytes + size > limits.perMailboxBytes) {
+      warnLimited(this.deps.log, `mailbox_retries_full ${mailbox}`, { event: 'mailbox_retries_full', mailbox, from: item.from, waiting_through_mailbox: through.n }, 'too many carried requests wait here; the mailbox keeps the rest until they can be kept');
       return 'full';
+    }
+    // One depositor's queue full: its surplus is refused, final (its own backlog). Leaving the page at
+    // the mailbox for it held every other depositor's mail there behind it (a depositor that gets
+    // its requests answered "not yet" on purpose, e.g. signed with a key it keeps from us: red team,
+    // 2026-11-28).
+    if (held.n >= limits.perQueue || held.bytes + size > limits.perQueueBytes) {
+      warnLimited(this.deps.log, `mailbox_queue_full ${mailbox} ${item.from}`, { event: 'mailbox_queue_full', mailbox, from: item.from, waiting: held.n }, 'one server has as many carried requests waiting here as it may: this one is refused');
+      return 'refused';
     }
     this.tally(mailbox, item.from, 1, size);
     const nextAt = answer ? now + waitOf(answer) : now;
@@ -211,7 +221,7 @@ export class CarriedRetries {
     if (!this.held) {
       const by = new Map<string, Held>();
       const byMailbox = new Map<string, Held>();
-      const rows = this.deps.db.prepare<[], { mailbox: string; from_server: string; n: number; bytes: number }>('SELECT mailbox, from_server, COUNT(*) AS n, SUM(LENGTH(body)) AS bytes FROM mailbox_retries GROUP BY mailbox, from_server').all();
+      const rows = this.deps.db.prepare<[], { mailbox: string; from_server: string; n: number; bytes: number }>('SELECT mailbox, from_server, COUNT(*) AS n, SUM(LENGTH(CAST(body AS BLOB))) AS bytes FROM mailbox_retries GROUP BY mailbox, from_server').all();
       for (const row of rows) {
         by.set(queueKey(row.mailbox, row.from_server), { n: row.n, bytes: row.bytes });
         const through = byMailbox.get(row.mailbox) ?? { n: 0, bytes: 0 };

@@ -12,6 +12,7 @@ import { RateLimiters } from '../trust/rate-limiter.ts';
 import { sendSigned } from '../../../test/helpers/signed-request.ts';
 import { afterAll, beforeAll, describe, expect, it } from '../../../test/helpers/fixtures.ts';
 import { tempDir } from '../../../test/helpers/temp-dir.ts';
+import { closedPort } from '../../../test/helpers/closed-port.ts';
 import { keysServer, verifyApp, type VerifyApp } from '../../../test/helpers/verify-app.ts';
 import { SelfDispatch, type CarriedRequest } from './self-dispatch.ts';
 
@@ -76,5 +77,15 @@ describe('a carried request handed to our own listener', () => {
     expect(expiresIn(viaBob)).toBeGreaterThan(6 * 86_400_000);
     expect(expiresIn(viaUnknown)).toBeGreaterThan(6 * 86_400_000);
     expect(expiresIn(viaItself)).toBeLessThan(2 * 60_000);
+  });
+
+  it('answers "not yet" (a defect, kept in its depositor\'s queue) when our listener cannot be asked: it does not throw and fail the whole mailbox page', async () => {
+    const port = await closedPort();
+    const nowhere = new SelfDispatch(() => `http://127.0.0.1:${port}`, () => SELF);
+    try {
+      expect(await nowhere.dispatch(carried(EVENT_PATH, '{"kind":"new"}'))).toMatchObject({ notYet: 'defect', items: 1, taken: 0, error: expect.stringMatching(/^not answered here: /) });
+    } finally {
+      await nowhere.close();
+    }
   });
 });

@@ -39,6 +39,9 @@ export interface CarriedRequest {
 
 export type NotYet = 'limit' | 'unchecked' | 'failure' | 'defect';
 
+/** How long our listener may take to answer a carried request handed over (its key fetch included). */
+export const DISPATCH_DEADLINE_MS = 120_000;
+
 /** What a status (and error code) that is no final answer asks for, or null for a final one. */
 export function notYetOf(status: number, error: unknown): NotYet | null {
   if (!isNotYetStatus(status)) return null;
@@ -99,23 +102,34 @@ export class SelfDispatch {
     if (!base) return { status: 503, error: 'not listening', notYet: 'failure', items: 1, taken: 0 };
     const { Agent: AgentClass, request } = await import('../http/undici-request.ts');
     this.agent ??= new AgentClass({ connect: { rejectUnauthorized: false }, keepAliveTimeout: 10_000, connections: 4 });
-    const response = await request(`${base}${carried.path}`, {
-      method: 'POST',
-      dispatcher: this.agent,
-      headers: {
-        'content-type': 'application/json',
-        'x-paracord-origin': carried.from,
-        'x-paracord-key-id': carried.keyId,
-        'x-paracord-timestamp': carried.timestamp,
-        'x-paracord-signature': carried.signature,
-        'x-paracord-destination': this.self().toLowerCase(),
-        [DISPATCH_HEADER]: this.secret,
-        ...(carried.keptAt !== undefined ? { [DISPATCH_KEPT_AT_HEADER]: String(carried.keptAt) } : {}),
-        ...(carried.mailbox !== undefined ? { [DISPATCH_VIA_HEADER]: carried.mailbox } : {}),
-      },
-      body: Buffer.from(carried.body, 'utf8'),
-    });
-    const text = await response.body.text();
+    // Our listener's whole answer within DISPATCH_DEADLINE_MS, or this request is "not yet" (a
+    // defect: tried for a while, then given up), kept in its depositor's queue: a throw here failed
+    // the whole mailbox page, and a hand-over waiting on a peer's trickled keys held it for as long
+    // as undici's 300 s defaults allowed, again and again (red team, 2026-11-28).
+    let response: Awaited<ReturnType<typeof request>>;
+    let text: string;
+    try {
+      response = await request(`${base}${carried.path}`, {
+        method: 'POST',
+        dispatcher: this.agent,
+        signal: AbortSignal.timeout(DISPATCH_DEADLINE_MS),
+        headers: {
+          'content-type': 'application/json',
+          'x-paracord-origin': carried.from,
+          'x-paracord-key-id': carried.keyId,
+          'x-paracord-timestamp': carried.timestamp,
+          'x-paracord-signature': carried.signature,
+          'x-paracord-destination': this.self().toLowerCase(),
+          [DISPATCH_HEADER]: this.secret,
+          ...(carried.keptAt !== undefined ? { [DISPATCH_KEPT_AT_HEADER]: String(carried.keptAt) } : {}),
+          ...(carried.mailbox !== undefined ? { [DISPATCH_VIA_HEADER]: carried.mailbox } : {}),
+        },
+        body: Buffer.from(carried.body, 'utf8'),
+      });
+      text = await response.body.text();
+    } catch (error) {
+      return { status: 500, error: `not answered here: ${(error as Error).message}`.slice(0, 100), notYet: 'defect', items: 1, taken: 0 };
+    }
     type Body = { error?: unknown; results?: unknown; inserted?: unknown } | null;
     let body: Body = null;
     try {
