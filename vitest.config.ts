@@ -23,6 +23,7 @@ const ALONE = [
   'test/port-mapping.test.ts',
   'test/reachability*.test.ts',
   'test/redteam/relayed-name.test.ts',
+  'test/redteam/gateway-datagrams.test.ts',
   'test/mailbox.test.ts',
 ];
 

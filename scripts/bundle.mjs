@@ -20,9 +20,10 @@
 //   loaded from its own files, only its index is read (its encodings only on first use).
 // - Koa 3 brings two mime-types: 3.x and, through accepts 1.3, 2.1 with its own older mime-db. Both
 //   read the one mime-db here (a superset in the same format): one table of ~190 KB, not two.
-// - The verify pool's and the search index's workers and the start-up's deferred-JIT switch are
-//   their own entries: each starts its worker (`./verify-worker.js`, `./search-worker.js`) next to
-//   its own file; bin/paracord-node.js imports the switch before the program.
+// - The verify pool's, the search index's and the gateway's (port mapping) workers and the
+//   start-up's deferred-JIT switch are their own entries: each starts its worker
+//   (`./verify-worker.js`, `./search-worker.js`, `./gateway-worker.js`) next to its own file;
+//   bin/paracord-node.js imports the switch before the program.
 // The Electron app keeps using dist/main (electron-builder packs it); tests of the CLI and every
 // node they start as a process run the bundle.
 import { readFileSync, rmSync } from 'node:fs';
@@ -69,6 +70,7 @@ await build({
     cli: `${root}dist/main/cli.js`,
     'verify-worker': `${root}dist/main/core/crypto/verify-worker.js`,
     'search-worker': `${root}dist/main/core/rooms/search-worker.js`,
+    'gateway-worker': `${root}dist/main/core/reachability/gateway-worker.js`,
     'deferred-jit': `${root}dist/main/core/memory/deferred-jit.js`,
   },
   platform: 'node',

@@ -170,7 +170,7 @@ export interface NodeConfig {
    * --reachability-confirm-seconds, env PARACORD_REACHABILITY_CONFIRM_SECONDS.
    */
   reachabilityConfirmSeconds?: number;
-  /** The NAT-PMP gateway address; by default the default route's gateway (`defaultGateway` in reachability/port-mapping.ts). */
+  /** The NAT-PMP gateway address; by default the default route's gateway (`defaultGateway` in reachability/gateway-worker.ts). */
   portMappingGateway?: string;
   /**
    * One reachability probe (POST /reach-probe: two outbound requests) per peer per this many

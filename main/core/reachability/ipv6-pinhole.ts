@@ -7,8 +7,9 @@
  * (UpdatePinhole), and closes it on a clean stop (DeletePinhole).
  *
  * The router is found with @achingbrain/nat-port-mapper (SSDP over IPv6, or a description URL
- * given), but the three SOAP calls are our own, because the library's pinhole code
- * (upnp/internet-gateway-service-6.js, 4.0.5) cannot serve us:
+ * given) in the gateway worker thread (gateway-thread.ts: a datagram the libraries cannot parse
+ * ends that thread, not the node), but the three SOAP calls are our own, made here, because the
+ * library's pinhole code (upnp/internet-gateway-service-6.js, 4.0.5) cannot serve us:
  *  - it sends AddPinhole to the WANIPConnection:2 service, which has no such action in the IGD2
  *    specification (miniupnpd happens to dispatch on the action name alone; a router following
  *    the specification answers 401 Invalid Action);
@@ -27,10 +28,9 @@
  * the library speaks NAT-PMP only, which has no IPv6.
  */
 import { request } from '../http/node-http.ts';
-import { isIP } from 'node:net';
+import { askGateway, plain } from './gateway-thread.ts';
 
 export const PINHOLE_TTL_MS = 3600_000;
-const DISCOVERY_TIMEOUT_MS = 5_000;
 const REQUEST_TIMEOUT_MS = 5_000;
 const MAX_ANSWER_BYTES = 64 * 1024;
 const FIREWALL_SERVICE = 'urn:schemas-upnp-org:service:WANIPv6FirewallControl:1';
@@ -51,11 +51,6 @@ export interface PinholeOptions {
   /** Lease asked for (default one hour); renewed a minute before it ends. */
   ttlMs?: number;
   log?: { info: (o: object, m: string) => void; warn: (o: object, m: string) => void };
-}
-
-/** What the library's UPnP device object gives us: the description it fetched, resolved. */
-interface UpnpDevice {
-  getService(type: string): { controlURL: string };
 }
 
 export class Ipv6Pinhole {
@@ -101,39 +96,11 @@ export class Ipv6Pinhole {
     return Math.min(86_400, Math.max(1, Math.round(this.ttl / 1000)));
   }
 
-  /** The WANIPv6FirewallControl:1 control URL of the first IGDv2 router that answers over IPv6. */
+  /** The WANIPv6FirewallControl:1 control URL of the first IGDv2 router that answers over IPv6 (found in the gateway worker). */
   private async findFirewallControl(): Promise<string> {
-    const lib = await import('@achingbrain/nat-port-mapper');
-    const client = lib.upnpNat({ autoRefresh: false });
-    const problems: string[] = [];
-    const candidates: Array<{ family: string; stop: () => Promise<void> }> = [];
-    if (this.options.upnpDescriptionUrl) {
-      candidates.push(await client.getGateway(new URL(this.options.upnpDescriptionUrl), { signal: AbortSignal.timeout(DISCOVERY_TIMEOUT_MS) }));
-    } else {
-      // The router answers SSDP over IPv4 and IPv6 alike; only one found over IPv6 has a control URL we can send from our IPv6 address to.
-      for await (const found of client.findGateways({ signal: AbortSignal.timeout(DISCOVERY_TIMEOUT_MS) })) {
-        candidates.push(found);
-        if (found.family === 'IPv6') break;
-      }
-    }
-    try {
-      for (const gateway of candidates) {
-        if (gateway.family !== 'IPv6') continue;
-        // The library keeps the device (and the description it fetched) in a private field; checked before use.
-        const device = (gateway as unknown as { gateway?: Partial<UpnpDevice> }).gateway;
-        if (typeof device?.getService !== 'function') throw new Error('this version of @achingbrain/nat-port-mapper does not expose the UPnP device');
-        try {
-          const { controlURL } = (device as UpnpDevice).getService(FIREWALL_SERVICE);
-          if (isIP(bare(new URL(controlURL).hostname)) !== 6) throw new Error(`its control URL is not at an IPv6 address (${controlURL})`);
-          return controlURL;
-        } catch (error) {
-          problems.push(`the router has no IPv6 firewall control (${plain(error)})`);
-        }
-      }
-    } finally {
-      await Promise.all(candidates.map((g) => g.stop().catch(() => undefined)));
-    }
-    throw new Error(problems[0] ?? 'no UPnP IGDv2 router answered over IPv6 on the local network');
+    const found = await askGateway('firewallControl', this.options.upnpDescriptionUrl ? { upnpDescriptionUrl: this.options.upnpDescriptionUrl } : {});
+    if (!found.ok) throw new Error(found.error);
+    return found.value.controlUrl;
   }
 
   private scheduleRenewal(): void {
@@ -232,9 +199,3 @@ function escapeXml(s: string): string {
 }
 
 const bare = (host: string) => host.replace(/^\[|\]$/g, '');
-
-function plain(error: unknown): string {
-  const e = error as Error & { code?: string };
-  if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return 'no answer in time';
-  return (e?.message ?? String(error)).slice(0, 200);
-}

@@ -10,12 +10,10 @@
  * from steering us at private addresses. Nothing here comes from a peer: the gateway is found on
  * our own link, and the port is our own.
  */
-import { createSocket } from 'node:dgram';
+import { UNREADABLE_ANSWER, askGateway, type GatewayRef } from './gateway-thread.ts';
 
 /** The lease asked for; renewed one minute before it ends. */
 export const MAPPING_TTL_MS = 3600_000;
-const DISCOVERY_TIMEOUT_MS = 5_000;
-const REQUEST_TIMEOUT_MS = 5_000;
 
 export interface MappingInfo {
   protocol: 'upnp-igd' | 'nat-pmp';
@@ -25,9 +23,6 @@ export interface MappingInfo {
   internal_port: number;
   expires_at: number;
 }
-
-type Library = typeof import('@achingbrain/nat-port-mapper');
-type Gateway = Awaited<ReturnType<ReturnType<Library['upnpNat']>['getGateway']>>;
 
 export interface PortMapperOptions {
   /** NAT-PMP gateway; by default the default route's gateway. */
@@ -46,7 +41,7 @@ export interface PortMapperOptions {
 
 export class PortMapper {
   private readonly options: PortMapperOptions;
-  private gateway: Gateway | null = null;
+  private gateway: GatewayRef | null = null;
   private current: MappingInfo | null = null;
   private renewTimer: NodeJS.Timeout | null = null;
 
@@ -56,6 +51,10 @@ export class PortMapper {
 
   private get ttl(): number {
     return this.options.ttlMs ?? MAPPING_TTL_MS;
+  }
+
+  private get description(): string {
+    return this.options.description ?? 'Paracord node federation';
   }
 
   get mapping(): MappingInfo | null {
@@ -68,69 +67,31 @@ export class PortMapper {
    */
   async map(port: number): Promise<{ ok: true; mapping: MappingInfo } | { ok: false; error: string }> {
     if (this.current) return { ok: true, mapping: this.current };
-    const lib = await import('@achingbrain/nat-port-mapper');
     const problems: string[] = [];
-    const common = { ttl: this.ttl, autoRefresh: false, description: this.options.description ?? 'Paracord node federation' };
+    const common = { port, ttlMs: this.ttl, description: this.description };
     const methods = this.options.methods ?? ['upnp', 'pmp'];
-    // 1. UPnP-IGD
-    if (methods.includes('upnp')) try {
-      const client = lib.upnpNat(common);
-      let gateway: Gateway | undefined;
-      if (this.options.upnpDescriptionUrl) {
-        gateway = await client.getGateway(new URL(this.options.upnpDescriptionUrl), { signal: AbortSignal.timeout(DISCOVERY_TIMEOUT_MS) });
-      } else {
-        for await (const found of client.findGateways({ signal: AbortSignal.timeout(DISCOVERY_TIMEOUT_MS) })) {
-          if (found.family === 'IPv4') {
-            gateway = found;
-            break;
-          }
-        }
+    // 1. UPnP-IGD, 2. NAT-PMP / PCP at the default gateway (each in a worker of its own: one that
+    // ended on a hostile answer leaves the other method its chance).
+    for (const method of methods) {
+      const made = await askGateway('map', {
+        ...common,
+        method,
+        ...(method === 'upnp' && this.options.upnpDescriptionUrl ? { upnpDescriptionUrl: this.options.upnpDescriptionUrl } : {}),
+        ...(method === 'pmp' && this.options.gatewayAddress ? { gatewayAddress: this.options.gatewayAddress } : {}),
+      });
+      if (!made.ok) {
+        problems.push(`${method === 'upnp' ? 'UPnP-IGD' : 'NAT-PMP'}: ${made.error}`);
+        if (made.error === UNREADABLE_ANSWER) this.options.log?.warn({ event: 'port_mapping_answer_unreadable', method }, 'an answer to the port-mapping request could not be read (its thread ended; the node is not affected)');
+        continue;
       }
-      if (!gateway) throw new Error('no UPnP router answered on the local network');
-      const mapping = await this.mapOn(gateway, 'upnp-igd', port);
-      return { ok: true, mapping };
-    } catch (error) {
-      problems.push(`UPnP-IGD: ${plain(error)}`);
-    }
-    // 2. NAT-PMP / PCP at the default gateway
-    const gatewayAddress = methods.includes('pmp') ? this.options.gatewayAddress ?? await defaultGateway() : undefined;
-    if (!methods.includes('pmp')) {
-      // not asked for
-    } else if (gatewayAddress) {
-      try {
-        const gateway = lib.pmpNat(gatewayAddress, common);
-        const mapping = await this.mapOn(gateway, 'nat-pmp', port);
-        return { ok: true, mapping };
-      } catch (error) {
-        problems.push(`NAT-PMP: ${plain(error)}`);
-      }
-    } else {
-      problems.push('NAT-PMP: no default gateway');
-    }
-    return { ok: false, error: `the router did not accept a port mapping (${problems.join('; ')})` };
-  }
-
-  private async mapOn(gateway: Gateway, protocol: MappingInfo['protocol'], port: number): Promise<MappingInfo> {
-    const internal = await localAddressTowards(gateway.host);
-    try {
-      const result = await gateway.map(port, internal, { externalPort: port, protocol: 'tcp', ttl: this.ttl, autoRefresh: false, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
-      const externalIp = await gateway.externalIp({ signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) }).catch(() => result.externalHost);
+      const { gateway, ...mapping } = made.value;
       this.gateway = gateway;
-      this.current = {
-        protocol,
-        external_address: externalIp || result.externalHost,
-        external_port: result.externalPort,
-        internal_address: internal,
-        internal_port: port,
-        expires_at: Date.now() + this.ttl,
-      };
+      this.current = { ...mapping, expires_at: Date.now() + this.ttl };
       this.scheduleRenewal(port);
       this.options.log?.info({ event: 'port_mapped', ...this.current }, 'the router forwards the federation port');
-      return this.current;
-    } catch (error) {
-      await gateway.stop().catch(() => undefined);
-      throw error;
+      return { ok: true, mapping: this.current };
     }
+    return { ok: false, error: `the router did not accept a port mapping (${problems.join('; ')})` };
   }
 
   /** Renews one minute before the lease ends (a router that forgot it gets it again). */
@@ -144,13 +105,15 @@ export class PortMapper {
     const gateway = this.gateway;
     const current = this.current;
     if (!gateway || !current) return;
-    try {
-      await gateway.map(port, current.internal_address, { externalPort: current.external_port, protocol: 'tcp', ttl: this.ttl, autoRefresh: false, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+    const renewed = await askGateway('renew', { gateway, port, internalAddress: current.internal_address, externalPort: current.external_port, ttlMs: this.ttl, description: this.description });
+    // Removed (or replaced) meanwhile: nothing to say.
+    if (this.current !== current) return;
+    if (renewed.ok) {
       current.expires_at = Date.now() + this.ttl;
       this.options.log?.info({ event: 'port_mapping_renewed', expires_at: current.expires_at }, 'port mapping renewed');
       this.options.onRenewed?.();
-    } catch (error) {
-      this.options.log?.warn({ event: 'port_mapping_renewal_failed', error: plain(error) }, 'could not renew the port mapping; trying again in a minute');
+    } else {
+      this.options.log?.warn({ event: 'port_mapping_renewal_failed', error: renewed.error }, 'could not renew the port mapping; trying again in a minute');
       this.renewTimer = setTimeout(() => void this.renew(port), 60_000);
       this.renewTimer.unref();
       return;
@@ -167,49 +130,8 @@ export class PortMapper {
     this.gateway = null;
     this.current = null;
     if (!gateway || !current) return;
-    try {
-      await gateway.unmap(current.internal_port, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
-      this.options.log?.info({ event: 'port_unmapped', protocol: current.protocol }, 'port mapping removed from the router');
-    } catch (error) {
-      this.options.log?.warn({ event: 'port_unmap_failed', error: plain(error) }, 'could not remove the port mapping (it lapses by itself)');
-    } finally {
-      await gateway.stop().catch(() => undefined);
-    }
+    const removed = await askGateway('unmap', { gateway, externalPort: current.external_port, internalPort: current.internal_port });
+    if (removed.ok) this.options.log?.info({ event: 'port_unmapped', protocol: current.protocol }, 'port mapping removed from the router');
+    else this.options.log?.warn({ event: 'port_unmap_failed', error: removed.error }, 'could not remove the port mapping (it lapses by itself)');
   }
-}
-
-/** The local address the kernel would use to reach `host` (a connected UDP socket sends nothing). */
-export function localAddressTowards(host: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = createSocket(host.includes(':') ? 'udp6' : 'udp4');
-    socket.once('error', (error) => {
-      socket.close();
-      reject(error);
-    });
-    socket.connect(9, host, () => {
-      const { address } = socket.address();
-      socket.close();
-      resolve(address);
-    });
-  });
-}
-
-/**
- * The IPv4 default gateway, found the platform's way by `default-gateway` (`ip route` on Linux,
- * `netstat` on macOS and the BSDs, `wmic` on Windows); undefined when there is none or the tool
- * is missing. Loaded on first use: a node that never maps a port never loads it.
- */
-export async function defaultGateway(): Promise<string | undefined> {
-  try {
-    const { gateway4async } = await import('default-gateway');
-    return (await gateway4async()).gateway;
-  } catch {
-    return undefined;
-  }
-}
-
-function plain(error: unknown): string {
-  const e = error as Error & { code?: string };
-  if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return 'no answer in time';
-  return (e?.message ?? String(error)).slice(0, 200);
 }

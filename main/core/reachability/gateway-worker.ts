@@ -1,0 +1,214 @@
+/**
+ * Worker thread of port mapping and the IPv6 pinhole (gateway-thread.ts says why it is a thread):
+ * finds the router with @achingbrain/nat-port-mapper (SSDP, or a description URL given, or the
+ * default gateway for NAT-PMP) and asks it for a mapping, a renewal or a removal, or names the
+ * control URL of its IPv6 firewall. Messages `{id, op, request}`, answered `{id, result}`.
+ *
+ * What a hostile host on the link can still do here ends here: a datagram the libraries throw on
+ * ends this thread (the main thread answers in words), and in this thread `fetch` (which the
+ * library uses for the device description and its SOAP answers) reads at most 64 KiB within 5 s.
+ * A UPnP router is used only when the control URL its description names is on the host that
+ * served the description: a description cannot send our SOAP requests to another machine.
+ */
+import { createSocket } from 'node:dgram';
+import { isIP } from 'node:net';
+import { parentPort } from 'node:worker_threads';
+import { plain, type GatewayMessage, type GatewayOps, type GatewayRef, type GatewayReply, type MadeMapping } from './gateway-thread.ts';
+
+const DISCOVERY_TIMEOUT_MS = 5_000;
+const REQUEST_TIMEOUT_MS = 5_000;
+const MAX_ANSWER_BYTES = 64 * 1024;
+const WAN_IP_CONNECTION = 'urn:schemas-upnp-org:service:WANIPConnection:2';
+const FIREWALL_SERVICE = 'urn:schemas-upnp-org:service:WANIPv6FirewallControl:1';
+
+type Library = typeof import('@achingbrain/nat-port-mapper');
+type Gateway = Awaited<ReturnType<ReturnType<Library['upnpNat']>['getGateway']>>;
+
+/** What the library's UPnP gateway keeps of its device (a private field; checked before use). */
+interface UpnpDevice {
+  service: { location: URL };
+  getService(type: string): { controlURL: string };
+  run(service: string, action: string, args: Array<[string, string | number]>, options: { signal: AbortSignal }): Promise<unknown>;
+}
+
+const originalFetch = globalThis.fetch;
+/** `fetch` of this thread: every answer read within 5 s and up to 64 KiB (the library's description and SOAP reads). */
+globalThis.fetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+  const signal = init?.signal ? AbortSignal.any([init.signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)]) : AbortSignal.timeout(REQUEST_TIMEOUT_MS);
+  const response = await originalFetch(input, { ...init, signal });
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  if (response.body) {
+    for await (const chunk of response.body) {
+      size += chunk.byteLength;
+      if (size > MAX_ANSWER_BYTES) {
+        await response.body.cancel().catch(() => undefined);
+        throw new Error('the router\'s answer is too large');
+      }
+      chunks.push(chunk);
+    }
+  }
+  const empty = size === 0 || [204, 205, 304].includes(response.status);
+  return new Response(empty ? null : Buffer.concat(chunks), { status: response.status, statusText: response.statusText, headers: response.headers });
+};
+
+let library: Promise<Library> | null = null;
+const lib = () => (library ??= import('@achingbrain/nat-port-mapper'));
+
+/** The device of a UPnP gateway, checked to be what this code knows. */
+function deviceOf(gateway: Gateway): UpnpDevice {
+  const device = (gateway as unknown as { gateway?: Partial<UpnpDevice> }).gateway;
+  if (typeof device?.getService !== 'function' || typeof device.run !== 'function' || !(device.service?.location instanceof URL)) {
+    throw new Error('this version of @achingbrain/nat-port-mapper does not expose the UPnP device');
+  }
+  return device as UpnpDevice;
+}
+
+/** The control URL of `service` on the device, refused unless it is on the host that served the description. */
+function controlUrlOn(device: UpnpDevice, service: string): string {
+  const { controlURL } = device.getService(service);
+  const control = new URL(controlURL);
+  if (control.hostname !== device.service.location.hostname) {
+    throw new Error(`its control URL is not on the router that described it (${control.host}, described by ${device.service.location.host})`);
+  }
+  return controlURL;
+}
+
+/** A UPnP router whose WANIPConnection:2 control URL is on its own host. */
+function checkedUpnp(gateway: Gateway): Gateway {
+  controlUrlOn(deviceOf(gateway), WAN_IP_CONNECTION);
+  return gateway;
+}
+
+async function upnpAt(location: string, options: { ttl?: number; description?: string } = {}): Promise<Gateway> {
+  const client = (await lib()).upnpNat({ ...options, autoRefresh: false });
+  return client.getGateway(new URL(location), { signal: AbortSignal.timeout(DISCOVERY_TIMEOUT_MS) });
+}
+
+async function gatewayOf(ref: GatewayRef, options: { ttl?: number; description?: string } = {}): Promise<Gateway> {
+  if (ref.protocol === 'upnp-igd') return checkedUpnp(await upnpAt(ref.location, options));
+  return (await lib()).pmpNat(ref.host, { ...options, autoRefresh: false });
+}
+
+async function map(request: GatewayOps['map']['request']): Promise<MadeMapping> {
+  const common = { ttl: request.ttlMs, autoRefresh: false, description: request.description };
+  if (request.method === 'upnp') {
+    let gateway: Gateway | undefined;
+    if (request.upnpDescriptionUrl) {
+      gateway = await upnpAt(request.upnpDescriptionUrl, common);
+    } else {
+      const client = (await lib()).upnpNat(common);
+      for await (const found of client.findGateways({ signal: AbortSignal.timeout(DISCOVERY_TIMEOUT_MS) })) {
+        if (found.family === 'IPv4') {
+          gateway = found;
+          break;
+        }
+      }
+    }
+    if (!gateway) throw new Error('no UPnP router answered on the local network');
+    const location = deviceOf(gateway).service.location.toString();
+    return mapOn(checkedUpnp(gateway), { protocol: 'upnp-igd', location }, request.port, request.ttlMs);
+  }
+  const host = request.gatewayAddress ?? await defaultGateway();
+  if (!host) throw new Error('no default gateway');
+  return mapOn((await lib()).pmpNat(host, common), { protocol: 'nat-pmp', host }, request.port, request.ttlMs);
+}
+
+async function mapOn(gateway: Gateway, ref: GatewayRef, port: number, ttl: number): Promise<MadeMapping> {
+  try {
+    const internal = await localAddressTowards(gateway.host);
+    const result = await gateway.map(port, internal, { externalPort: port, protocol: 'tcp', ttl, autoRefresh: false, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+    const externalIp = await gateway.externalIp({ signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) }).catch(() => result.externalHost);
+    return { protocol: ref.protocol, external_address: externalIp || result.externalHost, external_port: result.externalPort, internal_address: internal, internal_port: port, gateway: ref };
+  } catch (error) {
+    // (Takes back what the library holds as mapped; the thread ends after the answer anyway.)
+    await gateway.stop().catch(() => undefined);
+    throw error;
+  }
+}
+
+async function renew(request: GatewayOps['renew']['request']): Promise<{ renewed: true }> {
+  const gateway = await gatewayOf(request.gateway, { ttl: request.ttlMs, description: request.description });
+  await gateway.map(request.port, request.internalAddress, { externalPort: request.externalPort, protocol: 'tcp', ttl: request.ttlMs, autoRefresh: false, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+  return { renewed: true };
+}
+
+async function unmap(request: GatewayOps['unmap']['request']): Promise<{ removed: true }> {
+  const signal = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
+  const gateway = await gatewayOf(request.gateway);
+  if (request.gateway.protocol === 'nat-pmp') {
+    await gateway.unmap(request.internalPort, { signal });
+  } else {
+    // The library deletes only what the same object mapped; this thread did not: asked directly.
+    await deviceOf(gateway).run(WAN_IP_CONNECTION, 'DeletePortMapping', [['NewRemoteHost', ''], ['NewExternalPort', request.externalPort], ['NewProtocol', 'TCP']], { signal });
+  }
+  return { removed: true };
+}
+
+/** The WANIPv6FirewallControl:1 control URL of the first IGDv2 router that answers over IPv6. */
+async function firewallControl(request: GatewayOps['firewallControl']['request']): Promise<{ controlUrl: string }> {
+  const candidates: Gateway[] = [];
+  if (request.upnpDescriptionUrl) {
+    candidates.push(await upnpAt(request.upnpDescriptionUrl));
+  } else {
+    // The router answers SSDP over IPv4 and IPv6 alike; only one found over IPv6 has a control URL we can send from our IPv6 address to.
+    const client = (await lib()).upnpNat({ autoRefresh: false });
+    for await (const found of client.findGateways({ signal: AbortSignal.timeout(DISCOVERY_TIMEOUT_MS) })) {
+      candidates.push(found);
+      if (found.family === 'IPv6') break;
+    }
+  }
+  const problems: string[] = [];
+  for (const gateway of candidates) {
+    if (gateway.family !== 'IPv6') continue;
+    const device = deviceOf(gateway);
+    try {
+      const controlUrl = controlUrlOn(device, FIREWALL_SERVICE);
+      if (isIP(new URL(controlUrl).hostname.replace(/^\[|\]$/g, '')) !== 6) throw new Error(`its control URL is not at an IPv6 address (${controlUrl})`);
+      return { controlUrl };
+    } catch (error) {
+      problems.push(`the router has no IPv6 firewall control (${plain(error)})`);
+    }
+  }
+  throw new Error(problems[0] ?? 'no UPnP IGDv2 router answered over IPv6 on the local network');
+}
+
+/** The local address the kernel would use to reach `host` (a connected UDP socket sends nothing). */
+function localAddressTowards(host: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = createSocket(host.includes(':') ? 'udp6' : 'udp4');
+    socket.once('error', (error) => {
+      socket.close();
+      reject(error);
+    });
+    socket.connect(9, host, () => {
+      const { address } = socket.address();
+      socket.close();
+      resolve(address);
+    });
+  });
+}
+
+/**
+ * The IPv4 default gateway, found the platform's way by `default-gateway` (`ip route` on Linux,
+ * `netstat` on macOS and the BSDs, `wmic` on Windows); undefined when there is none or the tool
+ * is missing.
+ */
+async function defaultGateway(): Promise<string | undefined> {
+  try {
+    const { gateway4async } = await import('default-gateway');
+    return (await gateway4async()).gateway;
+  } catch {
+    return undefined;
+  }
+}
+
+const handlers: { [K in keyof GatewayOps]: (request: GatewayOps[K]['request']) => Promise<GatewayOps[K]['answer']> } = { map, renew, unmap, firewallControl };
+
+parentPort!.on('message', (message: GatewayMessage) => {
+  const handler = handlers[message.op] as (request: GatewayMessage['request']) => Promise<GatewayOps[keyof GatewayOps]['answer']>;
+  void handler(message.request).then(
+    (value) => parentPort!.postMessage({ id: message.id, result: { ok: true, value } } satisfies GatewayReply),
+    (error: unknown) => parentPort!.postMessage({ id: message.id, result: { ok: false, error: plain(error) } } satisfies GatewayReply),
+  );
+});

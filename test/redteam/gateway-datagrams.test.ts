@@ -1,0 +1,73 @@
+/**
+ * Red team: hostile answers to the node's router discovery. A host on the home's link (here: the
+ * router namespace of test/helpers/netns-router.ts, `upnp: false`, so no miniupnpd answers; the
+ * helper test/helpers/hostile-gateway.ts plays the hostile host) answers the node's SSDP search
+ * with a search response without CACHE-CONTROL, then with an unknown start line, and its NAT-PMP
+ * requests with a one-byte datagram. @achingbrain/ssdp and @achingbrain/nat-port-mapper throw on
+ * each from their UDP callbacks; before the gateway worker (main/core/reachability/gateway-thread.ts)
+ * that was an uncaught exception that ended the node a few seconds after it started.
+ * A real home node (the bundle, `serve`) behind that "router" asks for a mapping at start and
+ * again after a failed self-test through a friend on the wan side: it stays up, answers its admin
+ * /status, and its reachability says in words that the router's answers could not be read.
+ * Skipped, with the reason, where network namespaces are not available.
+ */
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../helpers/node-process.ts';
+import { inNamespace, poll, routerPerSuite, serveIn, stopChild } from '../helpers/netns-node.ts';
+import { LAN_NODE, ROUTER_LAN, ROUTER_WAN, WAN_NODE, routerUnavailable } from '../helpers/netns-router.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
+
+const unavailable = routerUnavailable({ upnp: false });
+if (unavailable) console.warn(`gateway datagram tests skipped: ${unavailable}`);
+
+const UNREADABLE = 'the router did not accept a port mapping (UPnP-IGD: the router\'s answer could not be read; NAT-PMP: the router\'s answer could not be read)';
+
+describe.skipIf(unavailable !== null)('hostile answers to port-mapping discovery', () => {
+  const router = routerPerSuite({ upnp: false });
+
+  it('a node whose SSDP search and NAT-PMP request are answered with datagrams the libraries throw on stays up and says the mapping failed', async () => {
+    const port = 7455;
+    const hostile = inNamespace(router.router, [join(REPO_ROOT, 'test/helpers/hostile-gateway.ts'), ROUTER_LAN]);
+    const friend = await serveIn(router.wan, tempDir('paracord-friend-'), 'friend.test', `${WAN_NODE}:${port}`, ['--public-url', `http://${WAN_NODE}:${port}`, '--reach-probe-interval', '0.1']);
+    let home: Awaited<ReturnType<typeof serveIn>> | null = null;
+    try {
+      expect(JSON.parse(await hostile.next())).toEqual({ ready: true });
+      // Behind the router with private addresses only: it asks for a mapping at start.
+      home = await serveIn(router.lan, tempDir('paracord-home-'), 'home.test', `${LAN_NODE}:${port}`, ['--public-url', `http://${ROUTER_WAN}:${port}`]);
+      const homeAdmin = home.admin;
+      const sent = () => hostile.output().split('\n').filter((l) => l.startsWith('{"sent"')).map((l) => JSON.parse(l).sent as string);
+      // The start's attempt: both methods answered with what the libraries throw on.
+      await poll(() => {
+        // (Before the gateway worker, the node exited here: TypeError: message.ttl is not a function.)
+        expect(home!.run.child.exitCode, `the node exited:\n${home!.run.output()}`).toBeNull();
+        expect(sent()).toEqual(['ssdp-without-cache-control', 'nat-pmp-one-byte']);
+      }, 30_000);
+      await poll(() => expect(home!.run.output()).toContain(UNREADABLE), 15_000);
+      expect(home.run.child.exitCode, home.run.output()).toBeNull();
+      expect(homeAdmin('GET', '/status').status, home.run.output()).toBe(200);
+
+      // A self-test through the friend (the first peer starts one) fails: the router forwards
+      // nothing, so the node asks it again, and is answered as before.
+      const status = homeAdmin('GET', '/status').body;
+      expect(friend.admin('POST', '/peers', { server_name: 'home.test', endpoint: `http://${ROUTER_WAN}:${port}`, key_id: status.key_id, public_key: status.public_key }).status).toBe(200);
+      expect(homeAdmin('POST', '/peers', { server_name: 'friend.test', endpoint: `http://${WAN_NODE}:${port}` }).status).toBe(200);
+      const reachability = await poll(() => {
+        const body = homeAdmin('GET', '/reachability').body;
+        expect(body.error, `${JSON.stringify(body)}\n${home!.run.output()}`).toContain(`Automatic setup failed: ${UNREADABLE}.`);
+        return body;
+      }, 45_000);
+      expect(reachability, home.run.output()).toMatchObject({ reachable: false, via: 'friend.test', mapping: null });
+      await poll(() => expect(sent(), hostile.output()).toEqual(['ssdp-without-cache-control', 'nat-pmp-one-byte', 'ssdp-unknown-start-line', 'nat-pmp-one-byte']), 10_000);
+
+      // Still up, and its admin API answers.
+      expect(home.run.child.exitCode, home.run.output()).toBeNull();
+      expect(homeAdmin('GET', '/status').status).toBe(200);
+      expect(await stopChild(home.run.child), home.run.output()).toBe(0);
+    } finally {
+      if (home) await stopChild(home.run.child);
+      await stopChild(friend.run.child);
+      await stopChild(hostile.child);
+    }
+  }, 120_000);
+});
