@@ -50,6 +50,18 @@ describe('GroupCommit with the WAL flushed off the event loop', () => {
     expect(db.prepare('SELECT v FROM t ORDER BY v').pluck().all()).toEqual(['x', 'z']);
   });
 
+  it('when SQLite rolls the whole transaction back (a full disk in one job), no later job of the batch commits alone: all fail, nothing is stored', async ({ tempDb }) => {
+    const { db, commit } = setup(tempDb);
+    await commit.run((d) => d.prepare('INSERT INTO t (v) VALUES (?)').run('before'));
+    // A few pages more than it has: the second job's 100 KB cannot be written (SQLITE_FULL), which rolls back everything.
+    db.pragma(`max_page_count = ${Number(db.pragma('page_count', { simple: true })) + 3}`);
+    const insert = (v: string) => commit.run((d) => d.prepare('INSERT INTO t (v) VALUES (?)').run(v).changes);
+    const results = await Promise.allSettled([insert('first'), insert('x'.repeat(100_000)), insert('third')]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    db.pragma('max_page_count = 1073741823');
+    expect(db.prepare('SELECT v FROM t ORDER BY id').all()).toEqual([{ v: 'before' }]);
+  });
+
   it('commits made while a flush runs share the next one', async ({ tempDb }) => {
     const { commit } = setup(tempDb);
     const first = commit.run((d) => d.prepare('INSERT INTO t (v) VALUES (?)').run('1'));

@@ -81,6 +81,13 @@ export class GroupCommit {
       if (this.walSync) this.syncNormal.run();
       this.inTransaction(() => {
         for (const job of jobs) {
+          // SQLite rolled the whole transaction back (a full disk, an I/O error in a job): a later job
+          // run now would commit alone, while the failed commit below told its caller it failed
+          // (a message stored, "not sent"; a helper's audit, 2026-11-28). None runs: all fail together.
+          if (!this.db.inTransaction) {
+            results.push({ ok: false, error: new Error('the database rolled this batch back') });
+            continue;
+          }
           try {
             results.push({ ok: true, value: this.inTransaction(job.run, this.db) });
           } catch (error) {
