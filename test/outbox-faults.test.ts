@@ -224,6 +224,19 @@ describe('durable delivery under faults', () => {
     await eventually(async () => expect((await messages(beta, roomId)).map((m) => m.event_id)).toContain(eventId));
   });
 
+  it('an entry past the maximum age when its node starts (off or paused meanwhile) is tried, and delivered, not expired unseen', async ({ nodes }) => {
+    // Before (a helper's audit, 2026-11-28): every waiting message expired at start, before a single attempt.
+    const { alpha, beta, roomId } = await peeredPair(nodes, ['--outbox-max-age', '0.00003', '--retry-initial', '200', '--retry-max', '500']);
+    expect((await alpha.admin('POST', '/federation/pause')).status).toBe(200);
+    const waited = await send(alpha, roomId, 'written before a long stop');
+    expect(await alpha.stop()).toBe(0);
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    await alpha.start();
+    expect((await alpha.admin('POST', '/federation/resume')).status).toBe(200);
+    await eventually(async () => expect((await messages(beta, roomId)).map((m) => m.event_id)).toContain(waited), 20_000, 100);
+    expect((await alpha.admin('GET', '/queue?state=expired')).body.entries).toEqual([]);
+  });
+
   it('pausing federation holds traffic both ways; resuming delivers what waited', async ({ nodes }) => {
     const { alpha, beta, roomId } = await peeredPair(nodes);
     expect((await alpha.admin('POST', '/federation/pause')).body).toEqual({ paused: true });

@@ -64,8 +64,8 @@ export function prepareRun(deps: DeliveryDeps, wireCache: WireCache, destination
     // This destination's only: another's expired head would leave its wait standing (housekeeping
     // expires the rest and ends their waits).
     const expired = outbox.expireOlderThan(maxAgeMs, now, destination);
-    log.warn({ event: 'delivery_expired', destination, count: expired.count }, 'undelivered entries expired');
-    candidates = candidates.filter((row) => row.created_at + maxAgeMs >= now);
+    if (expired.count > 0) log.warn({ event: 'delivery_expired', destination, count: expired.count }, 'undelivered entries expired');
+    candidates = candidates.filter((row) => !expired.ids.has(row.id));
   }
   // `{"events":[…]}` within the receivers' JSON limits (docs/PROTOCOL.md §Batch delivery): each envelope counts its
   // own elements and one as an element of the array (500 typical messages would pass the
