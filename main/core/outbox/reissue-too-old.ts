@@ -37,10 +37,19 @@ export class TooOldReissues {
     }
     if (tooOld.size === 0) return outcomes;
     const result: Array<{ row: OutboxRow; outcome: Outcome }> = [];
+    // Once an event of the batch is re-issued, a later one the host refused may have been refused
+    // for its absence (an edit or deletion of it: 404, its target unknown; a message after a join:
+    // 403): tried again after it, not failed (a helper's audit, 2026-11-28: a deletion behind its
+    // message failed for good). Refused again with nothing re-issued before it, it fails.
+    let reissuedBefore = false;
     for (const entry of outcomes) {
       const { row, outcome } = entry;
       const count = this.reissues.get(row.event_id) ?? 0;
       if (outcome.kind !== 'failed' || !tooOld.has(row.event_id) || count >= MAX_REISSUES) {
+        if (reissuedBefore && outcome.kind === 'failed') {
+          result.push({ row, outcome: { kind: 'retry', status: outcome.status, error: `${outcome.error} (sent again after an earlier event of its batch was re-issued)`, nextAttemptAt: now } });
+          continue;
+        }
         result.push(entry);
         continue;
       }
@@ -54,6 +63,7 @@ export class TooOldReissues {
         result.push(entry);
         continue;
       }
+      reissuedBefore = true;
       // Its stored form changed: the wire form made at its first commit is stale.
       this.wire.forget(row.event_id);
       if (this.reissues.size >= 10_000) this.reissues.clear();
