@@ -61,6 +61,15 @@ export interface MailboxDepositsDeps {
    * rooms, which call `settled` for each one done with. The others are told again later.
    */
   onTakenLate?: (late: TakenLate[], settled: (row: TakenLate) => void) => Promise<void> | void;
+  /**
+   * A deposit forgotten at the mailbox's week's end that was never seen taken (nor taken late):
+   * its event is queued for its destination again, inside the transaction that forgets it. The
+   * mailbox may have dropped it, or stopped answering (a dead node): forgotten, it read
+   * "delivered" (a helper's audit, 2026-11-28). A destination that has it answers "not inserted".
+   */
+  requeue?: (destination: string, eventId: string, roomId: string) => void;
+  /** After that transaction: the destinations with entries queued again (to deliver to). */
+  onRequeued?: (destinations: string[]) => void;
 }
 
 export const waitingAtWords = (mailbox: string, destination: string, count = 1) =>
@@ -185,10 +194,12 @@ export class MailboxDeposits {
     // taken in time: a message its destination never got. Told as taken late (the rooms re-issue
     // it and send it again when the destination hosts its room; a member of a room we host catches
     // up from us when back), never simply forgotten. One never seen held that late may have been
-    // taken in time (our checks failed meanwhile): re-issued, it would be refused as a conflict and
-    // shown failed, so it is forgotten as before.
+    // taken in time (our checks failed meanwhile), or dropped: its event (not re-issued: a copy
+    // the destination has would be refused as a conflict) is queued for its destination again
+    // (`requeue`), which answers "not inserted" if it has it, or "too old" (then re-issued) if not.
     const db = this.deps.db;
     const goneIds = new Set<string>();
+    const requeued = new Set<string>();
     let changed = db.transaction(() => {
       const expired = db
         .prepare<[number, number], TakenLate>(
@@ -198,6 +209,17 @@ export class MailboxDeposits {
         )
         .all(now - MAILBOX_MAX_AGE_MS, STALE_AFTER_MS);
       this.noteLate(expired, now);
+      if (this.deps.requeue) {
+        const late = new Set(expired.map((row) => `${row.event_id} ${row.destination}`));
+        const unconfirmed = db
+          .prepare<[number], TakenLate & { room_id: string }>('SELECT DISTINCT d.event_id, d.destination, e.room_id FROM mailbox_deposits d JOIN federation_events e ON e.event_id = d.event_id WHERE d.deposited_at < ?')
+          .all(now - MAILBOX_MAX_AGE_MS)
+          .filter((row) => !late.has(`${row.event_id} ${row.destination}`));
+        for (const row of unconfirmed) {
+          this.deps.requeue(row.destination, row.event_id, row.room_id);
+          requeued.add(row.destination);
+        }
+      }
       const forgottenIds = db.prepare<[number], { event_id: string }>('DELETE FROM mailbox_deposits WHERE deposited_at < ? RETURNING event_id').all(now - MAILBOX_MAX_AGE_MS);
       for (const row of forgottenIds) goneIds.add(row.event_id);
       const forgotten = forgottenIds.length;
@@ -206,6 +228,7 @@ export class MailboxDeposits {
       }
       return forgotten;
     })();
+    if (requeued.size > 0) this.deps.onRequeued?.([...requeued]);
     this.tellLate();
     const byMailbox = this.deps.db.prepare<[], { mailbox: string; deposit_id: number }>('SELECT DISTINCT mailbox, deposit_id FROM mailbox_deposits ORDER BY mailbox, deposit_id').all();
     const ids = new Map<string, number[]>();

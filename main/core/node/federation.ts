@@ -68,6 +68,7 @@ function startRooms(s: Services, id: Identity) {
   });
   bus.on('readBy', (destination, rows) => rooms.noteRead(destination, rows));
   bus.on('deliverySettled', (rows) => rooms.noteDeliveryChanged(rows));
+  bus.on('requeued', (destination) => s.workers.deliver(destination, { queued: true }));
   // Incoming events (ingest-hooks.ts): routed and authorized by the rooms, then applied and relayed.
   bus.answer('routeInbound', (origin, event) => rooms.checkRoute(origin, event));
   bus.answer('authorizeInbound', (event) => rooms.authorizeInbound(event));

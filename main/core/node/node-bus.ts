@@ -27,6 +27,8 @@ export interface NodeBusEvents {
    * pulled and acked), inside the transaction that settles them (outbox.ts ReadListener).
    */
   readBy: [destination: string, rows: Rows];
+  /** Rows were queued again for a destination outside a send (mailbox/deposits.ts requeue): deliver to it. */
+  requeued: [destination: string];
   /** An attempt's outcome (or a pull acknowledgement) changed these rows: the UI shows deliveries. */
   deliverySettled: [rows: Rows];
   /** A server we sent a signed request to says its deliveries to us fail (http-client.ts). */

@@ -248,6 +248,11 @@ function buildDelivery(
       Promise.resolve(bus.answererOf('resendTakenLate')?.(late, settled)).catch((error: unknown) =>
         warnLimited(log, 'mailbox_taken_late_failed', { event: 'mailbox_taken_late_failed', err: error }, 'sending again what a mailbox held too long failed'),
       ),
+    // Forgotten at the mailbox's week's end, never seen taken: ours are sent again.
+    requeue: (destination, eventId, roomId) => void outbox.enqueue(destination, eventId, roomId),
+    onRequeued: (destinations) => {
+      for (const destination of destinations) bus.emit('requeued', destination);
+    },
     ...(config.mailboxCheckSeconds !== undefined ? { checkMs: config.mailboxCheckSeconds * 1000 } : {}),
   });
   const mailboxEnabled = () => settings.get('mailbox_enabled') !== 'off';
