@@ -1,19 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { memoryStorage } from './memory-storage.ts';
 import { clearDrafts, loadDraft, saveDraft, type DraftStorage } from './drafts.ts';
-
-function memoryStorage(): DraftStorage & { map: Map<string, string> } {
-  const map = new Map<string, string>();
-  return {
-    map,
-    getItem: (k) => map.get(k) ?? null,
-    setItem: (k, v) => void map.set(k, v),
-    removeItem: (k) => void map.delete(k),
-    get length() {
-      return map.size;
-    },
-    key: (i) => [...map.keys()][i] ?? null,
-  };
-}
 
 describe('drafts (issue #34 item 5)', () => {
   it('keeps the unsent text per member and room, across a reload (a new read of the storage)', () => {

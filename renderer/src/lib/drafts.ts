@@ -34,12 +34,17 @@ export function saveDraft(storage: DraftStorage | undefined, userId: string, roo
 
 /** Every kept draft of this browser (sign-out). */
 export function clearDrafts(storage: DraftStorage | undefined): void {
+  clearPrefixed(storage, PREFIX);
+}
+
+/** Every key of `storage` that starts with `prefix` (also unsent-kept.ts's). */
+export function clearPrefixed(storage: DraftStorage | undefined, prefix: string): void {
   if (!storage) return;
   try {
     const keys: string[] = [];
     for (let i = 0; i < storage.length; i++) {
       const key = storage.key(i);
-      if (key?.startsWith(PREFIX)) keys.push(key);
+      if (key?.startsWith(prefix)) keys.push(key);
     }
     for (const key of keys) storage.removeItem(key);
   } catch {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AdminError } from '../../../shared/contract/client.ts';
-import { isOfflineFailure, offlineWords, unsentWords } from './offline.ts';
+import { isOfflineFailure, offlineWords, signedOutUnsentWords, tooOldWords, unsentWords } from './offline.ts';
 
 describe('offline (issue #34 item 5)', () => {
   it('is a request without any answer, or a browser without a network', () => {
@@ -17,8 +17,8 @@ describe('offline (issue #34 item 5)', () => {
     // A network, but no answer: not "offline".
     expect(offlineWords(true).title).toBe('The server does not answer — messages you send now go out when it is back.');
     expect(offlineWords(true).detail).toMatch(/server may be down/);
-    // Only messages wait, and only while the page is open.
-    for (const online of [true, false]) expect(offlineWords(online).detail).toMatch(/while this page stays open; edits and reactions are not kept/);
+    // Only messages wait, in this tab (other rooms and pages, a reload), not once it is closed.
+    for (const online of [true, false]) expect(offlineWords(online).detail).toMatch(/Messages wait in this tab, also while you open other rooms or reload it, not if you close it; edits and reactions are not kept/);
   });
 
   it('under an unsent message, blames the connection only without a network', () => {
@@ -26,5 +26,12 @@ describe('offline (issue #34 item 5)', () => {
     expect(unsentWords('failed', true)).toBe('Not sent yet: the server does not answer. It is sent by itself when the server answers again (never twice).');
     expect(unsentWords('unknown', true)).toMatch(/^Maybe not sent: .* when the server answers again/);
     expect(unsentWords('unknown', false)).toMatch(/when you are back/);
+  });
+
+  it('says what happened to waiting messages once signed out, and of one too old to be sent by itself', () => {
+    expect(signedOutUnsentWords(1, true)).toBe('A message you wrote was not sent. It is kept in this tab: sign in again in this tab within a day of writing it, and it is sent by itself (never twice).');
+    expect(signedOutUnsentWords(2, false)).toBe('2 messages you wrote were not sent. They are kept in this tab: open a new login link in this tab within a day of writing them, and they are sent by themselves (never twice).');
+    expect(tooOldWords(false)).toMatch(/^Not sent, and written over a day ago/);
+    expect(tooOldWords(true)).toMatch(/^Maybe not sent.*If it is not in the room above, send it again/);
   });
 });
