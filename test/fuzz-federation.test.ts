@@ -504,7 +504,7 @@ describe('fuzz: federation endpoints through the real listener', () => {
     );
   });
 
-  it('unsigned requests: anonymous POSTs and the public GETs (discovery, keys, link page) get a clear answer and change nothing', async () => {
+  it('unsigned requests: anonymous POSTs and the public GETs (discovery, keys, link page, reach-probe echo) get a clear answer and change nothing', async () => {
     const posts = ['/peering', '/event', '/events', '/invite', '/join', '/leave', '/pull/ack', '/reach-probe'] as const;
     const gets = ['/.well-known/paracord/server', `${V1}/keys`, '/_paracord/peer', `${V1}/events`, `${V1}/pull`, `${V1}/keys/cache`] as const;
     const post = (route: string, body: string) => ({ key: `POST ${V1}${route}`, method: 'POST', path: `${V1}${route}`, body });
@@ -521,8 +521,11 @@ describe('fuzz: federation endpoints through the real listener', () => {
     // Each route once first: on a loaded machine the time bound may leave the random runs too few
     // to draw every route (CI once missed the discovery document this way; PARACORD_FUZZ_MS=1
     // shows it at once).
+    // The echo of a self-test's nonce (unsigned): any nonce, none of ours under way, is 404.
+    const echo = (nonce: string) => ({ key: `GET ${V1}/reach-probe/echo/:nonce`, method: 'GET', path: `${V1}/reach-probe/echo/${encodeURIComponent(nonce) || 'x'}`, body: undefined });
     for (const route of posts) await check(post(route, '{}'));
     for (const path of gets) await check(get(path, ''));
+    await check(echo('A'.repeat(43)));
     await fc.assert(
       fc.asyncProperty(
         fc.oneof(
@@ -530,6 +533,7 @@ describe('fuzz: federation endpoints through the real listener', () => {
             .map(({ route, body }) => post(route, body)),
           fc.record({ path: fc.constantFrom(...gets), query: queryOf(['server_name', 'cursor', 'room_id', 'x']) })
             .map(({ path, query }) => get(path, query)),
+          fc.oneof(fc.string({ maxLength: 100 }), fc.stringMatching(/^[A-Za-z0-9_-]{22,86}$/)).map(echo),
         ),
         timeBound(check),
       ),

@@ -43,8 +43,8 @@ export class FakePeer {
   batch = false;
   /** Further discovery capabilities to advertise (e.g. destination_binding). */
   capabilities: string[] = [];
-  /** Answers for further paths (without the query), e.g. a hostile `GET /pull`; 'hang': never (until `dropConnections`). */
-  readonly routes = new Map<string, (url: URL) => { status: number; body: unknown } | 'hang'>();
+  /** Answers for further paths (without the query), e.g. a hostile `GET /pull`, given the request's body text; 'hang': never (until `dropConnections`). */
+  readonly routes = new Map<string, (url: URL, body: string) => { status: number; body: unknown; headers?: Record<string, string> } | 'hang'>();
   /** Its discovery answers 503 (cannot be read) while set. */
   discoveryDown = false;
   /** The federation_endpoint its discovery names (its own URL by default). */
@@ -86,10 +86,11 @@ export class FakePeer {
     this.keysDocument = () => this.identity.keysDocument();
   }
 
-  async start(): Promise<this> {
+  /** Listens on `host:port` (127.0.0.1 and a free port by default). */
+  async start(host = '127.0.0.1', port = 0): Promise<this> {
     this.server = createServer((req, res) => this.handle(req, res));
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    await new Promise<void>((r) => this.server.listen(port, host, r));
+    this.url = `http://${host}:${(this.server.address() as AddressInfo).port}`;
     return this;
   }
 
@@ -173,12 +174,12 @@ export class FakePeer {
       }
       const route = this.routes.get(path);
       if (route) {
-        const answer = route(url);
+        const answer = route(url, Buffer.concat(chunks).toString());
         if (answer === 'hang') {
           this.hanging.add(res);
           return;
         }
-        return json(answer.status, answer.body);
+        return json(answer.status, answer.body, answer.headers);
       }
       if (this.roomHost && path.startsWith(FED)) return json(202, {});
       json(404, { error: 'not_found', message: 'fake peer' });

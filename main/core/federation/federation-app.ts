@@ -19,7 +19,7 @@ import { pullRoutes } from '../pull/routes.ts';
 import { reachProbeRoutes } from './routes/reach-probe/index.ts';
 import { mailboxRoutes } from '../mailbox/routes.ts';
 import { DELIVERY_FAILING_HEADER } from './http-client.ts';
-import { FEDERATION_ROOT, KEYS_PATH } from './paths.ts';
+import { FEDERATION_ROOT, KEYS_PATH, REACH_ECHO_PATH } from './paths.ts';
 import { jsonBodies } from '../http/json-body.ts';
 
 /** The public federation API (docs/PROTOCOL.md §Endpoints). */
@@ -38,8 +38,9 @@ export function createFederationApp(deps: FederationDeps, inFlight: InFlightRequ
   // Before every check: one spelling per path, so the pause check and the routers agree.
   app.use(canonicalPath());
   app.use(async (ctx, next) => {
-    // Pausing stops traffic, not identity: the keys document stays available.
-    if (deps.isPaused() && ctx.path.startsWith(`${FEDERATION_ROOT}/`) && ctx.path !== KEYS_PATH) {
+    // Pausing stops traffic, not identity: the keys document stays available, and so does the
+    // echo of our own self-test's nonce (a paused node is no less reachable).
+    if (deps.isPaused() && ctx.path.startsWith(`${FEDERATION_ROOT}/`) && ctx.path !== KEYS_PATH && !ctx.path.startsWith(`${REACH_ECHO_PATH}/`)) {
       ctx.status = 503;
       ctx.set('retry-after', '60');
       ctx.body = { error: 'federation_paused', message: 'federation is paused on this server; try again later' };

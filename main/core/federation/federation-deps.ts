@@ -67,8 +67,10 @@ export interface FederationDeps {
   /** How long an empty GET /pull waits (default 25 s; at most 30 s). */
   pullWaitMs?: number;
   onPullAck?: (server: string, acknowledged: number) => void;
-  /** Answers POST /reach-probe: calls `server` back where we know it lives. */
-  reachProbe?: (server: string, keyId: string) => Promise<ProbeAnswer>;
+  /** Answers POST /reach-probe: calls `server` back where we know it lives (and fetches `nonce` there, when the probe sent one). */
+  reachProbe?: (server: string, keyId: string, nonce?: string) => Promise<ProbeAnswer>;
+  /** GET /reach-probe/echo/<nonce>: whether a self-test of ours waits for that nonce (it is then counted as served). */
+  reachEcho?: (nonce: string) => boolean;
   /** Seconds between two probes one peer may ask (default 30). */
   reachProbeIntervalSeconds?: number;
   /** Whether our deliveries to `server` fail for network reasons (told to it in a response header). */

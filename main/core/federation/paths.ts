@@ -38,6 +38,11 @@ export const PEERING_ANSWER_PATH = '/_paracord/federation/v1/peering/answer';
 
 // ——— reachability, pull mode, mailboxes (issue #32) ———
 export const REACH_PROBE_PATH = '/_paracord/federation/v1/reach-probe';
+/**
+ * `GET <this>/<nonce>` (unsigned): the prober fetches the probe's nonce from the caller's
+ * listener, which is what proves the caller reachable (docs/PROTOCOL.md §Reachability).
+ */
+export const REACH_ECHO_PATH = '/_paracord/federation/v1/reach-probe/echo';
 export const PULL_PATH = '/_paracord/federation/v1/pull';
 export const PULL_ACK_PATH = '/_paracord/federation/v1/pull/ack';
 export const MAILBOX_PATH = '/_paracord/federation/v1/mailbox';

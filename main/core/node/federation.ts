@@ -177,8 +177,8 @@ function federationApp(s: Services, id: Identity, parts: RoomParts, endpoints: P
     ...(config.pullWaitMs !== undefined ? { pullWaitMs: config.pullWaitMs } : {}),
     ...(config.reachProbeIntervalSeconds !== undefined ? { reachProbeIntervalSeconds: config.reachProbeIntervalSeconds } : {}),
     onPullAck: () => notifications.notify({ type: 'status', scope: 'queue' }),
-    reachProbe: async (server, keyId) => {
-      const answer = await probeCaller({ trust, discovery, http: s.http, knownKey: (name, k) => keys.get(name, k)?.public_key ?? null }, server, keyId);
+    reachProbe: async (server, keyId, nonce) => {
+      const answer = await probeCaller({ trust, discovery, http: s.http, knownKey: (name, k) => keys.get(name, k)?.public_key ?? null }, server, keyId, nonce);
       // Called back where it told us it lives: that endpoint is proven, it may be pushed to (issue #32).
       if (answer.reachable && pull.markReached(server)) {
         log.info({ event: 'peer_endpoint_reached', server }, `${server} was reached at its endpoint: its events are pushed again`);
@@ -186,6 +186,7 @@ function federationApp(s: Services, id: Identity, parts: RoomParts, endpoints: P
       }
       return answer;
     },
+    reachEcho: (nonce) => state.running?.reachability.echo(nonce) ?? false,
     extraCapabilities: () => [...(state.running?.reachability.capabilities() ?? []), ...(s.mailboxEnabled() ? [MAILBOX_CAPABILITY] : [])],
     deliveryFailingTo: (server) => s.outbox.networkFailing(server),
     ...(memberClient ? { memberClient } : {}),

@@ -6,13 +6,16 @@
  * connection goes through the node's HttpClient, hence the outbound address policy
  * (address-policy.ts) and any certificate pin of that peer. The answer says in plain words what
  * happened: reachable, timeout, refused, TLS mismatch, wrong server answered, ...
+ * A probe that sent a nonce is answered reachable only once the nonce was fetched there too
+ * (`GET /reach-probe/echo/<nonce>`): the caller believes a "reachable" only when its own listener
+ * served that nonce (reachability.ts), so the callback must really reach that listener.
  */
 import type { Discovery } from '../federation/discovery.ts';
 import { joinUrl, type HttpClient } from '../federation/http-client.ts';
 import { checkKeysDocument } from '../federation/keys-document.ts';
 import type { TrustStore } from '../trust/trust-store.ts';
 import { isIP } from 'node:net';
-import { KEYS_PATH } from '../federation/paths.ts';
+import { KEYS_PATH, REACH_ECHO_PATH } from '../federation/paths.ts';
 
 /** How long the callback may take before it counts as a timeout. */
 export const PROBE_TIMEOUT_MS = 10_000;
@@ -39,8 +42,8 @@ export interface ProbeDeps {
   knownKey: (server: string, keyId: string) => string | null;
 }
 
-/** Calls `caller` back where we know it lives; never throws. */
-export async function probeCaller(deps: ProbeDeps, caller: string, keyId: string): Promise<ProbeAnswer> {
+/** Calls `caller` back where we know it lives (and fetches `nonce` there, when given); never throws. */
+export async function probeCaller(deps: ProbeDeps, caller: string, keyId: string, nonce?: string): Promise<ProbeAnswer> {
   const started = performance.now();
   const startedAt = Date.now();
   const families: Families = { ipv4: null, ipv6: null };
@@ -87,6 +90,12 @@ export async function probeCaller(deps: ProbeDeps, caller: string, keyId: string
     const known = deps.knownKey(caller, keyId);
     const published = [keys.document.active_key, ...keys.document.next_keys, ...keys.document.old_keys].find((k) => k.key_id === keyId);
     if (known && published?.public_key !== known) return answer('wrong_server', `the server at ${endpoint} does not hold ${caller}'s signing key ${keyId}`);
+    if (nonce !== undefined) {
+      // The caller's proof that we reached its own listener: the nonce it sent, echoed there.
+      const echo = await deps.http.send('GET', joinUrl(endpoint, `${REACH_ECHO_PATH}/${nonce}`), { accept: 'application/json' }, undefined, { signal, timeoutMs: PROBE_TIMEOUT_MS, fresh: true });
+      if (echo.status !== 200) return answer('http_error', `${endpoint} answered HTTP ${echo.status} for this probe's nonce`);
+      if ((echo.json as { nonce?: unknown } | undefined)?.nonce !== nonce) return answer('wrong_server', `${endpoint} did not echo this probe's nonce: another server answers there`);
+    }
     noteConnections(endpoint);
     await tryOtherFamily(deps, caller, base, document.federation_endpoints, families, (k) => published !== undefined && k === published.public_key, signal);
     return answer('reachable', null);

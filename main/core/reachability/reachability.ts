@@ -2,7 +2,11 @@
  * Reachability (issue #15): can our peers reach us, and if not, what do we do about it.
  *
  *  - Self-test: we ask a peer (`POST /reach-probe`, signed) to call us back where it knows us;
- *    its answer (reachable, or in plain words why not) is our status. Run at start, when the
+ *    its answer (reachable, or in plain words why not) is our status. A "reachable" is believed
+ *    on one peer's word only when our listener served that probe's nonce to it during the probe
+ *    (`GET /reach-probe/echo/<nonce>`); otherwise (an older node, or a peer that says so without
+ *    having reached us) a second, different peer must agree (probe(); docs/SECURITY.md
+ *    §Reachability 1c). Run at start, when the
  *    machine's network addresses change, on demand (admin `POST /reachability/check`, CLI
  *    `reach-test`), when the first peer is added, and every half hour while reachable.
  *  - Port mapping: not reachable (and not `--no-port-mapping`) → ask the router for a mapping
@@ -19,8 +23,9 @@
  *    default: past a peer's 30-s per-peer probe limit), through another peer first; a test
  *    through a fresh port mapping that still fails counts as that second test. Meanwhile the
  *    node keeps receiving by push and says "Not reachable: testing again". One successful test
- *    switches pull mode off again.
+ *    (proven, or agreed by two peers) switches pull mode off again.
  */
+import { randomBytes } from 'node:crypto';
 import { networkInterfaces } from 'node:os';
 import { classifyAddress } from '../federation/address-policy.ts';
 import type { Logger } from 'pino';
@@ -123,6 +128,8 @@ export class Reachability {
   /** The current mapping was made at start and no self-test through it has passed yet. */
   private mappingUntested = false;
   private readonly pinholes: PinholeKeeper;
+  /** The nonces of our probes waiting for their answer, and whether our listener served each (echo()). */
+  private readonly nonces = new Map<string, { served: boolean }>();
 
   constructor(deps: ReachabilityDeps) {
     this.deps = deps;
@@ -522,7 +529,24 @@ export class Reachability {
     return this.stopped ? last : this.probe(first);
   }
 
-  /** Asks one peer (the given one, or the first of `order` — by default our allowed peers — that answers). */
+  /**
+   * `GET /reach-probe/echo/<nonce>` reached our listener: whether a probe of ours waits for that
+   * nonce (it then counts as served: the peer that answers that probe reached us).
+   */
+  echo(nonce: string): boolean {
+    const waiting = this.nonces.get(nonce);
+    if (!waiting) return false;
+    waiting.served = true;
+    return true;
+  }
+
+  /**
+   * Asks one peer (the given one, or the first of `order` — by default our allowed peers — that
+   * answers). A "reachable" is believed on one peer's word only with proof: our listener served
+   * the nonce of that probe while it ran. Without it (an older node, or one that says so without
+   * having reached us) a second, different peer must agree; a named peer's unproven "reachable"
+   * asks up to two others. A "not reachable" is the answer as before (the hysteresis confirms it).
+   */
   private async probe(via?: string, order?: string[]): Promise<CheckResult> {
     const base = { checked_at: Date.now(), endpoint: this.deps.federationUrl(), mode: this.mode, mapping: this.mappingView(), pinhole: this.pinholes.pinhole };
     const identity = this.deps.identity();
@@ -531,29 +555,63 @@ export class Reachability {
       const error = via ? `${via} is not a peer` : (this.noPeerNow(null).error ?? NO_PEER);
       return { ...base, reachable: null, via: null, error, status: 'no_peer', latency_ms: null };
     }
+    // A named peer's unproven "reachable" is put to others (never more than 3 asked in all).
+    const others = via ? this.candidates().filter((p) => p !== via).slice(0, 2) : [];
     const problems: string[] = [];
     let rateLimited = 0;
+    let asked = 0;
+    const unproven: CheckResult[] = [];
     this.lastProbeOnlyRateLimited = false;
-    for (const peer of candidates) {
-      try {
-        const endpoint = await this.deps.discovery.endpointOf(peer);
-        const response = await this.deps.http.signed(identity, 'POST', endpoint, REACH_PROBE_PATH, '{}', { destination: peer, timeoutMs: 30_000 });
-        const body = response.json as { reachable?: unknown; status?: unknown; latency_ms?: unknown; error?: unknown; message?: unknown; families?: unknown } | undefined;
-        if (response.status === 200 && typeof body?.reachable === 'boolean') {
-          // The peer's words are shown and logged: cleaned and cut (util/untrusted-text.ts), its status one of ours.
-          const status: ProbeStatus = PROBE_STATUSES.has(body.status as ProbeStatus) ? (body.status as ProbeStatus) : 'http_error';
-          const error = body.reachable ? null : `${peer} could not reach this node: ${typeof body.error === 'string' ? cleanText(body.error, PEER_TEXT_MAX) : status}`;
-          const families = readFamilies(body.families);
-          return { ...base, reachable: body.reachable, via: peer, error, status, latency_ms: typeof body.latency_ms === 'number' ? body.latency_ms : null, ...(families ? { families } : {}) };
-        }
-        if (response.status === 429) rateLimited += 1;
-        problems.push(`${peer} answered HTTP ${response.status}${typeof body?.message === 'string' ? `: ${cleanText(body.message, PEER_TEXT_MAX)}` : ''}`);
-      } catch (error) {
-        problems.push(`${peer}: ${(error as Error).message}`);
+    for (const peer of [...candidates, ...others]) {
+      if (asked >= candidates.length && unproven.length === 0) break;
+      asked += 1;
+      const answer = await this.ask(identity, peer, base);
+      if ('problem' in answer) {
+        if (answer.rateLimited) rateLimited += 1;
+        problems.push(answer.problem);
+        continue;
+      }
+      if (answer.result.reachable === false || answer.proven) return answer.result;
+      unproven.push(answer.result);
+      this.deps.log.info({ event: 'reach_answer_unproven', peer }, `${peer} says this node is reachable, but this node's listener did not serve that probe's nonce: another peer must agree`);
+      if (unproven.length >= 2) {
+        const agreeing = unproven.map((r) => r.via).join(' and ');
+        this.deps.log.info({ event: 'reachable_by_agreement', peers: unproven.map((r) => r.via) }, `${agreeing} both say this node is reachable`);
+        return unproven[0]!;
       }
     }
-    this.lastProbeOnlyRateLimited = rateLimited === candidates.length;
-    return { ...base, reachable: null, via: null, error: `${NOBODY_COULD_ASK}: ${problems.join('; ')}`, status: 'no_peer', latency_ms: null };
+    this.lastProbeOnlyRateLimited = asked > 0 && rateLimited === asked;
+    const lone = unproven[0];
+    if (lone) problems.unshift(`${lone.via} says this node is reachable, but without proof (it did not fetch this test's nonce from this node) and no other peer agreed`);
+    return { ...base, reachable: null, via: null, error: `${NOBODY_COULD_ASK}: ${problems.join('; ')}`, status: lone ? null : 'no_peer', latency_ms: null };
+  }
+
+  /** One probe of `peer`, with a fresh nonce (sent again without it to an older node that refuses the field): its verdict, and whether our listener served the nonce. */
+  private async ask(identity: Identity, peer: string, base: Pick<CheckResult, 'checked_at' | 'endpoint' | 'mode' | 'mapping' | 'pinhole'>): Promise<{ result: CheckResult; proven: boolean } | { problem: string; rateLimited: boolean }> {
+    const nonce = randomBytes(32).toString('base64url');
+    const waiting = { served: false };
+    this.nonces.set(nonce, waiting);
+    try {
+      const endpoint = await this.deps.discovery.endpointOf(peer);
+      const send = (body: string) => this.deps.http.signed(identity, 'POST', endpoint, REACH_PROBE_PATH, body, { destination: peer, timeoutMs: 30_000 });
+      let response = await send(JSON.stringify({ nonce }));
+      // An older node refuses any field of the probe (400 before its rate limit): asked the old way.
+      if (response.status === 400 && (response.json as { error?: unknown } | undefined)?.error === 'invalid_request') response = await send('{}');
+      const body = response.json as { reachable?: unknown; status?: unknown; latency_ms?: unknown; error?: unknown; message?: unknown; families?: unknown } | undefined;
+      if (response.status === 200 && typeof body?.reachable === 'boolean') {
+        // The peer's words are shown and logged: cleaned and cut (util/untrusted-text.ts), its status one of ours.
+        const status: ProbeStatus = PROBE_STATUSES.has(body.status as ProbeStatus) ? (body.status as ProbeStatus) : 'http_error';
+        const error = body.reachable ? null : `${peer} could not reach this node: ${typeof body.error === 'string' ? cleanText(body.error, PEER_TEXT_MAX) : status}`;
+        const families = readFamilies(body.families);
+        const result: CheckResult = { ...base, reachable: body.reachable, via: peer, error, status, latency_ms: typeof body.latency_ms === 'number' ? body.latency_ms : null, ...(families ? { families } : {}) };
+        return { result, proven: waiting.served };
+      }
+      return { problem: `${peer} answered HTTP ${response.status}${typeof body?.message === 'string' ? `: ${cleanText(body.message, PEER_TEXT_MAX)}` : ''}`, rateLimited: response.status === 429 };
+    } catch (error) {
+      return { problem: `${peer}: ${(error as Error).message}`, rateLimited: false };
+    } finally {
+      this.nonces.delete(nonce);
+    }
   }
 }
 
