@@ -20,6 +20,8 @@ const SELF = 'node.test';
 let app: VerifyApp;
 let dispatcher: SelfDispatch;
 let alice: Identity;
+/** The origins whose requests were verified as made directly (onVerified: marked seen, deliveries woken). */
+const seenDirectly: string[] = [];
 
 beforeAll(async () => {
   const dir = tempDir();
@@ -34,7 +36,7 @@ beforeAll(async () => {
     else if (kind === 'copy') ctx.body = { event_id: '$1', inserted: false };
     else if (kind === 'new') ctx.body = { event_id: '$1', inserted: true };
     else ctx.body = { ok: true };
-  }, () => ({ serverName: () => SELF, isDispatched: (v) => dispatcher.isDispatched(v), limiter: new RateLimiters(), addressLimit: { per_second: 1, burst: 2 } }));
+  }, () => ({ serverName: () => SELF, isDispatched: (v) => dispatcher.isDispatched(v), limiter: new RateLimiters(), addressLimit: { per_second: 1, burst: 2 }, onVerified: (origin) => seenDirectly.push(origin) }));
   base = app.url;
 });
 
@@ -61,11 +63,15 @@ describe('a carried request handed to our own listener', () => {
     // The bucket (burst 2) is empty after the requests above came from here… except those were
     // handed over: it is full, and direct requests use it up.
     const direct = [];
+    seenDirectly.length = 0;
     for (let i = 0; i < 4; i++) direct.push((await sendSigned(alice, app.url, 'POST', EVENT_PATH, `{"kind":"new","i":${i}}`, { destination: SELF })).status);
     expect(direct.slice(0, 2)).toEqual([202, 202]);
+    // A direct request says its origin reached us now (seen, its deliveries woken)…
+    expect(seenDirectly).toEqual(['alice.test', 'alice.test']);
     expect(direct.slice(2)).toEqual([429, 429]);
-    // Handed over, still taken.
+    // Handed over, still taken; a carried one (up to a week old) says nothing of that (red team, 2026-11-28).
     for (let i = 0; i < 4; i++) expect((await dispatcher.dispatch(carried(EVENT_PATH, `{"kind":"new","i":${i}}`))).status).toBe(202);
+    expect(seenDirectly).toEqual(['alice.test', 'alice.test']);
   });
 
   it('is remembered for the mailbox\'s week when the mailbox carried another server\'s request; one the mailbox signed itself, as a direct request', async () => {

@@ -111,7 +111,7 @@ export interface VerifySignedRequestDeps {
    * from such a server is refused (403 destination_binding_required). Errors count as "no".
    */
   bindsDestination?: (origin: string) => Promise<boolean>;
-  /** Called for each verified request (wakes the outbox worker of that peer, marks it seen). */
+  /** Called for each verified request made to us directly, not carried by a mailbox (wakes the outbox worker of that peer, marks it seen). */
   onVerified?: (origin: string) => void;
   now?: () => number;
 }
@@ -330,7 +330,10 @@ export function verifySignedRequest(deps: VerifySignedRequestDeps): Middleware {
       }
       const state: SignedRequestState = { origin, keyId, requestTs, signature, rawBody, quarantined: decision.quarantined, recheck, replayRecorded: false, chargeMore: charge, ...(dispatched ? { viaMailbox: true, replayForWeek } : {}) };
       Object.assign(ctx.state, state);
-      deps.onVerified?.(origin);
+      // Only a request the origin made to us now: one a mailbox carried (up to a week old) says
+      // nothing of whether the origin is reachable now (red team, 2026-11-28: it marked the origin
+      // seen, ended its discovery failures and woke our deliveries to it).
+      if (!dispatched) deps.onVerified?.(origin);
       await next();
     } catch (error) {
       failure = error;
