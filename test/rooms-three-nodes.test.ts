@@ -83,6 +83,14 @@ describe('a room hosted by alpha with members on beta and gamma', () => {
     // The owner (moderator) of the room deletes bob's message.
     expect((await alpha.admin('DELETE', `/rooms/${enc(roomId)}/messages/${enc(bob1)}`)).status).toBe(200);
 
+    // beta's message went to alpha alone (the room's server, which passed it on): said so, not "to all"
+    // (a helper's audit, 2026-11-28); alpha's own went to everyone itself.
+    const deliveryOf = async (node: NodeProcess, eventId: string) =>
+      ((await node.admin('GET', `/rooms/${enc(roomId)}/messages?limit=500`)).body.messages as Array<{ event_id: string; delivery?: { state: string; via_host?: string } }>).find((m) => m.event_id === eventId)!.delivery;
+    await eventually(async () => expect(await deliveryOf(beta, b1)).toMatchObject({ state: 'delivered', via_host: 'alpha.test' }));
+    await eventually(async () => expect(await deliveryOf(alpha, a1)).toMatchObject({ state: 'delivered' }));
+    expect((await deliveryOf(alpha, a1))!.via_host).toBeUndefined();
+
     // gamma's reaction must reach alpha before gamma goes away, or it would wait in gamma's outbox.
     await eventually(async () => expect((await messages(alpha, roomId)).find((m) => m.event_id === a1).reactions['👍']).toContain('@owner:gamma.test'));
 

@@ -139,10 +139,13 @@ function decorate(d: PageDeps, roomId: string, viewer: string, messages: Message
   // Someone not in the room may do nothing (authorize.ts refuses every edit and delete then): skip the checks.
   // A read-only room (its host is a Paracord reference server) refuses edits and deletes too.
   const joined = !readOnly && d.rooms.member(roomId, viewer)?.membership === 'join';
+  const host = d.rooms.room(roomId)?.host_server;
+  const viaHost = host !== undefined && host !== d.server ? host : null;
   for (const message of messages) {
     message.can_edit = joined && message.sender === viewer && allowed('m.message.edit', message, now);
     message.can_delete = joined && allowed('m.message.delete', message, now);
     const delivery = deliveries.get(message.event_id);
+    if (delivery && viaHost !== null && delivery.state === 'delivered' && !delivery.to_nobody) delivery.via_host = viaHost;
     if (delivery) message.delivery = delivery;
     const waiting = changes.get(message.event_id);
     if (waiting) message.changes_not_delivered = waiting;

@@ -211,4 +211,11 @@ export interface MessageDelivery {
    * "Delivered to all". Only with `delivered`; absent otherwise.
    */
   to_nobody?: true;
+  /**
+   * The room's server, when it is another server: this server sends its messages to it alone, and
+   * it passes them on to the room's other servers (which this server does not see). `delivered`
+   * then means that server took it: shown "Delivered to <host>, the room's server", not "to all"
+   * (a helper's audit, 2026-11-28). Only with `delivered`; absent otherwise.
+   */
+  via_host?: string;
 }
