@@ -94,4 +94,22 @@ describe('a carried request handed to our own listener', () => {
       await nowhere.close();
     }
   });
+
+  // Last: alice rotates her key.
+  it('is checked with the key its origin signed it with when it was signed, though that key was rotated out since; a carried one signed after is refused', { timeout: 30_000 }, async () => {
+    const at = Date.now();
+    const beforeRotation = carried(EVENT_PATH, '{"kind":"new","rotated":"before"}');
+    // Signed now with the same key, dated after the rotation below (within the clock skew).
+    const afterBody = '{"kind":"new","rotated":"after"}';
+    const later = signRequestHeaders(alice, 'POST', EVENT_PATH, afterBody, at + 5_000, SELF);
+    const afterRotation: CarriedRequest = { from: 'alice.test', path: EVENT_PATH, keyId: later['X-Paracord-Key-Id']!, timestamp: String(at + 5_000), signature: later['X-Paracord-Signature']!, body: afterBody };
+    const rotated = await alice.rotate(at + 1_000);
+    // Asked for the new key, the node reads alice's keys again and learns the old one expired.
+    // (At most one read of a server's keys every 10 s: asked until it is read.)
+    await expect.poll(async () => (await app.keys.lookup('alice.test', rotated.key_id, { purpose: 'request' })).ok, { timeout: 15_000, interval: 500 }).toBe(true);
+    expect(app.keys.lookupNow('alice.test', beforeRotation.keyId, { purpose: 'request' })).toMatchObject({ ok: false, code: 'key_expired' });
+    // Left at a mailbox before the rotation: taken (before: 403 key_expired, dropped for good).
+    expect(await dispatcher.dispatch(beforeRotation)).toMatchObject({ status: 202, notYet: null });
+    expect(await dispatcher.dispatch(afterRotation)).toMatchObject({ status: 403, error: 'key_expired' });
+  });
 });

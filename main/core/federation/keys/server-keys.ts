@@ -46,7 +46,13 @@ const CACHE_RETRY_MS = 10_000;
 const MAX_NEGATIVE_ENTRIES = 2_000;
 const MAX_FETCH_ENTRIES = 2_000;
 
-export type KeyUse = { purpose: 'request' } | { purpose: 'event'; originTs: number };
+/**
+ * What a key is to verify. A request: signed now, with the current key; one a mailbox carried
+ * (`carriedSignedAt`, its signing time, up to the mailbox's week ago) with the key current then,
+ * as an event is: a rotation here made every request left at a mailbox before it refused for good
+ * (a helper's audit, 2026-11-28).
+ */
+export type KeyUse = { purpose: 'request'; carriedSignedAt?: number } | { purpose: 'event'; originTs: number };
 
 /** The host relaying an event of another origin (events only), whose key cache may then serve. */
 function relayingHost(serverName: string, use: KeyUse, options: { via?: string }): string | undefined {
@@ -384,10 +390,10 @@ export class ServerKeys {
   private usable(serverName: string, keyId: string, key: ServerKeyRow, use: KeyUse, now: number): KeyLookup {
     if (key.source !== 'relayed') this.hints.refreshOnHint(serverName, now);
     if (key.expired_at !== null) {
-      if (use.purpose === 'request') {
+      if (use.purpose === 'request' && !(use.carriedSignedAt !== undefined && use.carriedSignedAt < key.expired_at)) {
         return { ok: false, code: 'key_expired', message: `key ${keyId} of ${serverName} expired at ${key.expired_at}; requests must use the current key` };
       }
-      if (use.originTs >= key.expired_at) {
+      if (use.purpose === 'event' && use.originTs >= key.expired_at) {
         return { ok: false, code: 'key_expired', message: `key ${keyId} of ${serverName} expired before this event (origin_ts ${use.originTs})` };
       }
     }

@@ -265,7 +265,9 @@ export function verifySignedRequest(deps: VerifySignedRequestDeps): Middleware {
     if (!decision.allowed) throw forbidden(decision.code, decision.message);
 
     // A key read from its server over a day ago (or past its valid_until) is read again first: a rotation is learnt.
-    const key = deps.keys.lookupNow(origin, keyId, { purpose: 'request' }, { refreshStale: true }) ?? (await deps.keys.lookup(origin, keyId, { purpose: 'request' }, { refreshStale: true }));
+    // One a mailbox carried was signed up to its week ago: with the key current then (server-keys.ts KeyUse).
+    const use = dispatched ? { purpose: 'request' as const, carriedSignedAt: requestTs } : { purpose: 'request' as const };
+    const key = deps.keys.lookupNow(origin, keyId, use, { refreshStale: true }) ?? (await deps.keys.lookup(origin, keyId, use, { refreshStale: true }));
     // A key id met just after we read the server's keys (it may have rotated since), or when its keys
     // could not be read: 503 with Retry-After, retried by the sender, not refused for good (nor blamed).
     if (isUncheckedKey(key)) throw keysNotChecked(key);
