@@ -1,6 +1,6 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { PageAcks } from './page-acks.ts';
+import { MAX_ACK_REFUSALS, PageAcks, type AckRefusal } from './page-acks.ts';
 
 const log = pino({ level: 'silent' });
 const tick = () => new Promise((r) => setTimeout(r, 0));
@@ -8,12 +8,14 @@ const tick = () => new Promise((r) => setTimeout(r, 0));
 /** A transport that records the cursors sent and answers when told. */
 function transport() {
   const sent: number[] = [];
+  const refusals: Array<readonly AckRefusal[]> = [];
   const answers: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
-  const send = (cursor: number) => new Promise<void>((resolve, reject) => {
+  const send = (cursor: number, refused: readonly AckRefusal[] = []) => new Promise<void>((resolve, reject) => {
     sent.push(cursor);
+    refusals.push(refused);
     answers.push({ resolve, reject });
   });
-  return { sent, answers, send };
+  return { sent, refusals, answers, send };
 }
 
 describe('PageAcks', () => {
@@ -102,6 +104,38 @@ describe('PageAcks', () => {
     t.answers[1]!.resolve();
     await tick();
     expect(acks.settled).toBe(true);
+    await acks.close();
+  });
+
+  it('carries the refusals of the pages an ack covers, keeps them for the retry of a failed one, and holds at most MAX_ACK_REFUSALS', async () => {
+    const t = transport();
+    const acks = new PageAcks(t.send, 'a.test', 'pull', log, { events: 300, ms: 60_000, gapMs: 0 });
+    const refusal = (n: number): AckRefusal => ({ event_id: `$e${n}`, status: 403, error: 'not_member' });
+    acks.storedUpTo(100, 100, false, [refusal(1)]);
+    acks.storedUpTo(200, 100, false, [refusal(2)]);
+    acks.storedUpTo(300, 100, false);
+    expect(t.sent).toEqual([300]);
+    expect(t.refusals[0]).toEqual([refusal(1), refusal(2)]);
+    // Stored while that ack is on the wire: the next ack carries it, after the failed one's.
+    acks.storedUpTo(350, 50, true, [refusal(3)]);
+    t.answers[0]!.reject(new Error('connection reset'));
+    await new Promise((r) => setTimeout(r, 1_100));
+    expect(t.sent).toEqual([300, 350]);
+    expect(t.refusals[1]).toEqual([refusal(1), refusal(2), refusal(3)]);
+    t.answers[1]!.resolve();
+    await tick();
+    expect(acks.settled).toBe(true);
+    // Answered: not carried again.
+    acks.storedUpTo(400, 50, true);
+    expect(t.refusals[2]).toEqual([]);
+    t.answers[2]!.resolve();
+    await tick();
+    // Bounded: beyond MAX_ACK_REFUSALS they are dropped (the sender takes those as delivered).
+    const many = Array.from({ length: MAX_ACK_REFUSALS + 5 }, (_, i) => refusal(100 + i));
+    acks.storedUpTo(500, 100, true, many);
+    expect(t.refusals[3]).toHaveLength(MAX_ACK_REFUSALS);
+    t.answers[3]!.resolve();
+    await tick();
     await acks.close();
   });
 });

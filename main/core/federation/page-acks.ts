@@ -10,15 +10,36 @@
  * (acknowledging is not a condition for pulling: `GET /pull` serves what follows the cursor it is
  * given). A failed ack is sent again a second later (doubling while it keeps failing, up to 8 s);
  * one lost in a crash is sent at the next start (the stored cursor).
+ *
+ * Refusals (pull mode): the events of the stored pages that this node refused for good (a 4xx
+ * verdict) ride with the ack that covers them (`POST /pull/ack {cursor, refused}`), so the sender
+ * marks them failed instead of delivered. They are kept here, in memory, until an ack carrying
+ * them is answered (a failed ack keeps them for its retry), at most MAX_ACK_REFUSALS (more are
+ * dropped, and logged: those show as delivered there, the behaviour before). Not persisted: a
+ * crash (or the loop's end) between storing a page and its ack loses them, and the ack sent at the
+ * next start (the stored cursor alone) has the sender take those events as delivered.
  */
 import type { Logger } from 'pino';
-import { infoLimited } from '../log/rate-limit.ts';
+import { infoLimited, warnLimited } from '../log/rate-limit.ts';
 import { cleanText } from '../util/untrusted-text.ts';
 import { PEER_TEXT_MAX } from './peer-refusal.ts';
 
 export const ACK_EVERY_EVENTS = 500;
 export const ACK_EVERY_MS = 1_000;
 export const ACK_GAP_MS = 100;
+/**
+ * The most refusals one ack carries, and that wait here (the wire's bound: pull/routes.ts). An ack
+ * covers at most ACK_EVERY_EVENTS events and a page beyond, unless acks fail while pages flow.
+ */
+export const MAX_ACK_REFUSALS = 1_000;
+
+/** An event of a stored page refused for good here: its id, the status and error code of the refusal. */
+export interface AckRefusal {
+  event_id: string;
+  status: number;
+  error: string;
+}
+
 /**
  * A failed ack is sent again after 1 s, doubling while it keeps failing, up to 8 s: well under the
  * 30 s after which a mailbox's depositor takes a deposit still there as taken late and re-issues it.
@@ -40,12 +61,14 @@ export class PageAcks {
   private caughtUp = false;
   /** Acks failed in a row (the retry's wait doubles). */
   private failures = 0;
+  /** Refusals of stored pages not yet carried by an answered ack (at most MAX_ACK_REFUSALS). */
+  private refused: AckRefusal[] = [];
   /** The loop ended: nothing more is sent, retried or logged. */
   private closed = false;
   /** Acknowledgements sent (for the log line of a drained backlog). */
   sent = 0;
 
-  private readonly send: (cursor: number) => Promise<void>;
+  private readonly send: (cursor: number, refused: readonly AckRefusal[]) => Promise<void>;
   private readonly server: string;
   private readonly name: 'pull' | 'mailbox';
   private readonly log: Logger;
@@ -53,7 +76,7 @@ export class PageAcks {
   private readonly everyMs: number;
   private readonly gapMs: number;
 
-  constructor(send: (cursor: number) => Promise<void>, server: string, name: 'pull' | 'mailbox', log: Logger, every: { events?: number; ms?: number; gapMs?: number } = {}) {
+  constructor(send: (cursor: number, refused: readonly AckRefusal[]) => Promise<void>, server: string, name: 'pull' | 'mailbox', log: Logger, every: { events?: number; ms?: number; gapMs?: number } = {}) {
     this.send = send;
     this.server = server;
     this.name = name;
@@ -63,9 +86,10 @@ export class PageAcks {
     this.gapMs = every.gapMs ?? ACK_GAP_MS;
   }
 
-  /** A page up to `cursor` is stored; `caughtUp`: the peer had no more for now. */
-  storedUpTo(cursor: number, events: number, caughtUp: boolean): void {
+  /** A page up to `cursor` is stored, with the events of it refused here; `caughtUp`: the peer had no more for now. */
+  storedUpTo(cursor: number, events: number, caughtUp: boolean, refused: readonly AckRefusal[] = []): void {
     this.stored = Math.max(this.stored, cursor);
+    this.keep(refused);
     this.unackedEvents += events;
     this.caughtUp = caughtUp;
     this.flush();
@@ -95,10 +119,12 @@ export class PageAcks {
     this.deadline = null;
     const cursor = this.stored;
     const events = this.unackedEvents;
+    const refused = this.refused;
+    this.refused = [];
     this.unackedEvents = 0;
     this.sent += 1;
     this.lastSentAt = now;
-    this.inFlight = this.send(cursor).then(
+    this.inFlight = this.send(cursor, refused).then(
       () => {
         this.acked = Math.max(this.acked, cursor);
         this.inFlight = null;
@@ -107,6 +133,11 @@ export class PageAcks {
       },
       (error: Error) => {
         this.unackedEvents += events;
+        // Sent again with the next ack, before those of pages stored since (within the bound).
+        const since = this.refused;
+        this.refused = [];
+        this.keep(refused);
+        this.keep(since);
         this.inFlight = null;
         // Aborted by the loop's end: sent again at the next start (the stored cursor), not here.
         if (this.closed) return;
@@ -119,6 +150,16 @@ export class PageAcks {
     );
   }
 
+  /** Keeps refusals for the next ack, up to MAX_ACK_REFUSALS (the rest are dropped: logged). */
+  private keep(refused: readonly AckRefusal[]): void {
+    const room = MAX_ACK_REFUSALS - this.refused.length;
+    if (refused.length > room) {
+      const event = `${this.name}_ack_refusals_dropped`;
+      warnLimited(this.log, `${event} ${this.server}`, { event, server: this.server, dropped: refused.length - Math.max(0, room) }, `too many refused events wait for an acknowledgement; the ${this.name} sender will count the rest as delivered`);
+    }
+    if (room > 0) this.refused.push(...refused.slice(0, room));
+  }
+
   private later(ms: number): void {
     if (this.timer || this.closed) return;
     this.timer = setTimeout(() => {
@@ -128,7 +169,10 @@ export class PageAcks {
     this.timer.unref();
   }
 
-  /** The loop ends: no more retries (what is stored is acknowledged again at the next start). */
+  /**
+   * The loop ends: no more retries (what is stored is acknowledged again at the next start, without
+   * the refusals still waiting here: the sender takes those events as delivered).
+   */
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);

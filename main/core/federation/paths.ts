@@ -66,3 +66,10 @@ export const DESTINATION_BINDING_CAPABILITY = 'destination_binding';
 export const PULL_CAPABILITY = 'pull';
 /** Keeps mail for its peers that nobody reaches (mailbox/). */
 export const MAILBOX_CAPABILITY = 'mailbox';
+/**
+ * Takes `POST /pull/ack {cursor, refused}`: the events of the acknowledged pages the puller
+ * refused for good, marked failed (not delivered) on our side (pull/routes.ts). An older node's
+ * ack schema is strict and answers 400 to the field: a puller sends it only to a peer that
+ * advertises this.
+ */
+export const PULL_REFUSALS_CAPABILITY = 'pull_refusals';

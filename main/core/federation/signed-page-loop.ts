@@ -21,6 +21,7 @@ import { PeerLoops } from '../util/peer-loops.ts';
 import { WakeGap } from '../util/wake-gap.ts';
 import type { Discovery } from './discovery.ts';
 import type { FederationResponse, HttpClient } from './http-client.ts';
+import type { AckRefusal } from './page-acks.ts';
 
 /** Its own timeout for a long-poll (the server waits at most 30 s). */
 const PAGE_TIMEOUT_MS = 40_000;
@@ -92,8 +93,11 @@ export interface PageSource<P> {
   notServed(server: string, response: FederationResponse): string | null;
   /** A 200 answer's page, or throws; `empty` when nothing new came. */
   read(response: FederationResponse): { page: P; cursor: number; empty: boolean };
-  /** A page taker for one peer's loop; `ack` acknowledges a cursor at the peer. */
-  taker(server: string, ack: (cursor: number) => Promise<void>, signal: AbortSignal): PageTaker<P>;
+  /**
+   * A page taker for one peer's loop; `ack` acknowledges a cursor at the peer, with the events of
+   * its pages refused here when given (`{cursor, refused}`: only to a peer that takes the field).
+   */
+  taker(server: string, ack: (cursor: number, refused?: readonly AckRefusal[]) => Promise<void>, signal: AbortSignal): PageTaker<P>;
   /** Logs a failure; the message to record. */
   failed(server: string, error: Error, failures: number): string;
 }
@@ -192,7 +196,7 @@ export class SignedPageLoop<P> {
     let endpoint = '';
     /** When the current attempt began: a peer seen since then ends the wait after its failure. */
     let attemptAt = 0;
-    const taker = source.taker(server, (cursor) => this.ack(this.deps.identity()!, server, endpoint, cursor, signal), signal);
+    const taker = source.taker(server, (cursor, refused) => this.ack(this.deps.identity()!, server, endpoint, cursor, signal, refused), signal);
     const drop = () => {
       ahead?.abort.abort();
       ahead = null;
@@ -354,8 +358,9 @@ export class SignedPageLoop<P> {
     return { cursor, abort, response, askedAt: performance.now() };
   }
 
-  private async ack(identity: Identity, server: string, endpoint: string, cursor: number, signal: AbortSignal): Promise<void> {
-    const response = await this.deps.http.signed(identity, 'POST', endpoint, this.source.ackPath, JSON.stringify({ cursor: String(cursor) }), { signal, destination: server });
+  private async ack(identity: Identity, server: string, endpoint: string, cursor: number, signal: AbortSignal, refused?: readonly AckRefusal[]): Promise<void> {
+    const body = refused !== undefined && refused.length > 0 ? { cursor: String(cursor), refused } : { cursor: String(cursor) };
+    const response = await this.deps.http.signed(identity, 'POST', endpoint, this.source.ackPath, JSON.stringify(body), { signal, destination: server });
     if (response.status !== 200) throw new Error(`${this.source.name} ack answered HTTP ${response.status}`);
   }
 

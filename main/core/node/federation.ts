@@ -8,7 +8,7 @@ import type { Server } from 'node:http';
 import type Koa from 'koa';
 import type { Middleware } from 'koa';
 import { createFederationApp } from '../federation/federation-app.ts';
-import { BATCH_CAPABILITY, DESTINATION_BINDING_CAPABILITY, LARGE_BATCH_CAPABILITY, MAILBOX_CAPABILITY } from '../federation/paths.ts';
+import { BATCH_CAPABILITY, DESTINATION_BINDING_CAPABILITY, LARGE_BATCH_CAPABILITY, MAILBOX_CAPABILITY, PULL_REFUSALS_CAPABILITY } from '../federation/paths.ts';
 import { DEFAULT_MAILBOX_QUOTA } from '../mailbox/mailbox-store.ts';
 import { verifySignedRequest } from '../federation/middleware/verify-signed-request.ts';
 import { eventEntitlement } from '../federation/routes/event/index.ts';
@@ -137,7 +137,7 @@ function federationApp(s: Services, id: Identity, parts: RoomParts, endpoints: P
         s.workers.deliver(origin, { peerIsBack: true });
       },
     }),
-    capabilities: [BATCH_CAPABILITY, LARGE_BATCH_CAPABILITY, DESTINATION_BINDING_CAPABILITY],
+    capabilities: [BATCH_CAPABILITY, LARGE_BATCH_CAPABILITY, DESTINATION_BINDING_CAPABILITY, PULL_REFUSALS_CAPABILITY],
     publicUrl: () => state.federationUrl ?? '',
     federationEndpoints: () => endpoints.list(),
     mailboxesNamed: s.currentMailboxes,

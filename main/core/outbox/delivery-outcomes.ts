@@ -86,9 +86,10 @@ export function logOutcomes(log: Logger, destination: string, outcomes: Array<{ 
 
 /**
  * A peer's refusal as the cause line stored, shown and logged (`HTTP 403 origin_blocked: …`):
- * its code only when it looks like one, its words cleaned and cut (util/untrusted-text.ts).
+ * its code only when it looks like one, its words cleaned and cut (util/untrusted-text.ts). Also
+ * the words of a refusal a puller names in its ack (pull/pull-queue.ts).
  */
-function peerFailure(status: number | null, code: unknown, message: unknown): string {
+export function peerFailure(status: number | null, code: unknown, message: unknown): string {
   const theirCode = peerCode(code);
   const words = typeof message === 'string' && message !== '' ? message : theirCode === null && typeof code === 'string' ? code : '';
   return `HTTP ${status ?? '?'}${theirCode ? ` ${theirCode}` : ''}${words ? `: ${cleanText(words, PEER_TEXT_MAX)}` : ''}`;

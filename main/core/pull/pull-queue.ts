@@ -4,13 +4,23 @@
  * would push (same FIFO order per destination, same retention and `expired` state); they are
  * served by `GET /pull` in id order and deleted only when the peer acknowledges a cursor with
  * `POST /pull/ack` — so a peer killed mid-pull gets the same events again, and a sender killed
- * mid-pull still has every unacknowledged row.
+ * mid-pull still has every unacknowledged row. The rows the ack names as refused by the peer are
+ * marked failed instead, with its refusal in the words a push's gets (outbox/delivery-outcomes.ts):
+ * "not delivered", and the owner may send them again.
  *
  * The cursor is the outbox row id of the last event of a page (AUTOINCREMENT: ids never go back).
  */
 import type { Db } from '../store/database.ts';
 import type { ReadListener, OutboxRow } from '../outbox/outbox.ts';
 import { KeyedWaiters } from '../util/keyed-waiters.ts';
+import { peerFailure } from '../outbox/delivery-outcomes.ts';
+
+/** An event of an acknowledged page that the puller refused for good (pull/routes.ts validates it). */
+export interface PulledRefusal {
+  event_id: string;
+  status: number;
+  error: string;
+}
 
 /** A destination that has not pulled for this long is pushed to again (it may be reachable now). */
 export const PULL_STALE_MS = 2 * 60_000;
@@ -42,6 +52,8 @@ export class PullQueue {
   private readonly touchStmt;
   private readonly receiverAckStmt;
   private readonly ackedStmt;
+  private readonly failStmt;
+  private readonly attemptStmt;
   /** Given by the node's wiring: told of the rows an ack removes (outbox.ts ReadListener). */
   onRead: ReadListener | null = null;
 
@@ -56,8 +68,13 @@ export class PullQueue {
       "SELECT * FROM federation_outbox WHERE destination = ? AND state = 'pending' AND id > ? ORDER BY id LIMIT ?",
     );
     this.ackStmt = db.prepare("DELETE FROM federation_outbox WHERE destination = ? AND state = 'pending' AND id <= ?");
-    this.ackedStmt = db.prepare<[string, number], { event_id: string; room_id: string }>(
-      "SELECT event_id, room_id FROM federation_outbox WHERE destination = ? AND state = 'pending' AND id <= ?",
+    this.ackedStmt = db.prepare<[string, number], { id: number; event_id: string; room_id: string }>(
+      "SELECT id, event_id, room_id FROM federation_outbox WHERE destination = ? AND state = 'pending' AND id <= ?",
+    );
+    // As Outbox.settle marks an entry its destination refused (and logs the attempt).
+    this.failStmt = db.prepare("UPDATE federation_outbox SET state = 'failed', attempts = attempts + 1, last_error = ?, updated_at = ? WHERE id = ? AND state = 'pending'");
+    this.attemptStmt = db.prepare(
+      'INSERT INTO federation_delivery_attempts (destination, event_id, status, error, latency_ms, batch_size, attempted_at) VALUES (?, ?, ?, ?, 0, 1, ?)',
     );
     this.receiverAckStmt = db.prepare(
       `INSERT INTO pull_receivers (server_name, last_pull_at, acked_cursor, last_ack_at) VALUES (?, ?, ?, ?)
@@ -149,22 +166,35 @@ export class PullQueue {
   }
 
   /**
-   * Deletes every pending row of `destination` up to the cursor; how many went. Run it inside the
-   * caller's transaction (the ack route's group commit), or it commits on its own.
+   * Settles every pending row of `destination` up to the cursor: those whose event it names in
+   * `refused` are marked failed with its refusal (`HTTP 403 not_member`, as a push refused so);
+   * the others are deleted, delivered. A refusal of an event that is not one of its rows up to the
+   * cursor is ignored. Both count as read by the destination (ReadListener: a refusal is its own
+   * node's answer). How many were deleted and failed. Run it inside the caller's transaction (the
+   * ack route's group commit), or it commits on its own.
    */
-  ack(destination: string, cursor: number, now = Date.now()): number {
-    const deleted = this.db.transaction(() => {
-      if (this.onRead) {
-        const acked = this.ackedStmt.all(destination, cursor);
-        if (acked.length > 0) this.onRead(destination, acked);
+  ack(destination: string, cursor: number, refused: readonly PulledRefusal[] = [], now = Date.now()): { acknowledged: number; failed: number } {
+    const settled = this.db.transaction(() => {
+      const rows = this.onRead || refused.length > 0 ? this.ackedStmt.all(destination, cursor) : [];
+      let failed = 0;
+      if (refused.length > 0) {
+        const byEvent = new Map(refused.map((r) => [r.event_id, r]));
+        for (const row of rows) {
+          const refusal = byEvent.get(row.event_id);
+          if (!refusal) continue;
+          const error = peerFailure(refusal.status, refusal.error, undefined);
+          failed += this.failStmt.run(error, now, row.id).changes;
+          this.attemptStmt.run(destination, row.event_id, refusal.status, error, now);
+        }
       }
-      const n = this.ackStmt.run(destination, cursor).changes;
+      if (this.onRead && rows.length > 0) this.onRead(destination, rows);
+      const acknowledged = this.ackStmt.run(destination, cursor).changes;
       this.receiverAckStmt.run(destination, now, cursor, now);
-      return n;
+      return { acknowledged, failed };
     })();
     const known = this.receivers.get(destination);
     this.receivers.set(destination, { server_name: destination, last_pull_at: now, acked_cursor: Math.max(known?.acked_cursor ?? 0, cursor), last_ack_at: now });
-    return deleted;
+    return settled;
   }
 
   /** Waits until new events are queued for `destination`, the time is up, or the signal fires. */

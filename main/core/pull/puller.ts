@@ -14,6 +14,13 @@
  * drains (federation/page-acks.ts). Asking ahead is safe: the peer deletes rows only on an ack, and an ack
  * names only a cursor already committed here; a page that could not be stored drops the page
  * asked ahead and asks again from the stored cursor.
+ *
+ * Events refused for good here (a 4xx verdict: a removed member's message, an edit of a message we
+ * do not have) are skipped, as a push of them would fail; the ack that covers their page names them
+ * (`refused`), so the peer marks them failed, "not delivered", instead of delivered — to a peer
+ * that advertises PULL_REFUSALS_CAPABILITY (an older one answers 400 to the field: it is sent the
+ * plain cursor, and takes them as delivered). They wait for that ack in memory only
+ * (federation/page-acks.ts): a crash between storing a page and its ack loses them (the same).
  */
 import { cleanText } from '../util/untrusted-text.ts';
 import { PEER_TEXT_MAX } from '../federation/peer-refusal.ts';
@@ -21,11 +28,11 @@ import { HttpError } from '../errors.ts';
 import { infoLimited, warnLimited } from '../log/rate-limit.ts';
 import { receivedOutcome, type EventIngest, type ReceivedOutcome, type VerifiedEvent } from '../federation/event-ingest.ts';
 import { SignedPageLoop, mostlyNew, type PageTaker, type SignedPageLoopDeps } from '../federation/signed-page-loop.ts';
-import { PageAcks } from '../federation/page-acks.ts';
+import { PageAcks, type AckRefusal } from '../federation/page-acks.ts';
 import type { QuotaWait } from '../trust/storage-quota.ts';
-import { fetchedEventFailure, fetchedEventId, UncheckedRetries } from '../federation/fetched-event-failure.ts';
+import { fetchedEventFailure, fetchedEventId, isFinalRefusal, UncheckedRetries } from '../federation/fetched-event-failure.ts';
 import { MAX_PULL_EVENTS } from './routes.ts';
-import { PULL_ACK_PATH, PULL_PATH } from '../federation/paths.ts';
+import { PULL_ACK_PATH, PULL_PATH, PULL_REFUSALS_CAPABILITY } from '../federation/paths.ts';
 
 /** A pulling peer that fails is asked again after at most this long. */
 const MAX_BACKOFF_MS = 60_000;
@@ -103,14 +110,18 @@ export class Puller {
   }
 
   /** One peer's pages: stored, then acknowledged off the critical path (federation/page-acks.ts); a drained backlog is logged. */
-  private taker(server: string, ack: (cursor: number) => Promise<void>): PageTaker<PullPage> {
+  private taker(server: string, ack: (cursor: number, refused?: readonly AckRefusal[]) => Promise<void>): PageTaker<PullPage> {
     const { log } = this.deps;
-    const acks = new PageAcks(ack, server, 'pull', log);
+    // Refusals go only to a peer that takes them (its discovery says so); an older one gets the plain cursor.
+    const acks = new PageAcks(async (cursor, refused) => ack(cursor, refused.length > 0 && (await this.takesRefusals(server)) ? refused : undefined), server, 'pull', log);
+    /** The events of the page being taken that were refused here (handed to the ack once it is stored). */
+    let refused: AckRefusal[] = [];
     /** A backlog being drained: since when, events and pages (logged once caught up). */
     let backlog = { since: 0, events: 0, pages: 0, acksBefore: 0 };
     return {
       take: async ({ events }) => {
-        const stored = await this.storePage(server, events);
+        refused = [];
+        const stored = await this.storePage(server, events, refused);
         if (typeof stored === 'object') {
           // Over a quota here (429): the page is neither saved nor acknowledged, so the peer keeps
           // it; asked again from the stored cursor once the quota allows (storing again is a no-op).
@@ -122,7 +133,8 @@ export class Puller {
       },
       taken: ({ events }, next) => {
         const full = events.length >= MAX_PULL_EVENTS;
-        acks.storedUpTo(next, events.length, !full);
+        acks.storedUpTo(next, events.length, !full, refused);
+        refused = [];
         if (backlog.pages === 0) backlog = { since: Date.now(), events: 0, pages: 0, acksBefore: acks.sent };
         backlog.events += events.length;
         backlog.pages += 1;
@@ -140,13 +152,14 @@ export class Puller {
   /**
    * Verifies and stores a page in order (the loop saves its cursor once it is stored). 'retry' when
    * an event failed for a reason worth retrying (the page is asked again: what was stored is a
-   * no-op then). Refused events (4xx) are logged and acknowledged, as a push would have them fail;
-   * but an event refused for a quota (429) waits: nothing is saved, and the wait is returned.
+   * no-op then). Refused events (4xx) are logged, added to `refused` (the ack names them, and the
+   * peer marks them failed, as a push would have them fail) and skipped; but an event refused for
+   * a quota (429) waits: nothing is saved, and the wait is returned.
    * Otherwise 'fresh' when most of it was new here (events or invites stored, or held, for the
    * first time: at least half the page), 'nothing' when less was (the loop paces such pages:
    * signed-page-loop.ts; one new event among junk, copies and refusals, had the next page asked at once).
    */
-  private async storePage(server: string, page: unknown[]): Promise<'fresh' | 'nothing' | 'retry' | QuotaWait> {
+  private async storePage(server: string, page: unknown[], refused: AckRefusal[]): Promise<'fresh' | 'nothing' | 'retry' | QuotaWait> {
     const { ingest, log } = this.deps;
     // An invite of one of our users by the room's host comes this way when we cannot be called
     // (issue #32): taken as its POST /invite would be (RoomService.receivePulledInvite).
@@ -169,6 +182,7 @@ export class Puller {
           return 'retry';
         }
         warnLimited(log, `pulled_event_refused ${server}`, refusedFields(server, error), 'a pulled invite was refused');
+        noteRefusal(refused, fetchedEventId(raw), error);
       }
     }
     const verifications = ingest.verifyAll(server, raws);
@@ -194,6 +208,7 @@ export class Puller {
         }
         this.deps.onReceived?.(receivedOutcome(error));
         warnLimited(log, `pulled_event_refused ${server}`, refusedFields(server, error), 'a pulled event was refused');
+        noteRefusal(refused, fetchedEventId(raws[i]), error);
       }
     }
     if (verified.length === 0) return retry ? 'retry' : fresh() ? 'fresh' : 'nothing';
@@ -218,11 +233,21 @@ export class Puller {
         else {
           this.deps.onReceived?.(receivedOutcome(e));
           warnLimited(log, `pulled_event_refused ${server}`, refusedFields(server, e), 'a pulled event was refused');
+          noteRefusal(refused, verified[j]!.envelope.event_id, e);
         }
       }
     }
     if (wait) return wait;
     return retry ? 'retry' : fresh() ? 'fresh' : 'nothing';
+  }
+
+  /**
+   * Whether `server` takes refusals with its acks (advertises PULL_REFUSALS_CAPABILITY). Its
+   * discovery failing throws: the ack is sent again later, with them (sent without, the peer
+   * would take the refused events as delivered).
+   */
+  private async takesRefusals(server: string): Promise<boolean> {
+    return (await this.deps.discovery.documentOf(server)).capabilities.includes(PULL_REFUSALS_CAPABILITY);
   }
 
   /**
@@ -241,4 +266,15 @@ export class Puller {
 function refusedFields(server: string, error: unknown) {
   const http = error instanceof HttpError ? { status: error.status, error: error.code } : {};
   return { event: 'pulled_event_refused', server, ...http, message: (error as Error).message };
+}
+
+/**
+ * Notes a pulled event refused for good (a 4xx verdict other than 429) for the ack: its id, the
+ * status and the error code (a code not of the wire's form is sent as `refused`). Other failures
+ * taken as refusals (a shape no check foresaw, keys never readable) are not named: the peer takes
+ * those as delivered, as before.
+ */
+function noteRefusal(refused: AckRefusal[], eventId: string | null, error: unknown): void {
+  if (eventId === null || !isFinalRefusal(error) || refused.some((r) => r.event_id === eventId)) return;
+  refused.push({ event_id: eventId, status: error.status, error: /^[a-z_]{1,64}$/.test(error.code) ? error.code : 'refused' });
 }

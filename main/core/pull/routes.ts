@@ -8,6 +8,7 @@ import { PAGE_BYTES, utf8Bytes, withinBytes } from '../federation/page-budget.ts
 import type { FederationDeps } from '../federation/federation-deps.ts';
 import type { SignedRequestState } from '../federation/middleware/verify-signed-request.ts';
 import { PULL_ACK_PATH, PULL_PATH } from '../federation/paths.ts';
+import { MAX_ACK_REFUSALS } from '../federation/page-acks.ts';
 import { serverOf } from '../../../shared/identifiers.ts';
 import { RESIGN_AFTER_MS } from '../rooms/ordering.ts';
 
@@ -29,14 +30,25 @@ const querySchema = z.strictObject({
   cursor: z.union([z.literal(''), cursorSchema]).optional().transform((c) => (c === '' || c === undefined ? 0 : c)),
   limit: z.coerce.number().int().min(1).max(MAX_PULL_EVENTS).default(MAX_PULL_EVENTS),
 });
-const ackSchema = z.strictObject({ cursor: cursorSchema });
+/**
+ * An ack's refusals (`refused`, capability PULL_REFUSALS_CAPABILITY): events of the acknowledged
+ * pages the puller refused for good. At most MAX_ACK_REFUSALS (the puller's bound:
+ * federation/page-acks.ts); each a 4xx and an error code, no words of the puller's.
+ */
+const refusalSchema = z.strictObject({
+  event_id: z.string().min(1).max(255),
+  status: z.number().int().min(400).max(499),
+  error: z.string().regex(/^[a-z_]{1,64}$/, 'error must be a code of 1 to 64 letters a-z and _'),
+});
+const ackSchema = z.strictObject({ cursor: cursorSchema, refused: z.array(refusalSchema).max(MAX_ACK_REFUSALS).optional() });
 
 /**
  * Pull mode (issue #15, docs/PROTOCOL.md §Reachability: reach-probe and pull mode): `GET /pull?cursor=&limit=` answers the
  * events queued for the signed caller — only the rows whose destination is the caller — in
  * outbox order, `{events, cursor}`; when there are none it waits up to `pullWaitMs` for new ones.
- * `POST /pull/ack {cursor}` deletes the caller's rows up to the cursor (the only way a pulled
- * event counts as delivered).
+ * `POST /pull/ack {cursor, refused?}` deletes the caller's rows up to the cursor (the only way a
+ * pulled event counts as delivered), except those it names as refused: marked failed with its
+ * refusal, as a push refused so would be (pull-queue.ts).
  */
 export function pullRoutes(deps: FederationDeps): Router {
   const router = new Router();
@@ -67,8 +79,8 @@ export function pullRoutes(deps: FederationDeps): Router {
     }
     let loaded = deps.events.getMany(rows.map((r) => r.event_id));
     // Our own events for a room the puller hosts, waiting since half its window (60 s): signed
-    // again now (as a push refused 409 depth_too_old has them re-issued). A pulled event is
-    // acknowledged whatever the host answered, so this is the last moment we can.
+    // again now (as a push refused 409 depth_too_old has them re-issued). A pulled event the host
+    // refuses is only named in its ack (marked failed then, not re-issued), so this is the last moment we can.
     const now = Date.now();
     const stale = rows.filter((row) => {
       const event = loaded.get(row.event_id);
@@ -95,18 +107,18 @@ export function pullRoutes(deps: FederationDeps): Router {
     if (!pull) throw notFound('not_supported', 'this server does not serve pull mode');
     const state = ctx.state as SignedRequestState;
     const parsed = ackSchema.safeParse(parseJsonBody(state.rawBody));
-    if (!parsed.success) throw badRequest('invalid_request', `body must be {"cursor": "<cursor from a pull>"}: ${formatZodError(parsed.error)}`);
+    if (!parsed.success) throw badRequest('invalid_request', `body must be {"cursor": "<cursor from a pull>", "refused"?: [{"event_id", "status", "error"}]}: ${formatZodError(parsed.error)}`);
     if (!pull.isKnownCursor(parsed.data.cursor)) throw badRequest('unknown_cursor', 'this cursor was never given out by this server');
     // One group-commit job with the replay entry (its fsync off the event loop, shared with the
     // node's other writes); answered only once durable, so an acknowledged row never comes back.
-    const cursor = parsed.data.cursor;
-    const acknowledged = await deps.commit.run(() => {
+    const { cursor, refused } = parsed.data;
+    const { acknowledged, failed } = await deps.commit.run(() => {
       deps.replay.record(state.signature, state.origin, state.requestTs, state.replayForWeek === true);
-      return pull.ack(state.origin, cursor);
+      return pull.ack(state.origin, cursor, refused ?? []);
     });
     state.replayRecorded = true;
     deps.onPullAck?.(state.origin, acknowledged);
-    ctx.body = { acknowledged };
+    ctx.body = refused === undefined ? { acknowledged } : { acknowledged, refused: failed };
   });
   return router;
 }

@@ -1,0 +1,159 @@
+/**
+ * A room's host that receives by pull refuses some of its members' events for good (a 4xx: a
+ * removed member's message). Pushed, such a refusal marks the member's outbox entry failed and its
+ * message "Not delivered: refused by …"; pulled, the host only logged it and acknowledged the page,
+ * and the member's node deleted the entry as delivered: its user saw "✓ Delivered" for a message
+ * the host refused (a helper's audit). Now the ack names the refused events (`POST /pull/ack
+ * {cursor, refused}`, capability `pull_refusals`), and the member marks them failed.
+ */
+import { join } from 'node:path';
+import { Identity } from '../main/core/identity/identity.ts';
+import { describe, expect, it } from './helpers/fixtures.ts';
+import { queryNodeDb } from './helpers/inspect-db.ts';
+import { startPeered, type NodeProcess } from './helpers/node-process.ts';
+import { pullingFrom } from './helpers/pull-friend.ts';
+import { enc, eventually, messages, roomWithMembers, send } from './helpers/rooms.ts';
+import { sendSigned } from './helpers/signed-request.ts';
+import type { FakePeer } from './helpers/fake-peer.ts';
+
+const ACK = '/_paracord/federation/v1/pull/ack';
+
+const rowsFor = (n: NodeProcess, destination: string) =>
+  queryNodeDb<{ id: number; event_id: string; state: string; last_error: string | null }>(n.dataDir, 'SELECT id, event_id, state, last_error FROM federation_outbox WHERE destination = ? ORDER BY id', destination);
+
+/** The message's delivery as its sender's node shows it (the admin messages API). */
+async function deliveryOf(node: NodeProcess, roomId: string, eventId: string) {
+  const response = await node.admin('GET', `/rooms/${enc(roomId)}/messages?limit=500`);
+  expect(response.status, JSON.stringify(response.body)).toBe(200);
+  return (response.body.messages as Array<{ event_id: string; delivery: { state: string; refused: Array<{ server: string; reason: string }> } }>).find((m) => m.event_id === eventId)?.delivery;
+}
+
+describe('pull mode: events the puller refuses', () => {
+  it('a removed member\'s message that the pulling host refuses shows "not delivered: refused" on the member\'s node, not delivered', async ({ nodes }) => {
+    const alpha = nodes.process({ serverName: 'alpha.test' });
+    const beta = nodes.process({ serverName: 'beta.test', args: ['--retry-initial', '200', '--retry-max', '2000'] });
+    await startPeered([alpha, beta]);
+    const roomId = await roomWithMembers(alpha, 'refusals', [[beta, '@owner:beta.test']]);
+    // alpha (the host) becomes a node nobody can reach: it takes beta's events by pull.
+    await pullingFrom(beta, alpha);
+    await send(beta, roomId, 'before');
+    await eventually(async () => expect((await messages(alpha, roomId)).map((m) => m.body)).toContain('before'), 30_000);
+
+    // alpha removes beta's user while its federation is paused (beta is not told yet), and beta's
+    // user writes meanwhile: alpha refuses that message when it pulls it.
+    expect((await alpha.admin('POST', '/federation/pause', {})).status).toBe(200);
+    const removed = await alpha.admin('POST', `/rooms/${enc(roomId)}/members/${enc('@owner:beta.test')}/remove`, {});
+    expect(removed.status, JSON.stringify(removed.body)).toBe(200);
+    const eventId = await send(beta, roomId, 'after my removal');
+    expect((await alpha.admin('POST', '/federation/resume', {})).status).toBe(200);
+
+    // The page is taken and acknowledged: beta's entry leaves the waiting ones...
+    await eventually(async () => expect(rowsFor(beta, 'alpha.test').filter((r) => r.event_id === eventId && r.state === 'pending')).toEqual([]), 60_000, 250);
+    expect((await messages(alpha, roomId)).map((m) => m.body)).not.toContain('after my removal');
+    // ...failed with alpha's refusal, in the words a pushed refusal gets, not deleted as delivered.
+    const row = rowsFor(beta, 'alpha.test').find((r) => r.event_id === eventId);
+    expect(row, 'beta keeps the entry alpha refused').toBeDefined();
+    expect(row!.state).toBe('failed');
+    expect(row!.last_error).toMatch(/^HTTP 403 (not_a_member|not_joined)$/);
+    const queue = await beta.admin('GET', '/queue?state=failed&destination=alpha.test');
+    expect(queue.body.entries.map((e: { event_id: string }) => e.event_id)).toContain(eventId);
+    const delivery = await deliveryOf(beta, roomId, eventId);
+    expect(delivery?.state).toBe('refused');
+    expect(delivery?.refused).toEqual([{ server: 'alpha.test', reason: row!.last_error }]);
+    // The message beta's user sent before is still delivered.
+    const before = (await messages(beta, roomId)).find((m) => m.body === 'before');
+    expect((await deliveryOf(beta, roomId, before.event_id))?.state).toBe('delivered');
+  }, 180_000);
+
+  it('bad `refused` in POST /pull/ack gets a clear 400 and changes nothing; a good one fails only the caller\'s rows it names', async ({ nodes }) => {
+    const alpha = nodes.process({ serverName: 'alpha.test' });
+    const beta = nodes.process({ serverName: 'beta.test' });
+    const gamma = nodes.process({ serverName: 'gamma.test' });
+    await startPeered([alpha, beta, gamma]);
+    const roomId = await roomWithMembers(alpha, 'acks', [[beta, '@owner:beta.test'], [gamma, '@owner:gamma.test']]);
+    await pullingFrom(alpha, beta);
+    await beta.stop();
+    await gamma.stop();
+    const sent: string[] = [];
+    for (let i = 0; i < 3; i++) sent.push(await send(alpha, roomId, `kept ${i}`));
+    const before = rowsFor(alpha, 'beta.test');
+    const shape = (rows: ReturnType<typeof rowsFor>) => rows.map((r) => [r.id, r.event_id, r.state]);
+    expect(before.filter((r) => r.state === 'pending')).toHaveLength(3);
+    const key = await Identity.open(join(beta.dataDir, 'identity.json'));
+    const cursor = String(before[before.length - 1]!.id);
+    const refusal = { event_id: sent[0], status: 403, error: 'not_member' };
+    const bad: unknown[] = [
+      'no',
+      [{ ...refusal, status: 500 }],
+      [{ ...refusal, status: 399 }],
+      [{ ...refusal, status: '403' }],
+      [{ ...refusal, error: 'Not Member' }],
+      [{ ...refusal, error: 'x'.repeat(65) }],
+      [{ ...refusal, error: 'HTTP 403: <script>' }],
+      [{ ...refusal, event_id: '' }],
+      [{ ...refusal, event_id: `$${'e'.repeat(255)}` }],
+      [{ ...refusal, message: 'words' }],
+      [{ event_id: sent[0], status: 403 }],
+      Array.from({ length: 1_001 }, () => refusal),
+    ];
+    const cases: Array<[string, string]> = bad.map((refused) => [JSON.stringify({ cursor, refused }), 'invalid_request']);
+    // Not an integer: refused as the body is read (every federation body's numbers are).
+    cases.push([JSON.stringify({ cursor, refused: [{ ...refusal, status: 403.5 }] }), 'invalid_number']);
+    for (const [body, error] of cases) {
+      const response = await sendSigned(key, alpha.federationUrl, 'POST', ACK, body);
+      expect(response.status, body.slice(0, 200)).toBe(400);
+      expect(response.body, body.slice(0, 200)).toMatchObject({ error });
+      expect(typeof response.body.message).toBe('string');
+    }
+    expect(shape(rowsFor(alpha, 'beta.test'))).toEqual(shape(before));
+
+    // A good one: the named row of the caller's fails with the refusal; an id not among its rows up
+    // to the cursor (gamma's copy of the same event, an unknown one) is ignored; the rest are delivered.
+    const gammaBefore = shape(rowsFor(alpha, 'gamma.test'));
+    expect(gammaBefore).toHaveLength(3);
+    const body = JSON.stringify({ cursor, refused: [refusal, { event_id: '$unknown', status: 404, error: 'unknown_event' }] });
+    const acked = await sendSigned(key, alpha.federationUrl, 'POST', ACK, body);
+    expect(acked.status, JSON.stringify(acked.body)).toBe(200);
+    expect(acked.body).toEqual({ acknowledged: 2, refused: 1 });
+    expect(rowsFor(alpha, 'beta.test').map((r) => [r.event_id, r.state, r.last_error])).toEqual([[sent[0], 'failed', 'HTTP 403 not_member']]);
+    expect(shape(rowsFor(alpha, 'gamma.test'))).toEqual(gammaBefore);
+    // The owner may send it again (a fresh entry, after every cursor acknowledged).
+    const failedId = rowsFor(alpha, 'beta.test')[0]!.id;
+    const retried = await alpha.admin('POST', `/queue/${failedId}/retry`, {});
+    expect(retried.status, JSON.stringify(retried.body)).toBe(200);
+    expect(rowsFor(alpha, 'beta.test').map((r) => [r.event_id, r.state])).toEqual([[sent[0], 'pending']]);
+    // Advertised, so pullers send the field (an older node's strict schema answers 400 to it).
+    const discovery = await fetch(`${alpha.federationUrl}/.well-known/paracord/server`).then((r) => r.json() as Promise<{ capabilities: string[] }>);
+    expect(discovery.capabilities).toContain('pull_refusals');
+  }, 180_000);
+
+  it('the puller names its refusals only to a peer that advertises pull_refusals; an older one gets the plain {cursor}', async ({ nodes }) => {
+    const node = await nodes.inProcess('puller.test', { config: { pull: true }, graceMs: 1_000 });
+    /** A friend serving one page of two events the puller refuses (400 invalid_event), then nothing; its acks' bodies. */
+    const friend = async (name: string, capabilities: string[]) => {
+      const fake: FakePeer = await nodes.fakePeer(name);
+      fake.capabilities.push(...capabilities);
+      const acks: unknown[] = [];
+      fake.routes.set('/_paracord/federation/v1/pull', (url) => {
+        const cursor = Number(url.searchParams.get('cursor') ?? '0');
+        if (cursor >= 2) return { status: 200, body: { events: [], cursor: String(cursor) } };
+        return { status: 200, body: { events: [1, 2].map((i) => ({ event_id: `$bad${i}:${name}`, junk: true })), cursor: '2' } };
+      });
+      fake.routes.set('/_paracord/federation/v1/pull/ack', (_url, body) => {
+        acks.push(JSON.parse(body));
+        return { status: 200, body: { acknowledged: 2 } };
+      });
+      const added = await node.admin('POST', '/peers', { server_name: name, endpoint: fake.url });
+      expect(added.status, JSON.stringify(added.body)).toBe(200);
+      return acks;
+    };
+    const newer = await friend('newer.test', ['pull_refusals']);
+    const older = await friend('older.test', []);
+    await eventually(async () => {
+      expect(newer.length).toBeGreaterThan(0);
+      expect(older.length).toBeGreaterThan(0);
+    }, 30_000, 100);
+    expect(newer[0]).toEqual({ cursor: '2', refused: [1, 2].map((i) => ({ event_id: `$bad${i}:newer.test`, status: 400, error: 'invalid_event' })) });
+    expect(older[0]).toEqual({ cursor: '2' });
+  }, 60_000);
+});
