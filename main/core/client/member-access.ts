@@ -41,7 +41,7 @@ export interface MemberAccessDeps {
   /** Rooms hosted here that `userId` created (it is their owner), and how many a member may have. */
   roomsCreatedBy: (userId: string) => number;
   maxRoomsPerMember?: number | undefined;
-  /** Whether the member's message `txn_id` is already stored or being sent (a resend costs no share of the day). */
+  /** Whether the member's message `txn_id` is already stored (a resend costs no share of the day). */
   txnKnown?: (userId: string, txnId: string) => boolean;
   /** The federation listener's rate-limit buckets (member-limits.ts); without them nothing is limited. */
   limiter?: RateLimiters;

@@ -79,7 +79,7 @@ describe('HttpClient deadline', () => {
     const { port } = server.address() as AddressInfo;
     const http = new HttpClient({ allowInsecureHttp: true, policy: new AddressPolicy({ insecureHttp: true, allowPrivateAddresses: true, endpointVouch: () => ({ vouch: 'owner', addresses: 'any' }) }) });
     try {
-      await expect(http.send('GET', `http://127.0.0.1:${port}/slow`, {}, undefined, { vouch: 'owner', timeoutMs: 300 })).rejects.toThrow(/no whole answer within 1 s/);
+      await expect(http.send('GET', `http://127.0.0.1:${port}/slow`, {}, undefined, { vouch: 'owner', timeoutMs: 300, maxResponseBytes: 1_000 })).rejects.toThrow(/no whole answer within 1 s/);
     } finally {
       for (const timer of timers) clearInterval(timer);
       http.dropConnections();

@@ -111,7 +111,7 @@ export interface SendOptions {
   /**
    * Headers/body timeout of this request (a long-poll waits longer than the default 15 s): how long
    * its answer may take to begin, and to go quiet between two chunks. The whole request ends, answer
-   * read or not, by requestDeadlineMs (60 s for the default).
+   * read or not, by requestDeadlineMs (286 s for the default 15 s and 4 MiB).
    */
   timeoutMs?: number;
   /** The largest answer read (MAX_RESPONSE_BYTES unless a call needs more: page-budget.ts). */
@@ -124,11 +124,13 @@ export interface SendOptions {
  * The body timeout is idle time between chunks: a peer answering a byte every 14 s kept a request
  * (and whatever loop awaited it: the mailbox held check, a deposit's mailbox question, a key fetch)
  * going for the hours 4 MiB take at that pace (red team, 2026-11-28). Every request ends by its
- * deadline: its timeout for the headers, as long again and up to this allowance more for the body
- * (60 s in all for the default 15 s: 4 MiB in 30–60 s is 70–140 KB/s, below a slow home upload).
+ * deadline: its timeout for the headers, then as long again, or the time the largest answer it
+ * reads takes at MIN_ANSWER_BYTES_PER_SECOND if that is longer (a 4 MiB page from a host on a slow
+ * home upload: a review found a flat 60 s cut those for good), for the answer.
  */
-export const TRICKLE_ALLOWANCE_MS = 30_000;
-export const requestDeadlineMs = (timeoutMs: number): number => 2 * timeoutMs + Math.min(TRICKLE_ALLOWANCE_MS, 2 * timeoutMs);
+export const MIN_ANSWER_BYTES_PER_SECOND = 16 * 1024;
+export const requestDeadlineMs = (timeoutMs: number, maxResponseBytes: number): number =>
+  2 * timeoutMs + Math.max(2 * timeoutMs, Math.ceil((maxResponseBytes / MIN_ANSWER_BYTES_PER_SECOND) * 1000));
 
 /** Kept dispatchers (HttpClient.agents): far more than the pinned peers a node has. */
 export const MAX_AGENTS = 512;
@@ -244,7 +246,7 @@ export class HttpClient {
     const { request } = await loadUndici();
     // A fresh connection (a reachability probe): a kept-alive one proves nothing about the network now.
     const dispatcher = options.fresh ? await this.newAgent(options.vouch ?? 'none', pin, options.fresh !== 'direct') : await this.agentFor(options.vouch ?? 'none', pin);
-    const deadlineMs = requestDeadlineMs(timeout);
+    const deadlineMs = requestDeadlineMs(timeout, options.maxResponseBytes ?? MAX_RESPONSE_BYTES);
     const deadline = AbortSignal.timeout(deadlineMs);
     const signal = options.signal ? AbortSignal.any([options.signal, deadline]) : deadline;
     const late = (error: unknown) => (deadline.aborted && !options.signal?.aborted ? new Error(`no whole answer within ${Math.round(deadlineMs / 1000)} s`) : (error as Error));

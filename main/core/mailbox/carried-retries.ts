@@ -186,12 +186,21 @@ export class CarriedRetries {
       warnLimited(this.deps.log, `mailbox_retries_full ${mailbox}`, { event: 'mailbox_retries_full', mailbox, from: item.from, waiting_through_mailbox: through.n }, 'too many carried requests wait here; the mailbox keeps the rest until they can be kept');
       return 'full';
     }
-    // One depositor's queue full: its surplus is refused, final (its own backlog). Leaving the page at
-    // the mailbox for it held every other depositor's mail there behind it (a depositor that gets
-    // its requests answered "not yet" on purpose, e.g. signed with a key it keeps from us: red team,
-    // 2026-11-28).
+    // One depositor's queue full. Held by what the depositor itself controls (its head cannot be
+    // checked: signed under a key it keeps from us; or fails here on something unforeseen): its
+    // surplus is refused, final (its own doing). Leaving the page at the mailbox for it held every
+    // other depositor's mail there behind it (red team, 2026-11-28). Held by us (our limit for it,
+    // a failure of our disk), nothing is dropped: the page stays at the mailbox, as when the
+    // mailbox's share is full (a review, 2026-11-28: an honest friend's backlog after a week away
+    // was refused and shown delivered).
     if (held.n >= limits.perQueue || held.bytes + size > limits.perQueueBytes) {
-      warnLimited(this.deps.log, `mailbox_queue_full ${mailbox} ${item.from}`, { event: 'mailbox_queue_full', mailbox, from: item.from, waiting: held.n }, 'one server has as many carried requests waiting here as it may: this one is refused');
+      const head = this.deps.db.prepare<[string, string], { unchecked_since: number | null }>('SELECT unchecked_since FROM mailbox_retries WHERE mailbox = ? AND from_server = ? ORDER BY id LIMIT 1').get(mailbox, item.from);
+      // (None waiting: this one alone is over the queue's bytes, and could never be kept.)
+      if (head !== undefined && head.unchecked_since === null) {
+        warnLimited(this.deps.log, `mailbox_retries_full ${mailbox} ${item.from}`, { event: 'mailbox_retries_full', mailbox, from: item.from, waiting: held.n }, 'one server has as many carried requests waiting here as it may, for a limit or a failure here; the mailbox keeps the rest until they can be kept');
+        return 'full';
+      }
+      warnLimited(this.deps.log, `mailbox_queue_full ${mailbox} ${item.from}`, { event: 'mailbox_queue_full', mailbox, from: item.from, waiting: held.n }, 'one server has as many carried requests waiting here as it may, its first one not checkable: this one is refused');
       return 'refused';
     }
     this.tally(mailbox, item.from, 1, size);
@@ -349,7 +358,7 @@ export class CarriedRetries {
     else if (answer.status >= 400 && answer.status !== 409) {
       warnLimited(log, `mailbox_item_refused ${from}`, { event: 'mailbox_item_refused', from, status: answer.status, error: answer.error }, 'a request carried by a mailbox was refused');
     }
-    if (db.prepare('DELETE FROM mailbox_retries WHERE id = ?').run(row.id).changes > 0) this.tally(mailbox, from, -1, -row.body.length);
+    if (db.prepare('DELETE FROM mailbox_retries WHERE id = ?').run(row.id).changes > 0) this.tally(mailbox, from, -1, -Buffer.byteLength(row.body, 'utf8'));
     return true;
   }
 }

@@ -23,4 +23,15 @@ describe('Outbox expiry', () => {
     expect(outbox.get(old.id)!.state).toBe('expired');
     expect(told).toEqual(['$before']);
   });
+
+  it('once its destination was tried in this run, all its old entries may expire at once, not one per attempt (a review, 2026-11-28)', ({ tempDb }) => {
+    const outbox = new Outbox(tempDb.db);
+    const now = Date.now();
+    const rows = ['$a', '$b', '$c'].map((id) => outbox.enqueue('gone.test', id, '!r:alpha.test', now - 10_000)!);
+    const other = outbox.enqueue('elsewhere.test', '$d', '!r:alpha.test', now - 10_000)!;
+    outbox.settle('gone.test', [{ row: rows[0]!, outcome: { kind: 'retry', status: null, error: 'connection refused', nextAttemptAt: now + 1_000 } }], 1, now);
+    expect(outbox.expireOlderThan(5_000, now + 1).count).toBe(3);
+    // Another destination not tried yet keeps its old entry until it is.
+    expect(outbox.get(other.id)!.state).toBe('pending');
+  });
 });

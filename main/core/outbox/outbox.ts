@@ -70,8 +70,10 @@ export class Outbox {
    */
   private readonly onQueued: ((destination: string) => void) | null;
   private readonly db: Db;
-  /** When this outbox was made (the node's start): entries untouched since then are not expired before one attempt. */
+  /** When this outbox was made (the node's start): entries untouched since then are not expired before one attempt… */
   private readonly startedAt = Date.now();
+  /** …to their destination: once one was made in this run, all its old entries may expire (not one per attempt). */
+  private readonly attempted = new Set<string>();
   private readonly enqueueStmt;
   private readonly headStmt;
   private readonly deleteStmt;
@@ -135,6 +137,7 @@ export class Outbox {
    * stops for an fsync after every delivery request (issue #17).
    */
   settle(destination: string, settled: ReadonlyArray<{ row: OutboxRow; outcome: Outcome }>, latencyMs: number, now = Date.now()): void {
+    this.attempted.add(destination);
     const insertAttempt = (this.insertAttemptStmt ??= this.db.prepare(
       'INSERT INTO federation_delivery_attempts (destination, event_id, status, error, latency_ms, batch_size, attempted_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
     ));
@@ -167,17 +170,19 @@ export class Outbox {
    * Marks pending entries older than `maxAgeMs` as expired (kept, visible, never retried), of one
    * destination or of all: how many, which, and their destinations (whose waits they may have
    * headed). Only entries touched since this outbox was made (queued, tried or paced in this run of
-   * the node): after the node was off or paused past the age, every waiting message expired at
-   * start without a single attempt (a helper's audit, 2026-11-28); now each is tried once first.
+   * the node), or whose destination was tried in this run: after the node was off or paused past
+   * the age, every waiting message expired at start without a single attempt (a helper's audit,
+   * 2026-11-28); now its destination is tried once first.
    * Their messages' screens are told (onSettled), as after an attempt: an open room said "next try in …".
    */
   expireOlderThan(maxAgeMs: number, now = Date.now(), destination: string | null = null): { count: number; ids: Set<number>; destinations: string[] } {
     const rows = this.db
-      .prepare<[number, number, number, string | null, string | null], { id: number; destination: string; event_id: string; room_id: string }>(
+      .prepare<[number, number, number, string, string | null, string | null], { id: number; destination: string; event_id: string; room_id: string }>(
         `UPDATE federation_outbox SET state = 'expired', last_error = COALESCE(last_error, '') || ' (expired: undelivered for too long)', updated_at = ?
-         WHERE state = 'pending' AND created_at < ? AND updated_at >= ? AND (? IS NULL OR destination = ?) RETURNING id, destination, event_id, room_id`,
+         WHERE state = 'pending' AND created_at < ? AND (updated_at >= ? OR destination IN (SELECT value FROM json_each(?))) AND (? IS NULL OR destination = ?)
+         RETURNING id, destination, event_id, room_id`,
       )
-      .all(now, now - maxAgeMs, this.startedAt, destination, destination);
+      .all(now, now - maxAgeMs, this.startedAt, JSON.stringify([...this.attempted]), destination, destination);
     if (rows.length > 0) this.onSettled?.(rows);
     return { count: rows.length, ids: new Set(rows.map((r) => r.id)), destinations: [...new Set(rows.map((r) => r.destination))] };
   }

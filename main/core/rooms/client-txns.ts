@@ -33,9 +33,12 @@ export class ClientTxns {
     this.insert.run(user, txnId, eventId, now);
   }
 
-  /** Whether a user's id is stored or being sent: a send with it makes nothing new. */
+  /**
+   * Whether a user's id is stored: a send with it makes nothing new. Not one still being sent: should
+   * that send fail, the repeat is sent with its own body (a review, 2026-11-28: free of any charge).
+   */
   known(user: string, txnId: string): boolean {
-    return this.underWay.has(`${user}\n${txnId}`) || this.find.get(user, txnId) !== undefined;
+    return this.find.get(user, txnId) !== undefined;
   }
 
   /** Forgets ids older than the retention; the number forgotten. */
