@@ -81,3 +81,32 @@ describe('a room we host with a reference member, our messages over its push lim
     expect(queue.filter((q) => q.state !== 'pending')).toEqual([]);
   });
 });
+
+describe('reference peers polled side by side', () => {
+  it('a slow reference peer (each page just inside the deadline) does not hold another\'s polling', async ({ nodes }) => {
+    // Before (red team, 2026-11-28): one round over all reference peers in turn, one request at a
+    // time: a slow peer held every other peer's rooms for minutes, and a v0.8.5 peer's messages in a
+    // room we host, polled over a minute late, were refused as too old.
+    const slow = await nodes.referencePeer({ serverName: 'slow-ref.test', allowedGuilds: ['8080'] });
+    const fast = await nodes.referencePeer({ serverName: 'fast-ref.test', allowedGuilds: ['9090'] });
+    slow.guilds.set('8080', 'Slow guild');
+    fast.guilds.set('9090', 'Fast guild');
+    for (const ref of [slow, fast]) await peerWith(ref);
+    const slowRoom = '!8080:slow-ref.test';
+    const fastRoom = '!9090:fast-ref.test';
+    slow.memberJoin(slowRoom, 'Sam');
+    fast.memberJoin(fastRoom, 'Fay');
+    for (const roomId of [slowRoom, fastRoom]) expect((await ours.admin('POST', '/rooms/join', { room_id: roomId })).status).toBe(200);
+    const shown = async (roomId: string) => ((await ours.admin('GET', `/rooms/${enc(roomId)}/messages?limit=50`)).body.messages as Array<{ event_id: string }>).map((m) => m.event_id);
+    // The slow peer answers each page 8 s late (its deadline is 15 s); once one is under way, the fast peer's news still comes.
+    slow.eventsDelayMs = 8_000;
+    await eventually(async () => expect(slow.eventsInFlight).toBeGreaterThan(0), 10_000, 20);
+    const quick = fast.say(fastRoom, 'Fay', 'polled while the slow peer takes its time');
+    try {
+      await eventually(async () => expect(await shown(fastRoom)).toContain(quick.event_id), 7_000, 50);
+      expect(slow.eventsInFlight).toBeGreaterThan(0);
+    } finally {
+      slow.eventsDelayMs = 0;
+    }
+  }, 60_000);
+});

@@ -133,6 +133,9 @@ export class ReferencePeer {
   private readonly replay = new Set<string>();
   /** When set, GET /events answers this status (a peer in trouble). */
   failEvents: number | null = null;
+  /** GET /events answers after this long (a slow peer); how many such answers are under way. */
+  eventsDelayMs = 0;
+  eventsInFlight = 0;
   /** When set, POST /event answers this status (a peer in trouble). */
   failPosts: number | null = null;
   readonly pushLimit: { events: number; windowMs: number };
@@ -211,8 +214,10 @@ export class ReferencePeer {
 
   async stop(): Promise<void> {
     for (const server of [this.server, this.domainServer]) {
-      await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+      const closed = new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+      // Before waiting: a node that keeps polling keeps its connections busy, and close() waits for them.
       server?.closeAllConnections();
+      await closed;
     }
   }
 
@@ -248,6 +253,11 @@ export class ReferencePeer {
     if (req.method === 'GET' && path === '/_paracord/federation/v1/keys') {
       // F:730-761: unsigned, no algorithm; valid_until stale.
       return this.reply(res, 200, { keys: [{ key_id: this.keyId, public_key: this.publicKeyHex, server_name: this.serverName, valid_until: this.keyValidUntil }], server_name: this.serverName });
+    }
+    if (req.method === 'GET' && path === '/_paracord/federation/v1/events' && this.eventsDelayMs > 0) {
+      this.eventsInFlight++;
+      await new Promise((resolve) => setTimeout(resolve, this.eventsDelayMs));
+      this.eventsInFlight--;
     }
     if (req.method === 'GET' && path === '/_paracord/federation/v1/events' && this.failEvents !== null) {
       return this.error(res, this.failEvents, 'INTERNAL_ERROR', 'database is locked');

@@ -87,7 +87,6 @@ export class ReferenceRooms {
   private timer: NodeJS.Timeout | null = null;
   /** Set while started: stops listening for new reference peers. */
   private unsubscribe: (() => void) | null = null;
-  private running: Promise<void> | null = null;
   private readonly abort = new AbortController();
   /**
    * Rooms whose next event was refused for a storage quota here: not polled before this time (ms).
@@ -241,17 +240,34 @@ export class ReferenceRooms {
       .get(peer, roomId)!;
   }
 
-  /** One round over every reference peer and its rooms (sequential: one request in flight). */
+  /**
+   * A round for every reference peer whose last round has ended: its rooms one after another (one
+   * request in flight per peer), the peers side by side. One round over all peers in turn let a
+   * slow peer (a page answered just inside the 15 s deadline, 16 pages a room) hold every other
+   * peer's polling for minutes: a v0.8.5 peer's messages in a room we host were then polled over a
+   * minute late and refused as too old (red team, 2026-11-28). What the rounds started stored.
+   */
   async pollOnce(now = Date.now()): Promise<number> {
-    let stored = 0;
+    const rounds: Array<Promise<number>> = [];
     for (const peer of this.d.dialects.references()) {
       if (this.abort.signal.aborted) break;
-      if (this.d.trust.get(peer.server_name)?.trust !== 'allow') continue;
-      for (const roomId of this.roomsToPoll(peer.server_name)) {
-        if (this.abort.signal.aborted) break;
-        if (this.cursor(peer.server_name, roomId).next_at > now || (this.quotaWaits.get(`${peer.server_name} ${roomId}`) ?? 0) > now) continue;
-        stored += await this.pollRoom(peer.server_name, roomId).catch(() => 0);
-      }
+      if (this.d.trust.get(peer.server_name)?.trust !== 'allow' || this.peerRounds.has(peer.server_name)) continue;
+      const round = this.pollPeer(peer.server_name, now).finally(() => this.peerRounds.delete(peer.server_name));
+      this.peerRounds.set(peer.server_name, round);
+      rounds.push(round);
+    }
+    return (await Promise.all(rounds)).reduce((sum, n) => sum + n, 0);
+  }
+
+  /** Rounds under way, by peer: a peer's next round starts once its last one ended. */
+  private readonly peerRounds = new Map<string, Promise<number>>();
+
+  private async pollPeer(peer: string, now: number): Promise<number> {
+    let stored = 0;
+    for (const roomId of this.roomsToPoll(peer)) {
+      if (this.abort.signal.aborted) break;
+      if (this.cursor(peer, roomId).next_at > now || (this.quotaWaits.get(`${peer} ${roomId}`) ?? 0) > now) continue;
+      stored += await this.pollRoom(peer, roomId).catch(() => 0);
     }
     return stored;
   }
@@ -489,18 +505,13 @@ export class ReferenceRooms {
   private arm(): void {
     if (this.timer || !this.unsubscribe || this.d.dialects.references().length === 0) return;
     this.timer = setInterval(() => {
-      if (this.running) return;
       if (this.d.dialects.references().length === 0) {
         clearInterval(this.timer!);
         this.timer = null;
         return;
       }
-      this.running = this.pollOnce()
-        .then(() => undefined)
-        .catch((error: Error) => this.d.log.warn({ event: 'reference_poll_round_failed', error: error.message }, 'reference poll round failed'))
-        .finally(() => {
-          this.running = null;
-        });
+      // Each tick starts a round for the peers whose last one ended (pollOnce): a slow one holds only itself.
+      void this.pollOnce().catch((error: Error) => this.d.log.warn({ event: 'reference_poll_round_failed', error: error.message }, 'reference poll round failed'));
     }, this.intervalMs);
     this.timer.unref();
   }
@@ -511,7 +522,7 @@ export class ReferenceRooms {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     this.abort.abort();
-    await this.running?.catch(() => undefined);
+    await Promise.allSettled([...this.peerRounds.values()]);
   }
 }
 
