@@ -64,3 +64,22 @@ it('the echo serves only the nonce of a probe under way: any other is 404, unsig
     expect(response.status).toBe(404);
   }
 });
+
+it('as the prober: an echo that fails after the caller\'s keys were read is no "not reachable" (the caller judges the proof); another server echoing something else is', async ({ nodes }: { nodes: Nodes }) => {
+  const { sendSigned } = await import('./helpers/signed-request.ts');
+  // One probe per caller a second (30 s by default).
+  const beta = await nodes.inProcess('beta.test', { config: { reachabilityWatchSeconds: 0, noPortMapping: true, reachProbeIntervalSeconds: 1 } });
+  const caller = await nodes.fakePeer('caller.test');
+  expect((await beta.admin('POST', '/peers', { server_name: caller.serverName, endpoint: caller.url })).status).toBe(200);
+  const probe = async (nonce: string) => {
+    const response = await sendSigned(caller.identity, beta.started.federation_url!, 'POST', REACH_PROBE_PATH, JSON.stringify({ nonce }), { destination: 'beta.test' });
+    expect(response.status, response.text).toBe(200);
+    return JSON.parse(response.text) as { reachable: boolean; status: string };
+  };
+  // Its echo answers 404 (the nonce no longer awaited): the caller was reached; before, "not reachable" (http_error).
+  expect(await probe('A'.repeat(43))).toMatchObject({ reachable: true, status: 'reachable' });
+  // Another server there echoes another nonce: not the caller.
+  caller.routes.set(`${REACH_PROBE_PATH}/echo/${'B'.repeat(43)}`, () => ({ status: 200, body: { nonce: 'C'.repeat(43) } }));
+  await new Promise((resolve) => setTimeout(resolve, 1_100));
+  expect(await probe('B'.repeat(43))).toMatchObject({ reachable: false, status: 'wrong_server' });
+}, 30_000);

@@ -91,10 +91,15 @@ export async function probeCaller(deps: ProbeDeps, caller: string, keyId: string
     const published = [keys.document.active_key, ...keys.document.next_keys, ...keys.document.old_keys].find((k) => k.key_id === keyId);
     if (known && published?.public_key !== known) return answer('wrong_server', `the server at ${endpoint} does not hold ${caller}'s signing key ${keyId}`);
     if (nonce !== undefined) {
-      // The caller's proof that we reached its own listener: the nonce it sent, echoed there.
-      const echo = await deps.http.send('GET', joinUrl(endpoint, `${REACH_ECHO_PATH}/${nonce}`), { accept: 'application/json' }, undefined, { signal, timeoutMs: PROBE_TIMEOUT_MS, fresh: true });
-      if (echo.status !== 200) return answer('http_error', `${endpoint} answered HTTP ${echo.status} for this probe's nonce`);
-      if ((echo.json as { nonce?: unknown } | undefined)?.nonce !== nonce) return answer('wrong_server', `${endpoint} did not echo this probe's nonce: another server answers there`);
+      // The caller's proof that we reached its own listener: the nonce it sent, echoed there. The
+      // caller judges the proof (its listener served the nonce or not); here only another server
+      // echoing something else is an answer. An echo that failed after its keys were read (a slow
+      // keys fetch spent the probe's time, the nonce was no longer awaited) is no "not reachable":
+      // the caller, which saw no echo, takes our "reachable" as unproven (a review, 2026-11-28).
+      const echo = await deps.http
+        .send('GET', joinUrl(endpoint, `${REACH_ECHO_PATH}/${nonce}`), { accept: 'application/json' }, undefined, { signal, timeoutMs: PROBE_TIMEOUT_MS, fresh: true })
+        .catch(() => null);
+      if (echo?.status === 200 && (echo.json as { nonce?: unknown } | undefined)?.nonce !== nonce) return answer('wrong_server', `${endpoint} did not echo this probe's nonce: another server answers there`);
     }
     noteConnections(endpoint);
     await tryOtherFamily(deps, caller, base, document.federation_endpoints, families, (k) => published !== undefined && k === published.public_key, signal);
