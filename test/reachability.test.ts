@@ -135,6 +135,8 @@ describe('reachability self-test', () => {
     expect((await runCli(['reach-test', '--data', alpha.dataDir])).code).toBe(2);
 
     await alpha.addPeer(gamma);
+    // Adding the first peer tests at once; gamma does not know alpha yet, so nobody could run it.
+    await eventually(async () => expect((await alpha.admin('GET', '/status')).body.reachability.checked_at).not.toBeNull(), 20_000, 100);
     // A peer now: not "will be tested once the first peer is added" until the next test (the UI check of 2026-11-27).
     const meanwhile = (await alpha.admin('GET', '/status')).body.reachability;
     expect(meanwhile.summary).not.toMatch(/first peer/);

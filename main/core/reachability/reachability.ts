@@ -158,7 +158,10 @@ export class Reachability {
     // A test that found no peer, or none to ask, says what holds now (peers added, blocked or
     // allowed since): not "will be tested once the first peer is added" beside a list of friends
     // (the UI checks of 2026-11-27 and 2026-11-28).
-    const state = kept.error === NO_PEER || kept.error === NO_PEER_ASKABLE ? { ...kept, ...this.noPeerNow(kept.checked_at) } : kept;
+    // So does one that found peers but none that could run it, once none may be asked at all now
+    // (its only friend blocked since: "none can run the test", not "none could just now").
+    const nobodyCouldNorCan = kept.error?.startsWith(NOBODY_COULD_ASK) === true && this.candidates().length === 0;
+    const state = kept.error === NO_PEER || kept.error === NO_PEER_ASKABLE || nobodyCouldNorCan ? { ...kept, ...this.noPeerNow(kept.checked_at) } : kept;
     const mailboxes = this.mode === 'pull' ? (this.deps.mailboxSources?.() ?? []) : [];
     const nextTest = this.unconfirmed && this.confirmTimer ? { next_test_at: this.confirmAt } : {};
     return { ...state, mode: this.mode, mapping: this.mappingView(), pinhole: this.pinholes.pinhole, ...(mailboxes.length > 0 ? { mailboxes } : {}), ...nextTest };
