@@ -141,7 +141,34 @@ describe.skipIf(!HAVE_CHROMIUM)('unsent messages outlive the room screen (real C
     await expect.poll(() => storedCount(node, rooms.first!, kept), { timeout: 15_000 }).toBe(1);
     await page.getByTestId('message').getByText(kept).waitFor();
     await expect.poll(() => page.getByTestId('outgoing').count()).toBe(0);
+    // The box kept its text across the reload, as that message: it went with it (no second copy to send).
+    expect(await page.getByTestId('composer').inputValue()).toBe('');
     await new Promise((r) => setTimeout(r, 2_000));
     expect(await storedCount(node, rooms.first!, kept)).toBe(1);
+  });
+
+  it('the same words typed anew while the first copy waits stay in the box when that copy goes out by itself', async ({ browser, fileNodes }) => {
+    const node = await fileNodes.start({ serverName: 'unsent-again.test', keepAdminPort: true });
+    const room = String((await node.admin('POST', '/rooms', { name: 'again' })).body.room_id);
+    const { page } = await signedIn(browser, node);
+    await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+    await openRoom(page, 'again');
+
+    await node.stop();
+    await page.getByTestId('node-unreachable').waitFor({ timeout: 5_000 });
+    const body = 'see you at eight';
+    await page.getByTestId('composer').fill(body);
+    await page.getByRole('button', { name: 'Send' }).click();
+    await page.getByTestId('outgoing').filter({ hasText: body }).getByText('Not sent yet', { exact: false }).waitFor();
+    expect(await page.getByTestId('composer').inputValue()).toBe(body);
+    // The user empties the box and writes the same words again: a second message, not yet sent.
+    await page.getByTestId('composer').fill('');
+    await page.getByTestId('composer').fill(body);
+
+    await node.start();
+    await expect.poll(() => storedCount(node, room, body), { timeout: 15_000 }).toBe(1);
+    await page.getByTestId('message').getByText(body).waitFor();
+    await expect.poll(() => page.getByTestId('outgoing').count()).toBe(0);
+    expect(await page.getByTestId('composer').inputValue()).toBe(body);
   });
 });

@@ -20,8 +20,8 @@ describe('unsent messages kept by the tab', () => {
     const storage = memoryStorage();
     storage.setItem('paracord.unsent:@ann:h', '{not json');
     expect(loadKept(storage, '@ann:h')).toEqual([]);
-    storage.setItem('paracord.unsent:@ann:h', JSON.stringify([one, { room: 1 }, null]));
-    expect(loadKept(storage, '@ann:h')).toEqual([one]);
+    storage.setItem('paracord.unsent:@ann:h', JSON.stringify([one, { room: 1 }, null, { ...one, keptInBox: 'yes' }, { ...one, txn: 'cd34', keptInBox: true }]));
+    expect(loadKept(storage, '@ann:h')).toEqual([one, { ...one, txn: 'cd34', keptInBox: true }]);
     const refusing: DraftStorage = { getItem: () => { throw new Error('x'); }, setItem: () => { throw new Error('x'); }, removeItem: () => { throw new Error('x'); }, length: 0, key: () => null };
     expect(() => saveKept(refusing, '@ann:h', [one])).not.toThrow();
     expect(loadKept(refusing, '@ann:h')).toEqual([]);

@@ -15,6 +15,8 @@ export interface KeptUnsent {
   createdAt: number;
   /** A try may have been stored (the connection closed under it, or the page went while it was sent). */
   maybeStored: boolean;
+  /** The room's box still held its text when the page went (a member's box is kept, drafts.ts). */
+  keptInBox?: boolean;
 }
 
 const PREFIX = 'paracord.unsent:';
@@ -38,7 +40,7 @@ export function loadKept(storage: DraftStorage | undefined, userId: string): Kep
     if (!Array.isArray(parsed)) return [];
     return parsed.filter(
       (k): k is KeptUnsent =>
-        typeof k === 'object' && k !== null && typeof k.room === 'string' && typeof k.txn === 'string' && typeof k.body === 'string' && typeof k.createdAt === 'number' && typeof k.maybeStored === 'boolean',
+        typeof k === 'object' && k !== null && typeof k.room === 'string' && typeof k.txn === 'string' && typeof k.body === 'string' && typeof k.createdAt === 'number' && typeof k.maybeStored === 'boolean' && (k.keptInBox === undefined || typeof k.keptInBox === 'boolean'),
     );
   } catch {
     return [];

@@ -149,7 +149,7 @@ export function followUnsent(user: () => string | null, member: boolean): void {
           if (known.has(k.txn)) continue;
           // Not known to be stored: each is tried again at the node's first answer (one more
           // refusal at most), unless it was written too long ago to be sent again by itself.
-          unsent.items.push({ id: nextId++, user: who, room: k.room, txn: k.txn, body: k.body, createdAt: k.createdAt, state: k.maybeStored ? 'unknown' : 'failed', maybeStored: k.maybeStored, why: null, offline: true, failedAt: 0, tooOld: tooOldToResend(k.createdAt, now) });
+          unsent.items.push({ id: nextId++, user: who, room: k.room, txn: k.txn, body: k.body, createdAt: k.createdAt, state: k.maybeStored ? 'unknown' : 'failed', maybeStored: k.maybeStored, why: null, offline: true, failedAt: 0, tooOld: tooOldToResend(k.createdAt, now), keptInBox: k.keptInBox === true });
         }
       }
       if (who) unsent.user = who;
@@ -160,7 +160,7 @@ export function followUnsent(user: () => string | null, member: boolean): void {
     const who = unsent.user;
     if (!who) return;
     // One being sent when the page goes may be stored: kept as "maybe".
-    const kept = waitingOf(who).map((o) => ({ room: o.room, txn: o.txn, body: o.body, createdAt: o.createdAt, maybeStored: o.maybeStored || o.state === 'sending' }));
+    const kept = waitingOf(who).map((o) => ({ room: o.room, txn: o.txn, body: o.body, createdAt: o.createdAt, maybeStored: o.maybeStored || o.state === 'sending', keptInBox: o.keptInBox === true }));
     untrack(() => saveKept(sessionStore(), who, kept));
   });
   $effect(() => {
