@@ -159,6 +159,22 @@ describe('carried requests kept to be handed over again', () => {
     await again.stop();
   });
 
+  it('frees a request handed over by its bytes, as it was counted: the share left behind it is what it holds, not less', async () => {
+    const queue = retries({ perQueueBytes: 2_000 });
+    const at = Date.now();
+    // 260 four-byte characters: ~1,056 bytes kept (~536 UTF-16 units), then a small one behind it.
+    expect(await queue.keep('carol.test', carried('alice.test', JSON.stringify({ n: 0, pad: '😀'.repeat(260) }), at), LATER)).toBe('kept');
+    expect(await queue.keep('carol.test', carried('alice.test', JSON.stringify({ n: 1, pad: 'x'.repeat(100) }), at), LATER)).toBe('kept');
+    // Only the first is due: handed over, it frees its ~1,056 bytes; the second stays (~116 bytes).
+    await queue.stop();
+    db.prepare('UPDATE mailbox_retries SET next_at = 0 WHERE id = (SELECT MIN(id) FROM mailbox_retries)').run();
+    queue.start();
+    await eventually(async () => expect(kept()).toBe(1), 30_000, 50);
+    // ~1,766 bytes more fit beside it (1,882 of 2,000); freed as UTF-16 units, 520 phantom bytes stayed and it did not.
+    expect(await queue.keep('carol.test', carried('alice.test', JSON.stringify({ n: 2, pad: 'x'.repeat(1_750) }), at), LATER)).toBe('kept');
+    await queue.stop();
+  });
+
   it('a queue is a depositor\'s requests through one mailbox: what waits through one does not hold its mail through another', async () => {
     const queue = retries();
     // Through carol: waits an hour (as requests a hostile mailbox forged in alice's name would).
