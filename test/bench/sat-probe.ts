@@ -6,10 +6,12 @@
  *
  *   node --experimental-strip-types --no-warnings test/bench/sat-probe.ts [count] [inflight]
  *
- * PROBE_RSS=1: both nodes' RSS at 1–25 s after the run. PROBE_WARMUP=N, PROBE_PAUSE_MS=M: N messages
+ * PROBE_RSS=1: both nodes' RSS (anonymous and file-backed) at 1–25 s after the run; PROBE_THREADS=1
+ * adds A's thread names. PROBE_LOG=<regexp>: the lines of both nodes' logs it matches, after the
+ * run (with PARACORD_LOG_LEVEL=debug: `memory|code_pages` shows each idle trim). PROBE_WARMUP=N, PROBE_PAUSE_MS=M: N messages
  * before the run (300), then M ms of quiet (500); 51 and 0 are the Prosody comparison's.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import WebSocket from 'ws';
 import { cpuByThread, cpuPerUnit, peeredPair, watchRoomEvents } from './bench-nodes.ts';
 
@@ -79,11 +81,20 @@ try {
   }
   if (process.env.PROBE_RSS) {
     // Both nodes' RSS (MB) at these seconds after the run, as the idle trim and the workers' ends give memory back.
-    const rss = (pid: number) => (Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) / 1024).toFixed(1);
+    const field = (pid: number, name: string) => (Number(new RegExp(`${name}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) / 1024).toFixed(1);
+    const rss = (pid: number) => `${field(pid, 'VmRSS')} (anon ${field(pid, 'RssAnon')}, file ${field(pid, 'RssFile')})`;
     const t0 = performance.now();
-    for (const at of [1, 3, 6, 10, 15, 25]) {
+    for (const at of [1, 2, 3, 4, 6, 8, 10, 12, 15, 25]) {
       await sleep(at * 1000 - (performance.now() - t0));
-      console.log(`+${at} s: RSS A ${rss(a.child.pid!)} MB, B ${rss(b.child.pid!)} MB; threads A ${readFileSync(`/proc/${a.child.pid}/status`, 'utf8').match(/Threads:\s+(\d+)/)?.[1]}`);
+      console.log(`+${at} s: RSS A ${rss(a.child.pid!)} MB, B ${rss(b.child.pid!)} MB; threads A ${readFileSync(`/proc/${a.child.pid}/status`, 'utf8').match(/Threads:\s+(\d+)/)?.[1]}${process.env.PROBE_THREADS ? ` ${readdirSync(`/proc/${a.child.pid}/task`).map((t) => readFileSync(`/proc/${a.child.pid}/task/${t}/comm`, 'utf8').trim()).join(',')}` : ''}`);
+    }
+  }
+  if (process.env.PROBE_LOG) {
+    // What each node logged after the run about memory and its threads (PARACORD_LOG_LEVEL=debug).
+    for (const [name, node] of [['A', a], ['B', b]] as const) {
+      for (const line of readFileSync(`${node.dataDir}/logs/node.log`, 'utf8').split('\n')) {
+        if (new RegExp(process.env.PROBE_LOG).test(line)) console.log(name, line.slice(0, 300));
+      }
     }
   }
   stop();
