@@ -156,4 +156,45 @@ describe('pull mode: events the puller refuses', () => {
     expect(newer[0]).toEqual({ cursor: '2', refused: [1, 2].map((i) => ({ event_id: `$bad${i}:newer.test`, status: 400, error: 'invalid_event' })) });
     expect(older[0]).toEqual({ cursor: '2' });
   }, 60_000);
+
+  it('refusals of a stored page survive a SIGKILL before its ack: the first ack after the restart names them', async ({ nodes }) => {
+    const puller = nodes.process({ serverName: 'puller.test' });
+    await puller.start(['--pull']);
+    const friend: FakePeer = await nodes.fakePeer('friend.test');
+    friend.capabilities.push('pull_refusals');
+    friend.routes.set('/_paracord/federation/v1/pull', (url) => {
+      const cursor = Number(url.searchParams.get('cursor') ?? '0');
+      if (cursor >= 2) return { status: 200, body: { events: [], cursor: String(cursor) } };
+      return { status: 200, body: { events: [1, 2].map((i) => ({ event_id: `$bad${i}:friend.test`, junk: true })), cursor: '2' } };
+    });
+    // Its acks fail until the puller was killed: the refusals are noted, not yet acknowledged.
+    let acksWork = false;
+    const acks: Array<{ body: unknown; answered: number }> = [];
+    friend.routes.set('/_paracord/federation/v1/pull/ack', (_url, body) => {
+      const answered = acksWork ? 200 : 503;
+      acks.push({ body: JSON.parse(body), answered });
+      return answered === 200 ? { status: 200, body: { acknowledged: 2 } } : { status: 503, body: { error: 'storage_failed', message: 'not now' } };
+    });
+    const added = await puller.admin('POST', '/peers', { server_name: 'friend.test', endpoint: friend.url });
+    expect(added.status, JSON.stringify(added.body)).toBe(200);
+    const cursor = () => queryNodeDb<{ cursor: number }>(puller.dataDir, "SELECT cursor FROM pull_sources WHERE server_name = 'friend.test'")[0]?.cursor;
+    // The page is stored (its cursor saved) and its ack was tried (and failed).
+    await eventually(async () => {
+      expect(cursor()).toBe(2);
+      expect(acks.length).toBeGreaterThan(0);
+    }, 30_000, 50);
+    expect(acks[0]!.body).toMatchObject({ cursor: '2', refused: [{ event_id: '$bad1:friend.test' }, { event_id: '$bad2:friend.test' }] });
+
+    // Killed between the page and its ack; the friend takes acks again; the puller starts again.
+    await puller.stop('SIGKILL');
+    acksWork = true;
+    await puller.start(['--pull']);
+    await eventually(async () => expect(acks.some((a) => a.answered === 200)).toBe(true), 30_000, 50);
+    // The first ack the friend took names the refusals: it marks those events failed, not delivered.
+    const refused = [1, 2].map((i) => ({ event_id: `$bad${i}:friend.test`, status: 400, error: 'invalid_event' }));
+    expect(acks.find((a) => a.answered === 200)!.body).toEqual({ cursor: '2', refused });
+    // Once acknowledged, they are not sent again.
+    await new Promise((r) => setTimeout(r, 1_500));
+    for (const later of acks.filter((a) => a.answered === 200).slice(1)) expect(later.body).toEqual({ cursor: '2' });
+  }, 90_000);
 });

@@ -1,6 +1,7 @@
 import pino from 'pino';
-import { describe, expect, it } from 'vitest';
-import { MAX_ACK_REFUSALS, PageAcks, type AckRefusal } from './page-acks.ts';
+import { describe, expect, it } from '../../../test/helpers/fixtures.ts';
+import { StoredPullRefusals } from '../pull/pull-refusals.ts';
+import { PageAcks, type AckRefusal } from './page-acks.ts';
 
 const log = pino({ level: 'silent' });
 const tick = () => new Promise((r) => setTimeout(r, 0));
@@ -107,17 +108,22 @@ describe('PageAcks', () => {
     await acks.close();
   });
 
-  it('carries the refusals of the pages an ack covers, keeps them for the retry of a failed one, and holds at most MAX_ACK_REFUSALS', async () => {
+  it('carries the refusals of the pages an ack covers, kept on disk until an ack carrying them is answered', async ({ tempDb }) => {
     const t = transport();
-    const acks = new PageAcks(t.send, 'a.test', 'pull', log, { events: 300, ms: 60_000, gapMs: 0 });
+    const store = new StoredPullRefusals(tempDb.db);
+    const acks = new PageAcks(t.send, 'a.test', 'pull', log, { events: 300, ms: 60_000, gapMs: 0, refusals: store });
     const refusal = (n: number): AckRefusal => ({ event_id: `$e${n}`, status: 403, error: 'not_member' });
-    acks.storedUpTo(100, 100, false, [refusal(1)]);
-    acks.storedUpTo(200, 100, false, [refusal(2)]);
-    acks.storedUpTo(300, 100, false);
+    const stored = (cursor: number, events: number, caughtUp: boolean, refused: AckRefusal[] = []) => {
+      store.keep('a.test', cursor, refused);
+      acks.storedUpTo(cursor, events, caughtUp);
+    };
+    stored(100, 100, false, [refusal(1)]);
+    stored(200, 100, false, [refusal(2)]);
+    stored(300, 100, false);
     expect(t.sent).toEqual([300]);
     expect(t.refusals[0]).toEqual([refusal(1), refusal(2)]);
-    // Stored while that ack is on the wire: the next ack carries it, after the failed one's.
-    acks.storedUpTo(350, 50, true, [refusal(3)]);
+    // Stored while that ack is on the wire: the next ack carries it, with the failed one's.
+    stored(350, 50, true, [refusal(3)]);
     t.answers[0]!.reject(new Error('connection reset'));
     await new Promise((r) => setTimeout(r, 1_100));
     expect(t.sent).toEqual([300, 350]);
@@ -125,17 +131,50 @@ describe('PageAcks', () => {
     t.answers[1]!.resolve();
     await tick();
     expect(acks.settled).toBe(true);
-    // Answered: not carried again.
-    acks.storedUpTo(400, 50, true);
+    // Answered: forgotten, not carried again.
+    expect(store.upTo('a.test', 1_000)).toEqual({ cursor: 1_000, refused: [] });
+    stored(400, 50, true);
     expect(t.refusals[2]).toEqual([]);
     t.answers[2]!.resolve();
     await tick();
-    // Bounded: beyond MAX_ACK_REFUSALS they are dropped (the sender takes those as delivered).
-    const many = Array.from({ length: MAX_ACK_REFUSALS + 5 }, (_, i) => refusal(100 + i));
-    acks.storedUpTo(500, 100, true, many);
-    expect(t.refusals[3]).toHaveLength(MAX_ACK_REFUSALS);
-    t.answers[3]!.resolve();
-    await tick();
     await acks.close();
+  });
+
+  it('names at most MAX_ACK_REFUSALS per ack: a lower cursor first (the pages whose refusals fit), then the rest', async ({ tempDb }) => {
+    const t = transport();
+    const store = new StoredPullRefusals(tempDb.db);
+    const acks = new PageAcks(t.send, 'a.test', 'pull', log, { gapMs: 0, refusals: store });
+    // 12 pages of 100 refused events each, stored while acks failed.
+    const pages = Array.from({ length: 12 }, (_, p) => Array.from({ length: 100 }, (__, i): AckRefusal => ({ event_id: `$p${String(p).padStart(2, '0')}e${String(i).padStart(3, '0')}`, status: 400, error: 'invalid_event' })));
+    for (const [p, refused] of pages.entries()) store.keep('a.test', (p + 1) * 100, refused);
+    store.keep('b.test', 100, [{ event_id: '$other', status: 403, error: 'not_member' }]);
+    acks.storedUpTo(1_200, 1_200, true);
+    expect(t.sent).toEqual([1_000]);
+    expect(t.refusals[0]).toEqual(pages.slice(0, 10).flat());
+    t.answers[0]!.resolve();
+    await tick();
+    expect(t.sent).toEqual([1_000, 1_200]);
+    expect(t.refusals[1]).toEqual(pages.slice(10).flat());
+    t.answers[1]!.resolve();
+    await tick();
+    expect(acks.settled).toBe(true);
+    // Another peer's are its own.
+    expect(store.upTo('b.test', 100).refused).toEqual([{ event_id: '$other', status: 403, error: 'not_member' }]);
+    await acks.close();
+
+    // At a restart: the saved cursor's refusals, in as many acks as they need.
+    for (const [p, refused] of pages.entries()) store.keep('a.test', 1_200 + (p + 1) * 100, refused);
+    const u = transport();
+    const again = new PageAcks(u.send, 'a.test', 'pull', log, { gapMs: 0, refusals: store });
+    const resumed = again.resume(2_400);
+    expect(u.sent).toEqual([2_200]);
+    u.answers[0]!.resolve();
+    await tick();
+    expect(u.sent).toEqual([2_200, 2_400]);
+    u.answers[1]!.resolve();
+    await resumed;
+    expect(u.refusals.map((r) => r.length)).toEqual([1_000, 200]);
+    expect(again.settled).toBe(true);
+    await again.close();
   });
 });

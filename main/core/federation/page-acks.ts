@@ -13,24 +13,23 @@
  *
  * Refusals (pull mode): the events of the stored pages that this node refused for good (a 4xx
  * verdict) ride with the ack that covers them (`POST /pull/ack {cursor, refused}`), so the sender
- * marks them failed instead of delivered. They are kept here, in memory, until an ack carrying
- * them is answered (a failed ack keeps them for its retry), at most MAX_ACK_REFUSALS (more are
- * dropped, and logged: those show as delivered there, the behaviour before). Not persisted: a
- * crash (or the loop's end) between storing a page and its ack loses them, and the ack sent at the
- * next start (the stored cursor alone) has the sender take those events as delivered.
+ * marks them failed instead of delivered. They are kept on disk (`AckRefusals`,
+ * pull/pull-refusals.ts), written with their page's cursor, and forgotten only once an ack carrying
+ * them is answered: a failed ack, the loop's end or a crash leaves them for the next ack, and the
+ * first ack at the next start (`resume`) names them. An ack carries at most MAX_ACK_REFUSALS: when
+ * the pages stored hold more, it names a lower cursor (the last page whose refusals fit) and the
+ * next ack goes on from there, since the sender takes every other event up to an acknowledged
+ * cursor as delivered.
  */
 import type { Logger } from 'pino';
-import { infoLimited, warnLimited } from '../log/rate-limit.ts';
+import { infoLimited } from '../log/rate-limit.ts';
 import { cleanText } from '../util/untrusted-text.ts';
 import { PEER_TEXT_MAX } from './peer-refusal.ts';
 
 export const ACK_EVERY_EVENTS = 500;
 export const ACK_EVERY_MS = 1_000;
 export const ACK_GAP_MS = 100;
-/**
- * The most refusals one ack carries, and that wait here (the wire's bound: pull/routes.ts). An ack
- * covers at most ACK_EVERY_EVENTS events and a page beyond, unless acks fail while pages flow.
- */
+/** The most refusals one ack carries (the wire's bound: pull/routes.ts). */
 export const MAX_ACK_REFUSALS = 1_000;
 
 /** An event of a stored page refused for good here: its id, the status and error code of the refusal. */
@@ -38,6 +37,20 @@ export interface AckRefusal {
   event_id: string;
   status: number;
   error: string;
+}
+
+/** Where the refusals of stored pages wait for an ack (pull/pull-refusals.ts). */
+export interface AckRefusals {
+  /** Keeps the refusals of `server`'s page up to `cursor`; called in the transaction that saves that cursor. */
+  keep(server: string, cursor: number, refused: readonly AckRefusal[]): void;
+  /**
+   * What an ack to `server` for `cursor` names: the refusals of its pages up to it, and `cursor`
+   * itself, or, when they are more than MAX_ACK_REFUSALS, the cursor of the last page whose
+   * refusals all fit, with those.
+   */
+  upTo(server: string, cursor: number): { cursor: number; refused: AckRefusal[] };
+  /** An ack for `cursor` was answered: the refusals of the pages up to it are forgotten. */
+  acknowledged(server: string, cursor: number): void;
 }
 
 /**
@@ -61,8 +74,6 @@ export class PageAcks {
   private caughtUp = false;
   /** Acks failed in a row (the retry's wait doubles). */
   private failures = 0;
-  /** Refusals of stored pages not yet carried by an answered ack (at most MAX_ACK_REFUSALS). */
-  private refused: AckRefusal[] = [];
   /** The loop ended: nothing more is sent, retried or logged. */
   private closed = false;
   /** Acknowledgements sent (for the log line of a drained backlog). */
@@ -75,21 +86,42 @@ export class PageAcks {
   private readonly everyEvents: number;
   private readonly everyMs: number;
   private readonly gapMs: number;
+  /** Where the refusals of the stored pages wait (pull mode); none without. */
+  private readonly refusals: AckRefusals | null;
 
-  constructor(send: (cursor: number, refused: readonly AckRefusal[]) => Promise<void>, server: string, name: 'pull' | 'mailbox', log: Logger, every: { events?: number; ms?: number; gapMs?: number } = {}) {
+  constructor(
+    send: (cursor: number, refused: readonly AckRefusal[]) => Promise<void>, server: string, name: 'pull' | 'mailbox', log: Logger,
+    options: { events?: number; ms?: number; gapMs?: number; refusals?: AckRefusals } = {},
+  ) {
     this.send = send;
     this.server = server;
     this.name = name;
     this.log = log;
-    this.everyEvents = every.events ?? ACK_EVERY_EVENTS;
-    this.everyMs = every.ms ?? ACK_EVERY_MS;
-    this.gapMs = every.gapMs ?? ACK_GAP_MS;
+    this.everyEvents = options.events ?? ACK_EVERY_EVENTS;
+    this.everyMs = options.ms ?? ACK_EVERY_MS;
+    this.gapMs = options.gapMs ?? ACK_GAP_MS;
+    this.refusals = options.refusals ?? null;
   }
 
-  /** A page up to `cursor` is stored, with the events of it refused here; `caughtUp`: the peer had no more for now. */
-  storedUpTo(cursor: number, events: number, caughtUp: boolean, refused: readonly AckRefusal[] = []): void {
+  /**
+   * At the loop's start: acknowledges `cursor`, saved before a restart, with the refusals kept for
+   * its pages (in several acks when one cannot carry them all). Throws when an ack fails (the loop
+   * backs off and starts again).
+   */
+  async resume(cursor: number): Promise<void> {
     this.stored = Math.max(this.stored, cursor);
-    this.keep(refused);
+    while (this.acked < cursor) {
+      const next = this.refusals?.upTo(this.server, cursor) ?? { cursor, refused: [] };
+      await this.send(next.cursor, next.refused);
+      this.sent += 1;
+      this.acked = Math.max(this.acked, next.cursor);
+      this.refusals?.acknowledged(this.server, next.cursor);
+    }
+  }
+
+  /** A page up to `cursor` is stored (its refusals kept with its cursor); `caughtUp`: the peer had no more for now. */
+  storedUpTo(cursor: number, events: number, caughtUp: boolean): void {
+    this.stored = Math.max(this.stored, cursor);
     this.unackedEvents += events;
     this.caughtUp = caughtUp;
     this.flush();
@@ -117,10 +149,15 @@ export class PageAcks {
     if (wait > 0) return this.later(wait);
     if (this.deadline) clearTimeout(this.deadline);
     this.deadline = null;
-    const cursor = this.stored;
+    let cursor = this.stored;
+    let refused: readonly AckRefusal[] = [];
+    try {
+      if (this.refusals) ({ cursor, refused } = this.refusals.upTo(this.server, this.stored));
+    } catch (error) {
+      // The database (closing, failing): the ack waits, as a failed one does.
+      return this.failed(error as Error);
+    }
     const events = this.unackedEvents;
-    const refused = this.refused;
-    this.refused = [];
     this.unackedEvents = 0;
     this.sent += 1;
     this.lastSentAt = now;
@@ -129,35 +166,32 @@ export class PageAcks {
         this.acked = Math.max(this.acked, cursor);
         this.inFlight = null;
         this.failures = 0;
+        // Short of what is stored (more refusals than one ack carries): the rest goes next, at once.
+        if (cursor < this.stored) this.caughtUp = true;
+        try {
+          this.refusals?.acknowledged(this.server, cursor);
+        } catch {
+          // Not forgotten: named again with the next ack, where the sender ignores them (settled).
+        }
         this.flush();
       },
       (error: Error) => {
         this.unackedEvents += events;
-        // Sent again with the next ack, before those of pages stored since (within the bound).
-        const since = this.refused;
-        this.refused = [];
-        this.keep(refused);
-        this.keep(since);
         this.inFlight = null;
-        // Aborted by the loop's end: sent again at the next start (the stored cursor), not here.
-        if (this.closed) return;
-        const event = `${this.name}_ack_failed`;
-        infoLimited(this.log, `${event} ${this.server}`, { event, server: this.server, error: cleanText(error.message, PEER_TEXT_MAX) }, `${this.name} acknowledgement failed; it is sent again`);
-        this.caughtUp = true;
-        this.failures += 1;
-        this.later(Math.min(MAX_RETRY_MS, RETRY_MS * 2 ** (this.failures - 1)));
+        this.failed(error);
       },
     );
   }
 
-  /** Keeps refusals for the next ack, up to MAX_ACK_REFUSALS (the rest are dropped: logged). */
-  private keep(refused: readonly AckRefusal[]): void {
-    const room = MAX_ACK_REFUSALS - this.refused.length;
-    if (refused.length > room) {
-      const event = `${this.name}_ack_refusals_dropped`;
-      warnLimited(this.log, `${event} ${this.server}`, { event, server: this.server, dropped: refused.length - Math.max(0, room) }, `too many refused events wait for an acknowledgement; the ${this.name} sender will count the rest as delivered`);
-    }
-    if (room > 0) this.refused.push(...refused.slice(0, room));
+  /** An ack failed (or could not be made): sent again a second later, doubling while it keeps failing. */
+  private failed(error: Error): void {
+    // Aborted by the loop's end: sent again at the next start (the stored cursor), not here.
+    if (this.closed) return;
+    const event = `${this.name}_ack_failed`;
+    infoLimited(this.log, `${event} ${this.server}`, { event, server: this.server, error: cleanText(error.message, PEER_TEXT_MAX) }, `${this.name} acknowledgement failed; it is sent again`);
+    this.caughtUp = true;
+    this.failures += 1;
+    this.later(Math.min(MAX_RETRY_MS, RETRY_MS * 2 ** (this.failures - 1)));
   }
 
   private later(ms: number): void {
@@ -170,8 +204,8 @@ export class PageAcks {
   }
 
   /**
-   * The loop ends: no more retries (what is stored is acknowledged again at the next start, without
-   * the refusals still waiting here: the sender takes those events as delivered).
+   * The loop ends: no more retries (what is stored is acknowledged again at the next start, with
+   * the refusals still kept: `resume`).
    */
   async close(): Promise<void> {
     this.closed = true;

@@ -21,7 +21,7 @@ import { PeerLoops } from '../util/peer-loops.ts';
 import { WakeGap } from '../util/wake-gap.ts';
 import type { Discovery } from './discovery.ts';
 import type { FederationResponse, HttpClient } from './http-client.ts';
-import type { AckRefusal } from './page-acks.ts';
+import type { AckRefusal, AckRefusals } from './page-acks.ts';
 
 /** Its own timeout for a long-poll (the server waits at most 30 s). */
 const PAGE_TIMEOUT_MS = 40_000;
@@ -43,10 +43,11 @@ export interface SignedPageLoopDeps {
 
 /**
  * What a page source tells the loop after taking a page: taken (`fruitful` when it brought
- * something new: an event stored, a request taken), or wait (nothing saved, asked again after
+ * something new: an event stored, a request taken; `refused`: its events refused for good here,
+ * kept with its cursor in the source's `refusals`), or wait (nothing saved, asked again after
  * `waitMs`).
  */
-export type PageTaken = { taken: true; fruitful: boolean } | { taken: false; waitMs: number; error: string };
+export type PageTaken = { taken: true; fruitful: boolean; refused?: readonly AckRefusal[] } | { taken: false; waitMs: number; error: string };
 
 /**
  * Whether a page of `total` items, `news` of them new here, is fruitful: at least half of it new.
@@ -62,6 +63,11 @@ export interface PageTaker<P> {
   take(page: P, next: number): Promise<PageTaken>;
   /** The page up to `next` was taken and its cursor saved: acknowledge it (`ack`), log. */
   taken(page: P, next: number): void;
+  /**
+   * At the loop's start, acknowledges the cursor saved before (with what was kept for it); throws
+   * when that fails. Without it, the loop sends the plain cursor.
+   */
+  resume?(cursor: number): Promise<void>;
   /** The loop ends. */
   close?(): Promise<void>;
 }
@@ -85,6 +91,8 @@ export interface PageSource<P> {
   answered?: (server: string) => void;
   /** The most a page is asked to hold. */
   limit: number;
+  /** Where a taken page's refusals are kept, written in the transaction that saves its cursor (pull mode). */
+  refusals?: AckRefusals;
   maxBackoffMs: number;
   /** The peers a loop runs for. */
   peers(): string[];
@@ -213,8 +221,8 @@ export class SignedPageLoop<P> {
           attemptAt = Date.now();
           endpoint = await this.deps.discovery.endpointOf(server, Date.now(), signal);
           const cursor = this.cursorOf(server);
-          // What was taken before a restart may not have been acknowledged yet.
-          if (!acked && cursor > 0) await this.ack(identity, server, endpoint, cursor, signal);
+          // What was taken before a restart may not have been acknowledged yet (nor its refusals named).
+          if (!acked && cursor > 0) await (taker.resume ? taker.resume(cursor) : this.ack(identity, server, endpoint, cursor, signal));
           acked = true;
           // The page asked ahead is the one wanted unless the last page could not be taken.
           const request = ahead?.cursor === cursor ? ahead : this.ask(identity, server, endpoint, cursor, signal);
@@ -257,7 +265,12 @@ export class SignedPageLoop<P> {
             continue;
           }
           const now = Date.now();
-          this.saveCursor.run({ server, cursor: next, now, fetched: source.recordsFetch === false ? null : now });
+          // The page's refusals are kept exactly when its cursor is saved (else it is asked again, and refused again).
+          const refused = taken.refused ?? [];
+          this.deps.db.transaction(() => {
+            this.saveCursor.run({ server, cursor: next, now, fetched: source.recordsFetch === false ? null : now });
+            if (refused.length > 0) source.refusals?.keep(server, next, refused);
+          })();
           taker.taken(page, next);
           failures = 0;
           fruitful = taken.fruitful;

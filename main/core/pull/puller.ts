@@ -19,8 +19,9 @@
  * do not have) are skipped, as a push of them would fail; the ack that covers their page names them
  * (`refused`), so the peer marks them failed, "not delivered", instead of delivered — to a peer
  * that advertises PULL_REFUSALS_CAPABILITY (an older one answers 400 to the field: it is sent the
- * plain cursor, and takes them as delivered). They wait for that ack in memory only
- * (federation/page-acks.ts): a crash between storing a page and its ack loses them (the same).
+ * plain cursor, and takes them as delivered). They wait for that ack on disk, saved with the page's
+ * cursor (pull-refusals.ts): a crash between storing a page and its ack leaves them for the first
+ * ack after the restart.
  */
 import { cleanText } from '../util/untrusted-text.ts';
 import { PEER_TEXT_MAX } from '../federation/peer-refusal.ts';
@@ -29,6 +30,7 @@ import { infoLimited, warnLimited } from '../log/rate-limit.ts';
 import { receivedOutcome, type EventIngest, type ReceivedOutcome, type VerifiedEvent } from '../federation/event-ingest.ts';
 import { SignedPageLoop, mostlyNew, type PageTaker, type SignedPageLoopDeps } from '../federation/signed-page-loop.ts';
 import { PageAcks, type AckRefusal } from '../federation/page-acks.ts';
+import { StoredPullRefusals } from './pull-refusals.ts';
 import type { QuotaWait } from '../trust/storage-quota.ts';
 import { fetchedEventFailure, fetchedEventId, isFinalRefusal, UncheckedRetries } from '../federation/fetched-event-failure.ts';
 import { MAX_PULL_EVENTS } from './routes.ts';
@@ -66,11 +68,15 @@ export class Puller {
   private readonly pages: SignedPageLoop<PullPage>;
   /** Pulled events that could not be checked yet: the page is asked again while their window lasts. */
   private readonly unchecked = new UncheckedRetries();
+  /** Refusals of stored pages until an ack naming them is answered (on disk). */
+  private readonly refusals: StoredPullRefusals;
 
   constructor(deps: PullerDeps) {
     this.deps = deps;
+    this.refusals = new StoredPullRefusals(deps.db);
     this.pages = new SignedPageLoop(deps, {
       name: 'pull', table: 'pull_sources', fetchedColumn: 'last_pull_at', pagePath: PULL_PATH, ackPath: PULL_ACK_PATH, limit: MAX_PULL_EVENTS, maxBackoffMs: MAX_BACKOFF_MS,
+      refusals: this.refusals,
       peers: () => deps.trust.list().filter((s) => s.trust === 'allow' || s.trust === 'quarantine').map((s) => s.server_name),
       crashed: (server, error) => deps.log.error({ event: 'puller_crashed', server, err: error }, 'pull loop failed'),
       notServed: (server, response) => (response.status === 404 ? `${server} does not serve pull mode (HTTP 404); asking again in 10 min` : null),
@@ -113,14 +119,13 @@ export class Puller {
   private taker(server: string, ack: (cursor: number, refused?: readonly AckRefusal[]) => Promise<void>): PageTaker<PullPage> {
     const { log } = this.deps;
     // Refusals go only to a peer that takes them (its discovery says so); an older one gets the plain cursor.
-    const acks = new PageAcks(async (cursor, refused) => ack(cursor, refused.length > 0 && (await this.takesRefusals(server)) ? refused : undefined), server, 'pull', log);
-    /** The events of the page being taken that were refused here (handed to the ack once it is stored). */
-    let refused: AckRefusal[] = [];
+    const acks = new PageAcks(async (cursor, refused) => ack(cursor, refused.length > 0 && (await this.takesRefusals(server)) ? refused : undefined), server, 'pull', log, { refusals: this.refusals });
     /** A backlog being drained: since when, events and pages (logged once caught up). */
     let backlog = { since: 0, events: 0, pages: 0, acksBefore: 0 };
     return {
       take: async ({ events }) => {
-        refused = [];
+        /** The events of the page refused here (kept with its cursor, named by the ack that covers it). */
+        const refused: AckRefusal[] = [];
         const stored = await this.storePage(server, events, refused);
         if (typeof stored === 'object') {
           // Over a quota here (429): the page is neither saved nor acknowledged, so the peer keeps
@@ -129,12 +134,12 @@ export class Puller {
           return { taken: false, waitMs: stored.waitMs, error: `${stored.message}; asking again in ${Math.ceil(stored.waitMs / 1000)} s` };
         }
         if (stored === 'retry') throw new Error('an event of the page could not be stored yet; the page is asked again');
-        return { taken: true, fruitful: stored === 'fresh' };
+        return { taken: true, fruitful: stored === 'fresh', refused };
       },
+      resume: (cursor) => acks.resume(cursor),
       taken: ({ events }, next) => {
         const full = events.length >= MAX_PULL_EVENTS;
-        acks.storedUpTo(next, events.length, !full, refused);
-        refused = [];
+        acks.storedUpTo(next, events.length, !full);
         if (backlog.pages === 0) backlog = { since: Date.now(), events: 0, pages: 0, acksBefore: acks.sent };
         backlog.events += events.length;
         backlog.pages += 1;

@@ -1027,6 +1027,24 @@ export const MIGRATIONS: readonly Migration[] = [
        WHERE membership = 'invite' AND invite_expires_at > CAST(unixepoch('now') AS INTEGER) * 1000 + 31 * 86400000;
     `,
   },
+  {
+    version: 43,
+    name: 'pull refusals until acknowledged',
+    sql: `
+      -- Events of a pulled page this node refused for good (pull/pull-refusals.ts): kept with the
+      -- page's cursor, written in the transaction that saves that cursor in pull_sources, until an
+      -- ack naming them (POST /pull/ack {cursor, refused}) is answered. In memory only, a crash
+      -- between a page and its ack lost them, and the sender counted those events as delivered.
+      CREATE TABLE IF NOT EXISTS pull_refusals (
+        server_name TEXT NOT NULL,
+        cursor      INTEGER NOT NULL,
+        event_id    TEXT NOT NULL,
+        status      INTEGER NOT NULL,
+        error       TEXT NOT NULL,
+        PRIMARY KEY (server_name, cursor, event_id)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 /**

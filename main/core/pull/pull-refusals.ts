@@ -1,0 +1,46 @@
+/**
+ * The events of pulled pages this node refused for good (pull/puller.ts), kept on disk until an
+ * ack naming them is answered (table `pull_refusals`, migration 43). They are written with the
+ * page's cursor, in the transaction that saves that cursor (federation/signed-page-loop.ts): a
+ * cursor saved means its page's refusals are saved, so the ack that covers the page — in this run,
+ * or the first one after a restart or a crash — names them, and the sender marks those events
+ * failed instead of delivered. Not saved, the page is asked again and refused again.
+ */
+import type { Db } from '../store/database.ts';
+import { MAX_ACK_REFUSALS, type AckRefusal, type AckRefusals } from '../federation/page-acks.ts';
+
+export class StoredPullRefusals implements AckRefusals {
+  private readonly keepStmt;
+  private readonly upToStmt;
+  private readonly forgetStmt;
+
+  constructor(db: Db) {
+    this.keepStmt = db.prepare('INSERT OR IGNORE INTO pull_refusals (server_name, cursor, event_id, status, error) VALUES (?, ?, ?, ?, ?)');
+    // One more than an ack carries: whether the pages up to the cursor hold more.
+    this.upToStmt = db.prepare<[string, number, number], AckRefusal & { cursor: number }>(
+      'SELECT cursor, event_id, status, error FROM pull_refusals WHERE server_name = ? AND cursor <= ? ORDER BY cursor, event_id LIMIT ?',
+    );
+    this.forgetStmt = db.prepare('DELETE FROM pull_refusals WHERE server_name = ? AND cursor <= ?');
+  }
+
+  keep(server: string, cursor: number, refused: readonly AckRefusal[]): void {
+    for (const r of refused) this.keepStmt.run(server, cursor, r.event_id, r.status, r.error);
+  }
+
+  upTo(server: string, cursor: number): { cursor: number; refused: AckRefusal[] } {
+    const rows = this.upToStmt.all(server, cursor, MAX_ACK_REFUSALS + 1);
+    const refusal = ({ event_id, status, error }: AckRefusal): AckRefusal => ({ event_id, status, error });
+    if (rows.length <= MAX_ACK_REFUSALS) return { cursor, refused: rows.map(refusal) };
+    // More than one ack carries: this one goes up to the last page whose refusals all fit (a page
+    // holds at most 100 events, so the first always does), the next one from there.
+    const over = rows[MAX_ACK_REFUSALS]!.cursor;
+    const fitting = rows.filter((r) => r.cursor < over);
+    // (A first page of more than an ack carries cannot be: its surplus would be taken as delivered.)
+    if (fitting.length === 0) return { cursor: over, refused: rows.slice(0, MAX_ACK_REFUSALS).map(refusal) };
+    return { cursor: fitting[fitting.length - 1]!.cursor, refused: fitting.map(refusal) };
+  }
+
+  acknowledged(server: string, cursor: number): void {
+    this.forgetStmt.run(server, cursor);
+  }
+}
