@@ -15,14 +15,17 @@ import { pullingFrom } from './helpers/pull-friend.ts';
 import { enc, eventually, messages, roomWithMembers, send } from './helpers/rooms.ts';
 import { sendSigned } from './helpers/signed-request.ts';
 import type { FakePeer } from './helpers/fake-peer.ts';
+import { closedPort } from './helpers/closed-port.ts';
+import { switchProxy } from './helpers/switch-proxy.ts';
+import { KEYS_PATH } from '../main/core/federation/paths.ts';
 
 const ACK = '/_paracord/federation/v1/pull/ack';
 
-const rowsFor = (n: NodeProcess, destination: string) =>
+const rowsFor = (n: { dataDir: string }, destination: string) =>
   queryNodeDb<{ id: number; event_id: string; state: string; last_error: string | null }>(n.dataDir, 'SELECT id, event_id, state, last_error FROM federation_outbox WHERE destination = ? ORDER BY id', destination);
 
 /** The message's delivery as its sender's node shows it (the admin messages API). */
-async function deliveryOf(node: NodeProcess, roomId: string, eventId: string) {
+async function deliveryOf(node: Pick<NodeProcess, 'admin'>, roomId: string, eventId: string) {
   const response = await node.admin('GET', `/rooms/${enc(roomId)}/messages?limit=500`);
   expect(response.status, JSON.stringify(response.body)).toBe(200);
   return (response.body.messages as Array<{ event_id: string; delivery: { state: string; refused: Array<{ server: string; reason: string }> } }>).find((m) => m.event_id === eventId)?.delivery;
@@ -64,6 +67,51 @@ describe('pull mode: events the puller refuses', () => {
     const before = (await messages(beta, roomId)).find((m) => m.body === 'before');
     expect((await deliveryOf(beta, roomId, before.event_id))?.state).toBe('delivered');
   }, 180_000);
+
+  it('an event the pulling host could not check for its whole window is named in the ack as given up unchecked: its sender shows it not delivered, in those words', async ({ nodes }) => {
+    // beta's keys, as alpha reads them, fail while keysDown (a proxy between them: any network problem).
+    const state = { keysDown: false, keysRefused: 0 };
+    const beta = await nodes.inProcess('beta.test', { config: { retryInitialMs: 200, retryMaxMs: 1_000 } });
+    const toBeta = await switchProxy(beta.started.federation_url!, (req) => {
+      if (!state.keysDown || req.url?.split('?')[0] !== KEYS_PATH) return null;
+      state.keysRefused++;
+      return { status: 500, body: '{"error":"internal_error","message":"down"}' };
+    });
+    try {
+      // alpha gives an event it cannot check up after 3 s (2 h by default).
+      const config = { pullUncheckedForMs: 3_000 };
+      const first = await nodes.inProcess('alpha.test', { config });
+      expect((await first.admin('POST', '/peers', { server_name: 'beta.test', endpoint: toBeta.url })).status).toBe(200);
+      expect((await beta.admin('POST', '/peers', { server_name: 'alpha.test', endpoint: first.started.federation_url })).status).toBe(200);
+      const roomId = await roomWithMembers(first, 'unchecked', [[beta, '@owner:beta.test']]);
+      // alpha, the room's host, becomes a node nobody can reach: it takes beta's events by pull.
+      const status = (await first.admin('GET', '/status')).body as { key_id: string; public_key: string };
+      await first.node.stop();
+      const closed = `http://127.0.0.1:${await closedPort()}`;
+      const readded = await beta.admin('POST', '/peers', { server_name: 'alpha.test', endpoint: closed, key_id: status.key_id, public_key: status.public_key, replace: true });
+      expect(readded.status, JSON.stringify(readded.body)).toBe(200);
+      const alpha = await nodes.inProcess('alpha.test', { dataDir: first.dataDir, config: { ...config, pull: true } });
+      const before = await send(beta, roomId, 'before');
+      await eventually(async () => expect((await messages(alpha, roomId)).map((m) => m.event_id)).toContain(before), 30_000);
+
+      // beta rotates its key while alpha cannot read beta's keys, and writes.
+      state.keysDown = true;
+      const rotated = await beta.admin('POST', '/keys/rotate');
+      expect(rotated.status, JSON.stringify(rotated.body)).toBe(200);
+      const eventId = await send(beta, roomId, 'signed with a key alpha cannot read');
+      // alpha tries (its page asked again) for its window, gives the event up, and names it in its ack:
+      // beta marks the entry failed with those words, not delivered.
+      await eventually(async () => expect(rowsFor(beta, 'alpha.test').filter((r) => r.event_id === eventId)).toEqual([expect.objectContaining({ state: 'failed', last_error: 'HTTP 403 unchecked_given_up' })]), 60_000, 250);
+      expect(state.keysRefused).toBeGreaterThan(0);
+      expect((await messages(alpha, roomId)).map((m) => m.event_id)).not.toContain(eventId);
+      const delivery = await deliveryOf(beta, roomId, eventId);
+      expect(delivery?.state).toBe('refused');
+      expect(delivery?.refused).toEqual([{ server: 'alpha.test', reason: 'HTTP 403 unchecked_given_up' }]);
+      expect((await deliveryOf(beta, roomId, before))?.state).toBe('delivered');
+    } finally {
+      toBeta.close();
+    }
+  }, 120_000);
 
   it('bad `refused` in POST /pull/ack gets a clear 400 and changes nothing; a good one fails only the caller\'s rows it names', async ({ nodes }) => {
     const alpha = nodes.process({ serverName: 'alpha.test' });

@@ -191,6 +191,8 @@ export interface NodeConfig {
   mailboxDepositsPerMinute?: number;
   /** How long an empty GET /pull waits for new events, ms (default 25 000; at most 30 000). */
   pullWaitMs?: number;
+  /** How long a pulled event whose signer's keys cannot be read is asked again before it is given up, ms. Default 2 h; tests shorten it. */
+  pullUncheckedForMs?: number;
   logLevel?: string;
   /** Also log to stderr (the CLI does; tests usually do not). */
   logToStderr?: boolean;

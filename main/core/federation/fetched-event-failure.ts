@@ -62,6 +62,15 @@ export function fetchedEventFailure(error: unknown): FetchedEventFailure {
  * for good.
  */
 export const UNCHECKED_RETRY_FOR_MS = 2 * 60 * 60_000;
+/**
+ * What an event given up unchecked (its window over) stands for: a refusal (403
+ * `unchecked_given_up`), which a pull ack names, so that its sender shows it not delivered, "could
+ * not be checked", rather than taking it as delivered.
+ */
+export function givenUpUnchecked(message: string): HttpError {
+  return new HttpError(403, 'unchecked_given_up', `its signer's keys could not be read for hours; given up (${message})`);
+}
+
 /** Event ids remembered at most (the oldest forgotten first: its window starts again). */
 const MAX_TRACKED = 10_000;
 

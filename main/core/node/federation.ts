@@ -204,6 +204,7 @@ function buildReachability(s: Services, id: Identity, parts: RoomParts, listener
         db: s.db, trust: s.trust, discovery: s.discovery, http: s.http, ingest: s.ingest, identity: () => id, log: s.log, isPaused: s.isPaused,
         onChange: () => notifications.notify({ type: 'status' }), onReceived: s.metrics.fetched('pull'),
         receiveInvite: (server, raw) => parts.rooms.receiveInviteEvent(server, raw),
+        ...(config.pullUncheckedForMs !== undefined ? { uncheckedForMs: config.pullUncheckedForMs } : {}),
       }),
       s.mailboxFetcher,
     ),

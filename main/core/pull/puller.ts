@@ -32,7 +32,7 @@ import { SignedPageLoop, mostlyNew, type PageTaker, type SignedPageLoopDeps } fr
 import { PageAcks, type AckRefusal } from '../federation/page-acks.ts';
 import { StoredPullRefusals } from './pull-refusals.ts';
 import type { QuotaWait } from '../trust/storage-quota.ts';
-import { fetchedEventFailure, fetchedEventId, isFinalRefusal, UncheckedRetries } from '../federation/fetched-event-failure.ts';
+import { fetchedEventFailure, fetchedEventId, givenUpUnchecked, isFinalRefusal, UncheckedRetries } from '../federation/fetched-event-failure.ts';
 import { MAX_PULL_EVENTS } from './routes.ts';
 import { PULL_ACK_PATH, PULL_PATH, PULL_REFUSALS_CAPABILITY } from '../federation/paths.ts';
 
@@ -48,6 +48,8 @@ export interface PullerDeps extends SignedPageLoopDeps {
   receiveInvite?: (server: string, raw: unknown) => Promise<false | 'taken' | 'known'>;
   /** Told about each pulled event (metrics: received events by result). */
   onReceived?: (outcome: ReceivedOutcome) => void;
+  /** How long an event that cannot be checked is asked again before it is given up (UNCHECKED_RETRY_FOR_MS unless given: tests). */
+  uncheckedForMs?: number;
 }
 
 export interface PullSourceState {
@@ -67,12 +69,13 @@ export class Puller {
   private readonly deps: PullerDeps;
   private readonly pages: SignedPageLoop<PullPage>;
   /** Pulled events that could not be checked yet: the page is asked again while their window lasts. */
-  private readonly unchecked = new UncheckedRetries();
+  private readonly unchecked: UncheckedRetries;
   /** Refusals of stored pages until an ack naming them is answered (on disk). */
   private readonly refusals: StoredPullRefusals;
 
   constructor(deps: PullerDeps) {
     this.deps = deps;
+    this.unchecked = new UncheckedRetries(deps.uncheckedForMs);
     this.refusals = new StoredPullRefusals(deps.db);
     this.pages = new SignedPageLoop(deps, {
       name: 'pull', table: 'pull_sources', fetchedColumn: 'last_pull_at', pagePath: PULL_PATH, ackPath: PULL_ACK_PATH, limit: MAX_PULL_EVENTS, maxBackoffMs: MAX_BACKOFF_MS,
@@ -186,8 +189,9 @@ export class Puller {
           warnLimited(log, `pulled_invite_failed ${server}`, { event: 'pulled_invite_failed', server, error: failure.message }, 'a pulled invite could not be stored yet; the page is asked again');
           return 'retry';
         }
-        warnLimited(log, `pulled_event_refused ${server}`, refusedFields(server, error), 'a pulled invite was refused');
-        noteRefusal(refused, fetchedEventId(raw), error);
+        const refusal = failure.kind === 'unchecked' ? givenUpUnchecked(failure.message) : error;
+        warnLimited(log, `pulled_event_refused ${server}`, refusedFields(server, refusal), 'a pulled invite was refused');
+        noteRefusal(refused, fetchedEventId(raw), refusal);
       }
     }
     const verifications = ingest.verifyAll(server, raws);
@@ -211,9 +215,10 @@ export class Puller {
           retry = true;
           break;
         }
-        this.deps.onReceived?.(receivedOutcome(error));
-        warnLimited(log, `pulled_event_refused ${server}`, refusedFields(server, error), 'a pulled event was refused');
-        noteRefusal(refused, fetchedEventId(raws[i]), error);
+        const refusal = failure.kind === 'unchecked' ? givenUpUnchecked(failure.message) : error;
+        this.deps.onReceived?.(receivedOutcome(refusal));
+        warnLimited(log, `pulled_event_refused ${server}`, refusedFields(server, refusal), 'a pulled event was refused');
+        noteRefusal(refused, fetchedEventId(raws[i]), refusal);
       }
     }
     if (verified.length === 0) return retry ? 'retry' : fresh() ? 'fresh' : 'nothing';
@@ -236,9 +241,10 @@ export class Puller {
         if (wait) continue;
         if (failure.kind === 'failure' || (failure.kind === 'unchecked' && this.stillUnchecked(server, verified[j]!.envelope, failure.message))) retry = true;
         else {
-          this.deps.onReceived?.(receivedOutcome(e));
-          warnLimited(log, `pulled_event_refused ${server}`, refusedFields(server, e), 'a pulled event was refused');
-          noteRefusal(refused, verified[j]!.envelope.event_id, e);
+          const refusal = failure.kind === 'unchecked' ? givenUpUnchecked(failure.message) : e;
+          this.deps.onReceived?.(receivedOutcome(refusal));
+          warnLimited(log, `pulled_event_refused ${server}`, refusedFields(server, refusal), 'a pulled event was refused');
+          noteRefusal(refused, verified[j]!.envelope.event_id, refusal);
         }
       }
     }
@@ -257,7 +263,8 @@ export class Puller {
 
   /**
    * An event of the page that could not be checked or stored now: the page is asked again while
-   * its window lasts (fetched-event-failure.ts), then it is refused (logged) and the cursor moves on.
+   * its window lasts (fetched-event-failure.ts), then it is refused (logged; named in the ack as
+   * `unchecked_given_up`, so its sender shows it not delivered) and the cursor moves on.
    */
   private stillUnchecked(server: string, raw: unknown, message: string): boolean {
     const id = fetchedEventId(raw);
@@ -274,10 +281,10 @@ function refusedFields(server: string, error: unknown) {
 }
 
 /**
- * Notes a pulled event refused for good (a 4xx verdict other than 429) for the ack: its id, the
- * status and the error code (a code not of the wire's form is sent as `refused`). Other failures
- * taken as refusals (a shape no check foresaw, keys never readable) are not named: the peer takes
- * those as delivered, as before.
+ * Notes a pulled event refused for good (a 4xx verdict other than 429, or one given up unchecked:
+ * 403 unchecked_given_up) for the ack: its id, the status and the error code (a code not of the
+ * wire's form is sent as `refused`). Other failures taken as refusals (a shape no check foresaw)
+ * are not named: the peer takes those as delivered.
  */
 function noteRefusal(refused: AckRefusal[], eventId: string | null, error: unknown): void {
   if (eventId === null || !isFinalRefusal(error) || refused.some((r) => r.event_id === eventId)) return;

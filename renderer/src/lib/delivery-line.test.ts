@@ -42,6 +42,10 @@ describe('refusalLine: an own message a server did not get', () => {
     expect(expired.text).not.toMatch(/refused/);
     expect(refusalLine({ server: 'bob.test', reason: 'dropped' })).toEqual({ text: 'It was dropped from the queue for bob.test: it may not have reached it.', details: '' });
     expect(refusalLine({ server: 'bob.test', reason: 'dropped' }, { member: true }).text).toBe('It was dropped from the queue for bob.test by the owner of this server: it may not have reached it.');
+    // Given up there because it could not be checked (a pull ack's refusal): never judged, so not "refused by".
+    expect(refusalLine({ server: 'bob.test', reason: 'HTTP 403 unchecked_given_up' })).toEqual({
+      text: 'Not delivered to bob.test: it could not check it (for hours it could not read the keys it was signed with), so it gave up on it.', details: 'HTTP 403 unchecked_given_up',
+    });
   });
 });
 
@@ -62,5 +66,7 @@ describe('changeLine: an own edit, deletion or reaction some server has not take
       .toBe('Your edit was not delivered to bob.test: it waited too long and was given up.');
     expect(changeLine({ kind: 'edit', delivery: { ...waiting, state: 'refused', pending_servers: [], refused: [{ server: 'bob.test', reason: 'dropped' }] } }, { member: false, reachable: true, now }).text)
       .toBe('Your edit was dropped from the queue for bob.test: it may not have reached it.');
+    expect(changeLine({ kind: 'edit', delivery: { ...waiting, state: 'refused', pending_servers: [], refused: [{ server: 'bob.test', reason: 'HTTP 403 unchecked_given_up' }] } }, { member: false, reachable: true, now }).text)
+      .toBe('Your edit was not delivered to bob.test: it could not check it (for hours it could not read the keys it was signed with), so it gave up on it.');
   });
 });

@@ -5,7 +5,7 @@
  * queue), so no "Waiting for …" or "next try" for them. Pure: lib/delivery-line.test.ts.
  */
 import type { ChangeDelivery, MessageDelivery } from '../../../shared/contract/admin-operations.ts';
-import { explainCause, type Explained } from './errors.ts';
+import { explainCause, isGivenUpUnchecked, type Explained } from './errors.ts';
 import { fromNow, plural } from './format.ts';
 
 export interface WaitingLine {
@@ -38,14 +38,19 @@ export function waitingLine(delivery: Pick<MessageDelivery, 'pending_servers' | 
 /**
  * A message not delivered to a server, in words: refused by it (its reason as a sentence, the raw
  * reason as details), or given up after waiting too long (`expired`), which that server never saw,
- * so it did not refuse anything (it was offline, or held while blocked or in quarantine).
+ * so it did not refuse anything (it was offline, or held while blocked or in quarantine), or given
+ * up there because it could not be checked (it was never judged either).
  */
 export function refusalLine(refusal: { server: string; reason: string }, opts: { member?: boolean } = {}): Explained {
   if (refusal.reason === 'expired') return { text: `Not delivered to ${refusal.server}: it waited too long and was given up.`, details: '' };
   if (refusal.reason === 'dropped') return { text: droppedWords('It', refusal.server, opts.member), details: '' };
+  if (isGivenUpUnchecked(refusal.reason)) return { text: `Not delivered to ${refusal.server}: ${uncheckedWords}`, details: refusal.reason };
   const cause = explainCause(refusal.reason);
   return { text: `Not delivered: refused by ${refusal.server}. ${cause.text}`, details: refusal.reason };
 }
+
+/** Why a server gave an event up unchecked (after "Not delivered to bob.example: "). */
+const uncheckedWords = 'it could not check it (for hours it could not read the keys it was signed with), so it gave up on it.';
 
 /**
  * An entry the owner dropped from the queue: it may have reached the server anyway (an attempt
@@ -73,6 +78,7 @@ export function changeLine(change: Pick<ChangeDelivery, 'kind' | 'delivery'>, op
   if (delivery.state === 'refused' && refusal) {
     if (refusal.reason === 'expired') return { text: `${what} was not delivered to ${refusal.server}: it waited too long and was given up.`, details: '' };
     if (refusal.reason === 'dropped') return { text: droppedWords(what, refusal.server, opts.member), details: '' };
+    if (isGivenUpUnchecked(refusal.reason)) return { text: `${what} was not delivered to ${refusal.server}: ${uncheckedWords}`, details: refusal.reason };
     return { text: `${what} was not delivered: refused by ${refusal.server}. ${explainCause(refusal.reason).text}`, details: refusal.reason };
   }
   if (delivery.pending_servers.length === 0 && delivery.at_mailbox?.length) {

@@ -159,6 +159,7 @@ export const ERROR_SENTENCES: Readonly<Record<string, string>> = {
   unknown_key: 'The other server does not know the key your server signed with. Your keys may have changed: ask your friend to peer again.',
   keys_recently_fetched: 'The other server has not read your server\'s new key yet (it read your keys a few seconds ago). It retries by itself in a few seconds.',
   keys_unavailable: 'The other server could not read your server\'s keys just now, so it could not check this yet. Nothing is lost: it is sent again by itself in a few seconds.',
+  unchecked_given_up: 'The other server could not check it: for hours it could not read the keys it was signed with, so it gave up on it.',
   key_expired: 'Your server signed with a key that has expired. It uses its current key when it tries again.',
   unknown_event_type: 'The other server does not know this kind of message.',
   unknown_operation: 'This page asked your node for something it does not know. Update the app.',
@@ -344,6 +345,14 @@ function statusSentence(status: number): string {
   if (status === 429) return ERROR_SENTENCES.rate_limited!;
   if (status >= 500) return 'The other server had a problem. It retries by itself.';
   return 'The other server refused it.';
+}
+
+/**
+ * Whether a delivery's error is a server's answer that it gave the event up unchecked (a pull ack's
+ * `unchecked_given_up`): it never judged the event, so "refused by" would not be true.
+ */
+export function isGivenUpUnchecked(raw: string | null | undefined): boolean {
+  return /^HTTP \d{3} unchecked_given_up\b/.test(raw ?? '');
 }
 
 /** Any error a call to the node threw, in words, with the raw cause as details. */
