@@ -3,7 +3,8 @@
  * alpha's message for beta (nobody reaches beta) is left at carol, which is paused. Its queue entry
  * waits and says carol answered; nothing reads it as beta's own answer (it never saw the request),
  * and once carol resumes the message arrives. (The same class, a mailbox refusing with 400, 409 or
- * 413, made the entry fail as "refused by beta": delivery-outcomes.test.ts.)
+ * 413, made the entry fail as "refused by beta": delivery-outcomes.test.ts. A lone event a mailbox
+ * refuses as too large fails alone, in the mailbox's words: mailbox-too-large.test.ts.)
  */
 import { describe, expect, it } from './helpers/fixtures.ts';
 import { queryNodeDb } from './helpers/inspect-db.ts';

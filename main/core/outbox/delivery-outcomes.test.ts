@@ -21,7 +21,7 @@ describe('requestOutcomes', () => {
   });
 
   it('never fails an entry for what a friend\'s mailbox answered: the destination did not see it; it is retried, its error naming the mailbox', () => {
-    for (const status of [400, 409, 413, 500, 503]) {
+    for (const status of [400, 409, 500, 503]) {
       const [outcome] = requestOutcomes([{ row }], answer(status, 'invalid_request', 'no'), undefined, now, backoff, 'carol.test');
       expect(outcome!.outcome.kind, String(status)).toBe('retry');
       const error = (outcome!.outcome as { error: string }).error;
@@ -35,6 +35,14 @@ describe('requestOutcomes', () => {
     // The destination's own Retry-After is kept as it says (up to a day).
     const [own] = requestOutcomes([{ row }], answer(503, 'federation_paused', 'paused', { 'retry-after': '86400' }), undefined, now, backoff);
     expect(own!.outcome).toMatchObject({ kind: 'retry', nextAttemptAt: now + 86_400_000 });
+    // A lone event it refuses as too large (and the destination could not be reached directly:
+    // delivery-route.ts) fails alone, in the mailbox's words, not as the destination's refusal;
+    // retried, it held every entry behind it for good.
+    const [tooLarge] = requestOutcomes([{ row }], answer(413, 'body_too_large', 'too large'), undefined, now, backoff, 'carol.test');
+    expect(tooLarge!.outcome).toEqual({ kind: 'failed', status: 413, error: 'the mailbox at carol.test answered HTTP 413 body_too_large: too large' });
+    // Several (a batch: delivery-batches.ts halves it first) are retried.
+    const two = requestOutcomes([{ row }, { row: { ...row, id: 2 } }], answer(413, 'body_too_large', 'too large'), undefined, now, backoff, 'carol.test');
+    expect(two.map((o) => o.outcome.kind)).toEqual(['retry', 'retry']);
     // Stored there: delivered as before.
     expect(requestOutcomes([{ row }], { status: 200, json: { id: '1' }, headers: {} } as unknown as FederationResponse, undefined, now, backoff, 'carol.test')[0]!.outcome.kind).toBe('delivered');
   });

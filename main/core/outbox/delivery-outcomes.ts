@@ -18,8 +18,11 @@ const PERMANENT = new Set([400, 403, 404, 409, 413]);
 /**
  * One outcome for every event of a request that failed (or a single-event request). `mailbox`:
  * the request was left at that friend's mailbox (issue #32), whose answer it is: a refusal there
- * is not the destination's (it never saw the request), so it is retried, never failed, and its
- * error says which mailbox answered (shared/mailbox-answer.ts).
+ * is not the destination's (it never saw the request), so it is retried, and its error says which
+ * mailbox answered (shared/mailbox-answer.ts). Except a lone event the mailbox refuses as too
+ * large (413), which the destination could not be reached directly for either (delivery-route.ts):
+ * retried, it would hold every entry behind it for good; it fails alone, with the mailbox's words
+ * (not as the destination's refusal), and its owner may send it again.
  */
 export function requestOutcomes(sendable: Array<{ row: OutboxRow }>, response: FederationResponse | undefined, networkError: string | undefined, now: number, backoff: BackoffPolicy, mailbox: string | null = null) {
   const status = response?.status ?? null;
@@ -35,6 +38,7 @@ export function requestOutcomes(sendable: Array<{ row: OutboxRow }>, response: F
     const byDestination = typeof body?.error === 'string' ? { byDestination: true as const } : {};
     return sendable.map(({ row }) => ({ row, outcome: { kind: 'failed', status, error, ...byDestination } as Outcome }));
   }
+  if (status === 413 && mailbox !== null && sendable.length === 1) return sendable.map(({ row }) => ({ row, outcome: { kind: 'failed', status, error } as Outcome }));
   // A mailbox's Retry-After is kept up to the longest back-off: it speaks for itself, and the
   // destination may be reached directly, or through another mailbox, before a day it names.
   const asked = parseRetryAfter(response?.headers['retry-after'], now);

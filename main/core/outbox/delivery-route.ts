@@ -49,17 +49,22 @@ export async function sendRequest(deps: DeliveryDeps, identity: Identity, destin
     // Never pushed to an endpoint we never reached (issue #32): only its mailbox.
     const onlyMailbox = mailboxOnly(deps, destination);
     let left = mailbox && (onlyMailbox || mailbox.preferred(destination)) ? await mailbox.deposit(identity, destination, path, body, abort.signal) : null;
+    // A lone event the mailbox refuses as too large (413) is tried straight at the destination
+    // after all; if that fails too, the mailbox's answer stands (the entry fails with it:
+    // delivery-outcomes.ts), and the entries behind it go on.
+    const tooLarge = left !== null && left.response.status === 413 && count === 1 && !onlyMailbox;
     if (left === null && onlyMailbox) networkError = `${destination} was never reached directly, and ${mailbox!.whyNot(destination)}`;
-    else if (left === null) {
+    else if (left === null || tooLarge) {
       try {
         const endpoint = await deps.discovery.endpointOf(destination);
         response = await deps.http.signed(identity, 'POST', endpoint, path, body, { signal: abort.signal, destination });
+        left = null;
       } catch (error) {
         networkError = (error as Error).message;
-        // Nobody reaches it: leave the same request at a mailbox of it.
+        // Nobody reaches it: leave the same request at a mailbox of it (not again at the one that found it too large).
         if (mailbox && !abort.signal.aborted) {
           mailbox.noteUnreachable(destination);
-          left = await mailbox.deposit(identity, destination, path, body, abort.signal);
+          if (!tooLarge) left = await mailbox.deposit(identity, destination, path, body, abort.signal);
           if (left === null && !abort.signal.aborted) networkError = `${networkError}; ${mailbox.whyNot(destination)}`;
         }
       }

@@ -46,6 +46,10 @@ describe('refusalLine: an own message a server did not get', () => {
     expect(refusalLine({ server: 'bob.test', reason: 'HTTP 403 unchecked_given_up' })).toEqual({
       text: 'Not delivered to bob.test: it could not check it (for hours it could not read the keys it was signed with), so it gave up on it.', details: 'HTTP 403 unchecked_given_up',
     });
+    // Not taken by the friend's mailbox it was left at (too large for it), and bob.test not reachable directly: bob.test never saw it.
+    expect(refusalLine({ server: 'bob.test', reason: 'the mailbox at carol.test answered HTTP 413' })).toEqual({
+      text: 'Not delivered to bob.test: it could not be sent there directly, and the mailbox at carol.test refused it as too large.', details: 'the mailbox at carol.test answered HTTP 413',
+    });
   });
 });
 

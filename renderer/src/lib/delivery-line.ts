@@ -5,6 +5,7 @@
  * queue), so no "Waiting for …" or "next try" for them. Pure: lib/delivery-line.test.ts.
  */
 import type { ChangeDelivery, MessageDelivery } from '../../../shared/contract/admin-operations.ts';
+import { parseMailboxAnswer } from '../../../shared/mailbox-answer.ts';
 import { explainCause, isGivenUpUnchecked, type Explained } from './errors.ts';
 import { fromNow, plural } from './format.ts';
 
@@ -38,15 +39,26 @@ export function waitingLine(delivery: Pick<MessageDelivery, 'pending_servers' | 
 /**
  * A message not delivered to a server, in words: refused by it (its reason as a sentence, the raw
  * reason as details), or given up after waiting too long (`expired`), which that server never saw,
- * so it did not refuse anything (it was offline, or held while blocked or in quarantine), or given
- * up there because it could not be checked (it was never judged either).
+ * so it did not refuse anything (it was offline, or held while blocked or in quarantine), given
+ * up there because it could not be checked (it was never judged either), or not taken by the
+ * friend's mailbox it was left at (which that server never saw either).
  */
 export function refusalLine(refusal: { server: string; reason: string }, opts: { member?: boolean } = {}): Explained {
   if (refusal.reason === 'expired') return { text: `Not delivered to ${refusal.server}: it waited too long and was given up.`, details: '' };
   if (refusal.reason === 'dropped') return { text: droppedWords('It', refusal.server, opts.member), details: '' };
   if (isGivenUpUnchecked(refusal.reason)) return { text: `Not delivered to ${refusal.server}: ${uncheckedWords}`, details: refusal.reason };
+  if (parseMailboxAnswer(refusal.reason)) return { text: `Not delivered to ${refusal.server}: ${mailboxWords(refusal.reason)}`, details: refusal.reason };
   const cause = explainCause(refusal.reason);
   return { text: `Not delivered: refused by ${refusal.server}. ${cause.text}`, details: refusal.reason };
+}
+
+/**
+ * Why an entry a friend's mailbox did not take failed (a lone event it refused as too large,
+ * outbox/delivery-outcomes.ts): the server it was for never saw it, so not "refused by" it.
+ */
+function mailboxWords(reason: string): string {
+  const said = explainCause(reason).text;
+  return `it could not be sent there directly, and ${said.charAt(0).toLowerCase()}${said.slice(1)}`;
 }
 
 /** Why a server gave an event up unchecked (after "Not delivered to bob.example: "). */
@@ -79,6 +91,7 @@ export function changeLine(change: Pick<ChangeDelivery, 'kind' | 'delivery'>, op
     if (refusal.reason === 'expired') return { text: `${what} was not delivered to ${refusal.server}: it waited too long and was given up.`, details: '' };
     if (refusal.reason === 'dropped') return { text: droppedWords(what, refusal.server, opts.member), details: '' };
     if (isGivenUpUnchecked(refusal.reason)) return { text: `${what} was not delivered to ${refusal.server}: ${uncheckedWords}`, details: refusal.reason };
+    if (parseMailboxAnswer(refusal.reason)) return { text: `${what} was not delivered to ${refusal.server}: ${mailboxWords(refusal.reason)}`, details: refusal.reason };
     return { text: `${what} was not delivered: refused by ${refusal.server}. ${explainCause(refusal.reason).text}`, details: refusal.reason };
   }
   if (delivery.pending_servers.length === 0 && delivery.at_mailbox?.length) {

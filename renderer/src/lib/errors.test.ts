@@ -62,6 +62,18 @@ describe('explainCause', () => {
     expect(explainCause('something odd').text).toBe('Something went wrong.');
     expect(explainCause(null).text).toBe('');
   });
+
+  it('says who did not take it: a friend\'s mailbox is not the destination, and a group refused is sent again in smaller groups', () => {
+    // As outbox/delivery-batches.ts words a batch refused as a whole (delivery-batches.test.ts).
+    expect(explainCause('batch refused (4 events): HTTP 413; sending batches of at most 2 events for a while').text)
+      .toBe('The other server did not take a group of messages this large. Your server sends smaller groups by itself.');
+    expect(explainCause('batch refused (4 events): HTTP 404; sending single events for a while').text)
+      .toBe('The other server does not take groups of messages. Your server sends them one by one by itself.');
+    expect(explainCause('the mailbox at carol.test answered batch refused (4 events): HTTP 413; sending batches of at most 2 events for a while').text)
+      .toBe('The mailbox at carol.test did not take a group of messages this large. Your server sends smaller groups by itself.');
+    // A lone event a mailbox refused as too large (outbox/delivery-outcomes.ts).
+    expect(explainCause('the mailbox at carol.test answered HTTP 413').text).toBe('The mailbox at carol.test refused it as too large.');
+  });
 });
 
 describe('explainBackupWarning', () => {

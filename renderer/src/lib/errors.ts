@@ -323,6 +323,12 @@ export function explainCause(raw: string | null | undefined): Explained {
     const text = said.startsWith('The other server') ? said.replace('The other server', `The mailbox at ${carried.mailbox}`) : `The mailbox at ${carried.mailbox} did not take it. ${said}`;
     return { text, details };
   }
+  // A group of messages refused as a whole (outbox/delivery-batches.ts): smaller groups follow by themselves.
+  const batch = /^batch refused \(\d+ events\): HTTP (\d{3})/.exec(raw);
+  if (batch) {
+    const text = batch[1] === '404' ? 'The other server does not take groups of messages. Your server sends them one by one by itself.' : 'The other server did not take a group of messages this large. Your server sends smaller groups by itself.';
+    return { text, details };
+  }
   for (const code of NETWORK_CODES) if (raw.includes(code)) return { text: ERROR_SENTENCES[code]!, details };
   if (/getaddrinfo/i.test(raw)) return { text: ERROR_SENTENCES.ENOTFOUND!, details };
   if (/certificate|fingerprint|self[- ]signed|CERT_/i.test(raw)) return { text: ERROR_SENTENCES.CERT!, details };
@@ -341,7 +347,7 @@ export function explainCause(raw: string | null | undefined): Explained {
 function statusSentence(status: number): string {
   if (status === 401 || status === 403) return 'The other server refused it.';
   if (status === 404) return 'The other server does not know this.';
-  if (status === 413) return 'It was too large for the other server.';
+  if (status === 413) return 'The other server refused it as too large.';
   if (status === 429) return ERROR_SENTENCES.rate_limited!;
   if (status >= 500) return 'The other server had a problem. It retries by itself.';
   return 'The other server refused it.';

@@ -1,0 +1,70 @@
+/**
+ * A friend's mailbox that refuses one event as too large (413: here a reverse proxy in front of it
+ * that takes bodies of at most 6 KiB, as a web server's body limit would) held every later entry
+ * for that destination behind it: the refusal is the mailbox's, not the destination's, so the event
+ * was retried for good (until it expired after a week), and the destination's queue with it. Now a
+ * lone event the mailbox refuses so is tried straight at the destination; that failing too (nobody
+ * reaches it), it alone fails, in the mailbox's words (never "refused by" the destination, which
+ * never saw it), and what was sent after it arrives. Real node processes (alpha and beta reach only
+ * carol), a real proxy.
+ */
+import { afterAll, describe, expect, it } from './helpers/fixtures.ts';
+import { queryNodeDb } from './helpers/inspect-db.ts';
+import { eventually, send } from './helpers/rooms.ts';
+import { listeningAt, twoHomesAndAFriend } from './helpers/mailbox-homes.ts';
+import { closedPort } from './helpers/closed-port.ts';
+import { switchProxy } from './helpers/switch-proxy.ts';
+
+const proxies: Array<{ close(): void }> = [];
+afterAll(() => {
+  for (const proxy of proxies) proxy.close();
+});
+
+const BODY_LIMIT = 6 * 1024;
+
+describe('a mailbox that refuses one event as too large', () => {
+  it('fails that event alone, in the mailbox\'s words; the messages sent after it arrive', async ({ nodes }) => {
+    // carol, the mailbox, publishes the proxy in front of it as its address (the deposits go there).
+    const carolPort = await closedPort();
+    const refused = { deposits: 0 };
+    const proxy = await switchProxy(`http://127.0.0.1:${carolPort}`, (req) => {
+      if (Number(req.headers['content-length'] ?? 0) <= BODY_LIMIT) return null;
+      if (req.url?.includes('/mailbox/deposit/')) refused.deposits++;
+      return { status: 413, body: '<html><head><title>413 Request Entity Too Large</title></head></html>' };
+    });
+    proxies.push(proxy);
+    const { alpha, beta, roomId } = await twoHomesAndAFriend(nodes, true, true, ['--listen', `127.0.0.1:${carolPort}`, '--public-url', proxy.url]);
+    const arrived = (eventId: string) => queryNodeDb<{ n: number }>(beta.dataDir, 'SELECT COUNT(*) AS n FROM federation_events WHERE event_id = ?', eventId)[0]!.n === 1;
+    const first = await send(alpha, roomId, 'through the mailbox');
+    await eventually(async () => expect(arrived(first)).toBe(true), 60_000, 100);
+
+    // 4,000 two-byte letters: over the proxy's limit. Then a short one.
+    const large = await send(alpha, roomId, 'é'.repeat(4_000));
+    const after = await send(alpha, roomId, 'sent after the large one');
+    await eventually(async () => expect(arrived(after)).toBe(true), 60_000, 100);
+    expect(refused.deposits).toBeGreaterThan(0);
+    expect(arrived(large)).toBe(false);
+
+    // The large one failed alone, in the mailbox's words (not as beta's refusal); nothing else waits.
+    const entries = (await alpha.admin('GET', '/queue?destination=beta.test')).body.entries as Array<{ event_id: string; state: string; last_error: string | null }>;
+    expect(entries.map((e) => [e.event_id, e.state])).toEqual([[large, 'failed']]);
+    expect(entries[0]!.last_error).toBe('the mailbox at carol.test answered HTTP 413');
+    await eventually(async () => {
+      const messages = (await alpha.admin('GET', `/rooms/${encodeURIComponent(roomId)}/messages?limit=50`)).body.messages as Array<{ event_id: string; delivery: { state: string; refused: Array<{ server: string; reason: string }> } }>;
+      expect(messages.find((m) => m.event_id === large)?.delivery).toMatchObject({ state: 'refused', refused: [{ server: 'beta.test', reason: 'the mailbox at carol.test answered HTTP 413' }] });
+      // (Delivered once the mailbox says beta took it: asked every second here.)
+      expect(messages.find((m) => m.event_id === after)?.delivery.state).toBe('delivered');
+    }, 30_000, 200);
+
+    // beta can be reached directly again; its owner sends the large one again. Pushes still go to
+    // the mailbox first for a while (a direct one failed moments ago): refused there as too large,
+    // it goes straight to beta, and arrives.
+    const readded = await alpha.admin('POST', '/peers', { server_name: 'beta.test', endpoint: listeningAt(beta), replace: true });
+    expect(readded.status, JSON.stringify(readded.body)).toBe(200);
+    const refusedBefore = refused.deposits;
+    const failedId = (await alpha.admin('GET', '/queue?destination=beta.test&state=failed')).body.entries[0].id as number;
+    expect((await alpha.admin('POST', `/queue/${failedId}/retry`, {})).status).toBe(200);
+    await eventually(async () => expect(arrived(large)).toBe(true), 60_000, 100);
+    expect(refused.deposits).toBeGreaterThan(refusedBefore);
+  }, 180_000);
+});
