@@ -49,7 +49,7 @@ export function createFederationApp(deps: FederationDeps, inFlight: InFlightRequ
     await next();
   });
   // A peer whose signed request we answer learns when our deliveries to it time out or are
-  // refused: it then tests its own reachability (issue #15; reachability.ts).
+  // refused: it then tests its own reachability (issue #15; reachability/peer-reports.ts).
   app.use(async (ctx, next) => {
     await next();
     const origin = (ctx.state as { origin?: string }).origin;

@@ -8,7 +8,7 @@
  * happened: reachable, timeout, refused, TLS mismatch, wrong server answered, ...
  * A probe that sent a nonce is answered reachable only once the nonce was fetched there too
  * (`GET /reach-probe/echo/<nonce>`): the caller believes a "reachable" only when its own listener
- * served that nonce (reachability.ts), so the callback must really reach that listener.
+ * served that nonce (reach-proof.ts), so the callback must really reach that listener.
  */
 import type { Discovery } from '../federation/discovery.ts';
 import { joinUrl, type HttpClient } from '../federation/http-client.ts';

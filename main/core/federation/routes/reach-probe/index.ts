@@ -28,7 +28,7 @@ const probeSchema = z.strictObject({ nonce: z.string().regex(REACH_NONCE).option
  *
  * `GET /reach-probe/echo/<nonce>` (unsigned): answers `{nonce}` while a probe of ours that sent
  * that nonce waits for its answer, 404 otherwise; a served nonce is what makes our self-test
- * believe a "reachable" answer (reachability.ts).
+ * believe a "reachable" answer (reachability/reach-proof.ts).
  */
 export function reachProbeRoutes(deps: FederationDeps): Router {
   const router = new Router();

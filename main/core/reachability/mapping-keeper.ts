@@ -1,0 +1,163 @@
+/**
+ * When the node keeps a port mapping (issue #15), as pinhole-keeper.ts keeps an IPv6 pinhole;
+ * the router calls themselves are port-mapping.ts.
+ *  - Behind a home router (every address of ours private: RFC 1918, CGNAT, unique-local), a
+ *    mapping is asked for at start, before there may be a peer to test through (issue #32); the
+ *    first conclusive self-test keeps it only if it passes (`judge`).
+ *  - A self-test that fails without a mapping asks the router for one and tests again through it
+ *    (`mapAndTest`); the external address is published only once that test passes, and a mapping
+ *    that does not help is removed.
+ */
+import type { Logger } from 'pino';
+import { PortMapper, type MappingInfo } from './port-mapping.ts';
+import { ownAddressesArePrivate } from './own-addresses.ts';
+import type { ReachProof } from './reach-proof.ts';
+import type { CheckResult, ReachabilityState } from './reachability-status.ts';
+
+export interface MappingKeeperDeps {
+  log: Logger;
+  /** NAT-PMP gateway; by default the default route's gateway. */
+  gatewayAddress?: string;
+  /** The federation listener's host (`::`, `0.0.0.0`, an address). */
+  listenHost?: string;
+  /** The federation listener's port; null before it listens. */
+  federationPort: () => number | null;
+  /** Whether asking the router is allowed at all (not --pull, not --no-port-mapping). */
+  allowed: () => boolean;
+  /** The self-test's question to peers: the test through a fresh mapping. */
+  proof: ReachProof;
+  /** The peers that may be asked, the most recently seen first. */
+  candidates: () => string[];
+  /** The node's reachability changed (the status shows the mapping). */
+  onChange: () => void;
+}
+
+export class MappingKeeper {
+  private readonly deps: MappingKeeperDeps;
+  private readonly mapper: PortMapper;
+  /** The mapping asked for at start, before any self-test: the first self-test waits for it. */
+  private early: Promise<void> | null = null;
+  /** The current mapping was made at start and no self-test through it has passed yet. */
+  private untested = false;
+  private stopped = false;
+
+  constructor(deps: MappingKeeperDeps) {
+    this.deps = deps;
+    this.mapper = new PortMapper({ ...(deps.gatewayAddress ? { gatewayAddress: deps.gatewayAddress } : {}), log: deps.log, onRenewed: deps.onChange });
+  }
+
+  /** The mapping as `GET /reachability` shows it. */
+  view(): ReachabilityState['mapping'] {
+    const m = this.mapper.mapping;
+    return m ? { protocol: m.protocol, external_address: m.external_address, external_port: m.external_port, expires_at: m.expires_at } : null;
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.atStart();
+  }
+
+  /**
+   * Behind a home router (every address of ours is private), ask for a mapping now, as Syncthing
+   * does: there may be no peer yet to run the self-test that would otherwise ask for it, and a
+   * friend redeeming our invite link must be able to call us back. Kept until a self-test says
+   * it does not help.
+   */
+  atStart(): void {
+    const port = this.deps.federationPort();
+    if (!this.deps.allowed() || !port || this.mapper.mapping || this.early) return;
+    if (!ownAddressesArePrivate(this.deps.listenHost ?? '0.0.0.0')) return;
+    this.early = this.mapper
+      .map(port)
+      .then(async (mapped) => {
+        if (this.stopped) return void (await this.mapper.remove());
+        if (mapped.ok) {
+          this.untested = true;
+          this.deps.log.info({ event: 'port_mapped_at_start', external: describe(mapped.mapping) }, 'this node is behind a router: asked it to forward the federation port');
+          this.deps.onChange();
+        } else {
+          this.deps.log.info({ event: 'port_mapping_at_start_failed', error: mapped.error }, 'this node is behind a router that did not forward the federation port');
+        }
+      })
+      .catch(() => undefined)
+      .finally(() => (this.early = null));
+  }
+
+  /** Waits for the mapping asked for at start, if it is under way (the self-test tests what it made). */
+  async settled(): Promise<void> {
+    if (this.early) await this.early;
+  }
+
+  /**
+   * Judges a mapping made at start by the first conclusive self-test: one that failed through it
+   * removes it (it does not help), and that failure counts as confirmed (the router is not asked
+   * again). Returns the words to add to the result's error when it was removed, else null.
+   */
+  async judge(result: CheckResult): Promise<string | null> {
+    if (!this.untested || result.reachable === null) return null;
+    this.untested = false;
+    const mapping = this.mapper.mapping;
+    if (result.reachable !== false || !mapping) return null;
+    await this.mapper.remove();
+    return `A port mapping was made at start (${describe(mapping)}) but did not help, so it was removed.`;
+  }
+
+  /** Whether a failed self-test may ask the router for a mapping (none held, asking allowed, a port to map). */
+  mayMap(): boolean {
+    return this.deps.allowed() && !this.mapper.mapping && Boolean(this.deps.federationPort());
+  }
+
+  /**
+   * After a failed self-test (`failed`, answered by `first`): asks the router for a mapping and
+   * tests again through it. Its result (the new test's when it passed; otherwise the failure,
+   * with what the router did), and whether that was a second failure in a row (it confirms the
+   * first); null when the node stopped meanwhile (the mapping is removed).
+   */
+  async mapAndTest(failed: CheckResult, first: string | undefined): Promise<{ result: CheckResult; failedTwice: boolean } | null> {
+    const mapped = await this.mapper.map(this.deps.federationPort()!);
+    if (this.stopped) {
+      await this.mapper.remove();
+      return null;
+    }
+    if (!mapped.ok) return { result: { ...failed, error: `${failed.error} Automatic setup failed: ${mapped.error}.` }, failedTwice: false };
+    const again = await this.probeThroughMapping(first);
+    if (again.reachable) {
+      this.deps.log.info({ event: 'reachable_through_mapping', external: `${mapped.mapping.external_address}:${mapped.mapping.external_port}` }, 'reachable through the router\'s port mapping');
+      return { result: again, failedTwice: false };
+    }
+    // It did not help (carrier-grade NAT, or the peer knows us under another address): take it away again.
+    await this.mapper.remove();
+    return { result: { ...failed, error: `${failed.error} A port mapping was made (${describe(mapped.mapping)}) but did not help, so it was removed.` }, failedTwice: again.reachable === false };
+  }
+
+  /** Removes the mapping (a new network). */
+  async remove(): Promise<void> {
+    await this.mapper.remove();
+  }
+
+  /** Removes the mapping (a clean stop); one made after this is removed as it comes. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.mapper.remove();
+  }
+
+  /**
+   * The test through a fresh mapping: the same peer at once (its per-peer probe limit, 30 s by
+   * default, may refuse it), then the other peers, then the same peer once its limit allows.
+   */
+  private async probeThroughMapping(first: string | undefined): Promise<CheckResult> {
+    const proof = this.deps.proof;
+    let last = await proof.probe(first);
+    if (last.reachable !== null || this.stopped) return last;
+    for (const peer of this.deps.candidates().filter((p) => p !== first).slice(0, 2)) {
+      last = await proof.probe(peer);
+      if (last.reachable !== null || this.stopped) return last;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 31_000).unref());
+    return this.stopped ? last : proof.probe(first);
+  }
+}
+
+function describe(m: MappingInfo): string {
+  return `${m.protocol} ${m.external_address}:${m.external_port}`;
+}
