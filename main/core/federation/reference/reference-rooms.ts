@@ -97,6 +97,8 @@ export class ReferenceRooms {
   private readonly fruitlessRounds = new Map<string, number>();
   /** Polled events that could not be checked yet: asked again while their window lasts. */
   private readonly unchecked = new UncheckedRetries();
+  /** Rounds under way, by peer: a peer's next round starts once its last one ended. */
+  private readonly peerRounds = new Map<string, Promise<number>>();
 
   constructor(deps: ReferenceRoomsDeps) {
     this.d = deps;
@@ -258,9 +260,6 @@ export class ReferenceRooms {
     }
     return (await Promise.all(rounds)).reduce((sum, n) => sum + n, 0);
   }
-
-  /** Rounds under way, by peer: a peer's next round starts once its last one ended. */
-  private readonly peerRounds = new Map<string, Promise<number>>();
 
   private async pollPeer(peer: string, now: number): Promise<number> {
     let stored = 0;
