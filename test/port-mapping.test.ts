@@ -6,7 +6,8 @@
  *  - a home node behind the router is not reachable from a friend's node on the "internet" side,
  *    maps its federation port by itself at start (no peer yet), redeems the friend's link (the
  *    friend calls it back through the mapping), exchanges messages both ways by push, shows the
- *    mapping in its status, and removes it when it stops.
+ *    mapping in its status, and removes it when it stops;
+ *  - a test through a fresh mapping asks no peer within its per-peer probe limit (no 429).
  * Skipped, with the reason, where namespaces or miniupnpd are not available.
  */
 import { join } from 'node:path';
@@ -136,6 +137,53 @@ describe.skipIf(unavailable !== null)('automatic port mapping against miniupnpd 
       await stopChild(home.run.child);
       if (plain) await stopChild(plain.run.child);
       await stopChild(friend.run.child);
+    }
+  }, 150_000);
+
+  it('the test through a fresh mapping asks no peer within its probe limit: not the peer that just answered (no 429), another at once', async () => {
+    const port = 7451;
+    const wrongPort = port + 100;
+    const homeDir = tempDir('paracord-home-');
+    // Both friends keep the default probe limit: one probe per 30 s per peer.
+    const friend1 = await serveIn(router.wan, tempDir('paracord-friend1-'), 'friend1.test', `${WAN_NODE}:${port + 1}`, ['--public-url', `http://${WAN_NODE}:${port + 1}`]);
+    const friend2 = await serveIn(router.wan, tempDir('paracord-friend2-'), 'friend2.test', `${WAN_NODE}:${port + 2}`, ['--public-url', `http://${WAN_NODE}:${port + 2}`]);
+    const home = await serveIn(router.lan, homeDir, 'home.test', `${LAN_NODE}:${port}`, ['--public-url', `http://${ROUTER_WAN}:${port}`]);
+    const output = () => `${home.run.output()}\n${router.log}`;
+    try {
+      await expect.poll(() => router.natRules(), { timeout: 30_000 }).toContain(`${LAN_NODE}:${port}`);
+      const status = home.admin('GET', '/status').body;
+      const pin = (friend: typeof friend1, endpoint: string) => {
+        const pinned = friend.admin('POST', '/peers', { server_name: 'home.test', endpoint, key_id: status.key_id, public_key: status.public_key });
+        expect(pinned.status, JSON.stringify(pinned.body)).toBe(200);
+      };
+      // friend1 knows the home under a port the router never forwards; friend2 where it lives.
+      pin(friend1, `http://${ROUTER_WAN}:${wrongPort}`);
+      expect(home.admin('POST', '/peers', { server_name: 'friend1.test', endpoint: `http://${WAN_NODE}:${port + 1}` }).status).toBe(200);
+      // The mapping made at start fails its first test (through friend1): removed, and the home receives by pull.
+      const first = home.admin('POST', '/reachability/check', { via: 'friend1.test' });
+      const firstAnswered = Date.now();
+      expect(first.body, output()).toMatchObject({ reachable: false, mapping: null, mode: 'pull' });
+      expect(router.natRules()).not.toContain(`${LAN_NODE}:${port}`);
+      pin(friend2, `http://${ROUTER_WAN}:${port}`);
+      expect(home.admin('POST', '/peers', { server_name: 'friend2.test', endpoint: `http://${WAN_NODE}:${port + 2}` }).status).toBe(200);
+
+      // Once friend1 may be asked again, a test through it fails; the home asks the router for a
+      // mapping and tests again through it: friend1 answered a moment ago, so friend2 is asked (no 429).
+      await new Promise((r) => setTimeout(r, Math.max(0, firstAnswered + 32_000 - Date.now())));
+      const refused = (friend: typeof friend1) => Number(/^paracord_federation_rate_limited_total (\d+)/m.exec(friend.metrics())?.[1]);
+      const refusedBefore = [refused(friend1), refused(friend2)];
+      const started = Date.now();
+      const checked = home.admin('POST', '/reachability/check', { via: 'friend1.test' });
+      expect(checked.status, `${JSON.stringify(checked.body)}\n${output()}`).toBe(200);
+      expect(checked.body, output()).toMatchObject({ reachable: true, via: 'friend2.test', mode: 'push', mapping: { protocol: 'upnp-igd', external_address: ROUTER_WAN, external_port: port } });
+      expect(router.natRules()).toContain(`${LAN_NODE}:${port}`);
+      expect([refused(friend1), refused(friend2)], output()).toEqual(refusedBefore);
+      // A verdict soon: nobody's probe limit was waited for.
+      expect(Date.now() - started).toBeLessThan(25_000);
+    } finally {
+      await stopChild(home.run.child);
+      await stopChild(friend1.run.child);
+      await stopChild(friend2.run.child);
     }
   }, 150_000);
 });

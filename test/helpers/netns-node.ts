@@ -44,11 +44,21 @@ export type NsAdmin = (method: string, path: string, body?: unknown) => { status
 
 /** The admin API of a node in a namespace (its admin listener is on that namespace's loopback). */
 export function admin(ns: string, dataDir: string, adminUrl: string, method: string, path: string, body?: unknown): { status: number; body: any } {
+  return adminListener(ns, dataDir, `${adminUrl}/_paracord/admin/v1${path}`, method, body);
+}
+
+/** A node's metrics (`GET /metrics` on its admin listener, Prometheus text), read inside its namespace. */
+export function metricsIn(ns: string, dataDir: string, adminUrl: string): string {
+  return adminListener(ns, dataDir, `${adminUrl}/metrics`, 'GET').body as string;
+}
+
+/** One request with the admin token to a node's admin listener, from inside its namespace: status, and JSON (else text). */
+function adminListener(ns: string, dataDir: string, url: string, method: string, body?: unknown): { status: number; body: any } {
   const token = readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();
   const script = `const [u, t, m, b] = process.argv.slice(1);
 fetch(u, { method: m, headers: { authorization: 'Bearer ' + t, 'content-type': 'application/json' }, body: b || undefined })
-  .then(async (r) => console.log(JSON.stringify({ status: r.status, body: await r.json() })));`;
-  const out = execFileSync('ip', ['netns', 'exec', ns, process.execPath, '-e', script, `${adminUrl}/_paracord/admin/v1${path}`, token, method, body === undefined ? '' : JSON.stringify(body)], { timeout: 60_000 });
+  .then(async (r) => { const text = await r.text(); let body = text; try { body = JSON.parse(text); } catch {} console.log(JSON.stringify({ status: r.status, body })); });`;
+  const out = execFileSync('ip', ['netns', 'exec', ns, process.execPath, '-e', script, url, token, method, body === undefined ? '' : JSON.stringify(body)], { timeout: 60_000 });
   return JSON.parse(out.toString());
 }
 
@@ -56,14 +66,14 @@ fetch(u, { method: m, headers: { authorization: 'Bearer ' + t, 'content-type': '
  * `serve` in a namespace (admin on that namespace's loopback), once it printed its ready line
  * (`listen` null: the default federation listener):
  * plain HTTP unless `secure` (then its generated self-signed certificate, pinned by links).
- * `admin` calls this process's admin API.
+ * `admin` calls this process's admin API, `metrics` reads its metrics.
  */
 export async function serveIn(ns: string, dataDir: string, name: string, listen: string | null, extra: string[], secure = false) {
   const run = inNamespace(ns, [CLI, 'serve', '--data', dataDir, '--server-name', name, ...(listen === null ? [] : ['--listen', listen]), '--admin-listen', '127.0.0.1:0', ...(secure ? [] : ['--insecure-http']), ...extra]);
   const ready = JSON.parse(await run.next());
   expect(ready.ready, run.output()).toBe(true);
   const nodeAdmin: NsAdmin = (method, path, body) => admin(ns, dataDir, ready.admin_url, method, path, body);
-  return { run, ready, admin: nodeAdmin };
+  return { run, ready, admin: nodeAdmin, metrics: () => metricsIn(ns, dataDir, ready.admin_url) };
 }
 
 export async function stopChild(child: ChildProcess): Promise<number | null> {

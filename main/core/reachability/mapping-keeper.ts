@@ -121,6 +121,10 @@ export class MappingKeeper {
     }
     if (!mapped.ok) return { result: { ...failed, error: `${failed.error} Automatic setup failed: ${mapped.error}.` }, failedTwice: false };
     const again = await this.probeThroughMapping(first);
+    if (again === null) {
+      await this.mapper.remove();
+      return null;
+    }
     if (again.reachable) {
       this.deps.log.info({ event: 'reachable_through_mapping', external: `${mapped.mapping.external_address}:${mapped.mapping.external_port}` }, 'reachable through the router\'s port mapping');
       return { result: again, failedTwice: false };
@@ -142,19 +146,29 @@ export class MappingKeeper {
   }
 
   /**
-   * The test through a fresh mapping: the same peer at once (its per-peer probe limit, 30 s by
-   * default, may refuse it), then the other peers, then the same peer once its limit allows.
+   * The test through a fresh mapping, asking no peer within its probe limit (one probe per 30 s
+   * by default: asked sooner, it answers 429 and gives no verdict). `first` answered the failed
+   * test a moment ago: the other peers that may be asked now are asked at once; when none may,
+   * or none gave a verdict, the test waits until the first of these peers may be asked again
+   * (`first`, as a rule) and asks those that may. Null when the node stopped before it asked.
    */
-  private async probeThroughMapping(first: string | undefined): Promise<CheckResult> {
+  private async probeThroughMapping(first: string | undefined): Promise<CheckResult | null> {
     const proof = this.deps.proof;
-    let last = await proof.probe(first);
-    if (last.reachable !== null || this.stopped) return last;
-    for (const peer of this.deps.candidates().filter((p) => p !== first).slice(0, 2)) {
-      last = await proof.probe(peer);
+    const peers = [...(first === undefined ? [] : [first]), ...this.deps.candidates().filter((p) => p !== first).slice(0, first === undefined ? 3 : 2)];
+    if (peers.length === 0) return proof.probe();
+    const askable = () => peers.filter((p) => proof.askableAt(p) <= Date.now());
+    let last: CheckResult | null = null;
+    const ready = askable();
+    if (ready.length > 0) {
+      last = await proof.probe(undefined, ready);
       if (last.reachable !== null || this.stopped) return last;
     }
-    await new Promise((resolve) => setTimeout(resolve, 31_000).unref());
-    return this.stopped ? last : proof.probe(first);
+    const next = peers.reduce((a, b) => (proof.askableAt(b) < proof.askableAt(a) ? b : a));
+    const wait = proof.askableAt(next) - Date.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait).unref());
+    if (this.stopped) return last;
+    const then = askable();
+    return proof.probe(undefined, then.includes(next) ? then : [next, ...then]);
   }
 }
 

@@ -18,6 +18,14 @@ import { cleanText } from '../util/untrusted-text.ts';
 import { PEER_TEXT_MAX } from '../federation/peer-refusal.ts';
 import { NOBODY_COULD_ASK } from '../../../shared/reachability-words.ts';
 import { REACH_PROBE_PATH } from '../federation/paths.ts';
+import { DEFAULT_REACH_PROBE_INTERVAL_SECONDS } from '../federation/routes/reach-probe/index.ts';
+
+/**
+ * A peer answers one probe of ours per 30 s by default (its `--reach-probe-interval`), counted
+ * from when its answer came here (never before the probe reached it), and a second more: asked
+ * sooner, it answers 429 and the test gets no verdict from it.
+ */
+export const PEER_PROBE_GAP_MS = (DEFAULT_REACH_PROBE_INTERVAL_SECONDS + 1) * 1000;
 
 const PROBE_STATUSES = new Set<ProbeStatus>(['reachable', 'timeout', 'refused', 'tls_mismatch', 'wrong_server', 'name_not_found', 'address_refused', 'http_error', 'unreachable']);
 
@@ -44,6 +52,8 @@ export class ReachProof {
   /** The nonces of our probes waiting for their answer, and whether our listener served each (echo()). */
   private readonly nonces = new Map<string, { served: boolean }>();
   private onlyRateLimited = false;
+  /** When each peer's answer to our last probe came (or the probe failed), for `askableAt()`; older than the gap, forgotten. */
+  private readonly lastAsked = new Map<string, number>();
 
   constructor(deps: ReachProofDeps) {
     this.deps = deps;
@@ -52,6 +62,11 @@ export class ReachProof {
   /** The last probe asked at least one peer, and every one refused with 429 (its probe limit). */
   get lastProbeOnlyRateLimited(): boolean {
     return this.onlyRateLimited;
+  }
+
+  /** When `peer` may be probed again without its default probe limit refusing: now or earlier, or that time. */
+  askableAt(peer: string): number {
+    return (this.lastAsked.get(peer) ?? -Infinity) + PEER_PROBE_GAP_MS;
   }
 
   /**
@@ -136,7 +151,14 @@ export class ReachProof {
       return { problem: `${peer}: ${(error as Error).message}`, rateLimited: false };
     } finally {
       this.nonces.delete(nonce);
+      this.noteAsked(peer);
     }
+  }
+
+  private noteAsked(peer: string): void {
+    const now = Date.now();
+    for (const [p, at] of this.lastAsked) if (now - at >= PEER_PROBE_GAP_MS) this.lastAsked.delete(p);
+    this.lastAsked.set(peer, now);
   }
 }
 
