@@ -287,6 +287,25 @@ describe('signing in', () => {
     expect(links.map((l) => [l.purpose, l.state])).toEqual([['reset', 'used'], ['join', 'used']]);
   });
 
+  it("takes the contract's field names for a link (display_name, expires_in_seconds) as well as note and lifetime_seconds", async () => {
+    const before = Date.now();
+    const created = await home.admin('POST', '/members/invites', { display_name: 'Sam', expires_in_seconds: 3600 });
+    expect(created.status, JSON.stringify(created.body)).toBe(200);
+    expect(created.body.expires_at as number).toBeGreaterThanOrEqual(before + 3600_000);
+    expect(created.body.expires_at as number).toBeLessThan(before + 3600_000 + 60_000);
+    const listed = (await home.admin('GET', '/members/invites')).body.invites as Array<{ id: string; note: string | null }>;
+    expect(listed.find((l) => l.id === created.body.id)?.note).toBe('Sam');
+    // Both names of one field must agree; a bad value is refused as before. Nothing is made.
+    const count = listed.length;
+    for (const body of [{ note: 'A', display_name: 'B' }, { lifetime_seconds: 3600, expires_in_seconds: 7200 }, { expires_in_seconds: 0 }]) {
+      const refused = await home.admin('POST', '/members/invites', body);
+      expect(refused.status, JSON.stringify(body)).toBe(400);
+      expect(refused.body.error).toBe('invalid_input');
+    }
+    expect(((await home.admin('GET', '/members/invites')).body.invites as unknown[]).length).toBe(count);
+    await home.admin('DELETE', `/members/invites/${created.body.id as string}`);
+  });
+
   it('revokes an unused member link', async () => {
     const created = await home.admin('POST', '/members/invites', {});
     const revoked = await home.admin('DELETE', `/members/invites/${created.body.id as string}`);

@@ -16,8 +16,12 @@ export const memberOperations = {
     input: z.strictObject({
       /** Whom the link is for, to remember (shown in the list, never to the person). */
       note: z.string().trim().max(200).optional(),
+      /** The contract's name of `note` (either one; both must agree). */
+      display_name: z.string().trim().max(200).optional(),
       /** How long the link works (default 7 days). */
       lifetime_seconds: z.number().int().min(60).max(30 * 24 * 3600).optional(),
+      /** The contract's name of `lifetime_seconds` (either one; both must agree). */
+      expires_in_seconds: z.number().int().min(60).max(30 * 24 * 3600).optional(),
     }),
   },
   listMemberInvites: { method: 'GET', path: '/members/invites', input: z.strictObject({}) },

@@ -5,7 +5,7 @@
  */
 import type { AdminHandlers } from '../../../../../shared/contract/admin-operations.ts';
 import type { MemberInvite } from '../../../../../shared/contract/admin/members.ts';
-import { conflict } from '../../../errors.ts';
+import { badRequest, conflict } from '../../../errors.ts';
 import type { NodeContext } from '../../../node-context.ts';
 
 type Names = 'createMemberInvite' | 'listMemberInvites' | 'revokeMemberInvite' | 'listMembers' | 'disableMember' | 'enableMember' | 'resetMember';
@@ -17,10 +17,21 @@ export function memberLinkUrl(node: NodeContext, purpose: 'join' | 'reset', toke
   return `${base.replace(/\/+$/, '')}/app/#/${purpose}/${token}`;
 }
 
+/** A field the contract names one way and this API another (`display_name`/`note`): either, or both the same. */
+function either<T extends object, A extends keyof T, B extends keyof T>(input: T, name: A, contractName: B): T[A] | T[B] | undefined {
+  const [a, b] = [input[name], input[contractName]];
+  if (a !== undefined && b !== undefined && (a as unknown) !== (b as unknown)) {
+    throw badRequest('invalid_input', `${String(name)} and ${String(contractName)} name the same thing and differ: give one`);
+  }
+  return a ?? b;
+}
+
 export function memberOperations(node: NodeContext): Pick<AdminHandlers, Names> {
   const invite = (id: string): MemberInvite => node.members.listLinks().find((l) => l.id === id)!;
   return {
-    createMemberInvite: async ({ note, lifetime_seconds }) => {
+    createMemberInvite: async (input) => {
+      const note = either(input, 'note', 'display_name');
+      const lifetime_seconds = either(input, 'lifetime_seconds', 'expires_in_seconds');
       memberLinkUrl(node, 'join', ''); // refuses before a link is stored
       const created = node.members.createLink('join', { ...(note ? { note } : {}), ...(lifetime_seconds ? { lifetimeMs: lifetime_seconds * 1000 } : {}) });
       node.log.info({ event: 'member_link_created', id: created.id, purpose: 'join', expires_at: created.expires_at }, 'member link created');
