@@ -21,7 +21,8 @@ export function buildProgram(): Command {
   const program = new Command('paracord-node')
     .description('Paracord federation node: run a personal Paracord server and federate it with friends')
     .version(VERSION)
-    .showHelpAfterError('(run with --help for usage)')
+    // A usage error is one line on stderr, the hint to --help on it (the contract's "one clear line").
+    .configureOutput({ outputError: (text, write) => write(`paracord-node: ${text.replace(/^error: /, '').trim()} (run with --help for usage)\n`) })
     .exitOverride();
   registerInit(program);
   registerServe(program);

@@ -1,6 +1,7 @@
 /** The CLI as a child process, as docs/ARCHITECTURE.md §What outside tools rely on describes it. */
 import { spawnSync } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from './helpers/fixtures.ts';
 import { CLI } from './helpers/node-process.ts';
@@ -50,8 +51,32 @@ describe('paracord-node CLI', () => {
     expect(badName.code).toBe(2);
     expect(badName.stderr).toContain('is not a host name');
     expect(run(['serve', '--data', tempDir(), '--listen', 'nonsense']).code).toBe(2);
-    expect(run(['frobnicate']).code).toBe(2);
-    expect(run(['init', '--data', tempDir()]).code).toBe(2);
+    // Commander's own usage errors too: one line, the hint to --help on it.
+    for (const args of [['frobnicate'], ['init', '--data', tempDir()], ['init', '--data', tempDir(), '--server-name', 'a.test', '--bogus']]) {
+      const usage = run(args);
+      expect(usage.code, args.join(' ')).toBe(2);
+      expect(usage.stderr.trimEnd().split('\n'), usage.stderr).toHaveLength(1);
+      expect(usage.stderr).toMatch(/^paracord-node: .+ \(run with --help for usage\)\n$/);
+    }
+  });
+
+  it('serve on a port in use exits 1 with one line naming the address, and leaves no lock behind', async () => {
+    const busy = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    const port = (busy.address() as AddressInfo).port;
+    try {
+      const dir = join(tempDir(), 'data');
+      for (const [option, args] of [['--listen', ['--listen', `127.0.0.1:${port}`]], ['--admin-listen', ['--listen', '127.0.0.1:0', '--admin-listen', `127.0.0.1:${port}`]]] as const) {
+        const result = run(['serve', '--data', dir, '--server-name', 'busy.test', '--insecure-http', ...args]);
+        expect(result.code, result.stderr).toBe(1);
+        const line = result.stderr.split('\n').filter((l) => l.startsWith('paracord-node: '));
+        expect(line).toEqual([`paracord-node: cannot listen on 127.0.0.1:${port} (${option}): another program is using that port (choose another port, or stop that program)`]);
+        // The data directory is free at once: no lock left naming the dead process.
+        expect(existsSync(join(dir, 'node.lock')), option).toBe(false);
+      }
+    } finally {
+      busy.close();
+    }
   });
 
   it('status without a running node exits 1', () => {

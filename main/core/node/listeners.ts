@@ -26,6 +26,21 @@ export function listen(server: Server, port: number, host: string): Promise<void
   });
 }
 
+const LISTEN_REASONS: Record<string, string> = {
+  EADDRINUSE: 'another program is using that port (choose another port, or stop that program)',
+  EACCES: 'this user may not use that port (ports below 1024 need privileges: choose 1024 or more)',
+  EADDRNOTAVAIL: 'this machine has no such address',
+  EAFNOSUPPORT: 'this machine does not support that kind of address',
+};
+
+/** A listener that could not start, in words naming its address and option (the CLI's one line); other errors as they are. */
+export function listenFailure(error: unknown, host: string, port: number, option: '--listen' | '--admin-listen'): unknown {
+  const code = (error as NodeJS.ErrnoException | null)?.code;
+  const reason = typeof code === 'string' ? LISTEN_REASONS[code] : undefined;
+  if (!reason) return error;
+  return new Error(`cannot listen on ${host.includes(':') ? `[${host}]` : host}:${port} (${option}): ${reason}`);
+}
+
 /**
  * Stops a listener: no new connections; requests being handled may finish (up to `graceMs`).
  * As soon as none is being handled, the remaining connections (keep-alive sockets that Node
@@ -83,10 +98,12 @@ export async function listenFederation(app: Koa, tls: TlsMaterial | null, config
     await listen(server, port, host);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (!config.listenFallback || (code !== 'EAFNOSUPPORT' && code !== 'EADDRNOTAVAIL')) throw error;
+    if (!config.listenFallback || (code !== 'EAFNOSUPPORT' && code !== 'EADDRNOTAVAIL')) throw listenFailure(error, host, port, '--listen');
     log.info({ event: 'listen_ipv4_only', listen: config.listen, error: code }, `this host has no IPv6: listening on ${config.listenFallback} instead of ${config.listen}`);
     ({ host, port } = parseHostPort(config.listenFallback, '--listen'));
-    await listen(server, port, host);
+    await listen(server, port, host).catch((fallbackError: unknown) => {
+      throw listenFailure(fallbackError, host, port, '--listen');
+    });
   }
   return { server, host, port: (server.address() as AddressInfo).port, upgrades, connections };
 }
@@ -103,7 +120,9 @@ export async function listenAdmin(app: Koa, address: { host: string; port: numbe
   const server = createHttpServer(serverOptions(limits), app.callback());
   const upgrades = passUpgradesThrough(server, app.callback());
   limitConnections(server, limits, { log, listener: 'admin', upgrades: true });
-  await listen(server, address.port, address.host);
+  await listen(server, address.port, address.host).catch((error: unknown) => {
+    throw listenFailure(error, address.host, address.port, '--admin-listen');
+  });
   const port = (server.address() as AddressInfo).port;
   return { server, upgrades, url: `http://${urlHost(address.host, 'localhost')}:${port}` };
 }
