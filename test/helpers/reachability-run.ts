@@ -19,20 +19,23 @@ interface Component {
 }
 
 const [kind, ...args] = process.argv.slice(2);
+const { GatewayThread } = await import('../../main/core/reachability/gateway-thread.ts');
+/** The gateway worker, as a node's composition root builds it; stopped once the component is removed. */
+const thread = new GatewayThread();
 
 /** The component the arguments name; only its module is loaded. */
 async function component(): Promise<Component> {
   if (kind === 'pinhole') {
     const [address, port, ttl] = args;
     const { Ipv6Pinhole } = await import('../../main/core/reachability/ipv6-pinhole.ts');
-    const pinhole = new Ipv6Pinhole(ttl ? { ttlMs: Number(ttl) } : {});
+    const pinhole = new Ipv6Pinhole(thread, ttl ? { ttlMs: Number(ttl) } : {});
     return { open: () => pinhole.open(address!, Number(port)), status: () => ({ pinhole: pinhole.pinhole }), remove: () => pinhole.remove() };
   }
   if (kind === 'port-mapper') {
     const [method, port, ttl] = args;
     const { PortMapper } = await import('../../main/core/reachability/port-mapping.ts');
     let renewed = 0;
-    const mapper = new PortMapper({ methods: [method as 'upnp' | 'pmp'], ...(ttl ? { ttlMs: Number(ttl) } : {}), onRenewed: () => renewed++ });
+    const mapper = new PortMapper(thread, { methods: [method as 'upnp' | 'pmp'], ...(ttl ? { ttlMs: Number(ttl) } : {}), onRenewed: () => renewed++ });
     return { open: () => mapper.map(Number(port)), status: () => ({ mapping: mapper.mapping, renewed }), remove: () => mapper.remove() };
   }
   throw new Error(`usage: reachability-run.ts pinhole ADDRESS PORT [TTL_MS] | port-mapper upnp|pmp PORT [TTL_MS] (not ${kind})`);
@@ -50,5 +53,6 @@ for await (const line of lines) {
   break;
 }
 await running.remove();
+await thread.stop();
 process.stdout.write(JSON.stringify({ removed: true }) + '\n');
 process.exit(0);

@@ -121,7 +121,9 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
   const lifecycle = new Lifecycle();
   const storage: Capability = { name: 'storage', close: () => closeStorage(s) };
   const deliveries: Capability = { name: 'deliveries', drain: () => s.workers.stop() };
-  lifecycle.hold(storage, deliveries);
+  // Closed after federation drained (reachability removed its mapping and pinhole through it).
+  const gatewayThread: Capability = { name: 'gateway thread', close: () => s.gatewayThread.stop() };
+  lifecycle.hold(storage, deliveries, gatewayThread);
   const adminListener: Capability = {
     name: 'admin listener',
     start: async () => {

@@ -218,6 +218,7 @@ function buildReachability(s: Services, id: Identity, parts: RoomParts, listener
     ...(config.reachabilityConfirmSeconds !== undefined ? { confirmSeconds: config.reachabilityConfirmSeconds } : {}),
     ...(config.reachabilityRecheckSeconds !== undefined ? { recheckSeconds: config.reachabilityRecheckSeconds } : {}),
     ...(config.reachabilityReportGapSeconds !== undefined ? { reportGapSeconds: config.reachabilityReportGapSeconds } : {}),
+    gateway: s.gatewayThread,
     ...(config.portMappingGateway ? { gatewayAddress: config.portMappingGateway } : {}),
     onChange: () => notifications.notify({ type: 'status' }),
   });

@@ -56,6 +56,7 @@ import { MailboxFetcher } from '../mailbox/fetcher.ts';
 import { SelfDispatch } from '../mailbox/self-dispatch.ts';
 import { PullQueue } from '../pull/pull-queue.ts';
 import { NodeEvents } from '../node-events.ts';
+import { GatewayThread } from '../reachability/gateway-thread.ts';
 import { ingestHooks } from './ingest-hooks.ts';
 import { NodeBus } from './node-bus.ts';
 import type { Running } from './federation.ts';
@@ -299,7 +300,9 @@ export function buildServices(basics: NodeBasics, lookup: LookupFn | undefined) 
   const storage = buildStorage(basics, bus, peers, guards, notifications);
   const owner = buildOwnerServices(basics, storage.commit, notifications);
   const delivery = buildDelivery(basics, bus, peers, storage, owner.metrics, notifications);
-  return { ...basics, bus, notifications, ...peers, ...storage, ...guards, ...owner, ...delivery };
+  // Where port mapping and the IPv6 pinhole ask the router (reachability, once federation starts): a worker only while asked.
+  const gatewayThread = new GatewayThread();
+  return { ...basics, bus, notifications, ...peers, ...storage, ...guards, ...owner, ...delivery, gatewayThread };
 }
 
 export type Services = ReturnType<typeof buildServices>;

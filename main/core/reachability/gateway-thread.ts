@@ -15,6 +15,10 @@
  * as soon as none is left (a mapping is held by the main thread as a plain description of the
  * router, `GatewayRef`, not as a library object, so the hourly renewal and the removal at stop
  * each start a worker of their own). An idle node has no thread and no timer for this.
+ *
+ * One `GatewayThread` a node, built by the composition root (node/services.ts) and given to port
+ * mapping and the IPv6 pinhole through their constructors; the node's stop stops it
+ * (node/create-node.ts), after reachability has removed what it holds on the router.
  */
 import { Worker } from 'node:worker_threads';
 
@@ -77,14 +81,20 @@ interface Pending {
   timer: NodeJS.Timeout;
 }
 
-/** The worker while requests are under way; none otherwise. */
-class GatewayThread {
+/** The words for a request made after the node's stop (or under way at it). */
+export const STOPPED = 'the node is stopping';
+
+/** The gateway worker while requests are under way, none otherwise; asked with `ask` (never throws). */
+export class GatewayThread {
   private worker: Worker | null = null;
   private readonly pending = new Map<number, Pending>();
   private nextId = 0;
+  private stopped = false;
 
+  /** Asks the gateway worker (started for it, ended once nothing is asked); never throws. */
   ask<K extends GatewayOp>(op: K, request: GatewayOps[K]['request']): Promise<GatewayResult<K>> {
     return new Promise<GatewayResult<GatewayOp>>((resolve) => {
+      if (this.stopped) return resolve({ ok: false, error: STOPPED });
       const worker = this.worker ?? this.start();
       if (!worker) return resolve({ ok: false, error: 'the port-mapping thread could not be started' });
       const id = ++this.nextId;
@@ -93,6 +103,15 @@ class GatewayThread {
       this.pending.set(id, { resolve, timer });
       worker.postMessage({ id, op, request } as GatewayMessage);
     }) as Promise<GatewayResult<K>>;
+  }
+
+  /** The node stops: nothing more is asked, and a worker still running is ended (what it was asked is answered in words). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    const worker = this.worker;
+    if (!worker) return;
+    this.ended(worker, STOPPED);
+    await worker.terminate();
   }
 
   private start(): Worker | null {
@@ -132,13 +151,6 @@ class GatewayThread {
     this.worker = null;
     for (const id of [...this.pending.keys()]) this.settle(id, { ok: false, error });
   }
-}
-
-const thread = new GatewayThread();
-
-/** Asks the gateway worker (started for it, ended once nothing is asked); never throws. */
-export function askGateway<K extends GatewayOp>(op: K, request: GatewayOps[K]['request']): Promise<GatewayResult<K>> {
-  return thread.ask(op, request);
 }
 
 /** An error in plain words (a timeout as "no answer in time"), at most 200 characters. */

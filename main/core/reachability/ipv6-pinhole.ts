@@ -28,7 +28,7 @@
  * the library speaks NAT-PMP only, which has no IPv6.
  */
 import { request } from '../http/node-http.ts';
-import { askGateway, plain } from './gateway-thread.ts';
+import { plain, type GatewayThread } from './gateway-thread.ts';
 
 export const PINHOLE_TTL_MS = 3600_000;
 const REQUEST_TIMEOUT_MS = 5_000;
@@ -54,11 +54,14 @@ export interface PinholeOptions {
 }
 
 export class Ipv6Pinhole {
+  /** Where the router is found (the node's gateway worker); the SOAP calls are made here. */
+  private readonly thread: GatewayThread;
   private readonly options: PinholeOptions;
   private current: (PinholeInfo & { controlUrl: string; uniqueId: string }) | null = null;
   private renewTimer: NodeJS.Timeout | null = null;
 
-  constructor(options: PinholeOptions = {}) {
+  constructor(thread: GatewayThread, options: PinholeOptions = {}) {
+    this.thread = thread;
     this.options = options;
   }
 
@@ -98,7 +101,7 @@ export class Ipv6Pinhole {
 
   /** The WANIPv6FirewallControl:1 control URL of the first IGDv2 router that answers over IPv6 (found in the gateway worker). */
   private async findFirewallControl(): Promise<string> {
-    const found = await askGateway('firewallControl', this.options.upnpDescriptionUrl ? { upnpDescriptionUrl: this.options.upnpDescriptionUrl } : {});
+    const found = await this.thread.ask('firewallControl', this.options.upnpDescriptionUrl ? { upnpDescriptionUrl: this.options.upnpDescriptionUrl } : {});
     if (!found.ok) throw new Error(found.error);
     return found.value.controlUrl;
   }

@@ -9,6 +9,7 @@
  *    that does not help is removed.
  */
 import type { Logger } from 'pino';
+import type { GatewayThread } from './gateway-thread.ts';
 import { PortMapper, type MappingInfo } from './port-mapping.ts';
 import { ownAddressesArePrivate } from './own-addresses.ts';
 import type { ReachProof } from './reach-proof.ts';
@@ -16,6 +17,8 @@ import type { CheckResult, ReachabilityState } from './reachability-status.ts';
 
 export interface MappingKeeperDeps {
   log: Logger;
+  /** Where the router is asked (the node's gateway worker). */
+  gateway: GatewayThread;
   /** NAT-PMP gateway; by default the default route's gateway. */
   gatewayAddress?: string;
   /** The federation listener's host (`::`, `0.0.0.0`, an address). */
@@ -43,7 +46,7 @@ export class MappingKeeper {
 
   constructor(deps: MappingKeeperDeps) {
     this.deps = deps;
-    this.mapper = new PortMapper({ ...(deps.gatewayAddress ? { gatewayAddress: deps.gatewayAddress } : {}), log: deps.log, onRenewed: deps.onChange });
+    this.mapper = new PortMapper(deps.gateway, { ...(deps.gatewayAddress ? { gatewayAddress: deps.gatewayAddress } : {}), log: deps.log, onRenewed: deps.onChange });
   }
 
   /** The mapping as `GET /reachability` shows it. */

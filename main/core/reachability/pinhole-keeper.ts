@@ -4,11 +4,14 @@
  * accepts connections at — the first IPv6 endpoint discovery publishes — and kept until a
  * self-test that tried IPv6 says it did not help. The router calls themselves are ipv6-pinhole.ts.
  */
+import type { GatewayThread } from './gateway-thread.ts';
 import { Ipv6Pinhole, type PinholeInfo } from './ipv6-pinhole.ts';
 import { globalIpv6Addresses } from './own-endpoints.ts';
 
 export interface PinholeKeeperDeps {
   log: { info: (o: object, m: string) => void; warn: (o: object, m: string) => void };
+  /** Where the router is found (the node's gateway worker). */
+  gateway: GatewayThread;
   /** The federation listener's host (`::`, `0.0.0.0`, an address). */
   listenHost?: string;
   /** The federation listener's port; null before it listens. */
@@ -36,7 +39,7 @@ export class PinholeKeeper {
 
   constructor(deps: PinholeKeeperDeps) {
     this.deps = deps;
-    this.pinholer = new Ipv6Pinhole({ log: deps.log });
+    this.pinholer = new Ipv6Pinhole(deps.gateway, { log: deps.log });
   }
 
   get pinhole(): PinholeInfo | null {

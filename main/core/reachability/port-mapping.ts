@@ -10,7 +10,7 @@
  * from steering us at private addresses. Nothing here comes from a peer: the gateway is found on
  * our own link, and the port is our own.
  */
-import { UNREADABLE_ANSWER, askGateway, type GatewayRef } from './gateway-thread.ts';
+import { UNREADABLE_ANSWER, type GatewayRef, type GatewayThread } from './gateway-thread.ts';
 
 /** The lease asked for; renewed one minute before it ends. */
 export const MAPPING_TTL_MS = 3600_000;
@@ -40,12 +40,15 @@ export interface PortMapperOptions {
 }
 
 export class PortMapper {
+  /** Where the router is asked (the node's gateway worker). */
+  private readonly thread: GatewayThread;
   private readonly options: PortMapperOptions;
   private gateway: GatewayRef | null = null;
   private current: MappingInfo | null = null;
   private renewTimer: NodeJS.Timeout | null = null;
 
-  constructor(options: PortMapperOptions = {}) {
+  constructor(thread: GatewayThread, options: PortMapperOptions = {}) {
+    this.thread = thread;
     this.options = options;
   }
 
@@ -73,7 +76,7 @@ export class PortMapper {
     // 1. UPnP-IGD, 2. NAT-PMP / PCP at the default gateway (each in a worker of its own: one that
     // ended on a hostile answer leaves the other method its chance).
     for (const method of methods) {
-      const made = await askGateway('map', {
+      const made = await this.thread.ask('map', {
         ...common,
         method,
         ...(method === 'upnp' && this.options.upnpDescriptionUrl ? { upnpDescriptionUrl: this.options.upnpDescriptionUrl } : {}),
@@ -105,7 +108,7 @@ export class PortMapper {
     const gateway = this.gateway;
     const current = this.current;
     if (!gateway || !current) return;
-    const renewed = await askGateway('renew', { gateway, port, internalAddress: current.internal_address, externalPort: current.external_port, ttlMs: this.ttl, description: this.description });
+    const renewed = await this.thread.ask('renew', { gateway, port, internalAddress: current.internal_address, externalPort: current.external_port, ttlMs: this.ttl, description: this.description });
     // Removed (or replaced) meanwhile: nothing to say.
     if (this.current !== current) return;
     if (renewed.ok) {
@@ -130,7 +133,7 @@ export class PortMapper {
     this.gateway = null;
     this.current = null;
     if (!gateway || !current) return;
-    const removed = await askGateway('unmap', { gateway, externalPort: current.external_port, internalPort: current.internal_port });
+    const removed = await this.thread.ask('unmap', { gateway, externalPort: current.external_port, internalPort: current.internal_port });
     if (removed.ok) this.options.log?.info({ event: 'port_unmapped', protocol: current.protocol }, 'port mapping removed from the router');
     else this.options.log?.warn({ event: 'port_unmap_failed', error: removed.error }, 'could not remove the port mapping (it lapses by itself)');
   }

@@ -22,6 +22,7 @@ import type { Identity } from '../identity/identity.ts';
 import type { HttpClient } from '../federation/http-client.ts';
 import type { Discovery } from '../federation/discovery.ts';
 import type { TrustStore } from '../trust/trust-store.ts';
+import type { GatewayThread } from './gateway-thread.ts';
 import { PinholeKeeper } from './pinhole-keeper.ts';
 import { MappingKeeper } from './mapping-keeper.ts';
 import { PeerReports } from './peer-reports.ts';
@@ -56,6 +57,8 @@ export interface ReachabilityDeps {
   neverReached?: (server: string) => boolean;
   /** Seconds between a failed self-test and the test that confirms it (default 31). */
   confirmSeconds?: number;
+  /** Where port mapping and the IPv6 pinhole ask the router (the node's gateway worker; its stop is the node's). */
+  gateway: GatewayThread;
   gatewayAddress?: string;
   /** The federation listener's host: its own address, or a wildcard (every interface's). */
   listenHost?: string;
@@ -93,14 +96,14 @@ export class Reachability {
         if (!this.stopped) void this.check().catch(() => undefined);
       },
     });
-    this.pinholes = new PinholeKeeper({ log: deps.log, ...(deps.listenHost ? { listenHost: deps.listenHost } : {}), federationPort: deps.federationPort, allowed, onChange: deps.onChange });
+    this.pinholes = new PinholeKeeper({ log: deps.log, gateway: deps.gateway, ...(deps.listenHost ? { listenHost: deps.listenHost } : {}), federationPort: deps.federationPort, allowed, onChange: deps.onChange });
     this.proof = new ReachProof({
       http: deps.http, discovery: deps.discovery, identity: deps.identity, log: deps.log, candidates,
       nobodyToAsk: () => noPeerNow(null, this.peers).error ?? NO_PEER,
       context: () => ({ endpoint: deps.federationUrl(), mode: this.mode, mapping: this.mapping.view(), pinhole: this.pinholes.pinhole }),
     });
     this.mapping = new MappingKeeper({
-      log: deps.log, ...(deps.gatewayAddress ? { gatewayAddress: deps.gatewayAddress } : {}), ...(deps.listenHost ? { listenHost: deps.listenHost } : {}),
+      log: deps.log, gateway: deps.gateway, ...(deps.gatewayAddress ? { gatewayAddress: deps.gatewayAddress } : {}), ...(deps.listenHost ? { listenHost: deps.listenHost } : {}),
       federationPort: deps.federationPort, allowed, proof: this.proof, candidates, onChange: deps.onChange,
     });
     this.reports = new PeerReports({
