@@ -9,6 +9,8 @@
  * A real home node (the bundle, `serve`) behind that "router" asks for a mapping at start and
  * again after a failed self-test through a friend on the wan side: it stays up, answers its admin
  * /status, and its reachability says in words that the router's answers could not be read.
+ * Answers for the router from another host (test/helpers/impostor-gateway.ts) are not taken:
+ * NAT-PMP answers from another address or port than the gateway's 5351 are dropped.
  * Skipped, with the reason, where network namespaces are not available.
  */
 import { join } from 'node:path';
@@ -70,4 +72,26 @@ describe.skipIf(unavailable !== null)('hostile answers to port-mapping discovery
       await stopChild(hostile.child);
     }
   }, 120_000);
+
+  it('a NAT-PMP answer from another address or port than the gateway\'s is not taken: the mapping is what the gateway itself answered', async () => {
+    const port = 7456;
+    const impostor = inNamespace(router.router, [join(REPO_ROOT, 'test/helpers/impostor-gateway.ts'), 'pmp', ROUTER_LAN, ROUTER_WAN]);
+    let run: ReturnType<typeof inNamespace> | null = null;
+    try {
+      expect(JSON.parse(await impostor.next())).toEqual({ ready: true });
+      // PortMapper (the worker's NAT-PMP client) at the lan's default gateway, as a node asks it.
+      run = inNamespace(router.lan, [join(REPO_ROOT, 'test/helpers/reachability-run.ts'), 'port-mapper', 'pmp', String(port)]);
+      const mapped = JSON.parse(await run.next());
+      // Each request was answered first from ROUTER_WAN:5351 and ROUTER_LAN:5352 (port 40001, address 6.6.6.6).
+      expect(impostor.output(), impostor.output()).toContain(`{"forged":1,"from":"${ROUTER_LAN}:5352"}`);
+      // (Before: {ok: true, mapping: {external_address: '6.6.6.6', external_port: 40001, …}}.)
+      expect(mapped, `${run.output()}
+${impostor.output()}`).toMatchObject({ ok: true, mapping: { protocol: 'nat-pmp', external_address: ROUTER_WAN, external_port: port, internal_address: LAN_NODE, internal_port: port } });
+      run.child.stdin!.write('remove\n');
+      expect(JSON.parse(await run.next())).toEqual({ removed: true });
+    } finally {
+      if (run) await stopChild(run.child);
+      await stopChild(impostor.child);
+    }
+  }, 60_000);
 });

@@ -8,9 +8,11 @@
  * ends this thread (the main thread answers in words), and in this thread `fetch` (which the
  * library uses for the device description and its SOAP answers) reads at most 64 KiB within 5 s.
  * A UPnP router is used only when the control URL its description names is on the host that
- * served the description: a description cannot send our SOAP requests to another machine.
+ * served the description: a description cannot send our SOAP requests to another machine. A
+ * NAT-PMP answer is taken only from the gateway asked, at its NAT-PMP port (pmpAt).
  */
-import { createSocket } from 'node:dgram';
+import { createSocket, type RemoteInfo } from 'node:dgram';
+import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { parentPort } from 'node:worker_threads';
 import { plain, type GatewayMessage, type GatewayOps, type GatewayRef, type GatewayReply, type MadeMapping } from './gateway-thread.ts';
@@ -20,6 +22,8 @@ const REQUEST_TIMEOUT_MS = 5_000;
 const MAX_ANSWER_BYTES = 64 * 1024;
 const WAN_IP_CONNECTION = 'urn:schemas-upnp-org:service:WANIPConnection:2';
 const FIREWALL_SERVICE = 'urn:schemas-upnp-org:service:WANIPv6FirewallControl:1';
+/** The port a NAT-PMP gateway listens and answers at (RFC 6886 §3). */
+const NAT_PMP_PORT = 5351;
 
 type Library = typeof import('@achingbrain/nat-port-mapper');
 type Gateway = Awaited<ReturnType<ReturnType<Library['upnpNat']>['getGateway']>>;
@@ -85,9 +89,37 @@ async function upnpAt(location: string, options: { ttl?: number; description?: s
   return client.getGateway(new URL(location), { signal: AbortSignal.timeout(DISCOVERY_TIMEOUT_MS) });
 }
 
+/**
+ * The library's NAT-PMP client of the gateway at `address` (an IPv4 address), taking answers only
+ * from that address and port 5351: RFC 6886 §3.1 has a client check that an answer comes from
+ * the gateway it asked. The library takes whatever datagram reaches its port 5350 while a request
+ * waits, from any sender, so any host on the link (or beyond, without a firewall) could answer
+ * for the router: another external address or port, a refusal. Those are dropped here, as the
+ * library drops a datagram nobody waits for; the request waits on for the gateway's own answer.
+ */
+async function pmpAt(address: string, options: { ttl?: number; description?: string } = {}): Promise<Gateway> {
+  const gateway = (await lib()).pmpNat(address, { ...options, autoRefresh: false });
+  // (The library's socket calls its `onMessage` for each datagram: wrapped before the socket listens.)
+  const client = gateway as unknown as { onMessage?: (message: Buffer, from: RemoteInfo) => void };
+  const take = client.onMessage;
+  if (typeof take !== 'function') {
+    await gateway.stop().catch(() => undefined);
+    throw new Error('this version of @achingbrain/nat-port-mapper does not expose its NAT-PMP answers');
+  }
+  client.onMessage = (message, from) => {
+    if (from.address === address && from.port === NAT_PMP_PORT) take.call(gateway, message, from);
+  };
+  return gateway;
+}
+
+/** The IPv4 address of a NAT-PMP gateway named by the owner (an address, or a name looked up once). */
+async function ipv4Of(host: string): Promise<string> {
+  return isIP(host) === 4 ? host : (await lookup(host, { family: 4 })).address;
+}
+
 async function gatewayOf(ref: GatewayRef, options: { ttl?: number; description?: string } = {}): Promise<Gateway> {
   if (ref.protocol === 'upnp-igd') return checkedUpnp(await upnpAt(ref.location, options));
-  return (await lib()).pmpNat(ref.host, { ...options, autoRefresh: false });
+  return pmpAt(await ipv4Of(ref.host), options);
 }
 
 async function map(request: GatewayOps['map']['request']): Promise<MadeMapping> {
@@ -109,9 +141,10 @@ async function map(request: GatewayOps['map']['request']): Promise<MadeMapping> 
     const location = deviceOf(gateway).service.location.toString();
     return mapOn(checkedUpnp(gateway), { protocol: 'upnp-igd', location }, request.port, request.ttlMs);
   }
-  const host = request.gatewayAddress ?? await defaultGateway();
-  if (!host) throw new Error('no default gateway');
-  return mapOn((await lib()).pmpNat(host, common), { protocol: 'nat-pmp', host }, request.port, request.ttlMs);
+  const named = request.gatewayAddress ?? await defaultGateway();
+  if (!named) throw new Error('no default gateway');
+  const host = await ipv4Of(named);
+  return mapOn(await pmpAt(host, common), { protocol: 'nat-pmp', host }, request.port, request.ttlMs);
 }
 
 async function mapOn(gateway: Gateway, ref: GatewayRef, port: number, ttl: number): Promise<MadeMapping> {
