@@ -12,7 +12,8 @@ import { createSocket } from 'node:dgram';
 
 const [address, only] = process.argv.slice(2);
 const ALL_SSDP_ANSWERS = [
-  { kind: 'ssdp-without-cache-control', text: 'HTTP/1.1 200 OK\r\nUSN:a\r\nST:b\r\nLOCATION:http://x/\r\n\r\n' },
+  // (Its LOCATION at its sender: the node passes on to the library only an answer whose LOCATION is.)
+  { kind: 'ssdp-without-cache-control', text: `HTTP/1.1 200 OK\r\nUSN:a\r\nST:b\r\nLOCATION:http://${address}/\r\n\r\n` },
   { kind: 'ssdp-unknown-start-line', text: 'FOO * HTTP/1.1\r\nST:b\r\n\r\n' },
 ];
 const SSDP_ANSWERS = only ? ALL_SSDP_ANSWERS.filter((a) => only.split(',').includes(a.kind)) : ALL_SSDP_ANSWERS;

@@ -9,12 +9,41 @@
  * external address 6.6.6.6; then, 200 ms later, from GATEWAY:5351 as a gateway would (the port
  * asked for; external address OTHER). Only the last is the gateway's own answer (RFC 6886 §3.1).
  *
- * Usage: node impostor-gateway.ts pmp GATEWAY OTHER
+ * `ssdp GATEWAY ELSEWHERE`: answers each SSDP search (multicast, joined on GATEWAY) twice from
+ * GATEWAY, as an IGDv2 router: first with LOCATION ELSEWHERE (a URL on another host), then with
+ * LOCATION http://GATEWAY:5000/rootDesc.xml, which it serves itself (`http`, below).
+ *
+ * `http ADDRESS PORT`: serves an IGDv2 description at /rootDesc.xml (its WANIPConnection:2 control
+ * URL on itself) and answers every SOAP call with a UPnP fault; prints `{"request": "METHOD PATH"}`
+ * for each request.
+ *
+ * Usage: node impostor-gateway.ts pmp GATEWAY OTHER | ssdp GATEWAY ELSEWHERE | http ADDRESS PORT
  */
 import { createSocket, type Socket } from 'node:dgram';
+import { createServer } from 'node:http';
 
 const [mode, ...args] = process.argv.slice(2);
 const say = (line: object) => process.stdout.write(JSON.stringify(line) + '\n');
+const IGD2 = 'urn:schemas-upnp-org:device:InternetGatewayDevice:2';
+const DESCRIPTION = `<?xml version="1.0"?>
+<root xmlns="urn:schemas-upnp-org:device-1-0"><specVersion><major>1</major><minor>1</minor></specVersion><device><deviceType>${IGD2}</deviceType><UDN>uuid:impostor</UDN>
+<deviceList><device><deviceType>urn:schemas-upnp-org:device:WANDevice:2</deviceType><deviceList><device><deviceType>urn:schemas-upnp-org:device:WANConnectionDevice:2</deviceType>
+<serviceList><service><serviceType>urn:schemas-upnp-org:service:WANIPConnection:2</serviceType><serviceId>urn:upnp-org:serviceId:WANIPConn1</serviceId><SCPDURL>/WANIPCn.xml</SCPDURL><controlURL>/ctl/IPConn</controlURL><eventSubURL>/evt/IPConn</eventSubURL></service></serviceList>
+</device></deviceList></device></deviceList></device></root>`;
+const FAULT = `<?xml version="1.0"?>
+<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><s:Fault><faultcode>s:Client</faultcode><faultstring>UPnPError</faultstring><detail><UPnPError xmlns="urn:schemas-upnp-org:control-1-0"><errorCode>606</errorCode><errorDescription>Action not authorized</errorDescription></UPnPError></detail></s:Fault></s:Body></s:Envelope>`;
+
+/** The `http` mode's server: the description, a fault for every SOAP call, each request said. */
+function serveDescription(address: string, port: number): Promise<void> {
+  const server = createServer((req, res) => {
+    say({ request: `${req.method} ${req.url}` });
+    req.resume();
+    const description = req.method === 'GET' && req.url === '/rootDesc.xml';
+    res.writeHead(description ? 200 : 500, { 'content-type': 'text/xml; charset="utf-8"' });
+    res.end(description ? DESCRIPTION : FAULT);
+  });
+  return new Promise((resolve) => server.listen(port, address, resolve));
+}
 
 function bound(address: string, port: number): Promise<Socket> {
   const socket = createSocket('udp4');
@@ -53,6 +82,25 @@ if (mode === 'pmp') {
     setTimeout(() => own.send(pmpAnswer(request, asked, other), from.port, from.address, () => say({ answered: n, op: request.readUInt8(1) })), 200);
   });
   say({ ready: true });
+} else if (mode === 'ssdp') {
+  const [gateway, elsewhere] = args as [string, string];
+  await serveDescription(gateway, 5000);
+  const ssdp = createSocket({ type: 'udp4', reuseAddr: true });
+  ssdp.on('message', (message, from) => {
+    if (!message.toString('latin1').startsWith('M-SEARCH')) return;
+    for (const location of [elsewhere, `http://${gateway}:5000/rootDesc.xml`]) {
+      const answer = `HTTP/1.1 200 OK\r\nCACHE-CONTROL: max-age=1800\r\nST: ${IGD2}\r\nUSN: uuid:impostor-${location}::${IGD2}\r\nEXT:\r\nLOCATION: ${location}\r\n\r\n`;
+      ssdp.send(answer, from.port, from.address, () => say({ sent: location, to: `${from.address}:${from.port}` }));
+    }
+  });
+  await new Promise<void>((resolve) => ssdp.bind(1900, () => {
+    ssdp.addMembership('239.255.255.250', gateway);
+    resolve();
+  }));
+  say({ ready: true });
+} else if (mode === 'http') {
+  await serveDescription(args[0]!, Number(args[1]));
+  say({ ready: true });
 } else {
-  throw new Error(`usage: impostor-gateway.ts pmp GATEWAY OTHER (not ${mode})`);
+  throw new Error(`usage: impostor-gateway.ts pmp GATEWAY OTHER | ssdp GATEWAY ELSEWHERE | http ADDRESS PORT (not ${mode})`);
 }

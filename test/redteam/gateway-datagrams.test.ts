@@ -10,7 +10,8 @@
  * again after a failed self-test through a friend on the wan side: it stays up, answers its admin
  * /status, and its reachability says in words that the router's answers could not be read.
  * Answers for the router from another host (test/helpers/impostor-gateway.ts) are not taken:
- * NAT-PMP answers from another address or port than the gateway's 5351 are dropped.
+ * NAT-PMP answers from another address or port than the gateway's 5351 are dropped, and an SSDP
+ * answer whose LOCATION is on another host than the one that answered is not followed.
  * Skipped, with the reason, where network namespaces are not available.
  */
 import { join } from 'node:path';
@@ -92,6 +93,30 @@ ${impostor.output()}`).toMatchObject({ ok: true, mapping: { protocol: 'nat-pmp',
     } finally {
       if (run) await stopChild(run.child);
       await stopChild(impostor.child);
+    }
+  }, 60_000);
+
+  it('an SSDP answer whose LOCATION is on another host than the one that answered is not followed; one at its sender is', async () => {
+    const elsewhere = `http://${WAN_NODE}:5001/rootDesc.xml`;
+    const other = inNamespace(router.wan, [join(REPO_ROOT, 'test/helpers/impostor-gateway.ts'), 'http', WAN_NODE, '5001']);
+    const impostor = inNamespace(router.router, [join(REPO_ROOT, 'test/helpers/impostor-gateway.ts'), 'ssdp', ROUTER_LAN, elsewhere]);
+    let run: ReturnType<typeof inNamespace> | null = null;
+    try {
+      expect(JSON.parse(await other.next())).toEqual({ ready: true });
+      expect(JSON.parse(await impostor.next())).toEqual({ ready: true });
+      run = inNamespace(router.lan, [join(REPO_ROOT, 'test/helpers/reachability-run.ts'), 'port-mapper', 'upnp', '7457']);
+      const mapped = JSON.parse(await run.next());
+      // Both answers reached the node; it read the description at the answer's sender (whose SOAP calls fail)…
+      expect(impostor.output()).toContain(`{"sent":"${elsewhere}","to":"${LAN_NODE}:1900"}`);
+      expect(impostor.output(), `${run.output()}\n${impostor.output()}`).toContain('{"request":"GET /rootDesc.xml"}');
+      expect(mapped, run.output()).toMatchObject({ ok: false });
+      expect(mapped.error, run.output()).toContain('UPnP-IGD: Code 606 - Action not authorized');
+      // …and asked nothing of the host the other answer pointed at (before: GET /rootDesc.xml there).
+      expect(other.output(), run.output()).not.toContain('"request"');
+    } finally {
+      if (run) await stopChild(run.child);
+      await stopChild(impostor.child);
+      await stopChild(other.child);
     }
   }, 60_000);
 });

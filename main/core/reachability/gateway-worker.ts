@@ -8,13 +8,18 @@
  * ends this thread (the main thread answers in words), and in this thread `fetch` (which the
  * library uses for the device description and its SOAP answers) reads at most 64 KiB within 5 s.
  * A UPnP router is used only when the control URL its description names is on the host that
- * served the description: a description cannot send our SOAP requests to another machine. A
+ * served the description: a description cannot send our SOAP requests to another machine; an
+ * SSDP answer's LOCATION is followed only when it is at the address the answer came from
+ * (discoverGateways): an answer cannot send our description request to another machine either. A
  * NAT-PMP answer is taken only from the gateway asked, at its NAT-PMP port (pmpAt).
  */
 import { createSocket, type RemoteInfo } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
+import type { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { parentPort } from 'node:worker_threads';
+import type { NetworkAddress, SSDPSocketOptions } from '@achingbrain/ssdp';
 import { plain, type GatewayMessage, type GatewayOps, type GatewayRef, type GatewayReply, type MadeMapping } from './gateway-thread.ts';
 
 const DISCOVERY_TIMEOUT_MS = 5_000;
@@ -22,6 +27,8 @@ const REQUEST_TIMEOUT_MS = 5_000;
 const MAX_ANSWER_BYTES = 64 * 1024;
 const WAN_IP_CONNECTION = 'urn:schemas-upnp-org:service:WANIPConnection:2';
 const FIREWALL_SERVICE = 'urn:schemas-upnp-org:service:WANIPv6FirewallControl:1';
+/** What an SSDP search asks for, as the library's discovery does. */
+const IGD2 = 'urn:schemas-upnp-org:device:InternetGatewayDevice:2';
 /** The port a NAT-PMP gateway listens and answers at (RFC 6886 §3). */
 const NAT_PMP_PORT = 5351;
 
@@ -117,6 +124,66 @@ async function ipv4Of(host: string): Promise<string> {
   return isIP(host) === 4 ? host : (await lookup(host, { family: 4 })).address;
 }
 
+/**
+ * The UPnP IGDv2 routers that answer an SSDP search on our links, each read from its description
+ * (upnpAt). As the library's own findGateways, with @achingbrain/ssdp and the same sockets, but an
+ * answer (or announcement) is passed on to the SSDP library, which fetches its LOCATION, only when
+ * that LOCATION's host is the address the answer came from: the library believes any LOCATION, so
+ * a host on the link answering first could point the node's description request, and then its
+ * SOAP calls, at any other machine (another device of the home, a service on the router). Others
+ * are ignored, as answers for something else are.
+ */
+async function* discoverGateways(signal: AbortSignal, options: { ttl?: number; description?: string } = {}): AsyncGenerator<Gateway> {
+  let bus: Awaited<ReturnType<typeof import('@achingbrain/ssdp')['default']>> | undefined;
+  const seen = new Set<string>();
+  try {
+    bus = await (await import('@achingbrain/ssdp')).default({ cache: false, sockets: ssdpSockets() });
+    bus.on('error', () => undefined);
+    fromSenderOnly(bus as unknown as EventEmitter);
+    for await (const service of bus.discover({ serviceType: IGD2, signal })) {
+      const location = service.location.toString();
+      if (service.serviceType !== IGD2 || seen.has(location)) continue;
+      seen.add(location);
+      const gateway = await upnpAt(location, options).catch(() => null);
+      if (gateway) yield gateway;
+    }
+  } catch {
+    // The search ended (its time is up), or no socket could be opened: what was found is all.
+  } finally {
+    await bus?.stop();
+  }
+}
+
+/** The library's handlers of SSDP answers and announcements, called only for those whose LOCATION is at their sender. */
+function fromSenderOnly(bus: EventEmitter): void {
+  for (const event of ['ssdp:search-response', 'ssdp:notify']) {
+    const handlers = bus.listeners(event) as Array<(message: { LOCATION?: unknown }, from: NetworkAddress) => void>;
+    bus.removeAllListeners(event);
+    bus.on(event, (message: { LOCATION?: unknown }, from: NetworkAddress) => {
+      if (locationAt(message.LOCATION, from.address)) for (const handler of handlers) handler(message, from);
+    });
+  }
+}
+
+/** Whether `location` is an http(s) URL whose host is the IP address `sender` (an SSDP answer's source). */
+function locationAt(location: unknown, sender: string): boolean {
+  if (typeof location !== 'string' || !URL.canParse(location)) return false;
+  const url = new URL(location);
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const from = sender.replace(/%.*$/, '');
+  if (!['http:', 'https:'].includes(url.protocol) || isIP(host) === 0 || isIP(from) === 0) return false;
+  // (Both in the URL's own spelling: IPv6 lower case and shortened, IPv4 in four decimals.)
+  return host === new URL(`http://${isIP(from) === 6 ? `[${from}]` : from}/`).hostname.replace(/^\[|\]$/g, '');
+}
+
+/** The sockets of the library's discovery: port 1900 on every address but loopback and link-local ones. */
+function ssdpSockets(): SSDPSocketOptions[] {
+  return Object.values(networkInterfaces())
+    .flatMap((addresses) => addresses ?? [])
+    .filter((i) => !i.internal && !i.address.startsWith('169.254.') && !i.address.startsWith('fe80'))
+    .map((i) => ({ type: i.family === 'IPv4' ? 'udp4' : 'udp6', bind: { address: i.address, port: 1900 } }));
+}
+
 async function gatewayOf(ref: GatewayRef, options: { ttl?: number; description?: string } = {}): Promise<Gateway> {
   if (ref.protocol === 'upnp-igd') return checkedUpnp(await upnpAt(ref.location, options));
   return pmpAt(await ipv4Of(ref.host), options);
@@ -129,8 +196,7 @@ async function map(request: GatewayOps['map']['request']): Promise<MadeMapping> 
     if (request.upnpDescriptionUrl) {
       gateway = await upnpAt(request.upnpDescriptionUrl, common);
     } else {
-      const client = (await lib()).upnpNat(common);
-      for await (const found of client.findGateways({ signal: AbortSignal.timeout(DISCOVERY_TIMEOUT_MS) })) {
+      for await (const found of discoverGateways(AbortSignal.timeout(DISCOVERY_TIMEOUT_MS), common)) {
         if (found.family === 'IPv4') {
           gateway = found;
           break;
@@ -185,8 +251,7 @@ async function firewallControl(request: GatewayOps['firewallControl']['request']
     candidates.push(await upnpAt(request.upnpDescriptionUrl));
   } else {
     // The router answers SSDP over IPv4 and IPv6 alike; only one found over IPv6 has a control URL we can send from our IPv6 address to.
-    const client = (await lib()).upnpNat({ autoRefresh: false });
-    for await (const found of client.findGateways({ signal: AbortSignal.timeout(DISCOVERY_TIMEOUT_MS) })) {
+    for await (const found of discoverGateways(AbortSignal.timeout(DISCOVERY_TIMEOUT_MS))) {
       candidates.push(found);
       if (found.family === 'IPv6') break;
     }
