@@ -70,6 +70,34 @@ describe.skipIf(unavailable !== null)('an IPv6 pinhole through miniupnpd (UPnP I
     }
   }, 90_000);
 
+  it('a closing while a renewal is under way is the router\'s last word: the pinhole does not open again', async () => {
+    const port = 17461;
+    const proxyPort = 17462;
+    // The home's way to miniupnpd, through a proxy that holds the first UpdatePinhole (the renewal) 1.5 s.
+    const proxy = inNamespace(router.lan, [join(REPO_ROOT, 'test/helpers/holding-proxy.ts'), LAN_NODE_V6, String(proxyPort), new URL(router.descriptionUrl(6)).origin, 'UpdatePinhole', '1', '1500']);
+    let run: ReturnType<typeof inNamespace> | null = null;
+    try {
+      expect(JSON.parse(await proxy.next())).toEqual({ ready: true });
+      run = inNamespace(router.lan, [join(REPO_ROOT, 'test/helpers/reachability-run.ts'), 'pinhole', LAN_NODE_V6, String(port), '65000', `http://[${LAN_NODE_V6}]:${proxyPort}/rootDesc.xml`]);
+      expect(JSON.parse(await run.next()), `${run.output()}\n${proxy.output()}`).toMatchObject({ ok: true, pinhole: { address: LAN_NODE_V6, port } });
+      expect(router.hasPinhole(LAN_NODE_V6, port)).toBe(true);
+      // The renewal (after 5 s) is under way, held on its way to the router: the pinhole is closed now.
+      await expect.poll(() => proxy.output(), { timeout: 15_000 }).toContain('{"held":"UpdatePinhole","n":1}');
+      // (The process runs on, as a node that removes it on a new network does: a renewal under way may end.)
+      run.child.stdin!.write('remove-stay\n');
+      expect(JSON.parse(await run.next()), run.output()).toEqual({ removed: true });
+      await expect.poll(() => proxy.output(), { timeout: 10_000 }).toContain('"action":"UpdatePinhole","n":1,"status"');
+      expect(proxy.output()).toMatch(/"answered":"POST [^"]+","action":"DeletePinhole","n":1,"status":200/);
+      // (Before: the closing went first, UpdatePinhole then failed, and the renewal opened it again with AddPinhole.)
+      await new Promise((r) => setTimeout(r, 1_000));
+      expect(proxy.output()).not.toContain('"action":"AddPinhole","n":2');
+      expect(router.hasPinhole(LAN_NODE_V6, port), `${proxy.output()}\n${run.output()}`).toBe(false);
+    } finally {
+      if (run) await stopChild(run.child);
+      await stopChild(proxy.child);
+    }
+  }, 60_000);
+
   it('a home node with a global IPv6 address opens the pinhole at start; the friend peers and exchanges messages over IPv6 with IPv4 cut; a clean stop closes it', async () => {
     const port = 7447;
     const homeDir = tempDir('paracord-home-');

@@ -47,6 +47,33 @@ describe.skipIf(unavailable !== null)('automatic port mapping against miniupnpd 
     }, 60_000);
   }
 
+  it('a removal while a renewal is under way is the router\'s last word: the mapping does not come back', async () => {
+    const port = 17449;
+    const proxyPort = 17450;
+    // The home's way to miniupnpd, through a proxy that holds the second AddAnyPortMapping (the renewal's) 1.5 s.
+    const proxy = inNamespace(router.lan, [join(REPO_ROOT, 'test/helpers/holding-proxy.ts'), LAN_NODE, String(proxyPort), new URL(router.descriptionUrl()).origin, 'AddAnyPortMapping', '2', '1500']);
+    let run: ReturnType<typeof inNamespace> | null = null;
+    try {
+      expect(JSON.parse(await proxy.next())).toEqual({ ready: true });
+      run = inNamespace(router.lan, [join(REPO_ROOT, 'test/helpers/reachability-run.ts'), 'port-mapper', 'upnp', String(port), '65000', `http://${LAN_NODE}:${proxyPort}/rootDesc.xml`]);
+      expect(JSON.parse(await run.next()), run.output()).toMatchObject({ ok: true, mapping: { external_port: port } });
+      expect(router.natRules()).toContain(`${LAN_NODE}:${port}`);
+      // The renewal (after 5 s) is under way, held on its way to the router: the mapping is removed now.
+      await expect.poll(() => proxy.output(), { timeout: 15_000 }).toContain('{"held":"AddAnyPortMapping","n":2}');
+      // (The process runs on, as a node that removes it on a new network does: a renewal under way may end.)
+      run.child.stdin!.write('remove-stay\n');
+      expect(JSON.parse(await run.next()), run.output()).toEqual({ removed: true });
+      // Both have reached the router, in whichever order they were sent.
+      await expect.poll(() => proxy.output(), { timeout: 10_000 }).toMatch(/"answered":"POST \/ctl\/IPConn","action":"AddAnyPortMapping","n":2,/);
+      expect(proxy.output()).toMatch(/"answered":"POST \/ctl\/IPConn","action":"DeletePortMapping","n":1,"status":200/);
+      // (Before: the removal went first, and the renewal made the mapping again for another lease.)
+      expect(router.natRules(), `${proxy.output()}\n${run.output()}`).not.toContain(`${LAN_NODE}:${port}`);
+    } finally {
+      if (run) await stopChild(run.child);
+      await stopChild(proxy.child);
+    }
+  }, 60_000);
+
   it('a home node behind the router maps its port at start, before its first peer, keeps it once a self-test through it passes, and removes it on a clean stop', async () => {
     const port = 7447;
     const homeDir = tempDir('paracord-home-');

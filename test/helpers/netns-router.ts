@@ -167,6 +167,13 @@ export class NetnsRouter {
     execFileSync('ip', ['netns', 'exec', this.router, 'nft', 'insert', 'rule', 'inet', 'filter', 'forward', 'ip', 'daddr', LAN_NODE, 'tcp', 'dport', String(port), 'reject', 'with', 'tcp', 'reset']);
   }
 
+  /** Where miniupnpd serves its device description over IPv4 or IPv6 (`ipv6: true`) (its HTTP port, from its log). */
+  descriptionUrl(family: 4 | 6 = 4): string {
+    const port = /HTTP listening on port (\d+)/.exec(this.log)?.[1];
+    if (!port) throw new Error(`miniupnpd did not say its HTTP port:\n${this.log}`);
+    return `http://${family === 6 ? `[${ROUTER_LAN_V6}]` : ROUTER_LAN}:${port}/rootDesc.xml`;
+  }
+
   /** The router's NAT rules (what miniupnpd added). */
   natRules(): string {
     return execFileSync('ip', ['netns', 'exec', this.router, 'nft', 'list', 'chain', 'inet', 'filter', 'prerouting_miniupnpd']).toString();

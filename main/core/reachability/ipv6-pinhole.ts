@@ -53,12 +53,17 @@ export interface PinholeOptions {
   log?: { info: (o: object, m: string) => void; warn: (o: object, m: string) => void };
 }
 
+/** A pinhole the router opened: where to renew and close it, and its id there. */
+type HeldPinhole = PinholeInfo & { controlUrl: string; uniqueId: string };
+
 export class Ipv6Pinhole {
   /** Where the router is found (the node's gateway worker); the SOAP calls are made here. */
   private readonly thread: GatewayThread;
   private readonly options: PinholeOptions;
-  private current: (PinholeInfo & { controlUrl: string; uniqueId: string }) | null = null;
+  private current: HeldPinhole | null = null;
   private renewTimer: NodeJS.Timeout | null = null;
+  /** The renewal under way, if any: a removal waits for it (remove()). */
+  private renewing: Promise<void> | null = null;
 
   constructor(thread: GatewayThread, options: PinholeOptions = {}) {
     this.thread = thread;
@@ -112,10 +117,17 @@ export class Ipv6Pinhole {
     this.renewTimer.unref();
   }
 
-  /** UpdatePinhole one minute before the lease ends; a router that forgot it (restarted) gets AddPinhole again. */
   private async renew(): Promise<void> {
     const c = this.current;
     if (!c) return;
+    const renewing = this.renewLease(c);
+    this.renewing = renewing;
+    await renewing;
+    this.renewing = null;
+  }
+
+  /** UpdatePinhole one minute before the lease ends; a router that forgot it (restarted) gets AddPinhole again. */
+  private async renewLease(c: HeldPinhole): Promise<void> {
     try {
       try {
         await soap(c.controlUrl, 'UpdatePinhole', [['UniqueID', c.uniqueId], ['NewLeaseTime', this.leaseSeconds()]], c.address);
@@ -139,13 +151,18 @@ export class Ipv6Pinhole {
     this.scheduleRenewal();
   }
 
-  /** Closes the pinhole (clean shutdown, a new network, or it did not help). */
+  /**
+   * Closes the pinhole (clean shutdown, a new network, or it did not help). A renewal under way is
+   * let finish first: a DeletePinhole that reached the router before its UpdatePinhole would make
+   * that fail, and the renewal open the pinhole again (AddPinhole) for a whole lease.
+   */
   async remove(): Promise<void> {
     if (this.renewTimer) clearTimeout(this.renewTimer);
     this.renewTimer = null;
     const c = this.current;
     this.current = null;
     if (!c) return;
+    if (this.renewing) await this.renewing;
     try {
       await soap(c.controlUrl, 'DeletePinhole', [['UniqueID', c.uniqueId]], c.address);
       this.options.log?.info({ event: 'ipv6_pinhole_closed', address: c.address, port: c.port }, 'IPv6 pinhole closed on the router');

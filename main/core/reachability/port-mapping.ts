@@ -46,6 +46,8 @@ export class PortMapper {
   private gateway: GatewayRef | null = null;
   private current: MappingInfo | null = null;
   private renewTimer: NodeJS.Timeout | null = null;
+  /** The renewal under way, if any: a removal waits for it (remove()). */
+  private renewing: Promise<unknown> | null = null;
 
   constructor(thread: GatewayThread, options: PortMapperOptions = {}) {
     this.thread = thread;
@@ -108,8 +110,11 @@ export class PortMapper {
     const gateway = this.gateway;
     const current = this.current;
     if (!gateway || !current) return;
-    const renewed = await this.thread.ask('renew', { gateway, port, internalAddress: current.internal_address, externalPort: current.external_port, ttlMs: this.ttl, description: this.description });
-    // Removed (or replaced) meanwhile: nothing to say.
+    const asked = this.thread.ask('renew', { gateway, port, internalAddress: current.internal_address, externalPort: current.external_port, ttlMs: this.ttl, description: this.description });
+    this.renewing = asked;
+    const renewed = await asked;
+    this.renewing = null;
+    // Removed (or replaced) meanwhile: the removal waited for this answer before it asked; nothing to say.
     if (this.current !== current) return;
     if (renewed.ok) {
       current.expires_at = Date.now() + this.ttl;
@@ -124,7 +129,12 @@ export class PortMapper {
     this.scheduleRenewal(port);
   }
 
-  /** Removes the mapping from the router (clean shutdown, or the mapping did not help). */
+  /**
+   * Removes the mapping from the router (clean shutdown, or the mapping did not help). A renewal
+   * under way is let finish first: the two go through separate requests (to the router's SOAP
+   * server, or as NAT-PMP datagrams), so a removal sent meanwhile could reach the router before
+   * the renewal, which would then make the mapping again for a whole lease (an hour).
+   */
   async remove(): Promise<void> {
     if (this.renewTimer) clearTimeout(this.renewTimer);
     this.renewTimer = null;
@@ -133,6 +143,7 @@ export class PortMapper {
     this.gateway = null;
     this.current = null;
     if (!gateway || !current) return;
+    if (this.renewing) await this.renewing;
     const removed = await this.thread.ask('unmap', { gateway, externalPort: current.external_port, internalPort: current.internal_port });
     if (removed.ok) this.options.log?.info({ event: 'port_unmapped', protocol: current.protocol }, 'port mapping removed from the router');
     else this.options.log?.warn({ event: 'port_unmap_failed', error: removed.error }, 'could not remove the port mapping (it lapses by itself)');
