@@ -65,7 +65,7 @@ export type GatewayResult<K extends GatewayOp> = { ok: true; value: GatewayOps[K
 export type GatewayMessage = { [K in GatewayOp]: { id: number; op: K; request: GatewayOps[K]['request'] } }[GatewayOp];
 export type GatewayReply = { id: number; result: GatewayResult<GatewayOp> };
 
-/** A request that takes longer than this (discovery, description, mapping, address together) is given up. */
+/** A request that takes longer than this (discovery, description, mapping, address together) is given up, unless its caller says less. */
 const REQUEST_DEADLINE_MS = 30_000;
 /**
  * The worker's heap: the libraries and a few answers need a few MB; a router (or a host that
@@ -86,19 +86,29 @@ export const STOPPED = 'the node is stopping';
 
 /** The gateway worker while requests are under way, none otherwise; asked with `ask` (never throws). */
 export class GatewayThread {
+  /** The worker's code: gateway-worker.ts beside this file (`script`: another, for tests). */
+  private readonly script: URL;
   private worker: Worker | null = null;
   private readonly pending = new Map<number, Pending>();
   private nextId = 0;
   private stopped = false;
 
-  /** Asks the gateway worker (started for it, ended once nothing is asked); never throws. */
-  ask<K extends GatewayOp>(op: K, request: GatewayOps[K]['request']): Promise<GatewayResult<K>> {
+  constructor(options: { script?: URL } = {}) {
+    this.script = options.script ?? new URL(import.meta.url.endsWith('.ts') ? './gateway-worker.ts' : './gateway-worker.js', import.meta.url);
+  }
+
+  /**
+   * Asks the gateway worker (started for it, ended once nothing is asked); never throws. Not
+   * answered within `deadlineMs` (30 s unless said), the request is answered "no answer in time",
+   * and the worker ended if nothing else is asked of it.
+   */
+  ask<K extends GatewayOp>(op: K, request: GatewayOps[K]['request'], deadlineMs = REQUEST_DEADLINE_MS): Promise<GatewayResult<K>> {
     return new Promise<GatewayResult<GatewayOp>>((resolve) => {
       if (this.stopped) return resolve({ ok: false, error: STOPPED });
       const worker = this.worker ?? this.start();
       if (!worker) return resolve({ ok: false, error: 'the port-mapping thread could not be started' });
       const id = ++this.nextId;
-      const timer = setTimeout(() => this.settle(id, { ok: false, error: 'no answer in time' }), REQUEST_DEADLINE_MS);
+      const timer = setTimeout(() => this.settle(id, { ok: false, error: 'no answer in time' }), deadlineMs);
       timer.unref();
       this.pending.set(id, { resolve, timer });
       worker.postMessage({ id, op, request } as GatewayMessage);
@@ -115,10 +125,9 @@ export class GatewayThread {
   }
 
   private start(): Worker | null {
-    const script = import.meta.url.endsWith('.ts') ? './gateway-worker.ts' : './gateway-worker.js';
     let worker: Worker;
     try {
-      worker = new Worker(new URL(script, import.meta.url), { resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB } });
+      worker = new Worker(this.script, { resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB } });
     } catch {
       return null;
     }

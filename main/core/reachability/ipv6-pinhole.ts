@@ -28,10 +28,14 @@
  * the library speaks NAT-PMP only, which has no IPv6.
  */
 import { request } from '../http/node-http.ts';
+import { settlesWithin } from '../util/settles-within.ts';
 import { plain, type GatewayThread } from './gateway-thread.ts';
+import { REMOVAL_MS } from './port-mapping.ts';
 
 export const PINHOLE_TTL_MS = 3600_000;
 const REQUEST_TIMEOUT_MS = 5_000;
+/** The least time DeletePinhole is given after a wait for a renewal took the rest of REMOVAL_MS. */
+const LEAST_DELETE_MS = 1_000;
 const MAX_ANSWER_BYTES = 64 * 1024;
 const FIREWALL_SERVICE = 'urn:schemas-upnp-org:service:WANIPv6FirewallControl:1';
 /** IANA protocol number of TCP, as the service wants it. */
@@ -123,7 +127,7 @@ export class Ipv6Pinhole {
     const renewing = this.renewLease(c);
     this.renewing = renewing;
     await renewing;
-    this.renewing = null;
+    if (this.renewing === renewing) this.renewing = null;
   }
 
   /** UpdatePinhole one minute before the lease ends; a router that forgot it (restarted) gets AddPinhole again. */
@@ -132,7 +136,8 @@ export class Ipv6Pinhole {
       try {
         await soap(c.controlUrl, 'UpdatePinhole', [['UniqueID', c.uniqueId], ['NewLeaseTime', this.leaseSeconds()]], c.address);
       } catch (error) {
-        if (!(error instanceof UpnpFault)) throw error;
+        // (Not when a removal began meanwhile: it waits for this renewal to close the pinhole.)
+        if (!(error instanceof UpnpFault) || this.current !== c) throw error;
         const answer = await soap(c.controlUrl, 'AddPinhole', [
           ['RemoteHost', ''], ['RemotePort', 0], ['InternalClient', c.address], ['InternalPort', c.port], ['Protocol', TCP], ['LeaseTime', this.leaseSeconds()],
         ], c.address);
@@ -154,7 +159,9 @@ export class Ipv6Pinhole {
   /**
    * Closes the pinhole (clean shutdown, a new network, or it did not help). A renewal under way is
    * let finish first: a DeletePinhole that reached the router before its UpdatePinhole would make
-   * that fail, and the renewal open the pinhole again (AddPinhole) for a whole lease.
+   * that fail, and the renewal open the pinhole again (AddPinhole) for a whole lease. All of it
+   * within REMOVAL_MS, as a port mapping's removal (the node's stop waits for it): the renewal's
+   * call under way ends within its own 5 s, and it opens nothing once a removal began.
    */
   async remove(): Promise<void> {
     if (this.renewTimer) clearTimeout(this.renewTimer);
@@ -162,9 +169,10 @@ export class Ipv6Pinhole {
     const c = this.current;
     this.current = null;
     if (!c) return;
-    if (this.renewing) await this.renewing;
+    const deadline = Date.now() + REMOVAL_MS;
+    if (this.renewing) await settlesWithin(this.renewing, REMOVAL_MS);
     try {
-      await soap(c.controlUrl, 'DeletePinhole', [['UniqueID', c.uniqueId]], c.address);
+      await soap(c.controlUrl, 'DeletePinhole', [['UniqueID', c.uniqueId]], c.address, Math.max(LEAST_DELETE_MS, deadline - Date.now()));
       this.options.log?.info({ event: 'ipv6_pinhole_closed', address: c.address, port: c.port }, 'IPv6 pinhole closed on the router');
     } catch (error) {
       this.options.log?.warn({ event: 'ipv6_pinhole_close_failed', error: plain(error) }, 'could not close the IPv6 pinhole (it lapses by itself)');
@@ -177,10 +185,10 @@ class UpnpFault extends Error {}
 
 /**
  * One SOAP action of WANIPv6FirewallControl:1, sent from `from` (the router checks that the
- * request comes from the pinhole's address). The answer's body, or a thrown error naming the
- * router's UPnP error code.
+ * request comes from the pinhole's address), given up after `timeoutMs`. The answer's body, or a
+ * thrown error naming the router's UPnP error code.
  */
-function soap(controlUrl: string, action: string, args: Array<[string, string | number]>, from: string): Promise<string> {
+function soap(controlUrl: string, action: string, args: Array<[string, string | number]>, from: string, timeoutMs = REQUEST_TIMEOUT_MS): Promise<string> {
   const body = `<?xml version="1.0"?>
 <s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" s:encodingStyle="http://schemas.xmlsoap.org/soap/encoding/"><s:Body><u:${action} xmlns:u="${FIREWALL_SERVICE}">${args.map(([k, v]) => `<${k}>${escapeXml(String(v))}</${k}>`).join('')}</u:${action}></s:Body></s:Envelope>`;
   const url = new URL(controlUrl);
@@ -189,7 +197,7 @@ function soap(controlUrl: string, action: string, args: Array<[string, string | 
       {
         host: decodeURIComponent(bare(url.hostname)), port: url.port || 80, path: `${url.pathname}${url.search}`, method: 'POST', family: 6, localAddress: from,
         headers: { 'content-type': 'text/xml; charset="utf-8"', 'content-length': Buffer.byteLength(body), soapaction: `"${FIREWALL_SERVICE}#${action}"` },
-        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+        signal: AbortSignal.timeout(timeoutMs),
       },
       (res) => {
         const chunks: Buffer[] = [];

@@ -10,10 +10,18 @@
  * from steering us at private addresses. Nothing here comes from a peer: the gateway is found on
  * our own link, and the port is our own.
  */
+import { settlesWithin } from '../util/settles-within.ts';
 import { UNREADABLE_ANSWER, type GatewayRef, type GatewayThread } from './gateway-thread.ts';
 
 /** The lease asked for; renewed one minute before it ends. */
 export const MAPPING_TTL_MS = 3600_000;
+/**
+ * How long a removal may take, its wait for a renewal under way included, before it is given up
+ * (the lease lapses by itself): a node's stop waits for it. As before the gateway worker.
+ */
+export const REMOVAL_MS = 5_000;
+/** The least time the removal's own request is given after a wait for a renewal took the rest. */
+const LEAST_UNMAP_MS = 1_000;
 
 export interface MappingInfo {
   protocol: 'upnp-igd' | 'nat-pmp';
@@ -48,6 +56,8 @@ export class PortMapper {
   private renewTimer: NodeJS.Timeout | null = null;
   /** The renewal under way, if any: a removal waits for it (remove()). */
   private renewing: Promise<unknown> | null = null;
+  /** A renewal a removal stopped waiting for: answered after all, it is taken back (renew()). */
+  private overtaken: Promise<unknown> | null = null;
 
   constructor(thread: GatewayThread, options: PortMapperOptions = {}) {
     this.thread = thread;
@@ -113,9 +123,17 @@ export class PortMapper {
     const asked = this.thread.ask('renew', { gateway, port, internalAddress: current.internal_address, externalPort: current.external_port, ttlMs: this.ttl, description: this.description });
     this.renewing = asked;
     const renewed = await asked;
-    this.renewing = null;
-    // Removed (or replaced) meanwhile: the removal waited for this answer before it asked; nothing to say.
-    if (this.current !== current) return;
+    if (this.renewing === asked) this.renewing = null;
+    if (this.current !== current) {
+      // Removed (or replaced) meanwhile. The removal waited for this answer before it asked, unless
+      // it waited its whole time in vain: then the router may have taken this renewal after the
+      // removal, and it is taken back.
+      if (this.overtaken === asked) {
+        this.overtaken = null;
+        if (renewed.ok) await this.unmap(gateway, current);
+      }
+      return;
+    }
     if (renewed.ok) {
       current.expires_at = Date.now() + this.ttl;
       this.options.log?.info({ event: 'port_mapping_renewed', expires_at: current.expires_at }, 'port mapping renewed');
@@ -133,7 +151,9 @@ export class PortMapper {
    * Removes the mapping from the router (clean shutdown, or the mapping did not help). A renewal
    * under way is let finish first: the two go through separate requests (to the router's SOAP
    * server, or as NAT-PMP datagrams), so a removal sent meanwhile could reach the router before
-   * the renewal, which would then make the mapping again for a whole lease (an hour).
+   * the renewal, which would then make the mapping again for a whole lease (an hour). All of it
+   * within REMOVAL_MS (the node's stop waits for it); the worker is ended once nothing else is
+   * asked of it.
    */
   async remove(): Promise<void> {
     if (this.renewTimer) clearTimeout(this.renewTimer);
@@ -143,8 +163,14 @@ export class PortMapper {
     this.gateway = null;
     this.current = null;
     if (!gateway || !current) return;
-    if (this.renewing) await this.renewing;
-    const removed = await this.thread.ask('unmap', { gateway, externalPort: current.external_port, internalPort: current.internal_port });
+    const deadline = Date.now() + REMOVAL_MS;
+    const renewing = this.renewing;
+    if (renewing && !(await settlesWithin(renewing, REMOVAL_MS))) this.overtaken = renewing;
+    await this.unmap(gateway, current, Math.max(LEAST_UNMAP_MS, deadline - Date.now()));
+  }
+
+  private async unmap(gateway: GatewayRef, current: MappingInfo, deadlineMs = REMOVAL_MS): Promise<void> {
+    const removed = await this.thread.ask('unmap', { gateway, externalPort: current.external_port, internalPort: current.internal_port }, deadlineMs);
     if (removed.ok) this.options.log?.info({ event: 'port_unmapped', protocol: current.protocol }, 'port mapping removed from the router');
     else this.options.log?.warn({ event: 'port_unmap_failed', error: removed.error }, 'could not remove the port mapping (it lapses by itself)');
   }

@@ -1,0 +1,52 @@
+import { Worker } from 'node:worker_threads';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { GatewayThread } from './gateway-thread.ts';
+import { PortMapper } from './port-mapping.ts';
+
+/** A router that no longer answers a removal (test/helpers/stub-gateway-worker.ts: `unmap` never, `renew` after 7 s). */
+const silentRouter = () => new GatewayThread({ script: new URL('../../../test/helpers/stub-gateway-worker.ts', import.meta.url) });
+const logged = () => {
+  const warnings: object[] = [];
+  return { warnings, log: { info: () => undefined, warn: (o: object) => void warnings.push(o) } };
+};
+/** How many messages of `op` were posted to a gateway worker (Worker.prototype.postMessage, spied on). */
+const posted = (post: { mock: { calls: unknown[][] } }, op: string) => post.mock.calls.filter((call) => (call[0] as { op?: string }).op === op).length;
+
+describe('removing a port mapping is bounded (the node\'s stop waits for it)', () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it('a removal the router does not answer is given up after about 5 s, and the worker is ended', async () => {
+    const terminate = vi.spyOn(Worker.prototype, 'terminate');
+    const thread = silentRouter();
+    const { warnings, log } = logged();
+    const mapper = new PortMapper(thread, { methods: ['pmp'], log });
+    expect(await mapper.map(7447)).toMatchObject({ ok: true, mapping: { external_port: 7447 } });
+    const ended = terminate.mock.calls.length;
+    const started = Date.now();
+    await mapper.remove();
+    // (Before: 30 s, the request's general deadline.)
+    expect(Date.now() - started).toBeLessThan(6_500);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(4_900);
+    expect(warnings).toEqual([{ event: 'port_unmap_failed', error: 'no answer in time' }]);
+    expect(terminate.mock.calls.length).toBe(ended + 1);
+    await thread.stop();
+  }, 20_000);
+
+  it('a renewal under way is waited for within the same 5 s; answered after that, it is taken back', async () => {
+    const post = vi.spyOn(Worker.prototype, 'postMessage');
+    const thread = silentRouter();
+    // A 65-s lease is renewed after 5 s; the stub answers the renewal 7 s later.
+    const mapper = new PortMapper(thread, { methods: ['pmp'], ttlMs: 65_000, log: logged().log });
+    expect((await mapper.map(7448)).ok).toBe(true);
+    await vi.waitFor(() => expect(posted(post, 'renew')).toBe(1), { timeout: 8_000, interval: 50 });
+    const started = Date.now();
+    await mapper.remove();
+    // (Before: it waited for the renewal's answer, then up to 30 s for the removal's.)
+    expect(Date.now() - started).toBeLessThan(6_500);
+    expect(posted(post, 'unmap')).toBe(1);
+    // The renewal is answered after the removal was sent: the router may hold the mapping again, so it is removed again.
+    await vi.waitFor(() => expect(posted(post, 'unmap')).toBe(2), { timeout: 5_000, interval: 50 });
+    expect(mapper.mapping).toBeNull();
+    await thread.stop();
+  }, 30_000);
+});

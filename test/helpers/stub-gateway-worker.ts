@@ -1,0 +1,23 @@
+/**
+ * A gateway worker (main/core/reachability/gateway-worker.ts) whose router is slow or silent, for
+ * the unit tests of what asks it (GatewayThread's `script`): `map` is answered at once (a NAT-PMP
+ * mapping of the port asked at 192.0.2.1), `firewallControl` at once with the control URL in
+ * PARACORD_TEST_CONTROL_URL, `renew` after 7 s (renewed), and `unmap` never, as by a router that
+ * no longer answers.
+ */
+import { parentPort } from 'node:worker_threads';
+import type { GatewayMessage, GatewayReply } from '../../main/core/reachability/gateway-thread.ts';
+
+const answer = (reply: GatewayReply) => parentPort!.postMessage(reply);
+
+parentPort!.on('message', (message: GatewayMessage) => {
+  if (message.op === 'map') {
+    const { port } = message.request;
+    const gateway = { protocol: 'nat-pmp' as const, host: '192.0.2.1' };
+    answer({ id: message.id, result: { ok: true, value: { protocol: 'nat-pmp', external_address: '198.51.100.7', external_port: port, internal_address: '192.0.2.2', internal_port: port, gateway } } });
+  } else if (message.op === 'firewallControl') {
+    answer({ id: message.id, result: { ok: true, value: { controlUrl: process.env.PARACORD_TEST_CONTROL_URL ?? '' } } });
+  } else if (message.op === 'renew') {
+    setTimeout(() => answer({ id: message.id, result: { ok: true, value: { renewed: true } } }), 7_000);
+  }
+});
