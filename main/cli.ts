@@ -22,7 +22,7 @@ export function buildProgram(): Command {
     .description('Paracord federation node: run a personal Paracord server and federate it with friends')
     .version(VERSION)
     // A usage error is one line on stderr, the hint to --help on it (the contract's "one clear line").
-    .configureOutput({ outputError: (text, write) => write(`paracord-node: ${text.replace(/^error: /, '').trim()} (run with --help for usage)\n`) })
+    .configureOutput({ outputError: (text, write) => write(`paracord-node: ${text.replace(/^error: /, '').trim().replace(/\s*\n\s*/g, ' ')} (run with --help for usage)\n`) })
     .exitOverride();
   registerInit(program);
   registerServe(program);

@@ -52,7 +52,8 @@ describe('paracord-node CLI', () => {
     expect(badName.stderr).toContain('is not a host name');
     expect(run(['serve', '--data', tempDir(), '--listen', 'nonsense']).code).toBe(2);
     // Commander's own usage errors too: one line, the hint to --help on it.
-    for (const args of [['frobnicate'], ['init', '--data', tempDir()], ['init', '--data', tempDir(), '--server-name', 'a.test', '--bogus']]) {
+    // (`serv` and `--lisen` are close to a real name: commander adds its suggestion, on the same line.)
+    for (const args of [['frobnicate'], ['serv'], ['init', '--data', tempDir()], ['init', '--data', tempDir(), '--server-name', 'a.test', '--bogus'], ['serve', '--lisen', '127.0.0.1:0']]) {
       const usage = run(args);
       expect(usage.code, args.join(' ')).toBe(2);
       expect(usage.stderr.trimEnd().split('\n'), usage.stderr).toHaveLength(1);
@@ -70,7 +71,7 @@ describe('paracord-node CLI', () => {
         const result = run(['serve', '--data', dir, '--server-name', 'busy.test', '--insecure-http', ...args]);
         expect(result.code, result.stderr).toBe(1);
         const line = result.stderr.split('\n').filter((l) => l.startsWith('paracord-node: '));
-        expect(line).toEqual([`paracord-node: cannot listen on 127.0.0.1:${port} (${option}): another program is using that port (choose another port, or stop that program)`]);
+        expect(line).toEqual([`paracord-node: cannot listen on 127.0.0.1:${port} (${option}): another program is using that port (choose another port, or stop that program) [EADDRINUSE]`]);
         // The data directory is free at once: no lock left naming the dead process.
         expect(existsSync(join(dir, 'node.lock')), option).toBe(false);
       }

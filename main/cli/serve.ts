@@ -226,7 +226,12 @@ async function serve(opts: ServeOptions, command: Command): Promise<void> {
   // Under systemd the ready line is kept in the journal, which other local users may read (the adm and
   // systemd-journal groups): its link works for a minute there, not 15 (docs/SECURITY.md).
   const journal = writesToJournal();
-  const started = await node.start(journal ? { loginLinkValidMs: JOURNAL_LINK_VALID_MS } : {});
+  const started = await node.start(journal ? { loginLinkValidMs: JOURNAL_LINK_VALID_MS } : {}).catch(async (error: unknown) => {
+    // This process ends on a failed start (a port in use): what started stops and the data
+    // directory's lock is freed first (at most 2 s), so no lock is left naming a dead process.
+    await Promise.race([node.stop(0).catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
+    throw error;
+  });
   restoreOptimizingCompilers();
   const validMs = journal ? JOURNAL_LINK_VALID_MS : LOGIN_LINK_VALID_MS;
   printJson({ ready: true, mode: started.mode, federation_url: started.federation_url, admin_url: started.admin_url, login_url: started.login_url, login_valid_seconds: validMs / 1000 });

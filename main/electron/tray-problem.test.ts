@@ -8,6 +8,9 @@ describe('trayProblemWords: a problem of the desktop app in the tray\'s words', 
     expect(start('listen EACCES: permission denied 0.0.0.0:443').text).toBe('Could not start: it may not use its port or its data folder');
     expect(start('ENOSPC: no space left on device, write').text).toBe('Could not start: the disk is full');
     expect(start('listen EADDRNOTAVAIL: address not available 10.9.9.9:8448').text).toBe('Could not start: its network address is not on this computer');
+    // The node's own words for a listener that cannot start (node/listeners.ts) end with the code.
+    expect(start('cannot listen on [::]:7447 (--listen): another program is using that port (choose another port, or stop that program) [EADDRINUSE]').text).toBe('Could not start: another program uses its port');
+    expect(start('cannot listen on 0.0.0.0:443 (--listen): this user may not use that port (ports below 1024 need privileges: choose 1024 or more) [EACCES]').text).toBe('Could not start: it may not use its port or its data folder');
     expect(start('SqliteError: near "x": syntax error')).toEqual({ text: 'Could not start — see Details or the logs folder', details: 'SqliteError: near "x": syntax error' });
   });
 

@@ -137,17 +137,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
   const memoryTrim: Capability = { name: 'memory trim', start: () => s.memoryTrim.start(), halt: () => s.memoryTrim.stop() };
   const backups: Capability = { name: 'backups', start: () => s.backups.scheduler.start(), drain: () => s.backups.scheduler.stop() };
 
-  /** A start that fails (a port in use, a key that cannot be read) stops what it started and frees the data directory's lock. */
   async function start(startOptions: { loginLinkValidMs?: number } = {}): Promise<StartedNode> {
-    try {
-      return await startAll(startOptions);
-    } catch (error) {
-      await stop(0).catch(() => undefined);
-      throw error;
-    }
-  }
-
-  async function startAll(startOptions: { loginLinkValidMs?: number }): Promise<StartedNode> {
     await loadIdentity(s, paths, options.keySealer);
     if (state.identity) await lifecycle.start(federationCapability(s, state.identity, members));
     await lifecycle.start(adminListener, liveStreams, housekeepingTimers);

@@ -38,7 +38,9 @@ export function listenFailure(error: unknown, host: string, port: number, option
   const code = (error as NodeJS.ErrnoException | null)?.code;
   const reason = typeof code === 'string' ? LISTEN_REASONS[code] : undefined;
   if (!reason) return error;
-  return new Error(`cannot listen on ${host.includes(':') ? `[${host}]` : host}:${port} (${option}): ${reason}`);
+  // The code stays on it (the IPv4 fallback, the desktop's tray words read it), the syscall does
+  // not (the CLI would word it as a file's).
+  return Object.assign(new Error(`cannot listen on ${host.includes(':') ? `[${host}]` : host}:${port} (${option}): ${reason} [${code}]`), { code });
 }
 
 /**
