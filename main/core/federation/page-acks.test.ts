@@ -140,6 +140,19 @@ describe('PageAcks', () => {
     await acks.close();
   });
 
+  it('keeps at most its limit of refusals for one source (one that never takes an ack cannot fill the disk); another source has its own', ({ tempDb }) => {
+    const store = new StoredPullRefusals(tempDb.db, { limit: 150 });
+    const page = (p: number) => Array.from({ length: 100 }, (_, i): AckRefusal => ({ event_id: `$p${p}e${String(i).padStart(3, '0')}`, status: 400, error: 'invalid_event' }));
+    expect(store.keep('a.test', 100, page(1))).toBe(0);
+    expect(store.keep('a.test', 200, page(2))).toBe(50);
+    expect(store.keep('a.test', 300, page(3))).toBe(100);
+    expect(store.upTo('a.test', 300).refused).toEqual([...page(1), ...page(2).slice(0, 50)]);
+    expect(store.keep('b.test', 100, page(1))).toBe(0);
+    // Acknowledged, they leave room again.
+    store.acknowledged('a.test', 300);
+    expect(store.keep('a.test', 400, page(4))).toBe(0);
+  });
+
   it('names at most MAX_ACK_REFUSALS per ack: a lower cursor first (the pages whose refusals fit), then the rest', async ({ tempDb }) => {
     const t = transport();
     const store = new StoredPullRefusals(tempDb.db);

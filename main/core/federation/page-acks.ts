@@ -41,8 +41,11 @@ export interface AckRefusal {
 
 /** Where the refusals of stored pages wait for an ack (pull/pull-refusals.ts). */
 export interface AckRefusals {
-  /** Keeps the refusals of `server`'s page up to `cursor`; called in the transaction that saves that cursor. */
-  keep(server: string, cursor: number, refused: readonly AckRefusal[]): void;
+  /**
+   * Keeps the refusals of `server`'s page up to `cursor`; called in the transaction that saves that
+   * cursor. Answers how many it could not keep (a bound per source: pull/pull-refusals.ts).
+   */
+  keep(server: string, cursor: number, refused: readonly AckRefusal[]): number;
   /**
    * What an ack to `server` for `cursor` names: the refusals of its pages up to it, and `cursor`
    * itself, or, when they are more than MAX_ACK_REFUSALS, the cursor of the last page whose

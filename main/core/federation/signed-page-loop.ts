@@ -19,6 +19,7 @@ import type { TrustStore } from '../trust/trust-store.ts';
 import { sleep } from '../util/abortable-sleep.ts';
 import { PeerLoops } from '../util/peer-loops.ts';
 import { WakeGap } from '../util/wake-gap.ts';
+import { warnLimited } from '../log/rate-limit.ts';
 import type { Discovery } from './discovery.ts';
 import type { FederationResponse, HttpClient } from './http-client.ts';
 import type { AckRefusal, AckRefusals } from './page-acks.ts';
@@ -267,10 +268,13 @@ export class SignedPageLoop<P> {
           const now = Date.now();
           // The page's refusals are kept exactly when its cursor is saved (else it is asked again, and refused again).
           const refused = taken.refused ?? [];
-          this.deps.db.transaction(() => {
+          const dropped = this.deps.db.transaction(() => {
             this.saveCursor.run({ server, cursor: next, now, fetched: source.recordsFetch === false ? null : now });
-            if (refused.length > 0) source.refusals?.keep(server, next, refused);
+            return refused.length > 0 ? (source.refusals?.keep(server, next, refused) ?? 0) : 0;
           })();
+          if (dropped > 0) {
+            warnLimited(this.deps.log, `refusals_not_kept:${server}`, { event: 'pull_refusals_not_kept', server, dropped }, `${server} has not taken our acknowledgements of the events refused here for a long time: ${dropped} more refusals are not kept, and it will count those events as delivered`);
+          }
           taker.taken(page, next);
           failures = 0;
           fruitful = taken.fruitful;

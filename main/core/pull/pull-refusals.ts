@@ -9,13 +9,27 @@
 import type { Db } from '../store/database.ts';
 import { MAX_ACK_REFUSALS, type AckRefusal, type AckRefusals } from '../federation/page-acks.ts';
 
+/**
+ * The most refusals kept for one pull source: a source that refuses every ack while it serves
+ * pages of events refused here would otherwise fill the disk (a review, 2026-11-28). Past it, a
+ * page's refusals are not kept: those events read delivered to that source, which is the
+ * source's own doing (an honest one's acks are answered, and its refusals leave at each).
+ */
+export const MAX_KEPT_REFUSALS = 10_000;
+
 export class StoredPullRefusals implements AckRefusals {
   private readonly keepStmt;
+  private readonly countStmt;
   private readonly upToStmt;
   private readonly forgetStmt;
+  private readonly limit: number;
+  /** Refusals not kept for want of room, per source (for the log). */
+  dropped = 0;
 
-  constructor(db: Db) {
+  constructor(db: Db, options: { limit?: number } = {}) {
+    this.limit = options.limit ?? MAX_KEPT_REFUSALS;
     this.keepStmt = db.prepare('INSERT OR IGNORE INTO pull_refusals (server_name, cursor, event_id, status, error) VALUES (?, ?, ?, ?, ?)');
+    this.countStmt = db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM pull_refusals WHERE server_name = ?');
     // One more than an ack carries: whether the pages up to the cursor hold more.
     this.upToStmt = db.prepare<[string, number, number], AckRefusal & { cursor: number }>(
       'SELECT cursor, event_id, status, error FROM pull_refusals WHERE server_name = ? AND cursor <= ? ORDER BY cursor, event_id LIMIT ?',
@@ -23,8 +37,14 @@ export class StoredPullRefusals implements AckRefusals {
     this.forgetStmt = db.prepare('DELETE FROM pull_refusals WHERE server_name = ? AND cursor <= ?');
   }
 
-  keep(server: string, cursor: number, refused: readonly AckRefusal[]): void {
-    for (const r of refused) this.keepStmt.run(server, cursor, r.event_id, r.status, r.error);
+  /** Keeps what fits under the limit; answers how many were not kept. */
+  keep(server: string, cursor: number, refused: readonly AckRefusal[]): number {
+    if (refused.length === 0) return 0;
+    const room = Math.max(0, this.limit - this.countStmt.get(server)!.n);
+    for (const r of refused.slice(0, room)) this.keepStmt.run(server, cursor, r.event_id, r.status, r.error);
+    const dropped = Math.max(0, refused.length - room);
+    this.dropped += dropped;
+    return dropped;
   }
 
   upTo(server: string, cursor: number): { cursor: number; refused: AckRefusal[] } {
