@@ -69,7 +69,9 @@ export async function sendRequest(deps: DeliveryDeps, identity: Identity, destin
         }
       }
     }
-    if (left !== null) {
+    // (Cut by a stop while it was tried straight after the mailbox's 413: the network error stands,
+    // so that the entry stays queued untouched, not failed with the mailbox's answer.)
+    if (left !== null && !(tooLarge && abort.signal.aborted && networkError !== undefined)) {
       response = left.response;
       deposited = left.mailbox;
       networkError = undefined;

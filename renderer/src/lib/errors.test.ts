@@ -73,6 +73,8 @@ describe('explainCause', () => {
       .toBe('The mailbox at carol.test did not take a group of messages this large. Your server sends smaller groups by itself.');
     // A lone event a mailbox refused as too large (outbox/delivery-outcomes.ts).
     expect(explainCause('the mailbox at carol.test answered HTTP 413').text).toBe('The mailbox at carol.test refused it as too large.');
+    // With an error code of its own (not the composer's "too large to send": it may go another way).
+    expect(explainCause('the mailbox at carol.test answered HTTP 413 body_too_large: request body over 1 MiB').text).toBe('The mailbox at carol.test refused it as too large.');
   });
 });
 

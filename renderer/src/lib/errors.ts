@@ -319,6 +319,8 @@ export function explainCause(raw: string | null | undefined): Explained {
   // A friend's mailbox answered, not the server it keeps mail for (shared/mailbox-answer.ts).
   const carried = parseMailboxAnswer(raw);
   if (carried) {
+    // Too large for the mailbox, whatever its code says: not "too large to send" (it may go another way).
+    if (/^HTTP 413\b/.test(carried.answer)) return { text: `The mailbox at ${carried.mailbox} refused it as too large.`, details };
     const said = explainCause(carried.answer).text;
     const text = said.startsWith('The other server') ? said.replace('The other server', `The mailbox at ${carried.mailbox}`) : `The mailbox at ${carried.mailbox} did not take it. ${said}`;
     return { text, details };
