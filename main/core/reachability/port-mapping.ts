@@ -127,10 +127,11 @@ export class PortMapper {
     if (this.current !== current) {
       // Removed (or replaced) meanwhile. The removal waited for this answer before it asked, unless
       // it waited its whole time in vain: then the router may have taken this renewal after the
-      // removal, and it is taken back.
+      // removal, and it is taken back — unless a newer mapping was made meanwhile: it has the same
+      // external port, which the removal would take away (it stands, renewed by its own timer).
       if (this.overtaken === asked) {
         this.overtaken = null;
-        if (renewed.ok) await this.unmap(gateway, current);
+        if (renewed.ok && this.current === null) await this.unmap(gateway, current);
       }
       return;
     }
