@@ -229,7 +229,7 @@ async function serve(opts: ServeOptions, command: Command): Promise<void> {
   const started = await node.start(journal ? { loginLinkValidMs: JOURNAL_LINK_VALID_MS } : {}).catch(async (error: unknown) => {
     // This process ends on a failed start (a port in use): what started stops and the data
     // directory's lock is freed first (at most 2 s), so no lock is left naming a dead process.
-    await Promise.race([node.stop(0).catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
+    await Promise.race([node.stop(0, { afterFailedStart: true }).catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
     throw error;
   });
   restoreOptimizingCompilers();

@@ -48,8 +48,12 @@ export interface StartedNode {
 export interface ParacordNode {
   /** `loginLinkValidMs`: how long the ready line's login link works (at most 15 minutes, the default). */
   start(options?: { loginLinkValidMs?: number }): Promise<StartedNode>;
-  /** Stops accepting, lets in-flight requests finish (up to `graceMs`), closes the database. */
-  stop(graceMs?: number): Promise<void>;
+  /**
+   * Stops accepting, lets in-flight requests finish (up to `graceMs`), closes the database.
+   * `afterFailedStart`: the clean-up of a start that failed, which says nothing at the info level
+   * (the failure's own line is what the user reads).
+   */
+  stop(graceMs?: number, options?: { afterFailedStart?: boolean }): Promise<void>;
   readonly admin: AdminHandlers;
   readonly log: Logger;
   readonly context: NodeContext;
@@ -152,16 +156,17 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
     return { mode, federation_url: state.federationUrl, admin_url: adminUrl, login_url: context.loginUrl(startOptions.loginLinkValidMs) };
   }
 
-  async function stop(graceMs = 10_000): Promise<void> {
+  async function stop(graceMs = 10_000, stopOptions: { afterFailedStart?: boolean } = {}): Promise<void> {
     if (stopped) return;
     stopped = true;
-    log.info({ event: 'node_stopping' }, 'stopping: finishing in-flight requests');
+    const say = stopOptions.afterFailedStart ? log.debug.bind(log) : log.info.bind(log);
+    say({ event: 'node_stopping' }, 'stopping: finishing in-flight requests');
     await lifecycle.stop(graceMs);
     // Only our own node.json: after a lost lock it may be another node's.
     if (readRuntimeInfo(paths)?.nonce === runNonce) rmSync(paths.runtime, { force: true });
     lock.release();
     flushLimited(log);
-    log.info({ event: 'node_stopped' }, 'node stopped');
+    say({ event: 'node_stopped' }, 'node stopped');
     log.flush?.();
   }
 
