@@ -79,25 +79,29 @@ export class MemberStore {
 
   // ——— member links ———
 
-  createLink(purpose: 'join' | 'reset', options: { userId?: string; note?: string; lifetimeMs?: number } = {}, now = Date.now()): { id: string; token: string; expires_at: number } {
+  /** `displayName` (a join link): the member's display name once it joins with it. */
+  createLink(purpose: 'join' | 'reset', options: { userId?: string; note?: string; displayName?: string; lifetimeMs?: number } = {}, now = Date.now()): { id: string; token: string; expires_at: number } {
     if (purpose === 'reset') {
       if (!options.userId || !this.credentials(options.userId)) throw notFound('unknown_member', `${options.userId ?? 'nobody'} is not a member of this server`);
     }
     const token = newToken();
     const id = `mlink_${randomBytes(9).toString('base64url')}`;
     const expiresAt = now + (options.lifetimeMs ?? DEFAULT_MEMBER_LINK_LIFETIME_MS);
-    this.db
-      .prepare('INSERT INTO member_links (id, token_hash, purpose, user_id, note, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-      .run(id, sha256(token), purpose, options.userId ?? null, options.note ?? null, now, expiresAt);
+    this.db.transaction(() => {
+      this.db
+        .prepare('INSERT INTO member_links (id, token_hash, purpose, user_id, note, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .run(id, sha256(token), purpose, options.userId ?? null, options.note ?? null, now, expiresAt);
+      if (purpose === 'join' && options.displayName) this.db.prepare('INSERT INTO member_link_names (link_id, display_name) VALUES (?, ?)').run(id, options.displayName);
+    })();
     return { id, token, expires_at: expiresAt };
   }
 
   listLinks(now = Date.now()): MemberLink[] {
     return this.db
-      .prepare<[], LinkRow>('SELECT * FROM member_links ORDER BY created_at DESC')
+      .prepare<[], LinkRow & { display_name: string | null }>('SELECT l.*, n.display_name FROM member_links l LEFT JOIN member_link_names n ON n.link_id = l.id ORDER BY l.created_at DESC')
       .all()
       .map((r) => ({
-        id: r.id, purpose: r.purpose, user_id: r.user_id, note: r.note, created_at: r.created_at, expires_at: r.expires_at, used_at: r.used_at, used_by: r.used_by, revoked_at: r.revoked_at,
+        id: r.id, purpose: r.purpose, user_id: r.user_id, note: r.note, display_name: r.display_name, created_at: r.created_at, expires_at: r.expires_at, used_at: r.used_at, used_by: r.used_by, revoked_at: r.revoked_at,
         state: r.revoked_at ? 'revoked' : r.used_at ? 'used' : r.expires_at <= now ? 'expired' : 'active',
       }));
   }
@@ -143,7 +147,9 @@ export class MemberStore {
       this.usableLink(token, now);
       const added = this.db.prepare('INSERT OR IGNORE INTO local_users (user_id, localpart, created_at) VALUES (?, ?, ?)').run(userId, name, now).changes;
       if (added === 0) throw conflict('name_taken', `${userId} is taken; choose another name`);
-      this.db.prepare('INSERT INTO member_credentials (user_id, passphrase_hash, passphrase_changed_at, last_seen_at) VALUES (?, ?, ?, ?)').run(userId, hash, now, now);
+      this.db
+        .prepare('INSERT INTO member_credentials (user_id, passphrase_hash, passphrase_changed_at, last_seen_at, display_name) VALUES (?, ?, ?, ?, (SELECT display_name FROM member_link_names WHERE link_id = ?))')
+        .run(userId, hash, now, now, row.id);
       this.db.prepare('UPDATE member_links SET used_at = ?, used_by = ? WHERE id = ?').run(now, userId, row.id);
       return this.newSession(userId, device, now);
     })();

@@ -1045,6 +1045,18 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 44,
+    name: 'a member link names the member',
+    sql: `
+      -- The display name the owner gave a join link (POST /members/invites {display_name}): the
+      -- member's display name once it joins with that link (members/member-store.ts).
+      CREATE TABLE IF NOT EXISTS member_link_names (
+        link_id      TEXT PRIMARY KEY REFERENCES member_links(id) ON DELETE CASCADE,
+        display_name TEXT NOT NULL
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 /**

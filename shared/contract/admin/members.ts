@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { userId } from './schemas.ts';
+import { isSafeDisplayName } from '../../identifiers.ts';
 
 const linkId = z.string().regex(/^mlink_[A-Za-z0-9_-]{1,32}$/, 'not a member link id');
 
@@ -16,8 +17,8 @@ export const memberOperations = {
     input: z.strictObject({
       /** Whom the link is for, to remember (shown in the list, never to the person). */
       note: z.string().trim().max(200).optional(),
-      /** The contract's name of `note` (either one; both must agree). */
-      display_name: z.string().trim().max(200).optional(),
+      /** The member's display name once it joins with this link (it may change it); also the note when none is given. */
+      display_name: z.string().trim().min(1).max(100).refine(isSafeDisplayName, 'must not contain control, bidi or invisible characters').optional(),
       /** How long the link works (default 7 days). */
       lifetime_seconds: z.number().int().min(60).max(30 * 24 * 3600).optional(),
       /** The contract's name of `lifetime_seconds` (either one; both must agree). */
@@ -61,6 +62,8 @@ export interface MemberInvite {
   /** The member a reset link is for; null for a join link. */
   user_id: string | null;
   note: string | null;
+  /** The display name a join link gives the member who joins with it (null: none). */
+  display_name: string | null;
   created_at: number;
   expires_at: number;
   used_at: number | null;

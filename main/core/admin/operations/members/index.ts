@@ -17,7 +17,7 @@ export function memberLinkUrl(node: NodeContext, purpose: 'join' | 'reset', toke
   return `${base.replace(/\/+$/, '')}/app/#/${purpose}/${token}`;
 }
 
-/** A field the contract names one way and this API another (`display_name`/`note`): either, or both the same. */
+/** A field the contract names one way and this API another (`expires_in_seconds`/`lifetime_seconds`): either, or both the same. */
 function either<T extends object, A extends keyof T, B extends keyof T>(input: T, name: A, contractName: B): T[A] | T[B] | undefined {
   const [a, b] = [input[name], input[contractName]];
   if (a !== undefined && b !== undefined && (a as unknown) !== (b as unknown)) {
@@ -30,10 +30,12 @@ export function memberOperations(node: NodeContext): Pick<AdminHandlers, Names> 
   const invite = (id: string): MemberInvite => node.members.listLinks().find((l) => l.id === id)!;
   return {
     createMemberInvite: async (input) => {
-      const note = either(input, 'note', 'display_name');
+      const note = input.note ?? input.display_name;
       const lifetime_seconds = either(input, 'lifetime_seconds', 'expires_in_seconds');
       memberLinkUrl(node, 'join', ''); // refuses before a link is stored
-      const created = node.members.createLink('join', { ...(note ? { note } : {}), ...(lifetime_seconds ? { lifetimeMs: lifetime_seconds * 1000 } : {}) });
+      const created = node.members.createLink('join', {
+        ...(note ? { note } : {}), ...(input.display_name ? { displayName: input.display_name } : {}), ...(lifetime_seconds ? { lifetimeMs: lifetime_seconds * 1000 } : {}),
+      });
       node.log.info({ event: 'member_link_created', id: created.id, purpose: 'join', expires_at: created.expires_at }, 'member link created');
       return { id: created.id, link: memberLinkUrl(node, 'join', created.token), expires_at: created.expires_at };
     },
