@@ -55,6 +55,11 @@ export async function main(argv: string[]): Promise<number | 'serving'> {
   program.hook('postAction', (_program, action) => {
     serving = action.name() === 'serve';
   });
+  // No command at all: the one line of any usage error, not the whole usage on stderr.
+  if (argv.length <= 2) {
+    say('no command given (run with --help for usage)');
+    return 2;
+  }
   try {
     await program.parseAsync(argv);
     return serving ? 'serving' : 0;

@@ -53,7 +53,7 @@ describe('paracord-node CLI', () => {
     expect(run(['serve', '--data', tempDir(), '--listen', 'nonsense']).code).toBe(2);
     // Commander's own usage errors too: one line, the hint to --help on it.
     // (`serv` and `--lisen` are close to a real name: commander adds its suggestion, on the same line.)
-    for (const args of [['frobnicate'], ['serv'], ['init', '--data', tempDir()], ['init', '--data', tempDir(), '--server-name', 'a.test', '--bogus'], ['serve', '--lisen', '127.0.0.1:0']]) {
+    for (const args of [[], ['frobnicate'], ['serv'], ['init', '--data', tempDir()], ['init', '--data', tempDir(), '--server-name', 'a.test', '--bogus'], ['serve', '--lisen', '127.0.0.1:0']]) {
       const usage = run(args);
       expect(usage.code, args.join(' ')).toBe(2);
       expect(usage.stderr.trimEnd().split('\n'), usage.stderr).toHaveLength(1);
