@@ -13,11 +13,16 @@
  * GATEWAY, as an IGDv2 router: first with LOCATION ELSEWHERE (a URL on another host), then with
  * LOCATION http://GATEWAY:5000/rootDesc.xml, which it serves itself (`http`, below).
  *
+ * `ssdp-from OTHER GATEWAY`: answers each SSDP search (joined on GATEWAY) once from OTHER (another
+ * of the router's addresses), as an IGDv2 router, with LOCATION http://GATEWAY:5000/rootDesc.xml,
+ * which it serves itself (`http`, below): a router whose answers leave from another of its
+ * addresses than the one its description names.
+ *
  * `http ADDRESS PORT`: serves an IGDv2 description at /rootDesc.xml (its WANIPConnection:2 control
  * URL on itself) and answers every SOAP call with a UPnP fault; prints `{"request": "METHOD PATH"}`
  * for each request.
  *
- * Usage: node impostor-gateway.ts pmp GATEWAY OTHER | ssdp GATEWAY ELSEWHERE | http ADDRESS PORT
+ * Usage: node impostor-gateway.ts pmp GATEWAY OTHER | ssdp GATEWAY ELSEWHERE | ssdp-from OTHER GATEWAY | http ADDRESS PORT
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { createServer } from 'node:http';
@@ -82,15 +87,16 @@ if (mode === 'pmp') {
     setTimeout(() => own.send(pmpAnswer(request, asked, other), from.port, from.address, () => say({ answered: n, op: request.readUInt8(1) })), 200);
   });
   say({ ready: true });
-} else if (mode === 'ssdp') {
-  const [gateway, elsewhere] = args as [string, string];
+} else if (mode === 'ssdp' || mode === 'ssdp-from') {
+  const [gateway, elsewhere, answerFrom] = mode === 'ssdp' ? [args[0]!, args[1]!, null] : [args[1]!, null, args[0]!];
   await serveDescription(gateway, 5000);
   const ssdp = createSocket({ type: 'udp4', reuseAddr: true });
+  const sender = answerFrom === null ? ssdp : await bound(answerFrom, 0);
   ssdp.on('message', (message, from) => {
     if (!message.toString('latin1').startsWith('M-SEARCH')) return;
-    for (const location of [elsewhere, `http://${gateway}:5000/rootDesc.xml`]) {
+    for (const location of [...(elsewhere === null ? [] : [elsewhere]), `http://${gateway}:5000/rootDesc.xml`]) {
       const answer = `HTTP/1.1 200 OK\r\nCACHE-CONTROL: max-age=1800\r\nST: ${IGD2}\r\nUSN: uuid:impostor-${location}::${IGD2}\r\nEXT:\r\nLOCATION: ${location}\r\n\r\n`;
-      ssdp.send(answer, from.port, from.address, () => say({ sent: location, to: `${from.address}:${from.port}` }));
+      sender.send(answer, from.port, from.address, () => say({ sent: location, to: `${from.address}:${from.port}` }));
     }
   });
   await new Promise<void>((resolve) => ssdp.bind(1900, () => {
@@ -102,5 +108,5 @@ if (mode === 'pmp') {
   await serveDescription(args[0]!, Number(args[1]));
   say({ ready: true });
 } else {
-  throw new Error(`usage: impostor-gateway.ts pmp GATEWAY OTHER | ssdp GATEWAY ELSEWHERE | http ADDRESS PORT (not ${mode})`);
+  throw new Error(`usage: impostor-gateway.ts pmp GATEWAY OTHER | ssdp GATEWAY ELSEWHERE | ssdp-from OTHER GATEWAY | http ADDRESS PORT (not ${mode})`);
 }

@@ -11,7 +11,8 @@
  * /status, and its reachability says in words that the router's answers could not be read.
  * Answers for the router from another host (test/helpers/impostor-gateway.ts) are not taken:
  * NAT-PMP answers from another address or port than the gateway's 5351 are dropped, and an SSDP
- * answer whose LOCATION is on another host than the one that answered is not followed.
+ * answer whose LOCATION is on another host than the one that answered is not followed, unless that
+ * host is the node's default gateway (a router answering from another of its addresses).
  * Skipped, with the reason, where network namespaces are not available.
  */
 import { join } from 'node:path';
@@ -117,6 +118,24 @@ ${impostor.output()}`).toMatchObject({ ok: true, mapping: { protocol: 'nat-pmp',
       if (run) await stopChild(run.child);
       await stopChild(impostor.child);
       await stopChild(other.child);
+    }
+  }, 60_000);
+
+  it('an SSDP answer from another of the router\'s addresses, whose LOCATION is at the default gateway, is followed', async () => {
+    const router2 = inNamespace(router.router, [join(REPO_ROOT, 'test/helpers/impostor-gateway.ts'), 'ssdp-from', ROUTER_WAN, ROUTER_LAN]);
+    let run: ReturnType<typeof inNamespace> | null = null;
+    try {
+      expect(JSON.parse(await router2.next())).toEqual({ ready: true });
+      run = inNamespace(router.lan, [join(REPO_ROOT, 'test/helpers/reachability-run.ts'), 'port-mapper', 'upnp', '7458']);
+      const mapped = JSON.parse(await run.next());
+      expect(router2.output()).toContain(`{"sent":"http://${ROUTER_LAN}:5000/rootDesc.xml","to":"${LAN_NODE}:1900"}`);
+      // (Before: nothing asked of it, the mapping failed as if no router had answered.)
+      expect(router2.output(), `${run.output()}\n${router2.output()}`).toContain('{"request":"GET /rootDesc.xml"}');
+      expect(mapped, run.output()).toMatchObject({ ok: false });
+      expect(mapped.error, run.output()).toContain('UPnP-IGD: Code 606 - Action not authorized');
+    } finally {
+      if (run) await stopChild(run.child);
+      await stopChild(router2.child);
     }
   }, 60_000);
 });

@@ -27,6 +27,7 @@ import { lookup as dnsLookup } from 'node:dns/promises';
 import ipaddr from 'ipaddr.js';
 import type { AlternateEndpoint, EndpointFailover } from './endpoint-failover.ts';
 import { CertificatePinError } from './pinned-tls.ts';
+import { METADATA_ADDRESSES } from './metadata-addresses.ts';
 
 /**
  * Who named an endpoint: nobody we trust, a token-holding friend (`peering`), the owner, or a
@@ -48,8 +49,6 @@ export type LookupFn = (hostname: string) => Promise<ResolvedAddress[]>;
 export const defaultLookup: LookupFn = async (hostname) =>
   (await dnsLookup(hostname, { all: true, verbatim: true })).map((a) => ({ address: a.address, family: a.family === 6 ? 6 : 4 }));
 
-/** Cloud metadata services, refused whatever the vouch (AWS/GCP/Azure/OpenStack; AWS IPv6). */
-export const METADATA_ADDRESSES = new Set(['169.254.169.254', 'fd00:ec2::254', '169.254.170.2', '100.100.100.200']);
 
 const NON_PUBLIC = new Set(['loopback', 'private', 'linkLocal', 'carrierGradeNat', 'uniqueLocal']);
 

@@ -9,9 +9,11 @@
  * library uses for the device description and its SOAP answers) reads at most 64 KiB within 5 s.
  * A UPnP router is used only when the control URL its description names is on the host that
  * served the description: a description cannot send our SOAP requests to another machine; an
- * SSDP answer's LOCATION is followed only when it is at the address the answer came from
- * (discoverGateways): an answer cannot send our description request to another machine either. A
- * NAT-PMP answer is taken only from the gateway asked, at its NAT-PMP port (pmpAt).
+ * SSDP answer's LOCATION is followed only when it is at the address the answer came from, at our
+ * default gateway, or, in an answer from our default gateway, at an address of the home's own
+ * ranges (discoverGateways): an answer cannot send our description request to another machine of
+ * the internet, nor a host of the home to any but the router. A NAT-PMP answer is taken only from
+ * the gateway asked, at its NAT-PMP port (pmpAt).
  */
 import { createSocket, type RemoteInfo } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
@@ -20,6 +22,7 @@ import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { parentPort } from 'node:worker_threads';
 import type { NetworkAddress, SSDPSocketOptions } from '@achingbrain/ssdp';
+import { canonicalIp, locationAllowed } from './ssdp-location.ts';
 import { plain, type GatewayMessage, type GatewayOps, type GatewayRef, type GatewayReply, type MadeMapping } from './gateway-thread.ts';
 
 const DISCOVERY_TIMEOUT_MS = 5_000;
@@ -128,18 +131,19 @@ async function ipv4Of(host: string): Promise<string> {
  * The UPnP IGDv2 routers that answer an SSDP search on our links, each read from its description
  * (upnpAt). As the library's own findGateways, with @achingbrain/ssdp and the same sockets, but an
  * answer (or announcement) is passed on to the SSDP library, which fetches its LOCATION, only when
- * that LOCATION's host is the address the answer came from: the library believes any LOCATION, so
- * a host on the link answering first could point the node's description request, and then its
- * SOAP calls, at any other machine (another device of the home, a service on the router). Others
- * are ignored, as answers for something else are.
+ * locationAllowed says so: the library believes any LOCATION, so a host on the link answering
+ * first could point the node's description request, and then its SOAP calls, at any other
+ * machine (another device of the home, a server on the internet). Others are ignored, as answers
+ * for something else are.
  */
 async function* discoverGateways(signal: AbortSignal, options: { ttl?: number; description?: string } = {}): AsyncGenerator<Gateway> {
   let bus: Awaited<ReturnType<typeof import('@achingbrain/ssdp')['default']>> | undefined;
   const seen = new Set<string>();
   try {
+    const gateways = await defaultGateways();
     bus = await (await import('@achingbrain/ssdp')).default({ cache: false, sockets: ssdpSockets() });
     bus.on('error', () => undefined);
-    fromSenderOnly(bus as unknown as EventEmitter);
+    followedOnly(bus as unknown as EventEmitter, gateways);
     for await (const service of bus.discover({ serviceType: IGD2, signal })) {
       const location = service.location.toString();
       if (service.serviceType !== IGD2 || seen.has(location)) continue;
@@ -154,26 +158,15 @@ async function* discoverGateways(signal: AbortSignal, options: { ttl?: number; d
   }
 }
 
-/** The library's handlers of SSDP answers and announcements, called only for those whose LOCATION is at their sender. */
-function fromSenderOnly(bus: EventEmitter): void {
+/** The library's handlers of SSDP answers and announcements, called only for those whose LOCATION is allowed (locationAllowed). */
+function followedOnly(bus: EventEmitter, gateways: ReadonlySet<string>): void {
   for (const event of ['ssdp:search-response', 'ssdp:notify']) {
     const handlers = bus.listeners(event) as Array<(message: { LOCATION?: unknown }, from: NetworkAddress) => void>;
     bus.removeAllListeners(event);
     bus.on(event, (message: { LOCATION?: unknown }, from: NetworkAddress) => {
-      if (locationAt(message.LOCATION, from.address)) for (const handler of handlers) handler(message, from);
+      if (locationAllowed(message.LOCATION, from.address, gateways)) for (const handler of handlers) handler(message, from);
     });
   }
-}
-
-/** Whether `location` is an http(s) URL whose host is the IP address `sender` (an SSDP answer's source). */
-function locationAt(location: unknown, sender: string): boolean {
-  if (typeof location !== 'string' || !URL.canParse(location)) return false;
-  const url = new URL(location);
-  const host = url.hostname.replace(/^\[|\]$/g, '');
-  const from = sender.replace(/%.*$/, '');
-  if (!['http:', 'https:'].includes(url.protocol) || isIP(host) === 0 || isIP(from) === 0) return false;
-  // (Both in the URL's own spelling: IPv6 lower case and shortened, IPv4 in four decimals.)
-  return host === new URL(`http://${isIP(from) === 6 ? `[${from}]` : from}/`).hostname.replace(/^\[|\]$/g, '');
 }
 
 /** The sockets of the library's discovery: port 1900 on every address but loopback and link-local ones. */
@@ -292,13 +285,22 @@ function localAddressTowards(host: string): Promise<string> {
  * `netstat` on macOS and the BSDs, `wmic` on Windows); undefined when there is none or the tool
  * is missing.
  */
-async function defaultGateway(): Promise<string | undefined> {
+async function defaultGateway(family: 4 | 6 = 4): Promise<string | undefined> {
   try {
-    const { gateway4async } = await import('default-gateway');
-    return (await gateway4async()).gateway;
+    const { gateway4async, gateway6async } = await import('default-gateway');
+    return (await (family === 4 ? gateway4async : gateway6async)()).gateway;
   } catch {
     return undefined;
   }
+}
+
+/** Our default gateways (IPv4 and IPv6, those there are), each in canonicalIp's spelling. */
+async function defaultGateways(): Promise<Set<string>> {
+  const found = await Promise.all([defaultGateway(4), defaultGateway(6)]);
+  return new Set(found.flatMap((address) => {
+    const ip = address === undefined ? null : canonicalIp(address.replace(/%.*$/, ''));
+    return ip === null ? [] : [ip];
+  }));
 }
 
 const handlers: { [K in keyof GatewayOps]: (request: GatewayOps[K]['request']) => Promise<GatewayOps[K]['answer']> } = { map, renew, unmap, firewallControl };
