@@ -1,8 +1,14 @@
 // The Node.js version check of the `paracord-node` command (SECURITY.md item 20). Plain JavaScript
 // with no imports, so even a too-old Node.js can run it before any native module is loaded.
 
-/** The oldest Node.js the node runs on; the same as package.json "engines". */
-export const REQUIRED_NODE = '22.12.0';
+/**
+ * The oldest Node.js the node runs on; the same as package.json "engines", and at least what every
+ * runtime dependency's own "engines" asks (test/local-accidents.test.ts checks the lockfile):
+ * undici 8 needs 22.19 (it loads zstd, which older Node.js lacks). Older ones failed worse than
+ * this line: better-sqlite3's prebuilt binary ends 22.12 and 22.13 with a segmentation fault at
+ * the first database opened; undici threw at load on 22.14.
+ */
+export const REQUIRED_NODE = '22.19.0';
 
 /** Compares dotted versions numerically ("v20.11.1" and "20.11.1" alike); -1, 0 or 1. */
 export function compareVersions(a, b) {

@@ -9,6 +9,7 @@ import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import semver from 'semver';
 import { request } from 'undici';
 import { describe, expect, it, type Nodes } from './helpers/fixtures.ts';
 import { compareVersions, nodeVersionProblem, REQUIRED_NODE } from '../bin/node-version.js';
@@ -324,17 +325,33 @@ describe('19. a stale node.json does not get the admin token', () => {
 
 describe('20. a too-old Node.js gets one line, not a segfault', () => {
   it('compares versions numerically and names the required one', () => {
-    expect(compareVersions('22.12.0', '22.12.0')).toBe(0);
-    expect(compareVersions('v22.9.0', '22.12.0')).toBe(-1);
-    expect(compareVersions('22.12.1', '22.12.0')).toBe(1);
-    expect(compareVersions('23.0.0', '22.12.0')).toBe(1);
-    expect(compareVersions('100.0.0', '22.12.0')).toBe(1);
-    expect(compareVersions('20.20.2', '22.12.0')).toBe(-1);
+    expect(compareVersions('22.19.0', '22.19.0')).toBe(0);
+    expect(compareVersions('v22.9.0', '22.19.0')).toBe(-1);
+    expect(compareVersions('22.19.1', '22.19.0')).toBe(1);
+    expect(compareVersions('23.0.0', '22.19.0')).toBe(1);
+    expect(compareVersions('100.0.0', '22.19.0')).toBe(1);
+    expect(compareVersions('20.20.2', '22.19.0')).toBe(-1);
     expect(nodeVersionProblem('24.0.0-nightly2025')).toBeNull();
-    expect(nodeVersionProblem('22.12.0')).toBeNull();
+    expect(nodeVersionProblem('22.19.0')).toBeNull();
     expect(nodeVersionProblem('22.11.9')).toContain(`Node.js ${REQUIRED_NODE} or newer is required; this is Node.js 22.11.9`);
+    // better-sqlite3's prebuilt binary crashes 22.12 and 22.13 (a segmentation fault at the first
+    // database); undici 8 throws at load before 22.19.
+    for (const tooOld of ['22.12.0', '22.13.1', '22.14.0', '22.18.0']) expect(nodeVersionProblem(tooOld)).toContain(`Node.js ${REQUIRED_NODE} or newer is required`);
     const engines = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')).engines.node as string;
     expect(engines).toBe(`>=${REQUIRED_NODE}`);
+  });
+
+  it('the required version is at least what every runtime dependency asks (a newer library raises it)', () => {
+    // The lockfile names each installed package's own "engines"; the node's runtime is what is not
+    // "dev" (Electron's and the test tools' are not run by `npm start`).
+    const lock = JSON.parse(readFileSync(join(REPO_ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean; engines?: { node?: string } }> };
+    const unmet = Object.entries(lock.packages)
+      .filter(([path, pkg]) => path !== '' && !pkg.dev && typeof pkg.engines?.node === 'string')
+      .filter(([, pkg]) => !semver.satisfies(REQUIRED_NODE, pkg.engines!.node!))
+      .map(([path, pkg]) => `${path.replace(/^.*node_modules\//, '')} needs ${pkg.engines!.node}`);
+    expect(unmet, `REQUIRED_NODE ${REQUIRED_NODE} (bin/node-version.js) is older than`).toEqual([]);
+    // (Each package is read: one without engines or with a plain ">= 0.8" counts as met.)
+    expect(semver.satisfies('22.18.0', lock.packages['node_modules/undici']!.engines!.node!)).toBe(false);
   });
 
   const OLD_NODE = '/usr/bin/node';
