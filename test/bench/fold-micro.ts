@@ -16,7 +16,7 @@ const batch = Number(process.argv[2] ?? 600);
 let n = 0;
 let spent = 0;
 for (let round = 0; round < 40; round++) {
-  db.transaction(() => { for (let i = 0; i < batch; i++, n++) insert.run(`$e${n}:a`, n, n, JSON.stringify({ body: `m ${n}`, format: 'plain' })); })();
+  db.transaction(() => { for (let i = 0; i < batch; i++, n++) insert.run(`$e${n}:a`, n, n, JSON.stringify({ body: `load ${n} — a message of ordinary length, some forty to eighty characters`, format: 'plain' })); })();
   const t = process.hrtime.bigint();
   search.catchUp();
   if (round >= 5) spent += Number(process.hrtime.bigint() - t);
