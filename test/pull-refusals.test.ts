@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { Identity } from '../main/core/identity/identity.ts';
 import { describe, expect, it } from './helpers/fixtures.ts';
 import { queryNodeDb } from './helpers/inspect-db.ts';
-import { startPeered, type NodeProcess } from './helpers/node-process.ts';
+import { deliveryOf, rowsFor } from './helpers/refused-entries.ts';
+import { startPeered } from './helpers/node-process.ts';
 import { pullingFrom } from './helpers/pull-friend.ts';
 import { enc, eventually, messages, roomWithMembers, send } from './helpers/rooms.ts';
 import { sendSigned } from './helpers/signed-request.ts';
@@ -21,15 +22,6 @@ import { KEYS_PATH } from '../main/core/federation/paths.ts';
 
 const ACK = '/_paracord/federation/v1/pull/ack';
 
-const rowsFor = (n: { dataDir: string }, destination: string) =>
-  queryNodeDb<{ id: number; event_id: string; state: string; last_error: string | null }>(n.dataDir, 'SELECT id, event_id, state, last_error FROM federation_outbox WHERE destination = ? ORDER BY id', destination);
-
-/** The message's delivery as its sender's node shows it (the admin messages API). */
-async function deliveryOf(node: Pick<NodeProcess, 'admin'>, roomId: string, eventId: string) {
-  const response = await node.admin('GET', `/rooms/${enc(roomId)}/messages?limit=500`);
-  expect(response.status, JSON.stringify(response.body)).toBe(200);
-  return (response.body.messages as Array<{ event_id: string; delivery: { state: string; refused: Array<{ server: string; reason: string }> } }>).find((m) => m.event_id === eventId)?.delivery;
-}
 
 describe('pull mode: events the puller refuses', () => {
   it('a removed member\'s message that the pulling host refuses shows "not delivered: refused" on the member\'s node, not delivered', async ({ nodes }) => {

@@ -14,16 +14,17 @@ export const listeningAt = (n: NodeProcess) => `http://${[...n.stderr.matchAll(/
 
 /**
  * alpha hosts a room with beta in it; then neither can reach the other; carol reaches both.
- * Without `homesPeered`, alpha and beta are peers of carol only (no room). `env`: more
+ * Without `homesPeered`, alpha and beta are peers of carol only (no room). `host: 'beta'`: beta
+ * hosts the room, alpha is in it. `env`: more
  * environment for the three (e.g. PARACORD_TEST_EVENT_MAX_AGE_MS), kept across their restarts.
  */
-export async function twoHomesAndAFriend(nodes: Nodes, withRoom = true, homesPeered = true, carolArgs: string[] = [], env: Record<string, string> = {}) {
+export async function twoHomesAndAFriend(nodes: Nodes, withRoom = true, homesPeered = true, carolArgs: string[] = [], env: Record<string, string> = {}, host: 'alpha' | 'beta' = 'alpha') {
   const alpha = nodes.process({ serverName: 'alpha.test', args: ['--retry-initial', '200', '--retry-max', '2000', '--mailbox-check-seconds', '1'], env });
   const beta = nodes.process({ serverName: 'beta.test', args: ['--retry-initial', '200', '--retry-max', '2000', '--mailbox-check-seconds', '1'], env });
   const carol = nodes.process({ serverName: 'carol.test', args: carolArgs, env });
   await Promise.all([alpha.start(), beta.start(), carol.start()]);
   for (const a of [alpha, beta, carol]) for (const b of [alpha, beta, carol]) if (a !== b && (homesPeered || a === carol || b === carol)) await a.addPeer(b);
-  const roomId = withRoom ? await roomWithMembers(alpha, 'homes', [[beta, '@owner:beta.test']]) : '';
+  const roomId = !withRoom ? '' : host === 'alpha' ? await roomWithMembers(alpha, 'homes', [[beta, '@owner:beta.test']]) : await roomWithMembers(beta, 'homes', [[alpha, '@owner:alpha.test']]);
   const homes = [alpha, beta];
   const known = await Promise.all(homes.map(async (home) => ({ home, status: (await home.admin('GET', '/status')).body, closed: `http://127.0.0.1:${await closedPort()}` })));
   for (const home of homes) expect(await home.stop()).toBe(0);

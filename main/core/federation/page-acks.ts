@@ -32,8 +32,12 @@ export const ACK_GAP_MS = 100;
 /** The most refusals one ack carries (the wire's bound: pull/routes.ts). */
 export const MAX_ACK_REFUSALS = 1_000;
 
-/** An event of a stored page refused for good here: its id, the status and error code of the refusal. */
+/**
+ * An event of a stored page refused for good here: its id, the status and error code of the
+ * refusal; for a mailbox, `id`: the carried item it came in (mailbox/fetcher.ts).
+ */
 export interface AckRefusal {
+  id?: string;
   event_id: string;
   status: number;
   error: string;

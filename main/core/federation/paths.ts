@@ -67,6 +67,13 @@ export const PULL_CAPABILITY = 'pull';
 /** Keeps mail for its peers that nobody reaches (mailbox/). */
 export const MAILBOX_CAPABILITY = 'mailbox';
 /**
+ * A mailbox that takes `POST /mailbox/ack {cursor, refused}` (the events of carried requests its
+ * recipient refused for good) and answers `POST /mailbox/held {ids, refused: true}` with them, so
+ * their depositor marks those entries failed, not delivered (mailbox/routes.ts). An older mailbox
+ * validates both bodies strictly: neither side sends the field to one that does not advertise this.
+ */
+export const MAILBOX_REFUSALS_CAPABILITY = 'mailbox_refusals';
+/**
  * Takes `POST /pull/ack {cursor, refused}`: the events of the acknowledged pages the puller
  * refused for good, marked failed (not delivered) on our side (pull/routes.ts). An older node's
  * ack schema is strict and answers 400 to the field: a puller sends it only to a peer that

@@ -378,7 +378,8 @@ export class SignedPageLoop<P> {
   private async ack(identity: Identity, server: string, endpoint: string, cursor: number, signal: AbortSignal, refused?: readonly AckRefusal[]): Promise<void> {
     const body = refused !== undefined && refused.length > 0 ? { cursor: String(cursor), refused } : { cursor: String(cursor) };
     const response = await this.deps.http.signed(identity, 'POST', endpoint, this.source.ackPath, JSON.stringify(body), { signal, destination: server });
-    if (response.status !== 200) throw new Error(`${this.source.name} ack answered HTTP ${response.status}`);
+    // With its status: the mailbox fetcher sends the plain cursor to a mailbox that answers 400 to its refusals.
+    if (response.status !== 200) throw Object.assign(new Error(`${this.source.name} ack answered HTTP ${response.status}`), { status: response.status });
   }
 
   private record(server: string, fetchedAt: number | null, error: string | null): void {

@@ -20,10 +20,13 @@ import type { Identity } from '../identity/identity.ts';
 import type { Discovery } from '../federation/discovery.ts';
 import type { HttpClient } from '../federation/http-client.ts';
 import { infoLimited } from '../log/rate-limit.ts';
-import { MAILBOX_MAX_AGE_MS } from './mailbox-store.ts';
+import { MAILBOX_MAX_AGE_MS, MAX_HELD_REFUSALS } from './mailbox-store.ts';
 import { MAX_HELD_IDS } from './wire.ts';
 import { RESIGN_AFTER_MS } from '../rooms/ordering.ts';
-import { MAILBOX_HELD_PATH } from '../federation/paths.ts';
+import { MAILBOX_HELD_PATH, MAILBOX_REFUSALS_CAPABILITY } from '../federation/paths.ts';
+import { z } from 'zod';
+import { REFUSAL_CODE } from './carried-refusals.ts';
+import { peerFailure } from '../outbox/delivery-outcomes.ts';
 
 /** How often a mailbox is asked which of our deposits it still holds, while some wait. */
 export const HELD_CHECK_MS = 30_000;
@@ -70,7 +73,27 @@ export interface MailboxDepositsDeps {
   requeue?: (destination: string, eventId: string, roomId: string) => void;
   /** After that transaction: the destinations with entries queued again (to deliver to). */
   onRequeued?: (destinations: string[]) => void;
+  /**
+   * An event of a deposit its recipient refused for good (the mailbox says so: capability
+   * `mailbox_refusals`), inside the transaction that forgets the deposit: its entry is written
+   * again as failed with the refusal's words (`HTTP 403 not_member`), as a push's refusal would be.
+   */
+  refused?: (destination: string, eventId: string, roomId: string, error: string, status: number) => void;
 }
+
+/**
+ * What a mailbox's `held` answer may say the recipient refused (hostile until checked): at most
+ * MAX_HELD_REFUSALS, each naming one of the ids asked about (checked below) and a final 4xx.
+ */
+const heldAnswerSchema = z.object({
+  held: z.array(z.string()).max(MAX_HELD_IDS),
+  refused: z.array(z.object({
+    id: z.string().regex(/^[0-9]{1,15}$/),
+    event_id: z.string().min(1).max(255),
+    status: z.number().int().min(400).max(499).refine((status) => status !== 429),
+    error: z.string().regex(REFUSAL_CODE),
+  })).max(MAX_HELD_REFUSALS).optional(),
+});
 
 export const waitingAtWords = (mailbox: string, destination: string, count = 1) =>
   `waiting at ${mailbox} for ${destination} to fetch ${count === 1 ? 'it' : 'them'}`;
@@ -184,6 +207,28 @@ export class MailboxDeposits {
     }
   }
 
+  /**
+   * Writes the entries of the events the recipient refused (as the mailbox says) failed, with the
+   * refusal's words: only events of our deposits at that mailbox with that id (a mailbox cannot
+   * fail anything it was not given). The events failed so (`event_id destination`).
+   */
+  private failRefused(mailbox: string, refusals: ReadonlyArray<{ id: string; event_id: string; status: number; error: string }>): Set<string> {
+    const failed = new Set<string>();
+    const refused = this.deps.refused;
+    if (!refused || refusals.length === 0) return failed;
+    const depositOf = this.deps.db.prepare<[string, number, string], { destination: string; room_id: string }>(
+      'SELECT d.destination, e.room_id FROM mailbox_deposits d JOIN federation_events e ON e.event_id = d.event_id WHERE d.mailbox = ? AND d.deposit_id = ? AND d.event_id = ?',
+    );
+    for (const r of refusals) {
+      const row = depositOf.get(mailbox, Number(r.id), r.event_id);
+      if (!row || failed.has(`${r.event_id} ${row.destination}`)) continue;
+      refused(row.destination, r.event_id, row.room_id, peerFailure(r.status, r.error, undefined), r.status);
+      failed.add(`${r.event_id} ${row.destination}`);
+    }
+    if (failed.size > 0) infoLimited(this.deps.log, `mailbox_deposit_refused ${mailbox}`, { event: 'mailbox_deposit_refused', mailbox, events: failed.size }, 'events left at a mailbox were refused by their recipient; marked not delivered');
+    return failed;
+  }
+
   /** Asks each mailbox which of our deposits it still holds; forgets the rest (taken, or expired there). */
   async check(now = Date.now()): Promise<void> {
     const identity = this.deps.identity();
@@ -239,16 +284,22 @@ export class MailboxDeposits {
         const asked = all.slice(start, start + MAX_HELD_IDS);
         try {
           const endpoint = await this.deps.discovery.endpointOf(mailbox);
-          const response = await this.deps.http.signed(identity, 'POST', endpoint, MAILBOX_HELD_PATH, JSON.stringify({ ids: asked.map(String) }), { destination: mailbox });
-          const held = (response.json as { held?: unknown } | undefined)?.held;
-          if (response.status !== 200 || !Array.isArray(held)) continue;
-          const still = new Set(held.filter((h): h is string => typeof h === 'string').map(Number));
+          // What the recipient refused of those taken is asked only of a mailbox that says it keeps it (an older one's schema is strict).
+          const askRefusals = (await this.deps.discovery.documentOf(mailbox).catch(() => null))?.capabilities.includes(MAILBOX_REFUSALS_CAPABILITY) === true;
+          const response = await this.deps.http.signed(identity, 'POST', endpoint, MAILBOX_HELD_PATH, JSON.stringify(askRefusals ? { ids: asked.map(String), refused: true } : { ids: asked.map(String) }), { destination: mailbox });
+          const answer = heldAnswerSchema.safeParse(response.json);
+          if (response.status !== 200 || !answer.success) continue;
+          const still = new Set(answer.data.held.map(Number));
           const kept = asked.filter((id) => still.has(id));
           const gone = asked.filter((id) => !still.has(id));
+          // Only for deposits asked about and taken (the mailbox's word, about what we left there: checked again below, per event).
+          const goneSet = new Set(gone);
+          const refusals = (answer.data.refused ?? []).filter((r) => goneSet.has(Number(r.id)));
           db.transaction(() => {
             const seen = db.prepare('INSERT INTO mailbox_deposits_held (mailbox, deposit_id, seen_at) VALUES (?, ?, ?) ON CONFLICT (mailbox, deposit_id) DO UPDATE SET seen_at = excluded.seen_at');
             for (const id of kept) seen.run(mailbox, id, now);
             if (gone.length === 0) return;
+            const failed = this.failRefused(mailbox, refusals);
             const list = gone.map(() => '?').join(',');
             this.noteLate(db
               .prepare<unknown[], TakenLate>(
@@ -256,7 +307,9 @@ export class MailboxDeposits {
                    LEFT JOIN mailbox_deposits_held h ON h.mailbox = d.mailbox AND h.deposit_id = d.deposit_id
                  WHERE d.mailbox = ? AND d.deposit_id IN (${list}) AND MAX(COALESCE(h.seen_at, 0), d.deposited_at) - e.origin_ts > ?`,
               )
-              .all(mailbox, ...gone, STALE_AFTER_MS), now);
+              .all(mailbox, ...gone, STALE_AFTER_MS)
+              // A refusal is the recipient's verdict: failed, not sent again as taken late.
+              .filter((row) => !failed.has(`${row.event_id} ${row.destination}`)), now);
             const taken = db.prepare<unknown[], { event_id: string }>(`DELETE FROM mailbox_deposits WHERE mailbox = ? AND deposit_id IN (${list}) RETURNING event_id`).all(mailbox, ...gone);
             for (const row of taken) goneIds.add(row.event_id);
             changed += taken.length;

@@ -17,13 +17,14 @@
 import { z } from 'zod';
 import { HEX_SIGNATURE, KEY_ID, isServerName } from '../../../shared/identifiers.ts';
 import { SignedPageLoop, mostlyNew, type PageSource, type SignedPageLoopDeps } from '../federation/signed-page-loop.ts';
-import { PageAcks } from '../federation/page-acks.ts';
+import { PageAcks, type AckRefusal, type AckRefusals } from '../federation/page-acks.ts';
+import { StoredPullRefusals } from '../pull/pull-refusals.ts';
 import { cleanText } from '../util/untrusted-text.ts';
 import { PEER_TEXT_MAX } from '../federation/peer-refusal.ts';
 import { infoLimited, warnLimited } from '../log/rate-limit.ts';
 import { CARRIED_PATHS, MAX_MAILBOX_ITEMS } from './wire.ts';
 import type { CarriedRequest, DispatchAnswer } from './self-dispatch.ts';
-import { MAILBOX_ACK_PATH, MAILBOX_PATH } from '../federation/paths.ts';
+import { MAILBOX_ACK_PATH, MAILBOX_PATH, MAILBOX_REFUSALS_CAPABILITY } from '../federation/paths.ts';
 import { CHOICE_LIFETIME_MS, ChoiceSigner, MAILBOX_CHOICE_HEADER } from './choice.ts';
 import { CarriedRetries, type WaitingHere } from './carried-retries.ts';
 import { failedBeforeSending } from '../federation/address-policy.ts';
@@ -52,6 +53,12 @@ export interface MailboxFetcherDeps extends SignedPageLoopDeps {
   durably: (write: () => void) => Promise<void>;
   /** Whether a request signature was taken before (the replay cache). */
   seen: (signature: string) => boolean;
+  /**
+   * Where the events of carried requests refused for good here wait for an ack naming them
+   * (mailbox_refusals_out): the one our listener also writes to (verify-signed-request.ts). Made
+   * here when not given.
+   */
+  refusals?: AckRefusals;
 }
 
 /**
@@ -59,6 +66,11 @@ export interface MailboxFetcherDeps extends SignedPageLoopDeps {
  * later (what was taken of it answers 409, taken before); nothing is dropped.
  */
 const FULL = { taken: false, waitMs: 60_000, error: 'too many carried requests wait here to be taken; the rest stays at the mailbox for now' } as const;
+
+/** Where the recipient keeps the refusals it names in its acks to mailboxes (one per node: the fetcher's and our listener's). */
+export function mailboxRefusalsOut(db: MailboxFetcherDeps['db']): StoredPullRefusals {
+  return new StoredPullRefusals(db, { table: 'mailbox_refusals_out', withIds: true });
+}
 
 export interface MailboxSourceState {
   server_name: string;
@@ -88,9 +100,12 @@ export class MailboxFetcher {
   private readonly choices = new ChoiceSigner();
   /** Carried requests answered "not yet", kept here and handed over again (carried-retries.ts). */
   private readonly retries: CarriedRetries;
+  /** Events of carried requests refused for good here, by mailbox and item id, until an ack naming them is answered. */
+  private readonly refusals: AckRefusals;
 
   constructor(deps: MailboxFetcherDeps) {
     this.deps = deps;
+    this.refusals = deps.refusals ?? mailboxRefusalsOut(deps.db);
     const { log } = deps;
     this.retries = new CarriedRetries({ db: deps.db, log, dispatch: deps.dispatch, durably: deps.durably, seen: deps.seen, ...(deps.onChange ? { onChange: deps.onChange } : {}) });
     const allowed = () => deps.trust.list().filter((s) => s.trust === 'allow').map((s) => s.server_name);
@@ -178,6 +193,7 @@ export class MailboxFetcher {
     const { log } = deps;
     return {
       name: 'mailbox', table: 'mailbox_sources', fetchedColumn: 'last_fetch_at', pagePath: MAILBOX_PATH, ackPath: MAILBOX_ACK_PATH, limit: MAX_MAILBOX_ITEMS, maxBackoffMs: MAX_BACKOFF_MS,
+      refusals: this.refusals,
       crashed: (server, error) => log.error({ event: 'mailbox_fetcher_crashed', server, err: error }, 'mailbox fetch loop failed'),
       notServed: (server, response) => {
         const code = (response.json as { error?: unknown } | undefined)?.error;
@@ -191,8 +207,9 @@ export class MailboxFetcher {
         return { page: parsed.data, cursor: Number(parsed.data.cursor), empty: parsed.data.items.length === 0 };
       },
       taker: (server, ack) => {
-        const acks = new PageAcks(ack, server, 'mailbox', log);
+        const acks = new PageAcks((cursor, refused) => this.ack(server, ack, cursor, refused), server, 'mailbox', log, { refusals: this.refusals });
         return {
+          resume: (cursor) => acks.resume(cursor),
           // In order: one page at a time is taken.
           take: async (page) => {
             // Only a page that brought mostly news (items new here at least as many as the others:
@@ -203,8 +220,10 @@ export class MailboxFetcher {
             // among junk, had them asked without a pause (a helper's review, 2026-11-27).
             let news = 0;
             let rest = 0;
+            /** What was refused for good here, by item (kept with the page's cursor, named in the ack that covers it). */
+            const refused: AckRefusal[] = [];
             for (const item of page.items) {
-              const carried: CarriedRequest = { from: item.from, path: item.path, keyId: item.key_id, timestamp: item.timestamp, signature: item.signature, body: item.body, mailbox: server };
+              const carried: CarriedRequest = { from: item.from, path: item.path, keyId: item.key_id, timestamp: item.timestamp, signature: item.signature, body: item.body, mailbox: server, itemId: item.id };
               // Behind requests of its depositor through this mailbox that wait here: it waits too (the order is kept).
               if (this.retries.waiting(server, item.from)) {
                 const kept = await this.retries.keep(server, carried, null);
@@ -213,6 +232,7 @@ export class MailboxFetcher {
                 continue;
               }
               const answer = await deps.dispatch(carried);
+              for (const r of answer.refused ?? []) refused.push({ id: item.id, ...r });
               // Not yet (a limit here, not checkable now, a failure here): kept here and handed over
               // again after the wait, without holding the other depositors' requests (carried-retries.ts).
               if (answer.notYet) {
@@ -228,7 +248,7 @@ export class MailboxFetcher {
                 warnLimited(log, `mailbox_item_refused ${item.from}`, { event: 'mailbox_item_refused', mailbox: server, from: item.from, status: answer.status, error: answer.error }, 'a request carried by a mailbox was refused');
               }
             }
-            return { taken: true, fruitful: mostlyNew(news, news + rest) };
+            return { taken: true, fruitful: mostlyNew(news, news + rest), refused };
           },
           taken: (page, next) => {
             // Off the critical path (the next fetch asks after `next` whatever the mailbox deleted),
@@ -246,6 +266,23 @@ export class MailboxFetcher {
         return message;
       },
     };
+  }
+
+  /**
+   * Acknowledges `cursor` at `server`, naming the events refused here when it takes them (its
+   * discovery lists MAILBOX_REFUSALS_CAPABILITY; an older one answers 400 to the field). One that
+   * lists it and still answers 400 to them gets the plain cursor: an ack it never takes would hold
+   * every item it keeps for us; it then counts those events as delivered, its own doing.
+   */
+  private async ack(server: string, ack: (cursor: number, refused?: readonly AckRefusal[]) => Promise<void>, cursor: number, refused: readonly AckRefusal[]): Promise<void> {
+    if (refused.length === 0 || !(await this.deps.discovery.documentOf(server)).capabilities.includes(MAILBOX_REFUSALS_CAPABILITY)) return ack(cursor);
+    try {
+      await ack(cursor, refused);
+    } catch (error) {
+      if ((error as { status?: unknown }).status !== 400) throw error;
+      warnLimited(this.deps.log, `mailbox_refusals_refused ${server}`, { event: 'mailbox_refusals_refused', mailbox: server, refused: refused.length }, 'a mailbox refused the refusals named in our ack; acknowledged without them (their senders will read them as delivered)');
+      await ack(cursor);
+    }
   }
 
   sources(): MailboxSourceState[] {

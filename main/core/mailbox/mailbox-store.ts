@@ -9,6 +9,7 @@
  */
 import type { Db } from '../store/database.ts';
 import { KeyedWaiters } from '../util/keyed-waiters.ts';
+import type { AckRefusal } from '../federation/page-acks.ts';
 
 /** What waits in a mailbox expires like an outbox entry. */
 export const MAILBOX_MAX_AGE_MS = 7 * 24 * 3600_000;
@@ -18,6 +19,31 @@ export const CLIENT_STALE_MS = MAILBOX_MAX_AGE_MS;
 export const DEFAULT_MAILBOX_QUOTA = { items: 20_000, bytes: 64 * 1024 * 1024 };
 /** One depositor's share of a recipient's quota: it cannot fill it and block everyone else's mail. */
 export const depositorShare = (quota: { items: number; bytes: number }) => ({ items: Math.ceil(quota.items / 2), bytes: Math.ceil(quota.bytes / 2) });
+
+/**
+ * What a recipient said it refused of the items deposited here (capability `mailbox_refusals`):
+ * at most this many are kept for one recipient, and for one depositor's items to one recipient
+ * (half: one recipient refusing a depositor's flood does not crowd out the others' refusals, and
+ * one depositor's never-read refusals do not fill a recipient's share). Past that, they are not
+ * kept and their depositor reads those events as delivered.
+ */
+export const REFUSALS_KEPT = { perRecipient: 10_000, perDepositor: 5_000 };
+/** A refusal read by its depositor stays this long (an answer lost on the way is read again), then goes. */
+export const REFUSAL_READ_KEPT_MS = 10 * 60_000;
+/** The most refusals one `held` answer carries (cut at an item: the rest of those items are reported held, asked again). */
+export const MAX_HELD_REFUSALS = 1_000;
+
+/** One event of a carried item refused for good by its recipient, as the wire says it (with its item's id). */
+export type ItemRefusal = Required<AckRefusal>;
+
+/** An item a recipient's refusal names, as kept here (its events read from its body). */
+export interface RefusedItem {
+  id: number;
+  recipient: string;
+  depositor: string;
+  path: string;
+  body: Buffer;
+}
 
 export interface MailboxItem {
   id: number;
@@ -132,9 +158,70 @@ export class MailboxStore {
       .map((r) => r.id);
   }
 
-  /** Items older than the limit go (they expire like outbox entries); how many went. */
+  /** Items older than the limit go (they expire like outbox entries); how many went. Refusals read a while ago, or a week old, go too. */
   expire(now = Date.now()): number {
+    this.db.prepare('DELETE FROM mailbox_refusals WHERE created_at < ? OR read_at < ?').run(now - MAILBOX_MAX_AGE_MS, now - REFUSAL_READ_KEPT_MS);
     return this.db.prepare('DELETE FROM mailbox_items WHERE created_at < ?').run(now - MAILBOX_MAX_AGE_MS).changes;
+  }
+
+  /** The items still held here among `ids` (whoever they are for): what a recipient's refusals may name. */
+  itemsFor(ids: readonly number[]): Map<number, RefusedItem> {
+    if (ids.length === 0) return new Map();
+    const rows = this.db
+      .prepare<[string], RefusedItem>('SELECT id, recipient, depositor, path, body FROM mailbox_items WHERE id IN (SELECT value FROM json_each(?))')
+      .all(JSON.stringify(ids));
+    return new Map(rows.map((r) => [r.id, r]));
+  }
+
+  /**
+   * Keeps a recipient's refusals of items held for it (checked by the caller: routes.ts), within
+   * REFUSALS_KEPT; run it in the ack's transaction, before the items go. How many were kept.
+   */
+  keepRefusals(recipient: string, refused: ReadonlyArray<{ item: RefusedItem; event_id: string; status: number; error: string }>, now = Date.now()): number {
+    if (refused.length === 0) return 0;
+    const count = this.db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM mailbox_refusals WHERE recipient = ?');
+    const countBy = this.db.prepare<[string, string], { n: number }>('SELECT COUNT(*) AS n FROM mailbox_refusals WHERE recipient = ? AND depositor = ?');
+    const insert = this.db.prepare('INSERT OR IGNORE INTO mailbox_refusals (item_id, event_id, recipient, depositor, status, error, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)');
+    let total = count.get(recipient)!.n;
+    const by = new Map<string, number>();
+    let kept = 0;
+    for (const r of refused) {
+      const depositor = r.item.depositor;
+      const mine = by.get(depositor) ?? countBy.get(recipient, depositor)!.n;
+      if (total >= REFUSALS_KEPT.perRecipient || mine >= REFUSALS_KEPT.perDepositor) continue;
+      if (insert.run(r.item.id, r.event_id, recipient, depositor, r.status, r.error, now).changes === 0) continue;
+      total += 1;
+      by.set(depositor, mine + 1);
+      kept += 1;
+    }
+    return kept;
+  }
+
+  /**
+   * The refusals of `depositor`'s items among `ids` (not held any more: taken, and refused there),
+   * at most MAX_HELD_REFUSALS, whole items only; noted as read. `cut`: the items whose refusals did
+   * not fit (the caller reports them held, so they are asked again).
+   */
+  readRefusals(depositor: string, ids: readonly number[], now = Date.now()): { refused: ItemRefusal[]; cut: number[] } {
+    if (ids.length === 0) return { refused: [], cut: [] };
+    const rows = this.db
+      .prepare<[string, string], { item_id: number; event_id: string; status: number; error: string }>(
+        'SELECT item_id, event_id, status, error FROM mailbox_refusals WHERE depositor = ? AND item_id IN (SELECT value FROM json_each(?)) ORDER BY item_id, event_id',
+      )
+      .all(depositor, JSON.stringify(ids));
+    const byItem = new Map<number, ItemRefusal[]>();
+    for (const r of rows) byItem.set(r.item_id, [...(byItem.get(r.item_id) ?? []), { id: String(r.item_id), event_id: r.event_id, status: r.status, error: r.error }]);
+    const refused: ItemRefusal[] = [];
+    const cut: number[] = [];
+    for (const [item, list] of byItem) {
+      if (cut.length > 0 || refused.length + list.length > MAX_HELD_REFUSALS) cut.push(item);
+      else refused.push(...list);
+    }
+    if (refused.length > 0) {
+      this.db.prepare('UPDATE mailbox_refusals SET read_at = ? WHERE depositor = ? AND read_at IS NULL AND item_id IN (SELECT value FROM json_each(?))')
+        .run(now, depositor, JSON.stringify([...new Set(refused.map((r) => Number(r.id)))]));
+    }
+    return { refused, cut };
   }
 
   /** What waits for whom (dashboard: "Holding 120 messages for bob.example"). */

@@ -10,8 +10,10 @@
  *  - `GET  /mailbox?cursor=&limit=`: the caller's items after the cursor (long-polled when empty);
  *    the first fetch makes the caller a client (it chose us); its `X-Paracord-Mailbox-Choice`
  *    header carries its signed statement of that choice, kept to show senders;
- *  - `POST /mailbox/ack {cursor}`: deletes the caller's items up to the cursor;
- *  - `POST /mailbox/held {ids}`: which of the caller's own deposits are still held here.
+ *  - `POST /mailbox/ack {cursor, refused?}`: deletes the caller's items up to the cursor, keeping
+ *    what it says it refused of them for their depositors (capability `mailbox_refusals`);
+ *  - `POST /mailbox/held {ids, refused?}`: which of the caller's own deposits are still held here,
+ *    and what their recipient refused of those it took.
  */
 import Router from '../http/router.ts';
 import { z } from 'zod';
@@ -25,7 +27,10 @@ import type { FederationDeps } from '../federation/federation-deps.ts';
 import type { SignedRequestState } from '../federation/middleware/verify-signed-request.ts';
 import { utf8Bytes } from '../federation/page-budget.ts';
 import { cursorSchema } from '../pull/routes.ts';
-import { DEFAULT_MAILBOX_QUOTA, MAILBOX_MAX_AGE_MS, depositorShare, type MailboxStore } from './mailbox-store.ts';
+import { DEFAULT_MAILBOX_QUOTA, MAILBOX_MAX_AGE_MS, depositorShare, type MailboxStore, type RefusedItem } from './mailbox-store.ts';
+import { REFUSAL_CODE, carriedEventIds } from './carried-refusals.ts';
+import { MAX_ACK_REFUSALS } from '../federation/page-acks.ts';
+import { cleanText } from '../util/untrusted-text.ts';
 import { MAILBOX_CHOICE_HEADER, checkChoice, decodeChoice } from './choice.ts';
 import { canonicalJson } from '../crypto/canonical-json.ts';
 import { perPeerLimit } from '../federation/middleware/peer-limit.ts';
@@ -56,8 +61,46 @@ const querySchema = z.strictObject({
   cursor: z.union([z.literal(''), cursorSchema]).optional().transform((c) => (c === '' || c === undefined ? 0 : c)),
   limit: z.coerce.number().int().min(1).max(MAX_MAILBOX_ITEMS).default(MAX_MAILBOX_ITEMS),
 });
-const ackSchema = z.strictObject({ cursor: cursorSchema });
-const heldSchema = z.strictObject({ ids: z.array(z.string().regex(/^[0-9]{1,15}$/, 'an id from a deposit answer')).min(1).max(MAX_HELD_IDS) });
+/**
+ * An ack's refusals (`refused`, capability MAILBOX_REFUSALS_CAPABILITY): events of carried items
+ * the recipient refused for good, each named with its item's id; at most MAX_ACK_REFUSALS, each a
+ * final 4xx (429 is "not yet") and an error code, no words of the recipient's.
+ */
+const itemRefusalSchema = z.strictObject({
+  id: z.string().regex(/^[0-9]{1,15}$/, 'id must be an item id from a fetch'),
+  event_id: z.string().min(1).max(255),
+  status: z.number().int().min(400).max(499).refine((status) => status !== 429, '429 is no refusal'),
+  error: z.string().regex(REFUSAL_CODE, 'error must be a code of 1 to 64 letters a-z and _'),
+});
+const ackSchema = z.strictObject({ cursor: cursorSchema, refused: z.array(itemRefusalSchema).max(MAX_ACK_REFUSALS).optional() });
+const heldSchema = z.strictObject({
+  ids: z.array(z.string().regex(/^[0-9]{1,15}$/, 'an id from a deposit answer')).min(1).max(MAX_HELD_IDS),
+  refused: z.literal(true).optional(),
+});
+
+/**
+ * The refusals of an ack, checked before anything changes: each names an item up to the cursor,
+ * and an item held here is one held for the caller that carries that event (else 400
+ * `unknown_item`: a recipient speaks only of what it was given). An item not held any more (an
+ * earlier ack took it, its week passed) is left out: nothing is said of it.
+ */
+function checkRefusals(store: MailboxStore, recipient: string, cursor: number, refused: ReadonlyArray<z.infer<typeof itemRefusalSchema>>) {
+  const items = store.itemsFor([...new Set(refused.map((r) => Number(r.id)))]);
+  const events = new Map<number, Set<string>>();
+  const checked: Array<{ item: RefusedItem; event_id: string; status: number; error: string }> = [];
+  for (const [i, r] of refused.entries()) {
+    const id = Number(r.id);
+    if (id > cursor) throw badRequest('unknown_item', `refused[${i}]: item ${r.id} is after the cursor ${cursor}`);
+    const item = items.get(id);
+    if (item === undefined) continue;
+    if (item.recipient !== recipient) throw badRequest('unknown_item', `refused[${i}]: item ${r.id} was not given to ${recipient}`);
+    let carried = events.get(id);
+    if (!carried) events.set(id, (carried = carriedEventIds(item.path, item.body.toString('utf8'))));
+    if (!carried.has(r.event_id)) throw badRequest('unknown_item', `refused[${i}]: item ${r.id} carries no event ${cleanText(r.event_id, 80)}`);
+    checked.push({ item, event_id: r.event_id, status: r.status, error: r.error });
+  }
+  return checked;
+}
 
 export function mailboxRoutes(deps: FederationDeps): Router {
   const router = new Router();
@@ -184,29 +227,44 @@ export function mailboxRoutes(deps: FederationDeps): Router {
     ctx.body = `{"items":[${out.join(',')}],"cursor":"${last}"}`;
   });
 
-  // A depositor's own deposits only: which are still here (its sender says "waiting at …" until they are taken).
+  // A depositor's own deposits only: which are still here (its sender says "waiting at …" until
+  // they are taken), and, asked with `refused: true`, what their recipient refused of those taken.
   router.post(MAILBOX_HELD_PATH, deps.verifySignedRequest, async (ctx) => {
     const box = need(false);
     const state = ctx.state as SignedRequestState;
     const parsed = heldSchema.safeParse(parseJsonBody(state.rawBody));
-    if (!parsed.success) throw badRequest('invalid_request', `body must be {"ids": ["<id from a deposit answer>", …]} (at most ${MAX_HELD_IDS}): ${formatZodError(parsed.error)}`);
+    if (!parsed.success) throw badRequest('invalid_request', `body must be {"ids": ["<id from a deposit answer>", …], "refused"?: true} (at most ${MAX_HELD_IDS}): ${formatZodError(parsed.error)}`);
     state.replayAnswerEarly = true;
-    ctx.body = { held: box.store.stillHeld(state.origin, parsed.data.ids.map(Number)).map(String) };
+    const ids = parsed.data.ids.map(Number);
+    const held = box.store.stillHeld(state.origin, ids);
+    if (parsed.data.refused !== true) {
+      ctx.body = { held: held.map(String) };
+      return;
+    }
+    const still = new Set(held);
+    // Items whose refusals do not fit this answer are said to be held: the depositor asks again.
+    const { refused, cut } = await deps.commit.run(() => box.store.readRefusals(state.origin, ids.filter((id) => !still.has(id))));
+    ctx.body = { held: [...held, ...cut].sort((a, b) => a - b).map(String), refused };
   });
 
   router.post(MAILBOX_ACK_PATH, deps.verifySignedRequest, async (ctx) => {
     const box = need(false);
     const state = ctx.state as SignedRequestState;
     const parsed = ackSchema.safeParse(parseJsonBody(state.rawBody));
-    if (!parsed.success) throw badRequest('invalid_request', `body must be {"cursor": "<cursor from a fetch>"}: ${formatZodError(parsed.error)}`);
-    if (!box.store.isKnownCursor(parsed.data.cursor)) throw badRequest('unknown_cursor', 'this cursor was never given out by this server');
-    const acknowledged = await deps.commit.run(() => {
+    if (!parsed.success) throw badRequest('invalid_request', `body must be {"cursor": "<cursor from a fetch>", "refused"?: [{"id", "event_id", "status", "error"}]}: ${formatZodError(parsed.error)}`);
+    const { cursor, refused } = parsed.data;
+    if (!box.store.isKnownCursor(cursor)) throw badRequest('unknown_cursor', 'this cursor was never given out by this server');
+    const checked = refused === undefined ? [] : checkRefusals(box.store, state.origin, cursor, refused);
+    // The refusals are kept in the transaction that deletes their items: a depositor asking meanwhile
+    // sees its item held, or gone with what was refused of it, never gone without.
+    const { acknowledged, kept } = await deps.commit.run(() => {
       deps.replay.record(state.signature, state.origin, state.requestTs, state.replayForWeek === true);
-      return box.store.ack(state.origin, parsed.data.cursor);
+      const keptNow = box.store.keepRefusals(state.origin, checked);
+      return { acknowledged: box.store.ack(state.origin, cursor), kept: keptNow };
     });
     state.replayRecorded = true;
     if (acknowledged > 0) deps.onMailboxChange?.();
-    ctx.body = { acknowledged };
+    ctx.body = refused === undefined ? { acknowledged } : { acknowledged, refused: kept };
   });
   return router;
 }

@@ -9,6 +9,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Agent } from 'undici';
 import { isNotYetStatus } from '../federation/fetched-event-failure.ts';
+import { carriedRefusals } from './carried-refusals.ts';
 
 export const DISPATCH_HEADER = 'x-paracord-mailbox-dispatch';
 /**
@@ -23,6 +24,12 @@ export const DISPATCH_KEPT_AT_HEADER = 'x-paracord-mailbox-kept-at';
  * mailbox's week (verify-signed-request.ts).
  */
 export const DISPATCH_VIA_HEADER = 'x-paracord-mailbox-via';
+/**
+ * With DISPATCH_HEADER only: the id of the mailbox's item it came in, for a request handed over
+ * from a mailbox's page (not one kept here and handed over again later). What our listener refuses
+ * of it for good is kept under that id, in the commit of its replay entry (carried-refusals.ts).
+ */
+export const DISPATCH_ITEM_HEADER = 'x-paracord-mailbox-item';
 
 export interface CarriedRequest {
   from: string;
@@ -35,6 +42,8 @@ export interface CarriedRequest {
   keptAt?: number;
   /** The mailbox that carried it (when known: a request the mailbox signed itself is then remembered as a direct one). */
   mailbox?: string;
+  /** The mailbox's id of the item it came in (a page's item, handed over now: its refusals are kept under it). */
+  itemId?: string;
 }
 
 export type NotYet = 'limit' | 'unchecked' | 'failure' | 'defect';
@@ -73,6 +82,12 @@ export interface DispatchAnswer {
    */
   items: number;
   taken: number;
+  /**
+   * Its events refused for good (carried-refusals.ts): named in the ack to the mailbox, whose
+   * depositor marks them failed. Also those of a batch kept to be handed over again (its other
+   * events were "not yet"): refused again then, they are not named again.
+   */
+  refused?: Array<{ event_id: string; status: number; error: string }>;
 }
 
 export class SelfDispatch {
@@ -123,6 +138,7 @@ export class SelfDispatch {
           [DISPATCH_HEADER]: this.secret,
           ...(carried.keptAt !== undefined ? { [DISPATCH_KEPT_AT_HEADER]: String(carried.keptAt) } : {}),
           ...(carried.mailbox !== undefined ? { [DISPATCH_VIA_HEADER]: carried.mailbox } : {}),
+          ...(carried.itemId !== undefined && carried.mailbox !== undefined ? { [DISPATCH_ITEM_HEADER]: carried.itemId } : {}),
         },
         body: Buffer.from(carried.body, 'utf8'),
       });
@@ -157,6 +173,7 @@ export class SelfDispatch {
       status, error: typeof error === 'string' ? error.slice(0, 100) : null, notYet,
       ...(notYet && Number.isFinite(seconds) && seconds >= 1 ? { retryAfterMs: Math.min(seconds, 86_400) * 1000 } : {}),
       ...newItems(response.statusCode, body),
+      refused: carriedRefusals(carried.path, carried.body, response.statusCode, body),
     };
   }
 

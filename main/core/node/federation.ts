@@ -8,7 +8,7 @@ import type { Server } from 'node:http';
 import type Koa from 'koa';
 import type { Middleware } from 'koa';
 import { createFederationApp } from '../federation/federation-app.ts';
-import { BATCH_CAPABILITY, DESTINATION_BINDING_CAPABILITY, LARGE_BATCH_CAPABILITY, MAILBOX_CAPABILITY, PULL_REFUSALS_CAPABILITY } from '../federation/paths.ts';
+import { BATCH_CAPABILITY, DESTINATION_BINDING_CAPABILITY, LARGE_BATCH_CAPABILITY, MAILBOX_CAPABILITY, MAILBOX_REFUSALS_CAPABILITY, PULL_REFUSALS_CAPABILITY } from '../federation/paths.ts';
 import { DEFAULT_MAILBOX_QUOTA } from '../mailbox/mailbox-store.ts';
 import { verifySignedRequest } from '../federation/middleware/verify-signed-request.ts';
 import { eventEntitlement } from '../federation/routes/event/index.ts';
@@ -128,6 +128,7 @@ function federationApp(s: Services, id: Identity, parts: RoomParts, endpoints: P
     verifySignedRequest: verifySignedRequest({
       trust, keys, replay: s.replay, commit: s.commit, limiter: s.limiter, abuse: s.abuse, verifier: s.verifier,
       isDispatched,
+      carriedRefusals: s.mailboxRefusals,
       serverName: () => id.serverName,
       destinationAlias: (origin) => (state.federationUrl !== null && dialects.isReference(origin) ? new URL(state.federationUrl).hostname.toLowerCase() : null),
       // Fails closed for servers seen to bind (destination-binding.ts).
@@ -137,7 +138,8 @@ function federationApp(s: Services, id: Identity, parts: RoomParts, endpoints: P
         s.workers.deliver(origin, { peerIsBack: true });
       },
     }),
-    capabilities: [BATCH_CAPABILITY, LARGE_BATCH_CAPABILITY, DESTINATION_BINDING_CAPABILITY, PULL_REFUSALS_CAPABILITY],
+    // mailbox_refusals whether or not the owner lets friends deposit here: a mailbox switched off still drains (its acks and held checks answer).
+    capabilities: [BATCH_CAPABILITY, LARGE_BATCH_CAPABILITY, DESTINATION_BINDING_CAPABILITY, PULL_REFUSALS_CAPABILITY, MAILBOX_REFUSALS_CAPABILITY],
     publicUrl: () => state.federationUrl ?? '',
     federationEndpoints: () => endpoints.list(),
     mailboxesNamed: s.currentMailboxes,

@@ -52,7 +52,7 @@ import { NodeMetrics } from '../metrics/node-metrics.ts';
 import { MailboxStore } from '../mailbox/mailbox-store.ts';
 import { MailboxSender } from '../mailbox/sender.ts';
 import { MailboxDeposits } from '../mailbox/deposits.ts';
-import { MailboxFetcher } from '../mailbox/fetcher.ts';
+import { MailboxFetcher, mailboxRefusalsOut } from '../mailbox/fetcher.ts';
 import { SelfDispatch } from '../mailbox/self-dispatch.ts';
 import { PullQueue } from '../pull/pull-queue.ts';
 import { NodeEvents } from '../node-events.ts';
@@ -251,6 +251,8 @@ function buildDelivery(
       ),
     // Forgotten at the mailbox's week's end, never seen taken: ours are sent again.
     requeue: (destination, eventId, roomId) => void outbox.enqueue(destination, eventId, roomId),
+    // Refused for good by their recipient after a mailbox carried them: failed, in the refusal's words.
+    refused: (destination, eventId, roomId, error, status) => void outbox.failAfterDeposit(destination, eventId, roomId, error, status),
     onRequeued: (destinations) => {
       for (const destination of destinations) bus.emit('requeued', destination);
     },
@@ -259,8 +261,11 @@ function buildDelivery(
   const mailboxEnabled = () => settings.get('mailbox_enabled') !== 'off';
   // Requests a mailbox carried for us go to our own listener, checked like direct ones.
   const selfDispatch = new SelfDispatch(() => state.selfBase, () => state.identity?.serverName ?? '');
+  // The events of carried requests refused for good here, until an ack names them to their mailbox:
+  // written by the fetcher and by our listener (in the commit of a carried request's replay entry).
+  const mailboxRefusals = mailboxRefusalsOut(db);
   const mailboxFetcher = new MailboxFetcher({
-    db, trust, discovery, http, identity: () => state.identity, log, isPaused,
+    db, trust, discovery, http, identity: () => state.identity, log, isPaused, refusals: mailboxRefusals,
     dispatch: (carried) => selfDispatch.dispatch(carried),
     durably: (write) => commit.run(write),
     seen: (signature) => replay.seen(signature),
@@ -288,7 +293,7 @@ function buildDelivery(
     onAnswered: (destination) => trust.markSeen(destination),
     subscribeQueued: (listener) => bus.on('deliveryQueued', listener),
   });
-  return { outbox, pull, mailboxes, mailboxSender, mailboxDeposits, mailboxEnabled, selfDispatch, mailboxFetcher, currentMailboxes, workers, isPaused, isHeldDestination };
+  return { outbox, pull, mailboxes, mailboxSender, mailboxDeposits, mailboxEnabled, selfDispatch, mailboxFetcher, mailboxRefusals, currentMailboxes, workers, isPaused, isHeldDestination };
 }
 
 /** Every service a node has before federation starts, in dependency order. */

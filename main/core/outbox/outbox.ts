@@ -138,9 +138,7 @@ export class Outbox {
    */
   settle(destination: string, settled: ReadonlyArray<{ row: OutboxRow; outcome: Outcome }>, latencyMs: number, now = Date.now()): void {
     this.attempted.add(destination);
-    const insertAttempt = (this.insertAttemptStmt ??= this.db.prepare(
-      'INSERT INTO federation_delivery_attempts (destination, event_id, status, error, latency_ms, batch_size, attempted_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
-    ));
+    const insertAttempt = this.attemptStmt();
     // A request whose events were all delivered is one attempt row (its first event, and the batch
     // size): at saturation the per-event rows were 99 of every 100 inserts of a delivery's outcome
     // (issue #17). Anything else keeps a row per event, with that event's status and error.
@@ -189,6 +187,30 @@ export class Outbox {
 
   get(id: number): OutboxRow | undefined {
     return this.db.prepare<[number], OutboxRow>('SELECT * FROM federation_outbox WHERE id = ?').get(id);
+  }
+
+  private attemptStmt() {
+    return (this.insertAttemptStmt ??= this.db.prepare(
+      'INSERT INTO federation_delivery_attempts (destination, event_id, status, error, latency_ms, batch_size, attempted_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    ));
+  }
+
+  /**
+   * An event its destination refused for good after a friend's mailbox carried it
+   * (mailbox/deposits.ts): its entry went when the mailbox took it, and is written again, failed
+   * with the refusal (`HTTP 403 not_member`), as a push refused so would be; its owner may send it
+   * again (retry). Not told as read by the destination (ReadListener): it is the mailbox's word.
+   * Nothing when an entry for it is there already (queued again meanwhile). Run it in the
+   * caller's transaction. Whether it was written.
+   */
+  failAfterDeposit(destination: string, eventId: string, roomId: string, error: string, status: number, now = Date.now()): boolean {
+    const written = this.db
+      .prepare("INSERT INTO federation_outbox (destination, event_id, room_id, state, attempts, last_error, created_at, updated_at) VALUES (?, ?, ?, 'failed', 1, ?, ?, ?) ON CONFLICT (event_id, destination) DO NOTHING")
+      .run(destination, eventId, roomId, error, now, now).changes > 0;
+    if (written) {
+      this.attemptStmt().run(destination, eventId, status, error, 0, 1, now);
+    }
+    return written;
   }
 
   /**

@@ -5,6 +5,10 @@
  * cursor saved means its page's refusals are saved, so the ack that covers the page — in this run,
  * or the first one after a restart or a crash — names them, and the sender marks those events
  * failed instead of delivered. Not saved, the page is asked again and refused again.
+ *
+ * The mailbox fetcher keeps its refusals the same way (`mailbox_refusals_out`, migration 45,
+ * mailbox/fetcher.ts), each under the id of the carried item it belongs to (a mailbox's cursor is
+ * an item id, so "up to a cursor" is the same comparison), and names that id in its acks.
  */
 import type { Db } from '../store/database.ts';
 import { MAX_ACK_REFUSALS, type AckRefusal, type AckRefusals } from '../federation/page-acks.ts';
@@ -17,6 +21,18 @@ import { MAX_ACK_REFUSALS, type AckRefusal, type AckRefusals } from '../federati
  */
 export const MAX_KEPT_REFUSALS = 10_000;
 
+export interface StoredRefusalsOptions {
+  /** MAX_KEPT_REFUSALS unless given (tests). */
+  limit?: number;
+  /** Where they are kept (the mailbox fetcher's own table); `pull_refusals` unless given. */
+  table?: 'pull_refusals' | 'mailbox_refusals_out';
+  /**
+   * Each refusal is kept under its own `id` (a mailbox item's id), not the page's cursor, and
+   * named with it (`{id, event_id, status, error}`: the mailbox's ack).
+   */
+  withIds?: boolean;
+}
+
 export class StoredPullRefusals implements AckRefusals {
   private readonly keepStmt;
   private readonly countStmt;
@@ -26,22 +42,28 @@ export class StoredPullRefusals implements AckRefusals {
   /** Refusals not kept for want of room, per source (for the log). */
   dropped = 0;
 
-  constructor(db: Db, options: { limit?: number } = {}) {
+  private readonly withIds: boolean;
+
+  constructor(db: Db, options: StoredRefusalsOptions = {}) {
     this.limit = options.limit ?? MAX_KEPT_REFUSALS;
-    this.keepStmt = db.prepare('INSERT OR IGNORE INTO pull_refusals (server_name, cursor, event_id, status, error) VALUES (?, ?, ?, ?, ?)');
-    this.countStmt = db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM pull_refusals WHERE server_name = ?');
+    this.withIds = options.withIds === true;
+    const table = options.table ?? 'pull_refusals';
+    // Kept under the page's cursor, or (withIds) under the item's own id.
+    const at = this.withIds ? 'item_id' : 'cursor';
+    this.keepStmt = db.prepare(`INSERT OR IGNORE INTO ${table} (server_name, ${at}, event_id, status, error) VALUES (?, ?, ?, ?, ?)`);
+    this.countStmt = db.prepare<[string], { n: number }>(`SELECT COUNT(*) AS n FROM ${table} WHERE server_name = ?`);
     // One more than an ack carries: whether the pages up to the cursor hold more.
     this.upToStmt = db.prepare<[string, number, number], AckRefusal & { cursor: number }>(
-      'SELECT cursor, event_id, status, error FROM pull_refusals WHERE server_name = ? AND cursor <= ? ORDER BY cursor, event_id LIMIT ?',
+      `SELECT ${at} AS cursor, event_id, status, error FROM ${table} WHERE server_name = ? AND ${at} <= ? ORDER BY ${at}, event_id LIMIT ?`,
     );
-    this.forgetStmt = db.prepare('DELETE FROM pull_refusals WHERE server_name = ? AND cursor <= ?');
+    this.forgetStmt = db.prepare(`DELETE FROM ${table} WHERE server_name = ? AND ${at} <= ?`);
   }
 
-  /** Keeps what fits under the limit; answers how many were not kept. */
+  /** Keeps what fits under the limit (each under its own id when it has one); answers how many were not kept. */
   keep(server: string, cursor: number, refused: readonly AckRefusal[]): number {
     if (refused.length === 0) return 0;
     const room = Math.max(0, this.limit - this.countStmt.get(server)!.n);
-    for (const r of refused.slice(0, room)) this.keepStmt.run(server, cursor, r.event_id, r.status, r.error);
+    for (const r of refused.slice(0, room)) this.keepStmt.run(server, this.withIds && r.id !== undefined ? Number(r.id) : cursor, r.event_id, r.status, r.error);
     const dropped = Math.max(0, refused.length - room);
     this.dropped += dropped;
     return dropped;
@@ -49,7 +71,7 @@ export class StoredPullRefusals implements AckRefusals {
 
   upTo(server: string, cursor: number): { cursor: number; refused: AckRefusal[] } {
     const rows = this.upToStmt.all(server, cursor, MAX_ACK_REFUSALS + 1);
-    const refusal = ({ event_id, status, error }: AckRefusal): AckRefusal => ({ event_id, status, error });
+    const refusal = ({ cursor: at, event_id, status, error }: AckRefusal & { cursor: number }): AckRefusal => (this.withIds ? { id: String(at), event_id, status, error } : { event_id, status, error });
     if (rows.length <= MAX_ACK_REFUSALS) return { cursor, refused: rows.map(refusal) };
     // More than one ack carries: this one goes up to the last page whose refusals all fit (a page
     // holds at most 100 events, so the first always does), the next one from there.

@@ -1057,6 +1057,41 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 45,
+    name: 'mailbox refusals',
+    sql: `
+      -- The recipient's side (mailbox/fetcher.ts): events of carried requests this node refused
+      -- for good, per mailbox and item id (a mailbox's cursor is an item id: "up to a cursor" holds),
+      -- kept until an ack naming them (POST /mailbox/ack {cursor, refused}) is answered. Written in
+      -- the commit that records the request's replay entry (a copy handed over again after a crash
+      -- answers "taken before" and could not say it again), and with the page's cursor.
+      CREATE TABLE IF NOT EXISTS mailbox_refusals_out (
+        server_name TEXT NOT NULL,
+        item_id     INTEGER NOT NULL,
+        event_id    TEXT NOT NULL,
+        status      INTEGER NOT NULL,
+        error       TEXT NOT NULL,
+        PRIMARY KEY (server_name, item_id, event_id)
+      ) WITHOUT ROWID;
+      -- The mailbox's side (mailbox/mailbox-store.ts): what a recipient said it refused of an item
+      -- deposited here, for that item's depositor to read with POST /mailbox/held; forgotten 10
+      -- minutes after it was first read (an answer lost on the way is read again), or after 7 days.
+      CREATE TABLE IF NOT EXISTS mailbox_refusals (
+        item_id    INTEGER NOT NULL,
+        event_id   TEXT NOT NULL,
+        recipient  TEXT NOT NULL,
+        depositor  TEXT NOT NULL,
+        status     INTEGER NOT NULL,
+        error      TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        read_at    INTEGER,
+        PRIMARY KEY (item_id, event_id)
+      ) WITHOUT ROWID;
+      CREATE INDEX IF NOT EXISTS mailbox_refusals_by_depositor ON mailbox_refusals (depositor, item_id);
+      CREATE INDEX IF NOT EXISTS mailbox_refusals_by_recipient ON mailbox_refusals (recipient);
+    `,
+  },
 ];
 
 /**

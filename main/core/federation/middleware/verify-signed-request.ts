@@ -29,6 +29,8 @@ import {
   signingString,
 } from '../request-signature.ts';
 import { isNotYetError } from '../fetched-event-failure.ts';
+import type { AckRefusals } from '../page-acks.ts';
+import { dispatchedRefusals } from '../../mailbox/carried-refusals.ts';
 import { isUncheckedKey, keysNotChecked, type ServerKeys } from '../keys/server-keys.ts';
 
 export interface SignedRequestState {
@@ -111,6 +113,12 @@ export interface VerifySignedRequestDeps {
    * from such a server is refused (403 destination_binding_required). Errors count as "no".
    */
   bindsDestination?: (origin: string) => Promise<boolean>;
+  /**
+   * Where the events refused for good of a request this process handed over from a mailbox's page
+   * are kept (mailbox/carried-refusals.ts), in the commit that records its replay entry: a copy
+   * handed over again after a crash answers only "taken before".
+   */
+  carriedRefusals?: Pick<AckRefusals, 'keep'>;
   /** Called for each verified request made to us directly, not carried by a mailbox (wakes the outbox worker of that peer, marks it seen). */
   onVerified?: (origin: string) => void;
   now?: () => number;
@@ -347,7 +355,11 @@ export function verifySignedRequest(deps: VerifySignedRequestDeps): Middleware {
       // all of it): no entry, so its copy is taken when our fetcher hands it over again.
       else if (dispatched && (after.notTaken === true || (failure !== undefined && isNotYetError(failure)))) deps.replay.release(signature);
       else {
-        const recorded = deps.commit.run(() => deps.replay.record(signature, origin, requestTs, replayForWeek));
+        const carried = dispatched && deps.carriedRefusals ? dispatchedRefusals(ctx, rawBody, failure) : null;
+        const recorded = deps.commit.run(() => {
+          deps.replay.record(signature, origin, requestTs, replayForWeek);
+          if (carried) deps.carriedRefusals!.keep(carried.mailbox, carried.itemId, carried.refused);
+        });
         const release = () => deps.replay.release(signature);
         if (after.replayAnswerEarly === true || refusedEarly) void recorded.then(release, release);
         else await recorded.finally(release);
