@@ -210,23 +210,32 @@ export class MailboxDeposits {
   /**
    * Writes the entries of the events the recipient refused (as the mailbox says) failed, with the
    * refusal's words: only events of our deposits at that mailbox with that id (a mailbox cannot
-   * fail anything it was not given). The events failed so (`event_id destination`).
+   * fail anything it was not given). Two refusals are no failures: 409 `depth_too_old` (the event
+   * waited past what its host takes: returned in `tooOld`, to be signed again and sent again as
+   * one taken late is), and 409 `event_id_conflict` (the recipient holds another version of that
+   * event of ours, a copy signed again after its first version waited, both taken: delivered).
+   * `failed`: the events failed so (`event_id destination`).
    */
-  private failRefused(mailbox: string, refusals: ReadonlyArray<{ id: string; event_id: string; status: number; error: string }>): Set<string> {
+  private failRefused(mailbox: string, refusals: ReadonlyArray<{ id: string; event_id: string; status: number; error: string }>): { failed: Set<string>; tooOld: TakenLate[] } {
     const failed = new Set<string>();
+    const tooOld: TakenLate[] = [];
     const refused = this.deps.refused;
-    if (!refused || refusals.length === 0) return failed;
+    if (!refused || refusals.length === 0) return { failed, tooOld };
     const depositOf = this.deps.db.prepare<[string, number, string], { destination: string; room_id: string }>(
       'SELECT d.destination, e.room_id FROM mailbox_deposits d JOIN federation_events e ON e.event_id = d.event_id WHERE d.mailbox = ? AND d.deposit_id = ? AND d.event_id = ?',
     );
     for (const r of refusals) {
       const row = depositOf.get(mailbox, Number(r.id), r.event_id);
-      if (!row || failed.has(`${r.event_id} ${row.destination}`)) continue;
+      if (!row || failed.has(`${r.event_id} ${row.destination}`) || r.error === 'event_id_conflict') continue;
+      if (r.error === 'depth_too_old') {
+        tooOld.push({ event_id: r.event_id, destination: row.destination });
+        continue;
+      }
       refused(row.destination, r.event_id, row.room_id, peerFailure(r.status, r.error, undefined), r.status);
       failed.add(`${r.event_id} ${row.destination}`);
     }
     if (failed.size > 0) infoLimited(this.deps.log, `mailbox_deposit_refused ${mailbox}`, { event: 'mailbox_deposit_refused', mailbox, events: failed.size }, 'events left at a mailbox were refused by their recipient; marked not delivered');
-    return failed;
+    return { failed, tooOld };
   }
 
   /** Asks each mailbox which of our deposits it still holds; forgets the rest (taken, or expired there). */
@@ -299,17 +308,18 @@ export class MailboxDeposits {
             const seen = db.prepare('INSERT INTO mailbox_deposits_held (mailbox, deposit_id, seen_at) VALUES (?, ?, ?) ON CONFLICT (mailbox, deposit_id) DO UPDATE SET seen_at = excluded.seen_at');
             for (const id of kept) seen.run(mailbox, id, now);
             if (gone.length === 0) return;
-            const failed = this.failRefused(mailbox, refusals);
             const list = gone.map(() => '?').join(',');
-            this.noteLate(db
+            const late = db
               .prepare<unknown[], TakenLate>(
                 `SELECT d.event_id, d.destination FROM mailbox_deposits d JOIN federation_events e ON e.event_id = d.event_id
                    LEFT JOIN mailbox_deposits_held h ON h.mailbox = d.mailbox AND h.deposit_id = d.deposit_id
                  WHERE d.mailbox = ? AND d.deposit_id IN (${list}) AND MAX(COALESCE(h.seen_at, 0), d.deposited_at) - e.origin_ts > ?`,
               )
-              .all(mailbox, ...gone, STALE_AFTER_MS)
-              // A refusal is the recipient's verdict: failed, not sent again as taken late.
-              .filter((row) => !failed.has(`${row.event_id} ${row.destination}`)), now);
+              .all(mailbox, ...gone, STALE_AFTER_MS);
+            // A refusal is the recipient's verdict: failed, not sent again as taken late; one as too
+            // old is sent again (signed again), whether or not it looked late from here.
+            const { failed, tooOld } = this.failRefused(mailbox, refusals);
+            this.noteLate([...late.filter((row) => !failed.has(`${row.event_id} ${row.destination}`)), ...tooOld], now);
             const taken = db.prepare<unknown[], { event_id: string }>(`DELETE FROM mailbox_deposits WHERE mailbox = ? AND deposit_id IN (${list}) RETURNING event_id`).all(mailbox, ...gone);
             for (const row of taken) goneIds.add(row.event_id);
             changed += taken.length;
