@@ -10,6 +10,7 @@
  */
 import type { Logger } from 'pino';
 import type { GatewayThread } from './gateway-thread.ts';
+import { KeptAtStart } from './kept-at-start.ts';
 import { PortMapper, type MappingInfo } from './port-mapping.ts';
 import { ownAddressesArePrivate } from './own-addresses.ts';
 import type { ReachProof } from './reach-proof.ts';
@@ -38,15 +39,14 @@ export interface MappingKeeperDeps {
 export class MappingKeeper {
   private readonly deps: MappingKeeperDeps;
   private readonly mapper: PortMapper;
-  /** The mapping asked for at start, before any self-test: the first self-test waits for it. */
-  private early: Promise<void> | null = null;
-  /** The current mapping was made at start and no self-test through it has passed yet. */
-  private untested = false;
+  /** The mapping asked for at start, before any self-test: the first self-test waits for it, then judges it. */
+  private readonly early: KeptAtStart;
   private stopped = false;
 
   constructor(deps: MappingKeeperDeps) {
     this.deps = deps;
     this.mapper = new PortMapper(deps.gateway, { ...(deps.gatewayAddress ? { gatewayAddress: deps.gatewayAddress } : {}), log: deps.log, onRenewed: deps.onChange });
+    this.early = new KeptAtStart({ remove: () => this.mapper.remove(), stopped: () => this.stopped });
   }
 
   /** The mapping as `GET /reachability` shows it. */
@@ -68,27 +68,24 @@ export class MappingKeeper {
    */
   atStart(): void {
     const port = this.deps.federationPort();
-    if (!this.deps.allowed() || !port || this.mapper.mapping || this.early) return;
+    if (!this.deps.allowed() || !port || this.mapper.mapping || this.early.asking) return;
     if (!ownAddressesArePrivate(this.deps.listenHost ?? '0.0.0.0')) return;
-    this.early = this.mapper
-      .map(port)
-      .then(async (mapped) => {
-        if (this.stopped) return void (await this.mapper.remove());
+    this.early.ask(
+      () => this.mapper.map(port),
+      (mapped) => {
         if (mapped.ok) {
-          this.untested = true;
           this.deps.log.info({ event: 'port_mapped_at_start', external: describe(mapped.mapping) }, 'this node is behind a router: asked it to forward the federation port');
           this.deps.onChange();
         } else {
           this.deps.log.info({ event: 'port_mapping_at_start_failed', error: mapped.error }, 'this node is behind a router that did not forward the federation port');
         }
-      })
-      .catch(() => undefined)
-      .finally(() => (this.early = null));
+      },
+    );
   }
 
   /** Waits for the mapping asked for at start, if it is under way (the self-test tests what it made). */
   async settled(): Promise<void> {
-    if (this.early) await this.early;
+    await this.early.settled();
   }
 
   /**
@@ -97,12 +94,8 @@ export class MappingKeeper {
    * again). Returns the words to add to the result's error when it was removed, else null.
    */
   async judge(result: CheckResult): Promise<string | null> {
-    if (!this.untested || result.reachable === null) return null;
-    this.untested = false;
-    const mapping = this.mapper.mapping;
-    if (result.reachable !== false || !mapping) return null;
-    await this.mapper.remove();
-    return `A port mapping was made at start (${describe(mapping)}) but did not help, so it was removed.`;
+    const removed = await this.early.judge(result.reachable, this.mapper.mapping);
+    return removed ? `A port mapping was made at start (${describe(removed)}) but did not help, so it was removed.` : null;
   }
 
   /** Whether a failed self-test may ask the router for a mapping (none held, asking allowed, a port to map). */

@@ -6,6 +6,7 @@
  */
 import type { GatewayThread } from './gateway-thread.ts';
 import { Ipv6Pinhole, type PinholeInfo } from './ipv6-pinhole.ts';
+import { KeptAtStart } from './kept-at-start.ts';
 import { globalIpv6Addresses } from './own-endpoints.ts';
 
 export interface PinholeKeeperDeps {
@@ -31,15 +32,14 @@ export interface Ipv6Verdict {
 export class PinholeKeeper {
   private readonly deps: PinholeKeeperDeps;
   private readonly pinholer: Ipv6Pinhole;
-  /** The pinhole asked for at start: the first self-test waits for it. */
-  private early: Promise<void> | null = null;
-  /** The pinhole was opened and no self-test that tried IPv6 has passed through it yet. */
-  private untested = false;
+  /** The pinhole asked for at start: the first self-test waits for it, the first that tried IPv6 judges it. */
+  private readonly early: KeptAtStart;
   private stopped = false;
 
   constructor(deps: PinholeKeeperDeps) {
     this.deps = deps;
     this.pinholer = new Ipv6Pinhole(deps.gateway, { log: deps.log });
+    this.early = new KeptAtStart({ remove: () => this.pinholer.remove(), stopped: () => this.stopped });
   }
 
   get pinhole(): PinholeInfo | null {
@@ -50,27 +50,21 @@ export class PinholeKeeper {
   atStart(): void {
     this.stopped = false;
     const port = this.deps.federationPort();
-    if (!this.deps.allowed() || !port || this.pinholer.pinhole || this.early) return;
+    if (!this.deps.allowed() || !port || this.pinholer.pinhole || this.early.asking) return;
     const address = globalIpv6Addresses(this.deps.listenHost ?? '0.0.0.0')[0];
     if (!address) return;
-    this.early = this.pinholer
-      .open(address, port)
-      .then(async (opened) => {
-        if (this.stopped) return void (await this.pinholer.remove());
-        if (opened.ok) {
-          this.untested = true;
-          this.deps.onChange();
-        } else {
-          this.deps.log.info({ event: 'ipv6_pinhole_at_start_failed', error: opened.error }, 'the router did not open its IPv6 firewall to the federation port');
-        }
-      })
-      .catch(() => undefined)
-      .finally(() => (this.early = null));
+    this.early.ask(
+      () => this.pinholer.open(address, port),
+      (opened) => {
+        if (opened.ok) this.deps.onChange();
+        else this.deps.log.info({ event: 'ipv6_pinhole_at_start_failed', error: opened.error }, 'the router did not open its IPv6 firewall to the federation port');
+      },
+    );
   }
 
   /** Waits for the request made at start, if one is under way (a self-test tests what it opened). */
   async settled(): Promise<void> {
-    if (this.early) await this.early;
+    await this.early.settled();
   }
 
   /**
@@ -79,12 +73,9 @@ export class PinholeKeeper {
    * pinhole was closed for not helping, else null.
    */
   async judge(result: Ipv6Verdict): Promise<string | null> {
-    if (!this.untested || !result.families || result.families.ipv6 === null) return null;
-    this.untested = false;
-    const pinhole = this.pinholer.pinhole;
-    if (result.families.ipv6 !== false || !pinhole) return null;
-    await this.pinholer.remove();
-    const words = `An IPv6 pinhole was opened at start ([${pinhole.address}]:${pinhole.port}) but did not help, so it was closed.`;
+    const closed = await this.early.judge(result.families?.ipv6 ?? null, this.pinholer.pinhole);
+    if (!closed) return null;
+    const words = `An IPv6 pinhole was opened at start ([${closed.address}]:${closed.port}) but did not help, so it was closed.`;
     this.deps.log.info({ event: 'ipv6_pinhole_did_not_help', via: result.via ?? null }, words);
     return words;
   }
