@@ -4,21 +4,21 @@
  * alike; never imports electron.
  *
  * In order: the data directory (data-dir-init.ts), the services every node has (services.ts),
- * the context admin operations see (context.ts), and the capabilities that run, each with its
- * own start and stop (lifecycle.ts). start() loads the identity, then starts federation when
- * there is one (federation.ts), the admin listener (listeners.ts), the housekeeping
- * (housekeeping.ts), memory trim and backups; stop() stops them in reverse, storage last.
+ * the capabilities that run, each with its own start and stop (capabilities.ts, lifecycle.ts),
+ * the members' app and the context admin operations see (context.ts). start() loads the
+ * identity, then starts federation when there is one (federation.ts), the admin listener
+ * (listeners.ts), the housekeeping (housekeeping.ts), memory trim and backups; stop() stops them
+ * in reverse, storage last.
  * Without an identity the node is in setup mode (setup-mode.ts) until completeSetup.
  */
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AdminHandlers } from '../../../shared/contract/admin-operations.ts';
-import { createAdminApp } from '../admin/admin-app.ts';
 import { memberClient } from '../client/client-app.ts';
 import { memberMembership } from '../client/member-access.ts';
 import { membersMayCreateRooms } from '../members/member-policy.ts';
-import { DEFAULT_ADMIN_LISTEN, parseHostPort, type NodeConfig } from '../config.ts';
+import type { NodeConfig } from '../config.ts';
 import { dataDirPaths, ensureDataDir, readRuntimeInfo, type DataDirPaths, type RuntimeInfo } from '../data-dir.ts';
 import type { LookupFn } from '../federation/address-policy.ts';
 import { Identity, type KeySealer } from '../identity/identity.ts';
@@ -28,12 +28,11 @@ import type { NodeContext } from '../node-context.ts';
 import { Settings } from '../store/settings.ts';
 import { writeFileAtomic } from '../util/atomic-file.ts';
 import { PACKAGE_ROOT } from '../version.ts';
+import { nodeCapabilities } from './capabilities.ts';
 import { adminHandlers, nodeContext } from './context.ts';
 import { initDataDir, openDataDir } from './data-dir-init.ts';
 import { federationCapability } from './federation.ts';
-import { Housekeeping } from './housekeeping.ts';
-import { type Capability, Lifecycle } from './lifecycle.ts';
-import { close, forcedClose, listenAdmin, type AdminListener } from './listeners.ts';
+import { Lifecycle } from './lifecycle.ts';
 import { buildServices, newNodeState, type Services } from './services.ts';
 import { MAX_CLOCK_SKEW_MS, MAX_EVENT_AGE_MS } from '../rooms/ordering.ts';
 
@@ -84,28 +83,16 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
   const settings = new Settings(db);
   const state = newNodeState(settings);
   const s = buildServices({ config, paths, log, db, settings, state }, options.lookup);
-  const housekeeping = new Housekeeping(s);
-  const startedAt = Date.now();
-  let admin: AdminListener | null = null;
-  let stopped = false;
   const uiRoot = join(PACKAGE_ROOT, 'dist', 'renderer');
-  // The members' app and API on the federation listener (issue #34): the admin operations a member may use, as that member.
-  const members = memberClient({
-    log, members: s.members, trustedProxies: s.trustedProxies, limiter: s.limiter, uiRoot,
-    ...(config.memberRequestLimits ? { memberLimits: config.memberRequestLimits } : {}),
-    onSessionsChange: () => s.notifications.notify({ type: 'status' }),
-    notifications: s.notifications, inFlight: s.federationInFlight,
-    serverName: () => state.identity?.serverName ?? '',
-    mayCreateRooms: () => membersMayCreateRooms(settings),
-    roomsCreatedBy: (userId) => s.rooms.roomsOwnedHere(userId), maxRoomsPerMember: config.maxRoomsPerMember,
-    txnKnown: (userId, txnId) => state.running?.rooms.clientTxns.known(userId, txnId) ?? false,
-    membership: memberMembership(s.db, (roomId, userId) => s.rooms.member(roomId, userId)),
-    handlers: () => guardedAdmin,
-  });
+  // What runs besides federation, each with its own start and stop (capabilities.ts, lifecycle.ts).
+  const capabilities = nodeCapabilities(s, { runNonce, uiRoot, handlers: () => guardedAdmin });
+  const startedAt = Date.now();
+  let stopped = false;
+  const members = membersApp(s, uiRoot, () => guardedAdmin);
 
   const context = nodeContext(s, {
     startedAt,
-    adminUrl: () => admin?.url ?? '',
+    adminUrl: capabilities.adminUrl,
     keyStorageWarning: options.keyStorageWarning,
     completeSetup: async (serverName, setup = {}) => {
       if (setup.public_url) settings.set('public_url', setup.public_url);
@@ -121,34 +108,18 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
   });
   const guardedAdmin = adminHandlers(context, s);
 
-  // What runs, each with its own start and stop (lifecycle.ts): storage first, so it closes last.
+  // Storage first, so it closes last.
   const lifecycle = new Lifecycle();
-  const storage: Capability = { name: 'storage', close: () => closeStorage(s) };
-  const deliveries: Capability = { name: 'deliveries', drain: () => s.workers.stop() };
-  // Closed after federation drained (reachability removed its mapping and pinhole through it).
-  const gatewayThread: Capability = { name: 'gateway thread', close: () => s.gatewayThread.stop() };
-  lifecycle.hold(storage, deliveries, gatewayThread);
-  const adminListener: Capability = {
-    name: 'admin listener',
-    start: async () => {
-      const address = parseHostPort(config.adminListen ?? DEFAULT_ADMIN_LISTEN, '--admin-listen');
-      admin = await listenAdmin(adminApp(s, address.host, runNonce, uiRoot, () => guardedAdmin), address, config, log);
-    },
-    drain: (graceMs) => close(admin?.server ?? null, graceMs, () => forcedClose(log, 'admin', graceMs), () => s.adminInFlight.size, admin?.upgrades),
-  };
-  const liveStreams: Capability = { name: 'live streams', drain: (graceMs) => void s.notifications.emit('close', graceMs) };
-  const housekeepingTimers: Capability = { name: 'housekeeping', start: () => housekeeping.start(), halt: () => housekeeping.stop() };
-  const memoryTrim: Capability = { name: 'memory trim', start: () => s.memoryTrim.start(), halt: () => s.memoryTrim.stop() };
-  const backups: Capability = { name: 'backups', start: () => s.backups.scheduler.start(), drain: () => s.backups.scheduler.stop() };
+  lifecycle.hold(...capabilities.held);
 
   async function start(startOptions: { loginLinkValidMs?: number } = {}): Promise<StartedNode> {
     await loadIdentity(s, paths, options.keySealer);
     if (state.identity) await lifecycle.start(federationCapability(s, state.identity, members));
-    await lifecycle.start(adminListener, liveStreams, housekeepingTimers);
-    const adminUrl = admin?.url ?? '';
+    await lifecycle.start(...capabilities.serving);
+    const adminUrl = capabilities.adminUrl();
     const runtime: RuntimeInfo = { pid: process.pid, federation_url: state.federationUrl, admin_url: adminUrl, started_at: startedAt, nonce: runNonce };
     writeFileAtomic(paths.runtime, JSON.stringify(runtime) + '\n');
-    await lifecycle.start(memoryTrim, backups);
+    await lifecycle.start(...capabilities.background);
     const mode = state.identity ? 'running' : 'setup';
     log.info({ event: 'node_ready', mode, server_name: state.identity?.serverName ?? null, federation_url: state.federationUrl, admin_url: adminUrl }, 'node ready');
     // A test setting left on: members on the protocol's minute lose events this host refuses sooner (SECURITY.md 2).
@@ -191,24 +162,18 @@ async function loadIdentity({ config, settings, state, log }: Services, paths: D
   if (state.identity && settings.get('server_name') === undefined) settings.set('server_name', state.identity.serverName);
 }
 
-/** The admin app (admin/admin-app.ts) over the node's services. */
-function adminApp(s: Services, host: string, runNonce: string, uiRoot: string, handlers: () => AdminHandlers) {
-  return createAdminApp({
-    log: s.log, token: s.adminToken, handlers, extraHosts: [host], notifications: s.notifications, sessions: s.sessions,
-    uiRoot,
-    inFlight: s.adminInFlight,
-    runNonce: () => runNonce,
-    metrics: () => s.metrics.scrape(),
-    streamLimits: s.config.adminStreamLimits,
+/** The members' app and API on the federation listener (issue #34): the admin operations a member may use, as that member. */
+function membersApp({ config, log, state, settings, ...s }: Services, uiRoot: string, handlers: () => AdminHandlers) {
+  return memberClient({
+    log, members: s.members, trustedProxies: s.trustedProxies, limiter: s.limiter, uiRoot,
+    ...(config.memberRequestLimits ? { memberLimits: config.memberRequestLimits } : {}),
+    onSessionsChange: () => s.notifications.notify({ type: 'status' }),
+    notifications: s.notifications, inFlight: s.federationInFlight,
+    serverName: () => state.identity?.serverName ?? '',
+    mayCreateRooms: () => membersMayCreateRooms(settings),
+    roomsCreatedBy: (userId) => s.rooms.roomsOwnedHere(userId), maxRoomsPerMember: config.maxRoomsPerMember,
+    txnKnown: (userId, txnId) => state.running?.rooms.clientTxns.known(userId, txnId) ?? false,
+    membership: memberMembership(s.db, (roomId, userId) => s.rooms.member(roomId, userId)),
+    handlers,
   });
-}
-
-/** Lets any group commit scheduled by the last requests run, and reach the disk, then closes the database. */
-async function closeStorage(s: Services): Promise<void> {
-  await s.selfDispatch.close();
-  await s.commit.drained();
-  await s.walSync.close();
-  await s.verifier.close();
-  await s.rooms.search.stop();
-  s.db.close();
 }
