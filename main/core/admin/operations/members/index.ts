@@ -17,21 +17,15 @@ export function memberLinkUrl(node: NodeContext, purpose: 'join' | 'reset', toke
   return `${base.replace(/\/+$/, '')}/app/#/${purpose}/${token}`;
 }
 
-/** A field the contract names one way and this API another (`expires_in_seconds`/`lifetime_seconds`): either, or both the same. */
-function either<T extends object, A extends keyof T, B extends keyof T>(input: T, name: A, contractName: B): T[A] | T[B] | undefined {
-  const [a, b] = [input[name], input[contractName]];
-  if (a !== undefined && b !== undefined && (a as unknown) !== (b as unknown)) {
-    throw badRequest('invalid_input', `${String(name)} and ${String(contractName)} name the same thing and differ: give one`);
-  }
-  return a ?? b;
-}
-
 export function memberOperations(node: NodeContext): Pick<AdminHandlers, Names> {
   const invite = (id: string): MemberInvite => node.members.listLinks().find((l) => l.id === id)!;
   return {
     createMemberInvite: async (input) => {
       const note = input.note ?? input.display_name;
-      const lifetime_seconds = either(input, 'lifetime_seconds', 'expires_in_seconds');
+      // The contract names the lifetime expires_in_seconds, this API lifetime_seconds: either, or both the same.
+      const { lifetime_seconds: ours, expires_in_seconds: contracts } = input;
+      if (ours !== undefined && contracts !== undefined && ours !== contracts) throw badRequest('invalid_input', 'lifetime_seconds and expires_in_seconds name the same thing and differ: give one');
+      const lifetime_seconds = ours ?? contracts;
       memberLinkUrl(node, 'join', ''); // refuses before a link is stored
       const created = node.members.createLink('join', {
         ...(note ? { note } : {}), ...(input.display_name ? { displayName: input.display_name } : {}), ...(lifetime_seconds ? { lifetimeMs: lifetime_seconds * 1000 } : {}),
