@@ -8,8 +8,8 @@
  * node is back while another page is open, exactly once, and shows sent in its room. A member's
  * also waits across a reload of the tab (the browser asks before the page goes).
  */
-import type { Page } from 'playwright-core';
-import { describe, expect, it } from '../helpers/fixtures.ts';
+import type { Browser, Page } from 'playwright-core';
+import { describe, expect, it, type Nodes } from '../helpers/fixtures.ts';
 import { HAVE_CHROMIUM, signedIn } from '../helpers/browser.ts';
 import type { NodeProcess } from '../helpers/node-process.ts';
 import { enc, inviteAndJoin } from '../helpers/rooms.ts';
@@ -32,28 +32,38 @@ const openRoom = async (page: Page, name: string, unreachableId?: string) => {
   else await page.getByRole('heading', { name, exact: true }).waitFor();
 };
 
+const OWNER_WAITING = 'Not sent yet: your node does not answer. It is sent by itself when your node is back (never twice).';
+
+/**
+ * The owner's opening: a node with rooms named `names`, signed in, the first one open; the node
+ * stops, and `body` is sent there and waits, with the words that say so. The rooms' ids in order.
+ */
+async function ownerSendsWhileStopped<const Names extends readonly [string, ...string[]]>(browser: Browser, fileNodes: Nodes, serverName: string, names: Names, body: string) {
+  const node = await fileNodes.start({ serverName, keepAdminPort: true });
+  const rooms: string[] = [];
+  for (const name of names) rooms.push(String((await node.admin('POST', '/rooms', { name })).body.room_id));
+  const { page } = await signedIn(browser, node);
+  await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+  await openRoom(page, names[0]);
+
+  await node.stop();
+  await page.getByTestId('node-unreachable').waitFor({ timeout: 5_000 });
+  await page.getByTestId('composer').fill(body);
+  await page.getByRole('button', { name: 'Send' }).click();
+  await page.getByTestId('outgoing').filter({ hasText: body }).getByText(OWNER_WAITING).waitFor();
+  return { node, page, rooms: rooms as { [K in keyof Names]: string } };
+}
+
 describe.skipIf(!HAVE_CHROMIUM)('unsent messages outlive the room screen (real Chromium, a real node)', () => {
   it("owner: a message sent while the node is stopped still waits after another room and the Dashboard, and is sent once by itself when the node is back", async ({ browser, fileNodes }) => {
-    const node = await fileNodes.start({ serverName: 'unsent-owner.test', keepAdminPort: true });
-    const first = String((await node.admin('POST', '/rooms', { name: 'first' })).body.room_id);
-    const second = String((await node.admin('POST', '/rooms', { name: 'second' })).body.room_id);
-    const { page } = await signedIn(browser, node);
-    await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
-    await openRoom(page, 'first');
-
-    await node.stop();
-    await page.getByTestId('node-unreachable').waitFor({ timeout: 5_000 });
     const body = 'written while the node was down, then another room';
-    await page.getByTestId('composer').fill(body);
-    await page.getByRole('button', { name: 'Send' }).click();
-    const waiting = 'Not sent yet: your node does not answer. It is sent by itself when your node is back (never twice).';
-    await page.getByTestId('outgoing').filter({ hasText: body }).getByText(waiting).waitFor();
+    const { node, page, rooms: [first, second] } = await ownerSendsWhileStopped(browser, fileNodes, 'unsent-owner.test', ['first', 'second'], body);
 
     // Another room: it is not there; back in its room: it still waits, with its words.
     await openRoom(page, 'second', second);
     expect(await page.getByTestId('outgoing').count()).toBe(0);
     await openRoom(page, 'first', first);
-    await page.getByTestId('outgoing').filter({ hasText: body }).getByText(waiting).waitFor({ timeout: 3_000 });
+    await page.getByTestId('outgoing').filter({ hasText: body }).getByText(OWNER_WAITING).waitFor({ timeout: 3_000 });
 
     // Another page while the node comes back: it goes out by itself, once.
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Dashboard' }).click();
@@ -148,18 +158,8 @@ describe.skipIf(!HAVE_CHROMIUM)('unsent messages outlive the room screen (real C
   });
 
   it('the same words typed anew while the first copy waits stay in the box when that copy goes out by itself', async ({ browser, fileNodes }) => {
-    const node = await fileNodes.start({ serverName: 'unsent-again.test', keepAdminPort: true });
-    const room = String((await node.admin('POST', '/rooms', { name: 'again' })).body.room_id);
-    const { page } = await signedIn(browser, node);
-    await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
-    await openRoom(page, 'again');
-
-    await node.stop();
-    await page.getByTestId('node-unreachable').waitFor({ timeout: 5_000 });
     const body = 'see you at eight';
-    await page.getByTestId('composer').fill(body);
-    await page.getByRole('button', { name: 'Send' }).click();
-    await page.getByTestId('outgoing').filter({ hasText: body }).getByText('Not sent yet', { exact: false }).waitFor();
+    const { node, page, rooms: [room] } = await ownerSendsWhileStopped(browser, fileNodes, 'unsent-again.test', ['again'], body);
     expect(await page.getByTestId('composer').inputValue()).toBe(body);
     // The user empties the box and writes the same words again: a second message, not yet sent.
     await page.getByTestId('composer').fill('');
