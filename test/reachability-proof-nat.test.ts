@@ -12,6 +12,7 @@
  */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { natHomeWithFriend } from './helpers/nat-home.ts';
 import { fetchIn, inNamespace, poll, routerPerSuite, serveIn, stopChild } from './helpers/netns-node.ts';
 import { LAN_NODE, WAN_NODE, routerUnavailable } from './helpers/netns-router.ts';
 import { REPO_ROOT } from './helpers/node-process.ts';
@@ -29,18 +30,11 @@ describe.skipIf(unavailable !== null)('a "reachable" answer must be proven (behi
     // Plain http (--insecure-http): the liar (a FakePeer) speaks no TLS. Without a pinned
     // certificate the friend tries a private address only when allowed to: it then tries, and
     // cannot get through the router, as anyone outside.
-    const friend = await serveIn(router.wan, tempDir('paracord-friend-'), 'friend.test', `${WAN_NODE}:${port}`, ['--public-url', `http://${WAN_NODE}:${port}`, '--allow-private-addresses']);
-    const home = await serveIn(router.lan, tempDir('paracord-home-'), 'home.test', `${LAN_NODE}:${port}`, ['--public-url', `http://${LAN_NODE}:${port}`]);
+    // Nobody reaches the home node: it receives by pull from the start.
+    const { home, stop } = await natHomeWithFriend(router, port, { secure: false, friendArgs: ['--allow-private-addresses'] });
     const liar = inNamespace(router.wan, [join(REPO_ROOT, 'test/helpers/hostile-prober.ts'), 'liar.test', WAN_NODE, String(liarPort)]);
     try {
       expect(JSON.parse(await liar.next()), liar.output()).toMatchObject({ ready: true });
-      // Nobody reaches the home node: it receives by pull from the start.
-      const link = friend.admin('POST', '/invites/peer', {});
-      expect(link.status, JSON.stringify(link.body)).toBe(200);
-      const redeemed = home.admin('POST', '/invites/peer/redeem', { link: link.body.link });
-      expect(redeemed.status, JSON.stringify(redeemed.body)).toBe(200);
-      expect(redeemed.body).toMatchObject({ server_name: 'friend.test', reachable: false });
-      expect(home.admin('GET', '/reachability').body).toMatchObject({ mode: 'pull', reachable: false });
 
       // The node's own first test (after its attempt at a port mapping) is over: through the friend.
       const checks = () => home.run.output().split('\n').filter((l) => l.includes('"event":"reachability_checked"'));
@@ -73,8 +67,7 @@ describe.skipIf(unavailable !== null)('a "reachable" answer must be proven (behi
     } finally {
       liar.child.stdin!.end();
       await stopChild(liar.child);
-      await stopChild(home.run.child);
-      await stopChild(friend.run.child);
+      await stop();
     }
   }, 180_000);
 
