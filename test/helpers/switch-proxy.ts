@@ -1,8 +1,11 @@
 import { createServer, request, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-/** What the proxy answers itself instead of forwarding (a status and a JSON body), or null: forwarded. */
-export type ProxyRefusal = { status: number; body?: string } | null;
+/**
+ * What the proxy answers itself instead of forwarding (a status and a JSON body); `'hold'`: it
+ * answers nothing, the request hangs until its sender gives up or the proxy closes; null: forwarded.
+ */
+export type ProxyRefusal = { status: number; body?: string } | 'hold' | null;
 
 /**
  * A real HTTP proxy on 127.0.0.1 to `target` that answers a request itself when `refuse` says so:
@@ -13,6 +16,7 @@ export async function switchProxy(target: string, refuse: (req: IncomingMessage)
   const to = new URL(target);
   const proxy = createServer((req, res) => {
     const refusal = refuse(req);
+    if (refusal === 'hold') return;
     if (refusal) {
       res.statusCode = refusal.status;
       res.setHeader('content-type', 'application/json');
