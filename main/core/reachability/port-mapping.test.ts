@@ -12,6 +12,21 @@ const logged = () => {
 /** How many messages of `op` were posted to a gateway worker (Worker.prototype.postMessage, spied on). */
 const posted = (post: { mock: { calls: unknown[][] } }, op: string) => post.mock.calls.filter((call) => (call[0] as { op?: string }).op === op).length;
 
+/**
+ * A 65-s lease mapped at the silent router, renewed after 5 s (the stub answers 7 s later), and
+ * removed while that renewal is under way; `removalMs`, how long the removal took.
+ */
+async function removedWhileRenewing(port: number) {
+  const post = vi.spyOn(Worker.prototype, 'postMessage');
+  const thread = silentRouter();
+  const mapper = new PortMapper(thread, { methods: ['pmp'], ttlMs: 65_000, log: logged().log });
+  expect((await mapper.map(port)).ok).toBe(true);
+  await vi.waitFor(() => expect(posted(post, 'renew')).toBe(1), { timeout: 8_000, interval: 50 });
+  const renewAsked = Date.now();
+  await mapper.remove();
+  return { post, thread, mapper, renewAsked, removalMs: Date.now() - renewAsked };
+}
+
 describe('removing a port mapping is bounded (the node\'s stop waits for it)', () => {
   afterEach(() => vi.restoreAllMocks());
 
@@ -33,20 +48,27 @@ describe('removing a port mapping is bounded (the node\'s stop waits for it)', (
   }, 20_000);
 
   it('a renewal under way is waited for within the same 5 s; answered after that, it is taken back', async () => {
-    const post = vi.spyOn(Worker.prototype, 'postMessage');
-    const thread = silentRouter();
-    // A 65-s lease is renewed after 5 s; the stub answers the renewal 7 s later.
-    const mapper = new PortMapper(thread, { methods: ['pmp'], ttlMs: 65_000, log: logged().log });
-    expect((await mapper.map(7448)).ok).toBe(true);
-    await vi.waitFor(() => expect(posted(post, 'renew')).toBe(1), { timeout: 8_000, interval: 50 });
-    const started = Date.now();
-    await mapper.remove();
+    const { post, thread, mapper, removalMs } = await removedWhileRenewing(7448);
     // (Before: it waited for the renewal's answer, then up to 30 s for the removal's.)
-    expect(Date.now() - started).toBeLessThan(6_500);
+    expect(removalMs).toBeLessThan(6_500);
     expect(posted(post, 'unmap')).toBe(1);
     // The renewal is answered after the removal was sent: the router may hold the mapping again, so it is removed again.
     await vi.waitFor(() => expect(posted(post, 'unmap')).toBe(2), { timeout: 5_000, interval: 50 });
     expect(mapper.mapping).toBeNull();
+    await thread.stop();
+  }, 30_000);
+
+  it('a renewal answered after its removal gave up waiting is not taken back when a newer mapping was made meanwhile', async () => {
+    const { post, thread, mapper, renewAsked } = await removedWhileRenewing(7449);
+    expect(posted(post, 'unmap')).toBe(1);
+    // A new network, say: the port is mapped again (the same external port) before the late renewal is answered (7 s after it was asked).
+    expect(Date.now() - renewAsked).toBeLessThan(6_800);
+    expect(await mapper.map(7449)).toMatchObject({ ok: true, mapping: { external_port: 7449 } });
+    // The renewal is answered now: taking it back would delete the newer mapping's port on the router.
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, renewAsked + 9_000 - Date.now())));
+    expect(posted(post, 'unmap')).toBe(1);
+    expect(mapper.mapping).toMatchObject({ external_port: 7449 });
+    await mapper.remove();
     await thread.stop();
   }, 30_000);
 });
