@@ -12,9 +12,11 @@
  * Answers for the router from another host (test/helpers/impostor-gateway.ts) are not taken:
  * NAT-PMP answers from another address or port than the gateway's 5351 are dropped, and an SSDP
  * answer whose LOCATION is on another host than the one that answered is not followed, unless that
- * host is the node's default gateway (a router answering from another of its addresses).
+ * host is the node's default gateway (a router answering from another of its addresses); never
+ * an answer from beyond the node's own links.
  * Skipped, with the reason, where network namespaces are not available.
  */
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../helpers/node-process.ts';
@@ -25,6 +27,8 @@ import { tempDir } from '../helpers/temp-dir.ts';
 const unavailable = routerUnavailable({ upnp: false });
 if (unavailable) console.warn(`gateway datagram tests skipped: ${unavailable}`);
 
+/** A second address of the router on the home's link. */
+const ROUTER_LAN_SECOND = '10.77.0.3';
 const UNREADABLE = 'the router did not accept a port mapping (UPnP-IGD: the router\'s answer could not be read; NAT-PMP: the router\'s answer could not be read)';
 
 describe.skipIf(unavailable !== null)('hostile answers to port-mapping discovery', () => {
@@ -121,21 +125,30 @@ ${impostor.output()}`).toMatchObject({ ok: true, mapping: { protocol: 'nat-pmp',
     }
   }, 60_000);
 
-  it('an SSDP answer from another of the router\'s addresses, whose LOCATION is at the default gateway, is followed', async () => {
-    const router2 = inNamespace(router.router, [join(REPO_ROOT, 'test/helpers/impostor-gateway.ts'), 'ssdp-from', ROUTER_WAN, ROUTER_LAN]);
-    let run: ReturnType<typeof inNamespace> | null = null;
-    try {
-      expect(JSON.parse(await router2.next())).toEqual({ ready: true });
-      run = inNamespace(router.lan, [join(REPO_ROOT, 'test/helpers/reachability-run.ts'), 'port-mapper', 'upnp', '7458']);
-      const mapped = JSON.parse(await run.next());
-      expect(router2.output()).toContain(`{"sent":"http://${ROUTER_LAN}:5000/rootDesc.xml","to":"${LAN_NODE}:1900"}`);
-      // (Before: nothing asked of it, the mapping failed as if no router had answered.)
-      expect(router2.output(), `${run.output()}\n${router2.output()}`).toContain('{"request":"GET /rootDesc.xml"}');
-      expect(mapped, run.output()).toMatchObject({ ok: false });
-      expect(mapped.error, run.output()).toContain('UPnP-IGD: Code 606 - Action not authorized');
-    } finally {
-      if (run) await stopChild(run.child);
-      await stopChild(router2.child);
-    }
-  }, 60_000);
+  it('an SSDP answer from another of the router\'s addresses on our link, whose LOCATION is at the default gateway, is followed; one from beyond our link is not', async () => {
+    const attempt = async (answerFrom: string, port: number) => {
+      const router2 = inNamespace(router.router, [join(REPO_ROOT, 'test/helpers/impostor-gateway.ts'), 'ssdp-from', answerFrom, ROUTER_LAN]);
+      let run: ReturnType<typeof inNamespace> | null = null;
+      try {
+        expect(JSON.parse(await router2.next())).toEqual({ ready: true });
+        run = inNamespace(router.lan, [join(REPO_ROOT, 'test/helpers/reachability-run.ts'), 'port-mapper', 'upnp', String(port)]);
+        const mapped = JSON.parse(await run.next()) as { ok: boolean; error?: string };
+        expect(router2.output()).toContain(`{"sent":"http://${ROUTER_LAN}:5000/rootDesc.xml","to":"${LAN_NODE}:1900"}`);
+        return { mapped, asked: router2.output().includes('{"request":"GET /rootDesc.xml"}'), output: `${run.output()}\n${router2.output()}` };
+      } finally {
+        if (run) await stopChild(run.child);
+        await stopChild(router2.child);
+      }
+    };
+    // A second address of the router on the home's link (the answer's source; not the gateway).
+    execFileSync('ip', ['-n', router.router, 'addr', 'add', `${ROUTER_LAN_SECOND}/24`, 'dev', `ri-${router.id}`]);
+    const onLink = await attempt(ROUTER_LAN_SECOND, 7458);
+    // (Before: nothing asked of it, the mapping failed as if no router had answered.)
+    expect(onLink.asked, onLink.output).toBe(true);
+    expect(onLink.mapped.error, onLink.output).toContain('UPnP-IGD: Code 606 - Action not authorized');
+    // From the router's wan address: not a neighbour of the node, as a host on the internet is not.
+    const beyond = await attempt(ROUTER_WAN, 7459);
+    expect(beyond.asked, beyond.output).toBe(false);
+    expect(beyond.mapped.error, beyond.output).toContain('no UPnP router answered');
+  }, 90_000);
 });

@@ -143,7 +143,7 @@ async function* discoverGateways(signal: AbortSignal, options: { ttl?: number; d
     const gateways = await defaultGateways();
     bus = await (await import('@achingbrain/ssdp')).default({ cache: false, sockets: ssdpSockets() });
     bus.on('error', () => undefined);
-    followedOnly(bus as unknown as EventEmitter, gateways);
+    followedOnly(bus as unknown as EventEmitter, gateways, ownLinks());
     for await (const service of bus.discover({ serviceType: IGD2, signal })) {
       const location = service.location.toString();
       if (service.serviceType !== IGD2 || seen.has(location)) continue;
@@ -159,14 +159,21 @@ async function* discoverGateways(signal: AbortSignal, options: { ttl?: number; d
 }
 
 /** The library's handlers of SSDP answers and announcements, called only for those whose LOCATION is allowed (locationAllowed). */
-function followedOnly(bus: EventEmitter, gateways: ReadonlySet<string>): void {
+function followedOnly(bus: EventEmitter, gateways: ReadonlySet<string>, links: readonly string[]): void {
   for (const event of ['ssdp:search-response', 'ssdp:notify']) {
     const handlers = bus.listeners(event) as Array<(message: { LOCATION?: unknown }, from: NetworkAddress) => void>;
     bus.removeAllListeners(event);
     bus.on(event, (message: { LOCATION?: unknown }, from: NetworkAddress) => {
-      if (locationAllowed(message.LOCATION, from.address, gateways)) for (const handler of handlers) handler(message, from);
+      if (locationAllowed(message.LOCATION, from.address, gateways, links)) for (const handler of handlers) handler(message, from);
     });
   }
+}
+
+/** Our links' subnets (`cidr` of every address but loopback): where a router's answer comes from. */
+function ownLinks(): string[] {
+  return Object.values(networkInterfaces())
+    .flatMap((addresses) => addresses ?? [])
+    .flatMap((i) => (i.internal || i.cidr === null ? [] : [i.cidr.replace(/%[^/]*/, '')]));
 }
 
 /** The sockets of the library's discovery: port 1900 on every address but loopback and link-local ones. */
