@@ -20,6 +20,7 @@ const enc = encodeURIComponent;
 import { LOG_LINES_PER_WINDOW } from '../main/core/log/rate-limit.ts';
 import { adminOperations, memberUse, CLIENT_API_PREFIX, CLIENT_STREAM_PATH, ADMIN_API_PREFIX, ADMIN_STREAM_NOTIFICATIONS, type AdminOperationName } from '../shared/contract/admin-operations.ts';
 import { REPO_ROOT } from './helpers/node-process.ts';
+import { MEMBER_APP_PATH } from '../main/core/client/client-app.ts';
 import { SoftAuthenticator } from './helpers/soft-authenticator.ts';
 import { cookieOf, memberRequest, type MemberAnswer, type MemberRequestOptions } from './helpers/member-client.ts';
 
@@ -452,6 +453,14 @@ describe('the member app', () => {
     const redirect = await request(`${base}/app`, { reset: true });
     await redirect.body.dump();
     expect(redirect.statusCode).toBe(302);
+    // The server's address alone, from a browser: the app (it was the federation listener's JSON 404);
+    // from anything else that asks for /: still that 404.
+    const root = await request(`${base}/`, { reset: true, headers: { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' } });
+    await root.body.dump();
+    expect([root.statusCode, root.headers.location]).toEqual([302, MEMBER_APP_PATH]);
+    const rootJson = await request(`${base}/`, { reset: true });
+    expect(rootJson.statusCode).toBe(404);
+    expect(await rootJson.body.json()).toMatchObject({ error: 'not_found' });
     const unknown = await request(`${base}${CLIENT_API_PREFIX}/nothing-here`, { reset: true });
     expect(unknown.statusCode).toBe(404);
     await unknown.body.dump();

@@ -90,6 +90,9 @@ export function memberClient(deps: MemberClientDeps): Middleware {
     if (ctx.path === CLIENT_API_PREFIX || ctx.path.startsWith(`${CLIENT_API_PREFIX}/`)) return api(ctx, async () => undefined);
     if (!uiRoot || (ctx.method !== 'GET' && ctx.method !== 'HEAD')) return next();
     if (ctx.path === '/app') return ctx.redirect(MEMBER_APP_PATH);
+    // A member who types the server's address without /app/ (a browser: it asks for a page) gets
+    // the app, not the federation listener's JSON 404; anything else asking for / still gets that.
+    if (ctx.path === '/' && (ctx.get('accept') ?? '').includes('text/html')) return ctx.redirect(MEMBER_APP_PATH);
     if (ctx.path.startsWith(MEMBER_APP_PATH)) return sendUiFile(ctx, uiRoot, ctx.path.slice(MEMBER_APP_PATH.length - 1));
     return next();
   };
