@@ -34,6 +34,13 @@ describe('explainError', () => {
     expect(explainError(new TypeError('Failed to fetch')).text).toBe('Your node does not answer. Is it still running?');
   });
 
+  it('says why another server could not be reached when the node says, and does not call it a friend', () => {
+    // (A user trial: an invitation to a server that does not exist read "Your friend's server does not answer.")
+    expect(explainError(new AdminError(502, 'peer_unreachable', 'unknown.example could not be reached: getaddrinfo ENOTFOUND unknown.example')).text).toBe('That server name is not known on the internet (DNS).');
+    expect(explainError(new AdminError(502, 'peer_unreachable', 'beta.example could not be reached: connect ECONNREFUSED 10.0.0.2:8448')).text).toBe('Their server is offline (it refused the connection).');
+    expect(explainError(new AdminError(502, 'peer_unreachable', 'beta.example could not be reached: it was never reached at the endpoint it named')).text).toBe('That server does not answer.');
+  });
+
   it('never shows developer text for unknown codes', () => {
     const shown = explainError(new AdminError(500, 'internal', 'TypeError: x is undefined\n    at foo (/app/x.js:1:2)'));
     expect(shown.text).not.toMatch(/TypeError|at foo/);
@@ -119,6 +126,7 @@ describe("a member's words (issue #34)", () => {
       expect(explainError(new AdminError(409, 'name_taken', 'x')).text).toBe('That user name is taken on this server, or reserved. Choose another.');
       expect(explainError(new AdminError(503, 'node_stopping', 'x')).text).toBe('The server is restarting. Try again in a moment.');
       expect(explainError(new AdminError(502, 'peer_unreachable', 'x')).text).toBe('The server that hosts this room does not answer. Try again later.');
+      expect(explainError(new AdminError(502, 'peer_unreachable', 'unknown.example could not be reached: getaddrinfo ENOTFOUND unknown.example')).text).toBe('The server that hosts this room does not answer. Try again later.');
       expect(explainError(new AdminError(403, 'member_disabled', 'x')).text).toMatch(/turned this account off/);
       wording.member = false;
       expect(explainError(new TypeError('Failed to fetch')).text).toBe('Your node does not answer. Is it still running?');

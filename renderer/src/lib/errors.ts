@@ -135,7 +135,7 @@ export const ERROR_SENTENCES: Readonly<Record<string, string>> = {
   link_revoked: 'Your friend cancelled this invite link. Ask for a new one.',
   pin_mismatch: 'The server did not show the certificate the link promised. It may not be your friend\'s server: do not go on.',
   address_refused: 'That address is not allowed for a friend\'s server (a private or local address).',
-  peer_unreachable: 'Your friend\'s server does not answer.',
+  peer_unreachable: 'That server does not answer.',
   origin_blocked: 'The other server blocks yours.',
   origin_quarantined: 'The other server has put yours on hold for review: try again once its owner ends that.',
   host_quarantined: 'You put the server that hosts this room on hold for review: its invitations wait until you end that (Peers).',
@@ -380,6 +380,13 @@ export function explainError(error: unknown): Explained {
     if (error.code === 'rate_limited') {
       const wait = /retry in (\d+) s/.exec(error.message)?.[1];
       return { text: `Too many requests from this device or network just now. ${wait ? `Try again in ${wait} s.` : 'Wait a moment, then try again.'}`, details };
+    }
+    // Why another server could not be reached, when the node says (a name that does not exist, a
+    // refused connection): an invitation to a server that is no friend and does not exist read
+    // "Your friend's server does not answer" (a user trial).
+    if (error.code === 'peer_unreachable' && !wording.member) {
+      const cause = explainCause(error.message);
+      if (cause.text !== 'Something went wrong.' && cause.text !== ERROR_SENTENCES.peer_unreachable) return { text: cause.text, details };
     }
     if (wording.member && MEMBER_SENTENCES[error.code]) return { text: MEMBER_SENTENCES[error.code]!, details };
     if (ERROR_SENTENCES[error.code]) {
