@@ -95,12 +95,16 @@ describe('a mailbox tells the depositor what the recipient refused', () => {
     const refusal = (id: string, eventId: string, status: unknown = 403, error: unknown = 'not_member') => ({ id, event_id: eventId, status, error });
     const ack = (refused: unknown[], at = cursor) => sendSigned(beta!.identity, base, 'POST', `${FED}/mailbox/ack`, JSON.stringify({ cursor: at, refused }));
 
+    // An item held for another recipient is answered exactly as one never held (no oracle of
+    // what waits for others): a later bad refusal decides, with the same words.
+    const never = String(Number(forBeta) - 1);
     const cases: Array<[string, unknown[], string]> = [
-      ['another recipient\'s item', [refusal(forDave, '$dave:alpha.test')], 'unknown_item'],
+      ['another recipient\'s item, then a bad one', [refusal(forDave, '$dave:alpha.test'), refusal(forBeta, '$other:alpha.test')], 'unknown_item'],
+      ['an item never held, then a bad one', [refusal(never, '$dave:alpha.test'), refusal(forBeta, '$other:alpha.test')], 'unknown_item'],
       ['an item after the cursor', [refusal(String(Number(batch) + 1), '$x:alpha.test')], 'unknown_item'],
       ['an event the item does not carry', [refusal(forBeta, '$other:alpha.test')], 'unknown_item'],
       ['an event of another item of the caller', [refusal(forBeta, '$b1:alpha.test')], 'unknown_item'],
-      ['a good one beside a bad one', [refusal(batch, '$b1:alpha.test'), refusal(forDave, '$dave:alpha.test')], 'unknown_item'],
+      ['a good one beside a bad one', [refusal(batch, '$b1:alpha.test'), refusal(forBeta, '$b2:alpha.test')], 'unknown_item'],
       ['status 399', [refusal(forBeta, '$one:alpha.test', 399)], 'invalid_request'],
       ['status 500', [refusal(forBeta, '$one:alpha.test', 500)], 'invalid_request'],
       ['status 429 (no refusal)', [refusal(forBeta, '$one:alpha.test', 429)], 'invalid_request'],
@@ -112,8 +116,10 @@ describe('a mailbox tells the depositor what the recipient refused', () => {
       ['a field more', [{ ...refusal(forBeta, '$one:alpha.test'), message: 'words' }], 'invalid_request'],
       ['1,001 refusals', Array.from({ length: 1001 }, () => refusal(forBeta, '$one:alpha.test')), 'invalid_request'],
     ];
+    const answers = new Map<string, unknown>();
     for (const [what, refused, error] of cases) {
       const response = await ack(refused);
+      answers.set(what, response.body);
       expect(response.status, what).toBe(400);
       expect(response.body, what).toMatchObject({ error });
       expect(typeof response.body.message, what).toBe('string');
@@ -122,10 +128,14 @@ describe('a mailbox tells the depositor what the recipient refused', () => {
       expect(kept(), what).toEqual([]);
     }
 
-    // A good ack: the items go, the refusals stay for their depositor.
-    const good = await ack([refusal(forBeta, '$one:alpha.test'), refusal(batch, '$b2:alpha.test', 409, 'depth_too_old')]);
+    expect(answers.get('another recipient\'s item, then a bad one')).toEqual(answers.get('an item never held, then a bad one'));
+    // A good ack: the items go, the refusals stay for their depositor; one naming dave's item is
+    // left out (as an item not held), and dave's item stays.
+    const good = await ack([refusal(forBeta, '$one:alpha.test'), refusal(forDave, '$dave:alpha.test'), refusal(batch, '$b2:alpha.test', 409, 'depth_too_old')]);
     expect(good.status, JSON.stringify(good.body)).toBe(200);
     expect(good.body).toEqual({ acknowledged: 2, refused: 2 });
+    // The event ids noted at deposit go with their items.
+    expect(queryNodeDb(carol.dataDir, 'SELECT item_id, event_id FROM mailbox_item_events')).toEqual([{ item_id: Number(forDave), event_id: '$dave:alpha.test' }]);
     // An older depositor (no `refused` asked) gets the answer it knows, exactly.
     expect((await held()).body).toEqual({ held: [forDave] });
     expect((await held(true)).body).toEqual({

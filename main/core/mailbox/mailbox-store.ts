@@ -36,13 +36,19 @@ export const MAX_HELD_REFUSALS = 1_000;
 /** One event of a carried item refused for good by its recipient, as the wire says it (with its item's id). */
 export type ItemRefusal = Required<AckRefusal>;
 
-/** An item a recipient's refusal names, as kept here (its events read from its body). */
+/** An item a recipient's refusal names, held here for that recipient (its events noted at deposit). */
 export interface RefusedItem {
   id: number;
-  recipient: string;
   depositor: string;
-  path: string;
-  body: Buffer;
+}
+
+/** What `carriedBy` knows of one of the caller's items and one event. */
+export interface CarriedCheck {
+  item: RefusedItem;
+  /** The item carries that event (noted at deposit). */
+  carries: boolean;
+  /** Any event was noted for the item (none: deposited before they were, or a request that carries none). */
+  noted: boolean;
 }
 
 export interface MailboxItem {
@@ -70,6 +76,9 @@ export class MailboxStore {
   private readonly insertStmt;
   private readonly pageStmt;
   private readonly ackStmt;
+  private readonly insertEventStmt;
+  private readonly ackEventsStmt;
+  private readonly carriedStmt;
   private readonly usageStmt;
   private readonly usageByStmt;
   private readonly chooseStmt;
@@ -82,6 +91,14 @@ export class MailboxStore {
     this.insertStmt = db.prepare('INSERT INTO mailbox_items (recipient, depositor, path, headers, body, created_at) VALUES (?, ?, ?, ?, ?, ?)');
     this.pageStmt = db.prepare<[string, number, number], MailboxItem>('SELECT * FROM mailbox_items WHERE recipient = ? AND id > ? ORDER BY id LIMIT ?');
     this.ackStmt = db.prepare('DELETE FROM mailbox_items WHERE recipient = ? AND id <= ?');
+    this.insertEventStmt = db.prepare('INSERT OR IGNORE INTO mailbox_item_events (item_id, event_id) VALUES (?, ?)');
+    this.ackEventsStmt = db.prepare('DELETE FROM mailbox_item_events WHERE item_id IN (SELECT id FROM mailbox_items WHERE recipient = ? AND id <= ?)');
+    this.carriedStmt = db.prepare<[string, number, number, string], { id: number; depositor: string; carries: number; noted: number }>(
+      `SELECT i.id, i.depositor,
+              EXISTS (SELECT 1 FROM mailbox_item_events e WHERE e.item_id = i.id AND e.event_id = ?) AS carries,
+              EXISTS (SELECT 1 FROM mailbox_item_events e WHERE e.item_id = i.id) AS noted
+         FROM mailbox_items i WHERE i.id = ? AND i.id <= ? AND i.recipient = ?`,
+    );
     this.usageStmt = db.prepare<[string], { items: number; bytes: number | null }>('SELECT COUNT(*) AS items, SUM(LENGTH(body)) AS bytes FROM mailbox_items WHERE recipient = ?');
     this.usageByStmt = db.prepare<[string, string], { items: number; bytes: number | null }>('SELECT COUNT(*) AS items, SUM(LENGTH(body)) AS bytes FROM mailbox_items WHERE recipient = ? AND depositor = ?');
     this.chooseStmt = db.prepare('INSERT INTO mailbox_choices (recipient, statement, expires_at) VALUES (?, ?, ?) ON CONFLICT (recipient) DO UPDATE SET statement = excluded.statement, expires_at = excluded.expires_at');
@@ -129,9 +146,15 @@ export class MailboxStore {
     return held && held.expires_at > now ? held.statement : null;
   }
 
-  /** Stores one carried request (in the caller's transaction); its id. */
-  deposit(item: Omit<MailboxItem, 'id'>): number {
-    return Number(this.insertStmt.run(item.recipient, item.depositor, item.path, item.headers, item.body, item.created_at).lastInsertRowid);
+  /**
+   * Stores one carried request (in the caller's transaction) with the event ids it carries (read
+   * from its body once, here: a recipient's refusals are checked against them without reading the
+   * body again); its id.
+   */
+  deposit(item: Omit<MailboxItem, 'id'>, eventIds: Iterable<string> = []): number {
+    const id = Number(this.insertStmt.run(item.recipient, item.depositor, item.path, item.headers, item.body, item.created_at).lastInsertRowid);
+    for (const eventId of eventIds) this.insertEventStmt.run(id, eventId);
+    return id;
   }
 
   page(recipient: string, cursor: number, limit: number): MailboxItem[] {
@@ -146,6 +169,7 @@ export class MailboxStore {
 
   /** Deletes the recipient's items up to the cursor; how many went. */
   ack(recipient: string, cursor: number): number {
+    this.ackEventsStmt.run(recipient, cursor);
     return this.ackStmt.run(recipient, cursor).changes;
   }
 
@@ -161,16 +185,18 @@ export class MailboxStore {
   /** Items older than the limit go (they expire like outbox entries); how many went. Refusals read a while ago, or a week old, go too. */
   expire(now = Date.now()): number {
     this.db.prepare('DELETE FROM mailbox_refusals WHERE created_at < ? OR read_at < ?').run(now - MAILBOX_MAX_AGE_MS, now - REFUSAL_READ_KEPT_MS);
+    this.db.prepare('DELETE FROM mailbox_item_events WHERE item_id IN (SELECT id FROM mailbox_items WHERE created_at < ?)').run(now - MAILBOX_MAX_AGE_MS);
     return this.db.prepare('DELETE FROM mailbox_items WHERE created_at < ?').run(now - MAILBOX_MAX_AGE_MS).changes;
   }
 
-  /** The items still held here among `ids` (whoever they are for): what a recipient's refusals may name. */
-  itemsFor(ids: readonly number[]): Map<number, RefusedItem> {
-    if (ids.length === 0) return new Map();
-    const rows = this.db
-      .prepare<[string], RefusedItem>('SELECT id, recipient, depositor, path, body FROM mailbox_items WHERE id IN (SELECT value FROM json_each(?))')
-      .all(JSON.stringify(ids));
-    return new Map(rows.map((r) => [r.id, r]));
+  /**
+   * Item `id`, if held here for `recipient` up to `cursor`, and whether it carries `eventId`: two
+   * index lookups, no body read. Null for an item held for another recipient exactly as for one
+   * not held (any more): the caller cannot tell them apart.
+   */
+  carriedBy(recipient: string, cursor: number, id: number, eventId: string): CarriedCheck | null {
+    const row = this.carriedStmt.get(eventId, id, cursor, recipient);
+    return row ? { item: { id: row.id, depositor: row.depositor }, carries: row.carries === 1, noted: row.noted === 1 } : null;
   }
 
   /**

@@ -79,25 +79,25 @@ const heldSchema = z.strictObject({
 });
 
 /**
- * The refusals of an ack, checked before anything changes: each names an item up to the cursor,
- * and an item held here is one held for the caller that carries that event (else 400
- * `unknown_item`: a recipient speaks only of what it was given). An item not held any more (an
- * earlier ack took it, its week passed) is left out: nothing is said of it.
+ * The refusals of an ack, checked before anything changes: each names an item up to the cursor
+ * (else 400 `unknown_item`), and an item held here for the caller must carry that event (else 400
+ * `unknown_item`: a recipient speaks only of what it was given). Only the caller's own items up to
+ * the cursor are looked up, by index, against the event ids noted at deposit (no body is read: at
+ * most two index lookups per refusal). An item held for another recipient is left out exactly as
+ * one not held any more (an earlier ack took it, its week passed): nothing is said of it, and the
+ * caller learns nothing of other recipients' items. So is one with no event noted (deposited before
+ * they were).
  */
 function checkRefusals(store: MailboxStore, recipient: string, cursor: number, refused: ReadonlyArray<z.infer<typeof itemRefusalSchema>>) {
-  const items = store.itemsFor([...new Set(refused.map((r) => Number(r.id)))]);
-  const events = new Map<number, Set<string>>();
   const checked: Array<{ item: RefusedItem; event_id: string; status: number; error: string }> = [];
   for (const [i, r] of refused.entries()) {
-    const id = Number(r.id);
-    if (id > cursor) throw badRequest('unknown_item', `refused[${i}]: item ${r.id} is after the cursor ${cursor}`);
-    const item = items.get(id);
-    if (item === undefined) continue;
-    if (item.recipient !== recipient) throw badRequest('unknown_item', `refused[${i}]: item ${r.id} was not given to ${recipient}`);
-    let carried = events.get(id);
-    if (!carried) events.set(id, (carried = carriedEventIds(item.path, item.body.toString('utf8'))));
-    if (!carried.has(r.event_id)) throw badRequest('unknown_item', `refused[${i}]: item ${r.id} carries no event ${cleanText(r.event_id, 80)}`);
-    checked.push({ item, event_id: r.event_id, status: r.status, error: r.error });
+    if (Number(r.id) > cursor) throw badRequest('unknown_item', `refused[${i}]: item ${r.id} is after the cursor ${cursor}`);
+  }
+  for (const [i, r] of refused.entries()) {
+    const found = store.carriedBy(recipient, cursor, Number(r.id), r.event_id);
+    if (found === null || (!found.carries && !found.noted)) continue;
+    if (!found.carries) throw badRequest('unknown_item', `refused[${i}]: item ${r.id} carries no event ${cleanText(r.event_id, 80)}`);
+    checked.push({ item: found.item, event_id: r.event_id, status: r.status, error: r.error });
   }
   return checked;
 }
@@ -146,8 +146,9 @@ export function mailboxRoutes(deps: FederationDeps): Router {
     if (age > MAX_INNER_AGE_MS || age < -60_000) throw badRequest('invalid_request', `${INNER_TIMESTAMP} is too far from this server's clock`);
     if (!HEX_SIGNATURE.test(signature)) throw badRequest('invalid_request', `${INNER_SIGNATURE} must be 128 lowercase hex characters`);
     const body = state.rawBody;
+    let text: string;
     try {
-      new TextDecoder('utf-8', { fatal: true }).decode(body);
+      text = new TextDecoder('utf-8', { fatal: true }).decode(body);
     } catch {
       throw badRequest('invalid_request', 'the carried body must be UTF-8');
     }
@@ -157,6 +158,8 @@ export function mailboxRoutes(deps: FederationDeps): Router {
     if (!verify(Buffer.from(signature, 'hex'), signed, Buffer.from(key.key.public_key, 'hex'))) {
       throw forbidden('bad_signature', `the carried request's signature does not verify with ${state.origin}'s key ${keyId}`);
     }
+    // The events it carries, read once here: what its recipient's refusals may name (checked by index at its ack).
+    const events = carriedEventIds(path, text);
     const quota = box.quota ?? DEFAULT_MAILBOX_QUOTA;
     const share = depositorShare(quota);
     const id = await deps.commit.run(() => {
@@ -170,7 +173,7 @@ export function mailboxRoutes(deps: FederationDeps): Router {
         throw new HttpError(429, 'mailbox_share_full', `${deps.identity.serverName} holds as much as one server may leave for ${recipient} (${mine.items} requests, ${mine.bytes} bytes of yours: half of what it keeps for ${recipient}); try again later`, { 'retry-after': '60' });
       }
       deps.replay.record(state.signature, state.origin, state.requestTs, state.replayForWeek === true);
-      return box.store.deposit({ recipient, depositor: state.origin, path, headers: JSON.stringify({ key_id: keyId, timestamp: Number(timestamp), signature }), body, created_at: Date.now() });
+      return box.store.deposit({ recipient, depositor: state.origin, path, headers: JSON.stringify({ key_id: keyId, timestamp: Number(timestamp), signature }), body, created_at: Date.now() }, events);
     });
     state.replayRecorded = true;
     box.store.notify(recipient);

@@ -1090,6 +1090,14 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
       CREATE INDEX IF NOT EXISTS mailbox_refusals_by_depositor ON mailbox_refusals (depositor, item_id);
       CREATE INDEX IF NOT EXISTS mailbox_refusals_by_recipient ON mailbox_refusals (recipient);
+      -- The event ids each item carries (an event push's, a batch's), read from its body once at
+      -- deposit: what a recipient's refusals may name, checked by index without reading a body.
+      -- Deleted with their item (ack, expiry); an item deposited before this version has none.
+      CREATE TABLE IF NOT EXISTS mailbox_item_events (
+        item_id  INTEGER NOT NULL,
+        event_id TEXT NOT NULL,
+        PRIMARY KEY (item_id, event_id)
+      ) WITHOUT ROWID;
     `,
   },
 ];
