@@ -22,10 +22,12 @@ export const depositorShare = (quota: { items: number; bytes: number }) => ({ it
 
 /**
  * What a recipient said it refused of the items deposited here (capability `mailbox_refusals`):
- * at most this many are kept for one recipient, and for one depositor's items to one recipient
- * (half: one recipient refusing a depositor's flood does not crowd out the others' refusals, and
- * one depositor's never-read refusals do not fill a recipient's share). Past that, they are not
- * kept and their depositor reads those events as delivered.
+ * at most this many are kept for one recipient, and for one depositor's items to one recipient.
+ * The recipient's room is shared fairly: when it is full, a refusal of a depositor holding fewer
+ * than the one holding most takes the place of that one's newest (so depositors whose batches the
+ * recipient refuses whole, 1,000 refusals an item, cannot keep the others' refusals out for the
+ * week: each depositor keeps at least an equal share of the room). Past that, a refusal is not
+ * kept and its depositor reads the event as delivered.
  */
 export const REFUSALS_KEPT = { perRecipient: 10_000, perDepositor: 5_000 };
 /** A refusal read by its depositor stays this long (an answer lost on the way is read again), then goes. */
@@ -201,21 +203,35 @@ export class MailboxStore {
 
   /**
    * Keeps a recipient's refusals of items held for it (checked by the caller: routes.ts), within
-   * REFUSALS_KEPT; run it in the ack's transaction, before the items go. How many were kept.
+   * REFUSALS_KEPT, shared fairly among depositors (see there); run it in the ack's transaction,
+   * before the items go. How many were kept (a refusal kept already is not counted).
    */
-  keepRefusals(recipient: string, refused: ReadonlyArray<{ item: RefusedItem; event_id: string; status: number; error: string }>, now = Date.now()): number {
+  keepRefusals(recipient: string, refused: ReadonlyArray<{ item: RefusedItem; event_id: string; status: number; error: string }>, now = Date.now(), limits = REFUSALS_KEPT): number {
     if (refused.length === 0) return 0;
-    const count = this.db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM mailbox_refusals WHERE recipient = ?');
-    const countBy = this.db.prepare<[string, string], { n: number }>('SELECT COUNT(*) AS n FROM mailbox_refusals WHERE recipient = ? AND depositor = ?');
-    const insert = this.db.prepare('INSERT OR IGNORE INTO mailbox_refusals (item_id, event_id, recipient, depositor, status, error, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)');
-    let total = count.get(recipient)!.n;
-    const by = new Map<string, number>();
+    const by = new Map(
+      this.db.prepare<[string], { depositor: string; n: number }>('SELECT depositor, COUNT(*) AS n FROM mailbox_refusals WHERE recipient = ? GROUP BY depositor').all(recipient).map((r) => [r.depositor, r.n]),
+    );
+    const exists = this.db.prepare<[number, string], number>('SELECT 1 FROM mailbox_refusals WHERE item_id = ? AND event_id = ?').pluck();
+    const newest = this.db.prepare<[string, string], { item_id: number; event_id: string }>('SELECT item_id, event_id FROM mailbox_refusals WHERE recipient = ? AND depositor = ? ORDER BY item_id DESC, event_id DESC LIMIT 1');
+    const evict = this.db.prepare('DELETE FROM mailbox_refusals WHERE item_id = ? AND event_id = ?');
+    const insert = this.db.prepare('INSERT INTO mailbox_refusals (item_id, event_id, recipient, depositor, status, error, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)');
+    let total = [...by.values()].reduce((a, b) => a + b, 0);
     let kept = 0;
     for (const r of refused) {
       const depositor = r.item.depositor;
-      const mine = by.get(depositor) ?? countBy.get(recipient, depositor)!.n;
-      if (total >= REFUSALS_KEPT.perRecipient || mine >= REFUSALS_KEPT.perDepositor) continue;
-      if (insert.run(r.item.id, r.event_id, recipient, depositor, r.status, r.error, now).changes === 0) continue;
+      const mine = by.get(depositor) ?? 0;
+      if (mine >= limits.perDepositor || exists.get(r.item.id, r.event_id) !== undefined) continue;
+      if (total >= limits.perRecipient) {
+        // Full: the depositor holding most gives up its newest, if it holds at least two more than this one's.
+        let most: [string, number] | null = null;
+        for (const entry of by) if (most === null || entry[1] > most[1]) most = entry;
+        if (most === null || most[1] <= mine + 1) continue;
+        const row = newest.get(recipient, most[0])!;
+        evict.run(row.item_id, row.event_id);
+        by.set(most[0], most[1] - 1);
+        total -= 1;
+      }
+      insert.run(r.item.id, r.event_id, recipient, depositor, r.status, r.error, now);
       total += 1;
       by.set(depositor, mine + 1);
       kept += 1;

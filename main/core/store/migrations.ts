@@ -1089,7 +1089,7 @@ export const MIGRATIONS: readonly Migration[] = [
         PRIMARY KEY (item_id, event_id)
       ) WITHOUT ROWID;
       CREATE INDEX IF NOT EXISTS mailbox_refusals_by_depositor ON mailbox_refusals (depositor, item_id);
-      CREATE INDEX IF NOT EXISTS mailbox_refusals_by_recipient ON mailbox_refusals (recipient);
+      CREATE INDEX IF NOT EXISTS mailbox_refusals_by_recipient ON mailbox_refusals (recipient, depositor, item_id);
       -- The event ids each item carries (an event push's, a batch's), read from its body once at
       -- deposit: what a recipient's refusals may name, checked by index without reading a body.
       -- Deleted with their item (ack, expiry); an item deposited before this version has none.

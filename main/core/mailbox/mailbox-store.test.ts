@@ -1,0 +1,54 @@
+/**
+ * What a mailbox keeps of a recipient's refusals (mailbox-store.ts, capability
+ * `mailbox_refusals`): the recipient's room is shared fairly among the depositors. Real SQLite, a
+ * real MailboxStore; the items are deposited as the deposit route does (with the event ids they carry).
+ */
+import { join } from 'node:path';
+import { describe, expect, it } from '../../../test/helpers/fixtures.ts';
+import { tempDir } from '../../../test/helpers/temp-dir.ts';
+import { openDatabase } from '../store/database.ts';
+import { MailboxStore, REFUSALS_KEPT } from './mailbox-store.ts';
+import { EVENTS_PATH } from '../federation/paths.ts';
+
+describe('refusals a mailbox keeps for depositors', () => {
+  it('two depositors whose batches the recipient refuses whole cannot keep a third one\'s refusals out: the one holding most gives way, down to an equal share', () => {
+    const db = openDatabase(join(tempDir(), 'paracord.db'));
+    const store = new MailboxStore(db);
+    const recipient = 'bob.test';
+    /** One batch of `n` events from `depositor`, refused whole by bob: the checked refusals of an ack. */
+    const refusedBatch = (depositor: string, n: number) => {
+      const ids = Array.from({ length: n }, (_, i) => `$${i}-${Math.random().toString(36).slice(2)}:${depositor}`);
+      const body = Buffer.from(JSON.stringify({ events: ids.map((event_id) => ({ event_id })) }));
+      const id = db.transaction(() => store.deposit({ recipient, depositor, path: EVENTS_PATH, headers: '{}', body, created_at: Date.now() }, ids))();
+      return ids.map((event_id) => ({ item: { id, depositor }, event_id, status: 403, error: 'not_member' }));
+    };
+    /** In one transaction, as the ack's. */
+    const keep = (rows: ReturnType<typeof refusedBatch>) => db.transaction(() => store.keepRefusals(recipient, rows))();
+    const counts = () => Object.fromEntries(db.prepare<[string], { depositor: string; n: number }>('SELECT depositor, COUNT(*) AS n FROM mailbox_refusals WHERE recipient = ? GROUP BY depositor').all(recipient).map((r) => [r.depositor, r.n]));
+    // Two hostile depositors fill bob's room: 5,000 each (their share).
+    for (const hostile of ['h1.test', 'h2.test']) {
+      for (let i = 0; i < 5; i++) keep(refusedBatch(hostile, 1000));
+    }
+    expect(counts()).toEqual({ 'h1.test': 5000, 'h2.test': 5000 });
+    expect(REFUSALS_KEPT.perRecipient).toBe(10_000);
+    // An honest depositor's refusals are kept all the same (before: not kept, read as delivered).
+    const honest = refusedBatch('alice.test', 3);
+    expect(keep(honest)).toBe(3);
+    expect(counts()).toEqual({ 'alice.test': 3, 'h1.test': 4998, 'h2.test': 4999 });
+    // The hostile ones refusing more only trade places among themselves: alice's stay.
+    expect(keep(refusedBatch('h1.test', 1000))).toBe(0);
+    expect(keep(refusedBatch('h2.test', 1000))).toBe(0);
+    expect(counts()).toEqual({ 'alice.test': 3, 'h1.test': 4998, 'h2.test': 4999 });
+    // The same refusals again (an ack sent again) keep nothing more, and evict nothing.
+    expect(keep(honest)).toBe(0);
+    // alice's refusals grow up to an equal share of the room, never past it.
+    for (let i = 0; i < 5; i++) keep(refusedBatch('alice.test', 1000));
+    const shares = counts();
+    expect(Object.values(shares).reduce((a, b) => a + b, 0)).toBe(10_000);
+    for (const n of Object.values(shares)) expect(Math.abs(n - 10_000 / 3)).toBeLessThanOrEqual(1);
+    // What alice reads are her own refusals, the first 3 among them.
+    const read = store.readRefusals('alice.test', [honest[0]!.item.id]);
+    expect(read.refused.map((r) => r.event_id).sort()).toEqual(honest.map((r) => r.event_id).sort());
+    db.close();
+  });
+});
