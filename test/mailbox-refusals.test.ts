@@ -11,7 +11,7 @@
  * with signed requests for the bad inputs.
  */
 import { writeFileSync } from 'node:fs';
-import { describe, expect, it } from './helpers/fixtures.ts';
+import { describe, expect, it, type Nodes } from './helpers/fixtures.ts';
 import { queryNodeDb } from './helpers/inspect-db.ts';
 import { deliveryOf, rowsFor } from './helpers/refused-entries.ts';
 import { enc, eventually, messages, send } from './helpers/rooms.ts';
@@ -22,6 +22,25 @@ import type { Identity } from '../main/core/identity/identity.ts';
 import { failedEntryWords } from '../renderer/src/lib/failed-entry.ts';
 
 const FED = '/_paracord/federation/v1';
+
+/** carol, a real in-process mailbox; alpha, beta and dave, fake peers signing their own requests (beta and dave fetch from carol). */
+async function carolWithFakes(nodes: Nodes) {
+  const carol = await nodes.inProcess('carol.test', { config: { pullWaitMs: 100 } });
+  const base = carol.started.federation_url!;
+  const [alpha, beta, dave] = await Promise.all(['alpha.test', 'beta.test', 'dave.test'].map((name) => nodes.fakePeer(name)));
+  for (const peer of [alpha!, beta!, dave!]) expect((await carol.admin('POST', '/peers', { server_name: peer.serverName, endpoint: peer.url })).status).toBe(200);
+  // beta and dave fetch from carol: carol keeps mail for them.
+  for (const recipient of [beta!, dave!]) expect((await sendSigned(recipient.identity, base, 'GET', `${FED}/mailbox?cursor=&limit=100`, undefined)).status).toBe(200);
+  const deposit = async (who: Identity, recipient: string, kind: 'event' | 'events', body: string): Promise<string> => {
+    const inner = signRequestHeaders(who, 'POST', `${FED}/${kind}`, Buffer.from(body), Date.now(), recipient);
+    const response = await sendSigned(who, base, 'POST', `${FED}/mailbox/deposit/${recipient}/${kind}`, body, {
+      mutateHeaders: (h) => Object.assign(h, { 'x-paracord-inner-key-id': inner['X-Paracord-Key-Id'], 'x-paracord-inner-timestamp': inner['X-Paracord-Timestamp'], 'x-paracord-inner-signature': inner['X-Paracord-Signature'] }),
+    });
+    expect(response.status, JSON.stringify(response.body)).toBe(200);
+    return response.body.id as string;
+  };
+  return { carol, base, alpha: alpha!, beta: beta!, dave: dave!, deposit };
+}
 
 
 describe('a mailbox tells the depositor what the recipient refused', () => {
@@ -68,32 +87,19 @@ describe('a mailbox tells the depositor what the recipient refused', () => {
   }, 240_000);
 
   it('bad refusals in an ack (items not given to the caller, after the cursor, events an item does not carry, bad statuses, too many) are answered 400 and change nothing; good ones reach only their depositor', async ({ nodes }) => {
-    const carol = await nodes.inProcess('carol.test', { config: { pullWaitMs: 100 } });
-    const base = carol.started.federation_url!;
-    const [alpha, beta, dave] = await Promise.all(['alpha.test', 'beta.test', 'dave.test'].map((name) => nodes.fakePeer(name)));
-    for (const peer of [alpha!, beta!, dave!]) expect((await carol.admin('POST', '/peers', { server_name: peer.serverName, endpoint: peer.url })).status).toBe(200);
-    // beta and dave fetch from carol: carol keeps mail for them.
-    for (const recipient of [beta!, dave!]) expect((await sendSigned(recipient.identity, base, 'GET', `${FED}/mailbox?cursor=&limit=100`, undefined)).status).toBe(200);
-    const deposit = async (who: Identity, recipient: string, kind: 'event' | 'events', body: string): Promise<string> => {
-      const inner = signRequestHeaders(who, 'POST', `${FED}/${kind}`, Buffer.from(body), Date.now(), recipient);
-      const response = await sendSigned(who, base, 'POST', `${FED}/mailbox/deposit/${recipient}/${kind}`, body, {
-        mutateHeaders: (h) => Object.assign(h, { 'x-paracord-inner-key-id': inner['X-Paracord-Key-Id'], 'x-paracord-inner-timestamp': inner['X-Paracord-Timestamp'], 'x-paracord-inner-signature': inner['X-Paracord-Signature'] }),
-      });
-      expect(response.status, JSON.stringify(response.body)).toBe(200);
-      return response.body.id as string;
-    };
-    const forBeta = await deposit(alpha!.identity, 'beta.test', 'event', JSON.stringify({ event_id: '$one:alpha.test' }));
-    const forDave = await deposit(alpha!.identity, 'dave.test', 'event', JSON.stringify({ event_id: '$dave:alpha.test' }));
-    const batch = await deposit(alpha!.identity, 'beta.test', 'events', JSON.stringify({ events: [{ event_id: '$b1:alpha.test' }, { event_id: '$b2:alpha.test' }] }));
-    const page = await sendSigned(beta!.identity, base, 'GET', `${FED}/mailbox?cursor=&limit=100`, undefined);
+    const { carol, base, alpha, beta, dave, deposit } = await carolWithFakes(nodes);
+    const forBeta = await deposit(alpha.identity, 'beta.test', 'event', JSON.stringify({ event_id: '$one:alpha.test' }));
+    const forDave = await deposit(alpha.identity, 'dave.test', 'event', JSON.stringify({ event_id: '$dave:alpha.test' }));
+    const batch = await deposit(alpha.identity, 'beta.test', 'events', JSON.stringify({ events: [{ event_id: '$b1:alpha.test' }, { event_id: '$b2:alpha.test' }] }));
+    const page = await sendSigned(beta.identity, base, 'GET', `${FED}/mailbox?cursor=&limit=100`, undefined);
     expect(page.body.items.map((i: { id: string }) => i.id)).toEqual([forBeta, batch]);
     const cursor = page.body.cursor as string;
     expect(cursor).toBe(batch);
     const all = [forBeta, forDave, batch];
-    const held = (refused?: true) => sendSigned(alpha!.identity, base, 'POST', `${FED}/mailbox/held`, JSON.stringify(refused ? { ids: all, refused } : { ids: all }));
+    const held = (refused?: true) => sendSigned(alpha.identity, base, 'POST', `${FED}/mailbox/held`, JSON.stringify(refused ? { ids: all, refused } : { ids: all }));
     const kept = () => queryNodeDb(carol.dataDir, 'SELECT * FROM mailbox_refusals');
     const refusal = (id: string, eventId: string, status: unknown = 403, error: unknown = 'not_member') => ({ id, event_id: eventId, status, error });
-    const ack = (refused: unknown[], at = cursor) => sendSigned(beta!.identity, base, 'POST', `${FED}/mailbox/ack`, JSON.stringify({ cursor: at, refused }));
+    const ack = (refused: unknown[], at = cursor) => sendSigned(beta.identity, base, 'POST', `${FED}/mailbox/ack`, JSON.stringify({ cursor: at, refused }));
 
     // An item held for another recipient is answered exactly as one never held (no oracle of
     // what waits for others): a later bad refusal decides, with the same words.
@@ -146,16 +152,42 @@ describe('a mailbox tells the depositor what the recipient refused', () => {
       ],
     });
     // Another depositor asking about those ids learns nothing of them.
-    expect((await sendSigned(dave!.identity, base, 'POST', `${FED}/mailbox/held`, JSON.stringify({ ids: all, refused: true }))).body).toEqual({ held: [], refused: [] });
+    expect((await sendSigned(dave.identity, base, 'POST', `${FED}/mailbox/held`, JSON.stringify({ ids: all, refused: true }))).body).toEqual({ held: [], refused: [] });
     // The same ack again (its answer lost): its items are gone, nothing more is kept.
     const again = await ack([refusal(forBeta, '$one:alpha.test')]);
     expect([again.status, again.body]).toEqual([200, { acknowledged: 0, refused: 0 }]);
     expect(kept()).toHaveLength(2);
     // A bad held request changes nothing either.
-    const badHeld = await sendSigned(alpha!.identity, base, 'POST', `${FED}/mailbox/held`, JSON.stringify({ ids: all, refused: 'yes' }));
+    const badHeld = await sendSigned(alpha.identity, base, 'POST', `${FED}/mailbox/held`, JSON.stringify({ ids: all, refused: 'yes' }));
     expect([badHeld.status, badHeld.body.error]).toEqual([400, 'invalid_request']);
     // Advertised, so recipients and depositors send the fields (an older mailbox's schemas are strict).
     const discovery = await fetch(`${base}/.well-known/paracord/server`).then((r) => r.json() as Promise<{ capabilities: string[] }>);
     expect(discovery.capabilities).toContain('mailbox_refusals');
+  }, 120_000);
+
+  it('items taken whose refusals do not fit one held answer are named in `more`, not said held (their depositor would take them for seen held now, and sent again as taken late what was delivered)', async ({ nodes }) => {
+    const { base, alpha, beta, deposit } = await carolWithFakes(nodes);
+    const batchOf = (tag: string) => Array.from({ length: 600 }, (_, i) => `$${tag}${i}:alpha.test`);
+    const first = await deposit(alpha.identity, 'beta.test', 'events', JSON.stringify({ events: batchOf('a').map((event_id) => ({ event_id })) }));
+    const second = await deposit(alpha.identity, 'beta.test', 'events', JSON.stringify({ events: batchOf('b').map((event_id) => ({ event_id })) }));
+    const third = await deposit(alpha.identity, 'beta.test', 'event', JSON.stringify({ event_id: '$c:alpha.test' }));
+    // beta refuses both batches whole (600 refusals each: an ack carries 1,000, so one ack each), takes the third.
+    for (const [item, tag] of [[first, 'a'], [second, 'b']] as const) {
+      const acked = await sendSigned(beta.identity, base, 'POST', `${FED}/mailbox/ack`, JSON.stringify({ cursor: item, refused: batchOf(tag).map((event_id) => ({ id: item, event_id, status: 403, error: 'not_member' })) }));
+      expect([acked.status, acked.body]).toEqual([200, { acknowledged: 1, refused: 600 }]);
+    }
+    expect((await sendSigned(beta.identity, base, 'POST', `${FED}/mailbox/ack`, JSON.stringify({ cursor: third }))).status).toBe(200);
+    const held = async () => (await sendSigned(alpha.identity, base, 'POST', `${FED}/mailbox/held`, JSON.stringify({ ids: [first, second, third], refused: true }))).body as { held: string[]; refused: Array<{ id: string }>; more?: string[] };
+    // The first item's 600 fit; the second's do not: named in `more`, none said held.
+    const answer = await held();
+    expect(answer.held).toEqual([]);
+    expect(answer.more).toEqual([second]);
+    expect(new Set(answer.refused.map((r) => r.id))).toEqual(new Set([first]));
+    expect(answer.refused).toHaveLength(600);
+    // Asked again (the first's read, kept a while against a lost answer), still not said held.
+    expect((await held()).held).toEqual([]);
+    // Asked about the second alone, its refusals come.
+    const rest = (await sendSigned(alpha.identity, base, 'POST', `${FED}/mailbox/held`, JSON.stringify({ ids: [second], refused: true }))).body as { held: string[]; refused: Array<{ id: string }>; more?: string[] };
+    expect([rest.held, rest.more, rest.refused.length, rest.refused.every((r) => r.id === second)]).toEqual([[], undefined, 600, true]);
   }, 120_000);
 });

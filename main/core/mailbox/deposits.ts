@@ -83,10 +83,12 @@ export interface MailboxDepositsDeps {
 
 /**
  * What a mailbox's `held` answer may say the recipient refused (hostile until checked): at most
- * MAX_HELD_REFUSALS, each naming one of the ids asked about (checked below) and a final 4xx.
+ * MAX_HELD_REFUSALS, each naming one of the ids asked about (checked below) and a final 4xx; and
+ * `more`, items taken whose refusals did not fit this answer (neither held nor gone: asked again).
  */
 const heldAnswerSchema = z.object({
   held: z.array(z.string()).max(MAX_HELD_IDS),
+  more: z.array(z.string().regex(/^[0-9]{1,15}$/)).max(MAX_HELD_IDS).optional(),
   refused: z.array(z.object({
     id: z.string().regex(/^[0-9]{1,15}$/),
     event_id: z.string().min(1).max(255),
@@ -299,8 +301,10 @@ export class MailboxDeposits {
           const answer = heldAnswerSchema.safeParse(response.json);
           if (response.status !== 200 || !answer.success) continue;
           const still = new Set(answer.data.held.map(Number));
+          // Taken, with refusals left to read: not seen held now (its events would look taken late), not gone yet.
+          const more = new Set(askRefusals ? (answer.data.more ?? []).map(Number) : []);
           const kept = asked.filter((id) => still.has(id));
-          const gone = asked.filter((id) => !still.has(id));
+          const gone = asked.filter((id) => !still.has(id) && !more.has(id));
           // Only for deposits asked about and taken (the mailbox's word, about what we left there: checked again below, per event).
           const goneSet = new Set(gone);
           const refusals = (answer.data.refused ?? []).filter((r) => goneSet.has(Number(r.id)));

@@ -32,7 +32,7 @@ export const depositorShare = (quota: { items: number; bytes: number }) => ({ it
 export const REFUSALS_KEPT = { perRecipient: 10_000, perDepositor: 5_000 };
 /** A refusal read by its depositor stays this long (an answer lost on the way is read again), then goes. */
 export const REFUSAL_READ_KEPT_MS = 10 * 60_000;
-/** The most refusals one `held` answer carries (cut at an item: the rest of those items are reported held, asked again). */
+/** The most refusals one `held` answer carries (cut at an item: the items left are named in `more`, asked again). */
 export const MAX_HELD_REFUSALS = 1_000;
 
 /** One event of a carried item refused for good by its recipient, as the wire says it (with its item's id). */
@@ -242,7 +242,7 @@ export class MailboxStore {
   /**
    * The refusals of `depositor`'s items among `ids` (not held any more: taken, and refused there),
    * at most MAX_HELD_REFUSALS, whole items only; noted as read. `cut`: the items whose refusals did
-   * not fit (the caller reports them held, so they are asked again).
+   * not fit (the caller names them in `more`, so they are asked again).
    */
   readRefusals(depositor: string, ids: readonly number[], now = Date.now()): { refused: ItemRefusal[]; cut: number[] } {
     if (ids.length === 0) return { refused: [], cut: [] };

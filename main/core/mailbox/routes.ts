@@ -245,9 +245,11 @@ export function mailboxRoutes(deps: FederationDeps): Router {
       return;
     }
     const still = new Set(held);
-    // Items whose refusals do not fit this answer are said to be held: the depositor asks again.
+    // Items taken whose refusals do not fit this answer are named in `more` (neither held nor gone:
+    // the depositor asks again). Said held, their depositor took them for seen held now, and at its
+    // next check their events for taken late: signed again and sent again, though delivered.
     const { refused, cut } = await deps.commit.run(() => box.store.readRefusals(state.origin, ids.filter((id) => !still.has(id))));
-    ctx.body = { held: [...held, ...cut].sort((a, b) => a - b).map(String), refused };
+    ctx.body = { held: held.map(String), refused, ...(cut.length > 0 ? { more: cut.map(String) } : {}) };
   });
 
   router.post(MAILBOX_ACK_PATH, deps.verifySignedRequest, async (ctx) => {
