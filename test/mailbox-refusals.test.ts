@@ -142,8 +142,9 @@ describe('a mailbox tells the depositor what the recipient refused', () => {
     expect(good.body).toEqual({ acknowledged: 2, refused: 2 });
     // The event ids noted at deposit go with their items.
     expect(queryNodeDb(carol.dataDir, 'SELECT item_id, event_id FROM mailbox_item_events')).toEqual([{ item_id: Number(forDave), event_id: '$dave:alpha.test' }]);
-    // An older depositor (no `refused` asked) gets the answer it knows, exactly.
+    // An older depositor (no `refused` asked, or false) gets the answer it knows, exactly.
     expect((await held()).body).toEqual({ held: [forDave] });
+    expect((await sendSigned(alpha.identity, base, 'POST', `${FED}/mailbox/held`, JSON.stringify({ ids: all, refused: false }))).body).toEqual({ held: [forDave] });
     expect((await held(true)).body).toEqual({
       held: [forDave],
       refused: [

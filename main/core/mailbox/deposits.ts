@@ -296,8 +296,15 @@ export class MailboxDeposits {
         try {
           const endpoint = await this.deps.discovery.endpointOf(mailbox);
           // What the recipient refused of those taken is asked only of a mailbox that says it keeps it (an older one's schema is strict).
-          const askRefusals = (await this.deps.discovery.documentOf(mailbox).catch(() => null))?.capabilities.includes(MAILBOX_REFUSALS_CAPABILITY) === true;
-          const response = await this.deps.http.signed(identity, 'POST', endpoint, MAILBOX_HELD_PATH, JSON.stringify(askRefusals ? { ids: asked.map(String), refused: true } : { ids: asked.map(String) }), { destination: mailbox });
+          let askRefusals = (await this.deps.discovery.documentOf(mailbox).catch(() => null))?.capabilities.includes(MAILBOX_REFUSALS_CAPABILITY) === true;
+          const ask = () => this.deps.http.signed(identity, 'POST', endpoint, MAILBOX_HELD_PATH, JSON.stringify(askRefusals ? { ids: asked.map(String), refused: true } : { ids: asked.map(String) }), { destination: mailbox });
+          let response = await ask();
+          // A mailbox our cached discovery says keeps them, answering 400 to the field (a downgrade):
+          // asked again without it (as the fetcher acks), not left "waiting" until the cache refreshes.
+          if (askRefusals && response.status === 400) {
+            askRefusals = false;
+            response = await ask();
+          }
           const answer = heldAnswerSchema.safeParse(response.json);
           if (response.status !== 200 || !answer.success) continue;
           const still = new Set(answer.data.held.map(Number));
@@ -307,7 +314,7 @@ export class MailboxDeposits {
           const gone = asked.filter((id) => !still.has(id) && !more.has(id));
           // Only for deposits asked about and taken (the mailbox's word, about what we left there: checked again below, per event).
           const goneSet = new Set(gone);
-          const refusals = (answer.data.refused ?? []).filter((r) => goneSet.has(Number(r.id)));
+          const refusals = askRefusals ? (answer.data.refused ?? []).filter((r) => goneSet.has(Number(r.id))) : [];
           db.transaction(() => {
             const seen = db.prepare('INSERT INTO mailbox_deposits_held (mailbox, deposit_id, seen_at) VALUES (?, ?, ?) ON CONFLICT (mailbox, deposit_id) DO UPDATE SET seen_at = excluded.seen_at');
             for (const id of kept) seen.run(mailbox, id, now);

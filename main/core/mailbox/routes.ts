@@ -75,7 +75,7 @@ const itemRefusalSchema = z.strictObject({
 const ackSchema = z.strictObject({ cursor: cursorSchema, refused: z.array(itemRefusalSchema).max(MAX_ACK_REFUSALS).optional() });
 const heldSchema = z.strictObject({
   ids: z.array(z.string().regex(/^[0-9]{1,15}$/, 'an id from a deposit answer')).min(1).max(MAX_HELD_IDS),
-  refused: z.literal(true).optional(),
+  refused: z.boolean().optional(),
 });
 
 /**
@@ -236,7 +236,7 @@ export function mailboxRoutes(deps: FederationDeps): Router {
     const box = need(false);
     const state = ctx.state as SignedRequestState;
     const parsed = heldSchema.safeParse(parseJsonBody(state.rawBody));
-    if (!parsed.success) throw badRequest('invalid_request', `body must be {"ids": ["<id from a deposit answer>", …], "refused"?: true} (at most ${MAX_HELD_IDS}): ${formatZodError(parsed.error)}`);
+    if (!parsed.success) throw badRequest('invalid_request', `body must be {"ids": ["<id from a deposit answer>", …], "refused"?: true | false} (at most ${MAX_HELD_IDS}): ${formatZodError(parsed.error)}`);
     state.replayAnswerEarly = true;
     const ids = parsed.data.ids.map(Number);
     const held = box.store.stillHeld(state.origin, ids);
