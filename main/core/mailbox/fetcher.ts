@@ -23,6 +23,7 @@ import { cleanText } from '../util/untrusted-text.ts';
 import { PEER_TEXT_MAX } from '../federation/peer-refusal.ts';
 import { infoLimited, warnLimited } from '../log/rate-limit.ts';
 import { CARRIED_PATHS, MAX_MAILBOX_ITEMS } from './wire.ts';
+import { MAILBOX_MAX_AGE_MS } from './mailbox-store.ts';
 import type { CarriedRequest, DispatchAnswer } from './self-dispatch.ts';
 import { MAILBOX_ACK_PATH, MAILBOX_PATH, MAILBOX_REFUSALS_CAPABILITY } from '../federation/paths.ts';
 import { CHOICE_LIFETIME_MS, ChoiceSigner, MAILBOX_CHOICE_HEADER } from './choice.ts';
@@ -44,7 +45,10 @@ const itemSchema = z.strictObject({
   signature: z.string().regex(HEX_SIGNATURE),
   body: z.string().max(2 * 1024 * 1024),
 });
-const pageSchema = z.strictObject({ items: z.array(itemSchema).max(MAX_MAILBOX_ITEMS), cursor: z.string().regex(/^[0-9]{1,15}$/) });
+// Every item up to the page's cursor: the refusals kept of one after it would never be named in an ack (acks go up to a cursor), and linger.
+const pageSchema = z
+  .strictObject({ items: z.array(itemSchema).max(MAX_MAILBOX_ITEMS), cursor: z.string().regex(/^[0-9]{1,15}$/) })
+  .refine((page) => page.items.every((item) => Number(item.id) <= Number(page.cursor)), 'an item after the page\'s cursor');
 
 export interface MailboxFetcherDeps extends SignedPageLoopDeps {
   /** Hands one carried request to our own federation listener. */
@@ -69,7 +73,7 @@ const FULL = { taken: false, waitMs: 60_000, error: 'too many carried requests w
 
 /** Where the recipient keeps the refusals it names in its acks to mailboxes (one per node: the fetcher's and our listener's). */
 export function mailboxRefusalsOut(db: MailboxFetcherDeps['db']): StoredPullRefusals {
-  return new StoredPullRefusals(db, { table: 'mailbox_refusals_out', withIds: true });
+  return new StoredPullRefusals(db, { table: 'mailbox_refusals_out', withIds: true, maxAgeMs: MAILBOX_MAX_AGE_MS });
 }
 
 export interface MailboxSourceState {
@@ -297,6 +301,8 @@ export class MailboxFetcher {
   /** Federation runs: fetching from the mailboxes chosen lately, unless in pull mode. */
   open(): void {
     this.isOpen = true;
+    // Refusals kept for a mailbox we no longer fetch from go after a week (its items are gone there by then).
+    if (this.refusals instanceof StoredPullRefusals) this.refusals.purge();
     this.retries.start();
     this.switchTo(this.pullMode ? this.pages : this.chosen);
   }

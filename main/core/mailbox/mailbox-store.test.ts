@@ -9,6 +9,7 @@ import { tempDir } from '../../../test/helpers/temp-dir.ts';
 import { openDatabase } from '../store/database.ts';
 import { MailboxStore, REFUSALS_KEPT } from './mailbox-store.ts';
 import { EVENTS_PATH } from '../federation/paths.ts';
+import { mailboxRefusalsOut } from './fetcher.ts';
 
 describe('refusals a mailbox keeps for depositors', () => {
   it('two depositors whose batches the recipient refuses whole cannot keep a third one\'s refusals out: the one holding most gives way, down to an equal share', () => {
@@ -49,6 +50,29 @@ describe('refusals a mailbox keeps for depositors', () => {
     // What alice reads are her own refusals, the first 3 among them.
     const read = store.readRefusals('alice.test', [honest[0]!.item.id]);
     expect(read.refused.map((r) => r.event_id).sort()).toEqual(honest.map((r) => r.event_id).sort());
+    db.close();
+  });
+});
+
+describe('refusals a recipient keeps for its acks to mailboxes', () => {
+  it('those kept for a mailbox we no longer fetch from go after its week (its items are gone there by then)', () => {
+    const db = openDatabase(join(tempDir(), 'paracord.db'));
+    const out = mailboxRefusalsOut(db);
+    const now = Date.now();
+    const refusal = (id: string) => ({ id, event_id: `$${id}:alpha.test`, status: 403, error: 'not_member' });
+    const rows = () => db.prepare<[], { server_name: string; item_id: number }>('SELECT server_name, item_id FROM mailbox_refusals_out ORDER BY server_name, item_id').all();
+    // Kept 8 days ago for gone.test (never acknowledged: we stopped fetching there), and 6 days ago for box.test.
+    db.transaction(() => {
+      out.keep('gone.test', 7, [refusal('7')], now - 8 * 86_400_000);
+      out.keep('box.test', 3, [refusal('3')], now - 6 * 86_400_000);
+    })();
+    expect(rows()).toHaveLength(2);
+    // More kept now: gone.test's, past the week, go; box.test's are still named in its next ack until their week ends.
+    db.transaction(() => out.keep('box.test', 4, [refusal('4')], now))();
+    expect(rows()).toEqual([{ server_name: 'box.test', item_id: 3 }, { server_name: 'box.test', item_id: 4 }]);
+    expect(out.upTo('box.test', 4).refused.map((r) => r.id)).toEqual(['3', '4']);
+    expect(out.purge(now + 2 * 86_400_000)).toBe(1);
+    expect(rows()).toEqual([{ server_name: 'box.test', item_id: 4 }]);
     db.close();
   });
 });

@@ -31,6 +31,11 @@ export interface StoredRefusalsOptions {
    * named with it (`{id, event_id, status, error}`: the mailbox's ack).
    */
   withIds?: boolean;
+  /**
+   * Kept at most this long (the table has `kept_at`: the mailbox fetcher's, whose mailbox holds an
+   * item a week at most): older ones are forgotten when more are kept, and at `purge`.
+   */
+  maxAgeMs?: number;
 }
 
 export class StoredPullRefusals implements AckRefusals {
@@ -43,6 +48,8 @@ export class StoredPullRefusals implements AckRefusals {
   dropped = 0;
 
   private readonly withIds: boolean;
+  private readonly purgeStmt;
+  private readonly maxAgeMs: number | null;
 
   constructor(db: Db, options: StoredRefusalsOptions = {}) {
     this.limit = options.limit ?? MAX_KEPT_REFUSALS;
@@ -50,7 +57,10 @@ export class StoredPullRefusals implements AckRefusals {
     const table = options.table ?? 'pull_refusals';
     // Kept under the page's cursor, or (withIds) under the item's own id.
     const at = this.withIds ? 'item_id' : 'cursor';
-    this.keepStmt = db.prepare(`INSERT OR IGNORE INTO ${table} (server_name, ${at}, event_id, status, error) VALUES (?, ?, ?, ?, ?)`);
+    this.maxAgeMs = options.maxAgeMs ?? null;
+    const aged = this.maxAgeMs !== null;
+    this.keepStmt = db.prepare(`INSERT OR IGNORE INTO ${table} (server_name, ${at}, event_id, status, error${aged ? ', kept_at' : ''}) VALUES (?, ?, ?, ?, ?${aged ? ', ?' : ''})`);
+    this.purgeStmt = aged ? db.prepare(`DELETE FROM ${table} WHERE kept_at < ?`) : null;
     this.countStmt = db.prepare<[string], { n: number }>(`SELECT COUNT(*) AS n FROM ${table} WHERE server_name = ?`);
     // One more than an ack carries: whether the pages up to the cursor hold more.
     this.upToStmt = db.prepare<[string, number, number], AckRefusal & { cursor: number }>(
@@ -60,10 +70,14 @@ export class StoredPullRefusals implements AckRefusals {
   }
 
   /** Keeps what fits under the limit (each under its own id when it has one); answers how many were not kept. */
-  keep(server: string, cursor: number, refused: readonly AckRefusal[]): number {
+  keep(server: string, cursor: number, refused: readonly AckRefusal[], now = Date.now()): number {
     if (refused.length === 0) return 0;
+    this.purge(now);
     const room = Math.max(0, this.limit - this.countStmt.get(server)!.n);
-    for (const r of refused.slice(0, room)) this.keepStmt.run(server, this.withIds && r.id !== undefined ? Number(r.id) : cursor, r.event_id, r.status, r.error);
+    for (const r of refused.slice(0, room)) {
+      const args = [server, this.withIds && r.id !== undefined ? Number(r.id) : cursor, r.event_id, r.status, r.error];
+      this.keepStmt.run(...(this.maxAgeMs !== null ? [...args, now] : args));
+    }
     const dropped = Math.max(0, refused.length - room);
     this.dropped += dropped;
     return dropped;
@@ -80,6 +94,11 @@ export class StoredPullRefusals implements AckRefusals {
     // (A first page of more than an ack carries cannot be: its surplus would be taken as delivered.)
     if (fitting.length === 0) return { cursor: over, refused: rows.slice(0, MAX_ACK_REFUSALS).map(refusal) };
     return { cursor: fitting[fitting.length - 1]!.cursor, refused: fitting.map(refusal) };
+  }
+
+  /** Forgets those kept longer than `maxAgeMs` (none without it); how many went. */
+  purge(now = Date.now()): number {
+    return this.purgeStmt?.run(now - this.maxAgeMs!).changes ?? 0;
   }
 
   acknowledged(server: string, cursor: number): void {

@@ -1065,15 +1065,19 @@ export const MIGRATIONS: readonly Migration[] = [
       -- for good, per mailbox and item id (a mailbox's cursor is an item id: "up to a cursor" holds),
       -- kept until an ack naming them (POST /mailbox/ack {cursor, refused}) is answered. Written in
       -- the commit that records the request's replay entry (a copy handed over again after a crash
-      -- answers "taken before" and could not say it again), and with the page's cursor.
+      -- answers "taken before" and could not say it again), and with the page's cursor. Forgotten
+      -- 7 days after they were kept (kept_at): the mailbox no longer holds their items by then (a
+      -- mailbox we stopped fetching from would otherwise keep them here for good).
       CREATE TABLE IF NOT EXISTS mailbox_refusals_out (
         server_name TEXT NOT NULL,
         item_id     INTEGER NOT NULL,
         event_id    TEXT NOT NULL,
         status      INTEGER NOT NULL,
         error       TEXT NOT NULL,
+        kept_at     INTEGER NOT NULL,
         PRIMARY KEY (server_name, item_id, event_id)
       ) WITHOUT ROWID;
+      CREATE INDEX IF NOT EXISTS mailbox_refusals_out_by_age ON mailbox_refusals_out (kept_at);
       -- The mailbox's side (mailbox/mailbox-store.ts): what a recipient said it refused of an item
       -- deposited here, for that item's depositor to read with POST /mailbox/held; forgotten 10
       -- minutes after it was first read (an answer lost on the way is read again), or after 7 days.
