@@ -18,8 +18,11 @@ export const MAX_MESSAGES_PER_BATCH = 100;
  */
 const txnId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, - or _');
 
+/** The most characters (code points: an emoji is one) a message body may hold; the UI says so before sending. */
+export const MAX_MESSAGE_CHARS = 4000;
+
 // Counted without an array of its characters (issue #17: `[...s]` built one per message sent).
-const messageBody = z.string().min(1, 'must not be empty').refine((s) => atMostCodePoints(s, 4000), 'must be at most 4000 characters');
+const messageBody = z.string().min(1, 'must not be empty').refine((s) => atMostCodePoints(s, MAX_MESSAGE_CHARS), `must be at most ${MAX_MESSAGE_CHARS} characters`);
 
 const reactionKey = z
   .string()

@@ -12,6 +12,9 @@ const asActor: MemberUse = { acting: 'actor' };
 /** The longest an invite to a room is offered (the node refuses longer ones from peers: rooms/authorize.ts). */
 export const MAX_INVITE_AGE_SECONDS = 30 * 24 * 3600;
 
+/** The most characters a room's name may have once trimmed (zod's `max` counts code points); the UI says so before creating. */
+export const MAX_ROOM_NAME_LENGTH = 100;
+
 export const roomOperations = {
   listRooms: { method: 'GET', path: '/rooms', input: z.strictObject({ ...actingUser }), member: asUser },
   createRoom: {
@@ -19,7 +22,7 @@ export const roomOperations = {
     path: '/rooms',
     member: asUser,
     input: z.strictObject({
-      name: z.string().trim().min(1, 'must not be empty').max(100).refine(isSafeDisplayName, 'must not contain control, bidi or invisible characters'),
+      name: z.string().trim().min(1, 'must not be empty').max(MAX_ROOM_NAME_LENGTH).refine(isSafeDisplayName, 'must not contain control, bidi or invisible characters'),
       ...actingUser,
     }),
   },

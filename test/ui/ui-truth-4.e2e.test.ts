@@ -1,0 +1,47 @@
+/// <reference lib="dom" />
+/**
+ * What a new user met trying the app (a tester's trial of 2026-11-28), in real Chromium against
+ * real nodes: nothing typed is cut without a word; a form's error stands at the form, marks the
+ * field it names, and names it in words; an error goes once its field changes; a used member link
+ * is not offered again; a message is deleted only when asked twice; small words; the true reason
+ * passkeys cannot be used.
+ */
+import { describe, expect, it } from '../helpers/fixtures.ts';
+import { HAVE_CHROMIUM, signedIn } from '../helpers/browser.ts';
+import { enc } from '../helpers/rooms.ts';
+
+describe.skipIf(!HAVE_CHROMIUM)('a new user\'s trial: nothing cut, errors at their field, true words (real Chromium, real nodes)', () => {
+  it('1: a message or a room name over its limit is kept whole and said so in words beside the box; nothing is sent until it fits', async ({ browser, pair: { alpha } }) => {
+    const room = (await alpha.admin('POST', '/rooms', { name: 'long ones' })).body.room_id as string;
+    const { page } = await signedIn(browser, alpha);
+    await page.goto(`${alpha.ready.admin_url}/#/rooms/${enc(room)}`);
+    const box = page.getByTestId('composer');
+    const long = 'word '.repeat(14_000); // 70,000 characters pasted; 69,999 once trimmed
+    await box.fill(long);
+    expect((await box.inputValue()).length).toBe(70_000);
+    const over = page.getByTestId('composer-over');
+    await expect.poll(() => over.textContent()).toBe('65,999 characters over the 4,000 a message may hold: split it into shorter messages.');
+    expect(await box.getAttribute('aria-invalid')).toBe('true');
+    expect(await page.getByRole('button', { name: 'Send' }).isDisabled()).toBe(true);
+    await box.press('Enter');
+    await page.waitForTimeout(500);
+    expect((await alpha.admin('GET', `/rooms/${enc(room)}/messages`)).body.messages).toHaveLength(0);
+    expect((await box.inputValue()).length).toBe(70_000);
+    // Cut to fit by the user: sent whole.
+    await box.fill('x'.repeat(4000));
+    await over.waitFor({ state: 'detached' });
+    await box.press('Enter');
+    await expect.poll(async () => (await alpha.admin('GET', `/rooms/${enc(room)}/messages`)).body.messages.map((m: { body: string }) => m.body.length)).toEqual([4000]);
+    // The node still refuses a longer one.
+    expect((await alpha.admin('POST', `/rooms/${enc(room)}/messages`, { body: 'x'.repeat(4001) })).status).toBe(400);
+
+    // A room name: kept whole, said too long, not created.
+    await page.goto(`${alpha.ready.admin_url}/#/rooms`);
+    const name = page.getByLabel('New room name');
+    await name.fill('n'.repeat(560));
+    expect((await name.inputValue()).length).toBe(560);
+    await expect.poll(() => page.getByTestId('room-name-over').textContent()).toBe('460 characters over the 100 a room name may have: shorten it.');
+    expect(await name.getAttribute('aria-invalid')).toBe('true');
+    expect(await page.getByRole('button', { name: 'Create room' }).isDisabled()).toBe(true);
+  });
+});
