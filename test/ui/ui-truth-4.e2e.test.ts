@@ -6,9 +6,22 @@
  * is not offered again; a message is deleted only when asked twice; small words; the true reason
  * passkeys cannot be used.
  */
+import type { Locator, Page } from 'playwright-core';
 import { describe, expect, it } from '../helpers/fixtures.ts';
 import { HAVE_CHROMIUM, signedIn } from '../helpers/browser.ts';
 import { enc } from '../helpers/rooms.ts';
+
+/** What an error note says (its words, without its "details"). */
+const said = (note: Locator) => note.locator('span').first().innerText();
+
+/** The vertical distance between two elements' boxes (0 when they overlap): an error "next to" its field is close. */
+async function gap(page: Page, a: string, b: string): Promise<number> {
+  return page.evaluate(([x, y]) => {
+    const one = document.querySelector(x!)!.getBoundingClientRect();
+    const two = document.querySelector(y!)!.getBoundingClientRect();
+    return Math.max(0, one.top - two.bottom, two.top - one.bottom);
+  }, [a, b]);
+}
 
 describe.skipIf(!HAVE_CHROMIUM)('a new user\'s trial: nothing cut, errors at their field, true words (real Chromium, real nodes)', () => {
   it('1: a message or a room name over its limit is kept whole and said so in words beside the box; nothing is sent until it fits', async ({ browser, pair: { alpha } }) => {
@@ -43,5 +56,35 @@ describe.skipIf(!HAVE_CHROMIUM)('a new user\'s trial: nothing cut, errors at the
     await expect.poll(() => page.getByTestId('room-name-over').textContent()).toBe('460 characters over the 100 a room name may have: shorten it.');
     expect(await name.getAttribute('aria-invalid')).toBe('true');
     expect(await page.getByRole('button', { name: 'Create room' }).isDisabled()).toBe(true);
+  });
+  it('2: a form\'s error stands next to the form, marks the field it names and names it in words (backup folder, room invite, a friend\'s room)', async ({ browser, pair: { alpha } }) => {
+    const { page } = await signedIn(browser, alpha);
+    await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+    /** Types `value` into `field`, presses `button`, and checks the error note `testid` says `words` and marks the field. */
+    const refused = async (field: Locator, value: string, button: string, testid: string, words: string) => {
+      await field.fill(value);
+      await page.getByRole('button', { name: button, exact: true }).click();
+      await expect.poll(() => said(page.getByTestId(testid))).toBe(words);
+      expect(await field.getAttribute('aria-invalid')).toBe('true');
+      return page.getByTestId(testid);
+    };
+    const folder = page.getByLabel('Back up daily into this folder (absolute path)');
+    const backupError = await refused(folder, 'backups', 'Schedule daily backups', 'backup-form-error', 'Some of what you typed is not valid. Backup folder: must be a full path starting with /.');
+    expect(await gap(page, '[data-testid=backup-form-error]', 'form[data-testid=backup-form]')).toBeLessThan(40);
+    expect(await backupError.isVisible()).toBe(true);
+    expect(await page.locator('main').innerText()).not.toContain('Dir:');
+    // Changing the field ends the claim.
+    await folder.fill('/tmp/x');
+    expect(await folder.getAttribute('aria-invalid')).not.toBe('true');
+
+    const room = (await alpha.admin('POST', '/rooms', { name: 'invites here' })).body.room_id as string;
+    await page.goto(`${alpha.ready.admin_url}/#/rooms/${enc(room)}`);
+    await page.getByText('Members and invitations').click();
+    await refused(page.getByTestId('invitee'), 'bob', 'Invite', 'invite-error', 'Some of what you typed is not valid. User: must look like @name:server.example (a user name, then the name of their server).');
+    expect(await gap(page, '[data-testid=invite-error]', '[data-testid=invitee]')).toBeLessThan(60);
+
+    await page.goto(`${alpha.ready.admin_url}/#/rooms`);
+    await refused(page.getByLabel('Join a room on a friend\'s server'), 'hello', 'Join room', 'join-remote-error', 'Not joined. Some of what you typed is not valid. Room id: must look like !1234567890:friend.example.');
+    expect(await page.locator('main').innerText()).not.toContain('opaque');
   });
 });

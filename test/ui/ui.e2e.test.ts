@@ -142,7 +142,7 @@ describe.skipIf(!HAVE_CHROMIUM)('the UI in a real browser (skipped without Chrom
     // "Join a room on a friend's server" (issue #19) says honestly why beta's room cannot be joined that way.
     await a.getByLabel("Join a room on a friend's server").fill('!123:beta.test');
     await a.getByRole('button', { name: 'Join room' }).click();
-    await a.getByText(/Not joined: .*not a Paracord reference server/).waitFor();
+    await a.getByText(/Not joined\. .*not a Paracord reference server/).waitFor();
     await a.getByText('Members and invitations').click();
     // The label's example stays in its line (a rule for raw causes behind "details" made it a block).
     expect(await a.getByTestId('invitee').locator('xpath=preceding-sibling::span/code').evaluate((el) => getComputedStyle(el).display)).toBe('inline');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AdminError } from '../../../shared/contract/client.ts';
-import { ERROR_SENTENCES, explainBackupWarning, explainCause, explainError, explainReachability, fieldHint, plainRule } from './errors.ts';
+import { ERROR_SENTENCES, explainBackupWarning, explainCause, explainError, explainReachability, fieldHint, invalidField, plainRule } from './errors.ts';
 
 describe('explainError', () => {
   it('gives every node error code a sentence, with the raw cause as details', () => {
@@ -11,7 +11,7 @@ describe('explainError', () => {
 
   it('keeps the field of an input error but not the schema path noise', () => {
     const shown = explainError(new AdminError(400, 'invalid_input', 'rate_limit.per_second: Too small: expected number to be >0'));
-    expect(shown.text).toBe('Some of what you typed is not valid. Check the highlighted field. Per second: must be above 0.');
+    expect(shown.text).toBe('Some of what you typed is not valid. Per second: must be above 0.');
     expect(shown.text).not.toContain('rate_limit.');
     expect(shown.details).toContain('Too small');
   });
@@ -24,10 +24,23 @@ describe('explainError', () => {
     expect(plainRule('Invalid input: expected number, received string')).toBe('must be a whole number');
     expect(plainRule('Invalid option: expected one of "daily"|"weekly"')).toBe('is not one of the choices');
     expect(plainRule('Invalid string: must match pattern /^[a-z]+$/')).toBe('is not written the right way');
-    expect(plainRule('must look like @localpart:server')).toBe('must look like @localpart:server');
+    expect(plainRule('must not contain control characters')).toBe('must not contain control characters');
     for (const zod of ['Too small: expected number to be >0', 'Invalid input: expected boolean, received string', 'Unrecognized key: "zz"', 'Invalid URL']) {
       expect(fieldHint(`a.b_c: ${zod}`)).not.toMatch(/expected|Too small|Invalid|Unrecognized|[<>]=?/);
     }
+  });
+
+  it('names fields and formats in words, and tells a form which field to mark (a tester read "Dir: must be an absolute path")', () => {
+    const error = (message: string) => new AdminError(400, 'invalid_input', message);
+    expect(explainError(error('dir: must be an absolute path')).text).toBe('Some of what you typed is not valid. Backup folder: must be a full path starting with /.');
+    expect(explainError(error('room_id: must look like !opaque:server')).text).toBe('Some of what you typed is not valid. Room id: must look like !1234567890:friend.example.');
+    expect(explainError(error('user_id: must look like @localpart:server')).text).toBe('Some of what you typed is not valid. User: must look like @name:server.example (a user name, then the name of their server).');
+    expect(explainError(error('dir: x')).text).not.toContain('highlighted');
+    expect(invalidField(error('dir: must be an absolute path'))).toBe('dir');
+    expect(invalidField(error('rate_limit.per_second: Too small: expected number to be >0'))).toBe('per_second');
+    expect(invalidField(error('something odd'))).toBeNull();
+    expect(invalidField(new AdminError(403, 'owner_only', 'dir: no'))).toBeNull();
+    expect(invalidField(new TypeError('Failed to fetch'))).toBeNull();
   });
 
   it('calls a fetch that never reached the node "does not answer"', () => {

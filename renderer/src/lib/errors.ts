@@ -29,7 +29,8 @@ export const ERROR_SENTENCES: Readonly<Record<string, string>> = {
   setup_required: 'Your node is not set up yet: choose a server name first.',
   already_set_up: 'This node is already set up.',
   // input
-  invalid_input: 'Some of what you typed is not valid. Check the highlighted field.',
+  // Not "check the highlighted field": a form marks its field (invalidField), but the sentence is also said where none is.
+  invalid_input: 'Some of what you typed is not valid.',
   malformed_json: 'The page sent something your node could not read. Reload the page.',
   malformed_frame: 'The page sent something your node could not read. Reload the page.',
   upgrade_required: 'This page talked to your node the wrong way. Reload the page.',
@@ -417,18 +418,50 @@ export function tooManyAttemptsText(message: string): string {
   return wait ? `Too many attempts to sign in. Try again in ${wait}.` : ERROR_SENTENCES.too_many_attempts!;
 }
 
-/** "rate_limit.per_second: Too small: expected number to be >0" → "Per second: must be above 0." (no schema paths, no zod wording). */
-export function fieldHint(message: string): string {
+/** Fields the node names in an input error, as the forms label them (a tester read "Dir:"). */
+const FIELD_WORDS: Readonly<Record<string, string>> = {
+  dir: 'Backup folder',
+  passphrase_file: 'Passphrase file',
+  keep: 'Backups to keep',
+  user_id: 'User',
+  room_id: 'Room id',
+};
+
+/** The node's message of an input error, split: the field (its last path part) and the broken rule. */
+function invalidPart(message: string): { field: string; rule: string } | null {
   const first = message.split(/;\s*/)[0] ?? '';
   const match = /^([a-z_.0-9]+):\s*(.+)$/.exec(first);
-  if (!match) return '';
-  const field = match[1]!.split('.').filter((part) => !/^\d+$/.test(part)).pop() ?? '';
-  const label = field.replace(/_/g, ' ');
-  return `${label.charAt(0).toUpperCase()}${label.slice(1)}: ${plainRule(match[2]!)}.`.replace(/\.\.$/, '.');
+  if (!match) return null;
+  return { field: match[1]!.split('.').filter((part) => !/^\d+$/.test(part)).pop() ?? '', rule: match[2]! };
 }
+
+/**
+ * The field an input error is about (`dir`, `user_id`…), for the form to mark it (aria-invalid):
+ * null for any other error. The node names the first broken field.
+ */
+export function invalidField(error: unknown): string | null {
+  if (!(error instanceof AdminError) || error.code !== 'invalid_input') return null;
+  return invalidPart(error.message)?.field || null;
+}
+
+/** "rate_limit.per_second: Too small: expected number to be >0" → "Per second: must be above 0." (no schema paths, no zod wording). */
+export function fieldHint(message: string): string {
+  const part = invalidPart(message);
+  if (!part) return '';
+  const label = FIELD_WORDS[part.field] ?? part.field.replace(/_/g, ' ');
+  return `${label.charAt(0).toUpperCase()}${label.slice(1)}: ${plainRule(part.rule)}.`.replace(/\.\.$/, '.');
+}
+
+/** The node's own rules that name a format by its parts, as a person writes it. */
+const RULE_WORDS: Readonly<Record<string, string>> = {
+  'must be an absolute path': 'must be a full path starting with /',
+  'must look like !opaque:server': 'must look like !1234567890:friend.example',
+  'must look like @localpart:server': 'must look like @name:server.example (a user name, then the name of their server)',
+};
 
 /** Zod's wording of a broken rule, in plain words; the node's own rules (already words) pass unchanged. */
 export function plainRule(rule: string): string {
+  if (RULE_WORDS[rule]) return RULE_WORDS[rule];
   let m: RegExpExecArray | null;
   if ((m = /^Too small: expected number to be >(=?)(-?[\d.]+)/.exec(rule))) return m[1] ? `must be ${m[2]} or more` : `must be above ${m[2]}`;
   if ((m = /^Too big: expected number to be <(=?)(-?[\d.]+)/.exec(rule))) return m[1] ? `must be ${m[2]} or less` : `must be below ${m[2]}`;
