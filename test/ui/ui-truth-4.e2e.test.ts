@@ -11,6 +11,8 @@ import { describe, expect, it } from '../helpers/fixtures.ts';
 import { HAVE_CHROMIUM, signedIn } from '../helpers/browser.ts';
 import { enc } from '../helpers/rooms.ts';
 
+const PASSPHRASE = 'kettle orbit lantern mosaic';
+
 /** What an error note says (its words, without its "details"). */
 const said = (note: Locator) => note.locator('span').first().innerText();
 
@@ -86,5 +88,20 @@ describe.skipIf(!HAVE_CHROMIUM)('a new user\'s trial: nothing cut, errors at the
     await page.goto(`${alpha.ready.admin_url}/#/rooms`);
     await refused(page.getByLabel('Join a room on a friend\'s server'), 'hello', 'Join room', 'join-remote-error', 'Not joined. Some of what you typed is not valid. Room id: must look like !1234567890:friend.example.');
     expect(await page.locator('main').innerText()).not.toContain('opaque');
+  });
+  it('3: the member join page drops an error once the field it is about changes', async ({ browser, pair: { alpha } }) => {
+    const link = String((await alpha.admin('POST', '/members/invites', {})).body.link);
+    const page = await (await browser.newContext()).newPage();
+    await page.goto(link);
+    await page.getByLabel('User name').fill('owner');
+    await page.getByTestId('new-passphrase').fill(PASSPHRASE);
+    await page.getByTestId('new-passphrase-again').fill(PASSPHRASE);
+    await page.getByRole('button', { name: 'Join', exact: true }).click();
+    const alert = page.getByTestId('member-link').getByRole('alert');
+    await expect.poll(() => said(alert)).toBe('That user name is taken on this server, or reserved. Choose another.');
+    await page.getByLabel('User name').fill('sam');
+    await alert.waitFor({ state: 'detached', timeout: 2_000 });
+    await page.getByRole('button', { name: 'Join', exact: true }).click();
+    await page.getByRole('heading', { name: 'Rooms' }).waitFor();
   });
 });
