@@ -13,6 +13,14 @@ import { enc } from '../helpers/rooms.ts';
 
 const PASSPHRASE = 'kettle orbit lantern mosaic';
 
+/** On a member link's join page: a user name, the passphrase twice, Join. */
+async function join(page: Page, name: string): Promise<void> {
+  await page.getByLabel('User name').fill(name);
+  await page.getByTestId('new-passphrase').fill(PASSPHRASE);
+  await page.getByTestId('new-passphrase-again').fill(PASSPHRASE);
+  await page.getByRole('button', { name: 'Join', exact: true }).click();
+}
+
 /** What an error note says (its words, without its "details"). */
 const said = (note: Locator) => note.locator('span').first().innerText();
 
@@ -93,15 +101,27 @@ describe.skipIf(!HAVE_CHROMIUM)('a new user\'s trial: nothing cut, errors at the
     const link = String((await alpha.admin('POST', '/members/invites', {})).body.link);
     const page = await (await browser.newContext()).newPage();
     await page.goto(link);
-    await page.getByLabel('User name').fill('owner');
-    await page.getByTestId('new-passphrase').fill(PASSPHRASE);
-    await page.getByTestId('new-passphrase-again').fill(PASSPHRASE);
-    await page.getByRole('button', { name: 'Join', exact: true }).click();
+    await join(page, 'owner');
     const alert = page.getByTestId('member-link').getByRole('alert');
     await expect.poll(() => said(alert)).toBe('That user name is taken on this server, or reserved. Choose another.');
     await page.getByLabel('User name').fill('sam');
     await alert.waitFor({ state: 'detached', timeout: 2_000 });
     await page.getByRole('button', { name: 'Join', exact: true }).click();
     await page.getByRole('heading', { name: 'Rooms' }).waitFor();
+  });
+  it('4: a member invite link once used is said used, by whom, and no longer offered to copy', async ({ browser, pair: { alpha } }) => {
+    const { page: owner } = await signedIn(browser, alpha);
+    await owner.getByTestId('invite-member').click();
+    const link = await owner.getByTestId('member-link').inputValue();
+    expect(link).toMatch(/\/app\/#\/join\/[^/]+$/);
+    const phone = await (await browser.newContext()).newPage();
+    await phone.goto(link);
+    await join(phone, 'pat');
+    await phone.getByRole('heading', { name: 'Rooms' }).waitFor();
+    const made = owner.getByTestId('member-link-made');
+    await expect.poll(() => made.innerText(), { timeout: 20_000 }).toMatch(/^This link was used by @pat:alpha\.test .+; it cannot be used again\.$/);
+    expect(await owner.getByTestId('member-link').count()).toBe(0);
+    expect(await made.getByRole('button', { name: 'Copy' }).count()).toBe(0);
+    expect(await made.getByRole('img').count()).toBe(0);
   });
 });
