@@ -303,7 +303,8 @@ describe.skipIf(!HAVE_CHROMIUM)('issue #16 item 14: every action by keyboard onl
       await press(page, theirs.getByRole('button', { name: 'React with 👍' }), 'Enter', { back: true }); // above: backward
       await focusLandsOn(page, theirs.getByRole('button', { name: /^👍 1/ }));
 
-      // Delete own message: focus stays on the (now deleted) message.
+      // Delete own message (it asks first): focus stays on the (now deleted) message.
+      page.once('dialog', (dialog) => void dialog.accept());
       await press(page, mine.getByRole('button', { name: 'Delete' }), 'Enter'); // below: forward
       await mine.getByText('Message deleted').waitFor();
       await focusLandsOn(page, mine);

@@ -98,6 +98,7 @@ describe.skipIf(!HAVE_CHROMIUM)('moderation, unread badges and search in the UI'
 
     // A moderator's delete of bob's message.
     const rudeItem = a.locator(`[data-event-id="${rude}"]`);
+    a.once('dialog', (dialog) => void dialog.accept()); // it asks first
     await rudeItem.getByRole('button', { name: 'Delete' }).click();
     await rudeItem.getByText('Deleted by a moderator').waitFor();
 

@@ -124,4 +124,23 @@ describe.skipIf(!HAVE_CHROMIUM)('a new user\'s trial: nothing cut, errors at the
     expect(await made.getByRole('button', { name: 'Copy' }).count()).toBe(0);
     expect(await made.getByRole('img').count()).toBe(0);
   });
+  it('5: deleting a message asks first; "no" keeps it', async ({ browser, pair: { alpha } }) => {
+    const room = (await alpha.admin('POST', '/rooms', { name: 'deletions' })).body.room_id as string;
+    await alpha.admin('POST', `/rooms/${enc(room)}/messages`, { body: 'keep me, or not' });
+    const { page } = await signedIn(browser, alpha);
+    await page.goto(`${alpha.ready.admin_url}/#/rooms/${enc(room)}`);
+    const message = page.getByTestId('message').filter({ hasText: 'keep me, or not' });
+    const asked: string[] = [];
+    page.once('dialog', (dialog) => {
+      asked.push(dialog.message());
+      void dialog.dismiss();
+    });
+    await message.getByRole('button', { name: 'Delete' }).click();
+    await expect.poll(() => asked).toEqual(['Delete this message? Everyone in the room sees it deleted; this cannot be undone.']);
+    await page.waitForTimeout(500);
+    expect((await alpha.admin('GET', `/rooms/${enc(room)}/messages`)).body.messages[0].deleted).toBeFalsy();
+    page.once('dialog', (dialog) => void dialog.accept());
+    await message.getByRole('button', { name: 'Delete' }).click();
+    await page.getByTestId('message').getByText('Message deleted').waitFor();
+  });
 });
