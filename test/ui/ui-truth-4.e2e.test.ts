@@ -9,7 +9,7 @@
 import type { Locator, Page } from 'playwright-core';
 import { describe, expect, it } from '../helpers/fixtures.ts';
 import { HAVE_CHROMIUM, signedIn } from '../helpers/browser.ts';
-import { enc } from '../helpers/rooms.ts';
+import { enc, eventually } from '../helpers/rooms.ts';
 
 const PASSPHRASE = 'kettle orbit lantern mosaic';
 
@@ -142,5 +142,37 @@ describe.skipIf(!HAVE_CHROMIUM)('a new user\'s trial: nothing cut, errors at the
     page.once('dialog', (dialog) => void dialog.accept());
     await message.getByRole('button', { name: 'Delete' }).click();
     await page.getByTestId('message').getByText('Message deleted').waitFor();
+  });
+  it('6: "(edited)" stands apart from the text; a used peer link says "used by" once; "Invited …" goes once the invitee joined', async ({ browser, fileNodes, pair: { alpha, beta } }) => {
+    const room = (await alpha.admin('POST', '/rooms', { name: 'small words' })).body.room_id as string;
+    const sent = (await alpha.admin('POST', `/rooms/${enc(room)}/messages`, { body: 'first try' })).body.event_id as string;
+    expect((await alpha.admin('PATCH', `/rooms/${enc(room)}/messages/${enc(sent)}`, { body: 'said better' })).status).toBe(200);
+    const { page } = await signedIn(browser, alpha);
+    await page.goto(`${alpha.ready.admin_url}/#/rooms/${enc(room)}`);
+    const body = page.getByTestId('message').filter({ hasText: 'said better' }).locator('.body');
+    await expect.poll(() => body.innerText()).toBe('said better (edited)');
+
+    // Invited from the form: the notice goes once the invitee joined.
+    await page.getByText('Members and invitations').click();
+    await page.getByTestId('invitee').fill('@owner:beta.test');
+    await page.getByRole('button', { name: 'Invite', exact: true }).click();
+    const notice = page.getByRole('status').filter({ hasText: 'Invited @owner:beta.test' });
+    await notice.waitFor();
+    const invite = await eventually(async () => {
+      const found = (await beta.admin('GET', '/invites')).body.invites.find((i: { room_id: string }) => i.room_id === room);
+      if (!found) throw new Error('no invitation at beta yet');
+      return found as { invite_id: string };
+    });
+    expect((await beta.admin('POST', `/invites/${invite.invite_id}/accept`)).status).toBe(200);
+    await notice.waitFor({ state: 'detached', timeout: 20_000 });
+
+    // A peer link used by a friend's server: "used by" once.
+    const gamma = await fileNodes.start({ serverName: 'gamma.test' });
+    const link = await alpha.admin('POST', '/invites/peer', {});
+    const redeemed = await gamma.admin('POST', '/invites/peer/redeem', { link: link.body.link });
+    expect(redeemed.status, JSON.stringify(redeemed.body)).toBe(200);
+    await page.goto(`${alpha.ready.admin_url}/#/peers`);
+    await expect.poll(() => page.locator('main').innerText(), { timeout: 15_000 }).toContain('used by gamma.test');
+    expect(await page.locator('main').innerText()).not.toMatch(/used\s+used by/);
   });
 });
