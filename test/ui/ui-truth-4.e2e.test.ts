@@ -175,4 +175,18 @@ describe.skipIf(!HAVE_CHROMIUM)('a new user\'s trial: nothing cut, errors at the
     await expect.poll(() => page.locator('main').innerText(), { timeout: 15_000 }).toContain('used by gamma.test');
     expect(await page.locator('main').innerText()).not.toMatch(/used\s+used by/);
   });
+  it('7: at an IP address the member\'s Account page gives the true reason passkeys cannot be used', async ({ browser, pair: { beta } }) => {
+    const token = String((await beta.admin('POST', '/members/invites', {})).body.link).split('#/join/')[1]!;
+    const app = `http://127.0.0.1:${new URL(beta.federationUrl).port}/app/`;
+    const page = await (await browser.newContext()).newPage();
+    await page.goto(app);
+    const joined = await page.evaluate(
+      async ([t, p]) => (await fetch('/_paracord/client/v1/join', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: t, localpart: 'ida', passphrase: p }) })).status,
+      [token, PASSPHRASE],
+    );
+    expect(joined).toBe(200);
+    await page.goto(`${app}#/account`);
+    await page.reload();
+    await expect.poll(() => page.getByTestId('passkeys-unavailable').textContent()).toBe('This page cannot make passkeys: they need the server to be opened by its name, not an IP address like 127.0.0.1.');
+  });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { passkeysAvailable } from './passkeys.ts';
+import { passkeysAvailable, passkeysUnavailableWhy } from './passkeys.ts';
 
 describe('passkeys are offered (issue #34)', () => {
   it('only in a secure context with WebAuthn, at a host name', () => {
@@ -11,5 +11,16 @@ describe('passkeys are offered (issue #34)', () => {
     expect(at('127.0.0.1')).toBe(false);
     expect(at('[::1]')).toBe(false);
     expect(passkeysAvailable({ isSecureContext: true, location: { hostname: 'home.example' } })).toBe(false);
+  });
+
+  it('says the true reason they cannot be used', () => {
+    const PublicKeyCredential = function PublicKeyCredential() {};
+    const why = (hostname: string, isSecureContext = true) => passkeysUnavailableWhy({ isSecureContext, PublicKeyCredential, location: { hostname } });
+    expect(why('home.example')).toBe('');
+    expect(why('127.0.0.1')).toBe('they need the server to be opened by its name, not an IP address like 127.0.0.1.');
+    expect(why('192.168.1.20', false)).toBe('they need the server to be opened by its name, not an IP address like 192.168.1.20.');
+    expect(why('[::1]')).toBe('they need the server to be opened by its name, not an IP address like [::1].');
+    expect(why('home.example', false)).toBe('browsers allow them only over a private connection (an https:// address).');
+    expect(passkeysUnavailableWhy({ isSecureContext: true, location: { hostname: 'home.example' } })).toBe('this browser does not offer them.');
   });
 });

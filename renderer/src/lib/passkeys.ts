@@ -6,14 +6,27 @@
 import { WebAuthnError, startAuthentication, startRegistration } from '@simplewebauthn/browser';
 import type { MemberAccount } from './member-api.ts';
 
+type PasskeyScope = { isSecureContext?: boolean; PublicKeyCredential?: unknown; location?: { hostname: string } };
+
 /**
  * Whether this page may use passkeys at all: WebAuthn in a secure context, at a name (a passkey
  * belongs to a host name; http://127.0.0.1 is a secure context, but an IP address cannot have one).
  */
-export function passkeysAvailable(scope: { isSecureContext?: boolean; PublicKeyCredential?: unknown; location?: { hostname: string } } = globalThis): boolean {
+export function passkeysAvailable(scope: PasskeyScope = globalThis): boolean {
+  return passkeysUnavailableWhy(scope) === '';
+}
+
+/**
+ * Why this page cannot use passkeys, in words ('' when it can): the true reason, not always "https"
+ * (a tester's trial: at http://127.0.0.1, a secure context, the page said it needed an https:// address).
+ */
+export function passkeysUnavailableWhy(scope: PasskeyScope = globalThis): string {
   const host = scope.location?.hostname ?? '';
-  const isAddress = /^[\d.]+$/.test(host) || host.includes(':');
-  return scope.isSecureContext === true && typeof scope.PublicKeyCredential === 'function' && host !== '' && !isAddress;
+  if (typeof scope.PublicKeyCredential !== 'function') return 'this browser does not offer them.';
+  // An IP address is never a passkey's home, even over https: said first.
+  if (host === '' || /^[\d.]+$/.test(host) || host.includes(':')) return `they need the server to be opened by its name, not an IP address like ${host || 'this one'}.`;
+  if (scope.isSecureContext !== true) return 'browsers allow them only over a private connection (an https:// address).';
+  return '';
 }
 
 /** The member made a passkey on this device (or a security key); the node keeps its public key. */
