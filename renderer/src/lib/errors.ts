@@ -157,6 +157,7 @@ export const ERROR_SENTENCES: Readonly<Record<string, string>> = {
   unknown_peer: 'That server is not one of your friends\' servers. Add it first.',
   unknown_entry: 'That message is not waiting to be sent any more.',
   unknown_cursor: 'The other server lost track of what your server already fetched. It starts over by itself.',
+  unknown_item: 'The mailbox holds no such item for your server. Your server acknowledges what it fetched without naming it.',
   unknown_key: 'The other server does not know the key your server signed with. Your keys may have changed: ask your friend to peer again.',
   keys_recently_fetched: 'The other server has not read your server\'s new key yet (it read your keys a few seconds ago). It retries by itself in a few seconds.',
   keys_unavailable: 'The other server could not read your server\'s keys just now, so it could not check this yet. Nothing is lost: it is sent again by itself in a few seconds.',
