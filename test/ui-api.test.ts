@@ -305,6 +305,12 @@ describe('invites and links (items 8, 9)', () => {
     expect((await alpha.admin('POST', '/invites/peer/preview', { link })).body.error).toBe('invalid_link'); // own link
     expect((await delta.admin('POST', '/invites/peer/preview', { link: '' })).status).toBe(400);
     expect((await delta.admin('GET', '/peers')).body.peers).toEqual([]);
+    expect(preview.body.already_peered_with_key).toBe(false);
+    // Once peered, a link of that server with the key we hold says so (a user trial: checking a link
+    // already used read as a fresh one, and only peering said it was used).
+    expect((await delta.admin('POST', '/invites/peer/redeem', { link })).status).toBe(200);
+    const again = await delta.admin('POST', '/invites/peer/preview', { link });
+    expect(again.body).toMatchObject({ already_peer: true, already_peered_with_key: true });
   });
 
   it('resets a peer rate limit to the default with null', async () => {

@@ -276,6 +276,13 @@ describe.skipIf(!HAVE_CHROMIUM)('issue #16: the UI tells the truth (real Chromiu
     await a.getByTestId('message').filter({ hasText: 'hi alpha' }).waitFor();
     await shot(a, 'room-delivered');
 
+    // The used link checked again on beta: it says they are peered with this key, not a fresh
+    // "Peer with" (a user trial: only peering said the link was used).
+    await b.getByRole('link', { name: 'Peers & trust' }).click();
+    await paste(b.getByTestId('redeem-input'), link);
+    await b.getByTestId('preview-already-peered').getByText(/^You are already peered with alpha\.test, with this very key/).waitFor();
+    await b.getByRole('button', { name: 'Peer again with alpha.test' }).waitFor();
+
     // 3, 5: beta goes offline: alpha's message waits for it, and the dashboard says so in words.
     await beta.stop();
     await a.getByTestId('composer').fill('are you there?');

@@ -154,6 +154,11 @@ export class NameClaims {
     return agreeing.size === hosts.size && !relayed.some((k) => k.key_id === keyId && k.public_key !== publicKey);
   }
 
+  /** Whether `name` is an allowed peer here whose current key, held directly, is (`keyId`, `publicKey`): a link of it would change nothing. */
+  isPeerWithKey(name: string, keyId: string, publicKey: string): boolean {
+    return this.d.trust.get(name)?.trust === 'allow' && this.holdsKey(name, keyId, publicKey);
+  }
+
   /** Whether (`keyId`, `publicKey`) is a current key of `name` that we hold directly. */
   private holdsKey(name: string, keyId: string, publicKey: string): boolean {
     const key = this.d.keys.get(name, keyId);

@@ -61,6 +61,8 @@ export interface PeerInvitePreview {
   expires_at: number;
   /** Already a peer: redeeming would refresh what we know of it. */
   already_peer: boolean;
+  /** An allowed peer already, whose current key is the link's: redeeming would change nothing here. */
+  already_peered_with_key: boolean;
 }
 
 export interface PeerInvite {
