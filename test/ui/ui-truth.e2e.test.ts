@@ -257,6 +257,8 @@ describe.skipIf(!HAVE_CHROMIUM)('issue #16: the UI tells the truth (real Chromiu
     await b.getByText('hello beta, first message').waitFor();
     expect(((await beta.admin('GET', '/rooms')).body.rooms as unknown[]).length).toBe(1);
     expect(((await alpha.admin('GET', '/rooms')).body.rooms as unknown[]).length).toBe(1);
+    // The room list counts its members (a review: it read "undefined members" after a rename).
+    await a.locator('li', { hasText: 'alpha.test + beta.test' }).getByText(/^2 members/).waitFor();
 
     // 5: delivered to all, from what the node says.
     const mine = a.getByTestId('message').filter({ hasText: 'hello beta, first message' });
@@ -280,7 +282,7 @@ describe.skipIf(!HAVE_CHROMIUM)('issue #16: the UI tells the truth (real Chromiu
     // "Peer with" (a user trial: only peering said the link was used).
     await b.getByRole('link', { name: 'Peers & trust' }).click();
     await paste(b.getByTestId('redeem-input'), link);
-    await b.getByTestId('preview-already-peered').getByText(/^You are already peered with alpha\.test, with this very key/).waitFor();
+    await b.getByTestId('preview-already-peered').getByText(/^You are already peered with alpha\.test, with this very key at this address/).waitFor();
     await b.getByRole('button', { name: 'Peer again with alpha.test' }).waitFor();
 
     // 3, 5: beta goes offline: alpha's message waits for it, and the dashboard says so in words.

@@ -154,9 +154,14 @@ export class NameClaims {
     return agreeing.size === hosts.size && !relayed.some((k) => k.key_id === keyId && k.public_key !== publicKey);
   }
 
-  /** Whether `name` is an allowed peer here whose current key, held directly, is (`keyId`, `publicKey`): a link of it would change nothing. */
-  isPeerWithKey(name: string, keyId: string, publicKey: string): boolean {
-    return this.d.trust.get(name)?.trust === 'allow' && this.holdsKey(name, keyId, publicKey);
+  /**
+   * Whether `name` is an allowed peer here as a link of it names it: its current key, held
+   * directly, is (`keyId`, `publicKey`), at that endpoint with that certificate pin. Redeeming such
+   * a link would change nothing here (one with a new address or certificate would: not this).
+   */
+  isPeerAsLinked(name: string, link: { keyId: string; publicKey: string; endpoint: string; tlsFingerprint: string | null }): boolean {
+    const peer = this.d.trust.get(name);
+    return peer?.trust === 'allow' && peer.endpoint === link.endpoint && (peer.tls_fingerprint ?? null) === link.tlsFingerprint && this.holdsKey(name, link.keyId, link.publicKey);
   }
 
   /** Whether (`keyId`, `publicKey`) is a current key of `name` that we hold directly. */

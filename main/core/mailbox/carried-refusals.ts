@@ -74,10 +74,14 @@ export function dispatchedRefusals(ctx: Context, rawBody: Buffer | undefined, fa
   return refused.length > 0 ? { mailbox, itemId: Number(item), refused } : null;
 }
 
-/** The event ids a carried request carries (an event push, or a batch's); none for another request. */
+/**
+ * The event ids a carried request carries (an event push, or a batch's first 1,000: no refusal
+ * names more, as carriedRefusals reads no more; a depositor's body cannot make a deposit write
+ * more rows); none for another request.
+ */
 export function carriedEventIds(path: string, body: string): Set<string> {
   if (path !== EVENT_PATH && path !== EVENTS_PATH) return new Set();
   const request = parse(body);
   const events = path === EVENT_PATH ? [request] : (request as { events?: unknown } | null)?.events;
-  return new Set(Array.isArray(events) ? events.map(eventIdOf).filter((id): id is string => id !== null) : []);
+  return new Set(Array.isArray(events) ? events.slice(0, 1000).map(eventIdOf).filter((id): id is string => id !== null) : []);
 }

@@ -52,6 +52,9 @@ describe('explainError', () => {
     expect(explainError(new AdminError(502, 'peer_unreachable', 'unknown.example could not be reached: getaddrinfo ENOTFOUND unknown.example')).text).toBe('That server name is not known on the internet (DNS).');
     expect(explainError(new AdminError(502, 'peer_unreachable', 'beta.example could not be reached: connect ECONNREFUSED 10.0.0.2:8448')).text).toBe('Their server is offline (it refused the connection).');
     expect(explainError(new AdminError(502, 'peer_unreachable', 'beta.example could not be reached: it was never reached at the endpoint it named')).text).toBe('That server does not answer.');
+    // (Its name is not read as the reason.)
+    expect(explainError(new AdminError(502, 'peer_unreachable', 'timeout.example could not be reached: connect ECONNREFUSED 10.0.0.2:8448')).text).toBe('Their server is offline (it refused the connection).');
+    expect(explainError(new AdminError(502, 'peer_unreachable', 'certificate.example could not be reached: it was never reached at the endpoint it named')).text).toBe('That server does not answer.');
   });
 
   it('never shows developer text for unknown codes', () => {

@@ -387,7 +387,8 @@ export function explainError(error: unknown): Explained {
     // refused connection): an invitation to a server that is no friend and does not exist read
     // "Your friend's server does not answer" (a user trial).
     if (error.code === 'peer_unreachable' && !wording.member) {
-      const cause = explainCause(error.message);
+      // Only the reason is read: the server's name before it could match a pattern (timeout.example).
+      const cause = explainCause(error.message.replace(/^\S+ could not be reached: /, ''));
       if (cause.text !== 'Something went wrong.' && cause.text !== ERROR_SENTENCES.peer_unreachable) return { text: cause.text, details };
     }
     if (wording.member && MEMBER_SENTENCES[error.code]) return { text: MEMBER_SENTENCES[error.code]!, details };

@@ -22,5 +22,8 @@ describe('passkeys are offered (issue #34)', () => {
     expect(why('[::1]')).toBe('they need the server to be opened by its name, not an IP address like [::1].');
     expect(why('home.example', false)).toBe('browsers allow them only over a private connection (an https:// address).');
     expect(passkeysUnavailableWhy({ isSecureContext: true, location: { hostname: 'home.example' } })).toBe('this browser does not offer them.');
+    // As browsers are: no WebAuthn at all on a page that is not secure; the reason is the connection.
+    expect(passkeysUnavailableWhy({ isSecureContext: false, location: { hostname: 'home.example' } })).toBe('browsers allow them only over a private connection (an https:// address).');
+    expect(passkeysUnavailableWhy({ isSecureContext: false, location: { hostname: '192.168.1.20' } })).toBe('they need the server to be opened by its name, not an IP address like 192.168.1.20.');
   });
 });

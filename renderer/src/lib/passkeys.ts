@@ -22,10 +22,12 @@ export function passkeysAvailable(scope: PasskeyScope = globalThis): boolean {
  */
 export function passkeysUnavailableWhy(scope: PasskeyScope = globalThis): string {
   const host = scope.location?.hostname ?? '';
-  if (typeof scope.PublicKeyCredential !== 'function') return 'this browser does not offer them.';
-  // An IP address is never a passkey's home, even over https: said first.
+  // An IP address is never a passkey's home, even over https: said first. Then the connection:
+  // browsers offer WebAuthn only on secure pages, so its absence there means only that the page is
+  // not secure (a review: an http:// page read "this browser does not offer them").
   if (host === '' || /^[\d.]+$/.test(host) || host.includes(':')) return `they need the server to be opened by its name, not an IP address like ${host || 'this one'}.`;
   if (scope.isSecureContext !== true) return 'browsers allow them only over a private connection (an https:// address).';
+  if (typeof scope.PublicKeyCredential !== 'function') return 'this browser does not offer them.';
   return '';
 }
 

@@ -61,7 +61,7 @@ export interface PeerInvitePreview {
   expires_at: number;
   /** Already a peer: redeeming would refresh what we know of it. */
   already_peer: boolean;
-  /** An allowed peer already, whose current key is the link's: redeeming would change nothing here. */
+  /** An allowed peer already, with the link's key, address and certificate: redeeming would change nothing here. */
   already_peered_with_key: boolean;
 }
 

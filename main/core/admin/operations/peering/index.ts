@@ -37,8 +37,8 @@ export function peeringOperations(node: NodeContext, running: Running): Pick<Adm
         expires_at: invite.expires_at,
         // Known here in any way (a peer, or a server of our rooms): the link must carry the key we know.
         already_peer: node.claims.holder(invite.server_name) !== null,
-        // Peered already, with this very key: nothing to do (whether the link itself was used only its server knows).
-        already_peered_with_key: node.claims.isPeerWithKey(invite.server_name, invite.key_id, invite.public_key),
+        // Peered already as this link says (key, address, certificate): nothing to do (whether the link itself was used only its server knows).
+        already_peered_with_key: node.claims.isPeerAsLinked(invite.server_name, { keyId: invite.key_id, publicKey: invite.public_key, endpoint: invite.endpoint, tlsFingerprint: invite.tls_fingerprint ?? null }),
       };
     },
   };
