@@ -1,0 +1,61 @@
+/// <reference lib="dom" />
+/**
+ * What a new user met trying the app (a tester's trial of 2026-11-28, second part), in real
+ * Chromium against real nodes: a room fits a phone's screen, its message box on it; the member app
+ * follows the owner's policy live; a member link on a self-signed server says its browser warning;
+ * the join-by-id form says what it is for; the setup asks nothing it cannot answer; the Dashboard
+ * says which invite links can still be used, as the Peers page does.
+ */
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from '../helpers/fixtures.ts';
+import { HAVE_CHROMIUM, signedIn } from '../helpers/browser.ts';
+import { enc } from '../helpers/rooms.ts';
+
+const PASSPHRASE = 'kettle orbit lantern mosaic';
+const PHONE = { width: 390, height: 844 };
+
+/** On a member link's join page: a user name, the passphrase twice, Join; then the Rooms page. */
+async function join(page: Page, name: string): Promise<void> {
+  await page.getByLabel('User name').fill(name);
+  await page.getByTestId('new-passphrase').fill(PASSPHRASE);
+  await page.getByTestId('new-passphrase-again').fill(PASSPHRASE);
+  await page.getByRole('button', { name: 'Join', exact: true }).click();
+  await page.getByRole('heading', { name: 'Rooms' }).waitFor();
+}
+
+/** Where the message box and its Send button end, and how far the page is scrolled, as the page stands. */
+const composerPlace = (page: Page) => page.evaluate(() => {
+  const box = document.querySelector('[data-testid=composer]')!.closest('form')!.getBoundingClientRect();
+  const timeline = document.querySelector('[data-testid=timeline]')!.getBoundingClientRect();
+  return { top: Math.round(box.top), bottom: Math.round(box.bottom), scrollY: window.scrollY, timeline: Math.round(timeline.height) };
+});
+
+describe.skipIf(!HAVE_CHROMIUM)('a new user\'s trial, second part: a phone\'s room, live policy, true words (real Chromium, real nodes)', () => {
+  it('1: on a 390×844 phone a room fits the screen: the message box is on it without scrolling (owner and member)', async ({ browser, pair: { alpha } }) => {
+    const room = (await alpha.admin('POST', '/rooms', { name: 'Weekend plans' })).body.room_id as string;
+    await alpha.admin('POST', `/rooms/${enc(room)}/messages`, { body: 'y'.repeat(3000) });
+    const { page } = await signedIn(browser, alpha, PHONE);
+    await page.goto(`${alpha.ready.admin_url}/#/rooms/${enc(room)}`);
+    await page.getByTestId('composer').waitFor();
+    await expect.poll(() => composerPlace(page)).toMatchObject({ scrollY: 0 });
+    let place = await composerPlace(page);
+    expect(place.bottom, JSON.stringify(place)).toBeLessThanOrEqual(PHONE.height);
+    expect(place.top).toBeGreaterThan(PHONE.height / 2);
+    expect(place.timeline).toBeGreaterThan(200); // the timeline takes the rest, and scrolls
+    expect(await page.getByTestId('timeline').evaluate((el) => el.scrollHeight > el.clientHeight)).toBe(true);
+
+    // A member on a phone, in a room of their own.
+    const link = String((await alpha.admin('POST', '/members/invites', {})).body.link);
+    const phone = await (await browser.newContext({ viewport: PHONE })).newPage();
+    await phone.goto(link);
+    await join(phone, 'ria');
+    await phone.getByLabel('New room name').fill('Weekend plans too');
+    await phone.getByRole('button', { name: 'Create room' }).click();
+    await phone.getByTestId('composer').waitFor();
+    await phone.evaluate(() => window.scrollTo(0, 0));
+    await expect.poll(async () => (await composerPlace(phone)).bottom).toBeLessThanOrEqual(PHONE.height);
+    place = await composerPlace(phone);
+    expect(place.scrollY).toBe(0);
+    expect(place.top).toBeGreaterThan(PHONE.height / 2);
+  });
+});
