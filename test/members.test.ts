@@ -322,7 +322,7 @@ describe('signing in', () => {
   });
 });
 
-type Frame = { id?: number | string | null; ok?: boolean; result?: Record<string, unknown>; status?: number; error?: string; message?: string; retry_after?: number; notification?: { type: string; room_id?: string; sender?: string } };
+type Frame = { id?: number | string | null; ok?: boolean; result?: Record<string, unknown>; status?: number; error?: string; message?: string; retry_after?: number; notification?: { type: string; room_id?: string; sender?: string; scope?: string } };
 
 /** Opens the members' stream as a browser page of the node's origin would (the answer's status: 101 when it opened). */
 async function openStream(cookie: string | undefined, options: { at?: string; from?: string } = {}) {
@@ -389,6 +389,19 @@ describe('the members\' stream', () => {
     }
     ws.send(JSON.stringify({ id: 7, op: 'listMessages', input: { room_id: roomId } }));
     expect((await next((f) => f.id === 7)).result).not.toHaveProperty('sending_paused');
+    // The owner turns room creation off, then on: Sam hears each (its app offers "Create room" or not, live); the same value again says nothing.
+    try {
+      expect((await home.admin('PUT', '/policy', { members_may_create_rooms: false })).status).toBe(200);
+      await next((f) => f.notification?.type === 'status' && f.notification.scope === 'members');
+    } finally {
+      expect((await home.admin('PUT', '/policy', { members_may_create_rooms: true })).status).toBe(200);
+    }
+    const told = () => frames.filter((f) => f.notification?.type === 'status' && f.notification.scope === 'members').length;
+    await next(() => told() === 2);
+    expect((await home.admin('PUT', '/policy', { members_may_create_rooms: true })).status).toBe(200);
+    ws.send(JSON.stringify({ id: 8, op: 'listRooms', input: {} }));
+    await next((f) => f.id === 8);
+    expect(told()).toBe(2);
     // Signed out elsewhere (the session ended): the stream closes (1008) — at once, on the status
     // change the sign-out makes, or at the next request, which is refused.
     await client('DELETE', `/me/sessions/${((await client('GET', '/me/sessions', { cookie })).body.sessions as Array<{ id: string; current: boolean }>).find((x) => x.current)!.id}`, { cookie, body: {} });

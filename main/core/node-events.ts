@@ -12,8 +12,11 @@ export type NodeNotification =
    * the peers' delivery state did (a delivery attempt ended, a pull-mode peer acknowledged); one
    * per attempt, so screens that show neither need not ask again (issue #17). `scope: 'federation'`:
    * the owner paused or resumed federation; members see it too (their waiting messages say so).
+   * `scope: 'members'`: what the owner lets members do changed (members_may_create_rooms); members
+   * see it and read their account again (a tester's trial: a member's open app kept offering "Create
+   * room" after the owner turned it off, and the node refused it).
    */
-  | { type: 'status'; scope?: 'queue' | 'federation' };
+  | { type: 'status'; scope?: 'queue' | 'federation' | 'members' };
 
 /** `close`: the node is stopping (live streams end), with the grace (ms) its requests are given. */
 export class NodeEvents extends EventEmitter<{ notification: [NodeNotification]; close: [graceMs?: number] }> {

@@ -58,4 +58,36 @@ describe.skipIf(!HAVE_CHROMIUM)('a new user\'s trial, second part: a phone\'s ro
     expect(place.scrollY).toBe(0);
     expect(place.top).toBeGreaterThan(PHONE.height / 2);
   });
+
+  it('2: the member app follows the owner\'s "Members may create rooms" live, and a refusal hides the form with words', async ({ browser, pair: { alpha } }) => {
+    const words = 'The owner of this server does not let members create rooms: you chat in the rooms you are invited to.';
+    const phone = await (await browser.newContext()).newPage();
+    await phone.goto(String((await alpha.admin('POST', '/members/invites', {})).body.link));
+    await join(phone, 'tom');
+    // Another member's page without its live stream (a proxy that passes no WebSocket): it hears nothing.
+    const deaf = await browser.newContext();
+    await deaf.routeWebSocket(/\/_paracord\/client\/v1\/stream$/, (ws) => void ws.close());
+    const other = await deaf.newPage();
+    await other.goto(String((await alpha.admin('POST', '/members/invites', {})).body.link));
+    await join(other, 'una');
+    const form = phone.getByLabel('New room name');
+    await form.waitFor();
+    await other.getByLabel('New room name').waitFor();
+    try {
+      expect((await alpha.admin('PUT', '/policy', { members_may_create_rooms: false })).status).toBe(200);
+      await form.waitFor({ state: 'detached', timeout: 10_000 });
+      expect(await phone.getByTestId('room-creation-off').innerText()).toBe(words);
+      expect(await phone.getByRole('button', { name: 'Create room' }).count()).toBe(0);
+      // The page that heard nothing still offers it: refused, the form goes, said why (not an error beside a form that is still there).
+      await other.getByLabel('New room name').fill('Mine');
+      await other.getByRole('button', { name: 'Create room' }).click();
+      await other.getByLabel('New room name').waitFor({ state: 'detached', timeout: 10_000 });
+      expect(await other.getByTestId('room-creation-off').innerText()).toBe(words);
+      expect(await other.getByRole('alert').count()).toBe(0);
+    } finally {
+      expect((await alpha.admin('PUT', '/policy', { members_may_create_rooms: true })).status).toBe(200);
+    }
+    await form.waitFor({ timeout: 10_000 });
+    expect(await phone.getByTestId('room-creation-off').count()).toBe(0);
+  });
 });

@@ -91,8 +91,8 @@ export function memberSees(deps: Pick<MemberAccessDeps, 'membership'>, userId: s
   // Its own leave, removal or ban: told, though it is no longer in the room (its screen showed it joined).
   if (n.type === 'room' && n.subject === userId) return true;
   if (n.type === 'room' || n.type === 'delivery') return invitedOrJoined(deps.membership(n.room_id, userId));
-  // Paused or resumed: a member's waiting messages say so (delivery-line.ts).
-  return n.type === 'status' && n.scope === 'federation';
+  // Paused or resumed: a member's waiting messages say so (delivery-line.ts). What members may do: their app offers it or not.
+  return n.type === 'status' && (n.scope === 'federation' || n.scope === 'members');
 }
 
 /** Refuses an operation that is the owner's only (before its input is read). */

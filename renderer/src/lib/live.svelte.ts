@@ -21,6 +21,8 @@ export const live = $state({
   /** The outbox and the peers' delivery state (one per delivery attempt): screens that show them. */
   queue: 0,
   invites: 0,
+  /** What the signed-in member may do changed (the owner's policy): the member app reads its account again. */
+  account: 0,
   connected: false,
   lastRoom: '',
   openLink: '',
@@ -76,6 +78,7 @@ function refetchAll(): void {
   live.status++;
   live.queue++;
   live.invites++;
+  live.account++;
 }
 
 export function markReachable(): void {

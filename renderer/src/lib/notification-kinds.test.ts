@@ -40,4 +40,8 @@ describe('kindsOf', () => {
   it('federation paused or resumed also reloads the open room: its waiting messages say so', () => {
     expect(kindsOf({ type: 'status', scope: 'federation' })).toEqual(['status', 'queue', 'timeline']);
   });
+
+  it('what members may do changed: a member\'s app reads its account again (the owner\'s shows the status)', () => {
+    expect(kindsOf({ type: 'status', scope: 'members' })).toEqual(['status', 'account']);
+  });
 });

@@ -14,12 +14,14 @@
  *   delivery attempt): only screens that show them refetch, not every screen that shows the status;
  * - `status`: anything else `getStatus` or the peers show (queue included); with `scope:
  *   'federation'` (paused or resumed) the open room's `timeline` too;
- * - `invites`: as the node names them.
+ * - `invites`: as the node names them;
+ * - `account`: what the signed-in member may do (`status` with `scope: 'members'`: the owner let
+ *   members create rooms, or no longer): a member's app reads its account again.
  *
  * A room event type this UI does not know counts as `room`, `timeline` and `members`: a refetch
  * too many, never one too few.
  */
-export type LiveKind = 'room' | 'messages' | 'timeline' | 'members' | 'deliveries' | 'invites' | 'status' | 'queue';
+export type LiveKind = 'room' | 'messages' | 'timeline' | 'members' | 'deliveries' | 'invites' | 'status' | 'queue' | 'account';
 
 const MESSAGES_ONLY: ReadonlySet<string> = new Set(['m.message', 'm.message.edit', 'm.message.delete', 'm.reaction.add', 'm.reaction.remove']);
 
@@ -27,6 +29,7 @@ export function kindsOf(notification: { type: string; event_type?: unknown; scop
   switch (notification.type) {
     case 'status':
       if (notification.scope === 'queue') return ['queue'];
+      if (notification.scope === 'members') return ['status', 'account'];
       // Paused or resumed: also the open room, whose waiting messages say so.
       return notification.scope === 'federation' ? ['status', 'queue', 'timeline'] : ['status', 'queue'];
     case 'delivery':

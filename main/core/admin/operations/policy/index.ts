@@ -13,8 +13,11 @@ export function policyOperations(node: NodeContext): Pick<AdminHandlers, Names> 
       if (input.default) node.trust.setDefaultPolicy(input.default);
       if (input.rate_limit) node.trust.setDefaultRateLimit(input.rate_limit);
       if (input.auto_quarantine) node.trust.setAutoQuarantine(input.auto_quarantine);
+      const membersChange = input.members_may_create_rooms !== undefined && input.members_may_create_rooms !== membersMayCreateRooms(node.settings);
       if (input.members_may_create_rooms !== undefined) setMembersMayCreateRooms(node.settings, input.members_may_create_rooms);
       node.log.info({ event: 'policy_changed', ...input }, 'federation policy changed');
+      // Members' open apps offer "Create room" or not: they hear of it, and read their account again.
+      if (membersChange) node.notifications.notify({ type: 'status', scope: 'members' });
       return policy();
     },
     listQuarantine: async ({ server_name }) => ({
