@@ -90,4 +90,18 @@ describe.skipIf(!HAVE_CHROMIUM)('a new user\'s trial, second part: a phone\'s ro
     await form.waitFor({ timeout: 10_000 });
     expect(await phone.getByTestId('room-creation-off').count()).toBe(0);
   });
+
+  it('3: a member link on a server with a certificate of its own making says the browser will warn, in words; on plain http it says nothing of it', async ({ browser, fileNodes, pair: { alpha } }) => {
+    const secure = await fileNodes.start({ serverName: 'secure.test', secure: true });
+    const { page } = await signedIn(browser, secure);
+    await page.getByTestId('invite-member').click();
+    const link = await page.getByTestId('member-link').inputValue();
+    expect(link).toMatch(/^https:/);
+    expect(await page.getByTestId('member-link-certificate').innerText()).toBe(`Your server uses a certificate it made itself: their browser will warn the first time ("Your connection is not private"). They can go on after checking that the address is yours (${new URL(link).host}).`);
+
+    const { page: plain } = await signedIn(browser, alpha);
+    await plain.getByTestId('invite-member').click();
+    expect(await plain.getByTestId('member-link').inputValue()).toMatch(/^http:/);
+    expect(await plain.getByTestId('member-link-certificate').count()).toBe(0);
+  });
 });

@@ -48,8 +48,10 @@ export interface NodeStatus {
   /**
    * `scheme`: how friends' servers reach this node, known in setup mode too: 'http' only under
    * `--insecure-http` (tests, one private network), where there is no certificate to choose.
+   * `self_signed`: its certificate is the one it made itself (not the owner's own): a browser opening
+   * a member link warns ("Your connection is not private") until the member goes on.
    */
-  federation: { paused: boolean; url: string | null; tls_fingerprint: string | null; scheme: 'https' | 'http' };
+  federation: { paused: boolean; url: string | null; tls_fingerprint: string | null; scheme: 'https' | 'http'; self_signed?: boolean };
   peers: number;
   peer_counts: { allow: number; block: number; quarantine: number };
   queue: { pending: number; failed: number };

@@ -20,7 +20,7 @@ export function nodeStatus(node: NodeContext): NodeStatus {
     key_id: identity?.keyId ?? null,
     public_key: identity?.publicKeyHex ?? null,
     key_fingerprint: identity ? keyFingerprint(identity.publicKeyHex) : null,
-    federation: { paused: node.isPaused(), url: node.federationUrl(), tls_fingerprint: node.tls()?.fingerprint256 ?? null, scheme: node.config.insecureHttp ? 'http' : 'https' },
+    federation: { paused: node.isPaused(), url: node.federationUrl(), tls_fingerprint: node.tls()?.fingerprint256 ?? null, scheme: node.config.insecureHttp ? 'http' : 'https', self_signed: node.tls()?.selfSigned ?? false },
     peers: counts.allow,
     peer_counts: counts,
     queue: (({ pending, failed }) => ({ pending, failed }))(node.outbox.counts()),
