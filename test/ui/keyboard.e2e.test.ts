@@ -228,8 +228,8 @@ describe.skipIf(!HAVE_CHROMIUM)('issue #16 item 14: every action by keyboard onl
       expect(rooms.find((r) => r.room_id === offered[0])?.membership ?? 'leave').not.toBe('join');
       expect((await alpha.admin('GET', '/invites')).body.invites).toEqual([]);
 
-      // Join a room on a friend's server: the answer is shown in place (beta is not a Paracord reference server).
-      await tabTo(page, page.getByLabel("Join a room on a friend's server"), { back: true });
+      // Join a room on a Paracord reference server: the answer is shown in place (beta is not one).
+      await tabTo(page, page.getByLabel('Join a room on a Paracord reference server'), { back: true });
       await page.keyboard.type('!1234567890:beta.test');
       await page.keyboard.press('Enter');
       await page.getByText(/^(Not joined|Joined)\./).waitFor();

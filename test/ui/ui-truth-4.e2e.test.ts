@@ -94,7 +94,7 @@ describe.skipIf(!HAVE_CHROMIUM)('a new user\'s trial: nothing cut, errors at the
     expect(await gap(page, '[data-testid=invite-error]', '[data-testid=invitee]')).toBeLessThan(60);
 
     await page.goto(`${alpha.ready.admin_url}/#/rooms`);
-    await refused(page.getByLabel('Join a room on a friend\'s server'), 'hello', 'Join room', 'join-remote-error', 'Not joined. Some of what you typed is not valid. Room id: must look like !1234567890:friend.example.');
+    await refused(page.getByLabel('Join a room on a Paracord reference server'), 'hello', 'Join room', 'join-remote-error', 'Not joined. Some of what you typed is not valid. Room id: must look like !1234567890:friend.example.');
     expect(await page.locator('main').innerText()).not.toContain('opaque');
   });
   it('3: the member join page drops an error once the field it is about changes', async ({ browser, pair: { alpha } }) => {

@@ -104,4 +104,20 @@ describe.skipIf(!HAVE_CHROMIUM)('a new user\'s trial, second part: a phone\'s ro
     expect(await plain.getByTestId('member-link').inputValue()).toMatch(/^http:/);
     expect(await plain.getByTestId('member-link-certificate').count()).toBe(0);
   });
+
+  it('4: "Join a room" says it is for Paracord reference servers; a friend\'s node room is refused with the way in: ask for an invitation', async ({ browser, pair: { alpha, beta } }) => {
+    const room = (await beta.admin('POST', '/rooms', { name: 'beta\'s own' })).body.room_id as string;
+    const { page } = await signedIn(browser, alpha);
+    await page.goto(`${alpha.ready.admin_url}/#/rooms`);
+    const field = page.getByLabel('Join a room on a Paracord reference server');
+    expect(await page.getByTestId('join-remote-hint').innerText()).toBe('Only for rooms on the Paracord server software (a reference server), by the room id its admin gives you. A room on a friend\'s Paracord node like yours is joined by its invitation: ask your friend to invite you.');
+    await field.fill(room);
+    await page.getByRole('button', { name: 'Join room', exact: true }).click();
+    const said = page.getByTestId('join-remote-error').locator('span').first();
+    await expect.poll(() => said.innerText()).toBe('Not joined. beta.test is a Paracord node like yours, not a Paracord reference server: ask its owner to invite you to that room (you are @owner:alpha.test). The invitation then shows on this page; accept it to join.');
+    // A server that is no friend: the general words, which say the same way in.
+    await field.fill('!123:nowhere.test');
+    await page.getByRole('button', { name: 'Join room', exact: true }).click();
+    await expect.poll(() => said.innerText()).toBe('Not joined. That room\'s server is not a Paracord reference server peered with yours, and only their rooms are joined by id. A room on a Paracord node is joined by its invitation: ask its owner to invite you.');
+  });
 });

@@ -139,8 +139,8 @@ describe.skipIf(!HAVE_CHROMIUM)('the UI in a real browser (skipped without Chrom
     await a.getByLabel('New room name').fill('friends');
     await a.getByRole('button', { name: 'Create room' }).click();
     await a.getByRole('heading', { name: 'friends' }).waitFor();
-    // "Join a room on a friend's server" (issue #19) says honestly why beta's room cannot be joined that way.
-    await a.getByLabel("Join a room on a friend's server").fill('!123:beta.test');
+    // "Join a room on a Paracord reference server" (issue #19) says honestly why beta's room cannot be joined that way.
+    await a.getByLabel('Join a room on a Paracord reference server').fill('!123:beta.test');
     await a.getByRole('button', { name: 'Join room' }).click();
     await a.getByText(/Not joined\. .*not a Paracord reference server/).waitFor();
     await a.getByText('Members and invitations').click();

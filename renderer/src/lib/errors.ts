@@ -119,7 +119,7 @@ export const ERROR_SENTENCES: Readonly<Record<string, string>> = {
   empty_query: 'There are no words to search for: type letters or digits.',
   body_timeout: 'The request took too long to arrive. Try again.',
   // reference interop (issue #19)
-  not_reference_host: 'That room\'s server is not a Paracord reference server peered with yours: rooms of other servers are joined by accepting their invite.',
+  not_reference_host: 'That room\'s server is not a Paracord reference server peered with yours, and only their rooms are joined by id. A room on a Paracord node is joined by its invitation: ask its owner to invite you.',
   reference_host_read_only: 'That room is read-only here: its server cannot receive messages from yours.',
   join_refused: 'The room\'s server refused to let you join.',
   invalid_room_id: 'That is not a room id. It looks like !1234567890:friend.example.',
