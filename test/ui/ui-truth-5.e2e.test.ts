@@ -120,4 +120,31 @@ describe.skipIf(!HAVE_CHROMIUM)('a new user\'s trial, second part: a phone\'s ro
     await page.getByRole('button', { name: 'Join room', exact: true }).click();
     await expect.poll(() => said.innerText()).toBe('Not joined. That room\'s server is not a Paracord reference server peered with yours, and only their rooms are joined by id. A room on a Paracord node is joined by its invitation: ask its owner to invite you.');
   });
+
+  it('5: the setup wizard asks the node nothing a node not set up refuses (no 409 for the invitations in the console)', async ({ browser, fileNodes }) => {
+    const node = fileNodes.process({});
+    expect((await node.start()).mode).toBe('setup');
+    const page = await (await browser.newContext()).newPage();
+    const asked: string[] = [];
+    const refused: string[] = [];
+    page.on('request', (request) => asked.push(new URL(request.url()).pathname));
+    page.on('response', (response) => {
+      if (response.status() >= 400) refused.push(`${response.status()} ${new URL(response.url()).pathname}`);
+    });
+    page.on('console', (message) => {
+      if (message.type() === 'error') refused.push(message.text());
+    });
+    page.on('websocket', (ws) => ws.on('framesent', (frame) => asked.push(`frame ${String(frame.payload)}`)));
+    await page.goto(node.ready.login_url);
+    await page.getByLabel('Server name').waitFor();
+    await page.waitForTimeout(2_000); // what the page asks once open, and after its stream opened
+    expect(asked.filter((a) => /\/invites|listInvites|listRooms/.test(a))).toEqual([]);
+    expect(refused).toEqual([]);
+    // Set up, it asks for them.
+    await page.getByLabel('Server name').fill('wizard5.test');
+    await page.getByRole('button', { name: 'Create my server' }).click();
+    await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+    await expect.poll(() => asked.some((a) => /\/invites$|"listInvites"/.test(a))).toBe(true);
+    expect(refused).toEqual([]);
+  });
 });

@@ -31,13 +31,15 @@ export async function askUntilAnswered<T>(ask: () => Promise<T>, answered: (valu
 }
 
 /**
- * Once signed in: the live stream and the pending invitations (the top bar's badge); once `ready`
- * as well, the rooms' unread counts, the window title and mention notifications, on every screen.
+ * Once signed in: the live stream; once `ready` as well (set up), the pending invitations (the top
+ * bar's badge), the rooms' unread counts, the window title and mention notifications, on every
+ * screen. A node not set up has neither rooms nor invitations: asked during the setup, it answered
+ * 409 setup_required, in the browser's console (a tester's trial).
  */
 export function followSignedIn(signedIn: () => boolean, ready: () => boolean, route: () => string): void {
   $effect(() => {
     // Not the whole session or status: each new answer would ask for the invitations again.
-    if (!signedIn()) return;
+    if (!ready()) return;
     void live.invites;
     void live.members; // an invitation ends with a membership event (notification-kinds.ts)
     void untrack(loadInvitations);
