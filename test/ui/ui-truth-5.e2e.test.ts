@@ -147,4 +147,28 @@ describe.skipIf(!HAVE_CHROMIUM)('a new user\'s trial, second part: a phone\'s ro
     await expect.poll(() => asked.some((a) => /\/invites$|"listInvites"/.test(a))).toBe(true);
     expect(refused).toEqual([]);
   });
+
+  it('6: after a reload the Dashboard says which invite links can still be used, as the Peers page does, and revokes one', async ({ browser, pair: { alpha } }) => {
+    const made = await alpha.admin('POST', '/invites/peer', { note: 'first peer (wizard)' });
+    expect(made.status).toBe(200);
+    const { page } = await signedIn(browser, alpha);
+    await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+    await page.reload();
+    const open = page.getByTestId('open-peer-links');
+    await expect.poll(() => open.locator('p').innerText(), { timeout: 10_000 }).toMatch(/^(A link you made earlier is not used yet|\d+ links you made earlier are not used yet): whoever has it can still peer with your server\. A link is shown only when it is made; if you did not send it, revoke it\.$/);
+    const line = open.getByRole('listitem').filter({ hasText: 'first peer (wizard)' });
+    expect(await line.innerText()).toMatch(/^first peer \(wizard\) · made .+ · expires in 7 days\s*Revoke$/);
+    // The Peers page lists the same links as usable.
+    const active = (await alpha.admin('GET', '/invites/peer')).body.invites.filter((i: { state: string }) => i.state === 'active').length as number;
+    expect(await open.getByRole('listitem').count()).toBe(active);
+    await page.getByRole('link', { name: 'Peers & trust' }).click();
+    await expect.poll(() => page.getByTestId('peer-invites').getByRole('listitem').filter({ hasText: 'first peer (wizard)' }).innerText()).toContain('active');
+    // Revoked from the Dashboard: gone there, revoked on the Peers page.
+    await page.getByRole('link', { name: 'Dashboard' }).click();
+    await line.getByRole('button', { name: 'Revoke' }).click();
+    await line.waitFor({ state: 'detached' });
+    expect((await alpha.admin('GET', '/invites/peer')).body.invites.find((i: { id: string }) => i.id === made.body.id).state).toBe('revoked');
+    await page.getByRole('link', { name: 'Peers & trust' }).click();
+    await expect.poll(() => page.getByTestId('peer-invites').getByRole('listitem').filter({ hasText: 'first peer (wizard)' }).innerText()).toContain('revoked');
+  });
 });
