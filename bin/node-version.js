@@ -22,8 +22,12 @@ export function compareVersions(a, b) {
   return 0;
 }
 
+/** The odd release line after REQUIRED_NODE's got what undici 8 needs (zstd) only from 23.8. */
+const OLDEST_23 = '23.8.0';
+
 /** One line saying what to install when `version` is too old; null when it will do. */
 export function nodeVersionProblem(version) {
-  if (compareVersions(version, REQUIRED_NODE) >= 0) return null;
-  return `Node.js ${REQUIRED_NODE} or newer is required; this is Node.js ${String(version).replace(/^v/, '')} (${process.execPath})`;
+  const line23 = compareVersions(version, '23.0.0') >= 0 && compareVersions(version, '24.0.0') < 0;
+  if (compareVersions(version, REQUIRED_NODE) >= 0 && !(line23 && compareVersions(version, OLDEST_23) < 0)) return null;
+  return `Node.js ${REQUIRED_NODE} or newer is required${line23 ? ` (${OLDEST_23} or newer on Node.js 23)` : ''}; this is Node.js ${String(version).replace(/^v/, '')} (${process.execPath})`;
 }

@@ -337,6 +337,9 @@ describe('20. a too-old Node.js gets one line, not a segfault', () => {
     // better-sqlite3's prebuilt binary crashes 22.12 and 22.13 (a segmentation fault at the first
     // database); undici 8 throws at load before 22.19.
     for (const tooOld of ['22.12.0', '22.13.1', '22.14.0', '22.18.0']) expect(nodeVersionProblem(tooOld)).toContain(`Node.js ${REQUIRED_NODE} or newer is required`);
+    // Node.js 23 got zstd (which undici 8 loads) only in 23.8.
+    expect(nodeVersionProblem('23.7.0')).toContain(`Node.js ${REQUIRED_NODE} or newer is required (23.8.0 or newer on Node.js 23); this is Node.js 23.7.0`);
+    expect(nodeVersionProblem('23.8.0')).toBeNull();
     const engines = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')).engines.node as string;
     expect(engines).toBe(`>=${REQUIRED_NODE}`);
   });
