@@ -12,6 +12,7 @@
  */
 import { beforeAll, describe, expect, it, test } from '../helpers/fixtures.ts';
 import { join } from 'node:path';
+import type { Locator } from 'playwright-core';
 import { ARTIFACTS, HAVE_CHROMIUM } from '../helpers/browser.ts';
 import type { NodeProcess } from '../helpers/node-process.ts';
 import { enc, inviteAndJoin, send } from '../helpers/rooms.ts';
@@ -41,7 +42,8 @@ async function lines(node: NodeProcess, roomId: string, as?: string): Promise<st
 describe.skipIf(!HAVE_CHROMIUM)('members: the member app (real Chromium, two real nodes)', () => {
   it('joins by link at 390 px, chats with a remote user, sees a mention, keeps unsent text, and is signed out when disabled', async ({ browser }) => {
     const node = home;
-    const made = await node.admin('POST', '/members/invites', { note: 'Ann' });
+    // The link names the person: her display name once she joins, which her room joins carry.
+    const made = await node.admin('POST', '/members/invites', { note: 'Ann', display_name: 'Ann Lee' });
     expect(made.status, JSON.stringify(made.body)).toBe(200);
     const link = String(made.body.link);
     expect(link).toMatch(/\/app\/#\/join\/[^/]+$/);
@@ -88,6 +90,19 @@ describe.skipIf(!HAVE_CHROMIUM)('members: the member app (real Chromium, two rea
     await page.getByTestId('composer').fill('hello from ann');
     await page.keyboard.press('Enter');
     await expect.poll(() => lines(node, roomId)).toContain('@ann:home.test: hello from ann');
+    // Her display name shows beside her id, never instead of it (any server may name its user
+    // anything): in the timeline, and in the room's member list, the id in smaller text.
+    const fromAnn = page.getByTestId('message').filter({ hasText: 'hello from ann' });
+    await expect.poll(() => fromAnn.getByTestId('person-name').innerText()).toMatch(/^Ann Lee\s+@ann:home\.test$/);
+    const size = (l: Locator) => l.evaluate((e) => parseFloat(getComputedStyle(e).fontSize));
+    expect(await size(fromAnn.getByTestId('user-id'))).toBeLessThan(await size(fromAnn.getByTestId('display-name')));
+    await page.getByText('Members and invitations').click();
+    const annInList = page.getByTestId('member-@ann:home.test');
+    await expect.poll(() => annInList.getByTestId('display-name').innerText()).toBe('Ann Lee');
+    expect(await annInList.getByTestId('user-id').innerText()).toBe('@ann:home.test');
+    // Nobody named the owner: the id alone.
+    expect(await page.getByTestId('member-@owner:home.test').getByTestId('person-name').count()).toBe(0);
+    await page.getByText('Members and invitations').click();
     // The member's message reaches the remote user's copy of the room on the other node...
     await expect.poll(() => lines(away, roomId, BOB), { timeout: 20_000 }).toContain('@ann:home.test: hello from ann');
     // ...and the remote user's answer shows on the member's phone.
@@ -95,6 +110,9 @@ describe.skipIf(!HAVE_CHROMIUM)('members: the member app (real Chromium, two rea
     const fromBob = page.getByTestId('message').filter({ hasText: 'hi Ann, Bob here from away.test' });
     await fromBob.waitFor({ timeout: 20_000 });
     expect(await fromBob.textContent()).toContain(BOB);
+    // Bob's node lists Ann's name beside her message too (her join carried it there).
+    const annAway = async () => (await away.admin('GET', `/rooms/${enc(roomId)}/messages?limit=20&user_id=${enc(BOB)}`)).body.messages.find((m: { body?: string }) => m.body === 'hello from ann')?.sender_display_name;
+    await expect.poll(annAway).toBe('Ann Lee');
     await page.evaluate(() => scrollTo(0, 0)); // the room's name in view (sending scrolled the composer into view)
     await page.screenshot({ path: join(ARTIFACTS, 'member-phone-room.png') });
 

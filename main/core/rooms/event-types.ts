@@ -33,6 +33,21 @@ export const roomNameSchema = z
   .max(MAX_ROOM_NAME_CHARS)
   .refine(isSafeDisplayName, 'room name must not contain control, bidi or invisible characters');
 
+/** A user's display name in a room, carried by their join (docs/PROTOCOL.md "Display names"). */
+export const MAX_DISPLAY_NAME_CHARS = 100;
+export const displayNameSchema = z
+  .string()
+  .trim()
+  .min(1, 'display name must not be empty')
+  .refine((s) => atMostCodePoints(s, MAX_DISPLAY_NAME_CHARS), `display name must be at most ${MAX_DISPLAY_NAME_CHARS} characters`)
+  .refine(isSafeDisplayName, 'display name must not contain control, bidi or invisible characters');
+
+/** The display name a join's content carries, trimmed; null when it carries none (or one the schema refuses). */
+export function joinDisplayName(content: Record<string, unknown>): string | null {
+  const parsed = displayNameSchema.safeParse(content.display_name);
+  return parsed.success ? parsed.data : null;
+}
+
 /** The longest an invite is offered (the admin API's `max_age_seconds` at most; authorize.ts refuses longer ones). */
 export const MAX_INVITE_LIFETIME_MS = MAX_INVITE_AGE_SECONDS * 1000;
 
@@ -43,7 +58,10 @@ export const CONTENT_SCHEMAS = {
   'm.reaction.add': z.object({ target, key: reactionKeySchema }),
   'm.reaction.remove': z.object({ target, key: reactionKeySchema }),
   'm.member.invite': z.object({ membership: z.literal('invite'), expires_at: z.number().int().positive(), room_name: roomNameSchema.optional() }),
-  'm.member.join': z.object({ membership: z.literal('join'), role: z.enum(['owner', 'member']).optional(), room_name: roomNameSchema.optional() }),
+  // display_name: the joiner's display name (older nodes' z.object strips it: they accept and ignore it).
+  'm.member.join': z.object({
+    membership: z.literal('join'), role: z.enum(['owner', 'member']).optional(), room_name: roomNameSchema.optional(), display_name: displayNameSchema.optional(),
+  }),
   'm.member.leave': z.object({ membership: z.literal('leave'), reason: z.string().max(MAX_REASON_CHARS).optional() }),
   // Issue #20: moderation. A ban is a removal that also keeps the user out until an unban;
   // a role event makes a member a moderator (or a member again). state_key: the user concerned.

@@ -56,7 +56,7 @@ export class LocalSends extends RoomPart {
     const roomId = newRoomId(this.server);
     await this.d.commit.run(() => {
       this.d.rooms.createRoom({ room_id: roomId, name, host_server: this.server, created_at: Date.now() });
-      this.commitLocalInTransaction(roomId, 'm.member.join', creator, creator, { membership: 'join', role: 'owner', room_name: name });
+      this.commitLocalInTransaction(roomId, 'm.member.join', creator, creator, this.d.users.joinContent(creator, { membership: 'join', role: 'owner', room_name: name }));
     });
     this.d.log.info({ event: 'room_created', room_id: roomId, creator }, 'room created');
     return roomId;

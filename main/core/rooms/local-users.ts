@@ -1,3 +1,4 @@
+import { joinDisplayName } from './event-types.ts';
 import type { Db } from '../store/database.ts';
 
 export interface LocalUser {
@@ -18,6 +19,23 @@ export class LocalUsers {
 
   get(userId: string): LocalUser | undefined {
     return this.getStmt.get(userId);
+  }
+
+  private nameStmt: import('better-sqlite3').Statement<[string], { display_name: string | null }> | undefined;
+
+  /**
+   * The user's current display name (a member's, set on their Account page), which the joins we
+   * make for them carry (docs/PROTOCOL.md "Display names"); null when none.
+   */
+  displayName(userId: string): string | null {
+    this.nameStmt ??= this.db.prepare('SELECT display_name FROM member_credentials WHERE user_id = ?');
+    return this.nameStmt.get(userId)?.display_name ?? null;
+  }
+
+  /** A join's content for the user: `content`, with their display name when they have one the join schema takes. */
+  joinContent<T extends Record<string, unknown>>(userId: string, content: T): T & { display_name?: string } {
+    const name = joinDisplayName({ display_name: this.displayName(userId) });
+    return name === null ? content : { ...content, display_name: name };
   }
 
   list(): LocalUser[] {

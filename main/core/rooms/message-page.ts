@@ -141,7 +141,10 @@ function decorate(d: PageDeps, roomId: string, viewer: string, messages: Message
   const joined = !readOnly && d.rooms.member(roomId, viewer)?.membership === 'join';
   const host = d.rooms.room(roomId)?.host_server;
   const viaHost = host !== undefined && host !== d.server ? host : null;
+  const names = d.rooms.displayNames(roomId, messages.map((m) => m.sender));
   for (const message of messages) {
+    const name = names.get(message.sender);
+    if (name !== undefined) message.sender_display_name = name;
     message.can_edit = joined && message.sender === viewer && allowed('m.message.edit', message, now);
     message.can_delete = joined && allowed('m.message.delete', message, now);
     const delivery = deliveries.get(message.event_id);

@@ -348,7 +348,7 @@ export class RoomInvites extends RoomPart {
       .all(peer, roomId, this.server, now);
     for (const { room_id } of stale) {
       this.d.db.prepare('DELETE FROM room_invite_joins WHERE invite_id IN (SELECT invite_id FROM room_invites WHERE room_id = ?)').run(room_id);
-      for (const table of ['room_invites', 'room_members', 'federation_events', 'reference_message_ids', 'reference_poll_cursors', 'reference_poll_cursor_ids', 'rooms']) this.d.db.prepare(`DELETE FROM ${table} WHERE room_id = ?`).run(room_id);
+      for (const table of ['room_invites', 'room_members', 'room_member_names', 'federation_events', 'reference_message_ids', 'reference_poll_cursors', 'reference_poll_cursor_ids', 'rooms']) this.d.db.prepare(`DELETE FROM ${table} WHERE room_id = ?`).run(room_id);
     }
     if (stale.length > 0) {
       this.d.rooms.forgetCachedMembership();

@@ -101,7 +101,7 @@ export class RoomJoins extends RoomPart {
     // the host, which may hold our user as joined, decides (a join is idempotent, docs/PROTOCOL.md).
     if (invite.expires_at <= Date.now() && invite.join_sent_at === null) throw forbidden('invite_expired', 'this invite has expired; ask for a new one');
     if (invite.host_server === this.server) {
-      await this.sends.send(invite.room_id, 'm.member.join', invite.invitee, invite.invitee, { membership: 'join' });
+      await this.sends.send(invite.room_id, 'm.member.join', invite.invitee, invite.invitee, this.d.users.joinContent(invite.invitee, { membership: 'join' }));
       this.d.db.prepare("UPDATE room_invites SET state = 'accepted' WHERE invite_id = ?").run(inviteId);
       return { room_id: invite.room_id };
     }
@@ -109,7 +109,7 @@ export class RoomJoins extends RoomPart {
     const unsigned: UnsignedEnvelope = {
       event_id: newEventId(this.server), room_id: invite.room_id, event_type: 'm.member.join', sender: invite.invitee,
       origin_server: this.server, origin_ts: now, depth: this.d.rooms.nextDepth(invite.room_id, now), state_key: invite.invitee,
-      content: { membership: 'join' },
+      content: this.d.users.joinContent(invite.invitee, { membership: 'join' }),
     };
     authorizeEvent(this.d.rooms, this.d.events, unsigned, now);
     const join = signEnvelope(unsigned, this.d.identity());

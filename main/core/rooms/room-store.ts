@@ -6,7 +6,7 @@
 import type { Db } from '../store/database.ts';
 import type { Envelope } from '../federation/envelope.ts';
 import { serverOf } from '../../../shared/identifiers.ts';
-import { MAX_INVITE_LIFETIME_MS, compareDisplayOrder } from './event-types.ts';
+import { MAX_INVITE_LIFETIME_MS, compareDisplayOrder, joinDisplayName } from './event-types.ts';
 import { ReactionIndex } from './reaction-index.ts';
 import { RoomBans } from './room-bans.ts';
 import { SearchIndex } from './search-index.ts';
@@ -214,6 +214,44 @@ export class RoomStore {
     return this.ownedHereStmt.get(userId)!.n;
   }
 
+  private nameStmts: {
+    get: import('better-sqlite3').Statement<[string, string], { display_name: string | null; event_id: string; event_depth: number; event_origin: string }>;
+    put: import('better-sqlite3').Statement<[string, string, string | null, string, number, string]>;
+  } | undefined;
+
+  private names(): NonNullable<RoomStore['nameStmts']> {
+    this.nameStmts ??= {
+      get: this.db.prepare('SELECT display_name, event_id, event_depth, event_origin FROM room_member_names WHERE room_id = ? AND user_id = ?'),
+      put: this.db.prepare(
+        `INSERT INTO room_member_names (room_id, user_id, display_name, event_id, event_depth, event_origin) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (room_id, user_id) DO UPDATE SET display_name = excluded.display_name, event_id = excluded.event_id,
+           event_depth = excluded.event_depth, event_origin = excluded.event_origin`,
+      ),
+    };
+    return this.nameStmts;
+  }
+
+  /**
+   * A join (taken for its user): its display name becomes the user's in the room when it is the
+   * user's latest join in display order, whatever the membership decided since (a member who left
+   * keeps the name their messages were sent under). Its content passed the join schema.
+   */
+  private applyJoinName(event: Envelope): void {
+    const stored = this.names().get.get(event.room_id, event.state_key!);
+    if (stored && compareDisplayOrder({ depth: stored.event_depth, origin_server: stored.event_origin, event_id: stored.event_id }, event) >= 0) return;
+    this.names().put.run(event.room_id, event.state_key!, joinDisplayName(event.content), event.event_id, event.depth, event.origin_server);
+  }
+
+  /** Display names of these users in the room (their latest join's), for those that have one. */
+  displayNames(roomId: string, userIds: Iterable<string>): Map<string, string> {
+    const names = new Map<string, string>();
+    for (const userId of new Set(userIds)) {
+      const name = this.names().get.get(roomId, userId)?.display_name;
+      if (name) names.set(userId, name);
+    }
+    return names;
+  }
+
   /** Writes one membership row (callers have checked it is later than the stored one). */
   private writeMember(row: MemberRow): void {
     this.joinedCache.delete(row.room_id);
@@ -286,6 +324,7 @@ export class RoomStore {
     }
     const membership = Object.hasOwn(MEMBERSHIP_OF, event.event_type) ? MEMBERSHIP_OF[event.event_type] : undefined;
     if (!membership || event.state_key === null || !this.takes(event.state_key, membership, event.origin_server)) return;
+    if (event.event_type === 'm.member.join') this.applyJoinName(event);
     const existing = this.member(event.room_id, event.state_key);
     if (existing && compareDisplayOrder({ depth: existing.event_depth, origin_server: existing.event_origin, event_id: existing.event_id }, event) >= 0) {
       return; // an event later in display order already decided this membership

@@ -1104,6 +1104,25 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 46,
+    name: 'room display names',
+    sql: `
+      -- A user's display name in a room: the \`display_name\` of their latest m.member.join in
+      -- display order (rooms/room-store.ts folds it with the memberships; NULL when that join
+      -- carries none). The join event decides, whatever membership came after it, so a member who
+      -- left keeps the name their messages were sent under. Deleted with the room.
+      CREATE TABLE IF NOT EXISTS room_member_names (
+        room_id      TEXT NOT NULL,
+        user_id      TEXT NOT NULL,
+        display_name TEXT,
+        event_id     TEXT NOT NULL,
+        event_depth  INTEGER NOT NULL,
+        event_origin TEXT NOT NULL,
+        PRIMARY KEY (room_id, user_id)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 /**

@@ -158,6 +158,11 @@ export interface SearchResult {
 export interface MessageView {
   event_id: string;
   sender: string;
+  /**
+   * The sender's display name in this room (their latest join's, as its origin signed it): shown
+   * beside `sender`, never instead of it (any server may name its user anything). Absent when none.
+   */
+  sender_display_name?: string;
   origin_server: string;
   origin_ts: number;
   depth: number;

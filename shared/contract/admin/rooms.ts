@@ -138,6 +138,8 @@ export interface RoomBan {
 
 export interface RoomMember {
   user_id: string;
+  /** Their display name in this room (their latest join's), shown beside `user_id`, never instead of it. Absent when none. */
+  display_name?: string;
   membership: 'invite' | 'join' | 'leave';
   role: 'owner' | 'moderator' | 'member';
 }

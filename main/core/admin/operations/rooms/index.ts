@@ -1,4 +1,4 @@
-import type { AdminHandlers, RoomSummary } from '../../../../../shared/contract/admin-operations.ts';
+import type { AdminHandlers, RoomMember, RoomSummary } from '../../../../../shared/contract/admin-operations.ts';
 import { notFound } from '../../../errors.ts';
 import type { NodeContext } from '../../../node-context.ts';
 import type { Running } from '../../../node/federation.ts';
@@ -28,6 +28,14 @@ export function roomOperations(node: NodeContext, running: Running): Pick<AdminH
       ...(waits.length > 0 ? { waits } : {}),
     };
   };
+  const roomMembers = (roomId: string): RoomMember[] => {
+    const members = node.rooms.members(roomId);
+    const names = node.rooms.displayNames(roomId, members.map((m) => m.user_id));
+    return members.map((m) => {
+      const name = names.get(m.user_id);
+      return { user_id: m.user_id, ...(name !== undefined ? { display_name: name } : {}), membership: m.membership, role: m.role };
+    });
+  };
   const roomOrThrow = (roomId: string): RoomRow => {
     const room = node.rooms.room(roomId);
     if (!room) throw notFound('unknown_room', `no room ${roomId} here`);
@@ -46,7 +54,7 @@ export function roomOperations(node: NodeContext, running: Running): Pick<AdminH
       return {
         ...summary(room, viewer),
         ...running.rooms.roomActions(room_id, viewer),
-        members: node.rooms.members(room_id).map((m) => ({ user_id: m.user_id, membership: m.membership, role: m.role })),
+        members: roomMembers(room_id),
       };
     },
     listMessages: async ({ room_id, limit, before, since, also, user_id }) => ({
