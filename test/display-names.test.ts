@@ -3,6 +3,7 @@
  * peered on loopback: a member of alpha who set a display name on their Account page joins a
  * room, and every node of the room — its host, a friend's node, and the member's own view on the
  * members' API — lists that name beside the member's id, for the member and for their messages.
+ * The owner sets theirs on the admin API (/owner/profile), and the joins made after it carry it.
  * A peer's join whose display name is not one (empty, too long, bidi or invisible characters, not
  * a string) is refused at the edge like any other malformed content, and stores nothing.
  */
@@ -97,6 +98,38 @@ describe('a member with a display name joins a room', () => {
         expect(await senderName(node, roomId, eventId)).toBe('Sam Smith');
       });
     }
+  });
+});
+
+describe("the owner's display name", () => {
+  it('is set on the admin API and carried by the joins made after it, in a friend\'s room and in a room the owner creates', async () => {
+    expect((await beta.admin('GET', '/owner/profile')).body).toEqual({ user_id: BETA_OWNER, display_name: null });
+    for (const bad of ['Bea\u202E', 'x'.repeat(101), '\u200B']) {
+      const refused = await beta.admin('PUT', '/owner/profile', { display_name: bad });
+      expect(refused.status, JSON.stringify(refused.body)).toBe(400);
+    }
+    const set = await beta.admin('PUT', '/owner/profile', { display_name: ' Bea Owner ' });
+    expect(set.status, JSON.stringify(set.body)).toBe(200);
+    expect(set.body).toEqual({ user_id: BETA_OWNER, display_name: 'Bea Owner' });
+    expect((await beta.admin('GET', '/owner/profile')).body.display_name).toBe('Bea Owner');
+    // A room of alpha that beta's owner joins now: alpha lists the name, for the member and their message.
+    const { body } = await alpha.admin('POST', '/rooms', { name: 'owners' });
+    const roomId = body.room_id as string;
+    await inviteAndJoin(alpha, roomId, beta, BETA_OWNER);
+    const eventId = await send(beta, roomId, 'hello from Bea');
+    for (const node of [alpha, beta]) {
+      await eventually(async () => {
+        expect((await memberNames(node, roomId))[BETA_OWNER]).toBe('Bea Owner');
+        expect(await senderName(node, roomId, eventId)).toBe('Bea Owner');
+      });
+    }
+    // A room beta's owner creates: its first join carries the name too.
+    const own = (await beta.admin('POST', '/rooms', { name: 'bea room' })).body.room_id as string;
+    expect((await memberNames(beta, own))[BETA_OWNER]).toBe('Bea Owner');
+    // Cleared: later joins carry none ('' and null both mean none).
+    expect((await beta.admin('PUT', '/owner/profile', { display_name: '' })).body.display_name).toBeNull();
+    const plain = (await beta.admin('POST', '/rooms', { name: 'plain room' })).body.room_id as string;
+    expect((await memberNames(beta, plain))[BETA_OWNER]).toBeUndefined();
   });
 });
 

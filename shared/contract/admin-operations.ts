@@ -45,6 +45,7 @@ export type { BackupSchedule, BackupRun } from './admin/backups.ts';
 export type { Reachability } from './admin/reachability.ts';
 export type { MailboxView } from './admin/mailbox.ts';
 export type { MemberInvite, MemberView, MemberLinkCreated } from './admin/members.ts';
+export type { OwnerProfile } from './admin/users.ts';
 
 export const adminOperations = {
   ...nodeOperations,

@@ -167,6 +167,12 @@ describe.skipIf(!HAVE_CHROMIUM)('members: the member app (real Chromium, two rea
     const owner = await (await browser.newContext()).newPage();
     await owner.goto(node.ready.login_url);
     await owner.getByTestId('member-@ann:home.test').waitFor();
+    // The owner's own display name, on the dashboard: saved for the joins made from now on (the card says so).
+    await owner.getByTestId('owner-display-name').fill('Olga Owner');
+    await owner.getByTestId('owner-name-card').getByRole('button', { name: 'Save' }).click();
+    await owner.getByTestId('owner-name-card').getByRole('status').waitFor();
+    expect(await owner.getByTestId('owner-name-card').innerText()).toContain('Rooms you are in already keep the name you joined them with');
+    expect((await node.admin('GET', '/owner/profile')).body.display_name).toBe('Olga Owner');
     await owner.getByTestId('room-invite').filter({ hasText: 'Away room' }).waitFor({ timeout: 20_000 });
     expect(await owner.getByTestId('room-invite').filter({ hasText: 'Book club' }).count()).toBe(0);
     expect(await owner.getByTestId('room-invite').count()).toBe(1);

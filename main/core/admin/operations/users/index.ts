@@ -2,8 +2,17 @@ import type { AdminHandlers } from '../../../../../shared/contract/admin-operati
 import { conflict } from '../../../errors.ts';
 import type { NodeContext } from '../../../node-context.ts';
 
-export function userOperations(node: NodeContext): Pick<AdminHandlers, 'listUsers' | 'createUser'> {
+export function userOperations(node: NodeContext): Pick<AdminHandlers, 'listUsers' | 'createUser' | 'getOwnerProfile' | 'setOwnerProfile'> {
+  const profile = () => {
+    const userId = `@owner:${node.identity()!.serverName}`;
+    return { user_id: userId, display_name: node.users.displayName(userId) };
+  };
   return {
+    getOwnerProfile: async () => profile(),
+    setOwnerProfile: async ({ display_name }) => {
+      node.users.setOwnerDisplayName(display_name === '' ? null : display_name);
+      return profile();
+    },
     listUsers: async () => ({ users: node.users.list().map((u) => ({ user_id: u.user_id, created_at: u.created_at })) }),
     createUser: async ({ localpart }) => {
       const result = node.users.add(localpart, node.identity()!.serverName);
