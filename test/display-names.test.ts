@@ -87,6 +87,18 @@ describe('a member with a display name joins a room', () => {
     expect((own.body.members as Array<{ user_id: string; display_name?: string }>).find((m) => m.user_id === SAM)?.display_name).toBe('Sam Smith');
   });
 
+  it("a friend node that joins later learns the name from the host's join answer", async () => {
+    const { body } = await alpha.admin('POST', '/rooms', { name: 'names before' });
+    const roomId = body.room_id as string;
+    await inviteAndJoin(alpha, roomId, alpha, SAM);
+    const eventId = await send(alpha, roomId, 'said before beta came', SAM);
+    await inviteAndJoin(alpha, roomId, beta, BETA_OWNER);
+    await eventually(async () => {
+      expect((await memberNames(beta, roomId))[SAM]).toBe('Sam Smith');
+      expect(await senderName(beta, roomId, eventId)).toBe('Sam Smith');
+    });
+  });
+
   it("in a friend's room: the join alpha signs for Sam carries the name to the host, which lists it", async () => {
     const { body } = await beta.admin('POST', '/rooms', { name: 'names abroad' });
     const roomId = body.room_id as string;
