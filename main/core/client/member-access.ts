@@ -49,8 +49,8 @@ export interface MemberAccessDeps {
   memberLimits?: MemberRequestLimits;
 }
 
-/** Rooms each member is creating right now, per set of deps (a node): counted with those it made. */
-const creating = new WeakMap<MemberAccessDeps, Map<string, number>>();
+/** Each member's room creation under way, per set of deps (a node): the next waits for it. */
+const creating = new WeakMap<MemberAccessDeps, Map<string, Promise<unknown>>>();
 
 /** Rooms a member may have created (each one costs every rooms list of the node a summary). */
 export const DEFAULT_MAX_ROOMS_PER_MEMBER = 100;
@@ -128,23 +128,33 @@ export async function callAsMember(deps: MemberAccessDeps, userId: string, name:
 }
 
 /**
- * Refuses a room over the member's cap, counting those being made (a room is stored a turn later:
- * requests at once all saw 99); else the wrapper that counts this one while it is made.
+ * Refuses a room over the member's cap; else the wrapper that makes it once the member's previous
+ * creation ended, counting again then (a room is stored a turn after it is allowed: requests at
+ * once all saw 99). One at a time per member: counting the ones being made beside the stored ones
+ * counted a room twice while it was stored and not yet answered, and refused a member below the
+ * cap (CI under Node.js 22.19: 4 rooms of 5).
  */
 function roomsBeingMade(deps: MemberAccessDeps, userId: string): <T>(make: () => Promise<T>) => Promise<T> {
-  const inFlight = creating.get(deps) ?? new Map<string, number>();
-  creating.set(deps, inFlight);
+  const chains = creating.get(deps) ?? new Map<string, Promise<unknown>>();
+  creating.set(deps, chains);
   const most = deps.maxRoomsPerMember ?? DEFAULT_MAX_ROOMS_PER_MEMBER;
-  if (deps.roomsCreatedBy(userId) + (inFlight.get(userId) ?? 0) >= most) throw conflict('too_many_rooms', `you have created ${most} rooms here, the most a member may`);
-  return async (make) => {
-    inFlight.set(userId, (inFlight.get(userId) ?? 0) + 1);
-    try {
-      return await make();
-    } finally {
-      const left = (inFlight.get(userId) ?? 1) - 1;
-      if (left > 0) inFlight.set(userId, left);
-      else inFlight.delete(userId);
-    }
+  const refuseOverCap = () => {
+    if (deps.roomsCreatedBy(userId) >= most) throw conflict('too_many_rooms', `you have created ${most} rooms here, the most a member may`);
+  };
+  // At once when the stored ones are the cap already (a refused request is not charged).
+  refuseOverCap();
+  return <T>(make: () => Promise<T>) => {
+    const previous = chains.get(userId) ?? Promise.resolve();
+    const mine = previous.then(
+      () => (refuseOverCap(), make()),
+      () => (refuseOverCap(), make()),
+    );
+    chains.set(userId, mine);
+    const settled = () => {
+      if (chains.get(userId) === mine) chains.delete(userId);
+    };
+    mine.then(settled, settled);
+    return mine;
   };
 }
 
