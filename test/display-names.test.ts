@@ -67,7 +67,7 @@ describe('a member with a display name joins a room', () => {
     const roomId = body.room_id as string;
     await inviteAndJoin(alpha, roomId, beta, BETA_OWNER);
     await inviteAndJoin(alpha, roomId, alpha, SAM);
-    const eventId = await send(alpha, roomId, 'hello from Sam', SAM);
+    const eventId = await send(alpha, roomId, 'hello from Sam zanzibar', SAM);
     // The join alpha made for Sam carries the name Sam set, as signed.
     const joins = queryNodeDb<{ content: string }>(alpha.dataDir, "SELECT content FROM federation_events WHERE room_id = ? AND event_type = 'm.member.join' AND state_key = ?", roomId, SAM);
     expect(joins.map((j) => JSON.parse(j.content).display_name)).toEqual(['Sam Smith']);
@@ -81,6 +81,18 @@ describe('a member with a display name joins a room', () => {
       expect(names[`@owner:${ALPHA}`]).toBeUndefined();
       expect(names[BETA_OWNER]).toBeUndefined();
     }
+    // A search finds the message with the name beside its sender's id, on both nodes (beta's owner is in the room).
+    for (const [node, userId] of [[alpha, SAM], [beta, BETA_OWNER]] as const) {
+      const found = await node.admin('GET', `/search?q=zanzibar&user_id=${enc(userId)}&room_id=${enc(roomId)}`);
+      expect(found.status, JSON.stringify(found.body)).toBe(200);
+      expect(found.body.results).toEqual([expect.objectContaining({ event_id: eventId, sender: SAM, sender_display_name: 'Sam Smith' })]);
+    }
+    // Across all of a user's rooms too; a sender without a name has none made up.
+    const owners = await alpha.admin('GET', `/search?q=zanzibar&user_id=${enc(`@owner:${ALPHA}`)}`);
+    expect(owners.body.results).toEqual([expect.objectContaining({ event_id: eventId, sender_display_name: 'Sam Smith' })]);
+    const ownEventId = await send(alpha, roomId, 'zanzibar from the owner');
+    const both = await alpha.admin('GET', `/search?q=zanzibar&user_id=${enc(`@owner:${ALPHA}`)}`);
+    expect((both.body.results as Array<Record<string, unknown>>).map((r) => [r.event_id, r.sender_display_name])).toEqual([[ownEventId, undefined], [eventId, 'Sam Smith']]);
     // Sam's own view, on the members' API, says the same.
     const own = await memberRequest(alpha.started.federation_url!, 'GET', `/rooms/${enc(roomId)}`, { cookie: samCookie });
     expect(own.status, JSON.stringify(own.body)).toBe(200);

@@ -456,8 +456,8 @@ export class SearchIndex {
 
   private query(userId: string, words: string[], roomId: string | null, limit: number): SearchHit[] {
     const rows = this.db
-      .prepare<unknown[], { room_id: string; event_id: string; sender: string; body: string; origin_ts: number }>(
-        `SELECT m.room_id AS room_id, m.event_id AS event_id, e.sender AS sender, m.body AS body, e.origin_ts AS origin_ts
+      .prepare<unknown[], { room_id: string; event_id: string; sender: string; sender_display_name: string | null; body: string; origin_ts: number }>(
+        `SELECT m.room_id AS room_id, m.event_id AS event_id, e.sender AS sender, n.display_name AS sender_display_name, m.body AS body, e.origin_ts AS origin_ts
          FROM (
            SELECT rowid AS search_key, room_id, event_id, body FROM search.message_search
            WHERE message_search MATCH ?
@@ -466,11 +466,13 @@ export class SearchIndex {
            ORDER BY rowid DESC
            LIMIT ?
          ) m JOIN federation_events e ON e.event_id = m.event_id
+         LEFT JOIN room_member_names n ON n.room_id = m.room_id AND n.user_id = e.sender
          ORDER BY m.search_key DESC`,
       )
       .all(matchExpression(words), userId, ...(roomId ? [roomId] : []), limit);
     // The newest hits within the page budget (page-budget.ts).
-    const hits = rows.map((r) => ({ ...r, highlight: highlight(r.body, words) }));
-    return withinBytes(hits, (h) => jsonStringBytes(h.body) + jsonStringBytes(h.highlight) + utf8Bytes(h.sender) + h.room_id.length + h.event_id.length + 120).items;
+    // The sender's display name in that room (docs/PROTOCOL.md "Display names"), when they have one.
+    const hits: SearchHit[] = rows.map(({ sender_display_name: name, ...r }) => ({ ...r, ...(name ? { sender_display_name: name } : {}), highlight: highlight(r.body, words) }));
+    return withinBytes(hits, (h) => jsonStringBytes(h.body) + jsonStringBytes(h.highlight) + utf8Bytes(h.sender) + jsonStringBytes(h.sender_display_name ?? '') + h.room_id.length + h.event_id.length + 120).items;
   }
 }

@@ -149,6 +149,8 @@ export interface SearchResult {
   room_id: string;
   event_id: string;
   sender: string;
+  /** The sender's display name in that room, as in MessageView: shown beside `sender`, never instead. Absent when none. */
+  sender_display_name?: string;
   body: string;
   origin_ts: number;
   /** The body HTML-escaped, each match in <mark>…</mark>. */
