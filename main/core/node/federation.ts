@@ -12,6 +12,7 @@ import { BATCH_CAPABILITY, DESTINATION_BINDING_CAPABILITY, LARGE_BATCH_CAPABILIT
 import { DEFAULT_MAILBOX_QUOTA } from '../mailbox/mailbox-store.ts';
 import { verifySignedRequest } from '../federation/middleware/verify-signed-request.ts';
 import { eventEntitlement } from '../federation/routes/event/index.ts';
+import { ReferencePoller } from '../federation/reference/reference-poller.ts';
 import { ReferenceRooms } from '../federation/reference/reference-rooms.ts';
 import type { ConnectionStats } from '../http/connection-limits.ts';
 import type { Identity } from '../identity/identity.ts';
@@ -31,8 +32,10 @@ import type { Services } from './services.ts';
 /** The services that start with federation. */
 export interface Running {
   rooms: RoomService;
-  /** Rooms shared with Paracord reference servers: joins on them, and the poller. */
+  /** Our users' joins and leaves in rooms Paracord reference servers host. */
   referenceRooms: ReferenceRooms;
+  /** Polls reference servers for what their users say in the rooms we share (they never push). */
+  referencePoller: ReferencePoller;
   peering: PeeringService;
   /** Whether quiet friends' nodes still answer, checked while the owner's screens list them. */
   liveness: PeerLiveness;
@@ -77,10 +80,14 @@ function startRooms(s: Services, id: Identity) {
   bus.on('inboundDurable', (event) => rooms.onInboundDurable(event));
   bus.answer('reissueRefused', (destination, eventId, roomDepth) => rooms.reissueRefused(destination, eventId, roomDepth));
   bus.answer('resendTakenLate', (late, settled) => rooms.resendTakenLate(late, settled));
-  const referenceRooms = new ReferenceRooms({
-    db: s.db, commit: s.commit, rooms: s.rooms, ingest: s.ingest, http: s.http, discovery: s.discovery, trust: s.trust, dialects: s.dialects, channels: s.channels,
-    identity: () => id, notifications, log, intervalMs: config.referencePollIntervalMs,
+  const referencePoller = new ReferencePoller({
+    db: s.db, rooms: s.rooms, ingest: s.ingest, http: s.http, discovery: s.discovery, trust: s.trust, dialects: s.dialects,
+    identity: () => id, log, intervalMs: config.referencePollIntervalMs,
     keyChangePending: (peer) => s.keys.replaced.pending(peer) !== undefined,
+  });
+  const referenceRooms = new ReferenceRooms({
+    db: s.db, commit: s.commit, rooms: s.rooms, http: s.http, discovery: s.discovery, trust: s.trust, dialects: s.dialects, channels: s.channels,
+    identity: () => id, notifications, log, poller: referencePoller,
   });
   const peering = new PeeringService({
     db: s.db, identity: () => id, federationUrl: () => state.federationUrl ?? '', tls: () => state.tls, trust: s.trust, keys: s.keys, claims: s.claims, http: s.http, discovery: s.discovery, log, pull: s.pull,
@@ -97,7 +104,7 @@ function startRooms(s: Services, id: Identity) {
     discovery: s.discovery, changed: () => notifications.notify({ type: 'status', scope: 'queue' }),
     ...(config.peerLivenessStaleMs !== undefined ? { staleAfterMs: config.peerLivenessStaleMs } : {}),
   });
-  return { rooms, referenceRooms, peering, liveness };
+  return { rooms, referenceRooms, referencePoller, peering, liveness };
 }
 
 type RoomParts = ReturnType<typeof startRooms>;
@@ -265,7 +272,7 @@ export async function startFederation(s: Services, id: Identity, memberClient?: 
     },
     close: async (graceMs, onForced) => {
       // Members' streams are cut past the grace period with the listener's other connections.
-      await Promise.all([reachability.stop(), s.mailboxFetcher.close(), close(listener.server, graceMs, onForced, () => s.federationInFlight.size, listener.upgrades), parts.referenceRooms.stop()]);
+      await Promise.all([reachability.stop(), s.mailboxFetcher.close(), close(listener.server, graceMs, onForced, () => s.federationInFlight.size, listener.upgrades), parts.referencePoller.stop()]);
     },
   };
   bus.emit('federationStarted', state.running);
@@ -274,7 +281,7 @@ export async function startFederation(s: Services, id: Identity, memberClient?: 
   // Outside pull mode too: the mailboxes this node chose in the last week (mailbox/fetcher.ts).
   s.mailboxFetcher.open();
   bus.on('deliveryFailing', (peer) => reachability.peerReportsFailing(peer));
-  parts.referenceRooms.start();
+  parts.referencePoller.start();
   // Pull what we missed in remote rooms while we were away (the hosts' outboxes also resend).
   for (const roomId of parts.rooms.remoteJoinedRooms()) {
     parts.rooms.catchUp(roomId).catch((error: Error) => warnLimited(log, `catch_up_failed ${roomId}`, { event: 'catch_up_failed', room_id: roomId, error: error.message }, 'catch-up failed; will rely on the host resending'));

@@ -338,7 +338,7 @@ export class RoomCatchUp extends RoomPart {
   remoteJoinedRooms(): string[] {
     return this.d.rooms
       .rooms()
-      // Rooms of a reference host are polled (reference/reference-rooms.ts), never caught up here.
+      // Rooms of a reference host are polled (reference/reference-poller.ts), never caught up here.
       .filter((r) => r.host_server !== this.server && !this.isReferenceHost(r.host_server) && this.d.rooms.isJoinedServer(r.room_id, this.server))
       .map((r) => r.room_id);
   }

@@ -1,23 +1,13 @@
 /**
- * Rooms shared with Paracord reference servers (docs/PROTOCOL.md "Interop with the Paracord
- * reference"; a 3.x one pushes too and pages its history by cursor: section "Reference 3.x"):
- *
- * - v0.8.5 never pushes (crates/paracord-federation/src/lib.rs:403-420: its relay guard
- *   returns before the outbound queue for every event it persisted). Whatever its users say —
- *   in rooms it hosts AND in rooms we host — is only heard by polling its
- *   `GET /_paracord/federation/v1/events?room_id=&since_depth=&limit=` (federation.rs:1789-1812,
- *   lib.rs:712-719: `depth > since ORDER BY depth LIMIT n`, at most 1000). The poller keeps its own
- *   cursor per (peer, room), separate from our own catch-up.
- * - Our user joins a room a reference hosts with its preflight `/invite` then `/join`
- *   (federation.rs:2040-2169; bodies in wire.ts), then we poll.
+ * Our users in rooms a Paracord reference server hosts (docs/PROTOCOL.md "Interop with the
+ * Paracord reference"): joining with its preflight `/invite` then `/join` (federation.rs:2040-2169;
+ * bodies in wire.ts), leaving with its `/leave`. Membership there is per guild. What its users say
+ * is heard by polling (reference-poller.ts), which starts at the join.
  */
 import type { Logger } from 'pino';
 import { serverOf } from '../../../../shared/identifiers.ts';
 import { HttpError, badRequest, forbidden } from '../../errors.ts';
 import { peerRefusal } from '../peer-refusal.ts';
-import { cleanText } from '../../util/untrusted-text.ts';
-import { warnLimited } from '../../log/rate-limit.ts';
-import { fetchedEventFailure, fetchedEventId, UncheckedRetries } from '../fetched-event-failure.ts';
 import type { Identity } from '../../identity/identity.ts';
 import type { RoomStore } from '../../rooms/room-store.ts';
 import type { Db } from '../../store/database.ts';
@@ -25,49 +15,20 @@ import type { GroupCommit } from '../../store/group-commit.ts';
 import type { NodeEvents } from '../../node-events.ts';
 import type { TrustStore } from '../../trust/trust-store.ts';
 import type { Discovery } from '../discovery.ts';
-import type { EventIngest } from '../event-ingest.ts';
 import type { HttpClient, FederationResponse } from '../http-client.ts';
 import type { PeerDialects } from './peer-dialects.ts';
-import { guildRoomOf, parseChannelRoom, type ReferenceChannels } from './channel-rooms.ts';
+import { guildRoomOf, type ReferenceChannels } from './channel-rooms.ts';
+import type { ReferencePoller } from './reference-poller.ts';
 import { guildIdOfRoom, isCanonicalI64, safeReferenceName } from './vocabulary.ts';
 import { referenceInviteBody, referenceMembershipBody } from './wire.ts';
-import { REFERENCE_HISTORY_MAX_BYTES } from '../page-budget.ts';
-import { EVENTS_PATH, INVITE_PATH, JOIN_PATH, LEAVE_PATH } from '../paths.ts';
+import { INVITE_PATH, JOIN_PATH, LEAVE_PATH } from '../paths.ts';
 
-
-/** Defaults of the NodeConfig fields `referencePollIntervalMs` / `referencePollLimit`. */
-export const DEFAULT_REFERENCE_POLL_INTERVAL_MS = 5_000;
-export const DEFAULT_REFERENCE_POLL_LIMIT = 500;
-/** Rooms polled per peer per round (the reference itself polls at most 64 per peer: federation.rs:1878). */
-const MAX_ROOMS_PER_PEER = 64;
-const MAX_BACKOFF_MS = 10 * 60_000;
-/** The longest a room we host waits after rounds that brought only refused events (under the 60 s age limit). */
-const HOSTED_MAX_FRUITLESS_WAIT_MS = 20_000;
-/** Pages of one room read in a round from a 3.x (its filtered pages can be empty while more follows). */
-const MAX_PAGES_PER_ROOM = 16;
-/**
- * Pages in a row that bring nothing new before a room waits for the next round: a 3.x filters
- * what it hides, so a page can be empty while more follows, but a peer moving its cursor forever
- * over empty pages got MAX_PAGES_PER_ROOM requests per room per round (1,024 per round over 64 rooms).
- */
-const MAX_FRUITLESS_PAGES = 2;
 const REQUEST_DEADLINE_MS = 15_000;
-
-interface CursorRow {
-  server_name: string;
-  room_id: string;
-  since_depth: number;
-  since_event_id: string | null;
-  failures: number;
-  next_at: number;
-  last_error: string | null;
-}
 
 export interface ReferenceRoomsDeps {
   db: Db;
   commit: GroupCommit;
   rooms: RoomStore;
-  ingest: EventIngest;
   http: HttpClient;
   discovery: Discovery;
   trust: TrustStore;
@@ -76,29 +37,12 @@ export interface ReferenceRoomsDeps {
   identity: () => Identity;
   notifications: NodeEvents;
   log: Logger;
-  intervalMs?: number | undefined;
-  limit?: number | undefined;
-  /** Whether a changed key of the peer waits for the owner's confirmation (reference/key-replacement.ts). */
-  keyChangePending?: (peer: string) => boolean;
+  /** Polls the rooms joined here (reference-poller.ts). */
+  poller: Pick<ReferencePoller, 'ensureCursor' | 'pollRoom'>;
 }
 
 export class ReferenceRooms {
   private readonly d: ReferenceRoomsDeps;
-  private timer: NodeJS.Timeout | null = null;
-  /** Set while started: stops listening for new reference peers. */
-  private unsubscribe: (() => void) | null = null;
-  private readonly abort = new AbortController();
-  /**
-   * Rooms whose next event was refused for a storage quota here: not polled before this time (ms).
-   * In memory, as catch-up's wait: a restart (with a quota the owner raised) asks again at once.
-   */
-  private readonly quotaWaits = new Map<string, number>();
-  /** Rounds in a row whose pages held events yet none was taken (each refused here), per `peer room`. */
-  private readonly fruitlessRounds = new Map<string, number>();
-  /** Polled events that could not be checked yet: asked again while their window lasts. */
-  private readonly unchecked = new UncheckedRetries();
-  /** Rounds under way, by peer: a peer's next round starts once its last one ended. */
-  private readonly peerRounds = new Map<string, Promise<number>>();
 
   constructor(deps: ReferenceRoomsDeps) {
     this.d = deps;
@@ -113,20 +57,6 @@ export class ReferenceRooms {
     const named = serverOf(roomId);
     if (this.d.dialects.isReference(named)) return named;
     return this.d.dialects.serverOfDomain(named);
-  }
-
-  /**
-   * The reference peers whose events of a room wait for this node's storage quota (the room
-   * polled is its guild room for a channel room), and until when: the room's view says so.
-   */
-  quotaWaitsOf(roomId: string, now = Date.now()): Array<{ server: string; until: number }> {
-    const guild = guildRoomOf(roomId);
-    const waits: Array<{ server: string; until: number }> = [];
-    for (const peer of this.d.dialects.references()) {
-      const until = this.quotaWaits.get(`${peer.server_name} ${guild}`) ?? 0;
-      if (until > now) waits.push({ server: peer.server_name, until });
-    }
-    return waits;
   }
 
   // ——— our user joins a room a reference hosts ———
@@ -165,11 +95,11 @@ export class ReferenceRooms {
            ON CONFLICT (room_id, user_id) DO UPDATE SET local_user_id = excluded.local_user_id, joined_at = excluded.joined_at`,
         )
         .run(roomId, userId, host, answeredGuild(joined?.guild_id) ?? guildIdOfRoom(roomId), typeof joined?.local_user_id === 'string' ? joined.local_user_id.slice(0, 64) : '', now);
-      this.ensureCursor(host, roomId);
+      this.d.poller.ensureCursor(host, roomId);
     });
     this.d.log.info({ event: 'room_joined', room_id: roomId, user_id: userId, host, dialect: 'reference' }, 'joined a room on a reference server');
     this.d.notifications.notify({ type: 'room', room_id: roomId, event_id: '', event_type: 'm.member.join', sender: userId });
-    void this.pollRoom(host, roomId).catch(() => undefined);
+    void this.d.poller.pollRoom(host, roomId).catch(() => undefined);
     return { room_id: roomId };
   }
 
@@ -210,319 +140,6 @@ export class ReferenceRooms {
     if (response.status >= 200 && response.status < 300) return response.json;
     throw referenceRefusal(host, response);
   }
-
-  // ——— the poller ———
-
-  /** Rooms to poll on a reference peer: the ones it hosts that we are in, and ours it has members in. */
-  private roomsToPoll(peer: string): string[] {
-    const domain = this.d.dialects.domainOf(peer);
-    const rooms: string[] = [];
-    for (const room of this.d.rooms.rooms()) {
-      if (parseChannelRoom(room.room_id)) continue; // its channels come with the guild room's stream
-      const host = serverOf(room.room_id);
-      const hostedByPeer = host === peer || (domain !== null && host === domain);
-      if (hostedByPeer ? this.d.rooms.isJoinedServer(room.room_id, this.server) : host === this.server && this.d.rooms.isJoinedServer(room.room_id, peer)) {
-        rooms.push(room.room_id);
-      }
-      if (rooms.length >= MAX_ROOMS_PER_PEER) break;
-    }
-    return rooms;
-  }
-
-  private ensureCursor(peer: string, roomId: string): void {
-    this.d.db.prepare('INSERT OR IGNORE INTO reference_poll_cursors (server_name, room_id) VALUES (?, ?)').run(peer, roomId);
-  }
-
-  private cursor(peer: string, roomId: string): CursorRow {
-    this.ensureCursor(peer, roomId);
-    return this.d.db
-      .prepare<[string, string], CursorRow>(
-        'SELECT c.*, i.since_event_id FROM reference_poll_cursors c LEFT JOIN reference_poll_cursor_ids i USING (server_name, room_id) WHERE c.server_name = ? AND c.room_id = ?',
-      )
-      .get(peer, roomId)!;
-  }
-
-  /**
-   * A round for every reference peer whose last round has ended: its rooms one after another (one
-   * request in flight per peer), the peers side by side. One round over all peers in turn let a
-   * slow peer (a page answered just inside the 15 s deadline, 16 pages a room) hold every other
-   * peer's polling for minutes: a v0.8.5 peer's messages in a room we host were then polled over a
-   * minute late and refused as too old (red team, 2026-11-28). What the rounds started stored.
-   */
-  async pollOnce(now = Date.now()): Promise<number> {
-    const rounds: Array<Promise<number>> = [];
-    for (const peer of this.d.dialects.references()) {
-      if (this.abort.signal.aborted) break;
-      if (this.d.trust.get(peer.server_name)?.trust !== 'allow' || this.peerRounds.has(peer.server_name)) continue;
-      const round = this.pollPeer(peer.server_name, now).finally(() => this.peerRounds.delete(peer.server_name));
-      this.peerRounds.set(peer.server_name, round);
-      rounds.push(round);
-    }
-    return (await Promise.all(rounds)).reduce((sum, n) => sum + n, 0);
-  }
-
-  private async pollPeer(peer: string, now: number): Promise<number> {
-    let stored = 0;
-    for (const roomId of this.roomsToPoll(peer)) {
-      if (this.abort.signal.aborted) break;
-      if (this.cursor(peer, roomId).next_at > now || (this.quotaWaits.get(`${peer} ${roomId}`) ?? 0) > now) continue;
-      stored += await this.pollRoom(peer, roomId).catch(() => 0);
-    }
-    return stored;
-  }
-
-  /**
-   * A room's new history from a reference peer: one page from a v0.8.5 one; from a 3.x one, pages
-   * while its cursor moves (a page it filtered can be short or empty while more follows), at most
-   * MAX_PAGES_PER_ROOM a round, and no more than MAX_FRUITLESS_PAGES in a row that bring nothing.
-   */
-  async pollRoom(peer: string, roomId: string): Promise<number> {
-    let stored = 0;
-    let fruitless = 0;
-    let offered = 0;
-    let taken = 0;
-    let halted = false;
-    for (let page = 0; page < MAX_PAGES_PER_ROOM; page++) {
-      const result = await this.pollPage(peer, roomId);
-      stored += result.stored;
-      offered += result.offered;
-      taken += result.taken;
-      halted ||= result.halted;
-      if (!result.more || this.abort.signal.aborted) break;
-      fruitless = result.stored > 0 ? 0 : fruitless + 1;
-      if (fruitless >= MAX_FRUITLESS_PAGES) break;
-    }
-    // A round that offered events of its own and took none (each refused here: not the room's,
-    // not allowed, a bad signature) waits longer each time, as a failure would (red team 2026-11-27: a peer
-    // serving such pages had each checked every round, for every room).
-    // In a room we host, the wait stays well under the minute after which we refuse an event as
-    // too old (ordering.ts): a v0.8.5 peer never pushes nor re-issues, so its users' messages
-    // polled later than that would be refused for good.
-    const key = `${peer} ${roomId}`;
-    if (offered > 0 && taken === 0 && !halted) {
-      const rounds = (this.fruitlessRounds.get(key) ?? 0) + 1;
-      if (this.fruitlessRounds.size >= 10_000) this.fruitlessRounds.clear();
-      this.fruitlessRounds.set(key, rounds);
-      const wait = fruitlessWaitMs(rounds, this.intervalMs, serverOf(roomId) === this.server);
-      this.d.db.prepare('UPDATE reference_poll_cursors SET next_at = ? WHERE server_name = ? AND room_id = ?').run(Date.now() + wait, peer, roomId);
-      warnLimited(this.d.log, `reference_poll_fruitless ${peer}`, { event: 'reference_poll_fruitless', server: peer, room_id: roomId, offered, rounds, wait_ms: wait }, 'a reference server\'s pages bring only events refused here; polling the room less often');
-    } else if (taken > 0 || offered === 0) this.fruitlessRounds.delete(key);
-    return stored;
-  }
-
-  /**
-   * One page of a room from a reference peer. v0.8.5's cursor is `depth >` (lib.rs:712-719), so a
-   * full page may end inside a group of equal depths: the next ask then starts just below the last
-   * depth (the copies we already have are acknowledged as such), unless that would not move. A 3.x
-   * answers its own cursor (next_depth/next_event_id), taken as it is (takeCursorPage).
-   */
-  private async pollPage(peer: string, roomId: string): Promise<PolledPage> {
-    const cursor = this.cursor(peer, roomId);
-    const limit = this.d.limit ?? DEFAULT_REFERENCE_POLL_LIMIT;
-    const v3 = this.d.dialects.referenceVersion(peer) === '3';
-    let stored = 0;
-    let response: FederationResponse;
-    try {
-      const endpoint = await this.d.discovery.endpointOf(peer);
-      const since = cursor.since_event_id !== null ? `&since_event_id=${encodeURIComponent(cursor.since_event_id)}` : '';
-      const path = `${EVENTS_PATH}?room_id=${encodeURIComponent(roomId)}&since_depth=${cursor.since_depth}${since}&limit=${limit}`;
-      response = await this.d.http.signed(this.d.identity(), 'GET', endpoint, path, undefined, {
-        destination: peer, signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(REQUEST_DEADLINE_MS)]),
-        ...(v3 ? { maxResponseBytes: REFERENCE_HISTORY_MAX_BYTES } : {}),
-      });
-      if (response.status === 403 && v3) {
-        throw new Error(`HTTP 403: ${peer} has no member of this server recorded in ${roomId} (a Paracord reference 3.x serves a room's history only to servers with a member in it) ${cleanText(response.text, 200)}`);
-      }
-      if (response.status !== 200) throw new Error(`HTTP ${response.status} ${cleanText(response.text, 200)}`);
-    } catch (error) {
-      this.failed(peer, roomId, cursor, (error as Error).message);
-      return NOTHING_POLLED;
-    }
-    const events = (response.json as { events?: unknown } | undefined)?.events;
-    if (!Array.isArray(events)) {
-      this.failed(peer, roomId, cursor, 'the answer has no events array');
-      return NOTHING_POLLED;
-    }
-    const next = readHistoryCursor(response.json);
-    if (next === 'invalid') {
-      this.failed(peer, roomId, cursor, 'the answer\'s next_depth / next_event_id are not a cursor (a depth of 0 or more, an event id or null)');
-      return NOTHING_POLLED;
-    }
-    if (next !== null) return this.takeCursorPage(peer, roomId, cursor, events.slice(0, limit), next);
-    let lastDepth = cursor.since_depth;
-    let halted: string | null = null;
-    let offered = 0;
-    let taken = 0;
-    for (const raw of events.slice(0, limit)) {
-      const depth = (raw as { depth?: unknown } | null)?.depth;
-      // Not what was asked (`depth >` the cursor): not checked at all (served again, it would be
-      // checked again every round).
-      if (typeof depth !== 'number' || !Number.isSafeInteger(depth) || depth <= cursor.since_depth) continue;
-      const before = lastDepth;
-      if (depth > lastDepth) lastDepth = depth;
-      const origin = (raw as { origin_server?: unknown } | null)?.origin_server;
-      if (origin === this.server) continue; // our own events, as it stored them
-      // Only its own events count toward backing the room off: in a room we host its history also
-      // holds other servers' events we relayed to it, which we refuse from it (not_origin).
-      if (origin === peer) offered++;
-      const outcome = await this.ingestPolled(peer, roomId, raw, origin);
-      if (outcome === 'stored') stored++;
-      if (outcome === 'stored' || outcome === 'known') taken++;
-      // Signed with a new key the owner has not confirmed yet, or over a storage quota here: the
-      // cursor stops before it, so the room resumes from here once the key is confirmed or the
-      // quota allows (as its own poller stops at what did not verify, and our catch-up at the quota).
-      if (typeof outcome === 'object') {
-        lastDepth = Math.max(cursor.since_depth, Math.min(before, depth - 1));
-        halted = outcome.halt;
-        break;
-      }
-    }
-    const full = events.length >= limit && halted === null;
-    const nextDepth = full && lastDepth - 1 > cursor.since_depth ? lastDepth - 1 : lastDepth;
-    this.d.db
-      .prepare('UPDATE reference_poll_cursors SET since_depth = MAX(since_depth, ?), failures = 0, next_at = 0, last_error = ? WHERE server_name = ? AND room_id = ?')
-      .run(nextDepth, halted, peer, roomId);
-    return { stored, more: false, offered, taken, halted: halted !== null };
-  }
-
-  /**
-   * A 3.x page: it scans in (depth, event_id) order and answers the position of the last event it
-   * scanned, also past events it filtered out for us. Its cursor is kept unless an event waits for
-   * the owner to confirm a new key (then the position of the last one taken); it never moves back.
-   * More may follow while it moves.
-   */
-  private async takeCursorPage(peer: string, roomId: string, cursor: CursorRow, events: unknown[], next: HistoryPosition): Promise<PolledPage> {
-    let stored = 0;
-    let offered = 0;
-    let taken = 0;
-    const asked: HistoryPosition = { depth: cursor.since_depth, event_id: cursor.since_event_id };
-    let last: HistoryPosition = asked;
-    let halted: string | null = null;
-    for (const raw of events) {
-      const position = positionOf(raw);
-      // Not after the cursor asked from: not what was asked, not checked (served again and again,
-      // it would be checked every page).
-      if (!position || !isAfter(position, asked)) continue;
-      const origin = (raw as { origin_server?: unknown } | null)?.origin_server;
-      if (origin !== this.server) {
-        if (origin === peer) offered++; // as on a v0.8.5 page
-        const outcome = await this.ingestPolled(peer, roomId, raw, origin);
-        if (outcome === 'stored') stored++;
-        if (outcome === 'stored' || outcome === 'known') taken++;
-        if (typeof outcome === 'object') {
-          halted = outcome.halt;
-          break;
-        }
-      }
-      if (isAfter(position, last)) last = position;
-    }
-    // Past every event it served (its own cursor stays behind none of them, honestly): the same
-    // events cannot be served again.
-    const target = halted === null ? (isAfter(last, next) ? last : next) : last;
-    const moved = isAfter(target, { depth: cursor.since_depth, event_id: cursor.since_event_id });
-    this.d.db.transaction(() => {
-      this.d.db
-        .prepare('UPDATE reference_poll_cursors SET since_depth = ?, failures = 0, next_at = 0, last_error = ? WHERE server_name = ? AND room_id = ?')
-        .run(moved ? target.depth : cursor.since_depth, halted, peer, roomId);
-      if (!moved) return;
-      if (target.event_id === null) this.d.db.prepare('DELETE FROM reference_poll_cursor_ids WHERE server_name = ? AND room_id = ?').run(peer, roomId);
-      else {
-        this.d.db
-          .prepare('INSERT INTO reference_poll_cursor_ids (server_name, room_id, since_event_id) VALUES (?, ?, ?) ON CONFLICT (server_name, room_id) DO UPDATE SET since_event_id = excluded.since_event_id')
-          .run(peer, roomId, target.event_id);
-      }
-    })();
-    return { stored, more: moved && halted === null, offered, taken, halted: halted !== null };
-  }
-
-  /**
-   * Verifies and stores one polled event; a refusal is logged (rate-limited) and skipped, except
-   * what must wait (`halt`, the reason): a new key the owner has not confirmed, or a storage quota
-   * here, which refuses an event for now, never for good (docs/SECURITY.md 5b).
-   */
-  private async ingestPolled(peer: string, roomId: string, raw: unknown, origin: unknown): Promise<'stored' | 'known' | 'skipped' | { halt: string }> {
-    try {
-      const verified = await this.d.ingest.verify(peer, raw);
-      if (verified.envelope.room_id !== roomId) return 'skipped';
-      const result = await this.d.ingest.store(verified, peer);
-      this.unchecked.settled(verified.envelope.event_id);
-      return result.inserted ? 'stored' : 'known';
-    } catch (error) {
-      if (error instanceof HttpError && error.code === 'bad_event_signature' && origin === peer && this.d.keyChangePending?.(peer)) {
-        return { halt: `waiting for the owner to confirm the new key of ${peer}` };
-      }
-      const failure = fetchedEventFailure(error);
-      if (failure.kind === 'quota') {
-        this.quotaWaits.set(`${peer} ${roomId}`, Date.now() + failure.waitMs);
-        if (this.quotaWaits.size > 10_000) this.quotaWaits.clear();
-        warnLimited(this.d.log, `reference_poll_quota_wait ${peer}`, { event: 'reference_poll_quota_wait', server: peer, room_id: roomId, wait_ms: failure.waitMs }, 'polling a reference server waits for the storage quota; resuming after Retry-After');
-        return { halt: `waiting for the storage quota: ${failure.message}`.slice(0, 300) };
-      }
-      // Not checked yet (its signer's keys could not be read, a failure of ours): the cursor stops
-      // before it and the next round asks again, for as long as its window lasts (then skipped).
-      const id = fetchedEventId(raw);
-      if (failure.kind !== 'refused' && id !== null) {
-        // A failure of ours is waited out however long it lasts; what cannot be checked, for its window.
-        if (failure.kind === 'failure' || this.unchecked.retry(id)) {
-          warnLimited(this.d.log, `reference_event_unchecked ${peer}`, { event: 'reference_event_unchecked', server: peer, room_id: roomId, event_id: id, error: failure.message }, 'an event polled from a reference server could not be checked yet; asked again');
-          return { halt: `waiting to check an event: ${failure.message}`.slice(0, 300) };
-        }
-        this.d.log.warn({ event: 'reference_event_given_up', server: peer, room_id: roomId, event_id: id, error: failure.message }, 'an event polled from a reference server could not be checked for hours; given up');
-      }
-      if (id !== null) this.unchecked.settled(id);
-      warnLimited(this.d.log, `reference_event_rejected ${peer}`, { event: 'reference_event_rejected', server: peer, room_id: roomId, error: (error as Error).message }, 'event polled from a reference server rejected');
-      return 'skipped';
-    }
-  }
-
-  private get intervalMs(): number {
-    return this.d.intervalMs ?? DEFAULT_REFERENCE_POLL_INTERVAL_MS;
-  }
-
-  private failed(peer: string, roomId: string, cursor: CursorRow, message: string): void {
-    const failures = cursor.failures + 1;
-    const wait = backoffMs(failures, this.intervalMs);
-    this.d.db
-      .prepare('UPDATE reference_poll_cursors SET failures = ?, next_at = ?, last_error = ? WHERE server_name = ? AND room_id = ?')
-      .run(failures, Date.now() + wait, message.slice(0, 300), peer, roomId);
-    if (failures === 1 || failures % 10 === 0) {
-      this.d.log.warn({ event: 'reference_poll_failed', server: peer, room_id: roomId, failures, error: message }, 'polling a reference server failed; backing off');
-    }
-  }
-
-  /**
-   * The poller: one round every interval, never two at once, while a reference peer is known
-   * (with none it does not run: an idle node does not wake for it, issue #36; it starts when a
-   * peer is recorded as a reference); stopped with the node.
-   */
-  start(): void {
-    if (this.unsubscribe) return;
-    this.unsubscribe = this.d.dialects.onReference(() => this.arm());
-    this.arm();
-  }
-
-  private arm(): void {
-    if (this.timer || !this.unsubscribe || this.d.dialects.references().length === 0) return;
-    this.timer = setInterval(() => {
-      if (this.d.dialects.references().length === 0) {
-        clearInterval(this.timer!);
-        this.timer = null;
-        return;
-      }
-      // Each tick starts a round for the peers whose last one ended (pollOnce): a slow one holds only itself.
-      void this.pollOnce().catch((error: Error) => this.d.log.warn({ event: 'reference_poll_round_failed', error: error.message }, 'reference poll round failed'));
-    }, this.intervalMs);
-    this.timer.unref();
-  }
-
-  async stop(): Promise<void> {
-    this.unsubscribe?.();
-    this.unsubscribe = null;
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
-    this.abort.abort();
-    await Promise.allSettled([...this.peerRounds.values()]);
-  }
 }
 
 /** The guild id a /join answer names (a number or numeric string, as it writes ids), or null when it is not one. */
@@ -530,64 +147,6 @@ function answeredGuild(value: unknown): string | null {
   const text = typeof value === 'number' && Number.isSafeInteger(value) ? String(value) : typeof value === 'string' ? value : '';
   return isCanonicalI64(text) ? text : null;
 }
-
-/** The poll interval doubled `times` times (at most 2^10), up to `most`: the wait after failures. */
-function backoffMs(times: number, intervalMs: number, most = MAX_BACKOFF_MS): number {
-  return Math.min(most, intervalMs * 2 ** Math.min(times, 10));
-}
-
-/**
- * The wait after `rounds` rounds in a row that offered only events refused here: as after as many
- * failures, but at most HOSTED_MAX_FRUITLESS_WAIT_MS in a room we host (`hostedHere`), where an
- * honest message polled later than a minute after it was signed would be refused for good.
- */
-export function fruitlessWaitMs(rounds: number, intervalMs: number, hostedHere: boolean): number {
-  return backoffMs(rounds, intervalMs, hostedHere ? HOSTED_MAX_FRUITLESS_WAIT_MS : MAX_BACKOFF_MS);
-}
-
-/** A position in a 3.x room's history: (depth, event_id), event ids in byte order (lib.rs list_room_events_after @e6f874b0). */
-interface HistoryPosition {
-  depth: number;
-  event_id: string | null;
-}
-
-/** next_depth / next_event_id of a 3.x answer; null when absent (v0.8.5), 'invalid' when not a cursor. */
-function readHistoryCursor(json: unknown): HistoryPosition | null | 'invalid' {
-  const answer = json as { next_depth?: unknown; next_event_id?: unknown };
-  if (answer.next_depth === undefined && answer.next_event_id === undefined) return null;
-  const depth = answer.next_depth;
-  const id = answer.next_event_id ?? null;
-  if (typeof depth !== 'number' || !Number.isSafeInteger(depth) || depth < 0) return 'invalid';
-  if (id !== null && (typeof id !== 'string' || id.length === 0 || id.length > 255)) return 'invalid';
-  return { depth, event_id: id };
-}
-
-/** One page polled: events stored, offered (checked), taken (stored or held already); whether it halted the room; whether more follows. */
-interface PolledPage {
-  stored: number;
-  offered: number;
-  taken: number;
-  halted: boolean;
-  more: boolean;
-}
-
-const NOTHING_POLLED: PolledPage = Object.freeze({ stored: 0, offered: 0, taken: 0, halted: false, more: false });
-
-/** Where an event sits in a 3.x room's history (depth 0 sorts by its origin_ts). */
-function positionOf(raw: unknown): HistoryPosition | null {
-  const e = raw as { depth?: unknown; origin_ts?: unknown; event_id?: unknown } | null;
-  const depth = e?.depth === 0 ? e.origin_ts : e?.depth;
-  if (typeof depth !== 'number' || !Number.isSafeInteger(depth) || depth < 0 || typeof e?.event_id !== 'string' || e.event_id.length > 255) return null;
-  return { depth, event_id: e.event_id };
-}
-
-/** Whether `a` is after `b` in (depth, event_id byte order); an id sorts after none. */
-function isAfter(a: HistoryPosition, b: HistoryPosition): boolean {
-  if (a.depth !== b.depth) return a.depth > b.depth;
-  if (a.event_id === null) return false;
-  return b.event_id === null || Buffer.compare(Buffer.from(a.event_id, 'utf8'), Buffer.from(b.event_id, 'utf8')) > 0;
-}
-
 /**
  * A reference error: `{code, message, error, details}` (crates/paracord-api/src/error.rs:29-80),
  * or plain text for extractor errors (415/422/400). A 403 on a join is most often its guild

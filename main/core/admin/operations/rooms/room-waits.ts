@@ -1,7 +1,7 @@
 /**
  * What a room waits for on other servers' limits (RoomSummary `waits`), so the UI can say it
  * instead of showing nothing: events a Paracord reference server holds of the room that wait for
- * this node's storage quota for it (the poller halts there: reference-rooms.ts `quotaWaits`), and
+ * this node's storage quota for it (the poller halts there: reference-poller.ts `quotaWaits`), and
  * our messages of the room that wait for a reference's push limit (delivery-worker.ts `paced`).
  * Only reference peers are polled and paced, so only they are asked; a room another node of ours
  * hosts waits for the quota when its catch-up does (rooms/catch-up.ts).
@@ -11,7 +11,7 @@ import type { NodeContext } from '../../../node-context.ts';
 import type { Running } from '../../../node/federation.ts';
 
 export function roomWaits(node: NodeContext, running: Running, roomId: string, now = Date.now()): RoomWait[] {
-  const waits: RoomWait[] = running.referenceRooms.quotaWaitsOf(roomId, now).map(({ server, until }) => ({ server, reason: 'storage_quota', messages: 0, until }));
+  const waits: RoomWait[] = running.referencePoller.quotaWaitsOf(roomId, now).map(({ server, until }) => ({ server, reason: 'storage_quota', messages: 0, until }));
   // A room our peer hosts whose catch-up waits for the quota (rooms/catch-up.ts).
   const catchUp = running.rooms.catchUpQuotaWait(roomId, now);
   if (catchUp) waits.push({ server: catchUp.server, reason: 'storage_quota', messages: 0, until: catchUp.until });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_REFERENCE_POLL_INTERVAL_MS, fruitlessWaitMs } from './reference-rooms.ts';
+import { DEFAULT_REFERENCE_POLL_INTERVAL_MS, fruitlessWaitMs } from './reference-poller.ts';
 
 describe('the wait after polls that brought only events refused here', () => {
   it('doubles each round in a room the peer hosts, up to 10 minutes', () => {
