@@ -211,28 +211,20 @@ function buildOwnerServices({ config, paths, log, db, settings, state }: NodeBas
   return { backups: { records: backupRecords, scheduler: backupScheduler }, metrics, adminToken: () => token, sessions, members, federationInFlight, adminInFlight, memoryTrim };
 }
 
-/** Sending: the outbox and its workers, pull mode's queue, and a friend's node as a mailbox (issue #32). */
-function buildDelivery(
+/**
+ * A friend's node as a mailbox (issue #32): what we hold for friends, how we leave what cannot be
+ * sent at a friend's mailbox and follow it there, and how we fetch what friends hold for us. Built
+ * after the outbox: what a mailbox gives back, or its recipient refused, goes back to it.
+ */
+function buildMailboxes(
   { config, log, db, settings, state }: NodeBasics,
   bus: NodeBus,
-  { trust, http, discovery, dialects, keys }: ReturnType<typeof buildPeerKnowledge>,
-  { events, commit, replay }: ReturnType<typeof buildStorage>,
-  metrics: NodeMetrics,
+  { trust, http, discovery, keys }: ReturnType<typeof buildPeerKnowledge>,
+  { commit, replay }: ReturnType<typeof buildStorage>,
+  outbox: Outbox,
   notifications: NodeEvents,
 ) {
-  const isPaused = () => state.paused;
-  const outbox = new Outbox(db, {
-    onQueued: (destination) => bus.emit('deliveryQueued', destination),
-    onRead: (destination, rows) => bus.emit('readBy', destination, rows),
-    onSettled: (rows) => bus.emit('deliverySettled', rows),
-  });
-  const pull = new PullQueue(db, {
-    onRead: (destination, delivered) => {
-      bus.emit('readBy', destination, delivered);
-      bus.emit('deliverySettled', delivered);
-    },
-  }, config.pullStaleMs);
-  // A friend's node as a mailbox (issue #32): what we hold for friends, and where we leave what they cannot be sent.
+  // What we hold for friends, and where we leave what they cannot be sent.
   const mailboxes = new MailboxStore(db);
   const mailboxSender = new MailboxSender({ db, trust, discovery, http, keys, log });
   // Where our events wait after a mailbox took them, until their recipient fetched them.
@@ -265,7 +257,7 @@ function buildDelivery(
   // written by the fetcher and by our listener (in the commit of a carried request's replay entry).
   const mailboxRefusals = mailboxRefusalsOut(db);
   const mailboxFetcher = new MailboxFetcher({
-    db, trust, discovery, http, identity: () => state.identity, log, isPaused, refusals: mailboxRefusals,
+    db, trust, discovery, http, identity: () => state.identity, log, isPaused: () => state.paused, refusals: mailboxRefusals,
     dispatch: (carried) => selfDispatch.dispatch(carried),
     durably: (write) => commit.run(write),
     seen: (signature) => replay.seen(signature),
@@ -273,13 +265,44 @@ function buildDelivery(
   });
   /** The friends whose mailboxes we fetched from lately (none while we are reached directly). */
   const currentMailboxes = () => mailboxFetcher.sources().filter((m) => m.last_error === null && m.last_fetch_at !== null && Date.now() - m.last_fetch_at < 2 * 60_000).map((m) => m.server_name);
+  return { mailboxes, mailboxSender, mailboxDeposits, mailboxEnabled, selfDispatch, mailboxFetcher, mailboxRefusals, currentMailboxes };
+}
+
+/**
+ * Sending: the outbox and its workers, pull mode's queue, and a friend's node as a mailbox (issue
+ * #32), built between the outbox it gives back to and the workers that leave events there.
+ */
+function buildDelivery(
+  basics: NodeBasics,
+  bus: NodeBus,
+  peers: ReturnType<typeof buildPeerKnowledge>,
+  storage: ReturnType<typeof buildStorage>,
+  metrics: NodeMetrics,
+  notifications: NodeEvents,
+) {
+  const { config, log, db, state } = basics;
+  const { trust, http, discovery, dialects } = peers;
+  const { events } = storage;
+  const isPaused = () => state.paused;
+  const outbox = new Outbox(db, {
+    onQueued: (destination) => bus.emit('deliveryQueued', destination),
+    onRead: (destination, rows) => bus.emit('readBy', destination, rows),
+    onSettled: (rows) => bus.emit('deliverySettled', rows),
+  });
+  const pull = new PullQueue(db, {
+    onRead: (destination, delivered) => {
+      bus.emit('readBy', destination, delivered);
+      bus.emit('deliverySettled', delivered);
+    },
+  }, config.pullStaleMs);
+  const mail = buildMailboxes(basics, bus, peers, storage, outbox, notifications);
   const pushLimit = { events: config.referencePushPerMinute ?? DEFAULT_REFERENCE_PUSH_LIMIT.events, windowMs: config.referencePushWindowMs ?? DEFAULT_REFERENCE_PUSH_LIMIT.windowMs };
   // Nothing is sent to a server the owner quarantined or blocked, whatever was queued for it
   // before: held until it is allowed again (setPeerTrust 'allow' resumes it). The message page
   // names such servers as held (rooms/message-delivery.ts).
   const isHeldDestination = (server: string): boolean => trust.holdsDeliveryTo(server);
   const workers = new DeliveryWorkers({
-    outbox, events, http, discovery, log, isPaused, pull, mailbox: mailboxSender, deposits: mailboxDeposits,
+    outbox, events, http, discovery, log, isPaused, pull, mailbox: mail.mailboxSender, deposits: mail.mailboxDeposits,
     pacer: new PushPacer((destination) => (pushLimit.events > 0 && dialects.isReference(destination) ? pushLimit : null)),
     cannotCarry: (destination) => (dialects.referenceVersion(destination) === '3' ? (event) => reference3Refusal(event, destination) : null),
     isHeld: isHeldDestination,
@@ -293,7 +316,7 @@ function buildDelivery(
     onAnswered: (destination) => trust.markSeen(destination),
     subscribeQueued: (listener) => bus.on('deliveryQueued', listener),
   });
-  return { outbox, pull, mailboxes, mailboxSender, mailboxDeposits, mailboxEnabled, selfDispatch, mailboxFetcher, mailboxRefusals, currentMailboxes, workers, isPaused, isHeldDestination };
+  return { outbox, pull, ...mail, workers, isPaused, isHeldDestination };
 }
 
 /** Every service a node has before federation starts, in dependency order. */
