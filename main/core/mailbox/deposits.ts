@@ -26,7 +26,7 @@ import { RESIGN_AFTER_MS } from '../rooms/ordering.ts';
 import { MAILBOX_HELD_PATH, MAILBOX_REFUSALS_CAPABILITY } from '../federation/paths.ts';
 import { z } from 'zod';
 import { REFUSAL_CODE } from './carried-refusals.ts';
-import { peerFailure } from '../outbox/delivery-outcomes.ts';
+import { peerFailure, refusalMeaning } from '../outbox/delivery-outcomes.ts';
 
 /** How often a mailbox is asked which of our deposits it still holds, while some wait. */
 export const HELD_CHECK_MS = 30_000;
@@ -212,10 +212,11 @@ export class MailboxDeposits {
   /**
    * Writes the entries of the events the recipient refused (as the mailbox says) failed, with the
    * refusal's words: only events of our deposits at that mailbox with that id (a mailbox cannot
-   * fail anything it was not given). Two refusals are no failures: 409 `depth_too_old` (the event
-   * waited past what its host takes: returned in `tooOld`, to be signed again and sent again as
-   * one taken late is), and 409 `event_id_conflict` (the recipient holds another version of that
-   * event of ours, a copy signed again after its first version waited, both taken: delivered).
+   * fail anything it was not given). What a refusal means is refusalMeaning's (delivery-outcomes.ts):
+   * one to be sent again late (409 `depth_too_old`: the event waited past what its host takes) is
+   * returned in `tooOld`, to be signed again and sent again as one taken late is; one that counts
+   * as delivered (409 `event_id_conflict`: the recipient holds another version of that event of
+   * ours, a copy signed again after its first version waited, both taken) is left.
    * `failed`: the events failed so (`event_id destination`).
    */
   private failRefused(mailbox: string, refusals: ReadonlyArray<{ id: string; event_id: string; status: number; error: string }>): { failed: Set<string>; tooOld: TakenLate[] } {
@@ -228,8 +229,10 @@ export class MailboxDeposits {
     );
     for (const r of refusals) {
       const row = depositOf.get(mailbox, Number(r.id), r.event_id);
-      if (!row || failed.has(`${r.event_id} ${row.destination}`) || r.error === 'event_id_conflict') continue;
-      if (r.error === 'depth_too_old') {
+      if (!row || failed.has(`${r.event_id} ${row.destination}`)) continue;
+      const meaning = refusalMeaning(r.status, r.error);
+      if (meaning === 'delivered') continue;
+      if (meaning === 'resend_late') {
         tooOld.push({ event_id: r.event_id, destination: row.destination });
         continue;
       }

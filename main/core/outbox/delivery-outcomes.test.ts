@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { batchOutcomes, requestOutcomes } from './delivery-outcomes.ts';
+import { batchOutcomes, refusalMeaning, requestOutcomes } from './delivery-outcomes.ts';
 import type { OutboxRow } from './outbox.ts';
 import type { FederationResponse } from '../federation/http-client.ts';
 import { parseMailboxAnswer } from '../../../shared/mailbox-answer.ts';
@@ -60,5 +60,25 @@ describe('requestOutcomes', () => {
       const outcomes = batchOutcomes(rows, { status: 200, json: { results }, headers: {} } as unknown as FederationResponse, now, backoff);
       expect(outcomes.map((o) => o.outcome.kind), JSON.stringify(results)).toEqual(kinds);
     }
+  });
+});
+
+describe('refusalMeaning', () => {
+  it.each([
+    // Signed too long before the room's host took it: signed again and sent again.
+    [409, 'depth_too_old', 'resend_late'],
+    // The recipient holds another version of that event of ours: delivered.
+    [409, 'event_id_conflict', 'delivered'],
+    // Any other refusal for good fails, the same codes under another status too.
+    [403, 'not_member', 'failed'],
+    [409, 'already_joined', 'failed'],
+    [400, 'depth_too_old', 'failed'],
+    [403, 'event_id_conflict', 'failed'],
+    // What a peer's answer may hold instead of a status and a code.
+    ['409', 'depth_too_old', 'failed'],
+    [409, undefined, 'failed'],
+    [undefined, undefined, 'failed'],
+  ])('a refusal %s %s means %s for its sender', (status, code, meaning) => {
+    expect(refusalMeaning(status, code)).toBe(meaning);
   });
 });

@@ -12,6 +12,33 @@ import { mailboxAnswer } from '../../../shared/mailbox-answer.ts';
 import { backoffDelay, parseRetryAfter, type BackoffPolicy } from './backoff.ts';
 import type { OutboxRow, Outcome } from './outbox.ts';
 
+/**
+ * What a recipient's refusal for good of one of our events (its status and error code) means for
+ * us, its sender: sent again after signing it again (`resend_late`), delivered after all, or failed.
+ */
+export type RefusalMeaning = 'resend_late' | 'delivered' | 'failed';
+
+/**
+ * The refusals that are no failure (docs/PROTOCOL.md §Ordering, "Mailboxes"); any other means
+ * failed. 409 `depth_too_old`: the event was signed too long before the room's host took it (it
+ * waited at a mailbox, or the host was away): signed again and sent again. 409
+ * `event_id_conflict`: the recipient holds another version of that event of ours (a copy signed
+ * again after its first version waited, both taken): delivered.
+ */
+const NOT_FAILURES: ReadonlyArray<{ status: number; code: string; meaning: Exclude<RefusalMeaning, 'failed'> }> = [
+  { status: 409, code: 'depth_too_old', meaning: 'resend_late' },
+  { status: 409, code: 'event_id_conflict', meaning: 'delivered' },
+];
+
+/**
+ * What a refusal means for its sender (the table above). Asked for a refusal told through a
+ * mailbox (mailbox/deposits.ts) and for a push's (reissue-too-old.ts: only `resend_late` changes
+ * what a push's answer means there; a pushed event refused as a conflict fails, as any 409).
+ */
+export function refusalMeaning(status: unknown, code: unknown): RefusalMeaning {
+  return NOT_FAILURES.find((refusal) => refusal.status === status && refusal.code === code)?.meaning ?? 'failed';
+}
+
 /** Statuses that will not change by asking again: the entry is marked failed. */
 const PERMANENT = new Set([400, 403, 404, 409, 413]);
 

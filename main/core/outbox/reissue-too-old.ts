@@ -7,6 +7,7 @@ import { warnLimited } from '../log/rate-limit.ts';
 import type { FederationResponse } from '../federation/http-client.ts';
 import { DEFAULT_BACKOFF, backoffDelay } from './backoff.ts';
 import type { DeliveryDeps } from './delivery-deps.ts';
+import { refusalMeaning } from './delivery-outcomes.ts';
 import type { OutboxRow, Outcome } from './outbox.ts';
 import type { WireCache } from './wire-cache.ts';
 
@@ -26,14 +27,14 @@ export class TooOldReissues {
     this.wire = wire;
   }
 
-  /** Events refused with 409 `depth_too_old` are re-issued (deps.reissue) and retried instead of failed. */
+  /** Events refused with 409 `depth_too_old` (refusalMeaning: `resend_late`) are re-issued (deps.reissue) and retried instead of failed. */
   async apply(destination: string, outcomes: Array<{ row: OutboxRow; outcome: Outcome }>, response: FederationResponse, now: number) {
     type Refusal = { event_id?: unknown; status?: unknown; error?: unknown; room_depth?: unknown };
     const body = response.json as (Refusal & { results?: unknown }) | undefined;
     const tooOld = new Map<unknown, unknown>();
-    if (response.status === 409 && body?.error === 'depth_too_old' && outcomes.length === 1) tooOld.set(outcomes[0]!.row.event_id, body.room_depth);
+    if (refusalMeaning(response.status, body?.error) === 'resend_late' && outcomes.length === 1) tooOld.set(outcomes[0]!.row.event_id, body?.room_depth);
     if (Array.isArray(body?.results)) {
-      for (const r of body.results as Refusal[]) if (r?.status === 409 && r.error === 'depth_too_old') tooOld.set(r.event_id, r.room_depth);
+      for (const r of body.results as Refusal[]) if (refusalMeaning(r?.status, r?.error) === 'resend_late') tooOld.set(r.event_id, r.room_depth);
     }
     if (tooOld.size === 0) return outcomes;
     const result: Array<{ row: OutboxRow; outcome: Outcome }> = [];
