@@ -84,6 +84,8 @@ export class Outbox {
   private pendingForRoomStmt: import('better-sqlite3').Statement<[{ destination: string; room: string }], { waiting: number; next_attempt_at: number | null }> | undefined;
   private insertAttemptStmt: import('better-sqlite3').Statement<[string, string, number | null, string | null, number, number, number]> | undefined;
   private nobodyStmt: import('better-sqlite3').Statement<[string]> | undefined;
+  /** failAfterDeposit's: prepared once, at its first use (a refusal told through a mailbox is rare). */
+  private failAfterDepositStmt: import('better-sqlite3').Statement<[string, string, string, string, number, number]> | undefined;
 
   constructor(db: Db, listeners: OutboxListeners = {}) {
     this.db = db;
@@ -204,9 +206,10 @@ export class Outbox {
    * caller's transaction. Whether it was written.
    */
   failAfterDeposit(destination: string, eventId: string, roomId: string, error: string, status: number, now = Date.now()): boolean {
-    const written = this.db
-      .prepare("INSERT INTO federation_outbox (destination, event_id, room_id, state, attempts, last_error, created_at, updated_at) VALUES (?, ?, ?, 'failed', 1, ?, ?, ?) ON CONFLICT (event_id, destination) DO NOTHING")
-      .run(destination, eventId, roomId, error, now, now).changes > 0;
+    this.failAfterDepositStmt ??= this.db.prepare<[string, string, string, string, number, number]>(
+      "INSERT INTO federation_outbox (destination, event_id, room_id, state, attempts, last_error, created_at, updated_at) VALUES (?, ?, ?, 'failed', 1, ?, ?, ?) ON CONFLICT (event_id, destination) DO NOTHING",
+    );
+    const written = this.failAfterDepositStmt.run(destination, eventId, roomId, error, now, now).changes > 0;
     if (written) {
       this.attemptStmt().run(destination, eventId, status, error, 0, 1, now);
     }
