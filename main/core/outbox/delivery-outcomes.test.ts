@@ -47,6 +47,21 @@ describe('requestOutcomes', () => {
     expect(requestOutcomes([{ row }], { status: 200, json: { id: '1' }, headers: {} } as unknown as FederationResponse, undefined, now, backoff, 'carol.test')[0]!.outcome.kind).toBe('delivered');
   });
 
+  it('counts an event of ours the destination holds another version of (409 event_id_conflict) as delivered, alone or in a batch; through a mailbox it is retried as any mailbox answer', () => {
+    expect(requestOutcomes([{ row }], answer(409, 'event_id_conflict', 'another version'), undefined, now, backoff)[0]!.outcome).toEqual({ kind: 'delivered', status: 409 });
+    expect(requestOutcomes([{ row }], answer(409, 'event_id_conflict', 'x'), undefined, now, backoff, 'carol.test')[0]!.outcome.kind).toBe('retry');
+    // The same code under another status is a refusal as any other.
+    expect(requestOutcomes([{ row }], answer(400, 'event_id_conflict', 'x'), undefined, now, backoff)[0]!.outcome.kind).toBe('failed');
+    const rows = [{ row }, { row: { ...row, id: 2, event_id: '$f:alpha.test' } as OutboxRow }, { row: { ...row, id: 3, event_id: '$g:alpha.test' } as OutboxRow }];
+    const results = [
+      { event_id: '$e:alpha.test', status: 409, error: 'event_id_conflict', message: 'another version' },
+      { event_id: '$f:alpha.test', status: 409, error: 'already_joined', message: 'no' },
+      { event_id: '$g:alpha.test', status: 400, error: 'event_id_conflict', message: 'no' },
+    ];
+    const outcomes = batchOutcomes(rows, { status: 200, json: { results }, headers: {} } as unknown as FederationResponse, now, backoff);
+    expect(outcomes.map((o) => o.outcome.kind)).toEqual(['delivered', 'failed', 'failed']);
+  });
+
   it('batchOutcomes takes a hostile batch answer apart without throwing: entries that are not objects naming an event are no result', () => {
     const rows = [{ row }, { row: { ...row, id: 2, event_id: '$f:alpha.test' } as OutboxRow }];
     const cases: Array<[unknown, string[]]> = [

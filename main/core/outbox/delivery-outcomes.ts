@@ -32,8 +32,9 @@ const NOT_FAILURES: ReadonlyArray<{ status: number; code: string; meaning: Exclu
 
 /**
  * What a refusal means for its sender (the table above). Asked for a refusal told through a
- * mailbox (mailbox/deposits.ts) and for a push's (reissue-too-old.ts: only `resend_late` changes
- * what a push's answer means there; a pushed event refused as a conflict fails, as any 409).
+ * mailbox (mailbox/deposits.ts), for a push's `resend_late` (reissue-too-old.ts), and for a
+ * push's `delivered` (requestOutcomes, batchOutcomes below): a copy we signed again after its
+ * first version waited at a mailbox, which the host took in time after all, read "failed" there.
  */
 export function refusalMeaning(status: unknown, code: unknown): RefusalMeaning {
   return NOT_FAILURES.find((refusal) => refusal.status === status && refusal.code === code)?.meaning ?? 'failed';
@@ -60,6 +61,8 @@ export function requestOutcomes(sendable: Array<{ row: OutboxRow }>, response: F
   const body = response?.json as { error?: string; message?: string } | undefined;
   const answer = peerFailure(status, body?.error, body?.message);
   const error = networkError ?? (mailbox !== null ? mailboxAnswer(mailbox, answer) : answer);
+  // One event the destination holds another version of (refusalMeaning): it has it.
+  if (mailbox === null && sendable.length === 1 && refusalMeaning(status, body?.error) === 'delivered') return sendable.map(({ row }) => ({ row, outcome: { kind: 'delivered', status } as Outcome }));
   if (status !== null && PERMANENT.has(status) && mailbox === null) {
     // Its node's own refusal when it says so in JSON (a federation error code), not a proxy's page.
     const byDestination = typeof body?.error === 'string' ? { byDestination: true as const } : {};
@@ -86,6 +89,7 @@ export function batchOutcomes(sendable: Array<{ row: OutboxRow }>, response: Fed
     let outcome: Outcome;
     if (!result) outcome = { kind: 'retry', status: response.status, error: 'no result for this event in the batch answer', nextAttemptAt };
     else if (typeof result.inserted === 'boolean') outcome = { kind: 'delivered', status: response.status };
+    else if (refusalMeaning(result.status, result.error) === 'delivered') outcome = { kind: 'delivered', status: response.status };
     else {
       const status = typeof result.status === 'number' ? result.status : null;
       const error = peerFailure(status, result.error, result.message);
