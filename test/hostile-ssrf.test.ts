@@ -191,6 +191,8 @@ describe('item 8: endpoints are trusted by who named them and by address, not by
     const byName = await delta.admin('POST', '/peers', { server_name: `internal.test:${internalPort}` });
     expect(byName.status).toBe(502);
     expect(byName.body.message).toContain('refusing to connect');
+    // Why, without reading the words: an address this node does not connect to.
+    expect(byName.body).toMatchObject({ error: 'peer_unreachable', reason: 'address_refused', server: `internal.test:${internalPort}` });
     // Added at an endpoint the owner gave, whose discovery names an internal one: never used.
     const friend = await fileNodes.fakePeer('lying.test');
     friend.federationEndpoint = `http://internal.test:${internalPort}`;

@@ -85,6 +85,7 @@ describe('a reference over https (its default: a self-signed certificate)', () =
   it('without the owner-given fingerprint the certificate is refused, and nothing is stored', async () => {
     const answer = await ours.admin('POST', '/peers', { endpoint: secure.url });
     expect(answer.status).toBe(502);
+    expect(answer.body).toMatchObject({ error: 'peer_unreachable', reason: 'tls', server: secure.url });
     expect((await ours.admin('GET', '/peers')).body.peers.find((p: any) => p.server_name === 'secure-ref.test')).toBeUndefined();
   });
 

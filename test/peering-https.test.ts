@@ -193,6 +193,8 @@ describe('attacks on links and pins are refused', () => {
     const added = await insecureBeta.admin('POST', '/peers', { server_name: 'liar.test', endpoint: liar.url });
     expect(added.status).toBe(502);
     expect(added.body.message).toContain('self-signature');
+    // It answered, but not what a Paracord server answers.
+    expect(added.body).toMatchObject({ error: 'peer_unreachable', reason: 'bad_answer', server: 'liar.test' });
     expect((await insecureBeta.admin('GET', '/peers')).body.peers).toEqual([]);
   });
 });

@@ -8,6 +8,7 @@ import { request } from 'undici';
 import { beforeAll, describe, expect, it, type InProcessNode } from './helpers/fixtures.ts';
 import { queryNodeDb } from './helpers/inspect-db.ts';
 import { eventually } from './helpers/rooms.ts';
+import { closedPort } from './helpers/closed-port.ts';
 
 let alpha: InProcessNode;
 let beta: InProcessNode;
@@ -311,6 +312,39 @@ describe('invites and links (items 8, 9)', () => {
     expect((await delta.admin('POST', '/invites/peer/redeem', { link })).status).toBe(200);
     const again = await delta.admin('POST', '/invites/peer/preview', { link });
     expect(again.body).toMatchObject({ already_peer: true, already_peered_with_key: true });
+  });
+
+  it('a friend\'s server that cannot be reached: 502 {error, message} as ever, with why (reason) and who (server), whether redeeming its link, accepting its invite or inviting its user', async ({ nodes }) => {
+    const delta = await nodes.inProcess('delta.test');
+    // On ports of their own (closed-port.ts): once they stop, no other test's node is given them.
+    const epsilon = await nodes.inProcess('epsilon.test', { listen: `127.0.0.1:${await closedPort()}` });
+    await delta.admin('POST', '/peers', { server_name: 'epsilon.test', endpoint: epsilon.started.federation_url });
+    await epsilon.admin('POST', '/peers', { server_name: 'delta.test', endpoint: delta.started.federation_url });
+    const room = (await epsilon.admin('POST', '/rooms', { name: 'on epsilon' })).body.room_id as string;
+    expect((await epsilon.admin('POST', `/rooms/${encodeURIComponent(room)}/invites`, { user_id: '@owner:delta.test' })).status).toBe(200);
+    const invite = await eventually(async () => {
+      const found = (await delta.admin('GET', '/invites')).body.invites.find((i: { room_id: string }) => i.room_id === room) as { invite_id: string } | undefined;
+      expect(found).toBeDefined();
+      return found!;
+    });
+    const ours = (await delta.admin('POST', '/rooms', { name: 'on delta' })).body.room_id as string;
+    const zeta = await nodes.inProcess('zeta.test', { listen: `127.0.0.1:${await closedPort()}` });
+    const link = (await zeta.admin('POST', '/invites/peer', {})).body.link as string;
+    // Both stop: nothing listens at their ports any more.
+    await epsilon.node.stop();
+    await zeta.node.stop();
+
+    const unreachable = (server: string) => ({ error: 'peer_unreachable', message: expect.stringMatching(new RegExp(`^${server.replace(/\./g, '\\.')} could not be reached: .*ECONNREFUSED`)), reason: 'refused', server });
+    const accepted = await delta.admin('POST', `/invites/${invite.invite_id}/accept`);
+    expect(accepted.status, JSON.stringify(accepted.body)).toBe(502);
+    expect(accepted.body).toEqual(unreachable('epsilon.test'));
+    const invited = await delta.admin('POST', `/rooms/${encodeURIComponent(ours)}/invites`, { user_id: '@owner:epsilon.test' });
+    expect(invited.status, JSON.stringify(invited.body)).toBe(502);
+    expect(invited.body).toEqual(unreachable('epsilon.test'));
+    const redeemed = await delta.admin('POST', '/invites/peer/redeem', { link });
+    expect(redeemed.status, JSON.stringify(redeemed.body)).toBe(502);
+    expect(redeemed.body).toEqual(unreachable('zeta.test'));
+    expect((await delta.admin('GET', '/peers')).body.peers.map((p: { server_name: string }) => p.server_name)).toEqual(['epsilon.test']);
   });
 
   it('resets a peer rate limit to the default with null', async () => {

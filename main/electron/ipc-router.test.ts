@@ -2,6 +2,7 @@
 import { beforeAll, describe, expect, it, type InProcessNode } from '../../test/helpers/fixtures.ts';
 import { APP_ENTRY } from './app-protocol.ts';
 import { createIpcRouter } from './ipc-router.ts';
+import { closedPort } from '../../test/helpers/closed-port.ts';
 
 let node: InProcessNode;
 let route: ReturnType<typeof createIpcRouter>;
@@ -38,5 +39,11 @@ describe('IPC router', () => {
 
   it('passes the node\'s own errors through as data', async () => {
     expect(await route(fromApp, 'getRoom', { room_id: '!missing:ipc.test' })).toMatchObject({ ok: false, status: 404, error: 'unknown_room' });
+  });
+
+  it('passes an error\'s other fields too: why a peer could not be reached, and who', async () => {
+    expect(await route(fromApp, 'addPeer', { server_name: 'gone.test', endpoint: `http://127.0.0.1:${await closedPort()}` })).toEqual({
+      ok: false, status: 502, error: 'peer_unreachable', message: expect.stringMatching(/^could not add gone\.test: .*ECONNREFUSED/), reason: 'refused', server: 'gone.test',
+    });
   });
 });

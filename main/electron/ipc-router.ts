@@ -1,8 +1,9 @@
 /**
  * The IPC transport of the admin contract: the same operations, schemas and handlers as the
  * HTTP admin API. Every message's sender is checked (only our app:// pages), every input is
- * schema-checked, and errors come back as data `{status, error, message}` (errors do not cross
- * IPC intact).
+ * schema-checked, and errors come back as data `{status, error, message}` with the error's other
+ * fields beside them (a `peer_unreachable`'s `reason` and `server`), as over HTTP (errors do not
+ * cross IPC intact).
  */
 import { adminOperations, type AdminHandlers, type AdminOperationName } from '../../shared/contract/admin-operations.ts';
 import { formatZodError } from '../core/admin/format-zod-error.ts';
@@ -12,7 +13,7 @@ import { isAppUrl } from './app-protocol.ts';
 export const ADMIN_CHANNEL = 'paracord:admin';
 export const NOTIFY_CHANNEL = 'paracord:notify';
 
-export type IpcResult = { ok: true; value: unknown } | { ok: false; status: number; error: string; message: string };
+export type IpcResult = { ok: true; value: unknown } | { ok: false; status: number; error: string; message: string; [field: string]: unknown };
 
 export interface IpcSender {
   /** The URL of the frame that sent the message (event.senderFrame.url). */
@@ -33,7 +34,7 @@ export function createIpcRouter(options: { handlers: () => AdminHandlers; isTrus
       const handler = options.handlers()[name as AdminOperationName] as (input: unknown) => Promise<unknown>;
       return { ok: true, value: await handler(parsed.data) };
     } catch (error) {
-      if (error instanceof HttpError) return { ok: false, status: error.status, error: error.code, message: error.message };
+      if (error instanceof HttpError) return { ...error.details, ok: false, status: error.status, error: error.code, message: error.message };
       options.onError?.(error);
       return { ok: false, status: 500, error: 'internal_error', message: 'the node failed to handle this request; see its log' };
     }

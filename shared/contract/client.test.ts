@@ -1,6 +1,7 @@
 /** The contract-generated client over HTTP, against a real node (what the UI does in the browser). */
 import { AdminError, createAdminClient, httpTransport } from './client.ts';
 import { adminApi } from '../../test/helpers/admin-api.ts';
+import { closedPort } from '../../test/helpers/closed-port.ts';
 import { beforeAll, describe, expect, it, type InProcessNode } from '../../test/helpers/fixtures.ts';
 
 let node: InProcessNode;
@@ -31,6 +32,15 @@ describe('admin client', () => {
     expect(error).toMatchObject({ status: 404, code: 'unknown_room' });
     const invalid = await api.createUser({ localpart: 'Not Valid' }).catch((e: unknown) => e);
     expect(invalid).toMatchObject({ status: 400, code: 'invalid_input' });
+  });
+
+  it('keeps an error answer\'s other fields: a peer that cannot be reached says why (reason) and who (server)', async () => {
+    const port = await closedPort();
+    const error = await api.addPeer({ server_name: 'gone.test', endpoint: `http://127.0.0.1:${port}` }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AdminError);
+    expect(error).toMatchObject({ status: 502, code: 'peer_unreachable', message: expect.stringMatching(/^could not add gone\.test: .*ECONNREFUSED/), details: { reason: 'refused', server: 'gone.test' } });
+    // An answer with none has none.
+    expect(((await api.getRoom({ room_id: '!missing:client.test' }).catch((e: unknown) => e)) as AdminError).details).toEqual({});
   });
 
   it('is refused without credentials', async () => {

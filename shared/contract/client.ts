@@ -9,12 +9,26 @@ export type AdminTransport = (name: AdminOperationName, input: Record<string, un
 export class AdminError extends Error {
   readonly status: number;
   readonly code: string;
-  constructor(status: number, code: string, message: string) {
+  /**
+   * The answer's fields besides `error` and `message` (main/core/errors.ts HttpError `details`):
+   * a `peer_unreachable`'s `reason` and `server` (shared/contract/unreachable.ts), a `room_depth`.
+   * Empty when the node sent none (an older node).
+   */
+  readonly details: Readonly<Record<string, unknown>>;
+  constructor(status: number, code: string, message: string, details: Readonly<Record<string, unknown>> = {}) {
     super(message);
     this.name = 'AdminError';
     this.status = status;
     this.code = code;
+    this.details = details;
   }
+}
+
+/** An error answer's other fields (AdminError `details`): all but `error` and `message`, and the frame's own `id`, `ok` and `status`. */
+export function errorDetails(answer: unknown): Record<string, unknown> {
+  if (typeof answer !== 'object' || answer === null || Array.isArray(answer)) return {};
+  const { error: _error, message: _message, id: _id, ok: _ok, status: _status, ...rest } = answer as Record<string, unknown>;
+  return rest;
 }
 
 export function createAdminClient(transport: AdminTransport): AdminHandlers {
@@ -69,7 +83,7 @@ export function httpTransport<N extends string = AdminOperationName>(options: Ht
     }
     const response = await doFetch(url, init);
     const body = (await response.json().catch(() => ({}))) as { error?: string; message?: string };
-    if (!response.ok) throw new AdminError(response.status, body.error ?? 'error', body.message ?? `HTTP ${response.status}`);
+    if (!response.ok) throw new AdminError(response.status, body.error ?? 'error', body.message ?? `HTTP ${response.status}`, errorDetails(body));
     return body;
   };
 }

@@ -5,6 +5,7 @@ import { beforeAll, describe, expect, it, type InProcessNode } from '../../test/
 import { ADMIN_STREAM_NOTIFICATIONS, ADMIN_STREAM_PATH, type AdminOperationName } from './admin-operations.ts';
 import { AdminError, createAdminClient, httpTransport, type AdminTransport } from './client.ts';
 import { ConnectionLost, streamTransport, type SocketLike, type StreamTransportOptions } from './stream-transport.ts';
+import { closedPort } from '../../test/helpers/closed-port.ts';
 
 let node: InProcessNode;
 let streamUrl: string;
@@ -69,6 +70,19 @@ describe('admin client over the stream', () => {
     // logout always takes HTTP: its answer clears the browser's cookie.
     await api.logout({});
     expect(calls).toEqual(['getStatus', 'logout']);
+    transport.close();
+  });
+
+  it('keeps an error answer\'s other fields: why a peer could not be reached (reason), and who (server)', async () => {
+    // addPeer takes HTTP by default (slow): here over the stream.
+    const { transport, api, calls } = streamClient({ httpOnly: [] });
+    await api.getStatus({});
+    await expect.poll(() => transport.streaming).toBe(true);
+    const gone = await api.addPeer({ server_name: 'gone.test', endpoint: `http://127.0.0.1:${await closedPort()}` }).catch((e: unknown) => e);
+    expect(calls).toEqual(['getStatus']);
+    expect(gone).toBeInstanceOf(AdminError);
+    expect(gone).toMatchObject({ status: 502, code: 'peer_unreachable', message: expect.stringMatching(/^could not add gone\.test: .*ECONNREFUSED/) });
+    expect((gone as AdminError).details).toEqual({ reason: 'refused', server: 'gone.test' });
     transport.close();
   });
 

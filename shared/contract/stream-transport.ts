@@ -32,7 +32,7 @@
  * way than the room's previous change (HTTP, or a new stream), it waits for that one first.
  */
 import { adminOperations, type AdminOperationName } from './admin-operations.ts';
-import { AdminError, type AdminTransport } from './client.ts';
+import { AdminError, errorDetails, type AdminTransport } from './client.ts';
 
 /** A change sent over the stream whose outcome is not known: the stream closed before the node answered. */
 export class ConnectionLost extends Error {
@@ -220,7 +220,7 @@ export function streamTransport(options: StreamTransportOptions): StreamTranspor
     if (!call) return;
     waiting.delete(answer.id);
     if (answer.ok === true) call.resolve(answer.result);
-    else call.reject(new AdminError(Number(answer.status) || 500, String(answer.error ?? 'error'), String(answer.message ?? 'the node refused the request')));
+    else call.reject(new AdminError(Number(answer.status) || 500, String(answer.error ?? 'error'), String(answer.message ?? 'the node refused the request'), errorDetails(answer)));
   }
 
   /**

@@ -1,6 +1,9 @@
 /** The admin API's guards: token, Host header, no CORS, input validation. */
+import type { AddressInfo } from 'node:net';
+import { createServer as createHttpServer } from 'node:http';
 import { request } from 'undici';
 import { beforeAll, describe, expect, it, type InProcessNode } from '../../../test/helpers/fixtures.ts';
+import { closedPort } from '../../../test/helpers/closed-port.ts';
 
 let alpha: InProcessNode;
 
@@ -72,6 +75,30 @@ describe('peers and trust input validation changes nothing', () => {
       expect((await alpha.admin('GET', '/policy')).body).toEqual(policyBefore);
     });
   }
+
+  it('says why a peer could not be added: 502 {error, message} as ever, with the reason and the server beside them', async () => {
+    const port = await closedPort();
+    // Something that answers, but no Paracord discovery: 404.
+    const other = createHttpServer((_req, res) => res.writeHead(404, { 'content-type': 'text/plain' }).end('not here'));
+    await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
+    try {
+      const before = (await alpha.admin('GET', '/peers')).body;
+      const cases: Array<[Record<string, unknown>, string, string]> = [
+        [{ server_name: 'closed.test', endpoint: `http://127.0.0.1:${port}` }, 'refused', 'closed.test'],
+        [{ server_name: 'nowhere.invalid' }, 'name_not_found', 'nowhere.invalid'],
+        [{ endpoint: 'http://nowhere.invalid:7448' }, 'name_not_found', 'http://nowhere.invalid:7448'],
+        [{ server_name: 'other.test', endpoint: `http://127.0.0.1:${(other.address() as AddressInfo).port}` }, 'bad_answer', 'other.test'],
+      ];
+      for (const [input, reason, server] of cases) {
+        const response = await alpha.admin('POST', '/peers', input);
+        expect(response.status, reason).toBe(502);
+        expect(response.body, reason).toEqual({ error: 'peer_unreachable', message: expect.stringMatching(new RegExp(`^could not add ${server.replace(/[.:/]/g, '\\$&')}: `)), reason, server });
+      }
+      expect((await alpha.admin('GET', '/peers')).body).toEqual(before);
+    } finally {
+      await new Promise((r) => other.close(r));
+    }
+  });
 
   it('pins a given key, sets trust, and sets the policy', async () => {
     const added = await alpha.admin('POST', '/peers', { server_name: 'Pinned.Test', endpoint: 'http://127.0.0.1:9', key_id: 'ed25519:p1', public_key: 'b'.repeat(64) });

@@ -105,10 +105,10 @@ export class Discovery {
     const response = await this.http.send('GET', url, { accept: 'application/json' }, undefined, {
       ...(pin ? { pin } : {}), ...(signal ? { signal } : {}), ...(vouch ? { vouch } : {}), ...(fresh ? { fresh } : {}), ...(maxResponseBytes ? { maxResponseBytes } : {}),
     });
-    if (response.status !== 200) throw new FederationRequestError(`discovery at ${url} answered HTTP ${response.status}`, url);
+    if (response.status !== 200) throw new FederationRequestError(`discovery at ${url} answered HTTP ${response.status}`, url, { answered: true });
     const read = readDiscovery(response.json, url);
-    if (!read.ok) throw new FederationRequestError(`discovery at ${url} is not valid: ${read.reason}`, url);
-    if (!speaksWithUs(read.document)) throw new FederationRequestError(`discovery at ${url} speaks ${read.document.version}, not ${PROTOCOL_VERSION}`, url);
+    if (!read.ok) throw new FederationRequestError(`discovery at ${url} is not valid: ${read.reason}`, url, { answered: true });
+    if (!speaksWithUs(read.document)) throw new FederationRequestError(`discovery at ${url} speaks ${read.document.version}, not ${PROTOCOL_VERSION}`, url, { answered: true });
     // Where else the server at this origin says it lives: tried when this origin cannot be reached (issue #32 item 4).
     this.http.failover.learn(url.slice(0, -WELL_KNOWN_PATH.length), read.document.federation_endpoints);
     return read.document;
@@ -134,7 +134,7 @@ export class Discovery {
       if (!isServerName(serverName)) throw new FederationRequestError(`${JSON.stringify(serverName.slice(0, 100))} is not a canonical server name`, serverName);
       const document = await this.fetchDocument(base, undefined, signal);
       if (document.server_name !== serverName) {
-        throw new FederationRequestError(`discovery for ${serverName} names another server (${document.server_name})`, base);
+        throw new FederationRequestError(`discovery for ${serverName} names another server (${document.server_name})`, base, { answered: true });
       }
       this.cache.set(serverName, { expires: now + SUCCESS_TTL_MS, document });
       this.noteBinding(serverName, document);

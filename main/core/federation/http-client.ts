@@ -32,10 +32,16 @@ export interface FederationResponse {
 
 export class FederationRequestError extends Error {
   readonly url: string;
-  constructor(message: string, url: string, options?: { cause?: unknown }) {
-    super(message, options);
+  /**
+   * The server answered, but not what a Paracord server answers (an HTTP error, a document that is
+   * not valid, an answer over the cap): not a failure of the network (unreachable.ts `bad_answer`).
+   */
+  readonly answered: boolean;
+  constructor(message: string, url: string, options?: { cause?: unknown; answered?: boolean }) {
+    super(message, options?.cause !== undefined ? { cause: options.cause } : undefined);
     this.name = 'FederationRequestError';
     this.url = url;
+    this.answered = options?.answered ?? false;
   }
 }
 
@@ -249,7 +255,9 @@ export class HttpClient {
     const deadlineMs = requestDeadlineMs(timeout, options.maxResponseBytes ?? MAX_RESPONSE_BYTES);
     const deadline = AbortSignal.timeout(deadlineMs);
     const signal = options.signal ? AbortSignal.any([options.signal, deadline]) : deadline;
-    const late = (error: unknown) => (deadline.aborted && !options.signal?.aborted ? new Error(`no whole answer within ${Math.round(deadlineMs / 1000)} s`) : (error as Error));
+    // Named as AbortSignal.timeout's reason is: a timeout, whoever's deadline it was (unreachable.ts).
+    const late = (error: unknown): Error =>
+      deadline.aborted && !options.signal?.aborted ? Object.assign(new Error(`no whole answer within ${Math.round(deadlineMs / 1000)} s`, { cause: error }), { name: 'TimeoutError' }) : (error as Error);
     let response: Dispatcher.ResponseData;
     try {
       response = await request(parsed, {
@@ -263,13 +271,15 @@ export class HttpClient {
       });
     } catch (error) {
       if (options.fresh) void dispatcher.close().catch(() => undefined);
-      const reason = (pinOrPolicyRefusal(error) ?? late(error)).message;
-      throw new FederationRequestError(`${method} ${parsed.origin}${parsed.pathname} failed: ${reason}`, url, { cause: error });
+      const why = late(error);
+      const reason = (pinOrPolicyRefusal(error) ?? why).message;
+      throw new FederationRequestError(`${method} ${parsed.origin}${parsed.pathname} failed: ${reason}`, url, { cause: why });
     }
     const text = await readCapped(response.body, url, options.maxResponseBytes ?? MAX_RESPONSE_BYTES)
       .catch((error: unknown) => {
         if (error instanceof FederationRequestError) throw error;
-        throw new FederationRequestError(`${method} ${parsed.origin}${parsed.pathname} failed: ${late(error).message}`, url, { cause: error });
+        const why = late(error);
+        throw new FederationRequestError(`${method} ${parsed.origin}${parsed.pathname} failed: ${why.message}`, url, { cause: why });
       })
       .finally(() => {
         if (options.fresh) void dispatcher.close().catch(() => undefined);
@@ -338,7 +348,7 @@ async function readCapped(body: Dispatcher.ResponseData['body'], url: string, ca
     total += (chunk as Buffer).length;
     if (total > cap) {
       body.destroy();
-      throw new FederationRequestError(`response from ${url} is larger than ${cap} bytes`, url);
+      throw new FederationRequestError(`response from ${url} is larger than ${cap} bytes`, url, { answered: true });
     }
     chunks.push(chunk as Buffer);
   }

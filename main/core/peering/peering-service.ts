@@ -17,6 +17,8 @@ import { peerRefusal } from '../federation/peer-refusal.ts';
 import { checkKeysDocument, type RemoteKeysDocument } from '../federation/keys-document.ts';
 import { CertificatePinError } from '../federation/pinned-tls.ts';
 import { AddressRefusedError } from '../federation/address-policy.ts';
+import { peerUnreachable, unreachableReason } from '../federation/unreachable.ts';
+import { isUnreachableReason, type UnreachableReason } from '../../../shared/contract/unreachable.ts';
 import type { ServerKeys } from '../federation/keys/server-keys.ts';
 import type { Identity } from '../identity/identity.ts';
 import type { Db } from '../store/database.ts';
@@ -185,10 +187,10 @@ export class PeeringService {
       return { document: check.document, raw: response.json, discovery, binds: discovery.capabilities.includes(DESTINATION_BINDING_CAPABILITY) };
     }).catch((error: unknown) => {
       // Nobody reaches it: its link may name friends that keep its mail (issue #32).
-      if (error instanceof HttpError && error.code === 'peer_unreachable' && this.viaOf(invite).length > 0) return null;
+      if (error instanceof HttpError && error.code === 'peer_unreachable' && this.viaOf(invite).length > 0) return error;
       throw error;
     });
-    if (keys === null) return this.redeemThroughMailbox(invite);
+    if (keys instanceof HttpError) return this.redeemThroughMailbox(invite, isUnreachableReason(keys.details.reason) ? keys.details.reason : 'other');
 
     const request: PeeringRequest = {
       token: invite.token,
@@ -233,8 +235,9 @@ export class PeeringService {
    * The friend cannot be reached, and its link names mailboxes we peer with: our signed peering
    * request is left at one of them for it to fetch. Nothing is bound until the friend's own signed
    * answer comes back (`POST /peering/answer`); until then the request waits (pendingPeerings).
+   * `unreached`: why the friend itself could not be reached (the 502's `reason` when no mailbox takes it).
    */
-  private async redeemThroughMailbox(invite: LinkPayload): Promise<Awaited<ReturnType<PeeringService['redeem']>>> {
+  private async redeemThroughMailbox(invite: LinkPayload, unreached: UnreachableReason): Promise<Awaited<ReturnType<PeeringService['redeem']>>> {
     const identity = this.d.identity();
     const via = this.viaOf(invite);
     const fields: PeeringRequestFields = {
@@ -248,7 +251,7 @@ export class PeeringService {
       token_hash: hashToken(invite.token), expires_at: invite.expires_at, request: JSON.stringify(request), via,
     });
     if (mailbox === null) {
-      throw new HttpError(502, 'peer_unreachable', `${invite.server_name} could not be reached, and none of the friends its link names as its mailboxes (${via.join(', ')}) would take the request; try again later`);
+      throw peerUnreachable(invite.server_name, unreached, `${invite.server_name} could not be reached, and none of the friends its link names as its mailboxes (${via.join(', ')}) would take the request; try again later`);
     }
     this.d.log.info({ event: 'peering_request_left', server: invite.server_name, mailbox }, 'a friend\'s node could not be reached: the peering request waits at its mailbox');
     this.d.onPeered?.(invite.server_name);
@@ -345,7 +348,7 @@ export class PeeringService {
       if (cause instanceof CertificatePinError || (error as Error).message.includes('pinned fingerprint')) {
         throw forbidden('pin_mismatch', `${server}: ${(error as Error).message}`);
       }
-      if (error instanceof FederationRequestError) throw new HttpError(502, 'peer_unreachable', `${server} could not be reached: ${error.message}`);
+      if (error instanceof FederationRequestError) throw peerUnreachable(server, unreachableReason(error), `${server} could not be reached: ${error.message}`);
       throw error;
     }
   }

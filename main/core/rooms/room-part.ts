@@ -11,6 +11,7 @@ import type { Envelope } from '../federation/envelope.ts';
 import type { EventIngest, ReceivedOutcome } from '../federation/event-ingest.ts';
 import type { HttpClient } from '../federation/http-client.ts';
 import { peerRefusal } from '../federation/peer-refusal.ts';
+import { peerUnreachable, unreachableReason } from '../federation/unreachable.ts';
 import type { Identity } from '../identity/identity.ts';
 import type { NodeEvents } from '../node-events.ts';
 import type { DeliveryWorkers } from '../outbox/delivery-worker.ts';
@@ -148,13 +149,13 @@ export class RoomPart {
     // and trust): an invite a member made for one of its users called it (a helper's review).
     if (this.d.isHeldDestination?.(server)) throw forbidden('peer_held', `nothing is sent to ${server}: it is blocked or in quarantine on this server`);
     // An endpoint a peer named and we never reached is not called (issue #32): through its mailbox, or by pull.
-    if (this.d.workers.status(server).never_reached) throw new HttpError(502, 'peer_unreachable', `${server} could not be reached: it was never reached at the endpoint it named`);
+    if (this.d.workers.status(server).never_reached) throw peerUnreachable(server, 'never_reached', `${server} could not be reached: it was never reached at the endpoint it named`);
     let response;
     try {
       const endpoint = await this.d.discovery.endpointOf(server);
       response = await this.d.http.signed(this.d.identity(), 'POST', endpoint, path, body, { destination: server });
     } catch (error) {
-      throw new HttpError(502, 'peer_unreachable', `${server} could not be reached: ${(error as Error).message}`);
+      throw peerUnreachable(server, unreachableReason(error), `${server} could not be reached: ${(error as Error).message}`);
     }
     if (response.status >= 200 && response.status < 300) return response.json;
     throw peerRefusal(server, response, 'peer_refused', { keep: PEER_MEMBERSHIP_CODES });

@@ -1,5 +1,5 @@
 import { ADMIN_STREAM_NOTIFICATIONS, type AdminOperationName } from '../../../shared/contract/admin-operations.ts';
-import { createAdminClient, httpTransport, AdminError, type AdminTransport } from '../../../shared/contract/client.ts';
+import { createAdminClient, errorDetails, httpTransport, AdminError, type AdminTransport } from '../../../shared/contract/client.ts';
 import { ConnectionLost, streamTransport, type StreamTransport } from '../../../shared/contract/stream-transport.ts';
 import { errorSentence, wording } from './errors.ts';
 import { apiSettings, modeFor } from './mode.ts';
@@ -13,7 +13,7 @@ export const mode = modeFor(location.pathname);
 const settings = apiSettings(mode);
 wording.member = mode === 'member';
 
-type IpcResult = { ok: true; value: unknown } | { ok: false; status: number; error: string; message: string };
+type IpcResult = { ok: true; value: unknown } | { ok: false; status: number; error: string; message: string; [field: string]: unknown };
 interface DesktopBridge {
   invoke(name: string, input: unknown): Promise<IpcResult>;
   onNotification(listener: (notification: { type: string; [key: string]: unknown }) => void): () => void;
@@ -24,7 +24,7 @@ export const desktop = mode === 'owner' ? (window as unknown as { paracord?: Des
 
 const ipcTransport = <N extends string = AdminOperationName>(bridge: DesktopBridge) => async (name: N, input: unknown): Promise<unknown> => {
   const result = await bridge.invoke(name, input);
-  if (!result.ok) throw new AdminError(result.status, result.error, result.message);
+  if (!result.ok) throw new AdminError(result.status, result.error, result.message, errorDetails(result));
   return result.value;
 };
 

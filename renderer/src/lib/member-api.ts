@@ -4,7 +4,7 @@
  * session cookie (never a token in the page). The chat operations go through the contract client
  * (api.ts) with the same prefix. `memberAccount(fetch)` is tested with a fake fetch (member-api.test.ts).
  */
-import { AdminError } from '../../../shared/contract/client.ts';
+import { AdminError, errorDetails } from '../../../shared/contract/client.ts';
 import type { AuthenticationResponseJSON, PublicKeyCredentialCreationOptionsJSON, PublicKeyCredentialRequestOptionsJSON, RegistrationResponseJSON } from '@simplewebauthn/browser';
 import type { PasskeyView } from '../../../shared/contract/admin/members.ts';
 import { CLIENT_API_PREFIX } from './mode.ts';
@@ -44,7 +44,7 @@ export function memberAccount(doFetch: typeof fetch) {
     }
     const response = await doFetch(`${CLIENT_API_PREFIX}${path}`, init);
     const answer = (await response.json().catch(() => ({}))) as { error?: unknown; message?: unknown };
-    if (!response.ok) throw new AdminError(response.status, typeof answer.error === 'string' ? answer.error : 'error', typeof answer.message === 'string' ? answer.message : `HTTP ${response.status}`);
+    if (!response.ok) throw new AdminError(response.status, typeof answer.error === 'string' ? answer.error : 'error', typeof answer.message === 'string' ? answer.message : `HTTP ${response.status}`, errorDetails(answer));
     return answer as T;
   }
   return {

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { serverOf } from '../../../../shared/identifiers.ts';
 import { HttpError, badRequest, forbidden } from '../../errors.ts';
 import { peerRefusal } from '../peer-refusal.ts';
+import { peerUnreachable, unreachableReason } from '../unreachable.ts';
 import type { Identity } from '../../identity/identity.ts';
 import type { RoomStore } from '../../rooms/room-store.ts';
 import type { Db } from '../../store/database.ts';
@@ -135,7 +136,7 @@ export class ReferenceRooms {
       // Four lines for v0.8.5 (transport.rs:30-53), bound for 3.x: the client chooses by the peer's version.
       response = await this.d.http.signed(this.d.identity(), 'POST', endpoint, path, body, { destination: host, signal: AbortSignal.timeout(REQUEST_DEADLINE_MS) });
     } catch (error) {
-      throw new HttpError(502, 'peer_unreachable', `${host} could not be reached: ${(error as Error).message}`);
+      throw peerUnreachable(host, unreachableReason(error), `${host} could not be reached: ${(error as Error).message}`);
     }
     if (response.status >= 200 && response.status < 300) return response.json;
     throw referenceRefusal(host, response);

@@ -1,6 +1,7 @@
 import type { AdminHandlers, PeerDelivery, PeerView } from '../../../../../shared/contract/admin-operations.ts';
 import { HttpError, badRequest, conflict } from '../../../errors.ts';
-import { joinUrl } from '../../../federation/http-client.ts';
+import { FederationRequestError, joinUrl } from '../../../federation/http-client.ts';
+import { peerUnreachable, unreachableReason } from '../../../federation/unreachable.ts';
 import { checkKeysDocument, type RemoteKeysDocument } from '../../../federation/keys-document.ts';
 import type { DiscoveryDocument } from '../../../federation/discovery.ts';
 import type { ProvenAlias } from '../../../federation/name-claims.ts';
@@ -57,9 +58,6 @@ function deliveryView(node: NodeContext, server: string): PeerDelivery {
   };
 }
 
-/** 502: the peer could not be reached or answered something we cannot accept. */
-const peerUnreachable = (message: string) => new HttpError(502, 'peer_unreachable', message);
-
 export function peerOperations(node: NodeContext, running: Running): Pick<AdminHandlers, 'listPeers' | 'addPeer' | 'setPeerTrust'> {
   return {
     listPeers: async (input) => {
@@ -107,7 +105,9 @@ export function peerOperations(node: NodeContext, running: Running): Pick<AdminH
         discovered = await node.discovery.fetchDocument(input.endpoint ?? `https://${input.server_name}`, input.tls_fingerprint, undefined, vouch);
       } catch (error) {
         // With the key given (pinned by the owner), a peer that is down can still be added.
-        if (!confirmed || !serverName) throw peerUnreachable(`could not add ${serverName ?? input.endpoint}: ${(error as Error).message}`);
+        // 502: it could not be reached, or answered something we cannot accept (`reason`).
+        const named = serverName ?? input.endpoint!;
+        if (!confirmed || !serverName) throw peerUnreachable(named, unreachableReason(error), `could not add ${named}: ${(error as Error).message}`);
       }
       if (discovered && input.reference_version !== undefined && discovered.dialect !== 'reference') {
         throw badRequest('invalid_input', `${discovered.server_name} is not a Paracord reference server (its discovery lists our protocol's capabilities): add it without reference_version`);
@@ -136,7 +136,9 @@ export function peerOperations(node: NodeContext, running: Running): Pick<AdminH
           }
         } catch (error) {
           if (error instanceof HttpError) throw error;
-          throw peerUnreachable(`could not add ${serverName}: ${(error as Error).message}`);
+          // What it answered is checked here: a failure that is not the network's is its answer.
+          const reason = unreachableReason(error);
+          throw peerUnreachable(serverName ?? discovered.server_name, reason === 'other' && !(error instanceof FederationRequestError) ? 'bad_answer' : reason, `could not add ${serverName}: ${(error as Error).message}`);
         }
       }
       const name = serverName!;
