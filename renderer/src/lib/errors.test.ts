@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AdminError } from '../../../shared/contract/client.ts';
-import { ERROR_SENTENCES, explainBackupWarning, explainCause, explainError, explainReachability, fieldHint, invalidField, plainRule } from './errors.ts';
+import { UNREACHABLE_REASONS, type UnreachableReason } from '../../../shared/contract/unreachable.ts';
+import { ERROR_SENTENCES, UNREACHABLE_SENTENCES, explainBackupWarning, explainCause, explainError, explainReachability, fieldHint, invalidField, plainRule } from './errors.ts';
 
 describe('explainError', () => {
   it('gives every node error code a sentence, with the raw cause as details', () => {
@@ -55,6 +56,39 @@ describe('explainError', () => {
     // (Its name is not read as the reason.)
     expect(explainError(new AdminError(502, 'peer_unreachable', 'timeout.example could not be reached: connect ECONNREFUSED 10.0.0.2:8448')).text).toBe('Their server is offline (it refused the connection).');
     expect(explainError(new AdminError(502, 'peer_unreachable', 'certificate.example could not be reached: it was never reached at the endpoint it named')).text).toBe('That server does not answer.');
+  });
+
+  it('says why from the node\'s `reason` when it gives one, in the same words, whatever the message says', () => {
+    const unreachable = (reason: unknown, message = 'friend.example could not be reached: GET https://friend.example/x failed: something') =>
+      explainError(new AdminError(502, 'peer_unreachable', message, { reason, server: 'friend.example' }));
+    const expected: Record<UnreachableReason, string> = {
+      name_not_found: 'That server name is not known on the internet (DNS).',
+      name_lookup_failed: 'The name could not be looked up right now (DNS). Is this computer online?',
+      refused: 'Their server is offline (it refused the connection).',
+      timeout: 'Their server did not answer in time.',
+      connection_cut: 'The connection was cut.',
+      no_route: 'Their server cannot be reached from here (no route).',
+      network_down: 'This computer is not connected to a network.',
+      tls: 'Their server\'s certificate is not the one you trust.',
+      address_refused: 'That address is not allowed for a friend\'s server (a private or local address).',
+      never_reached: 'That server does not answer.',
+      bad_answer: 'That server does not answer.',
+      other: 'That server does not answer.',
+    };
+    expect(Object.keys(expected).sort()).toEqual([...UNREACHABLE_REASONS].sort());
+    for (const reason of UNREACHABLE_REASONS) {
+      expect(unreachable(reason).text, reason).toBe(expected[reason]);
+      expect(UNREACHABLE_SENTENCES[reason], reason).toBe(expected[reason]);
+    }
+    // The reason decides, not the words: the message's would say "offline" here.
+    expect(unreachable('timeout', 'beta.example could not be reached: connect ECONNREFUSED 10.0.0.2:8448').text).toBe('Their server did not answer in time.');
+    expect(unreachable('other', 'unknown.example could not be reached: getaddrinfo ENOTFOUND unknown.example').text).toBe('That server does not answer.');
+    // A reason this page does not know (a newer node's) is no cause it can tell.
+    expect(unreachable('solar_flare', 'x.example could not be reached: connect ECONNREFUSED 10.0.0.2:8448').text).toBe('That server does not answer.');
+    // The raw answer stays behind "details".
+    expect(unreachable('refused').details).toBe('peer_unreachable (502): friend.example could not be reached: GET https://friend.example/x failed: something');
+    // Without a reason (an older node), the message's words are read as before (above).
+    expect(explainError(new AdminError(502, 'peer_unreachable', 'beta.example could not be reached: connect ECONNREFUSED 10.0.0.2:8448', { server: 'beta.example' })).text).toBe('Their server is offline (it refused the connection).');
   });
 
   it('never shows developer text for unknown codes', () => {
@@ -143,6 +177,7 @@ describe("a member's words (issue #34)", () => {
       expect(explainError(new AdminError(503, 'node_stopping', 'x')).text).toBe('The server is restarting. Try again in a moment.');
       expect(explainError(new AdminError(502, 'peer_unreachable', 'x')).text).toBe('The server that hosts this room does not answer. Try again later.');
       expect(explainError(new AdminError(502, 'peer_unreachable', 'unknown.example could not be reached: getaddrinfo ENOTFOUND unknown.example')).text).toBe('The server that hosts this room does not answer. Try again later.');
+      expect(explainError(new AdminError(502, 'peer_unreachable', 'unknown.example could not be reached: getaddrinfo ENOTFOUND unknown.example', { reason: 'name_not_found', server: 'unknown.example' })).text).toBe('The server that hosts this room does not answer. Try again later.');
       expect(explainError(new AdminError(403, 'member_disabled', 'x')).text).toMatch(/turned this account off/);
       wording.member = false;
       expect(explainError(new TypeError('Failed to fetch')).text).toBe('Your node does not answer. Is it still running?');

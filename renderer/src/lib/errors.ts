@@ -9,6 +9,7 @@ import { ConnectionLost } from '../../../shared/contract/stream-transport.ts';
 import { fromNow } from './format.ts';
 import { NOBODY_COULD_ASK, NO_PEER_CAN_TEST, NO_PEER_YET } from '../../../shared/reachability-words.ts';
 import { parseMailboxAnswer } from '../../../shared/mailbox-answer.ts';
+import { isUnreachableReason, type UnreachableReason } from '../../../shared/contract/unreachable.ts';
 
 /** What the user reads; `details` is the raw cause, shown only behind a "details" disclosure. */
 export interface Explained {
@@ -249,6 +250,26 @@ export const SESSION_ENDED_WHY = {
   member: 'You were signed out on this device (the session expired, you signed out elsewhere, your passphrase changed, or the owner of the server ended it).',
 } as const;
 
+/**
+ * Why another server could not be reached, by the `reason` of the node's 502 `peer_unreachable`
+ * (shared/contract/unreachable.ts), in the words its network error's code has (ERROR_SENTENCES).
+ * The reasons with no cause to tell say only that it does not answer.
+ */
+export const UNREACHABLE_SENTENCES: Readonly<Record<UnreachableReason, string>> = {
+  name_not_found: ERROR_SENTENCES.ENOTFOUND!,
+  name_lookup_failed: ERROR_SENTENCES.EAI_AGAIN!,
+  refused: ERROR_SENTENCES.ECONNREFUSED!,
+  timeout: ERROR_SENTENCES.ETIMEDOUT!,
+  connection_cut: ERROR_SENTENCES.ECONNRESET!,
+  no_route: ERROR_SENTENCES.EHOSTUNREACH!,
+  network_down: ERROR_SENTENCES.ENETUNREACH!,
+  tls: ERROR_SENTENCES.CERT!,
+  address_refused: ERROR_SENTENCES.address_refused!,
+  never_reached: ERROR_SENTENCES.peer_unreachable!,
+  bad_answer: ERROR_SENTENCES.peer_unreachable!,
+  other: ERROR_SENTENCES.peer_unreachable!,
+};
+
 const NETWORK_CODES = ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOENT', 'EACCES'];
 
 /** Why a friend's server could not call this node back (main/core/reachability/probe-caller.ts `classify`), in words. */
@@ -387,7 +408,11 @@ export function explainError(error: unknown): Explained {
     // refused connection): an invitation to a server that is no friend and does not exist read
     // "Your friend's server does not answer" (a user trial).
     if (error.code === 'peer_unreachable' && !wording.member) {
-      // Only the reason is read: the server's name before it could match a pattern (timeout.example).
+      const reason = error.details.reason;
+      // A reason this page does not know (a newer node's) is told as none: it does not answer.
+      if (typeof reason === 'string') return { text: isUnreachableReason(reason) ? UNREACHABLE_SENTENCES[reason] : ERROR_SENTENCES.peer_unreachable!, details };
+      // An older node gives no reason: its message's words are read, only the reason in them (the
+      // server's name before it could match a pattern: timeout.example).
       const cause = explainCause(error.message.replace(/^\S+ could not be reached: /, ''));
       if (cause.text !== 'Something went wrong.' && cause.text !== ERROR_SENTENCES.peer_unreachable) return { text: cause.text, details };
     }
