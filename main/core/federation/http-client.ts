@@ -38,7 +38,7 @@ export class FederationRequestError extends Error {
    */
   readonly answered: boolean;
   constructor(message: string, url: string, options?: { cause?: unknown; answered?: boolean }) {
-    super(message, options?.cause !== undefined ? { cause: options.cause } : undefined);
+    super(message, options);
     this.name = 'FederationRequestError';
     this.url = url;
     this.answered = options?.answered ?? false;
@@ -255,9 +255,7 @@ export class HttpClient {
     const deadlineMs = requestDeadlineMs(timeout, options.maxResponseBytes ?? MAX_RESPONSE_BYTES);
     const deadline = AbortSignal.timeout(deadlineMs);
     const signal = options.signal ? AbortSignal.any([options.signal, deadline]) : deadline;
-    // Named as AbortSignal.timeout's reason is: a timeout, whoever's deadline it was (unreachable.ts).
-    const late = (error: unknown): Error =>
-      deadline.aborted && !options.signal?.aborted ? Object.assign(new Error(`no whole answer within ${Math.round(deadlineMs / 1000)} s`, { cause: error }), { name: 'TimeoutError' }) : (error as Error);
+    const late = (error: unknown) => (deadline.aborted && !options.signal?.aborted ? new Error(`no whole answer within ${Math.round(deadlineMs / 1000)} s`) : (error as Error));
     let response: Dispatcher.ResponseData;
     try {
       response = await request(parsed, {
@@ -271,15 +269,13 @@ export class HttpClient {
       });
     } catch (error) {
       if (options.fresh) void dispatcher.close().catch(() => undefined);
-      const why = late(error);
-      const reason = (pinOrPolicyRefusal(error) ?? why).message;
-      throw new FederationRequestError(`${method} ${parsed.origin}${parsed.pathname} failed: ${reason}`, url, { cause: why });
+      const reason = (pinOrPolicyRefusal(error) ?? late(error)).message;
+      throw new FederationRequestError(`${method} ${parsed.origin}${parsed.pathname} failed: ${reason}`, url, { cause: error });
     }
     const text = await readCapped(response.body, url, options.maxResponseBytes ?? MAX_RESPONSE_BYTES)
       .catch((error: unknown) => {
         if (error instanceof FederationRequestError) throw error;
-        const why = late(error);
-        throw new FederationRequestError(`${method} ${parsed.origin}${parsed.pathname} failed: ${why.message}`, url, { cause: why });
+        throw new FederationRequestError(`${method} ${parsed.origin}${parsed.pathname} failed: ${late(error).message}`, url, { cause: error });
       })
       .finally(() => {
         if (options.fresh) void dispatcher.close().catch(() => undefined);
