@@ -103,7 +103,7 @@ describe('unreachableReason, from real requests', () => {
 
   it('tls: a certificate nobody vouches for, or another than the pinned one', async () => {
     const tls = await ensureSelfSignedCertificate(join(dir, 'cert.pem'), join(dir, 'key.pem'), 'friend.test', dir);
-    const port = await listen(createTlsServer({ cert: tls.cert, key: tls.key }, (socket) => socket.end('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}')) as unknown as Server);
+    const port = await listen(createTlsServer({ cert: tls.cert, key: tls.key }, (socket) => socket.end('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}')));
     const untrusted = await failure(`https://127.0.0.1:${port}/x`);
     expect((untrusted as Error & { cause?: { code?: string } }).cause?.code).toBe('DEPTH_ZERO_SELF_SIGNED_CERT');
     expect(unreachableReason(untrusted)).toBe('tls');
