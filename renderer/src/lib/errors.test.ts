@@ -71,8 +71,8 @@ describe('explainError', () => {
       network_down: 'This computer is not connected to a network.',
       tls: 'Their server\'s certificate is not the one you trust.',
       address_refused: 'That address is not allowed for a friend\'s server (a private or local address).',
-      never_reached: 'That server does not answer.',
-      bad_answer: 'That server does not answer.',
+      never_reached: 'That server has never been reached at the address it gave (it answers only through a friend\'s mailbox or by fetching), so it cannot be asked directly. Try again once it is reachable.',
+      bad_answer: 'Something answers at that address, but not as a Paracord server does. Check the address: the server\'s name and its port.',
       other: 'That server does not answer.',
     };
     expect(Object.keys(expected).sort()).toEqual([...UNREACHABLE_REASONS].sort());

@@ -253,7 +253,8 @@ export const SESSION_ENDED_WHY = {
 /**
  * Why another server could not be reached, by the `reason` of the node's 502 `peer_unreachable`
  * (shared/contract/unreachable.ts), in the words its network error's code has (ERROR_SENTENCES).
- * The reasons with no cause to tell say only that it does not answer.
+ * A server that answered, but not as a Paracord server does, or that was never reached at the
+ * address it named, is not said to be silent; any other reason says only that it does not answer.
  */
 export const UNREACHABLE_SENTENCES: Readonly<Record<UnreachableReason, string>> = {
   name_not_found: ERROR_SENTENCES.ENOTFOUND!,
@@ -265,8 +266,8 @@ export const UNREACHABLE_SENTENCES: Readonly<Record<UnreachableReason, string>> 
   network_down: ERROR_SENTENCES.ENETUNREACH!,
   tls: ERROR_SENTENCES.CERT!,
   address_refused: ERROR_SENTENCES.address_refused!,
-  never_reached: ERROR_SENTENCES.peer_unreachable!,
-  bad_answer: ERROR_SENTENCES.peer_unreachable!,
+  never_reached: 'That server has never been reached at the address it gave (it answers only through a friend\'s mailbox or by fetching), so it cannot be asked directly. Try again once it is reachable.',
+  bad_answer: 'Something answers at that address, but not as a Paracord server does. Check the address: the server\'s name and its port.',
   other: ERROR_SENTENCES.peer_unreachable!,
 };
 
