@@ -156,7 +156,7 @@ describe.skipIf(!HAVE_CHROMIUM)('moderation, unread badges and search in the UI'
     // Search syntax is plain words; an unsearchable query explains itself.
     await a.getByTestId('search-input').fill('"');
     await a.getByRole('button', { name: 'Search', exact: true }).click();
-    await a.getByRole('alert').getByText('no words to search for').waitFor();
+    await a.getByTestId('search-error').getByText('There are no words to search for').waitFor();
     await shot(a, 'search');
     // Closed: an open room reads its new messages at once.
     await aContext.close();

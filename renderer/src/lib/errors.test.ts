@@ -12,7 +12,7 @@ describe('explainError', () => {
 
   it('keeps the field of an input error but not the schema path noise', () => {
     const shown = explainError(new AdminError(400, 'invalid_input', 'rate_limit.per_second: Too small: expected number to be >0'));
-    expect(shown.text).toBe('Some of what you typed is not valid. Per second: must be above 0.');
+    expect(shown.text).toBe('Some of what you typed is not valid. Requests per second: must be above 0.');
     expect(shown.text).not.toContain('rate_limit.');
     expect(shown.details).toContain('Too small');
   });
@@ -37,6 +37,10 @@ describe('explainError', () => {
     expect(explainError(error('room_id: must look like !opaque:server')).text).toBe('Some of what you typed is not valid. Room id: must look like !1234567890:friend.example.');
     expect(explainError(error('user_id: must look like @localpart:server')).text).toBe('Some of what you typed is not valid. User: must look like @name:server.example (a user name, then the name of their server).');
     expect(explainError(error('dir: x')).text).not.toContain('highlighted');
+    // The other forms' fields (lib/form-error.svelte.ts), as they are labelled.
+    expect(explainError(error('endpoint: must be an http(s) URL')).text).toBe('Some of what you typed is not valid. Server address: must be an http(s) URL.');
+    expect(explainError(error('public_key: must be 64 lowercase hex characters')).text).toBe('Some of what you typed is not valid. Public key: must be 64 lowercase hex characters.');
+    expect(invalidField(error('public_key: must be 64 lowercase hex characters'))).toBe('public_key');
     expect(invalidField(error('dir: must be an absolute path'))).toBe('dir');
     expect(invalidField(error('rate_limit.per_second: Too small: expected number to be >0'))).toBe('per_second');
     expect(invalidField(error('something odd'))).toBeNull();

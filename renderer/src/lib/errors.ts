@@ -453,6 +453,22 @@ const FIELD_WORDS: Readonly<Record<string, string>> = {
   keep: 'Backups to keep',
   user_id: 'User',
   room_id: 'Room id',
+  // The other forms' fields, as they are labelled (lib/form-error.svelte.ts marks them).
+  endpoint: 'Server address',
+  key_id: 'Key id',
+  public_key: 'Public key',
+  tls_fingerprint: 'Certificate fingerprint',
+  display_name: 'Display name',
+  note: 'Who it is for',
+  until_ms: 'End after',
+  per_second: 'Requests per second',
+  public_url: 'Public address',
+  tls_cert_file: 'Certificate file',
+  tls_key_file: 'Private key file',
+  identity_backup: 'Identity backup',
+  localpart: 'User name',
+  q: 'Search',
+  body: 'Message',
 };
 
 /** The node's message of an input error, split: the field (its last path part) and the broken rule. */
