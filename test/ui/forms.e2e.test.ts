@@ -49,6 +49,14 @@ async function refusedAt(page: Page, { form, note, field, words, raw, near = 40 
   expect(await shown.locator('details code').textContent()).toContain(raw);
 }
 
+/** Fills fields (label → value) inside the <details> whose summary is `summary`, closes it again, and presses `button`. */
+async function fillHidden(page: Page, summary: string, fields: Record<string, string>, button: string): Promise<void> {
+  await page.getByText(summary).click();
+  for (const [label, value] of Object.entries(fields)) await page.getByLabel(label).fill(value);
+  await page.getByText(summary).click(); // closed again
+  await page.getByRole('button', { name: button }).click();
+}
+
 describe.skipIf(!HAVE_CHROMIUM)('every form says its refusal at the form, its field marked, in words (real Chromium, real nodes)', () => {
   it('the owner\'s forms: add a server by its address, a friend\'s link, your name in rooms, a new room', async ({ browser, pair: { alpha } }) => {
     const { page } = await signedIn(browser, alpha, { width: 1200, height: 700 });
@@ -73,11 +81,7 @@ describe.skipIf(!HAVE_CHROMIUM)('every form says its refusal at the form, its fi
     // A key field inside "Key and certificate": shown (opened) and marked, the address no longer.
     await address.fill('https://127.0.0.1:9');
     expect(await address.getAttribute('aria-invalid')).toBeNull();
-    await page.getByText('Key and certificate (from its admin)').click();
-    await page.getByLabel('Key id').fill('ed25519:a');
-    await page.getByLabel('Public key').fill('abc');
-    await page.getByText('Key and certificate (from its admin)').click(); // closed again
-    await page.getByRole('button', { name: 'Add server' }).click();
+    await fillHidden(page, 'Key and certificate (from its admin)', { 'Key id': 'ed25519:a', 'Public key': 'abc' }, 'Add server');
     const key = page.getByLabel('Public key');
     await refusedAt(page, { form: '[data-testid=add-by-address]', note: 'add-by-address-error', field: key, raw: 'public_key', words: 'Some of what you typed is not valid. Public key: must be 64 lowercase hex characters.' });
     expect(await key.isVisible()).toBe(true);
@@ -112,6 +116,13 @@ describe.skipIf(!HAVE_CHROMIUM)('every form says its refusal at the form, its fi
   it('a member\'s account: the display name and a wrong current passphrase, each said at its own form', async ({ browser, pair: { alpha } }) => {
     const page = await (await browser.newContext({ viewport: { width: 1000, height: 700 } })).newPage();
     await page.goto(String((await alpha.admin('POST', '/members/invites', {})).body.link));
+    // A taken user name marks the user name field (the error under the form: ui-truth-4 item 3).
+    const userName = page.getByLabel('User name');
+    await userName.fill('owner');
+    await page.getByTestId('new-passphrase').fill(PASSPHRASE);
+    await page.getByTestId('new-passphrase-again').fill(PASSPHRASE);
+    await page.getByRole('button', { name: 'Join', exact: true }).click();
+    await refusedAt(page, { form: '[data-testid=member-link]', note: 'member-link-error', field: userName, raw: 'name_taken', words: 'That user name is taken on this server, or reserved. Choose another.' });
     await page.getByLabel('User name').fill('vic');
     await page.getByTestId('new-passphrase').fill(PASSPHRASE);
     await page.getByTestId('new-passphrase-again').fill(PASSPHRASE);
@@ -157,5 +168,47 @@ describe.skipIf(!HAVE_CHROMIUM)('every form says its refusal at the form, its fi
     expect(place).toEqual({ inside: true, alerts: 1 });
     await shot(page, 'form-error-edit');
     expect(await said(note)).not.toMatch(/^[a-z_]+ \(\d+\)/);
+  });
+
+  it('a moderation refusal inside the member\'s menu; a search refused under the search box; the setup wizard\'s refused field shown and marked', async ({ browser, pair: { alpha }, fileNodes }) => {
+    const room = (await alpha.admin('POST', '/rooms', { name: 'moderated' })).body.room_id as string;
+    expect((await alpha.admin('POST', `/rooms/${enc(room)}/invites`, { user_id: '@owner:beta.test' })).status).toBe(200);
+    // A page that hears nothing (no admin stream): its member list stays as it was while the node removes the invitee.
+    const deaf = await browser.newContext({ viewport: { width: 1200, height: 850 } });
+    await deaf.routeWebSocket(/\/_paracord\/admin\/v1\/stream$/, (ws) => void ws.close());
+    const page = await deaf.newPage();
+    await page.goto(String((await alpha.admin('POST', '/login-links', {})).body.login_url));
+    await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+    await page.goto(`${alpha.ready.admin_url}/#/rooms/${enc(room)}`);
+    await page.getByText('Members and invitations').click();
+    await page.getByLabel('Actions for @owner:beta.test').click();
+    const menu = page.locator('.menu-body');
+    await menu.getByLabel('Reason (optional)').fill('changed my mind');
+    expect((await alpha.admin('POST', `/rooms/${enc(room)}/members/${enc('@owner:beta.test')}/remove`, {})).status).toBe(200);
+    await menu.getByRole('button', { name: 'Remove', exact: true }).click();
+    const note = menu.getByTestId('moderation-error');
+    await expect.poll(() => note.count(), { timeout: 10_000 }).toBe(1);
+    expect(await said(note)).toBe('That person is not in this room.');
+    expect(await note.locator('details code').textContent()).toContain('unknown_member');
+    expect(await page.locator('[role=alert]').count()).toBe(1);
+    // Closing the menu ends it.
+    await menu.getByLabel('Reason (optional)').press('Escape');
+    await expect.poll(() => page.getByTestId('moderation-error').count()).toBe(0);
+
+    // Search: a query with no words, said under the search box, the box marked.
+    await page.getByTestId('search-input').fill('"');
+    await page.getByRole('button', { name: 'Search', exact: true }).click();
+    await refusedAt(page, { form: 'form.search', note: 'search-error', field: page.getByTestId('search-input'), raw: 'empty_query', words: 'There are no words to search for: type letters or digits.' });
+
+    // The setup wizard: a public address that is none, among the advanced fields (closed): shown, marked.
+    const fresh = fileNodes.process({});
+    expect((await fresh.start()).mode).toBe('setup');
+    const wizard = await (await browser.newContext({ viewport: { width: 1200, height: 850 } })).newPage();
+    await wizard.goto(fresh.ready.login_url);
+    await wizard.getByLabel('Server name').fill('wizard.test');
+    await fillHidden(wizard, 'Advanced: address, certificate, restore a backup', { 'Public address (optional)': 'hello' }, 'Create my server');
+    const publicAddress = wizard.getByLabel('Public address (optional)');
+    await refusedAt(wizard, { form: '[data-testid=setup-form]', note: 'setup-error', field: publicAddress, raw: 'public_url', words: 'Some of what you typed is not valid. Public address: is not written the right way.' });
+    expect(await publicAddress.isVisible()).toBe(true);
   });
 });
