@@ -43,7 +43,9 @@ async function refusedAt(page: Page, { form, note, field, words, raw, near = 40 
   // The field is marked, styled, and points at the note.
   expect(await field.getAttribute('aria-invalid')).toBe('true');
   expect(await field.getAttribute('aria-errormessage')).toBe(await shown.getAttribute('id'));
-  expect(await field.evaluate((el) => getComputedStyle(el).borderColor)).toBe(await shown.evaluate((el) => getComputedStyle(el).color));
+  const danger = await shown.evaluate((el) => getComputedStyle(el).color);
+  const style = await field.evaluate((el) => ({ border: getComputedStyle(el).borderColor, ring: getComputedStyle(el).boxShadow }));
+  expect(style.border === danger || style.ring.includes(danger), `${JSON.stringify(style)} shows ${danger}`).toBe(true);
   // In words: the node's raw answer only behind "details".
   expect(text).not.toContain(raw);
   expect(await shown.locator('details code').textContent()).toContain(raw);
@@ -210,5 +212,48 @@ describe.skipIf(!HAVE_CHROMIUM)('every form says its refusal at the form, its fi
     const publicAddress = wizard.getByLabel('Public address (optional)');
     await refusedAt(wizard, { form: '[data-testid=setup-form]', note: 'setup-error', field: publicAddress, raw: 'public_url', words: 'Some of what you typed is not valid. Public address: is not written the right way.' });
     expect(await publicAddress.isVisible()).toBe(true);
+  });
+
+  it('forms whose refusals the page cannot provoke (its own limits match the node\'s): a refusal worded as the node words it is said at each, its field marked, a setting put back', async ({ browser, pair: { alpha } }) => {
+    // The page without its admin stream calls over HTTP, where a route answers for the node.
+    const context = await browser.newContext({ viewport: { width: 1200, height: 850 } });
+    await context.routeWebSocket(/\/_paracord\/admin\/v1\/stream$/, (ws) => void ws.close());
+    /** `message`: the node's words for the request's body. */
+    const refuse = (method: string, path: RegExp, message: (body: string) => string) => context.route(path, (route) => (route.request().method() === method
+      ? route.fulfill({ status: 400, contentType: 'application/json', body: JSON.stringify({ error: 'invalid_input', message: message(route.request().postData() ?? '') }) })
+      : route.fallback()));
+    await refuse('POST', /\/_paracord\/admin\/v1\/members\/invites$/, () => 'note: Too big: expected string to have <=200 characters');
+    await refuse('PUT', /\/_paracord\/admin\/v1\/policy$/, (body) => (body.includes('members_may_create_rooms') ? 'members_may_create_rooms: Invalid input: expected boolean, received string' : 'default: Invalid option: expected one of "allowlist"|"open"'));
+    await refuse('PUT', /\/_paracord\/admin\/v1\/peers\/beta\.test\/trust$/, () => 'reason: Too big: expected string to have <=500 characters');
+    const page = await context.newPage();
+    await page.goto(String((await alpha.admin('POST', '/login-links', {})).body.login_url));
+    await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+
+    // Members card: the invite, and "Members may create rooms" (put back as the node has it).
+    const note = page.getByLabel('Who is it for? (optional, only you see it)');
+    await note.fill('Sam');
+    await page.getByTestId('invite-member').click();
+    await refusedAt(page, { form: '[data-testid=member-invite-form]', note: 'member-invite-error', field: note, raw: 'note: Too big', words: 'Some of what you typed is not valid. Who it is for: may have at most 200 characters.' });
+    await note.fill('Sam again');
+    const rooms = page.getByTestId('members-may-create-rooms');
+    const before = await rooms.isChecked();
+    await rooms.click();
+    await refusedAt(page, { form: 'label:has([data-testid=members-may-create-rooms])', note: 'members-policy-error', field: rooms, raw: 'members_may_create_rooms', words: 'Some of what you typed is not valid. Members may create rooms: must be yes or no.' });
+    expect(await rooms.isChecked()).toBe(before);
+
+    // Peers & trust: why block (the form stays open, its reason marked); the default policy (put back).
+    await page.goto(`${alpha.ready.admin_url}/#/peers`);
+    await page.getByTestId('peer-beta.test').getByRole('button', { name: 'Block' }).click();
+    const reason = page.getByTestId('trust-reason');
+    await reason.fill('noisy');
+    await page.getByRole('button', { name: 'Block beta.test' }).click();
+    await refusedAt(page, { form: 'form.inline-ask', note: 'trust-ask-error', field: reason, raw: 'reason: Too big', words: 'Some of what you typed is not valid. Reason: may have at most 500 characters.' });
+    expect(await reason.isVisible()).toBe(true);
+    await page.getByRole('button', { name: 'Cancel' }).click();
+    const policy = page.getByLabel('Servers you never added');
+    const chosen = await policy.inputValue();
+    await policy.selectOption(chosen === 'open' ? 'allowlist' : 'open');
+    await refusedAt(page, { form: 'section[aria-labelledby=policy-h] label', note: 'policy-error', field: policy, raw: 'default: Invalid option', words: 'Some of what you typed is not valid. Servers you never added: is not one of the choices.' });
+    expect(await policy.inputValue()).toBe(chosen);
   });
 });

@@ -469,6 +469,8 @@ const FIELD_WORDS: Readonly<Record<string, string>> = {
   localpart: 'User name',
   q: 'Search',
   body: 'Message',
+  members_may_create_rooms: 'Members may create rooms',
+  default: 'Servers you never added',
 };
 
 /** The node's message of an input error, split: the field (its last path part) and the broken rule. */
