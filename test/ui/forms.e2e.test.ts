@@ -224,7 +224,7 @@ describe.skipIf(!HAVE_CHROMIUM)('every form says its refusal at the form, its fi
       : route.fallback()));
     await refuse('POST', /\/_paracord\/admin\/v1\/members\/invites$/, () => 'note: Too big: expected string to have <=200 characters');
     await refuse('PUT', /\/_paracord\/admin\/v1\/policy$/, (body) => (body.includes('members_may_create_rooms') ? 'members_may_create_rooms: Invalid input: expected boolean, received string' : 'default: Invalid option: expected one of "allowlist"|"open"'));
-    await refuse('PUT', /\/_paracord\/admin\/v1\/peers\/beta\.test\/trust$/, () => 'reason: Too big: expected string to have <=500 characters');
+    await refuse('PUT', /\/_paracord\/admin\/v1\/peers\/beta\.test\/trust$/, (body) => (body.includes('"rate_limit":{') ? 'rate_limit.per_second: Too big: expected number to be <=100000' : 'reason: Too big: expected string to have <=500 characters'));
     const page = await context.newPage();
     await page.goto(String((await alpha.admin('POST', '/login-links', {})).body.login_url));
     await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
@@ -250,6 +250,14 @@ describe.skipIf(!HAVE_CHROMIUM)('every form says its refusal at the form, its fi
     await refusedAt(page, { form: 'form.inline-ask', note: 'trust-ask-error', field: reason, raw: 'reason: Too big', words: 'Some of what you typed is not valid. Reason: may have at most 500 characters.' });
     expect(await reason.isVisible()).toBe(true);
     await page.getByRole('button', { name: 'Cancel' }).click();
+    // Trust details: a rate limit the node refuses.
+    await page.getByTestId('peer-beta.test').getByRole('button', { name: 'Details…' }).click();
+    const perSecond = page.getByLabel(/^Requests per second/);
+    await perSecond.fill('5');
+    await page.getByLabel(/^Burst/).fill('10');
+    await page.getByRole('form', { name: 'Trust settings of beta.test' }).getByRole('button', { name: 'Save' }).click();
+    await refusedAt(page, { form: 'form.trust-form', note: 'trust-form-error', field: perSecond, raw: 'rate_limit.per_second', words: 'Some of what you typed is not valid. Requests per second: must be 100000 or less.' });
+    await page.getByRole('button', { name: 'Close' }).click();
     const policy = page.getByLabel('Servers you never added');
     const chosen = await policy.inputValue();
     await policy.selectOption(chosen === 'open' ? 'allowlist' : 'open');
