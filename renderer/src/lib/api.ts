@@ -1,7 +1,7 @@
 import { ADMIN_STREAM_NOTIFICATIONS, type AdminOperationName } from '../../../shared/contract/admin-operations.ts';
 import { createAdminClient, errorDetails, httpTransport, AdminError, type AdminTransport } from '../../../shared/contract/client.ts';
 import { ConnectionLost, streamTransport, type StreamTransport } from '../../../shared/contract/stream-transport.ts';
-import { errorSentence, wording } from './errors.ts';
+import { wording } from './errors.ts';
 import { apiSettings, modeFor } from './mode.ts';
 import { memberAccount, type Me } from './member-api.ts';
 
@@ -150,8 +150,3 @@ export const api = createAdminClient(watched(desktop ? ipcTransport(desktop) : b
 
 
 export { AdminError };
-
-/** The error in words (lib/errors.ts); the raw cause is for the "details" disclosure (ErrorNote). */
-export function errorText(error: unknown): string {
-  return errorSentence(error);
-}

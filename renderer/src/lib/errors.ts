@@ -525,8 +525,3 @@ export function plainRule(rule: string): string {
   if (/^(Invalid|Too small|Too big|Expected)\b/.test(rule)) return 'is not valid';
   return rule;
 }
-
-/** The sentence only, for places that have no room for details. */
-export function errorSentence(error: unknown): string {
-  return explainError(error).text;
-}
