@@ -31,6 +31,12 @@ import { peerFailure, refusalMeaning } from '../outbox/delivery-outcomes.ts';
 /** How often a mailbox is asked which of our deposits it still holds, while some wait. */
 export const HELD_CHECK_MS = 30_000;
 /**
+ * Items a `held` answer names in `more` (taken, their refusals not in that answer) are asked about
+ * again at once, at most this many times a check (then at the next one): a mailbox that always
+ * says more gets no tighter loop. Each honest answer carries the refusals of at least one item.
+ */
+export const HELD_MORE_FOLLOW_UPS = 3;
+/**
  * A deposit seen held when its event was older than this, and taken since, was taken too late for
  * a room's host (it refuses events signed over 60 s before: rooms/ordering.ts MAX_EVENT_AGE_MS):
  * half that minute, so that clocks apart and the time between two checks do not hide one.
@@ -243,6 +249,61 @@ export class MailboxDeposits {
     return { failed, tooOld };
   }
 
+  /**
+   * Asks `mailbox` which of `asked` (our deposits there) it still holds, and what the recipient
+   * refused of those taken; forgets those taken (failing the refused entries, noting late ones).
+   * `taken`: the event ids no longer waiting there; `more`: the items the answer named in `more`
+   * (taken, their refusals not in it: neither held nor gone), to ask about again. Throws when the
+   * mailbox cannot be asked.
+   */
+  private async askHeld(identity: Identity, mailbox: string, asked: readonly number[], now: number): Promise<{ taken: string[]; more: number[] }> {
+    const db = this.deps.db;
+    const endpoint = await this.deps.discovery.endpointOf(mailbox);
+    // What the recipient refused of those taken is asked only of a mailbox that says it keeps it (an older one's schema is strict).
+    let askRefusals = (await this.deps.discovery.documentOf(mailbox).catch(() => null))?.capabilities.includes(MAILBOX_REFUSALS_CAPABILITY) === true;
+    const ask = () => this.deps.http.signed(identity, 'POST', endpoint, MAILBOX_HELD_PATH, JSON.stringify(askRefusals ? { ids: asked.map(String), refused: true } : { ids: asked.map(String) }), { destination: mailbox });
+    let response = await ask();
+    // A mailbox our cached discovery says keeps them, answering 400 to the field (a downgrade):
+    // asked again without it (as the fetcher acks), not left "waiting" until the cache refreshes.
+    if (askRefusals && response.status === 400) {
+      askRefusals = false;
+      response = await ask();
+    }
+    const answer = heldAnswerSchema.safeParse(response.json);
+    if (response.status !== 200 || !answer.success) return { taken: [], more: [] };
+    const still = new Set(answer.data.held.map(Number));
+    // Taken, with refusals left to read: not seen held now (its events would look taken late), not gone yet.
+    const more = new Set(askRefusals ? (answer.data.more ?? []).map(Number) : []);
+    const kept = asked.filter((id) => still.has(id));
+    const gone = asked.filter((id) => !still.has(id) && !more.has(id));
+    // Only for deposits asked about and taken (the mailbox's word, about what we left there: checked again below, per event).
+    const goneSet = new Set(gone);
+    const refusals = askRefusals ? (answer.data.refused ?? []).filter((r) => goneSet.has(Number(r.id))) : [];
+    const taken = db.transaction(() => {
+      const seen = db.prepare('INSERT INTO mailbox_deposits_held (mailbox, deposit_id, seen_at) VALUES (?, ?, ?) ON CONFLICT (mailbox, deposit_id) DO UPDATE SET seen_at = excluded.seen_at');
+      for (const id of kept) seen.run(mailbox, id, now);
+      if (gone.length === 0) return [];
+      const list = gone.map(() => '?').join(',');
+      const late = db
+        .prepare<unknown[], TakenLate>(
+          `SELECT d.event_id, d.destination FROM mailbox_deposits d JOIN federation_events e ON e.event_id = d.event_id
+             LEFT JOIN mailbox_deposits_held h ON h.mailbox = d.mailbox AND h.deposit_id = d.deposit_id
+           WHERE d.mailbox = ? AND d.deposit_id IN (${list}) AND MAX(COALESCE(h.seen_at, 0), d.deposited_at) - e.origin_ts > ?`,
+        )
+        .all(mailbox, ...gone, STALE_AFTER_MS);
+      // A refusal is the recipient's verdict: failed, not sent again as taken late; one as too
+      // old is sent again (signed again), whether or not it looked late from here.
+      const { failed, tooOld } = this.failRefused(mailbox, refusals);
+      this.noteLate([...late.filter((row) => !failed.has(`${row.event_id} ${row.destination}`)), ...tooOld], now);
+      const forgotten = db.prepare<unknown[], { event_id: string }>(`DELETE FROM mailbox_deposits WHERE mailbox = ? AND deposit_id IN (${list}) RETURNING event_id`).all(mailbox, ...gone);
+      db.prepare(`DELETE FROM mailbox_deposits_held WHERE mailbox = ? AND deposit_id IN (${list})`).run(mailbox, ...gone);
+      return forgotten.map((row) => row.event_id);
+    })();
+    this.tellLate();
+    // Only ids we asked about (the mailbox's word is about those only).
+    return { taken, more: asked.filter((id) => more.has(id)) };
+  }
+
   /** Asks each mailbox which of our deposits it still holds; forgets the rest (taken, or expired there). */
   async check(now = Date.now()): Promise<void> {
     const identity = this.deps.identity();
@@ -295,53 +356,19 @@ export class MailboxDeposits {
     for (const [mailbox, all] of ids) {
       if (this.stopped) return;
       for (let start = 0; start < all.length; start += MAX_HELD_IDS) {
-        const asked = all.slice(start, start + MAX_HELD_IDS);
-        try {
-          const endpoint = await this.deps.discovery.endpointOf(mailbox);
-          // What the recipient refused of those taken is asked only of a mailbox that says it keeps it (an older one's schema is strict).
-          let askRefusals = (await this.deps.discovery.documentOf(mailbox).catch(() => null))?.capabilities.includes(MAILBOX_REFUSALS_CAPABILITY) === true;
-          const ask = () => this.deps.http.signed(identity, 'POST', endpoint, MAILBOX_HELD_PATH, JSON.stringify(askRefusals ? { ids: asked.map(String), refused: true } : { ids: asked.map(String) }), { destination: mailbox });
-          let response = await ask();
-          // A mailbox our cached discovery says keeps them, answering 400 to the field (a downgrade):
-          // asked again without it (as the fetcher acks), not left "waiting" until the cache refreshes.
-          if (askRefusals && response.status === 400) {
-            askRefusals = false;
-            response = await ask();
+        // Items named in `more` (taken, their refusals not in that answer) are asked about again at
+        // once, not at the next check (their messages would read "waiting at" that long), at most
+        // HELD_MORE_FOLLOW_UPS times a check: a mailbox that always says more gets no tighter loop.
+        let asked = all.slice(start, start + MAX_HELD_IDS);
+        for (let round = 0; asked.length > 0 && round <= HELD_MORE_FOLLOW_UPS && !this.stopped; round++) {
+          try {
+            const answered = await this.askHeld(identity, mailbox, asked, now);
+            changed += answered.taken.length;
+            for (const id of answered.taken) goneIds.add(id);
+            asked = answered.more;
+          } catch {
+            break; // that mailbox is not reachable now: asked again next time
           }
-          const answer = heldAnswerSchema.safeParse(response.json);
-          if (response.status !== 200 || !answer.success) continue;
-          const still = new Set(answer.data.held.map(Number));
-          // Taken, with refusals left to read: not seen held now (its events would look taken late), not gone yet.
-          const more = new Set(askRefusals ? (answer.data.more ?? []).map(Number) : []);
-          const kept = asked.filter((id) => still.has(id));
-          const gone = asked.filter((id) => !still.has(id) && !more.has(id));
-          // Only for deposits asked about and taken (the mailbox's word, about what we left there: checked again below, per event).
-          const goneSet = new Set(gone);
-          const refusals = askRefusals ? (answer.data.refused ?? []).filter((r) => goneSet.has(Number(r.id))) : [];
-          db.transaction(() => {
-            const seen = db.prepare('INSERT INTO mailbox_deposits_held (mailbox, deposit_id, seen_at) VALUES (?, ?, ?) ON CONFLICT (mailbox, deposit_id) DO UPDATE SET seen_at = excluded.seen_at');
-            for (const id of kept) seen.run(mailbox, id, now);
-            if (gone.length === 0) return;
-            const list = gone.map(() => '?').join(',');
-            const late = db
-              .prepare<unknown[], TakenLate>(
-                `SELECT d.event_id, d.destination FROM mailbox_deposits d JOIN federation_events e ON e.event_id = d.event_id
-                   LEFT JOIN mailbox_deposits_held h ON h.mailbox = d.mailbox AND h.deposit_id = d.deposit_id
-                 WHERE d.mailbox = ? AND d.deposit_id IN (${list}) AND MAX(COALESCE(h.seen_at, 0), d.deposited_at) - e.origin_ts > ?`,
-              )
-              .all(mailbox, ...gone, STALE_AFTER_MS);
-            // A refusal is the recipient's verdict: failed, not sent again as taken late; one as too
-            // old is sent again (signed again), whether or not it looked late from here.
-            const { failed, tooOld } = this.failRefused(mailbox, refusals);
-            this.noteLate([...late.filter((row) => !failed.has(`${row.event_id} ${row.destination}`)), ...tooOld], now);
-            const taken = db.prepare<unknown[], { event_id: string }>(`DELETE FROM mailbox_deposits WHERE mailbox = ? AND deposit_id IN (${list}) RETURNING event_id`).all(mailbox, ...gone);
-            for (const row of taken) goneIds.add(row.event_id);
-            changed += taken.length;
-            db.prepare(`DELETE FROM mailbox_deposits_held WHERE mailbox = ? AND deposit_id IN (${list})`).run(mailbox, ...gone);
-          })();
-          this.tellLate();
-        } catch {
-          // that mailbox is not reachable now: asked again next time
         }
       }
     }
