@@ -69,6 +69,23 @@ describe('members (issue #34): links, passphrases, sign-in, sessions', () => {
     expect(await refusal(members.signIn('sam', GOOD, { ...phone, address: '198.51.100.1' }))).toMatchObject({ status: 429 });
   });
 
+  it('signing in counts as being seen, also for a visit shorter than a minute', async ({ tempDb }) => {
+    const { members } = store(tempDb);
+    const link = members.createLink('join');
+    const joinedAt = Date.now() - 3_600_000;
+    await members.join(link.token, 'sam', GOOD, phone, joinedAt);
+    expect(members.list()[0]!.last_seen_at).toBe(joinedAt);
+    const at = joinedAt + 1_800_000;
+    const signedIn = await members.signIn('sam', GOOD, phone, at);
+    expect(members.list()[0]!.last_seen_at).toBe(at);
+    // Its session used 30 s later: not written again (at most once a minute), still seen at sign-in.
+    expect(members.session(signedIn.token, phone.host, at + 30_000)).toMatchObject({ user_id: '@sam:home.example' });
+    expect(members.list()[0]!.last_seen_at).toBe(at);
+    // An older sign-in time (a clock moved back) does not move it back.
+    await members.signIn('sam', GOOD, phone, at - 60_000);
+    expect(members.list()[0]!.last_seen_at).toBe(at);
+  });
+
   it('per address: one address guessing many names is stopped', () => {
     const limiter = new SignInLimiter({ perAccount: 5, perAddress: 3, windowMs: 60_000 });
     for (const name of ['a', 'b', 'c']) limiter.fail(name, '203.0.113.9', 1_000);
