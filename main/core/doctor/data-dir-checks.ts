@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants as fsConstants, existsSync, openSync, statSync, statfsSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type Database from 'better-sqlite3';
 import type { DataDirPaths } from '../data-dir.ts';
 import { note, ok, problem, warning, type CheckResult } from './check-result.ts';
@@ -9,15 +10,24 @@ import { setting } from './read-only-db.ts';
 import { searchDatabaseFile } from '../rooms/search-db.ts';
 import { readIdentityJson } from '../identity/identity.ts';
 import { fsErrorCode, fsReason } from '../util/fs-reason.ts';
+import { PACKAGE_ROOT } from '../version.ts';
 
-export const REQUIRED_NODE = [22, 12] as const;
 export const DEFAULT_MIN_FREE_BYTES = 256 * 1024 ** 2;
 
-export function checkNodeVersion(version = process.versions.node): CheckResult {
-  const [major, minor] = version.split('.').map(Number) as [number, number];
-  const needed = `${REQUIRED_NODE[0]}.${REQUIRED_NODE[1]}`;
-  if (major > REQUIRED_NODE[0] || (major === REQUIRED_NODE[0] && minor >= REQUIRED_NODE[1])) return ok('node_version', `Node.js ${version} (needs ${needed} or newer).`);
-  return problem('node_version', `Node.js ${version} is too old: install Node.js ${needed} or newer (for example the current LTS from nodejs.org).`);
+/**
+ * The Node.js check of `paracord-node` itself, bin/node-version.js (plain JavaScript that every
+ * command runs before anything else): one requirement, read from there at run time (the bundle
+ * and dist/main are built from main/, bin/ stays beside them in the package).
+ */
+async function nodeVersionCheck(): Promise<typeof import('../../../bin/node-version.js')> {
+  return (await import(pathToFileURL(join(PACKAGE_ROOT, 'bin', 'node-version.js')).href)) as typeof import('../../../bin/node-version.js');
+}
+
+export async function checkNodeVersion(version = process.versions.node): Promise<CheckResult> {
+  const { REQUIRED_NODE, nodeVersionProblem } = await nodeVersionCheck();
+  const tooOld = nodeVersionProblem(version);
+  if (tooOld === null) return ok('node_version', `Node.js ${version} (needs ${REQUIRED_NODE} or newer).`);
+  return problem('node_version', `${tooOld}: install a newer Node.js (for example the current LTS from nodejs.org).`);
 }
 
 /** The database's files and the search index's (rooms/search-db.ts): every message is in both. */

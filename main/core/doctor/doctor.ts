@@ -20,7 +20,7 @@ import { checkOutbox } from './outbox-check.ts';
 import { checkBackup, scheduledBackupDir } from './backup-check.ts';
 
 export type { CheckResult, CheckStatus } from './check-result.ts';
-export { DEFAULT_MIN_FREE_BYTES, REQUIRED_NODE, checkDisk, checkIdentity, checkNodeVersion, checkPermissions, checkWritable } from './data-dir-checks.ts';
+export { DEFAULT_MIN_FREE_BYTES, checkDisk, checkIdentity, checkNodeVersion, checkPermissions, checkWritable } from './data-dir-checks.ts';
 export { checkTls } from './tls-check.ts';
 export { DEFAULT_MAX_BACKLOG } from './outbox-check.ts';
 
@@ -47,7 +47,7 @@ export interface DoctorOptions {
 export async function runDoctor(options: DoctorOptions): Promise<CheckResult[]> {
   const timeoutMs = options.timeoutMs ?? 3_000;
   const paths = dataDirPaths(options.dataDir);
-  const results: CheckResult[] = [checkNodeVersion()];
+  const results: CheckResult[] = [await checkNodeVersion()];
   if (!existsSync(paths.root) || !statSync(paths.root).isDirectory()) {
     results.push(problem('data_dir', `There is no data folder at ${paths.root}: check --data, or create one with \`paracord-node init --data ${paths.root} --server-name NAME\`.`));
     return results;
