@@ -189,7 +189,7 @@ describe('backup and restore of a running node', () => {
     expectOneLineRefusal(run(['backup', '--data', join(work, 'nothing-here'), '--out', join(work, 'x.pcbak')]), /no identity\.json/);
     expectOneLineRefusal(run(['backup', '--data', beta.dataDir, '--out', join(work, 'missing', 'x.pcbak'), '--passphrase-file', passFile]), /does not exist/);
     expect(existsSync(join(work, 'x.pcbak'))).toBe(false);
-    expectOneLineRefusal(run(['verify-backup', '--in', passFile]), /not a paracord-node backup/);
+    expectOneLineRefusal(run(['verify-backup', '--in', passFile]), /not a Paracord backup file/);
 
     // A backup without a passphrase says that the keys are in the clear.
     const plain = run(['backup', '--data', beta.dataDir, '--out', join(work, 'beta.pcbak')]);

@@ -172,7 +172,9 @@ describe('paracord-node CLI', () => {
     expect(again.code).toBe(1);
     expect(again.stderr.trim().split('\n')).toHaveLength(1);
     expect(again.stderr).toContain('link_used');
-    expect(run(['peer', 'redeem', 'not-a-link', '--data', beta.dataDir]).stderr).toContain('invalid_link');
+    const notALink = run(['peer', 'redeem', 'not-a-link', '--data', beta.dataDir]);
+    expect(notALink.code).toBe(2);
+    expect(notALink.stderr).toContain('this is not a Paracord peer link');
 
     const peers = JSON.parse(run(['peer', 'list', '--data', alpha.dataDir]).stdout).peers;
     expect(peers.map((p: { server_name: string }) => p.server_name)).toEqual(['cli-beta.test']);

@@ -3,7 +3,7 @@
  * small value checks, JSON output and the admin API call the client commands make.
  * Exit codes: 0 success, 1 runtime failure, 2 bad usage; errors are one line on stderr.
  */
-import { Option } from 'commander';
+import { Option, type Command } from 'commander';
 import { isServerName } from '../../shared/identifiers.ts';
 import { dataDirPaths, defaultDataDir, readAdminToken, readRuntimeInfo } from '../core/data-dir.ts';
 import { checkRunningNode } from '../core/admin/running-node.ts';
@@ -29,6 +29,58 @@ export function positiveNumber(value: string, what: string): number {
   return n;
 }
 
+/** A duration in words: "1 second", "1 minute", "2 hours". */
+function durationWords(seconds: number): string {
+  for (const [unit, size] of [['day', 86_400], ['hour', 3_600], ['minute', 60]] as const) {
+    if (seconds >= size && seconds % size === 0) return `${seconds / size} ${unit}${seconds === size ? '' : 's'}`;
+  }
+  return `${seconds} second${seconds === 1 ? '' : 's'}`;
+}
+
+/**
+ * An option given in days (`--expires-in 7`) for a field the admin API takes in whole seconds:
+ * checked here against the field's own bounds (its schema in shared/contract/admin/), and said in
+ * days; the seconds to send.
+ */
+export function daysToSeconds(value: string, option: string, field: { minValue: number | null; maxValue: number | null }): number {
+  const days = Number(value);
+  if (value.trim() === '' || !Number.isFinite(days) || days <= 0) throw new UsageError(`${option} is in days: give a positive number such as 7 (0.5 is 12 hours), not "${value}"`);
+  const seconds = Math.round(days * 86_400);
+  if (field.maxValue !== null && seconds > field.maxValue) throw new UsageError(`${option} is in days: at most ${Number((field.maxValue / 86_400).toFixed(4))}, not ${value}`);
+  if (field.minValue !== null && seconds < field.minValue) {
+    throw new UsageError(`${option} is in days: at least ${durationWords(field.minValue)} (${Number((field.minValue / 86_400).toPrecision(2))}), not ${value}`);
+  }
+  return seconds;
+}
+
+/** A text option checked against its admin API field's length limit (its schema in shared/contract/admin/). */
+export function limitedText(value: string, option: string, field: { maxLength: number | null }): string {
+  if (field.maxLength !== null && value.length > field.maxLength) throw new UsageError(`${option} is at most ${field.maxLength} characters (this one has ${value.length})`);
+  return value;
+}
+
+/**
+ * A command group (`member`, `peer`, `keys`, `service`) run without one of its commands: one line
+ * that says so and names them, rather than commander's whole help or "unknown option '--data'"
+ * (the options belong to the command: `member list --data DIR`).
+ */
+export function requireSubcommand(group: Command): void {
+  group
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .action((_opts: unknown, command: Command) => {
+      const names = group.commands.map((c) => c.name());
+      const list = names.join(', ');
+      const given = command.args;
+      const named = given.find((arg) => names.includes(arg));
+      const usage = `(run with ${group.name()} --help for usage)`;
+      if (named) throw new UsageError(`${group.name()}'s options go after its command: paracord-node ${group.name()} ${named} [options] ${usage}`);
+      const first = given[0];
+      if (first !== undefined && !first.startsWith('-')) throw new UsageError(`${group.name()} has no command "${first}"; its commands: ${list} ${usage}`);
+      throw new UsageError(`${group.name()} needs a command: ${list} ${usage}`);
+    });
+}
+
 export function envFlag(name: string): boolean {
   const value = process.env[name];
   return value !== undefined && /^(1|true|yes|on)$/i.test(value);
@@ -46,6 +98,9 @@ export function printJson(value: unknown): void {
 export function say(text: string): void {
   process.stderr.write(`paracord-node: ${cleanText(text, 4000)}\n`);
 }
+
+/** The admin API's codes (with 400) for input it refused as invalid: what the user typed, not a failure of the node. */
+const REFUSED_INPUT = new Set(['invalid_input', 'invalid_link']);
 
 /** Calls the admin API of the node running for `dataDir`; one clear error when that fails. */
 export async function adminCall(dataDir: string, method: string, path: string, body?: unknown): Promise<unknown> {
@@ -68,6 +123,14 @@ export async function adminCall(dataDir: string, method: string, path: string, b
     throw new Error(`the node for ${paths.root} does not answer at ${runtime.admin_url} (${(error as Error).message}); is it still running (pid ${runtime.pid})?`, { cause: error });
   }
   const answer = (await response.body.json().catch(() => ({}))) as { error?: string; message?: string };
-  if (response.statusCode >= 400) throw new Error(`${typeof answer.message === 'string' ? answer.message : `HTTP ${response.statusCode}`} (${typeof answer.error === 'string' ? answer.error : 'error'})`);
+  if (response.statusCode >= 400) {
+    const code = typeof answer.error === 'string' ? answer.error : 'error';
+    const message = typeof answer.message === 'string' ? answer.message : `HTTP ${response.statusCode}`;
+    // The code once: a refusal passed on from a peer names it already ("alpha.test refused (link_revoked): …").
+    const line = message.includes(`(${code})`) ? message : `${message} (${code})`;
+    // Input the node's validation refused is bad usage (exit 2), as the README's exit codes say.
+    if (response.statusCode === 400 && REFUSED_INPUT.has(code)) throw new UsageError(line);
+    throw new Error(line);
+  }
   return answer;
 }

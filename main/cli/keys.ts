@@ -1,9 +1,10 @@
 /** `paracord-node keys show|rotate|announce`: this server's signing keys. */
 import type { Command } from 'commander';
-import { adminCall, dataOption, printJson } from './common.ts';
+import { adminCall, dataOption, printJson, requireSubcommand } from './common.ts';
 
 export function register(program: Command): void {
   const keys = program.command('keys').description('this server\'s signing keys');
+  requireSubcommand(keys);
   keys
     .command('show')
     .description('print the active, announced and old keys')

@@ -1,6 +1,7 @@
 /** `paracord-node member invite|list|disable|enable|reset`: the people of this server (issue #34), through the admin API. */
 import { Option, type Command } from 'commander';
-import { adminCall, dataOption, positiveNumber, printJson } from './common.ts';
+import { memberOperations } from '../../shared/contract/admin/members.ts';
+import { adminCall, daysToSeconds, dataOption, limitedText, printJson, requireSubcommand } from './common.ts';
 
 /** A member named by its user id (`@sam:home.example`) or its user name (`sam`), as the node knows it. */
 async function memberId(data: string, named: string): Promise<string> {
@@ -11,8 +12,9 @@ async function memberId(data: string, named: string): Promise<string> {
   return found.user_id;
 }
 
-/** Days (a positive number) to the link lifetime the admin API takes, in seconds. */
-const lifetime = (days: string) => Math.round(positiveNumber(days, '--expires-in') * 24 * 3600);
+/** Days (a positive number) to the link lifetime the admin API takes, in seconds, within its bounds. */
+const inviteLifetime = (days: string) => daysToSeconds(days, '--expires-in', memberOperations.createMemberInvite.input.shape.lifetime_seconds.unwrap());
+const resetLifetime = (days: string) => daysToSeconds(days, '--expires-in', memberOperations.resetMember.input.shape.lifetime_seconds.unwrap());
 
 /** A member link made: the link alone on a line, or all of it as JSON. */
 function printLink(created: unknown, json: boolean | undefined): void {
@@ -30,7 +32,8 @@ export function register(program: Command): void {
     .addOption(new Option('--expires-in <days>', 'days until the link expires').default('7'))
     .addOption(new Option('--json', 'print {id, link, expires_at} instead of the link'))
     .action(async (opts: { data: string; note?: string; expiresIn: string; json?: boolean }) => {
-      printLink(await adminCall(opts.data, 'POST', '/members/invites', { lifetime_seconds: lifetime(opts.expiresIn), ...(opts.note ? { note: opts.note } : {}) }), opts.json);
+      const body = { lifetime_seconds: inviteLifetime(opts.expiresIn), ...(opts.note ? { note: limitedText(opts.note, '--note', memberOperations.createMemberInvite.input.shape.note.unwrap()) } : {}) };
+      printLink(await adminCall(opts.data, 'POST', '/members/invites', body), opts.json);
     });
   member
     .command('list')
@@ -54,7 +57,9 @@ export function register(program: Command): void {
     .addOption(new Option('--expires-in <days>', 'days until the link expires').default('7'))
     .addOption(new Option('--json', 'print {id, link, expires_at} instead of the link'))
     .action(async (named: string, opts: { data: string; expiresIn: string; json?: boolean }) => {
+      const lifetime_seconds = resetLifetime(opts.expiresIn);
       const userId = await memberId(opts.data, named);
-      printLink(await adminCall(opts.data, 'POST', `/members/${encodeURIComponent(userId)}/reset`, { lifetime_seconds: lifetime(opts.expiresIn) }), opts.json);
+      printLink(await adminCall(opts.data, 'POST', `/members/${encodeURIComponent(userId)}/reset`, { lifetime_seconds }), opts.json);
     });
+  requireSubcommand(member);
 }

@@ -1,6 +1,8 @@
 /** `paracord-node invite`, `peer redeem|list|add` and `trust`: peering with other servers. */
 import { Option, type Command } from 'commander';
-import { adminCall, dataOption, positiveNumber, printJson, UsageError } from './common.ts';
+import { peerInviteOperations } from '../../shared/contract/admin/peer-invites.ts';
+import { peerOperations } from '../../shared/contract/admin/peers.ts';
+import { adminCall, daysToSeconds, dataOption, limitedText, positiveNumber, printJson, requireSubcommand, UsageError } from './common.ts';
 
 export function register(program: Command): void {
   program
@@ -11,19 +13,29 @@ export function register(program: Command): void {
     .addOption(new Option('--note <text>', 'a note to remember who the link was for'))
     .addOption(new Option('--json', 'print {id, link, https_link, expires_at} instead of the link'))
     .action(async (opts: { data: string; expiresIn: string; note?: string; json?: boolean }) => {
-      const seconds = Math.round(positiveNumber(opts.expiresIn, '--expires-in') * 24 * 3600);
-      const created = (await adminCall(opts.data, 'POST', '/invites/peer', { expires_in_seconds: seconds, ...(opts.note ? { note: opts.note } : {}) })) as { link: string };
+      const fields = peerInviteOperations.createPeerInvite.input.shape;
+      const seconds = daysToSeconds(opts.expiresIn, '--expires-in', fields.expires_in_seconds.unwrap());
+      const note = opts.note ? limitedText(opts.note, '--note', fields.note.unwrap()) : undefined;
+      const created = (await adminCall(opts.data, 'POST', '/invites/peer', { expires_in_seconds: seconds, ...(note ? { note } : {}) })) as { link: string };
       if (opts.json) printJson(created);
       else process.stdout.write(`${created.link}\n`);
     });
 
   const peer = program.command('peer').description('peers: redeem a friend\'s link, list, add by hand');
+  requireSubcommand(peer);
   peer
     .command('redeem')
     .description('peer with the server whose invite link this is')
     .argument('<link>', 'paracord://peer/… or https://…/_paracord/peer#…')
     .addOption(dataOption())
-    .action(async (link: string, opts: { data: string }) => printJson(await adminCall(opts.data, 'POST', '/invites/peer/redeem', { link })));
+    .action(async (link: string, opts: { data: string }) => {
+      // The link's form and signature are checked here, as the node would (nothing is contacted): a
+      // damaged or foreign link is bad usage, said before any node is asked.
+      const { parseLink } = await import('../core/peering/invite-link.ts');
+      const parsed = parseLink(link.trim());
+      if (!parsed.ok) throw new UsageError(parsed.reason);
+      printJson(await adminCall(opts.data, 'POST', '/invites/peer/redeem', { link }));
+    });
   peer
     .command('list')
     .description('list known servers with their trust and keys')
@@ -59,6 +71,7 @@ export function register(program: Command): void {
     .addOption(new Option('--hours <n>', 'quarantine only: end it after this many hours'))
     .action(async (serverName: string, mode: string, opts: { data: string; reason?: string; hours?: string }) => {
       if (!['allow', 'block', 'quarantine'].includes(mode)) throw new UsageError(`mode must be allow, block or quarantine, not "${mode}"`);
+      if (opts.reason) limitedText(opts.reason, '--reason', peerOperations.setPeerTrust.input.shape.reason.unwrap());
       const until = opts.hours ? Date.now() + positiveNumber(opts.hours, '--hours') * 3600_000 : undefined;
       printJson(await adminCall(opts.data, 'PUT', `/peers/${encodeURIComponent(serverName)}/trust`, {
         mode, ...(opts.reason ? { reason: opts.reason } : {}), ...(until ? { until_ms: Math.round(until) } : {}),

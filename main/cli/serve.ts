@@ -1,10 +1,11 @@
 import { spawn } from 'node:child_process';
 import { existsSync, fstatSync, statSync } from 'node:fs';
+import { isIP } from 'node:net';
 /**
  * `paracord-node serve`: run the node until SIGINT/SIGTERM. Every serve option lives here:
  * `serveOptions` declares them, `configFromOptions` turns them into a NodeConfig.
  */
-import { Option, type Command } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { DEFAULT_ADMIN_LISTEN, DEFAULT_LISTEN, DEFAULT_LISTEN_IPV4, parseHostPort, parseTrustedProxyList, type NodeConfig } from '../core/config.ts';
 import { restoreOptimizingCompilers } from '../core/memory/deferred-jit.ts';
 import { backupTargetProblem } from '../core/backup/create.ts';
@@ -100,9 +101,12 @@ function serveOptions(): Option[] {
     new Option('--no-port-mapping', 'never ask the router (UPnP-IGD, NAT-PMP/PCP) to forward the federation port or (UPnP IGDv2) to open its IPv6 firewall to it (env PARACORD_NO_PORT_MAPPING=1)'),
     new Option('--metrics-destinations <n>', 'destinations with their own label in /metrics (default 20)').env('PARACORD_METRICS_DESTINATIONS'),
     new Option('--open', 'open the UI in the default browser once ready (signed in: a login link valid 60 seconds; a browser already signed in just opens the UI); PARACORD_OPEN_COMMAND names another program to open it with; env PARACORD_OPEN=1)'),
-    new Option('--log-level <level>', 'fatal, error, warn, info, debug or trace').env('PARACORD_LOG_LEVEL').default('info'),
+    new Option('--log-level <level>', 'how much the log says').env('PARACORD_LOG_LEVEL').default('info').choices(LOG_LEVELS),
   ];
 }
+
+/** The levels of the log (pino's; `silent` logs nothing). */
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 function limitsFromOptions(opts: ServeOptions): Partial<NodeConfig> {
   const limits: Record<string, number> = {};
@@ -121,7 +125,7 @@ function checkedProxies(value: string): string[] {
   }
 }
 
-function backupFromOptions(opts: ServeOptions): Partial<NodeConfig> {
+function backupFromOptions(opts: ServeOptions, readFiles: boolean): Partial<NodeConfig> {
   const dir = opts.backupDir;
   if (typeof dir !== 'string') {
     if (opts.backupEvery !== undefined || opts.backupKeep !== undefined || opts.backupPassphraseFile !== undefined) {
@@ -132,8 +136,8 @@ function backupFromOptions(opts: ServeOptions): Partial<NodeConfig> {
   const inside = backupTargetProblem(opts.data, dir, true);
   if (inside) throw new UsageError(`--backup-dir: ${inside}`);
   // A folder not there yet (a disk mounted later) is the scheduler's to report; a file never becomes one.
-  if (existsSync(dir) && !statSync(dir).isDirectory()) throw new Error(`--backup-dir ${dir} is a file, not a folder`);
-  if (typeof opts.backupPassphraseFile === 'string') {
+  if (readFiles && existsSync(dir) && !statSync(dir).isDirectory()) throw new Error(`--backup-dir ${dir} is a file, not a folder`);
+  if (readFiles && typeof opts.backupPassphraseFile === 'string') {
     try {
       readPassphraseFile(opts.backupPassphraseFile);
     } catch (error) {
@@ -150,8 +154,12 @@ function backupFromOptions(opts: ServeOptions): Partial<NodeConfig> {
   };
 }
 
-/** Checks the options and builds the node's configuration; UsageError on bad values. */
-export function configFromOptions(opts: ServeOptions): NodeConfig {
+/**
+ * Checks the options and builds the node's configuration; UsageError on bad values. `readFiles`
+ * false: the values only, no file read (`service print` checks the arguments of a unit whose
+ * files may be readable only by the service's user).
+ */
+export function configFromOptions(opts: ServeOptions, readFiles = true): NodeConfig {
   const retryInitialMs = positiveNumber(opts.retryInitial, '--retry-initial');
   const retryMaxMs = positiveNumber(opts.retryMax, '--retry-max');
   if (retryMaxMs < retryInitialMs) throw new UsageError('--retry-max must be at least --retry-initial');
@@ -168,7 +176,7 @@ export function configFromOptions(opts: ServeOptions): NodeConfig {
   }
   if ((opts.tlsCert === undefined) !== (opts.tlsKey === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
   // Read now, so a missing or wrong file is one line naming its option (and nothing starts).
-  if (opts.tlsCert !== undefined && opts.tlsKey !== undefined) loadCertificate(opts.tlsCert, opts.tlsKey, false, { cert: '--tls-cert', key: '--tls-key' });
+  if (readFiles && opts.tlsCert !== undefined && opts.tlsKey !== undefined) loadCertificate(opts.tlsCert, opts.tlsKey, false, { cert: '--tls-cert', key: '--tls-key' });
   return {
     dataDir: opts.data,
     ...(opts.serverName ? { serverName: checkServerName(opts.serverName) } : {}),
@@ -189,7 +197,7 @@ export function configFromOptions(opts: ServeOptions): NodeConfig {
     noPortMapping: opts.portMapping === false || envFlag('PARACORD_NO_PORT_MAPPING'),
     ...limitsFromOptions(opts),
     ...(typeof opts.trustedProxy === 'string' ? { trustedProxies: checkedProxies(opts.trustedProxy) } : {}),
-    ...backupFromOptions(opts),
+    ...backupFromOptions(opts, readFiles),
     ...(typeof opts.metricsDestinations === 'string' ? { metricsDestinations: positiveNumber(opts.metricsDestinations, '--metrics-destinations') } : {}),
   };
 }
@@ -209,6 +217,11 @@ async function serve(opts: ServeOptions, command: Command): Promise<void> {
       process.exit(1);
     },
   });
+  const exposed = adminListenWarning(config.adminListen);
+  if (exposed) {
+    say(exposed);
+    node.log.warn({ event: 'admin_listen_not_loopback', admin_listen: config.adminListen }, exposed.replace(/^warning: /, ''));
+  }
   const shutdown = (signal: string) => {
     if (stopping) return;
     stopping = true;
@@ -252,6 +265,50 @@ export function register(program: Command): void {
   const command = program.command('serve').description('run the node until SIGINT/SIGTERM; prints one JSON ready line');
   for (const option of serveOptions()) command.addOption(option);
   command.action(serve);
+}
+
+/**
+ * Checks `serve` arguments another command passes on (`service print|install -- ARGS` puts them
+ * in a unit's ExecStart): parsed by serve's own options and checked as serve checks them, with the
+ * unit's data folder; this shell's PARACORD_* variables play no part (the unit does not have them).
+ * UsageError naming the first problem.
+ */
+export function checkServeArguments(args: string[], dataDir: string): void {
+  const command = new Command('serve')
+    .exitOverride()
+    .configureOutput({ writeOut: () => undefined, writeErr: () => undefined, outputError: () => undefined });
+  for (const option of serveOptions()) {
+    option.envVar = undefined;
+    command.addOption(option);
+  }
+  let opts: ServeOptions;
+  try {
+    command.parse(args, { from: 'user' });
+    opts = { ...command.opts<ServeOptions>(), data: dataDir };
+  } catch (error) {
+    if (!(error instanceof CommanderError)) throw error;
+    if (error.exitCode === 0) throw new UsageError(`the serve arguments after --: ${args.find((arg) => /^(-h|--help|-V|--version)$/.test(arg)) ?? 'help'} has no place in a service`, { cause: error });
+    throw new UsageError(`the serve arguments after --: ${error.message.replace(/^error: /, '')}`, { cause: error });
+  }
+  try {
+    configFromOptions(opts, false);
+  } catch (error) {
+    throw new UsageError(`the serve arguments after --: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/** Whether HOST (of HOST:PORT) is this machine's loopback: localhost, 127.0.0.0/8, ::1. */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.toLowerCase().replace(/^::ffff:/, '');
+  if (bare === 'localhost' || bare === '::1' || bare === '0:0:0:0:0:0:0:1') return true;
+  return isIP(bare) === 4 && bare.startsWith('127.');
+}
+
+/** Said once at start when the admin listener is not on loopback (README: keep it there). */
+function adminListenWarning(adminListen: string): string | null {
+  const { host } = parseHostPort(adminListen, '--admin-listen');
+  if (isLoopbackHost(host)) return null;
+  return `warning: the admin listener (--admin-listen ${adminListen}) is not on loopback: anyone who can reach that address can try the admin token; keep it on 127.0.0.1 unless you mean it`;
 }
 
 /** How long the login link handed to the browser by `--open` works. */

@@ -9,9 +9,21 @@ import { Command, Option } from 'commander';
 import { defaultDataDir } from '../core/data-dir.ts';
 import { PACKAGE_ROOT } from '../core/version.ts';
 import { createReason, makeFolders } from '../core/util/fs-reason.ts';
+import { checkServeArguments } from './serve.ts';
+import { requireSubcommand, UsageError } from './common.ts';
 import { SYSTEM_DATA_DIR, UNIT_NAME, launchdPlist, systemdSystemUnit, systemdUserUnit, userUnitPath, type UnitOptions } from '../core/service/units.ts';
 
+/** A user name as useradd takes it by default (POSIX portable, lower case): what a unit's User= may name. */
+const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
+
+function checkUserName(user: string): void {
+  if (!USER_NAME.test(user)) throw new UsageError(`--run-as "${user}" is not a user name (lower-case letters, digits, _ and -, starting with a letter or _, at most 32 characters)`);
+}
+
+/** The unit's options, its input checked first (UsageError, nothing written): the account, and the serve arguments as serve parses them. */
 function unitOptions(dataDir: string, serveArgs: string[], user?: string): UnitOptions {
+  if (user !== undefined) checkUserName(user);
+  checkServeArguments(serveArgs, resolve(dataDir));
   return { nodePath: process.execPath, cliPath: join(PACKAGE_ROOT, 'bin', 'paracord-node.js'), dataDir: resolve(dataDir), serveArgs, ...(user ? { user } : {}) };
 }
 
@@ -22,6 +34,7 @@ function hasSystemctl(): boolean {
 
 export function register(program: Command): void {
   const service = program.command('service').description('start the node at boot: systemd units (Linux), launchd (macOS)');
+  requireSubcommand(service);
 
   service
     .command('print')
@@ -32,7 +45,8 @@ export function register(program: Command): void {
     .addOption(new Option('--run-as <user>', 'system unit: the account it runs as').default('paracord'))
     .argument('[serve-args...]', 'extra `serve` arguments after --, e.g. -- --listen 0.0.0.0:7447 --public-url https://…')
     .action((serveArgs: string[], opts: { system?: boolean; launchd?: boolean; data?: string; runAs: string }) => {
-      if (opts.system && opts.launchd) throw new Error('choose --system or --launchd, not both');
+      if (opts.system && opts.launchd) throw new UsageError('choose --system or --launchd, not both');
+      checkUserName(opts.runAs);
       if (opts.system) {
         process.stdout.write(systemdSystemUnit(unitOptions(opts.data ?? SYSTEM_DATA_DIR, serveArgs, opts.runAs)));
         return;

@@ -179,8 +179,12 @@ export class ArchiveReader {
 
   constructor(fd: number) {
     this.fd = fd;
+    // A file that does not start like a backup is not one, however short: "ends early" is only
+    // for a file that starts like one and stops.
+    const start = Buffer.alloc(MAGIC.length);
+    const read = readSync(fd, start, 0, MAGIC.length, 0);
+    if (!start.subarray(0, read).equals(MAGIC.subarray(0, read)) || read === 0) throw new BackupError('this is not a Paracord backup file (it does not start like one)');
     const fixed = this.readExactly(MAGIC.length + 2, 'this is not a complete backup');
-    if (!fixed.subarray(0, MAGIC.length).equals(MAGIC)) throw new BackupError('this is not a paracord-node backup (wrong magic bytes)');
     const version = fixed[MAGIC.length]!;
     if (version !== FORMAT_VERSION) throw new BackupError(`this backup has format version ${version}; this paracord-node reads version ${FORMAT_VERSION} (upgrade paracord-node)`);
     const mode = fixed[MAGIC.length + 1]!;

@@ -68,7 +68,14 @@ export function parseLink(link: string): ParsedLink {
     return { ok: false, reason: 'the link is damaged (its payload is not readable); ask for a new one' };
   }
   const parsed = linkPayloadSchema.safeParse(raw);
-  if (!parsed.success) return { ok: false, reason: `the link is damaged: ${parsed.error.issues[0]?.path.join('.')} ${parsed.error.issues[0]?.message}` };
+  // Readable, but not what a Paracord invite link holds (a field missing, wrong or unknown): said in
+  // words, not as the schema's text ("v Invalid input: expected 1").
+  // Our own refinements (an endpoint, a server name) are in words already.
+  if (!parsed.success) {
+    const own = parsed.error.issues.find((issue) => issue.code === 'custom');
+    if (own) return { ok: false, reason: `the link is damaged: its ${own.path.join('.')} ${own.message}; ask for a new one` };
+    return { ok: false, reason: 'the link is damaged, or it is not a Paracord peer invite link (what it holds is not what such a link holds); ask for a new one' };
+  }
   const { sig, ...unsigned } = parsed.data;
   if (!verify(Buffer.from(sig, 'hex'), Buffer.from(canonicalJson(unsigned), 'utf8'), Buffer.from(parsed.data.public_key, 'hex'))) {
     return { ok: false, reason: 'the link has been altered (its signature does not match); ask for a new one' };
