@@ -82,6 +82,10 @@ describe('paracord-node CLI: input checked at the edge', () => {
     expectUsage(['member', 'invit'], 'member has no command "invit"; its commands: invite, list, disable, enable, reset (run with member --help for usage)');
     expectUsage(['member', '--data', 'a', 'list'], "member's options go after its command: paracord-node member list [options] (run with member --help for usage)");
     expect(run(['member', '--help']).code).toBe(0);
+    // Their commands still refuse extra arguments (the group's own leniency is not inherited).
+    for (const args of [['keys', 'show', 'extra'], ['peer', 'list', 'extra'], ['member', 'list', 'extra']]) {
+      expectUsage(args, new RegExp(`^paracord-node: too many arguments for '${args[1]}'`));
+    }
   });
 
   it('service print and install check --run-as and the serve arguments, and write nothing when refused', () => {

@@ -62,9 +62,11 @@ export function limitedText(value: string, option: string, field: { maxLength: n
 /**
  * A command group (`member`, `peer`, `keys`, `service`) run without one of its commands: one line
  * that says so and names them, rather than commander's whole help or "unknown option '--data'"
- * (the options belong to the command: `member list --data DIR`).
+ * (the options belong to the command: `member list --data DIR`). Called once the group's commands
+ * are added: a command added later would inherit allowExcessArguments and take extra arguments.
  */
 export function requireSubcommand(group: Command): void {
+  if (group.commands.length === 0) throw new Error(`requireSubcommand(${group.name()}) before its commands were added`);
   group
     .allowUnknownOption()
     .allowExcessArguments()

@@ -4,7 +4,6 @@ import { adminCall, dataOption, printJson, requireSubcommand } from './common.ts
 
 export function register(program: Command): void {
   const keys = program.command('keys').description('this server\'s signing keys');
-  requireSubcommand(keys);
   keys
     .command('show')
     .description('print the active, announced and old keys')
@@ -20,4 +19,5 @@ export function register(program: Command): void {
     .description('publish the next key now, so peers know it before the switch')
     .addOption(dataOption())
     .action(async (opts: { data: string }) => printJson(await adminCall(opts.data, 'POST', '/keys/announce')));
+  requireSubcommand(keys);
 }

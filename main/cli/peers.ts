@@ -22,7 +22,6 @@ export function register(program: Command): void {
     });
 
   const peer = program.command('peer').description('peers: redeem a friend\'s link, list, add by hand');
-  requireSubcommand(peer);
   peer
     .command('redeem')
     .description('peer with the server whose invite link this is')
@@ -77,4 +76,5 @@ export function register(program: Command): void {
         mode, ...(opts.reason ? { reason: opts.reason } : {}), ...(until ? { until_ms: Math.round(until) } : {}),
       }));
     });
+  requireSubcommand(peer);
 }

@@ -34,7 +34,6 @@ function hasSystemctl(): boolean {
 
 export function register(program: Command): void {
   const service = program.command('service').description('start the node at boot: systemd units (Linux), launchd (macOS)');
-  requireSubcommand(service);
 
   service
     .command('print')
@@ -94,4 +93,5 @@ export function register(program: Command): void {
       }
       process.stderr.write(`paracord-node: enabled and started ${UNIT_NAME} (logs: journalctl --user -u ${UNIT_NAME}); to start it at boot before you log in: ${linger}\n`);
     });
+  requireSubcommand(service);
 }
