@@ -49,3 +49,12 @@ export async function signedIn(browser: Browser, node: NodeProcess, viewport = {
   await page.goto(fresh.status === 200 ? fresh.body.login_url : node.ready.login_url);
   return { context, page };
 }
+
+/** On a member link's join page: a user name, `passphrase` twice, Join; then the Rooms page. */
+export async function joinByLink(page: Page, name: string, passphrase: string): Promise<void> {
+  await page.getByLabel('User name').fill(name);
+  await page.getByTestId('new-passphrase').fill(passphrase);
+  await page.getByTestId('new-passphrase-again').fill(passphrase);
+  await page.getByRole('button', { name: 'Join', exact: true }).click();
+  await page.getByRole('heading', { name: 'Rooms' }).waitFor();
+}

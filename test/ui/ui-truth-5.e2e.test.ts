@@ -8,20 +8,14 @@
  */
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from '../helpers/fixtures.ts';
-import { HAVE_CHROMIUM, signedIn } from '../helpers/browser.ts';
+import { HAVE_CHROMIUM, joinByLink, signedIn } from '../helpers/browser.ts';
 import { enc } from '../helpers/rooms.ts';
 
 const PASSPHRASE = 'kettle orbit lantern mosaic';
 const PHONE = { width: 390, height: 844 };
 
 /** On a member link's join page: a user name, the passphrase twice, Join; then the Rooms page. */
-async function join(page: Page, name: string): Promise<void> {
-  await page.getByLabel('User name').fill(name);
-  await page.getByTestId('new-passphrase').fill(PASSPHRASE);
-  await page.getByTestId('new-passphrase-again').fill(PASSPHRASE);
-  await page.getByRole('button', { name: 'Join', exact: true }).click();
-  await page.getByRole('heading', { name: 'Rooms' }).waitFor();
-}
+const join = (page: Page, name: string) => joinByLink(page, name, PASSPHRASE);
 
 /** Where the message box and its Send button end, and how far the page is scrolled, as the page stands. */
 const composerPlace = (page: Page) => page.evaluate(() => {

@@ -1,0 +1,80 @@
+/// <reference lib="dom" />
+/**
+ * What a user trial found (2026-11-28, third part), in real Chromium against real nodes: on a phone
+ * the top bar stays above the messages scrolled under it and takes its own taps; a member's changed
+ * passphrase leaves no "differ" behind; an edit refused while the server was down says nothing of
+ * it once the server is back.
+ */
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from '../helpers/fixtures.ts';
+import { HAVE_CHROMIUM, joinByLink } from '../helpers/browser.ts';
+import { enc, inviteAndJoin } from '../helpers/rooms.ts';
+
+const PASSPHRASE = 'kettle orbit lantern mosaic';
+const PHONE = { width: 390, height: 844 };
+
+/** On a member link's join page: a user name, the passphrase twice, Join; then the Rooms page. */
+const join = (page: Page, name: string) => joinByLink(page, name, PASSPHRASE);
+
+/**
+ * What is under points across the top bar (three rows, left to right) after the page was scrolled
+ * so that the timeline's top is `below` px under the bar's top (the timeline scrolled to `at`, 0 top
+ * … 1 bottom): the ones that are not the bar's own, by tag, class and text.
+ */
+const notTheBar = (page: Page, below: number, at: number) => page.evaluate(([down, where]) => {
+  const timeline = document.querySelector<HTMLElement>('[data-testid=timeline]')!;
+  timeline.scrollTop = (timeline.scrollHeight - timeline.clientHeight) * where!;
+  window.scrollTo(0, timeline.getBoundingClientRect().top + window.scrollY - down!);
+  const bar = document.querySelector<HTMLElement>('.topbar')!.getBoundingClientRect();
+  const wrong: string[] = [];
+  for (const y of [bar.top + 4, (bar.top + bar.bottom) / 2, bar.bottom - 4]) {
+    for (let x = 5; x < window.innerWidth; x += 15) {
+      const hit = document.elementFromPoint(x, y);
+      if (!hit?.closest('.topbar')) wrong.push(`(${x},${Math.round(y)}) ${hit?.tagName}.${hit?.className} "${hit?.textContent?.slice(0, 20)}"`);
+    }
+  }
+  return wrong;
+}, [below, at]);
+
+/**
+ * The room's members card opened (the page then runs longer than the screen), and the bar's taps
+ * checked with the page scrolled down to and past the timeline, the timeline scrolled to its top,
+ * middle and end.
+ */
+async function barKeepsItsTaps(page: Page, what: string): Promise<void> {
+  await page.locator('details.card > summary').first().click();
+  for (const below of [0, -60, -200]) {
+    for (const at of [0, 0.5, 1]) expect(await notTheBar(page, below, at), `${what}: the timeline ${below} px from the bar's top, scrolled to ${at}`).toEqual([]);
+  }
+}
+
+describe.skipIf(!HAVE_CHROMIUM)('a user trial, third part: the phone\'s top bar, forms that tell the truth (real Chromium, real nodes)', () => {
+  it('1: on a 390×844 phone the top bar stays above the messages scrolled under it: its taps are its own (owner and member)', async ({ browser, pair: { alpha } }) => {
+    const room = (await alpha.admin('POST', '/rooms', { name: 'Long talk' })).body.room_id as string;
+    for (let i = 0; i < 40; i++) await alpha.admin('POST', `/rooms/${enc(room)}/messages`, { body: `message ${i} ${'words '.repeat(i % 5 * 6)}` });
+    // A reaction of its own: a chip under the message, besides the tools.
+    const last = (await alpha.admin('POST', `/rooms/${enc(room)}/messages`, { body: 'the last one' })).body.event_id as string;
+    expect((await alpha.admin('PUT', `/rooms/${enc(room)}/messages/${enc(last)}/reactions/${enc('👍')}`)).status).toBe(200);
+    // The owner, on a phone with touch and on a narrow window with a mouse (the tools float then).
+    for (const touch of [true, false]) {
+      const page = await (await browser.newContext({ viewport: PHONE, isMobile: touch, hasTouch: touch })).newPage();
+      await page.goto(String((await alpha.admin<{ login_url: string }>('POST', '/login-links', {})).body.login_url));
+      await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+      await page.goto(`${alpha.ready.admin_url}/#/rooms/${enc(room)}`);
+      await page.getByTestId('message').first().waitFor();
+      await barKeepsItsTaps(page, `owner, touch ${touch}`);
+    }
+
+    // A member on a phone, in the same room.
+    const link = String((await alpha.admin('POST', '/members/invites', {})).body.link);
+    for (const [touch, name] of [[true, 'lea'], [false, 'leo']] as const) {
+      const phone = await (await browser.newContext({ viewport: PHONE, isMobile: touch, hasTouch: touch })).newPage();
+      await phone.goto(touch ? link : String((await alpha.admin('POST', '/members/invites', {})).body.link));
+      await join(phone, name);
+      await inviteAndJoin(alpha, room, alpha, `@${name}:alpha.test`);
+      await phone.goto(`${new URL(link).origin}/app/#/rooms/${enc(room)}`);
+      await phone.getByTestId('message').first().waitFor();
+      await barKeepsItsTaps(phone, `member, touch ${touch}`);
+    }
+  });
+});
