@@ -77,4 +77,22 @@ describe.skipIf(!HAVE_CHROMIUM)('a user trial, third part: the phone\'s top bar,
       await barKeepsItsTaps(phone, `member, touch ${touch}`);
     }
   });
+
+  it('2: a member\'s changed passphrase empties both new fields: "Changed." alone, no "differ", nothing marked', async ({ browser, pair: { alpha } }) => {
+    const page = await (await browser.newContext()).newPage();
+    await page.goto(String((await alpha.admin('POST', '/members/invites', {})).body.link));
+    await join(page, 'max');
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Account' }).click();
+    const form = page.getByTestId('passphrase-form');
+    const next = 'harbor violet pencil summit';
+    await form.getByLabel('Current passphrase').fill(PASSPHRASE);
+    await form.getByTestId('new-passphrase').fill(next);
+    await form.getByTestId('new-passphrase-again').fill(next);
+    await form.getByRole('button', { name: 'Change passphrase' }).click();
+    await form.getByText('Changed. Your other devices were signed out: sign in there with the new passphrase.').waitFor();
+    expect(await form.getByTestId('new-passphrase').inputValue()).toBe('');
+    expect(await form.getByTestId('new-passphrase-again').inputValue()).toBe('');
+    expect(await form.getByText('The two passphrases differ.').count()).toBe(0);
+    expect(await form.locator('[aria-invalid=true]').count()).toBe(0);
+  });
 });
