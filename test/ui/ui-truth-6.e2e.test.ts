@@ -95,4 +95,37 @@ describe.skipIf(!HAVE_CHROMIUM)('a user trial, third part: the phone\'s top bar,
     expect(await form.getByText('The two passphrases differ.').count()).toBe(0);
     expect(await form.locator('[aria-invalid=true]').count()).toBe(0);
   });
+
+  it('3: an edit refused while the server was down says nothing of it once the server is back (member)', async ({ browser, fileNodes }) => {
+    const node = await fileNodes.start({ serverName: 'edit-down.test' });
+    const page = await (await browser.newContext({ viewport: PHONE })).newPage();
+    await page.goto(String((await node.admin('POST', '/members/invites', {})).body.link));
+    await join(page, 'ida');
+    await page.getByLabel('New room name').fill('Notes');
+    await page.getByRole('button', { name: 'Create room' }).click();
+    await page.getByTestId('composer').fill('first words');
+    await page.keyboard.press('Enter');
+    const message = page.getByTestId('message').filter({ hasText: 'first words' });
+    await message.getByRole('button', { name: 'Edit' }).waitFor();
+    await message.getByRole('button', { name: 'Edit' }).click();
+
+    await node.stop();
+    await page.getByTestId('offline').waitFor({ timeout: 10_000 });
+    await page.getByLabel('Edit message').fill('second words');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.waitForTimeout(1_000);
+    // The banner says it while the server is down, the edit box does not repeat it.
+    expect(await page.getByTestId('edit-error').count()).toBe(0);
+
+    await node.start();
+    await page.getByTestId('offline').waitFor({ state: 'detached', timeout: 15_000 });
+    await page.waitForTimeout(1_000);
+    const note = page.getByTestId('edit-error');
+    expect(await note.count(), (await note.count()) ? await note.innerText() : '').toBe(0);
+    expect(await page.locator('.edit-form [aria-invalid=true]').count()).toBe(0);
+    // The edit is still there to save again, and saves.
+    expect(await page.getByLabel('Edit message').inputValue()).toBe('second words');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByTestId('message').filter({ hasText: 'second words' }).getByRole('button', { name: 'Edit' }).waitFor();
+  });
 });

@@ -170,7 +170,15 @@ describe("a member's words (issue #34)", () => {
     const { AdminError } = await import('../../../shared/contract/client.ts');
     try {
       wording.member = true;
-      expect(explainError(new TypeError('Failed to fetch')).text).toBe('The server does not answer. Are you online?');
+      // With a network the device is not blamed; without one it is said so (a user trial: "Are you online?" under "This device has a network").
+      expect(explainError(new TypeError('Failed to fetch')).text).toBe('The server does not answer: it may be down or not reachable from here.');
+      const online = Object.getOwnPropertyDescriptor(globalThis, 'navigator');
+      try {
+        Object.defineProperty(globalThis, 'navigator', { value: { onLine: false }, configurable: true });
+        expect(explainError(new TypeError('Failed to fetch')).text).toBe('This device is offline: there is no network.');
+      } finally {
+        if (online) Object.defineProperty(globalThis, 'navigator', online);
+      }
       expect(explainError(new AdminError(401, 'session_ended', 'x')).text).toBe('You were signed out on this device. Sign in again.');
       expect(explainError(new AdminError(500, 'weird', 'x')).text).toBe('The server had a problem doing that. Try again later.');
       expect(explainError(new AdminError(403, 'owner_only', 'x')).text).toBe('Only the owner of this server can do that.');

@@ -219,7 +219,10 @@ export const ERROR_SENTENCES: Readonly<Record<string, string>> = {
  * set by api.ts in member mode).
  */
 export const MEMBER_SENTENCES: Readonly<Record<string, string>> = {
-  node_unreachable: 'The server does not answer. Are you online?',
+  // With a network the device is not to blame (a user trial: "Are you online?" under a banner
+  // saying this device has a network); without one, `offline` below.
+  node_unreachable: 'The server does not answer: it may be down or not reachable from here.',
+  device_offline: 'This device is offline: there is no network.',
   connection_lost: 'The connection to the server closed before it answered, so it may have been done. Look before you try again.',
   missing_token: 'You are signed out. Sign in again.',
   invalid_token: 'You are signed out. Sign in again.',
@@ -387,6 +390,15 @@ export function isGivenUpUnchecked(raw: string | null | undefined): boolean {
   return /^HTTP \d{3} unchecked_given_up\b/.test(raw ?? '');
 }
 
+/**
+ * A call that got no answer at all (fetch's TypeError, a network failure), not an answer of the
+ * node nor a connection that closed under a call (ConnectionLost: it may have been done).
+ */
+export function isNoAnswer(error: unknown): boolean {
+  if (error instanceof AdminError || error instanceof ConnectionLost) return false;
+  return error instanceof TypeError || (error instanceof Error && /fetch|network|Failed to fetch/i.test(error.message));
+}
+
 /** Any error a call to the node threw, in words, with the raw cause as details. */
 export function explainError(error: unknown): Explained {
   if (error instanceof AdminError) {
@@ -430,8 +442,9 @@ export function explainError(error: unknown): Explained {
   }
   const sentences = wording.member ? { ...ERROR_SENTENCES, ...MEMBER_SENTENCES } : ERROR_SENTENCES;
   if (error instanceof ConnectionLost) return { text: sentences.connection_lost!, details: error.message };
-  if (error instanceof TypeError || (error instanceof Error && /fetch|network|Failed to fetch/i.test(error.message))) {
-    return { text: sentences.node_unreachable!, details: error instanceof Error ? error.message : String(error) };
+  if (isNoAnswer(error)) {
+    const offline = wording.member && typeof navigator !== 'undefined' && navigator.onLine === false;
+    return { text: offline ? MEMBER_SENTENCES.device_offline! : sentences.node_unreachable!, details: error instanceof Error ? error.message : String(error) };
   }
   const details = error instanceof Error ? error.message : String(error);
   const cause = explainCause(details);
