@@ -187,6 +187,7 @@ describe.skipIf(!HAVE_CHROMIUM)('every form says its refusal at the form, its fi
     const menu = page.locator('.menu-body');
     await menu.getByLabel('Reason (optional)').fill('changed my mind');
     expect((await alpha.admin('POST', `/rooms/${enc(room)}/members/${enc('@owner:beta.test')}/remove`, {})).status).toBe(200);
+    page.once('dialog', (dialog) => void dialog.accept()); // it asks first
     await menu.getByRole('button', { name: 'Remove', exact: true }).click();
     const note = menu.getByTestId('moderation-error');
     await expect.poll(() => note.count(), { timeout: 10_000 }).toBe(1);

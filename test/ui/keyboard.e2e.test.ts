@@ -327,6 +327,7 @@ describe.skipIf(!HAVE_CHROMIUM)('issue #16 item 14: every action by keyboard onl
       expect((await member(BETA_OWNER)).role).toBe('moderator');
       // Remove them.
       await page.keyboard.press('Enter');
+      page.once('dialog', (dialog) => void dialog.accept()); // it asks first
       await press(page, betaOwner.getByRole('button', { name: 'Remove', exact: true }));
       await expect.poll(async () => (await member(BETA_OWNER)).membership).toBe('leave');
       await expect.poll(() => betaOwner.count()).toBe(0);
@@ -336,6 +337,7 @@ describe.skipIf(!HAVE_CHROMIUM)('issue #16 item 14: every action by keyboard onl
       await press(page, bob.getByLabel(`Actions for ${BOB}`));
       await tabTo(page, bob.getByLabel('Reason (optional)'));
       await page.keyboard.type('rude');
+      page.once('dialog', (dialog) => void dialog.accept());
       await press(page, bob.getByRole('button', { name: 'Ban' }));
       await page.getByTestId(`ban-${BOB}`).getByText('rude').waitFor();
       expect((await alpha.admin('GET', `/rooms/${enc(roomId)}/bans`)).body.bans).toMatchObject([{ user_id: BOB, reason: 'rude' }]);

@@ -111,7 +111,23 @@ describe.skipIf(!HAVE_CHROMIUM)('moderation, unread badges and search in the UI'
     const bob = a.getByTestId(`member-${BOB}`);
     await bob.getByLabel(`Actions for ${BOB}`).click();
     await bob.getByLabel('Reason (optional)').fill('rude');
+    // Remove and Ban ask first, naming the person (a user trial: both acted at once); dismissed, nothing is done.
+    const questions: string[] = [];
+    a.once('dialog', (dialog) => {
+      questions.push(dialog.message());
+      void dialog.dismiss();
+    });
+    await bob.getByRole('button', { name: 'Remove', exact: true }).click();
+    await expect.poll(() => questions.length).toBe(1);
+    expect(questions[0]).toMatch(new RegExp(`^Remove (.+ \\()?${BOB.replace(/[.]/g, '\\.')}\\)? from this room\\? They can join again if invited\\.$`));
+    expect((await alpha.admin('GET', `/rooms/${enc(roomId)}`)).body.members.find((m: { user_id: string }) => m.user_id === BOB).membership).toBe('join');
+    a.once('dialog', (dialog) => {
+      questions.push(dialog.message());
+      void dialog.accept();
+    });
     await bob.getByRole('button', { name: 'Ban' }).click();
+    await expect.poll(() => questions.length).toBe(2);
+    expect(questions[1]).toMatch(new RegExp(`^Ban (.+ \\()?${BOB.replace(/[.]/g, '\\.')}\\)? from this room\\? They are removed and cannot join again until unbanned\\.$`));
     await a.getByTestId(`ban-${BOB}`).getByText('rude').waitFor();
     // The ban's own notification may refresh the ban list before the room's next read has
     // taken bob out of the members (two reads): he leaves the list within moments.
