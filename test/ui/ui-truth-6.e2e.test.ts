@@ -128,4 +128,39 @@ describe.skipIf(!HAVE_CHROMIUM)('a user trial, third part: the phone\'s top bar,
     await page.getByRole('button', { name: 'Save' }).click();
     await page.getByTestId('message').filter({ hasText: 'second words' }).getByRole('button', { name: 'Edit' }).waitFor();
   });
+
+  it('5: the setup says what a chosen backup file is before it is sent: not a backup, or whose keys it keeps; another server name is refused with the one it needs', async ({ browser, fileNodes, pair: { alpha } }) => {
+    const node = fileNodes.process({});
+    expect((await node.start()).mode).toBe('setup');
+    const page = await (await browser.newContext()).newPage();
+    await page.goto(node.ready.login_url);
+    await page.getByLabel('Server name').waitFor();
+    await page.getByText('Advanced: address, certificate, restore a backup').click();
+    const file = page.getByLabel('Restore an identity backup (optional)');
+    const hint = page.getByTestId('backup-hint');
+    const keyHint = page.getByTestId('key-hint');
+    expect(await keyHint.innerText()).toBe('A new signing key is made for it, and a certificate for encrypted connections.');
+
+    // Any JSON file: not announced as a restore.
+    await file.setInputFiles({ name: 'notes.json', mimeType: 'application/json', buffer: Buffer.from('{"hello":"world"}') });
+    await expect.poll(() => hint.innerText()).toBe('notes.json does not look like a Paracord key backup. Choose the backup made with "Download a backup of your keys".');
+    expect(await page.getByText(/Restoring the keys/).count()).toBe(0);
+
+    // alpha.test's backup: the server name is its own, the hint says its keys are kept, no new key.
+    const backup = String((await alpha.admin('GET', '/keys/backup')).body.identity);
+    await page.getByLabel('Server name').fill('gamma.test');
+    await file.setInputFiles({ name: 'alpha-keys.json', mimeType: 'application/json', buffer: Buffer.from(backup) });
+    await expect.poll(() => hint.innerText()).toBe('Restoring the keys of alpha.test from alpha-keys.json: your server keeps its identity and your friends keep trusting it.');
+    expect(await page.getByLabel('Server name').inputValue()).toBe('alpha.test');
+    expect(await keyHint.innerText()).toBe('It keeps the signing keys of the backup you chose, and a certificate is made for encrypted connections.');
+    expect(await page.getByText('A new signing key is made for it').count()).toBe(0);
+
+    // Named otherwise after all: the node's refusal says whose identity it is.
+    await page.getByLabel('Server name').fill('gamma.test');
+    await page.getByRole('button', { name: 'Create my server' }).click();
+    const said = page.getByTestId('setup-error').locator('span').first();
+    await expect.poll(() => said.innerText()).toBe('This backup is the identity of alpha.test: the server name must be alpha.test.');
+    expect(await page.getByTestId('setup-error').locator('details code').textContent()).toContain('the backup is the identity of alpha.test, not gamma.test');
+    expect((await node.admin('GET', '/status')).body).toMatchObject({ mode: 'setup' });
+  });
 });

@@ -1,6 +1,6 @@
 import { keyFingerprint } from '../peering/index.ts';
 import type { AdminHandlers, NodeStatus } from '../../../../../shared/contract/admin-operations.ts';
-import { badRequest, conflict } from '../../../errors.ts';
+import { HttpError, badRequest, conflict } from '../../../errors.ts';
 import { Identity } from '../../../identity/identity.ts';
 import { loadCertificate } from '../../../tls/certificate.ts';
 import type { NodeContext } from '../../../node-context.ts';
@@ -50,7 +50,8 @@ export function statusOperations(node: NodeContext): Pick<AdminHandlers, 'getSta
       if (input.identity_backup !== undefined) {
         const check = Identity.checkBackup(input.identity_backup);
         if (!check.ok) throw badRequest('invalid_backup', check.reason);
-        if (check.serverName !== input.server_name) throw badRequest('invalid_backup', `the backup is the identity of ${check.serverName}, not ${input.server_name}`);
+        // Whose identity it is, as a field too: the setup page says which server name it needs.
+        if (check.serverName !== input.server_name) throw new HttpError(400, 'invalid_backup', `the backup is the identity of ${check.serverName}, not ${input.server_name}`, {}, { backup_server_name: check.serverName });
       }
       if (input.tls_cert_file && input.tls_key_file) {
         try {

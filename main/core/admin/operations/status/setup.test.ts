@@ -38,6 +38,9 @@ describe('setup', () => {
       expect(response.body.error).toBe(error);
       expect((await node.admin('GET', '/status')).body).toMatchObject({ mode: 'setup', setup_required: true });
     }
+    // Another server's backup says whose it is, as a field (the setup page names the server name it needs).
+    expect((await node.admin('POST', '/setup', { server_name: 'x.test', identity_backup: otherBackup })).body).toEqual({ error: 'invalid_backup', message: 'the backup is the identity of other.test, not x.test', backup_server_name: 'other.test' });
+    expect((await node.admin('POST', '/setup', { server_name: 'x.test', identity_backup: 'not json' })).body).not.toHaveProperty('backup_server_name');
   });
 
   it('uses the public address and the own certificate given', async ({ nodes }) => {
