@@ -30,6 +30,14 @@ export function reachabilitySummary(state: Reachability, port: number | null): s
 }
 
 /**
+ * No friend's server at all to run the test: "Test again" can do nothing yet (a user trial: a fresh
+ * node offered it beside "will be tested once the first peer is added").
+ */
+export function awaitsFirstPeer(state: Pick<Reachability, 'reachable' | 'mode' | 'checked_at' | 'error'>): boolean {
+  return state.mode !== 'pull' && state.reachable === null && state.checked_at !== null && (state.error ?? '').startsWith(NO_PEER_YET);
+}
+
+/**
  * Which families friends reach the node over, when IPv6 is part of it (issue #32 item 4): " over
  * IPv6 only" (IPv4 tried and not reached: carrier-grade NAT, say), " over IPv6", " over IPv4 and
  * IPv6"; nothing for IPv4 alone, the common case.

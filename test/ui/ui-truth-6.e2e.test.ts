@@ -7,7 +7,7 @@
  */
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from '../helpers/fixtures.ts';
-import { HAVE_CHROMIUM, joinByLink } from '../helpers/browser.ts';
+import { HAVE_CHROMIUM, joinByLink, signedIn } from '../helpers/browser.ts';
 import { enc, inviteAndJoin } from '../helpers/rooms.ts';
 
 const PASSPHRASE = 'kettle orbit lantern mosaic';
@@ -162,5 +162,41 @@ describe.skipIf(!HAVE_CHROMIUM)('a user trial, third part: the phone\'s top bar,
     await expect.poll(() => said.innerText()).toBe('This backup is the identity of alpha.test: the server name must be alpha.test.');
     expect(await page.getByTestId('setup-error').locator('details code').textContent()).toContain('the backup is the identity of alpha.test, not gamma.test');
     expect((await node.admin('GET', '/status')).body).toMatchObject({ mode: 'setup' });
+  });
+
+  it('6: no "Test again" without a friend to run the test; a cancelled link\'s preview says no expiry; a peer\'s last known state said once while the node is down', async ({ browser, fileNodes, pair: { alpha, beta } }) => {
+    // A fresh node with no peer: the summary says when it is tested, and there is no button that can do nothing.
+    const lonely = await fileNodes.start({ serverName: 'lonely.test' });
+    const { page: fresh } = await signedIn(browser, lonely);
+    await fresh.getByRole('heading', { name: 'Dashboard' }).waitFor();
+    const summary = fresh.getByTestId('reachability-status').locator('p[role=status]');
+    await expect.poll(() => summary.innerText(), { timeout: 20_000 }).toBe('Reachability: will be tested once the first peer is added');
+    expect(await fresh.getByTestId('reachability-check').count()).toBe(0);
+
+    // beta's link, cancelled before alpha uses it: the refusal, and no "Link expires in 7 days" under it.
+    const invite = (await beta.admin('POST', '/invites/peer', { note: 'cancelled' })).body as { id: string; link: string };
+    expect((await beta.admin('DELETE', `/invites/peer/${invite.id}`)).body.state).toBe('revoked');
+    const { page } = await signedIn(browser, alpha);
+    await page.getByRole('link', { name: 'Peers & trust' }).click();
+    await page.getByTestId('redeem-input').fill(invite.link);
+    await page.getByRole('button', { name: 'Check the link' }).click();
+    const preview = page.getByTestId('redeem-preview');
+    await preview.getByTestId('preview-expires').waitFor();
+    await preview.getByRole('button', { name: /^Peer (again )?with beta\.test$/ }).click();
+    await page.getByText('Your friend cancelled this invite link. Ask for a new one.').waitFor({ timeout: 10_000 });
+    expect(await preview.getByTestId('preview-expires').count()).toBe(0);
+    expect(await preview.getByText('Link expires').count()).toBe(0);
+
+    // delta's node stops: epsilon's line says its last known state, labelled, and no "unknown" badge contradicts it.
+    const [delta] = await fileNodes.peered('delta.test', 'epsilon.test');
+    const { page: dash } = await signedIn(browser, delta);
+    const peer = dash.getByTestId('dash-peer-epsilon.test');
+    await peer.getByTestId('peer-line').waitFor();
+    expect(await peer.locator('.pill').count()).toBe(1);
+    await delta.stop();
+    await dash.getByTestId('node-unreachable').waitFor({ timeout: 15_000 });
+    await expect.poll(() => peer.getByTestId('peer-line').innerText()).toMatch(/\(last known at .+\)$/);
+    expect(await peer.locator('.pill').count()).toBe(0);
+    expect(await peer.innerText()).not.toMatch(/unknown/);
   });
 });
