@@ -171,6 +171,8 @@ describe.skipIf(!HAVE_CHROMIUM)('members: the member app (real Chromium, two rea
     await owner.getByTestId('owner-display-name').fill('Olga Owner');
     await owner.getByTestId('owner-name-card').getByRole('button', { name: 'Save' }).click();
     await owner.getByTestId('owner-name-card').getByRole('status').waitFor();
+    // Saved, and where it shows: not a bare "Saved." that reads as failed when the rooms keep the old name (a user trial).
+    expect(await owner.getByTestId('name-saved').innerText()).toBe('Saved. It shows in the rooms you join or create from now on; the rooms you are in already keep the name you joined them with.');
     expect(await owner.getByTestId('owner-name-card').innerText()).toContain('Rooms you are in already keep the name you joined them with');
     expect((await node.admin('GET', '/owner/profile')).body.display_name).toBe('Olga Owner');
     await owner.getByTestId('room-invite').filter({ hasText: 'Away room' }).waitFor({ timeout: 20_000 });
