@@ -14,6 +14,7 @@ import { ARCHIVE_FORMAT, ArchiveReader, BackupError, FORMAT_VERSION, openForRead
 import { syncDir } from './create.ts';
 import { MIGRATIONS } from '../store/migrations.ts';
 import { recordBackupInDatabase } from './records.ts';
+import { markRestoredInDatabase } from './restored-mark.ts';
 import { createReason, fsErrorCode, fsReason, makeFolders } from '../util/fs-reason.ts';
 
 const LATEST_SCHEMA = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
@@ -226,6 +227,9 @@ export function restoreBackup(options: { dataDir: string; input: string; passphr
     // backup yet", or named a backup older than this one).
     recordBackupInDatabase(join(staging, 'paracord.db'), manifest.created_at, input, manifest.encrypted);
     moveCursorsPastTheOriginal(join(staging, 'paracord.db'));
+    // What the original sent after this backup, its rooms' members still hold: the restored node
+    // asks them for its own events at its next start (rooms/own-recovery.ts).
+    markRestoredInDatabase(join(staging, 'paracord.db'), manifest.server_name, manifest.created_at);
     // Checked again: someone may have put files there while we were reading.
     const { exists } = checkTarget(target);
     if (exists) rmdirSync(target);

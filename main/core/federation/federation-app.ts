@@ -12,6 +12,7 @@ import { keysRoutes } from './routes/keys/index.ts';
 import { wellKnownRoutes } from './routes/well-known/index.ts';
 import { membershipRoutes } from './routes/membership/index.ts';
 import { catchUpRoutes } from './routes/catch-up/index.ts';
+import { ownEventsRoutes } from './routes/own-events/index.ts';
 import { keyCacheRoutes } from './routes/key-cache/index.ts';
 import { eventsBatchRoutes } from './routes/events-batch/index.ts';
 import { peeringRoutes } from './routes/peering/index.ts';
@@ -57,7 +58,7 @@ export function createFederationApp(deps: FederationDeps, inFlight: InFlightRequ
   });
   // The members' app and API (issue #34): past the same client address, limits and path checks.
   if (deps.memberClient) app.use(deps.memberClient);
-  for (const router of [wellKnownRoutes(deps), keysRoutes(deps), keyCacheRoutes(deps), eventRoutes(deps), eventsBatchRoutes(deps), membershipRoutes(deps), catchUpRoutes(deps), peeringRoutes(deps), pullRoutes(deps), reachProbeRoutes(deps), mailboxRoutes(deps)]) {
+  for (const router of [wellKnownRoutes(deps), keysRoutes(deps), keyCacheRoutes(deps), eventRoutes(deps), eventsBatchRoutes(deps), membershipRoutes(deps), catchUpRoutes(deps), ownEventsRoutes(deps), peeringRoutes(deps), pullRoutes(deps), reachProbeRoutes(deps), mailboxRoutes(deps)]) {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }

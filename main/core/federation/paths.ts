@@ -21,6 +21,13 @@ export const EVENT_PATH = '/_paracord/federation/v1/event';
 /** `POST`: a batch of events (to a peer that advertises `batch`); `GET`: a room's catch-up page. */
 export const EVENTS_PATH = '/_paracord/federation/v1/events';
 
+/**
+ * `GET ?room_id=&since_depth=&since_event_id=&limit=`: a member serves a room's host the events
+ * of that host's own origin it holds (a host restored from a backup recovers what it sent after
+ * it; docs/PROTOCOL.md §Recovering a restored host's own events). Only to that host.
+ */
+export const OWN_EVENTS_PATH = '/_paracord/federation/v1/own-events';
+
 // ——— rooms: invites, joins, leaves ———
 /** With an invitee: the host tells a server one of its users is invited; without: a join preflight. */
 export const INVITE_PATH = '/_paracord/federation/v1/invite';
@@ -80,3 +87,8 @@ export const MAILBOX_REFUSALS_CAPABILITY = 'mailbox_refusals';
  * advertises this.
  */
 export const PULL_REFUSALS_CAPABILITY = 'pull_refusals';
+/**
+ * Serves `GET /own-events` (OWN_EVENTS_PATH): a restored host asks only members that advertise
+ * this (an older node would answer 404).
+ */
+export const OWN_EVENTS_CAPABILITY = 'own_events';

@@ -8,8 +8,9 @@ import type { Server } from 'node:http';
 import type Koa from 'koa';
 import type { Middleware } from 'koa';
 import { createFederationApp } from '../federation/federation-app.ts';
-import { BATCH_CAPABILITY, DESTINATION_BINDING_CAPABILITY, LARGE_BATCH_CAPABILITY, MAILBOX_CAPABILITY, MAILBOX_REFUSALS_CAPABILITY, PULL_REFUSALS_CAPABILITY } from '../federation/paths.ts';
+import { BATCH_CAPABILITY, DESTINATION_BINDING_CAPABILITY, LARGE_BATCH_CAPABILITY, MAILBOX_CAPABILITY, MAILBOX_REFUSALS_CAPABILITY, OWN_EVENTS_CAPABILITY, PULL_REFUSALS_CAPABILITY } from '../federation/paths.ts';
 import { DEFAULT_MAILBOX_QUOTA } from '../mailbox/mailbox-store.ts';
+import { readRestoredMark, writeRestoredMark } from '../backup/restored-mark.ts';
 import { verifySignedRequest } from '../federation/middleware/verify-signed-request.ts';
 import { eventEntitlement } from '../federation/routes/event/index.ts';
 import { ReferencePoller } from '../federation/reference/reference-poller.ts';
@@ -146,7 +147,7 @@ function federationApp(s: Services, id: Identity, parts: RoomParts, endpoints: P
       },
     }),
     // mailbox_refusals whether or not the owner lets friends deposit here: a mailbox switched off still drains (its acks and held checks answer).
-    capabilities: [BATCH_CAPABILITY, LARGE_BATCH_CAPABILITY, DESTINATION_BINDING_CAPABILITY, PULL_REFUSALS_CAPABILITY, MAILBOX_REFUSALS_CAPABILITY],
+    capabilities: [BATCH_CAPABILITY, LARGE_BATCH_CAPABILITY, DESTINATION_BINDING_CAPABILITY, PULL_REFUSALS_CAPABILITY, MAILBOX_REFUSALS_CAPABILITY, OWN_EVENTS_CAPABILITY],
     publicUrl: () => state.federationUrl ?? '',
     federationEndpoints: () => endpoints.list(),
     mailboxesNamed: s.currentMailboxes,
@@ -285,6 +286,15 @@ export async function startFederation(s: Services, id: Identity, memberClient?: 
   // Pull what we missed in remote rooms while we were away (the hosts' outboxes also resend).
   for (const roomId of parts.rooms.remoteJoinedRooms()) {
     parts.rooms.catchUp(roomId).catch((error: Error) => warnLimited(log, `catch_up_failed ${roomId}`, { event: 'catch_up_failed', room_id: roomId, error: error.message }, 'catch-up failed; will rely on the host resending'));
+  }
+  // Restored from a backup: what our users sent after it, the members of the rooms we host still
+  // hold; they give it back (rooms/own-recovery.ts). The mark goes once each answered, or after a day.
+  const restored = readRestoredMark(s.settings);
+  if (restored) {
+    const firstTry = restored.first_try_at ?? Date.now();
+    if (restored.first_try_at === undefined) writeRestoredMark(s.settings, { ...restored, first_try_at: firstTry });
+    log.info({ event: 'own_events_recovery', since: restored.since }, 'restored from a backup: asking the members of the rooms we host for the events of ours they hold');
+    parts.rooms.recoverOwnEvents({ since: restored.since, first_try_at: firstTry }, () => writeRestoredMark(s.settings, null));
   }
 }
 

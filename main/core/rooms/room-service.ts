@@ -27,6 +27,7 @@ import { LocalSends } from './local-sends.ts';
 import { DEFAULT_INVITE_MAX_AGE_S, RoomInvites, type RoomInviteRow } from './room-invites.ts';
 import { RoomJoins, type RoomSnapshot } from './room-joins.ts';
 import { InboundEvents } from './inbound-events.ts';
+import { OwnEventsRecovery, type RecoveryMark } from './own-recovery.ts';
 import { RoomCatchUp } from './catch-up.ts';
 
 export type { RoomServiceDeps } from './room-part.ts';
@@ -42,6 +43,7 @@ export class RoomService extends RoomPart {
   private readonly joins: RoomJoins;
   private readonly inbound: InboundEvents;
   private readonly history: RoomCatchUp;
+  private readonly recovery: OwnEventsRecovery;
 
   constructor(deps: RoomServiceDeps) {
     super(deps);
@@ -51,6 +53,7 @@ export class RoomService extends RoomPart {
     this.history = new RoomCatchUp(deps, (roomId) => this.invitations.adoptHistoryInvites(roomId));
     this.joins = new RoomJoins(deps, this.sends, this.history);
     this.inbound = new InboundEvents(deps);
+    this.recovery = new OwnEventsRecovery(deps);
   }
 
   localUser(userId: string | undefined): string {
@@ -273,6 +276,19 @@ export class RoomService extends RoomPart {
   stop(): void {
     this.history.stop();
     this.invitations.stop();
+    this.recovery.stop();
+  }
+
+  // ——— a restored host's own events (own-recovery.ts) ———
+
+  /** Member side of `GET /own-events`: the room host's own events we hold, to that host only. */
+  ownEventsPage(requestOrigin: string, roomId: string, sinceDepth: number, limit: number, sinceEventId?: string) {
+    return this.recovery.ownEventsPage(requestOrigin, roomId, sinceDepth, limit, sinceEventId);
+  }
+
+  /** After a restore: asks the members of the rooms we host for our own events, with retries; `finished` once done or given up. */
+  recoverOwnEvents(mark: RecoveryMark, finished: (outcome: { done: boolean }) => void): void {
+    this.recovery.start(mark, finished);
   }
 
   /** Pulls what we missed in a remote room from its host (on start, after a join). */

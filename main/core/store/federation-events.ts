@@ -213,6 +213,23 @@ export class FederationEvents {
     return { events: kept.items.reverse().map(rowToEnvelope), complete: !kept.cut && newestFirst.length <= limit };
   }
 
+  /**
+   * A room's events of one origin after the cursor (ordering depth, event id; '' = from the
+   * depth's start), in order, at most `limit` and within `maxBytes` on the wire: what a member
+   * serves a restored host of its own events (GET /own-events, docs/PROTOCOL.md). `complete`
+   * when none of that origin follows the page.
+   */
+  ofOrigin(roomId: string, origin: string, sinceDepth: number, afterEventId: string, limit: number, maxBytes = PAGE_BYTES): { events: Envelope[]; complete: boolean; last: EventCursor | null } {
+    const rows = this.db
+      .prepare<[string, string, number, string, number], EventRow>(
+        'SELECT * FROM federation_events WHERE room_id = ? AND origin_server = ? AND (depth, event_id) > (?, ?) ORDER BY depth, event_id LIMIT ?',
+      )
+      .all(roomId, origin, sinceDepth, afterEventId, limit + 1);
+    const kept = withinBytes(rows.slice(0, limit), rowWireBytes, maxBytes);
+    const last = kept.items[kept.items.length - 1];
+    return { events: kept.items.map(rowToEnvelope), complete: !kept.cut && rows.length <= limit, last: last ? { depth: last.depth, event_id: last.event_id } : null };
+  }
+
   private messageIdStmt: import('better-sqlite3').Statement<[string, string, string, string]> | undefined;
 
   /** The event a message_id names in a room: `origin`'s own first ('' = any origin). */

@@ -1,0 +1,254 @@
+/**
+ * A host restored from a backup recovers its own events (docs/PROTOCOL.md §Recovering a restored
+ * host's own events): what its users sent after the backup reached the rooms' member servers,
+ * which serve it back (`GET /own-events`, to the room's host only). The host takes only events
+ * of its own origin, signed with its own keys, of the room asked about, signed within a window
+ * from the backup's newest event of its own; it stores and applies them as it accepted them
+ * before (no "too old" rule: they were placed when first sent) and relays nothing (the members
+ * have them).
+ */
+import { EVENT_ID, eventIdBelongsTo, isUserId, serverOf } from '../../../shared/identifiers.ts';
+import { verify } from '../crypto/ed25519.ts';
+import { eventShapeViolation } from '../crypto/json-limits.ts';
+import { HttpError, badRequest, conflict, forbidden, notFound } from '../errors.ts';
+import { MAX_EVENT_CONTENT_BYTES, envelopeSigningParts, contentHash, parseEnvelope, type Envelope } from '../federation/envelope.ts';
+import { OWN_EVENTS_CAPABILITY, OWN_EVENTS_PATH } from '../federation/paths.ts';
+import { warnLimited } from '../log/rate-limit.ts';
+import { cleanText } from '../util/untrusted-text.ts';
+import { authorizeEvent, checkReceivedContent } from './authorize.ts';
+import { MAX_CLOCK_SKEW_MS, checkRelayedOrdering } from './ordering.ts';
+import { RoomPart } from './room-part.ts';
+
+/** Events asked for per page (a member serves at most OWN_EVENTS_MAX_LIMIT). */
+const PAGE = 200;
+/** Pages asked of one member for one room in one run; the rest waits for the next run. */
+const MAX_PAGES_PER_RUN = 500;
+/**
+ * How far before the backup's newest event of ours an event may be signed and still be taken:
+ * the clock of the original box may have been set back a little after the backup.
+ */
+export const RECOVERY_WINDOW_MARGIN_MS = 60 * 60_000;
+/** Retries of a failed run: after 30 s, doubled each time, at most 30 minutes apart. */
+const RETRY_FIRST_MS = 30_000;
+const RETRY_MAX_MS = 30 * 60_000;
+/** The recovery is given up this long after its first try (members that never answered stay unasked). */
+export const RECOVERY_GIVE_UP_MS = 24 * 3600_000;
+
+export interface RecoveryMark {
+  /** The backup's newest event of our own origin (ms): the window starts a margin before it. */
+  since: number;
+  /** When the recovery was first tried (ms). */
+  first_try_at: number;
+}
+
+/** What one run did: stored, refused, and whether every member that can answer answered complete. */
+export interface RecoveryRun {
+  stored: number;
+  refused: number;
+  done: boolean;
+}
+
+export class OwnEventsRecovery extends RoomPart {
+  private readonly stopping = new AbortController();
+  private timer: NodeJS.Timeout | null = null;
+  /** `room_id member` pairs that answered complete (not asked again in later runs). */
+  private readonly finished = new Set<string>();
+  /** Events stored and refused over this start's runs (logged when the recovery ends). */
+  private readonly totals = { stored: 0, refused: 0 };
+
+  /**
+   * Member side of `GET /own-events`: the events of the requester's own origin we hold in the room
+   * it hosts, in order after the cursor. Anyone else than the room's host is refused (403).
+   */
+  ownEventsPage(requestOrigin: string, roomId: string, sinceDepth: number, limit: number, sinceEventId?: string) {
+    const host = serverOf(roomId);
+    if (host !== requestOrigin || this.isHost(roomId)) throw forbidden('not_room_host', `only the host of ${roomId} may ask for its own events there`);
+    if (!this.d.rooms.room(roomId)) throw notFound('unknown_room', `this server is not in ${roomId}`);
+    const page = this.d.events.ofOrigin(roomId, requestOrigin, sinceDepth, sinceEventId ?? '', limit);
+    return {
+      room_id: roomId, events: page.events, complete: page.complete,
+      next_since_depth: page.last ? page.last.depth : sinceDepth,
+      ...(page.last ? { next_since_event_id: page.last.event_id } : sinceEventId ? { next_since_event_id: sinceEventId } : {}),
+    };
+  }
+
+  /** Ends a running recovery and its retries (node stop). */
+  stop(): void {
+    this.stopping.abort();
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  /**
+   * Runs the recovery now and again with back-off until every member answered complete or
+   * RECOVERY_GIVE_UP_MS after its first try; `finished` is called once then (not after a stop).
+   */
+  start(mark: RecoveryMark, finished: (outcome: { done: boolean }) => void, attempt = 0): void {
+    if (this.stopping.signal.aborted) return;
+    void this.recover(mark).then(
+      (run) => {
+        if (this.stopping.signal.aborted) return;
+        this.totals.stored += run.stored;
+        this.totals.refused += run.refused;
+        if (run.done) {
+          this.d.log.info({ event: 'own_events_recovered', ...this.totals }, 'restored from a backup: the rooms\' members gave back the events of ours they hold');
+          finished({ done: true });
+          return;
+        }
+        this.retry(mark, finished, attempt);
+      },
+      (error: unknown) => {
+        if (this.stopping.signal.aborted) return;
+        warnLimited(this.d.log, 'own_events_recovery_failed', { event: 'own_events_recovery_failed', error: (error as Error).message }, 'recovering our own events from the rooms\' members failed; trying again later');
+        this.retry(mark, finished, attempt);
+      },
+    );
+  }
+
+  private retry(mark: RecoveryMark, finished: (outcome: { done: boolean }) => void, attempt: number): void {
+    const wait = Math.min(RETRY_FIRST_MS * 2 ** Math.min(attempt, 20), RETRY_MAX_MS);
+    if (Date.now() + wait - mark.first_try_at > RECOVERY_GIVE_UP_MS) {
+      this.d.log.warn({ event: 'own_events_recovery_given_up', since: mark.since, ...this.totals }, 'restored from a backup: some rooms\' members never answered for a day; what of ours only they hold is not recovered');
+      finished({ done: false });
+      return;
+    }
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.start(mark, finished, attempt + 1);
+    }, wait);
+    this.timer.unref();
+  }
+
+  /** One run over every room we host and each of its member servers not finished yet. */
+  async recover(mark: RecoveryMark): Promise<RecoveryRun> {
+    const run: RecoveryRun = { stored: 0, refused: 0, done: true };
+    const signal = this.stopping.signal;
+    for (const room of this.d.rooms.rooms()) {
+      if (room.host_server !== this.server) continue;
+      for (const member of this.d.rooms.joinedServers(room.room_id)) {
+        if (signal.aborted) return { ...run, done: false };
+        if (member === this.server || this.finished.has(`${room.room_id} ${member}`)) continue;
+        try {
+          const capabilities = (await this.d.discovery.documentOf(member)).capabilities;
+          // An older member cannot answer (it would say 404): not asked.
+          if (capabilities.includes(OWN_EVENTS_CAPABILITY) && !(await this.fromMember(room.room_id, member, mark, run))) {
+            run.done = false;
+            continue;
+          }
+          this.finished.add(`${room.room_id} ${member}`);
+        } catch (error) {
+          if (signal.aborted) return { ...run, done: false };
+          run.done = false;
+          warnLimited(this.d.log, `own_events_member_failed ${member}`, { event: 'own_events_member_failed', room_id: room.room_id, server: member, error: (error as Error).message }, 'could not ask a member for our own events of a room; asked again later');
+        }
+      }
+    }
+    return run;
+  }
+
+  /** Pages one member's copy of our events in one room; true once it answered complete. */
+  private async fromMember(roomId: string, member: string, mark: RecoveryMark, run: RecoveryRun): Promise<boolean> {
+    const signal = this.stopping.signal;
+    const from = mark.since - RECOVERY_WINDOW_MARGIN_MS;
+    let cursor: { depth: number; eventId: string } = { depth: Math.max(0, from), eventId: '' };
+    for (let page = 0; page < MAX_PAGES_PER_RUN; page++) {
+      const after = cursor.eventId ? `&since_event_id=${encodeURIComponent(cursor.eventId)}` : '';
+      const path = `${OWN_EVENTS_PATH}?room_id=${encodeURIComponent(roomId)}&since_depth=${cursor.depth}${after}&limit=${PAGE}`;
+      const endpoint = await this.d.discovery.endpointOf(member);
+      const response = await this.d.http.signed(this.d.identity(), 'GET', endpoint, path, undefined, { destination: member, signal });
+      if (signal.aborted) return false;
+      if (response.status !== 200) throw new Error(`own events from ${member}: HTTP ${response.status} ${cleanText(response.text, 200)}`);
+      const body = response.json as { events?: unknown; complete?: unknown; next_since_depth?: unknown; next_since_event_id?: unknown } | null;
+      const events = Array.isArray(body?.events) ? (body.events as unknown[]).slice(0, PAGE) : [];
+      for (const raw of events) {
+        if (signal.aborted) return false;
+        try {
+          if (await this.takeOwn(raw, roomId, member, from)) run.stored++;
+        } catch (error) {
+          run.refused++;
+          warnLimited(this.d.log, `own_event_refused ${member}`, { event: 'own_event_refused', room_id: roomId, server: member, error: (error as Error).message }, 'a member served an event as ours that is not taken');
+        }
+      }
+      if (body?.complete === true || events.length === 0) return body?.complete === true;
+      const next = advancedCursor(body, cursor);
+      // A member that says "more" without moving its cursor is asked again at the next run, not now.
+      if (!next) throw new Error(`own events from ${member}: an incomplete page whose cursor does not move forward`);
+      cursor = next;
+    }
+    return false;
+  }
+
+  /**
+   * Checks one served event as ours (the ingest's checks, with our own keys) and stores and applies
+   * it when new; true when stored. Throws an HttpError for anything not taken.
+   */
+  private async takeOwn(raw: unknown, roomId: string, member: string, from: number): Promise<boolean> {
+    const parsed = parseEnvelope(raw);
+    if (!parsed.success) throw badRequest('invalid_event', `event envelope is not valid: ${parsed.error.issues[0]?.message ?? 'schema mismatch'}`);
+    const envelope = parsed.data;
+    const server = this.server;
+    if (envelope.origin_server !== server || !eventIdBelongsTo(envelope.event_id, server) || !isUserId(envelope.sender) || serverOf(envelope.sender) !== server) {
+      throw forbidden('not_own_event', `${envelope.event_id} is not an event of ${server}`);
+    }
+    if (envelope.room_id !== roomId) throw forbidden('wrong_room', `${envelope.event_id} is of ${envelope.room_id}, not of ${roomId}`);
+    const now = Date.now();
+    if (envelope.origin_ts < from || envelope.origin_ts > now + MAX_CLOCK_SKEW_MS) {
+      throw forbidden('outside_recovery_window', `${envelope.event_id} was signed at ${envelope.origin_ts}, outside ${from}..${now + MAX_CLOCK_SKEW_MS}`);
+    }
+    checkRelayedOrdering(envelope, now);
+    const { bytes, contentJson } = envelopeSigningParts(envelope);
+    const contentBytes = Buffer.byteLength(contentJson);
+    if (contentBytes > MAX_EVENT_CONTENT_BYTES) throw new HttpError(413, 'content_too_large', `event content is ${contentBytes} bytes`);
+    const shape = eventShapeViolation(contentJson, envelope.signatures);
+    if (shape) throw badRequest('limits_exceeded', `event is not within the wire limits: ${shape.message}`);
+    checkReceivedContent(envelope, contentBytes, false);
+    const keyId = this.signedByUs(envelope, bytes);
+    if (keyId === null) throw forbidden('bad_event_signature', `${envelope.event_id} is not signed with a key of ours`);
+    const own = envelope.signatures[server]!;
+    const event: Envelope = { ...envelope, signatures: { [server]: { [keyId]: own[keyId]! } } };
+    const hash = contentHash(bytes);
+    const target = typeof event.content.target === 'string' ? event.content.target : null;
+    const stored = await this.d.commit.run(
+      () => {
+        const known = this.d.events.hashOf(event.event_id);
+        if (known !== undefined) {
+          if (known === hash) return false;
+          throw conflict('event_id_conflict', `event ${event.event_id} is already stored with different content`);
+        }
+        const at = Date.now();
+        // As when it was first accepted: authorized against the room's state, no ordering rule.
+        authorizeEvent(this.d.rooms, this.d.events, event, at);
+        this.d.events.insertNew(event, hash, null, { now: at, contentJson, relatesTo: target });
+        this.d.rooms.apply(event, at);
+        return true;
+      },
+      (inserted) => {
+        if (inserted) this.notifyEvent(event);
+      },
+    );
+    if (stored) this.d.log.debug({ event: 'own_event_recovered', room_id: roomId, event_id: event.event_id, from: member }, 'recovered an event of ours from a member');
+    return stored;
+  }
+
+  /** The id of a key of ours whose signature of the event verifies (one valid when it was signed), or null. */
+  private signedByUs(envelope: Envelope, bytes: Buffer): string | null {
+    const signatures = envelope.signatures[this.server] ?? {};
+    const keys = this.d.identity().allPublicKeys();
+    for (const [keyId, signature] of Object.entries(signatures)) {
+      const key = keys.find((k) => k.key_id === keyId);
+      if (!key || (key.expired_at !== null && envelope.origin_ts > key.expired_at)) continue;
+      if (typeof signature === 'string' && /^[0-9a-f]{128}$/i.test(signature) && verify(Buffer.from(signature, 'hex'), bytes, Buffer.from(key.public_key, 'hex'))) return keyId;
+    }
+    return null;
+  }
+}
+
+/** The member's next cursor, when it moves strictly forward (depth, then event id); else null. */
+function advancedCursor(body: { next_since_depth?: unknown; next_since_event_id?: unknown } | null, current: { depth: number; eventId: string }) {
+  const depth = body?.next_since_depth;
+  const id = body?.next_since_event_id;
+  if (typeof depth !== 'number' || !Number.isSafeInteger(depth) || depth < current.depth) return null;
+  if (typeof id !== 'string' || id.length > 255 || !EVENT_ID.test(id)) return null;
+  if (depth === current.depth && id <= current.eventId) return null;
+  return { depth, eventId: id };
+}

@@ -1,0 +1,177 @@
+/**
+ * A host restored from a backup gets back its own events from its rooms' members
+ * (docs/PROTOCOL.md §Recovering a restored host's own events). Real nodes in this process, real
+ * SQLite files, a real backup and restore: alpha hosts a room beta joined; alpha is backed up, its
+ * owner and a member of alpha (Sam) go on talking (beta gets it all), alpha's box dies and is
+ * restored from the backup at the same address with the same key: what Sam and the owner said
+ * after the backup comes back from beta, in order, and the room goes on both ways.
+ *
+ * Then the attacks: a member serving as alpha's an event of another origin, one signed outside the
+ * window, a forged one, one of another room — refused, nothing of them stored (an honest event
+ * served beside them is taken); a member that does not advertise own_events is not asked; the
+ * member-side route answers only the room's host (403) and refuses bad queries (400).
+ */
+import { join } from 'node:path';
+import { describe, expect, it, type InProcessNode, type Nodes } from './helpers/fixtures.ts';
+import { createBackup } from '../main/core/backup/create.ts';
+import { restoreBackup } from '../main/core/backup/restore.ts';
+import { Identity } from '../main/core/identity/identity.ts';
+import { OWN_EVENTS_CAPABILITY, OWN_EVENTS_PATH } from '../main/core/federation/paths.ts';
+import type { Envelope } from '../main/core/federation/envelope.ts';
+import { makeEvent } from './helpers/events.ts';
+import type { FakePeer } from './helpers/fake-peer.ts';
+import { joinFakePeer } from './helpers/fake-members.ts';
+import type { NodeProcess } from './helpers/node-process.ts';
+import { cookieOf, memberRequest } from './helpers/member-client.ts';
+import { queryNodeDb } from './helpers/inspect-db.ts';
+import { enc, eventually, inviteAndJoin, messages, send } from './helpers/rooms.ts';
+import { sendSigned } from './helpers/signed-request.ts';
+import { tempDir } from './helpers/temp-dir.ts';
+
+const ALPHA = 'alpha.test';
+const BETA = 'beta.test';
+const OWNER = `@owner:${ALPHA}`;
+const SAM = `@sam:${ALPHA}`;
+const CONFIG = { config: { retryInitialMs: 100, retryMaxMs: 400 }, graceMs: 1_000 };
+
+const asHost = (n: InProcessNode) => ({ admin: n.admin, federationUrl: n.started.federation_url! }) as unknown as NodeProcess;
+const storedIds = (node: InProcessNode, ids: string[]) =>
+  queryNodeDb<{ event_id: string }>(node.dataDir, `SELECT event_id FROM federation_events WHERE event_id IN (${ids.map(() => '?').join(',')})`, ...ids).map((r) => r.event_id);
+const mark = (node: InProcessNode) => queryNodeDb<{ value: string }>(node.dataDir, "SELECT value FROM settings WHERE key = 'restored_own_events'")[0]?.value ?? null;
+
+/** Backs up the node's data folder (while it runs) into a new file. */
+async function backUp(node: InProcessNode): Promise<string> {
+  const out = join(tempDir('own-events-backup-'), 'alpha.pcbak');
+  await createBackup({ dataDir: node.dataDir, out });
+  return out;
+}
+
+/** Stops `node` (its box dies), restores `backup` into a new folder and starts it there at the same address. */
+async function restoreAndStart(nodes: Nodes, node: InProcessNode, backup: string): Promise<InProcessNode> {
+  const port = new URL(node.started.federation_url!).port;
+  nodes.inProcessNodes.splice(nodes.inProcessNodes.indexOf(node), 1);
+  await node.node.stop(1_000);
+  const fresh = join(tempDir('own-events-restored-'), 'alpha');
+  restoreBackup({ dataDir: fresh, input: backup, passphrase: null });
+  expect(mark({ dataDir: fresh } as InProcessNode)).toMatch(/"since":\d+/);
+  return nodes.inProcess(ALPHA, { ...CONFIG, dataDir: fresh, listen: `127.0.0.1:${port}` });
+}
+
+async function peer(a: InProcessNode, b: InProcessNode, bName: string): Promise<void> {
+  const added = await a.admin('POST', '/peers', { server_name: bName, endpoint: b.started.federation_url });
+  expect(added.status, JSON.stringify(added.body)).toBe(200);
+}
+
+/** Sam becomes a member of alpha by link. */
+async function addSam(alpha: InProcessNode): Promise<void> {
+  const link = await alpha.admin('POST', '/members/invites', { note: 'for Sam' });
+  expect(link.status).toBe(200);
+  const token = (link.body.link as string).split('/').pop()!;
+  const joined = await memberRequest(alpha.started.federation_url!, 'POST', '/join', { body: { token, localpart: 'sam', passphrase: 'lantern orbit pickle seventeen' } });
+  expect(joined.status, JSON.stringify(joined.body)).toBe(200);
+  expect(cookieOf(joined)).toBeDefined();
+}
+
+const bodies = (list: Array<{ body?: string }>) => list.map((m) => m.body);
+
+describe('a host restored from a backup', () => {
+  it('gets back from its member the messages its owner and members sent after the backup, in order, and the room goes on', async ({ nodes }) => {
+    let alpha = await nodes.inProcess(ALPHA, CONFIG);
+    const beta = await nodes.inProcess(BETA, CONFIG);
+    await peer(alpha, beta, BETA);
+    await peer(beta, alpha, ALPHA);
+    await addSam(alpha);
+    const { body } = await alpha.admin('POST', '/rooms', { name: 'kept' });
+    const roomId = body.room_id as string;
+    await inviteAndJoin(alpha, roomId, beta, `@owner:${BETA}`);
+    await inviteAndJoin(alpha, roomId, alpha, SAM);
+    await send(alpha, roomId, 'before the backup');
+    await eventually(async () => expect(bodies(await messages(beta, roomId))).toContain('before the backup'));
+
+    const backup = await backUp(alpha);
+    const after: string[] = [];
+    for (const [i, sender] of [OWNER, SAM, OWNER, SAM, OWNER].entries()) after.push(await send(alpha, roomId, `after the backup ${i}`, sender));
+    await eventually(async () => expect((await messages(beta, roomId)).map((m) => m.event_id)).toEqual(expect.arrayContaining(after)));
+    const betaView = await messages(beta, roomId);
+
+    alpha = await restoreAndStart(nodes, alpha, backup);
+    // Back, in beta's order, with their senders, and nothing else.
+    await eventually(async () => {
+      const view = await messages(alpha, roomId);
+      expect(view.map((m) => [m.event_id, m.sender, m.body])).toEqual(betaView.map((m) => [m.event_id, m.sender, m.body]));
+    }, 30_000);
+    // Every member answered complete: the restored mark is cleared.
+    await eventually(async () => expect(mark(alpha)).toBe(''));
+
+    // The room goes on, both ways.
+    const fromAlpha = await send(alpha, roomId, 'alpha, restored', SAM);
+    await eventually(async () => expect((await messages(beta, roomId)).map((m) => m.event_id)).toContain(fromAlpha));
+    const fromBeta = await send(beta, roomId, 'welcome back', `@owner:${BETA}`);
+    await eventually(async () => expect((await messages(alpha, roomId)).map((m) => m.event_id)).toContain(fromBeta));
+    const last = (await messages(alpha, roomId)).slice(-2).map((m) => m.body);
+    expect(last).toEqual(['alpha, restored', 'welcome back']);
+
+    // The member side: only the room's host is served; bad queries are refused.
+    const alphaId = Identity.load(join(alpha.dataDir, 'identity.json'));
+    const betaUrl = beta.started.federation_url!;
+    const served = await sendSigned(alphaId, betaUrl, 'GET', `${OWN_EVENTS_PATH}?room_id=${enc(roomId)}&since_depth=0&limit=200`);
+    expect(served.status, served.text).toBe(200);
+    expect(served.body.complete).toBe(true);
+    expect((served.body.events as Envelope[]).every((e) => e.origin_server === ALPHA)).toBe(true);
+    expect((served.body.events as Envelope[]).map((e) => e.event_id)).toEqual(expect.arrayContaining(after));
+    const carol = await nodes.fakePeer('carol.test');
+    await peer(beta, { started: { federation_url: carol.url } } as InProcessNode, 'carol.test');
+    const notHost = await sendSigned(carol.identity, betaUrl, 'GET', `${OWN_EVENTS_PATH}?room_id=${enc(roomId)}&since_depth=0&limit=10`);
+    expect(notHost.status, notHost.text).toBe(403);
+    expect(notHost.body.error).toBe('not_room_host');
+    expect(notHost.text).not.toContain('after the backup');
+    for (const query of [`room_id=${enc(roomId)}&limit=0`, `room_id=${enc(roomId)}&limit=201`, 'room_id=lobby', `room_id=${enc(roomId)}&since_depth=-1`, `room_id=${enc(roomId)}&since_event_id=nope`, `room_id=${enc(roomId)}&extra=1`, 'limit=10']) {
+      const bad = await sendSigned(alphaId, betaUrl, 'GET', `${OWN_EVENTS_PATH}?${query}`);
+      expect(bad.status, `${query}: ${bad.text}`).toBe(400);
+    }
+  }, 120_000);
+
+  it('refuses what a member serves as its own but is not: another origin, outside the window, forged, another room; an older member is not asked', async ({ nodes }) => {
+    let alpha = await nodes.inProcess(ALPHA, CONFIG);
+    const mallory: FakePeer = await nodes.fakePeer('mallory.test');
+    mallory.capabilities.push(OWN_EVENTS_CAPABILITY);
+    const older: FakePeer = await nodes.fakePeer('older.test');
+    const roomId = (await alpha.admin('POST', '/rooms', { name: 'watched' })).body.room_id as string;
+    const otherRoom = (await alpha.admin('POST', '/rooms', { name: 'elsewhere' })).body.room_id as string;
+    const malloryUser = await joinFakePeer(asHost(alpha), roomId, mallory);
+    await joinFakePeer(asHost(alpha), roomId, older);
+
+    const backup = await backUp(alpha);
+    const honestId = await send(alpha, roomId, 'sent after the backup');
+    // The honest copy mallory holds (as alpha stored and pushed it).
+    const row = queryNodeDb<Record<string, any>>(alpha.dataDir, 'SELECT * FROM federation_events WHERE event_id = ?', honestId)[0]!;
+    const honest: Envelope = {
+      event_id: row.event_id, room_id: row.room_id, event_type: row.event_type, sender: row.sender, origin_server: row.origin_server,
+      origin_ts: row.origin_ts, depth: row.signed_depth ?? row.depth, state_key: row.state_key, content: JSON.parse(row.content), signatures: JSON.parse(row.signatures),
+    };
+    const alphaId = Identity.load(join(alpha.dataDir, 'identity.json'));
+    const now = Date.now();
+    const day = 24 * 3600_000;
+    const bad = {
+      otherOrigin: makeEvent(mallory.identity, { room_id: roomId, sender: malloryUser, content: { body: 'not alpha\'s', format: 'plain' } }),
+      longBefore: makeEvent(alphaId, { room_id: roomId, origin_ts: now - 3 * day, depth: now - 3 * day, content: { body: 'from long before the backup', format: 'plain' } }),
+      ahead: makeEvent(alphaId, { room_id: roomId, origin_ts: now + day, depth: now + day, content: { body: 'from the future', format: 'plain' } }),
+      forged: { ...makeEvent(alphaId, { room_id: roomId, content: { body: 'signed', format: 'plain' } }), content: { body: 'forged', format: 'plain' } },
+      otherRoom: makeEvent(alphaId, { room_id: otherRoom, content: { body: 'of another room', format: 'plain' } }),
+      // Alpha's name and key id, mallory's key.
+      impostor: makeEvent({ serverName: ALPHA, keyId: alphaId.keyId, signHex: (m: Buffer) => mallory.identity.signHex(m) }, { room_id: roomId }),
+    };
+    const served = [bad.otherOrigin, bad.longBefore, bad.forged, honest, bad.otherRoom, bad.ahead, bad.impostor];
+    mallory.routes.set(OWN_EVENTS_PATH, () => ({ status: 200, body: { room_id: roomId, events: served, complete: true, next_since_depth: now, next_since_event_id: honestId } }));
+
+    alpha = await restoreAndStart(nodes, alpha, backup);
+    await eventually(async () => expect(storedIds(alpha, [honestId])).toEqual([honestId]), 30_000);
+    await eventually(async () => expect(mark(alpha)).toBe(''));
+    expect(storedIds(alpha, Object.values(bad).map((e) => e.event_id))).toEqual([]);
+    expect(bodies(await messages(alpha, roomId))).not.toEqual(expect.arrayContaining(['forged']));
+    expect(mallory.calls.filter((c) => c.startsWith(`GET ${OWN_EVENTS_PATH}?`))).toHaveLength(1);
+    expect(mallory.calls.find((c) => c.startsWith(`GET ${OWN_EVENTS_PATH}?`))).toContain(`room_id=${enc(roomId)}`);
+    // The older member advertises no own_events: it is not asked (it would answer 404).
+    expect(older.requests).not.toContain(OWN_EVENTS_PATH);
+  }, 120_000);
+});
