@@ -14,6 +14,7 @@
 import { join } from 'node:path';
 import { describe, expect, it, type InProcessNode, type Nodes } from './helpers/fixtures.ts';
 import { createBackup } from '../main/core/backup/create.ts';
+import type { NodeConfig } from '../main/core/config.ts';
 import { restoreBackup } from '../main/core/backup/restore.ts';
 import { Identity } from '../main/core/identity/identity.ts';
 import { OWN_EVENTS_CAPABILITY, OWN_EVENTS_PATH } from '../main/core/federation/paths.ts';
@@ -32,7 +33,7 @@ const ALPHA = 'alpha.test';
 const BETA = 'beta.test';
 const OWNER = `@owner:${ALPHA}`;
 const SAM = `@sam:${ALPHA}`;
-const CONFIG = { config: { retryInitialMs: 100, retryMaxMs: 400 }, graceMs: 1_000 };
+const CONFIG: { config: Partial<NodeConfig>; graceMs: number } = { config: { retryInitialMs: 100, retryMaxMs: 400 }, graceMs: 1_000 };
 
 const asHost = (n: InProcessNode) => ({ admin: n.admin, federationUrl: n.started.federation_url! }) as unknown as NodeProcess;
 const storedIds = (node: InProcessNode, ids: string[]) =>
@@ -47,14 +48,20 @@ async function backUp(node: InProcessNode): Promise<string> {
 }
 
 /** Stops `node` (its box dies), restores `backup` into a new folder and starts it there at the same address. */
-async function restoreAndStart(nodes: Nodes, node: InProcessNode, backup: string): Promise<InProcessNode> {
-  const port = new URL(node.started.federation_url!).port;
-  nodes.inProcessNodes.splice(nodes.inProcessNodes.indexOf(node), 1);
-  await node.node.stop(1_000);
+async function restoreAndStart(nodes: Nodes, node: InProcessNode, backup: string, config = CONFIG): Promise<InProcessNode> {
+  const port = await stopNode(nodes, node);
   const fresh = join(tempDir('own-events-restored-'), 'alpha');
   restoreBackup({ dataDir: fresh, input: backup, passphrase: null });
   expect(mark({ dataDir: fresh } as InProcessNode)).toMatch(/"since":\d+/);
-  return nodes.inProcess(ALPHA, { ...CONFIG, dataDir: fresh, listen: `127.0.0.1:${port}` });
+  return nodes.inProcess(ALPHA, { ...config, dataDir: fresh, listen: `127.0.0.1:${port}` });
+}
+
+/** Stops an in-process node of `nodes` (its box goes away); the set no longer stops it. */
+async function stopNode(nodes: Nodes, node: InProcessNode): Promise<string> {
+  const port = new URL(node.started.federation_url!).port;
+  nodes.inProcessNodes.splice(nodes.inProcessNodes.indexOf(node), 1);
+  await node.node.stop(1_000);
+  return port;
 }
 
 async function peer(a: InProcessNode, b: InProcessNode, bName: string): Promise<void> {
@@ -129,6 +136,29 @@ describe('a host restored from a backup', () => {
       const bad = await sendSigned(alphaId, betaUrl, 'GET', `${OWN_EVENTS_PATH}?${query}`);
       expect(bad.status, `${query}: ${bad.text}`).toBe(400);
     }
+  }, 120_000);
+
+  it('asks again, with back-off, a member that was away when it started, and clears its mark only once it answered', async ({ nodes }) => {
+    let alpha = await nodes.inProcess(ALPHA, CONFIG);
+    let beta = await nodes.inProcess(BETA, CONFIG);
+    await peer(alpha, beta, BETA);
+    await peer(beta, alpha, ALPHA);
+    const roomId = (await alpha.admin('POST', '/rooms', { name: 'patient' })).body.room_id as string;
+    await inviteAndJoin(alpha, roomId, beta, `@owner:${BETA}`);
+    const backup = await backUp(alpha);
+    const after = [await send(alpha, roomId, 'after the backup, one'), await send(alpha, roomId, 'after the backup, two')];
+    await eventually(async () => expect((await messages(beta, roomId)).map((m) => m.event_id)).toEqual(expect.arrayContaining(after)));
+
+    const betaPort = await stopNode(nodes, beta);
+    alpha = await restoreAndStart(nodes, alpha, backup, { ...CONFIG, config: { ...CONFIG.config, ownEventsRetryMs: 300 } });
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(storedIds(alpha, after)).toEqual([]);
+    expect(mark(alpha)).toMatch(/"first_try_at":\d+/);
+
+    beta = await nodes.inProcess(BETA, { ...CONFIG, dataDir: beta.dataDir, listen: `127.0.0.1:${betaPort}` });
+    await eventually(async () => expect(storedIds(alpha, after).sort()).toEqual([...after].sort()), 30_000);
+    await eventually(async () => expect(mark(alpha)).toBe(''));
+    expect(bodies(await messages(alpha, roomId)).slice(-2)).toEqual(['after the backup, one', 'after the backup, two']);
   }, 120_000);
 
   it('refuses what a member serves as its own but is not: another origin, outside the window, forged, another room; an older member is not asked', async ({ nodes }) => {

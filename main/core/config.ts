@@ -111,6 +111,8 @@ export interface NodeConfig {
   catchUpMaxPagesPerRun?: number;
   /** How long a room host is not asked for catch-up after pages that brought nothing (ms). Default 10 min; tests shorten it. */
   catchUpBackoffMs?: number;
+  /** After a restore, the first retry of a failed recovery of our own events (ms; doubled each time, at most 30 min). Default 30 s; tests shorten it. */
+  ownEventsRetryMs?: number;
   /**
    * Events (or joins) for users banned from a room we host that one server may send within the
    * auto-quarantine window before it is quarantined (issue #20); 0 disables. Default 20.

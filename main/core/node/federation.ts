@@ -67,6 +67,7 @@ function startRooms(s: Services, id: Identity) {
     isHeldDestination: s.isHeldDestination,
     reorderWindowMs: config.reorderWindowMs, maxPendingInvitesPerPeer: config.maxPendingInvitesPerPeer, dialects: s.dialects,
     catchUpRequestsPerHostPerMinute: config.catchUpRequestsPerHostPerMinute, catchUpMaxPagesPerRun: config.catchUpMaxPagesPerRun, catchUpBackoffMs: config.catchUpBackoffMs,
+    ownEventsRetryMs: config.ownEventsRetryMs,
     onBannedSender: (server) => s.abuse.record(server, 'banned_events'),
     onReceived: s.metrics.fetched('catch_up'),
   });

@@ -106,7 +106,7 @@ export class OwnEventsRecovery extends RoomPart {
   }
 
   private retry(mark: RecoveryMark, finished: (outcome: { done: boolean }) => void, attempt: number): void {
-    const wait = Math.min(RETRY_FIRST_MS * 2 ** Math.min(attempt, 20), RETRY_MAX_MS);
+    const wait = Math.min((this.d.ownEventsRetryMs ?? RETRY_FIRST_MS) * 2 ** Math.min(attempt, 20), RETRY_MAX_MS);
     if (Date.now() + wait - mark.first_try_at > RECOVERY_GIVE_UP_MS) {
       this.d.log.warn({ event: 'own_events_recovery_given_up', since: mark.since, ...this.totals }, 'restored from a backup: some rooms\' members never answered for a day; what of ours only they hold is not recovered');
       finished({ done: false });

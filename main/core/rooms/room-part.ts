@@ -65,6 +65,8 @@ export interface RoomServiceDeps {
   catchUpMaxPagesPerRun?: number | undefined;
   /** How long a host is left alone after fruitless or stalled pages; default 10 min. */
   catchUpBackoffMs?: number | undefined;
+  /** After a restore, the first retry of a failed recovery of our own events (own-recovery.ts); default 30 s. */
+  ownEventsRetryMs?: number | undefined;
   /** Which peers speak the reference dialect (federation/reference/). */
   dialects?: PeerDialects | undefined;
   /** Told about each event a catch-up fetched (metrics: received events by result). */
