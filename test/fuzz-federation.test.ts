@@ -389,10 +389,10 @@ describe('fuzz: federation endpoints through the real listener', () => {
     );
   });
 
-  it('GET /events, /event/{id}, /keys/cache, /pull: arbitrary queries and ids get a clear answer and change nothing', async () => {
+  it('GET /events, /own-events, /event/{id}, /keys/cache, /pull: arbitrary queries and ids get a clear answer and change nothing', async () => {
     const checkRead = async ({ route, path }: { route: string; path: string }, withRoomId: boolean) => {
-      // Half of the catch-up queries name the room the peer has joined, to reach past the schema.
-      const target = withRoomId && path.startsWith(`${V1}/events?`) ? `${path}&room_id=${encodeURIComponent(roomId)}` : path;
+      // Half of the catch-up (and own-events) queries name the room the peer has joined, to reach past the schema.
+      const target = withRoomId && (path.startsWith(`${V1}/events?`) || path.startsWith(`${V1}/own-events?`)) ? `${path}&room_id=${encodeURIComponent(roomId)}` : path;
       const before = await storeSnapshot();
       const response = await probe(route, `GET ${target}`, () => sendSigned(peer.identity, baseUrl, 'GET', target));
       // Reads write nothing, whatever they answer; a pull only records its caller as a pull
@@ -400,12 +400,13 @@ describe('fuzz: federation endpoints through the real listener', () => {
       if (response.status < 400) await expectUnchanged(before, `GET ${target} (${response.status}, a read)`, route === `GET ${V1}/pull` ? ['pull_receivers'] : []);
     };
     // Each route once first, whatever the time bound leaves for the random runs (see the unsigned property).
-    for (const route of ['events', 'keys/cache', 'pull']) await checkRead({ route: `GET ${V1}/${route}`, path: `${V1}/${route}?extra=1` }, false);
+    for (const route of ['events', 'own-events', 'keys/cache', 'pull']) await checkRead({ route: `GET ${V1}/${route}`, path: `${V1}/${route}?extra=1` }, false);
     await checkRead({ route: `GET ${V1}/event/:event_id`, path: `${V1}/event/$x:alpha.test` }, false);
     await fc.assert(
       fc.asyncProperty(
         fc.oneof(
           queryOf(['room_id', 'since_depth', 'limit', 'since_event_id', 'cursor', 'extra']).map((q) => ({ route: `GET ${V1}/events`, path: `${V1}/events?${q}` })),
+          queryOf(['room_id', 'since_depth', 'limit', 'since_event_id', 'extra']).map((q) => ({ route: `GET ${V1}/own-events`, path: `${V1}/own-events?${q}` })),
           queryOf(['server_name', 'extra']).map((q) => ({ route: `GET ${V1}/keys/cache`, path: `${V1}/keys/cache?${q}` })),
           queryOf(['cursor', 'limit', 'extra']).map((q) => ({ route: `GET ${V1}/pull`, path: `${V1}/pull?${q}` })),
           fc.oneof(fc.string({ maxLength: 40 }), fc.constantFrom('$x:beta.test', '$x:alpha.test', '%24x%3Aalpha.test', '..%2F..%2Fkeys')).map((id) => ({
