@@ -12,6 +12,7 @@
  * member-side route answers only the room's host (403) and refuses bad queries (400).
  */
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { describe, expect, it, type InProcessNode, type Nodes } from './helpers/fixtures.ts';
 import { createBackup } from '../main/core/backup/create.ts';
 import type { NodeConfig } from '../main/core/config.ts';
@@ -48,11 +49,12 @@ async function backUp(node: InProcessNode): Promise<string> {
 }
 
 /** Stops `node` (its box dies), restores `backup` into a new folder and starts it there at the same address. */
-async function restoreAndStart(nodes: Nodes, node: InProcessNode, backup: string, config = CONFIG): Promise<InProcessNode> {
+async function restoreAndStart(nodes: Nodes, node: InProcessNode, backup: string, config = CONFIG, prepare?: (dataDir: string) => void): Promise<InProcessNode> {
   const port = await stopNode(nodes, node);
   const fresh = join(tempDir('own-events-restored-'), 'alpha');
   restoreBackup({ dataDir: fresh, input: backup, passphrase: null });
   expect(mark({ dataDir: fresh } as InProcessNode)).toMatch(/"since":\d+/);
+  prepare?.(fresh);
   return nodes.inProcess(ALPHA, { ...config, dataDir: fresh, listen: `127.0.0.1:${port}` });
 }
 
@@ -77,6 +79,24 @@ async function addSam(alpha: InProcessNode): Promise<void> {
   const joined = await memberRequest(alpha.started.federation_url!, 'POST', '/join', { body: { token, localpart: 'sam', passphrase: 'lantern orbit pickle seventeen' } });
   expect(joined.status, JSON.stringify(joined.body)).toBe(200);
   expect(cookieOf(joined)).toBeDefined();
+}
+
+/**
+ * Alpha hosts a room beta joined; alpha is backed up, then sends `bodies` as its owner, which
+ * reach beta: the nodes, the room, the backup and the ids sent after it.
+ */
+async function backedUpWithMessages(nodes: Nodes, bodies: string[]) {
+  const alpha = await nodes.inProcess(ALPHA, CONFIG);
+  const beta = await nodes.inProcess(BETA, CONFIG);
+  await peer(alpha, beta, BETA);
+  await peer(beta, alpha, ALPHA);
+  const roomId = (await alpha.admin('POST', '/rooms', { name: 'kept by beta' })).body.room_id as string;
+  await inviteAndJoin(alpha, roomId, beta, `@owner:${BETA}`);
+  const backup = await backUp(alpha);
+  const after: string[] = [];
+  for (const body of bodies) after.push(await send(alpha, roomId, body));
+  await eventually(async () => expect((await messages(beta, roomId)).map((m) => m.event_id)).toEqual(expect.arrayContaining(after)));
+  return { alpha, beta, roomId, backup, after };
 }
 
 const bodies = (list: Array<{ body?: string }>) => list.map((m) => m.body);
@@ -139,15 +159,9 @@ describe('a host restored from a backup', () => {
   }, 120_000);
 
   it('asks again, with back-off, a member that was away when it started, and clears its mark only once it answered', async ({ nodes }) => {
-    let alpha = await nodes.inProcess(ALPHA, CONFIG);
-    let beta = await nodes.inProcess(BETA, CONFIG);
-    await peer(alpha, beta, BETA);
-    await peer(beta, alpha, ALPHA);
-    const roomId = (await alpha.admin('POST', '/rooms', { name: 'patient' })).body.room_id as string;
-    await inviteAndJoin(alpha, roomId, beta, `@owner:${BETA}`);
-    const backup = await backUp(alpha);
-    const after = [await send(alpha, roomId, 'after the backup, one'), await send(alpha, roomId, 'after the backup, two')];
-    await eventually(async () => expect((await messages(beta, roomId)).map((m) => m.event_id)).toEqual(expect.arrayContaining(after)));
+    const backedUp = await backedUpWithMessages(nodes, ['after the backup, one', 'after the backup, two']);
+    let { alpha } = backedUp;
+    const { beta, roomId, backup, after } = backedUp;
 
     const betaPort = await stopNode(nodes, beta);
     alpha = await restoreAndStart(nodes, alpha, backup, { ...CONFIG, config: { ...CONFIG.config, ownEventsRetryMs: 300 } });
@@ -155,10 +169,26 @@ describe('a host restored from a backup', () => {
     expect(storedIds(alpha, after)).toEqual([]);
     expect(mark(alpha)).toMatch(/"first_try_at":\d+/);
 
-    beta = await nodes.inProcess(BETA, { ...CONFIG, dataDir: beta.dataDir, listen: `127.0.0.1:${betaPort}` });
+    await nodes.inProcess(BETA, { ...CONFIG, dataDir: beta.dataDir, listen: `127.0.0.1:${betaPort}` });
     await eventually(async () => expect(storedIds(alpha, after).sort()).toEqual([...after].sort()), 30_000);
     await eventually(async () => expect(mark(alpha)).toBe(''));
     expect(bodies(await messages(alpha, roomId)).slice(-2)).toEqual(['after the backup, one', 'after the backup, two']);
+  }, 120_000);
+
+  it('gives up a day after its first try: the mark is cleared though a member never answered', async ({ nodes }) => {
+    const backedUp = await backedUpWithMessages(nodes, ['only beta keeps this']);
+    let { alpha } = backedUp;
+    const { beta, backup, after } = backedUp;
+    await stopNode(nodes, beta);
+    // As if the restored node had been trying since the day before yesterday.
+    alpha = await restoreAndStart(nodes, alpha, backup, { ...CONFIG, config: { ...CONFIG.config, ownEventsRetryMs: 300 } }, (dir) => {
+      const db = new Database(join(dir, 'paracord.db'));
+      const row = db.prepare("SELECT value FROM settings WHERE key = 'restored_own_events'").get() as { value: string };
+      db.prepare("UPDATE settings SET value = ? WHERE key = 'restored_own_events'").run(JSON.stringify({ ...JSON.parse(row.value), first_try_at: Date.now() - 2 * 24 * 3600_000 }));
+      db.close();
+    });
+    await eventually(async () => expect(mark(alpha)).toBe(''), 20_000);
+    expect(storedIds(alpha, after)).toEqual([]);
   }, 120_000);
 
   it('refuses what a member serves as its own but is not: another origin, outside the window, forged, another room; an older member is not asked', async ({ nodes }) => {
