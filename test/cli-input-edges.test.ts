@@ -94,6 +94,13 @@ describe('paracord-node CLI: input checked at the edge', () => {
     expectUsage(['service', 'print', '--system', '--', '--bogus'], "the serve arguments after --: unknown option '--bogus'");
     expectUsage(['service', 'print', '--', '--log-level', 'loud'], /^paracord-node: the serve arguments after --: option '--log-level <level>' argument 'loud' is invalid/);
     expectUsage(['service', 'print', '--launchd', '--', 'extra'], /^paracord-node: the serve arguments after --: too many arguments/);
+    // A newline (or any control character) would start a directive of its own in the unit (a review: User=root, ExecStart=…).
+    expectUsage(['service', 'print', '--system', '--', '--tls-cert', '/x\nUser=root\nExecStart=/usr/bin/touch /tmp/pwn', '--tls-key', '/k'], /^paracord-node: ".*" holds a control character \(a newline, a tab, …\): a service cannot carry it\n$/);
+    expectUsage(['service', 'print', '--', '--public-url', 'https://a.example/\rx'], /holds a control character/);
+    expectUsage(['service', 'print', '--data', '/srv/p\naracord'], /holds a control character/);
+    // --data among the serve arguments: the unit's sandbox would be made for another folder than the one it runs.
+    expectUsage(['service', 'print', '--system', '--', '--data', '/root/elsewhere'], 'give --data before --, not among the serve arguments: the unit is made for that folder');
+    expectUsage(['service', 'print', '--', '--data=/root/elsewhere'], 'give --data before --, not among the serve arguments: the unit is made for that folder');
     // The shell's PARACORD_* variables are not the unit's: not read when checking.
     const clean = run(['service', 'print', '--system', '--run-as', 'svc_user-1', '--', '--listen', '0.0.0.0:443'], { PARACORD_LISTEN: 'nonsense' });
     expect(clean.code, clean.stderr).toBe(0);

@@ -20,9 +20,19 @@ function checkUserName(user: string): void {
   if (!USER_NAME.test(user)) throw new UsageError(`--run-as "${user}" is not a user name (lower-case letters, digits, _ and -, starting with a letter or _, at most 32 characters)`);
 }
 
-/** The unit's options, its input checked first (UsageError, nothing written): the account, and the serve arguments as serve parses them. */
+/**
+ * The unit's options, its input checked first (UsageError, nothing written): the account, no
+ * control character anywhere (a newline in a path or URL would start a directive of its own in
+ * the unit), --data given once (before --: the unit's sandbox is made for that folder), and the
+ * serve arguments as serve parses them.
+ */
 function unitOptions(dataDir: string, serveArgs: string[], user?: string): UnitOptions {
   if (user !== undefined) checkUserName(user);
+  for (const word of [dataDir, ...serveArgs]) {
+    // eslint-disable-next-line no-control-regex
+    if (/[\u0000-\u001f\u007f]/.test(word)) throw new UsageError(`${JSON.stringify(word)} holds a control character (a newline, a tab, …): a service cannot carry it`);
+  }
+  if (serveArgs.some((arg) => arg === '--data' || arg.startsWith('--data='))) throw new UsageError('give --data before --, not among the serve arguments: the unit is made for that folder');
   checkServeArguments(serveArgs, resolve(dataDir));
   return { nodePath: process.execPath, cliPath: join(PACKAGE_ROOT, 'bin', 'paracord-node.js'), dataDir: resolve(dataDir), serveArgs, ...(user ? { user } : {}) };
 }

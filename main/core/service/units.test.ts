@@ -46,6 +46,12 @@ describe('systemd units', () => {
     expect(userUnitPath({ XDG_CONFIG_HOME: '/cfg' }, '/home/ann')).toBe('/cfg/systemd/user/paracord-node.service');
   });
 
+  it('refuses control characters in any word or path of a unit (a newline would start a directive of its own)', () => {
+    expect(() => systemdQuote('/x\nUser=root')).toThrow(/control character/);
+    expect(() => systemdSystemUnit({ ...base, dataDir: '/srv/p\rx' })).toThrow(/control character/);
+    expect(() => systemdUserUnit({ ...base, serveArgs: ['--public-url', 'https://a.example/\tx'] })).toThrow(/control character/);
+  });
+
   it('quotes ExecStart words and escapes specifiers and variables', () => {
     expect(systemdQuote('/plain/path')).toBe('/plain/path');
     expect(systemdQuote('/my data/dir')).toBe('"/my data/dir"');

@@ -28,15 +28,26 @@ export interface UnitOptions {
   user?: string;
 }
 
-/** Quotes one ExecStart word for systemd: specifiers (%) and variables ($) are escaped. */
+/** A control character (a newline ends a unit's line: what follows would be a directive of its own). */
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/** Refuses a word no unit may carry (the CLI refuses such input first, in words: cli/service.ts). */
+function unitWord(word: string): string {
+  if (CONTROL.test(word)) throw new Error(`a unit cannot carry a control character (newline, tab, …): ${JSON.stringify(word)}`);
+  return word;
+}
+
+/** Quotes one ExecStart word for systemd: specifiers (%) and variables ($) are escaped; control characters are refused. */
 export function systemdQuote(word: string): string {
-  const escaped = word.replace(/%/g, '%%').replace(/\$/g, '$$$$');
+  const escaped = unitWord(word).replace(/%/g, '%%').replace(/\$/g, '$$$$');
   if (escaped !== '' && /^[A-Za-z0-9_@%+=:,./-]+$/.test(escaped)) return escaped;
   return `"${escaped.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 }
 
 /** A path for a ReadWritePaths= line (quoted when it has spaces; - is not used: the dir must exist). */
 function systemdPath(path: string): string {
+  unitWord(path);
   return /[\s"\\]/.test(path) ? `"${path.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"` : path;
 }
 
