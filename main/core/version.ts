@@ -9,12 +9,14 @@ const found = (() => {
     const file = join(dir, 'package.json');
     if (existsSync(file)) {
       const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'paracord-node' && pkg.version) return { root: dir, version: pkg.version };
+      if (pkg.name === 'paracord-node' && pkg.version) return { root: dir, version: pkg.version, found: true };
     }
     dir = dirname(dir);
   }
-  return { root: process.cwd(), version: '0.0.0' };
+  return { root: process.cwd(), version: '0.0.0', found: false };
 })();
 
 export const VERSION: string = found.version;
 export const PACKAGE_ROOT: string = found.root;
+/** Whether PACKAGE_ROOT is our package's (its package.json found), not the working folder taken for want of it: never load code from there. */
+export const PACKAGE_ROOT_FOUND: boolean = found.found;

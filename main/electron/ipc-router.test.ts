@@ -3,6 +3,8 @@ import { beforeAll, describe, expect, it, type InProcessNode } from '../../test/
 import { APP_ENTRY } from './app-protocol.ts';
 import { createIpcRouter } from './ipc-router.ts';
 import { closedPort } from '../../test/helpers/closed-port.ts';
+import { HttpError } from '../core/errors.ts';
+import type { AdminHandlers } from '../../shared/contract/admin-operations.ts';
 
 let node: InProcessNode;
 let route: ReturnType<typeof createIpcRouter>;
@@ -39,6 +41,15 @@ describe('IPC router', () => {
 
   it('passes the node\'s own errors through as data', async () => {
     expect(await route(fromApp, 'getRoom', { room_id: '!missing:ipc.test' })).toMatchObject({ ok: false, status: 404, error: 'unknown_room' });
+  });
+
+  it('cleans an error\'s message as HTTP does (it may carry a peer\'s words): no control or bidi characters, cut', async () => {
+    const handlers = { ...node.node.admin, listRooms: async () => { throw new HttpError(502, 'peer_refused', `friend.test refused: \u001b[31mred\u202egnp.exe ${'x'.repeat(3000)}`); } } as AdminHandlers;
+    const answer = await createIpcRouter({ handlers: () => handlers })(fromApp, 'listRooms', {}) as { ok: boolean; status: number; error: string; message: string };
+    expect(answer).toMatchObject({ ok: false, status: 502, error: 'peer_refused' });
+    // eslint-disable-next-line no-control-regex
+    expect(answer.message).not.toMatch(/[\u0000-\u001f\u202e]/);
+    expect(answer.message.length).toBeLessThan(2100);
   });
 
   it('passes an error\'s other fields too: why a peer could not be reached, and who', async () => {

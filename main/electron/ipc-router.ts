@@ -8,6 +8,7 @@
 import { adminOperations, type AdminHandlers, type AdminOperationName } from '../../shared/contract/admin-operations.ts';
 import { formatZodError } from '../core/admin/format-zod-error.ts';
 import { HttpError } from '../core/errors.ts';
+import { errorAnswer } from '../core/http/middleware/error-handler.ts';
 import { isAppUrl } from './app-protocol.ts';
 
 export const ADMIN_CHANNEL = 'paracord:admin';
@@ -34,7 +35,11 @@ export function createIpcRouter(options: { handlers: () => AdminHandlers; isTrus
       const handler = options.handlers()[name as AdminOperationName] as (input: unknown) => Promise<unknown>;
       return { ok: true, value: await handler(parsed.data) };
     } catch (error) {
-      if (error instanceof HttpError) return { ...error.details, ok: false, status: error.status, error: error.code, message: error.message };
+      // As over HTTP and the admin stream (errorAnswer): a message that may carry a peer's text is cleaned and cut.
+      if (error instanceof HttpError) {
+        const { status, body } = errorAnswer(error);
+        return { ...body, ok: false, status };
+      }
       options.onError?.(error);
       return { ok: false, status: 500, error: 'internal_error', message: 'the node failed to handle this request; see its log' };
     }

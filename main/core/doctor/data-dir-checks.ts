@@ -10,7 +10,7 @@ import { setting } from './read-only-db.ts';
 import { searchDatabaseFile } from '../rooms/search-db.ts';
 import { readIdentityJson } from '../identity/identity.ts';
 import { fsErrorCode, fsReason } from '../util/fs-reason.ts';
-import { PACKAGE_ROOT } from '../version.ts';
+import { PACKAGE_ROOT, PACKAGE_ROOT_FOUND } from '../version.ts';
 
 export const DEFAULT_MIN_FREE_BYTES = 256 * 1024 ** 2;
 
@@ -23,7 +23,9 @@ async function nodeVersionCheck(): Promise<typeof import('../../../bin/node-vers
   return (await import(pathToFileURL(join(PACKAGE_ROOT, 'bin', 'node-version.js')).href)) as typeof import('../../../bin/node-version.js');
 }
 
-export async function checkNodeVersion(version = process.versions.node): Promise<CheckResult> {
+export async function checkNodeVersion(version = process.versions.node, packageFound = PACKAGE_ROOT_FOUND): Promise<CheckResult> {
+  // Without our package.json the root is the working folder: no code is loaded from there (a review).
+  if (!packageFound) return problem('node_version', `Node.js ${version}: the program's own files (bin/node-version.js beside its package.json) were not found, so its requirement could not be checked; reinstall paracord-node.`);
   const { REQUIRED_NODE, nodeVersionProblem } = await nodeVersionCheck();
   const tooOld = nodeVersionProblem(version);
   if (tooOld === null) return ok('node_version', `Node.js ${version} (needs ${REQUIRED_NODE} or newer).`);

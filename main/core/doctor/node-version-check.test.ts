@@ -16,4 +16,9 @@ describe('doctor: Node.js version', () => {
       expect(result.message).toBe(`Node.js ${fine} (needs ${REQUIRED_NODE} or newer).`);
     }
   });
+
+  it('loads no code from the working folder when the package was not found (a copied bundle): a problem, in words', async () => {
+    const result = await checkNodeVersion('24.0.0', false);
+    expect(result).toMatchObject({ status: 'problem', message: expect.stringContaining('reinstall paracord-node') });
+  });
 });

@@ -116,6 +116,10 @@ describe('Identity', () => {
       const restored = Identity.restore(join(tempDir(), 'identity.json'), backup);
       expect(restored.signHex(Buffer.from('y'))).toBe(reopened.signHex(Buffer.from('y')));
       expect(Identity.checkBackup(readFileSync(file, 'utf8'))).toMatchObject({ ok: false });
+      // A backup whose name is no server name (it is said back to the user) is no backup.
+      for (const name of ['x'.repeat(300), 'bad name', '<b>alpha</b>.test', '']) {
+        expect(Identity.checkBackup(JSON.stringify({ ...JSON.parse(backup), server_name: name })), name.slice(0, 20)).toMatchObject({ ok: false });
+      }
     });
   });
 });

@@ -12,7 +12,7 @@ import { encodeHex } from '../crypto/hex.ts';
 import type { PoolSigningKey } from '../crypto/verify-pool.ts';
 import { writeFileAtomic } from '../util/atomic-file.ts';
 import { newKeyId } from './key-id.ts';
-import { KEY_ID, HEX_PUBLIC_KEY } from '../../../shared/identifiers.ts';
+import { KEY_ID, HEX_PUBLIC_KEY, isServerName } from '../../../shared/identifiers.ts';
 
 /** How far ahead the published `valid_until` of the active key reaches; renewed on every fetch. */
 export const KEY_VALIDITY_MS = 24 * 60 * 60 * 1000;
@@ -158,6 +158,8 @@ export class Identity {
     if (!parsed.success) return { ok: false, reason: `the backup is not a valid identity.json: ${parsed.error.issues[0]?.path.join('.')} ${parsed.error.issues[0]?.message}` };
     if (parsed.data.sealed_by) return { ok: false, reason: 'this file is sealed to another installation; use the backup made with "Download a backup of your keys"' };
     if (![parsed.data.active, ...parsed.data.next].every((k) => SEED_HEX.test(k.seed))) return { ok: false, reason: 'the backup has no valid keys' };
+    // Its name is said back to the user (the setup's refusal names it): a server name, or no backup.
+    if (!isServerName(parsed.data.server_name)) return { ok: false, reason: 'the backup\'s server name is not a server name' };
     return { ok: true, serverName: parsed.data.server_name };
   }
 

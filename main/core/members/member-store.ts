@@ -311,7 +311,7 @@ export class MemberStore {
       .prepare('INSERT INTO member_sessions (id, token_hash, user_id, host, user_agent, created_at, last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
       .run(session.id, sha256(token), userId, session.host, session.user_agent, now, now, session.expires_at);
     // Signing in is being seen (a visit shorter than a minute, on a new session, never counted: a user trial).
-    this.db.prepare('UPDATE member_credentials SET last_seen_at = MAX(last_seen_at, ?) WHERE user_id = ?').run(now, userId);
+    this.db.prepare('UPDATE member_credentials SET last_seen_at = MAX(COALESCE(last_seen_at, 0), ?) WHERE user_id = ?').run(now, userId);
     // The member's sessions that are over go, and past MAX_SESSIONS_PER_MEMBER the least recently
     // used (signing in again and again kept a row each, for ever: a helper's review).
     this.db
