@@ -32,3 +32,13 @@ export async function memberRequest(root: string, method: string, path: string, 
 
 /** The member session cookie an answer sets. */
 export const cookieOf = (answer: MemberAnswer) => String(answer.headers['set-cookie']).match(/paracord_member=([^;]*)/)?.[1];
+
+/** Makes `localpart` a member of `node` by a link, as its page does; the member's session cookie. */
+export async function memberByLink(node: { admin(method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }>; started: { federation_url: string | null } }, localpart: string, passphrase = 'lantern orbit pickle seventeen'): Promise<string> {
+  const link = await node.admin('POST', '/members/invites', { note: `for ${localpart}` });
+  if (link.status !== 200) throw new Error(`member link: ${JSON.stringify(link.body)}`);
+  const token = String(link.body.link).split('/').pop()!;
+  const joined = await memberRequest(node.started.federation_url!, 'POST', '/join', { body: { token, localpart, passphrase } });
+  if (joined.status !== 200) throw new Error(`member join: ${JSON.stringify(joined.body)}`);
+  return cookieOf(joined)!;
+}

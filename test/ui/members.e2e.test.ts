@@ -150,13 +150,20 @@ describe.skipIf(!HAVE_CHROMIUM)('members: the member app (real Chromium, two rea
     expect(await page.getByTestId('composer').inputValue()).toBe('a draft');
     // Removed by the owner while the room is open: the phone hears of it (it is no longer in the
     // room, so it heard nothing of it and showed it joined, composer and all: a helper's UI check).
-    expect((await node.admin('POST', `/rooms/${enc(roomId)}/members/${enc('@ann:home.test')}/remove`, {})).status).toBe(200);
-    await page.getByText('You are not in this room any more.').waitFor({ timeout: 15_000 });
+    // She is told who removed her and why (a user trial: she was not, and the room then vanished).
+    expect((await node.admin('POST', `/rooms/${enc(roomId)}/members/${enc('@ann:home.test')}/remove`, { reason: 'cool down for a day' })).status).toBe(200);
+    await expect.poll(() => page.getByTestId('cannot-send').textContent(), { timeout: 15_000 }).toBe('Removed by @owner:home.test: cool down for a day. The messages from before stay here to read; nothing can be sent. Your message below was not sent.');
     expect(await page.getByTestId('composer').count()).toBe(0);
     expect(await page.locator('main').innerText()).not.toMatch(/not here, or you are not in it/);
     await page.evaluate(() => (location.hash = '#/rooms'));
     await page.getByTestId('room-invite').filter({ hasText: 'Book club' }).waitFor();
-    expect(await page.getByRole('link', { name: /Family/ }).count()).toBe(0);
+    // Listed apart, saying what happened; opened, it says so, its messages no longer shown to her.
+    const gone = page.getByTestId('left-rooms').getByRole('listitem').filter({ hasText: 'Family' });
+    expect(await gone.getByTestId('left-words').textContent()).toBe('Removed by @owner:home.test: cool down for a day');
+    expect(await page.locator('ul.room-list:not([data-testid="left-rooms"])').getByRole('link', { name: /Family/ }).count()).toBe(0);
+    await gone.getByRole('link', { name: 'Family' }).click();
+    await expect.poll(() => page.getByTestId('cannot-send').textContent()).toBe('Removed by @owner:home.test: cool down for a day. Its messages are not shown to you any more, and nothing can be sent. Your message below was not sent.');
+    await page.evaluate(() => (location.hash = '#/rooms'));
 
     // The owner's Members card lists ann; disabling signs the phone out at once.
     // The owner's own invitation (from away.test) shows on the owner's page; ann's to the Book club

@@ -143,7 +143,7 @@ describe.skipIf(!HAVE_CHROMIUM)('issue #37: the last untruths of the UI (real Ch
     await beta.admin('POST', `/rooms/${encodeURIComponent(club)}/members/${encodeURIComponent('@owner:alpha.test')}/remove`, {});
     await kept.waitFor({ timeout: 15_000 });
     expect(await kept.getByTestId('kept-draft-text').inputValue()).toBe(draft);
-    expect(await reason.textContent()).toBe('You are not in this room any more. Your message below was not sent.');
+    expect(await reason.textContent()).toBe('Removed by @owner:beta.test. The messages from before stay here to read; nothing can be sent. Your message below was not sent.');
     expect(await page.getByTestId('composer').count()).toBe(0);
     await kept.getByRole('button', { name: 'Copy' }).click();
     await kept.getByText('Copied to the clipboard.').waitFor();
@@ -152,14 +152,14 @@ describe.skipIf(!HAVE_CHROMIUM)('issue #37: the last untruths of the UI (real Ch
     expect(await axeViolations(page)).toEqual([]);
     await kept.getByRole('button', { name: 'Discard it' }).click();
     await kept.waitFor({ state: 'detached' });
-    expect(await reason.textContent()).toBe('You are not in this room any more.');
+    expect(await reason.textContent()).toBe('Removed by @owner:beta.test. The messages from before stay here to read; nothing can be sent.');
 
     // Banned: the reason says so.
     await open(lounge, 'written before the ban');
     await beta.admin('POST', `/rooms/${encodeURIComponent(lounge)}/members/${encodeURIComponent('@owner:alpha.test')}/remove`, { ban: true });
     await kept.waitFor({ timeout: 15_000 });
     expect(await kept.getByTestId('kept-draft-text').inputValue()).toBe('written before the ban');
-    await expect.poll(() => reason.textContent()).toBe('You were banned from this room. Your message below was not sent.');
+    await expect.poll(() => reason.textContent()).toBe('Banned by @owner:beta.test. Nothing can be sent here. Your message below was not sent.');
 
     // Left in another tab of the same browser.
     await open(notes, 'a note to self');
@@ -170,7 +170,7 @@ describe.skipIf(!HAVE_CHROMIUM)('issue #37: the last untruths of the UI (real Ch
     await other.getByTestId('cannot-send').waitFor();
     await kept.waitFor({ timeout: 15_000 });
     expect(await kept.getByTestId('kept-draft-text').inputValue()).toBe('a note to self');
-    expect(await reason.textContent()).toBe('You are not in this room any more. Your message below was not sent.');
+    expect(await reason.textContent()).toBe('You left. Nothing can be sent here. Your message below was not sent.');
   });
 
   it('16: the sign-in page attempts nothing that must fail (no call, no stream, no console error); a signed-in page opens its stream', async ({ browser, fileNodes }) => {

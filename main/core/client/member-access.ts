@@ -11,7 +11,8 @@
  *  - where the flag says 'moderated' (inviting others), the member must be the room's owner or a
  *    moderator of it, else 403 not_room_moderator;
  *  - creating rooms follows the owner's `members_may_create_rooms`;
- *  - a member lists only its own rooms (joined, or invited to and the invitation not expired);
+ *  - a member lists only its own rooms (joined, or invited to and the invitation not expired, or
+ *    once joined and left, removed or banned: with who ended it and why, `left`);
  *  - the members' stream tells a member of those rooms only, and of its own read markers only
  *    (memberSees).
  * Past these checks the operation runs exactly as on the admin API, as that user; the rooms' own
@@ -167,5 +168,7 @@ export function memberHandlers(deps: MemberAccessDeps, userId: string): AdminHan
 
 /** The rooms a member sees: those it is in or invited to (the node's other rooms are not its business). */
 function ownRooms(deps: MemberAccessDeps, userId: string, output: AdminOutputs['listRooms']): AdminOutputs['listRooms'] {
-  return { rooms: output.rooms.filter((r) => invitedOrJoined(deps.membership(r.room_id, userId))) };
+  // And the rooms it was in and left, was removed or banned from (`left` says by whom and why): listed
+  // apart, said what happened, not read any more (getRoom and listMessages still answer 404).
+  return { rooms: output.rooms.filter((r) => invitedOrJoined(deps.membership(r.room_id, userId)) || (r.left !== undefined && deps.membership(r.room_id, userId)?.membership === 'leave')) };
 }

@@ -134,6 +134,32 @@ export class RoomStore {
     return row;
   }
 
+  /**
+   * Who ended `userId`'s membership of `roomId` and why: the sender, reason and time of the leave
+   * or ban event its membership row names (null while joined or invited, or when that event is not
+   * stored here: a host's join snapshot reported it, or no join of the user is: an invitation
+   * withdrawn). The user's own leave has `by` = the user.
+   */
+  membershipEnd(roomId: string, userId: string): { by: string; reason: string | null; at: number; banned: boolean } | null {
+    const row = this.member(roomId, userId);
+    if (row?.membership !== 'leave') return null;
+    // An invitation withdrawn or refused before any join ended nothing the user had.
+    const joined = this.db.prepare<[string, string], { one: number }>(
+      "SELECT 1 AS one FROM federation_events WHERE room_id = ? AND event_type = 'm.member.join' AND state_key = ? LIMIT 1",
+    ).get(roomId, userId);
+    if (!joined) return null;
+    // A ban in force is said as the ban (RoomBans keeps its sender and reason).
+    const ban = this.bans.isBanned(roomId, userId) ? this.bans.list(roomId).find((b) => b.user_id === userId) : undefined;
+    if (ban) return { by: ban.by, reason: ban.reason, at: ban.at, banned: true };
+    const event = this.db.prepare<[string, string], { sender: string; origin_ts: number; content: string }>(
+      'SELECT sender, origin_ts, content FROM federation_events WHERE event_id = ? AND room_id = ?',
+    ).get(row.event_id, roomId);
+    if (!event) return null;
+    const content = JSON.parse(event.content) as { reason?: unknown };
+    const reason = typeof content.reason === 'string' && content.reason.trim() !== '' ? content.reason : null;
+    return { by: event.sender, reason, at: event.origin_ts, banned: false };
+  }
+
   members(roomId: string): MemberRow[] {
     return this.db.prepare<[string], MemberRow>('SELECT * FROM room_members WHERE room_id = ? ORDER BY user_id').all(roomId);
   }

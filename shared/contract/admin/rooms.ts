@@ -85,8 +85,17 @@ export interface RoomSummary {
   room_id: string;
   name: string;
   host_server: string;
-  /** Membership of the acting user (owner unless user_id is given). */
-  membership: 'invite' | 'join' | 'leave' | null;
+  /**
+   * Membership of the acting user (owner unless user_id is given); `ban`: not in the room and
+   * banned from it (a ban removes the user: `leave` before this field said so).
+   */
+  membership: 'invite' | 'join' | 'leave' | 'ban' | null;
+  /**
+   * How the acting user's membership ended, when it is `leave` or `ban` and the event that ended it
+   * is stored here: `by` its sender (the user itself when it left), `reason` as given (null: none),
+   * `at` its time (ms, as its server signed it).
+   */
+  left?: { by: string; reason: string | null; at: number };
   joined_members: number;
   /** Messages by others since the acting user's read marker (after they joined); 0 when not joined. */
   unread?: number;

@@ -18,11 +18,14 @@ export function roomOperations(node: NodeContext, running: Running): Pick<AdminH
       ? node.rooms.readMarkers.counts(room.room_id, userId, { depth: member.event_depth, origin_server: member.event_origin, event_id: member.event_id })
       : { unread: 0, mentions: 0 };
     const waits = roomWaits(node, running, room.room_id);
+    const ended = member?.membership === 'leave' ? node.rooms.membershipEnd(room.room_id, userId) : null;
+    const banned = member?.membership === 'leave' && node.rooms.bans.isBanned(room.room_id, userId);
     return {
       room_id: room.room_id,
       name: room.name,
       host_server: room.host_server,
-      membership: member?.membership ?? null,
+      membership: banned ? 'ban' : (member?.membership ?? null),
+      ...(ended ? { left: { by: ended.by, reason: ended.reason, at: ended.at } } : {}),
       joined_members: node.rooms.members(room.room_id).filter((m) => m.membership === 'join').length,
       ...counts,
       ...(waits.length > 0 ? { waits } : {}),
