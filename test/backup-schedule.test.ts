@@ -4,7 +4,7 @@
  * removed, and the status, the list and /metrics show the last backup.
  */
 import { eventually } from './helpers/rooms.ts';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it, type InProcessNode } from './helpers/fixtures.ts';
 import { request } from 'undici';
@@ -22,7 +22,7 @@ beforeAll(async ({ fileNodes }) => {
 
 describe('backup schedule (admin API)', () => {
   it('refuses bad input without changing anything', async () => {
-    expect((await alpha.admin('GET', '/status')).body.backup).toEqual({ last_at: null, scheduled: false, warning: expect.stringContaining('No backup yet') });
+    expect((await alpha.admin('GET', '/status')).body.backup).toEqual({ last_at: null, scheduled: false, warning: expect.stringContaining('No backup yet'), next_at: null });
     const refused: Array<[unknown, string]> = [
       [{ dir: 'relative/path' }, 'invalid_input'],
       [{ dir: '/no/such/folder/here' }, 'invalid_backup_dir'],
@@ -39,15 +39,15 @@ describe('backup schedule (admin API)', () => {
     // Why a folder cannot be used, in words (not Node's "ENOTDIR: not a directory, stat …").
     const file = join(tempDir(), 'a-file');
     writeFileSync(file, 'x');
-    for (const [dir, why] of [[file, 'not a folder'], [join(file, 'below'), 'a part of the path is a file, not a folder'], ['/no/such/folder/here', 'no such folder']]) {
+    for (const [dir, why, reason] of [[file, 'not a folder', 'not_a_folder'], [join(file, 'below'), 'a part of the path is a file, not a folder', 'not_a_folder'], ['/no/such/folder/here', 'no such folder', 'no_such_folder']]) {
       const answer = await alpha.admin('PUT', '/backups/schedule', { dir });
-      expect(answer.body, dir).toEqual({ error: 'invalid_backup_dir', message: `the node cannot write backups into ${dir}: ${why}` });
+      expect(answer.body, dir).toEqual({ error: 'invalid_backup_dir', message: `the node cannot write backups into ${dir}: ${why}`, reason, dir });
     }
     // Backups into the data folder itself: refused (a file there could replace the live database).
     for (const dir of [alpha.dataDir, join(alpha.dataDir, 'logs')]) {
       const answer = await alpha.admin('PUT', '/backups/schedule', { dir });
       expect(answer.status, dir).toBe(400);
-      expect(answer.body).toMatchObject({ error: 'invalid_backup_dir', message: expect.stringContaining('is inside the data directory') });
+      expect(answer.body).toMatchObject({ error: 'invalid_backup_dir', message: expect.stringContaining('is inside the data directory'), reason: 'inside_data_dir', dir });
     }
     for (const out of [join(alpha.dataDir, 'paracord.db'), join(alpha.dataDir, 'x.pcbak')]) {
       const answer = await alpha.admin('POST', '/backups/run', { out });
@@ -135,6 +135,55 @@ describe('backup schedule (admin API)', () => {
     expect((await alpha.admin('PUT', '/backups/schedule', { dir: second, every: 'weekly', keep: 2 })).status).toBe(200);
     await eventually(async () => expect((await alpha.admin('GET', '/backups')).body.last_backup_file).toEqual(expect.stringContaining(second)), 15_000, 50);
     expect((await alpha.admin('GET', '/backups')).body.backups.map((b: { file: string }) => b.file)).toEqual([expect.stringContaining(second)]);
+    expect((await alpha.admin('DELETE', '/backups/schedule')).body).toEqual({ schedule: null });
+  });
+});
+
+describe('back up now into a folder; why a folder is refused; when the next try comes', () => {
+  it('says why a folder is refused as a code beside the message (reason, dir), for the schedule and for a backup now', async () => {
+    const open = join(tempDir(), 'shared');
+    mkdirSync(open);
+    chmodSync(open, 0o777);
+    for (const [method, path] of [['PUT', '/backups/schedule'], ['POST', '/backups/run']] as const) {
+      const answer = await alpha.admin(method, path, { dir: open });
+      expect(answer.status, path).toBe(400);
+      expect(answer.body, path).toEqual({ error: 'invalid_backup_dir', reason: 'writable_by_others', dir: open, message: expect.stringContaining(`(or chmod o-w,g-w ${open})`) });
+    }
+    expect(readdirSync(open)).toEqual([]);
+    const missing = await alpha.admin('POST', '/backups/run', { dir: '/no/such/folder/here' });
+    expect(missing.body).toMatchObject({ error: 'invalid_backup_dir', reason: 'no_such_folder', dir: '/no/such/folder/here' });
+    const inside = await alpha.admin('POST', '/backups/run', { dir: alpha.dataDir });
+    expect(inside.body).toMatchObject({ error: 'invalid_backup_dir', reason: 'inside_data_dir' });
+    const both = await alpha.admin('POST', '/backups/run', { dir: tempDir(), out: join(tempDir(), 'x.pcbak') });
+    expect(both.body).toMatchObject({ error: 'invalid_input' });
+  });
+
+  it('backs up now into a folder without a schedule, named as scheduled ones are', async () => {
+    expect((await alpha.admin('GET', '/backups/schedule')).body).toEqual({ schedule: null });
+    const dir = join(tempDir(), 'once');
+    mkdirSync(dir);
+    const made = await alpha.admin('POST', '/backups/run', { dir });
+    expect(made.status, JSON.stringify(made.body)).toBe(200);
+    expect(made.body.file).toMatch(new RegExp(`^${dir}/paracord-alpha\\.test-\\d{8}-\\d{6}\\.\\d{3}Z\\.pcbak$`));
+    expect(readdirSync(dir)).toHaveLength(1);
+    expect((await alpha.admin('GET', '/status')).body.backup).toMatchObject({ last_at: made.body.created_at, scheduled: false, next_at: null });
+  });
+
+  it('after a failed try, next_at is its retry within the hour (and the scheduler keeps to it), not the interval after the last good one', async () => {
+    const dir = join(tempDir(), 'retry');
+    mkdirSync(dir);
+    expect((await alpha.admin('PUT', '/backups/schedule', { dir, every: 'daily', keep: 2 })).status).toBe(200);
+    await eventually(async () => expect((await alpha.admin('GET', '/backups')).body.last_backup_file).toEqual(expect.stringContaining(dir)), 15_000, 50);
+    const good = (await alpha.admin('GET', '/status')).body.backup;
+    expect(good.next_at).toBe(good.last_at + 24 * 3600_000);
+    rmSync(dir, { recursive: true, force: true });
+    const before = Date.now();
+    expect((await alpha.admin('POST', '/backups/run', {})).status).toBe(400);
+    const after = Date.now();
+    const failed = (await alpha.admin('GET', '/status')).body.backup;
+    expect(failed.warning).toContain('The last scheduled backup failed');
+    expect(failed.next_at).toBeGreaterThanOrEqual(before + 3600_000);
+    expect(failed.next_at).toBeLessThanOrEqual(after + 3600_000);
     expect((await alpha.admin('DELETE', '/backups/schedule')).body).toEqual({ schedule: null });
   });
 });

@@ -434,7 +434,7 @@ describe.skipIf(!HAVE_CHROMIUM)('issue #16: the UI tells the truth (real Chromiu
     const warning = page.getByTestId('backup-warning');
     await warning.waitFor();
     // (The schedule has no passphrase file: that warning, a sentence already, comes first.)
-    expect(await warning.innerText()).toMatch(/^Scheduled backups are not encrypted: .* The last scheduled backup failed: the backup folder does not exist any more\. It tries again within an hour\.$/s);
+    expect(await warning.innerText()).toMatch(/^Scheduled backups are not encrypted: .* The last scheduled backup failed: the backup folder does not exist any more\. It tries again in (1 h|\d+ min)\.$/s);
     const reach = page.getByTestId('reachability-error');
     await expect.poll(() => reach.innerText()).toBe('None of your friends\' servers could run the test right now. It tests again by itself.');
     const text = await page.locator('main').innerText();
@@ -451,6 +451,9 @@ describe.skipIf(!HAVE_CHROMIUM)('issue #16: the UI tells the truth (real Chromiu
     // card said only "(scheduled)" and offered nothing).
     const schedule = page.getByTestId('backup-schedule');
     expect(await schedule.innerText()).toContain(`Every day into ${dir} (the newest 2 kept, not encrypted): `);
+    // The next try is the warning's retry, at the same time (a user trial: "tries again within an hour" beside "the next one in 1 day").
+    const retry = / It tries again (in .+)\.$/.exec(await warning.innerText())![1]!;
+    expect(await schedule.innerText()).toContain(`: the next try ${retry}.`);
     await schedule.getByRole('button', { name: 'Stop scheduled backups' }).click();
     await expect.poll(async () => (await alpha.admin('GET', '/backups/schedule')).body.schedule).toBeNull();
     await page.getByRole('button', { name: 'Schedule daily backups' }).waitFor();

@@ -189,17 +189,22 @@ function removeStaleTemps(out: string): void {
  * ours, without the sticky bit of /tmp), so another local user could swap the archive.
  */
 export function unsafeFolderProblem(dir: string): string | null {
+  return unsafeFolder(dir)?.message ?? null;
+}
+
+/** Why a backup folder is not safe, as a code the UI words (`other_owner`, `writable_by_others`) and the sentence; null when it is. */
+export function unsafeFolder(dir: string): { reason: 'other_owner' | 'writable_by_others'; message: string } | null {
   if (process.platform === 'win32') return null;
   const stat = statSync(dir);
   // Its owner can rename, remove or replace whatever is in it, sticky bit or not (as ssh asks of ~/.ssh).
   const me = process.getuid?.();
   if (me !== undefined && stat.uid !== me && stat.uid !== 0) {
-    return `${dir} belongs to another user (uid ${stat.uid}), who could replace or remove a backup there: choose a folder of your own`;
+    return { reason: 'other_owner', message: `${dir} belongs to another user (uid ${stat.uid}), who could replace or remove a backup there: choose a folder of your own` };
   }
   if (stat.mode & 0o1000) return null;
   const others = stat.mode & 0o002 ? 'every user of this machine' : stat.mode & 0o020 && stat.gid !== process.getgid?.() ? `the users of group ${stat.gid}` : null;
   if (!others) return null;
-  return `${dir} can be written by ${others}, who could replace or remove a backup there: choose a folder only you can write (or chmod o-w,g-w ${dir})`;
+  return { reason: 'writable_by_others', message: `${dir} can be written by ${others}, who could replace or remove a backup there: choose a folder only you can write (or chmod o-w,g-w ${dir})` };
 }
 
 /** The real path of `dir`, following symbolic links; for a missing folder, of its nearest existing parent. */

@@ -22,6 +22,8 @@ export type BackupEvery = keyof typeof BACKUP_INTERVALS;
 export const STALE_BACKUP_MS = 8 * 24 * 3600_000;
 /** How often the scheduler looks whether a backup is due. */
 export const CHECK_EVERY_MS = 60_000;
+/** A failed scheduled backup is tried again after this (or the schedule's interval, if shorter): scheduler.ts `tick`. */
+export const RETRY_PAUSE_MS = 3600_000;
 
 export interface BackupSchedule {
   dir: string;
@@ -118,10 +120,26 @@ export class BackupRecords {
   }
 
   /**
+   * When the scheduler (scheduler.ts `tick`) next tries a scheduled backup, by its own rule: the
+   * interval after the last backup; after a failure (the newest attempt), the retry pause (an
+   * hour, or the interval if shorter) after it; never before `now`. Null without a schedule. It
+   * checks every CHECK_EVERY_MS, so the try comes within that after this time.
+   */
+  nextAt(now = Date.now()): number | null {
+    const schedule = this.schedule();
+    if (!schedule) return null;
+    const last = this.last();
+    const interval = BACKUP_INTERVALS[schedule.every];
+    const failed = last.error !== null && last.error_at !== null && last.error_at >= (last.at ?? 0);
+    if (failed) return Math.max(last.error_at! + Math.min(interval, RETRY_PAUSE_MS), now);
+    return Math.max(last.at === null ? now : last.at + interval, now);
+  }
+
+  /**
    * For the status and the dashboard: when, and a warning when there is none, it is old or
    * failed, or the backups are not encrypted (the sentences are joined).
    */
-  summary(now = Date.now()): { last_at: number | null; file: string | null; scheduled: boolean; warning: string | null } {
+  summary(now = Date.now()): { last_at: number | null; file: string | null; scheduled: boolean; warning: string | null; next_at: number | null } {
     const last = this.last();
     const schedule = this.schedule();
     const warnings: string[] = [];
@@ -142,7 +160,7 @@ export class BackupRecords {
       warnings.push(`The last backup${last.file ? ` (${last.file})` : ''} is not encrypted: it ${IN_THE_CLEAR}. Keep it as safe as the data folder, or make encrypted ones (--passphrase-file).`);
     }
     if (failed) warnings.push(failed);
-    return { last_at: last.at, file: last.file, scheduled: schedule !== null, warning: warnings.length > 0 ? warnings.join(' ') : null };
+    return { last_at: last.at, file: last.file, scheduled: schedule !== null, warning: warnings.length > 0 ? warnings.join(' ') : null, next_at: this.nextAt(now) };
   }
 }
 

@@ -75,4 +75,28 @@ describe('backup scheduler', () => {
       db.close();
     }
   });
+
+  it('a failed try is tried again after the hour, even before the interval since the last good one; not sooner (records nextAt says when)', async () => {
+    const { db, records, scheduler, first } = await scheduled();
+    const tick = () => (scheduler as unknown as { tick(): Promise<void> }).tick();
+    try {
+      const now = Date.now();
+      records.recordSuccess(now - 2 * 3600_000, join(first, 'old.pcbak'), false);
+      // Failed 30 min ago (a "Back up now" into the folder, say): not again yet, and nextAt says in 30 min.
+      records.recordFailure(now - 30 * 60_000, 'cannot write: the folder does not exist');
+      expect(records.nextAt(now)).toBe(now + 30 * 60_000);
+      await tick();
+      expect(readdirSync(first)).toEqual([]);
+      // 61 min ago: tried now, though the daily interval since the good one has not passed.
+      records.recordFailure(now - 61 * 60_000, 'cannot write: the folder does not exist');
+      expect(records.nextAt(now)).toBe(now);
+      await tick();
+      expect(readdirSync(first)).toHaveLength(1);
+      expect(records.last().error).toBeNull();
+      expect(records.nextAt()).toBe(records.last().at! + 24 * 3600_000);
+    } finally {
+      await scheduler.stop();
+      db.close();
+    }
+  });
 });

@@ -12,7 +12,7 @@ import { BackupError } from './archive.ts';
 import { backupFileName, createBackup, type BackupResult } from './create.ts';
 import { listBackupFiles } from './listing.ts';
 import { readPassphraseFile } from './passphrase-file.ts';
-import { BACKUP_INTERVALS, CHECK_EVERY_MS, IN_THE_CLEAR, type BackupRecords, type BackupSchedule } from './records.ts';
+import { BACKUP_INTERVALS, CHECK_EVERY_MS, IN_THE_CLEAR, RETRY_PAUSE_MS, type BackupRecords, type BackupSchedule } from './records.ts';
 
 export interface SchedulerDeps {
   dataDir: string;
@@ -126,10 +126,13 @@ export class BackupScheduler {
     // A new schedule whose folder does not hold the last backup (another folder, or a one-off
     // file) makes its first one now: its words say "the next one in 23 h" of a folder left empty.
     const inItsFolder = last.file !== null && resolve(dirname(last.file)) === resolve(schedule.dir);
-    // A failed attempt is retried after an hour (or the interval, if shorter), not every minute.
-    const due = last.at === null || now - last.at >= interval || (newSchedule && !inItsFolder);
-    const retryWait = Math.min(interval, 3600_000);
-    if (!due || (!newSchedule && last.error_at !== null && lastTry === last.error_at && now - lastTry < retryWait)) return;
+    // A failed attempt is retried after an hour (or the interval, if shorter), not every minute; and
+    // retried then even when the interval has not passed since the last good one (a "Back up now"
+    // into its folder failed: the card says it tries again within the hour, records.ts nextAt).
+    const failed = last.error !== null && last.error_at !== null && lastTry === last.error_at;
+    const due = last.at === null || now - last.at >= interval || (newSchedule && !inItsFolder) || failed;
+    const retryWait = Math.min(interval, RETRY_PAUSE_MS);
+    if (!due || (!newSchedule && failed && now - lastTry < retryWait)) return;
     await this.run().catch(() => undefined);
   }
 

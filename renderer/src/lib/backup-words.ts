@@ -8,12 +8,21 @@ import { fromNow } from './format.ts';
 
 const EVERY = { hourly: 'Every hour', daily: 'Every day', weekly: 'Every week' } as const;
 
-export function scheduleWords(schedule: BackupSchedule, lastAt: number | null, now = Date.now()): string {
+/**
+ * `nextAt`: when the node next tries (its status's `backup.next_at`: after a failure, its retry);
+ * `failed`: the last try failed (the warning above says so): the next is a try again, at the same
+ * time the warning gives (a user trial: "tries again within an hour" beside "the next one in 1 day").
+ */
+export function scheduleWords(schedule: BackupSchedule, lastAt: number | null, now = Date.now(), nextAt?: number | null, failed = false): string {
   const kept = schedule.keep === 1 ? 'only the newest kept' : `the newest ${schedule.keep} kept`;
   const sealed = schedule.passphrase_file ? 'encrypted' : 'not encrypted';
   const head = `${EVERY[schedule.every]} into ${schedule.dir} (${kept}, ${sealed})`;
+  if (failed && nextAt) {
+    const next = fromNow(nextAt, now);
+    return `${head}: ${lastAt === null ? 'none made yet; ' : ''}the next try ${next === 'now' ? 'is due now' : next}.`;
+  }
   // Being made, or failed (the warning above says which): none made yet is true either way.
   if (lastAt === null) return `${head}: none made yet.`;
-  const next = fromNow(Math.max(lastAt + BACKUP_INTERVALS[schedule.every], now), now);
+  const next = fromNow(nextAt ?? Math.max(lastAt + BACKUP_INTERVALS[schedule.every], now), now);
   return `${head}: the next one ${next === 'now' ? 'is due now' : next}.`;
 }

@@ -150,6 +150,23 @@ describe('explainBackupWarning', () => {
     expect(both.details).toBe(raw);
     expect(explainBackupWarning('No backup yet.')).toEqual({ text: 'No backup yet.', details: '' });
   });
+
+  it('says when it tries again as the node will (next_at), and a fresh node\'s command apart, without backticks', () => {
+    const now = Date.UTC(2026, 10, 28, 12);
+    const raw = 'cannot write /srv/b/x.pcbak: the folder /srv/b does not exist';
+    expect(explainBackupWarning(`The last scheduled backup failed: ${raw}`, { at: now + 3600_000, now }).text).toBe('The last scheduled backup failed: the backup folder does not exist any more. It tries again in 1 h.');
+    const fresh = explainBackupWarning('No backup yet: run `paracord-node backup --out FILE --passphrase-file F`, or set a backup schedule.');
+    expect(fresh).toEqual({ text: 'No backup yet: make one with "Back up now", or set a backup schedule.', details: '', command: 'paracord-node backup --out FILE --passphrase-file F' });
+    expect(fresh.text).not.toContain('`');
+  });
+
+  it('words a refused backup folder by the node\'s reason, with its fix', () => {
+    const refused = new AdminError(400, 'invalid_backup_dir', '/srv/b can be written by every user of this machine, who could replace or remove a backup there: choose a folder only you can write (or chmod o-w,g-w /srv/b)', { reason: 'writable_by_others', dir: '/srv/b' });
+    expect(explainError(refused).text).toBe('Other users of this machine can write into /srv/b, so they could replace or remove a backup there. Choose a folder only you can write into, or take their write access away with the command chmod o-w,g-w /srv/b');
+    expect(explainError(refused).details).toContain('every user of this machine');
+    // An older node gives no reason: the general sentence.
+    expect(explainError(new AdminError(400, 'invalid_backup_dir', 'x')).text).toBe(ERROR_SENTENCES.invalid_backup_dir);
+  });
 });
 
 describe('members (issue #34)', () => {

@@ -324,19 +324,49 @@ function countdown(ms: number): string {
  * exist`, `ENOENT: no such file or directory, open '…'`), which goes to `details`. The other
  * warnings are already sentences.
  */
-export function explainBackupWarning(warning: string | null | undefined): Explained {
-  const details = warning ?? '';
+export function explainBackupWarning(warning: string | null | undefined, nextTry?: { at: number | null | undefined; now: number }): Explained & { command?: string } {
+  let details = warning ?? '';
+  // "No backup yet: run `paracord-node backup …`, or set a backup schedule." (records.ts): said in
+  // words, the command apart (shown as code), not with its backticks (a user trial; a desktop
+  // user has no command line: the card's "Back up now" is named first).
+  let command: string | undefined;
+  details = details.replace(/No backup yet: run `([^`]+)`, or set a backup schedule\./, (_all, cmd: string) => {
+    command = cmd;
+    return 'No backup yet: make one with "Back up now", or set a backup schedule.';
+  });
+  const withCommand = (e: Explained) => (command ? { ...e, command } : e);
   // Other warnings (already sentences) come first; the failure with its raw error is last.
   const failed = /^(.*?)The last scheduled backup failed: (.*)$/s.exec(details);
-  if (!failed) return { text: details, details: '' };
+  if (!failed) return withCommand({ text: details, details: '' });
   const before = failed[1]!;
   const raw = failed[2]!;
   const why = /passphrase/i.test(raw) ? 'the passphrase file cannot be read (or is empty).'
     : /ENOENT|does not exist|no such file/i.test(raw) ? 'the backup folder does not exist any more.'
     : /EACCES|EPERM|EROFS/.test(raw) ? 'the node may not write into the backup folder.'
     : /ENOSPC|EDQUOT/.test(raw) ? 'the disk is full.'
+    : / can be written by /.test(raw) ? 'other users of this machine can write into the backup folder (they could replace a backup there).'
     : 'something went wrong while writing it.';
-  return { text: `${before}The last scheduled backup failed: ${why} It tries again within an hour.`, details: raw };
+  // When, as the node will (its status's `next_at`): the schedule's line below says the same time.
+  const next = nextTry?.at ? fromNow(nextTry.at, nextTry.now) : '';
+  const again = next === '' ? 'It tries again within an hour.' : next === 'now' ? 'It tries again any moment now.' : `It tries again ${next}.`;
+  return withCommand({ text: `${before}The last scheduled backup failed: ${why} ${again}`, details: raw });
+}
+
+/**
+ * A backup folder the node refused (`invalid_backup_dir` with `reason` and `dir`: the admin API's
+ * backups), in words with what to do; null for a reason this page does not know (the general sentence then).
+ */
+export function backupDirWords(reason: unknown, dir: unknown): string | null {
+  const d = typeof dir === 'string' ? dir : 'that folder';
+  switch (reason) {
+    case 'no_such_folder': return `There is no folder ${d} on the node's machine: create it first, or give another one.`;
+    case 'not_a_folder': return `${d} is not a folder (a file is in the way): give a folder.`;
+    case 'not_writable': return `The node may not write into ${d}: give it write access to that folder, or choose another.`;
+    case 'other_owner': return `${d} belongs to another user of this machine, who could replace or remove a backup there: choose a folder of your own.`;
+    case 'writable_by_others': return `Other users of this machine can write into ${d}, so they could replace or remove a backup there. Choose a folder only you can write into, or take their write access away with the command chmod o-w,g-w ${d}`;
+    case 'inside_data_dir': return `${d} is inside the node's own data folder: choose a folder somewhere else (another disk is best).`;
+    default: return null;
+  }
 }
 
 /** A delivery failure or other raw cause line, in words; unknown causes get a general sentence. */
@@ -430,6 +460,11 @@ export function explainError(error: unknown): Explained {
       if (cause.text !== 'Something went wrong.' && cause.text !== ERROR_SENTENCES.peer_unreachable) return { text: cause.text, details };
     }
     if (wording.member && MEMBER_SENTENCES[error.code]) return { text: MEMBER_SENTENCES[error.code]!, details };
+    // Why the node refused a backup folder, when it says (a user trial: the general sentence hid the fix it gave).
+    if (error.code === 'invalid_backup_dir') {
+      const words = backupDirWords(error.details.reason, error.details.dir);
+      if (words) return { text: words, details };
+    }
     if (ERROR_SENTENCES[error.code]) {
       // For input errors the node's message names the field: keep it, without the schema path noise.
       if (error.code === 'invalid_input') return { text: `${ERROR_SENTENCES.invalid_input} ${fieldHint(error.message)}`.trim(), details };

@@ -32,7 +32,8 @@ export const backupOperations = {
   runBackup: {
     method: 'POST',
     path: '/backups/run',
-    input: z.strictObject({ out: absolutePath.optional(), passphrase_file: absolutePath.optional() }),
+    /** `out`: the backup file; or `dir`: a folder, checked as a schedule's, the file named as its backups are; neither: the schedule's folder. */
+    input: z.strictObject({ out: absolutePath.optional(), dir: absolutePath.optional(), passphrase_file: absolutePath.optional() }),
   },
 } as const;
 

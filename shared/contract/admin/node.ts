@@ -58,7 +58,13 @@ export interface NodeStatus {
   version: string;
   uptime_ms: number;
   /** The last backup (CLI or scheduled) and a warning when there is none, it is old or failed, or backups are not encrypted. */
-  backup: { last_at: number | null; scheduled: boolean; warning: string | null };
+  backup: {
+    last_at: number | null;
+    scheduled: boolean;
+    warning: string | null;
+    /** When the schedule next tries a backup (ms; null without one): after a failure, its retry, not the interval (a user trial: "failed … tries again within an hour" beside "the next one in 1 day"). */
+    next_at?: number | null;
+  };
   /** How the private keys are kept at rest: sealed by the OS keychain, or a 0600 file (with a warning where nothing better exists). */
   key_storage: { sealed_by: string | null; warning: string | null };
   /** Things the owner should look at, one sentence each (peers over their storage quota, the log cannot be written: disk full, …). */

@@ -1,7 +1,8 @@
 import { accessSync, constants, statSync } from 'node:fs';
+import { join } from 'node:path';
 import type { AdminHandlers } from '../../../../../shared/contract/admin-operations.ts';
 import { BackupError } from '../../../backup/archive.ts';
-import { backupTargetProblem, unsafeFolderProblem } from '../../../backup/create.ts';
+import { backupFileName, backupTargetProblem, unsafeFolder } from '../../../backup/create.ts';
 import { listBackupFiles } from '../../../backup/listing.ts';
 import { readPassphraseFile } from '../../../backup/passphrase-file.ts';
 import type { BackupSchedule } from '../../../backup/records.ts';
@@ -9,16 +10,30 @@ import { HttpError, badRequest, conflict } from '../../../errors.ts';
 import type { NodeContext } from '../../../node-context.ts';
 import { fsErrorCode, fsReason } from '../../../util/fs-reason.ts';
 
-function checkWritableDir(dir: string): void {
+/**
+ * Why a backup folder is refused, for the UI to word (the message stays for the log and "details"):
+ * `no_such_folder`, `not_a_folder`, `not_writable`, `other_owner`, `writable_by_others`,
+ * `inside_data_dir`; with the folder as given (`dir`).
+ */
+export type BackupDirReason = 'no_such_folder' | 'not_a_folder' | 'not_writable' | 'other_owner' | 'writable_by_others' | 'inside_data_dir';
+const refusedDir = (code: string, dir: string, reason: BackupDirReason, message: string) => new HttpError(400, code, message, {}, { reason, dir });
+
+function checkWritableDir(dir: string, code = 'invalid_backup_dir'): void {
+  let reason: BackupDirReason = 'not_writable';
   try {
-    if (!statSync(dir).isDirectory()) throw new Error('not a folder');
+    if (!statSync(dir).isDirectory()) {
+      reason = 'not_a_folder';
+      throw new Error('not a folder');
+    }
     accessSync(dir, constants.W_OK);
   } catch (error) {
-    throw badRequest('invalid_backup_dir', `the node cannot write backups into ${dir}: ${fsErrorCode(error) === 'ENOENT' ? 'no such folder' : fsReason(error)}`);
+    const missing = fsErrorCode(error) === 'ENOENT';
+    const why = missing ? 'no_such_folder' : fsErrorCode(error) === 'ENOTDIR' ? 'not_a_folder' : reason;
+    throw refusedDir(code, dir, why, `the node cannot write backups into ${dir}: ${missing ? 'no such folder' : fsReason(error)}`);
   }
   // Another local user could swap the archives there (SECURITY.md item 21).
-  const unsafe = unsafeFolderProblem(dir);
-  if (unsafe) throw badRequest('invalid_backup_dir', unsafe);
+  const unsafe = unsafeFolder(dir);
+  if (unsafe) throw refusedDir(code, dir, unsafe.reason, unsafe.message);
 }
 
 /** Backups: the schedule, the list, and a backup on demand (README "Keep it running"). */
@@ -33,7 +48,7 @@ export function backupOperations(node: NodeContext): Pick<AdminHandlers, 'getBac
   };
   const refuseInsideDataDir = (code: string, path: string, isDir: boolean) => {
     const problem = backupTargetProblem(node.paths.root, path, isDir);
-    if (problem) throw badRequest(code, problem);
+    if (problem) throw isDir ? refusedDir(code, path, 'inside_data_dir', problem) : badRequest(code, problem);
   };
   return {
     getBackupSchedule: async () => ({ schedule: records.schedule() }),
@@ -76,9 +91,17 @@ export function backupOperations(node: NodeContext): Pick<AdminHandlers, 'getBac
     },
     runBackup: async (input) => {
       // Refused before anything runs or is recorded: bad input changes nothing.
+      if (input.out && input.dir) throw badRequest('invalid_input', 'give out (a file) or dir (a folder), not both');
       if (input.out) refuseInsideDataDir('invalid_backup_out', input.out, false);
+      // A folder (the dashboard's "Back up now" without a schedule): checked as a schedule's is, the file named as its backups are.
+      let out = input.out;
+      if (input.dir) {
+        checkWritableDir(input.dir, 'invalid_backup_dir');
+        refuseInsideDataDir('invalid_backup_dir', input.dir, true);
+        out = join(input.dir, backupFileName(node.identity()?.serverName ?? 'node', Date.now()));
+      }
       try {
-        const result = await scheduler.run(input.out, input.passphrase_file);
+        const result = await scheduler.run(out, input.passphrase_file);
         const { manifest } = result;
         return { file: result.file, size: result.size, server_name: manifest.server_name, key_id: manifest.key_id, created_at: manifest.created_at, encrypted: manifest.encrypted, warnings: result.warnings };
       } catch (error) {

@@ -26,7 +26,7 @@ export function nodeStatus(node: NodeContext): NodeStatus {
     queue: (({ pending, failed }) => ({ pending, failed }))(node.outbox.counts()),
     version: VERSION,
     uptime_ms: Date.now() - node.startedAt,
-    backup: (({ last_at, scheduled, warning }) => ({ last_at, scheduled, warning }))(node.backups.records.summary()),
+    backup: (({ last_at, scheduled, warning, next_at }) => ({ last_at, scheduled, warning, next_at }))(node.backups.records.summary()),
     key_storage: node.keyStorage(),
     warnings: [...node.quota.warnings(Date.now(), node.quarantine.heldBytesByServer()), ...logWarnings(node.log)],
     ...(identity ? reachabilityOf(node) : {}),
