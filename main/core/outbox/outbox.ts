@@ -306,6 +306,19 @@ export class Outbox {
     return this.pendingSummaryStmt.get({ destination })!;
   }
 
+  /**
+   * The destination's node refused our server itself (403 `origin_blocked`: its owner blocked us;
+   * `origin_not_allowed`: it takes only servers it added) at our latest delivery attempt to it:
+   * the code and when; null when that attempt went otherwise (a later one delivered: allowed again).
+   */
+  refusesUs(destination: string): { code: 'origin_blocked' | 'origin_not_allowed'; at: number } | null {
+    const row = this.db
+      .prepare<[string], { error: string | null; attempted_at: number }>('SELECT error, attempted_at FROM federation_delivery_attempts WHERE destination = ? ORDER BY id DESC LIMIT 1')
+      .get(destination);
+    const code = /^HTTP 403 (origin_blocked|origin_not_allowed)\b/.exec(row?.error ?? '')?.[1] as 'origin_blocked' | 'origin_not_allowed' | undefined;
+    return row && code ? { code, at: row.attempted_at } : null;
+  }
+
   private waitingMessagesStmt: import('better-sqlite3').Statement<[string], { n: number }> | undefined;
 
   /**

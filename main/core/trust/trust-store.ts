@@ -207,6 +207,20 @@ export class TrustStore {
   }
 
   /**
+   * Forgets what is decided about `serverName` (the admin API's DELETE /peers/:name/trust, for a
+   * server never peered): it is then treated by the default policy, as one never named.
+   */
+  forget(serverName: string): void {
+    this.pinnedCache = null;
+    this.endpointCache = null;
+    this.rateCache.delete(serverName);
+    this.rowCache.delete(serverName);
+    this.db.prepare('DELETE FROM federation_servers WHERE server_name = ?').run(serverName);
+    this.onQuarantineChange?.();
+    for (const listener of this.peerListeners) listener();
+  }
+
+  /**
    * Calls `listener` after a server is added or its trust changes (the loops per peer start or
    * stop then: util/peer-loops.ts); returns what unsubscribes. Called synchronously, possibly
    * inside the caller's transaction.

@@ -201,4 +201,14 @@ describe('peerLine', () => {
     expect(peerLine(waits('HTTP 404 <html>'), now).state).toBe('offline');
     expect(peerLine(waits('connect ECONNREFUSED 10.0.0.2:7447'), now).state).toBe('offline');
   });
+
+  it('says a friend blocks your server (refuses_us), not "Online", though its node answers checks', () => {
+    const now = Date.UTC(2026, 10, 28, 12);
+    const line = peerLine({ server_name: 'alpha.test', trust: 'allow', last_seen_at: now - 13_000, liveness: { answered_at: now - 5_000, not_answering_since: null, answers_wrongly: false, error: null }, refuses_us: { code: 'origin_blocked', at: now - 13_000 } }, now);
+    expect(line).toEqual({ state: 'refusing', text: 'alpha.test blocks your server — it refused what yours sent 13 s ago; nothing you send reaches it until its owner allows yours', cause: { text: '', details: '' } });
+    const allowlist = peerLine({ server_name: 'alpha.test', trust: 'allow', last_seen_at: null, refuses_us: { code: 'origin_not_allowed', at: now - 60_000 } }, now);
+    expect(allowlist.text).toMatch(/^alpha\.test takes nothing from your server: it takes only the servers its owner added — /);
+    // Twin: no refusal: online.
+    expect(peerLine({ server_name: 'alpha.test', trust: 'allow', last_seen_at: now - 13_000, refuses_us: null }, now).state).toBe('online');
+  });
 });

@@ -70,7 +70,7 @@ export function waitingWords(waiting: number, messages: number | null | undefine
 }
 
 /** Words only: the node computed the state (admin/operations/peers `deliveryView`). */
-export function peerLine(peer: { server_name?: string; trust: string; last_seen_at: number | null; delivery?: DeliveryState; liveness?: PeerLivenessView | null }, now = Date.now(), opts: { paused?: boolean } = {}): PeerLine {
+export function peerLine(peer: { server_name?: string; trust: string; last_seen_at: number | null; delivery?: DeliveryState; liveness?: PeerLivenessView | null; refuses_us?: { code: string; at: number } | null }, now = Date.now(), opts: { paused?: boolean } = {}): PeerLine {
   const waiting = peer.delivery?.waiting ?? 0;
   const what = waitingWords(waiting, peer.delivery?.waiting_messages);
   const none = { text: '', details: '' };
@@ -82,6 +82,14 @@ export function peerLine(peer: { server_name?: string; trust: string; last_seen_
   // Nothing waits, but it is still in quarantine, however it receives (pull, a mailbox): not "online", nothing "waits there".
   const seen = peer.last_seen_at ? ` · seen ${ago(peer.last_seen_at, now)}` : '';
   if (peer.trust === 'quarantine') return { state: 'quarantined', text: `In quarantine: what it sends waits for your review${seen}`, cause: none };
+  // Its node refused our server itself at our latest delivery (a user trial: beta's line said
+  // "Online" after alpha blocked it; its node still answers a check, which proves nothing of that).
+  const refuses = peer.refuses_us ?? null;
+  if (refuses) {
+    const who = peer.server_name ?? 'This server';
+    const what = refuses.code === 'origin_blocked' ? `${who} blocks your server` : `${who} takes nothing from your server: it takes only the servers its owner added`;
+    return { state: 'refusing', text: `${what} — it refused what yours sent ${ago(refuses.at, now)}; nothing you send reaches it until its owner allows yours`, cause: none };
+  }
   // This node's federation is paused: nothing is sent (nor pulled from it), whatever the last
   // attempt said ("Sending…", "trying again now" beside "Paused": a helper's UI check).
   if (opts.paused && waiting > 0) return { state: 'paused', text: `Paused here — ${what} waiting until you resume federation`, cause: none };

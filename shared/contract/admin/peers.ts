@@ -75,6 +75,12 @@ export const peerOperations = {
       rate_limit: rateLimitSchema.nullable().optional(),
     }),
   },
+  /**
+   * Forgets the trust decision about a server never peered (no keys of its own, no address: `trust
+   * nobody.test block`): it is then treated by the default policy. A peer answers 409 `is_peer`
+   * (set its trust instead); an unknown server 404 `unknown_peer`.
+   */
+  forgetPeerTrust: { method: 'DELETE', path: '/peers/:server_name/trust', input: z.strictObject({ server_name: serverNameSchema }) },
 } as const;
 
 export interface PeerOutputs {
@@ -82,6 +88,7 @@ export interface PeerOutputs {
   listPeers: { peers: PeerView[]; pending?: PendingPeering[] };
   addPeer: PeerView;
   setPeerTrust: PeerView;
+  forgetPeerTrust: { server_name: string; forgotten: true };
 }
 
 export interface PeerView {
@@ -115,6 +122,14 @@ export interface PeerView {
    * Null: not checked yet.
    */
   liveness?: PeerLivenessView | null;
+  /**
+   * Its node refused our server itself at our latest delivery to it (403 `origin_blocked`: its
+   * owner blocked ours; `origin_not_allowed`: it takes only servers it added), and when; null when
+   * that delivery went otherwise, or none was tried.
+   */
+  refuses_us?: { code: 'origin_blocked' | 'origin_not_allowed'; at: number } | null;
+  /** Only a trust decision: never peered (no keys of its own, no address; `trust nobody.test block`). Absent for peers. */
+  never_peered?: true;
   /** Which protocol dialect it speaks, from its discovery ('reference': a Paracord reference server); null when never read. */
   dialect?: 'node' | 'reference' | null;
   /** A reference peer's version ('0.8': v0.8.5, four-line signatures; '3': 3.x, bound requests); null for others. */

@@ -1,5 +1,5 @@
 import type { AdminHandlers, PeerDelivery, PeerView } from '../../../../../shared/contract/admin-operations.ts';
-import { HttpError, badRequest, conflict } from '../../../errors.ts';
+import { HttpError, badRequest, conflict, notFound } from '../../../errors.ts';
 import { FederationRequestError, joinUrl } from '../../../federation/http-client.ts';
 import { peerUnreachable, unreachableReason } from '../../../federation/unreachable.ts';
 import { checkKeysDocument, type RemoteKeysDocument } from '../../../federation/keys-document.ts';
@@ -28,6 +28,9 @@ export function peerView(node: NodeContext, server: FederationServer): PeerView 
     key_change: keyChangeView(node, server.server_name),
     quota: node.quota.view(server.server_name),
     delivery: deliveryView(node, server.server_name),
+    refuses_us: node.outbox.refusesUs(server.server_name),
+    // A trust decision about a server never peered (`trust nobody.test block`): no keys of its own, no address.
+    ...(server.endpoint === null && node.keys.list(server.server_name).length === 0 ? { never_peered: true as const } : {}),
     dialect: node.dialects.get(server.server_name)?.dialect ?? null,
     reference_version: node.dialects.referenceVersion(server.server_name),
   };
@@ -58,7 +61,7 @@ function deliveryView(node: NodeContext, server: string): PeerDelivery {
   };
 }
 
-export function peerOperations(node: NodeContext, running: Running): Pick<AdminHandlers, 'listPeers' | 'addPeer' | 'setPeerTrust'> {
+export function peerOperations(node: NodeContext, running: Running): Pick<AdminHandlers, 'listPeers' | 'addPeer' | 'setPeerTrust' | 'forgetPeerTrust'> {
   return {
     listPeers: async (input) => {
       const pending = running.peering.pendingPeerings();
@@ -192,6 +195,19 @@ export function peerOperations(node: NodeContext, running: Running): Pick<AdminH
       return peerView(node, server);
     },
 
+    forgetPeerTrust: async ({ server_name }) => {
+      const server = node.trust.get(server_name);
+      if (!server) throw notFound('unknown_peer', `${server_name} is not a peer`);
+      // A peer (keys, an address) is not forgotten by this: its trust is set instead (PUT …/trust).
+      if (server.endpoint !== null || node.keys.list(server_name).length > 0) {
+        throw conflict('is_peer', `${server_name} is a peer (its keys or address are kept here): set its trust instead`);
+      }
+      node.trust.forget(server_name);
+      node.log.info({ event: 'trust_forgotten', server: server_name, mode: server.trust }, 'trust decision forgotten');
+      running.liveness.forget(server_name);
+      node.notifications.notify({ type: 'status' });
+      return { server_name, forgotten: true as const };
+    },
     setPeerTrust: async (input) => {
       const server = node.trust.upsert(input.server_name, {
         trust: input.mode,
