@@ -37,5 +37,15 @@ describe.skipIf(!HAVE_CHROMIUM)('a friend that blocks yours; a server blocked wi
     await named.waitFor({ state: 'detached' });
     expect(((await beta.admin('GET', '/peers')).body.peers as Array<{ server_name: string }>).map((p) => p.server_name)).toEqual(['alpha.test']);
     expect(await page.getByRole('heading', { name: 'Servers you blocked without peering' }).count()).toBe(0);
+
+    // The Peers screen says so too, and forgets it the same way.
+    expect((await beta.admin('PUT', '/peers/other.test/trust', { mode: 'block' })).status).toBe(200);
+    await page.goto(`${beta.ready.admin_url}/#/peers`);
+    const other = page.getByTestId('peer-other.test');
+    await other.getByText('never peered').waitFor();
+    expect(await page.getByTestId('peer-alpha.test').getByText('never peered').count()).toBe(0);
+    await other.getByRole('button', { name: 'Forget' }).click();
+    await other.waitFor({ state: 'detached' });
+    expect(((await beta.admin('GET', '/peers')).body.peers as Array<{ server_name: string }>).map((p) => p.server_name)).toEqual(['alpha.test']);
   });
 });
