@@ -100,6 +100,16 @@ async function backedUpWithMessages(nodes: Nodes, bodies: string[]) {
 }
 
 const bodies = (list: Array<{ body?: string }>) => list.map((m) => m.body);
+const ownEventsCalls = (peer: FakePeer) => peer.calls.filter((c) => c.startsWith(`GET ${OWN_EVENTS_PATH}?`)).length;
+
+/** The envelope of an event as `node` stored it (what a member that got it holds). */
+function storedEnvelope(node: InProcessNode, eventId: string): Envelope {
+  const row = queryNodeDb<Record<string, any>>(node.dataDir, 'SELECT * FROM federation_events WHERE event_id = ?', eventId)[0]!;
+  return {
+    event_id: row.event_id, room_id: row.room_id, event_type: row.event_type, sender: row.sender, origin_server: row.origin_server,
+    origin_ts: row.origin_ts, depth: row.signed_depth ?? row.depth, state_key: row.state_key, content: JSON.parse(row.content), signatures: JSON.parse(row.signatures),
+  };
+}
 
 describe('a host restored from a backup', () => {
   it('gets back from its member the messages its owner and members sent after the backup, in order, and the room goes on', async ({ nodes }) => {
@@ -189,6 +199,34 @@ describe('a host restored from a backup', () => {
     });
     await eventually(async () => expect(mark(alpha)).toBe(''), 20_000);
     expect(storedIds(alpha, after)).toEqual([]);
+  }, 120_000);
+
+  it('does not let a member stall it: one serving a lie is not asked again, one replaying what it already served stops after a few pages', async ({ nodes }) => {
+    let alpha = await nodes.inProcess(ALPHA, CONFIG);
+    const liar: FakePeer = await nodes.fakePeer('liar.test');
+    const replayer: FakePeer = await nodes.fakePeer('replayer.test');
+    for (const p of [liar, replayer]) p.capabilities.push(OWN_EVENTS_CAPABILITY);
+    const roomId = (await alpha.admin('POST', '/rooms', { name: 'stalled?' })).body.room_id as string;
+    const liarUser = await joinFakePeer(asHost(alpha), roomId, liar);
+    await joinFakePeer(asHost(alpha), roomId, replayer);
+    const backup = await backUp(alpha);
+    const honestId = await send(alpha, roomId, 'sent after the backup');
+    const honest = storedEnvelope(alpha, honestId);
+    // Each page: one junk event (not alpha's) or the same honest one again, "more to come" and a cursor that moves.
+    let page = 0;
+    const moving = (events: unknown[]) => () => ({ status: 200, body: { room_id: roomId, events, complete: false, next_since_depth: honest.depth + ++page, next_since_event_id: honestId } });
+    liar.routes.set(OWN_EVENTS_PATH, moving([makeEvent(liar.identity, { room_id: roomId, sender: liarUser, content: { body: 'junk', format: 'plain' } })]));
+    replayer.routes.set(OWN_EVENTS_PATH, moving([honest]));
+
+    alpha = await restoreAndStart(nodes, alpha, backup);
+    await eventually(async () => expect(storedIds(alpha, [honestId])).toEqual([honestId]), 30_000);
+    await eventually(async () => expect(ownEventsCalls(liar) + ownEventsCalls(replayer)).toBeGreaterThanOrEqual(3));
+    await new Promise((r) => setTimeout(r, 2_000));
+    // The liar once; the replayer: its first page (new), then three that bring nothing.
+    expect(ownEventsCalls(liar)).toBe(1);
+    expect(ownEventsCalls(replayer)).toBeLessThanOrEqual(4);
+    // The replayer never answered complete: the mark stays for the next run.
+    expect(mark(alpha)).toMatch(/"first_try_at":\d+/);
   }, 120_000);
 
   it('refuses what a member serves as its own but is not: another origin, outside the window, forged, another room; an older member is not asked', async ({ nodes }) => {

@@ -23,6 +23,18 @@ import { RoomPart } from './room-part.ts';
 const PAGE = 200;
 /** Pages asked of one member for one room in one run; the rest waits for the next run. */
 const MAX_PAGES_PER_RUN = 500;
+/** How long one run asks one member about one room (ms); the rest waits for the next run. */
+export const MEMBER_RUN_MS = 2 * 60_000;
+/** Requests to one member per minute, all rooms together (as catch-up's per-host budget). */
+const REQUESTS_PER_MEMBER_PER_MINUTE = 120;
+/** Incomplete pages in a row that bring nothing new before a member is left for the run (as catch-up). */
+const FRUITLESS_PAGES = 3;
+/**
+ * Refusals only a member that lies would cause: an honest member serves only events it accepted
+ * as ours, of the room asked, with their signatures. Such a member is not asked again by this
+ * recovery (its page is still checked through: each event is bounded work).
+ */
+const LIAR_CODES = new Set(['invalid_event', 'not_own_event', 'wrong_room', 'bad_event_signature', 'event_id_conflict']);
 /**
  * How far before the backup's newest event of ours an event may be signed and still be taken:
  * the clock of the original box may have been set back a little after the backup.
@@ -55,6 +67,10 @@ export class OwnEventsRecovery extends RoomPart {
   private readonly finished = new Set<string>();
   /** Events stored and refused over this start's runs (logged when the recovery ends). */
   private readonly totals = { stored: 0, refused: 0 };
+  /** Members that served an event only a liar would serve: not asked again by this recovery. */
+  private readonly liars = new Set<string>();
+  /** Per member: when its recent requests were made (the per-minute budget). */
+  private readonly requests = new Map<string, number[]>();
 
   /**
    * Member side of `GET /own-events`: the events of the requester's own origin we hold in the room
@@ -127,7 +143,14 @@ export class OwnEventsRecovery extends RoomPart {
       if (room.host_server !== this.server) continue;
       for (const member of this.d.rooms.joinedServers(room.room_id)) {
         if (signal.aborted) return { ...run, done: false };
-        if (member === this.server || this.finished.has(`${room.room_id} ${member}`)) continue;
+        // The day's limit holds within a run too (retry() then gives up).
+        if (Date.now() - mark.first_try_at > RECOVERY_GIVE_UP_MS) return { ...run, done: false };
+        if (member === this.server || this.finished.has(`${room.room_id} ${member}`) || this.liars.has(member)) continue;
+        // Nothing is sent to a server the owner blocked or quarantined (as callPeer): asked in a later run.
+        if (this.d.isHeldDestination?.(member)) {
+          run.done = false;
+          continue;
+        }
         try {
           const capabilities = (await this.d.discovery.documentOf(member)).capabilities;
           // An older member cannot answer (it would say 404): not asked.
@@ -146,30 +169,85 @@ export class OwnEventsRecovery extends RoomPart {
     return run;
   }
 
-  /** Pages one member's copy of our events in one room; true once it answered complete. */
+  /** Takes one request from `member`'s budget for this minute; false when it is spent. */
+  private requestBudget(member: string): boolean {
+    const now = Date.now();
+    const recent = (this.requests.get(member) ?? []).filter((t) => t > now - 60_000);
+    const spent = recent.length >= REQUESTS_PER_MEMBER_PER_MINUTE;
+    if (!spent) recent.push(now);
+    if (this.requests.size >= 10_000 && !this.requests.has(member)) this.requests.clear();
+    this.requests.set(member, recent);
+    return !spent;
+  }
+
+  /**
+   * Pages one member's copy of our events in one room; true once it answered complete. A run asks
+   * it for at most MEMBER_RUN_MS, within its request budget, and leaves it after FRUITLESS_PAGES
+   * incomplete pages in a row that bring nothing new; a member that serves an event only a liar
+   * would serve is not asked again (true: nothing more is awaited from it).
+   */
   private async fromMember(roomId: string, member: string, mark: RecoveryMark, run: RecoveryRun): Promise<boolean> {
-    const signal = this.stopping.signal;
+    const deadline = AbortSignal.timeout(MEMBER_RUN_MS);
+    const signal = AbortSignal.any([this.stopping.signal, deadline]);
     const from = mark.since - RECOVERY_WINDOW_MARGIN_MS;
     let cursor: { depth: number; eventId: string } = { depth: Math.max(0, from), eventId: '' };
+    let fruitless = 0;
+    /** Events of ours this run took or already held: a page of events already seen is no progress. */
+    const seen = new Set<string>();
     for (let page = 0; page < MAX_PAGES_PER_RUN; page++) {
+      if (Date.now() - mark.first_try_at > RECOVERY_GIVE_UP_MS) return false;
+      if (!this.requestBudget(member)) {
+        warnLimited(this.d.log, `own_events_rate_limited ${member}`, { event: 'own_events_rate_limited', room_id: roomId, server: member }, 'requests for our own events to this member reached the per-minute budget; the rest waits for the next run');
+        return false;
+      }
       const after = cursor.eventId ? `&since_event_id=${encodeURIComponent(cursor.eventId)}` : '';
       const path = `${OWN_EVENTS_PATH}?room_id=${encodeURIComponent(roomId)}&since_depth=${cursor.depth}${after}&limit=${PAGE}`;
       const endpoint = await this.d.discovery.endpointOf(member);
-      const response = await this.d.http.signed(this.d.identity(), 'GET', endpoint, path, undefined, { destination: member, signal });
+      let response: Awaited<ReturnType<typeof this.d.http.signed>>;
+      try {
+        response = await this.d.http.signed(this.d.identity(), 'GET', endpoint, path, undefined, { destination: member, signal });
+      } catch (error) {
+        if (this.stopping.signal.aborted) return false;
+        if (deadline.aborted) throw new Error(`own events from ${member}: no complete answer within this run's time for the room`, { cause: error });
+        throw error;
+      }
       if (signal.aborted) return false;
       if (response.status !== 200) throw new Error(`own events from ${member}: HTTP ${response.status} ${cleanText(response.text, 200)}`);
       const body = response.json as { events?: unknown; complete?: unknown; next_since_depth?: unknown; next_since_event_id?: unknown } | null;
       const events = Array.isArray(body?.events) ? (body.events as unknown[]).slice(0, PAGE) : [];
+      let storedNow = 0;
+      let newToRun = 0;
+      let lied = false;
       for (const raw of events) {
-        if (signal.aborted) return false;
+        if (this.stopping.signal.aborted) return false;
         try {
-          if (await this.takeOwn(raw, roomId, member, from)) run.stored++;
+          const taken = await this.takeOwn(raw, roomId, member, from);
+          if (taken.stored) storedNow++;
+          if (!seen.has(taken.eventId)) {
+            if (seen.size >= 20_000) seen.clear(); // bounded memory; the time and request bounds still hold
+            seen.add(taken.eventId);
+            newToRun++;
+          }
         } catch (error) {
           run.refused++;
+          if (error instanceof HttpError && LIAR_CODES.has(error.code)) lied = true;
           warnLimited(this.d.log, `own_event_refused ${member}`, { event: 'own_event_refused', room_id: roomId, server: member, error: (error as Error).message }, 'a member served an event as ours that is not taken');
         }
       }
+      run.stored += storedNow;
+      if (lied) {
+        this.liars.add(member);
+        this.d.log.warn({ event: 'own_events_member_lied', room_id: roomId, server: member }, 'a member served as ours an event no honest member serves; it is not asked again by this recovery');
+        return true;
+      }
       if (body?.complete === true || events.length === 0) return body?.complete === true;
+      // Progress: an event of ours this run had not seen (an honest member pages through events we
+      // may already hold); a replay of the same ones with a moving cursor is not.
+      fruitless = newToRun > 0 ? 0 : fruitless + 1;
+      if (fruitless >= FRUITLESS_PAGES) {
+        warnLimited(this.d.log, `own_events_fruitless ${member}`, { event: 'own_events_fruitless', room_id: roomId, server: member, pages: fruitless }, 'a member keeps answering incomplete pages of our own events that bring nothing new; asked again at the next run');
+        return false;
+      }
       const next = advancedCursor(body, cursor);
       // A member that says "more" without moving its cursor is asked again at the next run, not now.
       if (!next) throw new Error(`own events from ${member}: an incomplete page whose cursor does not move forward`);
@@ -180,9 +258,9 @@ export class OwnEventsRecovery extends RoomPart {
 
   /**
    * Checks one served event as ours (the ingest's checks, with our own keys) and stores and applies
-   * it when new; true when stored. Throws an HttpError for anything not taken.
+   * it when new; whether it was stored now. Throws an HttpError for anything not taken.
    */
-  private async takeOwn(raw: unknown, roomId: string, member: string, from: number): Promise<boolean> {
+  private async takeOwn(raw: unknown, roomId: string, member: string, from: number): Promise<{ stored: boolean; eventId: string }> {
     const parsed = parseEnvelope(raw);
     if (!parsed.success) throw badRequest('invalid_event', `event envelope is not valid: ${parsed.error.issues[0]?.message ?? 'schema mismatch'}`);
     const envelope = parsed.data;
@@ -227,7 +305,7 @@ export class OwnEventsRecovery extends RoomPart {
       },
     );
     if (stored) this.d.log.debug({ event: 'own_event_recovered', room_id: roomId, event_id: event.event_id, from: member }, 'recovered an event of ours from a member');
-    return stored;
+    return { stored, eventId: event.event_id };
   }
 
   /** The id of a key of ours whose signature of the event verifies (one valid when it was signed), or null. */
