@@ -7,6 +7,7 @@
  * before (no "too old" rule: they were placed when first sent) and relays nothing (the members
  * have them).
  */
+import { compareDisplayOrder } from '../../../shared/display-order.ts';
 import { EVENT_ID, eventIdBelongsTo, isUserId, serverOf } from '../../../shared/identifiers.ts';
 import { verify } from '../crypto/ed25519.ts';
 import { eventShapeViolation } from '../crypto/json-limits.ts';
@@ -29,6 +30,12 @@ export const MEMBER_RUN_MS = 2 * 60_000;
 const REQUESTS_PER_MEMBER_PER_MINUTE = 120;
 /** Incomplete pages in a row that bring nothing new before a member is left for the run (as catch-up). */
 const FRUITLESS_PAGES = 3;
+/** Events of one room pooled in one run (from all its members); the rest waits for the next run. */
+const MAX_POOLED = 50_000;
+/** One checked event of ours, ready to store. */
+interface Checked { event: Envelope; hash: string; contentJson: string; target: string | null }
+/** A room's events served in one run, by id: one copy each, and the members that served it. */
+type Pool = Map<string, { checked: Checked; servers: Set<string> }>;
 /**
  * Refusals only a member that lies would cause: an honest member serves only events it accepted
  * as ours, of the room asked, with their signatures. Such a member is not asked again by this
@@ -135,12 +142,20 @@ export class OwnEventsRecovery extends RoomPart {
     this.timer.unref();
   }
 
-  /** One run over every room we host and each of its member servers not finished yet. */
+  /**
+   * One run over every room we host: each member server not finished yet is paged (checkOwn);
+   * what they serve is pooled (one copy per event id), then stored and applied in display order
+   * (storeOwn). A member is finished once it answered complete and none of the events it served
+   * failed authorization or storage (those may pass at a later run, with events another member
+   * serves then).
+   */
   async recover(mark: RecoveryMark): Promise<RecoveryRun> {
     const run: RecoveryRun = { stored: 0, refused: 0, done: true };
     const signal = this.stopping.signal;
     for (const room of this.d.rooms.rooms()) {
       if (room.host_server !== this.server) continue;
+      const pool: Pool = new Map();
+      const answered: string[] = [];
       for (const member of this.d.rooms.joinedServers(room.room_id)) {
         if (signal.aborted) return { ...run, done: false };
         // The day's limit holds within a run too (retry() then gives up).
@@ -154,16 +169,31 @@ export class OwnEventsRecovery extends RoomPart {
         try {
           const capabilities = (await this.d.discovery.documentOf(member)).capabilities;
           // An older member cannot answer (it would say 404): not asked.
-          if (capabilities.includes(OWN_EVENTS_CAPABILITY) && !(await this.fromMember(room.room_id, member, mark, run))) {
-            run.done = false;
-            continue;
-          }
-          this.finished.add(`${room.room_id} ${member}`);
+          if (!capabilities.includes(OWN_EVENTS_CAPABILITY) || (await this.fromMember(room.room_id, member, mark, run, pool))) answered.push(member);
+          else run.done = false;
         } catch (error) {
           if (signal.aborted) return { ...run, done: false };
           run.done = false;
           warnLimited(this.d.log, `own_events_member_failed ${member}`, { event: 'own_events_member_failed', room_id: room.room_id, server: member, error: (error as Error).message }, 'could not ask a member for our own events of a room; asked again later');
         }
+      }
+      const failedFrom = new Set<string>();
+      for (const { checked, servers } of [...pool.values()].sort((a, b) => compareDisplayOrder(a.checked.event, b.checked.event))) {
+        if (signal.aborted) return { ...run, done: false };
+        try {
+          if (await this.storeOwn(checked, room.room_id)) run.stored++;
+        } catch (error) {
+          run.refused++;
+          // Another copy of an id we hold is final; anything else (authorization against the state
+          // an event not recovered yet changes, a failure of ours) is tried again at the next run.
+          if (!(error instanceof HttpError && error.code === 'event_id_conflict')) for (const server of servers) failedFrom.add(server);
+          warnLimited(this.d.log, `own_event_not_applied ${room.room_id}`, { event: 'own_event_not_applied', room_id: room.room_id, event_id: checked.event.event_id, servers: [...servers], error: (error as Error).message }, 'an event of ours a member served could not be stored or applied; tried again at the next run');
+        }
+      }
+      for (const member of answered) {
+        // (A member that lied is not asked again: it does not hold the recovery back.)
+        if (failedFrom.has(member) && !this.liars.has(member)) run.done = false;
+        else this.finished.add(`${room.room_id} ${member}`);
       }
     }
     return run;
@@ -181,18 +211,18 @@ export class OwnEventsRecovery extends RoomPart {
   }
 
   /**
-   * Pages one member's copy of our events in one room; true once it answered complete. A run asks
-   * it for at most MEMBER_RUN_MS, within its request budget, and leaves it after FRUITLESS_PAGES
-   * incomplete pages in a row that bring nothing new; a member that serves an event only a liar
-   * would serve is not asked again (true: nothing more is awaited from it).
+   * Pages one member's copy of our events in one room into `pool`; true once it answered
+   * complete. A run asks it for at most MEMBER_RUN_MS, within its request budget, and leaves it
+   * after FRUITLESS_PAGES incomplete pages in a row that bring nothing new; a member that serves an
+   * event only a liar would serve is not asked again (true: nothing more is awaited from it).
    */
-  private async fromMember(roomId: string, member: string, mark: RecoveryMark, run: RecoveryRun): Promise<boolean> {
+  private async fromMember(roomId: string, member: string, mark: RecoveryMark, run: RecoveryRun, pool: Pool): Promise<boolean> {
     const deadline = AbortSignal.timeout(MEMBER_RUN_MS);
     const signal = AbortSignal.any([this.stopping.signal, deadline]);
     const from = mark.since - RECOVERY_WINDOW_MARGIN_MS;
     let cursor: { depth: number; eventId: string } = { depth: Math.max(0, from), eventId: '' };
     let fruitless = 0;
-    /** Events of ours this run took or already held: a page of events already seen is no progress. */
+    /** Events of ours this member served this run: a page of events already seen is no progress. */
     const seen = new Set<string>();
     for (let page = 0; page < MAX_PAGES_PER_RUN; page++) {
       if (Date.now() - mark.first_try_at > RECOVERY_GIVE_UP_MS) return false;
@@ -215,17 +245,21 @@ export class OwnEventsRecovery extends RoomPart {
       if (response.status !== 200) throw new Error(`own events from ${member}: HTTP ${response.status} ${cleanText(response.text, 200)}`);
       const body = response.json as { events?: unknown; complete?: unknown; next_since_depth?: unknown; next_since_event_id?: unknown } | null;
       const events = Array.isArray(body?.events) ? (body.events as unknown[]).slice(0, PAGE) : [];
-      let storedNow = 0;
       let newToRun = 0;
       let lied = false;
       for (const raw of events) {
         if (this.stopping.signal.aborted) return false;
         try {
-          const taken = await this.takeOwn(raw, roomId, member, from);
-          if (taken.stored) storedNow++;
-          if (!seen.has(taken.eventId)) {
+          const checked = this.checkOwn(raw, roomId, from);
+          const id = checked.event.event_id;
+          const pooled = pool.get(id);
+          if (pooled && pooled.checked.hash !== checked.hash) throw conflict('event_id_conflict', `${id} was served with other content by ${[...pooled.servers].join(', ')}`);
+          if (pooled) pooled.servers.add(member);
+          else if (pool.size < MAX_POOLED) pool.set(id, { checked, servers: new Set([member]) });
+          else return false; // the rest at the next run (what is pooled is applied now)
+          if (!seen.has(id)) {
             if (seen.size >= 20_000) seen.clear(); // bounded memory; the time and request bounds still hold
-            seen.add(taken.eventId);
+            seen.add(id);
             newToRun++;
           }
         } catch (error) {
@@ -234,15 +268,14 @@ export class OwnEventsRecovery extends RoomPart {
           warnLimited(this.d.log, `own_event_refused ${member}`, { event: 'own_event_refused', room_id: roomId, server: member, error: (error as Error).message }, 'a member served an event as ours that is not taken');
         }
       }
-      run.stored += storedNow;
       if (lied) {
         this.liars.add(member);
         this.d.log.warn({ event: 'own_events_member_lied', room_id: roomId, server: member }, 'a member served as ours an event no honest member serves; it is not asked again by this recovery');
         return true;
       }
       if (body?.complete === true || events.length === 0) return body?.complete === true;
-      // Progress: an event of ours this run had not seen (an honest member pages through events we
-      // may already hold); a replay of the same ones with a moving cursor is not.
+      // Progress: an event of ours this run had not seen from it (an honest member pages through
+      // events we may already hold); a replay of the same ones with a moving cursor is not.
       fruitless = newToRun > 0 ? 0 : fruitless + 1;
       if (fruitless >= FRUITLESS_PAGES) {
         warnLimited(this.d.log, `own_events_fruitless ${member}`, { event: 'own_events_fruitless', room_id: roomId, server: member, pages: fruitless }, 'a member keeps answering incomplete pages of our own events that bring nothing new; asked again at the next run');
@@ -257,10 +290,10 @@ export class OwnEventsRecovery extends RoomPart {
   }
 
   /**
-   * Checks one served event as ours (the ingest's checks, with our own keys) and stores and applies
-   * it when new; whether it was stored now. Throws an HttpError for anything not taken.
+   * Checks one served event as ours (the ingest's checks, with our own keys): what storeOwn needs.
+   * Throws an HttpError for anything not taken.
    */
-  private async takeOwn(raw: unknown, roomId: string, member: string, from: number): Promise<{ stored: boolean; eventId: string }> {
+  private checkOwn(raw: unknown, roomId: string, from: number): Checked {
     const parsed = parseEnvelope(raw);
     if (!parsed.success) throw badRequest('invalid_event', `event envelope is not valid: ${parsed.error.issues[0]?.message ?? 'schema mismatch'}`);
     const envelope = parsed.data;
@@ -285,7 +318,18 @@ export class OwnEventsRecovery extends RoomPart {
     const own = envelope.signatures[server]!;
     const event: Envelope = { ...envelope, signatures: { [server]: { [keyId]: own[keyId]! } } };
     const hash = contentHash(bytes);
-    const target = typeof event.content.target === 'string' ? event.content.target : null;
+    const known = this.d.events.hashOf(event.event_id);
+    if (known !== undefined && known !== hash) throw conflict('event_id_conflict', `event ${event.event_id} is already stored with different content`);
+    return { event, hash, contentJson, target: typeof event.content.target === 'string' ? event.content.target : null };
+  }
+
+  /**
+   * Stores and applies a checked event of ours when new; true when stored. It is authorized
+   * against the room's state as of when it was signed (origin_ts), as when it was first accepted
+   * (an invite that expired since still admits the join made with it); no ordering rule.
+   */
+  private async storeOwn(checked: Checked, roomId: string): Promise<boolean> {
+    const { event, hash, contentJson, target } = checked;
     const stored = await this.d.commit.run(
       () => {
         const known = this.d.events.hashOf(event.event_id);
@@ -294,8 +338,7 @@ export class OwnEventsRecovery extends RoomPart {
           throw conflict('event_id_conflict', `event ${event.event_id} is already stored with different content`);
         }
         const at = Date.now();
-        // As when it was first accepted: authorized against the room's state, no ordering rule.
-        authorizeEvent(this.d.rooms, this.d.events, event, at);
+        authorizeEvent(this.d.rooms, this.d.events, event, event.origin_ts);
         this.d.events.insertNew(event, hash, null, { now: at, contentJson, relatesTo: target });
         this.d.rooms.apply(event, at);
         return true;
@@ -304,8 +347,8 @@ export class OwnEventsRecovery extends RoomPart {
         if (inserted) this.notifyEvent(event);
       },
     );
-    if (stored) this.d.log.debug({ event: 'own_event_recovered', room_id: roomId, event_id: event.event_id, from: member }, 'recovered an event of ours from a member');
-    return { stored, eventId: event.event_id };
+    if (stored) this.d.log.debug({ event: 'own_event_recovered', room_id: roomId, event_id: event.event_id }, 'recovered an event of ours from the members');
+    return stored;
   }
 
   /** The id of a key of ours whose signature of the event verifies (one valid when it was signed), or null. */
