@@ -272,6 +272,37 @@ describe('a host restored from a backup', () => {
     expect(mark(alpha)).toMatch(/"first_try_at":\d+/);
   }, 120_000);
 
+  it('does not take from a member an invite, an unban or a role grant for one of its own users', async ({ nodes }) => {
+    let alpha = await nodes.inProcess(ALPHA, CONFIG);
+    const mallory: FakePeer = await nodes.fakePeer('mallory.test');
+    mallory.capabilities.push(OWN_EVENTS_CAPABILITY);
+    const roomId = (await alpha.admin('POST', '/rooms', { name: 'grants' })).body.room_id as string;
+    const malloryUser = await joinFakePeer(asHost(alpha), roomId, mallory);
+    const backup = await backUp(alpha);
+    const honestId = await send(alpha, roomId, 'sent after the backup');
+    const honest = storedEnvelope(alpha, honestId);
+    // Signed by alpha's owner: an invite alpha signed but dropped (eve's server never accepted it),
+    // a grant (its revocation withheld), an unban of mallory's user. None of them stored before the backup.
+    const alphaId = Identity.load(join(alpha.dataDir, 'identity.json'));
+    const t = honest.origin_ts + 1;
+    const favours = [
+      makeEvent(alphaId, { room_id: roomId, event_type: 'm.member.invite', state_key: '@eve:mallory.test', origin_ts: t, depth: honest.depth + 1, content: { membership: 'invite', expires_at: t + 3600_000 } }),
+      makeEvent(alphaId, { room_id: roomId, event_type: 'm.room.role', state_key: malloryUser, origin_ts: t, depth: honest.depth + 2, content: { role: 'moderator' } }),
+      makeEvent(alphaId, { room_id: roomId, event_type: 'm.member.unban', state_key: '@bob:mallory.test', origin_ts: t, depth: honest.depth + 3, content: { membership: 'leave' } }),
+    ];
+    mallory.routes.set(OWN_EVENTS_PATH, () => ({ status: 200, body: { room_id: roomId, events: [honest, ...favours], complete: true, next_since_depth: honest.depth + 3, next_since_event_id: favours[2]!.event_id } }));
+
+    alpha = await restoreAndStart(nodes, alpha, backup);
+    await eventually(async () => expect(storedIds(alpha, [honestId])).toEqual([honestId]), 30_000);
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(storedIds(alpha, favours.map((e) => e.event_id))).toEqual([]);
+    // Refused, not failed: the member is done.
+    await eventually(async () => expect(mark(alpha)).toBe(''));
+    const roles = queryNodeDb<{ user_id: string; role: string; membership: string }>(alpha.dataDir, 'SELECT user_id, role, membership FROM room_members WHERE room_id = ?', roomId);
+    expect(roles.find((r) => r.user_id === malloryUser)?.role).toBe('member');
+    expect(roles.find((r) => r.user_id === '@eve:mallory.test')).toBeUndefined();
+  }, 120_000);
+
   it('refuses what a member serves as its own but is not: another origin, outside the window, forged, another room; an older member is not asked', async ({ nodes }) => {
     let alpha = await nodes.inProcess(ALPHA, CONFIG);
     const mallory: FakePeer = await nodes.fakePeer('mallory.test');

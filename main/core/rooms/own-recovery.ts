@@ -30,6 +30,8 @@ export const MEMBER_RUN_MS = 2 * 60_000;
 const REQUESTS_PER_MEMBER_PER_MINUTE = 120;
 /** Incomplete pages in a row that bring nothing new before a member is left for the run (as catch-up). */
 const FRUITLESS_PAGES = 3;
+/** Event types not taken from the member whose user they name (state_key): they favour that user. */
+const FAVOURS = new Set(['m.member.invite', 'm.member.unban', 'm.room.role']);
 /** Events of one room pooled in one run (from all its members); the rest waits for the next run. */
 const MAX_POOLED = 50_000;
 /** One checked event of ours, ready to store. */
@@ -250,7 +252,7 @@ export class OwnEventsRecovery extends RoomPart {
       for (const raw of events) {
         if (this.stopping.signal.aborted) return false;
         try {
-          const checked = this.checkOwn(raw, roomId, from);
+          const checked = this.checkOwn(raw, roomId, member, from);
           const id = checked.event.event_id;
           const pooled = pool.get(id);
           if (pooled && pooled.checked.hash !== checked.hash) throw conflict('event_id_conflict', `${id} was served with other content by ${[...pooled.servers].join(', ')}`);
@@ -293,7 +295,7 @@ export class OwnEventsRecovery extends RoomPart {
    * Checks one served event as ours (the ingest's checks, with our own keys): what storeOwn needs.
    * Throws an HttpError for anything not taken.
    */
-  private checkOwn(raw: unknown, roomId: string, from: number): Checked {
+  private checkOwn(raw: unknown, roomId: string, member: string, from: number): Checked {
     const parsed = parseEnvelope(raw);
     if (!parsed.success) throw badRequest('invalid_event', `event envelope is not valid: ${parsed.error.issues[0]?.message ?? 'schema mismatch'}`);
     const envelope = parsed.data;
@@ -302,6 +304,14 @@ export class OwnEventsRecovery extends RoomPart {
       throw forbidden('not_own_event', `${envelope.event_id} is not an event of ${server}`);
     }
     if (envelope.room_id !== roomId) throw forbidden('wrong_room', `${envelope.event_id} is of ${envelope.room_id}, not of ${roomId}`);
+    // What favours the serving member's own users is not taken from it: it may hold an invite we
+    // signed but dropped (a remote invite is signed before its server accepts it), or a grant
+    // whose revocation it withholds. Losing a grant is the safe side (another member may serve it).
+    // (A role event that makes them a plain member is taken: it favours nobody.)
+    const demotion = envelope.event_type === 'm.room.role' && (envelope.content as { role?: unknown }).role === 'member';
+    if (FAVOURS.has(envelope.event_type) && !demotion && typeof envelope.state_key === 'string' && isUserId(envelope.state_key) && serverOf(envelope.state_key) === member) {
+      throw forbidden('favours_member', `${envelope.event_id} (${envelope.event_type}) concerns a user of ${member}, which served it`);
+    }
     const now = Date.now();
     if (envelope.origin_ts < from || envelope.origin_ts > now + MAX_CLOCK_SKEW_MS) {
       throw forbidden('outside_recovery_window', `${envelope.event_id} was signed at ${envelope.origin_ts}, outside ${from}..${now + MAX_CLOCK_SKEW_MS}`);
