@@ -42,6 +42,12 @@ export interface EventCursor {
   event_id: string;
 }
 
+/**
+ * One origin's events of a room after a cursor (ofOrigin, the member side of GET /own-events):
+ * searched in federation_events_room_origin (migration 47), not in every event of the room.
+ */
+export const OF_ORIGIN_SQL = 'SELECT * FROM federation_events WHERE room_id = ? AND origin_server = ? AND (depth, event_id) > (?, ?) ORDER BY depth, event_id LIMIT ?';
+
 export class FederationEvents {
   private readonly db: Db;
   private readonly getStmt;
@@ -221,9 +227,7 @@ export class FederationEvents {
    */
   ofOrigin(roomId: string, origin: string, sinceDepth: number, afterEventId: string, limit: number, maxBytes = PAGE_BYTES): { events: Envelope[]; complete: boolean; last: EventCursor | null } {
     const rows = this.db
-      .prepare<[string, string, number, string, number], EventRow>(
-        'SELECT * FROM federation_events WHERE room_id = ? AND origin_server = ? AND (depth, event_id) > (?, ?) ORDER BY depth, event_id LIMIT ?',
-      )
+      .prepare<[string, string, number, string, number], EventRow>(OF_ORIGIN_SQL)
       .all(roomId, origin, sinceDepth, afterEventId, limit + 1);
     const kept = withinBytes(rows.slice(0, limit), rowWireBytes, maxBytes);
     const last = kept.items[kept.items.length - 1];

@@ -1,6 +1,8 @@
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
+import { OF_ORIGIN_SQL } from './federation-events.ts';
 import { MIGRATIONS, runMigrations } from './migrations.ts';
+import { stablePlanSql } from './stable-plans.ts';
 
 /** A database at `version`, as that version of the node left it. */
 function at(version: number): Database.Database {
@@ -99,5 +101,26 @@ describe('runMigrations', () => {
     expect(() => runMigrations(db, [...MIGRATIONS, broken])).toThrow(/no_such_table/);
     expect(db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.at(-1)!.version);
     expect(db.prepare("SELECT COUNT(*) AS n FROM sqlite_master WHERE name = 'never_made'").get()).toEqual({ n: 0 });
+  });
+});
+
+describe('migration 47: events of one origin in a room', () => {
+  it('the own-events query (ofOrigin) searches the origin\'s events of the room, not every event of the room', () => {
+    const db = at(46);
+    const event = db.prepare(`INSERT INTO federation_events (event_id, room_id, event_type, sender, origin_server, origin_ts, depth, state_key, content, signatures, content_hash, received_from, received_at)
+      VALUES (?, '!r:a.test', 'm.message', ?, ?, 1, ?, NULL, '{}', '{}', 'h', NULL, 1)`);
+    for (let i = 0; i < 30; i++) {
+      const origin = i % 3 === 0 ? 'a.test' : 'b.test';
+      event.run(`$${String(i).padStart(2, '0')}:${origin}`, `@owner:${origin}`, origin, 100 + i);
+    }
+    runMigrations(db);
+    expect(db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.at(-1)!.version);
+    // As the node prepares it (store/connection.ts: stablePlanSql).
+    const sql = stablePlanSql(OF_ORIGIN_SQL);
+    const plan = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all('!r:a.test', 'a.test', 105, '', 5) as Array<{ detail: string }>).map((p) => p.detail).join(' ');
+    expect(plan).toContain('USING INDEX federation_events_room_origin (room_id=? AND origin_server=?');
+    expect(plan).not.toContain('TEMP B-TREE');
+    const rows = db.prepare(sql).all('!r:a.test', 'a.test', 105, '', 3) as Array<{ event_id: string }>;
+    expect(rows.map((r) => r.event_id)).toEqual(['$06:a.test', '$09:a.test', '$12:a.test']);
   });
 });

@@ -1123,6 +1123,16 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 47,
+    name: 'events of one origin in a room',
+    sql: `
+      -- A member serving a restored host its own events (GET /own-events, store/federation-events.ts
+      -- ofOrigin): that origin's events of the room after a cursor, in (depth, event_id) order,
+      -- without a pass over every other server's events of the room.
+      CREATE INDEX IF NOT EXISTS federation_events_room_origin ON federation_events (room_id, origin_server, depth, event_id);
+    `,
+  },
 ];
 
 /**
