@@ -156,6 +156,12 @@ export const ERROR_SENTENCES: Readonly<Record<string, string>> = {
   nothing_held: 'Nothing is waiting in quarantine for that server.',
   // the rest of what the node can answer (test/error-sentences.test.ts reads every code from the source)
   unknown_peer: 'That server is not one of your friends\' servers. Add it first.',
+  is_peer: 'That server is one of your friends\' servers: choose allow, block or quarantine for it instead of forgetting it.',
+  // Refusals a restored server's recovery gives events a member served it (rooms/own-recovery.ts): logged, said here for completeness.
+  not_own_event: 'That event is not one this server sent, so it was not taken back after the restore.',
+  wrong_room: 'That event belongs to another room than the one asked about.',
+  outside_recovery_window: 'That event was not sent between the backup and the restore, so it was not taken back.',
+  favours_member: 'That invitation or role came from the server of the person it favours, so it was not taken back after the restore.',
   unknown_entry: 'That message is not waiting to be sent any more.',
   unknown_cursor: 'The other server lost track of what your server already fetched. It starts over by itself.',
   unknown_item: 'The mailbox holds no such item for your server. Your server acknowledges what it fetched without naming it.',
