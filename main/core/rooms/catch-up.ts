@@ -15,6 +15,7 @@ import { compareDisplayOrder } from './event-types.ts';
 import { aheadOfReference3, tooOldForReference3 } from '../federation/reference/carry.ts';
 import { PAGE_BYTES } from '../federation/page-budget.ts';
 import { EVENTS_PATH } from '../federation/paths.ts';
+import { PerMinuteBudget } from '../util/per-minute-budget.ts';
 import { RoomPart, type RoomServiceDeps } from './room-part.ts';
 
 const CATCH_UP_PAGE = 200;
@@ -77,7 +78,7 @@ export class RoomCatchUp extends RoomPart {
   private readonly catchUpBackoff = new Map<string, number>();
 
   /** Per host: times of its catch-up requests in the last minute. */
-  private readonly catchUpRequests = new Map<string, number[]>();
+  private readonly catchUpRequests = new PerMinuteBudget(() => this.d.catchUpRequestsPerHostPerMinute ?? DEFAULT_CATCH_UP_REQUESTS_PER_HOST_PER_MINUTE);
 
   /** Aborted by stop(): running catch-ups end (their HTTP request too) and write nothing more. */
   private readonly stopping = new AbortController();
@@ -124,15 +125,7 @@ export class RoomCatchUp extends RoomPart {
 
   /** Takes one catch-up request from `host`'s budget for this minute; false when it is spent. */
   private catchUpBudget(host: string): boolean {
-    const now = Date.now();
-    const recent = (this.catchUpRequests.get(host) ?? []).filter((t) => t > now - 60_000);
-    if (recent.length >= (this.d.catchUpRequestsPerHostPerMinute ?? DEFAULT_CATCH_UP_REQUESTS_PER_HOST_PER_MINUTE)) {
-      this.catchUpRequests.set(host, recent);
-      return false;
-    }
-    recent.push(now);
-    this.catchUpRequests.set(host, recent);
-    return true;
+    return this.catchUpRequests.take(host);
   }
 
   /**

@@ -18,6 +18,7 @@ import { warnLimited } from '../log/rate-limit.ts';
 import { cleanText } from '../util/untrusted-text.ts';
 import { authorizeEvent, checkReceivedContent } from './authorize.ts';
 import { MAX_CLOCK_SKEW_MS, checkRelayedOrdering } from './ordering.ts';
+import { PerMinuteBudget } from '../util/per-minute-budget.ts';
 import { RoomPart } from './room-part.ts';
 
 /** Events asked for per page (a member serves at most OWN_EVENTS_MAX_LIMIT). */
@@ -79,7 +80,7 @@ export class OwnEventsRecovery extends RoomPart {
   /** Members that served an event only a liar would serve: not asked again by this recovery. */
   private readonly liars = new Set<string>();
   /** Per member: when its recent requests were made (the per-minute budget). */
-  private readonly requests = new Map<string, number[]>();
+  private readonly requests = new PerMinuteBudget(() => REQUESTS_PER_MEMBER_PER_MINUTE, 10_000);
 
   /**
    * Member side of `GET /own-events`: the events of the requester's own origin we hold in the room
@@ -203,13 +204,7 @@ export class OwnEventsRecovery extends RoomPart {
 
   /** Takes one request from `member`'s budget for this minute; false when it is spent. */
   private requestBudget(member: string): boolean {
-    const now = Date.now();
-    const recent = (this.requests.get(member) ?? []).filter((t) => t > now - 60_000);
-    const spent = recent.length >= REQUESTS_PER_MEMBER_PER_MINUTE;
-    if (!spent) recent.push(now);
-    if (this.requests.size >= 10_000 && !this.requests.has(member)) this.requests.clear();
-    this.requests.set(member, recent);
-    return !spent;
+    return this.requests.take(member);
   }
 
   /**
