@@ -5,9 +5,11 @@
  * Chromium, two real nodes from dist/: beta's owner in a room alpha hosts is removed with a reason
  * while the room is open, then banned from another; beta's page says who and why in the room and
  * lists both apart, "Rooms you left or were removed from", each opening to its old messages, read-only.
+ * A member of a node (the member app) removed from a room opens it from that list to the messages up
+ * to its removal, as they were then (none sent after, no edit made after; a deletion applied), read-only.
  */
 import { describe, expect, it } from '../helpers/fixtures.ts';
-import { HAVE_CHROMIUM, axeViolations, signedIn } from '../helpers/browser.ts';
+import { HAVE_CHROMIUM, axeViolations, joinByLink, signedIn } from '../helpers/browser.ts';
 import { enc } from '../helpers/rooms.ts';
 
 describe.skipIf(!HAVE_CHROMIUM)('rooms left, removed or banned from (real Chromium, real nodes)', () => {
@@ -56,5 +58,46 @@ describe.skipIf(!HAVE_CHROMIUM)('rooms left, removed or banned from (real Chromi
     await page.getByTestId('message').getByText('welcome to the lounge').waitFor();
     expect(await reason.textContent()).toBe('Banned by @owner:alpha.test: spam. The messages from before stay here to read; nothing can be sent.');
     expect(await page.getByTestId('composer').count()).toBe(0);
+  });
+
+  it('a removed member opens the room from the left list to its messages up to the removal, read-only', async ({ browser, fileNodes }) => {
+    const alpha = await fileNodes.start({ serverName: 'alpha.test' });
+    const phone = await (await browser.newContext({ viewport: { width: 390, height: 844 } })).newPage();
+    await phone.goto(String((await alpha.admin('POST', '/members/invites', {})).body.link));
+    await joinByLink(phone, 'sam', 'kettle orbit lantern mosaic');
+    const room = (await alpha.admin('POST', '/rooms', { name: 'diary' })).body.room_id as string;
+    expect((await alpha.admin('POST', `/rooms/${enc(room)}/invites`, { user_id: '@sam:alpha.test' })).status).toBe(200);
+    await phone.getByTestId('room-invite').getByRole('button', { name: 'Accept' }).click();
+    await phone.getByTestId('composer').waitFor();
+    const say = async (body: string) => (await alpha.admin('POST', `/rooms/${enc(room)}/messages`, { body })).body.event_id as string;
+    await say('welcome to the diary');
+    const plan = await say('the plan as it was');
+    const slip = await say('a slip of the tongue');
+    await phone.getByTestId('message').getByText('a slip of the tongue').waitFor({ timeout: 15_000 });
+    expect((await alpha.admin('POST', `/rooms/${enc(room)}/members/${enc('@sam:alpha.test')}/remove`, { reason: 'cool down for a day' })).status).toBe(200);
+    await say('said after sam was gone');
+    expect((await alpha.admin('PATCH', `/rooms/${enc(room)}/messages/${enc(plan)}`, { body: 'the plan as changed later' })).status).toBe(200);
+    expect((await alpha.admin('DELETE', `/rooms/${enc(room)}/messages/${enc(slip)}`, {})).status).toBe(200);
+
+    // Opened again from the Rooms screen's list of rooms left: what was said up to the removal.
+    await phone.evaluate(() => (location.hash = '#/rooms'));
+    const item = phone.getByTestId('left-rooms').getByRole('listitem').filter({ hasText: 'diary' });
+    await item.waitFor({ timeout: 15_000 });
+    expect(await item.getByTestId('left-words').textContent()).toBe('Removed by @owner:alpha.test: cool down for a day');
+    await item.getByRole('link', { name: 'diary' }).click();
+    const shown = phone.getByTestId('message');
+    await shown.getByText('welcome to the diary').waitFor({ timeout: 15_000 });
+    expect(await phone.getByTestId('cannot-send').textContent()).toBe('Removed by @owner:alpha.test: cool down for a day. The messages from before stay here to read; nothing can be sent.');
+    expect(await shown.getByText('the plan as it was').count()).toBe(1);
+    expect(await phone.getByText('the plan as changed later').count()).toBe(0);
+    expect(await phone.getByText('said after sam was gone').count()).toBe(0);
+    expect(await phone.getByText('a slip of the tongue').count()).toBe(0);
+    expect(await shown.filter({ hasText: 'Message deleted' }).count()).toBe(1);
+    expect(await shown.count()).toBe(3);
+    // Read-only: no composer, nothing to react with, edit or delete.
+    expect(await phone.getByTestId('composer').count()).toBe(0);
+    await shown.first().hover();
+    expect(await phone.getByRole('button', { name: /^React with|^Edit|^Delete/ }).count()).toBe(0);
+    expect(await axeViolations(phone)).toEqual([]);
   });
 });

@@ -157,12 +157,14 @@ describe.skipIf(!HAVE_CHROMIUM)('members: the member app (real Chromium, two rea
     expect(await page.locator('main').innerText()).not.toMatch(/not here, or you are not in it/);
     await page.evaluate(() => (location.hash = '#/rooms'));
     await page.getByTestId('room-invite').filter({ hasText: 'Book club' }).waitFor();
-    // Listed apart, saying what happened; opened, it says so, its messages no longer shown to her.
+    // Listed apart, saying what happened; opened, it says so, beside her messages up to then, read-only.
     const gone = page.getByTestId('left-rooms').getByRole('listitem').filter({ hasText: 'Family' });
     expect(await gone.getByTestId('left-words').textContent()).toBe('Removed by @owner:home.test: cool down for a day');
     expect(await page.locator('ul.room-list:not([data-testid="left-rooms"])').getByRole('link', { name: /Family/ }).count()).toBe(0);
     await gone.getByRole('link', { name: 'Family' }).click();
-    await expect.poll(() => page.getByTestId('cannot-send').textContent()).toBe('Removed by @owner:home.test: cool down for a day. Its messages are not shown to you any more, and nothing can be sent. Your message below was not sent.');
+    await expect.poll(() => page.getByTestId('cannot-send').textContent()).toBe('Removed by @owner:home.test: cool down for a day. The messages from before stay here to read; nothing can be sent. Your message below was not sent.');
+    await page.getByTestId('message').getByText('hello from ann').waitFor();
+    expect(await page.getByTestId('composer').count()).toBe(0);
     await page.evaluate(() => (location.hash = '#/rooms'));
 
     // The owner's Members card lists ann; disabling signs the phone out at once.

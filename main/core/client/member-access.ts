@@ -8,6 +8,9 @@
  *  - the room of the input's `room_id` must be one the member is in (or invited to, where the flag
  *    says 'seen', while the invitation has not expired), else 404 room_not_found, the same answer
  *    as a room that does not exist;
+ *  - where the flag says 'read' (reading messages), a member that joined the room and since left,
+ *    was removed or banned may too: the room's messages up to then, read-only (the page is cut
+ *    there whoever reads: rooms/message-page.ts `readsUpTo`); one never joined still gets 404;
  *  - where the flag says 'moderated' (inviting others), the member must be the room's owner or a
  *    moderator of it, else 403 not_room_moderator;
  *  - creating rooms follows the owner's `members_may_create_rooms`;
@@ -38,6 +41,11 @@ export interface MemberAccessDeps {
   handlers: () => AdminHandlers;
   /** The membership of a user in a room of this node (null: none, or no such room). */
   membership: (roomId: string, userId: string) => Membership | null;
+  /**
+   * Whether the user joined the room and its membership has since ended: it left, was removed or
+   * banned (RoomStore.membershipEnd). Without it, no such member reads the room.
+   */
+  membershipEnded?: (roomId: string, userId: string) => boolean;
   mayCreateRooms: () => boolean;
   /** Rooms hosted here that `userId` created (it is their owner), and how many a member may have. */
   roomsCreatedBy: (userId: string) => number;
@@ -113,7 +121,8 @@ export async function callAsMember(deps: MemberAccessDeps, userId: string, name:
   }
   if (typeof input.room_id === 'string' && use.room !== 'unchecked') {
     const member = deps.membership(input.room_id, userId);
-    const allowed = member?.membership === 'join' || (use.room === 'seen' && invitedOrJoined(member));
+    const allowed = member?.membership === 'join' || (use.room === 'seen' && invitedOrJoined(member))
+      || (use.room === 'read' && member?.membership === 'leave' && (deps.membershipEnded?.(input.room_id, userId) ?? false));
     if (!member || !allowed) throw notFound('room_not_found', `there is no room ${input.room_id} that you are in`);
     if (use.room === 'moderated' && member.role !== 'owner' && member.role !== 'moderator') {
       throw forbidden('not_room_moderator', 'only the room\'s owner or one of its moderators may invite people to it');
@@ -169,6 +178,6 @@ export function memberHandlers(deps: MemberAccessDeps, userId: string): AdminHan
 /** The rooms a member sees: those it is in or invited to (the node's other rooms are not its business). */
 function ownRooms(deps: MemberAccessDeps, userId: string, output: AdminOutputs['listRooms']): AdminOutputs['listRooms'] {
   // And the rooms it was in and left, was removed or banned from (`left` says by whom and why): listed
-  // apart, said what happened, not read any more (getRoom and listMessages still answer 404).
+  // apart, said what happened; their messages up to then it reads (listMessages), nothing more (getRoom answers 404).
   return { rooms: output.rooms.filter((r) => invitedOrJoined(deps.membership(r.room_id, userId)) || (r.left !== undefined && deps.membership(r.room_id, userId)?.membership === 'leave')) };
 }

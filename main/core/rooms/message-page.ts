@@ -8,7 +8,7 @@
 import type { MessageView, RoomActions } from '../../../shared/contract/admin-operations.ts';
 import type { Envelope, UnsignedEnvelope } from '../federation/envelope.ts';
 import type { Db } from '../store/database.ts';
-import type { FederationEvents } from '../store/federation-events.ts';
+import type { EventPosition, FederationEvents } from '../store/federation-events.ts';
 import { authorizeEvent, authorizeWellFormed } from './authorize.ts';
 import { changesNotDelivered, messageDeliveries } from './message-delivery.ts';
 import { compareDisplayOrder, RELATION_TYPES } from './event-types.ts';
@@ -41,6 +41,18 @@ export function roomActions(d: PageDeps, roomId: string, viewer: string, readOnl
   return { can_send: send, can_react: send, can_leave: d.rooms.member(roomId, viewer)?.membership === 'join', read_only: readOnly };
 }
 
+/**
+ * Where `viewer`'s reading of the room ends: the leave, removal or ban that ended its membership
+ * (README "Members", docs/ARCHITECTURE.md "What outside tools rely on"). A user who left reads the room as
+ * it stood then: the messages before it, edits and reactions made before it; a delete made after
+ * is applied (the message is gone for everyone). Undefined while it is joined or invited, or was
+ * never in the room (the room's whole history, as before).
+ */
+export function readsUpTo(rooms: RoomStore, roomId: string, viewer: string): EventPosition | undefined {
+  const member = rooms.member(roomId, viewer);
+  return member?.membership === 'leave' ? { depth: member.event_depth, origin_server: member.event_origin, event_id: member.event_id } : undefined;
+}
+
 export function messagePage(
   d: PageDeps,
   roomId: string,
@@ -48,11 +60,12 @@ export function messagePage(
   limit: number,
   beforeId?: string,
   readOnly = false,
+  upTo = readsUpTo(d.rooms, roomId, viewer),
 ): { messages: MessageView[]; has_more: boolean } {
   // The page's messages as stored: each check below finds its target here instead of reading it
   // again (issue #17: a page of 50 read and parsed its messages a second time, a third of its cost).
   const loaded = new Map<string, Envelope>();
-  const page = roomMessages(d.events, d.rooms, roomId, limit + 1, beforeId, loaded, viewer);
+  const page = roomMessages(d.events, d.rooms, roomId, limit + 1, beforeId, loaded, viewer, upTo);
   // The newest `limit`, within the page budget (page-budget.ts): what is cut is older, and `before`
   // the first message shown gets it.
   const newestFirst = withinBytes((page.length > limit ? page.slice(1) : page).reverse(), viewBytes);
@@ -93,6 +106,7 @@ export function messageChanges(
   /** Messages to show again whether or not they changed (own messages whose delivery changed). */
   also: readonly string[],
   readOnly = false,
+  upTo = readsUpTo(d.rooms, roomId, viewer),
 ): MessageView[] | null {
   const arrived = d.events.arrivedSince(roomId, cursor, SCAN_AT_MOST);
   if (!arrived) return null;
@@ -106,9 +120,10 @@ export function messageChanges(
   }
   const found = d.events.getMany([...changed]);
   // A relation may name a message this server does not hold (yet): nothing of the page changes then.
-  const messages = [...found.values()].filter((e) => e.room_id === roomId && e.event_type === 'm.message').sort(compareDisplayOrder);
+  // A viewer who left is shown none sent after its leave (`also` may name one), the others as they stood then.
+  const messages = [...found.values()].filter((e) => e.room_id === roomId && e.event_type === 'm.message' && (!upTo || compareDisplayOrder(e, upTo) < 0)).sort(compareDisplayOrder);
   const loaded = new Map<string, Envelope>();
-  const views = messageViews(d.events, d.rooms, roomId, messages, loaded, viewer);
+  const views = messageViews(d.events, d.rooms, roomId, messages, loaded, viewer, upTo);
   if (withinBytes(views, viewBytes).cut) return null; // more than a page holds: a whole (bounded) page instead
   decorate(d, roomId, viewer, views, loaded, readOnly);
   return views;

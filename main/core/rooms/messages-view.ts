@@ -8,7 +8,8 @@
  * the same events shows exactly the same thing, whatever order the events arrived in.
  */
 import type { Envelope } from '../federation/envelope.ts';
-import type { FederationEvents } from '../store/federation-events.ts';
+import type { EventPosition, FederationEvents } from '../store/federation-events.ts';
+import { compareDisplayOrder } from './event-types.ts';
 import type { RoomStore } from './room-store.ts';
 import type { AggregatedReactions } from './reaction-index.ts';
 import type { MessageView } from '../../../shared/contract/admin-operations.ts';
@@ -26,9 +27,18 @@ export function roomMessages(
   loaded?: Map<string, Envelope>,
   /** Whose own reactions are always among those shown (reaction-index.ts aggregate). */
   viewer?: string,
+  /** Only what stood before this position (a viewer who left: its leave, message-page.ts `readsUpTo`). */
+  upTo?: EventPosition,
 ): MessageView[] {
-  const messages = beforeId ? events.latestOfTypeBefore(roomId, 'm.message', limit, beforeId) : events.latestOfType(roomId, 'm.message', limit);
-  return messageViews(events, rooms, roomId, messages, loaded, viewer);
+  let messages: Envelope[];
+  if (upTo) {
+    // Before `before` and before the leave, whichever comes first.
+    const anchor = beforeId ? events.get(beforeId) : undefined;
+    messages = events.latestOfTypeBelow(roomId, 'm.message', limit, anchor && compareDisplayOrder(anchor, upTo) < 0 ? anchor : upTo);
+  } else {
+    messages = beforeId ? events.latestOfTypeBefore(roomId, 'm.message', limit, beforeId) : events.latestOfType(roomId, 'm.message', limit);
+  }
+  return messageViews(events, rooms, roomId, messages, loaded, viewer, upTo);
 }
 
 /** Stored messages of a room (in the order given) as the timeline shows them: edits, deletes and reactions folded in. */
@@ -39,13 +49,18 @@ export function messageViews(
   messages: readonly Envelope[],
   loaded?: Map<string, Envelope>,
   viewer?: string,
+  /**
+   * Shown as they stood at this position (a viewer who left: its leave): edits and reactions made
+   * after it are not applied, they would tell what was said later; a delete is, wherever it stands.
+   */
+  upTo?: EventPosition,
 ): MessageView[] {
   if (loaded) for (const message of messages) loaded.set(message.event_id, message);
   const targets = messages.map((m) => m.event_id);
-  const reactions = rooms.reactions.aggregate(roomId, targets, viewer);
+  const reactions = upTo ? rooms.reactions.aggregateUpTo(roomId, targets, upTo, viewer) : rooms.reactions.aggregate(roomId, targets, viewer);
   // Per message, its first delete and its author's latest edit (index lookups): never a fold of
   // every edit, however many a peer sent (red team 2026-11-26).
-  return messages.map((message) => foldMessage(message, events.messageRelations(roomId, message), reactions.get(message.event_id)));
+  return messages.map((message) => foldMessage(message, events.messageRelations(roomId, message, upTo), reactions.get(message.event_id)));
 }
 
 /**

@@ -2,6 +2,7 @@ import { beforeEach, describe, expect, it } from '../../../test/helpers/fixtures
 import type { Envelope } from '../federation/envelope.ts';
 import type { Db } from '../store/database.ts';
 import { MIGRATIONS } from '../store/migrations.ts';
+import { FederationEvents } from '../store/federation-events.ts';
 import { ReactionIndex } from './reaction-index.ts';
 
 let db: Db;
@@ -131,6 +132,34 @@ describe('ReactionIndex', () => {
     const anyone = index.aggregate(ROOM, [TARGET]).get(TARGET)!;
     expect(Object.keys(anyone.users)).toEqual(expectedKeys.slice(1));
     expect(anyone.users.k29).toEqual(Array.from({ length: 10 }, (_, i) => `@u0${i}:beta.test`));
+  });
+
+  it('as they stood at a position (a viewer who left): the same as an index of only the events before it, shaped the same', () => {
+    // 700 adds and removes by 40 users of 25 keys (a fixed pseudo-random walk), stored and indexed in
+    // ROOM; for each cut, the events before it indexed alone in another room are what it must show.
+    const events = new FederationEvents(db);
+    const index = new ReactionIndex(db);
+    let seed = 7;
+    const next = (n: number) => (seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648) % n;
+    const made: Envelope[] = [];
+    for (let n = 1; n <= 700; n++) {
+      const sender = `@u${String(next(40)).padStart(2, '0')}:beta.test`;
+      made.push(reaction(next(3) === 0 ? 'm.reaction.remove' : 'm.reaction.add', sender, `k${String(next(25)).padStart(2, '0')}`, Math.ceil(n / 2), `x${n}`));
+    }
+    for (const event of made) {
+      events.insert(event, `h${event.event_id}`, null);
+      index.apply(event);
+    }
+    for (const [i, depth] of [1, 40, 151, 300, 351].entries()) {
+      const upTo = { depth, origin_server: 'alpha.test', event_id: '$' }; // before every event of that depth
+      const room = `!cut${i}:alpha.test`;
+      for (const event of made.filter((e) => e.depth < depth)) index.apply({ ...event, room_id: room });
+      for (const viewer of [undefined, '@u07:beta.test', '@u39:beta.test']) {
+        expect(index.aggregateUpTo(ROOM, [TARGET], upTo, viewer).get(TARGET), `cut at ${depth} for ${viewer}`).toEqual(index.aggregate(room, [TARGET], viewer).get(TARGET));
+      }
+    }
+    // After everything: what the index shows now.
+    expect(index.aggregateUpTo(ROOM, [TARGET], { depth: 1_000, origin_server: 'alpha.test', event_id: '$' }, '@u07:beta.test')).toEqual(index.aggregate(ROOM, [TARGET], '@u07:beta.test'));
   });
 
   it('counts follow removes, re-adds and late events, and equal the index itself whatever the arrival order', () => {

@@ -29,8 +29,12 @@ interface ReactionRow {
   event_origin: string;
 }
 
+/** A position in display order (shared/display-order.ts). */
+type Position = { depth: number; origin_server: string; event_id: string };
+
 export class ReactionIndex {
   readonly maxPerUserPerMessage: number;
+  private readonly db: Db;
   private readonly getStmt;
   private readonly countStmt;
   private readonly upsertStmt;
@@ -44,6 +48,7 @@ export class ReactionIndex {
 
   constructor(db: Db, maxPerUserPerMessage = DEFAULT_MAX_REACTIONS_PER_USER_PER_MESSAGE) {
     this.maxPerUserPerMessage = maxPerUserPerMessage;
+    this.db = db;
     this.getStmt = db.prepare<[string, string, string, string], ReactionRow>(
       'SELECT present, event_id, event_depth, event_origin FROM room_reactions WHERE room_id = ? AND target = ? AND sender = ? AND key = ?',
     );
@@ -113,6 +118,40 @@ export class ReactionIndex {
     return result;
   }
 
+  private allRowsStmt: import('better-sqlite3').Statement<[string, string], ReactionRow & { sender: string; key: string }> | undefined;
+  private latestBelowStmt: import('better-sqlite3').Statement<[string, string, string, string, number, string, string], { event_type: string }> | undefined;
+
+  /**
+   * The reactions of the given messages as they stood at position `upTo` (display order), shaped
+   * as `aggregate` shapes them: what a user who left a room sees of it (reactions added or taken
+   * back after its leave would tell what happened after). Each (sender, key) whose deciding event
+   * is before `upTo` is taken as it is; one decided after is looked up in the reaction events
+   * before `upTo` (its latest there). Costs a read of each message's (sender, key) entries.
+   */
+  aggregateUpTo(roomId: string, targets: readonly string[], upTo: Position, viewer?: string): Map<string, AggregatedReactions> {
+    this.allRowsStmt ??= this.db.prepare('SELECT sender, key, present, event_id, event_depth, event_origin FROM room_reactions WHERE room_id = ? AND target = ?');
+    this.latestBelowStmt ??= this.db.prepare(
+      `SELECT event_type FROM federation_events INDEXED BY federation_events_relates_type
+       WHERE relates_to = ? AND event_type IN ('m.reaction.add', 'm.reaction.remove') AND room_id = ? AND sender = ? AND json_extract(content, '$.key') = ?
+         AND (depth, origin_server, event_id) < (?, ?, ?)
+       ORDER BY depth DESC, origin_server DESC, event_id DESC LIMIT 1`,
+    );
+    const result = new Map<string, AggregatedReactions>();
+    for (const target of targets) {
+      const byKey = new Map<string, string[]>();
+      for (const row of this.allRowsStmt.all(roomId, target)) {
+        const decidedBefore = compareDisplayOrder({ depth: row.event_depth, origin_server: row.event_origin, event_id: row.event_id }, upTo) < 0;
+        const present = decidedBefore
+          ? row.present === 1
+          : this.latestBelowStmt.get(target, roomId, row.sender, row.key, upTo.depth, upTo.origin_server, upTo.event_id)?.event_type === 'm.reaction.add';
+        if (present) byKey.set(row.key, [...(byKey.get(row.key) ?? []), row.sender]);
+      }
+      const shaped = shapeReactions(byKey, viewer);
+      if (shaped) result.set(target, shaped);
+    }
+    return result;
+  }
+
   /** Applies a reaction event (inside the storing transaction); other events are ignored. */
   apply(event: Envelope): void {
     if (event.event_type !== 'm.reaction.add' && event.event_type !== 'm.reaction.remove') return;
@@ -132,4 +171,28 @@ export class ReactionIndex {
     if (present > was) this.countUpStmt.run(event.room_id, target, key);
     else if (present < was && this.countDownStmt.run(event.room_id, target, key).changes === 0) this.countDropStmt.run(event.room_id, target, key);
   }
+}
+
+const byCodeUnits = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * key → users who have it, shaped as `aggregate` shapes a page's reactions: the SHOWN_KEYS most
+ * used keys (ties by key) and the viewer's, SHOWN_USERS users named per key (sorted), the viewer
+ * among them when it has the key.
+ */
+function shapeReactions(byKey: ReadonlyMap<string, string[]>, viewer: string | undefined): AggregatedReactions | undefined {
+  if (byKey.size === 0) return undefined;
+  const top = [...byKey.entries()].sort(([ka, a], [kb, b]) => b.length - a.length || byCodeUnits(ka, kb)).slice(0, SHOWN_KEYS).map(([key]) => key);
+  const keys = new Set(top);
+  if (viewer !== undefined) for (const [key, users] of byKey) if (users.includes(viewer)) keys.add(key);
+  const users: Record<string, string[]> = {};
+  const counts: Record<string, number> = {};
+  for (const key of [...keys].sort()) {
+    const all = byKey.get(key)!.sort(byCodeUnits);
+    const names = all.slice(0, SHOWN_USERS);
+    if (viewer !== undefined && all.includes(viewer) && !names.includes(viewer)) names[names.length - 1] = viewer;
+    users[key] = names.sort();
+    counts[key] = all.length;
+  }
+  return { users, counts };
 }

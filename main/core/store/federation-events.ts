@@ -48,6 +48,26 @@ export interface EventCursor {
  */
 export const OF_ORIGIN_SQL = 'SELECT * FROM federation_events WHERE room_id = ? AND origin_server = ? AND (depth, event_id) > (?, ?) ORDER BY depth, event_id LIMIT ?';
 
+/** Where an event stands in display order (shared/display-order.ts). */
+export interface EventPosition {
+  depth: number;
+  origin_server: string;
+  event_id: string;
+}
+
+/** The latest events of a type before `anchor` (a row value: a subquery or parameters), newest `limit`, in display order. */
+const latestOfTypeBelowSql = (anchor: string) =>
+  `SELECT * FROM (SELECT * FROM federation_events WHERE room_id = ? AND event_type = ?
+     AND (depth, origin_server, event_id) < ${anchor}
+     ORDER BY depth DESC, origin_server DESC, event_id DESC LIMIT ?)
+   ORDER BY depth, origin_server, event_id`;
+
+/** A message's latest edit by its author with a text body (`bound`: a further condition). */
+const latestEditSql = (bound: string) =>
+  `SELECT * FROM federation_events INDEXED BY federation_events_relates_type
+   WHERE relates_to = ? AND event_type = 'm.message.edit' AND room_id = ? AND sender = ? AND typeof(json_extract(content, '$.body')) = 'text' ${bound}
+   ORDER BY depth DESC, origin_server DESC, event_id DESC LIMIT 1`;
+
 export class FederationEvents {
   private readonly db: Db;
   private readonly getStmt;
@@ -197,13 +217,19 @@ export class FederationEvents {
   /** The latest `limit` events of a type that come before the event `beforeId` in display order (a page further up). */
   latestOfTypeBefore(roomId: string, eventType: string, limit: number, beforeId: string): Envelope[] {
     return this.db
-      .prepare<[string, string, string, number], EventRow>(
-        `SELECT * FROM (SELECT * FROM federation_events WHERE room_id = ? AND event_type = ?
-           AND (depth, origin_server, event_id) < (SELECT depth, origin_server, event_id FROM federation_events WHERE event_id = ?)
-           ORDER BY depth DESC, origin_server DESC, event_id DESC LIMIT ?)
-         ORDER BY depth, origin_server, event_id`,
-      )
+      .prepare<[string, string, string, number], EventRow>(latestOfTypeBelowSql('(SELECT depth, origin_server, event_id FROM federation_events WHERE event_id = ?)'))
       .all(roomId, eventType, beforeId, limit)
+      .map(rowToEnvelope);
+  }
+
+  /**
+   * The latest `limit` events of a type before position `below` in display order (which need not
+   * be a stored event's): what a user who left a room reads of it, up to its leave (message-page.ts).
+   */
+  latestOfTypeBelow(roomId: string, eventType: string, limit: number, below: EventPosition): Envelope[] {
+    return this.db
+      .prepare<[string, string, number, string, string, number], EventRow>(latestOfTypeBelowSql('(?, ?, ?)'))
+      .all(roomId, eventType, below.depth, below.origin_server, below.event_id, limit)
       .map(rowToEnvelope);
   }
 
@@ -291,27 +317,32 @@ export class FederationEvents {
 
   private firstDeleteStmt: import('better-sqlite3').Statement<[string, string], EventRow> | undefined;
   private latestEditStmt: import('better-sqlite3').Statement<[string, string, string], EventRow> | undefined;
+  private latestEditBelowStmt: import('better-sqlite3').Statement<[string, string, string, number, string, string], EventRow> | undefined;
 
   /**
    * What a message shows of its edits and deletes (messages-view.ts): its first delete in display
    * order, and the latest edit by its author with a text body. Two lookups in the relations index
    * (relates_to, event_type, depth, origin_server, event_id) per message, however many relations
    * name it: a fold of every edit made one message with 20,000 edits cost its page 270 ms.
+   * `upTo`: only edits before that position count (a user who left reads the text as it was at its
+   * leave); a delete counts wherever it stands (a deleted message is gone for everyone).
    */
-  messageRelations(roomId: string, message: { event_id: string; sender: string }): { delete?: Envelope; edit?: Envelope } {
+  messageRelations(roomId: string, message: { event_id: string; sender: string }, upTo?: EventPosition): { delete?: Envelope; edit?: Envelope } {
     this.firstDeleteStmt ??= this.db.prepare<[string, string], EventRow>(
       `SELECT * FROM federation_events INDEXED BY federation_events_relates_type
        WHERE relates_to = ? AND event_type = 'm.message.delete' AND room_id = ?
        ORDER BY depth, origin_server, event_id LIMIT 1`,
     );
-    this.latestEditStmt ??= this.db.prepare<[string, string, string], EventRow>(
-      `SELECT * FROM federation_events INDEXED BY federation_events_relates_type
-       WHERE relates_to = ? AND event_type = 'm.message.edit' AND room_id = ? AND sender = ? AND typeof(json_extract(content, '$.body')) = 'text'
-       ORDER BY depth DESC, origin_server DESC, event_id DESC LIMIT 1`,
-    );
     const deleted = this.firstDeleteStmt.get(message.event_id, roomId);
     if (deleted) return { delete: rowToEnvelope(deleted) };
-    const edit = this.latestEditStmt.get(message.event_id, roomId, message.sender);
+    let edit: EventRow | undefined;
+    if (upTo) {
+      this.latestEditBelowStmt ??= this.db.prepare(latestEditSql('AND (depth, origin_server, event_id) < (?, ?, ?)'));
+      edit = this.latestEditBelowStmt.get(message.event_id, roomId, message.sender, upTo.depth, upTo.origin_server, upTo.event_id);
+    } else {
+      this.latestEditStmt ??= this.db.prepare(latestEditSql(''));
+      edit = this.latestEditStmt.get(message.event_id, roomId, message.sender);
+    }
     return edit ? { edit: rowToEnvelope(edit) } : {};
   }
 

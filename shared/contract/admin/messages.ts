@@ -36,7 +36,8 @@ export const messageOperations = {
   listMessages: {
     method: 'GET',
     path: '/rooms/:room_id/messages',
-    member: asUser,
+    // A member who left, was removed or banned reads it too, up to then (MemberUse 'read').
+    member: { acting: 'user_id', room: 'read' } satisfies MemberUse,
     input: z.strictObject({
       room_id: roomId,
       limit: z.coerce.number().int().min(1).max(500).default(50),

@@ -30,12 +30,14 @@ export const eventId = z.string().max(255).regex(EVENT_ID, 'must look like $opaq
  * session's user and refuses a request naming another); null: the operation acts as nobody.
  * `room`: the room of the input's `room_id` must be one the member has joined ('joined', the
  * default), joined or been invited to ('seen'), joined as the room's owner or a moderator
- * ('moderated': inviting others, issue #34 "rooms they host or moderate"), or is not checked
- * ('unchecked': joining a room hosted on another server, whose host decides).
+ * ('moderated': inviting others, issue #34 "rooms they host or moderate"), has joined now or once
+ * and then left, was removed or banned ('read': reading its messages, up to that leave for one no
+ * longer in it, read-only: rooms/message-page.ts `readsUpTo`), or is not checked ('unchecked':
+ * joining a room hosted on another server, whose host decides).
  */
 export interface MemberUse {
   readonly acting: 'user_id' | 'inviter' | 'actor' | null;
-  readonly room?: 'joined' | 'seen' | 'moderated' | 'unchecked';
+  readonly room?: 'joined' | 'seen' | 'moderated' | 'read' | 'unchecked';
 }
 
 /** The local user an operation acts as; the owner when absent. */
