@@ -83,6 +83,42 @@ it('catches up by itself shortly after new messages, without a search', async ()
   await expect.poll(indexedRows, { timeout: 5_000 }).toBe(5);
 });
 
+it('folds a burst once it pauses, not while it goes on', async () => {
+  const store = await joinedWithoutIndex();
+  const index = new SearchIndex(db, { workerBacklog: Infinity, burstQuietMs: 1_000 });
+  let at = 0;
+  const seenDuring: number[] = [];
+  // Messages every 20 ms for 1.2 s: each one before the burst's pause of 1 s.
+  for (const until = Date.now() + 1_200; Date.now() < until; at++) {
+    const message = event('m.message', `s${at}`, { body: `steady ${at}` });
+    store(message);
+    index.apply(message);
+    seenDuring.push(indexedRows());
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  expect(seenDuring.every((n) => n === 0)).toBe(true);
+  await expect.poll(indexedRows, { timeout: 5_000 }).toBe(at);
+  await index.stop();
+});
+
+it('folds a burst that does not pause at the latest burstAtMostMs after its first message', async () => {
+  const store = await joinedWithoutIndex();
+  const index = new SearchIndex(db, { workerBacklog: Infinity, burstQuietMs: 1_000, burstAtMostMs: 300 });
+  let at = 0;
+  let foldedDuring = 0;
+  for (const until = Date.now() + 1_500; Date.now() < until; at++) {
+    const message = event('m.message', `n${at}`, { body: `nonstop ${at}` });
+    store(message);
+    index.apply(message);
+    foldedDuring = indexedRows();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  expect(foldedDuring).toBeGreaterThan(0);
+  await expect.poll(indexedRows, { timeout: 5_000 }).toBe(at);
+  expect((await index.search(OWNER, queryWords('nonstop'), null, 200)).length).toBe(at);
+  await index.stop();
+});
+
 it('folds a large backlog in by itself in several turns (the event loop runs in between)', async () => {
   const store = await joinedWithoutIndex();
   storeMessages(store, 'b', 'bulk', 1_200);

@@ -71,8 +71,16 @@ export function highlight(body: string, words: string[]): string {
   return out + escapeHtml(body.slice(last));
 }
 
-/** How long after a new message the index catches up by itself. */
+/**
+ * How long after a new message the index catches up by itself: once no other message was stored
+ * for this long. A burst (a friend's backlog, a catch-up, two users at full speed) is stored and
+ * shown first and folded when it pauses: the fold is ~12 % of the CPU an event costs on two
+ * cores (issue #36, docs/PERFORMANCE.md), and a search never waits for the pause (it catches up
+ * at once, caughtUpNow).
+ */
 const CATCH_UP_DELAY_MS = 200;
+/** A burst that does not pause is folded no later than this after its first unfolded message. */
+const CATCH_UP_AT_MOST_MS = 10_000;
 /** Events folded in per transaction while catching up. */
 const CATCH_UP_ROWS = 500;
 const WATERMARK_KEY = 'indexed_rowid';
@@ -98,6 +106,9 @@ export interface SearchIndexOptions {
   workerBacklog?: number;
   /** How long the worker waits for more before it ends (tests). */
   workerIdleMs?: number;
+  /** The pause that ends a burst, and the longest a burst's fold waits (tests). */
+  burstQuietMs?: number;
+  burstAtMostMs?: number;
 }
 
 interface PendingRow {
@@ -142,9 +153,14 @@ export class SearchIndex {
    */
   private largestKey = -1n;
   private timer: NodeJS.Timeout | null = null;
+  /** When (performance.now()) the latest message, edit or delete was stored, and the first one since the last fold. */
+  private lastStoredAt = 0;
+  private unfoldedSince: number | null = null;
   private stopped = false;
   private readonly inWorker: boolean;
   private readonly workerBacklog: number;
+  private readonly burstQuietMs: number;
+  private readonly burstAtMostMs: number;
   /** The fold worker of a backlog (none in the worker itself); while it runs, it alone writes the index. */
   private readonly worker: SearchFoldWorker | null;
 
@@ -152,6 +168,8 @@ export class SearchIndex {
     this.db = db;
     this.inWorker = options.inWorker ?? false;
     this.workerBacklog = options.workerBacklog ?? WORKER_BACKLOG;
+    this.burstQuietMs = options.burstQuietMs ?? CATCH_UP_DELAY_MS;
+    this.burstAtMostMs = options.burstAtMostMs ?? CATCH_UP_AT_MOST_MS;
     this.worker = this.inWorker ? null : new SearchFoldWorker(db.name, { idleMs: options.workerIdleMs ?? WORKER_IDLE_MS, onExit: () => this.workerExited() });
     this.watermark = openSearchIndex(db, !this.inWorker);
     this.messageStmt = db.prepare<[string], MessageRow>(
@@ -202,7 +220,20 @@ export class SearchIndex {
 
   /** A stored event was applied (inside the storing transaction): the index catches up shortly. */
   apply(event: Envelope): void {
-    if (!this.inWorker && INDEXED_TYPES.has(event.event_type)) this.schedule(CATCH_UP_DELAY_MS);
+    if (this.inWorker || !INDEXED_TYPES.has(event.event_type)) return;
+    this.lastStoredAt = performance.now();
+    this.unfoldedSince ??= this.lastStoredAt;
+    this.schedule(this.burstQuietMs);
+  }
+
+  /** How much longer the timer's fold waits for a burst to pause (0: fold now). */
+  private burstWaitMs(): number {
+    if (this.unfoldedSince === null) return 0;
+    const now = performance.now();
+    const quietFor = now - this.lastStoredAt;
+    const lateBy = now - this.unfoldedSince;
+    if (quietFor >= this.burstQuietMs || lateBy >= this.burstAtMostMs) return 0;
+    return Math.ceil(Math.min(this.burstQuietMs - quietFor, this.burstAtMostMs - lateBy));
   }
 
   /**
@@ -214,6 +245,12 @@ export class SearchIndex {
     if (this.timer || this.stopped) return;
     this.timer = setTimeout(() => {
       this.timer = null;
+      const wait = this.burstWaitMs();
+      if (wait > 0) {
+        this.schedule(wait);
+        return;
+      }
+      this.unfoldedSince = null;
       try {
         this.foldSome();
       } catch {

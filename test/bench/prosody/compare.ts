@@ -24,7 +24,7 @@ export interface CompareSizes { saturation: number; latencySeconds: number; arch
 export const compareSizes = (quick: boolean): CompareSizes =>
   quick ? { saturation: 300, latencySeconds: 1, archiveSaturation: 200 } : { saturation: 10_000, latencySeconds: 10, archiveSaturation: 2_000 };
 
-interface SideResult { saturation: number; cpuSaturationUs: number; receiverCpuUs: number; clientCpuUs: number; p50?: number; p99?: number; cpuLowRateUs?: number; idleRssMb?: number; idlePrivateMb?: number; lost: number }
+interface SideResult { saturation: number; cpuSaturationUs: number; receiverCpuUs: number; clientCpuUs: number; afterSenderUs: number; afterReceiverUs: number; p50?: number; p99?: number; cpuLowRateUs?: number; idleRssMb?: number; idlePrivateMb?: number; lost: number }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -98,8 +98,22 @@ async function workload(side: Side, sizes: { saturation: number; latencySeconds:
   const receiverCpuUs = ((cpuSeconds(side.receiverPid) - receiverCpu0) * 1e6) / Math.max(1, received);
   const clientUsage = process.cpuUsage(clientCpu0);
   const clientCpuUs = (clientUsage.user + clientUsage.system) / Math.max(1, received);
-  if (!withLatency) return { saturation, cpuSaturationUs, receiverCpuUs, clientCpuUs, lost };
+  // Work the burst left for later (the node folds a burst into its search index once it pauses,
+  // rooms/search-index.ts): both servers' CPU until neither used any in 100 ms (at most 5 s), counted
+  // per message of the burst, shown beside the saturation figures; the next phase starts after it.
+  const cpu2 = cpuSeconds(side.senderPid);
+  const receiverCpu2 = cpuSeconds(side.receiverPid);
   await sleep(500);
+  for (let last = cpuSeconds(side.senderPid) + cpuSeconds(side.receiverPid), waited = 0; waited < 5_000; waited += 100) {
+    await sleep(100);
+    const now = cpuSeconds(side.senderPid) + cpuSeconds(side.receiverPid);
+    if (now - last < 0.005) break;
+    last = now;
+  }
+  const afterSenderUs = ((cpuSeconds(side.senderPid) - cpu2) * 1e6) / Math.max(1, received);
+  const afterReceiverUs = ((cpuSeconds(side.receiverPid) - receiverCpu2) * 1e6) / Math.max(1, received);
+  const burst = { saturation, cpuSaturationUs, receiverCpuUs, clientCpuUs, afterSenderUs, afterReceiverUs };
+  if (!withLatency) return { ...burst, lost };
 
   // Latency at a steady 200 messages/s.
   received = 0;
@@ -121,7 +135,7 @@ async function workload(side: Side, sizes: { saturation: number; latencySeconds:
   await sleep(3_000);
   const idleRssMb = rssMb(side.senderPid);
   const idlePrivateMb = privateMb(side.senderPid);
-  return { saturation, cpuSaturationUs, receiverCpuUs, clientCpuUs, p50: percentile(latencies, 50), p99: percentile(latencies, 99), cpuLowRateUs, idleRssMb, idlePrivateMb, lost };
+  return { ...burst, p50: percentile(latencies, 50), p99: percentile(latencies, 99), cpuLowRateUs, idleRssMb, idlePrivateMb, lost };
 }
 
 export async function prosodySide(variant: Variant, sizes: CompareSizes, withLatency: boolean): Promise<SideResult> {
@@ -301,7 +315,7 @@ export async function compareWithProsody(quick: boolean, record: (row: CompareRo
   if (lost > 0) say(`  (!) ${lost} messages not received in time (saturation counts what arrived)\n`);
 
   const cpuLine = (label: string, r: SideResult | undefined) => {
-    if (r) say(`  ${label.padEnd(26)} ${Math.round(r.saturation).toLocaleString('en').padStart(6)} msg/s; CPU µs per message at saturation: sending server ${r.cpuSaturationUs.toFixed(0)}, receiving server ${r.receiverCpuUs.toFixed(0)}, both clients (this process) ${r.clientCpuUs.toFixed(0)}\n`);
+    if (r) say(`  ${label.padEnd(26)} ${Math.round(r.saturation).toLocaleString('en').padStart(6)} msg/s; CPU µs per message at saturation: sending server ${r.cpuSaturationUs.toFixed(0)}, receiving server ${r.receiverCpuUs.toFixed(0)}, both clients (this process) ${r.clientCpuUs.toFixed(0)}; after it, until quiet: sending ${r.afterSenderUs.toFixed(0)}, receiving ${r.afterReceiverUs.toFixed(0)}\n`);
   };
   cpuLine('Prosody, plain', prosodyPlain);
   cpuLine('Paracord, plain', paracordPlain);
