@@ -85,7 +85,7 @@ it('catches up by itself shortly after new messages, without a search', async ()
 
 it('folds a burst once it pauses, not while it goes on', async () => {
   const store = await joinedWithoutIndex();
-  const index = new SearchIndex(db, { workerBacklog: Infinity, burstQuietMs: 1_000 });
+  const index = new SearchIndex(db, { workerBacklog: Infinity, burstBacklog: 1, burstQuietMs: 1_000 });
   let at = 0;
   const seenDuring: number[] = [];
   // Messages every 20 ms for 1.2 s: each one before the burst's pause of 1 s.
@@ -101,9 +101,25 @@ it('folds a burst once it pauses, not while it goes on', async () => {
   await index.stop();
 });
 
+it('folds a chat as it comes: fewer unfolded events than make a burst are not held for a pause', async () => {
+  const store = await joinedWithoutIndex();
+  const index = new SearchIndex(db, { workerBacklog: Infinity, burstBacklog: 1_000, burstQuietMs: 300, burstAtMostMs: 60_000 });
+  let at = 0;
+  let foldedDuring = 0;
+  for (const until = Date.now() + 1_500; Date.now() < until; at++) {
+    const message = event('m.message', `c${at}`, { body: `chat ${at}` });
+    store(message);
+    index.apply(message);
+    foldedDuring = indexedRows();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  expect(foldedDuring).toBeGreaterThan(0);
+  await index.stop();
+});
+
 it('folds a burst that does not pause at the latest burstAtMostMs after its first message', async () => {
   const store = await joinedWithoutIndex();
-  const index = new SearchIndex(db, { workerBacklog: Infinity, burstQuietMs: 1_000, burstAtMostMs: 300 });
+  const index = new SearchIndex(db, { workerBacklog: Infinity, burstBacklog: 1, burstQuietMs: 1_000, burstAtMostMs: 300 });
   let at = 0;
   let foldedDuring = 0;
   for (const until = Date.now() + 1_500; Date.now() < until; at++) {

@@ -72,13 +72,16 @@ export function highlight(body: string, words: string[]): string {
 }
 
 /**
- * How long after a new message the index catches up by itself: once no other message was stored
- * for this long. A burst (a friend's backlog, a catch-up, two users at full speed) is stored and
- * shown first and folded when it pauses: the fold is ~12 % of the CPU an event costs on two
- * cores (issue #36, docs/PERFORMANCE.md), and a search never waits for the pause (it catches up
- * at once, caughtUpNow).
+ * How long after a new message the index catches up by itself. A burst — a friend's backlog, a
+ * catch-up, two users at full speed: at least BURST_BACKLOG events unfolded when that time is up —
+ * is stored and shown first and folded once it pauses this long: the fold is ~12 % of the CPU an
+ * event costs on two cores (issue #36, docs/PERFORMANCE.md). A chat, even a busy one, is folded
+ * as it comes (waiting would only make its fold a worker's). A search never waits for the pause:
+ * it catches up at once (caughtUpNow).
  */
 const CATCH_UP_DELAY_MS = 200;
+/** Unfolded events that make a burst (the worker's backlog: a chat at 200 messages/s leaves 40). */
+const BURST_BACKLOG = 1_000;
 /** A burst that does not pause is folded no later than this after its first unfolded message. */
 const CATCH_UP_AT_MOST_MS = 10_000;
 /** Events folded in per transaction while catching up. */
@@ -106,7 +109,8 @@ export interface SearchIndexOptions {
   workerBacklog?: number;
   /** How long the worker waits for more before it ends (tests). */
   workerIdleMs?: number;
-  /** The pause that ends a burst, and the longest a burst's fold waits (tests). */
+  /** The backlog that makes a burst, the pause that ends it, and the longest its fold waits (tests). */
+  burstBacklog?: number;
   burstQuietMs?: number;
   burstAtMostMs?: number;
 }
@@ -159,6 +163,7 @@ export class SearchIndex {
   private stopped = false;
   private readonly inWorker: boolean;
   private readonly workerBacklog: number;
+  private readonly burstBacklog: number;
   private readonly burstQuietMs: number;
   private readonly burstAtMostMs: number;
   /** The fold worker of a backlog (none in the worker itself); while it runs, it alone writes the index. */
@@ -168,6 +173,7 @@ export class SearchIndex {
     this.db = db;
     this.inWorker = options.inWorker ?? false;
     this.workerBacklog = options.workerBacklog ?? WORKER_BACKLOG;
+    this.burstBacklog = options.burstBacklog ?? BURST_BACKLOG;
     this.burstQuietMs = options.burstQuietMs ?? CATCH_UP_DELAY_MS;
     this.burstAtMostMs = options.burstAtMostMs ?? CATCH_UP_AT_MOST_MS;
     this.worker = this.inWorker ? null : new SearchFoldWorker(db.name, { idleMs: options.workerIdleMs ?? WORKER_IDLE_MS, onExit: () => this.workerExited() });
@@ -232,7 +238,7 @@ export class SearchIndex {
     const now = performance.now();
     const quietFor = now - this.lastStoredAt;
     const lateBy = now - this.unfoldedSince;
-    if (quietFor >= this.burstQuietMs || lateBy >= this.burstAtMostMs) return 0;
+    if (quietFor >= this.burstQuietMs || lateBy >= this.burstAtMostMs || this.backlog() < this.burstBacklog) return 0;
     return Math.ceil(Math.min(this.burstQuietMs - quietFor, this.burstAtMostMs - lateBy));
   }
 
