@@ -251,13 +251,13 @@ export class SearchIndex {
     if (this.timer || this.stopped) return;
     this.timer = setTimeout(() => {
       this.timer = null;
-      const wait = this.burstWaitMs();
-      if (wait > 0) {
-        this.schedule(wait);
-        return;
-      }
-      this.unfoldedSince = null;
       try {
+        const wait = this.db.open ? this.burstWaitMs() : 0;
+        if (wait > 0) {
+          this.schedule(wait);
+          return;
+        }
+        this.unfoldedSince = null;
         this.foldSome();
       } catch {
         // the database is closing or busy: the next search or message catches up
