@@ -204,6 +204,117 @@ describe('rooms a user is no longer in', () => {
       expect((await memberRequest(alpha.started.federation_url!, 'GET', `/rooms/${enc(hall)}/messages`, { cookie: kim })).status).toBe(404);
     });
 
+    it('the cut is the end of the latest join: a ban after leaving, an invitation after it withdrawn, refused by a ban or still open do not move it', async () => {
+      const bodies = (page: Page) => page.messages.map((m) => m.body);
+      const samLeaves = async (roomId: string) => expect((await memberRequest(alpha.started.federation_url!, 'POST', `/rooms/${enc(roomId)}/leave`, { cookie: samCookie, body: {} })).status).toBe(200);
+      const asSam = async (roomId: string) => ((await alpha.admin('GET', `/rooms/${enc(roomId)}/messages?user_id=${enc(SAM)}`)).body.messages as View[]).map((m) => m.body);
+
+      // Left, then banned: the ban (a later `leave` row) is not where its reading ends.
+      const roomId = (await alpha.admin('POST', '/rooms', { name: 'late ban' })).body.room_id as string;
+      await inviteAndJoin(alpha, roomId, alpha, SAM);
+      await ownerSends(roomId, 'before leave');
+      await samLeaves(roomId);
+      await ownerSends(roomId, 'SECRET after leave, before ban');
+      expect((await alpha.admin('POST', `/rooms/${enc(roomId)}/members/${enc(SAM)}/remove`, { ban: true, reason: 'spam' })).status).toBe(200);
+      await ownerSends(roomId, 'after ban');
+      expect(bodies(await samReads(roomId))).toEqual(['before leave']);
+      expect(await asSam(roomId)).toEqual(['before leave']);
+      expect(await samLists(roomId)).toMatchObject({ membership: 'ban', left: { by: ALPHA_OWNER, reason: 'spam' } });
+
+      // Left, invited again: it reads up to its leave (it was 404), and so after the invitation is withdrawn or ends in a ban.
+      const hall = (await alpha.admin('POST', '/rooms', { name: 'again' })).body.room_id as string;
+      await inviteAndJoin(alpha, hall, alpha, SAM);
+      await ownerSends(hall, 'before leave');
+      await samLeaves(hall);
+      await ownerSends(hall, 'SECRET after leave');
+      expect((await alpha.admin('POST', `/rooms/${enc(hall)}/invites`, { user_id: SAM })).status).toBe(200);
+      expect(bodies(await samReads(hall))).toEqual(['before leave']);
+      expect(await asSam(hall)).toEqual(['before leave']);
+      await ownerSends(hall, 'SECRET while invited');
+      expect((await alpha.admin('POST', `/rooms/${enc(hall)}/members/${enc(SAM)}/remove`, {})).status).toBe(200);
+      await ownerSends(hall, 'SECRET after the withdrawal');
+      expect(bodies(await samReads(hall))).toEqual(['before leave']);
+      expect(await asSam(hall)).toEqual(['before leave']);
+      // What ended what it had is its own leave, not the withdrawal.
+      expect(await samLists(hall)).toMatchObject({ membership: 'leave', left: { by: SAM } });
+      expect((await alpha.admin('POST', `/rooms/${enc(hall)}/invites`, { user_id: SAM })).status).toBe(200);
+      expect((await alpha.admin('POST', `/rooms/${enc(hall)}/members/${enc(SAM)}/remove`, { ban: true })).status).toBe(200);
+      expect(bodies(await samReads(hall))).toEqual(['before leave']);
+      // Unbanned, joined again, left again: now it reads up to that second leave.
+      expect((await alpha.admin('DELETE', `/rooms/${enc(hall)}/bans/${enc(SAM)}`)).status).toBe(200);
+      await inviteAndJoin(alpha, hall, alpha, SAM);
+      await ownerSends(hall, 'while back');
+      await samLeaves(hall);
+      await ownerSends(hall, 'after the second leave');
+      expect(bodies(await samReads(hall))).toEqual(['before leave', 'SECRET after leave', 'SECRET while invited', 'SECRET after the withdrawal', 'while back']);
+    });
+
+    it('a reader who left: nothing after its leave changes a `since` answer, only a deletion of a message from before (who deleted it not told)', async () => {
+      const roomId = (await alpha.admin('POST', '/rooms', { name: 'quiet since' })).body.room_id as string;
+      await inviteAndJoin(alpha, roomId, alpha, SAM);
+      const old = await ownerSends(roomId, 'old one');
+      const sent = await memberRequest(alpha.started.federation_url!, 'POST', `/rooms/${enc(roomId)}/messages`, { cookie: samCookie, body: { body: 'sam says' } });
+      expect(sent.status, JSON.stringify(sent.body)).toBe(200);
+      const own = sent.body.event_id as string;
+      const reacted = await ownerSends(roomId, 'old two');
+      await react(roomId, reacted, '👍');
+      expect((await alpha.admin('POST', `/rooms/${enc(roomId)}/members/${enc(SAM)}/remove`, { reason: 'quiet' })).status).toBe(200);
+      const page = await samReads(roomId);
+      expect(page.messages.map((m) => m.event_id)).toEqual([old, own, reacted]);
+
+      // After: three messages, an edit and a reaction of old messages, a reaction taken back.
+      const later = [await ownerSends(roomId, 'later 1'), await ownerSends(roomId, 'later 2'), await ownerSends(roomId, 'later 3')];
+      expect((await alpha.admin('PATCH', `/rooms/${enc(roomId)}/messages/${enc(old)}`, { body: 'old one, changed' })).status).toBe(200);
+      await react(roomId, reacted, '🎉');
+      await react(roomId, reacted, '👍', 'DELETE');
+      await react(roomId, later[0]!, '🔥');
+      // Nothing changed for sam: not a whole page (it told how many were sent), not the old messages named (which were edited or reacted to).
+      const quiet = await samReads(roomId, `?limit=1&since=${enc(page.cursor)}`);
+      expect(quiet).toMatchObject({ changes: true, messages: [] });
+      expect(await samReads(roomId, `?limit=50&since=${enc(page.cursor)}`)).toMatchObject({ changes: true, messages: [] });
+
+      // A deletion of its own old message by the owner: shown, but not who deleted it (that was after).
+      expect((await alpha.admin('DELETE', `/rooms/${enc(roomId)}/messages/${enc(own)}`, {})).status).toBe(200);
+      const gone = await samReads(roomId, `?limit=1&since=${enc(quiet.cursor)}`);
+      expect(gone.changes).toBe(true);
+      expect(gone.messages).toHaveLength(1);
+      expect(gone.messages[0]).toMatchObject({ event_id: own, deleted: true });
+      expect(gone.messages[0]!.deleted_by).toBeUndefined();
+      expect(gone.messages[0]!.body).toBeUndefined();
+      // A deletion of a later message: nothing.
+      expect((await alpha.admin('DELETE', `/rooms/${enc(roomId)}/messages/${enc(later[1]!)}`, {})).status).toBe(200);
+      expect(await samReads(roomId, `?limit=1&since=${enc(gone.cursor)}`)).toMatchObject({ changes: true, messages: [] });
+      // The whole page says the same: the old text, the reaction as it was, the deletion without who.
+      const whole = await samReads(roomId);
+      expect(whole.messages.map((m) => m.event_id)).toEqual([old, own, reacted]);
+      expect(whole.messages[0]).toMatchObject({ body: 'old one', edited: false });
+      expect(whole.messages[1]!.deleted_by).toBeUndefined();
+      expect(whole.messages[2]).toMatchObject({ reactions: { '👍': [ALPHA_OWNER] } });
+      // The owner, still in the room, is told who deleted it.
+      expect(((await alpha.admin('GET', `/rooms/${enc(roomId)}/messages`)).body.messages as View[]).find((m) => m.event_id === own)).toMatchObject({ deleted: true, deleted_by: ALPHA_OWNER });
+    });
+
+    it('a reader who left sees senders under the names they had at its leave, not one taken at a join after it', async () => {
+      const roomId = (await alpha.admin('POST', '/rooms', { name: 'names then' })).body.room_id as string;
+      const LEE = `@lee:${ALPHA}`;
+      const lee = await memberByLink(alpha, 'lee');
+      const named = async (name: string) => expect((await memberRequest(alpha.started.federation_url!, 'PUT', '/me', { cookie: lee, body: { display_name: name } })).status).toBe(200);
+      await named('Lee Before');
+      await inviteAndJoin(alpha, roomId, alpha, LEE);
+      await inviteAndJoin(alpha, roomId, alpha, SAM);
+      const said = await memberRequest(alpha.started.federation_url!, 'POST', `/rooms/${enc(roomId)}/messages`, { cookie: lee, body: { body: 'from lee' } });
+      expect(said.status).toBe(200);
+      expect((await alpha.admin('POST', `/rooms/${enc(roomId)}/members/${enc(SAM)}/remove`, {})).status).toBe(200);
+      // lee leaves, takes another name, comes back: its join carries the new one.
+      expect((await memberRequest(alpha.started.federation_url!, 'POST', `/rooms/${enc(roomId)}/leave`, { cookie: lee, body: {} })).status).toBe(200);
+      await named('Lee After');
+      await inviteAndJoin(alpha, roomId, alpha, LEE);
+      const owners = (await alpha.admin('GET', `/rooms/${enc(roomId)}/messages`)).body.messages as Array<View & { sender_display_name?: string }>;
+      expect(owners.find((m) => m.event_id === said.body.event_id)?.sender_display_name).toBe('Lee After');
+      const sams = (await samReads(roomId)).messages as Array<View & { sender_display_name?: string }>;
+      expect(sams.find((m) => m.event_id === said.body.event_id)?.sender_display_name).toBe('Lee Before');
+    });
+
     it('a friend server\'s user removed by the host reads on its own node up to its removal, though its node still hears the room', async () => {
       const roomId = (await alpha.admin('POST', '/rooms', { name: 'abroad diary' })).body.room_id as string;
       const kit = `@kit:${BETA}`;

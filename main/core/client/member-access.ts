@@ -8,9 +8,10 @@
  *  - the room of the input's `room_id` must be one the member is in (or invited to, where the flag
  *    says 'seen', while the invitation has not expired), else 404 room_not_found, the same answer
  *    as a room that does not exist;
- *  - where the flag says 'read' (reading messages), a member that joined the room and since left,
- *    was removed or banned may too: the room's messages up to then, read-only (the page is cut
- *    there whoever reads: rooms/message-page.ts `readsUpTo`); one never joined still gets 404;
+ *  - where the flag says 'read' (reading messages), a member whose latest join of the room ended
+ *    (it left, was removed or banned; it may be invited again since) may too: the room's messages
+ *    up to that end, read-only (the page is cut there whoever reads: rooms/message-page.ts
+ *    `readsUpTo`); one never joined still gets 404;
  *  - where the flag says 'moderated' (inviting others), the member must be the room's owner or a
  *    moderator of it, else 403 not_room_moderator;
  *  - creating rooms follows the owner's `members_may_create_rooms`;
@@ -42,8 +43,8 @@ export interface MemberAccessDeps {
   /** The membership of a user in a room of this node (null: none, or no such room). */
   membership: (roomId: string, userId: string) => Membership | null;
   /**
-   * Whether the user joined the room and its membership has since ended: it left, was removed or
-   * banned (RoomStore.membershipEnd). Without it, no such member reads the room.
+   * Whether the user's latest join of the room has ended: it left, was removed or banned after it
+   * (RoomStore.latestJoinEnd, the event the page is cut at). Without it, no such member reads the room.
    */
   membershipEnded?: (roomId: string, userId: string) => boolean;
   mayCreateRooms: () => boolean;
@@ -121,8 +122,9 @@ export async function callAsMember(deps: MemberAccessDeps, userId: string, name:
   }
   if (typeof input.room_id === 'string' && use.room !== 'unchecked') {
     const member = deps.membership(input.room_id, userId);
+    // 'read': one whose latest join ended reads up to that end, whether it is out now or invited again.
     const allowed = member?.membership === 'join' || (use.room === 'seen' && invitedOrJoined(member))
-      || (use.room === 'read' && member?.membership === 'leave' && (deps.membershipEnded?.(input.room_id, userId) ?? false));
+      || (use.room === 'read' && (member?.membership === 'leave' || member?.membership === 'invite') && (deps.membershipEnded?.(input.room_id, userId) ?? false));
     if (!member || !allowed) throw notFound('room_not_found', `there is no room ${input.room_id} that you are in`);
     if (use.room === 'moderated' && member.role !== 'owner' && member.role !== 'moderator') {
       throw forbidden('not_room_moderator', 'only the room\'s owner or one of its moderators may invite people to it');

@@ -174,7 +174,7 @@ function membersApp({ config, log, state, settings, ...s }: Services, uiRoot: st
     roomsCreatedBy: (userId) => s.rooms.roomsOwnedHere(userId), maxRoomsPerMember: config.maxRoomsPerMember,
     txnKnown: (userId, txnId) => state.running?.rooms.clientTxns.known(userId, txnId) ?? false,
     membership: memberMembership(s.db, (roomId, userId) => s.rooms.member(roomId, userId)),
-    membershipEnded: (roomId, userId) => s.rooms.membershipEnd(roomId, userId) !== null,
+    membershipEnded: (roomId, userId) => s.rooms.latestJoinEnd(roomId, userId) !== null,
     handlers,
   });
 }

@@ -11,7 +11,7 @@ import type { Db } from '../store/database.ts';
 import type { EventPosition, FederationEvents } from '../store/federation-events.ts';
 import { authorizeEvent, authorizeWellFormed } from './authorize.ts';
 import { changesNotDelivered, messageDeliveries } from './message-delivery.ts';
-import { compareDisplayOrder, RELATION_TYPES } from './event-types.ts';
+import { compareDisplayOrder, MEMBERSHIP_TYPES, RELATION_TYPES } from './event-types.ts';
 import { messageViews, roomMessages } from './messages-view.ts';
 import type { RoomStore } from './room-store.ts';
 import { jsonStringBytes, utf8Bytes, withinBytes } from '../federation/page-budget.ts';
@@ -42,15 +42,20 @@ export function roomActions(d: PageDeps, roomId: string, viewer: string, readOnl
 }
 
 /**
- * Where `viewer`'s reading of the room ends: the leave, removal or ban that ended its membership
- * (README "Members", docs/ARCHITECTURE.md "What outside tools rely on"). A user who left reads the room as
- * it stood then: the messages before it, edits and reactions made before it; a delete made after
- * is applied (the message is gone for everyone). Undefined while it is joined or invited, or was
- * never in the room (the room's whole history, as before).
+ * Where `viewer`'s reading of the room ends (README "Members", docs/ARCHITECTURE.md "What outside
+ * tools rely on"): the leave, removal or ban that ended its latest join (RoomStore.latestJoinEnd),
+ * whatever came after it (a ban of one who had already left, an invitation later withdrawn or
+ * still open). A user who left reads the room as it stood then: the messages before it, edits and
+ * reactions made before it; a delete made after is applied (the message is gone for everyone).
+ * Undefined while it is joined, or invited and never joined (the room's whole history, as
+ * before). One left without a stored join (or end of it) is cut at its membership row's event.
  */
 export function readsUpTo(rooms: RoomStore, roomId: string, viewer: string): EventPosition | undefined {
   const member = rooms.member(roomId, viewer);
-  return member?.membership === 'leave' ? { depth: member.event_depth, origin_server: member.event_origin, event_id: member.event_id } : undefined;
+  if (!member || member.membership === 'join') return undefined;
+  const end = rooms.latestJoinEnd(roomId, viewer);
+  if (end) return end;
+  return member.membership === 'leave' ? { depth: member.event_depth, origin_server: member.event_origin, event_id: member.event_id } : undefined;
 }
 
 export function messagePage(
@@ -70,7 +75,7 @@ export function messagePage(
   // the first message shown gets it.
   const newestFirst = withinBytes((page.length > limit ? page.slice(1) : page).reverse(), viewBytes);
   const messages = newestFirst.items.reverse();
-  decorate(d, roomId, viewer, messages, loaded, readOnly);
+  decorate(d, roomId, viewer, messages, loaded, readOnly, upTo);
   return { messages, has_more: page.length > limit || newestFirst.cut };
 }
 
@@ -96,6 +101,12 @@ const SCAN_AT_MOST = 5_000;
  * a whole page is needed instead: the cursor is not one to follow, more than `limit` messages
  * (or a page's bytes) changed, or an event of another kind arrived (a membership, a ban, a role:
  * they change what the viewer may do with every message).
+ *
+ * A viewer who left (`upTo`, its cut) is answered from what stands before its cut, and from the
+ * deletions of those messages wherever they stand: nothing after the cut counts, not even towards
+ * the choice between changes and a whole page (that choice told a reader asking `limit=1` how many
+ * messages were sent after it left, and which old message was edited or reacted to since). Only
+ * its own membership events make it a whole page (they may move the cut: a join again, a leave).
  */
 export function messageChanges(
   d: PageDeps,
@@ -113,6 +124,14 @@ export function messageChanges(
   const changed = new Set<string>(also);
   if (changed.size > limit) return null;
   for (const event of arrived) {
+    if (upTo) {
+      if (event.state_key === viewer && MEMBERSHIP_TYPES.has(event.event_type)) return null;
+      // Counted below, once the targets after the cut are left out (a deletion may name one).
+      const counts = event.event_type === 'm.message.delete' || (MESSAGE_CHANGES.has(event.event_type) && compareDisplayOrder(event, upTo) < 0);
+      const target = event.event_type === 'm.message' ? event.event_id : event.relates_to;
+      if (counts && target !== null) changed.add(target);
+      continue;
+    }
     if (!MESSAGE_CHANGES.has(event.event_type)) return null;
     const target = event.event_type === 'm.message' ? event.event_id : event.relates_to;
     if (target !== null) changed.add(target);
@@ -122,15 +141,16 @@ export function messageChanges(
   // A relation may name a message this server does not hold (yet): nothing of the page changes then.
   // A viewer who left is shown none sent after its leave (`also` may name one), the others as they stood then.
   const messages = [...found.values()].filter((e) => e.room_id === roomId && e.event_type === 'm.message' && (!upTo || compareDisplayOrder(e, upTo) < 0)).sort(compareDisplayOrder);
+  if (messages.length > limit) return null;
   const loaded = new Map<string, Envelope>();
   const views = messageViews(d.events, d.rooms, roomId, messages, loaded, viewer, upTo);
   if (withinBytes(views, viewBytes).cut) return null; // more than a page holds: a whole (bounded) page instead
-  decorate(d, roomId, viewer, views, loaded, readOnly);
+  decorate(d, roomId, viewer, views, loaded, readOnly, upTo);
   return views;
 }
 
 /** What the viewer may do with each message, and the delivery of those this server sent. */
-function decorate(d: PageDeps, roomId: string, viewer: string, messages: MessageView[], loaded: ReadonlyMap<string, Envelope>, readOnly: boolean): void {
+function decorate(d: PageDeps, roomId: string, viewer: string, messages: MessageView[], loaded: ReadonlyMap<string, Envelope>, readOnly: boolean, upTo: EventPosition | undefined): void {
   const allowed = (eventType: 'm.message.edit' | 'm.message.delete', target: MessageView, now: number): boolean => {
     if (target.deleted) return false;
     const event: UnsignedEnvelope = {
@@ -156,7 +176,8 @@ function decorate(d: PageDeps, roomId: string, viewer: string, messages: Message
   const joined = !readOnly && d.rooms.member(roomId, viewer)?.membership === 'join';
   const host = d.rooms.room(roomId)?.host_server;
   const viaHost = host !== undefined && host !== d.server ? host : null;
-  const names = d.rooms.displayNames(roomId, messages.map((m) => m.sender));
+  // A viewer who left sees the names as they were at its cut (a join after it would tell who came back, and as whom).
+  const names = d.rooms.displayNames(roomId, messages.map((m) => m.sender), upTo);
   for (const message of messages) {
     const name = names.get(message.sender);
     if (name !== undefined) message.sender_display_name = name;

@@ -60,7 +60,12 @@ export function messageViews(
   const reactions = upTo ? rooms.reactions.aggregateUpTo(roomId, targets, upTo, viewer) : rooms.reactions.aggregate(roomId, targets, viewer);
   // Per message, its first delete and its author's latest edit (index lookups): never a fold of
   // every edit, however many a peer sent (red team 2026-11-26).
-  return messages.map((message) => foldMessage(message, events.messageRelations(roomId, message, upTo), reactions.get(message.event_id)));
+  return messages.map((message) => {
+    const related = events.messageRelations(roomId, message, upTo);
+    // Deleted after the cut: gone, but who deleted it is not told (it happened after).
+    const by = related.delete && upTo && compareDisplayOrder(related.delete, upTo) > 0 ? { ...related, hideDeletedBy: true } : related;
+    return foldMessage(message, by, reactions.get(message.event_id));
+  });
 }
 
 /**
@@ -68,13 +73,13 @@ export function messageViews(
  * users): the sender's own, or a moderator's at that time. A moderator's delete stays in force
  * after they are demoted or leave (issue #20), and shows who made it as `deleted_by`.
  */
-function foldMessage(message: Envelope, related: { delete?: Envelope; edit?: Envelope }, aggregated: AggregatedReactions | undefined): MessageView {
+function foldMessage(message: Envelope, related: { delete?: Envelope; edit?: Envelope; hideDeletedBy?: boolean }, aggregated: AggregatedReactions | undefined): MessageView {
   let body = message.content.body as string;
   // A reference's attachment-only message has an empty body (its attachments are not federated here).
   if (body === '' && Array.isArray(message.content.attachments)) body = `[${message.content.attachments.length} attachment${message.content.attachments.length === 1 ? '' : 's'}]`;
   // The author's latest edit (display order) is the text; a delete hides it, and says who deleted.
   const deleted = related.delete !== undefined;
-  const deletedBy = related.delete && related.delete.sender !== message.sender ? related.delete.sender : undefined;
+  const deletedBy = related.delete && related.delete.sender !== message.sender && !related.hideDeletedBy ? related.delete.sender : undefined;
   const edited = !deleted && related.edit !== undefined;
   if (edited) body = related.edit!.content.body as string;
   return {

@@ -29,6 +29,16 @@ interface ReactionRow {
   event_origin: string;
 }
 
+/**
+ * The latest add or remove of one (sender, key) on a message before a position (display order):
+ * how that reaction stood there. Matches the partial expression index federation_events_reaction_pair
+ * (migration 48) term for term, so it is one seek (migrations.test.ts checks the plan).
+ */
+export const REACTION_PAIR_BELOW_SQL = `SELECT event_type FROM federation_events INDEXED BY federation_events_reaction_pair
+  WHERE relates_to = ? AND sender = ? AND json_extract(content, '$.key') = ? AND event_type IN ('m.reaction.add', 'm.reaction.remove')
+    AND room_id = ? AND (depth, origin_server, event_id) < (?, ?, ?)
+  ORDER BY depth DESC, origin_server DESC, event_id DESC LIMIT 1`;
+
 /** A position in display order (shared/display-order.ts). */
 type Position = { depth: number; origin_server: string; event_id: string };
 
@@ -126,16 +136,16 @@ export class ReactionIndex {
    * as `aggregate` shapes them: what a user who left a room sees of it (reactions added or taken
    * back after its leave would tell what happened after). Each (sender, key) whose deciding event
    * is before `upTo` is taken as it is; one decided after is looked up in the reaction events
-   * before `upTo` (its latest there). Costs a read of each message's (sender, key) entries.
+   * before `upTo` (its latest there, one index seek). Costs a read of each message's (sender, key)
+   * entries and a seek per entry decided after `upTo`, never a read of its reaction events.
    */
   aggregateUpTo(roomId: string, targets: readonly string[], upTo: Position, viewer?: string): Map<string, AggregatedReactions> {
     this.allRowsStmt ??= this.db.prepare('SELECT sender, key, present, event_id, event_depth, event_origin FROM room_reactions WHERE room_id = ? AND target = ?');
-    this.latestBelowStmt ??= this.db.prepare(
-      `SELECT event_type FROM federation_events INDEXED BY federation_events_relates_type
-       WHERE relates_to = ? AND event_type IN ('m.reaction.add', 'm.reaction.remove') AND room_id = ? AND sender = ? AND json_extract(content, '$.key') = ?
-         AND (depth, origin_server, event_id) < (?, ?, ?)
-       ORDER BY depth DESC, origin_server DESC, event_id DESC LIMIT 1`,
-    );
+    // One seek in federation_events_reaction_pair (migration 48), however many reaction events
+    // the message has: the relations index narrowed only by message and type, so each lookup read
+    // every reaction event of the message before the cut (5,000 pairs taken back after a cut made
+    // one message's page 5 s, the node stopped meanwhile).
+    this.latestBelowStmt ??= this.db.prepare(REACTION_PAIR_BELOW_SQL);
     const result = new Map<string, AggregatedReactions>();
     for (const target of targets) {
       const byKey = new Map<string, string[]>();
@@ -143,7 +153,7 @@ export class ReactionIndex {
         const decidedBefore = compareDisplayOrder({ depth: row.event_depth, origin_server: row.event_origin, event_id: row.event_id }, upTo) < 0;
         const present = decidedBefore
           ? row.present === 1
-          : this.latestBelowStmt.get(target, roomId, row.sender, row.key, upTo.depth, upTo.origin_server, upTo.event_id)?.event_type === 'm.reaction.add';
+          : this.latestBelowStmt.get(target, row.sender, row.key, roomId, upTo.depth, upTo.origin_server, upTo.event_id)?.event_type === 'm.reaction.add';
         if (present) byKey.set(row.key, [...(byKey.get(row.key) ?? []), row.sender]);
       }
       const shaped = shapeReactions(byKey, viewer);

@@ -5,6 +5,7 @@
  */
 import type { Db } from '../store/database.ts';
 import type { Envelope } from '../federation/envelope.ts';
+import type { EventPosition } from '../store/federation-events.ts';
 import { serverOf } from '../../../shared/identifiers.ts';
 import { MAX_INVITE_LIFETIME_MS, compareDisplayOrder, joinDisplayName } from './event-types.ts';
 import { ReactionIndex } from './reaction-index.ts';
@@ -36,6 +37,14 @@ export interface MemberRow {
   event_origin: string;
   updated_at: number;
 }
+
+/** A user's latest m.member.join in a room (display order): one seek in migration 48's index. */
+export const LATEST_JOIN_SQL = `SELECT depth, origin_server, event_id FROM federation_events INDEXED BY federation_events_room_state
+  WHERE room_id = ? AND state_key = ? AND event_type = 'm.member.join' ORDER BY depth DESC, origin_server DESC, event_id DESC LIMIT 1`;
+/** A user's first membership event of a type after a position (display order): one seek too. */
+export const FIRST_OF_TYPE_AFTER_SQL = `SELECT depth, origin_server, event_id FROM federation_events INDEXED BY federation_events_room_state
+  WHERE room_id = ? AND state_key = ? AND event_type = ? AND (depth, origin_server, event_id) > (?, ?, ?)
+  ORDER BY depth, origin_server, event_id LIMIT 1`;
 
 export class RoomStore {
   private readonly db: Db;
@@ -143,21 +152,45 @@ export class RoomStore {
   membershipEnd(roomId: string, userId: string): { by: string; reason: string | null; at: number; banned: boolean } | null {
     const row = this.member(roomId, userId);
     if (row?.membership !== 'leave') return null;
-    // An invitation withdrawn or refused before any join ended nothing the user had.
-    const joined = this.db.prepare<[string, string], { one: number }>(
-      "SELECT 1 AS one FROM federation_events WHERE room_id = ? AND event_type = 'm.member.join' AND state_key = ? LIMIT 1",
-    ).get(roomId, userId);
-    if (!joined) return null;
+    // What ended the user's latest join (an invitation withdrawn or refused after it, or a ban of
+    // one who had left, ended nothing more); none: no join of the user is stored, or no end of it.
+    const end = this.latestJoinEnd(roomId, userId);
+    if (!end) return null;
     // A ban in force is said as the ban (RoomBans keeps its sender and reason).
     const ban = this.bans.isBanned(roomId, userId) ? this.bans.list(roomId).find((b) => b.user_id === userId) : undefined;
     if (ban) return { by: ban.by, reason: ban.reason, at: ban.at, banned: true };
     const event = this.db.prepare<[string, string], { sender: string; origin_ts: number; content: string }>(
       'SELECT sender, origin_ts, content FROM federation_events WHERE event_id = ? AND room_id = ?',
-    ).get(row.event_id, roomId);
+    ).get(end.event_id, roomId);
     if (!event) return null;
     const content = JSON.parse(event.content) as { reason?: unknown };
     const reason = typeof content.reason === 'string' && content.reason.trim() !== '' ? content.reason : null;
     return { by: event.sender, reason, at: event.origin_ts, banned: false };
+  }
+
+  private joinEndStmts: {
+    latestJoin: import('better-sqlite3').Statement<[string, string], EventPosition>;
+    firstAfter: import('better-sqlite3').Statement<[string, string, string, number, string, string], EventPosition>;
+  } | undefined;
+
+  /**
+   * The event that ended `userId`'s latest join of the room: its first m.member.leave (its own
+   * leave, or a removal) or m.member.ban after its latest m.member.join, in display order (depth,
+   * origin_server, event_id). A user who left reads the room up to there (rooms/message-page.ts
+   * `readsUpTo`), whatever came after: a ban of one who had already left, an invitation later
+   * withdrawn, refused or still open, do not move it. Null when no join of the user is stored or
+   * nothing stored ended its latest one. Two seeks in an index (migration 48), per call.
+   */
+  latestJoinEnd(roomId: string, userId: string): EventPosition | null {
+    this.joinEndStmts ??= { latestJoin: this.db.prepare(LATEST_JOIN_SQL), firstAfter: this.db.prepare(FIRST_OF_TYPE_AFTER_SQL) };
+    const join = this.joinEndStmts.latestJoin.get(roomId, userId);
+    if (!join) return null;
+    let end: EventPosition | null = null;
+    for (const type of ['m.member.leave', 'm.member.ban']) {
+      const found = this.joinEndStmts.firstAfter.get(roomId, userId, type, join.depth, join.origin_server, join.event_id);
+      if (found && (!end || compareDisplayOrder(found, end) < 0)) end = found;
+    }
+    return end;
   }
 
   members(roomId: string): MemberRow[] {
@@ -268,11 +301,29 @@ export class RoomStore {
     this.names().put.run(event.room_id, event.state_key!, joinDisplayName(event.content), event.event_id, event.depth, event.origin_server);
   }
 
-  /** Display names of these users in the room (their latest join's), for those that have one. */
-  displayNames(roomId: string, userIds: Iterable<string>): Map<string, string> {
+  private joinBelowStmt: import('better-sqlite3').Statement<[string, string, number, string, string], { content: string }> | undefined;
+
+  /**
+   * Display names of these users in the room (their latest join's), for those that have one.
+   * `upTo`: their latest join before that position instead (what a user who left saw then), one
+   * seek per user (migration 48's index).
+   */
+  displayNames(roomId: string, userIds: Iterable<string>, upTo?: EventPosition): Map<string, string> {
     const names = new Map<string, string>();
     for (const userId of new Set(userIds)) {
-      const name = this.names().get.get(roomId, userId)?.display_name;
+      let name: string | null | undefined;
+      const stored = this.names().get.get(roomId, userId);
+      if (upTo && stored && compareDisplayOrder({ depth: stored.event_depth, origin_server: stored.event_origin, event_id: stored.event_id }, upTo) > 0) {
+        this.joinBelowStmt ??= this.db.prepare(
+          `SELECT content FROM federation_events INDEXED BY federation_events_room_state
+           WHERE room_id = ? AND state_key = ? AND event_type = 'm.member.join' AND (depth, origin_server, event_id) < (?, ?, ?)
+           ORDER BY depth DESC, origin_server DESC, event_id DESC LIMIT 1`,
+        );
+        const join = this.joinBelowStmt.get(roomId, userId, upTo.depth, upTo.origin_server, upTo.event_id);
+        name = join ? joinDisplayName(JSON.parse(join.content) as Record<string, unknown>) : null;
+      } else {
+        name = stored?.display_name;
+      }
       if (name) names.set(userId, name);
     }
     return names;

@@ -68,6 +68,13 @@ const latestEditSql = (bound: string) =>
    WHERE relates_to = ? AND event_type = 'm.message.edit' AND room_id = ? AND sender = ? AND typeof(json_extract(content, '$.body')) = 'text' ${bound}
    ORDER BY depth DESC, origin_server DESC, event_id DESC LIMIT 1`;
 
+/** An event stored after a changes cursor (FederationEvents.arrivedSince): what it is, names, and where it stands. */
+export interface ArrivedEvent extends EventPosition {
+  event_type: string;
+  relates_to: string | null;
+  state_key: string | null;
+}
+
 export class FederationEvents {
   private readonly db: Db;
   private readonly getStmt;
@@ -81,8 +88,8 @@ export class FederationEvents {
     this.getStmt = db.prepare<[string], EventRow>('SELECT * FROM federation_events WHERE event_id = ?');
     this.hashStmt = db.prepare<[string], { content_hash: string }>('SELECT content_hash FROM federation_events WHERE event_id = ?');
     this.maxRowidStmt = db.prepare<[], number | null>('SELECT MAX(rowid) FROM federation_events').pluck();
-    this.arrivedStmt = db.prepare<[number, number, string], { event_type: string; event_id: string; relates_to: string | null }>(
-      'SELECT event_type, event_id, relates_to FROM federation_events WHERE rowid > ? AND rowid <= ? AND room_id = ? ORDER BY rowid',
+    this.arrivedStmt = db.prepare<[number, number, string], ArrivedEvent>(
+      'SELECT event_type, event_id, relates_to, state_key, depth, origin_server FROM federation_events WHERE rowid > ? AND rowid <= ? AND room_id = ? ORDER BY rowid',
     );
     this.insertStmt = db.prepare(
       `INSERT INTO federation_events (event_id, room_id, event_type, sender, origin_server, origin_ts, depth, state_key, content, signatures, content_hash, received_from, received_at, relates_to)
@@ -114,7 +121,7 @@ export class FederationEvents {
    * order; `null` when the cursor is not one to follow (another epoch, ahead of the table) or more
    * than `scanAtMost` events of any room arrived since (the caller then reads a whole page).
    */
-  arrivedSince(roomId: string, cursor: string, scanAtMost: number): Array<{ event_type: string; event_id: string; relates_to: string | null }> | null {
+  arrivedSince(roomId: string, cursor: string, scanAtMost: number): ArrivedEvent[] | null {
     const match = /^(\d{1,15})-(\d{1,10})$/.exec(cursor);
     if (!match || Number(match[2]) !== this.rewriteEpoch) return null;
     const from = Number(match[1]);

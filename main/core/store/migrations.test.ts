@@ -1,6 +1,8 @@
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { OF_ORIGIN_SQL } from './federation-events.ts';
+import { REACTION_PAIR_BELOW_SQL } from '../rooms/reaction-index.ts';
+import { FIRST_OF_TYPE_AFTER_SQL, LATEST_JOIN_SQL, RoomStore } from '../rooms/room-store.ts';
 import { MIGRATIONS, runMigrations } from './migrations.ts';
 import { stablePlanSql } from './stable-plans.ts';
 
@@ -122,5 +124,50 @@ describe('migration 47: events of one origin in a room', () => {
     expect(plan).not.toContain('TEMP B-TREE');
     const rows = db.prepare(sql).all('!r:a.test', 'a.test', 105, '', 3) as Array<{ event_id: string }>;
     expect(rows.map((r) => r.event_id)).toEqual(['$06:a.test', '$09:a.test', '$12:a.test']);
+  });
+});
+
+describe('migration 48: membership events of one user, reaction events of one (sender, key)', () => {
+  it('the end of a user\'s latest join and a reaction as it stood at a position are each one seek', () => {
+    const db = at(47);
+    const event = db.prepare(`INSERT INTO federation_events (event_id, room_id, event_type, sender, origin_server, origin_ts, depth, state_key, content, signatures, content_hash, received_from, received_at, relates_to)
+      VALUES (?, '!r:a.test', ?, ?, 'a.test', 1, ?, ?, ?, '{}', 'h', NULL, 1, ?)`);
+    // Many members come and go; sam joins, leaves, is banned after, joins again and leaves again.
+    let depth = 100;
+    for (let i = 0; i < 40; i++) {
+      event.run(`$j${i}:a.test`, 'm.member.join', `@u${i}:a.test`, ++depth, `@u${i}:a.test`, '{"membership":"join"}', null);
+      event.run(`$l${i}:a.test`, 'm.member.leave', `@u${i}:a.test`, ++depth, `@u${i}:a.test`, '{"membership":"leave"}', null);
+    }
+    const sam = '@sam:a.test';
+    const member = (id: string, type: string, sender: string) => event.run(id, type, sender, ++depth, sam, '{}', null);
+    member('$sj1:a.test', 'm.member.join', sam);
+    member('$sl1:a.test', 'm.member.leave', sam);
+    member('$sb1:a.test', 'm.member.ban', '@owner:a.test');
+    member('$sj2:a.test', 'm.member.join', sam);
+    const secondLeave = depth + 1;
+    member('$sl2:a.test', 'm.member.leave', sam);
+    member('$sb2:a.test', 'm.member.ban', '@owner:a.test');
+    // A message toggled 👍 many times by one user, then a key added after a cut.
+    event.run('$m:a.test', 'm.message', '@u1:a.test', ++depth, null, '{"body":"hi"}', null);
+    for (let i = 0; i < 50; i++) event.run(`$r${i}:a.test`, i % 2 ? 'm.reaction.remove' : 'm.reaction.add', '@u1:a.test', ++depth, null, JSON.stringify({ target: '$m:a.test', key: '👍' }), '$m:a.test');
+    const cut = ++depth;
+    event.run('$rk:a.test', 'm.reaction.add', '@u1:a.test', ++depth, null, JSON.stringify({ target: '$m:a.test', key: '🎉' }), '$m:a.test');
+    runMigrations(db);
+    expect(db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.at(-1)!.version);
+
+    const planOf = (sql: string, ...params: unknown[]) => (db.prepare(`EXPLAIN QUERY PLAN ${stablePlanSql(sql)}`).all(...params) as Array<{ detail: string }>).map((p) => p.detail).join(' ');
+    for (const plan of [planOf(LATEST_JOIN_SQL, '!r:a.test', sam), planOf(FIRST_OF_TYPE_AFTER_SQL, '!r:a.test', sam, 'm.member.leave', 1, '', '')]) {
+      expect(plan).toContain('INDEX federation_events_room_state (room_id=? AND state_key=? AND event_type=?');
+      expect(plan).not.toContain('TEMP B-TREE');
+    }
+    const reactionPlan = planOf(REACTION_PAIR_BELOW_SQL, '$m:a.test', '@u1:a.test', '👍', '!r:a.test', cut, '', '');
+    expect(reactionPlan).toContain('USING INDEX federation_events_reaction_pair (relates_to=? AND sender=? AND <expr>=? AND (depth,origin_server,event_id)<(?,?,?))');
+    expect(reactionPlan).not.toContain('TEMP B-TREE');
+
+    // What they find: sam's second leave (not the ban after it, not the first leave); 👍 as it stood at the cut (50 events in turn, the last a remove), 🎉 not yet there.
+    expect(new RoomStore(db).latestJoinEnd('!r:a.test', sam)).toEqual({ depth: secondLeave, origin_server: 'a.test', event_id: '$sl2:a.test' });
+    expect(new RoomStore(db).latestJoinEnd('!r:a.test', '@nobody:a.test')).toBeNull();
+    expect(db.prepare(stablePlanSql(REACTION_PAIR_BELOW_SQL)).get('$m:a.test', '@u1:a.test', '👍', '!r:a.test', cut, '', '')).toEqual({ event_type: 'm.reaction.remove' });
+    expect(db.prepare(stablePlanSql(REACTION_PAIR_BELOW_SQL)).get('$m:a.test', '@u1:a.test', '🎉', '!r:a.test', cut, '', '')).toBeUndefined();
   });
 });

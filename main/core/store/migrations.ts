@@ -1133,6 +1133,22 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX IF NOT EXISTS federation_events_room_origin ON federation_events (room_id, origin_server, depth, event_id);
     `,
   },
+  {
+    version: 48,
+    name: 'membership events of one user, reaction events of one (sender, key)',
+    sql: `
+      -- A user who left a room reads it up to the end of its latest join (rooms/room-store.ts
+      -- latestJoinEnd): that join, and the first leave or ban of the user after it, are each one
+      -- seek here, however many members the room has.
+      CREATE INDEX IF NOT EXISTS federation_events_room_state ON federation_events (room_id, state_key, event_type, depth, origin_server, event_id)
+        WHERE state_key IS NOT NULL;
+      -- Reactions as they stood at that end (rooms/reaction-index.ts aggregateUpTo): the latest add
+      -- or remove of one (sender, key) on a message before a position is one seek, however many
+      -- reaction events the message has (a toggling flood made each lookup a scan of all of them).
+      CREATE INDEX IF NOT EXISTS federation_events_reaction_pair ON federation_events (relates_to, sender, json_extract(content, '$.key'), depth, origin_server, event_id)
+        WHERE event_type IN ('m.reaction.add', 'm.reaction.remove');
+    `,
+  },
 ];
 
 /**

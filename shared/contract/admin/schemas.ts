@@ -30,9 +30,10 @@ export const eventId = z.string().max(255).regex(EVENT_ID, 'must look like $opaq
  * session's user and refuses a request naming another); null: the operation acts as nobody.
  * `room`: the room of the input's `room_id` must be one the member has joined ('joined', the
  * default), joined or been invited to ('seen'), joined as the room's owner or a moderator
- * ('moderated': inviting others, issue #34 "rooms they host or moderate"), has joined now or once
- * and then left, was removed or banned ('read': reading its messages, up to that leave for one no
- * longer in it, read-only: rooms/message-page.ts `readsUpTo`), or is not checked ('unchecked':
+ * ('moderated': inviting others, issue #34 "rooms they host or moderate"), has joined now, or once
+ * and its latest join ended — it left, was removed or banned, and may be invited again since
+ * ('read': reading its messages, up to that end for one not joined now, read-only:
+ * rooms/message-page.ts `readsUpTo`), or is not checked ('unchecked':
  * joining a room hosted on another server, whose host decides).
  */
 export interface MemberUse {
