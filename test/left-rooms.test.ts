@@ -315,6 +315,25 @@ describe('rooms a user is no longer in', () => {
       expect(sams.find((m) => m.event_id === said.body.event_id)?.sender_display_name).toBe('Lee Before');
     });
 
+    it('a message of its own written before its node heard of the removal stays in its sight, refused; nobody else\'s after the removal', async () => {
+      const roomId = (await alpha.admin('POST', '/rooms', { name: 'told late' })).body.room_id as string;
+      await inviteAndJoin(alpha, roomId, beta, BETA_OWNER);
+      await ownerSends(roomId, 'before the removal');
+      await eventually(async () => expect((await beta.admin('GET', `/rooms/${enc(roomId)}/messages`)).body.messages?.length).toBe(1));
+      // alpha holds its deliveries: beta hears of the removal only once they go on.
+      expect((await alpha.admin('POST', '/federation/pause', {})).status).toBe(200);
+      expect((await alpha.admin('POST', `/rooms/${enc(roomId)}/members/${enc(BETA_OWNER)}/remove`, {})).status).toBe(200);
+      const mine = (await beta.admin('POST', `/rooms/${enc(roomId)}/messages`, { body: 'written unaware' })).body.event_id as string;
+      await ownerSends(roomId, 'said after the removal');
+      expect((await alpha.admin('POST', '/federation/resume', {})).status).toBe(200);
+      await eventually(async () => expect((await listed(beta, roomId))?.membership).toBe('leave'));
+      await eventually(async () => {
+        const messages = (await beta.admin('GET', `/rooms/${enc(roomId)}/messages`)).body.messages as Array<View & { delivery?: { state: string } }>;
+        expect(messages.map((m) => m.body)).toEqual(['before the removal', 'written unaware']);
+        expect(messages.find((m) => m.event_id === mine)?.delivery?.state).toBe('refused');
+      }, 30_000);
+    });
+
     it('a friend server\'s user removed by the host reads on its own node up to its removal, though its node still hears the room', async () => {
       const roomId = (await alpha.admin('POST', '/rooms', { name: 'abroad diary' })).body.room_id as string;
       const kit = `@kit:${BETA}`;

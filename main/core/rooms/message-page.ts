@@ -139,8 +139,8 @@ export function messageChanges(
   }
   const found = d.events.getMany([...changed]);
   // A relation may name a message this server does not hold (yet): nothing of the page changes then.
-  // A viewer who left is shown none sent after its leave (`also` may name one), the others as they stood then.
-  const messages = [...found.values()].filter((e) => e.room_id === roomId && e.event_type === 'm.message' && (!upTo || compareDisplayOrder(e, upTo) < 0)).sort(compareDisplayOrder);
+  // A viewer who left is shown none sent after its leave (`also` may name one) but its own, the others as they stood then.
+  const messages = [...found.values()].filter((e) => e.room_id === roomId && e.event_type === 'm.message' && (!upTo || compareDisplayOrder(e, upTo) < 0 || e.sender === viewer)).sort(compareDisplayOrder);
   if (messages.length > limit) return null;
   const loaded = new Map<string, Envelope>();
   const views = messageViews(d.events, d.rooms, roomId, messages, loaded, viewer, upTo);

@@ -34,7 +34,14 @@ export function roomMessages(
   if (upTo) {
     // Before `before` and before the leave, whichever comes first.
     const anchor = beforeId ? events.get(beforeId) : undefined;
-    messages = events.latestOfTypeBelow(roomId, 'm.message', limit, anchor && compareDisplayOrder(anchor, upTo) < 0 ? anchor : upTo);
+    const anchorBeforeCut = anchor !== undefined && compareDisplayOrder(anchor, upTo) < 0;
+    messages = events.latestOfTypeBelow(roomId, 'm.message', limit, anchorBeforeCut ? anchor : upTo);
+    // And the viewer's own messages after its cut, written before its node heard of it: its own
+    // words, shown with what became of them (refused, as a rule), never lost from its sight.
+    if (viewer && !anchorBeforeCut) {
+      const own = events.ownMessagesAfter(roomId, viewer, upTo, anchor ?? null, limit);
+      if (own.length > 0) messages = [...messages, ...own].sort(compareDisplayOrder).slice(-limit);
+    }
   } else {
     messages = beforeId ? events.latestOfTypeBefore(roomId, 'm.message', limit, beforeId) : events.latestOfType(roomId, 'm.message', limit);
   }

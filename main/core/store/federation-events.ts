@@ -8,6 +8,7 @@ import { canonicalJson } from '../crypto/canonical-json.ts';
 import { conflict } from '../errors.ts';
 import type { Envelope } from '../federation/envelope.ts';
 import { serverOf } from '../../../shared/identifiers.ts';
+import { RELAYED_MAX_FUTURE_MS } from '../rooms/ordering.ts';
 import { inOneRead, type Db } from './database.ts';
 import { PAGE_BYTES, utf8Bytes, withinBytes } from '../federation/page-budget.ts';
 
@@ -239,6 +240,30 @@ export class FederationEvents {
       .all(roomId, eventType, below.depth, below.origin_server, below.event_id, limit)
       .map(rowToEnvelope);
   }
+
+  /**
+   * A user's own messages after `after` (its cut: the end of its latest join) and before `below`
+   * (a page's anchor, if any), the latest `limit` in display order. They were written before its
+   * node stored the cut (a send is refused after that), so their depths lie at most a day (the
+   * room clock's furthest lead, ordering.ts RELAYED_MAX_FUTURE_MS) past when that event arrived
+   * here: the scan of its server's events in the room stops there, however long ago the cut was.
+   */
+  ownMessagesAfter(roomId: string, sender: string, after: EventPosition, below: EventPosition | null, limit: number): Envelope[] {
+    const anchor = below ?? { depth: Number.MAX_SAFE_INTEGER, origin_server: '', event_id: '' };
+    this.ownAfterStmt ??= this.db.prepare<[string, string, number, string, number, number, string, string, number, string, string, string, number], EventRow>(
+      `SELECT * FROM (SELECT * FROM federation_events INDEXED BY federation_events_room_origin
+         WHERE room_id = ? AND origin_server = ? AND depth >= ? AND depth <= (SELECT received_at FROM federation_events WHERE event_id = ?) + ?
+           AND (depth, origin_server, event_id) > (?, ?, ?) AND (depth, origin_server, event_id) < (?, ?, ?)
+           AND event_type = 'm.message' AND sender = ?
+         ORDER BY depth DESC, event_id DESC LIMIT ?)
+       ORDER BY depth, origin_server, event_id`,
+    );
+    return this.ownAfterStmt
+      .all(roomId, serverOf(sender), after.depth, after.event_id, RELAYED_MAX_FUTURE_MS, after.depth, after.origin_server, after.event_id, anchor.depth, anchor.origin_server || '\uffff', anchor.event_id, sender, limit)
+      .map(rowToEnvelope);
+  }
+
+  private ownAfterStmt: import('better-sqlite3').Statement<[string, string, number, string, number, number, string, string, number, string, string, string, number], EventRow> | undefined;
 
   /**
    * The latest `limit` events of a room, any type, in display order, within `maxBytes` on the
