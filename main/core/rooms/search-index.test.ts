@@ -83,19 +83,25 @@ it('catches up by itself shortly after new messages, without a search', async ()
   await expect.poll(indexedRows, { timeout: 5_000 }).toBe(5);
 });
 
-it('folds a burst once it pauses, not while it goes on', async () => {
-  const store = await joinedWithoutIndex();
-  const index = new SearchIndex(db, { workerBacklog: Infinity, burstBacklog: 1, burstQuietMs: 1_000 });
+/** A message "`word` i" every 20 ms for `forMs`, each told to `index`: how many, and the rows indexed after each. */
+async function storeEvery20Ms(store: (e: Envelope) => void, index: SearchIndex, prefix: string, word: string, forMs: number): Promise<{ at: number; seenDuring: number[] }> {
   let at = 0;
   const seenDuring: number[] = [];
-  // Messages every 20 ms for 1.2 s: each one before the burst's pause of 1 s.
-  for (const until = Date.now() + 1_200; Date.now() < until; at++) {
-    const message = event('m.message', `s${at}`, { body: `steady ${at}` });
+  for (const until = Date.now() + forMs; Date.now() < until; at++) {
+    const message = event('m.message', `${prefix}${at}`, { body: `${word} ${at}` });
     store(message);
     index.apply(message);
     seenDuring.push(indexedRows());
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+  return { at, seenDuring };
+}
+
+it('folds a burst once it pauses, not while it goes on', async () => {
+  const store = await joinedWithoutIndex();
+  const index = new SearchIndex(db, { workerBacklog: Infinity, burstBacklog: 1, burstQuietMs: 1_000 });
+  // Messages every 20 ms for 1.2 s: each one before the burst's pause of 1 s.
+  const { at, seenDuring } = await storeEvery20Ms(store, index, 's', 'steady', 1_200);
   expect(seenDuring.every((n) => n === 0)).toBe(true);
   await expect.poll(indexedRows, { timeout: 5_000 }).toBe(at);
   await index.stop();
@@ -104,32 +110,16 @@ it('folds a burst once it pauses, not while it goes on', async () => {
 it('folds a chat as it comes: fewer unfolded events than make a burst are not held for a pause', async () => {
   const store = await joinedWithoutIndex();
   const index = new SearchIndex(db, { workerBacklog: Infinity, burstBacklog: 1_000, burstQuietMs: 300, burstAtMostMs: 60_000 });
-  let at = 0;
-  let foldedDuring = 0;
-  for (const until = Date.now() + 1_500; Date.now() < until; at++) {
-    const message = event('m.message', `c${at}`, { body: `chat ${at}` });
-    store(message);
-    index.apply(message);
-    foldedDuring = indexedRows();
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  expect(foldedDuring).toBeGreaterThan(0);
+  const { seenDuring } = await storeEvery20Ms(store, index, 'c', 'chat', 1_500);
+  expect(seenDuring.at(-1)).toBeGreaterThan(0);
   await index.stop();
 });
 
 it('folds a burst that does not pause at the latest burstAtMostMs after its first message', async () => {
   const store = await joinedWithoutIndex();
   const index = new SearchIndex(db, { workerBacklog: Infinity, burstBacklog: 1, burstQuietMs: 1_000, burstAtMostMs: 300 });
-  let at = 0;
-  let foldedDuring = 0;
-  for (const until = Date.now() + 1_500; Date.now() < until; at++) {
-    const message = event('m.message', `n${at}`, { body: `nonstop ${at}` });
-    store(message);
-    index.apply(message);
-    foldedDuring = indexedRows();
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  expect(foldedDuring).toBeGreaterThan(0);
+  const { at, seenDuring } = await storeEvery20Ms(store, index, 'n', 'nonstop', 1_500);
+  expect(seenDuring.at(-1)).toBeGreaterThan(0);
   await expect.poll(indexedRows, { timeout: 5_000 }).toBe(at);
   expect((await index.search(OWNER, queryWords('nonstop'), null, 200)).length).toBe(at);
   await index.stop();

@@ -26,6 +26,7 @@ import type { Envelope } from '../federation/envelope.ts';
 import { jsonStringBytes, utf8Bytes, withinBytes } from '../federation/page-budget.ts';
 import type { Db } from '../store/connection.ts';
 import { indexedEventAt, openSearchIndex } from './search-db.ts';
+import { FoldBurst, type FoldBurstOptions } from './fold-burst.ts';
 import { SearchFoldWorker } from './search-fold-worker.ts';
 import type { SearchResult } from '../../../shared/contract/admin/messages.ts';
 import { UNINDEXED_COUNT_CAP } from '../../../shared/contract/admin/search-limits.ts';
@@ -71,19 +72,6 @@ export function highlight(body: string, words: string[]): string {
   return out + escapeHtml(body.slice(last));
 }
 
-/**
- * How long after a new message the index catches up by itself. A burst — a friend's backlog, a
- * catch-up, two users at full speed: at least BURST_BACKLOG events unfolded when that time is up —
- * is stored and shown first and folded once it pauses this long: the fold is ~12 % of the CPU an
- * event costs on two cores (issue #36, docs/PERFORMANCE.md). A chat, even a busy one, is folded
- * as it comes (waiting would only make its fold a worker's). A search never waits for the pause:
- * it catches up at once (caughtUpNow).
- */
-const CATCH_UP_DELAY_MS = 200;
-/** Unfolded events that make a burst (the worker's backlog: a chat at 200 messages/s leaves 40). */
-const BURST_BACKLOG = 1_000;
-/** A burst that does not pause is folded no later than this after its first unfolded message. */
-const CATCH_UP_AT_MOST_MS = 10_000;
 /** Events folded in per transaction while catching up. */
 const CATCH_UP_ROWS = 500;
 const WATERMARK_KEY = 'indexed_rowid';
@@ -102,17 +90,13 @@ const WORKER_BACKLOG = 1_000;
 /** The worker ends after this long with nothing to fold. */
 const WORKER_IDLE_MS = 1_000;
 
-export interface SearchIndexOptions {
+export interface SearchIndexOptions extends FoldBurstOptions {
   /** This index is the worker's own: it folds when asked, never by a timer or another thread. */
   inWorker?: boolean;
   /** Backlog (events) from which the worker folds; Infinity: never. */
   workerBacklog?: number;
   /** How long the worker waits for more before it ends (tests). */
   workerIdleMs?: number;
-  /** The backlog that makes a burst, the pause that ends it, and the longest its fold waits (tests). */
-  burstBacklog?: number;
-  burstQuietMs?: number;
-  burstAtMostMs?: number;
 }
 
 interface PendingRow {
@@ -157,15 +141,11 @@ export class SearchIndex {
    */
   private largestKey = -1n;
   private timer: NodeJS.Timeout | null = null;
-  /** When (performance.now()) the latest message, edit or delete was stored, and the first one since the last fold. */
-  private lastStoredAt = 0;
-  private unfoldedSince: number | null = null;
   private stopped = false;
   private readonly inWorker: boolean;
   private readonly workerBacklog: number;
-  private readonly burstBacklog: number;
-  private readonly burstQuietMs: number;
-  private readonly burstAtMostMs: number;
+  /** When the timer folds: after a pause, for a burst (fold-burst.ts). */
+  private readonly burst: FoldBurst;
   /** The fold worker of a backlog (none in the worker itself); while it runs, it alone writes the index. */
   private readonly worker: SearchFoldWorker | null;
 
@@ -173,9 +153,7 @@ export class SearchIndex {
     this.db = db;
     this.inWorker = options.inWorker ?? false;
     this.workerBacklog = options.workerBacklog ?? WORKER_BACKLOG;
-    this.burstBacklog = options.burstBacklog ?? BURST_BACKLOG;
-    this.burstQuietMs = options.burstQuietMs ?? CATCH_UP_DELAY_MS;
-    this.burstAtMostMs = options.burstAtMostMs ?? CATCH_UP_AT_MOST_MS;
+    this.burst = new FoldBurst(options);
     this.worker = this.inWorker ? null : new SearchFoldWorker(db.name, { idleMs: options.workerIdleMs ?? WORKER_IDLE_MS, onExit: () => this.workerExited() });
     this.watermark = openSearchIndex(db, !this.inWorker);
     this.messageStmt = db.prepare<[string], MessageRow>(
@@ -227,19 +205,8 @@ export class SearchIndex {
   /** A stored event was applied (inside the storing transaction): the index catches up shortly. */
   apply(event: Envelope): void {
     if (this.inWorker || !INDEXED_TYPES.has(event.event_type)) return;
-    this.lastStoredAt = performance.now();
-    this.unfoldedSince ??= this.lastStoredAt;
-    this.schedule(this.burstQuietMs);
-  }
-
-  /** How much longer the timer's fold waits for a burst to pause (0: fold now). */
-  private burstWaitMs(): number {
-    if (this.unfoldedSince === null) return 0;
-    const now = performance.now();
-    const quietFor = now - this.lastStoredAt;
-    const lateBy = now - this.unfoldedSince;
-    if (quietFor >= this.burstQuietMs || lateBy >= this.burstAtMostMs || this.backlog() < this.burstBacklog) return 0;
-    return Math.ceil(Math.min(this.burstQuietMs - quietFor, this.burstAtMostMs - lateBy));
+    this.burst.stored();
+    this.schedule(this.burst.quietMs);
   }
 
   /**
@@ -252,12 +219,12 @@ export class SearchIndex {
     this.timer = setTimeout(() => {
       this.timer = null;
       try {
-        const wait = this.db.open ? this.burstWaitMs() : 0;
+        const wait = this.db.open ? this.burst.waitMs(() => this.backlog()) : 0;
         if (wait > 0) {
           this.schedule(wait);
           return;
         }
-        this.unfoldedSince = null;
+        this.burst.folding();
         this.foldSome();
       } catch {
         // the database is closing or busy: the next search or message catches up
