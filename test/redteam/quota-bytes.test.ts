@@ -14,6 +14,8 @@ import { beforeAll, describe, expect, it, type Nodes } from '../helpers/fixtures
 import { encodeHex } from '../../main/core/crypto/hex.ts';
 import { randomBytes } from 'node:crypto';
 import type { Envelope } from '../../main/core/federation/envelope.ts';
+import { canonicalJson } from '../../main/core/crypto/canonical-json.ts';
+import { chargedBytes } from '../../main/core/trust/storage-quota.ts';
 import { makeEvent, wire } from '../helpers/events.ts';
 import type { FakePeer } from '../helpers/fake-peer.ts';
 import { joinFakePeer } from '../helpers/fake-members.ts';
@@ -102,10 +104,16 @@ describe('5. signatures are bounded, only the one that matters is kept, every by
         ...Object.fromEntries(['a', 'b', 'c'].map((s) => [`${s}.made-up.test`, Object.fromEntries([1, 2, 3, 4].map((k) => [`ed25519:k${k}`, junkSignature()]))])),
       },
     };
+    const before = used(alpha, 'sig.test').day_bytes;
     const accepted = await send(extra);
     expect(accepted.status, accepted.text).toBe(202);
-    const kept = { 'sig.test': { [ownKey]: event.signatures['sig.test']![ownKey] } };
-    expect(JSON.parse(storedSignatures(event.event_id)!)).toEqual(kept);
+    const kept = { 'sig.test': { [ownKey]: event.signatures['sig.test']![ownKey]! } };
+    // Stored in canonical form, as every row is (written from the signature that verified).
+    expect(storedSignatures(event.event_id)).toBe(canonicalJson(kept));
+    // Charged for what is kept, not for the signatures it came with.
+    const contentBytes = Buffer.byteLength(canonicalJson(event.content));
+    expect(used(alpha, 'sig.test').day_bytes - before).toBe(chargedBytes({ ...event, signatures: kept }, contentBytes));
+    expect(chargedBytes(extra, contentBytes)).toBeGreaterThan(chargedBytes({ ...event, signatures: kept }, contentBytes));
     // Served as stored (to a member entitled to it) …
     const served = await sendSigned(watcher.identity, alpha.started.federation_url!, 'GET', `${FED}/event/${encodeURIComponent(event.event_id)}`);
     expect(served.status, served.text).toBe(200);

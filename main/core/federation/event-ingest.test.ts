@@ -95,6 +95,27 @@ describe('EventIngest.storeMany', () => {
     expect(stored()).toEqual(['$e1:peer.test', '$e3:peer.test']);
   });
 
+  it('knows a batch\'s stored events and its own copies without storing anything twice; another content under a stored id is a conflict', async () => {
+    const applied: string[] = [];
+    const { ingest, event, identity } = setup({ hooks: { onStored: (e) => applied.push(e.event_id) } });
+    await ingest.storeMany([event(1)], 'peer.test');
+    applied.length = 0;
+    const other = (n: number, body: string): VerifiedEvent => {
+      const envelope = signEnvelope(
+        { event_id: `$e${n}:peer.test`, room_id: '!r:host.test', event_type: 'm.message', sender: '@u:peer.test', origin_server: 'peer.test', origin_ts: 1, depth: n, state_key: null, content: { body } },
+        identity,
+      );
+      return { envelope, hash: contentHash(envelopeSigningParts(envelope).bytes) };
+    };
+    const { outcomes } = await ingest.storeMany([event(1), other(1, 'not m1'), event(2), event(2), other(2, 'not m2'), event(3)], 'peer.test');
+    expect(outcomes.map((o) => (o.status === 'fulfilled' ? (o.value.inserted ? 'stored' : 'known') : (o.reason as { code?: string }).code))).toEqual([
+      'known', 'event_id_conflict', 'stored', 'known', 'event_id_conflict', 'stored',
+    ]);
+    // One pass: a batch stored again one by one (after a failed write) would have applied them twice.
+    expect(applied).toEqual(['$e2:peer.test', '$e3:peer.test']);
+    expect(stored()).toEqual(['$e1:peer.test', '$e2:peer.test', '$e3:peer.test']);
+  });
+
   it('when a write fails, rolls the batch back and stores the events one by one', async () => {
     const committed: string[] = [];
     const { ingest, event } = setup({

@@ -24,6 +24,10 @@ export interface VerifiedEvent {
   contentJson?: string;
   /** Its size in UTF-8 bytes (what the storage quota counts). */
   contentBytes?: number;
+  /** Canonical JSON of `envelope.signatures` (stored as is): the one signature that verified it. */
+  signaturesJson?: string;
+  /** What the storage quota charges for `envelope` (storage-quota.ts chargedBytes), when computed already. */
+  charge?: number;
   /**
    * What rooms authorize and apply, when it differs from the envelope (an event of a reference
    * peer read in our vocabulary: federation/reference/vocabulary.ts). The envelope is stored.
@@ -164,10 +168,10 @@ export class EventIngest {
     this.hooks.checkContent?.(envelope, contentBytes);
     // A copy of an event already stored is acknowledged as before, quota or not (checkBeforeWrite):
     // whether it is stored is asked only of an event the quota would refuse (a lookup per event less).
-    if (this.quota) {
+    const charge = this.quota ? chargedBytes(envelope, contentBytes) : undefined;
+    if (this.quota && charge !== undefined) {
       const payer = this.payerOf(origin, requestOrigin);
-      const bytes = chargedBytes(envelope, contentBytes);
-      if (this.quota.exceeds(payer, bytes) && this.events.hashOf(envelope.event_id) === undefined) this.quota.check(payer, bytes);
+      if (this.quota.exceeds(payer, charge) && this.events.hashOf(envelope.event_id) === undefined) this.quota.check(payer, charge);
     }
     const signatures = envelope.signatures[origin] ?? {};
     const keyIds = Object.keys(signatures);
@@ -203,7 +207,16 @@ export class EventIngest {
         for (const candidate of candidates) {
           const publicKey = this.publicKeyBytes(candidate);
           if (this.verifier ? await this.verifier.verify(signature, bytes, publicKey) : verify(signature, bytes, publicKey)) {
-            const verified: VerifiedEvent = { envelope: withSignatureOnly(envelope, keyId), hash: contentHash(bytes), contentJson, contentBytes };
+            const kept = withSignatureOnly(envelope, keyId);
+            const verified: VerifiedEvent = {
+              envelope: kept,
+              hash: contentHash(bytes),
+              contentJson,
+              contentBytes,
+              signaturesJson: oneSignatureJson(origin, keyId, signatures[keyId]!),
+            };
+            // The charge counts the signatures: it holds for the envelope kept only if that is the one charged.
+            if (charge !== undefined && kept === envelope) verified.charge = charge;
             const view = this.hooks.view?.(verified.envelope);
             if (view) verified.view = view;
             return verified;
@@ -270,7 +283,7 @@ export class EventIngest {
       (): IngestResult => {
         beforeStore?.();
         const decided = this.checkBeforeWrite(event, receivedFrom, options.release);
-        return 'event_id' in decided ? decided : this.write(event, receivedFrom, decided.heldBy, options.release);
+        return 'event_id' in decided ? decided : this.write(event, receivedFrom, decided, options.release);
       },
       (stored) => {
         if (stored.inserted && !stored.held) this.hooks.onCommitted?.(event.view ?? event.envelope);
@@ -303,21 +316,28 @@ export class EventIngest {
           // the caller does it itself afterwards (beforeStoreDone stays false)
         }
       }
-      const writeAll = () =>
-        events.map((event): PromiseSettledResult<IngestResult> => {
+      const writeAll = () => {
+        // What of the batch is stored already, in one statement; each event written adds itself
+        // (a copy later in the batch is known). Should anything else store one of these ids in
+        // the meantime, its insert fails and the events are stored one by one below.
+        const stored = this.events.hashesOf(events.map((event) => event.envelope.event_id));
+        return events.map((event): PromiseSettledResult<IngestResult> => {
           let decided: IngestResult | ToWrite;
           try {
-            decided = this.checkBeforeWrite(event, receivedFrom);
+            decided = this.checkBeforeWrite(event, receivedFrom, false, stored);
           } catch (reason) {
             return { status: 'rejected', reason };
           }
           if ('event_id' in decided) return { status: 'fulfilled', value: decided };
           try {
-            return { status: 'fulfilled', value: this.write(event, receivedFrom, decided.heldBy) };
+            const written = this.write(event, receivedFrom, decided);
+            if (!written.held) stored.set(event.envelope.event_id, event.hash);
+            return { status: 'fulfilled', value: written };
           } catch (error) {
             throw new WriteFailed(error);
           }
         });
+      };
       try {
         return this.commit.savepoint(() => (this.hooks.writingBatch ? this.hooks.writingBatch(writeAll) : writeAll()));
       } catch (error) {
@@ -328,7 +348,7 @@ export class EventIngest {
               status: 'fulfilled',
               value: this.commit.savepoint(() => {
                 const decided = this.checkBeforeWrite(event, receivedFrom);
-                return 'event_id' in decided ? decided : this.write(event, receivedFrom, decided.heldBy);
+                return 'event_id' in decided ? decided : this.write(event, receivedFrom, decided);
               }),
             };
           } catch (reason) {
@@ -376,25 +396,28 @@ export class EventIngest {
    * needs no rollback): the result when nothing is to be written (a copy of a stored or held
    * event), else whether it is to be held and by whom; throws when it is refused (blocked, over a
    * quota, not authorized). A release applies what was held (the owner decided), blocks excepted.
+   * `stored`: the hashes of the stored events among the caller's (storeMany), instead of a lookup.
    */
-  private checkBeforeWrite(event: VerifiedEvent, receivedFrom: string, released = false): IngestResult | ToWrite {
+  private checkBeforeWrite(event: VerifiedEvent, receivedFrom: string, released = false, stored?: ReadonlyMap<string, string>): IngestResult | ToWrite {
     const envelope = event.envelope;
-    const known = this.events.hashOf(envelope.event_id);
+    const known = stored ? stored.get(envelope.event_id) : this.events.hashOf(envelope.event_id);
     if (known !== undefined) {
       if (known === event.hash) return { event_id: envelope.event_id, inserted: false };
       throw conflict('event_id_conflict', `event ${envelope.event_id} is already stored with different content`);
     }
-    const admitted = this.admit(envelope.origin_server, receivedFrom);
-    const heldBy = released ? null : admitted;
-    // A released event was counted when it was held; one held already is acknowledged as held.
-    if (!released) {
-      if (heldBy && this.hooks.isHeld?.(envelope.event_id)) return { event_id: envelope.event_id, inserted: false, held: true };
-      const bytes = this.chargeOf(event);
-      this.quota?.check(this.payerOf(envelope.origin_server, receivedFrom), bytes);
-      if (heldBy) this.hooks.checkHeld?.(heldBy, bytes);
+    // Asked of a release too: a block still refuses it.
+    const heldBy = this.admit(envelope.origin_server, receivedFrom);
+    // A released event was counted when it was held and is applied now; one held already is acknowledged as held.
+    if (released) {
+      this.hooks.authorize?.(event.view ?? envelope);
+      return { heldBy: null };
     }
-    if (!heldBy) this.hooks.authorize?.(event.view ?? envelope);
-    return { heldBy };
+    if (heldBy && this.hooks.isHeld?.(envelope.event_id)) return { event_id: envelope.event_id, inserted: false, held: true };
+    const charge = this.chargeOf(event);
+    this.quota?.check(this.payerOf(envelope.origin_server, receivedFrom), charge);
+    if (heldBy) this.hooks.checkHeld?.(heldBy, charge);
+    else this.hooks.authorize?.(event.view ?? envelope);
+    return { heldBy, charge };
   }
 
   /**
@@ -419,18 +442,19 @@ export class EventIngest {
     const bytes = this.chargeOf(event);
     this.quota?.check(this.payerOf(envelope.origin_server, receivedFrom), bytes);
     if (heldBy) this.hooks.checkHeld?.(heldBy, bytes);
-    this.write(event, receivedFrom, heldBy, false, false);
+    this.write(event, receivedFrom, { heldBy, charge: bytes }, false, false);
     return heldBy ? 'held' : 'stored';
   }
 
   /** The bytes the quota counts for an event: all it takes here (storage-quota.ts chargedBytes). */
   private chargeOf(event: VerifiedEvent): number {
-    return chargedBytes(event.envelope, event.contentBytes ?? Buffer.byteLength(event.contentJson ?? canonicalJson(event.envelope.content)));
+    return event.charge ?? chargedBytes(event.envelope, event.contentBytes ?? Buffer.byteLength(event.contentJson ?? canonicalJson(event.envelope.content)));
   }
 
-  private write(event: VerifiedEvent, receivedFrom: string, heldBy: string | null, released = false, hooks = true): IngestResult {
+  private write(event: VerifiedEvent, receivedFrom: string, decided: ToWrite, released = false, hooks = true): IngestResult {
     const envelope = event.envelope;
-    if (!released) this.quota?.charge(this.payerOf(envelope.origin_server, receivedFrom), this.chargeOf(event));
+    const heldBy = decided.heldBy;
+    if (!released) this.quota?.charge(this.payerOf(envelope.origin_server, receivedFrom), decided.charge ?? this.chargeOf(event));
     if (heldBy) {
       this.hooks.hold?.(heldBy, receivedFrom, event);
       return { event_id: envelope.event_id, inserted: true, held: true };
@@ -439,7 +463,11 @@ export class EventIngest {
     // A reference channel's message is stored in its channel room here (reference/channel-rooms.ts);
     // such rooms are never served or relayed, so the row's room is the local one.
     const stored = view.room_id !== envelope.room_id ? { ...envelope, room_id: view.room_id } : envelope;
-    this.events.insertNew(stored, event.hash, receivedFrom, { contentJson: event.contentJson, relatesTo: typeof view.content.target === 'string' ? view.content.target : null });
+    this.events.insertNew(stored, event.hash, receivedFrom, {
+      contentJson: event.contentJson,
+      signaturesJson: event.signaturesJson,
+      relatesTo: typeof view.content.target === 'string' ? view.content.target : null,
+    });
     if (hooks) this.hooks.onStored?.(view, receivedFrom);
     return { event_id: envelope.event_id, inserted: true };
   }
@@ -448,6 +476,8 @@ export class EventIngest {
 /** What checkBeforeWrite decided for an event to write: stored, or held by that server. */
 interface ToWrite {
   heldBy: string | null;
+  /** What the quota charges for it (chargeOf), computed once for the check and the charge; absent for a release. */
+  charge?: number;
 }
 
 /**
@@ -459,6 +489,14 @@ function withSignatureOnly(envelope: Envelope, keyId: string): Envelope {
   const own = envelope.signatures[envelope.origin_server]!;
   if (hasOnlyKey(envelope.signatures, envelope.origin_server) && hasOnlyKey(own, keyId)) return envelope; // the usual case: no copy
   return { ...envelope, signatures: { [envelope.origin_server]: { [keyId]: own[keyId]! } } };
+}
+
+/**
+ * Canonical JSON of `{[origin]: {[keyId]: signature}}`: one key per level needs no sorting, and
+ * canonical JSON escapes strings as JSON.stringify does (crypto/canonical-json.ts).
+ */
+function oneSignatureJson(origin: string, keyId: string, signature: string): string {
+  return `{${JSON.stringify(origin)}:{${JSON.stringify(keyId)}:${JSON.stringify(signature)}}}`;
 }
 
 function hasOnlyKey(record: Record<string, unknown>, key: string): boolean {

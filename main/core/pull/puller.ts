@@ -45,7 +45,7 @@ export interface PullerDeps extends SignedPageLoopDeps {
    * Takes a pulled event that invites one of our users (true), or leaves it to the ingest chain
    * (false); throws when it could not be stored now (the page is asked again).
    */
-  receiveInvite?: (server: string, raw: unknown) => Promise<false | 'taken' | 'known'>;
+  receiveInvite?: (server: string, raw: unknown) => false | Promise<'taken' | 'known'>;
   /** Told about each pulled event (metrics: received events by result). */
   onReceived?: (outcome: ReceivedOutcome) => void;
   /** How long an event that cannot be checked is asked again before it is given up (UNCHECKED_RETRY_FOR_MS unless given: tests). */

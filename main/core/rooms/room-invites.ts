@@ -249,15 +249,20 @@ export class RoomInvites extends RoomPart {
    * users instead of calling us, and we pull it, fetch it from a mailbox, or get it pushed later. Taken exactly as its `POST /invite` would be (receiveInvite:
    * signature, the room is the sender's, our user exists, the per-peer cap): true when `raw` was
    * such an invite and it was stored ('taken'; 'known' when it was stored before, or only renewed
-   * an invite the user had pending: recordInvite), false when it
-   * is not one (the ingest chain takes it); throws
+   * an invite the user had pending: recordInvite), false (at once, no promise: a batch asks it of
+   * every event) when it is not one (the ingest chain takes it); rejects
    * when it is refused (a final 4xx, logged) or cannot be taken yet (429 quota, 5xx, a failure
    * here: asked again). A page asked again finds it stored: a no-op.
    */
-  async receiveInviteEvent(host: string, raw: unknown): Promise<false | 'taken' | 'known'> {
-    const e = raw as { event_type?: unknown; state_key?: unknown; room_id?: unknown; event_id?: unknown; content?: { expires_at?: unknown } } | null;
+  receiveInviteEvent(host: string, raw: unknown): false | Promise<'taken' | 'known'> {
+    const e = raw as InviteEventFields | null;
     if (!e || typeof e !== 'object' || e.event_type !== 'm.member.invite' || typeof e.state_key !== 'string' || typeof e.room_id !== 'string') return false;
     if (!isUserId(e.state_key) || serverOf(e.state_key) !== this.server || serverOf(e.room_id) !== host) return false;
+    return this.takeInviteEvent(host, e as InviteEventFields & { state_key: string; room_id: string }, raw);
+  }
+
+  /** receiveInviteEvent for an invite of one of our users by its room's host. */
+  private async takeInviteEvent(host: string, e: InviteEventFields & { state_key: string; room_id: string }, raw: unknown): Promise<'taken' | 'known'> {
     if (typeof e.event_id === 'string' && this.d.events.get(e.event_id)) {
       // Stored before. As the room's history it made no invitation: offered now if it still is
       // the user's latest membership (adoptHistoryInvites), not only at the next catch-up.
@@ -364,4 +369,13 @@ export class RoomInvites extends RoomPart {
       throw new HttpError(429, 'too_many_invites', `${peer} already has ${pending} pending invites for users of ${this.server} (at most ${cap}); they must be accepted, declined or expire first`);
     }
   }
+}
+
+/** The fields of a pushed or pulled event that tell whether it is an invite of one of our users. */
+interface InviteEventFields {
+  event_type?: unknown;
+  state_key?: unknown;
+  room_id?: unknown;
+  event_id?: unknown;
+  content?: { expires_at?: unknown };
 }

@@ -158,7 +158,7 @@ export class RoomService extends RoomPart {
    * such an invite (stored, or refused and logged: refusals are final, as a push's are), false when
    * it is not one (the ingest chain takes it). A page asked again finds it stored: a no-op.
    */
-  receiveInviteEvent(host: string, raw: unknown): Promise<false | 'taken' | 'known'> {
+  receiveInviteEvent(host: string, raw: unknown): false | Promise<'taken' | 'known'> {
     return this.invitations.receiveInviteEvent(host, raw);
   }
 

@@ -140,6 +140,19 @@ export class FederationEvents {
     return this.hashStmt.get(eventId)?.content_hash;
   }
 
+  private hashesStmt: import('better-sqlite3').Statement<[string], { event_id: string; content_hash: string }> | undefined;
+
+  /** hashOf for several ids in one statement (a batch asks for all its events at once); stored ids only. */
+  hashesOf(eventIds: readonly string[]): Map<string, string> {
+    const found = new Map<string, string>();
+    if (eventIds.length === 0) return found;
+    this.hashesStmt ??= this.db.prepare<[string], { event_id: string; content_hash: string }>(
+      'SELECT event_id, content_hash FROM federation_events WHERE event_id IN (SELECT value FROM json_each(?))',
+    );
+    for (const row of this.hashesStmt.all(JSON.stringify(eventIds))) found.set(row.event_id, row.content_hash);
+    return found;
+  }
+
   get(eventId: string): Envelope | undefined {
     const row = this.getStmt.get(eventId);
     return row ? rowToEnvelope(row) : undefined;
@@ -157,7 +170,12 @@ export class FederationEvents {
   }
 
   /** Inserts an event the caller knows is not stored yet (it asked hashOf in the same transaction). */
-  insertNew(envelope: Envelope, hash: string, receivedFrom: string | null, options: { now?: number; contentJson?: string | undefined; relatesTo?: string | null } = {}): void {
+  insertNew(
+    envelope: Envelope,
+    hash: string,
+    receivedFrom: string | null,
+    options: { now?: number; contentJson?: string | undefined; signaturesJson?: string | undefined; relatesTo?: string | null } = {},
+  ): void {
     this.insertStmt.run(
       envelope.event_id,
       envelope.room_id,
@@ -168,7 +186,7 @@ export class FederationEvents {
       envelope.depth,
       envelope.state_key,
       options.contentJson ?? canonicalJson(envelope.content),
-      canonicalJson(envelope.signatures),
+      options.signaturesJson ?? canonicalJson(envelope.signatures),
       hash,
       receivedFrom,
       options.now ?? Date.now(),
