@@ -340,14 +340,26 @@ describe('rooms a user is no longer in', () => {
       await memberByLink(beta, 'kit');
       await inviteAndJoin(alpha, roomId, beta, BETA_OWNER);
       await inviteAndJoin(alpha, roomId, beta, kit);
-      await ownerSends(roomId, 'before the removal');
+      const before = await ownerSends(roomId, 'before the removal');
       await eventually(async () => expect((await beta.admin('GET', `/rooms/${enc(roomId)}/messages`)).body.messages?.length).toBe(1));
       expect((await alpha.admin('POST', `/rooms/${enc(roomId)}/members/${enc(BETA_OWNER)}/remove`, { reason: 'cool down' })).status).toBe(200);
       await eventually(async () => expect((await listed(beta, roomId))?.membership).toBe('leave'));
-      await ownerSends(roomId, 'after the removal');
-      // kit, still in the room, hears it on beta; beta's owner is not shown it.
-      await eventually(async () => expect(((await beta.admin('GET', `/rooms/${enc(roomId)}/messages?user_id=${enc(kit)}`)).body.messages as View[]).map((m) => m.body)).toEqual(['before the removal', 'after the removal']));
-      expect(((await beta.admin('GET', `/rooms/${enc(roomId)}/messages`)).body.messages as View[]).map((m) => m.body)).toEqual(['before the removal']);
+      const cut = (await beta.admin('GET', `/rooms/${enc(roomId)}/messages`)).body as Page;
+      const after = await ownerSends(roomId, 'after the removal');
+      // Changes after the removal to a message from before: an edit and a reaction.
+      expect((await alpha.admin('PATCH', `/rooms/${enc(roomId)}/messages/${enc(before)}`, { body: 'before, changed after' })).status).toBe(200);
+      await react(roomId, before, '🎉');
+      // kit, still in the room, hears all of it on beta; beta's owner is not shown it.
+      const kitReads = async () => (await beta.admin('GET', `/rooms/${enc(roomId)}/messages?user_id=${enc(kit)}`)).body.messages as View[];
+      await eventually(async () => expect((await kitReads()).map((m) => [m.body, Object.keys(m.reactions)])).toEqual([['before, changed after', ['🎉']], ['after the removal', []]]));
+      const whole = (await beta.admin('GET', `/rooms/${enc(roomId)}/messages`)).body as Page;
+      expect(whole.messages.map((m) => [m.body, m.edited, Object.keys(m.reactions)])).toEqual([['before the removal', false, []]]);
+      // Nor through changes since its last page: neither the later message nor what became of the old one.
+      const since = (await beta.admin('GET', `/rooms/${enc(roomId)}/messages?since=${enc(cut.cursor)}&also=${enc(after)}`)).body as Page;
+      expect(since.messages.map((m) => m.event_id)).not.toContain(after);
+      for (const m of since.messages) expect([m.body, m.edited, Object.keys(m.reactions)]).toEqual(['before the removal', false, []]);
+      const sinceOne = (await beta.admin('GET', `/rooms/${enc(roomId)}/messages?limit=1&since=${enc(cut.cursor)}`)).body as Page;
+      expect(sinceOne.messages).toEqual([]);
     });
   });
 });

@@ -6,7 +6,8 @@
  * while the room is open, then banned from another; beta's page says who and why in the room and
  * lists both apart, "Rooms you left or were removed from", each opening to its old messages, read-only.
  * A member of a node (the member app) removed from a room opens it from that list to the messages up
- * to its removal, as they were then (none sent after, no edit made after; a deletion applied), read-only.
+ * to its removal, as they were then (none sent after, no edit made after; a deletion applied), read-only;
+ * invited again, it sees the invitation beside the same messages.
  */
 import { describe, expect, it } from '../helpers/fixtures.ts';
 import { HAVE_CHROMIUM, axeViolations, joinByLink, signedIn } from '../helpers/browser.ts';
@@ -98,6 +99,20 @@ describe.skipIf(!HAVE_CHROMIUM)('rooms left, removed or banned from (real Chromi
     expect(await phone.getByTestId('composer').count()).toBe(0);
     await shown.first().hover();
     expect(await phone.getByRole('button', { name: /^React with|^Edit|^Delete/ }).count()).toBe(0);
+    expect(await axeViolations(phone)).toEqual([]);
+
+    // Invited again: the invitation, and beside it the same old messages up to the removal.
+    expect((await alpha.admin('POST', `/rooms/${enc(room)}/invites`, { user_id: '@sam:alpha.test' })).status).toBe(200);
+    await say('said while sam was invited');
+    await phone.reload();
+    const invitation = phone.getByTestId('room-invite');
+    await invitation.getByRole('button', { name: 'Accept' }).waitFor({ timeout: 15_000 });
+    await shown.getByText('welcome to the diary').waitFor({ timeout: 15_000 });
+    expect(await shown.getByText('the plan as it was').count()).toBe(1);
+    expect(await shown.count()).toBe(3);
+    for (const later of ['said after sam was gone', 'said while sam was invited', 'the plan as changed later']) expect(await phone.getByText(later).count()).toBe(0);
+    expect(await phone.getByText('You are not in this room yet: accept its invitation above to join.').count()).toBe(1);
+    expect(await phone.getByTestId('composer').count()).toBe(0);
     expect(await axeViolations(phone)).toEqual([]);
   });
 });
