@@ -46,8 +46,24 @@ export type ResolvedAddress = { address: string; family: 4 | 6 };
 /** Resolves a host name to all its addresses (injectable for tests: not a mock of ours). */
 export type LookupFn = (hostname: string) => Promise<ResolvedAddress[]>;
 
-export const defaultLookup: LookupFn = async (hostname) =>
-  (await dnsLookup(hostname, { all: true, verbatim: true })).map((a) => ({ address: a.address, family: a.family === 6 ? 6 : 4 }));
+/**
+ * `lookup` for any name but those under `.invalid`, which RFC 6761 §6.4 reserves as never existing
+ * and asks resolvers to answer at once: not found (ENOTFOUND, as getaddrinfo says it), without a
+ * query that a machine with no working resolver would answer as a lookup failure instead.
+ */
+export function withInvalidNamesRefused(lookup: LookupFn): LookupFn {
+  return async (hostname) => {
+    const name = hostname.toLowerCase().replace(/\.$/, '');
+    if (name === 'invalid' || name.endsWith('.invalid')) {
+      throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND', syscall: 'getaddrinfo', hostname });
+    }
+    return lookup(hostname);
+  };
+}
+
+export const defaultLookup: LookupFn = withInvalidNamesRefused(async (hostname) =>
+  (await dnsLookup(hostname, { all: true, verbatim: true })).map((a) => ({ address: a.address, family: a.family === 6 ? 6 : 4 })),
+);
 
 
 const NON_PUBLIC = new Set(['loopback', 'private', 'linkLocal', 'carrierGradeNat', 'uniqueLocal']);

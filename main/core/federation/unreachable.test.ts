@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FederationRequestError, HttpClient, type SendOptions } from './http-client.ts';
-import { AddressPolicy, type LookupFn } from './address-policy.ts';
+import { AddressPolicy, withInvalidNamesRefused, type LookupFn } from './address-policy.ts';
 import { ensureSelfSignedCertificate } from '../tls/certificate.ts';
 import { peerUnreachable, unreachableReason } from './unreachable.ts';
 import { UNREACHABLE_REASONS, isUnreachableReason } from '../../../shared/contract/unreachable.ts';
@@ -76,6 +76,21 @@ describe('unreachableReason, from real requests', () => {
   it('name_not_found: a name DNS does not know (.invalid), or one that resolves to no address', async () => {
     expect(unreachableReason(await failure('http://nothing-here.invalid:7448/x'))).toBe('name_not_found');
     expect(unreachableReason(await failure('http://no-address.test:7448/x', {}, client({ lookup: async () => [] })))).toBe('name_not_found');
+  });
+
+  it('a name under .invalid is not found without asking the resolver (RFC 6761), so a machine with no working DNS says the same', async () => {
+    const asked: string[] = [];
+    const broken = withInvalidNamesRefused(async (hostname) => {
+      asked.push(hostname);
+      throw Object.assign(new Error(`getaddrinfo EAI_AGAIN ${hostname}`), { code: 'EAI_AGAIN' });
+    });
+    for (const name of ['nothing-here.invalid', 'Nothing-Here.INVALID.', 'invalid']) {
+      expect(unreachableReason(await failure(`http://${name}:7448/x`, {}, client({ lookup: broken })))).toBe('name_not_found');
+    }
+    expect(asked).toEqual([]);
+    // Any other name is asked (here, of a resolver that cannot answer: a lookup failure).
+    expect(unreachableReason(await failure('http://friend.example:7448/x', {}, client({ lookup: broken })))).toBe('name_lookup_failed');
+    expect(asked).toEqual(['friend.example']);
   });
 
   it('timeout: no answer within the timeout, an answer that trickles past its deadline, the caller\'s own deadline', async () => {
