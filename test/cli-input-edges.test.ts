@@ -45,6 +45,10 @@ describe('paracord-node CLI: input checked at the edge', () => {
     expectUsage(['invite', '--data', data, '--note', 'n'.repeat(600)], '--note is at most 200 characters (this one has 600)');
     expectUsage(['member', 'invite', '--data', data, '--note', 'n'.repeat(201)], '--note is at most 200 characters (this one has 201)');
     expectUsage(['trust', 'other.test', 'block', '--data', data, '--reason', 'r'.repeat(2000)], '--reason is at most 500 characters (this one has 2000)');
+    // A member link's note is trimmed by the node: 200 characters and a space are taken, as the node takes them.
+    const spaced = run(['member', 'invite', '--data', data, '--note', `${'n'.repeat(200)} `]);
+    expect(spaced.code).toBe(1);
+    expect(spaced.stderr).toContain('no node is running');
   });
 
   it('a damaged peer link is said in words, before any node is asked', () => {

@@ -54,9 +54,11 @@ export function daysToSeconds(value: string, option: string, field: { minValue: 
 }
 
 /** A text option checked against its admin API field's length limit (its schema in shared/contract/admin/). */
-export function limitedText(value: string, option: string, field: { maxLength: number | null }): string {
-  if (field.maxLength !== null && value.length > field.maxLength) throw new UsageError(`${option} is at most ${field.maxLength} characters (this one has ${value.length})`);
-  return value;
+export function limitedText(value: string, option: string, field: { maxLength: number | null; safeParse(value: string): { success: boolean; data?: string } }): string {
+  // As the node reads it: a field the node trims is counted without its surrounding spaces.
+  const read = field.safeParse(value);
+  if (read.success) return read.data ?? value;
+  throw new UsageError(`${option} is at most ${field.maxLength} characters (this one has ${value.length})`);
 }
 
 /**
