@@ -478,6 +478,36 @@ describe('its users in a room we host: what it pushes and serves us', () => {
     expect(await membershipOf(roomId, '@owner:ours.test')).toBe('join');
     expect(await membershipOf(roomId, '@zoe:ref3.test')).toBe('join');
   });
+
+  it('put in quarantine, what it pushes is held; released, its message is read in our vocabulary, as if never held (its edit and reaction then find it)', async () => {
+    const channel = { id: roomId.slice(1, roomId.indexOf(':')), name: 'Our 3.x lounge' };
+    expect((await ours.admin('PUT', '/peers/ref3.test/trust', { mode: 'quarantine', reason: 'watching' })).status).toBe(200);
+    try {
+      const said = ref.say(roomId, 'zoe', 'held while watched', { mirrored: true, channel });
+      // Its attachment-only message has an empty body: our vocabulary reads it as "[1 attachment]".
+      const attachment = { id: '9', filename: 'cat.png', size: 10, content_type: 'image/png', content_hash: 'ab', origin_url: '/_paracord/federation/v1/file/9' };
+      const picture = ref.say(roomId, 'zoe', '', { mirrored: true, channel, extra: { attachments: [attachment] } });
+      for (const event of [said, picture]) expect(await ref.push('ours.test', event), event.event_id).toBe(202);
+      expect(queryNodeDb<{ n: number }>(ours.dataDir, "SELECT COUNT(*) AS n FROM quarantined_events WHERE origin = 'ref3.test'")[0]!.n).toBe(2);
+      expect((await messagesOf(roomId)).some((m) => m.event_id === said.event_id)).toBe(false);
+
+      const released = await ours.admin('POST', '/quarantine/ref3.test/release');
+      expect(released.status, JSON.stringify(released.body)).toBe(200);
+      expect(released.body).toMatchObject({ released: 2, rejected: [] });
+      expect((await messagesOf(roomId)).find((m) => m.event_id === said.event_id)).toMatchObject({ body: 'held while watched', sender: '@zoe:ref3.test' });
+      expect((await messagesOf(roomId)).find((m) => m.event_id === picture.event_id)).toMatchObject({ body: '[1 attachment]', sender: '@zoe:ref3.test' });
+      // Trusted again, its edit and reaction name the message by its message_id: found, as it is stored as any of its messages.
+      expect((await ours.admin('PUT', '/peers/ref3.test/trust', { mode: 'allow' })).status).toBe(200);
+      const edit = ref.relate(roomId, 'zoe', 'm.message.edit', String(said.content.message_id), { body: 'held while watched, edited' });
+      const reaction = ref.relate(roomId, 'zoe', 'm.reaction.add', String(said.content.message_id), { emoji: '🧊' });
+      for (const event of [edit, reaction]) expect(await ref.push('ours.test', event), event.event_id).toBe(202);
+      expect((await messagesOf(roomId)).find((m) => m.event_id === said.event_id)).toMatchObject({
+        body: 'held while watched, edited', edited: true, sender: '@zoe:ref3.test', reactions: { '🧊': ['@zoe:ref3.test'] },
+      });
+    } finally {
+      expect((await ours.admin('PUT', '/peers/ref3.test/trust', { mode: 'allow' })).status).toBe(200);
+    }
+  });
 });
 
 describe('sending into a guild room a 3.x reference hosts (it takes other servers\' members\' messages)', () => {

@@ -276,6 +276,12 @@ export class EventIngest {
    * event already stored is acknowledged without authorizing it again (it was, when stored).
    */
   async store(event: VerifiedEvent, receivedFrom: string, beforeStore?: () => void, options: { release?: boolean } = {}): Promise<IngestResult> {
+    // A held event is kept as it came (its envelope): released, it is read as verify reads it (a
+    // reference peer's vocabulary and channel room), else it was authorized and applied raw.
+    if (options.release && event.view === undefined) {
+      const view = this.hooks.view?.(event.envelope);
+      if (view) event = { ...event, view };
+    }
     // onCommitted (the UI hears of it) runs at the commit, before the WAL flush; relays (onDurable)
     // and the sender's acknowledgement wait for the flush: the sender sends again if a power cut
     // takes it back, and no other server holds what we might lose.
