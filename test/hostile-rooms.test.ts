@@ -271,6 +271,45 @@ describe('16. unsolicited invites are capped per peer', () => {
   });
 });
 
+describe('an invite pushed under the id of an event stored here', () => {
+  it('is acknowledged as known only when it is a copy of that event: another id answers as an unknown one (no asking which events are stored here)', async ({ fileNodes }) => {
+    const target = await inProcess(fileNodes, 'probed.test');
+    const host = await fileNodes.fakePeer('prober.test', { roomHost: true });
+    expect((await target.admin('POST', '/peers', { server_name: 'prober.test', endpoint: host.url })).status).toBe(200);
+    const own = (await target.admin('POST', '/rooms', { name: 'private' })).body.room_id as string;
+    const stored = (await target.admin('POST', `/rooms/${enc(own)}/messages`, { body: 'nobody else knows this id' })).body.event_id as string;
+    const asInvite = (eventId: string) => makeEvent(host.identity, {
+      event_id: eventId, room_id: '!probe:prober.test', event_type: 'm.member.invite', sender: '@owner:prober.test', state_key: '@owner:probed.test',
+      content: { membership: 'invite', expires_at: Date.now() + 3600_000, room_name: 'probe' },
+    });
+    const push = async (eventId: string) => {
+      const answer = await sendSigned(host.identity, target.federationUrl, 'POST', `${FED}/event`, wire(asInvite(eventId)));
+      return { status: answer.status, error: answer.body?.error as unknown };
+    };
+    const before = eventCount(target.dataDir);
+    const storedId = await push(stored);
+    const unknownId = await push(`$${'x'.repeat(20)}:probed.test`);
+    expect(storedId.status).toBeGreaterThanOrEqual(400);
+    expect(storedId).toEqual(unknownId);
+    expect(eventCount(target.dataDir)).toBe(before);
+    // The batch endpoint answers the same.
+    const batch = await sendSigned(host.identity, target.federationUrl, 'POST', `${FED}/events`, `{"events":[${wire(asInvite(stored))}]}`);
+    expect(batch.status).toBe(200);
+    expect(batch.body.results[0]).toMatchObject({ status: storedId.status, error: storedId.error });
+    // A real copy of a stored invite is known: taken once, acknowledged again without a second invitation.
+    const genuine = makeEvent(host.identity, {
+      room_id: '!real:prober.test', event_type: 'm.member.invite', sender: '@owner:prober.test', state_key: '@owner:probed.test',
+      content: { membership: 'invite', expires_at: Date.now() + 3600_000, room_name: 'real' },
+    });
+    for (const inserted of [true, false]) {
+      const answer = await sendSigned(host.identity, target.federationUrl, 'POST', `${FED}/event`, wire(genuine));
+      expect(answer.status, answer.text).toBe(202);
+      expect(answer.body).toEqual({ event_id: genuine.event_id, inserted });
+    }
+    expect(((await target.admin('GET', '/invites')).body.invites as Array<{ room_id: string }>).filter((i) => i.room_id === '!real:prober.test')).toHaveLength(1);
+  });
+});
+
 describe('our members re-issue what the host refuses as too old', () => {
   it('a message sent while the host was down longer than the window arrives once, after the history, everywhere', async ({ nodes }) => {
     let host = await inProcess(nodes, 'host.test', { reorderWindowMs: 1_000 });

@@ -7,7 +7,7 @@ import { isSafeDisplayName, isUserId, serverOf } from '../../../shared/identifie
 import { fetchedEventFailure } from '../federation/fetched-event-failure.ts';
 import { HttpError, badRequest, conflict, forbidden, notFound } from '../errors.ts';
 import { InviteNotices } from './invite-notices.ts';
-import { contentHash, envelopeSigningBytes, signEnvelope, type Envelope, type UnsignedEnvelope } from '../federation/envelope.ts';
+import { contentHash, envelopeSigningBytes, parseEnvelope, signEnvelope, type Envelope, type UnsignedEnvelope } from '../federation/envelope.ts';
 import { INVITE_WIRE_ORDER, wireJson } from '../federation/wire-json.ts';
 import { authorizeEvent } from './authorize.ts';
 import { MAX_INVITE_LIFETIME_MS } from './event-types.ts';
@@ -261,9 +261,27 @@ export class RoomInvites extends RoomPart {
     return this.takeInviteEvent(host, e as InviteEventFields & { state_key: string; room_id: string }, raw);
   }
 
+  /**
+   * Whether `raw` is a copy of the event stored under `eventId`: the same signed bytes, not only the
+   * id (else any stored id would be acknowledged, and the host could ask which events this node
+   * holds). Anything else goes the invite's way, whose checks refuse it (event_id_conflict, a bad
+   * signature, a malformed envelope).
+   */
+  private isStoredCopy(eventId: string, raw: unknown): boolean {
+    const stored = this.d.events.hashOf(eventId);
+    if (stored === undefined) return false;
+    const parsed = parseEnvelope(raw);
+    if (!parsed.success) return false;
+    try {
+      return contentHash(envelopeSigningBytes(parsed.data)) === stored;
+    } catch {
+      return false; // not canonical (a float, an unsafe integer): not what was stored
+    }
+  }
+
   /** receiveInviteEvent for an invite of one of our users by its room's host. */
   private async takeInviteEvent(host: string, e: InviteEventFields & { state_key: string; room_id: string }, raw: unknown): Promise<'taken' | 'known'> {
-    if (typeof e.event_id === 'string' && this.d.events.get(e.event_id)) {
+    if (typeof e.event_id === 'string' && this.isStoredCopy(e.event_id, raw)) {
       // Stored before. As the room's history it made no invitation: offered now if it still is
       // the user's latest membership (adoptHistoryInvites), not only at the next catch-up.
       await this.adoptHistoryInvites(e.room_id);
