@@ -479,7 +479,7 @@ describe('its users in a room we host: what it pushes and serves us', () => {
     expect(await membershipOf(roomId, '@zoe:ref3.test')).toBe('join');
   });
 
-  it('put in quarantine, what it pushes is held; released, its message is read in our vocabulary, as if never held (its edit and reaction then find it)', async () => {
+  it('put in quarantine, what it pushes is held; released, its messages and endorsements are read in our vocabulary, as if never held (its edit and reaction then find them)', async () => {
     const channel = { id: roomId.slice(1, roomId.indexOf(':')), name: 'Our 3.x lounge' };
     expect((await ours.admin('PUT', '/peers/ref3.test/trust', { mode: 'quarantine', reason: 'watching' })).status).toBe(200);
     try {
@@ -488,12 +488,19 @@ describe('its users in a room we host: what it pushes and serves us', () => {
       const attachment = { id: '9', filename: 'cat.png', size: 10, content_type: 'image/png', content_hash: 'ab', origin_url: '/_paracord/federation/v1/file/9' };
       const picture = ref.say(roomId, 'zoe', '', { mirrored: true, channel, extra: { attachments: [attachment] } });
       for (const event of [said, picture]) expect(await ref.push('ours.test', event), event.event_id).toBe(202);
-      expect(queryNodeDb<{ n: number }>(ours.dataDir, "SELECT COUNT(*) AS n FROM quarantined_events WHERE origin = 'ref3.test'")[0]!.n).toBe(2);
+      // In its own guild, its endorsement of another server's user joining (sent as "@server").
+      const guild = '!4242:ref3.test';
+      ref.joined.get(guild)!.add('@dave:third.test');
+      const endorsed = ref.endorse('m.member.join', '4242', '@dave:third.test');
+      await eventually(async () => expect(ref.pushed.find((p) => p.event_id === endorsed.event_id)?.status).toBe(202));
+      expect(queryNodeDb<{ n: number }>(ours.dataDir, "SELECT COUNT(*) AS n FROM quarantined_events WHERE origin = 'ref3.test'")[0]!.n).toBe(3);
       expect((await messagesOf(roomId)).some((m) => m.event_id === said.event_id)).toBe(false);
 
       const released = await ours.admin('POST', '/quarantine/ref3.test/release');
       expect(released.status, JSON.stringify(released.body)).toBe(200);
-      expect(released.body).toMatchObject({ released: 2, rejected: [] });
+      expect(released.body).toMatchObject({ released: 3, rejected: [] });
+      expect(await membershipOf(guild, '@dave:third.test')).toBe('join');
+      expect(await membershipOf(guild, '@server:ref3.test')).toBeUndefined();
       expect((await messagesOf(roomId)).find((m) => m.event_id === said.event_id)).toMatchObject({ body: 'held while watched', sender: '@zoe:ref3.test' });
       expect((await messagesOf(roomId)).find((m) => m.event_id === picture.event_id)).toMatchObject({ body: '[1 attachment]', sender: '@zoe:ref3.test' });
       // Trusted again, its edit and reaction name the message by its message_id: found, as it is stored as any of its messages.
