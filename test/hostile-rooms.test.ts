@@ -308,6 +308,27 @@ describe('an invite pushed under the id of an event stored here', () => {
     }
     expect(((await target.admin('GET', '/invites')).body.invites as Array<{ room_id: string }>).filter((i) => i.room_id === '!real:prober.test')).toHaveLength(1);
   });
+
+  it('over its quota, a host is answered alike for a stored id and an unknown one (the quota is not skipped for an id alone)', async ({ fileNodes }) => {
+    const target = await inProcess(fileNodes, 'quota-probed.test', { peerQuotaBytesPerDay: 1 });
+    const host = await fileNodes.fakePeer('quota-prober.test', { roomHost: true });
+    expect((await target.admin('POST', '/peers', { server_name: 'quota-prober.test', endpoint: host.url })).status).toBe(200);
+    const own = (await target.admin('POST', '/rooms', { name: 'private' })).body.room_id as string;
+    const stored = (await target.admin('POST', `/rooms/${enc(own)}/messages`, { body: 'nobody else knows this id' })).body.event_id as string;
+    // In the name of the target's own server (only the host's room lets it deliver that): the id belongs to it.
+    const probe = (eventId: string) => makeEvent(host.identity, {
+      event_id: eventId, origin_server: 'quota-probed.test', room_id: '!probe:quota-prober.test', event_type: 'm.member.invite',
+      sender: '@owner:quota-probed.test', state_key: '@owner:quota-probed.test',
+      content: { membership: 'invite', expires_at: Date.now() + 3600_000, room_name: 'probe' },
+    });
+    const answers: Array<{ status: number; error: unknown }> = [];
+    for (const eventId of [stored, `$${'y'.repeat(20)}:quota-probed.test`]) {
+      const answer = await sendSigned(host.identity, target.federationUrl, 'POST', `${FED}/event`, wire(probe(eventId)));
+      answers.push({ status: answer.status, error: answer.body?.error });
+    }
+    expect(answers[0]!.status).toBeGreaterThanOrEqual(400);
+    expect(answers[0]).toEqual(answers[1]);
+  });
 });
 
 describe('our members re-issue what the host refuses as too old', () => {

@@ -168,10 +168,12 @@ export class EventIngest {
     this.hooks.checkContent?.(envelope, contentBytes);
     // A copy of an event already stored is acknowledged as before, quota or not (checkBeforeWrite):
     // whether it is stored is asked only of an event the quota would refuse (a lookup per event less).
+    // A copy is the same signed bytes, not only the same id: another event under a stored id is
+    // refused like one under an unknown id, or the answer would tell which ids are stored here.
     const charge = this.quota ? chargedBytes(envelope, contentBytes) : undefined;
     if (this.quota && charge !== undefined) {
       const payer = this.payerOf(origin, requestOrigin);
-      if (this.quota.exceeds(payer, charge) && this.events.hashOf(envelope.event_id) === undefined) this.quota.check(payer, charge);
+      if (this.quota.exceeds(payer, charge) && this.events.hashOf(envelope.event_id) !== contentHash(bytes)) this.quota.check(payer, charge);
     }
     const signatures = envelope.signatures[origin] ?? {};
     const keyIds = Object.keys(signatures);
