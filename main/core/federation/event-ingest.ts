@@ -15,6 +15,7 @@ import type { GroupCommit } from '../store/group-commit.ts';
 import { chargedBytes, type StorageQuota } from '../trust/storage-quota.ts';
 import type { TrustStore } from '../trust/trust-store.ts';
 import { MAX_EVENT_CONTENT_BYTES, contentHash, envelopeSigningParts, parseEnvelope, type Envelope } from './envelope.ts';
+import { keptSignature } from './kept-signature.ts';
 import { isUncheckedKey, keysNotChecked, type ServerKeys, type UncheckedKeyLookup } from './keys/server-keys.ts';
 
 export interface VerifiedEvent {
@@ -209,16 +210,10 @@ export class EventIngest {
         for (const candidate of candidates) {
           const publicKey = this.publicKeyBytes(candidate);
           if (this.verifier ? await this.verifier.verify(signature, bytes, publicKey) : verify(signature, bytes, publicKey)) {
-            const kept = withSignatureOnly(envelope, keyId);
-            const verified: VerifiedEvent = {
-              envelope: kept,
-              hash: contentHash(bytes),
-              contentJson,
-              contentBytes,
-              signaturesJson: oneSignatureJson(origin, keyId, signatures[keyId]!),
-            };
+            const kept = keptSignature(envelope, keyId);
+            const verified: VerifiedEvent = { envelope: kept.envelope, hash: contentHash(bytes), contentJson, contentBytes, signaturesJson: kept.signaturesJson };
             // The charge counts the signatures: it holds for the envelope kept only if that is the one charged.
-            if (charge !== undefined && kept === envelope) verified.charge = charge;
+            if (charge !== undefined && kept.envelope === envelope) verified.charge = charge;
             const view = this.hooks.view?.(verified.envelope);
             if (view) verified.view = view;
             return verified;
@@ -486,30 +481,6 @@ interface ToWrite {
   heldBy: string | null;
   /** What the quota charges for it (chargeOf), computed once for the check and the charge; absent for a release. */
   charge?: number;
-}
-
-/**
- * The envelope as stored, served and relayed: with only the origin's signature that verified it
- * (issue #37 item 5: the others are nobody's business here, and cost disk and bandwidth). The
- * signed bytes do not include `signatures`, so the event and its hash are unchanged.
- */
-function withSignatureOnly(envelope: Envelope, keyId: string): Envelope {
-  const own = envelope.signatures[envelope.origin_server]!;
-  if (hasOnlyKey(envelope.signatures, envelope.origin_server) && hasOnlyKey(own, keyId)) return envelope; // the usual case: no copy
-  return { ...envelope, signatures: { [envelope.origin_server]: { [keyId]: own[keyId]! } } };
-}
-
-/**
- * Canonical JSON of `{[origin]: {[keyId]: signature}}`: one key per level needs no sorting, and
- * canonical JSON escapes strings as JSON.stringify does (crypto/canonical-json.ts).
- */
-function oneSignatureJson(origin: string, keyId: string, signature: string): string {
-  return `{${JSON.stringify(origin)}:{${JSON.stringify(keyId)}:${JSON.stringify(signature)}}}`;
-}
-
-function hasOnlyKey(record: Record<string, unknown>, key: string): boolean {
-  for (const name in record) if (name !== key) return false;
-  return true;
 }
 
 /** A write of storeMany failed: its savepoint is rolled back and the events stored one by one. */
