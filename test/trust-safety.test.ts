@@ -3,6 +3,8 @@
  * timed), rate limits under a flood beside a well-behaved peer, and auto-quarantine of a server
  * proven to misbehave — but never of a server whose name is only forged.
  */
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from './helpers/fixtures.ts';
 import { keyPairFromSeed, randomSeed, sign } from '../main/core/crypto/ed25519.ts';
 import { encodeHex } from '../main/core/crypto/hex.ts';
@@ -50,7 +52,7 @@ describe('quarantine', () => {
 
     // Release: applied in order, as if just received.
     const released = await alpha.admin('POST', '/quarantine/beta.test/release');
-    expect(released.body).toEqual({ released: 1, rejected: [] });
+    expect(released.body).toEqual({ released: 1, rejected: [], kept: 0 });
     expect(await ids(alpha)).toContain(held);
 
     // Purge: gone for good.
@@ -63,6 +65,37 @@ describe('quarantine', () => {
     // Trusted again: the waiting outbound goes.
     expect((await alpha.admin('PUT', '/peers/beta.test/trust', { mode: 'allow' })).status).toBe(200);
     await eventually(async () => expect(await ids(beta)).toContain(fromAlpha));
+  });
+
+  it('a release that cannot store an event now keeps it and the later ones held, in order; a later release takes them', async () => {
+    expect((await alpha.admin('PUT', '/peers/beta.test/trust', { mode: 'quarantine', reason: 'checking again' })).status).toBe(200);
+    const first = await send(beta, roomId, 'held one');
+    const second = await send(beta, roomId, 'held two, an answer to the first');
+    await eventually(async () => expect((await alpha.admin('GET', '/quarantine')).body.counts['beta.test']).toBe(2));
+
+    // Another connection holds the database's write lock: the node's writes wait out its busy
+    // timeout (5 s) and fail, a failure of this machine, not a verdict on beta's events.
+    const lock = new Database(join(alpha.dataDir, 'paracord.db'));
+    lock.prepare('BEGIN IMMEDIATE').run();
+    let stopped;
+    try {
+      stopped = await alpha.admin('POST', '/quarantine/beta.test/release');
+    } finally {
+      lock.prepare('ROLLBACK').run();
+      lock.close();
+    }
+    // Before, any error dropped the held row whenever its removal could still be written (lost for
+    // good); here the removal waited for the lock as well, and the release answered 503 after 5 s.
+    expect(stopped.body).toEqual({ released: 0, rejected: [], kept: 2 });
+    expect((await alpha.admin('GET', '/quarantine?server_name=beta.test')).body.held.map((h: { event_id: string }) => h.event_id)).toEqual([first, second]);
+    expect(await ids(alpha)).not.toContain(first);
+
+    const released = await alpha.admin('POST', '/quarantine/beta.test/release');
+    expect(released.body).toEqual({ released: 2, rejected: [], kept: 0 });
+    const stored = await ids(alpha);
+    expect(stored.indexOf(first)).toBeGreaterThanOrEqual(0);
+    expect(stored.indexOf(second)).toBeGreaterThan(stored.indexOf(first));
+    expect((await alpha.admin('PUT', '/peers/beta.test/trust', { mode: 'allow' })).status).toBe(200);
   });
 
   it('ends by itself at its end time, and releases what it held', async () => {

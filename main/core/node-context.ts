@@ -28,6 +28,7 @@ import type { BackupRecords } from './backup/records.ts';
 import type { BackupScheduler } from './backup/scheduler.ts';
 import type { Running } from './node/federation.ts';
 import type { MemberStore } from './members/member-store.ts';
+import type { ReleaseResult } from './trust/quarantine-release.ts';
 
 /** The services of a running node, handed to admin operations. */
 export interface NodeContext {
@@ -62,7 +63,7 @@ export interface NodeContext {
   members: MemberStore;
   /** The federation listener's rate-limit buckets (per address, per server, global). */
   limiter: RateLimiters;
-  releaseHeld(server: string): Promise<{ released: number; rejected: Array<{ event_id: string; error: string }> }>;
+  releaseHeld(server: string): Promise<ReleaseResult>;
   /**
    * The services that start with federation (node/federation.ts): rooms, reference rooms, peering,
    * reachability; null until federation started (in setup mode, and while it starts). The

@@ -435,6 +435,7 @@ describe.skipIf(!HAVE_CHROMIUM)('issue #16 item 14: every action by keyboard onl
       await send(beta, room, 'held, then released');
       await page.getByTestId('held-beta.test').getByText('held, then released').waitFor({ timeout: 15_000 });
       await press(page, page.getByRole('button', { name: 'Release all' }));
+      await page.getByRole('status').getByText('Released 1 event.', { exact: true }).waitFor();
       await eventually(async () => expect((await messages(alpha, room)).map((m) => m.body)).toContain('held, then released'));
       await expect.poll(() => page.getByTestId('held-beta.test').count()).toBe(0);
       await focusKept(page);

@@ -13,7 +13,8 @@ export const quarantineOperations = {
 
 export interface QuarantineOutputs {
   listQuarantine: { held: HeldEvent[]; counts: Record<string, number> };
-  releaseQuarantine: { released: number; rejected: Array<{ event_id: string; error: string }> };
+  /** `kept`: events still held, because one could not be stored now (it and the later ones, in order); a later release takes them. */
+  releaseQuarantine: { released: number; rejected: Array<{ event_id: string; error: string }>; kept: number };
   purgeQuarantine: { purged: number };
 }
 
