@@ -44,6 +44,8 @@ describe('paracord-node CLI: input checked at the edge', () => {
     const data = tempDir();
     expectUsage(['invite', '--data', data, '--note', 'n'.repeat(600)], '--note is at most 200 characters (this one has 600)');
     expectUsage(['member', 'invite', '--data', data, '--note', 'n'.repeat(201)], '--note is at most 200 characters (this one has 201)');
+    // Counted as the node counts it (it trims): 205 letters and 3 spaces have 205.
+    expectUsage(['member', 'invite', '--data', data, '--note', ` ${'n'.repeat(205)}  `], '--note is at most 200 characters (this one has 205)');
     expectUsage(['trust', 'other.test', 'block', '--data', data, '--reason', 'r'.repeat(2000)], '--reason is at most 500 characters (this one has 2000)');
     // A member link's note is trimmed by the node: 200 characters and a space are taken, as the node takes them.
     const spaced = run(['member', 'invite', '--data', data, '--note', `${'n'.repeat(200)} `]);

@@ -58,7 +58,9 @@ export function limitedText(value: string, option: string, field: { maxLength: n
   // As the node reads it: a field the node trims is counted without its surrounding spaces.
   const read = field.safeParse(value);
   if (read.success) return read.data ?? value;
-  throw new UsageError(`${option} is at most ${field.maxLength} characters (this one has ${value.length})`);
+  // Counted as the node counts it: without the spaces around it when the field trims them.
+  const counted = field.safeParse('a ').data === 'a' ? value.trim() : value;
+  throw new UsageError(`${option} is at most ${field.maxLength} characters (this one has ${counted.length})`);
 }
 
 /**

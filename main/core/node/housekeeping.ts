@@ -25,7 +25,11 @@ export class Housekeeping {
     this.lapses = new QuarantineLapses(trust, (server) => {
       trust.upsert(server, { trust: 'allow', reason: 'quarantine ended', until_ms: null });
       log.info({ event: 'quarantine_ended', server }, 'quarantine ended');
-      void releaseHeld(server, s.quarantine, s.ingest, log).finally(() => s.workers.deliver(server));
+      // What could not be stored now stays held, listed for the owner's next release (quarantine-release.ts);
+      // a failure to read or remove the held rows is logged, never left to end the process.
+      void releaseHeld(server, s.quarantine, s.ingest, log)
+        .catch((error: unknown) => log.warn({ event: 'quarantine_release_failed', server, err: error }, 'releasing the held events of an ended quarantine failed; they stay held'))
+        .finally(() => s.workers.deliver(server));
       notifications.notify({ type: 'status' });
     });
     s.bus.on('quarantineChanged', () => this.lapses.changed());

@@ -85,7 +85,8 @@ export class GroupCommit {
           // run now would commit alone, while the failed commit below told its caller it failed
           // (a message stored, "not sent"; a helper's audit, 2026-11-28). None runs: all fail together.
           if (!this.db.inTransaction) {
-            results.push({ ok: false, error: new Error('the database rolled this batch back') });
+            // A failure of the database, as callers tell them apart (util/local-failure.ts): "not now", never a verdict.
+            results.push({ ok: false, error: Object.assign(new Error('the database rolled this batch back'), { code: 'SQLITE_ABORT' }) });
             continue;
           }
           try {
