@@ -20,7 +20,26 @@ export type NodeNotification =
 
 /** `close`: the node is stopping (live streams end), with the grace (ms) its requests are given. */
 export class NodeEvents extends EventEmitter<{ notification: [NodeNotification]; close: [graceMs?: number] }> {
+  private readonly onListenerError: (error: unknown) => void;
+
+  /** `onListenerError`: told of a listener that threw (it is not thrown to whoever notified). */
+  constructor(onListenerError: (error: unknown) => void = () => {}) {
+    super();
+    this.onListenerError = onListenerError;
+  }
+
+  /**
+   * Tells every listener (the streams, the tray), each on its own: one that throws (a stream's
+   * session read from a failing database) neither keeps the others from hearing it nor throws into
+   * the notifier, which is often a timer's callback, where a throw ended the node.
+   */
   notify(notification: NodeNotification): void {
-    this.emit('notification', notification);
+    for (const listener of this.rawListeners('notification') as Array<(n: NodeNotification) => void>) {
+      try {
+        listener.call(this, notification);
+      } catch (error) {
+        this.onListenerError(error);
+      }
+    }
   }
 }

@@ -13,6 +13,7 @@ import { backupFileName, createBackup, type BackupResult } from './create.ts';
 import { listBackupFiles } from './listing.ts';
 import { readPassphraseFile } from './passphrase-file.ts';
 import { BACKUP_INTERVALS, CHECK_EVERY_MS, IN_THE_CLEAR, RETRY_PAUSE_MS, type BackupRecords, type BackupSchedule } from './records.ts';
+import { guarded } from '../util/guarded.ts';
 
 export interface SchedulerDeps {
   dataDir: string;
@@ -45,7 +46,7 @@ export class BackupScheduler {
     if (schedule && !schedule.passphrase_file) {
       this.deps.log.warn({ event: 'backup_unencrypted', dir: schedule.dir }, `scheduled backups into ${schedule.dir} are not encrypted: each one ${IN_THE_CLEAR} (give them a passphrase file)`);
     }
-    this.timer = setInterval(() => void this.tick(), CHECK_EVERY_MS);
+    this.timer = setInterval(() => guarded(this.deps.log, 'backup_check_failed', () => this.tick()), CHECK_EVERY_MS);
     this.timer.unref();
     // A schedule given on the command line (serve --backup-dir) with no backup yet: made now.
     if (schedule) void this.checkNow().catch(() => undefined);

@@ -7,6 +7,8 @@ import { DEFAULT_MAX_AGE_MS } from '../outbox/delivery-worker.ts';
 import { releaseHeld } from '../trust/quarantine-release.ts';
 import { QuarantineLapses } from '../trust/quarantine-lapses.ts';
 import type { Services } from './services.ts';
+import { warnLimited } from '../log/rate-limit.ts';
+import { guarded } from '../util/guarded.ts';
 
 const CLEANUP_EVERY_MS = 60_000;
 /** Delivery attempts are kept a week, and at most this many. */
@@ -29,9 +31,9 @@ export class Housekeeping {
       // a failure to read or remove the held rows is logged, never left to end the process.
       void releaseHeld(server, s.quarantine, s.ingest, log)
         .catch((error: unknown) => log.warn({ event: 'quarantine_release_failed', server, err: error }, 'releasing the held events of an ended quarantine failed; they stay held'))
-        .finally(() => s.workers.deliver(server));
+        .finally(() => guarded(log, 'quarantine_release_failed', () => s.workers.deliver(server)));
       notifications.notify({ type: 'status' });
-    });
+    }, (server, error) => warnLimited(log, 'quarantine_lapse_failed', { event: 'quarantine_lapse_failed', server, err: error }, 'ending a quarantine at its end time failed; tried again in 30 s'));
     s.bus.on('quarantineChanged', () => this.lapses.changed());
   }
 

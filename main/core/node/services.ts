@@ -322,7 +322,7 @@ function buildDelivery(
 /** Every service a node has before federation starts, in dependency order. */
 export function buildServices(basics: NodeBasics, lookup: LookupFn | undefined) {
   const bus = new NodeBus();
-  const notifications = new NodeEvents();
+  const notifications = new NodeEvents((error) => warnLimited(basics.log, 'notification_listener_failed', { event: 'notification_listener_failed', err: error }, 'a listener (a live stream, the tray) could not be told of a change'));
   const peers = buildPeerKnowledge(basics, bus, lookup);
   const guards = buildGuards(basics, peers.trust, notifications);
   const storage = buildStorage(basics, bus, peers, guards, notifications);

@@ -19,7 +19,7 @@
  * pull, mailbox or direct (delivery-route.ts) —, what its answer means (delivery-outcomes.ts),
  * and re-issuing events refused as too old (reissue-too-old.ts).
  */
-import { infoLimited } from '../log/rate-limit.ts';
+import { infoLimited, warnLimited } from '../log/rate-limit.ts';
 import { DEFAULT_BACKOFF, MAX_RETRY_AFTER_MS, parseRetryAfter } from './backoff.ts';
 import type { OutboxRow } from './outbox.ts';
 import { WireCache } from './wire-cache.ts';
@@ -30,6 +30,10 @@ import { newDestinationState, type DestinationState } from './destination-state.
 import { batchLimit, prepareRun, wholeBatchRefused, type Prepared } from './delivery-batches.ts';
 import { sendRequest, viaMailbox, waitsForPull } from './delivery-route.ts';
 import { TooOldReissues } from './reissue-too-old.ts';
+import { guarded } from '../util/guarded.ts';
+
+/** After a timer's kick failed on the database: the next try (kickFromTimer). */
+const TIMER_RETRY_MS = 30_000;
 
 export { DEFAULT_MAX_AGE_MS, type DeliveryDeps } from './delivery-deps.ts';
 
@@ -173,7 +177,14 @@ export class DeliveryWorkers {
     if (state.pullTimer) return;
     state.pullTimer = setTimeout(() => {
       state.pullTimer = null;
-      if (!this.stopped && this.deps.outbox.head(destination, 1).length > 0) this.kick(destination);
+      if (this.stopped) return;
+      let waiting = true;
+      try {
+        waiting = this.deps.outbox.head(destination, 1).length > 0;
+      } catch {
+        // Not known (a failure of the database): kicked, which reads the queue again.
+      }
+      if (waiting) this.kickFromTimer(destination);
     }, Math.max(0, lapsesAt - Date.now()) + 50);
     state.pullTimer.unref();
   }
@@ -187,14 +198,30 @@ export class DeliveryWorkers {
     state.timer = setTimeout(() => {
       state.timer = null;
       if (this.stopped) return;
-      // A wake that was due: the backoff it ends is still stored on the head row.
+      // A wake that was due: the backoff it ends is still stored on the head row. Not written
+      // (a failure of the database): the kick still runs, and the backoff ends when it is due.
       if (state.wake.due && state.backingOff && wakeAllowed(state)) {
         state.backingOff = false;
-        this.deps.outbox.wake(destination);
+        guarded(this.deps.log, 'delivery_timer_failed', () => this.deps.outbox.wake(destination));
       }
-      this.kick(destination);
+      this.kickFromTimer(destination);
     }, delay);
     state.timer.unref();
+  }
+
+  /**
+   * A timer's kick. Its first steps read the database (where the destination is reached from): a
+   * failure there is logged and the kick tried again TIMER_RETRY_MS later, not thrown out of the
+   * timer (which ended the node) nor left for an event that may not come.
+   */
+  private kickFromTimer(destination: string): void {
+    try {
+      this.kick(destination);
+    } catch (error) {
+      warnLimited(this.deps.log, `delivery_timer_failed ${destination}`, { event: 'delivery_timer_failed', destination, err: error }, 'a delivery could not be started (a failure of the database); tried again shortly');
+      const state = this.state(destination);
+      if (!this.stopped && !state.running && !state.timer) this.schedule(destination, state, TIMER_RETRY_MS);
+    }
   }
 
   /** Stops scheduling; lets requests in flight finish for up to `graceMs`, then aborts them (they stay queued). */

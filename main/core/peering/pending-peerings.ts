@@ -10,6 +10,7 @@ import type { Db } from '../store/database.ts';
 import type { TrustStore } from '../trust/trust-store.ts';
 import { PEERING_PATH } from '../federation/paths.ts';
 import type { LinkMailboxes } from '../mailbox/choice.ts';
+import { guarded } from '../util/guarded.ts';
 
 /** A peering request waiting at a mailbox is left there again this often until answered (an answer can be lost). */
 export const PENDING_RESEND_MS = 2 * 60_000;
@@ -116,11 +117,16 @@ export class PendingPeerings {
   /** While requests wait: leave each at its mailbox again every PENDING_RESEND_MS (the same body, freshly signed). */
   private scheduleResend(): void {
     if (this.resendTimer) return;
-    const waiting = this.d.db.prepare<[number], { n: number }>('SELECT COUNT(*) AS n FROM pending_peerings WHERE answered_at IS NULL AND expires_at > ?').get(Date.now())?.n ?? 0;
+    let waiting = 1;
+    try {
+      waiting = this.d.db.prepare<[number], { n: number }>('SELECT COUNT(*) AS n FROM pending_peerings WHERE answered_at IS NULL AND expires_at > ?').get(Date.now())?.n ?? 0;
+    } catch {
+      // Not known (a failure of the database): armed all the same, the resend reads them again.
+    }
     if (waiting === 0) return;
     this.resendTimer = setTimeout(() => {
       this.resendTimer = null;
-      void this.resend().finally(() => this.scheduleResend());
+      guarded(this.d.log, 'peering_resend_failed', () => this.resend().finally(() => this.scheduleResend()));
     }, PENDING_RESEND_MS);
     this.resendTimer.unref();
   }

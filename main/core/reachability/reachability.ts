@@ -32,6 +32,7 @@ import { addressFingerprint } from './own-addresses.ts';
 import { NO_PEER, noPeerNow, statusView, type CheckResult, type PeerCounts, type ReachabilityState } from './reachability-status.ts';
 import { reachabilitySummary } from '../../../shared/reachability-words.ts';
 import { PULL_CAPABILITY } from '../federation/paths.ts';
+import { guarded } from '../util/guarded.ts';
 
 export type { CheckResult, ReachabilityState } from './reachability-status.ts';
 
@@ -145,7 +146,7 @@ export class Reachability {
     if (watch > 0) {
       const first = setTimeout(() => void this.check().catch(() => undefined), 1_000);
       first.unref();
-      this.watchTimer = setInterval(() => this.tick(), watch);
+      this.watchTimer = setInterval(() => guarded(this.deps.log, 'reachability_tick_failed', () => this.tick()), watch);
       this.watchTimer.unref();
     }
   }
@@ -166,8 +167,9 @@ export class Reachability {
     if (this.stopped || this.running) return;
     const addresses = addressFingerprint();
     const changed = addresses !== this.lastAddresses;
-    this.lastAddresses = addresses;
+    // Read before the new addresses are kept: a failing read (the database) leaves the change for the next tick.
     const firstPeer = this.state.status === 'no_peer' && this.candidates().length > 0;
+    this.lastAddresses = addresses;
     const recheck = Date.now() - this.lastCheckAt > (this.deps.recheckSeconds ?? 1800) * 1000;
     if (changed) this.deps.log.info({ event: 'network_changed' }, 'network addresses changed: testing reachability again');
     // A new network: a mapping and the links kept to peers (the persistent link) made on the old one may be dead.

@@ -11,6 +11,7 @@ import { contentHash, envelopeSigningBytes, signEnvelope, unsignedPart, type Env
 import { authorizeEvent } from './authorize.ts';
 import { believableRoomDepth, checkRelayedOrdering } from './ordering.ts';
 import { RoomPart, USER_NOTICE_TYPES } from './room-part.ts';
+import { guarded } from '../util/guarded.ts';
 
 export class InboundEvents extends RoomPart {
   /** Before the signature check: is this the right server to send us this room's event? */
@@ -45,7 +46,7 @@ export class InboundEvents extends RoomPart {
         if (error instanceof HttpError && error.code === 'banned' && event.origin_server !== this.server &&
           this.bannedSendIsAbuse(event.origin_server, event.room_id, event.sender, event.origin_ts, now)) {
           const origin = event.origin_server;
-          setImmediate(() => this.d.onBannedSender?.(origin));
+          setImmediate(() => guarded(this.d.log, 'banned_sender_record_failed', () => this.d.onBannedSender?.(origin)));
         }
         throw error;
       }

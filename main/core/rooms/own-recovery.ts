@@ -20,6 +20,7 @@ import { authorizeEvent, checkReceivedContent } from './authorize.ts';
 import { MAX_CLOCK_SKEW_MS, checkRelayedOrdering } from './ordering.ts';
 import { PerMinuteBudget } from '../util/per-minute-budget.ts';
 import { RoomPart } from './room-part.ts';
+import { guarded } from '../util/guarded.ts';
 
 /** Events asked for per page (a member serves at most OWN_EVENTS_MAX_LIMIT). */
 const PAGE = 200;
@@ -111,7 +112,8 @@ export class OwnEventsRecovery extends RoomPart {
    */
   start(mark: RecoveryMark, finished: (outcome: { done: boolean }) => void, attempt = 0): void {
     if (this.stopping.signal.aborted) return;
-    void this.recover(mark).then(
+    // What its handlers write (the restored mark, a retry's timer) failing is logged, not thrown out of here.
+    guarded(this.d.log, 'own_events_recovery_step_failed', () => this.recover(mark).then(
       (run) => {
         if (this.stopping.signal.aborted) return;
         this.totals.stored += run.stored;
@@ -128,7 +130,7 @@ export class OwnEventsRecovery extends RoomPart {
         warnLimited(this.d.log, 'own_events_recovery_failed', { event: 'own_events_recovery_failed', error: (error as Error).message }, 'recovering our own events from the rooms\' members failed; trying again later');
         this.retry(mark, finished, attempt);
       },
-    );
+    ));
   }
 
   private retry(mark: RecoveryMark, finished: (outcome: { done: boolean }) => void, attempt: number): void {

@@ -23,6 +23,7 @@ import { INVITE_ROWS, type RoomInviteRow } from './room-invites.ts';
 import { peerRefusal } from '../federation/peer-refusal.ts';
 import { isFinalRefusal } from '../federation/fetched-event-failure.ts';
 import type { JoinRefusal } from '../federation/routes/membership/schema.ts';
+import { guarded } from '../util/guarded.ts';
 
 const SNAPSHOT_EVENTS = 100;
 /** How often one accept's join is signed again and sent by itself after its host took it too late. */
@@ -214,9 +215,11 @@ export class RoomJoins extends RoomPart {
         // Not sent again for a reason of ours (the invite is gone, the host is held here, …): the
         // join no longer waits at the mailbox; no answer came that counts (accepting again asks).
         // (A refusal by the host of the join sent again is noted by acceptInvite itself.)
-        if (this.d.db.prepare('UPDATE room_invite_joins SET mailbox = NULL WHERE invite_id = ? AND event_id = ?').run(invite.invite_id, own.event_id).changes > 0) {
-          this.tellInvite(invite.invite_id, own.room_id, invite.invitee);
-        }
+        guarded(this.d.log, 'join_resend_failed', () => {
+          if (this.d.db.prepare('UPDATE room_invite_joins SET mailbox = NULL WHERE invite_id = ? AND event_id = ?').run(invite.invite_id, own.event_id).changes > 0) {
+            this.tellInvite(invite.invite_id, own.room_id, invite.invitee);
+          }
+        });
         warnLimited(this.d.log, `join_resend_failed ${host}`, { event: 'join_resend_failed', room_id: own.room_id, host, error: (error as Error).message }, 'could not send a join again; its user may accept again');
       });
       return;

@@ -7,7 +7,7 @@ import type { Db } from '../store/database.ts';
 import { runMigrations } from '../store/migrations.ts';
 import { Settings } from '../store/settings.ts';
 import { TrustStore } from './trust-store.ts';
-import { MAX_WAIT_MS, QuarantineLapses } from './quarantine-lapses.ts';
+import { MAX_WAIT_MS, QuarantineLapses, RETRY_AFTER_FAILURE_MS } from './quarantine-lapses.ts';
 
 let db: Db;
 let lapses: QuarantineLapses | undefined;
@@ -63,5 +63,25 @@ describe('QuarantineLapses', () => {
     lapses.start();
     expect(ended).toEqual(['past.test']);
     expect(lapses.next! - Date.now()).toBeLessThanOrEqual(MAX_WAIT_MS);
+  });
+
+  it('a lapse that cannot be written (a failing database) is told, not thrown out of its timer, and tried again 30 s later, not at once', () => {
+    runMigrations(db);
+    const trust = new TrustStore(db, new Settings(db));
+    trust.upsert('past.test', { trust: 'quarantine', until_ms: Date.now() - 1 });
+    const failures: Array<string | null> = [];
+    lapses = new QuarantineLapses(trust, (server) => trust.upsert(server, { trust: 'allow', until_ms: null }), (server) => failures.push(server));
+    // The connection refuses every write (SQLITE_READONLY): a real failure of the database.
+    db.pragma('query_only = ON');
+    // Before: the upsert's error came out of start() (from the timer, it ended the node), and a
+    // caught one would have re-armed the timer for the past end, at 0 ms, again and again.
+    expect(() => lapses!.start()).not.toThrow();
+    expect(failures).toEqual(['past.test']);
+    expect(lapses.next! - Date.now()).toBeGreaterThanOrEqual(RETRY_AFTER_FAILURE_MS - 1_000);
+    // A change meanwhile (another quarantine set) keeps that wait.
+    lapses.changed();
+    expect(lapses.next! - Date.now()).toBeGreaterThanOrEqual(RETRY_AFTER_FAILURE_MS - 1_000);
+    db.pragma('query_only = OFF');
+    expect(trust.get('past.test')?.trust).toBe('quarantine');
   });
 });

@@ -66,7 +66,14 @@ export class PeerLoops {
 
   private refresh(): void {
     if (!this.running) return;
-    const peers = new Set(this.peers());
+    let peers: Set<string>;
+    try {
+      peers = new Set(this.peers());
+    } catch {
+      // The list could not be read (a failure of the database): the loops that run go on, and the
+      // next change or the minute's refresh reads it again (thrown from a timer, it ended the node).
+      return;
+    }
     for (const [server, loop] of this.loops) {
       if (!peers.has(server)) {
         loop.abort.abort();

@@ -23,6 +23,7 @@ import type { NodeEvents, NodeNotification } from '../../node-events.ts';
 import { StreamBudget, type BudgetMember } from './budget.ts';
 import { STREAM_FRAME_LIMIT, failureAnswer, parseFrame, type StreamAnswer, type StreamRequest } from './frames.ts';
 import { takeUpgrade, type UpgradeRequest } from './upgrade.ts';
+import { warnLimited } from '../../log/rate-limit.ts';
 
 export const STREAM_PATH = ADMIN_STREAM_PATH;
 
@@ -92,7 +93,15 @@ export function adminStream(deps: AdminStreamDeps): Middleware {
     // A status change may be a session that ended (signed out elsewhere, a member disabled, a new
     // passphrase): every stream looks again whether its credential still holds before it is told
     // anything more (credential-gate.ts).
-    for (const connection of live) connection.offer(notification);
+    for (const connection of live) {
+      // One stream that cannot be told (its viewer's rooms read from a failing database) keeps no other from hearing it.
+      try {
+        connection.offer(notification);
+      } catch (error) {
+        // That stream misses this one; its next notification is tried again.
+        warnLimited(deps.log, 'stream_notify_failed', { event: 'stream_notify_failed', err: error }, 'a live stream could not be told of a change');
+      }
+    }
   });
   deps.notifications?.once('close', (graceMs = STOP_GRACE_MS) => {
     stopping = true;

@@ -24,6 +24,7 @@ import type { PeerDialects } from './peer-dialects.ts';
 import { guildRoomOf, parseChannelRoom } from './channel-rooms.ts';
 import { REFERENCE_HISTORY_MAX_BYTES } from '../page-budget.ts';
 import { EVENTS_PATH } from '../paths.ts';
+import { guarded } from '../../util/guarded.ts';
 
 /** Defaults of the NodeConfig fields `referencePollIntervalMs` / `referencePollLimit`. */
 export const DEFAULT_REFERENCE_POLL_INTERVAL_MS = 5_000;
@@ -400,7 +401,7 @@ export class ReferencePoller {
 
   private arm(): void {
     if (this.timer || !this.unsubscribe || this.d.dialects.references().length === 0) return;
-    this.timer = setInterval(() => {
+    this.timer = setInterval(() => guarded(this.d.log, 'reference_poll_round_failed', () => {
       if (this.d.dialects.references().length === 0) {
         clearInterval(this.timer!);
         this.timer = null;
@@ -408,7 +409,7 @@ export class ReferencePoller {
       }
       // Each tick starts a round for the peers whose last one ended (pollOnce): a slow one holds only itself.
       void this.pollOnce().catch((error: Error) => this.d.log.warn({ event: 'reference_poll_round_failed', error: error.message }, 'reference poll round failed'));
-    }, this.intervalMs);
+    }), this.intervalMs);
     this.timer.unref();
   }
 
