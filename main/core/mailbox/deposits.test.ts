@@ -140,3 +140,31 @@ describe('deposits taken late', () => {
     db.close();
   });
 });
+
+describe('the end of a deposit\'s week', () => {
+  it('a deposit in the last ten minutes of its week is queued again, not left to the mailbox\'s word (its expiry there reads as taken); one with half an hour left still waits there', async () => {
+    const dir = tempDir();
+    const identity = Identity.create(join(dir, 'identity.json'), 'beta.test');
+    const db = openDatabase(join(dir, 'paracord.db'));
+    const now = Date.now();
+    const events = new FederationEvents(db);
+    // Left at carol a second after they were sent: not late for the room's host.
+    const edge = makeEvent(identity, { room_id: '!lobby:alpha.test', origin_ts: now - MAILBOX_MAX_AGE_MS + 5 * 60_000 - 1_000, depth: 1 });
+    const inside = makeEvent(identity, { room_id: '!lobby:alpha.test', origin_ts: now - MAILBOX_MAX_AGE_MS + 30 * 60_000 - 1_000, depth: 2 });
+    for (const event of [edge, inside]) events.insert(event, contentHash(envelopeSigningBytes(event)), null);
+    db.prepare('INSERT INTO mailbox_deposits (event_id, destination, mailbox, deposit_id, deposited_at) VALUES (?, ?, ?, ?, ?), (?, ?, ?, ?, ?)')
+      .run(edge.event_id, 'alpha.test', 'carol.test', 7, edge.origin_ts + 1_000, inside.event_id, 'alpha.test', 'carol.test', 8, inside.origin_ts + 1_000);
+    const requeued: string[] = [];
+    const node = deposits(db, identity, [], () => {}, undefined, [], requeued);
+    // The mailbox deletes an item a week after its own stamp (its clock may run a minute ahead): in
+    // those last minutes "not held" is its expiry as often as a take. Before, the deposit stayed
+    // and its next held check read it as taken: delivered, though alpha never had it.
+    await node.check(now);
+    expect(db.prepare('SELECT event_id, destination, state FROM federation_outbox').all()).toEqual([{ event_id: edge.event_id, destination: 'alpha.test', state: 'pending' }]);
+    expect(requeued).toEqual(['alpha.test']);
+    expect(db.prepare('SELECT event_id FROM mailbox_deposits').all()).toEqual([{ event_id: inside.event_id }]);
+    node.stop();
+    db.close();
+  });
+});
+

@@ -31,6 +31,14 @@ import { peerFailure, refusalMeaning } from '../outbox/delivery-outcomes.ts';
 /** How often a mailbox is asked which of our deposits it still holds, while some wait. */
 export const HELD_CHECK_MS = 30_000;
 /**
+ * A deposit's week as this node counts it: ten minutes shorter than the mailbox's. The mailbox
+ * deletes an item a week after it stamped it, by its own clock (up to a minute ahead of ours, its
+ * clean-up once a minute), and we stamp it when its answer came: in the last moments of our week,
+ * "no longer held" may be its expiry, not a take, and was read as delivered. Here such a deposit is
+ * past its week already: queued again (or told as taken late), never left to the mailbox's word.
+ */
+export const DEPOSIT_WEEK_HERE_MS = MAILBOX_MAX_AGE_MS - 10 * 60_000;
+/**
  * Items a `held` answer names in `more` (taken, their refusals not in that answer) are asked about
  * again at once, at most this many times a check (then at the next one): a mailbox that always
  * says more gets no tighter loop. Each honest answer carries the refusals of at least one item.
@@ -327,20 +335,20 @@ export class MailboxDeposits {
              LEFT JOIN mailbox_deposits_held h ON h.mailbox = d.mailbox AND h.deposit_id = d.deposit_id
            WHERE d.deposited_at < ? AND MAX(COALESCE(h.seen_at, 0), d.deposited_at) - e.origin_ts > ?`,
         )
-        .all(now - MAILBOX_MAX_AGE_MS, STALE_AFTER_MS);
+        .all(now - DEPOSIT_WEEK_HERE_MS, STALE_AFTER_MS);
       this.noteLate(expired, now);
       if (this.deps.requeue) {
         const late = new Set(expired.map((row) => `${row.event_id} ${row.destination}`));
         const unconfirmed = db
           .prepare<[number], TakenLate & { room_id: string }>('SELECT DISTINCT d.event_id, d.destination, e.room_id FROM mailbox_deposits d JOIN federation_events e ON e.event_id = d.event_id WHERE d.deposited_at < ?')
-          .all(now - MAILBOX_MAX_AGE_MS)
+          .all(now - DEPOSIT_WEEK_HERE_MS)
           .filter((row) => !late.has(`${row.event_id} ${row.destination}`));
         for (const row of unconfirmed) {
           this.deps.requeue(row.destination, row.event_id, row.room_id);
           requeued.add(row.destination);
         }
       }
-      const forgottenIds = db.prepare<[number], { event_id: string }>('DELETE FROM mailbox_deposits WHERE deposited_at < ? RETURNING event_id').all(now - MAILBOX_MAX_AGE_MS);
+      const forgottenIds = db.prepare<[number], { event_id: string }>('DELETE FROM mailbox_deposits WHERE deposited_at < ? RETURNING event_id').all(now - DEPOSIT_WEEK_HERE_MS);
       for (const row of forgottenIds) goneIds.add(row.event_id);
       const forgotten = forgottenIds.length;
       if (forgotten > 0) {

@@ -47,6 +47,16 @@ describe('requestOutcomes', () => {
     expect(requestOutcomes([{ row }], { status: 200, json: { id: '1' }, headers: {} } as unknown as FederationResponse, undefined, now, backoff, 'carol.test')[0]!.outcome.kind).toBe('delivered');
   });
 
+  it('a mailbox\'s 2xx that names no item we can follow is no deposit: retried, not delivered (nothing could ask after it or queue it again after its week)', () => {
+    for (const json of [undefined, {}, { id: 7 }, { id: 'x' }, { id: '1'.repeat(16) }, '<html>ok</html>']) {
+      const [outcome] = requestOutcomes([{ row }], { status: 200, json, headers: {} } as unknown as FederationResponse, undefined, now, backoff, 'carol.test');
+      expect(outcome!.outcome.kind, JSON.stringify(json)).toBe('retry');
+      expect(parseMailboxAnswer((outcome!.outcome as { error: string }).error)?.mailbox).toBe('carol.test');
+    }
+    // The destination's own 2xx is read as before (its body is not a deposit's).
+    expect(requestOutcomes([{ row }], { status: 202, json: { event_id: row.event_id, inserted: true }, headers: {} } as unknown as FederationResponse, undefined, now, backoff)[0]!.outcome.kind).toBe('delivered');
+  });
+
   it('counts an event of ours the destination holds another version of (409 event_id_conflict) as delivered, alone or in a batch; through a mailbox it is retried as any mailbox answer', () => {
     expect(requestOutcomes([{ row }], answer(409, 'event_id_conflict', 'another version'), undefined, now, backoff)[0]!.outcome).toEqual({ kind: 'delivered', status: 409 });
     expect(requestOutcomes([{ row }], answer(409, 'event_id_conflict', 'x'), undefined, now, backoff, 'carol.test')[0]!.outcome.kind).toBe('retry');

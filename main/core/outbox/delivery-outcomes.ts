@@ -40,6 +40,12 @@ export function refusalMeaning(status: unknown, code: unknown): RefusalMeaning {
   return NOT_FAILURES.find((refusal) => refusal.status === status && refusal.code === code)?.meaning ?? 'failed';
 }
 
+/** The item id a mailbox's deposit answer gives (digits, as its fetch gives them), or null. */
+export function depositIdOf(response: FederationResponse | undefined): number | null {
+  const id = (response?.json as { id?: unknown } | undefined)?.id;
+  return typeof id === 'string' && /^[0-9]{1,15}$/.test(id) ? Number(id) : null;
+}
+
 /** Statuses that will not change by asking again: the entry is marked failed. */
 const PERMANENT = new Set([400, 403, 404, 409, 413]);
 
@@ -54,9 +60,17 @@ const PERMANENT = new Set([400, 403, 404, 409, 413]);
  */
 export function requestOutcomes(sendable: Array<{ row: OutboxRow }>, response: FederationResponse | undefined, networkError: string | undefined, now: number, backoff: BackoffPolicy, mailbox: string | null = null) {
   const status = response?.status ?? null;
-  if (status !== null && status >= 200 && status < 300) {
+  if (status !== null && status >= 200 && status < 300 && (mailbox === null || depositIdOf(response) !== null)) {
     const atMailbox = mailbox !== null ? { atMailbox: true as const } : {};
     return sendable.map(({ row }) => ({ row, outcome: { kind: 'delivered', status, ...atMailbox } as Outcome }));
+  }
+  if (status !== null && status >= 200 && status < 300) {
+    // A mailbox's "taken" that names no item: nothing here could follow it (asked whether it is
+    // still held, or queued again after its week), and its events read as delivered for good.
+    // Left again later (the destination drops a second copy).
+    const nextAttemptAt = now + backoffDelay(sendable[0]!.row.attempts + 1, backoff);
+    const error = mailboxAnswer(mailbox!, `HTTP ${status}: its answer named no item we could follow`);
+    return sendable.map(({ row }) => ({ row, outcome: { kind: 'retry', status, error, nextAttemptAt } as Outcome }));
   }
   const body = response?.json as { error?: string; message?: string } | undefined;
   const answer = peerFailure(status, body?.error, body?.message);

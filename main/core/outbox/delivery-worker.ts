@@ -23,7 +23,7 @@ import { infoLimited, warnLimited } from '../log/rate-limit.ts';
 import { DEFAULT_BACKOFF, MAX_RETRY_AFTER_MS, parseRetryAfter } from './backoff.ts';
 import type { OutboxRow } from './outbox.ts';
 import { WireCache } from './wire-cache.ts';
-import { batchOutcomes, logOutcomes, requestOutcomes } from './delivery-outcomes.ts';
+import { batchOutcomes, depositIdOf, logOutcomes, requestOutcomes } from './delivery-outcomes.ts';
 import { EVENTS_PATH, EVENT_PATH } from '../federation/paths.ts';
 import { DEFAULT_MAX_AGE_MS, type DeliveryDeps } from './delivery-deps.ts';
 import { newDestinationState, type DestinationState } from './destination-state.ts';
@@ -394,12 +394,12 @@ export class DeliveryWorkers {
       ? batchOutcomes(sendable, response, now, this.deps.backoff ?? DEFAULT_BACKOFF)
       : requestOutcomes(sendable, response, networkError, now, this.deps.backoff ?? DEFAULT_BACKOFF, deposited);
     if (this.deps.reissue && deposited === null && response?.status !== undefined && response.status < 500) outcomes = await this.reissues.apply(destination, outcomes, response, now);
-    outbox.settle(destination, outcomes, latency, now);
+    // A deposit's record is written with the rows' deletion, or neither is: the record is then the
+    // only place that knows its events wait at the mailbox (asked about, queued again after its week).
+    const depositId = deposited !== null ? depositIdOf(response) : null;
+    const deposit = deposited !== null && depositId !== null ? outcomes.filter((o) => o.outcome.kind === 'delivered').map((o) => o.row.event_id) : [];
+    outbox.settle(destination, outcomes, latency, now, deposit.length > 0 ? () => this.deps.deposits?.record(destination, deposited!, depositId!, deposit, now) : undefined);
     for (const { row, outcome } of outcomes) if (outcome.kind === 'delivered' || outcome.kind === 'failed') this.wire.settled(row.event_id);
-    const depositId = deposited !== null ? (response?.json as { id?: unknown } | undefined)?.id : undefined;
-    if (deposited !== null && typeof depositId === 'string' && /^[0-9]{1,15}$/.test(depositId)) {
-      this.deps.deposits?.record(destination, deposited, Number(depositId), outcomes.filter((o) => o.outcome.kind === 'delivered').map((o) => o.row.event_id), now);
-    }
     const delivered = outcomes.filter((o) => o.outcome.kind === 'delivered').length;
     this.deps.onAttempt?.(
       destination,

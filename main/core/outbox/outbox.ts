@@ -136,9 +136,11 @@ export class Outbox {
    * Records the outcome of one attempt for each entry, with its attempt row, in one transaction
    * that does not wait for the disk: lost on a power failure, a delivered entry is sent again
    * (receivers drop copies by event id) and a retry is tried again; the main thread no longer
-   * stops for an fsync after every delivery request (issue #17).
+   * stops for an fsync after every delivery request (issue #17). `alsoWrite` runs in the same
+   * transaction: what must be written with the rows' deletion or not at all (a deposit's record:
+   * written apart, its failure left the events nowhere, read as delivered for good).
    */
-  settle(destination: string, settled: ReadonlyArray<{ row: OutboxRow; outcome: Outcome }>, latencyMs: number, now = Date.now()): void {
+  settle(destination: string, settled: ReadonlyArray<{ row: OutboxRow; outcome: Outcome }>, latencyMs: number, now = Date.now(), alsoWrite?: () => void): void {
     this.attempted.add(destination);
     const insertAttempt = this.attemptStmt();
     // A request whose events were all delivered is one attempt row (its first event, and the batch
@@ -162,6 +164,7 @@ export class Outbox {
         const read = settled.filter((s) => (s.outcome.kind === 'delivered' && s.outcome.atMailbox !== true) || (s.outcome.kind === 'failed' && s.outcome.byDestination === true)).map((s) => s.row);
         if (read.length > 0) this.onRead(destination, read);
       }
+      alsoWrite?.();
     });
     this.onSettled?.(settled.map((s) => s.row));
   }
