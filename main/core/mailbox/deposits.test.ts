@@ -1,8 +1,8 @@
 /**
  * A deposit held at a mailbox past its week, seen held once its event was too old for the room's
  * host (deposits.ts): told to the rooms as taken late until they settle it. Real SQLite files
- * reopened as a restart would; no mailbox is asked (nothing else waits there), so discovery and
- * HTTP are never reached. The rooms' side is the test's: it records what it is told.
+ * reopened as a restart would. Discovery refuses at once (a mailbox asked about what still waits
+ * there is not reachable: it stays for the next check), and HTTP is never reached. The rooms' side is the test's: it records what it is told.
  */
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -156,8 +156,8 @@ describe('the end of a deposit\'s week', () => {
       .run(edge.event_id, 'alpha.test', 'carol.test', 7, edge.origin_ts + 1_000, inside.event_id, 'alpha.test', 'carol.test', 8, inside.origin_ts + 1_000);
     const requeued: string[] = [];
     const node = deposits(db, identity, [], () => {}, undefined, [], requeued);
-    // The mailbox deletes an item a week after its own stamp (its clock may run a minute ahead): in
-    // those last minutes "not held" is its expiry as often as a take. Before, the deposit stayed
+    // The mailbox deletes an item a week after its own stamp (made before ours, cleaned up once a
+    // minute): in those last minutes "not held" may be its expiry rather than a take. Before, the deposit stayed
     // and its next held check read it as taken: delivered, though alpha never had it.
     await node.check(now);
     expect(db.prepare('SELECT event_id, destination, state FROM federation_outbox').all()).toEqual([{ event_id: edge.event_id, destination: 'alpha.test', state: 'pending' }]);

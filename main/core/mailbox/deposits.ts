@@ -32,10 +32,12 @@ import { peerFailure, refusalMeaning } from '../outbox/delivery-outcomes.ts';
 export const HELD_CHECK_MS = 30_000;
 /**
  * A deposit's week as this node counts it: ten minutes shorter than the mailbox's. The mailbox
- * deletes an item a week after it stamped it, by its own clock (up to a minute ahead of ours, its
- * clean-up once a minute), and we stamp it when its answer came: in the last moments of our week,
- * "no longer held" may be its expiry, not a take, and was read as delivered. Here such a deposit is
- * past its week already: queued again (or told as taken late), never left to the mailbox's word.
+ * deletes an item a week after it stamped it (its clean-up runs once a minute); we stamp it when its
+ * answer came (a request may take up to its deadline) and judge a held check by the time the check
+ * began: in the last moments of our week, "no longer held" could be its expiry, not a take, and
+ * was read as delivered. Here such a deposit is past its week already: queued again (or told as
+ * taken late), never left to the mailbox's word. (A clock stepped by more than that margin during
+ * the week, or a mailbox that lost its items, still reads as a take: "not held" cannot tell them apart.)
  */
 export const DEPOSIT_WEEK_HERE_MS = MAILBOX_MAX_AGE_MS - 10 * 60_000;
 /**

@@ -21,7 +21,7 @@ import { infoLimited, warnLimited } from '../log/rate-limit.ts';
 import { cleanText } from '../util/untrusted-text.ts';
 import type { ServerKeys } from '../federation/keys/server-keys.ts';
 import { checkChoice, type LinkMailboxes } from './choice.ts';
-import { INNER_KEY_ID, INNER_SIGNATURE, INNER_TIMESTAMP, kindOfPath } from './wire.ts';
+import { INNER_KEY_ID, INNER_SIGNATURE, INNER_TIMESTAMP, depositIdOf, kindOfPath } from './wire.ts';
 import { MAILBOX_ACCEPTS_PATH, MAILBOX_CAPABILITY, MAILBOX_DEPOSIT_PATH } from '../federation/paths.ts';
 
 /** After a network failure, the mailbox is used straight away for this long before direct is tried again. */
@@ -90,6 +90,12 @@ export class MailboxSender {
         if (response.status === 403 || response.status === 404) {
           this.accepting.delete(destination);
           why.push(`${mailbox} refused the deposit (HTTP ${response.status})`);
+          continue;
+        }
+        // Taken, but naming no item: nothing could ask after it (or queue it again after its week).
+        // Not that destination's mailbox; the next one is tried (the recipient drops a second copy).
+        if (response.status === 200 && depositIdOf(response) === null) {
+          why.push(`${mailbox} took the deposit without naming it (no item id)`);
           continue;
         }
         if (response.status === 200 && this.mailboxOf(destination) !== mailbox) this.saveStmt.run(destination, mailbox, Date.now());

@@ -20,3 +20,12 @@ export const CARRIED_PATHS: Readonly<Record<string, string>> = Object.freeze({
 });
 export type CarriedKind = 'event' | 'events' | 'join' | 'join-answer' | 'peering' | 'peering-answer';
 export const kindOfPath = (path: string): CarriedKind | null => (Object.entries(CARRIED_PATHS).find(([, p]) => p === path)?.[0] as CarriedKind | undefined) ?? null;
+
+/**
+ * The item id a mailbox's deposit answer gives (digits, as its fetch gives them), or null: a
+ * deposit counts as left there only with it (nothing could ask after one without it).
+ */
+export function depositIdOf(response: { json: unknown } | undefined): number | null {
+  const id = (response?.json as { id?: unknown } | undefined)?.id;
+  return typeof id === 'string' && /^[0-9]{1,15}$/.test(id) ? Number(id) : null;
+}

@@ -9,6 +9,7 @@ import type { FederationResponse } from '../federation/http-client.ts';
 import { PEER_TEXT_MAX } from '../federation/peer-refusal.ts';
 import { cleanText, peerCode } from '../util/untrusted-text.ts';
 import { mailboxAnswer } from '../../../shared/mailbox-answer.ts';
+import { depositIdOf } from '../mailbox/wire.ts';
 import { backoffDelay, parseRetryAfter, type BackoffPolicy } from './backoff.ts';
 import type { OutboxRow, Outcome } from './outbox.ts';
 
@@ -38,12 +39,6 @@ const NOT_FAILURES: ReadonlyArray<{ status: number; code: string; meaning: Exclu
  */
 export function refusalMeaning(status: unknown, code: unknown): RefusalMeaning {
   return NOT_FAILURES.find((refusal) => refusal.status === status && refusal.code === code)?.meaning ?? 'failed';
-}
-
-/** The item id a mailbox's deposit answer gives (digits, as its fetch gives them), or null. */
-export function depositIdOf(response: FederationResponse | undefined): number | null {
-  const id = (response?.json as { id?: unknown } | undefined)?.id;
-  return typeof id === 'string' && /^[0-9]{1,15}$/.test(id) ? Number(id) : null;
 }
 
 /** Statuses that will not change by asking again: the entry is marked failed. */
