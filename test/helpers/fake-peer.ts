@@ -163,6 +163,9 @@ export class FakePeer {
       }
       if (path === `${FED}/event` || path === `${FED}/events`) {
         const body = path.endsWith('/events') ? Buffer.concat(chunks).toString() : undefined;
+        // A single push taken (a 2xx with no body of the test's own) is answered as a server does:
+        // its receipt naming the event (a sender counts nothing else as delivered).
+        const single = body === undefined ? (JSON.parse(Buffer.concat(chunks).toString() || '{}') as { event_id?: unknown }) : undefined;
         const carried = body === undefined ? undefined : ((JSON.parse(body || '{}') as { events?: Array<{ event_id?: string }> }).events ?? []);
         this.deliveries.push({ path, at: Date.now(), ...(body === undefined ? {} : { events: carried!.length, body }) });
         const answer = carried && this.batchAnswer ? this.batchAnswer(carried.map((e) => String(e.event_id))) : this.answer;
@@ -170,6 +173,8 @@ export class FakePeer {
           this.hanging.add(res);
           return;
         }
+        const taken = single !== undefined && answer.status >= 200 && answer.status < 300 && (answer.body === undefined || (typeof answer.body === 'object' && answer.body !== null && Object.keys(answer.body).length === 0));
+        if (taken) return json(answer.status, { event_id: single.event_id, inserted: true }, answer.headers);
         return json(answer.status, answer.body ?? { error: 'test', message: `fake peer answers ${answer.status}` }, answer.headers);
       }
       const route = this.routes.get(path);

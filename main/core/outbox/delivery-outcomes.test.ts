@@ -57,6 +57,18 @@ describe('requestOutcomes', () => {
     expect(requestOutcomes([{ row }], { status: 202, json: { event_id: row.event_id, inserted: true }, headers: {} } as unknown as FederationResponse, undefined, now, backoff)[0]!.outcome.kind).toBe('delivered');
   });
 
+  it('a direct 2xx counts as delivered only when it is the destination\'s receipt of that event (a proxy\'s page, a captive portal is not)', () => {
+    for (const json of [undefined, null, '<html>maintenance</html>', {}, { ok: true }, { event_id: '$another:alpha.test', inserted: true }]) {
+      const [outcome] = requestOutcomes([{ row }], { status: 200, json, headers: {} } as unknown as FederationResponse, undefined, now, backoff);
+      expect(outcome!.outcome, JSON.stringify(json)).toMatchObject({ kind: 'retry', status: 200, error: 'HTTP 200: the answer was not its receipt of the event' });
+      expect((outcome!.outcome as { nextAttemptAt: number }).nextAttemptAt).toBeGreaterThan(now);
+    }
+    // Ours and the reference's receipt (202 {event_id, inserted}), a copy (inserted: false) and one held there alike.
+    for (const json of [{ event_id: row.event_id, inserted: true }, { event_id: row.event_id, inserted: false }, { event_id: row.event_id, inserted: true, held: true }]) {
+      expect(requestOutcomes([{ row }], { status: 202, json, headers: {} } as unknown as FederationResponse, undefined, now, backoff)[0]!.outcome).toEqual({ kind: 'delivered', status: 202 });
+    }
+  });
+
   it('counts an event of ours the destination holds another version of (409 event_id_conflict) as delivered, alone or in a batch; through a mailbox it is retried as any mailbox answer', () => {
     expect(requestOutcomes([{ row }], answer(409, 'event_id_conflict', 'another version'), undefined, now, backoff)[0]!.outcome).toEqual({ kind: 'delivered', status: 409 });
     expect(requestOutcomes([{ row }], answer(409, 'event_id_conflict', 'x'), undefined, now, backoff, 'carol.test')[0]!.outcome.kind).toBe('retry');

@@ -41,6 +41,15 @@ export function refusalMeaning(status: unknown, code: unknown): RefusalMeaning {
   return NOT_FAILURES.find((refusal) => refusal.status === status && refusal.code === code)?.meaning ?? 'failed';
 }
 
+/**
+ * Whether a destination's 2xx to one pushed event is its receipt of it: `{event_id, inserted}`
+ * naming that event, as our nodes and the Paracord reference (v0.8.5, 3.x: `ingest_event`) answer.
+ */
+function isReceiptOf(response: FederationResponse | undefined, sendable: ReadonlyArray<{ row: OutboxRow }>): boolean {
+  const receipt = response?.json as { event_id?: unknown } | null | undefined;
+  return sendable.length === 1 && typeof receipt === 'object' && receipt !== null && receipt.event_id === sendable[0]!.row.event_id;
+}
+
 /** Statuses that will not change by asking again: the entry is marked failed. */
 const PERMANENT = new Set([400, 403, 404, 409, 413]);
 
@@ -55,16 +64,20 @@ const PERMANENT = new Set([400, 403, 404, 409, 413]);
  */
 export function requestOutcomes(sendable: Array<{ row: OutboxRow }>, response: FederationResponse | undefined, networkError: string | undefined, now: number, backoff: BackoffPolicy, mailbox: string | null = null) {
   const status = response?.status ?? null;
-  if (status !== null && status >= 200 && status < 300 && (mailbox === null || depositIdOf(response) !== null)) {
+  if (status !== null && status >= 200 && status < 300 && (mailbox === null ? isReceiptOf(response, sendable) : depositIdOf(response) !== null)) {
     const atMailbox = mailbox !== null ? { atMailbox: true as const } : {};
     return sendable.map(({ row }) => ({ row, outcome: { kind: 'delivered', status, ...atMailbox } as Outcome }));
   }
   if (status !== null && status >= 200 && status < 300) {
     // A mailbox's "taken" that names no item: nothing here could follow it (asked whether it is
     // still held, or queued again after its week), and its events read as delivered for good.
-    // Left again later (the destination drops a second copy).
+    // Left again later (the destination drops a second copy). Likewise a 2xx that is not the
+    // destination's receipt of the event (a page of whatever answers at its address: a proxy's,
+    // a captive portal's): nothing says it has the event.
     const nextAttemptAt = now + backoffDelay(sendable[0]!.row.attempts + 1, backoff);
-    const error = mailboxAnswer(mailbox!, `HTTP ${status}: its answer named no item we could follow`);
+    const error = mailbox !== null
+      ? mailboxAnswer(mailbox, `HTTP ${status}: its answer named no item we could follow`)
+      : `HTTP ${status}: the answer was not its receipt of the event`;
     return sendable.map(({ row }) => ({ row, outcome: { kind: 'retry', status, error, nextAttemptAt } as Outcome }));
   }
   const body = response?.json as { error?: string; message?: string } | undefined;
