@@ -371,8 +371,10 @@ export class DeliveryWorkers {
 
     // One clock reading for the attempt's time and the next attempt's, so Retry-After holds exactly.
     const now = Date.now();
-    // Its node answered (not a mailbox for it, not whatever else answers at its address with a 5xx or a page).
-    if (deposited === null && response && (response.status < 300 || (response.status < 500 && typeof (response.json as { error?: unknown } | undefined)?.error === 'string'))) {
+    // Its node answered (not a mailbox for it, not whatever else answers at its address with a 5xx
+    // or a page: a node answers in JSON, a 2xx too).
+    const answeredJson = typeof response?.json === 'object' && response.json !== null;
+    if (deposited === null && response && answeredJson && (response.status < 300 || (response.status < 500 && typeof (response.json as { error?: unknown }).error === 'string'))) {
       this.deps.onAnswered?.(destination);
     }
     this.deps.pacer?.record(destination, sendable.length, now);
