@@ -64,11 +64,11 @@ const PERMANENT = new Set([400, 403, 404, 409, 413]);
  */
 export function requestOutcomes(sendable: Array<{ row: OutboxRow }>, response: FederationResponse | undefined, networkError: string | undefined, now: number, backoff: BackoffPolicy, mailbox: string | null = null) {
   const status = response?.status ?? null;
-  if (status !== null && status >= 200 && status < 300 && (mailbox === null ? isReceiptOf(response, sendable) : depositIdOf(response) !== null)) {
-    const atMailbox = mailbox !== null ? { atMailbox: true as const } : {};
-    return sendable.map(({ row }) => ({ row, outcome: { kind: 'delivered', status, ...atMailbox } as Outcome }));
-  }
   if (status !== null && status >= 200 && status < 300) {
+    if (mailbox === null ? isReceiptOf(response, sendable) : depositIdOf(response) !== null) {
+      const atMailbox = mailbox !== null ? { atMailbox: true as const } : {};
+      return sendable.map(({ row }) => ({ row, outcome: { kind: 'delivered', status, ...atMailbox } as Outcome }));
+    }
     // A mailbox's "taken" that names no item: nothing here could follow it (asked whether it is
     // still held, or queued again after its week), and its events read as delivered for good.
     // Left again later (the destination drops a second copy). Likewise a 2xx that is not the

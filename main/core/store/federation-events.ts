@@ -10,6 +10,7 @@ import type { Envelope } from '../federation/envelope.ts';
 import { serverOf } from '../../../shared/identifiers.ts';
 import { RELAYED_MAX_FUTURE_MS } from '../rooms/ordering.ts';
 import { inOneRead, type Db } from './database.ts';
+import { ReferenceMessageIds } from './reference-message-ids.ts';
 import { PAGE_BYTES, utf8Bytes, withinBytes } from '../federation/page-budget.ts';
 
 /**
@@ -83,9 +84,12 @@ export class FederationEvents {
   private readonly maxRowidStmt;
   private readonly arrivedStmt;
   private readonly insertStmt;
+  /** The reference's message_id names, noted as each message is stored (reference-message-ids.ts). */
+  private readonly messageIds: ReferenceMessageIds;
 
   constructor(db: Db) {
     this.db = db;
+    this.messageIds = new ReferenceMessageIds(db);
     this.getStmt = db.prepare<[string], EventRow>('SELECT * FROM federation_events WHERE event_id = ?');
     this.hashStmt = db.prepare<[string], { content_hash: string }>('SELECT content_hash FROM federation_events WHERE event_id = ?');
     this.maxRowidStmt = db.prepare<[], number | null>('SELECT MAX(rowid) FROM federation_events').pluck();
@@ -192,14 +196,7 @@ export class FederationEvents {
       options.now ?? Date.now(),
       options.relatesTo !== undefined ? options.relatesTo : typeof envelope.content.target === 'string' ? envelope.content.target : null,
     );
-    // The reference names edit/delete/reaction targets by the message_id the origin put on its
-    // m.message (federation/reference/vocabulary.ts): indexed per (room, origin); first one wins.
-    const messageId = envelope.event_type === 'm.message' ? envelope.content.message_id : undefined;
-    if (typeof messageId === 'string' && messageId.length > 0 && messageId.length <= 64) {
-      (this.messageIdStmt ??= this.db.prepare<[string, string, string, string]>('INSERT OR IGNORE INTO reference_message_ids (room_id, origin_server, message_id, event_id) VALUES (?, ?, ?, ?)')).run(
-        envelope.room_id, envelope.origin_server, messageId, envelope.event_id,
-      );
-    }
+    this.messageIds.note(envelope);
   }
 
   private relationTargetsStmt: import('better-sqlite3').Statement<[string], { relates_to: string }> | undefined;
@@ -310,28 +307,15 @@ export class FederationEvents {
     return { events: kept.items.map(rowToEnvelope), complete: !kept.cut && rows.length <= limit, last: last ? { depth: last.depth, event_id: last.event_id } : null };
   }
 
-  private messageIdStmt: import('better-sqlite3').Statement<[string, string, string, string]> | undefined;
 
   /** The event a message_id names in a room: `origin`'s own first ('' = any origin). */
   messageEvent(roomId: string, origin: string, messageId: string): string | undefined {
-    const row = origin === ''
-      ? this.db.prepare<[string, string], { event_id: string }>('SELECT event_id FROM reference_message_ids WHERE room_id = ? AND message_id = ? LIMIT 1').get(roomId, messageId)
-      : this.db.prepare<[string, string, string], { event_id: string }>('SELECT event_id FROM reference_message_ids WHERE room_id = ? AND origin_server = ? AND message_id = ?').get(roomId, origin, messageId);
-    return row?.event_id;
+    return this.messageIds.eventOf(roomId, origin, messageId);
   }
 
   /** The message_id a stored m.message carries, if any. */
   messageIdOf(eventId: string): string | undefined {
-    // By the event's primary key, then the map's: the map has no index on event_id, and a scan
-    // of it made every reaction and edit of our users cost a pass over every message (issue #17).
-    // The map keeps the first message per message_id: a later message reusing one has none here.
-    return this.db
-      .prepare<[string], { message_id: string }>(
-        `SELECT r.message_id FROM federation_events e
-         JOIN reference_message_ids r ON r.room_id = e.room_id AND r.origin_server = e.origin_server AND r.message_id = json_extract(e.content, '$.message_id')
-         WHERE e.event_id = ? AND e.event_type = 'm.message' AND r.event_id = e.event_id`,
-      )
-      .get(eventId)?.message_id;
+    return this.messageIds.messageIdOf(eventId);
   }
 
   /** The room a stored event is in (here: a reference channel's message is in its channel room). */
