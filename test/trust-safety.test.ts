@@ -42,6 +42,10 @@ describe('quarantine', () => {
     expect(await ids(alpha)).not.toContain(held);
     // beta's delivery succeeded as far as beta knows: nothing piles up or fails there.
     await eventually(async () => expect((await beta.admin('GET', '/status')).body.queue).toEqual({ pending: 0, failed: 0 }));
+    // …and its message says alpha holds it for review, not a bare "delivered" (alpha's receipt said held).
+    const deliveryOf = async (eventId: string) =>
+      (await beta.admin('GET', `/rooms/${encodeURIComponent(roomId)}/messages?limit=500`)).body.messages.find((m: { event_id: string }) => m.event_id === eventId)?.delivery;
+    expect(await deliveryOf(held)).toMatchObject({ state: 'delivered', held_there: ['alpha.test'] });
 
     // Outbound to a quarantined server waits, untried.
     const fromAlpha = await send(alpha, roomId, 'not for beta yet');
@@ -65,6 +69,12 @@ describe('quarantine', () => {
     // Trusted again: the waiting outbound goes.
     expect((await alpha.admin('PUT', '/peers/beta.test/trust', { mode: 'allow' })).status).toBe(200);
     await eventually(async () => expect(await ids(beta)).toContain(fromAlpha));
+    // A message alpha takes as any other reads delivered, with nothing held there.
+    const later = await send(beta, roomId, 'heard at once');
+    await eventually(async () => expect(await ids(alpha)).toContain(later));
+    await eventually(async () => expect(await deliveryOf(later)).toMatchObject({ state: 'delivered' }));
+    expect((await deliveryOf(later)).held_there).toBeUndefined();
+    expect((await deliveryOf(purged)).held_there).toEqual(['alpha.test']);
   });
 
   it('a release that cannot store an event now keeps it and the later ones held, in order; a later release takes them', async () => {

@@ -332,6 +332,18 @@ describe.skipIf(!HAVE_CHROMIUM)('issue #16: the UI tells the truth (real Chromiu
     expect(await held.innerText()).not.toMatch(/next try|retries by itself/);
     expect((await alpha.admin('POST', '/federation/resume', {})).status).toBe(200);
     await expect.poll(() => held.innerText(), { timeout: 15_000 }).not.toContain('paused here');
+
+    // beta back, keeping alpha in quarantine: what alpha sends is taken and held there for review.
+    // Said so under the message, not "Delivered to all" (a read-only audit, 2026-11-29: its
+    // receipt said held, and the message read delivered while nobody at beta saw it).
+    await beta.start();
+    expect((await beta.admin('PUT', '/peers/alpha.test/trust', { mode: 'quarantine', reason: 'checking' })).status).toBe(200);
+    await a.getByTestId('composer').fill('kept for review over there');
+    await a.getByTestId('composer').press('Enter');
+    const kept = a.getByTestId('message').filter({ hasText: 'kept for review over there' }).getByTestId('delivery');
+    await kept.getByText('Delivered to beta.test, which holds it for review: it shows there once its owner accepts your server.').waitFor({ timeout: 20_000 });
+    expect(await kept.innerText()).not.toContain('Delivered to all');
+    await shot(a, 'message-held-there');
   });
 
   it('7: offers only what the node would take: no composer or reactions in a read-only room (a Paracord reference host) nor after leaving, no Leave once left', async ({ browser, fileNodes }) => {

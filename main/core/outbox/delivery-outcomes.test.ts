@@ -63,10 +63,21 @@ describe('requestOutcomes', () => {
       expect(outcome!.outcome, JSON.stringify(json)).toMatchObject({ kind: 'retry', status: 200, error: 'HTTP 200: the answer was not its receipt of the event' });
       expect((outcome!.outcome as { nextAttemptAt: number }).nextAttemptAt).toBeGreaterThan(now);
     }
-    // Ours and the reference's receipt (202 {event_id, inserted}), a copy (inserted: false) and one held there alike.
-    for (const json of [{ event_id: row.event_id, inserted: true }, { event_id: row.event_id, inserted: false }, { event_id: row.event_id, inserted: true, held: true }]) {
+    // Ours and the reference's receipt (202 {event_id, inserted}) and a copy (inserted: false).
+    for (const json of [{ event_id: row.event_id, inserted: true }, { event_id: row.event_id, inserted: false }, { event_id: row.event_id, inserted: true, held: 'yes' }]) {
       expect(requestOutcomes([{ row }], { status: 202, json, headers: {} } as unknown as FederationResponse, undefined, now, backoff)[0]!.outcome).toEqual({ kind: 'delivered', status: 202 });
     }
+  });
+
+  it('a receipt saying the destination holds the event for review (held: true) is delivered and says so, alone or in a batch; a mailbox\'s answer never does', () => {
+    for (const json of [{ event_id: row.event_id, inserted: true, held: true }, { event_id: row.event_id, inserted: false, held: true }]) {
+      expect(requestOutcomes([{ row }], { status: 202, json, headers: {} } as unknown as FederationResponse, undefined, now, backoff)[0]!.outcome).toEqual({ kind: 'delivered', status: 202, heldThere: true });
+    }
+    expect(requestOutcomes([{ row }], { status: 200, json: { id: '1', held: true }, headers: {} } as unknown as FederationResponse, undefined, now, backoff, 'carol.test')[0]!.outcome).toEqual({ kind: 'delivered', status: 200, atMailbox: true });
+    const rows = [{ row }, { row: { ...row, id: 2, event_id: '$f:alpha.test' } as OutboxRow }, { row: { ...row, id: 3, event_id: '$g:alpha.test' } as OutboxRow }];
+    const results = [{ event_id: '$e:alpha.test', inserted: true, held: true }, { event_id: '$f:alpha.test', inserted: true }, { event_id: '$g:alpha.test', inserted: false, held: 1 }];
+    const outcomes = batchOutcomes(rows, { status: 200, json: { results }, headers: {} } as unknown as FederationResponse, now, backoff);
+    expect(outcomes.map((o) => o.outcome)).toEqual([{ kind: 'delivered', status: 200, heldThere: true }, { kind: 'delivered', status: 200 }, { kind: 'delivered', status: 200 }]);
   });
 
   it('counts an event of ours the destination holds another version of (409 event_id_conflict) as delivered, alone or in a batch; through a mailbox it is retried as any mailbox answer', () => {

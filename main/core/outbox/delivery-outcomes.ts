@@ -50,6 +50,15 @@ function isReceiptOf(response: FederationResponse | undefined, sendable: Readonl
   return sendable.length === 1 && typeof receipt === 'object' && receipt !== null && receipt.event_id === sendable[0]!.row.event_id;
 }
 
+/**
+ * A destination's receipt that says it holds the event for review (`held: true`: it keeps our
+ * server in quarantine, docs/PROTOCOL.md): delivered, and noted, so that the message does not read
+ * "Delivered to all" while nobody there sees it.
+ */
+function heldThere(receipt: unknown): { heldThere?: true } {
+  return typeof receipt === 'object' && receipt !== null && (receipt as { held?: unknown }).held === true ? { heldThere: true } : {};
+}
+
 /** Statuses that will not change by asking again: the entry is marked failed. */
 const PERMANENT = new Set([400, 403, 404, 409, 413]);
 
@@ -66,8 +75,8 @@ export function requestOutcomes(sendable: Array<{ row: OutboxRow }>, response: F
   const status = response?.status ?? null;
   if (status !== null && status >= 200 && status < 300) {
     if (mailbox === null ? isReceiptOf(response, sendable) : depositIdOf(response) !== null) {
-      const atMailbox = mailbox !== null ? { atMailbox: true as const } : {};
-      return sendable.map(({ row }) => ({ row, outcome: { kind: 'delivered', status, ...atMailbox } as Outcome }));
+      const said = mailbox !== null ? { atMailbox: true as const } : heldThere(response?.json);
+      return sendable.map(({ row }) => ({ row, outcome: { kind: 'delivered', status, ...said } as Outcome }));
     }
     // A mailbox's "taken" that names no item: nothing here could follow it (asked whether it is
     // still held, or queued again after its week), and its events read as delivered for good.
@@ -102,7 +111,7 @@ export function requestOutcomes(sendable: Array<{ row: OutboxRow }>, response: F
 
 /** Per-event results of a batch (`{results: [{event_id, inserted} | {event_id, status, error, message}]}`). */
 export function batchOutcomes(sendable: Array<{ row: OutboxRow }>, response: FederationResponse, now: number, backoff: BackoffPolicy) {
-  const results = (response.json as { results?: Array<{ event_id?: string; inserted?: boolean; status?: number; error?: string; message?: string }> } | undefined)?.results;
+  const results = (response.json as { results?: Array<{ event_id?: string; inserted?: boolean; held?: unknown; status?: number; error?: string; message?: string }> } | undefined)?.results;
   // The peer's answer: only objects naming an event count (a null threw, and the worker crashed on every batch to that peer).
   const byId = new Map((Array.isArray(results) ? results : []).filter((r) => typeof r === 'object' && r !== null && typeof r.event_id === 'string').map((r) => [r.event_id, r]));
   const nextAttemptAt = now + backoffDelay(sendable[0]!.row.attempts + 1, backoff);
@@ -110,7 +119,7 @@ export function batchOutcomes(sendable: Array<{ row: OutboxRow }>, response: Fed
     const result = byId.get(row.event_id);
     let outcome: Outcome;
     if (!result) outcome = { kind: 'retry', status: response.status, error: 'no result for this event in the batch answer', nextAttemptAt };
-    else if (typeof result.inserted === 'boolean') outcome = { kind: 'delivered', status: response.status };
+    else if (typeof result.inserted === 'boolean') outcome = { kind: 'delivered', status: response.status, ...heldThere(result) };
     else if (refusalMeaning(result.status, result.error) === 'delivered') outcome = { kind: 'delivered', status: response.status };
     else {
       const status = typeof result.status === 'number' ? result.status : null;

@@ -22,8 +22,12 @@ export interface PendingSummary {
 
 /** How one attempt ended for one entry. */
 export type Outcome =
-  /** `atMailbox`: a friend's mailbox took it for the destination (not read by the destination: ReadListener). */
-  | { kind: 'delivered'; status: number; atMailbox?: true }
+  /**
+   * `atMailbox`: a friend's mailbox took it for the destination (not read by the destination:
+   * ReadListener). `heldThere`: the destination took it and holds it for review (its receipt said
+   * `held: true`: it keeps our server in quarantine), noted in delivery_held_there.
+   */
+  | { kind: 'delivered'; status: number; atMailbox?: true; heldThere?: true }
   | { kind: 'retry'; status: number | null; error: string; nextAttemptAt: number }
   /** The peer asked us to slow down (push-pacer.ts): stays pending, attempts and next attempt unchanged. */
   | { kind: 'paced'; status: number; error: string }
@@ -84,6 +88,7 @@ export class Outbox {
   private pendingForRoomStmt: import('better-sqlite3').Statement<[{ destination: string; room: string }], { waiting: number; next_attempt_at: number | null }> | undefined;
   private insertAttemptStmt: import('better-sqlite3').Statement<[string, string, number | null, string | null, number, number, number]> | undefined;
   private nobodyStmt: import('better-sqlite3').Statement<[string]> | undefined;
+  private heldThereStmt: import('better-sqlite3').Statement<[string, string, number]> | undefined;
   /** failAfterDeposit's: prepared once, at its first use (a refusal told through a mailbox is rare). */
   private failAfterDepositStmt: import('better-sqlite3').Statement<[string, string, string, string, number, number]> | undefined;
 
@@ -152,6 +157,7 @@ export class Outbox {
         // Delivered after the owner dropped its entry (the attempt was under way): not "not delivered" there.
         if (outcome.kind === 'delivered') {
           if (this.deleteStmt.run(row.id).changes === 0) this.db.prepare("DELETE FROM delivery_notes WHERE event_id = ? AND destination = ? AND note = 'dropped'").run(row.event_id, row.destination);
+          if (outcome.heldThere) (this.heldThereStmt ??= this.db.prepare('INSERT OR REPLACE INTO delivery_held_there (event_id, destination, held_at) VALUES (?, ?, ?)')).run(row.event_id, row.destination, now);
         }
         else if (outcome.kind === 'retry') this.retryStmt.run(outcome.nextAttemptAt, outcome.error, now, row.id);
         else if (outcome.kind === 'paced') this.pacedStmt.run(outcome.error, now, row.id);

@@ -11,6 +11,9 @@
  * holds them, `isHeld`): `held` names those servers. A pending row is tried no sooner than its
  * destination's oldest waiting row is due (the worker goes by its head, FIFO: outbox.ts destinationNextAttemptSql),
  * so a message queued behind one being retried says when that is, not "now".
+ * A destination that took it and holds it for review (its receipt said `held: true`: it keeps
+ * this server in quarantine) is noted too (delivery_held_there): `held_there`, shown instead of a
+ * bare "Delivered".
  * What the rows cannot say once gone is noted (delivery_notes): a message stored when no other
  * server was to receive it (`to_nobody`), and an entry the owner dropped (refused, reason 'dropped').
  */
@@ -78,6 +81,11 @@ export function messageDeliveries(db: Db, eventIds: readonly string[], isHeld?: 
       const delivery = result.get(row.event_id)!;
       if (!delivery.pending_servers.includes(row.destination)) delivery.pending_servers.push(row.destination);
     }
+    // Taken by a destination that holds it for review (it keeps this server in quarantine: migration 49).
+    const heldThere = db
+      .prepare<string[], { event_id: string; destination: string }>(`SELECT event_id, destination FROM delivery_held_there WHERE event_id IN (${chunk.map(() => '?').join(',')}) ORDER BY destination`)
+      .all(...chunk);
+    for (const row of heldThere) (result.get(row.event_id)!.held_there ??= []).push(row.destination);
     // What the rows no longer say (migration 41): sent to nobody (no other server was to receive
     // it), and entries the owner dropped (not delivered there, unless it is queued there again).
     const notes = db
@@ -109,7 +117,7 @@ export const MAX_CHANGES_SHOWN = 5;
 
 /**
  * The viewer's own changes of the given messages (edits, deletes, reactions added or taken back)
- * that a server of the room has not taken yet, or refused, per message, oldest first: a message
+ * that a server of the room has not taken yet, refused, or holds for review, per message, oldest first: a message
  * delivered to all may have an edit that still waits (the UI check of 2026-11-27: the edited text
  * showed "Delivered to all" while the edit waited for an offline friend). Only the latest change
  * of each thing counts (the last edit; per reaction key, the last add or take-back: toggling a
@@ -148,7 +156,7 @@ export function changesNotDelivered(db: Db, server: string, viewer: string, mess
     const deliveries = messageDeliveries(db, kept.map((c) => c.event_id), isHeld);
     for (const change of kept) {
       const delivery = deliveries.get(change.event_id)!;
-      if (delivery.state === 'delivered') continue;
+      if (delivery.state === 'delivered' && !delivery.held_there) continue;
       let list = result.get(change.relates_to);
       if (!list) result.set(change.relates_to, (list = []));
       list.push({ event_id: change.event_id, kind: CHANGE_KINDS[change.event_type]!, delivery });

@@ -1149,6 +1149,22 @@ export const MIGRATIONS: readonly Migration[] = [
         WHERE event_type IN ('m.reaction.add', 'm.reaction.remove');
     `,
   },
+  {
+    version: 49,
+    name: 'events a destination took and held for review',
+    sql: `
+      -- Our events a destination answered as held (it keeps our server in quarantine: its owner
+      -- decides whether they are applied there). Its outbox row is gone like any delivered one;
+      -- this says it took it and has not shown it yet (rooms/message-delivery.ts \`held_there\`).
+      -- Written with the rows' deletion (outbox/outbox.ts settle).
+      CREATE TABLE IF NOT EXISTS delivery_held_there (
+        event_id    TEXT NOT NULL,
+        destination TEXT NOT NULL,
+        held_at     INTEGER NOT NULL,
+        PRIMARY KEY (event_id, destination)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { changeLine, refusalLine, waitingLine } from './delivery-line.ts';
+import { changeLine, heldThereLine, refusalLine, waitingLine } from './delivery-line.ts';
 
 describe('waitingLine: an own message still waiting for some server', () => {
   const now = 1_000_000;
@@ -72,5 +72,14 @@ describe('changeLine: an own edit, deletion or reaction some server has not take
       .toBe('Your edit was dropped from the queue for bob.test: it may not have reached it.');
     expect(changeLine({ kind: 'edit', delivery: { ...waiting, state: 'refused', pending_servers: [], refused: [{ server: 'bob.test', reason: 'HTTP 403 unchecked_given_up' }] } }, { member: false, reachable: true, now }).text)
       .toBe('Your edit was not delivered to bob.test: it could not check it (for hours it could not read the keys it was signed with), so it gave up on it.');
+  });
+});
+
+describe('heldThereLine: a message a server took and holds for review (it keeps ours in quarantine)', () => {
+  it('says it was delivered and is not shown there until its owner accepts this server, never a bare "Delivered"', () => {
+    expect(heldThereLine(['bob.test'])).toBe('Delivered to bob.test, which holds it for review: it shows there once its owner accepts your server.');
+    expect(heldThereLine(['bob.test', 'carol.test'], { member: true })).toBe('Delivered, but 2 servers hold it for review: it shows there once their owners accept this server.');
+    const held = { state: 'delivered' as const, pending_servers: [], refused: [], next_attempt_at: null, last_error: null, held_there: ['bob.test'] };
+    expect(changeLine({ kind: 'edit', delivery: held }, { member: false, reachable: true }).text).toBe('Your edit is held for review at bob.test: it shows there once its owner accepts your server.');
   });
 });

@@ -37,6 +37,18 @@ export function waitingLine(delivery: Pick<MessageDelivery, 'pending_servers' | 
 }
 
 /**
+ * Servers that took a message and hold it for review (`held_there`: their owner keeps this server
+ * in quarantine), in words: it was delivered, and is not shown there until their owner accepts
+ * this server (or ever, if they do not). `member`: the viewer is not this server's owner.
+ */
+export function heldThereLine(servers: readonly string[], opts: { member?: boolean } = {}): string {
+  const ours = opts.member ? 'this server' : 'your server';
+  return servers.length === 1
+    ? `Delivered to ${servers[0]}, which holds it for review: it shows there once its owner accepts ${ours}.`
+    : `Delivered, but ${plural(servers.length, 'server')} hold it for review: it shows there once their owners accept ${ours}.`;
+}
+
+/**
  * A message not delivered to a server, in words: refused by it (its reason as a sentence, the raw
  * reason as details), or given up after waiting too long (`expired`), which that server never saw,
  * so it did not refuse anything (it was offline, or held while blocked or in quarantine), given
@@ -97,6 +109,10 @@ export function changeLine(change: Pick<ChangeDelivery, 'kind' | 'delivery'>, op
   if (delivery.pending_servers.length === 0 && delivery.at_mailbox?.length) {
     const first = delivery.at_mailbox[0]!;
     return { text: delivery.at_mailbox.length === 1 ? `${what} waits at ${first.mailbox} for ${first.server} to fetch it.` : `${what} waits at friends' mailboxes for ${plural(delivery.at_mailbox.length, 'server')} to fetch it.`, details: '' };
+  }
+  if (delivery.state === 'delivered' && delivery.held_there?.length) {
+    const servers = delivery.held_there;
+    return { text: `${what} ${servers.length === 1 ? `is held for review at ${servers[0]}` : `is held for review at ${plural(servers.length, 'server')}`}: it shows there once ${servers.length === 1 ? 'its owner accepts' : 'their owners accept'} ${opts.member ? 'this server' : 'your server'}.`, details: '' };
   }
   const line = waitingLine(delivery, opts);
   return { text: `${what} is not delivered yet.${line.waiting ? ` ${line.waiting}` : ''}${line.held ? ` ${line.held}` : ''}`, details: '' };

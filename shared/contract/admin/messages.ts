@@ -188,7 +188,7 @@ export interface MessageView {
   delivery?: MessageDelivery;
   /**
    * This server's own changes of the message (an edit, a delete, a reaction added or taken back)
-   * that some server of the room has not taken yet, or refused: the message itself may be
+   * that some server of the room has not taken yet, refused, or holds for review: the message itself may be
    * delivered to all while its edit still waits. Oldest first; absent when none.
    */
   changes_not_delivered?: ChangeDelivery[];
@@ -216,6 +216,12 @@ export interface MessageDelivery {
    * them in quarantine: the message waits here, untried, until the owner allows them.
    */
   held?: string[];
+  /**
+   * Servers that took it and hold it for review: their owner keeps this server in quarantine, and
+   * decides whether it is shown there (their receipt said `held: true`). Whatever `state` says, it
+   * is not shown there yet as far as this server knows; absent when none.
+   */
+  held_there?: string[];
   /**
    * Sent to no other server: none was to receive it when it was stored (a room of this server's
    * own users; a server joining later reads it with the room's history). Shown "Sent", not
