@@ -341,7 +341,7 @@ describe.skipIf(!HAVE_CHROMIUM)('issue #16: the UI tells the truth (real Chromiu
     await a.getByTestId('composer').fill('kept for review over there');
     await a.getByTestId('composer').press('Enter');
     const kept = a.getByTestId('message').filter({ hasText: 'kept for review over there' }).getByTestId('delivery');
-    await kept.getByText('Delivered to beta.test, which holds it for review: it shows there once its owner accepts your server.').waitFor({ timeout: 20_000 });
+    await kept.getByText('Delivered to beta.test, which held it for review: it shows there only if its owner accepts it.').waitFor({ timeout: 20_000 });
     expect(await kept.innerText()).not.toContain('Delivered to all');
     await shot(a, 'message-held-there');
   });

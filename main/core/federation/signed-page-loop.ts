@@ -152,7 +152,7 @@ export class SignedPageLoop<P> {
   constructor(deps: SignedPageLoopDeps, source: PageSource<P>) {
     this.deps = deps;
     this.source = source;
-    this.loops = new PeerLoops(() => source.peers(), (server, signal) => this.loop(server, signal), (server, error) => source.crashed(server, error), (listener) => deps.trust.onPeersChange(listener));
+    this.loops = new PeerLoops(() => source.peers(), (server, signal) => this.loop(server, signal), (server, error) => source.crashed(server, error), (listener) => deps.trust.onPeersChange(listener), (error) => source.crashed('(the peer list could not be read)', error as Error));
     const { table, fetchedColumn: at } = source;
     this.saveCursor = deps.db.prepare(
       `INSERT INTO ${table} (server_name, cursor, ${at}, last_error, updated_at) VALUES (@server, @cursor, @fetched, NULL, @now)

@@ -38,6 +38,16 @@ export function viaMailbox(deps: DeliveryDeps, destination: string): string | nu
   return deps.mailbox && (mailboxOnly(deps, destination) || deps.mailbox.preferred(destination)) ? deps.mailbox.mailboxOf(destination) : null;
 }
 
+/**
+ * Whether a direct answer is a node's (ours and the reference answer every request in JSON, their
+ * refusals `{error, message}` too), or a page of whatever else answered at the address. A 2xx or
+ * 5xx page says the node was not reached; a 4xx page is left to the outcome (delivery-outcomes.ts).
+ */
+function isNodeAnswer(response: FederationResponse): boolean {
+  const answered = typeof response.json === 'object' && response.json !== null;
+  return answered || (response.status >= 300 && response.status < 500);
+}
+
 /** Sends one request to `destination`, or leaves it at a mailbox of it; never throws. */
 export async function sendRequest(deps: DeliveryDeps, identity: Identity, destination: string, path: string, body: string, count: number, abort: AbortController): Promise<SentRequest> {
   const { log } = deps;
@@ -55,18 +65,23 @@ export async function sendRequest(deps: DeliveryDeps, identity: Identity, destin
     const tooLarge = left !== null && left.response.status === 413 && count === 1 && !onlyMailbox;
     if (left === null && onlyMailbox) networkError = `${destination} was never reached directly, and ${mailbox!.whyNot(destination)}`;
     else if (left === null || tooLarge) {
+      let unreached: string | undefined;
       try {
         const endpoint = await deps.discovery.endpointOf(destination);
         response = await deps.http.signed(identity, 'POST', endpoint, path, body, { signal: abort.signal, destination });
         left = null;
+        // Something else answered at its address (a proxy's error page while the node is down, a
+        // portal's page): no node answer, so, like no answer at all, the mailbox may carry it.
+        if (!isNodeAnswer(response)) unreached = `its address answered HTTP ${response.status} with no answer of a node`;
       } catch (error) {
         networkError = (error as Error).message;
-        // Nobody reaches it: leave the same request at a mailbox of it (not again at the one that found it too large).
-        if (mailbox && !abort.signal.aborted) {
-          mailbox.noteUnreachable(destination);
-          if (!tooLarge) left = await mailbox.deposit(identity, destination, path, body, abort.signal);
-          if (left === null && !abort.signal.aborted) networkError = `${networkError}; ${mailbox.whyNot(destination)}`;
-        }
+        unreached = networkError;
+      }
+      // Nobody reaches it: leave the same request at a mailbox of it (not again at the one that found it too large).
+      if (unreached !== undefined && mailbox && !abort.signal.aborted) {
+        mailbox.noteUnreachable(destination);
+        if (!tooLarge) left = await mailbox.deposit(identity, destination, path, body, abort.signal);
+        if (left === null && !abort.signal.aborted && networkError !== undefined) networkError = `${networkError}; ${mailbox.whyNot(destination)}`;
       }
     }
     // (Cut by a stop while it was tried straight after the mailbox's 413: the network error stands,

@@ -12,7 +12,7 @@ describe('Outbox onRead', () => {
   it('names the rows the destination acknowledged or refused by its answer, not those it never read', ({ tempDb }) => {
     const told: string[] = [];
     const outbox = new Outbox(tempDb.db, { onRead: (_destination, rows) => told.push(...rows.map((r) => r.event_id)) });
-    const rows = ['$taken', '$refused', '$ours', '$later', '$proxy', '$deposited'].map((id, i) => outbox.enqueue('beta.test', id, '!r:alpha.test', i)!);
+    const rows = ['$taken', '$refused', '$ours', '$later', '$proxy', '$deposited', '$heldThere'].map((id, i) => outbox.enqueue('beta.test', id, '!r:alpha.test', i)!);
     outbox.settle('beta.test', [
       { row: rows[0]!, outcome: { kind: 'delivered', status: 200 } },
       { row: rows[1]!, outcome: { kind: 'failed', status: 400, error: 'HTTP 400 invalid_event: no', byDestination: true } },
@@ -22,6 +22,8 @@ describe('Outbox onRead', () => {
       { row: rows[3]!, outcome: { kind: 'retry', status: 503, error: 'HTTP 503', nextAttemptAt: 10 } },
       // Taken by a friend's mailbox: read when the destination fetches it (mailbox/deposits.ts onTaken).
       { row: rows[5]!, outcome: { kind: 'delivered', status: 200, atMailbox: true } },
+      // Held there for review (it keeps us in quarantine): kept aside, not applied; a ban it holds is no ban it knows.
+      { row: rows[6]!, outcome: { kind: 'delivered', status: 202, heldThere: true } },
     ], 1, 5);
     expect(told).toEqual(['$taken', '$refused']);
   });

@@ -28,4 +28,26 @@ describe('Outbox.settle', () => {
     expect(outbox.get(row.id)).toBeUndefined();
     expect(db.prepare('SELECT event_id, mailbox, deposit_id FROM mailbox_deposits').all()).toEqual([{ event_id: row.event_id, mailbox: 'carol.test', deposit_id: 7 }]);
   });
+
+  it('notes our own event a destination holds for review, not another server\'s we relay; a later delivery that is not held clears it', ({ tempDb }) => {
+    const { db } = tempDb;
+    const store = (id: string, receivedFrom: string | null) =>
+      db.prepare(`INSERT INTO federation_events (event_id, room_id, event_type, sender, origin_server, origin_ts, depth, state_key, content, signatures, content_hash, received_from, received_at)
+                  VALUES (?, '!r:alpha.test', 'm.message', '@u:alpha.test', ?, 1, 1, NULL, '{}', '{}', 'h', ?, 1)`).run(id, receivedFrom === null ? 'alpha.test' : 'beta.test', receivedFrom);
+    store('$ours:alpha.test', null);
+    store('$relayed:beta.test', 'beta.test');
+    const outbox = new Outbox(db);
+    const now = Date.now();
+    const ours = outbox.enqueue('carol.test', '$ours:alpha.test', '!r:alpha.test', now)!;
+    const relayed = outbox.enqueue('carol.test', '$relayed:beta.test', '!r:alpha.test', now)!;
+    const held = { kind: 'delivered' as const, status: 200, heldThere: true as const };
+    outbox.settle('carol.test', [{ row: ours, outcome: held }, { row: relayed, outcome: held }], 1, now);
+    const notes = () => db.prepare('SELECT event_id, destination FROM delivery_held_there').all();
+    expect(notes()).toEqual([{ event_id: '$ours:alpha.test', destination: 'carol.test' }]);
+    // Sent there again (the owner's retry) and taken as any other: no longer said held, by a new outbox too.
+    const again = new Outbox(db).enqueue('carol.test', '$ours:alpha.test', '!r:alpha.test', now)!;
+    new Outbox(db).settle('carol.test', [{ row: again, outcome: { kind: 'delivered', status: 200 } }], 1, now);
+    expect(notes()).toEqual([]);
+  });
 });
+

@@ -88,7 +88,9 @@ export class Outbox {
   private pendingForRoomStmt: import('better-sqlite3').Statement<[{ destination: string; room: string }], { waiting: number; next_attempt_at: number | null }> | undefined;
   private insertAttemptStmt: import('better-sqlite3').Statement<[string, string, number | null, string | null, number, number, number]> | undefined;
   private nobodyStmt: import('better-sqlite3').Statement<[string]> | undefined;
-  private heldThereStmt: import('better-sqlite3').Statement<[string, string, number]> | undefined;
+  private heldThereStmt: import('better-sqlite3').Statement<[string, number, string]> | undefined;
+  /** Whether delivery_held_there may hold a row: only then does a delivery look for one to clear (none on the hot path otherwise). */
+  private heldThereAny: boolean;
   /** failAfterDeposit's: prepared once, at its first use (a refusal told through a mailbox is rare). */
   private failAfterDepositStmt: import('better-sqlite3').Statement<[string, string, string, string, number, number]> | undefined;
 
@@ -97,6 +99,7 @@ export class Outbox {
     this.onRead = listeners.onRead ?? null;
     this.onSettled = listeners.onSettled ?? null;
     this.onQueued = listeners.onQueued ?? null;
+    this.heldThereAny = db.prepare('SELECT 1 FROM delivery_held_there LIMIT 1').get() !== undefined;
     this.enqueueStmt = db.prepare(
       `INSERT INTO federation_outbox (destination, event_id, room_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (event_id, destination) DO NOTHING`,
@@ -157,7 +160,8 @@ export class Outbox {
         // Delivered after the owner dropped its entry (the attempt was under way): not "not delivered" there.
         if (outcome.kind === 'delivered') {
           if (this.deleteStmt.run(row.id).changes === 0) this.db.prepare("DELETE FROM delivery_notes WHERE event_id = ? AND destination = ? AND note = 'dropped'").run(row.event_id, row.destination);
-          if (outcome.heldThere) (this.heldThereStmt ??= this.db.prepare('INSERT OR REPLACE INTO delivery_held_there (event_id, destination, held_at) VALUES (?, ?, ?)')).run(row.event_id, row.destination, now);
+          if (outcome.heldThere) this.noteHeldThere(row, now);
+          else if (this.heldThereAny) this.db.prepare('DELETE FROM delivery_held_there WHERE event_id = ? AND destination = ?').run(row.event_id, row.destination);
         }
         else if (outcome.kind === 'retry') this.retryStmt.run(outcome.nextAttemptAt, outcome.error, now, row.id);
         else if (outcome.kind === 'paced') this.pacedStmt.run(outcome.error, now, row.id);
@@ -167,12 +171,26 @@ export class Outbox {
       const first = settled[0];
       if (wholeBatch && first) insertAttempt.run(destination, first.row.event_id, first.outcome.status, null, Math.round(latencyMs), settled.length, now);
       if (this.onRead) {
-        const read = settled.filter((s) => (s.outcome.kind === 'delivered' && s.outcome.atMailbox !== true) || (s.outcome.kind === 'failed' && s.outcome.byDestination === true)).map((s) => s.row);
+        // Not one it holds for review: kept aside there, not applied (a ban it holds is no ban it knows).
+        const read = settled.filter((s) => (s.outcome.kind === 'delivered' && s.outcome.atMailbox !== true && s.outcome.heldThere !== true) || (s.outcome.kind === 'failed' && s.outcome.byDestination === true)).map((s) => s.row);
         if (read.length > 0) this.onRead(destination, read);
       }
       alsoWrite?.();
     });
     this.onSettled?.(settled.map((s) => s.row));
+  }
+
+  /**
+   * A destination took one of our own events and holds it for review (migration 49); not another
+   * server's event we relay as a room's host (its message is not ours to show: a member that
+   * answers held to everything would only grow the table).
+   */
+  private noteHeldThere(row: OutboxRow, now: number): void {
+    (this.heldThereStmt ??= this.db.prepare(
+      `INSERT OR REPLACE INTO delivery_held_there (event_id, destination, held_at)
+         SELECT event_id, ?, ? FROM federation_events WHERE event_id = ? AND received_from IS NULL`,
+    )).run(row.destination, now, row.event_id);
+    this.heldThereAny = true;
   }
 
   /**

@@ -15,6 +15,7 @@ export class PeerLoops {
   private readonly run: (server: string, signal: AbortSignal) => Promise<void>;
   private readonly crashed: (server: string, error: Error) => void;
   private readonly changes: (listener: () => void) => () => void;
+  private readonly listFailed: (error: unknown) => void;
   private unsubscribe: (() => void) | null = null;
   private refreshSoon: NodeJS.Immediate | null = null;
 
@@ -23,11 +24,14 @@ export class PeerLoops {
     run: (server: string, signal: AbortSignal) => Promise<void>,
     crashed: (server: string, error: Error) => void,
     changes: (listener: () => void) => () => void,
+    /** Told when the peer list cannot be read (the loops that run go on). */
+    listFailed: (error: unknown) => void = () => {},
   ) {
     this.peers = peers;
     this.run = run;
     this.crashed = crashed;
     this.changes = changes;
+    this.listFailed = listFailed;
   }
 
   get active(): boolean {
@@ -69,9 +73,14 @@ export class PeerLoops {
     let peers: Set<string>;
     try {
       peers = new Set(this.peers());
-    } catch {
+    } catch (error) {
       // The list could not be read (a failure of the database): the loops that run go on, and the
       // next change or the minute's refresh reads it again (thrown from a timer, it ended the node).
+      try {
+        this.listFailed(error);
+      } catch {
+        // a logger's own failure is no reason to end the node either
+      }
       return;
     }
     for (const [server, loop] of this.loops) {

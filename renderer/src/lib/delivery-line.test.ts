@@ -75,11 +75,11 @@ describe('changeLine: an own edit, deletion or reaction some server has not take
   });
 });
 
-describe('heldThereLine: a message a server took and holds for review (it keeps ours in quarantine)', () => {
-  it('says it was delivered and is not shown there until its owner accepts this server, never a bare "Delivered"', () => {
-    expect(heldThereLine(['bob.test'])).toBe('Delivered to bob.test, which holds it for review: it shows there once its owner accepts your server.');
-    expect(heldThereLine(['bob.test', 'carol.test'], { member: true })).toBe('Delivered, but 2 servers hold it for review: it shows there once their owners accept this server.');
+describe('heldThereLine: a message a server took and held for review (it kept ours in quarantine)', () => {
+  it('says it was delivered and shows there only if its owner accepts it, in the past tense (a release or purge there is not told), never a bare "Delivered"', () => {
+    expect(heldThereLine(['bob.test'])).toBe('Delivered to bob.test, which held it for review: it shows there only if its owner accepts it.');
+    expect(heldThereLine(['bob.test', 'carol.test'])).toBe('Delivered, but 2 servers held it for review: it shows there only if their owners accept it.');
     const held = { state: 'delivered' as const, pending_servers: [], refused: [], next_attempt_at: null, last_error: null, held_there: ['bob.test'] };
-    expect(changeLine({ kind: 'edit', delivery: held }, { member: false, reachable: true }).text).toBe('Your edit is held for review at bob.test: it shows there once its owner accepts your server.');
+    expect(changeLine({ kind: 'edit', delivery: held }, { member: false, reachable: true }).text).toBe('Your edit was held for review at bob.test: it shows there only if its owner accepts it.');
   });
 });

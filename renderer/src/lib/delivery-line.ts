@@ -37,15 +37,14 @@ export function waitingLine(delivery: Pick<MessageDelivery, 'pending_servers' | 
 }
 
 /**
- * Servers that took a message and hold it for review (`held_there`: their owner keeps this server
- * in quarantine), in words: it was delivered, and is not shown there until their owner accepts
- * this server (or ever, if they do not). `member`: the viewer is not this server's owner.
+ * Servers that took a message and held it for review (`held_there`: their owner kept this server
+ * in quarantine), in words: it was delivered, and shows there only if their owner accepts it. In
+ * the past tense: nothing tells this server whether it was released or purged there since.
  */
-export function heldThereLine(servers: readonly string[], opts: { member?: boolean } = {}): string {
-  const ours = opts.member ? 'this server' : 'your server';
+export function heldThereLine(servers: readonly string[]): string {
   return servers.length === 1
-    ? `Delivered to ${servers[0]}, which holds it for review: it shows there once its owner accepts ${ours}.`
-    : `Delivered, but ${plural(servers.length, 'server')} hold it for review: it shows there once their owners accept ${ours}.`;
+    ? `Delivered to ${servers[0]}, which held it for review: it shows there only if its owner accepts it.`
+    : `Delivered, but ${plural(servers.length, 'server')} held it for review: it shows there only if their owners accept it.`;
 }
 
 /**
@@ -112,7 +111,7 @@ export function changeLine(change: Pick<ChangeDelivery, 'kind' | 'delivery'>, op
   }
   if (delivery.state === 'delivered' && delivery.held_there?.length) {
     const servers = delivery.held_there;
-    return { text: `${what} ${servers.length === 1 ? `is held for review at ${servers[0]}` : `is held for review at ${plural(servers.length, 'server')}`}: it shows there once ${servers.length === 1 ? 'its owner accepts' : 'their owners accept'} ${opts.member ? 'this server' : 'your server'}.`, details: '' };
+    return { text: `${what} was held for review at ${servers.length === 1 ? servers[0] : plural(servers.length, 'server')}: it shows there only if ${servers.length === 1 ? 'its owner accepts' : 'their owners accept'} it.`, details: '' };
   }
   const line = waitingLine(delivery, opts);
   return { text: `${what} is not delivered yet.${line.waiting ? ` ${line.waiting}` : ''}${line.held ? ` ${line.held}` : ''}`, details: '' };

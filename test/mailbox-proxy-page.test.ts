@@ -1,0 +1,43 @@
+/**
+ * A friend's node that is down behind something still answering at its address (a reverse
+ * proxy's 502 page, a portal's 200 page): no node answered, so, as when nothing answers at all,
+ * what we push to it is left at a mailbox it chose (outbox/delivery-route.ts). Before, only a
+ * network error fell back to the mailbox: behind a proxy's page its messages were retried straight
+ * at it with back-off until they expired (a read-only audit, 2026-11-29). Real node processes on
+ * 127.0.0.1 (mailbox-homes.ts); the page is a real HTTP server.
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, expect, it } from './helpers/fixtures.ts';
+import { queryNodeDb } from './helpers/inspect-db.ts';
+import { eventually, send } from './helpers/rooms.ts';
+import { twoHomesAndAFriend } from './helpers/mailbox-homes.ts';
+
+/** A server answering every request with an HTML page (`status`), counting the POSTs it got. */
+async function pageServer(status: number) {
+  let posts = 0;
+  const server = createServer((req, res) => {
+    if (req.method === 'POST') posts++;
+    req.resume();
+    res.writeHead(status, { 'content-type': 'text/html' });
+    res.end('<html><body>Bad gateway: the site is down for maintenance</body></html>');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, posts: () => posts, server };
+}
+
+describe('a friend down behind a page at its address', () => {
+  it.for([502, 200])('a direct push answered by an HTML page (HTTP %i) goes to the friend\'s mailbox and arrives', { timeout: 120_000 }, async (status, { nodes }) => {
+    const { alpha, beta, roomId } = await twoHomesAndAFriend(nodes);
+    const page = await pageServer(status);
+    nodes.servers.push(page.server);
+    // alpha knows beta at an address where only the page answers.
+    const betaStatus = (await beta.admin('GET', '/status')).body as { key_id: string; public_key: string };
+    const readded = await alpha.admin('POST', '/peers', { server_name: 'beta.test', endpoint: `${page.url}/_paracord/federation/v1`, key_id: betaStatus.key_id, public_key: betaStatus.public_key, replace: true });
+    expect(readded.status, JSON.stringify(readded.body)).toBe(200);
+    const sent = await send(alpha, roomId, `behind a ${status} page`);
+    await eventually(async () => expect(queryNodeDb<{ n: number }>(beta.dataDir, 'SELECT COUNT(*) AS n FROM federation_events WHERE event_id = ?', sent)[0]!.n).toBe(1), 60_000, 100);
+    expect(page.posts()).toBeGreaterThan(0);
+    expect(alpha.stderr).toContain('"event":"delivery_deposited"');
+  });
+});
