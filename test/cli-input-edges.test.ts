@@ -85,7 +85,11 @@ describe('paracord-node CLI: input checked at the edge', () => {
     expectUsage(['keys', '--data', 'a'], 'keys needs a command: show, rotate, announce (run with keys --help for usage)');
     expectUsage(['peer'], 'peer needs a command: redeem, list, add (run with peer --help for usage)');
     expectUsage(['service'], 'service needs a command: print, install (run with service --help for usage)');
-    expectUsage(['member', 'invit'], 'member has no command "invit"; its commands: invite, list, disable, enable, reset (run with member --help for usage)');
+    // A command mistyped is named, as commander names a mistyped group (`memb`: "Did you mean member?").
+    expectUsage(['member', 'invit'], 'member has no command "invit" (did you mean invite?); its commands: invite, list, disable, enable, reset (run with member --help for usage)');
+    expectUsage(['keys', 'rotat'], /^paracord-node: keys has no command "rotat" \(did you mean rotate\?\)/);
+    expectUsage(['peer', 'lst'], /^paracord-node: peer has no command "lst" \(did you mean list\?\)/);
+    expectUsage(['member', 'frobnicate'], 'member has no command "frobnicate"; its commands: invite, list, disable, enable, reset (run with member --help for usage)');
     expectUsage(['member', '--data', 'a', 'list'], "member's options go after its command: paracord-node member list [options] (run with member --help for usage)");
     expect(run(['member', '--help']).code).toBe(0);
     // Their commands still refuse extra arguments (the group's own leniency is not inherited).

@@ -82,9 +82,35 @@ export function requireSubcommand(group: Command): void {
       const usage = `(run with ${group.name()} --help for usage)`;
       if (named) throw new UsageError(`${group.name()}'s options go after its command: paracord-node ${group.name()} ${named} [options] ${usage}`);
       const first = given[0];
-      if (first !== undefined && !first.startsWith('-')) throw new UsageError(`${group.name()} has no command "${first}"; its commands: ${list} ${usage}`);
+      if (first !== undefined && !first.startsWith('-')) {
+        const near = closest(first, names);
+        throw new UsageError(`${group.name()} has no command "${first}"${near ? ` (did you mean ${near}?)` : ''}; its commands: ${list} ${usage}`);
+      }
       throw new UsageError(`${group.name()} needs a command: ${list} ${usage}`);
     });
+}
+
+/** The name a mistyped one was most likely meant as (a prefix of it, or at most two letters off), or null. */
+function closest(typed: string, names: readonly string[]): string | null {
+  const lower = typed.toLowerCase();
+  const prefixed = names.filter((n) => n.startsWith(lower));
+  if (prefixed.length === 1) return prefixed[0]!;
+  let best: { name: string; distance: number } | null = null;
+  for (const name of names) {
+    const distance = editDistance(lower, name);
+    if (distance <= Math.min(2, Math.floor(name.length / 2)) && (best === null || distance < best.distance)) best = { name, distance };
+  }
+  return best?.name ?? null;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    previous = current;
+  }
+  return previous[b.length]!;
 }
 
 export function envFlag(name: string): boolean {
