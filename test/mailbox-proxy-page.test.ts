@@ -40,4 +40,20 @@ describe('a friend down behind a page at its address', () => {
     expect(page.posts()).toBeGreaterThan(0);
     expect(alpha.stderr).toContain('"event":"delivery_deposited"');
   });
+
+  it('with no mailbox to take it, its entry says why, as for no answer at all, not the page\'s status', async ({ nodes }) => {
+    const { alpha, beta, carol, roomId } = await twoHomesAndAFriend(nodes);
+    const page = await pageServer(502);
+    nodes.servers.push(page.server);
+    const betaStatus = (await beta.admin('GET', '/status')).body as { key_id: string; public_key: string };
+    expect((await alpha.admin('POST', '/peers', { server_name: 'beta.test', endpoint: `${page.url}/_paracord/federation/v1`, key_id: betaStatus.key_id, public_key: betaStatus.public_key, replace: true })).status).toBe(200);
+    expect(await carol.stop()).toBe(0);
+    const sent = await send(alpha, roomId, 'nobody to carry it');
+    await eventually(async () => {
+      const entry = ((await alpha.admin('GET', '/queue?destination=beta.test')).body.entries as Array<{ event_id: string; state: string; last_error: string | null }>).find((e) => e.event_id === sent);
+      expect(entry?.state).toBe('pending');
+      expect(entry?.last_error).toMatch(/^its address answered HTTP 502 with a page, not a node's answer; no mailbox beta\.test chose would take it: /);
+    }, 60_000, 200);
+    expect(page.posts()).toBeGreaterThan(0);
+  });
 });

@@ -78,6 +78,29 @@ describe('a mailbox that refuses one event as too large', () => {
     expect(refused.deposits).toBeGreaterThan(refusedBefore);
   }, 180_000);
 
+  it('a page answering for the destination after the mailbox\'s 413 (a proxy in front of it while it is down) leaves that event failed alone, in the mailbox\'s words', async ({ nodes }) => {
+    const { alpha, beta, large, refused } = await largeRefusedByTheMailbox(nodes);
+    const pages = { requests: 0 };
+    const down = await switchProxy(listeningAt(beta), (req) => {
+      if (Number(req.headers['content-length'] ?? 0) <= BODY_LIMIT) return null;
+      pages.requests++;
+      return { status: 502, body: '<html><body>502 Bad Gateway</body></html>' };
+    });
+    proxies.push(down);
+    expect((await alpha.admin('POST', '/peers', { server_name: 'beta.test', endpoint: down.url, replace: true })).status).toBe(200);
+    const refusedBefore = refused.deposits;
+    const failedId = (await alpha.admin('GET', '/queue?destination=beta.test&state=failed')).body.entries[0].id as number;
+    expect((await alpha.admin('POST', `/queue/${failedId}/retry`, {})).status).toBe(200);
+    // Refused at the mailbox, tried straight at beta, answered by the page: failed alone again (it
+    // was retried with "HTTP 502", every attempt refused at the mailbox again, the queue behind it waiting).
+    await eventually(async () => {
+      const entries = (await alpha.admin('GET', '/queue?destination=beta.test')).body.entries as Array<{ event_id: string; state: string; last_error: string | null }>;
+      expect(entries.map((e) => [e.event_id, e.state, e.last_error])).toEqual([[large, 'failed', 'the mailbox at carol.test answered HTTP 413']]);
+    }, 30_000, 100);
+    expect(pages.requests).toBeGreaterThan(0);
+    expect(refused.deposits).toBeGreaterThan(refusedBefore);
+  }, 180_000);
+
   it('a stop while that event is tried straight at the destination leaves it queued, not failed with the mailbox\'s answer', async ({ nodes }) => {
     const { alpha, beta, large, refused } = await largeRefusedByTheMailbox(nodes);
     // beta is known again behind a proxy that holds the large event's direct request: in flight when alpha stops.

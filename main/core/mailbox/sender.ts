@@ -24,7 +24,7 @@ import { checkChoice, type LinkMailboxes } from './choice.ts';
 import { INNER_KEY_ID, INNER_SIGNATURE, INNER_TIMESTAMP, depositIdOf, kindOfPath } from './wire.ts';
 import { MAILBOX_ACCEPTS_PATH, MAILBOX_CAPABILITY, MAILBOX_DEPOSIT_PATH } from '../federation/paths.ts';
 
-/** After a network failure, the mailbox is used straight away for this long before direct is tried again. */
+/** After a network failure (or a page answering for its node: delivery-route.ts), the mailbox is used straight away for this long before direct is tried again. */
 export const MAILBOX_PREFERRED_MS = 60_000;
 /** At most this many mailboxes are asked for one request. */
 const MAX_CANDIDATES = 4;
@@ -183,7 +183,7 @@ export class MailboxSender {
     if (first && this.mailboxOf(destination) === null) this.saveStmt.run(destination, first, now);
   }
 
-  /** A direct push failed at the network level: use the mailbox for a while. */
+  /** A direct push failed at the network level, or a page answered for its node: use the mailbox for a while. */
   noteUnreachable(destination: string, now = Date.now()): void {
     this.preferUntil.set(destination, now + MAILBOX_PREFERRED_MS);
   }

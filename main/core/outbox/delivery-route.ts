@@ -39,9 +39,10 @@ export function viaMailbox(deps: DeliveryDeps, destination: string): string | nu
 }
 
 /**
- * Whether a direct answer is a node's (ours and the reference answer every request in JSON, their
- * refusals `{error, message}` too), or a page of whatever else answered at the address. A 2xx or
- * 5xx page says the node was not reached; a 4xx page is left to the outcome (delivery-outcomes.ts).
+ * Whether a direct answer is a node's (ours and the reference answer a push, and its 5xx, with a
+ * JSON object), or a page of whatever else answered at the address. A 2xx or 5xx page says the node
+ * was not reached; a 4xx page is left to the outcome (delivery-outcomes.ts: the reference answers
+ * some refusals in plain text).
  */
 function isNodeAnswer(response: FederationResponse): boolean {
   const answered = typeof response.json === 'object' && response.json !== null;
@@ -69,10 +70,11 @@ export async function sendRequest(deps: DeliveryDeps, identity: Identity, destin
       try {
         const endpoint = await deps.discovery.endpointOf(destination);
         response = await deps.http.signed(identity, 'POST', endpoint, path, body, { signal: abort.signal, destination });
-        left = null;
         // Something else answered at its address (a proxy's error page while the node is down, a
-        // portal's page): no node answer, so, like no answer at all, the mailbox may carry it.
-        if (!isNodeAnswer(response)) unreached = `its address answered HTTP ${response.status} with no answer of a node`;
+        // portal's page): no node answer, so, like no answer at all, the mailbox may carry it (and
+        // after the mailbox's 413, that answer stands: the event fails alone in its words).
+        if (isNodeAnswer(response)) left = null;
+        else unreached = `its address answered HTTP ${response.status} with a page, not a node's answer`;
       } catch (error) {
         networkError = (error as Error).message;
         unreached = networkError;
@@ -81,7 +83,11 @@ export async function sendRequest(deps: DeliveryDeps, identity: Identity, destin
       if (unreached !== undefined && mailbox && !abort.signal.aborted) {
         mailbox.noteUnreachable(destination);
         if (!tooLarge) left = await mailbox.deposit(identity, destination, path, body, abort.signal);
-        if (left === null && !abort.signal.aborted && networkError !== undefined) networkError = `${networkError}; ${mailbox.whyNot(destination)}`;
+        if (left === null && !abort.signal.aborted) {
+          // Not reached, and no mailbox took it: said as for no answer at all (the page is not its node's word).
+          networkError = `${networkError ?? unreached}; ${mailbox.whyNot(destination)}`;
+          response = undefined;
+        }
       }
     }
     // (Cut by a stop while it was tried straight after the mailbox's 413: the network error stands,
