@@ -13,7 +13,7 @@ import { queryNodeDb } from './helpers/inspect-db.ts';
 import { eventually, send } from './helpers/rooms.ts';
 import { listeningAt, twoHomesAndAFriend } from './helpers/mailbox-homes.ts';
 import { closedPort } from './helpers/closed-port.ts';
-import { switchProxy } from './helpers/switch-proxy.ts';
+import { switchProxy, type ProxyRefusal } from './helpers/switch-proxy.ts';
 
 const proxies: Array<{ close(): void }> = [];
 afterAll(() => {
@@ -62,6 +62,29 @@ async function largeRefusedByTheMailbox(nodes: Nodes) {
   return { alpha, beta, large, arrived, refused };
 }
 
+/**
+ * After largeRefusedByTheMailbox, beta is known again behind a proxy answering `answer` to the large
+ * event's direct request, and alpha's owner sends it again: refused at the mailbox first (pushes go
+ * there for a while after a direct one failed), then tried straight at beta (`direct.requests`).
+ */
+async function retriedBehindAProxy(nodes: Nodes, answer: ProxyRefusal) {
+  const { alpha, beta, large, refused } = await largeRefusedByTheMailbox(nodes);
+  const direct = { requests: 0 };
+  const proxy = await switchProxy(listeningAt(beta), (req) => {
+    if (Number(req.headers['content-length'] ?? 0) <= BODY_LIMIT) return null;
+    direct.requests++;
+    return answer;
+  });
+  proxies.push(proxy);
+  const readded = await alpha.admin('POST', '/peers', { server_name: 'beta.test', endpoint: proxy.url, replace: true });
+  expect(readded.status, JSON.stringify(readded.body)).toBe(200);
+  const refusedBefore = refused.deposits;
+  const failedId = (await alpha.admin('GET', '/queue?destination=beta.test&state=failed')).body.entries[0].id as number;
+  expect((await alpha.admin('POST', `/queue/${failedId}/retry`, {})).status).toBe(200);
+  await eventually(async () => expect(refused.deposits).toBeGreaterThan(refusedBefore), 30_000, 100);
+  return { alpha, large, direct };
+}
+
 describe('a mailbox that refuses one event as too large', () => {
   it('fails that event alone, in the mailbox\'s words; the messages sent after it arrive', async ({ nodes }) => {
     const { alpha, beta, large, arrived, refused } = await largeRefusedByTheMailbox(nodes);
@@ -79,46 +102,20 @@ describe('a mailbox that refuses one event as too large', () => {
   }, 180_000);
 
   it('a page answering for the destination after the mailbox\'s 413 (a proxy in front of it while it is down) leaves that event failed alone, in the mailbox\'s words', async ({ nodes }) => {
-    const { alpha, beta, large, refused } = await largeRefusedByTheMailbox(nodes);
-    const pages = { requests: 0 };
-    const down = await switchProxy(listeningAt(beta), (req) => {
-      if (Number(req.headers['content-length'] ?? 0) <= BODY_LIMIT) return null;
-      pages.requests++;
-      return { status: 502, body: '<html><body>502 Bad Gateway</body></html>' };
-    });
-    proxies.push(down);
-    expect((await alpha.admin('POST', '/peers', { server_name: 'beta.test', endpoint: down.url, replace: true })).status).toBe(200);
-    const refusedBefore = refused.deposits;
-    const failedId = (await alpha.admin('GET', '/queue?destination=beta.test&state=failed')).body.entries[0].id as number;
-    expect((await alpha.admin('POST', `/queue/${failedId}/retry`, {})).status).toBe(200);
+    const { alpha, large, direct } = await retriedBehindAProxy(nodes, { status: 502, body: '<html><body>502 Bad Gateway</body></html>' });
     // Refused at the mailbox, tried straight at beta, answered by the page: failed alone again (it
     // was retried with "HTTP 502", every attempt refused at the mailbox again, the queue behind it waiting).
     await eventually(async () => {
       const entries = (await alpha.admin('GET', '/queue?destination=beta.test')).body.entries as Array<{ event_id: string; state: string; last_error: string | null }>;
       expect(entries.map((e) => [e.event_id, e.state, e.last_error])).toEqual([[large, 'failed', 'the mailbox at carol.test answered HTTP 413']]);
     }, 30_000, 100);
-    expect(pages.requests).toBeGreaterThan(0);
-    expect(refused.deposits).toBeGreaterThan(refusedBefore);
+    expect(direct.requests).toBeGreaterThan(0);
   }, 180_000);
 
   it('a stop while that event is tried straight at the destination leaves it queued, not failed with the mailbox\'s answer', async ({ nodes }) => {
-    const { alpha, beta, large, refused } = await largeRefusedByTheMailbox(nodes);
     // beta is known again behind a proxy that holds the large event's direct request: in flight when alpha stops.
-    const held = { requests: 0 };
-    const holding = await switchProxy(listeningAt(beta), (req) => {
-      if (Number(req.headers['content-length'] ?? 0) <= BODY_LIMIT) return null;
-      held.requests++;
-      return 'hold';
-    });
-    proxies.push(holding);
-    const readded = await alpha.admin('POST', '/peers', { server_name: 'beta.test', endpoint: holding.url, replace: true });
-    expect(readded.status, JSON.stringify(readded.body)).toBe(200);
-    const refusedBefore = refused.deposits;
-    const failedId = (await alpha.admin('GET', '/queue?destination=beta.test&state=failed')).body.entries[0].id as number;
-    expect((await alpha.admin('POST', `/queue/${failedId}/retry`, {})).status).toBe(200);
-    // Refused at the mailbox first (pushes go there for a while after a direct one failed), then tried straight at beta, and held.
-    await eventually(async () => expect(held.requests).toBe(1), 30_000, 100);
-    expect(refused.deposits).toBeGreaterThan(refusedBefore);
+    const { alpha, large, direct } = await retriedBehindAProxy(nodes, 'hold');
+    await eventually(async () => expect(direct.requests).toBe(1), 30_000, 100);
 
     // The stop waits for it a while, then cuts it: the entry stays queued as it was, for the next start.
     expect(await alpha.stop()).toBe(0);
