@@ -46,6 +46,8 @@ describe('quarantine', () => {
     const deliveryOf = async (eventId: string) =>
       (await beta.admin('GET', `/rooms/${encodeURIComponent(roomId)}/messages?limit=500`)).body.messages.find((m: { event_id: string }) => m.event_id === eventId)?.delivery;
     expect(await deliveryOf(held)).toMatchObject({ state: 'delivered', held_there: ['alpha.test'] });
+    // …and its peer line's data says alpha holds what it sends, since then.
+    expect((await peer(beta, 'alpha.test')).holds_ours_for_review).toEqual({ since: expect.any(Number) });
 
     // Outbound to a quarantined server waits, untried.
     const fromAlpha = await send(alpha, roomId, 'not for beta yet');
@@ -74,6 +76,7 @@ describe('quarantine', () => {
     await eventually(async () => expect(await ids(alpha)).toContain(later));
     await eventually(async () => expect(await deliveryOf(later)).toMatchObject({ state: 'delivered' }));
     expect((await deliveryOf(later)).held_there).toBeUndefined();
+    expect((await peer(beta, 'alpha.test')).holds_ours_for_review).toBeNull();
     expect((await deliveryOf(purged)).held_there).toEqual(['alpha.test']);
   });
 

@@ -344,6 +344,10 @@ describe.skipIf(!HAVE_CHROMIUM)('issue #16: the UI tells the truth (real Chromiu
     await kept.getByText('Delivered to beta.test, which held it for review: it shows there only if its owner accepts it.').waitFor({ timeout: 20_000 });
     expect(await kept.innerText()).not.toContain('Delivered to all');
     await shot(a, 'message-held-there');
+    // The friend's line on the dashboard says so too, not "Online".
+    await a.getByRole('link', { name: 'Dashboard' }).click();
+    await expect.poll(() => a.getByTestId('dash-peer-beta.test').getByTestId('peer-line').textContent(), { timeout: 15_000 })
+      .toMatch(/^beta\.test holds what your server sends for review \(since .+\): it shows there only if its owner accepts it/);
   });
 
   it('7: offers only what the node would take: no composer or reactions in a read-only room (a Paracord reference host) nor after leaving, no Leave once left', async ({ browser, fileNodes }) => {

@@ -346,6 +346,33 @@ export class Outbox {
     return row && code ? { code, at: row.attempted_at } : null;
   }
 
+  /**
+   * The destination's node took our latest delivery to it and holds it for review (its receipt
+   * said held: it keeps our server in quarantine), and since when (the first of that run of held
+   * deliveries); null when that delivery went otherwise (a later one taken as any other: let in).
+   */
+  holdsOursForReview(destination: string): { since: number } | null {
+    if (!this.heldThereAny) return null;
+    const latest = this.db
+      .prepare<[string], { event_id: string; error: string | null }>('SELECT event_id, error FROM federation_delivery_attempts WHERE destination = ? ORDER BY id DESC LIMIT 1')
+      .get(destination);
+    if (!latest || latest.error !== null) return null;
+    const held = this.db
+      .prepare<[string, string], { held_at: number }>('SELECT held_at FROM delivery_held_there WHERE event_id = ? AND destination = ?')
+      .get(latest.event_id, destination);
+    if (!held) return null;
+    // The run's start: held notes since the latest delivery there that was not held (none: the first note).
+    const since = this.db
+      .prepare<[string, number], { since: number | null }>(
+        `SELECT MIN(h.held_at) AS since FROM delivery_held_there h WHERE h.destination = ? AND h.held_at > COALESCE((
+           SELECT MAX(a.attempted_at) FROM federation_delivery_attempts a
+            WHERE a.destination = h.destination AND a.error IS NULL
+              AND NOT EXISTS (SELECT 1 FROM delivery_held_there x WHERE x.event_id = a.event_id AND x.destination = a.destination)), ?)`,
+      )
+      .get(destination, -1);
+    return { since: since?.since ?? held.held_at };
+  }
+
   private waitingMessagesStmt: import('better-sqlite3').Statement<[string], { n: number }> | undefined;
 
   /**

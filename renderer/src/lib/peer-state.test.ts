@@ -211,4 +211,13 @@ describe('peerLine', () => {
     // Twin: no refusal: online.
     expect(peerLine({ server_name: 'alpha.test', trust: 'allow', last_seen_at: now - 13_000, refuses_us: null }, now).state).toBe('online');
   });
+
+  it('says a friend holds what your server sends for review (holds_ours_for_review), not "Online"', () => {
+    const now = Date.UTC(2026, 10, 29, 12);
+    const line = peerLine({ server_name: 'alpha.test', trust: 'allow', last_seen_at: now - 5_000, holds_ours_for_review: { since: now - 120_000 } }, now);
+    expect(line).toEqual({ state: 'reviewing', text: 'alpha.test holds what your server sends for review (since 2 min ago): it shows there only if its owner accepts it', cause: { text: '', details: '' } });
+    // Twin: taken as any other: online.
+    expect(peerLine({ server_name: 'alpha.test', trust: 'allow', last_seen_at: now - 5_000, holds_ours_for_review: null }, now).state).toBe('online');
+  });
 });
+

@@ -52,7 +52,7 @@ export interface DeliveryState {
 export interface PeerLine {
   /** `waiting`: messages wait for a friend that receives by pull, and it has not fetched lately. */
   /** `refusing`: it answers our deliveries with an error it may get over (paused, our clocks, a 5xx): there, not offline. */
-  state: 'online' | 'idle' | 'offline' | 'refusing' | 'sending' | 'waiting' | 'paused' | 'blocked' | 'quarantined' | 'unknown';
+  state: 'online' | 'idle' | 'offline' | 'refusing' | 'reviewing' | 'sending' | 'waiting' | 'paused' | 'blocked' | 'quarantined' | 'unknown';
   text: string;
   cause: Explained;
 }
@@ -70,7 +70,7 @@ export function waitingWords(waiting: number, messages: number | null | undefine
 }
 
 /** Words only: the node computed the state (admin/operations/peers `deliveryView`). */
-export function peerLine(peer: { server_name?: string; trust: string; last_seen_at: number | null; delivery?: DeliveryState; liveness?: PeerLivenessView | null; refuses_us?: { code: string; at: number } | null }, now = Date.now(), opts: { paused?: boolean } = {}): PeerLine {
+export function peerLine(peer: { server_name?: string; trust: string; last_seen_at: number | null; delivery?: DeliveryState; liveness?: PeerLivenessView | null; refuses_us?: { code: string; at: number } | null; holds_ours_for_review?: { since: number } | null }, now = Date.now(), opts: { paused?: boolean } = {}): PeerLine {
   const waiting = peer.delivery?.waiting ?? 0;
   const what = waitingWords(waiting, peer.delivery?.waiting_messages);
   const none = { text: '', details: '' };
@@ -89,6 +89,13 @@ export function peerLine(peer: { server_name?: string; trust: string; last_seen_
     const who = peer.server_name ?? 'This server';
     const what = refuses.code === 'origin_blocked' ? `${who} blocks your server` : `${who} takes nothing from your server: it takes only the servers its owner added`;
     return { state: 'refusing', text: `${what} — it refused what yours sent ${ago(refuses.at, now)}; nothing you send reaches it until its owner allows yours`, cause: none };
+  }
+  // Its node takes what we send and holds it for review (it keeps our server in quarantine): taken,
+  // not shown there; not "Online" as if all were well.
+  const holds = peer.holds_ours_for_review ?? null;
+  if (holds) {
+    const who = peer.server_name ?? 'This server';
+    return { state: 'reviewing', text: `${who} holds what your server sends for review (since ${ago(holds.since, now)}): it shows there only if its owner accepts it`, cause: none };
   }
   // This node's federation is paused: nothing is sent (nor pulled from it), whatever the last
   // attempt said ("Sending…", "trying again now" beside "Paused": a helper's UI check).

@@ -128,6 +128,12 @@ export interface PeerView {
    * that delivery went otherwise, or none was tried.
    */
   refuses_us?: { code: 'origin_blocked' | 'origin_not_allowed'; at: number } | null;
+  /**
+   * Its node took our latest delivery to it and holds it for review (it keeps our server in
+   * quarantine: its receipt said `held: true`), since when; null when that delivery was taken as
+   * any other, or none was tried. What it holds shows there only if its owner accepts it.
+   */
+  holds_ours_for_review?: { since: number } | null;
   /** Only a trust decision: never peered (no keys of its own, no address; `trust nobody.test block`). Absent for peers. */
   never_peered?: true;
   /** Which protocol dialect it speaks, from its discovery ('reference': a Paracord reference server); null when never read. */

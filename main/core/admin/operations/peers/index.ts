@@ -29,6 +29,7 @@ export function peerView(node: NodeContext, server: FederationServer): PeerView 
     quota: node.quota.view(server.server_name),
     delivery: deliveryView(node, server.server_name),
     refuses_us: node.outbox.refusesUs(server.server_name),
+    holds_ours_for_review: node.outbox.holdsOursForReview(server.server_name),
     // A trust decision about a server never peered (`trust nobody.test block`): no keys of its own, no address.
     ...(server.endpoint === null && node.keys.list(server.server_name).length === 0 ? { never_peered: true as const } : {}),
     dialect: node.dialects.get(server.server_name)?.dialect ?? null,
