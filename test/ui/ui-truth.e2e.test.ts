@@ -347,7 +347,7 @@ describe.skipIf(!HAVE_CHROMIUM)('issue #16: the UI tells the truth (real Chromiu
     // The friend's line on the dashboard says so too, not "Online".
     await a.getByRole('link', { name: 'Dashboard' }).click();
     await expect.poll(() => a.getByTestId('dash-peer-beta.test').getByTestId('peer-line').textContent(), { timeout: 15_000 })
-      .toMatch(/^beta\.test holds what your server sends for review \(since .+\): it shows there only if its owner accepts it/);
+      .toMatch(/^beta\.test held what your server last sent for review \(.+\): it shows there only if its owner accepts it/);
   });
 
   it('7: offers only what the node would take: no composer or reactions in a read-only room (a Paracord reference host) nor after leaving, no Leave once left', async ({ browser, fileNodes }) => {

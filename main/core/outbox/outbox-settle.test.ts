@@ -49,5 +49,33 @@ describe('Outbox.settle', () => {
     new Outbox(db).settle('carol.test', [{ row: again, outcome: { kind: 'delivered', status: 200 } }], 1, now);
     expect(notes()).toEqual([]);
   });
+
+  it('says a destination holds ours for review from our first own event it held until a direct delivery there is taken as any other (not a relayed event, not a mailbox\'s take)', ({ tempDb }) => {
+    const { db } = tempDb;
+    const store = (id: string, receivedFrom: string | null) =>
+      db.prepare(`INSERT INTO federation_events (event_id, room_id, event_type, sender, origin_server, origin_ts, depth, state_key, content, signatures, content_hash, received_from, received_at)
+                  VALUES (?, '!r:alpha.test', 'm.message', '@u:alpha.test', ?, 1, 1, NULL, '{}', '{}', 'h', ?, 1)`).run(id, receivedFrom === null ? 'alpha.test' : 'beta.test', receivedFrom);
+    for (const id of ['$a:alpha.test', '$b:alpha.test', '$c:alpha.test']) store(id, null);
+    store('$relayed:beta.test', 'beta.test');
+    const outbox = new Outbox(db);
+    const held = { kind: 'delivered' as const, status: 200, heldThere: true as const };
+    const settle = (id: string, outcome: Parameters<Outbox['settle']>[1][number]['outcome'], at: number) =>
+      outbox.settle('carol.test', [{ row: outbox.enqueue('carol.test', id, '!r:alpha.test', at)!, outcome }], 1, at);
+    // Another server's event it held (its origin in quarantine there): not ours held.
+    settle('$relayed:beta.test', held, 1_000);
+    expect(outbox.holdsOursForReview('carol.test')).toBeNull();
+    settle('$a:alpha.test', held, 2_000);
+    settle('$b:alpha.test', held, 3_000);
+    expect(outbox.holdsOursForReview('carol.test')).toEqual({ since: 2_000, last_at: 3_000 });
+    // Read again by a new outbox (a restart).
+    expect(new Outbox(db).holdsOursForReview('carol.test')).toEqual({ since: 2_000, last_at: 3_000 });
+    // A friend's mailbox took one: says nothing of the destination.
+    settle('$c:alpha.test', { kind: 'delivered', status: 200, atMailbox: true }, 4_000);
+    expect(outbox.holdsOursForReview('carol.test')).toEqual({ since: 2_000, last_at: 3_000 });
+    // Taken directly as any other: let in.
+    settle('$relayed:beta.test', { kind: 'delivered', status: 202 }, 5_000);
+    expect(outbox.holdsOursForReview('carol.test')).toBeNull();
+    expect(db.prepare('SELECT COUNT(*) AS n FROM delivery_held_by').get()).toEqual({ n: 0 });
+  });
 });
 

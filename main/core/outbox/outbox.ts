@@ -91,6 +91,8 @@ export class Outbox {
   private heldThereStmt: import('better-sqlite3').Statement<[string, number, string]> | undefined;
   /** Whether delivery_held_there may hold a row: only then does a delivery look for one to clear (none on the hot path otherwise). */
   private heldThereAny: boolean;
+  /** The destinations delivery_held_by names (a few at most): a delivery there taken as any other clears its row. */
+  private readonly heldBy: Set<string>;
   /** failAfterDeposit's: prepared once, at its first use (a refusal told through a mailbox is rare). */
   private failAfterDepositStmt: import('better-sqlite3').Statement<[string, string, string, string, number, number]> | undefined;
 
@@ -100,6 +102,7 @@ export class Outbox {
     this.onSettled = listeners.onSettled ?? null;
     this.onQueued = listeners.onQueued ?? null;
     this.heldThereAny = db.prepare('SELECT 1 FROM delivery_held_there LIMIT 1').get() !== undefined;
+    this.heldBy = new Set(db.prepare<[], { destination: string }>('SELECT destination FROM delivery_held_by').all().map((r) => r.destination));
     this.enqueueStmt = db.prepare(
       `INSERT INTO federation_outbox (destination, event_id, room_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (event_id, destination) DO NOTHING`,
@@ -156,17 +159,30 @@ export class Outbox {
     // (issue #17). Anything else keeps a row per event, with that event's status and error.
     const wholeBatch = settled.length > 1 && settled.every((s) => s.outcome.kind === 'delivered');
     transactionWithoutFsync(this.db, () => {
+      // Whether this delivery held any of our own events there, or was taken directly as any other.
+      let heldOurs = false;
+      let takenDirect = false;
       for (const { row, outcome } of settled) {
         // Delivered after the owner dropped its entry (the attempt was under way): not "not delivered" there.
         if (outcome.kind === 'delivered') {
           if (this.deleteStmt.run(row.id).changes === 0) this.db.prepare("DELETE FROM delivery_notes WHERE event_id = ? AND destination = ? AND note = 'dropped'").run(row.event_id, row.destination);
-          if (outcome.heldThere) this.noteHeldThere(row, now);
-          else if (this.heldThereAny) this.db.prepare('DELETE FROM delivery_held_there WHERE event_id = ? AND destination = ?').run(row.event_id, row.destination);
+          if (outcome.heldThere) heldOurs = this.noteHeldThere(row, now) || heldOurs;
+          else if (outcome.atMailbox !== true) {
+            takenDirect = true;
+            if (this.heldThereAny) this.db.prepare('DELETE FROM delivery_held_there WHERE event_id = ? AND destination = ?').run(row.event_id, row.destination);
+          }
         }
         else if (outcome.kind === 'retry') this.retryStmt.run(outcome.nextAttemptAt, outcome.error, now, row.id);
         else if (outcome.kind === 'paced') this.pacedStmt.run(outcome.error, now, row.id);
         else this.failStmt.run(outcome.error, now, row.id);
         if (!wholeBatch) insertAttempt.run(destination, row.event_id, outcome.status, outcome.kind === 'delivered' ? null : outcome.error, Math.round(latencyMs), settled.length, now);
+      }
+      if (heldOurs) {
+        this.db.prepare('INSERT INTO delivery_held_by (destination, since, last_at) VALUES (?, ?, ?) ON CONFLICT (destination) DO UPDATE SET last_at = excluded.last_at').run(destination, now, now);
+        this.heldBy.add(destination);
+      } else if (takenDirect && this.heldBy.has(destination)) {
+        this.db.prepare('DELETE FROM delivery_held_by WHERE destination = ?').run(destination);
+        this.heldBy.delete(destination);
       }
       const first = settled[0];
       if (wholeBatch && first) insertAttempt.run(destination, first.row.event_id, first.outcome.status, null, Math.round(latencyMs), settled.length, now);
@@ -183,14 +199,15 @@ export class Outbox {
   /**
    * A destination took one of our own events and holds it for review (migration 49); not another
    * server's event we relay as a room's host (its message is not ours to show: a member that
-   * answers held to everything would only grow the table).
+   * answers held to everything would only grow the table). Whether it was ours (noted).
    */
-  private noteHeldThere(row: OutboxRow, now: number): void {
-    (this.heldThereStmt ??= this.db.prepare(
+  private noteHeldThere(row: OutboxRow, now: number): boolean {
+    const noted = (this.heldThereStmt ??= this.db.prepare(
       `INSERT OR REPLACE INTO delivery_held_there (event_id, destination, held_at)
          SELECT event_id, ?, ? FROM federation_events WHERE event_id = ? AND received_from IS NULL`,
-    )).run(row.destination, now, row.event_id);
-    this.heldThereAny = true;
+    )).run(row.destination, now, row.event_id).changes > 0;
+    this.heldThereAny ||= noted;
+    return noted;
   }
 
   /**
@@ -347,30 +364,14 @@ export class Outbox {
   }
 
   /**
-   * The destination's node took our latest delivery to it and holds it for review (its receipt
-   * said held: it keeps our server in quarantine), and since when (the first of that run of held
-   * deliveries); null when that delivery went otherwise (a later one taken as any other: let in).
+   * The destination's node answered our latest direct delivery of our own events to it as held
+   * (it keeps our server in quarantine): since the first of that run, and the latest (migration
+   * 50); null once a later direct delivery there was taken as any other, or none was held. Nothing
+   * tells us when its owner lets us in meanwhile: the UI words it in the past tense.
    */
-  holdsOursForReview(destination: string): { since: number } | null {
-    if (!this.heldThereAny) return null;
-    const latest = this.db
-      .prepare<[string], { event_id: string; error: string | null }>('SELECT event_id, error FROM federation_delivery_attempts WHERE destination = ? ORDER BY id DESC LIMIT 1')
-      .get(destination);
-    if (!latest || latest.error !== null) return null;
-    const held = this.db
-      .prepare<[string, string], { held_at: number }>('SELECT held_at FROM delivery_held_there WHERE event_id = ? AND destination = ?')
-      .get(latest.event_id, destination);
-    if (!held) return null;
-    // The run's start: held notes since the latest delivery there that was not held (none: the first note).
-    const since = this.db
-      .prepare<[string, number], { since: number | null }>(
-        `SELECT MIN(h.held_at) AS since FROM delivery_held_there h WHERE h.destination = ? AND h.held_at > COALESCE((
-           SELECT MAX(a.attempted_at) FROM federation_delivery_attempts a
-            WHERE a.destination = h.destination AND a.error IS NULL
-              AND NOT EXISTS (SELECT 1 FROM delivery_held_there x WHERE x.event_id = a.event_id AND x.destination = a.destination)), ?)`,
-      )
-      .get(destination, -1);
-    return { since: since?.since ?? held.held_at };
+  holdsOursForReview(destination: string): { since: number; last_at: number } | null {
+    if (!this.heldBy.has(destination)) return null;
+    return this.db.prepare<[string], { since: number; last_at: number }>('SELECT since, last_at FROM delivery_held_by WHERE destination = ?').get(destination) ?? null;
   }
 
   private waitingMessagesStmt: import('better-sqlite3').Statement<[string], { n: number }> | undefined;

@@ -1165,6 +1165,21 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 50,
+    name: 'destinations that held our latest delivery for review',
+    sql: `
+      -- A destination whose node answered our latest direct delivery of our own events as held
+      -- (it keeps our server in quarantine): since the first of that run, and the latest. Deleted
+      -- when a later direct delivery there is taken as any other (outbox/outbox.ts settle); its
+      -- peer line says so (admin peers view \`holds_ours_for_review\`).
+      CREATE TABLE IF NOT EXISTS delivery_held_by (
+        destination TEXT PRIMARY KEY,
+        since       INTEGER NOT NULL,
+        last_at     INTEGER NOT NULL
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 /**

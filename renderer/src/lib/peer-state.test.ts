@@ -212,12 +212,15 @@ describe('peerLine', () => {
     expect(peerLine({ server_name: 'alpha.test', trust: 'allow', last_seen_at: now - 13_000, refuses_us: null }, now).state).toBe('online');
   });
 
-  it('says a friend holds what your server sends for review (holds_ours_for_review), not "Online"', () => {
+  it('says a friend held what your server last sent for review (holds_ours_for_review), in the past tense, not "Online"; after what asks for something sooner', () => {
     const now = Date.UTC(2026, 10, 29, 12);
-    const line = peerLine({ server_name: 'alpha.test', trust: 'allow', last_seen_at: now - 5_000, holds_ours_for_review: { since: now - 120_000 } }, now);
-    expect(line).toEqual({ state: 'reviewing', text: 'alpha.test holds what your server sends for review (since 2 min ago): it shows there only if its owner accepts it', cause: { text: '', details: '' } });
+    const holds = { since: now - 600_000, last_at: now - 120_000 };
+    const line = peerLine({ server_name: 'alpha.test', trust: 'allow', last_seen_at: now - 5_000, holds_ours_for_review: holds }, now);
+    expect(line).toEqual({ state: 'reviewing', text: 'alpha.test held what your server last sent for review (2 min ago; since 10 min ago): it shows there only if its owner accepts it', cause: { text: '', details: '' } });
+    expect(peerLine({ server_name: 'alpha.test', trust: 'allow', last_seen_at: now - 5_000, holds_ours_for_review: { since: now - 60_000, last_at: now - 60_000 } }, now).text).toMatch(/^alpha\.test held what your server last sent for review \(1 min ago\): /);
+    // Our federation paused with messages waiting: that first.
+    expect(peerLine({ server_name: 'alpha.test', trust: 'allow', last_seen_at: now - 5_000, delivery: { mode: 'push', waiting: 2, retrying_since: null, next_attempt_at: null, last_error: null } as never, holds_ours_for_review: holds }, now, { paused: true }).state).toBe('paused');
     // Twin: taken as any other: online.
     expect(peerLine({ server_name: 'alpha.test', trust: 'allow', last_seen_at: now - 5_000, holds_ours_for_review: null }, now).state).toBe('online');
   });
 });
-

@@ -70,7 +70,7 @@ export function waitingWords(waiting: number, messages: number | null | undefine
 }
 
 /** Words only: the node computed the state (admin/operations/peers `deliveryView`). */
-export function peerLine(peer: { server_name?: string; trust: string; last_seen_at: number | null; delivery?: DeliveryState; liveness?: PeerLivenessView | null; refuses_us?: { code: string; at: number } | null; holds_ours_for_review?: { since: number } | null }, now = Date.now(), opts: { paused?: boolean } = {}): PeerLine {
+export function peerLine(peer: { server_name?: string; trust: string; last_seen_at: number | null; delivery?: DeliveryState; liveness?: PeerLivenessView | null; refuses_us?: { code: string; at: number } | null; holds_ours_for_review?: { since: number; last_at: number } | null }, now = Date.now(), opts: { paused?: boolean } = {}): PeerLine {
   const waiting = peer.delivery?.waiting ?? 0;
   const what = waitingWords(waiting, peer.delivery?.waiting_messages);
   const none = { text: '', details: '' };
@@ -89,13 +89,6 @@ export function peerLine(peer: { server_name?: string; trust: string; last_seen_
     const who = peer.server_name ?? 'This server';
     const what = refuses.code === 'origin_blocked' ? `${who} blocks your server` : `${who} takes nothing from your server: it takes only the servers its owner added`;
     return { state: 'refusing', text: `${what} — it refused what yours sent ${ago(refuses.at, now)}; nothing you send reaches it until its owner allows yours`, cause: none };
-  }
-  // Its node takes what we send and holds it for review (it keeps our server in quarantine): taken,
-  // not shown there; not "Online" as if all were well.
-  const holds = peer.holds_ours_for_review ?? null;
-  if (holds) {
-    const who = peer.server_name ?? 'This server';
-    return { state: 'reviewing', text: `${who} holds what your server sends for review (since ${ago(holds.since, now)}): it shows there only if its owner accepts it`, cause: none };
   }
   // This node's federation is paused: nothing is sent (nor pulled from it), whatever the last
   // attempt said ("Sending…", "trying again now" beside "Paused": a helper's UI check).
@@ -167,6 +160,15 @@ export function peerLine(peer: { server_name?: string; trust: string; last_seen_
     // What answered is not its node: a cause such as "the other server does not know this" (a 404)
     // would put it on the friend's node; the raw answer stays under "details".
     return { state: 'offline', text, cause: check.answers_wrongly ? { text: '', details: check.error ?? '' } : explainCause(check.error) };
+  }
+  // Its node held what we sent last for review (it keeps our server in quarantine): taken, not
+  // shown there; not "Online" as if all were well. In the past tense: nothing tells us when its
+  // owner lets us in. After every state that asks for something sooner (paused, waiting, failing).
+  const holds = peer.holds_ours_for_review ?? null;
+  if (holds) {
+    const who = peer.server_name ?? 'This server';
+    const when = holds.since < holds.last_at - 1000 ? `${ago(holds.last_at, now)}; since ${ago(holds.since, now)}` : ago(holds.last_at, now);
+    return { state: 'reviewing', text: `${who} held what your server last sent for review (${when}): it shows there only if its owner accepts it`, cause: none };
   }
   // Heard from: its last request to us, or its node's last answer to a check.
   const heard = Math.max(peer.last_seen_at ?? 0, check?.answered_at ?? 0);

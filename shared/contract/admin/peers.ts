@@ -129,11 +129,13 @@ export interface PeerView {
    */
   refuses_us?: { code: 'origin_blocked' | 'origin_not_allowed'; at: number } | null;
   /**
-   * Its node took our latest delivery to it and holds it for review (it keeps our server in
-   * quarantine: its receipt said `held: true`), since when; null when that delivery was taken as
-   * any other, or none was tried. What it holds shows there only if its owner accepts it.
+   * Its node answered our latest direct delivery of our own events to it as held for review (it
+   * keeps our server in quarantine: its receipt said `held: true`): since the first of that run,
+   * and the latest. Null when a later direct delivery there was taken as any other, or none was
+   * held. Nothing tells us when its owner lets us in meanwhile (say it in the past tense); a
+   * delivery through a mailbox or a pull says nothing either way.
    */
-  holds_ours_for_review?: { since: number } | null;
+  holds_ours_for_review?: { since: number; last_at: number } | null;
   /** Only a trust decision: never peered (no keys of its own, no address; `trust nobody.test block`). Absent for peers. */
   never_peered?: true;
   /** Which protocol dialect it speaks, from its discovery ('reference': a Paracord reference server); null when never read. */
