@@ -51,12 +51,17 @@ function isReceiptOf(response: FederationResponse | undefined, sendable: Readonl
 }
 
 /**
- * A destination's receipt that says it holds the event for review (`held: true`: it keeps our
- * server in quarantine, docs/PROTOCOL.md): delivered, and noted, so that the message does not read
- * "Delivered to all" while nobody there sees it.
+ * What a destination's receipt says beyond "delivered": that it holds the event for review
+ * (`held: true`: it keeps our server in quarantine, docs/PROTOCOL.md), noted so that the message
+ * does not read "Delivered to all" while nobody there sees it; or that it stored it now as any
+ * other (`inserted: true`), which alone shows it lets us in again (a copy of what it stored before
+ * it held us answers `inserted: false` without `held`).
  */
-function heldThere(receipt: unknown): { heldThere?: true } {
-  return typeof receipt === 'object' && receipt !== null && (receipt as { held?: unknown }).held === true ? { heldThere: true } : {};
+function receiptSays(receipt: unknown): { heldThere?: true; inserted?: true } {
+  if (typeof receipt !== 'object' || receipt === null) return {};
+  const said = receipt as { held?: unknown; inserted?: unknown };
+  // Stored there now, as any other event (a copy of one stored before it held us says nothing of now).
+  return said.held === true ? { heldThere: true } : said.inserted === true ? { inserted: true } : {};
 }
 
 /** Statuses that will not change by asking again: the entry is marked failed. */
@@ -75,7 +80,7 @@ export function requestOutcomes(sendable: Array<{ row: OutboxRow }>, response: F
   const status = response?.status ?? null;
   if (status !== null && status >= 200 && status < 300) {
     if (mailbox === null ? isReceiptOf(response, sendable) : depositIdOf(response) !== null) {
-      const said = mailbox !== null ? { atMailbox: true as const } : heldThere(response?.json);
+      const said = mailbox !== null ? { atMailbox: true as const } : receiptSays(response?.json);
       return sendable.map(({ row }) => ({ row, outcome: { kind: 'delivered', status, ...said } as Outcome }));
     }
     // A mailbox's "taken" that names no item: nothing here could follow it (asked whether it is
@@ -119,7 +124,7 @@ export function batchOutcomes(sendable: Array<{ row: OutboxRow }>, response: Fed
     const result = byId.get(row.event_id);
     let outcome: Outcome;
     if (!result) outcome = { kind: 'retry', status: response.status, error: 'no result for this event in the batch answer', nextAttemptAt };
-    else if (typeof result.inserted === 'boolean') outcome = { kind: 'delivered', status: response.status, ...heldThere(result) };
+    else if (typeof result.inserted === 'boolean') outcome = { kind: 'delivered', status: response.status, ...receiptSays(result) };
     else if (refusalMeaning(result.status, result.error) === 'delivered') outcome = { kind: 'delivered', status: response.status };
     else {
       const status = typeof result.status === 'number' ? result.status : null;

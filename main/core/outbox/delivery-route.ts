@@ -45,7 +45,7 @@ export function viaMailbox(deps: DeliveryDeps, destination: string): string | nu
  * some refusals in plain text).
  */
 function isNodeAnswer(response: FederationResponse): boolean {
-  const answered = typeof response.json === 'object' && response.json !== null;
+  const answered = typeof response.json === 'object' && response.json !== null && !Array.isArray(response.json);
   return answered || (response.status >= 300 && response.status < 500);
 }
 

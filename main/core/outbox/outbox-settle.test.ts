@@ -44,7 +44,7 @@ describe('Outbox.settle', () => {
     outbox.settle('carol.test', [{ row: ours, outcome: held }, { row: relayed, outcome: held }], 1, now);
     const notes = () => db.prepare('SELECT event_id, destination FROM delivery_held_there').all();
     expect(notes()).toEqual([{ event_id: '$ours:alpha.test', destination: 'carol.test' }]);
-    // Sent there again (the owner's retry) and taken as any other: no longer said held, by a new outbox too.
+    // Sent there again (the owner's retry) and taken as any other: no longer said held, by a new outbox too (it knows which destinations have notes).
     const again = new Outbox(db).enqueue('carol.test', '$ours:alpha.test', '!r:alpha.test', now)!;
     new Outbox(db).settle('carol.test', [{ row: again, outcome: { kind: 'delivered', status: 200 } }], 1, now);
     expect(notes()).toEqual([]);
@@ -72,8 +72,11 @@ describe('Outbox.settle', () => {
     // A friend's mailbox took one: says nothing of the destination.
     settle('$c:alpha.test', { kind: 'delivered', status: 200, atMailbox: true }, 4_000);
     expect(outbox.holdsOursForReview('carol.test')).toEqual({ since: 2_000, last_at: 3_000 });
-    // Taken directly as any other: let in.
-    settle('$relayed:beta.test', { kind: 'delivered', status: 202 }, 5_000);
+    // A copy of what it stored before it held us (not inserted, not held): says nothing of now.
+    settle('$c:alpha.test', { kind: 'delivered', status: 202 }, 4_500);
+    expect(outbox.holdsOursForReview('carol.test')).toEqual({ since: 2_000, last_at: 3_000 });
+    // Stored there now as any other: let in.
+    settle('$relayed:beta.test', { kind: 'delivered', status: 202, inserted: true }, 5_000);
     expect(outbox.holdsOursForReview('carol.test')).toBeNull();
     expect(db.prepare('SELECT COUNT(*) AS n FROM delivery_held_by').get()).toEqual({ n: 0 });
   });

@@ -25,9 +25,10 @@ export type Outcome =
   /**
    * `atMailbox`: a friend's mailbox took it for the destination (not read by the destination:
    * ReadListener). `heldThere`: the destination took it and holds it for review (its receipt said
-   * `held: true`: it keeps our server in quarantine), noted in delivery_held_there.
+   * `held: true`: it keeps our server in quarantine), noted in delivery_held_there. `inserted`: its
+   * receipt said it stored it now (not a copy of what it stored before).
    */
-  | { kind: 'delivered'; status: number; atMailbox?: true; heldThere?: true }
+  | { kind: 'delivered'; status: number; atMailbox?: true; heldThere?: true; inserted?: true }
   | { kind: 'retry'; status: number | null; error: string; nextAttemptAt: number }
   /** The peer asked us to slow down (push-pacer.ts): stays pending, attempts and next attempt unchanged. */
   | { kind: 'paced'; status: number; error: string }
@@ -89,8 +90,12 @@ export class Outbox {
   private insertAttemptStmt: import('better-sqlite3').Statement<[string, string, number | null, string | null, number, number, number]> | undefined;
   private nobodyStmt: import('better-sqlite3').Statement<[string]> | undefined;
   private heldThereStmt: import('better-sqlite3').Statement<[string, number, string]> | undefined;
-  /** Whether delivery_held_there may hold a row: only then does a delivery look for one to clear (none on the hot path otherwise). */
-  private heldThereAny: boolean;
+  /**
+   * The destinations delivery_held_there may hold a row for: only a delivery there looks for one
+   * to clear (none on the hot path otherwise, even once some friend held one of ours).
+   */
+  private readonly heldThereFor: Set<string>;
+  private clearHeldThereStmt: import('better-sqlite3').Statement<[string, string]> | undefined;
   /** The destinations delivery_held_by names (a few at most): a delivery there taken as any other clears its row. */
   private readonly heldBy: Set<string>;
   /** failAfterDeposit's: prepared once, at its first use (a refusal told through a mailbox is rare). */
@@ -101,7 +106,7 @@ export class Outbox {
     this.onRead = listeners.onRead ?? null;
     this.onSettled = listeners.onSettled ?? null;
     this.onQueued = listeners.onQueued ?? null;
-    this.heldThereAny = db.prepare('SELECT 1 FROM delivery_held_there LIMIT 1').get() !== undefined;
+    this.heldThereFor = new Set(db.prepare<[], { destination: string }>('SELECT DISTINCT destination FROM delivery_held_there').all().map((r) => r.destination));
     this.heldBy = new Set(db.prepare<[], { destination: string }>('SELECT destination FROM delivery_held_by').all().map((r) => r.destination));
     this.enqueueStmt = db.prepare(
       `INSERT INTO federation_outbox (destination, event_id, room_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
@@ -158,8 +163,11 @@ export class Outbox {
     // size): at saturation the per-event rows were 99 of every 100 inserts of a delivery's outcome
     // (issue #17). Anything else keeps a row per event, with that event's status and error.
     const wholeBatch = settled.length > 1 && settled.every((s) => s.outcome.kind === 'delivered');
+    // What the in-memory sets learn, applied once the transaction committed (not after a rollback).
+    let heldBy: 'add' | 'delete' | null = null;
     transactionWithoutFsync(this.db, () => {
-      // Whether this delivery held any of our own events there, or was taken directly as any other.
+      // Whether this delivery held any of our own events there, or stored one there as any other
+      // (a copy of what it stored before it held us answers not inserted, and not held: no sign).
       let heldOurs = false;
       let takenDirect = false;
       for (const { row, outcome } of settled) {
@@ -168,8 +176,8 @@ export class Outbox {
           if (this.deleteStmt.run(row.id).changes === 0) this.db.prepare("DELETE FROM delivery_notes WHERE event_id = ? AND destination = ? AND note = 'dropped'").run(row.event_id, row.destination);
           if (outcome.heldThere) heldOurs = this.noteHeldThere(row, now) || heldOurs;
           else if (outcome.atMailbox !== true) {
-            takenDirect = true;
-            if (this.heldThereAny) this.db.prepare('DELETE FROM delivery_held_there WHERE event_id = ? AND destination = ?').run(row.event_id, row.destination);
+            if (outcome.inserted === true) takenDirect = true;
+            if (this.heldThereFor.has(destination)) (this.clearHeldThereStmt ??= this.db.prepare('DELETE FROM delivery_held_there WHERE event_id = ? AND destination = ?')).run(row.event_id, row.destination);
           }
         }
         else if (outcome.kind === 'retry') this.retryStmt.run(outcome.nextAttemptAt, outcome.error, now, row.id);
@@ -179,10 +187,10 @@ export class Outbox {
       }
       if (heldOurs) {
         this.db.prepare('INSERT INTO delivery_held_by (destination, since, last_at) VALUES (?, ?, ?) ON CONFLICT (destination) DO UPDATE SET last_at = excluded.last_at').run(destination, now, now);
-        this.heldBy.add(destination);
+        heldBy = 'add';
       } else if (takenDirect && this.heldBy.has(destination)) {
         this.db.prepare('DELETE FROM delivery_held_by WHERE destination = ?').run(destination);
-        this.heldBy.delete(destination);
+        heldBy = 'delete';
       }
       const first = settled[0];
       if (wholeBatch && first) insertAttempt.run(destination, first.row.event_id, first.outcome.status, null, Math.round(latencyMs), settled.length, now);
@@ -193,6 +201,10 @@ export class Outbox {
       }
       alsoWrite?.();
     });
+    if (heldBy === 'add') {
+      this.heldBy.add(destination);
+      this.heldThereFor.add(destination);
+    } else if (heldBy === 'delete') this.heldBy.delete(destination);
     this.onSettled?.(settled.map((s) => s.row));
   }
 
@@ -206,7 +218,6 @@ export class Outbox {
       `INSERT OR REPLACE INTO delivery_held_there (event_id, destination, held_at)
          SELECT event_id, ?, ? FROM federation_events WHERE event_id = ? AND received_from IS NULL`,
     )).run(row.destination, now, row.event_id).changes > 0;
-    this.heldThereAny ||= noted;
     return noted;
   }
 
