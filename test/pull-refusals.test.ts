@@ -12,7 +12,7 @@ import { describe, expect, it } from './helpers/fixtures.ts';
 import { queryNodeDb } from './helpers/inspect-db.ts';
 import { deliveryOf, rowsFor } from './helpers/refused-entries.ts';
 import { startPeered } from './helpers/node-process.ts';
-import { pullingFrom } from './helpers/pull-friend.ts';
+import { hostPullingMember, pullingFrom } from './helpers/pull-friend.ts';
 import { enc, eventually, messages, roomWithMembers, send } from './helpers/rooms.ts';
 import { sendSigned } from './helpers/signed-request.ts';
 import type { FakePeer } from './helpers/fake-peer.ts';
@@ -25,14 +25,7 @@ const ACK = '/_paracord/federation/v1/pull/ack';
 
 describe('pull mode: events the puller refuses', () => {
   it('a removed member\'s message that the pulling host refuses shows "not delivered: refused" on the member\'s node, not delivered', async ({ nodes }) => {
-    const alpha = nodes.process({ serverName: 'alpha.test' });
-    const beta = nodes.process({ serverName: 'beta.test', args: ['--retry-initial', '200', '--retry-max', '2000'] });
-    await startPeered([alpha, beta]);
-    const roomId = await roomWithMembers(alpha, 'refusals', [[beta, '@owner:beta.test']]);
-    // alpha (the host) becomes a node nobody can reach: it takes beta's events by pull.
-    await pullingFrom(beta, alpha);
-    await send(beta, roomId, 'before');
-    await eventually(async () => expect((await messages(alpha, roomId)).map((m) => m.body)).toContain('before'), 30_000);
+    const { alpha, beta, roomId } = await hostPullingMember(nodes, 'refusals');
 
     // alpha removes beta's user while its federation is paused (beta is not told yet), and beta's
     // user writes meanwhile: alpha refuses that message when it pulls it.

@@ -87,6 +87,8 @@ export const MAILBOX_REFUSALS_CAPABILITY = 'mailbox_refusals';
  * advertises this.
  */
 export const PULL_REFUSALS_CAPABILITY = 'pull_refusals';
+/** A puller may name the events it holds for review in its ack (`POST /pull/ack {held}`): pull/routes.ts. */
+export const PULL_HELD_CAPABILITY = 'pull_held';
 /**
  * Serves `GET /own-events` (OWN_EVENTS_PATH): a restored host asks only members that advertise
  * this (an older node would answer 404).

@@ -104,9 +104,10 @@ export interface PageSource<P> {
   read(response: FederationResponse): { page: P; cursor: number; empty: boolean };
   /**
    * A page taker for one peer's loop; `ack` acknowledges a cursor at the peer, with the events of
-   * its pages refused here when given (`{cursor, refused}`: only to a peer that takes the field).
+   * its pages refused here when given (`{cursor, refused}`: only to a peer that takes the field),
+   * and those held here for review (`held`: likewise; pull mode).
    */
-  taker(server: string, ack: (cursor: number, refused?: readonly AckRefusal[]) => Promise<void>, signal: AbortSignal): PageTaker<P>;
+  taker(server: string, ack: (cursor: number, refused?: readonly AckRefusal[], held?: readonly string[]) => Promise<void>, signal: AbortSignal): PageTaker<P>;
   /** Logs a failure; the message to record. */
   failed(server: string, error: Error, failures: number): string;
 }
@@ -205,7 +206,7 @@ export class SignedPageLoop<P> {
     let endpoint = '';
     /** When the current attempt began: a peer seen since then ends the wait after its failure. */
     let attemptAt = 0;
-    const taker = source.taker(server, (cursor, refused) => this.ack(this.deps.identity()!, server, endpoint, cursor, signal, refused), signal);
+    const taker = source.taker(server, (cursor, refused, held) => this.ack(this.deps.identity()!, server, endpoint, cursor, signal, refused, held), signal);
     const drop = () => {
       ahead?.abort.abort();
       ahead = null;
@@ -375,8 +376,12 @@ export class SignedPageLoop<P> {
     return { cursor, abort, response, askedAt: performance.now() };
   }
 
-  private async ack(identity: Identity, server: string, endpoint: string, cursor: number, signal: AbortSignal, refused?: readonly AckRefusal[]): Promise<void> {
-    const body = refused !== undefined && refused.length > 0 ? { cursor: String(cursor), refused } : { cursor: String(cursor) };
+  private async ack(identity: Identity, server: string, endpoint: string, cursor: number, signal: AbortSignal, refused?: readonly AckRefusal[], held?: readonly string[]): Promise<void> {
+    const body = {
+      cursor: String(cursor),
+      ...(refused !== undefined && refused.length > 0 ? { refused } : {}),
+      ...(held !== undefined ? { held } : {}),
+    };
     const response = await this.deps.http.signed(identity, 'POST', endpoint, this.source.ackPath, JSON.stringify(body), { signal, destination: server });
     // With its status: the mailbox fetcher sends the plain cursor to a mailbox that answers 400 to its refusals.
     if (response.status !== 200) throw Object.assign(new Error(`${this.source.name} ack answered HTTP ${response.status}`), { status: response.status });

@@ -42,6 +42,7 @@ import { AbuseMonitor } from '../trust/abuse-monitor.ts';
 import { QuarantineStore } from '../trust/quarantine.ts';
 import { LocalUsers } from '../rooms/local-users.ts';
 import { RoomStore } from '../rooms/room-store.ts';
+import { HeldThere } from '../outbox/held-there.ts';
 import { Outbox } from '../outbox/outbox.ts';
 import { DeliveryWorkers } from '../outbox/delivery-worker.ts';
 import { DEFAULT_REFERENCE_PUSH_LIMIT, PushPacer } from '../outbox/push-pacer.ts';
@@ -284,17 +285,19 @@ function buildDelivery(
   const { trust, http, discovery, dialects } = peers;
   const { events } = storage;
   const isPaused = () => state.paused;
+  // What friends' nodes hold of ours for review: learnt from pushes' receipts and pulls' acks alike.
+  const heldThere = new HeldThere(db);
   const outbox = new Outbox(db, {
     onQueued: (destination) => bus.emit('deliveryQueued', destination),
     onRead: (destination, rows) => bus.emit('readBy', destination, rows),
     onSettled: (rows) => bus.emit('deliverySettled', rows),
-  });
+  }, heldThere);
   const pull = new PullQueue(db, {
     onRead: (destination, delivered) => {
       bus.emit('readBy', destination, delivered);
       bus.emit('deliverySettled', delivered);
     },
-  }, config.pullStaleMs);
+  }, config.pullStaleMs, heldThere);
   const mail = buildMailboxes(basics, bus, peers, storage, outbox, notifications);
   const pushLimit = { events: config.referencePushPerMinute ?? DEFAULT_REFERENCE_PUSH_LIMIT.events, windowMs: config.referencePushWindowMs ?? DEFAULT_REFERENCE_PUSH_LIMIT.windowMs };
   // Nothing is sent to a server the owner quarantined or blocked, whatever was queued for it

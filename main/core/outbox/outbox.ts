@@ -4,6 +4,7 @@
  */
 import type { DeliveryAttempt, QueuedRow } from '../../../shared/contract/admin/queue.ts';
 import { transactionWithoutFsync, type Db } from '../store/database.ts';
+import { HeldThere, type HeldByChange } from './held-there.ts';
 
 export interface OutboxRow extends QueuedRow {
   updated_at: number;
@@ -89,25 +90,17 @@ export class Outbox {
   private pendingForRoomStmt: import('better-sqlite3').Statement<[{ destination: string; room: string }], { waiting: number; next_attempt_at: number | null }> | undefined;
   private insertAttemptStmt: import('better-sqlite3').Statement<[string, string, number | null, string | null, number, number, number]> | undefined;
   private nobodyStmt: import('better-sqlite3').Statement<[string]> | undefined;
-  private heldThereStmt: import('better-sqlite3').Statement<[string, number, string]> | undefined;
-  /**
-   * The destinations delivery_held_there may hold a row for: only a delivery there looks for one
-   * to clear (none on the hot path otherwise, even once some friend held one of ours).
-   */
-  private readonly heldThereFor: Set<string>;
-  private clearHeldThereStmt: import('better-sqlite3').Statement<[string, string]> | undefined;
-  /** The destinations delivery_held_by names (a few at most): a delivery there taken as any other clears its row. */
-  private readonly heldBy: Set<string>;
+  /** What friends' nodes hold of ours for review (held-there.ts), shared with pull mode's acks. */
+  private readonly heldThere: HeldThere;
   /** failAfterDeposit's: prepared once, at its first use (a refusal told through a mailbox is rare). */
   private failAfterDepositStmt: import('better-sqlite3').Statement<[string, string, string, string, number, number]> | undefined;
 
-  constructor(db: Db, listeners: OutboxListeners = {}) {
+  constructor(db: Db, listeners: OutboxListeners = {}, heldThere: HeldThere = new HeldThere(db)) {
     this.db = db;
+    this.heldThere = heldThere;
     this.onRead = listeners.onRead ?? null;
     this.onSettled = listeners.onSettled ?? null;
     this.onQueued = listeners.onQueued ?? null;
-    this.heldThereFor = new Set(db.prepare<[], { destination: string }>('SELECT DISTINCT destination FROM delivery_held_there').all().map((r) => r.destination));
-    this.heldBy = new Set(db.prepare<[], { destination: string }>('SELECT destination FROM delivery_held_by').all().map((r) => r.destination));
     this.enqueueStmt = db.prepare(
       `INSERT INTO federation_outbox (destination, event_id, room_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (event_id, destination) DO NOTHING`,
@@ -164,7 +157,7 @@ export class Outbox {
     // (issue #17). Anything else keeps a row per event, with that event's status and error.
     const wholeBatch = settled.length > 1 && settled.every((s) => s.outcome.kind === 'delivered');
     // What the in-memory sets learn, applied once the transaction committed (not after a rollback).
-    let heldBy: 'add' | 'delete' | null = null;
+    let heldBy: HeldByChange = null;
     transactionWithoutFsync(this.db, () => {
       // Whether this delivery held any of our own events there, or stored one there as any other
       // (a copy of what it stored before it held us answers not inserted, and not held: no sign).
@@ -174,10 +167,10 @@ export class Outbox {
         // Delivered after the owner dropped its entry (the attempt was under way): not "not delivered" there.
         if (outcome.kind === 'delivered') {
           if (this.deleteStmt.run(row.id).changes === 0) this.db.prepare("DELETE FROM delivery_notes WHERE event_id = ? AND destination = ? AND note = 'dropped'").run(row.event_id, row.destination);
-          if (outcome.heldThere) heldOurs = this.noteHeldThere(row, now) || heldOurs;
+          if (outcome.heldThere) heldOurs = this.heldThere.noteHeld(destination, row.event_id, now) || heldOurs;
           else if (outcome.atMailbox !== true) {
             if (outcome.inserted === true) takenDirect = true;
-            if (this.heldThereFor.has(destination)) (this.clearHeldThereStmt ??= this.db.prepare('DELETE FROM delivery_held_there WHERE event_id = ? AND destination = ?')).run(row.event_id, row.destination);
+            this.heldThere.noteTaken(destination, row.event_id);
           }
         }
         else if (outcome.kind === 'retry') this.retryStmt.run(outcome.nextAttemptAt, outcome.error, now, row.id);
@@ -185,13 +178,7 @@ export class Outbox {
         else this.failStmt.run(outcome.error, now, row.id);
         if (!wholeBatch) insertAttempt.run(destination, row.event_id, outcome.status, outcome.kind === 'delivered' ? null : outcome.error, Math.round(latencyMs), settled.length, now);
       }
-      if (heldOurs) {
-        this.db.prepare('INSERT INTO delivery_held_by (destination, since, last_at) VALUES (?, ?, ?) ON CONFLICT (destination) DO UPDATE SET last_at = excluded.last_at').run(destination, now, now);
-        heldBy = 'add';
-      } else if (takenDirect && this.heldBy.has(destination)) {
-        this.db.prepare('DELETE FROM delivery_held_by WHERE destination = ?').run(destination);
-        heldBy = 'delete';
-      }
+      heldBy = this.heldThere.settleLine(destination, heldOurs, takenDirect, now);
       const first = settled[0];
       if (wholeBatch && first) insertAttempt.run(destination, first.row.event_id, first.outcome.status, null, Math.round(latencyMs), settled.length, now);
       if (this.onRead) {
@@ -201,24 +188,8 @@ export class Outbox {
       }
       alsoWrite?.();
     });
-    if (heldBy === 'add') {
-      this.heldBy.add(destination);
-      this.heldThereFor.add(destination);
-    } else if (heldBy === 'delete') this.heldBy.delete(destination);
+    this.heldThere.applied(destination, heldBy);
     this.onSettled?.(settled.map((s) => s.row));
-  }
-
-  /**
-   * A destination took one of our own events and holds it for review (migration 49); not another
-   * server's event we relay as a room's host (its message is not ours to show: a member that
-   * answers held to everything would only grow the table). Whether it was ours (noted).
-   */
-  private noteHeldThere(row: OutboxRow, now: number): boolean {
-    const noted = (this.heldThereStmt ??= this.db.prepare(
-      `INSERT OR REPLACE INTO delivery_held_there (event_id, destination, held_at)
-         SELECT event_id, ?, ? FROM federation_events WHERE event_id = ? AND received_from IS NULL`,
-    )).run(row.destination, now, row.event_id).changes > 0;
-    return noted;
   }
 
   /**
@@ -374,15 +345,9 @@ export class Outbox {
     return row && code ? { code, at: row.attempted_at } : null;
   }
 
-  /**
-   * The destination's node answered our latest direct delivery of our own events to it as held
-   * (it keeps our server in quarantine): since the first of that run, and the latest (migration
-   * 50); null once a later direct delivery there was taken as any other, or none was held. Nothing
-   * tells us when its owner lets us in meanwhile: the UI words it in the past tense.
-   */
+  /** Whether `destination` holds what we send for review (held-there.ts), for the peer's line. */
   holdsOursForReview(destination: string): { since: number; last_at: number } | null {
-    if (!this.heldBy.has(destination)) return null;
-    return this.db.prepare<[string], { since: number; last_at: number }>('SELECT since, last_at FROM delivery_held_by WHERE destination = ?').get(destination) ?? null;
+    return this.heldThere.holdsOursForReview(destination);
   }
 
   private waitingMessagesStmt: import('better-sqlite3').Statement<[string], { n: number }> | undefined;

@@ -14,6 +14,7 @@ import type { Db } from '../store/database.ts';
 import type { ReadListener, OutboxRow } from '../outbox/outbox.ts';
 import { KeyedWaiters } from '../util/keyed-waiters.ts';
 import { peerFailure } from '../outbox/delivery-outcomes.ts';
+import { HeldThere, type HeldByChange } from '../outbox/held-there.ts';
 
 /** An event of an acknowledged page that the puller refused for good (pull/routes.ts validates it). */
 export interface PulledRefusal {
@@ -60,8 +61,12 @@ export class PullQueue {
   /** How long after its last pull a destination is still served by pull (PULL_STALE_MS; tests shorten it). */
   private readonly staleMs: number;
 
-  constructor(db: Db, listeners: { onRead?: ReadListener } = {}, staleMs = PULL_STALE_MS) {
+  /** What friends' nodes hold of ours for review (shared with the outbox: the node's one HeldThere). */
+  private readonly heldThere: HeldThere;
+
+  constructor(db: Db, listeners: { onRead?: ReadListener } = {}, staleMs = PULL_STALE_MS, heldThere: HeldThere = new HeldThere(db)) {
     this.db = db;
+    this.heldThere = heldThere;
     this.staleMs = staleMs;
     this.onRead = listeners.onRead ?? null;
     this.pageStmt = db.prepare<[string, number, number], OutboxRow>(
@@ -170,13 +175,20 @@ export class PullQueue {
    * `refused` are marked failed with its refusal (`HTTP 403 not_member`, as a push refused so);
    * the others are deleted, delivered. A refusal of an event that is not one of its rows up to the
    * cursor is ignored. Both count as read by the destination (ReadListener: a refusal is its own
-   * node's answer). How many were deleted and failed. Run it inside the caller's transaction (the
-   * ack route's group commit), or it commits on its own.
+   * node's answer), but for those it names in `held` (capability `pull_held`): it holds them for
+   * review (it keeps our server in quarantine), noted as a push receipt saying `held` is
+   * (held-there.ts), and not applied there. An ack that names what it held (`held` given, even
+   * empty) and none of the events it covers says the puller takes ours as any other. How many
+   * were deleted and failed. Run it inside the caller's transaction (the ack route's group commit),
+   * or it commits on its own.
    */
-  ack(destination: string, cursor: number, refused: readonly PulledRefusal[] = [], now = Date.now()): { acknowledged: number; failed: number } {
+  ack(destination: string, cursor: number, refused: readonly PulledRefusal[] = [], now = Date.now(), held?: readonly string[]): { acknowledged: number; failed: number } {
+    let line: HeldByChange = null as HeldByChange;
     const settled = this.db.transaction(() => {
-      const rows = this.onRead || refused.length > 0 ? this.ackedStmt.all(destination, cursor) : [];
+      line = null;
+      const rows = this.onRead || refused.length > 0 || held !== undefined ? this.ackedStmt.all(destination, cursor) : [];
       let failed = 0;
+      const refusedIds = new Set<string>();
       if (refused.length > 0) {
         const byEvent = new Map(refused.map((r) => [r.event_id, r]));
         for (const row of rows) {
@@ -185,13 +197,33 @@ export class PullQueue {
           const error = peerFailure(refusal.status, refusal.error, undefined);
           failed += this.failStmt.run(error, now, row.id).changes;
           this.attemptStmt.run(destination, row.event_id, refusal.status, error, now);
+          refusedIds.add(row.event_id);
         }
       }
-      if (this.onRead && rows.length > 0) this.onRead(destination, rows);
+      let read = rows;
+      if (held !== undefined) {
+        const heldIds = new Set(held);
+        let heldOurs = false;
+        for (const row of rows) {
+          if (refusedIds.has(row.event_id)) continue;
+          if (heldIds.has(row.event_id)) heldOurs = this.heldThere.noteHeld(destination, row.event_id, now) || heldOurs;
+          else this.heldThere.noteTaken(destination, row.event_id);
+        }
+        // Taken as any other: it named what it held, and none of these (a page of only refusals says nothing).
+        const takenAsAny = rows.some((row) => !refusedIds.has(row.event_id)) && !rows.some((row) => heldIds.has(row.event_id));
+        line = this.heldThere.settleLine(destination, heldOurs, takenAsAny, now);
+        // Not read there: kept aside, not applied (a ban it holds is no ban it knows).
+        if (heldIds.size > 0) read = rows.filter((row) => !heldIds.has(row.event_id));
+      }
+      if (this.onRead && read.length > 0) this.onRead(destination, read);
       const acknowledged = this.ackStmt.run(destination, cursor).changes;
       this.receiverAckStmt.run(destination, now, cursor, now);
       return { acknowledged, failed };
     })();
+    // This usually runs inside the caller's transaction, whose commit comes later: only what is safe
+    // before it is applied. A set that says "look in the table" for a destination without a row
+    // costs one lookup; one that forgot a row would hide the friend's line until a restart.
+    if (line === 'add') this.heldThere.applied(destination, line);
     const known = this.receivers.get(destination);
     this.receivers.set(destination, { server_name: destination, last_pull_at: now, acked_cursor: Math.max(known?.acked_cursor ?? 0, cursor), last_ack_at: now });
     return settled;

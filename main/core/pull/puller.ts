@@ -34,7 +34,7 @@ import { StoredPullRefusals } from './pull-refusals.ts';
 import type { QuotaWait } from '../trust/storage-quota.ts';
 import { fetchedEventFailure, fetchedEventId, givenUpUnchecked, isFinalRefusal, UncheckedRetries } from '../federation/fetched-event-failure.ts';
 import { MAX_PULL_EVENTS } from './routes.ts';
-import { PULL_ACK_PATH, PULL_PATH, PULL_REFUSALS_CAPABILITY } from '../federation/paths.ts';
+import { PULL_ACK_PATH, PULL_HELD_CAPABILITY, PULL_PATH, PULL_REFUSALS_CAPABILITY } from '../federation/paths.ts';
 
 /** A pulling peer that fails is asked again after at most this long. */
 const MAX_BACKOFF_MS = 60_000;
@@ -61,6 +61,13 @@ export interface PullSourceState {
 
 /** A backlog of at least this many full pages in a row is logged when drained (with its counts). */
 const BACKLOG_PAGES = 2;
+
+/**
+ * An event we hold for review rides with the page's refusals (kept with its cursor until an ack
+ * naming it is answered: pull-refusals.ts) under this status, and is named in the ack's `held`.
+ */
+const HELD_NOTE = { status: 202, error: 'held' } as const;
+const isHeldNote = (note: AckRefusal): boolean => note.status === HELD_NOTE.status && note.error === HELD_NOTE.error;
 
 /** A page as `GET /pull` answers it. */
 type PullPage = { events: unknown[] };
@@ -119,10 +126,16 @@ export class Puller {
   }
 
   /** One peer's pages: stored, then acknowledged off the critical path (federation/page-acks.ts); a drained backlog is logged. */
-  private taker(server: string, ack: (cursor: number, refused?: readonly AckRefusal[]) => Promise<void>): PageTaker<PullPage> {
+  private taker(server: string, ack: (cursor: number, refused?: readonly AckRefusal[], held?: readonly string[]) => Promise<void>): PageTaker<PullPage> {
     const { log } = this.deps;
     // Refusals go only to a peer that takes them (its discovery says so); an older one gets the plain cursor.
-    const acks = new PageAcks(async (cursor, refused) => ack(cursor, refused.length > 0 && (await this.takesRefusals(server)) ? refused : undefined), server, 'pull', log, { refusals: this.refusals });
+    // What we hold for review goes only to a peer that takes it (`held`, even empty: "none of these").
+    const acks = new PageAcks(async (cursor, notes) => {
+      const refused = notes.filter((note) => !isHeldNote(note));
+      const held = notes.filter(isHeldNote).map((note) => note.event_id);
+      const tellHeld = await this.takesHeld(server, held.length > 0);
+      await ack(cursor, refused.length > 0 && (await this.takesRefusals(server)) ? refused : undefined, tellHeld ? held : undefined);
+    }, server, 'pull', log, { refusals: this.refusals });
     /** A backlog being drained: since when, events and pages (logged once caught up). */
     let backlog = { since: 0, events: 0, pages: 0, acksBefore: 0 };
     return {
@@ -232,6 +245,9 @@ export class Puller {
         // New here: stored, or held in quarantine for the first time (a copy of a held event is
         // no more news than a copy of a stored one: counted new, it had the next page asked at once).
         if (outcome.value.inserted) news++;
+        // Held for review (we keep its sender in quarantine): named in the ack that covers it, so
+        // its sender's message reads "held for review" there, not delivered.
+        if (outcome.value.held) refused.push({ event_id: outcome.value.event_id, ...HELD_NOTE });
         this.deps.onReceived?.(receivedOutcome(outcome.value));
       }
       if (outcome.status === 'rejected') {
@@ -259,6 +275,20 @@ export class Puller {
    */
   private async takesRefusals(server: string): Promise<boolean> {
     return (await this.deps.discovery.documentOf(server)).capabilities.includes(PULL_REFUSALS_CAPABILITY);
+  }
+
+  /**
+   * Whether `server` takes the events we hold for review with its acks (PULL_HELD_CAPABILITY).
+   * `mustKnow` (some are held): its discovery failing throws, and the ack is sent again later with
+   * them. Else (only "none held" to tell) an ack does not wait for it: sent without the field.
+   */
+  private async takesHeld(server: string, mustKnow: boolean): Promise<boolean> {
+    try {
+      return (await this.deps.discovery.documentOf(server)).capabilities.includes(PULL_HELD_CAPABILITY);
+    } catch (error) {
+      if (mustKnow) throw error;
+      return false;
+    }
   }
 
   /**

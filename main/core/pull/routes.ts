@@ -40,15 +40,25 @@ const refusalSchema = z.strictObject({
   status: z.number().int().min(400).max(499),
   error: z.string().regex(/^[a-z_]{1,64}$/, 'error must be a code of 1 to 64 letters a-z and _'),
 });
-const ackSchema = z.strictObject({ cursor: cursorSchema, refused: z.array(refusalSchema).max(MAX_ACK_REFUSALS).optional() });
+/**
+ * What it holds for review (`held`, capability PULL_HELD_CAPABILITY): events of the acknowledged
+ * pages it keeps aside because it keeps us in quarantine. Sent, even empty, by a puller that tells
+ * them: an ack with `held` that names none of its events says it takes ours as any other.
+ */
+const ackSchema = z.strictObject({
+  cursor: cursorSchema,
+  refused: z.array(refusalSchema).max(MAX_ACK_REFUSALS).optional(),
+  held: z.array(z.string().min(1).max(255)).max(MAX_ACK_REFUSALS).optional(),
+});
 
 /**
  * Pull mode (issue #15, docs/PROTOCOL.md §Reachability: reach-probe and pull mode): `GET /pull?cursor=&limit=` answers the
  * events queued for the signed caller — only the rows whose destination is the caller — in
  * outbox order, `{events, cursor}`; when there are none it waits up to `pullWaitMs` for new ones.
- * `POST /pull/ack {cursor, refused?}` deletes the caller's rows up to the cursor (the only way a
- * pulled event counts as delivered), except those it names as refused: marked failed with its
- * refusal, as a push refused so would be (pull-queue.ts).
+ * `POST /pull/ack {cursor, refused?, held?}` deletes the caller's rows up to the cursor (the only
+ * way a pulled event counts as delivered), except those it names as refused: marked failed with
+ * its refusal, as a push refused so would be; those it names as held are noted so, as a push's
+ * receipt saying `held` is (pull-queue.ts).
  */
 export function pullRoutes(deps: FederationDeps): Router {
   const router = new Router();
@@ -107,14 +117,14 @@ export function pullRoutes(deps: FederationDeps): Router {
     if (!pull) throw notFound('not_supported', 'this server does not serve pull mode');
     const state = ctx.state as SignedRequestState;
     const parsed = ackSchema.safeParse(parseJsonBody(state.rawBody));
-    if (!parsed.success) throw badRequest('invalid_request', `body must be {"cursor": "<cursor from a pull>", "refused"?: [{"event_id", "status", "error"}]}: ${formatZodError(parsed.error)}`);
+    if (!parsed.success) throw badRequest('invalid_request', `body must be {"cursor": "<cursor from a pull>", "refused"?: [{"event_id", "status", "error"}], "held"?: ["<event id>"]}: ${formatZodError(parsed.error)}`);
     if (!pull.isKnownCursor(parsed.data.cursor)) throw badRequest('unknown_cursor', 'this cursor was never given out by this server');
     // One group-commit job with the replay entry (its fsync off the event loop, shared with the
     // node's other writes); answered only once durable, so an acknowledged row never comes back.
-    const { cursor, refused } = parsed.data;
+    const { cursor, refused, held } = parsed.data;
     const { acknowledged, failed } = await deps.commit.run(() => {
       deps.replay.record(state.signature, state.origin, state.requestTs, state.replayForWeek === true);
-      return pull.ack(state.origin, cursor, refused ?? []);
+      return pull.ack(state.origin, cursor, refused ?? [], Date.now(), held);
     });
     state.replayRecorded = true;
     deps.onPullAck?.(state.origin, acknowledged);
