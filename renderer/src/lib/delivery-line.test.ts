@@ -73,6 +73,21 @@ describe('changeLine: an own edit, deletion or reaction some server has not take
     expect(changeLine({ kind: 'edit', delivery: { ...waiting, state: 'refused', pending_servers: [], refused: [{ server: 'bob.test', reason: 'HTTP 403 unchecked_given_up' }] } }, { member: false, reachable: true, now }).text)
       .toBe('Your edit was not delivered to bob.test: it could not check it (for hours it could not read the keys it was signed with), so it gave up on it.');
   });
+
+  it('says a server held it for review beside a refusal, a mailbox\'s wait or a wait elsewhere, not only when all took it', () => {
+    const heldAt = { held_there: ['carol.test'] };
+    const held = ' It was held for review at carol.test: it shows there only if its owner accepts it.';
+    expect(changeLine({ kind: 'edit', delivery: { ...waiting, ...heldAt, state: 'refused', pending_servers: [], refused: [{ server: 'bob.test', reason: 'HTTP 403 origin_blocked: alpha.test is blocked' }] } }, { member: false, reachable: true, now }).text)
+      .toBe(`Your edit was not delivered: refused by bob.test. The other server blocks yours.${held}`);
+    expect(changeLine({ kind: 'edit', delivery: { ...waiting, ...heldAt, state: 'refused', pending_servers: [], refused: [{ server: 'bob.test', reason: 'expired' }] } }, { member: false, reachable: true, now }).text)
+      .toBe(`Your edit was not delivered to bob.test: it waited too long and was given up.${held}`);
+    expect(changeLine({ kind: 'reaction', delivery: { ...waiting, ...heldAt, pending_servers: [], at_mailbox: [{ server: 'bob.test', mailbox: 'dave.test' }] } }, { member: false, reachable: true, now }).text)
+      .toBe(`Your reaction waits at dave.test for bob.test to fetch it.${held}`);
+    expect(changeLine({ kind: 'edit', delivery: { ...waiting, ...heldAt } }, { member: false, reachable: true, now }).text)
+      .toBe(`Your edit is not delivered yet. Waiting for bob.test — next try in 40 s.${held}`);
+    expect(changeLine({ kind: 'edit', delivery: { ...waiting, state: 'delivered', pending_servers: [], held_there: ['carol.test', 'bob.test'] } }, { member: false, reachable: true, now }).text)
+      .toBe('Your edit was held for review at 2 servers: it shows there only if their owners accept it.');
+  });
 });
 
 describe('heldThereLine: a message a server took and held for review (it kept ours in quarantine)', () => {

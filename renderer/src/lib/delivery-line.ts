@@ -98,21 +98,23 @@ export function changeLine(change: Pick<ChangeDelivery, 'kind' | 'delivery'>, op
   const what = CHANGE_WORDS[change.kind];
   const { delivery } = change;
   const refusal = delivery.refused[0];
+  // Servers that took it and hold it for review are said whatever else is said (a refusal
+  // elsewhere, a mailbox's wait, a wait): else the line reads as if those had it.
+  const held = delivery.held_there ?? [];
+  const heldWords = held.length === 0 ? '' : `held for review at ${held.length === 1 ? held[0] : plural(held.length, 'server')}: it shows there only if ${held.length === 1 ? 'its owner accepts' : 'their owners accept'} it.`;
+  const alsoHeld = heldWords === '' ? '' : ` It was ${heldWords}`;
   if (delivery.state === 'refused' && refusal) {
-    if (refusal.reason === 'expired') return { text: `${what} was not delivered to ${refusal.server}: it waited too long and was given up.`, details: '' };
-    if (refusal.reason === 'dropped') return { text: droppedWords(what, refusal.server, opts.member), details: '' };
-    if (isGivenUpUnchecked(refusal.reason)) return { text: `${what} was not delivered to ${refusal.server}: ${uncheckedWords}`, details: refusal.reason };
-    if (parseMailboxAnswer(refusal.reason)) return { text: `${what} was not delivered to ${refusal.server}: ${mailboxWords(refusal.reason)}`, details: refusal.reason };
-    return { text: `${what} was not delivered: refused by ${refusal.server}. ${explainCause(refusal.reason).text}`, details: refusal.reason };
+    if (refusal.reason === 'expired') return { text: `${what} was not delivered to ${refusal.server}: it waited too long and was given up.${alsoHeld}`, details: '' };
+    if (refusal.reason === 'dropped') return { text: `${droppedWords(what, refusal.server, opts.member)}${alsoHeld}`, details: '' };
+    if (isGivenUpUnchecked(refusal.reason)) return { text: `${what} was not delivered to ${refusal.server}: ${uncheckedWords}${alsoHeld}`, details: refusal.reason };
+    if (parseMailboxAnswer(refusal.reason)) return { text: `${what} was not delivered to ${refusal.server}: ${mailboxWords(refusal.reason)}${alsoHeld}`, details: refusal.reason };
+    return { text: `${what} was not delivered: refused by ${refusal.server}. ${explainCause(refusal.reason).text}${alsoHeld}`, details: refusal.reason };
   }
   if (delivery.pending_servers.length === 0 && delivery.at_mailbox?.length) {
     const first = delivery.at_mailbox[0]!;
-    return { text: delivery.at_mailbox.length === 1 ? `${what} waits at ${first.mailbox} for ${first.server} to fetch it.` : `${what} waits at friends' mailboxes for ${plural(delivery.at_mailbox.length, 'server')} to fetch it.`, details: '' };
+    return { text: (delivery.at_mailbox.length === 1 ? `${what} waits at ${first.mailbox} for ${first.server} to fetch it.` : `${what} waits at friends' mailboxes for ${plural(delivery.at_mailbox.length, 'server')} to fetch it.`) + alsoHeld, details: '' };
   }
-  if (delivery.state === 'delivered' && delivery.held_there?.length) {
-    const servers = delivery.held_there;
-    return { text: `${what} was held for review at ${servers.length === 1 ? servers[0] : plural(servers.length, 'server')}: it shows there only if ${servers.length === 1 ? 'its owner accepts' : 'their owners accept'} it.`, details: '' };
-  }
+  if (delivery.state === 'delivered' && heldWords !== '') return { text: `${what} was ${heldWords}`, details: '' };
   const line = waitingLine(delivery, opts);
-  return { text: `${what} is not delivered yet.${line.waiting ? ` ${line.waiting}` : ''}${line.held ? ` ${line.held}` : ''}`, details: '' };
+  return { text: `${what} is not delivered yet.${line.waiting ? ` ${line.waiting}` : ''}${line.held ? ` ${line.held}` : ''}${alsoHeld}`, details: '' };
 }
