@@ -1,7 +1,7 @@
 import pino from 'pino';
 import { describe, expect, it } from '../../../test/helpers/fixtures.ts';
 import { StoredPullRefusals } from '../pull/pull-refusals.ts';
-import { PageAcks, type AckRefusal } from './page-acks.ts';
+import { HELD_NOTE, PageAcks, isHeldNote, type AckRefusal } from './page-acks.ts';
 
 const log = pino({ level: 'silent' });
 const tick = () => new Promise((r) => setTimeout(r, 0));
@@ -151,6 +151,19 @@ describe('PageAcks', () => {
     // Acknowledged, they leave room again.
     store.acknowledged('a.test', 300);
     expect(store.keep('a.test', 400, page(4))).toBe(0);
+  });
+
+  it('keeps the events held for review here in a room of their own: a busy quarantined source cannot crowd real refusals out', ({ tempDb }) => {
+    const store = new StoredPullRefusals(tempDb.db, { limit: 150 });
+    const held = (p: number) => Array.from({ length: 100 }, (_, i): AckRefusal => ({ event_id: `$h${p}e${String(i).padStart(3, '0')}`, ...HELD_NOTE }));
+    expect(store.keep('a.test', 100, held(1))).toBe(0);
+    expect(store.keep('a.test', 200, held(2))).toBe(50);
+    const refused: AckRefusal = { event_id: '$refused', status: 403, error: 'not_member' };
+    // The held room is full; a refusal still has all of its own.
+    expect(store.keep('a.test', 300, [refused, ...held(3)])).toBe(100);
+    const kept = store.upTo('a.test', 300).refused;
+    expect(kept.filter((r) => !isHeldNote(r))).toEqual([refused]);
+    expect(kept.filter(isHeldNote)).toHaveLength(150);
   });
 
   it('names at most MAX_ACK_REFUSALS per ack: a lower cursor first (the pages whose refusals fit), then the rest', async ({ tempDb }) => {

@@ -43,6 +43,14 @@ export interface AckRefusal {
   error: string;
 }
 
+/**
+ * An event a puller holds for review (it keeps the page's source in quarantine) rides with the
+ * page's refusals, kept with its cursor until an ack naming it is answered, under this status:
+ * named in the ack's `held` (capability `pull_held`: pull/puller.ts), never in `refused`.
+ */
+export const HELD_NOTE = { status: 202, error: 'held' } as const;
+export const isHeldNote = (note: Pick<AckRefusal, 'status' | 'error'>): boolean => note.status === HELD_NOTE.status && note.error === HELD_NOTE.error;
+
 /** Where the refusals of stored pages wait for an ack (pull/pull-refusals.ts). */
 export interface AckRefusals {
   /**

@@ -71,7 +71,7 @@ function startRooms(s: Services, id: Identity) {
     onBannedSender: (server) => s.abuse.record(server, 'banned_events'),
     onReceived: s.metrics.fetched('catch_up'),
   });
-  bus.on('readBy', (destination, rows) => rooms.noteRead(destination, rows));
+  bus.on('readBy', (destination, rows, held) => rooms.noteRead(destination, rows, held));
   bus.on('deliverySettled', (rows) => rooms.noteDeliveryChanged(rows));
   bus.on('requeued', (destination) => s.workers.deliver(destination, { queued: true }));
   // Incoming events (ingest-hooks.ts): routed and authorized by the rooms, then applied and relayed.

@@ -26,7 +26,7 @@ export interface NodeBusEvents {
    * A destination read these rows (acknowledged, or refused by its node's own answer; pushed, or
    * pulled and acked), inside the transaction that settles them (outbox.ts ReadListener).
    */
-  readBy: [destination: string, rows: Rows];
+  readBy: [destination: string, rows: Rows, held: boolean];
   /** Rows were queued again for a destination outside a send (mailbox/deposits.ts requeue): deliver to it. */
   requeued: [destination: string];
   /** An attempt's outcome (or a pull acknowledgement) changed these rows: the UI shows deliveries. */

@@ -289,14 +289,12 @@ function buildDelivery(
   const heldThere = new HeldThere(db);
   const outbox = new Outbox(db, {
     onQueued: (destination) => bus.emit('deliveryQueued', destination),
-    onRead: (destination, rows) => bus.emit('readBy', destination, rows),
+    onRead: (destination, rows, held) => bus.emit('readBy', destination, rows, held === true),
     onSettled: (rows) => bus.emit('deliverySettled', rows),
   }, heldThere);
   const pull = new PullQueue(db, {
-    onRead: (destination, delivered) => {
-      bus.emit('readBy', destination, delivered);
-      bus.emit('deliverySettled', delivered);
-    },
+    onRead: (destination, rows, held) => bus.emit('readBy', destination, rows, held === true),
+    onSettled: (rows) => bus.emit('deliverySettled', rows),
   }, config.pullStaleMs, heldThere);
   const mail = buildMailboxes(basics, bus, peers, storage, outbox, notifications);
   const pushLimit = { events: config.referencePushPerMinute ?? DEFAULT_REFERENCE_PUSH_LIMIT.events, windowMs: config.referencePushWindowMs ?? DEFAULT_REFERENCE_PUSH_LIMIT.windowMs };

@@ -65,6 +65,20 @@ export class HeldThere {
     return null;
   }
 
+  /** Whether `destination`'s line may be set (the set: a lookup-free answer on the hot path). */
+  mayHoldOurs(destination: string): boolean {
+    return this.lines.has(destination);
+  }
+
+  private ownAmongStmt: import('better-sqlite3').Statement<[string], number> | undefined;
+
+  /** Whether any of these events is one of our own (made here, not received). */
+  anyOwn(eventIds: readonly string[]): boolean {
+    if (eventIds.length === 0) return false;
+    this.ownAmongStmt ??= this.db.prepare<[string], number>('SELECT 1 FROM federation_events WHERE event_id IN (SELECT value FROM json_each(?)) AND received_from IS NULL LIMIT 1').pluck();
+    return this.ownAmongStmt.get(JSON.stringify(eventIds)) !== undefined;
+  }
+
   /** After the commit (not after a rollback): the sets learn what settleLine wrote. */
   applied(destination: string, change: HeldByChange): void {
     if (change === 'add') {

@@ -11,7 +11,8 @@ import { Outbox } from './outbox.ts';
 describe('Outbox onRead', () => {
   it('names the rows the destination acknowledged or refused by its answer, not those it never read', ({ tempDb }) => {
     const told: string[] = [];
-    const outbox = new Outbox(tempDb.db, { onRead: (_destination, rows) => told.push(...rows.map((r) => r.event_id)) });
+    const heldThere: string[] = [];
+    const outbox = new Outbox(tempDb.db, { onRead: (_destination, rows, held) => (held ? heldThere : told).push(...rows.map((r) => r.event_id)) });
     const rows = ['$taken', '$refused', '$ours', '$later', '$proxy', '$deposited', '$heldThere'].map((id, i) => outbox.enqueue('beta.test', id, '!r:alpha.test', i)!);
     outbox.settle('beta.test', [
       { row: rows[0]!, outcome: { kind: 'delivered', status: 200 } },
@@ -22,9 +23,10 @@ describe('Outbox onRead', () => {
       { row: rows[3]!, outcome: { kind: 'retry', status: 503, error: 'HTTP 503', nextAttemptAt: 10 } },
       // Taken by a friend's mailbox: read when the destination fetches it (mailbox/deposits.ts onTaken).
       { row: rows[5]!, outcome: { kind: 'delivered', status: 200, atMailbox: true } },
-      // Held there for review (it keeps us in quarantine): kept aside, not applied; a ban it holds is no ban it knows.
+      // Held there for review (it keeps us in quarantine): kept aside, not applied; a ban it holds is no ban it knows (yet: told as held).
       { row: rows[6]!, outcome: { kind: 'delivered', status: 202, heldThere: true } },
     ], 1, 5);
     expect(told).toEqual(['$taken', '$refused']);
+    expect(heldThere).toEqual(['$heldThere']);
   });
 });

@@ -43,8 +43,10 @@ export type Outcome =
  * own refusal to carry is not its). Nor a deposit at a friend's mailbox: the mailbox's word (that it
  * took it, or later that it is gone) is not the destination's, and a ban counted as known on a
  * mailbox's word would count an honest server's users' events against it (red team, 2026-11-28).
+ * `held`: rows it took and holds for review (it keeps our server in quarantine): not read there
+ * yet; a ban it keeps holding counts as known only after a grace (rooms/inbound-events.ts).
  */
-export type ReadListener = (destination: string, rows: ReadonlyArray<{ event_id: string; room_id: string }>) => void;
+export type ReadListener = (destination: string, rows: ReadonlyArray<{ event_id: string; room_id: string }>, held?: boolean) => void;
 
 /** What the node's wiring tells an outbox to report (node/node-bus.ts): given to the constructor. */
 export interface OutboxListeners {
@@ -185,6 +187,8 @@ export class Outbox {
         // Not one it holds for review: kept aside there, not applied (a ban it holds is no ban it knows).
         const read = settled.filter((s) => (s.outcome.kind === 'delivered' && s.outcome.atMailbox !== true && s.outcome.heldThere !== true) || (s.outcome.kind === 'failed' && s.outcome.byDestination === true)).map((s) => s.row);
         if (read.length > 0) this.onRead(destination, read);
+        const held = settled.filter((s) => s.outcome.kind === 'delivered' && s.outcome.heldThere === true).map((s) => s.row);
+        if (held.length > 0) this.onRead(destination, held, true);
       }
       alsoWrite?.();
     });

@@ -55,8 +55,10 @@ export class PullQueue {
   private readonly ackedStmt;
   private readonly failStmt;
   private readonly attemptStmt;
-  /** Given by the node's wiring: told of the rows an ack removes (outbox.ts ReadListener). */
+  /** Given by the node's wiring: told of the rows an ack removes that its destination read, or holds for review (outbox.ts ReadListener). */
   onRead: ReadListener | null = null;
+  /** Given by the node's wiring: told of every row an ack settles (the UI shows deliveries). */
+  private readonly onSettled: ((rows: ReadonlyArray<{ event_id: string; room_id: string }>) => void) | null;
 
   /** How long after its last pull a destination is still served by pull (PULL_STALE_MS; tests shorten it). */
   private readonly staleMs: number;
@@ -64,9 +66,10 @@ export class PullQueue {
   /** What friends' nodes hold of ours for review (shared with the outbox: the node's one HeldThere). */
   private readonly heldThere: HeldThere;
 
-  constructor(db: Db, listeners: { onRead?: ReadListener } = {}, staleMs = PULL_STALE_MS, heldThere: HeldThere = new HeldThere(db)) {
+  constructor(db: Db, listeners: { onRead?: ReadListener; onSettled?: (rows: ReadonlyArray<{ event_id: string; room_id: string }>) => void } = {}, staleMs = PULL_STALE_MS, heldThere: HeldThere = new HeldThere(db)) {
     this.db = db;
     this.heldThere = heldThere;
+    this.onSettled = listeners.onSettled ?? null;
     this.staleMs = staleMs;
     this.onRead = listeners.onRead ?? null;
     this.pageStmt = db.prepare<[string, number, number], OutboxRow>(
@@ -186,7 +189,7 @@ export class PullQueue {
     let line: HeldByChange = null as HeldByChange;
     const settled = this.db.transaction(() => {
       line = null;
-      const rows = this.onRead || refused.length > 0 || held !== undefined ? this.ackedStmt.all(destination, cursor) : [];
+      const rows = this.onRead || this.onSettled || refused.length > 0 || held !== undefined ? this.ackedStmt.all(destination, cursor) : [];
       let failed = 0;
       const refusedIds = new Set<string>();
       if (refused.length > 0) {
@@ -201,21 +204,31 @@ export class PullQueue {
         }
       }
       let read = rows;
+      let heldRows: typeof rows = [];
       if (held !== undefined) {
         const heldIds = new Set(held);
+        heldRows = rows.filter((row) => heldIds.has(row.event_id) && !refusedIds.has(row.event_id));
         let heldOurs = false;
+        const taken: string[] = [];
         for (const row of rows) {
           if (refusedIds.has(row.event_id)) continue;
           if (heldIds.has(row.event_id)) heldOurs = this.heldThere.noteHeld(destination, row.event_id, now) || heldOurs;
-          else this.heldThere.noteTaken(destination, row.event_id);
+          else {
+            this.heldThere.noteTaken(destination, row.event_id);
+            taken.push(row.event_id);
+          }
         }
-        // Taken as any other: it named what it held, and none of these (a page of only refusals says nothing).
-        const takenAsAny = rows.some((row) => !refusedIds.has(row.event_id)) && !rows.some((row) => heldIds.has(row.event_id));
+        // Taken as any other: it named what it held, none of our own events it covers among them,
+        // and at least one of ours not (a page of refusals, or of other servers' events we relay
+        // as a room's host, says nothing of how it takes ours). Asked only while its line is set.
+        const takenAsAny = !heldOurs && this.heldThere.mayHoldOurs(destination) && this.heldThere.anyOwn(taken);
         line = this.heldThere.settleLine(destination, heldOurs, takenAsAny, now);
-        // Not read there: kept aside, not applied (a ban it holds is no ban it knows).
-        if (heldIds.size > 0) read = rows.filter((row) => !heldIds.has(row.event_id));
+        // Not read there yet: kept aside, not applied (a ban it holds is no ban it knows: ReadListener's `held`).
+        if (heldRows.length > 0) read = rows.filter((row) => !heldIds.has(row.event_id) || refusedIds.has(row.event_id));
       }
       if (this.onRead && read.length > 0) this.onRead(destination, read);
+      if (this.onRead && heldRows.length > 0) this.onRead(destination, heldRows, true);
+      if (this.onSettled && rows.length > 0) this.onSettled(rows);
       const acknowledged = this.ackStmt.run(destination, cursor).changes;
       this.receiverAckStmt.run(destination, now, cursor, now);
       return { acknowledged, failed };

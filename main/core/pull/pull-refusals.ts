@@ -11,13 +11,15 @@
  * an item id, so "up to a cursor" is the same comparison), and names that id in its acks.
  */
 import type { Db } from '../store/database.ts';
-import { MAX_ACK_REFUSALS, type AckRefusal, type AckRefusals } from '../federation/page-acks.ts';
+import { HELD_NOTE, MAX_ACK_REFUSALS, isHeldNote, type AckRefusal, type AckRefusals } from '../federation/page-acks.ts';
 
 /**
  * The most refusals kept for one pull source: a source that refuses every ack while it serves
  * pages of events refused here would otherwise fill the disk (a review, 2026-11-28). Past it, a
  * page's refusals are not kept: those events read delivered to that source, which is the
- * source's own doing (an honest one's acks are answered, and its refusals leave at each).
+ * source's own doing (an honest one's acks are answered, and its refusals leave at each). The
+ * events held for review here (page-acks.ts HELD_NOTE) have a room of the same size of their own,
+ * so that a busy quarantined source cannot crowd real refusals out.
  */
 export const MAX_KEPT_REFUSALS = 10_000;
 
@@ -61,7 +63,9 @@ export class StoredPullRefusals implements AckRefusals {
     const aged = this.maxAgeMs !== null;
     this.keepStmt = db.prepare(`INSERT OR IGNORE INTO ${table} (server_name, ${at}, event_id, status, error${aged ? ', kept_at' : ''}) VALUES (?, ?, ?, ?, ?${aged ? ', ?' : ''})`);
     this.purgeStmt = aged ? db.prepare(`DELETE FROM ${table} WHERE kept_at < ?`) : null;
-    this.countStmt = db.prepare<[string], { n: number }>(`SELECT COUNT(*) AS n FROM ${table} WHERE server_name = ?`);
+    this.countStmt = db.prepare<[string, number, string, number], { n: number }>(
+      `SELECT COUNT(*) AS n FROM ${table} WHERE server_name = ? AND ((status = ? AND error = ?) = ?)`,
+    );
     // One more than an ack carries: whether the pages up to the cursor hold more.
     this.upToStmt = db.prepare<[string, number, number], AckRefusal & { cursor: number }>(
       `SELECT ${at} AS cursor, event_id, status, error FROM ${table} WHERE server_name = ? AND ${at} <= ? ORDER BY ${at}, event_id LIMIT ?`,
@@ -73,12 +77,18 @@ export class StoredPullRefusals implements AckRefusals {
   keep(server: string, cursor: number, refused: readonly AckRefusal[], now = Date.now()): number {
     if (refused.length === 0) return 0;
     this.purge(now);
-    const room = Math.max(0, this.limit - this.countStmt.get(server)!.n);
-    for (const r of refused.slice(0, room)) {
-      const args = [server, this.withIds && r.id !== undefined ? Number(r.id) : cursor, r.event_id, r.status, r.error];
-      this.keepStmt.run(...(this.maxAgeMs !== null ? [...args, now] : args));
+    let dropped = 0;
+    // Refusals and held notes each within a room of their own.
+    for (const held of [false, true]) {
+      const these = refused.filter((r) => isHeldNote(r) === held);
+      if (these.length === 0) continue;
+      const room = Math.max(0, this.limit - this.countStmt.get(server, HELD_NOTE.status, HELD_NOTE.error, held ? 1 : 0)!.n);
+      for (const r of these.slice(0, room)) {
+        const args = [server, this.withIds && r.id !== undefined ? Number(r.id) : cursor, r.event_id, r.status, r.error];
+        this.keepStmt.run(...(this.maxAgeMs !== null ? [...args, now] : args));
+      }
+      dropped += Math.max(0, these.length - room);
     }
-    const dropped = Math.max(0, refused.length - room);
     this.dropped += dropped;
     return dropped;
   }

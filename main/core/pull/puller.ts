@@ -29,7 +29,7 @@ import { HttpError } from '../errors.ts';
 import { infoLimited, warnLimited } from '../log/rate-limit.ts';
 import { receivedOutcome, type EventIngest, type ReceivedOutcome, type VerifiedEvent } from '../federation/event-ingest.ts';
 import { SignedPageLoop, mostlyNew, type PageTaker, type SignedPageLoopDeps } from '../federation/signed-page-loop.ts';
-import { PageAcks, type AckRefusal } from '../federation/page-acks.ts';
+import { HELD_NOTE, isHeldNote, PageAcks, type AckRefusal } from '../federation/page-acks.ts';
 import { StoredPullRefusals } from './pull-refusals.ts';
 import type { QuotaWait } from '../trust/storage-quota.ts';
 import { fetchedEventFailure, fetchedEventId, givenUpUnchecked, isFinalRefusal, UncheckedRetries } from '../federation/fetched-event-failure.ts';
@@ -61,13 +61,6 @@ export interface PullSourceState {
 
 /** A backlog of at least this many full pages in a row is logged when drained (with its counts). */
 const BACKLOG_PAGES = 2;
-
-/**
- * An event we hold for review rides with the page's refusals (kept with its cursor until an ack
- * naming it is answered: pull-refusals.ts) under this status, and is named in the ack's `held`.
- */
-const HELD_NOTE = { status: 202, error: 'held' } as const;
-const isHeldNote = (note: AckRefusal): boolean => note.status === HELD_NOTE.status && note.error === HELD_NOTE.error;
 
 /** A page as `GET /pull` answers it. */
 type PullPage = { events: unknown[] };

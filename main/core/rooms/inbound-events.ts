@@ -4,6 +4,7 @@
  * acknowledgement, a host's "too old" that makes us re-issue our event).
  */
 import { serverOf } from '../../../shared/identifiers.ts';
+import { BANNED_BACKLOG_GRACE_MS } from './room-bans.ts';
 import { warnLimited } from '../log/rate-limit.ts';
 import type { TakenLate } from '../mailbox/deposits.ts';
 import { HttpError, forbidden, notFound } from '../errors.ts';
@@ -131,11 +132,14 @@ export class InboundEvents extends RoomPart {
    * Events `destination` read (pushed and acknowledged or refused by its answer, or pulled and
    * acked): a ban of a room we host reaching the banned user's server is recorded (the time from
    * which its sends count as abuse; refusing the ban does not keep it from counting).
-   * Called inside the transaction that deletes their outbox rows.
+   * Called inside the transaction that deletes their outbox rows. `held`: it took them and holds
+   * them for review (it keeps our server in quarantine), so it does not know the ban yet; one it
+   * keeps holding counts as known from BANNED_BACKLOG_GRACE_MS later (a server that claimed to hold
+   * every ban would otherwise never have its banned users' sends counted against it).
    */
-  noteRead(destination: string, rows: ReadonlyArray<{ event_id: string; room_id: string }>): void {
-    const now = Date.now();
-    for (const row of rows) if (this.isHost(row.room_id)) this.d.rooms.bans.noteRead(row.room_id, row.event_id, destination, now);
+  noteRead(destination: string, rows: ReadonlyArray<{ event_id: string; room_id: string }>, held = false): void {
+    const at = Date.now() + (held ? BANNED_BACKLOG_GRACE_MS : 0);
+    for (const row of rows) if (this.isHost(row.room_id)) this.d.rooms.bans.noteRead(row.room_id, row.event_id, destination, at);
   }
 
   /**

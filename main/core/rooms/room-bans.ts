@@ -61,10 +61,11 @@ export class RoomBans {
          known_at = excluded.known_at`,
     );
     this.knownAtStmt = db.prepare<[string, string], { known_at: number | null }>('SELECT known_at FROM room_bans WHERE room_id = ? AND user_id = ? AND banned = 1');
-    this.deliveredStmt = db.prepare<[string, string], { user_id: string }>(
-      'SELECT user_id FROM room_bans WHERE room_id = ? AND event_id = ? AND banned = 1 AND known_at IS NULL',
+    this.deliveredStmt = db.prepare<[string, string, number], { user_id: string }>(
+      'SELECT user_id FROM room_bans WHERE room_id = ? AND event_id = ? AND banned = 1 AND (known_at IS NULL OR known_at > ?)',
     );
-    this.markKnownStmt = db.prepare('UPDATE room_bans SET known_at = ? WHERE room_id = ? AND user_id = ? AND known_at IS NULL');
+    // The earliest wins: a ban noted known from later (held there: inbound-events.ts) and then read there for real is known from then.
+    this.markKnownStmt = db.prepare('UPDATE room_bans SET known_at = ? WHERE room_id = ? AND user_id = ? AND (known_at IS NULL OR known_at > ?)');
     this.listStmt = db.prepare<[string], { user_id: string; by_user: string; reason: string | null; at: number }>(
       'SELECT user_id, by_user, reason, at FROM room_bans WHERE room_id = ? AND banned = 1 ORDER BY at, user_id',
     );
@@ -81,11 +82,12 @@ export class RoomBans {
 
   /**
    * `destination` read the event `eventId` of `roomId` (acknowledged, refused, or pulled): if it is the
-   * ban in force and `destination` is the banned user's server, that server has the ban from now.
+   * ban in force and `destination` is the banned user's server, that server has the ban from `at`
+   * (now, or later for a ban it holds for review), unless it had it from earlier.
    */
-  noteRead(roomId: string, eventId: string, destination: string, now: number): void {
-    const row = this.deliveredStmt.get(roomId, eventId);
-    if (row && serverOf(row.user_id) === destination) this.markKnownStmt.run(now, roomId, row.user_id);
+  noteRead(roomId: string, eventId: string, destination: string, at: number): void {
+    const row = this.deliveredStmt.get(roomId, eventId, at);
+    if (row && serverOf(row.user_id) === destination) this.markKnownStmt.run(at, roomId, row.user_id, at);
   }
 
   list(roomId: string): BanView[] {

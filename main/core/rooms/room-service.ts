@@ -242,8 +242,8 @@ export class RoomService extends RoomPart {
    * reaching the banned user's server is recorded (the time from which its sends count as abuse).
    * Called inside the transaction that deletes their outbox rows.
    */
-  noteRead(destination: string, rows: ReadonlyArray<{ event_id: string; room_id: string }>): void {
-    this.inbound.noteRead(destination, rows);
+  noteRead(destination: string, rows: ReadonlyArray<{ event_id: string; room_id: string }>, held = false): void {
+    this.inbound.noteRead(destination, rows, held);
   }
 
   /**
