@@ -5,6 +5,7 @@
  * for good. Real SQLite; the mailbox deposits' real table.
  */
 import { describe, expect, it } from '../../../test/helpers/fixtures.ts';
+import { storeBareEvent } from '../../../test/helpers/bare-events.ts';
 import { Outbox } from './outbox.ts';
 
 describe('Outbox.settle', () => {
@@ -31,9 +32,7 @@ describe('Outbox.settle', () => {
 
   it('notes our own event a destination holds for review, not another server\'s we relay; a later delivery that is not held clears it', ({ tempDb }) => {
     const { db } = tempDb;
-    const store = (id: string, receivedFrom: string | null) =>
-      db.prepare(`INSERT INTO federation_events (event_id, room_id, event_type, sender, origin_server, origin_ts, depth, state_key, content, signatures, content_hash, received_from, received_at)
-                  VALUES (?, '!r:alpha.test', 'm.message', '@u:alpha.test', ?, 1, 1, NULL, '{}', '{}', 'h', ?, 1)`).run(id, receivedFrom === null ? 'alpha.test' : 'beta.test', receivedFrom);
+    const store = (id: string, receivedFrom: string | null) => storeBareEvent(db, id, receivedFrom);
     store('$ours:alpha.test', null);
     store('$relayed:beta.test', 'beta.test');
     const outbox = new Outbox(db);
@@ -52,9 +51,7 @@ describe('Outbox.settle', () => {
 
   it('says a destination holds ours for review from our first own event it held until a direct delivery there is taken as any other (not a relayed event, not a mailbox\'s take)', ({ tempDb }) => {
     const { db } = tempDb;
-    const store = (id: string, receivedFrom: string | null) =>
-      db.prepare(`INSERT INTO federation_events (event_id, room_id, event_type, sender, origin_server, origin_ts, depth, state_key, content, signatures, content_hash, received_from, received_at)
-                  VALUES (?, '!r:alpha.test', 'm.message', '@u:alpha.test', ?, 1, 1, NULL, '{}', '{}', 'h', ?, 1)`).run(id, receivedFrom === null ? 'alpha.test' : 'beta.test', receivedFrom);
+    const store = (id: string, receivedFrom: string | null) => storeBareEvent(db, id, receivedFrom);
     for (const id of ['$a:alpha.test', '$b:alpha.test', '$c:alpha.test']) store(id, null);
     store('$relayed:beta.test', 'beta.test');
     const outbox = new Outbox(db);

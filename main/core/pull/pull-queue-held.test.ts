@@ -5,6 +5,7 @@
  * there yet, and only our own events decide the friend's line.
  */
 import { describe, expect, it } from '../../../test/helpers/fixtures.ts';
+import { storeBareEvent } from '../../../test/helpers/bare-events.ts';
 import { HeldThere } from '../outbox/held-there.ts';
 import { Outbox } from '../outbox/outbox.ts';
 import { PullQueue } from './pull-queue.ts';
@@ -12,9 +13,7 @@ import { PullQueue } from './pull-queue.ts';
 describe('PullQueue.ack with `held`', () => {
   it('tells the UI of every row it settles, the read ones as read and the held ones as held; notes only our own held events; only ours decide the line', ({ tempDb }) => {
     const { db } = tempDb;
-    const store = (id: string, receivedFrom: string | null) =>
-      db.prepare(`INSERT INTO federation_events (event_id, room_id, event_type, sender, origin_server, origin_ts, depth, state_key, content, signatures, content_hash, received_from, received_at)
-                  VALUES (?, '!r:alpha.test', 'm.message', '@u:alpha.test', ?, 1, 1, NULL, '{}', '{}', 'h', ?, 1)`).run(id, receivedFrom === null ? 'alpha.test' : 'beta.test', receivedFrom);
+    const store = (id: string, receivedFrom: string | null) => storeBareEvent(db, id, receivedFrom);
     for (const id of ['$a:alpha.test', '$b:alpha.test', '$c:alpha.test']) store(id, null);
     store('$relayed:beta.test', 'beta.test');
     const heldThere = new HeldThere(db);
