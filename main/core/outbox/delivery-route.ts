@@ -81,8 +81,10 @@ export async function sendRequest(deps: DeliveryDeps, identity: Identity, destin
       }
       // Nobody reaches it: leave the same request at a mailbox of it (not again at the one that found it too large).
       if (unreached !== undefined && mailbox && !abort.signal.aborted) {
-        mailbox.noteUnreachable(destination);
         if (!tooLarge) left = await mailbox.deposit(identity, destination, path, body, abort.signal);
+        // Its mailbox goes first for a while only when one took it (or answered it: the 413): else
+        // each attempt would ask our peers for its mailbox again before trying it straight.
+        if (left !== null) mailbox.noteUnreachable(destination);
         if (left === null && !abort.signal.aborted) {
           // Not reached, and no mailbox took it: said as for no answer at all (the page is not its node's word).
           networkError = `${networkError ?? unreached}; ${mailbox.whyNot(destination)}`;
