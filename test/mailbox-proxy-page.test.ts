@@ -78,7 +78,7 @@ describe('a friend down behind a page at its address', () => {
     await new Promise<void>((r) => dropper.listen(port, '127.0.0.1', r));
     nodes.servers.push(dropper);
     await send(alpha, roomId, 'nobody to carry it for now');
-    await eventually(() => expect(page.posts()).toBeGreaterThanOrEqual(6), 60_000, 100);
+    await eventually(async () => expect(page.posts()).toBeGreaterThanOrEqual(6), 60_000, 100);
     const [posts, asked] = [page.posts(), connections];
     // One try at the mailbox per attempt at most (before: the mailbox went first for 60 s after
     // such an attempt, and was tried again after the page: two per attempt, to up to four peers).

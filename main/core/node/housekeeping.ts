@@ -38,7 +38,10 @@ export class Housekeeping {
   }
 
   start(): void {
-    this.timer = setInterval(() => this.cleanUp(), CLEANUP_EVERY_MS);
+    // At least four looks per outbox age (a node set to give up after seconds, as tests and a
+    // hurried owner do, expires its entries on time, not a minute late).
+    const maxAge = this.s.config.outboxMaxAgeMs ?? DEFAULT_MAX_AGE_MS;
+    this.timer = setInterval(() => this.cleanUp(), Math.min(CLEANUP_EVERY_MS, Math.max(1_000, Math.floor(maxAge / 4))));
     this.timer.unref();
     this.lapses.start();
   }
