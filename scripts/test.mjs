@@ -2,7 +2,7 @@
 /**
  * `npm test`: the whole suite in two phases, so that it fits a CI run's 20 minutes on two cores.
  *
- * 1. The "shared" project: every file that can share the machine, two at a time.
+ * 1. The "shared" project: every file that can share the machine, three at a time (vitest.config.ts).
  * 2. The "browser" project (Chromium) and the "alone" project (network namespaces, the benchmark
  *    harness, short timers) side by side, each one file at a time: never two browsers and never
  *    two namespace routers at once. One vitest run would take them one after the other (a group
