@@ -6,7 +6,8 @@
  * 2. The "browser" project (Chromium) and the "alone" project (network namespaces, the benchmark
  *    harness, short timers) side by side, each one file at a time: never two browsers and never
  *    two namespace routers at once. One vitest run would take them one after the other (a group
- *    of files has one worker count, and the two kinds must not meet themselves).
+ *    of files has one worker count, and the two kinds must not meet themselves). They start while
+ *    the shared run's last file ends (scripts/files-left-reporter.mjs counts them).
  *
  * Each run writes a blob report; vitest then merges them into one report (`--json=PATH` adds its
  * JSON form, which .ci/run reads). Any other argument (a file filter, `--project`, a reporter)
@@ -53,12 +54,27 @@ const signalNumber = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 };
  * which would reach the tests' own processes) when ours is a terminal; vitest then sees a pipe,
  * so it prints a line per file instead of redrawing a summary window.
  */
-function vitest(args) {
+function vitest(args, onFilesLeft = null) {
   if (stoppedBy) return Promise.resolve(1);
   return new Promise((resolve) => {
     const color = process.stdout.isTTY && !process.env.NO_COLOR ? ['--color'] : [];
-    const child = spawn(process.execPath, [vitestBin, ...args, ...color], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    // With onFilesLeft: scripts/files-left-reporter.mjs tells, on a pipe of its own, how many files are left.
+    const counted = onFilesLeft ? [`--reporter=${join(root, 'scripts', 'files-left-reporter.mjs')}`] : [];
+    const child = spawn(process.execPath, [vitestBin, ...args, ...counted, ...color], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe', ...(onFilesLeft ? ['pipe'] : [])],
+      env: onFilesLeft ? { ...process.env, PARACORD_FILES_LEFT_FD: '3' } : process.env,
+    });
     children.add(child);
+    if (onFilesLeft) {
+      let partial = '';
+      child.stdio[3].setEncoding('utf8');
+      child.stdio[3].on('data', (chunk) => {
+        const lines = (partial + chunk).split('\n');
+        partial = lines.pop();
+        for (const line of lines) if (/^\d+$/.test(line)) onFilesLeft(Number(line));
+      });
+    }
     for (const [from, to] of [
       [child.stdout, process.stdout],
       [child.stderr, process.stderr],
@@ -93,16 +109,26 @@ if (rest.length > 0) {
   mkdirSync(blobs, { recursive: true });
   if (jsonOut) rmSync(jsonOut, { force: true });
   /** One project's run: its progress as lines (two runs may print at once), and its blob report. */
-  const project = async (name) => {
+  const project = async (name, onFilesLeft = null) => {
     const blob = join(blobs, `${name}.json`);
-    const code = await vitest(['run', '--project', name, '--reporter=default', '--reporter=blob', `--outputFile.blob=${blob}`]);
+    const code = await vitest(['run', '--project', name, '--reporter=default', '--reporter=blob', `--outputFile.blob=${blob}`], onFilesLeft);
     // A run that died before its report (out of memory, killed) is missing from the merged one: said here.
     if (code !== 0) process.stderr.write(`npm test: the "${name}" run exited with ${code}${existsSync(blob) ? '' : ' and wrote no report: its files are missing from the totals below'}\n`);
     return code;
   };
 
   const started = Date.now();
-  const codes = [await project('shared'), ...(await Promise.all([project('browser'), project('alone')]))];
+  // The two lanes start once the shared run has at most one file left (or has ended): their own
+  // start-up (~15 s: vitest, the first browser) overlaps that last file instead of following it,
+  // and the cores are not left half idle while one long file ends. Measured 2026-11-29: the shared
+  // run's last ~35 s ran two files or fewer, then ~20 s passed before the lanes' first files.
+  let startLanes;
+  const lanesMayStart = new Promise((resolve) => (startLanes = resolve));
+  const shared = project('shared', (left) => left <= 1 && startLanes());
+  const lanes = lanesMayStart.then(() => Promise.all([project('browser'), project('alone')]));
+  const sharedCode = await shared;
+  startLanes();
+  const codes = [sharedCode, ...(await lanes)];
   process.stdout.write('\nThe three runs merged (their "Duration" is the sum of the runs):\n');
   const merged = await vitest(['run', `--merge-reports=${blobs}`, '--reporter=default', ...jsonArgs]);
   process.stdout.write(`npm test: ${Math.round((Date.now() - started) / 1000)} s from the first file to the last\n`);

@@ -177,9 +177,11 @@ describe.skipIf(unavailable !== null)('automatic port mapping against miniupnpd 
     const port = 7451;
     const wrongPort = port + 100;
     const homeDir = tempDir('paracord-home-');
-    // Both friends keep the default probe limit: one probe per 30 s per peer.
-    const friend1 = await serveIn(router.wan, tempDir('paracord-friend1-'), 'friend1.test', `${WAN_NODE}:${port + 1}`, ['--public-url', `http://${WAN_NODE}:${port + 1}`]);
-    const friend2 = await serveIn(router.wan, tempDir('paracord-friend2-'), 'friend2.test', `${WAN_NODE}:${port + 2}`, ['--public-url', `http://${WAN_NODE}:${port + 2}`]);
+    // The friends take one probe per 10 s per peer (the default is 30 s): the home, which cannot
+    // know a friend's limit, still spaces its own asks by the default's 31 s.
+    const probeLimit = ['--reach-probe-interval', '10'];
+    const friend1 = await serveIn(router.wan, tempDir('paracord-friend1-'), 'friend1.test', `${WAN_NODE}:${port + 1}`, ['--public-url', `http://${WAN_NODE}:${port + 1}`, ...probeLimit]);
+    const friend2 = await serveIn(router.wan, tempDir('paracord-friend2-'), 'friend2.test', `${WAN_NODE}:${port + 2}`, ['--public-url', `http://${WAN_NODE}:${port + 2}`, ...probeLimit]);
     const home = await serveIn(router.lan, homeDir, 'home.test', `${LAN_NODE}:${port}`, ['--public-url', `http://${ROUTER_WAN}:${port}`]);
     const output = () => `${home.run.output()}\n${router.log}`;
     try {
@@ -202,7 +204,7 @@ describe.skipIf(unavailable !== null)('automatic port mapping against miniupnpd 
 
       // Once friend1 may be asked again, a test through it fails; the home asks the router for a
       // mapping and tests again through it: friend1 answered a moment ago, so friend2 is asked (no 429).
-      await new Promise((r) => setTimeout(r, Math.max(0, firstAnswered + 32_000 - Date.now())));
+      await new Promise((r) => setTimeout(r, Math.max(0, firstAnswered + 12_000 - Date.now())));
       const refused = (friend: typeof friend1) => Number(/^paracord_federation_rate_limited_total (\d+)/m.exec(friend.metrics())?.[1]);
       const refusedBefore = [refused(friend1), refused(friend2)];
       const started = Date.now();

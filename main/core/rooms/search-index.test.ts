@@ -54,9 +54,11 @@ async function joinedWithoutIndex(): Promise<(e: Envelope) => void> {
   return store;
 }
 
-/** `count` messages "`word` i" with ids "`prefix`i". */
+/** `count` messages "`word` i" with ids "`prefix`i", in one transaction (each store a savepoint in it: not one commit each). */
 function storeMessages(store: (e: Envelope) => void, prefix: string, word: string, count: number): void {
-  for (let i = 0; i < count; i++) store(event('m.message', `${prefix}${i}`, { body: `${word} ${i}` }));
+  db.transaction(() => {
+    for (let i = 0; i < count; i++) store(event('m.message', `${prefix}${i}`, { body: `${word} ${i}` }));
+  })();
 }
 
 it('is written after the storing transaction, and a search sees every stored message', async () => {
