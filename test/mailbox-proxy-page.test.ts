@@ -26,15 +26,20 @@ async function pageServer(status: number) {
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, posts: () => posts, server };
 }
 
+/** Two homes and their friend (mailbox-homes.ts), alpha knowing beta at an address where only a page answers. */
+async function betaBehindPage(nodes: Parameters<typeof twoHomesAndAFriend>[0], status: number) {
+  const homes = await twoHomesAndAFriend(nodes);
+  const page = await pageServer(status);
+  nodes.servers.push(page.server);
+  const betaStatus = (await homes.beta.admin('GET', '/status')).body as { key_id: string; public_key: string };
+  const readded = await homes.alpha.admin('POST', '/peers', { server_name: 'beta.test', endpoint: `${page.url}/_paracord/federation/v1`, key_id: betaStatus.key_id, public_key: betaStatus.public_key, replace: true });
+  expect(readded.status, JSON.stringify(readded.body)).toBe(200);
+  return { ...homes, page };
+}
+
 describe('a friend down behind a page at its address', () => {
   it.for([502, 200])('a direct push answered by an HTML page (HTTP %i) goes to the friend\'s mailbox and arrives', { timeout: 120_000 }, async (status, { nodes }) => {
-    const { alpha, beta, roomId } = await twoHomesAndAFriend(nodes);
-    const page = await pageServer(status);
-    nodes.servers.push(page.server);
-    // alpha knows beta at an address where only the page answers.
-    const betaStatus = (await beta.admin('GET', '/status')).body as { key_id: string; public_key: string };
-    const readded = await alpha.admin('POST', '/peers', { server_name: 'beta.test', endpoint: `${page.url}/_paracord/federation/v1`, key_id: betaStatus.key_id, public_key: betaStatus.public_key, replace: true });
-    expect(readded.status, JSON.stringify(readded.body)).toBe(200);
+    const { alpha, beta, roomId, page } = await betaBehindPage(nodes, status);
     const sent = await send(alpha, roomId, `behind a ${status} page`);
     await eventually(async () => expect(queryNodeDb<{ n: number }>(beta.dataDir, 'SELECT COUNT(*) AS n FROM federation_events WHERE event_id = ?', sent)[0]!.n).toBe(1), 60_000, 100);
     expect(page.posts()).toBeGreaterThan(0);
@@ -42,11 +47,7 @@ describe('a friend down behind a page at its address', () => {
   });
 
   it('with no mailbox to take it, its entry says why, as for no answer at all, not the page\'s status', async ({ nodes }) => {
-    const { alpha, beta, carol, roomId } = await twoHomesAndAFriend(nodes);
-    const page = await pageServer(502);
-    nodes.servers.push(page.server);
-    const betaStatus = (await beta.admin('GET', '/status')).body as { key_id: string; public_key: string };
-    expect((await alpha.admin('POST', '/peers', { server_name: 'beta.test', endpoint: `${page.url}/_paracord/federation/v1`, key_id: betaStatus.key_id, public_key: betaStatus.public_key, replace: true })).status).toBe(200);
+    const { alpha, carol, roomId, page } = await betaBehindPage(nodes, 502);
     expect(await carol.stop()).toBe(0);
     const sent = await send(alpha, roomId, 'nobody to carry it');
     await eventually(async () => {
@@ -58,11 +59,7 @@ describe('a friend down behind a page at its address', () => {
   });
 
   it('with no mailbox to take it, each attempt tries it straight and asks the mailbox once (not first and again after)', async ({ nodes }) => {
-    const { alpha, beta, carol, roomId } = await twoHomesAndAFriend(nodes);
-    const page = await pageServer(502);
-    nodes.servers.push(page.server);
-    const betaStatus = (await beta.admin('GET', '/status')).body as { key_id: string; public_key: string };
-    expect((await alpha.admin('POST', '/peers', { server_name: 'beta.test', endpoint: `${page.url}/_paracord/federation/v1`, key_id: betaStatus.key_id, public_key: betaStatus.public_key, replace: true })).status).toBe(200);
+    const { alpha, carol, roomId, page } = await betaBehindPage(nodes, 502);
     // carol, the mailbox, is down; whatever now listens at its address drops each request, and
     // counts those that try to leave mail there (not alpha's and beta's fetches of their own mail).
     const port = Number(new URL(carol.federationUrl).port);

@@ -174,7 +174,12 @@ export class Discovery {
    */
   async requiresBinding(origin: string, now = Date.now()): Promise<boolean> {
     if (await this.bindsDestination(origin, now)) return true;
-    return this.binding?.has(origin) ?? false;
+    return this.boundWhenLastRead(origin);
+  }
+
+  /** Whether `serverName`'s discovery advertised binding when it was last read (no look-up). */
+  boundWhenLastRead(serverName: string): boolean {
+    return this.binding?.has(serverName) ?? false;
   }
 
   /** What a discovery document read from `serverName` itself (checked by the caller) says about binding. */

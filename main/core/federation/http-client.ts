@@ -69,6 +69,13 @@ export interface HttpClientOptions {
    * `destination_binding` capability in discovery); the node gives a function bound late to its Discovery.
    */
   bindsDestination?: (serverName: string) => Promise<boolean>;
+  /**
+   * Whether the server's discovery advertised binding when it was last read (destination-binding.ts):
+   * a request to it is bound although its discovery cannot be read now (a slow or failed look-up
+   * must not send the four-line form to a server known to bind: it refuses it, or reads our
+   * discovery to find out, which for a friend behind a router is an address that never answers).
+   */
+  remembersBinding?: (serverName: string) => boolean;
   /** Drops what is known of a server's discovery (binding), so the next question asks it again. */
   forgetDestination?: (serverName: string) => void;
   /**
@@ -292,13 +299,18 @@ export class HttpClient {
   /**
    * A request signed with our identity (docs/PROTOCOL.md §Request signatures). `pathAndQuery` is signed as sent. With
    * `options.destination`, the request is bound to that server (X-Paracord-Destination, the
-   * five-line signed string) when it advertises binding; otherwise the four-line form is used.
+   * five-line signed string) when it advertises binding, or did when its discovery was last read;
+   * otherwise the four-line form is used.
    */
   async signed(signer: RequestSigner, method: string, endpoint: string, pathAndQuery: string, body?: string, options: SendOptions = {}): Promise<FederationResponse> {
     let destination: string | undefined;
     const reference = options.destination !== undefined ? (this.options.referenceVersion?.(options.destination) ?? null) : null;
     if (options.destination !== undefined) {
-      const bind = options.bind ?? (reference !== null ? reference === '3' : ((await this.options.bindsDestination?.(options.destination).catch(() => false)) ?? false));
+      const bind =
+        options.bind ??
+        (reference !== null
+          ? reference === '3'
+          : ((await this.options.bindsDestination?.(options.destination).catch(() => false)) ?? false) || (this.options.remembersBinding?.(options.destination) ?? false));
       if (bind) destination = options.destination;
     }
     // Encoded once: hashed for the signature and sent as these bytes (a batch is ~1 KB an event).

@@ -1,6 +1,6 @@
 /**
  * The node's housekeeping: a periodic cleanup (replay cache, expired mailbox items and outbox
- * entries, old delivery attempts, clients' transaction ids), and quarantines that lapse by
+ * entries, old delivery attempts, the oldest notes of holds beyond their bound, clients' transaction ids), and quarantines that lapse by
  * themselves (trust/quarantine-lapses.ts). Started once the node listens; stopped first.
  */
 import { DEFAULT_MAX_AGE_MS } from '../outbox/delivery-worker.ts';
@@ -14,6 +14,8 @@ const CLEANUP_EVERY_MS = 60_000;
 /** Delivery attempts are kept a week, and at most this many. */
 const ATTEMPTS_KEPT_MS = 7 * 24 * 3600_000;
 const ATTEMPTS_KEPT = 200_000;
+/** Notes of our events a friend held for review (outbox/held-there.ts): at most this many, the newest. */
+export const HELD_NOTES_KEPT = 200_000;
 
 export class Housekeeping {
   private readonly s: Services;
@@ -63,6 +65,7 @@ export class Housekeeping {
         for (const destination of expired.destinations) this.s.workers.deliver(destination);
       }
       outbox.pruneAttempts(ATTEMPTS_KEPT_MS, ATTEMPTS_KEPT);
+      this.s.heldThere.prune(HELD_NOTES_KEPT);
       state.running?.rooms.clientTxns.forget(Date.now());
     } catch (error) {
       log.warn({ event: 'housekeeping_failed', error: (error as Error).message }, 'periodic cleanup failed');

@@ -109,6 +109,7 @@ function buildPeerKnowledge({ config, log, db, settings, state }: NodeBasics, bu
     // Peers' other endpoints (their discovery's federation_endpoints) survive a restart (issue #32 item 4).
     failoverStore: { load: () => settings.get('endpoint_alternates'), save: (text) => settings.set('endpoint_alternates', text), keep: (origin) => trust.endpointVouch(origin) !== undefined },
     bindsDestination: (server) => discovery.bindsDestination(server),
+    remembersBinding: (server) => discovery.boundWhenLastRead(server),
     forgetDestination: (server) => discovery.forget(server),
     referenceVersion: (server) => dialects.referenceVersion(server),
     onReferenceBinds: (server) => {
@@ -317,7 +318,7 @@ function buildDelivery(
     onAnswered: (destination) => trust.markSeen(destination),
     subscribeQueued: (listener) => bus.on('deliveryQueued', listener),
   });
-  return { outbox, pull, ...mail, workers, isPaused, isHeldDestination };
+  return { outbox, pull, heldThere, ...mail, workers, isPaused, isHeldDestination };
 }
 
 /** Every service a node has before federation starts, in dependency order. */

@@ -79,6 +79,21 @@ export class HeldThere {
     return this.ownAmongStmt.get(JSON.stringify(eventIds)) !== undefined;
   }
 
+  /**
+   * Keeps the notes bounded (housekeeping): beyond `maxRows`, the oldest go, and their messages
+   * read as delivered, as they did before holds were told. A friend that holds us for months
+   * would otherwise add a row for every event we send it. Nothing to count for a node no friend
+   * ever held (the set is empty). The number removed.
+   */
+  prune(maxRows: number): number {
+    if (this.notesFor.size === 0) return 0;
+    const count = this.db.prepare<[], number>('SELECT COUNT(*) FROM delivery_held_there').pluck().get() ?? 0;
+    if (count <= maxRows) return 0;
+    return this.db
+      .prepare('DELETE FROM delivery_held_there WHERE (event_id, destination) IN (SELECT event_id, destination FROM delivery_held_there ORDER BY held_at, event_id, destination LIMIT ?)')
+      .run(count - maxRows).changes;
+  }
+
   /** After the commit (not after a rollback): the sets learn what settleLine wrote. */
   applied(destination: string, change: HeldByChange): void {
     if (change === 'add') {

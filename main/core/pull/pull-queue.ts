@@ -181,7 +181,8 @@ export class PullQueue {
    * node's answer), but for those it names in `held` (capability `pull_held`): it holds them for
    * review (it keeps our server in quarantine), noted as a push receipt saying `held` is
    * (held-there.ts), and not applied there. An ack that names what it held (`held` given, even
-   * empty) and none of the events it covers says the puller takes ours as any other. How many
+   * empty), names none of our own events among them, and covers at least one of ours it took,
+   * says the puller takes ours as any other (what we relay for others says nothing). How many
    * were deleted and failed. Run it inside the caller's transaction (the ack route's group commit),
    * or it commits on its own.
    */
