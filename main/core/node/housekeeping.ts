@@ -4,11 +4,10 @@
  * themselves (trust/quarantine-lapses.ts). Started once the node listens; stopped first.
  */
 import { DEFAULT_MAX_AGE_MS } from '../outbox/delivery-worker.ts';
-import { releaseHeld } from '../trust/quarantine-release.ts';
+import { LapseReleases, LAPSE_REASON } from '../trust/lapse-releases.ts';
 import { QuarantineLapses } from '../trust/quarantine-lapses.ts';
 import type { Services } from './services.ts';
 import { warnLimited } from '../log/rate-limit.ts';
-import { guarded } from '../util/guarded.ts';
 
 const CLEANUP_EVERY_MS = 60_000;
 /** Delivery attempts are kept a week, and at most this many. */
@@ -21,19 +20,18 @@ export class Housekeeping {
   private readonly s: Services;
   private timer: NodeJS.Timeout | null = null;
   private readonly lapses: QuarantineLapses;
+  private readonly releases: LapseReleases;
 
   constructor(s: Services) {
     this.s = s;
     const { trust, log, notifications } = s;
-    // Quarantines with an end time lapse by themselves; what they held is then released.
+    // Quarantines with an end time lapse by themselves; what they held is then released, and
+    // released again later while a release keeps some (lapse-releases.ts).
+    this.releases = new LapseReleases({ trust, quarantine: s.quarantine, ingest: s.ingest, log, afterTry: (server) => s.workers.deliver(server) });
     this.lapses = new QuarantineLapses(trust, (server) => {
-      trust.upsert(server, { trust: 'allow', reason: 'quarantine ended', until_ms: null });
+      trust.upsert(server, { trust: 'allow', reason: LAPSE_REASON, until_ms: null });
       log.info({ event: 'quarantine_ended', server }, 'quarantine ended');
-      // What could not be stored now stays held, listed for the owner's next release (quarantine-release.ts);
-      // a failure to read or remove the held rows is logged, never left to end the process.
-      void releaseHeld(server, s.quarantine, s.ingest, log)
-        .catch((error: unknown) => log.warn({ event: 'quarantine_release_failed', server, err: error }, 'releasing the held events of an ended quarantine failed; they stay held'))
-        .finally(() => guarded(log, 'quarantine_release_failed', () => s.workers.deliver(server)));
+      this.releases.lapsed(server);
       notifications.notify({ type: 'status' });
     }, (server, error) => warnLimited(log, 'quarantine_lapse_failed', { event: 'quarantine_lapse_failed', server, err: error }, 'ending a quarantine at its end time failed; tried again in 30 s'));
     s.bus.on('quarantineChanged', () => this.lapses.changed());
@@ -51,6 +49,7 @@ export class Housekeeping {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.lapses.stop();
+    this.releases.stop();
   }
 
   private cleanUp(): void {
