@@ -6,8 +6,8 @@
  * 2. The "browser" project (Chromium) and the "alone" project (network namespaces, the benchmark
  *    harness, short timers) side by side, each one file at a time: never two browsers and never
  *    two namespace routers at once. One vitest run would take them one after the other (a group
- *    of files has one worker count, and the two kinds must not meet themselves). They start while
- *    the shared run's last file ends (scripts/files-left-reporter.mjs counts them).
+ *    of files has one worker count, and the two kinds must not meet themselves). The browser lane
+ *    starts while the shared run's last file ends (scripts/files-left-reporter.mjs counts them).
  *
  * Each run writes a blob report; vitest then merges them into one report (`--json=PATH` adds its
  * JSON form, which .ci/run reads). Any other argument (a file filter, `--project`, a reporter)
@@ -118,17 +118,18 @@ if (rest.length > 0) {
   };
 
   const started = Date.now();
-  // The two lanes start once the shared run has at most one file left (or has ended): their own
+  // The browser lane starts once the shared run has at most one file left (or has ended): its
   // start-up (~15 s: vitest, the first browser) overlaps that last file instead of following it,
   // and the cores are not left half idle while one long file ends. Measured 2026-11-29: the shared
-  // run's last ~35 s ran two files or fewer, then ~20 s passed before the lanes' first files.
-  let startLanes;
-  const lanesMayStart = new Promise((resolve) => (startLanes = resolve));
-  const shared = project('shared', (left) => left <= 1 && startLanes());
-  const lanes = lanesMayStart.then(() => Promise.all([project('browser'), project('alone')]));
+  // run's last ~35 s ran two files or fewer, then ~20 s passed before the lanes' first files. The
+  // alone lane waits for the shared run's end: its files are there for failing beside shared ones.
+  let startBrowser;
+  const browserMayStart = new Promise((resolve) => (startBrowser = resolve));
+  const shared = project('shared', (left) => left <= 1 && startBrowser());
+  const browser = browserMayStart.then(() => project('browser'));
   const sharedCode = await shared;
-  startLanes();
-  const codes = [sharedCode, ...(await lanes)];
+  startBrowser();
+  const codes = [sharedCode, ...(await Promise.all([browser, project('alone')]))];
   process.stdout.write('\nThe three runs merged (their "Duration" is the sum of the runs):\n');
   const merged = await vitest(['run', `--merge-reports=${blobs}`, '--reporter=default', ...jsonArgs]);
   process.stdout.write(`npm test: ${Math.round((Date.now() - started) / 1000)} s from the first file to the last\n`);

@@ -119,28 +119,38 @@ describe('quarantine', () => {
     expect(await peer(alpha, 'beta.test')).toMatchObject({ trust: 'allow', reason: 'quarantine ended' });
   });
 
+  /**
+   * alpha's database refuses to store beta's events (as a full disk would: a failure here, not a
+   * verdict on them) while `beta_full` stands; beta's `count` messages are held, then the
+   * quarantine ends and its release keeps them. The end is set once they are held (held events are
+   * not stored until released), so that a slow machine cannot let them arrive after it.
+   */
+  async function heldPastAnEnd(db: Database.Database, count: number): Promise<string[]> {
+    db.exec("CREATE TRIGGER beta_full BEFORE INSERT ON federation_events WHEN NEW.origin_server = 'beta.test' BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END");
+    const retries = () => alpha.stderr.split('"event":"quarantine_release_retry"').length - 1;
+    const retriesBefore = retries();
+    expect((await alpha.admin('PUT', '/peers/beta.test/trust', { mode: 'quarantine', reason: 'for a moment' })).status).toBe(200);
+    const sent: string[] = [];
+    for (let i = 0; i < count; i++) sent.push(await send(beta, roomId, `held past a full disk ${i}`));
+    await eventually(async () => expect((await alpha.admin('GET', '/quarantine')).body.counts['beta.test']).toBe(count));
+    expect((await alpha.admin('PUT', '/peers/beta.test/trust', { mode: 'quarantine', reason: 'for a moment', until_ms: Date.now() + 300 })).status).toBe(200);
+    // The end comes; its release stops at the first event and keeps them all, in order.
+    await eventually(async () => expect(retries()).toBe(retriesBefore + 1), 15_000);
+    expect(await peer(alpha, 'beta.test')).toMatchObject({ trust: 'allow', reason: 'quarantine ended' });
+    expect((await alpha.admin('GET', '/quarantine?server_name=beta.test')).body.held.map((h: { event_id: string }) => h.event_id)).toEqual(sent);
+    return sent;
+  }
+
   it('an end whose release could not store them now releases them again by itself, without the owner', async () => {
-    // alpha's database refuses to store beta's events for a while (as a full disk would): a
-    // failure here, not a verdict on them. The trigger comes first, so the events are held before
-    // the end whatever the machine's speed (held events are not stored until released).
     const db = new Database(join(alpha.dataDir, 'paracord.db'));
-    const full = () => db.exec("CREATE TRIGGER beta_full BEFORE INSERT ON federation_events WHEN NEW.origin_server = 'beta.test' BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END");
     try {
-      full();
-      expect((await alpha.admin('PUT', '/peers/beta.test/trust', { mode: 'quarantine', reason: 'for a moment', until_ms: Date.now() + 4_000 })).status).toBe(200);
-      const first = await send(beta, roomId, 'held past a full disk');
-      const second = await send(beta, roomId, 'and its answer');
-      await eventually(async () => expect((await alpha.admin('GET', '/quarantine')).body.counts['beta.test']).toBe(2));
-      // The end comes; its release stops at the first event and keeps both, in order.
-      await eventually(async () => expect(alpha.stderr).toContain('"event":"quarantine_release_retry"'), 15_000);
-      expect(await peer(alpha, 'beta.test')).toMatchObject({ trust: 'allow', reason: 'quarantine ended' });
-      expect((await alpha.admin('GET', '/quarantine?server_name=beta.test')).body.held.map((h: { event_id: string }) => h.event_id)).toEqual([first, second]);
+      const [first, second] = await heldPastAnEnd(db, 2);
       // The disk has room again: within the first retry's 10 s they are in, in order (before, they
       // waited for the owner's next release).
       db.exec('DROP TRIGGER beta_full');
       await eventually(async () => expect(await ids(alpha)).toEqual(expect.arrayContaining([first, second])), 20_000);
       const stored = await ids(alpha);
-      expect(stored.indexOf(second)).toBeGreaterThan(stored.indexOf(first));
+      expect(stored.indexOf(second!)).toBeGreaterThan(stored.indexOf(first!));
       expect((await alpha.admin('GET', '/quarantine')).body.counts['beta.test']).toBeUndefined();
     } finally {
       db.exec('DROP TRIGGER IF EXISTS beta_full');
@@ -148,20 +158,31 @@ describe('quarantine', () => {
     }
   });
 
+  it('a restart before the retry releases them at its start', async () => {
+    const db = new Database(join(alpha.dataDir, 'paracord.db'));
+    let held: string[];
+    try {
+      held = await heldPastAnEnd(db, 1);
+      expect(await alpha.stop()).toBe(0);
+      db.exec('DROP TRIGGER beta_full');
+    } finally {
+      db.exec('DROP TRIGGER IF EXISTS beta_full');
+      db.close();
+    }
+    await alpha.start();
+    // Before the first retry's 10 s were up: taken at the start.
+    await eventually(async () => expect(await ids(alpha)).toContain(held[0]), 8_000);
+    expect((await alpha.admin('GET', '/quarantine')).body.counts['beta.test']).toBeUndefined();
+  });
+
   it('an owner\'s own choice after the end stops the retries: what is held then waits for them', async () => {
-    const retries = () => alpha.stderr.split('"event":"quarantine_release_retry"').length - 1;
-    const retriesBefore = retries();
     const db = new Database(join(alpha.dataDir, 'paracord.db'));
     try {
-      db.exec("CREATE TRIGGER beta_full BEFORE INSERT ON federation_events WHEN NEW.origin_server = 'beta.test' BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END");
-      expect((await alpha.admin('PUT', '/peers/beta.test/trust', { mode: 'quarantine', reason: 'for a moment', until_ms: Date.now() + 4_000 })).status).toBe(200);
-      const held = await send(beta, roomId, 'held, then the owner decides');
-      await eventually(async () => expect((await alpha.admin('GET', '/quarantine')).body.counts['beta.test']).toBe(1));
-      await eventually(async () => expect(retries()).toBe(retriesBefore + 1), 15_000);
-      // The owner allows beta with a reason of theirs: the held event is now theirs to release.
-      expect((await alpha.admin('PUT', '/peers/beta.test/trust', { mode: 'allow', reason: 'known friend' })).status).toBe(200);
+      const [held] = await heldPastAnEnd(db, 1);
+      // The owner allows beta (with a reason of theirs or none): the held event is now theirs to release.
+      expect((await alpha.admin('PUT', '/peers/beta.test/trust', { mode: 'allow' })).status).toBe(200);
       db.exec('DROP TRIGGER beta_full');
-      await new Promise((r) => setTimeout(r, 12_000));
+      await eventually(async () => expect(alpha.stderr).toContain('"event":"quarantine_release_retry_ended"'), 20_000);
       expect(await ids(alpha)).not.toContain(held);
       expect((await alpha.admin('GET', '/quarantine')).body.counts['beta.test']).toBe(1);
       expect((await alpha.admin('POST', '/quarantine/beta.test/release')).body).toEqual({ released: 1, rejected: [], kept: 0 });

@@ -161,6 +161,13 @@ export class HttpClient {
   readonly failover: EndpointFailover;
   /** Where the last connection to each origin went, and what failed before it (the self-test's families). */
   private readonly connections = new LRUCache<string, { to: ConnectedTo | null; failed: ConnectedTo[]; at: number }>({ max: 2_000 });
+  /**
+   * Servers remembered as binding (`remembersBinding`) that refused our bound request as a bad
+   * signature and took the unbound one (a server gone back to a version without binding, whose
+   * discovery cannot be read now): the memory is not used for them for an hour, else each request
+   * would try the bound form first, and look the discovery up again, before the unbound one.
+   */
+  private readonly bindingOverruled = new LRUCache<string, true>({ max: 1_000, ttl: 3_600_000 });
 
   constructor(options: HttpClientOptions) {
     this.options = options;
@@ -310,7 +317,8 @@ export class HttpClient {
         options.bind ??
         (reference !== null
           ? reference === '3'
-          : ((await this.options.bindsDestination?.(options.destination).catch(() => false)) ?? false) || (this.options.remembersBinding?.(options.destination) ?? false));
+          : ((await this.options.bindsDestination?.(options.destination).catch(() => false)) ?? false) ||
+            (!this.bindingOverruled.has(options.destination) && (this.options.remembersBinding?.(options.destination) ?? false)));
       if (bind) destination = options.destination;
     }
     // Encoded once: hashed for the signature and sent as these bytes (a batch is ~1 KB an event).
@@ -337,6 +345,7 @@ export class HttpClient {
         const bindNow = destination === undefined ? true : ((await this.options.bindsDestination?.(options.destination).catch(() => false)) ?? false);
         if (bindNow !== (destination !== undefined)) {
           response = await this.send(method, joinUrl(endpoint, pathAndQuery), sign(bindNow ? options.destination : undefined), bytes, options);
+          if (!bindNow && response.status !== 403) this.bindingOverruled.set(options.destination, true);
         }
       }
     }

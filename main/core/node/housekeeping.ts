@@ -44,6 +44,9 @@ export class Housekeeping {
     this.timer = setInterval(() => this.cleanUp(), Math.min(CLEANUP_EVERY_MS, Math.max(1_000, Math.floor(maxAge / 4))));
     this.timer.unref();
     this.lapses.start();
+    // Releases after an end that kept events, cut short by a stop (a full disk is often answered
+    // with a restart): taken up again now.
+    this.releases.resume();
   }
 
   stop(): void {

@@ -43,6 +43,18 @@ export class LapseReleases {
     void this.tryRelease(server, FIRST_RETRY_MS);
   }
 
+  /**
+   * At start: every server whose end's "allow" stands with something still held (a release after
+   * its end kept events, and the node stopped before a retry took them) is released again now.
+   */
+  resume(): void {
+    try {
+      for (const server of Object.keys(this.d.quarantine.counts())) if (this.stillLapsed(server)) this.lapsed(server);
+    } catch (error) {
+      this.d.log.warn({ event: 'quarantine_release_failed', err: error }, 'reading what ended quarantines still hold failed; released at the owner\'s next release');
+    }
+  }
+
   stop(): void {
     this.stopped = true;
     for (const timer of this.retries.values()) clearTimeout(timer);
@@ -70,7 +82,10 @@ export class LapseReleases {
     this.cancel(server);
     const timer = setTimeout(() => {
       this.retries.delete(server);
-      if (!this.stillLapsed(server)) return;
+      if (!this.stillLapsed(server)) {
+        this.d.log.info({ event: 'quarantine_release_retry_ended', server }, 'no more releases of an ended quarantine: the owner decided about that server since, or nothing is held');
+        return;
+      }
       void this.tryRelease(server, Math.min(MAX_RETRY_MS, nextWaitMs * 2));
     }, nextWaitMs);
     timer.unref();
