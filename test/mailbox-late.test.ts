@@ -108,7 +108,16 @@ describe('a friend\'s node as a mailbox, the room\'s host away for longer than i
     expect(bodies(alpha).filter((b) => b === 'maybe taken in time')).toHaveLength(1);
     // Shown to its sender as delivered, nothing waiting or failed.
     for (const id of [left, maybeTaken]) await eventually(async () => expect(queryNodeDb(beta.dataDir, 'SELECT 1 FROM federation_outbox WHERE event_id = ? UNION ALL SELECT 1 FROM mailbox_deposits WHERE event_id = ?', id, id)).toHaveLength(0), 60_000, 250);
-    // Settled when it was queued again (nothing left to tell the rooms at the next start).
-    expect(queryNodeDb(beta.dataDir, 'SELECT event_id FROM mailbox_taken_late')).toEqual([]);
+    // Settled when it was queued again (nothing left to tell the rooms at the next start). A note
+    // may still be on its way for a moment: on a loaded machine (CI, 2026-11-29) one was left when
+    // the line above passed — most likely the re-issued twin, seen held at carol past half the
+    // host's limit before alpha fetched it, so taken "late" although alpha took it (the rule's
+    // margin); its note is told and settled at beta's next check, and the copy signed again that
+    // alpha answers 409 event_id_conflict counts as delivered (delivery-outcomes.ts): still
+    // nothing waiting or failed.
+    await eventually(async () => expect(queryNodeDb(beta.dataDir, 'SELECT event_id FROM mailbox_taken_late')).toEqual([]), 60_000, 250);
+    for (const id of [left, maybeTaken]) await eventually(async () => expect(queryNodeDb(beta.dataDir, 'SELECT 1 FROM federation_outbox WHERE event_id = ? UNION ALL SELECT 1 FROM mailbox_deposits WHERE event_id = ?', id, id)).toHaveLength(0), 60_000, 250);
+    expect(bodies(alpha).filter((b) => b === 'maybe taken in time')).toHaveLength(1);
+    expect(bodies(alpha).filter((b) => b === 'left for a week')).toHaveLength(1);
   }, 240_000);
 });
