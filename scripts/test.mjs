@@ -3,11 +3,12 @@
  * `npm test`: the whole suite in two phases, so that it fits a CI run's 20 minutes on two cores.
  *
  * 1. The "shared" project: every file that can share the machine, three at a time (vitest.config.ts).
- * 2. The "browser" project (Chromium) and the "alone" project (network namespaces, the benchmark
- *    harness, short timers) side by side, each one file at a time: never two browsers and never
- *    two namespace routers at once. One vitest run would take them one after the other (a group
- *    of files has one worker count, and the two kinds must not meet themselves). The browser lane
- *    starts while the shared run's last file ends (scripts/files-left-reporter.mjs counts them).
+ * 2. The "browser" project (Chromium, SIGKILL loops, the benchmark harness) and the "alone" project
+ *    (network namespaces, files that failed beside others) side by side, each one file at a time:
+ *    never two browsers and never two namespace routers at once. One vitest run would take them
+ *    one after the other (a group of files has one worker count, and the two kinds must not meet
+ *    themselves). The browser lane starts while the shared run's last file ends
+ *    (scripts/files-left-reporter.mjs counts them), the alone lane once it has ended.
  *
  * Each run writes a blob report; vitest then merges them into one report (`--json=PATH` adds its
  * JSON form, which .ci/run reads). Any other argument (a file filter, `--project`, a reporter)

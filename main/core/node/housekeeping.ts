@@ -1,7 +1,9 @@
 /**
  * The node's housekeeping: a periodic cleanup (replay cache, expired mailbox items and outbox
- * entries, old delivery attempts, the oldest notes of holds beyond their bound, clients' transaction ids), and quarantines that lapse by
- * themselves (trust/quarantine-lapses.ts). Started once the node listens; stopped first.
+ * entries, old delivery attempts, the oldest notes of holds beyond their bound, clients'
+ * transaction ids), and quarantines that lapse by themselves (trust/quarantine-lapses.ts) with
+ * the release of what they held (trust/lapse-releases.ts). Started once the node listens;
+ * stopped first.
  */
 import { DEFAULT_MAX_AGE_MS } from '../outbox/delivery-worker.ts';
 import { LapseReleases, LAPSE_REASON } from '../trust/lapse-releases.ts';
