@@ -4,8 +4,9 @@
  * failed is tried again by itself, after 10 s, then twice as long each time up to an hour, for as
  * long as the lapse's own "allow" stands and something is still held. Before, those events waited
  * for the owner's next release, although nobody had asked to review them again. Anything the owner
- * does to that server meanwhile (quarantine it again, block it, allow it with a reason of theirs,
- * release or purge what is held) ends the retries: what is held then is theirs to decide.
+ * does to that server meanwhile (trust it, with or without a reason: the end's reason is then gone;
+ * quarantine or block it again; release or purge what is held) ends the retries: what is held then
+ * is theirs to decide.
  */
 import type { Logger } from 'pino';
 import { releaseHeld } from './quarantine-release.ts';
