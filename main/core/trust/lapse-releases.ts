@@ -6,7 +6,8 @@
  * for the owner's next release, although nobody had asked to review them again. Anything the owner
  * does to that server meanwhile (trust it, with or without a reason: the end's reason is then gone;
  * quarantine or block it again; release or purge what is held) ends the retries: what is held then
- * is theirs to decide.
+ * is theirs to decide. A release under way when they trust, quarantine or block it stops at its next
+ * event (quarantine-release.ts `stillWanted`).
  */
 import type { Logger } from 'pino';
 import { releaseHeld } from './quarantine-release.ts';
@@ -71,7 +72,9 @@ export class LapseReleases {
   private async tryRelease(server: string, nextWaitMs: number): Promise<void> {
     let again: boolean;
     try {
-      again = (await releaseHeld(server, this.d.quarantine, this.d.ingest, this.d.log)).kept > 0;
+      // Only while the end stands: an owner who quarantines, blocks or trusts that server again
+      // mid-release keeps the rest held for their own decision (what they purge meanwhile is skipped).
+      again = (await releaseHeld(server, this.d.quarantine, this.d.ingest, this.d.log, { stillWanted: () => this.endStands(server) })).kept > 0;
     } catch (error) {
       // A failure to read or remove the held rows is logged, never left to end the process.
       this.d.log.warn({ event: 'quarantine_release_failed', server, err: error }, 'releasing the held events of an ended quarantine failed; they stay held');
@@ -79,6 +82,10 @@ export class LapseReleases {
     }
     guarded(this.d.log, 'quarantine_release_failed', () => this.d.afterTry(server));
     if (!again || this.stopped) return;
+    if (!this.stillLapsed(server)) {
+      this.d.log.info({ event: 'quarantine_release_retry_ended', server }, 'no more releases of an ended quarantine: the owner decided about that server since, or nothing is held');
+      return;
+    }
     this.d.log.info({ event: 'quarantine_release_retry', server, in_ms: nextWaitMs }, 'held events of an ended quarantine are released again later');
     this.cancel(server);
     const timer = setTimeout(() => {
@@ -93,11 +100,16 @@ export class LapseReleases {
     this.retries.set(server, timer);
   }
 
+  /** The lapse's "allow" stands: nothing the owner did to that server since. */
+  private endStands(server: string): boolean {
+    const row = this.d.trust.get(server);
+    return row?.trust === 'allow' && row.reason === LAPSE_REASON;
+  }
+
   /** The lapse's "allow" stands (nothing the owner did since) and something is still held. */
   private stillLapsed(server: string): boolean {
     try {
-      const row = this.d.trust.get(server);
-      return row?.trust === 'allow' && row.reason === LAPSE_REASON && this.d.quarantine.list(server, 1).length > 0;
+      return this.endStands(server) && this.d.quarantine.list(server, 1).length > 0;
     } catch (error) {
       this.d.log.warn({ event: 'quarantine_release_failed', server, err: error }, 'reading what an ended quarantine still holds failed; released at the owner\'s next release');
       return false;

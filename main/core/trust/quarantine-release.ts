@@ -16,6 +16,11 @@ export interface ReleaseResult {
   kept: number;
 }
 
+/** Thrown inside the storing transaction: the row was purged, or taken by another release, since it was read. */
+class NoLongerHeld extends Error {}
+/** Thrown inside the storing transaction: the caller no longer wants this release to go on. */
+class NoLongerWanted extends Error {}
+
 /**
  * Releases a quarantined server's held events: each goes through the normal store path
  * (host authorization, apply, relay) in the order it arrived. Its signature was verified when
@@ -23,19 +28,54 @@ export interface ReleaseResult {
  * decided as for a fetched event: fetched-event-failure.ts) are reported and dropped. One that
  * could not be taken now is no verdict: it and the ones after it stay held (before, they were
  * dropped with the refused ones, and a failure of our disk lost a friend's messages for good).
+ *
+ * A release reads the held rows once and then stores them one by one, each awaiting its commit,
+ * so anything can happen between two of them. Each row is taken out of the quarantine in the
+ * transaction that stores its event: a row purged meanwhile (the owner's "drop these" while a
+ * long release runs), or taken by another release of the same server, is skipped, never stored
+ * (before, the release stored what the owner had just purged, and two releases both gave the
+ * quota back a stored event's bytes). `stillWanted`, asked in that same transaction before each
+ * event, stops the release there: the event and the later ones stay held (a quarantine's end
+ * releases only while its end stands: lapse-releases.ts).
  */
-export async function releaseHeld(server: string, quarantine: QuarantineStore, ingest: EventIngest, log: Logger): Promise<ReleaseResult> {
+export async function releaseHeld(
+  server: string,
+  quarantine: QuarantineStore,
+  ingest: EventIngest,
+  log: Logger,
+  options: { stillWanted?: () => boolean } = {},
+): Promise<ReleaseResult> {
   const released: string[] = [];
   const rejected: Array<{ event_id: string; error: string }> = [];
   const rows = quarantine.list(server, 100_000);
   let kept = 0;
+  let skipped = 0;
   for (const [index, row] of rows.entries()) {
-    let stored = false;
+    // A cheap look first: after a purge, the rest of a long list is skipped without a commit each.
+    if (!quarantine.stillHeld(row.id)) {
+      skipped++;
+      continue;
+    }
     try {
       const envelope = envelopeSchema.parse(JSON.parse(row.envelope));
-      stored = (await ingest.store({ envelope, hash: row.content_hash }, row.received_from, undefined, { release: true })).inserted;
+      const takeRow = () => {
+        if (options.stillWanted && !options.stillWanted()) throw new NoLongerWanted();
+        if (!quarantine.take(row.id)) throw new NoLongerHeld();
+      };
+      const result = await ingest.store({ envelope, hash: row.content_hash }, row.received_from, takeRow, { release: true });
+      // A copy stored already was charged when it was: this one's bytes go back.
+      if (!result.inserted) quarantine.freeTaken(row);
       released.push(row.event_id);
     } catch (error) {
+      if (error instanceof NoLongerHeld) {
+        skipped++;
+        continue;
+      }
+      if (error instanceof NoLongerWanted) {
+        kept = rows.length - index;
+        log.info({ event: 'quarantine_release_interrupted', server, event_id: row.event_id, kept }, 'release stopped: it is no longer wanted; the rest stays held');
+        break;
+      }
       const failure = fetchedEventFailure(error);
       if (failure.kind !== 'refused') {
         kept = rows.length - index;
@@ -43,11 +83,11 @@ export async function releaseHeld(server: string, quarantine: QuarantineStore, i
         break;
       }
       rejected.push({ event_id: row.event_id, error: failure.message });
+      // Refused: dropped, and its bytes go back to its origin's quota (the rolled-back take left it held).
+      quarantine.remove(row.id, false);
     }
-    // A refused (or already stored) event gives its bytes back to its origin's quota.
-    quarantine.remove(row.id, stored);
   }
   quarantine.reviewed(server);
-  log.info({ event: 'quarantine_released', server, released: released.length, rejected: rejected.length, kept }, 'held events released');
+  log.info({ event: 'quarantine_released', server, released: released.length, rejected: rejected.length, kept, skipped }, 'held events released');
   return { released: released.length, rejected, kept };
 }

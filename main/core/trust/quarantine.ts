@@ -39,9 +39,14 @@ export class QuarantineStore {
   private freeHeld(where: string, param: string | number): void {
     this.heldBytesOf.clear();
     if (!this.quota) return;
+    this.freeRows(this.db.prepare<[string | number], { received_from: string; envelope: string }>(`SELECT received_from, envelope FROM quarantined_events WHERE ${where}`).iterate(param));
+  }
+
+  private freeRows(rows: Iterable<{ received_from: string; envelope: string }>): void {
+    if (!this.quota) return;
     // By (origin, deliverer) while the rows are read; payerOf may read the database only after.
     const freed = new Map<string, { origin: string; receivedFrom: string; bytes: number }>();
-    for (const row of this.db.prepare<[string | number], { received_from: string; envelope: string }>(`SELECT received_from, envelope FROM quarantined_events WHERE ${where}`).iterate(param)) {
+    for (const row of rows) {
       let event: Envelope;
       try {
         event = JSON.parse(row.envelope) as Envelope;
@@ -102,6 +107,26 @@ export class QuarantineStore {
     return origin
       ? this.db.prepare<[string, number], HeldEventRow>('SELECT * FROM quarantined_events WHERE origin = ? ORDER BY id LIMIT ?').all(origin, limit)
       : this.db.prepare<[number], HeldEventRow>('SELECT * FROM quarantined_events ORDER BY id LIMIT ?').all(limit);
+  }
+
+  /**
+   * A release takes the held row `id` out, in the transaction that stores its event (its bytes
+   * stay counted: the event is stored now): false when it is no longer held (purged, or taken by
+   * another release, since the release read it). A rollback of that transaction puts it back.
+   */
+  take(id: number): boolean {
+    this.heldBytesOf.clear();
+    return this.db.prepare('DELETE FROM quarantined_events WHERE id = ?').run(id).changes === 1;
+  }
+
+  /** Whether the held row `id` is still there (a release's cheap look before it tries to take it). */
+  stillHeld(id: number): boolean {
+    return this.db.prepare('SELECT 1 FROM quarantined_events WHERE id = ?').get(id) !== undefined;
+  }
+
+  /** A taken row whose event was stored already (a copy): its bytes go back to the quota charged for it. */
+  freeTaken(row: { received_from: string; envelope: string }): void {
+    this.freeRows([row]);
   }
 
   /** Removes a held row: `stored` when its event was stored by the release (its bytes stay counted). */
