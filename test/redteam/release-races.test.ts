@@ -118,6 +118,7 @@ describe('red team: what happens between two events of a release', () => {
     const events = await held(roomId, 300, 'released twice');
     const [first, second] = await Promise.all([alpha.admin('POST', '/quarantine/q.test/release'), alpha.admin('POST', '/quarantine/q.test/release')]);
     expect(first!.status, JSON.stringify(first!.body)).toBe(200);
+    // The second asked while the first ran (its answer after the first's end would be 409 nothing_held).
     expect(second!.status, JSON.stringify(second!.body)).toBe(200);
     // Between them, every event once: before, each release counted all 300.
     expect(first!.body.released + second!.body.released).toBe(300);

@@ -71,6 +71,7 @@ export class LapseReleases {
 
   private async tryRelease(server: string, nextWaitMs: number): Promise<void> {
     let again: boolean;
+    let threw = false;
     try {
       // Only while the end stands: an owner who quarantines, blocks or trusts that server again
       // mid-release keeps the rest held for their own decision (what they purge meanwhile is skipped).
@@ -79,10 +80,13 @@ export class LapseReleases {
       // A failure to read or remove the held rows is logged, never left to end the process.
       this.d.log.warn({ event: 'quarantine_release_failed', server, err: error }, 'releasing the held events of an ended quarantine failed; they stay held');
       again = true;
+      threw = true;
     }
     guarded(this.d.log, 'quarantine_release_failed', () => this.d.afterTry(server));
     if (!again || this.stopped) return;
-    if (!this.stillLapsed(server)) {
+    // Stopped because the owner decided meanwhile: no retry. (Not asked after a release that threw:
+    // the same read would likely fail now and end the retries; the timer's check asks later.)
+    if (!threw && this.overSince(server)) {
       this.d.log.info({ event: 'quarantine_release_retry_ended', server }, 'no more releases of an ended quarantine: the owner decided about that server since, or nothing is held');
       return;
     }
@@ -90,7 +94,9 @@ export class LapseReleases {
     this.cancel(server);
     const timer = setTimeout(() => {
       this.retries.delete(server);
-      if (!this.stillLapsed(server)) {
+      // Stopped because the owner decided meanwhile: no retry. (Not asked after a release that threw:
+    // the same read would likely fail now and end the retries; the timer's check asks later.)
+    if (!threw && this.overSince(server)) {
         this.d.log.info({ event: 'quarantine_release_retry_ended', server }, 'no more releases of an ended quarantine: the owner decided about that server since, or nothing is held');
         return;
       }
@@ -104,6 +110,15 @@ export class LapseReleases {
   private endStands(server: string): boolean {
     const row = this.d.trust.get(server);
     return row?.trust === 'allow' && row.reason === LAPSE_REASON;
+  }
+
+  /** Read without a doubt: the lapse's "allow" no longer stands, or nothing is held (a failed read: false). */
+  private overSince(server: string): boolean {
+    try {
+      return !this.endStands(server) || this.d.quarantine.list(server, 1).length === 0;
+    } catch {
+      return false;
+    }
   }
 
   /** The lapse's "allow" stands (nothing the owner did since) and something is still held. */

@@ -10,8 +10,9 @@ export interface ReleaseResult {
   rejected: Array<{ event_id: string; error: string }>;
   /**
    * Events left held because one could not be taken now (a failure here: the database, a quota,
-   * keys that cannot be read): that one and every later one, so that the order is kept. A later
-   * release takes them.
+   * keys that cannot be read), or because the caller no longer wanted the release to go on
+   * (`stillWanted`): that one and every later one the release had read, so that the order is kept.
+   * A later release takes them.
    */
   kept: number;
 }
@@ -59,13 +60,27 @@ export async function releaseHeld(
     try {
       const envelope = envelopeSchema.parse(JSON.parse(row.envelope));
       const takeRow = () => {
-        if (options.stillWanted && !options.stillWanted()) throw new NoLongerWanted();
-        if (!quarantine.take(row.id)) throw new NoLongerHeld();
+        let wanted: boolean;
+        try {
+          wanted = options.stillWanted?.() ?? true;
+        } catch (error) {
+          // Our own check failed (the database): no verdict on the event; it and the rest stay held.
+          throw new NoLongerWanted('the check whether the release is still wanted failed', { cause: error });
+        }
+        if (!wanted) throw new NoLongerWanted('no longer wanted');
+        if (!quarantine.take(row.id, row.origin)) throw new NoLongerHeld();
       };
       const result = await ingest.store({ envelope, hash: row.content_hash }, row.received_from, takeRow, { release: true });
-      // A copy stored already was charged when it was: this one's bytes go back.
-      if (!result.inserted) quarantine.freeTaken(row);
       released.push(row.event_id);
+      // A copy stored already was charged when it was: this one's bytes go back. After the commit:
+      // should this fail (or the node stop first), the quota counts one event more than it holds.
+      if (!result.inserted) {
+        try {
+          quarantine.freeTaken(row);
+        } catch (error) {
+          log.warn({ event: 'quarantine_release_free_failed', server, event_id: row.event_id, err: error }, 'a released copy\'s held bytes could not be given back to the quota');
+        }
+      }
     } catch (error) {
       if (error instanceof NoLongerHeld) {
         skipped++;
@@ -73,7 +88,7 @@ export async function releaseHeld(
       }
       if (error instanceof NoLongerWanted) {
         kept = rows.length - index;
-        log.info({ event: 'quarantine_release_interrupted', server, event_id: row.event_id, kept }, 'release stopped: it is no longer wanted; the rest stays held');
+        log.info({ event: 'quarantine_release_interrupted', server, event_id: row.event_id, kept, reason: error.message, ...(error.cause ? { err: error.cause } : {}) }, 'release stopped: it is no longer wanted; the rest stays held');
         break;
       }
       const failure = fetchedEventFailure(error);

@@ -114,8 +114,8 @@ export class QuarantineStore {
    * stay counted: the event is stored now): false when it is no longer held (purged, or taken by
    * another release, since the release read it). A rollback of that transaction puts it back.
    */
-  take(id: number): boolean {
-    this.heldBytesOf.clear();
+  take(id: number, origin: string): boolean {
+    this.heldBytesOf.delete(origin);
     return this.db.prepare('DELETE FROM quarantined_events WHERE id = ?').run(id).changes === 1;
   }
 

@@ -7,7 +7,8 @@
  * messages); events of any other origin are charged to the server that delivered them (the host
  * vouches for them), so a host cannot multiply its allowance by naming origins it minted itself.
  * Counters live in SQLite (`peer_storage`), written in the same transaction as the event, so they
- * are exact and survive restarts.
+ * are exact and survive restarts. (A held event's bytes are given back after the commit that
+ * drops it, in a release or purge: a crash between the two leaves them counted, never freed twice.)
  *
  * What refuses: the daily quota, a limit on growth rather than a lifetime total — over it an event
  * is refused 429 `quota_exceeded` with Retry-After, so the sender's outbox (or our catch-up)
