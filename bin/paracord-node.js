@@ -37,14 +37,7 @@ if (process.argv[2] === 'serve' && process.platform === 'linux' && process.env.M
     // not allowed here (a sandbox, a permission model): run as we are
   }
 }
-// Before the program's modules load: V8's optimizing compilers wait until the node is ready
-// (main/core/memory/deferred-jit.ts: start-up would otherwise cost an idle node ~9 MB).
-import(new URL('../dist/bundle/deferred-jit.js', import.meta.url).href)
-  .then(({ deferOptimizingCompilers }) => {
-    deferOptimizingCompilers();
-    return import(cli.href);
-  })
-  .catch((error) => {
-    process.stderr.write(`paracord-node: ${error && error.stack ? error.stack : error}\n`);
-    process.exit(1);
-  });
+import(cli.href).catch((error) => {
+  process.stderr.write(`paracord-node: ${error && error.stack ? error.stack : error}\n`);
+  process.exit(1);
+});

@@ -71,7 +71,6 @@ await build({
     'verify-worker': `${root}dist/main/core/crypto/verify-worker.js`,
     'search-worker': `${root}dist/main/core/rooms/search-worker.js`,
     'gateway-worker': `${root}dist/main/core/reachability/gateway-worker.js`,
-    'deferred-jit': `${root}dist/main/core/memory/deferred-jit.js`,
   },
   platform: 'node',
   plugins: [dateFnsSlice, oneMimeDb],

@@ -7,7 +7,7 @@ import { isIP } from 'node:net';
  */
 import { Command, CommanderError, Option } from 'commander';
 import { DEFAULT_ADMIN_LISTEN, DEFAULT_LISTEN, DEFAULT_LISTEN_IPV4, parseHostPort, parseTrustedProxyList, type NodeConfig } from '../core/config.ts';
-import { restoreOptimizingCompilers } from '../core/memory/deferred-jit.ts';
+import { turbofanOffOnceReady } from '../core/memory/jit-tiers.ts';
 import { backupTargetProblem } from '../core/backup/create.ts';
 import { readPassphraseFile } from '../core/backup/passphrase-file.ts';
 import { loadCertificate } from '../core/tls/certificate.ts';
@@ -245,7 +245,7 @@ async function serve(opts: ServeOptions, command: Command): Promise<void> {
     await Promise.race([node.stop(0, { afterFailedStart: true }).catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
     throw error;
   });
-  restoreOptimizingCompilers();
+  turbofanOffOnceReady();
   const validMs = journal ? JOURNAL_LINK_VALID_MS : LOGIN_LINK_VALID_MS;
   printJson({ ready: true, mode: started.mode, federation_url: started.federation_url, admin_url: started.admin_url, login_url: started.login_url, login_valid_seconds: validMs / 1000 });
   const lifetime = journal ? 'it works once, for one minute, as this output is kept in the system journal' : 'the link works once';

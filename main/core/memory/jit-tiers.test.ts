@@ -1,9 +1,9 @@
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { maglevTiersUp } from './deferred-jit.ts';
+import { maglevTiersUp } from './jit-tiers.ts';
 
-const moduleUrl = new URL('./deferred-jit.ts', import.meta.url).href;
+const moduleUrl = new URL('./jit-tiers.ts', import.meta.url).href;
 
 /**
  * Runs a snippet in a fresh node (flags are process-wide) and returns what it printed. Optimized
@@ -28,19 +28,18 @@ const probe = `
     return (status & 64) !== 0 ? 'turbofan' : (status & 32) !== 0 ? 'maglev' : 'none';
   };`;
 
-describe('deferred optimizing compilers', () => {
-  it('optimizes nothing while deferred, then with Maglev only once restored (TurboFan stays off)', () => {
+describe('JIT tiers', () => {
+  it('start-up runs with TurboFan as Node.js does; once ready, hot code is optimized by Maglev only', () => {
     const out = run(`${probe}
       const jit = await import('${moduleUrl}');
-      const untouched = optimized();
-      jit.deferOptimizingCompilers();
-      const before = optimized();
-      const wasDeferred = jit.optimizingCompilersDeferred();
-      jit.restoreOptimizingCompilers();
-      console.log(JSON.stringify({ untouched, before, wasDeferred, after: optimized(), still: jit.optimizingCompilersDeferred() }));`);
-    // The same loop reaches TurboFan in a process left alone: the probe can tell the tiers apart.
-    // (Node.js 22's V8 does not tier up to Maglev alone: TurboFan comes back there, not nothing.)
-    expect(JSON.parse(out)).toEqual({ untouched: 'turbofan', before: 'none', wasDeferred: true, after: maglevTiersUp() ? 'maglev' : 'turbofan', still: false });
+      const starting = optimized();
+      const switched = jit.turbofanOffOnceReady();
+      const again = jit.turbofanOffOnceReady();
+      console.log(JSON.stringify({ starting, switched, again, ready: optimized() }));`);
+    // Node.js 22's V8 does not tier up to Maglev alone: TurboFan stays on there.
+    expect(JSON.parse(out)).toEqual(maglevTiersUp()
+      ? { starting: 'turbofan', switched: true, again: false, ready: 'maglev' }
+      : { starting: 'turbofan', switched: false, again: false, ready: 'turbofan' });
   });
 
   it('knows which engines tier up to Maglev alone (Node.js 24\'s V8 13, not Node.js 22\'s 12.4)', () => {
@@ -48,19 +47,17 @@ describe('deferred optimizing compilers', () => {
     expect(maglevTiersUp('13.6.233.10-node.27')).toBe(true);
   });
 
-  it('brings TurboFan back when the user asks for it', () => {
+  it('keeps TurboFan when the user asks for it', () => {
     const out = run(`${probe}
       const jit = await import('${moduleUrl}');
-      jit.deferOptimizingCompilers();
-      console.log(JSON.stringify({ deferred: jit.optimizingCompilersDeferred(), tier: optimized() }));`, ['--turbofan']);
-    expect(JSON.parse(out)).toEqual({ deferred: false, tier: 'turbofan' });
+      console.log(JSON.stringify({ switched: jit.turbofanOffOnceReady(), tier: optimized() }));`, ['--turbofan']);
+    expect(JSON.parse(out)).toEqual({ switched: false, tier: 'turbofan' });
   });
 
   it('leaves the JIT alone when the user chose JIT flags of their own', () => {
     const out = run(`${probe}
       const jit = await import('${moduleUrl}');
-      jit.deferOptimizingCompilers();
-      console.log(JSON.stringify({ deferred: jit.optimizingCompilersDeferred() }));`, ['--max-opt=2']);
-    expect(JSON.parse(out)).toEqual({ deferred: false });
+      console.log(JSON.stringify({ switched: jit.turbofanOffOnceReady() }));`, ['--max-opt=2']);
+    expect(JSON.parse(out)).toEqual({ switched: false });
   });
 });
