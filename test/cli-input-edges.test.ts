@@ -103,7 +103,10 @@ describe('paracord-node CLI: input checked at the edge', () => {
     expectUsage(['service', 'print', '--', '--listen', 'nonsense'], 'the serve arguments after --: --listen must be HOST:PORT (for example 127.0.0.1:7448), not "nonsense"');
     expectUsage(['service', 'print', '--system', '--', '--bogus'], "the serve arguments after --: unknown option '--bogus'");
     expectUsage(['service', 'print', '--', '--log-level', 'loud'], /^paracord-node: the serve arguments after --: option '--log-level <level>' argument 'loud' is invalid/);
-    expectUsage(['service', 'print', '--launchd', '--', 'extra'], /^paracord-node: the serve arguments after --: too many arguments/);
+    expectUsage(['service', 'print', '--launchd', '--', 'extra'], '"extra" is not an option of serve: a service passes serve options only, after -- (for example -- --listen 0.0.0.0:7447)');
+    // Without --: before, "the serve arguments after --: too many arguments" named a -- nobody typed.
+    expectUsage(['service', 'print', '--system', 'extra1'], '"extra1" is not an option of serve: a service passes serve options only, after -- (for example -- --listen 0.0.0.0:7447)');
+    expectUsage(['service', 'print', '--', '--insecure-http', 'extra'], /^paracord-node: the serve arguments after --: too many arguments/);
     // A newline (or any control character) would start a directive of its own in the unit (a review: User=root, ExecStart=…).
     expectUsage(['service', 'print', '--system', '--', '--tls-cert', '/x\nUser=root\nExecStart=/usr/bin/touch /tmp/pwn', '--tls-key', '/k'], /^paracord-node: ".*" holds a control character \(a newline, a tab, …\): a service cannot carry it\n$/);
     expectUsage(['service', 'print', '--', '--public-url', 'https://a.example/\rx'], /holds a control character/);

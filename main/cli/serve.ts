@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync, fstatSync, statSync } from 'node:fs';
+import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 /**
  * `paracord-node serve`: run the node until SIGINT/SIGTERM. Every serve option lives here:
@@ -217,7 +218,7 @@ async function serve(opts: ServeOptions, command: Command): Promise<void> {
       process.exit(1);
     },
   });
-  const exposed = adminListenWarning(config.adminListen);
+  const exposed = await adminListenWarning(config.adminListen);
   if (exposed) {
     say(exposed);
     node.log.warn({ event: 'admin_listen_not_loopback', admin_listen: config.adminListen }, exposed.replace(/^warning: /, ''));
@@ -304,10 +305,22 @@ export function isLoopbackHost(host: string): boolean {
   return isIP(bare) === 4 && bare.startsWith('127.');
 }
 
-/** Said once at start when the admin listener is not on loopback (README: keep it there). */
-function adminListenWarning(adminListen: string): string | null {
+/**
+ * Said once at start when the admin listener is not on loopback (README: keep it there). A host
+ * name is judged by the address it resolves to, as the listener resolves it (Node.js listens on
+ * the first address `dns.lookup` gives): Debian's own host name is 127.0.1.1, a LAN name is not.
+ * A name that does not resolve gets no warning: the listener fails on it and says so.
+ */
+export async function adminListenWarning(adminListen: string, lookup: (host: string) => Promise<{ address: string }> = dnsLookup): Promise<string | null> {
   const { host } = parseHostPort(adminListen, '--admin-listen');
   if (isLoopbackHost(host)) return null;
+  if (isIP(host) === 0) {
+    try {
+      if (isLoopbackHost((await lookup(host)).address)) return null;
+    } catch {
+      return null;
+    }
+  }
   return `warning: the admin listener (--admin-listen ${adminListen}) is not on loopback: anyone who can reach that address can try the admin token; keep it on 127.0.0.1 unless you mean it`;
 }
 

@@ -32,6 +32,9 @@ function unitOptions(dataDir: string, serveArgs: string[], user?: string): UnitO
     // eslint-disable-next-line no-control-regex
     if (/[\u0000-\u001f\u007f]/.test(word)) throw new UsageError(`${JSON.stringify(word)} holds a control character (a newline, a tab, …): a service cannot carry it`);
   }
+  // A word that is no option (`service print --system extra`, with or without --): serve takes none.
+  const stray = serveArgs[0] !== undefined && !serveArgs[0].startsWith('-') ? serveArgs[0] : undefined;
+  if (stray !== undefined) throw new UsageError(`${JSON.stringify(stray)} is not an option of serve: a service passes serve options only, after -- (for example -- --listen 0.0.0.0:7447)`);
   if (serveArgs.some((arg) => arg === '--data' || arg.startsWith('--data='))) throw new UsageError('give --data before --, not among the serve arguments: the unit is made for that folder');
   checkServeArguments(serveArgs, resolve(dataDir));
   return { nodePath: process.execPath, cliPath: join(PACKAGE_ROOT, 'bin', 'paracord-node.js'), dataDir: resolve(dataDir), serveArgs, ...(user ? { user } : {}) };
