@@ -3,11 +3,12 @@
  * that kept events (one could not be stored now: the database busy or full, keys unreadable) or
  * failed is tried again by itself, after 10 s, then twice as long each time up to an hour, for as
  * long as the lapse's own "allow" stands and something is still held. Before, those events waited
- * for the owner's next release, although nobody had asked to review them again. Anything the owner
- * does to that server meanwhile (trust it, with or without a reason: the end's reason is then gone;
- * quarantine or block it again; release or purge what is held) ends the retries: what is held then
- * is theirs to decide. A release under way when they trust, quarantine or block it stops at its next
- * event (quarantine-release.ts `stillWanted`).
+ * for the owner's next release, although nobody had asked to review them again. The owner's own
+ * trust decision about that server meanwhile (trust it, with or without a reason: the end's reason
+ * is then gone; quarantine or block it again) ends the retries: what is held then is theirs to
+ * decide, and a release under way stops at its next event (quarantine-release.ts `stillWanted`).
+ * A release or purge of theirs takes or drops what is held, which ends the retries once nothing is
+ * left; what their own release could not store now is still retried here while the end stands.
  */
 import type { Logger } from 'pino';
 import { releaseHeld } from './quarantine-release.ts';
