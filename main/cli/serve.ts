@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
 import { existsSync, fstatSync, statSync } from 'node:fs';
-import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 /**
  * `paracord-node serve`: run the node until SIGINT/SIGTERM. Every serve option lives here:
@@ -218,11 +217,6 @@ async function serve(opts: ServeOptions, command: Command): Promise<void> {
       process.exit(1);
     },
   });
-  const exposed = await adminListenWarning(config.adminListen);
-  if (exposed) {
-    say(exposed);
-    node.log.warn({ event: 'admin_listen_not_loopback', admin_listen: config.adminListen }, exposed.replace(/^warning: /, ''));
-  }
   const shutdown = (signal: string) => {
     if (stopping) return;
     stopping = true;
@@ -247,6 +241,11 @@ async function serve(opts: ServeOptions, command: Command): Promise<void> {
     throw error;
   });
   turbofanOffOnceReady();
+  const exposed = adminListenWarning(config.adminListen, started.admin_address);
+  if (exposed) {
+    say(exposed);
+    node.log.warn({ event: 'admin_listen_not_loopback', admin_listen: config.adminListen, bound_to: started.admin_address }, exposed.replace(/^warning: /, ''));
+  }
   const validMs = journal ? JOURNAL_LINK_VALID_MS : LOGIN_LINK_VALID_MS;
   printJson({ ready: true, mode: started.mode, federation_url: started.federation_url, admin_url: started.admin_url, login_url: started.login_url, login_valid_seconds: validMs / 1000 });
   const lifetime = journal ? 'it works once, for one minute, as this output is kept in the system journal' : 'the link works once';
@@ -306,21 +305,12 @@ export function isLoopbackHost(host: string): boolean {
 }
 
 /**
- * Said once at start when the admin listener is not on loopback (README: keep it there). A host
- * name is judged by the address it resolves to, as the listener resolves it (Node.js listens on
- * the first address `dns.lookup` gives): Debian's own host name is 127.0.1.1, a LAN name is not.
- * A name that does not resolve gets no warning: the listener fails on it and says so.
+ * Said once at start when the admin listener is not on loopback (README: keep it there), judged by
+ * the address it is bound to: a host name given to --admin-listen counts as what it resolved to
+ * (Debian's own host name is 127.0.1.1, a LAN name is not).
  */
-export async function adminListenWarning(adminListen: string, lookup: (host: string) => Promise<{ address: string }> = dnsLookup): Promise<string | null> {
-  const { host } = parseHostPort(adminListen, '--admin-listen');
-  if (isLoopbackHost(host)) return null;
-  if (isIP(host) === 0) {
-    try {
-      if (isLoopbackHost((await lookup(host)).address)) return null;
-    } catch {
-      return null;
-    }
-  }
+export function adminListenWarning(adminListen: string, boundAddress: string): string | null {
+  if (isLoopbackHost(boundAddress)) return null;
   return `warning: the admin listener (--admin-listen ${adminListen}) is not on loopback: anyone who can reach that address can try the admin token; keep it on 127.0.0.1 unless you mean it`;
 }
 

@@ -12,7 +12,7 @@
  * 2026-11-29), the code that loads ~200 modules and builds their schemas ran unoptimized: 30–50 ms
  * later to the ready line on this machine (cold start 449–479 against 488–521 ms, main thread
  * 443 against 492 ms of CPU to the ready line), for no memory saved any more: resident memory
- * 4 s after ready 42–44 MB either way, and 58.0 against 60.3 MB after the Prosody comparison's
+ * 3 s after ready 40.9–42.4 against 41.5–43.2 MB (the footprint section), and 58.0 against 60.3 MB after the Prosody comparison's
  * exchange (the idle trim gives back what start-up's compilers touched: idle-memory-trim.ts,
  * clean-pages.ts). docs/PERFORMANCE.md.
  *

@@ -21,6 +21,8 @@ export interface NodeCapabilities {
   background: Capability[];
   /** The admin listener's URL; '' until it listens. */
   adminUrl(): string;
+  /** The address the admin listener is bound to; '' until it listens. */
+  adminAddress(): string;
 }
 
 export interface AdminAppParts {
@@ -60,6 +62,7 @@ export function nodeCapabilities(s: Services, parts: AdminAppParts): NodeCapabil
       { name: 'backups', start: () => s.backups.scheduler.start(), drain: () => s.backups.scheduler.stop() },
     ],
     adminUrl: () => admin?.url ?? '',
+    adminAddress: () => admin?.boundAddress ?? '',
   };
 }
 

@@ -40,6 +40,8 @@ export interface StartedNode {
   mode: 'running' | 'setup';
   federation_url: string | null;
   admin_url: string;
+  /** The address the admin listener is bound to (its host name, if one was given, resolved). */
+  admin_address: string;
   /** One-time link that opens the UI logged in. */
   login_url: string;
 }
@@ -124,7 +126,7 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
     log.info({ event: 'node_ready', mode, server_name: state.identity?.serverName ?? null, federation_url: state.federationUrl, admin_url: adminUrl }, 'node ready');
     // A test setting left on: members on the protocol's minute lose events this host refuses sooner (SECURITY.md 2).
     if (MAX_EVENT_AGE_MS !== MAX_CLOCK_SKEW_MS) log.warn({ event: 'test_setting', setting: 'PARACORD_TEST_EVENT_MAX_AGE_MS', value: MAX_EVENT_AGE_MS }, 'a test setting is in effect: rooms hosted here refuse events signed more than this many ms ago, not a minute; members of other nodes may lose events');
-    return { mode, federation_url: state.federationUrl, admin_url: adminUrl, login_url: context.loginUrl(startOptions.loginLinkValidMs) };
+    return { mode, federation_url: state.federationUrl, admin_url: adminUrl, admin_address: capabilities.adminAddress(), login_url: context.loginUrl(startOptions.loginLinkValidMs) };
   }
 
   async function stop(graceMs = 10_000, stopOptions: { afterFailedStart?: boolean } = {}): Promise<void> {

@@ -114,6 +114,8 @@ export async function listenFederation(app: Koa, tls: TlsMaterial | null, config
 export interface AdminListener {
   server: Server;
   url: string;
+  /** The address it listens on, as bound (a host name given to --admin-listen resolved). */
+  boundAddress: string;
   upgrades: UpgradedSockets;
 }
 
@@ -125,8 +127,8 @@ export async function listenAdmin(app: Koa, address: { host: string; port: numbe
   await listen(server, address.port, address.host).catch((error: unknown) => {
     throw listenFailure(error, address.host, address.port, '--admin-listen');
   });
-  const port = (server.address() as AddressInfo).port;
-  return { server, upgrades, url: `http://${urlHost(address.host, 'localhost')}:${port}` };
+  const { port, address: boundAddress } = server.address() as AddressInfo;
+  return { server, upgrades, boundAddress, url: `http://${urlHost(address.host, 'localhost')}:${port}` };
 }
 
 /** The base URL of our own federation listener, as this machine calls it (mailbox requests carried for us). */
