@@ -95,9 +95,7 @@ export class LapseReleases {
     this.cancel(server);
     const timer = setTimeout(() => {
       this.retries.delete(server);
-      // Stopped because the owner decided meanwhile: no retry. (Not asked after a release that threw:
-    // the same read would likely fail now and end the retries; the timer's check asks later.)
-    if (!threw && this.overSince(server)) {
+      if (!this.stillLapsed(server)) {
         this.d.log.info({ event: 'quarantine_release_retry_ended', server }, 'no more releases of an ended quarantine: the owner decided about that server since, or nothing is held');
         return;
       }
