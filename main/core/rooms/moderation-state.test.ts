@@ -7,6 +7,7 @@ import { beforeEach, describe, expect, it } from '../../../test/helpers/fixtures
 import type { Envelope } from '../federation/envelope.ts';
 import type { Db } from '../store/database.ts';
 import { FederationEvents } from '../store/federation-events.ts';
+import { GroupCommit } from '../store/group-commit.ts';
 import { MAX_CLOCK_SKEW_MS } from './ordering.ts';
 import { mentions } from './read-markers.ts';
 import { BANNED_BACKLOG_GRACE_MS, bannedEventIsAbuse } from './room-bans.ts';
@@ -142,6 +143,32 @@ describe('when events for a banned user count against their server', () => {
     const own = { ...event('m.member.ban', '@mod:beta.test', 16, 'b4', BOB, { membership: 'ban' }), origin_server: 'beta.test', origin_ts: 1234 };
     rooms.apply(own);
     expect(rooms.bans.knownAt(ROOM, BOB)).toBe(1234);
+  });
+});
+
+describe('the ban lookup made for every event authorized', () => {
+  it('follows the bans applied, and a ban rolled back in a group commit is not kept', async () => {
+    const rooms = new RoomStore(db);
+    const commit = new GroupCommit(db, { onRollback: () => rooms.forgetCachedMembership() });
+    rooms.createRoom({ room_id: ROOM, name: 'r', host_server: 'alpha.test', created_at: 0 });
+    // Read first, so an answer is cached for (room, bob) and (room, carol).
+    expect(rooms.bans.isBanned(ROOM, BOB)).toBe(false);
+    expect(rooms.bans.isBanned(ROOM, '@carol:beta.test')).toBe(false);
+    await commit.run(() => rooms.apply(event('m.member.ban', OWNER, 11, 'b1', BOB, { membership: 'ban' })));
+    expect(rooms.bans.isBanned(ROOM, BOB)).toBe(true);
+    expect(rooms.bans.isBanned(ROOM, '@carol:beta.test')).toBe(false);
+    // A job that bans carol, reads it (cached inside the transaction) and then fails: rolled back.
+    const failed = commit.run(() => {
+      rooms.apply(event('m.member.ban', OWNER, 12, 'b2', '@carol:beta.test', { membership: 'ban' }));
+      expect(rooms.bans.isBanned(ROOM, '@carol:beta.test')).toBe(true);
+      throw new Error('a later check refused the job');
+    });
+    await expect(failed).rejects.toThrow('a later check refused the job');
+    expect(rooms.bans.isBanned(ROOM, '@carol:beta.test')).toBe(false);
+    expect(rooms.bans.list(ROOM).map((b) => b.user_id)).toEqual([BOB]);
+    await commit.run(() => rooms.apply(event('m.member.unban', OWNER, 13, 'u1', BOB, { membership: 'leave' })));
+    expect(rooms.bans.isBanned(ROOM, BOB)).toBe(false);
+    await commit.drained();
   });
 });
 

@@ -71,8 +71,26 @@ export class RoomBans {
     );
   }
 
+  /**
+   * Whether (room, user) is banned, read for every event's authorization: cached, absent entries
+   * too. Every write goes through apply, which drops its entry; rollbacks clear it all (forget,
+   * through RoomStore.forgetCachedMembership), as for membership rows.
+   */
+  private readonly bannedCache = new Map<string, boolean>();
+
   isBanned(roomId: string, userId: string): boolean {
-    return this.getStmt.get(roomId, userId)?.banned === 1;
+    const key = `${roomId}\n${userId}`;
+    const cached = this.bannedCache.get(key);
+    if (cached !== undefined) return cached;
+    const banned = this.getStmt.get(roomId, userId)?.banned === 1;
+    if (this.bannedCache.size >= 10_000) this.bannedCache.clear();
+    this.bannedCache.set(key, banned);
+    return banned;
+  }
+
+  /** Drops what isBanned cached (a rolled-back transaction may have written bans). */
+  forget(): void {
+    this.bannedCache.clear();
   }
 
   /** When the banned user's server acknowledged the ban (null: not yet, or not banned). */
@@ -100,6 +118,7 @@ export class RoomBans {
     const existing = this.getStmt.get(event.room_id, event.state_key);
     if (existing && compareDisplayOrder({ depth: existing.event_depth, origin_server: existing.event_origin, event_id: existing.event_id }, event) >= 0) return;
     const reason = typeof event.content.reason === 'string' ? event.content.reason : null;
+    this.bannedCache.delete(`${event.room_id}\n${event.state_key}`);
     this.upsertStmt.run({
       room_id: event.room_id, user_id: event.state_key, banned: event.event_type === 'm.member.ban' ? 1 : 0, by_user: event.sender, reason,
       // As the host decided: the event's signed time.

@@ -167,6 +167,7 @@ export class RoomPart {
   protected enqueueDeliveries(event: Envelope, receivedFrom: string | null, now: number): OutboxRow[] {
     const queued: OutboxRow[] = [];
     const destinations = this.destinationsFor(event, receivedFrom);
+    this.queuedTo.set(event, destinations);
     for (const destination of destinations) {
       const row = this.d.outbox.enqueue(destination, event.event_id, event.room_id, now);
       if (row) queued.push(row);
@@ -196,9 +197,17 @@ export class RoomPart {
     return destinations;
   }
 
-  /** The same destinations enqueueDeliveries wrote rows for (kicking one with nothing to do is free). */
+  /** The destinations enqueueDeliveries last wrote rows for, per event (read once by kickDeliveries). */
+  private readonly queuedTo = new WeakMap<Envelope, Set<string>>();
+
+  /**
+   * The destinations enqueueDeliveries wrote rows for (kicking one with nothing to do is free):
+   * as it found them, for the same event object, else found again.
+   */
   protected kickDeliveries(event: Envelope, receivedFrom: string | null): void {
-    for (const destination of this.destinationsFor(event, receivedFrom)) this.d.workers.deliver(destination, { queued: true });
+    const queued = this.queuedTo.get(event);
+    if (queued) this.queuedTo.delete(event);
+    for (const destination of queued ?? this.destinationsFor(event, receivedFrom)) this.d.workers.deliver(destination, { queued: true });
   }
 
   protected afterCommit(event: Envelope): void {

@@ -214,6 +214,7 @@ export class RoomStore {
 
   /** Forget cached membership (after a transaction that changed it was rolled back). */
   forgetCachedMembership(): void {
+    this.bans.forget();
     this.joinedCache.clear();
     this.roomCache.clear();
     this.memberCache.clear();
