@@ -98,6 +98,17 @@ describe('a friend\'s node as a mailbox (issue #32 item 3)', () => {
       expect(bad.status, path).toBe(400);
       expect(bad.body.error).toBe('invalid_request');
     }
+    // A kind every object inherits a property for: refused like any unknown kind, even with the
+    // carried request signed over what that property reads as (it once reached the database: 500).
+    for (const kind of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+      const inherited = String(({} as Record<string, unknown>)[kind]);
+      const inner = signRequestHeaders(alphaId, 'POST', inherited, Buffer.from('{}'), Date.now(), 'beta.test');
+      const bad = await sendSigned(alphaId, base, 'POST', `/_paracord/federation/v1/mailbox/deposit/beta.test/${kind}`, '{}', {
+        mutateHeaders: (h) => Object.assign(h, { 'x-paracord-inner-key-id': inner['X-Paracord-Key-Id'], 'x-paracord-inner-timestamp': inner['X-Paracord-Timestamp'], 'x-paracord-inner-signature': inner['X-Paracord-Signature'] }),
+      });
+      expect(bad.status, kind).toBe(400);
+      expect(bad.body.error, kind).toBe('invalid_request');
+    }
     const ack = await sendSigned(alphaId, base, 'POST', '/_paracord/federation/v1/mailbox/ack', '{"cursor":"999999999"}');
     expect(ack.status).toBe(400);
     for (const body of ['{"ids":[]}', '{"ids":["x"]}', '{"ids":"1"}', `{"ids":[${Array.from({ length: 501 }, (_, i) => `"${i}"`).join(',')}]}`]) {

@@ -93,6 +93,27 @@ async function openStream(cookie: string) {
   return { ws, frames, next };
 }
 
+describe('red team: keeping every member from signing in', () => {
+  it('requests one address is refused take nothing from everybody\'s limit, and link look-ups from many cannot empty the one sign-ins need', async () => {
+    await newMember('cyd');
+    // One address: its first 30 look-ups are answered, the rest refused by its own limit.
+    const oneAddress: Answer[] = [];
+    for (let i = 0; i < 130; i++) oneAddress.push(await client('GET', '/links/no-such-link', { from: '203.0.113.90' }));
+    expect(oneAddress.filter((a) => a.status === 404).length).toBe(30);
+    expect(oneAddress.slice(30).every((a) => a.status === 429 && /from /.test(String(a.body.message)))).toBe(true);
+    // Four more addresses, 35 each: everybody's look-up limit (a burst of 100) runs out.
+    const many = await Promise.all(Array.from({ length: 4 }, async (_, n) => {
+      const answers: Answer[] = [];
+      for (let i = 0; i < 35; i++) answers.push(await client('GET', '/links/no-such-link', { from: `203.0.113.${100 + n}` }));
+      return answers;
+    }));
+    expect(many.flat().some((a) => a.status === 429 && /right now/.test(String(a.body.message)))).toBe(true);
+    // A member still signs in, from an address of its own.
+    const signedIn = await client('POST', '/sign-in', { body: { localpart: 'cyd', passphrase: PASSPHRASE }, from: '198.51.100.250' });
+    expect(signedIn.status, JSON.stringify(signedIn.body)).toBe(200);
+  }, 60_000);
+});
+
 describe('red team: guessing the passphrase with a stolen session', () => {
   it('the current passphrase a new one needs (POST /me/passphrase) is guessed under the sign-in limits, not freely', async () => {
     const gus = await newMember('gus');

@@ -37,7 +37,10 @@ export interface AccountDeps {
 /**
  * Requests anybody may make (sign-in, join, reset, a link's look-up), per client address and for
  * everybody together: each sign-in costs an Argon2id hash. Failed sign-ins have their own, smaller
- * limits (members/sign-in-limiter.ts).
+ * limits (members/sign-in-limiter.ts). The address's limit is taken first: a request it refuses
+ * takes nothing from everybody's (one address alone could otherwise keep that empty and every
+ * member out: red team, 2026-11-29). A link's look-up (a hash and one indexed read, no Argon2id)
+ * has an overall bucket of its own, so look-ups cannot empty the one sign-ins need.
  */
 const ANONYMOUS_PER_ADDRESS: RateLimit = { per_second: 0.5, burst: 30 };
 const ANONYMOUS_OVERALL: RateLimit = { per_second: 10, burst: 100 };
@@ -73,12 +76,16 @@ export function accountRoutes(deps: AccountDeps): Router {
   const { members, trustedProxies, log } = deps;
   const router = new Router();
   const limiter = deps.limiter;
-  const anonymous: Middleware = limiter
-    ? async (ctx, next) => {
-        takeOverall(limiter, 'member sign-in', ANONYMOUS_OVERALL);
-        await rateLimitByAddress({ limiter, name: 'member sign-in', perAddress: ANONYMOUS_PER_ADDRESS })(ctx, next);
-      }
-    : async (_ctx, next) => next();
+  const anonymousAs = (overall: string): Middleware => {
+    if (!limiter) return async (_ctx, next) => next();
+    const byAddress = rateLimitByAddress({ limiter, name: 'member sign-in', perAddress: ANONYMOUS_PER_ADDRESS });
+    return (ctx, next) => byAddress(ctx, () => {
+      takeOverall(limiter, overall, ANONYMOUS_OVERALL);
+      return next();
+    });
+  };
+  const anonymous = anonymousAs('member sign-in');
+  const lookUp = anonymousAs('member link look-up');
   const changed = () => deps.onSessionsChange?.();
   const device = (ctx: Context) => ({ host: requestHost(ctx), address: addressKey(ctx.ip), ...(ctx.get('user-agent') ? { userAgent: ctx.get('user-agent') } : {}) });
   const signedInAs = (ctx: Context, session: SignedIn) => {
@@ -92,7 +99,7 @@ export function accountRoutes(deps: AccountDeps): Router {
     return { user_id, display_name: member?.display_name ?? null, server_name: deps.serverName(), may_create_rooms: deps.mayCreateRooms(), secure: isSecure(ctx, trustedProxies) };
   };
 
-  router.get('/links/:token', anonymous, async (ctx) => {
+  router.get('/links/:token', lookUp, async (ctx) => {
     const link = await withLink(() => members.inspectLink(ctx.params.token ?? ''));
     ctx.body = { purpose: link.purpose, user_id: link.user_id, server_name: deps.serverName() };
   });

@@ -37,6 +37,7 @@ import { perPeerLimit } from '../federation/middleware/peer-limit.ts';
 import type { RateLimit } from '../trust/rate-limiter.ts';
 import { INNER_KEY_ID, INNER_SIGNATURE, INNER_TIMESTAMP, CARRIED_PATHS, MAX_HELD_IDS, MAX_MAILBOX_ITEMS, type CarriedKind } from './wire.ts';
 import { MAILBOX_ACCEPTS_PATH, MAILBOX_ACK_PATH, MAILBOX_DEPOSIT_PATH, MAILBOX_HELD_PATH, MAILBOX_PATH } from '../federation/paths.ts';
+import { ownValue } from '../../../shared/own-value.ts';
 
 /** A page of items stays small (latency), like a pull page. */
 const MAX_PAGE_BYTES = 512 * 1024;
@@ -133,7 +134,7 @@ export function mailboxRoutes(deps: FederationDeps): Router {
     const recipient = String(ctx.params.recipient ?? '').toLowerCase();
     const kind = String(ctx.params.kind ?? '') as CarriedKind;
     if (!isServerName(recipient)) throw badRequest('invalid_request', 'recipient: not a server name');
-    const path = CARRIED_PATHS[kind];
+    const path = ownValue(CARRIED_PATHS, kind);
     if (!path) throw badRequest('invalid_request', `a mailbox carries only ${Object.keys(CARRIED_PATHS).join(' and ')} requests`);
     if (!serves(box, recipient, state.origin)) throw forbidden('not_a_mailbox_for', `${deps.identity.serverName} is not a mailbox of ${recipient}`);
     // The carried request: signed by the depositor itself, with the same key, bound to the recipient.

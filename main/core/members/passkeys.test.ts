@@ -39,6 +39,35 @@ describe('member passkeys', () => {
     expect(passkeys.list(sam)).toHaveLength(MAX_PASSKEYS_PER_MEMBER);
   });
 
+  it('anybody\'s wrong passphrases for a member do not lock its passkey out, nor forged passkey answers its passphrase', async ({ tempDb }) => {
+    const members = new MemberStore(tempDb.db, () => 'home.example');
+    const passkeys = new MemberPasskeys(tempDb.db, members, () => 'home.example');
+    const sam = (await members.join(members.createLink('join').token, 'sam', GOOD, phone)).user_id;
+    const key = new SoftAuthenticator();
+    await passkeys.register(sam, 's1', key.create(await passkeys.registrationOptions(sam, 's1', null, site('a.localhost')), 'http://a.localhost'), null, site('a.localhost'));
+    // A stranger guesses sam's passphrase from many addresses until sam's account is locked.
+    const guesses = [];
+    for (let i = 0; i < 8; i++) guesses.push(await refusal(members.signIn('sam', `wrong guess ${i} of a stranger`, { host: 'a.localhost', address: `198.51.100.${i + 1}` })));
+    expect(guesses.slice(0, 5).every((g) => g?.status === 401)).toBe(true);
+    expect(guesses.slice(5).every((g) => g?.status === 429)).toBe(true);
+    expect(await refusal(members.signIn('sam', GOOD, phone))).toMatchObject({ status: 429 });
+    // sam's passkey still signs in.
+    const asked = await passkeys.signInOptions(site('a.localhost'));
+    const session = await passkeys.signIn(asked.attempt, key.get(asked.options, 'http://a.localhost'), site('a.localhost'), phone);
+    expect(session.user_id).toBe(sam);
+    // Forged answers naming sam's credential (a wrong signature), many of them: sam's passphrase is not locked by them.
+    const lea = (await members.join(members.createLink('join').token, 'lea', GOOD, phone)).user_id;
+    const leaKey = new SoftAuthenticator();
+    await passkeys.register(lea, 's2', leaKey.create(await passkeys.registrationOptions(lea, 's2', null, site('a.localhost')), 'http://a.localhost'), null, site('a.localhost'));
+    const forger = new SoftAuthenticator();
+    for (let i = 0; i < 8; i++) {
+      const attempt = await passkeys.signInOptions(site('a.localhost'));
+      const forged = { ...forger.get(attempt.options, 'http://a.localhost'), id: leaKey.id, rawId: leaKey.id };
+      expect((await refusal(passkeys.signIn(attempt.attempt, forged, site('a.localhost'), { host: 'a.localhost', address: `203.0.113.${i + 1}` })))?.status).toBeGreaterThanOrEqual(400);
+    }
+    expect((await members.signIn('lea', GOOD, { host: 'a.localhost', address: '192.0.2.99' })).user_id).toBe(lea);
+  });
+
   it('keeps no credential id longer than WebAuthn allows (1,023 bytes); a usual one is kept', async ({ tempDb }) => {
     const members = new MemberStore(tempDb.db, () => 'home.example');
     const passkeys = new MemberPasskeys(tempDb.db, members, () => 'home.example');

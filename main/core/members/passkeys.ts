@@ -150,14 +150,16 @@ export class MemberPasskeys {
   }
 
   /**
-   * Signs in with a passkey's answer to the attempt's challenge. Limited like a passphrase (the
-   * credential's member is the account; an unknown one counts for the address), and every
-   * failure is the same 401 sign_in_failed.
+   * Signs in with a passkey's answer to the attempt's challenge. Limited like a passphrase, per
+   * address and per credential (its failures counted apart from the member's passphrase guesses:
+   * a signature cannot be guessed, so anybody's wrong passphrases for the member must not lock its
+   * passkey out, nor forged answers naming its credential its passphrase; red team, 2026-11-29),
+   * and every failure is the same 401 sign_in_failed.
    */
   async signIn(attempt: string, response: AuthenticationResponseJSON, site: PasskeySite, device: { host: string; address: string; userAgent?: string }, now = Date.now()): Promise<SignedIn> {
     const challenge = this.take(`sign-in ${attempt}`, site);
     const row = this.db.prepare<[string], PasskeyRow>('SELECT * FROM member_passkeys WHERE id = ?').get(response.id);
-    const account = row ? row.user_id.slice(1).split(':')[0]! : `passkey ${response.id.slice(0, 64)}`;
+    const account = `passkey ${response.id.slice(0, 64)}`;
     // Counted as a failure before the (slow) check, until it succeeds (sign-in-limiter.ts begin).
     const limited = this.members.limiter.begin(account, device.address, now);
     if (!limited.ok) throw new HttpError(429, 'too_many_attempts', limited.message, { 'retry-after': String(Math.ceil(limited.retryAfterMs / 1000)) });

@@ -20,6 +20,7 @@
 import type { Db } from '../store/database.ts';
 import { destinationNextAttemptSql } from '../outbox/outbox.ts';
 import type { ChangeDelivery, MessageDelivery } from '../../../shared/contract/admin-operations.ts';
+import { ownValue } from '../../../shared/own-value.ts';
 
 interface Row {
   event_id: string;
@@ -142,11 +143,11 @@ export function changesNotDelivered(db: Db, server: string, viewer: string, mess
           ORDER BY e.depth, e.event_id`,
       )
       .all(...chunk, server, viewer)
-      .filter((c) => CHANGE_KINDS[c.event_type] !== undefined);
+      .filter((c) => ownValue(CHANGE_KINDS, c.event_type) !== undefined);
     // The latest change of each thing of each message: later ones replace earlier ones.
     const latest = new Map<string, (typeof changes)[number]>();
     for (const change of changes) {
-      const kind = CHANGE_KINDS[change.event_type]!;
+      const kind = ownValue(CHANGE_KINDS, change.event_type)!;
       const thing = kind === 'reaction' || kind === 'reaction_removed' ? `reaction ${String(change.key)}` : kind;
       const key = `${change.relates_to} ${thing}`;
       latest.delete(key); // re-inserted last: the map keeps display order
@@ -159,7 +160,7 @@ export function changesNotDelivered(db: Db, server: string, viewer: string, mess
       if (delivery.state === 'delivered' && !delivery.held_there) continue;
       let list = result.get(change.relates_to);
       if (!list) result.set(change.relates_to, (list = []));
-      list.push({ event_id: change.event_id, kind: CHANGE_KINDS[change.event_type]!, delivery });
+      list.push({ event_id: change.event_id, kind: ownValue(CHANGE_KINDS, change.event_type)!, delivery });
       if (list.length > MAX_CHANGES_SHOWN) list.shift();
     }
   }

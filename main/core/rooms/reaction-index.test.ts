@@ -58,6 +58,25 @@ describe('ReactionIndex', () => {
     }
   });
 
+  it('shows a key that names what every object inherits (`__proto__`, `constructor`) like any other key', () => {
+    const index = new ReactionIndex(db);
+    const events = new FederationEvents(db);
+    const keys = ['__proto__', 'constructor', 'toString', '👍'];
+    keys.forEach((key, i) => {
+      const event = reaction('m.reaction.add', '@a:alpha.test', key, i + 1, `p${i}`);
+      events.insert(event, `h${i}`, null);
+      index.apply(event);
+    });
+    const expected = (which: 'users' | 'counts') => keys.slice().sort().map((key) => [key, which === 'users' ? ['@a:alpha.test'] : 1]);
+    for (const shown of [index.aggregate(ROOM, [TARGET]).get(TARGET)!, index.aggregateUpTo(ROOM, [TARGET], { depth: 100, origin_server: 'alpha.test', event_id: '$' }).get(TARGET)!]) {
+      // Own properties, in JSON as the UI reads them, the object's prototype untouched.
+      expect(Object.entries(shown.users)).toEqual(expected('users'));
+      expect(Object.entries(shown.counts)).toEqual(expected('counts'));
+      expect(Object.getPrototypeOf(shown.users)).toBe(Object.prototype);
+      expect(Object.keys(JSON.parse(JSON.stringify(shown)).counts as object).sort()).toEqual(keys.slice().sort());
+    }
+  });
+
   it('counts a sender\'s present keys on a message (the cap)', () => {
     const index = new ReactionIndex(db, 3);
     for (let i = 0; i < 5; i++) index.apply(reaction('m.reaction.add', '@a:alpha.test', `k${i}`, i + 1, `a${i}`));

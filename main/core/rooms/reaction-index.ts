@@ -113,17 +113,19 @@ export class ReactionIndex {
       if (counts.size === 0) continue;
       const own = viewer === undefined ? [] : this.ownKeysStmt.all(roomId, target, viewer);
       for (const key of own) if (!counts.has(key)) counts.set(key, this.countOfKeyStmt.get(roomId, target, key) ?? 1);
-      const users: Record<string, string[]> = {};
-      const shownCounts: Record<string, number> = {};
+      const users: Array<[string, string[]]> = [];
+      const shownCounts: Array<[string, number]> = [];
       // The order the read model always had: keys and users sorted as JavaScript sorts strings.
       for (const key of [...counts.keys()].sort()) {
         const n = counts.get(key)!;
         const names = this.usersOfKeyStmt.all(roomId, target, key);
         if (viewer !== undefined && n > names.length && own.includes(key) && !names.includes(viewer)) names[names.length - 1] = viewer;
-        users[key] = names.sort();
-        shownCounts[key] = n;
+        users.push([key, names.sort()]);
+        shownCounts.push([key, n]);
       }
-      result.set(target, { users, counts: shownCounts });
+      // A key is a peer's text: made own properties whatever it is (`users[key] = …` with the key
+      // `__proto__` would set the object's prototype instead, and the reaction would not show).
+      result.set(target, { users: Object.fromEntries(users), counts: Object.fromEntries(shownCounts) });
     }
     return result;
   }
@@ -195,14 +197,15 @@ function shapeReactions(byKey: ReadonlyMap<string, string[]>, viewer: string | u
   const top = [...byKey.entries()].sort(([ka, a], [kb, b]) => b.length - a.length || byCodeUnits(ka, kb)).slice(0, SHOWN_KEYS).map(([key]) => key);
   const keys = new Set(top);
   if (viewer !== undefined) for (const [key, users] of byKey) if (users.includes(viewer)) keys.add(key);
-  const users: Record<string, string[]> = {};
-  const counts: Record<string, number> = {};
+  const users: Array<[string, string[]]> = [];
+  const counts: Array<[string, number]> = [];
   for (const key of [...keys].sort()) {
     const all = byKey.get(key)!.sort(byCodeUnits);
     const names = all.slice(0, SHOWN_USERS);
     if (viewer !== undefined && all.includes(viewer) && !names.includes(viewer)) names[names.length - 1] = viewer;
-    users[key] = names.sort();
-    counts[key] = all.length;
+    users.push([key, names.sort()]);
+    counts.push([key, all.length]);
   }
-  return { users, counts };
+  // Own properties whatever the key is (a peer's text: `__proto__` included).
+  return { users: Object.fromEntries(users), counts: Object.fromEntries(counts) };
 }

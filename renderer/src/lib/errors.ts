@@ -9,6 +9,7 @@ import { ConnectionLost } from '../../../shared/contract/stream-transport.ts';
 import { fromNow } from './format.ts';
 import { NOBODY_COULD_ASK, NO_PEER_CAN_TEST, NO_PEER_YET } from '../../../shared/reachability-words.ts';
 import { parseMailboxAnswer } from '../../../shared/mailbox-answer.ts';
+import { ownValue } from '../../../shared/own-value.ts';
 import { isUnreachableReason, type UnreachableReason } from '../../../shared/contract/unreachable.ts';
 
 /** What the user reads; `details` is the raw cause, shown only behind a "details" disclosure. */
@@ -403,7 +404,8 @@ export function explainCause(raw: string | null | undefined): Explained {
   // The browser's passkey library: this device's passkey for the account is there already.
   if (/previously registered/i.test(raw)) return { text: 'This device already has a passkey for your account (it is in the list).', details };
   const code = /\b([a-z]+(?:_[a-z]+)+)\b/.exec(raw)?.[1];
-  if (code && ERROR_SENTENCES[code]) return { text: ERROR_SENTENCES[code], details };
+  const sentence = code ? ownValue(ERROR_SENTENCES, code) : undefined;
+  if (sentence) return { text: sentence, details };
   const status = /HTTP (\d{3})/.exec(raw)?.[1];
   if (status) return { text: statusSentence(Number(status)), details };
   return { text: 'Something went wrong.', details };
@@ -445,7 +447,8 @@ export function explainError(error: unknown): Explained {
     // nothing retries a join or an invitation by itself (a helper's UI check of the members' app).
     if (error.code === 'peer_refused' && (error.status >= 500 || error.status === 429)) {
       const theirs = /\(([a-z][a-z0-9_]*)\)/.exec(error.message)?.[1];
-      const why = theirs && ERROR_SENTENCES[theirs] ? ` ${ERROR_SENTENCES[theirs].replace(/ It retries by itself\.$/, '')}` : '';
+      const theirSentence = theirs ? ownValue(ERROR_SENTENCES, theirs) : undefined;
+      const why = theirSentence ? ` ${theirSentence.replace(/ It retries by itself\.$/, '')}` : '';
       return { text: `The other server did not take it just now.${why} Try again later.`, details };
     }
     // This node's own limit: nothing retries a request it refused (the peers' 429, which deliveries do retry, keeps its words).
@@ -465,16 +468,18 @@ export function explainError(error: unknown): Explained {
       const cause = explainCause(error.message.replace(/^\S+ could not be reached: /, ''));
       if (cause.text !== 'Something went wrong.' && cause.text !== ERROR_SENTENCES.peer_unreachable) return { text: cause.text, details };
     }
-    if (wording.member && MEMBER_SENTENCES[error.code]) return { text: MEMBER_SENTENCES[error.code]!, details };
+    const memberSentence = wording.member ? ownValue(MEMBER_SENTENCES, error.code) : undefined;
+    if (memberSentence) return { text: memberSentence, details };
     // Why the node refused a backup folder, when it says (a user trial: the general sentence hid the fix it gave).
     if (error.code === 'invalid_backup_dir') {
       const words = backupDirWords(error.details.reason, error.details.dir);
       if (words) return { text: words, details };
     }
-    if (ERROR_SENTENCES[error.code]) {
+    const known = ownValue(ERROR_SENTENCES, error.code);
+    if (known) {
       // For input errors the node's message names the field: keep it, without the schema path noise.
       if (error.code === 'invalid_input') return { text: `${ERROR_SENTENCES.invalid_input} ${fieldHint(error.message)}`.trim(), details };
-      return { text: ERROR_SENTENCES[error.code]!, details };
+      return { text: known, details };
     }
     const cause = explainCause(error.message);
     if (cause.text !== 'Something went wrong.') return { text: cause.text, details };
@@ -548,7 +553,7 @@ export function invalidField(error: unknown): string | null {
 export function fieldHint(message: string): string {
   const part = invalidPart(message);
   if (!part) return '';
-  const label = FIELD_WORDS[part.field] ?? part.field.replace(/_/g, ' ');
+  const label = ownValue(FIELD_WORDS, part.field) ?? part.field.replace(/_/g, ' ');
   return `${label.charAt(0).toUpperCase()}${label.slice(1)}: ${plainRule(part.rule)}.`.replace(/\.\.$/, '.');
 }
 
@@ -561,7 +566,8 @@ const RULE_WORDS: Readonly<Record<string, string>> = {
 
 /** Zod's wording of a broken rule, in plain words; the node's own rules (already words) pass unchanged. */
 export function plainRule(rule: string): string {
-  if (RULE_WORDS[rule]) return RULE_WORDS[rule];
+  const ruleWords = ownValue(RULE_WORDS, rule);
+  if (ruleWords) return ruleWords;
   let m: RegExpExecArray | null;
   if ((m = /^Too small: expected number to be >(=?)(-?[\d.]+)/.exec(rule))) return m[1] ? `must be ${m[2]} or more` : `must be above ${m[2]}`;
   if ((m = /^Too big: expected number to be <(=?)(-?[\d.]+)/.exec(rule))) return m[1] ? `must be ${m[2]} or less` : `must be below ${m[2]}`;

@@ -6,6 +6,7 @@
  * (components/Name.svelte). Pure: held-words.test.ts.
  */
 import type { HeldEvent } from '../../../shared/contract/admin/quarantine.ts';
+import { ownValue } from '../../../shared/own-value.ts';
 
 export interface HeldWords {
   words: string;
@@ -34,11 +35,11 @@ export function heldWords(event: Pick<HeldEvent, 'event_type' | 'body' | 'key' |
   if (event.event_type === 'm.message') return { words: event.body ?? 'a message' };
   if (event.event_type === 'm.message.edit') return { words: event.body === undefined ? 'edited a message' : `edited a message: ${event.body}` };
   if (event.event_type === 'm.reaction.add') return { words: event.key === undefined ? 'reacted' : `reacted ${event.key}` };
-  const about = ABOUT[event.event_type];
+  const about = ownValue(ABOUT, event.event_type);
   if (about) {
     if (event.event_type === 'm.member.leave' && event.subject === event.sender) return { words: 'left the room' };
     if (event.subject === undefined) return { words: about.alone };
     return { words: about.words, subject: event.subject, ...(about.after ? { after: about.after } : {}) };
   }
-  return { words: DONE[event.event_type] ?? 'sent something this node does not show' };
+  return { words: ownValue(DONE, event.event_type) ?? 'sent something this node does not show' };
 }

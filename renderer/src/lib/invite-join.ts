@@ -7,6 +7,7 @@ import { AdminError } from '../../../shared/contract/client.ts';
 import type { RoomInvite } from '../../../shared/contract/admin-operations.ts';
 import { explainError, type Explained } from './errors.ts';
 import { ago } from './format.ts';
+import { ownValue } from '../../../shared/own-value.ts';
 
 /** Reasons whose sentence elsewhere speaks of somebody else (a moderator's view): here it is the user. */
 const JOIN_REASONS: Readonly<Record<string, string>> = {
@@ -28,6 +29,6 @@ export function inviteJoinLine(invite: Pick<RoomInvite, 'host_server' | 'join'>,
   const code = join.error ?? 'peer_refused';
   // Not a refusal: the host answered in a way this node could not read.
   if (code === 'bad_snapshot') return { text: `${host} answered, but its answer could not be read. Accept again to ask again.`, details: join.message ?? '' };
-  const why = code === 'peer_refused' ? null : JOIN_REASONS[code] ?? explainError(new AdminError(403, code, join.message ?? '')).text;
+  const why = code === 'peer_refused' ? null : ownValue(JOIN_REASONS, code) ?? explainError(new AdminError(403, code, join.message ?? '')).text;
   return { text: why ? `${host} refused to let you join: ${why}` : `${host} refused to let you join.`, details: join.message ?? '' };
 }
