@@ -76,6 +76,11 @@ describe('envelope wire form', () => {
     expect(() => envelopeWireJson({ ...base, depth: 1.5, signatures: {} })).toThrow(/not an integer at \$\.depth/);
     expect(() => envelopeWireJson({ ...base, content: { x: 0.5 }, signatures: {} })).toThrow(/at \$\.content\.x/);
   });
+
+  it('keeps a member named like what every object inherits as a member (JSON.parse makes `__proto__` an own key)', () => {
+    const odd = JSON.parse(`{"event_id":"$e:a.test","__proto__":{"x":1},"constructor":2}`) as Record<string, unknown>;
+    expect(wireJson(odd, ENVELOPE_WIRE_ORDER)).toBe('{"event_id":"$e:a.test","__proto__":{"x":1},"constructor":2}');
+  });
 });
 
 describe('isWellFormedEnvelope (the fast path of parseEnvelope)', () => {

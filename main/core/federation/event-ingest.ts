@@ -17,6 +17,7 @@ import type { TrustStore } from '../trust/trust-store.ts';
 import { MAX_EVENT_CONTENT_BYTES, contentHash, envelopeSigningParts, parseEnvelope, type Envelope } from './envelope.ts';
 import { keptSignature } from './kept-signature.ts';
 import { isUncheckedKey, keysNotChecked, type ServerKeys, type UncheckedKeyLookup } from './keys/server-keys.ts';
+import { ownValue } from '../../../shared/own-value.ts';
 
 export interface VerifiedEvent {
   envelope: Envelope;
@@ -176,7 +177,8 @@ export class EventIngest {
       const payer = this.payerOf(origin, requestOrigin);
       if (this.quota.exceeds(payer, charge) && this.events.hashOf(envelope.event_id) !== contentHash(bytes)) this.quota.check(payer, charge);
     }
-    const signatures = envelope.signatures[origin] ?? {};
+    // Own entries only: a one-label server name may be `constructor` (shared/own-value.ts).
+    const signatures = ownValue(envelope.signatures, origin) ?? {};
     const keyIds = Object.keys(signatures);
     if (keyIds.length === 0) throw forbidden('bad_event_signature', `event is not signed by its origin ${origin}`);
     let lastFailure = '';

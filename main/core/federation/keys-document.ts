@@ -8,6 +8,7 @@ import { HEX_PUBLIC_KEY, HEX_SIGNATURE, KEY_ID, isServerName } from '../../../sh
 import { canonicalBytes } from '../crypto/canonical-json.ts';
 import { verify } from '../crypto/ed25519.ts';
 import { MAX_SIGNATURE_KEYS, MAX_SIGNATURE_SERVERS } from './envelope.ts';
+import { ownValue } from '../../../shared/own-value.ts';
 
 const safeInt = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const publishedKey = z.object({
@@ -57,7 +58,8 @@ export function checkKeysDocument(raw: unknown, expectedServer: string): KeysDoc
   if (document.server_name !== expectedServer) {
     return { ok: false, reason: `keys document names ${document.server_name}, expected ${expectedServer}` };
   }
-  const signature = document.signatures[expectedServer]?.[document.active_key.key_id];
+  const byServer = ownValue(document.signatures, expectedServer);
+  const signature = byServer ? ownValue(byServer, document.active_key.key_id) : undefined;
   if (!signature) return { ok: false, reason: 'keys document is not signed by its active key' };
   const { signatures: _signatures, ...unsigned } = raw as Record<string, unknown>;
   let bytes: Buffer;

@@ -12,16 +12,10 @@ export function wireJson(value: Record<string, unknown>, order: readonly string[
     if (value[key] === undefined) continue;
     parts.push(`${JSON.stringify(key)}:${canonicalJson(value[key])}`);
   }
-  const rest: Record<string, unknown> = {};
-  let hasRest = false;
-  for (const key of Object.keys(value)) {
-    if (!seen.has(key) && value[key] !== undefined) {
-      rest[key] = value[key];
-      hasRest = true;
-    }
-  }
-  if (hasRest) {
-    const tail = canonicalJson(rest).slice(1, -1);
+  // The other members, as own properties whatever their names (`rest[key] = …` with `__proto__` would set a prototype).
+  const rest = Object.entries(value).filter(([key, member]) => !seen.has(key) && member !== undefined);
+  if (rest.length > 0) {
+    const tail = canonicalJson(Object.fromEntries(rest)).slice(1, -1);
     parts.push(tail);
   }
   return `{${parts.join(',')}}`;
