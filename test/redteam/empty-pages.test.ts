@@ -58,10 +58,11 @@ it.for(answers)('%s: a peer answering at once with %s is asked about twice a sec
   const during = asks.slice(from);
   expect(during.length).toBeGreaterThan(0);
   expect(during.length).toBeLessThanOrEqual(Math.floor(elapsed / MIN_EMPTY_PAGE_GAP_MS) + 2);
-  // No two asks closer than most of a gap (the defects made pairs a few ms apart; the slack is for
-  // when a request reaches the peer after it was made).
+  // No two asks closer than half a gap (the defects made pairs a few ms apart). The peer stamps an
+  // ask when it arrives, in this busy process: one stamped late reads closer to the next (397 ms
+  // against 500 with four other files running, 2026-11-29).
   const gaps = asks.slice(from - 1).slice(1).map((at, i) => at - asks[from - 1 + i]!);
-  expect(Math.min(...gaps)).toBeGreaterThan(MIN_EMPTY_PAGE_GAP_MS * 0.8);
+  expect(Math.min(...gaps)).toBeGreaterThan(MIN_EMPTY_PAGE_GAP_MS * 0.5);
 });
 
 /** A node pulling from a fake room host whose room its owner joined; `asks`: the host's pull pages asked. */

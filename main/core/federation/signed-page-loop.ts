@@ -15,6 +15,7 @@
 import type { Logger } from 'pino';
 import type { Identity } from '../identity/identity.ts';
 import type { Db } from '../store/database.ts';
+import { MAX_SERVERS_REMEMBERED } from '../trust/servers-remembered.ts';
 import type { TrustStore } from '../trust/trust-store.ts';
 import { sleep } from '../util/abortable-sleep.ts';
 import { PeerLoops } from '../util/peer-loops.ts';
@@ -28,6 +29,8 @@ import type { AckRefusal, AckRefusals } from './page-acks.ts';
 const PAGE_TIMEOUT_MS = 40_000;
 /** The least time between two waits after failures that a peer being seen ends (as a delivery worker's wakes). */
 const SEEN_WAKE_GAP_MS = 10_000;
+/** How long a time a server was seen is kept when the memory is full: longer than any attempt (PAGE_TIMEOUT_MS) lasts. */
+const SEEN_KEPT_MS = 10 * 60_000;
 /** A peer that does not serve the source is asked again after this long. */
 const NOT_SERVED_RETRY_MS = 10 * 60_000;
 
@@ -330,7 +333,14 @@ export class SignedPageLoop<P> {
    * is over instead of being dropped.
    */
   private seen(server: string): void {
-    this.lastSeen.set(server, Date.now());
+    const now = Date.now();
+    // Every server that signs a request is told here (any server, under an open trust policy): bounded.
+    // Only a time after an attempt began matters (loop): entries older than any attempt go first.
+    if (this.lastSeen.size >= MAX_SERVERS_REMEMBERED && !this.lastSeen.has(server)) {
+      for (const [name, at] of this.lastSeen) if (now - at > SEEN_KEPT_MS) this.lastSeen.delete(name);
+      if (this.lastSeen.size >= MAX_SERVERS_REMEMBERED) this.lastSeen.clear();
+    }
+    this.lastSeen.set(server, now);
     this.endWait(server);
   }
 

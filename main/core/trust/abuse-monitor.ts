@@ -4,6 +4,8 @@
  * proven to come from that server count — requests whose own signature verified — so nobody
  * can get a friend quarantined by forging its name.
  */
+import { MAX_SERVERS_REMEMBERED } from './servers-remembered.ts';
+
 export interface AutoQuarantinePolicy {
   /** Bad event signatures (in verified requests) within the window; 0 disables. */
   signature_failures: number;
@@ -41,6 +43,18 @@ export class AbuseMonitor {
     const windowStart = now - policy.window_seconds * 1000;
     const list = (this.hits.get(key) ?? []).filter((t) => t >= windowStart);
     for (let i = 0; i < Math.min(weight, threshold); i++) list.push(now);
+    // One entry per server and kind that failed lately (any server, under an open trust policy):
+    // bounded, the ones whose failures all left the window first (they count for nothing), then
+    // the tenth that failed least lately (a server failing on goes on being counted).
+    if (this.hits.size >= MAX_SERVERS_REMEMBERED && !this.hits.has(key)) {
+      for (const [k, times] of this.hits) if (times.every((t) => t < windowStart)) this.hits.delete(k);
+      let over = this.hits.size - MAX_SERVERS_REMEMBERED * 0.9;
+      for (const k of this.hits.keys()) {
+        if (over-- <= 0) break;
+        this.hits.delete(k);
+      }
+    }
+    this.hits.delete(key); // to the end: the first in the map failed least lately
     this.hits.set(key, list);
     if (list.length >= threshold) {
       this.hits.delete(key);

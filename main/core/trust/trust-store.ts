@@ -8,6 +8,7 @@ import { DEFAULT_RATE_LIMIT, type RateLimit } from './rate-limiter.ts';
 import { DEFAULT_AUTO_QUARANTINE, type AutoQuarantinePolicy } from './abuse-monitor.ts';
 import { classifyAddress, type EndpointVouch } from '../federation/address-policy.ts';
 import { isIP } from 'node:net';
+import { MAX_SERVERS_REMEMBERED } from './servers-remembered.ts';
 
 export type TrustMode = 'allow' | 'block' | 'quarantine';
 export type DefaultPolicy = 'allowlist' | 'open';
@@ -43,6 +44,9 @@ export interface FederationServer {
 export type OriginDecision =
   | { allowed: true; quarantined: boolean }
   | { allowed: false; code: 'origin_blocked' | 'origin_not_allowed'; message: string };
+
+/** A server's last_seen_at is written at most once per this gap. */
+const SEEN_WRITE_GAP_MS = 10_000;
 
 export class TrustStore {
   private readonly db: Db;
@@ -100,6 +104,8 @@ export class TrustStore {
     if (cached && now - cached.at < 1_000) return cached.limit;
     const row = this.get(serverName);
     const limit = row?.rate_per_second != null && row.rate_burst != null ? { per_second: row.rate_per_second, burst: row.rate_burst } : this.defaultRateLimit;
+    // Under an open policy any server that signs is asked here, each new name an entry: bounded.
+    if (this.rateCache.size >= MAX_SERVERS_REMEMBERED && !this.rateCache.has(serverName)) this.rateCache.clear();
     this.rateCache.set(serverName, { at: now, limit });
     return limit;
   }
@@ -303,7 +309,13 @@ export class TrustStore {
   markSeen(serverName: string, now = Date.now()): void {
     for (const listener of this.seenListeners) listener(serverName);
     const last = this.lastSeenWrites.get(serverName) ?? 0;
-    if (now - last < 10_000) return;
+    if (now - last < SEEN_WRITE_GAP_MS) return;
+    // One entry per server that signed a request lately (any server, under an open policy): an
+    // entry older than the gap no longer changes anything, and those go first when it is full.
+    if (this.lastSeenWrites.size >= MAX_SERVERS_REMEMBERED) {
+      for (const [server, at] of this.lastSeenWrites) if (now - at >= SEEN_WRITE_GAP_MS) this.lastSeenWrites.delete(server);
+      if (this.lastSeenWrites.size >= MAX_SERVERS_REMEMBERED) this.lastSeenWrites.clear();
+    }
     this.lastSeenWrites.set(serverName, now);
     // A hint for the owner, not worth an fsync on the event loop (issue #17: each one stopped it).
     transactionWithoutFsync(this.db, () => this.touchStmt.run(now, serverName));
