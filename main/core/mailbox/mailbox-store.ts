@@ -10,6 +10,7 @@
 import type { Db } from '../store/database.ts';
 import { KeyedWaiters } from '../util/keyed-waiters.ts';
 import type { AckRefusal } from '../federation/page-acks.ts';
+import { MAX_SERVERS_REMEMBERED } from '../trust/servers-remembered.ts';
 
 /** What waits in a mailbox expires like an outbox entry. */
 export const MAILBOX_MAX_AGE_MS = 7 * 24 * 3600_000;
@@ -87,6 +88,8 @@ export class MailboxStore {
   /** Each client's current statement that it chose us (choice.ts), as its canonical JSON. */
   private readonly choices = new Map<string, { statement: string; expires_at: number }>();
   private readonly touchStmt;
+  private readonly forgetClientStmt;
+  private readonly forgetChoiceStmt;
 
   constructor(db: Db) {
     this.db = db;
@@ -107,6 +110,8 @@ export class MailboxStore {
     for (const row of db.prepare<[], { recipient: string; statement: string; expires_at: number }>('SELECT * FROM mailbox_choices').all()) this.choices.set(row.recipient, row);
     this.touchStmt = db.prepare('INSERT INTO mailbox_clients (server_name, last_fetch_at) VALUES (?, ?) ON CONFLICT (server_name) DO UPDATE SET last_fetch_at = excluded.last_fetch_at');
     for (const row of db.prepare<[], { server_name: string; last_fetch_at: number }>('SELECT * FROM mailbox_clients').all()) this.clients.set(row.server_name, row.last_fetch_at);
+    this.forgetClientStmt = db.prepare('DELETE FROM mailbox_clients WHERE server_name = ?');
+    this.forgetChoiceStmt = db.prepare('DELETE FROM mailbox_choices WHERE recipient = ?');
   }
 
   /** Whether `server` fetches from us (it chose us as one of its mailboxes) recently enough to be served. */
@@ -119,6 +124,7 @@ export class MailboxStore {
   touch(server: string, now = Date.now()): void {
     const at = this.clients.get(server);
     if (at !== undefined && now - at < 5_000) return;
+    if (at === undefined && !this.roomForClient(now)) return;
     this.touchStmt.run(server, now);
     this.clients.set(server, now);
   }
@@ -135,11 +141,49 @@ export class MailboxStore {
   }
 
   /** The client's statement that it chose us (checked by the caller), kept until a newer one comes. */
-  choose(recipient: string, statement: string, expiresAt: number): void {
+  choose(recipient: string, statement: string, expiresAt: number, now = Date.now()): void {
     const held = this.choices.get(recipient);
     if (held?.statement === statement) return;
+    if (held === undefined && !this.roomForChoice(now)) return;
     this.chooseStmt.run(recipient, statement, expiresAt);
     this.choices.set(recipient, { statement, expires_at: expiresAt });
+  }
+
+  /**
+   * Clients and their statements are rows, read whole at start, one per server that fetched from us
+   * (under an open trust policy any server that signs could add one: a helper's review,
+   * 2026-11-29). At MAX_SERVERS_REMEMBERED, those that stopped fetching (past CLIENT_STALE_MS: no
+   * longer served, nothing reads their row) and statements that expired are forgotten first; if
+   * none has, the new one is not remembered (it is not served as a client: nobody may leave it
+   * anything here until room is made).
+   */
+  private clientsPrunedAt = -Infinity;
+  private choicesPrunedAt = -Infinity;
+
+  private roomForClient(now: number): boolean {
+    if (this.clients.size < MAX_SERVERS_REMEMBERED) return true;
+    // A look at them all at most once a second (a full table of current ones refuses at once).
+    if (now - this.clientsPrunedAt < 1_000) return false;
+    this.clientsPrunedAt = now;
+    const stopped = [...this.clients].filter(([, at]) => now - at >= CLIENT_STALE_MS).map(([server]) => server);
+    // In one transaction (a commit each would be an fsync each).
+    this.db.transaction(() => {
+      for (const server of stopped) this.forgetClientStmt.run(server);
+    })();
+    for (const server of stopped) this.clients.delete(server);
+    return this.clients.size < MAX_SERVERS_REMEMBERED;
+  }
+
+  private roomForChoice(now: number): boolean {
+    if (this.choices.size < MAX_SERVERS_REMEMBERED) return true;
+    if (now - this.choicesPrunedAt < 1_000) return false;
+    this.choicesPrunedAt = now;
+    const expired = [...this.choices].filter(([, choice]) => choice.expires_at <= now).map(([recipient]) => recipient);
+    this.db.transaction(() => {
+      for (const recipient of expired) this.forgetChoiceStmt.run(recipient);
+    })();
+    for (const recipient of expired) this.choices.delete(recipient);
+    return this.choices.size < MAX_SERVERS_REMEMBERED;
   }
 
   /** The client's current statement (its canonical JSON), or null when it gave none or it expired. */

@@ -15,6 +15,7 @@ import type { ReadListener, OutboxRow } from '../outbox/outbox.ts';
 import { KeyedWaiters } from '../util/keyed-waiters.ts';
 import { peerFailure } from '../outbox/delivery-outcomes.ts';
 import { HeldThere, type HeldByChange } from '../outbox/held-there.ts';
+import { MAX_SERVERS_REMEMBERED } from '../trust/servers-remembered.ts';
 
 /** An event of an acknowledged page that the puller refused for good (pull/routes.ts validates it). */
 export interface PulledRefusal {
@@ -51,6 +52,7 @@ export class PullQueue {
   private readonly pageStmt;
   private readonly ackStmt;
   private readonly touchStmt;
+  private readonly forgetReceiverStmt;
   private readonly receiverAckStmt;
   private readonly ackedStmt;
   private readonly failStmt;
@@ -88,6 +90,7 @@ export class PullQueue {
       `INSERT INTO pull_receivers (server_name, last_pull_at, acked_cursor, last_ack_at) VALUES (?, ?, ?, ?)
        ON CONFLICT (server_name) DO UPDATE SET last_pull_at = excluded.last_pull_at, acked_cursor = MAX(acked_cursor, excluded.acked_cursor), last_ack_at = excluded.last_ack_at`,
     );
+    this.forgetReceiverStmt = db.prepare('DELETE FROM pull_receivers WHERE server_name = ?');
     this.touchStmt = db.prepare(
       `INSERT INTO pull_receivers (server_name, last_pull_at) VALUES (?, ?)
        ON CONFLICT (server_name) DO UPDATE SET last_pull_at = excluded.last_pull_at`,
@@ -153,6 +156,7 @@ export class PullQueue {
   touch(destination: string, now = Date.now()): void {
     const known = this.receivers.get(destination);
     if (known && now - lastPullAt(known, now) < Math.min(5_000, this.staleMs / 4)) return;
+    if (!known && !this.roomForReceiver(now)) return;
     this.touchStmt.run(destination, now);
     this.receivers.set(destination, { server_name: destination, last_pull_at: now, acked_cursor: known?.acked_cursor ?? 0, last_ack_at: known?.last_ack_at ?? null });
   }
@@ -188,8 +192,11 @@ export class PullQueue {
    */
   ack(destination: string, cursor: number, refused: readonly PulledRefusal[] = [], now = Date.now(), held?: readonly string[]): { acknowledged: number; failed: number } {
     let line: HeldByChange = null as HeldByChange;
+    /** Whether the ack's receiver row was written (roomForReceiver). */
+    let recorded = true;
     const settled = this.db.transaction(() => {
       line = null;
+      recorded = true;
       const rows = this.onRead || this.onSettled || refused.length > 0 || held !== undefined ? this.ackedStmt.all(destination, cursor) : [];
       let failed = 0;
       const refusedIds = new Set<string>();
@@ -231,7 +238,8 @@ export class PullQueue {
       if (this.onRead && heldRows.length > 0) this.onRead(destination, heldRows, true);
       if (this.onSettled && rows.length > 0) this.onSettled(rows);
       const acknowledged = this.ackStmt.run(destination, cursor).changes;
-      this.receiverAckStmt.run(destination, now, cursor, now);
+      if (this.receivers.has(destination) || this.roomForReceiver(now)) this.receiverAckStmt.run(destination, now, cursor, now);
+      else recorded = false;
       return { acknowledged, failed };
     })();
     // This usually runs inside the caller's transaction, whose commit comes later: only what is safe
@@ -239,8 +247,31 @@ export class PullQueue {
     // costs one lookup; one that forgot a row would hide the friend's line until a restart.
     if (line === 'add') this.heldThere.applied(destination, line);
     const known = this.receivers.get(destination);
-    this.receivers.set(destination, { server_name: destination, last_pull_at: now, acked_cursor: Math.max(known?.acked_cursor ?? 0, cursor), last_ack_at: now });
+    if (recorded) this.receivers.set(destination, { server_name: destination, last_pull_at: now, acked_cursor: Math.max(known?.acked_cursor ?? 0, cursor), last_ack_at: now });
     return settled;
+  }
+
+  /**
+   * Whether one more server may be remembered as a pull receiver (each server that pulls is a row,
+   * read whole at start; under an open trust policy any server that signs could add one: a
+   * helper's review, 2026-11-29): at MAX_SERVERS_REMEMBERED, the receivers that stopped pulling
+   * (past the stale time, so served by push again: nothing reads their row) are forgotten first; if
+   * none has, the new one is not remembered (its pages are still served; it is pushed to instead).
+   */
+  private receiversPrunedAt = -Infinity;
+
+  private roomForReceiver(now: number): boolean {
+    if (this.receivers.size < MAX_SERVERS_REMEMBERED) return true;
+    // A look at them all at most once a second (a full table of current ones refuses at once).
+    if (now - this.receiversPrunedAt < 1_000) return false;
+    this.receiversPrunedAt = now;
+    const stopped = [...this.receivers].filter(([server, receiver]) => !this.unreached.has(server) && now - lastPullAt(receiver, now) >= this.staleMs).map(([server]) => server);
+    // In one transaction (a commit each would be an fsync each).
+    this.db.transaction(() => {
+      for (const server of stopped) this.forgetReceiverStmt.run(server);
+    })();
+    for (const server of stopped) this.receivers.delete(server);
+    return this.receivers.size < MAX_SERVERS_REMEMBERED;
   }
 
   /** Waits until new events are queued for `destination`, the time is up, or the signal fires. */

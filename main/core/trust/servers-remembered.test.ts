@@ -5,6 +5,8 @@
  */
 import { describe, expect, it } from '../../../test/helpers/fixtures.ts';
 import { Settings } from '../store/settings.ts';
+import { MailboxStore, CLIENT_STALE_MS } from '../mailbox/mailbox-store.ts';
+import { PullQueue, PULL_STALE_MS } from '../pull/pull-queue.ts';
 import { AbuseMonitor, DEFAULT_AUTO_QUARANTINE } from './abuse-monitor.ts';
 import { MAX_SERVERS_REMEMBERED } from './servers-remembered.ts';
 import { TrustStore } from './trust-store.ts';
@@ -43,5 +45,48 @@ describe('what a node remembers per server that signed', () => {
     // Its 40 failures were kept: ten more reach the threshold.
     monitor.record('abuser.example', 'signature_failures', 10, now);
     expect(quarantined).toEqual(['abuser.example']);
+  });
+  it('pull receivers, mailbox clients and their statements: those that stopped go first, then no new one is kept', ({ tempDb }) => {
+    const rows = (table: string) => (tempDb.db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
+    const pull = new PullQueue(tempDb.db);
+    const box = new MailboxStore(tempDb.db);
+    const t0 = 10_000_000_000;
+    const first = names(MAX_SERVERS_REMEMBERED);
+    // Filled in one transaction (a commit each would be an fsync each: seconds of test).
+    tempDb.db.transaction(() => {
+      for (const name of first) {
+        pull.touch(name, t0);
+        box.touch(name, t0);
+        box.choose(name, `{"who":"${name}"}`, t0 + 1_000, t0);
+      }
+    })();
+    // Full, all of them current: a new one is not kept (and the others are).
+    pull.touch('new.evil.example', t0 + 10);
+    box.touch('new.evil.example', t0 + 10);
+    box.choose('new.evil.example', '{}', t0 + 1_000, t0 + 10);
+    expect(pull.pulledRecently('new.evil.example', t0 + 10)).toBe(false);
+    expect(box.isClient('new.evil.example', t0 + 10)).toBe(false);
+    expect(box.choiceOf('new.evil.example', t0 + 10)).toBeNull();
+    expect([rows('pull_receivers'), rows('mailbox_clients'), rows('mailbox_choices')]).toEqual([MAX_SERVERS_REMEMBERED, MAX_SERVERS_REMEMBERED, MAX_SERVERS_REMEMBERED]);
+    expect(pull.pulledRecently(first[0]!, t0 + 10)).toBe(true);
+    expect(box.isClient(first[0]!, t0 + 10)).toBe(true);
+    // One that still pulls and fetches keeps its place; once the rest stopped, a new one takes one of theirs.
+    const later = t0 + Math.max(PULL_STALE_MS, CLIENT_STALE_MS) + 1;
+    pull.touch(first[1]!, later - 1);
+    box.touch(first[1]!, later - 1);
+    pull.touch('friend.example', later);
+    box.touch('friend.example', later);
+    box.choose('friend.example', '{"who":"friend"}', later + 1_000, later);
+    expect(pull.pulledRecently('friend.example', later)).toBe(true);
+    expect(box.isClient('friend.example', later)).toBe(true);
+    expect(box.choiceOf('friend.example', later)).toBe('{"who":"friend"}');
+    expect(pull.pulledRecently(first[1]!, later)).toBe(true);
+    expect(box.isClient(first[1]!, later)).toBe(true);
+    expect(rows('pull_receivers')).toBe(2);
+    expect(rows('mailbox_clients')).toBe(2);
+    expect(rows('mailbox_choices')).toBe(1);
+    // What is kept is what a restart reads.
+    expect(new PullQueue(tempDb.db).pulledRecently('friend.example', later)).toBe(true);
+    expect(new MailboxStore(tempDb.db).isClient('friend.example', later)).toBe(true);
   });
 });
