@@ -163,7 +163,7 @@ export class MailboxStore {
   private roomForClient(now: number): boolean {
     if (this.clients.size < MAX_SERVERS_REMEMBERED) return true;
     // A look at them all at most once a second (a full table of current ones refuses at once).
-    if (now - this.clientsPrunedAt < 1_000) return false;
+    if (Math.abs(now - this.clientsPrunedAt) < 1_000) return false;
     this.clientsPrunedAt = now;
     const stopped = [...this.clients].filter(([, at]) => now - at >= CLIENT_STALE_MS).map(([server]) => server);
     // In one transaction (a commit each would be an fsync each).
@@ -176,7 +176,7 @@ export class MailboxStore {
 
   private roomForChoice(now: number): boolean {
     if (this.choices.size < MAX_SERVERS_REMEMBERED) return true;
-    if (now - this.choicesPrunedAt < 1_000) return false;
+    if (Math.abs(now - this.choicesPrunedAt) < 1_000) return false;
     this.choicesPrunedAt = now;
     const expired = [...this.choices].filter(([, choice]) => choice.expires_at <= now).map(([recipient]) => recipient);
     this.db.transaction(() => {

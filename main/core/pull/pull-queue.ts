@@ -263,7 +263,7 @@ export class PullQueue {
   private roomForReceiver(now: number): boolean {
     if (this.receivers.size < MAX_SERVERS_REMEMBERED) return true;
     // A look at them all at most once a second (a full table of current ones refuses at once).
-    if (now - this.receiversPrunedAt < 1_000) return false;
+    if (Math.abs(now - this.receiversPrunedAt) < 1_000) return false;
     this.receiversPrunedAt = now;
     const stopped = [...this.receivers].filter(([server, receiver]) => !this.unreached.has(server) && now - lastPullAt(receiver, now) >= this.staleMs).map(([server]) => server);
     // In one transaction (a commit each would be an fsync each).

@@ -44,14 +44,17 @@ export class AbuseMonitor {
     const list = (this.hits.get(key) ?? []).filter((t) => t >= windowStart);
     for (let i = 0; i < Math.min(weight, threshold); i++) list.push(now);
     // One entry per server and kind that failed lately (any server, under an open trust policy):
-    // bounded, the ones whose failures all left the window first (they count for nothing), then
-    // the tenth that failed least lately (a server failing on goes on being counted).
+    // bounded. The ones whose failures all left the window go first (they count for nothing), then
+    // the tenth with the fewest failures in it, those that failed least lately first: the servers
+    // nearest to quarantine are kept, so nobody evicts its own count with throwaway names that
+    // fail once each (a review of the first version, which evicted by time alone).
     if (this.hits.size >= MAX_SERVERS_REMEMBERED && !this.hits.has(key)) {
       for (const [k, times] of this.hits) if (times.every((t) => t < windowStart)) this.hits.delete(k);
-      let over = this.hits.size - MAX_SERVERS_REMEMBERED * 0.9;
-      for (const k of this.hits.keys()) {
-        if (over-- <= 0) break;
-        this.hits.delete(k);
+      const over = this.hits.size - MAX_SERVERS_REMEMBERED * 0.9;
+      if (over > 0) {
+        const fewest = [...this.hits].map(([k, times], order) => ({ k, n: times.filter((t) => t >= windowStart).length, order }));
+        fewest.sort((a, b) => a.n - b.n || a.order - b.order);
+        for (const { k } of fewest.slice(0, over)) this.hits.delete(k);
       }
     }
     this.hits.delete(key); // to the end: the first in the map failed least lately
