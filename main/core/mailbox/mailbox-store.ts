@@ -10,7 +10,7 @@
 import type { Db } from '../store/database.ts';
 import { KeyedWaiters } from '../util/keyed-waiters.ts';
 import type { AckRefusal } from '../federation/page-acks.ts';
-import { MAX_SERVERS_REMEMBERED } from '../trust/servers-remembered.ts';
+import { roomToRemember } from '../trust/servers-remembered.ts';
 
 /** What waits in a mailbox expires like an outbox entry. */
 export const MAILBOX_MAX_AGE_MS = 7 * 24 * 3600_000;
@@ -157,33 +157,17 @@ export class MailboxStore {
    * none has, the new one is not remembered (it is not served as a client: nobody may leave it
    * anything here until room is made).
    */
-  private clientsPrunedAt = -Infinity;
-  private choicesPrunedAt = -Infinity;
+  private readonly clientsPruned = { at: -Infinity };
+  private readonly choicesPruned = { at: -Infinity };
 
   private roomForClient(now: number): boolean {
-    if (this.clients.size < MAX_SERVERS_REMEMBERED) return true;
-    // A look at them all at most once a second (a full table of current ones refuses at once).
-    if (Math.abs(now - this.clientsPrunedAt) < 1_000) return false;
-    this.clientsPrunedAt = now;
-    const stopped = [...this.clients].filter(([, at]) => now - at >= CLIENT_STALE_MS).map(([server]) => server);
-    // In one transaction (a commit each would be an fsync each).
-    this.db.transaction(() => {
-      for (const server of stopped) this.forgetClientStmt.run(server);
-    })();
-    for (const server of stopped) this.clients.delete(server);
-    return this.clients.size < MAX_SERVERS_REMEMBERED;
+    return roomToRemember(this.clients, now, this.clientsPruned, (_server, at) => now - at >= CLIENT_STALE_MS,
+      (servers) => this.db.transaction(() => servers.forEach((server) => this.forgetClientStmt.run(server)))());
   }
 
   private roomForChoice(now: number): boolean {
-    if (this.choices.size < MAX_SERVERS_REMEMBERED) return true;
-    if (Math.abs(now - this.choicesPrunedAt) < 1_000) return false;
-    this.choicesPrunedAt = now;
-    const expired = [...this.choices].filter(([, choice]) => choice.expires_at <= now).map(([recipient]) => recipient);
-    this.db.transaction(() => {
-      for (const recipient of expired) this.forgetChoiceStmt.run(recipient);
-    })();
-    for (const recipient of expired) this.choices.delete(recipient);
-    return this.choices.size < MAX_SERVERS_REMEMBERED;
+    return roomToRemember(this.choices, now, this.choicesPruned, (_recipient, choice) => choice.expires_at <= now,
+      (recipients) => this.db.transaction(() => recipients.forEach((recipient) => this.forgetChoiceStmt.run(recipient)))());
   }
 
   /** The client's current statement (its canonical JSON), or null when it gave none or it expired. */

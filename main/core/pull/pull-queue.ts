@@ -15,7 +15,7 @@ import type { ReadListener, OutboxRow } from '../outbox/outbox.ts';
 import { KeyedWaiters } from '../util/keyed-waiters.ts';
 import { peerFailure } from '../outbox/delivery-outcomes.ts';
 import { HeldThere, type HeldByChange } from '../outbox/held-there.ts';
-import { MAX_SERVERS_REMEMBERED } from '../trust/servers-remembered.ts';
+import { roomToRemember } from '../trust/servers-remembered.ts';
 
 /** An event of an acknowledged page that the puller refused for good (pull/routes.ts validates it). */
 export interface PulledRefusal {
@@ -258,20 +258,12 @@ export class PullQueue {
    * (past the stale time, so served by push again: nothing reads their row) are forgotten first; if
    * none has, the new one is not remembered (its pages are still served; it is pushed to instead).
    */
-  private receiversPrunedAt = -Infinity;
+  private readonly receiversPruned = { at: -Infinity };
 
   private roomForReceiver(now: number): boolean {
-    if (this.receivers.size < MAX_SERVERS_REMEMBERED) return true;
-    // A look at them all at most once a second (a full table of current ones refuses at once).
-    if (Math.abs(now - this.receiversPrunedAt) < 1_000) return false;
-    this.receiversPrunedAt = now;
-    const stopped = [...this.receivers].filter(([server, receiver]) => !this.unreached.has(server) && now - lastPullAt(receiver, now) >= this.staleMs).map(([server]) => server);
-    // In one transaction (a commit each would be an fsync each).
-    this.db.transaction(() => {
-      for (const server of stopped) this.forgetReceiverStmt.run(server);
-    })();
-    for (const server of stopped) this.receivers.delete(server);
-    return this.receivers.size < MAX_SERVERS_REMEMBERED;
+    return roomToRemember(this.receivers, now, this.receiversPruned,
+      (server, receiver) => !this.unreached.has(server) && now - lastPullAt(receiver, now) >= this.staleMs,
+      (servers) => this.db.transaction(() => servers.forEach((server) => this.forgetReceiverStmt.run(server)))());
   }
 
   /** Waits until new events are queued for `destination`, the time is up, or the signal fires. */

@@ -9,6 +9,7 @@ import { EVENT_ID, atMostCodePoints, isSafeDisplayName, isSafeReactionKey } from
 import { HttpError, badRequest } from '../errors.ts';
 import { MAX_EVENT_CONTENT_BYTES } from '../federation/envelope.ts';
 import { isJsonObject } from '../util/json-object.ts';
+import { ownValue } from '../../../shared/own-value.ts';
 
 export const MAX_BODY_CHARS = 4000;
 export const MAX_REACTION_KEY_CHARS = 32;
@@ -117,7 +118,7 @@ export function checkContentBulk(event: { event_type: string; content: Record<st
 /** Largest content of an event type, in canonical JSON bytes. */
 export function maxContentBytes(eventType: string): number {
   // Own keys only: a peer's event_type such as "constructor" must not find Object.prototype's.
-  return (Object.hasOwn(CONTENT_BYTES, eventType) ? CONTENT_BYTES[eventType] : undefined) ?? MAX_CONTENT_BYTES;
+  return ownValue(CONTENT_BYTES, eventType) ?? MAX_CONTENT_BYTES;
 }
 
 /**
@@ -130,7 +131,7 @@ export function contentBulkError(eventType: string, content: Record<string, unkn
   if (contentBytes > max) {
     return new HttpError(413, 'content_too_large', `${eventType} content is ${contentBytes} bytes; at most ${max} are accepted`);
   }
-  const known = Object.hasOwn(KNOWN_FIELDS, eventType) ? KNOWN_FIELDS[eventType] : undefined;
+  const known = ownValue(KNOWN_FIELDS, eventType);
   if (known) {
     let extra = 0;
     for (const field in content) if (!known.has(field)) extra++;

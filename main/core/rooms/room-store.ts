@@ -13,6 +13,7 @@ import { RoomBans } from './room-bans.ts';
 import { SearchIndex } from './search-index.ts';
 import { ReadMarkers } from './read-markers.ts';
 import { RELAYED_MAX_FUTURE_MS, clockAfter } from './ordering.ts';
+import { ownValue } from '../../../shared/own-value.ts';
 
 export type Membership = 'invite' | 'join' | 'leave';
 export type Role = 'owner' | 'moderator' | 'member';
@@ -400,7 +401,7 @@ export class RoomStore {
       this.applyRole(event, now);
       return;
     }
-    const membership = Object.hasOwn(MEMBERSHIP_OF, event.event_type) ? MEMBERSHIP_OF[event.event_type] : undefined;
+    const membership = ownValue(MEMBERSHIP_OF, event.event_type);
     if (!membership || event.state_key === null || !this.takes(event.state_key, membership, event.origin_server)) return;
     if (event.event_type === 'm.member.join') this.applyJoinName(event);
     const existing = this.member(event.room_id, event.state_key);
