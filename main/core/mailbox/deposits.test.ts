@@ -142,6 +142,32 @@ describe('deposits taken late', () => {
 });
 
 describe('the end of a deposit\'s week', () => {
+  it('one for a member of a room we host, seen held there too late to be sure it was taken, is queued for the member again, not told as taken late (read "delivered" before)', async () => {
+    const dir = tempDir();
+    const identity = Identity.create(join(dir, 'identity.json'), 'alpha.test');
+    const db = openDatabase(join(dir, 'paracord.db'));
+    const now = Date.now();
+    const week = now - MAILBOX_MAX_AGE_MS;
+    // Our message in our own room, left at carol for its member beta 8 days ago, seen held there once it was 40 s old.
+    const event = makeEvent(identity, { room_id: '!lobby:alpha.test', origin_ts: week - 86_400_000, depth: week - 86_400_000 });
+    new FederationEvents(db).insert(event, contentHash(envelopeSigningBytes(event)), null);
+    db.prepare('INSERT INTO mailbox_deposits (event_id, destination, mailbox, deposit_id, deposited_at) VALUES (?, ?, ?, ?, ?)').run(event.event_id, 'beta.test', 'carol.test', 3, event.origin_ts + 1_000);
+    db.prepare('INSERT INTO mailbox_deposits_held (mailbox, deposit_id, seen_at) VALUES (?, ?, ?)').run('carol.test', 3, event.origin_ts + 40_000);
+    const told: TakenLate[][] = [];
+    const requeued: string[] = [];
+    const node = deposits(db, identity, told, () => {}, undefined, [], requeued);
+    await node.check(now);
+    // Nothing re-issues an event for a room's member (only a host refuses one as too old): queued
+    // again, the member answers "not inserted" if it has it.
+    expect(told).toEqual([]);
+    expect(db.prepare('SELECT event_id, destination, state FROM federation_outbox').all()).toEqual([{ event_id: event.event_id, destination: 'beta.test', state: 'pending' }]);
+    expect(requeued).toEqual(['beta.test']);
+    expect(db.prepare('SELECT COUNT(*) AS n FROM mailbox_deposits').get()).toEqual({ n: 0 });
+    expect(db.prepare('SELECT COUNT(*) AS n FROM mailbox_taken_late').get()).toEqual({ n: 0 });
+    node.stop();
+    db.close();
+  });
+
   it('a deposit in the last ten minutes of its week is queued again, not left to the mailbox\'s word (its expiry there reads as taken); one with half an hour left still waits there', async () => {
     const dir = tempDir();
     const identity = Identity.create(join(dir, 'identity.json'), 'beta.test');

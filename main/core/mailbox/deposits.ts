@@ -27,6 +27,7 @@ import { MAILBOX_HELD_PATH, MAILBOX_REFUSALS_CAPABILITY } from '../federation/pa
 import { z } from 'zod';
 import { REFUSAL_CODE } from './carried-refusals.ts';
 import { peerFailure, refusalMeaning } from '../outbox/delivery-outcomes.ts';
+import { serverOf } from '../../../shared/identifiers.ts';
 
 /** How often a mailbox is asked which of our deposits it still holds, while some wait. */
 export const HELD_CHECK_MS = 30_000;
@@ -321,9 +322,9 @@ export class MailboxDeposits {
     this.tellLate(); // any a failure left
     // Past the mailbox's week, a deposit is gone there, taken or not. One the mailbox was last seen
     // holding when its event was already too old for a host (as for a late one, below) was not
-    // taken in time: a message its destination never got. Told as taken late (the rooms re-issue
-    // it and send it again when the destination hosts its room; a member of a room we host catches
-    // up from us when back), never simply forgotten. One never seen held that late may have been
+    // taken in time: a message its destination never got. Told as taken late when the destination
+    // hosts its room (the rooms re-issue it and send it again); for a member of a room we host,
+    // queued for it again as below (it read "delivered" before), never simply forgotten. One never seen held that late may have been
     // taken in time (our checks failed meanwhile), or dropped: its event (not re-issued: a copy
     // the destination has would be refused as a conflict) is queued for its destination again
     // (`requeue`), which answers "not inserted" if it has it, or "too old" (then re-issued) if not.
@@ -331,13 +332,18 @@ export class MailboxDeposits {
     const goneIds = new Set<string>();
     const requeued = new Set<string>();
     let changed = db.transaction(() => {
+      // Only a room's host refuses an event as too old (and only it is sent a re-issue): seen held
+      // that late at a mailbox for anyone else (a member of a room we host), it may never have
+      // been taken, and nothing re-issues it: queued again as one never seen taken is, below.
       const expired = db
-        .prepare<[number, number], TakenLate>(
-          `SELECT DISTINCT d.event_id, d.destination FROM mailbox_deposits d JOIN federation_events e ON e.event_id = d.event_id
+        .prepare<[number, number], TakenLate & { room_id: string }>(
+          `SELECT DISTINCT d.event_id, d.destination, e.room_id FROM mailbox_deposits d JOIN federation_events e ON e.event_id = d.event_id
              LEFT JOIN mailbox_deposits_held h ON h.mailbox = d.mailbox AND h.deposit_id = d.deposit_id
            WHERE d.deposited_at < ? AND MAX(COALESCE(h.seen_at, 0), d.deposited_at) - e.origin_ts > ?`,
         )
-        .all(now - DEPOSIT_WEEK_HERE_MS, STALE_AFTER_MS);
+        .all(now - DEPOSIT_WEEK_HERE_MS, STALE_AFTER_MS)
+        .filter((row) => serverOf(row.room_id) === row.destination)
+        .map(({ event_id, destination }) => ({ event_id, destination }));
       this.noteLate(expired, now);
       if (this.deps.requeue) {
         const late = new Set(expired.map((row) => `${row.event_id} ${row.destination}`));
