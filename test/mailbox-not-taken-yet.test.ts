@@ -7,12 +7,26 @@
  * alpha and at carol. Now a carried request answered "not yet" (429, 5xx, or a batch with such an
  * event) leaves no replay entry and is kept at alpha (mailbox_retries) with beta's later ones
  * behind it, so carol's queue is not held; they are handed over after the wait and all arrive.
+ * Meanwhile carol keeps their items (alpha's ack names them waiting, capability mailbox_waiting),
+ * so beta never reads one as delivered before alpha has it (2026-11-29: the ack deleted them, and
+ * beta's next check read them delivered); and one alpha refuses when it hands it over later
+ * reads failed at beta, in the refusal's words (before: delivered).
  */
 import { describe, expect, it } from './helpers/fixtures.ts';
 import { queryNodeDb } from './helpers/inspect-db.ts';
 import type { NodeProcess } from './helpers/node-process.ts';
 import { eventually, send } from './helpers/rooms.ts';
 import { homeArgs, twoHomesAndAFriend } from './helpers/mailbox-homes.ts';
+
+/** Our messages to alpha's room beta reads delivered: none waits in its outbox or at a mailbox. */
+const readDelivered = (beta: NodeProcess, roomId: string) =>
+  queryNodeDb<{ event_id: string }>(
+    beta.dataDir,
+    `SELECT e.event_id FROM federation_events e WHERE e.room_id = ? AND e.origin_server = 'beta.test' AND e.event_type = 'm.message'
+       AND NOT EXISTS (SELECT 1 FROM federation_outbox o WHERE o.event_id = e.event_id) AND NOT EXISTS (SELECT 1 FROM mailbox_deposits d WHERE d.event_id = e.event_id)`,
+    roomId,
+  ).map((r) => r.event_id);
+const eventIds = (n: NodeProcess, roomId: string) => queryNodeDb<{ event_id: string }>(n.dataDir, "SELECT event_id FROM federation_events WHERE room_id = ? AND event_type = 'm.message'", roomId).map((r) => r.event_id);
 
 describe('a carried request answered "not yet" when taken from a mailbox', () => {
   it('is taken again later, not dropped as a copy already seen', async ({ nodes }) => {
@@ -31,11 +45,24 @@ describe('a carried request answered "not yet" when taken from a mailbox', () =>
       await send(beta, roomId, `while away ${i}`);
       await eventually(async () => expect(deposits()).toBe(i + 1), 30_000, 20);
     }
+    // beta never reads a message delivered that alpha does not have (sampled until all arrived:
+    // beta's word first, then alpha's, which only grows).
+    let sampling = true;
+    const misread: string[] = [];
+    const sampler = (async () => {
+      while (sampling) {
+        const delivered = readDelivered(beta, roomId);
+        const has = new Set(eventIds(alpha, roomId));
+        misread.push(...delivered.filter((id) => !has.has(id)));
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    })();
     await alpha.start(homeArgs(closed.alpha));
-    // What the limit holds waits at alpha, not at carol: carol's queue for alpha empties at once
-    // (nobody else's mail waits behind beta's), while beta's requests are still being taken.
+    // What the limit holds waits at alpha, not at carol: nothing of carol's queue for alpha waits
+    // to be fetched at once (nobody else's mail waits behind beta's); what alpha keeps to take
+    // later stays there, marked so, while beta's requests are still being taken.
     const count = (n: NodeProcess, table: string) => queryNodeDb<{ n: number }>(n.dataDir, `SELECT COUNT(*) AS n FROM ${table}`)[0]!.n;
-    await eventually(async () => expect(count(carol, 'mailbox_items')).toBe(0), 30_000, 50);
+    await eventually(async () => expect(count(carol, 'mailbox_items WHERE id NOT IN (SELECT item_id FROM mailbox_items_waiting)')).toBe(0), 30_000, 50);
     expect(count(alpha, 'mailbox_retries')).toBeGreaterThan(0);
     // alpha's owner sees what waits there and why, in words (the dashboard shows this text).
     await eventually(async () => {
@@ -48,5 +75,41 @@ describe('a carried request answered "not yet" when taken from a mailbox', () =>
     expect(alpha.stderr).toMatch(/"event":"mailbox_item_not_yet"[^\n]*"status":429/);
     await eventually(async () => expect(count(alpha, 'mailbox_retries')).toBe(0), 30_000);
     expect((await alpha.admin('GET', '/mailbox')).body.waiting_here).toEqual([]);
+    // Named settled, carol lets them go; beta reads them delivered then.
+    await eventually(async () => expect(count(carol, 'mailbox_items')).toBe(0), 30_000, 100);
+    await eventually(async () => expect(count(beta, 'mailbox_deposits')).toBe(0), 30_000, 100);
+    sampling = false;
+    await sampler;
+    expect(misread).toEqual([]);
+    expect(count(carol, 'mailbox_items_waiting')).toBe(0);
+  }, 180_000);
+
+  it('one refused when handed over later reads failed at its sender, in the refusal\'s words, not delivered', async ({ nodes }) => {
+    const { alpha, beta, carol, roomId, closed } = await twoHomesAndAFriend(nodes);
+    const count = (n: NodeProcess, table: string) => queryNodeDb<{ n: number }>(n.dataDir, `SELECT COUNT(*) AS n FROM ${table}`)[0]!.n;
+    // One request of beta's every 15 s at alpha: the second waits there that long.
+    expect((await alpha.admin('PUT', '/peers/beta.test/trust', { mode: 'allow', rate_limit: { per_second: 1 / 15, burst: 1 } })).status).toBe(200);
+    expect(await alpha.stop()).toBe(0);
+    for (const body of ['taken at once', 'kept at alpha']) {
+      const before = count(beta, 'mailbox_deposits');
+      await send(beta, roomId, body);
+      await eventually(async () => expect(count(beta, 'mailbox_deposits')).toBe(before + 1), 30_000, 20);
+    }
+    await alpha.start(homeArgs(closed.alpha));
+    await eventually(async () => expect(count(alpha, 'mailbox_retries')).toBe(1), 30_000, 50);
+    // carol keeps it for alpha, and beta, asking every second, reads it neither delivered nor gone.
+    await eventually(async () => expect(count(carol, 'mailbox_items_waiting')).toBe(1), 30_000, 50);
+    await eventually(async () => expect(count(beta, 'mailbox_deposits')).toBe(1), 30_000, 50);
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    expect(count(beta, 'mailbox_deposits')).toBe(1);
+    // alpha's owner blocks beta before its turn comes again: refused then, for good.
+    expect((await alpha.admin('PUT', '/peers/beta.test/trust', { mode: 'block' })).status).toBe(200);
+    await eventually(async () => expect(count(carol, 'mailbox_items')).toBe(0), 90_000, 200);
+    const kept = queryNodeDb<{ event_id: string }>(beta.dataDir, "SELECT event_id FROM federation_events WHERE room_id = ? AND json_extract(content, '$.body') = 'kept at alpha'", roomId)[0]!;
+    await eventually(async () => {
+      const rows = queryNodeDb<{ state: string; last_error: string }>(beta.dataDir, "SELECT state, last_error FROM federation_outbox WHERE destination = 'alpha.test' AND event_id = ?", kept.event_id);
+      expect(rows).toEqual([{ state: 'failed', last_error: expect.stringMatching(/^HTTP 403/) }]);
+    }, 30_000, 200);
+    expect(count(beta, 'mailbox_deposits')).toBe(0);
   }, 180_000);
 });

@@ -163,7 +163,7 @@ describe('the held check\'s `more`', () => {
     const saidMore = held()[once]!;
     await eventually(async () => expect(failed(first)).toBe(true), 3_000, 50);
     const followUp = held()[once + 1]!;
-    expect(followUp.body).toEqual({ ids: saidMore.answer.more, refused: true });
+    expect(followUp.body).toEqual({ ids: saidMore.answer.more, refused: true, waiting: true });
     expect(followUp.at - saidMore.at).toBeLessThan(2_000);
     expect(followUp.answer.refused).toEqual([expect.objectContaining({ event_id: first, status: 403 })]);
 

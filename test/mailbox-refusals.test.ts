@@ -166,6 +166,49 @@ describe('a mailbox tells the depositor what the recipient refused', () => {
     expect(discovery.capabilities).toContain('mailbox_refusals');
   }, 120_000);
 
+  it('items a recipient keeps to take later (`waiting`, `settled`): only its own, up to its cursor; bad lists change nothing; named apart only to their own depositor', async ({ nodes }) => {
+    const { carol, base, alpha, beta, dave, deposit } = await carolWithFakes(nodes);
+    // dave's first: an item beta's cursor covers, held for another recipient.
+    const forDave = await deposit(alpha.identity, 'dave.test', 'event', JSON.stringify({ event_id: '$wd:alpha.test' }));
+    const first = await deposit(alpha.identity, 'beta.test', 'event', JSON.stringify({ event_id: '$w1:alpha.test' }));
+    const second = await deposit(alpha.identity, 'beta.test', 'event', JSON.stringify({ event_id: '$w2:alpha.test' }));
+    const ack = (who: Identity, body: unknown) => sendSigned(who, base, 'POST', `${FED}/mailbox/ack`, JSON.stringify(body));
+    const all = [forDave, first, second];
+    const held = async (body: Record<string, unknown> = {}) => (await sendSigned(alpha.identity, base, 'POST', `${FED}/mailbox/held`, JSON.stringify({ ids: all, ...body }))).body;
+    // Bad lists: 400, and nothing changes.
+    const cases: Array<[string, unknown, string]> = [
+      ['an item after the cursor', { cursor: first, waiting: [second] }, 'unknown_item'],
+      ['settled after the cursor', { cursor: first, settled: [second] }, 'unknown_item'],
+      ['an id that is no number', { cursor: second, waiting: ['x'] }, 'invalid_request'],
+      ['not a list', { cursor: second, waiting: first }, 'invalid_request'],
+      ['1,001 ids', { cursor: second, settled: Array.from({ length: 1001 }, () => first) }, 'invalid_request'],
+    ];
+    for (const [what, body, error] of cases) {
+      const response = await ack(beta.identity, body);
+      expect([response.status, response.body.error], what).toEqual([400, error]);
+      expect(await held({ refused: true, waiting: true }), what).toEqual({ held: all, refused: [], waiting: [] });
+    }
+    // beta takes both, keeps the second to take later; it names dave's item too (left out, as one not held).
+    const kept = await ack(beta.identity, { cursor: second, waiting: [second, forDave] });
+    expect([kept.status, kept.body]).toEqual([200, { acknowledged: 1 }]);
+    // alpha asking with `waiting: true` reads it apart; asking with refused only, in `more`; asking with neither, held.
+    expect(await held({ refused: true, waiting: true })).toEqual({ held: [forDave], refused: [], waiting: [second] });
+    expect(await held({ refused: true })).toEqual({ held: [forDave], refused: [], more: [second] });
+    expect(await held()).toEqual({ held: [forDave, second] });
+    expect(await held({ waiting: true })).toEqual({ held: [forDave], waiting: [second] });
+    // Another depositor learns nothing of them.
+    expect((await sendSigned(dave.identity, base, 'POST', `${FED}/mailbox/held`, JSON.stringify({ ids: all, refused: true, waiting: true }))).body).toEqual({ held: [], refused: [], waiting: [] });
+    // dave cannot settle beta's item (its ack takes only its own); beta's later acks leave it.
+    expect((await ack(dave.identity, { cursor: second, settled: [second] })).body).toEqual({ acknowledged: 1 });
+    expect((await ack(beta.identity, { cursor: second })).body).toEqual({ acknowledged: 0 });
+    expect(await held({ refused: true, waiting: true })).toEqual({ held: [], refused: [], waiting: [second] });
+    // beta refuses it when it takes it at last: named settled with the refusal, it goes; alpha reads the refusal.
+    const settled = await ack(beta.identity, { cursor: second, settled: [second], refused: [{ id: second, event_id: '$w2:alpha.test', status: 403, error: 'origin_blocked' }] });
+    expect([settled.status, settled.body]).toEqual([200, { acknowledged: 1, refused: 1 }]);
+    expect(await held({ refused: true, waiting: true })).toEqual({ held: [], refused: [{ id: second, event_id: '$w2:alpha.test', status: 403, error: 'origin_blocked' }], waiting: [] });
+    expect(queryNodeDb(carol.dataDir, 'SELECT COUNT(*) AS n FROM mailbox_items_waiting')).toEqual([{ n: 0 }]);
+  }, 120_000);
+
   it('items taken whose refusals do not fit one held answer are named in `more`, not said held (their depositor would take them for seen held now, and sent again as taken late what was delivered)', async ({ nodes }) => {
     const { base, alpha, beta, deposit } = await carolWithFakes(nodes);
     const batchOf = (tag: string) => Array.from({ length: 600 }, (_, i) => `$${tag}${i}:alpha.test`);

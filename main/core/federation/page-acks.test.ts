@@ -149,7 +149,7 @@ describe('PageAcks', () => {
     expect(store.upTo('a.test', 300).refused).toEqual([...page(1), ...page(2).slice(0, 50)]);
     expect(store.keep('b.test', 100, page(1))).toBe(0);
     // Acknowledged, they leave room again.
-    store.acknowledged('a.test', 300);
+    store.acknowledged('a.test', 300, []);
     expect(store.keep('a.test', 400, page(4))).toBe(0);
   });
 

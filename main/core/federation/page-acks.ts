@@ -64,8 +64,12 @@ export interface AckRefusals {
    * refusals all fit, with those.
    */
   upTo(server: string, cursor: number): { cursor: number; refused: AckRefusal[] };
-  /** An ack for `cursor` was answered: the refusals of the pages up to it are forgotten. */
-  acknowledged(server: string, cursor: number): void;
+  /**
+   * An ack for `cursor` naming `named` (what upTo gave) was answered: the refusals of the pages up
+   * to it are forgotten (those kept under their own ids: the ones named, so that one kept while
+   * the ack was on its way is named by the next).
+   */
+  acknowledged(server: string, cursor: number, named: readonly AckRefusal[]): void;
 }
 
 /**
@@ -91,6 +95,8 @@ export class PageAcks {
   private failures = 0;
   /** The loop ended: nothing more is sent, retried or logged. */
   private closed = false;
+  /** Notes kept for pages acknowledged already (renote): an ack of the stored cursor names them. */
+  private renoting = false;
   /** Acknowledgements sent (for the log line of a drained backlog). */
   sent = 0;
 
@@ -130,7 +136,7 @@ export class PageAcks {
       await this.send(next.cursor, next.refused);
       this.sent += 1;
       this.acked = Math.max(this.acked, next.cursor);
-      this.refusals?.acknowledged(this.server, next.cursor);
+      this.refusals?.acknowledged(this.server, next.cursor, next.refused);
     }
   }
 
@@ -142,13 +148,25 @@ export class PageAcks {
     this.flush();
   }
 
+  /**
+   * Something to name was kept for pages acknowledged already (mailbox/carried-retries.ts: a
+   * carried request settled after its page's ack): an ack of the stored cursor names it, soon (no
+   * page need follow). Before the first page or resume, it waits for their ack.
+   */
+  renote(): void {
+    if (this.closed) return;
+    this.renoting = true;
+    this.caughtUp = true;
+    this.flush();
+  }
+
   /** Everything stored is acknowledged (or being acknowledged). */
   get settled(): boolean {
     return this.stored <= this.acked && this.inFlight === null;
   }
 
   private flush(): void {
-    if (this.closed || this.inFlight || this.timer || this.stored <= this.acked) return;
+    if (this.closed || this.inFlight || this.timer || (this.stored <= this.acked && !(this.renoting && this.stored > 0))) return;
     // A clock that does not step: a wall clock set back would hold every ack for as long.
     const now = performance.now();
     if (!this.caughtUp && this.unackedEvents < this.everyEvents && now - this.lastSentAt < this.everyMs) {
@@ -173,7 +191,9 @@ export class PageAcks {
       return this.failed(error as Error);
     }
     const events = this.unackedEvents;
+    const renoting = this.renoting;
     this.unackedEvents = 0;
+    this.renoting = false;
     this.sent += 1;
     this.lastSentAt = now;
     this.inFlight = this.send(cursor, refused).then(
@@ -181,10 +201,15 @@ export class PageAcks {
         this.acked = Math.max(this.acked, cursor);
         this.inFlight = null;
         this.failures = 0;
-        // Short of what is stored (more refusals than one ack carries): the rest goes next, at once.
+        // Short of what is stored (more refusals than one ack carries): the rest goes next, at once;
+        // so do notes left out of a full one (kept under their own ids, they are still there).
         if (cursor < this.stored) this.caughtUp = true;
+        if (refused.length >= MAX_ACK_REFUSALS || (renoting && cursor < this.stored)) {
+          this.renoting = true;
+          this.caughtUp = true;
+        }
         try {
-          this.refusals?.acknowledged(this.server, cursor);
+          this.refusals?.acknowledged(this.server, cursor, refused);
         } catch {
           // Not forgotten: named again with the next ack, where the sender ignores them (settled).
         }
@@ -192,6 +217,7 @@ export class PageAcks {
       },
       (error: Error) => {
         this.unackedEvents += events;
+        if (renoting) this.renoting = true;
         this.inFlight = null;
         this.failed(error);
       },

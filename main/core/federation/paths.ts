@@ -81,6 +81,14 @@ export const MAILBOX_CAPABILITY = 'mailbox';
  */
 export const MAILBOX_REFUSALS_CAPABILITY = 'mailbox_refusals';
 /**
+ * A mailbox that takes `POST /mailbox/ack {cursor, waiting, settled}`: the items its recipient took
+ * but keeps to hand over again later ("not yet" there) stay held here past the ack until an ack
+ * names them settled (or their week ends), and `POST /mailbox/held {ids, waiting: true}` names
+ * them apart, so their depositor reads them as neither delivered nor still at the mailbox until
+ * the recipient's last word (mailbox/routes.ts). Sent only to a mailbox that advertises this.
+ */
+export const MAILBOX_WAITING_CAPABILITY = 'mailbox_waiting';
+/**
  * Takes `POST /pull/ack {cursor, refused}`: the events of the acknowledged pages the puller
  * refused for good, marked failed (not delivered) on our side (pull/routes.ts). An older node's
  * ack schema is strict and answers 400 to the field: a puller sends it only to a peer that

@@ -108,9 +108,10 @@ export interface PageSource<P> {
   /**
    * A page taker for one peer's loop; `ack` acknowledges a cursor at the peer, with the events of
    * its pages refused here when given (`{cursor, refused}`: only to a peer that takes the field),
-   * and those held here for review (`held`: likewise; pull mode).
+   * and lists of ids beside them (`lists`: likewise; pull mode's `held`, the events held here for
+   * review; a mailbox's `waiting` and `settled`, its items kept here to take later).
    */
-  taker(server: string, ack: (cursor: number, refused?: readonly AckRefusal[], held?: readonly string[]) => Promise<void>, signal: AbortSignal): PageTaker<P>;
+  taker(server: string, ack: (cursor: number, refused?: readonly AckRefusal[], lists?: Readonly<Record<string, readonly string[]>>) => Promise<void>, signal: AbortSignal): PageTaker<P>;
   /** Logs a failure; the message to record. */
   failed(server: string, error: Error, failures: number): string;
 }
@@ -209,7 +210,7 @@ export class SignedPageLoop<P> {
     let endpoint = '';
     /** When the current attempt began: a peer seen since then ends the wait after its failure. */
     let attemptAt = 0;
-    const taker = source.taker(server, (cursor, refused, held) => this.ack(this.deps.identity()!, server, endpoint, cursor, signal, refused, held), signal);
+    const taker = source.taker(server, (cursor, refused, lists) => this.ack(this.deps.identity()!, server, endpoint, cursor, signal, refused, lists), signal);
     const drop = () => {
       ahead?.abort.abort();
       ahead = null;
@@ -386,11 +387,11 @@ export class SignedPageLoop<P> {
     return { cursor, abort, response, askedAt: performance.now() };
   }
 
-  private async ack(identity: Identity, server: string, endpoint: string, cursor: number, signal: AbortSignal, refused?: readonly AckRefusal[], held?: readonly string[]): Promise<void> {
+  private async ack(identity: Identity, server: string, endpoint: string, cursor: number, signal: AbortSignal, refused?: readonly AckRefusal[], lists?: Readonly<Record<string, readonly string[]>>): Promise<void> {
     const body = {
       cursor: String(cursor),
       ...(refused !== undefined && refused.length > 0 ? { refused } : {}),
-      ...(held !== undefined ? { held } : {}),
+      ...lists,
     };
     const response = await this.deps.http.signed(identity, 'POST', endpoint, this.source.ackPath, JSON.stringify(body), { signal, destination: server });
     // With its status: the mailbox fetcher sends the plain cursor to a mailbox that answers 400 to its refusals.

@@ -108,12 +108,12 @@ describe('carried requests kept to be handed over again', () => {
 
   it('a stale request, or one taken before, is not kept (its kept time must not extend its age past its replay entry)', async () => {
     const queue = retries();
-    expect(await queue.keep('carol.test', carried('alice.test', '{"n":"old"}', Date.now() - MAILBOX_MAX_AGE_MS - 120_000), null)).toBe('refused');
-    expect(await queue.keep('carol.test', carried('alice.test', '{"n":"future"}', Date.now() + 3600_000), LATER)).toBe('refused');
+    expect(await queue.keep('carol.test', carried('alice.test', '{"n":"old"}', Date.now() - MAILBOX_MAX_AGE_MS - 120_000), null)).toBe('stale');
+    expect(await queue.keep('carol.test', carried('alice.test', '{"n":"future"}', Date.now() + 3600_000), LATER)).toBe('stale');
     const once = carried('alice.test', '{"n":"once"}');
     expect((await dispatcher.dispatch(once)).status).toBe(200);
-    expect(await queue.keep('carol.test', once, LATER)).toBe('refused');
-    expect(await queue.keep('carol.test', once, null)).toBe('refused');
+    expect(await queue.keep('carol.test', once, LATER)).toBe('taken_before');
+    expect(await queue.keep('carol.test', once, null)).toBe('taken_before');
     expect(kept()).toBe(0);
     expect(taken.filter((t) => t.includes('"once"'))).toHaveLength(1);
     await queue.stop();
@@ -140,17 +140,17 @@ describe('carried requests kept to be handed over again', () => {
     // Bytes count too, as bytes: 260 four-byte characters (1,040 bytes; 520 UTF-16 units) are over a queue's 1,000.
     // (Through erin and frank, bob's first request cannot be checked here: a queue full of that is
     // bob's doing, and its surplus is refused, final, so that the page is not held for everyone behind it.)
-    expect(await queue.keep('erin.test', carried('bob.test', JSON.stringify({ n: 19, pad: '😀'.repeat(260) }), at), UNCHECKABLE)).toBe('refused');
+    expect(await queue.keep('erin.test', carried('bob.test', JSON.stringify({ n: 19, pad: '😀'.repeat(260) }), at), UNCHECKABLE)).toBe('queue_full');
     expect(await queue.keep('erin.test', request('bob.test', 20, 900), UNCHECKABLE)).toBe('kept');
     // 200 of them (~820 bytes, ~420 units) kept; 200 more bytes do not fit.
     expect(await queue.keep('frank.test', carried('bob.test', JSON.stringify({ n: 30, pad: '😀'.repeat(200) }), at), UNCHECKABLE)).toBe('kept');
-    expect(await queue.keep('frank.test', request('bob.test', 31, 200), UNCHECKABLE)).toBe('refused');
-    expect(await queue.keep('erin.test', request('bob.test', 21, 200), UNCHECKABLE)).toBe('refused');
+    expect(await queue.keep('frank.test', request('bob.test', 31, 200), UNCHECKABLE)).toBe('queue_full');
+    expect(await queue.keep('erin.test', request('bob.test', 21, 200), UNCHECKABLE)).toBe('queue_full');
     // A restarted node reads what waits from the table (in bytes: a body of 4-byte characters, stored, counts 4 a character).
     await queue.stop();
     const again = retries(limits);
     expect(await again.keep('carol.test', request('alice.test', 5), LATER)).toBe('full');
-    expect(await again.keep('frank.test', request('bob.test', 31, 200), UNCHECKABLE)).toBe('refused');
+    expect(await again.keep('frank.test', request('bob.test', 31, 200), UNCHECKABLE)).toBe('queue_full');
     // Handed over, the shares are free again.
     await dueNow(again);
     await eventually(async () => expect(kept()).toBe(0), 30_000, 50);

@@ -30,6 +30,9 @@ import { MAX_CLOCK_SKEW_MS } from '../federation/request-signature.ts';
 import { MAILBOX_MAX_AGE_MS } from './mailbox-store.ts';
 import { infoLimited, warnLimited } from '../log/rate-limit.ts';
 import type { CarriedRequest, DispatchAnswer } from './self-dispatch.ts';
+import type { AckRefusals } from '../federation/page-acks.ts';
+import { SETTLED_NOTE } from './wire.ts';
+import { carriedEventIds } from './carried-refusals.ts';
 
 export interface KeepLimits {
   /** Requests (and bytes of bodies) one depositor may have kept here through one mailbox. */
@@ -44,6 +47,8 @@ export const KEEP_LIMITS: Readonly<KeepLimits> = Object.freeze({ perQueue: 5_000
 const LIMIT_WAIT_MS = 60_000;
 const OTHER_WAIT_MS = 30_000;
 const MAX_WAIT_MS = 24 * 3600_000;
+/** The code a request given up here is refused with, to its depositor through its mailbox. */
+const GIVEN_UP = 'not_checkable';
 /** After a round that failed on the database: the next one waits at least this long. */
 const FAILED_RUN_PAUSE_MS = 30_000;
 
@@ -72,8 +77,11 @@ export interface WaitingHere {
   next_at: number;
 }
 
-/** What keep() did: kept, `known` (kept already), `full` (the page stays at the mailbox), `refused` (stale, taken before, or its depositor's queue full: final). */
-export type KeepResult = 'kept' | 'known' | 'full' | 'refused';
+/**
+ * What keep() did: kept, `known` (kept already), `full` (the page stays at the mailbox); or not
+ * kept, final: `taken_before`, `stale`, `queue_full` (its depositor's queue here is full).
+ */
+export type KeepResult = 'kept' | 'known' | 'full' | 'taken_before' | 'stale' | 'queue_full';
 
 interface Held {
   n: number;
@@ -92,6 +100,15 @@ export interface CarriedRetriesDeps {
   onChange?: () => void;
   /** KEEP_LIMITS unless given (tests). */
   limits?: Partial<KeepLimits>;
+  /**
+   * Where a request kept here that came as a mailbox's item is noted settled, once taken, refused
+   * or given up (a SETTLED_NOTE, with the refusals of one given up), for the next ack to that
+   * mailbox (fetcher.ts): the mailbox kept the item meanwhile, and its depositor read it as
+   * neither delivered nor at the mailbox.
+   */
+  refusals?: AckRefusals;
+  /** A request of `mailbox` was noted settled (after its commit): an ack names it. */
+  settled?: (mailbox: string) => void;
 }
 
 /**
@@ -169,7 +186,7 @@ export class CarriedRetries {
     const taken = this.deps.seen(item.signature);
     if (taken || !(ts - now <= MAX_CLOCK_SKEW_MS && now - ts <= MAILBOX_MAX_AGE_MS + MAX_CLOCK_SKEW_MS)) {
       warnLimited(this.deps.log, `mailbox_item_refused ${item.from}`, { event: 'mailbox_item_refused', mailbox, from: item.from, error: taken ? 'replayed_request' : 'stale_timestamp' }, 'a request carried by a mailbox was refused');
-      return 'refused';
+      return taken ? 'taken_before' : 'stale';
     }
     // A copy of one kept already (the page asked again): it is there.
     if (this.deps.db.prepare<[string], { one: number }>('SELECT 1 AS one FROM mailbox_retries WHERE signature = ?').get(item.signature)) return 'known';
@@ -201,7 +218,7 @@ export class CarriedRetries {
         return 'full';
       }
       warnLimited(this.deps.log, `mailbox_queue_full ${mailbox} ${item.from}`, { event: 'mailbox_queue_full', mailbox, from: item.from, waiting: held.n }, 'one server has as many carried requests waiting here as it may, its first one not checkable: this one is refused');
-      return 'refused';
+      return 'queue_full';
     }
     this.tally(mailbox, item.from, 1, size);
     const nextAt = answer ? now + waitOf(answer) : now;
@@ -210,9 +227,19 @@ export class CarriedRetries {
     try {
       let written = false;
       await this.deps.durably(() => {
-        written = this.deps.db
+        const row = this.deps.db
           .prepare('INSERT OR IGNORE INTO mailbox_retries (from_server, mailbox, path, key_id, timestamp, signature, body, kept_at, next_at, unchecked_since, last_status, last_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
-          .run(item.from, mailbox, item.path, item.keyId, item.timestamp, item.signature, item.body, now, nextAt, uncheckedSince, answer?.status ?? null, answer?.error?.slice(0, 100) ?? null).changes > 0;
+          .run(item.from, mailbox, item.path, item.keyId, item.timestamp, item.signature, item.body, now, nextAt, uncheckedSince, answer?.status ?? null, answer?.error?.slice(0, 100) ?? null);
+        written = row.changes > 0;
+        // The item it came in, named settled to its mailbox once it is done with (handOver). Kept
+        // again (one given up has no replay entry: its page asked again), its item waits again:
+        // a settled note (and give-up refusals) not named yet would let the mailbox drop it.
+        if (written && item.itemId !== undefined) {
+          this.deps.db.prepare('INSERT OR REPLACE INTO mailbox_retry_items (retry_id, mailbox, item_id) VALUES (?, ?, ?)').run(row.lastInsertRowid, mailbox, Number(item.itemId));
+          this.deps.db
+            .prepare(`DELETE FROM mailbox_refusals_out WHERE server_name = ? AND item_id = ? AND ((event_id = ? AND status = ${SETTLED_NOTE.status}) OR error = '${GIVEN_UP}')`)
+            .run(mailbox, Number(item.itemId), SETTLED_NOTE.event_id);
+        }
       });
       // Counted once committed: a commit that failed (rolled back) wrote nothing.
       inserted = written;
@@ -223,6 +250,11 @@ export class CarriedRetries {
     if (answer) infoLimited(this.deps.log, `mailbox_item_not_yet ${item.from}`, { event: 'mailbox_item_not_yet', mailbox, from: item.from, path: item.path, status: answer.status, error: answer.error, wait_ms: nextAt - now }, 'a request carried by a mailbox could not be taken yet; kept here and handed over again after the wait');
     this.arm();
     return inserted ? 'kept' : 'known';
+  }
+
+  /** Whether a request kept here came in `mailbox`'s item `itemId` (it is named settled there once done with). */
+  keepsItem(mailbox: string, itemId: number): boolean {
+    return this.deps.db.prepare<[string, number], number>('SELECT 1 FROM mailbox_retry_items WHERE mailbox = ? AND item_id = ?').pluck().get(mailbox, itemId) !== undefined;
   }
 
   /** What waits here per queue (`mailbox\nfrom`) and per mailbox: read once, then kept as rows come and go. */
@@ -336,9 +368,14 @@ export class CarriedRetries {
     const row = db.prepare<[string, string], KeptRow>('SELECT * FROM mailbox_retries WHERE mailbox = ? AND from_server = ? ORDER BY id LIMIT 1').get(mailbox, from);
     const now = Date.now();
     if (!row || row.next_at > now) return false;
+    const itemId = db.prepare<[number], number>('SELECT item_id FROM mailbox_retry_items WHERE retry_id = ?').pluck().get(row.id);
     let answer: DispatchAnswer;
     try {
-      answer = await this.deps.dispatch({ from: row.from_server, path: row.path, keyId: row.key_id, timestamp: row.timestamp, signature: row.signature, body: row.body, keptAt: row.kept_at, mailbox: row.mailbox });
+      // With its item: what our listener refuses of it for good is kept to be named to its mailbox (carried-refusals.ts).
+      answer = await this.deps.dispatch({
+        from: row.from_server, path: row.path, keyId: row.key_id, timestamp: row.timestamp, signature: row.signature, body: row.body, keptAt: row.kept_at, mailbox: row.mailbox,
+        ...(itemId !== undefined ? { itemId: String(itemId) } : {}),
+      });
     } catch (error) {
       answer = { status: 500, error: (error as Error).message, notYet: 'failure', items: 1, taken: 0 };
     }
@@ -358,7 +395,29 @@ export class CarriedRetries {
     else if (answer.status >= 400 && answer.status !== 409) {
       warnLimited(log, `mailbox_item_refused ${from}`, { event: 'mailbox_item_refused', from, status: answer.status, error: answer.error }, 'a request carried by a mailbox was refused');
     }
-    if (db.prepare('DELETE FROM mailbox_retries WHERE id = ?').run(row.id).changes > 0) this.tally(mailbox, from, -1, -Buffer.byteLength(row.body, 'utf8'));
+    // Done with: its item is noted settled for its mailbox, with what was refused of it for good
+    // (the answer's refusals: one refused before our listener recorded anything, e.g. its origin
+    // blocked since, is in no table; one given up has its events refused: else read as
+    // delivered), in a commit after our listener's (its own record of those refusals: the same rows).
+    const id = String(itemId);
+    const notes = itemId === undefined || !this.deps.refusals ? null : [
+      ...(answer.notYet ? [] : (answer.refused ?? []).map((r) => ({ id, ...r }))),
+      ...(gaveUp ? [...carriedEventIds(row.path, row.body)].map((eventId) => ({ id, event_id: eventId, status: 403, error: GIVEN_UP })) : []),
+      { id, ...SETTLED_NOTE },
+    ];
+    let deleted = false;
+    let dropped = 0;
+    await this.deps.durably(() => {
+      deleted = db.prepare('DELETE FROM mailbox_retries WHERE id = ?').run(row.id).changes > 0;
+      db.prepare('DELETE FROM mailbox_retry_items WHERE retry_id = ?').run(row.id);
+      if (deleted && notes) dropped = this.deps.refusals!.keep(mailbox, itemId!, notes);
+    });
+    // Only while that mailbox has taken none of our acks for long (its room of notes full): its item then stays there until its week ends.
+    if (dropped > 0) warnLimited(log, `mailbox_notes_not_kept ${mailbox}`, { event: 'mailbox_notes_not_kept', mailbox, dropped }, 'a mailbox has not taken our acknowledgements for a long time: a request done with here is not named to it, and its item stays there until its week ends');
+    if (deleted) {
+      this.tally(mailbox, from, -1, -Buffer.byteLength(row.body, 'utf8'));
+      if (notes) this.deps.settled?.(mailbox);
+    }
     return true;
   }
 }

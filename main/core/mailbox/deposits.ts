@@ -23,7 +23,7 @@ import { infoLimited } from '../log/rate-limit.ts';
 import { MAILBOX_MAX_AGE_MS, MAX_HELD_REFUSALS } from './mailbox-store.ts';
 import { MAX_HELD_IDS } from './wire.ts';
 import { RESIGN_AFTER_MS } from '../rooms/ordering.ts';
-import { MAILBOX_HELD_PATH, MAILBOX_REFUSALS_CAPABILITY } from '../federation/paths.ts';
+import { MAILBOX_HELD_PATH, MAILBOX_REFUSALS_CAPABILITY, MAILBOX_WAITING_CAPABILITY } from '../federation/paths.ts';
 import { z } from 'zod';
 import { REFUSAL_CODE } from './carried-refusals.ts';
 import { peerFailure, refusalMeaning } from '../outbox/delivery-outcomes.ts';
@@ -106,6 +106,7 @@ export interface MailboxDepositsDeps {
 const heldAnswerSchema = z.object({
   held: z.array(z.string()).max(MAX_HELD_IDS),
   more: z.array(z.string().regex(/^[0-9]{1,15}$/)).max(MAX_HELD_IDS).optional(),
+  waiting: z.array(z.string().regex(/^[0-9]{1,15}$/)).max(MAX_HELD_IDS).optional(),
   refused: z.array(z.object({
     id: z.string().regex(/^[0-9]{1,15}$/),
     event_id: z.string().min(1).max(255),
@@ -270,14 +271,18 @@ export class MailboxDeposits {
   private async askHeld(identity: Identity, mailbox: string, asked: readonly number[], now: number): Promise<{ taken: string[]; more: number[] }> {
     const db = this.deps.db;
     const endpoint = await this.deps.discovery.endpointOf(mailbox);
-    // What the recipient refused of those taken is asked only of a mailbox that says it keeps it (an older one's schema is strict).
-    let askRefusals = (await this.deps.discovery.documentOf(mailbox).catch(() => null))?.capabilities.includes(MAILBOX_REFUSALS_CAPABILITY) === true;
-    const ask = () => this.deps.http.signed(identity, 'POST', endpoint, MAILBOX_HELD_PATH, JSON.stringify(askRefusals ? { ids: asked.map(String), refused: true } : { ids: asked.map(String) }), { destination: mailbox });
+    // What the recipient refused of those taken, and which it took but keeps to take later, are
+    // asked only of a mailbox that says it keeps them (an older one's schema is strict).
+    const capabilities = (await this.deps.discovery.documentOf(mailbox).catch(() => null))?.capabilities ?? [];
+    let askRefusals = capabilities.includes(MAILBOX_REFUSALS_CAPABILITY);
+    let askWaiting = capabilities.includes(MAILBOX_WAITING_CAPABILITY);
+    const ask = () => this.deps.http.signed(identity, 'POST', endpoint, MAILBOX_HELD_PATH, JSON.stringify({ ids: asked.map(String), ...(askRefusals ? { refused: true } : {}), ...(askWaiting ? { waiting: true } : {}) }), { destination: mailbox });
     let response = await ask();
-    // A mailbox our cached discovery says keeps them, answering 400 to the field (a downgrade):
-    // asked again without it (as the fetcher acks), not left "waiting" until the cache refreshes.
-    if (askRefusals && response.status === 400) {
+    // A mailbox our cached discovery says keeps them, answering 400 to the fields (a downgrade):
+    // asked again without them (as the fetcher acks), not left "waiting" until the cache refreshes.
+    if ((askRefusals || askWaiting) && response.status === 400) {
       askRefusals = false;
+      askWaiting = false;
       response = await ask();
     }
     const answer = heldAnswerSchema.safeParse(response.json);
@@ -285,8 +290,12 @@ export class MailboxDeposits {
     const still = new Set(answer.data.held.map(Number));
     // Taken, with refusals left to read: not seen held now (its events would look taken late), not gone yet.
     const more = new Set(askRefusals ? (answer.data.more ?? []).map(Number) : []);
+    // Taken by the recipient, which keeps them to take later: neither seen held now (not at the
+    // mailbox: their events would look taken late) nor gone (not delivered yet: its last word,
+    // a refusal or none, comes once the mailbox no longer holds them).
+    const waiting = new Set(askWaiting ? (answer.data.waiting ?? []).map(Number) : []);
     const kept = asked.filter((id) => still.has(id));
-    const gone = asked.filter((id) => !still.has(id) && !more.has(id));
+    const gone = asked.filter((id) => !still.has(id) && !more.has(id) && !waiting.has(id));
     // Only for deposits asked about and taken (the mailbox's word, about what we left there: checked again below, per event).
     const goneSet = new Set(gone);
     const refusals = askRefusals ? (answer.data.refused ?? []).filter((r) => goneSet.has(Number(r.id))) : [];

@@ -22,12 +22,13 @@ import { StoredPullRefusals } from '../pull/pull-refusals.ts';
 import { cleanText } from '../util/untrusted-text.ts';
 import { PEER_TEXT_MAX } from '../federation/peer-refusal.ts';
 import { infoLimited, warnLimited } from '../log/rate-limit.ts';
-import { CARRIED_PATHS, MAX_MAILBOX_ITEMS } from './wire.ts';
+import { CARRIED_PATHS, MAX_MAILBOX_ITEMS, WAITING_NOTE, isListNote } from './wire.ts';
 import { MAILBOX_MAX_AGE_MS } from './mailbox-store.ts';
 import type { CarriedRequest, DispatchAnswer } from './self-dispatch.ts';
-import { MAILBOX_ACK_PATH, MAILBOX_PATH, MAILBOX_REFUSALS_CAPABILITY } from '../federation/paths.ts';
+import { MAILBOX_ACK_PATH, MAILBOX_PATH, MAILBOX_REFUSALS_CAPABILITY, MAILBOX_WAITING_CAPABILITY } from '../federation/paths.ts';
 import { CHOICE_LIFETIME_MS, ChoiceSigner, MAILBOX_CHOICE_HEADER } from './choice.ts';
-import { CarriedRetries, type WaitingHere } from './carried-retries.ts';
+import { CarriedRetries, type KeepResult, type WaitingHere } from './carried-retries.ts';
+import { carriedEventIds } from './carried-refusals.ts';
 import { failedBeforeSending } from '../federation/address-policy.ts';
 
 /** A mailbox that restarted is asked again within this long (a failed fetch costs one connection attempt). */
@@ -106,12 +107,19 @@ export class MailboxFetcher {
   private readonly retries: CarriedRetries;
   /** Events of carried requests refused for good here, by mailbox and item id, until an ack naming them is answered. */
   private readonly refusals: AckRefusals;
+  /** Each mailbox's acks while its loop runs: a request kept here and settled later is named in one (renote). */
+  private readonly acksOf = new Map<string, PageAcks>();
 
   constructor(deps: MailboxFetcherDeps) {
     this.deps = deps;
     this.refusals = deps.refusals ?? mailboxRefusalsOut(deps.db);
     const { log } = deps;
-    this.retries = new CarriedRetries({ db: deps.db, log, dispatch: deps.dispatch, durably: deps.durably, seen: deps.seen, ...(deps.onChange ? { onChange: deps.onChange } : {}) });
+    this.retries = new CarriedRetries({
+      db: deps.db, log, dispatch: deps.dispatch, durably: deps.durably, seen: deps.seen, refusals: this.refusals,
+      // Its item is named settled in the next ack to that mailbox (at its loop's next start, if none runs).
+      settled: (mailbox) => this.acksOf.get(mailbox)?.renote(),
+      ...(deps.onChange ? { onChange: deps.onChange } : {}),
+    });
     const allowed = () => deps.trust.list().filter((s) => s.trust === 'allow').map((s) => s.server_name);
     const chosenSince = deps.db.prepare<[number], { server_name: string }>('SELECT server_name FROM mailbox_chosen WHERE chosen_at > ?');
     // A mailbox is noted as chosen when our choice is sent to it, at most once a minute each (a
@@ -212,6 +220,7 @@ export class MailboxFetcher {
       },
       taker: (server, ack) => {
         const acks = new PageAcks((cursor, refused) => this.ack(server, ack, cursor, refused), server, 'mailbox', log, { refusals: this.refusals });
+        this.acksOf.set(server, acks);
         return {
           resume: (cursor) => acks.resume(cursor),
           // In order: one page at a time is taken.
@@ -232,6 +241,7 @@ export class MailboxFetcher {
               if (this.retries.waiting(server, item.from)) {
                 const kept = await this.retries.keep(server, carried, null);
                 if (kept === 'full') return FULL;
+                this.noteKept(server, item.id, carried, kept, refused);
                 rest++;
                 continue;
               }
@@ -242,6 +252,7 @@ export class MailboxFetcher {
               if (answer.notYet) {
                 const kept = await this.retries.keep(server, carried, answer);
                 if (kept === 'full') return FULL;
+                this.noteKept(server, item.id, carried, kept, refused);
                 rest++;
                 continue;
               }
@@ -261,7 +272,10 @@ export class MailboxFetcher {
             acks.storedUpTo(next, page.items.length, true);
             if (page.items.length > 0) infoLimited(log, `mailbox_fetched ${server}`, { event: 'mailbox_fetched', mailbox: server, items: page.items.length }, 'took requests left for this node at a mailbox');
           },
-          close: () => acks.close(),
+          close: () => {
+            if (this.acksOf.get(server) === acks) this.acksOf.delete(server);
+            return acks.close();
+          },
         };
       },
       failed: (server, error, failures) => {
@@ -273,18 +287,56 @@ export class MailboxFetcher {
   }
 
   /**
-   * Acknowledges `cursor` at `server`, naming the events refused here when it takes them (its
-   * discovery lists MAILBOX_REFUSALS_CAPABILITY; an older one answers 400 to the field). One that
-   * lists it and still answers 400 to them gets the plain cursor: an ack it never takes would hold
-   * every item it keeps for us; it then counts those events as delivered, its own doing.
+   * What a page's item kept here to hand over later adds to the ack that covers it: a `waiting`
+   * note (its mailbox keeps it until we name it settled: its depositor does not read it as
+   * delivered meanwhile). One not kept (stale, or its depositor's queue here full: final) is
+   * refused for good, its events named as refusals; one taken before is simply taken.
    */
-  private async ack(server: string, ack: (cursor: number, refused?: readonly AckRefusal[]) => Promise<void>, cursor: number, refused: readonly AckRefusal[]): Promise<void> {
-    if (refused.length === 0 || !(await this.deps.discovery.documentOf(server)).capabilities.includes(MAILBOX_REFUSALS_CAPABILITY)) return ack(cursor);
-    try {
-      await ack(cursor, refused);
-    } catch (error) {
+  private noteKept(mailbox: string, id: string, carried: CarriedRequest, kept: KeepResult, refused: AckRefusal[]): void {
+    // One kept already: waiting only if kept from this item (the page asked again after a crash),
+    // not a copy of it from another mailbox (named settled only there).
+    if (kept === 'kept' || (kept === 'known' && this.retries.keepsItem(mailbox, Number(id)))) refused.push({ id, ...WAITING_NOTE });
+    else if (kept === 'stale' || kept === 'queue_full') {
+      for (const eventId of carriedEventIds(carried.path, carried.body)) refused.push({ id, event_id: eventId, status: 403, error: kept === 'stale' ? 'stale_timestamp' : 'queue_full' });
+    }
+  }
+
+  /**
+   * Acknowledges `cursor` at `server`, naming the events refused here when it takes them (its
+   * discovery lists MAILBOX_REFUSALS_CAPABILITY; an older one answers 400 to the field), and the
+   * items kept here to take later, and settled since, when it keeps them
+   * (MAILBOX_WAITING_CAPABILITY; an older one deletes them at the ack, as before). One that lists
+   * them and still answers 400 gets the plain cursor: an ack it never takes would hold every item
+   * it keeps for us; it then counts those events as delivered, its own doing.
+   */
+  private async ack(server: string, ack: (cursor: number, refused?: readonly AckRefusal[], lists?: Readonly<Record<string, readonly string[]>>) => Promise<void>, cursor: number, notes: readonly AckRefusal[]): Promise<void> {
+    if (notes.length === 0) return ack(cursor);
+    const { capabilities } = await this.deps.discovery.documentOf(server);
+    const refused = capabilities.includes(MAILBOX_REFUSALS_CAPABILITY) ? notes.filter((note) => isListNote(note) === null) : [];
+    const lists: Record<string, string[]> = {};
+    if (capabilities.includes(MAILBOX_WAITING_CAPABILITY)) {
+      for (const note of notes) {
+        const list = isListNote(note);
+        if (list !== null && note.id !== undefined) (lists[list] ??= []).push(note.id);
+      }
+    }
+    if (refused.length === 0 && Object.keys(lists).length === 0) return ack(cursor);
+    const badRequest = (error: unknown) => {
       if ((error as { status?: unknown }).status !== 400) throw error;
-      warnLimited(this.deps.log, `mailbox_refusals_refused ${server}`, { event: 'mailbox_refusals_refused', mailbox: server, refused: refused.length }, 'a mailbox refused the refusals named in our ack; acknowledged without them (their senders will read them as delivered)');
+    };
+    try {
+      await ack(cursor, refused, lists);
+    } catch (error) {
+      badRequest(error);
+      warnLimited(this.deps.log, `mailbox_refusals_refused ${server}`, { event: 'mailbox_refusals_refused', mailbox: server, refused: refused.length }, 'a mailbox refused the refusals or waiting items named in our ack; acknowledged without them (their senders will read them as delivered)');
+      // The lists alone first (the refusals may be what it refused), then the plain cursor.
+      if (refused.length > 0 && Object.keys(lists).length > 0) {
+        try {
+          return await ack(cursor, [], lists);
+        } catch (again) {
+          badRequest(again);
+        }
+      }
       await ack(cursor);
     }
   }

@@ -10,6 +10,7 @@ import { openDatabase } from '../store/database.ts';
 import { MailboxStore, REFUSALS_KEPT } from './mailbox-store.ts';
 import { EVENTS_PATH } from '../federation/paths.ts';
 import { mailboxRefusalsOut } from './fetcher.ts';
+import { SETTLED_NOTE, WAITING_NOTE } from './wire.ts';
 
 describe('refusals a mailbox keeps for depositors', () => {
   it('two depositors whose batches the recipient refuses whole cannot keep a third one\'s refusals out: the one holding most gives way, down to an equal share', () => {
@@ -73,6 +74,61 @@ describe('refusals a recipient keeps for its acks to mailboxes', () => {
     expect(out.upTo('box.test', 4).refused.map((r) => r.id)).toEqual(['3', '4']);
     expect(out.purge(now + 2 * 86_400_000)).toBe(1);
     expect(rows()).toEqual([{ server_name: 'box.test', item_id: 4 }]);
+    db.close();
+  });
+});
+
+describe('items a recipient keeps to take later (capability mailbox_waiting)', () => {
+  it('stay past its acks, named apart to their depositor, until it names them settled or their week ends', () => {
+    const db = openDatabase(join(tempDir(), 'paracord.db'));
+    const store = new MailboxStore(db);
+    const now = Date.now();
+    const deposit = (recipient: string, n: number, at = now) => db.transaction(() => store.deposit({ recipient, depositor: 'alice.test', path: EVENTS_PATH, headers: '{}', body: Buffer.from(`{"n":${n}}`), created_at: at }, [`$${n}:alice.test`]))();
+    const [a, b, c] = [deposit('bob.test', 1), deposit('bob.test', 2), deposit('bob.test', 3)] as [number, number, number];
+    const other = deposit('carl.test', 4);
+    const ack = (recipient: string, cursor: number, waiting: number[], settled: number[]) => db.transaction(() => {
+      store.keepWaiting(recipient, waiting, cursor);
+      store.settle(recipient, settled);
+      return store.ack(recipient, cursor);
+    })();
+    // bob took all three and keeps b to take later; it cannot keep carl's item, nor one after its cursor.
+    expect(ack('bob.test', b, [b, other, c], [])).toBe(1);
+    expect(store.stillHeld('alice.test', [a, b, c, other])).toEqual([b, c, other]);
+    expect(store.waitingAmong([a, b, c, other])).toEqual([b]);
+    // Acks after that leave b; they take c.
+    expect(ack('bob.test', c, [], [])).toBe(1);
+    expect(store.stillHeld('alice.test', [b, c])).toEqual([b]);
+    // Not served again past the cursor.
+    expect(store.page('bob.test', c, 10)).toEqual([]);
+    // Named settled (carl cannot settle bob's): gone, with its waiting row.
+    expect(ack('carl.test', other - 1, [], [b])).toBe(0);
+    expect(store.stillHeld('alice.test', [b])).toEqual([b]);
+    expect(ack('bob.test', c, [], [b])).toBe(1);
+    expect(store.stillHeld('alice.test', [b])).toEqual([]);
+    expect(db.prepare('SELECT COUNT(*) AS n FROM mailbox_items_waiting').get()).toEqual({ n: 0 });
+    // Named waiting and settled in one ack (done with before the ack left): gone.
+    const d = deposit('bob.test', 5);
+    expect(ack('bob.test', d, [d], [d])).toBe(1);
+    // One kept waiting past its week goes with its row.
+    const e = deposit('bob.test', 6, now - 8 * 86_400_000);
+    ack('bob.test', e, [e], []);
+    expect(store.waitingAmong([e])).toEqual([e]);
+    expect(store.expire(now)).toBe(1);
+    expect(store.stillHeld('alice.test', [e])).toEqual([]);
+    expect(db.prepare('SELECT COUNT(*) AS n FROM mailbox_items_waiting').get()).toEqual({ n: 0 });
+    db.close();
+  });
+
+  it('the recipient forgets only the notes an answered ack named: one kept while it was on its way is named by the next', () => {
+    const db = openDatabase(join(tempDir(), 'paracord.db'));
+    const out = mailboxRefusalsOut(db);
+    db.transaction(() => out.keep('box.test', 9, [{ id: '4', ...WAITING_NOTE }, { id: '9', event_id: '$9:alpha.test', status: 403, error: 'not_member' }]))();
+    const sent = out.upTo('box.test', 9);
+    expect(sent.refused).toEqual([{ id: '4', ...WAITING_NOTE }, { id: '9', event_id: '$9:alpha.test', status: 403, error: 'not_member' }]);
+    // Item 4 is settled while that ack is on its way.
+    db.transaction(() => out.keep('box.test', 4, [{ id: '4', ...SETTLED_NOTE }]))();
+    out.acknowledged('box.test', sent.cursor, sent.refused);
+    expect(out.upTo('box.test', 9).refused).toEqual([{ id: '4', ...SETTLED_NOTE }]);
     db.close();
   });
 });

@@ -95,9 +95,11 @@ export class MailboxStore {
     this.db = db;
     this.insertStmt = db.prepare('INSERT INTO mailbox_items (recipient, depositor, path, headers, body, created_at) VALUES (?, ?, ?, ?, ?, ?)');
     this.pageStmt = db.prepare<[string, number, number], MailboxItem>('SELECT * FROM mailbox_items WHERE recipient = ? AND id > ? ORDER BY id LIMIT ?');
-    this.ackStmt = db.prepare('DELETE FROM mailbox_items WHERE recipient = ? AND id <= ?');
+    // Items the recipient keeps waiting to be taken later (mailbox_items_waiting) stay past its acks.
+    const notWaiting = 'AND NOT EXISTS (SELECT 1 FROM mailbox_items_waiting w WHERE w.item_id = mailbox_items.id)';
+    this.ackStmt = db.prepare(`DELETE FROM mailbox_items WHERE recipient = @recipient AND id <= @cursor ${notWaiting}`);
     this.insertEventStmt = db.prepare('INSERT OR IGNORE INTO mailbox_item_events (item_id, event_id) VALUES (?, ?)');
-    this.ackEventsStmt = db.prepare('DELETE FROM mailbox_item_events WHERE item_id IN (SELECT id FROM mailbox_items WHERE recipient = ? AND id <= ?)');
+    this.ackEventsStmt = db.prepare(`DELETE FROM mailbox_item_events WHERE item_id IN (SELECT id FROM mailbox_items WHERE recipient = @recipient AND id <= @cursor ${notWaiting})`);
     this.carriedStmt = db.prepare<[string, number, number, string], { id: number; depositor: string; carries: number; noted: number }>(
       `SELECT i.id, i.depositor,
               EXISTS (SELECT 1 FROM mailbox_item_events e WHERE e.item_id = i.id AND e.event_id = ?) AS carries,
@@ -197,10 +199,36 @@ export class MailboxStore {
     return cursor <= seq;
   }
 
-  /** Deletes the recipient's items up to the cursor; how many went. */
+  /** Deletes the recipient's items up to the cursor, but those it keeps waiting (keepWaiting); how many went. */
   ack(recipient: string, cursor: number): number {
-    this.ackEventsStmt.run(recipient, cursor);
-    return this.ackStmt.run(recipient, cursor).changes;
+    this.ackEventsStmt.run({ recipient, cursor });
+    return this.ackStmt.run({ recipient, cursor }).changes;
+  }
+
+  /**
+   * The recipient took these items (up to `cursor`, held for it) but keeps them to take later:
+   * they stay here past its acks, still held for their depositors, until `settle` (or their week
+   * ends). Others are left out (an item held for another recipient exactly as one not held).
+   * Run it in the ack's transaction, before `ack`.
+   */
+  keepWaiting(recipient: string, ids: readonly number[], cursor: number): void {
+    const keep = this.db.prepare('INSERT OR IGNORE INTO mailbox_items_waiting (item_id, recipient) SELECT id, recipient FROM mailbox_items WHERE id = ? AND recipient = ? AND id <= ?');
+    for (const id of ids) keep.run(id, recipient, cursor);
+  }
+
+  /** The recipient is done with these items it kept waiting (taken, or refused): its ack (after this) deletes them. */
+  settle(recipient: string, ids: readonly number[]): void {
+    const settle = this.db.prepare('DELETE FROM mailbox_items_waiting WHERE item_id = ? AND recipient = ?');
+    for (const id of ids) settle.run(id, recipient);
+  }
+
+  /** Which of `ids` (a depositor's, still held) their recipient took and keeps waiting to take later. */
+  waitingAmong(ids: readonly number[]): number[] {
+    if (ids.length === 0) return [];
+    return this.db
+      .prepare<[string], { item_id: number }>('SELECT item_id FROM mailbox_items_waiting WHERE item_id IN (SELECT value FROM json_each(?)) ORDER BY item_id')
+      .all(JSON.stringify(ids))
+      .map((r) => r.item_id);
   }
 
   /** Which of `ids` a depositor left here are still held (not yet taken by their recipient). */
@@ -216,6 +244,7 @@ export class MailboxStore {
   expire(now = Date.now()): number {
     this.db.prepare('DELETE FROM mailbox_refusals WHERE created_at < ? OR read_at < ?').run(now - MAILBOX_MAX_AGE_MS, now - REFUSAL_READ_KEPT_MS);
     this.db.prepare('DELETE FROM mailbox_item_events WHERE item_id IN (SELECT id FROM mailbox_items WHERE created_at < ?)').run(now - MAILBOX_MAX_AGE_MS);
+    this.db.prepare('DELETE FROM mailbox_items_waiting WHERE item_id IN (SELECT id FROM mailbox_items WHERE created_at < ?)').run(now - MAILBOX_MAX_AGE_MS);
     return this.db.prepare('DELETE FROM mailbox_items WHERE created_at < ?').run(now - MAILBOX_MAX_AGE_MS).changes;
   }
 

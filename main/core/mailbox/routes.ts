@@ -10,10 +10,13 @@
  *  - `GET  /mailbox?cursor=&limit=`: the caller's items after the cursor (long-polled when empty);
  *    the first fetch makes the caller a client (it chose us); its `X-Paracord-Mailbox-Choice`
  *    header carries its signed statement of that choice, kept to show senders;
- *  - `POST /mailbox/ack {cursor, refused?}`: deletes the caller's items up to the cursor, keeping
- *    what it says it refused of them for their depositors (capability `mailbox_refusals`);
- *  - `POST /mailbox/held {ids, refused?}`: which of the caller's own deposits are still held here,
- *    and what their recipient refused of those it took.
+ *  - `POST /mailbox/ack {cursor, refused?, waiting?, settled?}`: deletes the caller's items up to
+ *    the cursor, keeping what it says it refused of them for their depositors (capability
+ *    `mailbox_refusals`), and those it keeps to take later until it names them settled (capability
+ *    `mailbox_waiting`);
+ *  - `POST /mailbox/held {ids, refused?, waiting?}`: which of the caller's own deposits are still
+ *    held here, what their recipient refused of those it took, and (named apart) which it took
+ *    but keeps to take later.
  */
 import Router from '../http/router.ts';
 import { z } from 'zod';
@@ -73,10 +76,16 @@ const itemRefusalSchema = z.strictObject({
   status: z.number().int().min(400).max(499).refine((status) => status !== 429, '429 is no refusal'),
   error: z.string().regex(REFUSAL_CODE, 'error must be a code of 1 to 64 letters a-z and _'),
 });
-const ackSchema = z.strictObject({ cursor: cursorSchema, refused: z.array(itemRefusalSchema).max(MAX_ACK_REFUSALS).optional() });
+const itemIdsSchema = z.array(z.string().regex(/^[0-9]{1,15}$/, 'an item id from a fetch')).max(MAX_ACK_REFUSALS);
+/**
+ * `waiting`, `settled` (capability MAILBOX_WAITING_CAPABILITY): items up to the cursor the
+ * recipient took but keeps to take later (kept here past the ack), and those it is done with.
+ */
+const ackSchema = z.strictObject({ cursor: cursorSchema, refused: z.array(itemRefusalSchema).max(MAX_ACK_REFUSALS).optional(), waiting: itemIdsSchema.optional(), settled: itemIdsSchema.optional() });
 const heldSchema = z.strictObject({
   ids: z.array(z.string().regex(/^[0-9]{1,15}$/, 'an id from a deposit answer')).min(1).max(MAX_HELD_IDS),
   refused: z.boolean().optional(),
+  waiting: z.boolean().optional(),
 });
 
 /**
@@ -240,32 +249,52 @@ export function mailboxRoutes(deps: FederationDeps): Router {
     if (!parsed.success) throw badRequest('invalid_request', `body must be {"ids": ["<id from a deposit answer>", …], "refused"?: true | false} (at most ${MAX_HELD_IDS}): ${formatZodError(parsed.error)}`);
     state.replayAnswerEarly = true;
     const ids = parsed.data.ids.map(Number);
+    const { refused: askRefused = false, waiting: askWaiting = false } = parsed.data;
+    // Read together, before anything is awaited (an ack meanwhile could settle one between the two reads).
     const held = box.store.stillHeld(state.origin, ids);
-    if (parsed.data.refused !== true) {
-      ctx.body = { held: held.map(String) };
+    // Those their recipient took and keeps to take later (not at this mailbox any more, not
+    // delivered yet): named apart in `waiting` when asked; to a depositor that reads refusals but
+    // not these, named in `more` (neither held nor gone); said held to an older one. Said held,
+    // their depositor took them for seen held now, and their events for taken late once gone.
+    const waiting = askWaiting || askRefused ? new Set(box.store.waitingAmong(held)) : new Set<number>();
+    const atMailbox = held.filter((id) => !waiting.has(id)).map(String);
+    if (!askRefused) {
+      ctx.body = askWaiting ? { held: atMailbox, waiting: [...waiting].map(String) } : { held: held.map(String) };
       return;
     }
     const still = new Set(held);
-    // Items taken whose refusals do not fit this answer are named in `more` (neither held nor gone:
-    // the depositor asks again). Said held, their depositor took them for seen held now, and at its
-    // next check their events for taken late: signed again and sent again, though delivered.
+    // Items taken whose refusals do not fit this answer are named in `more` too (the depositor asks again).
     const { refused, cut } = await deps.commit.run(() => box.store.readRefusals(state.origin, ids.filter((id) => !still.has(id))));
-    ctx.body = { held: held.map(String), refused, ...(cut.length > 0 ? { more: cut.map(String) } : {}) };
+    const more = askWaiting ? cut : [...cut, ...waiting];
+    ctx.body = {
+      held: atMailbox,
+      refused,
+      ...(more.length > 0 ? { more: more.map(String) } : {}),
+      ...(askWaiting ? { waiting: [...waiting].map(String) } : {}),
+    };
   });
 
   router.post(MAILBOX_ACK_PATH, deps.verifySignedRequest, async (ctx) => {
     const box = need(false);
     const state = ctx.state as SignedRequestState;
     const parsed = ackSchema.safeParse(parseJsonBody(state.rawBody));
-    if (!parsed.success) throw badRequest('invalid_request', `body must be {"cursor": "<cursor from a fetch>", "refused"?: [{"id", "event_id", "status", "error"}]}: ${formatZodError(parsed.error)}`);
-    const { cursor, refused } = parsed.data;
+    if (!parsed.success) throw badRequest('invalid_request', `body must be {"cursor": "<cursor from a fetch>", "refused"?: [{"id", "event_id", "status", "error"}], "waiting"?: ["<item id>"], "settled"?: ["<item id>"]}: ${formatZodError(parsed.error)}`);
+    const { cursor, refused, waiting = [], settled = [] } = parsed.data;
     if (!box.store.isKnownCursor(cursor)) throw badRequest('unknown_cursor', 'this cursor was never given out by this server');
     const checked = refused === undefined ? [] : checkRefusals(box.store, state.origin, cursor, refused);
+    for (const [field, ids] of [['waiting', waiting], ['settled', settled]] as const) {
+      const after = ids.findIndex((id) => Number(id) > cursor);
+      if (after >= 0) throw badRequest('unknown_item', `${field}[${after}]: item ${ids[after]} is after the cursor ${cursor}`);
+    }
     // The refusals are kept in the transaction that deletes their items: a depositor asking meanwhile
-    // sees its item held, or gone with what was refused of it, never gone without.
+    // sees its item held, or gone with what was refused of it, never gone without. Items kept
+    // waiting stay; one named both waiting and settled (the recipient was done with it before this
+    // ack left) goes.
     const { acknowledged, kept } = await deps.commit.run(() => {
       deps.replay.record(state.signature, state.origin, state.requestTs, state.replayForWeek === true);
       const keptNow = box.store.keepRefusals(state.origin, checked);
+      box.store.keepWaiting(state.origin, waiting.map(Number), cursor);
+      box.store.settle(state.origin, settled.map(Number));
       return { acknowledged: box.store.ack(state.origin, cursor), kept: keptNow };
     });
     state.replayRecorded = true;

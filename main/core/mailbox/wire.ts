@@ -29,3 +29,19 @@ export function depositIdOf(response: { json: unknown } | undefined): number | n
   const id = (response?.json as { id?: unknown } | undefined)?.id;
   return typeof id === 'string' && /^[0-9]{1,15}$/.test(id) ? Number(id) : null;
 }
+
+/**
+ * Notes a recipient keeps beside its refusals (mailbox_refusals_out, under the item's id), named in
+ * its acks' lists (capability `mailbox_waiting`), never as refusals: `waiting`, an item it took but
+ * keeps to take later (carried-retries.ts); `settled`, one of those it is done with (taken, refused,
+ * given up). Their event ids are no event's (an id from a hostile body that matches one collides
+ * only with notes of that body's own item), and sort around an item's refusals (`$…`): an ack cut
+ * inside one item's rows (upTo) names its waiting note first and its settled note last, so the
+ * mailbox never lets an item go before every refusal of it was named.
+ */
+export const WAITING_NOTE = Object.freeze({ event_id: '#waiting', status: 202, error: 'waiting' });
+export const SETTLED_NOTE = Object.freeze({ event_id: '~settled', status: 200, error: 'settled' });
+export const isListNote = (note: { event_id: string; status: number; error: string }): 'waiting' | 'settled' | null =>
+  note.status === WAITING_NOTE.status && note.error === WAITING_NOTE.error && note.event_id === WAITING_NOTE.event_id ? 'waiting'
+  : note.status === SETTLED_NOTE.status && note.error === SETTLED_NOTE.error && note.event_id === SETTLED_NOTE.event_id ? 'settled'
+  : null;

@@ -8,7 +8,7 @@ import type { Server } from 'node:http';
 import type Koa from 'koa';
 import type { Middleware } from 'koa';
 import { createFederationApp } from '../federation/federation-app.ts';
-import { BATCH_CAPABILITY, DESTINATION_BINDING_CAPABILITY, LARGE_BATCH_CAPABILITY, MAILBOX_CAPABILITY, MAILBOX_REFUSALS_CAPABILITY, OWN_EVENTS_CAPABILITY, PULL_HELD_CAPABILITY, PULL_REFUSALS_CAPABILITY } from '../federation/paths.ts';
+import { BATCH_CAPABILITY, DESTINATION_BINDING_CAPABILITY, LARGE_BATCH_CAPABILITY, MAILBOX_CAPABILITY, MAILBOX_REFUSALS_CAPABILITY, MAILBOX_WAITING_CAPABILITY, OWN_EVENTS_CAPABILITY, PULL_HELD_CAPABILITY, PULL_REFUSALS_CAPABILITY } from '../federation/paths.ts';
 import { DEFAULT_MAILBOX_QUOTA } from '../mailbox/mailbox-store.ts';
 import { readRestoredMark, writeRestoredMark } from '../backup/restored-mark.ts';
 import { verifySignedRequest } from '../federation/middleware/verify-signed-request.ts';
@@ -147,8 +147,8 @@ function federationApp(s: Services, id: Identity, parts: RoomParts, endpoints: P
         s.workers.deliver(origin, { peerIsBack: true });
       },
     }),
-    // mailbox_refusals whether or not the owner lets friends deposit here: a mailbox switched off still drains (its acks and held checks answer).
-    capabilities: [BATCH_CAPABILITY, LARGE_BATCH_CAPABILITY, DESTINATION_BINDING_CAPABILITY, PULL_REFUSALS_CAPABILITY, PULL_HELD_CAPABILITY, MAILBOX_REFUSALS_CAPABILITY, OWN_EVENTS_CAPABILITY],
+    // mailbox_refusals and mailbox_waiting whether or not the owner lets friends deposit here: a mailbox switched off still drains (its acks and held checks answer).
+    capabilities: [BATCH_CAPABILITY, LARGE_BATCH_CAPABILITY, DESTINATION_BINDING_CAPABILITY, PULL_REFUSALS_CAPABILITY, PULL_HELD_CAPABILITY, MAILBOX_REFUSALS_CAPABILITY, MAILBOX_WAITING_CAPABILITY, OWN_EVENTS_CAPABILITY],
     publicUrl: () => state.federationUrl ?? '',
     federationEndpoints: () => endpoints.list(),
     mailboxesNamed: s.currentMailboxes,

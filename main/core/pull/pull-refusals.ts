@@ -19,7 +19,8 @@ import { HELD_NOTE, MAX_ACK_REFUSALS, isHeldNote, type AckRefusal, type AckRefus
  * page's refusals are not kept: those events read delivered to that source, which is the
  * source's own doing (an honest one's acks are answered, and its refusals leave at each). The
  * events held for review here (page-acks.ts HELD_NOTE) have a room of the same size of their own,
- * so that a busy quarantined source cannot crowd real refusals out.
+ * so that a busy quarantined source cannot crowd real refusals out; so do a mailbox's notes of the
+ * items kept here to take later (mailbox/wire.ts).
  */
 export const MAX_KEPT_REFUSALS = 10_000;
 
@@ -40,11 +41,21 @@ export interface StoredRefusalsOptions {
   maxAgeMs?: number;
 }
 
+/**
+ * Which room a row is kept in: real refusals (4xx), the events held for review (HELD_NOTE), and a
+ * mailbox's other notes (mailbox/wire.ts: an item kept to take later, or settled), so that neither
+ * kind crowds another out.
+ */
+function roomOf(r: AckRefusal): 'refusal' | 'held' | 'note' {
+  return isHeldNote(r) ? 'held' : r.status < 400 ? 'note' : 'refusal';
+}
+
 export class StoredPullRefusals implements AckRefusals {
   private readonly keepStmt;
   private readonly countStmt;
   private readonly upToStmt;
   private readonly forgetStmt;
+  private readonly forgetNamedStmt;
   private readonly limit: number;
   /** Refusals not kept for want of room, per source (for the log). */
   dropped = 0;
@@ -63,14 +74,15 @@ export class StoredPullRefusals implements AckRefusals {
     const aged = this.maxAgeMs !== null;
     this.keepStmt = db.prepare(`INSERT OR IGNORE INTO ${table} (server_name, ${at}, event_id, status, error${aged ? ', kept_at' : ''}) VALUES (?, ?, ?, ?, ?${aged ? ', ?' : ''})`);
     this.purgeStmt = aged ? db.prepare(`DELETE FROM ${table} WHERE kept_at < ?`) : null;
-    this.countStmt = db.prepare<[string, number, string, number], { n: number }>(
-      `SELECT COUNT(*) AS n FROM ${table} WHERE server_name = ? AND ((status = ? AND error = ?) = ?)`,
+    this.countStmt = db.prepare<[string, string], { n: number }>(
+      `SELECT COUNT(*) AS n FROM ${table} WHERE server_name = ? AND (CASE WHEN status = ${HELD_NOTE.status} AND error = '${HELD_NOTE.error}' THEN 'held' WHEN status < 400 THEN 'note' ELSE 'refusal' END) = ?`,
     );
     // One more than an ack carries: whether the pages up to the cursor hold more.
     this.upToStmt = db.prepare<[string, number, number], AckRefusal & { cursor: number }>(
       `SELECT ${at} AS cursor, event_id, status, error FROM ${table} WHERE server_name = ? AND ${at} <= ? ORDER BY ${at}, event_id LIMIT ?`,
     );
     this.forgetStmt = db.prepare(`DELETE FROM ${table} WHERE server_name = ? AND ${at} <= ?`);
+    this.forgetNamedStmt = db.prepare(`DELETE FROM ${table} WHERE server_name = ? AND ${at} = ? AND event_id = ?`);
   }
 
   /** Keeps what fits under the limit (each under its own id when it has one); answers how many were not kept. */
@@ -79,10 +91,10 @@ export class StoredPullRefusals implements AckRefusals {
     this.purge(now);
     let dropped = 0;
     // Refusals and held notes each within a room of their own.
-    for (const held of [false, true]) {
-      const these = refused.filter((r) => isHeldNote(r) === held);
+    for (const kind of ['refusal', 'held', 'note'] as const) {
+      const these = refused.filter((r) => roomOf(r) === kind);
       if (these.length === 0) continue;
-      const room = Math.max(0, this.limit - this.countStmt.get(server, HELD_NOTE.status, HELD_NOTE.error, held ? 1 : 0)!.n);
+      const room = Math.max(0, this.limit - this.countStmt.get(server, kind)!.n);
       for (const r of these.slice(0, room)) {
         const args = [server, this.withIds && r.id !== undefined ? Number(r.id) : cursor, r.event_id, r.status, r.error];
         this.keepStmt.run(...(this.maxAgeMs !== null ? [...args, now] : args));
@@ -111,7 +123,13 @@ export class StoredPullRefusals implements AckRefusals {
     return this.purgeStmt?.run(now - this.maxAgeMs!).changes ?? 0;
   }
 
-  acknowledged(server: string, cursor: number): void {
-    this.forgetStmt.run(server, cursor);
+  acknowledged(server: string, cursor: number, named: readonly AckRefusal[]): void {
+    if (!this.withIds) {
+      this.forgetStmt.run(server, cursor);
+      return;
+    }
+    // Under their own ids (a mailbox's items): one kept while the ack was on its way may be up to
+    // its cursor (a request settled after its page's ack): only those named go.
+    for (const r of named) this.forgetNamedStmt.run(server, Number(r.id), r.event_id);
   }
 }

@@ -119,7 +119,7 @@ export class Puller {
   }
 
   /** One peer's pages: stored, then acknowledged off the critical path (federation/page-acks.ts); a drained backlog is logged. */
-  private taker(server: string, ack: (cursor: number, refused?: readonly AckRefusal[], held?: readonly string[]) => Promise<void>): PageTaker<PullPage> {
+  private taker(server: string, ack: (cursor: number, refused?: readonly AckRefusal[], lists?: Readonly<Record<string, readonly string[]>>) => Promise<void>): PageTaker<PullPage> {
     const { log } = this.deps;
     // Refusals go only to a peer that takes them (its discovery says so); an older one gets the plain cursor.
     // What we hold for review goes only to a peer that takes it (`held`, even empty: "none of these").
@@ -127,7 +127,7 @@ export class Puller {
       const refused = notes.filter((note) => !isHeldNote(note));
       const held = notes.filter(isHeldNote).map((note) => note.event_id);
       const tellHeld = await this.takesHeld(server, held.length > 0);
-      await ack(cursor, refused.length > 0 && (await this.takesRefusals(server)) ? refused : undefined, tellHeld ? held : undefined);
+      await ack(cursor, refused.length > 0 && (await this.takesRefusals(server)) ? refused : undefined, tellHeld ? { held } : undefined);
     }, server, 'pull', log, { refusals: this.refusals });
     /** A backlog being drained: since when, events and pages (logged once caught up). */
     let backlog = { since: 0, events: 0, pages: 0, acksBefore: 0 };

@@ -1180,6 +1180,28 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 51,
+    name: 'carried requests their recipient keeps to take later',
+    sql: `
+      -- The mailbox's side (mailbox/mailbox-store.ts): items their recipient acknowledged as
+      -- waiting there to be taken later (POST /mailbox/ack {waiting}): kept past its acks, still
+      -- held for their depositor (named apart: POST /mailbox/held {waiting: true}), until an ack
+      -- names them settled; deleted with their item (settled, or its week's end).
+      CREATE TABLE IF NOT EXISTS mailbox_items_waiting (
+        item_id   INTEGER PRIMARY KEY,
+        recipient TEXT NOT NULL
+      );
+      -- The recipient's side (mailbox/carried-retries.ts): the mailbox item each kept carried
+      -- request came in, to name it settled in an ack once it is taken, refused or given up.
+      CREATE TABLE IF NOT EXISTS mailbox_retry_items (
+        retry_id INTEGER PRIMARY KEY,
+        mailbox  TEXT NOT NULL,
+        item_id  INTEGER NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS mailbox_retry_items_by_item ON mailbox_retry_items (mailbox, item_id);
+    `,
+  },
 ];
 
 /**
