@@ -3,6 +3,8 @@
 // No top-level await and nothing native before the version check: an old Node.js must get as far
 // as saying which version is needed instead of crashing in a native module.
 import { existsSync } from 'node:fs';
+import module from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { nodeVersionProblem } from './node-version.js';
 
 const problem = nodeVersionProblem(process.versions.node);
@@ -36,6 +38,14 @@ if (process.argv[2] === 'serve' && process.platform === 'linux' && process.env.M
   } catch {
     // not allowed here (a sandbox, a permission model): run as we are
   }
+}
+// V8's compile cache (Node.js 22.1+), next to the bundle it caches (the user's own install, not a
+// shared temp folder): a start compiles the bundle once per build instead of every time (17 % of
+// a start's CPU, 2026-11-29). Where it cannot be written, the program runs as before.
+try {
+  module.enableCompileCache?.(fileURLToPath(new URL('../dist/compile-cache', import.meta.url)));
+} catch {
+  // not available here: compiled at each start
 }
 import(cli.href).catch((error) => {
   process.stderr.write(`paracord-node: ${error && error.stack ? error.stack : error}\n`);
