@@ -17,6 +17,8 @@ import { queryNodeDb } from './helpers/inspect-db.ts';
 import type { NodeProcess } from './helpers/node-process.ts';
 import { eventually, send } from './helpers/rooms.ts';
 import { homeArgs, twoHomesAndAFriend } from './helpers/mailbox-homes.ts';
+import { deliveryOf } from './helpers/refused-entries.ts';
+import { atMailboxLine } from '../renderer/src/lib/delivery-line.ts';
 
 /** Our messages to alpha's room beta reads delivered: none waits in its outbox or at a mailbox. */
 const readDelivered = (beta: NodeProcess, roomId: string) =>
@@ -90,9 +92,10 @@ describe('a carried request answered "not yet" when taken from a mailbox', () =>
     // One request of beta's every 15 s at alpha: the second waits there that long.
     expect((await alpha.admin('PUT', '/peers/beta.test/trust', { mode: 'allow', rate_limit: { per_second: 1 / 15, burst: 1 } })).status).toBe(200);
     expect(await alpha.stop()).toBe(0);
+    const sentIds: string[] = [];
     for (const body of ['taken at once', 'kept at alpha']) {
       const before = count(beta, 'mailbox_deposits');
-      await send(beta, roomId, body);
+      sentIds.push(await send(beta, roomId, body));
       await eventually(async () => expect(count(beta, 'mailbox_deposits')).toBe(before + 1), 30_000, 20);
     }
     await alpha.start(homeArgs(closed.alpha));
@@ -102,6 +105,10 @@ describe('a carried request answered "not yet" when taken from a mailbox', () =>
     await eventually(async () => expect(count(beta, 'mailbox_deposits')).toBe(1), 30_000, 50);
     await new Promise((resolve) => setTimeout(resolve, 2_500));
     expect(count(beta, 'mailbox_deposits')).toBe(1);
+    // beta's message says where it is: fetched by alpha, which takes it in after a wait (not "at carol", not delivered).
+    await eventually(async () => expect(await deliveryOf(beta, roomId, sentIds[1]!)).toMatchObject({ state: 'waiting', at_mailbox: [{ server: 'alpha.test', mailbox: 'carol.test', taken: true }] }), 10_000, 100);
+    expect(atMailboxLine((await deliveryOf(beta, roomId, sentIds[1]!))!.at_mailbox as Parameters<typeof atMailboxLine>[0])).toBe('Fetched by alpha.test from carol.test; alpha.test takes it in after a wait.');
+    expect((await beta.admin('GET', '/queue')).body.at_mailboxes).toEqual([expect.objectContaining({ destination: 'alpha.test', mailbox: 'carol.test', count: 1, taken: true, waiting: 'fetched by alpha.test from carol.test, which takes it in after a wait' })]);
     // alpha's owner blocks beta before its turn comes again: refused then, for good.
     expect((await alpha.admin('PUT', '/peers/beta.test/trust', { mode: 'block' })).status).toBe(200);
     await eventually(async () => expect(count(carol, 'mailbox_items')).toBe(0), 90_000, 200);

@@ -70,8 +70,8 @@ export interface MailboxDepositsDeps {
   log: Logger;
   /**
    * What waits at a mailbox changed (the UI's queue and message states): `gone`, our events no
-   * longer waiting there (taken, or past the mailbox's week), with their rooms, so the screens that
-   * show them ask for them again.
+   * longer waiting there (taken, or past the mailbox's week; or said taken by their recipient to
+   * take in later), with their rooms, so the screens that show them ask for them again.
    */
   onChange?: (gone: ReadonlyArray<{ event_id: string; room_id: string }>) => void;
   /** How often mailboxes are asked (default HELD_CHECK_MS). */
@@ -115,8 +115,10 @@ const heldAnswerSchema = z.object({
   })).max(MAX_HELD_REFUSALS).optional(),
 });
 
-export const waitingAtWords = (mailbox: string, destination: string, count = 1) =>
-  `waiting at ${mailbox} for ${destination} to fetch ${count === 1 ? 'it' : 'them'}`;
+export const waitingAtWords = (mailbox: string, destination: string, count = 1, taken = false) =>
+  taken
+    ? `fetched by ${destination} from ${mailbox}, which takes ${count === 1 ? 'it' : 'them'} in after a wait`
+    : `waiting at ${mailbox} for ${destination} to fetch ${count === 1 ? 'it' : 'them'}`;
 
 export class MailboxDeposits {
   private readonly deps: MailboxDepositsDeps;
@@ -144,12 +146,16 @@ export class MailboxDeposits {
     this.schedule();
   }
 
-  /** What waits where (GET /queue `at_mailboxes`). */
+  /** What waits where (GET /queue `at_mailboxes`): at the mailbox, or taken by the recipient to take in later (`taken`). */
   summary(): WaitingAtMailbox[] {
     return this.deps.db
-      .prepare<[], Omit<WaitingAtMailbox, 'waiting'>>('SELECT destination, mailbox, COUNT(*) AS count, MIN(deposited_at) AS since FROM mailbox_deposits GROUP BY destination, mailbox ORDER BY destination, mailbox')
+      .prepare<[], Omit<WaitingAtMailbox, 'waiting' | 'taken'> & { taken: number }>(
+        `SELECT d.destination, d.mailbox, COUNT(*) AS count, MIN(d.deposited_at) AS since, t.since IS NOT NULL AS taken FROM mailbox_deposits d
+           LEFT JOIN mailbox_deposits_taken t ON t.mailbox = d.mailbox AND t.deposit_id = d.deposit_id
+         GROUP BY d.destination, d.mailbox, taken ORDER BY d.destination, d.mailbox, taken`,
+      )
       .all()
-      .map((r) => ({ ...r, waiting: waitingAtWords(r.mailbox, r.destination, r.count) }));
+      .map(({ taken, ...r }) => ({ ...r, ...(taken === 1 ? { taken: true } : {}), waiting: waitingAtWords(r.mailbox, r.destination, r.count, taken === 1) }));
   }
 
   start(): void {
@@ -268,8 +274,10 @@ export class MailboxDeposits {
    * (taken, their refusals not in it: neither held nor gone), to ask about again. Throws when the
    * mailbox cannot be asked.
    */
-  private async askHeld(identity: Identity, mailbox: string, asked: readonly number[], now: number): Promise<{ taken: string[]; more: number[] }> {
+  private async askHeld(identity: Identity, mailbox: string, asked: readonly number[], now: number): Promise<{ taken: string[]; more: number[]; moved: string[] }> {
     const db = this.deps.db;
+    /** The events of deposits said taken by their recipient now (their messages say so). */
+    const moved: string[] = [];
     const endpoint = await this.deps.discovery.endpointOf(mailbox);
     // What the recipient refused of those taken, and which it took but keeps to take later, are
     // asked only of a mailbox that says it keeps them (an older one's schema is strict).
@@ -286,7 +294,7 @@ export class MailboxDeposits {
       response = await ask();
     }
     const answer = heldAnswerSchema.safeParse(response.json);
-    if (response.status !== 200 || !answer.success) return { taken: [], more: [] };
+    if (response.status !== 200 || !answer.success) return { taken: [], more: [], moved };
     const still = new Set(answer.data.held.map(Number));
     // Taken, with refusals left to read: not seen held now (its events would look taken late), not gone yet.
     const more = new Set(askRefusals ? (answer.data.more ?? []).map(Number) : []);
@@ -302,6 +310,12 @@ export class MailboxDeposits {
     const taken = db.transaction(() => {
       const seen = db.prepare('INSERT INTO mailbox_deposits_held (mailbox, deposit_id, seen_at) VALUES (?, ?, ?) ON CONFLICT (mailbox, deposit_id) DO UPDATE SET seen_at = excluded.seen_at');
       for (const id of kept) seen.run(mailbox, id, now);
+      // Said taken by the recipient, to take in later: the message says so (never back to "at the mailbox").
+      const tookIn = db.prepare('INSERT OR IGNORE INTO mailbox_deposits_taken (mailbox, deposit_id, since) VALUES (?, ?, ?)');
+      const eventsOf = db.prepare<[string, number], { event_id: string }>('SELECT event_id FROM mailbox_deposits WHERE mailbox = ? AND deposit_id = ?');
+      for (const id of asked) {
+        if (waiting.has(id) && tookIn.run(mailbox, id, now).changes > 0) moved.push(...eventsOf.all(mailbox, id).map((row) => row.event_id));
+      }
       if (gone.length === 0) return [];
       const list = gone.map(() => '?').join(',');
       const late = db
@@ -317,11 +331,12 @@ export class MailboxDeposits {
       this.noteLate([...late.filter((row) => !failed.has(`${row.event_id} ${row.destination}`)), ...tooOld], now);
       const forgotten = db.prepare<unknown[], { event_id: string }>(`DELETE FROM mailbox_deposits WHERE mailbox = ? AND deposit_id IN (${list}) RETURNING event_id`).all(mailbox, ...gone);
       db.prepare(`DELETE FROM mailbox_deposits_held WHERE mailbox = ? AND deposit_id IN (${list})`).run(mailbox, ...gone);
+      db.prepare(`DELETE FROM mailbox_deposits_taken WHERE mailbox = ? AND deposit_id IN (${list})`).run(mailbox, ...gone);
       return forgotten.map((row) => row.event_id);
     })();
     this.tellLate();
     // Only ids we asked about (the mailbox's word is about those only).
-    return { taken, more: asked.filter((id) => more.has(id)) };
+    return { taken, more: asked.filter((id) => more.has(id)), moved };
   }
 
   /** Asks each mailbox which of our deposits it still holds; forgets the rest (taken, or expired there). */
@@ -370,6 +385,7 @@ export class MailboxDeposits {
       const forgotten = forgottenIds.length;
       if (forgotten > 0) {
         db.prepare('DELETE FROM mailbox_deposits_held WHERE NOT EXISTS (SELECT 1 FROM mailbox_deposits d WHERE d.mailbox = mailbox_deposits_held.mailbox AND d.deposit_id = mailbox_deposits_held.deposit_id)').run();
+        db.prepare('DELETE FROM mailbox_deposits_taken WHERE NOT EXISTS (SELECT 1 FROM mailbox_deposits d WHERE d.mailbox = mailbox_deposits_taken.mailbox AND d.deposit_id = mailbox_deposits_taken.deposit_id)').run();
       }
       return forgotten;
     })();
@@ -388,8 +404,8 @@ export class MailboxDeposits {
         for (let round = 0; asked.length > 0 && round <= HELD_MORE_FOLLOW_UPS && !this.stopped; round++) {
           try {
             const answered = await this.askHeld(identity, mailbox, asked, now);
-            changed += answered.taken.length;
-            for (const id of answered.taken) goneIds.add(id);
+            changed += answered.taken.length + answered.moved.length;
+            for (const id of [...answered.taken, ...answered.moved]) goneIds.add(id);
             asked = answered.more;
           } catch {
             break; // that mailbox is not reachable now: asked again next time

@@ -67,12 +67,17 @@ export function messageDeliveries(db: Db, eventIds: readonly string[], isHeld?: 
       if (row.last_error) delivery.last_error = row.last_error;
     }
     // Left at a friend's mailbox for a server nobody reaches, not yet taken (issue #32).
+    // `taken`: its destination fetched it and keeps it to take in later (mailbox_deposits_taken).
     const left = db
-      .prepare<string[], { event_id: string; destination: string; mailbox: string }>(`SELECT event_id, destination, mailbox FROM mailbox_deposits WHERE event_id IN (${chunk.map(() => '?').join(',')}) ORDER BY destination`)
+      .prepare<string[], { event_id: string; destination: string; mailbox: string; taken: number }>(
+        `SELECT d.event_id, d.destination, d.mailbox, t.since IS NOT NULL AS taken FROM mailbox_deposits d
+           LEFT JOIN mailbox_deposits_taken t ON t.mailbox = d.mailbox AND t.deposit_id = d.deposit_id
+         WHERE d.event_id IN (${chunk.map(() => '?').join(',')}) ORDER BY d.destination`,
+      )
       .all(...chunk);
     for (const row of left) {
       const delivery = result.get(row.event_id)!;
-      (delivery.at_mailbox ??= []).push({ server: row.destination, mailbox: row.mailbox });
+      (delivery.at_mailbox ??= []).push({ server: row.destination, mailbox: row.mailbox, ...(row.taken === 1 ? { taken: true as const } : {}) });
     }
     // Taken from a mailbox too late for the room's host, not yet queued again (mailbox/deposits.ts): still to reach it.
     const late = db

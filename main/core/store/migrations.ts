@@ -1202,6 +1202,21 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX IF NOT EXISTS mailbox_retry_items_by_item ON mailbox_retry_items (mailbox, item_id);
     `,
   },
+  {
+    version: 52,
+    name: 'deposits their recipient took to take in later',
+    sql: `
+      -- The depositor's side (mailbox/deposits.ts): deposits their mailbox said the recipient took
+      -- and keeps to take in later (POST /mailbox/held {waiting: true}), since when: the message
+      -- says so instead of "waiting at the mailbox". Deleted with their deposit.
+      CREATE TABLE IF NOT EXISTS mailbox_deposits_taken (
+        mailbox    TEXT NOT NULL,
+        deposit_id INTEGER NOT NULL,
+        since      INTEGER NOT NULL,
+        PRIMARY KEY (mailbox, deposit_id)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 /**

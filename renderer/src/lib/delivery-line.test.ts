@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { changeLine, heldThereLine, refusalLine, waitingLine } from './delivery-line.ts';
+import { atMailboxLine, changeLine, heldThereLine, refusalLine, waitingLine } from './delivery-line.ts';
 
 describe('waitingLine: an own message still waiting for some server', () => {
   const now = 1_000_000;
@@ -60,6 +60,9 @@ describe('changeLine: an own edit, deletion or reaction some server has not take
     expect(changeLine({ kind: 'edit', delivery: waiting }, { member: false, reachable: true, now }).text).toBe('Your edit is not delivered yet. Waiting for bob.test — next try in 40 s.');
     expect(changeLine({ kind: 'reaction', delivery: { ...waiting, pending_servers: [], at_mailbox: [{ server: 'bob.test', mailbox: 'carol.test' }] } }, { member: false, reachable: true, now }).text)
       .toBe('Your reaction waits at carol.test for bob.test to fetch it.');
+    // Fetched by bob, which keeps it to take in later (its limit there): not "at carol" any more, not delivered either.
+    expect(changeLine({ kind: 'reaction', delivery: { ...waiting, pending_servers: [], at_mailbox: [{ server: 'bob.test', mailbox: 'carol.test', taken: true }] } }, { member: false, reachable: true, now }).text)
+      .toBe('Your reaction was fetched by bob.test from carol.test; bob.test takes it in after a wait.');
     expect(changeLine({ kind: 'delete', delivery: { ...waiting, held: ['bob.test'] } }, { member: false, reachable: true, now }).text).toMatch(/^Your deletion is not delivered yet\. Not sent to bob\.test: /);
   });
 
@@ -96,5 +99,14 @@ describe('heldThereLine: a message a server took and held for review (it kept ou
     expect(heldThereLine(['bob.test', 'carol.test'])).toBe('Delivered, but 2 servers held it for review: it shows there only if their owners accept it.');
     const held = { state: 'delivered' as const, pending_servers: [], refused: [], next_attempt_at: null, last_error: null, held_there: ['bob.test'] };
     expect(changeLine({ kind: 'edit', delivery: held }, { member: false, reachable: true }).text).toBe('Your edit was held for review at bob.test: it shows there only if its owner accepts it.');
+  });
+});
+
+describe('atMailboxLine: a message left at friends\' mailboxes', () => {
+  it('says whether it waits at the mailbox or was fetched and waits to be taken in, never delivered', () => {
+    expect(atMailboxLine([{ server: 'bob.test', mailbox: 'carol.test' }])).toBe('Waiting at carol.test for bob.test to fetch it.');
+    expect(atMailboxLine([{ server: 'bob.test', mailbox: 'carol.test', taken: true }])).toBe('Fetched by bob.test from carol.test; bob.test takes it in after a wait.');
+    expect(atMailboxLine([{ server: 'bob.test', mailbox: 'carol.test', taken: true }, { server: 'dan.test', mailbox: 'carol.test', taken: true }])).toBe('Fetched from friends\' mailboxes by 2 servers, which take it in after a wait.');
+    expect(atMailboxLine([{ server: 'bob.test', mailbox: 'carol.test', taken: true }, { server: 'dan.test', mailbox: 'carol.test' }])).toBe('Waiting at friends\' mailboxes for 2 servers to fetch it (1 fetched it and take it in after a wait).');
   });
 });

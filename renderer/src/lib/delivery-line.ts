@@ -94,6 +94,23 @@ const CHANGE_WORDS: Record<ChangeDelivery['kind'], string> = {
  * An own change of a message (edit, delete, reaction) some server has not taken, in words, under
  * the message: the message may be delivered to all while its edit still waits.
  */
+/**
+ * Where a message (or a change: `what`, "Your edit") left at friends' mailboxes waits, in words:
+ * at a mailbox for its server to fetch it, or fetched by that server, which keeps it to take in
+ * after a wait (its limit, a failure there: capability mailbox_waiting): not delivered yet either way.
+ */
+export function atMailboxLine(atMailbox: ReadonlyArray<{ server: string; mailbox: string; taken?: true }>, what?: string): string {
+  const first = atMailbox[0]!;
+  const taken = atMailbox.filter((at) => at.taken).length;
+  if (atMailbox.length === 1) {
+    if (first.taken) return `${what ? `${what} was fetched` : 'Fetched'} by ${first.server} from ${first.mailbox}; ${first.server} takes it in after a wait.`;
+    return `${what ? `${what} waits` : 'Waiting'} at ${first.mailbox} for ${first.server} to fetch it.`;
+  }
+  const servers = plural(atMailbox.length, 'server');
+  if (taken === atMailbox.length) return `${what ? `${what} was fetched` : 'Fetched'} from friends' mailboxes by ${servers}, which take it in after a wait.`;
+  return `${what ? `${what} waits` : 'Waiting'} at friends' mailboxes for ${servers} to fetch it${taken > 0 ? ` (${taken} fetched it and take it in after a wait)` : ''}.`;
+}
+
 export function changeLine(change: Pick<ChangeDelivery, 'kind' | 'delivery'>, opts: { member: boolean; reachable: boolean; paused?: boolean; now?: number }): Explained {
   const what = CHANGE_WORDS[change.kind];
   const { delivery } = change;
@@ -110,10 +127,7 @@ export function changeLine(change: Pick<ChangeDelivery, 'kind' | 'delivery'>, op
     if (parseMailboxAnswer(refusal.reason)) return { text: `${what} was not delivered to ${refusal.server}: ${mailboxWords(refusal.reason)}${alsoHeld}`, details: refusal.reason };
     return { text: `${what} was not delivered: refused by ${refusal.server}. ${explainCause(refusal.reason).text}${alsoHeld}`, details: refusal.reason };
   }
-  if (delivery.pending_servers.length === 0 && delivery.at_mailbox?.length) {
-    const first = delivery.at_mailbox[0]!;
-    return { text: (delivery.at_mailbox.length === 1 ? `${what} waits at ${first.mailbox} for ${first.server} to fetch it.` : `${what} waits at friends' mailboxes for ${plural(delivery.at_mailbox.length, 'server')} to fetch it.`) + alsoHeld, details: '' };
-  }
+  if (delivery.pending_servers.length === 0 && delivery.at_mailbox?.length) return { text: atMailboxLine(delivery.at_mailbox, what) + alsoHeld, details: '' };
   if (delivery.state === 'delivered' && heldWords !== '') return { text: `${what} was ${heldWords}`, details: '' };
   const line = waitingLine(delivery, opts);
   return { text: `${what} is not delivered yet.${line.waiting ? ` ${line.waiting}` : ''}${line.held ? ` ${line.held}` : ''}${alsoHeld}`, details: '' };

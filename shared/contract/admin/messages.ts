@@ -209,8 +209,11 @@ export interface MessageDelivery {
   /** The soonest next try among the pending ones, and the last error seen. */
   next_attempt_at: number | null;
   last_error: string | null;
-  /** Left at a friend's mailbox for a server nobody reaches, and not yet fetched by it (issue #32). */
-  at_mailbox?: Array<{ server: string; mailbox: string }>;
+  /**
+   * Left at a friend's mailbox for a server nobody reaches, and not yet fetched by it (issue #32);
+   * `taken`: fetched, but that server keeps it to take in later (its limit, a failure there).
+   */
+  at_mailbox?: Array<{ server: string; mailbox: string; taken?: true }>;
   /**
    * Of `pending_servers`, those this server sends nothing to while its owner blocks them or keeps
    * them in quarantine: the message waits here, untried, until the owner allows them.

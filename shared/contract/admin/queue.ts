@@ -51,7 +51,9 @@ export interface WaitingAtMailbox {
   count: number;
   /** When the oldest of them was left there. */
   since: number;
-  /** In words: "waiting at carol.example for bob.example to fetch it". */
+  /** Fetched by their destination, which keeps them to take in later (capability mailbox_waiting): not at the mailbox any more, not delivered yet. */
+  taken?: true;
+  /** In words: "waiting at carol.example for bob.example to fetch it", or "fetched by bob.example from carol.example, which takes it in after a wait". */
   waiting: string;
 }
 
