@@ -91,8 +91,12 @@ export class MailboxStore {
   private readonly forgetClientStmt;
   private readonly forgetChoiceStmt;
 
-  constructor(db: Db) {
+  /** Servers the owner allowed (a peer row that says so): remembered past the bound (roomForClient). */
+  private readonly ownerAllowed: (server: string) => boolean;
+
+  constructor(db: Db, options: { ownerAllowed?: (server: string) => boolean } = {}) {
     this.db = db;
+    this.ownerAllowed = options.ownerAllowed ?? (() => false);
     this.insertStmt = db.prepare('INSERT INTO mailbox_items (recipient, depositor, path, headers, body, created_at) VALUES (?, ?, ?, ?, ?, ?)');
     this.pageStmt = db.prepare<[string, number, number], MailboxItem>('SELECT * FROM mailbox_items WHERE recipient = ? AND id > ? ORDER BY id LIMIT ?');
     // Items the recipient keeps waiting to be taken later (mailbox_items_waiting) stay past its acks.
@@ -126,7 +130,7 @@ export class MailboxStore {
   touch(server: string, now = Date.now()): void {
     const at = this.clients.get(server);
     if (at !== undefined && now - at < 5_000) return;
-    if (at === undefined && !this.roomForClient(now)) return;
+    if (at === undefined && !this.roomForClient(server, now)) return;
     this.touchStmt.run(server, now);
     this.clients.set(server, now);
   }
@@ -146,7 +150,7 @@ export class MailboxStore {
   choose(recipient: string, statement: string, expiresAt: number, now = Date.now()): void {
     const held = this.choices.get(recipient);
     if (held?.statement === statement) return;
-    if (held === undefined && !this.roomForChoice(now)) return;
+    if (held === undefined && !this.roomForChoice(recipient, now)) return;
     this.chooseStmt.run(recipient, statement, expiresAt);
     this.choices.set(recipient, { statement, expires_at: expiresAt });
   }
@@ -157,17 +161,20 @@ export class MailboxStore {
    * 2026-11-29). At MAX_SERVERS_REMEMBERED, those that stopped fetching (past CLIENT_STALE_MS: no
    * longer served, nothing reads their row) and statements that expired are forgotten first; if
    * none has, the new one is not remembered (it is not served as a client: nobody may leave it
-   * anything here until room is made).
+   * anything here until room is made). A server the owner allowed is remembered all the same (a
+   * stranger that keeps the tables full must not keep a new friend out).
    */
   private readonly clientsPruned = { at: -Infinity };
   private readonly choicesPruned = { at: -Infinity };
 
-  private roomForClient(now: number): boolean {
+  private roomForClient(server: string, now: number): boolean {
+    if (this.ownerAllowed(server)) return true;
     return roomToRemember(this.clients, now, this.clientsPruned, (_server, at) => now - at >= CLIENT_STALE_MS,
       (servers) => this.db.transaction(() => servers.forEach((server) => this.forgetClientStmt.run(server)))());
   }
 
-  private roomForChoice(now: number): boolean {
+  private roomForChoice(recipient: string, now: number): boolean {
+    if (this.ownerAllowed(recipient)) return true;
     return roomToRemember(this.choices, now, this.choicesPruned, (_recipient, choice) => choice.expires_at <= now,
       (recipients) => this.db.transaction(() => recipients.forEach((recipient) => this.forgetChoiceStmt.run(recipient)))());
   }

@@ -227,7 +227,8 @@ function buildMailboxes(
   notifications: NodeEvents,
 ) {
   // What we hold for friends, and where we leave what they cannot be sent.
-  const mailboxes = new MailboxStore(db);
+  // A server the owner allowed is remembered past the bound of servers remembered (servers-remembered.ts).
+  const mailboxes = new MailboxStore(db, { ownerAllowed: (server) => trust.get(server)?.trust === 'allow' });
   const mailboxSender = new MailboxSender({ db, trust, discovery, http, keys, log });
   // Where our events wait after a mailbox took them, until their recipient fetched them.
   const mailboxDeposits = new MailboxDeposits({
@@ -296,6 +297,8 @@ function buildDelivery(
   const pull = new PullQueue(db, {
     onRead: (destination, rows, held) => bus.emit('readBy', destination, rows, held === true),
     onSettled: (rows) => bus.emit('deliverySettled', rows),
+    // Remembered past the bound of servers remembered (servers-remembered.ts).
+    ownerAllowed: (server) => trust.get(server)?.trust === 'allow',
   }, config.pullStaleMs, heldThere);
   const mail = buildMailboxes(basics, bus, peers, storage, outbox, notifications);
   const pushLimit = { events: config.referencePushPerMinute ?? DEFAULT_REFERENCE_PUSH_LIMIT.events, windowMs: config.referencePushWindowMs ?? DEFAULT_REFERENCE_PUSH_LIMIT.windowMs };

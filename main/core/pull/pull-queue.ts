@@ -68,8 +68,17 @@ export class PullQueue {
   /** What friends' nodes hold of ours for review (shared with the outbox: the node's one HeldThere). */
   private readonly heldThere: HeldThere;
 
-  constructor(db: Db, listeners: { onRead?: ReadListener; onSettled?: (rows: ReadonlyArray<{ event_id: string; room_id: string }>) => void } = {}, staleMs = PULL_STALE_MS, heldThere: HeldThere = new HeldThere(db)) {
+  /** Servers the owner allowed (a peer row that says so): remembered past the bound (roomForReceiver). */
+  private readonly ownerAllowed: (server: string) => boolean;
+
+  constructor(
+    db: Db,
+    listeners: { onRead?: ReadListener; onSettled?: (rows: ReadonlyArray<{ event_id: string; room_id: string }>) => void; ownerAllowed?: (server: string) => boolean } = {},
+    staleMs = PULL_STALE_MS,
+    heldThere: HeldThere = new HeldThere(db),
+  ) {
     this.db = db;
+    this.ownerAllowed = listeners.ownerAllowed ?? (() => false);
     this.heldThere = heldThere;
     this.onSettled = listeners.onSettled ?? null;
     this.staleMs = staleMs;
@@ -156,7 +165,7 @@ export class PullQueue {
   touch(destination: string, now = Date.now()): void {
     const known = this.receivers.get(destination);
     if (known && now - lastPullAt(known, now) < Math.min(5_000, this.staleMs / 4)) return;
-    if (!known && !this.roomForReceiver(now)) return;
+    if (!known && !this.roomForReceiver(destination, now)) return;
     this.touchStmt.run(destination, now);
     this.receivers.set(destination, { server_name: destination, last_pull_at: now, acked_cursor: known?.acked_cursor ?? 0, last_ack_at: known?.last_ack_at ?? null });
   }
@@ -238,7 +247,7 @@ export class PullQueue {
       if (this.onRead && heldRows.length > 0) this.onRead(destination, heldRows, true);
       if (this.onSettled && rows.length > 0) this.onSettled(rows);
       const acknowledged = this.ackStmt.run(destination, cursor).changes;
-      if (this.receivers.has(destination) || this.roomForReceiver(now)) this.receiverAckStmt.run(destination, now, cursor, now);
+      if (this.receivers.has(destination) || this.roomForReceiver(destination, now)) this.receiverAckStmt.run(destination, now, cursor, now);
       else recorded = false;
       return { acknowledged, failed };
     })();
@@ -257,10 +266,13 @@ export class PullQueue {
    * helper's review, 2026-11-29): at MAX_SERVERS_REMEMBERED, the receivers that stopped pulling
    * (past the stale time, so served by push again: nothing reads their row) are forgotten first; if
    * none has, the new one is not remembered (its pages are still served; it is pushed to instead).
+   * A server the owner allowed is remembered all the same: the owner's own peers are few, and a
+   * stranger that keeps the table full must not keep a new friend out.
    */
   private readonly receiversPruned = { at: -Infinity };
 
-  private roomForReceiver(now: number): boolean {
+  private roomForReceiver(server: string, now: number): boolean {
+    if (this.ownerAllowed(server)) return true;
     return roomToRemember(this.receivers, now, this.receiversPruned,
       (server, receiver) => !this.unreached.has(server) && now - lastPullAt(receiver, now) >= this.staleMs,
       (servers) => this.db.transaction(() => servers.forEach((server) => this.forgetReceiverStmt.run(server)))());

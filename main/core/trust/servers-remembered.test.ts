@@ -46,8 +46,10 @@ describe('what a node remembers per server that signed', () => {
 
   it('pull receivers, mailbox clients and their statements: those that stopped go first, then no new one is kept', ({ tempDb }) => {
     const rows = (table: string) => (tempDb.db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
-    const pull = new PullQueue(tempDb.db);
-    const box = new MailboxStore(tempDb.db);
+    // The owner allowed one server (a peer row that says so): it is remembered past the bound.
+    const ownerAllowed = (server: string) => server === 'allowed.friend.example';
+    const pull = new PullQueue(tempDb.db, { ownerAllowed });
+    const box = new MailboxStore(tempDb.db, { ownerAllowed });
     const t0 = 10_000_000_000;
     const first = names(MAX_SERVERS_REMEMBERED);
     // Filled in one transaction (a commit each would be an fsync each: seconds of test).
@@ -68,6 +70,13 @@ describe('what a node remembers per server that signed', () => {
     expect([rows('pull_receivers'), rows('mailbox_clients'), rows('mailbox_choices')]).toEqual([MAX_SERVERS_REMEMBERED, MAX_SERVERS_REMEMBERED, MAX_SERVERS_REMEMBERED]);
     expect(pull.pulledRecently(first[0]!, t0 + 10)).toBe(true);
     expect(box.isClient(first[0]!, t0 + 10)).toBe(true);
+    // A new friend the owner allowed is not kept out by a stranger that keeps them full (note 77).
+    pull.touch('allowed.friend.example', t0 + 20);
+    box.touch('allowed.friend.example', t0 + 20);
+    box.choose('allowed.friend.example', '{"who":"allowed"}', t0 + 1_000, t0 + 20);
+    expect(pull.pulledRecently('allowed.friend.example', t0 + 20)).toBe(true);
+    expect(box.isClient('allowed.friend.example', t0 + 20)).toBe(true);
+    expect(box.choiceOf('allowed.friend.example', t0 + 20)).toBe('{"who":"allowed"}');
     // One that still pulls and fetches keeps its place; once the rest stopped, a new one takes one of theirs.
     const later = t0 + Math.max(PULL_STALE_MS, CLIENT_STALE_MS) + 1;
     pull.touch(first[1]!, later - 1);
@@ -80,8 +89,10 @@ describe('what a node remembers per server that signed', () => {
     expect(box.choiceOf('friend.example', later)).toBe('{"who":"friend"}');
     expect(pull.pulledRecently(first[1]!, later)).toBe(true);
     expect(box.isClient(first[1]!, later)).toBe(true);
+    // The allowed friend stopped pulling and its statement expired (gone with the others that had),
+    // but it fetched within the week (a client still).
     expect(rows('pull_receivers')).toBe(2);
-    expect(rows('mailbox_clients')).toBe(2);
+    expect(rows('mailbox_clients')).toBe(3);
     expect(rows('mailbox_choices')).toBe(1);
     // What is kept is what a restart reads.
     expect(new PullQueue(tempDb.db).pulledRecently('friend.example', later)).toBe(true);
