@@ -96,11 +96,18 @@ async function openStream(cookie: string) {
 describe('red team: keeping every member from signing in', () => {
   it('requests one address is refused take nothing from everybody\'s limit, and link look-ups from many cannot empty the one sign-ins need', async () => {
     await newMember('cyd');
-    // One address: its first 30 look-ups are answered, the rest refused by its own limit.
+    // One address: its first 30 look-ups are answered, the rest refused by its own limit (but for the
+    // half a look-up a second it earns back meanwhile: 130 requests took over 2 s on a loaded CI run).
     const oneAddress: Answer[] = [];
+    const startedAt = Date.now();
     for (let i = 0; i < 130; i++) oneAddress.push(await client('GET', '/links/no-such-link', { from: '203.0.113.90' }));
-    expect(oneAddress.filter((a) => a.status === 404).length).toBe(30);
-    expect(oneAddress.slice(30).every((a) => a.status === 429 && /from /.test(String(a.body.message)))).toBe(true);
+    const earned = Math.floor(((Date.now() - startedAt) / 1000) * 0.5);
+    const answered = oneAddress.filter((a) => a.status === 404).length;
+    expect(oneAddress.slice(0, 30).every((a) => a.status === 404)).toBe(true);
+    expect(answered).toBeGreaterThanOrEqual(30);
+    expect(answered).toBeLessThanOrEqual(30 + earned);
+    expect(oneAddress.filter((a) => a.status !== 404).every((a) => a.status === 429 && /from /.test(String(a.body.message)))).toBe(true);
+    expect(oneAddress.filter((a) => a.status === 429).length).toBeGreaterThanOrEqual(100 - earned);
     // Four more addresses, 35 each: everybody's look-up limit (a burst of 100) runs out.
     const many = await Promise.all(Array.from({ length: 4 }, async (_, n) => {
       const answers: Answer[] = [];

@@ -117,7 +117,7 @@ const heldAnswerSchema = z.object({
 
 export const waitingAtWords = (mailbox: string, destination: string, count = 1, taken = false) =>
   taken
-    ? `fetched by ${destination} from ${mailbox}, which takes ${count === 1 ? 'it' : 'them'} in after a wait`
+    ? `fetched by ${destination} from ${mailbox}, not taken in yet: ${destination} tries ${count === 1 ? 'it' : 'them'} again after a wait`
     : `waiting at ${mailbox} for ${destination} to fetch ${count === 1 ? 'it' : 'them'}`;
 
 export class MailboxDeposits {
@@ -125,6 +125,8 @@ export class MailboxDeposits {
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
   private readonly recordStmt;
+  private readonly forgetNotesStmt;
+  private readonly forgetTakenStmt;
   /** Late deposits told and not yet answered (`event_id destination`): not told twice at once. */
   private readonly telling = new Set<string>();
 
@@ -134,6 +136,8 @@ export class MailboxDeposits {
       `INSERT INTO mailbox_deposits (event_id, destination, mailbox, deposit_id, deposited_at) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (event_id, destination) DO UPDATE SET mailbox = excluded.mailbox, deposit_id = excluded.deposit_id, deposited_at = excluded.deposited_at`,
     );
+    this.forgetNotesStmt = deps.db.prepare('DELETE FROM mailbox_deposits_held WHERE mailbox = ? AND deposit_id = ?');
+    this.forgetTakenStmt = deps.db.prepare('DELETE FROM mailbox_deposits_taken WHERE mailbox = ? AND deposit_id = ?');
   }
 
   /** `mailbox` took the request carrying `eventIds` for `destination`, as its item `depositId`. */
@@ -142,6 +146,10 @@ export class MailboxDeposits {
     // settled its outbox row, and only this row still knows the events wait (checked at the next start).
     this.deps.db.transaction(() => {
       for (const id of eventIds) this.recordStmt.run(id, destination, mailbox, depositId, now);
+      // A new item: nothing said of an item of that id before holds for it (a mailbox whose ids
+      // started over; a row a check left behind for a deposit forgotten meanwhile).
+      this.forgetNotesStmt.run(mailbox, depositId);
+      this.forgetTakenStmt.run(mailbox, depositId);
     })();
     this.schedule();
   }
@@ -311,10 +319,13 @@ export class MailboxDeposits {
       const seen = db.prepare('INSERT INTO mailbox_deposits_held (mailbox, deposit_id, seen_at) VALUES (?, ?, ?) ON CONFLICT (mailbox, deposit_id) DO UPDATE SET seen_at = excluded.seen_at');
       for (const id of kept) seen.run(mailbox, id, now);
       // Said taken by the recipient, to take in later: the message says so (never back to "at the mailbox").
-      const tookIn = db.prepare('INSERT OR IGNORE INTO mailbox_deposits_taken (mailbox, deposit_id, since) VALUES (?, ?, ?)');
+      // Only for a deposit still recorded (a check beside this one may have forgotten it meanwhile).
+      const tookIn = db.prepare<[string, number, number, string, number]>(
+        'INSERT OR IGNORE INTO mailbox_deposits_taken (mailbox, deposit_id, since) SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM mailbox_deposits WHERE mailbox = ? AND deposit_id = ?)',
+      );
       const eventsOf = db.prepare<[string, number], { event_id: string }>('SELECT event_id FROM mailbox_deposits WHERE mailbox = ? AND deposit_id = ?');
       for (const id of asked) {
-        if (waiting.has(id) && tookIn.run(mailbox, id, now).changes > 0) moved.push(...eventsOf.all(mailbox, id).map((row) => row.event_id));
+        if (waiting.has(id) && tookIn.run(mailbox, id, now, mailbox, id).changes > 0) moved.push(...eventsOf.all(mailbox, id).map((row) => row.event_id));
       }
       if (gone.length === 0) return [];
       const list = gone.map(() => '?').join(',');

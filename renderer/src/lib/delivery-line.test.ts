@@ -62,7 +62,7 @@ describe('changeLine: an own edit, deletion or reaction some server has not take
       .toBe('Your reaction waits at carol.test for bob.test to fetch it.');
     // Fetched by bob, which keeps it to take in later (its limit there): not "at carol" any more, not delivered either.
     expect(changeLine({ kind: 'reaction', delivery: { ...waiting, pending_servers: [], at_mailbox: [{ server: 'bob.test', mailbox: 'carol.test', taken: true }] } }, { member: false, reachable: true, now }).text)
-      .toBe('Your reaction was fetched by bob.test from carol.test; bob.test takes it in after a wait.');
+      .toBe('Your reaction was fetched by bob.test from carol.test, not taken in yet: bob.test tries it again after a wait.');
     expect(changeLine({ kind: 'delete', delivery: { ...waiting, held: ['bob.test'] } }, { member: false, reachable: true, now }).text).toMatch(/^Your deletion is not delivered yet\. Not sent to bob\.test: /);
   });
 
@@ -105,8 +105,10 @@ describe('heldThereLine: a message a server took and held for review (it kept ou
 describe('atMailboxLine: a message left at friends\' mailboxes', () => {
   it('says whether it waits at the mailbox or was fetched and waits to be taken in, never delivered', () => {
     expect(atMailboxLine([{ server: 'bob.test', mailbox: 'carol.test' }])).toBe('Waiting at carol.test for bob.test to fetch it.');
-    expect(atMailboxLine([{ server: 'bob.test', mailbox: 'carol.test', taken: true }])).toBe('Fetched by bob.test from carol.test; bob.test takes it in after a wait.');
-    expect(atMailboxLine([{ server: 'bob.test', mailbox: 'carol.test', taken: true }, { server: 'dan.test', mailbox: 'carol.test', taken: true }])).toBe('Fetched from friends\' mailboxes by 2 servers, which take it in after a wait.');
-    expect(atMailboxLine([{ server: 'bob.test', mailbox: 'carol.test', taken: true }, { server: 'dan.test', mailbox: 'carol.test' }])).toBe('Waiting at friends\' mailboxes for 2 servers to fetch it (1 fetched it and take it in after a wait).');
+    expect(atMailboxLine([{ server: 'bob.test', mailbox: 'carol.test', taken: true }])).toBe('Fetched by bob.test from carol.test, not taken in yet: bob.test tries it again after a wait.');
+    expect(atMailboxLine([{ server: 'bob.test', mailbox: 'carol.test', taken: true }, { server: 'dan.test', mailbox: 'carol.test', taken: true }])).toBe('Fetched from friends\' mailboxes by 2 servers, not taken in yet: they try it again after a wait.');
+    expect(atMailboxLine([{ server: 'bob.test', mailbox: 'carol.test', taken: true }, { server: 'dan.test', mailbox: 'carol.test' }])).toBe('Waiting at friends\' mailboxes for 1 of 2 servers to fetch it; one more fetched it and tries it again after a wait.');
+    expect(atMailboxLine([{ server: 'bob.test', mailbox: 'carol.test', taken: true }, { server: 'dan.test', mailbox: 'carol.test', taken: true }, { server: 'eve.test', mailbox: 'carol.test' }])).toBe('Waiting at friends\' mailboxes for 1 of 3 servers to fetch it; 2 more fetched it and try it again after a wait.');
+    expect(atMailboxLine([{ server: 'bob.test', mailbox: 'carol.test' }, { server: 'dan.test', mailbox: 'carol.test' }])).toBe('Waiting at friends\' mailboxes for 2 servers to fetch it.');
   });
 });

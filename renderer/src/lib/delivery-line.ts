@@ -91,25 +91,28 @@ const CHANGE_WORDS: Record<ChangeDelivery['kind'], string> = {
 };
 
 /**
- * An own change of a message (edit, delete, reaction) some server has not taken, in words, under
- * the message: the message may be delivered to all while its edit still waits.
- */
-/**
  * Where a message (or a change: `what`, "Your edit") left at friends' mailboxes waits, in words:
- * at a mailbox for its server to fetch it, or fetched by that server, which keeps it to take in
- * after a wait (its limit, a failure there: capability mailbox_waiting): not delivered yet either way.
+ * at a mailbox for its server to fetch it, or fetched by that server, which keeps it and tries it
+ * again after a wait (its limit, a failure there: capability mailbox_waiting); it may still refuse
+ * it then. Not delivered yet either way.
  */
 export function atMailboxLine(atMailbox: ReadonlyArray<{ server: string; mailbox: string; taken?: true }>, what?: string): string {
   const first = atMailbox[0]!;
   const taken = atMailbox.filter((at) => at.taken).length;
   if (atMailbox.length === 1) {
-    if (first.taken) return `${what ? `${what} was fetched` : 'Fetched'} by ${first.server} from ${first.mailbox}; ${first.server} takes it in after a wait.`;
+    if (first.taken) return `${what ? `${what} was fetched` : 'Fetched'} by ${first.server} from ${first.mailbox}, not taken in yet: ${first.server} tries it again after a wait.`;
     return `${what ? `${what} waits` : 'Waiting'} at ${first.mailbox} for ${first.server} to fetch it.`;
   }
-  const servers = plural(atMailbox.length, 'server');
-  if (taken === atMailbox.length) return `${what ? `${what} was fetched` : 'Fetched'} from friends' mailboxes by ${servers}, which take it in after a wait.`;
-  return `${what ? `${what} waits` : 'Waiting'} at friends' mailboxes for ${servers} to fetch it${taken > 0 ? ` (${taken} fetched it and take it in after a wait)` : ''}.`;
+  if (taken === atMailbox.length) return `${what ? `${what} was fetched` : 'Fetched'} from friends' mailboxes by ${plural(taken, 'server')}, not taken in yet: they try it again after a wait.`;
+  const left = atMailbox.length - taken;
+  const rest = taken === 0 ? '' : `; ${taken === 1 ? 'one more fetched it and tries' : `${taken} more fetched it and try`} it again after a wait`;
+  return `${what ? `${what} waits` : 'Waiting'} at friends' mailboxes for ${taken === 0 ? plural(left, 'server') : `${left} of ${plural(atMailbox.length, 'server')}`} to fetch it${rest}.`;
 }
+
+/**
+ * An own change of a message (edit, delete, reaction) some server has not taken, in words, under
+ * the message: the message may be delivered to all while its edit still waits.
+ */
 
 export function changeLine(change: Pick<ChangeDelivery, 'kind' | 'delivery'>, opts: { member: boolean; reachable: boolean; paused?: boolean; now?: number }): Explained {
   const what = CHANGE_WORDS[change.kind];

@@ -25,7 +25,7 @@ export const queueOperations = {
 } as const;
 
 export interface QueueOutputs {
-  /** `at_mailboxes`: our events a friend's mailbox took for a server nobody reaches, not yet fetched by it (issue #32). */
+  /** `at_mailboxes`: our events a friend's mailbox took for a server nobody reaches, not yet fetched by it (issue #32), or fetched and not taken in yet (`taken`). */
   getQueue: { counts: { pending: number; failed: number; expired: number }; entries: QueueEntry[]; at_mailboxes?: WaitingAtMailbox[] };
   retryQueueEntry: QueueEntry;
   dropQueueEntry: { dropped: boolean };
@@ -53,7 +53,7 @@ export interface WaitingAtMailbox {
   since: number;
   /** Fetched by their destination, which keeps them to take in later (capability mailbox_waiting): not at the mailbox any more, not delivered yet. */
   taken?: true;
-  /** In words: "waiting at carol.example for bob.example to fetch it", or "fetched by bob.example from carol.example, which takes it in after a wait". */
+  /** In words: "waiting at carol.example for bob.example to fetch it", or "fetched by bob.example from carol.example, not taken in yet: bob.example tries it again after a wait". */
   waiting: string;
 }
 
