@@ -74,10 +74,11 @@ export default defineConfig({
           name: 'shared',
           include: ['main/**/*.test.ts', 'shared/**/*.test.ts', 'renderer/src/**/*.test.ts', 'test/**/*.test.ts'],
           exclude: [...configDefaults.exclude, ...BROWSER, ...ALONE],
-          // Three at a time: on a slower day of this VM (2026-11-29, a verify ceiling of 10k/s
+          // Four at a time: on a slower day of this VM (2026-11-29, a verify ceiling of 10k/s
           // against 20k) two at a time took 732 s and the whole CI run 1,362 s, past its 20
-          // minutes; three took 568 s with the cores 90 % busy and every test passing.
-          maxWorkers: 3,
+          // minutes; three took 568 s with the cores 90 % busy and every test passing; later that
+          // day three took 630 s with the cores 85 % busy (vmstat; the whole run 1,263 s).
+          maxWorkers: 4,
           sequence: { groupOrder: 0 },
         },
       },
