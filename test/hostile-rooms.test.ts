@@ -395,6 +395,8 @@ describe('migration 5 repairs a room that already holds an insane depth', () => 
     db.exec('ALTER TABLE federation_servers DROP COLUMN endpoint_source; ALTER TABLE federation_servers DROP COLUMN endpoint_addresses; DROP TABLE IF EXISTS destination_binding_peers');
     // …and the table of migration 33 (34 adds to it).
     db.exec('DROP TABLE IF EXISTS mailbox_retries');
+    // …and migration 53's column.
+    db.exec('DROP INDEX IF EXISTS federation_servers_auto_strangers; ALTER TABLE federation_servers DROP COLUMN auto_stranger_at');
     db.pragma('user_version = 4');
     db.close();
 

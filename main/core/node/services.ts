@@ -171,9 +171,7 @@ function buildGuards({ config, log }: NodeBasics, trust: TrustStore, notificatio
   const abuse = new AbuseMonitor(
     () => ({ ...trust.autoQuarantine, ...(config.bannedEventsBeforeQuarantine !== undefined ? { banned_events: config.bannedEventsBeforeQuarantine } : {}) }),
     (server, reason) => {
-      const current = trust.get(server)?.trust;
-      if (current === 'block' || current === 'quarantine') return;
-      trust.upsert(server, { trust: 'quarantine', reason, until_ms: null });
+      if (!trust.quarantineAbuser(server, reason)) return;
       log.warn({ event: 'auto_quarantined', server, reason }, 'server auto-quarantined');
       notifications.notify({ type: 'status' });
     },

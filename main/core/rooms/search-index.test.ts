@@ -311,6 +311,8 @@ it('an index kept in the events database (before migration 35) is dropped on upg
     INSERT INTO main.message_search (rowid, body, room_id, event_id) VALUES (1, 'stale text', '${ROOM}', '$old:alpha.test');
     INSERT INTO settings (key, value) VALUES ('search_indexed_rowid', '999');
     DELETE FROM settings WHERE key = 'database_instance';
+    DROP INDEX federation_servers_auto_strangers;
+    ALTER TABLE federation_servers DROP COLUMN auto_stranger_at;
   `);
   db.pragma('user_version = 32');
   db.close();

@@ -1217,6 +1217,18 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 53,
+    name: 'peer rows that auto-quarantine wrote for strangers',
+    sql: `
+      -- When auto-quarantine (trust/abuse-monitor.ts) wrote the row of a server that had none (a
+      -- stranger, under an open policy); null for every other row, and once anything else writes
+      -- it (the owner, a peering). At most MAX_STRANGERS_QUARANTINED such rows: past it the
+      -- oldest goes (trust/trust-store.ts quarantineAbuser).
+      ALTER TABLE federation_servers ADD COLUMN auto_stranger_at INTEGER;
+      CREATE INDEX IF NOT EXISTS federation_servers_auto_strangers ON federation_servers (auto_stranger_at) WHERE auto_stranger_at IS NOT NULL;
+    `,
+  },
 ];
 
 /**

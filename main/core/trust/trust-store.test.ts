@@ -6,7 +6,7 @@ import { beforeEach, describe, expect, it } from '../../../test/helpers/fixtures
 import type { Db } from '../store/database.ts';
 import { runMigrations } from '../store/migrations.ts';
 import { Settings } from '../store/settings.ts';
-import { TrustStore } from './trust-store.ts';
+import { MAX_STRANGERS_QUARANTINED, TrustStore } from './trust-store.ts';
 
 let db: Db;
 beforeEach(({ tempDb }) => {
@@ -39,8 +39,9 @@ describe('TrustStore.endpointVouch', () => {
     db.exec('ALTER TABLE room_bans DROP COLUMN known_at');
     // …and the search index migration 20 rebuilds (migration 35 moved it to a file of its own).
     db.exec("CREATE VIRTUAL TABLE main.message_search USING fts5 (body, room_id UNINDEXED, event_id UNINDEXED, tokenize = 'unicode61 remove_diacritics 2')");
-    // …and the table of migration 33 (34 adds to it).
+    // …and the table of migration 33 (34 adds to it), and migration 53's column.
     db.exec('DROP TABLE mailbox_retries');
+    db.exec('DROP INDEX federation_servers_auto_strangers; ALTER TABLE federation_servers DROP COLUMN auto_stranger_at');
     db.pragma('user_version = 17');
     const insert = db.prepare("INSERT INTO federation_servers (server_name, trust, endpoint, added_at, updated_at) VALUES (?, 'allow', ?, 1, 1)");
     insert.run('old-lan.test', 'http://192.168.1.20:7447');
@@ -69,5 +70,44 @@ describe('TrustStore.onPeersChange (issue #36: the loops per peer are told, not 
     unsubscribe();
     trust.upsert('b.test', {});
     expect(told).toBe(2);
+  });
+});
+
+describe('TrustStore.quarantineAbuser (auto-quarantine)', () => {
+  it('keeps at most MAX_STRANGERS_QUARANTINED rows it wrote for strangers, the oldest going first; a peer\'s row, or one anything else wrote since, is never among them', () => {
+    const trust = new TrustStore(db, new Settings(db));
+    trust.setDefaultPolicy('open');
+    let told = 0;
+    trust.onPeersChange(() => told++);
+    const rows = () => db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM federation_servers').get()!.n;
+    // A friend (its own row) and a stranger the owner later named quarantined themselves, both
+    // auto-quarantined first: neither is a stranger's row to forget.
+    trust.upsert('friend.test', { endpoint: 'https://friend.test', endpoint_source: 'owner' });
+    expect(trust.quarantineAbuser('friend.test', 'auto-quarantined: 20 events with bad signatures within 600 s', 1)).toBe(true);
+    expect(trust.quarantineAbuser('adopted.test', 'auto-quarantined: 20 events with bad signatures within 600 s', 2)).toBe(true);
+    trust.upsert('adopted.test', { trust: 'quarantine', reason: 'the owner keeps it out' }, 3);
+    // Already in quarantine, or blocked: nothing written.
+    expect(trust.quarantineAbuser('friend.test', 'again', 4)).toBe(false);
+    trust.upsert('blocked.test', { trust: 'block' });
+    expect(trust.quarantineAbuser('blocked.test', 'again', 5)).toBe(false);
+    expect(trust.get('blocked.test')!.trust).toBe('block');
+
+    const before = rows();
+    for (let i = 0; i < MAX_STRANGERS_QUARANTINED + 50; i++) {
+      expect(trust.quarantineAbuser(`s${i}.stranger.test`, 'auto-quarantined: 20 events with bad signatures within 600 s', 100 + i)).toBe(true);
+    }
+    expect(rows()).toBe(before + MAX_STRANGERS_QUARANTINED);
+    // The 50 oldest are strangers again (the default policy decides for them, as for any new name)…
+    expect(trust.get('s0.stranger.test')).toBeUndefined();
+    expect(trust.get('s49.stranger.test')).toBeUndefined();
+    expect(trust.decide('s49.stranger.test')).toEqual({ allowed: true, quarantined: false });
+    // …the newest stay in quarantine, and the owner's and the peer's rows are all still there.
+    expect(trust.decide(`s${MAX_STRANGERS_QUARANTINED + 49}.stranger.test`)).toEqual({ allowed: true, quarantined: true });
+    expect(trust.get('s50.stranger.test')!.trust).toBe('quarantine');
+    expect(trust.get('friend.test')).toMatchObject({ trust: 'quarantine', endpoint: 'https://friend.test' });
+    expect(trust.get('adopted.test')).toMatchObject({ trust: 'quarantine', reason: 'the owner keeps it out' });
+    expect(trust.get('blocked.test')!.trust).toBe('block');
+    // Listeners heard of each row added and of those forgotten.
+    expect(told).toBeGreaterThan(MAX_STRANGERS_QUARANTINED + 50);
   });
 });

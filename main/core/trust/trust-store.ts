@@ -45,6 +45,9 @@ export type OriginDecision =
   | { allowed: true; quarantined: boolean }
   | { allowed: false; code: 'origin_blocked' | 'origin_not_allowed'; message: string };
 
+/** Peer rows auto-quarantine writes for strangers (TrustStore.quarantineAbuser), at most. */
+export const MAX_STRANGERS_QUARANTINED = 1_000;
+
 /** A server's last_seen_at is written at most once per this gap. */
 const SEEN_WRITE_GAP_MS = 10_000;
 
@@ -204,12 +207,46 @@ export class TrustStore {
          ON CONFLICT (server_name) DO UPDATE SET trust = excluded.trust, endpoint = excluded.endpoint, endpoint_source = excluded.endpoint_source,
            endpoint_addresses = excluded.endpoint_addresses, tls_fingerprint = excluded.tls_fingerprint,
            reason = excluded.reason, until_ms = excluded.until_ms, rate_per_second = excluded.rate_per_second, rate_burst = excluded.rate_burst,
-           updated_at = excluded.updated_at`,
+           updated_at = excluded.updated_at, auto_stranger_at = NULL`,
       )
       .run(merged);
     if (fields.trust !== undefined || fields.until_ms !== undefined) this.onQuarantineChange?.();
     if (!existing || merged.trust !== existing.trust) for (const listener of this.peerListeners) listener();
     return merged;
+  }
+
+  /**
+   * Auto-quarantine (abuse-monitor.ts): `server` is put in quarantine, with no end, unless the
+   * owner already blocks or quarantines it; false then. A server with no row (a stranger, under an
+   * open policy) gets one marked as auto-quarantine's (`auto_stranger_at`; any later write makes it
+   * an ordinary row), and at most MAX_STRANGERS_QUARANTINED of those are kept: under an open
+   * policy anybody with names to spare could otherwise add rows without end (~20 bad requests a
+   * name). Past it the oldest goes: that server is a stranger again, as any new name of the same
+   * sender already is, and is quarantined again by its next failures.
+   */
+  quarantineAbuser(server: string, reason: string, now = Date.now()): boolean {
+    const current = this.get(server);
+    if (current?.trust === 'block' || current?.trust === 'quarantine') return false;
+    let removed = 0;
+    this.db.transaction(() => {
+      this.upsert(server, { trust: 'quarantine', reason, until_ms: null }, now);
+      if (current) return;
+      this.db.prepare('UPDATE federation_servers SET auto_stranger_at = ? WHERE server_name = ?').run(now, server);
+      const { n } = this.db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM federation_servers WHERE auto_stranger_at IS NOT NULL').get()!;
+      if (n <= MAX_STRANGERS_QUARANTINED) return;
+      const oldest = this.db
+        .prepare<[number], { server_name: string }>('SELECT server_name FROM federation_servers WHERE auto_stranger_at IS NOT NULL ORDER BY auto_stranger_at, server_name LIMIT ?')
+        .all(n - MAX_STRANGERS_QUARANTINED)
+        .map((r) => r.server_name);
+      const remove = this.db.prepare('DELETE FROM federation_servers WHERE server_name = ? AND auto_stranger_at IS NOT NULL');
+      for (const name of oldest) {
+        removed += remove.run(name).changes;
+        this.rowCache.delete(name);
+        this.rateCache.delete(name);
+      }
+    })();
+    if (removed > 0) for (const listener of this.peerListeners) listener();
+    return true;
   }
 
   /**
