@@ -102,6 +102,10 @@ describe('a carried request answered "not yet" when taken from a mailbox', () =>
     await eventually(async () => expect(count(alpha, 'mailbox_retries')).toBe(1), 30_000, 50);
     // carol keeps it for alpha, and beta, asking every second, reads it neither delivered nor gone.
     await eventually(async () => expect(count(carol, 'mailbox_items_waiting')).toBe(1), 30_000, 50);
+    // carol's own page says what it holds for alpha is fetched already.
+    await eventually(async () => expect((await carol.admin('GET', '/mailbox')).body.holding).toEqual([
+      expect.objectContaining({ server_name: 'alpha.test', items: 1, fetched: 1, text: 'Holding 1 request for alpha.test: alpha.test fetched it and takes it in later' }),
+    ]), 10_000, 100);
     await eventually(async () => expect(count(beta, 'mailbox_deposits')).toBe(1), 30_000, 50);
     await new Promise((resolve) => setTimeout(resolve, 2_500));
     expect(count(beta, 'mailbox_deposits')).toBe(1);

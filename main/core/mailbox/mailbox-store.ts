@@ -70,6 +70,8 @@ export interface HeldFor {
   items: number;
   bytes: number;
   oldest: number;
+  /** Of `items`, those the recipient fetched and keeps to take in later (its ack named them waiting). */
+  fetched: number;
 }
 
 export class MailboxStore {
@@ -333,7 +335,10 @@ export class MailboxStore {
   /** What waits for whom (dashboard: "Holding 120 messages for bob.example"). */
   held(): HeldFor[] {
     return this.db
-      .prepare<[], HeldFor>('SELECT recipient, COUNT(*) AS items, SUM(LENGTH(body)) AS bytes, MIN(created_at) AS oldest FROM mailbox_items GROUP BY recipient ORDER BY recipient')
+      .prepare<[], HeldFor>(
+        `SELECT i.recipient, COUNT(*) AS items, SUM(LENGTH(i.body)) AS bytes, MIN(i.created_at) AS oldest, COUNT(w.item_id) AS fetched
+         FROM mailbox_items i LEFT JOIN mailbox_items_waiting w ON w.item_id = i.id GROUP BY i.recipient ORDER BY i.recipient`,
+      )
       .all();
   }
 

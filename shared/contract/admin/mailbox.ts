@@ -19,8 +19,12 @@ export interface MailboxOutputs {
 export interface MailboxView {
   /** "Let friends use this node as their mailbox" (on by default). */
   enabled: boolean;
-  /** Per friend: requests waiting here for it to fetch them, in words too ("Holding 120 messages for bob.example"). */
-  holding: Array<{ server_name: string; items: number; bytes: number; oldest_at: number; text: string }>;
+  /**
+   * Per friend: requests held here for it, in words too ("Holding 120 requests for bob.example").
+   * `fetched`: of `items`, those it fetched and keeps to take in later (they stay here until it
+   * has taken or refused them; "…: bob.example fetched 2 of them and takes those in later").
+   */
+  holding: Array<{ server_name: string; items: number; bytes: number; oldest_at: number; fetched: number; text: string }>;
   /** The mailboxes this node fetches from while nobody can reach it. */
   sources: Array<{ server_name: string; last_fetch_at: number | null; last_error: string | null }>;
   /**

@@ -1,6 +1,7 @@
 import type { AdminHandlers, MailboxView } from '../../../../../shared/contract/admin-operations.ts';
 import type { NodeContext } from '../../../node-context.ts';
 import type { WaitingHere } from '../../../mailbox/carried-retries.ts';
+import type { HeldFor } from '../../../mailbox/mailbox-store.ts';
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
@@ -29,13 +30,24 @@ function waitingWords(w: WaitingHere): Waiting {
   };
 }
 
+/**
+ * What we hold for a friend, in words; those it fetched and keeps to take in later (they stay
+ * here until it names them settled, so that their depositor does not read them delivered) said apart.
+ */
+function holdingWords(h: HeldFor): string {
+  const held = `Holding ${plural(h.items, 'request')} for ${h.recipient}`;
+  if (h.fetched === 0) return held;
+  if (h.fetched === h.items) return `${held}: ${h.recipient} fetched ${h.items === 1 ? 'it' : 'them'} and takes ${h.items === 1 ? 'it' : 'them'} in later`;
+  return `${held}: ${h.recipient} fetched ${h.fetched} of them and takes ${h.fetched === 1 ? 'it' : 'those'} in later`;
+}
+
 /** A friend's node as a mailbox (issue #32): what we hold for whom, where we fetch ours, the owner's switch. */
 export function mailboxOperations(node: NodeContext): Pick<AdminHandlers, 'getMailbox' | 'setMailbox'> {
   const view = (): MailboxView => ({
     enabled: node.settings.get('mailbox_enabled') !== 'off',
     holding: node.mailbox.store.held().map((h) => ({
-      server_name: h.recipient, items: h.items, bytes: h.bytes, oldest_at: h.oldest,
-      text: `Holding ${plural(h.items, 'request')} for ${h.recipient}`,
+      server_name: h.recipient, items: h.items, bytes: h.bytes, oldest_at: h.oldest, fetched: h.fetched,
+      text: holdingWords(h),
     })),
     sources: node.mailbox.sources().map((s) => ({ server_name: s.server_name, last_fetch_at: s.last_fetch_at, last_error: s.last_error })),
     waiting_here: node.mailbox.waitingHere().map(waitingWords),
