@@ -8,11 +8,13 @@ import { configDefaults, defineConfig } from 'vitest/config';
  * `npm test` (scripts/test.mjs) runs side by side, each one file at a time, after the others:
  * - "browser": the Chromium tests (the heaviest process we start; two browsers at once made page
  *   loads miss their waits), and, to even the two lanes' length, outbox-faults (SIGKILL loops).
- *   This lane starts while the shared run's last file ends;
+ *   This lane starts once the shared run has three files left;
  * - "alone": the network-namespace tests (a router each, with its timers; never two at once), the
  *   relayed-name red team (failed under load), the mailbox test (failed once in three runs
  *   beside another file of the shared group) and the benchmark harness (~15 s: on 2026-11-29 the
- *   browser lane ended 46 s after this one). This lane starts once the shared run has ended.
+ *   browser lane ended 46 s after this one). This lane starts once the shared run has one left.
+ * Each lane's worker runs its files one after the other without starting again (isolate: false,
+ * as the shared project).
  * A plain `vitest run` runs the two lanes one after the other (groupOrder 1, then 2).
  * Measured 2026-11-27 (AMD, 2 cores): the lanes took 417 s and 513 s side by side, 707 s one
  * after the other; a file beside the other lane takes up to 1.6× as long as alone.
@@ -89,8 +91,8 @@ export default defineConfig({
           sequence: { groupOrder: 0 },
         },
       },
-      { extends: true, test: { name: 'browser', include: BROWSER, maxWorkers: 1, sequence: { groupOrder: 1 } } },
-      { extends: true, test: { name: 'alone', include: ALONE, maxWorkers: 1, sequence: { groupOrder: 2 } } },
+      { extends: true, test: { name: 'browser', include: BROWSER, maxWorkers: 1, isolate: false, sequence: { groupOrder: 1 } } },
+      { extends: true, test: { name: 'alone', include: ALONE, maxWorkers: 1, isolate: false, sequence: { groupOrder: 2 } } },
     ],
   },
 });

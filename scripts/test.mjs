@@ -7,8 +7,8 @@
  *    files that failed beside others, the benchmark harness) side by side, each one file at a time:
  *    never two browsers and never two namespace routers at once. One vitest run would take them
  *    one after the other (a group of files has one worker count, and the two kinds must not meet
- *    themselves). The browser lane starts while the shared run's last file ends
- *    (scripts/files-left-reporter.mjs counts them), the alone lane once it has ended.
+ *    themselves). Both start while the shared run's last files end (scripts/files-left-reporter.mjs
+ *    counts them): the browser lane at three left, the alone lane at one.
  *
  * Each run writes a blob report; vitest then merges them into one report (`--json=PATH` adds its
  * JSON form, which .ci/run reads). Any other argument (a file filter, `--project`, a reporter)
@@ -123,18 +123,27 @@ if (rest.length > 0) {
   };
 
   const started = Date.now();
-  // The browser lane starts once the shared run has at most one file left (or has ended): its
-  // start-up (~15 s: vitest, the first browser) overlaps that last file instead of following it,
-  // and the cores are not left half idle while one long file ends. Measured 2026-11-29: the shared
-  // run's last ~35 s ran two files or fewer, then ~20 s passed before the lanes' first files. The
-  // alone lane waits for the shared run's end: its files are there for failing beside shared ones.
-  let startBrowser;
-  const browserMayStart = new Promise((resolve) => (startBrowser = resolve));
-  const shared = project('shared', (left) => left <= 1 && startBrowser());
-  const browser = browserMayStart.then(() => project('browser'));
+  // The lanes start while the shared run ends, not after it: the browser lane (the longer one)
+  // once the shared run has three files left, that is, none waiting for a worker (it runs four at
+  // a time), the alone lane once it has one left (its files are there for failing beside shared
+  // ones: one at most). Measured 2026-11-29 (vmstat, 5 s samples): from three files left to the
+  // end, ~75 s, the cores were ~35 % idle, and the browser lane, started at one left, ended ~55 s
+  // after the alone lane.
+  const lane = (name, filesLeft) => {
+    let start;
+    const mayStart = new Promise((resolve) => (start = resolve));
+    return { start: (left) => left <= filesLeft && start(), run: mayStart.then(() => project(name)), end: () => start() };
+  };
+  const browser = lane('browser', 3);
+  const alone = lane('alone', 1);
+  const shared = project('shared', (left) => {
+    browser.start(left);
+    alone.start(left);
+  });
   const sharedCode = await shared;
-  startBrowser();
-  const codes = [sharedCode, ...(await Promise.all([browser, project('alone')]))];
+  browser.end();
+  alone.end();
+  const codes = [sharedCode, ...(await Promise.all([browser.run, alone.run]))];
   process.stdout.write('\nThe three runs merged (their "Duration" is the sum of the runs):\n');
   const merged = await vitest(['run', `--merge-reports=${blobs}`, '--reporter=default', ...jsonArgs]);
   process.stdout.write(`npm test: ${Math.round((Date.now() - started) / 1000)} s from the first file to the last\n`);
