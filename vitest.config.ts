@@ -49,6 +49,9 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Before each file, in its worker: what test helpers remember by address is forgotten (a
+    // worker runs file after file: isolate: false below).
+    setupFiles: ['test/helpers/each-file.ts'],
     // Two files at a time (vitest's default on two cores is one): run one by one, the suite kept
     // the machine 44 % busy (its CPU time 1,185 s over 1,338 s on two cores: the rest is waiting on
     // real processes, timers and fsync); two at a time it took 1,040 s instead of 1,270 s

@@ -10,6 +10,7 @@ import { describe, expect, it } from './helpers/fixtures.ts';
 import { enc, eventually } from './helpers/rooms.ts';
 import { identityOf, listeningAt, twoHomesAndAFriend } from './helpers/mailbox-homes.ts';
 import { sendSigned } from './helpers/signed-request.ts';
+import { queryNodeDb } from './helpers/inspect-db.ts';
 import { signEnvelope } from '../main/core/federation/envelope.ts';
 import { MAX_JOIN_RESENDS } from '../main/core/rooms/room-joins.ts';
 
@@ -104,7 +105,10 @@ describe('where a join sent for an invite stands', () => {
   });
 
   it('left at a mailbox: shown waiting at the mailbox; the host\'s refusal comes back through it and is shown in its words; accepted again once the host allows it, the room appears', async ({ nodes }) => {
-    const { alpha, beta } = await twoHomesAndAFriend(nodes, false);
+    const { alpha, beta, carol } = await twoHomesAndAFriend(nodes, false);
+    // beta's statement that carol is its mailbox is at carol (its restart sends it): alpha's
+    // invite can be left there (before it, the invite is refused 502: beta cannot be reached).
+    await eventually(async () => expect(queryNodeDb<{ n: number }>(carol.dataDir, "SELECT COUNT(*) AS n FROM mailbox_choices WHERE recipient = 'beta.test'")[0]!.n).toBe(1), 30_000);
     const invites = async () => (await beta.admin('GET', `/invites?user_id=${enc(USER)}`)).body.invites as ListedInvite[];
     const roomId: string = (await alpha.admin('POST', '/rooms', { name: 'behind a router' })).body.room_id;
     expect((await alpha.admin('POST', `/rooms/${enc(roomId)}/invites`, { user_id: USER })).status).toBe(200);

@@ -38,8 +38,16 @@ export async function sendRaw(url: string, method: string, headers: Record<strin
   return { status: response.statusCode, headers: response.headers, body: parsed, text };
 }
 
-/** The receiver's server name when its discovery advertises destination binding (as a binding sender learns it). */
+/**
+ * The receiver's server name when its discovery advertises destination binding (as a binding
+ * sender learns it), by base URL. Forgotten before each test file (test/helpers/each-file.ts): a
+ * worker runs file after file (vitest.config.ts), and a port one file's node listened on may be
+ * another node's in the next.
+ */
 const bindingTargets = new Map<string, Promise<string | undefined>>();
+export function forgetBindingTargets(): void {
+  bindingTargets.clear();
+}
 export function bindingDestinationOf(baseUrl: string): Promise<string | undefined> {
   let known = bindingTargets.get(baseUrl);
   if (!known) {
