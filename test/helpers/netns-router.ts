@@ -39,7 +39,8 @@ export function routerUnavailable(options: { upnp?: boolean } = {}): string | nu
   } catch {
     return 'the nft command is not installed (apt-get install nftables)';
   }
-  const probe = `pcr-probe-${process.pid}`;
+  // Its own name each time: a worker runs file after file (a probe left behind must not skip the next).
+  const probe = `pcr-probe-${process.pid.toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
   try {
     ip('netns', 'add', probe);
     ip('netns', 'delete', probe);

@@ -40,9 +40,9 @@ export async function sendRaw(url: string, method: string, headers: Record<strin
 
 /**
  * The receiver's server name when its discovery advertises destination binding (as a binding
- * sender learns it), by base URL. Forgotten before each test file (test/helpers/each-file.ts): a
- * worker runs file after file (vitest.config.ts), and a port one file's node listened on may be
- * another node's in the next.
+ * sender learns it), by base URL. Forgotten before each test (test/helpers/each-file.ts): a port
+ * one test's node listened on may be another node's in the next (a worker runs file after file:
+ * vitest.config.ts).
  */
 const bindingTargets = new Map<string, Promise<string | undefined>>();
 export function forgetBindingTargets(): void {
