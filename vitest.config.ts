@@ -13,8 +13,7 @@ import { configDefaults, defineConfig } from 'vitest/config';
  *   relayed-name red team (failed under load), the mailbox test (failed once in three runs
  *   beside another file of the shared group) and the benchmark harness (~15 s: on 2026-11-29 the
  *   browser lane ended 46 s after this one). This lane starts once the shared run has one left.
- * Each lane's worker runs its files one after the other without starting again (isolate: false,
- * as the shared project).
+ * Each lane's worker runs its files one after the other without starting again (isolate: false).
  * A plain `vitest run` runs the two lanes one after the other (groupOrder 1, then 2).
  * Measured 2026-11-27 (AMD, 2 cores): the lanes took 417 s and 513 s side by side, 707 s one
  * after the other; a file beside the other lane takes up to 1.6× as long as alone.
@@ -49,8 +48,15 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 60_000,
     pool: 'forks',
-    // Before each file, in its worker: what test helpers remember by address is forgotten (a
-    // worker runs file after file: isolate: false below).
+    // A worker runs file after file without starting again (no fresh module graph per file), in
+    // every project: measured 2026-11-29 with process accounting, the same tree, the shared project
+    // alone: 1,104 s of CPU and 604 s isolated, 885 s and 497 s not (a worker's start and imports
+    // were ~0.6 s of CPU a file, 261 files; hostile-network's address flood, cut from 10,500
+    // requests to 4,000 in the same change, is a part of the difference, not measured apart). The
+    // tests use no module mocks; each file stops what it starts, and what a file sets for its
+    // worker (a helper's cache by address, a fixture override) is put back before the next by
+    // the setup file.
+    isolate: false,
     setupFiles: ['test/helpers/each-file.ts'],
     // Two files at a time (vitest's default on two cores is one): run one by one, the suite kept
     // the machine 44 % busy (its CPU time 1,185 s over 1,338 s on two cores: the rest is waiting on
@@ -84,18 +90,11 @@ export default defineConfig({
           // minutes; three took 568 s with the cores 90 % busy and every test passing; later that
           // day three took 630 s with the cores 85 % busy (vmstat; the whole run 1,263 s).
           maxWorkers: 4,
-          // A worker runs file after file without starting again (no fresh module graph per file):
-          // measured 2026-11-29 with process accounting, the same tree, this project alone: 1,104 s
-          // of CPU and 604 s isolated, 885 s and 497 s not (a worker's start and imports were ~0.6 s
-          // of CPU a file, 261 files; hostile-network's address flood, cut from 10,500 requests to
-          // 4,000 in the same change, is a part of the difference, not measured apart). The tests
-          // use no module mocks; each file stops what it starts.
-          isolate: false,
           sequence: { groupOrder: 0 },
         },
       },
-      { extends: true, test: { name: 'browser', include: BROWSER, maxWorkers: 1, isolate: false, sequence: { groupOrder: 1 } } },
-      { extends: true, test: { name: 'alone', include: ALONE, maxWorkers: 1, isolate: false, sequence: { groupOrder: 2 } } },
+      { extends: true, test: { name: 'browser', include: BROWSER, maxWorkers: 1, sequence: { groupOrder: 1 } } },
+      { extends: true, test: { name: 'alone', include: ALONE, maxWorkers: 1, sequence: { groupOrder: 2 } } },
     ],
   },
 });

@@ -2,7 +2,7 @@
 /**
  * `npm test`: the whole suite in two phases, so that it fits a CI run's 20 minutes on two cores.
  *
- * 1. The "shared" project: every file that can share the machine, three at a time (vitest.config.ts).
+ * 1. The "shared" project: every file that can share the machine, four at a time (vitest.config.ts).
  * 2. The "browser" project (Chromium, SIGKILL loops) and the "alone" project (network namespaces,
  *    files that failed beside others, the benchmark harness) side by side, each one file at a time:
  *    never two browsers and never two namespace routers at once. One vitest run would take them
