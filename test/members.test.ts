@@ -57,6 +57,9 @@ async function memberLink(): Promise<string> {
   return (created.body.link as string).split('/').pop()!;
 }
 
+/** The device cookie an answer sets. */
+const deviceOf = (answer: Answer) => String(answer.headers['set-cookie']).match(/paracord_device=([^;]*)/)?.[1];
+
 async function signIn(localpart: string, passphrase: string, from = '198.51.100.1'): Promise<Answer> {
   return client('POST', '/sign-in', { body: { localpart, passphrase }, from });
 }
@@ -249,6 +252,38 @@ describe('signing in', () => {
     expect(JSON.stringify(logged)).not.toMatch(/passphrase at all|still wrong passphrase|wrong wrong wrong|lantern orbit/);
   });
 
+  it('a browser the member signed in from before has a count of its own: strangers\' guesses hold the account at 429, not it', async () => {
+    const token = await memberLink();
+    const joined = await client('POST', '/join', { body: { token, localpart: 'ivy', passphrase: PASSPHRASE }, from: '203.0.113.60' });
+    expect(joined.status).toBe(200);
+    // The device cookie: random, HttpOnly, SameSite=Strict, kept for 400 days, kept across a sign-out.
+    const device = deviceOf(joined)!;
+    expect(device).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const deviceCookie = [joined.headers['set-cookie'] ?? []].flat().find((line) => line.startsWith('paracord_device=')) ?? '';
+    expect(deviceCookie).toMatch(/httponly/i);
+    expect(deviceCookie).toMatch(/samesite=strict/i);
+    const expires = Date.parse(deviceCookie.match(/expires=([^;]*)/i)?.[1] ?? '') - Date.now();
+    expect(expires).toBeGreaterThan(399 * 86_400_000);
+    expect(expires).toBeLessThan(401 * 86_400_000);
+    const signedOut = await client('POST', '/sign-out', { cookie: cookieOf(joined), body: {}, from: '203.0.113.60' });
+    expect(String(signedOut.headers['set-cookie'])).not.toContain('paracord_device');
+    // Strangers from three addresses guess ivy's passphrase (the limit per account is 3 here).
+    for (const from of ['203.0.113.61', '203.0.113.62', '203.0.113.63']) expect((await signIn('ivy', 'a stranger guessing it', from)).status).toBe(401);
+    expect((await signIn('ivy', PASSPHRASE, '203.0.113.64')).body.error).toBe('too_many_attempts');
+    // Ivy's browser, from anywhere, with its device cookie (any other value exempts nothing): signed in.
+    const withDevice = (value: string, from: string, passphrase = PASSPHRASE) => client('POST', '/sign-in', { body: { localpart: 'ivy', passphrase }, from, headers: { cookie: `paracord_device=${value}` } });
+    expect((await withDevice('A'.repeat(43), '203.0.113.65')).body.error).toBe('too_many_attempts');
+    expect((await withDevice(`${device}x`, '203.0.113.65')).body.error).toBe('too_many_attempts');
+    const back = await withDevice(device, '203.0.113.66');
+    expect(back.status, JSON.stringify(back.body)).toBe(200);
+    expect(deviceOf(back)).toBe(device);
+    expect((await client('GET', '/me', { cookie: cookieOf(back) })).body.user_id).toBe(`@ivy:${SERVER}`);
+    // Its own wrong passphrases count against it: three, then it is refused too.
+    for (const from of ['203.0.113.67', '203.0.113.68', '203.0.113.69']) expect((await withDevice(device, from, 'ivy mistyped it')).status).toBe(401);
+    expect((await withDevice(device, '203.0.113.70')).body.error).toBe('too_many_attempts');
+    expect((await client('POST', '/sign-out', { cookie: cookieOf(back), body: {} })).status).toBe(200);
+  });
+
   it('marks the cookie Secure behind a trusted proxy that speaks HTTPS to the browser', async () => {
     const https = { 'x-forwarded-proto': 'https', origin: origin.replace(/^http:/, 'https:') };
     const answer = await client('POST', '/sign-in', { body: { localpart: 'sam', passphrase: PASSPHRASE }, from: '198.51.100.50', headers: https });
@@ -285,7 +320,7 @@ describe('signing in', () => {
     expect((await client('GET', '/me', { cookie: cookieOf(answer) })).status).toBe(200);
     expect((await client('POST', '/reset', { body: { token, passphrase: next } })).body.error).toBe('link_unusable');
     const links = (await home.admin('GET', '/members/invites')).body.invites as Array<{ purpose: string; state: string }>;
-    expect(links.map((l) => [l.purpose, l.state])).toEqual([['reset', 'used'], ['join', 'used']]);
+    expect(links.map((l) => [l.purpose, l.state])).toEqual([['reset', 'used'], ['join', 'used'], ['join', 'used']]);
   });
 
   it("takes the contract's fields for a link: display_name is the member's name once it joins (and the note when none), expires_in_seconds its lifetime", async () => {

@@ -16,11 +16,11 @@ import { formatZodError } from '../admin/format-zod-error.ts';
 import { warnLimited } from '../log/rate-limit.ts';
 import { rateLimitByAddress, takeOverall } from '../http/middleware/rate-limit.ts';
 import type { RateLimit, RateLimiters } from '../trust/rate-limiter.ts';
-import type { MemberStore, SignedIn } from '../members/member-store.ts';
+import type { MemberDevice, MemberStore, SignedIn } from '../members/member-store.ts';
 import { PASSPHRASE_MAX_CHARS } from '../members/passphrase.ts';
 import { isSafeDisplayName } from '../../../shared/identifiers.ts';
 import { passkeyRoutes } from './passkey-routes.ts';
-import { clearSessionCookie, isSecure, requestHost, setSessionCookie, signedIn } from './member-http.ts';
+import { clearSessionCookie, isSecure, presentedDevice, requestHost, setDeviceCookie, setSessionCookie, signedIn } from './member-http.ts';
 
 export interface AccountDeps {
   log: Logger;
@@ -87,9 +87,13 @@ export function accountRoutes(deps: AccountDeps): Router {
   const anonymous = anonymousAs('member sign-in');
   const lookUp = anonymousAs('member link look-up');
   const changed = () => deps.onSessionsChange?.();
-  const device = (ctx: Context) => ({ host: requestHost(ctx), address: addressKey(ctx.ip), ...(ctx.get('user-agent') ? { userAgent: ctx.get('user-agent') } : {}) });
+  const device = (ctx: Context): MemberDevice & { address: string } => {
+    const knownDevice = presentedDevice(ctx);
+    return { host: requestHost(ctx), address: addressKey(ctx.ip), ...(ctx.get('user-agent') ? { userAgent: ctx.get('user-agent') } : {}), ...(knownDevice ? { knownDevice } : {}) };
+  };
   const signedInAs = (ctx: Context, session: SignedIn) => {
     setSessionCookie(ctx, trustedProxies, session.token);
+    setDeviceCookie(ctx, trustedProxies, session.deviceToken);
     ctx.body = { user_id: session.user_id };
     changed();
   };
@@ -153,6 +157,7 @@ export function accountRoutes(deps: AccountDeps): Router {
     const session = await members.changePassphrase(user_id, { current: body.current }, body.next, device(ctx));
     log.info({ event: 'member_passphrase_changed', user_id }, 'a member changed its passphrase; its other sessions ended');
     setSessionCookie(ctx, trustedProxies, session.token);
+    setDeviceCookie(ctx, trustedProxies, session.deviceToken);
     ctx.body = {};
     changed();
   });

@@ -9,9 +9,13 @@ import type { TLSSocket } from 'node:tls';
 import { forbidden, unauthorized } from '../errors.ts';
 import type { TrustedProxies } from '../http/client-address.ts';
 import type { MemberStore } from '../members/member-store.ts';
-import { SESSION_LIFETIME_MS } from '../members/member-store.ts';
+import { DEVICE_LIFETIME_MS, SESSION_LIFETIME_MS } from '../members/member-store.ts';
 
 export const MEMBER_COOKIE = 'paracord_member';
+/** A device the member signed in from (members/member-store.ts rememberDevice): its sign-in attempts count against it, not the account. */
+export const DEVICE_COOKIE = 'paracord_device';
+/** A device token as the node makes them (32 random bytes, base64url); any other cookie value is ignored. */
+const DEVICE_TOKEN = /^[A-Za-z0-9_-]{43}$/;
 
 /** The member a request is signed in as (set by memberSession). */
 export interface SignedInMember {
@@ -78,6 +82,19 @@ export function setSessionCookie(ctx: Context, proxies: TrustedProxies, token: s
   // Behind a trusted proxy that terminates TLS the socket is plain HTTP: tell the cookie library it is not.
   if (secure) (ctx.cookies as unknown as { secure: boolean }).secure = true;
   ctx.cookies.set(MEMBER_COOKIE, token, { httpOnly: true, sameSite: 'strict', path: '/', secure, overwrite: true, maxAge: SESSION_LIFETIME_MS });
+}
+
+/** The device token the client presents (its device cookie), when it is one the node could have made. */
+export function presentedDevice(ctx: Context): string | undefined {
+  const token = ctx.cookies.get(DEVICE_COOKIE);
+  return token !== undefined && DEVICE_TOKEN.test(token) ? token : undefined;
+}
+
+/** Remembers the device on the client: kept across sign-outs and sessions, HttpOnly, SameSite=Strict, Secure over HTTPS. */
+export function setDeviceCookie(ctx: Context, proxies: TrustedProxies, token: string): void {
+  const secure = isSecure(ctx, proxies);
+  if (secure) (ctx.cookies as unknown as { secure: boolean }).secure = true;
+  ctx.cookies.set(DEVICE_COOKIE, token, { httpOnly: true, sameSite: 'strict', path: '/', secure, overwrite: true, maxAge: DEVICE_LIFETIME_MS });
 }
 
 export function clearSessionCookie(ctx: Context, proxies: TrustedProxies): void {

@@ -19,7 +19,7 @@ import { HttpError, badRequest } from '../errors.ts';
 import type { TrustedProxies } from '../http/client-address.ts';
 import { warnLimited } from '../log/rate-limit.ts';
 import type { PasskeySite } from '../members/passkeys.ts';
-import type { MemberStore, SignedIn } from '../members/member-store.ts';
+import type { MemberDevice, MemberStore, SignedIn } from '../members/member-store.ts';
 import { isSafeDisplayName } from '../../../shared/identifiers.ts';
 import { isSecure, requestHost, signedIn } from './member-http.ts';
 import type { Logger } from 'pino';
@@ -66,7 +66,7 @@ export interface PasskeyRouteDeps {
   /** The anonymous requests' rate limits (sign-in options and sign-in). */
   anonymous: Middleware;
   /** The device a session is for, and the client's address the sign-in limits count. */
-  device: (ctx: Context) => { host: string; address: string; userAgent?: string };
+  device: (ctx: Context) => MemberDevice & { address: string };
   signedInAs: (ctx: Context, session: SignedIn) => void;
 }
 

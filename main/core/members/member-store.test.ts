@@ -1,5 +1,5 @@
 import { describe, expect, it, type TempDb } from '../../../test/helpers/fixtures.ts';
-import { MAX_SESSIONS_PER_MEMBER, MemberStore } from './member-store.ts';
+import { MAX_DEVICES_PER_MEMBER, MAX_SESSIONS_PER_MEMBER, MemberStore } from './member-store.ts';
 import { passphraseProblem } from './passphrase.ts';
 import { SignInLimiter } from './sign-in-limiter.ts';
 
@@ -92,6 +92,59 @@ describe('members (issue #34): links, passphrases, sign-in, sessions', () => {
     expect(limiter.check('d', '203.0.113.9', 2_000)).toMatchObject({ ok: false, message: 'too many attempts, try again in 1 minute' });
     expect(limiter.check('d', '203.0.113.10', 2_000)).toEqual({ ok: true });
     expect(limiter.check('d', '203.0.113.9', 61_001)).toEqual({ ok: true });
+  });
+
+  it('a device the member signed in from keeps signing in while strangers\' guesses hold the account at 429; its own failures count against it alone', async ({ tempDb }) => {
+    const { members, db } = store(tempDb);
+    const joined = await members.join(members.createLink('join').token, 'sam', GOOD, phone);
+    await members.join(members.createLink('join').token, 'kim', GOOD, phone);
+    const samsPhone = { ...phone, knownDevice: joined.deviceToken };
+    // Only the token's hash is kept.
+    expect(JSON.stringify(db.prepare('SELECT * FROM member_devices').all())).not.toContain(joined.deviceToken);
+    // Strangers (any addresses) fill the account's count: signing in without a known device is refused, right passphrase or not.
+    const failed = { status: 401, code: 'sign_in_failed' };
+    for (let i = 0; i < 5; i++) expect(await refusal(members.signIn('sam', `guess ${i}`, { ...phone, address: `198.51.100.${i}` }))).toMatchObject(failed);
+    expect(await refusal(members.signIn('sam', GOOD, { ...phone, address: '198.51.100.50' }))).toMatchObject({ status: 429, code: 'too_many_attempts' });
+    // A token that is not sam's exempts nothing: a made-up one, kim's.
+    expect(await refusal(members.signIn('sam', GOOD, { ...phone, knownDevice: 'x'.repeat(43) }))).toMatchObject({ status: 429 });
+    const kims = await members.signIn('kim', GOOD, phone);
+    expect(await refusal(members.signIn('sam', GOOD, { ...phone, knownDevice: kims.deviceToken }))).toMatchObject({ status: 429 });
+    // Sam's phone signs in; it keeps its token (seen again, not a new one).
+    const again = await members.signIn('sam', GOOD, samsPhone);
+    expect(again.deviceToken).toBe(joined.deviceToken);
+    // The account's count is strangers' own: a success from the phone does not clear it.
+    expect(await refusal(members.signIn('sam', GOOD, { ...phone, address: '198.51.100.51' }))).toMatchObject({ status: 429 });
+    // The phone's own wrong guesses count against the phone, with the account's limit (5), from any address.
+    for (let i = 0; i < 5; i++) expect(await refusal(members.signIn('sam', `typo ${i}`, { ...samsPhone, address: `203.0.113.${i}` }))).toMatchObject(failed);
+    expect(await refusal(members.signIn('sam', GOOD, { ...samsPhone, address: '203.0.113.99' }))).toMatchObject({ status: 429, code: 'too_many_attempts' });
+    // Turned off and on again: no device is known any more.
+    const later = Date.now() + 16 * 60_000;
+    const stillKnown = await members.signIn('sam', GOOD, { ...samsPhone, address: '203.0.113.100' }, later);
+    expect(stillKnown.deviceToken).toBe(joined.deviceToken);
+    members.setDisabled('@sam:home.example', true);
+    members.setDisabled('@sam:home.example', false);
+    const afterEnable = await members.signIn('sam', GOOD, { ...samsPhone, address: '203.0.113.101' }, later);
+    expect(afterEnable.deviceToken).not.toBe(joined.deviceToken);
+    // A new passphrase forgets every device: the one that changed it is remembered anew.
+    const changed = await members.changePassphrase('@sam:home.example', { current: GOOD }, 'harbor violet seventy quietly', { ...phone, knownDevice: afterEnable.deviceToken, address: '203.0.113.102' }, later);
+    expect(changed.deviceToken).not.toBe(afterEnable.deviceToken);
+    expect(db.prepare("SELECT COUNT(*) AS n FROM member_devices WHERE user_id = '@sam:home.example'").get()).toEqual({ n: 1 });
+  });
+
+  it('remembers at most 20 devices a member (the least recently used forgotten) and none unused for 400 days', async ({ tempDb }) => {
+    const { members, db } = store(tempDb);
+    const start = Date.now() - 500 * 86_400_000;
+    const joined = await members.join(members.createLink('join').token, 'sam', GOOD, phone, start);
+    const devices = () => (db.prepare("SELECT COUNT(*) AS n FROM member_devices WHERE user_id = '@sam:home.example'").get() as { n: number }).n;
+    // 400 days later its device is not known: a new one is made, the old one forgotten.
+    const late = await members.signIn('sam', GOOD, { ...phone, knownDevice: joined.deviceToken }, start + 401 * 86_400_000);
+    expect(late.deviceToken).not.toBe(joined.deviceToken);
+    expect(devices()).toBe(1);
+    const tokens = [late.deviceToken];
+    for (let i = 1; i <= MAX_DEVICES_PER_MEMBER + 3; i++) tokens.push((await members.signIn('sam', GOOD, phone, start + 401 * 86_400_000 + i)).deviceToken);
+    expect(devices()).toBe(MAX_DEVICES_PER_MEMBER);
+    expect((await members.signIn('sam', GOOD, { ...phone, knownDevice: tokens.at(-1)! })).deviceToken).toBe(tokens.at(-1));
+    expect((await members.signIn('sam', GOOD, { ...phone, knownDevice: tokens[0]! })).deviceToken).not.toBe(tokens[0]);
   });
 
   it('a new passphrase ends every session; a reset link sets one without the old, once, for its member only', async ({ tempDb }) => {

@@ -7,7 +7,10 @@
  *  - sign-in answers alike, in about the same time, whether the member exists or not, and is limited
  *    per account and per address (sign-in-limiter.ts);
  *  - sessions are random tokens (the cookie), bound to the host they were issued for; disabling a
- *    member or changing its passphrase ends its sessions at once.
+ *    member or changing its passphrase ends its sessions at once;
+ *  - a device a member signed in from is remembered (another random token, its own cookie): its
+ *    sign-in attempts count against that device, not against the account, so strangers guessing
+ *    the passphrase do not keep the member out (sign-in-limiter.ts).
  * The HTTP side (cookies, CSRF, the client API on the federation listener) is built on this.
  */
 import { createHash, randomBytes } from 'node:crypto';
@@ -22,6 +25,10 @@ export const DEFAULT_MEMBER_LINK_LIFETIME_MS = 7 * 24 * 3600_000;
 export const SESSION_LIFETIME_MS = 30 * 24 * 3600_000;
 /** A member's devices signed in at once, at most (the least recently used one is signed out). */
 export const MAX_SESSIONS_PER_MEMBER = 50;
+/** A device a member signed in from is remembered this long after it was last used (browsers keep a cookie at most 400 days). */
+export const DEVICE_LIFETIME_MS = 400 * 24 * 3600_000;
+/** Devices remembered per member, at most (the least recently used one is forgotten). */
+export const MAX_DEVICES_PER_MEMBER = 20;
 /** A Host header: a DNS name (253) and a port. */
 const MAX_SESSION_HOST_CHARS = 260;
 /** The localpart of a member's user id: what people type, kept simple. */
@@ -61,6 +68,18 @@ export interface SignedIn {
   /** The session's token: the cookie's value, never stored. */
   token: string;
   session: MemberSession;
+  /** The token of the device it signed in from (the device cookie's value, never stored): the one it presented, or a new one. */
+  deviceToken: string;
+}
+
+/**
+ * Where a session is opened: the Host it is bound to, the client's address (the sign-in limits
+ * count it) and the device token the client presented (its device cookie, when it has one).
+ */
+export interface MemberDevice {
+  host: string;
+  userAgent?: string;
+  knownDevice?: string;
 }
 
 export class MemberStore {
@@ -132,7 +151,7 @@ export class MemberStore {
   // ——— joining, signing in ———
 
   /** Redeems a join link: a new member `@localpart:<server>` with this passphrase, signed in. */
-  async join(token: string, localpart: string, passphrase: string, device: { host: string; userAgent?: string }, now = Date.now()): Promise<SignedIn> {
+  async join(token: string, localpart: string, passphrase: string, device: MemberDevice, now = Date.now()): Promise<SignedIn> {
     const row = this.usableLink(token, now);
     if (row.purpose !== 'join') throw badRequest('wrong_link', 'this link sets a new passphrase; it does not make a new member');
     const name = localpart.toLowerCase();
@@ -157,16 +176,18 @@ export class MemberStore {
 
   /**
    * Signs a member in. Unknown names, disabled members and wrong passphrases get the same answer
-   * after the same work (a hash is verified either way); failures count per account and address.
+   * after the same work (a hash is verified either way); failures count per address, and per
+   * account, or per device when the client presents one this member signed in from before.
    */
-  async signIn(localpart: string, passphrase: string, device: { host: string; address: string; userAgent?: string }, now = Date.now()): Promise<SignedIn> {
+  async signIn(localpart: string, passphrase: string, device: MemberDevice & { address: string }, now = Date.now()): Promise<SignedIn> {
     const name = localpart.toLowerCase();
-    this.beginAttempt(name, device.address, now);
     const userId = `@${name}:${this.serverName()}`;
+    const known = device.knownDevice !== undefined && this.deviceOwner(device.knownDevice, now) === userId ? sha256(device.knownDevice) : undefined;
+    this.beginAttempt(name, device.address, now, known);
     const row = LOCALPART.test(name) ? this.credentials(userId) : undefined;
     const matches = row ? await verifyPassphrase(row.passphrase_hash, passphrase.slice(0, 1024)) : await verifyNobody(passphrase.slice(0, 1024));
     if (!row || !matches || row.disabled_at !== null) throw new HttpError(401, 'sign_in_failed', 'that user name and passphrase do not match a member of this server');
-    this.limiter.succeed(name, device.address, now);
+    this.limiter.succeed(name, device.address, now, known);
     return this.db.transaction(() => this.newSession(userId, device, now))();
   }
 
@@ -175,13 +196,13 @@ export class MemberStore {
    * against the sign-in limits of its account and the client's address, before the (slow) check,
    * so guesses sent together are limited as if sent one by one; `succeed` takes a right one back.
    */
-  private beginAttempt(account: string, address: string, now: number): void {
-    const limited = this.limiter.begin(account, address, now);
+  private beginAttempt(account: string, address: string, now: number, device?: string): void {
+    const limited = this.limiter.begin(account, address, now, device);
     if (!limited.ok) throw new HttpError(429, 'too_many_attempts', limited.message, { 'retry-after': String(Math.ceil(limited.retryAfterMs / 1000)) });
   }
 
   /** A new session for a member whose proof (a passkey) was checked elsewhere; null when it is not an enabled member. */
-  openSession(userId: string, device: { host: string; userAgent?: string }, now = Date.now()): SignedIn | null {
+  openSession(userId: string, device: MemberDevice, now = Date.now()): SignedIn | null {
     const row = this.credentials(userId);
     if (!row || row.disabled_at !== null) return null;
     return this.db.transaction(() => this.newSession(userId, device, now))();
@@ -228,11 +249,12 @@ export class MemberStore {
   }
 
   /**
-   * A new passphrase (knowing the old one, or with a reset link's token): every session ends; the
-   * caller gets a new one. The old one is checked under the sign-in limits (`device.address`): a
-   * stolen session is no way to guess it freely.
+   * A new passphrase (knowing the old one, or with a reset link's token): every session ends and
+   * every remembered device is forgotten; the caller gets a new session (its device remembered
+   * anew). The old one is checked under the sign-in limits (`device.address`, and the account's
+   * count whatever device asks): a stolen session is no way to guess it freely.
    */
-  async changePassphrase(userId: string, proof: { current: string } | { token: string }, next: string, device: { host: string; address: string; userAgent?: string }, now = Date.now()): Promise<SignedIn> {
+  async changePassphrase(userId: string, proof: { current: string } | { token: string }, next: string, device: MemberDevice & { address: string }, now = Date.now()): Promise<SignedIn> {
     const row = this.credentials(userId);
     if (!row) throw notFound('unknown_member', `${userId} is not a member of this server`);
     let link: LinkRow | null = null;
@@ -257,6 +279,8 @@ export class MemberStore {
       }
       this.db.prepare('UPDATE member_credentials SET passphrase_hash = ?, passphrase_changed_at = ? WHERE user_id = ?').run(hash, now, userId);
       this.db.prepare('DELETE FROM member_sessions WHERE user_id = ?').run(userId);
+      // Whoever signed in before (with the old passphrase) is no one's known device any more.
+      this.db.prepare('DELETE FROM member_devices WHERE user_id = ?').run(userId);
       return this.newSession(userId, device, now);
     })();
   }
@@ -293,7 +317,10 @@ export class MemberStore {
       if (this.db.prepare('UPDATE member_credentials SET disabled_at = ? WHERE user_id = ?').run(disabled ? now : null, userId).changes === 0) {
         throw notFound('unknown_member', `${userId} is not a member of this server`);
       }
-      if (disabled) this.db.prepare('DELETE FROM member_sessions WHERE user_id = ?').run(userId);
+      if (disabled) {
+        this.db.prepare('DELETE FROM member_sessions WHERE user_id = ?').run(userId);
+        this.db.prepare('DELETE FROM member_devices WHERE user_id = ?').run(userId);
+      }
     })();
     return this.list().find((m) => m.user_id === userId)!;
   }
@@ -302,7 +329,7 @@ export class MemberStore {
     return this.db.prepare<[string], CredentialRow>('SELECT * FROM member_credentials WHERE user_id = ?').get(userId);
   }
 
-  private newSession(userId: string, device: { host: string; userAgent?: string }, now: number): SignedIn {
+  private newSession(userId: string, device: MemberDevice, now: number): SignedIn {
     // A session is bound to its Host (a name and a port): no real one is longer.
     if (device.host.length > MAX_SESSION_HOST_CHARS) throw badRequest('invalid_host', `the address this page was opened at is longer than ${MAX_SESSION_HOST_CHARS} characters`);
     const token = newToken();
@@ -318,6 +345,33 @@ export class MemberStore {
       .prepare(`DELETE FROM member_sessions WHERE user_id = ? AND (expires_at <= ? OR id NOT IN
         (SELECT id FROM member_sessions WHERE user_id = ? ORDER BY last_seen_at DESC, created_at DESC LIMIT ?))`)
       .run(userId, now, userId, MAX_SESSIONS_PER_MEMBER);
-    return { user_id: userId, token, session };
+    return { user_id: userId, token, session, deviceToken: this.rememberDevice(userId, device.knownDevice, now) };
+  }
+
+  /** The member a device token was given to, while it is remembered; else undefined. */
+  private deviceOwner(token: string, now: number): string | undefined {
+    return this.db
+      .prepare<[string, number], string>('SELECT user_id FROM member_devices WHERE token_hash = ? AND last_used_at > ?')
+      .pluck()
+      .get(sha256(token), now - DEVICE_LIFETIME_MS);
+  }
+
+  /**
+   * The device a member just signed in from: the token it presented when that is this member's
+   * (seen again now), else a new one. A member's devices not used for DEVICE_LIFETIME_MS go, and
+   * past MAX_DEVICES_PER_MEMBER the least recently used.
+   */
+  private rememberDevice(userId: string, presented: string | undefined, now: number): string {
+    if (presented !== undefined && this.deviceOwner(presented, now) === userId) {
+      this.db.prepare('UPDATE member_devices SET last_used_at = ? WHERE token_hash = ?').run(now, sha256(presented));
+      return presented;
+    }
+    const token = newToken();
+    this.db.prepare('INSERT INTO member_devices (token_hash, user_id, created_at, last_used_at) VALUES (?, ?, ?, ?)').run(sha256(token), userId, now, now);
+    this.db
+      .prepare(`DELETE FROM member_devices WHERE user_id = ? AND (last_used_at <= ? OR token_hash NOT IN
+        (SELECT token_hash FROM member_devices WHERE user_id = ? ORDER BY last_used_at DESC, created_at DESC LIMIT ?))`)
+      .run(userId, now - DEVICE_LIFETIME_MS, userId, MAX_DEVICES_PER_MEMBER);
+    return token;
   }
 }

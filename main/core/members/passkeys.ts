@@ -23,7 +23,7 @@ import type {
 import type { Db } from '../store/database.ts';
 import type { PasskeyView } from '../../../shared/contract/admin/members.ts';
 import { HttpError, badRequest, conflict, notFound } from '../errors.ts';
-import type { MemberStore, SignedIn } from './member-store.ts';
+import type { MemberDevice, MemberStore, SignedIn } from './member-store.ts';
 
 /**
  * @simplewebauthn/server is loaded at the first passkey request, not with the node: it adds ~26 MB
@@ -156,7 +156,7 @@ export class MemberPasskeys {
    * passkey out, nor forged answers naming its credential its passphrase; red team, 2026-11-29),
    * and every failure is the same 401 sign_in_failed.
    */
-  async signIn(attempt: string, response: AuthenticationResponseJSON, site: PasskeySite, device: { host: string; address: string; userAgent?: string }, now = Date.now()): Promise<SignedIn> {
+  async signIn(attempt: string, response: AuthenticationResponseJSON, site: PasskeySite, device: MemberDevice & { address: string }, now = Date.now()): Promise<SignedIn> {
     const challenge = this.take(`sign-in ${attempt}`, site);
     const row = this.db.prepare<[string], PasskeyRow>('SELECT * FROM member_passkeys WHERE id = ?').get(response.id);
     const account = `passkey ${response.id.slice(0, 64)}`;

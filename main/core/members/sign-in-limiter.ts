@@ -4,6 +4,11 @@
  * words ("too many attempts, try again in 12 minutes"). In memory: a restart forgets them, which
  * costs a guesser a restart of someone else's machine. Bounded (LRU): addresses are the caller's
  * to choose.
+ *
+ * An attempt from a device the member signed in from before (its `paracord_device` cookie:
+ * member-store.ts) counts against that device instead of the account, with the same limit: a
+ * stranger's wrong guesses fill the account's count, which then refuses strangers (the guesser
+ * from many addresses), not the member's own phone (OWASP's "device cookies").
  */
 import { LRUCache } from 'lru-cache';
 
@@ -25,9 +30,13 @@ export class SignInLimiter {
     this.limits = limits;
   }
 
-  /** Whether an attempt for `account` from `address` may be checked now. */
-  check(account: string, address: string, now = Date.now()): LimitAnswer {
-    const byAccount = this.recent(`a ${account}`, now);
+  /**
+   * Whether an attempt for `account` from `address` may be checked now. `device`: the attempt comes
+   * from a device the member signed in from before (the hash of its device token): it is counted
+   * there, not against the account.
+   */
+  check(account: string, address: string, now = Date.now(), device?: string): LimitAnswer {
+    const byAccount = this.recent(accountKey(account, device), now);
     const byAddress = this.recent(`ip ${address}`, now);
     const full = [
       byAccount.length >= this.limits.perAccount ? byAccount[byAccount.length - this.limits.perAccount]! : null,
@@ -45,23 +54,23 @@ export class SignInLimiter {
    * that were counted only once they failed all passed the check before the first had failed (20
    * guesses at once were all checked against a limit of 3).
    */
-  begin(account: string, address: string, now = Date.now()): LimitAnswer {
-    const answer = this.check(account, address, now);
-    if (answer.ok) this.fail(account, address, now);
+  begin(account: string, address: string, now = Date.now(), device?: string): LimitAnswer {
+    const answer = this.check(account, address, now, device);
+    if (answer.ok) this.fail(account, address, now, device);
     return answer;
   }
 
-  fail(account: string, address: string, now = Date.now()): void {
-    for (const key of [`a ${account}`, `ip ${address}`]) this.failures.set(key, [...this.recent(key, now), now]);
+  fail(account: string, address: string, now = Date.now(), device?: string): void {
+    for (const key of [accountKey(account, device), `ip ${address}`]) this.failures.set(key, [...this.recent(key, now), now]);
   }
 
   /**
-   * The attempt begun at `startedAt` succeeded: the account's failures are cleared, and that
-   * attempt no longer counts for the address (the address's other failures stay: it may be
-   * guessing others).
+   * The attempt begun at `startedAt` succeeded: the failures it was counted with are cleared (the
+   * account's, or its device's: the account's count stays strangers' own), and that attempt no
+   * longer counts for the address (the address's other failures stay: it may be guessing others).
    */
-  succeed(account: string, address: string, startedAt: number): void {
-    this.failures.delete(`a ${account}`);
+  succeed(account: string, address: string, startedAt: number, device?: string): void {
+    this.failures.delete(accountKey(account, device));
     const key = `ip ${address}`;
     const times = this.failures.get(key);
     const at = times?.lastIndexOf(startedAt) ?? -1;
@@ -72,3 +81,6 @@ export class SignInLimiter {
     return (this.failures.get(key) ?? []).filter((t) => t > now - this.limits.windowMs);
   }
 }
+
+/** Where an attempt's account-side failures count: its member's known device, else the account. */
+const accountKey = (account: string, device: string | undefined) => (device === undefined ? `a ${account}` : `d ${device}`);

@@ -1229,6 +1229,23 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX IF NOT EXISTS federation_servers_auto_strangers ON federation_servers (auto_stranger_at) WHERE auto_stranger_at IS NOT NULL;
     `,
   },
+  {
+    version: 54,
+    name: 'devices members signed in from',
+    sql: `
+      -- A device a member signed in from (members/member-store.ts rememberDevice): only the SHA-256
+      -- of its token (the paracord_device cookie) is kept. Its sign-in attempts count against it,
+      -- not against the account (members/sign-in-limiter.ts). Forgotten when the passphrase
+      -- changes or the member is turned off, after 400 days unused, and past 20 per member.
+      CREATE TABLE IF NOT EXISTS member_devices (
+        token_hash   TEXT PRIMARY KEY,
+        user_id      TEXT NOT NULL,
+        created_at   INTEGER NOT NULL,
+        last_used_at INTEGER NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS member_devices_user ON member_devices (user_id, last_used_at);
+    `,
+  },
 ];
 
 /**
