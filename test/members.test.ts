@@ -289,6 +289,21 @@ describe('signing in', () => {
     const answer = await client('POST', '/sign-in', { body: { localpart: 'sam', passphrase: PASSPHRASE }, from: '198.51.100.50', headers: https });
     expect(answer.status).toBe(200);
     expect(String(answer.headers['set-cookie'])).toMatch(/;\s*secure/i);
+    // Over HTTPS the device cookie is a __Host- cookie (Secure, this host, every path): nothing else may plant one that shadows it.
+    const hostDevice = [answer.headers['set-cookie'] ?? []].flat().find((line) => line.startsWith('__Host-paracord_device='));
+    expect(hostDevice).toMatch(/;\s*secure/i);
+    expect(hostDevice).toMatch(/;\s*path=\//i);
+    expect(hostDevice).not.toMatch(/domain=/i);
+    const token = hostDevice!.match(/^__Host-paracord_device=([^;]*)/)![1]!;
+    // Presented back over HTTPS it is known (the same token kept); under the plain name there it is not (a new one).
+    const again = await client('POST', '/sign-in', { body: { localpart: 'sam', passphrase: PASSPHRASE }, from: '198.51.100.50', headers: { ...https, cookie: `__Host-paracord_device=${token}` } });
+    expect(String(again.headers['set-cookie'])).toContain(`__Host-paracord_device=${token}`);
+    const planted = await client('POST', '/sign-in', { body: { localpart: 'sam', passphrase: PASSPHRASE }, from: '198.51.100.50', headers: { ...https, cookie: `paracord_device=${token}` } });
+    expect(String(planted.headers['set-cookie'])).not.toContain(token);
+    for (const signedIn of [again, planted]) expect((await client('POST', '/sign-out', { cookie: cookieOf(signedIn), body: {}, headers: https })).status).toBe(200);
+    // The session cookie too: a plain paracord_member planted beside an HTTPS page signs nobody in there.
+    expect(String(answer.headers['set-cookie'])).toMatch(/(^|[\s,])__Host-paracord_member=/);
+    expect((await client('GET', '/me', { headers: { ...https, cookie: `paracord_member=${cookieOf(answer)}` } })).status).toBe(401);
     const me = await client('GET', '/me', { cookie: cookieOf(answer), headers: https });
     expect(me.body.secure).toBe(true);
     // The plain-HTTP origin is not this request's origin any more.

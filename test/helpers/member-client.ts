@@ -19,7 +19,8 @@ export async function memberRequest(root: string, method: string, path: string, 
     reset: true,
     headers: {
       ...(method === 'GET' ? {} : { origin: new URL(root).origin }),
-      ...(options.cookie ? { cookie: `paracord_member=${options.cookie}` } : {}),
+      // Over HTTPS (here: a trusted proxy's X-Forwarded-Proto) the session cookie is a __Host- one (client/member-http.ts).
+      ...(options.cookie ? { cookie: `${options.headers?.['x-forwarded-proto'] === 'https' ? '__Host-' : ''}paracord_member=${options.cookie}` } : {}),
       ...(options.body === undefined ? {} : { 'content-type': 'application/json' }),
       ...(options.from ? { 'x-forwarded-for': options.from } : {}),
       ...options.headers,
@@ -30,7 +31,7 @@ export async function memberRequest(root: string, method: string, path: string, 
   return { status: response.statusCode, headers: response.headers, body: text ? JSON.parse(text) : {} };
 }
 
-/** The member session cookie an answer sets. */
+/** The member session cookie an answer sets (named `__Host-paracord_member` over HTTPS). */
 export const cookieOf = (answer: MemberAnswer) => String(answer.headers['set-cookie']).match(/paracord_member=([^;]*)/)?.[1];
 
 /** Makes `localpart` a member of `node` by a link, as its page does; the member's session cookie. */

@@ -221,7 +221,8 @@ describe('red team: another page riding a member\'s session over the stream', ()
     // Behind a trusted proxy that speaks HTTPS to the browser, the node's page is https://<host>: a
     // plain-HTTP page at the same host (anyone on the path can write one) is another origin, as
     // the HTTP API already says (cross_site); the stream runs the same operations.
-    const https = { 'x-forwarded-proto': 'https', cookie };
+    // (Over HTTPS the session cookie is a __Host- one: client/member-http.ts.)
+    const https = { 'x-forwarded-proto': 'https', cookie: `__Host-${cookie}` };
     expect((await client('POST', '/sign-out', { cookie: fay, body: {}, headers: { 'x-forwarded-proto': 'https' } })).body.error).toBe('cross_site');
     expect(await streamStatus({ ...https, origin: own })).toBe(403);
     expect(await streamStatus({ ...https, origin: own.replace(/^http:/, 'https:') })).toBe(101);

@@ -88,7 +88,7 @@ export function accountRoutes(deps: AccountDeps): Router {
   const lookUp = anonymousAs('member link look-up');
   const changed = () => deps.onSessionsChange?.();
   const device = (ctx: Context): MemberDevice & { address: string } => {
-    const knownDevice = presentedDevice(ctx);
+    const knownDevice = presentedDevice(ctx, trustedProxies);
     return { host: requestHost(ctx), address: addressKey(ctx.ip), ...(ctx.get('user-agent') ? { userAgent: ctx.get('user-agent') } : {}), ...(knownDevice ? { knownDevice } : {}) };
   };
   const signedInAs = (ctx: Context, session: SignedIn) => {

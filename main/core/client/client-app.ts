@@ -18,7 +18,7 @@ import { sendUiFile } from '../admin/middleware/static-ui.ts';
 import { accountRoutes, type AccountDeps } from './account-routes.ts';
 import { operationRoutes, type OperationDeps } from './operation-routes.ts';
 import { DEFAULT_MEMBER_REQUEST_LIMITS, limitedHandlers, memberRequestLimit } from './member-limits.ts';
-import { MEMBER_COOKIE, crossSiteCheck, memberSession, requestHost, requireSameOrigin, signedIn } from './member-http.ts';
+import { crossSiteCheck, memberSession, requestHost, requireSameOrigin, sessionToken, signedIn } from './member-http.ts';
 
 export interface MemberClientDeps extends AccountDeps, OperationDeps {
   /** Folder of the built UI; the app is not served without it. */
@@ -45,7 +45,7 @@ export function memberClient(deps: MemberClientDeps): Middleware {
   operations.prefix(CLIENT_API_PREFIX);
   /** `use`: whether this check counts as a use of the session (slides its expiry on). */
   const stillSignedIn = (ctx: Context, use = true): void => {
-    const token = ctx.cookies.get(MEMBER_COOKIE);
+    const token = sessionToken(ctx, deps.trustedProxies);
     if (!token || !deps.members.session(token, requestHost(ctx), Date.now(), use)) throw unauthorized('not_signed_in', 'your session ended: sign in again');
   };
   const stream = adminStream({
@@ -72,7 +72,7 @@ export function memberClient(deps: MemberClientDeps): Middleware {
       await next();
     },
     crossSiteCheck(deps.trustedProxies),
-    memberSession(deps.members),
+    memberSession(deps.members, deps.trustedProxies),
     // Every request (the stream's set-up too) per address, and per member when signed in (member-limits.ts).
     memberRequestLimit(deps.limiter, deps.memberLimits ?? DEFAULT_MEMBER_REQUEST_LIMITS),
     async (ctx, next) => {

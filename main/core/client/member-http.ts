@@ -11,9 +11,25 @@ import type { TrustedProxies } from '../http/client-address.ts';
 import type { MemberStore } from '../members/member-store.ts';
 import { DEVICE_LIFETIME_MS, SESSION_LIFETIME_MS } from '../members/member-store.ts';
 
+/**
+ * The member's session. Over HTTPS it is `__Host-paracord_member`, as the device cookie below is:
+ * a cookie of that name is Secure, for this host only and for every path, so a sibling subdomain
+ * or a plain-HTTP page cannot plant one that shadows it (signing the member in as someone else).
+ */
 export const MEMBER_COOKIE = 'paracord_member';
-/** A device the member signed in from (members/member-store.ts rememberDevice): its sign-in attempts count against it, not the account. */
+/**
+ * A device the member signed in from (members/member-store.ts rememberDevice): its sign-in attempts
+ * count against it, not the account. Over HTTPS `__Host-paracord_device` (a planted one would put
+ * the member back under the account's count).
+ */
 export const DEVICE_COOKIE = 'paracord_device';
+/** A cookie's name on this connection: `__Host-` prefixed over HTTPS (ours, or a trusted proxy's). */
+const cookieName = (name: string, secure: boolean) => (secure ? `__Host-${name}` : name);
+
+/** The session token the client presents (its session cookie under this connection's name). */
+export function sessionToken(ctx: Context, proxies: TrustedProxies): string | undefined {
+  return ctx.cookies.get(cookieName(MEMBER_COOKIE, isSecure(ctx, proxies)));
+}
 /** A device token as the node makes them (32 random bytes, base64url); any other cookie value is ignored. */
 const DEVICE_TOKEN = /^[A-Za-z0-9_-]{43}$/;
 
@@ -61,9 +77,9 @@ export function crossSiteCheck(proxies: TrustedProxies): Middleware {
 }
 
 /** Reads the session cookie: `ctx.state.member` when it names a live session of an enabled member on this Host. */
-export function memberSession(members: MemberStore): Middleware {
+export function memberSession(members: MemberStore, proxies: TrustedProxies): Middleware {
   return async (ctx, next) => {
-    const token = ctx.cookies.get(MEMBER_COOKIE);
+    const token = sessionToken(ctx, proxies);
     const found = token ? members.session(token, requestHost(ctx)) : null;
     if (found) ctx.state.member = found satisfies SignedInMember;
     await next();
@@ -81,12 +97,12 @@ export function setSessionCookie(ctx: Context, proxies: TrustedProxies, token: s
   const secure = isSecure(ctx, proxies);
   // Behind a trusted proxy that terminates TLS the socket is plain HTTP: tell the cookie library it is not.
   if (secure) (ctx.cookies as unknown as { secure: boolean }).secure = true;
-  ctx.cookies.set(MEMBER_COOKIE, token, { httpOnly: true, sameSite: 'strict', path: '/', secure, overwrite: true, maxAge: SESSION_LIFETIME_MS });
+  ctx.cookies.set(cookieName(MEMBER_COOKIE, secure), token, { httpOnly: true, sameSite: 'strict', path: '/', secure, overwrite: true, maxAge: SESSION_LIFETIME_MS });
 }
 
 /** The device token the client presents (its device cookie), when it is one the node could have made. */
-export function presentedDevice(ctx: Context): string | undefined {
-  const token = ctx.cookies.get(DEVICE_COOKIE);
+export function presentedDevice(ctx: Context, proxies: TrustedProxies): string | undefined {
+  const token = ctx.cookies.get(cookieName(DEVICE_COOKIE, isSecure(ctx, proxies)));
   return token !== undefined && DEVICE_TOKEN.test(token) ? token : undefined;
 }
 
@@ -94,11 +110,11 @@ export function presentedDevice(ctx: Context): string | undefined {
 export function setDeviceCookie(ctx: Context, proxies: TrustedProxies, token: string): void {
   const secure = isSecure(ctx, proxies);
   if (secure) (ctx.cookies as unknown as { secure: boolean }).secure = true;
-  ctx.cookies.set(DEVICE_COOKIE, token, { httpOnly: true, sameSite: 'strict', path: '/', secure, overwrite: true, maxAge: DEVICE_LIFETIME_MS });
+  ctx.cookies.set(cookieName(DEVICE_COOKIE, secure), token, { httpOnly: true, sameSite: 'strict', path: '/', secure, overwrite: true, maxAge: DEVICE_LIFETIME_MS });
 }
 
 export function clearSessionCookie(ctx: Context, proxies: TrustedProxies): void {
   const secure = isSecure(ctx, proxies);
   if (secure) (ctx.cookies as unknown as { secure: boolean }).secure = true;
-  ctx.cookies.set(MEMBER_COOKIE, '', { httpOnly: true, sameSite: 'strict', path: '/', secure, overwrite: true, maxAge: 0 });
+  ctx.cookies.set(cookieName(MEMBER_COOKIE, secure), '', { httpOnly: true, sameSite: 'strict', path: '/', secure, overwrite: true, maxAge: 0 });
 }

@@ -117,18 +117,45 @@ describe('members (issue #34): links, passphrases, sign-in, sessions', () => {
     // The phone's own wrong guesses count against the phone, with the account's limit (5), from any address.
     for (let i = 0; i < 5; i++) expect(await refusal(members.signIn('sam', `typo ${i}`, { ...samsPhone, address: `203.0.113.${i}` }))).toMatchObject(failed);
     expect(await refusal(members.signIn('sam', GOOD, { ...samsPhone, address: '203.0.113.99' }))).toMatchObject({ status: 429, code: 'too_many_attempts' });
+    // While strangers hold the account at 429, the phone may still change the passphrase (its own count).
+    expect(await refusal(members.changePassphrase('@sam:home.example', { current: GOOD }, 'harbor violet seventy quietly', { ...phone, address: '198.51.100.52' }))).toMatchObject({ status: 429 });
+    const meanwhile = Date.now() + 16 * 60_000 - 1;
+    for (let i = 0; i < 5; i++) expect(await refusal(members.signIn('sam', `guess again ${i}`, { ...phone, address: `198.51.100.${60 + i}` }, meanwhile))).toMatchObject(failed);
+    const fromPhone = await members.changePassphrase('@sam:home.example', { current: GOOD }, 'harbor violet seventy quietly', { ...samsPhone, address: '203.0.113.98' }, meanwhile);
+    samsPhone.knownDevice = fromPhone.deviceToken;
+    samsPhone.knownDevice = (await members.changePassphrase('@sam:home.example', { current: 'harbor violet seventy quietly' }, GOOD, { ...samsPhone, address: '203.0.113.97' }, meanwhile)).deviceToken;
     // Turned off and on again: no device is known any more.
-    const later = Date.now() + 16 * 60_000;
+    const later = Date.now() + 32 * 60_000;
     const stillKnown = await members.signIn('sam', GOOD, { ...samsPhone, address: '203.0.113.100' }, later);
-    expect(stillKnown.deviceToken).toBe(joined.deviceToken);
+    expect(stillKnown.deviceToken).toBe(samsPhone.knownDevice);
     members.setDisabled('@sam:home.example', true);
     members.setDisabled('@sam:home.example', false);
     const afterEnable = await members.signIn('sam', GOOD, { ...samsPhone, address: '203.0.113.101' }, later);
-    expect(afterEnable.deviceToken).not.toBe(joined.deviceToken);
+    expect(afterEnable.deviceToken).not.toBe(samsPhone.knownDevice);
     // A new passphrase forgets every device: the one that changed it is remembered anew.
     const changed = await members.changePassphrase('@sam:home.example', { current: GOOD }, 'harbor violet seventy quietly', { ...phone, knownDevice: afterEnable.deviceToken, address: '203.0.113.102' }, later);
     expect(changed.deviceToken).not.toBe(afterEnable.deviceToken);
     expect(db.prepare("SELECT COUNT(*) AS n FROM member_devices WHERE user_id = '@sam:home.example'").get()).toEqual({ n: 1 });
+  });
+
+  it('a sign-in whose member is turned off while its passphrase is checked writes no session and no device', async ({ tempDb }) => {
+    const { members, db } = store(tempDb);
+    const joined = await members.join(members.createLink('join').token, 'sam', GOOD, phone);
+    const rows = (table: string) => (db.prepare(`SELECT COUNT(*) AS n FROM ${table} WHERE user_id = '@sam:home.example'`).get() as { n: number }).n;
+    // The check runs off the main thread: the owner's click lands before the sign-in's transaction.
+    const pending = members.signIn('sam', GOOD, { ...phone, knownDevice: joined.deviceToken });
+    members.setDisabled('@sam:home.example', true);
+    expect(await refusal(pending)).toMatchObject({ status: 401, code: 'sign_in_failed' });
+    expect([rows('member_sessions'), rows('member_devices')]).toEqual([0, 0]);
+    // The same for a new passphrase asked for by a session of its.
+    members.setDisabled('@sam:home.example', false);
+    const signedIn = await members.signIn('sam', GOOD, phone);
+    const changing = members.changePassphrase('@sam:home.example', { current: GOOD }, 'harbor violet seventy quietly', { ...phone, knownDevice: signedIn.deviceToken });
+    members.setDisabled('@sam:home.example', true);
+    expect(await refusal(changing)).toMatchObject({ status: 403, code: 'member_disabled' });
+    expect([rows('member_sessions'), rows('member_devices')]).toEqual([0, 0]);
+    members.setDisabled('@sam:home.example', false);
+    expect((await members.signIn('sam', GOOD, phone)).user_id).toBe('@sam:home.example');
   });
 
   it('remembers at most 20 devices a member (the least recently used forgotten) and none unused for 400 days', async ({ tempDb }) => {

@@ -182,13 +182,26 @@ export class MemberStore {
   async signIn(localpart: string, passphrase: string, device: MemberDevice & { address: string }, now = Date.now()): Promise<SignedIn> {
     const name = localpart.toLowerCase();
     const userId = `@${name}:${this.serverName()}`;
-    const known = device.knownDevice !== undefined && this.deviceOwner(device.knownDevice, now) === userId ? sha256(device.knownDevice) : undefined;
+    const known = this.knownDevice(userId, device, now);
     this.beginAttempt(name, device.address, now, known);
     const row = LOCALPART.test(name) ? this.credentials(userId) : undefined;
     const matches = row ? await verifyPassphrase(row.passphrase_hash, passphrase.slice(0, 1024)) : await verifyNobody(passphrase.slice(0, 1024));
-    if (!row || !matches || row.disabled_at !== null) throw new HttpError(401, 'sign_in_failed', 'that user name and passphrase do not match a member of this server');
+    const failed = () => new HttpError(401, 'sign_in_failed', 'that user name and passphrase do not match a member of this server');
+    if (!row || !matches || row.disabled_at !== null) throw failed();
+    const signedIn = this.db.transaction(() => {
+      // Checked again where the session is written: the owner may have turned the member off, or a
+      // new passphrase may have been set, while the (slow) check ran (a helper's review).
+      const current = this.credentials(userId);
+      if (!current || current.disabled_at !== null || current.passphrase_hash !== row.passphrase_hash) throw failed();
+      return this.newSession(userId, device, now);
+    })();
     this.limiter.succeed(name, device.address, now, known);
-    return this.db.transaction(() => this.newSession(userId, device, now))();
+    return signedIn;
+  }
+
+  /** The hash of the device token a client presented, when it is `userId`'s (its attempts then count against it); else undefined. */
+  private knownDevice(userId: string, device: MemberDevice, now: number): string | undefined {
+    return device.knownDevice !== undefined && this.deviceOwner(device.knownDevice, now) === userId ? sha256(device.knownDevice) : undefined;
   }
 
   /**
@@ -252,7 +265,8 @@ export class MemberStore {
    * A new passphrase (knowing the old one, or with a reset link's token): every session ends and
    * every remembered device is forgotten; the caller gets a new session (its device remembered
    * anew). The old one is checked under the sign-in limits (`device.address`, and the account's
-   * count whatever device asks): a stolen session is no way to guess it freely.
+   * count, or the device's for a device the member signed in from): a stolen session is no way
+   * to guess it freely.
    */
   async changePassphrase(userId: string, proof: { current: string } | { token: string }, next: string, device: MemberDevice & { address: string }, now = Date.now()): Promise<SignedIn> {
     const row = this.credentials(userId);
@@ -265,14 +279,20 @@ export class MemberStore {
       if (row.disabled_at !== null) throw forbidden('member_disabled', 'the owner of this server has turned this account off');
     } else {
       const account = userId.slice(1).split(':')[0]!;
-      this.beginAttempt(account, device.address, now);
+      const known = this.knownDevice(userId, device, now);
+      this.beginAttempt(account, device.address, now, known);
       if (!(await verifyPassphrase(row.passphrase_hash, proof.current.slice(0, 1024)))) throw new HttpError(401, 'wrong_passphrase', 'the current passphrase is not right');
-      this.limiter.succeed(account, device.address, now);
+      this.limiter.succeed(account, device.address, now, known);
     }
     const problem = await passphraseProblem(next, [userId.slice(1).split(':')[0]!, this.serverName()]);
     if (problem) throw badRequest('weak_passphrase', problem);
     const hash = await hashPassphrase(next);
     return this.db.transaction(() => {
+      // Checked again where it is written, as signIn does: turned off, or another new passphrase
+      // set, while the (slow) checks and hash ran.
+      const current = this.credentials(userId);
+      if (!current || current.disabled_at !== null) throw forbidden('member_disabled', 'the owner of this server has turned this account off');
+      if (!link && current.passphrase_hash !== row.passphrase_hash) throw new HttpError(401, 'wrong_passphrase', 'the current passphrase is not right');
       if (link) {
         this.usableLink(proof && 'token' in proof ? proof.token : '', now);
         this.db.prepare('UPDATE member_links SET used_at = ?, used_by = ? WHERE id = ?').run(now, userId, link.id);
