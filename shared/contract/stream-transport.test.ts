@@ -185,6 +185,9 @@ describe('admin client over the stream', () => {
   });
 
   it('keeps a stream whose call is slow but which answers a probe; takes one that stays silent as dead: the read is asked again over HTTP, an unrepeatable change is "maybe", and a new stream is opened', async () => {
+    // The probe (sent at half the silence) must be answered within the other half: 200 ms left a
+    // loaded CI run's probe unanswered in time once (the slow call was then asked again over HTTP).
+    const SILENCE_MS = 600;
     // A TCP relay to the node that can freeze: a connection that died without a FIN (a laptop's sleep).
     const pairs: Array<[Socket, Socket]> = [];
     let frozen = false;
@@ -195,7 +198,7 @@ describe('admin client over the stream', () => {
       upstream.on('data', (chunk: Buffer) => {
         if (frozen) return;
         // A slow answer on a live connection: held back, while other answers pass.
-        if (chunk.includes('held back')) setTimeout(() => client.write(chunk), 600);
+        if (chunk.includes('held back')) setTimeout(() => client.write(chunk), 3 * SILENCE_MS);
         else client.write(chunk);
       });
       const end = () => (client.destroy(), upstream.destroy());
@@ -205,7 +208,7 @@ describe('admin client over the stream', () => {
     await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
     try {
       const relayUrl = `ws://127.0.0.1:${(relay.address() as AddressInfo).port}${ADMIN_STREAM_PATH}`;
-      const { transport, api, calls, opened } = streamClient({ url: relayUrl, silenceMs: 200 });
+      const { transport, api, calls, opened } = streamClient({ url: relayUrl, silenceMs: SILENCE_MS });
       await api.getStatus({});
       await expect.poll(() => transport.streaming).toBe(true);
       const { room_id } = await api.createRoom({ name: 'held back' });
@@ -217,7 +220,7 @@ describe('admin client over the stream', () => {
       frozen = true;
       const read = api.getStatus({});
       const change = api.createRoom({ name: 'maybe made' }).catch((e: unknown) => e);
-      // Taken for dead within the silence (200 ms), long before TCP or the node's ping (30 s) would say so.
+      // Taken for dead within the silence, long before TCP or the node's ping (30 s) would say so.
       const within = <T,>(p: Promise<T>) => Promise.race([p, new Promise<'too late'>((resolve) => setTimeout(() => resolve('too late'), 5_000))]);
       expect(await within(read)).toMatchObject({ server_name: 'stream-client.test' });
       expect(await within(change)).toBeInstanceOf(ConnectionLost);
