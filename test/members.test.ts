@@ -284,6 +284,26 @@ describe('signing in', () => {
     expect((await client('POST', '/sign-out', { cookie: cookieOf(back), body: {} })).status).toBe(200);
   });
 
+  it('ending a lost phone\'s session from another browser forgets the phone as a known device; signing out does not', async () => {
+    const token = await memberLink();
+    const phone = await client('POST', '/join', { body: { token, localpart: 'kit', passphrase: PASSPHRASE }, from: '203.0.113.80' });
+    const laptop = await signIn('kit', PASSPHRASE, '203.0.113.81');
+    expect([phone.status, laptop.status]).toEqual([200, 200]);
+    const sessions = (await client('GET', '/me/sessions', { cookie: cookieOf(laptop) })).body.sessions as Array<{ id: string; current: boolean }>;
+    const phoneSession = sessions.find((s) => !s.current)!;
+    expect((await client('DELETE', `/me/sessions/${phoneSession.id}`, { cookie: cookieOf(laptop) })).status).toBe(200);
+    // The phone's cookie is known no more: signing in with it makes a new one.
+    const withDevice = (device: string) => client('POST', '/sign-in', { body: { localpart: 'kit', passphrase: PASSPHRASE }, from: '203.0.113.82', headers: { cookie: `paracord_device=${device}` } });
+    const phoneAgain = await withDevice(deviceOf(phone)!);
+    expect(phoneAgain.status).toBe(200);
+    expect(deviceOf(phoneAgain)).not.toBe(deviceOf(phone));
+    // The laptop signs out: its device stays known (the same cookie kept).
+    expect((await client('POST', '/sign-out', { cookie: cookieOf(laptop), body: {} })).status).toBe(200);
+    const laptopAgain = await withDevice(deviceOf(laptop)!);
+    expect(deviceOf(laptopAgain)).toBe(deviceOf(laptop));
+    for (const signedIn of [phoneAgain, laptopAgain]) expect((await client('POST', '/sign-out', { cookie: cookieOf(signedIn), body: {} })).status).toBe(200);
+  });
+
   it('marks the cookie Secure behind a trusted proxy that speaks HTTPS to the browser', async () => {
     const https = { 'x-forwarded-proto': 'https', origin: origin.replace(/^http:/, 'https:') };
     const answer = await client('POST', '/sign-in', { body: { localpart: 'sam', passphrase: PASSPHRASE }, from: '198.51.100.50', headers: https });
@@ -335,7 +355,7 @@ describe('signing in', () => {
     expect((await client('GET', '/me', { cookie: cookieOf(answer) })).status).toBe(200);
     expect((await client('POST', '/reset', { body: { token, passphrase: next } })).body.error).toBe('link_unusable');
     const links = (await home.admin('GET', '/members/invites')).body.invites as Array<{ purpose: string; state: string }>;
-    expect(links.map((l) => [l.purpose, l.state])).toEqual([['reset', 'used'], ['join', 'used'], ['join', 'used']]);
+    expect(links.map((l) => [l.purpose, l.state])).toEqual([['reset', 'used'], ['join', 'used'], ['join', 'used'], ['join', 'used']]);
   });
 
   it("takes the contract's fields for a link: display_name is the member's name once it joins (and the note when none), expires_in_seconds its lifetime", async () => {

@@ -169,7 +169,8 @@ export function accountRoutes(deps: AccountDeps): Router {
   });
   router.delete('/me/sessions/:id', async (ctx) => {
     const { user_id, session_id } = signedIn(ctx);
-    members.endSession(user_id, ctx.params.id ?? '');
+    // Another device's session (a lost phone): that device is forgotten too. Its own: a sign-out.
+    members.endSession(user_id, ctx.params.id ?? '', { forgetDevice: ctx.params.id !== session_id });
     if (ctx.params.id === session_id) clearSessionCookie(ctx, trustedProxies);
     ctx.body = {};
     changed();

@@ -158,6 +158,22 @@ describe('members (issue #34): links, passphrases, sign-in, sessions', () => {
     expect((await members.signIn('sam', GOOD, phone)).user_id).toBe('@sam:home.example');
   });
 
+  it('ending another device\'s session forgets that device; signing out keeps it', async ({ tempDb }) => {
+    const { members } = store(tempDb);
+    const joined = await members.join(members.createLink('join').token, 'sam', GOOD, phone);
+    const laptop = members.openSession('@sam:home.example', { host: phone.host })!;
+    // Signing out (its own session): the phone is still known (the same token, seen again).
+    members.endSession('@sam:home.example', joined.session.id);
+    const again = members.openSession('@sam:home.example', { host: phone.host, knownDevice: joined.deviceToken })!;
+    expect(again.deviceToken).toBe(joined.deviceToken);
+    // The laptop ends the phone's session (a lost phone): the phone is a stranger now.
+    members.endSession('@sam:home.example', again.session.id, { forgetDevice: true });
+    expect(members.openSession('@sam:home.example', { host: phone.host, knownDevice: joined.deviceToken })!.deviceToken).not.toBe(joined.deviceToken);
+    // Nobody else's device goes, and a session that is not the member's ends nothing.
+    expect(members.openSession('@sam:home.example', { host: phone.host, knownDevice: laptop.deviceToken })!.deviceToken).toBe(laptop.deviceToken);
+    expect(() => members.endSession('@kim:home.example', laptop.session.id, { forgetDevice: true })).toThrow(/no such session/);
+  });
+
   it('remembers at most 20 devices a member (the least recently used forgotten) and none unused for 400 days', async ({ tempDb }) => {
     const { members, db } = store(tempDb);
     const start = Date.now() - 500 * 86_400_000;

@@ -257,8 +257,16 @@ export class MemberStore {
   }
 
   /** Ends one of `userId`'s sessions (only its own: another member's id is "not found"). */
-  endSession(userId: string, sessionId: string): void {
-    if (this.db.prepare('DELETE FROM member_sessions WHERE id = ? AND user_id = ?').run(sessionId, userId).changes === 0) throw notFound('unknown_session', 'no such session of yours');
+  /**
+   * Ends one of a member's sessions. `forgetDevice`: the device that opened it is no longer known
+   * either (the member ended a lost phone's session from another device: the phone's own count of
+   * sign-in failures goes with it); signing out keeps it.
+   */
+  endSession(userId: string, sessionId: string, options: { forgetDevice?: boolean } = {}): void {
+    this.db.transaction(() => {
+      if (this.db.prepare('DELETE FROM member_sessions WHERE id = ? AND user_id = ?').run(sessionId, userId).changes === 0) throw notFound('unknown_session', 'no such session of yours');
+      if (options.forgetDevice) this.db.prepare('DELETE FROM member_devices WHERE user_id = ? AND session_id = ?').run(userId, sessionId);
+    })();
   }
 
   /**
@@ -365,7 +373,7 @@ export class MemberStore {
       .prepare(`DELETE FROM member_sessions WHERE user_id = ? AND (expires_at <= ? OR id NOT IN
         (SELECT id FROM member_sessions WHERE user_id = ? ORDER BY last_seen_at DESC, created_at DESC LIMIT ?))`)
       .run(userId, now, userId, MAX_SESSIONS_PER_MEMBER);
-    return { user_id: userId, token, session, deviceToken: this.rememberDevice(userId, device.knownDevice, now) };
+    return { user_id: userId, token, session, deviceToken: this.rememberDevice(userId, device.knownDevice, session.id, now) };
   }
 
   /** The member a device token was given to, while it is remembered; else undefined. */
@@ -377,17 +385,17 @@ export class MemberStore {
   }
 
   /**
-   * The device a member just signed in from: the token it presented when that is this member's
-   * (seen again now), else a new one. A member's devices not used for DEVICE_LIFETIME_MS go, and
-   * past MAX_DEVICES_PER_MEMBER the least recently used.
+   * The device a member just signed in from, with the session it opened: the token it presented
+   * when that is this member's (seen again now), else a new one. A member's devices not used for
+   * DEVICE_LIFETIME_MS go, and past MAX_DEVICES_PER_MEMBER the least recently used.
    */
-  private rememberDevice(userId: string, presented: string | undefined, now: number): string {
+  private rememberDevice(userId: string, presented: string | undefined, sessionId: string, now: number): string {
     if (presented !== undefined && this.deviceOwner(presented, now) === userId) {
-      this.db.prepare('UPDATE member_devices SET last_used_at = ? WHERE token_hash = ?').run(now, sha256(presented));
+      this.db.prepare('UPDATE member_devices SET last_used_at = ?, session_id = ? WHERE token_hash = ?').run(now, sessionId, sha256(presented));
       return presented;
     }
     const token = newToken();
-    this.db.prepare('INSERT INTO member_devices (token_hash, user_id, created_at, last_used_at) VALUES (?, ?, ?, ?)').run(sha256(token), userId, now, now);
+    this.db.prepare('INSERT INTO member_devices (token_hash, user_id, session_id, created_at, last_used_at) VALUES (?, ?, ?, ?, ?)').run(sha256(token), userId, sessionId, now, now);
     this.db
       .prepare(`DELETE FROM member_devices WHERE user_id = ? AND (last_used_at <= ? OR token_hash NOT IN
         (SELECT token_hash FROM member_devices WHERE user_id = ? ORDER BY last_used_at DESC, created_at DESC LIMIT ?))`)

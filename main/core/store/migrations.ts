@@ -1236,10 +1236,12 @@ export const MIGRATIONS: readonly Migration[] = [
       -- A device a member signed in from (members/member-store.ts rememberDevice): only the SHA-256
       -- of its token (the paracord_device cookie) is kept. Its sign-in attempts count against it,
       -- not against the account (members/sign-in-limiter.ts). Forgotten when the passphrase
-      -- changes or the member is turned off, after 400 days unused, and past 20 per member.
+      -- changes or the member is turned off, when the member ends the session it last opened
+      -- from another device, after 400 days unused, and past 20 per member.
       CREATE TABLE IF NOT EXISTS member_devices (
         token_hash   TEXT PRIMARY KEY,
         user_id      TEXT NOT NULL,
+        session_id   TEXT,
         created_at   INTEGER NOT NULL,
         last_used_at INTEGER NOT NULL
       );
