@@ -16,6 +16,7 @@ import { pino } from 'pino';
 import { vi } from 'vitest';
 import { beforeAll, describe, expect, it, type InProcessNode } from './helpers/fixtures.ts';
 import { queryNodeDb } from './helpers/inspect-db.ts';
+import Database from 'better-sqlite3';
 const enc = encodeURIComponent;
 import { LOG_LINES_PER_WINDOW } from '../main/core/log/rate-limit.ts';
 import { adminOperations, memberUse, CLIENT_API_PREFIX, CLIENT_STREAM_PATH, ADMIN_API_PREFIX, ADMIN_STREAM_NOTIFICATIONS, type AdminOperationName } from '../shared/contract/admin-operations.ts';
@@ -304,6 +305,33 @@ describe('signing in', () => {
     for (const signedIn of [phoneAgain, laptopAgain]) expect((await client('POST', '/sign-out', { cookie: cookieOf(signedIn), body: {} })).status).toBe(200);
   });
 
+  it('a session in use renews the device cookie of the device that opened it, once a minute at most, and no other', async () => {
+    const token = await memberLink();
+    const joined = await client('POST', '/join', { body: { token, localpart: 'ned', passphrase: PASSPHRASE }, from: '203.0.113.90' });
+    expect(joined.status, JSON.stringify(joined.body)).toBe(200);
+    const [session, device] = [cookieOf(joined)!, deviceOf(joined)!];
+    // The session's last use two minutes back (as if the member had been away), written in the node's database.
+    const ageSession = () => {
+      const db = new Database(join(home.dataDir, 'paracord.db'));
+      try {
+        db.prepare('UPDATE member_sessions SET last_seen_at = last_seen_at - 120000 WHERE user_id = ?').run(`@ned:${SERVER}`);
+      } finally {
+        db.close();
+      }
+    };
+    const me = (cookies: string) => client('GET', '/me', { headers: { cookie: cookies } });
+    ageSession();
+    const renewed = await me(`paracord_member=${session}; paracord_device=${device}`);
+    expect(renewed.status).toBe(200);
+    expect(deviceOf(renewed)).toBe(device);
+    // Within the minute: nothing written, no cookie.
+    expect((await me(`paracord_member=${session}; paracord_device=${device}`)).headers['set-cookie']).toBeUndefined();
+    // Another device's token (or a made-up one) beside the session: not renewed.
+    ageSession();
+    expect((await me(`paracord_member=${session}; paracord_device=${'B'.repeat(43)}`)).headers['set-cookie']).toBeUndefined();
+    expect((await client('POST', '/sign-out', { cookie: session, body: {} })).status).toBe(200);
+  });
+
   it('marks the cookie Secure behind a trusted proxy that speaks HTTPS to the browser', async () => {
     const https = { 'x-forwarded-proto': 'https', origin: origin.replace(/^http:/, 'https:') };
     const answer = await client('POST', '/sign-in', { body: { localpart: 'sam', passphrase: PASSPHRASE }, from: '198.51.100.50', headers: https });
@@ -355,7 +383,7 @@ describe('signing in', () => {
     expect((await client('GET', '/me', { cookie: cookieOf(answer) })).status).toBe(200);
     expect((await client('POST', '/reset', { body: { token, passphrase: next } })).body.error).toBe('link_unusable');
     const links = (await home.admin('GET', '/members/invites')).body.invites as Array<{ purpose: string; state: string }>;
-    expect(links.map((l) => [l.purpose, l.state])).toEqual([['reset', 'used'], ['join', 'used'], ['join', 'used'], ['join', 'used']]);
+    expect(links.map((l) => [l.purpose, l.state])).toEqual([['reset', 'used'], ['join', 'used'], ['join', 'used'], ['join', 'used'], ['join', 'used']]);
   });
 
   it("takes the contract's fields for a link: display_name is the member's name once it joins (and the note when none), expires_in_seconds its lifetime", async () => {

@@ -81,7 +81,10 @@ export function memberSession(members: MemberStore, proxies: TrustedProxies): Mi
   return async (ctx, next) => {
     const token = sessionToken(ctx, proxies);
     const found = token ? members.session(token, requestHost(ctx)) : null;
-    if (found) ctx.state.member = found satisfies SignedInMember;
+    if (found) ctx.state.member = { user_id: found.user_id, session_id: found.session_id } satisfies SignedInMember;
+    // A use written (once a minute): the device that opened the session stays known, its cookie renewed.
+    const device = found?.seen ? presentedDevice(ctx, proxies) : undefined;
+    if (found && device !== undefined && members.refreshDevice(found.user_id, found.session_id, device)) setDeviceCookie(ctx, proxies, device);
     await next();
   };
 }

@@ -174,6 +174,26 @@ describe('members (issue #34): links, passphrases, sign-in, sessions', () => {
     expect(() => members.endSession('@kim:home.example', laptop.session.id, { forgetDevice: true })).toThrow(/no such session/);
   });
 
+  it('a session in use keeps the device that opened it known past 400 days from its sign-in; only that device\'s token refreshes it', async ({ tempDb }) => {
+    const { members } = store(tempDb);
+    const day = 86_400_000;
+    const start = Date.now() - 500 * day;
+    const joined = await members.join(members.createLink('join').token, 'sam', GOOD, phone, start);
+    const other = members.openSession('@sam:home.example', { host: phone.host }, start);
+    // Used every 20 days (within the session's 30): each use is written once, and refreshes the device with its own token only.
+    for (let at = start + 20 * day; at <= start + 420 * day; at += 20 * day) {
+      const seen = members.session(joined.token, phone.host, at)!;
+      expect(seen.seen).toBe(true);
+      expect(members.session(joined.token, phone.host, at + 1_000)!.seen).toBe(false);
+      expect(members.refreshDevice(seen.user_id, seen.session_id, other!.deviceToken, at)).toBe(false);
+      expect(members.refreshDevice(seen.user_id, seen.session_id, joined.deviceToken, at)).toBe(true);
+    }
+    // 420 days after the sign-in the phone is still known; the other device, unused, is not.
+    const later = start + 420 * day + 1_000;
+    expect(members.openSession('@sam:home.example', { host: phone.host, knownDevice: joined.deviceToken }, later)!.deviceToken).toBe(joined.deviceToken);
+    expect(members.openSession('@sam:home.example', { host: phone.host, knownDevice: other!.deviceToken }, later)!.deviceToken).not.toBe(other!.deviceToken);
+  });
+
   it('remembers at most 20 devices a member (the least recently used forgotten) and none unused for 400 days', async ({ tempDb }) => {
     const { members, db } = store(tempDb);
     const start = Date.now() - 500 * 86_400_000;

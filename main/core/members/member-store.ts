@@ -228,18 +228,31 @@ export class MemberStore {
   }
 
   /** The member a session token stands for on `host`, or null (unknown, expired, another host, disabled). */
-  session(token: string, host: string, now = Date.now(), use = true): { user_id: string; session_id: string } | null {
+  /** `seen`: this use was written (at most once a minute a session): the middleware then refreshes the device too (refreshDevice). */
+  session(token: string, host: string, now = Date.now(), use = true): { user_id: string; session_id: string; seen: boolean } | null {
     const row = this.db
       .prepare<[string], { id: string; user_id: string; host: string; expires_at: number; last_seen_at: number }>('SELECT id, user_id, host, expires_at, last_seen_at FROM member_sessions WHERE token_hash = ?')
       .get(sha256(token));
     if (!row || row.host !== host.toLowerCase() || row.expires_at <= now) return null;
     if (this.credentials(row.user_id)?.disabled_at !== null) return null;
     // Seen: written at most once a minute per session (a live stream's check before a notification is not a use).
-    if (use && now - row.last_seen_at > 60_000) {
+    const seen = use && now - row.last_seen_at > 60_000;
+    if (seen) {
       this.db.prepare('UPDATE member_sessions SET last_seen_at = ?, expires_at = ? WHERE id = ?').run(now, now + SESSION_LIFETIME_MS, row.id);
       this.db.prepare('UPDATE member_credentials SET last_seen_at = ? WHERE user_id = ?').run(now, row.user_id);
     }
-    return { user_id: row.user_id, session_id: row.id };
+    return { user_id: row.user_id, session_id: row.id, seen };
+  }
+
+  /**
+   * A session in use keeps the device that opened it known (a member signed in for good would
+   * otherwise be a stranger to the sign-in limits 400 days after its last sign-in): whether
+   * `token` is that device's, still remembered (then seen now, and its cookie set again).
+   */
+  refreshDevice(userId: string, sessionId: string, token: string, now = Date.now()): boolean {
+    return this.db
+      .prepare('UPDATE member_devices SET last_used_at = ? WHERE token_hash = ? AND user_id = ? AND session_id = ? AND last_used_at > ?')
+      .run(now, sha256(token), userId, sessionId, now - DEVICE_LIFETIME_MS).changes > 0;
   }
 
   /** Whether a session still exists and has not expired (a disabled member's and a signed-out one's do not). */
