@@ -227,8 +227,11 @@ export class MemberStore {
     return row !== undefined && row.disabled_at === null;
   }
 
-  /** The member a session token stands for on `host`, or null (unknown, expired, another host, disabled). */
-  /** `seen`: this use was written (at most once a minute a session): the middleware then refreshes the device too (refreshDevice). */
+  /**
+   * The member a session token stands for on `host`, or null (unknown, expired, another host,
+   * disabled). `seen`: this use was written (at most once a minute a session): the middleware then
+   * refreshes the device too (refreshDevice).
+   */
   session(token: string, host: string, now = Date.now(), use = true): { user_id: string; session_id: string; seen: boolean } | null {
     const row = this.db
       .prepare<[string], { id: string; user_id: string; host: string; expires_at: number; last_seen_at: number }>('SELECT id, user_id, host, expires_at, last_seen_at FROM member_sessions WHERE token_hash = ?')
@@ -269,9 +272,9 @@ export class MemberStore {
       .all(userId, now);
   }
 
-  /** Ends one of `userId`'s sessions (only its own: another member's id is "not found"). */
   /**
-   * Ends one of a member's sessions. `forgetDevice`: the device that opened it is no longer known
+   * Ends one of `userId`'s sessions (only its own: another member's id is "not found").
+   * `forgetDevice`: the device that opened it is no longer known
    * either (the member ended a lost phone's session from another device: the phone's own count of
    * sign-in failures goes with it); signing out keeps it.
    */
