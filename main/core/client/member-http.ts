@@ -96,11 +96,19 @@ export function signedIn(ctx: Context): SignedInMember {
   return member;
 }
 
-export function setSessionCookie(ctx: Context, proxies: TrustedProxies, token: string): void {
+/**
+ * Sets one of the member cookies: HttpOnly, SameSite=Strict, for every path, Secure and `__Host-`
+ * named over HTTPS (ours, or a trusted proxy's); `maxAge` 0 removes it.
+ */
+function setMemberCookie(ctx: Context, proxies: TrustedProxies, name: string, value: string, maxAge: number): void {
   const secure = isSecure(ctx, proxies);
   // Behind a trusted proxy that terminates TLS the socket is plain HTTP: tell the cookie library it is not.
   if (secure) (ctx.cookies as unknown as { secure: boolean }).secure = true;
-  ctx.cookies.set(cookieName(MEMBER_COOKIE, secure), token, { httpOnly: true, sameSite: 'strict', path: '/', secure, overwrite: true, maxAge: SESSION_LIFETIME_MS });
+  ctx.cookies.set(cookieName(name, secure), value, { httpOnly: true, sameSite: 'strict', path: '/', secure, overwrite: true, maxAge });
+}
+
+export function setSessionCookie(ctx: Context, proxies: TrustedProxies, token: string): void {
+  setMemberCookie(ctx, proxies, MEMBER_COOKIE, token, SESSION_LIFETIME_MS);
 }
 
 /** The device token the client presents (its device cookie), when it is one the node could have made. */
@@ -109,15 +117,11 @@ export function presentedDevice(ctx: Context, proxies: TrustedProxies): string |
   return token !== undefined && DEVICE_TOKEN.test(token) ? token : undefined;
 }
 
-/** Remembers the device on the client: kept across sign-outs and sessions, HttpOnly, SameSite=Strict, Secure over HTTPS. */
+/** Remembers the device on the client: kept across sign-outs and sessions. */
 export function setDeviceCookie(ctx: Context, proxies: TrustedProxies, token: string): void {
-  const secure = isSecure(ctx, proxies);
-  if (secure) (ctx.cookies as unknown as { secure: boolean }).secure = true;
-  ctx.cookies.set(cookieName(DEVICE_COOKIE, secure), token, { httpOnly: true, sameSite: 'strict', path: '/', secure, overwrite: true, maxAge: DEVICE_LIFETIME_MS });
+  setMemberCookie(ctx, proxies, DEVICE_COOKIE, token, DEVICE_LIFETIME_MS);
 }
 
 export function clearSessionCookie(ctx: Context, proxies: TrustedProxies): void {
-  const secure = isSecure(ctx, proxies);
-  if (secure) (ctx.cookies as unknown as { secure: boolean }).secure = true;
-  ctx.cookies.set(cookieName(MEMBER_COOKIE, secure), '', { httpOnly: true, sameSite: 'strict', path: '/', secure, overwrite: true, maxAge: 0 });
+  setMemberCookie(ctx, proxies, MEMBER_COOKIE, '', 0);
 }
