@@ -7,8 +7,12 @@
  * its fold a worker's). A search never waits for the pause: it catches up at once.
  */
 export const CATCH_UP_DELAY_MS = 200;
-/** Unfolded events that make a burst (the worker's backlog: a chat at 200 messages/s leaves 40). */
-const BURST_BACKLOG = 1_000;
+/**
+ * Unfolded events that make a burst: 1,250 a second, six times a busy chat's 200 (which leaves 40).
+ * Two users at full speed (~2,900 messages a second on this VM) are one: their fold in 200 ms
+ * rounds was ~8–10 µs of each node's main thread a message (issue #36 goal 4, sat-probe.ts).
+ */
+const BURST_BACKLOG = 250;
 /** A burst that does not pause is folded no later than this after its first unfolded message. */
 const CATCH_UP_AT_MOST_MS = 10_000;
 

@@ -221,12 +221,9 @@ export class RoomStore {
     this.memberCache.clear();
   }
 
+  /** Whether a user of `server` has joined the room (every event a room's host pushes us asks: from the cache above). */
   isJoinedServer(roomId: string, server: string): boolean {
-    return (
-      this.db
-        .prepare<[string, string], { one: number }>("SELECT 1 AS one FROM room_members WHERE room_id = ? AND server_name = ? AND membership = 'join' LIMIT 1")
-        .get(roomId, server) !== undefined
-    );
+    return this.joinedServers(roomId).includes(server);
   }
 
   /**

@@ -81,7 +81,7 @@ const INDEXED_TYPES: ReadonlySet<string> = new Set(['m.message', 'm.message.edit
  * A backlog of at least this many events (a peer's batches at full speed, a catch-up, a rebuilt
  * index) is folded by a worker thread with its own connection (search-worker.ts), so the main
  * thread keeps storing meanwhile (issue #36: the fold was ~11 % of the main thread's work on batch
- * ingest). Below it — a chat, even two users at full speed (~800 events a fold) — it is folded
+ * ingest). Below it — a chat, the rest of a burst after its pause — it is folded
  * here: the worker's thread costs CPU to start and memory after it ends (glibc keeps part of
  * what it freed: +3–5 MB of RSS, measured with sat-probe.ts PROBE_RSS=1), and the total CPU is the
  * same, so it only pays where this thread is the limit.

@@ -71,8 +71,9 @@ export class PeerDialects {
   /** The reference peer a bound domain belongs to (its ids and room ids use its domain). */
   serverOfDomain(domain: string): string | null {
     if (this.isReference(domain)) return domain;
-    const holders = this.aliasHolders(domain);
-    return holders.length === 1 && this.aliasHeld(domain, holders[0]!) ? holders[0]! : null;
+    // Every event relayed to us asks (InboundEvents.checkReferenceRelay): the sole holder is cached.
+    const sole = this.soleHolderOf(domain);
+    return sole !== null && this.aliasHeld(domain, sole) ? sole : null;
   }
 
   /** The reference peers whose stored domain is `domain`, other than a server of that name. */
@@ -86,6 +87,11 @@ export class PeerDialects {
   /** An alias is `server`'s alone: nobody else's name, and no other peer stores it. */
   private aliasHeld(domain: string, server: string): boolean {
     if (this.refusesAlias(domain, server)) return false;
+    return this.soleHolderOf(domain) === server;
+  }
+
+  /** The one reference peer that stores `domain` (null: none, or more than one); cached until set() writes. */
+  private soleHolderOf(domain: string): string | null {
     let sole = this.soleHolder.get(domain);
     if (sole === undefined) {
       const holders = this.aliasHolders(domain);
@@ -93,7 +99,7 @@ export class PeerDialects {
       if (this.soleHolder.size > 10_000) this.soleHolder.clear();
       this.soleHolder.set(domain, sole);
     }
-    return sole === server;
+    return sole;
   }
   private readonly soleHolder = new Map<string, string | null>();
 
