@@ -51,6 +51,38 @@ describe('GroupCommit with the WAL flushed off the event loop', () => {
     expect(db.prepare('SELECT v FROM t ORDER BY v').pluck().all()).toEqual(['x', 'z']);
   });
 
+  it('tells onRollback of a job or savepoint that wrote before it failed, or of a transaction SQLite rolled back; not of one refused before any write', async ({ tempDb }) => {
+    const { db, wal } = setup(tempDb);
+    let rollbacks = 0;
+    const commit = new GroupCommit(db, { walSync: wal, onRollback: () => rollbacks++ });
+    const insert = (d: Db, v: string) => d.prepare('INSERT INTO t (v) VALUES (?)').run(v);
+    await commit.run((d) => insert(d, 'x'));
+    // Refused before any write (as a stranger's refused event is): nothing to forget.
+    await expect(commit.run(() => { throw new Error('refused'); })).rejects.toThrow('refused');
+    // A statement that failed wrote nothing either.
+    await expect(commit.run((d) => insert(d, 'x'))).rejects.toThrow(/UNIQUE/);
+    expect(rollbacks).toBe(0);
+    // A write, then a failure: its write is rolled back, and the caches are told.
+    await expect(commit.run((d) => { insert(d, 'y'); insert(d, 'x'); })).rejects.toThrow(/UNIQUE/);
+    expect(rollbacks).toBe(1);
+    // The same inside a job's savepoint: one that wrote is told of, one refused first is not.
+    await commit.run((d) => {
+      expect(() => commit.savepoint(() => { throw new Error('refused'); })).toThrow('refused');
+      expect(rollbacks).toBe(1);
+      expect(() => commit.savepoint(() => { insert(d, 'z'); insert(d, 'x'); })).toThrow(/UNIQUE/);
+      expect(rollbacks).toBe(2);
+    });
+    expect(db.prepare('SELECT v FROM t ORDER BY v').pluck().all()).toEqual(['x']);
+    // SQLite rolled the whole transaction back (a full disk) in a job that wrote nothing itself:
+    // what the batch's earlier jobs wrote is gone, so the caches are told.
+    db.pragma(`max_page_count = ${Number(db.pragma('page_count', { simple: true })) + 3}`);
+    const results = await Promise.allSettled([commit.run((d) => insert(d, 'first')), commit.run((d) => insert(d, 'w'.repeat(100_000)))]);
+    db.pragma('max_page_count = 1073741823');
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    expect(rollbacks).toBeGreaterThan(2);
+    expect(db.prepare('SELECT v FROM t ORDER BY v').pluck().all()).toEqual(['x']);
+  });
+
   it('when SQLite rolls the whole transaction back (a full disk in one job), no later job of the batch commits alone: all fail, nothing is stored', async ({ tempDb }) => {
     const { db, commit } = setup(tempDb);
     await commit.run((d) => d.prepare('INSERT INTO t (v) VALUES (?)').run('before'));

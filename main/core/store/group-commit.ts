@@ -38,8 +38,15 @@ export class GroupCommit {
   private readonly syncNormal;
   private readonly syncFull;
 
-  /** Called when a job or a whole commit was rolled back (in-memory caches may be stale). */
+  /**
+   * Called when a job or a whole commit was rolled back after it wrote (in-memory caches may be
+   * stale). A job that throws before any write — a refused event, as every stranger may send —
+   * leaves nothing to forget: caches change only with a write (or hold what was read), so the
+   * caches stay, and a flood of refusals cannot empty them for everybody else.
+   */
   onRollback?: () => void;
+  /** Rows this connection changed so far (SQLite's total_changes(): never goes back, counts every completed write). */
+  private readonly totalChangesStmt;
 
   /** One transaction (or, nested, savepoint) wrapper for every job: making one per job costs more than the savepoint. */
   private readonly inTransaction: (run: (db: Db) => unknown, db: Db) => unknown;
@@ -51,6 +58,16 @@ export class GroupCommit {
     this.inTransaction = db.transaction((run: (db: Db) => unknown, database: Db) => run(database));
     this.syncNormal = db.prepare('PRAGMA synchronous = NORMAL');
     this.syncFull = db.prepare('PRAGMA synchronous = FULL');
+    this.totalChangesStmt = db.prepare<[], number>('SELECT total_changes()').pluck();
+  }
+
+  private totalChanges(): number {
+    return this.totalChangesStmt.get()!;
+  }
+
+  /** After a savepoint was rolled back: what it wrote may be in caches, or SQLite rolled the whole transaction back. */
+  private rolledBack(changesBefore: number): void {
+    if (this.onRollback && (this.totalChanges() !== changesBefore || !this.db.inTransaction)) this.onRollback();
   }
 
   /**
@@ -89,11 +106,12 @@ export class GroupCommit {
             results.push({ ok: false, error: Object.assign(new Error('the database rolled this batch back'), { code: 'SQLITE_ABORT' }) });
             continue;
           }
+          const changesBefore = this.onRollback ? this.totalChanges() : 0;
           try {
             results.push({ ok: true, value: this.inTransaction(job.run, this.db) });
           } catch (error) {
             results.push({ ok: false, error });
-            this.onRollback?.();
+            this.rolledBack(changesBefore);
           }
         }
       }, this.db);
@@ -163,14 +181,15 @@ export class GroupCommit {
 
   /**
    * Inside a job: runs `run` in a savepoint of its own (the job's one transaction wrapper), so a
-   * part of a job can fail alone. On failure the savepoint is rolled back, `onRollback` told, and
-   * the error rethrown.
+   * part of a job can fail alone. On failure the savepoint is rolled back, `onRollback` told (when
+   * it had written), and the error rethrown.
    */
   savepoint<T>(run: () => T): T {
+    const changesBefore = this.onRollback ? this.totalChanges() : 0;
     try {
       return this.inTransaction(run, this.db) as T;
     } catch (error) {
-      this.onRollback?.();
+      this.rolledBack(changesBefore);
       throw error;
     }
   }
