@@ -31,6 +31,7 @@ import { MAILBOX_MAX_AGE_MS } from './mailbox-store.ts';
 import { infoLimited, warnLimited } from '../log/rate-limit.ts';
 import type { CarriedRequest, DispatchAnswer } from './self-dispatch.ts';
 import type { AckRefusals } from '../federation/page-acks.ts';
+import type { StoredPullRefusals } from '../pull/pull-refusals.ts';
 import { SETTLED_NOTE } from './wire.ts';
 import { carriedEventIds } from './carried-refusals.ts';
 
@@ -106,7 +107,7 @@ export interface CarriedRetriesDeps {
    * mailbox (fetcher.ts): the mailbox kept the item meanwhile, and its depositor read it as
    * neither delivered nor at the mailbox.
    */
-  refusals?: AckRefusals;
+  refusals?: AckRefusals & Pick<StoredPullRefusals, 'forgetOfItem'>;
   /** A request of `mailbox` was noted settled (after its commit): an ack names it. */
   settled?: (mailbox: string) => void;
 }
@@ -236,9 +237,7 @@ export class CarriedRetries {
         // a settled note (and give-up refusals) not named yet would let the mailbox drop it.
         if (written && item.itemId !== undefined) {
           this.deps.db.prepare('INSERT OR REPLACE INTO mailbox_retry_items (retry_id, mailbox, item_id) VALUES (?, ?, ?)').run(row.lastInsertRowid, mailbox, Number(item.itemId));
-          this.deps.db
-            .prepare(`DELETE FROM mailbox_refusals_out WHERE server_name = ? AND item_id = ? AND ((event_id = ? AND status = ${SETTLED_NOTE.status}) OR error = '${GIVEN_UP}')`)
-            .run(mailbox, Number(item.itemId), SETTLED_NOTE.event_id);
+          this.deps.refusals?.forgetOfItem(mailbox, Number(item.itemId), SETTLED_NOTE, GIVEN_UP);
         }
       });
       // Counted once committed: a commit that failed (rolled back) wrote nothing.

@@ -17,7 +17,7 @@
 import { z } from 'zod';
 import { HEX_SIGNATURE, KEY_ID, isServerName } from '../../../shared/identifiers.ts';
 import { SignedPageLoop, mostlyNew, type PageSource, type SignedPageLoopDeps } from '../federation/signed-page-loop.ts';
-import { PageAcks, type AckRefusal, type AckRefusals } from '../federation/page-acks.ts';
+import { PageAcks, type AckRefusal } from '../federation/page-acks.ts';
 import { StoredPullRefusals } from '../pull/pull-refusals.ts';
 import { cleanText } from '../util/untrusted-text.ts';
 import { PEER_TEXT_MAX } from '../federation/peer-refusal.ts';
@@ -63,7 +63,7 @@ export interface MailboxFetcherDeps extends SignedPageLoopDeps {
    * (mailbox_refusals_out): the one our listener also writes to (verify-signed-request.ts). Made
    * here when not given.
    */
-  refusals?: AckRefusals;
+  refusals?: StoredPullRefusals;
 }
 
 /**
@@ -106,7 +106,7 @@ export class MailboxFetcher {
   /** Carried requests answered "not yet", kept here and handed over again (carried-retries.ts). */
   private readonly retries: CarriedRetries;
   /** Events of carried requests refused for good here, by mailbox and item id, until an ack naming them is answered. */
-  private readonly refusals: AckRefusals;
+  private readonly refusals: StoredPullRefusals;
   /** Each mailbox's acks while its loop runs: a request kept here and settled later is named in one (renote). */
   private readonly acksOf = new Map<string, PageAcks>();
 
@@ -354,7 +354,7 @@ export class MailboxFetcher {
   open(): void {
     this.isOpen = true;
     // Refusals kept for a mailbox we no longer fetch from go after a week (its items are gone there by then).
-    if (this.refusals instanceof StoredPullRefusals) this.refusals.purge();
+    this.refusals.purge();
     this.retries.start();
     this.switchTo(this.pullMode ? this.pages : this.chosen);
   }

@@ -131,4 +131,18 @@ describe('items a recipient keeps to take later (capability mailbox_waiting)', (
     expect(out.upTo('box.test', 9).refused).toEqual([{ id: '4', ...SETTLED_NOTE }]);
     db.close();
   });
+
+  it('an item kept again forgets its settled note and give-up refusals not named yet; its other refusals and other items keep theirs', () => {
+    const db = openDatabase(join(tempDir(), 'paracord.db'));
+    const out = mailboxRefusalsOut(db);
+    const gaveUp = (id: string, n: number) => ({ id, event_id: `$${n}:alpha.test`, status: 403, error: 'not_checkable' });
+    const refused = (id: string, n: number) => ({ id, event_id: `$${n}:alpha.test`, status: 403, error: 'not_member' });
+    db.transaction(() => out.keep('box.test', 9, [gaveUp('4', 1), refused('4', 2), { id: '4', ...SETTLED_NOTE }, gaveUp('5', 3), { id: '5', ...SETTLED_NOTE }]))();
+    db.transaction(() => out.keep('other.test', 4, [{ id: '4', ...SETTLED_NOTE }]))();
+    // Item 4 of box.test came again (its page asked again before the notes were named) and is kept again.
+    out.forgetOfItem('box.test', 4, SETTLED_NOTE, 'not_checkable');
+    expect(out.upTo('box.test', 9).refused).toEqual([refused('4', 2), gaveUp('5', 3), { id: '5', ...SETTLED_NOTE }]);
+    expect(out.upTo('other.test', 9).refused).toEqual([{ id: '4', ...SETTLED_NOTE }]);
+    db.close();
+  });
 });

@@ -56,6 +56,7 @@ export class StoredPullRefusals implements AckRefusals {
   private readonly upToStmt;
   private readonly forgetStmt;
   private readonly forgetNamedStmt;
+  private readonly forgetOfItemStmt;
   private readonly limit: number;
   /** Refusals not kept for want of room, per source (for the log). */
   dropped = 0;
@@ -83,6 +84,18 @@ export class StoredPullRefusals implements AckRefusals {
     );
     this.forgetStmt = db.prepare(`DELETE FROM ${table} WHERE server_name = ? AND ${at} <= ?`);
     this.forgetNamedStmt = db.prepare(`DELETE FROM ${table} WHERE server_name = ? AND ${at} = ? AND event_id = ?`);
+    this.forgetOfItemStmt = this.withIds
+      ? db.prepare(`DELETE FROM ${table} WHERE server_name = ? AND item_id = ? AND ((event_id = ? AND status = ?) OR error = ?)`)
+      : null;
+  }
+
+  /**
+   * Forgets what is kept under one item (withIds: a mailbox's) that is `note` or carries `error`,
+   * not named in an ack yet: the item was kept here again, and waits again (mailbox/carried-retries.ts).
+   */
+  forgetOfItem(server: string, itemId: number, note: { event_id: string; status: number }, error: string): void {
+    if (!this.forgetOfItemStmt) throw new Error('refusals kept under page cursors have no items');
+    this.forgetOfItemStmt.run(server, itemId, note.event_id, note.status, error);
   }
 
   /** Keeps what fits under the limit (each under its own id when it has one); answers how many were not kept. */
