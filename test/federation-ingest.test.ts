@@ -238,6 +238,18 @@ describe('bad input is refused and stores nothing', () => {
     expect(afterRestart.body.error).toBe('replayed_request');
     expect(countEvents(alpha.dataDir)).toBe(before);
   });
+
+  it('a request whose event is refused in the storing transaction (its sender is no member) is remembered too: the same request again → 409 replayed_request', async () => {
+    const body = wire(betaMessage({ sender: '@stranger:beta.test' }));
+    const headers = sendSignedHeaders(betaSigner, body);
+    const before = countEvents(alpha.dataDir);
+    const first = await sendRaw(alpha.federationUrl + EVENT, 'POST', headers, body);
+    expect(first.status, JSON.stringify(first.body)).toBe(403);
+    const replay = await sendRaw(alpha.federationUrl + EVENT, 'POST', headers, body);
+    expect(replay.status).toBe(409);
+    expect(replay.body.error).toBe('replayed_request');
+    expect(countEvents(alpha.dataDir)).toBe(before);
+  });
 });
 
 /** Bound to alpha, as beta (which advertises destination binding) signs its requests to alpha. */

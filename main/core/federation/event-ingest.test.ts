@@ -58,9 +58,9 @@ async function peerEndpoint(document: unknown): Promise<PeerEndpoint> {
   return endpoint;
 }
 
-function setup(options: { walSync?: boolean; hooks?: IngestHooks; peerEndpoint?: string } = {}) {
+function setup(options: { walSync?: boolean; hooks?: IngestHooks; peerEndpoint?: string; onRollback?: () => void } = {}) {
   const wal = options.walSync ? new WalSync(temp.file) : undefined;
-  const commit = new GroupCommit(db, wal ? { walSync: wal } : {});
+  const commit = new GroupCommit(db, { ...(wal ? { walSync: wal } : {}), ...(options.onRollback ? { onRollback: options.onRollback } : {}) });
   const trust = new TrustStore(db, new Settings(db));
   if (options.peerEndpoint) trust.upsert('peer.test', { trust: 'allow', endpoint_source: 'owner', endpoint: options.peerEndpoint });
   // As the node wires it: a peer's stored endpoint (loopback here) is vouched for by the owner.
@@ -82,6 +82,30 @@ function setup(options: { walSync?: boolean; hooks?: IngestHooks; peerEndpoint?:
 
 const stored = () => db.prepare('SELECT event_id FROM federation_events ORDER BY depth').pluck().all();
 const insertionOrder = () => db.prepare('SELECT event_id FROM federation_events ORDER BY rowid').pluck().all();
+
+describe('EventIngest.store', () => {
+  it('a refused event writes nothing in its job (the caches are not told of its rollback); `accepted` runs only for an event stored or known', async () => {
+    let rollbacks = 0;
+    const { ingest, event } = setup({ onRollback: () => rollbacks++, hooks: { authorize: (e) => { if (e.event_id === '$e2:peer.test') throw new Error('not allowed'); } } });
+    db.exec('CREATE TABLE replay_marks (event_id TEXT NOT NULL)');
+    // As the event route records the request's replay entry in the event's transaction.
+    const mark = (e: VerifiedEvent) => ({ accepted: () => void db.prepare('INSERT INTO replay_marks (event_id) VALUES (?)').run(e.envelope.event_id) });
+    const marks = () => db.prepare('SELECT event_id FROM replay_marks').pluck().all();
+    const first = event(1);
+    expect(await ingest.store(first, 'peer.test', undefined, mark(first))).toEqual({ event_id: '$e1:peer.test', inserted: true });
+    // A stream of refused events: none of them writes, so none empties the caches for the others.
+    for (let i = 0; i < 3; i++) await expect(ingest.store(event(2), 'peer.test', undefined, mark(event(2)))).rejects.toThrow('not allowed');
+    expect(rollbacks).toBe(0);
+    // A copy of a stored event is accepted (known): its request's entry is written.
+    expect(await ingest.store(first, 'peer.test', undefined, mark(first))).toEqual({ event_id: '$e1:peer.test', inserted: false });
+    expect(marks()).toEqual(['$e1:peer.test', '$e1:peer.test']);
+    expect(stored()).toEqual(['$e1:peer.test']);
+    // What runs before the checks and writes (a release's take of its held row) is rolled back with the refusal, and the caches told.
+    await expect(ingest.store(event(2), 'peer.test', () => void db.prepare('INSERT INTO replay_marks (event_id) VALUES (?)').run('before'))).rejects.toThrow('not allowed');
+    expect(rollbacks).toBe(1);
+    expect(marks()).toEqual(['$e1:peer.test', '$e1:peer.test']);
+  });
+});
 
 describe('EventIngest.storeMany', () => {
   it('stores a batch in one job; a refused event gets its own error, the rest are stored in order', async () => {

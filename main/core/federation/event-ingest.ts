@@ -273,8 +273,13 @@ export class EventIngest {
   /**
    * Stores a verified event durably; the promise resolves after the commit. A copy of an
    * event already stored is acknowledged without authorizing it again (it was, when stored).
+   * In the storing transaction: `beforeStore` runs before the event's checks (a release takes its
+   * held row first: one no longer held or wanted is not a refusal), `options.accepted` after them,
+   * when the event is stored, held or known (a request's replay entry): a refused event then
+   * writes nothing before it is refused, and its rollback leaves the caches as they were
+   * (GroupCommit.onRollback), however many refused events a peer sends.
    */
-  async store(event: VerifiedEvent, receivedFrom: string, beforeStore?: () => void, options: { release?: boolean } = {}): Promise<IngestResult> {
+  async store(event: VerifiedEvent, receivedFrom: string, beforeStore?: () => void, options: { release?: boolean; accepted?: () => void } = {}): Promise<IngestResult> {
     // A held event is kept as it came (its envelope): released, it is read as verify reads it (a
     // reference peer's vocabulary and channel room), else it was authorized and applied raw.
     if (options.release && event.view === undefined) {
@@ -288,6 +293,7 @@ export class EventIngest {
       (): IngestResult => {
         beforeStore?.();
         const decided = this.checkBeforeWrite(event, receivedFrom, options.release);
+        options.accepted?.();
         return 'event_id' in decided ? decided : this.write(event, receivedFrom, decided, options.release);
       },
       (stored) => {

@@ -83,6 +83,33 @@ describe('GroupCommit with the WAL flushed off the event loop', () => {
     expect(db.prepare('SELECT v FROM t ORDER BY v').pluck().all()).toEqual(['x']);
   });
 
+  it('a savepoint asked for after SQLite rolled the job\'s transaction back fails: nothing commits on its own outside the job', async ({ tempDb }) => {
+    const { db, commit } = setup(tempDb);
+    await commit.run((d) => d.prepare('INSERT INTO t (v) VALUES (?)').run('before'));
+    db.pragma(`max_page_count = ${Number(db.pragma('page_count', { simple: true })) + 3}`);
+    const failures: unknown[] = [];
+    const job = commit.run((d) => {
+      d.prepare('INSERT INTO t (v) VALUES (?)').run('first');
+      // A write that fills the disk: SQLite rolls the whole transaction back.
+      try {
+        commit.savepoint(() => d.prepare('INSERT INTO t (v) VALUES (?)').run('x'.repeat(100_000)));
+      } catch (error) {
+        failures.push(error);
+      }
+      db.pragma('max_page_count = 1073741823');
+      // The job goes on, as a batch stored one by one after its write failed does.
+      try {
+        commit.savepoint(() => d.prepare('INSERT INTO t (v) VALUES (?)').run('after'));
+      } catch (error) {
+        failures.push(error);
+      }
+    });
+    await expect(job).rejects.toBeDefined();
+    expect(failures).toHaveLength(2);
+    expect(isLocalFailure(failures[1])).toBe(true);
+    expect(db.prepare('SELECT v FROM t ORDER BY id').pluck().all()).toEqual(['before']);
+  });
+
   it('when SQLite rolls the whole transaction back (a full disk in one job), no later job of the batch commits alone: all fail, nothing is stored', async ({ tempDb }) => {
     const { db, commit } = setup(tempDb);
     await commit.run((d) => d.prepare('INSERT INTO t (v) VALUES (?)').run('before'));

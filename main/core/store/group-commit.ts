@@ -1,6 +1,9 @@
 import type { Db } from './database.ts';
 import type { WalSync } from './wal-sync.ts';
 
+/** A failure of the database, as callers tell them apart (util/local-failure.ts): "not now", never a verdict. */
+const rolledBackBatch = () => Object.assign(new Error('the database rolled this batch back'), { code: 'SQLITE_ABORT' });
+
 type Job<T> = { run: (db: Db) => T; resolve: (value: T) => void; reject: (error: unknown) => void; committed?: ((value: T) => void) | undefined };
 
 /**
@@ -67,7 +70,14 @@ export class GroupCommit {
 
   /** After a savepoint was rolled back: what it wrote may be in caches, or SQLite rolled the whole transaction back. */
   private rolledBack(changesBefore: number): void {
-    if (this.onRollback && (this.totalChanges() !== changesBefore || !this.db.inTransaction)) this.onRollback();
+    if (!this.onRollback) return;
+    let wrote = true;
+    try {
+      wrote = this.totalChanges() !== changesBefore || !this.db.inTransaction;
+    } catch {
+      // the connection was closed meanwhile: told, and the job's own error stays the one thrown
+    }
+    if (wrote) this.onRollback();
   }
 
   /**
@@ -102,8 +112,7 @@ export class GroupCommit {
           // run now would commit alone, while the failed commit below told its caller it failed
           // (a message stored, "not sent"; a helper's audit, 2026-11-28). None runs: all fail together.
           if (!this.db.inTransaction) {
-            // A failure of the database, as callers tell them apart (util/local-failure.ts): "not now", never a verdict.
-            results.push({ ok: false, error: Object.assign(new Error('the database rolled this batch back'), { code: 'SQLITE_ABORT' }) });
+            results.push({ ok: false, error: rolledBackBatch() });
             continue;
           }
           const changesBefore = this.onRollback ? this.totalChanges() : 0;
@@ -185,6 +194,10 @@ export class GroupCommit {
    * it had written), and the error rethrown.
    */
   savepoint<T>(run: () => T): T {
+    // SQLite rolled the job's transaction back (a full disk, an I/O error) and the job goes on (a
+    // batch stored one by one after its write failed): a "savepoint" now would be a transaction of
+    // its own, committed at once, outside the job that then fails (a helper's review, 2026-11-30).
+    if (!this.db.inTransaction) throw rolledBackBatch();
     const changesBefore = this.onRollback ? this.totalChanges() : 0;
     try {
       return this.inTransaction(run, this.db) as T;

@@ -40,8 +40,12 @@ export function eventRoutes(deps: FederationDeps): Router {
       }
       throw error;
     }
-    // Same transaction as the event: the replay entry is durable exactly when the event is.
-    const result = await deps.ingest.store(verified, state.origin, () => deps.replay.record(state.signature, state.origin, state.requestTs, state.replayForWeek === true));
+    // Same transaction as the event: the replay entry is durable exactly when the event is. Written
+    // once the event is accepted: a refused one writes nothing in its job (the middleware records
+    // its replay entry in a job of its own), so its rollback keeps the caches (EventIngest.store).
+    const result = await deps.ingest.store(verified, state.origin, undefined, {
+      accepted: () => deps.replay.record(state.signature, state.origin, state.requestTs, state.replayForWeek === true),
+    });
     state.replayRecorded = true;
     ctx.status = 202;
     ctx.body = result;
