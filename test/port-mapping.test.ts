@@ -34,6 +34,12 @@ describe.skipIf(unavailable !== null)('automatic port mapping against miniupnpd 
         mapping: { protocol: method === 'upnp' ? 'upnp-igd' : 'nat-pmp', external_address: ROUTER_WAN, external_port: port, internal_address: LAN_NODE, internal_port: port },
       });
       expect(router.natRules()).toContain(`${LAN_NODE}:${port}`);
+      // The lease the router holds is the one asked for (65 s), in either protocol's unit (before:
+      // NAT-PMP was asked for 65,000 s, the milliseconds sent as its seconds).
+      const left = router.leaseLeftSeconds(port);
+      expect(left, `lease ${left} s left`).not.toBeNull();
+      expect(left!).toBeGreaterThan(30);
+      expect(left!).toBeLessThanOrEqual(method === 'upnp' ? 3_600 : 66);
       // Asked until the renewal is done (due after 5 s; on a busy machine its round trip takes longer).
       let later: { mapping: { expires_at: number }; renewed: number };
       for (let waited = 0; ; waited += 500) {

@@ -18,11 +18,21 @@
  * which it serves itself (`http`, below): a router whose answers leave from another of its
  * addresses than the one its description names.
  *
+ * `ssdp-redirect GATEWAY TARGET COPIES`: answers each SSDP search (joined on GATEWAY) COPIES times
+ * with the same answer, LOCATION http://GATEWAY:5000/rootDesc.xml, where its server answers
+ * 302 with Location TARGET (a URL on another host).
+ *
+ * `ssdp-garbage GATEWAY`: answers each SSDP search once with LOCATION
+ * http://GATEWAY:5000/rootDesc.xml, serves the description there, takes every port mapping
+ * (AddAnyPortMapping: the port asked for), and names as its external address a text that is no
+ * address (with a terminal escape in it).
+ *
  * `http ADDRESS PORT`: serves an IGDv2 description at /rootDesc.xml (its WANIPConnection:2 control
  * URL on itself) and answers every SOAP call with a UPnP fault; prints `{"request": "METHOD PATH"}`
  * for each request.
  *
- * Usage: node impostor-gateway.ts pmp GATEWAY OTHER | ssdp GATEWAY ELSEWHERE | ssdp-from OTHER GATEWAY | http ADDRESS PORT
+ * Usage: node impostor-gateway.ts pmp GATEWAY OTHER | ssdp GATEWAY ELSEWHERE | ssdp-from OTHER GATEWAY
+ *   | ssdp-redirect GATEWAY TARGET COPIES | ssdp-garbage GATEWAY | http ADDRESS PORT
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { createServer } from 'node:http';
@@ -38,14 +48,39 @@ const DESCRIPTION = `<?xml version="1.0"?>
 const FAULT = `<?xml version="1.0"?>
 <s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><s:Fault><faultcode>s:Client</faultcode><faultstring>UPnPError</faultstring><detail><UPnPError xmlns="urn:schemas-upnp-org:control-1-0"><errorCode>606</errorCode><errorDescription>Action not authorized</errorDescription></UPnPError></detail></s:Fault></s:Body></s:Envelope>`;
 
-/** The `http` mode's server: the description, a fault for every SOAP call, each request said. */
-function serveDescription(address: string, port: number): Promise<void> {
+/** A SOAP answer of WANIPConnection:2's `action`, with these fields. */
+const soapAnswer = (action: string, fields: string) => `<?xml version="1.0"?>
+<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" s:encodingStyle="http://schemas.xmlsoap.org/soap/encoding/"><s:Body><u:${action}Response xmlns:u="urn:schemas-upnp-org:service:WANIPConnection:2">${fields}</u:${action}Response></s:Body></s:Envelope>`;
+
+/**
+ * The server of the `http` mode and the SSDP modes: the description (or, `redirectTo`, a 302 to
+ * that URL), a fault for every SOAP call (or, `garbage`, every mapping taken and an external
+ * address that is no address), each request said.
+ */
+function serveDescription(address: string, port: number, options: { redirectTo?: string; garbage?: boolean } = {}): Promise<void> {
   const server = createServer((req, res) => {
     say({ request: `${req.method} ${req.url}` });
-    req.resume();
-    const description = req.method === 'GET' && req.url === '/rootDesc.xml';
-    res.writeHead(description ? 200 : 500, { 'content-type': 'text/xml; charset="utf-8"' });
-    res.end(description ? DESCRIPTION : FAULT);
+    let body = '';
+    req.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+    req.on('end', () => {
+      const description = req.method === 'GET' && req.url === '/rootDesc.xml';
+      if (description && options.redirectTo) {
+        res.writeHead(302, { location: options.redirectTo, 'content-type': 'text/xml' });
+        res.end();
+        return;
+      }
+      if (!description && options.garbage) {
+        const action = /#(\w+)"?$/.exec(String(req.headers.soapaction ?? ''))?.[1] ?? '';
+        const asked = /<NewExternalPort>(\d+)</.exec(body)?.[1] ?? '0';
+        res.writeHead(200, { 'content-type': 'text/xml; charset="utf-8"' });
+        res.end(action === 'GetExternalIPAddress'
+          ? soapAnswer(action, '<NewExternalIPAddress>\u001b[2Jnot an address</NewExternalIPAddress>')
+          : soapAnswer(action, `<NewReservedPort>${asked}</NewReservedPort>`));
+        return;
+      }
+      res.writeHead(description ? 200 : 500, { 'content-type': 'text/xml; charset="utf-8"' });
+      res.end(description ? DESCRIPTION : FAULT);
+    });
   });
   return new Promise((resolve) => server.listen(port, address, resolve));
 }
@@ -87,16 +122,17 @@ if (mode === 'pmp') {
     setTimeout(() => own.send(pmpAnswer(request, asked, other), from.port, from.address, () => say({ answered: n, op: request.readUInt8(1) })), 200);
   });
   say({ ready: true });
-} else if (mode === 'ssdp' || mode === 'ssdp-from') {
-  const [gateway, elsewhere, answerFrom] = mode === 'ssdp' ? [args[0]!, args[1]!, null] : [args[1]!, null, args[0]!];
-  await serveDescription(gateway, 5000);
+} else if (mode === 'ssdp' || mode === 'ssdp-from' || mode === 'ssdp-redirect' || mode === 'ssdp-garbage') {
+  const [gateway, elsewhere, answerFrom] = mode === 'ssdp' ? [args[0]!, args[1]!, null] : mode === 'ssdp-from' ? [args[1]!, null, args[0]!] : [args[0]!, null, null];
+  const copies = mode === 'ssdp-redirect' ? Number(args[2]) : 1;
+  await serveDescription(gateway, 5000, mode === 'ssdp-redirect' ? { redirectTo: args[1]! } : { garbage: mode === 'ssdp-garbage' });
   const ssdp = createSocket({ type: 'udp4', reuseAddr: true });
   const sender = answerFrom === null ? ssdp : await bound(answerFrom, 0);
   ssdp.on('message', (message, from) => {
     if (!message.toString('latin1').startsWith('M-SEARCH')) return;
     for (const location of [...(elsewhere === null ? [] : [elsewhere]), `http://${gateway}:5000/rootDesc.xml`]) {
       const answer = `HTTP/1.1 200 OK\r\nCACHE-CONTROL: max-age=1800\r\nST: ${IGD2}\r\nUSN: uuid:impostor-${location}::${IGD2}\r\nEXT:\r\nLOCATION: ${location}\r\n\r\n`;
-      sender.send(answer, from.port, from.address, () => say({ sent: location, to: `${from.address}:${from.port}` }));
+      for (let copy = 0; copy < copies; copy++) sender.send(answer, from.port, from.address, () => say({ sent: location, to: `${from.address}:${from.port}` }));
     }
   });
   await new Promise<void>((resolve) => ssdp.bind(1900, () => {
@@ -108,5 +144,5 @@ if (mode === 'pmp') {
   await serveDescription(args[0]!, Number(args[1]));
   say({ ready: true });
 } else {
-  throw new Error(`usage: impostor-gateway.ts pmp GATEWAY OTHER | ssdp GATEWAY ELSEWHERE | ssdp-from OTHER GATEWAY | http ADDRESS PORT (not ${mode})`);
+  throw new Error(`usage: impostor-gateway.ts pmp GATEWAY OTHER | ssdp GATEWAY ELSEWHERE | ssdp-from OTHER GATEWAY | ssdp-redirect GATEWAY TARGET COPIES | ssdp-garbage GATEWAY | http ADDRESS PORT (not ${mode})`);
 }

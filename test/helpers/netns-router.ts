@@ -9,7 +9,7 @@
  * SSDP multicast and the NAT-PMP datagrams of the test stay on the veth links.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -173,6 +173,22 @@ export class NetnsRouter {
     const port = /HTTP listening on port (\d+)/.exec(this.log)?.[1];
     if (!port) throw new Error(`miniupnpd did not say its HTTP port:\n${this.log}`);
     return `http://${family === 6 ? `[${ROUTER_LAN_V6}]` : ROUTER_LAN}:${port}/rootDesc.xml`;
+  }
+
+  /**
+   * The seconds left of miniupnpd's lease for TCP `port` (its lease file: `TCP:port:address:port:end:description`,
+   * the end in Unix seconds); null when it holds none, or keeps it without an end.
+   */
+  leaseLeftSeconds(port: number): number | null {
+    let text: string;
+    try {
+      text = readFileSync(join(this.dir, 'leases'), 'utf8');
+    } catch {
+      return null;
+    }
+    const line = text.split('\n').find((l) => l.startsWith(`TCP:${port}:`));
+    const end = line === undefined ? NaN : Number(line.split(':')[4]);
+    return Number.isFinite(end) && end > 0 ? end - Date.now() / 1000 : null;
   }
 
   /** The router's NAT rules (what miniupnpd added). */

@@ -21,6 +21,7 @@
  * (node/create-node.ts), after reachability has removed what it holds on the router.
  */
 import { Worker } from 'node:worker_threads';
+import { cleanText } from '../util/untrusted-text.ts';
 
 /** How the router of a mapping is asked again (renewal, removal) from a fresh worker. */
 export type GatewayRef = { protocol: 'upnp-igd'; location: string } | { protocol: 'nat-pmp'; host: string };
@@ -162,9 +163,13 @@ export class GatewayThread {
   }
 }
 
-/** An error in plain words (a timeout as "no answer in time"), at most 200 characters. */
+/**
+ * An error in plain words (a timeout as "no answer in time"), at most 200 characters, control
+ * and bidi characters escaped: much of it is a router's or another LAN device's own text (a SOAP
+ * fault, a content type, a device type), shown in the log and the UI (untrusted-text.ts).
+ */
 export function plain(error: unknown): string {
   const e = error as Error & { code?: string };
   if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return 'no answer in time';
-  return (e?.message ?? String(error)).slice(0, 200);
+  return cleanText(String(e?.message ?? error), 200);
 }

@@ -6,14 +6,17 @@
  *
  * What a hostile host on the link can still do here ends here: a datagram the libraries throw on
  * ends this thread (the main thread answers in words), and in this thread `fetch` (which the
- * library uses for the device description and its SOAP answers) reads at most 64 KiB within 5 s.
+ * library uses for the device description and its SOAP answers) reads at most 64 KiB within 5 s
+ * and follows no redirect (one would take the request past every check of its URL below); the
+ * SSDP library never fetches anything itself (discoverGateways).
  * A UPnP router is used only when the control URL its description names is on the host that
  * served the description: a description cannot send our SOAP requests to another machine; an
  * SSDP answer's LOCATION is followed only when it is at the address the answer came from, at our
  * default gateway, or, in an answer from our default gateway, at an address of the home's own
  * ranges (discoverGateways): an answer cannot send our description request to another machine of
- * the internet, nor a host of the home to any but the router. A NAT-PMP answer is taken only from
- * the gateway asked, at its NAT-PMP port (pmpAt).
+ * the internet, nor a host of the home to any but the router, nor at one of our own addresses. A
+ * NAT-PMP answer is taken only from the gateway asked, at its NAT-PMP port (pmpAt). What a router
+ * answers is checked before it is kept: an external address must be an IPv4 address, a port 1-65535.
  */
 import { createSocket, type RemoteInfo } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
@@ -46,10 +49,14 @@ interface UpnpDevice {
 }
 
 const originalFetch = globalThis.fetch;
-/** `fetch` of this thread: every answer read within 5 s and up to 64 KiB (the library's description and SOAP reads). */
+/** `fetch` of this thread: every answer read within 5 s and up to 64 KiB (the library's description and SOAP reads), no redirect followed. */
 globalThis.fetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
   const signal = init?.signal ? AbortSignal.any([init.signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)]) : AbortSignal.timeout(REQUEST_TIMEOUT_MS);
-  const response = await originalFetch(input, { ...init, signal });
+  const response = await originalFetch(input, { ...init, signal, redirect: 'manual' });
+  if (response.status >= 300 && response.status < 400) {
+    await response.body?.cancel().catch(() => undefined);
+    throw new Error(`the router answered with a redirect (${response.status}), which is not followed`);
+  }
   const chunks: Uint8Array[] = [];
   let size = 0;
   if (response.body) {
@@ -127,29 +134,46 @@ async function ipv4Of(host: string): Promise<string> {
   return isIP(host) === 4 ? host : (await lookup(host, { family: 4 })).address;
 }
 
+/** Distinct LOCATIONs one discovery follows at most (a flood of answers costs nothing more). */
+const MAX_LOCATIONS = 8;
+
+/** A router found by discovery, and whether its description is at one of our default gateways. */
+interface Found {
+  gateway: Gateway;
+  atDefaultGateway: boolean;
+}
+
 /**
  * The UPnP IGDv2 routers that answer an SSDP search on our links, each read from its description
- * (upnpAt). As the library's own findGateways, with @achingbrain/ssdp and the same sockets, but an
- * answer (or announcement) is passed on to the SSDP library, which fetches its LOCATION, only when
- * locationAllowed says so: the library believes any LOCATION, so a host on the link answering
- * first could point the node's description request, and then its SOAP calls, at any other
- * machine (another device of the home, a server on the internet). Others are ignored, as answers
- * for something else are.
+ * (upnpAt, through this thread's fetch). @achingbrain/ssdp sends the search and parses the
+ * answers, but its own handlers of answers and announcements are removed: they fetch every
+ * LOCATION with a client of their own (no time limit, no size limit, one request per datagram,
+ * redirects to anywhere). Here an answer's LOCATION is followed only when locationAllowed says so
+ * (the library believes any: a host on the link answering first could point our description
+ * request, then our SOAP calls, at any other machine), once each, at most MAX_LOCATIONS of them;
+ * one at a default gateway goes before the others.
  */
-async function* discoverGateways(signal: AbortSignal, options: { ttl?: number; description?: string } = {}): AsyncGenerator<Gateway> {
+async function* discoverGateways(signal: AbortSignal, options: { ttl?: number; description?: string } = {}, failures: string[] = []): AsyncGenerator<Found> {
   let bus: Awaited<ReturnType<typeof import('@achingbrain/ssdp')['default']>> | undefined;
-  const seen = new Set<string>();
   try {
     const gateways = await defaultGateways();
     bus = await (await import('@achingbrain/ssdp')).default({ cache: false, sockets: ssdpSockets() });
     bus.on('error', () => undefined);
-    followedOnly(bus as unknown as EventEmitter, gateways, ownLinks());
-    for await (const service of bus.discover({ serviceType: IGD2, signal })) {
-      const location = service.location.toString();
-      if (service.serviceType !== IGD2 || seen.has(location)) continue;
-      seen.add(location);
-      const gateway = await upnpAt(location, options).catch(() => null);
-      if (gateway) yield gateway;
+    const waiting = answersFollowed(bus as unknown as EventEmitter, gateways, ownLinks());
+    // The search the library's discover() sends (one M-SEARCH for IGDv2), without its resolution.
+    (bus as unknown as EventEmitter).emit('ssdp:send-message', 'M-SEARCH * HTTP/1.1', { ST: IGD2, MAN: '"ssdp:discover"', MX: 1 });
+    const ended = new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
+    while (!signal.aborted) {
+      const next = waiting.take();
+      if (next === undefined) {
+        await Promise.race([ended, waiting.arrival()]);
+        continue;
+      }
+      const gateway = await upnpAt(next.location, options).catch((error: unknown) => {
+        failures.push(plain(error));
+        return null;
+      });
+      if (gateway) yield { gateway, atDefaultGateway: next.atDefaultGateway };
     }
   } catch {
     // The search ended (its time is up), or no socket could be opened: what was found is all.
@@ -158,15 +182,37 @@ async function* discoverGateways(signal: AbortSignal, options: { ttl?: number; d
   }
 }
 
-/** The library's handlers of SSDP answers and announcements, called only for those whose LOCATION is allowed (locationAllowed). */
-function followedOnly(bus: EventEmitter, gateways: ReadonlySet<string>, links: readonly string[]): void {
-  for (const event of ['ssdp:search-response', 'ssdp:notify']) {
-    const handlers = bus.listeners(event) as Array<(message: { LOCATION?: unknown }, from: NetworkAddress) => void>;
-    bus.removeAllListeners(event);
-    bus.on(event, (message: { LOCATION?: unknown }, from: NetworkAddress) => {
-      if (locationAllowed(message.LOCATION, from.address, gateways, links)) for (const handler of handlers) handler(message, from);
-    });
-  }
+/**
+ * Replaces the SSDP library's handlers of search answers and announcements (which fetch every
+ * LOCATION themselves): answers for IGDv2 whose LOCATION is allowed are queued instead, once
+ * each, at most MAX_LOCATIONS, those at a default gateway first.
+ */
+function answersFollowed(bus: EventEmitter, gateways: ReadonlySet<string>, links: readonly string[]) {
+  const queue: Array<{ location: string; atDefaultGateway: boolean }> = [];
+  const seen = new Set<string>();
+  let wake: (() => void) | null = null;
+  const answer = (type: unknown, message: { LOCATION?: unknown; NTS?: unknown }, from: NetworkAddress): void => {
+    if (type !== IGD2 || message.NTS === 'ssdp:byebye' || seen.size >= MAX_LOCATIONS) return;
+    if (!locationAllowed(message.LOCATION, from.address, gateways, links)) return;
+    const location = new URL(message.LOCATION as string).toString();
+    if (seen.has(location)) return;
+    seen.add(location);
+    const atDefaultGateway = gateways.has(canonicalIp(new URL(location).hostname.replace(/^\[|\]$/g, '')) ?? '');
+    if (atDefaultGateway) queue.unshift({ location, atDefaultGateway });
+    else queue.push({ location, atDefaultGateway });
+    wake?.();
+  };
+  bus.removeAllListeners('ssdp:search-response');
+  bus.removeAllListeners('ssdp:notify');
+  bus.on('ssdp:search-response', (message: { ST?: unknown; LOCATION?: unknown }, from: NetworkAddress) => answer(message.ST, message, from));
+  bus.on('ssdp:notify', (message: { NT?: unknown; NTS?: unknown; LOCATION?: unknown }, from: NetworkAddress) => answer(message.NT, message, from));
+  return {
+    take: () => queue.shift(),
+    arrival: () => new Promise<void>((resolve) => (wake = () => {
+      wake = null;
+      resolve();
+    })),
+  };
 }
 
 /** Our links' subnets (`cidr` of every address but loopback): where a router's answer comes from. */
@@ -189,36 +235,60 @@ async function gatewayOf(ref: GatewayRef, options: { ttl?: number; description?:
   return pmpAt(await ipv4Of(ref.host), options);
 }
 
+/**
+ * A lease as the library takes it for `protocol`: its UPnP code takes milliseconds (and sends
+ * seconds), its NAT-PMP code sends the number as it is, in the protocol's seconds: 3,600,000 "ms"
+ * asked a NAT-PMP router for 42 days (a helper's review, 2026-11-30).
+ */
+function libraryTtl(protocol: GatewayRef['protocol'], ttlMs: number): number {
+  return protocol === 'nat-pmp' ? Math.max(1, Math.ceil(ttlMs / 1000)) : ttlMs;
+}
+
 async function map(request: GatewayOps['map']['request']): Promise<MadeMapping> {
-  const common = { ttl: request.ttlMs, autoRefresh: false, description: request.description };
   if (request.method === 'upnp') {
+    const common = { ttl: libraryTtl('upnp-igd', request.ttlMs), autoRefresh: false, description: request.description };
     let gateway: Gateway | undefined;
+    const failures: string[] = [];
     if (request.upnpDescriptionUrl) {
       gateway = await upnpAt(request.upnpDescriptionUrl, common);
     } else {
-      for await (const found of discoverGateways(AbortSignal.timeout(DISCOVERY_TIMEOUT_MS), common)) {
-        if (found.family === 'IPv4') {
-          gateway = found;
+      // The router at our default gateway, else (once the search is over) the first other one
+      // that answered: another device answering first does not become the router.
+      for await (const found of discoverGateways(AbortSignal.timeout(DISCOVERY_TIMEOUT_MS), common, failures)) {
+        if (found.gateway.family !== 'IPv4') continue;
+        gateway ??= found.gateway;
+        if (found.atDefaultGateway) {
+          gateway = found.gateway;
           break;
         }
       }
     }
-    if (!gateway) throw new Error('no UPnP router answered on the local network');
+    // (One that answered but whose description could not be used says why.)
+    if (!gateway) throw new Error(`no UPnP router answered on the local network${failures.length > 0 ? ` that could be used (${failures[0]})` : ''}`);
     const location = deviceOf(gateway).service.location.toString();
     return mapOn(checkedUpnp(gateway), { protocol: 'upnp-igd', location }, request.port, request.ttlMs);
   }
   const named = request.gatewayAddress ?? await defaultGateway();
   if (!named) throw new Error('no default gateway');
   const host = await ipv4Of(named);
+  const common = { ttl: libraryTtl('nat-pmp', request.ttlMs), autoRefresh: false, description: request.description };
   return mapOn(await pmpAt(host, common), { protocol: 'nat-pmp', host }, request.port, request.ttlMs);
 }
 
-async function mapOn(gateway: Gateway, ref: GatewayRef, port: number, ttl: number): Promise<MadeMapping> {
+async function mapOn(gateway: Gateway, ref: GatewayRef, port: number, ttlMs: number): Promise<MadeMapping> {
   try {
     const internal = await localAddressTowards(gateway.host);
-    const result = await gateway.map(port, internal, { externalPort: port, protocol: 'tcp', ttl, autoRefresh: false, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
-    const externalIp = await gateway.externalIp({ signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) }).catch(() => result.externalHost);
-    return { protocol: ref.protocol, external_address: externalIp || result.externalHost, external_port: result.externalPort, internal_address: internal, internal_port: port, gateway: ref };
+    const result = await gateway.map(port, internal, { externalPort: port, protocol: 'tcp', ttl: libraryTtl(ref.protocol, ttlMs), autoRefresh: false, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+    const externalIp: unknown = await gateway.externalIp({ signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) }).catch(() => result.externalHost);
+    // The router's own words, shown on the dashboard and in the tray: an IPv4 address and a port, or no mapping.
+    const external = [externalIp, result.externalHost].flatMap((a) => {
+      const ip = typeof a === 'string' ? canonicalIp(a) : null;
+      return ip !== null && isIP(ip) === 4 ? [ip] : [];
+    })[0];
+    if (external === undefined) throw new Error('the router named no IPv4 address as its external one');
+    const externalPort: unknown = result.externalPort;
+    if (typeof externalPort !== 'number' || !Number.isInteger(externalPort) || externalPort < 1 || externalPort > 65_535) throw new Error('the router named no valid external port');
+    return { protocol: ref.protocol, external_address: external, external_port: externalPort, internal_address: internal, internal_port: port, gateway: ref };
   } catch (error) {
     // (Takes back what the library holds as mapped; the thread ends after the answer anyway.)
     await gateway.stop().catch(() => undefined);
@@ -227,8 +297,9 @@ async function mapOn(gateway: Gateway, ref: GatewayRef, port: number, ttl: numbe
 }
 
 async function renew(request: GatewayOps['renew']['request']): Promise<{ renewed: true }> {
-  const gateway = await gatewayOf(request.gateway, { ttl: request.ttlMs, description: request.description });
-  await gateway.map(request.port, request.internalAddress, { externalPort: request.externalPort, protocol: 'tcp', ttl: request.ttlMs, autoRefresh: false, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+  const ttl = libraryTtl(request.gateway.protocol, request.ttlMs);
+  const gateway = await gatewayOf(request.gateway, { ttl, description: request.description });
+  await gateway.map(request.port, request.internalAddress, { externalPort: request.externalPort, protocol: 'tcp', ttl, autoRefresh: false, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
   return { renewed: true };
 }
 
@@ -251,9 +322,9 @@ async function firewallControl(request: GatewayOps['firewallControl']['request']
     candidates.push(await upnpAt(request.upnpDescriptionUrl));
   } else {
     // The router answers SSDP over IPv4 and IPv6 alike; only one found over IPv6 has a control URL we can send from our IPv6 address to.
-    for await (const found of discoverGateways(AbortSignal.timeout(DISCOVERY_TIMEOUT_MS))) {
-      candidates.push(found);
-      if (found.family === 'IPv6') break;
+    for await (const { gateway } of discoverGateways(AbortSignal.timeout(DISCOVERY_TIMEOUT_MS))) {
+      candidates.push(gateway);
+      if (gateway.family === 'IPv6') break;
     }
   }
   const problems: string[] = [];

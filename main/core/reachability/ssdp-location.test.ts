@@ -10,9 +10,17 @@ type Case = [location: unknown, sender: string, followed: boolean, ownLinks?: st
 /** Each rule, and the answers that show it. */
 const rules: Array<[rule: string, cases: Case[]]> = [
   ['at the answer\'s sender, in any spelling of its address', [
-    ['http://192.168.1.20:5000/rootDesc.xml', '192.168.1.20', true],
-    ['http://[2001:DB8:0:0::7]:5000/d.xml', '2001:db8::7', true],
-    ['http://192.168.1.20:5000/d.xml', '::ffff:192.168.1.20', true],
+    ['http://192.168.1.30:5000/rootDesc.xml', '192.168.1.30', true],
+    ['http://[2001:DB8:0:0::8]:5000/d.xml', '2001:db8::8', true],
+    ['http://192.168.1.30:5000/d.xml', '::ffff:192.168.1.30', true],
+  ]],
+  ['never at one of our own addresses or loopback, whoever answered (a forged answer from the router, to a service of ours listening on every address)', [
+    ['http://192.168.1.20:7447/rootDesc.xml', '192.168.1.1', false],
+    ['http://[fd12:3456::7]:7447/d.xml', 'fe80::1%eth0', false],
+    ['http://[2001:db8::7]:7447/d.xml', '2001:db8::7', false],
+    ['http://192.168.1.20:7447/d.xml', '::ffff:192.168.1.20', false],
+    ['http://127.0.0.1:7448/', '127.0.0.1', false, ['127.0.0.1/8', ...links]],
+    ['http://[::1]:7448/', 'fe80::1%eth0', false],
   ]],
   ['at a default gateway, whoever answered', [
     ['http://192.168.1.1:49000/igd.xml', '192.168.1.77', true],

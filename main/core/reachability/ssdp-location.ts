@@ -24,7 +24,9 @@ export type OwnLink = string;
  * another: a second LAN address, a ULA against a link-local source). A host name is not followed
  * (it could resolve anywhere, and again differently at the fetch). A datagram's source can be
  * forged on the link, so this keeps the node's requests at the router and at whoever answered on
- * the link, not at a third host.
+ * the link, not at a third host; and never at one of our own addresses (a link's address) or
+ * loopback, whoever answered: a forged answer "from the router" could otherwise send our requests
+ * to a service of this machine listening on every address.
  */
 export function locationAllowed(location: unknown, sender: string, gateways: ReadonlySet<string>, links: readonly OwnLink[]): boolean {
   if (typeof location !== 'string' || !URL.canParse(location)) return false;
@@ -33,6 +35,7 @@ export function locationAllowed(location: unknown, sender: string, gateways: Rea
   const host = canonicalIp(url.hostname.replace(/^\[|\]$/g, ''));
   const from = canonicalIp(sender.replace(/%.*$/, ''));
   if (host === null || from === null || !onLink(from, links)) return false;
+  if (ipaddr.process(host).range() === 'loopback' || ownAddresses(links).has(host)) return false;
   if (host === from || gateways.has(host)) return true;
   return gateways.has(from) && HOME_RANGES.has(ipaddr.process(host).range()) && !METADATA_ADDRESSES.has(host);
 }
@@ -45,6 +48,14 @@ export function canonicalIp(address: string): string | null {
   } catch {
     return null;
   }
+}
+
+/** Our own addresses: each link's (canonicalIp's spelling). */
+function ownAddresses(links: readonly OwnLink[]): Set<string> {
+  return new Set(links.flatMap((link) => {
+    const ip = canonicalIp(link.split('/')[0] ?? '');
+    return ip === null ? [] : [ip];
+  }));
 }
 
 /** Whether `address` (canonicalIp's spelling) is inside one of `links`' subnets, or IPv6 link-local. */
