@@ -49,6 +49,8 @@ describe.skipIf(unavailable !== null)('automatic port mapping against miniupnpd 
         if (later.renewed >= 1 || waited >= 20_000) break;
       }
       expect(later.mapping.expires_at).toBeGreaterThan(mapped.mapping.expires_at);
+      // The renewal asked for the same lease, in the protocol's unit.
+      expect(router.leaseLeftSeconds(port)!).toBeLessThanOrEqual(method === 'upnp' ? 3_600 : 66);
       // The node is told (the dashboard's "ends in …" follows the new end).
       expect(later.renewed).toBeGreaterThanOrEqual(1);
       expect(router.natRules()).toContain(`${LAN_NODE}:${port}`);

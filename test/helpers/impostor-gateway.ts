@@ -3,11 +3,16 @@
  * (run in the namespaces of test/helpers/netns-router.ts, `upnp: false`: no miniupnpd answers).
  * Prints `{"ready": true}` once listening, then one JSON line per datagram or request.
  *
- * `pmp GATEWAY OTHER`: a NAT-PMP gateway at GATEWAY:5351 (the node's default gateway) that answers
+ * `pmp GATEWAY OTHER [GRANT]`: a NAT-PMP gateway at GATEWAY:5351 (the node's default gateway) that answers
  * each request three times, in this order: from OTHER:5351 (another address), from GATEWAY:5352
  * (another port), each saying the mapping's external port is 40000 + the request's number and the
  * external address 6.6.6.6; then, 200 ms later, from GATEWAY:5351 as a gateway would (the port
- * asked for; external address OTHER). Only the last is the gateway's own answer (RFC 6886 §3.1).
+ * asked for; external address OTHER; the lease asked for, or at most GRANT seconds). Only the last
+ * is the gateway's own answer (RFC 6886 §3.1).
+ *
+ * `ssdp-crowd GATEWAY OTHER N`: answers each SSDP search first N times from OTHER (another host of
+ * the link), each at a LOCATION of its own there (http://OTHER:5000/aK) where its server accepts
+ * and never answers, then once from GATEWAY with its description (`http`, below).
  *
  * `ssdp GATEWAY ELSEWHERE`: answers each SSDP search (multicast, joined on GATEWAY) twice from
  * GATEWAY, as an IGDv2 router: first with LOCATION ELSEWHERE (a URL on another host), then with
@@ -31,8 +36,8 @@
  * URL on itself) and answers every SOAP call with a UPnP fault; prints `{"request": "METHOD PATH"}`
  * for each request.
  *
- * Usage: node impostor-gateway.ts pmp GATEWAY OTHER | ssdp GATEWAY ELSEWHERE | ssdp-from OTHER GATEWAY
- *   | ssdp-redirect GATEWAY TARGET COPIES | ssdp-garbage GATEWAY | http ADDRESS PORT
+ * Usage: node impostor-gateway.ts pmp GATEWAY OTHER [GRANT] | ssdp GATEWAY ELSEWHERE | ssdp-from OTHER GATEWAY
+ *   | ssdp-redirect GATEWAY TARGET COPIES | ssdp-garbage GATEWAY | ssdp-crowd GATEWAY OTHER N | http ADDRESS PORT
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { createServer } from 'node:http';
@@ -73,6 +78,7 @@ function serveDescription(address: string, port: number, options: { redirectTo?:
         const action = /#(\w+)"?$/.exec(String(req.headers.soapaction ?? ''))?.[1] ?? '';
         const asked = /<NewExternalPort>(\d+)</.exec(body)?.[1] ?? '0';
         res.writeHead(200, { 'content-type': 'text/xml; charset="utf-8"' });
+        say({ action, protocol: /<NewProtocol>([^<]*)</.exec(body)?.[1] ?? null });
         res.end(action === 'GetExternalIPAddress'
           ? soapAnswer(action, '<NewExternalIPAddress>\u001b[2Jnot an address</NewExternalIPAddress>')
           : soapAnswer(action, `<NewReservedPort>${asked}</NewReservedPort>`));
@@ -91,7 +97,7 @@ function bound(address: string, port: number): Promise<Socket> {
 }
 
 /** A NAT-PMP answer to `request` (RFC 6886 §3.2, §3.3): `externalPort` for a mapping, `externalAddress` for op 0. */
-function pmpAnswer(request: Buffer, externalPort: number, externalAddress: string): Buffer {
+function pmpAnswer(request: Buffer, externalPort: number, externalAddress: string, grant = Infinity): Buffer {
   const op = request.readUInt8(1);
   const answer = Buffer.alloc(op === 0 ? 12 : 16);
   answer.writeUInt8(0, 0);
@@ -103,13 +109,13 @@ function pmpAnswer(request: Buffer, externalPort: number, externalAddress: strin
   } else {
     answer.writeUInt16BE(request.readUInt16BE(4), 8);
     answer.writeUInt16BE(externalPort, 10);
-    answer.writeUInt32BE(request.readUInt32BE(8), 12);
+    answer.writeUInt32BE(Math.min(request.readUInt32BE(8), grant), 12);
   }
   return answer;
 }
 
 if (mode === 'pmp') {
-  const [gateway, other] = args as [string, string];
+  const [gateway, other, grant] = args as [string, string, string | undefined];
   const [own, otherAddress, otherPort] = await Promise.all([bound(gateway, 5351), bound(other, 5351), bound(gateway, 5352)]);
   let requests = 0;
   own.on('message', (request, from) => {
@@ -119,7 +125,7 @@ if (mode === 'pmp') {
     const forged = pmpAnswer(request, 40_000 + n, '6.6.6.6');
     otherAddress.send(forged, from.port, from.address, () => say({ forged: n, from: `${other}:5351` }));
     otherPort.send(forged, from.port, from.address, () => say({ forged: n, from: `${gateway}:5352` }));
-    setTimeout(() => own.send(pmpAnswer(request, asked, other), from.port, from.address, () => say({ answered: n, op: request.readUInt8(1) })), 200);
+    setTimeout(() => own.send(pmpAnswer(request, asked, other, grant === undefined ? Infinity : Number(grant)), from.port, from.address, () => say({ answered: n, op: request.readUInt8(1) })), 200);
   });
   say({ ready: true });
 } else if (mode === 'ssdp' || mode === 'ssdp-from' || mode === 'ssdp-redirect' || mode === 'ssdp-garbage') {
@@ -140,9 +146,28 @@ if (mode === 'pmp') {
     resolve();
   }));
   say({ ready: true });
+} else if (mode === 'ssdp-crowd') {
+  const [gateway, other, n] = args as [string, string, string];
+  await serveDescription(gateway, 5000);
+  // Accepts, reads, never answers.
+  const stalled = createServer((req) => say({ stalled: `${req.method} ${req.url}` }));
+  await new Promise<void>((resolve) => stalled.listen(5000, other, resolve));
+  const ssdp = createSocket({ type: 'udp4', reuseAddr: true });
+  const crowd = await bound(other, 0);
+  const answerAt = (location: string) => `HTTP/1.1 200 OK\r\nCACHE-CONTROL: max-age=1800\r\nST: ${IGD2}\r\nUSN: uuid:impostor-${location}::${IGD2}\r\nEXT:\r\nLOCATION: ${location}\r\n\r\n`;
+  ssdp.on('message', (message, from) => {
+    if (!message.toString('latin1').startsWith('M-SEARCH')) return;
+    for (let k = 1; k <= Number(n); k++) crowd.send(answerAt(`http://${other}:5000/a${k}`), from.port, from.address, () => say({ sent: `crowd ${k}` }));
+    setTimeout(() => ssdp.send(answerAt(`http://${gateway}:5000/rootDesc.xml`), from.port, from.address, () => say({ sent: 'gateway' })), 100);
+  });
+  await new Promise<void>((resolve) => ssdp.bind(1900, () => {
+    ssdp.addMembership('239.255.255.250', gateway);
+    resolve();
+  }));
+  say({ ready: true });
 } else if (mode === 'http') {
   await serveDescription(args[0]!, Number(args[1]));
   say({ ready: true });
 } else {
-  throw new Error(`usage: impostor-gateway.ts pmp GATEWAY OTHER | ssdp GATEWAY ELSEWHERE | ssdp-from OTHER GATEWAY | ssdp-redirect GATEWAY TARGET COPIES | ssdp-garbage GATEWAY | http ADDRESS PORT (not ${mode})`);
+  throw new Error(`usage: impostor-gateway.ts pmp GATEWAY OTHER [GRANT] | ssdp GATEWAY ELSEWHERE | ssdp-from OTHER GATEWAY | ssdp-redirect GATEWAY TARGET COPIES | ssdp-garbage GATEWAY | ssdp-crowd GATEWAY OTHER N | http ADDRESS PORT (not ${mode})`);
 }

@@ -34,6 +34,8 @@ export interface MadeMapping {
   internal_address: string;
   internal_port: number;
   gateway: GatewayRef;
+  /** The lease the router granted, when it says (NAT-PMP); UPnP's is the one asked for or longer. */
+  lease_ms?: number;
 }
 
 /** What the worker can be asked, and what each request is answered. */
@@ -46,7 +48,7 @@ export interface GatewayOps {
   /** Asks the router of a mapping for it again (the lease starts over). */
   renew: {
     request: { gateway: GatewayRef; port: number; internalAddress: string; externalPort: number; ttlMs: number; description: string };
-    answer: { renewed: true };
+    answer: { renewed: true; lease_ms?: number };
   };
   /** Deletes a mapping from its router. */
   unmap: {

@@ -25,6 +25,7 @@ import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { parentPort } from 'node:worker_threads';
 import type { NetworkAddress, SSDPSocketOptions } from '@achingbrain/ssdp';
+import ipaddr from 'ipaddr.js';
 import { canonicalIp, locationAllowed } from './ssdp-location.ts';
 import { plain, type GatewayMessage, type GatewayOps, type GatewayRef, type GatewayReply, type MadeMapping } from './gateway-thread.ts';
 
@@ -101,9 +102,11 @@ function checkedUpnp(gateway: Gateway): Gateway {
   return gateway;
 }
 
-async function upnpAt(location: string, options: { ttl?: number; description?: string } = {}): Promise<Gateway> {
+/** The UPnP router described at `location`, read within 5 s (and within `within`, a discovery's time, when given). */
+async function upnpAt(location: string, options: { ttl?: number; description?: string } = {}, within?: AbortSignal): Promise<Gateway> {
   const client = (await lib()).upnpNat({ ...options, autoRefresh: false });
-  return client.getGateway(new URL(location), { signal: AbortSignal.timeout(DISCOVERY_TIMEOUT_MS) });
+  const timeout = AbortSignal.timeout(DISCOVERY_TIMEOUT_MS);
+  return client.getGateway(new URL(location), { signal: within ? AbortSignal.any([timeout, within]) : timeout });
 }
 
 /**
@@ -124,18 +127,33 @@ async function pmpAt(address: string, options: { ttl?: number; description?: str
     throw new Error('this version of @achingbrain/nat-port-mapper does not expose its NAT-PMP answers');
   }
   client.onMessage = (message, from) => {
-    if (from.address === address && from.port === NAT_PMP_PORT) take.call(gateway, message, from);
+    if (from.address !== address || from.port !== NAT_PMP_PORT) return;
+    // A mapping's answer (RFC 6886 §3.3: op 129 or 130, result 0) says the lease the router granted,
+    // which may be shorter than asked: the renewal is timed by it (port-mapping.ts).
+    if (message.length >= 16 && message.readUInt8(0) === 0 && [129, 130].includes(message.readUInt8(1)) && message.readUInt16BE(2) === 0) {
+      grantedSeconds.set(gateway, message.readUInt32BE(12));
+    }
+    take.call(gateway, message, from);
   };
   return gateway;
 }
+
+/** The lease (seconds) a NAT-PMP gateway granted in its latest mapping answer (pmpAt). */
+const grantedSeconds = new WeakMap<Gateway, number>();
 
 /** The IPv4 address of a NAT-PMP gateway named by the owner (an address, or a name looked up once). */
 async function ipv4Of(host: string): Promise<string> {
   return isIP(host) === 4 ? host : (await lookup(host, { family: 4 })).address;
 }
 
-/** Distinct LOCATIONs one discovery follows at most (a flood of answers costs nothing more). */
-const MAX_LOCATIONS = 8;
+/**
+ * LOCATIONs one discovery reads at most: at a default gateway (where the node asks anyway), and
+ * elsewhere, then per sender. A host that floods answers fills only its own share, and a slow or
+ * silent one holds up nobody: every LOCATION is read as soon as it is allowed, all at once.
+ */
+const MAX_GATEWAY_LOCATIONS = 8;
+const MAX_OTHER_LOCATIONS = 8;
+const MAX_LOCATIONS_PER_SENDER = 2;
 
 /** A router found by discovery, and whether its description is at one of our default gateways. */
 interface Found {
@@ -143,37 +161,44 @@ interface Found {
   atDefaultGateway: boolean;
 }
 
+/** A description that could not be used: why, and whether it was at a default gateway. */
+export interface DiscoveryFailure {
+  message: string;
+  atDefaultGateway: boolean;
+}
+
 /**
  * The UPnP IGDv2 routers that answer an SSDP search on our links, each read from its description
- * (upnpAt, through this thread's fetch). @achingbrain/ssdp sends the search and parses the
- * answers, but its own handlers of answers and announcements are removed: they fetch every
- * LOCATION with a client of their own (no time limit, no size limit, one request per datagram,
- * redirects to anywhere). Here an answer's LOCATION is followed only when locationAllowed says so
- * (the library believes any: a host on the link answering first could point our description
- * request, then our SOAP calls, at any other machine), once each, at most MAX_LOCATIONS of them;
- * one at a default gateway goes before the others.
+ * (upnpAt, through this thread's fetch), as each read ends. @achingbrain/ssdp sends the search and
+ * parses the answers, but its own handlers of answers and announcements are removed: they fetched
+ * every LOCATION with a client of their own (no time limit, no size limit, one request per
+ * datagram). Here an answer's LOCATION is read only when locationAllowed says so (the library
+ * believes any: a host on the link answering first could point our description request, then our
+ * SOAP calls, at any other machine), once each, within the budgets above, and no read outlasts
+ * the discovery (`signal`).
  */
-async function* discoverGateways(signal: AbortSignal, options: { ttl?: number; description?: string } = {}, failures: string[] = []): AsyncGenerator<Found> {
+async function* discoverGateways(signal: AbortSignal, options: { ttl?: number; description?: string } = {}, failures: DiscoveryFailure[] = []): AsyncGenerator<Found> {
   let bus: Awaited<ReturnType<typeof import('@achingbrain/ssdp')['default']>> | undefined;
+  const found: Found[] = [];
+  let wake: (() => void) | null = null;
+  const woken = () => new Promise<void>((resolve) => (wake = resolve));
   try {
     const gateways = await defaultGateways();
     bus = await (await import('@achingbrain/ssdp')).default({ cache: false, sockets: ssdpSockets() });
     bus.on('error', () => undefined);
-    const waiting = answersFollowed(bus as unknown as EventEmitter, gateways, ownLinks());
+    answersFollowed(bus as unknown as EventEmitter, gateways, ownLinks(), ({ location, atDefaultGateway }) => {
+      void upnpAt(location, options, signal).then(
+        (gateway) => found.push({ gateway, atDefaultGateway }),
+        (error: unknown) => failures.push({ message: plain(error), atDefaultGateway }),
+      ).finally(() => wake?.());
+    });
     // The search the library's discover() sends (one M-SEARCH for IGDv2), without its resolution.
     (bus as unknown as EventEmitter).emit('ssdp:send-message', 'M-SEARCH * HTTP/1.1', { ST: IGD2, MAN: '"ssdp:discover"', MX: 1 });
     const ended = new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
     while (!signal.aborted) {
-      const next = waiting.take();
-      if (next === undefined) {
-        await Promise.race([ended, waiting.arrival()]);
-        continue;
-      }
-      const gateway = await upnpAt(next.location, options).catch((error: unknown) => {
-        failures.push(plain(error));
-        return null;
-      });
-      if (gateway) yield { gateway, atDefaultGateway: next.atDefaultGateway };
+      const next = found.shift();
+      if (next) yield next;
+      else await Promise.race([ended, woken()]);
     }
   } catch {
     // The search ended (its time is up), or no socket could be opened: what was found is all.
@@ -183,36 +208,38 @@ async function* discoverGateways(signal: AbortSignal, options: { ttl?: number; d
 }
 
 /**
- * Replaces the SSDP library's handlers of search answers and announcements (which fetch every
- * LOCATION themselves): answers for IGDv2 whose LOCATION is allowed are queued instead, once
- * each, at most MAX_LOCATIONS, those at a default gateway first.
+ * Replaces the SSDP library's handlers of search answers and announcements (which fetched every
+ * LOCATION themselves): `follow` is called instead for each answer for IGDv2 whose LOCATION is
+ * allowed, once a LOCATION, within the budgets (a default gateway's, the others', each sender's).
  */
-function answersFollowed(bus: EventEmitter, gateways: ReadonlySet<string>, links: readonly string[]) {
-  const queue: Array<{ location: string; atDefaultGateway: boolean }> = [];
+function answersFollowed(bus: EventEmitter, gateways: ReadonlySet<string>, links: readonly string[], follow: (next: { location: string; atDefaultGateway: boolean }) => void): void {
   const seen = new Set<string>();
-  let wake: (() => void) | null = null;
+  let atGateways = 0;
+  let others = 0;
+  const bySender = new Map<string, number>();
   const answer = (type: unknown, message: { LOCATION?: unknown; NTS?: unknown }, from: NetworkAddress): void => {
-    if (type !== IGD2 || message.NTS === 'ssdp:byebye' || seen.size >= MAX_LOCATIONS) return;
+    if (type !== IGD2 || message.NTS === 'ssdp:byebye') return;
     if (!locationAllowed(message.LOCATION, from.address, gateways, links)) return;
     const location = new URL(message.LOCATION as string).toString();
     if (seen.has(location)) return;
-    seen.add(location);
     const atDefaultGateway = gateways.has(canonicalIp(new URL(location).hostname.replace(/^\[|\]$/g, '')) ?? '');
-    if (atDefaultGateway) queue.unshift({ location, atDefaultGateway });
-    else queue.push({ location, atDefaultGateway });
-    wake?.();
+    if (atDefaultGateway) {
+      if (atGateways >= MAX_GATEWAY_LOCATIONS) return;
+      atGateways++;
+    } else {
+      const sender = canonicalIp(from.address.replace(/%.*$/, '')) ?? from.address;
+      const fromSender = bySender.get(sender) ?? 0;
+      if (others >= MAX_OTHER_LOCATIONS || fromSender >= MAX_LOCATIONS_PER_SENDER) return;
+      others++;
+      bySender.set(sender, fromSender + 1);
+    }
+    seen.add(location);
+    follow({ location, atDefaultGateway });
   };
   bus.removeAllListeners('ssdp:search-response');
   bus.removeAllListeners('ssdp:notify');
   bus.on('ssdp:search-response', (message: { ST?: unknown; LOCATION?: unknown }, from: NetworkAddress) => answer(message.ST, message, from));
   bus.on('ssdp:notify', (message: { NT?: unknown; NTS?: unknown; LOCATION?: unknown }, from: NetworkAddress) => answer(message.NT, message, from));
-  return {
-    take: () => queue.shift(),
-    arrival: () => new Promise<void>((resolve) => (wake = () => {
-      wake = null;
-      resolve();
-    })),
-  };
 }
 
 /** Our links' subnets (`cidr` of every address but loopback): where a router's answer comes from. */
@@ -248,12 +275,12 @@ async function map(request: GatewayOps['map']['request']): Promise<MadeMapping> 
   if (request.method === 'upnp') {
     const common = { ttl: libraryTtl('upnp-igd', request.ttlMs), autoRefresh: false, description: request.description };
     let gateway: Gateway | undefined;
-    const failures: string[] = [];
+    const failures: DiscoveryFailure[] = [];
     if (request.upnpDescriptionUrl) {
       gateway = await upnpAt(request.upnpDescriptionUrl, common);
     } else {
-      // The router at our default gateway, else (once the search is over) the first other one
-      // that answered: another device answering first does not become the router.
+      // The router at our default gateway as soon as it is read, else (once the search is over)
+      // the first other one: another device answering first does not become the router.
       for await (const found of discoverGateways(AbortSignal.timeout(DISCOVERY_TIMEOUT_MS), common, failures)) {
         if (found.gateway.family !== 'IPv4') continue;
         gateway ??= found.gateway;
@@ -263,8 +290,9 @@ async function map(request: GatewayOps['map']['request']): Promise<MadeMapping> 
         }
       }
     }
-    // (One that answered but whose description could not be used says why.)
-    if (!gateway) throw new Error(`no UPnP router answered on the local network${failures.length > 0 ? ` that could be used (${failures[0]})` : ''}`);
+    // (One that answered but whose description could not be used says why: the default gateway's first.)
+    const why = failures.find((f) => f.atDefaultGateway) ?? failures[0];
+    if (!gateway) throw new Error(`no UPnP router answered on the local network${why ? ` that could be used (${why.message})` : ''}`);
     const location = deviceOf(gateway).service.location.toString();
     return mapOn(checkedUpnp(gateway), { protocol: 'upnp-igd', location }, request.port, request.ttlMs);
   }
@@ -275,43 +303,67 @@ async function map(request: GatewayOps['map']['request']): Promise<MadeMapping> 
   return mapOn(await pmpAt(host, common), { protocol: 'nat-pmp', host }, request.port, request.ttlMs);
 }
 
+/** Address ranges no router's external address is in (private and 100.64/10 are: behind another NAT). */
+const NOT_EXTERNAL: ReadonlySet<string> = new Set(['unspecified', 'broadcast', 'multicast', 'loopback', 'linkLocal', 'reserved']);
+
+/** The first of `candidates` that can be a router's external address (an IPv4 address, canonicalIp's spelling). */
+function externalAddressOf(candidates: readonly unknown[]): string | undefined {
+  return candidates.flatMap((a) => {
+    const ip = typeof a === 'string' ? canonicalIp(a) : null;
+    return ip !== null && isIP(ip) === 4 && !NOT_EXTERNAL.has(ipaddr.parse(ip).range()) ? [ip] : [];
+  })[0];
+}
+
+const validPort = (port: unknown): port is number => typeof port === 'number' && Number.isInteger(port) && port >= 1 && port <= 65_535;
+
 async function mapOn(gateway: Gateway, ref: GatewayRef, port: number, ttlMs: number): Promise<MadeMapping> {
+  let made: { externalPort: unknown } | null = null;
   try {
     const internal = await localAddressTowards(gateway.host);
     const result = await gateway.map(port, internal, { externalPort: port, protocol: 'tcp', ttl: libraryTtl(ref.protocol, ttlMs), autoRefresh: false, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+    made = result;
     const externalIp: unknown = await gateway.externalIp({ signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) }).catch(() => result.externalHost);
     // The router's own words, shown on the dashboard and in the tray: an IPv4 address and a port, or no mapping.
-    const external = [externalIp, result.externalHost].flatMap((a) => {
-      const ip = typeof a === 'string' ? canonicalIp(a) : null;
-      return ip !== null && isIP(ip) === 4 ? [ip] : [];
-    })[0];
-    if (external === undefined) throw new Error('the router named no IPv4 address as its external one');
+    const external = externalAddressOf([externalIp, result.externalHost]);
+    if (external === undefined) throw new Error('the router named no usable IPv4 address as its external one');
     const externalPort: unknown = result.externalPort;
-    if (typeof externalPort !== 'number' || !Number.isInteger(externalPort) || externalPort < 1 || externalPort > 65_535) throw new Error('the router named no valid external port');
-    return { protocol: ref.protocol, external_address: external, external_port: externalPort, internal_address: internal, internal_port: port, gateway: ref };
+    if (!validPort(externalPort)) throw new Error('the router named no valid external port');
+    const granted = grantedSeconds.get(gateway);
+    return {
+      protocol: ref.protocol, external_address: external, external_port: externalPort, internal_address: internal, internal_port: port, gateway: ref,
+      ...(granted !== undefined ? { lease_ms: granted * 1000 } : {}),
+    };
   } catch (error) {
-    // (Takes back what the library holds as mapped; the thread ends after the answer anyway.)
+    // A mapping the router made but that is not kept is taken back (gateway.stop() does not:
+    // with autoRefresh off the library forgets what it mapped), then what the library holds.
+    if (made !== null) await removeMapping(gateway, ref, port, validPort(made.externalPort) ? made.externalPort : port).catch(() => undefined);
     await gateway.stop().catch(() => undefined);
     throw error;
   }
 }
 
-async function renew(request: GatewayOps['renew']['request']): Promise<{ renewed: true }> {
+/** Asks the router of `gateway` to remove the mapping of TCP `externalPort` (NAT-PMP: of our `internalPort`). */
+async function removeMapping(gateway: Gateway, ref: GatewayRef, internalPort: number, externalPort: number): Promise<void> {
+  const signal = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
+  if (ref.protocol === 'nat-pmp') {
+    await gateway.unmap(internalPort, { signal });
+  } else {
+    // The library deletes only what the same object mapped with autoRefresh: asked directly.
+    await deviceOf(gateway).run(WAN_IP_CONNECTION, 'DeletePortMapping', [['NewRemoteHost', ''], ['NewExternalPort', externalPort], ['NewProtocol', 'TCP']], { signal });
+  }
+}
+
+async function renew(request: GatewayOps['renew']['request']): Promise<GatewayOps['renew']['answer']> {
   const ttl = libraryTtl(request.gateway.protocol, request.ttlMs);
   const gateway = await gatewayOf(request.gateway, { ttl, description: request.description });
   await gateway.map(request.port, request.internalAddress, { externalPort: request.externalPort, protocol: 'tcp', ttl, autoRefresh: false, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+  const granted = grantedSeconds.get(gateway);
+  if (granted !== undefined) return { renewed: true, lease_ms: granted * 1000 };
   return { renewed: true };
 }
 
 async function unmap(request: GatewayOps['unmap']['request']): Promise<{ removed: true }> {
-  const signal = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
-  const gateway = await gatewayOf(request.gateway);
-  if (request.gateway.protocol === 'nat-pmp') {
-    await gateway.unmap(request.internalPort, { signal });
-  } else {
-    // The library deletes only what the same object mapped; this thread did not: asked directly.
-    await deviceOf(gateway).run(WAN_IP_CONNECTION, 'DeletePortMapping', [['NewRemoteHost', ''], ['NewExternalPort', request.externalPort], ['NewProtocol', 'TCP']], { signal });
-  }
+  await removeMapping(await gatewayOf(request.gateway), request.gateway, request.internalPort, request.externalPort);
   return { removed: true };
 }
 

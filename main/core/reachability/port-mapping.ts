@@ -99,20 +99,26 @@ export class PortMapper {
         if (made.error === UNREADABLE_ANSWER) this.options.log?.warn({ event: 'port_mapping_answer_unreadable', method }, 'an answer to the port-mapping request could not be read (its thread ended; the node is not affected)');
         continue;
       }
-      const { gateway, ...mapping } = made.value;
+      const { gateway, lease_ms: granted, ...mapping } = made.value;
       this.gateway = gateway;
-      this.current = { ...mapping, expires_at: Date.now() + this.ttl };
-      this.scheduleRenewal(port);
+      const lease = this.leaseOf(granted);
+      this.current = { ...mapping, expires_at: Date.now() + lease };
+      this.scheduleRenewal(port, lease);
       this.options.log?.info({ event: 'port_mapped', ...this.current }, 'the router forwards the federation port');
       return { ok: true, mapping: this.current };
     }
     return { ok: false, error: `the router did not accept a port mapping (${problems.join('; ')})` };
   }
 
-  /** Renews one minute before the lease ends (a router that forgot it gets it again). */
-  private scheduleRenewal(port: number): void {
+  /** The lease a mapping holds: the one asked for, or the shorter one the router granted (NAT-PMP may). */
+  private leaseOf(granted: number | undefined): number {
+    return granted !== undefined && Number.isFinite(granted) && granted >= 0 ? Math.min(this.ttl, granted) : this.ttl;
+  }
+
+  /** Renews one minute before the lease ends (a router that forgot it gets it again), at most every 5 s. */
+  private scheduleRenewal(port: number, lease: number): void {
     if (this.renewTimer) clearTimeout(this.renewTimer);
-    this.renewTimer = setTimeout(() => void this.renew(port), Math.max(5_000, this.ttl - 60_000));
+    this.renewTimer = setTimeout(() => void this.renew(port), Math.max(5_000, lease - 60_000));
     this.renewTimer.unref();
   }
 
@@ -135,17 +141,17 @@ export class PortMapper {
       }
       return;
     }
-    if (renewed.ok) {
-      current.expires_at = Date.now() + this.ttl;
-      this.options.log?.info({ event: 'port_mapping_renewed', expires_at: current.expires_at }, 'port mapping renewed');
-      this.options.onRenewed?.();
-    } else {
+    if (!renewed.ok) {
       this.options.log?.warn({ event: 'port_mapping_renewal_failed', error: renewed.error }, 'could not renew the port mapping; trying again in a minute');
       this.renewTimer = setTimeout(() => void this.renew(port), 60_000);
       this.renewTimer.unref();
       return;
     }
-    this.scheduleRenewal(port);
+    const lease = this.leaseOf(renewed.value.lease_ms);
+    current.expires_at = Date.now() + lease;
+    this.options.log?.info({ event: 'port_mapping_renewed', expires_at: current.expires_at }, 'port mapping renewed');
+    this.options.onRenewed?.();
+    this.scheduleRenewal(port, lease);
   }
 
   /**
