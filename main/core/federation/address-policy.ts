@@ -28,6 +28,7 @@ import ipaddr from 'ipaddr.js';
 import type { AlternateEndpoint, EndpointFailover } from './endpoint-failover.ts';
 import { CertificatePinError } from './pinned-tls.ts';
 import { METADATA_ADDRESSES } from './metadata-addresses.ts';
+import type { HomeAddressCheck } from './home-addresses.ts';
 
 /**
  * Who named an endpoint: nobody we trust, a token-holding friend (`peering`), the owner, or a
@@ -81,6 +82,8 @@ export function classifyAddress(ip: string): { class: AddressClass; range: strin
   const canonical = parsed.toString();
   const range = parsed.range();
   if (METADATA_ADDRESSES.has(canonical)) return { class: 'metadata', range, canonical };
+  // IPv4-compatible IPv6 (::/96, deprecated; ipaddr.js calls it unicast): an IPv4 address in another spelling.
+  if (parsed.kind() === 'ipv6' && range === 'unicast' && (parsed as ipaddr.IPv6).parts.slice(0, 6).every((part) => part === 0)) return { class: 'forbidden', range: 'ipv4Compatible', canonical };
   if (range === 'unicast') return { class: 'public', range, canonical };
   if (NON_PUBLIC.has(range)) return { class: range as AddressClass, range, canonical };
   return { class: 'forbidden', range, canonical };
@@ -104,6 +107,11 @@ export interface AddressPolicyOptions {
   /** Who named an origin (`scheme://host[:port]`) stored for a peer, if anybody did. */
   endpointVouch?: (origin: string) => EndpointVouch | undefined;
   lookup?: LookupFn;
+  /**
+   * Whether a public-looking address is this machine's or its home's (home-addresses.ts): then it
+   * is judged as a private one (the owner's vouch, allowPrivateAddresses), never as public.
+   */
+  isHomeAddress?: HomeAddressCheck;
 }
 
 export interface ConnectContext {
@@ -135,8 +143,15 @@ export class AddressPolicy {
    * Why an address may not be used for this connection, or null when it may. `literal`: the
    * endpoint names this address itself (no DNS between what was said and where we connect).
    */
+  /** classifyAddress, with this machine's and its home's public addresses judged as private ones. */
+  private classify(ip: string): { class: AddressClass; range: string; canonical: string } {
+    const classified = classifyAddress(ip);
+    if (classified.class === 'public' && this.options.isHomeAddress?.(classified.canonical)) return { ...classified, class: 'private', range: 'this machine\'s or its home network\'s' };
+    return classified;
+  }
+
   refusal(ip: string, context: ConnectContext, literal = false): string | null {
-    const { class: kind, range, canonical } = classifyAddress(ip);
+    const { class: kind, range, canonical } = this.classify(ip);
     if (kind === 'public') return null;
     if (kind === 'metadata') return `${canonical} is a cloud metadata address`;
     if (kind === 'forbidden') return `${canonical} is not a unicast address (${range})`;
@@ -160,7 +175,7 @@ export class AddressPolicy {
    * to (with `allowPrivateAddresses`, the LAN ranges are; loopback only in --insecure-http test mode).
    */
   alternateRefusal(ip: string): string | null {
-    const { class: kind, range, canonical } = classifyAddress(ip);
+    const { class: kind, range, canonical } = this.classify(ip);
     if (kind === 'public') return null;
     if (kind === 'loopback' && this.options.insecureHttp) return null;
     if (kind !== 'metadata' && kind !== 'forbidden' && kind !== 'loopback' && this.options.allowPrivateAddresses) return null;
@@ -182,7 +197,7 @@ export class AddressPolicy {
     }
     const found = new Set<string>();
     for (const a of addresses) {
-      const classified = classifyAddress(a.address);
+      const classified = this.classify(a.address);
       if (NON_PUBLIC.has(classified.class)) found.add(classified.canonical);
     }
     return [...found].sort();

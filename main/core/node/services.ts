@@ -13,6 +13,7 @@ import { DestinationBindingMemory } from '../federation/destination-binding.ts';
 import { Discovery } from '../federation/discovery.ts';
 import { EventIngest, payerOf } from '../federation/event-ingest.ts';
 import { HttpClient } from '../federation/http-client.ts';
+import { homeAddressCheck } from '../federation/home-addresses.ts';
 import { AddressPolicy, type LookupFn } from '../federation/address-policy.ts';
 import { ServerKeys } from '../federation/keys/server-keys.ts';
 import { NameClaims } from '../federation/name-claims.ts';
@@ -101,6 +102,8 @@ function buildPeerKnowledge({ config, log, db, settings, state }: NodeBasics, bu
     // The owner's own federation URL (the setup wizard's self-check calls it) counts as owner-given.
     endpointVouch: (origin) => trust.endpointVouch(origin) ?? (state.federationUrl !== null && new URL(state.federationUrl).origin === origin ? { vouch: 'owner', addresses: 'any' } : undefined),
     ...(lookup ? { lookup } : {}),
+    // This machine's addresses and its home's IPv6 link are judged as private ones.
+    isHomeAddress: homeAddressCheck(),
   });
   const http: HttpClient = new HttpClient({
     allowInsecureHttp: config.insecureHttp, pinFor: (url) => trust.pinnedFingerprintFor(url), policy,

@@ -439,7 +439,15 @@ export class PeeringService {
         try {
           await this.contact(request.server_name, () => Promise.reject(error));
         } catch (mapped) {
-          if (mapped instanceof HttpError && mapped.status === 403) throw mapped;
+          if (mapped instanceof HttpError && mapped.status === 403) {
+            // The redeemer hears the verdict, not what we found there: an address its name
+            // resolved to, a certificate's fingerprint would make a link an oracle of our network
+            // (a helper's review, 2026-11-30). The owner's log keeps the words.
+            this.d.log.info({ event: 'peering_callback_refused', server: request.server_name, code: mapped.code, error: cleanText(mapped.message, PEER_TEXT_MAX) }, 'a peering request was refused: its endpoint could not be used');
+            throw forbidden(mapped.code, mapped.code === 'address_refused'
+              ? `${request.server_name}: its endpoint is at an address this node does not connect to on a peer's word`
+              : `${request.server_name}: what answers at its endpoint is not the server that signed this request`);
+          }
         }
       }
       unreached = cleanText(error instanceof NotReached ? error.message : classify(error, request.endpoint)[1], PEER_TEXT_MAX);

@@ -1,0 +1,61 @@
+import type { NetworkInterfaceInfo } from 'node:os';
+import { describe, expect, it } from 'vitest';
+import { AddressPolicy, classifyAddress } from './address-policy.ts';
+import { homeAddressCheck } from './home-addresses.ts';
+
+const iface = (address: string, cidr: string, internal = false): NetworkInterfaceInfo =>
+  (address.includes(':')
+    ? { address, cidr, internal, family: 'IPv6', netmask: '', mac: '00:00:00:00:00:00', scopeid: 0 }
+    : { address, cidr, internal, family: 'IPv4', netmask: '', mac: '00:00:00:00:00:00' });
+
+/** A home node (a private IPv4, a global IPv6 /64) that also has a public IPv4 on a server's shared /24. */
+const interfaces = {
+  lo: [iface('127.0.0.1', '127.0.0.1/8', true), iface('::1', '::1/128', true)],
+  eth0: [iface('192.168.1.20', '192.168.1.20/24'), iface('2a01:4f8:1:2::20', '2a01:4f8:1:2::20/64'), iface('fe80::20', 'fe80::20/64')],
+  eth1: [iface('95.216.1.5', '95.216.1.5/24')],
+};
+
+describe('this machine and its home, as the address policy sees them', () => {
+  it('our own addresses, and every address of our IPv6 links; not a public IPv4 subnet\'s neighbours, nor another /64', () => {
+    const isHome = homeAddressCheck(() => interfaces);
+    for (const ours of ['95.216.1.5', '2a01:4f8:1:2::20', '2a01:4f8:1:2::1', '2a01:4f8:1:2:a:b:c:d', '192.168.1.20']) expect(isHome(ours), ours).toBe(true);
+    for (const theirs of ['95.216.1.6', '2a01:4f8:1:3::1', '198.51.100.7', '2a01:4f8::1']) expect(isHome(theirs), theirs).toBe(false);
+  });
+
+  it('reads the interfaces again after 10 s: a new network is noticed', () => {
+    let now = 0;
+    let current: typeof interfaces | { eth0: NetworkInterfaceInfo[] } = interfaces;
+    const isHome = homeAddressCheck(() => current, () => now);
+    expect(isHome('2a01:4f8:1:2::1')).toBe(true);
+    current = { eth0: [iface('2a01:4f8:9:9::20', '2a01:4f8:9:9::20/64')] };
+    now = 9_999;
+    expect(isHome('2a01:4f8:9:9::1')).toBe(false);
+    now = 10_000;
+    expect(isHome('2a01:4f8:9:9::1')).toBe(true);
+    expect(isHome('2a01:4f8:1:2::1')).toBe(false);
+  });
+
+  it('the policy judges them as private: refused to a peer\'s word and as another endpoint; the owner\'s vouch and a LAN setup allow them', async () => {
+    const isHomeAddress = homeAddressCheck(() => interfaces);
+    const policy = new AddressPolicy({ insecureHttp: false, allowPrivateAddresses: false, isHomeAddress });
+    // (A peer's endpoint, or a discovery's, naming the home's router or this machine by its global address.)
+    expect(policy.refusal('2a01:4f8:1:2::1', { vouch: 'peering', pinned: false })).toContain('this machine\'s or its home network\'s');
+    expect(policy.refusal('95.216.1.5', { vouch: 'none', pinned: false })).toContain('this machine\'s or its home network\'s');
+    expect(policy.alternateRefusal('2a01:4f8:1:2::1')).not.toBeNull();
+    // Other public addresses, a server's neighbours included, as before.
+    expect(policy.refusal('95.216.1.6', { vouch: 'none', pinned: false })).toBeNull();
+    expect(policy.refusal('2a01:4f8:1:3::1', { vouch: 'none', pinned: false })).toBeNull();
+    // The owner adding a friend's node in the same home vouches for it, as for a private address.
+    expect(await policy.vouchableAddresses('[2a01:4f8:1:2::7]')).toEqual(['2a01:4f8:1:2::7']);
+    expect(policy.refusal('2a01:4f8:1:2::7', { vouch: 'owner', pinned: false, addresses: new Set(['2a01:4f8:1:2::7']) })).toBeNull();
+    expect(new AddressPolicy({ insecureHttp: false, allowPrivateAddresses: true, isHomeAddress }).refusal('2a01:4f8:1:2::1', { vouch: 'none', pinned: false })).toBeNull();
+  });
+
+  it('IPv4-compatible IPv6 (::/96) is no public address, and GCP\'s IPv6 metadata service is a metadata address', () => {
+    expect(classifyAddress('::7f00:1').class).toBe('forbidden');
+    expect(classifyAddress('::a9fe:a9fe').class).toBe('forbidden');
+    expect(classifyAddress('fd20:ce::254').class).toBe('metadata');
+    expect(classifyAddress('::ffff:127.0.0.1').class).toBe('loopback');
+    expect(classifyAddress('2a01:4f8::1').class).not.toBe('forbidden');
+  });
+});
