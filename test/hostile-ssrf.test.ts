@@ -108,6 +108,24 @@ describe('item 8: numeric spellings of 127.0.0.1 are refused before any connecti
     expect((await alpha.admin('PUT', '/policy', { default: 'allowlist' })).status).toBe(200);
     expect(hits - before).toBe(0);
   });
+
+  it('under the open policy, reading strangers\' keys is budgeted per source address (3, then one every 10 s), and what a read met is not told back', async ({ fileNodes }) => {
+    // Made-up names that resolve nowhere: each is a keys read this node tries for a stranger.
+    const alpha = await nodeWithDns(fileNodes, 'alpha-budget.test', {});
+    expect((await alpha.admin('PUT', '/policy', { default: 'open' })).status).toBe(200);
+    const answers = [];
+    for (let i = 1; i <= 4; i++) {
+      const sender = Identity.create(join(tempDir(), `s${i}.json`), `made-up-${i}.test`);
+      answers.push(await sendSigned(sender, alpha.started.federation_url!, 'GET', '/_paracord/federation/v1/keys/cache?server_name=a.test', undefined, { destination: null }));
+    }
+    expect(answers.map((a) => a.status), JSON.stringify(answers.map((a) => a.body))).toEqual([503, 503, 503, 429]);
+    // (Before: the fourth read too, and each answer told the resolver's words: getaddrinfo ENOTFOUND …)
+    for (const answer of answers.slice(0, 3)) {
+      expect(answer.body.error).toBe('keys_unavailable');
+      expect(answer.body.message).not.toMatch(/ENOTFOUND|getaddrinfo/);
+    }
+    expect(answers[3]!.body.error).toBe('rate_limited');
+  });
 });
 
 /** A resolver standing in for DNS: names map to the addresses the test gives them (changeable). */

@@ -212,6 +212,9 @@ export async function checkRequestSignatureOffThread(ctx: Context, auth: AuthHea
  * limit that matters is the one per authenticated origin server, after the signature.
  */
 export const DEFAULT_ADDRESS_LIMIT: RateLimit = { per_second: 2_000, burst: 5_000 };
+/** Keys of servers we know nothing of, read for one source address (one every 10 s, 3 at once), and for everybody (2 a second, 10 at once). */
+export const STRANGER_KEY_READS_PER_ADDRESS: RateLimit = { per_second: 0.1, burst: 3 };
+export const STRANGER_KEY_READS: RateLimit = { per_second: 2, burst: 10 };
 
 function rateLimited(message: string, retryAfterMs: number): HttpError {
   const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
@@ -275,10 +278,24 @@ export function verifySignedRequest(deps: VerifySignedRequestDeps): Middleware {
     // A key read from its server over a day ago (or past its valid_until) is read again first: a rotation is learnt.
     // One a mailbox carried was signed up to its week ago: with the key current then (server-keys.ts KeyUse).
     const use = dispatched ? { purpose: 'request' as const, carriedSignedAt: requestTs } : { purpose: 'request' as const };
-    const key = deps.keys.lookupNow(origin, keyId, use, { refreshStale: true }) ?? (await deps.keys.lookup(origin, keyId, use, { refreshStale: true }));
+    let key = deps.keys.lookupNow(origin, keyId, use, { refreshStale: true });
+    // A stranger (the open policy lets them sign requests): its keys are read from wherever its
+    // name points, before its signature can be checked, and a name costs nothing to make up. So
+    // such reads are budgeted per source address and for everybody together (a helper's review,
+    // 2026-11-30: a reflector and a scanner otherwise), and what the read met is not told back.
+    const stranger = !dispatched && deps.trust.get(origin) === undefined && !deps.keys.hasDirectKeys(origin);
+    if (key === null) {
+      if (stranger && deps.limiter) {
+        const fromAddress = deps.limiter.address.take(`stranger-keys ${addressKey(ctx.ip)}`, STRANGER_KEY_READS_PER_ADDRESS);
+        if (!fromAddress.ok) throw rateLimited(`${ctx.ip} asks this server to read too many unknown servers' keys`, fromAddress.retryAfterMs);
+        const everybody = deps.limiter.global.take('stranger-keys', STRANGER_KEY_READS);
+        if (!everybody.ok) throw rateLimited('this server reads too many unknown servers\' keys right now', everybody.retryAfterMs);
+      }
+      key = await deps.keys.lookup(origin, keyId, use, { refreshStale: true });
+    }
     // A key id met just after we read the server's keys (it may have rotated since), or when its keys
     // could not be read: 503 with Retry-After, retried by the sender, not refused for good (nor blamed).
-    if (isUncheckedKey(key)) throw keysNotChecked(key);
+    if (isUncheckedKey(key)) throw keysNotChecked(stranger ? { ...key, message: `${origin}'s keys could not be read to check key ${keyId}` } : key);
     if (!key.ok) throw forbidden(key.code, key.message);
 
     const rawBody = await readRawBody(ctx);
