@@ -274,6 +274,10 @@ export interface ConnectObserver {
   connected(origin: string, to: ConnectedTo | null, failed: ConnectedTo[]): void;
 }
 
+/** Tries one connection may make in all (the origin's addresses, then its alternates'), and addresses of one alternate tried. */
+export const MAX_CONNECT_ATTEMPTS = 8;
+const MAX_ADDRESSES_PER_ALTERNATE = 2;
+
 type UndiciConnector = (options: { hostname: string; host?: string; protocol: string; port: string; servername?: string | null; [k: string]: unknown }, callback: (error: Error | null, socket: unknown) => void) => void;
 
 /**
@@ -297,8 +301,15 @@ export function guardedConnect(
     const bare = hostname.startsWith('[') ? hostname.slice(1, -1) : hostname;
     const servername = options.servername ?? (isIP(bare) === 0 ? bare : undefined);
     const failed: ConnectedTo[] = [];
+    // One connection asked: at most MAX_CONNECT_ATTEMPTS tries in all, whatever the names resolve
+    // to (a discovery listing eight alternates with many addresses each made hundreds of
+    // connection attempts to whoever it named: a helper's review, 2026-11-30).
+    let tries = 0;
     const attempt = (endpoint: string, address: ResolvedAddress, port: string) =>
       new Promise<unknown>((resolve, reject) => {
+        if (++tries > MAX_CONNECT_ATTEMPTS) {
+          return reject(Object.assign(new Error(`${origin}: no connection after ${MAX_CONNECT_ATTEMPTS} tries`), { code: 'ECONNREFUSED' }));
+        }
         base({ ...options, hostname: address.address, port, ...(servername ? { servername } : {}) }, (error, socket) => {
           if (error || !socket) {
             failed.push({ endpoint, address: address.address, family: address.family });
@@ -332,10 +343,12 @@ export function guardedConnect(
       // vouch for a peer, our own URL), another endpoint a discovery lists is public or nothing.
       const addresses = await policy.resolveAll(a.host, a.endpoint, { vouch: 'listed', pinned: context.pinned });
       let last: unknown;
-      for (const address of addresses) {
+      for (const address of addresses.slice(0, MAX_ADDRESSES_PER_ALTERNATE)) {
         try {
           return await attempt(a.endpoint, address, a.port);
         } catch (error) {
+          // As for the origin itself: only the network may fail over (a refusal, a certificate that is not the one, stands).
+          if (!isNetworkFailure(error)) throw error;
           last = error;
         }
       }
