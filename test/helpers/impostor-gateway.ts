@@ -10,9 +10,10 @@
  * asked for; external address OTHER; the lease asked for, or at most GRANT seconds). Only the last
  * is the gateway's own answer (RFC 6886 §3.1).
  *
- * `ssdp-crowd GATEWAY OTHER N`: answers each SSDP search first N times from OTHER (another host of
- * the link), each at a LOCATION of its own there (http://OTHER:5000/aK) where its server accepts
- * and never answers, then once from GATEWAY with its description (`http`, below).
+ * `ssdp-crowd GATEWAY OTHER N [at-gateway]`: answers each SSDP search first N times from OTHER
+ * (another host of the link), each at a LOCATION of its own there (http://OTHER:5000/aK) where its
+ * server accepts and never answers (`at-gateway`: at the gateway's address, http://GATEWAY:500K/aK,
+ * where nothing listens), then once from GATEWAY with its description (`http`, below).
  *
  * `ssdp GATEWAY ELSEWHERE`: answers each SSDP search (multicast, joined on GATEWAY) twice from
  * GATEWAY, as an IGDv2 router: first with LOCATION ELSEWHERE (a URL on another host), then with
@@ -37,7 +38,7 @@
  * for each request.
  *
  * Usage: node impostor-gateway.ts pmp GATEWAY OTHER [GRANT] | ssdp GATEWAY ELSEWHERE | ssdp-from OTHER GATEWAY
- *   | ssdp-redirect GATEWAY TARGET COPIES | ssdp-garbage GATEWAY | ssdp-crowd GATEWAY OTHER N | http ADDRESS PORT
+ *   | ssdp-redirect GATEWAY TARGET COPIES | ssdp-garbage GATEWAY | ssdp-crowd GATEWAY OTHER N [at-gateway] | http ADDRESS PORT
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { createServer } from 'node:http';
@@ -147,7 +148,7 @@ if (mode === 'pmp') {
   }));
   say({ ready: true });
 } else if (mode === 'ssdp-crowd') {
-  const [gateway, other, n] = args as [string, string, string];
+  const [gateway, other, n, where] = args as [string, string, string, string | undefined];
   await serveDescription(gateway, 5000);
   // Accepts, reads, never answers.
   const stalled = createServer((req) => say({ stalled: `${req.method} ${req.url}` }));
@@ -157,7 +158,8 @@ if (mode === 'pmp') {
   const answerAt = (location: string) => `HTTP/1.1 200 OK\r\nCACHE-CONTROL: max-age=1800\r\nST: ${IGD2}\r\nUSN: uuid:impostor-${location}::${IGD2}\r\nEXT:\r\nLOCATION: ${location}\r\n\r\n`;
   ssdp.on('message', (message, from) => {
     if (!message.toString('latin1').startsWith('M-SEARCH')) return;
-    for (let k = 1; k <= Number(n); k++) crowd.send(answerAt(`http://${other}:5000/a${k}`), from.port, from.address, () => say({ sent: `crowd ${k}` }));
+    // (`at-gateway`: the crowd's LOCATIONs name the gateway's address, at ports nothing listens on.)
+    for (let k = 1; k <= Number(n); k++) crowd.send(answerAt(where === 'at-gateway' ? `http://${gateway}:${5000 + k}/a${k}` : `http://${other}:5000/a${k}`), from.port, from.address, () => say({ sent: `crowd ${k}` }));
     setTimeout(() => ssdp.send(answerAt(`http://${gateway}:5000/rootDesc.xml`), from.port, from.address, () => say({ sent: 'gateway' })), 100);
   });
   await new Promise<void>((resolve) => ssdp.bind(1900, () => {
@@ -169,5 +171,5 @@ if (mode === 'pmp') {
   await serveDescription(args[0]!, Number(args[1]));
   say({ ready: true });
 } else {
-  throw new Error(`usage: impostor-gateway.ts pmp GATEWAY OTHER [GRANT] | ssdp GATEWAY ELSEWHERE | ssdp-from OTHER GATEWAY | ssdp-redirect GATEWAY TARGET COPIES | ssdp-garbage GATEWAY | ssdp-crowd GATEWAY OTHER N | http ADDRESS PORT (not ${mode})`);
+  throw new Error(`usage: impostor-gateway.ts pmp GATEWAY OTHER [GRANT] | ssdp GATEWAY ELSEWHERE | ssdp-from OTHER GATEWAY | ssdp-redirect GATEWAY TARGET COPIES | ssdp-garbage GATEWAY | ssdp-crowd GATEWAY OTHER N [at-gateway] | http ADDRESS PORT (not ${mode})`);
 }

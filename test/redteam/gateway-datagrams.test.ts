@@ -170,6 +170,14 @@ ${impostor.output()}`).toMatchObject({ ok: true, mapping: { protocol: 'nat-pmp',
     expect(impostor!.split('\n').filter((l) => l.startsWith('{"stalled"')).length, all).toBeLessThanOrEqual(2);
   }, 60_000);
 
+  it('a host answering first, ten times, at the gateway\'s address (ports where nothing listens) spends its own share, not the gateway\'s: the router\'s answer is read', async () => {
+    execFileSync('ip', ['-n', router.router, 'addr', 'replace', `${ROUTER_LAN_SECOND}/24`, 'dev', `ri-${router.id}`]);
+    const { mapped, outputs: [impostor], all } = await mapAmong([[router.router, 'ssdp-crowd', ROUTER_LAN, ROUTER_LAN_SECOND, '10', 'at-gateway']], 7464);
+    // (Before: the ten filled the eight a default gateway's LOCATIONs had, and the router's answer was dropped.)
+    expect(requests(impostor!, 'GET /rootDesc.xml'), all).toHaveLength(1);
+    expect(mapped.error, all).toContain('UPnP-IGD: Code 606 - Action not authorized');
+  }, 60_000);
+
   it('a NAT-PMP gateway that grants a shorter lease than asked: the mapping ends when the gateway said', async () => {
     const impostor = inNamespace(router.router, [join(REPO_ROOT, 'test/helpers/impostor-gateway.ts'), 'pmp', ROUTER_LAN, ROUTER_WAN, '30']);
     let run: ReturnType<typeof inNamespace> | null = null;

@@ -1,5 +1,6 @@
 /** The doctor's check of this machine's clock against the allowed peers' (doctor.ts), asked as the node asks them. */
 import type Database from 'better-sqlite3';
+import { homeAddressCheck } from '../federation/home-addresses.ts';
 import { AddressPolicy } from '../federation/address-policy.ts';
 import { HttpClient } from '../federation/http-client.ts';
 import { KEYS_PATH } from '../federation/paths.ts';
@@ -55,7 +56,7 @@ export function peerClient(db: Database.Database | null, insecureHttp: boolean, 
   if (!db) return null;
   try {
     const trust = new TrustStore(db, new Settings(db));
-    const policy = new AddressPolicy({ insecureHttp, allowPrivateAddresses, endpointVouch: (origin) => trust.endpointVouch(origin) });
+    const policy = new AddressPolicy({ insecureHttp, allowPrivateAddresses, endpointVouch: (origin) => trust.endpointVouch(origin), isHomeAddress: homeAddressCheck() });
     return new HttpClient({ allowInsecureHttp: insecureHttp, pinFor: (url) => trust.pinnedFingerprintFor(url), policy });
   } catch {
     return null;

@@ -102,7 +102,7 @@ function buildPeerKnowledge({ config, log, db, settings, state }: NodeBasics, bu
     // The owner's own federation URL (the setup wizard's self-check calls it) counts as owner-given.
     endpointVouch: (origin) => trust.endpointVouch(origin) ?? (state.federationUrl !== null && new URL(state.federationUrl).origin === origin ? { vouch: 'owner', addresses: 'any' } : undefined),
     ...(lookup ? { lookup } : {}),
-    // This machine's addresses and its home's IPv6 link are judged as private ones.
+    // This machine's own public addresses are judged as private ones (a peer's word cannot point us at ourselves).
     isHomeAddress: homeAddressCheck(),
   });
   const http: HttpClient = new HttpClient({

@@ -130,16 +130,25 @@ async function pmpAt(address: string, options: { ttl?: number; description?: str
     if (from.address !== address || from.port !== NAT_PMP_PORT) return;
     // A mapping's answer (RFC 6886 §3.3: op 129 or 130, result 0) says the lease the router granted,
     // which may be shorter than asked: the renewal is timed by it (port-mapping.ts).
-    if (message.length >= 16 && message.readUInt8(0) === 0 && [129, 130].includes(message.readUInt8(1)) && message.readUInt16BE(2) === 0) {
-      grantedSeconds.set(gateway, message.readUInt32BE(12));
+    if (message.length >= 16 && message.readUInt8(0) === 0 && message.readUInt8(1) === 130 && message.readUInt16BE(2) === 0) {
+      const byPort = grantedSeconds.get(gateway) ?? new Map<number, number>();
+      byPort.set(message.readUInt16BE(8), message.readUInt32BE(12));
+      grantedSeconds.set(gateway, byPort);
     }
     take.call(gateway, message, from);
   };
   return gateway;
 }
 
-/** The lease (seconds) a NAT-PMP gateway granted in its latest mapping answer (pmpAt). */
-const grantedSeconds = new WeakMap<Gateway, number>();
+/** The lease (seconds) a NAT-PMP gateway granted in its latest TCP mapping answer, by internal port (pmpAt). */
+const grantedSeconds = new WeakMap<Gateway, Map<number, number>>();
+
+/** The lease granted for `port`'s mapping, in ms; a lease of nothing is no mapping (RFC 6886 §3.4). */
+function grantedLease(gateway: Gateway, port: number): number | undefined {
+  const seconds = grantedSeconds.get(gateway)?.get(port);
+  if (seconds === 0) throw new Error('the router granted the mapping no time');
+  return seconds === undefined ? undefined : seconds * 1000;
+}
 
 /** The IPv4 address of a NAT-PMP gateway named by the owner (an address, or a name looked up once). */
 async function ipv4Of(host: string): Promise<string> {
@@ -147,8 +156,7 @@ async function ipv4Of(host: string): Promise<string> {
 }
 
 /**
- * LOCATIONs one discovery reads at most: at a default gateway (where the node asks anyway), and
- * elsewhere, then per sender. A host that floods answers fills only its own share, and a slow or
+ * LOCATIONs one discovery reads at most: from a default gateway, and from others, then per sender. A host that floods answers fills only its own share, and a slow or
  * silent one holds up nobody: every LOCATION is read as soon as it is allowed, all at once.
  */
 const MAX_GATEWAY_LOCATIONS = 8;
@@ -223,11 +231,13 @@ function answersFollowed(bus: EventEmitter, gateways: ReadonlySet<string>, links
     const location = new URL(message.LOCATION as string).toString();
     if (seen.has(location)) return;
     const atDefaultGateway = gateways.has(canonicalIp(new URL(location).hostname.replace(/^\[|\]$/g, '')) ?? '');
-    if (atDefaultGateway) {
+    // The gateways' own budget for answers from a default gateway (its LOCATION may be at another of
+    // its addresses); anybody else's, at the gateway's address too, is that sender's share.
+    const sender = canonicalIp(from.address.replace(/%.*$/, '')) ?? from.address;
+    if (gateways.has(sender)) {
       if (atGateways >= MAX_GATEWAY_LOCATIONS) return;
       atGateways++;
     } else {
-      const sender = canonicalIp(from.address.replace(/%.*$/, '')) ?? from.address;
       const fromSender = bySender.get(sender) ?? 0;
       if (others >= MAX_OTHER_LOCATIONS || fromSender >= MAX_LOCATIONS_PER_SENDER) return;
       others++;
@@ -318,8 +328,10 @@ const validPort = (port: unknown): port is number => typeof port === 'number' &&
 
 async function mapOn(gateway: Gateway, ref: GatewayRef, port: number, ttlMs: number): Promise<MadeMapping> {
   let made: { externalPort: unknown } | null = null;
+  let asked = false;
   try {
     const internal = await localAddressTowards(gateway.host);
+    asked = true;
     const result = await gateway.map(port, internal, { externalPort: port, protocol: 'tcp', ttl: libraryTtl(ref.protocol, ttlMs), autoRefresh: false, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
     made = result;
     const externalIp: unknown = await gateway.externalIp({ signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) }).catch(() => result.externalHost);
@@ -328,16 +340,21 @@ async function mapOn(gateway: Gateway, ref: GatewayRef, port: number, ttlMs: num
     if (external === undefined) throw new Error('the router named no usable IPv4 address as its external one');
     const externalPort: unknown = result.externalPort;
     if (!validPort(externalPort)) throw new Error('the router named no valid external port');
-    const granted = grantedSeconds.get(gateway);
+    const granted = grantedLease(gateway, port);
     return {
       protocol: ref.protocol, external_address: external, external_port: externalPort, internal_address: internal, internal_port: port, gateway: ref,
-      ...(granted !== undefined ? { lease_ms: granted * 1000 } : {}),
+      ...(granted !== undefined ? { lease_ms: granted } : {}),
     };
   } catch (error) {
-    // A mapping the router made but that is not kept is taken back (gateway.stop() does not:
-    // with autoRefresh off the library forgets what it mapped), then what the library holds.
-    if (made !== null) await removeMapping(gateway, ref, port, validPort(made.externalPort) ? made.externalPort : port).catch(() => undefined);
     await gateway.stop().catch(() => undefined);
+    // A mapping the router may have made but that is not kept is taken back, through a client of
+    // its own (the library's own removal names no protocol, and an aborted NAT-PMP request blocks
+    // its client's queue): NAT-PMP's by our internal port; UPnP's only when the router said which
+    // external port it reserved (another one may be another device's).
+    if (asked && (ref.protocol === 'nat-pmp' || (made !== null && validPort(made.externalPort)))) {
+      const externalPort = made !== null && validPort(made.externalPort) ? made.externalPort : port;
+      await gatewayOf(ref).then((fresh) => removeMapping(fresh, ref, port, externalPort).finally(() => fresh.stop().catch(() => undefined))).catch(() => undefined);
+    }
     throw error;
   }
 }
@@ -357,8 +374,8 @@ async function renew(request: GatewayOps['renew']['request']): Promise<GatewayOp
   const ttl = libraryTtl(request.gateway.protocol, request.ttlMs);
   const gateway = await gatewayOf(request.gateway, { ttl, description: request.description });
   await gateway.map(request.port, request.internalAddress, { externalPort: request.externalPort, protocol: 'tcp', ttl, autoRefresh: false, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
-  const granted = grantedSeconds.get(gateway);
-  if (granted !== undefined) return { renewed: true, lease_ms: granted * 1000 };
+  const granted = grantedLease(gateway, request.port);
+  if (granted !== undefined) return { renewed: true, lease_ms: granted };
   return { renewed: true };
 }
 

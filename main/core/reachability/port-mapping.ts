@@ -115,10 +115,15 @@ export class PortMapper {
     return granted !== undefined && Number.isFinite(granted) && granted >= 0 ? Math.min(this.ttl, granted) : this.ttl;
   }
 
-  /** Renews one minute before the lease ends (a router that forgot it gets it again), at most every 5 s. */
+  /**
+   * Renews one minute before the lease ends (a router that forgot it gets it again). A shorter
+   * lease than asked (the router's word): halfway through it, and not within 30 s (a gateway that
+   * grants seconds cannot make us ask it, with a thread each time, every few seconds).
+   */
   private scheduleRenewal(port: number, lease: number): void {
     if (this.renewTimer) clearTimeout(this.renewTimer);
-    this.renewTimer = setTimeout(() => void this.renew(port), Math.max(5_000, lease - 60_000));
+    const after = lease < this.ttl ? Math.max(30_000, Math.min(lease - 60_000, lease / 2)) : Math.max(5_000, lease - 60_000);
+    this.renewTimer = setTimeout(() => void this.renew(port), after);
     this.renewTimer.unref();
   }
 

@@ -152,7 +152,9 @@ export function classify(error: unknown, where: string): [ProbeStatus, string] {
   }
   const text = messages.join(' | ');
   const has = (...names: string[]) => names.some((n) => codes.includes(n) || text.includes(n));
-  if (has('AddressRefusedError')) return ['address_refused', `this node will not connect to ${where}: ${messages.at(-1) ?? text}`];
+  // Not what the name resolved to here: the words go back to whoever asked (a reach-probe's peer,
+  // a link's redeemer), and would make a name an oracle of our network (a helper's review, 2026-11-30).
+  if (has('AddressRefusedError')) return ['address_refused', `this node will not connect to ${where}: its address is one this node does not connect to on a peer's word`];
   if (has('ECONNREFUSED')) return ['refused', `connection refused at ${where}: nothing accepts connections there (the router does not forward the port, or the node is not running)`];
   if (has('TimeoutError', 'AbortError', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'ETIMEDOUT', 'aborted', 'timed out', 'timeout')) {
     return ['timeout', `no answer from ${where} within ${PROBE_TIMEOUT_MS / 1000} s: the connection is probably dropped by a router or firewall on the way`];
