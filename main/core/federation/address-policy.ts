@@ -274,7 +274,7 @@ export interface ConnectObserver {
   connected(origin: string, to: ConnectedTo | null, failed: ConnectedTo[]): void;
 }
 
-/** Tries one connection may make in all (the origin's addresses, then its alternates'), and addresses of one alternate tried. */
+/** Tries one connection may make at the origin's addresses, and as many at its alternates'; addresses of one alternate tried. */
 export const MAX_CONNECT_ATTEMPTS = 8;
 const MAX_ADDRESSES_PER_ALTERNATE = 2;
 
@@ -301,13 +301,15 @@ export function guardedConnect(
     const bare = hostname.startsWith('[') ? hostname.slice(1, -1) : hostname;
     const servername = options.servername ?? (isIP(bare) === 0 ? bare : undefined);
     const failed: ConnectedTo[] = [];
-    // One connection asked: at most MAX_CONNECT_ATTEMPTS tries in all, whatever the names resolve
-    // to (a discovery listing eight alternates with many addresses each made hundreds of
-    // connection attempts to whoever it named: a helper's review, 2026-11-30).
-    let tries = 0;
-    const attempt = (endpoint: string, address: ResolvedAddress, port: string) =>
+    // One connection asked: at most MAX_CONNECT_ATTEMPTS tries at the origin's addresses and as many
+    // at its alternates', whatever the names resolve to (a discovery listing eight alternates with
+    // many addresses each made dozens of connection attempts to whoever it named: a helper's
+    // review, 2026-11-30). Two budgets: dead alternates tried first (one worked before) must not
+    // leave the origin itself untried, or a peer that came back would never be reached again.
+    const tries = { origin: 0, alternates: 0 };
+    const attempt = (endpoint: string, address: ResolvedAddress, port: string, phase: keyof typeof tries = 'origin') =>
       new Promise<unknown>((resolve, reject) => {
-        if (++tries > MAX_CONNECT_ATTEMPTS) {
+        if (++tries[phase] > MAX_CONNECT_ATTEMPTS) {
           return reject(Object.assign(new Error(`${origin}: no connection after ${MAX_CONNECT_ATTEMPTS} tries`), { code: 'ECONNREFUSED' }));
         }
         base({ ...options, hostname: address.address, port, ...(servername ? { servername } : {}) }, (error, socket) => {
@@ -345,7 +347,7 @@ export function guardedConnect(
       let last: unknown;
       for (const address of addresses.slice(0, MAX_ADDRESSES_PER_ALTERNATE)) {
         try {
-          return await attempt(a.endpoint, address, a.port);
+          return await attempt(a.endpoint, address, a.port, 'alternates');
         } catch (error) {
           // As for the origin itself: only the network may fail over (a refusal, a certificate that is not the one, stands).
           if (!isNetworkFailure(error)) throw error;

@@ -283,11 +283,13 @@ export function verifySignedRequest(deps: VerifySignedRequestDeps): Middleware {
     // name points, before its signature can be checked, and a name costs nothing to make up. So
     // such reads are budgeted per source address and for everybody together (a helper's review,
     // 2026-11-30: a reflector and a scanner otherwise), and what the read met is not told back.
-    const stranger = !dispatched && deps.trust.get(origin) === undefined && !deps.keys.hasDirectKeys(origin);
+    let stranger = false;
     if (key === null) {
+      stranger = !dispatched && deps.trust.get(origin) === undefined && !deps.keys.hasDirectKeys(origin);
       if (stranger && deps.limiter) {
         const fromAddress = deps.limiter.address.take(`stranger-keys ${addressKey(ctx.ip)}`, STRANGER_KEY_READS_PER_ADDRESS);
         if (!fromAddress.ok) throw rateLimited(`${ctx.ip} asks this server to read too many unknown servers' keys`, fromAddress.retryAfterMs);
+        // (The address's first: one address refused cannot spend everybody's.)
         const everybody = deps.limiter.global.take('stranger-keys', STRANGER_KEY_READS);
         if (!everybody.ok) throw rateLimited('this server reads too many unknown servers\' keys right now', everybody.retryAfterMs);
       }
@@ -295,7 +297,7 @@ export function verifySignedRequest(deps: VerifySignedRequestDeps): Middleware {
     }
     // A key id met just after we read the server's keys (it may have rotated since), or when its keys
     // could not be read: 503 with Retry-After, retried by the sender, not refused for good (nor blamed).
-    if (isUncheckedKey(key)) throw keysNotChecked(stranger ? { ...key, message: `${origin}'s keys could not be read to check key ${keyId}` } : key);
+    if (isUncheckedKey(key)) throw keysNotChecked(stranger && key.code === 'keys_unavailable' ? { ...key, message: `${origin}'s keys could not be read to check key ${keyId}` } : key);
     if (!key.ok) throw forbidden(key.code, key.message);
 
     const rawBody = await readRawBody(ctx);
