@@ -133,6 +133,9 @@ describe('reachability self-test', () => {
     expect(lonely.body).toMatchObject({ reachable: null, mode: 'push' });
     expect(lonely.body.error).toMatch(/once the first peer is added/);
     expect((await runCli(['reach-test', '--data', alpha.dataDir])).code).toBe(2);
+    // The start's own first test (1 s after it) is over: only adding the peer can start the next
+    // (before, the next 30 s tick did; under load the CI run of e81f49f waited past 20 s).
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
 
     await alpha.addPeer(gamma);
     // Adding the first peer tests at once; gamma does not know alpha yet, so nobody could run it.
