@@ -80,8 +80,6 @@ export class Reachability {
   private state: CheckResult;
   private running: Promise<CheckResult> | null = null;
   private watchTimer: NodeJS.Timeout | null = null;
-  /** Ends the subscription to peer changes (start/stop). */
-  private unsubscribePeers: (() => void) | null = null;
   private lastAddresses = '';
   private lastCheckAt = 0;
   private stopped = false;
@@ -144,11 +142,6 @@ export class Reachability {
     this.lastAddresses = addressFingerprint();
     this.mapping.start();
     this.pinholes.atStart();
-    // The first peer added starts a test at once, not at the next tick (up to 30 s later): told by
-    // the trust store, after the write that added it.
-    this.unsubscribePeers?.();
-    this.peerCount = this.deps.trust.list().length;
-    this.unsubscribePeers = this.deps.trust.onPeersChange(() => setImmediate(() => this.firstPeerAdded()));
     const watch = (this.deps.watchSeconds ?? 30) * 1000;
     if (watch > 0) {
       const first = setTimeout(() => void this.check().catch(() => undefined), 1_000);
@@ -160,8 +153,6 @@ export class Reachability {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.unsubscribePeers?.();
-    this.unsubscribePeers = null;
     if (this.watchTimer) clearInterval(this.watchTimer);
     this.watchTimer = null;
     this.pullSwitch.stop();
@@ -169,26 +160,6 @@ export class Reachability {
     // A self-test under way is not waited for (it may wait on a slow peer); a mapping it makes
     // after this point is removed by itself (mapping-keeper.ts).
     await Promise.all([this.deps.puller.stop(), this.mapping.stop(), this.pinholes.stop()]);
-  }
-
-  /** Peers there were when last told (firstPeerAdded). */
-  private peerCount = 0;
-
-  /**
-   * The peers changed: when the first one was just added (none before), the test it makes
-   * possible, unless one runs (its result, or the next tick, covers it). Other changes (a peer
-   * blocked or allowed again) wait for the next tick, as before.
-   */
-  private firstPeerAdded(): void {
-    if (this.stopped) return;
-    try {
-      const before = this.peerCount;
-      this.peerCount = this.deps.trust.list().length;
-      if (before !== 0 || this.peerCount === 0 || this.running) return;
-      if (this.state.status === 'no_peer' && this.candidates().length > 0) void this.check().catch(() => undefined);
-    } catch (error) {
-      this.deps.log.warn({ event: 'reachability_first_peer_failed', err: error }, 'could not start the reachability test the first peer makes possible');
-    }
   }
 
   /** Periodic: network change, first peer added, routine re-test. */
