@@ -104,6 +104,11 @@ describe.skipIf(unavailable !== null)('automatic port mapping against miniupnpd 
         reachable: null,
         mapping: { protocol: 'upnp-igd', external_address: ROUTER_WAN, external_port: port },
       });
+      // The router's public address is the home's own, as its LAN address is: a name pointing there
+      // (the owner gave only a name; a peer's word, a discovery) is not connected to (home-addresses.ts).
+      const byName = homeAdmin('POST', '/peers', { server_name: `${ROUTER_WAN}:${port}` });
+      expect(byName.body, home.run.output()).toMatchObject({ error: 'peer_unreachable', reason: 'address_refused' });
+      expect(byName.body.message).toContain('its router');
       // The friend's node has a public address: it asks no router.
       expect(friendAdmin('GET', '/reachability').body.mapping).toBeNull();
       // The home redeems its friend's link: the friend calls it back through the mapping made at start.

@@ -108,8 +108,8 @@ export interface AddressPolicyOptions {
   endpointVouch?: (origin: string) => EndpointVouch | undefined;
   lookup?: LookupFn;
   /**
-   * Whether a public-looking address is this machine's own (home-addresses.ts): then it is judged
-   * as a private one (the owner's vouch, allowPrivateAddresses), never as public.
+   * Whether a public-looking address is this machine's own, or its router's public one
+   * (home-addresses.ts): then it is judged as a private one (the owner's vouch, allowPrivateAddresses), never as public.
    */
   isHomeAddress?: HomeAddressCheck;
 }
@@ -143,10 +143,10 @@ export class AddressPolicy {
    * Why an address may not be used for this connection, or null when it may. `literal`: the
    * endpoint names this address itself (no DNS between what was said and where we connect).
    */
-  /** classifyAddress, with this machine's own public addresses judged as private ones. */
+  /** classifyAddress, with this machine's own public addresses (and its router's) judged as private ones. */
   private classify(ip: string): { class: AddressClass; range: string; canonical: string } {
     const classified = classifyAddress(ip);
-    if (classified.class === 'public' && this.options.isHomeAddress?.(classified.canonical)) return { ...classified, class: 'private', range: 'this machine\'s own' };
+    if (classified.class === 'public' && this.options.isHomeAddress?.(classified.canonical)) return { ...classified, class: 'private', range: 'this machine\'s own, or its router\'s' };
     return classified;
   }
 

@@ -10,11 +10,13 @@
  * A real Discovery and HttpClient over real SQLite; the name lookup stands in for DNS (it fails),
  * and the cache's clock is the `now` each call is given.
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Db } from '../store/database.ts';
 import { Settings } from '../store/settings.ts';
 import { TrustStore } from '../trust/trust-store.ts';
 import { AddressPolicy } from './address-policy.ts';
-import { Discovery } from './discovery.ts';
+import { DISCOVERY_MAX_BYTES, Discovery } from './discovery.ts';
 import { HttpClient } from './http-client.ts';
 import { vi } from 'vitest';
 import { describe, expect, it } from '../../../test/helpers/fixtures.ts';
@@ -116,6 +118,31 @@ describe('a server whose discovery fails', () => {
       expect(await at(1_000)).toBe(12);
     } finally {
       vi.useRealTimers();
+    }
+  });
+});
+
+describe('a discovery document read to reach a server', () => {
+  it('is read up to 64 KiB: a larger one is refused where it passes the cap, not read to the ordinary 4 MiB', async ({ tempDb }) => {
+    let sent = 0;
+    const server = createServer((_req, res) => {
+      res.setHeader('content-type', 'application/json');
+      const body = JSON.stringify({ server_name: 'big.test', federation_endpoint: 'http://big.test', padding: 'x'.repeat(2 * 1024 * 1024) });
+      sent = Buffer.byteLength(body);
+      res.end(body);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const trust = new TrustStore(tempDb.db, new Settings(tempDb.db));
+      // The owner named this endpoint (a loopback address is then allowed, in the test mode of plain http).
+      trust.upsert('big.test', { endpoint, endpoint_source: 'owner' });
+      const http = new HttpClient({ allowInsecureHttp: true, policy: new AddressPolicy({ insecureHttp: true, allowPrivateAddresses: false, endpointVouch: (origin) => trust.endpointVouch(origin) }) });
+      const failed = await new Discovery(http, trust).documentOf('big.test').then(() => 'read', (error: Error) => error.message);
+      expect(sent).toBeGreaterThan(DISCOVERY_MAX_BYTES);
+      expect(failed).toContain(`larger than ${DISCOVERY_MAX_BYTES} bytes`);
+    } finally {
+      server.close();
     }
   });
 });

@@ -37,6 +37,12 @@ export interface ServedDiscoveryDocument {
   mailboxes?: string[];
 }
 
+/**
+ * The most a server's discovery document may be when it is read to reach the server: its name,
+ * endpoints and capabilities are a few hundred bytes (the ordinary 4 MiB, at the slowest rate
+ * allowed, let the server we asked hold the read for minutes).
+ */
+export const DISCOVERY_MAX_BYTES = 64 * 1024;
 const SUCCESS_TTL_MS = 24 * 60 * 60 * 1000;
 /**
  * A failed discovery is asked again after a minute, doubling with each failure in a row up to an
@@ -132,7 +138,7 @@ export class Discovery {
     const base = this.trust.get(serverName)?.endpoint ?? `https://${serverName}`;
     try {
       if (!isServerName(serverName)) throw new FederationRequestError(`${JSON.stringify(serverName.slice(0, 100))} is not a canonical server name`, serverName);
-      const document = await this.fetchDocument(base, undefined, signal);
+      const document = await this.fetchDocument(base, undefined, signal, undefined, false, DISCOVERY_MAX_BYTES);
       if (document.server_name !== serverName) {
         throw new FederationRequestError(`discovery for ${serverName} names another server (${document.server_name})`, base, { answered: true });
       }

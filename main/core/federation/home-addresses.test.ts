@@ -1,7 +1,7 @@
 import type { NetworkInterfaceInfo } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { AddressPolicy, classifyAddress } from './address-policy.ts';
-import { homeAddressCheck } from './home-addresses.ts';
+import { RouterAddresses, homeAddressCheck } from './home-addresses.ts';
 
 const iface = (address: string, cidr: string, internal = false): NetworkInterfaceInfo =>
   (address.includes(':')
@@ -20,6 +20,31 @@ describe('this machine, as the address policy sees it', () => {
     const isHome = homeAddressCheck(() => interfaces);
     for (const ours of ['95.216.1.5', '2a01:4f8:1:2::20', '192.168.1.20']) expect(isHome(ours), ours).toBe(true);
     for (const theirs of ['95.216.1.6', '2a01:4f8:1:2::1', '2a01:4f8:1:2:a:b:c:d', '2a01:4f8:1:3::1', '198.51.100.7', '2a01:4f8::1']) expect(isHome(theirs), theirs).toBe(false);
+  });
+
+  it('the public addresses our router said it has count as ours, in any spelling: the latest four (an ISP that renumbers)', () => {
+    const router = new RouterAddresses();
+    const isHome = homeAddressCheck(() => interfaces, () => 0, router);
+    expect(isHome('198.51.7.1')).toBe(false);
+    router.note('198.51.7.1');
+    router.note('not an address');
+    expect(isHome('198.51.7.1')).toBe(true);
+    // (A mapped IPv4 spelling is the same address.)
+    router.note('::ffff:203.0.114.9');
+    expect(isHome('203.0.114.9')).toBe(true);
+    for (const next of ['5.5.5.1', '5.5.5.2', '5.5.5.3']) router.note(next);
+    expect(isHome('198.51.7.1')).toBe(false);
+    for (const kept of ['203.0.114.9', '5.5.5.1', '5.5.5.2', '5.5.5.3']) expect(isHome(kept), kept).toBe(true);
+    // Noted again, an address is the latest: it stays when another comes.
+    router.note('203.0.114.9');
+    router.note('5.5.5.4');
+    expect(isHome('203.0.114.9')).toBe(true);
+    expect(isHome('5.5.5.1')).toBe(false);
+    // The policy judges it as a private address: a peer's word and a discovery are refused, in words that say why.
+    const policy = new AddressPolicy({ insecureHttp: false, allowPrivateAddresses: false, isHomeAddress: isHome });
+    expect(policy.refusal('5.5.5.4', { vouch: 'none', pinned: false })).toContain('its router');
+    expect(policy.refusal('5.5.5.4', { vouch: 'owner', pinned: false, addresses: new Set(['5.5.5.4']) })).toBeNull();
+    expect(policy.refusal('5.5.5.9', { vouch: 'none', pinned: false })).toBeNull();
   });
 
   it('a platform that cannot list its interfaces: nothing is judged ours, and connections go on', () => {

@@ -6,6 +6,9 @@
  * rest of our IPv6 link (the home's router and devices) would be refused too by a check of our
  * prefixes, but so would a friend's node in the same home, a prefix an ISP renumbers, a /64 a
  * provider shares between customers (a second review): not done, written in SECURITY.md.
+ *
+ * The router's public address counts too (RouterAddresses, below): the address policy judges
+ * both as private ones (the owner's vouch, a certificate-pinned literal, allowPrivateAddresses).
  */
 import { networkInterfaces, type NetworkInterfaceInfo } from 'node:os';
 import ipaddr from 'ipaddr.js';
@@ -15,8 +18,48 @@ const REREAD_MS = 10_000;
 
 export type HomeAddressCheck = (canonical: string) => boolean;
 
-/** Whether an address (canonical spelling) is one of this machine's, read from `interfaces` (monotonic `now`). */
-export function homeAddressCheck(interfaces: () => NodeJS.Dict<NetworkInterfaceInfo[]> = networkInterfaces, now: () => number = () => performance.now()): HomeAddressCheck {
+/** How many of the router's public addresses are remembered (an ISP that renumbers: the latest ones). */
+const ROUTER_ADDRESSES_KEPT = 4;
+
+/**
+ * The public addresses our home router said it has (a port mapping's external address, UPnP's
+ * GetExternalIPAddress or NAT-PMP's answer): from inside the home, a connection there reaches the
+ * router itself, or, on a port it forwards, a device of the home (hairpin NAT). A peer's endpoint
+ * or discovery naming it could point our requests at the router's own services as a LAN address
+ * would: it counts as one of ours. Kept in memory only (a mapping is asked again at each start),
+ * the latest ROUTER_ADDRESSES_KEPT.
+ */
+export class RouterAddresses {
+  private readonly addresses: string[] = [];
+
+  /** The router said this is its public address (any spelling; not an address: ignored). */
+  note(address: string): void {
+    let canonical: string;
+    try {
+      canonical = ipaddr.process(address).toString();
+    } catch {
+      return;
+    }
+    const at = this.addresses.indexOf(canonical);
+    if (at >= 0) this.addresses.splice(at, 1);
+    this.addresses.push(canonical);
+    if (this.addresses.length > ROUTER_ADDRESSES_KEPT) this.addresses.shift();
+  }
+
+  has(canonical: string): boolean {
+    return this.addresses.includes(canonical);
+  }
+}
+
+/**
+ * Whether an address (canonical spelling) is one of this machine's, read from `interfaces`
+ * (monotonic `now`), or one its router said is its public address (`router`).
+ */
+export function homeAddressCheck(
+  interfaces: () => NodeJS.Dict<NetworkInterfaceInfo[]> = networkInterfaces,
+  now: () => number = () => performance.now(),
+  router?: RouterAddresses,
+): HomeAddressCheck {
   let readAt = -Infinity;
   let own = new Set<string>();
   const read = () => {
@@ -40,6 +83,6 @@ export function homeAddressCheck(interfaces: () => NodeJS.Dict<NetworkInterfaceI
         // the platform cannot list its interfaces: the addresses read before stand
       }
     }
-    return own.has(canonical);
+    return own.has(canonical) || (router?.has(canonical) ?? false);
   };
 }

@@ -49,6 +49,13 @@ export function keysDocumentTooLarge(raw: unknown): string | null {
   return bytes > MAX_KEYS_DOCUMENT_BYTES ? `keys document is ${bytes} bytes; at most ${MAX_KEYS_DOCUMENT_BYTES} are accepted` : null;
 }
 
+/**
+ * The most a keys document may be when read (a server's own, or a host's cached copy): a few keys
+ * and their old ones are a few KB (the ordinary 4 MiB of an answer, read at the slowest rate
+ * allowed, let the server asked hold the read for about a minute).
+ */
+export const KEYS_DOCUMENT_MAX_BYTES = 256 * 1024;
+
 export function checkKeysDocument(raw: unknown, expectedServer: string): KeysDocumentCheck {
   const tooLarge = keysDocumentTooLarge(raw);
   if (tooLarge) return { ok: false, reason: tooLarge };

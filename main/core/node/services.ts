@@ -13,7 +13,7 @@ import { DestinationBindingMemory } from '../federation/destination-binding.ts';
 import { Discovery } from '../federation/discovery.ts';
 import { EventIngest, payerOf } from '../federation/event-ingest.ts';
 import { HttpClient } from '../federation/http-client.ts';
-import { homeAddressCheck } from '../federation/home-addresses.ts';
+import { RouterAddresses, homeAddressCheck } from '../federation/home-addresses.ts';
 import { AddressPolicy, type LookupFn } from '../federation/address-policy.ts';
 import { ServerKeys } from '../federation/keys/server-keys.ts';
 import { NameClaims } from '../federation/name-claims.ts';
@@ -96,14 +96,16 @@ export function newNodeState(settings: Settings): NodeState {
 /** Trust, where connections may go, the signed-request client, discovery, keys and the names of peers. */
 function buildPeerKnowledge({ config, log, db, settings, state }: NodeBasics, bus: NodeBus, lookup: LookupFn | undefined) {
   const trust = new TrustStore(db, settings, { onQuarantineChange: () => bus.emit('quarantineChanged') });
+  // The router's public address, as port mapping learns it (the gateway thread, buildServices).
+  const routerAddresses = new RouterAddresses();
   const policy = new AddressPolicy({
     insecureHttp: config.insecureHttp,
     allowPrivateAddresses: config.allowPrivateAddresses ?? false,
     // The owner's own federation URL (the setup wizard's self-check calls it) counts as owner-given.
     endpointVouch: (origin) => trust.endpointVouch(origin) ?? (state.federationUrl !== null && new URL(state.federationUrl).origin === origin ? { vouch: 'owner', addresses: 'any' } : undefined),
     ...(lookup ? { lookup } : {}),
-    // This machine's own public addresses are judged as private ones (a peer's word cannot point us at ourselves).
-    isHomeAddress: homeAddressCheck(),
+    // This machine's own public addresses, and its router's, are judged as private ones (a peer's word cannot point us at ourselves).
+    isHomeAddress: homeAddressCheck(undefined, undefined, routerAddresses),
   });
   const http: HttpClient = new HttpClient({
     allowInsecureHttp: config.insecureHttp, pinFor: (url) => trust.pinnedFingerprintFor(url), policy,
@@ -130,7 +132,7 @@ function buildPeerKnowledge({ config, log, db, settings, state }: NodeBasics, bu
   // Every binding of a name to a peer is checked here (name-claims.ts); a stored alias is honoured only while it is the peer's alone.
   const dialects: PeerDialects = new PeerDialects(db, { refusesAlias: (domain, server) => claims.refusesAlias(domain, server) });
   const claims: NameClaims = new NameClaims({ self: () => state.identity?.serverName, db, trust, keys, dialects, discovery, http });
-  return { trust, http, discovery, keys, dialects, claims };
+  return { trust, http, discovery, keys, dialects, claims, routerAddresses };
 }
 
 /** The database's writers and what incoming events go through: group commits, the ingest, rooms, quarantine. */
@@ -335,7 +337,7 @@ export function buildServices(basics: NodeBasics, lookup: LookupFn | undefined) 
   const owner = buildOwnerServices(basics, storage.commit, notifications);
   const delivery = buildDelivery(basics, bus, peers, storage, owner.metrics, notifications);
   // Where port mapping and the IPv6 pinhole ask the router (reachability, once federation starts): a worker only while asked.
-  const gatewayThread = new GatewayThread();
+  const gatewayThread = new GatewayThread({ onExternalAddress: (address) => peers.routerAddresses.note(address) });
   return { ...basics, bus, notifications, ...peers, ...storage, ...guards, ...owner, ...delivery, gatewayThread };
 }
 

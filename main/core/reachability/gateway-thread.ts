@@ -95,9 +95,12 @@ export class GatewayThread {
   private readonly pending = new Map<number, Pending>();
   private nextId = 0;
   private stopped = false;
+  /** Told the router's public address whenever a mapping is made (home-addresses.ts RouterAddresses). */
+  private readonly onExternalAddress: ((address: string) => void) | undefined;
 
-  constructor(options: { script?: URL } = {}) {
+  constructor(options: { script?: URL; onExternalAddress?: (address: string) => void } = {}) {
     this.script = options.script ?? new URL(import.meta.url.endsWith('.ts') ? './gateway-worker.ts' : './gateway-worker.js', import.meta.url);
+    this.onExternalAddress = options.onExternalAddress;
   }
 
   /**
@@ -106,7 +109,12 @@ export class GatewayThread {
    * and the worker ended if nothing else is asked of it.
    */
   ask<K extends GatewayOp>(op: K, request: GatewayOps[K]['request'], deadlineMs = REQUEST_DEADLINE_MS): Promise<GatewayResult<K>> {
-    return new Promise<GatewayResult<GatewayOp>>((resolve) => {
+    return new Promise<GatewayResult<GatewayOp>>((settled) => {
+      // Every mapping made, whoever asked for it, tells the router's public address.
+      const resolve = (result: GatewayResult<GatewayOp>) => {
+        if (op === 'map' && result.ok) this.onExternalAddress?.((result.value as MadeMapping).external_address);
+        settled(result);
+      };
       if (this.stopped) return resolve({ ok: false, error: STOPPED });
       const worker = this.worker ?? this.start();
       if (!worker) return resolve({ ok: false, error: 'the port-mapping thread could not be started' });

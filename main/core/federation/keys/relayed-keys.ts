@@ -14,7 +14,7 @@ import type { Logger } from 'pino';
 import type { Db } from '../../store/database.ts';
 import type { Discovery } from '../discovery.ts';
 import type { HttpClient } from '../http-client.ts';
-import { checkKeysDocument, type RemoteKeysDocument } from '../keys-document.ts';
+import { KEYS_DOCUMENT_MAX_BYTES, checkKeysDocument, type RemoteKeysDocument } from '../keys-document.ts';
 import type { RequestSigner } from '../request-signature.ts';
 import type { DirectKeys, ServerKeyRow } from './direct-keys.ts';
 import { KEY_CACHE_PATH } from '../paths.ts';
@@ -145,7 +145,7 @@ export class RelayedKeys {
     if (!signer || serverName === signer.serverName) return;
     if (this.hasDirectKeys(serverName)) return;
     const endpoint = await this.discovery.endpointOf(via);
-    const response = await this.http.signed(signer, 'GET', endpoint, `${KEY_CACHE_PATH}?server_name=${encodeURIComponent(serverName)}`, undefined, { destination: via });
+    const response = await this.http.signed(signer, 'GET', endpoint, `${KEY_CACHE_PATH}?server_name=${encodeURIComponent(serverName)}`, undefined, { destination: via, maxResponseBytes: KEYS_DOCUMENT_MAX_BYTES });
     // 404: the host holds no keys of it (its cache was read): nothing learnt, and that is an answer,
     // not a failure to read (server-keys.ts answers a key id it could not check 503 keys_unavailable).
     if (response.status === 404) {

@@ -25,7 +25,7 @@ let origin: Identity;
 let keys: ServerKeys;
 let fetches = 0;
 /** What origin.test's keys endpoint answers: its keys, or an outage. */
-let answer: 'keys' | 'error_500' | 'dropped' | 'malformed' | 'held' = 'keys';
+let answer: 'keys' | 'error_500' | 'dropped' | 'malformed' | 'held' | 'huge' = 'keys';
 /** In 'held': the document as it was when asked, answered when the test releases it. */
 let release: () => void = () => undefined;
 
@@ -53,6 +53,11 @@ beforeAll(async () => {
       return true;
     }
     res.setHeader('content-type', 'application/json');
+    // A keys document padded past 256 KiB (KEYS_DOCUMENT_MAX_BYTES): its read stops there.
+    if (answer === 'huge') {
+      res.end(JSON.stringify({ ...origin.keysDocument(), padding: 'x'.repeat(300 * 1024) }));
+      return true;
+    }
     if (answer === 'error_500') res.statusCode = 500;
     res.end(answer === 'malformed' ? '{"server_name":"origin.test","active_key":' : '{"error":"internal_error"}');
     return true;
@@ -115,6 +120,34 @@ describe('a key id met when the origin\'s keys cannot be read', () => {
       vi.useRealTimers();
     }
   });
+
+  it('a keys read is given up at the deadline its caller gives (a stranger\'s request: 10 s), and past 256 KiB: 503 keys_unavailable', async () => {
+    // (Past the fetches the test before made at its own faked times.)
+    let now = Date.now() + 10 * 60_000;
+    vi.useFakeTimers({ toFake: ['Date'], now });
+    const later = (ms: number) => {
+      now += ms;
+      vi.setSystemTime(now);
+    };
+    try {
+      // A server that never answers: the lookup ends at the deadline asked (before: the fetch's own, ~60 s).
+      later(11_000);
+      answer = 'held';
+      const held = await keys.lookup('origin.test', 'ed25519:unheard1', { purpose: 'request' }, { deadlineMs: 300 });
+      expect(held).toMatchObject({ ok: false, code: 'keys_unavailable' });
+      release();
+      // A document past the cap: not read further, not believed (before: read up to 4 MiB).
+      later(11_000);
+      answer = 'huge';
+      const huge = await keys.lookup('origin.test', 'ed25519:unheard2', { purpose: 'request' });
+      expect(huge).toMatchObject({ ok: false, code: 'keys_unavailable' });
+      expect(!huge.ok && huge.message).toContain('larger than 262144 bytes');
+    } finally {
+      answer = 'keys';
+      vi.useRealTimers();
+    }
+    // (Without the deadline, the held read would last the fetch's own ~60 s: past this test's 20 s.)
+  }, 20_000);
 
   it('a key id met while a fetch begun before the rotation is under way is answered 503 to retry, not 403 unknown_key', async () => {
     let now = Date.now();

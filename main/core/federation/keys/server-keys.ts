@@ -25,7 +25,7 @@ import type { Db } from '../../store/database.ts';
 import type { Discovery } from '../discovery.ts';
 import type { HttpClient } from '../http-client.ts';
 import { joinUrl } from '../http-client.ts';
-import { checkKeysDocument, type RemoteKeysDocument } from '../keys-document.ts';
+import { KEYS_DOCUMENT_MAX_BYTES, checkKeysDocument, type RemoteKeysDocument } from '../keys-document.ts';
 import type { RequestSigner } from '../request-signature.ts';
 import { checkReferenceKeys, unsignedKeysTrust } from '../reference/keys.ts';
 import { ReplacedKeys, pendingKeyChangeReason } from '../reference/key-replacement.ts';
@@ -66,6 +66,11 @@ function relayingHost(serverName: string, use: KeyUse, options: { via?: string }
 export interface LookupOptions {
   via?: string;
   refreshStale?: boolean;
+  /**
+   * At most this long for the keys' fetch (discovery, connection, answer): a stranger's request
+   * waits no longer than that for its keys (verify-signed-request.ts), whatever its name points at.
+   */
+  deadlineMs?: number;
 }
 
 export type KeyLookup =
@@ -240,7 +245,8 @@ export class ServerKeys {
       // origin (no address, a DNS name that never answers) must not hold the event for long.
       // So does a refresh of a key we hold (refreshStale): the request goes on with it if the keys cannot be read.
       const holding = relayedBy === undefined && this.get(serverName, keyId) !== undefined;
-      await this.refresh(serverName, now, relayedBy || holding ? ORIGIN_DEADLINE_WITH_FALLBACK_MS : undefined).catch((error: Error) => {
+      const deadlines = [relayedBy || holding ? ORIGIN_DEADLINE_WITH_FALLBACK_MS : undefined, options.deadlineMs].filter((ms) => ms !== undefined);
+      await this.refresh(serverName, now, deadlines.length > 0 ? Math.min(...deadlines) : undefined).catch((error: Error) => {
         warnLimited(this.log, `keys_fetch_failed ${serverName}`, { event: 'keys_fetch_failed', server: serverName, error: error.message }, 'could not fetch keys');
       });
       key = this.findKey(serverName, keyId, relayedBy);
@@ -447,7 +453,7 @@ export class ServerKeys {
     const signal = deadlineMs ? AbortSignal.timeout(deadlineMs) : undefined;
     const endpoint = await this.discovery.endpointOf(serverName, now, signal);
     const url = joinUrl(endpoint, KEYS_PATH);
-    const response = await this.http.send('GET', url, { accept: 'application/json' }, undefined, signal ? { signal } : {});
+    const response = await this.http.send('GET', url, { accept: 'application/json' }, undefined, { maxResponseBytes: KEYS_DOCUMENT_MAX_BYTES, ...(signal ? { signal } : {}) });
     if (response.status !== 200) throw new Error(`keys of ${serverName} at ${url}: HTTP ${response.status}`);
     const check = checkKeysDocument(response.json, serverName);
     if (check.ok) {

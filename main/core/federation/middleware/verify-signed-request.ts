@@ -215,6 +215,8 @@ export const DEFAULT_ADDRESS_LIMIT: RateLimit = { per_second: 2_000, burst: 5_00
 /** Keys of servers we know nothing of, read for one source address (one every 10 s, 3 at once), and for everybody (2 a second, 10 at once). */
 export const STRANGER_KEY_READS_PER_ADDRESS: RateLimit = { per_second: 0.1, burst: 3 };
 export const STRANGER_KEY_READS: RateLimit = { per_second: 2, burst: 10 };
+/** How long a stranger's request may wait for its keys to be read (discovery, connection, answer together). */
+export const STRANGER_KEY_READ_MS = 10_000;
 
 function rateLimited(message: string, retryAfterMs: number): HttpError {
   const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
@@ -293,7 +295,7 @@ export function verifySignedRequest(deps: VerifySignedRequestDeps): Middleware {
         const everybody = deps.limiter.global.take('stranger-keys', STRANGER_KEY_READS);
         if (!everybody.ok) throw rateLimited('this server reads too many unknown servers\' keys right now', everybody.retryAfterMs);
       }
-      key = await deps.keys.lookup(origin, keyId, use, { refreshStale: true });
+      key = await deps.keys.lookup(origin, keyId, use, { refreshStale: true, ...(stranger ? { deadlineMs: STRANGER_KEY_READ_MS } : {}) });
     }
     // A key id met just after we read the server's keys (it may have rotated since), or when its keys
     // could not be read: 503 with Retry-After, retried by the sender, not refused for good (nor blamed).
