@@ -29,6 +29,9 @@ describe('sending several messages in one request', () => {
     const ids: string[] = response.body.event_ids;
     expect(ids).toHaveLength(40);
     expect(new Set(ids).size).toBe(40);
+    // The room's clock, written once for the batch (at its end), is at its last event's depth.
+    const [clock] = queryNodeDb<{ last_depth: number; newest: number }>(alpha.dataDir, 'SELECT last_depth, (SELECT MAX(depth) FROM federation_events WHERE room_id = rooms.room_id) AS newest FROM rooms WHERE room_id = ?', roomId);
+    expect(clock!.last_depth).toBe(clock!.newest);
     const after = await send(alpha, roomId, 'after the batch');
     const expected = [before, ...ids, after];
     const order = (list: Array<{ event_id: string }>) => list.map((m) => m.event_id).filter((id) => expected.includes(id));
