@@ -88,6 +88,41 @@ describe.skipIf(unavailable !== null)('automatic port mapping against miniupnpd 
     }
   }, 60_000);
 
+  it('a mapping the router made while its answer was lost is found among the router\'s mappings as ours and removed; another mapping is left', async () => {
+    const port = 17451;
+    const proxyPort = 17452;
+    const otherPort = 17453;
+    // The home's way to miniupnpd, through a proxy that replaces the answers to the first AddAnyPortMapping
+    // and the first GetSpecificPortMappingEntry with broken XML: the mapping is then found only in the router's list.
+    const proxy = inNamespace(router.lan, [join(REPO_ROOT, 'test/helpers/holding-proxy.ts'), LAN_NODE, String(proxyPort), new URL(router.descriptionUrl()).origin, 'AddAnyPortMapping,GetSpecificPortMappingEntry', '1', 'break']);
+    let run: ReturnType<typeof inNamespace> | null = null;
+    // Another program's mapping of the same host (another port, its own words), made first.
+    const other = inNamespace(router.lan, [join(REPO_ROOT, 'test/helpers/upnp-map.ts'), router.descriptionUrl(), LAN_NODE, String(otherPort), String(otherPort), 'another program']);
+    try {
+      expect(JSON.parse(await other.next()), other.output()).toEqual({ mapped: otherPort });
+      expect(JSON.parse(await proxy.next())).toEqual({ ready: true });
+      run = inNamespace(router.lan, [join(REPO_ROOT, 'test/helpers/reachability-run.ts'), 'port-mapper', 'upnp', String(port), '65000', `http://${LAN_NODE}:${proxyPort}/rootDesc.xml`]);
+      const mapped = JSON.parse(await run.next());
+      expect(mapped, `${run.output()}\n${proxy.output()}`).toMatchObject({ ok: false });
+      // The router made it (its answer was 200), and it is gone again: looked for, found as ours, deleted.
+      expect(proxy.output()).toMatch(/"broken":"AddAnyPortMapping","n":1,"status":200/);
+      expect(proxy.output()).toMatch(/"broken":"GetSpecificPortMappingEntry","n":1,/);
+      // (Found in the router's list, which miniupnpd gives newest first.)
+      expect(proxy.output()).toMatch(/"answered":"POST \/ctl\/IPConn","action":"GetGenericPortMappingEntry","n":1,"status":200/);
+      expect(proxy.output()).toMatch(/"answered":"POST \/ctl\/IPConn","action":"DeletePortMapping","n":1,"status":200/);
+      // (Before: the mapping stayed for its whole lease, pointing at the node's port.)
+      expect(router.natRules(), `${proxy.output()}\n${run.output()}`).not.toMatch(new RegExp(`${LAN_NODE.replaceAll('.', '\\.')}:${port}\\b`));
+      // The other program's mapping is left.
+      expect(router.natRules()).toContain(`${LAN_NODE}:${otherPort}`);
+      other.child.stdin!.write('remove\n');
+      expect(JSON.parse(await other.next())).toEqual({ removed: true });
+    } finally {
+      if (run) await stopChild(run.child);
+      await stopChild(proxy.child);
+      await stopChild(other.child);
+    }
+  }, 60_000);
+
   it('a home node behind the router maps its port at start, before its first peer, keeps it once a self-test through it passes, and removes it on a clean stop', async () => {
     const port = 7447;
     const homeDir = tempDir('paracord-home-');

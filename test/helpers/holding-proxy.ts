@@ -2,7 +2,9 @@
  * An HTTP proxy in front of a router's UPnP server, for test/port-mapping.test.ts: it forwards
  * every request to TARGET (miniupnpd's HTTP origin) as it came, except that the NTH SOAP call of
  * ACTION (its SOAPAction header's `#ACTION`) is held HOLD_MS before it is forwarded, as a slow
- * link or router would. Run in the home's namespace, so that miniupnpd sees the calls come from
+ * link or router would; with HOLD_MS `break` it is forwarded at once, and the router's answer is
+ * replaced by text no SOAP client reads (`{"broken": ACTION, "n": NTH}`): the router did it, the
+ * caller cannot know. ACTION may name several, `A,B`: the NTH call of each. Run in the home's namespace, so that miniupnpd sees the calls come from
  * the home node's address (its secure mode maps only for the caller's own address).
  * Prints `{"ready": true}` once listening, then `{"request": "METHOD PATH", "action"?, "n"?}` as
  * each request comes, `{"held": ACTION, "n": NTH}` when it holds one, and
@@ -24,8 +26,19 @@ const server = createServer((req, res) => {
     if (called) counts.set(called, n!);
     const about = { request: `${req.method} ${req.url}`, ...(called ? { action: called, n } : {}) };
     say(about);
+    const chosen = called !== undefined && action.split(',').includes(called) && n === Number(nth);
+    const breaking = chosen && holdMs === 'break';
     const forward = () => {
       const upstream = request(new URL(req.url!, target), { method: req.method, headers: req.headers }, (answer) => {
+        if (breaking) {
+          answer.resume();
+          answer.on('end', () => {
+            say({ broken: called, n, status: answer.statusCode });
+            res.writeHead(200, { 'content-type': 'text/xml' });
+            res.end('<?xml version="1.0"?><s:Envelope');
+          });
+          return;
+        }
         res.writeHead(answer.statusCode!, answer.headers);
         answer.pipe(res);
         answer.on('end', () => say({ answered: about.request, ...(called ? { action: called, n } : {}), status: answer.statusCode }));
@@ -36,8 +49,8 @@ const server = createServer((req, res) => {
       });
       upstream.end(Buffer.concat(chunks));
     };
-    if (called === action && n === Number(nth)) {
-      say({ held: action, n });
+    if (chosen && !breaking) {
+      say({ held: called, n });
       setTimeout(forward, Number(holdMs));
     } else {
       forward();

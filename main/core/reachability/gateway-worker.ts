@@ -304,13 +304,13 @@ async function map(request: GatewayOps['map']['request']): Promise<MadeMapping> 
     const why = failures.find((f) => f.atDefaultGateway) ?? failures[0];
     if (!gateway) throw new Error(`no UPnP router answered on the local network${why ? ` that could be used (${why.message})` : ''}`);
     const location = deviceOf(gateway).service.location.toString();
-    return mapOn(checkedUpnp(gateway), { protocol: 'upnp-igd', location }, request.port, request.ttlMs);
+    return mapOn(checkedUpnp(gateway), { protocol: 'upnp-igd', location }, request.port, request.ttlMs, request.description);
   }
   const named = request.gatewayAddress ?? await defaultGateway();
   if (!named) throw new Error('no default gateway');
   const host = await ipv4Of(named);
   const common = { ttl: libraryTtl('nat-pmp', request.ttlMs), autoRefresh: false, description: request.description };
-  return mapOn(await pmpAt(host, common), { protocol: 'nat-pmp', host }, request.port, request.ttlMs);
+  return mapOn(await pmpAt(host, common), { protocol: 'nat-pmp', host }, request.port, request.ttlMs, request.description);
 }
 
 /** Address ranges no router's external address is in (private and 100.64/10 are: behind another NAT). */
@@ -326,12 +326,11 @@ function externalAddressOf(candidates: readonly unknown[]): string | undefined {
 
 const validPort = (port: unknown): port is number => typeof port === 'number' && Number.isInteger(port) && port >= 1 && port <= 65_535;
 
-async function mapOn(gateway: Gateway, ref: GatewayRef, port: number, ttlMs: number): Promise<MadeMapping> {
+async function mapOn(gateway: Gateway, ref: GatewayRef, port: number, ttlMs: number, description: string): Promise<MadeMapping> {
   let made: { externalPort: unknown } | null = null;
-  let asked = false;
+  let internal: string | undefined;
   try {
-    const internal = await localAddressTowards(gateway.host);
-    asked = true;
+    internal = await localAddressTowards(gateway.host);
     const result = await gateway.map(port, internal, { externalPort: port, protocol: 'tcp', ttl: libraryTtl(ref.protocol, ttlMs), autoRefresh: false, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
     made = result;
     const externalIp: unknown = await gateway.externalIp({ signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) }).catch(() => result.externalHost);
@@ -349,14 +348,58 @@ async function mapOn(gateway: Gateway, ref: GatewayRef, port: number, ttlMs: num
     await gateway.stop().catch(() => undefined);
     // A mapping the router may have made but that is not kept is taken back, through a client of
     // its own (the library's own removal names no protocol, and an aborted NAT-PMP request blocks
-    // its client's queue): NAT-PMP's by our internal port; UPnP's only when the router said which
-    // external port it reserved (another one may be another device's).
-    if (asked && (ref.protocol === 'nat-pmp' || (made !== null && validPort(made.externalPort)))) {
-      const externalPort = made !== null && validPort(made.externalPort) ? made.externalPort : port;
-      await gatewayOf(ref).then((fresh) => removeMapping(fresh, ref, port, externalPort).finally(() => fresh.stop().catch(() => undefined))).catch(() => undefined);
+    // its client's queue): NAT-PMP's by our internal port; UPnP's by the external port the router
+    // said it reserved, or, its answer lost, found among the router's mappings as ours. A UPnP
+    // router that answered no (a SOAP fault, an error status) made none: nothing is asked of it.
+    if (internal !== undefined && !(ref.protocol === 'upnp-igd' && made === null && refusedByRouter(error))) {
+      const asked = internal;
+      const reserved = made !== null && validPort(made.externalPort) ? made.externalPort : null;
+      const takeBack = (fresh: Gateway) =>
+        ref.protocol === 'nat-pmp' || reserved !== null ? removeMapping(fresh, ref, port, reserved ?? port) : removeLostUpnpMapping(fresh, ref, asked, port, description);
+      await gatewayOf(ref).then((fresh) => takeBack(fresh).finally(() => fresh.stop().catch(() => undefined))).catch(() => undefined);
     }
     throw error;
   }
+}
+
+/** Whether the UPnP library's error is the router's answer "no" (a SOAP fault, an error status): then it made nothing. */
+function refusedByRouter(error: unknown): boolean {
+  const e = error as Error | undefined;
+  return e?.name === 'UPnPError' || (typeof e?.message === 'string' && e.message.startsWith('Request failed:'));
+}
+
+/** How many of the router's mappings are read, at most, to find ours whose answer was lost. */
+const LOST_MAPPING_SEARCH = 16;
+
+/** The arguments of a SOAP answer (its body's one element), if it has them. */
+function soapAnswer(body: unknown): Record<string, unknown> | undefined {
+  const first: unknown = body !== null && typeof body === 'object' ? Object.values(body)[0] : undefined;
+  return first !== null && typeof first === 'object' ? (first as Record<string, unknown>) : undefined;
+}
+
+/**
+ * A UPnP mapping the router may have made while its answer to us was lost (the library threw: a
+ * timeout, an answer it could not read), so the external port it reserved is unknown. It is looked
+ * for at the port asked for, then among the first LOST_MAPPING_SEARCH of the router's mappings, by
+ * what only ours has: our internal address and port, and our description. Another device's
+ * forward never matches (its internal address is its own), so it is never removed.
+ */
+async function removeLostUpnpMapping(gateway: Gateway, ref: GatewayRef, internal: string, port: number, description: string): Promise<void> {
+  const device = deviceOf(gateway);
+  const signal = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
+  const ours = (entry: Record<string, unknown> | undefined): boolean =>
+    entry !== undefined && String(entry.NewInternalClient) === internal && Number(entry.NewInternalPort) === port &&
+    String(entry.NewPortMappingDescription ?? '') === description && String(entry.NewProtocol ?? 'TCP').toUpperCase() === 'TCP';
+  const asked = await device.run(WAN_IP_CONNECTION, 'GetSpecificPortMappingEntry', [['NewRemoteHost', ''], ['NewExternalPort', port], ['NewProtocol', 'TCP']], { signal }).catch(() => undefined);
+  let external = ours(soapAnswer(asked)) ? port : undefined;
+  for (let index = 0; external === undefined && index < LOST_MAPPING_SEARCH; index++) {
+    const entry = soapAnswer(await device.run(WAN_IP_CONNECTION, 'GetGenericPortMappingEntry', [['NewPortMappingIndex', index]], { signal }).catch(() => undefined));
+    // (Past the router's last mapping: an error, or a fault instead of an entry.)
+    if (entry === undefined || entry.NewExternalPort === undefined) break;
+    const entryPort = Number(entry.NewExternalPort);
+    if (ours(entry) && validPort(entryPort)) external = entryPort;
+  }
+  if (external !== undefined) await removeMapping(gateway, ref, port, external);
 }
 
 /** Asks the router of `gateway` to remove the mapping of TCP `externalPort` (NAT-PMP: of our `internalPort`). */
