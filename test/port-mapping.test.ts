@@ -71,6 +71,8 @@ describe.skipIf(unavailable !== null)('automatic port mapping against miniupnpd 
       run = inNamespace(router.lan, [join(REPO_ROOT, 'test/helpers/reachability-run.ts'), 'port-mapper', 'upnp', String(port), '65000', `http://${LAN_NODE}:${proxyPort}/rootDesc.xml`]);
       expect(JSON.parse(await run.next()), run.output()).toMatchObject({ ok: true, mapping: { external_port: port } });
       expect(router.natRules()).toContain(`${LAN_NODE}:${port}`);
+      // The router's external address was asked once for the mapping (before: twice, the library's and ours).
+      expect(proxy.output().match(/"request":"POST \/ctl\/IPConn","action":"GetExternalIPAddress"/g), proxy.output()).toHaveLength(1);
       // The renewal (after 5 s) is under way, held on its way to the router: the mapping is removed now.
       await expect.poll(() => proxy.output(), { timeout: 15_000 }).toContain('{"held":"AddAnyPortMapping","n":2}');
       // (The process runs on, as a node that removes it on a new network does: a renewal under way may end.)

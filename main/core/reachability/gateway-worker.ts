@@ -333,7 +333,9 @@ async function mapOn(gateway: Gateway, ref: GatewayRef, port: number, ttlMs: num
     internal = await localAddressTowards(gateway.host);
     const result = await gateway.map(port, internal, { externalPort: port, protocol: 'tcp', ttl: libraryTtl(ref.protocol, ttlMs), autoRefresh: false, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
     made = result;
-    const externalIp: unknown = await gateway.externalIp({ signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) }).catch(() => result.externalHost);
+    // The library asked the router for its external address when ours is private (it names ours
+    // otherwise): asked again only then, not twice per mapping.
+    const externalIp: unknown = result.externalHost !== internal ? result.externalHost : await gateway.externalIp({ signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) }).catch(() => result.externalHost);
     // The router's own words, shown on the dashboard and in the tray: an IPv4 address and a port, or no mapping.
     const external = externalAddressOf([externalIp, result.externalHost]);
     if (external === undefined) throw new Error('the router named no usable IPv4 address as its external one');
