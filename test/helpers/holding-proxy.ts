@@ -4,7 +4,8 @@
  * ACTION (its SOAPAction header's `#ACTION`) is held HOLD_MS before it is forwarded, as a slow
  * link or router would; with HOLD_MS `break` it is forwarded at once, and the router's answer is
  * replaced by text no SOAP client reads (`{"broken": ACTION, "n": NTH}`): the router did it, the
- * caller cannot know. ACTION may name several, `A,B`: the NTH call of each. Run in the home's namespace, so that miniupnpd sees the calls come from
+ * caller cannot know; with `fault`, by a UPnP SOAP fault (HTTP 500, error 501 Action Failed:
+ * `{"faulted": ACTION, "n": NTH}`). ACTION may name several, `A,B`: the NTH call of each. Run in the home's namespace, so that miniupnpd sees the calls come from
  * the home node's address (its secure mode maps only for the caller's own address).
  * Prints `{"ready": true}` once listening, then `{"request": "METHOD PATH", "action"?, "n"?}` as
  * each request comes, `{"held": ACTION, "n": NTH}` when it holds one, and
@@ -27,12 +28,18 @@ const server = createServer((req, res) => {
     const about = { request: `${req.method} ${req.url}`, ...(called ? { action: called, n } : {}) };
     say(about);
     const chosen = called !== undefined && action.split(',').includes(called) && n === Number(nth);
-    const breaking = chosen && holdMs === 'break';
+    const breaking = chosen && (holdMs === 'break' || holdMs === 'fault');
     const forward = () => {
       const upstream = request(new URL(req.url!, target), { method: req.method, headers: req.headers }, (answer) => {
         if (breaking) {
           answer.resume();
           answer.on('end', () => {
+            if (holdMs === 'fault') {
+              say({ faulted: called, n, status: answer.statusCode });
+              res.writeHead(500, { 'content-type': 'text/xml; charset="utf-8"' });
+              res.end('<?xml version="1.0"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" s:encodingStyle="http://schemas.xmlsoap.org/soap/encoding/"><s:Body><s:Fault><faultcode>s:Client</faultcode><faultstring>UPnPError</faultstring><detail><UPnPError xmlns="urn:schemas-upnp-org:control-1-0"><errorCode>501</errorCode><errorDescription>Action Failed</errorDescription></UPnPError></detail></s:Fault></s:Body></s:Envelope>');
+              return;
+            }
             say({ broken: called, n, status: answer.statusCode });
             res.writeHead(200, { 'content-type': 'text/xml' });
             res.end('<?xml version="1.0"?><s:Envelope');

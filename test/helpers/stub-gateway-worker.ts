@@ -1,7 +1,8 @@
 /**
  * A gateway worker (main/core/reachability/gateway-worker.ts) whose router is slow or silent, for
  * the unit tests of what asks it (GatewayThread's `script`): `map` is answered at once (a NAT-PMP
- * mapping of the port asked at 192.0.2.1), `firewallControl` at once with the control URL in
+ * mapping of the port asked at 192.0.2.1; made by another device than the default gateway when
+ * PARACORD_TEST_MAP_ELSEWHERE is set), `firewallControl` at once with the control URL in
  * PARACORD_TEST_CONTROL_URL, `renew` after 7 s (renewed), and `unmap` never, as by a router that
  * no longer answers.
  */
@@ -14,7 +15,7 @@ parentPort!.on('message', (message: GatewayMessage) => {
   if (message.op === 'map') {
     const { port } = message.request;
     const gateway = { protocol: 'nat-pmp' as const, host: '192.0.2.1' };
-    answer({ id: message.id, result: { ok: true, value: { protocol: 'nat-pmp', external_address: '198.51.100.7', external_port: port, internal_address: '192.0.2.2', internal_port: port, gateway } } });
+    answer({ id: message.id, result: { ok: true, value: { protocol: 'nat-pmp', external_address: '198.51.100.7', external_port: port, internal_address: '192.0.2.2', internal_port: port, gateway, at_default_gateway: process.env.PARACORD_TEST_MAP_ELSEWHERE === undefined } } });
   } else if (message.op === 'firewallControl') {
     answer({ id: message.id, result: { ok: true, value: { controlUrl: process.env.PARACORD_TEST_CONTROL_URL ?? '' } } });
   } else if (message.op === 'renew') {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { plain } from './gateway-thread.ts';
+import { GatewayThread, plain } from './gateway-thread.ts';
 
 describe('plain (the words of a failed gateway call: much of it a LAN device\'s own text)', () => {
   it('escapes control and bidi characters, cuts at 200 characters, and says a timeout in words', () => {
@@ -7,5 +7,45 @@ describe('plain (the words of a failed gateway call: much of it a LAN device\'s 
     expect(plain(new Error('x'.repeat(300)))).toHaveLength(201);
     expect(plain(Object.assign(new Error('aborted'), { name: 'TimeoutError' }))).toBe('no answer in time');
     expect(plain('a plain string\r\nOK')).toBe('a plain string\\x0d\\x0aOK');
+  });
+});
+
+describe('the router\'s public address, told as a mapping is made (home-addresses.ts RouterAddresses)', () => {
+  const stub = new URL('../../../test/helpers/stub-gateway-worker.ts', import.meta.url);
+  const request = { method: 'pmp', port: 7447, ttlMs: 60_000, description: 'test' } as const;
+
+  it('is told for a mapping made at our default gateway, and not for one another device on the link made', async () => {
+    const told: string[] = [];
+    const thread = new GatewayThread({ script: stub, onExternalAddress: (address) => told.push(address) });
+    try {
+      expect(await thread.ask('map', request)).toMatchObject({ ok: true, value: { external_address: '198.51.100.7', at_default_gateway: true } });
+      expect(told).toEqual(['198.51.100.7']);
+    } finally {
+      await thread.stop();
+    }
+    // Another device that answered as a router (its words could name anybody's address): not told.
+    process.env.PARACORD_TEST_MAP_ELSEWHERE = '1';
+    const elsewhere = new GatewayThread({ script: stub, onExternalAddress: (address) => told.push(address) });
+    try {
+      expect(await elsewhere.ask('map', request)).toMatchObject({ ok: true, value: { at_default_gateway: false } });
+      expect(told).toEqual(['198.51.100.7']);
+    } finally {
+      delete process.env.PARACORD_TEST_MAP_ELSEWHERE;
+      await elsewhere.stop();
+    }
+  });
+
+  it('a listener that throws does not keep the mapping\'s answer from its caller', async () => {
+    const thread = new GatewayThread({
+      script: stub,
+      onExternalAddress: () => {
+        throw new Error('a broken listener');
+      },
+    });
+    try {
+      expect(await thread.ask('map', request)).toMatchObject({ ok: true });
+    } finally {
+      await thread.stop();
+    }
   });
 });

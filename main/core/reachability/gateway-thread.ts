@@ -36,6 +36,12 @@ export interface MadeMapping {
   gateway: GatewayRef;
   /** The lease the router granted, when it says (NAT-PMP); UPnP's is the one asked for or longer. */
   lease_ms?: number;
+  /**
+   * Made by the router at our default gateway (or the one the owner named): only then is its
+   * external address taken as our router's (home-addresses.ts RouterAddresses). Another device on
+   * the link that answered as a router could name anybody's address.
+   */
+  at_default_gateway: boolean;
 }
 
 /** What the worker can be asked, and what each request is answered. */
@@ -95,7 +101,7 @@ export class GatewayThread {
   private readonly pending = new Map<number, Pending>();
   private nextId = 0;
   private stopped = false;
-  /** Told the router's public address whenever a mapping is made (home-addresses.ts RouterAddresses). */
+  /** Told the router's public address whenever a mapping is made at our default gateway (home-addresses.ts RouterAddresses). */
   private readonly onExternalAddress: ((address: string) => void) | undefined;
 
   constructor(options: { script?: URL; onExternalAddress?: (address: string) => void } = {}) {
@@ -110,10 +116,17 @@ export class GatewayThread {
    */
   ask<K extends GatewayOp>(op: K, request: GatewayOps[K]['request'], deadlineMs = REQUEST_DEADLINE_MS): Promise<GatewayResult<K>> {
     return new Promise<GatewayResult<GatewayOp>>((settled) => {
-      // Every mapping made, whoever asked for it, tells the router's public address.
+      // Every mapping made at our default gateway, whoever asked for it, tells the router's public address.
       const resolve = (result: GatewayResult<GatewayOp>) => {
-        if (op === 'map' && result.ok) this.onExternalAddress?.((result.value as MadeMapping).external_address);
         settled(result);
+        const made = op === 'map' && result.ok ? (result.value as MadeMapping) : null;
+        if (made?.at_default_gateway) {
+          try {
+            this.onExternalAddress?.(made.external_address);
+          } catch {
+            // a listener's failure is not the mapping's
+          }
+        }
       };
       if (this.stopped) return resolve({ ok: false, error: STOPPED });
       const worker = this.worker ?? this.start();

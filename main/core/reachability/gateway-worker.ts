@@ -285,9 +285,12 @@ async function map(request: GatewayOps['map']['request']): Promise<MadeMapping> 
   if (request.method === 'upnp') {
     const common = { ttl: libraryTtl('upnp-igd', request.ttlMs), autoRefresh: false, description: request.description };
     let gateway: Gateway | undefined;
+    // The owner's description URL, or the router found at our default gateway (not another device that answered).
+    let atDefaultGateway = false;
     const failures: DiscoveryFailure[] = [];
     if (request.upnpDescriptionUrl) {
       gateway = await upnpAt(request.upnpDescriptionUrl, common);
+      atDefaultGateway = true;
     } else {
       // The router at our default gateway as soon as it is read, else (once the search is over)
       // the first other one: another device answering first does not become the router.
@@ -296,6 +299,7 @@ async function map(request: GatewayOps['map']['request']): Promise<MadeMapping> 
         gateway ??= found.gateway;
         if (found.atDefaultGateway) {
           gateway = found.gateway;
+          atDefaultGateway = true;
           break;
         }
       }
@@ -304,13 +308,14 @@ async function map(request: GatewayOps['map']['request']): Promise<MadeMapping> 
     const why = failures.find((f) => f.atDefaultGateway) ?? failures[0];
     if (!gateway) throw new Error(`no UPnP router answered on the local network${why ? ` that could be used (${why.message})` : ''}`);
     const location = deviceOf(gateway).service.location.toString();
-    return mapOn(checkedUpnp(gateway), { protocol: 'upnp-igd', location }, request.port, request.ttlMs, request.description);
+    return { ...(await mapOn(checkedUpnp(gateway), { protocol: 'upnp-igd', location }, request.port, request.ttlMs, request.description)), at_default_gateway: atDefaultGateway };
   }
   const named = request.gatewayAddress ?? await defaultGateway();
   if (!named) throw new Error('no default gateway');
   const host = await ipv4Of(named);
   const common = { ttl: libraryTtl('nat-pmp', request.ttlMs), autoRefresh: false, description: request.description };
-  return mapOn(await pmpAt(host, common), { protocol: 'nat-pmp', host }, request.port, request.ttlMs, request.description);
+  // (The default gateway's, or the one the owner named: pmpAt takes answers from it alone.)
+  return { ...(await mapOn(await pmpAt(host, common), { protocol: 'nat-pmp', host }, request.port, request.ttlMs, request.description)), at_default_gateway: true };
 }
 
 /** Address ranges no router's external address is in (private and 100.64/10 are: behind another NAT). */
@@ -326,7 +331,7 @@ function externalAddressOf(candidates: readonly unknown[]): string | undefined {
 
 const validPort = (port: unknown): port is number => typeof port === 'number' && Number.isInteger(port) && port >= 1 && port <= 65_535;
 
-async function mapOn(gateway: Gateway, ref: GatewayRef, port: number, ttlMs: number, description: string): Promise<MadeMapping> {
+async function mapOn(gateway: Gateway, ref: GatewayRef, port: number, ttlMs: number, description: string): Promise<Omit<MadeMapping, 'at_default_gateway'>> {
   let made: { externalPort: unknown } | null = null;
   let internal: string | undefined;
   try {
@@ -347,27 +352,32 @@ async function mapOn(gateway: Gateway, ref: GatewayRef, port: number, ttlMs: num
       ...(granted !== undefined ? { lease_ms: granted } : {}),
     };
   } catch (error) {
+    const reserved = made !== null && validPort(made.externalPort) ? made.externalPort : null;
+    if (ref.protocol === 'upnp-igd') {
+      // The library's own stop() deletes what it recorded by our internal port taken as the
+      // external one, with no protocol: another device's forward, when the router reserved us
+      // another port. Its record is dropped; what the router made is taken back below.
+      forgetLibraryMappings(gateway);
+      // Its answer lost (a timeout, an answer the library could not read, or the address query
+      // the library makes after it failing): looked for among the router's mappings, as ours, on
+      // the device already read. A router that refused asks nothing more of the search than a fault.
+      if (internal !== undefined && reserved === null) await removeLostUpnpMapping(gateway, ref, internal, port, description).catch(() => undefined);
+    }
     await gateway.stop().catch(() => undefined);
-    // A mapping the router may have made but that is not kept is taken back, through a client of
-    // its own (the library's own removal names no protocol, and an aborted NAT-PMP request blocks
-    // its client's queue): NAT-PMP's by our internal port; UPnP's by the external port the router
-    // said it reserved, or, its answer lost, found among the router's mappings as ours. A UPnP
-    // router that answered no (a SOAP fault, an error status) made none: nothing is asked of it.
-    if (internal !== undefined && !(ref.protocol === 'upnp-igd' && made === null && refusedByRouter(error))) {
-      const asked = internal;
-      const reserved = made !== null && validPort(made.externalPort) ? made.externalPort : null;
-      const takeBack = (fresh: Gateway) =>
-        ref.protocol === 'nat-pmp' || reserved !== null ? removeMapping(fresh, ref, port, reserved ?? port) : removeLostUpnpMapping(fresh, ref, asked, port, description);
-      await gatewayOf(ref).then((fresh) => takeBack(fresh).finally(() => fresh.stop().catch(() => undefined))).catch(() => undefined);
+    // A mapping the router made but that is not kept is taken back, through a client of its own
+    // (an aborted NAT-PMP request blocks its client's queue): NAT-PMP's by our internal port;
+    // UPnP's by the external port the router said it reserved.
+    if (internal !== undefined && (ref.protocol === 'nat-pmp' || reserved !== null)) {
+      await gatewayOf(ref).then((fresh) => removeMapping(fresh, ref, port, reserved ?? port).finally(() => fresh.stop().catch(() => undefined))).catch(() => undefined);
     }
     throw error;
   }
 }
 
-/** Whether the UPnP library's error is the router's answer "no" (a SOAP fault, an error status): then it made nothing. */
-function refusedByRouter(error: unknown): boolean {
-  const e = error as Error | undefined;
-  return e?.name === 'UPnPError' || (typeof e?.message === 'string' && e.message.startsWith('Request failed:'));
+/** Drops the UPnP library's record of the mappings its object made (its stop() would delete them its own way). */
+function forgetLibraryMappings(gateway: Gateway): void {
+  const recorded = (gateway as unknown as { mappings?: unknown }).mappings;
+  if (recorded instanceof Map) recorded.clear();
 }
 
 /** How many of the router's mappings are read, at most, to find ours whose answer was lost. */

@@ -99,7 +99,8 @@ export class PortMapper {
         if (made.error === UNREADABLE_ANSWER) this.options.log?.warn({ event: 'port_mapping_answer_unreadable', method }, 'an answer to the port-mapping request could not be read (its thread ended; the node is not affected)');
         continue;
       }
-      const { gateway, lease_ms: granted, ...mapping } = made.value;
+      const { gateway, lease_ms: granted, at_default_gateway: atDefaultGateway, ...mapping } = made.value;
+      void atDefaultGateway; // (the gateway thread's concern: RouterAddresses)
       this.gateway = gateway;
       const lease = this.leaseOf(granted);
       this.current = { ...mapping, expires_at: Date.now() + lease };

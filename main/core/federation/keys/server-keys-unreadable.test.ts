@@ -136,6 +136,16 @@ describe('a key id met when the origin\'s keys cannot be read', () => {
       const held = await keys.lookup('origin.test', 'ed25519:unheard1', { purpose: 'request' }, { deadlineMs: 300 });
       expect(held).toMatchObject({ ok: false, code: 'keys_unavailable' });
       release();
+      // A fetch already under way with no deadline of its own (a stale key read again): a lookup
+      // that joins it still ends at its own deadline, to be retried (503), not at the fetch's end.
+      later(11_000);
+      const before = fetches;
+      const fetching = keys.refresh('origin.test', now, undefined, { unlimited: true });
+      await vi.waitFor(() => expect(fetches - before).toBe(1), { timeout: 5_000 });
+      const joined = await keys.lookup('origin.test', 'ed25519:unheard3', { purpose: 'request' }, { deadlineMs: 300 });
+      expect(joined).toMatchObject({ ok: false, code: 'keys_recently_fetched' });
+      release();
+      await fetching;
       // A document past the cap: not read further, not believed (before: read up to 4 MiB).
       later(11_000);
       answer = 'huge';

@@ -34,6 +34,7 @@ import { ReferenceHints } from './reference-hints.ts';
 import { DEFAULT_MAX_RELAYED_ORIGINS_PER_HOST, RelayedKeys, type RelayedKeyRow } from './relayed-keys.ts';
 import { KEYS_PATH } from '../paths.ts';
 import { KEY_VALIDITY_MS } from '../../identity/identity.ts';
+import { settlesWithin } from '../../util/settles-within.ts';
 
 export type { ServerKeyRow, RelayedKeyRow };
 
@@ -246,9 +247,13 @@ export class ServerKeys {
       // So does a refresh of a key we hold (refreshStale): the request goes on with it if the keys cannot be read.
       const holding = relayedBy === undefined && this.get(serverName, keyId) !== undefined;
       const deadlines = [relayedBy || holding ? ORIGIN_DEADLINE_WITH_FALLBACK_MS : undefined, options.deadlineMs].filter((ms) => ms !== undefined);
-      await this.refresh(serverName, now, deadlines.length > 0 ? Math.min(...deadlines) : undefined).catch((error: Error) => {
+      const fetching = this.refresh(serverName, now, deadlines.length > 0 ? Math.min(...deadlines) : undefined).catch((error: Error) => {
         warnLimited(this.log, `keys_fetch_failed ${serverName}`, { event: 'keys_fetch_failed', server: serverName, error: error.message }, 'could not fetch keys');
       });
+      // The caller's deadline holds when it joined a fetch already under way (that one has its own, or none):
+      // not read by then, the id is not known to be unknown (503 to retry, below).
+      if (options.deadlineMs !== undefined) await settlesWithin(fetching, options.deadlineMs);
+      else await fetching;
       key = this.findKey(serverName, keyId, relayedBy);
     }
     // The host's cache, only for a server we know no key of directly.
