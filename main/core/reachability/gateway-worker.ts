@@ -354,16 +354,16 @@ async function mapOn(gateway: Gateway, ref: GatewayRef, port: number, ttlMs: num
   } catch (error) {
     const reserved = made !== null && validPort(made.externalPort) ? made.externalPort : null;
     if (ref.protocol === 'upnp-igd') {
-      // The library's own stop() deletes what it recorded by our internal port taken as the
-      // external one, with no protocol: another device's forward, when the router reserved us
-      // another port. Its record is dropped; what the router made is taken back below.
-      forgetLibraryMappings(gateway);
       // Its answer lost (a timeout, an answer the library could not read, or the address query
       // the library makes after it failing): looked for among the router's mappings, as ours, on
       // the device already read. A router that refused asks nothing more of the search than a fault.
       if (internal !== undefined && reserved === null) await removeLostUpnpMapping(gateway, ref, internal, port, description).catch(() => undefined);
+      // The library's stop() is not called: it would delete what it recorded by our internal port
+      // taken as the external one, with no protocol (another device's forward, had the router
+      // reserved us another port), and it holds nothing else (the thread ends after the answer).
+    } else {
+      await gateway.stop().catch(() => undefined);
     }
-    await gateway.stop().catch(() => undefined);
     // A mapping the router made but that is not kept is taken back, through a client of its own
     // (an aborted NAT-PMP request blocks its client's queue): NAT-PMP's by our internal port;
     // UPnP's by the external port the router said it reserved.
@@ -372,12 +372,6 @@ async function mapOn(gateway: Gateway, ref: GatewayRef, port: number, ttlMs: num
     }
     throw error;
   }
-}
-
-/** Drops the UPnP library's record of the mappings its object made (its stop() would delete them its own way). */
-function forgetLibraryMappings(gateway: Gateway): void {
-  const recorded = (gateway as unknown as { mappings?: unknown }).mappings;
-  if (recorded instanceof Map) recorded.clear();
 }
 
 /** How many of the router's mappings are read, at most, to find ours whose answer was lost. */

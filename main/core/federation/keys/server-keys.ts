@@ -239,6 +239,8 @@ export class ServerKeys {
     // A fetch already under way is joined: it may have read the document before the origin
     // rotated to this key id, so its missing the id is no verdict (below).
     let joined = false;
+    // Whether the fetch settled within the caller's deadline (not read by then: 503 to retry, below).
+    let readInTime = true;
     if (contacted) {
       joined = this.inFlight.has(serverName);
       gapLeft = this.refetchGapLeft(serverName, now);
@@ -250,9 +252,9 @@ export class ServerKeys {
       const fetching = this.refresh(serverName, now, deadlines.length > 0 ? Math.min(...deadlines) : undefined).catch((error: Error) => {
         warnLimited(this.log, `keys_fetch_failed ${serverName}`, { event: 'keys_fetch_failed', server: serverName, error: error.message }, 'could not fetch keys');
       });
-      // The caller's deadline holds when it joined a fetch already under way (that one has its own, or none):
-      // not read by then, the id is not known to be unknown (503 to retry, below).
-      if (options.deadlineMs !== undefined) await settlesWithin(fetching, options.deadlineMs);
+      // The caller's deadline holds when it joined a fetch already under way (that one has its own,
+      // or none), and when a fetch of its own outlives its abort (a connection still being made).
+      if (options.deadlineMs !== undefined) readInTime = await settlesWithin(fetching, options.deadlineMs);
       else await fetching;
       key = this.findKey(serverName, keyId, relayedBy);
     }
@@ -269,6 +271,13 @@ export class ServerKeys {
     // The keys could not be read (the origin's fetch failed, or the host's cache, when the origin is
     // not contacted): the id is not known to be unknown. Retried when a fetch is allowed again; not
     // cached, not a verdict (its sender's outbox takes a 403 as final and the message would be lost).
+    if (!key && !readInTime) {
+      const retryAfterMs = Math.max(1_000, this.refetchGapLeft(serverName, Date.now()));
+      return {
+        ok: false, code: 'keys_unavailable', retryAfterMs,
+        message: `${serverName}'s keys could not be read in time to check key ${keyId}; they are read again in ${Math.ceil(retryAfterMs / 1000)} s`,
+      };
+    }
     if (!key) {
       const unreadable = contacted ? this.unreadable(serverName) : cacheFailure;
       if (unreadable !== null) {
