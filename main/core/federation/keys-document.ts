@@ -50,11 +50,12 @@ export function keysDocumentTooLarge(raw: unknown): string | null {
 }
 
 /**
- * The most a keys document may be when read (a server's own, or a host's cached copy): a few keys
- * and their old ones are a few KB (the ordinary 4 MiB of an answer, read at the slowest rate
- * allowed, let the server asked hold the read for about a minute).
+ * The most of a keys document read off the wire (a server's own, or a host's cached copy): four
+ * times what its compact form may be (MAX_KEYS_DOCUMENT_BYTES), room for whitespace. The ordinary
+ * 4 MiB of an answer, read at the slowest rate allowed, let the server asked hold the read for
+ * about a minute.
  */
-export const KEYS_DOCUMENT_MAX_BYTES = 256 * 1024;
+export const KEYS_DOCUMENT_MAX_BYTES = 4 * MAX_KEYS_DOCUMENT_BYTES;
 
 export function checkKeysDocument(raw: unknown, expectedServer: string): KeysDocumentCheck {
   const tooLarge = keysDocumentTooLarge(raw);
