@@ -61,6 +61,30 @@ describe('red team: a reference 3.x peer\'s polled events pass the wire JSON lim
 });
 
 
+describe('red team: a reference 3.x peer\'s events are read in our vocabulary and then pass our content rules, in a room it hosts too', () => {
+  it('bad input: reactions polled with an emoji of a bidi override, a control character or 100 characters are not stored; a sound one after them is', async () => {
+    const target = ref.say(roomId, 'Ada', 'react to this');
+    await shownMessage(ours, roomId, target.event_id);
+    const mid = String(target.content.message_id);
+    // Signed as its own reactions are, under ids of their own (its ids carry the emoji, which would fail the envelope's id rule first).
+    const bad = ['\u202Eevil', 'a\u0007b', 'x'.repeat(100)].map((emoji, i) => {
+      const ts = Date.now() + i;
+      const e = ref.signEnvelope({
+        event_id: `$m_reaction_add:${mid}:bad${i}:${ts}:ref3.test`, room_id: roomId, event_type: 'm.reaction.add', sender: '@Ada:ref3.test',
+        origin_server: 'ref3.test', origin_ts: ts, content: { guild_id: '4242', channel_id: '4242', message_id: mid, emoji }, depth: ts, state_key: null,
+      });
+      ref.events.push(e);
+      return e;
+    });
+    const sound = ref.relate(roomId, 'Ada', 'm.reaction.add', mid, { emoji: '👍' });
+    const after = ref.say(roomId, 'Ada', 'after the reactions');
+    await shownMessage(ours, roomId, after.event_id);
+    expect(storedIds([...bad.map((e) => e.event_id), sound.event_id])).toEqual([sound.event_id]);
+    const keys = queryNodeDb<{ key: string }>(ours.dataDir, 'SELECT key FROM room_reactions WHERE target = ?', target.event_id).map((r) => r.key);
+    expect(keys).toEqual(['👍']);
+  });
+});
+
 describe('red team: a reference 3.x peer\'s polled events over our storage quota wait, as pulled and caught-up ones do', () => {
   it('events refused for the quota are not skipped for good: the cursor stays before them, and once the quota allows (here: raised, restarted) every one arrives', async ({ nodes }) => {
     const quotaRef = await nodes.referencePeer({ serverName: 'refq.test', version: '3', allowedGuilds: ['4242'] });

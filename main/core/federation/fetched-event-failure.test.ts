@@ -29,30 +29,57 @@ describe('fetchedEventFailure', () => {
 describe('UncheckedRetries', () => {
   it('tries an event again during its window, then gives it up once (a new meeting starts a new window)', () => {
     const retries = new UncheckedRetries(1_000);
-    expect(retries.retry('$a', 0)).toBe(true);
-    expect(retries.retry('$a', 999)).toBe(true);
-    expect(retries.retry('$b', 500)).toBe(true);
-    expect(retries.retry('$a', 1_000)).toBe(false);
-    expect(retries.retry('$a', 1_001)).toBe(true);
+    expect(retries.retry('h', '$a', 'o', 0)).toBe(true);
+    expect(retries.retry('h', '$a', 'o', 999)).toBe(true);
+    expect(retries.retry('h', '$b', 'o', 500)).toBe(true);
+    expect(retries.retry('h', '$a', 'o', 1_000)).toBe(false);
+    expect(retries.retry('h', '$a', 'o', 1_001)).toBe(true);
     // Taken in the meantime: forgotten, its window starts again when met again.
-    retries.settled('$b');
-    expect(retries.retry('$b', 5_000)).toBe(true);
-    expect(retries.retry('$b', 5_999)).toBe(true);
+    retries.settled('h', '$b');
+    expect(retries.retry('h', '$b', 'o', 5_000)).toBe(true);
+    expect(retries.retry('h', '$b', 'o', 5_999)).toBe(true);
   });
 
-  it('remembers a bounded number of events (the oldest forgotten first)', () => {
+  it("one source's flood of fresh unchecked events neither restarts nor ends another source's windows", () => {
     const retries = new UncheckedRetries(1_000);
-    for (let i = 0; i <= 10_000; i++) retries.retry(`$${i}`, 0);
-    // $0 was forgotten when the 10,001st came: met again, its window starts again.
-    expect(retries.retry('$0', 5_000)).toBe(true);
-    expect(retries.retry('$10000', 5_000)).toBe(false);
+    expect(retries.retry('honest.test', '$stuck', 'origin.test', 0)).toBe(true);
+    for (let i = 0; i < 30_000; i++) retries.retry('hostile.test', `$${i}`, `o${i % 50}.test`, 10);
+    expect(retries.age('honest.test', '$stuck', 500)).toBe(500);
+    expect(retries.retry('honest.test', '$stuck', 'origin.test', 999)).toBe(true);
+    // Its window ends when it would have: the flood did not start it again.
+    expect(retries.retry('honest.test', '$stuck', 'origin.test', 1_000)).toBe(false);
+  });
+
+  it('a full source gives new events up at once instead of forgetting running windows', () => {
+    const retries = new UncheckedRetries(1_000);
+    expect(retries.retry('h', '$old', 'o0.test', 0)).toBe(true);
+    for (let i = 0; i < 20_000; i++) retries.retry('h', `$${i}`, `o${i % 8}.test`, 1);
+    // The source holds 10,000: the rest were given up at once, and the first window runs on.
+    expect(retries.retry('h', '$19999', 'o7.test', 2)).toBe(false);
+    expect(retries.age('h', '$old', 600)).toBe(600);
+    expect(retries.retry('h', '$old', 'o0.test', 1_000)).toBe(false);
+    // Windows over are cleared once a minute to make room for new ones.
+    expect(retries.retry('h', '$new', 'o1.test', 61_000)).toBe(true);
+  });
+
+  it("within a source, one origin's flood fills only its share: another origin's events still get windows", () => {
+    const retries = new UncheckedRetries(1_000);
+    for (let i = 0; i < 5_000; i++) retries.retry('host.test', `$m${i}`, 'flooder.test', 0);
+    expect(retries.retry('host.test', '$m4999', 'flooder.test', 1)).toBe(false);
+    expect(retries.age('host.test', '$m2499', 1)).toBe(1);
+    expect(retries.age('host.test', '$m2500', 1)).toBe(0);
+    expect(retries.retry('host.test', '$honest', 'friend.test', 1)).toBe(true);
+    expect(retries.retry('host.test', '$honest', 'friend.test', 500)).toBe(true);
+    // A settled event makes room for its origin again.
+    retries.settled('host.test', '$m0');
+    expect(retries.retry('host.test', '$m-next', 'flooder.test', 2)).toBe(true);
   });
 
   it('start() opens a window only where there is none', () => {
     const retries = new UncheckedRetries(1_000);
-    retries.start('$a', 0);
-    retries.start('$a', 900);
-    expect(retries.retry('$a', 999)).toBe(true);
-    expect(retries.retry('$a', 1_000)).toBe(false);
+    retries.start('h', '$a', null, 0);
+    retries.start('h', '$a', null, 900);
+    expect(retries.retry('h', '$a', null, 999)).toBe(true);
+    expect(retries.retry('h', '$a', null, 1_000)).toBe(false);
   });
 });

@@ -71,12 +71,37 @@ export function givenUpUnchecked(message: string): HttpError {
   return new HttpError(403, 'unchecked_given_up', `its signer's keys could not be read for hours; given up (${message})`);
 }
 
-/** Event ids remembered at most (the oldest forgotten first: its window starts again). */
-const MAX_TRACKED = 10_000;
+/** Unchecked events remembered at most per source (the server whose page served them). */
+const MAX_TRACKED_PER_SOURCE = 10_000;
+/** Of them, at most this many signed by one origin: its further ones are given up at once. */
+const MAX_TRACKED_PER_ORIGIN = 2_500;
 
-/** When each unchecked event was first met: whether it is still tried again. In memory (a restart starts each window again). */
+/** One source's windows: each event's first meeting and its origin, and how many each origin holds. */
+interface SourceWindows {
+  firstMet: Map<string, { at: number; origin: string }>;
+  perOrigin: Map<string, number>;
+  /** When windows over were last cleared out of a full source (at most once a minute: a scan of all). */
+  clearedAt: number;
+}
+
+/** How often a full source looks for windows that are over (events not met again since) to make room. */
+const CLEAR_EVERY_MS = 60_000;
+
+/**
+ * When each unchecked event was first met: whether it is still tried again. In memory (a restart
+ * starts each window again).
+ *
+ * Windows are kept per source (the pull host, the room's host in catch-up, the polled reference
+ * server), and within a source at most MAX_TRACKED_PER_ORIGIN per origin. A full source or origin
+ * gives a new event up at once; no window still running is forgotten to make room, since a
+ * forgotten event met again would start a new one: a peer serving fresh unreadable events could
+ * then keep another peer's event (and the page or room behind it) tried again for good. So one
+ * source's pages cannot touch another source's windows, and inside an honest source one origin's
+ * flood fills only its share (an origin needs four such floods to fill a source). Sources are
+ * servers the owner chose (pull hosts, peers polled) or hosts of rooms our users joined.
+ */
 export class UncheckedRetries {
-  private readonly firstMet = new Map<string, number>();
+  private readonly sources = new Map<string, SourceWindows>();
 
   private readonly forMs: number;
 
@@ -84,34 +109,68 @@ export class UncheckedRetries {
     this.forMs = forMs;
   }
 
-  /** True while `eventId` is still to be tried again; false once its window is over (then forgotten). */
-  retry(eventId: string, now = Date.now()): boolean {
-    const first = this.firstMet.get(eventId);
-    if (first === undefined) {
-      if (this.firstMet.size >= MAX_TRACKED) this.firstMet.delete(this.firstMet.keys().next().value!);
-      this.firstMet.set(eventId, now);
-      return true;
-    }
-    if (now - first < this.forMs) return true;
-    this.firstMet.delete(eventId);
+  /**
+   * True while `eventId` (served by `source`, signed by `origin`) is still to be tried again;
+   * false once its window is over (then forgotten), or at once when it has none and its source or
+   * origin holds all it may.
+   */
+  retry(source: string, eventId: string, origin: string | null, now = Date.now()): boolean {
+    const windows = this.sources.get(source);
+    const first = windows?.firstMet.get(eventId);
+    if (first === undefined) return this.open(source, eventId, origin ?? source, now);
+    if (now - first.at < this.forMs) return true;
+    this.settled(source, eventId);
     return false;
   }
 
   /** How long `eventId` has been tried (0 when it is not). */
-  age(eventId: string, now = Date.now()): number {
-    const first = this.firstMet.get(eventId);
-    return first === undefined ? 0 : now - first;
+  age(source: string, eventId: string, now = Date.now()): number {
+    const first = this.sources.get(source)?.firstMet.get(eventId);
+    return first === undefined ? 0 : now - first.at;
   }
 
   /** Starts `eventId`'s window if it has none (an event met behind another one that stops the page). */
-  start(eventId: string, now = Date.now()): void {
-    if (!this.firstMet.has(eventId)) this.retry(eventId, now);
+  start(source: string, eventId: string, origin: string | null, now = Date.now()): void {
+    if (this.sources.get(source)?.firstMet.has(eventId) !== true) this.open(source, eventId, origin ?? source, now);
   }
 
   /** The event was taken (or refused for good): forgotten. */
-  settled(eventId: string): void {
-    this.firstMet.delete(eventId);
+  settled(source: string, eventId: string): void {
+    const windows = this.sources.get(source);
+    const first = windows?.firstMet.get(eventId);
+    if (!windows || first === undefined) return;
+    windows.firstMet.delete(eventId);
+    const held = (windows.perOrigin.get(first.origin) ?? 1) - 1;
+    if (held > 0) windows.perOrigin.set(first.origin, held);
+    else windows.perOrigin.delete(first.origin);
+    if (windows.firstMet.size === 0) this.sources.delete(source);
   }
+
+  /** A new window, when the source and the origin have room for it; false (given up) otherwise. */
+  private open(source: string, eventId: string, origin: string, now: number): boolean {
+    let windows = this.sources.get(source);
+    if (!windows) {
+      windows = { firstMet: new Map(), perOrigin: new Map(), clearedAt: now };
+      this.sources.set(source, windows);
+    }
+    if (windows.firstMet.size >= MAX_TRACKED_PER_SOURCE && now - windows.clearedAt >= CLEAR_EVERY_MS) {
+      // Windows over whose events were not met again (their page moved on): no longer news to anyone.
+      windows.clearedAt = now;
+      for (const [id, first] of windows.firstMet) if (now - first.at >= this.forMs) this.settled(source, id);
+      if (!this.sources.has(source)) return this.open(source, eventId, origin, now);
+    }
+    const held = windows.perOrigin.get(origin) ?? 0;
+    if (windows.firstMet.size >= MAX_TRACKED_PER_SOURCE || held >= MAX_TRACKED_PER_ORIGIN) return false;
+    windows.firstMet.set(eventId, { at: now, origin });
+    windows.perOrigin.set(origin, held + 1);
+    return true;
+  }
+}
+
+/** The origin a fetched event names (its signer), when it names one; else null. */
+export function fetchedEventOrigin(raw: unknown): string | null {
+  const origin = (raw as { origin_server?: unknown } | null)?.origin_server;
+  return typeof origin === 'string' && origin.length > 0 && origin.length <= 255 ? origin : null;
 }
 
 /** The event id of a fetched event not yet checked, when it names one (else null: nothing to track it by). */

@@ -9,7 +9,7 @@ import { localView, type TargetLookup } from '../federation/reference/vocabulary
 import type { ReferenceChannels } from '../federation/reference/channel-rooms.ts';
 import type { PeerDialects } from '../federation/reference/peer-dialects.ts';
 import type { NodeEvents } from '../node-events.ts';
-import { checkReceivedContent } from '../rooms/authorize.ts';
+import { checkReceivedContent, checkReceivedView } from '../rooms/authorize.ts';
 import type { RoomStore } from '../rooms/room-store.ts';
 import type { AbuseMonitor } from '../trust/abuse-monitor.ts';
 import type { QuarantineStore } from '../trust/quarantine.ts';
@@ -51,6 +51,11 @@ export function ingestHooks({ bus, quarantine, quota, dialects, channels, rooms,
     writingBatch: (write) => rooms.coalescingClockUpdates(() => quota.coalescing(write)),
     domainOf: (origin) => dialects.domainOf(origin),
     speaksReference: (origin) => dialects.isReference(origin),
-    view: (event) => (dialects.isReference(event.origin_server) ? localView(event, referenceLookup) : undefined),
+    view: (event) => {
+      if (!dialects.isReference(event.origin_server)) return undefined;
+      const view = localView(event, referenceLookup);
+      checkReceivedView(view);
+      return view;
+    },
   };
 }

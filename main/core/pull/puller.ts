@@ -32,7 +32,7 @@ import { SignedPageLoop, mostlyNew, type PageTaker, type SignedPageLoopDeps } fr
 import { HELD_NOTE, isHeldNote, PageAcks, type AckRefusal } from '../federation/page-acks.ts';
 import { StoredPullRefusals } from './pull-refusals.ts';
 import type { QuotaWait } from '../trust/storage-quota.ts';
-import { fetchedEventFailure, fetchedEventId, givenUpUnchecked, isFinalRefusal, UncheckedRetries } from '../federation/fetched-event-failure.ts';
+import { fetchedEventFailure, fetchedEventId, fetchedEventOrigin, givenUpUnchecked, isFinalRefusal, UncheckedRetries } from '../federation/fetched-event-failure.ts';
 import { MAX_PULL_EVENTS } from './routes.ts';
 import { PULL_ACK_PATH, PULL_HELD_CAPABILITY, PULL_PATH, PULL_REFUSALS_CAPABILITY } from '../federation/paths.ts';
 
@@ -216,7 +216,7 @@ export class Puller {
           for (let j = i + 1; j < verifications.length; j++) {
             const later = await verifications[j]!.then(() => null, (e: unknown) => fetchedEventFailure(e));
             const laterId = later?.kind === 'unchecked' ? fetchedEventId(raws[j]) : null;
-            if (laterId !== null) this.unchecked.start(laterId);
+            if (laterId !== null) this.unchecked.start(server, laterId, fetchedEventOrigin(raws[j]));
           }
           retry = true;
           break;
@@ -225,6 +225,8 @@ export class Puller {
         this.deps.onReceived?.(receivedOutcome(refusal));
         warnLimited(log, `pulled_event_refused ${server}`, refusedFields(server, refusal), 'a pulled event was refused');
         noteRefusal(refused, fetchedEventId(raws[i]), refusal);
+        const refusedId = fetchedEventId(raws[i]);
+        if (refusedId !== null) this.unchecked.settled(server, refusedId);
       }
     }
     if (verified.length === 0) return retry ? 'retry' : fresh() ? 'fresh' : 'nothing';
@@ -238,6 +240,7 @@ export class Puller {
         // New here: stored, or held in quarantine for the first time (a copy of a held event is
         // no more news than a copy of a stored one: counted new, it had the next page asked at once).
         if (outcome.value.inserted) news++;
+        this.unchecked.settled(server, outcome.value.event_id);
         // Held for review (we keep its sender in quarantine): named in the ack that covers it, so
         // its sender's message reads "held for review" there, not delivered.
         if (outcome.value.held) refused.push({ event_id: outcome.value.event_id, ...HELD_NOTE });
@@ -254,6 +257,7 @@ export class Puller {
           this.deps.onReceived?.(receivedOutcome(refusal));
           warnLimited(log, `pulled_event_refused ${server}`, refusedFields(server, refusal), 'a pulled event was refused');
           noteRefusal(refused, verified[j]!.envelope.event_id, refusal);
+          this.unchecked.settled(server, verified[j]!.envelope.event_id);
         }
       }
     }
@@ -291,7 +295,7 @@ export class Puller {
    */
   private stillUnchecked(server: string, raw: unknown, message: string): boolean {
     const id = fetchedEventId(raw);
-    if (id === null || this.unchecked.retry(id)) return true;
+    if (id === null || this.unchecked.retry(server, id, fetchedEventOrigin(raw))) return true;
     this.deps.log.warn({ event: 'pulled_event_given_up', server, event_id: id, error: message }, 'a pulled event could not be checked for hours; given up');
     return false;
   }

@@ -43,6 +43,17 @@ export function checkReceivedContent(event: Envelope, contentBytes: number, spea
   if (!speaksReference && isRoomEventType(event.event_type)) checkContent(event);
 }
 
+/**
+ * What a reference peer's event is read as here (its dialect's local view: a message's body, a
+ * reaction's key taken from its `emoji`) passes our content schema too, on every path and in every
+ * room: in a room we host authorizeEvent checks it again, but in one a reference hosts (or a native
+ * host relays) nothing else would, and the key rules (length, control, bidi and invisible
+ * characters) held only where we host.
+ */
+export function checkReceivedView(view: Envelope): void {
+  if (isRoomEventType(view.event_type)) checkContent(view);
+}
+
 export function authorizeEvent(rooms: RoomStore, events: FederationEvents, event: UnsignedEnvelope | Envelope, now = Date.now()): void {
   checkContent(event);
   authorizeWellFormed(rooms, events, event, now);

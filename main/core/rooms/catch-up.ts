@@ -10,7 +10,7 @@ import { receivedOutcome } from '../federation/event-ingest.ts';
 import type { HttpClient } from '../federation/http-client.ts';
 import { cleanText } from '../util/untrusted-text.ts';
 import { MAX_DEPTH_GROUP } from '../store/federation-events.ts';
-import { fetchedEventFailure, fetchedEventId, UncheckedRetries, UNCHECKED_RETRY_FOR_MS } from '../federation/fetched-event-failure.ts';
+import { fetchedEventFailure, fetchedEventId, fetchedEventOrigin, UncheckedRetries, UNCHECKED_RETRY_FOR_MS } from '../federation/fetched-event-failure.ts';
 import { compareDisplayOrder } from './event-types.ts';
 import { aheadOfReference3, tooOldForReference3 } from '../federation/reference/carry.ts';
 import { PAGE_BYTES } from '../federation/page-budget.ts';
@@ -228,7 +228,7 @@ export class RoomCatchUp extends RoomPart {
             seen.add(verified.envelope.event_id);
             newToRun++;
           }
-          this.unchecked.settled(verified.envelope.event_id);
+          this.unchecked.settled(host, verified.envelope.event_id);
         } catch (error) {
           if (signal.aborted) return stored;
           const failure = fetchedEventFailure(error);
@@ -247,7 +247,7 @@ export class RoomCatchUp extends RoomPart {
           if (failure.kind !== 'refused' && id !== null && EVENT_ID.test(id) && eventRoom === roomId && typeof depth === 'number' && Number.isSafeInteger(depth) && depth >= 0) {
             // A failure of ours is waited out however long it lasts; what cannot be checked (keys
             // a peer names) for its window, and in a room held over 2 h for such events, for 10 minutes each.
-            if (failure.kind === 'failure' || (this.unchecked.retry(id) && !(this.heldTooLong(roomId) && this.unchecked.age(id) >= HELD_ROOM_EVENT_GRACE_MS))) {
+            if (failure.kind === 'failure' || (this.unchecked.retry(host, id, fetchedEventOrigin(raw)) && !(this.heldTooLong(roomId) && this.unchecked.age(host, id) >= HELD_ROOM_EVENT_GRACE_MS))) {
               if (failure.kind === 'unchecked') heldUnchecked = true;
               // Not taken now (its signer's keys unreadable, a failure of ours): the run goes on,
               // but the watermark stays below it and a later run asks for it again.
@@ -264,7 +264,7 @@ export class RoomCatchUp extends RoomPart {
             }
             this.d.log.warn({ event: 'catch_up_event_given_up', room_id: roomId, host, event_id: id, error: failure.message }, 'a caught-up event could not be checked for hours; given up');
           }
-          if (id !== null) this.unchecked.settled(id);
+          if (id !== null) this.unchecked.settled(host, id);
           this.d.onReceived?.(receivedOutcome(error));
           warnLimited(this.d.log, `catch_up_event_rejected ${host}`, { event: 'catch_up_event_rejected', room_id: roomId, host, error: (error as Error).message }, 'catch-up event rejected');
         }

@@ -12,7 +12,7 @@ import { serverOf } from '../../../../shared/identifiers.ts';
 import { HttpError } from '../../errors.ts';
 import { cleanText } from '../../util/untrusted-text.ts';
 import { warnLimited } from '../../log/rate-limit.ts';
-import { fetchedEventFailure, fetchedEventId, UncheckedRetries } from '../fetched-event-failure.ts';
+import { fetchedEventFailure, fetchedEventId, fetchedEventOrigin, UncheckedRetries } from '../fetched-event-failure.ts';
 import type { Identity } from '../../identity/identity.ts';
 import type { RoomStore } from '../../rooms/room-store.ts';
 import type { Db } from '../../store/database.ts';
@@ -343,7 +343,7 @@ export class ReferencePoller {
       const verified = await this.d.ingest.verify(peer, raw);
       if (verified.envelope.room_id !== roomId) return 'skipped';
       const result = await this.d.ingest.store(verified, peer);
-      this.unchecked.settled(verified.envelope.event_id);
+      this.unchecked.settled(peer, verified.envelope.event_id);
       return result.inserted ? 'stored' : 'known';
     } catch (error) {
       if (error instanceof HttpError && error.code === 'bad_event_signature' && origin === peer && this.d.keyChangePending?.(peer)) {
@@ -361,13 +361,13 @@ export class ReferencePoller {
       const id = fetchedEventId(raw);
       if (failure.kind !== 'refused' && id !== null) {
         // A failure of ours is waited out however long it lasts; what cannot be checked, for its window.
-        if (failure.kind === 'failure' || this.unchecked.retry(id)) {
+        if (failure.kind === 'failure' || this.unchecked.retry(peer, id, fetchedEventOrigin(raw))) {
           warnLimited(this.d.log, `reference_event_unchecked ${peer}`, { event: 'reference_event_unchecked', server: peer, room_id: roomId, event_id: id, error: failure.message }, 'an event polled from a reference server could not be checked yet; asked again');
           return { halt: `waiting to check an event: ${failure.message}`.slice(0, 300) };
         }
         this.d.log.warn({ event: 'reference_event_given_up', server: peer, room_id: roomId, event_id: id, error: failure.message }, 'an event polled from a reference server could not be checked for hours; given up');
       }
-      if (id !== null) this.unchecked.settled(id);
+      if (id !== null) this.unchecked.settled(peer, id);
       warnLimited(this.d.log, `reference_event_rejected ${peer}`, { event: 'reference_event_rejected', server: peer, room_id: roomId, error: (error as Error).message }, 'event polled from a reference server rejected');
       return 'skipped';
     }
