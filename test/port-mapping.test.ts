@@ -7,7 +7,9 @@
  *    maps its federation port by itself at start (no peer yet), redeems the friend's link (the
  *    friend calls it back through the mapping), exchanges messages both ways by push, shows the
  *    mapping in its status, and removes it when it stops;
- *  - a test through a fresh mapping asks no peer within its per-peer probe limit (no 429).
+ *  - a test through a fresh mapping asks no peer within its per-peer probe limit (no 429);
+ *  - a renewal is the mapping from then on: another external port the router reserves for it, a
+ *    new public address after the ISP renumbered the router (shown, and refused as the router's).
  * Skipped, with the reason, where namespaces or miniupnpd are not available.
  */
 import { join } from 'node:path';
@@ -149,6 +151,80 @@ describe.skipIf(unavailable !== null)('automatic port mapping against miniupnpd 
       await stopChild(proxy.child);
     }
   }, 60_000);
+
+  it('a renewal for which the router reserves another external port (the first was taken over meanwhile) is the mapping from then on: shown, and removed at stop', async () => {
+    const port = 17456;
+    // Another host of the home.
+    const otherHost = '10.77.0.3';
+    router.addLanAddress(otherHost);
+    // A 70 s lease: renewed after 10 s.
+    const run = inNamespace(router.lan, [join(REPO_ROOT, 'test/helpers/reachability-run.ts'), 'port-mapper', 'upnp', String(port), '70000', router.descriptionUrl()]);
+    let other: ReturnType<typeof inNamespace> | null = null;
+    const output = () => `${run.output()}\n${other?.output() ?? ''}\n${router.natRules()}`;
+    try {
+      expect(JSON.parse(await run.next()), run.output()).toMatchObject({ ok: true, mapping: { external_port: port } });
+      // The router forgets the mapping (a reboot, say), and the other host maps the same external port before the renewal.
+      other = inNamespace(router.lan, [join(REPO_ROOT, 'test/helpers/upnp-map.ts'), router.descriptionUrl(), otherHost, String(port), String(port), 'another host', 'take']);
+      expect(JSON.parse(await other.next()), other.output()).toEqual({ mapped: port });
+      run.child.stdin!.write('status\n');
+      expect(JSON.parse(await run.next()), 'the other program took the port only after the renewal').toMatchObject({ renewed: 0 });
+      // The renewal asks for the port again: miniupnpd's AddAnyPortMapping reserves another.
+      let later: { mapping: { external_address: string; external_port: number; internal_port: number }; renewed: number };
+      for (let waited = 0; ; waited += 500) {
+        await new Promise((r) => setTimeout(r, 500));
+        run.child.stdin!.write('status\n');
+        later = JSON.parse(await run.next()) as typeof later;
+        if (later.renewed >= 1 || waited >= 30_000) break;
+      }
+      expect(later.renewed, output()).toBeGreaterThanOrEqual(1);
+      // (Before: the mapping kept showing the port the other program holds now.)
+      expect(later.mapping, output()).toMatchObject({ external_address: ROUTER_WAN, internal_port: port });
+      const reserved = later.mapping.external_port;
+      expect(reserved, output()).not.toBe(port);
+      expect(router.natRules()).toMatch(new RegExp(`dport ${reserved} .*${LAN_NODE.replaceAll('.', '\\.')}:${port}\\b`));
+      // The removal takes away the port the router holds our mapping at, and leaves the other host's.
+      // (Before: it asked for the other host's port, which miniupnpd refuses to us, and ours stayed for its lease.)
+      run.child.stdin!.write('remove\n');
+      expect(JSON.parse(await run.next())).toEqual({ removed: true });
+      expect(router.natRules(), output()).not.toMatch(new RegExp(`${LAN_NODE.replaceAll('.', '\\.')}:${port}\\b`));
+      expect(router.natRules(), output()).toMatch(new RegExp(`dport ${port} .*${otherHost.replaceAll('.', '\\.')}:${port}\\b`));
+      other.child.stdin!.write('remove\n');
+      expect(JSON.parse(await other.next())).toEqual({ removed: true });
+      expect(router.natRules()).not.toContain(`${otherHost}:${port}`);
+    } finally {
+      await stopChild(run.child);
+      if (other) await stopChild(other.child);
+      router.addLanAddress(otherHost, true);
+    }
+  }, 90_000);
+
+  it('a renewal follows the router\'s new public address (its ISP renumbered it): the node shows it, and a name at it is refused as the router\'s', async () => {
+    const port = 7461;
+    const renumbered = '192.0.3.9';
+    // A 65 s lease (a test setting): the node renews its mapping every 5 s.
+    const home = await serveIn(router.lan, tempDir('paracord-home-'), 'home.test', `${LAN_NODE}:${port}`, ['--public-url', `http://${ROUTER_WAN}:${port}`], false, { PARACORD_TEST_MAPPING_TTL_MS: '65000' });
+    let moved = false;
+    const output = () => `${home.run.output()}\n${router.log}`;
+    try {
+      await expect.poll(() => home.admin('GET', '/reachability').body, { timeout: 30_000 }).toMatchObject({ mapping: { protocol: 'upnp-igd', external_address: ROUTER_WAN, external_port: port } });
+      expect(home.admin('POST', '/peers', { server_name: `${ROUTER_WAN}:${port}` }).body, output()).toMatchObject({ error: 'peer_unreachable', reason: 'address_refused' });
+      router.renumberWan(ROUTER_WAN, renumbered);
+      moved = true;
+      // (Before: the first address stayed on the dashboard until the node mapped again, at its next start or network change.)
+      await expect.poll(() => home.admin('GET', '/reachability').body, { timeout: 30_000 }).toMatchObject({ mapping: { protocol: 'upnp-igd', external_address: renumbered, external_port: port } });
+      // The router's new address is the home's own too: a name pointing there is not connected to
+      // (before: the address policy took it for a public one).
+      const byName = home.admin('POST', '/peers', { server_name: `${renumbered}:${port}` });
+      expect(byName.body, output()).toMatchObject({ error: 'peer_unreachable', reason: 'address_refused' });
+      expect(byName.body.message).toContain('its router');
+      expect(home.run.output()).toMatch(/"event":"port_mapping_moved"/);
+      expect(await stopChild(home.run.child), output()).toBe(0);
+      expect(router.natRules(), output()).not.toContain(`${LAN_NODE}:${port}`);
+    } finally {
+      await stopChild(home.run.child);
+      if (moved) router.renumberWan(renumbered, ROUTER_WAN);
+    }
+  }, 120_000);
 
   it('a home node behind the router maps its port at start, before its first peer, keeps it once a self-test through it passes, and removes it on a clean stop', async () => {
     const port = 7447;

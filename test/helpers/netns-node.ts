@@ -12,9 +12,9 @@ import { NetnsRouter } from './netns-router.ts';
 import { enc } from './rooms.ts';
 import { removeTempDirs } from './temp-dir.ts';
 
-/** A child process inside a namespace, read line by line. */
-export function inNamespace(ns: string, args: string[]): { child: ChildProcess; next: () => Promise<string>; output: () => string } {
-  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+/** A child process inside a namespace, read line by line (`env`: added to ours). */
+export function inNamespace(ns: string, args: string[], env: Record<string, string> = {}): { child: ChildProcess; next: () => Promise<string>; output: () => string } {
+  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let all = '';
   child.stderr!.on('data', (c: Buffer) => (all += c.toString()));
   const lines = createInterface({ input: child.stdout! });
@@ -66,10 +66,10 @@ fetch(u, { method: m, headers: { authorization: 'Bearer ' + t, 'content-type': '
  * `serve` in a namespace (admin on that namespace's loopback), once it printed its ready line
  * (`listen` null: the default federation listener):
  * plain HTTP unless `secure` (then its generated self-signed certificate, pinned by links).
- * `admin` calls this process's admin API, `metrics` reads its metrics.
+ * `admin` calls this process's admin API, `metrics` reads its metrics. `env`: added to ours (a test setting).
  */
-export async function serveIn(ns: string, dataDir: string, name: string, listen: string | null, extra: string[], secure = false) {
-  const run = inNamespace(ns, [CLI, 'serve', '--data', dataDir, '--server-name', name, ...(listen === null ? [] : ['--listen', listen]), '--admin-listen', '127.0.0.1:0', ...(secure ? [] : ['--insecure-http']), ...extra]);
+export async function serveIn(ns: string, dataDir: string, name: string, listen: string | null, extra: string[], secure = false, env: Record<string, string> = {}) {
+  const run = inNamespace(ns, [CLI, 'serve', '--data', dataDir, '--server-name', name, ...(listen === null ? [] : ['--listen', listen]), '--admin-listen', '127.0.0.1:0', ...(secure ? [] : ['--insecure-http']), ...extra], env);
   const ready = JSON.parse(await run.next());
   expect(ready.ready, run.output()).toBe(true);
   const nodeAdmin: NsAdmin = (method, path, body) => admin(ns, dataDir, ready.admin_url, method, path, body);

@@ -168,6 +168,22 @@ export class NetnsRouter {
     execFileSync('ip', ['netns', 'exec', this.router, 'nft', 'insert', 'rule', 'inet', 'filter', 'forward', 'ip', 'daddr', LAN_NODE, 'tcp', 'dport', String(port), 'reject', 'with', 'tcp', 'reset']);
   }
 
+  /** Another host of the home: `address` (in the lan's /24) on the lan namespace's link too; `remove` takes it away. */
+  addLanAddress(address: string, remove = false): void {
+    ip('-n', this.lan, 'addr', remove ? 'del' : 'add', `${address}/24`, 'dev', `li-${this.id}`);
+  }
+
+  /**
+   * The ISP renumbers the router: its wan address `from` becomes `to` (in the same /24), and the
+   * wan's route to the home follows it. miniupnpd reads the address of its external interface
+   * at each request.
+   */
+  renumberWan(from: string, to: string): void {
+    ip('-n', this.router, 'addr', 'del', `${from}/24`, 'dev', `re-${this.id}`);
+    ip('-n', this.router, 'addr', 'add', `${to}/24`, 'dev', `re-${this.id}`);
+    if (this.options.upnp !== false) ip('-n', this.wan, 'route', 'replace', '10.77.0.0/24', 'via', to);
+  }
+
   /** Where miniupnpd serves its device description over IPv4 or IPv6 (`ipv6: true`) (its HTTP port, from its log). */
   descriptionUrl(family: 4 | 6 = 4): string {
     const port = /HTTP listening on port (\d+)/.exec(this.log)?.[1];

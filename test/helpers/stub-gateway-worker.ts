@@ -3,8 +3,10 @@
  * the unit tests of what asks it (GatewayThread's `script`): `map` is answered at once (a NAT-PMP
  * mapping of the port asked at 192.0.2.1; made by another device than the default gateway when
  * PARACORD_TEST_MAP_ELSEWHERE is set), `firewallControl` at once with the control URL in
- * PARACORD_TEST_CONTROL_URL, `renew` after 7 s (renewed), and `unmap` never, as by a router that
- * no longer answers.
+ * PARACORD_TEST_CONTROL_URL, `renew` after 7 s (renewed at the address and port of the mapping;
+ * after PARACORD_TEST_RENEW_MS instead when set, at the `ADDRESS:PORT` in PARACORD_TEST_RENEWED_AT
+ * when set: a router renumbered, or that reserved another port), and `unmap` never, as by a
+ * router that no longer answers.
  */
 import { parentPort } from 'node:worker_threads';
 import type { GatewayMessage, GatewayReply } from '../../main/core/reachability/gateway-thread.ts';
@@ -19,6 +21,8 @@ parentPort!.on('message', (message: GatewayMessage) => {
   } else if (message.op === 'firewallControl') {
     answer({ id: message.id, result: { ok: true, value: { controlUrl: process.env.PARACORD_TEST_CONTROL_URL ?? '' } } });
   } else if (message.op === 'renew') {
-    setTimeout(() => answer({ id: message.id, result: { ok: true, value: { renewed: true } } }), 7_000);
+    const [address, port] = (process.env.PARACORD_TEST_RENEWED_AT ?? `198.51.100.7:${message.request.externalPort}`).split(':');
+    const value = { renewed: true as const, external_address: address!, external_port: Number(port) };
+    setTimeout(() => answer({ id: message.id, result: { ok: true, value } }), Number(process.env.PARACORD_TEST_RENEW_MS ?? 7_000));
   }
 });

@@ -10,7 +10,7 @@ describe('plain (the words of a failed gateway call: much of it a LAN device\'s 
   });
 });
 
-describe('the router\'s public address, told as a mapping is made (home-addresses.ts RouterAddresses)', () => {
+describe('the router\'s public address, told as a mapping is made or renewed (home-addresses.ts RouterAddresses)', () => {
   const stub = new URL('../../../test/helpers/stub-gateway-worker.ts', import.meta.url);
   const request = { method: 'pmp', port: 7447, ttlMs: 60_000, description: 'test' } as const;
 
@@ -32,6 +32,25 @@ describe('the router\'s public address, told as a mapping is made (home-addresse
     } finally {
       delete process.env.PARACORD_TEST_MAP_ELSEWHERE;
       await elsewhere.stop();
+    }
+  });
+
+  it('is told again by a renewal of a mapping made at our default gateway (an ISP that renumbered the router), and not by one another device made', async () => {
+    const told: string[] = [];
+    process.env.PARACORD_TEST_RENEW_MS = '0';
+    process.env.PARACORD_TEST_RENEWED_AT = '198.51.100.9:7450';
+    const thread = new GatewayThread({ script: stub, onExternalAddress: (address) => told.push(address) });
+    const renewal = { gateway: { protocol: 'nat-pmp', host: '192.0.2.1' }, port: 7447, internalAddress: '192.0.2.2', externalPort: 7447, ttlMs: 60_000, description: 'test' } as const;
+    try {
+      // (Before: the renewal's answer said nothing of the router's address or port, and nothing was told.)
+      expect(await thread.ask('renew', { ...renewal, atDefaultGateway: true })).toEqual({ ok: true, value: { renewed: true, external_address: '198.51.100.9', external_port: 7450 } });
+      expect(told).toEqual(['198.51.100.9']);
+      expect(await thread.ask('renew', { ...renewal, atDefaultGateway: false })).toMatchObject({ ok: true });
+      expect(told).toEqual(['198.51.100.9']);
+    } finally {
+      delete process.env.PARACORD_TEST_RENEW_MS;
+      delete process.env.PARACORD_TEST_RENEWED_AT;
+      await thread.stop();
     }
   });
 

@@ -51,10 +51,15 @@ export interface GatewayOps {
     request: { method: 'upnp' | 'pmp'; port: number; ttlMs: number; description: string; gatewayAddress?: string; upnpDescriptionUrl?: string };
     answer: MadeMapping;
   };
-  /** Asks the router of a mapping for it again (the lease starts over). */
+  /**
+   * Asks the router of a mapping for it again (the lease starts over); answered with the external
+   * address and port the router holds it at now (checked as `map`'s), which may not be the ones
+   * it had. `atDefaultGateway`: the mapping's `at_default_gateway` (whether its router's address
+   * is told, as for `map`).
+   */
   renew: {
-    request: { gateway: GatewayRef; port: number; internalAddress: string; externalPort: number; ttlMs: number; description: string };
-    answer: { renewed: true; lease_ms?: number };
+    request: { gateway: GatewayRef; port: number; internalAddress: string; externalPort: number; ttlMs: number; description: string; atDefaultGateway: boolean };
+    answer: { renewed: true } & Pick<MadeMapping, 'external_address' | 'external_port' | 'lease_ms'>;
   };
   /** Deletes a mapping from its router. */
   unmap: {
@@ -70,8 +75,10 @@ export interface GatewayOps {
 
 export type GatewayOp = keyof GatewayOps;
 export type GatewayResult<K extends GatewayOp> = { ok: true; value: GatewayOps[K]['answer'] } | { ok: false; error: string };
+/** What is asked: an op and its request. */
+type GatewayAsked = { [K in GatewayOp]: { op: K; request: GatewayOps[K]['request'] } }[GatewayOp];
 /** One message to the worker; answered by `{id, result}`. */
-export type GatewayMessage = { [K in GatewayOp]: { id: number; op: K; request: GatewayOps[K]['request'] } }[GatewayOp];
+export type GatewayMessage = GatewayAsked & { id: number };
 export type GatewayReply = { id: number; result: GatewayResult<GatewayOp> };
 
 /** A request that takes longer than this (discovery, description, mapping, address together) is given up, unless its caller says less. */
@@ -101,7 +108,7 @@ export class GatewayThread {
   private readonly pending = new Map<number, Pending>();
   private nextId = 0;
   private stopped = false;
-  /** Told the router's public address whenever a mapping is made at our default gateway (home-addresses.ts RouterAddresses). */
+  /** Told the router's public address whenever a mapping is made or renewed at our default gateway (home-addresses.ts RouterAddresses). */
   private readonly onExternalAddress: ((address: string) => void) | undefined;
 
   constructor(options: { script?: URL; onExternalAddress?: (address: string) => void } = {}) {
@@ -116,13 +123,13 @@ export class GatewayThread {
    */
   ask<K extends GatewayOp>(op: K, request: GatewayOps[K]['request'], deadlineMs = REQUEST_DEADLINE_MS): Promise<GatewayResult<K>> {
     return new Promise<GatewayResult<GatewayOp>>((settled) => {
-      // Every mapping made at our default gateway, whoever asked for it, tells the router's public address.
+      // Every mapping made or renewed at our default gateway, whoever asked, tells the router's public address.
       const resolve = (result: GatewayResult<GatewayOp>) => {
         settled(result);
-        const made = op === 'map' && result.ok ? (result.value as MadeMapping) : null;
-        if (made?.at_default_gateway) {
+        const address = routerAddressOf({ op, request } as GatewayAsked, result);
+        if (address !== null) {
           try {
-            this.onExternalAddress?.(made.external_address);
+            this.onExternalAddress?.(address);
           } catch {
             // a listener's failure is not the mapping's
           }
@@ -184,6 +191,21 @@ export class GatewayThread {
     this.worker = null;
     for (const id of [...this.pending.keys()]) this.settle(id, { ok: false, error });
   }
+}
+
+/**
+ * The router's public address an answer tells (RouterAddresses): a mapping's made at our default
+ * gateway (the worker's word, `at_default_gateway`), or a renewal's of such a mapping (the
+ * caller's word, `atDefaultGateway`: the same router); null for anything else.
+ */
+function routerAddressOf(asked: GatewayAsked, result: GatewayResult<GatewayOp>): string | null {
+  if (!result.ok) return null;
+  if (asked.op === 'map') {
+    const made = result.value as MadeMapping;
+    return made.at_default_gateway ? made.external_address : null;
+  }
+  if (asked.op === 'renew') return asked.request.atDefaultGateway ? (result.value as GatewayOps['renew']['answer']).external_address : null;
+  return null;
 }
 
 /**

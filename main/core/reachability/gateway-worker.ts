@@ -331,6 +331,23 @@ function externalAddressOf(candidates: readonly unknown[]): string | undefined {
 
 const validPort = (port: unknown): port is number => typeof port === 'number' && Number.isInteger(port) && port >= 1 && port <= 65_535;
 
+/**
+ * The external address and port the router granted, by its answer to a mapping or a renewal (the
+ * library's `map`, from our `internal` address), checked: an IPv4 address outside NOT_EXTERNAL
+ * and a port 1-65535, else thrown. The router's own words, shown on the dashboard and in the tray,
+ * and its address told to RouterAddresses (gateway-thread.ts).
+ */
+async function grantedExternal(gateway: Gateway, answer: { externalHost: unknown; externalPort: unknown }, internal: string): Promise<{ external_address: string; external_port: number }> {
+  // The library asked the router for its external address when ours is private (it names ours
+  // otherwise): asked again only then, not twice per request.
+  const externalIp: unknown = answer.externalHost !== internal ? answer.externalHost : await gateway.externalIp({ signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) }).catch(() => answer.externalHost);
+  const external = externalAddressOf([externalIp, answer.externalHost]);
+  if (external === undefined) throw new Error('the router named no usable IPv4 address as its external one');
+  const externalPort = answer.externalPort;
+  if (!validPort(externalPort)) throw new Error('the router named no valid external port');
+  return { external_address: external, external_port: externalPort };
+}
+
 async function mapOn(gateway: Gateway, ref: GatewayRef, port: number, ttlMs: number, description: string): Promise<Omit<MadeMapping, 'at_default_gateway'>> {
   let made: { externalPort: unknown } | null = null;
   let internal: string | undefined;
@@ -338,17 +355,10 @@ async function mapOn(gateway: Gateway, ref: GatewayRef, port: number, ttlMs: num
     internal = await localAddressTowards(gateway.host);
     const result = await gateway.map(port, internal, { externalPort: port, protocol: 'tcp', ttl: libraryTtl(ref.protocol, ttlMs), autoRefresh: false, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
     made = result;
-    // The library asked the router for its external address when ours is private (it names ours
-    // otherwise): asked again only then, not twice per mapping.
-    const externalIp: unknown = result.externalHost !== internal ? result.externalHost : await gateway.externalIp({ signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) }).catch(() => result.externalHost);
-    // The router's own words, shown on the dashboard and in the tray: an IPv4 address and a port, or no mapping.
-    const external = externalAddressOf([externalIp, result.externalHost]);
-    if (external === undefined) throw new Error('the router named no usable IPv4 address as its external one');
-    const externalPort: unknown = result.externalPort;
-    if (!validPort(externalPort)) throw new Error('the router named no valid external port');
+    const external = await grantedExternal(gateway, result, internal);
     const granted = grantedLease(gateway, port);
     return {
-      protocol: ref.protocol, external_address: external, external_port: externalPort, internal_address: internal, internal_port: port, gateway: ref,
+      protocol: ref.protocol, ...external, internal_address: internal, internal_port: port, gateway: ref,
       ...(granted !== undefined ? { lease_ms: granted } : {}),
     };
   } catch (error) {
@@ -419,13 +429,18 @@ async function removeMapping(gateway: Gateway, ref: GatewayRef, internalPort: nu
   }
 }
 
+/**
+ * Asks the router for the mapping again: the external address and port of its answer are the
+ * mapping's from now on (an ISP that renumbered the router's WAN side; a router that reserved
+ * another external port, UPnP's AddAnyPortMapping or NAT-PMP), checked as a mapping's are.
+ */
 async function renew(request: GatewayOps['renew']['request']): Promise<GatewayOps['renew']['answer']> {
   const ttl = libraryTtl(request.gateway.protocol, request.ttlMs);
   const gateway = await gatewayOf(request.gateway, { ttl, description: request.description });
-  await gateway.map(request.port, request.internalAddress, { externalPort: request.externalPort, protocol: 'tcp', ttl, autoRefresh: false, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+  const result = await gateway.map(request.port, request.internalAddress, { externalPort: request.externalPort, protocol: 'tcp', ttl, autoRefresh: false, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+  const external = await grantedExternal(gateway, result, request.internalAddress);
   const granted = grantedLease(gateway, request.port);
-  if (granted !== undefined) return { renewed: true, lease_ms: granted };
-  return { renewed: true };
+  return { renewed: true, ...external, ...(granted !== undefined ? { lease_ms: granted } : {}) };
 }
 
 async function unmap(request: GatewayOps['unmap']['request']): Promise<{ removed: true }> {

@@ -1,8 +1,9 @@
 /**
  * Automatic port mapping (issue #15) with @achingbrain/nat-port-mapper: UPnP-IGD first (SSDP
  * discovery on the LAN), then NAT-PMP (which PCP routers also answer) at the default gateway.
- * The mapping forwards the router's external TCP port to our federation port; the library
- * renews it before it expires (`autoRefresh`), and `remove()` deletes it on a clean shutdown.
+ * The mapping forwards the router's external TCP port to our federation port; PortMapper renews
+ * it before its lease ends (the router's answer, its external address and port, is the mapping's
+ * from then on), and `remove()` deletes it on a clean shutdown.
  *
  * These requests go to the ROUTER on the local network (SSDP multicast, the gateway's control
  * URL, the NAT-PMP port of the default gateway): they are not federation traffic to a peer and
@@ -13,8 +14,20 @@
 import { settlesWithin } from '../util/settles-within.ts';
 import { UNREADABLE_ANSWER, type GatewayRef, type GatewayThread } from './gateway-thread.ts';
 
-/** The lease asked for; renewed one minute before it ends. */
-export const MAPPING_TTL_MS = 3600_000;
+/** The lease asked for by default: an hour. */
+const DEFAULT_MAPPING_TTL_MS = 3600_000;
+/**
+ * The lease asked for; renewed one minute before it ends. PARACORD_TEST_MAPPING_TTL_MS (tests
+ * only: 65,000 to 3,599,999) makes it shorter, never longer, so a test of a node's renewal waits
+ * seconds (65 s: renewed after 5 s), not an hour.
+ */
+export const MAPPING_TTL_MS = mappingTtl(process.env.PARACORD_TEST_MAPPING_TTL_MS);
+
+/** The lease from its test setting (an hour unless a shorter one in range is set). */
+export function mappingTtl(setting: string | undefined): number {
+  const ms = /^[0-9]{5,7}$/.test(setting ?? '') ? Number(setting) : NaN;
+  return ms >= 65_000 && ms < DEFAULT_MAPPING_TTL_MS ? ms : DEFAULT_MAPPING_TTL_MS;
+}
 /**
  * How long a removal may take, its wait for a renewal under way included, before it is given up
  * (the lease lapses by itself): a node's stop waits for it. As before the gateway worker.
@@ -43,7 +56,10 @@ export interface PortMapperOptions {
   /** Lease asked for (default one hour); renewed a minute before it ends. */
   ttlMs?: number;
   log?: { info: (o: object, m: string) => void; warn: (o: object, m: string) => void };
-  /** A renewal moved the mapping's end: the dashboard's "renewed before it ends in …" is told (it stood at "now"). */
+  /**
+   * A renewal moved the mapping's end, and maybe its external address or port (the router's
+   * answer): the dashboard's "renewed before it ends in …" and the mapping it shows are told.
+   */
   onRenewed?: () => void;
 }
 
@@ -52,6 +68,8 @@ export class PortMapper {
   private readonly thread: GatewayThread;
   private readonly options: PortMapperOptions;
   private gateway: GatewayRef | null = null;
+  /** The mapping was made at our default gateway: its renewals tell the router's address too (gateway-thread.ts). */
+  private atDefaultGateway = false;
   private current: MappingInfo | null = null;
   private renewTimer: NodeJS.Timeout | null = null;
   /** The renewal under way, if any: a removal waits for it (remove()). */
@@ -100,12 +118,15 @@ export class PortMapper {
         continue;
       }
       const { gateway, lease_ms: granted, at_default_gateway: atDefaultGateway, ...mapping } = made.value;
-      void atDefaultGateway; // (the gateway thread's concern: RouterAddresses)
       this.gateway = gateway;
+      this.atDefaultGateway = atDefaultGateway;
       const lease = this.leaseOf(granted);
       this.current = { ...mapping, expires_at: Date.now() + lease };
       this.scheduleRenewal(port, lease);
       this.options.log?.info({ event: 'port_mapped', ...this.current }, 'the router forwards the federation port');
+      if (this.options.ttlMs === undefined && MAPPING_TTL_MS !== DEFAULT_MAPPING_TTL_MS) {
+        this.options.log?.warn({ event: 'test_setting', setting: 'PARACORD_TEST_MAPPING_TTL_MS', value: MAPPING_TTL_MS }, 'a test setting is in effect: the port mapping asks for a lease of this many ms, not an hour, and is renewed as often');
+      }
       return { ok: true, mapping: this.current };
     }
     return { ok: false, error: `the router did not accept a port mapping (${problems.join('; ')})` };
@@ -132,7 +153,9 @@ export class PortMapper {
     const gateway = this.gateway;
     const current = this.current;
     if (!gateway || !current) return;
-    const asked = this.thread.ask('renew', { gateway, port, internalAddress: current.internal_address, externalPort: current.external_port, ttlMs: this.ttl, description: this.description });
+    const asked = this.thread.ask('renew', {
+      gateway, port, internalAddress: current.internal_address, externalPort: current.external_port, ttlMs: this.ttl, description: this.description, atDefaultGateway: this.atDefaultGateway,
+    });
     this.renewing = asked;
     const renewed = await asked;
     if (this.renewing === asked) this.renewing = null;
@@ -143,7 +166,7 @@ export class PortMapper {
       // external port, which the removal would take away (it stands, renewed by its own timer).
       if (this.overtaken === asked) {
         this.overtaken = null;
-        if (renewed.ok && this.current === null) await this.unmap(gateway, current);
+        if (renewed.ok && this.current === null) await this.unmap(gateway, { ...current, external_port: renewed.value.external_port });
       }
       return;
     }
@@ -153,9 +176,19 @@ export class PortMapper {
       this.renewTimer.unref();
       return;
     }
-    const lease = this.leaseOf(renewed.value.lease_ms);
+    // The router's answer is the mapping from now on: its external address (an ISP that renumbered
+    // the router) and port (one the router reserved instead: the port asked for was another
+    // device's by then, or the router chose). The old port is not asked to be removed: when the
+    // router reserved another, the old one may be another device's forward now.
+    const { external_address: address, external_port: externalPort, lease_ms: granted } = renewed.value;
+    if (address !== current.external_address || externalPort !== current.external_port) {
+      this.options.log?.info({ event: 'port_mapping_moved', from: `${current.external_address}:${current.external_port}`, to: `${address}:${externalPort}` }, 'the router renewed the port mapping at another external address or port');
+    }
+    const lease = this.leaseOf(granted);
+    current.external_address = address;
+    current.external_port = externalPort;
     current.expires_at = Date.now() + lease;
-    this.options.log?.info({ event: 'port_mapping_renewed', expires_at: current.expires_at }, 'port mapping renewed');
+    this.options.log?.info({ event: 'port_mapping_renewed', external: `${address}:${externalPort}`, expires_at: current.expires_at }, 'port mapping renewed');
     this.options.onRenewed?.();
     this.scheduleRenewal(port, lease);
   }
@@ -174,6 +207,7 @@ export class PortMapper {
     const gateway = this.gateway;
     const current = this.current;
     this.gateway = null;
+    this.atDefaultGateway = false;
     this.current = null;
     if (!gateway || !current) return;
     const deadline = Date.now() + REMOVAL_MS;
