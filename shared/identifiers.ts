@@ -221,7 +221,7 @@ const UNSAFE_DISPLAY = /[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Cs}\p{Zl}\p{Zp}\p{Default_Ig
  * In a reaction key, what emoji sequences need: VS15/VS16 right after an emoji, a skin-tone
  * modifier's neighbour, and U+200D between two emoji (👨‍👩‍👧, ❤️‍🔥). Removed before the check.
  */
-const EMOJI_JOINERS = /(?<=\p{Emoji})[\uFE0E\uFE0F]|(?<=\p{Extended_Pictographic}(?:\uFE0F|\p{Emoji_Modifier})?)\u200D(?=\p{Extended_Pictographic})/gu;
+const EMOJI_JOINERS = /(?<=\p{Emoji})[\uFE0E\uFE0F]|(?<=\p{Extended_Pictographic}(?:\uFE0F|\p{Emoji_Modifier})?)\u200D(?=\p{Extended_Pictographic})|(?<=\u{1F3F4})[\u{E0030}-\u{E0039}\u{E0061}-\u{E007A}]{2,6}\u{E007F}/gu;
 /** In a name, only the presentation selectors right after an emoji ("❤️ Family" as phones type it). */
 const EMOJI_PRESENTATION = /(?<=\p{Emoji})[\uFE0E\uFE0F]/gu;
 /** At least one character must show: a letter, digit, punctuation or symbol that is not a blank look-alike. */
@@ -243,7 +243,11 @@ export function isSafeDisplayName(value: string): boolean {
   return !UNSAFE_DISPLAY.test(bare) && (value.length === 0 || hasVisible(bare));
 }
 
-/** A reaction key: like a name, but variation selectors and U+200D inside emoji sequences are allowed. */
+/**
+ * A reaction key: like a name, but variation selectors and U+200D inside emoji sequences are
+ * allowed, and the tags of a subdivision flag (🏴 then 2-6 tag letters or digits and the cancel
+ * tag: England, Scotland, Wales).
+ */
 export function isSafeReactionKey(value: string): boolean {
   const bare = value.replace(EMOJI_JOINERS, '');
   return !UNSAFE_DISPLAY.test(bare) && hasVisible(bare);

@@ -62,7 +62,7 @@ describe('red team: a reference 3.x peer\'s polled events pass the wire JSON lim
 
 
 describe('red team: a reference 3.x peer\'s events are read in our vocabulary and then pass our content rules, in a room it hosts too', () => {
-  it('bad input: reactions polled with an emoji of a bidi override, a control character or 100 characters are not stored; a sound one after them is', async () => {
+  it('bad input: reactions polled with an emoji of a bidi override, a control character or 100 characters are not stored; sound ones after them are (a custom emoji name:snowflake over our 32 characters, a subdivision flag)', async () => {
     const target = ref.say(roomId, 'Ada', 'react to this');
     await shownMessage(ours, roomId, target.event_id);
     const mid = String(target.content.message_id);
@@ -76,12 +76,22 @@ describe('red team: a reference 3.x peer\'s events are read in our vocabulary an
       ref.events.push(e);
       return e;
     });
-    const sound = ref.relate(roomId, 'Ada', 'm.reaction.add', mid, { emoji: '👍' });
+    const england = '\u{1F3F4}\u{E0067}\u{E0062}\u{E0065}\u{E006E}\u{E0067}\u{E007F}';
+    const custom = 'party_parrot_dancing:123456789012345678';
+    const sounds = ['👍', custom, england].map((emoji, i) => {
+      const ts = Date.now() + 10 + i;
+      const e = ref.signEnvelope({
+        event_id: `$m_reaction_add:${mid}:sound${i}:${ts}:ref3.test`, room_id: roomId, event_type: 'm.reaction.add', sender: '@Ada:ref3.test',
+        origin_server: 'ref3.test', origin_ts: ts, content: { guild_id: '4242', channel_id: '4242', message_id: mid, emoji }, depth: ts, state_key: null,
+      });
+      ref.events.push(e);
+      return e;
+    });
     const after = ref.say(roomId, 'Ada', 'after the reactions');
     await shownMessage(ours, roomId, after.event_id);
-    expect(storedIds([...bad.map((e) => e.event_id), sound.event_id])).toEqual([sound.event_id]);
+    expect(storedIds([...bad.map((e) => e.event_id), ...sounds.map((e) => e.event_id)]).sort()).toEqual(sounds.map((e) => e.event_id).sort());
     const keys = queryNodeDb<{ key: string }>(ours.dataDir, 'SELECT key FROM room_reactions WHERE target = ?', target.event_id).map((r) => r.key);
-    expect(keys).toEqual(['👍']);
+    expect(keys.sort()).toEqual(['👍', custom, england].sort());
   });
 });
 

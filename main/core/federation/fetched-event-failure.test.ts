@@ -50,29 +50,35 @@ describe('UncheckedRetries', () => {
     expect(retries.retry('honest.test', '$stuck', 'origin.test', 1_000)).toBe(false);
   });
 
-  it('a full source gives new events up at once instead of forgetting running windows', () => {
+  it('a full source keeps every running window; an event met then gets none (tried again, age Infinity) until windows over are cleared', () => {
     const retries = new UncheckedRetries(1_000);
     expect(retries.retry('h', '$old', 'o0.test', 0)).toBe(true);
     for (let i = 0; i < 20_000; i++) retries.retry('h', `$${i}`, `o${i % 8}.test`, 1);
-    // The source holds 10,000: the rest were given up at once, and the first window runs on.
-    expect(retries.retry('h', '$19999', 'o7.test', 2)).toBe(false);
+    // The source holds 10,000: the rest are tried again without a window (their caller bounds them).
+    expect(retries.retry('h', '$19999', 'o7.test', 2)).toBe(true);
+    expect(retries.age('h', '$19999', 2)).toBe(Infinity);
     expect(retries.age('h', '$old', 600)).toBe(600);
     expect(retries.retry('h', '$old', 'o0.test', 1_000)).toBe(false);
-    // Windows over are cleared once a minute to make room for new ones.
+    // Windows over are cleared (at most once a minute) to make room for new ones.
     expect(retries.retry('h', '$new', 'o1.test', 61_000)).toBe(true);
+    expect(retries.age('h', '$new', 61_500)).toBe(500);
   });
 
-  it("within a source, one origin's flood fills only its share: another origin's events still get windows", () => {
+  it("within a source, one origin's flood fills only its share: another origin's events still get windows; its own are cleared once over", () => {
     const retries = new UncheckedRetries(1_000);
     for (let i = 0; i < 5_000; i++) retries.retry('host.test', `$m${i}`, 'flooder.test', 0);
-    expect(retries.retry('host.test', '$m4999', 'flooder.test', 1)).toBe(false);
     expect(retries.age('host.test', '$m2499', 1)).toBe(1);
-    expect(retries.age('host.test', '$m2500', 1)).toBe(0);
+    expect(retries.age('host.test', '$m2500', 1)).toBe(Infinity);
     expect(retries.retry('host.test', '$honest', 'friend.test', 1)).toBe(true);
     expect(retries.retry('host.test', '$honest', 'friend.test', 500)).toBe(true);
+    expect(retries.age('host.test', '$honest', 500)).toBe(499);
     // A settled event makes room for its origin again.
     retries.settled('host.test', '$m0');
     expect(retries.retry('host.test', '$m-next', 'flooder.test', 2)).toBe(true);
+    expect(retries.age('host.test', '$m-next', 2)).toBe(0);
+    // Its share full of windows over (never met again): cleared when one more comes, a minute on.
+    expect(retries.retry('host.test', '$m-late', 'flooder.test', 70_000)).toBe(true);
+    expect(retries.age('host.test', '$m-late', 70_000)).toBe(0);
   });
 
   it('start() opens a window only where there is none', () => {

@@ -92,13 +92,15 @@ const CLEAR_EVERY_MS = 60_000;
  * starts each window again).
  *
  * Windows are kept per source (the pull host, the room's host in catch-up, the polled reference
- * server), and within a source at most MAX_TRACKED_PER_ORIGIN per origin. A full source or origin
- * gives a new event up at once; no window still running is forgotten to make room, since a
- * forgotten event met again would start a new one: a peer serving fresh unreadable events could
- * then keep another peer's event (and the page or room behind it) tried again for good. So one
- * source's pages cannot touch another source's windows, and inside an honest source one origin's
- * flood fills only its share (an origin needs four such floods to fill a source). Sources are
- * servers the owner chose (pull hosts, peers polled) or hosts of rooms our users joined.
+ * server), and within a source at most MAX_TRACKED_PER_ORIGIN per origin. No window still running
+ * is forgotten to make room, since a forgotten event met again would start a new one: a peer
+ * serving fresh unreadable events could then keep another peer's event (and the page or room
+ * behind it) tried again for good. An event met while its source or origin is full gets no window:
+ * it is tried again (not given up: an honest busy origin's events are not lost for want of room),
+ * and its caller bounds that (catch-up gives it up once its room has been held too long; a pull or
+ * a poll stops at it, and holds no more than a page of windows). So one source's pages cannot touch
+ * another source's windows, and inside an honest source one origin's flood fills only its share.
+ * Sources are servers the owner chose (pull hosts, peers polled) or hosts of rooms our users joined.
  */
 export class UncheckedRetries {
   private readonly sources = new Map<string, SourceWindows>();
@@ -110,23 +112,28 @@ export class UncheckedRetries {
   }
 
   /**
-   * True while `eventId` (served by `source`, signed by `origin`) is still to be tried again;
-   * false once its window is over (then forgotten), or at once when it has none and its source or
-   * origin holds all it may.
+   * True while `eventId` (served by `source`, signed by `origin`) is still to be tried again (also
+   * when it could get no window: `age` then says so); false once its window is over (then forgotten).
    */
   retry(source: string, eventId: string, origin: string | null, now = Date.now()): boolean {
     const windows = this.sources.get(source);
     const first = windows?.firstMet.get(eventId);
-    if (first === undefined) return this.open(source, eventId, origin ?? source, now);
+    if (first === undefined) {
+      this.open(source, eventId, origin ?? source, now);
+      return true;
+    }
     if (now - first.at < this.forMs) return true;
     this.settled(source, eventId);
     return false;
   }
 
-  /** How long `eventId` has been tried (0 when it is not). */
+  /**
+   * How long `eventId` has been tried; Infinity when it has no window (met while its source or
+   * origin was full, or never met): a caller bounding such events gives them up first.
+   */
   age(source: string, eventId: string, now = Date.now()): number {
     const first = this.sources.get(source)?.firstMet.get(eventId);
-    return first === undefined ? 0 : now - first.at;
+    return first === undefined ? Infinity : now - first.at;
   }
 
   /** Starts `eventId`'s window if it has none (an event met behind another one that stops the page). */
@@ -146,23 +153,23 @@ export class UncheckedRetries {
     if (windows.firstMet.size === 0) this.sources.delete(source);
   }
 
-  /** A new window, when the source and the origin have room for it; false (given up) otherwise. */
+  /** A new window, when the source and the origin have room for it (false: none). */
   private open(source: string, eventId: string, origin: string, now: number): boolean {
     let windows = this.sources.get(source);
     if (!windows) {
       windows = { firstMet: new Map(), perOrigin: new Map(), clearedAt: now };
       this.sources.set(source, windows);
     }
-    if (windows.firstMet.size >= MAX_TRACKED_PER_SOURCE && now - windows.clearedAt >= CLEAR_EVERY_MS) {
-      // Windows over whose events were not met again (their page moved on): no longer news to anyone.
+    const full = () => windows.firstMet.size >= MAX_TRACKED_PER_SOURCE || (windows.perOrigin.get(origin) ?? 0) >= MAX_TRACKED_PER_ORIGIN;
+    if (full() && now - windows.clearedAt >= CLEAR_EVERY_MS) {
+      // Windows over whose events were not met again (their page moved on, the room was left): no longer news to anyone.
       windows.clearedAt = now;
       for (const [id, first] of windows.firstMet) if (now - first.at >= this.forMs) this.settled(source, id);
       if (!this.sources.has(source)) return this.open(source, eventId, origin, now);
     }
-    const held = windows.perOrigin.get(origin) ?? 0;
-    if (windows.firstMet.size >= MAX_TRACKED_PER_SOURCE || held >= MAX_TRACKED_PER_ORIGIN) return false;
+    if (full()) return false;
     windows.firstMet.set(eventId, { at: now, origin });
-    windows.perOrigin.set(origin, held + 1);
+    windows.perOrigin.set(origin, (windows.perOrigin.get(origin) ?? 0) + 1);
     return true;
   }
 }

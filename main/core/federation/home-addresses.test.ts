@@ -47,6 +47,16 @@ describe('this machine, as the address policy sees it', () => {
     expect(policy.refusal('5.5.5.9', { vouch: 'none', pinned: false })).toBeNull();
   });
 
+  it("renewals' addresses are kept apart: however many a renewal names, a mapping's stay", () => {
+    const router = new RouterAddresses();
+    const isHome = homeAddressCheck(() => interfaces, () => 0, router);
+    router.note('198.51.7.1', 'mapping');
+    for (let i = 1; i <= 10; i++) router.note(`6.6.6.${i}`, 'renewal');
+    expect(isHome('198.51.7.1')).toBe(true);
+    for (const kept of ['6.6.6.7', '6.6.6.8', '6.6.6.9', '6.6.6.10']) expect(isHome(kept), kept).toBe(true);
+    expect(isHome('6.6.6.6')).toBe(false);
+  });
+
   it('a platform that cannot list its interfaces: nothing is judged ours, and connections go on', () => {
     const isHome = homeAddressCheck(() => {
       throw new Error('uv_interface_addresses failed');

@@ -27,27 +27,30 @@ const ROUTER_ADDRESSES_KEPT = 4;
  * router itself, or, on a port it forwards, a device of the home (hairpin NAT). A peer's endpoint
  * or discovery naming it could point our requests at the router's own services as a LAN address
  * would: it counts as one of ours. Kept in memory only (a mapping is asked again at each start),
- * the latest ROUTER_ADDRESSES_KEPT.
+ * the latest ROUTER_ADDRESSES_KEPT of mappings and, apart, of renewals: a renewal can come every
+ * 30 s (a lease the router shortens), so addresses its answers name (a device forging NAT-PMP
+ * answers can) never push out what a mapping learnt.
  */
 export class RouterAddresses {
-  private readonly addresses: string[] = [];
+  private readonly learnt = { mapping: [] as string[], renewal: [] as string[] };
 
-  /** The router said this is its public address (any spelling; not an address: ignored). */
-  note(address: string): void {
+  /** The router said this is its public address, answering a mapping or a renewal (any spelling; not an address: ignored). */
+  note(address: string, by: 'mapping' | 'renewal' = 'mapping'): void {
     let canonical: string;
     try {
       canonical = ipaddr.process(address).toString();
     } catch {
       return;
     }
-    const at = this.addresses.indexOf(canonical);
-    if (at >= 0) this.addresses.splice(at, 1);
-    this.addresses.push(canonical);
-    if (this.addresses.length > ROUTER_ADDRESSES_KEPT) this.addresses.shift();
+    const addresses = this.learnt[by];
+    const at = addresses.indexOf(canonical);
+    if (at >= 0) addresses.splice(at, 1);
+    addresses.push(canonical);
+    if (addresses.length > ROUTER_ADDRESSES_KEPT) addresses.shift();
   }
 
   has(canonical: string): boolean {
-    return this.addresses.includes(canonical);
+    return this.learnt.mapping.includes(canonical) || this.learnt.renewal.includes(canonical);
   }
 }
 

@@ -337,7 +337,7 @@ export function buildServices(basics: NodeBasics, lookup: LookupFn | undefined) 
   const owner = buildOwnerServices(basics, storage.commit, notifications);
   const delivery = buildDelivery(basics, bus, peers, storage, owner.metrics, notifications);
   // Where port mapping and the IPv6 pinhole ask the router (reachability, once federation starts): a worker only while asked.
-  const gatewayThread = new GatewayThread({ onExternalAddress: (address) => peers.routerAddresses.note(address) });
+  const gatewayThread = new GatewayThread({ onExternalAddress: (address, by) => peers.routerAddresses.note(address, by) });
   return { ...basics, bus, notifications, ...peers, ...storage, ...guards, ...owner, ...delivery, gatewayThread };
 }
 

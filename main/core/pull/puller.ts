@@ -187,7 +187,10 @@ export class Puller {
       try {
         const invite = this.deps.receiveInvite ? await this.deps.receiveInvite(server, raw) : false;
         if (invite === false) raws.push(raw);
-        else if (invite === 'taken') news++;
+        else {
+          if (invite === 'taken') news++;
+          this.settledUnchecked(server, raw);
+        }
       } catch (error) {
         const failure = fetchedEventFailure(error);
         if (failure.kind === 'quota') return failure;
@@ -198,6 +201,7 @@ export class Puller {
         const refusal = failure.kind === 'unchecked' ? givenUpUnchecked(failure.message) : error;
         warnLimited(log, `pulled_event_refused ${server}`, refusedFields(server, refusal), 'a pulled invite was refused');
         noteRefusal(refused, fetchedEventId(raw), refusal);
+        this.settledUnchecked(server, raw);
       }
     }
     const verifications = ingest.verifyAll(server, raws);
@@ -225,8 +229,7 @@ export class Puller {
         this.deps.onReceived?.(receivedOutcome(refusal));
         warnLimited(log, `pulled_event_refused ${server}`, refusedFields(server, refusal), 'a pulled event was refused');
         noteRefusal(refused, fetchedEventId(raws[i]), refusal);
-        const refusedId = fetchedEventId(raws[i]);
-        if (refusedId !== null) this.unchecked.settled(server, refusedId);
+        this.settledUnchecked(server, raws[i]);
       }
     }
     if (verified.length === 0) return retry ? 'retry' : fresh() ? 'fresh' : 'nothing';
@@ -293,6 +296,11 @@ export class Puller {
    * its window lasts (fetched-event-failure.ts), then it is refused (logged; named in the ack as
    * `unchecked_given_up`, so its sender shows it not delivered) and the cursor moves on.
    */
+  private settledUnchecked(server: string, raw: unknown): void {
+    const id = fetchedEventId(raw);
+    if (id !== null) this.unchecked.settled(server, id);
+  }
+
   private stillUnchecked(server: string, raw: unknown, message: string): boolean {
     const id = fetchedEventId(raw);
     if (id === null || this.unchecked.retry(server, id, fetchedEventOrigin(raw))) return true;

@@ -59,7 +59,7 @@ export interface GatewayOps {
    */
   renew: {
     request: { gateway: GatewayRef; port: number; internalAddress: string; externalPort: number; ttlMs: number; description: string; atDefaultGateway: boolean };
-    answer: { renewed: true } & Pick<MadeMapping, 'external_address' | 'external_port' | 'lease_ms'>;
+    answer: { renewed: true; external_address?: string } & Pick<MadeMapping, 'external_port' | 'lease_ms'>;
   };
   /** Deletes a mapping from its router. */
   unmap: {
@@ -109,9 +109,9 @@ export class GatewayThread {
   private nextId = 0;
   private stopped = false;
   /** Told the router's public address whenever a mapping is made or renewed at our default gateway (home-addresses.ts RouterAddresses). */
-  private readonly onExternalAddress: ((address: string) => void) | undefined;
+  private readonly onExternalAddress: ((address: string, by: 'mapping' | 'renewal') => void) | undefined;
 
-  constructor(options: { script?: URL; onExternalAddress?: (address: string) => void } = {}) {
+  constructor(options: { script?: URL; onExternalAddress?: (address: string, by: 'mapping' | 'renewal') => void } = {}) {
     this.script = options.script ?? new URL(import.meta.url.endsWith('.ts') ? './gateway-worker.ts' : './gateway-worker.js', import.meta.url);
     this.onExternalAddress = options.onExternalAddress;
   }
@@ -129,7 +129,7 @@ export class GatewayThread {
         const address = routerAddressOf({ op, request } as GatewayAsked, result);
         if (address !== null) {
           try {
-            this.onExternalAddress?.(address);
+            this.onExternalAddress?.(address, op === 'map' ? 'mapping' : 'renewal');
           } catch {
             // a listener's failure is not the mapping's
           }
@@ -204,7 +204,7 @@ function routerAddressOf(asked: GatewayAsked, result: GatewayResult<GatewayOp>):
     const made = result.value as MadeMapping;
     return made.at_default_gateway ? made.external_address : null;
   }
-  if (asked.op === 'renew') return asked.request.atDefaultGateway ? (result.value as GatewayOps['renew']['answer']).external_address : null;
+  if (asked.op === 'renew') return asked.request.atDefaultGateway ? ((result.value as GatewayOps['renew']['answer']).external_address ?? null) : null;
   return null;
 }
 

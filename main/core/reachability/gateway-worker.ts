@@ -333,19 +333,17 @@ const validPort = (port: unknown): port is number => typeof port === 'number' &&
 
 /**
  * The external address and port the router granted, by its answer to a mapping or a renewal (the
- * library's `map`, from our `internal` address), checked: an IPv4 address outside NOT_EXTERNAL
- * and a port 1-65535, else thrown. The router's own words, shown on the dashboard and in the tray,
- * and its address told to RouterAddresses (gateway-thread.ts).
+ * library's `map`, from our `internal` address), checked: a port 1-65535, else thrown, and an IPv4
+ * address outside NOT_EXTERNAL, else undefined. The router's own words, shown on the dashboard and
+ * in the tray, and its address told to RouterAddresses (gateway-thread.ts).
  */
-async function grantedExternal(gateway: Gateway, answer: { externalHost: unknown; externalPort: unknown }, internal: string): Promise<{ external_address: string; external_port: number }> {
+async function grantedExternal(gateway: Gateway, answer: { externalHost: unknown; externalPort: unknown }, internal: string): Promise<{ external_address: string | undefined; external_port: number }> {
+  const externalPort = answer.externalPort;
+  if (!validPort(externalPort)) throw new Error('the router named no valid external port');
   // The library asked the router for its external address when ours is private (it names ours
   // otherwise): asked again only then, not twice per request.
   const externalIp: unknown = answer.externalHost !== internal ? answer.externalHost : await gateway.externalIp({ signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) }).catch(() => answer.externalHost);
-  const external = externalAddressOf([externalIp, answer.externalHost]);
-  if (external === undefined) throw new Error('the router named no usable IPv4 address as its external one');
-  const externalPort = answer.externalPort;
-  if (!validPort(externalPort)) throw new Error('the router named no valid external port');
-  return { external_address: external, external_port: externalPort };
+  return { external_address: externalAddressOf([externalIp, answer.externalHost]), external_port: externalPort };
 }
 
 async function mapOn(gateway: Gateway, ref: GatewayRef, port: number, ttlMs: number, description: string): Promise<Omit<MadeMapping, 'at_default_gateway'>> {
@@ -355,10 +353,11 @@ async function mapOn(gateway: Gateway, ref: GatewayRef, port: number, ttlMs: num
     internal = await localAddressTowards(gateway.host);
     const result = await gateway.map(port, internal, { externalPort: port, protocol: 'tcp', ttl: libraryTtl(ref.protocol, ttlMs), autoRefresh: false, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
     made = result;
-    const external = await grantedExternal(gateway, result, internal);
+    const { external_address: external, external_port: externalPort } = await grantedExternal(gateway, result, internal);
+    if (external === undefined) throw new Error('the router named no usable IPv4 address as its external one');
     const granted = grantedLease(gateway, port);
     return {
-      protocol: ref.protocol, ...external, internal_address: internal, internal_port: port, gateway: ref,
+      protocol: ref.protocol, external_address: external, external_port: externalPort, internal_address: internal, internal_port: port, gateway: ref,
       ...(granted !== undefined ? { lease_ms: granted } : {}),
     };
   } catch (error) {
@@ -432,7 +431,10 @@ async function removeMapping(gateway: Gateway, ref: GatewayRef, internalPort: nu
 /**
  * Asks the router for the mapping again: the external address and port of its answer are the
  * mapping's from now on (an ISP that renumbered the router's WAN side; a router that reserved
- * another external port, UPnP's AddAnyPortMapping or NAT-PMP), checked as a mapping's are.
+ * another external port, UPnP's AddAnyPortMapping or NAT-PMP), checked as a mapping's are. An
+ * answer naming no usable address (a router whose WAN is down says 0.0.0.0) still names the port
+ * it holds now: the mapping keeps its address and takes the port, which a failed renewal would
+ * leave forwarded and unknown (and the next try could reserve yet another).
  */
 async function renew(request: GatewayOps['renew']['request']): Promise<GatewayOps['renew']['answer']> {
   const ttl = libraryTtl(request.gateway.protocol, request.ttlMs);
@@ -440,7 +442,11 @@ async function renew(request: GatewayOps['renew']['request']): Promise<GatewayOp
   const result = await gateway.map(request.port, request.internalAddress, { externalPort: request.externalPort, protocol: 'tcp', ttl, autoRefresh: false, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
   const external = await grantedExternal(gateway, result, request.internalAddress);
   const granted = grantedLease(gateway, request.port);
-  return { renewed: true, ...external, ...(granted !== undefined ? { lease_ms: granted } : {}) };
+  return {
+    renewed: true, external_port: external.external_port,
+    ...(external.external_address !== undefined ? { external_address: external.external_address } : {}),
+    ...(granted !== undefined ? { lease_ms: granted } : {}),
+  };
 }
 
 async function unmap(request: GatewayOps['unmap']['request']): Promise<{ removed: true }> {

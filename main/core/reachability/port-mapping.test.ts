@@ -71,6 +71,47 @@ describe('removing a port mapping is bounded (the node\'s stop waits for it)', (
     await mapper.remove();
     await thread.stop();
   }, 30_000);
+
+  it('a late renewal is not taken back while a new mapping is being made (its port is the one being mapped)', async () => {
+    // Every map is answered 3 s after it is asked: the new mapping is under way when the late renewal answers.
+    process.env.PARACORD_TEST_MAP_MS = '3000';
+    try {
+      const { post, thread, mapper, renewAsked } = await removedWhileRenewing(7454);
+      expect(posted(post, 'unmap')).toBe(1);
+      const mapping = mapper.map(7454);
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, renewAsked + 8_000 - Date.now())));
+      // (Before: the renewal answered at 7 s found no mapping and took its port back, the one being mapped.)
+      expect(posted(post, 'unmap')).toBe(1);
+      expect(await mapping).toMatchObject({ ok: true, mapping: { external_port: 7454 } });
+      await mapper.remove();
+      await thread.stop();
+    } finally {
+      delete process.env.PARACORD_TEST_MAP_MS;
+    }
+  }, 40_000);
+
+  it('a removal that waited for a renewal names the port that renewal answered', async () => {
+    process.env.PARACORD_TEST_RENEW_MS = '1000';
+    process.env.PARACORD_TEST_RENEWED_AT = '198.51.100.7:7461';
+    const post = vi.spyOn(Worker.prototype, 'postMessage');
+    const thread = silentRouter();
+    const mapper = new PortMapper(thread, { methods: ['pmp'], ttlMs: 65_000, log: logged().log });
+    try {
+      expect((await mapper.map(7455)).ok).toBe(true);
+      await vi.waitFor(() => expect(posted(post, 'renew')).toBe(1), { timeout: 8_000, interval: 50 });
+      const removing = mapper.remove();
+      await vi.waitFor(() => expect(posted(post, 'unmap')).toBe(1), { timeout: 4_000, interval: 20 });
+      const unmap = post.mock.calls.map((call) => call[0] as { op?: string; request?: unknown }).find((m) => m.op === 'unmap');
+      // (Before: the mapping's port before the renewal, 7455, by then perhaps another device's.)
+      expect(unmap?.request).toMatchObject({ externalPort: 7461, internalPort: 7455 });
+      await thread.stop();
+      await removing;
+    } finally {
+      delete process.env.PARACORD_TEST_RENEW_MS;
+      delete process.env.PARACORD_TEST_RENEWED_AT;
+      await thread.stop();
+    }
+  }, 20_000);
 });
 
 describe('a renewal is the mapping from then on: the external address and port the router answered', () => {
@@ -108,6 +149,24 @@ describe('a renewal is the mapping from then on: the external address and port t
     } finally {
       await mapper.remove();
       await thread.stop();
+    }
+  }, 20_000);
+
+  it('a renewal answer naming no usable address (a router whose WAN is down) keeps the address and takes the port', async () => {
+    process.env.PARACORD_TEST_RENEW_MS = '0';
+    process.env.PARACORD_TEST_RENEWED_AT = '-:7462';
+    const routerAddresses: string[] = [];
+    const thread = new GatewayThread({ script: new URL('../../../test/helpers/stub-gateway-worker.ts', import.meta.url), onExternalAddress: (address) => routerAddresses.push(address) });
+    let renewed = 0;
+    const mapper = new PortMapper(thread, { methods: ['pmp'], ttlMs: 65_000, log: logged().log, onRenewed: () => renewed++ });
+    try {
+      expect((await mapper.map(7456)).ok).toBe(true);
+      await vi.waitFor(() => expect(renewed).toBe(1), { timeout: 8_000, interval: 50 });
+      expect(mapper.mapping).toMatchObject({ external_address: '198.51.100.7', external_port: 7462 });
+      expect(routerAddresses).toEqual(['198.51.100.7']);
+    } finally {
+      await thread.stop();
+      await mapper.remove();
     }
   }, 20_000);
 

@@ -12,7 +12,7 @@
  * our own link, and the port is our own.
  */
 import { settlesWithin } from '../util/settles-within.ts';
-import { UNREADABLE_ANSWER, type GatewayRef, type GatewayThread } from './gateway-thread.ts';
+import { UNREADABLE_ANSWER, type GatewayRef, type GatewayResult, type GatewayThread } from './gateway-thread.ts';
 
 /** The lease asked for by default: an hour. */
 const DEFAULT_MAPPING_TTL_MS = 3600_000;
@@ -71,9 +71,11 @@ export class PortMapper {
   /** The mapping was made at our default gateway: its renewals tell the router's address too (gateway-thread.ts). */
   private atDefaultGateway = false;
   private current: MappingInfo | null = null;
+  /** A map() under way: an overtaken renewal's take-back must not remove the port it is making. */
+  private mappingUnderWay = 0;
   private renewTimer: NodeJS.Timeout | null = null;
   /** The renewal under way, if any: a removal waits for it (remove()). */
-  private renewing: Promise<unknown> | null = null;
+  private renewing: Promise<GatewayResult<'renew'>> | null = null;
   /** A renewal a removal stopped waiting for: answered after all, it is taken back (renew()). */
   private overtaken: Promise<unknown> | null = null;
 
@@ -100,6 +102,15 @@ export class PortMapper {
    */
   async map(port: number): Promise<{ ok: true; mapping: MappingInfo } | { ok: false; error: string }> {
     if (this.current) return { ok: true, mapping: this.current };
+    this.mappingUnderWay++;
+    try {
+      return await this.mapOnce(port);
+    } finally {
+      this.mappingUnderWay--;
+    }
+  }
+
+  private async mapOnce(port: number): Promise<{ ok: true; mapping: MappingInfo } | { ok: false; error: string }> {
     const problems: string[] = [];
     const common = { port, ttlMs: this.ttl, description: this.description };
     const methods = this.options.methods ?? ['upnp', 'pmp'];
@@ -166,7 +177,7 @@ export class PortMapper {
       // external port, which the removal would take away (it stands, renewed by its own timer).
       if (this.overtaken === asked) {
         this.overtaken = null;
-        if (renewed.ok && this.current === null) await this.unmap(gateway, { ...current, external_port: renewed.value.external_port });
+        if (renewed.ok && this.current === null && this.mappingUnderWay === 0) await this.unmap(gateway, { ...current, external_port: renewed.value.external_port });
       }
       return;
     }
@@ -180,7 +191,8 @@ export class PortMapper {
     // the router) and port (one the router reserved instead: the port asked for was another
     // device's by then, or the router chose). The old port is not asked to be removed: when the
     // router reserved another, the old one may be another device's forward now.
-    const { external_address: address, external_port: externalPort, lease_ms: granted } = renewed.value;
+    // (An answer naming no usable address: the port is still the router's word, the address kept.)
+    const { external_address: address = current.external_address, external_port: externalPort, lease_ms: granted } = renewed.value;
     if (address !== current.external_address || externalPort !== current.external_port) {
       this.options.log?.info({ event: 'port_mapping_moved', from: `${current.external_address}:${current.external_port}`, to: `${address}:${externalPort}` }, 'the router renewed the port mapping at another external address or port');
     }
@@ -212,8 +224,16 @@ export class PortMapper {
     if (!gateway || !current) return;
     const deadline = Date.now() + REMOVAL_MS;
     const renewing = this.renewing;
-    if (renewing && !(await settlesWithin(renewing, REMOVAL_MS))) this.overtaken = renewing;
-    await this.unmap(gateway, current, Math.max(LEAST_UNMAP_MS, deadline - Date.now()));
+    let external = current.external_port;
+    if (renewing) {
+      // The renewal's answer names the port the router holds now (it may have reserved another).
+      if (!(await settlesWithin(renewing, REMOVAL_MS))) this.overtaken = renewing;
+      else {
+        const renewed = await renewing;
+        if (renewed.ok) external = renewed.value.external_port;
+      }
+    }
+    await this.unmap(gateway, { ...current, external_port: external }, Math.max(LEAST_UNMAP_MS, deadline - Date.now()));
   }
 
   private async unmap(gateway: GatewayRef, current: MappingInfo, deadlineMs = REMOVAL_MS): Promise<void> {

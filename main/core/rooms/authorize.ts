@@ -7,7 +7,7 @@ import { isUserIdOfAnyDialect, serverOf } from '../../../shared/identifiers.ts';
 import { HttpError, badRequest, conflict, forbidden, notFound } from '../errors.ts';
 import type { Envelope, UnsignedEnvelope } from '../federation/envelope.ts';
 import type { FederationEvents } from '../store/federation-events.ts';
-import { CONTENT_SCHEMAS, MAX_INVITE_LIFETIME_MS, checkContentBulk, isRoomEventType, isWellFormedMessageContent } from './event-types.ts';
+import { CONTENT_SCHEMAS, MAX_INVITE_LIFETIME_MS, REFERENCE_REACTION_CONTENT, checkContentBulk, isRoomEventType, isWellFormedMessageContent } from './event-types.ts';
 import { RELAYED_MAX_FUTURE_MS } from './ordering.ts';
 import type { RoomStore } from './room-store.ts';
 
@@ -47,10 +47,19 @@ export function checkReceivedContent(event: Envelope, contentBytes: number, spea
  * What a reference peer's event is read as here (its dialect's local view: a message's body, a
  * reaction's key taken from its `emoji`) passes our content schema too, on every path and in every
  * room: in a room we host authorizeEvent checks it again, but in one a reference hosts (or a native
- * host relays) nothing else would, and the key rules (length, control, bidi and invisible
- * characters) held only where we host.
+ * host relays) nothing else would, and the key rules (control, bidi and invisible characters) held
+ * only where we host. A reaction's key may be as long as the reference allows (its custom emoji,
+ * `name:snowflake`).
  */
 export function checkReceivedView(view: Envelope): void {
+  if (view.event_type === 'm.reaction.add' || view.event_type === 'm.reaction.remove') {
+    const parsed = REFERENCE_REACTION_CONTENT.safeParse(view.content);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw badRequest('invalid_content', `${view.event_type} content: ${issue?.path.join('.') || 'content'}: ${issue?.message}`);
+    }
+    return;
+  }
   if (isRoomEventType(view.event_type)) checkContent(view);
 }
 

@@ -215,7 +215,10 @@ export class RoomCatchUp extends RoomPart {
         try {
           const verified = await this.d.ingest.verify(host, raw);
           if (signal.aborted) return stored;
-          if (verified.envelope.room_id !== roomId) continue;
+          if (verified.envelope.room_id !== roomId) {
+            this.unchecked.settled(host, verified.envelope.event_id);
+            continue;
+          }
           lastTaken = { depth: verified.envelope.depth, eventId: verified.envelope.event_id };
           const result = await this.d.ingest.store(verified, host);
           this.d.onReceived?.(receivedOutcome(result));

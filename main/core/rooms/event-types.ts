@@ -20,13 +20,22 @@ export const MAX_REASON_CHARS = 500;
 
 const target = z.string().max(255).regex(EVENT_ID, 'target must be an event id');
 const body = z.string().min(1, 'body must not be empty').refine((s) => atMostCodePoints(s, MAX_BODY_CHARS), `body must be at most ${MAX_BODY_CHARS} characters`);
-export const reactionKeySchema = z
-  .string()
-  .min(1, 'reaction key must not be empty')
-  .refine((s) => atMostCodePoints(s, MAX_REACTION_KEY_CHARS), `reaction key must be at most ${MAX_REACTION_KEY_CHARS} characters`)
-  // eslint-disable-next-line no-control-regex
-  .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), 'reaction key must not contain control characters')
-  .refine(isSafeReactionKey, 'reaction key must not contain bidi control or invisible characters');
+const reactionKey = (max: number) =>
+  z
+    .string()
+    .min(1, 'reaction key must not be empty')
+    .refine((s) => atMostCodePoints(s, max), `reaction key must be at most ${max} characters`)
+    // eslint-disable-next-line no-control-regex
+    .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), 'reaction key must not contain control characters')
+    .refine(isSafeReactionKey, 'reaction key must not contain bidi control or invisible characters');
+export const reactionKeySchema = reactionKey(MAX_REACTION_KEY_CHARS);
+/**
+ * A Paracord reference server's reaction key, read in our vocabulary (reference/vocabulary.ts): its
+ * custom emoji is `name:snowflake`, up to 64 characters (its reactions route), so 64 here; the
+ * other rules are ours. Only for what a reference origin sends (authorize.ts checkReceivedView).
+ */
+export const REFERENCE_MAX_REACTION_KEY_CHARS = 64;
+export const REFERENCE_REACTION_CONTENT = z.object({ target, key: reactionKey(REFERENCE_MAX_REACTION_KEY_CHARS) });
 export const roomNameSchema = z
   .string()
   .trim()

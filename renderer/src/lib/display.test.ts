@@ -31,6 +31,14 @@ describe('visible', () => {
     expect(visible('1\u200D👍')).toBe('1⟨U+200D⟩👍');
   });
 
+  it("leaves a subdivision flag's tags alone (England, Scotland, Wales) but writes out tags anywhere else", () => {
+    const england = '\u{1F3F4}\u{E0067}\u{E0062}\u{E0065}\u{E006E}\u{E0067}\u{E007F}';
+    expect(visible(england)).toBe(england);
+    expect(hasHiddenCharacters(england)).toBe(false);
+    expect(visible('a\u{E0067}\u{E007F}')).toBe('a⟨U+E0067⟩⟨U+E007F⟩');
+    expect(visible('\u{1F3F4}\u{E0041}')).toBe('\u{1F3F4}⟨U+E0041⟩');
+  });
+
   it('is stable when called repeatedly (no regex state carried over)', () => {
     expect(hasHiddenCharacters('x\u202E')).toBe(true);
     expect(hasHiddenCharacters('x\u202E')).toBe(true);

@@ -12,9 +12,10 @@ import { confusableName, escapedCodePoints } from '../../../shared/confusables.t
 /**
  * The node's classes (shared/identifiers.ts UNSAFE_DISPLAY): controls, format characters,
  * private-use, unassigned, separators, default-ignorables and variation selectors — except
- * VS15/VS16 right after an emoji and U+200D between emoji (emoji sequences such as ❤️ or 👨‍👩‍👧).
+ * VS15/VS16 right after an emoji, U+200D between emoji (emoji sequences such as ❤️ or 👨‍👩‍👧) and
+ * a subdivision flag's tags after 🏴 (as isSafeReactionKey allows them).
  */
-const HIDDEN = /(?!(?<=\p{Emoji})[\uFE0E\uFE0F])(?!(?<=\p{Extended_Pictographic}(?:\uFE0F|\p{Emoji_Modifier})?)\u200D(?=\p{Extended_Pictographic}))[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Cs}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}\p{Variation_Selector}]/gu;
+const HIDDEN = /(?!(?<=\p{Emoji})[\uFE0E\uFE0F])(?!(?<=\p{Extended_Pictographic}(?:\uFE0F|\p{Emoji_Modifier})?)\u200D(?=\p{Extended_Pictographic}))(?!(?<=\u{1F3F4}[\u{E0030}-\u{E0039}\u{E0061}-\u{E007A}]{0,5})[\u{E0030}-\u{E0039}\u{E0061}-\u{E007A}\u{E007F}])[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Cs}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}\p{Variation_Selector}]/gu;
 
 /** Control, bidi and invisible characters written out as ⟨U+XXXX⟩; everything else unchanged. */
 export function visible(text: string | null | undefined): string {

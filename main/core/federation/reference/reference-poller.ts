@@ -341,7 +341,10 @@ export class ReferencePoller {
   private async ingestPolled(peer: string, roomId: string, raw: unknown, origin: unknown): Promise<'stored' | 'known' | 'skipped' | { halt: string }> {
     try {
       const verified = await this.d.ingest.verify(peer, raw);
-      if (verified.envelope.room_id !== roomId) return 'skipped';
+      if (verified.envelope.room_id !== roomId) {
+        this.unchecked.settled(peer, verified.envelope.event_id);
+        return 'skipped';
+      }
       const result = await this.d.ingest.store(verified, peer);
       this.unchecked.settled(peer, verified.envelope.event_id);
       return result.inserted ? 'stored' : 'known';
