@@ -221,7 +221,7 @@ const UNSAFE_DISPLAY = /[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Cs}\p{Zl}\p{Zp}\p{Default_Ig
  * In a reaction key, what emoji sequences need: VS15/VS16 right after an emoji, a skin-tone
  * modifier's neighbour, and U+200D between two emoji (👨‍👩‍👧, ❤️‍🔥). Removed before the check.
  */
-const EMOJI_JOINERS = /(?<=\p{Emoji})[\uFE0E\uFE0F]|(?<=\p{Extended_Pictographic}(?:\uFE0F|\p{Emoji_Modifier})?)\u200D(?=\p{Extended_Pictographic})|(?<=\u{1F3F4})[\u{E0030}-\u{E0039}\u{E0061}-\u{E007A}]{2,6}\u{E007F}/gu;
+const EMOJI_JOINERS = /(?<=\p{Emoji})[\uFE0E\uFE0F]|(?<=\p{Extended_Pictographic}(?:\uFE0F|\p{Emoji_Modifier})?)\u200D(?=\p{Extended_Pictographic})|(?<=\u{1F3F4})\u{E0067}\u{E0062}(?:\u{E0065}\u{E006E}\u{E0067}|\u{E0073}\u{E0063}\u{E0074}|\u{E0077}\u{E006C}\u{E0073})\u{E007F}/gu;
 /** In a name, only the presentation selectors right after an emoji ("❤️ Family" as phones type it). */
 const EMOJI_PRESENTATION = /(?<=\p{Emoji})[\uFE0E\uFE0F]/gu;
 /** At least one character must show: a letter, digit, punctuation or symbol that is not a blank look-alike. */
@@ -245,8 +245,9 @@ export function isSafeDisplayName(value: string): boolean {
 
 /**
  * A reaction key: like a name, but variation selectors and U+200D inside emoji sequences are
- * allowed, and the tags of a subdivision flag (🏴 then 2-6 tag letters or digits and the cancel
- * tag: England, Scotland, Wales).
+ * allowed, and the tags of the three subdivision flags Unicode recommends (🏴 then the tags of
+ * gbeng, gbsct or gbwls and the cancel tag: England, Scotland, Wales). Any other tag is refused:
+ * a run of them after flag after flag would carry text nobody sees.
  */
 export function isSafeReactionKey(value: string): boolean {
   const bare = value.replace(EMOJI_JOINERS, '');

@@ -217,7 +217,8 @@ describe.skipIf(unavailable !== null)('automatic port mapping against miniupnpd 
       const byName = home.admin('POST', '/peers', { server_name: `${renumbered}:${port}` });
       expect(byName.body, output()).toMatchObject({ error: 'peer_unreachable', reason: 'address_refused' });
       expect(byName.body.message).toContain('its router');
-      expect(home.run.output()).toMatch(/"event":"port_mapping_moved"/);
+      // (Its log line may reach us after the answer above: the node's log is written asynchronously.)
+      await expect.poll(() => home.run.output(), { timeout: 10_000 }).toMatch(/"event":"port_mapping_moved"/);
       expect(await stopChild(home.run.child), output()).toBe(0);
       expect(router.natRules(), output()).not.toContain(`${LAN_NODE}:${port}`);
     } finally {

@@ -7,7 +7,8 @@
  * port of the mapping; after PARACORD_TEST_RENEW_MS instead when set, at the `ADDRESS:PORT` in
  * PARACORD_TEST_RENEWED_AT when set: a router renumbered, or that reserved another port; an
  * ADDRESS of `-` names none, as a router whose WAN is down), and `unmap` never, as by a router
- * that no longer answers. (A worker reads the environment as it was when it started.)
+ * that no longer answers; a `map` asked at or after the time (ms since 1970) in
+ * PARACORD_TEST_MAP_FAILS_FROM fails. (A worker reads the environment as it was when it started.)
  */
 import { parentPort } from 'node:worker_threads';
 import type { GatewayMessage, GatewayReply } from '../../main/core/reachability/gateway-thread.ts';
@@ -15,7 +16,9 @@ import type { GatewayMessage, GatewayReply } from '../../main/core/reachability/
 const answer = (reply: GatewayReply) => parentPort!.postMessage(reply);
 
 parentPort!.on('message', (message: GatewayMessage) => {
-  if (message.op === 'map') {
+  if (message.op === 'map' && Date.now() >= Number(process.env.PARACORD_TEST_MAP_FAILS_FROM ?? Infinity)) {
+    setTimeout(() => answer({ id: message.id, result: { ok: false, error: 'the router refused it' } }), Number(process.env.PARACORD_TEST_MAP_MS ?? 0));
+  } else if (message.op === 'map') {
     const { port } = message.request;
     const gateway = { protocol: 'nat-pmp' as const, host: '192.0.2.1' };
     const value = { protocol: 'nat-pmp' as const, external_address: '198.51.100.7', external_port: port, internal_address: '192.0.2.2', internal_port: port, gateway, at_default_gateway: process.env.PARACORD_TEST_MAP_ELSEWHERE === undefined };

@@ -2,30 +2,7 @@ import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { GatewayThread } from './gateway-thread.ts';
 import { PortMapper, mappingTtl } from './port-mapping.ts';
-
-/** A router that no longer answers a removal (test/helpers/stub-gateway-worker.ts: `unmap` never, `renew` after 7 s). */
-const silentRouter = () => new GatewayThread({ script: new URL('../../../test/helpers/stub-gateway-worker.ts', import.meta.url) });
-const logged = () => {
-  const warnings: object[] = [];
-  return { warnings, log: { info: () => undefined, warn: (o: object) => void warnings.push(o) } };
-};
-/** How many messages of `op` were posted to a gateway worker (Worker.prototype.postMessage, spied on). */
-const posted = (post: { mock: { calls: unknown[][] } }, op: string) => post.mock.calls.filter((call) => (call[0] as { op?: string }).op === op).length;
-
-/**
- * A 65-s lease mapped at the silent router, renewed after 5 s (the stub answers 7 s later), and
- * removed while that renewal is under way; `removalMs`, how long the removal took.
- */
-async function removedWhileRenewing(port: number) {
-  const post = vi.spyOn(Worker.prototype, 'postMessage');
-  const thread = silentRouter();
-  const mapper = new PortMapper(thread, { methods: ['pmp'], ttlMs: 65_000, log: logged().log });
-  expect((await mapper.map(port)).ok).toBe(true);
-  await vi.waitFor(() => expect(posted(post, 'renew')).toBe(1), { timeout: 8_000, interval: 50 });
-  const renewAsked = Date.now();
-  await mapper.remove();
-  return { post, thread, mapper, renewAsked, removalMs: Date.now() - renewAsked };
-}
+import { logged, posted, removedWhileRenewing, silentRouter } from '../../../test/helpers/gateway-stub.ts';
 
 describe('removing a port mapping is bounded (the node\'s stop waits for it)', () => {
   afterEach(() => vi.restoreAllMocks());
@@ -58,37 +35,6 @@ describe('removing a port mapping is bounded (the node\'s stop waits for it)', (
     await thread.stop();
   }, 30_000);
 
-  it('a renewal answered after its removal gave up waiting is not taken back when a newer mapping was made meanwhile', async () => {
-    const { post, thread, mapper, renewAsked } = await removedWhileRenewing(7449);
-    expect(posted(post, 'unmap')).toBe(1);
-    // A new network, say: the port is mapped again (the same external port) before the late renewal is answered (7 s after it was asked).
-    expect(Date.now() - renewAsked).toBeLessThan(6_800);
-    expect(await mapper.map(7449)).toMatchObject({ ok: true, mapping: { external_port: 7449 } });
-    // The renewal is answered now: taking it back would delete the newer mapping's port on the router.
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, renewAsked + 9_000 - Date.now())));
-    expect(posted(post, 'unmap')).toBe(1);
-    expect(mapper.mapping).toMatchObject({ external_port: 7449 });
-    await mapper.remove();
-    await thread.stop();
-  }, 30_000);
-
-  it('a late renewal is not taken back while a new mapping is being made (its port is the one being mapped)', async () => {
-    // Every map is answered 3 s after it is asked: the new mapping is under way when the late renewal answers.
-    process.env.PARACORD_TEST_MAP_MS = '3000';
-    try {
-      const { post, thread, mapper, renewAsked } = await removedWhileRenewing(7454);
-      expect(posted(post, 'unmap')).toBe(1);
-      const mapping = mapper.map(7454);
-      await new Promise((resolve) => setTimeout(resolve, Math.max(0, renewAsked + 8_000 - Date.now())));
-      // (Before: the renewal answered at 7 s found no mapping and took its port back, the one being mapped.)
-      expect(posted(post, 'unmap')).toBe(1);
-      expect(await mapping).toMatchObject({ ok: true, mapping: { external_port: 7454 } });
-      await mapper.remove();
-      await thread.stop();
-    } finally {
-      delete process.env.PARACORD_TEST_MAP_MS;
-    }
-  }, 40_000);
 
   it('a removal that waited for a renewal names the port that renewal answered', async () => {
     process.env.PARACORD_TEST_RENEW_MS = '1000';

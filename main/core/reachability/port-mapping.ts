@@ -73,9 +73,13 @@ export class PortMapper {
   private current: MappingInfo | null = null;
   /** A map() under way: an overtaken renewal's take-back must not remove the port it is making. */
   private mappingUnderWay = 0;
+  /** A late renewal's take-back put off while a map() was under way: done once it settles, unless it holds that very port. */
+  private putOffTakeBack: { gateway: GatewayRef; mapping: MappingInfo } | null = null;
+  /** A late renewal's take-back under way: a map() waits for it (it could remove the port being mapped). */
+  private takingBack: Promise<void> | null = null;
   private renewTimer: NodeJS.Timeout | null = null;
   /** The renewal under way, if any: a removal waits for it (remove()). */
-  private renewing: Promise<GatewayResult<'renew'>> | null = null;
+  private renewing: { asked: Promise<GatewayResult<'renew'>>; of: MappingInfo } | null = null;
   /** A renewal a removal stopped waiting for: answered after all, it is taken back (renew()). */
   private overtaken: Promise<unknown> | null = null;
 
@@ -103,10 +107,30 @@ export class PortMapper {
   async map(port: number): Promise<{ ok: true; mapping: MappingInfo } | { ok: false; error: string }> {
     if (this.current) return { ok: true, mapping: this.current };
     this.mappingUnderWay++;
+    let result: Awaited<ReturnType<PortMapper['mapOnce']>> = { ok: false, error: 'not asked' };
     try {
-      return await this.mapOnce(port);
+      if (this.takingBack) await this.takingBack;
+      result = await this.mapOnce(port);
+      return result;
     } finally {
       this.mappingUnderWay--;
+      const putOff = this.putOffTakeBack;
+      if (putOff && this.mappingUnderWay === 0) {
+        this.putOffTakeBack = null;
+        // The new mapping does not hold the late renewal's port (it failed, or the router gave it another): that forward is ours to remove.
+        if (!result.ok || result.mapping.external_port !== putOff.mapping.external_port) await this.takeBack(putOff.gateway, putOff.mapping);
+      }
+    }
+  }
+
+  /** Removes what a late renewal made again after its removal (the port it answered). */
+  private async takeBack(gateway: GatewayRef, mapping: MappingInfo): Promise<void> {
+    const taking = this.unmap(gateway, mapping);
+    this.takingBack = taking;
+    try {
+      await taking;
+    } finally {
+      if (this.takingBack === taking) this.takingBack = null;
     }
   }
 
@@ -167,9 +191,9 @@ export class PortMapper {
     const asked = this.thread.ask('renew', {
       gateway, port, internalAddress: current.internal_address, externalPort: current.external_port, ttlMs: this.ttl, description: this.description, atDefaultGateway: this.atDefaultGateway,
     });
-    this.renewing = asked;
+    this.renewing = { asked, of: current };
     const renewed = await asked;
-    if (this.renewing === asked) this.renewing = null;
+    if (this.renewing?.asked === asked) this.renewing = null;
     if (this.current !== current) {
       // Removed (or replaced) meanwhile. The removal waited for this answer before it asked, unless
       // it waited its whole time in vain: then the router may have taken this renewal after the
@@ -177,7 +201,11 @@ export class PortMapper {
       // external port, which the removal would take away (it stands, renewed by its own timer).
       if (this.overtaken === asked) {
         this.overtaken = null;
-        if (renewed.ok && this.current === null && this.mappingUnderWay === 0) await this.unmap(gateway, { ...current, external_port: renewed.value.external_port });
+        if (renewed.ok && this.current === null) {
+          const late = { ...current, external_port: renewed.value.external_port };
+          if (this.mappingUnderWay > 0) this.putOffTakeBack = { gateway, mapping: late };
+          else await this.takeBack(gateway, late);
+        }
       }
       return;
     }
@@ -223,7 +251,9 @@ export class PortMapper {
     this.current = null;
     if (!gateway || !current) return;
     const deadline = Date.now() + REMOVAL_MS;
-    const renewing = this.renewing;
+    // Only a renewal of this very mapping (one of an older mapping, overtaken, is taken back by itself).
+    const renewing = this.renewing?.of === current ? this.renewing.asked : null;
+    this.renewing = null;
     let external = current.external_port;
     if (renewing) {
       // The renewal's answer names the port the router holds now (it may have reserved another).

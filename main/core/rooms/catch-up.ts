@@ -180,6 +180,8 @@ export class RoomCatchUp extends RoomPart {
     /** Whether something held it is unchecked (keys a peer names), not only a failure of ours. */
     let heldUnchecked = false;
     let heldRetryMs = Infinity;
+    /** Pages this run read: one that read none (the host's budget spent, say) says nothing of what was held. */
+    let pagesRead = 0;
     for (let page = 0; ; page++) {
       if (signal.aborted) return stored;
       if (page >= (this.d.catchUpMaxPagesPerRun ?? DEFAULT_CATCH_UP_MAX_PAGES_PER_RUN)) {
@@ -273,6 +275,7 @@ export class RoomCatchUp extends RoomPart {
         }
       }
       stored += storedNow;
+      pagesRead++;
       const cut = events.length < served.length;
       if ((body.complete !== false && !cut) || events.length === 0) break;
       // Progress: something stored, or a fullish page (in count or in bytes) of events this run had
@@ -305,7 +308,9 @@ export class RoomCatchUp extends RoomPart {
         this.heldSince.set(roomId, Date.now());
       }
       this.resumeUnchecked(roomId, host, heldRetryMs);
-    } else {
+    } else if (pagesRead > 0) {
+      // It read from the watermark on and held nothing: what was held before is taken or refused.
+      // (A run that read no page keeps the count: events given no window are bounded by it alone.)
       this.uncheckedRuns.delete(roomId);
       this.heldSince.delete(roomId);
     }

@@ -37,6 +37,12 @@ describe('visible', () => {
     expect(hasHiddenCharacters(england)).toBe(false);
     expect(visible('a\u{E0067}\u{E007F}')).toBe('a⟨U+E0067⟩⟨U+E007F⟩');
     expect(visible('\u{1F3F4}\u{E0041}')).toBe('\u{1F3F4}⟨U+E0041⟩');
+    // Flag after flag with made-up tags would carry text nobody sees: only the three real flags are left whole.
+    const fake = '\u{1F3F4}\u{E0069}\u{E0067}\u{E006E}\u{E007F}\u{1F3F4}\u{E006F}\u{E0072}\u{E0065}\u{E007F}';
+    expect(hasHiddenCharacters(fake)).toBe(true);
+    expect(visible(fake)).toBe('\u{1F3F4}⟨U+E0069⟩⟨U+E0067⟩⟨U+E006E⟩⟨U+E007F⟩\u{1F3F4}⟨U+E006F⟩⟨U+E0072⟩⟨U+E0065⟩⟨U+E007F⟩');
+    expect(visible(`ok ${england}${england} ok`)).toBe(`ok ${england}${england} ok`);
+    expect(hasHiddenCharacters(`a\u202E${england}`)).toBe(true);
   });
 
   it('is stable when called repeatedly (no regex state carried over)', () => {

@@ -12,24 +12,24 @@ import { confusableName, escapedCodePoints } from '../../../shared/confusables.t
 /**
  * The node's classes (shared/identifiers.ts UNSAFE_DISPLAY): controls, format characters,
  * private-use, unassigned, separators, default-ignorables and variation selectors — except
- * VS15/VS16 right after an emoji, U+200D between emoji (emoji sequences such as ❤️ or 👨‍👩‍👧) and
- * a subdivision flag's tags after 🏴 (as isSafeReactionKey allows them).
+ * VS15/VS16 right after an emoji and U+200D between emoji (emoji sequences such as ❤️ or 👨‍👩‍👧);
+ * the three subdivision flags are left whole (FLAG_OR_HIDDEN, as isSafeReactionKey allows them).
  */
-const HIDDEN = /(?!(?<=\p{Emoji})[\uFE0E\uFE0F])(?!(?<=\p{Extended_Pictographic}(?:\uFE0F|\p{Emoji_Modifier})?)\u200D(?=\p{Extended_Pictographic}))(?!(?<=\u{1F3F4}[\u{E0030}-\u{E0039}\u{E0061}-\u{E007A}]{0,5})[\u{E0030}-\u{E0039}\u{E0061}-\u{E007A}\u{E007F}])[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Cs}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}\p{Variation_Selector}]/gu;
+const HIDDEN = /(?!(?<=\p{Emoji})[\uFE0E\uFE0F])(?!(?<=\p{Extended_Pictographic}(?:\uFE0F|\p{Emoji_Modifier})?)\u200D(?=\p{Extended_Pictographic}))[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Cs}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}\p{Variation_Selector}]/gu;
+/** The three subdivision flags (England, Scotland, Wales) as whole sequences: their tags are shown as they are. */
+const FLAG_OR_HIDDEN = new RegExp(`(\u{1F3F4}\u{E0067}\u{E0062}(?:\u{E0065}\u{E006E}\u{E0067}|\u{E0073}\u{E0063}\u{E0074}|\u{E0077}\u{E006C}\u{E0073})\u{E007F})|${HIDDEN.source}`, 'gu');
 
 /** Control, bidi and invisible characters written out as ⟨U+XXXX⟩; everything else unchanged. */
 export function visible(text: string | null | undefined): string {
   if (!text) return '';
-  return text.replace(HIDDEN, (ch) => `⟨U+${ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}⟩`);
+  return text.replace(FLAG_OR_HIDDEN, (ch, flag: string | undefined) => flag ?? `⟨U+${ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}⟩`);
 }
 
 /** Whether `visible()` changed anything: the UI marks such a name as suspicious. */
 export function hasHiddenCharacters(text: string | null | undefined): boolean {
   if (!text) return false;
-  HIDDEN.lastIndex = 0;
-  const found = HIDDEN.test(text);
-  HIDDEN.lastIndex = 0;
-  return found;
+  for (const match of text.matchAll(FLAG_OR_HIDDEN)) if (match[1] === undefined) return true;
+  return false;
 }
 
 /**
