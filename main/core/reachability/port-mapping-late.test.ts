@@ -80,4 +80,21 @@ describe('a late renewal: what it takes back, and what it must not', () => {
       delete process.env.PARACORD_TEST_RENEWED_AT;
     }
   }, 40_000);
+
+  it('a late renewal the router answered at another port is taken back even though a newer mapping stands (at its own port)', async () => {
+    process.env.PARACORD_TEST_RENEWED_AT = '198.51.100.7:7471';
+    try {
+      const { post, thread, mapper } = await removedWhileRenewing(7459);
+      expect(await mapper.map(7459)).toMatchObject({ ok: true, mapping: { external_port: 7459 } });
+      const unmaps = () => post.mock.calls.map((call) => call[0] as { op?: string; request?: { externalPort?: number } }).filter((m) => m.op === 'unmap').map((m) => m.request?.externalPort);
+      // (Before: a newer mapping standing, the late renewal's forward at 7471 was left for its lease.)
+      await vi.waitFor(() => expect(unmaps()).toEqual([7459, 7471]), { timeout: 5_000, interval: 50 });
+      expect(mapper.mapping).toMatchObject({ external_port: 7459 });
+      await thread.stop();
+      await mapper.remove();
+    } finally {
+      delete process.env.PARACORD_TEST_RENEWED_AT;
+    }
+  }, 40_000);
+
 });

@@ -118,7 +118,8 @@ export class PortMapper {
       if (putOff && this.mappingUnderWay === 0) {
         this.putOffTakeBack = null;
         // The new mapping does not hold the late renewal's port (it failed, or the router gave it another): that forward is ours to remove.
-        if (!result.ok || result.mapping.external_port !== putOff.mapping.external_port) await this.takeBack(putOff.gateway, putOff.mapping);
+        // (Not awaited: the mapping's answer does not wait for it; a later map() does, through takingBack.)
+        if (!result.ok || result.mapping.external_port !== putOff.mapping.external_port) void this.takeBack(putOff.gateway, putOff.mapping);
       }
     }
   }
@@ -201,10 +202,11 @@ export class PortMapper {
       // external port, which the removal would take away (it stands, renewed by its own timer).
       if (this.overtaken === asked) {
         this.overtaken = null;
-        if (renewed.ok && this.current === null) {
+        if (renewed.ok) {
           const late = { ...current, external_port: renewed.value.external_port };
-          if (this.mappingUnderWay > 0) this.putOffTakeBack = { gateway, mapping: late };
-          else await this.takeBack(gateway, late);
+          if (this.current === null && this.mappingUnderWay > 0) this.putOffTakeBack = { gateway, mapping: late };
+          // Not when the newer mapping holds that very port (the router's forward is its own now).
+          else if (this.current === null || this.current.external_port !== late.external_port) await this.takeBack(gateway, late);
         }
       }
       return;

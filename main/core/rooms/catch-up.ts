@@ -180,8 +180,8 @@ export class RoomCatchUp extends RoomPart {
     /** Whether something held it is unchecked (keys a peer names), not only a failure of ours. */
     let heldUnchecked = false;
     let heldRetryMs = Infinity;
-    /** Pages this run read: one that read none (the host's budget spent, say) says nothing of what was held. */
-    let pagesRead = 0;
+    /** Whether this run read the room to its end: only then does holding nothing say what was held before is settled. */
+    let reachedEnd = false;
     for (let page = 0; ; page++) {
       if (signal.aborted) return stored;
       if (page >= (this.d.catchUpMaxPagesPerRun ?? DEFAULT_CATCH_UP_MAX_PAGES_PER_RUN)) {
@@ -275,9 +275,11 @@ export class RoomCatchUp extends RoomPart {
         }
       }
       stored += storedNow;
-      pagesRead++;
       const cut = events.length < served.length;
-      if ((body.complete !== false && !cut) || events.length === 0) break;
+      if ((body.complete !== false && !cut) || events.length === 0) {
+        reachedEnd = true;
+        break;
+      }
       // Progress: something stored, or a fullish page (in count or in bytes) of events this run had
       // not seen (a legit host paging through events we already got live). Otherwise the page was fruitless.
       const newBytes = events.length > 0 ? (response.text.length * newToRun) / events.length : 0;
@@ -308,9 +310,10 @@ export class RoomCatchUp extends RoomPart {
         this.heldSince.set(roomId, Date.now());
       }
       this.resumeUnchecked(roomId, host, heldRetryMs);
-    } else if (pagesRead > 0) {
-      // It read from the watermark on and held nothing: what was held before is taken or refused.
-      // (A run that read no page keeps the count: events given no window are bounded by it alone.)
+    } else if (reachedEnd) {
+      // It read from the watermark to the end and held nothing: what was held before is taken or
+      // refused. (A run cut short, by the host's request budget or the page limit, keeps the count:
+      // events given no window are bounded by it alone.)
       this.uncheckedRuns.delete(roomId);
       this.heldSince.delete(roomId);
     }
