@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { createHash } from 'node:crypto';
 import { keyPairFromSeed, randomSeed, sign, verify } from './ed25519.ts';
 import { VerifyPool, type VerifyPoolOptions } from './verify-pool.ts';
@@ -264,7 +264,8 @@ describe('VerifyPool.sign (a client batch signed off the main thread)', () => {
       expect(signedA.map((s) => Buffer.from(s.hash).toString('hex'))).toEqual(first.map((m) => sha256(m).toString('hex')));
       expect(signedB.every((s, i) => verify(s.signature, second[i]!, other.publicKey))).toBe(true);
       // A worker that already holds the key signs again with it (the key is sent once per worker).
-      await sleep(500); // the workers' start-up (until then the pool signs here)
+      // The workers' start-up (until then the pool signs here): waited for, not timed (a loaded machine takes seconds).
+      await vi.waitFor(() => expect(pool.readyWorkers).toBe(size), { timeout: 20_000, interval: 20 });
       const chunksBefore = pool.stats.chunks;
       const again = await pool.sign(key, messages(60, 'c'));
       expect(again.every((s, i) => verify(s.signature, messages(60, 'c')[i]!, pair.publicKey))).toBe(true);
@@ -278,8 +279,7 @@ describe('VerifyPool.sign (a client batch signed off the main thread)', () => {
     const batch = messages(200, 'd');
     const signed = await pool.sign(key, batch);
     expect(signed.every((s, i) => verify(s.signature, batch[i]!, pair.publicKey))).toBe(true);
-    await sleep(400);
-    expect(pool.size).toBe(0);
+    await vi.waitFor(() => expect(pool.size).toBe(0), { timeout: 10_000, interval: 20 });
     const later = await pool.sign(key, batch);
     expect(later.map((s) => Buffer.from(s.signature).toString('hex'))).toEqual(signed.map((s) => Buffer.from(s.signature).toString('hex')));
   });

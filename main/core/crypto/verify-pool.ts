@@ -217,6 +217,11 @@ export class VerifyPool {
     return this.workers.length;
   }
 
+  /** How many workers have started and said they are ready (the rest are still loading). */
+  get readyWorkers(): number {
+    return this.workers.filter((w) => w.ready).length;
+  }
+
   /** `urgent`: verified before everything queued (a request signature, which gates its whole request). */
   verify(signature: Buffer, message: Buffer, publicKey: Buffer, options: { urgent?: boolean } = {}): Promise<boolean> {
     // Malformed input is answered here: the packed format has fixed-size keys and signatures.
