@@ -7,18 +7,18 @@ import { configDefaults, defineConfig } from 'vitest/config';
  * Files that must not share the machine with another file of their kind, in two lanes that
  * `npm test` (scripts/test.mjs) runs side by side, each one file at a time, after the others:
  * - "browser": the Chromium tests (the heaviest process we start; two browsers at once made page
- *   loads miss their waits), and, to even the two lanes' length, outbox-faults (SIGKILL loops).
+ *   loads miss their waits), and, to even the two lanes' length, outbox-faults (SIGKILL loops) and
+ *   the benchmark harness (~15 s; on 2026-11-30 the alone lane summed 555 s against 502).
  *   This lane starts once the shared run has three files left;
  * - "alone": the network-namespace tests (a router each, with its timers; never two at once), the
- *   relayed-name red team (failed under load), the mailbox test (failed once in three runs
- *   beside another file of the shared group) and the benchmark harness (~15 s: on 2026-11-29 the
- *   browser lane ended 46 s after this one). This lane starts once the shared run has one left.
+ *   relayed-name red team (failed under load) and the mailbox test (failed once in three runs
+ *   beside another file of the shared group). This lane starts once the shared run has one left.
  * Each lane's worker runs its files one after the other without starting again (isolate: false).
  * A plain `vitest run` runs the two lanes one after the other (groupOrder 1, then 2).
  * Measured 2026-11-27 (AMD, 2 cores): the lanes took 417 s and 513 s side by side, 707 s one
  * after the other; a file beside the other lane takes up to 1.6× as long as alone.
  */
-const BROWSER = ['test/ui/**/*.test.ts', 'test/electron/**/*.test.ts', 'test/outbox-faults.test.ts'];
+const BROWSER = ['test/ui/**/*.test.ts', 'test/electron/**/*.test.ts', 'test/outbox-faults.test.ts', 'test/bench/**/*.test.ts'];
 const ALONE = [
   'test/ipv6*.test.ts',
   'test/nat-*.test.ts',
@@ -27,7 +27,6 @@ const ALONE = [
   'test/redteam/relayed-name.test.ts',
   'test/redteam/gateway-datagrams.test.ts',
   'test/mailbox.test.ts',
-  'test/bench/**/*.test.ts',
 ];
 
 /**
