@@ -20,8 +20,10 @@ parentPort!.on('message', (message: GatewayMessage) => {
     setTimeout(() => answer({ id: message.id, result: { ok: false, error: 'the router refused it' } }), Number(process.env.PARACORD_TEST_MAP_MS ?? 0));
   } else if (message.op === 'map') {
     const { port } = message.request;
-    const gateway = { protocol: 'nat-pmp' as const, host: '192.0.2.1' };
-    const value = { protocol: 'nat-pmp' as const, external_address: '198.51.100.7', external_port: port, internal_address: '192.0.2.2', internal_port: port, gateway, at_default_gateway: process.env.PARACORD_TEST_MAP_ELSEWHERE === undefined };
+    // As a UPnP router when PARACORD_TEST_MAP_UPNP is set (its removals name the external port).
+    const upnp = process.env.PARACORD_TEST_MAP_UPNP !== undefined;
+    const gateway = upnp ? { protocol: 'upnp-igd' as const, location: 'http://192.0.2.1:5000/rootDesc.xml' } : { protocol: 'nat-pmp' as const, host: '192.0.2.1' };
+    const value = { protocol: upnp ? ('upnp-igd' as const) : ('nat-pmp' as const), external_address: '198.51.100.7', external_port: port, internal_address: '192.0.2.2', internal_port: port, gateway, at_default_gateway: process.env.PARACORD_TEST_MAP_ELSEWHERE === undefined };
     setTimeout(() => answer({ id: message.id, result: { ok: true, value } }), Number(process.env.PARACORD_TEST_MAP_MS ?? 0));
   } else if (message.op === 'firewallControl') {
     answer({ id: message.id, result: { ok: true, value: { controlUrl: process.env.PARACORD_TEST_CONTROL_URL ?? '' } } });

@@ -248,7 +248,7 @@ describe('VerifyPool.sign (a client batch signed off the main thread)', () => {
 
   for (const size of [0, 1, 2]) {
     it(`signs each message with the key it names and hashes it, mixed with verifications (${size} workers)`, async () => {
-      const pool = newPool(size);
+      const pool = newPool(size, { idleStopMs: 60_000 }); // (not stopped while it waits for the workers' start-up below)
       const first = messages(120, 'a');
       const second = messages(70, 'b');
       const checks = items(90);

@@ -81,8 +81,9 @@ describe('a late renewal: what it takes back, and what it must not', () => {
     }
   }, 40_000);
 
-  it('a late renewal the router answered at another port is taken back even though a newer mapping stands (at its own port)', async () => {
+  it('a late renewal the router answered at another port is taken back even though a newer mapping stands (at its own port), over UPnP', async () => {
     process.env.PARACORD_TEST_RENEWED_AT = '198.51.100.7:7471';
+    process.env.PARACORD_TEST_MAP_UPNP = '1';
     try {
       const { post, thread, mapper } = await removedWhileRenewing(7459);
       expect(await mapper.map(7459)).toMatchObject({ ok: true, mapping: { external_port: 7459 } });
@@ -90,6 +91,22 @@ describe('a late renewal: what it takes back, and what it must not', () => {
       // (Before: a newer mapping standing, the late renewal's forward at 7471 was left for its lease.)
       await vi.waitFor(() => expect(unmaps()).toEqual([7459, 7471]), { timeout: 5_000, interval: 50 });
       expect(mapper.mapping).toMatchObject({ external_port: 7459 });
+      await thread.stop();
+      await mapper.remove();
+    } finally {
+      delete process.env.PARACORD_TEST_RENEWED_AT;
+      delete process.env.PARACORD_TEST_MAP_UPNP;
+    }
+  }, 40_000);
+
+  it('over NAT-PMP it is not taken back while a newer mapping stands: the removal would name our internal port, the newer mapping\'s too', async () => {
+    process.env.PARACORD_TEST_RENEWED_AT = '198.51.100.7:7472';
+    try {
+      const { post, thread, mapper, renewAsked } = await removedWhileRenewing(7460);
+      expect(await mapper.map(7460)).toMatchObject({ ok: true, mapping: { external_port: 7460 } });
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, renewAsked + 9_000 - Date.now())));
+      expect(posted(post, 'unmap')).toBe(1);
+      expect(mapper.mapping).toMatchObject({ external_port: 7460 });
       await thread.stop();
       await mapper.remove();
     } finally {

@@ -119,7 +119,7 @@ export class PortMapper {
         this.putOffTakeBack = null;
         // The new mapping does not hold the late renewal's port (it failed, or the router gave it another): that forward is ours to remove.
         // (Not awaited: the mapping's answer does not wait for it; a later map() does, through takingBack.)
-        if (!result.ok || result.mapping.external_port !== putOff.mapping.external_port) void this.takeBack(putOff.gateway, putOff.mapping);
+        if (!result.ok || (result.mapping.external_port !== putOff.mapping.external_port && removesByExternalPort(putOff.gateway))) void this.takeBack(putOff.gateway, putOff.mapping);
       }
     }
   }
@@ -205,8 +205,9 @@ export class PortMapper {
         if (renewed.ok) {
           const late = { ...current, external_port: renewed.value.external_port };
           if (this.current === null && this.mappingUnderWay > 0) this.putOffTakeBack = { gateway, mapping: late };
-          // Not when the newer mapping holds that very port (the router's forward is its own now).
-          else if (this.current === null || this.current.external_port !== late.external_port) await this.takeBack(gateway, late);
+          // Not when the newer mapping holds that very port (the router's forward is its own now),
+          // nor over NAT-PMP while one stands: its removal names our internal port, the newer one's too.
+          else if (this.current === null || (this.current.external_port !== late.external_port && removesByExternalPort(gateway))) await this.takeBack(gateway, late);
         }
       }
       return;
@@ -273,4 +274,13 @@ export class PortMapper {
     if (removed.ok) this.options.log?.info({ event: 'port_unmapped', protocol: current.protocol }, 'port mapping removed from the router');
     else this.options.log?.warn({ event: 'port_unmap_failed', error: removed.error }, 'could not remove the port mapping (it lapses by itself)');
   }
+}
+
+/**
+ * Whether a removal at this gateway names the external port (UPnP's DeletePortMapping), so it can
+ * take one forward away and leave another of ours; NAT-PMP's names only our internal port
+ * (RFC 6886), every mapping of ours at once.
+ */
+function removesByExternalPort(gateway: GatewayRef): boolean {
+  return gateway.protocol === 'upnp-igd';
 }
