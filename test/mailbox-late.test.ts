@@ -47,14 +47,14 @@ describe('a friend\'s node as a mailbox, the room\'s host away for longer than i
     await eventually(async () => expect(bodies(alpha)).toContain('written while the host was away'), 90_000, 250);
     expect(bodies(alpha).filter((b) => b === 'written while the host was away')).toHaveLength(1);
     expect(queryNodeDb<{ origin_ts: number }>(alpha.dataDir, 'SELECT origin_ts FROM federation_events WHERE event_id = ?', late)[0]!.origin_ts).toBeGreaterThan(signedTs);
-    expect(beta.stderr).toContain('"event":"mailbox_taken_late"');
+    await eventually(async () => expect(beta.stderr).toContain('"event":"mailbox_taken_late"'), 10_000); // (the node's log is written asynchronously)
     // bob's join, taken from carol too late as well (409 depth_too_old, told back through carol),
     // is signed again and sent again by itself: bob is in the room.
     await eventually(async () => {
       const members = (await alpha.admin('GET', `/rooms/${encodeURIComponent(roomId)}`)).body.members as Array<{ user_id: string; membership: string }>;
       expect(members.find((m) => m.user_id === '@bob:beta.test')?.membership).toBe('join');
     }, 90_000, 250);
-    expect(beta.stderr).toContain('"event":"join_resent"');
+    await eventually(async () => expect(beta.stderr).toContain('"event":"join_resent"'), 10_000); // (the node's log is written asynchronously)
     // Only that one was signed again: the one taken in time is as beta signed it, on both sides.
     expect(beta.stderr.match(/"event":"mailbox_taken_late"/g)).toHaveLength(1);
     const hashOf = (n: NodeProcess, id: string) => queryNodeDb<{ content_hash: string }>(n.dataDir, 'SELECT content_hash FROM federation_events WHERE event_id = ?', id)[0]!.content_hash;

@@ -74,7 +74,7 @@ describe('a carried request answered "not yet" when taken from a mailbox', () =>
     }, 10_000, 20);
     // Every message arrives, in beta's order, and nothing is left waiting.
     await eventually(async () => expect(bodies(alpha).filter((b) => b.startsWith('while away'))).toEqual(sent), 60_000, 250);
-    expect(alpha.stderr).toMatch(/"event":"mailbox_item_not_yet"[^\n]*"status":429/);
+    await eventually(async () => expect(alpha.stderr).toMatch(/"event":"mailbox_item_not_yet"[^\n]*"status":429/), 10_000); // (the node's log is written asynchronously)
     await eventually(async () => expect(count(alpha, 'mailbox_retries')).toBe(0), 30_000);
     expect((await alpha.admin('GET', '/mailbox')).body.waiting_here).toEqual([]);
     // Named settled, carol lets them go; beta reads them delivered then.

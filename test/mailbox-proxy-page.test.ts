@@ -43,7 +43,7 @@ describe('a friend down behind a page at its address', () => {
     const sent = await send(alpha, roomId, `behind a ${status} page`);
     await eventually(async () => expect(queryNodeDb<{ n: number }>(beta.dataDir, 'SELECT COUNT(*) AS n FROM federation_events WHERE event_id = ?', sent)[0]!.n).toBe(1), 60_000, 100);
     expect(page.posts()).toBeGreaterThan(0);
-    expect(alpha.stderr).toContain('"event":"delivery_deposited"');
+    await eventually(async () => expect(alpha.stderr).toContain('"event":"delivery_deposited"'), 10_000); // (the node's log is written asynchronously)
   });
 
   it('with no mailbox to take it, its entry says why, as for no answer at all, not the page\'s status', async ({ nodes }) => {

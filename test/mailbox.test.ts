@@ -64,8 +64,8 @@ describe('a friend\'s node as a mailbox (issue #32 item 3)', () => {
     // It went through carol: both sides said so, and carol holds nothing once both fetched.
     // The tray's and dashboard's line says where the node receives from.
     expect((await beta.admin('GET', '/status')).body.reachability.summary).toBe("Receiving through pull mode and carol.test's mailbox");
-    expect(alpha.stderr).toContain('"event":"delivery_deposited"');
-    expect(beta.stderr).toContain('"event":"delivery_deposited"');
+    await eventually(async () => expect(alpha.stderr).toContain('"event":"delivery_deposited"'), 10_000); // (the node's log is written asynchronously)
+    await eventually(async () => expect(beta.stderr).toContain('"event":"delivery_deposited"'), 10_000); // (the node's log is written asynchronously)
     await eventually(async () => expect(queryNodeDb<{ n: number }>(carol.dataDir, 'SELECT COUNT(*) AS n FROM mailbox_items')[0]!.n).toBe(0), 60_000);
   }, 300_000);
 
@@ -316,7 +316,7 @@ describe('a friend\'s node as a mailbox (issue #32 item 3)', () => {
         expect(entries[0]!.last_error, what).toContain(words);
       }, 30_000, 100);
     }
-    expect(alpha.stderr).toContain('"event":"mailbox_not_chosen"');
+    await eventually(async () => expect(alpha.stderr).toContain('"event":"mailbox_not_chosen"'), 10_000); // (the node's log is written asynchronously)
     // beta's real mailbox opens again: the message was never lost, and arrives through carol.
     expect((await carol.admin('PUT', '/mailbox', { enabled: true })).status).toBe(200);
     await eventually(async () => expect(arrivalOrder(beta, roomId, 'alpha.test')).toHaveLength(1), 60_000, 200);
