@@ -291,16 +291,17 @@ export class Puller {
     }
   }
 
-  /**
-   * An event of the page that could not be checked or stored now: the page is asked again while
-   * its window lasts (fetched-event-failure.ts), then it is refused (logged; named in the ack as
-   * `unchecked_given_up`, so its sender shows it not delivered) and the cursor moves on.
-   */
+  /** A pulled event taken or refused for good: its unchecked window, if any, is over. */
   private settledUnchecked(server: string, raw: unknown): void {
     const id = fetchedEventId(raw);
     if (id !== null) this.unchecked.settled(server, id);
   }
 
+  /**
+   * An event of the page that could not be checked or stored now: the page is asked again while
+   * its window lasts (fetched-event-failure.ts), then it is refused (logged; named in the ack as
+   * `unchecked_given_up`, so its sender shows it not delivered) and the cursor moves on.
+   */
   private stillUnchecked(server: string, raw: unknown, message: string): boolean {
     const id = fetchedEventId(raw);
     if (id === null || this.unchecked.retry(server, id, fetchedEventOrigin(raw))) return true;

@@ -117,9 +117,8 @@ export class PortMapper {
       const putOff = this.putOffTakeBack;
       if (putOff && this.mappingUnderWay === 0) {
         this.putOffTakeBack = null;
-        // The new mapping does not hold the late renewal's port (it failed, or the router gave it another): that forward is ours to remove.
         // (Not awaited: the mapping's answer does not wait for it; a later map() does, through takingBack.)
-        if (!result.ok || (result.mapping.external_port !== putOff.mapping.external_port && removesByExternalPort(putOff.gateway))) void this.takeBack(putOff.gateway, putOff.mapping);
+        if (takeBackBeside(result.ok ? result.mapping : null, putOff.mapping, putOff.gateway)) void this.takeBack(putOff.gateway, putOff.mapping);
       }
     }
   }
@@ -198,16 +197,14 @@ export class PortMapper {
     if (this.current !== current) {
       // Removed (or replaced) meanwhile. The removal waited for this answer before it asked, unless
       // it waited its whole time in vain: then the router may have taken this renewal after the
-      // removal, and it is taken back — unless a newer mapping was made meanwhile: it has the same
-      // external port, which the removal would take away (it stands, renewed by its own timer).
+      // removal, and it is taken back, beside whatever mapping stands (takeBackBeside); one being
+      // made meanwhile is waited for.
       if (this.overtaken === asked) {
         this.overtaken = null;
         if (renewed.ok) {
           const late = { ...current, external_port: renewed.value.external_port };
           if (this.current === null && this.mappingUnderWay > 0) this.putOffTakeBack = { gateway, mapping: late };
-          // Not when the newer mapping holds that very port (the router's forward is its own now),
-          // nor over NAT-PMP while one stands: its removal names our internal port, the newer one's too.
-          else if (this.current === null || (this.current.external_port !== late.external_port && removesByExternalPort(gateway))) await this.takeBack(gateway, late);
+          else if (takeBackBeside(this.current, late, gateway)) await this.takeBack(gateway, late);
         }
       }
       return;
@@ -277,10 +274,11 @@ export class PortMapper {
 }
 
 /**
- * Whether a removal at this gateway names the external port (UPnP's DeletePortMapping), so it can
- * take one forward away and leave another of ours; NAT-PMP's names only our internal port
- * (RFC 6886), every mapping of ours at once.
+ * Whether a late renewal's forward (`late`, at `gateway`) is taken back beside the mapping that
+ * stands (null: none). Not when that mapping holds the very port (the router's forward is its own
+ * now), nor over NAT-PMP while one stands: its removal names only our internal port (RFC 6886),
+ * the standing mapping's too, where UPnP's DeletePortMapping names the external port.
  */
-function removesByExternalPort(gateway: GatewayRef): boolean {
-  return gateway.protocol === 'upnp-igd';
+function takeBackBeside(standing: MappingInfo | null, late: MappingInfo, gateway: GatewayRef): boolean {
+  return standing === null || (standing.external_port !== late.external_port && gateway.protocol === 'upnp-igd');
 }
