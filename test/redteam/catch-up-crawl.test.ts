@@ -112,6 +112,24 @@ describe('red team: a catch-up whose cursor creeps forward', () => {
     }, 60_000);
   }, 120_000);
 
+  it('a run stopped by its page limit is followed by the next: every page comes, not only the first run\'s (before: the rest waited for a restart)', async ({ nodes }) => {
+    const epsilon = await nodes.inProcess('alpha.test', { config: { catchUpMaxPagesPerRun: 2 } });
+    expect((await epsilon.admin('POST', '/peers', { server_name: 'crawl.test', endpoint: host.url })).status).toBe(200);
+    const roomId = '!long:crawl.test';
+    // Seven pages of one event each (depths 1..7), then the end.
+    const events = Array.from({ length: 7 }, (_, i) => JSON.parse(envelopeWireJson(makeEvent(host.identity, { room_id: roomId, depth: i + 1 }))) as { event_id: string; depth: number });
+    host.catchUpAnswer = (q) => {
+      const since = Number(q.get('since_depth'));
+      const next = events.find((e) => e.depth > since);
+      return next ? { room_id: roomId, events: [next], complete: false, next_since_depth: next.depth } : { room_id: roomId, events: [], complete: true };
+    };
+    await join(epsilon, roomId);
+    await eventually(async () => {
+      const ids = queryNodeDb<{ event_id: string }>(epsilon.dataDir, 'SELECT event_id FROM federation_events WHERE room_id = ?', roomId).map((r) => r.event_id);
+      for (const event of events) expect(ids).toContain(event.event_id);
+    }, 15_000);
+  }, 30_000);
+
   it('a host whose every page brings one new event gets at most its per-minute budget of requests', async ({ nodes }) => {
     const gamma = await nodes.inProcess('alpha.test', { config: { catchUpRequestsPerHostPerMinute: 10 } });
     expect((await gamma.admin('POST', '/peers', { server_name: 'crawl.test', endpoint: host.url })).status).toBe(200);

@@ -33,6 +33,8 @@ const CATCH_UP_FRUITLESS_PAGES = 3;
 const HELD_ROOM_EVENT_GRACE_MS = 10 * 60_000;
 /** Default for NodeConfig.catchUpMaxPagesPerRun: pages (200 events each) one run asks for; the rest waits for the next run. */
 export const DEFAULT_CATCH_UP_MAX_PAGES_PER_RUN = 500;
+/** A run stopped by its page limit is resumed this much later. */
+const PAGE_LIMIT_RESUME_MS = 1_000;
 /** Default for NodeConfig.catchUpRequestsPerHostPerMinute (all rooms together); then the run pauses a minute. */
 export const DEFAULT_CATCH_UP_REQUESTS_PER_HOST_PER_MINUTE = 120;
 
@@ -186,6 +188,9 @@ export class RoomCatchUp extends RoomPart {
       if (signal.aborted) return stored;
       if (page >= (this.d.catchUpMaxPagesPerRun ?? DEFAULT_CATCH_UP_MAX_PAGES_PER_RUN)) {
         warnLimited(this.d.log, `catch_up_page_limit ${host}`, { event: 'catch_up_page_limit', room_id: roomId, host, pages: page }, 'catch-up run reached its page limit; the rest comes with the next run');
+        // The next run starts from the watermark in a second (the host's request budget bounds the
+        // rate; this bounds one run). Before, none was set: the rest waited for a restart.
+        this.resumeCatchUpLater(roomId, PAGE_LIMIT_RESUME_MS);
         break;
       }
       if (!this.catchUpBudget(host)) {
