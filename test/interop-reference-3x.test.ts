@@ -479,6 +479,33 @@ describe('its users in a room we host: what it pushes and serves us', () => {
     expect(await membershipOf(roomId, '@zoe:ref3.test')).toBe('join');
   });
 
+  it('its user\'s reaction with a custom emoji (name:snowflake, over our own 32 characters) is taken as in a room it hosts; a key over its 64, or with a bidi override, is a 400 and stores nothing', async () => {
+    const channel = { id: roomId.slice(1, roomId.indexOf(':')), name: 'Our 3.x lounge' };
+    const said = ref.say(roomId, 'zoe', 'react to this, zoe', { mirrored: true, channel });
+    expect(await ref.push('ours.test', said)).toBe(202);
+    const mid = String(said.content.message_id);
+    const custom = 'party_parrot_dancing:123456789012345678';
+    // Signed as its own reactions are, under ids of their own (its ids carry the emoji, which would fail the envelope's id rule first).
+    const react = (emoji: string, i: number) => {
+      const ts = Date.now() + i;
+      return ref.signEnvelope({
+        event_id: `$m_reaction_add:${mid}:r${i}:${ts}:ref3.test`, room_id: roomId, event_type: 'm.reaction.add', sender: '@zoe:ref3.test',
+        origin_server: 'ref3.test', origin_ts: ts, content: { guild_id: channel.id, channel_id: channel.id, message_id: mid, emoji }, depth: ts, state_key: null,
+      });
+    };
+    for (const [i, emoji] of ['y'.repeat(65), '\u202Eevil'].entries()) {
+      const event = react(emoji, i);
+      const answer = await pushEvent(ref, event);
+      expect(answer.status, emoji).toBe(400);
+      expect(answer.json.error).toBe('invalid_content');
+      expect(queryNodeDb(ours.dataDir, 'SELECT 1 FROM federation_events WHERE event_id = ?', event.event_id)).toEqual([]);
+    }
+    const sound = react(custom, 2);
+    const answer = await pushEvent(ref, sound);
+    expect(answer.status, JSON.stringify(answer.json)).toBe(202);
+    expect((await messagesOf(roomId)).find((m) => m.event_id === said.event_id)?.reactions).toEqual({ [custom]: ['@zoe:ref3.test'] });
+  });
+
   it('put in quarantine, what it pushes is held; released, its messages and endorsements are read in our vocabulary, as if never held (its edit and reaction then find them)', async () => {
     const channel = { id: roomId.slice(1, roomId.indexOf(':')), name: 'Our 3.x lounge' };
     expect((await ours.admin('PUT', '/peers/ref3.test/trust', { mode: 'quarantine', reason: 'watching' })).status).toBe(200);

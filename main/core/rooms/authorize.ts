@@ -52,7 +52,7 @@ export function checkReceivedContent(event: Envelope, contentBytes: number, spea
  * `name:snowflake`).
  */
 export function checkReceivedView(view: Envelope): void {
-  if (view.event_type === 'm.reaction.add' || view.event_type === 'm.reaction.remove') {
+  if (isReaction(view)) {
     const parsed = REFERENCE_REACTION_CONTENT.safeParse(view.content);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
@@ -63,8 +63,26 @@ export function checkReceivedView(view: Envelope): void {
   if (isRoomEventType(view.event_type)) checkContent(view);
 }
 
+const isReaction = (event: UnsignedEnvelope | Envelope) => event.event_type === 'm.reaction.add' || event.event_type === 'm.reaction.remove';
+
 export function authorizeEvent(rooms: RoomStore, events: FederationEvents, event: UnsignedEnvelope | Envelope, now = Date.now()): void {
   checkContent(event);
+  authorizeWellFormed(rooms, events, event, now);
+}
+
+/**
+ * authorizeEvent for an event received in a room we host. A reference origin's reaction (its view)
+ * has the reference's key rule, as in a room it hosts (checkReceivedView: a key of up to 64
+ * characters, its custom emoji `name:snowflake`), and the rest of checkContent's (state_key null);
+ * before, a custom emoji over our 32 characters was refused here and the reaction lost.
+ */
+export function authorizeReceived(rooms: RoomStore, events: FederationEvents, event: Envelope, speaksReference: boolean, now = Date.now()): void {
+  if (!speaksReference || !isReaction(event)) {
+    authorizeEvent(rooms, events, event, now);
+    return;
+  }
+  checkReceivedView(event);
+  if (event.state_key !== null) throw badRequest('invalid_content', `${event.event_type} must have state_key null`);
   authorizeWellFormed(rooms, events, event, now);
 }
 

@@ -9,7 +9,7 @@ import { warnLimited } from '../log/rate-limit.ts';
 import type { TakenLate } from '../mailbox/deposits.ts';
 import { HttpError, forbidden, notFound } from '../errors.ts';
 import { contentHash, envelopeSigningBytes, signEnvelope, unsignedPart, type Envelope } from '../federation/envelope.ts';
-import { authorizeEvent } from './authorize.ts';
+import { authorizeReceived } from './authorize.ts';
 import { believableRoomDepth, checkRelayedOrdering } from './ordering.ts';
 import { RoomPart, USER_NOTICE_TYPES } from './room-part.ts';
 import { guarded } from '../util/guarded.ts';
@@ -41,7 +41,7 @@ export class InboundEvents extends RoomPart {
     const now = Date.now();
     if (this.isHost(event.room_id)) {
       try {
-        authorizeEvent(this.d.rooms, this.d.events, event, now);
+        authorizeReceived(this.d.rooms, this.d.events, event, this.speaksReference(event.origin_server), now);
       } catch (error) {
         // Recorded after this transaction (which rolls back): a quarantine it causes must stay written.
         if (error instanceof HttpError && error.code === 'banned' && event.origin_server !== this.server &&
