@@ -160,6 +160,7 @@ describe("the owner's display name", () => {
 describe("a peer's join with a display name", () => {
   let fake: FakePeer;
   let roomId: string;
+  /** Joins' depths: after each other and after their invite (stamped with alpha's clock when made; the file may run long before this). */
   let depth = Date.now() + 10_000;
 
   beforeAll(async ({ fileNodes }) => {
@@ -173,7 +174,7 @@ describe("a peer's join with a display name", () => {
     const userId = `@${localpart}:${fake.serverName}`;
     const invited = await alpha.admin('POST', `/rooms/${enc(roomId)}/invites`, { user_id: userId });
     expect(invited.status, JSON.stringify(invited.body)).toBe(200);
-    const join = makeEvent(fake.identity, { room_id: roomId, event_type: 'm.member.join', sender: userId, state_key: userId, content: { membership: 'join', ...content }, depth: ++depth });
+    const join = makeEvent(fake.identity, { room_id: roomId, event_type: 'm.member.join', sender: userId, state_key: userId, content: { membership: 'join', ...content }, depth: (depth = Math.max(depth + 100, Date.now() + 2_000)) });
     const body = wireJson({ origin_server: fake.serverName, room_id: roomId, user_id: userId, event: join }, MEMBERSHIP_WIRE_ORDER);
     return { userId, answer: await sendSigned(fake.identity, alpha.started.federation_url!, 'POST', '/_paracord/federation/v1/join', body) };
   }

@@ -476,7 +476,7 @@ describe('16. an invite of our users that came with a room\'s history', () => {
 });
 
 it('a room joined while its host is left alone (another room of it stalled) gets its catch-up once that is over, not at the next restart', async ({ nodes }) => {
-  const alpha = await nodes.inProcess('alpha.test', { config: { catchUpBackoffMs: 2_000 } });
+  const alpha = await nodes.inProcess('alpha.test', { config: { catchUpBackoffMs: 5_000 } });
   const host = await nodes.fakePeer('stall.test', { roomHost: true });
   expect((await alpha.admin('POST', '/peers', { server_name: 'stall.test', endpoint: host.url })).status).toBe(200);
   const stalls = '!stalls:stall.test';
@@ -495,7 +495,7 @@ it('a room joined while its host is left alone (another room of it stalled) gets
     expect((await alpha.admin('POST', `/invites/${invite.invite_id}/accept`)).status).toBe(200);
   };
   await accept(stalls);
-  // Its page did not advance: the host is left alone for 2 s.
+  // Its page did not advance: the host is left alone for 5 s.
   await eventually(async () => expect(asked).toContain(stalls));
   await new Promise((r) => setTimeout(r, 100));
   // Joined during the backoff: not asked now...

@@ -17,7 +17,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 interface Liveness { answered_at: number | null; not_answering_since: number | null; answers_wrongly: boolean; error: string | null }
 
 it('a stopped friend with nothing waiting is found not answering while the owner looks, and answering once it is back', async ({ nodes }) => {
-  const stale = 1_000;
+  const stale = 2_000; // "no new check within it" is read twice and slept 200 ms in: a slow machine needs the room
   const config = { peerLivenessStaleMs: stale };
   const alpha = await nodes.inProcess('alpha.test', { config });
   const beta = await nodes.inProcess('beta.test', { config });

@@ -96,7 +96,8 @@ export class NodeProcess {
     const lines = createInterface({ input: child.stdout! });
     this.ready = await new Promise<ReadyLine>((resolvePromise, reject) => {
       const timer = setTimeout(() => reject(new Error(`node did not get ready in 20 s; stderr:\n${this.stderr}`)), 20_000);
-      child.once('exit', (code) => {
+      // 'close', not 'exit': its stderr is read to the end then (the refusal's words are in it).
+      child.once('close', (code) => {
         clearTimeout(timer);
         reject(new Error(`node exited with ${code} before ready; stderr:\n${this.stderr}`));
       });

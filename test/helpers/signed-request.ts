@@ -59,6 +59,18 @@ export function bindingDestinationOf(baseUrl: string): Promise<string | undefine
   return known;
 }
 
+let lastTimestamp = 0;
+
+/**
+ * Now, but after the last one given: the same request signed twice in one millisecond has the same
+ * signature, which a node refuses as a replay (409), as it should; a test sending the same request
+ * twice on a fast machine meant two requests. A replay is made on purpose with `timestamp`.
+ */
+function nextTimestamp(): number {
+  lastTimestamp = Math.max(Date.now(), lastTimestamp + 1);
+  return lastTimestamp;
+}
+
 /**
  * A signed request as a current node sends it: bound to the receiver (X-Paracord-Destination,
  * five-line form) when the receiver advertises binding, unless `destination` says otherwise
@@ -73,7 +85,7 @@ export async function sendSigned(
   options: { timestamp?: number; mutateHeaders?: (h: Record<string, string>) => void; destination?: string | null } = {},
 ): Promise<RawResponse> {
   const destination = options.destination === undefined ? await bindingDestinationOf(baseUrl) : (options.destination ?? undefined);
-  const headers = signRequestHeaders(signer, method, path, body ?? '', options.timestamp ?? Date.now(), destination);
+  const headers = signRequestHeaders(signer, method, path, body ?? '', options.timestamp ?? nextTimestamp(), destination);
   options.mutateHeaders?.(headers);
   return sendRaw(baseUrl + path, method, headers, body);
 }

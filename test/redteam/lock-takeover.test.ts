@@ -30,7 +30,8 @@ async function serving(n: NodeProcess): Promise<boolean> {
     return false;
   }
 }
-const exited = (n: NodeProcess) => new Promise<number | null>((r) => (alive(n) ? n.child.once('exit', (code) => r(code)) : r(n.child.exitCode)));
+/** Its exit code, once its output is read to the end too ('close': at 'exit' its stderr may not be). */
+const exited = (n: NodeProcess) => new Promise<number | null>((r) => (alive(n) ? n.child.once('close', (code) => r(code)) : r(n.child.exitCode)));
 
 describe('red team: the data-dir lock and a suspended node', () => {
   it('a suspended node (SIGSTOP, past the staleness window) keeps its data dir: the second serve is refused', async ({ fileNodes }) => {

@@ -109,9 +109,13 @@ describe('red team: a peer\'s words on our terminal, in our log and as our error
     expect(entry.last_error).toContain('OK: peered');
     expect(entry.last_error).not.toMatch(TERMINAL_CONTROLS);
     // The node's log (JSON lines) holds no bidi override or C1 control from the peer either.
+    // Written after the row, through the logger's asynchronous stream: waited for.
     const logs = join(beta.dataDir, 'logs');
-    const text = readdirSync(logs).map((name) => readFileSync(join(logs, name), 'utf8')).join('');
-    expect(text).toContain('OK: peered with hostile.test');
+    const text = await eventually(async () => {
+      const read = readdirSync(logs).map((name) => readFileSync(join(logs, name), 'utf8')).join('');
+      expect(read).toContain('OK: peered with hostile.test');
+      return read;
+    });
     expect(text).not.toMatch(/[\u202a-\u202e\u2066-\u2069\u0080-\u009f]/);
 
     // The legitimate twin: a plain refusal keeps its words.
