@@ -37,7 +37,7 @@ export { trustModeSchema, type PeerView, type PeerDelivery, type PeerQuota } fro
 export { defaultPolicySchema, type Policy } from './admin/policy.ts';
 export type { HeldEvent } from './admin/quarantine.ts';
 export { MAX_ROOM_NAME_LENGTH, type RoomSummary, type RoomActions, type RoomBan, type RoomMember, type RoomWait } from './admin/rooms.ts';
-export { MAX_MESSAGES_PER_BATCH, MAX_MESSAGE_CHARS, type SearchResult, type MessageView, type MessageDelivery, type ChangeDelivery } from './admin/messages.ts';
+export { MAX_MESSAGES_PER_BATCH, MAX_MESSAGE_CHARS, MAX_REACTION_KEY_CHARS, type SearchResult, type MessageView, type MessageDelivery, type ChangeDelivery } from './admin/messages.ts';
 export type { RoomInvite } from './admin/invites.ts';
 export type { PeerInvitePreview, PeerInvite, PendingPeering } from './admin/peer-invites.ts';
 export { type DeliveryAttempt, type QueueEntry, queueEntryWords } from './admin/queue.ts';

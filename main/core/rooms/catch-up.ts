@@ -189,8 +189,10 @@ export class RoomCatchUp extends RoomPart {
       if (page >= (this.d.catchUpMaxPagesPerRun ?? DEFAULT_CATCH_UP_MAX_PAGES_PER_RUN)) {
         warnLimited(this.d.log, `catch_up_page_limit ${host}`, { event: 'catch_up_page_limit', room_id: roomId, host, pages: page }, 'catch-up run reached its page limit; the rest comes with the next run');
         // The next run starts from the watermark in a second (the host's request budget bounds the
-        // rate; this bounds one run). Before, none was set: the rest waited for a restart.
-        this.resumeCatchUpLater(roomId, PAGE_LIMIT_RESUME_MS);
+        // rate; this bounds one run). Before, none was set: the rest waited for a restart. Not
+        // when this run held an event it could not check: the watermark stays below it, the next
+        // run would read the same pages again, and resumeUnchecked's growing wait decides.
+        if (held === null) this.resumeCatchUpLater(roomId, PAGE_LIMIT_RESUME_MS);
         break;
       }
       if (!this.catchUpBudget(host)) {

@@ -10,9 +10,11 @@ import { HttpError, badRequest } from '../errors.ts';
 import { MAX_EVENT_CONTENT_BYTES } from '../federation/envelope.ts';
 import { isJsonObject } from '../util/json-object.ts';
 import { ownValue } from '../../../shared/own-value.ts';
+import { MAX_REACTION_KEY_CHARS } from '../../../shared/contract/admin/messages.ts';
+
+export { MAX_REACTION_KEY_CHARS };
 
 export const MAX_BODY_CHARS = 4000;
-export const MAX_REACTION_KEY_CHARS = 32;
 export const MAX_ROOM_NAME_CHARS = 100;
 /** Reasons of removals, bans and moderator deletes. */
 export const MAX_REASON_CHARS = 500;

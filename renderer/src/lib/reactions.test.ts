@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { reactionSummary } from './reactions.ts';
+import { mayReactWith, reactionSummary } from './reactions.ts';
 
 describe('reactionSummary', () => {
   it('counts everyone who reacted, names those the page names, and says how many more', () => {
@@ -10,5 +10,15 @@ describe('reactionSummary', () => {
 
   it('an answer without counts (an older node) counts the names; hidden characters are written out', () => {
     expect(reactionSummary(['@a:x', '@\u202Eb:x'], undefined)).toEqual({ count: 2, title: '@a:x, @⟨U+202E⟩b:x' });
+  });
+});
+
+describe('mayReactWith', () => {
+  it('offers "react too" for a key ours may hold (32 characters, an emoji counting one); not for a reference server\'s longer custom emoji, which the node would refuse', () => {
+    expect(mayReactWith('👍')).toBe(true);
+    expect(mayReactWith('👍'.repeat(32))).toBe(true);
+    expect(mayReactWith('x'.repeat(32))).toBe(true);
+    expect(mayReactWith('party_parrot_dancing:123456789012345678')).toBe(false);
+    expect(mayReactWith('x'.repeat(33))).toBe(false);
   });
 });

@@ -4,6 +4,8 @@
  * how many more there are, so a reaction of 400 users never reads as 10.
  */
 import { visible } from './display.ts';
+import { MAX_REACTION_KEY_CHARS } from '../../../shared/contract/admin-operations.ts';
+import { atMostCodePoints } from '../../../shared/identifiers.ts';
 
 export interface ReactionSummary {
   count: number;
@@ -16,4 +18,12 @@ export function reactionSummary(users: readonly string[], count: number | undefi
   const names = users.map(visible).join(', ');
   const more = total - users.length;
   return { count: total, title: more > 0 ? `${names} and ${more} ${more === 1 ? 'other' : 'others'}` : names };
+}
+
+/**
+ * Whether our user may add this reaction too: a reference server's user may react with a longer
+ * key (its custom emoji, up to 64 characters) than ours may hold; such a key is shown, not offered.
+ */
+export function mayReactWith(key: string): boolean {
+  return atMostCodePoints(key, MAX_REACTION_KEY_CHARS);
 }

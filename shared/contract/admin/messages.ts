@@ -24,10 +24,16 @@ export const MAX_MESSAGE_CHARS = 4000;
 // Counted without an array of its characters (issue #17: `[...s]` built one per message sent).
 const messageBody = z.string().min(1, 'must not be empty').refine((s) => atMostCodePoints(s, MAX_MESSAGE_CHARS), `must be at most ${MAX_MESSAGE_CHARS} characters`);
 
+/**
+ * The most characters a reaction key of ours may hold (a reference server's reaction may hold more:
+ * its custom emoji; the UI then shows it without "react too", which would be refused).
+ */
+export const MAX_REACTION_KEY_CHARS = 32;
+
 const reactionKey = z
   .string()
   .min(1, 'must not be empty')
-  .refine((s) => atMostCodePoints(s, 32), 'must be at most 32 characters')
+  .refine((s) => atMostCodePoints(s, MAX_REACTION_KEY_CHARS), `must be at most ${MAX_REACTION_KEY_CHARS} characters`)
   // eslint-disable-next-line no-control-regex
   .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), 'must not contain control characters')
   .refine(isSafeReactionKey, 'must not contain bidi control or invisible characters');
