@@ -80,6 +80,9 @@ export class Reachability {
   private state: CheckResult;
   private running: Promise<CheckResult> | null = null;
   private watchTimer: NodeJS.Timeout | null = null;
+  private unsubscribePeers: (() => void) | null = null;
+  /** How many peers could be asked when the last test began: none, and a peer added tests at once. */
+  private askableAtLastCheck: number | null = null;
   private lastAddresses = '';
   private lastCheckAt = 0;
   private stopped = false;
@@ -142,6 +145,13 @@ export class Reachability {
     this.lastAddresses = addressFingerprint();
     this.mapping.start();
     this.pinholes.atStart();
+    // The first peer added (the admin API, the CLI, a link redeemed) is asked to test us at once,
+    // not at the watch's next tick (up to 30 s later). Called inside the adding transaction: the
+    // test starts after it.
+    this.unsubscribePeers?.();
+    this.unsubscribePeers = this.deps.trust.onPeersChange(() => {
+      if (this.state.status === 'no_peer') setImmediate(() => guarded(this.deps.log, 'reachability_first_peer_failed', () => this.firstPeerAdded()));
+    });
     const watch = (this.deps.watchSeconds ?? 30) * 1000;
     if (watch > 0) {
       const first = setTimeout(() => void this.check().catch(() => undefined), 1_000);
@@ -153,6 +163,8 @@ export class Reachability {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.unsubscribePeers?.();
+    this.unsubscribePeers = null;
     if (this.watchTimer) clearInterval(this.watchTimer);
     this.watchTimer = null;
     this.pullSwitch.stop();
@@ -162,7 +174,18 @@ export class Reachability {
     await Promise.all([this.deps.puller.stop(), this.mapping.stop(), this.pinholes.stop()]);
   }
 
-  /** Periodic: network change, first peer added, routine re-test. */
+  /**
+   * A peer was added or its trust changed: the test runs now if the last one had nobody to ask and
+   * somebody can be asked now. Not when peers were asked and none could answer (their probe
+   * limit, down): that status is 'no_peer' too, and a stranger's auto-quarantine (a peer change)
+   * must not send our peers probe after probe; the watch re-tests then.
+   */
+  private firstPeerAdded(): void {
+    if (this.stopped || this.running || this.state.status !== 'no_peer' || this.askableAtLastCheck !== 0 || this.candidates().length === 0) return;
+    void this.check().catch(() => undefined);
+  }
+
+  /** Periodic: network change, first peer added (one not reached when added), routine re-test. */
   private tick(): void {
     if (this.stopped || this.running) return;
     const addresses = addressFingerprint();
@@ -254,6 +277,7 @@ export class Reachability {
 
   private async run(via?: string): Promise<CheckResult> {
     this.lastCheckAt = Date.now();
+    this.askableAtLastCheck = this.candidates().length;
     // The mapping and the pinhole asked for at start are part of what this test tests.
     await this.mapping.settled();
     await this.pinholes.settled();
