@@ -302,6 +302,8 @@ describe('a friend\'s node as a mailbox (issue #32 item 3)', () => {
       ['one signed with another key', { ...ownKey, sig: mallory.identity.signHex(Buffer.from(canonicalJson(ownKey), 'utf8')) }, 'does not hold'],
       ['beta\'s own, expired', signChoice(betaId, 'mallory.test', Date.now() - 8 * 24 * 3600_000), 'expired'],
       ['beta\'s own current one, for carol (replayed)', real, "not beta.test's of mallory.test"],
+      // An unknown field named with 100,000 characters, bidi overrides first: its name was the refusal's words, stored whole on every retry.
+      ['one with an unknown field of a long, hidden name', { ...ownKey, sig: 'ab'.repeat(64), [`\u202E\u202E${'x'.repeat(100_000)}`]: 1 }, 'is not a mailbox choice'],
     ];
     for (const [what, statement, words] of statements) {
       shown = statement;
@@ -314,6 +316,8 @@ describe('a friend\'s node as a mailbox (issue #32 item 3)', () => {
         expect(entries.map((e) => e.state), what).toEqual(['pending']);
         expect(entries[0]!.last_error, what).toContain('no mailbox beta.test chose would take it');
         expect(entries[0]!.last_error, what).toContain(words);
+        expect(entries[0]!.last_error!.length, what).toBeLessThan(2_000);
+        expect(entries[0]!.last_error, what).not.toMatch(/\u202E/);
       }, 30_000, 100);
     }
     await eventually(async () => expect(alpha.stderr).toContain('"event":"mailbox_not_chosen"'), 10_000); // (the node's log is written asynchronously)
@@ -351,6 +355,13 @@ describe('a friend\'s node as a mailbox (issue #32 item 3)', () => {
     expect(fast.status).toBe(429);
     expect(fast.body.error).toBe('rate_limited');
     expect(Number(fast.headers['retry-after'])).toBeGreaterThan(0);
+    // A depositor the owner put in quarantine leaves nothing (it keeps its mail and tries again; before, it still used carol's disk).
+    expect((await carol.admin('PUT', '/peers/dave.test/trust', { mode: 'quarantine', reason: 'watching' })).status).toBe(200);
+    const watched = await deposit(dave.identity, 1);
+    expect(watched.status).toBe(403);
+    expect(watched.body.error).toBe('origin_quarantined');
+    expect(queryNodeDb<{ n: number }>(carol.dataDir, "SELECT COUNT(*) AS n FROM mailbox_items WHERE depositor = 'dave.test'")[0]!.n).toBe(0);
+    expect((await carol.admin('PUT', '/peers/dave.test/trust', { mode: 'allow' })).status).toBe(200);
     // dave's mail to beta still goes in, up to the recipient's own quota.
     expect((await deposit(dave.identity, 1)).status).toBe(200);
     expect((await deposit(dave.identity, 2)).status).toBe(200);

@@ -18,6 +18,7 @@ import { MAX_EVENT_CONTENT_BYTES, contentHash, envelopeSigningParts, parseEnvelo
 import { keptSignature } from './kept-signature.ts';
 import { isUncheckedKey, keysNotChecked, type ServerKeys, type UncheckedKeyLookup } from './keys/server-keys.ts';
 import { ownValue } from '../../../shared/own-value.ts';
+import { schemaIssueText } from '../util/untrusted-text.ts';
 
 export interface VerifiedEvent {
   envelope: Envelope;
@@ -130,9 +131,7 @@ export class EventIngest {
   async verify(requestOrigin: string, raw: unknown, options: { skipRoute?: boolean } = {}): Promise<VerifiedEvent> {
     const parsed = parseEnvelope(raw);
     if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      const where = issue && issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
-      throw badRequest('invalid_event', `event envelope is not valid: ${where}${issue?.message ?? 'schema mismatch'}`);
+      throw badRequest('invalid_event', `event envelope is not valid: ${schemaIssueText(parsed.error.issues, 'schema mismatch')}`);
     }
     const envelope = parsed.data;
     const origin = envelope.origin_server;

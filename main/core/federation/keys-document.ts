@@ -9,6 +9,7 @@ import { canonicalBytes } from '../crypto/canonical-json.ts';
 import { verify } from '../crypto/ed25519.ts';
 import { MAX_SIGNATURE_KEYS, MAX_SIGNATURE_SERVERS } from './envelope.ts';
 import { ownValue } from '../../../shared/own-value.ts';
+import { schemaIssueText } from '../util/untrusted-text.ts';
 
 const safeInt = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const publishedKey = z.object({
@@ -61,7 +62,7 @@ export function checkKeysDocument(raw: unknown, expectedServer: string): KeysDoc
   const tooLarge = keysDocumentTooLarge(raw);
   if (tooLarge) return { ok: false, reason: tooLarge };
   const parsed = keysDocumentSchema.safeParse(raw);
-  if (!parsed.success) return { ok: false, reason: `keys document is not valid: ${parsed.error.issues[0]?.message}` };
+  if (!parsed.success) return { ok: false, reason: `keys document is not valid: ${schemaIssueText(parsed.error.issues)}` };
   const document = parsed.data;
   if (document.server_name !== expectedServer) {
     return { ok: false, reason: `keys document names ${document.server_name}, expected ${expectedServer}` };

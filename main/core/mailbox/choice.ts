@@ -13,6 +13,7 @@ import { HEX_SIGNATURE, KEY_ID, isServerName } from '../../../shared/identifiers
 import { canonicalJson } from '../crypto/canonical-json.ts';
 import { verify } from '../crypto/ed25519.ts';
 import type { Identity } from '../identity/identity.ts';
+import { schemaIssueText } from '../util/untrusted-text.ts';
 
 /** The header of `GET /mailbox` that carries the fetching recipient's statement (base64url of its canonical JSON). */
 export const MAILBOX_CHOICE_HEADER = 'X-Paracord-Mailbox-Choice';
@@ -64,7 +65,7 @@ export type CheckedChoice = { ok: true; choice: MailboxChoice } | { ok: false; r
  */
 export function checkChoice(raw: unknown, recipient: string, mailbox: string, keyOf: (keyId: string) => string | null, now = Date.now()): CheckedChoice {
   const parsed = mailboxChoiceSchema.safeParse(raw);
-  if (!parsed.success) return { ok: false, reason: `its statement is not a mailbox choice (${parsed.error.issues[0]?.path.join('.') || 'value'}: ${parsed.error.issues[0]?.message})` };
+  if (!parsed.success) return { ok: false, reason: `its statement is not a mailbox choice (${schemaIssueText(parsed.error.issues)})` };
   const choice = parsed.data;
   if (choice.recipient !== recipient || choice.mailbox !== mailbox) return { ok: false, reason: `its statement is ${choice.recipient}'s choice of ${choice.mailbox}, not ${recipient}'s of ${mailbox}` };
   if (choice.issued_at > now + CLOCK_SKEW_MS || choice.expires_at - choice.issued_at > CHOICE_LIFETIME_MS) return { ok: false, reason: 'its statement is dated in the future or holds longer than 7 days' };

@@ -146,6 +146,8 @@ export function mailboxRoutes(deps: FederationDeps): Router {
     const path = ownValue(CARRIED_PATHS, kind);
     if (!path) throw badRequest('invalid_request', `a mailbox carries only ${Object.keys(CARRIED_PATHS).join(' and ')} requests`);
     if (!serves(box, recipient, state.origin)) throw forbidden('not_a_mailbox_for', `${deps.identity.serverName} is not a mailbox of ${recipient}`);
+    // A depositor the owner quarantines keeps its mail (it tries again, or another mailbox): no side door onto our disk meanwhile.
+    if (state.quarantined) throw forbidden('origin_quarantined', `${state.origin} is quarantined by this server: it keeps nothing for it until the owner ends the quarantine`);
     // The carried request: signed by the depositor itself, with the same key, bound to the recipient.
     const keyId = ctx.get(INNER_KEY_ID);
     const timestamp = ctx.get(INNER_TIMESTAMP);

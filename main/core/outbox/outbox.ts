@@ -5,6 +5,10 @@
 import type { DeliveryAttempt, QueuedRow } from '../../../shared/contract/admin/queue.ts';
 import { transactionWithoutFsync, type Db } from '../store/database.ts';
 import { HeldThere, type HeldByChange } from './held-there.ts';
+import { cleanText } from '../util/untrusted-text.ts';
+
+/** An outbox row's and an attempt's error, at most (a peer's words in it were cut before; this holds whatever reaches it). */
+const MAX_STORED_ERROR_CHARS = 2_000;
 
 export interface OutboxRow extends QueuedRow {
   updated_at: number;
@@ -175,10 +179,12 @@ export class Outbox {
             this.heldThere.noteTaken(destination, row.event_id);
           }
         }
-        else if (outcome.kind === 'retry') this.retryStmt.run(outcome.nextAttemptAt, outcome.error, now, row.id);
-        else if (outcome.kind === 'paced') this.pacedStmt.run(outcome.error, now, row.id);
-        else this.failStmt.run(outcome.error, now, row.id);
-        if (!wholeBatch) insertAttempt.run(destination, row.event_id, outcome.status, outcome.kind === 'delivered' ? null : outcome.error, Math.round(latencyMs), settled.length, now);
+        // Whatever words an outcome carries, the row keeps at most MAX_STORED_ERROR_CHARS of them, escaped.
+        const error = outcome.kind === 'delivered' ? null : cleanText(outcome.error, MAX_STORED_ERROR_CHARS);
+        if (outcome.kind === 'retry') this.retryStmt.run(outcome.nextAttemptAt, error, now, row.id);
+        else if (outcome.kind === 'paced') this.pacedStmt.run(error, now, row.id);
+        else if (outcome.kind !== 'delivered') this.failStmt.run(error, now, row.id);
+        if (!wholeBatch) insertAttempt.run(destination, row.event_id, outcome.status, error, Math.round(latencyMs), settled.length, now);
       }
       heldBy = this.heldThere.settleLine(destination, heldOurs, takenDirect, now);
       const first = settled[0];

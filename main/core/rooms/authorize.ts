@@ -10,14 +10,19 @@ import type { FederationEvents } from '../store/federation-events.ts';
 import { CONTENT_SCHEMAS, MAX_INVITE_LIFETIME_MS, REFERENCE_REACTION_CONTENT, checkContentBulk, isRoomEventType, isWellFormedMessageContent } from './event-types.ts';
 import { RELAYED_MAX_FUTURE_MS } from './ordering.ts';
 import type { RoomStore } from './room-store.ts';
+import { schemaIssueText } from '../util/untrusted-text.ts';
+
+/** 400 invalid_content: the schema's first complaint, worded once (a peer's keys and text in it cut and escaped). */
+function contentRefused(eventType: string, issues: Parameters<typeof schemaIssueText>[0]) {
+  return badRequest('invalid_content', `${eventType} content: ${issues[0]?.path.length ? '' : 'content: '}${schemaIssueText(issues)}`);
+}
 
 export function checkContent(event: UnsignedEnvelope | Envelope): void {
   if (!isRoomEventType(event.event_type)) throw badRequest('unknown_event_type', `unknown event type ${event.event_type}`);
   const fast = event.event_type === 'm.message' && isWellFormedMessageContent(event.content);
   const parsed = fast ? null : CONTENT_SCHEMAS[event.event_type].safeParse(event.content);
   if (parsed && !parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw badRequest('invalid_content', `${event.event_type} content: ${issue?.path.join('.') || 'content'}: ${issue?.message}`);
+    throw contentRefused(event.event_type, parsed.error.issues);
   }
   // Events about one user (memberships, bans, roles) name that user in state_key.
   const membershipEvent = event.event_type.startsWith('m.member.') || event.event_type === 'm.room.role';
@@ -55,8 +60,7 @@ export function checkReceivedView(view: Envelope): void {
   if (isReaction(view)) {
     const parsed = REFERENCE_REACTION_CONTENT.safeParse(view.content);
     if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      throw badRequest('invalid_content', `${view.event_type} content: ${issue?.path.join('.') || 'content'}: ${issue?.message}`);
+      throw contentRefused(view.event_type, parsed.error.issues);
     }
     return;
   }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { cleanText, peerCode, terminalJson } from './untrusted-text.ts';
+import { z } from 'zod';
+import { cleanText, peerCode, schemaIssueText, terminalJson } from './untrusted-text.ts';
 
 describe('untrusted text', () => {
   it('escapes what a terminal acts on, keeps ordinary text (accents, emoji) as it is, and cuts', () => {
@@ -19,5 +20,23 @@ describe('untrusted text', () => {
   it('a peer code is a short snake_case word, or nothing', () => {
     expect(peerCode('link_used')).toBe('link_used');
     for (const value of ['Link_used', 'a b', '\u001b[2J', 'x'.repeat(65), 42, null]) expect(peerCode(value)).toBeNull();
+  });
+});
+
+describe('schemaIssueText', () => {
+  it('words a schema\'s first complaint as path: message, with a peer\'s key names cut and escaped (a strict object names unknown keys in its message; a record\'s keys are its path)', () => {
+    const strict = z.strictObject({ a: z.string() });
+    const hidden = `\u202E${'x'.repeat(100_000)}`;
+    const unknown = strict.safeParse({ a: 'ok', [hidden]: 1 });
+    expect(unknown.success).toBe(false);
+    const words = schemaIssueText(unknown.error!.issues);
+    expect(words.length).toBeLessThan(1_300); // 200 characters at most, each escaped to 6 at most
+    expect(words).toContain('\\u202e');
+    expect(words).not.toMatch(/\u202E/);
+    const record = z.record(z.string(), z.number()).safeParse({ [`\u0007${'k'.repeat(500)}`]: 'not a number' });
+    const inPath = schemaIssueText(record.error!.issues);
+    expect(inPath.startsWith(`\\x07${'k'.repeat(39)}…: `)).toBe(true);
+    expect(schemaIssueText(z.object({ a: z.string() }).safeParse({ a: 1 }).error!.issues)).toBe('a: Invalid input: expected string, received number');
+    expect(schemaIssueText([], 'nothing said')).toBe('nothing said');
   });
 });

@@ -33,3 +33,16 @@ export function terminalJson(value: unknown): string {
 export function peerCode(value: unknown): string | null {
   return typeof value === 'string' && /^[a-z][a-z0-9_]{0,63}$/.test(value) ? value : null;
 }
+
+/**
+ * A schema's first complaint about what a peer sent, as words: `path: message`, cut and escaped.
+ * Both parts can hold the peer's own text (a strict object's unknown keys are named in the message,
+ * a record's keys are path elements), megabytes of it: stored raw, it was an outbox row's error on
+ * every retry (a red-team review, 2026-11-30). Every peer-sent value a schema refuses is worded here.
+ */
+export function schemaIssueText(issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }>, fallback = 'not valid', max = 200): string {
+  const issue = issues[0];
+  if (!issue) return fallback;
+  const path = issue.path.map((p) => cleanText(String(p), 40)).join('.');
+  return cleanText(path ? `${path}: ${issue.message}` : issue.message, max);
+}

@@ -16,6 +16,7 @@ import { z } from 'zod';
 import { isServerName } from '../../../../shared/identifiers.ts';
 import { normalizeEndpoint } from '../../../../shared/endpoint.ts';
 import { FEDERATION_PREFIX } from '../paths.ts';
+import { schemaIssueText } from '../../util/untrusted-text.ts';
 
 export type PeerDialect = 'node' | 'reference';
 
@@ -99,8 +100,7 @@ export function resolveFederationEndpoint(value: string, discoveryUrl: string): 
 export function readDiscovery(raw: unknown, discoveryUrl: string): DiscoveryRead {
   const parsed = rawDiscoverySchema.safeParse(raw);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    return { ok: false, reason: `${issue?.path.join('.') || 'document'}: ${issue?.message ?? 'not a discovery document'}` };
+    return { ok: false, reason: schemaIssueText(parsed.error.issues, 'not a discovery document') };
   }
   const d = parsed.data;
   if (!isServerName(d.server_name)) return { ok: false, reason: `server_name ${JSON.stringify(d.server_name.slice(0, 80))} is not a canonical server name` };

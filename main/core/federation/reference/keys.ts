@@ -12,6 +12,7 @@
 import { z } from 'zod';
 import { HEX_PUBLIC_KEY, KEY_ID, isServerName } from '../../../../shared/identifiers.ts';
 import { keysDocumentTooLarge, type RemoteKeysDocument } from '../keys-document.ts';
+import { schemaIssueText } from '../../util/untrusted-text.ts';
 
 const referenceKeySchema = z.object({
   server_name: z.string().max(255),
@@ -38,8 +39,7 @@ export function checkReferenceKeys(raw: unknown, expectedServer: string): Refere
   if (tooLarge) return { ok: false, reason: tooLarge };
   const parsed = referenceKeysSchema.safeParse(raw);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    return { ok: false, reason: `keys document is not valid: ${issue?.path.join('.') ?? ''} ${issue?.message ?? ''}`.trim() };
+    return { ok: false, reason: `keys document is not valid: ${schemaIssueText(parsed.error.issues)}` };
   }
   const doc = parsed.data;
   if (!isServerName(doc.server_name) || doc.server_name !== expectedServer) return { ok: false, reason: `keys document names ${doc.server_name.slice(0, 80)}, expected ${expectedServer}` };
