@@ -16,6 +16,7 @@ import { MIGRATIONS } from '../store/migrations.ts';
 import { recordBackupInDatabase } from './records.ts';
 import { markRestoredInDatabase } from './restored-mark.ts';
 import { createReason, fsErrorCode, fsReason, makeFolders } from '../util/fs-reason.ts';
+import { moveIdCursorsPast } from '../store/id-cursors.ts';
 
 const LATEST_SCHEMA = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
 
@@ -156,30 +157,17 @@ function checkTarget(dir: string): { exists: boolean } {
 }
 
 /**
- * Ids friends hold as cursors: our outbox entries (a friend that pulls acknowledges up to one) and
- * the items we keep as a mailbox (a recipient fetches after one; a depositor asks about its deposit
- * by one). The node this backup came from went on handing ids out after it; restored, its counters
- * would hand the same ones out again: a friend's cursor past them would skip the new entries, and its
- * next acknowledgement delete them unserved (a helper's audit, 2026-11-28). So the restored counters
- * start far past anything the original could have handed out since.
+ * The node this backup came from went on handing ids out after it (store/id-cursors.ts); restored,
+ * its counters would hand the same ones out again (a helper's audit, 2026-11-28). So the restored
+ * counters start far past anything the original could have handed out since.
  */
 export const RESTORED_ID_GAP = 1_000_000_000;
-const CURSOR_TABLES = ['federation_outbox', 'mailbox_items'] as const;
 
 function moveCursorsPastTheOriginal(databaseFile: string): void {
   const db = new Database(databaseFile, { fileMustExist: true });
   try {
     db.pragma('busy_timeout = 10000');
-    const seq = db.prepare<[string], { seq: number }>('SELECT seq FROM sqlite_sequence WHERE name = ?');
-    const update = db.prepare('UPDATE sqlite_sequence SET seq = ? WHERE name = ?');
-    const insert = db.prepare('INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)');
-    db.transaction(() => {
-      for (const table of CURSOR_TABLES) {
-        const row = seq.get(table);
-        if (row) update.run(row.seq + RESTORED_ID_GAP, table);
-        else insert.run(table, RESTORED_ID_GAP);
-      }
-    })();
+    moveIdCursorsPast(db, RESTORED_ID_GAP);
   } finally {
     db.close();
   }

@@ -11,6 +11,7 @@ import { Identity, type KeySealer } from '../identity/identity.ts';
 import { checkDataDir, identityMismatch, inspectDatabase, lostIdentity, type StartIntent } from '../startup-checks.ts';
 import { openDatabase, type Db } from '../store/database.ts';
 import { Settings } from '../store/settings.ts';
+import { START_ID_GAP, moveIdCursorsPast } from '../store/id-cursors.ts';
 
 /**
  * Initializes a data dir: identity (new, or restored from a backup) and server name; with a
@@ -53,6 +54,14 @@ export function openDataDir(paths: DataDirPaths, config: NodeConfig, onLockLost:
     checkDataDir(paths, config);
     db = openDatabase(paths.database);
   } catch (error) {
+    lock.release();
+    throw error;
+  }
+  try {
+    // Ids a friend may hold that a power cut took back are not handed out again (store/id-cursors.ts).
+    moveIdCursorsPast(db, START_ID_GAP);
+  } catch (error) {
+    db.close();
     lock.release();
     throw error;
   }
