@@ -146,3 +146,19 @@ describe('items a recipient keeps to take later (capability mailbox_waiting)', (
     db.close();
   });
 });
+
+describe('a page of what a mailbox keeps', () => {
+  it('holds no more items than fit in its byte budget (their bodies are not read past it), at least one, whatever the limit asked', () => {
+    const db = openDatabase(join(tempDir(), 'paracord.db'));
+    const store = new MailboxStore(db);
+    const body = Buffer.alloc(100_000, 'x');
+    const ids = Array.from({ length: 40 }, () => store.deposit({ recipient: 'bob.test', depositor: 'alice.test', path: EVENTS_PATH, headers: '{}', body, created_at: Date.now() }));
+    const page = store.page('bob.test', 0, 100, 512 * 1024);
+    expect(page.map((item) => item.id)).toEqual(ids.slice(0, 5));
+    // The next page starts after it; one item bigger than the budget still comes alone.
+    expect(store.page('bob.test', ids[4]!, 100, 512 * 1024).map((item) => item.id)).toEqual(ids.slice(5, 10));
+    expect(store.page('bob.test', 0, 100, 1_000).map((item) => item.id)).toEqual([ids[0]]);
+    expect(store.page('bob.test', ids[39]!, 100, 512 * 1024)).toEqual([]);
+    db.close();
+  });
+});

@@ -80,6 +80,8 @@ export class MailboxStore {
   private readonly clients = new Map<string, number>();
   private readonly insertStmt;
   private readonly pageStmt;
+  private readonly sizesStmt;
+  private readonly pageUpToStmt;
   private readonly ackStmt;
   private readonly insertEventStmt;
   private readonly ackEventsStmt;
@@ -101,6 +103,8 @@ export class MailboxStore {
     this.ownerAllowed = options.ownerAllowed ?? (() => false);
     this.insertStmt = db.prepare('INSERT INTO mailbox_items (recipient, depositor, path, headers, body, created_at) VALUES (?, ?, ?, ?, ?, ?)');
     this.pageStmt = db.prepare<[string, number, number], MailboxItem>('SELECT * FROM mailbox_items WHERE recipient = ? AND id > ? ORDER BY id LIMIT ?');
+    this.sizesStmt = db.prepare<[string, number, number], { id: number; size: number }>('SELECT id, LENGTH(body) + LENGTH(headers) AS size FROM mailbox_items WHERE recipient = ? AND id > ? ORDER BY id LIMIT ?');
+    this.pageUpToStmt = db.prepare<[string, number, number], MailboxItem>('SELECT * FROM mailbox_items WHERE recipient = ? AND id > ? AND id <= ? ORDER BY id');
     // Items the recipient keeps waiting to be taken later (mailbox_items_waiting) stay past its acks.
     const notWaiting = 'AND NOT EXISTS (SELECT 1 FROM mailbox_items_waiting w WHERE w.item_id = mailbox_items.id)';
     this.ackStmt = db.prepare(`DELETE FROM mailbox_items WHERE recipient = @recipient AND id <= @cursor ${notWaiting}`);
@@ -198,8 +202,23 @@ export class MailboxStore {
     return id;
   }
 
-  page(recipient: string, cursor: number, limit: number): MailboxItem[] {
-    return this.pageStmt.all(recipient, cursor, limit);
+  /**
+   * Up to `limit` items after the cursor, oldest first, but no more than fit in `maxBytes` of
+   * their bodies and headers (at least one): their sizes are read first, and only those bodies
+   * loaded. Before, a page read up to `limit` whole bodies (100 of up to 1 MiB) to send 512 KiB, and
+   * a recipient that never acknowledged could ask that 200 times a second (a red-team review,
+   * 2026-11-30).
+   */
+  page(recipient: string, cursor: number, limit: number, maxBytes = Infinity): MailboxItem[] {
+    if (maxBytes === Infinity) return this.pageStmt.all(recipient, cursor, limit);
+    let bytes = 0;
+    let upTo: number | null = null;
+    for (const { id, size } of this.sizesStmt.iterate(recipient, cursor, limit)) {
+      if (upTo !== null && bytes + size > maxBytes) break;
+      bytes += size;
+      upTo = id;
+    }
+    return upTo === null ? [] : this.pageUpToStmt.all(recipient, cursor, upTo);
   }
 
   /** The highest id ever given out (a cursor above it is not one of ours). */

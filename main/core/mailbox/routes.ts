@@ -213,7 +213,7 @@ export function mailboxRoutes(deps: FederationDeps): Router {
     box.store.touch(state.origin);
     // A quarantined caller is served nothing, as by pull (pull/routes.ts): what others left for it
     // stays here until the owner ends the quarantine (docs/PROTOCOL.md §Rate limits and trust).
-    let items = state.quarantined ? [] : box.store.page(state.origin, cursor, limit);
+    let items = state.quarantined ? [] : box.store.page(state.origin, cursor, limit, MAX_PAGE_BYTES);
     if (items.length === 0) {
       const gone = new AbortController();
       const onClose = () => gone.abort();
@@ -225,7 +225,7 @@ export function mailboxRoutes(deps: FederationDeps): Router {
       }
       // A caller blocked while it waited gets no more (403, as any new request of it).
       state.recheck();
-      items = state.quarantined ? [] : box.store.page(state.origin, cursor, limit);
+      items = state.quarantined ? [] : box.store.page(state.origin, cursor, limit, MAX_PAGE_BYTES);
     }
     const out: string[] = [];
     let bytes = 0;
