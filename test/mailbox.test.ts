@@ -357,6 +357,8 @@ describe('a friend\'s node as a mailbox (issue #32 item 3)', () => {
     expect(Number(fast.headers['retry-after'])).toBeGreaterThan(0);
     // A depositor the owner put in quarantine leaves nothing (it keeps its mail and tries again; before, it still used carol's disk).
     expect((await carol.admin('PUT', '/peers/dave.test/trust', { mode: 'quarantine', reason: 'watching' })).status).toBe(200);
+    const asked = await sendSigned(dave.identity, carol.federationUrl, 'GET', `${FED}/mailbox/accepts/beta.test`, undefined);
+    expect(asked.body).toEqual({ accepts: false });
     const watched = await deposit(dave.identity, 1);
     expect(watched.status).toBe(403);
     expect(watched.body.error).toBe('origin_quarantined');

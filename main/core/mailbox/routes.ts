@@ -131,7 +131,8 @@ export function mailboxRoutes(deps: FederationDeps): Router {
     state.replayAnswerEarly = true;
     const recipient = String(ctx.params.recipient ?? '').toLowerCase();
     if (!isServerName(recipient)) throw badRequest('invalid_request', 'recipient: not a server name');
-    const accepts = serves(box, recipient, state.origin);
+    // Not to a depositor the owner quarantines: its deposit would be refused (403 origin_quarantined).
+    const accepts = !state.quarantined && serves(box, recipient, state.origin);
     // The recipient's own signed word that it chose us: a sender leaves nothing here without it.
     const choice = accepts ? box.store.choiceOf(recipient) : null;
     ctx.body = { accepts, ...(choice !== null ? { choice: JSON.parse(choice) as unknown } : {}) };

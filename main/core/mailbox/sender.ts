@@ -18,7 +18,7 @@ import type { Discovery } from '../federation/discovery.ts';
 import type { FederationResponse, HttpClient } from '../federation/http-client.ts';
 import { signRequestHeaders } from '../federation/request-signature.ts';
 import { infoLimited, warnLimited } from '../log/rate-limit.ts';
-import { cleanText } from '../util/untrusted-text.ts';
+import { cleanText, peerCode } from '../util/untrusted-text.ts';
 import type { ServerKeys } from '../federation/keys/server-keys.ts';
 import { checkChoice, type LinkMailboxes } from './choice.ts';
 import { INNER_KEY_ID, INNER_SIGNATURE, INNER_TIMESTAMP, depositIdOf, kindOfPath } from './wire.ts';
@@ -89,7 +89,8 @@ export class MailboxSender {
         const response = await this.deps.http.signed(identity, 'POST', endpoint, `${MAILBOX_DEPOSIT_PATH}/${destination}/${kind}`, body, { destination: mailbox, headers, ...(signal ? { signal } : {}) });
         if (response.status === 403 || response.status === 404) {
           this.accepting.delete(destination);
-          why.push(`${mailbox} refused the deposit (HTTP ${response.status})`);
+          const code = peerCode((response.json as { error?: unknown } | undefined)?.error);
+          why.push(`${mailbox} refused the deposit (HTTP ${response.status}${code ? ` ${code}` : ''})`);
           continue;
         }
         // Taken, but naming no item: nothing could ask after it (or queue it again after its week).

@@ -9,6 +9,11 @@ import { cleanText } from '../util/untrusted-text.ts';
 
 /** An outbox row's and an attempt's error, at most (a peer's words in it were cut before; this holds whatever reaches it). */
 const MAX_STORED_ERROR_CHARS = 2_000;
+/** Escaped first, then cut: an escape is up to six characters for one. */
+const storedError = (error: string): string => {
+  const escaped = cleanText(error, MAX_STORED_ERROR_CHARS);
+  return escaped.length > MAX_STORED_ERROR_CHARS ? `${escaped.slice(0, MAX_STORED_ERROR_CHARS)}…` : escaped;
+};
 
 export interface OutboxRow extends QueuedRow {
   updated_at: number;
@@ -180,7 +185,7 @@ export class Outbox {
           }
         }
         // Whatever words an outcome carries, the row keeps at most MAX_STORED_ERROR_CHARS of them, escaped.
-        const error = outcome.kind === 'delivered' ? null : cleanText(outcome.error, MAX_STORED_ERROR_CHARS);
+        const error = outcome.kind === 'delivered' ? null : storedError(outcome.error);
         if (outcome.kind === 'retry') this.retryStmt.run(outcome.nextAttemptAt, error, now, row.id);
         else if (outcome.kind === 'paced') this.pacedStmt.run(error, now, row.id);
         else if (outcome.kind !== 'delivered') this.failStmt.run(error, now, row.id);

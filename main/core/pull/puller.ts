@@ -94,8 +94,10 @@ export class Puller {
       taker: (server, ack) => this.taker(server, ack),
       failed: (server, error, failures) => {
         // Limited: a source that fails every other page is retried at once each time.
-        infoLimited(deps.log, `pull_failed ${server}`, { event: 'pull_failed', server, error: error.message, failures }, 'pull failed; retrying');
-        return error.message;
+        // Its words may be the peer's (a certificate's names in a TLS error): cut and escaped, as the mailbox fetcher's.
+        const words = cleanText(error.message, PEER_TEXT_MAX);
+        infoLimited(deps.log, `pull_failed ${server}`, { event: 'pull_failed', server, error: words, failures }, 'pull failed; retrying');
+        return words;
       },
     });
   }

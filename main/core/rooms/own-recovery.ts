@@ -21,6 +21,7 @@ import { MAX_CLOCK_SKEW_MS, checkRelayedOrdering } from './ordering.ts';
 import { PerMinuteBudget } from '../util/per-minute-budget.ts';
 import { RoomPart } from './room-part.ts';
 import { guarded } from '../util/guarded.ts';
+import { schemaIssueText } from '../util/untrusted-text.ts';
 
 /** Events asked for per page (a member serves at most OWN_EVENTS_MAX_LIMIT). */
 const PAGE = 200;
@@ -294,7 +295,7 @@ export class OwnEventsRecovery extends RoomPart {
    */
   private checkOwn(raw: unknown, roomId: string, member: string, from: number): Checked {
     const parsed = parseEnvelope(raw);
-    if (!parsed.success) throw badRequest('invalid_event', `event envelope is not valid: ${parsed.error.issues[0]?.message ?? 'schema mismatch'}`);
+    if (!parsed.success) throw badRequest('invalid_event', `event envelope is not valid: ${schemaIssueText(parsed.error.issues, 'schema mismatch')}`);
     const envelope = parsed.data;
     const server = this.server;
     if (envelope.origin_server !== server || !eventIdBelongsTo(envelope.event_id, server) || !isUserId(envelope.sender) || serverOf(envelope.sender) !== server) {

@@ -17,6 +17,7 @@ import { isServerName } from '../../../../shared/identifiers.ts';
 import { normalizeEndpoint } from '../../../../shared/endpoint.ts';
 import { FEDERATION_PREFIX } from '../paths.ts';
 import { schemaIssueText } from '../../util/untrusted-text.ts';
+import { cleanText } from '../../util/untrusted-text.ts';
 
 export type PeerDialect = 'node' | 'reference';
 
@@ -103,9 +104,9 @@ export function readDiscovery(raw: unknown, discoveryUrl: string): DiscoveryRead
     return { ok: false, reason: schemaIssueText(parsed.error.issues, 'not a discovery document') };
   }
   const d = parsed.data;
-  if (!isServerName(d.server_name)) return { ok: false, reason: `server_name ${JSON.stringify(d.server_name.slice(0, 80))} is not a canonical server name` };
+  if (!isServerName(d.server_name)) return { ok: false, reason: `server_name ${cleanText(JSON.stringify(d.server_name.slice(0, 80)), 100)} is not a canonical server name` };
   const domain = d.domain === undefined || d.domain === '' ? d.server_name : d.domain.toLowerCase();
-  if (!isServerName(domain)) return { ok: false, reason: `domain ${JSON.stringify(domain.slice(0, 80))} is not a server name` };
+  if (!isServerName(domain)) return { ok: false, reason: `domain ${cleanText(JSON.stringify(domain.slice(0, 80)), 100)} is not a server name` };
   const endpoint = resolveFederationEndpoint(d.federation_endpoint, discoveryUrl);
   if (!endpoint.ok) return endpoint;
   // The reference's version field is optional (protocol.rs:59, `#[serde(default)]`); v0.8.5 sends "federation-v1".

@@ -13,6 +13,7 @@ import { z } from 'zod';
 import { HEX_PUBLIC_KEY, KEY_ID, isServerName } from '../../../../shared/identifiers.ts';
 import { keysDocumentTooLarge, type RemoteKeysDocument } from '../keys-document.ts';
 import { schemaIssueText } from '../../util/untrusted-text.ts';
+import { cleanText } from '../../util/untrusted-text.ts';
 
 const referenceKeySchema = z.object({
   server_name: z.string().max(255),
@@ -42,9 +43,9 @@ export function checkReferenceKeys(raw: unknown, expectedServer: string): Refere
     return { ok: false, reason: `keys document is not valid: ${schemaIssueText(parsed.error.issues)}` };
   }
   const doc = parsed.data;
-  if (!isServerName(doc.server_name) || doc.server_name !== expectedServer) return { ok: false, reason: `keys document names ${doc.server_name.slice(0, 80)}, expected ${expectedServer}` };
+  if (!isServerName(doc.server_name) || doc.server_name !== expectedServer) return { ok: false, reason: `keys document names ${cleanText(doc.server_name, 80)}, expected ${expectedServer}` };
   for (const key of doc.keys) {
-    if (key.server_name !== expectedServer) return { ok: false, reason: `key ${key.key_id} is published for ${key.server_name.slice(0, 80)}, not ${expectedServer}` };
+    if (key.server_name !== expectedServer) return { ok: false, reason: `key ${cleanText(key.key_id, 80)} is published for ${cleanText(key.server_name, 80)}, not ${expectedServer}` };
   }
   const [first, ...rest] = doc.keys;
   const publish = (k: { key_id: string; public_key: string }) => ({ key_id: k.key_id, public_key: k.public_key, valid_until: Number.MAX_SAFE_INTEGER });
