@@ -307,7 +307,7 @@ export class Puller {
   private stillUnchecked(server: string, raw: unknown, message: string): boolean {
     const id = fetchedEventId(raw);
     if (id === null || this.unchecked.retry(server, id, fetchedEventOrigin(raw))) return true;
-    this.deps.log.warn({ event: 'pulled_event_given_up', server, event_id: id, error: message }, 'a pulled event could not be checked for hours; given up');
+    this.deps.log.warn({ event: 'pulled_event_given_up', server, event_id: cleanText(id, 255), error: cleanText(message, PEER_TEXT_MAX) }, 'a pulled event could not be checked for hours; given up');
     return false;
   }
 }

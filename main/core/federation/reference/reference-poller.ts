@@ -365,10 +365,10 @@ export class ReferencePoller {
       if (failure.kind !== 'refused' && id !== null) {
         // A failure of ours is waited out however long it lasts; what cannot be checked, for its window.
         if (failure.kind === 'failure' || this.unchecked.retry(peer, id, fetchedEventOrigin(raw))) {
-          warnLimited(this.d.log, `reference_event_unchecked ${peer}`, { event: 'reference_event_unchecked', server: peer, room_id: roomId, event_id: id, error: failure.message }, 'an event polled from a reference server could not be checked yet; asked again');
+          warnLimited(this.d.log, `reference_event_unchecked ${peer}`, { event: 'reference_event_unchecked', server: peer, room_id: roomId, event_id: cleanText(id, 255), error: failure.message }, 'an event polled from a reference server could not be checked yet; asked again');
           return { halt: `waiting to check an event: ${failure.message}`.slice(0, 300) };
         }
-        this.d.log.warn({ event: 'reference_event_given_up', server: peer, room_id: roomId, event_id: id, error: failure.message }, 'an event polled from a reference server could not be checked for hours; given up');
+        this.d.log.warn({ event: 'reference_event_given_up', server: peer, room_id: roomId, event_id: cleanText(id, 255), error: failure.message }, 'an event polled from a reference server could not be checked for hours; given up');
       }
       if (id !== null) this.unchecked.settled(peer, id);
       warnLimited(this.d.log, `reference_event_rejected ${peer}`, { event: 'reference_event_rejected', server: peer, room_id: roomId, error: (error as Error).message }, 'event polled from a reference server rejected');
