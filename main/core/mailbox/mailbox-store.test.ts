@@ -7,7 +7,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from '../../../test/helpers/fixtures.ts';
 import { tempDir } from '../../../test/helpers/temp-dir.ts';
 import { openDatabase } from '../store/database.ts';
-import { MailboxStore, REFUSALS_KEPT } from './mailbox-store.ts';
+import Database from 'better-sqlite3';
+import { MailboxStore, REFUSALS_KEPT, STRANGERS_SHARE } from './mailbox-store.ts';
+import { MIGRATIONS, runMigrations } from '../store/migrations.ts';
 import { EVENTS_PATH } from '../federation/paths.ts';
 import { mailboxRefusalsOut } from './fetcher.ts';
 import { SETTLED_NOTE, WAITING_NOTE } from './wire.ts';
@@ -21,7 +23,7 @@ describe('refusals a mailbox keeps for depositors', () => {
     const refusedBatch = (depositor: string, n: number) => {
       const ids = Array.from({ length: n }, (_, i) => `$${i}-${Math.random().toString(36).slice(2)}:${depositor}`);
       const body = Buffer.from(JSON.stringify({ events: ids.map((event_id) => ({ event_id })) }));
-      const id = db.transaction(() => store.deposit({ recipient, depositor, path: EVENTS_PATH, headers: '{}', body, created_at: Date.now() }, ids))();
+      const id = db.transaction(() => store.deposit({ recipient, depositor, share: depositor, path: EVENTS_PATH, headers: '{}', body, created_at: Date.now() }, ids))();
       return ids.map((event_id) => ({ item: { id, depositor }, event_id, status: 403, error: 'not_member' }));
     };
     /** In one transaction, as the ack's. */
@@ -83,7 +85,7 @@ describe('items a recipient keeps to take later (capability mailbox_waiting)', (
     const db = openDatabase(join(tempDir(), 'paracord.db'));
     const store = new MailboxStore(db);
     const now = Date.now();
-    const deposit = (recipient: string, n: number, at = now) => db.transaction(() => store.deposit({ recipient, depositor: 'alice.test', path: EVENTS_PATH, headers: '{}', body: Buffer.from(`{"n":${n}}`), created_at: at }, [`$${n}:alice.test`]))();
+    const deposit = (recipient: string, n: number, at = now) => db.transaction(() => store.deposit({ recipient, depositor: 'alice.test', share: 'alice.test', path: EVENTS_PATH, headers: '{}', body: Buffer.from(`{"n":${n}}`), created_at: at }, [`$${n}:alice.test`]))();
     const [a, b, c] = [deposit('bob.test', 1), deposit('bob.test', 2), deposit('bob.test', 3)] as [number, number, number];
     const other = deposit('carl.test', 4);
     const ack = (recipient: string, cursor: number, waiting: number[], settled: number[]) => db.transaction(() => {
@@ -152,13 +154,84 @@ describe('a page of what a mailbox keeps', () => {
     const db = openDatabase(join(tempDir(), 'paracord.db'));
     const store = new MailboxStore(db);
     const body = Buffer.alloc(100_000, 'x');
-    const ids = Array.from({ length: 40 }, () => store.deposit({ recipient: 'bob.test', depositor: 'alice.test', path: EVENTS_PATH, headers: '{}', body, created_at: Date.now() }));
+    const ids = Array.from({ length: 40 }, () => store.deposit({ recipient: 'bob.test', depositor: 'alice.test', share: 'alice.test', path: EVENTS_PATH, headers: '{}', body, created_at: Date.now() }));
     const page = store.page('bob.test', 0, 100, 512 * 1024);
     expect(page.map((item) => item.id)).toEqual(ids.slice(0, 5));
     // The next page starts after it; one item bigger than the budget still comes alone.
     expect(store.page('bob.test', ids[4]!, 100, 512 * 1024).map((item) => item.id)).toEqual(ids.slice(5, 10));
     expect(store.page('bob.test', 0, 100, 1_000).map((item) => item.id)).toEqual([ids[0]]);
     expect(store.page('bob.test', ids[39]!, 100, 512 * 1024)).toEqual([]);
+    db.close();
+  });
+});
+
+describe('what a mailbox holds, counted as it changes (migration 55)', () => {
+  /** What is held, counted the slow way: the figures the deposit route read before (COUNT and SUM at every deposit). */
+  const counted = (db: Database.Database) => ({
+    recipients: db.prepare('SELECT recipient, COUNT(*) AS items, SUM(LENGTH(body)) AS bytes FROM mailbox_items GROUP BY recipient ORDER BY recipient').all(),
+    shares: db.prepare('SELECT recipient, share, COUNT(*) AS items, SUM(LENGTH(body)) AS bytes FROM mailbox_items GROUP BY recipient, share ORDER BY recipient, share').all(),
+  });
+  const kept = (db: Database.Database) => ({
+    recipients: db.prepare('SELECT recipient, items, bytes FROM mailbox_usage ORDER BY recipient').all(),
+    shares: db.prepare('SELECT recipient, share, items, bytes FROM mailbox_share_usage ORDER BY recipient, share').all(),
+  });
+
+  it('follows every deposit, ack (items kept waiting stay counted), settle and expiry; servers not allowed share one share', () => {
+    const db = openDatabase(join(tempDir(), 'paracord.db'));
+    const store = new MailboxStore(db);
+    const now = Date.now();
+    const deposit = (recipient: string, depositor: string, share: string, size: number, at = now) =>
+      db.transaction(() => store.deposit({ recipient, depositor, share, path: EVENTS_PATH, headers: '{}', body: Buffer.alloc(size, 'x'), created_at: at }))();
+    deposit('bob.test', 'alice.test', 'alice.test', 100);
+    const a2 = deposit('bob.test', 'alice.test', 'alice.test', 250);
+    const m1 = deposit('bob.test', 'm1.test', STRANGERS_SHARE, 1_000);
+    const m2 = deposit('bob.test', 'm2.test', STRANGERS_SHARE, 2_000);
+    const old = deposit('carl.test', 'm1.test', STRANGERS_SHARE, 7, now - 8 * 24 * 3600_000);
+    deposit('carl.test', 'alice.test', 'alice.test', 30);
+    expect(store.usage('bob.test')).toEqual({ items: 4, bytes: 3_350 });
+    expect(store.usageOf('bob.test', 'alice.test')).toEqual({ items: 2, bytes: 350 });
+    // Two made-up names, one share: what they left together.
+    expect(store.usageOf('bob.test', STRANGERS_SHARE)).toEqual({ items: 2, bytes: 3_000 });
+    expect(store.usageOf('bob.test', 'm1.test')).toEqual({ items: 0, bytes: 0 });
+    expect(store.usage('nobody.test')).toEqual({ items: 0, bytes: 0 });
+    expect(kept(db)).toEqual(counted(db));
+    // bob takes up to m1 and keeps a2 to take later: a1 and m1 go, a2 is still held here.
+    db.transaction(() => {
+      store.keepWaiting('bob.test', [a2], m1);
+      return store.ack('bob.test', m1);
+    })();
+    expect(store.usage('bob.test')).toEqual({ items: 2, bytes: 2_250 });
+    expect(store.usageOf('bob.test', 'alice.test')).toEqual({ items: 1, bytes: 250 });
+    expect(kept(db)).toEqual(counted(db));
+    db.transaction(() => {
+      store.settle('bob.test', [a2]);
+      return store.ack('bob.test', m2);
+    })();
+    // Nothing held for bob: no row left for it (a recipient's rows do not pile up).
+    expect(store.usage('bob.test')).toEqual({ items: 0, bytes: 0 });
+    expect(kept(db)).toEqual(counted(db));
+    expect(db.prepare("SELECT COUNT(*) AS n FROM mailbox_share_usage WHERE recipient = 'bob.test'").get()).toEqual({ n: 0 });
+    expect(store.expire(now)).toBe(1);
+    expect(store.usage('carl.test')).toEqual({ items: 1, bytes: 30 });
+    expect(kept(db)).toEqual(counted(db));
+    expect(old).toBeGreaterThan(0);
+    db.close();
+  });
+
+  it('an older database is counted once when it is brought to version 55: each item in its depositor\'s own share', () => {
+    const db = new Database(join(tempDir(), 'paracord.db'));
+    runMigrations(db, MIGRATIONS.filter((m) => m.version < 55));
+    const insert = db.prepare('INSERT INTO mailbox_items (recipient, depositor, path, headers, body, created_at) VALUES (?, ?, ?, ?, ?, ?)');
+    for (const [recipient, depositor, size] of [['bob.test', 'alice.test', 10], ['bob.test', 'alice.test', 20], ['bob.test', 'dave.test', 5], ['carl.test', 'dave.test', 1]] as const) {
+      insert.run(recipient, depositor, EVENTS_PATH, '{}', Buffer.alloc(size, 'x'), Date.now());
+    }
+    runMigrations(db);
+    expect(kept(db)).toEqual(counted(db));
+    expect(kept(db).shares).toEqual([
+      { recipient: 'bob.test', share: 'alice.test', items: 2, bytes: 30 },
+      { recipient: 'bob.test', share: 'dave.test', items: 1, bytes: 5 },
+      { recipient: 'carl.test', share: 'dave.test', items: 1, bytes: 1 },
+    ]);
     db.close();
   });
 });

@@ -18,7 +18,12 @@ export const MAILBOX_MAX_AGE_MS = 7 * 24 * 3600_000;
 export const CLIENT_STALE_MS = MAILBOX_MAX_AGE_MS;
 /** Per recipient: at most this many items and bytes wait (a depositor beyond it gets 429). */
 export const DEFAULT_MAILBOX_QUOTA = { items: 20_000, bytes: 64 * 1024 * 1024 };
-/** One depositor's share of a recipient's quota: it cannot fill it and block everyone else's mail. */
+/**
+ * One share of a recipient's quota: a depositor cannot fill it and block everyone else's mail.
+ * A server the owner allows has a share of its own; every other depositor (under an open policy,
+ * any server that signs, made-up names included) has this one share with all the others.
+ */
+export const STRANGERS_SHARE = '*';
 export const depositorShare = (quota: { items: number; bytes: number }) => ({ items: Math.ceil(quota.items / 2), bytes: Math.ceil(quota.bytes / 2) });
 
 /**
@@ -58,6 +63,8 @@ export interface MailboxItem {
   id: number;
   recipient: string;
   depositor: string;
+  /** The share of the recipient's quota it counts against: its depositor, or STRANGERS_SHARE. */
+  share: string;
   path: string;
   /** The depositor's signature headers of the carried request: key id, timestamp, signature. */
   headers: string;
@@ -87,7 +94,7 @@ export class MailboxStore {
   private readonly ackEventsStmt;
   private readonly carriedStmt;
   private readonly usageStmt;
-  private readonly usageByStmt;
+  private readonly shareUsageStmt;
   private readonly chooseStmt;
   /** Each client's current statement that it chose us (choice.ts), as its canonical JSON. */
   private readonly choices = new Map<string, { statement: string; expires_at: number }>();
@@ -101,7 +108,7 @@ export class MailboxStore {
   constructor(db: Db, options: { ownerAllowed?: (server: string) => boolean } = {}) {
     this.db = db;
     this.ownerAllowed = options.ownerAllowed ?? (() => false);
-    this.insertStmt = db.prepare('INSERT INTO mailbox_items (recipient, depositor, path, headers, body, created_at) VALUES (?, ?, ?, ?, ?, ?)');
+    this.insertStmt = db.prepare('INSERT INTO mailbox_items (recipient, depositor, share, path, headers, body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)');
     this.pageStmt = db.prepare<[string, number, number], MailboxItem>('SELECT * FROM mailbox_items WHERE recipient = ? AND id > ? ORDER BY id LIMIT ?');
     this.sizesStmt = db.prepare<[string, number, number], { id: number; size: number }>('SELECT id, LENGTH(body) + LENGTH(headers) AS size FROM mailbox_items WHERE recipient = ? AND id > ? ORDER BY id LIMIT ?');
     this.pageUpToStmt = db.prepare<[string, number, number], MailboxItem>('SELECT * FROM mailbox_items WHERE recipient = ? AND id > ? AND id <= ? ORDER BY id');
@@ -116,8 +123,9 @@ export class MailboxStore {
               EXISTS (SELECT 1 FROM mailbox_item_events e WHERE e.item_id = i.id) AS noted
          FROM mailbox_items i WHERE i.id = ? AND i.id <= ? AND i.recipient = ?`,
     );
-    this.usageStmt = db.prepare<[string], { items: number; bytes: number | null }>('SELECT COUNT(*) AS items, SUM(LENGTH(body)) AS bytes FROM mailbox_items WHERE recipient = ?');
-    this.usageByStmt = db.prepare<[string, string], { items: number; bytes: number | null }>('SELECT COUNT(*) AS items, SUM(LENGTH(body)) AS bytes FROM mailbox_items WHERE recipient = ? AND depositor = ?');
+    // Kept by triggers on every insert and delete (migration 55): one row read, whatever is held.
+    this.usageStmt = db.prepare<[string], { items: number; bytes: number }>('SELECT items, bytes FROM mailbox_usage WHERE recipient = ?');
+    this.shareUsageStmt = db.prepare<[string, string], { items: number; bytes: number }>('SELECT items, bytes FROM mailbox_share_usage WHERE recipient = ? AND share = ?');
     this.chooseStmt = db.prepare('INSERT INTO mailbox_choices (recipient, statement, expires_at) VALUES (?, ?, ?) ON CONFLICT (recipient) DO UPDATE SET statement = excluded.statement, expires_at = excluded.expires_at');
     for (const row of db.prepare<[], { recipient: string; statement: string; expires_at: number }>('SELECT * FROM mailbox_choices').all()) this.choices.set(row.recipient, row);
     this.touchStmt = db.prepare('INSERT INTO mailbox_clients (server_name, last_fetch_at) VALUES (?, ?) ON CONFLICT (server_name) DO UPDATE SET last_fetch_at = excluded.last_fetch_at');
@@ -141,15 +149,16 @@ export class MailboxStore {
     this.clients.set(server, now);
   }
 
+  /** What is held for `recipient`: items and their bodies' bytes. */
   usage(recipient: string): { items: number; bytes: number } {
-    const row = this.usageStmt.get(recipient)!;
-    return { items: row.items, bytes: row.bytes ?? 0 };
+    const row = this.usageStmt.get(recipient);
+    return { items: row?.items ?? 0, bytes: row?.bytes ?? 0 };
   }
 
-  /** What one depositor left for `recipient` (its share of the recipient's quota). */
-  usageBy(recipient: string, depositor: string): { items: number; bytes: number } {
-    const row = this.usageByStmt.get(recipient, depositor)!;
-    return { items: row.items, bytes: row.bytes ?? 0 };
+  /** What is held for `recipient` in one share of its quota (a depositor's own, or STRANGERS_SHARE). */
+  usageOf(recipient: string, share: string): { items: number; bytes: number } {
+    const row = this.shareUsageStmt.get(recipient, share);
+    return { items: row?.items ?? 0, bytes: row?.bytes ?? 0 };
   }
 
   /** The client's statement that it chose us (checked by the caller), kept until a newer one comes. */
@@ -197,7 +206,7 @@ export class MailboxStore {
    * body again); its id.
    */
   deposit(item: Omit<MailboxItem, 'id'>, eventIds: Iterable<string> = []): number {
-    const id = Number(this.insertStmt.run(item.recipient, item.depositor, item.path, item.headers, item.body, item.created_at).lastInsertRowid);
+    const id = Number(this.insertStmt.run(item.recipient, item.depositor, item.share, item.path, item.headers, item.body, item.created_at).lastInsertRowid);
     for (const eventId of eventIds) this.insertEventStmt.run(id, eventId);
     return id;
   }

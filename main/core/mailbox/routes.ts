@@ -30,7 +30,7 @@ import type { FederationDeps } from '../federation/federation-deps.ts';
 import type { SignedRequestState } from '../federation/middleware/verify-signed-request.ts';
 import { utf8Bytes } from '../federation/page-budget.ts';
 import { cursorSchema } from '../pull/routes.ts';
-import { DEFAULT_MAILBOX_QUOTA, MAILBOX_MAX_AGE_MS, depositorShare, type MailboxStore, type RefusedItem } from './mailbox-store.ts';
+import { DEFAULT_MAILBOX_QUOTA, MAILBOX_MAX_AGE_MS, STRANGERS_SHARE, depositorShare, type MailboxStore, type RefusedItem } from './mailbox-store.ts';
 import { REFUSAL_CODE, carriedEventIds } from './carried-refusals.ts';
 import { MAX_ACK_REFUSALS } from '../federation/page-acks.ts';
 import { cleanText } from '../util/untrusted-text.ts';
@@ -180,13 +180,20 @@ export function mailboxRoutes(deps: FederationDeps): Router {
       if (used.items + 1 > quota.items || used.bytes + body.length > quota.bytes) {
         throw new HttpError(429, 'mailbox_full', `${deps.identity.serverName} holds as much as it takes for ${recipient} (${used.items} requests, ${used.bytes} bytes); try again later`, { 'retry-after': '60' });
       }
-      // Each depositor a share: one cannot fill the recipient's mailbox and block everyone else's mail.
-      const mine = box.store.usageBy(recipient, state.origin);
+      // Each depositor the owner allows a share, every other one the same one share together: one
+      // server, or any number of names one party makes up, cannot fill the recipient's mailbox and
+      // block everyone else's mail.
+      const sharedBy = deps.mailboxPeerAllowed?.(state.origin) === true ? state.origin : STRANGERS_SHARE;
+      const mine = box.store.usageOf(recipient, sharedBy);
       if (mine.items + 1 > share.items || mine.bytes + body.length > share.bytes) {
-        throw new HttpError(429, 'mailbox_share_full', `${deps.identity.serverName} holds as much as one server may leave for ${recipient} (${mine.items} requests, ${mine.bytes} bytes of yours: half of what it keeps for ${recipient}); try again later`, { 'retry-after': '60' });
+        const held = `${mine.items} requests, ${mine.bytes} bytes`;
+        const words = sharedBy === STRANGERS_SHARE
+          ? `as much as the servers its owner has not made friends with may leave for ${recipient} together, yours among them (${held}: half of what it keeps for ${recipient})`
+          : `as much as one server may leave for ${recipient} (${held} of yours: half of what it keeps for ${recipient})`;
+        throw new HttpError(429, 'mailbox_share_full', `${deps.identity.serverName} holds ${words}; try again later`, { 'retry-after': '60' });
       }
       deps.replay.record(state.signature, state.origin, state.requestTs, state.replayForWeek === true);
-      return box.store.deposit({ recipient, depositor: state.origin, path, headers: JSON.stringify({ key_id: keyId, timestamp: Number(timestamp), signature }), body, created_at: Date.now() }, events);
+      return box.store.deposit({ recipient, depositor: state.origin, share: sharedBy, path, headers: JSON.stringify({ key_id: keyId, timestamp: Number(timestamp), signature }), body, created_at: Date.now() }, events);
     });
     state.replayRecorded = true;
     box.store.notify(recipient);

@@ -1248,6 +1248,47 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX IF NOT EXISTS member_devices_user ON member_devices (user_id, last_used_at);
     `,
   },
+  {
+    version: 55,
+    name: 'what a mailbox holds, counted as it changes',
+    sql: `
+      -- As a mailbox (mailbox/mailbox-store.ts): the share of a recipient's quota each item counts
+      -- against: its depositor's own (a server the owner allows), or '*', the one share every other
+      -- depositor has together (under an open policy any server that signs may deposit, and made-up
+      -- names had a share each). Decided at the deposit; the item keeps it until it goes.
+      ALTER TABLE mailbox_items ADD COLUMN share TEXT NOT NULL DEFAULT '';
+      UPDATE mailbox_items SET share = depositor;
+      -- What is held for each recipient, and for each share of it, kept by the triggers below on
+      -- every insert and delete (a deposit read COUNT and SUM over up to 20,000 items, twice, even
+      -- one refused 429).
+      CREATE TABLE IF NOT EXISTS mailbox_usage (
+        recipient TEXT NOT NULL PRIMARY KEY,
+        items     INTEGER NOT NULL,
+        bytes     INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS mailbox_share_usage (
+        recipient TEXT NOT NULL,
+        share     TEXT NOT NULL,
+        items     INTEGER NOT NULL,
+        bytes     INTEGER NOT NULL,
+        PRIMARY KEY (recipient, share)
+      ) WITHOUT ROWID;
+      INSERT INTO mailbox_usage (recipient, items, bytes) SELECT recipient, COUNT(*), SUM(LENGTH(body)) FROM mailbox_items GROUP BY recipient;
+      INSERT INTO mailbox_share_usage (recipient, share, items, bytes) SELECT recipient, share, COUNT(*), SUM(LENGTH(body)) FROM mailbox_items GROUP BY recipient, share;
+      CREATE TRIGGER IF NOT EXISTS mailbox_items_counted AFTER INSERT ON mailbox_items BEGIN
+        INSERT INTO mailbox_usage (recipient, items, bytes) VALUES (new.recipient, 1, LENGTH(new.body))
+          ON CONFLICT (recipient) DO UPDATE SET items = items + 1, bytes = bytes + excluded.bytes;
+        INSERT INTO mailbox_share_usage (recipient, share, items, bytes) VALUES (new.recipient, new.share, 1, LENGTH(new.body))
+          ON CONFLICT (recipient, share) DO UPDATE SET items = items + 1, bytes = bytes + excluded.bytes;
+      END;
+      CREATE TRIGGER IF NOT EXISTS mailbox_items_uncounted AFTER DELETE ON mailbox_items BEGIN
+        UPDATE mailbox_usage SET items = items - 1, bytes = bytes - LENGTH(old.body) WHERE recipient = old.recipient;
+        DELETE FROM mailbox_usage WHERE recipient = old.recipient AND items <= 0;
+        UPDATE mailbox_share_usage SET items = items - 1, bytes = bytes - LENGTH(old.body) WHERE recipient = old.recipient AND share = old.share;
+        DELETE FROM mailbox_share_usage WHERE recipient = old.recipient AND share = old.share AND items <= 0;
+      END;
+    `,
+  },
 ];
 
 /**
