@@ -806,6 +806,25 @@ describe('the members\' rate limits', () => {
     const messages = (await client('GET', `/rooms/${room}/messages`, { at, cookie: cy, from: fresh() })).body.messages as Array<{ body?: string }>;
     expect(messages.map((m) => m.body)).not.toContain('over the limit');
   });
+
+  it('a frame takes its token before it is read: frames refused 400 or 404 count too, past the limit one is answered 429 unread (with the id it opens with), and 20 refused in a row close the stream', async () => {
+    const dot = await join('dot');
+    const stream = await openStream(dot, { at, from: fresh() });
+    expect(stream.status).toBe(101);
+    // The set-up took the address's first token; three bad frames take the other three (before: none, they were parsed and checked for free).
+    stream.ws.send('{"id": 1, "op": not json');
+    stream.ws.send(JSON.stringify({ id: 2, op: 'noSuchOperation', input: {} }));
+    stream.ws.send(JSON.stringify({ id: 3, op: 'sendMessage', input: { room_id: 42 } }));
+    expect((await stream.next((f) => f.id === null)).error).toBe('malformed_frame');
+    expect((await stream.next((f) => f.id === 2)).error).toBe('unknown_operation');
+    expect((await stream.next((f) => f.id === 3)).error).toBe('invalid_input');
+    stream.ws.send(JSON.stringify({ id: 'fourth', op: 'listRooms', input: {} }));
+    expect(await stream.next((f) => f.id === 'fourth')).toMatchObject({ ok: false, status: 429, error: 'rate_limited', retry_after: expect.any(Number) });
+    // A client that does not wait as told is cut off: nineteen more refused frames (not parsed: junk after the id) end the stream.
+    for (let i = 0; i < 19; i++) stream.ws.send(`{"id": ${100 + i}, ${'['.repeat(10_000)}`);
+    expect(await stream.closed).toBe(1008);
+    expect(stream.frames.filter((f) => f.error === 'rate_limited').map((f) => f.id)).toEqual(['fourth', ...Array.from({ length: 19 }, (_, i) => 100 + i)]);
+  });
 });
 
 describe('what a member\'s sends may cost friends\' servers in a day', () => {

@@ -17,7 +17,7 @@ import { memberHandlers, memberSees } from './member-access.ts';
 import { sendUiFile } from '../admin/middleware/static-ui.ts';
 import { accountRoutes, type AccountDeps } from './account-routes.ts';
 import { operationRoutes, type OperationDeps } from './operation-routes.ts';
-import { DEFAULT_MEMBER_REQUEST_LIMITS, limitedHandlers, memberRequestLimit } from './member-limits.ts';
+import { DEFAULT_MEMBER_REQUEST_LIMITS, limitedHandlers, memberRequestLimit, takeMemberRequest } from './member-limits.ts';
 import { crossSiteCheck, memberSession, requestHost, requireSameOrigin, sessionToken, signedIn } from './member-http.ts';
 
 export interface MemberClientDeps extends AccountDeps, OperationDeps {
@@ -56,9 +56,14 @@ export function memberClient(deps: MemberClientDeps): Middleware {
     recheck: async (ctx) => stillSignedIn(ctx, false),
     viewer: (ctx) => {
       const { user_id, session_id } = signedIn(ctx);
-      // Each frame takes from the member's and the address's buckets, as a request over HTTP does.
-      const handlers = limitedHandlers(memberHandlers(deps, user_id), deps.limiter, deps.memberLimits ?? DEFAULT_MEMBER_REQUEST_LIMITS, ctx.ip, user_id);
+      const limits = deps.memberLimits ?? DEFAULT_MEMBER_REQUEST_LIMITS;
+      // Each frame takes from the member's and the address's buckets before it is read, as a request
+      // over HTTP does before its body is (before: only a valid frame of a known operation took one,
+      // so frames refused 400 or 404 were parsed and checked for free); a group of sends the rest.
+      const handlers = limitedHandlers(memberHandlers(deps, user_id), deps.limiter, limits, ctx.ip, user_id, 1);
+      const limiter = deps.limiter;
       return {
+        ...(limiter ? { admit: () => takeMemberRequest(limiter, limits, ctx.ip, user_id) } : {}),
         handlers: () => handlers,
         // Only the member's rooms and invitations (member-access.ts), and nothing once its session ended.
         sees: (n: NodeNotification) => deps.members.isLive(session_id) && memberSees(deps, user_id, n),

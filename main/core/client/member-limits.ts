@@ -1,8 +1,8 @@
 /**
  * Rate limits of the members' API (issue #34, docs/SECURITY.md "Members"): every request under
  * /_paracord/client/v1 takes a token from its client address's bucket, and a signed-in one from
- * its member's bucket too; each frame of the members' stream does the same (a group of sends
- * counts one per message, as `sendMessages` over HTTP does). The buckets are the federation
+ * its member's bucket too; each frame of the members' stream does the same before it is read (a
+ * group of sends counts one per message, as `sendMessages` over HTTP does). The buckets are the federation
  * listener's (trust/rate-limiter.ts): per address (an IPv6 client by its /64, the real client
  * behind a trusted proxy) and per member. Over either: 429 rate_limited with Retry-After, before
  * anything is read or done. The limits are far above what a person chatting does (a household
@@ -107,14 +107,18 @@ export function memberRequestLimit(limiter: RateLimiters | undefined, limits: Me
   };
 }
 
-/** The stream side: each handler call takes its weight first (`address`: the client's at the stream's set-up). */
-export function limitedHandlers(handlers: AdminHandlers, limiter: RateLimiters | undefined, limits: MemberRequestLimits, address: string, userId: string): AdminHandlers {
+/**
+ * The stream side: each handler call takes its weight first (`address`: the client's at the
+ * stream's set-up), less `paid`, what its frame took when it came in (StreamViewer.admit).
+ */
+export function limitedHandlers(handlers: AdminHandlers, limiter: RateLimiters | undefined, limits: MemberRequestLimits, address: string, userId: string, paid = 0): AdminHandlers {
   if (!limiter) return handlers;
   const limited: Record<string, (input: unknown, meta?: AdminCallMeta) => Promise<unknown>> = {};
   for (const name of Object.keys(handlers) as AdminOperationName[]) {
     const handler = handlers[name] as (input: unknown, meta?: AdminCallMeta) => Promise<unknown>;
     limited[name] = async (input, meta) => {
-      takeMemberRequest(limiter, limits, address, userId, memberCost(name, input));
+      const rest = memberCost(name, input) - paid;
+      if (rest > 0) takeMemberRequest(limiter, limits, address, userId, rest);
       return handler(input, meta);
     };
   }

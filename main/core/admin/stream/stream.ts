@@ -21,7 +21,7 @@ import { CredentialGate } from '../credential-gate.ts';
 import type { InFlightRequests } from '../../http/middleware/in-flight.ts';
 import type { NodeEvents, NodeNotification } from '../../node-events.ts';
 import { StreamBudget, type BudgetMember } from './budget.ts';
-import { STREAM_FRAME_LIMIT, failureAnswer, parseFrame, type StreamAnswer, type StreamRequest } from './frames.ts';
+import { STREAM_FRAME_LIMIT, failureAnswer, parseFrame, type FrameId, type StreamAnswer, type StreamRequest } from './frames.ts';
 import { takeUpgrade, type UpgradeRequest } from './upgrade.ts';
 import { warnLimited } from '../../log/rate-limit.ts';
 
@@ -72,6 +72,27 @@ export interface AdminStreamDeps {
 export interface StreamViewer {
   handlers: () => AdminHandlers;
   sees: (notification: NodeNotification) => boolean;
+  /**
+   * Each frame, before anything of it is read (the members' stream: a token of the member's and
+   * the address's buckets, as an HTTP request takes before its body is read); throws an HttpError
+   * to refuse it. None on the owner's stream.
+   */
+  admit?: () => void;
+}
+
+/** Frames refused in a row by `admit` before the stream is closed (1008): its client does not wait as told. */
+export const MAX_FRAMES_REFUSED_IN_A_ROW = 20;
+
+/**
+ * A refused frame's id, when it opens with one (`{"id": …`, as every client writes it), read from
+ * its first bytes only: the frame is not parsed (that is what its refusal spares). Else null.
+ */
+export function leadingFrameId(data: Buffer): FrameId | null {
+  const match = /^\s*\{\s*"id"\s*:\s*(?:(-?\d{1,16})\b|"([^"\\]{1,64})")/.exec(data.subarray(0, 96).toString('latin1'));
+  if (!match) return null;
+  if (match[2] !== undefined) return /^[\x20-\x7e]+$/.test(match[2]) ? match[2] : null;
+  const id = Number(match[1]);
+  return Number.isSafeInteger(id) ? id : null;
 }
 
 export function adminStream(deps: AdminStreamDeps): Middleware {
@@ -178,6 +199,8 @@ class StreamConnection implements BudgetMember {
   private credentialEnded = false;
   /** Heard from since the last ping (a pong or a frame). */
   private alive = true;
+  /** Frames `viewer.admit` refused since the last it let in. */
+  private refusedInARow = 0;
   /** Notifications pass through it: none once the credential ended, none before it was checked again after a `status`. */
   private readonly gate: CredentialGate;
 
@@ -243,6 +266,20 @@ class StreamConnection implements BudgetMember {
   }
 
   private receive(data: import('ws').RawData, isBinary: boolean): void {
+    if (this.viewer.admit) {
+      try {
+        this.viewer.admit();
+        this.refusedInARow = 0;
+      } catch (error) {
+        const frame = Array.isArray(data) ? Buffer.concat(data) : (data as Buffer);
+        this.answer({ id: isBinary ? null : leadingFrameId(frame), ...failureAnswer(error) });
+        if (++this.refusedInARow >= MAX_FRAMES_REFUSED_IN_A_ROW) {
+          this.deps.log.info({ event: 'stream_refused_frames', refused: this.refusedInARow }, 'a stream kept sending frames it was told to hold back; closing it');
+          this.ws.close(1008, 'too many requests');
+        }
+        return;
+      }
+    }
     if (isBinary) return this.answer({ id: null, ok: false, status: 400, error: 'malformed_frame', message: 'frames are JSON text, not binary' });
     // A Buffer (our server's binaryType), or its fragments.
     const parsed = parseFrame(Array.isArray(data) ? Buffer.concat(data).toString('utf8') : (data as Buffer).toString('utf8'));
