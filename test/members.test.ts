@@ -106,6 +106,11 @@ describe('a member joins by link and chats', () => {
     expect(seen.at(-1)).toMatchObject({ sender: SAM, body: 'hello from my phone' });
     const room = await client('GET', `/rooms/${roomId}`, { cookie: sam });
     expect(room.body).toMatchObject({ room_id: roomId, membership: 'join', can_send: true });
+    // The delivery of its own messages only: the owner's (whom it waits for, who refused it and why) is the owner's (before: every message's).
+    expect((await home.admin('POST', `/rooms/${roomId}/messages`, { body: 'from the owner' })).status).toBe(200);
+    const page = (await client('GET', `/rooms/${roomId}/messages`, { cookie: sam })).body.messages as Array<{ sender: string; body: string; delivery?: unknown }>;
+    expect(page.map((m) => [m.body, m.delivery !== undefined])).toEqual([['hello from my phone', true], ['from the owner', false]]);
+    expect(((await home.admin('GET', `/rooms/${roomId}/messages`)).body.messages as Array<{ delivery?: unknown }>).every((m) => m.delivery !== undefined)).toBe(true);
   });
 
   it('acts only as itself: another user in the acting field is refused', async () => {

@@ -14,6 +14,7 @@ import type { TrustedProxies } from '../http/client-address.ts';
 import { requestInput } from '../admin/admin-router.ts';
 import { formatZodError } from '../admin/format-zod-error.ts';
 import { warnLimited } from '../log/rate-limit.ts';
+import { cleanText } from '../util/untrusted-text.ts';
 import { rateLimitByAddress, takeOverall } from '../http/middleware/rate-limit.ts';
 import type { RateLimit, RateLimiters } from '../trust/rate-limiter.ts';
 import type { MemberDevice, MemberStore, SignedIn } from '../members/member-store.ts';
@@ -130,7 +131,7 @@ export function accountRoutes(deps: AccountDeps): Router {
     } catch (error) {
       if (!(error instanceof HttpError)) throw error;
       // Logged for the owner, a few lines a minute at most (guessers from many addresses write no more).
-      warnLimited(log, 'member_sign_in_failed', { event: 'member_sign_in_failed', localpart: body.localpart.slice(0, 64), address: ctx.ip, limited: error.status === 429 }, 'a member sign-in failed');
+      warnLimited(log, 'member_sign_in_failed', { event: 'member_sign_in_failed', localpart: cleanText(body.localpart, 64), address: ctx.ip, limited: error.status === 429 }, 'a member sign-in failed');
       if (error.code === 'sign_in_failed') throw new HttpError(401, 'bad_credentials', error.message);
       throw error;
     }

@@ -136,7 +136,18 @@ export async function callAsMember(deps: MemberAccessDeps, userId: string, name:
   if (deps.limiter) takeMemberSend(deps.limiter, deps.memberLimits ?? DEFAULT_MEMBER_REQUEST_LIMITS, userId, name, input, (txnId) => deps.txnKnown?.(userId, txnId) ?? false);
   const handler = deps.handlers()[name] as (input: unknown, meta?: AdminCallMeta) => Promise<unknown>;
   const output = creatingRoom ? await creatingRoom(() => handler(input, {})) : await handler(input, {});
-  return name === 'listRooms' ? ownRooms(deps, userId, output as AdminOutputs['listRooms']) : output;
+  if (name === 'listRooms') return ownRooms(deps, userId, output as AdminOutputs['listRooms']);
+  if (name === 'listMessages') return ownDeliveries(userId, output as AdminOutputs['listMessages']);
+  return output;
+}
+
+/**
+ * A page as a member reads it: the delivery of its own messages only. Whom another user's message
+ * still waits for, which server refused it and why, is that user's (a member read the owner's and
+ * other members' delivery states: a red-team review, 2026-11-30); the owner reads them all.
+ */
+function ownDeliveries(userId: string, output: AdminOutputs['listMessages']): AdminOutputs['listMessages'] {
+  return { ...output, messages: output.messages.map((m) => (m.sender === userId || m.delivery === undefined ? m : (({ delivery: _hidden, ...rest }) => rest)(m))) };
 }
 
 /**

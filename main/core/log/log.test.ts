@@ -22,6 +22,19 @@ describe('createLogger with a log file', () => {
     expect(line).toMatchObject({ event: 'last_words', token: '[redacted]' });
     expect(statSync(file).mode & 0o777).toBe(0o600);
   });
+
+  it('writes every line with the characters JSON leaves raw (bidi overrides, line separators, C1) escaped, in any field: the same JSON, nothing hidden in a terminal', async () => {
+    const file = join(tempDir('paracord-log-'), 'logs', 'node.log');
+    const log = createLogger({ file, stderr: false });
+    // As a stranger's sign-in or a peer's answer could put them in any field, nested or in the message (before: written raw unless the caller cleaned its own).
+    const hidden = 'admin\u202e\u2066txt.exe\u2028\u0085';
+    log.warn({ event: 'member_sign_in_failed', localpart: hidden, nested: { why: hidden } }, `failed for ${hidden}`);
+    await until(() => { try { return readFileSync(file, 'utf8').includes('member_sign_in_failed'); } catch { return false; } });
+    const raw = readFileSync(file, 'utf8');
+    expect(raw).not.toMatch(/[\u202e\u2066\u2028\u0085]/);
+    expect(raw).toContain('admin\\u202e\\u2066txt.exe\\u2028\\u0085');
+    expect(JSON.parse(raw.trim())).toMatchObject({ localpart: hidden, nested: { why: hidden }, msg: `failed for ${hidden}` });
+  });
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

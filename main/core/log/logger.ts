@@ -14,6 +14,7 @@
 import { pino, type Logger, type DestinationStream } from 'pino';
 import { LogHealth, watchHealth } from './health.ts';
 import { RollingFile } from './rotation.ts';
+import { escapedJson } from '../util/untrusted-text.ts';
 
 export type { Logger };
 
@@ -46,7 +47,14 @@ export function createLogger(options: LogOptions = {}): Logger {
   }
   if (streams.length === 0) return pino({ level: 'silent' });
   const logger = pino(
-    { level, base: { pid: process.pid }, redact: { paths: REDACTED_FIELDS, censor: '[redacted]' }, timestamp: pino.stdTimeFunctions.isoTime },
+    {
+      level, base: { pid: process.pid }, redact: { paths: REDACTED_FIELDS, censor: '[redacted]' }, timestamp: pino.stdTimeFunctions.isoTime,
+      // Every line as written: bidi overrides and isolates, line separators and C1 controls (which
+      // JSON leaves raw) escaped as \uXXXX, whatever field of whatever line holds them, so that
+      // text a peer or a stranger chose cannot reorder or hide what an owner reads in a terminal
+      // (before, each caller had to clean its own fields: a member sign-in's localpart was not).
+      hooks: { streamWrite: escapedJson },
+    },
     pino.multistream(streams),
   );
   watchHealth(logger, health);

@@ -26,7 +26,12 @@ export function cleanText(text: string, max = 500): string {
 
 /** JSON for a terminal: JSON.stringify, with the characters it leaves raw escaped as \uXXXX (still the same JSON). */
 export function terminalJson(value: unknown): string {
-  return JSON.stringify(value).replace(UNSAFE_IN_JSON, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return escapedJson(JSON.stringify(value));
+}
+
+/** JSON text with the characters JSON.stringify leaves raw escaped as \uXXXX: the same JSON, safe to show. */
+export function escapedJson(json: string): string {
+  return json.replace(UNSAFE_IN_JSON, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** A peer's error code, when it looks like one (`snake_case`, short); null otherwise. Shown as a detail, never used as ours. */
