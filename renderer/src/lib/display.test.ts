@@ -15,6 +15,17 @@ describe('visible', () => {
     }
   });
 
+  it('cuts a stack of combining marks ("Zalgo", drawn over the page around it) to four, the rest written out; the stacks scripts write are left alone', () => {
+    const zalgo = `A${'\u0489\u0336'.repeat(48)}`;
+    expect(visible(zalgo)).toBe(`A\u0489\u0336\u0489\u0336⟨+92 marks⟩`);
+    expect(hasHiddenCharacters(zalgo)).toBe(true);
+    expect(nameWarning(zalgo)).toMatch(/^Careful: this name stacks more marks on a letter than any script writes\. It is: /);
+    for (const name of ['Nguyễn Thị Ánh', 'ก่ำ', 'בְּרֵאשִׁ֖ית', 'e\u0301\u0302\u0303\u0304']) {
+      expect(visible(name)).toBe(name);
+      expect(hasHiddenCharacters(name)).toBe(false);
+    }
+  });
+
   it('leaves ordinary names and other scripts alone', () => {
     for (const name of ['@alice:alpha.example.org', 'Café 😀', 'שלום', 'مرحبا', '日本語の部屋']) {
       expect(visible(name)).toBe(name);

@@ -19,17 +19,33 @@ const HIDDEN = /(?!(?<=\p{Emoji})[\uFE0E\uFE0F])(?!(?<=\p{Extended_Pictographic}
 /** The three subdivision flags (England, Scotland, Wales) as whole sequences: their tags are shown as they are. */
 const FLAG_OR_HIDDEN = new RegExp(`(\u{1F3F4}\u{E0067}\u{E0062}(?:\u{E0065}\u{E006E}\u{E0067}|\u{E0073}\u{E0063}\u{E0074}|\u{E0077}\u{E006C}\u{E0073})\u{E007F})|${HIDDEN.source}`, 'gu');
 
-/** Control, bidi and invisible characters written out as ⟨U+XXXX⟩; everything else unchanged. */
+/**
+ * Combining marks shown on one character. A name of one letter and a hundred marks ("Zalgo") is
+ * drawn as a tall stack that paints over the messages, the room list and the header around it (a
+ * red-team review, 2026-11-30): past this many in a row the rest are written out as ⟨+N marks⟩.
+ * Four covers the stacks scripts write (Vietnamese, Thai, Hebrew points and cantillation).
+ */
+const MAX_MARKS = 4;
+const MARKS_PAST_MAX = new RegExp(`(?<=\\p{M}{${MAX_MARKS}})\\p{M}+`, 'gu');
+
+/** Control, bidi and invisible characters written out as ⟨U+XXXX⟩, stacks of marks cut; everything else unchanged. */
 export function visible(text: string | null | undefined): string {
   if (!text) return '';
-  return text.replace(FLAG_OR_HIDDEN, (ch, flag: string | undefined) => flag ?? `⟨U+${ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}⟩`);
+  return text
+    .replace(FLAG_OR_HIDDEN, (ch, flag: string | undefined) => flag ?? `⟨U+${ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}⟩`)
+    .replace(MARKS_PAST_MAX, (marks) => `⟨+${[...marks].length} marks⟩`);
 }
 
 /** Whether `visible()` changed anything: the UI marks such a name as suspicious. */
 export function hasHiddenCharacters(text: string | null | undefined): boolean {
   if (!text) return false;
   for (const match of text.matchAll(FLAG_OR_HIDDEN)) if (match[1] === undefined) return true;
-  return false;
+  return hasStackedMarks(text);
+}
+
+function hasStackedMarks(text: string): boolean {
+  MARKS_PAST_MAX.lastIndex = 0;
+  return MARKS_PAST_MAX.test(text);
 }
 
 /**
@@ -44,6 +60,7 @@ export function nameWarning(text: string | null | undefined): string | null {
     const what = confusable.reason === 'mixed_scripts' ? `mixes scripts (${confusable.scripts.join(', ')})` : 'is written in look-alikes of Latin letters';
     return `Careful: this name ${what} and looks like “${confusable.skeleton}”. It is: ${confusable.escaped}`;
   }
+  if (hasStackedMarks(text)) return `Careful: this name stacks more marks on a letter than any script writes. It is: ${escapedCodePoints(text)}`;
   if (hasHiddenCharacters(text)) return `Careful: this name holds hidden characters. It is: ${escapedCodePoints(text)}`;
   return null;
 }
