@@ -117,6 +117,12 @@ export type AdminHandlers = { [N in AdminOperationName]: (input: AdminInput<N>, 
 /** What a transport knows about the caller: the browser session of an HTTP request (none over IPC or the bearer token). */
 export interface AdminCallMeta {
   session_id?: string | undefined;
+  /**
+   * The rooms the caller may see, when not all (a member: those it is in, invited to or left):
+   * `listRooms` sums up only those (a member's list summed up every room of the node, then dropped
+   * the others).
+   */
+  rooms?: ((roomId: string) => boolean) | undefined;
 }
 
 export const ADMIN_API_PREFIX = '/_paracord/admin/v1';

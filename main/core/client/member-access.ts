@@ -135,7 +135,9 @@ export async function callAsMember(deps: MemberAccessDeps, userId: string, name:
   // What its events may cost friends' servers, once it is allowed (a refused one costs nothing).
   if (deps.limiter) takeMemberSend(deps.limiter, deps.memberLimits ?? DEFAULT_MEMBER_REQUEST_LIMITS, userId, name, input, (txnId) => deps.txnKnown?.(userId, txnId) ?? false);
   const handler = deps.handlers()[name] as (input: unknown, meta?: AdminCallMeta) => Promise<unknown>;
-  const output = creatingRoom ? await creatingRoom(() => handler(input, {})) : await handler(input, {});
+  // A member's rooms list sums up only the rooms it has a membership in (ownRooms then keeps those it may see).
+  const meta: AdminCallMeta = name === 'listRooms' ? { rooms: (roomId) => deps.membership(roomId, userId) != null } : {};
+  const output = creatingRoom ? await creatingRoom(() => handler(input, meta)) : await handler(input, meta);
   if (name === 'listRooms') return ownRooms(deps, userId, output as AdminOutputs['listRooms']);
   if (name === 'listMessages') return ownDeliveries(userId, output as AdminOutputs['listMessages']);
   return output;

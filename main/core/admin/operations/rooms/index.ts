@@ -46,9 +46,10 @@ export function roomOperations(node: NodeContext, running: Running): Pick<AdminH
   };
 
   return {
-    listRooms: async ({ user_id }) => {
+    listRooms: async ({ user_id }, meta) => {
       const userId = running.rooms.localUser(user_id);
-      return { rooms: node.rooms.rooms().map((r) => summary(r, userId)) };
+      const sees = meta?.rooms;
+      return { rooms: (sees ? node.rooms.rooms().filter((r) => sees(r.room_id)) : node.rooms.rooms()).map((r) => summary(r, userId)) };
     },
     createRoom: async ({ name, user_id }) => ({ room_id: await running.rooms.createRoom(name, running.rooms.localUser(user_id)) }),
     getRoom: async ({ room_id, user_id }) => {
