@@ -24,6 +24,7 @@ import type { NodeProcess } from './helpers/node-process.ts';
 import { enc, eventually, messages, send } from './helpers/rooms.ts';
 import { sendSigned } from './helpers/signed-request.ts';
 import { tempDir } from './helpers/temp-dir.ts';
+import { undoMigrationsFrom33 } from './helpers/schema-rollback.ts';
 
 const FED = '/_paracord/federation/v1';
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
@@ -393,10 +394,8 @@ describe('migration 5 repairs a room that already holds an insane depth', () => 
     db.exec('DROP TABLE IF EXISTS admin_sessions; DROP INDEX IF EXISTS federation_outbox_event');
     // …and what migration 18 (endpoint provenance, remembered destination binding) added.
     db.exec('ALTER TABLE federation_servers DROP COLUMN endpoint_source; ALTER TABLE federation_servers DROP COLUMN endpoint_addresses; DROP TABLE IF EXISTS destination_binding_peers');
-    // …and the table of migration 33 (34 adds to it).
-    db.exec('DROP TABLE IF EXISTS mailbox_retries');
-    // …and migration 53's column.
-    db.exec('DROP INDEX IF EXISTS federation_servers_auto_strangers; ALTER TABLE federation_servers DROP COLUMN auto_stranger_at');
+    // …and what migrations 33 and later added.
+    undoMigrationsFrom33(db);
     db.pragma('user_version = 4');
     db.close();
 

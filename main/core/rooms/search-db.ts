@@ -14,7 +14,7 @@ import { chmodSync, closeSync, existsSync, openSync, rmSync } from 'node:fs';
 import type { Db } from '../store/connection.ts';
 
 /** Bumped when the layout below changes: the file is then rebuilt. */
-const LAYOUT_VERSION = 2;
+const LAYOUT_VERSION = 3;
 
 /** The search file of an events database file (`:memory:` stays in memory). */
 export function searchDatabaseFile(eventsFile: string): string {
@@ -23,8 +23,10 @@ export function searchDatabaseFile(eventsFile: string): string {
 }
 
 const LAYOUT = `
+  -- room_key: one token naming the message's room (search-index.ts roomKey), matched with the
+  -- words, so a search in a few rooms reads their matches only (layout 3).
   CREATE VIRTUAL TABLE IF NOT EXISTS search.message_search USING fts5 (
-    body, room_id UNINDEXED, event_id UNINDEXED,
+    body, room_key, room_id UNINDEXED, event_id UNINDEXED,
     tokenize = 'unicode61 remove_diacritics 2'
   );
   -- Each message (its federation_events rowid) and its time-ordered key in message_search.

@@ -12,9 +12,10 @@ import { RoomStore } from './room-store.ts';
 import { rmSync, writeFileSync } from 'node:fs';
 import { MIGRATIONS } from '../store/migrations.ts';
 import { searchDatabaseFile } from './search-db.ts';
-import { SearchIndex, queryWords } from './search-index.ts';
+import { MAX_ROOM_KEYS, SearchIndex, queryWords, roomKey, searchExpression } from './search-index.ts';
 import { UNINDEXED_COUNT_CAP } from '../../../shared/contract/admin/search-limits.ts';
 import { SearchFoldWorker } from './search-fold-worker.ts';
+import { undoMigrationsFrom33 } from '../../../test/helpers/schema-rollback.ts';
 
 let db: Db;
 const stores: RoomStore[] = [];
@@ -305,15 +306,13 @@ it('an index kept in the events database (before migration 35) is dropped on upg
   rooms.search.stop();
   // The version 34 layout: the index and its watermark in the events database, no search file.
   db.exec(`
-    DROP TABLE mailbox_retries;
     CREATE VIRTUAL TABLE main.message_search USING fts5 (body, room_id UNINDEXED, event_id UNINDEXED, tokenize = 'unicode61 remove_diacritics 2');
     CREATE TABLE main.message_search_rows (event_rowid INTEGER PRIMARY KEY, search_rowid INTEGER NOT NULL UNIQUE);
     INSERT INTO main.message_search (rowid, body, room_id, event_id) VALUES (1, 'stale text', '${ROOM}', '$old:alpha.test');
     INSERT INTO settings (key, value) VALUES ('search_indexed_rowid', '999');
     DELETE FROM settings WHERE key = 'database_instance';
-    DROP INDEX federation_servers_auto_strangers;
-    ALTER TABLE federation_servers DROP COLUMN auto_stranger_at;
   `);
+  undoMigrationsFrom33(db);
   db.pragma('user_version = 32');
   db.close();
   for (const suffix of ['', '-wal', '-shm']) rmSync(searchDatabaseFile(tempDb.file) + suffix, { force: true });
@@ -415,4 +414,33 @@ it('gives messages of one depth keys of their own, also when another index folde
   expect((await one.search(OWNER, queryWords('quince'), null, 10)).map((h) => h.event_id).sort()).toEqual(['$s1:alpha.test', '$s2:alpha.test', '$s3:alpha.test']);
   one.stop();
   other.stop();
+});
+
+it("names the searcher's rooms by their keys: only their matches are read, another room's never found, and a room key is no word of a body", async () => {
+  const { rooms, store } = room();
+  const USER = '@u:alpha.test';
+  const inRoom = (roomId: string, e: Envelope): Envelope => ({ ...e, room_id: roomId });
+  const others = ['!2:alpha.test', '!3:alpha.test'];
+  for (const id of others) rooms.createRoom({ room_id: id, name: id, host_server: 'alpha.test', created_at: 0 });
+  for (const id of [ROOM, ...others]) store(inRoom(id, event('m.member.join', `j${id}`, { membership: 'join', role: 'owner' }, OWNER)));
+  // The user is in ROOM and !3 only.
+  for (const id of [ROOM, '!3:alpha.test']) store(inRoom(id, event('m.member.join', `u${id}`, { membership: 'join' }, USER)));
+  for (const [i, id] of [ROOM, ...others, ROOM].entries()) store(inRoom(id, event('m.message', `k${i}`, { body: `kiwi ${i}` })));
+  const found = async (user: string, words: string[], roomId: string | null = null) => (await rooms.search.search(user, words, roomId, 10)).map((h) => h.event_id);
+  expect(await found(USER, queryWords('kiwi'))).toEqual(['$k3:alpha.test', '$k2:alpha.test', '$k0:alpha.test']);
+  expect(await found(OWNER, queryWords('kiwi'))).toEqual(['$k3:alpha.test', '$k2:alpha.test', '$k1:alpha.test', '$k0:alpha.test']);
+  expect(await found(USER, queryWords('kiwi'), '!2:alpha.test')).toEqual([]);
+  expect(await found(OWNER, queryWords('kiwi'), '!2:alpha.test')).toEqual(['$k1:alpha.test']);
+  // The match names the body's column: a word that is a room's key finds nothing.
+  expect(await found(OWNER, [roomKey(ROOM)])).toEqual([]);
+  expect(searchExpression(['kiwi'], [roomKey(ROOM)])).toBe(`body : ("kiwi") AND room_key : ("${roomKey(ROOM)}")`);
+  // In more rooms than MAX_ROOM_KEYS, no keys are named (its matches come at once): the same hits.
+  for (let i = 0; i < MAX_ROOM_KEYS; i++) {
+    const id = `!many${i}:alpha.test`;
+    rooms.createRoom({ room_id: id, name: id, host_server: 'alpha.test', created_at: 0 });
+    store(inRoom(id, event('m.member.join', `m${i}`, { membership: 'join' }, USER)));
+  }
+  expect(await found(USER, queryWords('kiwi'))).toEqual(['$k3:alpha.test', '$k2:alpha.test', '$k0:alpha.test']);
+  // And one in none finds nothing (not even asked).
+  expect(await found('@nobody:alpha.test', queryWords('kiwi'))).toEqual([]);
 });

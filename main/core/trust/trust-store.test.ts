@@ -7,6 +7,7 @@ import type { Db } from '../store/database.ts';
 import { runMigrations } from '../store/migrations.ts';
 import { Settings } from '../store/settings.ts';
 import { MAX_STRANGERS_QUARANTINED, TrustStore } from './trust-store.ts';
+import { undoMigrationsFrom33 } from '../../../test/helpers/schema-rollback.ts';
 
 let db: Db;
 beforeEach(({ tempDb }) => {
@@ -39,9 +40,8 @@ describe('TrustStore.endpointVouch', () => {
     db.exec('ALTER TABLE room_bans DROP COLUMN known_at');
     // …and the search index migration 20 rebuilds (migration 35 moved it to a file of its own).
     db.exec("CREATE VIRTUAL TABLE main.message_search USING fts5 (body, room_id UNINDEXED, event_id UNINDEXED, tokenize = 'unicode61 remove_diacritics 2')");
-    // …and the table of migration 33 (34 adds to it), and migration 53's column.
-    db.exec('DROP TABLE mailbox_retries');
-    db.exec('DROP INDEX federation_servers_auto_strangers; ALTER TABLE federation_servers DROP COLUMN auto_stranger_at');
+    // …and what migrations 33 and later added.
+    undoMigrationsFrom33(db);
     db.pragma('user_version = 17');
     const insert = db.prepare("INSERT INTO federation_servers (server_name, trust, endpoint, added_at, updated_at) VALUES (?, 'allow', ?, 1, 1)");
     insert.run('old-lan.test', 'http://192.168.1.20:7447');

@@ -4,6 +4,7 @@ import { FederationEvents } from '../../store/federation-events.ts';
 import { runMigrations } from '../../store/migrations.ts';
 import { RoomStore } from '../../rooms/room-store.ts';
 import { MAX_CHANNEL_ROOMS_PER_GUILD, ReferenceChannels, channelIdOf, channelRoomId, guildRoomOf, parseChannelRoom } from './channel-rooms.ts';
+import { undoMigrationsFrom33 } from '../../../../test/helpers/schema-rollback.ts';
 
 let db: Db;
 beforeEach(({ tempDb }) => {
@@ -64,10 +65,8 @@ describe('ReferenceChannels', () => {
     db.exec('ALTER TABLE room_bans DROP COLUMN known_at');
     // …and the search index migration 20 rebuilds (migration 35 moved it to a file of its own).
     db.exec("CREATE VIRTUAL TABLE main.message_search USING fts5 (body, room_id UNINDEXED, event_id UNINDEXED, tokenize = 'unicode61 remove_diacritics 2')");
-    // …and the table of migration 33 (34 adds to it).
-    db.exec('DROP TABLE mailbox_retries');
-    // …and migration 53's column.
-    db.exec('DROP INDEX federation_servers_auto_strangers; ALTER TABLE federation_servers DROP COLUMN auto_stranger_at');
+    // …and what migrations 33 and later added.
+    undoMigrationsFrom33(db);
     db.pragma('user_version = 16');
     runMigrations(db);
     expect(db.prepare('SELECT room_id, guild_room_id, channel_id FROM reference_channel_rooms').all()).toEqual([{ room_id: '!61:ref.example', guild_room_id: '!61:ref.example', channel_id: '6101' }]);
