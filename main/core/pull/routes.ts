@@ -4,7 +4,7 @@ import { badRequest, notFound } from '../errors.ts';
 import { formatZodError } from '../admin/format-zod-error.ts';
 import { parseJsonBody } from '../http/read-body.ts';
 import { envelopeWireJson } from '../federation/envelope.ts';
-import { PAGE_BYTES, utf8Bytes, withinBytes } from '../federation/page-budget.ts';
+import { PAGE_BYTES, utf8Bytes } from '../federation/page-budget.ts';
 import type { FederationDeps } from '../federation/federation-deps.ts';
 import type { SignedRequestState } from '../federation/middleware/verify-signed-request.ts';
 import { PULL_ACK_PATH, PULL_PATH } from '../federation/paths.ts';
@@ -15,6 +15,8 @@ import { RESIGN_AFTER_MS } from '../rooms/ordering.ts';
 export const MAX_PULL_EVENTS = 100;
 /** Pages stay well under the puller's response cap (page-budget.ts): small, for latency. */
 const MAX_PULL_BYTES = Math.min(512 * 1024, PAGE_BYTES);
+/** Rows whose events are read at once while a page is filled (at most ~640 KiB of events past its bytes). */
+const PULL_READ_ROWS = 10;
 /** How long an empty pull waits for new events by default (at most 30 s: docs/PROTOCOL.md §Reachability: reach-probe and pull mode). */
 export const DEFAULT_PULL_WAIT_MS = 25_000;
 /**
@@ -87,29 +89,46 @@ export function pullRoutes(deps: FederationDeps): Router {
       state.recheck();
       if (!state.quarantined) rows = pull.page(state.origin, cursor, limit);
     }
-    let loaded = deps.events.getMany(rows.map((r) => r.event_id));
-    // Our own events for a room the puller hosts, waiting since half its window (60 s): signed
-    // again now (as a push refused 409 depth_too_old has them re-issued). A pulled event the host
-    // refuses is only named in its ack (marked failed then, not re-issued), so this is the last moment we can.
+    // The events are read a few rows at a time, up to the page's bytes: a page of 100 rows of
+    // events of up to 64 KiB each was read whole (6.4 MB) to send 512 KiB, as often as a puller
+    // that never acknowledges asks (a red-team review, 2026-11-30).
     const now = Date.now();
-    const stale = rows.filter((row) => {
-      const event = loaded.get(row.event_id);
-      return event !== undefined && event.origin_server === deps.identity.serverName && serverOf(event.room_id) === state.origin && event.origin_ts < now - REISSUE_PULLED_AFTER_MS;
-    });
-    let reissued = false;
-    for (const row of stale) reissued = (await deps.rooms().reissueRefused(state.origin, row.event_id, 0).catch(() => false)) || reissued;
-    if (reissued) loaded = deps.events.getMany(rows.map((r) => r.event_id));
-    // A row whose event is gone from the store is skipped (acknowledging the cursor drops it).
-    const wires = new Map<number, string>();
-    const page = withinBytes(rows, (row) => {
-      const event = loaded.get(row.event_id);
-      const wire = event ? envelopeWireJson(event) : '';
-      wires.set(row.id, wire);
-      return utf8Bytes(wire);
-    }, MAX_PULL_BYTES).items;
-    const last = page.length > 0 ? page[page.length - 1]!.id : cursor;
+    const wires: string[] = [];
+    let bytes = 0;
+    let taken = 0;
+    let last = cursor;
+    let full = false;
+    for (let at = 0; at < rows.length && !full; at += PULL_READ_ROWS) {
+      const chunk = rows.slice(at, at + PULL_READ_ROWS);
+      let loaded = deps.events.getMany(chunk.map((r) => r.event_id));
+      // Our own events for a room the puller hosts, waiting since half its window (60 s): signed
+      // again now (as a push refused 409 depth_too_old has them re-issued). A pulled event the host
+      // refuses is only named in its ack (marked failed then, not re-issued), so this is the last moment we can.
+      const stale = chunk.filter((row) => {
+        const event = loaded.get(row.event_id);
+        return event !== undefined && event.origin_server === deps.identity.serverName && serverOf(event.room_id) === state.origin && event.origin_ts < now - REISSUE_PULLED_AFTER_MS;
+      });
+      let reissued = false;
+      for (const row of stale) reissued = (await deps.rooms().reissueRefused(state.origin, row.event_id, 0).catch(() => false)) || reissued;
+      if (reissued) loaded = deps.events.getMany(chunk.map((r) => r.event_id));
+      for (const row of chunk) {
+        const event = loaded.get(row.event_id);
+        // A row whose event is gone from the store is skipped (acknowledging the cursor drops it).
+        const wire = event ? envelopeWireJson(event) : '';
+        const size = utf8Bytes(wire);
+        // What fits in the page's bytes, at least one (as page-budget.ts withinBytes).
+        if (taken > 0 && bytes + size > MAX_PULL_BYTES) {
+          full = true;
+          break;
+        }
+        bytes += size;
+        taken++;
+        last = row.id;
+        if (wire !== '') wires.push(wire);
+      }
+    }
     ctx.type = 'application/json';
-    ctx.body = `{"events":[${page.map((row) => wires.get(row.id)).filter((wire) => wire !== '').join(',')}],"cursor":"${last}"}`;
+    ctx.body = `{"events":[${wires.join(',')}],"cursor":"${last}"}`;
   });
 
   router.post(PULL_ACK_PATH, deps.verifySignedRequest, async (ctx) => {
