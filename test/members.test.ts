@@ -827,8 +827,23 @@ describe('the members\' rate limits', () => {
     expect(await stream.next((f) => f.id === 'fourth')).toMatchObject({ ok: false, status: 429, error: 'rate_limited', retry_after: expect.any(Number) });
     // A client that does not wait as told is cut off: nineteen more refused frames (not parsed: junk after the id) end the stream.
     for (let i = 0; i < 19; i++) stream.ws.send(`{"id": ${100 + i}, ${'['.repeat(10_000)}`);
-    expect(await stream.closed).toBe(1008);
+    // What it sends after the twentieth is not read (nor answered, nor logged).
+    for (let i = 0; i < 5; i++) stream.ws.send(`{"id": ${200 + i}, "op": "listRooms", "input": {}}`);
+    // Closed with 1013 (try again later), not the 1008 of an ended session (its app would act signed out).
+    expect(await stream.closed).toBe(1013);
     expect(stream.frames.filter((f) => f.error === 'rate_limited').map((f) => f.id)).toEqual(['fourth', ...Array.from({ length: 19 }, (_, i) => 100 + i)]);
+    expect(stream.frames.filter((f) => typeof f.id === 'number' && f.id >= 200)).toEqual([]);
+  });
+
+  it('sends that arrive together (one call for the group) cost a token each, as their frames paid coming in: not twice', async () => {
+    const eve = await join('eve');
+    const room = (await client('POST', '/rooms', { at, cookie: eve, body: { name: 'Eve' }, from: fresh() })).body.room_id as string;
+    // The set-up takes the fresh address's first token; three sends take the other three (before: the group's call took two more, and all three were refused 429).
+    const stream = await openStream(eve, { at, from: fresh() });
+    expect(stream.status).toBe(101);
+    for (let id = 1; id <= 3; id++) stream.ws.send(JSON.stringify({ id, op: 'sendMessage', input: { room_id: room, body: `together ${id}` } }));
+    for (let id = 1; id <= 3; id++) expect(await stream.next((f) => f.id === id)).toMatchObject({ ok: true });
+    stream.ws.close();
   });
 });
 

@@ -123,6 +123,8 @@ export interface AdminCallMeta {
    * the others).
    */
   rooms?: ((roomId: string) => boolean) | undefined;
+  /** The stream frames this call stands for (a group of sends is one call): each took its rate-limit token as it came in. */
+  frames?: number | undefined;
 }
 
 export const ADMIN_API_PREFIX = '/_paracord/admin/v1';

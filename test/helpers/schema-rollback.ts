@@ -15,6 +15,7 @@ const UNDO_FROM_33 = [
   // 55: what a mailbox holds, counted by triggers.
   'DROP TRIGGER IF EXISTS mailbox_items_counted',
   'DROP TRIGGER IF EXISTS mailbox_items_uncounted',
+  'DROP TRIGGER IF EXISTS mailbox_items_unchanged',
   'DROP TABLE IF EXISTS mailbox_usage',
   'DROP TABLE IF EXISTS mailbox_share_usage',
   'ALTER TABLE mailbox_items DROP COLUMN share',

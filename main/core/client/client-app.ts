@@ -60,7 +60,7 @@ export function memberClient(deps: MemberClientDeps): Middleware {
       // Each frame takes from the member's and the address's buckets before it is read, as a request
       // over HTTP does before its body is (before: only a valid frame of a known operation took one,
       // so frames refused 400 or 404 were parsed and checked for free); a group of sends the rest.
-      const handlers = limitedHandlers(memberHandlers(deps, user_id), deps.limiter, limits, ctx.ip, user_id, 1);
+      const handlers = limitedHandlers(memberHandlers(deps, user_id), deps.limiter, limits, ctx.ip, user_id);
       const limiter = deps.limiter;
       return {
         ...(limiter ? { admit: () => takeMemberRequest(limiter, limits, ctx.ip, user_id) } : {}),

@@ -109,15 +109,16 @@ export function memberRequestLimit(limiter: RateLimiters | undefined, limits: Me
 
 /**
  * The stream side: each handler call takes its weight first (`address`: the client's at the
- * stream's set-up), less `paid`, what its frame took when it came in (StreamViewer.admit).
+ * stream's set-up), less what its frames took as they came in (StreamViewer.admit: one each; a
+ * group of sends is one call for as many frames, `meta.frames`).
  */
-export function limitedHandlers(handlers: AdminHandlers, limiter: RateLimiters | undefined, limits: MemberRequestLimits, address: string, userId: string, paid = 0): AdminHandlers {
+export function limitedHandlers(handlers: AdminHandlers, limiter: RateLimiters | undefined, limits: MemberRequestLimits, address: string, userId: string): AdminHandlers {
   if (!limiter) return handlers;
   const limited: Record<string, (input: unknown, meta?: AdminCallMeta) => Promise<unknown>> = {};
   for (const name of Object.keys(handlers) as AdminOperationName[]) {
     const handler = handlers[name] as (input: unknown, meta?: AdminCallMeta) => Promise<unknown>;
     limited[name] = async (input, meta) => {
-      const rest = memberCost(name, input) - paid;
+      const rest = memberCost(name, input) - (meta?.frames ?? 0);
       if (rest > 0) takeMemberRequest(limiter, limits, address, userId, rest);
       return handler(input, meta);
     };

@@ -215,6 +215,9 @@ describe('what a mailbox holds, counted as it changes (migration 55)', () => {
     expect(store.usage('carl.test')).toEqual({ items: 1, bytes: 30 });
     expect(kept(db)).toEqual(counted(db));
     expect(old).toBeGreaterThan(0);
+    // An item is never changed (the counts could not follow): refused, nothing changes.
+    expect(() => db.prepare("UPDATE mailbox_items SET body = x'00' WHERE recipient = 'carl.test'").run()).toThrow(/not changed/);
+    expect(kept(db)).toEqual(counted(db));
     db.close();
   });
 

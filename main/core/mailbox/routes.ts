@@ -188,7 +188,7 @@ export function mailboxRoutes(deps: FederationDeps): Router {
       if (mine.items + 1 > share.items || mine.bytes + body.length > share.bytes) {
         const held = `${mine.items} requests, ${mine.bytes} bytes`;
         const words = sharedBy === STRANGERS_SHARE
-          ? `as much as the servers its owner has not made friends with may leave for ${recipient} together, yours among them (${held}: half of what it keeps for ${recipient})`
+          ? `as much as the servers its owner has not made friends with may leave for ${recipient} together, yours among them (half of what it keeps for ${recipient})`
           : `as much as one server may leave for ${recipient} (${held} of yours: half of what it keeps for ${recipient})`;
         throw new HttpError(429, 'mailbox_share_full', `${deps.identity.serverName} holds ${words}; try again later`, { 'retry-after': '60' });
       }

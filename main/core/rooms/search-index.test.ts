@@ -426,7 +426,7 @@ it("names the searcher's rooms by their keys: only their matches are read, anoth
   // The user is in ROOM and !3 only.
   for (const id of [ROOM, '!3:alpha.test']) store(inRoom(id, event('m.member.join', `u${id}`, { membership: 'join' }, USER)));
   for (const [i, id] of [ROOM, ...others, ROOM].entries()) store(inRoom(id, event('m.message', `k${i}`, { body: `kiwi ${i}` })));
-  const found = async (user: string, words: string[], roomId: string | null = null) => (await rooms.search.search(user, words, roomId, 10)).map((h) => h.event_id);
+  const found = async (user: string, words: string[], roomId: string | null = null, limit = 10) => (await rooms.search.search(user, words, roomId, limit)).map((h) => h.event_id);
   expect(await found(USER, queryWords('kiwi'))).toEqual(['$k3:alpha.test', '$k2:alpha.test', '$k0:alpha.test']);
   expect(await found(OWNER, queryWords('kiwi'))).toEqual(['$k3:alpha.test', '$k2:alpha.test', '$k1:alpha.test', '$k0:alpha.test']);
   expect(await found(USER, queryWords('kiwi'), '!2:alpha.test')).toEqual([]);
@@ -434,13 +434,17 @@ it("names the searcher's rooms by their keys: only their matches are read, anoth
   // The match names the body's column: a word that is a room's key finds nothing.
   expect(await found(OWNER, [roomKey(ROOM)])).toEqual([]);
   expect(searchExpression(['kiwi'], [roomKey(ROOM)])).toBe(`body : ("kiwi") AND room_key : ("${roomKey(ROOM)}")`);
-  // In more rooms than MAX_ROOM_KEYS, no keys are named (its matches come at once): the same hits.
+  // In more rooms than one match names (MAX_ROOM_KEYS), a match per group of keys, merged newest first: the same hits.
   for (let i = 0; i < MAX_ROOM_KEYS; i++) {
     const id = `!many${i}:alpha.test`;
     rooms.createRoom({ room_id: id, name: id, host_server: 'alpha.test', created_at: 0 });
     store(inRoom(id, event('m.member.join', `m${i}`, { membership: 'join' }, USER)));
   }
   expect(await found(USER, queryWords('kiwi'))).toEqual(['$k3:alpha.test', '$k2:alpha.test', '$k0:alpha.test']);
+  // A newer hit in another group of keys comes first.
+  store(inRoom(`!many${MAX_ROOM_KEYS - 1}:alpha.test`, event('m.message', 'k4', { body: 'kiwi 4' })));
+  expect(await found(USER, queryWords('kiwi'))).toEqual(['$k4:alpha.test', '$k3:alpha.test', '$k2:alpha.test', '$k0:alpha.test']);
+  expect(await found(USER, queryWords('kiwi'), null, 2)).toEqual(['$k4:alpha.test', '$k3:alpha.test']);
   // And one in none finds nothing (not even asked).
   expect(await found('@nobody:alpha.test', queryWords('kiwi'))).toEqual([]);
 });

@@ -19,10 +19,10 @@
  * to its key). A search asks FTS5 for the matches in descending key order: FTS5 walks its doclist
  * newest first, the room filter is applied to each match as it comes, and the LIMIT stops the
  * walk — a word found in every message costs a page, not the whole history. A search by a user
- * not in every room, in up to MAX_ROOM_KEYS rooms, also names their room keys (one token a message, `room_key`): FTS5 then reads
- * the matches in those rooms only (a member in two small rooms searched every match of the
- * node's other rooms, ~60 ms for a common word in 200,000 messages; a red-team review,
- * 2026-11-30), the room filter still deciding. The key is
+ * not in every room also names its rooms' keys (one token a message, `room_key`; MAX_ROOM_KEYS a
+ * match, merged): FTS5 then reads the matches in those rooms only (a member of one small room
+ * searched every match of the node's other rooms, 106 ms for a common word in 200,000 messages; a
+ * red-team review, 2026-11-30), the room filter still deciding. The key is
  * computed in SQL only (it does not fit a JavaScript number). A message keeps the key of the
  * depth it was first indexed at; an edit or delete re-keys it from its current depth.
  */
@@ -38,6 +38,17 @@ import { UNINDEXED_COUNT_CAP } from '../../../shared/contract/admin/search-limit
 
 /** One hit: the contract's SearchResult (shared/contract/admin/messages.ts). */
 export type SearchHit = SearchResult;
+
+/** A hit as the query reads it: its key in the index (as text), the message, its sender's name in the room. */
+interface HitRow {
+  search_key: string;
+  room_id: string;
+  event_id: string;
+  sender: string;
+  sender_display_name: string | null;
+  body: string;
+  origin_ts: number;
+}
 
 /** Words as FTS5's unicode61 tokenizer sees them (letters, digits, combining marks). */
 const WORD = /[\p{L}\p{N}\p{M}]+/gu;
@@ -59,7 +70,7 @@ export function matchExpression(words: string[]): string {
   return words.map((w) => `"${w.replace(/"/g, '""')}"`).join(' ');
 }
 
-/** The most rooms a search names by their keys; past it (a user in most rooms finds its matches at once) none. */
+/** The most room keys one match names: a user in more rooms is searched a match per this many, merged. */
 export const MAX_ROOM_KEYS = 200;
 
 /** A room's token in the index: `r` and 64 bits of its id's SHA-256, in hex (one unicode61 token). */
@@ -504,24 +515,28 @@ export class SearchIndex {
     const rooms = roomId !== null ? [roomId] : this.joinedStmt.all(userId);
     if (rooms.length === 0) return [];
     // Keys narrow the search when the user is not in every room (the owner usually is: naming
-    // them all would only slow its rare words down, 1.05 → 1.56 ms at 200,000 messages).
-    const narrows = rooms.length <= MAX_ROOM_KEYS && (roomId !== null || rooms.length < this.roomCountStmt.get()!);
-    const expression = searchExpression(words, narrows ? rooms.map((r) => this.roomKeyOf(r)) : null);
-    const rows = this.db
-      .prepare<unknown[], { room_id: string; event_id: string; sender: string; sender_display_name: string | null; body: string; origin_ts: number }>(
-        `SELECT m.room_id AS room_id, m.event_id AS event_id, e.sender AS sender, n.display_name AS sender_display_name, m.body AS body, e.origin_ts AS origin_ts
-         FROM (
-           SELECT rowid AS search_key, room_id, event_id, body FROM search.message_search
-           WHERE message_search MATCH ?
-             AND room_id IN (SELECT room_id FROM room_members WHERE user_id = ? AND membership = 'join')
-             ${roomId ? 'AND room_id = ?' : ''}
-           ORDER BY rowid DESC
-           LIMIT ?
-         ) m JOIN federation_events e ON e.event_id = m.event_id
-         LEFT JOIN room_member_names n ON n.room_id = m.room_id AND n.user_id = e.sender
-         ORDER BY m.search_key DESC`,
-      )
-      .all(expression, userId, ...(roomId ? [roomId] : []), limit);
+    // them all would only slow its rare words down, 1.05 → 1.56 ms at 200,000 messages). In more
+    // rooms than one match names (MAX_ROOM_KEYS), a match per MAX_ROOM_KEYS of them, merged.
+    const narrows = roomId !== null || rooms.length < this.roomCountStmt.get()!;
+    const keys = narrows ? rooms.map((r) => this.roomKeyOf(r)) : null;
+    const groups = keys === null ? [null] : Array.from({ length: Math.ceil(keys.length / MAX_ROOM_KEYS) }, (_, i) => keys.slice(i * MAX_ROOM_KEYS, (i + 1) * MAX_ROOM_KEYS));
+    const statement = this.db.prepare<unknown[], HitRow>(
+      `SELECT CAST(m.search_key AS TEXT) AS search_key, m.room_id AS room_id, m.event_id AS event_id, e.sender AS sender, n.display_name AS sender_display_name, m.body AS body, e.origin_ts AS origin_ts
+       FROM (
+         SELECT rowid AS search_key, room_id, event_id, body FROM search.message_search
+         WHERE message_search MATCH ?
+           AND room_id IN (SELECT room_id FROM room_members WHERE user_id = ? AND membership = 'join')
+           ${roomId ? 'AND room_id = ?' : ''}
+         ORDER BY rowid DESC
+         LIMIT ?
+       ) m JOIN federation_events e ON e.event_id = m.event_id
+       LEFT JOIN room_member_names n ON n.room_id = m.room_id AND n.user_id = e.sender
+       ORDER BY m.search_key DESC`,
+    );
+    let found = groups.flatMap((group) => statement.all(searchExpression(words, group), userId, ...(roomId ? [roomId] : []), limit));
+    // Newest first across the groups (keys pass 2^53: compared as BigInt).
+    if (groups.length > 1) found = found.sort((a, b) => (BigInt(b.search_key) > BigInt(a.search_key) ? 1 : BigInt(b.search_key) < BigInt(a.search_key) ? -1 : 0)).slice(0, limit);
+    const rows = found.map(({ search_key: _key, ...row }) => row);
     // The newest hits within the page budget (page-budget.ts).
     // The sender's display name in that room (docs/PROTOCOL.md "Display names"), when they have one.
     const hits: SearchHit[] = rows.map(({ sender_display_name: name, ...r }) => ({ ...r, ...(name ? { sender_display_name: name } : {}), highlight: highlight(r.body, words) }));

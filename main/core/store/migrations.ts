@@ -1281,6 +1281,10 @@ export const MIGRATIONS: readonly Migration[] = [
         INSERT INTO mailbox_share_usage (recipient, share, items, bytes) VALUES (new.recipient, new.share, 1, LENGTH(new.body))
           ON CONFLICT (recipient, share) DO UPDATE SET items = items + 1, bytes = bytes + excluded.bytes;
       END;
+      -- An item is deposited and deleted, never changed: the counts could not follow a change.
+      CREATE TRIGGER IF NOT EXISTS mailbox_items_unchanged BEFORE UPDATE OF recipient, share, body ON mailbox_items BEGIN
+        SELECT RAISE(ABORT, 'a mailbox item is not changed (its counts would drift): delete it and deposit another');
+      END;
       CREATE TRIGGER IF NOT EXISTS mailbox_items_uncounted AFTER DELETE ON mailbox_items BEGIN
         UPDATE mailbox_usage SET items = items - 1, bytes = bytes - LENGTH(old.body) WHERE recipient = old.recipient;
         DELETE FROM mailbox_usage WHERE recipient = old.recipient AND items <= 0;

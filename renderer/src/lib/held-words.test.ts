@@ -8,6 +8,8 @@ describe('heldWords', () => {
     expect(heldWords({ event_type: 'm.message', sender, body: 'hello' })).toEqual({ words: 'hello' });
     expect(heldWords({ event_type: 'm.message.edit', sender, body: 'hello again' })).toEqual({ words: 'edited a message: hello again' });
     expect(heldWords({ event_type: 'm.reaction.add', sender, key: '👍' })).toEqual({ words: 'reacted 👍' });
+    // A key is shown as keys are everywhere: a stack of marks cut, hidden characters written out.
+    expect(heldWords({ event_type: 'm.reaction.add', sender, key: `a${'\u0336'.repeat(30)}\u202e` })).toEqual({ words: `reacted a${'\u0336'.repeat(4)}⟨+26 marks⟩⟨U+202E⟩` });
     expect(heldWords({ event_type: 'm.reaction.remove', sender })).toEqual({ words: 'took back a reaction' });
     expect(heldWords({ event_type: 'm.member.join', sender, subject: sender })).toEqual({ words: 'joined the room' });
     expect(heldWords({ event_type: 'm.message.delete', sender })).toEqual({ words: 'deleted a message' });

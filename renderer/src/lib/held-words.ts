@@ -7,6 +7,7 @@
  */
 import type { HeldEvent } from '../../../shared/contract/admin/quarantine.ts';
 import { ownValue } from '../../../shared/own-value.ts';
+import { visible } from './display.ts';
 
 export interface HeldWords {
   words: string;
@@ -34,7 +35,8 @@ const ABOUT: Readonly<Record<string, { words: string; after?: string; alone: str
 export function heldWords(event: Pick<HeldEvent, 'event_type' | 'body' | 'key' | 'sender' | 'subject'>): HeldWords {
   if (event.event_type === 'm.message') return { words: event.body ?? 'a message' };
   if (event.event_type === 'm.message.edit') return { words: event.body === undefined ? 'edited a message' : `edited a message: ${event.body}` };
-  if (event.event_type === 'm.reaction.add') return { words: event.key === undefined ? 'reacted' : `reacted ${event.key}` };
+  // A reaction key is shown as every key is (display.ts visible: hidden characters written out, stacks of marks cut).
+  if (event.event_type === 'm.reaction.add') return { words: event.key === undefined ? 'reacted' : `reacted ${visible(event.key)}` };
   const about = ownValue(ABOUT, event.event_type);
   if (about) {
     if (event.event_type === 'm.member.leave' && event.subject === event.sender) return { words: 'left the room' };

@@ -80,7 +80,11 @@ export interface StreamViewer {
   admit?: () => void;
 }
 
-/** Frames refused in a row by `admit` before the stream is closed (1008): its client does not wait as told. */
+/**
+ * Frames refused in a row by `admit` before the stream is closed (1013, try again later: not the
+ * 1008 of an ended session, which a client takes as signed out), once what it runs is answered:
+ * its client does not wait as told. Frames after that are not read.
+ */
 export const MAX_FRAMES_REFUSED_IN_A_ROW = 20;
 
 /**
@@ -201,6 +205,8 @@ class StreamConnection implements BudgetMember {
   private alive = true;
   /** Frames `viewer.admit` refused since the last it let in. */
   private refusedInARow = 0;
+  /** Refused too many frames in a row: nothing more is read, and it closes (1013) once nothing is under way. */
+  private overLimit = false;
   /** Notifications pass through it: none once the credential ended, none before it was checked again after a `status`. */
   private readonly gate: CredentialGate;
 
@@ -266,6 +272,9 @@ class StreamConnection implements BudgetMember {
   }
 
   private receive(data: import('ws').RawData, isBinary: boolean): void {
+    // A stream closing (or closed) reads no more: the ws library passes on frames until the
+    // client's close frame comes, which a client that ignores the close never sends.
+    if (this.overLimit || this.ws.readyState !== this.ws.OPEN) return;
     if (this.viewer.admit) {
       try {
         this.viewer.admit();
@@ -274,8 +283,9 @@ class StreamConnection implements BudgetMember {
         const frame = Array.isArray(data) ? Buffer.concat(data) : (data as Buffer);
         this.answer({ id: isBinary ? null : leadingFrameId(frame), ...failureAnswer(error) });
         if (++this.refusedInARow >= MAX_FRAMES_REFUSED_IN_A_ROW) {
+          this.overLimit = true;
           this.deps.log.info({ event: 'stream_refused_frames', refused: this.refusedInARow }, 'a stream kept sending frames it was told to hold back; closing it');
-          this.ws.close(1008, 'too many requests');
+          if (this.pending === 0) this.closeOverLimit();
         }
         return;
       }
@@ -369,14 +379,15 @@ class StreamConnection implements BudgetMember {
     try {
       if (requests.length === 1) {
         const { op, input } = requests[0]!;
-        call = (handlers[op] as (input: unknown, meta?: AdminCallMeta) => Promise<unknown>)(input, this.meta).then((result) => [result]);
+        call = (handlers[op] as (input: unknown, meta?: AdminCallMeta) => Promise<unknown>)(input, { ...this.meta, frames: 1 }).then((result) => [result]);
       } else {
         const { room_id, user_id } = requests[0]!.input as AdminInput<'sendMessage'>;
         const messages = requests.map((r) => {
           const { body, txn_id } = r.input as AdminInput<'sendMessage'>;
           return txn_id === undefined ? { body } : { body, txn_id };
         });
-        call = handlers.sendMessages({ room_id, messages, user_id }, this.meta).then(({ event_ids }) => event_ids.map((event_id) => ({ event_id })));
+        // One call for these frames, each of which paid its way in (StreamViewer.admit).
+        call = handlers.sendMessages({ room_id, messages, user_id }, { ...this.meta, frames: requests.length }).then(({ event_ids }) => event_ids.map((event_id) => ({ event_id })));
       }
     } catch (error) {
       call = Promise.reject(error);
@@ -405,6 +416,7 @@ class StreamConnection implements BudgetMember {
     if (this.pending === 0) {
       if (this.credentialEnded) this.closeForCredential();
       else if (this.stopping) this.closeForStop();
+      else if (this.overLimit) this.closeOverLimit();
     }
   }
 
@@ -469,6 +481,12 @@ class StreamConnection implements BudgetMember {
     if (this.credentialEnded || this.stopping) return;
     if (notification.type === 'status') this.gate.recheck();
     if (this.subscribed && this.viewer.sees(notification)) this.gate.offer(notification);
+  }
+
+  private closeOverLimit(): void {
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    this.ws.close(1013, 'too many requests: wait as told');
+    this.later(CLOSE_HANDSHAKE_MS);
   }
 
   private closeForCredential(): void {
