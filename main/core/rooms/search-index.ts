@@ -535,7 +535,14 @@ export class SearchIndex {
     );
     let found = groups.flatMap((group) => statement.all(searchExpression(words, group), userId, ...(roomId ? [roomId] : []), limit));
     // Newest first across the groups (keys pass 2^53: compared as BigInt).
-    if (groups.length > 1) found = found.sort((a, b) => (BigInt(b.search_key) > BigInt(a.search_key) ? 1 : BigInt(b.search_key) < BigInt(a.search_key) ? -1 : 0)).slice(0, limit);
+    // A message found by two groups (two rooms whose keys collide, 64 bits: a host can make that) once.
+    if (groups.length > 1) {
+      const seen = new Set<string>();
+      found = found
+        .filter((row) => !seen.has(row.search_key) && seen.add(row.search_key) !== undefined)
+        .sort((a, b) => (BigInt(b.search_key) > BigInt(a.search_key) ? 1 : BigInt(b.search_key) < BigInt(a.search_key) ? -1 : 0))
+        .slice(0, limit);
+    }
     const rows = found.map(({ search_key: _key, ...row }) => row);
     // The newest hits within the page budget (page-budget.ts).
     // The sender's display name in that room (docs/PROTOCOL.md "Display names"), when they have one.

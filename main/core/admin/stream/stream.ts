@@ -285,7 +285,9 @@ class StreamConnection implements BudgetMember {
         if (++this.refusedInARow >= MAX_FRAMES_REFUSED_IN_A_ROW) {
           this.overLimit = true;
           this.deps.log.info({ event: 'stream_refused_frames', refused: this.refusedInARow }, 'a stream kept sending frames it was told to hold back; closing it');
+          // What runs is given STOP_GRACE_MS to be answered (a busy node's queue), as at a stop.
           if (this.pending === 0) this.closeOverLimit();
+          else this.later(STOP_GRACE_MS);
         }
         return;
       }
