@@ -7,8 +7,10 @@ import { configDefaults, defineConfig } from 'vitest/config';
  * Files that must not share the machine with another file of their kind, in two lanes that
  * `npm test` (scripts/test.mjs) runs side by side, each one file at a time, after the others:
  * - "browser": the Chromium tests (the heaviest process we start; two browsers at once made page
- *   loads miss their waits), and, to even the two lanes' length, outbox-faults (SIGKILL loops) and
- *   the benchmark harness (~15 s; on 2026-11-30 the alone lane summed 555 s against 502).
+ *   loads miss their waits), and, to even the two lanes' length, outbox-faults (SIGKILL loops),
+ *   the benchmark harness (~15 s; on 2026-11-30 the alone lane summed 555 s against 502) and
+ *   reachability-hysteresis (~40 s, no namespace: a short-wait test, one at a time as in the alone
+ *   lane; a CI run of 639b79a's parent took 571 s in the alone lane against 493 s, the run 1,206 s).
  *   This lane starts once the shared run has three files left;
  * - "alone": the network-namespace tests (a router each, with its timers; never two at once), the
  *   relayed-name red team (failed under load) and the mailbox test (failed once in three runs
@@ -18,12 +20,14 @@ import { configDefaults, defineConfig } from 'vitest/config';
  * Measured 2026-11-27 (AMD, 2 cores): the lanes took 417 s and 513 s side by side, 707 s one
  * after the other; a file beside the other lane takes up to 1.6× as long as alone.
  */
-const BROWSER = ['test/ui/**/*.test.ts', 'test/electron/**/*.test.ts', 'test/outbox-faults.test.ts', 'test/bench/**/*.test.ts'];
+const BROWSER = ['test/ui/**/*.test.ts', 'test/electron/**/*.test.ts', 'test/outbox-faults.test.ts', 'test/bench/**/*.test.ts', 'test/reachability-hysteresis.test.ts'];
 const ALONE = [
   'test/ipv6*.test.ts',
   'test/nat-*.test.ts',
   'test/port-mapping.test.ts',
-  'test/reachability*.test.ts',
+  'test/reachability.test.ts',
+  'test/reachability-proof*.test.ts',
+  'test/reachability-triggers.test.ts',
   'test/redteam/relayed-name.test.ts',
   'test/redteam/gateway-datagrams.test.ts',
   'test/mailbox.test.ts',
