@@ -11,6 +11,16 @@
  */
 import { canonicalServerName } from './identifiers.ts';
 
+/**
+ * What the refusal shows of an authority it could not read: someone else's text (a link, a peer's
+ * request), quoted, cut, and every character outside printable ASCII written out (a host name is
+ * ASCII: a bidi override there would reorder the owner's screen).
+ */
+function shownAuthority(authority: string): string {
+  const cut = authority.length > 100 ? `${authority.slice(0, 100)}…` : authority;
+  return `"${cut.replace(/[^\x20-\x7e…]/gu, (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`)}"`;
+}
+
 export type EndpointCheck = { ok: true; endpoint: string; url: URL } | { ok: false; reason: string };
 
 const RAW = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#\\]*)(.*)$/s;
@@ -31,13 +41,13 @@ export function normalizeEndpoint(value: string): EndpointCheck {
   if (rest !== '' && rest !== '/') return { ok: false, reason: 'an endpoint must not carry a path (the protocol defines the paths)' };
   const hostPort = canonicalServerName(authority);
   if (hostPort === null) {
-    return { ok: false, reason: `"${authority}" is not a host name, a dotted-quad IPv4 address or a bracketed IPv6 address (with an optional port)` };
+    return { ok: false, reason: `${shownAuthority(authority)} is not a host name, a dotted-quad IPv4 address or a bracketed IPv6 address (with an optional port)` };
   }
   let url: URL;
   try {
     url = new URL(`${scheme}://${hostPort}/`);
   } catch {
-    return { ok: false, reason: `"${authority}" is not a valid host` };
+    return { ok: false, reason: `${shownAuthority(authority)} is not a valid host` };
   }
   // Paranoia: the URL parser must not have reinterpreted the host we checked.
   if (url.host !== hostPort && `${url.host}:${scheme === 'https' ? 443 : 80}` !== hostPort) {

@@ -11,7 +11,7 @@
  *   sends signed invites of its own (`invite`), and answers further paths from `routes`; an
  *   impostor serves a keys document of its own making (`keysDocument`, `identity`).
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Envelope } from '../../main/core/federation/envelope.ts';
@@ -44,7 +44,8 @@ export class FakePeer {
   /** Further discovery capabilities to advertise (e.g. destination_binding). */
   capabilities: string[] = [];
   /** Answers for further paths (without the query), e.g. a hostile `GET /pull`, given the request's body text; 'hang': never (until `dropConnections`). */
-  readonly routes = new Map<string, (url: URL, body: string) => { status: number; body: unknown; headers?: Record<string, string> } | 'hang'>();
+  /** Answers of its own for these paths; each is given the request's URL, body and headers. */
+  readonly routes = new Map<string, (url: URL, body: string, headers: IncomingHttpHeaders) => { status: number; body: unknown; headers?: Record<string, string> } | 'hang'>();
   /** Its discovery answers 503 (cannot be read) while set. */
   discoveryDown = false;
   /** The federation_endpoint its discovery names (its own URL by default). */
@@ -179,7 +180,7 @@ export class FakePeer {
       }
       const route = this.routes.get(path);
       if (route) {
-        const answer = route(url, Buffer.concat(chunks).toString());
+        const answer = route(url, Buffer.concat(chunks).toString(), req.headers);
         if (answer === 'hang') {
           this.hanging.add(res);
           return;

@@ -7,6 +7,7 @@
  */
 import { LRUCache } from 'lru-cache';
 import { isServerName } from '../../../shared/identifiers.ts';
+import { cleanText } from '../util/untrusted-text.ts';
 import type { TrustStore } from '../trust/trust-store.ts';
 import type { Vouch } from './address-policy.ts';
 import { REFERENCE_V2, readDiscovery, type ReadDiscovery } from './reference/dialect.ts';
@@ -114,7 +115,7 @@ export class Discovery {
     if (response.status !== 200) throw new FederationRequestError(`discovery at ${url} answered HTTP ${response.status}`, url, { answered: true });
     const read = readDiscovery(response.json, url);
     if (!read.ok) throw new FederationRequestError(`discovery at ${url} is not valid: ${read.reason}`, url, { answered: true });
-    if (!speaksWithUs(read.document)) throw new FederationRequestError(`discovery at ${url} speaks ${read.document.version}, not ${PROTOCOL_VERSION}`, url, { answered: true });
+    if (!speaksWithUs(read.document)) throw new FederationRequestError(`discovery at ${url} speaks ${cleanText(read.document.version, 64)}, not ${PROTOCOL_VERSION}`, url, { answered: true });
     // Where else the server at this origin says it lives: tried when this origin cannot be reached (issue #32 item 4).
     this.http.failover.learn(url.slice(0, -WELL_KNOWN_PATH.length), read.document.federation_endpoints);
     return read.document;

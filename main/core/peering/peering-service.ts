@@ -200,8 +200,12 @@ export class PeeringService {
       public_key: identity.publicKeyHex,
       tls_fingerprint: this.d.tls()?.fingerprint256 ?? null,
     };
+    // Bound to the link's server whatever its discovery says: unbound, an inviter could pass our
+    // signed request on to the server whose token it put in its own link (within the minute a
+    // signature holds), and that server would take us as a peer nobody asked for (a red-team
+    // review, 2026-11-30). Every Paracord node since destination binding (migration 18) checks it.
     const response = await this.contact(invite.server_name, () =>
-      this.d.http.signed(identity, 'POST', invite.endpoint, PEERING_PATH, JSON.stringify(request), { ...via, destination: invite.server_name, bind: keys.binds }),
+      this.d.http.signed(identity, 'POST', invite.endpoint, PEERING_PATH, JSON.stringify(request), { ...via, destination: invite.server_name, bind: true }),
     );
     if (response.status !== 200) throw peerRefusal(invite.server_name, response, 'peering_refused', { keep: ['link_used', 'link_expired', 'link_revoked', 'already_peer', 'name_taken'] });
     this.d.db.transaction(() => {
@@ -455,8 +459,11 @@ export class PeeringService {
     const used = await this.refusedWith(row.id, request.server_name, async () => this.d.db.transaction(() => {
       // Checked again before the token is claimed: a refused link stays unused.
       this.d.claims.checkPeeringNow(request.server_name, request.key_id, request.public_key);
-      // Single use even under a race: only the first UPDATE claims the token.
-      const claimed = this.d.db.prepare('UPDATE peer_invites SET used_at = ?, used_by = ? WHERE id = ? AND used_at IS NULL AND revoked_at IS NULL').run(now, request.server_name, row.id).changes;
+      // Single use even under a race: only the first UPDATE claims the token, and only while the link
+      // still holds now (a redemption finishing after its call-back is past the link's end: refused).
+      const claimed = this.d.db
+        .prepare('UPDATE peer_invites SET used_at = ?, used_by = ? WHERE id = ? AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?')
+        .run(now, request.server_name, row.id, Date.now()).changes;
       if (claimed === 0) return false;
       this.bind(request.server_name, request.key_id, request.public_key, request.endpoint, request.tls_fingerprint, now);
       if (keys) this.d.keys.store(keys.document, now, keys.raw);
@@ -464,7 +471,13 @@ export class PeeringService {
       else this.d.pull.markReached(request.server_name);
       return true;
     })());
-    if (!used) throw conflict('link_used', 'this invite link was already used');
+    if (!used) {
+      // What ended it meanwhile, in its own words (a revoke during the call-back was told as "used").
+      const ended = this.d.db.prepare<[string], { used_at: number | null; revoked_at: number | null }>('SELECT used_at, revoked_at FROM peer_invites WHERE id = ?').get(row.id);
+      if (ended?.revoked_at) throw forbidden('link_revoked', 'this invite link was revoked by its owner');
+      if (!ended?.used_at) throw new HttpError(410, 'link_expired', 'this invite link has expired');
+      throw conflict('link_used', 'this invite link was already used');
+    }
     this.d.discovery.forget(request.server_name);
     this.d.log.info({ event: 'peered', server: request.server_name, via: 'invite_link', invite: row.id, reachable: unreached === null, ...(unreached !== null ? { reach_error: unreached } : {}) }, 'a friend redeemed our invite link');
     // Its request, signed with the key it names and authorized by our token: heard from. (Signed
