@@ -17,8 +17,14 @@ import { canonicalServerName } from './identifiers.ts';
  * ASCII: a bidi override there would reorder the owner's screen).
  */
 function shownAuthority(authority: string): string {
-  const cut = authority.length > 100 ? `${authority.slice(0, 100)}…` : authority;
-  return `"${cut.replace(/[^\x20-\x7e…]/gu, (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`)}"`;
+  let shown = '';
+  for (const c of authority) {
+    // Printable ASCII but the quote and the backslash as it is; anything else written out (\u{…}).
+    const next = c >= ' ' && c <= '~' && c !== '"' && c !== '\\' ? c : `\\u{${c.codePointAt(0)!.toString(16)}}`;
+    if (shown.length + next.length > 100) return `"${shown}"…`;
+    shown += next;
+  }
+  return `"${shown}"`;
 }
 
 export type EndpointCheck = { ok: true; endpoint: string; url: URL } | { ok: false; reason: string };

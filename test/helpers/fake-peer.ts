@@ -43,8 +43,7 @@ export class FakePeer {
   batch = false;
   /** Further discovery capabilities to advertise (e.g. destination_binding). */
   capabilities: string[] = [];
-  /** Answers for further paths (without the query), e.g. a hostile `GET /pull`, given the request's body text; 'hang': never (until `dropConnections`). */
-  /** Answers of its own for these paths; each is given the request's URL, body and headers. */
+  /** Answers for further paths (without the query), e.g. a hostile `GET /pull`, given the request's URL, body text and headers; 'hang': never (until `dropConnections`). */
   readonly routes = new Map<string, (url: URL, body: string, headers: IncomingHttpHeaders) => { status: number; body: unknown; headers?: Record<string, string> } | 'hang'>();
   /** Its discovery answers 503 (cannot be read) while set. */
   discoveryDown = false;

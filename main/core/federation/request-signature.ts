@@ -13,7 +13,8 @@
  * crates/paracord-federation/src/client.rs `FederationTarget::destination`, the peer's server_name
  * lowercased). The snapshots of github:Scdouglas1999/Paracord at v0.8.5 (29d7f47) and of
  * github:Scoduglas1999/Paracord at v0.9.0 (9c9aafc) still sign four lines only. We send the header
- * only to servers that advertise DESTINATION_BINDING_CAPABILITY (paths.ts) in discovery.
+ * only to servers that advertise DESTINATION_BINDING_CAPABILITY (paths.ts) in discovery, and with
+ * a redeemer's POST /peering always (peering-service.ts).
  */
 import { sha256Hex } from '../crypto/sha256.ts';
 

@@ -33,7 +33,7 @@ import { encodeLink, parseLink, type LinkPayload } from './invite-link.ts';
 import { PendingPeerings } from './pending-peerings.ts';
 import type { LinkMailboxes } from '../mailbox/choice.ts';
 import { hashToken, peeringProof, proofKey, type PeeringAnswer, type PeeringAnswerMessage, type PeeringRequest, type PeeringRequestFields } from './peering-wire.ts';
-import { DESTINATION_BINDING_CAPABILITY, KEYS_PATH, PEERING_ANSWER_PATH, PEERING_PATH } from '../federation/paths.ts';
+import { KEYS_PATH, PEERING_ANSWER_PATH, PEERING_PATH } from '../federation/paths.ts';
 
 export const DEFAULT_LINK_LIFETIME_MS = 7 * 24 * 3600_000;
 /** Refusals the inviter sends back through a mailbox: about the link itself, to its redeemer. */
@@ -184,7 +184,7 @@ export class PeeringService {
       if (!listsKey(check.document, invite.key_id, invite.public_key)) {
         throw new PinMismatch(`it does not serve the key in the link (${invite.key_id}); the link or the server is not genuine`);
       }
-      return { document: check.document, raw: response.json, discovery, binds: discovery.capabilities.includes(DESTINATION_BINDING_CAPABILITY) };
+      return { document: check.document, raw: response.json, discovery };
     }).catch((error: unknown) => {
       // Nobody reaches it: its link may name friends that keep its mail (issue #32).
       if (error instanceof HttpError && error.code === 'peer_unreachable' && this.viaOf(invite).length > 0) return error;
