@@ -12,7 +12,8 @@ import { MAX_CLOCK_SKEW_MS } from './ordering.ts';
 import { mentions } from './read-markers.ts';
 import { BANNED_BACKLOG_GRACE_MS, bannedEventIsAbuse } from './room-bans.ts';
 import { RoomStore } from './room-store.ts';
-import { escapeHtml, highlight, matchExpression, queryWords } from './search-index.ts';
+import { escapeHtml, highlight, queryWords } from './search-index.ts';
+import { matchExpression } from './search-match.ts';
 
 let db: Db;
 beforeEach(({ tempDb }) => {

@@ -23,7 +23,7 @@ export function searchDatabaseFile(eventsFile: string): string {
 }
 
 const LAYOUT = `
-  -- room_key: one token naming the message's room (search-index.ts roomKey), matched with the
+  -- room_key: one token naming the message's room (search-match.ts roomKey), matched with the
   -- words, so a search in a few rooms reads their matches only (layout 3).
   CREATE VIRTUAL TABLE IF NOT EXISTS search.message_search USING fts5 (
     body, room_key, room_id UNINDEXED, event_id UNINDEXED,

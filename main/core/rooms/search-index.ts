@@ -26,13 +26,13 @@
  * computed in SQL only (it does not fit a JavaScript number). A message keeps the key of the
  * depth it was first indexed at; an edit or delete re-keys it from its current depth.
  */
-import { createHash } from 'node:crypto';
 import type { Envelope } from '../federation/envelope.ts';
 import { jsonStringBytes, utf8Bytes, withinBytes } from '../federation/page-budget.ts';
 import type { Db } from '../store/connection.ts';
 import { indexedEventAt, openSearchIndex } from './search-db.ts';
 import { FoldBurst, type FoldBurstOptions } from './fold-burst.ts';
 import { SearchFoldWorker } from './search-fold-worker.ts';
+import { MAX_ROOM_KEYS, RoomKeys, searchExpression } from './search-match.ts';
 import type { SearchResult } from '../../../shared/contract/admin/messages.ts';
 import { UNINDEXED_COUNT_CAP } from '../../../shared/contract/admin/search-limits.ts';
 
@@ -65,24 +65,6 @@ export function queryWords(q: string): string[] {
   return [...new Set(words)].slice(0, MAX_QUERY_WORDS);
 }
 
-/** The MATCH expression: every word quoted (a `"` inside doubled), all required. */
-export function matchExpression(words: string[]): string {
-  return words.map((w) => `"${w.replace(/"/g, '""')}"`).join(' ');
-}
-
-/** The most room keys one match names: a user in more rooms is searched a match per this many, merged. */
-export const MAX_ROOM_KEYS = 200;
-
-/** A room's token in the index: `r` and 64 bits of its id's SHA-256, in hex (one unicode61 token). */
-export function roomKey(roomId: string): string {
-  return `r${createHash('sha256').update(roomId).digest('hex').slice(0, 16)}`;
-}
-
-/** The words, in the body only, and when given the rooms' keys (any of them): the MATCH expression of a search. */
-export function searchExpression(words: string[], roomKeys: readonly string[] | null): string {
-  const inBody = `body : (${matchExpression(words)})`;
-  return roomKeys === null ? inBody : `${inBody} AND room_key : (${roomKeys.map((k) => `"${k}"`).join(' OR ')})`;
-}
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 export function escapeHtml(s: string): string {
@@ -421,22 +403,11 @@ export class SearchIndex {
       key = this.nextKeyOfDepth(lo);
       this.keyStmt.run(eventRowid, key);
     }
-    this.insertStmt.run(key, body, this.roomKeyOf(roomId), roomId, eventId);
+    this.insertStmt.run(key, body, this.roomKeys.of(roomId), roomId, eventId);
     if (key > this.largestKey) this.largestKey = key;
   }
 
-  /** Room keys computed (the same few rooms for every message folded); cleared past 1,000. */
-  private readonly roomKeys = new Map<string, string>();
-
-  private roomKeyOf(roomId: string): string {
-    let key = this.roomKeys.get(roomId);
-    if (key === undefined) {
-      if (this.roomKeys.size >= 1_000) this.roomKeys.clear();
-      key = roomKey(roomId);
-      this.roomKeys.set(roomId, key);
-    }
-    return key;
-  }
+  private readonly roomKeys = new RoomKeys();
 
   /** The next free key of the depth whose first key is `lo` (read from the index). */
   private nextKeyOfDepth(lo: bigint): bigint {
@@ -518,7 +489,7 @@ export class SearchIndex {
     // them all would only slow its rare words down, 1.05 → 1.56 ms at 200,000 messages). In more
     // rooms than one match names (MAX_ROOM_KEYS), a match per MAX_ROOM_KEYS of them, merged.
     const narrows = roomId !== null || rooms.length < this.roomCountStmt.get()!;
-    const keys = narrows ? rooms.map((r) => this.roomKeyOf(r)) : null;
+    const keys = narrows ? rooms.map((r) => this.roomKeys.of(r)) : null;
     const groups = keys === null ? [null] : Array.from({ length: Math.ceil(keys.length / MAX_ROOM_KEYS) }, (_, i) => keys.slice(i * MAX_ROOM_KEYS, (i + 1) * MAX_ROOM_KEYS));
     const statement = this.db.prepare<unknown[], HitRow>(
       `SELECT CAST(m.search_key AS TEXT) AS search_key, m.room_id AS room_id, m.event_id AS event_id, e.sender AS sender, n.display_name AS sender_display_name, m.body AS body, e.origin_ts AS origin_ts
