@@ -112,8 +112,8 @@ describe.skipIf(unavailable !== null)('automatic port mapping against miniupnpd 
       expect(proxy.output()).toMatch(/"broken":"AddAnyPortMapping","n":1,"status":200/);
       expect(proxy.output()).toMatch(/"broken":"GetSpecificPortMappingEntry","n":1,/);
       // (Found in the router's list, which miniupnpd gives newest first.)
-      expect(proxy.output()).toMatch(/"answered":"POST \/ctl\/IPConn","action":"GetGenericPortMappingEntry","n":1,"status":200/);
-      expect(proxy.output()).toMatch(/"answered":"POST \/ctl\/IPConn","action":"DeletePortMapping","n":1,"status":200/);
+      await expect.poll(() => proxy.output()).toMatch(/"answered":"POST \/ctl\/IPConn","action":"GetGenericPortMappingEntry","n":1,"status":200/);
+      await expect.poll(() => proxy.output()).toMatch(/"answered":"POST \/ctl\/IPConn","action":"DeletePortMapping","n":1,"status":200/);
       // (Before: the mapping stayed for its whole lease, pointing at the node's port.)
       expect(router.natRules(), `${proxy.output()}\n${run.output()}`).not.toMatch(new RegExp(`${LAN_NODE.replaceAll('.', '\\.')}:${port}\\b`));
       // The other program's mapping is left.
@@ -143,8 +143,9 @@ describe.skipIf(unavailable !== null)('automatic port mapping against miniupnpd 
       // Looked for among the router's mappings, and deleted by its port and protocol. (Before: the
       // fault read as the router's "no"; only the library's own stop asked a deletion, with no
       // protocol, which miniupnpd takes and other routers refuse: the mapping then stayed its lease.)
-      expect(proxy.output()).toMatch(/"answered":"POST \/ctl\/IPConn","action":"GetSpecificPortMappingEntry","n":1,"status":200/);
-      expect(proxy.output()).toMatch(/"answered":"POST \/ctl\/IPConn","action":"DeletePortMapping","n":1,"status":200/);
+      // (The proxy, another process, writes its "answered" line after it passed the answer on: waited for.)
+      await expect.poll(() => proxy.output()).toMatch(/"answered":"POST \/ctl\/IPConn","action":"GetSpecificPortMappingEntry","n":1,"status":200/);
+      await expect.poll(() => proxy.output()).toMatch(/"answered":"POST \/ctl\/IPConn","action":"DeletePortMapping","n":1,"status":200/);
       expect(router.natRules(), `${proxy.output()}\n${run.output()}`).not.toMatch(new RegExp(`${LAN_NODE.replaceAll('.', '\\.')}:${port}\\b`));
     } finally {
       if (run) await stopChild(run.child);

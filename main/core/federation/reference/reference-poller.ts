@@ -376,6 +376,16 @@ export class ReferencePoller {
     }
   }
 
+  /**
+   * The owner added `peer` again (a new key confirmed, another address): the waits its rooms earned
+   * end, and they are polled at the next round. Pages it served signed with a key not known yet were
+   * refused each round, and their growing wait (up to 10 minutes) outlasted the owner's confirmation.
+   */
+  resume(peer: string): void {
+    this.d.db.prepare('UPDATE reference_poll_cursors SET failures = 0, next_at = 0 WHERE server_name = ?').run(peer);
+    for (const key of this.fruitlessRounds.keys()) if (key.startsWith(`${peer} `)) this.fruitlessRounds.delete(key);
+  }
+
   private get intervalMs(): number {
     return this.d.intervalMs ?? DEFAULT_REFERENCE_POLL_INTERVAL_MS;
   }

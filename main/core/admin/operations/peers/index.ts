@@ -191,6 +191,8 @@ export function peerOperations(node: NodeContext, running: Running): Pick<AdminH
       }
       // Its dialect or pacing may have changed too: a wait decided on the old ones ends.
       node.workers.deliver(name);
+      // So does a reference peer's poll wait (pages refused under a key the owner now confirmed).
+      running.referencePoller.resume(name);
       node.log.info({ event: 'peer_added', server: name, endpoint, pinned: confirmed !== undefined, dialect: discovered?.dialect ?? 'unknown' }, 'peer added');
       node.notifications.notify({ type: 'status' });
       return peerView(node, server);
