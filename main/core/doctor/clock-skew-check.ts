@@ -26,7 +26,7 @@ export async function checkClockSkew(db: Database.Database | null, http: HttpCli
       const sent = Date.now();
       try {
         // Through the node's outbound address policy and certificate pins, as the node itself calls.
-        const response = await http.send('GET', `${peer.endpoint.replace(/\/+$/, '')}${KEYS_PATH}`, {}, undefined, { timeoutMs });
+        const response = await http.send('GET', `${peer.endpoint.replace(/\/+$/, '')}${KEYS_PATH}`, {}, undefined, { timeoutMs, server: peer.server_name });
         const received = Date.now();
         const date = Date.parse(String(response.headers.date ?? ''));
         if (Number.isNaN(date)) return { peer: peer.server_name, skew: null, refused: null, failed: 'no Date header' };
@@ -57,7 +57,7 @@ export function peerClient(db: Database.Database | null, insecureHttp: boolean, 
   try {
     const trust = new TrustStore(db, new Settings(db));
     const policy = new AddressPolicy({ insecureHttp, allowPrivateAddresses, endpointVouch: (origin) => trust.endpointVouch(origin), isHomeAddress: homeAddressCheck() });
-    return new HttpClient({ allowInsecureHttp: insecureHttp, pinFor: (url) => trust.pinnedFingerprintFor(url), policy });
+    return new HttpClient({ allowInsecureHttp: insecureHttp, pinFor: (url, server) => trust.pinnedFingerprintFor(url, server), policy });
   } catch {
     return null;
   }

@@ -24,6 +24,17 @@ export const PROTOCOL_VERSION = 'federation-v1';
  */
 export type DiscoveryDocument = ReadDiscovery;
 
+/** How Discovery.fetchDocument asks (each as HttpClient's SendOptions says). */
+export interface FetchDocumentOptions {
+  pin?: string;
+  signal?: AbortSignal;
+  vouch?: Vouch;
+  fresh?: boolean;
+  maxResponseBytes?: number;
+  /** The server expected at that URL: its own row's pinned certificate applies. */
+  server?: string;
+}
+
 /** The document we serve: the reference's ServerInfo (protocol.rs:53-60) plus our extras. */
 export interface ServedDiscoveryDocument {
   server_name: string;
@@ -106,11 +117,16 @@ export class Discovery {
     entry.expires = now;
   }
 
-  /** Fetches and validates a discovery document from a base URL (no cache; `fresh`: on a new connection; `maxResponseBytes`: a smaller cap on the answer). */
-  async fetchDocument(baseUrl: string, pin?: string, signal?: AbortSignal, vouch?: Vouch, fresh = false, maxResponseBytes?: number): Promise<DiscoveryDocument> {
+  /**
+   * Fetches and validates a discovery document from a base URL (no cache). `server`: the server
+   * expected there (its own pinned certificate applies: HttpClient's SendOptions); `fresh`: on a
+   * new connection; `maxResponseBytes`: a smaller cap on the answer.
+   */
+  async fetchDocument(baseUrl: string, options: FetchDocumentOptions = {}): Promise<DiscoveryDocument> {
     const url = this.http.checkEndpoint(baseUrl) + WELL_KNOWN_PATH;
+    const { pin, signal, vouch, fresh, maxResponseBytes, server } = options;
     const response = await this.http.send('GET', url, { accept: 'application/json' }, undefined, {
-      ...(pin ? { pin } : {}), ...(signal ? { signal } : {}), ...(vouch ? { vouch } : {}), ...(fresh ? { fresh } : {}), ...(maxResponseBytes ? { maxResponseBytes } : {}),
+      ...(pin ? { pin } : {}), ...(signal ? { signal } : {}), ...(vouch ? { vouch } : {}), ...(fresh ? { fresh } : {}), ...(maxResponseBytes ? { maxResponseBytes } : {}), ...(server !== undefined ? { server } : {}),
     });
     if (response.status !== 200) throw new FederationRequestError(`discovery at ${url} answered HTTP ${response.status}`, url, { answered: true });
     const read = readDiscovery(response.json, url);
@@ -139,7 +155,7 @@ export class Discovery {
     const base = this.trust.get(serverName)?.endpoint ?? `https://${serverName}`;
     try {
       if (!isServerName(serverName)) throw new FederationRequestError(`${JSON.stringify(serverName.slice(0, 100))} is not a canonical server name`, serverName);
-      const document = await this.fetchDocument(base, undefined, signal, undefined, false, DISCOVERY_MAX_BYTES);
+      const document = await this.fetchDocument(base, { ...(signal ? { signal } : {}), maxResponseBytes: DISCOVERY_MAX_BYTES, server: serverName });
       if (document.server_name !== serverName) {
         throw new FederationRequestError(`discovery for ${serverName} names another server (${document.server_name})`, base, { answered: true });
       }

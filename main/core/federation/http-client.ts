@@ -60,8 +60,11 @@ export interface HttpClientOptions {
   /** Whether http:// endpoints may be used (`--insecure-http`, loopback/LAN testing). */
   allowInsecureHttp: boolean;
   timeoutMs?: number;
-  /** The pinned certificate fingerprint for an https URL, if its peer was added with one. */
-  pinFor?: (url: URL) => string | null | undefined;
+  /**
+   * The certificate pinned for an https URL: the one `server` (the server the request is for)
+   * stored with that endpoint, if any (TrustStore.pinnedFingerprintFor).
+   */
+  pinFor?: (url: URL, server: string | undefined) => string | null | undefined;
   /** Where connections may go (address-policy.ts); by default no non-public address is vouched for. */
   policy?: AddressPolicy;
   /**
@@ -117,8 +120,13 @@ export interface SendOptions {
   fresh?: boolean | 'direct';
   /** Who named this endpoint (address-policy.ts): the owner, a token-holding friend, or nobody we trust. */
   vouch?: Vouch;
-  /** For signed requests: the server the request is for (bound when it advertises binding). */
+  /** For signed requests: the server the request is for (bound when it advertises binding; its pin applies). */
   destination?: string;
+  /**
+   * For unsigned requests: the server the request is for. Only its own row's certificate pin
+   * applies to the request; without a server, only a pin the owner typed for that endpoint.
+   */
+  server?: string;
   /** Override: bind (true) or not (false) regardless of what discovery says. */
   bind?: boolean;
   /**
@@ -262,7 +270,7 @@ export class HttpClient {
   async send(method: string, url: string, headers: Record<string, string>, body?: string | Buffer, options: SendOptions = {}): Promise<FederationResponse> {
     const parsed = this.checkUrl(url);
     const timeout = options.timeoutMs ?? this.options.timeoutMs ?? 15_000;
-    const pin = parsed.protocol === 'https:' ? (options.pin ?? this.options.pinFor?.(parsed) ?? undefined) : undefined;
+    const pin = parsed.protocol === 'https:' ? (options.pin ?? this.options.pinFor?.(parsed, options.server ?? options.destination) ?? undefined) : undefined;
     const { request } = await loadUndici();
     // A fresh connection (a reachability probe): a kept-alive one proves nothing about the network now.
     const dispatcher = options.fresh ? await this.newAgent(options.vouch ?? 'none', pin, options.fresh !== 'direct') : await this.agentFor(options.vouch ?? 'none', pin);

@@ -183,10 +183,10 @@ export class NameClaims {
     for (const attempt of pin ? [pin, undefined] : [undefined]) {
       try {
         // The domain is the peer's word: vouch "peering" (address-policy.ts), as for a link's endpoint.
-        const discovered = await this.d.discovery.fetchDocument(base, attempt, AbortSignal.timeout(PROOF_DEADLINE_MS), 'peering');
+        const discovered = await this.d.discovery.fetchDocument(base, { ...(attempt ? { pin: attempt } : {}), signal: AbortSignal.timeout(PROOF_DEADLINE_MS), vouch: 'peering', server });
         if (discovered.server_name !== server) throw new Error(`the server at ${base} is ${discovered.server_name}, not ${server}`);
         const response = await this.d.http.send('GET', joinUrl(discovered.federation_endpoint, KEYS_PATH), { accept: 'application/json' }, undefined, {
-          vouch: 'peering', signal: AbortSignal.timeout(PROOF_DEADLINE_MS), ...(attempt ? { pin: attempt } : {}),
+          vouch: 'peering', signal: AbortSignal.timeout(PROOF_DEADLINE_MS), server, ...(attempt ? { pin: attempt } : {}),
         });
         if (response.status !== 200) throw new Error(`its keys answered HTTP ${response.status}`);
         const listed = servedKeys(discovered.dialect, response.json, server);

@@ -108,7 +108,7 @@ function buildPeerKnowledge({ config, log, db, settings, state }: NodeBasics, bu
     isHomeAddress: homeAddressCheck(undefined, undefined, routerAddresses),
   });
   const http: HttpClient = new HttpClient({
-    allowInsecureHttp: config.insecureHttp, pinFor: (url) => trust.pinnedFingerprintFor(url), policy,
+    allowInsecureHttp: config.insecureHttp, pinFor: (url, server) => trust.pinnedFingerprintFor(url, server), policy,
     // The persistent link (docs/PROTOCOL.md): idle connections to peers kept as long as our listener keeps theirs.
     ...(config.keepAliveTimeoutMs !== undefined ? { keepAliveMaxMs: config.keepAliveTimeoutMs } : {}),
     // Peers' other endpoints (their discovery's federation_endpoints) survive a restart (issue #32 item 4).

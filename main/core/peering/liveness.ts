@@ -98,7 +98,7 @@ export class PeerLiveness {
     const signal = abort.signal;
     try {
       const endpoint = await this.deps.discovery.endpointOf(server, now, signal);
-      const document = await this.deps.discovery.fetchDocument(endpoint, undefined, signal, undefined, false, MAX_CHECK_BYTES);
+      const document = await this.deps.discovery.fetchDocument(endpoint, { signal, maxResponseBytes: MAX_CHECK_BYTES, server });
       if (document.server_name !== server) throw new Error(`${endpoint} answers as ${document.server_name}, not as ${server}`);
       entry.view = { answered_at: Date.now(), not_answering_since: null, answers_wrongly: false, error: null };
     } catch (error) {

@@ -169,14 +169,14 @@ export class PeeringService {
     }
     const pin = invite.tls_fingerprint ?? undefined;
     if (invite.endpoint.startsWith('https:') && !pin) throw badRequest('invalid_link', 'an https link must carry the certificate fingerprint');
-    const via = { vouch: 'peering' as const, ...(pin ? { pin } : {}) };
+    const via = { vouch: 'peering' as const, server: invite.server_name, ...(pin ? { pin } : {}) };
     // A link naming a server we already peer with must carry that server's own key: before
     // anything is sent to the endpoint it names.
     await this.d.claims.checkPeering(invite.server_name, invite.key_id, invite.public_key);
 
     // What the link promises must be what the server serves.
     const keys = await this.contact(invite.server_name, async () => {
-      const discovery = await this.d.discovery.fetchDocument(invite.endpoint, pin, undefined, 'peering');
+      const discovery = await this.d.discovery.fetchDocument(invite.endpoint, { ...(pin ? { pin } : {}), vouch: 'peering', server: invite.server_name });
       if (discovery.server_name !== invite.server_name) throw new PinMismatch(`the server at ${invite.endpoint} is ${discovery.server_name}, not ${invite.server_name}`);
       const response = await this.d.http.send('GET', joinUrl(invite.endpoint, KEYS_PATH), { accept: 'application/json' }, undefined, via);
       const check = checkKeysDocument(response.json, invite.server_name);
@@ -426,7 +426,7 @@ export class PeeringService {
     const callBack = async () => {
       // The redeemer's endpoint is its word: vouch "peering" (address-policy.ts).
       const response = await this.d.http.send('GET', joinUrl(this.d.http.checkEndpoint(request.endpoint), KEYS_PATH), { accept: 'application/json' }, undefined, {
-        vouch: 'peering', signal: AbortSignal.timeout(PROBE_TIMEOUT_MS), timeoutMs: PROBE_TIMEOUT_MS, ...(pin ? { pin } : {}),
+        vouch: 'peering', signal: AbortSignal.timeout(PROBE_TIMEOUT_MS), timeoutMs: PROBE_TIMEOUT_MS, server: request.server_name, ...(pin ? { pin } : {}),
       });
       if (response.status !== 200) throw new NotReached(`${request.endpoint} answered HTTP ${response.status} for its keys, not as a Paracord node`);
       const check = checkKeysDocument(response.json, request.server_name);

@@ -74,7 +74,7 @@ export async function probeCaller(deps: ProbeDeps, caller: string, keyId: string
     let document: Awaited<ReturnType<Discovery['fetchDocument']>>;
     try {
       // New connections: a kept-alive one says nothing about whether the caller can be reached now.
-      document = await deps.discovery.fetchDocument(base, undefined, signal, undefined, true);
+      document = await deps.discovery.fetchDocument(base, { signal, fresh: true, server: caller });
     } finally {
       noteConnections(base);
     }
@@ -83,7 +83,7 @@ export async function probeCaller(deps: ProbeDeps, caller: string, keyId: string
     }
     // Keys from the same place: the endpoint we know (or, without one, the endpoint its discovery names).
     const endpoint = explicit ?? document.federation_endpoint;
-    const response = await deps.http.send('GET', joinUrl(endpoint, KEYS_PATH), { accept: 'application/json' }, undefined, { signal, timeoutMs: PROBE_TIMEOUT_MS, fresh: true });
+    const response = await deps.http.send('GET', joinUrl(endpoint, KEYS_PATH), { accept: 'application/json' }, undefined, { signal, timeoutMs: PROBE_TIMEOUT_MS, fresh: true, server: caller });
     if (response.status !== 200) return answer('http_error', `${endpoint} answered HTTP ${response.status} for its keys`);
     const keys = checkKeysDocument(response.json, caller);
     if (!keys.ok) return answer('wrong_server', `the keys at ${endpoint} are not ${caller}'s: ${keys.reason}`);
@@ -97,7 +97,7 @@ export async function probeCaller(deps: ProbeDeps, caller: string, keyId: string
       // keys fetch spent the probe's time, the nonce was no longer awaited) is no "not reachable":
       // the caller, which saw no echo, takes our "reachable" as unproven (a review, 2026-11-28).
       const echo = await deps.http
-        .send('GET', joinUrl(endpoint, `${REACH_ECHO_PATH}/${nonce}`), { accept: 'application/json' }, undefined, { signal, timeoutMs: PROBE_TIMEOUT_MS, fresh: true })
+        .send('GET', joinUrl(endpoint, `${REACH_ECHO_PATH}/${nonce}`), { accept: 'application/json' }, undefined, { signal, timeoutMs: PROBE_TIMEOUT_MS, fresh: true, server: caller })
         .catch(() => null);
       if (echo?.status === 200 && (echo.json as { nonce?: unknown } | undefined)?.nonce !== nonce) return answer('wrong_server', `${endpoint} did not echo this probe's nonce: another server answers there`);
     }
@@ -125,7 +125,7 @@ function note(families: Families, family: 4 | 6, reached: boolean): void {
  * made every probe of its open a connection there).
  */
 async function tryOtherFamily(deps: ProbeDeps, caller: string, base: string, endpoints: readonly string[], families: Families, holdsKey: (publicKey: string) => boolean, signal: AbortSignal): Promise<void> {
-  const pin = deps.trust.pinnedFingerprintFor(new URL(base)) ?? undefined;
+  const pin = deps.trust.pinnedFingerprintFor(new URL(base), caller) ?? undefined;
   for (const family of [4, 6] as const) {
     if (families[family === 4 ? 'ipv4' : 'ipv6'] !== null) continue;
     const other = endpoints.find((e) => isIP(new URL(e).hostname.replace(/^\[|\]$/g, '')) === family);

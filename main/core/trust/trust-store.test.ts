@@ -14,6 +14,27 @@ beforeEach(({ tempDb }) => {
   db = tempDb.db;
 });
 
+describe('TrustStore.pinnedFingerprintFor', () => {
+  it("takes the pin from the row of the server a request is for, never another row's at the same address; with no server named, only a pin the owner typed", () => {
+    const trust = new TrustStore(db, new Settings(db));
+    const pin = (c: string) => Array.from({ length: 32 }, () => c + c).join(':');
+    // A link holder stored first, at a friend's address with its own certificate, then the friend (no pin: a CA certificate).
+    trust.upsert('holder.test', { endpoint: 'https://friend.example:8448', endpoint_source: 'peer', tls_fingerprint: pin('A') });
+    trust.upsert('friend.test', { endpoint: 'https://friend.example:8448/', endpoint_source: 'peer' });
+    const at = new URL('https://friend.example:8448/_paracord/federation/v1/events');
+    expect(trust.pinnedFingerprintFor(at, 'friend.test')).toBeNull();
+    expect(trust.pinnedFingerprintFor(at, 'holder.test')).toBe(pin('A'));
+    expect(trust.pinnedFingerprintFor(at, 'nobody.test')).toBeNull();
+    expect(trust.pinnedFingerprintFor(at)).toBeNull(); // a peer's word pins nothing for a request for nobody
+    // Another address of the holder's server: its pin is for its endpoint only.
+    expect(trust.pinnedFingerprintFor(new URL('https://friend.example:8449/x'), 'holder.test')).toBeNull();
+    // An endpoint and certificate the owner typed: pinned for a request that names no server too.
+    trust.upsert('lan.test', { endpoint: 'https://192.168.1.20:8448', endpoint_source: 'owner', tls_fingerprint: pin('B') });
+    expect(trust.pinnedFingerprintFor(new URL('https://192.168.1.20:8448/.well-known/paracord/server'))).toBe(pin('B'));
+    expect(trust.pinnedFingerprintFor(new URL('https://192.168.1.20:8448/x'), 'lan.test')).toBe(pin('B'));
+  });
+});
+
 describe('TrustStore.endpointVouch', () => {
   it('an owner endpoint vouches for its literal address and the addresses recorded when added; a peer endpoint only as a peer\'s word', () => {
     const trust = new TrustStore(db, new Settings(db));

@@ -273,16 +273,24 @@ export class TrustStore {
     return () => this.peerListeners.delete(listener);
   }
 
-  /** The pinned certificate fingerprint for an endpoint URL (peers added with one). */
-  pinnedFingerprintFor(url: URL): string | null {
-    const origin = url.origin;
-    for (const server of this.pinnedEndpoints()) {
-      if (server.origin === origin) return server.fingerprint;
+  /**
+   * The certificate pinned for a request to `url`: with `server` (the server the request is for),
+   * the one in that server's own row when the URL is at its stored endpoint, and no other. A pin
+   * is a server's word about itself: one looked up by address across every row let a link holder,
+   * redeeming under its own name with a friend's address and its own certificate, pin the friend's
+   * address for every request to it (a red-team review, 2026-11-30). Without `server` (a request
+   * for nobody named yet): only a pin the owner typed with its endpoint.
+   */
+  pinnedFingerprintFor(url: URL, server?: string): string | null {
+    if (server !== undefined) {
+      const row = this.get(server);
+      if (!row?.endpoint || !row.tls_fingerprint) return null;
+      return originOf(row.endpoint) === url.origin ? row.tls_fingerprint : null;
     }
-    return null;
+    return this.pinnedEndpoints().find((r) => r.origin === url.origin && r.source === 'owner')?.fingerprint ?? null;
   }
 
-  private pinnedCache: { at: number; rows: Array<{ origin: string; fingerprint: string }> } | null = null;
+  private pinnedCache: { at: number; rows: Array<{ origin: string; fingerprint: string; source: EndpointSource | null }> } | null = null;
   private endpointCache: { at: number; vouches: Map<string, EndpointVouch> } | null = null;
 
   /**
@@ -322,17 +330,16 @@ export class TrustStore {
     return this.endpointCache.vouches.get(origin);
   }
 
-  private pinnedEndpoints(): Array<{ origin: string; fingerprint: string }> {
+  private pinnedEndpoints(): Array<{ origin: string; fingerprint: string; source: EndpointSource | null }> {
     if (this.pinnedCache && Date.now() - this.pinnedCache.at < 1_000) return this.pinnedCache.rows;
     const rows = this.db
-      .prepare<[], { endpoint: string; tls_fingerprint: string }>('SELECT endpoint, tls_fingerprint FROM federation_servers WHERE endpoint IS NOT NULL AND tls_fingerprint IS NOT NULL')
+      .prepare<[], { endpoint: string; tls_fingerprint: string; endpoint_source: EndpointSource | null }>(
+        'SELECT endpoint, tls_fingerprint, endpoint_source FROM federation_servers WHERE endpoint IS NOT NULL AND tls_fingerprint IS NOT NULL',
+      )
       .all()
       .flatMap((r) => {
-        try {
-          return [{ origin: new URL(r.endpoint).origin, fingerprint: r.tls_fingerprint }];
-        } catch {
-          return [];
-        }
+        const origin = originOf(r.endpoint);
+        return origin === null ? [] : [{ origin, fingerprint: r.tls_fingerprint, source: r.endpoint_source }];
       });
     this.pinnedCache = { at: Date.now(), rows };
     return rows;
@@ -378,5 +385,14 @@ function parseAddresses(json: string | null): string[] {
     return Array.isArray(parsed) ? parsed.filter((a): a is string => typeof a === 'string') : [];
   } catch {
     return [];
+  }
+}
+
+/** The origin (`scheme://host[:port]`) of a stored endpoint; null for one that is not a URL. */
+function originOf(endpoint: string): string | null {
+  try {
+    return new URL(endpoint).origin;
+  } catch {
+    return null;
   }
 }

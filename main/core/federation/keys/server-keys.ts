@@ -467,7 +467,7 @@ export class ServerKeys {
     const signal = deadlineMs ? AbortSignal.timeout(deadlineMs) : undefined;
     const endpoint = await this.discovery.endpointOf(serverName, now, signal);
     const url = joinUrl(endpoint, KEYS_PATH);
-    const response = await this.http.send('GET', url, { accept: 'application/json' }, undefined, { maxResponseBytes: KEYS_DOCUMENT_MAX_BYTES, ...(signal ? { signal } : {}) });
+    const response = await this.http.send('GET', url, { accept: 'application/json' }, undefined, { maxResponseBytes: KEYS_DOCUMENT_MAX_BYTES, server: serverName, ...(signal ? { signal } : {}) });
     if (response.status !== 200) throw new Error(`keys of ${serverName} at ${url}: HTTP ${response.status}`);
     const check = checkKeysDocument(response.json, serverName);
     if (check.ok) {

@@ -106,7 +106,9 @@ export function peerOperations(node: NodeContext, running: Running): Pick<AdminH
       if (serverName !== undefined) node.claims.refuseTakenName(serverName);
       const vouch = input.endpoint ? 'owner' : 'none';
       try {
-        discovered = await node.discovery.fetchDocument(input.endpoint ?? `https://${input.server_name}`, input.tls_fingerprint, undefined, vouch);
+        discovered = await node.discovery.fetchDocument(input.endpoint ?? `https://${input.server_name}`, {
+          vouch, ...(input.tls_fingerprint ? { pin: input.tls_fingerprint } : {}), ...(serverName !== undefined ? { server: serverName } : {}),
+        });
       } catch (error) {
         // With the key given (pinned by the owner), a peer that is down can still be added.
         // 502: it could not be reached, or answered something we cannot accept (`reason`).
@@ -126,7 +128,7 @@ export function peerOperations(node: NodeContext, running: Running): Pick<AdminH
           node.claims.refuseTakenName(serverName);
           endpoint = input.endpoint ?? discovered.federation_endpoint;
           if (!confirmed || discovered.dialect === 'reference') {
-            const response = await node.http.send('GET', joinUrl(endpoint, KEYS_PATH), { accept: 'application/json' }, undefined, { vouch, ...(input.tls_fingerprint ? { pin: input.tls_fingerprint } : {}) });
+            const response = await node.http.send('GET', joinUrl(endpoint, KEYS_PATH), { accept: 'application/json' }, undefined, { vouch, server: serverName, ...(input.tls_fingerprint ? { pin: input.tls_fingerprint } : {}) });
             if (response.status !== 200) throw new Error(`keys endpoint answered HTTP ${response.status}`);
             rawKeys = response.json;
             fetched = readPeerKeys(discovered, endpoint, rawKeys, serverName, confirmed);

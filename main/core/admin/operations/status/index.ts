@@ -67,7 +67,7 @@ export function statusOperations(node: NodeContext): Pick<AdminHandlers, 'getSta
       const url = node.federationUrl();
       if (!url) return { reachable: false, url: null, message: 'Federation is not running yet: finish the setup first.' };
       try {
-        const document = await node.discovery.fetchDocument(url, node.tls()?.fingerprint256);
+        const document = await node.discovery.fetchDocument(url, { ...(node.tls()?.fingerprint256 ? { pin: node.tls()!.fingerprint256 } : {}) });
         if (document.server_name !== node.identity()?.serverName) {
           return { reachable: false, url, message: `${url} answers, but as ${document.server_name}: another server is at that address.` };
         }
