@@ -19,6 +19,8 @@ const UNDO_FROM_33 = [
   'DROP TABLE IF EXISTS mailbox_usage',
   'DROP TABLE IF EXISTS mailbox_share_usage',
   'ALTER TABLE mailbox_items DROP COLUMN share',
+  // 56: refused call-backs per invite link.
+  'ALTER TABLE peer_invites DROP COLUMN refused_callbacks',
 ];
 
 /** Takes away what migrations 33 and later added that a second run would fail on (call it before setting user_version ≤ 32). */

@@ -8,6 +8,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { PeerInvite, PendingPeering } from '../../../shared/contract/admin-operations.ts';
+import { MAX_REFUSED_CALLBACKS } from '../../../shared/contract/admin/peer-invites.ts';
 import { canonicalJson } from '../crypto/canonical-json.ts';
 import { HttpError, badRequest, conflict, forbidden, notFound } from '../errors.ts';
 import type { Discovery } from '../federation/discovery.ts';
@@ -37,7 +38,7 @@ import { KEYS_PATH, PEERING_ANSWER_PATH, PEERING_PATH } from '../federation/path
 
 export const DEFAULT_LINK_LIFETIME_MS = 7 * 24 * 3600_000;
 /** Refusals the inviter sends back through a mailbox: about the link itself, to its redeemer. */
-const ANSWERED_REFUSALS = new Set(['link_used', 'link_expired', 'link_revoked', 'already_peer', 'name_taken']);
+const ANSWERED_REFUSALS = new Set(['link_used', 'link_expired', 'link_revoked', 'link_ended', 'already_peer', 'name_taken']);
 
 interface PeerInviteRow {
   id: string;
@@ -48,6 +49,7 @@ interface PeerInviteRow {
   used_at: number | null;
   used_by: string | null;
   revoked_at: number | null;
+  refused_callbacks: number;
   proof_key: string | null;
 }
 
@@ -136,7 +138,7 @@ export class PeeringService {
       .prepare<[], PeerInviteRow>('SELECT * FROM peer_invites ORDER BY created_at DESC')
       .all()
       .map((r) => ({
-        id: r.id, note: r.note, created_at: r.created_at, expires_at: r.expires_at, used_by: r.used_by,
+        id: r.id, note: r.note, created_at: r.created_at, expires_at: r.expires_at, used_by: r.used_by, refused_callbacks: r.refused_callbacks,
         state: r.revoked_at ? 'revoked' : r.used_at ? 'used' : r.expires_at <= now ? 'expired' : 'active',
       }));
   }
@@ -207,7 +209,7 @@ export class PeeringService {
     const response = await this.contact(invite.server_name, () =>
       this.d.http.signed(identity, 'POST', invite.endpoint, PEERING_PATH, JSON.stringify(request), { ...via, destination: invite.server_name, bind: true }),
     );
-    if (response.status !== 200) throw peerRefusal(invite.server_name, response, 'peering_refused', { keep: ['link_used', 'link_expired', 'link_revoked', 'already_peer', 'name_taken'] });
+    if (response.status !== 200) throw peerRefusal(invite.server_name, response, 'peering_refused', { keep: [...ANSWERED_REFUSALS] });
     this.d.db.transaction(() => {
       this.bind(invite.server_name, invite.key_id, invite.public_key, invite.endpoint, invite.tls_fingerprint);
       this.d.keys.store(keys.document, Date.now(), keys.raw);
@@ -406,7 +408,7 @@ export class PeeringService {
       const identity = this.d.identity();
       return { server_name: identity.serverName, key_id: identity.keyId, public_key: identity.publicKeyHex, reachable: reason === null, ...(reason !== null ? { reach_error: reason.reason ?? 'it could not be called back' } : {}), ...this.namedMailboxes() };
     }
-    if (row.revoked_at) throw forbidden('link_revoked', 'this invite link was revoked by its owner');
+    if (row.revoked_at) throw endedLink(row);
     if (row.used_at) throw conflict('link_used', 'this invite link was already used');
     if (row.expires_at <= now) throw new HttpError(410, 'link_expired', 'this invite link has expired');
     if (this.d.trust.get(request.server_name)?.trust === 'block') throw forbidden('origin_blocked', `${request.server_name} is blocked by this server`);
@@ -448,9 +450,10 @@ export class PeeringService {
             // resolved to, a certificate's fingerprint would make a link an oracle of our network
             // (a helper's review, 2026-11-30). The owner's log keeps the words.
             this.d.log.info({ event: 'peering_callback_refused', server: request.server_name, code: mapped.code, error: cleanText(mapped.message, PEER_TEXT_MAX) }, 'a peering request was refused: its endpoint could not be used');
-            throw forbidden(mapped.code, mapped.code === 'address_refused'
+            const ended = this.refusedCallback(row.id);
+            throw forbidden(mapped.code, `${mapped.code === 'address_refused'
               ? `${request.server_name}: its endpoint is at an address this node does not connect to on a peer's word`
-              : `${request.server_name}: what answers at its endpoint is not the server that signed this request`);
+              : `${request.server_name}: what answers at its endpoint is not the server that signed this request`}${ended ? `; this invite link has now ended (${MAX_REFUSED_CALLBACKS} refused attempts)` : ''}`);
           }
         }
       }
@@ -473,8 +476,8 @@ export class PeeringService {
     })());
     if (!used) {
       // What ended it meanwhile, in its own words (a revoke during the call-back was told as "used").
-      const ended = this.d.db.prepare<[string], { used_at: number | null; revoked_at: number | null }>('SELECT used_at, revoked_at FROM peer_invites WHERE id = ?').get(row.id);
-      if (ended?.revoked_at) throw forbidden('link_revoked', 'this invite link was revoked by its owner');
+      const ended = this.d.db.prepare<[string], { used_at: number | null; revoked_at: number | null; refused_callbacks: number }>('SELECT used_at, revoked_at, refused_callbacks FROM peer_invites WHERE id = ?').get(row.id);
+      if (ended?.revoked_at) throw endedLink(ended);
       if (!ended?.used_at) throw new HttpError(410, 'link_expired', 'this invite link has expired');
       throw conflict('link_used', 'this invite link was already used');
     }
@@ -507,6 +510,26 @@ export class PeeringService {
     this.pending.done(server);
   }
 
+  /**
+   * Counts a redemption of link `id` refused at its call-back; at MAX_REFUSED_CALLBACKS the link
+   * ends (revoked, with the count saying why). A refused call-back leaves a link unused, for a
+   * genuine redeemer whose endpoint was wrong; without an end, its holder could go on naming
+   * addresses of our network, one every 10 s, to learn which answer TLS (a red-team review,
+   * 2026-11-30). Returns whether the link ended now.
+   */
+  private refusedCallback(id: string, now = Date.now()): boolean {
+    const row = this.d.db
+      .prepare<[number, number, string], { refused_callbacks: number; revoked_at: number | null }>(
+        `UPDATE peer_invites SET refused_callbacks = refused_callbacks + 1,
+           revoked_at = CASE WHEN refused_callbacks + 1 >= ? AND used_at IS NULL AND revoked_at IS NULL THEN ? ELSE revoked_at END
+         WHERE id = ? RETURNING refused_callbacks, revoked_at`,
+      )
+      .get(MAX_REFUSED_CALLBACKS, now, id);
+    const ended = row !== undefined && row.revoked_at === now && row.refused_callbacks === MAX_REFUSED_CALLBACKS;
+    if (ended) this.d.log.warn({ event: 'peer_invite_ended', id, refused_callbacks: row.refused_callbacks }, 'an invite link ended: its redemptions were refused too often (what answered at the endpoints named was not the redeemer)');
+    return ended;
+  }
+
   /** Runs a step of accepting a link; a refusal by NameClaims is logged for the owner (the link stays unused). */
   private async refusedWith<T>(invite: string, server: string, step: () => Promise<T>): Promise<T> {
     try {
@@ -526,4 +549,11 @@ class NotReached extends Error {}
 
 function listsKey(document: RemoteKeysDocument, keyId: string, publicKey: string): boolean {
   return [document.active_key, ...document.next_keys].some((k) => k.key_id === keyId && k.public_key === publicKey);
+}
+
+/** The refusal of a link that was revoked: by its owner, or ended by refused call-backs. */
+function endedLink(row: { refused_callbacks: number }): HttpError {
+  return row.refused_callbacks >= MAX_REFUSED_CALLBACKS
+    ? forbidden('link_ended', `this invite link has ended: ${MAX_REFUSED_CALLBACKS} attempts to use it named an endpoint that could not be used`)
+    : forbidden('link_revoked', 'this invite link was revoked by its owner');
 }

@@ -1293,6 +1293,17 @@ export const MIGRATIONS: readonly Migration[] = [
       END;
     `,
   },
+  {
+    version: 56,
+    name: 'invite links: refused call-backs counted',
+    sql: `
+      -- Redemptions of a link refused at the call-back (what answers at the redeemer's endpoint is
+      -- not its server, or an address we do not connect to): a link that gathered
+      -- MAX_REFUSED_CALLBACKS of them ends (peering-service.ts), so a holder cannot keep using it
+      -- to learn which addresses of the owner's network answer TLS.
+      ALTER TABLE peer_invites ADD COLUMN refused_callbacks INTEGER NOT NULL DEFAULT 0;
+    `,
+  },
 ];
 
 /**

@@ -136,6 +136,7 @@ export const ERROR_SENTENCES: Readonly<Record<string, string>> = {
   already_peer: 'You already know that server, and this would give it another key or address than the one you know. It may not come from your friend: nothing was changed. Check with its admin before confirming such a change.',
   link_expired: 'This invite link has expired. Ask your friend for a new one.',
   link_revoked: 'Your friend cancelled this invite link. Ask for a new one.',
+  link_ended: 'This invite link has ended: three attempts to use it gave an address that could not be used. Ask your friend for a new one.',
   pin_mismatch: 'The server did not show the certificate the link promised. It may not be your friend\'s server: do not go on.',
   address_refused: 'That address is not allowed for a friend\'s server (a private or local address).',
   peer_unreachable: 'That server does not answer.',

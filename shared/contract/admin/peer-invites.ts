@@ -65,11 +65,25 @@ export interface PeerInvitePreview {
   already_peered_with_key: boolean;
 }
 
+/**
+ * Redemptions of one link refused at the call-back (what answers at the redeemer's endpoint is not
+ * its server, or is at an address the node does not connect to on a peer's word): at this many the
+ * link ends, as if revoked (`state` "revoked", `refused_callbacks` at this number).
+ */
+export const MAX_REFUSED_CALLBACKS = 3;
+
+/** Whether a link was ended by refused redemptions, not revoked by its owner. */
+export const endedByRefusals = (invite: Pick<PeerInvite, 'state' | 'refused_callbacks'>): boolean =>
+  invite.state === 'revoked' && invite.refused_callbacks >= MAX_REFUSED_CALLBACKS;
+
 export interface PeerInvite {
   id: string;
   note: string | null;
   created_at: number;
   expires_at: number;
+  /** "revoked": by the owner, or ended by MAX_REFUSED_CALLBACKS refused redemptions. */
   state: 'active' | 'used' | 'expired' | 'revoked';
   used_by: string | null;
+  /** Redemptions refused at the call-back so far. */
+  refused_callbacks: number;
 }
