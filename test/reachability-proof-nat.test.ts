@@ -31,12 +31,14 @@ describe.skipIf(unavailable !== null)('a "reachable" answer must be proven (behi
     // certificate the friend tries a private address only when allowed to: it then tries, and
     // cannot get through the router, as anyone outside.
     // Nobody reaches the home node: it receives by pull from the start.
-    const { home, stop } = await natHomeWithFriend(router, port, { secure: false, friendArgs: ['--allow-private-addresses'] });
+    // The router has no UPnP: without --no-port-mapping the home would wait for a mapping
+    // (SSDP, then NAT-PMP, 5 s each) before each of its tests; nat-peering.test.ts keeps that.
+    const { home, stop } = await natHomeWithFriend(router, port, { secure: false, friendArgs: ['--allow-private-addresses'], homeArgs: ['--no-port-mapping'] });
     const liar = inNamespace(router.wan, [join(REPO_ROOT, 'test/helpers/hostile-prober.ts'), 'liar.test', WAN_NODE, String(liarPort)]);
     try {
       expect(JSON.parse(await liar.next()), liar.output()).toMatchObject({ ready: true });
 
-      // The node's own first test (after its attempt at a port mapping) is over: through the friend.
+      // The node's own first test is over: through the friend.
       const checks = () => home.run.output().split('\n').filter((l) => l.includes('"event":"reachability_checked"'));
       await poll(() => expect(checks().length).toBeGreaterThan(0), 60_000);
       const checksBefore = checks().length;

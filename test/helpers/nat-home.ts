@@ -12,14 +12,14 @@ import { tempDir } from './temp-dir.ts';
 /**
  * Serves friend.test on the wan side and home.test behind the router, both on `port`, and peers
  * them from the home. `secure`: over TLS with pinned certificates, as at home; else plain HTTP.
- * `friendArgs`: more of the friend's `serve` options. `stop()` stops both; they are stopped
+ * `friendArgs`, `homeArgs`: more of each one's `serve` options. `stop()` stops both; they are stopped
  * already when the peering failed.
  */
-export async function natHomeWithFriend(router: NetnsRouter, port: number, { secure, friendArgs = [] }: { secure: boolean; friendArgs?: string[] }) {
+export async function natHomeWithFriend(router: NetnsRouter, port: number, { secure, friendArgs = [], homeArgs = [] }: { secure: boolean; friendArgs?: string[]; homeArgs?: string[] }) {
   const scheme = secure ? 'https' : 'http';
   const friend = await serveIn(router.wan, tempDir('paracord-friend-'), 'friend.test', `${WAN_NODE}:${port}`, ['--public-url', `${scheme}://${WAN_NODE}:${port}`, ...friendArgs], secure);
   // What a home node publishes by itself: its own (private) address, which nobody outside reaches.
-  const home = await serveIn(router.lan, tempDir('paracord-home-'), 'home.test', `${LAN_NODE}:${port}`, ['--public-url', `${scheme}://${LAN_NODE}:${port}`], secure);
+  const home = await serveIn(router.lan, tempDir('paracord-home-'), 'home.test', `${LAN_NODE}:${port}`, ['--public-url', `${scheme}://${LAN_NODE}:${port}`, ...homeArgs], secure);
   const stop = async () => {
     await stopChild(home.run.child);
     await stopChild(friend.run.child);

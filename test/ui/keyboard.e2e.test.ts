@@ -61,8 +61,7 @@ async function focusKept(page: Page): Promise<void> {
 
 describe.skipIf(!HAVE_CHROMIUM)('issue #16 item 14: every action by keyboard only (real Chromium, real nodes)', () => {
   it('the wizard, invite a friend (copy, QR), use a link (preview, confirm), chat, retry/drop a refused delivery, pause/resume, sign out', async ({ browser, fileNodes }) => {
-    const alpha = await fileNodes.start({});
-    const beta = await fileNodes.start({});
+    const [alpha, beta] = await Promise.all([fileNodes.start({}), fileNodes.start({})]);
     const { page: a, context: ac } = await signedIn(browser, alpha);
     const { page: b } = await signedIn(browser, beta);
     await ac.grantPermissions(['clipboard-read', 'clipboard-write']);

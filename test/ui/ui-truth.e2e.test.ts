@@ -211,8 +211,7 @@ describe.skipIf(!HAVE_CHROMIUM)('issue #16: the UI tells the truth (real Chromiu
   });
 
   it('first message in at most 8 clicks; 3, 5, 7, 8, 9: states in words, delivery states, only allowed actions, invites apart with a badge', async ({ browser, fileNodes }) => {
-    const alpha = await fileNodes.start({});
-    const beta = await fileNodes.start({});
+    const [alpha, beta] = await Promise.all([fileNodes.start({}), fileNodes.start({})]);
     const { page: a, context: ac } = await signedIn(browser, alpha);
     const { page: b } = await signedIn(browser, beta);
     await ac.grantPermissions(['clipboard-read', 'clipboard-write']);
@@ -428,8 +427,7 @@ describe.skipIf(!HAVE_CHROMIUM)('issue #16: the UI tells the truth (real Chromiu
   });
 
   it('11: raw causes stay behind "details": a failed scheduled backup, a reachability test no friend could run', async ({ browser, fileNodes }) => {
-    const alpha = await fileNodes.start({ serverName: 'alpha.test' });
-    const beta = await fileNodes.start({ serverName: 'beta.test' });
+    const [alpha, beta] = await Promise.all([fileNodes.start({ serverName: 'alpha.test' }), fileNodes.start({ serverName: 'beta.test' })]);
     // beta never adds alpha: it refuses to test alpha, and says so in developer words.
     await alpha.addPeer(beta);
     const check = (await alpha.admin('POST', '/reachability/check', { via: 'beta.test' })).body;
@@ -554,8 +552,7 @@ describe.skipIf(!HAVE_CHROMIUM)('issue #16: the UI tells the truth (real Chromiu
   });
 
   it('10, 12: trust details validate in place and save only what the node accepted; "use default"; the quarantine review is live', async ({ browser, fileNodes }) => {
-    const alpha = await fileNodes.start({ serverName: 'alpha.test' });
-    const beta = await fileNodes.start({ serverName: 'beta.test' });
+    const [alpha, beta] = await Promise.all([fileNodes.start({ serverName: 'alpha.test' }), fileNodes.start({ serverName: 'beta.test' })]);
     await alpha.addPeer(beta);
     await beta.addPeer(alpha);
     // alpha's owner is in a room beta hosts (for the quarantine part below).
