@@ -232,6 +232,33 @@ describe('membership endorsements (sender @server:<domain>, content {guild_id, m
 describe('its history (GET /events) paged by next_depth / next_event_id', () => {
   const roomId = '!4242:ref3.test';
   const cursorOf = () => queryNodeDb<{ since_depth: number; since_event_id: string | null; last_error: string | null }>(ours.dataDir, 'SELECT since_depth, since_event_id, last_error FROM reference_poll_cursors LEFT JOIN reference_poll_cursor_ids USING (server_name, room_id) WHERE server_name = ? AND room_id = ?', 'ref3.test', roomId)[0]!;
+  /**
+   * Serves pages of three events made by `made` (at depths past the cursor, its cursor moving on)
+   * for 3 s: the room must be asked less often each round, and no event with `body` shown.
+   */
+  const polledLessOften = async (body: string, made: (ts: number, depth: number) => RefEnvelope) => {
+    let depth = cursorOf().since_depth;
+    const ts = Date.now();
+    ref.historyOverride = {
+      get events() {
+        return [1, 2, 3].map((i) => made(ts + i, depth + i));
+      },
+      get next_depth() { return (depth += 3); },
+      next_event_id: null,
+    };
+    try {
+      const asked = () => ref.historyAsked.filter((room) => room === roomId).length;
+      const before = asked();
+      await new Promise((r) => setTimeout(r, 3_000));
+      // Rounds every 150 ms here: two pages a round would be ~40 in 3 s; waiting 0.3, 0.6, 1.2,
+      // 2.4 s after each fruitless round, at most ~5 rounds.
+      expect(asked() - before).toBeLessThanOrEqual(12);
+      expect(asked() - before).toBeGreaterThan(0);
+      expect((await messagesOf(roomId)).some((m) => m.body === body)).toBe(false);
+    } finally {
+      ref.historyOverride = null;
+    }
+  };
 
   it('through short and empty filtered pages (hidden events, equal depths) to the end; what it hides never arrives', async () => {
     ref.historyScan = 4;
@@ -294,31 +321,24 @@ describe('its history (GET /events) paged by next_depth / next_event_id', () => 
   it('a peer serving pages of events refused here (another room\'s), cursor moving on, has the room polled less often each round', async () => {
     // Red team 2026-11-27 (a helper's audit): every such page was checked, two a round, every
     // round, for every room; and events at or before the cursor asked from were checked too.
-    let depth = cursorOf().since_depth;
-    const ts = Date.now();
-    ref.historyOverride = {
-      get events() {
-        return [1, 2, 3].map((i) => {
-          const e = ref.say('!4343:ref3.test', 'Ada', 'another room\'s', { ts: ts + i });
-          ref.hidden.add(e.event_id);
-          return { ...e, depth: depth + i };
-        });
-      },
-      get next_depth() { return (depth += 3); },
-      next_event_id: null,
-    };
-    try {
-      const asked = () => ref.historyAsked.filter((room) => room === roomId).length;
-      const before = asked();
-      await new Promise((r) => setTimeout(r, 3_000));
-      // Rounds every 150 ms here: two pages a round would be ~40 in 3 s; waiting 0.3, 0.6, 1.2,
-      // 2.4 s after each fruitless round, at most ~5 rounds.
-      expect(asked() - before).toBeLessThanOrEqual(12);
-      expect(asked() - before).toBeGreaterThan(0);
-      expect((await messagesOf(roomId)).some((m) => m.body === 'another room\'s')).toBe(false);
-    } finally {
-      ref.historyOverride = null;
-    }
+    await polledLessOften('another room\'s', (ts, depth) => {
+      const e = ref.say('!4343:ref3.test', 'Ada', 'another room\'s', { ts });
+      ref.hidden.add(e.event_id);
+      return { ...e, depth };
+    });
+  });
+
+  it('…and so does one serving events under the name of another server we know, whose signatures fail', async ({ fileNodes }) => {
+    // Red team 2026-11-30: only the peer's own events counted toward the wait, so events named as
+    // another server's (keys we hold: each signature checked, and failing) were checked every round.
+    const native = await fileNodes.fakePeer('native.test');
+    expect((await ours.admin('POST', '/peers', { server_name: 'native.test', endpoint: native.url })).status).toBe(200);
+    await polledLessOften('not native\'s', (ts, depth) => {
+      const e = ref.say(roomId, 'Ada', 'not native\'s', { ts });
+      ref.hidden.add(e.event_id);
+      const signature = Object.values(Object.values(e.signatures)[0]!)[0]!;
+      return { ...e, event_id: e.event_id.replace(/:[^:]+$/, ':native.test'), sender: '@mallory:native.test', origin_server: 'native.test', depth, signatures: { 'native.test': { [native.identity.keyId]: signature } } };
+    });
   });
 
   it('a peer answering the cursor asked from after a page of events (its cursor lagging behind them) has them checked once: ours moves past the last one', async () => {

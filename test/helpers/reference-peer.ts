@@ -113,6 +113,9 @@ export class ReferencePeer {
   private privateKey: KeyObject;
   /** First /keys call + 24 h, never renewed (F:738-756): made stale on purpose. */
   readonly keyValidUntil = Date.now() - 3 * 24 * 3600_000;
+  /** Keys its keys document lists before and after its own (what someone on a plain http path could add). */
+  keysBefore: Array<{ key_id: string; public_key: string }> = [];
+  keysAfter: Array<{ key_id: string; public_key: string }> = [];
   readonly allowedGuilds: Set<string>;
   private readonly tls: { cert: string; key: string } | undefined;
   /** federation_events: everything it persisted (its own events and what it ingested). */
@@ -252,7 +255,9 @@ export class ReferencePeer {
     }
     if (req.method === 'GET' && path === '/_paracord/federation/v1/keys') {
       // F:730-761: unsigned, no algorithm; valid_until stale.
-      return this.reply(res, 200, { keys: [{ key_id: this.keyId, public_key: this.publicKeyHex, server_name: this.serverName, valid_until: this.keyValidUntil }], server_name: this.serverName });
+      const own = { key_id: this.keyId, public_key: this.publicKeyHex, server_name: this.serverName, valid_until: this.keyValidUntil };
+      const other = (k: { key_id: string; public_key: string }) => ({ ...k, server_name: this.serverName, valid_until: this.keyValidUntil });
+      return this.reply(res, 200, { keys: [...this.keysBefore.map(other), own, ...this.keysAfter.map(other)], server_name: this.serverName });
     }
     if (req.method === 'GET' && path === '/_paracord/federation/v1/events' && this.eventsDelayMs > 0) {
       this.eventsInFlight++;

@@ -165,6 +165,31 @@ describe('red team: in a room a reference hosts, another server\'s event relayed
     expect((await messagesOn(ours, roomId)).map((m) => m.event_id)).toContain(target.event_id);
     expect(storedIds([removal.event_id, deletion.event_id])).toEqual([]);
   });
+
+  it('a join of another server\'s user "as owner", polled from the host, is not stored: a role is the host\'s to give', async ({ nodes }) => {
+    // Red team 2026-11-30: the join acted only for its sender, as checked, but its role was taken,
+    // and the member list showed that user as the guild's owner.
+    const eve = await nodes.fakePeer('eve.test');
+    expect((await ours.admin('POST', '/peers', { server_name: 'eve.test', endpoint: eve.url })).status).toBe(200);
+    // Eve's user is a member of the guild (the host endorsed its join).
+    ref.joined.get(roomId)!.add('@eve:eve.test');
+    ref.endorse('m.member.join', '4242', '@eve:eve.test');
+    await eventually(async () => expect(((await ours.admin('GET', `/rooms/${encodeURIComponent(roomId)}`)).body.members as any[]).find((m) => m.user_id === '@eve:eve.test')?.membership).toBe('join'));
+    const now = Date.now();
+    const asOwner = makeEvent(eve.identity, {
+      room_id: roomId, event_type: 'm.member.join', sender: '@eve:eve.test', state_key: '@eve:eve.test',
+      content: { membership: 'join', role: 'owner', guild_id: '4242' }, origin_ts: now, depth: now,
+    });
+    const own = makeEvent(eve.identity, {
+      room_id: roomId, event_type: 'm.message', sender: '@eve:eve.test', content: { body: 'eve after her join', guild_id: '4242', channel_id: '424201' }, origin_ts: now + 1, depth: now + 1,
+    });
+    for (const e of [asOwner, own]) ref.events.push(e as unknown as (typeof ref.events)[number]);
+    await shownMessage(ours, roomId, own.event_id);
+    const members = (await ours.admin('GET', `/rooms/${encodeURIComponent(roomId)}`)).body.members as Array<{ user_id: string; role: string }>;
+    // (Before: { user_id: '@eve:eve.test', role: 'owner' }.)
+    expect(members.find((m) => m.user_id === '@eve:eve.test')?.role).not.toBe('owner');
+    expect(storedIds([asOwner.event_id])).toEqual([]);
+  });
 });
 
 describe('red team: what a 3.x reference answers to our /join is bounded before it is stored', () => {

@@ -75,6 +75,9 @@ export class InboundEvents extends RoomPart {
       forbidden('not_room_host', `${event.origin_server} does not host ${event.room_id}: ${what} (in a room a reference server hosts, only its own users act on others)`);
     if (event.event_type === 'm.member.join' || event.event_type === 'm.member.leave') {
       if (event.state_key !== event.sender) throw refuse(`its ${event.event_type} concerns ${event.state_key ?? 'nobody'}, not its sender`);
+      // A role is the host's to give, as a native host refuses a join "as owner" (authorize.ts):
+      // another server's user joined as the guild's owner (a red-team review, 2026-11-30).
+      if (event.content.role !== undefined && event.content.role !== 'member') throw refuse(`its ${event.event_type} gives its sender the role ${String(event.content.role).slice(0, 20)}`);
       return;
     }
     if (event.event_type.startsWith('m.member.') || event.event_type === 'm.room.role') throw refuse(`${event.event_type} is the host's to send`);

@@ -508,7 +508,7 @@ export class ServerKeys {
     }
     const trust = unsignedKeysTrust(endpoint, reference.document, pinned.find((k) => k.key_id === active.key_id));
     if (!trust.trusted) throw new Error(`keys of ${serverName}: ${trust.reason}`);
-    this.store(reference.document, now, response.json, { rotation: true });
+    this.store(trust.document, now, response.json, { rotation: true });
     this.replaced.clearPending(serverName);
     return reference.document;
   }

@@ -52,21 +52,25 @@ export function checkReferenceKeys(raw: unknown, expectedServer: string): Refere
   return { ok: true, document: { server_name: expectedServer, active_key: publish(first!), next_keys: rest.map(publish), old_keys: [], signatures: {} } };
 }
 
-export type UnsignedKeysTrust = { trusted: true; how: 'https' | 'owner_confirmed' } | { trusted: false; reason: string };
+/** `document`: what of it may be stored: all of it over https, only the confirmed key over plain http. */
+export type UnsignedKeysTrust = { trusted: true; how: 'https' | 'owner_confirmed'; document: RemoteKeysDocument } | { trusted: false; reason: string };
 
 /**
- * Whether an unsigned keys document fetched from `endpoint` may be believed: over https (the
- * certificate was CA-validated or matched the owner's pin before a byte was sent), or when its
- * first key is the one the owner confirmed. Plain http, unconfirmed: refused, with the reason
- * the UI shows.
+ * Whether an unsigned keys document fetched from `endpoint` may be believed, and which of its
+ * keys: over https (the certificate was CA-validated or matched the owner's pin before a byte was
+ * sent), all of them; over plain http, only the key the owner confirmed, when the document lists
+ * it. Anyone on the path of a plain http answer could add keys of its own beside the confirmed
+ * one, which were stored as the server's (a red-team review, 2026-11-30). A document that does not
+ * list the confirmed key, or plain http unconfirmed: refused, with the reason the UI shows.
  */
 export function unsignedKeysTrust(endpoint: string, document: RemoteKeysDocument, confirmed?: { key_id: string; public_key: string }): UnsignedKeysTrust {
   if (confirmed) {
-    const listed = [document.active_key, ...document.next_keys].some((k) => k.key_id === confirmed.key_id && k.public_key === confirmed.public_key);
-    if (listed) return { trusted: true, how: 'owner_confirmed' };
-    return { trusted: false, reason: `the server does not serve the key you confirmed (${confirmed.key_id}); check its fingerprint with its admin` };
+    const served = [document.active_key, ...document.next_keys].find((k) => k.key_id === confirmed.key_id && k.public_key === confirmed.public_key);
+    if (!served) return { trusted: false, reason: `the server does not serve the key you confirmed (${confirmed.key_id}); check its fingerprint with its admin` };
+    if (endpoint.startsWith('https://')) return { trusted: true, how: 'https', document };
+    return { trusted: true, how: 'owner_confirmed', document: { ...document, active_key: served, next_keys: [] } };
   }
-  if (endpoint.startsWith('https://')) return { trusted: true, how: 'https' };
+  if (endpoint.startsWith('https://')) return { trusted: true, how: 'https', document };
   return {
     trusted: false,
     reason:

@@ -43,6 +43,8 @@ const MAX_PAGES_PER_ROOM = 16;
  */
 const MAX_FRUITLESS_PAGES = 2;
 const REQUEST_DEADLINE_MS = 15_000;
+/** Refusals of what an honest reference's history holds: not counted toward backing a room off (ingestPolled). */
+const HONEST_REFUSALS: ReadonlySet<string> = new Set(['not_origin', 'origin_blocked']);
 
 interface CursorRow {
   server_name: string;
@@ -260,10 +262,8 @@ export class ReferencePoller {
       if (depth > lastDepth) lastDepth = depth;
       const origin = (raw as { origin_server?: unknown } | null)?.origin_server;
       if (origin === this.server) continue; // our own events, as it stored them
-      // Only its own events count toward backing the room off: in a room we host its history also
-      // holds other servers' events we relayed to it, which we refuse from it (not_origin).
-      if (origin === peer) offered++;
       const outcome = await this.ingestPolled(peer, roomId, raw, origin);
+      if (outcome !== 'honest') offered++;
       if (outcome === 'stored') stored++;
       if (outcome === 'stored' || outcome === 'known') taken++;
       // Signed with a new key the owner has not confirmed yet, or over a storage quota here: the
@@ -303,8 +303,8 @@ export class ReferencePoller {
       if (!position || !isAfter(position, asked)) continue;
       const origin = (raw as { origin_server?: unknown } | null)?.origin_server;
       if (origin !== this.server) {
-        if (origin === peer) offered++; // as on a v0.8.5 page
         const outcome = await this.ingestPolled(peer, roomId, raw, origin);
+        if (outcome !== 'honest') offered++; // as on a v0.8.5 page
         if (outcome === 'stored') stored++;
         if (outcome === 'stored' || outcome === 'known') taken++;
         if (typeof outcome === 'object') {
@@ -338,7 +338,14 @@ export class ReferencePoller {
    * what must wait (`halt`, the reason): a new key the owner has not confirmed, or a storage quota
    * here, which refuses an event for now, never for good (docs/SECURITY.md 5b).
    */
-  private async ingestPolled(peer: string, roomId: string, raw: unknown, origin: unknown): Promise<'stored' | 'known' | 'skipped' | { halt: string }> {
+  /**
+   * Checks and stores one polled event. `honest`: refused for what an honest history holds (an
+   * event we relayed to it, in a room we host; one of a server our owner blocked); every other
+   * event not taken counts toward backing the room off, whoever it names as its origin: counting
+   * only the peer's own let it serve pages of events under another server's name, each with a
+   * signature that fails, checked every round (a red-team review, 2026-11-30).
+   */
+  private async ingestPolled(peer: string, roomId: string, raw: unknown, origin: unknown): Promise<'stored' | 'known' | 'skipped' | 'honest' | { halt: string }> {
     try {
       const verified = await this.d.ingest.verify(peer, raw);
       if (verified.envelope.room_id !== roomId) {
@@ -371,6 +378,7 @@ export class ReferencePoller {
         this.d.log.warn({ event: 'reference_event_given_up', server: peer, room_id: roomId, event_id: cleanText(id, 255), error: failure.message }, 'an event polled from a reference server could not be checked for hours; given up');
       }
       if (id !== null) this.unchecked.settled(peer, id);
+      if (error instanceof HttpError && HONEST_REFUSALS.has(error.code)) return 'honest';
       warnLimited(this.d.log, `reference_event_rejected ${peer}`, { event: 'reference_event_rejected', server: peer, room_id: roomId, error: (error as Error).message }, 'event polled from a reference server rejected');
       return 'skipped';
     }

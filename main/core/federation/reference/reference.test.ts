@@ -74,6 +74,16 @@ describe('its unsigned keys', () => {
     expect(unsignedKeysTrust('http://ref.example', check.document, { key_id: 'ed25519:auto', public_key: 'a'.repeat(64) }).trusted).toBe(true);
     expect(unsignedKeysTrust('https://ref.example', check.document, { key_id: 'ed25519:auto', public_key: 'b'.repeat(64) }).trusted).toBe(false);
   });
+  it('over plain http, only the confirmed key is kept of what the document lists; over https all of it', () => {
+    const listed = { ...doc, keys: [{ ...doc.keys[0]!, key_id: 'ed25519:other', public_key: 'c'.repeat(64) }, doc.keys[0]!, { ...doc.keys[0]!, key_id: 'ed25519:more', public_key: 'd'.repeat(64) }] };
+    const check = checkReferenceKeys(listed, 'ref.example');
+    if (!check.ok) throw new Error('unexpected');
+    const confirmed = { key_id: 'ed25519:auto', public_key: 'a'.repeat(64) };
+    const plain = unsignedKeysTrust('http://ref.example', check.document, confirmed);
+    expect(plain.trusted && plain.document).toMatchObject({ active_key: confirmed, next_keys: [] });
+    const secure = unsignedKeysTrust('https://ref.example', check.document, confirmed);
+    expect(secure.trusted && secure.document).toEqual(check.document);
+  });
 });
 
 describe('ids', () => {

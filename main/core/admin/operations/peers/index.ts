@@ -251,7 +251,7 @@ function readPeerKeys(discovered: DiscoveryDocument, endpoint: string, raw: unkn
   if (!check.ok) throw new Error(check.reason);
   const trust = unsignedKeysTrust(endpoint, check.document, confirmed);
   if (!trust.trusted) throw new HttpError(400, 'unauthenticated_keys', `could not add ${serverName}: ${trust.reason}`);
-  return check.document;
+  return trust.document;
 }
 
 /**
