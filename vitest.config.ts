@@ -7,8 +7,9 @@ import { configDefaults, defineConfig } from 'vitest/config';
  * Files that must not share the machine with another file of their kind, in two lanes that
  * `npm test` (scripts/test.mjs) runs side by side, each one file at a time, after the others:
  * - "browser": the Chromium tests (the heaviest process we start; two browsers at once made page
- *   loads miss their waits), and, to even the two lanes' length, outbox-faults (SIGKILL loops) and
- *   the benchmark harness (~15 s). This lane starts once the shared run has three files left;
+ *   loads miss their waits), and, to even the two lanes' length, outbox-faults (SIGKILL loops),
+ *   the benchmark harness (~15 s) and mailbox-shares (~25 s, the last test of mailbox.test.ts
+ *   until 2026-11-30). This lane starts once the shared run has three files left;
  * - "alone": the network-namespace tests (a router each, with its timers; never two at once), the
  *   relayed-name red team (failed under load), the mailbox test (failed once in three runs beside
  *   another file of the shared group) and reachability-hysteresis (~40 s, no namespace: a
@@ -16,12 +17,13 @@ import { configDefaults, defineConfig } from 'vitest/config';
  *   On 2026-11-30 the lanes took 566 s (alone) and 543 s; then two waits of the alone lane went
  *   (~70 s: a port-mapping test's second self-test, the mapping attempts of a router without
  *   UPnP in reachability-proof-nat), and reachability-hysteresis came back here from "browser".
+ *   The next CI run took 550 s (alone) and 509 s: mailbox-shares moved to "browser".
  * Each lane's worker runs its files one after the other without starting again (isolate: false).
  * A plain `vitest run` runs the two lanes one after the other (groupOrder 1, then 2).
  * Measured 2026-11-27 (AMD, 2 cores): the lanes took 417 s and 513 s side by side, 707 s one
  * after the other; a file beside the other lane takes up to 1.6× as long as alone.
  */
-const BROWSER = ['test/ui/**/*.test.ts', 'test/electron/**/*.test.ts', 'test/outbox-faults.test.ts', 'test/bench/**/*.test.ts'];
+const BROWSER = ['test/ui/**/*.test.ts', 'test/electron/**/*.test.ts', 'test/outbox-faults.test.ts', 'test/bench/**/*.test.ts', 'test/mailbox-shares.test.ts'];
 const ALONE = [
   'test/ipv6*.test.ts',
   'test/nat-*.test.ts',

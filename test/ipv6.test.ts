@@ -41,8 +41,8 @@ describe.skipIf(unavailable !== null)('a home node whose IPv4 cannot be reached,
       expect(home.ready.federation_url, home.run.output()).toBe(v6Url);
       expect(home.run.output()).toMatch(/"listen":"::(:7447)?"/);
       // From the friends' side: IPv4 reaches nothing of the home (the router's address forwards nothing, the lan is not routed).
-      expect(fetchIn(router.wan, `https://${ROUTER_WAN}:7447/.well-known/paracord/server`).error).toBeDefined();
-      expect(fetchIn(router.wan, `https://${LAN_NODE}:7447/.well-known/paracord/server`).error).toBeDefined();
+      expect(fetchIn(router.wan, `https://${ROUTER_WAN}:7447/.well-known/paracord/server`, 1_500).error).toBeDefined();
+      expect(fetchIn(router.wan, `https://${LAN_NODE}:7447/.well-known/paracord/server`, 1_500).error).toBeDefined();
       // IPv6 does: discovery lists where the node can be reached.
       const discovery = fetchIn(router.wan, `${v6Url}/.well-known/paracord/server`);
       expect(discovery.status).toBe(200);
@@ -122,7 +122,7 @@ describe.skipIf(unavailable !== null)('a home node whose IPv4 cannot be reached,
 
       // The home's ISP takes its IPv4 away.
       router.cutIpv4(port);
-      expect(fetchIn(router.wan, `${v4Url}/.well-known/paracord/server`).error).toBeDefined();
+      expect(fetchIn(router.wan, `${v4Url}/.well-known/paracord/server`, 1_500).error).toBeDefined();
       for (let i = 0; i < 10; i++) expect(friendAdmin('POST', `/rooms/${enc(roomId)}/messages`, { body: `after the cut ${i}` }).status).toBe(200);
       await poll(() => expect(bodies(homeAdmin).filter((b) => b.startsWith('after the cut'))).toHaveLength(10), 60_000);
       expect(friendAdmin('GET', '/queue?destination=home.test').body.entries).toEqual([]);

@@ -107,9 +107,12 @@ export function sendMany(ns: string, dataDir: string, adminUrl: string, roomId: 
   execFileSync('ip', ['netns', 'exec', ns, process.execPath, '-e', script, `${adminUrl}/_paracord/admin/v1/rooms/${encodeURIComponent(roomId)}/messages`, token, JSON.stringify(bodies)], { timeout: 120_000 });
 }
 
-/** An https GET from inside a namespace, certificate not checked (a stranger's view): status and JSON, or the error code. */
-export function fetchIn(ns: string, url: string): { status?: number; body?: any; error?: string } {
-  const script = `fetch(process.argv[1], { signal: AbortSignal.timeout(5000) }).then(async (r) => console.log(JSON.stringify({ status: r.status, body: await r.json() })), (e) => console.log(JSON.stringify({ error: String(e.cause?.code ?? e.cause?.name ?? e.name) })));`;
+/**
+ * An https GET from inside a namespace, certificate not checked (a stranger's view): status and
+ * JSON, or the error code. `timeoutMs`: shorter for a GET expected to fail, which waits it out.
+ */
+export function fetchIn(ns: string, url: string, timeoutMs = 5_000): { status?: number; body?: any; error?: string } {
+  const script = `fetch(process.argv[1], { signal: AbortSignal.timeout(${timeoutMs}) }).then(async (r) => console.log(JSON.stringify({ status: r.status, body: await r.json() })), (e) => console.log(JSON.stringify({ error: String(e.cause?.code ?? e.cause?.name ?? e.name) })));`;
   const out = execFileSync('ip', ['netns', 'exec', ns, process.execPath, '-e', script, url], { env: { ...process.env, NODE_TLS_REJECT_UNAUTHORIZED: '0', NODE_NO_WARNINGS: '1' }, timeout: 30_000 });
   return JSON.parse(out.toString());
 }
