@@ -89,6 +89,8 @@ export class ReferencePoller {
   private readonly unchecked = new UncheckedRetries();
   /** Rounds under way, by peer: a peer's next round starts once its last one ended. */
   private readonly peerRounds = new Map<string, Promise<number>>();
+  /** Rooms just joined, polled at once (pollJoined): waited for at stop, as rounds are. */
+  private readonly joinPolls = new Set<Promise<number>>();
 
   constructor(deps: ReferencePollerDeps) {
     this.d = deps;
@@ -176,6 +178,20 @@ export class ReferencePoller {
    * while its cursor moves (a page it filtered can be short or empty while more follows), at most
    * MAX_PAGES_PER_ROOM a round, and no more than MAX_FRUITLESS_PAGES in a row that bring nothing.
    */
+  /**
+   * A room our user just joined: its history at once, after the peer's round under way if any
+   * (which may be polling the same room: the two asked the same page, each event checked twice),
+   * and never after stop (which waits for it; it wrote to a closed database at shutdown).
+   */
+  pollJoined(peer: string, roomId: string): void {
+    const poll = (this.peerRounds.get(peer) ?? Promise.resolve(0))
+      .catch(() => 0)
+      .then(() => (this.abort.signal.aborted ? 0 : this.pollRoom(peer, roomId)))
+      .catch(() => 0);
+    this.joinPolls.add(poll);
+    void poll.finally(() => this.joinPolls.delete(poll));
+  }
+
   async pollRoom(peer: string, roomId: string): Promise<number> {
     let stored = 0;
     let fruitless = 0;
@@ -223,7 +239,8 @@ export class ReferencePoller {
     let stored = 0;
     let response: FederationResponse;
     try {
-      const endpoint = await this.d.discovery.endpointOf(peer);
+      // Its discovery may be read first: ended at stop like the request (a peer that stalls it kept shutdown waiting).
+      const endpoint = await this.d.discovery.endpointOf(peer, Date.now(), AbortSignal.any([this.abort.signal, AbortSignal.timeout(REQUEST_DEADLINE_MS)]));
       const since = cursor.since_event_id !== null ? `&since_event_id=${encodeURIComponent(cursor.since_event_id)}` : '';
       const path = `${EVENTS_PATH}?room_id=${encodeURIComponent(roomId)}&since_depth=${cursor.since_depth}${since}&limit=${limit}`;
       response = await this.d.http.signed(this.d.identity(), 'GET', endpoint, path, undefined, {
@@ -440,7 +457,7 @@ export class ReferencePoller {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     this.abort.abort();
-    await Promise.allSettled([...this.peerRounds.values()]);
+    await Promise.allSettled([...this.peerRounds.values(), ...this.joinPolls]);
   }
 }
 

@@ -39,7 +39,7 @@ export interface ReferenceRoomsDeps {
   notifications: NodeEvents;
   log: Logger;
   /** Polls the rooms joined here (reference-poller.ts). */
-  poller: Pick<ReferencePoller, 'ensureCursor' | 'pollRoom'>;
+  poller: Pick<ReferencePoller, 'ensureCursor' | 'pollJoined'>;
 }
 
 export class ReferenceRooms {
@@ -100,7 +100,7 @@ export class ReferenceRooms {
     });
     this.d.log.info({ event: 'room_joined', room_id: roomId, user_id: userId, host, dialect: 'reference' }, 'joined a room on a reference server');
     this.d.notifications.notify({ type: 'room', room_id: roomId, event_id: '', event_type: 'm.member.join', sender: userId });
-    void this.d.poller.pollRoom(host, roomId).catch(() => undefined);
+    this.d.poller.pollJoined(host, roomId);
     return { room_id: roomId };
   }
 
