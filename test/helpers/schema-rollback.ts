@@ -21,6 +21,7 @@ const UNDO_FROM_33 = [
   'ALTER TABLE mailbox_items DROP COLUMN share',
   // 56: refused call-backs per invite link.
   'ALTER TABLE peer_invites DROP COLUMN refused_callbacks',
+  'ALTER TABLE peer_invites DROP COLUMN refused_last',
 ];
 
 /** Takes away what migrations 33 and later added that a second run would fail on (call it before setting user_version ≤ 32). */

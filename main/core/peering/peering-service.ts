@@ -5,12 +5,9 @@
  * who an existing peer is (name-claims.ts): it may name one only with a key that peer proved its
  * own, and a refused link stays unused.
  */
-import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { PeerInvite, PendingPeering } from '../../../shared/contract/admin-operations.ts';
-import { MAX_REFUSED_CALLBACKS } from '../../../shared/contract/admin/peer-invites.ts';
-import { canonicalJson } from '../crypto/canonical-json.ts';
-import { HttpError, badRequest, conflict, forbidden, notFound } from '../errors.ts';
+import { HttpError, badRequest, forbidden, notFound } from '../errors.ts';
 import type { Discovery } from '../federation/discovery.ts';
 import type { NameClaims } from '../federation/name-claims.ts';
 import { FederationRequestError, joinUrl, type HttpClient } from '../federation/http-client.ts';
@@ -30,28 +27,16 @@ import { PROBE_TIMEOUT_MS, classify } from '../reachability/probe-caller.ts';
 import { cleanText } from '../util/untrusted-text.ts';
 import { isServerName } from '../../../shared/identifiers.ts';
 import { PEER_TEXT_MAX } from '../federation/peer-refusal.ts';
-import { encodeLink, parseLink, type LinkPayload } from './invite-link.ts';
+import { parseLink, type LinkPayload } from './invite-link.ts';
+import { DEFAULT_LINK_LIFETIME_MS, InviteLinks, linkEnded } from './invite-links.ts';
 import { PendingPeerings } from './pending-peerings.ts';
 import type { LinkMailboxes } from '../mailbox/choice.ts';
 import { hashToken, peeringProof, proofKey, type PeeringAnswer, type PeeringAnswerMessage, type PeeringRequest, type PeeringRequestFields } from './peering-wire.ts';
 import { KEYS_PATH, PEERING_ANSWER_PATH, PEERING_PATH } from '../federation/paths.ts';
 
-export const DEFAULT_LINK_LIFETIME_MS = 7 * 24 * 3600_000;
+export { DEFAULT_LINK_LIFETIME_MS } from './invite-links.ts';
 /** Refusals the inviter sends back through a mailbox: about the link itself, to its redeemer. */
 const ANSWERED_REFUSALS = new Set(['link_used', 'link_expired', 'link_revoked', 'link_ended', 'already_peer', 'name_taken']);
-
-interface PeerInviteRow {
-  id: string;
-  token_hash: string;
-  note: string | null;
-  created_at: number;
-  expires_at: number;
-  used_at: number | null;
-  used_by: string | null;
-  revoked_at: number | null;
-  refused_callbacks: number;
-  proof_key: string | null;
-}
 
 export type PeerInviteView = PeerInvite;
 export { hashToken, type PeeringAnswer, type PeeringAnswerMessage, type PeeringRequest, type PeeringRequestFields } from './peering-wire.ts';
@@ -90,9 +75,12 @@ export class PeeringService {
   private readonly d: PeeringDeps;
   /** Links we redeemed through a mailbox, waiting for the friend's answer. */
   private readonly pending: PendingPeerings;
+  /** Our invite links. */
+  private readonly links: InviteLinks;
 
   constructor(deps: PeeringDeps) {
     this.d = deps;
+    this.links = new InviteLinks(deps);
     this.pending = new PendingPeerings({ db: deps.db, trust: deps.trust, log: deps.log, ...(deps.leaveAtMailbox ? { leaveAtMailbox: deps.leaveAtMailbox } : {}) });
   }
 
@@ -106,50 +94,15 @@ export class PeeringService {
   }
 
   createInvite(lifetimeMs = DEFAULT_LINK_LIFETIME_MS, note?: string, now = Date.now()): { id: string; link: string; https_link: string; expires_at: number } {
-    const identity = this.d.identity();
-    const token = randomBytes(32).toString('base64url');
-    const id = `peer_${randomBytes(9).toString('base64url')}`;
-    const expiresAt = now + lifetimeMs;
-    const unsigned: Omit<LinkPayload, 'sig'> = {
-      v: 1,
-      server_name: identity.serverName,
-      endpoint: this.d.federationUrl(),
-      key_id: identity.keyId,
-      public_key: identity.publicKeyHex,
-      tls_fingerprint: this.d.tls()?.fingerprint256 ?? null,
-      token,
-      expires_at: expiresAt,
-    };
-    // Behind a router nobody can call through: where a friend can leave its peering request.
-    const mailboxes = this.d.mailboxes?.().slice(0, 4) ?? [];
-    if (mailboxes.length > 0) unsigned.mailboxes = mailboxes;
-    const payload: LinkPayload = { ...unsigned, sig: identity.signHex(Buffer.from(canonicalJson(unsigned), 'utf8')) };
-    this.d.db.transaction(() => {
-      this.d.db.prepare('INSERT INTO peer_invites (id, token_hash, note, created_at, expires_at) VALUES (?, ?, ?, ?, ?)').run(id, hashToken(token), note ?? null, now, expiresAt);
-      // The key of the proof a request left at a mailbox gives instead of the token (peering-wire.ts).
-      this.d.db.prepare('INSERT INTO peer_invite_proofs (invite_id, proof_key) VALUES (?, ?)').run(id, proofKey(token));
-    })();
-    this.d.log.info({ event: 'peer_invite_created', id, expires_at: expiresAt }, 'peer invite link created');
-    return { id, ...encodeLink(payload), expires_at: expiresAt };
+    return this.links.create(lifetimeMs, note, now);
   }
 
   listInvites(now = Date.now()): PeerInviteView[] {
-    return this.d.db
-      .prepare<[], PeerInviteRow>('SELECT * FROM peer_invites ORDER BY created_at DESC')
-      .all()
-      .map((r) => ({
-        id: r.id, note: r.note, created_at: r.created_at, expires_at: r.expires_at, used_by: r.used_by, refused_callbacks: r.refused_callbacks,
-        state: r.revoked_at ? 'revoked' : r.used_at ? 'used' : r.expires_at <= now ? 'expired' : 'active',
-      }));
+    return this.links.list(now);
   }
 
   revokeInvite(id: string, now = Date.now()): PeerInviteView {
-    const changed = this.d.db.prepare('UPDATE peer_invites SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL AND used_at IS NULL').run(now, id).changes;
-    const view = this.listInvites(now).find((i) => i.id === id);
-    if (!view) throw notFound('unknown_invite', `no peer invite ${id}`);
-    if (changed === 0 && view.state === 'used') throw conflict('link_used', 'this link was already used; remove the peer instead');
-    this.d.log.info({ event: 'peer_invite_revoked', id }, 'peer invite link revoked');
-    return view;
+    return this.links.revoke(id, now);
   }
 
   /** Redeems a friend's link: check it against the live server, then ask it to peer. */
@@ -365,9 +318,7 @@ export class PeeringService {
    * past the limit on strangers together (issue #14, item 7).
    */
   isRedeemable(tokenHash: string, now = Date.now()): boolean {
-    return this.d.db
-      .prepare<[string, number], { one: number }>('SELECT 1 AS one FROM peer_invites WHERE token_hash = ? AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?')
-      .get(tokenHash, now) !== undefined;
+    return this.links.isRedeemable(tokenHash, now);
   }
 
   /**
@@ -390,14 +341,7 @@ export class PeeringService {
   }
 
   private async acceptPeeringNow(request: PeeringRequest, now: number, viaMailbox: boolean): Promise<PeeringAnswer> {
-    const row = this.d.db.prepare<[string], PeerInviteRow>('SELECT i.*, p.proof_key FROM peer_invites i LEFT JOIN peer_invite_proofs p ON p.invite_id = i.id WHERE i.token_hash = ?').get(request.token !== undefined ? hashToken(request.token) : request.token_sha256);
-    if (!row) throw forbidden('invalid_token', 'this invite link is not valid here');
-    // Without the token: the proof made with the link's proof key (a link made before proofs has none).
-    if (request.token === undefined) {
-      const expected = row.proof_key ? Buffer.from(peeringProof(row.proof_key, request), 'hex') : null;
-      const given = Buffer.from(request.proof, 'hex');
-      if (!expected || given.length !== expected.length || !timingSafeEqual(given, expected)) throw forbidden('invalid_token', 'this invite link is not valid here');
-    }
+    const row = this.links.find(request);
     // The same request again, carried by a mailbox (its redeemer leaves it again until answered):
     // the link was used by this very server and key, so the answer is the one it got.
     // Only while that peer is allowed and the request names where it already is: an answer never
@@ -408,9 +352,7 @@ export class PeeringService {
       const identity = this.d.identity();
       return { server_name: identity.serverName, key_id: identity.keyId, public_key: identity.publicKeyHex, reachable: reason === null, ...(reason !== null ? { reach_error: reason.reason ?? 'it could not be called back' } : {}), ...this.namedMailboxes() };
     }
-    if (row.revoked_at) throw endedLink(row);
-    if (row.used_at) throw conflict('link_used', 'this invite link was already used');
-    if (row.expires_at <= now) throw new HttpError(410, 'link_expired', 'this invite link has expired');
+    this.links.checkOpen(row, now);
     if (this.d.trust.get(request.server_name)?.trust === 'block') throw forbidden('origin_blocked', `${request.server_name} is blocked by this server`);
     const identity = this.d.identity();
     if (request.server_name === identity.serverName) throw badRequest('invalid_request', 'a server cannot peer with itself');
@@ -437,8 +379,9 @@ export class PeeringService {
       return { document: check.document, raw: response.json };
     };
     try {
-      keys = await callBack();
+      keys = await this.links.callingBack(row.id, callBack);
     } catch (error) {
+      if (error instanceof HttpError) throw error; // another call-back meanwhile, or the link ended or was used
       // Refusals stand (403): a wrong key or keys document (the endpoint is someone else's), an
       // address this node never connects to. Anything else is a fact about the network: not reached.
       if (!(error instanceof NotReached)) {
@@ -450,10 +393,11 @@ export class PeeringService {
             // resolved to, a certificate's fingerprint would make a link an oracle of our network
             // (a helper's review, 2026-11-30). The owner's log keeps the words.
             this.d.log.info({ event: 'peering_callback_refused', server: request.server_name, code: mapped.code, error: cleanText(mapped.message, PEER_TEXT_MAX) }, 'a peering request was refused: its endpoint could not be used');
-            const ended = this.refusedCallback(row.id);
-            throw forbidden(mapped.code, `${mapped.code === 'address_refused'
+            // The refusal that ends the link says so, and not its verdict: one answer less about our network.
+            if (this.links.refusedCallback(row.id, request)) throw linkEnded();
+            throw forbidden(mapped.code, mapped.code === 'address_refused'
               ? `${request.server_name}: its endpoint is at an address this node does not connect to on a peer's word`
-              : `${request.server_name}: what answers at its endpoint is not the server that signed this request`}${ended ? `; this invite link has now ended (${MAX_REFUSED_CALLBACKS} refused attempts)` : ''}`);
+              : `${request.server_name}: what answers at its endpoint is not the server that signed this request`);
           }
         }
       }
@@ -462,25 +406,15 @@ export class PeeringService {
     const used = await this.refusedWith(row.id, request.server_name, async () => this.d.db.transaction(() => {
       // Checked again before the token is claimed: a refused link stays unused.
       this.d.claims.checkPeeringNow(request.server_name, request.key_id, request.public_key);
-      // Single use even under a race: only the first UPDATE claims the token, and only while the link
-      // still holds now (a redemption finishing after its call-back is past the link's end: refused).
-      const claimed = this.d.db
-        .prepare('UPDATE peer_invites SET used_at = ?, used_by = ? WHERE id = ? AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?')
-        .run(now, request.server_name, row.id, Date.now()).changes;
-      if (claimed === 0) return false;
+      if (!this.links.claim(row.id, request.server_name, now)) return false;
       this.bind(request.server_name, request.key_id, request.public_key, request.endpoint, request.tls_fingerprint, now);
       if (keys) this.d.keys.store(keys.document, now, keys.raw);
       if (unreached !== null) this.d.pull.markUnreached(request.server_name, request.endpoint, unreached, now);
       else this.d.pull.markReached(request.server_name);
       return true;
     })());
-    if (!used) {
-      // What ended it meanwhile, in its own words (a revoke during the call-back was told as "used").
-      const ended = this.d.db.prepare<[string], { used_at: number | null; revoked_at: number | null; refused_callbacks: number }>('SELECT used_at, revoked_at, refused_callbacks FROM peer_invites WHERE id = ?').get(row.id);
-      if (ended?.revoked_at) throw endedLink(ended);
-      if (!ended?.used_at) throw new HttpError(410, 'link_expired', 'this invite link has expired');
-      throw conflict('link_used', 'this invite link was already used');
-    }
+    // What ended it meanwhile, in its own words (a revoke during the call-back was told as "used").
+    if (!used) throw this.links.endedMeanwhile(row.id);
     this.d.discovery.forget(request.server_name);
     this.d.log.info({ event: 'peered', server: request.server_name, via: 'invite_link', invite: row.id, reachable: unreached === null, ...(unreached !== null ? { reach_error: unreached } : {}) }, 'a friend redeemed our invite link');
     // Its request, signed with the key it names and authorized by our token: heard from. (Signed
@@ -510,26 +444,6 @@ export class PeeringService {
     this.pending.done(server);
   }
 
-  /**
-   * Counts a redemption of link `id` refused at its call-back; at MAX_REFUSED_CALLBACKS the link
-   * ends (revoked, with the count saying why). A refused call-back leaves a link unused, for a
-   * genuine redeemer whose endpoint was wrong; without an end, its holder could go on naming
-   * addresses of our network, one every 10 s, to learn which answer TLS (a red-team review,
-   * 2026-11-30). Returns whether the link ended now.
-   */
-  private refusedCallback(id: string, now = Date.now()): boolean {
-    const row = this.d.db
-      .prepare<[number, number, string], { refused_callbacks: number; revoked_at: number | null }>(
-        `UPDATE peer_invites SET refused_callbacks = refused_callbacks + 1,
-           revoked_at = CASE WHEN refused_callbacks + 1 >= ? AND used_at IS NULL AND revoked_at IS NULL THEN ? ELSE revoked_at END
-         WHERE id = ? RETURNING refused_callbacks, revoked_at`,
-      )
-      .get(MAX_REFUSED_CALLBACKS, now, id);
-    const ended = row !== undefined && row.revoked_at === now && row.refused_callbacks === MAX_REFUSED_CALLBACKS;
-    if (ended) this.d.log.warn({ event: 'peer_invite_ended', id, refused_callbacks: row.refused_callbacks }, 'an invite link ended: its redemptions were refused too often (what answered at the endpoints named was not the redeemer)');
-    return ended;
-  }
-
   /** Runs a step of accepting a link; a refusal by NameClaims is logged for the owner (the link stays unused). */
   private async refusedWith<T>(invite: string, server: string, step: () => Promise<T>): Promise<T> {
     try {
@@ -549,11 +463,4 @@ class NotReached extends Error {}
 
 function listsKey(document: RemoteKeysDocument, keyId: string, publicKey: string): boolean {
   return [document.active_key, ...document.next_keys].some((k) => k.key_id === keyId && k.public_key === publicKey);
-}
-
-/** The refusal of a link that was revoked: by its owner, or ended by refused call-backs. */
-function endedLink(row: { refused_callbacks: number }): HttpError {
-  return row.refused_callbacks >= MAX_REFUSED_CALLBACKS
-    ? forbidden('link_ended', `this invite link has ended: ${MAX_REFUSED_CALLBACKS} attempts to use it named an endpoint that could not be used`)
-    : forbidden('link_revoked', 'this invite link was revoked by its owner');
 }

@@ -1299,9 +1299,12 @@ export const MIGRATIONS: readonly Migration[] = [
     sql: `
       -- Redemptions of a link refused at the call-back (what answers at the redeemer's endpoint is
       -- not its server, or an address we do not connect to): a link that gathered
-      -- MAX_REFUSED_CALLBACKS of them ends (peering-service.ts), so a holder cannot keep using it
-      -- to learn which addresses of the owner's network answer TLS.
+      -- MAX_REFUSED_CALLBACKS of them ends (invite-links.ts), so a holder cannot keep using it to
+      -- learn which addresses of the owner's network answer TLS. refused_last: a hash of the last
+      -- refused request's name, endpoint and certificate (the same request left again at a
+      -- mailbox counts once).
       ALTER TABLE peer_invites ADD COLUMN refused_callbacks INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE peer_invites ADD COLUMN refused_last TEXT;
     `,
   },
 ];

@@ -510,7 +510,7 @@ export class ServerKeys {
     if (!trust.trusted) throw new Error(`keys of ${serverName}: ${trust.reason}`);
     this.store(trust.document, now, response.json, { rotation: true });
     this.replaced.clearPending(serverName);
-    return reference.document;
+    return trust.document;
   }
 
   /** The verbatim keys document last fetched from a server, if any. */

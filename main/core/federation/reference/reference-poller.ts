@@ -18,7 +18,7 @@ import type { RoomStore } from '../../rooms/room-store.ts';
 import type { Db } from '../../store/database.ts';
 import type { TrustStore } from '../../trust/trust-store.ts';
 import type { Discovery } from '../discovery.ts';
-import type { EventIngest } from '../event-ingest.ts';
+import type { EventIngest, VerifiedEvent } from '../event-ingest.ts';
 import type { HttpClient, FederationResponse } from '../http-client.ts';
 import type { PeerDialects } from './peer-dialects.ts';
 import { guildRoomOf, parseChannelRoom } from './channel-rooms.ts';
@@ -357,14 +357,18 @@ export class ReferencePoller {
    */
   /**
    * Checks and stores one polled event. `honest`: refused for what an honest history holds (an
-   * event we relayed to it, in a room we host; one of a server our owner blocked); every other
-   * event not taken counts toward backing the room off, whoever it names as its origin: counting
-   * only the peer's own let it serve pages of events under another server's name, each with a
-   * signature that fails, checked every round (a red-team review, 2026-11-30).
+   * event we relayed to it, in a room we host; one of a server our owner blocked; another
+   * server's event whose signature verified and which we refuse for what it does: an edit of a
+   * message from before we joined, a moderator's act we do not take from the host's relay); every
+   * other event not taken counts toward backing the room off, whoever it names as its origin:
+   * counting only the peer's own let it serve pages of events under another server's name, each
+   * with a signature that fails, checked every round (a red-team review, 2026-11-30). A verified
+   * event is not served again (the cursor moves past its depth, which its signature covers).
    */
   private async ingestPolled(peer: string, roomId: string, raw: unknown, origin: unknown): Promise<'stored' | 'known' | 'skipped' | 'honest' | { halt: string }> {
+    let verified: VerifiedEvent | null = null;
     try {
-      const verified = await this.d.ingest.verify(peer, raw);
+      verified = await this.d.ingest.verify(peer, raw);
       if (verified.envelope.room_id !== roomId) {
         this.unchecked.settled(peer, verified.envelope.event_id);
         return 'skipped';
@@ -395,7 +399,7 @@ export class ReferencePoller {
         this.d.log.warn({ event: 'reference_event_given_up', server: peer, room_id: roomId, event_id: cleanText(id, 255), error: failure.message }, 'an event polled from a reference server could not be checked for hours; given up');
       }
       if (id !== null) this.unchecked.settled(peer, id);
-      if (error instanceof HttpError && HONEST_REFUSALS.has(error.code)) return 'honest';
+      if (error instanceof HttpError && (HONEST_REFUSALS.has(error.code) || (verified !== null && origin !== peer))) return 'honest';
       warnLimited(this.d.log, `reference_event_rejected ${peer}`, { event: 'reference_event_rejected', server: peer, room_id: roomId, error: (error as Error).message }, 'event polled from a reference server rejected');
       return 'skipped';
     }
