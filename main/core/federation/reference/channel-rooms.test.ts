@@ -3,7 +3,8 @@ import type { Db } from '../../store/database.ts';
 import { FederationEvents } from '../../store/federation-events.ts';
 import { runMigrations } from '../../store/migrations.ts';
 import { RoomStore } from '../../rooms/room-store.ts';
-import { MAX_CHANNEL_ROOMS_PER_GUILD, ReferenceChannels, channelIdOf, channelRoomId, guildRoomOf, parseChannelRoom } from './channel-rooms.ts';
+import { MAX_CHANNEL_ROOMS_PER_GUILD, MEMBERSHIP_COPY_BYTES, ReferenceChannels, channelIdOf, channelRoomId, guildRoomOf, parseChannelRoom } from './channel-rooms.ts';
+import { StorageQuota } from '../../trust/storage-quota.ts';
 import { undoMigrationsFrom33 } from '../../../../test/helpers/schema-rollback.ts';
 
 let db: Db;
@@ -36,7 +37,7 @@ describe('ReferenceChannels', () => {
     expect(channels.routeMessage(message('6101'), hosts)).toBeNull();
     expect(channels.routeMessage(message('6102'), hosts)).toBe('!61~6102:ref.example');
     expect(channels.routeMessage(message('6102'), () => false)).toBeNull();
-    channels.ensure('!61~6102:ref.example', { channel_name: 'random\u202e' });
+    channels.ensure('!61~6102:ref.example', { channel_name: 'random\u202e' }, 'ref.example');
     expect(rooms.room('!61~6102:ref.example')?.name).toBe('Guild #random');
     expect(rooms.member('!61~6102:ref.example', '@owner:us.example')?.membership).toBe('join');
     expect(channels.family('!61~6102:ref.example')).toEqual(['!61:ref.example', '!61~6102:ref.example']);
@@ -47,10 +48,37 @@ describe('ReferenceChannels', () => {
     const channels = new ReferenceChannels(db, rooms);
     rooms.createRoom({ room_id: '!61:ref.example', name: 'Guild', host_server: 'ref.example', created_at: 1 });
     const message = (channel: number) => ({ event_id: '$1:ref.example', room_id: '!61:ref.example', event_type: 'm.message', sender: '@a:ref.example', origin_server: 'ref.example', origin_ts: 1, depth: 1, state_key: null, content: { body: 'x', channel_id: channel }, signatures: {} });
-    for (let c = 1; c <= MAX_CHANNEL_ROOMS_PER_GUILD; c++) channels.ensure(channels.routeMessage(message(c), () => true)!, {});
+    for (let c = 1; c <= MAX_CHANNEL_ROOMS_PER_GUILD; c++) channels.ensure(channels.routeMessage(message(c), () => true)!, {}, 'ref.example');
     expect(channels.channelsOf('!61:ref.example')).toHaveLength(MAX_CHANNEL_ROOMS_PER_GUILD);
     expect(channels.routeMessage(message(MAX_CHANNEL_ROOMS_PER_GUILD + 1), () => true)).toBeNull();
     expect(channels.routeMessage(message(7), () => true)).toBe('!61~7:ref.example');
+  });
+
+  it('copies of the guild\'s memberships in its channel rooms are charged to the payer: past the daily quota a new channel stays in the guild room', () => {
+    // Red team 2026-11-30: a host added members (~1.2 KB each, charged) that were copied uncharged
+    // into up to 100 channel rooms, and each new channel copied every member at once.
+    const rooms = new RoomStore(db);
+    const quota = new StorageQuota(db, { bytesPerDay: 90 * MEMBERSHIP_COPY_BYTES });
+    const channels = new ReferenceChannels(db, rooms, quota);
+    rooms.createRoom({ room_id: '!61:ref.example', name: 'Guild', host_server: 'ref.example', created_at: 1 });
+    const member = (i: number) => ({ user_id: `@u${i}:ref.example`, membership: 'join' as const, role: 'member' as const, invite_expires_at: null, event_id: `$j${i}:ref.example`, event_depth: i + 1, event_origin: 'ref.example' });
+    for (let i = 0; i < 40; i++) rooms.applyReportedMember('!61:ref.example', member(i), 1);
+    const message = (channel: number) => ({ event_id: '$1:ref.example', room_id: '!61:ref.example', event_type: 'm.message', sender: '@a:ref.example', origin_server: 'ref.example', origin_ts: 1, depth: 1, state_key: null, content: { body: 'x', channel_id: channel }, signatures: {} });
+    const used = () => Array.from({ length: 91 }, (_, n) => n).find((n) => quota.exceeds('ref.example', (n + 1) * MEMBERSHIP_COPY_BYTES)) ?? 91;
+    const room = channels.routeMessage(message(1), () => true)!;
+    channels.ensure(room, {}, 'ref.example');
+    expect(90 - used()).toBe(40); // its 40 members copied, 40 charged
+    // A member event of the guild: copied into the one channel room, one copy charged.
+    rooms.applyReportedMember('!61:ref.example', member(40), 1);
+    channels.afterMemberEvent({ event_id: '$j40:ref.example', room_id: '!61:ref.example', event_type: 'm.member.join', sender: '@u40:ref.example', origin_server: 'ref.example', origin_ts: 41, depth: 41, state_key: '@u40:ref.example', content: { membership: 'join' }, signatures: {} }, 'ref.example');
+    expect(rooms.member(room, '@u40:ref.example')?.membership).toBe('join');
+    expect(90 - used()).toBe(41);
+    // Another channel: 41 copies more fit (82 of 90); a third would not: its messages stay in the guild room.
+    channels.ensure(channels.routeMessage(message(2), () => true)!, {}, 'ref.example');
+    expect(90 - used()).toBe(82);
+    expect(channels.routeMessage(message(3), () => true)).toBeNull();
+    // A channel room made already still takes its messages.
+    expect(channels.routeMessage(message(1), () => true)).toBe(room);
   });
 
   it('migration 17 records, for guild rooms joined before, the channel most of their messages came from', () => {

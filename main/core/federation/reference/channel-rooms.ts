@@ -26,6 +26,7 @@
 import { serverOf } from '../../../../shared/identifiers.ts';
 import type { MemberRow, RoomStore } from '../../rooms/room-store.ts';
 import type { Db } from '../../store/database.ts';
+import type { StorageQuota } from '../../trust/storage-quota.ts';
 import type { FederationEvents } from '../../store/federation-events.ts';
 import type { Envelope } from '../envelope.ts';
 import { guildIdOfRoom, isCanonicalI64, safeReferenceName, type TargetLookup } from './vocabulary.ts';
@@ -37,6 +38,14 @@ const SEPARATOR = '~';
  * further channels stay in the guild room.
  */
 export const MAX_CHANNEL_ROOMS_PER_GUILD = 100;
+/**
+ * What one membership copied into a channel room is charged to the storage quota of the server
+ * whose event made the copy (a row of room_members with its ids and index entries). Membership is
+ * per guild there, and each channel room holds a copy: uncharged, a host could add members at
+ * ~1.2 KB each and have each copied into up to 100 rooms, and one message of a new channel copied
+ * every member in the storing transaction (a red-team review, 2026-11-30).
+ */
+export const MEMBERSHIP_COPY_BYTES = 300;
 
 /** The derived room of channel `channelId` of the guild room `!<gid>:<domain>`; null when either id is not a canonical i64. */
 export function channelRoomId(guildRoomId: string, channelId: string): string | null {
@@ -74,10 +83,18 @@ const reported = (m: MemberRow): ReportedMember => ({
 export class ReferenceChannels {
   private readonly db: Db;
   private readonly rooms: RoomStore;
+  /** Where copies of memberships are charged (none: nothing is charged, as in unit tests). */
+  private readonly quota: Pick<StorageQuota, 'exceeds' | 'charge'> | undefined;
 
-  constructor(db: Db, rooms: RoomStore) {
+  constructor(db: Db, rooms: RoomStore, quota?: Pick<StorageQuota, 'exceeds' | 'charge'>) {
     this.db = db;
     this.rooms = rooms;
+    this.quota = quota;
+  }
+
+  /** The memberships a guild room holds (each copied into a new channel room). */
+  private memberCount(guildRoomId: string): number {
+    return this.db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM room_members WHERE room_id = ?').get(guildRoomId)!.n;
   }
 
   /** The channel rooms made for a guild room (not the guild room itself, which shows its default channel). */
@@ -118,7 +135,12 @@ export class ReferenceChannels {
     const channel = channelIdOf(event.content);
     const room = channel ? this.roomOfChannel(event.room_id, channel) : null;
     if (room === null || room === event.room_id) return null;
-    if (!this.rooms.room(room) && this.channelsOf(event.room_id).length >= MAX_CHANNEL_ROOMS_PER_GUILD) return null;
+    if (!this.rooms.room(room)) {
+      if (this.channelsOf(event.room_id).length >= MAX_CHANNEL_ROOMS_PER_GUILD) return null;
+      // A new channel room copies the guild's memberships, charged to the host: past its quota
+      // today, the message stays in the guild room.
+      if (this.quota?.exceeds(event.origin_server, this.memberCount(event.room_id) * MEMBERSHIP_COPY_BYTES)) return null;
+    }
     return room;
   }
 
@@ -126,11 +148,12 @@ export class ReferenceChannels {
    * In the storing transaction, before an event of a channel room is applied: makes the room on
    * its first message, named from the message, with the guild room's memberships.
    */
-  ensure(roomId: string, content: Record<string, unknown>, now = Date.now()): void {
+  ensure(roomId: string, content: Record<string, unknown>, payer: string, now = Date.now()): void {
     const parsed = parseChannelRoom(roomId);
     if (!parsed || this.rooms.room(roomId)) return;
     const guild = this.rooms.room(parsed.guildRoomId);
     if (!guild) return;
+    this.quota?.charge(payer, this.memberCount(parsed.guildRoomId) * MEMBERSHIP_COPY_BYTES, now);
     const channelName = safeReferenceName(content.channel_name, `channel ${parsed.channelId}`);
     this.rooms.createRoom({ room_id: roomId, name: `${guild.name} #${channelName}`.slice(0, 200), host_server: serverOf(roomId), created_at: now });
     this.db.prepare('INSERT OR IGNORE INTO reference_channel_rooms (room_id, guild_room_id, channel_id, created_at) VALUES (?, ?, ?, ?)').run(roomId, parsed.guildRoomId, parsed.channelId, now);
@@ -172,10 +195,14 @@ export class ReferenceChannels {
     };
   }
 
-  /** After a member event of a guild room was applied there: its channel rooms follow. */
-  afterMemberEvent(view: Envelope, now = Date.now()): void {
+  /** After a member event of a guild room was applied there: its channel rooms follow, each copy charged to `payer` (the event's). */
+  afterMemberEvent(view: Envelope, payer: string, now = Date.now()): void {
     if (!view.event_type.startsWith('m.member.') || view.state_key === null) return;
     const decided = this.rooms.member(view.room_id, view.state_key);
-    if (decided?.event_id === view.event_id) this.applyToChannels(view.room_id, reported(decided), now);
+    if (decided?.event_id !== view.event_id) return;
+    const channels = this.channelsOf(view.room_id);
+    if (channels.length === 0) return;
+    this.quota?.charge(payer, channels.length * MEMBERSHIP_COPY_BYTES, now);
+    for (const roomId of channels) this.rooms.applyReportedMember(roomId, reported(decided), now);
   }
 }
