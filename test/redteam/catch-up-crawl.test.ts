@@ -142,4 +142,26 @@ describe('red team: a catch-up whose cursor creeps forward', () => {
     expect(host.catchUpRequests - before).toBeLessThanOrEqual(10);
     expect(host.catchUpRequests - before).toBeGreaterThan(3); // real progress is not cut short
   }, 30_000);
+
+  it('a host\'s cursor far past the events it served does not move the room\'s watermark past them', async ({ nodes }) => {
+    // Red team 2026-11-30: the watermark followed the host's next_since_depth (any safe integer past
+    // the cursor): at 2^53, every later run asked from there and found the room done, for good.
+    const beta = await nodes.inProcess('alpha.test');
+    expect((await beta.admin('POST', '/peers', { server_name: 'crawl.test', endpoint: host.url })).status).toBe(200);
+    const roomId = '!far:crawl.test';
+    const real = makeEvent(host.identity, { room_id: roomId, depth: 5 });
+    let asked = 0;
+    host.catchUpAnswer = (q) => {
+      asked++;
+      return Number(q.get('since_depth')) < 5
+        ? { room_id: roomId, events: [JSON.parse(envelopeWireJson(real))], complete: false, next_since_depth: 9_007_199_254_740_000 }
+        : { room_id: roomId, events: [], complete: true };
+    };
+    await join(beta, roomId);
+    await eventually(async () => expect(asked).toBeGreaterThanOrEqual(2));
+    await eventually(async () => expect(queryNodeDb<{ n: number }>(beta.dataDir, 'SELECT COUNT(*) AS n FROM federation_events WHERE event_id = ?', real.event_id)[0]!.n).toBe(1));
+    const watermark = queryNodeDb<{ synced_depth: number }>(beta.dataDir, 'SELECT synced_depth FROM rooms WHERE room_id = ?', roomId)[0]!.synced_depth;
+    // (Before: 9007199254739999.)
+    expect(watermark).toBeLessThan(5);
+  }, 30_000);
 });

@@ -109,7 +109,8 @@ export function pullRoutes(deps: FederationDeps): Router {
         return event !== undefined && event.origin_server === deps.identity.serverName && serverOf(event.room_id) === state.origin && event.origin_ts < now - REISSUE_PULLED_AFTER_MS;
       });
       let reissued = false;
-      for (const row of stale) reissued = (await deps.rooms().reissueRefused(state.origin, row.event_id, 0).catch(() => false)) || reissued;
+      // Once each: a puller holding many requests at once had each of them sign every stale row again.
+      for (const row of stale) reissued = (await deps.rooms().reissueRefused(state.origin, row.event_id, 0, { signedBefore: now - REISSUE_PULLED_AFTER_MS }).catch(() => false)) || reissued;
       if (reissued) loaded = deps.events.getMany(chunk.map((r) => r.event_id));
       for (const row of chunk) {
         const event = loaded.get(row.event_id);

@@ -13,7 +13,8 @@ import { MAX_DEPTH_GROUP } from '../store/federation-events.ts';
 import { fetchedEventFailure, fetchedEventId, fetchedEventOrigin, UncheckedRetries, UNCHECKED_RETRY_FOR_MS } from '../federation/fetched-event-failure.ts';
 import { compareDisplayOrder } from './event-types.ts';
 import { aheadOfReference3, tooOldForReference3 } from '../federation/reference/carry.ts';
-import { PAGE_BYTES } from '../federation/page-budget.ts';
+import { PAGE_BYTES, utf8Bytes } from '../federation/page-budget.ts';
+import { envelopeWireJson } from '../federation/envelope.ts';
 import { EVENTS_PATH } from '../federation/paths.ts';
 import { PerMinuteBudget } from '../util/per-minute-budget.ts';
 import { RoomPart, type RoomServiceDeps } from './room-part.ts';
@@ -220,6 +221,10 @@ export class RoomCatchUp extends RoomPart {
       let lastTaken: { depth: number; eventId: string } | null = null;
       let storedNow = 0;
       let newToRun = 0;
+      /** The deepest event of this room taken from this page (stored now or before): what the watermark may pass. */
+      let deepestTaken = -1;
+      /** The wire bytes of the events new to this run: a fullish page of them is progress (not the answer's size, which a host can pad). */
+      let newBytes = 0;
       for (const raw of events) {
         try {
           const verified = await this.d.ingest.verify(host, raw);
@@ -229,6 +234,7 @@ export class RoomCatchUp extends RoomPart {
             continue;
           }
           lastTaken = { depth: verified.envelope.depth, eventId: verified.envelope.event_id };
+          deepestTaken = Math.max(deepestTaken, verified.envelope.depth);
           const result = await this.d.ingest.store(verified, host);
           this.d.onReceived?.(receivedOutcome(result));
           if (result.inserted) storedNow++;
@@ -239,6 +245,7 @@ export class RoomCatchUp extends RoomPart {
             if (seen.size >= 20_000) seen.clear(); // bounded memory; the page and rate bounds still hold
             seen.add(verified.envelope.event_id);
             newToRun++;
+            newBytes += utf8Bytes(envelopeWireJson(verified.envelope));
           }
           this.unchecked.settled(host, verified.envelope.event_id);
         } catch (error) {
@@ -289,7 +296,6 @@ export class RoomCatchUp extends RoomPart {
       }
       // Progress: something stored, or a fullish page (in count or in bytes) of events this run had
       // not seen (a legit host paging through events we already got live). Otherwise the page was fruitless.
-      const newBytes = events.length > 0 ? (response.text.length * newToRun) / events.length : 0;
       fruitless = storedNow > 0 || newToRun >= CATCH_UP_PAGE / 2 || newBytes >= PAGE_BYTES / 2 ? 0 : fruitless + 1;
       if (fruitless >= CATCH_UP_FRUITLESS_PAGES) {
         this.catchUpBackoff.set(host, Date.now() + (this.d.catchUpBackoffMs ?? CATCH_UP_BACKOFF_MS));
@@ -306,8 +312,10 @@ export class RoomCatchUp extends RoomPart {
       cursor = next;
       if (signal.aborted) return stored;
       // Events at the cursor's depth may continue on the next page: the watermark stays below it
-      // (and below an event not checked yet).
-      this.d.db.prepare('UPDATE rooms SET synced_depth = MAX(synced_depth, ?) WHERE room_id = ?').run(Math.min(cursor.depth, held ?? Infinity) - 1, roomId);
+      // (and below an event not checked yet), and below the deepest event taken from the page: the
+      // host's cursor is its word, and one far past its events (2^53) kept every later run asking
+      // from there, for good (a red-team review, 2026-11-30).
+      this.d.db.prepare('UPDATE rooms SET synced_depth = MAX(synced_depth, ?) WHERE room_id = ?').run(Math.min(cursor.depth, held ?? Infinity, deepestTaken) - 1, roomId);
     }
     this.quotaWaits.delete(roomId);
     if (held !== null) {

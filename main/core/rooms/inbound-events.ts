@@ -152,12 +152,14 @@ export class InboundEvents extends RoomPart {
    * replaces our stored copy (nobody else has the refused one: members receive events only
    * through the host). True when it was re-issued and should be delivered again.
    */
-  async reissueRefused(destination: string, eventId: string, roomDepth: unknown): Promise<boolean> {
+  async reissueRefused(destination: string, eventId: string, roomDepth: unknown, options: { signedBefore?: number } = {}): Promise<boolean> {
     const old = this.d.events.get(eventId);
     if (!old || old.origin_server !== this.server || this.isHost(old.room_id) || serverOf(old.room_id) !== destination) return false;
     const hostDepth = believableRoomDepth(roomDepth, Date.now());
     if (hostDepth === null) return false; // a host's answer must not move our room clock anywhere it likes
     const event = await this.d.commit.run(() => {
+      // Signed again since it was read (another request re-issued it meanwhile): nothing to do.
+      if (options.signedBefore !== undefined && (this.d.events.get(eventId)?.origin_ts ?? 0) >= options.signedBefore) return null;
       const now = Date.now();
       const depth = Math.max(now, hostDepth + 1, (this.d.rooms.room(old.room_id)?.last_depth ?? 0) + 1);
       const reissued = signEnvelope({ ...unsignedPart(old), origin_ts: now, depth }, this.d.identity());
@@ -165,6 +167,7 @@ export class InboundEvents extends RoomPart {
       this.d.rooms.apply(reissued, now);
       return reissued;
     });
+    if (event === null) return false;
     this.d.log.info({ event: 'event_reissued', room_id: event.room_id, event_id: eventId, old_depth: old.depth, depth: event.depth }, 'room host refused our event as too old; re-issued it after the room\'s latest events');
     this.d.notifications.notify({ type: 'room', room_id: event.room_id, event_id: event.event_id, event_type: event.event_type, sender: event.sender });
     return true;

@@ -253,8 +253,8 @@ export class RoomService extends RoomPart {
    * replaces our stored copy (nobody else has the refused one: members receive events only
    * through the host). True when it was re-issued and should be delivered again.
    */
-  reissueRefused(destination: string, eventId: string, roomDepth: unknown): Promise<boolean> {
-    return this.inbound.reissueRefused(destination, eventId, roomDepth);
+  reissueRefused(destination: string, eventId: string, roomDepth: unknown, options: { signedBefore?: number } = {}): Promise<boolean> {
+    return this.inbound.reissueRefused(destination, eventId, roomDepth, options);
   }
 
   /** Our events a room's host took from a mailbox too late (mailbox/deposits.ts): re-issued and queued for it again. */
