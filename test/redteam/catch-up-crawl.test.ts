@@ -150,11 +150,13 @@ describe('red team: a catch-up whose cursor creeps forward', () => {
     expect((await beta.admin('POST', '/peers', { server_name: 'crawl.test', endpoint: host.url })).status).toBe(200);
     const roomId = '!far:crawl.test';
     const real = makeEvent(host.identity, { room_id: roomId, depth: 5 });
+    // …beside an event it signed at that depth too, which the store refuses (far in the future).
+    const far = makeEvent(host.identity, { room_id: roomId, depth: 9_007_199_254_739_000 });
     let asked = 0;
     host.catchUpAnswer = (q) => {
       asked++;
       return Number(q.get('since_depth')) < 5
-        ? { room_id: roomId, events: [JSON.parse(envelopeWireJson(real))], complete: false, next_since_depth: 9_007_199_254_740_000 }
+        ? { room_id: roomId, events: [real, far].map((e) => JSON.parse(envelopeWireJson(e))), complete: false, next_since_depth: 9_007_199_254_740_000 }
         : { room_id: roomId, events: [], complete: true };
     };
     await join(beta, roomId);

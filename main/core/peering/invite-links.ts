@@ -168,10 +168,12 @@ export class InviteLinks {
    * leaves a link unused, for a genuine redeemer whose endpoint was wrong; without an end, its
    * holder could go on naming addresses of our network, one every 10 s, to learn which answer TLS
    * (a red-team review, 2026-11-30). The same request again (a redeemer's mailbox leaves it every
-   * few minutes) counts once. Returns whether the link has ended: then the redeemer is told
-   * `link_ended` (linkEnded), not the verdict.
+   * few minutes) counts once. Returns `ended` when the link has ended now (the redeemer is told
+   * `link_ended`, linkEnded, not the verdict), `closed` when it was used, revoked or ended
+   * meanwhile (by a redemption whose call-back came right after this one's: told that, not the
+   * verdict), else `counted`.
    */
-  refusedCallback(id: string, request: Pick<PeeringRequest, 'server_name' | 'endpoint' | 'tls_fingerprint'>, now = Date.now()): boolean {
+  refusedCallback(id: string, request: Pick<PeeringRequest, 'server_name' | 'endpoint' | 'tls_fingerprint'>, now = Date.now()): 'counted' | 'ended' | 'closed' {
     const attempt = createHash('sha256').update(`${request.server_name}\n${request.endpoint}\n${request.tls_fingerprint ?? ''}`).digest('hex');
     const row = this.d.db
       .prepare<{ attempt: string; max: number; now: number; id: string }, { refused_callbacks: number; revoked_at: number | null }>(
@@ -182,9 +184,10 @@ export class InviteLinks {
          WHERE id = @id AND used_at IS NULL AND revoked_at IS NULL RETURNING refused_callbacks, revoked_at`,
       )
       .get({ attempt, max: MAX_REFUSED_CALLBACKS, now, id });
-    const ended = row !== undefined && row.revoked_at !== null;
-    if (ended) this.d.log.warn({ event: 'peer_invite_ended', id, refused_callbacks: row.refused_callbacks }, 'an invite link ended: its redemptions were refused too often (what answered at the endpoints named was not the redeemer)');
-    return ended;
+    if (row === undefined) return 'closed';
+    if (row.revoked_at === null) return 'counted';
+    this.d.log.warn({ event: 'peer_invite_ended', id, refused_callbacks: row.refused_callbacks }, 'an invite link ended: its redemptions were refused too often (what answered at the endpoints named was not the redeemer)');
+    return 'ended';
   }
 }
 

@@ -394,7 +394,9 @@ export class PeeringService {
             // (a helper's review, 2026-11-30). The owner's log keeps the words.
             this.d.log.info({ event: 'peering_callback_refused', server: request.server_name, code: mapped.code, error: cleanText(mapped.message, PEER_TEXT_MAX) }, 'a peering request was refused: its endpoint could not be used');
             // The refusal that ends the link says so, and not its verdict: one answer less about our network.
-            if (this.links.refusedCallback(row.id, request)) throw linkEnded();
+            const counted = this.links.refusedCallback(row.id, request);
+            if (counted === 'ended') throw linkEnded();
+            if (counted === 'closed') throw this.links.endedMeanwhile(row.id);
             throw forbidden(mapped.code, mapped.code === 'address_refused'
               ? `${request.server_name}: its endpoint is at an address this node does not connect to on a peer's word`
               : `${request.server_name}: what answers at its endpoint is not the server that signed this request`);

@@ -108,10 +108,10 @@ export function pullRoutes(deps: FederationDeps): Router {
         const event = loaded.get(row.event_id);
         return event !== undefined && event.origin_server === deps.identity.serverName && serverOf(event.room_id) === state.origin && event.origin_ts < now - REISSUE_PULLED_AFTER_MS;
       });
-      let reissued = false;
       // Once each: a puller holding many requests at once had each of them sign every stale row again.
-      for (const row of stale) reissued = (await deps.rooms().reissueRefused(state.origin, row.event_id, 0, { signedBefore: now - REISSUE_PULLED_AFTER_MS }).catch(() => false)) || reissued;
-      if (reissued) loaded = deps.events.getMany(chunk.map((r) => r.event_id));
+      for (const row of stale) await deps.rooms().reissueRefused(state.origin, row.event_id, 0, { signedBefore: now - REISSUE_PULLED_AFTER_MS }).catch(() => false);
+      // Read again: re-signed by this request or by another one meanwhile (never the old copy served).
+      if (stale.length > 0) loaded = deps.events.getMany(chunk.map((r) => r.event_id));
       for (const row of chunk) {
         const event = loaded.get(row.event_id);
         // A row whose event is gone from the store is skipped (acknowledging the cursor drops it).

@@ -234,8 +234,9 @@ export class RoomCatchUp extends RoomPart {
             continue;
           }
           lastTaken = { depth: verified.envelope.depth, eventId: verified.envelope.event_id };
-          deepestTaken = Math.max(deepestTaken, verified.envelope.depth);
           const result = await this.d.ingest.store(verified, host);
+          // Taken (stored now or before), not only signed: a depth the store refuses (one far in the future) moves nothing.
+          deepestTaken = Math.max(deepestTaken, verified.envelope.depth);
           this.d.onReceived?.(receivedOutcome(result));
           if (result.inserted) storedNow++;
           // Progress only for an event taken (stored now or before: an honest host pages through

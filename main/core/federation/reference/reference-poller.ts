@@ -156,7 +156,7 @@ export class ReferencePoller {
     for (const peer of this.d.dialects.references()) {
       if (this.abort.signal.aborted) break;
       if (this.d.trust.get(peer.server_name)?.trust !== 'allow' || this.peerRounds.has(peer.server_name)) continue;
-      const round = this.pollPeer(peer.server_name, now).finally(() => this.peerRounds.delete(peer.server_name));
+      const round: Promise<number> = this.pollPeer(peer.server_name, now).finally(() => this.endRound(peer.server_name, round));
       this.peerRounds.set(peer.server_name, round);
       rounds.push(round);
     }
@@ -184,12 +184,22 @@ export class ReferencePoller {
    * and never after stop (which waits for it; it wrote to a closed database at shutdown).
    */
   pollJoined(peer: string, roomId: string): void {
-    const poll = (this.peerRounds.get(peer) ?? Promise.resolve(0))
+    // It is the peer's round while it runs (a tick meanwhile starts none for that peer).
+    const poll: Promise<number> = (this.peerRounds.get(peer) ?? Promise.resolve(0))
       .catch(() => 0)
       .then(() => (this.abort.signal.aborted ? 0 : this.pollRoom(peer, roomId)))
-      .catch(() => 0);
+      .catch(() => 0)
+      .finally(() => {
+        this.joinPolls.delete(poll);
+        this.endRound(peer, poll);
+      });
     this.joinPolls.add(poll);
-    void poll.finally(() => this.joinPolls.delete(poll));
+    this.peerRounds.set(peer, poll);
+  }
+
+  /** A round of `peer` ended: it is no longer the peer's round, unless another took its place. */
+  private endRound(peer: string, round: Promise<number>): void {
+    if (this.peerRounds.get(peer) === round) this.peerRounds.delete(peer);
   }
 
   async pollRoom(peer: string, roomId: string): Promise<number> {
