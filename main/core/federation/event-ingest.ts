@@ -65,6 +65,12 @@ export interface IngestHooks {
   checkContent?(envelope: Envelope, contentBytes: number): void;
   /** In the storing transaction, before the insert of a new event. */
   authorize?(envelope: Envelope): void;
+  /**
+   * In the storing transaction, before the quota check of a new event: the bytes it costs beyond
+   * its own row, charged with it (a reference channel room it makes, a guild membership it copies
+   * into channel rooms: channel-rooms.ts copyCharge). May refuse it (429: it comes again later).
+   */
+  extraCharge?(envelope: Envelope): number;
   /** In the storing transaction, after the insert of a new event. */
   onStored?(envelope: Envelope, receivedFrom: string): void;
   /** Right after the commit of a new event, before the WAL flush (GroupCommit.run's `committed`). */
@@ -423,7 +429,7 @@ export class EventIngest {
       return { heldBy: null };
     }
     if (heldBy && this.hooks.isHeld?.(envelope.event_id)) return { event_id: envelope.event_id, inserted: false, held: true };
-    const charge = this.chargeOf(event);
+    const charge = this.chargeOf(event) + (this.hooks.extraCharge?.(event.view ?? envelope) ?? 0);
     this.quota?.check(this.payerOf(envelope.origin_server, receivedFrom), charge);
     if (heldBy) this.hooks.checkHeld?.(heldBy, charge);
     else this.hooks.authorize?.(event.view ?? envelope);

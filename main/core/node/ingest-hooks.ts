@@ -26,11 +26,9 @@ export interface IngestHookDeps {
   referenceLookup: TargetLookup;
   abuse: AbuseMonitor;
   notifications: NodeEvents;
-  /** Who is charged for an event (event-ingest.ts payerOf): also for the memberships it copies into a guild's channel rooms. */
-  payerOf: (origin: string, receivedFrom: string) => string;
 }
 
-export function ingestHooks({ bus, quarantine, quota, dialects, channels, rooms, referenceLookup, abuse, notifications, payerOf }: IngestHookDeps): IngestHooks {
+export function ingestHooks({ bus, quarantine, quota, dialects, channels, rooms, referenceLookup, abuse, notifications }: IngestHookDeps): IngestHooks {
   return {
     isHeld: (eventId) => quarantine.isHeld(eventId),
     checkHeld: (server, bytes) => quota.checkHeld(server, quarantine.heldBytes(server), bytes),
@@ -43,11 +41,12 @@ export function ingestHooks({ bus, quarantine, quota, dialects, channels, rooms,
     checkRoute: (origin, event) => bus.answererOf('routeInbound')?.(origin, event),
     checkContent: (event, bytes) => checkReceivedContent(event, bytes, dialects.isReference(event.origin_server)),
     authorize: (event) => bus.answererOf('authorizeInbound')?.(event),
+    // The memberships a reference channel's first message, or a guild's member event, copies: charged with it.
+    extraCharge: (event) => channels.copyCharge(event),
     onStored: (event, from) => {
-      const payer = payerOf(event.origin_server, from);
-      channels.ensure(event.room_id, event.content, payer); // a reference channel's first message makes its room
+      channels.ensure(event.room_id, event.content); // a reference channel's first message makes its room
       bus.emit('inboundStored', event, from);
-      channels.afterMemberEvent(event, payer);
+      channels.afterMemberEvent(event);
     },
     onCommitted: (event) => bus.emit('inboundCommitted', event),
     onDurable: (event) => bus.emit('inboundDurable', event),

@@ -164,7 +164,7 @@ function buildStorage(
   const channels = new ReferenceChannels(db, rooms, quota);
   const referenceLookup = channels.targetLookup(events, (origin) => dialects.domainOf(origin), () => state.identity?.serverName ?? null);
   const quarantine = new QuarantineStore(db, quota, { payerOf: (origin, receivedFrom) => payerOf(trust, origin, receivedFrom) });
-  const hooks = ingestHooks({ bus, quarantine, quota, dialects, channels, rooms, referenceLookup, abuse, notifications, payerOf: (origin, from) => payerOf(trust, origin, from) });
+  const hooks = ingestHooks({ bus, quarantine, quota, dialects, channels, rooms, referenceLookup, abuse, notifications });
   const ingest = new EventIngest({ trust, keys, events, commit, verifier, quota, hooks });
   return { walSync, commit, replay, events, verifier, quota, ingest, users, rooms, channels, referenceLookup, quarantine };
 }

@@ -37,7 +37,7 @@ describe('ReferenceChannels', () => {
     expect(channels.routeMessage(message('6101'), hosts)).toBeNull();
     expect(channels.routeMessage(message('6102'), hosts)).toBe('!61~6102:ref.example');
     expect(channels.routeMessage(message('6102'), () => false)).toBeNull();
-    channels.ensure('!61~6102:ref.example', { channel_name: 'random\u202e' }, 'ref.example');
+    channels.ensure('!61~6102:ref.example', { channel_name: 'random\u202e' });
     expect(rooms.room('!61~6102:ref.example')?.name).toBe('Guild #random');
     expect(rooms.member('!61~6102:ref.example', '@owner:us.example')?.membership).toBe('join');
     expect(channels.family('!61~6102:ref.example')).toEqual(['!61:ref.example', '!61~6102:ref.example']);
@@ -48,9 +48,12 @@ describe('ReferenceChannels', () => {
     const channels = new ReferenceChannels(db, rooms);
     rooms.createRoom({ room_id: '!61:ref.example', name: 'Guild', host_server: 'ref.example', created_at: 1 });
     const message = (channel: number) => ({ event_id: '$1:ref.example', room_id: '!61:ref.example', event_type: 'm.message', sender: '@a:ref.example', origin_server: 'ref.example', origin_ts: 1, depth: 1, state_key: null, content: { body: 'x', channel_id: channel }, signatures: {} });
-    for (let c = 1; c <= MAX_CHANNEL_ROOMS_PER_GUILD; c++) channels.ensure(channels.routeMessage(message(c), () => true)!, {}, 'ref.example');
+    for (let c = 1; c <= MAX_CHANNEL_ROOMS_PER_GUILD; c++) channels.ensure(channels.routeMessage(message(c), () => true)!, {});
     expect(channels.channelsOf('!61:ref.example')).toHaveLength(MAX_CHANNEL_ROOMS_PER_GUILD);
     expect(channels.routeMessage(message(MAX_CHANNEL_ROOMS_PER_GUILD + 1), () => true)).toBeNull();
+    // One routed before the others were made (a batch): refused in the storing transaction, 429.
+    const late = { ...message(MAX_CHANNEL_ROOMS_PER_GUILD + 1), room_id: channelRoomId('!61:ref.example', String(MAX_CHANNEL_ROOMS_PER_GUILD + 1))! };
+    expect(() => channels.copyCharge(late)).toThrow(expect.objectContaining({ status: 429 }));
     expect(channels.routeMessage(message(7), () => true)).toBe('!61~7:ref.example');
   });
 
@@ -65,16 +68,25 @@ describe('ReferenceChannels', () => {
     for (let i = 0; i < 40; i++) rooms.applyReportedMember('!61:ref.example', member(i), 1);
     const message = (channel: number) => ({ event_id: '$1:ref.example', room_id: '!61:ref.example', event_type: 'm.message', sender: '@a:ref.example', origin_server: 'ref.example', origin_ts: 1, depth: 1, state_key: null, content: { body: 'x', channel_id: channel }, signatures: {} });
     const used = () => Array.from({ length: 91 }, (_, n) => n).find((n) => quota.exceeds('ref.example', (n + 1) * MEMBERSHIP_COPY_BYTES)) ?? 91;
+    // What the ingest does: the copies are charged with the event (copyCharge), then stored.
+    const take = (view: ReturnType<typeof message> | typeof join) => {
+      quota.charge('ref.example', channels.copyCharge(view));
+      if (view.event_type === 'm.message') channels.ensure(view.room_id, {});
+      else channels.afterMemberEvent(view);
+    };
     const room = channels.routeMessage(message(1), () => true)!;
-    channels.ensure(room, {}, 'ref.example');
+    take({ ...message(1), room_id: room });
     expect(90 - used()).toBe(40); // its 40 members copied, 40 charged
+    expect(channels.copyCharge({ ...message(1), room_id: room })).toBe(0); // made already
     // A member event of the guild: copied into the one channel room, one copy charged.
     rooms.applyReportedMember('!61:ref.example', member(40), 1);
-    channels.afterMemberEvent({ event_id: '$j40:ref.example', room_id: '!61:ref.example', event_type: 'm.member.join', sender: '@u40:ref.example', origin_server: 'ref.example', origin_ts: 41, depth: 41, state_key: '@u40:ref.example', content: { membership: 'join' }, signatures: {} }, 'ref.example');
+    const join = { event_id: '$j40:ref.example', room_id: '!61:ref.example', event_type: 'm.member.join', sender: '@u40:ref.example', origin_server: 'ref.example', origin_ts: 41, depth: 41, state_key: '@u40:ref.example', content: { membership: 'join' }, signatures: {} };
+    take(join);
     expect(rooms.member(room, '@u40:ref.example')?.membership).toBe('join');
     expect(90 - used()).toBe(41);
     // Another channel: 41 copies more fit (82 of 90); a third would not: its messages stay in the guild room.
-    channels.ensure(channels.routeMessage(message(2), () => true)!, {}, 'ref.example');
+    const second = channels.routeMessage(message(2), () => true)!;
+    take({ ...message(2), room_id: second });
     expect(90 - used()).toBe(82);
     expect(channels.routeMessage(message(3), () => true)).toBeNull();
     // A channel room made already still takes its messages.

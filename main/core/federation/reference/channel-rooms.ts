@@ -26,6 +26,7 @@
 import { serverOf } from '../../../../shared/identifiers.ts';
 import type { MemberRow, RoomStore } from '../../rooms/room-store.ts';
 import type { Db } from '../../store/database.ts';
+import { HttpError } from '../../errors.ts';
 import type { StorageQuota } from '../../trust/storage-quota.ts';
 import type { FederationEvents } from '../../store/federation-events.ts';
 import type { Envelope } from '../envelope.ts';
@@ -84,9 +85,9 @@ export class ReferenceChannels {
   private readonly db: Db;
   private readonly rooms: RoomStore;
   /** Where copies of memberships are charged (none: nothing is charged, as in unit tests). */
-  private readonly quota: Pick<StorageQuota, 'exceeds' | 'charge'> | undefined;
+  private readonly quota: Pick<StorageQuota, 'exceeds'> | undefined;
 
-  constructor(db: Db, rooms: RoomStore, quota?: Pick<StorageQuota, 'exceeds' | 'charge'>) {
+  constructor(db: Db, rooms: RoomStore, quota?: Pick<StorageQuota, 'exceeds'>) {
     this.db = db;
     this.rooms = rooms;
     this.quota = quota;
@@ -148,12 +149,11 @@ export class ReferenceChannels {
    * In the storing transaction, before an event of a channel room is applied: makes the room on
    * its first message, named from the message, with the guild room's memberships.
    */
-  ensure(roomId: string, content: Record<string, unknown>, payer: string, now = Date.now()): void {
+  ensure(roomId: string, content: Record<string, unknown>, now = Date.now()): void {
     const parsed = parseChannelRoom(roomId);
     if (!parsed || this.rooms.room(roomId)) return;
     const guild = this.rooms.room(parsed.guildRoomId);
     if (!guild) return;
-    this.quota?.charge(payer, this.memberCount(parsed.guildRoomId) * MEMBERSHIP_COPY_BYTES, now);
     const channelName = safeReferenceName(content.channel_name, `channel ${parsed.channelId}`);
     this.rooms.createRoom({ room_id: roomId, name: `${guild.name} #${channelName}`.slice(0, 200), host_server: serverOf(roomId), created_at: now });
     this.db.prepare('INSERT OR IGNORE INTO reference_channel_rooms (room_id, guild_room_id, channel_id, created_at) VALUES (?, ?, ?, ?)').run(roomId, parsed.guildRoomId, parsed.channelId, now);
@@ -195,14 +195,31 @@ export class ReferenceChannels {
     };
   }
 
-  /** After a member event of a guild room was applied there: its channel rooms follow, each copy charged to `payer` (the event's). */
-  afterMemberEvent(view: Envelope, payer: string, now = Date.now()): void {
+  /** After a member event of a guild room was applied there: its channel rooms follow (the copies were charged with it: copyCharge). */
+  afterMemberEvent(view: Envelope, now = Date.now()): void {
     if (!view.event_type.startsWith('m.member.') || view.state_key === null) return;
     const decided = this.rooms.member(view.room_id, view.state_key);
-    if (decided?.event_id !== view.event_id) return;
-    const channels = this.channelsOf(view.room_id);
-    if (channels.length === 0) return;
-    this.quota?.charge(payer, channels.length * MEMBERSHIP_COPY_BYTES, now);
-    for (const roomId of channels) this.rooms.applyReportedMember(roomId, reported(decided), now);
+    if (decided?.event_id === view.event_id) this.applyToChannels(view.room_id, reported(decided), now);
+  }
+
+  /**
+   * In the storing transaction, before a received event's quota check: what the memberships it
+   * copies cost, charged with it to its payer (MEMBERSHIP_COPY_BYTES each): the first message of a
+   * channel room copies every member of the guild; a member event of a guild, one copy per
+   * channel room. A channel room past MAX_CHANNEL_ROOMS_PER_GUILD (a batch of first messages,
+   * each routed while the rooms before it were not made yet) is refused 429: asked again, its
+   * message is routed to the guild room.
+   */
+  copyCharge(view: Envelope): number {
+    const parsed = parseChannelRoom(view.room_id);
+    if (parsed) {
+      if (this.rooms.room(view.room_id)) return 0;
+      if (this.channelsOf(parsed.guildRoomId).length >= MAX_CHANNEL_ROOMS_PER_GUILD) {
+        throw new HttpError(429, 'quota_exceeded', `${parsed.guildRoomId} has ${MAX_CHANNEL_ROOMS_PER_GUILD} channel rooms here already; try again (it then stays in the guild's room)`, { 'retry-after': '1' });
+      }
+      return this.memberCount(parsed.guildRoomId) * MEMBERSHIP_COPY_BYTES;
+    }
+    if (!view.event_type.startsWith('m.member.') || !guildIdOfRoom(view.room_id)) return 0;
+    return this.channelsOf(view.room_id).length * MEMBERSHIP_COPY_BYTES;
   }
 }
