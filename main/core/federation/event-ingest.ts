@@ -426,10 +426,14 @@ export class EventIngest {
     // A released event was counted when it was held and is applied now; one held already is acknowledged as held.
     if (released) {
       this.hooks.authorize?.(event.view ?? envelope);
-      return { heldBy: null };
+      // What it copies now (extraCharge) was not counted when it was held: charged at its release.
+      const extra = this.hooks.extraCharge?.(event.view ?? envelope) ?? 0;
+      if (extra > 0) this.quota?.check(this.payerOf(envelope.origin_server, receivedFrom), extra);
+      return { heldBy: null, ...(extra > 0 ? { extra } : {}) };
     }
     if (heldBy && this.hooks.isHeld?.(envelope.event_id)) return { event_id: envelope.event_id, inserted: false, held: true };
-    const charge = this.chargeOf(event) + (this.hooks.extraCharge?.(event.view ?? envelope) ?? 0);
+    // A held event copies nothing (it is not applied): only its own bytes.
+    const charge = this.chargeOf(event) + (heldBy ? 0 : (this.hooks.extraCharge?.(event.view ?? envelope) ?? 0));
     this.quota?.check(this.payerOf(envelope.origin_server, receivedFrom), charge);
     if (heldBy) this.hooks.checkHeld?.(heldBy, charge);
     else this.hooks.authorize?.(event.view ?? envelope);
@@ -471,6 +475,7 @@ export class EventIngest {
     const envelope = event.envelope;
     const heldBy = decided.heldBy;
     if (!released) this.quota?.charge(this.payerOf(envelope.origin_server, receivedFrom), decided.charge ?? this.chargeOf(event));
+    else if (decided.extra) this.quota?.charge(this.payerOf(envelope.origin_server, receivedFrom), decided.extra);
     if (heldBy) {
       this.hooks.hold?.(heldBy, receivedFrom, event);
       return { event_id: envelope.event_id, inserted: true, held: true };
@@ -494,6 +499,8 @@ interface ToWrite {
   heldBy: string | null;
   /** What the quota charges for it (chargeOf), computed once for the check and the charge; absent for a release. */
   charge?: number;
+  /** A release: what it copies now (extraCharge), charged then. */
+  extra?: number;
 }
 
 /** A write of storeMany failed: its savepoint is rolled back and the events stored one by one. */

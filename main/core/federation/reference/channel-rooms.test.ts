@@ -71,19 +71,22 @@ describe('ReferenceChannels', () => {
     // What the ingest does: the copies are charged with the event (copyCharge), then stored.
     const take = (view: ReturnType<typeof message> | typeof join) => {
       quota.charge('ref.example', channels.copyCharge(view));
-      if (view.event_type === 'm.message') channels.ensure(view.room_id, {});
-      else channels.afterMemberEvent(view);
+      if (view.event_type === 'm.message') return channels.ensure(view.room_id, {});
+      rooms.applyReportedMember('!61:ref.example', member(40), 1); // (the store applies it in the guild room)
+      channels.afterMemberEvent(view);
     };
     const room = channels.routeMessage(message(1), () => true)!;
     take({ ...message(1), room_id: room });
     expect(90 - used()).toBe(40); // its 40 members copied, 40 charged
     expect(channels.copyCharge({ ...message(1), room_id: room })).toBe(0); // made already
     // A member event of the guild: copied into the one channel room, one copy charged.
-    rooms.applyReportedMember('!61:ref.example', member(40), 1);
     const join = { event_id: '$j40:ref.example', room_id: '!61:ref.example', event_type: 'm.member.join', sender: '@u40:ref.example', origin_server: 'ref.example', origin_ts: 41, depth: 41, state_key: '@u40:ref.example', content: { membership: 'join' }, signatures: {} };
     take(join);
     expect(rooms.member(room, '@u40:ref.example')?.membership).toBe('join');
     expect(90 - used()).toBe(41);
+    // The same membership decided already (a copy, or an older event of it): nothing copied, nothing charged.
+    expect(channels.copyCharge(join)).toBe(0);
+    expect(channels.copyCharge({ ...join, event_id: '$j39old:ref.example', depth: 2 })).toBe(0);
     // Another channel: 41 copies more fit (82 of 90); a third would not: its messages stay in the guild room.
     const second = channels.routeMessage(message(2), () => true)!;
     take({ ...message(2), room_id: second });

@@ -27,7 +27,9 @@ import { serverOf } from '../../../../shared/identifiers.ts';
 import type { MemberRow, RoomStore } from '../../rooms/room-store.ts';
 import type { Db } from '../../store/database.ts';
 import { HttpError } from '../../errors.ts';
-import type { StorageQuota } from '../../trust/storage-quota.ts';
+import { chargedBytes, type StorageQuota } from '../../trust/storage-quota.ts';
+import { canonicalJson } from '../../crypto/canonical-json.ts';
+import { compareDisplayOrder } from '../../rooms/event-types.ts';
 import type { FederationEvents } from '../../store/federation-events.ts';
 import type { Envelope } from '../envelope.ts';
 import { guildIdOfRoom, isCanonicalI64, safeReferenceName, type TargetLookup } from './vocabulary.ts';
@@ -138,9 +140,10 @@ export class ReferenceChannels {
     if (room === null || room === event.room_id) return null;
     if (!this.rooms.room(room)) {
       if (this.channelsOf(event.room_id).length >= MAX_CHANNEL_ROOMS_PER_GUILD) return null;
-      // A new channel room copies the guild's memberships, charged to the host: past its quota
-      // today, the message stays in the guild room.
-      if (this.quota?.exceeds(event.origin_server, this.memberCount(event.room_id) * MEMBERSHIP_COPY_BYTES)) return null;
+      // A new channel room copies the guild's memberships, charged to the host with the message:
+      // past its quota today, the message stays in the guild room (refused there only if it alone is over).
+      const own = chargedBytes(event, Buffer.byteLength(canonicalJson(event.content)));
+      if (this.quota?.exceeds(event.origin_server, own + this.memberCount(event.room_id) * MEMBERSHIP_COPY_BYTES)) return null;
     }
     return room;
   }
@@ -219,7 +222,10 @@ export class ReferenceChannels {
       }
       return this.memberCount(parsed.guildRoomId) * MEMBERSHIP_COPY_BYTES;
     }
-    if (!view.event_type.startsWith('m.member.') || !guildIdOfRoom(view.room_id)) return 0;
+    if (!view.event_type.startsWith('m.member.') || view.state_key === null || !guildIdOfRoom(view.room_id)) return 0;
+    // Copied only when it decides the membership (afterMemberEvent): not one older than what decided it.
+    const existing = this.rooms.member(view.room_id, view.state_key);
+    if (existing && compareDisplayOrder({ depth: existing.event_depth, origin_server: existing.event_origin, event_id: existing.event_id }, view) >= 0) return 0;
     return this.channelsOf(view.room_id).length * MEMBERSHIP_COPY_BYTES;
   }
 }
