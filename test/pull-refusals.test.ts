@@ -53,6 +53,48 @@ describe('pull mode: events the puller refuses', () => {
     expect((await deliveryOf(beta, roomId, before.event_id))?.state).toBe('delivered');
   }, 180_000);
 
+  it('an event the pulling host took too late (409 depth_too_old) is signed again and served again, five times at most; one it holds another version of (409 event_id_conflict) is delivered', async ({ nodes }) => {
+    const { alpha, beta, roomId, restartAlpha } = await hostPullingMember(nodes, 'taken late');
+    const key = await Identity.open(join(alpha.dataDir, 'identity.json'));
+    const pending = () => rowsFor(beta, 'alpha.test').filter((r) => r.state === 'pending');
+    const signedAt = (id: string) => queryNodeDb<{ origin_ts: number }>(beta.dataDir, 'SELECT origin_ts FROM federation_events WHERE event_id = ?', id)[0]!.origin_ts;
+    const tooOld = (event_id: string) => ({ event_id, status: 409, error: 'depth_too_old' });
+    /** alpha's ack of every pending row of beta's for it, naming `refused`. */
+    const ack = async (refused: unknown[]) => {
+      const cursor = Math.max(...pending().map((r) => r.id));
+      const acked = await sendSigned(key, beta.federationUrl, 'POST', ACK, JSON.stringify({ cursor: String(cursor), refused }));
+      expect(acked.status, JSON.stringify(acked.body)).toBe(200);
+      return { cursor, body: acked.body };
+    };
+
+    // One refused as too old, one as held there in another version (delivered, as for a push).
+    expect(await alpha.stop()).toBe(0);
+    const late = await send(beta, roomId, 'taken late once');
+    const other = await send(beta, roomId, 'held there in another version');
+    const lateSigned = signedAt(late);
+    const first = await ack([tooOld(late), { event_id: other, status: 409, error: 'event_id_conflict' }]);
+    expect(first.body).toEqual({ acknowledged: 1, refused: 0, sent_again: 1 });
+    expect(pending().map((r) => r.event_id)).toEqual([late]);
+    expect(pending()[0]!.id).toBeGreaterThan(first.cursor);
+    expect(signedAt(late)).toBeGreaterThan(lateSigned);
+    expect((await deliveryOf(beta, roomId, other))?.state).toBe('delivered');
+    // Back, the host pulls the one signed again and takes it.
+    await restartAlpha();
+    await eventually(async () => expect((await messages(alpha, roomId)).map((m) => m.body)).toContain('taken late once'), 30_000, 250);
+    await eventually(async () => expect((await deliveryOf(beta, roomId, late))?.state).toBe('delivered'), 30_000, 250);
+
+    // A host that says so every time: signed again five times, then failed with its refusal.
+    expect(await alpha.stop()).toBe(0);
+    const stubborn = await send(beta, roomId, 'refused as too old again and again');
+    for (let round = 1; round <= 6; round++) {
+      const signed = signedAt(stubborn);
+      const { body } = await ack([tooOld(stubborn)]);
+      expect(body, `round ${round}`).toEqual(round <= 5 ? { acknowledged: 0, refused: 0, sent_again: 1 } : { acknowledged: 0, refused: 1 });
+      if (round <= 5) expect(signedAt(stubborn)).toBeGreaterThan(signed);
+    }
+    expect(rowsFor(beta, 'alpha.test').filter((r) => r.event_id === stubborn).map((r) => [r.state, r.last_error])).toEqual([['failed', 'HTTP 409 depth_too_old']]);
+  }, 180_000);
+
   it('an event the pulling host could not check for its whole window is named in the ack as given up unchecked: its sender shows it not delivered, in those words', async ({ nodes }) => {
     // beta's keys, as alpha reads them, fail while keysDown (a proxy between them: any network problem).
     const state = { keysDown: false, keysRefused: 0 };

@@ -22,13 +22,13 @@ export async function pullingFrom(host: NodeProcess, friend: NodeProcess, friend
  * alpha.test hosts a room with beta.test's owner, and takes beta's events by pull (nobody can reach
  * alpha); one message of beta's, "before", has reached alpha already.
  */
-export async function hostPullingMember(nodes: Nodes, roomName: string): Promise<{ alpha: NodeProcess; beta: NodeProcess; roomId: string }> {
+export async function hostPullingMember(nodes: Nodes, roomName: string): Promise<{ alpha: NodeProcess; beta: NodeProcess; roomId: string; restartAlpha: () => Promise<void> }> {
   const alpha = nodes.process({ serverName: 'alpha.test' });
   const beta = nodes.process({ serverName: 'beta.test', args: ['--retry-initial', '200', '--retry-max', '2000'] });
   await startPeered([alpha, beta]);
   const roomId = await roomWithMembers(alpha, roomName, [[beta, '@owner:beta.test']]);
-  await pullingFrom(beta, alpha);
+  const { restart } = await pullingFrom(beta, alpha);
   await send(beta, roomId, 'before');
   await eventually(async () => expect((await messages(alpha, roomId)).map((m) => m.body)).toContain('before'), 30_000);
-  return { alpha, beta, roomId };
+  return { alpha, beta, roomId, restartAlpha: restart };
 }

@@ -13,7 +13,7 @@
 import type { Db } from '../store/database.ts';
 import type { ReadListener, OutboxRow } from '../outbox/outbox.ts';
 import { KeyedWaiters } from '../util/keyed-waiters.ts';
-import { peerFailure } from '../outbox/delivery-outcomes.ts';
+import { peerFailure, refusalMeaning } from '../outbox/delivery-outcomes.ts';
 import { HeldThere, type HeldByChange } from '../outbox/held-there.ts';
 import { roomToRemember } from '../trust/servers-remembered.ts';
 
@@ -57,6 +57,8 @@ export class PullQueue {
   private readonly ackedStmt;
   private readonly failStmt;
   private readonly attemptStmt;
+  private readonly requeueStmt;
+  private readonly deleteStmt;
   /** Given by the node's wiring: told of the rows an ack removes that its destination read, or holds for review (outbox.ts ReadListener). */
   onRead: ReadListener | null = null;
   /** Given by the node's wiring: told of every row an ack settles (the UI shows deliveries). */
@@ -95,6 +97,9 @@ export class PullQueue {
     this.attemptStmt = db.prepare(
       'INSERT INTO federation_delivery_attempts (destination, event_id, status, error, latency_ms, batch_size, attempted_at) VALUES (?, ?, ?, ?, 0, 1, ?)',
     );
+    // A fresh row for an event to be sent again: after every cursor given out, so the next pull serves it.
+    this.deleteStmt = db.prepare('DELETE FROM federation_outbox WHERE id = ?');
+    this.requeueStmt = db.prepare('INSERT INTO federation_outbox (destination, event_id, room_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?)');
     this.receiverAckStmt = db.prepare(
       `INSERT INTO pull_receivers (server_name, last_pull_at, acked_cursor, last_ack_at) VALUES (?, ?, ?, ?)
        ON CONFLICT (server_name) DO UPDATE SET last_pull_at = excluded.last_pull_at, acked_cursor = MAX(acked_cursor, excluded.acked_cursor), last_ack_at = excluded.last_ack_at`,
@@ -189,7 +194,11 @@ export class PullQueue {
   /**
    * Settles every pending row of `destination` up to the cursor: those whose event it names in
    * `refused` are marked failed with its refusal (`HTTP 403 not_member`, as a push refused so);
-   * the others are deleted, delivered. A refusal of an event that is not one of its rows up to the
+   * the others are deleted, delivered. A refusal that is no failure (refusalMeaning, as for a
+   * push): `409 event_id_conflict` (it holds another version of that event) counts as delivered;
+   * `409 depth_too_old` of an event in `resend` (the caller checked that it is ours, in a room the
+   * destination hosts, under its bound) gets a fresh row after every cursor, to be signed again
+   * and served again (`resent`), instead of failing. A refusal of an event that is not one of its rows up to the
    * cursor is ignored. Both count as read by the destination (ReadListener: a refusal is its own
    * node's answer), but for those it names in `held` (capability `pull_held`): it holds them for
    * review (it keeps our server in quarantine), noted as a push receipt saying `held` is
@@ -199,7 +208,7 @@ export class PullQueue {
    * were deleted and failed. Run it inside the caller's transaction (the ack route's group commit),
    * or it commits on its own.
    */
-  ack(destination: string, cursor: number, refused: readonly PulledRefusal[] = [], now = Date.now(), held?: readonly string[]): { acknowledged: number; failed: number } {
+  ack(destination: string, cursor: number, refused: readonly PulledRefusal[] = [], now = Date.now(), held?: readonly string[], resend: ReadonlySet<string> = new Set()): { acknowledged: number; failed: number; resent: string[] } {
     let line: HeldByChange = null as HeldByChange;
     /** Whether the ack's receiver row was written (roomForReceiver). */
     let recorded = true;
@@ -209,15 +218,24 @@ export class PullQueue {
       const rows = this.onRead || this.onSettled || refused.length > 0 || held !== undefined ? this.ackedStmt.all(destination, cursor) : [];
       let failed = 0;
       const refusedIds = new Set<string>();
+      const resent: string[] = [];
       if (refused.length > 0) {
         const byEvent = new Map(refused.map((r) => [r.event_id, r]));
         for (const row of rows) {
           const refusal = byEvent.get(row.event_id);
           if (!refusal) continue;
+          const meaning = refusalMeaning(refusal.status, refusal.error);
+          if (meaning === 'delivered') continue;
           const error = peerFailure(refusal.status, refusal.error, undefined);
-          failed += this.failStmt.run(error, now, row.id).changes;
           this.attemptStmt.run(destination, row.event_id, refusal.status, error, now);
           refusedIds.add(row.event_id);
+          if (meaning === 'resend_late' && resend.has(row.event_id)) {
+            this.deleteStmt.run(row.id);
+            this.requeueStmt.run(destination, row.event_id, row.room_id, now, now);
+            resent.push(row.event_id);
+            continue;
+          }
+          failed += this.failStmt.run(error, now, row.id).changes;
         }
       }
       let read = rows;
@@ -249,7 +267,7 @@ export class PullQueue {
       const acknowledged = this.ackStmt.run(destination, cursor).changes;
       if (this.receivers.has(destination) || this.roomForReceiver(destination, now)) this.receiverAckStmt.run(destination, now, cursor, now);
       else recorded = false;
-      return { acknowledged, failed };
+      return { acknowledged, failed, resent };
     })();
     // This usually runs inside the caller's transaction, whose commit comes later: only what is safe
     // before it is applied. A set that says "look in the table" for a destination without a row

@@ -11,6 +11,8 @@ import { PULL_ACK_PATH, PULL_PATH } from '../federation/paths.ts';
 import { MAX_ACK_REFUSALS } from '../federation/page-acks.ts';
 import { serverOf } from '../../../shared/identifiers.ts';
 import { RESIGN_AFTER_MS } from '../rooms/ordering.ts';
+import { refusalMeaning } from '../outbox/delivery-outcomes.ts';
+import { MAX_REISSUES } from '../outbox/reissue-too-old.ts';
 
 export const MAX_PULL_EVENTS = 100;
 /** Pages stay well under the puller's response cap (page-budget.ts): small, for latency. */
@@ -64,6 +66,8 @@ const ackSchema = z.strictObject({
  */
 export function pullRoutes(deps: FederationDeps): Router {
   const router = new Router();
+  /** Re-issues per event id after an ack's `depth_too_old` (since start): a host that keeps refusing cannot loop us (as a push's, reissue-too-old.ts). */
+  const reissues = new Map<string, number>();
   router.get(PULL_PATH, deps.verifySignedRequest, async (ctx) => {
     const pull = deps.pull;
     if (!pull) throw notFound('not_supported', 'this server does not serve pull mode');
@@ -102,8 +106,8 @@ export function pullRoutes(deps: FederationDeps): Router {
       const chunk = rows.slice(at, at + PULL_READ_ROWS);
       let loaded = deps.events.getMany(chunk.map((r) => r.event_id));
       // Our own events for a room the puller hosts, waiting since half its window (60 s): signed
-      // again now (as a push refused 409 depth_too_old has them re-issued). A pulled event the host
-      // refuses is only named in its ack (marked failed then, not re-issued), so this is the last moment we can.
+      // again now (as a push refused 409 depth_too_old has them re-issued), which spares the host
+      // a refusal and us a round. One it refuses all the same is named in its ack: queued again there.
       const stale = chunk.filter((row) => {
         const event = loaded.get(row.event_id);
         return event !== undefined && event.origin_server === deps.identity.serverName && serverOf(event.room_id) === state.origin && event.origin_ts < now - REISSUE_PULLED_AFTER_MS;
@@ -142,13 +146,32 @@ export function pullRoutes(deps: FederationDeps): Router {
     // One group-commit job with the replay entry (its fsync off the event loop, shared with the
     // node's other writes); answered only once durable, so an acknowledged row never comes back.
     const { cursor, refused, held } = parsed.data;
-    const { acknowledged, failed } = await deps.commit.run(() => {
+    // Our own events of a room the caller hosts that it took too late (409 depth_too_old: signed
+    // over its minute before it stored them): queued again in the ack's transaction, then signed
+    // again, as a push refused so is; at most MAX_REISSUES times each, then they fail.
+    const resend = new Set<string>();
+    for (const refusal of refused ?? []) {
+      if (refusalMeaning(refusal.status, refusal.error) !== 'resend_late' || (reissues.get(refusal.event_id) ?? 0) >= MAX_REISSUES) continue;
+      const event = deps.events.get(refusal.event_id);
+      if (event?.origin_server === deps.identity.serverName && serverOf(event.room_id) === state.origin) resend.add(refusal.event_id);
+    }
+    const ackedAt = Date.now();
+    const { acknowledged, failed, resent } = await deps.commit.run(() => {
       deps.replay.record(state.signature, state.origin, state.requestTs, state.replayForWeek === true);
-      return pull.ack(state.origin, cursor, refused ?? [], Date.now(), held);
+      return pull.ack(state.origin, cursor, refused ?? [], ackedAt, held, resend);
     });
     state.replayRecorded = true;
     deps.onPullAck?.(state.origin, acknowledged);
-    ctx.body = refused === undefined ? { acknowledged } : { acknowledged, refused: failed };
+    if (resent.length > 0) {
+      if (reissues.size >= 10_000) reissues.clear();
+      // Signed again before the answer (a pull that served a row meanwhile signed it itself: signedBefore).
+      for (const id of resent) {
+        reissues.set(id, (reissues.get(id) ?? 0) + 1);
+        await deps.rooms().reissueRefused(state.origin, id, 0, { signedBefore: ackedAt }).catch(() => false);
+      }
+      pull.notify(state.origin);
+    }
+    ctx.body = refused === undefined ? { acknowledged } : { acknowledged, refused: failed, ...(resent.length > 0 ? { sent_again: resent.length } : {}) };
   });
   return router;
 }
