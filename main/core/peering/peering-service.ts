@@ -365,8 +365,6 @@ export class PeeringService {
     // endpoint is someone else's); an endpoint that does not answer is recorded as never reached,
     // and nothing is pushed to it until a reach-probe through us proves it (pull-queue.ts).
     const pin = request.tls_fingerprint ?? undefined;
-    let keys: { document: RemoteKeysDocument; raw: unknown } | null = null;
-    let unreached: string | null = null;
     const callBack = async () => {
       // The redeemer's endpoint is its word: vouch "peering" (address-policy.ts).
       const response = await this.d.http.send('GET', joinUrl(this.d.http.checkEndpoint(request.endpoint), KEYS_PATH), { accept: 'application/json' }, undefined, {
@@ -378,33 +376,38 @@ export class PeeringService {
       if (!listsKey(check.document, request.key_id, request.public_key)) throw new PinMismatch('its endpoint does not serve the key it signed with');
       return { document: check.document, raw: response.json };
     };
-    try {
-      keys = await this.links.callingBack(row.id, callBack);
-    } catch (error) {
-      if (error instanceof HttpError) throw error; // another call-back meanwhile, or the link ended or was used
-      // Refusals stand (403): a wrong key or keys document (the endpoint is someone else's), an
-      // address this node never connects to. Anything else is a fact about the network: not reached.
-      if (!(error instanceof NotReached)) {
-        try {
-          await this.contact(request.server_name, () => Promise.reject(error));
-        } catch (mapped) {
-          if (mapped instanceof HttpError && mapped.status === 403) {
-            // The redeemer hears the verdict, not what we found there: an address its name
-            // resolved to, a certificate's fingerprint would make a link an oracle of our network
-            // (a helper's review, 2026-11-30). The owner's log keeps the words.
-            this.d.log.info({ event: 'peering_callback_refused', server: request.server_name, code: mapped.code, error: cleanText(mapped.message, PEER_TEXT_MAX) }, 'a peering request was refused: its endpoint could not be used');
-            // The refusal that ends the link says so, and not its verdict: one answer less about our network.
-            const counted = this.links.refusedCallback(row.id, request);
-            if (counted === 'ended') throw linkEnded();
-            if (counted === 'closed') throw this.links.endedMeanwhile(row.id);
-            throw forbidden(mapped.code, mapped.code === 'address_refused'
-              ? `${request.server_name}: its endpoint is at an address this node does not connect to on a peer's word`
-              : `${request.server_name}: what answers at its endpoint is not the server that signed this request`);
+    // The verdict is counted inside the link's call-back (one at a time per link): released
+    // before that, a redemption sent meanwhile ran a probe of its own against a count not yet written.
+    const outcome = await this.links.callingBack(row.id, async () => {
+      try {
+        return { keys: await callBack(), unreached: null };
+      } catch (error) {
+        if (error instanceof HttpError) throw error;
+        // Refusals stand (403): a wrong key or keys document (the endpoint is someone else's), an
+        // address this node never connects to. Anything else is a fact about the network: not reached.
+        if (!(error instanceof NotReached)) {
+          try {
+            await this.contact(request.server_name, () => Promise.reject(error));
+          } catch (mapped) {
+            if (mapped instanceof HttpError && mapped.status === 403) {
+              // The redeemer hears the verdict, not what we found there: an address its name
+              // resolved to, a certificate's fingerprint would make a link an oracle of our network
+              // (a helper's review, 2026-11-30). The owner's log keeps the words.
+              this.d.log.info({ event: 'peering_callback_refused', server: request.server_name, code: mapped.code, error: cleanText(mapped.message, PEER_TEXT_MAX) }, 'a peering request was refused: its endpoint could not be used');
+              // The refusal that ends the link says so, and not its verdict: one answer less about our network.
+              const counted = this.links.refusedCallback(row.id, request);
+              if (counted === 'ended') throw linkEnded();
+              if (counted === 'closed') throw this.links.endedMeanwhile(row.id);
+              throw forbidden(mapped.code, mapped.code === 'address_refused'
+                ? `${request.server_name}: its endpoint is at an address this node does not connect to on a peer's word`
+                : `${request.server_name}: what answers at its endpoint is not the server that signed this request`);
+            }
           }
         }
+        return { keys: null, unreached: cleanText(error instanceof NotReached ? error.message : classify(error, request.endpoint)[1], PEER_TEXT_MAX) };
       }
-      unreached = cleanText(error instanceof NotReached ? error.message : classify(error, request.endpoint)[1], PEER_TEXT_MAX);
-    }
+    });
+    const { keys, unreached } = outcome;
     const used = await this.refusedWith(row.id, request.server_name, async () => this.d.db.transaction(() => {
       // Checked again before the token is claimed: a refused link stays unused.
       this.d.claims.checkPeeringNow(request.server_name, request.key_id, request.public_key);
