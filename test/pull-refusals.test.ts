@@ -53,8 +53,10 @@ describe('pull mode: events the puller refuses', () => {
     expect((await deliveryOf(beta, roomId, before.event_id))?.state).toBe('delivered');
   }, 180_000);
 
-  it('an event the pulling host took too late (409 depth_too_old) is signed again and served again, five times at most; one it holds another version of (409 event_id_conflict) is delivered', async ({ nodes }) => {
+  it('an event the pulling host took too late (409 depth_too_old) is signed again and served again, an edit behind it too, five times at most; one it holds another version of (409 event_id_conflict) is delivered', async ({ nodes }) => {
     const { alpha, beta, roomId, restartAlpha } = await hostPullingMember(nodes, 'taken late');
+    // A room beta hosts, with alpha's user: beta's events there are never beta's to sign again for alpha.
+    const betaRoom = await roomWithMembers(beta, 'beta hosts', [[alpha, '@owner:alpha.test']]);
     const key = await Identity.open(join(alpha.dataDir, 'identity.json'));
     const pending = () => rowsFor(beta, 'alpha.test').filter((r) => r.state === 'pending');
     const signedAt = (id: string) => queryNodeDb<{ origin_ts: number }>(beta.dataDir, 'SELECT origin_ts FROM federation_events WHERE event_id = ?', id)[0]!.origin_ts;
@@ -67,24 +69,35 @@ describe('pull mode: events the puller refuses', () => {
       return { cursor, body: acked.body };
     };
 
-    // One refused as too old, one as held there in another version (delivered, as for a push).
+    // Refused as too old: a message (with an edit behind it, refused for its absence), a message
+    // of the room beta hosts (not re-issued: failed); one held there in another version (delivered).
     expect(await alpha.stop()).toBe(0);
+    await eventually(async () => expect(pending()).toEqual([]));
     const late = await send(beta, roomId, 'taken late once');
+    expect((await beta.admin('PATCH', `/rooms/${enc(roomId)}/messages/${enc(late)}`, { body: 'taken late once, edited' })).status).toBe(200);
     const other = await send(beta, roomId, 'held there in another version');
+    const notAlphas = await send(beta, betaRoom, 'in a room alpha does not host');
+    const edit = pending().map((r) => r.event_id).find((id) => ![late, other, notAlphas].includes(id))!;
     const lateSigned = signedAt(late);
-    const first = await ack([tooOld(late), { event_id: other, status: 409, error: 'event_id_conflict' }]);
-    expect(first.body).toEqual({ acknowledged: 1, refused: 0, sent_again: 1 });
-    expect(pending().map((r) => r.event_id)).toEqual([late]);
-    expect(pending()[0]!.id).toBeGreaterThan(first.cursor);
+    const first = await ack([tooOld(late), { event_id: edit, status: 404, error: 'unknown_event' }, { event_id: other, status: 409, error: 'event_id_conflict' }, tooOld(notAlphas)]);
+    expect(first.body).toEqual({ acknowledged: 1, refused: 1, sent_again: 2 });
+    expect(pending().map((r) => r.event_id)).toEqual([late, edit]);
+    expect(Math.min(...pending().map((r) => r.id))).toBeGreaterThan(first.cursor);
     expect(signedAt(late)).toBeGreaterThan(lateSigned);
+    expect(rowsFor(beta, 'alpha.test').filter((r) => r.event_id === notAlphas).map((r) => [r.state, r.last_error])).toEqual([['failed', 'HTTP 409 depth_too_old']]);
     expect((await deliveryOf(beta, roomId, other))?.state).toBe('delivered');
-    // Back, the host pulls the one signed again and takes it.
+    // What a pull now serves is the copy signed again.
+    const served = await sendSigned(key, beta.federationUrl, 'GET', `/_paracord/federation/v1/pull?cursor=${first.cursor}&limit=10`);
+    expect(served.status, JSON.stringify(served.body)).toBe(200);
+    expect((served.body.events as Array<{ event_id: string; origin_ts: number }>).map((e) => [e.event_id, e.origin_ts])).toEqual([[late, signedAt(late)], [edit, signedAt(edit)]]);
+    // Back, the host pulls them and takes them.
     await restartAlpha();
-    await eventually(async () => expect((await messages(alpha, roomId)).map((m) => m.body)).toContain('taken late once'), 30_000, 250);
+    await eventually(async () => expect((await messages(alpha, roomId)).map((m) => m.body)).toContain('taken late once, edited'), 30_000, 250);
     await eventually(async () => expect((await deliveryOf(beta, roomId, late))?.state).toBe('delivered'), 30_000, 250);
 
     // A host that says so every time: signed again five times, then failed with its refusal.
     expect(await alpha.stop()).toBe(0);
+    await eventually(async () => expect(pending()).toEqual([]));
     const stubborn = await send(beta, roomId, 'refused as too old again and again');
     for (let round = 1; round <= 6; round++) {
       const signed = signedAt(stubborn);
@@ -181,6 +194,12 @@ describe('pull mode: events the puller refuses', () => {
       expect(typeof response.body.message).toBe('string');
     }
     expect(shape(rowsFor(alpha, 'beta.test'))).toEqual(shape(before));
+    // A caller the owner quarantines is served nothing: nor does its ack settle anything.
+    expect((await alpha.admin('PUT', '/peers/beta.test/trust', { mode: 'quarantine', reason: 'checking' })).status).toBe(200);
+    const quarantined = await sendSigned(key, alpha.federationUrl, 'POST', ACK, JSON.stringify({ cursor }));
+    expect([quarantined.status, quarantined.body.error]).toEqual([403, 'origin_quarantined']);
+    expect(shape(rowsFor(alpha, 'beta.test'))).toEqual(shape(before));
+    expect((await alpha.admin('PUT', '/peers/beta.test/trust', { mode: 'allow' })).status).toBe(200);
 
     // A good one: the named row of the caller's fails with the refusal; an id not among its rows up
     // to the cursor (gamma's copy of the same event, an unknown one) is ignored; the rest are delivered.

@@ -30,7 +30,7 @@ describe('PullQueue.ack with `held`', () => {
     queue('$a:alpha.test', 1_000);
     queue('$relayed:beta.test', 1_000);
     const cursor = queue('$b:alpha.test', 1_000);
-    expect(pull.ack('carol.test', cursor, [], 2_000, ['$a:alpha.test', '$relayed:beta.test', '$unknown:alpha.test'])).toEqual({ acknowledged: 3, failed: 0, resent: [] });
+    expect(pull.ack('carol.test', cursor, [], 2_000, ['$a:alpha.test', '$relayed:beta.test', '$unknown:alpha.test'])).toEqual({ acknowledged: 3, failed: 0, resent: [], requeued: [] });
     expect(settled).toEqual(['$a:alpha.test', '$relayed:beta.test', '$b:alpha.test']);
     expect(read).toEqual([['$b:alpha.test', false], ['$a:alpha.test', true], ['$relayed:beta.test', true]]);
     expect(db.prepare('SELECT event_id, destination, held_at FROM delivery_held_there').all()).toEqual([{ event_id: '$a:alpha.test', destination: 'carol.test', held_at: 2_000 }]);

@@ -196,10 +196,11 @@ export class PullQueue {
    * `refused` are marked failed with its refusal (`HTTP 403 not_member`, as a push refused so);
    * the others are deleted, delivered. A refusal that is no failure (refusalMeaning, as for a
    * push): `409 event_id_conflict` (it holds another version of that event) counts as delivered;
-   * `409 depth_too_old` of an event in `resend` (the caller checked that it is ours, in a room the
-   * destination hosts, under its bound) gets a fresh row after every cursor, to be signed again
-   * and served again (`resent`), instead of failing. A refusal of an event that is not one of its rows up to the
-   * cursor is ignored. Both count as read by the destination (ReadListener: a refusal is its own
+   * `409 depth_too_old` of a row that `resend` signs again (in this transaction: true when it did)
+   * gets a fresh row after every cursor, served again (`resent`), instead of failing; and so does
+   * a later row of the same room refused in the same ack (an edit or deletion of the event signed
+   * again, refused for its absence: `requeued`), as a push's batch has them tried again
+   * (reissue-too-old.ts). A refusal of an event that is not one of its rows up to the cursor is ignored. Both count as read by the destination (ReadListener: a refusal is its own
    * node's answer), but for those it names in `held` (capability `pull_held`): it holds them for
    * review (it keeps our server in quarantine), noted as a push receipt saying `held` is
    * (held-there.ts), and not applied there. An ack that names what it held (`held` given, even
@@ -208,7 +209,7 @@ export class PullQueue {
    * were deleted and failed. Run it inside the caller's transaction (the ack route's group commit),
    * or it commits on its own.
    */
-  ack(destination: string, cursor: number, refused: readonly PulledRefusal[] = [], now = Date.now(), held?: readonly string[], resend: ReadonlySet<string> = new Set()): { acknowledged: number; failed: number; resent: string[] } {
+  ack(destination: string, cursor: number, refused: readonly PulledRefusal[] = [], now = Date.now(), held?: readonly string[], resend: (row: { event_id: string; room_id: string }) => boolean = () => false): { acknowledged: number; failed: number; resent: string[]; requeued: string[] } {
     let line: HeldByChange = null as HeldByChange;
     /** Whether the ack's receiver row was written (roomForReceiver). */
     let recorded = true;
@@ -219,7 +220,14 @@ export class PullQueue {
       let failed = 0;
       const refusedIds = new Set<string>();
       const resent: string[] = [];
+      const requeued: string[] = [];
       if (refused.length > 0) {
+        /** Rooms with an event signed again by this ack: a later refused row of one goes again after it. */
+        const resentRooms = new Set<string>();
+        const again = (row: { id: number; event_id: string; room_id: string }) => {
+          this.deleteStmt.run(row.id);
+          this.requeueStmt.run(destination, row.event_id, row.room_id, now, now);
+        };
         const byEvent = new Map(refused.map((r) => [r.event_id, r]));
         for (const row of rows) {
           const refusal = byEvent.get(row.event_id);
@@ -229,10 +237,15 @@ export class PullQueue {
           const error = peerFailure(refusal.status, refusal.error, undefined);
           this.attemptStmt.run(destination, row.event_id, refusal.status, error, now);
           refusedIds.add(row.event_id);
-          if (meaning === 'resend_late' && resend.has(row.event_id)) {
-            this.deleteStmt.run(row.id);
-            this.requeueStmt.run(destination, row.event_id, row.room_id, now, now);
+          if (meaning === 'resend_late' && resend(row)) {
+            again(row);
             resent.push(row.event_id);
+            resentRooms.add(row.room_id);
+            continue;
+          }
+          if (resentRooms.has(row.room_id)) {
+            again(row);
+            requeued.push(row.event_id);
             continue;
           }
           failed += this.failStmt.run(error, now, row.id).changes;
@@ -267,7 +280,7 @@ export class PullQueue {
       const acknowledged = this.ackStmt.run(destination, cursor).changes;
       if (this.receivers.has(destination) || this.roomForReceiver(destination, now)) this.receiverAckStmt.run(destination, now, cursor, now);
       else recorded = false;
-      return { acknowledged, failed, resent };
+      return { acknowledged, failed, resent, requeued };
     })();
     // This usually runs inside the caller's transaction, whose commit comes later: only what is safe
     // before it is applied. A set that says "look in the table" for a destination without a row

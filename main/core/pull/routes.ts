@@ -1,9 +1,9 @@
 import Router from '../http/router.ts';
 import { z } from 'zod';
-import { badRequest, notFound } from '../errors.ts';
+import { badRequest, forbidden, notFound } from '../errors.ts';
 import { formatZodError } from '../admin/format-zod-error.ts';
 import { parseJsonBody } from '../http/read-body.ts';
-import { envelopeWireJson } from '../federation/envelope.ts';
+import { envelopeWireJson, type Envelope } from '../federation/envelope.ts';
 import { PAGE_BYTES, utf8Bytes } from '../federation/page-budget.ts';
 import type { FederationDeps } from '../federation/federation-deps.ts';
 import type { SignedRequestState } from '../federation/middleware/verify-signed-request.ts';
@@ -11,7 +11,6 @@ import { PULL_ACK_PATH, PULL_PATH } from '../federation/paths.ts';
 import { MAX_ACK_REFUSALS } from '../federation/page-acks.ts';
 import { serverOf } from '../../../shared/identifiers.ts';
 import { RESIGN_AFTER_MS } from '../rooms/ordering.ts';
-import { refusalMeaning } from '../outbox/delivery-outcomes.ts';
 import { MAX_REISSUES } from '../outbox/reissue-too-old.ts';
 
 export const MAX_PULL_EVENTS = 100;
@@ -146,32 +145,33 @@ export function pullRoutes(deps: FederationDeps): Router {
     // One group-commit job with the replay entry (its fsync off the event loop, shared with the
     // node's other writes); answered only once durable, so an acknowledged row never comes back.
     const { cursor, refused, held } = parsed.data;
+    // Not served while quarantined (GET answers none): nor settled by its word meanwhile.
+    if (state.quarantined) throw forbidden('origin_quarantined', `${state.origin} is quarantined by this server: nothing is served to it, so there is nothing to acknowledge until the owner ends the quarantine`);
     // Our own events of a room the caller hosts that it took too late (409 depth_too_old: signed
-    // over its minute before it stored them): queued again in the ack's transaction, then signed
-    // again, as a push refused so is; at most MAX_REISSUES times each, then they fail.
-    const resend = new Set<string>();
-    for (const refusal of refused ?? []) {
-      if (refusalMeaning(refusal.status, refusal.error) !== 'resend_late' || (reissues.get(refusal.event_id) ?? 0) >= MAX_REISSUES) continue;
-      const event = deps.events.get(refusal.event_id);
-      if (event?.origin_server === deps.identity.serverName && serverOf(event.room_id) === state.origin) resend.add(refusal.event_id);
-    }
-    const ackedAt = Date.now();
-    const { acknowledged, failed, resent } = await deps.commit.run(() => {
+    // over its minute before it stored them): signed again and queued again in the ack's
+    // transaction (both durable together; a pull meanwhile never serves the refused copy), as a
+    // push refused so is; at most MAX_REISSUES times each (counted before the commit: acks sent
+    // together cannot pass the bound), then they fail.
+    const reissued: Envelope[] = [];
+    const resend = (row: { event_id: string; room_id: string }): boolean => {
+      const count = reissues.get(row.event_id) ?? 0;
+      if (count >= MAX_REISSUES || serverOf(row.room_id) !== state.origin) return false;
+      if (reissues.size >= 10_000) reissues.clear();
+      reissues.set(row.event_id, count + 1);
+      const event = deps.rooms().reissueNow(state.origin, row.event_id, 0);
+      if (event !== null) reissued.push(event);
+      return event !== null;
+    };
+    const { acknowledged, failed, resent, requeued } = await deps.commit.run(() => {
       deps.replay.record(state.signature, state.origin, state.requestTs, state.replayForWeek === true);
-      return pull.ack(state.origin, cursor, refused ?? [], ackedAt, held, resend);
+      return pull.ack(state.origin, cursor, refused ?? [], Date.now(), held, resend);
     });
     state.replayRecorded = true;
     deps.onPullAck?.(state.origin, acknowledged);
-    if (resent.length > 0) {
-      if (reissues.size >= 10_000) reissues.clear();
-      // Signed again before the answer (a pull that served a row meanwhile signed it itself: signedBefore).
-      for (const id of resent) {
-        reissues.set(id, (reissues.get(id) ?? 0) + 1);
-        await deps.rooms().reissueRefused(state.origin, id, 0, { signedBefore: ackedAt }).catch(() => false);
-      }
-      pull.notify(state.origin);
-    }
-    ctx.body = refused === undefined ? { acknowledged } : { acknowledged, refused: failed, ...(resent.length > 0 ? { sent_again: resent.length } : {}) };
+    for (const event of reissued) deps.rooms().reissued(event);
+    const again = resent.length + requeued.length;
+    if (again > 0) pull.notify(state.origin);
+    ctx.body = refused === undefined ? { acknowledged } : { acknowledged, refused: failed, ...(again > 0 ? { sent_again: again } : {}) };
   });
   return router;
 }

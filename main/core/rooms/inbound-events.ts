@@ -153,24 +153,45 @@ export class InboundEvents extends RoomPart {
    * through the host). True when it was re-issued and should be delivered again.
    */
   async reissueRefused(destination: string, eventId: string, roomDepth: unknown, options: { signedBefore?: number } = {}): Promise<boolean> {
-    const old = this.d.events.get(eventId);
-    if (!old || old.origin_server !== this.server || this.isHost(old.room_id) || serverOf(old.room_id) !== destination) return false;
-    const hostDepth = believableRoomDepth(roomDepth, Date.now());
-    if (hostDepth === null) return false; // a host's answer must not move our room clock anywhere it likes
-    const event = await this.d.commit.run(() => {
-      // Signed again since it was read (another request re-issued it meanwhile): nothing to do.
-      if (options.signedBefore !== undefined && (this.d.events.get(eventId)?.origin_ts ?? 0) >= options.signedBefore) return null;
-      const now = Date.now();
-      const depth = Math.max(now, hostDepth + 1, (this.d.rooms.room(old.room_id)?.last_depth ?? 0) + 1);
-      const reissued = signEnvelope({ ...unsignedPart(old), origin_ts: now, depth }, this.d.identity());
-      this.d.events.reissue(reissued, contentHash(envelopeSigningBytes(reissued)));
-      this.d.rooms.apply(reissued, now);
-      return reissued;
-    });
+    if (this.reissuable(destination, eventId, roomDepth) === null) return false;
+    const event = await this.d.commit.run(() => this.reissueNow(destination, eventId, roomDepth, options));
     if (event === null) return false;
-    this.d.log.info({ event: 'event_reissued', room_id: event.room_id, event_id: eventId, old_depth: old.depth, depth: event.depth }, 'room host refused our event as too old; re-issued it after the room\'s latest events');
-    this.d.notifications.notify({ type: 'room', room_id: event.room_id, event_id: event.event_id, event_type: event.event_type, sender: event.sender });
+    this.reissued(event);
     return true;
+  }
+
+  /** The stored event and the host's believable room depth when `eventId` is ours, in a room `destination` hosts (not us); else null. */
+  private reissuable(destination: string, eventId: string, roomDepth: unknown): { old: Envelope; hostDepth: number } | null {
+    const old = this.d.events.get(eventId);
+    if (!old || old.origin_server !== this.server || this.isHost(old.room_id) || serverOf(old.room_id) !== destination) return null;
+    const hostDepth = believableRoomDepth(roomDepth, Date.now());
+    // A host's answer must not move our room clock anywhere it likes.
+    return hostDepth === null ? null : { old, hostDepth };
+  }
+
+  /**
+   * reissueRefused's signing, in the caller's transaction (a pull ack signs again in the one that
+   * queues the event again: both durable together): the re-issued event, or null when it is not
+   * ours to re-issue for `destination`, or was signed again since `signedBefore`. Its caller tells
+   * of it after the commit (reissued).
+   */
+  reissueNow(destination: string, eventId: string, roomDepth: unknown, options: { signedBefore?: number } = {}): Envelope | null {
+    const found = this.reissuable(destination, eventId, roomDepth);
+    if (found === null) return null;
+    // Signed again since it was read (another request re-issued it meanwhile): nothing to do.
+    if (options.signedBefore !== undefined && found.old.origin_ts >= options.signedBefore) return null;
+    const now = Date.now();
+    const depth = Math.max(now, found.hostDepth + 1, (this.d.rooms.room(found.old.room_id)?.last_depth ?? 0) + 1);
+    const reissued = signEnvelope({ ...unsignedPart(found.old), origin_ts: now, depth }, this.d.identity());
+    this.d.events.reissue(reissued, contentHash(envelopeSigningBytes(reissued)));
+    this.d.rooms.apply(reissued, now);
+    return reissued;
+  }
+
+  /** After the commit of a re-issue: logged, and the room's screens told. */
+  reissued(event: Envelope): void {
+    this.d.log.info({ event: 'event_reissued', room_id: event.room_id, event_id: event.event_id, depth: event.depth }, 'room host refused our event as too old; re-issued it after the room\'s latest events');
+    this.d.notifications.notify({ type: 'room', room_id: event.room_id, event_id: event.event_id, event_type: event.event_type, sender: event.sender });
   }
 
   /**

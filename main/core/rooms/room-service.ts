@@ -257,6 +257,16 @@ export class RoomService extends RoomPart {
     return this.inbound.reissueRefused(destination, eventId, roomDepth, options);
   }
 
+  /** reissueRefused's signing in the caller's transaction (a pull ack's); told after its commit with reissued. */
+  reissueNow(destination: string, eventId: string, roomDepth: unknown): Envelope | null {
+    return this.inbound.reissueNow(destination, eventId, roomDepth);
+  }
+
+  /** A re-issue committed (reissueNow's): logged, and the room's screens told. */
+  reissued(event: Envelope): void {
+    this.inbound.reissued(event);
+  }
+
   /** Our events a room's host took from a mailbox too late (mailbox/deposits.ts): re-issued and queued for it again. */
   resendTakenLate(late: ReadonlyArray<TakenLate>, settled: (row: TakenLate) => void): Promise<void> {
     return this.inbound.resendTakenLate(late, settled);
