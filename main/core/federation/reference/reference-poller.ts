@@ -9,22 +9,22 @@
  */
 import type { Logger } from 'pino';
 import { serverOf } from '../../../../shared/identifiers.ts';
-import { HttpError } from '../../errors.ts';
 import { cleanText } from '../../util/untrusted-text.ts';
 import { warnLimited } from '../../log/rate-limit.ts';
-import { fetchedEventFailure, fetchedEventId, fetchedEventOrigin, UncheckedRetries } from '../fetched-event-failure.ts';
 import type { Identity } from '../../identity/identity.ts';
 import type { RoomStore } from '../../rooms/room-store.ts';
 import type { Db } from '../../store/database.ts';
 import type { TrustStore } from '../../trust/trust-store.ts';
 import type { Discovery } from '../discovery.ts';
-import type { EventIngest, VerifiedEvent } from '../event-ingest.ts';
+import type { EventIngest } from '../event-ingest.ts';
 import type { HttpClient, FederationResponse } from '../http-client.ts';
 import type { PeerDialects } from './peer-dialects.ts';
 import { guildRoomOf, parseChannelRoom } from './channel-rooms.ts';
 import { REFERENCE_HISTORY_MAX_BYTES } from '../page-budget.ts';
 import { EVENTS_PATH } from '../paths.ts';
 import { guarded } from '../../util/guarded.ts';
+import { PolledEvents } from './polled-events.ts';
+import { NOTHING_POLLED, readHistoryCursor, takeCursorPage, takeDepthPage, type CursorRow, type PageContext, type PolledPage } from './history-pages.ts';
 
 /** Defaults of the NodeConfig fields `referencePollIntervalMs` / `referencePollLimit`. */
 export const DEFAULT_REFERENCE_POLL_INTERVAL_MS = 5_000;
@@ -43,18 +43,6 @@ const MAX_PAGES_PER_ROOM = 16;
  */
 const MAX_FRUITLESS_PAGES = 2;
 const REQUEST_DEADLINE_MS = 15_000;
-/** Refusals of what an honest reference's history holds: not counted toward backing a room off (ingestPolled). */
-const HONEST_REFUSALS: ReadonlySet<string> = new Set(['not_origin', 'origin_blocked']);
-
-interface CursorRow {
-  server_name: string;
-  room_id: string;
-  since_depth: number;
-  since_event_id: string | null;
-  failures: number;
-  next_at: number;
-  last_error: string | null;
-}
 
 export interface ReferencePollerDeps {
   db: Db;
@@ -78,15 +66,12 @@ export class ReferencePoller {
   /** Set while started: stops listening for new reference peers. */
   private unsubscribe: (() => void) | null = null;
   private readonly abort = new AbortController();
-  /**
-   * Rooms whose next event was refused for a storage quota here: not polled before this time (ms).
-   * In memory, as catch-up's wait: a restart (with a quota the owner raised) asks again at once.
-   */
-  private readonly quotaWaits = new Map<string, number>();
+  /** Each polled event checked and stored, with the waits it leaves (a storage quota, an event not checkable yet). */
+  private readonly events: PolledEvents;
+  /** What taking a page needs (history-pages.ts). */
+  private readonly pages: PageContext;
   /** Rounds in a row whose pages held events yet none was taken (each refused here), per `peer room`. */
   private readonly fruitlessRounds = new Map<string, number>();
-  /** Polled events that could not be checked yet: asked again while their window lasts. */
-  private readonly unchecked = new UncheckedRetries();
   /** Rounds under way, by peer: a peer's next round starts once its last one ended. */
   private readonly peerRounds = new Map<string, Promise<number>>();
   /** Rooms just joined, polled at once (pollJoined): waited for at stop, as rounds are. */
@@ -94,6 +79,8 @@ export class ReferencePoller {
 
   constructor(deps: ReferencePollerDeps) {
     this.d = deps;
+    this.events = new PolledEvents({ ingest: deps.ingest, log: deps.log, keyChangePending: deps.keyChangePending });
+    this.pages = { db: deps.db, serverName: () => this.server, events: this.events };
   }
 
   private get server(): string {
@@ -108,7 +95,7 @@ export class ReferencePoller {
     const guild = guildRoomOf(roomId);
     const waits: Array<{ server: string; until: number }> = [];
     for (const peer of this.d.dialects.references()) {
-      const until = this.quotaWaits.get(`${peer.server_name} ${guild}`) ?? 0;
+      const until = this.events.quotaWaitUntil(peer.server_name, guild);
       if (until > now) waits.push({ server: peer.server_name, until });
     }
     return waits;
@@ -167,17 +154,12 @@ export class ReferencePoller {
     let stored = 0;
     for (const roomId of this.roomsToPoll(peer)) {
       if (this.abort.signal.aborted) break;
-      if (this.cursor(peer, roomId).next_at > now || (this.quotaWaits.get(`${peer} ${roomId}`) ?? 0) > now) continue;
+      if (this.cursor(peer, roomId).next_at > now || this.events.quotaWaitUntil(peer, roomId) > now) continue;
       stored += await this.pollRoom(peer, roomId).catch(() => 0);
     }
     return stored;
   }
 
-  /**
-   * A room's new history from a reference peer: one page from a v0.8.5 one; from a 3.x one, pages
-   * while its cursor moves (a page it filtered can be short or empty while more follows), at most
-   * MAX_PAGES_PER_ROOM a round, and no more than MAX_FRUITLESS_PAGES in a row that bring nothing.
-   */
   /**
    * A room our user just joined: its history at once, after the peer's round under way if any
    * (which may be polling the same room: the two asked the same page, each event checked twice),
@@ -202,6 +184,11 @@ export class ReferencePoller {
     if (this.peerRounds.get(peer) === round) this.peerRounds.delete(peer);
   }
 
+  /**
+   * A room's new history from a reference peer: one page from a v0.8.5 one; from a 3.x one, pages
+   * while its cursor moves (a page it filtered can be short or empty while more follows), at most
+   * MAX_PAGES_PER_ROOM a round, and no more than MAX_FRUITLESS_PAGES in a row that bring nothing.
+   */
   async pollRoom(peer: string, roomId: string): Promise<number> {
     let stored = 0;
     let fruitless = 0;
@@ -246,7 +233,6 @@ export class ReferencePoller {
     const cursor = this.cursor(peer, roomId);
     const limit = this.d.limit ?? DEFAULT_REFERENCE_POLL_LIMIT;
     const v3 = this.d.dialects.referenceVersion(peer) === '3';
-    let stored = 0;
     let response: FederationResponse;
     try {
       // Its discovery may be read first: ended at stop like the request (a peer that stalls it kept shutdown waiting).
@@ -275,144 +261,8 @@ export class ReferencePoller {
       this.failed(peer, roomId, cursor, 'the answer\'s next_depth / next_event_id are not a cursor (a depth of 0 or more, an event id or null)');
       return NOTHING_POLLED;
     }
-    if (next !== null) return this.takeCursorPage(peer, roomId, cursor, events.slice(0, limit), next);
-    let lastDepth = cursor.since_depth;
-    let halted: string | null = null;
-    let offered = 0;
-    let taken = 0;
-    for (const raw of events.slice(0, limit)) {
-      const depth = (raw as { depth?: unknown } | null)?.depth;
-      // Not what was asked (`depth >` the cursor): not checked at all (served again, it would be
-      // checked again every round).
-      if (typeof depth !== 'number' || !Number.isSafeInteger(depth) || depth <= cursor.since_depth) continue;
-      const before = lastDepth;
-      if (depth > lastDepth) lastDepth = depth;
-      const origin = (raw as { origin_server?: unknown } | null)?.origin_server;
-      if (origin === this.server) continue; // our own events, as it stored them
-      const outcome = await this.ingestPolled(peer, roomId, raw, origin);
-      if (outcome !== 'honest') offered++;
-      if (outcome === 'stored') stored++;
-      if (outcome === 'stored' || outcome === 'known') taken++;
-      // Signed with a new key the owner has not confirmed yet, or over a storage quota here: the
-      // cursor stops before it, so the room resumes from here once the key is confirmed or the
-      // quota allows (as its own poller stops at what did not verify, and our catch-up at the quota).
-      if (typeof outcome === 'object') {
-        lastDepth = Math.max(cursor.since_depth, Math.min(before, depth - 1));
-        halted = outcome.halt;
-        break;
-      }
-    }
-    const full = events.length >= limit && halted === null;
-    const nextDepth = full && lastDepth - 1 > cursor.since_depth ? lastDepth - 1 : lastDepth;
-    this.d.db
-      .prepare('UPDATE reference_poll_cursors SET since_depth = MAX(since_depth, ?), failures = 0, next_at = 0, last_error = ? WHERE server_name = ? AND room_id = ?')
-      .run(nextDepth, halted, peer, roomId);
-    return { stored, more: false, offered, taken, halted: halted !== null };
-  }
-
-  /**
-   * A 3.x page: it scans in (depth, event_id) order and answers the position of the last event it
-   * scanned, also past events it filtered out for us. Its cursor is kept unless an event waits for
-   * the owner to confirm a new key (then the position of the last one taken); it never moves back.
-   * More may follow while it moves.
-   */
-  private async takeCursorPage(peer: string, roomId: string, cursor: CursorRow, events: unknown[], next: HistoryPosition): Promise<PolledPage> {
-    let stored = 0;
-    let offered = 0;
-    let taken = 0;
-    const asked: HistoryPosition = { depth: cursor.since_depth, event_id: cursor.since_event_id };
-    let last: HistoryPosition = asked;
-    let halted: string | null = null;
-    for (const raw of events) {
-      const position = positionOf(raw);
-      // Not after the cursor asked from: not what was asked, not checked (served again and again,
-      // it would be checked every page).
-      if (!position || !isAfter(position, asked)) continue;
-      const origin = (raw as { origin_server?: unknown } | null)?.origin_server;
-      if (origin !== this.server) {
-        const outcome = await this.ingestPolled(peer, roomId, raw, origin);
-        if (outcome !== 'honest') offered++; // as on a v0.8.5 page
-        if (outcome === 'stored') stored++;
-        if (outcome === 'stored' || outcome === 'known') taken++;
-        if (typeof outcome === 'object') {
-          halted = outcome.halt;
-          break;
-        }
-      }
-      if (isAfter(position, last)) last = position;
-    }
-    // Past every event it served (its own cursor stays behind none of them, honestly): the same
-    // events cannot be served again.
-    const target = halted === null ? (isAfter(last, next) ? last : next) : last;
-    const moved = isAfter(target, { depth: cursor.since_depth, event_id: cursor.since_event_id });
-    this.d.db.transaction(() => {
-      this.d.db
-        .prepare('UPDATE reference_poll_cursors SET since_depth = ?, failures = 0, next_at = 0, last_error = ? WHERE server_name = ? AND room_id = ?')
-        .run(moved ? target.depth : cursor.since_depth, halted, peer, roomId);
-      if (!moved) return;
-      if (target.event_id === null) this.d.db.prepare('DELETE FROM reference_poll_cursor_ids WHERE server_name = ? AND room_id = ?').run(peer, roomId);
-      else {
-        this.d.db
-          .prepare('INSERT INTO reference_poll_cursor_ids (server_name, room_id, since_event_id) VALUES (?, ?, ?) ON CONFLICT (server_name, room_id) DO UPDATE SET since_event_id = excluded.since_event_id')
-          .run(peer, roomId, target.event_id);
-      }
-    })();
-    return { stored, more: moved && halted === null, offered, taken, halted: halted !== null };
-  }
-
-  /**
-   * Verifies and stores one polled event; a refusal is logged (rate-limited) and skipped, except
-   * what must wait (`halt`, the reason): a new key the owner has not confirmed, or a storage quota
-   * here, which refuses an event for now, never for good (docs/SECURITY.md 5b).
-   */
-  /**
-   * Checks and stores one polled event. `honest`: refused for what an honest history holds (an
-   * event we relayed to it, in a room we host; one of a server our owner blocked; another
-   * server's event whose signature verified and which we refuse for what it does: an edit of a
-   * message from before we joined, a moderator's act we do not take from the host's relay); every
-   * other event not taken counts toward backing the room off, whoever it names as its origin:
-   * counting only the peer's own let it serve pages of events under another server's name, each
-   * with a signature that fails, checked every round (a red-team review, 2026-11-30). A verified
-   * event is not served again (the cursor moves past its depth, which its signature covers).
-   */
-  private async ingestPolled(peer: string, roomId: string, raw: unknown, origin: unknown): Promise<'stored' | 'known' | 'skipped' | 'honest' | { halt: string }> {
-    let verified: VerifiedEvent | null = null;
-    try {
-      verified = await this.d.ingest.verify(peer, raw);
-      if (verified.envelope.room_id !== roomId) {
-        this.unchecked.settled(peer, verified.envelope.event_id);
-        return 'skipped';
-      }
-      const result = await this.d.ingest.store(verified, peer);
-      this.unchecked.settled(peer, verified.envelope.event_id);
-      return result.inserted ? 'stored' : 'known';
-    } catch (error) {
-      if (error instanceof HttpError && error.code === 'bad_event_signature' && origin === peer && this.d.keyChangePending?.(peer)) {
-        return { halt: `waiting for the owner to confirm the new key of ${peer}` };
-      }
-      const failure = fetchedEventFailure(error);
-      if (failure.kind === 'quota') {
-        this.quotaWaits.set(`${peer} ${roomId}`, Date.now() + failure.waitMs);
-        if (this.quotaWaits.size > 10_000) this.quotaWaits.clear();
-        warnLimited(this.d.log, `reference_poll_quota_wait ${peer}`, { event: 'reference_poll_quota_wait', server: peer, room_id: roomId, wait_ms: failure.waitMs }, 'polling a reference server waits for the storage quota; resuming after Retry-After');
-        return { halt: `waiting for the storage quota: ${failure.message}`.slice(0, 300) };
-      }
-      // Not checked yet (its signer's keys could not be read, a failure of ours): the cursor stops
-      // before it and the next round asks again, for as long as its window lasts (then skipped).
-      const id = fetchedEventId(raw);
-      if (failure.kind !== 'refused' && id !== null) {
-        // A failure of ours is waited out however long it lasts; what cannot be checked, for its window.
-        if (failure.kind === 'failure' || this.unchecked.retry(peer, id, fetchedEventOrigin(raw))) {
-          warnLimited(this.d.log, `reference_event_unchecked ${peer}`, { event: 'reference_event_unchecked', server: peer, room_id: roomId, event_id: cleanText(id, 255), error: failure.message }, 'an event polled from a reference server could not be checked yet; asked again');
-          return { halt: `waiting to check an event: ${failure.message}`.slice(0, 300) };
-        }
-        this.d.log.warn({ event: 'reference_event_given_up', server: peer, room_id: roomId, event_id: cleanText(id, 255), error: failure.message }, 'an event polled from a reference server could not be checked for hours; given up');
-      }
-      if (id !== null) this.unchecked.settled(peer, id);
-      if (error instanceof HttpError && (HONEST_REFUSALS.has(error.code) || (verified !== null && origin !== peer))) return 'honest';
-      warnLimited(this.d.log, `reference_event_rejected ${peer}`, { event: 'reference_event_rejected', server: peer, room_id: roomId, error: (error as Error).message }, 'event polled from a reference server rejected');
-      return 'skipped';
-    }
+    if (next !== null) return takeCursorPage(this.pages, peer, roomId, cursor, events.slice(0, limit), next);
+    return takeDepthPage(this.pages, peer, roomId, cursor, events.slice(0, limit), limit);
   }
 
   /**
@@ -488,47 +338,3 @@ function backoffMs(times: number, intervalMs: number, most = MAX_BACKOFF_MS): nu
 export function fruitlessWaitMs(rounds: number, intervalMs: number, hostedHere: boolean): number {
   return backoffMs(rounds, intervalMs, hostedHere ? HOSTED_MAX_FRUITLESS_WAIT_MS : MAX_BACKOFF_MS);
 }
-
-/** A position in a 3.x room's history: (depth, event_id), event ids in byte order (lib.rs list_room_events_after @e6f874b0). */
-interface HistoryPosition {
-  depth: number;
-  event_id: string | null;
-}
-
-/** next_depth / next_event_id of a 3.x answer; null when absent (v0.8.5), 'invalid' when not a cursor. */
-function readHistoryCursor(json: unknown): HistoryPosition | null | 'invalid' {
-  const answer = json as { next_depth?: unknown; next_event_id?: unknown };
-  if (answer.next_depth === undefined && answer.next_event_id === undefined) return null;
-  const depth = answer.next_depth;
-  const id = answer.next_event_id ?? null;
-  if (typeof depth !== 'number' || !Number.isSafeInteger(depth) || depth < 0) return 'invalid';
-  if (id !== null && (typeof id !== 'string' || id.length === 0 || id.length > 255)) return 'invalid';
-  return { depth, event_id: id };
-}
-
-/** One page polled: events stored, offered (checked), taken (stored or held already); whether it halted the room; whether more follows. */
-interface PolledPage {
-  stored: number;
-  offered: number;
-  taken: number;
-  halted: boolean;
-  more: boolean;
-}
-
-const NOTHING_POLLED: PolledPage = Object.freeze({ stored: 0, offered: 0, taken: 0, halted: false, more: false });
-
-/** Where an event sits in a 3.x room's history (depth 0 sorts by its origin_ts). */
-function positionOf(raw: unknown): HistoryPosition | null {
-  const e = raw as { depth?: unknown; origin_ts?: unknown; event_id?: unknown } | null;
-  const depth = e?.depth === 0 ? e.origin_ts : e?.depth;
-  if (typeof depth !== 'number' || !Number.isSafeInteger(depth) || depth < 0 || typeof e?.event_id !== 'string' || e.event_id.length > 255) return null;
-  return { depth, event_id: e.event_id };
-}
-
-/** Whether `a` is after `b` in (depth, event_id byte order); an id sorts after none. */
-function isAfter(a: HistoryPosition, b: HistoryPosition): boolean {
-  if (a.depth !== b.depth) return a.depth > b.depth;
-  if (a.event_id === null) return false;
-  return b.event_id === null || Buffer.compare(Buffer.from(a.event_id, 'utf8'), Buffer.from(b.event_id, 'utf8')) > 0;
-}
-
