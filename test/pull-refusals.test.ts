@@ -61,16 +61,16 @@ describe('pull mode: events the puller refuses', () => {
     const pending = () => rowsFor(beta, 'alpha.test').filter((r) => r.state === 'pending');
     const signedAt = (id: string) => queryNodeDb<{ origin_ts: number }>(beta.dataDir, 'SELECT origin_ts FROM federation_events WHERE event_id = ?', id)[0]!.origin_ts;
     const tooOld = (event_id: string) => ({ event_id, status: 409, error: 'depth_too_old' });
-    /** alpha's ack of every pending row of beta's for it, naming `refused`. */
-    const ack = async (refused: unknown[]) => {
-      const cursor = Math.max(...pending().map((r) => r.id));
+    /** alpha's ack of beta's pending rows for it (all of them by default), naming `refused`. */
+    const ack = async (refused: unknown[], cursor = Math.max(...pending().map((r) => r.id))) => {
       const acked = await sendSigned(key, beta.federationUrl, 'POST', ACK, JSON.stringify({ cursor: String(cursor), refused }));
       expect(acked.status, JSON.stringify(acked.body)).toBe(200);
       return { cursor, body: acked.body };
     };
 
-    // Refused as too old: a message (with an edit behind it, refused for its absence), a message
-    // of the room beta hosts (not re-issued: failed); one held there in another version (delivered).
+    // Refused as too old: a message (with an edit behind it, refused for its absence, and another
+    // edit after the ack's cursor), a message of the room beta hosts (not re-issued: failed); one
+    // held there in another version (delivered).
     expect(await alpha.stop()).toBe(0);
     await eventually(async () => expect(pending()).toEqual([]));
     const late = await send(beta, roomId, 'taken late once');
@@ -78,10 +78,13 @@ describe('pull mode: events the puller refuses', () => {
     const other = await send(beta, roomId, 'held there in another version');
     const notAlphas = await send(beta, betaRoom, 'in a room alpha does not host');
     const edit = pending().map((r) => r.event_id).find((id) => ![late, other, notAlphas].includes(id))!;
+    const cursor = Math.max(...pending().map((r) => r.id));
+    expect((await beta.admin('PATCH', `/rooms/${enc(roomId)}/messages/${enc(late)}`, { body: 'taken late once, edited twice' })).status).toBe(200);
+    const edit2 = pending().find((r) => r.id > cursor)!.event_id;
     const lateSigned = signedAt(late);
-    const first = await ack([tooOld(late), { event_id: edit, status: 404, error: 'unknown_event' }, { event_id: other, status: 409, error: 'event_id_conflict' }, tooOld(notAlphas)]);
-    expect(first.body).toEqual({ acknowledged: 1, refused: 1, sent_again: 2 });
-    expect(pending().map((r) => r.event_id)).toEqual([late, edit]);
+    const first = await ack([tooOld(late), { event_id: edit, status: 404, error: 'unknown_event' }, { event_id: other, status: 409, error: 'event_id_conflict' }, tooOld(notAlphas)], cursor);
+    expect(first.body).toEqual({ acknowledged: 1, refused: 1, sent_again: 3 });
+    expect(pending().map((r) => r.event_id)).toEqual([late, edit, edit2]);
     expect(Math.min(...pending().map((r) => r.id))).toBeGreaterThan(first.cursor);
     expect(signedAt(late)).toBeGreaterThan(lateSigned);
     expect(rowsFor(beta, 'alpha.test').filter((r) => r.event_id === notAlphas).map((r) => [r.state, r.last_error])).toEqual([['failed', 'HTTP 409 depth_too_old']]);
@@ -89,10 +92,10 @@ describe('pull mode: events the puller refuses', () => {
     // What a pull now serves is the copy signed again.
     const served = await sendSigned(key, beta.federationUrl, 'GET', `/_paracord/federation/v1/pull?cursor=${first.cursor}&limit=10`);
     expect(served.status, JSON.stringify(served.body)).toBe(200);
-    expect((served.body.events as Array<{ event_id: string; origin_ts: number }>).map((e) => [e.event_id, e.origin_ts])).toEqual([[late, signedAt(late)], [edit, signedAt(edit)]]);
+    expect((served.body.events as Array<{ event_id: string; origin_ts: number }>).map((e) => [e.event_id, e.origin_ts])).toEqual([late, edit, edit2].map((id) => [id, signedAt(id)]));
     // Back, the host pulls them and takes them.
     await restartAlpha();
-    await eventually(async () => expect((await messages(alpha, roomId)).map((m) => m.body)).toContain('taken late once, edited'), 30_000, 250);
+    await eventually(async () => expect((await messages(alpha, roomId)).map((m) => m.body)).toContain('taken late once, edited twice'), 30_000, 250);
     await eventually(async () => expect((await deliveryOf(beta, roomId, late))?.state).toBe('delivered'), 30_000, 250);
 
     // A host that says so every time: signed again five times, then failed with its refusal.

@@ -59,6 +59,7 @@ export class PullQueue {
   private readonly attemptStmt;
   private readonly requeueStmt;
   private readonly deleteStmt;
+  private readonly laterOfRoomStmt;
   /** Given by the node's wiring: told of the rows an ack removes that its destination read, or holds for review (outbox.ts ReadListener). */
   onRead: ReadListener | null = null;
   /** Given by the node's wiring: told of every row an ack settles (the UI shows deliveries). */
@@ -90,7 +91,7 @@ export class PullQueue {
     );
     this.ackStmt = db.prepare("DELETE FROM federation_outbox WHERE destination = ? AND state = 'pending' AND id <= ?");
     this.ackedStmt = db.prepare<[string, number], { id: number; event_id: string; room_id: string }>(
-      "SELECT id, event_id, room_id FROM federation_outbox WHERE destination = ? AND state = 'pending' AND id <= ?",
+      "SELECT id, event_id, room_id FROM federation_outbox WHERE destination = ? AND state = 'pending' AND id <= ? ORDER BY id",
     );
     // As Outbox.settle marks an entry its destination refused (and logs the attempt).
     this.failStmt = db.prepare("UPDATE federation_outbox SET state = 'failed', attempts = attempts + 1, last_error = ?, updated_at = ? WHERE id = ? AND state = 'pending'");
@@ -99,6 +100,9 @@ export class PullQueue {
     );
     // A fresh row for an event to be sent again: after every cursor given out, so the next pull serves it.
     this.deleteStmt = db.prepare('DELETE FROM federation_outbox WHERE id = ?');
+    this.laterOfRoomStmt = db.prepare<[string, string, number, number], { id: number; event_id: string; room_id: string }>(
+      "SELECT id, event_id, room_id FROM federation_outbox WHERE destination = ? AND room_id = ? AND state = 'pending' AND id > ? AND id <= ? ORDER BY id",
+    );
     this.requeueStmt = db.prepare('INSERT INTO federation_outbox (destination, event_id, room_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?)');
     this.receiverAckStmt = db.prepare(
       `INSERT INTO pull_receivers (server_name, last_pull_at, acked_cursor, last_ack_at) VALUES (?, ?, ?, ?)
@@ -200,7 +204,8 @@ export class PullQueue {
    * gets a fresh row after every cursor, served again (`resent`), instead of failing; and so does
    * a later row of the same room refused in the same ack (an edit or deletion of the event signed
    * again, refused for its absence: `requeued`), as a push's batch has them tried again
-   * (reissue-too-old.ts). A refusal of an event that is not one of its rows up to the cursor is ignored. Both count as read by the destination (ReadListener: a refusal is its own
+   * (reissue-too-old.ts), and every row of that room queued after the cursor (an edit in a page
+   * not acknowledged yet: served before the event it edits, it would be refused for its absence). A refusal of an event that is not one of its rows up to the cursor is ignored. Both count as read by the destination (ReadListener: a refusal is its own
    * node's answer), but for those it names in `held` (capability `pull_held`): it holds them for
    * review (it keeps our server in quarantine), noted as a push receipt saying `held` is
    * (held-there.ts), and not applied there. An ack that names what it held (`held` given, even
@@ -221,6 +226,8 @@ export class PullQueue {
       const refusedIds = new Set<string>();
       const resent: string[] = [];
       const requeued: string[] = [];
+      /** The last row queued before this ack: rows it queues again come after it. */
+      const top = refused.length > 0 ? this.highestId() : 0;
       if (refused.length > 0) {
         /** Rooms with an event signed again by this ack: a later refused row of one goes again after it. */
         const resentRooms = new Set<string>();
@@ -249,6 +256,13 @@ export class PullQueue {
             continue;
           }
           failed += this.failStmt.run(error, now, row.id).changes;
+        }
+        // A room's rows after the cursor go after the event signed again too, in their order.
+        for (const roomId of resentRooms) {
+          for (const row of this.laterOfRoomStmt.all(destination, roomId, cursor, top)) {
+            again(row);
+            requeued.push(row.event_id);
+          }
         }
       }
       let read = rows;

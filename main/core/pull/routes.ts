@@ -11,6 +11,7 @@ import { PULL_ACK_PATH, PULL_PATH } from '../federation/paths.ts';
 import { MAX_ACK_REFUSALS } from '../federation/page-acks.ts';
 import { serverOf } from '../../../shared/identifiers.ts';
 import { RESIGN_AFTER_MS } from '../rooms/ordering.ts';
+import { warnLimited } from '../log/rate-limit.ts';
 import { MAX_REISSUES } from '../outbox/reissue-too-old.ts';
 
 export const MAX_PULL_EVENTS = 100;
@@ -158,7 +159,13 @@ export function pullRoutes(deps: FederationDeps): Router {
       if (count >= MAX_REISSUES || serverOf(row.room_id) !== state.origin) return false;
       if (reissues.size >= 10_000) reissues.clear();
       reissues.set(row.event_id, count + 1);
-      const event = deps.rooms().reissueNow(state.origin, row.event_id, 0);
+      // In a savepoint of its own: a re-sign that fails (a write) fails that row, not the whole ack.
+      let event: Envelope | null = null;
+      try {
+        event = deps.commit.savepoint(() => deps.rooms().reissueNow(state.origin, row.event_id, 0));
+      } catch (error) {
+        warnLimited(deps.log, `pull_reissue_failed ${state.origin}`, { event: 'pull_reissue_failed', server: state.origin, event_id: row.event_id, err: error }, 'could not sign again an event a pulling host took too late; marked failed');
+      }
       if (event !== null) reissued.push(event);
       return event !== null;
     };
