@@ -59,7 +59,7 @@ export class PullQueue {
   private readonly attemptStmt;
   private readonly requeueStmt;
   private readonly deleteStmt;
-  private readonly laterOfRoomStmt;
+  private readonly relatedAfterStmt;
   /** Given by the node's wiring: told of the rows an ack removes that its destination read, or holds for review (outbox.ts ReadListener). */
   onRead: ReadListener | null = null;
   /** Given by the node's wiring: told of every row an ack settles (the UI shows deliveries). */
@@ -100,8 +100,10 @@ export class PullQueue {
     );
     // A fresh row for an event to be sent again: after every cursor given out, so the next pull serves it.
     this.deleteStmt = db.prepare('DELETE FROM federation_outbox WHERE id = ?');
-    this.laterOfRoomStmt = db.prepare<[string, string, number, number], { id: number; event_id: string; room_id: string }>(
-      "SELECT id, event_id, room_id FROM federation_outbox WHERE destination = ? AND room_id = ? AND state = 'pending' AND id > ? AND id <= ? ORDER BY id",
+    // Through the events' relates_to index: only what refers to one event (its edits, deletion, reactions).
+    this.relatedAfterStmt = db.prepare<[string, string, number, number], { id: number; event_id: string; room_id: string }>(
+      `SELECT o.id, o.event_id, o.room_id FROM federation_events e JOIN federation_outbox o ON o.event_id = e.event_id AND o.destination = ?
+       WHERE e.relates_to = ? AND o.state = 'pending' AND o.id > ? AND o.id <= ? ORDER BY o.id`,
     );
     this.requeueStmt = db.prepare('INSERT INTO federation_outbox (destination, event_id, room_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?)');
     this.receiverAckStmt = db.prepare(
@@ -204,8 +206,9 @@ export class PullQueue {
    * gets a fresh row after every cursor, served again (`resent`), instead of failing; and so does
    * a later row of the same room refused in the same ack (an edit or deletion of the event signed
    * again, refused for its absence: `requeued`), as a push's batch has them tried again
-   * (reissue-too-old.ts), and every row of that room queued after the cursor (an edit in a page
-   * not acknowledged yet: served before the event it edits, it would be refused for its absence). A refusal of an event that is not one of its rows up to the cursor is ignored. Both count as read by the destination (ReadListener: a refusal is its own
+   * (reissue-too-old.ts), and every row queued after the cursor of an event that refers to one
+   * signed again (an edit in a page not acknowledged yet: served before the event it edits, it
+   * would be refused for its absence). A refused row `resend` does not sign again fails. A refusal of an event that is not one of its rows up to the cursor is ignored. Both count as read by the destination (ReadListener: a refusal is its own
    * node's answer), but for those it names in `held` (capability `pull_held`): it holds them for
    * review (it keeps our server in quarantine), noted as a push receipt saying `held` is
    * (held-there.ts), and not applied there. An ack that names what it held (`held` given, even
@@ -250,16 +253,16 @@ export class PullQueue {
             resentRooms.add(row.room_id);
             continue;
           }
-          if (resentRooms.has(row.room_id)) {
+          if (meaning !== 'resend_late' && resentRooms.has(row.room_id)) {
             again(row);
             requeued.push(row.event_id);
             continue;
           }
           failed += this.failStmt.run(error, now, row.id).changes;
         }
-        // A room's rows after the cursor go after the event signed again too, in their order.
-        for (const roomId of resentRooms) {
-          for (const row of this.laterOfRoomStmt.all(destination, roomId, cursor, top)) {
+        // What refers to an event signed again, queued after the cursor, goes after it too, in its order.
+        for (const eventId of resent) {
+          for (const row of this.relatedAfterStmt.all(destination, eventId, cursor, top)) {
             again(row);
             requeued.push(row.event_id);
           }

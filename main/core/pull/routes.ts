@@ -164,6 +164,8 @@ export function pullRoutes(deps: FederationDeps): Router {
       try {
         event = deps.commit.savepoint(() => deps.rooms().reissueNow(state.origin, row.event_id, 0));
       } catch (error) {
+        // SQLite rolled the whole transaction back (a full disk): the ack fails whole, nothing written outside it.
+        if (!deps.commit.transactionOpen) throw error;
         warnLimited(deps.log, `pull_reissue_failed ${state.origin}`, { event: 'pull_reissue_failed', server: state.origin, event_id: row.event_id, err: error }, 'could not sign again an event a pulling host took too late; marked failed');
       }
       if (event !== null) reissued.push(event);
