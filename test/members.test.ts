@@ -670,12 +670,25 @@ describe('passkeys', () => {
   });
 
   it('is removed by its member only', async () => {
-    const cookie = cookieOf(await client('POST', '/reset', { body: { token: ((await home.admin('POST', `/members/${SAM}/reset`, {})).body.link as string).split('#/reset/')[1], passphrase: 'kestrel meadow copper ninety' }, headers: at() }))!;
+    const cookie = cookieOf(await client('POST', '/sign-in', { body: { localpart: 'sam', passphrase: 'violet harbour thimble ninety' }, headers: at(), from: '198.51.100.78' }))!;
     expect((await client('DELETE', '/me/passkeys/nosuchkey', { cookie, body: {}, headers: at() })).body.error).toBe('unknown_passkey');
     expect((await client('DELETE', `/me/passkeys/${passkeyId}`, { cookie, body: {}, headers: at() })).status).toBe(200);
     expect((await client('GET', '/me/passkeys', { cookie, headers: at() })).body.passkeys).toEqual([]);
     // Gone: it signs in no more (refused before its check while its failures above still count).
     expect((await passkeySignIn(key, '198.51.100.77')).answer.status).not.toBe(200);
+  });
+
+  it('goes with a reset link: the owner\'s way back into an account leaves no passkey someone added meanwhile', async () => {
+    const cookie = cookieOf(await client('POST', '/sign-in', { body: { localpart: 'sam', passphrase: 'violet harbour thimble ninety' }, headers: at(), from: '198.51.100.79' }))!;
+    const added = new SoftAuthenticator();
+    const options = await client('POST', '/passkeys/register-options', { cookie, body: {}, headers: at() });
+    expect((await client('POST', '/passkeys/register', { cookie, body: { response: added.create(options.body as never, `http://${local}`), name: 'Not mine' }, headers: at() })).status).toBe(200);
+    expect((await passkeySignIn(added, '198.51.100.81')).answer.status).toBe(200);
+    const token = ((await home.admin('POST', `/members/${SAM}/reset`, {})).body.link as string).split('#/reset/')[1];
+    const reset = await client('POST', '/reset', { body: { token, passphrase: 'kestrel meadow copper ninety' }, headers: at() });
+    expect(reset.status, JSON.stringify(reset.body)).toBe(200);
+    expect((await client('GET', '/me/passkeys', { cookie: cookieOf(reset), headers: at() })).body.passkeys).toEqual([]);
+    expect((await passkeySignIn(added, '198.51.100.82')).answer.body).toEqual({ error: 'bad_credentials', message: 'that passkey does not sign in a member of this server' });
   });
 });
 

@@ -320,6 +320,9 @@ export class MemberStore {
       if (link) {
         this.usableLink(proof && 'token' in proof ? proof.token : '', now);
         this.db.prepare('UPDATE member_links SET used_at = ?, used_by = ? WHERE id = ?').run(now, userId, link.id);
+        // The owner's way back into an account: whatever signed in to it before goes, passkeys too
+        // (one added with a stolen session, which asks for no passphrase, outlived the reset).
+        this.db.prepare('DELETE FROM member_passkeys WHERE user_id = ?').run(userId);
       }
       this.db.prepare('UPDATE member_credentials SET passphrase_hash = ?, passphrase_changed_at = ? WHERE user_id = ?').run(hash, now, userId);
       this.db.prepare('DELETE FROM member_sessions WHERE user_id = ?').run(userId);
