@@ -19,10 +19,13 @@ export async function roomWithMembers(host: Node, name: string, members: Array<[
 
 export async function inviteAndJoin(host: Node, roomId: string, node: Node, userId: string): Promise<void> {
   await adminApi(host).inviteToRoom({ room_id: roomId, user_id: userId });
-  const { invites } = await adminApi(node).listInvites({ user_id: userId });
-  const invite = invites.find((i) => i.room_id === roomId);
-  expect(invite, `invite for ${userId}`).toBeDefined();
-  await adminApi(node).acceptInvite({ invite_id: invite!.invite_id, user_id: userId });
+  // Pushed, it is there when the invite is answered; to a node that receives by pull, once it pulls.
+  const invite = await eventually(async () => {
+    const found = (await adminApi(node).listInvites({ user_id: userId })).invites.find((i) => i.room_id === roomId);
+    expect(found, `invite for ${userId}`).toBeDefined();
+    return found!;
+  });
+  await adminApi(node).acceptInvite({ invite_id: invite.invite_id, user_id: userId });
 }
 
 /**
