@@ -123,7 +123,9 @@ describe('members (issue #34): links, passphrases, sign-in, sessions', () => {
     for (let i = 0; i < 5; i++) expect(await refusal(members.signIn('sam', `guess again ${i}`, { ...phone, address: `198.51.100.${60 + i}` }, meanwhile))).toMatchObject(failed);
     const fromPhone = await members.changePassphrase('@sam:home.example', { current: GOOD }, 'harbor violet seventy quietly', { ...samsPhone, address: '203.0.113.98' }, meanwhile);
     samsPhone.knownDevice = fromPhone.deviceToken;
-    samsPhone.knownDevice = (await members.changePassphrase('@sam:home.example', { current: 'harbor violet seventy quietly' }, GOOD, { ...samsPhone, address: '203.0.113.97' }, meanwhile)).deviceToken;
+    // Not again within a minute (each is two Argon2id runs outside the anonymous limits); then it may.
+    expect(await refusal(members.changePassphrase('@sam:home.example', { current: 'harbor violet seventy quietly' }, GOOD, { ...samsPhone, address: '203.0.113.97' }, meanwhile + 59_000))).toMatchObject({ status: 429, code: 'passphrase_changed_recently' });
+    samsPhone.knownDevice = (await members.changePassphrase('@sam:home.example', { current: 'harbor violet seventy quietly' }, GOOD, { ...samsPhone, address: '203.0.113.97' }, meanwhile + 60_000)).deviceToken;
     // Turned off and on again: no device is known any more.
     const later = Date.now() + 32 * 60_000;
     const stillKnown = await members.signIn('sam', GOOD, { ...samsPhone, address: '203.0.113.100' }, later);
@@ -236,6 +238,18 @@ describe('members (issue #34): links, passphrases, sign-in, sessions', () => {
     expect(await refusal(members.changePassphrase(sam.user_id, { token: reset.token }, 'and one more good phrase 6', phone))).toMatchObject({ status: 409, code: 'link_used' });
     expect((await members.signIn('sam', 'yet another good phrase 5', phone)).user_id).toBe(sam.user_id);
     expect(() => members.createLink('reset', { userId: '@nobody:home.example' })).toThrow(/not a member/);
+  });
+
+  it('one passphrase change at a time per member, and not again within a minute of the last', async ({ tempDb }) => {
+    const { members } = store(tempDb);
+    const sam = await members.join(members.createLink('join').token, 'sam', GOOD, phone);
+    const both = await Promise.allSettled([
+      members.changePassphrase(sam.user_id, { current: GOOD }, 'another fine long phrase 77', phone),
+      members.changePassphrase(sam.user_id, { current: GOOD }, 'yet another good phrase 5', phone),
+    ]);
+    expect(both.map((r) => r.status)).toEqual(['fulfilled', 'rejected']);
+    expect((both[1] as PromiseRejectedResult).reason).toMatchObject({ status: 429, code: 'passphrase_changed_recently' });
+    expect(await refusal(members.changePassphrase(sam.user_id, { current: 'another fine long phrase 77' }, GOOD, phone))).toMatchObject({ status: 429, code: 'passphrase_changed_recently' });
   });
 
   it('passphrases people guess first are refused in words', async () => {

@@ -23,6 +23,8 @@ import type { MemberInvite } from '../../../shared/contract/admin/members.ts';
 
 export const DEFAULT_MEMBER_LINK_LIFETIME_MS = 7 * 24 * 3600_000;
 export const SESSION_LIFETIME_MS = 30 * 24 * 3600_000;
+/** A member changes its passphrase (with the current one) at most once in this long. */
+export const PASSPHRASE_CHANGE_GAP_MS = 60_000;
 /** A member's devices signed in at once, at most (the least recently used one is signed out). */
 export const MAX_SESSIONS_PER_MEMBER = 50;
 /** A device a member signed in from is remembered this long after it was last used (browsers keep a cookie at most 400 days). */
@@ -88,6 +90,10 @@ export class MemberStore {
   readonly limiter: SignInLimiter;
   /** Members' passkeys (WebAuthn): another way to sign in, under the same limits. */
   readonly passkeys: MemberPasskeys;
+  /** Members whose new passphrase (with the current one) is being checked and hashed now: one at a time each. */
+  private readonly changing = new Set<string>();
+  /** When each member last changed its passphrase with the current one (since start; members are few). */
+  private readonly changedAt = new Map<string, number>();
 
   constructor(db: Db, serverName: () => string, limiter = new SignInLimiter()) {
     this.db = db;
@@ -295,19 +301,44 @@ export class MemberStore {
   async changePassphrase(userId: string, proof: { current: string } | { token: string }, next: string, device: MemberDevice & { address: string }, now = Date.now()): Promise<SignedIn> {
     const row = this.credentials(userId);
     if (!row) throw notFound('unknown_member', `${userId} is not a member of this server`);
-    let link: LinkRow | null = null;
     if ('token' in proof) {
-      link = this.usableLink(proof.token, now);
+      const link = this.usableLink(proof.token, now);
       if (link.purpose !== 'reset' || link.user_id !== userId) throw forbidden('invalid_link', 'this link does not set a passphrase for this member');
       // Not used up for an account the owner turned off (it was, and the sign-in after it failed unexplained).
       if (row.disabled_at !== null) throw forbidden('member_disabled', 'the owner of this server has turned this account off');
+      return this.setPassphrase(userId, row, link, proof, next, device, now);
     } else {
-      const account = userId.slice(1).split(':')[0]!;
-      const known = this.knownDevice(userId, device, now);
-      this.beginAttempt(account, device.address, now, known);
-      if (!(await verifyPassphrase(row.passphrase_hash, proof.current.slice(0, 1024)))) throw new HttpError(401, 'wrong_passphrase', 'the current passphrase is not right');
-      this.limiter.succeed(account, device.address, now, known);
+      // Two Argon2id runs each, outside the anonymous limits, and a success clears the account's
+      // count: a member's script changing its passphrase again and again held the node's two
+      // hashing slots, and everyone's sign-in waited (a red-team review, 2026-11-30). One at a
+      // time per member, and not again within a minute of the last change.
+      const last = this.changedAt.get(userId);
+      if (this.changing.has(userId) || (last !== undefined && last <= now && now - last < PASSPHRASE_CHANGE_GAP_MS)) {
+        throw new HttpError(429, 'passphrase_changed_recently', 'this account\'s passphrase was changed less than a minute ago (or is being changed); try again in a minute', { 'retry-after': '60' });
+      }
+      this.changing.add(userId);
+      try {
+        const signedIn = await this.changeWithCurrent(userId, row, proof.current, next, device, now);
+        this.changedAt.set(userId, now);
+        return signedIn;
+      } finally {
+        this.changing.delete(userId);
+      }
     }
+  }
+
+  /** changePassphrase with the current passphrase: checked under the sign-in limits, then set. */
+  private async changeWithCurrent(userId: string, row: CredentialRow, current: string, next: string, device: MemberDevice & { address: string }, now: number): Promise<SignedIn> {
+    const account = userId.slice(1).split(':')[0]!;
+    const known = this.knownDevice(userId, device, now);
+    this.beginAttempt(account, device.address, now, known);
+    if (!(await verifyPassphrase(row.passphrase_hash, current.slice(0, 1024)))) throw new HttpError(401, 'wrong_passphrase', 'the current passphrase is not right');
+    this.limiter.succeed(account, device.address, now, known);
+    return this.setPassphrase(userId, row, null, { current }, next, device, now);
+  }
+
+  /** The new passphrase checked, hashed and written (its proof checked before), the sessions and devices ended. */
+  private async setPassphrase(userId: string, row: CredentialRow, link: LinkRow | null, proof: { current: string } | { token: string }, next: string, device: MemberDevice, now: number): Promise<SignedIn> {
     const problem = await passphraseProblem(next, [userId.slice(1).split(':')[0]!, this.serverName()]);
     if (problem) throw badRequest('weak_passphrase', problem);
     const hash = await hashPassphrase(next);
