@@ -208,9 +208,11 @@ export class PullQueue {
    * again, refused for its absence: `requeued`), as a push's batch has them tried again
    * (reissue-too-old.ts), and every row queued after the cursor of an event that refers to one
    * signed again (an edit in a page not acknowledged yet: served before the event it edits, it
-   * would be refused for its absence). A refused row `resend` does not sign again fails. A refusal of an event that is not one of its rows up to the cursor is ignored. Both count as read by the destination (ReadListener: a refusal is its own
-   * node's answer), but for those it names in `held` (capability `pull_held`): it holds them for
-   * review (it keeps our server in quarantine), noted as a push receipt saying `held` is
+   * would be refused for its absence). A refused row `resend` does not sign again fails. A
+   * refusal of an event that is not one of its rows up to the cursor is ignored. All count as read
+   * by the destination (ReadListener: a refusal is its own node's answer), but for those it
+   * names in `held` (capability `pull_held`): it holds them for review (it keeps our server in
+   * quarantine), noted as a push receipt saying `held` is
    * (held-there.ts), and not applied there. An ack that names what it held (`held` given, even
    * empty), names none of our own events among them, and covers at least one of ours it took,
    * says the puller takes ours as any other (what we relay for others says nothing). How many
