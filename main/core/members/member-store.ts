@@ -306,6 +306,7 @@ export class MemberStore {
       if (link.purpose !== 'reset' || link.user_id !== userId) throw forbidden('invalid_link', 'this link does not set a passphrase for this member');
       // Not used up for an account the owner turned off (it was, and the sign-in after it failed unexplained).
       if (row.disabled_at !== null) throw forbidden('member_disabled', 'the owner of this server has turned this account off');
+      await this.checkNewPassphrase(userId, next);
       return this.setPassphrase(userId, row, link, proof, next, device, now);
     } else {
       // Two Argon2id runs each, outside the anonymous limits, and a success clears the account's
@@ -329,6 +330,9 @@ export class MemberStore {
 
   /** changePassphrase with the current passphrase: checked under the sign-in limits, then set. */
   private async changeWithCurrent(userId: string, row: CredentialRow, current: string, next: string, device: MemberDevice & { address: string }, now: number): Promise<SignedIn> {
+    // A weak new one is refused before the current one is checked (an Argon2id run: refused after
+    // it, a weak one cost that run without counting as a change, again and again).
+    await this.checkNewPassphrase(userId, next);
     const account = userId.slice(1).split(':')[0]!;
     const known = this.knownDevice(userId, device, now);
     this.beginAttempt(account, device.address, now, known);
@@ -337,10 +341,14 @@ export class MemberStore {
     return this.setPassphrase(userId, row, null, { current }, next, device, now);
   }
 
-  /** The new passphrase checked, hashed and written (its proof checked before), the sessions and devices ended. */
-  private async setPassphrase(userId: string, row: CredentialRow, link: LinkRow | null, proof: { current: string } | { token: string }, next: string, device: MemberDevice, now: number): Promise<SignedIn> {
+  /** Refuses a new passphrase people would guess (400 weak_passphrase). */
+  private async checkNewPassphrase(userId: string, next: string): Promise<void> {
     const problem = await passphraseProblem(next, [userId.slice(1).split(':')[0]!, this.serverName()]);
     if (problem) throw badRequest('weak_passphrase', problem);
+  }
+
+  /** The new passphrase (checked by checkNewPassphrase) hashed and written, its proof checked before; the sessions and devices ended. */
+  private async setPassphrase(userId: string, row: CredentialRow, link: LinkRow | null, proof: { current: string } | { token: string }, next: string, device: MemberDevice, now: number): Promise<SignedIn> {
     const hash = await hashPassphrase(next);
     return this.db.transaction(() => {
       // Checked again where it is written, as signIn does: turned off, or another new passphrase

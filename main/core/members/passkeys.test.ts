@@ -24,18 +24,21 @@ describe('member passkeys', () => {
     const members = new MemberStore(tempDb.db, () => 'home.example');
     const passkeys = new MemberPasskeys(tempDb.db, members, () => 'home.example');
     const sam = (await members.join(members.createLink('join').token, 'sam', GOOD, phone)).user_id;
+    // Live sessions of sam's: a passkey is kept only for a session that still exists when it is checked.
+    const live = () => members.openSession(sam, phone)!.session.id;
+    const [s1, s2, s3] = [live(), live(), live()];
     const add = async (where: string, session: string) => {
       const options = await passkeys.registrationOptions(sam, session, null, site(where));
       return passkeys.register(sam, session, new SoftAuthenticator().create(options, site(where).origin), null, site(where));
     };
-    for (let i = 0; i < MAX_PASSKEYS_PER_MEMBER - 1; i++) await add('a.localhost', 's1');
+    for (let i = 0; i < MAX_PASSKEYS_PER_MEMBER - 1; i++) await add('a.localhost', s1);
     // Two sessions ask at 19: both may ask, only one keeps its passkey.
-    const first = await passkeys.registrationOptions(sam, 's1', null, site('a.localhost'));
-    const second = await passkeys.registrationOptions(sam, 's2', null, site('b.localhost'));
-    await passkeys.register(sam, 's1', new SoftAuthenticator().create(first, 'http://a.localhost'), null, site('a.localhost'));
-    expect(await refusal(passkeys.register(sam, 's2', new SoftAuthenticator().create(second, 'http://b.localhost'), null, site('b.localhost')))).toEqual({ status: 409, code: 'too_many_passkeys' });
+    const first = await passkeys.registrationOptions(sam, s1, null, site('a.localhost'));
+    const second = await passkeys.registrationOptions(sam, s2, null, site('b.localhost'));
+    await passkeys.register(sam, s1, new SoftAuthenticator().create(first, 'http://a.localhost'), null, site('a.localhost'));
+    expect(await refusal(passkeys.register(sam, s2, new SoftAuthenticator().create(second, 'http://b.localhost'), null, site('b.localhost')))).toEqual({ status: 409, code: 'too_many_passkeys' });
     // Another site (Host) is no way around it.
-    expect(await refusal(add('c.localhost', 's3'))).toEqual({ status: 409, code: 'too_many_passkeys' });
+    expect(await refusal(add('c.localhost', s3))).toEqual({ status: 409, code: 'too_many_passkeys' });
     expect(passkeys.list(sam)).toHaveLength(MAX_PASSKEYS_PER_MEMBER);
   });
 
@@ -43,8 +46,11 @@ describe('member passkeys', () => {
     const members = new MemberStore(tempDb.db, () => 'home.example');
     const passkeys = new MemberPasskeys(tempDb.db, members, () => 'home.example');
     const sam = (await members.join(members.createLink('join').token, 'sam', GOOD, phone)).user_id;
+    // Live sessions of sam's: a passkey is kept only for a session that still exists when it is checked.
+    const live = () => members.openSession(sam, phone)!.session.id;
+    const s1 = live();
     const key = new SoftAuthenticator();
-    await passkeys.register(sam, 's1', key.create(await passkeys.registrationOptions(sam, 's1', null, site('a.localhost')), 'http://a.localhost'), null, site('a.localhost'));
+    await passkeys.register(sam, s1, key.create(await passkeys.registrationOptions(sam, s1, null, site('a.localhost')), 'http://a.localhost'), null, site('a.localhost'));
     // A stranger guesses sam's passphrase from many addresses until sam's account is locked.
     const guesses = [];
     for (let i = 0; i < 8; i++) guesses.push(await refusal(members.signIn('sam', `wrong guess ${i} of a stranger`, { host: 'a.localhost', address: `198.51.100.${i + 1}` })));
@@ -58,7 +64,8 @@ describe('member passkeys', () => {
     // Forged answers naming sam's credential (a wrong signature), many of them: sam's passphrase is not locked by them.
     const lea = (await members.join(members.createLink('join').token, 'lea', GOOD, phone)).user_id;
     const leaKey = new SoftAuthenticator();
-    await passkeys.register(lea, 's2', leaKey.create(await passkeys.registrationOptions(lea, 's2', null, site('a.localhost')), 'http://a.localhost'), null, site('a.localhost'));
+    const leas = members.openSession(lea, phone)!.session.id;
+    await passkeys.register(lea, leas, leaKey.create(await passkeys.registrationOptions(lea, leas, null, site('a.localhost')), 'http://a.localhost'), null, site('a.localhost'));
     const forger = new SoftAuthenticator();
     for (let i = 0; i < 8; i++) {
       const attempt = await passkeys.signInOptions(site('a.localhost'));
@@ -68,15 +75,29 @@ describe('member passkeys', () => {
     expect((await members.signIn('lea', GOOD, { host: 'a.localhost', address: '192.0.2.99' })).user_id).toBe(lea);
   });
 
+  it('keeps none for a session that ended while its answer was checked (a reset link used, the member turned off)', async ({ tempDb }) => {
+    const members = new MemberStore(tempDb.db, () => 'home.example');
+    const passkeys = new MemberPasskeys(tempDb.db, members, () => 'home.example');
+    const joined = await members.join(members.createLink('join').token, 'sam', GOOD, phone);
+    const options = await passkeys.registrationOptions(joined.user_id, joined.session.id, null, site('a.localhost'));
+    members.setDisabled(joined.user_id, true);
+    members.setDisabled(joined.user_id, false);
+    expect(await refusal(passkeys.register(joined.user_id, joined.session.id, new SoftAuthenticator().create(options, 'http://a.localhost'), null, site('a.localhost')))).toEqual({ status: 401, code: 'session_ended' });
+    expect(passkeys.list(joined.user_id)).toEqual([]);
+  });
+
   it('keeps no credential id longer than WebAuthn allows (1,023 bytes); a usual one is kept', async ({ tempDb }) => {
     const members = new MemberStore(tempDb.db, () => 'home.example');
     const passkeys = new MemberPasskeys(tempDb.db, members, () => 'home.example');
     const sam = (await members.join(members.createLink('join').token, 'sam', GOOD, phone)).user_id;
-    const long = await passkeys.registrationOptions(sam, 's1', null, site('a.localhost'));
-    expect(await refusal(passkeys.register(sam, 's1', new SoftAuthenticator(2_000).create(long, 'http://a.localhost'), null, site('a.localhost')))).toEqual({ status: 400, code: 'passkey_not_accepted' });
+    // Live sessions of sam's: a passkey is kept only for a session that still exists when it is checked.
+    const live = () => members.openSession(sam, phone)!.session.id;
+    const s1 = live();
+    const long = await passkeys.registrationOptions(sam, s1, null, site('a.localhost'));
+    expect(await refusal(passkeys.register(sam, s1, new SoftAuthenticator(2_000).create(long, 'http://a.localhost'), null, site('a.localhost')))).toEqual({ status: 400, code: 'passkey_not_accepted' });
     expect(passkeys.list(sam)).toEqual([]);
-    const usual = await passkeys.registrationOptions(sam, 's1', null, site('a.localhost'));
-    await passkeys.register(sam, 's1', new SoftAuthenticator().create(usual, 'http://a.localhost'), 'Phone', site('a.localhost'));
+    const usual = await passkeys.registrationOptions(sam, s1, null, site('a.localhost'));
+    await passkeys.register(sam, s1, new SoftAuthenticator().create(usual, 'http://a.localhost'), 'Phone', site('a.localhost'));
     expect(passkeys.list(sam)).toMatchObject([{ name: 'Phone', rp_id: 'a.localhost' }]);
   });
 });

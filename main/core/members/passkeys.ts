@@ -115,11 +115,16 @@ export class MemberPasskeys {
     if (credential.id !== response.rawId || credential.id.length > MAX_CREDENTIAL_ID_CHARS || credential.publicKey.byteLength > MAX_PUBLIC_KEY_BYTES) {
       throw badRequest('passkey_not_accepted', 'this passkey\'s id or key is not one a browser makes');
     }
-    // Counted again now, over every site (the count at the options was per request: several at once, or one per host name, went past it).
-    this.checkRoomForOne(userId);
-    const added = this.db
-      .prepare('INSERT OR IGNORE INTO member_passkeys (id, user_id, rp_id, public_key, counter, transports, name, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(credential.id, userId, site.rpId, Buffer.from(credential.publicKey), credential.counter, credential.transports ? JSON.stringify(credential.transports) : null, name, now).changes;
+    const added = this.db.transaction(() => {
+      // The session that asked is still there (a reset link used, a new passphrase or the owner
+      // disabling the member while the answer was checked ended it: nothing is added for it).
+      if (!this.members.isLive(sessionId, now)) throw new HttpError(401, 'session_ended', 'this session ended while the passkey was checked; sign in again');
+      // Counted again now, over every site (the count at the options was per request: several at once, or one per host name, went past it).
+      this.checkRoomForOne(userId);
+      return this.db
+        .prepare('INSERT OR IGNORE INTO member_passkeys (id, user_id, rp_id, public_key, counter, transports, name, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(credential.id, userId, site.rpId, Buffer.from(credential.publicKey), credential.counter, credential.transports ? JSON.stringify(credential.transports) : null, name, now).changes;
+    })();
     if (added === 0) throw conflict('passkey_exists', 'this passkey is registered already');
     return this.list(userId).find((p) => p.id === credential.id)!;
   }
@@ -180,8 +185,12 @@ export class MemberPasskeys {
     // The user handle, when the authenticator sends it, must be this member's.
     const handle = response.response.userHandle;
     if (!verified.verified || (handle && handle !== Buffer.from(this.userHandle(row.user_id)).toString('base64url'))) throw failed();
-    this.db.prepare('UPDATE member_passkeys SET counter = ?, last_used_at = ? WHERE id = ?').run(verified.authenticationInfo.newCounter, now, row.id);
-    const session = this.members.openSession(row.user_id, device, now);
+    // The passkey is still this member's (a reset link used while it was checked removed it): in
+    // the transaction that opens the session.
+    const session = this.db.transaction(() => {
+      if (this.db.prepare('UPDATE member_passkeys SET counter = ?, last_used_at = ? WHERE id = ? AND user_id = ?').run(verified.authenticationInfo.newCounter, now, row.id, row.user_id).changes !== 1) return null;
+      return this.members.openSession(row.user_id, device, now);
+    })();
     if (!session) throw failed();
     this.members.limiter.succeed(account, device.address, now);
     return session;
