@@ -100,7 +100,7 @@ describe('red team: keeping every member from signing in', () => {
     // half a look-up a second it earns back meanwhile: 130 requests took over 2 s on a loaded CI run).
     const oneAddress: Answer[] = [];
     const startedAt = Date.now();
-    for (let i = 0; i < 130; i++) oneAddress.push(await client('GET', '/links/no-such-link', { from: '203.0.113.90' }));
+    for (let i = 0; i < 130; i++) oneAddress.push(await client('POST', '/links/look-up', { body: { token: 'no-such-link' }, from: '203.0.113.90' }));
     const earned = Math.floor(((Date.now() - startedAt) / 1000) * 0.5);
     const answered = oneAddress.filter((a) => a.status === 404).length;
     expect(oneAddress.slice(0, 30).every((a) => a.status === 404)).toBe(true);
@@ -111,7 +111,7 @@ describe('red team: keeping every member from signing in', () => {
     // Four more addresses, 35 each: everybody's look-up limit (a burst of 100) runs out.
     const many = await Promise.all(Array.from({ length: 4 }, async (_, n) => {
       const answers: Answer[] = [];
-      for (let i = 0; i < 35; i++) answers.push(await client('GET', '/links/no-such-link', { from: `203.0.113.${100 + n}` }));
+      for (let i = 0; i < 35; i++) answers.push(await client('POST', '/links/look-up', { body: { token: 'no-such-link' }, from: `203.0.113.${100 + n}` }));
       return answers;
     }));
     expect(many.flat().some((a) => a.status === 429 && /right now/.test(String(a.body.message)))).toBe(true);

@@ -51,6 +51,7 @@ const passphrase = z.string().min(1).max(PASSPHRASE_MAX_CHARS * 4);
 const schemas = {
   join: z.strictObject({ token, localpart: z.string().min(1).max(64), passphrase }),
   reset: z.strictObject({ token, passphrase }),
+  lookUp: z.strictObject({ token }),
   signIn: z.strictObject({ localpart: z.string().min(1).max(64), passphrase }),
   me: z.strictObject({ display_name: z.string().trim().max(100).refine(isSafeDisplayName, 'must not contain control, bidi or invisible characters').nullable() }),
   passphrase: z.strictObject({ current: passphrase, next: passphrase }),
@@ -104,8 +105,11 @@ export function accountRoutes(deps: AccountDeps): Router {
     return { user_id, display_name: member?.display_name ?? null, server_name: deps.serverName(), may_create_rooms: deps.mayCreateRooms(), secure: isSecure(ctx, trustedProxies) };
   };
 
-  router.get('/links/:token', lookUp, async (ctx) => {
-    const link = await withLink(() => members.inspectLink(ctx.params.token ?? ''));
+  // The token in the body, not the path: a path is in every access log on its way (a reverse
+  // proxy's), and an unused reset link read there took the account (a red-team review, 2026-11-30).
+  router.post('/links/look-up', lookUp, async (ctx) => {
+    const body = await input(ctx, schemas.lookUp);
+    const link = await withLink(() => members.inspectLink(body.token));
     ctx.body = { purpose: link.purpose, user_id: link.user_id, server_name: deps.serverName() };
   });
   router.post('/join', anonymous, async (ctx) => {

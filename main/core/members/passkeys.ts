@@ -188,10 +188,12 @@ export class MemberPasskeys {
     // The passkey is still this member's (a reset link used while it was checked removed it): in
     // the transaction that opens the session.
     const session = this.db.transaction(() => {
-      if (this.db.prepare('UPDATE member_passkeys SET counter = ?, last_used_at = ? WHERE id = ? AND user_id = ?').run(verified.authenticationInfo.newCounter, now, row.id, row.user_id).changes !== 1) return null;
-      return this.members.openSession(row.user_id, device, now);
+      if (this.db.prepare('UPDATE member_passkeys SET counter = ?, last_used_at = ? WHERE id = ? AND user_id = ?').run(verified.authenticationInfo.newCounter, now, row.id, row.user_id).changes !== 1) throw failed();
+      // Turned off meanwhile: no session, and the passkey does not read "used" (the throw rolls the update back).
+      const opened = this.members.openSession(row.user_id, device, now);
+      if (!opened) throw failed();
+      return opened;
     })();
-    if (!session) throw failed();
     this.members.limiter.succeed(account, device.address, now);
     return session;
   }

@@ -48,7 +48,7 @@ export function memberAccount(doFetch: typeof fetch) {
     return answer as T;
   }
   return {
-    link: (token: string) => call<LinkInfo>('GET', `/links/${encodeURIComponent(token)}`),
+    link: (token: string) => call<LinkInfo>('POST', '/links/look-up', { token }),
     join: (token: string, localpart: string, passphrase: string) => call<{ user_id: string }>('POST', '/join', { token, localpart, passphrase }),
     reset: (token: string, passphrase: string) => call<{ user_id: string }>('POST', '/reset', { token, passphrase }),
     signIn: (localpart: string, passphrase: string) => call<{ user_id: string }>('POST', '/sign-in', { localpart, passphrase }),

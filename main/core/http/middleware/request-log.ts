@@ -20,8 +20,9 @@ export function requestLog(log: Logger, component: string): Middleware {
         event: 'http_request',
         component,
         method: ctx.method,
-        // A member link's token is a secret (GET /_paracord/client/v1/links/<token>): not logged.
-        path: ctx.path.replace(/^(\/_paracord\/client\/v1\/links\/)[^/]+/, '$1…'),
+        // A member link's token is a secret: it travels in bodies (POST /_paracord/client/v1/links/look-up);
+        // a path an older app asked with (GET …/links/<token>) is still not logged whole.
+        path: ctx.path.replace(/^(\/_paracord\/client\/v1\/links\/)(?!look-up$)[^/]+/, '$1…'),
         status,
         ms: Math.round((performance.now() - started) * 10) / 10,
         origin: (ctx.state as { origin?: string }).origin,
