@@ -38,6 +38,23 @@ const ALONE = [
 ];
 
 /**
+ * "beside": files of the shared kind that are mostly CPU (CLI processes started one after another,
+ * Argon2id, the search index, hundreds of messages), run one at a time in a third lane beside the
+ * two above. The lanes left the cores ~22 % idle (vmstat, 5 s samples, 2026-11-30: 513 s, the
+ * browser and alone lanes side by side), while the shared run, four at a time, keeps them busy:
+ * its CPU work done in that idle time shortens the whole run. Starts with the browser lane.
+ */
+const BESIDE = [
+  'test/cli.test.ts',
+  'test/cli-input-edges.test.ts',
+  'main/core/members/member-store.test.ts',
+  'main/core/rooms/search-index.test.ts',
+  'test/backup-restore.test.ts',
+  'test/local-accidents.test.ts',
+  'test/pull-mode.test.ts',
+];
+
+/**
  * The directory of the ports the tests reserve: the one scripts/test.mjs made for all its runs,
  * else one for this vitest run, removed when it ends.
  */
@@ -91,7 +108,7 @@ export default defineConfig({
         test: {
           name: 'shared',
           include: ['main/**/*.test.ts', 'shared/**/*.test.ts', 'renderer/src/**/*.test.ts', 'test/**/*.test.ts'],
-          exclude: [...configDefaults.exclude, ...BROWSER, ...ALONE],
+          exclude: [...configDefaults.exclude, ...BROWSER, ...ALONE, ...BESIDE],
           // Four at a time: on a slower day of this VM (2026-11-29, a verify ceiling of 10k/s
           // against 20k) two at a time took 732 s and the whole CI run 1,362 s, past its 20
           // minutes; three took 568 s with the cores 90 % busy and every test passing; later that
@@ -102,6 +119,7 @@ export default defineConfig({
       },
       { extends: true, test: { name: 'browser', include: BROWSER, maxWorkers: 1, sequence: { groupOrder: 1 } } },
       { extends: true, test: { name: 'alone', include: ALONE, maxWorkers: 1, sequence: { groupOrder: 2 } } },
+      { extends: true, test: { name: 'beside', include: BESIDE, maxWorkers: 1, sequence: { groupOrder: 3 } } },
     ],
   },
 });

@@ -3,8 +3,9 @@
  * `npm test`: the whole suite in two phases, so that it fits a CI run's 20 minutes on two cores.
  *
  * 1. The "shared" project: every file that can share the machine, four at a time (vitest.config.ts).
- * 2. The "browser" project (Chromium, SIGKILL loops) and the "alone" project (network namespaces,
- *    files that failed beside others, the benchmark harness) side by side, each one file at a time:
+ * 2. The "browser" project (Chromium, SIGKILL loops), the "alone" project (network namespaces,
+ *    files that failed beside others, the benchmark harness) and the "beside" project (shared
+ *    files that are mostly CPU, in the lanes' idle time) side by side, each one file at a time:
  *    never two browsers and never two namespace routers at once. One vitest run would take them
  *    one after the other (a group of files has one worker count, and the two kinds must not meet
  *    themselves). Both start while the shared run's last files end (scripts/files-left-reporter.mjs
@@ -136,15 +137,19 @@ if (rest.length > 0) {
   };
   const browser = lane('browser', 3);
   const alone = lane('alone', 1);
+  // A third lane of CPU work (vitest.config.ts BESIDE), in the time the other two leave the cores idle.
+  const beside = lane('beside', 3);
   const shared = project('shared', (left) => {
     browser.start(left);
     alone.start(left);
+    beside.start(left);
   });
   const sharedCode = await shared;
   browser.end();
   alone.end();
-  const codes = [sharedCode, ...(await Promise.all([browser.run, alone.run]))];
-  process.stdout.write('\nThe three runs merged (their "Duration" is the sum of the runs):\n');
+  beside.end();
+  const codes = [sharedCode, ...(await Promise.all([browser.run, alone.run, beside.run]))];
+  process.stdout.write('\nThe four runs merged (their "Duration" is the sum of the runs):\n');
   const merged = await vitest(['run', `--merge-reports=${blobs}`, '--reporter=default', ...jsonArgs]);
   process.stdout.write(`npm test: ${Math.round((Date.now() - started) / 1000)} s from the first file to the last\n`);
   finish(codes.some((c) => c !== 0) || merged !== 0 ? 1 : 0);
