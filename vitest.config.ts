@@ -7,23 +7,18 @@ import { configDefaults, defineConfig } from 'vitest/config';
  * Files that must not share the machine with another file of their kind, in two lanes that
  * `npm test` (scripts/test.mjs) runs side by side, each one file at a time, after the others:
  * - "browser": the Chromium tests (the heaviest process we start; two browsers at once made page
- *   loads miss their waits), and, to even the two lanes' length, outbox-faults (SIGKILL loops),
- *   the benchmark harness (~15 s) and mailbox-shares (~25 s, the last test of mailbox.test.ts
- *   until 2026-11-30). This lane starts once the shared run has three files left;
+ *   loads miss their waits) and the benchmark harness (~15 s). This lane starts once the shared
+ *   run has three files left;
  * - "alone": the network-namespace tests (a router each, with its timers; never two at once), the
  *   relayed-name red team (failed under load), the mailbox test (failed once in three runs beside
  *   another file of the shared group) and reachability-hysteresis (~40 s, no namespace: a
  *   short-wait test, one at a time). This lane starts once the shared run has one left.
- *   On 2026-11-30 the lanes took 566 s (alone) and 543 s; then two waits of the alone lane went
- *   (~70 s: a port-mapping test's second self-test, the mapping attempts of a router without
- *   UPnP in reachability-proof-nat), and reachability-hysteresis came back here from "browser".
- *   The next CI run took 550 s (alone) and 509 s: mailbox-shares moved to "browser".
  * Each lane's worker runs its files one after the other without starting again (isolate: false).
- * A plain `vitest run` runs the two lanes one after the other (groupOrder 1, then 2).
+ * A plain `vitest run` runs the lanes one after the other (groupOrder 1, 2, then "beside" below: 3).
  * Measured 2026-11-27 (AMD, 2 cores): the lanes took 417 s and 513 s side by side, 707 s one
  * after the other; a file beside the other lane takes up to 1.6× as long as alone.
  */
-const BROWSER = ['test/ui/**/*.test.ts', 'test/electron/**/*.test.ts', 'test/outbox-faults.test.ts', 'test/bench/**/*.test.ts', 'test/mailbox-shares.test.ts'];
+const BROWSER = ['test/ui/**/*.test.ts', 'test/electron/**/*.test.ts', 'test/bench/**/*.test.ts'];
 const ALONE = [
   'test/ipv6*.test.ts',
   'test/nat-*.test.ts',
@@ -43,6 +38,9 @@ const ALONE = [
  * two above. The lanes left the cores ~22 % idle (vmstat, 5 s samples, 2026-11-30: 513 s, the
  * browser and alone lanes side by side), while the shared run, four at a time, keeps them busy:
  * its CPU work done in that idle time shortens the whole run. Starts with the browser lane.
+ * First CI run with it (2026-11-30): the shared run ended at 385 s instead of ~470, the browser
+ * lane at 978 s, alone at 947, beside at 686 (npm test 987 s instead of 1,054); outbox-faults
+ * (SIGKILL loops, ~50 s) and mailbox-shares (~20 s) then came here from "browser" to even them.
  */
 const BESIDE = [
   'test/cli.test.ts',
@@ -52,6 +50,8 @@ const BESIDE = [
   'test/backup-restore.test.ts',
   'test/local-accidents.test.ts',
   'test/pull-mode.test.ts',
+  'test/outbox-faults.test.ts',
+  'test/mailbox-shares.test.ts',
 ];
 
 /**
