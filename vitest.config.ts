@@ -5,7 +5,8 @@ import { configDefaults, defineConfig } from 'vitest/config';
 
 /**
  * Files that must not share the machine with another file of their kind, in two lanes that
- * `npm test` (scripts/test.mjs) runs side by side, each one file at a time, after the others:
+ * `npm test` (scripts/test.mjs) runs side by side (with a third, "beside", below), each one file
+ * at a time, after the others:
  * - "browser": the Chromium tests (the heaviest process we start; two browsers at once made page
  *   loads miss their waits) and the benchmark harness (~15 s). This lane starts once the shared
  *   run has three files left;

@@ -3,13 +3,14 @@
  * `npm test`: the whole suite in two phases, so that it fits a CI run's 20 minutes on two cores.
  *
  * 1. The "shared" project: every file that can share the machine, four at a time (vitest.config.ts).
- * 2. The "browser" project (Chromium, SIGKILL loops), the "alone" project (network namespaces,
- *    files that failed beside others, the benchmark harness) and the "beside" project (shared
- *    files that are mostly CPU, in the lanes' idle time) side by side, each one file at a time:
- *    never two browsers and never two namespace routers at once. One vitest run would take them
- *    one after the other (a group of files has one worker count, and the two kinds must not meet
- *    themselves). Both start while the shared run's last files end (scripts/files-left-reporter.mjs
- *    counts them): the browser lane at three left, the alone lane at one.
+ * 2. The "browser" project (Chromium, the benchmark harness), the "alone" project (network
+ *    namespaces, files that failed beside others) and the "beside" project (shared files that are
+ *    mostly CPU, in the other lanes' idle time) side by side, each one file at a time: never two
+ *    browsers and never two namespace routers at once. One vitest run would take them one after
+ *    the other (a group of files has one worker count, and the kinds must not meet themselves).
+ *    They start while the shared run's last files end (scripts/files-left-reporter.mjs counts
+ *    them): the browser and beside lanes at three left, the alone lane at one (up to five files
+ *    at once then).
  *
  * Each run writes a blob report; vitest then merges them into one report (`--json=PATH` adds its
  * JSON form, which .ci/run reads). Any other argument (a file filter, `--project`, a reporter)

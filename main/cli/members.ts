@@ -52,7 +52,7 @@ export function register(program: Command): void {
   }
   member
     .command('reset <member>')
-    .description('print a one-time link that sets a new passphrase for a member (its old one works until the link is used; then its other devices are signed out)')
+    .description('print a one-time link that sets a new passphrase for a member (its old one works until the link is used; then its other devices are signed out and its passkeys removed)')
     .addOption(dataOption())
     .addOption(new Option('--expires-in <days>', 'days until the link expires').default('7'))
     .addOption(new Option('--json', 'print {id, link, expires_at} instead of the link'))

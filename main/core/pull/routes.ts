@@ -27,6 +27,8 @@ export const DEFAULT_PULL_WAIT_MS = 25_000;
  * when older than half that (30 s), leaving it the other half to store the page.
  */
 export const REISSUE_PULLED_AFTER_MS = RESIGN_AFTER_MS;
+/** Events an ack's `depth_too_old` has signed again in its own job at most (the rest are signed as served). */
+const MAX_RESIGNED_PER_ACK = 100;
 
 /** A cursor a previous page gave out (a decimal string, or a number). */
 export const cursorSchema = z.union([z.string().regex(/^[0-9]{1,15}$/, 'cursor must be a number from a previous pull'), z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)]).transform(Number);
@@ -66,7 +68,7 @@ const ackSchema = z.strictObject({
  */
 export function pullRoutes(deps: FederationDeps): Router {
   const router = new Router();
-  /** Re-issues per event id after an ack's `depth_too_old` (since start): a host that keeps refusing cannot loop us (as a push's, reissue-too-old.ts). */
+  /** Re-issues per event id after an ack's `depth_too_old` (since start; the oldest forgotten past 10,000): a host that keeps refusing cannot loop us (as a push's, reissue-too-old.ts). */
   const reissues = new Map<string, number>();
   router.get(PULL_PATH, deps.verifySignedRequest, async (ctx) => {
     const pull = deps.pull;
@@ -153,12 +155,16 @@ export function pullRoutes(deps: FederationDeps): Router {
     // transaction (both durable together; a pull meanwhile never serves the refused copy), as a
     // push refused so is; at most MAX_REISSUES times each (counted before the commit: acks sent
     // together cannot pass the bound), then they fail.
+    // At most MAX_RESIGNED_PER_ACK signed in the ack's job (each a signature and a write, while
+    // every other write waits): past that, queued again as they are, and signed as they are
+    // served (the GET signs again what waited over REISSUE_PULLED_AFTER_MS).
     const reissued: Envelope[] = [];
     const resend = (row: { event_id: string; room_id: string }): boolean => {
       const count = reissues.get(row.event_id) ?? 0;
       if (count >= MAX_REISSUES || serverOf(row.room_id) !== state.origin) return false;
-      if (reissues.size >= 10_000) reissues.clear();
+      if (reissues.size >= 10_000 && !reissues.has(row.event_id)) reissues.delete(reissues.keys().next().value!);
       reissues.set(row.event_id, count + 1);
+      if (reissued.length >= MAX_RESIGNED_PER_ACK) return deps.events.get(row.event_id)?.origin_server === deps.identity.serverName;
       // In a savepoint of its own: a re-sign that fails (a write) fails that row, not the whole ack.
       let event: Envelope | null = null;
       try {
@@ -174,10 +180,10 @@ export function pullRoutes(deps: FederationDeps): Router {
     const { acknowledged, failed, resent, requeued } = await deps.commit.run(() => {
       deps.replay.record(state.signature, state.origin, state.requestTs, state.replayForWeek === true);
       return pull.ack(state.origin, cursor, refused ?? [], Date.now(), held, resend);
-    });
+      // Told once committed (before the WAL flush: a flush that fails does not undo the commit).
+    }, () => reissued.forEach((event) => deps.rooms().reissued(event)));
     state.replayRecorded = true;
     deps.onPullAck?.(state.origin, acknowledged);
-    for (const event of reissued) deps.rooms().reissued(event);
     const again = resent.length + requeued.length;
     if (again > 0) pull.notify(state.origin);
     ctx.body = refused === undefined ? { acknowledged } : { acknowledged, refused: failed, ...(again > 0 ? { sent_again: again } : {}) };

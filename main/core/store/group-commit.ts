@@ -188,15 +188,16 @@ export class GroupCommit {
     }
   }
 
+  /** Whether a transaction is open (a job's; SQLite may have rolled it back by itself: a full disk, an I/O error). */
+  get transactionOpen(): boolean {
+    return this.db.inTransaction;
+  }
+
   /**
    * Inside a job: runs `run` in a savepoint of its own (the job's one transaction wrapper), so a
    * part of a job can fail alone. On failure the savepoint is rolled back, `onRollback` told (when
    * it had written), and the error rethrown.
    */
-  /** Whether a transaction is open (a job's; SQLite may have rolled it back by itself: a full disk, an I/O error). */
-  get transactionOpen(): boolean {
-    return this.db.inTransaction;
-  }
 
   savepoint<T>(run: () => T): T {
     // SQLite rolled the job's transaction back (a full disk, an I/O error) and the job goes on (a
