@@ -622,10 +622,18 @@ describe('passkeys', () => {
     const other = cookieOf(await client('POST', '/sign-in', { body: { localpart: 'sam', passphrase: 'violet harbour thimble ninety' }, headers: at(), from: '198.51.100.70' }));
     // Not over a plain-HTTP address that is not localhost, nor for an IP address.
     const byAddress = cookieOf(await client('POST', '/sign-in', { body: { localpart: 'sam', passphrase: 'violet harbour thimble ninety' }, from: '198.51.100.70' }));
-    const unavailable = await client('POST', '/passkeys/register-options', { cookie: byAddress, body: {} });
+    const unavailable = await client('POST', '/passkeys/register-options', { cookie: byAddress, body: { passphrase: 'violet harbour thimble ninety' } });
     expect([unavailable.status, unavailable.body.error, unavailable.body.message]).toEqual([400, 'passkeys_unavailable', 'passkeys need the server\'s name in the address, not an IP address (127.0.0.1)']);
-    expect((await client('POST', '/passkeys/register-options', { body: {}, headers: at() })).status).toBe(401);
-    const options = await client('POST', '/passkeys/register-options', { cookie, body: {}, headers: at() });
+    expect((await client('POST', '/passkeys/register-options', { body: { passphrase: 'violet harbour thimble ninety' }, headers: at() })).status).toBe(401);
+    // The passphrase first: a session alone (a stolen cookie) adds no passkey, which would outlive it.
+    const bare = await client('POST', '/passkeys/register-options', { cookie, body: {}, headers: at() });
+    expect([bare.status, bare.body.error]).toEqual([400, 'invalid_input']);
+    const wrong = await client('POST', '/passkeys/register-options', { cookie, body: { passphrase: 'not the passphrase at all' }, headers: at() });
+    expect([wrong.status, wrong.body]).toEqual([401, { error: 'wrong_passphrase', message: 'the passphrase is not right' }]);
+    // No challenge was made for it: an answer to a challenge of the caller's own making is refused.
+    const guessed = new SoftAuthenticator().create({ challenge: 'AAAAAAAAAAAAAAAAAAAAAA', rp: { id: 'localhost', name: SERVER }, user: { id: 'AAAA', name: SAM, displayName: 'sam' }, pubKeyCredParams: [{ type: 'public-key', alg: -8 }] } as never, `http://${local}`);
+    expect((await client('POST', '/passkeys/register', { cookie, body: { response: guessed }, headers: at() })).body.error).toBe('passkey_not_accepted');
+    const options = await client('POST', '/passkeys/register-options', { cookie, body: { passphrase: 'violet harbour thimble ninety' }, headers: at() });
     expect(options.body).toMatchObject({ rp: { id: 'localhost', name: SERVER }, user: { name: SAM }, authenticatorSelection: { residentKey: 'required', userVerification: 'required' } });
     const response = key.create(options.body as never, `http://${local}`);
     // Another session of the same member cannot answer this session's challenge.
@@ -637,7 +645,7 @@ describe('passkeys', () => {
     // The challenge was used: the same answer again is refused.
     expect((await client('POST', '/passkeys/register', { cookie, body: { response }, headers: at() })).body.error).toBe('passkey_not_accepted');
     // A page of another origin (a forged clientDataJSON) is refused.
-    const forged = new SoftAuthenticator().create((await client('POST', '/passkeys/register-options', { cookie, body: {}, headers: at() })).body as never, 'http://evil.localhost');
+    const forged = new SoftAuthenticator().create((await client('POST', '/passkeys/register-options', { cookie, body: { passphrase: 'violet harbour thimble ninety' }, headers: at() })).body as never, 'http://evil.localhost');
     expect((await client('POST', '/passkeys/register', { cookie, body: { response: forged }, headers: at() })).body).toMatchObject({ error: 'passkey_not_accepted', message: expect.stringContaining('origin') });
     expect((await client('POST', '/passkeys/register', { cookie, body: { response: { id: 'not base64!' } }, headers: at() })).body.error).toBe('invalid_input');
     expect(((await client('GET', '/me/passkeys', { cookie, headers: at() })).body.passkeys as unknown[])).toMatchObject([{ id: key.id, name: 'Phone' }]);
@@ -684,7 +692,7 @@ describe('passkeys', () => {
   it('goes with a reset link: the owner\'s way back into an account leaves no passkey someone added meanwhile', async () => {
     const cookie = cookieOf(await client('POST', '/sign-in', { body: { localpart: 'sam', passphrase: 'violet harbour thimble ninety' }, headers: at(), from: '198.51.100.79' }))!;
     const added = new SoftAuthenticator();
-    const options = await client('POST', '/passkeys/register-options', { cookie, body: {}, headers: at() });
+    const options = await client('POST', '/passkeys/register-options', { cookie, body: { passphrase: 'violet harbour thimble ninety' }, headers: at() });
     expect((await client('POST', '/passkeys/register', { cookie, body: { response: added.create(options.body as never, `http://${local}`), name: 'Not mine' }, headers: at() })).status).toBe(200);
     expect((await passkeySignIn(added, '198.51.100.81')).answer.status).toBe(200);
     const token = ((await home.admin('POST', `/members/${SAM}/reset`, {})).body.link as string).split('#/reset/')[1];

@@ -260,8 +260,16 @@ describe.skipIf(!HAVE_CHROMIUM)('members: the member app (real Chromium, two rea
     await page.goto(`${app}#/account`);
     await page.reload(); // signed in now (the same document: only its hash changed)
     await page.getByTestId('passkey-name').fill('Laptop');
+    // The passphrase confirms it: a wrong one is said at the form, its field marked, and adds nothing.
+    await page.getByTestId('passkey-passphrase').fill('not my passphrase at all');
+    await page.getByRole('button', { name: 'Add a passkey' }).click();
+    await expect.poll(() => page.getByTestId('passkey-add-error').innerText().catch(() => '')).toContain('That passphrase is not right.');
+    expect(await page.getByTestId('passkey-passphrase').getAttribute('aria-invalid')).toBe('true');
+    expect(await page.getByTestId('passkeys').count()).toBe(0);
+    await page.getByTestId('passkey-passphrase').fill(PASSPHRASE);
     await page.getByRole('button', { name: 'Add a passkey' }).click();
     await expect.poll(() => page.getByTestId('passkeys').textContent()).toContain('Laptop');
+    expect(await page.getByTestId('passkey-passphrase').inputValue()).toBe('');
     await page.getByTestId('sign-out').click();
     await page.getByTestId('passkey-sign-in').click();
     await page.getByRole('heading', { name: 'Rooms' }).waitFor();

@@ -1,6 +1,6 @@
 /**
  * Passkeys on the client API (issue #34; main/core/members/passkeys.ts does the WebAuthn part):
- *   POST   /passkeys/register-options  (signed in)  -> PublicKeyCredentialCreationOptionsJSON
+ *   POST   /passkeys/register-options  (signed in)  {passphrase} -> PublicKeyCredentialCreationOptionsJSON
  *   POST   /passkeys/register          (signed in)  {response, name?} -> the passkey
  *   GET    /me/passkeys                             -> {passkeys}
  *   DELETE /me/passkeys/:id                         -> {}
@@ -37,6 +37,8 @@ const credential = {
 /** Browsers add fields (z.object drops them); what the check needs is named, with bounds. */
 const schemas = {
   none: z.strictObject({}),
+  /** Adding a passkey asks for the passphrase: a stolen session must not leave a way back in that outlives it. */
+  registerOptions: z.strictObject({ passphrase: z.string().min(1).max(1024) }),
   register: z.strictObject({
     name: z.string().trim().max(60).refine(isSafeDisplayName, 'must not contain control, bidi or invisible characters').optional(),
     response: z.object({
@@ -92,9 +94,11 @@ export function passkeyRoutes(router: Router, deps: PasskeyRouteDeps): void {
 
   router.post('/passkeys/register-options', async (ctx) => {
     const { user_id, session_id } = signedIn(ctx);
-    await input(ctx, schemas.none);
+    const body = await input(ctx, schemas.registerOptions);
+    const where = site(ctx); // before the passphrase's check: a page that cannot make passkeys costs no hashing
+    await members.confirmPassphrase(user_id, body.passphrase, deps.device(ctx));
     const name = members.list().find((m) => m.user_id === user_id)?.display_name ?? null;
-    ctx.body = await members.passkeys.registrationOptions(user_id, session_id, name, site(ctx));
+    ctx.body = await members.passkeys.registrationOptions(user_id, session_id, name, where);
   });
   router.post('/passkeys/register', async (ctx) => {
     const { user_id, session_id } = signedIn(ctx);

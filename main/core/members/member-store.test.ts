@@ -252,6 +252,24 @@ describe('members (issue #34): links, passphrases, sign-in, sessions', () => {
     expect(await refusal(members.changePassphrase(sam.user_id, { current: 'another fine long phrase 77' }, GOOD, phone))).toMatchObject({ status: 429, code: 'passphrase_changed_recently' });
   });
 
+  it('a passphrase confirmed (before a passkey is added) counts under the sign-in limits, one check at a time per member', async ({ tempDb }) => {
+    const { members } = store(tempDb);
+    const sam = await members.join(members.createLink('join').token, 'sam', GOOD, phone);
+    const stolen = { ...phone, address: '203.0.113.50' }; // a session someone else got hold of, no device of sam's
+    await members.confirmPassphrase(sam.user_id, GOOD, stolen);
+    const wrong = { status: 401, code: 'wrong_passphrase', message: 'the passphrase is not right' };
+    // Two at once: the second is refused before its check.
+    const both = await Promise.allSettled([members.confirmPassphrase(sam.user_id, 'wrong guess 0', stolen), members.confirmPassphrase(sam.user_id, 'wrong guess 1', stolen)]);
+    expect(both.map((r) => r.status === 'rejected' && (r.reason as { code: string }).code)).toEqual(['wrong_passphrase', 'passphrase_check_running']);
+    // Guesses count as sign-in failures do: four more, then refused without a check, even the right one.
+    for (let i = 2; i < 6; i++) expect(await refusal(members.confirmPassphrase(sam.user_id, `wrong guess ${i}`, stolen))).toEqual(wrong);
+    expect(await refusal(members.confirmPassphrase(sam.user_id, GOOD, stolen))).toMatchObject({ status: 429, code: 'too_many_attempts' });
+    // Sam's own device (known: it signed in) is not held by them.
+    await members.confirmPassphrase(sam.user_id, GOOD, { ...phone, knownDevice: sam.deviceToken });
+    members.setDisabled(sam.user_id, true);
+    expect(await refusal(members.confirmPassphrase(sam.user_id, GOOD, { ...phone, knownDevice: sam.deviceToken }))).toMatchObject({ status: 401, code: 'session_ended' });
+  });
+
   it('passphrases people guess first are refused in words', async () => {
     for (const weak of ['password123', 'qwertyuiop', 'iloveyou2020', 'homeexample1']) expect(await passphraseProblem(weak, ['home.example']), weak).toMatch(/guess first|at least/);
     expect(await passphraseProblem(GOOD)).toBeNull();

@@ -90,7 +90,7 @@ export class MemberStore {
   readonly limiter: SignInLimiter;
   /** Members' passkeys (WebAuthn): another way to sign in, under the same limits. */
   readonly passkeys: MemberPasskeys;
-  /** Members whose new passphrase (with the current one) is being checked and hashed now: one at a time each. */
+  /** Members whose passphrase is being checked now (a change with the current one, or a confirmation): one at a time each. */
   private readonly changing = new Set<string>();
   /** When each member last changed its passphrase with the current one (since start; members are few). */
   private readonly changedAt = new Map<string, number>();
@@ -325,6 +325,28 @@ export class MemberStore {
       } finally {
         this.changing.delete(userId);
       }
+    }
+  }
+
+  /**
+   * The member proves it knows its passphrase before something a stolen session must not do
+   * (adding a passkey, which would outlive the session): checked under the sign-in limits, as a
+   * sign-in is, and one check at a time per member (a script of its own repeating a right one
+   * holds at most one of the node's hashing slots). 401 wrong_passphrase when it is not right.
+   */
+  async confirmPassphrase(userId: string, passphrase: string, device: MemberDevice & { address: string }, now = Date.now()): Promise<void> {
+    const row = this.credentials(userId);
+    if (!row || row.disabled_at !== null) throw new HttpError(401, 'session_ended', 'this session has ended; sign in again');
+    if (this.changing.has(userId)) throw new HttpError(429, 'passphrase_check_running', 'this account\'s passphrase is being checked already; try again in a moment', { 'retry-after': '2' });
+    this.changing.add(userId);
+    try {
+      const account = userId.slice(1).split(':')[0]!;
+      const known = this.knownDevice(userId, device, now);
+      this.beginAttempt(account, device.address, now, known);
+      if (!(await verifyPassphrase(row.passphrase_hash, passphrase.slice(0, 1024)))) throw new HttpError(401, 'wrong_passphrase', 'the passphrase is not right');
+      this.limiter.succeed(account, device.address, now, known);
+    } finally {
+      this.changing.delete(userId);
     }
   }
 

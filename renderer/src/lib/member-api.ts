@@ -61,7 +61,7 @@ export function memberAccount(doFetch: typeof fetch) {
     // Passkeys (passkeys.ts runs the browser's side): options from the node, the browser's answer back.
     passkeys: () => call<{ passkeys: PasskeyView[] }>('GET', '/me/passkeys'),
     removePasskey: (id: string) => call<Record<string, never>>('DELETE', `/me/passkeys/${encodeURIComponent(id)}`),
-    passkeyRegisterOptions: () => call<PublicKeyCredentialCreationOptionsJSON>('POST', '/passkeys/register-options', {}),
+    passkeyRegisterOptions: (passphrase: string) => call<PublicKeyCredentialCreationOptionsJSON>('POST', '/passkeys/register-options', { passphrase }),
     registerPasskey: (response: RegistrationResponseJSON, name: string) => call<PasskeyView>('POST', '/passkeys/register', { response, ...(name ? { name } : {}) }),
     passkeySignInOptions: () => call<{ attempt: string; options: PublicKeyCredentialRequestOptionsJSON }>('POST', '/passkeys/sign-in-options', {}),
     passkeySignIn: (attempt: string, response: AuthenticationResponseJSON) => call<{ user_id: string }>('POST', '/passkeys/sign-in', { attempt, response }),

@@ -31,9 +31,9 @@ export function passkeysUnavailableWhy(scope: PasskeyScope = globalThis): string
   return '';
 }
 
-/** The member made a passkey on this device (or a security key); the node keeps its public key. */
-export async function addPasskey(account: MemberAccount, name: string) {
-  const optionsJSON = await account.passkeyRegisterOptions();
+/** The member made a passkey on this device (or a security key), its passphrase confirming it; the node keeps its public key. */
+export async function addPasskey(account: MemberAccount, name: string, passphrase: string) {
+  const optionsJSON = await account.passkeyRegisterOptions(passphrase);
   return account.registerPasskey(await startRegistration({ optionsJSON }), name);
 }
 
