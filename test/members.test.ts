@@ -40,7 +40,7 @@ beforeAll(async ({ fileNodes }) => {
   home = await fileNodes.inProcess(SERVER, {
     log: pino({ level: 'warn' }, { write: (line: string) => void logged.push(JSON.parse(line) as Record<string, unknown>) }),
     // Requests from this process come from 127.0.0.1: as a trusted proxy, its X-Forwarded-For names the client.
-    config: { trustedProxies: ['127.0.0.1'], signInLimits: { perAccount: 3, perAddress: 4, windowMs: 10 * 60_000 }, maxRoomsPerMember: 5 },
+    config: { trustedProxies: ['127.0.0.1'], signInLimits: { perAccount: 3, perAddress: 4, windowMs: 10 * 60_000, confirmGapMs: 0 }, maxRoomsPerMember: 5 },
   });
   base = home.started.federation_url!;
   origin = new URL(base).origin;
@@ -91,7 +91,7 @@ describe('a member joins by link and chats', () => {
     expect(again.body.error).toBe('link_unusable');
     expect((await client('POST', '/links/look-up', { body: { token } })).status).toBe(404);
     const listed = (await home.admin('GET', '/members')).body.members as Array<{ user_id: string; sessions: number }>;
-    expect(listed).toMatchObject([{ user_id: SAM, sessions: 1, disabled: false }]);
+    expect(listed).toMatchObject([{ user_id: SAM, sessions: 1, disabled: false, passkeys: 0 }]);
     expect((await home.admin('GET', '/status')).body.members_signed_in).toBe(1);
   });
 
@@ -630,9 +630,10 @@ describe('passkeys', () => {
     expect([bare.status, bare.body.error]).toEqual([400, 'invalid_input']);
     const wrong = await client('POST', '/passkeys/register-options', { cookie, body: { passphrase: 'not the passphrase at all' }, headers: at() });
     expect([wrong.status, wrong.body]).toEqual([401, { error: 'wrong_passphrase', message: 'the passphrase is not right' }]);
+    expect(logged.filter((line) => line.event === 'member_passphrase_confirm_failed')).toMatchObject([{ user_id: SAM, limited: false }]);
     // No challenge was made for it: an answer to a challenge of the caller's own making is refused.
     const guessed = new SoftAuthenticator().create({ challenge: 'AAAAAAAAAAAAAAAAAAAAAA', rp: { id: 'localhost', name: SERVER }, user: { id: 'AAAA', name: SAM, displayName: 'sam' }, pubKeyCredParams: [{ type: 'public-key', alg: -8 }] } as never, `http://${local}`);
-    expect((await client('POST', '/passkeys/register', { cookie, body: { response: guessed }, headers: at() })).body.error).toBe('passkey_not_accepted');
+    expect((await client('POST', '/passkeys/register', { cookie, body: { response: guessed }, headers: at() })).body).toMatchObject({ error: 'passkey_not_accepted', message: 'this passkey request expired or was already answered; try again' });
     const options = await client('POST', '/passkeys/register-options', { cookie, body: { passphrase: 'violet harbour thimble ninety' }, headers: at() });
     expect(options.body).toMatchObject({ rp: { id: 'localhost', name: SERVER }, user: { name: SAM }, authenticatorSelection: { residentKey: 'required', userVerification: 'required' } });
     const response = key.create(options.body as never, `http://${local}`);
@@ -649,6 +650,8 @@ describe('passkeys', () => {
     expect((await client('POST', '/passkeys/register', { cookie, body: { response: forged }, headers: at() })).body).toMatchObject({ error: 'passkey_not_accepted', message: expect.stringContaining('origin') });
     expect((await client('POST', '/passkeys/register', { cookie, body: { response: { id: 'not base64!' } }, headers: at() })).body.error).toBe('invalid_input');
     expect(((await client('GET', '/me/passkeys', { cookie, headers: at() })).body.passkeys as unknown[])).toMatchObject([{ id: key.id, name: 'Phone' }]);
+    // The owner sees how many (not which).
+    expect(((await home.admin('GET', '/members')).body.members as Array<{ user_id: string }>).find((m) => m.user_id === SAM)).toMatchObject({ passkeys: 1 });
   });
 
   it('signs in with it instead of a passphrase', async () => {
@@ -699,6 +702,7 @@ describe('passkeys', () => {
     const reset = await client('POST', '/reset', { body: { token, passphrase: 'kestrel meadow copper ninety' }, headers: at() });
     expect(reset.status, JSON.stringify(reset.body)).toBe(200);
     expect((await client('GET', '/me/passkeys', { cookie: cookieOf(reset), headers: at() })).body.passkeys).toEqual([]);
+    expect(((await home.admin('GET', '/members')).body.members as Array<{ user_id: string }>).find((m) => m.user_id === SAM)).toMatchObject({ passkeys: 0 });
     expect((await passkeySignIn(added, '198.51.100.82')).answer.body).toEqual({ error: 'bad_credentials', message: 'that passkey does not sign in a member of this server' });
   });
 });

@@ -37,7 +37,7 @@ export function register(program: Command): void {
     });
   member
     .command('list')
-    .description('list the members: who, disabled or not, last seen, sessions')
+    .description('list the members: who, disabled or not, last seen, sessions, passkeys')
     .addOption(dataOption())
     .action(async (opts: { data: string }) => printJson(await adminCall(opts.data, 'GET', '/members')));
   for (const [verb, what] of [['disable', 'sign a member out everywhere at once and refuse its sign-in until enabled again'], ['enable', 'let a disabled member sign in again']] as const) {

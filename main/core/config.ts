@@ -125,7 +125,7 @@ export interface NodeConfig {
    */
   sessionTtlSeconds?: number;
   /** Members' sign-in failures allowed per account and per address in a window (issue #34); tests set small ones. Default 5, 20, 15 minutes. */
-  signInLimits?: { perAccount: number; perAddress: number; windowMs: number };
+  signInLimits?: { perAccount: number; perAddress: number; windowMs: number; confirmGapMs?: number };
   /**
    * Members' requests (issue #34, client/member-limits.ts): token buckets per signed-in member and
    * per client address, on the members' API and stream; tests set small ones. Default 10/s (burst

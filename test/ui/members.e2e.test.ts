@@ -274,7 +274,7 @@ describe.skipIf(!HAVE_CHROMIUM)('members: the member app (real Chromium, two rea
     await page.getByTestId('passkey-sign-in').click();
     await page.getByRole('heading', { name: 'Rooms' }).waitFor();
     expect(await page.getByTestId('signed-in-as').textContent()).toBe('@kai:away.test');
-    expect((await node.admin('GET', '/members')).body.members).toMatchObject([{ user_id: '@kai:away.test', sessions: 1 }]);
+    expect((await node.admin('GET', '/members')).body.members).toMatchObject([{ user_id: '@kai:away.test', sessions: 1, passkeys: 1 }]);
     // Turned off by the owner: the passkey is refused in words about the passkey, not about a name
     // and passphrase nobody typed (the review of 2026-11-27).
     expect((await node.admin('POST', `/members/${encodeURIComponent('@kai:away.test')}/disable`, {})).status).toBe(200);

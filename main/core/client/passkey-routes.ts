@@ -95,8 +95,19 @@ export function passkeyRoutes(router: Router, deps: PasskeyRouteDeps): void {
   router.post('/passkeys/register-options', async (ctx) => {
     const { user_id, session_id } = signedIn(ctx);
     const body = await input(ctx, schemas.registerOptions);
-    const where = site(ctx); // before the passphrase's check: a page that cannot make passkeys costs no hashing
-    await members.confirmPassphrase(user_id, body.passphrase, deps.device(ctx));
+    // Before the passphrase's check: a page that cannot make passkeys, or a member with its
+    // most, costs no hashing.
+    const where = site(ctx);
+    members.passkeys.checkRoomForOne(user_id);
+    try {
+      await members.confirmPassphrase(user_id, body.passphrase, deps.device(ctx));
+    } catch (error) {
+      // Guesses through a session (a stolen one) are told to the owner as sign-in failures are.
+      if (error instanceof HttpError && (error.code === 'wrong_passphrase' || error.code === 'too_many_attempts')) {
+        warnLimited(log, 'member_passphrase_confirm_failed', { event: 'member_passphrase_confirm_failed', user_id, address: ctx.ip, limited: error.status === 429 }, 'a member\'s passphrase was not confirmed before adding a passkey');
+      }
+      throw error;
+    }
     const name = members.list().find((m) => m.user_id === user_id)?.display_name ?? null;
     ctx.body = await members.passkeys.registrationOptions(user_id, session_id, name, where);
   });

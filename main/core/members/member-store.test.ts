@@ -252,22 +252,30 @@ describe('members (issue #34): links, passphrases, sign-in, sessions', () => {
     expect(await refusal(members.changePassphrase(sam.user_id, { current: 'another fine long phrase 77' }, GOOD, phone))).toMatchObject({ status: 429, code: 'passphrase_changed_recently' });
   });
 
-  it('a passphrase confirmed (before a passkey is added) counts under the sign-in limits, one check at a time per member', async ({ tempDb }) => {
+  it('a passphrase confirmed (before a passkey is added) counts under the sign-in limits, one check at a time per member, none within 10 s of a right one', async ({ tempDb }) => {
     const { members } = store(tempDb);
     const sam = await members.join(members.createLink('join').token, 'sam', GOOD, phone);
     const stolen = { ...phone, address: '203.0.113.50' }; // a session someone else got hold of, no device of sam's
-    await members.confirmPassphrase(sam.user_id, GOOD, stolen);
+    const t0 = Date.now();
+    await members.confirmPassphrase(sam.user_id, GOOD, stolen, t0);
+    // Each is an Argon2id run: not again within 10 s of a right one (a script repeating it held a hashing slot).
+    expect(await refusal(members.confirmPassphrase(sam.user_id, GOOD, stolen, t0 + 9_000))).toMatchObject({ status: 429, code: 'passphrase_check_running' });
+    const t = t0 + 10_000;
     const wrong = { status: 401, code: 'wrong_passphrase', message: 'the passphrase is not right' };
-    // Two at once: the second is refused before its check.
-    const both = await Promise.allSettled([members.confirmPassphrase(sam.user_id, 'wrong guess 0', stolen), members.confirmPassphrase(sam.user_id, 'wrong guess 1', stolen)]);
-    expect(both.map((r) => r.status === 'rejected' && (r.reason as { code: string }).code)).toEqual(['wrong_passphrase', 'passphrase_check_running']);
+    // Two at once: the second is refused before its check; so is a passphrase change meanwhile, in its own words.
+    const both = await Promise.allSettled([
+      members.confirmPassphrase(sam.user_id, 'wrong guess 0', stolen, t),
+      members.confirmPassphrase(sam.user_id, 'wrong guess 1', stolen, t),
+      members.changePassphrase(sam.user_id, { current: GOOD }, 'another fine long phrase 77', phone, t),
+    ]);
+    expect(both.map((r) => r.status === 'rejected' && (r.reason as { code: string }).code)).toEqual(['wrong_passphrase', 'passphrase_check_running', 'passphrase_check_running']);
     // Guesses count as sign-in failures do: four more, then refused without a check, even the right one.
-    for (let i = 2; i < 6; i++) expect(await refusal(members.confirmPassphrase(sam.user_id, `wrong guess ${i}`, stolen))).toEqual(wrong);
-    expect(await refusal(members.confirmPassphrase(sam.user_id, GOOD, stolen))).toMatchObject({ status: 429, code: 'too_many_attempts' });
+    for (let i = 2; i < 6; i++) expect(await refusal(members.confirmPassphrase(sam.user_id, `wrong guess ${i}`, stolen, t + i))).toEqual(wrong);
+    expect(await refusal(members.confirmPassphrase(sam.user_id, GOOD, stolen, t + 10))).toMatchObject({ status: 429, code: 'too_many_attempts' });
     // Sam's own device (known: it signed in) is not held by them.
-    await members.confirmPassphrase(sam.user_id, GOOD, { ...phone, knownDevice: sam.deviceToken });
+    await members.confirmPassphrase(sam.user_id, GOOD, { ...phone, knownDevice: sam.deviceToken }, t + 20);
     members.setDisabled(sam.user_id, true);
-    expect(await refusal(members.confirmPassphrase(sam.user_id, GOOD, { ...phone, knownDevice: sam.deviceToken }))).toMatchObject({ status: 401, code: 'session_ended' });
+    expect(await refusal(members.confirmPassphrase(sam.user_id, GOOD, { ...phone, knownDevice: sam.deviceToken }, t + 30_000))).toMatchObject({ status: 401, code: 'session_ended' });
   });
 
   it('passphrases people guess first are refused in words', async () => {

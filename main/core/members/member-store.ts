@@ -51,6 +51,8 @@ export interface Member {
   disabled: boolean;
   last_seen_at: number | null;
   sessions: number;
+  /** Passkeys it can sign in with (the owner sees how many, not which: a reset link removes them). */
+  passkeys: number;
 }
 
 export interface MemberSession {
@@ -91,9 +93,11 @@ export class MemberStore {
   /** Members' passkeys (WebAuthn): another way to sign in, under the same limits. */
   readonly passkeys: MemberPasskeys;
   /** Members whose passphrase is being checked now (a change with the current one, or a confirmation): one at a time each. */
-  private readonly changing = new Set<string>();
+  private readonly checking = new Map<string, 'change' | 'confirm'>();
   /** When each member last changed its passphrase with the current one (since start; members are few). */
   private readonly changedAt = new Map<string, number>();
+  /** When each member last confirmed its passphrase rightly (since start). */
+  private readonly confirmedAt = new Map<string, number>();
 
   constructor(db: Db, serverName: () => string, limiter = new SignInLimiter()) {
     this.db = db;
@@ -314,16 +318,18 @@ export class MemberStore {
       // hashing slots, and everyone's sign-in waited (a red-team review, 2026-11-30). One at a
       // time per member, and not again within a minute of the last change.
       const last = this.changedAt.get(userId);
-      if (this.changing.has(userId) || (last !== undefined && last <= now && now - last < PASSPHRASE_CHANGE_GAP_MS)) {
+      // A confirmation (passkeys) running: seconds, not the change's minute.
+      if (this.checking.get(userId) === 'confirm') throw new HttpError(429, 'passphrase_check_running', 'this account\'s passphrase is being checked; try again in a few seconds', { 'retry-after': '2' });
+      if (this.checking.has(userId) || (last !== undefined && last <= now && now - last < PASSPHRASE_CHANGE_GAP_MS)) {
         throw new HttpError(429, 'passphrase_changed_recently', 'this account\'s passphrase was changed less than a minute ago (or is being changed); try again in a minute', { 'retry-after': '60' });
       }
-      this.changing.add(userId);
+      this.checking.set(userId, 'change');
       try {
         const signedIn = await this.changeWithCurrent(userId, row, proof.current, next, device, now);
         this.changedAt.set(userId, now);
         return signedIn;
       } finally {
-        this.changing.delete(userId);
+        this.checking.delete(userId);
       }
     }
   }
@@ -331,22 +337,29 @@ export class MemberStore {
   /**
    * The member proves it knows its passphrase before something a stolen session must not do
    * (adding a passkey, which would outlive the session): checked under the sign-in limits, as a
-   * sign-in is, and one check at a time per member (a script of its own repeating a right one
-   * holds at most one of the node's hashing slots). 401 wrong_passphrase when it is not right.
+   * sign-in is. Each check is an Argon2id run outside the anonymous limits, and a right one
+   * clears the counts: one at a time per member, and none within 10 s (the limiter's confirmGapMs) of a
+   * right one (a member's script repeating its right passphrase held a hashing slot: a review).
+   * 401 wrong_passphrase when it is not right.
    */
   async confirmPassphrase(userId: string, passphrase: string, device: MemberDevice & { address: string }, now = Date.now()): Promise<void> {
     const row = this.credentials(userId);
     if (!row || row.disabled_at !== null) throw new HttpError(401, 'session_ended', 'this session has ended; sign in again');
-    if (this.changing.has(userId)) throw new HttpError(429, 'passphrase_check_running', 'this account\'s passphrase is being checked already; try again in a moment', { 'retry-after': '2' });
-    this.changing.add(userId);
+    const last = this.confirmedAt.get(userId);
+    const wait = last !== undefined && last <= now ? this.limiter.confirmGapMs - (now - last) : 0;
+    if (this.checking.has(userId) || wait > 0) {
+      throw new HttpError(429, 'passphrase_check_running', 'this account\'s passphrase is being checked, or was a few seconds ago; try again in a few seconds', { 'retry-after': String(Math.max(2, Math.ceil(wait / 1000))) });
+    }
+    this.checking.set(userId, 'confirm');
     try {
       const account = userId.slice(1).split(':')[0]!;
       const known = this.knownDevice(userId, device, now);
       this.beginAttempt(account, device.address, now, known);
       if (!(await verifyPassphrase(row.passphrase_hash, passphrase.slice(0, 1024)))) throw new HttpError(401, 'wrong_passphrase', 'the passphrase is not right');
       this.limiter.succeed(account, device.address, now, known);
+      this.confirmedAt.set(userId, now);
     } finally {
-      this.changing.delete(userId);
+      this.checking.delete(userId);
     }
   }
 
@@ -382,7 +395,7 @@ export class MemberStore {
         this.usableLink(proof && 'token' in proof ? proof.token : '', now);
         this.db.prepare('UPDATE member_links SET used_at = ?, used_by = ? WHERE id = ?').run(now, userId, link.id);
         // The owner's way back into an account: whatever signed in to it before goes, passkeys too
-        // (one added with a stolen session, which asks for no passphrase, outlived the reset).
+        // (one added with a stolen session, when adding one asked for no passphrase, outlived the reset).
         this.db.prepare('DELETE FROM member_passkeys WHERE user_id = ?').run(userId);
       }
       this.db.prepare('UPDATE member_credentials SET passphrase_hash = ?, passphrase_changed_at = ? WHERE user_id = ?').run(hash, now, userId);
@@ -401,12 +414,13 @@ export class MemberStore {
 
   list(now = Date.now()): Member[] {
     return this.db
-      .prepare<[number], CredentialRow & { created_at: number; sessions: number }>(
-        `SELECT c.*, u.created_at, (SELECT COUNT(*) FROM member_sessions s WHERE s.user_id = c.user_id AND s.expires_at > ?) AS sessions
+      .prepare<[number], CredentialRow & { created_at: number; sessions: number; passkeys: number }>(
+        `SELECT c.*, u.created_at, (SELECT COUNT(*) FROM member_sessions s WHERE s.user_id = c.user_id AND s.expires_at > ?) AS sessions,
+           (SELECT COUNT(*) FROM member_passkeys p WHERE p.user_id = c.user_id) AS passkeys
          FROM member_credentials c JOIN local_users u ON u.user_id = c.user_id ORDER BY c.user_id`,
       )
       .all(now)
-      .map((r) => ({ user_id: r.user_id, display_name: r.display_name, created_at: r.created_at, disabled: r.disabled_at !== null, last_seen_at: r.last_seen_at, sessions: r.sessions }));
+      .map((r) => ({ user_id: r.user_id, display_name: r.display_name, created_at: r.created_at, disabled: r.disabled_at !== null, last_seen_at: r.last_seen_at, sessions: r.sessions, passkeys: r.passkeys }));
   }
 
   /** How many members have a session now (the tray's and the dashboard's count). */

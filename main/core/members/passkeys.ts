@@ -134,7 +134,7 @@ export class MemberPasskeys {
   }
 
   /** At most MAX_PASSKEYS_PER_MEMBER passkeys a member, whatever site (Host) each was made for. */
-  private checkRoomForOne(userId: string): void {
+  checkRoomForOne(userId: string): void {
     const { n } = this.db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM member_passkeys WHERE user_id = ?').get(userId)!;
     if (n >= MAX_PASSKEYS_PER_MEMBER) throw conflict('too_many_passkeys', `you have ${MAX_PASSKEYS_PER_MEMBER} passkeys already; remove one first`);
   }

@@ -16,9 +16,13 @@ export interface SignInLimits {
   perAccount: number;
   perAddress: number;
   windowMs: number;
+  /** After a right confirmation of a member's passphrase (before adding a passkey), none for this long (default 10 s; tests set 0). */
+  confirmGapMs?: number;
 }
 
 export const DEFAULT_SIGN_IN_LIMITS: SignInLimits = { perAccount: 5, perAddress: 20, windowMs: 15 * 60_000 };
+/** A member confirms its passphrase (before adding a passkey) at most once in this long: each is an Argon2id run. */
+export const PASSPHRASE_CONFIRM_GAP_MS = 10_000;
 
 export type LimitAnswer = { ok: true } | { ok: false; retryAfterMs: number; message: string };
 
@@ -28,6 +32,11 @@ export class SignInLimiter {
 
   constructor(limits: SignInLimits = DEFAULT_SIGN_IN_LIMITS) {
     this.limits = limits;
+  }
+
+  /** How long after a right confirmation of a member's passphrase another waits (member-store.ts confirmPassphrase). */
+  get confirmGapMs(): number {
+    return this.limits.confirmGapMs ?? PASSPHRASE_CONFIRM_GAP_MS;
   }
 
   /**

@@ -81,7 +81,7 @@ export const ERROR_SENTENCES: Readonly<Record<string, string>> = {
   sign_in_failed: 'That user name and passphrase do not match a member of this server, or the owner has turned this account off.',
   too_many_attempts: 'Too many attempts to sign in. Wait a few minutes, then try again.',
   passphrase_changed_recently: 'Your passphrase was just changed, or is being changed. Wait a minute, then try again.',
-  passphrase_check_running: 'Your passphrase is being checked already. Wait a moment, then try again.',
+  passphrase_check_running: 'Your passphrase is being checked, or was a few seconds ago. Wait a few seconds, then try again.',
   bad_credentials: 'That user name and passphrase do not match a member of this server, or the owner has turned this account off.',
   /** The page's own code for a passkey refused at sign-in (SignIn.svelte): the node answers bad_credentials. */
   passkey_refused: 'This passkey does not open an account of this server any more, or the owner has turned the account off.',

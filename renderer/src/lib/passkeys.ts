@@ -32,8 +32,9 @@ export function passkeysUnavailableWhy(scope: PasskeyScope = globalThis): string
 }
 
 /** The member made a passkey on this device (or a security key), its passphrase confirming it; the node keeps its public key. */
-export async function addPasskey(account: MemberAccount, name: string, passphrase: string) {
+export async function addPasskey(account: MemberAccount, name: string, passphrase: string, asking: () => void = () => {}) {
   const optionsJSON = await account.passkeyRegisterOptions(passphrase);
+  asking(); // the passphrase was right: the device asks now
   return account.registerPasskey(await startRegistration({ optionsJSON }), name);
 }
 

@@ -81,6 +81,8 @@ export interface MemberView {
   last_seen_at: number | null;
   /** Sessions (signed-in devices) it has now. */
   sessions: number;
+  /** Passkeys it can sign in with (how many; a reset link used removes them). */
+  passkeys: number;
 }
 
 /**
