@@ -178,6 +178,15 @@ describe('a member joins by link and chats', () => {
     const lee = (await home.admin('POST', '/users', { localpart: 'lee' })).body.user_id as string;
     expect((await home.admin('POST', `/rooms/${roomId}/invites`, { user_id: lee })).status).toBe(200);
   });
+
+  it('invites no user of a server the owner never added: that server is not called (a red-team review)', async () => {
+    const own = ((await client('GET', '/rooms', { cookie: sam })).body.rooms as Array<{ room_id: string; name: string }>).find((r) => r.name === 'Mine')!.room_id;
+    const refused = await client('POST', `/rooms/${own}/invites`, { cookie: sam, body: { user_id: '@x:stranger.example' } });
+    expect([refused.status, refused.body]).toEqual([403, { error: 'peer_not_allowed', message: 'stranger.example is not a peer of this server: add it first' }]);
+    // The owner too (its join could not be taken), in the owner's words in the UI.
+    expect((await home.admin('POST', `/rooms/${roomId}/invites`, { user_id: '@x:stranger.example' })).body.error).toBe('peer_not_allowed');
+    expect(queryNodeDb<{ n: number }>(home.dataDir, "SELECT COUNT(*) AS n FROM federation_events WHERE state_key = '@x:stranger.example'")[0]!.n).toBe(0);
+  });
 });
 
 /** A path of the contract with every parameter filled (the answer is decided before the input is read). */

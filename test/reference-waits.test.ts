@@ -8,6 +8,7 @@
 import { beforeAll, describe, expect, it, type InProcessNode } from './helpers/fixtures.ts';
 import type { ReferencePeer } from './helpers/reference-peer.ts';
 import { eventually } from './helpers/rooms.ts';
+import { memberByLink, memberRequest } from './helpers/member-client.ts';
 
 let ours: InProcessNode;
 let ourUrl: string;
@@ -64,6 +65,14 @@ describe('a room we host with a reference member, our messages over its push lim
     const roomId = (await ours.admin('POST', '/rooms', { name: 'Busy' })).body.room_id;
     expect((await ours.admin('POST', `/rooms/${enc(roomId)}/invites`, { user_id: '@Bo:paced-ref.test' })).status).toBe(200);
     expect((await ref.call('ours.test', 'POST', '/join', JSON.stringify({ origin_server: 'paced-ref.test', room_id: roomId, user_id: '@Bo:paced-ref.test' }))).status).toBe(200);
+    // A member of ours who was in the room and left: its list keeps the room (left), without `waits`
+    // (how many of the room's messages wait now is activity past its cut: a red-team review).
+    const sam = await memberByLink(ours, 'sam');
+    const asSam = (method: string, path: string, body?: unknown) => memberRequest(ourUrl, method, path, { cookie: sam, ...(body !== undefined ? { body } : {}) });
+    expect((await ours.admin('POST', `/rooms/${enc(roomId)}/invites`, { user_id: '@sam:ours.test' })).status).toBe(200);
+    const invite = ((await asSam('GET', '/invites')).body.invites as Array<{ invite_id: string }>)[0]!;
+    expect((await asSam('POST', `/invites/${invite.invite_id}/accept`, {})).status).toBe(200);
+    expect((await asSam('POST', `/rooms/${enc(roomId)}/leave`, {})).status).toBe(200);
     // Queued while federation is paused, so all wait at once: more than the 20 a window allows.
     expect((await ours.admin('POST', '/federation/pause', {})).status).toBe(200);
     for (let i = 0; i < 60; i++) expect((await ours.admin('POST', `/rooms/${enc(roomId)}/messages`, { body: `burst ${i}` })).status).toBe(200);
@@ -76,6 +85,9 @@ describe('a room we host with a reference member, our messages over its push lim
     expect(wait).toMatchObject({ server: 'paced-ref.test', reason: 'send_limit' });
     expect(wait.messages).toBeGreaterThan(0);
     expect(wait.messages).toBeLessThanOrEqual(60);
+    const samsView = ((await asSam('GET', '/rooms')).body.rooms as Array<{ room_id: string; left?: unknown; waits?: unknown }>).find((r) => r.room_id === roomId);
+    expect(samsView).toMatchObject({ membership: 'leave', left: { by: '@sam:ours.test' } });
+    expect(samsView!.waits).toBeUndefined();
     // Every message still waits to go (paced, not failed).
     const queue = (await ours.admin('GET', '/queue?destination=paced-ref.test')).body.entries as Array<{ state: string }>;
     expect(queue.filter((q) => q.state !== 'pending')).toEqual([]);

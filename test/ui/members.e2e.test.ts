@@ -16,6 +16,7 @@ import type { Locator } from 'playwright-core';
 import { ARTIFACTS, HAVE_CHROMIUM } from '../helpers/browser.ts';
 import type { NodeProcess } from '../helpers/node-process.ts';
 import { enc, inviteAndJoin, send } from '../helpers/rooms.ts';
+import { cookieOf, memberRequest } from '../helpers/member-client.ts';
 
 // The phone reaches home.test by name, as on a LAN: a host that is not loopback, where plain HTTP
 // is not private (the app says so). Chromium resolves it to the node's 127.0.0.1 listener.
@@ -275,6 +276,15 @@ describe.skipIf(!HAVE_CHROMIUM)('members: the member app (real Chromium, two rea
     await page.getByRole('heading', { name: 'Rooms' }).waitFor();
     expect(await page.getByTestId('signed-in-as').textContent()).toBe('@kai:away.test');
     expect((await node.admin('GET', '/members')).body.members).toMatchObject([{ user_id: '@kai:away.test', sessions: 1, passkeys: 1 }]);
+    // Signed out from another device (it ended this one's session): the Account page's own calls
+    // sign the page out at once, as a chat call's do (it said "signed out" under a form and stayed).
+    const root = new URL(app).origin;
+    const at = { host: new URL(root).host, origin: root };
+    const elsewhere = cookieOf(await memberRequest(root, 'POST', '/sign-in', { body: { localpart: 'kai', passphrase: PASSPHRASE }, headers: at }));
+    const sessions = (await memberRequest(root, 'GET', '/me/sessions', { cookie: elsewhere, headers: at })).body.sessions as Array<{ id: string; current: boolean }>;
+    expect((await memberRequest(root, 'DELETE', `/me/sessions/${sessions.find((s) => !s.current)!.id}`, { cookie: elsewhere, headers: at })).status).toBe(200);
+    await page.getByRole('link', { name: 'Account' }).click();
+    await page.getByTestId('session-ended').waitFor({ timeout: 5_000 });
     // Turned off by the owner: the passkey is refused in words about the passkey, not about a name
     // and passphrase nobody typed (the review of 2026-11-27).
     expect((await node.admin('POST', `/members/${encodeURIComponent('@kai:away.test')}/disable`, {})).status).toBe(200);

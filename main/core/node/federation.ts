@@ -65,6 +65,7 @@ function startRooms(s: Services, id: Identity) {
       return left?.response.status === 200 ? left.mailbox : null;
     },
     isHeldDestination: s.isHeldDestination,
+    isAllowedPeer: (server) => s.trust.decide(server).allowed,
     reorderWindowMs: config.reorderWindowMs, maxPendingInvitesPerPeer: config.maxPendingInvitesPerPeer, dialects: s.dialects,
     catchUpRequestsPerHostPerMinute: config.catchUpRequestsPerHostPerMinute, catchUpMaxPagesPerRun: config.catchUpMaxPagesPerRun, catchUpBackoffMs: config.catchUpBackoffMs,
     ownEventsRetryMs: config.ownEventsRetryMs,

@@ -300,6 +300,8 @@ function buildDelivery(
   const pull = new PullQueue(db, {
     onRead: (destination, rows, held) => bus.emit('readBy', destination, rows, held === true),
     onSettled: (rows) => bus.emit('deliverySettled', rows),
+    // Rows an ack queues again (a host's refusals): counted as the outbox's own are.
+    onQueued: (destination) => bus.emit('deliveryQueued', destination),
     // Remembered past the bound of servers remembered (servers-remembered.ts).
     ownerAllowed: (server) => trust.get(server)?.trust === 'allow',
   }, config.pullStaleMs, heldThere);

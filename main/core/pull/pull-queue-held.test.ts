@@ -1,5 +1,6 @@
 /**
- * A pull ack that names what the puller holds for review (`held`, capability `pull_held`): what
+ * A pull ack's effects on the sender's queue and its listeners. With `held` (capability
+ * `pull_held`): a pull ack that names what the puller holds for review (`held`, capability `pull_held`): what
  * the sender's queue tells its listeners and notes. Real SQLite; a review's points (2026-11-29):
  * the UI must hear of held rows too (the message changes from "waiting"), a held ban is not read
  * there yet, and only our own events decide the friend's line.
@@ -47,5 +48,22 @@ describe('PullQueue.ack with `held`', () => {
     pull.ack('carol.test', queue('$b:alpha.test', 5_000), [], 5_000, []);
     expect(outbox.holdsOursForReview('carol.test')).toBeNull();
     expect(db.prepare('SELECT event_id FROM delivery_held_there').all()).toEqual([{ event_id: '$a:alpha.test' }]);
+  });
+
+  it('tells the delivery worker of each row it queues again (a refusal sent again, and what follows it), in its transaction', ({ tempDb }) => {
+    const { db } = tempDb;
+    for (const id of ['$a:alpha.test', '$b:alpha.test', '$c:alpha.test']) storeBareEvent(db, id, null);
+    const outbox = new Outbox(db, {});
+    const queued: string[] = [];
+    let inTransaction = true;
+    const pull = new PullQueue(db, { onQueued: (destination) => { queued.push(destination); inTransaction &&= db.inTransaction; } });
+    outbox.enqueue('carol.test', '$a:alpha.test', '!r:alpha.test', 1_000);
+    outbox.enqueue('carol.test', '$b:alpha.test', '!r:alpha.test', 1_000);
+    const cursor = outbox.enqueue('carol.test', '$c:alpha.test', '!r:alpha.test', 1_000)!.id;
+    const refused = [{ event_id: '$a:alpha.test', status: 409, error: 'depth_too_old' }, { event_id: '$b:alpha.test', status: 404, error: 'unknown_event' }];
+    expect(pull.ack('carol.test', cursor, refused, 2_000, undefined, (row) => row.event_id === '$a:alpha.test')).toMatchObject({ resent: ['$a:alpha.test'], requeued: ['$b:alpha.test'] });
+    expect(queued).toEqual(['carol.test', 'carol.test']);
+    expect(inTransaction).toBe(true);
+    expect(db.prepare("SELECT event_id FROM federation_outbox WHERE destination = 'carol.test' AND state = 'pending' ORDER BY id").all()).toEqual([{ event_id: '$a:alpha.test' }, { event_id: '$b:alpha.test' }]);
   });
 });

@@ -64,6 +64,8 @@ export class PullQueue {
   onRead: ReadListener | null = null;
   /** Given by the node's wiring: told of every row an ack settles (the UI shows deliveries). */
   private readonly onSettled: ((rows: ReadonlyArray<{ event_id: string; room_id: string }>) => void) | null;
+  /** Given by the node's wiring: told of every row an ack queues again, in its transaction (as Outbox's onQueued: the delivery worker then knows its queue is not empty). */
+  private readonly onQueued: ((destination: string) => void) | null;
 
   /** How long after its last pull a destination is still served by pull (PULL_STALE_MS; tests shorten it). */
   private readonly staleMs: number;
@@ -76,7 +78,7 @@ export class PullQueue {
 
   constructor(
     db: Db,
-    listeners: { onRead?: ReadListener; onSettled?: (rows: ReadonlyArray<{ event_id: string; room_id: string }>) => void; ownerAllowed?: (server: string) => boolean } = {},
+    listeners: { onRead?: ReadListener; onSettled?: (rows: ReadonlyArray<{ event_id: string; room_id: string }>) => void; onQueued?: (destination: string) => void; ownerAllowed?: (server: string) => boolean } = {},
     staleMs = PULL_STALE_MS,
     heldThere: HeldThere = new HeldThere(db),
   ) {
@@ -84,6 +86,7 @@ export class PullQueue {
     this.ownerAllowed = listeners.ownerAllowed ?? (() => false);
     this.heldThere = heldThere;
     this.onSettled = listeners.onSettled ?? null;
+    this.onQueued = listeners.onQueued ?? null;
     this.staleMs = staleMs;
     this.onRead = listeners.onRead ?? null;
     this.pageStmt = db.prepare<[string, number, number], OutboxRow>(
@@ -239,6 +242,7 @@ export class PullQueue {
         const again = (row: { id: number; event_id: string; room_id: string }) => {
           this.deleteStmt.run(row.id);
           this.requeueStmt.run(destination, row.event_id, row.room_id, now, now);
+          this.onQueued?.(destination);
         };
         const byEvent = new Map(refused.map((r) => [r.event_id, r]));
         for (const row of rows) {

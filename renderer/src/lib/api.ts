@@ -3,7 +3,7 @@ import { createAdminClient, errorDetails, httpTransport, AdminError, type AdminT
 import { ConnectionLost, streamTransport, type StreamTransport } from '../../../shared/contract/stream-transport.ts';
 import { wording } from './errors.ts';
 import { apiSettings, modeFor } from './mode.ts';
-import { memberAccount, type Me } from './member-api.ts';
+import { SESSION_OVER, memberAccount, type Me } from './member-api.ts';
 
 /**
  * The owner's UI, or a member's (served at /app/ on the federation listener, issue #34): a
@@ -67,8 +67,14 @@ export async function checkSession(): Promise<SessionState> {
   return state;
 }
 
-/** A member's own API: sign-in, joining by link, the account (member-api.ts). */
-export const account = memberAccount((...args) => fetch(...args));
+/**
+ * A member's own API: sign-in, joining by link, the account (member-api.ts). A refusal saying the
+ * session is over signs the page out at once, as a chat call's does (it waited for the stream to
+ * notice: the Account page showed "signed out" under a form and stayed).
+ */
+export const account = memberAccount((...args) => fetch(...args), (error) => {
+  if (error.status === 401 && SESSION_OVER.has(error.code)) signedOut();
+});
 
 /** The signed-in member, as `GET /me` said (member mode only). */
 export const member = { me: null as Me | null };

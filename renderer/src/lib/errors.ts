@@ -106,6 +106,7 @@ export const ERROR_SENTENCES: Readonly<Record<string, string>> = {
   member_disabled: 'That member\'s account is turned off: turn it on first (Members).',
   send_limit_reached: 'You have sent as much as a member may for now (it keeps friends\' servers from being flooded). Try again later; nothing was sent.',
   peer_held: 'Nothing is sent to that server: it is blocked or in quarantine here (Peers).',
+  peer_not_allowed: 'That server is not one of your friends\' servers. Add it first (Peers).',
   invalid_host: 'This page was opened at an address the server cannot use. Open it again from its link.',
   not_the_sender: 'Only the person who wrote a message can edit it.',
   not_allowed: 'You are not allowed to do that in this room.',
@@ -245,6 +246,7 @@ export const MEMBER_SENTENCES: Readonly<Record<string, string>> = {
   host_quarantined: 'The owner of this server has put the server that hosts this room on hold for review: its invitations wait until the owner ends that.',
   host_blocked: 'The owner of this server blocked the server that hosts this room: its invitations cannot be accepted.',
   peer_held: 'The owner of this server has blocked that server or put it on hold: nothing can be sent there for now.',
+  peer_not_allowed: 'The owner of this server has not added that server as a friend\'s server: nothing can be sent there.',
   // Words written for the owner, said as a member reads them (a helper's UI check of the members' app).
   name_taken: 'That user name is taken on this server, or reserved. Choose another.',
   node_stopping: 'The server is restarting. Try again in a moment.',

@@ -35,7 +35,11 @@ export interface MemberSessionView {
 export type { PasskeyView };
 export type MemberAccount = ReturnType<typeof memberAccount>;
 
-export function memberAccount(doFetch: typeof fetch) {
+/** The refusals that say this page's session is over (not a wrong passphrase, which is 401 too). */
+export const SESSION_OVER = new Set(['not_signed_in', 'session_ended']);
+
+/** `refused`: told every refusal before it is thrown (api.ts signs the page out on SESSION_OVER). */
+export function memberAccount(doFetch: typeof fetch, refused: (error: AdminError) => void = () => {}) {
   async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
     const init: RequestInit = { method, credentials: 'same-origin', cache: 'no-store', headers: { 'x-paracord-request': '1' } };
     if (body !== undefined) {
@@ -44,7 +48,11 @@ export function memberAccount(doFetch: typeof fetch) {
     }
     const response = await doFetch(`${CLIENT_API_PREFIX}${path}`, init);
     const answer = (await response.json().catch(() => ({}))) as { error?: unknown; message?: unknown };
-    if (!response.ok) throw new AdminError(response.status, typeof answer.error === 'string' ? answer.error : 'error', typeof answer.message === 'string' ? answer.message : `HTTP ${response.status}`, errorDetails(answer));
+    if (!response.ok) {
+      const error = new AdminError(response.status, typeof answer.error === 'string' ? answer.error : 'error', typeof answer.message === 'string' ? answer.message : `HTTP ${response.status}`, errorDetails(answer));
+      refused(error);
+      throw error;
+    }
     return answer as T;
   }
   return {
