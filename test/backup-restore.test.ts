@@ -161,7 +161,7 @@ describe('backup and restore of a running node', () => {
   it('refuses a wrong passphrase, a truncated archive and a non-empty target with one line, changing nothing', async () => {
     const target = join(tempDir(), 'never');
     const wrong = join(work, 'wrong');
-    writeFileSync(wrong, 'not the passphrase\n');
+    writeFileSync(wrong, 'not the passphrase\n', { mode: 0o600 });
     expectOneLineRefusal(run(['restore', '--data', target, '--in', backupFile, '--passphrase-file', wrong]), /wrong passphrase/);
     expect(existsSync(target)).toBe(false);
 

@@ -67,7 +67,7 @@ describe('backup schedule (admin API)', () => {
     const dir = join(tempDir(), 'backups');
     mkdirSync(dir);
     const passFile = join(tempDir(), 'pass');
-    writeFileSync(passFile, 'schedule passphrase\n');
+    writeFileSync(passFile, 'schedule passphrase\n', { mode: 0o600 });
     // Another server's backup in the same folder is never pruned.
     const foreign = join(dir, 'paracord-beta.test-20200101-000000.000Z.pcbak');
     writeFileSync(foreign, 'not ours');

@@ -11,10 +11,12 @@
  *    Now limits above what paracord-node writes are refused at once, in one line.
  * Real CLI processes through bin/paracord-node.js, real files.
  */
-import { chmodSync, chownSync, lstatSync, mkdirSync, readFileSync, readlinkSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from '../helpers/fixtures.ts';
 import { PWHASH_MEMLIMIT, PWHASH_OPSLIMIT } from '../../main/core/backup/archive.ts';
+import { listBackupFiles } from '../../main/core/backup/listing.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 import { oneLine, runCli } from '../helpers/cli-run.ts';
 
@@ -103,5 +105,49 @@ describe('red team: backup files and a local user', () => {
       expect(oneLine(runCli(['restore', '--data', join(tempDir(), 'target'), '--in', file, '--passphrase-file', passFile]))).toContain('key-derivation limits');
     }
     expect(JSON.parse(runCli(['verify-backup', '--in', out, '--passphrase-file', passFile]).stdout)).toMatchObject({ ok: true, encrypted: true });
+  });
+
+  it('a passphrase file others may read or write, a device, a FIFO or a large file is one line, at once; the node is not held', () => {
+    const out = join(tempDir(), 'for-passphrases.pcbak');
+    expect(runCli(['backup', '--data', data, '--out', out, '--passphrase-file', passFile]).code).toBe(0);
+    const verify = (file: string) => oneLine(runCli(['verify-backup', '--in', out, '--passphrase-file', file]));
+    const shared = join(tempDir(), 'shared-passphrase');
+    writeFileSync(shared, 'a long passphrase for tests\n');
+    chmodSync(shared, 0o644);
+    expect(verify(shared)).toContain(`can be read or changed by other users of this machine: make it yours alone (chmod 600 ${shared})`);
+    chmodSync(shared, 0o620);
+    expect(verify(shared)).toContain('chmod 600');
+    // Read synchronously by the node's schedule: /dev/zero grew its memory until it died, a FIFO held it for ever.
+    expect(verify('/dev/zero')).toContain('the passphrase file /dev/zero is not a regular file');
+    const fifo = join(tempDir(), 'fifo');
+    execFileSync('mkfifo', ['-m', '600', fifo]);
+    expect(verify(fifo)).toContain(`the passphrase file ${fifo} is not a regular file`);
+    const large = join(tempDir(), 'large');
+    writeFileSync(large, 'x'.repeat(5000), { mode: 0o600 });
+    expect(verify(large)).toContain('is larger than 4096 bytes');
+    expect(JSON.parse(runCli(['verify-backup', '--in', out, '--passphrase-file', passFile]).stdout)).toMatchObject({ ok: true });
+  });
+
+  it('verify-backup and restore refuse an unencrypted backup when given a passphrase (a file put in place of the owner\'s)', () => {
+    const plain = join(tempDir(), 'replaced.pcbak');
+    expect(runCli(['backup', '--data', data, '--out', plain]).code).toBe(0);
+    expect(oneLine(runCli(['verify-backup', '--in', plain, '--passphrase-file', passFile]))).toContain('this backup is not encrypted, but a passphrase was given');
+    const target = join(tempDir(), 'restored');
+    expect(oneLine(runCli(['restore', '--data', target, '--in', plain, '--passphrase-file', passFile]))).toContain('not encrypted');
+    expect(existsSync(target)).toBe(false);
+  });
+
+  it('a shared backup folder: files of another user named like ours, dated ahead, or symlinks are not listed, so pruning keeps ours', () => {
+    const dir = tempDir();
+    chmodSync(dir, 0o1777);
+    const ours = ['20261101-000000.000Z', '20261102-000000.000Z'].map((stamp) => join(dir, `paracord-files.test-${stamp}.pcbak`));
+    for (const file of ours) writeFileSync(file, 'ours', { mode: 0o600 });
+    const planted = join(dir, 'paracord-files.test-99991231-235959.999Z.pcbak');
+    writeFileSync(planted, 'planted');
+    const theirs = join(dir, 'paracord-files.test-20261103-000000.000Z.pcbak');
+    writeFileSync(theirs, 'theirs');
+    chownSync(theirs, 65534, 65534);
+    symlinkSync(join(dir, 'nowhere'), join(dir, 'paracord-files.test-20261104-000000.000Z.pcbak'));
+    expect(listBackupFiles(dir, Date.UTC(2026, 10, 30)).map((b) => b.file)).toEqual([ours[1], ours[0]]);
   });
 });

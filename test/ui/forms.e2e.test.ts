@@ -146,6 +146,19 @@ describe.skipIf(!HAVE_CHROMIUM)('every form says its refusal at the form, its fi
     await page.getByTestId('new-passphrase-again').fill(`${PASSPHRASE} again`);
     await page.getByRole('button', { name: 'Change passphrase' }).click();
     await refusedAt(page, { form: '[data-testid=passphrase-form]', note: 'passphrase-error', field: current, raw: 'wrong_passphrase', words: 'The current passphrase is not right.' });
+
+    // Changed rightly, this page goes on: its stream, opened with the cookie of a session the change
+    // ended, is opened again with the new one (it was refused at the next call, signing the page out).
+    await current.fill(PASSPHRASE);
+    await page.getByTestId('new-passphrase').fill(`${PASSPHRASE} again`);
+    await page.getByTestId('new-passphrase-again').fill(`${PASSPHRASE} again`);
+    await page.getByRole('button', { name: 'Change passphrase' }).click();
+    await page.getByTestId('passphrase-form').getByRole('status').waitFor();
+    await page.getByRole('link', { name: 'Rooms' }).click();
+    await page.getByLabel('New room name').fill('after the change');
+    await page.getByRole('button', { name: 'Create room' }).click();
+    await page.getByText('after the change').first().waitFor({ timeout: 10_000 });
+    expect(await page.getByTestId('session-ended').count()).toBe(0);
   });
 
   it('a message\'s edit refused: said under the edit form, not above the room', async ({ browser, pair: { alpha } }) => {

@@ -195,6 +195,10 @@ export class ArchiveReader {
 
   /** Encrypted archives: derives the key and checks the stream header (wrong passphrases show at the first frame). */
   unlock(passphrase: Buffer | null): void {
+    // A passphrase given for a plain archive: not the encrypted backup the owner made (a file put
+    // in its place, with a key and admin token of someone else's, was restored as if it were, the
+    // passphrase ignored: a red-team review, 2026-11-30).
+    if (!this.encrypted && passphrase) throw new BackupError('this backup is not encrypted, but a passphrase was given: it is not an encrypted backup you made (it may have been replaced); to restore a backup you know is unencrypted, leave out --passphrase-file');
     if (!this.encrypted) return;
     if (!passphrase) throw new BackupError('this backup is encrypted: give its passphrase with --passphrase-file');
     const rest = this.readExactly(sodium.crypto_pwhash_SALTBYTES + 8 + SS.HEADERBYTES, 'the backup header is incomplete');

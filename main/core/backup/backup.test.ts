@@ -1,11 +1,11 @@
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from '../../../test/helpers/fixtures.ts';
 import { tempDir } from '../../../test/helpers/temp-dir.ts';
 import { initDataDir } from '../node.ts';
 import { openDatabase } from '../store/database.ts';
-import { BackupError } from './archive.ts';
+import { ArchiveWriter, BackupError } from './archive.ts';
 import { backupFileName, createBackup, sideFiles } from './create.ts';
 import { restoreBackup, verifyBackup } from './restore.ts';
 
@@ -67,18 +67,49 @@ describe('backup archive', () => {
     expect(attempt(out, Buffer.from('wrong'))).toMatch(/wrong passphrase/);
     expect(attempt(out, null)).toMatch(/encrypted: give its passphrase/);
     for (const file of [out, plain]) {
+      const passphrase = file === out ? Buffer.from('right') : null;
       const cut = join(tempDir(), 'cut.pcbak');
       writeFileSync(cut, readFileSync(file));
       truncateSync(cut, statSync(cut).size - 10);
-      expect(attempt(cut, Buffer.from('right'))).toMatch(/ends early|truncated|damaged/);
+      expect(attempt(cut, passphrase)).toMatch(/ends early|truncated|damaged/);
       const flipped = readFileSync(file);
       flipped[flipped.length - 40] = flipped[flipped.length - 40]! ^ 1;
       writeFileSync(cut, flipped);
-      expect(attempt(cut, Buffer.from('right'))).toMatch(/damaged|wrong passphrase/);
+      expect(attempt(cut, passphrase)).toMatch(/damaged|wrong passphrase/);
     }
+    // A plain archive given a passphrase: not the encrypted backup the owner made (someone may have
+    // put it in its place, with their key and admin token), refused, not restored as it claims.
+    expect(attempt(plain, Buffer.from('right'))).toMatch(/not encrypted, but a passphrase was given/);
+    // Nor a plain file whose manifest says it is encrypted (the CLI printed the manifest's word).
+    const forged = join(tempDir(), 'forged.pcbak');
+    const fd = openSync(forged, 'w');
+    const writer = new ArchiveWriter(fd, null);
+    const manifest = Buffer.from(JSON.stringify({ ...verifyBackup(plain, null), encrypted: true }));
+    const length = Buffer.alloc(4);
+    length.writeUInt32LE(manifest.length);
+    writer.write(length);
+    writer.write(manifest);
+    writer.finish();
+    closeSync(fd);
+    expect(attempt(forged, null)).toMatch(/manifest says the file is encrypted, and it is not: the file was altered/);
     expect(attempt(join(tempDir(), 'missing.pcbak'), null)).toMatch(/no such file/);
     expect(attempt(dir, null, dir)).toMatch(/not empty/);
     expect(readdirSync(parent)).toEqual([]);
+  });
+
+  it('a restore removes what a killed restore into the same folder left (the decrypted keys and database), not a live one\'s', async () => {
+    const dir = await dataDir();
+    const out = join(tempDir(), 'b.pcbak');
+    await createBackup({ dataDir: dir, out, passphrase: Buffer.from('right') });
+    const parent = tempDir();
+    const killed = join(parent, '.restored.restoring-999999-deadbeef');
+    const live = join(parent, '.restored.restoring-1-0badcafe'); // pid 1 runs
+    for (const folder of [killed, live]) {
+      mkdirSync(folder);
+      writeFileSync(join(folder, 'identity.json'), 'secret');
+    }
+    restoreBackup({ dataDir: join(parent, 'restored'), input: out, passphrase: Buffer.from('right') });
+    expect(readdirSync(parent).sort()).toEqual(['.restored.restoring-1-0badcafe', 'restored']);
   });
 
   it('a backup killed before the rename leaves the previous file intact', async () => {

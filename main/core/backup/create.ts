@@ -116,6 +116,31 @@ const LEGACY_STAGING_NAME = /^\.paracord-backup-[A-Za-z0-9]{6}$/;
 /** Staging folders this process is using right now. */
 const stagingHere = new Set<string>();
 
+/** Removes the folders (not followed: a symbolic link is none) of this process's user in `dir` whose names `stale` picks; what it removed. */
+export function removeFoldersWhere(dir: string, stale: (name: string) => boolean): string[] {
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return removed;
+  }
+  const uid = process.getuid?.();
+  for (const name of names) {
+    if (!stale(name)) continue;
+    const full = join(dir, name);
+    try {
+      const stat = lstatSync(full);
+      if (!stat.isDirectory() || (uid !== undefined && stat.uid !== uid)) continue;
+      rmSync(full, { recursive: true, force: true });
+      removed.push(full);
+    } catch {
+      // gone meanwhile, or not ours to remove
+    }
+  }
+  return removed;
+}
+
 /**
  * Removes staging folders of backups that were killed: in the data dir those whose process is
  * gone, and in `outputDir` (a backup's folder) the plaintext copies older versions left there.
@@ -124,23 +149,7 @@ const stagingHere = new Set<string>();
 export function removeStaleStaging(dataDir: string, outputDir?: string): string[] {
   const removed: string[] = [];
   const sweep = (dir: string, stale: (name: string) => boolean) => {
-    let names: string[];
-    try {
-      names = readdirSync(dir);
-    } catch {
-      return;
-    }
-    for (const name of names) {
-      const full = join(dir, name);
-      if (!name.startsWith(STAGING_PREFIX) || stagingHere.has(full) || !stale(name)) continue;
-      try {
-        if (!lstatSync(full).isDirectory()) continue;
-        rmSync(full, { recursive: true, force: true });
-        removed.push(full);
-      } catch {
-        // gone meanwhile, or not ours to remove
-      }
-    }
+    removed.push(...removeFoldersWhere(dir, (name) => name.startsWith(STAGING_PREFIX) && !stagingHere.has(join(dir, name)) && stale(name)));
   };
   sweep(resolve(dataDir), (name) => {
     const pid = Number(STAGING_NAME.exec(name)?.[1] ?? NaN);

@@ -1,14 +1,43 @@
-import { readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { BackupError } from './archive.ts';
 import { fsReason } from '../util/fs-reason.ts';
 
-/** Reads a passphrase file: its first line, without the line end; refuses an empty one. */
+/** A passphrase file is its first line: a few KiB at most is one. */
+const MAX_PASSPHRASE_FILE_BYTES = 4096;
+
+/**
+ * Reads a passphrase file: its first line, without the line end. Refused (one clear error, the node
+ * not held): an empty one, anything but a regular file of at most 4 KiB, and one other users may
+ * read or write. The read is synchronous, and `/dev/zero` or a FIFO named as the schedule's file
+ * grew the node's memory until it died or held it for ever; a passphrase others can read is no
+ * secret, one they can write encrypts the owner's backups with theirs (a red-team review,
+ * 2026-11-30).
+ */
 export function readPassphraseFile(file: string): Buffer {
-  let text: string;
+  let fd: number;
   try {
-    text = readFileSync(file, 'utf8');
+    // Non-blocking: opening a FIFO does not wait for a writer (it is refused just below).
+    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
   } catch (error) {
     throw new BackupError(`cannot read the passphrase file ${file}: ${fsReason(error)}`);
+  }
+  let text: string;
+  try {
+    const stat = fstatSync(fd);
+    if (stat.isDirectory()) throw new BackupError(`cannot read the passphrase file ${file}: it is a folder`);
+    if (!stat.isFile()) throw new BackupError(`the passphrase file ${file} is not a regular file`);
+    if (stat.size > MAX_PASSPHRASE_FILE_BYTES) throw new BackupError(`the passphrase file ${file} is larger than ${MAX_PASSPHRASE_FILE_BYTES} bytes: it holds one line, the passphrase`);
+    if ((stat.mode & 0o077) !== 0) throw new BackupError(`the passphrase file ${file} can be read or changed by other users of this machine: make it yours alone (chmod 600 ${file})`);
+    const bytes = Buffer.alloc(MAX_PASSPHRASE_FILE_BYTES + 1);
+    let length = 0;
+    for (let n; length < bytes.length && (n = readSync(fd, bytes, length, bytes.length - length, null)) > 0; ) length += n;
+    if (length > MAX_PASSPHRASE_FILE_BYTES) throw new BackupError(`the passphrase file ${file} is larger than ${MAX_PASSPHRASE_FILE_BYTES} bytes: it holds one line, the passphrase`);
+    text = bytes.subarray(0, length).toString('utf8');
+  } catch (error) {
+    if (error instanceof BackupError) throw error;
+    throw new BackupError(`cannot read the passphrase file ${file}: ${fsReason(error)}`);
+  } finally {
+    closeSync(fd);
   }
   const passphrase = text.split(/\r?\n/)[0] ?? '';
   if (passphrase.length === 0) throw new BackupError(`the passphrase file ${file} is empty`);

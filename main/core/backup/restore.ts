@@ -11,12 +11,13 @@ import { basename, dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { z } from 'zod';
 import { ARCHIVE_FORMAT, ArchiveReader, BackupError, FORMAT_VERSION, openForReading, type Manifest } from './archive.ts';
-import { syncDir } from './create.ts';
+import { removeFoldersWhere, syncDir } from './create.ts';
 import { MIGRATIONS } from '../store/migrations.ts';
 import { recordBackupInDatabase } from './records.ts';
 import { markRestoredInDatabase } from './restored-mark.ts';
 import { createReason, fsErrorCode, fsReason, makeFolders } from '../util/fs-reason.ts';
 import { moveIdCursorsPast } from '../store/id-cursors.ts';
+import { isProcessAlive } from '../util/process-alive.ts';
 
 const LATEST_SCHEMA = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
 
@@ -57,6 +58,7 @@ function readArchive(input: string, passphrase: Buffer | null, sink?: Sink): Man
     const parsed = manifestSchema.safeParse(raw);
     if (!parsed.success) throw new BackupError(`the backup manifest is not valid (${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message})`);
     const manifest = parsed.data as Manifest;
+    if (manifest.encrypted !== reader.encrypted) throw new BackupError(`the backup manifest says the file is ${manifest.encrypted ? 'encrypted' : 'not encrypted'}, and it is ${reader.encrypted ? 'encrypted' : 'not'}: the file was altered`);
     if (manifest.schema_version > LATEST_SCHEMA) {
       throw new BackupError(`this backup was made by paracord-node ${manifest.node_version} (database schema ${manifest.schema_version}); this one reads schema ${LATEST_SCHEMA} at most: upgrade paracord-node first`);
     }
@@ -141,6 +143,15 @@ export function verifyBackup(input: string, passphrase: Buffer | null): Manifest
   return readArchive(resolve(input), passphrase);
 }
 
+/** Staging folders `.<name>.restoring-<pid>-<hex>` in `parent` whose process is gone: removed (ours only; never followed). */
+function removeKilledRestores(parent: string, name: string): void {
+  const pattern = new RegExp(`^\\.${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.restoring-(\\d+)-[0-9a-f]{8}$`);
+  removeFoldersWhere(parent, (entry) => {
+    const pid = Number(pattern.exec(entry)?.[1] ?? Number.NaN);
+    return Number.isSafeInteger(pid) && pid !== process.pid && !isProcessAlive(pid);
+  });
+}
+
 /** Whether `dir` is absent or an empty directory; a reason otherwise. */
 function checkTarget(dir: string): { exists: boolean } {
   let stat;
@@ -159,15 +170,19 @@ function checkTarget(dir: string): { exists: boolean } {
 /**
  * The node this backup came from went on handing ids out after it (store/id-cursors.ts); restored,
  * its counters would hand the same ones out again (a helper's audit, 2026-11-28). So the restored
- * counters start far past anything the original could have handed out since.
+ * counters start far past anything the original could have handed out since; and, as one backup
+ * may be restored twice (a trial restore that federated, then the real one), past a floor that
+ * grows with the time of the restore (100 a millisecond: 1.8e14 in 2026, within the cursors' 15
+ * digits), so the second restore's ids are not the first's (a red-team review, 2026-11-30).
  */
 export const RESTORED_ID_GAP = 1_000_000_000;
+export const restoredIdFloor = (now = Date.now()): number => now * 100;
 
 function moveCursorsPastTheOriginal(databaseFile: string): void {
   const db = new Database(databaseFile, { fileMustExist: true });
   try {
     db.pragma('busy_timeout = 10000');
-    moveIdCursorsPast(db, RESTORED_ID_GAP);
+    moveIdCursorsPast(db, RESTORED_ID_GAP, restoredIdFloor());
   } finally {
     db.close();
   }
@@ -185,7 +200,10 @@ export function restoreBackup(options: { dataDir: string; input: string; passphr
   } catch (error) {
     throw new BackupError(`cannot restore into ${target}: cannot create the folder ${parent}: ${createReason(error)}`);
   }
-  const staging = join(parent, `.${basename(target)}.restoring-${randomBytes(4).toString('hex')}`);
+  // The pid in the name tells a live restore's folder from a killed one's, which held the
+  // decrypted keys, admin token and database for good (a red-team review, 2026-11-30): removed here.
+  removeKilledRestores(parent, basename(target));
+  const staging = join(parent, `.${basename(target)}.restoring-${process.pid}-${randomBytes(4).toString('hex')}`);
   try {
     mkdirSync(staging, { mode: 0o700 });
   } catch (error) {

@@ -81,7 +81,7 @@ export class BackupScheduler {
     try {
       const result = await job;
       this.deps.records.recordSuccess(result.manifest.created_at, result.file, result.manifest.encrypted);
-      if (!out && schedule) this.prune(schedule);
+      if (!out && schedule) this.prune(schedule, result.file);
       this.deps.log.info({ event: 'backup_done', file: result.file, bytes: result.size, encrypted: result.manifest.encrypted }, 'backup written');
       if (!result.manifest.encrypted) {
         const warning = `not encrypted: ${result.file} ${IN_THE_CLEAR}; keep it as safe as the data folder, or give a passphrase file`;
@@ -137,7 +137,8 @@ export class BackupScheduler {
     await this.run().catch(() => undefined);
   }
 
-  private prune(schedule: BackupSchedule): void {
+  /** Keeps the newest `keep` of this server's backups in the schedule's folder, and always `written` (the one just made). */
+  private prune(schedule: BackupSchedule, written: string): void {
     // Only this server's backups: another server's files in the same folder are left alone.
     // The whole name, not its start: `paracord-home-…` also starts the backups of `home-nas`.
     const prefix = backupFileName(this.deps.serverName() ?? '', 0).replace(/-\d{8}-\d{6}\.\d{3}Z\.pcbak$/, '-');
@@ -146,6 +147,7 @@ export class BackupScheduler {
       return name.startsWith(prefix) && /^\d{8}-\d{6}\.\d{3}Z\.pcbak$/.test(name.slice(prefix.length));
     });
     for (const old of mine.slice(schedule.keep)) {
+      if (old.file === written) continue;
       try {
         unlinkSync(old.file);
         this.deps.log.info({ event: 'backup_pruned', file: old.file }, 'old backup removed');

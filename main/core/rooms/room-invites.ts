@@ -88,6 +88,8 @@ export class RoomInvites extends RoomPart {
       await this.d.commit.run(() => this.recordInvite(event, room.name, maxAgeSeconds));
       return { event_id: event.event_id };
     }
+    // Whichever way it would go (a reference's queue, a pull, a call): not to a server held or not allowed.
+    this.refuseUncallable(inviteeServer);
     if (this.d.dialects?.isReference(inviteeServer)) return this.inviteReferenceUser(roomId, inviter, invitee, content);
     // Sign the invite now, but store it only once the invitee's server has accepted it.
     const now = Date.now();

@@ -147,15 +147,22 @@ export class RoomPart {
     }
   }
 
+  /**
+   * Nothing is sent to a server the owner blocked or put in quarantine (PROTOCOL.md §Rate limits
+   * and trust): an invite a member made for one of its users called it (a helper's review). Nor to
+   * one the owner never added (under the allowlist): its answer could not be taken, and a member
+   * inviting a user there made this node call any host and tell it a room's name (a red-team
+   * review of members, 2026-11-30). Asked before any way of reaching it (a call, a pull, a
+   * reference's queue).
+   */
+  protected refuseUncallable(server: string): void {
+    if (this.d.isHeldDestination?.(server)) throw forbidden('peer_held', `nothing is sent to ${server}: it is blocked or in quarantine on this server`);
+    if (this.d.isAllowedPeer?.(server) === false) throw forbidden('peer_not_allowed', `${server} is not a peer of this server: add it first`);
+  }
+
   /** A signed request to a peer; maps its refusal or absence to an admin error. */
   protected async callPeer(server: string, path: string, body: string): Promise<unknown> {
-    // Nothing is sent to a server the owner blocked or put in quarantine (PROTOCOL.md §Rate limits
-    // and trust): an invite a member made for one of its users called it (a helper's review).
-    if (this.d.isHeldDestination?.(server)) throw forbidden('peer_held', `nothing is sent to ${server}: it is blocked or in quarantine on this server`);
-    // Nor to a server the owner never added (under the allowlist): its answer could not be taken,
-    // and a member inviting a user there made this node call any host and tell it a room's name
-    // (a red-team review of members, 2026-11-30).
-    if (this.d.isAllowedPeer?.(server) === false) throw forbidden('peer_not_allowed', `${server} is not a peer of this server: add it first`);
+    this.refuseUncallable(server);
     // An endpoint a peer named and we never reached is not called (issue #32): through its mailbox, or by pull.
     if (this.d.workers.status(server).never_reached) throw peerUnreachable(server, 'never_reached', `${server} could not be reached: it was never reached at the endpoint it named`);
     let response;

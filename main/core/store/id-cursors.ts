@@ -18,16 +18,16 @@ const CURSOR_TABLES = ['federation_outbox', 'mailbox_items'] as const;
  */
 export const START_ID_GAP = 1_000_000;
 
-/** Moves the counters of the cursor tables `gap` past where they stand (or start there). */
-export function moveIdCursorsPast(db: Db, gap: number): void {
+/** Moves the counters of the cursor tables `gap` past where they stand (or start there), and to `atLeast` at least. */
+export function moveIdCursorsPast(db: Db, gap: number, atLeast = 0): void {
   const seq = db.prepare<[string], { seq: number }>('SELECT seq FROM sqlite_sequence WHERE name = ?');
   const update = db.prepare('UPDATE sqlite_sequence SET seq = ? WHERE name = ?');
   const insert = db.prepare('INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)');
   db.transaction(() => {
     for (const table of CURSOR_TABLES) {
       const row = seq.get(table);
-      if (row) update.run(row.seq + gap, table);
-      else insert.run(table, gap);
+      if (row) update.run(Math.max(row.seq + gap, atLeast), table);
+      else insert.run(table, Math.max(gap, atLeast));
     }
   })();
 }

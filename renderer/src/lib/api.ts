@@ -72,9 +72,21 @@ export async function checkSession(): Promise<SessionState> {
  * session is over signs the page out at once, as a chat call's does (it waited for the stream to
  * notice: the Account page showed "signed out" under a form and stayed).
  */
-export const account = memberAccount((...args) => fetch(...args), (error) => {
+const accountCalls = memberAccount((...args) => fetch(...args), (error) => {
   if (error.status === 401 && SESSION_OVER.has(error.code)) signedOut();
 });
+export const account: typeof accountCalls = {
+  ...accountCalls,
+  // A new passphrase ends every session and gives this device a new cookie: the stream, opened
+  // with the old one, would be refused at its next call and sign this page out (a review of
+  // 2026-11-30); closed, the next call or the probe opens one with the new cookie.
+  changePassphrase: async (current, next) => {
+    const answer = await accountCalls.changePassphrase(current, next);
+    stream?.close();
+    stream = undefined;
+    return answer;
+  },
+};
 
 /** The signed-in member, as `GET /me` said (member mode only). */
 export const member = { me: null as Me | null };
