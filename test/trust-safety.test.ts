@@ -121,6 +121,15 @@ describe('quarantine', () => {
     expect(await peer(alpha, 'beta.test')).toMatchObject({ trust: 'allow', reason: 'quarantine ended' });
   });
 
+  it('a stranger (no address, no keys) held for a while is a stranger again at its end, not an allowed peer', async () => {
+    expect((await alpha.admin('PUT', '/peers/stranger.example/trust', { mode: 'quarantine', reason: 'for a moment', until_ms: Date.now() + 300 })).status).toBe(200);
+    expect(await peer(alpha, 'stranger.example')).toMatchObject({ trust: 'quarantine' });
+    await eventually(async () => expect(await peer(alpha, 'stranger.example')).toBeUndefined(), 10_000);
+    // Under the allowlist, nothing is sent there (it was allowed, and an invitation called it).
+    const room = (await alpha.admin('POST', '/rooms', { name: 'after a stranger\'s hold' })).body.room_id as string;
+    expect((await alpha.admin('POST', `/rooms/${encodeURIComponent(room)}/invites`, { user_id: '@x:stranger.example' })).body.error).toBe('peer_not_allowed');
+  });
+
   /**
    * alpha's database refuses to store beta's events (as a full disk would: a failure here, not a
    * verdict on them) while `beta_full` stands; beta's `count` messages are held, then the

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -102,7 +103,8 @@ describe('backup archive', () => {
     const out = join(tempDir(), 'b.pcbak');
     await createBackup({ dataDir: dir, out, passphrase: Buffer.from('right') });
     const parent = tempDir();
-    const killed = join(parent, '.restored.restoring-999999-deadbeef');
+    const gone = spawnSync('true').pid; // a process that has ended
+    const killed = join(parent, `.restored.restoring-${gone}-deadbeef`);
     const live = join(parent, '.restored.restoring-1-0badcafe'); // pid 1 runs
     for (const folder of [killed, live]) {
       mkdirSync(folder);

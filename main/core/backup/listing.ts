@@ -14,11 +14,12 @@ export function backupNameTime(name: string): number {
 const MAX_AHEAD_MS = 24 * 3600_000;
 
 /**
- * The backups in a folder, newest first: regular files of this process's user (by lstat: a symlink
- * is none), named as ours are and dated no later than a day ahead. A backup folder may be shared
- * (a sticky one like /tmp): another user's files named like ours, dated far ahead, were listed as
- * the newest and made pruning delete every real backup, and a dangling symlink so named threw and
- * failed every scheduled backup (a red-team review, 2026-11-30).
+ * The backups in a folder, newest first: regular files (by lstat: a symlink is none) of this
+ * process's user or the folder's owner (a FAT stick or a CIFS share mounted with `uid=0` shows
+ * every file as the mount's), named as ours are and dated no later than a day ahead. A backup
+ * folder may be shared (a sticky one like /tmp): another user's files named like ours, dated far
+ * ahead, were listed as the newest and made pruning delete every real backup, and a dangling
+ * symlink so named threw and failed every scheduled backup (a red-team review, 2026-11-30).
  */
 export function listBackupFiles(dir: string, now = Date.now()): Array<{ file: string; size: number; modified_at: number }> {
   let names: string[];
@@ -28,6 +29,12 @@ export function listBackupFiles(dir: string, now = Date.now()): Array<{ file: st
     return [];
   }
   const uid = process.getuid?.();
+  let folderOwner: number | undefined;
+  try {
+    folderOwner = lstatSync(dir).uid;
+  } catch {
+    return [];
+  }
   const found: Array<{ name: string; file: string; size: number; modified_at: number }> = [];
   for (const name of names) {
     if (!BACKUP_FILE_PATTERN.test(name) || !(backupNameTime(name) <= now + MAX_AHEAD_MS)) continue;
@@ -37,7 +44,7 @@ export function listBackupFiles(dir: string, now = Date.now()): Array<{ file: st
     } catch {
       continue; // gone meanwhile
     }
-    if (!stat.isFile() || (uid !== undefined && stat.uid !== uid)) continue;
+    if (!stat.isFile() || (uid !== undefined && stat.uid !== uid && stat.uid !== folderOwner)) continue;
     found.push({ name, file: join(dir, name), size: stat.size, modified_at: Math.round(stat.mtimeMs) });
   }
   // By the time in the name (newest first), whatever the server name.

@@ -176,7 +176,7 @@ function checkTarget(dir: string): { exists: boolean } {
  * digits), so the second restore's ids are not the first's (a red-team review, 2026-11-30).
  */
 export const RESTORED_ID_GAP = 1_000_000_000;
-export const restoredIdFloor = (now = Date.now()): number => now * 100;
+export const restoredIdFloor = (now = Date.now()): number => Math.min(now * 100, 5e14); // a clock far off stays within 15 digits
 
 function moveCursorsPastTheOriginal(databaseFile: string): void {
   const db = new Database(databaseFile, { fileMustExist: true });

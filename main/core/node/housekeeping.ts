@@ -31,9 +31,15 @@ export class Housekeeping {
     // released again later while a release keeps some (lapse-releases.ts).
     this.releases = new LapseReleases({ trust, quarantine: s.quarantine, ingest: s.ingest, log, afterTry: (server) => s.workers.deliver(server) });
     this.lapses = new QuarantineLapses(trust, (server) => {
-      trust.upsert(server, { trust: 'allow', reason: LAPSE_REASON, until_ms: null });
-      log.info({ event: 'quarantine_ended', server }, 'quarantine ended');
-      this.releases.lapsed(server);
+      // Under the allowlist, a server the owner never added (no address, no keys: a stranger held
+      // for a while) goes back to being a stranger, not an allowed peer: it became one, its
+      // requests taken and it callable (a review, 2026-11-30). What it held stays held for the owner.
+      const row = trust.get(server);
+      const stranger = trust.defaultPolicy !== 'open' && row !== undefined && row.endpoint === null && s.keys.list(server).length === 0;
+      if (stranger) trust.forget(server);
+      else trust.upsert(server, { trust: 'allow', reason: LAPSE_REASON, until_ms: null });
+      log.info({ event: 'quarantine_ended', server, ...(stranger ? { stranger: true } : {}) }, 'quarantine ended');
+      if (!stranger) this.releases.lapsed(server);
       notifications.notify({ type: 'status' });
     }, (server, error) => warnLimited(log, 'quarantine_lapse_failed', { event: 'quarantine_lapse_failed', server, err: error }, 'ending a quarantine at its end time failed; tried again in 30 s'));
     s.bus.on('quarantineChanged', () => this.lapses.changed());

@@ -130,7 +130,6 @@ export class ReferenceRooms {
     // Nothing is sent to a server the owner blocked or quarantined (as RoomPart.callPeer): a member
     // joining its guild called it, and a block was worded as the other server's ("origin_blocked").
     if (this.d.trust.holdsDeliveryTo(host)) throw forbidden('peer_held', `nothing is sent to ${host}: it is blocked or in quarantine on this server`);
-    if (!this.d.trust.decide(host).allowed) throw forbidden('peer_not_allowed', `${host} is not a peer of this server: add it first`);
     let response: FederationResponse;
     try {
       const endpoint = await this.d.discovery.endpointOf(host);
