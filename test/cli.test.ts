@@ -7,8 +7,8 @@ import { describe, expect, it } from './helpers/fixtures.ts';
 import { CLI } from './helpers/node-process.ts';
 import { tempDir } from './helpers/temp-dir.ts';
 
-function run(args: string[], env: Record<string, string> = {}) {
-  const result = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 30_000 });
+function run(args: string[], env: Record<string, string> = {}, input?: string) {
+  const result = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 30_000, ...(input !== undefined ? { input } : {}) });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -165,7 +165,8 @@ describe('paracord-node CLI', () => {
     expect(invite.code, invite.stderr).toBe(0);
     const link = invite.stdout.trim();
     expect(link).toMatch(/^paracord:\/\/peer\/[A-Za-z0-9_-]+$/);
-    const redeemed = run(['peer', 'redeem', link, '--data', beta.dataDir]);
+    // Read from standard input (`-`): a link on the command line is seen by other users while it runs.
+    const redeemed = run(['peer', 'redeem', '-', '--data', beta.dataDir], {}, `${link}\n`);
     expect(redeemed.code, redeemed.stderr).toBe(0);
     expect(JSON.parse(redeemed.stdout)).toMatchObject({ server_name: 'cli-alpha.test' });
     const again = run(['peer', 'redeem', link, '--data', beta.dataDir]);

@@ -25,9 +25,10 @@ export function register(program: Command): void {
   peer
     .command('redeem')
     .description('peer with the server whose invite link this is')
-    .argument('<link>', 'paracord://peer/… or https://…/_paracord/peer#…')
+    .argument('<link>', 'paracord://peer/… or https://…/_paracord/peer#…, or - to read it from standard input (a link on the command line is seen by other users of this machine while it runs, and kept in the shell\'s history)')
     .addOption(dataOption())
-    .action(async (link: string, opts: { data: string }) => {
+    .action(async (given: string, opts: { data: string }) => {
+      const link = given === '-' ? await firstLineOfStdin() : given;
       // The link's form and signature are checked here, as the node would (nothing is contacted): a
       // damaged or foreign link is bad usage, said before any node is asked.
       const { parseLink } = await import('../core/peering/invite-link.ts');
@@ -77,4 +78,14 @@ export function register(program: Command): void {
       }));
     });
   requireSubcommand(peer);
+}
+
+/** The first line of standard input (at most 64 KiB read: an invite link is a few hundred bytes). */
+async function firstLineOfStdin(): Promise<string> {
+  let text = '';
+  for await (const chunk of process.stdin) {
+    text += String(chunk);
+    if (text.includes('\n') || text.length > 65_536) break;
+  }
+  return text.split(/\r?\n/)[0] ?? '';
 }

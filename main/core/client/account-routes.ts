@@ -135,7 +135,10 @@ export function accountRoutes(deps: AccountDeps): Router {
     } catch (error) {
       if (!(error instanceof HttpError)) throw error;
       // Logged for the owner, a few lines a minute at most (guessers from many addresses write no more).
-      warnLimited(log, 'member_sign_in_failed', { event: 'member_sign_in_failed', localpart: cleanText(body.localpart, 64), address: ctx.ip, limited: error.status === 429 }, 'a member sign-in failed');
+      // The name only when it is a member's: a passphrase typed into the name field (a common slip)
+      // was written to the owner's log (a review, 2026-11-30).
+      const localpart = members.isMemberName(body.localpart) ? cleanText(body.localpart.toLowerCase(), 64) : null;
+      warnLimited(log, 'member_sign_in_failed', { event: 'member_sign_in_failed', localpart, address: ctx.ip, limited: error.status === 429 }, 'a member sign-in failed');
       if (error.code === 'sign_in_failed') throw new HttpError(401, 'bad_credentials', error.message);
       throw error;
     }

@@ -1,7 +1,7 @@
 /**
  * Structured logging: one JSON event per line (pino) to stderr and DIR/logs/node.log.
- * Secrets are redacted by field name wherever they appear; code must still never log
- * keys or tokens on purpose.
+ * Secrets are redacted by field name at a line's top level and one level down (pino's paths
+ * reach no deeper): a safety net only; code must never log keys, tokens or passphrases.
  *
  * Issue #14, item 9 — a hostile peer must not be able to fill the disk through the log:
  * - the file rotates by size (pino-roll): `node.N.log`, at most `files` of `maxBytes` each,
@@ -21,6 +21,7 @@ export type { Logger };
 export const REDACTED_FIELDS = [
   'token', '*.token', 'seed', '*.seed', 'secret_key', '*.secret_key', 'authorization', '*.authorization',
   'headers.authorization', 'req.headers.authorization', 'link', '*.link', 'login_url',
+  'passphrase', '*.passphrase', 'cookie', '*.cookie', 'headers.cookie', 'challenge', '*.challenge', 'https_link', '*.https_link',
 ];
 
 /** Defaults a home node can live with: 5 files of 10 MB, at most 50 MB of logs. */

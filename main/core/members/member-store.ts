@@ -231,6 +231,11 @@ export class MemberStore {
     return this.db.transaction(() => this.newSession(userId, device, now))();
   }
 
+  /** Whether `localpart` (as typed at sign-in, any case) names a member of this server, disabled or not. */
+  isMemberName(localpart: string): boolean {
+    return this.credentials(`@${localpart.trim().toLowerCase()}:${this.serverName()}`) !== undefined;
+  }
+
   /** Whether `userId` is a member that is not disabled. */
   isEnabled(userId: string): boolean {
     const row = this.credentials(userId);
