@@ -1,5 +1,5 @@
-import { mkdirSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { pino } from 'pino';
 import { vi } from 'vitest';
 import { describe, expect, it } from '../../../test/helpers/fixtures.ts';
@@ -9,6 +9,7 @@ import { openDatabase } from '../store/database.ts';
 import { Settings } from '../store/settings.ts';
 import { BackupRecords } from './records.ts';
 import { BackupScheduler } from './scheduler.ts';
+import { backupFileName } from './create.ts';
 
 /** A set-up node's data dir with a daily schedule into `first`; `second` is another empty folder. */
 async function scheduled() {
@@ -98,5 +99,15 @@ describe('backup scheduler', () => {
       await scheduler.stop();
       db.close();
     }
+  });
+
+  it('never prunes the backup it just wrote, even when the clock went back behind backups already there', async () => {
+    const { records, scheduler, first } = await scheduled();
+    records.setSchedule({ dir: first, every: 'daily', keep: 1 });
+    // Made an hour "later" by a clock since set back: newer by name than the one about to be written.
+    const ahead = join(first, backupFileName('alpha.test', Date.now() + 3_600_000));
+    writeFileSync(ahead, 'an earlier backup', { mode: 0o600 });
+    const made = await scheduler.run();
+    expect(readdirSync(first).sort()).toEqual([basename(ahead), basename(made.file)].sort());
   });
 });
