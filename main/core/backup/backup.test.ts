@@ -114,6 +114,31 @@ describe('backup archive', () => {
     expect(readdirSync(parent).sort()).toEqual(['.restored.restoring-1-0badcafe', 'restored']);
   });
 
+  it('one backup restored twice hands out different ids the second time (a trial restore that federated, then the real one)', async () => {
+    const dir = await dataDir();
+    const out = join(tempDir(), 'b.pcbak');
+    await createBackup({ dataDir: dir, out, passphrase: null });
+    const counters = (target: string) => {
+      const db = new Database(join(target, 'paracord.db'), { readonly: true });
+      try {
+        return db.prepare<[], { name: string; seq: number }>("SELECT name, seq FROM sqlite_sequence WHERE name IN ('federation_outbox', 'mailbox_items') ORDER BY name").all();
+      } finally {
+        db.close();
+      }
+    };
+    const first = join(tempDir(), 'first');
+    restoreBackup({ dataDir: first, input: out, passphrase: null });
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const second = join(tempDir(), 'second');
+    restoreBackup({ dataDir: second, input: out, passphrase: null });
+    const [a, b] = [counters(first), counters(second)];
+    expect(a.map((c) => c.name)).toEqual(['federation_outbox', 'mailbox_items']);
+    for (let i = 0; i < a.length; i++) {
+      expect(b[i]!.seq - a[i]!.seq).toBeGreaterThanOrEqual(500); // 100 a millisecond, 5 ms apart
+      expect(String(b[i]!.seq).length).toBeLessThanOrEqual(15); // peers' cursors are 15 digits at most
+    }
+  });
+
   it('a backup killed before the rename leaves the previous file intact', async () => {
     const dir = await dataDir();
     const out = join(tempDir(), 'b.pcbak');
