@@ -98,6 +98,15 @@ describe('search and mention helpers', () => {
       '&lt;<mark>script</mark>&gt;alert(&quot;<mark>Crème</mark>&quot;)&lt;/<mark>script</mark>&gt; <mark>creme</mark>',
     );
     expect(escapeHtml(`&<>"'`)).toBe('&amp;&lt;&gt;&quot;&#39;');
+    // A body of one word said again and again: the first 100 marked, the rest as it is (escaped),
+    // not 2,000 marks a hit (a red-team review: ~150 ms of the main thread a search).
+    const many = highlight(`${'a '.repeat(300)}<b>`, ['A']);
+    expect(many.split('<mark>a</mark>')).toHaveLength(101);
+    expect(many.endsWith(`${'a '.repeat(200)}&lt;b&gt;`)).toBe(true);
+    // Words folded once a search: the same answer through a shared memo.
+    const folded = new Map<string, boolean>();
+    expect(highlight('Crème creme CREME', ['creme'], folded)).toBe('<mark>Crème</mark> <mark>creme</mark> <mark>CREME</mark>');
+    expect(highlight('creme', ['creme'], folded)).toBe('<mark>creme</mark>');
   });
 
   it('finds mentions by id or localpart, not of other users or servers', async () => {

@@ -358,6 +358,10 @@ export class RoomInvites extends RoomPart {
    * (expired, declined) are forgotten first, so rooms a peer makes us hold stay bounded too.
    * "Only from invites" is what the room holds, which the host cannot rewrite: no event but
    * invites (a room our user was in, then banned from or re-invited to, keeps its history).
+   * A room holding the table's newest row waits for the next time: federation_events has no
+   * AUTOINCREMENT, so deleting the newest rows let the next ones reuse their rowids, at or below
+   * the search index's watermark, and they were never folded: new messages never found, deleted
+   * ones still found (a red-team review of search, 2026-11-30). The largest rowid never goes back.
    */
   private enforceInviteCap(peer: string, roomId: string, invitee: string): void {
     const now = Date.now();
@@ -368,6 +372,7 @@ export class RoomInvites extends RoomPart {
            AND NOT EXISTS (SELECT 1 FROM federation_events e WHERE e.room_id = r.room_id AND e.event_type <> 'm.member.invite')
            AND NOT EXISTS (SELECT 1 FROM room_invites i WHERE i.room_id = r.room_id AND i.state = 'pending'
              AND (i.expires_at > ? OR EXISTS (SELECT 1 FROM room_invite_joins j WHERE j.invite_id = i.invite_id)))
+           AND NOT EXISTS (SELECT 1 FROM federation_events top WHERE top.rowid = (SELECT MAX(rowid) FROM federation_events) AND top.room_id = r.room_id)
          LIMIT 1000`,
       )
       .all(peer, roomId, this.server, now);
