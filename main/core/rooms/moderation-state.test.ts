@@ -12,7 +12,7 @@ import { MAX_CLOCK_SKEW_MS } from './ordering.ts';
 import { mentions } from './read-markers.ts';
 import { BANNED_BACKLOG_GRACE_MS, bannedEventIsAbuse } from './room-bans.ts';
 import { RoomStore } from './room-store.ts';
-import { escapeHtml, highlight, queryWords } from './search-index.ts';
+import { MAX_HIGHLIGHT_WORDS, escapeHtml, highlight, highlighter, queryWords } from './search-index.ts';
 import { matchExpression } from './search-match.ts';
 
 let db: Db;
@@ -103,10 +103,16 @@ describe('search and mention helpers', () => {
     const many = highlight(`${'a '.repeat(300)}<b>`, ['A']);
     expect(many.split('<mark>a</mark>')).toHaveLength(101);
     expect(many.endsWith(`${'a '.repeat(200)}&lt;b&gt;`)).toBe(true);
-    // Words folded once a search: the same answer through a shared memo.
-    const folded = new Map<string, boolean>();
-    expect(highlight('Crème creme CREME', ['creme'], folded)).toBe('<mark>Crème</mark> <mark>creme</mark> <mark>CREME</mark>');
-    expect(highlight('creme', ['creme'], folded)).toBe('<mark>creme</mark>');
+    // One search's hits share their folded words (the same answers), and read MAX_HIGHLIGHT_WORDS
+    // words at most between them: distinct words (no memo helps) cannot cost more.
+    const marked = highlighter(['creme']);
+    expect(marked('Crème creme CREME')).toBe('<mark>Crème</mark> <mark>creme</mark> <mark>CREME</mark>');
+    expect(marked('creme')).toBe('<mark>creme</mark>');
+    const distinct = Array.from({ length: 1_000 }, (_, i) => `w${i}`).join(' ');
+    const page = highlighter(['w999']);
+    const shown = Array.from({ length: MAX_HIGHLIGHT_WORDS / 1_000 + 2 }, () => page(distinct));
+    expect(shown.slice(0, MAX_HIGHLIGHT_WORDS / 1_000).every((h) => h.endsWith('<mark>w999</mark>'))).toBe(true);
+    expect(shown.at(-1)).toBe(distinct);
   });
 
   it('finds mentions by id or localpart, not of other users or servers', async () => {

@@ -72,35 +72,50 @@ export function escapeHtml(s: string): string {
   return NEEDS_ESCAPE.test(s) ? s.replace(/[&<>"']/g, (c) => ESCAPES[c]!) : s;
 }
 
-/**
- * The body, HTML-escaped, with every word equal to a query word wrapped in <mark>…</mark>. Each
- * distinct word is folded once (`folded`, shared by a search's hits): folding every word of every
- * hit (NFD, a Unicode regex) cost ~150 ms of the main thread for 200 hits of 2,000 words each,
- * which a member can plant and search for again and again (a red-team review of search,
- * 2026-11-30).
- */
-export function highlight(body: string, words: string[], folded = new Map<string, boolean>()): string {
-  const wanted = new Set(words.map(foldWord));
-  let out = '';
-  let last = 0;
-  let marks = 0;
-  for (const m of body.matchAll(WORD)) {
-    let hit = folded.get(m[0]);
-    if (hit === undefined) {
-      hit = wanted.has(foldWord(m[0]));
-      if (folded.size < 10_000) folded.set(m[0], hit);
-    }
-    if (!hit) continue;
-    out += escapeHtml(body.slice(last, m.index)) + '<mark>' + escapeHtml(m[0]) + '</mark>';
-    last = m.index + m[0].length;
-    // Enough to show where it matched: the rest as it is (a body of one word said 2,000 times).
-    if (++marks >= MAX_MARKS_PER_HIT) break;
-  }
-  return out + escapeHtml(body.slice(last));
-}
-
 /** Words marked in one hit at most. */
 const MAX_MARKS_PER_HIT = 100;
+/** Words a search's highlights read at most, its hits together; past it, hits are shown unmarked. */
+export const MAX_HIGHLIGHT_WORDS = 40_000;
+const ASCII = /^[\x00-\x7f]*$/;
+
+/**
+ * A search's highlighter: each body HTML-escaped, with the words equal to a query word wrapped in
+ * <mark>…</mark>. Bounded, since a member can plant bodies and search for them again and again,
+ * 10 a second (a red-team review of search, 2026-11-30: 200 hits of 2,000 words each, every word
+ * folded (NFD, a Unicode regex) and each match marked, cost ~150 ms of the main thread a search):
+ * each distinct word is folded once (ASCII by lower-casing alone), at most 100 words are marked a
+ * hit, and a search reads at most MAX_HIGHLIGHT_WORDS words, the later hits shown unmarked.
+ */
+export function highlighter(words: string[]): (body: string) => string {
+  const wanted = new Set(words.map(foldWord));
+  const folded = new Map<string, boolean>();
+  let wordsLeft = MAX_HIGHLIGHT_WORDS;
+  return (body) => {
+    let out = '';
+    let last = 0;
+    let marks = 0;
+    for (const m of body.matchAll(WORD)) {
+      if (--wordsLeft < 0) break;
+      const word = m[0];
+      let hit = folded.get(word);
+      if (hit === undefined) {
+        hit = wanted.has(ASCII.test(word) ? word.toLowerCase() : foldWord(word));
+        if (folded.size < 10_000) folded.set(word, hit);
+      }
+      if (!hit) continue;
+      out += escapeHtml(body.slice(last, m.index)) + '<mark>' + escapeHtml(word) + '</mark>';
+      last = m.index + word.length;
+      // Enough to show where it matched: the rest as it is (a body of one word said 2,000 times).
+      if (++marks >= MAX_MARKS_PER_HIT) break;
+    }
+    return out + escapeHtml(body.slice(last));
+  };
+}
+
+/** One body highlighted (highlighter's, for one hit). */
+export function highlight(body: string, words: string[]): string {
+  return highlighter(words)(body);
+}
 
 /** Events folded in per transaction while catching up. */
 const CATCH_UP_ROWS = 500;
@@ -535,8 +550,8 @@ export class SearchIndex {
     const rows = found.map(({ search_key: _key, ...row }) => row);
     // The newest hits within the page budget (page-budget.ts).
     // The sender's display name in that room (docs/PROTOCOL.md "Display names"), when they have one.
-    const folded = new Map<string, boolean>();
-    const hits: SearchHit[] = rows.map(({ sender_display_name: name, ...r }) => ({ ...r, ...(name ? { sender_display_name: name } : {}), highlight: highlight(r.body, words, folded) }));
+    const marked = highlighter(words);
+    const hits: SearchHit[] = rows.map(({ sender_display_name: name, ...r }) => ({ ...r, ...(name ? { sender_display_name: name } : {}), highlight: marked(r.body) }));
     return withinBytes(hits, (h) => jsonStringBytes(h.body) + jsonStringBytes(h.highlight) + utf8Bytes(h.sender) + jsonStringBytes(h.sender_display_name ?? '') + h.room_id.length + h.event_id.length + 120).items;
   }
 }

@@ -160,7 +160,7 @@ export interface SearchResult {
   sender_display_name?: string;
   body: string;
   origin_ts: number;
-  /** The body HTML-escaped, each match in <mark>…</mark>. */
+  /** The body HTML-escaped, its matches in <mark>…</mark> (at most 100 a hit; a search's later hits past 40,000 words read are unmarked). */
   highlight: string;
 }
 
