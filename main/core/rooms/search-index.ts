@@ -76,7 +76,7 @@ export function escapeHtml(s: string): string {
 const MAX_MARKS_PER_HIT = 100;
 /** Words a search's highlights read at most, its hits together; past it, hits are shown unmarked. */
 export const MAX_HIGHLIGHT_WORDS = 40_000;
-const ASCII = /^[\x00-\x7f]*$/;
+const ASCII = /^[ -~]*$/; // printable ASCII (a word has no control characters)
 
 /**
  * A search's highlighter: each body HTML-escaped, with the words equal to a query word wrapped in
