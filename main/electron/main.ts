@@ -6,7 +6,7 @@
  * a native module takes the app down — is the same in a utilityProcess for the user (no node,
  * no app), and the tray shows the state either way. Decision recorded in docs/ARCHITECTURE.md.
  */
-import { app, BrowserWindow, clipboard, dialog, ipcMain, Menu, nativeImage, net, Notification, protocol, shell, Tray } from 'electron';
+import { app, BrowserWindow, clipboard, dialog, ipcMain, Menu, nativeImage, net, Notification, protocol, session, shell, Tray } from 'electron';
 import { existsSync } from 'node:fs';
 import { join, normalize, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -14,7 +14,7 @@ import type { NodeStatus } from '../../shared/contract/admin-operations.ts';
 import { createNode, type ParacordNode } from '../core/node.ts';
 import { DEFAULT_LISTEN, DEFAULT_LISTEN_IPV4 } from '../core/config.ts';
 import { PACKAGE_ROOT } from '../core/version.ts';
-import { APP_CSP, isAllowedNavigation, mainWindowOptions, shouldOpenExternally } from './window-options.ts';
+import { APP_CSP, allowedPermission, isAllowedNavigation, mainWindowOptions, shouldOpenExternally } from './window-options.ts';
 import { APP_ENTRY, APP_HOST, APP_SCHEME, appPathToFile } from './app-protocol.ts';
 import { ADMIN_CHANNEL, NOTIFY_CHANNEL, createIpcRouter } from './ipc-router.ts';
 import { linkFromArgv, parseAppLink } from './protocol-link.ts';
@@ -23,7 +23,7 @@ import type { TrayProblem, TrayProblemSource } from './tray-problem.ts';
 import { safeStorageSealer } from './safe-storage-sealer.ts';
 import { initialNotifyState, notificationsFor, waitingOf, type NotifyState } from './notifications-model.ts';
 
-const startHidden = process.argv.includes('--hidden');
+let startHidden = process.argv.includes('--hidden');
 protocol.registerSchemesAsPrivileged([{ scheme: APP_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true } }]);
 
 if (!app.requestSingleInstanceLock()) {
@@ -44,7 +44,13 @@ if (!app.requestSingleInstanceLock()) {
 
   app.setAsDefaultProtocolClient('paracord');
 
+  /** The node started (or failed to) and the IPC handler is there: the window may be made. */
+  let ready = false;
+
   function showWindow(): void {
+    // Before then, a link or a second start waits: the window is made once ready (a window made
+    // during the start had no IPC handler, and the start made a second one: a red-team review).
+    if (!ready) return;
     if (!window || window.isDestroyed()) createWindow();
     window!.show();
     window!.focus();
@@ -74,6 +80,10 @@ if (!app.requestSingleInstanceLock()) {
   }
 
   function openLink(url: string): void {
+    if (!ready) {
+      pendingLink = url;
+      return;
+    }
     pendingLink = undefined;
     const link = parseAppLink(url);
     if (link.kind !== 'peer-invite') {
@@ -141,7 +151,8 @@ if (!app.requestSingleInstanceLock()) {
   app.on('second-instance', (_event, argv) => {
     const link = linkFromArgv(argv);
     if (link) openLink(link);
-    else showWindow();
+    else if (ready) showWindow();
+    else startHidden = false; // shown once ready
   });
   app.on('open-url', (event, url) => {
     event.preventDefault();
@@ -164,6 +175,8 @@ if (!app.requestSingleInstanceLock()) {
 
   void app.whenReady().then(async () => {
     const csp = { 'Content-Security-Policy': [APP_CSP] };
+    session.defaultSession.setPermissionRequestHandler((_contents, permission, answer, details) => answer(allowedPermission(permission, details.requestingUrl)));
+    session.defaultSession.setPermissionCheckHandler((_contents, permission, requestingOrigin) => allowedPermission(permission, requestingOrigin));
     protocol.handle(APP_SCHEME, async (request) => {
       const url = new URL(request.url);
       const file = url.host === APP_HOST ? appPathToFile(request.url, rendererRoot, join, normalize, sep) : null;
@@ -211,6 +224,7 @@ if (!app.requestSingleInstanceLock()) {
     } catch (error) {
       problems.start = { source: 'start', raw: (error as Error).message };
     }
+    ready = true;
     createWindow();
     await refreshTray();
     setInterval(() => void refreshTray(), 30_000).unref();

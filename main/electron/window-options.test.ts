@@ -1,9 +1,18 @@
 import { join, normalize, sep } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { appPathToFile, isAppUrl } from './app-protocol.ts';
-import { APP_CSP, isAllowedNavigation, mainWindowOptions, shouldOpenExternally } from './window-options.ts';
+import { APP_CSP, allowedPermission, isAllowedNavigation, mainWindowOptions, shouldOpenExternally } from './window-options.ts';
 
 describe('window hardening', () => {
+  it('grants the app\'s page notifications and clipboard writes only; other pages nothing', () => {
+    expect(allowedPermission('notifications', 'app://paracord/index.html')).toBe(true);
+    expect(allowedPermission('clipboard-sanitized-write', 'app://paracord/#/peers')).toBe(true);
+    for (const permission of ['media', 'geolocation', 'clipboard-read', 'openExternal', 'fullscreen', 'midi', 'hid', 'serial', 'usb']) expect(allowedPermission(permission, 'app://paracord/index.html'), permission).toBe(false);
+    expect(allowedPermission('notifications', 'https://evil.example/')).toBe(false);
+    // The check handler names an origin, not a page.
+    expect(allowedPermission('notifications', 'app://paracord')).toBe(true);
+  });
+
   it('isolates the page from Node and Electron', () => {
     const options = mainWindowOptions('/app/preload.cjs');
     expect(options.webPreferences).toMatchObject({

@@ -46,3 +46,14 @@ export function shouldOpenExternally(url: string): boolean {
 
 /** The CSP of the app:// pages (the same policy the node's HTTP UI sends). */
 export const APP_CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'";
+
+/**
+ * The permissions the app's page may have: showing notifications (mentions) and writing to the
+ * clipboard (Copy buttons). Electron grants every other request by default (camera, microphone,
+ * location, …); none is used, so none is granted (a red-team review, 2026-11-30), and a page that
+ * is not the app's own gets none.
+ */
+const PAGE_PERMISSIONS: ReadonlySet<string> = new Set(['notifications', 'clipboard-sanitized-write']);
+export function allowedPermission(permission: string, requestingUrl: string): boolean {
+  return PAGE_PERMISSIONS.has(permission) && isAllowedNavigation(requestingUrl);
+}
