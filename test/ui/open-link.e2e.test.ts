@@ -5,7 +5,9 @@
  *  - a second link opened while the first one's preview is shown replaced the link under it, and
  *    "Peer with <first>" peered with the second, the fingerprint shown being another's. The card
  *    now shows the second link's server, and the click peers with what it shows;
- *  - Cancel read the link again at once, so the card could not be dismissed. It goes now.
+ *  - Cancel read the link again at once, so the card could not be dismissed. It goes now;
+ *  - a link that could not be used kept its words on the card, and a link opened after it was
+ *    never read (a review of the fix).
  * The notification is the node's own (NodeEvents), as the desktop glue sends it; real Chromium,
  * real in-process nodes.
  */
@@ -47,5 +49,12 @@ describe.skipIf(!HAVE_CHROMIUM)('a friend\'s link opened in the app (real Chromi
     expect(await page.getByTestId('redeem-preview').count()).toBe(0);
     expect(await page.getByTestId('redeem-input').count()).toBe(cards);
     expect(await peers()).toEqual(['other.test']);
+
+    // A link that cannot be used is said so; the friend's link opened after it is read (it stayed
+    // unread under the first one's words).
+    open('paracord://peer/AAAA');
+    await expect.poll(() => page.getByTestId('redeem-error').count()).toBeGreaterThan(0);
+    open(friendLink);
+    await expect.poll(() => page.getByTestId('preview-server').textContent().catch(() => '')).toBe('friend.test');
   });
 });
