@@ -147,7 +147,7 @@ export class BackupScheduler {
       return name.startsWith(prefix) && /^\d{8}-\d{6}\.\d{3}Z\.pcbak$/.test(name.slice(prefix.length));
     });
     for (const old of mine.slice(schedule.keep)) {
-      if (old.file === written) continue;
+      if (resolve(old.file) === resolve(written)) continue; // a relative --backup-dir names it otherwise
       try {
         unlinkSync(old.file);
         this.deps.log.info({ event: 'backup_pruned', file: old.file }, 'old backup removed');

@@ -31,11 +31,13 @@ export class Housekeeping {
     // released again later while a release keeps some (lapse-releases.ts).
     this.releases = new LapseReleases({ trust, quarantine: s.quarantine, ingest: s.ingest, log, afterTry: (server) => s.workers.deliver(server) });
     this.lapses = new QuarantineLapses(trust, (server) => {
-      // Under the allowlist, a server the owner never added (no address, no keys: a stranger held
-      // for a while) goes back to being a stranger, not an allowed peer: it became one, its
-      // requests taken and it callable (a review, 2026-11-30). What it held stays held for the owner.
+      // Under the allowlist, a server the owner never added goes back to being a stranger, not an
+      // allowed peer: it became one, its requests taken and it callable (a review, 2026-11-30).
+      // The owner's peers have an address (given, discovered or from a link) or a key the owner
+      // pinned; a stranger has neither (its keys fetched while its requests were taken in
+      // quarantine do not make it one: a later review). What it held stays held for the owner.
       const row = trust.get(server);
-      const stranger = trust.defaultPolicy !== 'open' && row !== undefined && row.endpoint === null && s.keys.list(server).length === 0;
+      const stranger = trust.defaultPolicy !== 'open' && row !== undefined && row.endpoint === null && !s.keys.list(server).some((key) => key.source === 'pinned');
       if (stranger) trust.forget(server);
       else trust.upsert(server, { trust: 'allow', reason: LAPSE_REASON, until_ms: null });
       log.info({ event: 'quarantine_ended', server, ...(stranger ? { stranger: true } : {}) }, 'quarantine ended');

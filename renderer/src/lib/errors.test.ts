@@ -257,3 +257,17 @@ describe('explainReachability', () => {
     expect(explainReachability(raw).details).toBe(raw);
   });
 });
+
+describe('a backup passphrase file refused (passphrase-file.ts)', () => {
+  it('is said with its fix, in the form and in the status, the raw reason behind details', () => {
+    const raw = 'the passphrase file /home/me/pass can be changed by every user of this machine: make it yours alone (chmod 600 /home/me/pass), or copy it into a folder of your own';
+    expect(explainError(new AdminError(400, 'invalid_passphrase_file', raw))).toEqual({
+      text: 'The passphrase file can be changed by every user of this machine: make it yours alone with the command chmod 600 /home/me/pass, or copy it into a folder of your own.',
+      details: `invalid_passphrase_file (400): ${raw}`,
+    });
+    expect(explainError(new AdminError(400, 'invalid_passphrase_file', 'the passphrase file /dev/zero is not a regular file')).text).toBe('The passphrase file is not a regular file (a device, a pipe or a folder): give a file holding the passphrase.');
+    expect(explainError(new AdminError(400, 'invalid_passphrase_file', 'cannot read the passphrase file /x: no such file or folder')).text).toBe(ERROR_SENTENCES.invalid_passphrase_file);
+    expect(explainBackupWarning(`The last scheduled backup failed: ${raw}`).text).toContain('The last scheduled backup failed: the passphrase file can be changed by every user of this machine: make it yours alone with the command chmod 600 /home/me/pass');
+  });
+});
+

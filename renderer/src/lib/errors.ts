@@ -352,12 +352,12 @@ export function explainBackupWarning(warning: string | null | undefined, nextTry
   if (!failed) return withCommand({ text: details, details: '' });
   const before = failed[1]!;
   const raw = failed[2]!;
-  const why = /passphrase/i.test(raw) ? 'the passphrase file cannot be read (or is empty).'
+  const why = passphraseFileWords(raw)?.replace(/^The/, 'the') ?? (/passphrase/i.test(raw) ? 'the passphrase file cannot be read (or is empty).'
     : /ENOENT|does not exist|no such file/i.test(raw) ? 'the backup folder does not exist any more.'
     : /EACCES|EPERM|EROFS/.test(raw) ? 'the node may not write into the backup folder.'
     : /ENOSPC|EDQUOT/.test(raw) ? 'the disk is full.'
     : / can be written by /.test(raw) ? 'other users of this machine can write into the backup folder (they could replace a backup there).'
-    : 'something went wrong while writing it.';
+    : 'something went wrong while writing it.');
   // When, as the node will (its status's `next_at`): the schedule's line below says the same time.
   const next = nextTry?.at ? fromNow(nextTry.at, nextTry.now) : '';
   const again = next === '' ? 'It tries again within an hour.' : next === 'now' ? 'It tries again any moment now.' : `It tries again ${next}.`;
@@ -379,6 +379,15 @@ export function backupDirWords(reason: unknown, dir: unknown): string | null {
     case 'inside_data_dir': return `${d} is inside the node's own data folder: choose a folder somewhere else (another disk is best).`;
     default: return null;
   }
+}
+
+/** Why a backup passphrase file was refused (main/core/backup/passphrase-file.ts), in words; null for other reasons. */
+export function passphraseFileWords(raw: string): string | null {
+  const file = /the passphrase file (.+?) (?:can be changed|is not a regular|is larger than)/.exec(raw)?.[1];
+  if (!file) return null;
+  if (/can be changed by every user/.test(raw)) return `The passphrase file can be changed by every user of this machine: make it yours alone with the command chmod 600 ${file}, or copy it into a folder of your own.`;
+  if (/is not a regular file/.test(raw)) return 'The passphrase file is not a regular file (a device, a pipe or a folder): give a file holding the passphrase.';
+  return 'The passphrase file is larger than 4 KiB: it should hold one line, the passphrase.';
 }
 
 /** A delivery failure or other raw cause line, in words; unknown causes get a general sentence. */
@@ -448,6 +457,8 @@ export function explainError(error: unknown): Explained {
     const details = `${error.code} (${error.status}): ${error.message}`;
     // The server says when to try again ("too many attempts, try again in 12 minutes"): kept, in words.
     if (error.code === 'too_many_attempts') return { text: tooManyAttemptsText(error.message), details };
+    const passphraseFile = error.code === 'invalid_passphrase_file' ? passphraseFileWords(error.message) : null;
+    if (passphraseFile) return { text: passphraseFile, details };
     // The other server answered "not now" (paused, its limit, its failure): not a refusal, and
     // nothing retries a join or an invitation by itself (a helper's UI check of the members' app).
     if (error.code === 'peer_refused' && (error.status >= 500 || error.status === 429)) {
