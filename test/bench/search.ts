@@ -10,7 +10,8 @@
  */
 import { join } from 'node:path';
 import { openDatabase } from '../../main/core/store/database.ts';
-import { SearchIndex, queryWords } from '../../main/core/rooms/search-index.ts';
+import { SearchIndex } from '../../main/core/rooms/search-index.ts';
+import { queryWords } from '../../main/core/rooms/search-words.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 import { percentile } from './bench-nodes.ts';
 

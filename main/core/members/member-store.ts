@@ -357,11 +357,7 @@ export class MemberStore {
     }
     this.checking.set(userId, 'confirm');
     try {
-      const account = userId.slice(1).split(':')[0]!;
-      const known = this.knownDevice(userId, device, now);
-      this.beginAttempt(account, device.address, now, known);
-      if (!(await verifyPassphrase(row.passphrase_hash, passphrase.slice(0, 1024)))) throw new HttpError(401, 'wrong_passphrase', 'the passphrase is not right');
-      this.limiter.succeed(account, device.address, now, known);
+      await this.checkUnderLimits(userId, row, passphrase, device, now, 'the passphrase is not right');
       this.confirmedAt.set(userId, now);
     } finally {
       this.checking.delete(userId);
@@ -373,12 +369,21 @@ export class MemberStore {
     // A weak new one is refused before the current one is checked (an Argon2id run: refused after
     // it, a weak one cost that run without counting as a change, again and again).
     await this.checkNewPassphrase(userId, next);
+    await this.checkUnderLimits(userId, row, current, device, now, 'the current passphrase is not right');
+    return this.setPassphrase(userId, row, null, { current }, next, device, now);
+  }
+
+  /**
+   * A signed-in member's passphrase checked (a change's current one, a confirmation) under the
+   * sign-in limits, as a sign-in is: counted before the (slow) check, against the account or the
+   * member's own known device and the address; a right one takes it back. 401 `wrong_passphrase`.
+   */
+  private async checkUnderLimits(userId: string, row: CredentialRow, passphrase: string, device: MemberDevice & { address: string }, now: number, wrong: string): Promise<void> {
     const account = userId.slice(1).split(':')[0]!;
     const known = this.knownDevice(userId, device, now);
     this.beginAttempt(account, device.address, now, known);
-    if (!(await verifyPassphrase(row.passphrase_hash, current.slice(0, 1024)))) throw new HttpError(401, 'wrong_passphrase', 'the current passphrase is not right');
+    if (!(await verifyPassphrase(row.passphrase_hash, passphrase.slice(0, 1024)))) throw new HttpError(401, 'wrong_passphrase', wrong);
     this.limiter.succeed(account, device.address, now, known);
-    return this.setPassphrase(userId, row, null, { current }, next, device, now);
   }
 
   /** Refuses a new passphrase people would guess (400 weak_passphrase). */

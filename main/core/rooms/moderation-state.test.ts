@@ -12,7 +12,7 @@ import { MAX_CLOCK_SKEW_MS } from './ordering.ts';
 import { mentions } from './read-markers.ts';
 import { BANNED_BACKLOG_GRACE_MS, bannedEventIsAbuse } from './room-bans.ts';
 import { RoomStore } from './room-store.ts';
-import { MAX_HIGHLIGHT_WORDS, escapeHtml, highlight, highlighter, queryWords } from './search-index.ts';
+import { MAX_HIGHLIGHT_WORDS, escapeHtml, highlight, highlighter, queryWords } from './search-words.ts';
 import { matchExpression } from './search-match.ts';
 
 let db: Db;

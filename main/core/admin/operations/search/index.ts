@@ -6,7 +6,7 @@ import type { AdminHandlers } from '../../../../../shared/contract/admin-operati
 import { badRequest, forbidden, notFound } from '../../../errors.ts';
 import type { NodeContext } from '../../../node-context.ts';
 import type { Running } from '../../../node/federation.ts';
-import { queryWords } from '../../../rooms/search-index.ts';
+import { queryWords } from '../../../rooms/search-words.ts';
 
 /**
  * How long a search waits for the index to take in what is stored (a rebuild after an upgrade)
