@@ -287,6 +287,25 @@ describe('our user joins a room hosted on the reference', () => {
     expect(room.members).toContainEqual(expect.objectContaining({ user_id: '@Ada:ref.test', membership: 'join' }));
   });
 
+  it('an event it serves with a depth far ahead (2^53 - 1), refused here, does not move the room\'s cursor past what it says next', async () => {
+    // Red team 2026-12-01: its `depth >` cursor jumped to the raw depth of whatever was served,
+    // although the event was refused (depth_in_future): nothing later was ever served again.
+    const cursor = () => queryNodeDb<{ since_depth: number }>(ours.dataDir, 'SELECT since_depth FROM reference_poll_cursors WHERE server_name = ? AND room_id = ?', 'ref.test', roomId)[0]!.since_depth;
+    const far = ref.signEnvelope({
+      event_id: `$far${Date.now()}:ref.test`, room_id: roomId, event_type: 'm.message', sender: '@Ada:ref.test', origin_server: 'ref.test',
+      origin_ts: Date.now(), content: { body: 'from the far future', guild_id: '4242', channel_id: '4242', message_id: 'far' }, depth: Number.MAX_SAFE_INTEGER, state_key: null,
+    });
+    ref.events.push(far);
+    const asked = () => ref.historyAsked.filter((room) => room === roomId).length;
+    const before = asked();
+    await eventually(async () => expect(asked()).toBeGreaterThanOrEqual(before + 3));
+    expect(cursor()).toBeLessThanOrEqual(Date.now());
+    const later = ref.say(roomId, 'Ada', 'still here');
+    expect(await shownMessage(ours, roomId, later.event_id)).toMatchObject({ body: 'still here' });
+    expect((await messagesOn(ours, roomId)).map((m) => m.body)).not.toContain('from the far future');
+    ref.events.splice(ref.events.indexOf(far), 1);
+  });
+
   it('sending into it is refused with an honest reason (it files remote chat into a duplicate guild)', async () => {
     const answer = await ours.admin('POST', `/rooms/${enc(roomId)}/messages`, { body: 'hi' });
     expect(answer.status).toBe(409);

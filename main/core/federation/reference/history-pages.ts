@@ -41,7 +41,12 @@ export async function takeDepthPage(c: PageContext, peer: string, roomId: string
     // checked again every round).
     if (typeof depth !== 'number' || !Number.isSafeInteger(depth) || depth <= cursor.since_depth) continue;
     const before = lastDepth;
-    if (depth > lastDepth) lastDepth = depth;
+    // The cursor moves with the page, but never beyond our clock (its depths are origin_ts): an
+    // event dated ahead (any server's, once its host took it) would otherwise move the cursor past
+    // every later event of the room for good, although it is refused here (depth_in_future). One
+    // a little ahead that was taken is served again until our clock passes it, and is known.
+    const reach = Math.min(depth, Date.now());
+    if (reach > lastDepth) lastDepth = reach;
     const origin = (raw as { origin_server?: unknown } | null)?.origin_server;
     if (origin === c.serverName()) continue; // our own events, as it stored them
     const outcome = await c.events.take(peer, roomId, raw, origin);
