@@ -479,10 +479,36 @@ describe('a reference guild with several channels: one room per channel', () => 
     expect((await ours.admin('POST', '/rooms/join', { room_id: guildRoom })).status).toBe(200);
     expect((await roomOf(randomRoom)).members).toContainEqual(expect.objectContaining({ user_id: '@owner:ours.test', membership: 'join' }));
     const before = chan.received.length;
-    expect((await ours.admin('POST', `/rooms/${enc(randomRoom)}/leave`, {})).status).toBe(200);
+    const left = await ours.admin('POST', `/rooms/${enc(randomRoom)}/leave`, {});
+    expect([left.status, left.body]).toEqual([200, { event_id: '', host_told: true }]);
     expect(chan.received.slice(before).map((r) => r.body)).toEqual(['{"origin_server":"ours.test","room_id":"!61:chan-ref.test","user_id":"@owner:ours.test"}']);
     expect(chan.joined.get(guildRoom)?.has('@owner:ours.test')).toBe(false);
     for (const room of [guildRoom, randomRoom]) expect((await roomOf(room)).members).toContainEqual(expect.objectContaining({ user_id: '@owner:ours.test', membership: 'leave' }));
+  });
+
+  it('leaving does not wait for its word: a server the owner blocked is sent nothing, one that refuses /leave does not keep our user in; the answer says it was not told', async () => {
+    // Red team 2026-12-01: /leave was called before leaving here, so a blocked server (nothing is
+    // sent to it) or one answering 500 kept our user in its room, polled and notified, for good.
+    const attempts: Array<[string, () => Promise<void>, () => Promise<void>]> = [
+      ['blocked', async () => void expect((await ours.admin('PUT', '/peers/chan-ref.test/trust', { mode: 'block', reason: 'checking' })).status).toBe(200),
+        async () => void expect((await ours.admin('PUT', '/peers/chan-ref.test/trust', { mode: 'allow' })).status).toBe(200)],
+      ['refusing', async () => void (chan.failLeaves = 500), async () => void (chan.failLeaves = null)],
+    ];
+    for (const [how, start, end] of attempts) {
+      expect((await ours.admin('POST', '/rooms/join', { room_id: guildRoom })).status, how).toBe(200);
+      await start();
+      try {
+        const before = chan.received.filter((r) => r.path.endsWith('/leave')).length;
+        const left = await ours.admin('POST', `/rooms/${enc(guildRoom)}/leave`, {});
+        expect([left.status, left.body.host_told], how).toEqual([200, false]);
+        expect(left.body.host_message, how).toMatch(/^You left the room here; chan-ref\.test was not told/);
+        for (const room of [guildRoom, randomRoom]) expect((await roomOf(room)).members, how).toContainEqual(expect.objectContaining({ user_id: '@owner:ours.test', membership: 'leave' }));
+        // Blocked: nothing sent; refusing: asked once.
+        expect(chan.received.filter((r) => r.path.endsWith('/leave')).length - before, how).toBe(how === 'blocked' ? 0 : 1);
+      } finally {
+        await end();
+      }
+    }
   });
 
   it('an event it signs with our derived channel room id is refused, and nothing is stored', async () => {

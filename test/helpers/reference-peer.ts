@@ -141,6 +141,8 @@ export class ReferencePeer {
   eventsInFlight = 0;
   /** When set, POST /event answers this status (a peer in trouble). */
   failPosts: number | null = null;
+  /** When set, POST /leave answers this status (a peer that refuses to let our user go). */
+  failLeaves: number | null = null;
   readonly pushLimit: { events: number; windowMs: number };
   /** Per (origin, window) POST /event counts (increment_window_counter counts refused ones too). */
   private readonly pushCounts = new Map<string, number>();
@@ -290,6 +292,7 @@ export class ReferencePeer {
     if (req.method === 'POST' && kind === 'event' && this.failPosts !== null) return this.error(res, this.failPosts, 'INTERNAL_ERROR', 'unavailable');
     if (req.method === 'POST' && kind) {
       this.received.push({ path: path!, body: raw, headers: req.headers });
+      if (kind === 'leave' && this.failLeaves !== null) return this.error(res, this.failLeaves, 'INTERNAL_ERROR', 'unavailable');
       if (!String(req.headers['content-type'] ?? '').startsWith('application/json')) {
         res.writeHead(415, { 'content-type': 'text/plain' });
         return void res.end('Expected request with `Content-Type: application/json`');

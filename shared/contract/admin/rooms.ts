@@ -72,7 +72,8 @@ export interface RoomOutputs {
   createRoom: { room_id: string };
   getRoom: RoomSummary & RoomActions & { members: RoomMember[] };
   inviteToRoom: { event_id: string };
-  leaveRoom: { event_id: string };
+  /** A room a reference hosts: whether its /leave reached it (`host_message` says why not, in words). */
+  leaveRoom: { event_id: string; host_told?: boolean; host_message?: string };
   joinRemoteRoom: { room_id: string };
   removeMember: { event_id: string };
   listBans: { bans: RoomBan[] };

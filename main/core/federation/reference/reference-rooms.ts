@@ -105,15 +105,17 @@ export class ReferenceRooms {
   }
 
   /**
-   * Our user leaves a room a reference hosts: its `/leave` RPC (the reference ignores
-   * m.member.leave: federation.rs:1678-1728). Membership is per guild there: leaving one of its
-   * channel rooms leaves the guild, and every channel room of it.
+   * Our user leaves a room a reference hosts: here first, then its `/leave` RPC (the reference
+   * ignores m.member.leave: federation.rs:1678-1728). Membership is per guild there: leaving one
+   * of its channel rooms leaves the guild, and every channel room of it. Leaving here does not wait
+   * for the host's word: a host the owner blocked is sent nothing, and one that refuses or cannot
+   * be reached does not keep our user in (a red team, 2026-12-01: both did). What the host was
+   * told comes back, in words when it was not.
    */
-  async leave(roomId: string, userId: string): Promise<void> {
+  async leave(roomId: string, userId: string): Promise<{ host_told: boolean; host_message?: string }> {
     const host = this.referenceHostOf(roomId);
-    if (!host) return;
+    if (!host) return { host_told: true };
     const guildRoom = guildRoomOf(roomId);
-    await this.call(host, LEAVE_PATH, referenceMembershipBody({ origin_server: this.server, room_id: guildRoom, user_id: userId }));
     const now = Date.now();
     await this.d.commit.run(() => {
       const member = {
@@ -124,6 +126,15 @@ export class ReferenceRooms {
       this.d.channels.applyToChannels(guildRoom, member, now);
       this.d.db.prepare('DELETE FROM reference_joins WHERE room_id = ? AND user_id = ?').run(guildRoom, userId);
     });
+    this.d.notifications.notify({ type: 'room', room_id: guildRoom, event_id: '', event_type: 'm.member.leave', sender: userId });
+    try {
+      await this.call(host, LEAVE_PATH, referenceMembershipBody({ origin_server: this.server, room_id: guildRoom, user_id: userId }));
+      return { host_told: true };
+    } catch (error) {
+      const message = (error as Error).message;
+      this.d.log.warn({ event: 'reference_leave_not_told', room_id: guildRoom, user_id: userId, host, reason: message }, 'left a room of a reference server here; the server was not told');
+      return { host_told: false, host_message: `You left the room here; ${host} was not told, so it may still list you there (${message})` };
+    }
   }
 
   private async call(host: string, path: string, body: string): Promise<unknown> {

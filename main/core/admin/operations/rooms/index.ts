@@ -94,8 +94,7 @@ export function roomOperations(node: NodeContext, running: Running): Pick<AdminH
       roomOrThrow(room_id);
       // A reference host takes no events from us: its /leave RPC is the leave.
       if (running.referenceRooms.referenceHostOf(room_id)) {
-        await running.referenceRooms.leave(room_id, userId);
-        return { event_id: '' };
+        return { event_id: '', ...(await running.referenceRooms.leave(room_id, userId)) };
       }
       const event = await running.rooms.send(room_id, 'm.member.leave', userId, userId, { membership: 'leave' });
       return { event_id: event.event_id };
