@@ -11,6 +11,7 @@ import { eventually } from './helpers/rooms.ts';
 import { queryNodeDb } from './helpers/inspect-db.ts';
 import { tempDir } from './helpers/temp-dir.ts';
 import { join } from 'node:path';
+import { generateKeyPairSync } from 'node:crypto';
 import { ensureSelfSignedCertificate } from '../main/core/tls/certificate.ts';
 
 let ours: InProcessNode;
@@ -521,6 +522,38 @@ describe('a reference guild with several channels: one room per channel', () => 
     expect(answer.status).toBeLessThan(500);
     expect((await messagesOf(randomRoom)).some((m) => m.body === 'forged')).toBe(false);
   });
+});
+
+describe('a reference serving a page of events signed with a key it does not serve, and its keys slowly', () => {
+  it('does not hold the node\'s shutdown: the page is left at its next event (each one waited for a key refetch)', async ({ nodes }) => {
+    // Red team 2026-12-01: each event of the page waited for its keys fetched again (answered after
+    // 11 s, past the 10 s between refetches), and the node's stop waited for the whole page: 30
+    // events, over five minutes (500 events and a slower answer: hours).
+    const slow = await nodes.referencePeer({ serverName: 'slow-ref.test', allowedGuilds: ['71'] });
+    slow.guilds.set('71', 'Slow');
+    const roomId = '!71:slow-ref.test';
+    const node = await nodes.inProcess('stopper.test', { config: { referencePollIntervalMs: 150 } });
+    expect((await node.admin('POST', '/peers', { endpoint: slow.url, key_id: slow.keyId, public_key: slow.publicKeyHex })).status).toBe(200);
+    await slow.addServer('stopper.test', 'stopper.test', `${node.started.federation_url!}/_paracord/federation/v1`);
+    slow.memberJoin(roomId, 'Ada');
+    const { privateKey: notServed } = generateKeyPairSync('ed25519');
+    for (let i = 0; i < 30; i++) {
+      const ts = Date.now() + i;
+      slow.events.push(slow.signEnvelope({
+        event_id: `$${slow.nextId()}:slow-ref.test`, room_id: roomId, event_type: 'm.message', sender: '@Ada:slow-ref.test', origin_server: 'slow-ref.test', origin_ts: ts,
+        content: { body: `wrongly signed ${i}`, msgtype: 'm.text', guild_id: '71', channel_id: '71', message_id: `9${i}` }, depth: ts, state_key: null,
+      }, notServed));
+    }
+    slow.keysDelayMs = 11_000;
+    const asked = slow.keysAsked;
+    expect((await node.admin('POST', '/rooms/join', { room_id: roomId })).status).toBe(200);
+    // The page's first event waits for a refetch of its keys.
+    await eventually(async () => expect(slow.keysAsked).toBeGreaterThan(asked));
+    const stopping = Date.now();
+    await node.node.stop();
+    // At most the refetch under way (its deadline 10 s), not the page's 30.
+    expect(Date.now() - stopping).toBeLessThan(25_000);
+  }, 90_000);
 });
 
 describe('its key replaced behind the same key id (ed25519:auto)', () => {

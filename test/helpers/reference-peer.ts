@@ -141,6 +141,9 @@ export class ReferencePeer {
   eventsInFlight = 0;
   /** When set, POST /event answers this status (a peer in trouble). */
   failPosts: number | null = null;
+  /** GET /keys answers after this long (a peer that answers slowly); how often it was asked. */
+  keysDelayMs = 0;
+  keysAsked = 0;
   /** When set, POST /leave answers this status (a peer that refuses to let our user go). */
   failLeaves: number | null = null;
   readonly pushLimit: { events: number; windowMs: number };
@@ -256,6 +259,8 @@ export class ReferencePeer {
       return this.reply(res, 200, { domain: this.domain, enabled: true, federation_endpoint: '/_paracord/federation/v1', server_name: this.serverName, version: 'federation-v1' });
     }
     if (req.method === 'GET' && path === '/_paracord/federation/v1/keys') {
+      this.keysAsked++;
+      if (this.keysDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.keysDelayMs));
       // F:730-761: unsigned, no algorithm; valid_until stale.
       const own = { key_id: this.keyId, public_key: this.publicKeyHex, server_name: this.serverName, valid_until: this.keyValidUntil };
       const other = (k: { key_id: string; public_key: string }) => ({ ...k, server_name: this.serverName, valid_until: this.keyValidUntil });

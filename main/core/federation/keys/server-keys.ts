@@ -39,6 +39,8 @@ import { settlesWithin } from '../../util/settles-within.ts';
 export type { ServerKeyRow, RelayedKeyRow };
 
 const MIN_REFETCH_MS = 10_000;
+/** How long a reference's keys fetched again after a failed signature may take (discovery and the document together). */
+const REFETCH_DEADLINE_MS = 10_000;
 const ORIGIN_DEADLINE_WITH_FALLBACK_MS = 2_000;
 const NEGATIVE_TTL_MS = 5 * 60_000;
 /** The Retry-After for a relaying host's key cache that could not be read (relayed-keys.ts reads it at most once per 10 s). */
@@ -432,7 +434,8 @@ export class ServerKeys {
     if (last !== undefined && now - last < MIN_REFETCH_MS) return false;
     this.lastFailureFetch.set(serverName, now);
     this.lastFetch.set(serverName, now);
-    const task = (this.inFlight.get(serverName) ?? this.settled(serverName, now, this.fetchAndStore(serverName, now))).then(() => undefined);
+    // Within its own deadline: an event waits for it, and a peer answering slowly held each of a page's events for a minute.
+    const task = (this.inFlight.get(serverName) ?? this.settled(serverName, now, this.fetchAndStore(serverName, now, REFETCH_DEADLINE_MS))).then(() => undefined);
     await task.catch((error: Error) => {
       warnLimited(this.log, `keys_fetch_failed ${serverName}`, { event: 'keys_fetch_failed', server: serverName, error: error.message }, 'could not refetch the keys of a reference server');
     });

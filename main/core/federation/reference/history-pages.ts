@@ -17,11 +17,17 @@ export interface CursorRow {
   last_error: string | null;
 }
 
-/** What taking a page needs: the database (its cursors), our server's name, the events' checks. */
+/** What taking a page needs: the database (its cursors), our server's name, the events' checks, whether the poller is stopping. */
 export interface PageContext {
   db: Db;
   serverName: () => string;
   events: PolledEvents;
+  /**
+   * True once the node stops: the page is left before its next event, its cursor after the last
+   * one taken (a hostile peer's page of 500 events, each waiting for a key refetch it answers
+   * slowly, held shutdown for hours: a red team, 2026-12-01).
+   */
+  stopping: () => boolean;
 }
 
 /**
@@ -35,7 +41,9 @@ export async function takeDepthPage(c: PageContext, peer: string, roomId: string
   let halted: string | null = null;
   let offered = 0;
   let taken = 0;
+  let stopped = false;
   for (const raw of events) {
+    if ((stopped = c.stopping())) break;
     const depth = (raw as { depth?: unknown } | null)?.depth;
     // Not what was asked (`depth >` the cursor): not checked at all (served again, it would be
     // checked again every round).
@@ -62,7 +70,7 @@ export async function takeDepthPage(c: PageContext, peer: string, roomId: string
       break;
     }
   }
-  const full = events.length >= limit && halted === null;
+  const full = events.length >= limit && halted === null && !stopped;
   const nextDepth = full && lastDepth - 1 > cursor.since_depth ? lastDepth - 1 : lastDepth;
   c.db
     .prepare('UPDATE reference_poll_cursors SET since_depth = MAX(since_depth, ?), failures = 0, next_at = 0, last_error = ? WHERE server_name = ? AND room_id = ?')
@@ -83,7 +91,9 @@ export async function takeCursorPage(c: PageContext, peer: string, roomId: strin
   const asked: HistoryPosition = { depth: cursor.since_depth, event_id: cursor.since_event_id };
   let last: HistoryPosition = asked;
   let halted: string | null = null;
+  let stopped = false;
   for (const raw of events) {
+    if ((stopped = c.stopping())) break;
     const position = positionOf(raw);
     // Not after the cursor asked from: not what was asked, not checked (served again and again,
     // it would be checked every page).
@@ -103,7 +113,7 @@ export async function takeCursorPage(c: PageContext, peer: string, roomId: strin
   }
   // Past every event it served (its own cursor stays behind none of them, honestly): the same
   // events cannot be served again.
-  const target = halted === null ? (isAfter(last, next) ? last : next) : last;
+  const target = halted === null && !stopped ? (isAfter(last, next) ? last : next) : last;
   const moved = isAfter(target, { depth: cursor.since_depth, event_id: cursor.since_event_id });
   c.db.transaction(() => {
     c.db

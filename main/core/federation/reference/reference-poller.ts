@@ -80,7 +80,7 @@ export class ReferencePoller {
   constructor(deps: ReferencePollerDeps) {
     this.d = deps;
     this.events = new PolledEvents({ ingest: deps.ingest, log: deps.log, keyChangePending: deps.keyChangePending });
-    this.pages = { db: deps.db, serverName: () => this.server, events: this.events };
+    this.pages = { db: deps.db, serverName: () => this.server, events: this.events, stopping: () => this.abort.signal.aborted };
   }
 
   private get server(): string {
