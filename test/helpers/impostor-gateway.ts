@@ -33,12 +33,17 @@
  * (AddAnyPortMapping: the port asked for), and names as its external address a text that is no
  * address (with a terminal escape in it).
  *
+ * `ssdp-taker GATEWAY OTHER`: another host of the link (OTHER, not the gateway) that answers each
+ * SSDP search from OTHER as an IGDv2 device at http://OTHER:5000/rootDesc.xml, serves that
+ * description, takes every port mapping and names 100.64.9.9 as its external address: a device
+ * that is not the home's router (a mesh node, a second router, a hostile host).
+ *
  * `http ADDRESS PORT`: serves an IGDv2 description at /rootDesc.xml (its WANIPConnection:2 control
  * URL on itself) and answers every SOAP call with a UPnP fault; prints `{"request": "METHOD PATH"}`
  * for each request.
  *
  * Usage: node impostor-gateway.ts pmp GATEWAY OTHER [GRANT] | ssdp GATEWAY ELSEWHERE | ssdp-from OTHER GATEWAY
- *   | ssdp-redirect GATEWAY TARGET COPIES | ssdp-garbage GATEWAY | ssdp-crowd GATEWAY OTHER N [at-gateway] | http ADDRESS PORT
+ *   | ssdp-redirect GATEWAY TARGET COPIES | ssdp-garbage GATEWAY | ssdp-crowd GATEWAY OTHER N [at-gateway] | ssdp-taker GATEWAY OTHER | http ADDRESS PORT
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { createServer } from 'node:http';
@@ -63,7 +68,7 @@ const soapAnswer = (action: string, fields: string) => `<?xml version="1.0"?>
  * that URL), a fault for every SOAP call (or, `garbage`, every mapping taken and an external
  * address that is no address), each request said.
  */
-function serveDescription(address: string, port: number, options: { redirectTo?: string; garbage?: boolean } = {}): Promise<void> {
+function serveDescription(address: string, port: number, options: { redirectTo?: string; garbage?: boolean; external?: string } = {}): Promise<void> {
   const server = createServer((req, res) => {
     say({ request: `${req.method} ${req.url}` });
     let body = '';
@@ -75,13 +80,13 @@ function serveDescription(address: string, port: number, options: { redirectTo?:
         res.end();
         return;
       }
-      if (!description && options.garbage) {
+      if (!description && (options.garbage || options.external)) {
         const action = /#(\w+)"?$/.exec(String(req.headers.soapaction ?? ''))?.[1] ?? '';
         const asked = /<NewExternalPort>(\d+)</.exec(body)?.[1] ?? '0';
         res.writeHead(200, { 'content-type': 'text/xml; charset="utf-8"' });
         say({ action, protocol: /<NewProtocol>([^<]*)</.exec(body)?.[1] ?? null });
         res.end(action === 'GetExternalIPAddress'
-          ? soapAnswer(action, '<NewExternalIPAddress>\u001b[2Jnot an address</NewExternalIPAddress>')
+          ? soapAnswer(action, `<NewExternalIPAddress>${options.external ?? '\u001b[2Jnot an address'}</NewExternalIPAddress>`)
           : soapAnswer(action, `<NewReservedPort>${asked}</NewReservedPort>`));
         return;
       }
@@ -167,9 +172,25 @@ if (mode === 'pmp') {
     resolve();
   }));
   say({ ready: true });
+} else if (mode === 'ssdp-taker') {
+  const [gateway, other] = args as [string, string];
+  await serveDescription(other, 5000, { external: '100.64.9.9' });
+  const ssdp = createSocket({ type: 'udp4', reuseAddr: true });
+  const sender = await bound(other, 0);
+  const location = `http://${other}:5000/rootDesc.xml`;
+  ssdp.on('message', (message, from) => {
+    if (!message.toString('latin1').startsWith('M-SEARCH')) return;
+    const answer = `HTTP/1.1 200 OK\r\nCACHE-CONTROL: max-age=1800\r\nST: ${IGD2}\r\nUSN: uuid:taker::${IGD2}\r\nEXT:\r\nLOCATION: ${location}\r\n\r\n`;
+    sender.send(answer, from.port, from.address, () => say({ sent: location, to: `${from.address}:${from.port}` }));
+  });
+  await new Promise<void>((resolve) => ssdp.bind(1900, () => {
+    ssdp.addMembership('239.255.255.250', gateway);
+    resolve();
+  }));
+  say({ ready: true });
 } else if (mode === 'http') {
   await serveDescription(args[0]!, Number(args[1]));
   say({ ready: true });
 } else {
-  throw new Error(`usage: impostor-gateway.ts pmp GATEWAY OTHER [GRANT] | ssdp GATEWAY ELSEWHERE | ssdp-from OTHER GATEWAY | ssdp-redirect GATEWAY TARGET COPIES | ssdp-garbage GATEWAY | ssdp-crowd GATEWAY OTHER N [at-gateway] | http ADDRESS PORT (not ${mode})`);
+  throw new Error(`usage: impostor-gateway.ts pmp GATEWAY OTHER [GRANT] | ssdp GATEWAY ELSEWHERE | ssdp-from OTHER GATEWAY | ssdp-redirect GATEWAY TARGET COPIES | ssdp-garbage GATEWAY | ssdp-crowd GATEWAY OTHER N [at-gateway] | ssdp-taker GATEWAY OTHER | http ADDRESS PORT (not ${mode})`);
 }

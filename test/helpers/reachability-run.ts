@@ -4,8 +4,8 @@
  *  - `pinhole ADDRESS PORT [TTL_MS [DESCRIPTION_URL]]`: Ipv6Pinhole (main/core/reachability/ipv6-pinhole.ts)
  *    opens a pinhole to ADDRESS:PORT (test/ipv6-pinhole.test.ts), at the router described at
  *    DESCRIPTION_URL when given;
- *  - `port-mapper upnp|pmp PORT [TTL_MS [DESCRIPTION_URL]]`: PortMapper (main/core/reachability/port-mapping.ts)
- *    maps PORT with that method (test/port-mapping.test.ts), with UPnP at the router described at
+ *  - `port-mapper upnp|pmp|upnp,pmp PORT [TTL_MS [DESCRIPTION_URL]]`: PortMapper (main/core/reachability/port-mapping.ts)
+ *    maps PORT with that method (or those, in that order) (test/port-mapping.test.ts), with UPnP at the router described at
  *    DESCRIPTION_URL when given (else the one SSDP finds).
  * It prints the result as one JSON line, then answers `status` lines with the component's state
  * ({"pinhole": …} or {"mapping": …}; the component renews a short lease by itself meanwhile),
@@ -39,7 +39,7 @@ async function component(): Promise<Component> {
     const [method, port, ttl, descriptionUrl] = args;
     const { PortMapper } = await import('../../main/core/reachability/port-mapping.ts');
     let renewed = 0;
-    const mapper = new PortMapper(thread, { methods: [method as 'upnp' | 'pmp'], ...(ttl ? { ttlMs: Number(ttl) } : {}), ...(descriptionUrl ? { upnpDescriptionUrl: descriptionUrl } : {}), onRenewed: () => renewed++ });
+    const mapper = new PortMapper(thread, { methods: method!.split(',') as Array<'upnp' | 'pmp'>, ...(ttl ? { ttlMs: Number(ttl) } : {}), ...(descriptionUrl ? { upnpDescriptionUrl: descriptionUrl } : {}), onRenewed: () => renewed++ });
     return { open: () => mapper.map(Number(port)), status: () => ({ mapping: mapper.mapping, renewed }), remove: () => mapper.remove() };
   }
   throw new Error(`usage: reachability-run.ts pinhole ADDRESS PORT [TTL_MS [DESCRIPTION_URL]] | port-mapper upnp|pmp PORT [TTL_MS [DESCRIPTION_URL]] (not ${kind})`);

@@ -178,6 +178,35 @@ ${impostor.output()}`).toMatchObject({ ok: true, mapping: { protocol: 'nat-pmp',
     expect(mapped.error, all).toContain('UPnP-IGD: Code 606 - Action not authorized');
   }, 60_000);
 
+  it('a device that is not the gateway taking the mapping over UPnP does not keep NAT-PMP at the gateway from being asked: the gateway\'s mapping is kept, the other taken back', async () => {
+    // Red team 2026-12-01: the first device answering UPnP (a mesh node, a second router, a hostile
+    // host) took the mapping and NAT-PMP was never asked; the self-test then failed, the mapping was
+    // removed, and the node went to pull mode at every test while that device answered.
+    execFileSync('ip', ['-n', router.router, 'addr', 'replace', `${ROUTER_LAN_SECOND}/24`, 'dev', `ri-${router.id}`]);
+    const gateway = inNamespace(router.router, [join(REPO_ROOT, 'test/helpers/impostor-gateway.ts'), 'pmp', ROUTER_LAN, ROUTER_WAN]);
+    const taker = inNamespace(router.router, [join(REPO_ROOT, 'test/helpers/impostor-gateway.ts'), 'ssdp-taker', ROUTER_LAN, ROUTER_LAN_SECOND]);
+    let run: ReturnType<typeof inNamespace> | null = null;
+    try {
+      for (const host of [gateway, taker]) expect(JSON.parse(await host.next())).toEqual({ ready: true });
+      run = inNamespace(router.lan, [join(REPO_ROOT, 'test/helpers/reachability-run.ts'), 'port-mapper', 'upnp,pmp', '7465']);
+      const mapped = JSON.parse(await run.next());
+      const all = `${run.output()}\n${gateway.output()}\n${taker.output()}`;
+      const actions = taker.output().split('\n').filter((l) => l.startsWith('{"action"')).map((l) => JSON.parse(l) as { action: string });
+      // The other device took it first (before: kept, and NAT-PMP never asked)…
+      expect(actions[0], all).toEqual({ action: 'AddAnyPortMapping', protocol: 'TCP' });
+      // …the gateway was asked by NAT-PMP, and its mapping is the one kept…
+      expect(mapped, all).toMatchObject({ ok: true, mapping: { protocol: 'nat-pmp', external_address: ROUTER_WAN, external_port: 7465, internal_address: LAN_NODE } });
+      // …and the other device's was taken back.
+      expect(actions.slice(1), all).toContainEqual({ action: 'DeletePortMapping', protocol: 'TCP' });
+      run.child.stdin!.write('remove\n');
+      expect(JSON.parse(await run.next())).toEqual({ removed: true });
+    } finally {
+      if (run) await stopChild(run.child);
+      await stopChild(taker.child);
+      await stopChild(gateway.child);
+    }
+  }, 60_000);
+
   it('a NAT-PMP gateway that grants a shorter lease than asked: the mapping ends when the gateway said', async () => {
     const impostor = inNamespace(router.router, [join(REPO_ROOT, 'test/helpers/impostor-gateway.ts'), 'pmp', ROUTER_LAN, ROUTER_WAN, '30']);
     let run: ReturnType<typeof inNamespace> | null = null;

@@ -140,7 +140,7 @@ export class PortMapper {
     const methods = this.options.methods ?? ['upnp', 'pmp'];
     // 1. UPnP-IGD, 2. NAT-PMP / PCP at the default gateway (each in a worker of its own: one that
     // ended on a hostile answer leaves the other method its chance).
-    for (const method of methods) {
+    const ask = async (method: 'upnp' | 'pmp') => {
       const made = await this.thread.ask('map', {
         ...common,
         method,
@@ -150,7 +150,23 @@ export class PortMapper {
       if (!made.ok) {
         problems.push(`${method === 'upnp' ? 'UPnP-IGD' : 'NAT-PMP'}: ${made.error}`);
         if (made.error === UNREADABLE_ANSWER) this.options.log?.warn({ event: 'port_mapping_answer_unreadable', method }, 'an answer to the port-mapping request could not be read (its thread ended; the node is not affected)');
-        continue;
+      }
+      return made;
+    };
+    for (const method of methods) {
+      let made = await ask(method);
+      if (!made.ok) continue;
+      // A UPnP device that is not our default gateway (another device of the home answered, a mesh
+      // node, a second router, a hostile host): NAT-PMP at the gateway is asked too, and the
+      // gateway's mapping preferred; the other device's is taken back. Before, any device answering
+      // UPnP kept NAT-PMP from ever being asked (a red team, 2026-12-01).
+      if (method === 'upnp' && !made.value.at_default_gateway && methods.includes('pmp')) {
+        const atGateway = await ask('pmp');
+        if (atGateway.ok) {
+          const { gateway: other, lease_ms: _lease, at_default_gateway: _at, ...elsewhere } = made.value;
+          await this.unmap(other, { ...elsewhere, expires_at: 0 });
+          made = atGateway;
+        }
       }
       const { gateway, lease_ms: granted, at_default_gateway: atDefaultGateway, ...mapping } = made.value;
       this.gateway = gateway;
