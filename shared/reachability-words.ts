@@ -14,7 +14,8 @@ export function reachabilitySummary(state: Reachability, port: number | null): s
   if (state.reachable === true) {
     const over = familyWords(state.families);
     const through = [
-      ...(state.mapping ? [`the router's automatic port mapping, ${state.mapping.external_address}:${state.mapping.external_port}`] : []),
+      // The mapping (IPv4) is named unless IPv4 was tried and did not reach the node.
+      ...(state.mapping && state.families?.ipv4 !== false ? [`the router's automatic port mapping, ${state.mapping.external_address}:${state.mapping.external_port}`] : []),
       // The pinhole is named only when IPv6 is what reached the node.
       ...(state.pinhole && state.families?.ipv6 === true ? [`the router's IPv6 pinhole`] : []),
     ];

@@ -94,7 +94,7 @@ export class MappingKeeper {
    * again). Returns the words to add to the result's error when it was removed, else null.
    */
   async judge(result: CheckResult): Promise<string | null> {
-    const removed = await this.early.judge(result.reachable, this.mapper.mapping);
+    const removed = await this.early.judge(ipv4Verdict(result), this.mapper.mapping);
     return removed ? `A port mapping was made at start (${describe(removed)}) but did not help, so it was removed.` : null;
   }
 
@@ -120,6 +120,11 @@ export class MappingKeeper {
     if (again === null) {
       await this.mapper.remove();
       return null;
+    }
+    // Reached over IPv6 only: the mapping (IPv4) did not help, the node is reachable all the same.
+    if (again.reachable && ipv4Verdict(again) === false) {
+      await this.mapper.remove();
+      return { result: again, failedTwice: false };
     }
     if (again.reachable) {
       this.deps.log.info({ event: 'reachable_through_mapping', external: `${mapped.mapping.external_address}:${mapped.mapping.external_port}` }, 'reachable through the router\'s port mapping');
@@ -170,4 +175,13 @@ export class MappingKeeper {
 
 function describe(m: MappingInfo): string {
   return `${m.protocol} ${m.external_address}:${m.external_port}`;
+}
+
+/**
+ * What a self-test says of the IPv4 mapping: the IPv4 part of it when the peer told which families
+ * reached us (one that reached us over IPv6 alone says nothing good of it: a red team, 2026-12-01,
+ * found such a mapping kept and named), else the whole verdict (older peers tell no families).
+ */
+function ipv4Verdict(result: CheckResult): boolean | null {
+  return result.families ? result.families.ipv4 : result.reachable;
 }
