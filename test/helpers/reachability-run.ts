@@ -9,6 +9,7 @@
  *    DESCRIPTION_URL when given (else the one SSDP finds).
  * It prints the result as one JSON line, then answers `status` lines with the component's state
  * ({"pinhole": …} or {"mapping": …}; the component renews a short lease by itself meanwhile),
+ * `open-twice` lines by asking for it twice at once and printing both answers (a JSON array),
  * `remove-stay` lines by removing it and printing {"removed": true} while the process runs on (what
  * was under way may still end), and on any other line (or the end of stdin) removes it, prints
  * {"removed": true} and exits.
@@ -52,6 +53,11 @@ const lines = createInterface({ input: process.stdin });
 for await (const line of lines) {
   if (line === 'status') {
     process.stdout.write(JSON.stringify(running.status()) + '\n');
+    continue;
+  }
+  if (line === 'open-twice') {
+    // Two requests at once (a test asked for while the start's request runs): both answers.
+    process.stdout.write(JSON.stringify(await Promise.all([running.open(), running.open()])) + '\n');
     continue;
   }
   if (line === 'remove-stay') {

@@ -207,6 +207,33 @@ ${impostor.output()}`).toMatchObject({ ok: true, mapping: { protocol: 'nat-pmp',
     }
   }, 60_000);
 
+  it('two requests for a mapping at once make one: the second shares the first\'s answer', async () => {
+    // Red team 2026-12-01: a test asked for during a network change's removal ran its own request
+    // beside the start's; two mappings were made, and the first stayed on the router for its lease.
+    execFileSync('ip', ['-n', router.router, 'addr', 'replace', `${ROUTER_LAN_SECOND}/24`, 'dev', `ri-${router.id}`]);
+    const taker = inNamespace(router.router, [join(REPO_ROOT, 'test/helpers/impostor-gateway.ts'), 'ssdp-taker', ROUTER_LAN, ROUTER_LAN_SECOND]);
+    let run: ReturnType<typeof inNamespace> | null = null;
+    try {
+      expect(JSON.parse(await taker.next())).toEqual({ ready: true });
+      run = inNamespace(router.lan, [join(REPO_ROOT, 'test/helpers/reachability-run.ts'), 'port-mapper', 'upnp', '7466']);
+      expect(JSON.parse(await run.next()), run.output()).toMatchObject({ ok: true });
+      run.child.stdin!.write('remove-stay\n');
+      expect(JSON.parse(await run.next())).toEqual({ removed: true });
+      const adds = () => taker.output().split('\n').filter((l) => l === JSON.stringify({ action: 'AddAnyPortMapping', protocol: 'TCP' })).length;
+      const before = adds();
+      run.child.stdin!.write('open-twice\n');
+      const [first, second] = JSON.parse(await run.next()) as Array<{ ok: boolean; mapping: unknown }>;
+      const all = `${run.output()}\n${taker.output()}`;
+      expect(first, all).toMatchObject({ ok: true });
+      expect(second, all).toEqual(first);
+      // (Before: 2.)
+      expect(adds() - before, all).toBe(1);
+    } finally {
+      if (run) await stopChild(run.child);
+      await stopChild(taker.child);
+    }
+  }, 60_000);
+
   it('a NAT-PMP gateway that grants a shorter lease than asked: the mapping ends when the gateway said', async () => {
     const impostor = inNamespace(router.router, [join(REPO_ROOT, 'test/helpers/impostor-gateway.ts'), 'pmp', ROUTER_LAN, ROUTER_WAN, '30']);
     let run: ReturnType<typeof inNamespace> | null = null;

@@ -73,6 +73,8 @@ export class PortMapper {
   private current: MappingInfo | null = null;
   /** A map() under way: an overtaken renewal's take-back must not remove the port it is making. */
   private mappingUnderWay = 0;
+  /** The mapping request under way, shared by every caller meanwhile. */
+  private asking: Promise<{ ok: true; mapping: MappingInfo } | { ok: false; error: string }> | null = null;
   /** A late renewal's take-back put off while a map() was under way: done once it settles, unless it holds that very port. */
   private putOffTakeBack: { gateway: GatewayRef; mapping: MappingInfo } | null = null;
   /** A late renewal's take-back under way: a map() waits for it (it could remove the port being mapped). */
@@ -104,8 +106,21 @@ export class PortMapper {
    * Maps `port` (TCP) on the first gateway that agrees; the error in plain words when none does.
    * The external port is the same number when the router allows it.
    */
-  async map(port: number): Promise<{ ok: true; mapping: MappingInfo } | { ok: false; error: string }> {
-    if (this.current) return { ok: true, mapping: this.current };
+  map(port: number): Promise<{ ok: true; mapping: MappingInfo } | { ok: false; error: string }> {
+    if (this.current) return Promise.resolve({ ok: true, mapping: this.current });
+    // One request at a time: a second caller meanwhile (a test asked for during a network change's
+    // removal, beside the start's request) shares its answer. Two made two mappings, and the
+    // second's renewal timer replaced the first's, whose mapping stayed on the router for its
+    // lease (a red team, 2026-12-01).
+    if (this.asking) return this.asking;
+    const asking = this.mapFresh(port).finally(() => {
+      if (this.asking === asking) this.asking = null;
+    });
+    this.asking = asking;
+    return asking;
+  }
+
+  private async mapFresh(port: number): Promise<{ ok: true; mapping: MappingInfo } | { ok: false; error: string }> {
     this.mappingUnderWay++;
     let result: Awaited<ReturnType<PortMapper['mapOnce']>> = { ok: false, error: 'not asked' };
     try {
