@@ -89,6 +89,19 @@ export function classifyAddress(ip: string): { class: AddressClass; range: strin
   return { class: 'forbidden', range, canonical };
 }
 
+/**
+ * Whether a listen address is this machine's loopback only (a node listening there cannot be
+ * reached through the router: no port mapping is asked for). Any spelling: 127.0.0.0/8, ::1 and
+ * its long forms, bracketed or not, ::ffff:127.0.0.1, localhost and its kin, in any case (a regex
+ * of three spellings took `[0:0:0:0:0:0:0:1]` and `LOCALHOST` for addresses the router can reach:
+ * a red team, 2026-12-01).
+ */
+export function isLoopbackHost(host: string): boolean {
+  const name = host.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1').replace(/\.$/, '');
+  if (isIP(name)) return classifyAddress(name).class === 'loopback';
+  return name === 'localhost' || name.endsWith('.localhost') || name === 'ip6-localhost' || name === 'ip6-loopback';
+}
+
 export class AddressRefusedError extends Error {
   /** Refused by the policy (an address we never connect to), not for want of an address (DNS answered none). */
   readonly byPolicy: boolean;

@@ -1,6 +1,6 @@
 import type { NetworkInterfaceInfo } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { AddressPolicy, classifyAddress } from './address-policy.ts';
+import { AddressPolicy, classifyAddress, isLoopbackHost } from './address-policy.ts';
 import { RouterAddresses, homeAddressCheck } from './home-addresses.ts';
 
 const iface = (address: string, cidr: string, internal = false): NetworkInterfaceInfo =>
@@ -99,5 +99,16 @@ describe('this machine, as the address policy sees it', () => {
     expect(classifyAddress('fd20:ce::254').class).toBe('metadata');
     expect(classifyAddress('::ffff:127.0.0.1').class).toBe('loopback');
     expect(classifyAddress('2a01:4f8::1').class).not.toBe('forbidden');
+  });
+});
+
+describe('a listen address on loopback only, in any spelling', () => {
+  it('is loopback: no port mapping is asked for it', () => {
+    for (const host of ['127.0.0.1', '127.1.2.3', '::1', '[::1]', '0:0:0:0:0:0:0:1', '[0:0:0:0:0:0:0:1]', '::ffff:127.0.0.1', 'localhost', 'LOCALHOST', 'localhost.', 'ip6-localhost', 'node.localhost']) {
+      expect(isLoopbackHost(host), host).toBe(true);
+    }
+    for (const host of ['0.0.0.0', '::', '[::]', '10.0.0.2', '192.168.1.5', 'fe80::1', 'example.test', 'localhost.example']) {
+      expect(isLoopbackHost(host), host).toBe(false);
+    }
   });
 });

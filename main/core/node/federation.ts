@@ -8,6 +8,7 @@ import type { Server } from 'node:http';
 import type Koa from 'koa';
 import type { Middleware } from 'koa';
 import { createFederationApp } from '../federation/federation-app.ts';
+import { isLoopbackHost } from '../federation/address-policy.ts';
 import { BATCH_CAPABILITY, DESTINATION_BINDING_CAPABILITY, LARGE_BATCH_CAPABILITY, MAILBOX_CAPABILITY, MAILBOX_REFUSALS_CAPABILITY, MAILBOX_WAITING_CAPABILITY, OWN_EVENTS_CAPABILITY, PULL_HELD_CAPABILITY, PULL_REFUSALS_CAPABILITY } from '../federation/paths.ts';
 import { DEFAULT_MAILBOX_QUOTA } from '../mailbox/mailbox-store.ts';
 import { readRestoredMark, writeRestoredMark } from '../backup/restored-mark.ts';
@@ -224,7 +225,7 @@ function buildReachability(s: Services, id: Identity, parts: RoomParts, listener
     neverReached: (server) => s.pull.unreachedReason(server) !== null,
     mailboxSources: s.currentMailboxes,
     // A node listening on loopback only cannot be reached through the router: no mapping then.
-    portMapping: !(config.noPortMapping ?? false) && !/^(127\.|::1$|localhost$)/.test(listener.host),
+    portMapping: !(config.noPortMapping ?? false) && !isLoopbackHost(listener.host),
     listenHost: listener.host,
     ...(config.reachabilityWatchSeconds !== undefined ? { watchSeconds: config.reachabilityWatchSeconds } : {}),
     ...(config.reachabilityConfirmSeconds !== undefined ? { confirmSeconds: config.reachabilityConfirmSeconds } : {}),
