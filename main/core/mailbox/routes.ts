@@ -20,6 +20,7 @@
  */
 import Router from '../http/router.ts';
 import { z } from 'zod';
+import { wholeNumber } from '../../../shared/contract/whole-number.ts';
 import { HEX_SIGNATURE, KEY_ID, isServerName } from '../../../shared/identifiers.ts';
 import { formatZodError } from '../admin/format-zod-error.ts';
 import { HttpError, badRequest, forbidden, notFound } from '../errors.ts';
@@ -63,7 +64,7 @@ export const DEFAULT_DEPOSIT_LIMIT: RateLimit = { per_second: 50, burst: 3000 };
 
 const querySchema = z.strictObject({
   cursor: z.union([z.literal(''), cursorSchema]).optional().transform((c) => (c === '' || c === undefined ? 0 : c)),
-  limit: z.coerce.number().int().min(1).max(MAX_MAILBOX_ITEMS).default(MAX_MAILBOX_ITEMS),
+  limit: wholeNumber(1, MAX_MAILBOX_ITEMS).default(MAX_MAILBOX_ITEMS),
 });
 /**
  * An ack's refusals (`refused`, capability MAILBOX_REFUSALS_CAPABILITY): events of carried items

@@ -1,5 +1,6 @@
 import Router from '../http/router.ts';
 import { z } from 'zod';
+import { wholeNumber } from '../../../shared/contract/whole-number.ts';
 import { badRequest, forbidden, notFound } from '../errors.ts';
 import { formatZodError } from '../admin/format-zod-error.ts';
 import { parseJsonBody } from '../http/read-body.ts';
@@ -34,7 +35,7 @@ const MAX_RESIGNED_PER_ACK = 100;
 export const cursorSchema = z.union([z.string().regex(/^[0-9]{1,15}$/, 'cursor must be a number from a previous pull'), z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)]).transform(Number);
 const querySchema = z.strictObject({
   cursor: z.union([z.literal(''), cursorSchema]).optional().transform((c) => (c === '' || c === undefined ? 0 : c)),
-  limit: z.coerce.number().int().min(1).max(MAX_PULL_EVENTS).default(MAX_PULL_EVENTS),
+  limit: wholeNumber(1, MAX_PULL_EVENTS).default(MAX_PULL_EVENTS),
 });
 /**
  * An ack's refusals (`refused`, capability PULL_REFUSALS_CAPABILITY): events of the acknowledged

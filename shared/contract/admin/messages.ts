@@ -3,6 +3,7 @@
  * Part of the admin contract (shared/contract/admin-operations.ts).
  */
 import { z } from 'zod';
+import { wholeNumber } from '../whole-number.ts';
 import { atMostCodePoints, isSafeReactionKey } from '../../identifiers.ts';
 import { actingUser, eventId, roomId, type MemberUse } from './schemas.ts';
 
@@ -46,7 +47,7 @@ export const messageOperations = {
     member: { acting: 'user_id', room: 'read' } satisfies MemberUse,
     input: z.strictObject({
       room_id: roomId,
-      limit: z.coerce.number().int().min(1).max(500).default(50),
+      limit: wholeNumber(1, 500).default(50),
       /** Only messages before this one (display order): the page above it, for scrolling up. */
       before: eventId.optional(),
       /**
@@ -110,7 +111,7 @@ export const messageOperations = {
     input: z.strictObject({
       q: z.string().max(500, 'must be at most 500 characters').default(''),
       room_id: roomId.optional(),
-      limit: z.coerce.number().int().min(1).max(200).default(50),
+      limit: wholeNumber(1, 200).default(50),
       ...actingUser,
     }),
   },

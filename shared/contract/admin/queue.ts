@@ -3,6 +3,7 @@
  * Part of the admin contract (shared/contract/admin-operations.ts).
  */
 import { z } from 'zod';
+import { wholeNumber } from '../whole-number.ts';
 import { serverNameSchema } from './schemas.ts';
 
 export const queueOperations = {
@@ -12,15 +13,15 @@ export const queueOperations = {
     input: z.strictObject({
       state: z.enum(['pending', 'failed', 'expired']).optional(),
       destination: serverNameSchema.optional(),
-      limit: z.coerce.number().int().min(1).max(5000).default(500),
+      limit: wholeNumber(1, 5000).default(500),
     }),
   },
-  retryQueueEntry: { method: 'POST', path: '/queue/:id/retry', input: z.strictObject({ id: z.coerce.number().int().positive() }) },
-  dropQueueEntry: { method: 'DELETE', path: '/queue/:id', input: z.strictObject({ id: z.coerce.number().int().positive() }) },
+  retryQueueEntry: { method: 'POST', path: '/queue/:id/retry', input: z.strictObject({ id: wholeNumber(1, Number.MAX_SAFE_INTEGER) }) },
+  dropQueueEntry: { method: 'DELETE', path: '/queue/:id', input: z.strictObject({ id: wholeNumber(1, Number.MAX_SAFE_INTEGER) }) },
   listAttempts: {
     method: 'GET',
     path: '/attempts',
-    input: z.strictObject({ destination: serverNameSchema.optional(), limit: z.coerce.number().int().min(1).max(5000).default(200) }),
+    input: z.strictObject({ destination: serverNameSchema.optional(), limit: wholeNumber(1, 5000).default(200) }),
   },
 } as const;
 

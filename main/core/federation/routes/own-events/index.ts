@@ -1,5 +1,6 @@
 import Router from '../../../http/router.ts';
 import { z } from 'zod';
+import { wholeNumber } from '../../../../../shared/contract/whole-number.ts';
 import { EVENT_ID, ROOM_ID } from '../../../../../shared/identifiers.ts';
 import { badRequest } from '../../../errors.ts';
 import { formatZodError } from '../../../admin/format-zod-error.ts';
@@ -12,10 +13,10 @@ export const OWN_EVENTS_MAX_LIMIT = 200;
 
 export const ownEventsQuerySchema = z.strictObject({
   room_id: z.string().max(255).regex(ROOM_ID, 'room_id must look like !opaque:server'),
-  since_depth: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
+  since_depth: wholeNumber(0, Number.MAX_SAFE_INTEGER).default(0),
   // With since_depth, an exact cursor: the requester's events after (since_depth, since_event_id).
   since_event_id: z.string().max(255).regex(EVENT_ID, 'since_event_id must be an event id').optional(),
-  limit: z.coerce.number().int().min(1).max(OWN_EVENTS_MAX_LIMIT).default(100),
+  limit: wholeNumber(1, OWN_EVENTS_MAX_LIMIT).default(100),
 });
 
 /**
