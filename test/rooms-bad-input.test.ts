@@ -84,6 +84,15 @@ describe('refused through the admin API', () => {
   });
 });
 
+describe('a method no route answers', () => {
+  it('is refused in JSON ({error, message}) on the admin API and on federation, and changes nothing', async () => {
+    // A review 2026-12-01: the router's 501 for an unknown method was the text "Not Implemented".
+    await refusedWithoutChange(() => alpha.admin('PROPFIND', `/rooms/${enc(roomId)}/messages`), 501, 'method_not_implemented');
+    const federation = await fetch(`${alpha.federationUrl}${EVENT}`, { method: 'PROPFIND' });
+    expect([federation.status, ((await federation.json()) as { error: string }).error]).toEqual([501, 'method_not_implemented']);
+  });
+});
+
 describe('refused over federation by the host', () => {
   const toAlpha = (path: string, body: string) => sendSigned(betaSigner, alpha.federationUrl, 'POST', path, body);
 

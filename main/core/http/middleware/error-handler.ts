@@ -17,6 +17,9 @@ export function errorHandler(log: Logger): Middleware {
         ctx.body = { error: 'not_found', message: `no such endpoint: ${ctx.method} ${ctx.path}` };
       } else if (ctx.status === 405 && ctx.body === undefined) {
         ctx.body = { error: 'method_not_allowed', message: `${ctx.method} is not allowed on ${ctx.path}` };
+      } else if (ctx.status === 501 && ctx.body === undefined) {
+        // A method no route knows (PROPFIND, …): the router answers 501, which was plain text.
+        ctx.body = { error: 'method_not_implemented', message: `${ctx.method} is not a method this server answers` };
       }
     } catch (error) {
       const answer = errorAnswer(error);
