@@ -32,7 +32,7 @@ export function register(program: Command): void {
     .command('backup')
     .description('write a consistent backup of the data directory (works while the node runs); prints {file, size, server_name, key_id, ...}')
     .addOption(dataOption())
-    .addOption(new Option('--out <file>', 'the backup file to write (replaced only once the new backup is complete)').makeOptionMandatory())
+    .addOption(new Option('--out <file>', 'the backup file to write (an existing file only if it is a Paracord backup, replaced once the new one is complete)').makeOptionMandatory())
     .addOption(new Option('--passphrase-file <file>', 'encrypt the backup with the passphrase in this file (its first line)'))
     .action(async (opts: { data: string; out: string; passphraseFile?: string }) => {
       const passphrase = opts.passphraseFile ? readPassphraseFile(opts.passphraseFile) : null;

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from '../../../test/helpers/fixtures.ts';
@@ -154,5 +154,30 @@ describe('backup archive', () => {
     expect(existsSync(killed)).toBe(false);
     expect(existsSync(live)).toBe(true);
     expect(backupFileName('alpha.test', Date.UTC(2025, 0, 2, 3, 4, 5))).toBe('paracord-alpha.test-20250102-030405.000Z.pcbak');
+  });
+
+  it('replaces an older backup of that name, never another file: a document, an empty file, a link, a FIFO', async () => {
+    // A review 2026-12-01: `runBackup {out: "/home/me/thesis.docx"}` replaced the document with an archive.
+    const dir = await dataDir();
+    const folder = tempDir();
+    const backup = join(folder, 'old.pcbak');
+    await createBackup({ dataDir: dir, out: backup });
+    await createBackup({ dataDir: dir, out: backup });
+    expect(verifyBackup(backup, null).server_name).toBe('alpha.test');
+    const document = join(folder, 'thesis.docx');
+    writeFileSync(document, 'three years of work');
+    const empty = join(folder, 'empty.pcbak');
+    writeFileSync(empty, '');
+    const link = join(folder, 'link.pcbak');
+    symlinkSync(backup, link);
+    const fifo = join(folder, 'fifo.pcbak');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    for (const out of [document, empty, link, fifo]) {
+      await expect(createBackup({ dataDir: dir, out }), out).rejects.toThrow(/exists and is not a Paracord backup: it is not replaced|exists and is not a Paracord backup \(/);
+    }
+    expect(readFileSync(document, 'utf8')).toBe('three years of work');
+    expect(readFileSync(empty, 'utf8')).toBe('');
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(readdirSync(folder).filter((name) => name.endsWith('.tmp'))).toEqual([]);
   });
 });

@@ -22,7 +22,7 @@
  * database with the archive.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, fsyncSync, lstatSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, realpathSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, fsyncSync, lstatSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, realpathSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { isProcessAlive } from '../util/process-alive.ts';
 import { createTempNextTo } from '../util/atomic-file.ts';
@@ -31,7 +31,7 @@ import Database from 'better-sqlite3';
 import { dataDirPaths } from '../data-dir.ts';
 import { VERSION } from '../version.ts';
 import type { Db } from '../store/database.ts';
-import { ARCHIVE_FORMAT, ArchiveWriter, BackupError, FORMAT_VERSION, type Manifest, type ManifestFile } from './archive.ts';
+import { ARCHIVE_FORMAT, ArchiveWriter, BackupError, FORMAT_VERSION, MAGIC, type Manifest, type ManifestFile } from './archive.ts';
 
 export const DATABASE_ENTRY = 'paracord.db';
 /** Top-level entries of a data dir that are not part of a backup. */
@@ -241,6 +241,28 @@ export function backupTargetProblem(dataDir: string, out: string, isDir = false)
   return null;
 }
 
+/**
+ * Why an existing `out` is not replaced, or null: only a Paracord backup (its file starts as one)
+ * is. A backup written over any other file replaced it (a review, 2026-12-01: `out` may name any
+ * absolute path, a document included); a link, a folder or a device is never replaced either.
+ */
+function notReplaceableProblem(out: string): string | null {
+  let fd: number;
+  try {
+    fd = openSync(out, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY);
+  } catch (error) {
+    if (fsErrorCode(error) === 'ENOENT') return null;
+    return `${out} exists and is not a Paracord backup (${fsReason(error)}): it is not replaced; choose another file name`;
+  }
+  try {
+    const start = Buffer.alloc(MAGIC.length);
+    const isBackup = fstatSync(fd).isFile() && readSync(fd, start, 0, start.length, 0) === start.length && start.equals(MAGIC);
+    return isBackup ? null : `${out} exists and is not a Paracord backup: it is not replaced; choose another file name`;
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export async function createBackup(options: CreateBackupOptions): Promise<BackupResult> {
   const paths = dataDirPaths(options.dataDir);
   const out = resolve(options.out);
@@ -279,6 +301,8 @@ export async function createBackup(options: CreateBackupOptions): Promise<Backup
   }
   const unsafe = unsafeFolderProblem(dirname(out));
   if (unsafe) throw new BackupError(`cannot write ${out}: ${unsafe}`);
+  const taken = notReplaceableProblem(out);
+  if (taken) throw new BackupError(taken);
   removeStaleStaging(paths.root, dirname(out));
   removeStaleTemps(out);
 
