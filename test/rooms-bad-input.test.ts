@@ -91,6 +91,17 @@ describe('a method no route answers', () => {
     const federation = await fetch(`${alpha.federationUrl}${EVENT}`, { method: 'PROPFIND' });
     expect([federation.status, ((await federation.json()) as { error: string }).error]).toEqual([501, 'method_not_implemented']);
   });
+
+  it('a body that is not valid UTF-8 is refused (400 malformed_json), not read with its bad bytes replaced', async () => {
+    // A review 2026-12-01: the admin and member APIs decoded bodies loosely (U+FFFD for bad bytes).
+    const body = Buffer.concat([Buffer.from('{"body":"caf'), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]);
+    await refusedWithoutChange(async () => {
+      const response = await fetch(`${alpha.ready.admin_url}/_paracord/admin/v1/rooms/${enc(roomId)}/messages`, {
+        method: 'POST', headers: { authorization: `Bearer ${alpha.adminToken}`, 'content-type': 'application/json' }, body,
+      });
+      return { status: response.status, body: await response.json() };
+    }, 400, 'malformed_json');
+  });
 });
 
 describe('refused over federation by the host', () => {

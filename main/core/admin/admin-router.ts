@@ -7,7 +7,7 @@ import type { Context } from 'koa';
 import Router from '../http/router.ts';
 import { adminOperations, type AdminCallMeta, type AdminHandlers, type AdminOperationName } from '../../../shared/contract/admin-operations.ts';
 import { badRequest } from '../errors.ts';
-import { readRawBody } from '../http/read-body.ts';
+import { readRawBody, utf8Text } from '../http/read-body.ts';
 import { formatZodError } from './format-zod-error.ts';
 
 const ADMIN_BODY_LIMIT = 256 * 1024;
@@ -21,8 +21,10 @@ export async function requestInput(ctx: Context & { params?: Record<string, stri
   if (method !== 'get') {
     const raw = await readRawBody(ctx, ADMIN_BODY_LIMIT);
     if (raw.length > 0) {
+      // Valid UTF-8 or refused: bad bytes were replaced by U+FFFD, a passphrase among them (a review, 2026-12-01).
+      const text = utf8Text(raw);
       try {
-        body = JSON.parse(raw.toString('utf8'));
+        body = JSON.parse(text);
       } catch (error) {
         throw badRequest('malformed_json', `request body is not valid JSON: ${(error as Error).message}`);
       }

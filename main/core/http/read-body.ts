@@ -36,17 +36,21 @@ export async function readRawBody(ctx: Context, limit = MAX_BODY_BYTES): Promise
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
+/** A body's bytes as text: 400 malformed_json unless they are valid UTF-8 (never replaced by U+FFFD). */
+export function utf8Text(raw: Buffer): string {
+  try {
+    return utf8.decode(raw);
+  } catch {
+    throw badRequest('malformed_json', 'request body is not valid UTF-8');
+  }
+}
+
 /**
  * Raw bytes → JSON value, enforcing the wire limits on the text first (depth 32, 10,000
  * elements, integers only). Every failure is a 400 with a code saying which rule.
  */
 export function parseJsonBody(raw: Buffer, limits: JsonLimits = WIRE_JSON_LIMITS): unknown {
-  let text: string;
-  try {
-    text = utf8.decode(raw);
-  } catch {
-    throw badRequest('malformed_json', 'request body is not valid UTF-8');
-  }
+  const text = utf8Text(raw);
   const violation = checkJsonLimits(text, limits);
   if (violation) {
     throw badRequest(violation.kind === 'number' ? 'invalid_number' : 'limits_exceeded', violation.message);
