@@ -131,6 +131,19 @@ describe('4. reaction spam', () => {
     expect(target.reactions.k0).toBeUndefined();
   });
 
+  it('a message carrying a `target` relates to nothing: only edits, deletes and reactions do', async () => {
+    // Red team 2026-12-01: relates_to was recorded from any event's content.target.
+    const message = makeEvent(fake.identity, { room_id: room.roomId, event_type: 'm.message', sender: room.userId, content: { body: 'a message', target: room.message }, depth: nextDepth() });
+    const response = await sendSigned(fake.identity, host.started.federation_url!, 'POST', EVENT, wire(message));
+    expect(response.body, response.text).toMatchObject({ inserted: true });
+    expect(queryNodeDb<{ relates_to: string | null }>(host.dataDir, 'SELECT relates_to FROM federation_events WHERE event_id = ?', message.event_id)).toEqual([{ relates_to: null }]);
+    // A reaction of its that stands, taken back: a removal relates to the message.
+    const standing = queryNodeDb<{ key: string }>(host.dataDir, 'SELECT key FROM room_reactions WHERE sender = ? AND target = ? AND present = 1 LIMIT 1', room.userId, room.message)[0]!.key;
+    const reaction = reactionEvent(standing, 'm.reaction.remove');
+    expect((await sendSigned(fake.identity, host.started.federation_url!, 'POST', EVENT, wire(reaction))).body).toMatchObject({ inserted: true });
+    expect(queryNodeDb<{ relates_to: string | null }>(host.dataDir, 'SELECT relates_to FROM federation_events WHERE event_id = ?', reaction.event_id)).toEqual([{ relates_to: room.message }]);
+  });
+
   it('the owner is capped the same way through the admin API', async () => {
     for (let i = 0; i < CAP - 1; i++) {
       expect((await host.admin('PUT', `/rooms/${enc(room.roomId)}/messages/${enc(room.message)}/reactions/o${i}`)).status).toBe(200);

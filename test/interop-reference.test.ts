@@ -466,6 +466,15 @@ describe('a reference guild with several channels: one room per channel', () => 
     });
   });
 
+  it('a message carrying a `target` stays in its own channel and relates to nothing', async () => {
+    // Red team 2026-12-01: the view kept the message's `target`, which placed it in the target's
+    // channel room (only the host chooses a channel) and related it to that message.
+    const misplaced = chan.say(guildRoom, 'Ada', 'in general, naming random', { channel: general, extra: { target: inRandom.event_id } });
+    await found(guildRoom, misplaced.event_id);
+    expect((await messagesOf(randomRoom)).some((m) => m.event_id === misplaced.event_id)).toBe(false);
+    expect(queryNodeDb<{ relates_to: string | null }>(ours.dataDir, 'SELECT relates_to FROM federation_events WHERE event_id = ?', misplaced.event_id)).toEqual([{ relates_to: null }]);
+  });
+
   it('a member event of the guild applies to its channel rooms too (its kick of our user)', async () => {
     chan.kick(guildRoom, '@owner:ours.test');
     await eventually(async () => {

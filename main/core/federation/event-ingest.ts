@@ -19,6 +19,7 @@ import { keptSignature } from './kept-signature.ts';
 import { isUncheckedKey, keysNotChecked, type ServerKeys, type UncheckedKeyLookup } from './keys/server-keys.ts';
 import { ownValue } from '../../../shared/own-value.ts';
 import { schemaIssueText } from '../util/untrusted-text.ts';
+import { RELATION_TYPES } from '../rooms/event-types.ts';
 
 export interface VerifiedEvent {
   envelope: Envelope;
@@ -487,7 +488,9 @@ export class EventIngest {
     this.events.insertNew(stored, event.hash, receivedFrom, {
       contentJson: event.contentJson,
       signaturesJson: event.signaturesJson,
-      relatesTo: typeof view.content.target === 'string' ? view.content.target : null,
+      // Only an edit, a delete or a reaction relates to another event: a message's `target` (a
+      // field its schema ignores) is the sender's word about nothing (a red team, 2026-12-01).
+      relatesTo: RELATION_TYPES.has(view.event_type) && typeof view.content.target === 'string' ? view.content.target : null,
     });
     if (hooks) this.hooks.onStored?.(view, receivedFrom);
     return { event_id: envelope.event_id, inserted: true };

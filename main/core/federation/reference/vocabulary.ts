@@ -160,6 +160,9 @@ function readView(event: Envelope, lookup: TargetLookup): Envelope {
       const body = c.body !== '' ? c.body : attachments > 0 ? `[${attachments} attachment${attachments > 1 ? 's' : ''}]` : '[empty message]';
       const view: Record<string, unknown> = { ...c, body };
       delete view.format;
+      // A message names no target: one it carried placed it in the target's channel room, which
+      // only the host may choose (routeMessage), and related it to that message (a red team, 2026-12-01).
+      delete view.target;
       return { ...event, content: view };
     }
     case 'm.message.edit': {
