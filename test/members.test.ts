@@ -312,6 +312,12 @@ describe('signing in', () => {
     expect([phone.status, laptop.status]).toEqual([200, 200]);
     const sessions = (await client('GET', '/me/sessions', { cookie: cookieOf(laptop) })).body.sessions as Array<{ id: string; current: boolean }>;
     const phoneSession = sessions.find((s) => !s.current)!;
+    // An id that is no session id is refused as bad input, as every other input is (a review, 2026-12-01).
+    for (const bad of ['x', `${phoneSession.id}%20`, `${phoneSession.id}'%20OR%201=1`]) {
+      const refused = await client('DELETE', `/me/sessions/${bad}`, { cookie: cookieOf(laptop) });
+      expect([refused.status, refused.body.error], bad).toEqual([400, 'invalid_input']);
+    }
+    expect((await client('GET', '/me/sessions', { cookie: cookieOf(laptop) })).body.sessions).toHaveLength(2);
     expect((await client('DELETE', `/me/sessions/${phoneSession.id}`, { cookie: cookieOf(laptop) })).status).toBe(200);
     // The phone's cookie is known no more: signing in with it makes a new one.
     const withDevice = (device: string) => client('POST', '/sign-in', { body: { localpart: 'kit', passphrase: PASSPHRASE }, from: '203.0.113.82', headers: { cookie: `paracord_device=${device}` } });
@@ -698,6 +704,7 @@ describe('passkeys', () => {
   it('is removed by its member only', async () => {
     const cookie = cookieOf(await client('POST', '/sign-in', { body: { localpart: 'sam', passphrase: 'violet harbour thimble ninety' }, headers: at(), from: '198.51.100.78' }))!;
     expect((await client('DELETE', '/me/passkeys/nosuchkey', { cookie, body: {}, headers: at() })).body.error).toBe('unknown_passkey');
+    expect((await client('DELETE', `/me/passkeys/${passkeyId}%2B`, { cookie, body: {}, headers: at() })).body.error).toBe('invalid_input');
     expect((await client('DELETE', `/me/passkeys/${passkeyId}`, { cookie, body: {}, headers: at() })).status).toBe(200);
     expect((await client('GET', '/me/passkeys', { cookie, headers: at() })).body.passkeys).toEqual([]);
     // Gone: it signs in no more (refused before its check while its failures above still count).

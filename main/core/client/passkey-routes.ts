@@ -37,6 +37,8 @@ const credential = {
 /** Browsers add fields (z.object drops them); what the check needs is named, with bounds. */
 const schemas = {
   none: z.strictObject({}),
+  // A path's id checked as every other input is (a review, 2026-12-01: it went to SQL as it came).
+  passkey: z.strictObject({ id: z.string().regex(/^[A-Za-z0-9_-]{1,1400}$/, 'must be a passkey id (base64url)') }),
   /** Adding a passkey asks for the passphrase: a stolen session must not leave a way back in that outlives it. */
   registerOptions: z.strictObject({ passphrase: z.string().min(1).max(1024) }),
   register: z.strictObject({
@@ -123,7 +125,8 @@ export function passkeyRoutes(router: Router, deps: PasskeyRouteDeps): void {
   });
   router.delete('/me/passkeys/:id', async (ctx) => {
     const { user_id } = signedIn(ctx);
-    members.passkeys.remove(user_id, ctx.params.id ?? '');
+    const { id } = await input(ctx, schemas.passkey);
+    members.passkeys.remove(user_id, id);
     log.info({ event: 'member_passkey_removed', user_id }, 'a member removed a passkey');
     ctx.body = {};
   });
