@@ -12,6 +12,7 @@ import { backupTargetProblem } from '../core/backup/create.ts';
 import { readPassphraseFile } from '../core/backup/passphrase-file.ts';
 import { loadCertificate } from '../core/tls/certificate.ts';
 import { checkServerName, dataOption, envFlag, positiveNumber, printJson, say, UsageError } from './common.ts';
+import { publicUrlProblem } from '../../shared/endpoint.ts';
 
 /** The parsed `serve` options (commander camel-cases the flag names). */
 export interface ServeOptions {
@@ -171,8 +172,9 @@ export function configFromOptions(opts: ServeOptions, readFiles = true): NodeCon
       throw new UsageError((error as Error).message);
     }
   }
-  if (opts.publicUrl !== undefined && !/^https?:\/\/[^/?#]+(\/[^?#]*)?$/.test(opts.publicUrl)) {
-    throw new UsageError(`--public-url "${opts.publicUrl}" must be an http(s) URL`);
+  const publicUrlWrong = opts.publicUrl === undefined ? null : publicUrlProblem(opts.publicUrl);
+  if (publicUrlWrong) {
+    throw new UsageError(`--public-url "${opts.publicUrl!.slice(0, 300)}" ${publicUrlWrong}`);
   }
   if ((opts.tlsCert === undefined) !== (opts.tlsKey === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
   // Read now, so a missing or wrong file is one line naming its option (and nothing starts).

@@ -35,6 +35,8 @@ import { federationCapability } from './federation.ts';
 import { Lifecycle } from './lifecycle.ts';
 import { buildServices, newNodeState, type Services } from './services.ts';
 import { MAX_CLOCK_SKEW_MS, MAX_EVENT_AGE_MS } from '../rooms/ordering.ts';
+import { HttpError } from '../errors.ts';
+import { StartupRefusedError } from '../data-dir-lock.ts';
 
 export interface StartedNode {
   mode: 'running' | 'setup';
@@ -97,12 +99,21 @@ export function createNode(config: NodeConfig, options: NodeOptions = {}): Parac
     adminUrl: capabilities.adminUrl,
     keyStorageWarning: options.keyStorageWarning,
     completeSetup: async (serverName, setup = {}) => {
+      // The identity first: a setup it refuses (another server's database, a backup that is none)
+      // says why in a 409 and writes no setting (a review, 2026-12-01: the settings were written,
+      // then a 500 internal_error).
+      let identity: Awaited<ReturnType<typeof initDataDir>>;
+      try {
+        identity = await initDataDir(config.dataDir, serverName, setup.identity_backup, options.keySealer, config);
+      } catch (error) {
+        if (error instanceof HttpError) throw error;
+        throw new HttpError(409, error instanceof StartupRefusedError ? error.code : 'setup_refused', `the node could not be set up: ${(error as Error).message}`);
+      }
       if (setup.public_url) settings.set('public_url', setup.public_url);
       if (setup.tls_cert_file && setup.tls_key_file) {
         settings.set('tls_cert_file', setup.tls_cert_file);
         settings.set('tls_key_file', setup.tls_key_file);
       }
-      const identity = await initDataDir(config.dataDir, serverName, setup.identity_backup, options.keySealer, config);
       state.identity = identity;
       log.info({ event: 'setup_complete', server_name: serverName, key_id: identity.keyId }, 'node initialized');
       await lifecycle.start(federationCapability(s, identity, members));

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { serverNameSchema } from './schemas.ts';
+import { publicUrlProblem } from '../../endpoint.ts';
 import type { Reachability } from './reachability.ts';
 
 export const nodeOperations = {
@@ -15,7 +16,10 @@ export const nodeOperations = {
     input: z.strictObject({
       server_name: serverNameSchema,
       /** Where friends reach this node, when not https://<server_name>:<port>. */
-      public_url: z.url({ protocol: /^https?$/ }).optional(),
+      public_url: z.string().superRefine((url, ctx) => {
+        const problem = publicUrlProblem(url);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      }).optional(),
       /** Contents of a backed-up identity.json, to keep an existing identity. */
       identity_backup: z.string().max(64 * 1024).optional(),
       /** Your own certificate instead of a generated self-signed one (PEM file paths on this machine). */
