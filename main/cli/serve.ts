@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
 import { existsSync, fstatSync, statSync } from 'node:fs';
-import { isIP } from 'node:net';
 /**
  * `paracord-node serve`: run the node until SIGINT/SIGTERM. Every serve option lives here:
  * `serveOptions` declares them, `configFromOptions` turns them into a NodeConfig.
@@ -13,6 +12,7 @@ import { readPassphraseFile } from '../core/backup/passphrase-file.ts';
 import { loadCertificate } from '../core/tls/certificate.ts';
 import { checkServerName, dataOption, envFlag, positiveNumber, printJson, say, UsageError } from './common.ts';
 import { publicUrlProblem } from '../../shared/endpoint.ts';
+import { isLoopbackHost } from '../core/federation/address-policy.ts';
 
 /** The parsed `serve` options (commander camel-cases the flag names). */
 export interface ServeOptions {
@@ -299,12 +299,8 @@ export function checkServeArguments(args: string[], dataDir: string): void {
   }
 }
 
-/** Whether HOST (of HOST:PORT) is this machine's loopback: localhost, 127.0.0.0/8, ::1. */
-export function isLoopbackHost(host: string): boolean {
-  const bare = host.toLowerCase().replace(/^::ffff:/, '');
-  if (bare === 'localhost' || bare === '::1' || bare === '0:0:0:0:0:0:0:1') return true;
-  return isIP(bare) === 4 && bare.startsWith('127.');
-}
+/** Whether HOST (of HOST:PORT) is this machine's loopback, in any spelling (the node's one check). */
+export { isLoopbackHost };
 
 /**
  * Said once at start when the admin listener is not on loopback (README: keep it there), judged by

@@ -251,8 +251,11 @@ function notReplaceableProblem(out: string): string | null {
   try {
     fd = openSync(out, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY);
   } catch (error) {
-    if (fsErrorCode(error) === 'ENOENT') return null;
-    return `${out} exists and is not a Paracord backup (${fsReason(error)}): it is not replaced; choose another file name`;
+    const code = fsErrorCode(error);
+    if (code === 'ENOENT') return null;
+    // A link (ELOOP) or a device or socket (ENXIO) is no backup; anything else could not be read.
+    if (code === 'ELOOP' || code === 'ENXIO') return `${out} exists and is not a Paracord backup (${fsReason(error)}): it is not replaced; choose another file name`;
+    return `${out} exists and could not be read to check that it is a Paracord backup (${fsReason(error)}): it is not replaced; choose another file name`;
   }
   try {
     const start = Buffer.alloc(MAGIC.length);
@@ -385,6 +388,9 @@ export async function createBackup(options: CreateBackupOptions): Promise<Backup
     } finally {
       closeSync(fd);
     }
+    // Checked again at the last moment: a file made there meanwhile is not replaced either.
+    const takenMeanwhile = notReplaceableProblem(out);
+    if (takenMeanwhile) throw new BackupError(takenMeanwhile);
     renameSync(temp, out);
     syncDir(dirname(out));
     return { file: out, size: statSync(out).size, manifest, warnings };

@@ -225,7 +225,8 @@ function buildReachability(s: Services, id: Identity, parts: RoomParts, listener
     neverReached: (server) => s.pull.unreachedReason(server) !== null,
     mailboxSources: s.currentMailboxes,
     // A node listening on loopback only cannot be reached through the router: no mapping then.
-    portMapping: !(config.noPortMapping ?? false) && !isLoopbackHost(listener.host),
+    // Judged by the address it is bound to (a host name resolving to 127.0.1.1 is loopback).
+    portMapping: !(config.noPortMapping ?? false) && !isLoopbackHost(boundAddressOf(listener)),
     listenHost: listener.host,
     ...(config.reachabilityWatchSeconds !== undefined ? { watchSeconds: config.reachabilityWatchSeconds } : {}),
     ...(config.reachabilityConfirmSeconds !== undefined ? { confirmSeconds: config.reachabilityConfirmSeconds } : {}),
@@ -327,4 +328,10 @@ function receivers(...parts: Array<{ start(): void; stop(): Promise<void> }>): {
       await Promise.all(parts.map((p) => p.stop()));
     },
   };
+}
+
+/** The address the federation listener is bound to (its configured host until it is bound). */
+function boundAddressOf(listener: FederationListener): string {
+  const bound = listener.server.address();
+  return typeof bound === 'object' && bound !== null ? bound.address : listener.host;
 }

@@ -73,6 +73,8 @@ export class PortMapper {
   private current: MappingInfo | null = null;
   /** A map() under way: an overtaken renewal's take-back must not remove the port it is making. */
   private mappingUnderWay = 0;
+  /** Counts removals: a request that started before the last one is given up. */
+  private generation = 0;
   /** The mapping request under way, shared by every caller meanwhile. */
   private asking: Promise<{ ok: true; mapping: MappingInfo } | { ok: false; error: string }> | null = null;
   /** A late renewal's take-back put off while a map() was under way: done once it settles, unless it holds that very port. */
@@ -150,6 +152,7 @@ export class PortMapper {
   }
 
   private async mapOnce(port: number): Promise<{ ok: true; mapping: MappingInfo } | { ok: false; error: string }> {
+    const generation = this.generation;
     const problems: string[] = [];
     const common = { port, ttlMs: this.ttl, description: this.description };
     const methods = this.options.methods ?? ['upnp', 'pmp'];
@@ -179,11 +182,18 @@ export class PortMapper {
         const atGateway = await ask('pmp');
         if (atGateway.ok) {
           const { gateway: other, lease_ms: _lease, at_default_gateway: _at, ...elsewhere } = made.value;
-          await this.unmap(other, { ...elsewhere, expires_at: 0 });
+          // (The router itself, by another of its names: one rule table answers both; nothing to take back.)
+          const same = elsewhere.external_address === atGateway.value.external_address && elsewhere.external_port === atGateway.value.external_port;
+          if (!same) await this.unmap(other, { ...elsewhere, expires_at: 0 });
           made = atGateway;
         }
       }
       const { gateway, lease_ms: granted, at_default_gateway: atDefaultGateway, ...mapping } = made.value;
+      // Given up meanwhile (the network changed, the node stops): what it made is taken back, not kept.
+      if (this.generation !== generation) {
+        await this.unmap(gateway, { ...mapping, expires_at: 0 });
+        return { ok: false, error: 'the mapping was given up while it was being made' };
+      }
       this.gateway = gateway;
       this.atDefaultGateway = atDefaultGateway;
       const lease = this.leaseOf(granted);
@@ -273,6 +283,9 @@ export class PortMapper {
    * asked of it.
    */
   async remove(): Promise<void> {
+    // A request under way is given up: it takes back what it makes, and is not shared with a later map().
+    this.generation++;
+    this.asking = null;
     if (this.renewTimer) clearTimeout(this.renewTimer);
     this.renewTimer = null;
     const gateway = this.gateway;

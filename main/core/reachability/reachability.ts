@@ -288,8 +288,9 @@ export class Reachability {
     // A test through a fresh mapping that fails is the confirming test: the router is not asked again.
     const removed = await this.mapping.judge(result);
     /** Two tests in a row said "not reachable" (the second through a fresh port mapping). */
-    let failedTwice = removed !== null;
-    if (removed) result = { ...result, error: `${result.error} ${removed}` };
+    // (A mapping removed while IPv6 reached the node: reachable all the same, no failure to confirm.)
+    let failedTwice = removed !== null && result.reachable === false;
+    if (removed) result = { ...result, error: result.error ? `${result.error} ${removed}` : removed };
     // The pinhole is judged by the IPv6 part of the test alone (pinhole-keeper.ts).
     const closed = await this.pinholes.judge(result);
     if (closed && result.error) result = { ...result, error: `${result.error} ${closed}` };

@@ -435,10 +435,12 @@ export class ServerKeys {
     this.lastFailureFetch.set(serverName, now);
     this.lastFetch.set(serverName, now);
     // Within its own deadline: an event waits for it, and a peer answering slowly held each of a page's events for a minute.
+    // A fetch already under way (a refresh hint's, with no deadline of its own) is waited for as long at most.
     const task = (this.inFlight.get(serverName) ?? this.settled(serverName, now, this.fetchAndStore(serverName, now, REFETCH_DEADLINE_MS))).then(() => undefined);
-    await task.catch((error: Error) => {
+    const logged = task.catch((error: Error) => {
       warnLimited(this.log, `keys_fetch_failed ${serverName}`, { event: 'keys_fetch_failed', server: serverName, error: error.message }, 'could not refetch the keys of a reference server');
     });
+    await settlesWithin(logged, REFETCH_DEADLINE_MS);
     return true;
   }
 

@@ -42,19 +42,24 @@ export async function takeDepthPage(c: PageContext, peer: string, roomId: string
   let offered = 0;
   let taken = 0;
   let stopped = false;
+  // When the page was answered: its depths are origin_ts.
+  const answeredAt = Date.now();
   for (const raw of events) {
-    if ((stopped = c.stopping())) break;
     const depth = (raw as { depth?: unknown } | null)?.depth;
     // Not what was asked (`depth >` the cursor): not checked at all (served again, it would be
     // checked again every round).
     if (typeof depth !== 'number' || !Number.isSafeInteger(depth) || depth <= cursor.since_depth) continue;
+    // The node stops: the cursor stays before this event (and any of its depth taken already).
+    if ((stopped = c.stopping())) {
+      lastDepth = Math.max(cursor.since_depth, Math.min(lastDepth, depth - 1));
+      break;
+    }
     const before = lastDepth;
-    // The cursor moves with the page, but never beyond our clock (its depths are origin_ts): an
+    // The cursor moves to the depths served, but not to one dated after the page was answered: an
     // event dated ahead (any server's, once its host took it) would otherwise move the cursor past
-    // every later event of the room for good, although it is refused here (depth_in_future). One
-    // a little ahead that was taken is served again until our clock passes it, and is known.
-    const reach = Math.min(depth, Date.now());
-    if (reach > lastDepth) lastDepth = reach;
+    // the room's later events for good, although it is refused here (depth_in_future). One a
+    // little ahead that was taken is served again until the host's clock passes it, and is known.
+    if (depth <= answeredAt && depth > lastDepth) lastDepth = depth;
     const origin = (raw as { origin_server?: unknown } | null)?.origin_server;
     if (origin === c.serverName()) continue; // our own events, as it stored them
     const outcome = await c.events.take(peer, roomId, raw, origin);

@@ -22,6 +22,7 @@ import { randomUint } from '../../crypto/random-pool.ts';
 import { EVENT_ID, isSafeDisplayName, isUserId, isUserIdOfAnyDialect, serverOf, stripUnsafeDisplay } from '../../../../shared/identifiers.ts';
 import { badRequest, forbidden, notFound } from '../../errors.ts';
 import type { Envelope } from '../envelope.ts';
+import { RELATION_TYPES } from '../../rooms/event-types.ts';
 
 /** Canonical positive i64 in decimal (no sign, no leading zero): what the reference re-stringifies to the same text. */
 const CANONICAL_I64 = /^[1-9][0-9]{0,18}$/;
@@ -146,7 +147,9 @@ function resolveTarget(event: Envelope, lookup: TargetLookup): string {
 export function localView(event: Envelope, lookup: TargetLookup): Envelope {
   if (lookup.isLocalRoomId?.(event.room_id)) throw badRequest('invalid_room', `${event.room_id} is a room id this server derives for a channel; events name the guild room`);
   const view = readView(event, lookup);
-  const target = typeof view.content.target === 'string' ? view.content.target : undefined;
+  // Only an edit, a delete or a reaction is placed by what it targets (any other event's `target`
+  // is its sender's word: a red team, 2026-12-01).
+  const target = RELATION_TYPES.has(view.event_type) && typeof view.content.target === 'string' ? view.content.target : undefined;
   const room = lookup.placeOf?.(event, target);
   return room !== undefined && room !== view.room_id ? { ...view, room_id: room } : view;
 }
