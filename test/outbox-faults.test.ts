@@ -9,6 +9,7 @@ import { queryNodeDb } from './helpers/inspect-db.ts';
 import type { NodeProcess } from './helpers/node-process.ts';
 import { enc, eventually, messages, roomWithMembers, send } from './helpers/rooms.ts';
 import { sendSigned } from './helpers/signed-request.ts';
+import { switchProxy } from './helpers/switch-proxy.ts';
 
 async function peeredPair(nodes: Nodes, alphaArgs: string[] = []) {
   const [alpha, beta] = await nodes.peered({ serverName: 'alpha.test', args: alphaArgs }, 'beta.test');
@@ -179,6 +180,37 @@ describe('durable delivery under faults', () => {
     expect((await alpha.admin('GET', '/queue?state=failed')).body.entries).toEqual([]);
     expect((await alpha.admin('POST', `/queue/${failedAgain.id}/retry`)).status).toBe(404);
   });
+
+  it('a 403 or 404 page of a proxy in front of a friend (not its node\'s JSON refusal) is retried, not failed: everything arrives once the friend is back', async ({ nodes }) => {
+    // Red team 2026-12-01: such a page failed the entries for good; the worker then went on to the
+    // next ones, and a friend's few minutes behind an upgrading proxy failed its whole queue.
+    const [gamma, delta] = await nodes.peered('gamma.test', 'delta.test');
+    const roomId = await roomWithMembers(gamma, 'behind a proxy', [[delta, '@owner:delta.test']]);
+    let page: 403 | 404 | null = 403;
+    let refused = 0;
+    const proxy = await switchProxy(gamma.federationUrl, (req) => {
+      if (page === null || req.method !== 'POST' || !/\/events?$/.test(req.url ?? '')) return null;
+      refused++;
+      return { status: page, body: '<html><body>Access denied</body></html>' };
+    });
+    try {
+      const gammaStatus = (await gamma.admin('GET', '/status')).body as { key_id: string; public_key: string };
+      const readded = await delta.admin('POST', '/peers', { server_name: 'gamma.test', endpoint: `${proxy.url}/_paracord/federation/v1`, key_id: gammaStatus.key_id, public_key: gammaStatus.public_key, replace: true });
+      expect(readded.status, JSON.stringify(readded.body)).toBe(200);
+      const sent = [await send(delta, roomId, 'one'), await send(delta, roomId, 'two'), await send(delta, roomId, 'three')];
+      await eventually(async () => expect(refused).toBeGreaterThanOrEqual(2));
+      page = 404;
+      const before = refused;
+      await eventually(async () => expect(refused).toBeGreaterThan(before), 15_000);
+      const states = ((await delta.admin('GET', '/queue?destination=gamma.test')).body.entries as Array<{ state: string }>).map((entry) => entry.state);
+      expect(states.length).toBeGreaterThan(0);
+      expect(states.filter((state) => state === 'failed')).toEqual([]);
+      page = null;
+      await eventually(async () => expect((await messages(gamma, roomId)).map((m) => m.event_id)).toEqual(expect.arrayContaining(sent)), 30_000);
+    } finally {
+      proxy.close();
+    }
+  }, 90_000);
 
   it('ten unreachable destinations do not hold up a live one', async ({ nodes }) => {
     const { alpha, beta, roomId } = await peeredPair(nodes);

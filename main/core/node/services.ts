@@ -315,6 +315,7 @@ function buildDelivery(
     outbox, events, http, discovery, log, isPaused, pull, mailbox: mail.mailboxSender, deposits: mail.mailboxDeposits,
     pacer: new PushPacer((destination) => (pushLimit.events > 0 && dialects.isReference(destination) ? pushLimit : null)),
     cannotCarry: (destination) => (dialects.referenceVersion(destination) === '3' ? (event) => reference3Refusal(event, destination) : null),
+    plainRefusals: (destination) => dialects.isReference(destination),
     isHeld: isHeldDestination,
     identity: () => state.identity,
     backoff: { initialMs: config.retryInitialMs ?? DEFAULT_BACKOFF.initialMs, maxMs: config.retryMaxMs ?? DEFAULT_BACKOFF.maxMs },

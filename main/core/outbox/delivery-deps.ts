@@ -63,4 +63,6 @@ export interface DeliveryDeps {
    * at once with that reason, in words the owner reads in the queue; nothing is sent.
    */
   cannotCarry?: (destination: string) => ((event: Envelope) => string | null) | null;
+  /** Whether a destination's refusals may be plain text (a Paracord reference's): its 4xx page is then final. */
+  plainRefusals?: (destination: string) => boolean;
 }

@@ -15,9 +15,15 @@ describe('requestOutcomes', () => {
       const [outcome] = requestOutcomes([{ row }], answer(status, 'invalid_event', 'no'), undefined, now, backoff);
       expect(outcome!.outcome).toEqual({ kind: 'failed', status, error: `HTTP ${status} invalid_event: no`, byDestination: true });
     }
-    // A page without a federation error code (a proxy's 404): failed, but not its node's answer.
-    const [page] = requestOutcomes([{ row }], { status: 404, json: undefined, headers: {} } as unknown as FederationResponse, undefined, now, backoff);
-    expect(page!.outcome).toEqual({ kind: 'failed', status: 404, error: 'HTTP 404' });
+    // A page without a federation error code (a proxy's 403 or 404 while a friend upgrades): retried
+    // (a red team 2026-12-01: it failed the whole queue for good)…
+    for (const status of [400, 403, 404, 409, 413]) {
+      const [page] = requestOutcomes([{ row }], { status, json: undefined, headers: {} } as unknown as FederationResponse, undefined, now, backoff);
+      expect(page!.outcome, String(status)).toMatchObject({ kind: 'retry', status, error: `HTTP ${status}` });
+    }
+    // …except from a Paracord reference, whose refusals are plain text: failed, but not as a node's JSON answer.
+    const [reference] = requestOutcomes([{ row }], { status: 404, json: undefined, headers: {} } as unknown as FederationResponse, undefined, now, backoff, null, true);
+    expect(reference!.outcome).toEqual({ kind: 'failed', status: 404, error: 'HTTP 404' });
   });
 
   it('never fails an entry for what a friend\'s mailbox answered: the destination did not see it; it is retried, its error naming the mailbox', () => {

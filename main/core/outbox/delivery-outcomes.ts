@@ -76,7 +76,7 @@ const PERMANENT = new Set([400, 403, 404, 409, 413]);
  * retried, it would hold every entry behind it for good; it fails alone, with the mailbox's words
  * (not as the destination's refusal), and its owner may send it again.
  */
-export function requestOutcomes(sendable: Array<{ row: OutboxRow }>, response: FederationResponse | undefined, networkError: string | undefined, now: number, backoff: BackoffPolicy, mailbox: string | null = null) {
+export function requestOutcomes(sendable: Array<{ row: OutboxRow }>, response: FederationResponse | undefined, networkError: string | undefined, now: number, backoff: BackoffPolicy, mailbox: string | null = null, plainRefusalsFinal = false) {
   const status = response?.status ?? null;
   if (status !== null && status >= 200 && status < 300) {
     if (mailbox === null ? isReceiptOf(response, sendable) : depositIdOf(response) !== null) {
@@ -99,10 +99,13 @@ export function requestOutcomes(sendable: Array<{ row: OutboxRow }>, response: F
   const error = networkError ?? (mailbox !== null ? mailboxAnswer(mailbox, answer) : answer);
   // One event the destination holds another version of (refusalMeaning): it has it.
   if (mailbox === null && sendable.length === 1 && refusalMeaning(status, body?.error) === 'delivered') return sendable.map(({ row }) => ({ row, outcome: { kind: 'delivered', status } as Outcome }));
-  if (status !== null && PERMANENT.has(status) && mailbox === null) {
-    // Its node's own refusal when it says so in JSON (a federation error code), not a proxy's page.
-    const byDestination = typeof body?.error === 'string' ? { byDestination: true as const } : {};
-    return sendable.map(({ row }) => ({ row, outcome: { kind: 'failed', status, error, ...byDestination } as Outcome }));
+  // Its node's own refusal when it says so in JSON (a federation error code), not a proxy's page:
+  // a 403 or 404 page of a proxy in front of a friend being upgraded failed its whole queue for
+  // good (a red team, 2026-12-01). A page is final only from a Paracord reference, whose refusals
+  // are plain text (`plainRefusalsFinal`); from anyone else it is retried, as a 5xx page is.
+  const byDestination = typeof body?.error === 'string';
+  if (status !== null && PERMANENT.has(status) && mailbox === null && (byDestination || plainRefusalsFinal)) {
+    return sendable.map(({ row }) => ({ row, outcome: { kind: 'failed', status, error, ...(byDestination ? { byDestination: true as const } : {}) } as Outcome }));
   }
   if (status === 413 && mailbox !== null && sendable.length === 1) return sendable.map(({ row }) => ({ row, outcome: { kind: 'failed', status, error } as Outcome }));
   // A mailbox's Retry-After is kept up to the longest back-off: it speaks for itself, and the

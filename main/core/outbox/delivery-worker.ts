@@ -395,7 +395,7 @@ export class DeliveryWorkers {
     // A deposit answers for the whole request: stored at the mailbox, or not.
     let outcomes = useBatch && deposited === null && response && response.status >= 200 && response.status < 300
       ? batchOutcomes(sendable, response, now, this.deps.backoff ?? DEFAULT_BACKOFF)
-      : requestOutcomes(sendable, response, networkError, now, this.deps.backoff ?? DEFAULT_BACKOFF, deposited);
+      : requestOutcomes(sendable, response, networkError, now, this.deps.backoff ?? DEFAULT_BACKOFF, deposited, this.deps.plainRefusals?.(destination) ?? false);
     if (this.deps.reissue && deposited === null && response?.status !== undefined && response.status < 500) outcomes = await this.reissues.apply(destination, outcomes, response, now);
     // A deposit's record is written with the rows' deletion, or neither is: the record is then the
     // only place that knows its events wait at the mailbox (asked about, queued again after its week).
