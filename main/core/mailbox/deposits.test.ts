@@ -27,10 +27,10 @@ const unreachable = {
 const noHttp = {} as HttpClient;
 
 /** A node's deposits over `file`; `answer` is what the rooms do with what they are told. */
-function deposits(db: Db, identity: Identity, told: TakenLate[][], answer: (late: TakenLate[], settled: (row: TakenLate) => void) => Promise<void> | void, checkMs = 3_600_000, gone: Array<{ event_id: string; room_id: string }> = [], requeued: string[] = []) {
+function deposits(db: Db, identity: Identity, told: TakenLate[][], answer: (late: TakenLate[], settled: (row: TakenLate) => void) => Promise<void> | void, checkMs = 3_600_000, gone: Array<{ event_id: string; room_id: string }> = [], requeued: string[] = [], mailbox: { discovery: Discovery; http: HttpClient } = { discovery: unreachable, http: noHttp }) {
   const outbox = new Outbox(db);
   return new MailboxDeposits({
-    db, discovery: unreachable, http: noHttp, identity: () => identity, log, checkMs, onChange: (rows) => gone.push(...rows),
+    db, discovery: mailbox.discovery, http: mailbox.http, identity: () => identity, log, checkMs, onChange: (rows) => gone.push(...rows),
     requeue: (destination, eventId, roomId) => void outbox.enqueue(destination, eventId, roomId),
     onRequeued: (destinations) => requeued.push(...destinations),
     onTakenLate: (late, settled) => {
@@ -189,6 +189,37 @@ describe('the end of a deposit\'s week', () => {
     expect(db.prepare('SELECT event_id, destination, state FROM federation_outbox').all()).toEqual([{ event_id: edge.event_id, destination: 'alpha.test', state: 'pending' }]);
     expect(requeued).toEqual(['alpha.test']);
     expect(db.prepare('SELECT event_id FROM mailbox_deposits').all()).toEqual([{ event_id: inside.event_id }]);
+    node.stop();
+    db.close();
+  });
+
+  it('"not held" is judged when the mailbox answered: a deposit whose week ended while a check went on is queued again, not read as taken', async () => {
+    // Red team 2026-12-01: a check that asked slow mailboxes one after another judged a later
+    // mailbox's answer by the time the check began; a deposit whose week ended meanwhile (the
+    // mailbox's expiry: "not held") was forgotten as taken, and its message read "delivered".
+    const dir = tempDir();
+    const identity = Identity.create(join(dir, 'identity.json'), 'beta.test');
+    const db = openDatabase(join(dir, 'paracord.db'));
+    const began = Date.now() - 20 * 60_000;
+    const event = makeEvent(identity, { room_id: '!lobby:alpha.test', origin_ts: Date.now() - MAILBOX_MAX_AGE_MS + 4 * 60_000, depth: 1 });
+    new FederationEvents(db).insert(event, contentHash(envelopeSigningBytes(event)), null);
+    db.prepare('INSERT INTO mailbox_deposits (event_id, destination, mailbox, deposit_id, deposited_at) VALUES (?, ?, ?, ?, ?)').run(event.event_id, 'alpha.test', 'carol.test', 9, event.origin_ts + 1_000);
+    // A mailbox that answers, holding nothing (its week for the item is over).
+    const answering = {
+      discovery: { endpointOf: async () => 'http://carol.test', documentOf: async () => ({ capabilities: [] }) } as unknown as Discovery,
+      http: { signed: async () => ({ status: 200, json: { held: [] }, headers: {} }) } as unknown as HttpClient,
+    };
+    const gone: Array<{ event_id: string; room_id: string }> = [];
+    const requeued: string[] = [];
+    const node = deposits(db, identity, [], () => {}, undefined, gone, requeued, answering);
+    // The check began 20 minutes ago (within the deposit's week then); the answer comes now.
+    await node.check(began);
+    expect(gone).toEqual([]);
+    expect(db.prepare('SELECT event_id FROM mailbox_deposits').all()).toEqual([{ event_id: event.event_id }]);
+    // The next check's expiry queues it again.
+    await node.check();
+    expect(requeued).toEqual(['alpha.test']);
+    expect(db.prepare('SELECT event_id, destination, state FROM federation_outbox').all()).toEqual([{ event_id: event.event_id, destination: 'alpha.test', state: 'pending' }]);
     node.stop();
     db.close();
   });

@@ -282,7 +282,7 @@ export class MailboxDeposits {
    * (taken, their refusals not in it: neither held nor gone), to ask about again. Throws when the
    * mailbox cannot be asked.
    */
-  private async askHeld(identity: Identity, mailbox: string, asked: readonly number[], now: number): Promise<{ taken: string[]; more: number[]; moved: string[] }> {
+  private async askHeld(identity: Identity, mailbox: string, asked: readonly number[]): Promise<{ taken: string[]; more: number[]; moved: string[] }> {
     const db = this.deps.db;
     /** The events of deposits said taken by their recipient now (their messages say so). */
     const moved: string[] = [];
@@ -303,6 +303,15 @@ export class MailboxDeposits {
     }
     const answer = heldAnswerSchema.safeParse(response.json);
     if (response.status !== 200 || !answer.success) return { taken: [], more: [], moved };
+    // Judged when the mailbox answered, not when the check began: asking several mailboxes, each
+    // slowly, can take longer than DEPOSIT_WEEK_HERE_MS's margin (a red team, 2026-12-01).
+    const now = Date.now();
+    // Past our week by now, "not held" may be the mailbox's expiry, not a take: such a deposit is
+    // left to the expiry of the next check (queued again, or told late), never read as delivered.
+    const expiredBy = db
+      .prepare<[string, string, number], { deposit_id: number }>('SELECT DISTINCT deposit_id FROM mailbox_deposits WHERE mailbox = ? AND deposit_id IN (SELECT value FROM json_each(?)) AND deposited_at < ?')
+      .all(mailbox, JSON.stringify(asked), now - DEPOSIT_WEEK_HERE_MS);
+    const pastWeek = new Set(expiredBy.map((row) => row.deposit_id));
     const still = new Set(answer.data.held.map(Number));
     // Taken, with refusals left to read: not seen held now (its events would look taken late), not gone yet.
     const more = new Set(askRefusals ? (answer.data.more ?? []).map(Number) : []);
@@ -311,7 +320,7 @@ export class MailboxDeposits {
     // a refusal or none, comes once the mailbox no longer holds them).
     const waiting = new Set(askWaiting ? (answer.data.waiting ?? []).map(Number) : []);
     const kept = asked.filter((id) => still.has(id));
-    const gone = asked.filter((id) => !still.has(id) && !more.has(id) && !waiting.has(id));
+    const gone = asked.filter((id) => !still.has(id) && !more.has(id) && !waiting.has(id) && !pastWeek.has(id));
     // Only for deposits asked about and taken (the mailbox's word, about what we left there: checked again below, per event).
     const goneSet = new Set(gone);
     const refusals = askRefusals ? (answer.data.refused ?? []).filter((r) => goneSet.has(Number(r.id))) : [];
@@ -414,7 +423,7 @@ export class MailboxDeposits {
         let asked = all.slice(start, start + MAX_HELD_IDS);
         for (let round = 0; asked.length > 0 && round <= HELD_MORE_FOLLOW_UPS && !this.stopped; round++) {
           try {
-            const answered = await this.askHeld(identity, mailbox, asked, now);
+            const answered = await this.askHeld(identity, mailbox, asked);
             changed += answered.taken.length + answered.moved.length;
             for (const id of [...answered.taken, ...answered.moved]) goneIds.add(id);
             asked = answered.more;
