@@ -212,6 +212,28 @@ describe('durable delivery under faults', () => {
     }
   }, 90_000);
 
+  it('an invite answered by a page at the friend\'s address (a proxy\'s 200 or 403) is not its answer: 502 peer_unreachable (bad_answer), nothing stored', async ({ nodes }) => {
+    // Red team 2026-12-01: a 2xx page read as the invitee's server taking the invite (stored as
+    // sent, nothing queued for it), and an error page as its refusal.
+    const [gamma, delta] = await nodes.peered('gamma.test', 'delta.test');
+    let page = 200;
+    const proxy = await switchProxy(gamma.federationUrl, (req) => (req.method === 'POST' && req.url?.endsWith('/invite') ? { status: page, body: '<html><body>Welcome</body></html>' } : null));
+    try {
+      const gammaStatus = (await gamma.admin('GET', '/status')).body as { key_id: string; public_key: string };
+      expect((await delta.admin('POST', '/peers', { server_name: 'gamma.test', endpoint: `${proxy.url}/_paracord/federation/v1`, key_id: gammaStatus.key_id, public_key: gammaStatus.public_key, replace: true })).status).toBe(200);
+      const roomId = (await delta.admin('POST', '/rooms', { name: 'invites behind a proxy' })).body.room_id as string;
+      for (const status of [200, 403]) {
+        page = status;
+        const invited = await delta.admin('POST', `/rooms/${enc(roomId)}/invites`, { user_id: '@owner:gamma.test' });
+        expect([invited.status, invited.body.error, invited.body.reason], String(status)).toEqual([502, 'peer_unreachable', 'bad_answer']);
+        const members = (await delta.admin('GET', `/rooms/${enc(roomId)}`)).body.members as Array<{ user_id: string }>;
+        expect(members.map((m) => m.user_id), String(status)).not.toContain('@owner:gamma.test');
+      }
+    } finally {
+      proxy.close();
+    }
+  });
+
   it('ten unreachable destinations do not hold up a live one', async ({ nodes }) => {
     const { alpha, beta, roomId } = await peeredPair(nodes);
     const dead = await Promise.all(Array.from({ length: 10 }, (_, i) => nodes.fakePeer(`dead${i}.test`)));

@@ -104,7 +104,7 @@ export class MailboxSender {
         return { response, mailbox };
       } catch (error) {
         why.push(`${mailbox} could not be asked (${cleanText((error as Error).message, 80)})`);
-        infoLimited(this.deps.log, `mailbox_deposit_failed ${mailbox}`, { event: 'mailbox_deposit_failed', mailbox, destination, error: (error as Error).message }, 'could not leave a request at a mailbox');
+        infoLimited(this.deps.log, `mailbox_deposit_failed ${mailbox}`, { event: 'mailbox_deposit_failed', mailbox, destination, error: cleanText((error as Error).message, 300) }, 'could not leave a request at a mailbox');
       }
     }
     this.refusals.set(destination, why.length > 0 ? why.join('; ') : 'none of our peers is a mailbox it could have chosen');

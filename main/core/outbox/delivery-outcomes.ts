@@ -144,7 +144,7 @@ export function logOutcomes(log: Logger, destination: string, outcomes: Array<{ 
   if (delivered > 0) log.debug({ event: 'delivered', destination, count: delivered, ms: Math.round(latency) }, 'events delivered');
   for (const { row, outcome } of outcomes) {
     if (outcome.kind === 'failed') {
-      warnLimited(log, `delivery_failed ${destination}`, { event: 'delivery_failed', destination, event_id: row.event_id, status: outcome.status, error: outcome.error }, 'delivery refused by peer; entry marked failed');
+      warnLimited(log, `delivery_failed ${destination}`, { event: 'delivery_failed', destination, event_id: row.event_id, status: outcome.status, error: cleanText(outcome.error, 500) }, 'delivery refused by peer; entry marked failed');
     }
   }
   const retry = outcomes.find((o) => o.outcome.kind === 'retry')?.outcome as Extract<Outcome, { kind: 'retry' }> | undefined;
@@ -152,7 +152,7 @@ export function logOutcomes(log: Logger, destination: string, outcomes: Array<{ 
     infoLimited(
       log,
       `delivery_retry ${destination}`,
-      { event: 'delivery_retry', destination, count: outcomes.filter((o) => o.outcome.kind === 'retry').length, status: retry.status, error: retry.error, retry_in_ms: retry.nextAttemptAt - Date.now() },
+      { event: 'delivery_retry', destination, count: outcomes.filter((o) => o.outcome.kind === 'retry').length, status: retry.status, error: cleanText(retry.error, 500), retry_in_ms: retry.nextAttemptAt - Date.now() },
       'delivery will be retried',
     );
   }

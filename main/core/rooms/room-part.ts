@@ -172,7 +172,17 @@ export class RoomPart {
     } catch (error) {
       throw peerUnreachable(server, unreachableReason(error), `${server} could not be reached: ${(error as Error).message}`);
     }
-    if (response.status >= 200 && response.status < 300) return response.json;
+    // Only its node's JSON is its answer: a page (a proxy's, a captive portal's) is something else
+    // at its address, which says nothing of the invite or the join. A 2xx page read as accepted
+    // (the invite "sent", nothing queued for it), and an error page as its refusal, with no way
+    // through a mailbox (a red team, 2026-12-01). A reference's refusals may be plain text.
+    const json = response.json;
+    const nodeAnswer = typeof json === 'object' && json !== null && !Array.isArray(json);
+    if (response.status >= 200 && response.status < 300 && nodeAnswer) return json;
+    const refusal = nodeAnswer && typeof (json as { error?: unknown }).error === 'string';
+    if (!refusal && !this.speaksReference(server)) {
+      throw peerUnreachable(server, 'bad_answer', `${server} could not be reached: something at its address answered HTTP ${response.status}, not as a Paracord server does`);
+    }
     throw peerRefusal(server, response, 'peer_refused', { keep: PEER_MEMBERSHIP_CODES });
   }
 
