@@ -83,17 +83,13 @@ export function endpointFromAnyUrl(value: string): EndpointCheck {
 
 /**
  * Why `value` cannot be the URL friends reach this node at (`serve --public-url`, the setup
- * wizard's `public_url`), or null: an http(s) URL of at most 300 characters whose host passes the
- * endpoint's checks (no user name or password, a canonical host), with an optional path (a
- * reverse proxy's prefix) and no query or fragment. It is published in discovery and in links: the
- * wizard took `https://u:p@host/?x#y` and published it as it was (a review, 2026-12-01).
+ * wizard's `public_url`), or null: what normalizeEndpoint takes (http(s), a canonical host, no
+ * user name or password, no query, fragment or path, at most 300 characters). It is published in
+ * discovery, and peers take a federation endpoint with no other path than the protocol's: the
+ * wizard took `https://u:p@host/?x#y`, and a path, and published them as they were (reviews,
+ * 2026-12-01). The words say what the address must be, without "an endpoint".
  */
 export function publicUrlProblem(value: string): string | null {
-  const match = /^([A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#\\]*)(\/[^?#]*)?$/s.exec(value);
-  if (value.length > 300 || !match) return 'must be an http(s) URL of at most 300 characters, without a query or a fragment';
-  const origin = normalizeEndpoint(match[1]!);
-  if (!origin.ok) return origin.reason.replace(/^an endpoint/, 'it');
-  // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused here
-  if (/[\s\u0000-\u001f\u007f]/.test(match[2] ?? '')) return 'its path must not contain spaces or control characters';
-  return null;
+  const check = normalizeEndpoint(value);
+  return check.ok ? null : check.reason.replace(/^an endpoint /, '');
 }

@@ -39,8 +39,22 @@ export async function initDataDir(dataDir: string, serverName: string, identityB
   } finally {
     db.close();
   }
-  const created = identityBackup ? Identity.restore(paths.identity, identityBackup) : Identity.create(paths.identity, serverName);
-  return sealer ? Identity.open(paths.identity, sealer) : created;
+  try {
+    const created = identityBackup ? Identity.restore(paths.identity, identityBackup) : Identity.create(paths.identity, serverName);
+    return sealer ? await Identity.open(paths.identity, sealer) : created;
+  } catch (error) {
+    // No identity came of it (a full disk, a keychain that refused): the name is not kept either,
+    // so that a setup under another name is not refused as another server's (a review, 2026-12-01).
+    if (!Identity.exists(paths.identity) && stored === null) {
+      const undo = openDatabase(paths.database);
+      try {
+        undo.prepare("DELETE FROM settings WHERE key = 'server_name'").run();
+      } finally {
+        undo.close();
+      }
+    }
+    throw error;
+  }
 }
 
 /**

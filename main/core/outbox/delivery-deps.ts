@@ -63,6 +63,10 @@ export interface DeliveryDeps {
    * at once with that reason, in words the owner reads in the queue; nothing is sent.
    */
   cannotCarry?: (destination: string) => ((event: Envelope) => string | null) | null;
-  /** Whether a destination's refusals may be plain text (a Paracord reference's): its 4xx page is then final. */
+  /**
+   * Whether a destination words some refusals in plain text (a Paracord reference: axum's body
+   * extractors: 400, 413, 415, 422; docs/REFERENCE-INTEROP-NOTES.md row 26): such a page of that status
+   * is its refusal, final; any other page, or anyone else's, means its node was not reached.
+   */
   plainRefusals?: (destination: string) => boolean;
 }

@@ -21,9 +21,16 @@ describe('requestOutcomes', () => {
       const [page] = requestOutcomes([{ row }], { status, json: undefined, headers: {} } as unknown as FederationResponse, undefined, now, backoff);
       expect(page!.outcome, String(status)).toMatchObject({ kind: 'retry', status, error: `HTTP ${status}` });
     }
-    // …except from a Paracord reference, whose refusals are plain text: failed, but not as a node's JSON answer.
-    const [reference] = requestOutcomes([{ row }], { status: 404, json: undefined, headers: {} } as unknown as FederationResponse, undefined, now, backoff, null, true);
-    expect(reference!.outcome).toEqual({ kind: 'failed', status: 404, error: 'HTTP 404' });
+    // …except a Paracord reference's plain-text refusals (400, 413, 415, 422): failed, but not as a
+    // node's JSON answer; its 403 or 404 page is a proxy's (its own are JSON): retried.
+    for (const status of [400, 413, 415, 422]) {
+      const [reference] = requestOutcomes([{ row }], { status, json: undefined, headers: {} } as unknown as FederationResponse, undefined, now, backoff, null, true);
+      expect(reference!.outcome, String(status)).toEqual({ kind: 'failed', status, error: `HTTP ${status}` });
+    }
+    for (const status of [403, 404]) {
+      const [reference] = requestOutcomes([{ row }], { status, json: undefined, headers: {} } as unknown as FederationResponse, undefined, now, backoff, null, true);
+      expect(reference!.outcome, String(status)).toMatchObject({ kind: 'retry', status });
+    }
   });
 
   it('never fails an entry for what a friend\'s mailbox answered: the destination did not see it; it is retried, its error naming the mailbox', () => {

@@ -66,6 +66,12 @@ function receiptSays(receipt: unknown): { heldThere?: true; inserted?: true } {
 
 /** Statuses that will not change by asking again: the entry is marked failed. */
 const PERMANENT = new Set([400, 403, 404, 409, 413]);
+/**
+ * What a Paracord reference refuses in plain text, for good (its body extractors: bad JSON 400,
+ * too large 413, no JSON content type 415, a missing field 422; its own refusals are JSON):
+ * REFERENCE-INTEROP-NOTES row 26.
+ */
+export const PLAIN_TEXT_REFUSALS: ReadonlySet<number> = new Set([400, 413, 415, 422]);
 
 /**
  * One outcome for every event of a request that failed (or a single-event request). `mailbox`:
@@ -104,7 +110,7 @@ export function requestOutcomes(sendable: Array<{ row: OutboxRow }>, response: F
   // good (a red team, 2026-12-01). A page is final only from a Paracord reference, whose refusals
   // are plain text (`plainRefusalsFinal`); from anyone else it is retried, as a 5xx page is.
   const byDestination = typeof body?.error === 'string';
-  if (status !== null && PERMANENT.has(status) && mailbox === null && (byDestination || plainRefusalsFinal)) {
+  if (status !== null && mailbox === null && ((PERMANENT.has(status) && byDestination) || (plainRefusalsFinal && PLAIN_TEXT_REFUSALS.has(status)))) {
     return sendable.map(({ row }) => ({ row, outcome: { kind: 'failed', status, error, ...(byDestination ? { byDestination: true as const } : {}) } as Outcome }));
   }
   if (status === 413 && mailbox !== null && sendable.length === 1) return sendable.map(({ row }) => ({ row, outcome: { kind: 'failed', status, error } as Outcome }));

@@ -8,6 +8,7 @@ import { infoLimited } from '../log/rate-limit.ts';
 import type { FederationResponse } from '../federation/http-client.ts';
 import type { Identity } from '../identity/identity.ts';
 import type { DeliveryDeps } from './delivery-deps.ts';
+import { PLAIN_TEXT_REFUSALS } from './delivery-outcomes.ts';
 
 /** What one request came to: the destination's (or a mailbox's) answer, or the network error. */
 export interface SentRequest {
@@ -40,13 +41,13 @@ export function viaMailbox(deps: DeliveryDeps, destination: string): string | nu
 
 /**
  * Whether a direct answer is a node's (ours and the reference answer a push, and its 5xx, with a
- * JSON object), or a page of whatever else answered at the address. A 2xx or 5xx page says the node
- * was not reached; a 4xx page is left to the outcome (delivery-outcomes.ts: the reference answers
- * some refusals in plain text).
+ * JSON object), or a page of whatever else answered at the address, which says the node was not
+ * reached. A reference's plain-text 400, 413, 415 or 422 is left to the outcome (delivery-outcomes.ts:
+ * its refusal); any other page is a page (a proxy's 403 while its node upgrades).
  */
-function isNodeAnswer(response: FederationResponse): boolean {
+function isNodeAnswer(response: FederationResponse, plainRefusals: boolean): boolean {
   const answered = typeof response.json === 'object' && response.json !== null && !Array.isArray(response.json);
-  return answered || (response.status >= 300 && response.status < 500);
+  return answered || (plainRefusals && PLAIN_TEXT_REFUSALS.has(response.status));
 }
 
 /** Sends one request to `destination`, or leaves it at a mailbox of it; never throws. */
@@ -73,7 +74,7 @@ export async function sendRequest(deps: DeliveryDeps, identity: Identity, destin
         // Something else answered at its address (a proxy's error page while the node is down, a
         // portal's page): no node answer, so, like no answer at all, the mailbox may carry it (and
         // after the mailbox's 413, that answer stands: the event fails alone in its words).
-        if (isNodeAnswer(response)) left = null;
+        if (isNodeAnswer(response, deps.plainRefusals?.(destination) ?? false)) left = null;
         else unreached = `its address answered HTTP ${response.status} with a page, not a node's answer`;
       } catch (error) {
         networkError = (error as Error).message;

@@ -191,7 +191,9 @@ export class PortMapper {
       const { gateway, lease_ms: granted, at_default_gateway: atDefaultGateway, ...mapping } = made.value;
       // Given up meanwhile (the network changed, the node stops): what it made is taken back, not kept.
       if (this.generation !== generation) {
-        await this.unmap(gateway, { ...mapping, expires_at: 0 });
+        // (Not when a later request holds that very forward now: it is that one's.)
+        const holdsIt = this.current?.external_port === mapping.external_port && JSON.stringify(this.gateway) === JSON.stringify(gateway);
+        if (!holdsIt) await this.unmap(gateway, { ...mapping, expires_at: 0 });
         return { ok: false, error: 'the mapping was given up while it was being made' };
       }
       this.gateway = gateway;

@@ -178,9 +178,10 @@ export class RoomPart {
     // through a mailbox (a red team, 2026-12-01). A reference's refusals may be plain text.
     const json = response.json;
     const nodeAnswer = typeof json === 'object' && json !== null && !Array.isArray(json);
-    if (response.status >= 200 && response.status < 300 && nodeAnswer) return json;
+    const accepted = response.status >= 200 && response.status < 300;
+    if (accepted && nodeAnswer) return json;
     const refusal = nodeAnswer && typeof (json as { error?: unknown }).error === 'string';
-    if (!refusal && !this.speaksReference(server)) {
+    if (accepted || (!refusal && !this.speaksReference(server))) {
       throw peerUnreachable(server, 'bad_answer', `${server} could not be reached: something at its address answered HTTP ${response.status}, not as a Paracord server does`);
     }
     throw peerRefusal(server, response, 'peer_refused', { keep: PEER_MEMBERSHIP_CODES });

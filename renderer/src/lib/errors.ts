@@ -182,6 +182,8 @@ export const ERROR_SENTENCES: Readonly<Record<string, string>> = {
   storage_failed: 'Your node could not write to its disk just now (is it full?). Nothing was changed; try again, and look at the node\'s log if it keeps happening.',
   bad_request: 'Your node could not understand that request. Reload the page and try again.',
   method_not_allowed: 'Your node could not understand that request. Reload the page and try again.',
+  method_not_implemented: 'Your node could not understand that request. Reload the page and try again.',
+  setup_refused: 'Your node could not be set up with these settings; see details for why.',
   bad_challenge: 'The page sent something your node could not read. Reload the page.',
   body_too_large: 'That is too large to send.',
   invalid_number: 'A number in that request is too large or not valid.',
