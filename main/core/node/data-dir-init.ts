@@ -43,14 +43,19 @@ export async function initDataDir(dataDir: string, serverName: string, identityB
     const created = identityBackup ? Identity.restore(paths.identity, identityBackup) : Identity.create(paths.identity, serverName);
     return sealer ? await Identity.open(paths.identity, sealer) : created;
   } catch (error) {
-    // No identity came of it (a full disk, a keychain that refused): the name is not kept either,
-    // so that a setup under another name is not refused as another server's (a review, 2026-12-01).
+    // No identity file came of it (a full disk, a backup that could not be written): the name is
+    // not kept either, so that a setup under another name is not refused as another server's (a
+    // review, 2026-12-01). The first failure is the one said, whatever the undo meets.
     if (!Identity.exists(paths.identity) && stored === null) {
-      const undo = openDatabase(paths.database);
       try {
-        undo.prepare("DELETE FROM settings WHERE key = 'server_name'").run();
-      } finally {
-        undo.close();
+        const undo = openDatabase(paths.database);
+        try {
+          undo.prepare("DELETE FROM settings WHERE key = 'server_name'").run();
+        } finally {
+          undo.close();
+        }
+      } catch {
+        // (The name stays; the setup's own error is said.)
       }
     }
     throw error;

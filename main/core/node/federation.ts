@@ -9,6 +9,7 @@ import type Koa from 'koa';
 import type { Middleware } from 'koa';
 import { createFederationApp } from '../federation/federation-app.ts';
 import { isLoopbackHost } from '../federation/address-policy.ts';
+import { normalizeEndpoint } from '../../../shared/endpoint.ts';
 import { BATCH_CAPABILITY, DESTINATION_BINDING_CAPABILITY, LARGE_BATCH_CAPABILITY, MAILBOX_CAPABILITY, MAILBOX_REFUSALS_CAPABILITY, MAILBOX_WAITING_CAPABILITY, OWN_EVENTS_CAPABILITY, PULL_HELD_CAPABILITY, PULL_REFUSALS_CAPABILITY } from '../federation/paths.ts';
 import { DEFAULT_MAILBOX_QUOTA } from '../mailbox/mailbox-store.ts';
 import { readRestoredMark, writeRestoredMark } from '../backup/restored-mark.ts';
@@ -243,9 +244,9 @@ async function nameEndpoints(s: Services, id: Identity, listener: FederationList
   const { state, config, settings } = s;
   const { host, port } = listener;
   state.selfBase = selfBaseUrl(state.tls, host, port);
-  const publicUrl = config.publicUrl ?? settings.get('public_url');
+  const publicUrl = usablePublicUrl(s, config.publicUrl ?? settings.get('public_url'));
   const scheme = state.tls ? 'https' : 'http';
-  const federationUrl = publicUrl?.replace(/\/+$/, '') ?? (await defaultEndpoint(scheme, host, port, id.serverName));
+  const federationUrl = publicUrl ?? (await defaultEndpoint(scheme, host, port, id.serverName));
   state.federationUrl = federationUrl;
   s.bus.emit('federationListening', { federationUrl, ownerGaveUrl: publicUrl !== undefined, scheme, port, listenHost: host });
   const tls = state.tls;
@@ -334,4 +335,17 @@ function receivers(...parts: Array<{ start(): void; stop(): Promise<void> }>): {
 function boundAddressOf(listener: FederationListener): string {
   const bound = listener.server.address();
   return typeof bound === 'object' && bound !== null ? bound.address : listener.host;
+}
+
+/**
+ * The public address as published: its normalised origin. One the setup wizard stored before it
+ * was checked as `--public-url` is (a user name, a query, a path: a review, 2026-12-01) is not
+ * published; the default is, and the owner is told why.
+ */
+function usablePublicUrl(s: Services, configured: string | undefined): string | undefined {
+  if (configured === undefined) return undefined;
+  const check = normalizeEndpoint(configured);
+  if (check.ok) return check.endpoint;
+  s.log.warn({ event: 'public_url_ignored', reason: check.reason }, `the public address set at setup is not usable (${check.reason}); the default address is published instead: set it again in the setup or with --public-url`);
+  return undefined;
 }

@@ -193,7 +193,10 @@ export class PortMapper {
       if (this.generation !== generation) {
         // (Not when a later request holds that very forward now: it is that one's.)
         const holdsIt = this.current?.external_port === mapping.external_port && JSON.stringify(this.gateway) === JSON.stringify(gateway);
-        if (!holdsIt) await this.unmap(gateway, { ...mapping, expires_at: 0 });
+        const made = { ...mapping, expires_at: 0 };
+        // A later request still being made may claim that very forward: taken back once it settles, beside it (takeBackBeside).
+        if (!holdsIt && this.mappingUnderWay > 1) this.putOffTakeBack = { gateway, mapping: made };
+        else if (!holdsIt) await this.takeBack(gateway, made);
         return { ok: false, error: 'the mapping was given up while it was being made' };
       }
       this.gateway = gateway;

@@ -24,6 +24,7 @@ import { DEFAULT_REORDER_WINDOW_MS, checkHostOrdering } from './ordering.ts';
 import { bannedEventIsAbuse } from './room-bans.ts';
 import type { RoomStore } from './room-store.ts';
 import type { PeerDialects } from '../federation/reference/peer-dialects.ts';
+import { PLAIN_TEXT_REFUSALS } from '../outbox/delivery-outcomes.ts';
 import type { PoolSignature, PoolSigningKey } from '../crypto/verify-pool.ts';
 import { parseChannelRoom } from '../federation/reference/channel-rooms.ts';
 
@@ -175,13 +176,13 @@ export class RoomPart {
     // Only its node's JSON is its answer: a page (a proxy's, a captive portal's) is something else
     // at its address, which says nothing of the invite or the join. A 2xx page read as accepted
     // (the invite "sent", nothing queued for it), and an error page as its refusal, with no way
-    // through a mailbox (a red team, 2026-12-01). A reference's refusals may be plain text.
+    // through a mailbox (a red team, 2026-12-01). A reference's body extractors refuse in plain text.
     const json = response.json;
     const nodeAnswer = typeof json === 'object' && json !== null && !Array.isArray(json);
     const accepted = response.status >= 200 && response.status < 300;
     if (accepted && nodeAnswer) return json;
-    const refusal = nodeAnswer && typeof (json as { error?: unknown }).error === 'string';
-    if (accepted || (!refusal && !this.speaksReference(server))) {
+    const refusal = (nodeAnswer && typeof (json as { error?: unknown }).error === 'string') || (this.speaksReference(server) && PLAIN_TEXT_REFUSALS.has(response.status));
+    if (accepted || !refusal) {
       throw peerUnreachable(server, 'bad_answer', `${server} could not be reached: something at its address answered HTTP ${response.status}, not as a Paracord server does`);
     }
     throw peerRefusal(server, response, 'peer_refused', { keep: PEER_MEMBERSHIP_CODES });

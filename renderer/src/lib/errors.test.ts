@@ -112,6 +112,9 @@ describe('explainError', () => {
 describe('explainCause', () => {
   it('turns network errors into words', () => {
     expect(explainCause('connect ECONNREFUSED 127.0.0.1:8448').text).toBe('Their server is offline (it refused the connection).');
+    // A proxy's page at their address is retried, not their server's refusal (a review, 2026-12-01).
+    expect(explainCause('HTTP 403').text).toBe('The other server refused it.');
+    expect(explainCause("its address answered HTTP 403 with a page, not a node's answer; no friend holds mail for it").text).toBe('Something else answered at their address (their server is down or being updated). It retries by itself.');
     expect(explainCause('getaddrinfo ENOTFOUND friend.example.org').text).toBe('That server name is not known on the internet (DNS).');
     expect(explainCause('getaddrinfo EAI_AGAIN friend.example.org').text).toContain('DNS');
     expect(explainCause('ENOENT: no such file or directory, open /x').text).toBe('A file the node needs is missing.');

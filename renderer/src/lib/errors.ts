@@ -422,6 +422,8 @@ export function explainCause(raw: string | null | undefined): Explained {
   const code = /\b([a-z]+(?:_[a-z]+)+)\b/.exec(raw)?.[1];
   const sentence = code ? ownValue(ERROR_SENTENCES, code) : undefined;
   if (sentence) return { text: sentence, details };
+  // Something else answered at their address (a proxy's or a portal's page): retried, not refused.
+  if (/with a page, not a node's answer|not as a Paracord server does/.test(raw)) return { text: 'Something else answered at their address (their server is down or being updated). It retries by itself.', details };
   const status = /HTTP (\d{3})/.exec(raw)?.[1];
   if (status) return { text: statusSentence(Number(status)), details };
   return { text: 'Something went wrong.', details };

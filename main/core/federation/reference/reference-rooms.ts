@@ -9,6 +9,7 @@ import { serverOf } from '../../../../shared/identifiers.ts';
 import { HttpError, badRequest, forbidden } from '../../errors.ts';
 import { peerRefusal } from '../peer-refusal.ts';
 import { peerUnreachable, unreachableReason } from '../unreachable.ts';
+import { PLAIN_TEXT_REFUSALS } from '../../outbox/delivery-outcomes.ts';
 import type { Identity } from '../../identity/identity.ts';
 import type { RoomStore } from '../../rooms/room-store.ts';
 import type { Db } from '../../store/database.ts';
@@ -149,7 +150,15 @@ export class ReferenceRooms {
     } catch (error) {
       throw peerUnreachable(host, unreachableReason(error), `${host} could not be reached: ${(error as Error).message}`);
     }
-    if (response.status >= 200 && response.status < 300) return response.json;
+    // Only its JSON is its answer (its refusals: JSON, or plain text from its body extractors); a
+    // page (a portal's 200, a proxy's 502) is something else at its address (a review, 2026-12-01:
+    // a 200 page read as the join taken).
+    const json = response.json;
+    const isObject = typeof json === 'object' && json !== null && !Array.isArray(json);
+    if (response.status >= 200 && response.status < 300 && isObject) return json;
+    if (response.status < 300 || (!isObject && !PLAIN_TEXT_REFUSALS.has(response.status))) {
+      throw peerUnreachable(host, 'bad_answer', `${host} could not be reached: something at its address answered HTTP ${response.status}, not as a Paracord server does`);
+    }
     throw referenceRefusal(host, response);
   }
 }
