@@ -19,7 +19,7 @@ describe('requestOutcomes', () => {
     // (a red team 2026-12-01: it failed the whole queue for good)…
     for (const status of [400, 403, 404, 409, 413]) {
       const [page] = requestOutcomes([{ row }], { status, json: undefined, headers: {} } as unknown as FederationResponse, undefined, now, backoff);
-      expect(page!.outcome, String(status)).toMatchObject({ kind: 'retry', status, error: `HTTP ${status}` });
+      expect(page!.outcome, String(status)).toMatchObject({ kind: 'retry', status, error: `HTTP ${status}: its address answered with a page, not a node's answer` });
     }
     // …except a Paracord reference's plain-text refusals (400, 413, 415, 422): failed, but not as a
     // node's JSON answer; its 403 or 404 page is a proxy's (its own are JSON): retried.

@@ -196,7 +196,7 @@ export class PortMapper {
         const made = { ...mapping, expires_at: 0 };
         // A later request still being made may claim that very forward: taken back once it settles, beside it (takeBackBeside).
         if (!holdsIt && this.mappingUnderWay > 1) this.putOffTakeBack = { gateway, mapping: made };
-        else if (!holdsIt) await this.takeBack(gateway, made);
+        else if (!holdsIt && takeBackBeside(this.current, made, gateway)) await this.takeBack(gateway, made);
         return { ok: false, error: 'the mapping was given up while it was being made' };
       }
       this.gateway = gateway;

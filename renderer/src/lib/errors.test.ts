@@ -114,7 +114,13 @@ describe('explainCause', () => {
     expect(explainCause('connect ECONNREFUSED 127.0.0.1:8448').text).toBe('Their server is offline (it refused the connection).');
     // A proxy's page at their address is retried, not their server's refusal (a review, 2026-12-01).
     expect(explainCause('HTTP 403').text).toBe('The other server refused it.');
-    expect(explainCause("its address answered HTTP 403 with a page, not a node's answer; no friend holds mail for it").text).toBe('Something else answered at their address (their server is down or being updated). It retries by itself.');
+    for (const cause of [
+      "HTTP 403: its address answered with a page, not a node's answer",
+      "its address answered HTTP 404 with a page, not a node's answer; no mailbox beta.test chose would take it: carol.test could not be asked (connect ECONNREFUSED 10.0.0.3:7447)",
+      'HTTP 200: the answer was not its receipt of the event',
+    ]) {
+      expect(explainCause(cause).text, cause).toBe('Something else answered at their address (their server is down or being updated). It retries by itself.');
+    }
     expect(explainCause('getaddrinfo ENOTFOUND friend.example.org').text).toBe('That server name is not known on the internet (DNS).');
     expect(explainCause('getaddrinfo EAI_AGAIN friend.example.org').text).toContain('DNS');
     expect(explainCause('ENOENT: no such file or directory, open /x').text).toBe('A file the node needs is missing.');

@@ -396,6 +396,11 @@ export function passphraseFileWords(raw: string): string | null {
 export function explainCause(raw: string | null | undefined): Explained {
   const details = raw ?? '';
   if (!raw) return { text: '', details };
+  // Something else answered at their address (a proxy's or a portal's page): retried, not refused
+  // (delivery-outcomes.ts, delivery-route.ts), whatever a mailbox said after it.
+  if (/^(HTTP \d{3}: )?its address answered (HTTP \d{3} )?with a page|^HTTP 2\d\d: the answer was not its receipt of the event/.test(raw)) {
+    return { text: 'Something else answered at their address (their server is down or being updated). It retries by itself.', details };
+  }
   // A friend's mailbox answered, not the server it keeps mail for (shared/mailbox-answer.ts).
   const carried = parseMailboxAnswer(raw);
   if (carried) {
@@ -422,8 +427,6 @@ export function explainCause(raw: string | null | undefined): Explained {
   const code = /\b([a-z]+(?:_[a-z]+)+)\b/.exec(raw)?.[1];
   const sentence = code ? ownValue(ERROR_SENTENCES, code) : undefined;
   if (sentence) return { text: sentence, details };
-  // Something else answered at their address (a proxy's or a portal's page): retried, not refused.
-  if (/with a page, not a node's answer|not as a Paracord server does/.test(raw)) return { text: 'Something else answered at their address (their server is down or being updated). It retries by itself.', details };
   const status = /HTTP (\d{3})/.exec(raw)?.[1];
   if (status) return { text: statusSentence(Number(status)), details };
   return { text: 'Something went wrong.', details };
