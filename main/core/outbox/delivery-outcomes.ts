@@ -101,8 +101,8 @@ export function requestOutcomes(sendable: Array<{ row: OutboxRow }>, response: F
     return sendable.map(({ row }) => ({ row, outcome: { kind: 'retry', status, error, nextAttemptAt } as Outcome }));
   }
   const body = response?.json as { error?: string; message?: string } | undefined;
-  // A 4xx that is no node's JSON refusal is a page of whatever answered at its address: said so (it is retried below).
-  const page = status !== null && status >= 400 && status < 500 && typeof body?.error !== 'string' && !(plainRefusalsFinal && PLAIN_TEXT_REFUSALS.has(status));
+  // A 4xx from its address that is no node's JSON refusal is a page of whatever answered there: said so (it is retried below).
+  const page = mailbox === null && status !== null && status >= 400 && status < 500 && typeof body?.error !== 'string' && !(plainRefusalsFinal && PLAIN_TEXT_REFUSALS.has(status));
   const answer = page ? `HTTP ${status}: its address answered with a page, not a node's answer` : peerFailure(status, body?.error, body?.message);
   const error = networkError ?? (mailbox !== null ? mailboxAnswer(mailbox, answer) : answer);
   // One event the destination holds another version of (refusalMeaning): it has it.
